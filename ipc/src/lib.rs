@@ -1,1 +1,52 @@
-//! placeholder
+//! The supervisor ↔ worker protocol of Stockade: a versioned, length-prefixed binary framing over
+//! one Unix stream socket, with hand-written little-endian encodings of every message.
+//!
+//! # What it guarantees
+//!
+//! The worker runs untrusted JavaScript and may be compromised, so the supervisor treats every
+//! byte it reads as hostile. For any input, [`decode_frame`] and [`read_frame`]:
+//! - never panic, and return a typed [`DecodeError`] / [`ReadError`] for anything malformed;
+//! - never allocate more than the bytes actually received (oversize lengths, whether in the
+//!   frame header or in a field, are rejected before any allocation);
+//! - enforce a documented cap on every field, list and total ([`limits`]); the largest frame a
+//!   worker can make the supervisor buffer is [`MAX_TO_SUPERVISOR_PAYLOAD`] bytes;
+//! - accept only the canonical encoding: a decoded frame re-encodes to the same bytes.
+//!
+//! The encoder enforces the same caps, so everything [`encode_frame`] produces decodes.
+//! The worker decodes supervisor messages with the same code.
+//!
+//! # What it trusts
+//!
+//! Nothing about the peer. It does *not* validate meaning: HTTP header syntax, status ranges,
+//! JSON well-formedness, that `main_module` exists, or that a reply's [`RequestId`] was asked
+//! for — those checks belong to the integrator. The crate has no async runtime; the async side
+//! wraps [`decode_frame`], which works on any byte slice.
+//!
+//! # Conversation
+//!
+//! The supervisor sends [`ToWorker::Hello`], the worker answers [`ToSupervisor::Ready`]. Each
+//! request carrying a [`RequestId`] gets exactly one answer with the same id: `LoadWorker`,
+//! `Invoke` and `RunSnippet` an [`Outcome`], `Stats` a `StatsReply`, `Dispose` a `Disposed`.
+//! `Shutdown` gets none. A decode error on either side ends the connection (there is no
+//! resynchronisation).
+
+mod common;
+mod error;
+mod frame;
+mod io;
+mod kind;
+pub mod limits;
+mod to_supervisor;
+mod to_worker;
+mod wire;
+
+pub use common::{Headers, Limits, Profile, RequestId, WorkerId};
+pub use error::{DecodeError, EncodeError, LimitExceeded, ReadError, WriteError};
+pub use frame::{decode_frame, encode_frame, encode_to_vec, Decoded, Message};
+pub use io::{read_frame, write_frame, READ_CHUNK};
+pub use kind::{Direction, MessageKind, MAX_FRAME_PAYLOAD, MAX_TO_SUPERVISOR_PAYLOAD};
+pub use limits::{Field, Tag, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
+pub use to_supervisor::{
+    ErrorKind, ErrorReply, JailReport, LogLevel, LogLine, Outcome, Reply, ToSupervisor,
+};
+pub use to_worker::{Call, LoadWorker, Module, ModuleKind, ToWorker};

@@ -1,0 +1,394 @@
+//! Messages from a worker to the supervisor, and their payload encodings.
+//!
+//! Guarantees: this is the hostile direction (the worker runs untrusted JS and may be
+//! compromised). Decoding never panics, every field is capped, and the largest frame a worker can
+//! make the supervisor buffer is [`crate::MAX_TO_SUPERVISOR_PAYLOAD`] (a maximal `Outcome`).
+//! Trusts: nothing. In particular [`JailReport`] is the worker's *claim* about its sandbox; a
+//! compromised worker can lie, so it is for logs and diagnostics only.
+//!
+//! Payload layouts (integers little-endian, `str`/`bytes` = u32 length + bytes, `list` = u32
+//! count + items, `tag` = one byte, `bool` = one byte 0 or 1, `option` = byte 0, or byte 1 then
+//! the value):
+//!
+//! | kind | payload |
+//! |------|---------|
+//! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
+//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64` where `result` = tag 1 then `reply`, or tag 2 then `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes` |
+//! | `StatsReply` | `request_id: u64, isolates: u32, tenants: u32, heap_bytes: u64, rss_bytes: u64` |
+//! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
+
+use crate::common::{decode_headers, encode_headers, Headers, RequestId, WorkerId, HEADERS_MAX};
+use crate::error::{DecodeError, LimitExceeded};
+use crate::kind::{Direction, MessageKind};
+use crate::limits::{
+    Field, Tag, MAX_BODY_LEN, MAX_ERROR_MESSAGE_LEN, MAX_LOG_LINES, MAX_LOG_TOTAL,
+    MAX_RESULT_JSON_LEN, MAX_STACK_LEN,
+};
+use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
+
+/// A message a worker sends to the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToSupervisor {
+    /// Answer to `Hello`: the worker is jailed and ready for work.
+    Ready {
+        /// The worker's [`crate::PROTOCOL_VERSION`].
+        protocol_version: u8,
+        /// The worker's process id, as it sees it (in its own pid namespace, if any).
+        pid: u32,
+        /// The worker's claim about its sandbox.
+        jail: JailReport,
+    },
+    /// The result of `LoadWorker`, `Invoke` or `RunSnippet`.
+    Outcome(Outcome),
+    /// Answer to `Stats`.
+    StatsReply {
+        /// Echo of the request.
+        request_id: RequestId,
+        /// Live isolates.
+        isolates: u32,
+        /// Distinct tenants with live isolates.
+        tenants: u32,
+        /// Sum of V8 heap sizes, bytes.
+        heap_bytes: u64,
+        /// Process resident set, bytes.
+        rss_bytes: u64,
+    },
+    /// Answer to `Dispose`.
+    Disposed {
+        /// Echo of the request.
+        request_id: RequestId,
+        /// The worker that was disposed (or was not loaded).
+        worker_id: WorkerId,
+    },
+}
+
+/// What the worker says about its own confinement. Self-reported: never a security input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct JailReport {
+    /// A seccomp filter is installed.
+    pub seccomp: bool,
+    /// Landlock ABI version enforced, 0 if none.
+    pub landlock_abi: u8,
+    /// Running in its own user namespace.
+    pub user_namespace: bool,
+    /// Memory protection keys guard isolate heaps.
+    pub mpk: bool,
+}
+
+/// Body of [`ToSupervisor::Outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Echo of the request.
+    pub request_id: RequestId,
+    /// What the request produced.
+    pub result: Result<Reply, ErrorReply>,
+    /// Console output captured during the request, in order.
+    pub logs: Vec<LogLine>,
+    /// CPU time spent, microseconds.
+    pub cpu_us: u64,
+    /// Wall time spent, microseconds.
+    pub wall_us: u64,
+}
+
+/// Successful result of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `LoadWorker` succeeded.
+    Loaded,
+    /// A default-export call or snippet returned this JSON.
+    Json(Vec<u8>),
+    /// A fetch handler returned this response. Status and headers are unvalidated: the
+    /// integrator must check them before building an HTTP response.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Response headers.
+        headers: Headers,
+        /// Response body.
+        body: Vec<u8>,
+    },
+}
+
+/// Failed result of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Human-readable detail (script-controlled when `kind` is `ScriptThrew`).
+    pub message: String,
+    /// JS stack trace, when there is one.
+    pub stack: Option<String>,
+}
+
+wire_enum! {
+    /// Why a request failed.
+    pub enum ErrorKind {
+        /// The script threw (or its promise rejected).
+        ScriptThrew = 1,
+        /// A module failed to compile.
+        CompileError = 2,
+        /// An import or `main_module` names no module of the bundle.
+        ModuleNotFound = 3,
+        /// CPU time limit hit.
+        CpuLimit = 4,
+        /// Wall-clock limit hit.
+        WallLimit = 5,
+        /// Heap limit hit.
+        MemoryLimit = 6,
+        /// JS stack exhausted.
+        StackOverflow = 7,
+        /// Too many sub-requests.
+        SubrequestLimit = 8,
+        /// The result exceeds its limit.
+        ResultTooLarge = 9,
+        /// Log output exceeds its limit.
+        OutputTooLarge = 10,
+        /// The request itself was unusable (bad JSON argument, bad URL...).
+        InvalidInput = 11,
+        /// `Invoke` named a worker that is not loaded.
+        UnknownWorker = 12,
+        /// A bug or resource failure in the worker.
+        Internal = 13,
+    }
+}
+
+/// One captured console line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Severity.
+    pub level: LogLevel,
+    /// Text (script-controlled).
+    pub text: String,
+}
+
+wire_enum! {
+    /// Severity of a [`LogLine`].
+    pub enum LogLevel {
+        /// `console.debug`.
+        Debug = 1,
+        /// `console.log`, `console.info`.
+        Info = 2,
+        /// `console.warn`.
+        Warn = 3,
+        /// `console.error`.
+        Error = 4,
+    }
+}
+
+const RESULT_OK: u8 = 1;
+const RESULT_ERR: u8 = 2;
+const REPLY_LOADED: u8 = 1;
+const REPLY_JSON: u8 = 2;
+const REPLY_RESPONSE: u8 = 3;
+
+pub(crate) const READY_MAX: usize = 1 + 4 + 4;
+const REPLY_MAX: usize = 1 + max_of(
+    prefixed(MAX_RESULT_JSON_LEN),
+    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN),
+);
+const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
+const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
+pub(crate) const OUTCOME_MAX: usize = 8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16;
+pub(crate) const STATS_REPLY_MAX: usize = 8 + 4 + 4 + 8 + 8;
+pub(crate) const DISPOSED_MAX: usize = 8 + 32;
+
+impl ToSupervisor {
+    /// The frame kind of this message.
+    pub const fn kind(&self) -> MessageKind {
+        match self {
+            ToSupervisor::Ready { .. } => MessageKind::Ready,
+            ToSupervisor::Outcome(_) => MessageKind::Outcome,
+            ToSupervisor::StatsReply { .. } => MessageKind::StatsReply,
+            ToSupervisor::Disposed { .. } => MessageKind::Disposed,
+        }
+    }
+
+    pub(crate) fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        match self {
+            ToSupervisor::Ready {
+                protocol_version,
+                pid,
+                jail,
+            } => {
+                w.u8(*protocol_version);
+                w.u32(*pid);
+                w.bool(jail.seccomp);
+                w.u8(jail.landlock_abi);
+                w.bool(jail.user_namespace);
+                w.bool(jail.mpk);
+            }
+            ToSupervisor::Outcome(outcome) => outcome.encode(w)?,
+            ToSupervisor::StatsReply {
+                request_id,
+                isolates,
+                tenants,
+                heap_bytes,
+                rss_bytes,
+            } => {
+                w.u64(request_id.0);
+                w.u32(*isolates);
+                w.u32(*tenants);
+                w.u64(*heap_bytes);
+                w.u64(*rss_bytes);
+            }
+            ToSupervisor::Disposed {
+                request_id,
+                worker_id,
+            } => {
+                w.u64(request_id.0);
+                w.array(&worker_id.0);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn decode_payload(
+        kind: MessageKind,
+        r: &mut Reader<'_>,
+    ) -> Result<Self, DecodeError> {
+        Ok(match kind {
+            MessageKind::Ready => ToSupervisor::Ready {
+                protocol_version: r.u8()?,
+                pid: r.u32()?,
+                jail: JailReport {
+                    seccomp: r.bool()?,
+                    landlock_abi: r.u8()?,
+                    user_namespace: r.bool()?,
+                    mpk: r.bool()?,
+                },
+            },
+            MessageKind::Outcome => ToSupervisor::Outcome(Outcome::decode(r)?),
+            MessageKind::StatsReply => ToSupervisor::StatsReply {
+                request_id: RequestId(r.u64()?),
+                isolates: r.u32()?,
+                tenants: r.u32()?,
+                heap_bytes: r.u64()?,
+                rss_bytes: r.u64()?,
+            },
+            MessageKind::Disposed => ToSupervisor::Disposed {
+                request_id: RequestId(r.u64()?),
+                worker_id: WorkerId(r.array()?),
+            },
+            MessageKind::Hello
+            | MessageKind::LoadWorker
+            | MessageKind::Invoke
+            | MessageKind::RunSnippet
+            | MessageKind::Dispose
+            | MessageKind::Stats
+            | MessageKind::Shutdown => {
+                return Err(DecodeError::WrongDirection {
+                    kind,
+                    expected: Direction::ToSupervisor,
+                })
+            }
+        })
+    }
+}
+
+impl Outcome {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        w.u64(self.request_id.0);
+        match &self.result {
+            Ok(reply) => {
+                w.u8(RESULT_OK);
+                match reply {
+                    Reply::Loaded => w.u8(REPLY_LOADED),
+                    Reply::Json(json) => {
+                        w.u8(REPLY_JSON);
+                        w.bytes(Field::ResultJson, json)?;
+                    }
+                    Reply::Response {
+                        status,
+                        headers,
+                        body,
+                    } => {
+                        w.u8(REPLY_RESPONSE);
+                        w.u16(*status);
+                        encode_headers(w, headers)?;
+                        w.bytes(Field::Body, body)?;
+                    }
+                }
+            }
+            Err(error) => {
+                w.u8(RESULT_ERR);
+                w.tag(error.kind);
+                w.str(Field::ErrorMessage, &error.message)?;
+                match &error.stack {
+                    None => w.u8(0),
+                    Some(stack) => {
+                        w.u8(1);
+                        w.str(Field::Stack, stack)?;
+                    }
+                }
+            }
+        }
+        w.count(Field::Logs, self.logs.len())?;
+        let mut total = Budget::new(Field::LogTotal);
+        for line in &self.logs {
+            w.tag(line.level);
+            w.str_in(Field::LogText, &line.text, &mut total)?;
+        }
+        w.u64(self.cpu_us);
+        w.u64(self.wall_us);
+        Ok(())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let request_id = RequestId(r.u64()?);
+        let result = match r.raw_tag()? {
+            RESULT_OK => Ok(decode_reply(r)?),
+            RESULT_ERR => Err(ErrorReply {
+                kind: r.tag()?,
+                message: r.string(Field::ErrorMessage)?,
+                stack: match r.raw_tag()? {
+                    0 => None,
+                    1 => Some(r.string(Field::Stack)?),
+                    value => {
+                        return Err(DecodeError::InvalidTag {
+                            tag: Tag::Option,
+                            value,
+                        })
+                    }
+                },
+            }),
+            value => {
+                return Err(DecodeError::InvalidTag {
+                    tag: Tag::OutcomeResult,
+                    value,
+                })
+            }
+        };
+        let count = r.count(Field::Logs)?;
+        let mut logs = Vec::with_capacity(r.list_capacity(count, 1 + 4));
+        let mut total = Budget::new(Field::LogTotal);
+        for _ in 0..count {
+            logs.push(LogLine {
+                level: r.tag()?,
+                text: r.string_in(Field::LogText, &mut total)?,
+            });
+        }
+        Ok(Outcome {
+            request_id,
+            result,
+            logs,
+            cpu_us: r.u64()?,
+            wall_us: r.u64()?,
+        })
+    }
+}
+
+fn decode_reply(r: &mut Reader<'_>) -> Result<Reply, DecodeError> {
+    match r.raw_tag()? {
+        REPLY_LOADED => Ok(Reply::Loaded),
+        REPLY_JSON => Ok(Reply::Json(r.byte_vec(Field::ResultJson)?)),
+        REPLY_RESPONSE => Ok(Reply::Response {
+            status: r.u16()?,
+            headers: decode_headers(r)?,
+            body: r.byte_vec(Field::Body)?,
+        }),
+        value => Err(DecodeError::InvalidTag {
+            tag: Tag::Reply,
+            value,
+        }),
+    }
+}

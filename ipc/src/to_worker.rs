@@ -1,0 +1,377 @@
+//! Messages from the supervisor to a worker, and their payload encodings.
+//!
+//! Guarantees: every field is capped (see [`crate::limits`]); the `*_MAX` constants below bound
+//! each kind's payload and are derived from the same layout the code encodes. Trusts: nothing.
+//! The worker decodes these with the same checks the supervisor applies to worker output.
+//!
+//! Payload layouts (integers little-endian, `str`/`bytes` = u32 length + bytes, `list` = u32
+//! count + items, `tag` = one byte):
+//!
+//! | kind | payload |
+//! |------|---------|
+//! | `Hello` | `protocol_version: u8` |
+//! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes` |
+//! | `RunSnippet` | `request_id: u64, tenant: str, code: str, arg_json: bytes, limits: 7 × u32` |
+//! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
+//! | `Stats` | `request_id: u64` |
+//! | `Shutdown` | (empty) |
+
+use crate::common::{
+    decode_headers, encode_headers, Headers, Limits, Profile, RequestId, WorkerId, HEADERS_MAX,
+    LIMITS_LEN,
+};
+use crate::error::{DecodeError, LimitExceeded};
+use crate::kind::{Direction, MessageKind};
+use crate::limits::{
+    Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_METHOD_LEN,
+    MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN, MAX_TENANT_LEN, MAX_TOTAL_CODE, MAX_URL_LEN,
+};
+use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
+
+/// A message the supervisor sends to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToWorker {
+    /// First message on the socket; the worker answers with `Ready`.
+    Hello {
+        /// The supervisor's [`crate::PROTOCOL_VERSION`].
+        protocol_version: u8,
+    },
+    /// Compile and instantiate a worker's modules. Answered by an `Outcome` whose result is
+    /// `Ok(Reply::Loaded)` or an error (`ModuleNotFound`, `CompileError`, `ScriptThrew`...).
+    LoadWorker(LoadWorker),
+    /// Call into a loaded worker. Answered by an `Outcome`.
+    Invoke {
+        /// Echoed in the `Outcome`.
+        request_id: RequestId,
+        /// Which loaded worker.
+        worker_id: WorkerId,
+        /// What to call.
+        call: Call,
+    },
+    /// Run a one-off snippet in a fresh isolate that is discarded afterwards. Answered by an
+    /// `Outcome`.
+    RunSnippet {
+        /// Echoed in the `Outcome`.
+        request_id: RequestId,
+        /// Tenant the snippet runs for.
+        tenant: String,
+        /// Source; its default export is called with `arg_json`.
+        code: String,
+        /// JSON argument.
+        arg_json: Vec<u8>,
+        /// Limits for this run.
+        limits: Limits,
+    },
+    /// Drop a loaded worker and its isolates. Answered by `Disposed`.
+    Dispose {
+        /// Echoed in `Disposed`.
+        request_id: RequestId,
+        /// Which worker.
+        worker_id: WorkerId,
+    },
+    /// Ask for resource usage. Answered by `StatsReply`.
+    Stats {
+        /// Echoed in `StatsReply`.
+        request_id: RequestId,
+    },
+    /// Exit now; no reply.
+    Shutdown,
+}
+
+/// Body of [`ToWorker::LoadWorker`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadWorker {
+    /// Echoed in the `Outcome`.
+    pub request_id: RequestId,
+    /// Content hash of the bundle; names the worker in later `Invoke`/`Dispose`.
+    pub worker_id: WorkerId,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Name of the entry module; should be one of `modules` (the worker reports
+    /// `ModuleNotFound` otherwise; the codec does not check).
+    pub main_module: String,
+    /// The bundle.
+    pub modules: Vec<Module>,
+    /// Environment bindings visible to the script, in order.
+    pub env: Vec<(String, String)>,
+    /// Limits for every call into this worker.
+    pub limits: Limits,
+    /// Isolation profile.
+    pub profile: Profile,
+}
+
+/// One module of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// Import specifier the module is known by.
+    pub name: String,
+    /// How to interpret `bytes`.
+    pub kind: ModuleKind,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+wire_enum! {
+    /// How a module's bytes are interpreted.
+    pub enum ModuleKind {
+        /// JavaScript ES module.
+        Js = 1,
+        /// TypeScript, stripped of types before compiling.
+        Ts = 2,
+        /// UTF-8 text, imported as a string.
+        Text = 3,
+        /// JSON, imported as a value.
+        Json = 4,
+        /// Opaque bytes, imported as an `ArrayBuffer`.
+        Data = 5,
+    }
+}
+
+/// What an `Invoke` calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// Call the default export with one JSON argument.
+    Default {
+        /// JSON argument.
+        arg_json: Vec<u8>,
+    },
+    /// Call the `fetch` handler with an HTTP request.
+    Fetch {
+        /// HTTP method.
+        method: String,
+        /// Full request URL.
+        url: String,
+        /// Request headers.
+        headers: Headers,
+        /// Request body.
+        body: Vec<u8>,
+    },
+}
+
+const CALL_DEFAULT: u8 = 1;
+const CALL_FETCH: u8 = 2;
+
+pub(crate) const HELLO_MAX: usize = 1;
+pub(crate) const LOAD_WORKER_MAX: usize = 8
+    + 32
+    + prefixed(MAX_TENANT_LEN)
+    + prefixed(MAX_MODULE_NAME_LEN)
+    + 4
+    + MAX_MODULES * (prefixed(MAX_MODULE_NAME_LEN) + 1 + 4)
+    + MAX_TOTAL_CODE
+    + 4
+    + MAX_ENV_VARS * 8
+    + MAX_ENV_TOTAL
+    + LIMITS_LEN
+    + 1;
+const CALL_MAX: usize = 1 + max_of(
+    prefixed(MAX_ARG_JSON_LEN),
+    prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN),
+);
+pub(crate) const INVOKE_MAX: usize = 8 + 32 + CALL_MAX;
+pub(crate) const RUN_SNIPPET_MAX: usize = 8
+    + prefixed(MAX_TENANT_LEN)
+    + prefixed(MAX_SNIPPET_LEN)
+    + prefixed(MAX_ARG_JSON_LEN)
+    + LIMITS_LEN;
+pub(crate) const DISPOSE_MAX: usize = 8 + 32;
+pub(crate) const STATS_MAX: usize = 8;
+pub(crate) const SHUTDOWN_MAX: usize = 0;
+
+impl ToWorker {
+    /// The frame kind of this message.
+    pub const fn kind(&self) -> MessageKind {
+        match self {
+            ToWorker::Hello { .. } => MessageKind::Hello,
+            ToWorker::LoadWorker(_) => MessageKind::LoadWorker,
+            ToWorker::Invoke { .. } => MessageKind::Invoke,
+            ToWorker::RunSnippet { .. } => MessageKind::RunSnippet,
+            ToWorker::Dispose { .. } => MessageKind::Dispose,
+            ToWorker::Stats { .. } => MessageKind::Stats,
+            ToWorker::Shutdown => MessageKind::Shutdown,
+        }
+    }
+
+    pub(crate) fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        match self {
+            ToWorker::Hello { protocol_version } => w.u8(*protocol_version),
+            ToWorker::LoadWorker(load) => load.encode(w)?,
+            ToWorker::Invoke {
+                request_id,
+                worker_id,
+                call,
+            } => {
+                w.u64(request_id.0);
+                w.array(&worker_id.0);
+                call.encode(w)?;
+            }
+            ToWorker::RunSnippet {
+                request_id,
+                tenant,
+                code,
+                arg_json,
+                limits,
+            } => {
+                w.u64(request_id.0);
+                w.str(Field::Tenant, tenant)?;
+                w.str(Field::SnippetCode, code)?;
+                w.bytes(Field::ArgJson, arg_json)?;
+                limits.encode(w);
+            }
+            ToWorker::Dispose {
+                request_id,
+                worker_id,
+            } => {
+                w.u64(request_id.0);
+                w.array(&worker_id.0);
+            }
+            ToWorker::Stats { request_id } => w.u64(request_id.0),
+            ToWorker::Shutdown => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn decode_payload(
+        kind: MessageKind,
+        r: &mut Reader<'_>,
+    ) -> Result<Self, DecodeError> {
+        Ok(match kind {
+            MessageKind::Hello => ToWorker::Hello {
+                protocol_version: r.u8()?,
+            },
+            MessageKind::LoadWorker => ToWorker::LoadWorker(LoadWorker::decode(r)?),
+            MessageKind::Invoke => ToWorker::Invoke {
+                request_id: RequestId(r.u64()?),
+                worker_id: WorkerId(r.array()?),
+                call: Call::decode(r)?,
+            },
+            MessageKind::RunSnippet => ToWorker::RunSnippet {
+                request_id: RequestId(r.u64()?),
+                tenant: r.string(Field::Tenant)?,
+                code: r.string(Field::SnippetCode)?,
+                arg_json: r.byte_vec(Field::ArgJson)?,
+                limits: Limits::decode(r)?,
+            },
+            MessageKind::Dispose => ToWorker::Dispose {
+                request_id: RequestId(r.u64()?),
+                worker_id: WorkerId(r.array()?),
+            },
+            MessageKind::Stats => ToWorker::Stats {
+                request_id: RequestId(r.u64()?),
+            },
+            MessageKind::Shutdown => ToWorker::Shutdown,
+            MessageKind::Ready
+            | MessageKind::Outcome
+            | MessageKind::StatsReply
+            | MessageKind::Disposed => {
+                return Err(DecodeError::WrongDirection {
+                    kind,
+                    expected: Direction::ToWorker,
+                })
+            }
+        })
+    }
+}
+
+impl LoadWorker {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        w.u64(self.request_id.0);
+        w.array(&self.worker_id.0);
+        w.str(Field::Tenant, &self.tenant)?;
+        w.str(Field::MainModule, &self.main_module)?;
+        w.count(Field::Modules, self.modules.len())?;
+        let mut code = Budget::new(Field::TotalCode);
+        for module in &self.modules {
+            w.str(Field::ModuleName, &module.name)?;
+            w.tag(module.kind);
+            w.bytes_in(Field::ModuleCode, &module.bytes, &mut code)?;
+        }
+        w.count(Field::EnvVars, self.env.len())?;
+        let mut env = Budget::new(Field::EnvTotal);
+        for (name, value) in &self.env {
+            w.str_in(Field::EnvName, name, &mut env)?;
+            w.str_in(Field::EnvValue, value, &mut env)?;
+        }
+        self.limits.encode(w);
+        w.tag(self.profile);
+        Ok(())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let request_id = RequestId(r.u64()?);
+        let worker_id = WorkerId(r.array()?);
+        let tenant = r.string(Field::Tenant)?;
+        let main_module = r.string(Field::MainModule)?;
+        let count = r.count(Field::Modules)?;
+        let mut modules = Vec::with_capacity(r.list_capacity(count, 4 + 1 + 4));
+        let mut code = Budget::new(Field::TotalCode);
+        for _ in 0..count {
+            modules.push(Module {
+                name: r.string(Field::ModuleName)?,
+                kind: r.tag()?,
+                bytes: r.byte_vec_in(Field::ModuleCode, &mut code)?,
+            });
+        }
+        let count = r.count(Field::EnvVars)?;
+        let mut env = Vec::with_capacity(r.list_capacity(count, 4 + 4));
+        let mut env_total = Budget::new(Field::EnvTotal);
+        for _ in 0..count {
+            let name = r.string_in(Field::EnvName, &mut env_total)?;
+            let value = r.string_in(Field::EnvValue, &mut env_total)?;
+            env.push((name, value));
+        }
+        Ok(LoadWorker {
+            request_id,
+            worker_id,
+            tenant,
+            main_module,
+            modules,
+            env,
+            limits: Limits::decode(r)?,
+            profile: r.tag()?,
+        })
+    }
+}
+
+impl Call {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        match self {
+            Call::Default { arg_json } => {
+                w.u8(CALL_DEFAULT);
+                w.bytes(Field::ArgJson, arg_json)?;
+            }
+            Call::Fetch {
+                method,
+                url,
+                headers,
+                body,
+            } => {
+                w.u8(CALL_FETCH);
+                w.str(Field::Method, method)?;
+                w.str(Field::Url, url)?;
+                encode_headers(w, headers)?;
+                w.bytes(Field::Body, body)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.raw_tag()? {
+            CALL_DEFAULT => Ok(Call::Default {
+                arg_json: r.byte_vec(Field::ArgJson)?,
+            }),
+            CALL_FETCH => Ok(Call::Fetch {
+                method: r.string(Field::Method)?,
+                url: r.string(Field::Url)?,
+                headers: decode_headers(r)?,
+                body: r.byte_vec(Field::Body)?,
+            }),
+            value => Err(DecodeError::InvalidTag {
+                tag: Tag::Call,
+                value,
+            }),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Proptest strategies producing arbitrary *valid* messages of both directions.
+//!
+//! Sizes are kept small so each case is cheap; the limit edges are covered by `limits.rs` with
+//! hand-built maximal messages.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use stockade_ipc::{
+    Call, ErrorKind, ErrorReply, JailReport, Limits, LoadWorker, LogLevel, LogLine, Module,
+    ModuleKind, Outcome, Profile, Reply, RequestId, ToSupervisor, ToWorker, WorkerId,
+};
+
+/// Any Unicode text, including control characters and multi-byte scalars.
+fn text(max_chars: usize) -> impl Strategy<Value = String> {
+    vec(any::<char>(), 0..=max_chars).prop_map(String::from_iter)
+}
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 0..=max)
+}
+
+fn request_id() -> impl Strategy<Value = RequestId> {
+    any::<u64>().prop_map(RequestId)
+}
+
+fn worker_id() -> impl Strategy<Value = WorkerId> {
+    any::<[u8; 32]>().prop_map(WorkerId)
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    any::<[u32; 7]>().prop_map(|v| Limits {
+        cpu_ms: v[0],
+        wall_ms: v[1],
+        memory_mb: v[2],
+        stack_kb: v[3],
+        sub_requests: v[4],
+        result_bytes: v[5],
+        log_bytes: v[6],
+    })
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    vec((text(12), text(24)), 0..6)
+}
+
+fn module() -> impl Strategy<Value = Module> {
+    (
+        text(16),
+        proptest::sample::select(ModuleKind::ALL),
+        bytes(64),
+    )
+        .prop_map(|(name, kind, bytes)| Module { name, kind, bytes })
+}
+
+fn load_worker() -> impl Strategy<Value = LoadWorker> {
+    (
+        request_id(),
+        worker_id(),
+        text(16),
+        text(16),
+        vec(module(), 0..5),
+        vec((text(12), text(24)), 0..5),
+        limits(),
+        proptest::sample::select(Profile::ALL),
+    )
+        .prop_map(
+            |(request_id, worker_id, tenant, main_module, modules, env, limits, profile)| {
+                LoadWorker {
+                    request_id,
+                    worker_id,
+                    tenant,
+                    main_module,
+                    modules,
+                    env,
+                    limits,
+                    profile,
+                }
+            },
+        )
+}
+
+fn call() -> impl Strategy<Value = Call> {
+    prop_oneof![
+        bytes(64).prop_map(|arg_json| Call::Default { arg_json }),
+        (text(8), text(40), headers(), bytes(64)).prop_map(|(method, url, headers, body)| {
+            Call::Fetch {
+                method,
+                url,
+                headers,
+                body,
+            }
+        }),
+    ]
+}
+
+pub fn to_worker() -> impl Strategy<Value = ToWorker> {
+    prop_oneof![
+        any::<u8>().prop_map(|protocol_version| ToWorker::Hello { protocol_version }),
+        load_worker().prop_map(ToWorker::LoadWorker),
+        (request_id(), worker_id(), call()).prop_map(|(request_id, worker_id, call)| {
+            ToWorker::Invoke {
+                request_id,
+                worker_id,
+                call,
+            }
+        }),
+        (request_id(), text(16), text(64), bytes(64), limits()).prop_map(
+            |(request_id, tenant, code, arg_json, limits)| ToWorker::RunSnippet {
+                request_id,
+                tenant,
+                code,
+                arg_json,
+                limits,
+            }
+        ),
+        (request_id(), worker_id()).prop_map(|(request_id, worker_id)| ToWorker::Dispose {
+            request_id,
+            worker_id
+        }),
+        request_id().prop_map(|request_id| ToWorker::Stats { request_id }),
+        Just(ToWorker::Shutdown),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        Just(Reply::Loaded),
+        bytes(64).prop_map(Reply::Json),
+        (any::<u16>(), headers(), bytes(64)).prop_map(|(status, headers, body)| {
+            Reply::Response {
+                status,
+                headers,
+                body,
+            }
+        }),
+    ]
+}
+
+fn error_reply() -> impl Strategy<Value = ErrorReply> {
+    (
+        proptest::sample::select(ErrorKind::ALL),
+        text(32),
+        proptest::option::of(text(64)),
+    )
+        .prop_map(|(kind, message, stack)| ErrorReply {
+            kind,
+            message,
+            stack,
+        })
+}
+
+fn log_line() -> impl Strategy<Value = LogLine> {
+    (proptest::sample::select(LogLevel::ALL), text(32)).prop_map(|(level, text)| LogLine {
+        level,
+        text,
+    })
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    (
+        request_id(),
+        prop_oneof![reply().prop_map(Ok), error_reply().prop_map(Err)],
+        vec(log_line(), 0..6),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(request_id, result, logs, cpu_us, wall_us)| Outcome {
+            request_id,
+            result,
+            logs,
+            cpu_us,
+            wall_us,
+        })
+}
+
+pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
+    prop_oneof![
+        (
+            any::<u8>(),
+            any::<u32>(),
+            any::<(bool, u8, bool, bool)>()
+        )
+            .prop_map(|(protocol_version, pid, (seccomp, landlock_abi, user_namespace, mpk))| {
+                ToSupervisor::Ready {
+                    protocol_version,
+                    pid,
+                    jail: JailReport {
+                        seccomp,
+                        landlock_abi,
+                        user_namespace,
+                        mpk,
+                    },
+                }
+            }),
+        outcome().prop_map(ToSupervisor::Outcome),
+        (request_id(), any::<(u32, u32, u64, u64)>()).prop_map(
+            |(request_id, (isolates, tenants, heap_bytes, rss_bytes))| {
+                ToSupervisor::StatsReply {
+                    request_id,
+                    isolates,
+                    tenants,
+                    heap_bytes,
+                    rss_bytes,
+                }
+            }
+        ),
+        (request_id(), worker_id()).prop_map(|(request_id, worker_id)| {
+            ToSupervisor::Disposed {
+                request_id,
+                worker_id,
+            }
+        }),
+    ]
+}
