@@ -81,7 +81,12 @@ fn short_payloads_rejected<M: Message>(message: &M) -> Result<(), TestCaseError>
         let mut short = frame[..cut].to_vec();
         set_payload_len(&mut short, cut - HEADER_LEN);
         let result = decode_frame::<M>(&short);
-        prop_assert!(result.is_err(), "payload cut to {} bytes decoded: {:?}", cut, result);
+        prop_assert!(
+            result.is_err(),
+            "payload cut to {} bytes decoded: {:?}",
+            cut,
+            result
+        );
     }
     Ok(())
 }

@@ -150,10 +150,8 @@ fn error_reply() -> impl Strategy<Value = ErrorReply> {
 }
 
 fn log_line() -> impl Strategy<Value = LogLine> {
-    (proptest::sample::select(LogLevel::ALL), text(32)).prop_map(|(level, text)| LogLine {
-        level,
-        text,
-    })
+    (proptest::sample::select(LogLevel::ALL), text(32))
+        .prop_map(|(level, text)| LogLine { level, text })
 }
 
 fn outcome() -> impl Strategy<Value = Outcome> {
@@ -175,12 +173,8 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 
 pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
     prop_oneof![
-        (
-            any::<u8>(),
-            any::<u32>(),
-            any::<(bool, u8, bool, bool)>()
-        )
-            .prop_map(|(protocol_version, pid, (seccomp, landlock_abi, user_namespace, mpk))| {
+        (any::<u8>(), any::<u32>(), any::<(bool, u8, bool, bool)>()).prop_map(
+            |(protocol_version, pid, (seccomp, landlock_abi, user_namespace, mpk))| {
                 ToSupervisor::Ready {
                     protocol_version,
                     pid,
@@ -191,7 +185,8 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
                         mpk,
                     },
                 }
-            }),
+            }
+        ),
         outcome().prop_map(ToSupervisor::Outcome),
         (request_id(), any::<(u32, u32, u64, u64)>()).prop_map(
             |(request_id, (isolates, tenants, heap_bytes, rss_bytes))| {

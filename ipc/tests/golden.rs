@@ -1,0 +1,254 @@
+//! Golden vectors: hand-written bytes that pin the wire format. They were written from the
+//! layout documentation, not produced by the encoder; a change here is a protocol change and
+//! needs a `PROTOCOL_VERSION` bump.
+
+use stockade_ipc::{
+    decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
+    LoadWorker, LogLevel, LogLine, Message, Module, ModuleKind, Outcome, Profile, RequestId,
+    ToSupervisor, ToWorker, WorkerId,
+};
+
+fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
+    let golden = pieces.concat();
+    let encoded = encode_to_vec(&message).expect("golden message encodes");
+    assert_eq!(encoded, golden, "encoding of {message:?}");
+    assert_eq!(
+        decode_frame::<M>(&golden),
+        Ok(Decoded::Frame {
+            message,
+            consumed: golden.len()
+        })
+    );
+}
+
+#[test]
+fn hello() {
+    assert_golden(
+        ToWorker::Hello {
+            protocol_version: 1,
+        },
+        &[
+            b"SK",         // magic
+            &[0x01],       // version
+            &[0x01],       // kind: Hello
+            &[1, 0, 0, 0], // payload length
+            &[0x01],       // protocol_version
+        ],
+    );
+}
+
+#[test]
+fn stats() {
+    assert_golden(
+        ToWorker::Stats {
+            request_id: RequestId(0x0102_0304_0506_0708),
+        },
+        &[
+            b"SK",
+            &[0x01, 0x06],
+            &[8, 0, 0, 0],
+            &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
+        ],
+    );
+}
+
+#[test]
+fn shutdown_has_empty_payload() {
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x01, 0x07], &[0, 0, 0, 0]]);
+}
+
+#[test]
+fn load_worker() {
+    assert_golden(
+        ToWorker::LoadWorker(LoadWorker {
+            request_id: RequestId(1),
+            worker_id: WorkerId([0x11; 32]),
+            tenant: "t".into(),
+            main_module: "m.js".into(),
+            modules: vec![Module {
+                name: "m.js".into(),
+                kind: ModuleKind::Js,
+                bytes: b"x".to_vec(),
+            }],
+            env: vec![("K".into(), "V".into())],
+            limits: Limits {
+                cpu_ms: 1,
+                wall_ms: 2,
+                memory_mb: 3,
+                stack_kb: 4,
+                sub_requests: 5,
+                result_bytes: 6,
+                log_bytes: 7,
+            },
+            profile: Profile::Strict,
+        }),
+        &[
+            b"SK",
+            &[0x01, 0x02],
+            &[114, 0, 0, 0],
+            &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
+            &[0x11; 32],               // worker_id
+            &[1, 0, 0, 0],
+            b"t", // tenant
+            &[4, 0, 0, 0],
+            b"m.js",       // main_module
+            &[1, 0, 0, 0], // one module
+            &[4, 0, 0, 0],
+            b"m.js",       // name
+            &[0x01],       // kind: Js
+            &[1, 0, 0, 0], // bytes
+            b"x",
+            &[1, 0, 0, 0], // one env binding
+            &[1, 0, 0, 0],
+            b"K",
+            &[1, 0, 0, 0],
+            b"V",
+            &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0], // cpu, wall, memory, stack
+            &[5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0],             // sub_requests, result, log
+            &[0x02],                                           // profile: Strict
+        ],
+    );
+}
+
+#[test]
+fn invoke_fetch() {
+    assert_golden(
+        ToWorker::Invoke {
+            request_id: RequestId(42),
+            worker_id: WorkerId([0xAA; 32]),
+            call: Call::Fetch {
+                method: "GET".into(),
+                url: "/x".into(),
+                headers: vec![("a".into(), "b".into())],
+                body: b"hi".to_vec(),
+            },
+        },
+        &[
+            b"SK",
+            &[0x01, 0x03],
+            &[74, 0, 0, 0],
+            &[42, 0, 0, 0, 0, 0, 0, 0],
+            &[0xAA; 32],
+            &[0x02], // Call::Fetch
+            &[3, 0, 0, 0],
+            b"GET",
+            &[2, 0, 0, 0],
+            b"/x",
+            &[1, 0, 0, 0], // one header
+            &[1, 0, 0, 0],
+            b"a",
+            &[1, 0, 0, 0],
+            b"b",
+            &[2, 0, 0, 0],
+            b"hi",
+        ],
+    );
+}
+
+#[test]
+fn ready() {
+    assert_golden(
+        ToSupervisor::Ready {
+            protocol_version: 1,
+            pid: 0x1234,
+            jail: JailReport {
+                seccomp: true,
+                landlock_abi: 7,
+                user_namespace: true,
+                mpk: false,
+            },
+        },
+        &[
+            b"SK",
+            &[0x01, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[9, 0, 0, 0],
+            &[0x01],
+            &[0x34, 0x12, 0, 0],
+            &[1, 7, 1, 0],
+        ],
+    );
+}
+
+#[test]
+fn outcome_error_with_log() {
+    assert_golden(
+        ToSupervisor::Outcome(Outcome {
+            request_id: RequestId(7),
+            result: Err(ErrorReply {
+                kind: ErrorKind::CpuLimit,
+                message: "cpu".into(),
+                stack: None,
+            }),
+            logs: vec![LogLine {
+                level: LogLevel::Warn,
+                text: "w".into(),
+            }],
+            cpu_us: 1000,
+            wall_us: 2000,
+        }),
+        &[
+            b"SK",
+            &[0x01, 0x82],
+            &[44, 0, 0, 0],
+            &[7, 0, 0, 0, 0, 0, 0, 0],
+            &[0x02], // Err
+            &[0x04], // CpuLimit
+            &[3, 0, 0, 0],
+            b"cpu",
+            &[0x00],       // no stack
+            &[1, 0, 0, 0], // one log line
+            &[0x03],       // Warn
+            &[1, 0, 0, 0],
+            b"w",
+            &[0xE8, 0x03, 0, 0, 0, 0, 0, 0], // cpu_us
+            &[0xD0, 0x07, 0, 0, 0, 0, 0, 0], // wall_us
+        ],
+    );
+}
+
+#[test]
+fn outcome_json_reply() {
+    assert_golden(
+        ToSupervisor::Outcome(Outcome {
+            request_id: RequestId(u64::MAX),
+            result: Ok(stockade_ipc::Reply::Json(b"{}".to_vec())),
+            logs: vec![],
+            cpu_us: 0,
+            wall_us: 1,
+        }),
+        &[
+            b"SK",
+            &[0x01, 0x82],
+            &[36, 0, 0, 0],
+            &[0xFF; 8],
+            &[0x01], // Ok
+            &[0x02], // Reply::Json
+            &[2, 0, 0, 0],
+            b"{}",
+            &[0, 0, 0, 0], // no logs
+            &[0; 8],
+            &[1, 0, 0, 0, 0, 0, 0, 0],
+        ],
+    );
+}
+
+/// The enum codes are part of the wire format too.
+#[test]
+fn enum_codes_are_pinned() {
+    let kinds: Vec<u8> = stockade_ipc::MessageKind::ALL
+        .iter()
+        .map(|k| k.code())
+        .collect();
+    assert_eq!(
+        kinds,
+        [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84]
+    );
+    let errors: Vec<u8> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(errors, (1..=13).collect::<Vec<u8>>());
+    let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(modules, [1, 2, 3, 4, 5]);
+    let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(levels, [1, 2, 3, 4]);
+    let profiles: Vec<u8> = Profile::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(profiles, [1, 2]);
+}

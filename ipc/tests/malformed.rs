@@ -1,0 +1,418 @@
+//! Hand-crafted hostile frames, built byte by byte without the encoder: each is refused with the
+//! precise typed error, and header-level faults are refused from the header bytes alone.
+
+use stockade_ipc::limits::*;
+use stockade_ipc::{
+    decode_frame, DecodeError, Decoded, Direction, Field, LimitExceeded, MessageKind, Tag,
+    ToSupervisor, ToWorker,
+};
+
+/// A payload under construction, written independently of the crate's encoder.
+#[derive(Default)]
+struct Raw(Vec<u8>);
+
+impl Raw {
+    fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn fill(mut self, n: usize, byte: u8) -> Self {
+        self.0.resize(self.0.len() + n, byte);
+        self
+    }
+    /// A length-prefixed string of `n` bytes.
+    fn str(self, n: usize) -> Self {
+        self.u32(u32::try_from(n).expect("small")).fill(n, b'a')
+    }
+    fn frame(self, kind: MessageKind) -> Vec<u8> {
+        let mut frame = b"SK".to_vec();
+        frame.push(PROTOCOL_VERSION);
+        frame.push(kind.code());
+        let len = u32::try_from(self.0.len()).expect("small");
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(&self.0);
+        frame
+    }
+}
+
+fn limit(field: Field, actual: usize) -> DecodeError {
+    DecodeError::Limit(LimitExceeded {
+        field,
+        actual,
+        max: field.max(),
+    })
+}
+
+fn worker_err(frame: &[u8]) -> DecodeError {
+    match decode_frame::<ToWorker>(frame) {
+        Err(e) => e,
+        Ok(other) => panic!("hostile frame accepted: {other:?}"),
+    }
+}
+
+fn supervisor_err(frame: &[u8]) -> DecodeError {
+    match decode_frame::<ToSupervisor>(frame) {
+        Err(e) => e,
+        Ok(other) => panic!("hostile frame accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_version_rejected_from_third_byte() {
+    for version in [0, PROTOCOL_VERSION + 1, 0xFF] {
+        let frame = [b'S', b'K', version, MessageKind::Ready.code(), 9, 0, 0, 0];
+        for len in 3..=frame.len() {
+            assert_eq!(
+                supervisor_err(&frame[..len]),
+                DecodeError::UnsupportedVersion { got: version }
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_magic_rejected_from_first_byte() {
+    assert_eq!(
+        supervisor_err(b"X"),
+        DecodeError::BadMagic {
+            offset: 0,
+            got: b'X'
+        }
+    );
+    assert_eq!(
+        supervisor_err(b"SX"),
+        DecodeError::BadMagic {
+            offset: 1,
+            got: b'X'
+        }
+    );
+    assert_eq!(
+        decode_frame::<ToSupervisor>(b"S"),
+        Ok(Decoded::NeedMore(HEADER_LEN - 1))
+    );
+    assert_eq!(
+        decode_frame::<ToSupervisor>(b""),
+        Ok(Decoded::NeedMore(HEADER_LEN))
+    );
+}
+
+#[test]
+fn unknown_and_wrong_direction_kinds_rejected_from_fourth_byte() {
+    for code in 0..=u8::MAX {
+        let header = [b'S', b'K', PROTOCOL_VERSION, code];
+        let Some(kind) = MessageKind::from_code(code) else {
+            assert_eq!(worker_err(&header), DecodeError::UnknownKind(code));
+            assert_eq!(supervisor_err(&header), DecodeError::UnknownKind(code));
+            continue;
+        };
+        assert_eq!(kind.code(), code);
+        let (ok, wrong) = match kind.direction() {
+            Direction::ToWorker => (
+                decode_frame::<ToWorker>(&header).map(|_| ()),
+                decode_frame::<ToSupervisor>(&header).map(|_| ()),
+            ),
+            Direction::ToSupervisor => (
+                decode_frame::<ToSupervisor>(&header).map(|_| ()),
+                decode_frame::<ToWorker>(&header).map(|_| ()),
+            ),
+        };
+        assert_eq!(ok, Ok(()));
+        let expected = match kind.direction() {
+            Direction::ToWorker => Direction::ToSupervisor,
+            Direction::ToSupervisor => Direction::ToWorker,
+        };
+        assert_eq!(wrong, Err(DecodeError::WrongDirection { kind, expected }));
+    }
+}
+
+/// An announced length one past the kind's bound is refused on the header alone; the bound
+/// itself only asks for the payload.
+#[test]
+fn oversize_length_rejected_from_header() {
+    for &kind in MessageKind::ALL {
+        let max = kind.max_payload();
+        for (len, expect_ok) in [(max, true), (max + 1, false), (u32::MAX as usize, false)] {
+            let len32 = u32::try_from(len).expect("bounds fit u32");
+            let mut header = vec![b'S', b'K', PROTOCOL_VERSION, kind.code()];
+            header.extend_from_slice(&len32.to_le_bytes());
+            let result = match kind.direction() {
+                Direction::ToWorker => decode_frame::<ToWorker>(&header).map(|_| ()),
+                Direction::ToSupervisor => decode_frame::<ToSupervisor>(&header).map(|_| ()),
+            };
+            if expect_ok {
+                assert_eq!(result, Ok(()), "{kind:?}");
+            } else {
+                assert_eq!(
+                    result,
+                    Err(DecodeError::FrameTooLarge {
+                        kind,
+                        len: len32,
+                        max
+                    })
+                );
+            }
+        }
+    }
+    let lw = MessageKind::LoadWorker;
+    let mut header = vec![b'S', b'K', PROTOCOL_VERSION, lw.code()];
+    header.extend_from_slice(&u32::try_from(lw.max_payload()).expect("fits").to_le_bytes());
+    assert_eq!(
+        decode_frame::<ToWorker>(&header),
+        Ok(Decoded::NeedMore(lw.max_payload()))
+    );
+}
+
+#[test]
+fn oversize_field_lengths_rejected_before_their_bytes() {
+    // RunSnippet whose tenant claims more than its cap, and claims up to 4 GiB: refused on the
+    // length prefix, although the bytes it claims are not there.
+    for claimed in [MAX_TENANT_LEN as u32 + 1, u32::MAX] {
+        let frame = Raw::default()
+            .u64(1)
+            .u32(claimed)
+            .frame(MessageKind::RunSnippet);
+        assert_eq!(worker_err(&frame), limit(Field::Tenant, claimed as usize));
+    }
+    // Outcome claiming 2^32-1 log lines.
+    let frame = Raw::default()
+        .u64(1)
+        .u8(1) // Ok
+        .u8(1) // Loaded
+        .u32(u32::MAX)
+        .frame(MessageKind::Outcome);
+    assert_eq!(
+        supervisor_err(&frame),
+        limit(Field::Logs, u32::MAX as usize)
+    );
+    // Response body claiming one byte more than the cap.
+    let frame = Raw::default()
+        .u64(1)
+        .u8(1)
+        .u8(3) // Response
+        .fill(2, 0) // status
+        .u32(0) // no headers
+        .u32(MAX_BODY_LEN as u32 + 1)
+        .frame(MessageKind::Outcome);
+    assert_eq!(supervisor_err(&frame), limit(Field::Body, MAX_BODY_LEN + 1));
+    // Modules count over the cap.
+    let frame = Raw::default()
+        .u64(1)
+        .fill(32, 0)
+        .str(1)
+        .str(1)
+        .u32(MAX_MODULES as u32 + 1)
+        .frame(MessageKind::LoadWorker);
+    assert_eq!(worker_err(&frame), limit(Field::Modules, MAX_MODULES + 1));
+}
+
+/// Totals are charged from the claimed length, before the bytes of the field that overflows.
+#[test]
+fn totals_enforced_on_decode() {
+    // 64 lines of 16 KiB fill the log budget exactly; a 65th claiming one byte overflows it.
+    let mut raw = Raw::default().u64(1).u8(1).u8(1).u32(65);
+    for _ in 0..64 {
+        raw = raw.u8(2).str(MAX_LOG_LINE_LEN);
+    }
+    let frame = raw.u8(2).u32(1).frame(MessageKind::Outcome);
+    assert_eq!(
+        supervisor_err(&frame),
+        limit(Field::LogTotal, MAX_LOG_TOTAL + 1)
+    );
+
+    // 32 headers of 256 + 7936 bytes fill the header budget; a 33rd name overflows it.
+    let mut raw = Raw::default().u64(1).u8(1).u8(3).fill(2, 0).u32(33);
+    for _ in 0..32 {
+        raw = raw
+            .str(MAX_HEADER_NAME_LEN)
+            .str(MAX_HEADER_TOTAL / 32 - MAX_HEADER_NAME_LEN);
+    }
+    let frame = raw.u32(1).frame(MessageKind::Outcome);
+    assert_eq!(
+        supervisor_err(&frame),
+        limit(Field::HeaderTotal, MAX_HEADER_TOTAL + 1)
+    );
+
+    // Two full-size modules fill the code budget; a third claiming one byte overflows it.
+    let lw = Raw::default().u64(1).fill(32, 0).str(1).str(1).u32(3);
+    let frame = lw
+        .str(0)
+        .u8(1)
+        .str(MAX_MODULE_LEN)
+        .str(0)
+        .u8(1)
+        .str(MAX_MODULE_LEN)
+        .str(0)
+        .u8(1)
+        .u32(1)
+        .frame(MessageKind::LoadWorker);
+    assert_eq!(
+        worker_err(&frame),
+        limit(Field::TotalCode, MAX_TOTAL_CODE + 1)
+    );
+
+    // One binding whose value alone fills the env budget, plus a one-byte name.
+    let frame = Raw::default()
+        .u64(1)
+        .fill(32, 0)
+        .str(1)
+        .str(1)
+        .u32(0)
+        .u32(1)
+        .str(1)
+        .u32(MAX_ENV_TOTAL as u32)
+        .frame(MessageKind::LoadWorker);
+    assert_eq!(
+        worker_err(&frame),
+        limit(Field::EnvTotal, MAX_ENV_TOTAL + 1)
+    );
+}
+
+fn invalid(tag: Tag, value: u8) -> DecodeError {
+    DecodeError::InvalidTag { tag, value }
+}
+
+#[test]
+fn invalid_discriminants_rejected() {
+    let ready = |seccomp: u8, userns: u8, mpk: u8| {
+        Raw::default()
+            .u8(1)
+            .u32(1)
+            .u8(seccomp)
+            .u8(0)
+            .u8(userns)
+            .u8(mpk)
+            .frame(MessageKind::Ready)
+    };
+    assert_eq!(supervisor_err(&ready(2, 0, 0)), invalid(Tag::Bool, 2));
+    assert_eq!(supervisor_err(&ready(0, 0xFF, 0)), invalid(Tag::Bool, 0xFF));
+    assert_eq!(supervisor_err(&ready(1, 1, 7)), invalid(Tag::Bool, 7));
+
+    let outcome = |result: u8, next: u8| {
+        Raw::default()
+            .u64(1)
+            .u8(result)
+            .u8(next)
+            .fill(64, 0)
+            .frame(MessageKind::Outcome)
+    };
+    for bad in [0, 3, 0xFF] {
+        assert_eq!(
+            supervisor_err(&outcome(bad, 1)),
+            invalid(Tag::OutcomeResult, bad)
+        );
+    }
+    for bad in [0, 4] {
+        assert_eq!(supervisor_err(&outcome(1, bad)), invalid(Tag::Reply, bad));
+    }
+    for bad in [0, 14] {
+        assert_eq!(
+            supervisor_err(&outcome(2, bad)),
+            invalid(Tag::ErrorKind, bad)
+        );
+    }
+    // Error with a stack presence byte of 2.
+    let frame = Raw::default()
+        .u64(1)
+        .u8(2)
+        .u8(1)
+        .str(0)
+        .u8(2)
+        .frame(MessageKind::Outcome);
+    assert_eq!(supervisor_err(&frame), invalid(Tag::Option, 2));
+    // A log line with level 5.
+    let frame = Raw::default()
+        .u64(1)
+        .u8(1)
+        .u8(1)
+        .u32(1)
+        .u8(5)
+        .str(0)
+        .fill(16, 0)
+        .frame(MessageKind::Outcome);
+    assert_eq!(supervisor_err(&frame), invalid(Tag::LogLevel, 5));
+
+    // Invoke with call tag 3.
+    let frame = Raw::default()
+        .u64(1)
+        .fill(32, 0)
+        .u8(3)
+        .frame(MessageKind::Invoke);
+    assert_eq!(worker_err(&frame), invalid(Tag::Call, 3));
+    // A module of kind 6, and a profile of 3.
+    let lw = |module_kind: u8, profile: u8| {
+        Raw::default()
+            .u64(1)
+            .fill(32, 0)
+            .str(1)
+            .str(1)
+            .u32(1)
+            .str(1)
+            .u8(module_kind)
+            .str(1)
+            .u32(0)
+            .fill(28, 0)
+            .u8(profile)
+            .frame(MessageKind::LoadWorker)
+    };
+    assert_eq!(worker_err(&lw(6, 1)), invalid(Tag::ModuleKind, 6));
+    assert_eq!(worker_err(&lw(1, 3)), invalid(Tag::Profile, 3));
+    assert_eq!(worker_err(&lw(0, 0)), invalid(Tag::ModuleKind, 0));
+    assert!(matches!(
+        decode_frame::<ToWorker>(&lw(5, 2)),
+        Ok(Decoded::Frame { .. })
+    ));
+}
+
+#[test]
+fn invalid_utf8_rejected() {
+    // A log line holding a lone continuation byte, and one holding an encoded surrogate.
+    for bad in [&[0x80][..], &[0xED, 0xA0, 0x80][..]] {
+        let mut raw = Raw::default().u64(1).u8(1).u8(1).u32(1).u8(2);
+        raw = raw.u32(bad.len() as u32);
+        raw.0.extend_from_slice(bad);
+        let frame = raw.fill(16, 0).frame(MessageKind::Outcome);
+        assert_eq!(
+            supervisor_err(&frame),
+            DecodeError::InvalidUtf8 {
+                field: Field::LogText
+            }
+        );
+    }
+}
+
+#[test]
+fn truncated_and_trailing_payloads_rejected() {
+    // Stats needs 8 bytes of request id; give 7 with an honest header.
+    let frame = Raw::default().fill(7, 0).frame(MessageKind::Stats);
+    assert_eq!(worker_err(&frame), DecodeError::Truncated { offset: 0 });
+    // A tenant claiming 10 bytes where 3 remain.
+    let frame = Raw::default()
+        .u64(1)
+        .u32(10)
+        .fill(3, 0)
+        .frame(MessageKind::RunSnippet);
+    assert_eq!(worker_err(&frame), DecodeError::Truncated { offset: 12 });
+    // Disposed with one byte too many is refused from the header (its size is fixed)...
+    let frame = Raw::default().fill(41, 0).frame(MessageKind::Disposed);
+    assert!(matches!(
+        supervisor_err(&frame),
+        DecodeError::FrameTooLarge { .. }
+    ));
+    // ...and a variable-size message with a byte after its end is refused as trailing.
+    let frame = Raw::default()
+        .u64(1)
+        .fill(32, 0)
+        .u8(1)
+        .str(2)
+        .u8(0)
+        .frame(MessageKind::Invoke);
+    assert_eq!(worker_err(&frame), DecodeError::TrailingBytes { extra: 1 });
+}
