@@ -1,1 +1,51 @@
-//! placeholder
+//! `stockade-isolate`: runs a tenant's JavaScript or TypeScript modules in a fresh V8 isolate,
+//! with limits that hold against hostile code.
+//!
+//! Guarantees:
+//! - Each [`Worker`] is one V8 isolate with one context, hosting one tenant's worker; isolates
+//!   share nothing but the process.
+//! - Every invocation runs under CPU, wall-clock, heap, external-memory, stack, output and result
+//!   limits ([`Limits`]); hitting one ends it with [`RunError::Limit`] and poisons the worker,
+//!   which the owner must drop. The process keeps serving.
+//! - Code generation from strings (`eval`, `new Function`) is refused, `SharedArrayBuffer` and
+//!   `Atomics.wait` are absent, and `Date.now()`/`performance.now()` stand still while code runs.
+//! - Imports resolve inside the worker's module set only.
+//!
+//! Trusts: V8 10.2 (libnode108) and oxc. The second layer (the jail in `stockade-seccomp`) and
+//! the memory protection keys (`stockade-mpk`) exist because V8 is not trusted to be bug-free.
+
+mod engine;
+mod error;
+mod ffi;
+mod host;
+mod limits;
+pub mod loader;
+pub mod modules;
+pub mod typescript;
+mod watchdog;
+mod worker;
+
+pub use engine::{Engine, V8Profile};
+pub use error::{LimitKind, RunError, SourceLocation};
+pub use limits::Limits;
+pub use modules::{Module, ModuleKind};
+pub use loader::{DiskSource, ModuleSet, ModuleSource};
+pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
+pub use ffi::StkHeapStats as HeapStats;
+
+/// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation
+/// order; see `js/prelude.js` for the contract with the host.
+pub(crate) const PRELUDE_PARTS: &[&str] = &[
+    include_str!("../js/prelude.js"),
+    include_str!("../js/inspect.js"),
+    include_str!("../js/timers.js"),
+    include_str!("../js/encoding.js"),
+    include_str!("../js/url-parser.js"),
+    include_str!("../js/url.js"),
+    include_str!("../js/clone.js"),
+    include_str!("../js/fetch.js"),
+    include_str!("../js/prelude-end.js"),
+];
+
+/// The V8 version this crate was built against (from the headers).
+pub const V8_HEADERS_VERSION: &str = env!("STOCKADE_V8_VERSION");

@@ -1,0 +1,994 @@
+// Stockade's one C++ file: a flat extern "C" surface over V8 10.2 (libnode108).
+//
+// Guarantees:
+// - No C++ exception or V8 failure crosses into Rust: every entry point reports through an
+//   stk_outcome (status + message + location), never by throwing.
+// - Every heap page V8 takes comes from TaggingPageAllocator, which tags it with the protection
+//   key of the isolate on whose behalf the thread is working (see `tl_pkey`), and keeps that key
+//   when V8 later changes the page's permissions or decommits it.
+// - Date.now() reads the platform clock, which this platform freezes per thread at the value the
+//   host last set with stk_set_clock: tenant code cannot watch time advance while it runs.
+// - ArrayBuffer backing stores are counted against the isolate's external-memory budget; a
+//   request past it fails as a RangeError in JavaScript, never as an abort.
+// Trusts: V8 itself, and the Rust caller to respect the threading rule in bridge.h.
+
+#include "bridge.h"
+
+#include <libplatform/libplatform.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <v8.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+// ---- Layout contract with isolate/src/ffi.rs (mirrored there with const asserts). ----
+static_assert(sizeof(stk_outcome) == 64, "stk_outcome layout");
+static_assert(offsetof(stk_outcome, value) == 16, "stk_outcome.value offset");
+static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_len offset");
+static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
+static_assert(sizeof(stk_host) == 48, "stk_host layout");
+static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
+
+namespace {
+
+// The protection key of the isolate this thread is working for; -1 outside any isolate.
+thread_local int tl_pkey = -1;
+// The frozen wall clock Date.now() reads on this thread; < 0 when unset.
+thread_local double tl_wall_ms = -1;
+
+int pkey_mprotect_or_mprotect(void* addr, size_t len, int prot, int key) {
+  if (key < 0) return mprotect(addr, len, prot);
+  return static_cast<int>(syscall(SYS_pkey_mprotect, addr, len, prot, key));
+}
+
+int ToProt(v8::PageAllocator::Permission access) {
+  switch (access) {
+    case v8::PageAllocator::kNoAccess:
+    case v8::PageAllocator::kNoAccessWillJitLater:
+      return PROT_NONE;
+    case v8::PageAllocator::kRead:
+      return PROT_READ;
+    case v8::PageAllocator::kReadWrite:
+      return PROT_READ | PROT_WRITE;
+    case v8::PageAllocator::kReadWriteExecute:
+      return PROT_READ | PROT_WRITE | PROT_EXEC;
+    case v8::PageAllocator::kReadExecute:
+      return PROT_READ | PROT_EXEC;
+  }
+  return PROT_NONE;
+}
+
+// Page allocator that remembers, for every range it hands out, the protection key it was tagged
+// with, so permission changes and decommits keep the key (a plain mprotect would keep it too,
+// but mmap(MAP_FIXED) in DecommitPages resets it to key 0).
+class TaggingPageAllocator final : public v8::PageAllocator {
+ public:
+  size_t AllocatePageSize() override { return page_; }
+  size_t CommitPageSize() override { return page_; }
+  void SetRandomMmapSeed(int64_t) override {}
+  void* GetRandomMmapAddr() override { return nullptr; }
+
+  void* AllocatePages(void* hint, size_t size, size_t alignment, Permission access) override {
+    if (alignment < page_) alignment = page_;
+    const size_t request = size + alignment - page_;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    if (access == kNoAccess || access == kNoAccessWillJitLater) flags |= MAP_NORESERVE;
+    void* raw = mmap(hint, request, PROT_NONE, flags, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+    uintptr_t aligned = (base + alignment - 1) & ~(alignment - 1);
+    if (aligned > base) munmap(raw, aligned - base);
+    const uintptr_t end = aligned + size;
+    const uintptr_t raw_end = base + request;
+    if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
+    void* result = reinterpret_cast<void*>(aligned);
+    const int key = tl_pkey;
+    if (pkey_mprotect_or_mprotect(result, size, ToProt(access), key) != 0) {
+      munmap(result, size);
+      return nullptr;
+    }
+    Remember(aligned, size, key);
+    return result;
+  }
+
+  bool FreePages(void* address, size_t size) override {
+    Forget(reinterpret_cast<uintptr_t>(address), size);
+    return munmap(address, size) == 0;
+  }
+
+  bool ReleasePages(void* address, size_t size, size_t new_size) override {
+    uintptr_t tail = reinterpret_cast<uintptr_t>(address) + new_size;
+    Forget(tail, size - new_size);
+    return munmap(reinterpret_cast<void*>(tail), size - new_size) == 0;
+  }
+
+  bool SetPermissions(void* address, size_t size, Permission access) override {
+    const int key = KeyOf(reinterpret_cast<uintptr_t>(address));
+    if (pkey_mprotect_or_mprotect(address, size, ToProt(access), key) != 0) return false;
+    if (access == kNoAccess) madvise(address, size, MADV_DONTNEED);
+    return true;
+  }
+
+  bool DiscardSystemPages(void* address, size_t size) override {
+    return madvise(address, size, MADV_DONTNEED) == 0;
+  }
+
+  bool DecommitPages(void* address, size_t size) override {
+    void* p = mmap(address, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p != address) return false;
+    const int key = KeyOf(reinterpret_cast<uintptr_t>(address));
+    return key < 0 || pkey_mprotect_or_mprotect(address, size, PROT_NONE, key) == 0;
+  }
+
+ private:
+  struct Range {
+    uintptr_t end;
+    int key;
+  };
+
+  void Remember(uintptr_t start, size_t size, int key) {
+    if (key < 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    ranges_[start] = Range{start + size, key};
+  }
+
+  // Drops [start, start+size) from the registry, splitting ranges it cuts through.
+  void Forget(uintptr_t start, size_t size) {
+    const uintptr_t end = start + size;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ranges_.upper_bound(start);
+    if (it != ranges_.begin()) --it;
+    while (it != ranges_.end() && it->first < end) {
+      const uintptr_t r_start = it->first;
+      const Range r = it->second;
+      if (r.end <= start) {
+        ++it;
+        continue;
+      }
+      it = ranges_.erase(it);
+      if (r_start < start) ranges_[r_start] = Range{start, r.key};
+      if (r.end > end) ranges_[end] = Range{r.end, r.key};
+    }
+  }
+
+  int KeyOf(uintptr_t address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ranges_.upper_bound(address);
+    if (it == ranges_.begin()) return -1;
+    --it;
+    return address < it->second.end ? it->second.key : -1;
+  }
+
+  const size_t page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::mutex mu_;
+  std::map<uintptr_t, Range> ranges_;
+};
+
+// Delegates to libplatform's single-threaded platform; owns the page allocator and the clock.
+class StockadePlatform final : public v8::Platform {
+ public:
+  StockadePlatform() : inner_(v8::platform::NewSingleThreadedDefaultPlatform()) {}
+  v8::Platform* inner() { return inner_.get(); }
+
+  v8::PageAllocator* GetPageAllocator() override { return &pages_; }
+  int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
+  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate* isolate) override {
+    return inner_->GetForegroundTaskRunner(isolate);
+  }
+  void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallOnWorkerThread(std::move(task));
+  }
+  void CallDelayedOnWorkerThread(std::unique_ptr<v8::Task> task, double delay) override {
+    inner_->CallDelayedOnWorkerThread(std::move(task), delay);
+  }
+  bool IdleTasksEnabled(v8::Isolate* isolate) override { return false; }
+  std::unique_ptr<v8::JobHandle> PostJob(v8::TaskPriority priority,
+                                         std::unique_ptr<v8::JobTask> job) override {
+    return inner_->PostJob(priority, std::move(job));
+  }
+  double MonotonicallyIncreasingTime() override { return inner_->MonotonicallyIncreasingTime(); }
+  double CurrentClockTimeMillis() override {
+    return tl_wall_ms >= 0 ? tl_wall_ms : inner_->CurrentClockTimeMillis();
+  }
+  v8::TracingController* GetTracingController() override {
+    return inner_->GetTracingController();
+  }
+
+ private:
+  std::unique_ptr<v8::Platform> inner_;
+  TaggingPageAllocator pages_;
+};
+
+// Counts backing-store bytes against a budget shared by all of one isolate's ArrayBuffers.
+class BudgetAllocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  BudgetAllocator(size_t budget, std::atomic<uint32_t>* limits)
+      : budget_(budget), limits_(limits) {}
+  void* Allocate(size_t length) override {
+    if (!Reserve(length)) return nullptr;
+    void* p = calloc(length ? length : 1, 1);
+    if (!p) used_.fetch_sub(length);
+    return p;
+  }
+  void* AllocateUninitialized(size_t length) override {
+    if (!Reserve(length)) return nullptr;
+    void* p = malloc(length ? length : 1);
+    if (!p) used_.fetch_sub(length);
+    return p;
+  }
+  void Free(void* data, size_t length) override {
+    free(data);
+    used_.fetch_sub(length);
+  }
+  size_t used() const { return used_.load(); }
+
+ private:
+  bool Reserve(size_t length) {
+    size_t now = used_.load();
+    do {
+      if (length > budget_ || now > budget_ - length) {
+        limits_->fetch_or(STK_LIMIT_EXTERNAL);
+        return false;
+      }
+    } while (!used_.compare_exchange_weak(now, now + length));
+    return true;
+  }
+  const size_t budget_;
+  std::atomic<size_t> used_{0};
+  std::atomic<uint32_t>* limits_;
+};
+
+StockadePlatform* g_platform = nullptr;
+std::once_flag g_init_once;
+std::string g_flags;
+
+}  // namespace
+
+struct stk_isolate {
+  v8::Isolate* isolate = nullptr;
+  std::unique_ptr<BudgetAllocator> allocator;
+  stk_host host{};
+  v8::Global<v8::Context> context;
+  std::vector<v8::Global<v8::Module>> modules;
+  std::vector<std::string> module_names;
+  std::unordered_map<int, std::vector<int>> by_hash;
+  std::unordered_map<std::string, int> by_name;
+  std::vector<v8::Global<v8::Value>> synthetic;  // default export of synthetic modules
+  v8::Global<v8::Function> invoker;
+  v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
+  v8::Global<v8::Function> timer_dispatch;
+  v8::Global<v8::Promise> pending;
+  std::atomic<uint32_t> limits{0};
+  size_t stack_limit_bytes = 0;
+  double monotonic_ms = 0;
+  double wall_ms = 0;
+  int pkey = -1;
+  bool allow_wasm = false;
+};
+
+namespace {
+
+stk_isolate* From(v8::Isolate* isolate) {
+  return static_cast<stk_isolate*>(isolate->GetData(0));
+}
+
+char* CopyOut(const std::string& s, size_t* len) {
+  char* p = static_cast<char*>(malloc(s.size() + 1));
+  if (!p) {
+    *len = 0;
+    return nullptr;
+  }
+  memcpy(p, s.data(), s.size());
+  p[s.size()] = 0;
+  *len = s.size();
+  return p;
+}
+
+std::string Utf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
+  if (value.IsEmpty()) return std::string();
+  v8::String::Utf8Value s(isolate, value);
+  return *s ? std::string(*s, s.length()) : std::string();
+}
+
+void SetValue(stk_outcome* out, int32_t status, const std::string& value) {
+  out->status = status;
+  out->value = CopyOut(value, &out->value_len);
+}
+
+// Everything a bridge call needs while it runs on an isolate: V8 scopes, the thread's protection
+// key for new pages, the frozen clock, and the stack limit measured from this frame.
+class Entry {
+ public:
+  explicit Entry(stk_isolate* iso)
+      : iso_(iso),
+        saved_key_(tl_pkey),
+        saved_wall_(tl_wall_ms),
+        isolate_scope_(iso->isolate),
+        handles_(iso->isolate),
+        context_(iso->context.Get(iso->isolate)),
+        context_scope_(context_) {
+    tl_pkey = iso->pkey;
+    tl_wall_ms = iso->wall_ms;
+    char here;
+    uintptr_t limit = reinterpret_cast<uintptr_t>(&here) - iso->stack_limit_bytes;
+    iso->isolate->SetStackLimit(limit);
+  }
+  ~Entry() {
+    tl_pkey = saved_key_;
+    tl_wall_ms = saved_wall_;
+  }
+  v8::Local<v8::Context> context() const { return context_; }
+  v8::Isolate* isolate() const { return iso_->isolate; }
+
+ private:
+  stk_isolate* iso_;
+  int saved_key_;
+  double saved_wall_;
+  v8::Isolate::Scope isolate_scope_;
+  v8::HandleScope handles_;
+  v8::Local<v8::Context> context_;
+  v8::Context::Scope context_scope_;
+};
+
+// Describes a thrown value (or a rejected promise's reason) in `out`.
+void DescribeException(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                       v8::Local<v8::Value> exception, v8::Local<v8::Message> message,
+                       stk_outcome* out) {
+  if (isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return;
+  }
+  // Reading `stack` or calling toString may run tenant getters: that is fine, the watchdog is
+  // armed for the whole bridge call, and a nested throw is simply ignored here.
+  v8::TryCatch nested(isolate);
+  std::string text;
+  std::string stack;
+  if (exception->IsNativeError() || exception->IsObject()) {
+    v8::Local<v8::Object> obj = exception.As<v8::Object>();
+    v8::Local<v8::Value> s;
+    if (obj->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "stack")).ToLocal(&s) &&
+        s->IsString()) {
+      stack = Utf8(isolate, s);
+    }
+  }
+  if (!message.IsEmpty()) {
+    text = Utf8(isolate, message->Get());
+  } else {
+    v8::Local<v8::String> str;
+    text = exception->ToString(ctx).ToLocal(&str) ? Utf8(isolate, str) : "exception";
+  }
+  if (isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return;
+  }
+  SetValue(out, STK_EXCEPTION, text);
+  out->stack = CopyOut(stack, &out->stack_len);
+  if (!message.IsEmpty()) {
+    out->line = message->GetLineNumber(ctx).FromMaybe(0);
+    out->column = message->GetStartColumn(ctx).FromMaybe(-1) + 1;
+    out->resource = CopyOut(Utf8(isolate, message->GetScriptResourceName()), &out->resource_len);
+  }
+}
+
+void FromTryCatch(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::TryCatch& tc,
+                  stk_outcome* out) {
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return;
+  }
+  if (!tc.HasCaught()) {
+    SetValue(out, STK_INTERNAL, "operation failed without an exception");
+    return;
+  }
+  DescribeException(isolate, ctx, tc.Exception(), tc.Message(), out);
+}
+
+v8::Local<v8::String> Str(v8::Isolate* isolate, const char* s, size_t len) {
+  return v8::String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, static_cast<int>(len))
+      .FromMaybe(v8::String::Empty(isolate));
+}
+
+int FindModule(stk_isolate* iso, v8::Local<v8::Module> module) {
+  auto it = iso->by_hash.find(module->GetIdentityHash());
+  if (it == iso->by_hash.end()) return -1;
+  for (int index : it->second) {
+    if (iso->modules[index] == module) return index;
+  }
+  return -1;
+}
+
+// ---- Host functions reachable from the runtime script as __stockade_host.* ----
+
+void HostLog(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  int32_t level = args[0]->Int32Value(isolate->GetCurrentContext()).FromMaybe(1);
+  std::string text = Utf8(isolate, args[1]);
+  if (iso->host.log(iso->host.userdata, level, reinterpret_cast<const uint8_t*>(text.data()),
+                    text.size()) != 0) {
+    iso->limits.fetch_or(STK_LIMIT_LOG);
+    isolate->TerminateExecution();
+  }
+}
+
+void HostRandomFill(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  if (!args[0]->IsUint8Array()) {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8::String::NewFromUtf8Literal(isolate, "randomFill expects a Uint8Array")));
+    return;
+  }
+  v8::Local<v8::Uint8Array> view = args[0].As<v8::Uint8Array>();
+  const size_t len = view->ByteLength();
+  if (len > 65536) {
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8::String::NewFromUtf8Literal(isolate, "at most 65536 random bytes per call")));
+    return;
+  }
+  std::vector<uint8_t> bytes(len);
+  if (len && iso->host.random_fill(iso->host.userdata, bytes.data(), len) != 0) {
+    isolate->ThrowException(v8::Exception::Error(
+        v8::String::NewFromUtf8Literal(isolate, "the host could not provide random bytes")));
+    return;
+  }
+  std::shared_ptr<v8::BackingStore> store = view->Buffer()->GetBackingStore();
+  memcpy(static_cast<uint8_t*>(store->Data()) + view->ByteOffset(), bytes.data(), len);
+}
+
+void HostSetTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  uint32_t id = args[0]->Uint32Value(ctx).FromMaybe(0);
+  double delay = args[1]->NumberValue(ctx).FromMaybe(0);
+  if (!(delay >= 0)) delay = 0;
+  if (iso->host.set_timer(iso->host.userdata, id, delay) != 0) {
+    iso->limits.fetch_or(STK_LIMIT_TIMERS);
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8::String::NewFromUtf8Literal(isolate, "too many pending timers")));
+  }
+}
+
+void HostClearTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  uint32_t id = args[0]->Uint32Value(isolate->GetCurrentContext()).FromMaybe(0);
+  iso->host.clear_timer(iso->host.userdata, id);
+}
+
+void HostOnTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  stk_isolate* iso = From(args.GetIsolate());
+  if (!iso->timer_dispatch.IsEmpty()) return;  // once, during the prelude
+  if (args[0]->IsFunction()) iso->timer_dispatch.Reset(args.GetIsolate(), args[0].As<v8::Function>());
+}
+
+void HostSetInvoker(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  stk_isolate* iso = From(args.GetIsolate());
+  if (!iso->invoker.IsEmpty()) return;  // once, during the runtime script
+  if (args[0]->IsFunction()) iso->invoker.Reset(args.GetIsolate(), args[0].As<v8::Function>());
+  if (args[1]->IsFunction()) iso->attach.Reset(args.GetIsolate(), args[1].As<v8::Function>());
+}
+
+void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
+}
+
+// ---- V8 callbacks ----
+
+size_t NearHeapLimit(void* data, size_t current, size_t initial) {
+  stk_isolate* iso = static_cast<stk_isolate*>(data);
+  iso->limits.fetch_or(STK_LIMIT_HEAP);
+  iso->isolate->TerminateExecution();
+  // Room to unwind the terminated script; the isolate is disposed right after.
+  return current + current / 2 + (16u << 20);
+}
+
+v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
+                                                        v8::Local<v8::Value>, bool) {
+  return {};  // codegen_allowed = false: eval and new Function throw EvalError
+}
+
+bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
+  return From(context->GetIsolate())->allow_wasm;
+}
+
+v8::MaybeLocal<v8::Module> ResolveModule(v8::Local<v8::Context> context,
+                                         v8::Local<v8::String> specifier,
+                                         v8::Local<v8::FixedArray>,
+                                         v8::Local<v8::Module> referrer) {
+  v8::Isolate* isolate = context->GetIsolate();
+  stk_isolate* iso = From(isolate);
+  std::string spec = Utf8(isolate, specifier);
+  int from = FindModule(iso, referrer);
+  int target = iso->host.resolve(iso->host.userdata, from,
+                                 reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
+  if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
+    std::string msg = "Cannot find module '" + spec + "'" +
+                      (from >= 0 ? " imported from " + iso->module_names[from] : std::string()) +
+                      ": it is not in this worker's module set";
+    isolate->ThrowException(v8::Exception::Error(Str(isolate, msg.data(), msg.size())));
+    return {};
+  }
+  return iso->modules[target].Get(isolate);
+}
+
+v8::MaybeLocal<v8::Value> SyntheticSteps(v8::Local<v8::Context> context,
+                                         v8::Local<v8::Module> module) {
+  v8::Isolate* isolate = context->GetIsolate();
+  stk_isolate* iso = From(isolate);
+  int index = FindModule(iso, module);
+  v8::Local<v8::Value> value = index >= 0 ? iso->synthetic[index].Get(isolate)
+                                          : v8::Undefined(isolate).As<v8::Value>();
+  if (module->SetSyntheticModuleExport(isolate, v8::String::NewFromUtf8Literal(isolate, "default"),
+                                       value)
+          .IsNothing()) {
+    return {};
+  }
+  v8::Local<v8::Promise::Resolver> done;
+  if (!v8::Promise::Resolver::New(context).ToLocal(&done)) return {};
+  if (done->Resolve(context, v8::Undefined(isolate)).IsNothing()) return {};
+  return done->GetPromise();
+}
+
+void ReturnData(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(args.Data());
+}
+
+v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Local<v8::Data>,
+                                          v8::Local<v8::Value> resource_name,
+                                          v8::Local<v8::String> specifier,
+                                          v8::Local<v8::FixedArray>) {
+  v8::Isolate* isolate = context->GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
+  std::string spec = Utf8(isolate, specifier);
+  auto from_it = iso->by_name.find(Utf8(isolate, resource_name));
+  int from = from_it == iso->by_name.end() ? -1 : from_it->second;
+  int target = iso->host.resolve(iso->host.userdata, from,
+                                 reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
+  v8::TryCatch tc(isolate);
+  if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
+    std::string msg = "Cannot find module '" + spec + "': it is not in this worker's module set";
+    resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size()))).FromMaybe(false);
+    return resolver->GetPromise();
+  }
+  v8::Local<v8::Module> module = iso->modules[target].Get(isolate);
+  if (module->GetStatus() == v8::Module::kUninstantiated &&
+      module->InstantiateModule(context, ResolveModule).IsNothing()) {
+    resolver->Reject(context, tc.Exception()).FromMaybe(false);
+    return resolver->GetPromise();
+  }
+  v8::Local<v8::Value> evaluated;
+  if (!module->Evaluate(context).ToLocal(&evaluated)) {
+    if (tc.HasTerminated()) return {};
+    resolver->Reject(context, tc.Exception()).FromMaybe(false);
+    return resolver->GetPromise();
+  }
+  v8::Local<v8::Value> ns = module->GetModuleNamespace();
+  if (evaluated->IsPromise()) {
+    v8::Local<v8::Function> give_ns;
+    v8::Local<v8::Promise> chained;
+    if (v8::Function::New(context, ReturnData, ns).ToLocal(&give_ns) &&
+        evaluated.As<v8::Promise>()->Then(context, give_ns).ToLocal(&chained)) {
+      resolver->Resolve(context, chained).FromMaybe(false);
+    }
+  } else {
+    resolver->Resolve(context, ns).FromMaybe(false);
+  }
+  return resolver->GetPromise();
+}
+
+void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
+                     const char* name, v8::FunctionCallback cb) {
+  v8::Local<v8::Function> fn;
+  if (v8::Function::New(ctx, cb).ToLocal(&fn)) {
+    obj->Set(ctx, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), fn).FromMaybe(false);
+  }
+}
+
+int32_t SettleState(stk_isolate* iso, v8::Local<v8::Context> ctx, stk_outcome* out) {
+  v8::Isolate* isolate = iso->isolate;
+  if (isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return out->status;
+  }
+  if (iso->pending.IsEmpty()) {
+    SetValue(out, STK_INTERNAL, "nothing is pending");
+    return out->status;
+  }
+  v8::Local<v8::Promise> promise = iso->pending.Get(isolate);
+  switch (promise->State()) {
+    case v8::Promise::kPending:
+      out->status = STK_PENDING;
+      return STK_PENDING;
+    case v8::Promise::kFulfilled:
+      iso->pending.Reset();
+      SetValue(out, STK_OK, Utf8(isolate, promise->Result()));
+      return STK_OK;
+    case v8::Promise::kRejected: {
+      iso->pending.Reset();
+      v8::Local<v8::Value> reason = promise->Result();
+      DescribeException(isolate, ctx, reason, v8::Exception::CreateMessage(isolate, reason), out);
+      return out->status;
+    }
+  }
+  return STK_INTERNAL;
+}
+
+// Installs the private host object, runs the runtime script, and removes the host object again.
+bool RunRuntime(stk_isolate* iso, const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Object> host_obj = v8::Object::New(isolate);
+  SetHostFunction(isolate, ctx, host_obj, "log", HostLog);
+  SetHostFunction(isolate, ctx, host_obj, "randomFill", HostRandomFill);
+  SetHostFunction(isolate, ctx, host_obj, "setTimer", HostSetTimer);
+  SetHostFunction(isolate, ctx, host_obj, "clearTimer", HostClearTimer);
+  SetHostFunction(isolate, ctx, host_obj, "onTimer", HostOnTimer);
+  SetHostFunction(isolate, ctx, host_obj, "setInvoker", HostSetInvoker);
+  SetHostFunction(isolate, ctx, host_obj, "now", HostNow);
+  v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
+  v8::Local<v8::Object> global = ctx->Global();
+  global->Set(ctx, host_name, host_obj).FromMaybe(false);
+  v8::ScriptOrigin origin(isolate, v8::String::NewFromUtf8Literal(isolate, "stockade:runtime"));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> exports;
+  if (!v8::Script::Compile(ctx, Str(isolate, runtime_js, runtime_len), &origin).ToLocal(&script) ||
+      !script->Run(ctx).ToLocal(&exports)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return false;
+  }
+  v8::Local<v8::Value> ignored;
+  if (!iso->attach.IsEmpty() &&
+      !iso->attach.Get(isolate)->Call(ctx, v8::Undefined(isolate), 1, &exports).ToLocal(&ignored)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return false;
+  }
+  iso->attach.Reset();
+  // Belt and braces: the runtime deletes it too; tenant code must never reach the host object.
+  global->Delete(ctx, host_name).FromMaybe(false);
+  if (iso->invoker.IsEmpty()) {
+    SetValue(out, STK_INTERNAL, "the runtime script did not register an invoker");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+int32_t stk_engine_init(const char* flags, size_t flags_len) {
+  std::string requested(flags, flags_len);
+  bool first = false;
+  std::call_once(g_init_once, [&] {
+    first = true;
+    g_flags = requested;
+    v8::V8::SetFlagsFromString(g_flags.data(), g_flags.size());
+    g_platform = new StockadePlatform();
+    v8::V8::InitializePlatform(g_platform);
+    v8::V8::Initialize();
+  });
+  return (first || requested == g_flags) ? 0 : -1;
+}
+
+const char* stk_v8_version(void) { return v8::V8::GetVersion(); }
+
+stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
+                             const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+  auto iso = std::make_unique<stk_isolate>();
+  iso->host = *host;
+  iso->stack_limit_bytes = config->stack_limit_bytes;
+  iso->pkey = config->pkey;
+  iso->allow_wasm = config->allow_wasm != 0;
+  iso->allocator = std::make_unique<BudgetAllocator>(config->external_limit_bytes, &iso->limits);
+
+  const int saved_key = tl_pkey;
+  tl_pkey = iso->pkey;
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = iso->allocator.get();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, config->heap_limit_bytes);
+  iso->isolate = v8::Isolate::New(params);
+  tl_pkey = saved_key;
+  if (!iso->isolate) {
+    SetValue(out, STK_INTERNAL, "V8 could not create an isolate");
+    return nullptr;
+  }
+  v8::Isolate* isolate = iso->isolate;
+  isolate->SetData(0, iso.get());
+  isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate->AddNearHeapLimitCallback(NearHeapLimit, iso.get());
+  isolate->SetModifyCodeGenerationFromStringsCallback(RefuseCodegen);
+  isolate->SetAllowWasmCodeGenerationCallback(AllowWasm);
+  isolate->SetAllowAtomicsWait(false);
+  isolate->SetHostImportModuleDynamicallyCallback(DynamicImport);
+  isolate->SetCaptureStackTraceForUncaughtExceptions(true, 16);
+
+  {
+    const int key_before = tl_pkey;
+    tl_pkey = iso->pkey;
+    v8::Isolate::Scope isolate_scope(isolate);
+    v8::HandleScope handles(isolate);
+    v8::Local<v8::Context> ctx = v8::Context::New(isolate);
+    ctx->AllowCodeGenerationFromStrings(false);
+    iso->context.Reset(isolate, ctx);
+    tl_pkey = key_before;
+  }
+
+  if (!RunRuntime(iso.get(), runtime_js, runtime_len, out)) {
+    iso->invoker.Reset();
+    iso->timer_dispatch.Reset();
+    iso->context.Reset();
+    iso->isolate = nullptr;
+    isolate->Dispose();
+    return nullptr;
+  }
+  out->status = STK_OK;
+  return iso.release();
+}
+
+void stk_isolate_dispose(stk_isolate* iso) {
+  if (!iso) return;
+  v8::Isolate* isolate = iso->isolate;
+  const int saved_key = tl_pkey;
+  tl_pkey = iso->pkey;
+  iso->pending.Reset();
+  iso->invoker.Reset();
+  iso->attach.Reset();
+  iso->timer_dispatch.Reset();
+  iso->synthetic.clear();
+  iso->modules.clear();
+  iso->context.Reset();
+  isolate->Dispose();
+  tl_pkey = saved_key;
+  delete iso;
+}
+
+void stk_isolate_terminate(stk_isolate* iso) { iso->isolate->TerminateExecution(); }
+
+void stk_isolate_cancel_terminate(stk_isolate* iso) {
+  iso->isolate->CancelTerminateExecution();
+}
+
+uint32_t stk_isolate_limits(stk_isolate* iso) { return iso->limits.load(); }
+
+void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats) {
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  stats->used_heap_bytes = hs.used_heap_size();
+  stats->total_heap_bytes = hs.total_heap_size();
+  stats->heap_limit_bytes = hs.heap_size_limit();
+  stats->external_bytes = iso->allocator->used();
+  stats->malloced_bytes = hs.malloced_memory();
+}
+
+void stk_isolate_low_memory(stk_isolate* iso) {
+  const int saved_key = tl_pkey;
+  tl_pkey = iso->pkey;
+  iso->isolate->LowMemoryNotification();
+  tl_pkey = saved_key;
+}
+
+void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms) {
+  iso->wall_ms = wall_ms;
+  iso->monotonic_ms = monotonic_ms;
+}
+
+int32_t stk_module_compile(stk_isolate* iso, const char* name, size_t name_len, const char* src,
+                           size_t src_len, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::String> source_text;
+  if (!v8::String::NewFromUtf8(isolate, src, v8::NewStringType::kNormal,
+                               static_cast<int>(src_len))
+           .ToLocal(&source_text)) {
+    SetValue(out, STK_INTERNAL, "module source too large for V8");
+    return -1;
+  }
+  v8::ScriptOrigin origin(isolate, Str(isolate, name, name_len), 0, 0, false, -1,
+                          v8::Local<v8::Value>(), false, false, true);
+  v8::ScriptCompiler::Source source(source_text, origin);
+  v8::Local<v8::Module> module;
+  if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return -1;
+  }
+  const int index = static_cast<int>(iso->modules.size());
+  iso->modules.emplace_back(isolate, module);
+  iso->module_names.emplace_back(name, name_len);
+  iso->synthetic.emplace_back();
+  iso->by_hash[module->GetIdentityHash()].push_back(index);
+  iso->by_name[iso->module_names.back()] = index;
+  out->status = STK_OK;
+  return index;
+}
+
+int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len, int32_t kind,
+                             const char* bytes, size_t len, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> value;
+  if (kind == STK_SYNTH_DATA) {
+    void* data = iso->allocator->AllocateUninitialized(len);
+    if (!data) {
+      SetValue(out, STK_EXCEPTION, "data module exceeds the memory budget");
+      return -1;
+    }
+    if (len) memcpy(data, bytes, len);
+    std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+        data, len,
+        [](void* p, size_t n, void* allocator) {
+          static_cast<BudgetAllocator*>(allocator)->Free(p, n);
+        },
+        iso->allocator.get());
+    value = v8::ArrayBuffer::New(isolate, std::move(store));
+  } else {
+    v8::Local<v8::String> text;
+    if (!v8::String::NewFromUtf8(isolate, bytes, v8::NewStringType::kNormal,
+                                 static_cast<int>(len))
+             .ToLocal(&text)) {
+      SetValue(out, STK_INTERNAL, "module too large for V8");
+      return -1;
+    }
+    if (kind == STK_SYNTH_JSON) {
+      if (!v8::JSON::Parse(ctx, text).ToLocal(&value)) {
+        FromTryCatch(isolate, ctx, tc, out);
+        return -1;
+      }
+    } else {
+      value = text;
+    }
+  }
+  std::vector<v8::Local<v8::String>> exports = {v8::String::NewFromUtf8Literal(isolate, "default")};
+  v8::Local<v8::Module> module =
+      v8::Module::CreateSyntheticModule(isolate, Str(isolate, name, name_len), exports,
+                                        SyntheticSteps);
+  const int index = static_cast<int>(iso->modules.size());
+  iso->modules.emplace_back(isolate, module);
+  iso->module_names.emplace_back(name, name_len);
+  iso->synthetic.emplace_back(isolate, value);
+  iso->by_hash[module->GetIdentityHash()].push_back(index);
+  iso->by_name[iso->module_names.back()] = index;
+  out->status = STK_OK;
+  return index;
+}
+
+int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {
+  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
+    SetValue(out, STK_INTERNAL, "no such module");
+    return out->status;
+  }
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Module> module = iso->modules[index].Get(isolate);
+  std::string joined;
+  if (module->IsSourceTextModule()) {
+    v8::Local<v8::FixedArray> requests = module->GetModuleRequests();
+    for (int i = 0; i < requests->Length(); i++) {
+      v8::Local<v8::ModuleRequest> request = requests->Get(entry.context(), i).As<v8::ModuleRequest>();
+      joined += Utf8(isolate, request->GetSpecifier());
+      joined.push_back('\0');
+    }
+  }
+  SetValue(out, STK_OK, joined);
+  return STK_OK;
+}
+
+int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
+  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
+    SetValue(out, STK_INTERNAL, "no such module");
+    return out->status;
+  }
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Module> module = iso->modules[index].Get(isolate);
+  if (module->InstantiateModule(ctx, ResolveModule).IsNothing()) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return out->status;
+  }
+  v8::Local<v8::Value> result;
+  if (!module->Evaluate(ctx).ToLocal(&result)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return out->status;
+  }
+  if (!result->IsPromise()) {
+    SetValue(out, STK_INTERNAL, "module evaluation did not return a promise");
+    return out->status;
+  }
+  iso->pending.Reset(isolate, result.As<v8::Promise>());
+  out->status = STK_OK;
+  return STK_OK;
+}
+
+int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
+                   size_t payload_len, stk_outcome* out) {
+  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
+    SetValue(out, STK_INTERNAL, "no such module");
+    return out->status;
+  }
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Module> module = iso->modules[index].Get(isolate);
+  if (module->GetStatus() != v8::Module::kEvaluated) {
+    SetValue(out, STK_INTERNAL, "the module has not been evaluated");
+    return out->status;
+  }
+  v8::Local<v8::Value> argv[3] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
+                                  Str(isolate, payload, payload_len)};
+  v8::Local<v8::Value> result;
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 3, argv).ToLocal(&result)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return out->status;
+  }
+  if (!result->IsPromise()) {
+    SetValue(out, STK_INTERNAL, "the invoker did not return a promise");
+    return out->status;
+  }
+  iso->pending.Reset(isolate, result.As<v8::Promise>());
+  out->status = STK_OK;
+  return STK_OK;
+}
+
+int32_t stk_pump(stk_isolate* iso, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::TryCatch tc(isolate);
+  isolate->PerformMicrotaskCheckpoint();
+  while (v8::platform::PumpMessageLoop(g_platform->inner(), isolate)) {
+  }
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return out->status;
+  }
+  return SettleState(iso, entry.context(), out);
+}
+
+int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  if (iso->timer_dispatch.IsEmpty()) {
+    out->status = STK_OK;
+    return STK_OK;
+  }
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> argv[1] = {v8::Integer::NewFromUnsigned(isolate, id)};
+  v8::Local<v8::Value> ignored;
+  if (!iso->timer_dispatch.Get(isolate)->Call(ctx, v8::Undefined(isolate), 1, argv).ToLocal(&ignored)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return out->status;
+  }
+  out->status = STK_OK;
+  return STK_OK;
+}
+
+void stk_outcome_clear(stk_outcome* out) {
+  free(out->value);
+  free(out->stack);
+  free(out->resource);
+  memset(out, 0, sizeof(*out));
+}
+
+}  // extern "C"

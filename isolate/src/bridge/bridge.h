@@ -1,0 +1,129 @@
+// The flat C surface between Rust (isolate/src/ffi.rs) and V8 10.2 (bridge.cc).
+//
+// Every struct here is mirrored field for field in ffi.rs; bridge.cc static_asserts the sizes
+// and offsets the Rust side asserts too, so a mismatch fails the build, not a tenant's request.
+//
+// Threading: every function taking an stk_isolate* must be called on the thread that created
+// it, except stk_isolate_terminate, which any thread may call while the isolate lives.
+// Memory: strings returned in an stk_outcome are malloc'd by the bridge and released with
+// stk_outcome_clear; strings passed in are borrowed for the duration of the call.
+#ifndef STOCKADE_BRIDGE_H_
+#define STOCKADE_BRIDGE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct stk_isolate stk_isolate;
+
+// Host functions the isolate's JavaScript may call (through the runtime's private
+// `__stockade_host` object). All are called on the isolate's thread, inside a bridge call.
+typedef struct {
+  void* userdata;
+  // Console output: level 0 debug, 1 log/info, 2 warn, 3 error. Returns 0 to go on, or nonzero
+  // when the output budget is spent (the bridge then terminates execution).
+  int32_t (*log)(void* userdata, int32_t level, const uint8_t* text, size_t len);
+  // Fill `len` bytes with CSPRNG output. Returns 0 on success.
+  int32_t (*random_fill)(void* userdata, uint8_t* buf, size_t len);
+  // Arm (or re-arm) timer `id` to fire after `delay_ms`; the host later calls stk_fire_timer.
+  // Returns 0, or nonzero when the timer budget is spent.
+  int32_t (*set_timer)(void* userdata, uint32_t id, double delay_ms);
+  void (*clear_timer)(void* userdata, uint32_t id);
+  // Resolve `specifier` imported from module `referrer` to a module index returned by
+  // stk_module_compile/stk_module_synthetic, or -1 when it is outside the worker's module set.
+  int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
+} stk_host;
+
+typedef struct {
+  size_t heap_limit_bytes;      // old + young generation
+  size_t external_limit_bytes;  // ArrayBuffer backing stores
+  size_t stack_limit_bytes;     // JS stack depth budget below the entry frame
+  uint32_t allow_wasm;          // 0: WebAssembly compilation refused
+  int32_t pkey;                 // -1: no memory protection key
+} stk_isolate_config;
+
+enum {
+  STK_OK = 0,
+  STK_EXCEPTION = 1,   // JavaScript threw; message/stack/resource/line/column describe it
+  STK_TERMINATED = 2,  // execution was terminated (a limit); see stk_isolate_limits
+  STK_PENDING = 3,     // the invocation's promise has not settled yet
+  STK_INTERNAL = 4,    // the bridge failed (message says how)
+};
+
+typedef struct {
+  int32_t status;
+  int32_t line;    // 1-based, 0 when unknown
+  int32_t column;  // 1-based, 0 when unknown
+  int32_t _pad;
+  char* value;     // STK_OK: the result (JSON text); else the error message
+  size_t value_len;
+  char* stack;
+  size_t stack_len;
+  char* resource;  // the module name the error points at
+  size_t resource_len;
+} stk_outcome;
+
+// Which limits the isolate hit (sticky until disposal).
+enum {
+  STK_LIMIT_HEAP = 1,
+  STK_LIMIT_EXTERNAL = 2,
+  STK_LIMIT_LOG = 4,
+  STK_LIMIT_TIMERS = 8,
+};
+
+typedef struct {
+  size_t used_heap_bytes;
+  size_t total_heap_bytes;
+  size_t heap_limit_bytes;
+  size_t external_bytes;
+  size_t malloced_bytes;
+} stk_heap_stats;
+
+// Module kinds for stk_module_synthetic.
+enum { STK_SYNTH_TEXT = 0, STK_SYNTH_JSON = 1, STK_SYNTH_DATA = 2 };
+
+// Invocation kinds for stk_invoke.
+enum { STK_INVOKE_DEFAULT = 0, STK_INVOKE_FETCH = 1 };
+
+// Process-wide. `flags` are V8 flags; returns 0, or -1 when called twice with other flags.
+int32_t stk_engine_init(const char* flags, size_t flags_len);
+const char* stk_v8_version(void);
+
+stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
+                             const char* runtime_js, size_t runtime_len, stk_outcome* out);
+void stk_isolate_dispose(stk_isolate* iso);
+void stk_isolate_terminate(stk_isolate* iso);  // thread-safe
+void stk_isolate_cancel_terminate(stk_isolate* iso);
+uint32_t stk_isolate_limits(stk_isolate* iso);
+void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats);
+void stk_isolate_low_memory(stk_isolate* iso);
+
+// Date.now() and performance.now() read these; they move only when the host sets them.
+void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms);
+
+int32_t stk_module_compile(stk_isolate* iso, const char* name, size_t name_len, const char* src,
+                           size_t src_len, stk_outcome* out);
+int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len, int32_t kind,
+                             const char* bytes, size_t len, stk_outcome* out);
+// The specifiers module `index` imports statically, NUL-separated, in out->value.
+int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out);
+// Instantiates and evaluates `index`; top-level await settles through stk_pump.
+int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out);
+
+// Starts an invocation of module `index`'s default export through the runtime's dispatcher.
+int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
+                   size_t payload_len, stk_outcome* out);
+// Runs microtasks and platform tasks; reports the pending promise's state.
+int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
+int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out);
+
+void stk_outcome_clear(stk_outcome* out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // STOCKADE_BRIDGE_H_

@@ -1,0 +1,100 @@
+//! The process-wide V8 engine: flags, the platform, the watchdog thread and the runtime script.
+//!
+//! Initialise it once, before any sandbox closes (it creates the watchdog thread and maps V8's
+//! snapshot); after that, creating isolates needs no file or network access.
+
+use std::ffi::CStr;
+use std::sync::OnceLock;
+
+use crate::error::RunError;
+use crate::ffi;
+use crate::watchdog::Watchdog;
+
+/// Which V8 a process runs. Every isolate of a process shares it (V8 flags are per process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V8Profile {
+    /// JIT on, WebAssembly allowed.
+    #[default]
+    Standard,
+    /// For the riskiest tenants: interpreter only (`--jitless`), no WebAssembly.
+    Strict,
+}
+
+impl V8Profile {
+    fn flags(self) -> &'static str {
+        // --single-threaded: no V8 worker threads, so every heap page is allocated on the
+        // isolate's own thread (the MPK tagging relies on it) and the jail can stay tight.
+        match self {
+            V8Profile::Standard => "--single-threaded --no-harmony-sharedarraybuffer",
+            V8Profile::Strict => {
+                "--single-threaded --no-harmony-sharedarraybuffer --jitless --no-expose-wasm"
+            }
+        }
+    }
+}
+
+/// The initialised engine. Obtain it with [`Engine::init`].
+pub struct Engine {
+    profile: V8Profile,
+    pub(crate) watchdog: Watchdog,
+    pub(crate) runtime_js: String,
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+/// The runtime script: `runtime.js` in a closure that receives the host object (so it never
+/// becomes a global), then the prelude, whose completion value (its private exports) the bridge
+/// hands to the runtime's `attach`.
+fn runtime_script() -> String {
+    let mut js = String::from("(function (__stockade_host) {\n'use strict';\n");
+    js.push_str(include_str!("../js/runtime.js"));
+    js.push_str("\n})(globalThis.__stockade_host);\n");
+    for part in crate::PRELUDE_PARTS {
+        js.push_str(part);
+        js.push('\n');
+    }
+    js
+}
+
+impl Engine {
+    /// Initialises V8 for this process with `profile`, or returns the engine already
+    /// initialised. Asking for another profile than the first is an error: V8's flags are
+    /// process-wide, which is why risk tiers never share a process.
+    pub fn init(profile: V8Profile) -> Result<&'static Engine, RunError> {
+        if let Some(engine) = ENGINE.get() {
+            return engine.check(profile);
+        }
+        let flags = profile.flags();
+        // SAFETY: flags is a valid buffer of flags.len() bytes for the duration of the call.
+        let rc = unsafe { ffi::stk_engine_init(flags.as_ptr().cast(), flags.len()) };
+        if rc != 0 {
+            return Err(RunError::Internal("V8 was initialised with other flags".into()));
+        }
+        let watchdog = Watchdog::start()
+            .map_err(|e| RunError::Internal(format!("cannot start the watchdog thread: {e}")))?;
+        let engine = ENGINE.get_or_init(|| Engine { profile, watchdog, runtime_js: runtime_script() });
+        engine.check(profile)
+    }
+
+    fn check(&'static self, profile: V8Profile) -> Result<&'static Engine, RunError> {
+        if self.profile == profile {
+            Ok(self)
+        } else {
+            Err(RunError::Internal(format!(
+                "this process runs the {:?} V8 profile; {profile:?} needs its own process",
+                self.profile
+            )))
+        }
+    }
+
+    /// The profile this process runs.
+    pub fn profile(&self) -> V8Profile {
+        self.profile
+    }
+
+    /// The V8 version linked, e.g. `10.2.154.26-node.36`.
+    pub fn v8_version() -> String {
+        // SAFETY: V8 returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(ffi::stk_v8_version()) }.to_string_lossy().into_owned()
+    }
+}

@@ -1,0 +1,150 @@
+//! The flat `extern "C"` surface of `src/bridge/bridge.cc`, mirrored field for field from
+//! `bridge.h`. The layout assertions below repeat the `static_assert`s of the C++ side, so a
+//! mismatch fails the build on both sides rather than corrupting a call.
+//!
+//! Nothing here is safe to call directly; `engine.rs` and `worker.rs` wrap it.
+
+use std::ffi::{c_char, c_void};
+use std::mem::{offset_of, size_of};
+
+/// Opaque isolate owned by the bridge.
+#[repr(C)]
+pub struct StkIsolate {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+pub struct StkHost {
+    pub userdata: *mut c_void,
+    pub log: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
+    pub random_fill: unsafe extern "C" fn(*mut c_void, *mut u8, usize) -> i32,
+    pub set_timer: unsafe extern "C" fn(*mut c_void, u32, f64) -> i32,
+    pub clear_timer: unsafe extern "C" fn(*mut c_void, u32),
+    pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
+}
+
+#[repr(C)]
+pub struct StkIsolateConfig {
+    pub heap_limit_bytes: usize,
+    pub external_limit_bytes: usize,
+    pub stack_limit_bytes: usize,
+    pub allow_wasm: u32,
+    pub pkey: i32,
+}
+
+#[repr(C)]
+pub struct StkOutcome {
+    pub status: i32,
+    pub line: i32,
+    pub column: i32,
+    pub _pad: i32,
+    pub value: *mut c_char,
+    pub value_len: usize,
+    pub stack: *mut c_char,
+    pub stack_len: usize,
+    pub resource: *mut c_char,
+    pub resource_len: usize,
+}
+
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct StkHeapStats {
+    pub used_heap_bytes: usize,
+    pub total_heap_bytes: usize,
+    pub heap_limit_bytes: usize,
+    pub external_bytes: usize,
+    pub malloced_bytes: usize,
+}
+
+const _: () = assert!(size_of::<StkOutcome>() == 64);
+const _: () = assert!(offset_of!(StkOutcome, value) == 16);
+const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
+const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
+const _: () = assert!(size_of::<StkHost>() == 48);
+const _: () = assert!(size_of::<StkHeapStats>() == 40);
+
+pub const STK_OK: i32 = 0;
+pub const STK_EXCEPTION: i32 = 1;
+pub const STK_TERMINATED: i32 = 2;
+pub const STK_PENDING: i32 = 3;
+pub const STK_INTERNAL: i32 = 4;
+
+pub const STK_LIMIT_HEAP: u32 = 1;
+pub const STK_LIMIT_EXTERNAL: u32 = 2;
+pub const STK_LIMIT_LOG: u32 = 4;
+pub const STK_LIMIT_TIMERS: u32 = 8;
+
+pub const STK_SYNTH_TEXT: i32 = 0;
+pub const STK_SYNTH_JSON: i32 = 1;
+pub const STK_SYNTH_DATA: i32 = 2;
+
+pub const STK_INVOKE_DEFAULT: i32 = 0;
+pub const STK_INVOKE_FETCH: i32 = 1;
+
+extern "C" {
+    pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;
+    pub fn stk_v8_version() -> *const c_char;
+
+    pub fn stk_isolate_new(
+        config: *const StkIsolateConfig,
+        host: *const StkHost,
+        runtime_js: *const c_char,
+        runtime_len: usize,
+        out: *mut StkOutcome,
+    ) -> *mut StkIsolate;
+    pub fn stk_isolate_dispose(iso: *mut StkIsolate);
+    pub fn stk_isolate_terminate(iso: *mut StkIsolate);
+    pub fn stk_isolate_cancel_terminate(iso: *mut StkIsolate);
+    pub fn stk_isolate_limits(iso: *mut StkIsolate) -> u32;
+    pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
+    pub fn stk_isolate_low_memory(iso: *mut StkIsolate);
+    pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
+
+    pub fn stk_module_compile(
+        iso: *mut StkIsolate,
+        name: *const c_char,
+        name_len: usize,
+        src: *const c_char,
+        src_len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
+    pub fn stk_module_synthetic(
+        iso: *mut StkIsolate,
+        name: *const c_char,
+        name_len: usize,
+        kind: i32,
+        bytes: *const c_char,
+        len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
+    pub fn stk_module_requests(iso: *mut StkIsolate, index: i32, out: *mut StkOutcome) -> i32;
+    pub fn stk_module_run(iso: *mut StkIsolate, index: i32, out: *mut StkOutcome) -> i32;
+    pub fn stk_invoke(
+        iso: *mut StkIsolate,
+        index: i32,
+        kind: i32,
+        payload: *const c_char,
+        payload_len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
+    pub fn stk_pump(iso: *mut StkIsolate, out: *mut StkOutcome) -> i32;
+    pub fn stk_fire_timer(iso: *mut StkIsolate, id: u32, out: *mut StkOutcome) -> i32;
+    pub fn stk_outcome_clear(out: *mut StkOutcome);
+}
+
+impl StkOutcome {
+    pub fn new() -> Self {
+        StkOutcome {
+            status: STK_OK,
+            line: 0,
+            column: 0,
+            _pad: 0,
+            value: std::ptr::null_mut(),
+            value_len: 0,
+            stack: std::ptr::null_mut(),
+            stack_len: 0,
+            resource: std::ptr::null_mut(),
+            resource_len: 0,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Per-invocation limits. Defaults suit one request of one tenant; every field is a hard cap
+//! that ends the invocation with `RunError::Limit` (or `InvalidInput` for sizes checked up front).
+
+use std::time::Duration;
+
+/// Hard limits for loading a worker and for each call into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time of the isolate's thread per invocation (module evaluation counts as one).
+    pub cpu: Duration,
+    /// Wall-clock time per invocation, including waits for timers.
+    pub wall: Duration,
+    /// V8 heap; the same budget again caps ArrayBuffer and WebAssembly memory outside the heap.
+    pub memory_bytes: usize,
+    /// JS stack depth budget, in bytes of native stack below the entry frame.
+    pub stack_bytes: usize,
+    /// Total bytes of module source (after decoding, before TypeScript transformation).
+    pub source_bytes: usize,
+    /// Bytes of the JSON result.
+    pub result_bytes: usize,
+    /// Bytes of console output (each line counts its text plus one).
+    pub output_bytes: usize,
+    /// Timers pending at once.
+    pub timers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu: Duration::from_millis(50),
+            wall: Duration::from_secs(30),
+            memory_bytes: 128 << 20,
+            stack_bytes: 512 << 10,
+            source_bytes: 64 << 20,
+            result_bytes: 16 << 20,
+            output_bytes: 1 << 20,
+            timers: 10_000,
+        }
+    }
+}

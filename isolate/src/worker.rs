@@ -1,0 +1,495 @@
+//! A `Worker`: one V8 isolate hosting one tenant's worker, its modules loaded, called many times.
+//!
+//! Guarantees: a `Worker` is neither `Send` nor `Sync` (V8 isolates are bound to a thread);
+//! every call runs under the watchdog and the limits it was created with; after a limit hit the
+//! worker is poisoned, answers every later call with that error, and should be dropped (drop
+//! disposes the isolate). Console output, timers and results are bounded per invocation.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+use crate::engine::Engine;
+use crate::error::{LimitKind, RunError, SourceLocation};
+use crate::ffi::{self, StkOutcome};
+use crate::host::HostState;
+use crate::limits::Limits;
+use crate::loader::ModuleSource;
+use crate::modules::{self, ModuleKind};
+use crate::typescript::{self, SourceMap};
+use crate::watchdog::TerminateHandle;
+
+/// Console levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Log,
+    Warn,
+    Error,
+}
+
+/// One line of console output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub text: String,
+}
+
+/// What one invocation produced: the JSON result or an error, the console output, and the CPU
+/// and wall time it spent.
+#[derive(Debug)]
+pub struct Invocation {
+    pub result: Result<String, RunError>,
+    pub logs: Vec<LogLine>,
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+/// An HTTP request for a worker's `fetch(request, env, ctx)` handler.
+#[derive(Debug, Clone, Default)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The worker's `env` bindings (a JSON object).
+    pub env: serde_json::Value,
+}
+
+/// The worker's `Response`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Owns a bridge outcome and frees its strings on drop.
+struct Outcome(StkOutcome);
+
+impl Outcome {
+    fn new() -> Self {
+        Outcome(StkOutcome::new())
+    }
+    fn text(ptr: *const std::ffi::c_char, len: usize) -> String {
+        if ptr.is_null() {
+            return String::new();
+        }
+        // SAFETY: the bridge set ptr to a malloc'd buffer of len bytes, alive until clear.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+    fn value(&self) -> String {
+        Self::text(self.0.value, self.0.value_len)
+    }
+    fn stack(&self) -> String {
+        Self::text(self.0.stack, self.0.stack_len)
+    }
+    fn resource(&self) -> String {
+        Self::text(self.0.resource, self.0.resource_len)
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        // SAFETY: the outcome's pointers are null or malloc'd by the bridge.
+        unsafe { ffi::stk_outcome_clear(&mut self.0) };
+    }
+}
+
+/// One isolate hosting one tenant worker.
+pub struct Worker {
+    raw: NonNull<ffi::StkIsolate>,
+    host: NonNull<HostState>,
+    engine: &'static Engine,
+    limits: Limits,
+    main: Option<i32>,
+    maps: HashMap<String, SourceMap>,
+    poisoned: Option<RunError>,
+    epoch: Instant,
+    _not_send: PhantomData<*mut ()>,
+}
+
+fn wall_clock_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+impl Worker {
+    /// A fresh isolate with its runtime (web APIs) ready and no modules yet.
+    pub fn new(engine: &'static Engine, limits: Limits) -> Result<Worker, RunError> {
+        let mut host = Box::new(HostState::new(limits.output_bytes, limits.timers));
+        let callbacks = host.callbacks();
+        let config = ffi::StkIsolateConfig {
+            heap_limit_bytes: limits.memory_bytes,
+            external_limit_bytes: limits.memory_bytes,
+            stack_limit_bytes: limits.stack_bytes,
+            allow_wasm: u32::from(engine.profile() == crate::V8Profile::Standard),
+            pkey: -1,
+        };
+        let mut out = Outcome::new();
+        let js = &engine.runtime_js;
+        // SAFETY: config, callbacks and js outlive the call; the userdata in callbacks points
+        // into `host`, which the Worker keeps alive (as `host_ptr`) until after disposal.
+        let raw = unsafe {
+            ffi::stk_isolate_new(&config, &callbacks, js.as_ptr().cast(), js.len(), &mut out.0)
+        };
+        let host_ptr = NonNull::from(Box::leak(host));
+        let Some(raw) = NonNull::new(raw) else {
+            // SAFETY: host_ptr came from Box::leak just above and no isolate refers to it.
+            drop(unsafe { Box::from_raw(host_ptr.as_ptr()) });
+            let msg = format!("{} {}", out.value(), out.stack());
+            return Err(RunError::Internal(format!("isolate creation failed: {msg}")));
+        };
+        Ok(Worker {
+            raw,
+            host: host_ptr,
+            engine,
+            limits,
+            main: None,
+            maps: HashMap::new(),
+            poisoned: None,
+            epoch: Instant::now(),
+            _not_send: PhantomData,
+        })
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        // SAFETY: host is alive for self's lifetime; no bridge call is running (we hold &mut
+        // self), so the callbacks hold no reference to it right now.
+        unsafe { self.host.as_mut() }
+    }
+
+    /// The error a limit hit left, if any: a poisoned worker must be dropped.
+    pub fn poisoned(&self) -> Option<&RunError> {
+        self.poisoned.as_ref()
+    }
+
+    /// Loads the worker's modules, starting at `main`, and evaluates them (top-level code runs
+    /// under the same limits as a call).
+    pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
+        let started = Instant::now();
+        let main_index = match self.compile_all(main, source) {
+            Ok(i) => i,
+            Err(e) => {
+                return Invocation { result: Err(e), logs: Vec::new(), cpu: Duration::ZERO, wall: started.elapsed() }
+            }
+        };
+        let inv = self.drive(|raw, out| {
+            // SAFETY: raw is our live isolate; out is a valid outcome.
+            unsafe { ffi::stk_module_run(raw, main_index, out) }
+        });
+        if inv.result.is_ok() {
+            self.main = Some(main_index);
+        }
+        inv
+    }
+
+    /// Calls the main module's default export as `await default(arg)`; `arg_json` is JSON text.
+    pub fn call(&mut self, arg_json: &str) -> Invocation {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(arg_json) {
+            return self.refuse(RunError::InvalidInput(format!("the argument is not JSON: {e}")));
+        }
+        self.invoke(ffi::STK_INVOKE_DEFAULT, arg_json)
+    }
+
+    /// Calls the main module's `export default { fetch(request, env, ctx) }`.
+    pub fn fetch(&mut self, request: &FetchRequest) -> (Result<FetchResponse, RunError>, Invocation) {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = serde_json::json!({
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
+            "body": if request.body.is_empty() { serde_json::Value::Null } else { b64.encode(&request.body).into() },
+            "env": request.env,
+        })
+        .to_string();
+        let inv = self.invoke(ffi::STK_INVOKE_FETCH, &payload);
+        let response = match &inv.result {
+            Err(e) => Err(e.clone()),
+            Ok(text) => parse_response(text),
+        };
+        (response, inv)
+    }
+
+    fn invoke(&mut self, kind: i32, payload: &str) -> Invocation {
+        let Some(main) = self.main else {
+            return self.refuse(RunError::Internal("no module has been loaded".into()));
+        };
+        self.drive(|raw, out| {
+            // SAFETY: raw is our live isolate; payload outlives the call; out is valid.
+            unsafe { ffi::stk_invoke(raw, main, kind, payload.as_ptr().cast(), payload.len(), out) }
+        })
+    }
+
+    fn refuse(&self, error: RunError) -> Invocation {
+        Invocation { result: Err(error), logs: Vec::new(), cpu: Duration::ZERO, wall: Duration::ZERO }
+    }
+
+    fn set_clock(&self) {
+        let mono = self.epoch.elapsed().as_secs_f64() * 1000.0;
+        // SAFETY: raw is our live isolate.
+        unsafe { ffi::stk_set_clock(self.raw.as_ptr(), wall_clock_ms(), mono) };
+    }
+
+    /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
+    /// its promise settles or a limit ends it.
+    fn drive(&mut self, start: impl FnOnce(*mut ffi::StkIsolate, *mut StkOutcome) -> i32) -> Invocation {
+        if let Some(e) = &self.poisoned {
+            return self.refuse(e.clone());
+        }
+        let raw = self.raw.as_ptr();
+        let limits = self.limits.clone();
+        {
+            let host = self.host();
+            host.logs.clear();
+            host.log_bytes = 0;
+        }
+        let guard = self.engine.watchdog.arm(TerminateHandle(raw), limits.cpu, limits.wall);
+        let deadline = Instant::now() + limits.wall;
+        self.set_clock();
+        let mut out = Outcome::new();
+        let mut status = start(raw, &mut out.0);
+        let result = loop {
+            if status != ffi::STK_OK {
+                break Err(status);
+            }
+            drop(out);
+            out = Outcome::new();
+            self.set_clock();
+            // SAFETY: raw is our live isolate; out is valid.
+            status = unsafe { ffi::stk_pump(raw, &mut out.0) };
+            match status {
+                ffi::STK_OK => break Ok(out.value()),
+                ffi::STK_PENDING => {}
+                other => break Err(other),
+            }
+            let Some((due, id)) = self.host().next_timer() else {
+                break Err(-1);
+            };
+            if due > deadline {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                break Err(-2);
+            }
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            drop(out);
+            out = Outcome::new();
+            self.set_clock();
+            // SAFETY: raw is our live isolate; out is valid.
+            status = unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) };
+        };
+        let fired = guard.fired();
+        let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());
+        drop(guard);
+        let result = match result {
+            Ok(json) if json.len() > limits.result_bytes => Err(RunError::Limit(LimitKind::Result)),
+            Ok(json) => Ok(json),
+            Err(-1) => Err(RunError::NeverSettled),
+            Err(-2) => Err(RunError::Limit(LimitKind::Wall)),
+            Err(status) => Err(self.classify(status, &out, fired)),
+        };
+        if let Err(RunError::Limit(_)) = &result {
+            self.poisoned = result.clone().err();
+        }
+        let host = self.host();
+        host.timers.clear();
+        host.timer_keys.clear();
+        let logs = std::mem::take(&mut host.logs);
+        Invocation { result, logs, cpu, wall }
+    }
+
+    /// Turns a failed bridge status into the error the tenant sees.
+    fn classify(&self, status: i32, out: &Outcome, fired: Option<LimitKind>) -> RunError {
+        // SAFETY: raw is our live isolate.
+        let flags = unsafe { ffi::stk_isolate_limits(self.raw.as_ptr()) };
+        let limit = fired.or(if flags & ffi::STK_LIMIT_HEAP != 0 {
+            Some(LimitKind::Heap)
+        } else if flags & ffi::STK_LIMIT_LOG != 0 {
+            Some(LimitKind::Output)
+        } else if flags & ffi::STK_LIMIT_EXTERNAL != 0 {
+            Some(LimitKind::ExternalMemory)
+        } else if flags & ffi::STK_LIMIT_TIMERS != 0 {
+            Some(LimitKind::Timers)
+        } else {
+            None
+        });
+        match status {
+            ffi::STK_TERMINATED => RunError::Limit(limit.unwrap_or(LimitKind::Cpu)),
+            ffi::STK_EXCEPTION if limit.is_some() => RunError::Limit(limit.unwrap_or(LimitKind::Cpu)),
+            ffi::STK_EXCEPTION => {
+                let location = self.location(out);
+                RunError::Threw { message: out.value(), stack: self.remap_stack(&out.stack()), location }
+            }
+            _ => RunError::Internal(out.value()),
+        }
+    }
+
+    fn location(&self, out: &Outcome) -> Option<SourceLocation> {
+        let module = out.resource();
+        if module.is_empty() || out.0.line <= 0 {
+            return None;
+        }
+        let (line, column) = (out.0.line as u32, out.0.column.max(1) as u32);
+        let (line, column) = match self.maps.get(&module) {
+            Some(map) => map.original(line, column).unwrap_or((line, column)),
+            None => (line, column),
+        };
+        Some(SourceLocation { module, line, column })
+    }
+
+    /// Rewrites `name:line:col` positions of TypeScript modules in a stack trace.
+    fn remap_stack(&self, stack: &str) -> String {
+        if self.maps.is_empty() {
+            return stack.to_string();
+        }
+        let mut out = String::with_capacity(stack.len());
+        for (i, line) in stack.lines().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&remap_line(line, &self.maps));
+        }
+        out
+    }
+
+    /// Compiles `main` and everything it imports (plus the source's eager names).
+    fn compile_all(&mut self, main: &str, source: &mut dyn ModuleSource) -> Result<i32, RunError> {
+        let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;
+        let mut queue: std::collections::VecDeque<(String, Option<(String, String)>)> =
+            std::collections::VecDeque::from([(main.clone(), None)]);
+        queue.extend(source.eager_names().into_iter().map(|n| (n, None)));
+        let mut total = 0usize;
+        while let Some((name, importer)) = queue.pop_front() {
+            if self.host().module_index.contains_key(&name) {
+                continue;
+            }
+            let Some(module) = source.get(&name)? else {
+                let (referrer, specifier) = importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
+                return Err(RunError::ModuleNotFound { specifier, referrer });
+            };
+            total = total.saturating_add(module.bytes.len());
+            if total > self.limits.source_bytes {
+                return Err(RunError::Limit(LimitKind::Source));
+            }
+            let index = self.compile(&name, module.kind, &module.bytes)?;
+            for specifier in self.requests(index)? {
+                match modules::resolve(&name, &specifier) {
+                    Some(target) => queue.push_back((target, Some((name.clone(), specifier)))),
+                    None => return Err(RunError::ModuleNotFound { specifier, referrer: name }),
+                }
+            }
+        }
+        self.host().module_index.get(&main).copied().ok_or_else(|| RunError::Internal("main module vanished".into()))
+    }
+
+    fn compile(&mut self, name: &str, kind: ModuleKind, bytes: &[u8]) -> Result<i32, RunError> {
+        let text = || {
+            std::str::from_utf8(bytes)
+                .map_err(|e| RunError::InvalidInput(format!("module {name:?} is not valid UTF-8: {e}")))
+        };
+        let mut out = Outcome::new();
+        let raw = self.raw.as_ptr();
+        let index = match kind {
+            ModuleKind::Js | ModuleKind::Ts => {
+                let source = text()?;
+                let js;
+                let code = if kind == ModuleKind::Ts {
+                    let transformed = std::panic::catch_unwind(|| typescript::transpile(name, source))
+                        .map_err(|_| RunError::Syntax { message: "the TypeScript transformer failed".into(), location: None })?
+                        .map_err(|(message, location)| RunError::Syntax { message, location })?;
+                    self.maps.insert(name.to_string(), transformed.map);
+                    js = transformed.code;
+                    js.as_str()
+                } else {
+                    source
+                };
+                // SAFETY: raw is our live isolate; name and code outlive the call.
+                unsafe { ffi::stk_module_compile(raw, name.as_ptr().cast(), name.len(), code.as_ptr().cast(), code.len(), &mut out.0) }
+            }
+            ModuleKind::Text | ModuleKind::Json | ModuleKind::Data => {
+                let (synth, data): (i32, &[u8]) = match kind {
+                    ModuleKind::Text => (ffi::STK_SYNTH_TEXT, text()?.as_bytes()),
+                    ModuleKind::Json => (ffi::STK_SYNTH_JSON, text()?.as_bytes()),
+                    _ => (ffi::STK_SYNTH_DATA, bytes),
+                };
+                // SAFETY: raw is our live isolate; name and data outlive the call.
+                unsafe { ffi::stk_module_synthetic(raw, name.as_ptr().cast(), name.len(), synth, data.as_ptr().cast(), data.len(), &mut out.0) }
+            }
+        };
+        if index < 0 {
+            return Err(match out.0.status {
+                ffi::STK_EXCEPTION => RunError::Syntax { message: out.value(), location: self.location(&out) },
+                ffi::STK_TERMINATED => RunError::Limit(LimitKind::Cpu),
+                _ => RunError::Internal(out.value()),
+            });
+        }
+        let host = self.host();
+        host.module_names.push(name.to_string());
+        host.module_index.insert(name.to_string(), index);
+        Ok(index)
+    }
+
+    fn requests(&mut self, index: i32) -> Result<Vec<String>, RunError> {
+        let mut out = Outcome::new();
+        // SAFETY: raw is our live isolate; out is valid.
+        let status = unsafe { ffi::stk_module_requests(self.raw.as_ptr(), index, &mut out.0) };
+        if status != ffi::STK_OK {
+            return Err(RunError::Internal(out.value()));
+        }
+        Ok(out.value().split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect())
+    }
+
+    /// V8 heap figures for this isolate.
+    pub fn heap_stats(&self) -> ffi::StkHeapStats {
+        let mut stats = ffi::StkHeapStats::default();
+        // SAFETY: raw is our live isolate; stats is a valid out-pointer.
+        unsafe { ffi::stk_isolate_heap_stats(self.raw.as_ptr(), &mut stats) };
+        stats
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // SAFETY: raw is live and disposed exactly once, here; the watchdog has no watch for it
+        // (guards are dropped before drive returns). host is freed after the isolate is gone.
+        unsafe {
+            ffi::stk_isolate_dispose(self.raw.as_ptr());
+            drop(Box::from_raw(self.host.as_ptr()));
+        }
+    }
+}
+
+fn remap_line(line: &str, maps: &HashMap<String, SourceMap>) -> String {
+    for (name, map) in maps {
+        let pat = format!("{name}:");
+        if let Some(pos) = line.find(&pat) {
+            let rest = &line[pos + pat.len()..];
+            let mut nums = rest.splitn(3, |c: char| !c.is_ascii_digit());
+            let (Some(l), Some(c)) = (nums.next(), nums.next()) else { continue };
+            let (Ok(l), Ok(c)) = (l.parse::<u32>(), c.parse::<u32>()) else { continue };
+            if let Some((sl, sc)) = map.original(l, c) {
+                let consumed = l.to_string().len() + 1 + c.to_string().len();
+                return format!("{}{pat}{sl}:{sc}{}", &line[..pos], &rest[consumed..]);
+            }
+        }
+    }
+    line.to_string()
+}
+
+fn parse_response(text: &str) -> Result<FetchResponse, RunError> {
+    let bad = |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
+    let status = v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).ok_or_else(|| bad("status"))?;
+    let headers = v["headers"]
+        .as_array()
+        .ok_or_else(|| bad("headers"))?
+        .iter()
+        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(v["body"].as_str().unwrap_or(""))
+        .map_err(|_| bad("body"))?;
+    Ok(FetchResponse { status, headers, body })
+}
