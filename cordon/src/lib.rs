@@ -30,8 +30,9 @@
 //! - *least-loaded choice*: each new isolate lands in a process whose load is
 //!   the minimum over the eligible processes (same tier, room, not holding
 //!   this tenant's draining isolate), lowest id on ties; a process is opened
-//!   only when no process is eligible. So placements only ever fill the
-//!   idlest process and never widen the eligible spread beyond 1;
+//!   only when no process is eligible. Consequently a placement never
+//!   widens the load spread (max − min) of the processes that were eligible
+//!   for it, except from 0 to 1: placements only ever fill the idlest;
 //! - *fill-before-spill*: with no releases, evictions or drains, every
 //!   process of a tier except the newest is full.
 //!
