@@ -1,0 +1,285 @@
+//! The worker's seccomp policy, as data (firecracker style).
+//!
+//! Guarantees: [`WORKER_POLICY`] is the complete list of system calls a
+//! jailed worker may make. Anything not listed gets the mode's default
+//! action (`SECCOMP_RET_KILL_PROCESS` in [`SeccompMode::Enforce`]). Every
+//! entry carries the reason it exists; argument checks narrow an entry where
+//! the kernel hands BPF a register worth checking (BPF cannot dereference
+//! pointers, so struct arguments such as `clone3`'s or `sendmsg`'s are
+//! unreadable and the entry says so).
+//!
+//! Trusts: the `libc::SYS_*` numbers for x86_64 (the only target this crate
+//! builds for), and the reasoning in each `reason`.
+//!
+//! Adding a system call is one line: `allow("name", libc::SYS_name, "why")`.
+//! Several entries for the same call are OR-ed (any matching entry allows);
+//! the checks inside one entry are AND-ed. Tune with [`SeccompMode::Log`] and
+//! read the audit records (`dmesg | grep type=1326`, field `syscall=`).
+//!
+//! [`SeccompMode::Enforce`]: crate::SeccompMode::Enforce
+//! [`SeccompMode::Log`]: crate::SeccompMode::Log
+
+/// What happens when an entry matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The call runs.
+    Allow,
+    /// The call fails with this errno and never reaches the kernel proper.
+    /// For calls libc probes and falls back from (e.g. `clone3` → `clone`).
+    Errno(i32),
+}
+
+/// Which part of a 64-bit syscall register is compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgWidth {
+    /// Low 32 bits: for `int`/`unsigned int` parameters, which the kernel
+    /// itself truncates (so the high half is attacker-controlled noise).
+    Dword,
+    /// All 64 bits: for `unsigned long` flags and pointers.
+    Qword,
+}
+
+/// The value an argument is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgValue {
+    /// A constant.
+    Const(u64),
+    /// The descriptor the jail keeps open ([`JailConfig::keep_fd`](crate::JailConfig::keep_fd)).
+    KeptFd,
+    /// The worker's own pid as seen from inside the jail (1 in a fresh pid
+    /// namespace). Fixed for the process lifetime since the jail forbids fork.
+    OwnPid,
+}
+
+/// How the argument is compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgOp {
+    /// `arg == value`.
+    Eq,
+    /// `arg & mask == value`.
+    MaskedEq(u64),
+}
+
+/// One condition on one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgCheck {
+    /// Argument index, 0..=5.
+    pub index: u8,
+    /// Compared width.
+    pub width: ArgWidth,
+    /// Comparison.
+    pub op: ArgOp,
+    /// Right-hand side.
+    pub value: ArgValue,
+}
+
+/// One entry of the policy table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallRule {
+    /// Human name (audit records show the number; this is for people).
+    pub name: &'static str,
+    /// x86_64 syscall number.
+    pub nr: libc::c_long,
+    /// Conditions, all of which must hold (empty: any arguments).
+    pub when: &'static [ArgCheck],
+    /// What a match does.
+    pub verdict: Verdict,
+    /// Why the worker needs this.
+    pub reason: &'static str,
+}
+
+/// Why a policy table cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Two entries for the same call disagree on the verdict.
+    #[error("syscall {name} ({nr}) has entries with different verdicts")]
+    ConflictingVerdicts {
+        /// Name of the first entry.
+        name: &'static str,
+        /// Syscall number.
+        nr: libc::c_long,
+    },
+    /// An argument index above 5.
+    #[error("syscall {name}: argument index {index} out of range")]
+    BadArgIndex {
+        /// Entry name.
+        name: &'static str,
+        /// Offending index.
+        index: u8,
+    },
+    /// A [`Verdict::Errno`] outside 1..=4095.
+    #[error("errno {0} is not a valid errno value")]
+    BadErrno(i32),
+    /// seccompiler rejected the filter (e.g. too long).
+    #[error("seccompiler: {0}")]
+    Backend(#[from] seccompiler::BackendError),
+    /// This crate only knows x86_64 syscall numbers.
+    #[error("unsupported target architecture: {0}")]
+    UnsupportedArch(&'static str),
+}
+
+// ---- constructors, so the table below reads like a table -------------------
+
+/// Allows `nr` with any arguments.
+pub const fn allow(name: &'static str, nr: libc::c_long, reason: &'static str) -> SyscallRule {
+    allow_when(name, nr, &[], reason)
+}
+
+/// Allows `nr` when every check in `when` holds.
+pub const fn allow_when(
+    name: &'static str,
+    nr: libc::c_long,
+    when: &'static [ArgCheck],
+    reason: &'static str,
+) -> SyscallRule {
+    SyscallRule { name, nr, when, verdict: Verdict::Allow, reason }
+}
+
+/// Makes `nr` fail with `errno` without running it.
+pub const fn fail(
+    name: &'static str,
+    nr: libc::c_long,
+    errno: i32,
+    reason: &'static str,
+) -> SyscallRule {
+    SyscallRule { name, nr, when: &[], verdict: Verdict::Errno(errno), reason }
+}
+
+/// `int` argument `index` equals `value`.
+pub const fn int_eq(index: u8, value: u64) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::Const(value) }
+}
+
+/// `int` argument `index`, masked, equals `value`.
+pub const fn int_masked(index: u8, mask: u64, value: u64) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::MaskedEq(mask), value: ArgValue::Const(value) }
+}
+
+/// `unsigned long`/pointer argument `index` equals `value`.
+pub const fn long_eq(index: u8, value: u64) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Qword, op: ArgOp::Eq, value: ArgValue::Const(value) }
+}
+
+/// `unsigned long` argument `index`, masked, equals `value`.
+pub const fn long_masked(index: u8, mask: u64, value: u64) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Qword, op: ArgOp::MaskedEq(mask), value: ArgValue::Const(value) }
+}
+
+/// Descriptor argument `index` is the kept IPC descriptor.
+pub const fn fd_is_kept(index: u8) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::KeptFd }
+}
+
+/// Pid argument `index` is the worker itself.
+pub const fn pid_is_own(index: u8) -> ArgCheck {
+    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::OwnPid }
+}
+
+// ---- constants the table needs ---------------------------------------------
+
+/// Flags glibc's `pthread_create` always passes to `clone`: a thread shares
+/// memory, fs info, the descriptor table and signal handlers with its creator.
+const CLONE_THREAD_SHAPE: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD) as u64;
+/// Flags a thread-creating `clone` must NOT carry: new namespaces, tracing,
+/// vfork, pidfds, re-parenting, and an exit signal (the low byte, CSIGNAL).
+const CLONE_FORBIDDEN: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWTIME
+    | libc::CLONE_PTRACE
+    | libc::CLONE_VFORK
+    | libc::CLONE_UNTRACED
+    | libc::CLONE_PIDFD
+    | libc::CLONE_PARENT
+    | 0xff) as u64;
+
+/// `FUTEX_CMD_MASK`: the op with the PRIVATE and CLOCK_REALTIME flags cleared.
+const FUTEX_CMD_MASK: u64 = !((libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME) as u32) as u64;
+const fn futex_op(op: libc::c_int) -> [ArgCheck; 1] {
+    [int_masked(1, FUTEX_CMD_MASK, op as u64)]
+}
+
+const PR_SET_VMA: u64 = 0x5356_4d41;
+const PR_SET_VMA_ANON_NAME: u64 = 0;
+const MEMBARRIER_CMD_QUERY: u64 = 0;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: u64 = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: u64 = 1 << 4;
+
+const IPC: &[ArgCheck] = &[fd_is_kept(0)];
+const CONNECTED_SEND: &[ArgCheck] = &[fd_is_kept(0), long_eq(4, 0)];
+const OWN_PROCESS: &[ArgCheck] = &[pid_is_own(0)];
+
+/// Everything a warmed, single-threaded-platform V8 worker needs to serve
+/// requests over its one Unix socket. Nothing here creates a descriptor,
+/// touches a path, or names another process.
+pub const WORKER_POLICY: &[SyscallRule] = &[
+    // -- IPC: the kept socket is the only descriptor, and the only one usable.
+    allow_when("read", libc::SYS_read, IPC, "IPC: blocking reads of requests"),
+    allow_when("readv", libc::SYS_readv, IPC, "IPC: scatter reads of framed requests"),
+    allow_when("recvfrom", libc::SYS_recvfrom, IPC, "IPC: std's UnixStream::read is recv() = recvfrom(.., NULL, NULL)"),
+    allow_when("recvmsg", libc::SYS_recvmsg, IPC, "IPC: framed reads, SCM_RIGHTS from the (trusted) supervisor"),
+    allow_when("write", libc::SYS_write, IPC, "IPC: responses"),
+    allow_when("writev", libc::SYS_writev, IPC, "IPC: header + body responses without a copy"),
+    allow_when("sendto", libc::SYS_sendto, CONNECTED_SEND, "IPC: std's UnixStream::write is send() = sendto(.., NULL, 0); a destination address is refused"),
+    allow_when("sendmsg", libc::SYS_sendmsg, IPC, "IPC: framed responses (msghdr is a pointer BPF cannot read; the socket is connected)"),
+    allow("poll", libc::SYS_poll, "IPC: wait for the socket with a timeout; creates nothing, the pollfd array is unreadable to BPF but only the kept fd exists"),
+    allow("ppoll", libc::SYS_ppoll, "IPC: as poll, with a signal mask (glibc's poll() may use it)"),
+    allow("close", libc::SYS_close, "closing a descriptor only reduces what the worker holds"),
+    // -- memory: V8 heap, JIT code space, malloc.
+    allow("brk", libc::SYS_brk, "malloc: small-object arena growth"),
+    allow("mmap", libc::SYS_mmap, "V8 heap pages, code space reservations, malloc large chunks, thread stacks (no file can be opened, so no file mapping)"),
+    allow("munmap", libc::SYS_munmap, "V8 heap shrinking, malloc trimming"),
+    allow("mremap", libc::SYS_mremap, "malloc realloc of large chunks"),
+    allow("mprotect", libc::SYS_mprotect, "V8 JIT W^X flips (RW <-> RX) and guard pages; PROT_EXEC cannot be denied without disabling the JIT"),
+    allow("pkey_mprotect", libc::SYS_pkey_mprotect, "V8 code-space protection with memory protection keys (see stockade-mpk)"),
+    allow("pkey_alloc", libc::SYS_pkey_alloc, "allocating a protection key for the JIT/heap cordon"),
+    allow("pkey_free", libc::SYS_pkey_free, "releasing a protection key"),
+    allow("madvise", libc::SYS_madvise, "V8 discards freed heap pages (MADV_DONTNEED/FREE); glibc frees thread stacks"),
+    // -- threads and synchronisation.
+    allow_when("clone", libc::SYS_clone, &[long_masked(0, CLONE_THREAD_SHAPE | CLONE_FORBIDDEN, CLONE_THREAD_SHAPE)], "threads only: must carry VM|FS|FILES|SIGHAND|THREAD and no namespace/ptrace/vfork/pidfd/parent/exit-signal flag, so fork and vfork die"),
+    fail("clone3", libc::SYS_clone3, libc::ENOSYS, "glibc >= 2.34 tries clone3 first; its flags live in memory BPF cannot read, so answer ENOSYS and glibc falls back to the checked clone"),
+    fail("rseq", libc::SYS_rseq, libc::ENOSYS, "glibc registers restartable sequences in each new thread and tolerates ENOSYS; nothing in V8 needs it"),
+    allow("set_robust_list", libc::SYS_set_robust_list, "glibc start_thread registers the robust-futex list head (stores one pointer)"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAIT), "mutex/condvar wait (V8 platform, std)"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAKE), "mutex/condvar wake"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_REQUEUE), "condvar broadcast (old glibc)"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_CMP_REQUEUE), "condvar broadcast"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAKE_OP), "condvar signal (old glibc)"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAIT_BITSET), "timed waits on CLOCK_MONOTONIC/REALTIME"),
+    allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAKE_BITSET), "wake for bitset waits"),
+    // (all priority-inheritance futex ops stay denied: a history of root exploits, e.g. CVE-2014-3153, and unused by V8)
+    allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_QUERY)], "membarrier feature probe"),
+    allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)], "register for process-private barriers (JIT code publication)"),
+    allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_PRIVATE_EXPEDITED)], "process-private barrier; the GLOBAL commands (system-wide RCU) stay denied"),
+    allow("sched_yield", libc::SYS_sched_yield, "spin-lock back-off"),
+    // -- time and randomness.
+    allow("clock_gettime", libc::SYS_clock_gettime, "Date.now/performance.now when the vDSO falls back to the syscall"),
+    allow("clock_nanosleep", libc::SYS_clock_nanosleep, "timed sleeps (std::thread::sleep)"),
+    allow("nanosleep", libc::SYS_nanosleep, "timed sleeps (older libc)"),
+    allow("getrandom", libc::SYS_getrandom, "V8 hash seeds, Math.random, crypto.getRandomValues; std HashMap keys"),
+    // -- signals, to self only.
+    allow("rt_sigaction", libc::SYS_rt_sigaction, "V8 installs SIGSEGV/SIGBUS handlers (trap-based bounds checks); a SIGSYS handler cannot catch KILL_PROCESS"),
+    allow("rt_sigprocmask", libc::SYS_rt_sigprocmask, "signal masking around critical sections and thread start"),
+    allow("rt_sigreturn", libc::SYS_rt_sigreturn, "return from any signal handler"),
+    allow("sigaltstack", libc::SYS_sigaltstack, "std's stack-overflow handler runs on an alternate stack in every thread"),
+    allow("restart_syscall", libc::SYS_restart_syscall, "kernel-driven restart of an interrupted sleep"),
+    allow_when("kill", libc::SYS_kill, OWN_PROCESS, "signals to self only: arg0 must equal the worker's own pid (pid 0 / negative = process group, and any other pid, die)"),
+    allow_when("tgkill", libc::SYS_tgkill, OWN_PROCESS, "abort()/raise() and V8's thread interrupts: thread-group id must be the worker's own pid"),
+    // -- identity and lifetime.
+    allow("getpid", libc::SYS_getpid, "raise()/abort() need the pid for tgkill"),
+    allow("gettid", libc::SYS_gettid, "raise()/abort(), thread ids for V8 logging"),
+    allow_when("prctl", libc::SYS_prctl, &[int_eq(0, libc::PR_SET_NAME as u64)], "name threads (pthread_setname_np on self)"),
+    allow_when("prctl", libc::SYS_prctl, &[int_eq(0, libc::PR_GET_NAME as u64)], "read a thread's name"),
+    allow_when("prctl", libc::SYS_prctl, &[int_eq(0, PR_SET_VMA), long_eq(1, PR_SET_VMA_ANON_NAME)], "name anonymous mappings (V8 heap spaces in /proc/pid/maps)"),
+    allow("exit", libc::SYS_exit, "thread exit"),
+    allow("exit_group", libc::SYS_exit_group, "process exit"),
+];
