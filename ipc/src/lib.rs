@@ -29,6 +29,34 @@
 //! `Invoke` and `RunSnippet` an [`Outcome`], `Stats` a `StatsReply`, `Dispose` a `Disposed`.
 //! `Shutdown` gets none. A decode error on either side ends the connection (there is no
 //! resynchronisation).
+//!
+//! # Example: a receive loop over any byte source
+//!
+//! ```
+//! use stockade_ipc::{decode_frame, encode_to_vec, Decoded, RequestId, ToWorker};
+//!
+//! let mut wire = encode_to_vec(&ToWorker::Stats { request_id: RequestId(1) })?;
+//! wire.extend(encode_to_vec(&ToWorker::Shutdown)?);
+//!
+//! let mut buffer = Vec::new();
+//! let mut incoming = wire.chunks(3); // stands in for socket reads
+//! let mut received = Vec::new();
+//! loop {
+//!     match decode_frame::<ToWorker>(&buffer)? {
+//!         Decoded::Frame { message, consumed } => {
+//!             buffer.drain(..consumed);
+//!             received.push(message);
+//!         }
+//!         // Read at least `n` more bytes (an async caller awaits its socket here).
+//!         Decoded::NeedMore(_n) => match incoming.next() {
+//!             Some(chunk) => buffer.extend_from_slice(chunk),
+//!             None => break,
+//!         },
+//!     }
+//! }
+//! assert_eq!(received, [ToWorker::Stats { request_id: RequestId(1) }, ToWorker::Shutdown]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod common;
 mod error;

@@ -203,6 +203,17 @@ impl ToSupervisor {
         }
     }
 
+    /// The request this answers; `None` for `Ready`. Unverified: the supervisor must check it
+    /// names a request it actually has outstanding.
+    pub const fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ToSupervisor::Outcome(outcome) => Some(outcome.request_id),
+            ToSupervisor::StatsReply { request_id, .. }
+            | ToSupervisor::Disposed { request_id, .. } => Some(*request_id),
+            ToSupervisor::Ready { .. } => None,
+        }
+    }
+
     pub(crate) fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
         match self {
             ToSupervisor::Ready {

@@ -193,6 +193,18 @@ impl ToWorker {
         }
     }
 
+    /// The id the reply will carry; `None` for `Hello` (answered by `Ready`) and `Shutdown`.
+    pub const fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ToWorker::LoadWorker(load) => Some(load.request_id),
+            ToWorker::Invoke { request_id, .. }
+            | ToWorker::RunSnippet { request_id, .. }
+            | ToWorker::Dispose { request_id, .. }
+            | ToWorker::Stats { request_id } => Some(*request_id),
+            ToWorker::Hello { .. } | ToWorker::Shutdown => None,
+        }
+    }
+
     pub(crate) fn encode_payload(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
         match self {
             ToWorker::Hello { protocol_version } => w.u8(*protocol_version),

@@ -114,8 +114,10 @@ fn conversation_over_socketpair() {
             },
         };
         write_frame(&mut supervisor, &invoke).expect("invoke");
+        let reply = expect_reply(&mut supervisor);
+        assert_eq!(reply.request_id(), invoke.request_id());
         assert_eq!(
-            expect_reply(&mut supervisor),
+            reply,
             outcome(RequestId(i), Ok(Reply::Json(size.to_string().into_bytes())))
         );
     }
