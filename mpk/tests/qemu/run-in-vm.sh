@@ -14,14 +14,17 @@
 # As root with apt-get, missing Debian packages are installed
 # (qemu-system-x86 linux-image-amd64 busybox-static cpio).
 #
-# Usage: mpk/tests/qemu/run-in-vm.sh [--release]
-# Exit status: 0 iff every test binary exited 0 in the guest.
+# Usage: mpk/tests/qemu/run-in-vm.sh            run the crate's tests
+#        mpk/tests/qemu/run-in-vm.sh --bench    run benches/benches/mpk.rs
+#            (functional check only: TCG timings say nothing about real
+#            hardware, WRPKRU and page-table updates are emulated)
+# Exit status: 0 iff every binary exited 0 in the guest.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-profile_flag=()
-[[ "${1:-}" == "--release" ]] && profile_flag=(--release)
+mode=test
+[[ "${1:-}" == "--bench" ]] && mode=bench
 
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
@@ -42,7 +45,14 @@ fi
 kernel=$(ls -1 /boot/vmlinuz-* | sort -V | tail -n1)
 
 cd "$repo"
-mapfile -t exes < <(cargo test -p stockade-mpk "${profile_flag[@]}" --no-run --message-format=json 2>/dev/null |
+if [[ $mode == test ]]; then
+    build=(cargo test -p stockade-mpk --no-run --message-format=json)
+    run_args="--test-threads=2"
+else
+    build=(cargo bench -p stockade-benches --bench mpk --no-run --message-format=json)
+    run_args="--bench --warm-up-time 1 --measurement-time 3"
+fi
+mapfile -t exes < <("${build[@]}" 2>/dev/null |
     jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test) | .executable')
 ((${#exes[@]})) || { echo "no test binaries built" >&2; exit 1; }
 
@@ -77,8 +87,12 @@ export STOCKADE_MPK_REQUIRE=1 RUST_BACKTRACE=1 TMPDIR=/tmp
 echo "guest cpu flags: \$(grep -o -w -e pku -e ospke /proc/cpuinfo | sort -u | tr '\n' ' ')"
 for t in ${names[*]}; do
     echo "=== running \$t"
-    /t/\$t --test-threads=2
+    (cd /tmp && /t/\$t $run_args)
     echo "MPK-VM-RESULT \$t \$?"
+done
+for f in \$(find /tmp/target/criterion -path '*/new/estimates.json' 2>/dev/null); do
+    ns=\$(sed -n 's/.*"median":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/p' \$f)
+    echo "MEDIAN \${f#/tmp/target/criterion/} \$ns ns"
 done
 echo MPK-VM-DONE
 poweroff -f
