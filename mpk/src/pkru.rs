@@ -114,8 +114,9 @@ pub unsafe fn read() -> u32 {
 pub(crate) unsafe fn write(pkru: u32) {
     // SAFETY: the caller guarantees OSPKE. WRPKRU requires ECX = EDX = 0 and
     // reads EAX. No `nomem`: the asm is a compiler memory barrier, so no load
-    // or store is moved across the permission change; WRPKRU itself is
-    // ordered by the CPU (it is serialising with respect to later accesses).
+    // or store is moved across the permission change. The CPU does not run
+    // WRPKRU speculatively, and accesses checked against PKRU do not execute,
+    // even speculatively, before a preceding WRPKRU completes (Intel SDM).
     unsafe {
         core::arch::asm!(
             "wrpkru",
