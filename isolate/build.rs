@@ -51,7 +51,10 @@ fn main() {
     let version_string = format!("{}.{}.{}.{}", version.0, version.1, version.2, version.3);
     println!("cargo:rustc-env=STOCKADE_V8_VERSION={version_string}");
     println!("cargo:rustc-env=STOCKADE_V8_LIBDIR={}", libdir.display());
-    println!("cargo:warning=linking V8 {version_string} from {}", libdir.display());
+    println!(
+        "cargo:warning=linking V8 {version_string} from {}",
+        libdir.display()
+    );
 
     cc::Build::new()
         .cpp(true)
@@ -72,7 +75,10 @@ fn main() {
     // LD_LIBRARY_PATH. DT_RPATH (not RUNPATH) so that libnode's own dependencies (libuv,
     // libcares) are found there too. Dependent crates' binaries get the folder as
     // DEP_NODE_LIBDIR and emit the same argument from their build scripts.
-    println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags,-rpath,{}", libdir.display());
+    println!(
+        "cargo:rustc-link-arg=-Wl,--disable-new-dtags,-rpath,{}",
+        libdir.display()
+    );
     println!("cargo:libdir={}", libdir.display());
 }
 
@@ -127,7 +133,10 @@ fn from_cache() -> (PathBuf, PathBuf) {
 fn fetch_into(root: &Path) {
     let debs = root.join("debs");
     if let Err(e) = fs::create_dir_all(&debs) {
-        fail(&format!("cannot create the V8 cache folder {}: {e}", debs.display()));
+        fail(&format!(
+            "cannot create the V8 cache folder {}: {e}",
+            debs.display()
+        ));
     }
     let download = || {
         Command::new("apt-get")
@@ -140,7 +149,8 @@ fn fetch_into(root: &Path) {
     if !ok {
         // A fresh machine may have no package lists yet; refreshing them needs root.
         let refreshed = Command::new("apt-get").arg("update").status();
-        ok = matches!(refreshed, Ok(s) if s.success()) && matches!(download(), Ok(s) if s.success());
+        ok =
+            matches!(refreshed, Ok(s) if s.success()) && matches!(download(), Ok(s) if s.success());
     }
     if !ok {
         fail(&format!(
@@ -155,9 +165,16 @@ fn fetch_into(root: &Path) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "deb") {
-            let status = Command::new("dpkg-deb").arg("-x").arg(&path).arg(root).status();
+            let status = Command::new("dpkg-deb")
+                .arg("-x")
+                .arg(&path)
+                .arg(root)
+                .status();
             if !matches!(status, Ok(s) if s.success()) {
-                fail(&format!("dpkg-deb -x {} failed; is dpkg installed?", path.display()));
+                fail(&format!(
+                    "dpkg-deb -x {} failed; is dpkg installed?",
+                    path.display()
+                ));
             }
         }
     }

@@ -1,1 +1,41 @@
-fn main() {}
+//! `stockade`: the command line of the Stockade daemon.
+//!
+//! - `stockade run FILE`: run one module's default export in a fresh isolate and print the result.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod run;
+
+#[derive(Parser)]
+#[command(
+    name = "stockade",
+    version,
+    about = "Runs untrusted JavaScript/TypeScript in V8 isolates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run FILE's default export as `await default(arg)`; print the JSON result on stdout and
+    /// console output on stderr. Exit codes: 0 ok, 1 the script threw, 2 usage or invalid input,
+    /// 3 a limit was hit, 4 internal error.
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { run::EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::main(args),
+    }
+}

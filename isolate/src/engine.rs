@@ -68,11 +68,17 @@ impl Engine {
         // SAFETY: flags is a valid buffer of flags.len() bytes for the duration of the call.
         let rc = unsafe { ffi::stk_engine_init(flags.as_ptr().cast(), flags.len()) };
         if rc != 0 {
-            return Err(RunError::Internal("V8 was initialised with other flags".into()));
+            return Err(RunError::Internal(
+                "V8 was initialised with other flags".into(),
+            ));
         }
         let watchdog = Watchdog::start()
             .map_err(|e| RunError::Internal(format!("cannot start the watchdog thread: {e}")))?;
-        let engine = ENGINE.get_or_init(|| Engine { profile, watchdog, runtime_js: runtime_script() });
+        let engine = ENGINE.get_or_init(|| Engine {
+            profile,
+            watchdog,
+            runtime_js: runtime_script(),
+        });
         engine.check(profile)
     }
 
@@ -95,6 +101,8 @@ impl Engine {
     /// The V8 version linked, e.g. `10.2.154.26-node.36`.
     pub fn v8_version() -> String {
         // SAFETY: V8 returns a static NUL-terminated string.
-        unsafe { CStr::from_ptr(ffi::stk_v8_version()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(ffi::stk_v8_version()) }
+            .to_string_lossy()
+            .into_owned()
     }
 }

@@ -94,10 +94,8 @@ extern "C" {
     ) -> *mut StkIsolate;
     pub fn stk_isolate_dispose(iso: *mut StkIsolate);
     pub fn stk_isolate_terminate(iso: *mut StkIsolate);
-    pub fn stk_isolate_cancel_terminate(iso: *mut StkIsolate);
     pub fn stk_isolate_limits(iso: *mut StkIsolate) -> u32;
     pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
-    pub fn stk_isolate_low_memory(iso: *mut StkIsolate);
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 
     pub fn stk_module_compile(

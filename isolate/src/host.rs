@@ -63,7 +63,9 @@ impl HostState {
     }
 
     pub(crate) fn resolve_name(&self, referrer: i32, specifier: &str) -> Option<String> {
-        let from = usize::try_from(referrer).ok().and_then(|i| self.module_names.get(i));
+        let from = usize::try_from(referrer)
+            .ok()
+            .and_then(|i| self.module_names.get(i));
         modules::resolve(from.map_or("", String::as_str), specifier)
     }
 }
@@ -95,7 +97,10 @@ unsafe extern "C" fn host_log(ud: *mut c_void, level: i32, text: *const u8, len:
         3 => LogLevel::Error,
         _ => LogLevel::Log,
     };
-    st.logs.push(LogLine { level, text: String::from_utf8_lossy(bytes).into_owned() });
+    st.logs.push(LogLine {
+        level,
+        text: String::from_utf8_lossy(bytes).into_owned(),
+    });
     0
 }
 
@@ -143,7 +148,12 @@ unsafe extern "C" fn host_clear_timer(ud: *mut c_void, id: u32) {
     }
 }
 
-unsafe extern "C" fn host_resolve(ud: *mut c_void, referrer: i32, spec: *const u8, len: usize) -> i32 {
+unsafe extern "C" fn host_resolve(
+    ud: *mut c_void,
+    referrer: i32,
+    spec: *const u8,
+    len: usize,
+) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
     if spec.is_null() {
@@ -151,7 +161,9 @@ unsafe extern "C" fn host_resolve(ud: *mut c_void, referrer: i32, spec: *const u
     }
     // SAFETY: the bridge passes a buffer of `len` bytes valid for this call.
     let bytes = unsafe { std::slice::from_raw_parts(spec, len) };
-    let Ok(specifier) = std::str::from_utf8(bytes) else { return -1 };
+    let Ok(specifier) = std::str::from_utf8(bytes) else {
+        return -1;
+    };
     st.resolve_name(referrer, specifier)
         .and_then(|name| st.module_index.get(&name).copied())
         .unwrap_or(-1)

@@ -27,11 +27,11 @@ mod worker;
 
 pub use engine::{Engine, V8Profile};
 pub use error::{LimitKind, RunError, SourceLocation};
-pub use limits::Limits;
-pub use modules::{Module, ModuleKind};
-pub use loader::{DiskSource, ModuleSet, ModuleSource};
-pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 pub use ffi::StkHeapStats as HeapStats;
+pub use limits::Limits;
+pub use loader::{DiskSource, ModuleSet, ModuleSource};
+pub use modules::{Module, ModuleKind};
+pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 
 /// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation
 /// order; see `js/prelude.js` for the contract with the host.

@@ -33,7 +33,10 @@ impl ModuleSet {
         for mut m in modules {
             m.name = normalise_name(&m.name).map_err(RunError::InvalidInput)?;
             if map.contains_key(&m.name) {
-                return Err(RunError::InvalidInput(format!("module {:?} is given twice", m.name)));
+                return Err(RunError::InvalidInput(format!(
+                    "module {:?} is given twice",
+                    m.name
+                )));
             }
             map.insert(m.name.clone(), m);
         }
@@ -70,14 +73,21 @@ impl DiskSource {
         let root = root
             .canonicalize()
             .map_err(|e| RunError::InvalidInput(format!("{}: {e}", root.display())))?;
-        Ok(DiskSource { root, max_file_bytes })
+        Ok(DiskSource {
+            root,
+            max_file_bytes,
+        })
     }
 }
 
 impl ModuleSource for DiskSource {
     fn get(&mut self, name: &str) -> Result<Option<Module>, RunError> {
-        let Ok(name) = normalise_name(name) else { return Ok(None) };
-        let Ok(path) = self.root.join(&name).canonicalize() else { return Ok(None) };
+        let Ok(name) = normalise_name(name) else {
+            return Ok(None);
+        };
+        let Ok(path) = self.root.join(&name).canonicalize() else {
+            return Ok(None);
+        };
         if !path.starts_with(&self.root) || !path.is_file() {
             return Ok(None);
         }

@@ -46,7 +46,11 @@ impl Module {
     /// A module whose kind follows from its name.
     pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Module {
         let name = name.into();
-        Module { kind: ModuleKind::from_name(&name), name, bytes: bytes.into() }
+        Module {
+            kind: ModuleKind::from_name(&name),
+            name,
+            bytes: bytes.into(),
+        }
     }
 }
 
@@ -59,17 +63,17 @@ pub fn normalise_name(name: &str) -> Result<String, String> {
         return Err(format!("module name must be 1 to {MAX_NAME_BYTES} bytes"));
     }
     if name.contains('\0') || name.contains('\\') {
-        return Err(format!("module name {name:?} contains a NUL or a backslash"));
+        return Err(format!(
+            "module name {name:?} contains a NUL or a backslash"
+        ));
     }
     let trimmed = name.strip_prefix("./").unwrap_or(name);
     let mut parts = Vec::new();
     for seg in trimmed.split('/') {
         match seg {
-            "" | "." | ".." => {
-                return Err(format!(
-                    "module name {name:?} must be a relative path without empty, '.' or '..' segments"
-                ))
-            }
+            "" | "." | ".." => return Err(format!(
+                "module name {name:?} must be a relative path without empty, '.' or '..' segments"
+            )),
             s => parts.push(s),
         }
     }
@@ -120,12 +124,24 @@ mod tests {
 
     #[test]
     fn relative_imports_resolve_against_the_referrers_folder() {
-        assert_eq!(resolve("main.ts", "./lib/util.js").as_deref(), Some("lib/util.js"));
+        assert_eq!(
+            resolve("main.ts", "./lib/util.js").as_deref(),
+            Some("lib/util.js")
+        );
         assert_eq!(resolve("lib/a.js", "./b.js").as_deref(), Some("lib/b.js"));
-        assert_eq!(resolve("lib/a.js", "../main.ts").as_deref(), Some("main.ts"));
-        assert_eq!(resolve("lib/deep/a.js", "../../x.js").as_deref(), Some("x.js"));
+        assert_eq!(
+            resolve("lib/a.js", "../main.ts").as_deref(),
+            Some("main.ts")
+        );
+        assert_eq!(
+            resolve("lib/deep/a.js", "../../x.js").as_deref(),
+            Some("x.js")
+        );
         assert_eq!(resolve("lib/a.js", "/root.js").as_deref(), Some("root.js"));
-        assert_eq!(resolve("lib/a.js", "./x/../y.js").as_deref(), Some("lib/y.js"));
+        assert_eq!(
+            resolve("lib/a.js", "./x/../y.js").as_deref(),
+            Some("lib/y.js")
+        );
     }
 
     #[test]
@@ -143,7 +159,10 @@ mod tests {
     #[test]
     fn bare_specifiers_name_a_module() {
         assert_eq!(resolve("lib/a.js", "lodash").as_deref(), Some("lodash"));
-        assert_eq!(resolve("lib/a.js", "pkg/sub.js").as_deref(), Some("pkg/sub.js"));
+        assert_eq!(
+            resolve("lib/a.js", "pkg/sub.js").as_deref(),
+            Some("pkg/sub.js")
+        );
         assert_eq!(resolve("lib/a.js", "pkg/../x"), None);
     }
 
@@ -151,7 +170,16 @@ mod tests {
     fn names_are_validated_and_normalised() {
         assert_eq!(normalise_name("./main.ts").as_deref(), Ok("main.ts"));
         assert_eq!(normalise_name("lib/util.js").as_deref(), Ok("lib/util.js"));
-        for bad in ["", "/abs.js", "a/../b.js", "a//b", "./", "a\0b", "..", "a\\b"] {
+        for bad in [
+            "",
+            "/abs.js",
+            "a/../b.js",
+            "a//b",
+            "./",
+            "a\0b",
+            "..",
+            "a\\b",
+        ] {
             assert!(normalise_name(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(normalise_name(&"a".repeat(MAX_NAME_BYTES + 1)).is_err());

@@ -90,13 +90,24 @@ pub fn transpile(name: &str, source: &str) -> Result<Transpiled, (String, Option
         })
         .unwrap_or_default();
     mappings.sort_unstable();
-    Ok(Transpiled { code: generated.code, map: SourceMap { mappings } })
+    Ok(Transpiled {
+        code: generated.code,
+        map: SourceMap { mappings },
+    })
 }
 
-fn locate(name: &str, source: &str, diag: &oxc::diagnostics::OxcDiagnostic) -> Option<SourceLocation> {
+fn locate(
+    name: &str,
+    source: &str,
+    diag: &oxc::diagnostics::OxcDiagnostic,
+) -> Option<SourceLocation> {
     let offset = diag.labels.first()?.offset() as usize;
     let (line, column) = line_column(source, offset);
-    Some(SourceLocation { module: name.to_string(), line, column })
+    Some(SourceLocation {
+        module: name.to_string(),
+        line,
+        column,
+    })
 }
 
 /// 1-based line and column (in UTF-16 units, as V8 counts) of a byte offset.
@@ -127,7 +138,8 @@ mod tests {
 
     #[test]
     fn syntax_errors_point_at_the_typescript_position() {
-        let (msg, loc) = transpile("bad.ts", "let a: number = 1;\nlet b = ;\n").expect_err("invalid");
+        let (msg, loc) =
+            transpile("bad.ts", "let a: number = 1;\nlet b = ;\n").expect_err("invalid");
         let loc = loc.expect("a location");
         assert_eq!((loc.module.as_str(), loc.line), ("bad.ts", 2), "{msg}");
     }
@@ -136,8 +148,19 @@ mod tests {
     fn positions_map_back_through_removed_types() {
         let src = "type T = {\n  a: string;\n};\nconst x: T = { a: 'q' };\nthrow new Error(x.a);\n";
         let out = transpile("m.ts", src).expect("valid");
-        let gen_line = out.code.lines().position(|l| l.contains("throw")).expect("throw kept") as u32 + 1;
-        let col = out.code.lines().nth(gen_line as usize - 1).and_then(|l| l.find("throw")).expect("col") as u32 + 1;
+        let gen_line = out
+            .code
+            .lines()
+            .position(|l| l.contains("throw"))
+            .expect("throw kept") as u32
+            + 1;
+        let col = out
+            .code
+            .lines()
+            .nth(gen_line as usize - 1)
+            .and_then(|l| l.find("throw"))
+            .expect("col") as u32
+            + 1;
         assert_eq!(out.map.original(gen_line, col), Some((5, 1)));
     }
 }

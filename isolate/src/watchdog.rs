@@ -47,7 +47,10 @@ const FIRED_WALL: u8 = 2;
 
 /// Reads a thread's CPU clock.
 pub(crate) fn cpu_time(clock: libc::clockid_t) -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer; an invalid clock id makes the call fail, not UB.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
@@ -82,7 +85,12 @@ impl Watchdog {
     }
 
     /// Starts watching the calling thread's isolate. Must be called on the isolate's thread.
-    pub(crate) fn arm(&self, isolate: TerminateHandle, cpu: Duration, wall: Duration) -> WatchGuard<'_> {
+    pub(crate) fn arm(
+        &self,
+        isolate: TerminateHandle,
+        cpu: Duration,
+        wall: Duration,
+    ) -> WatchGuard<'_> {
         let clock = current_thread_clock();
         let fired = Arc::new(AtomicU8::new(FIRED_NONE));
         let mut state = self.lock();
@@ -99,7 +107,14 @@ impl Watchdog {
         });
         drop(state);
         self.shared.1.notify_one();
-        WatchGuard { dog: self, id, fired, clock, cpu_start: cpu_time(clock), wall_start: Instant::now() }
+        WatchGuard {
+            dog: self,
+            id,
+            fired,
+            clock,
+            cpu_start: cpu_time(clock),
+            wall_start: Instant::now(),
+        }
     }
 }
 
@@ -143,7 +158,9 @@ fn run(shared: &(Mutex<State>, Condvar)) {
         let now = Instant::now();
         let mut sleep = Duration::from_secs(3600);
         state.watches.retain(|w| {
-            let cpu_left = w.cpu_budget.saturating_sub(cpu_time(w.cpu_clock).saturating_sub(w.cpu_start));
+            let cpu_left = w
+                .cpu_budget
+                .saturating_sub(cpu_time(w.cpu_clock).saturating_sub(w.cpu_start));
             let wall_left = w.wall_deadline.saturating_duration_since(now);
             let fired = if cpu_left.is_zero() {
                 FIRED_CPU
@@ -161,6 +178,9 @@ fn run(shared: &(Mutex<State>, Condvar)) {
         });
         // Granularity: wake at least every 2 ms past a budget's earliest possible end.
         let wait = sleep.max(Duration::from_micros(500));
-        state = cond.wait_timeout(state, wait).unwrap_or_else(|p| p.into_inner()).0;
+        state = cond
+            .wait_timeout(state, wait)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
     }
 }

@@ -114,7 +114,9 @@ pub struct Worker {
 }
 
 fn wall_clock_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 impl Worker {
@@ -134,14 +136,22 @@ impl Worker {
         // SAFETY: config, callbacks and js outlive the call; the userdata in callbacks points
         // into `host`, which the Worker keeps alive (as `host_ptr`) until after disposal.
         let raw = unsafe {
-            ffi::stk_isolate_new(&config, &callbacks, js.as_ptr().cast(), js.len(), &mut out.0)
+            ffi::stk_isolate_new(
+                &config,
+                &callbacks,
+                js.as_ptr().cast(),
+                js.len(),
+                &mut out.0,
+            )
         };
         let host_ptr = NonNull::from(Box::leak(host));
         let Some(raw) = NonNull::new(raw) else {
             // SAFETY: host_ptr came from Box::leak just above and no isolate refers to it.
             drop(unsafe { Box::from_raw(host_ptr.as_ptr()) });
             let msg = format!("{} {}", out.value(), out.stack());
-            return Err(RunError::Internal(format!("isolate creation failed: {msg}")));
+            return Err(RunError::Internal(format!(
+                "isolate creation failed: {msg}"
+            )));
         };
         Ok(Worker {
             raw,
@@ -174,7 +184,12 @@ impl Worker {
         let main_index = match self.compile_all(main, source) {
             Ok(i) => i,
             Err(e) => {
-                return Invocation { result: Err(e), logs: Vec::new(), cpu: Duration::ZERO, wall: started.elapsed() }
+                return Invocation {
+                    result: Err(e),
+                    logs: Vec::new(),
+                    cpu: Duration::ZERO,
+                    wall: started.elapsed(),
+                }
             }
         };
         let inv = self.drive(|raw, out| {
@@ -190,13 +205,18 @@ impl Worker {
     /// Calls the main module's default export as `await default(arg)`; `arg_json` is JSON text.
     pub fn call(&mut self, arg_json: &str) -> Invocation {
         if let Err(e) = serde_json::from_str::<serde_json::Value>(arg_json) {
-            return self.refuse(RunError::InvalidInput(format!("the argument is not JSON: {e}")));
+            return self.refuse(RunError::InvalidInput(format!(
+                "the argument is not JSON: {e}"
+            )));
         }
         self.invoke(ffi::STK_INVOKE_DEFAULT, arg_json)
     }
 
     /// Calls the main module's `export default { fetch(request, env, ctx) }`.
-    pub fn fetch(&mut self, request: &FetchRequest) -> (Result<FetchResponse, RunError>, Invocation) {
+    pub fn fetch(
+        &mut self,
+        request: &FetchRequest,
+    ) -> (Result<FetchResponse, RunError>, Invocation) {
         let b64 = base64::engine::general_purpose::STANDARD;
         let payload = serde_json::json!({
             "method": request.method,
@@ -225,7 +245,12 @@ impl Worker {
     }
 
     fn refuse(&self, error: RunError) -> Invocation {
-        Invocation { result: Err(error), logs: Vec::new(), cpu: Duration::ZERO, wall: Duration::ZERO }
+        Invocation {
+            result: Err(error),
+            logs: Vec::new(),
+            cpu: Duration::ZERO,
+            wall: Duration::ZERO,
+        }
     }
 
     fn set_clock(&self) {
@@ -236,7 +261,10 @@ impl Worker {
 
     /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
     /// its promise settles or a limit ends it.
-    fn drive(&mut self, start: impl FnOnce(*mut ffi::StkIsolate, *mut StkOutcome) -> i32) -> Invocation {
+    fn drive(
+        &mut self,
+        start: impl FnOnce(*mut ffi::StkIsolate, *mut StkOutcome) -> i32,
+    ) -> Invocation {
         if let Some(e) = &self.poisoned {
             return self.refuse(e.clone());
         }
@@ -247,7 +275,10 @@ impl Worker {
             host.logs.clear();
             host.log_bytes = 0;
         }
-        let guard = self.engine.watchdog.arm(TerminateHandle(raw), limits.cpu, limits.wall);
+        let guard = self
+            .engine
+            .watchdog
+            .arm(TerminateHandle(raw), limits.cpu, limits.wall);
         let deadline = Instant::now() + limits.wall;
         self.set_clock();
         let mut out = Outcome::new();
@@ -297,7 +328,12 @@ impl Worker {
         host.timers.clear();
         host.timer_keys.clear();
         let logs = std::mem::take(&mut host.logs);
-        Invocation { result, logs, cpu, wall }
+        Invocation {
+            result,
+            logs,
+            cpu,
+            wall,
+        }
     }
 
     /// Turns a failed bridge status into the error the tenant sees.
@@ -317,12 +353,21 @@ impl Worker {
         });
         match status {
             ffi::STK_TERMINATED => RunError::Limit(limit.unwrap_or(LimitKind::Cpu)),
-            ffi::STK_EXCEPTION if limit.is_some() => RunError::Limit(limit.unwrap_or(LimitKind::Cpu)),
+            ffi::STK_EXCEPTION if limit.is_some() => {
+                RunError::Limit(limit.unwrap_or(LimitKind::Cpu))
+            }
             ffi::STK_EXCEPTION => {
                 let location = self.location(out);
-                RunError::Threw { message: out.value(), stack: self.remap_stack(&out.stack()), location }
+                RunError::Threw {
+                    message: out.value(),
+                    stack: self.remap_stack(&out.stack()),
+                    location,
+                }
             }
-            _ => RunError::Internal(out.value()),
+            ffi::STK_INTERNAL => RunError::Internal(out.value()),
+            other => {
+                RunError::Internal(format!("unexpected bridge status {other}: {}", out.value()))
+            }
         }
     }
 
@@ -336,17 +381,19 @@ impl Worker {
             Some(map) => map.original(line, column).unwrap_or((line, column)),
             None => (line, column),
         };
-        Some(SourceLocation { module, line, column })
+        Some(SourceLocation {
+            module,
+            line,
+            column,
+        })
     }
 
-    /// Rewrites `name:line:col` positions of TypeScript modules in a stack trace.
+    /// Rewrites `name:line:col` positions of TypeScript modules in a stack trace and drops the
+    /// runtime's own frames (they say nothing about the tenant's code).
     fn remap_stack(&self, stack: &str) -> String {
-        if self.maps.is_empty() {
-            return stack.to_string();
-        }
         let mut out = String::with_capacity(stack.len());
-        for (i, line) in stack.lines().enumerate() {
-            if i > 0 {
+        for line in stack.lines().filter(|l| !l.contains("(stockade:runtime:")) {
+            if !out.is_empty() {
                 out.push('\n');
             }
             out.push_str(&remap_line(line, &self.maps));
@@ -366,8 +413,12 @@ impl Worker {
                 continue;
             }
             let Some(module) = source.get(&name)? else {
-                let (referrer, specifier) = importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
-                return Err(RunError::ModuleNotFound { specifier, referrer });
+                let (referrer, specifier) =
+                    importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
+                return Err(RunError::ModuleNotFound {
+                    specifier,
+                    referrer,
+                });
             };
             total = total.saturating_add(module.bytes.len());
             if total > self.limits.source_bytes {
@@ -377,17 +428,27 @@ impl Worker {
             for specifier in self.requests(index)? {
                 match modules::resolve(&name, &specifier) {
                     Some(target) => queue.push_back((target, Some((name.clone(), specifier)))),
-                    None => return Err(RunError::ModuleNotFound { specifier, referrer: name }),
+                    None => {
+                        return Err(RunError::ModuleNotFound {
+                            specifier,
+                            referrer: name,
+                        })
+                    }
                 }
             }
         }
-        self.host().module_index.get(&main).copied().ok_or_else(|| RunError::Internal("main module vanished".into()))
+        self.host()
+            .module_index
+            .get(&main)
+            .copied()
+            .ok_or_else(|| RunError::Internal("main module vanished".into()))
     }
 
     fn compile(&mut self, name: &str, kind: ModuleKind, bytes: &[u8]) -> Result<i32, RunError> {
         let text = || {
-            std::str::from_utf8(bytes)
-                .map_err(|e| RunError::InvalidInput(format!("module {name:?} is not valid UTF-8: {e}")))
+            std::str::from_utf8(bytes).map_err(|e| {
+                RunError::InvalidInput(format!("module {name:?} is not valid UTF-8: {e}"))
+            })
         };
         let mut out = Outcome::new();
         let raw = self.raw.as_ptr();
@@ -396,9 +457,16 @@ impl Worker {
                 let source = text()?;
                 let js;
                 let code = if kind == ModuleKind::Ts {
-                    let transformed = std::panic::catch_unwind(|| typescript::transpile(name, source))
-                        .map_err(|_| RunError::Syntax { message: "the TypeScript transformer failed".into(), location: None })?
-                        .map_err(|(message, location)| RunError::Syntax { message, location })?;
+                    let transformed =
+                        std::panic::catch_unwind(|| typescript::transpile(name, source))
+                            .map_err(|_| RunError::Syntax {
+                                message: "the TypeScript transformer failed".into(),
+                                location: None,
+                            })?
+                            .map_err(|(message, location)| RunError::Syntax {
+                                message,
+                                location,
+                            })?;
                     self.maps.insert(name.to_string(), transformed.map);
                     js = transformed.code;
                     js.as_str()
@@ -406,7 +474,16 @@ impl Worker {
                     source
                 };
                 // SAFETY: raw is our live isolate; name and code outlive the call.
-                unsafe { ffi::stk_module_compile(raw, name.as_ptr().cast(), name.len(), code.as_ptr().cast(), code.len(), &mut out.0) }
+                unsafe {
+                    ffi::stk_module_compile(
+                        raw,
+                        name.as_ptr().cast(),
+                        name.len(),
+                        code.as_ptr().cast(),
+                        code.len(),
+                        &mut out.0,
+                    )
+                }
             }
             ModuleKind::Text | ModuleKind::Json | ModuleKind::Data => {
                 let (synth, data): (i32, &[u8]) = match kind {
@@ -415,12 +492,25 @@ impl Worker {
                     _ => (ffi::STK_SYNTH_DATA, bytes),
                 };
                 // SAFETY: raw is our live isolate; name and data outlive the call.
-                unsafe { ffi::stk_module_synthetic(raw, name.as_ptr().cast(), name.len(), synth, data.as_ptr().cast(), data.len(), &mut out.0) }
+                unsafe {
+                    ffi::stk_module_synthetic(
+                        raw,
+                        name.as_ptr().cast(),
+                        name.len(),
+                        synth,
+                        data.as_ptr().cast(),
+                        data.len(),
+                        &mut out.0,
+                    )
+                }
             }
         };
         if index < 0 {
             return Err(match out.0.status {
-                ffi::STK_EXCEPTION => RunError::Syntax { message: out.value(), location: self.location(&out) },
+                ffi::STK_EXCEPTION => RunError::Syntax {
+                    message: out.value(),
+                    location: self.location(&out),
+                },
                 ffi::STK_TERMINATED => RunError::Limit(LimitKind::Cpu),
                 _ => RunError::Internal(out.value()),
             });
@@ -438,7 +528,12 @@ impl Worker {
         if status != ffi::STK_OK {
             return Err(RunError::Internal(out.value()));
         }
-        Ok(out.value().split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        Ok(out
+            .value()
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// V8 heap figures for this isolate.
@@ -467,8 +562,12 @@ fn remap_line(line: &str, maps: &HashMap<String, SourceMap>) -> String {
         if let Some(pos) = line.find(&pat) {
             let rest = &line[pos + pat.len()..];
             let mut nums = rest.splitn(3, |c: char| !c.is_ascii_digit());
-            let (Some(l), Some(c)) = (nums.next(), nums.next()) else { continue };
-            let (Ok(l), Ok(c)) = (l.parse::<u32>(), c.parse::<u32>()) else { continue };
+            let (Some(l), Some(c)) = (nums.next(), nums.next()) else {
+                continue;
+            };
+            let (Ok(l), Ok(c)) = (l.parse::<u32>(), c.parse::<u32>()) else {
+                continue;
+            };
             if let Some((sl, sc)) = map.original(l, c) {
                 let consumed = l.to_string().len() + 1 + c.to_string().len();
                 return format!("{}{pat}{sl}:{sc}{}", &line[..pos], &rest[consumed..]);
@@ -479,9 +578,13 @@ fn remap_line(line: &str, maps: &HashMap<String, SourceMap>) -> String {
 }
 
 fn parse_response(text: &str) -> Result<FetchResponse, RunError> {
-    let bad = |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
+    let bad =
+        |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
     let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-    let status = v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).ok_or_else(|| bad("status"))?;
+    let status = v["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| bad("status"))?;
     let headers = v["headers"]
         .as_array()
         .ok_or_else(|| bad("headers"))?
@@ -491,5 +594,9 @@ fn parse_response(text: &str) -> Result<FetchResponse, RunError> {
     let body = base64::engine::general_purpose::STANDARD
         .decode(v["body"].as_str().unwrap_or(""))
         .map_err(|_| bad("body"))?;
-    Ok(FetchResponse { status, headers, body })
+    Ok(FetchResponse {
+        status,
+        headers,
+        body,
+    })
 }

@@ -5,7 +5,14 @@ use stockade_isolate::RunError;
 
 #[test]
 fn default_export_receives_the_argument_and_returns_json() {
-    let inv = run_with(limits(), &[("main.js", "export default (x) => ({ doubled: x.n * 2, s: 'ok' });")], r#"{"n":21}"#);
+    let inv = run_with(
+        limits(),
+        &[(
+            "main.js",
+            "export default (x) => ({ doubled: x.n * 2, s: 'ok' });",
+        )],
+        r#"{"n":21}"#,
+    );
     assert_eq!(ok(inv), serde_json::json!({"doubled": 42, "s": "ok"}));
 }
 
@@ -31,13 +38,27 @@ fn relative_imports_resolve_inside_the_set() {
 fn an_import_outside_the_set_is_a_clear_error() {
     let e = err(run("import x from './missing.js'; export default () => x;"));
     match e {
-        RunError::ModuleNotFound { specifier, referrer } => {
-            assert_eq!((specifier.as_str(), referrer.as_str()), ("./missing.js", "main.js"));
+        RunError::ModuleNotFound {
+            specifier,
+            referrer,
+        } => {
+            assert_eq!(
+                (specifier.as_str(), referrer.as_str()),
+                ("./missing.js", "main.js")
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(err(run("import fs from 'node:fs'; export default () => 1;")), RunError::ModuleNotFound { .. }));
-    assert!(matches!(err(run("import x from '../../etc/passwd'; export default () => 1;")), RunError::ModuleNotFound { .. }));
+    assert!(matches!(
+        err(run("import fs from 'node:fs'; export default () => 1;")),
+        RunError::ModuleNotFound { .. }
+    ));
+    assert!(matches!(
+        err(run(
+            "import x from '../../etc/passwd'; export default () => 1;"
+        )),
+        RunError::ModuleNotFound { .. }
+    ));
 }
 
 #[test]
@@ -50,7 +71,12 @@ fn dynamic_import_finds_modules_of_the_set_and_only_those() {
     );
     let v = ok(inv);
     assert_eq!(v[0], 7);
-    assert!(v[1].as_str().unwrap_or("").contains("Cannot find module './nope.js'"), "{v}");
+    assert!(
+        v[1].as_str()
+            .unwrap_or("")
+            .contains("Cannot find module './nope.js'"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -58,7 +84,11 @@ fn typescript_types_enums_and_errors_point_at_the_ts_source() {
     let src = "enum Mode { A = 1, B }\ninterface In { n: number }\nexport default (x: In | null): number => {\n  const m: Mode = Mode.B;\n  if (x === null) throw new Error('boom ' + m);\n  return x.n;\n};\n";
     let e = err(run_ts(src));
     match e {
-        RunError::Threw { message, stack, location } => {
+        RunError::Threw {
+            message,
+            stack,
+            location,
+        } => {
             assert!(message.contains("boom 2"), "{message}");
             let loc = location.expect("location");
             assert_eq!((loc.module.as_str(), loc.line), ("main.ts", 5), "{stack}");
@@ -70,12 +100,20 @@ fn typescript_types_enums_and_errors_point_at_the_ts_source() {
 
 #[test]
 fn typescript_syntax_errors_are_reported_with_position() {
-    match err(run_ts("export default (): number => {\n  return 1 +;\n};\n")) {
-        RunError::Syntax { location: Some(loc), .. } => assert_eq!((loc.module.as_str(), loc.line), ("main.ts", 2)),
+    match err(run_ts(
+        "export default (): number => {\n  return 1 +;\n};\n",
+    )) {
+        RunError::Syntax {
+            location: Some(loc),
+            ..
+        } => assert_eq!((loc.module.as_str(), loc.line), ("main.ts", 2)),
         other => panic!("{other:?}"),
     }
     match err(run("export default () => {\n\n  retur n 1;\n};")) {
-        RunError::Syntax { location: Some(loc), .. } => assert_eq!((loc.module.as_str(), loc.line), ("main.js", 3)),
+        RunError::Syntax {
+            location: Some(loc),
+            ..
+        } => assert_eq!((loc.module.as_str(), loc.line), ("main.js", 3)),
         other => panic!("{other:?}"),
     }
 }
@@ -85,7 +123,10 @@ fn non_json_results_are_clear_errors() {
     for (src, what) in [
         ("export default () => ({ f() {} });", "function"),
         ("export default () => ({ n: 10n });", "BigInt"),
-        ("export default () => { const a = {}; a.self = a; return a; };", "circular"),
+        (
+            "export default () => { const a = {}; a.self = a; return a; };",
+            "circular",
+        ),
         ("export default () => ({ u: undefined });", "undefined"),
         ("export default () => Symbol('s');", "symbol"),
     ] {
@@ -94,39 +135,66 @@ fn non_json_results_are_clear_errors() {
             other => panic!("{src}: {other:?}"),
         }
     }
-    assert_eq!(ok(run("export default () => undefined;")), serde_json::Value::Null);
+    assert_eq!(
+        ok(run("export default () => undefined;")),
+        serde_json::Value::Null
+    );
 }
 
 #[test]
 fn thrown_errors_and_rejections_carry_message_and_stack() {
-    match err(run("function inner() { throw new TypeError('bad thing'); }\nexport default () => inner();")) {
-        RunError::Threw { message, stack, location } => {
+    match err(run(
+        "function inner() { throw new TypeError('bad thing'); }\nexport default () => inner();",
+    )) {
+        RunError::Threw {
+            message,
+            stack,
+            location,
+        } => {
             assert!(message.contains("TypeError: bad thing"), "{message}");
             assert!(stack.contains("inner"), "{stack}");
             assert_eq!(location.map(|l| l.line), Some(1));
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(err(run("export default async () => { throw 'plain'; };")), RunError::Threw { .. }));
+    assert!(matches!(
+        err(run("export default async () => { throw 'plain'; };")),
+        RunError::Threw { .. }
+    ));
 }
 
 #[test]
 fn a_promise_nothing_can_settle_is_reported() {
-    assert!(matches!(err(run("export default () => new Promise(() => {});")), RunError::NeverSettled));
+    assert!(matches!(
+        err(run("export default () => new Promise(() => {});")),
+        RunError::NeverSettled
+    ));
 }
 
 #[test]
 fn bad_argument_json_and_bad_utf8_are_invalid_input() {
-    let inv = run_with(limits(), &[("main.js", "export default (x) => x;")], "{nope");
+    let inv = run_with(
+        limits(),
+        &[("main.js", "export default (x) => x;")],
+        "{nope",
+    );
     assert!(matches!(err(inv), RunError::InvalidInput(_)));
     let mut worker = stockade_isolate::Worker::new(engine(), limits()).expect("isolate");
-    let mut set = stockade_isolate::ModuleSet::new([stockade_isolate::Module::new("main.js", vec![0x65, 0xff, 0xfe])]).expect("set");
-    assert!(matches!(worker.load("main.js", &mut set).result, Err(RunError::InvalidInput(_))));
+    let mut set = stockade_isolate::ModuleSet::new([stockade_isolate::Module::new(
+        "main.js",
+        vec![0x65, 0xff, 0xfe],
+    )])
+    .expect("set");
+    assert!(matches!(
+        worker.load("main.js", &mut set).result,
+        Err(RunError::InvalidInput(_))
+    ));
 }
 
 #[test]
 fn console_output_is_captured_in_order() {
-    let inv = run("export default () => { console.log('a', 1, {b: 2}); console.error('e'); return 0; };");
+    let inv =
+        run("export default () => { console.log('a', 1, {b: 2}); console.error('e'); return 0; };");
     let logs = inv.logs.clone();
     ok(inv);
     assert_eq!(logs.len(), 2, "{logs:?}");
@@ -137,7 +205,11 @@ fn console_output_is_captured_in_order() {
 #[test]
 fn a_worker_serves_many_calls() {
     let mut worker = stockade_isolate::Worker::new(engine(), limits()).expect("isolate");
-    let mut set = stockade_isolate::ModuleSet::new([stockade_isolate::Module::new("main.js", "let n = 0; export default () => ++n;")]).expect("set");
+    let mut set = stockade_isolate::ModuleSet::new([stockade_isolate::Module::new(
+        "main.js",
+        "let n = 0; export default () => ++n;",
+    )])
+    .expect("set");
     assert!(worker.load("main.js", &mut set).result.is_ok());
     for i in 1..=50 {
         assert_eq!(worker.call("null").result.expect("call"), i.to_string());

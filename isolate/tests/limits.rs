@@ -14,7 +14,12 @@ fn limit(inv: stockade_isolate::Invocation) -> LimitKind {
 }
 
 fn tight() -> Limits {
-    Limits { cpu: Duration::from_millis(100), wall: Duration::from_secs(3), memory_bytes: 64 << 20, ..Limits::default() }
+    Limits {
+        cpu: Duration::from_millis(100),
+        wall: Duration::from_secs(3),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    }
 }
 
 fn run_tight(src: &str) -> stockade_isolate::Invocation {
@@ -23,17 +28,28 @@ fn run_tight(src: &str) -> stockade_isolate::Invocation {
 
 #[test]
 fn an_infinite_loop_hits_the_cpu_limit() {
-    assert_eq!(limit(run_tight("export default () => { for (;;) {} };")), LimitKind::Cpu);
+    assert_eq!(
+        limit(run_tight("export default () => { for (;;) {} };")),
+        LimitKind::Cpu
+    );
 }
 
 #[test]
 fn top_level_infinite_loops_hit_the_cpu_limit_too() {
-    assert_eq!(limit(run_tight("for (;;) {}\nexport default () => 1;")), LimitKind::Cpu);
+    assert_eq!(
+        limit(run_tight("for (;;) {}\nexport default () => 1;")),
+        LimitKind::Cpu
+    );
 }
 
 #[test]
 fn a_microtask_only_loop_hits_the_cpu_limit() {
-    assert_eq!(limit(run_tight("export default async () => { while (true) await null; };")), LimitKind::Cpu);
+    assert_eq!(
+        limit(run_tight(
+            "export default async () => { while (true) await null; };"
+        )),
+        LimitKind::Cpu
+    );
 }
 
 #[test]
@@ -48,7 +64,9 @@ fn doubling_a_string_ends_in_a_limit_or_a_range_error() {
     let inv = run_tight("export default () => { let s = 'x'; for (;;) s += s; };");
     match inv.result {
         Err(RunError::Limit(LimitKind::Heap)) => {}
-        Err(RunError::Threw { message, .. }) => assert!(message.contains("Invalid string length"), "{message}"),
+        Err(RunError::Threw { message, .. }) => {
+            assert!(message.contains("Invalid string length"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -56,8 +74,14 @@ fn doubling_a_string_ends_in_a_limit_or_a_range_error() {
 #[test]
 fn a_growing_array_hits_the_heap_limit() {
     let src = "export default () => { const a = []; for (;;) a.push({ i: a.length, s: 'p' + a.length }); };";
-    let limits = Limits { cpu: Duration::from_secs(5), ..tight() };
-    assert_eq!(limit(run_with(limits, &[("main.js", src)], "null")), LimitKind::Heap);
+    let limits = Limits {
+        cpu: Duration::from_secs(5),
+        ..tight()
+    };
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", src)], "null")),
+        LimitKind::Heap
+    );
 }
 
 #[test]
@@ -65,7 +89,12 @@ fn a_huge_array_buffer_fails_cleanly() {
     let inv = run_tight("export default () => { try { new ArrayBuffer(8e9); return 'allocated'; } catch (e) { return e.name; } };");
     // Caught by the tenant: a RangeError it can handle, and the budget was reported.
     assert_eq!(ok(inv), serde_json::json!("RangeError"));
-    assert_eq!(limit(run_tight("export default () => new ArrayBuffer(8e9).byteLength;")), LimitKind::ExternalMemory);
+    assert_eq!(
+        limit(run_tight(
+            "export default () => new ArrayBuffer(8e9).byteLength;"
+        )),
+        LimitKind::ExternalMemory
+    );
 }
 
 #[test]
@@ -76,63 +105,121 @@ fn many_array_buffers_share_one_budget() {
 
 #[test]
 fn deep_recursion_is_a_range_error_not_a_crash() {
-    match err(run_tight("const f = (n) => f(n + 1) + 1;\nexport default () => f(0);")) {
-        RunError::Threw { message, .. } => assert!(message.contains("Maximum call stack size exceeded"), "{message}"),
+    match err(run_tight(
+        "const f = (n) => f(n + 1) + 1;\nexport default () => f(0);",
+    )) {
+        RunError::Threw { message, .. } => assert!(
+            message.contains("Maximum call stack size exceeded"),
+            "{message}"
+        ),
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
 fn the_wall_clock_limit_holds_while_waiting_for_timers() {
-    let limits = Limits { wall: Duration::from_millis(200), ..tight() };
+    let limits = Limits {
+        wall: Duration::from_millis(200),
+        ..tight()
+    };
     let src = "export default () => new Promise((r) => setTimeout(r, 60_000));";
-    assert_eq!(limit(run_with(limits, &[("main.js", src)], "null")), LimitKind::Wall);
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", src)], "null")),
+        LimitKind::Wall
+    );
 }
 
 #[test]
 fn console_output_is_bounded() {
-    let limits = Limits { output_bytes: 10_000, ..tight() };
+    let limits = Limits {
+        output_bytes: 10_000,
+        ..tight()
+    };
     let src = "export default () => { for (;;) console.log('spam spam spam spam'); };";
-    assert_eq!(limit(run_with(limits, &[("main.js", src)], "null")), LimitKind::Output);
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", src)], "null")),
+        LimitKind::Output
+    );
 }
 
 #[test]
 fn results_are_bounded() {
-    let limits = Limits { result_bytes: 1000, ..tight() };
+    let limits = Limits {
+        result_bytes: 1000,
+        ..tight()
+    };
     let src = "export default () => 'x'.repeat(5000);";
-    assert_eq!(limit(run_with(limits, &[("main.js", src)], "null")), LimitKind::Result);
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", src)], "null")),
+        LimitKind::Result
+    );
 }
 
 #[test]
 fn a_20_mb_source_is_refused_by_the_source_limit() {
     let big = format!("export default () => 1;\n//{}", "a".repeat(20 << 20));
-    let limits = Limits { source_bytes: 16 << 20, ..tight() };
-    assert_eq!(limit(run_with(limits, &[("main.js", &big)], "null")), LimitKind::Source);
+    let limits = Limits {
+        source_bytes: 16 << 20,
+        ..tight()
+    };
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", &big)], "null")),
+        LimitKind::Source
+    );
 }
 
 #[test]
 fn timers_are_bounded() {
-    let limits = Limits { timers: 100, ..tight() };
+    let limits = Limits {
+        timers: 100,
+        ..tight()
+    };
     let src = "export default () => { for (let i = 0; i < 1000; i++) setTimeout(() => {}, 1000); return 1; };";
-    assert_eq!(limit(run_with(limits, &[("main.js", src)], "null")), LimitKind::Timers);
+    assert_eq!(
+        limit(run_with(limits, &[("main.js", src)], "null")),
+        LimitKind::Timers
+    );
 }
 
 #[test]
 fn after_a_limit_the_worker_is_poisoned_and_the_engine_keeps_serving() {
     let mut worker = Worker::new(engine(), tight()).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", "export default (x) => { if (x) for (;;) {} return 1; };")]).expect("set");
+    let mut set = ModuleSet::new([Module::new(
+        "main.js",
+        "export default (x) => { if (x) for (;;) {} return 1; };",
+    )])
+    .expect("set");
     assert!(worker.load("main.js", &mut set).result.is_ok());
-    assert!(matches!(worker.call("true").result, Err(RunError::Limit(LimitKind::Cpu))));
-    assert!(matches!(worker.call("false").result, Err(RunError::Limit(LimitKind::Cpu))), "poisoned");
+    assert!(matches!(
+        worker.call("true").result,
+        Err(RunError::Limit(LimitKind::Cpu))
+    ));
+    assert!(
+        matches!(
+            worker.call("false").result,
+            Err(RunError::Limit(LimitKind::Cpu))
+        ),
+        "poisoned"
+    );
     drop(worker);
-    assert_eq!(ok(run("export default () => 'still serving';")), serde_json::json!("still serving"));
+    assert_eq!(
+        ok(run("export default () => 'still serving';")),
+        serde_json::json!("still serving")
+    );
 }
 
 #[test]
 fn code_generation_from_strings_is_refused() {
-    for src in ["export default () => eval('1 + 1');", "export default () => new Function('return 1')();", "export default () => setTimeout('1', 0);"] {
+    for src in [
+        "export default () => eval('1 + 1');",
+        "export default () => new Function('return 1')();",
+        "export default () => setTimeout('1', 0);",
+    ] {
         match run_tight(src).result {
-            Err(RunError::Threw { message, .. }) => assert!(message.contains("EvalError") || message.contains("TypeError"), "{src}: {message}"),
+            Err(RunError::Threw { message, .. }) => assert!(
+                message.contains("EvalError") || message.contains("TypeError"),
+                "{src}: {message}"
+            ),
             other => panic!("{src}: {other:?}"),
         }
     }
@@ -140,7 +227,9 @@ fn code_generation_from_strings_is_refused() {
 
 #[test]
 fn shared_memory_is_absent() {
-    let v = ok(run("export default () => [typeof SharedArrayBuffer, typeof Atomics.wait];"));
+    let v = ok(run(
+        "export default () => [typeof SharedArrayBuffer, typeof Atomics.wait];",
+    ));
     assert_eq!(v, serde_json::json!(["undefined", "undefined"]));
 }
 

@@ -760,10 +760,6 @@ void stk_isolate_dispose(stk_isolate* iso) {
 
 void stk_isolate_terminate(stk_isolate* iso) { iso->isolate->TerminateExecution(); }
 
-void stk_isolate_cancel_terminate(stk_isolate* iso) {
-  iso->isolate->CancelTerminateExecution();
-}
-
 uint32_t stk_isolate_limits(stk_isolate* iso) { return iso->limits.load(); }
 
 void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats) {
@@ -774,13 +770,6 @@ void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats) {
   stats->heap_limit_bytes = hs.heap_size_limit();
   stats->external_bytes = iso->allocator->used();
   stats->malloced_bytes = hs.malloced_memory();
-}
-
-void stk_isolate_low_memory(stk_isolate* iso) {
-  const int saved_key = tl_pkey;
-  tl_pkey = iso->pkey;
-  iso->isolate->LowMemoryNotification();
-  tl_pkey = saved_key;
 }
 
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms) {

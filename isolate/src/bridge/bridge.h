@@ -96,10 +96,8 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
                              const char* runtime_js, size_t runtime_len, stk_outcome* out);
 void stk_isolate_dispose(stk_isolate* iso);
 void stk_isolate_terminate(stk_isolate* iso);  // thread-safe
-void stk_isolate_cancel_terminate(stk_isolate* iso);
 uint32_t stk_isolate_limits(stk_isolate* iso);
 void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats);
-void stk_isolate_low_memory(stk_isolate* iso);
 
 // Date.now() and performance.now() read these; they move only when the host sets them.
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms);

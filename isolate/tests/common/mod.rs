@@ -3,21 +3,31 @@
 
 use std::time::Duration;
 
-use stockade_isolate::{Engine, Invocation, Limits, Module, ModuleSet, RunError, V8Profile, Worker};
+use stockade_isolate::{
+    Engine, Invocation, Limits, Module, ModuleSet, RunError, V8Profile, Worker,
+};
 
 pub fn engine() -> &'static Engine {
     Engine::init(V8Profile::Standard).expect("V8 initialises")
 }
 
 pub fn limits() -> Limits {
-    Limits { cpu: Duration::from_millis(500), wall: Duration::from_secs(5), ..Limits::default() }
+    Limits {
+        cpu: Duration::from_millis(500),
+        wall: Duration::from_secs(5),
+        ..Limits::default()
+    }
 }
 
 /// Loads `modules` (main first) and calls the default export with `arg`.
 pub fn run_with(limits: Limits, modules: &[(&str, &str)], arg: &str) -> Invocation {
     let mut worker = Worker::new(engine(), limits).expect("isolate");
-    let mut set = ModuleSet::new(modules.iter().map(|(n, s)| Module::new(*n, s.as_bytes().to_vec())))
-        .expect("module set");
+    let mut set = ModuleSet::new(
+        modules
+            .iter()
+            .map(|(n, s)| Module::new(*n, s.as_bytes().to_vec())),
+    )
+    .expect("module set");
     let loaded = worker.load(modules[0].0, &mut set);
     if loaded.result.is_err() {
         return loaded;

@@ -1,0 +1,126 @@
+//! `stockade run` end to end: the real binary, real files, real exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn stockade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(args)
+        .output()
+        .expect("run stockade")
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockade-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn runs_typescript_with_imports_and_prints_json_and_logs() {
+    let dir = tempdir("ok");
+    write(&dir, "main.ts", "import { twice } from './lib/math.ts';\nexport default async (a: { n: number }) => { console.log('got', a.n); console.warn('careful'); return { r: twice(a.n) }; };\n");
+    write(
+        &dir,
+        "lib/math.ts",
+        "export const twice = (n: number): number => n * 2;\n",
+    );
+    let out = stockade(&[
+        "run",
+        dir.join("main.ts").to_str().expect("utf8"),
+        "--arg",
+        r#"{"n":21}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), r#"{"r":42}"#);
+    assert_eq!(text(&out.stderr), "got 21\nwarn: careful\n");
+}
+
+#[test]
+fn a_throwing_script_exits_1_with_message_and_ts_position() {
+    let dir = tempdir("throw");
+    write(&dir, "main.ts", "type T = number;\nexport default (): T => {\n  throw new RangeError('out of range');\n};\n");
+    let out = stockade(&["run", dir.join("main.ts").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("RangeError: out of range"), "{err}");
+    assert!(err.contains("main.ts:3:"), "{err}");
+}
+
+#[test]
+fn usage_and_invalid_input_exit_2() {
+    let dir = tempdir("usage");
+    write(&dir, "bad.js", "export default () => {");
+    write(&dir, "ok.js", "export default (x) => x;");
+    write(
+        &dir,
+        "escape.js",
+        "import s from '../../../../etc/passwd'; export default () => s;",
+    );
+    write(&dir, "utf8.js", "");
+    std::fs::write(dir.join("utf8.js"), [0x65u8, 0xff, 0xfe]).expect("write");
+    for args in [
+        vec!["run", dir.join("missing.js").to_str().expect("utf8")],
+        vec!["run", dir.join("bad.js").to_str().expect("utf8")],
+        vec![
+            "run",
+            dir.join("ok.js").to_str().expect("utf8"),
+            "--arg",
+            "{not json",
+        ],
+        vec!["run", dir.join("escape.js").to_str().expect("utf8")],
+        vec!["run", dir.join("utf8.js").to_str().expect("utf8")],
+        vec!["run", "--bogus-flag"],
+    ] {
+        let out = stockade(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn a_limit_exits_3_and_names_it() {
+    let dir = tempdir("limit");
+    write(&dir, "loop.js", "export default () => { for (;;) {} };");
+    write(
+        &dir,
+        "mem.js",
+        "export default () => { const a = []; for (;;) a.push(new Array(1000).fill(1)); };",
+    );
+    write(
+        &dir,
+        "wall.js",
+        "export default () => new Promise((r) => setTimeout(r, 10000));",
+    );
+    for (file, flag, value, name) in [
+        ("loop.js", "--cpu-ms", "50", "cpu"),
+        ("mem.js", "--memory-mb", "32", "memory"),
+        ("wall.js", "--wall-ms", "100", "wall"),
+    ] {
+        let out = stockade(&["run", dir.join(file).to_str().expect("utf8"), flag, value]);
+        assert_eq!(out.status.code(), Some(3), "{file}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!("({name})")),
+            "{file}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -1,0 +1,154 @@
+// ---- clone.js (part 7 of 9): structuredClone and crypto. -----------------------------------------
+// structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
+// a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
+// and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
+// an ordinary class instance clones as a plain object (own enumerable string keys, prototype lost).
+// Limits: `transfer` is not supported (pure JS cannot detach buffers) and Proxies are read through
+// their traps rather than rejected.
+
+const ERROR_CONSTRUCTORS = {
+  __proto__: null, Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError,
+};
+const TYPED_ARRAYS = {
+  __proto__: null, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
+  Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+};
+const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+
+function dataCloneError(what) {
+  return new DOMException(`${what} could not be cloned.`, "DataCloneError");
+}
+
+function cloneValue(value, memory) {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+    if (typeof value === "symbol") throw dataCloneError(String(value));
+    return value;
+  }
+  const seen = memory.get(value);
+  if (seen !== undefined) return seen;
+  if (typeof value === "function") throw dataCloneError(formatFunction(value));
+  for (const [name, valueOf] of BOXES) {
+    let prim;
+    try { prim = valueOf(value); } catch { continue; }
+    if (name === "Symbol") throw dataCloneError("Symbol object");
+    const box = Object(prim);
+    memory.set(value, box);
+    return box;
+  }
+  let out;
+  if (isDate(value)) out = new Date(Date.prototype.getTime.call(value));
+  else if (isRegExp(value)) out = new RegExp(regExpSource(value), regExpFlags(value));
+  else if (isArrayBuffer(value)) out = ArrayBufferSlice(value, 0);
+  else if (typedArrayName(value) !== undefined || isDataView(value)) {
+    const name = typedArrayName(value);
+    if (name === undefined) {
+      out = new DataView(cloneValue(dataViewBuffer(value), memory), dataViewByteOffset(value), dataViewByteLength(value));
+    } else {
+      const buffer = cloneValue(typedArrayBuffer(value), memory);
+      out = new TYPED_ARRAYS[name](buffer, typedArrayByteOffset(value), typedArrayLength(value));
+    }
+  } else if (isMap(value)) {
+    out = new Map();
+    memory.set(value, out);
+    for (const [k, v] of [...ReflectApply(Map.prototype.entries, value, [])]) {
+      out.set(cloneValue(k, memory), cloneValue(v, memory));
+    }
+    return out;
+  } else if (isSet(value)) {
+    out = new Set();
+    memory.set(value, out);
+    for (const v of [...ReflectApply(Set.prototype.values, value, [])]) out.add(cloneValue(v, memory));
+    return out;
+  } else if (DOMException.isDOMException(value)) {
+    out = new DOMException(value.message, value.name);
+    const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
+    if (stack !== undefined && typeof stack.value === "string") out.stack = stack.value;
+  } else if (isPrototypeOf(ErrorPrototype, value)) {
+    const name = value.name;
+    const Ctor = ERROR_CONSTRUCTORS[typeof name === "string" ? name : "Error"] ?? Error;
+    out = new Ctor();
+    memory.set(value, out);
+    const message = ObjectGetOwnPropertyDescriptor(value, "message");
+    if (message !== undefined && "value" in message) {
+      ObjectDefineProperty(out, "message", { value: `${message.value}`, writable: true, enumerable: false, configurable: true });
+    }
+    const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
+    ObjectDefineProperty(out, "stack", {
+      value: stack !== undefined && typeof stack.value === "string" ? stack.value : undefined,
+      writable: true, enumerable: false, configurable: true,
+    });
+    const cause = ObjectGetOwnPropertyDescriptor(value, "cause");
+    if (cause !== undefined && "value" in cause) {
+      ObjectDefineProperty(out, "cause", { value: cloneValue(cause.value, memory), writable: true, enumerable: false, configurable: true });
+    }
+    return out;
+  } else if (isWeakMap(value) || isWeakSet(value) || isPrototypeOf(Promise.prototype, value)) {
+    throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+  } else if (platformBrands.some((isBrand) => isBrand(value))) {
+    throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+  }
+  if (out !== undefined) {
+    memory.set(value, out);
+    return out;
+  }
+  // Arrays and ordinary objects: own enumerable string-keyed properties, read with [[Get]].
+  out = ArrayIsArray(value) ? new Array(value.length) : {};
+  memory.set(value, out);
+  for (const key of ReflectOwnKeys(value)) {
+    if (typeof key !== "string") continue;
+    const d = ObjectGetOwnPropertyDescriptor(value, key);
+    if (d === undefined || !d.enumerable) continue;
+    ObjectDefineProperty(out, key, { value: cloneValue(value[key], memory), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
+defineGlobal("structuredClone", function structuredClone(value, options = undefined) {
+  requireArgs(arguments.length, 1, "structuredClone");
+  const transfer = dictGet(options, "transfer");
+  if (transfer !== undefined && [...transfer].length > 0) {
+    throw new DOMException("structuredClone: transferring is not supported in this runtime", "DataCloneError");
+  }
+  return cloneValue(value, new Map());
+});
+
+const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+  "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
+const HEX = "0123456789abcdef";
+
+class Crypto {
+  constructor(key) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+  }
+  get subtle() { return undefined; }
+  getRandomValues(array) {
+    requireArgs(arguments.length, 1, "crypto.getRandomValues");
+    const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;
+    if (!INTEGER_ARRAYS.includes(name)) {
+      throw new DOMException("crypto.getRandomValues: the argument must be an integer TypedArray", "TypeMismatchError");
+    }
+    const byteLength = typedArrayByteLength(array);
+    if (byteLength > 65536) {
+      throw new DOMException(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`, "QuotaExceededError");
+    }
+    hostRandomFill(new Uint8Array(typedArrayBuffer(array), typedArrayByteOffset(array), byteLength));
+    return array;
+  }
+  randomUUID() {
+    const b = new Uint8Array(16);
+    hostRandomFill(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let s = "";
+    for (let i = 0; i < 16; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) s += "-";
+      s += HEX[b[i] >> 4] + HEX[b[i] & 15];
+    }
+    return s;
+  }
+}
+setTag(Crypto.prototype, "Crypto");
+const cryptoObject = new Crypto(INTERNAL);
+platformBrands.push((v) => v === cryptoObject);
+defineGlobal("Crypto", Crypto);
+defineGlobal("crypto", cryptoObject);

@@ -1,0 +1,236 @@
+// ---- encoding.js (part 4 of 9): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. --------------
+// The decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
+// spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
+
+/** UTF-8 bytes of a string; lone surrogates encode as U+FFFD. Returns an exactly sized array. */
+function utf8Encode(input) {
+  const s = `${input}`;
+  const n = s.length;
+  const out = new Uint8Array(n * 3);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) { out[w++] = c; continue; }
+    if (c < 0x800) { out[w++] = 0xc0 | (c >> 6); out[w++] = 0x80 | (c & 63); continue; }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+        out[w++] = 0xf0 | (c >> 18); out[w++] = 0x80 | ((c >> 12) & 63);
+        out[w++] = 0x80 | ((c >> 6) & 63); out[w++] = 0x80 | (c & 63);
+        continue;
+      }
+      c = 0xfffd;
+    }
+    out[w++] = 0xe0 | (c >> 12); out[w++] = 0x80 | ((c >> 6) & 63); out[w++] = 0x80 | (c & 63);
+  }
+  return w === out.length ? out : out.slice(0, w);
+}
+
+/** Decoder state carried between stream chunks (spec: bytes needed/seen, code point, bounds). */
+function newUtf8State() {
+  return { needed: 0, seen: 0, cp: 0, lower: 0x80, upper: 0xbf };
+}
+
+/** String from UTF-16 code units in a Uint16Array (chunked to stay under argument limits). */
+function unitsToString(units, length) {
+  let s = "";
+  for (let i = 0; i < length; i += 8192) {
+    s += ReflectApply(StringFromCharCode, null, units.subarray(i, i + 8192 < length ? i + 8192 : length));
+  }
+  return s;
+}
+
+/** Decodes `bytes` (a Uint8Array) continuing `st`; `flush` ends the stream. `fatal` throws on
+ *  the first error. */
+function utf8DecodeChunk(bytes, st, fatal, flush) {
+  const n = bytes.length;
+  const units = new Uint16Array(n + 2);
+  let w = 0;
+  const fail = () => {
+    if (fatal) throw new TypeError("The encoded data was not valid UTF-8");
+    units[w++] = 0xfffd;
+  };
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (st.needed === 0) {
+      if (b < 0x80) units[w++] = b;
+      else if (b >= 0xc2 && b <= 0xdf) { st.needed = 1; st.cp = b & 0x1f; }
+      else if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) st.lower = 0xa0;
+        if (b === 0xed) st.upper = 0x9f;
+        st.needed = 2; st.cp = b & 0xf;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) st.lower = 0x90;
+        if (b === 0xf4) st.upper = 0x8f;
+        st.needed = 3; st.cp = b & 0x7;
+      } else fail();
+      continue;
+    }
+    if (b < st.lower || b > st.upper) {
+      st.needed = st.seen = st.cp = 0; st.lower = 0x80; st.upper = 0xbf;
+      fail();
+      i--; // reprocess this byte
+      continue;
+    }
+    st.lower = 0x80; st.upper = 0xbf;
+    st.cp = (st.cp << 6) | (b & 0x3f);
+    if (++st.seen !== st.needed) continue;
+    const cp = st.cp;
+    st.needed = st.seen = st.cp = 0;
+    if (cp < 0x10000) units[w++] = cp;
+    else { units[w++] = 0xd800 + ((cp - 0x10000) >> 10); units[w++] = 0xdc00 + ((cp - 0x10000) & 0x3ff); }
+  }
+  if (flush && st.needed !== 0) {
+    st.needed = st.seen = st.cp = 0; st.lower = 0x80; st.upper = 0xbf;
+    fail();
+  }
+  return unitsToString(units, w);
+}
+
+/** One-shot UTF-8 decode with replacement, BOM kept (the URL and form parsers' "UTF-8 decode
+ *  without BOM"). */
+function utf8Decode(bytes) {
+  return utf8DecodeChunk(bytes, newUtf8State(), false, true);
+}
+
+/** Bytes of an ArrayBuffer or view, as a Uint8Array view (no copy). */
+function bufferSourceBytes(input, what) {
+  if (typedArrayName(input) !== undefined) {
+    return new Uint8Array(typedArrayBuffer(input), typedArrayByteOffset(input), typedArrayByteLength(input));
+  }
+  if (isDataView(input)) return new Uint8Array(dataViewBuffer(input), dataViewByteOffset(input), dataViewByteLength(input));
+  if (isArrayBuffer(input)) return new Uint8Array(input);
+  if (typeof SharedArrayBuffer === "function" && input instanceof SharedArrayBuffer) return new Uint8Array(input);
+  throw new TypeError(`${what}: argument is not an ArrayBuffer or ArrayBufferView`);
+}
+
+class TextEncoder {
+  get encoding() { return "utf-8"; }
+  encode(input = "") { return utf8Encode(toUSVString(input)); }
+  encodeInto(source, destination) {
+    if (!(typeof destination === "object" && typedArrayName(destination) === "Uint8Array")) {
+      throw new TypeError("TextEncoder.encodeInto: destination must be a Uint8Array");
+    }
+    const s = toUSVString(source);
+    const cap = destination.length;
+    let read = 0;
+    let written = 0;
+    for (; read < s.length; read++) {
+      let c = s.charCodeAt(read);
+      const size = c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? 4 : 3;
+      if (written + size > cap) break;
+      if (size === 1) { destination[written++] = c; continue; }
+      if (size === 2) {
+        destination[written++] = 0xc0 | (c >> 6); destination[written++] = 0x80 | (c & 63);
+        continue;
+      }
+      if (size === 4) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++read) - 0xdc00);
+        destination[written++] = 0xf0 | (c >> 18); destination[written++] = 0x80 | ((c >> 12) & 63);
+        destination[written++] = 0x80 | ((c >> 6) & 63); destination[written++] = 0x80 | (c & 63);
+        continue;
+      }
+      destination[written++] = 0xe0 | (c >> 12); destination[written++] = 0x80 | ((c >> 6) & 63);
+      destination[written++] = 0x80 | (c & 63);
+    }
+    return { read, written };
+  }
+  static isTextEncoder(v) { return v !== null && typeof v === "object" && #brand in v; }
+  #brand = true;
+}
+setTag(TextEncoder.prototype, "TextEncoder");
+platformBrands.push(TextEncoder.isTextEncoder);
+delete TextEncoder.isTextEncoder;
+defineGlobal("TextEncoder", TextEncoder);
+
+const UTF8_LABELS = ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"];
+
+class TextDecoder {
+  #fatal;
+  #ignoreBOM;
+  #state = newUtf8State();
+  #bomSeen = false;
+  constructor(label = "utf-8", options = undefined) {
+    const name = `${label}`.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
+    if (!UTF8_LABELS.includes(name)) {
+      throw new RangeError(`TextDecoder: the encoding "${label}" is not supported (only UTF-8 is)`);
+    }
+    this.#fatal = !!dictGet(options, "fatal");
+    this.#ignoreBOM = !!dictGet(options, "ignoreBOM");
+  }
+  get encoding() { return "utf-8"; }
+  get fatal() { return this.#fatal; }
+  get ignoreBOM() { return this.#ignoreBOM; }
+  decode(input = undefined, options = undefined) {
+    const bytes = input === undefined ? new Uint8Array(0) : bufferSourceBytes(input, "TextDecoder.decode");
+    const stream = !!dictGet(options, "stream");
+    let text;
+    try {
+      text = utf8DecodeChunk(bytes, this.#state, this.#fatal, !stream);
+    } catch (e) {
+      this.#state = newUtf8State();
+      this.#bomSeen = false;
+      throw e;
+    }
+    if (!this.#ignoreBOM && !this.#bomSeen && text.length > 0) {
+      this.#bomSeen = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (!stream) this.#bomSeen = false;
+    return text;
+  }
+  static isTextDecoder(v) { return v !== null && typeof v === "object" && #fatal in v; }
+}
+setTag(TextDecoder.prototype, "TextDecoder");
+platformBrands.push(TextDecoder.isTextDecoder);
+delete TextDecoder.isTextDecoder;
+defineGlobal("TextDecoder", TextDecoder);
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+let base64Values = null; // char code -> sextet, built on first atob
+
+defineGlobal("btoa", function btoa(data) {
+  if (arguments.length === 0) throw new TypeError("btoa: 1 argument required");
+  const s = `${data}`;
+  let out = "";
+  for (let i = 0; i < s.length; i += 3) {
+    const a = s.charCodeAt(i);
+    const b = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    const c = i + 2 < s.length ? s.charCodeAt(i + 2) : 0;
+    if (a > 0xff || b > 0xff || c > 0xff) {
+      throw new DOMException("btoa: the string contains characters outside of the Latin1 range", "InvalidCharacterError");
+    }
+    out += BASE64[a >> 2] + BASE64[((a & 3) << 4) | (b >> 4)];
+    out += i + 1 < s.length ? BASE64[((b & 15) << 2) | (c >> 6)] : "=";
+    out += i + 2 < s.length ? BASE64[c & 63] : "=";
+  }
+  return out;
+});
+
+defineGlobal("atob", function atob(data) {
+  if (arguments.length === 0) throw new TypeError("atob: 1 argument required");
+  // Forgiving-base64 decode (WHATWG Infra).
+  let s = `${data}`.replace(/[\t\n\f\r ]/g, "");
+  if (s.length % 4 === 0) s = s.replace(/==?$/, "");
+  if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) {
+    throw new DOMException("atob: the string to be decoded is not correctly encoded", "InvalidCharacterError");
+  }
+  if (base64Values === null) {
+    base64Values = new Uint8Array(128);
+    for (let i = 0; i < 64; i++) base64Values[BASE64.charCodeAt(i)] = i;
+  }
+  let out = "";
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    buffer = (buffer << 6) | base64Values[s.charCodeAt(i)];
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += StringFromCharCode((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+});

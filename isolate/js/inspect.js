@@ -1,0 +1,353 @@
+// ---- inspect.js (part 2 of 9): the value formatter and `console`. -------------------------------
+// inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
+// Brand checks use builtin methods that throw on the wrong receiver instead of reading
+// Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
+// formatted prints as "[object]".
+
+const INSPECT_DEPTH = 4;
+const INSPECT_MAX_ITEMS = 100;
+const INSPECT_MAX_STRING = 10000;
+const INSPECT_BREAK = 80;
+
+const brandOf = (fn) => (v) => { try { fn(v); return true; } catch { return false; } };
+const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
+const isDate = brandOf(uncurry(Date.prototype.getTime));
+const isMap = brandOf((v) => ReflectApply(Map.prototype.has, v, [0]));
+const isSet = brandOf((v) => ReflectApply(Set.prototype.has, v, [0]));
+const mapSize = uncurry(ObjectGetOwnPropertyDescriptor(Map.prototype, "size").get);
+const setSize = uncurry(ObjectGetOwnPropertyDescriptor(Set.prototype, "size").get);
+const isWeakMap = brandOf((v) => ReflectApply(WeakMap.prototype.has, v, [{}]));
+const isWeakSet = brandOf((v) => ReflectApply(WeakSet.prototype.has, v, [{}]));
+const arrayBufferByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get);
+const isArrayBuffer = brandOf(arrayBufferByteLength);
+const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
+const typedArrayName = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, SymbolToStringTag).get);
+const typedArrayGetter = (name) => uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, name).get);
+const typedArrayLength = typedArrayGetter("length");
+const typedArrayBuffer = typedArrayGetter("buffer");
+const typedArrayByteOffset = typedArrayGetter("byteOffset");
+const typedArrayByteLength = typedArrayGetter("byteLength");
+const dataViewByteLength = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteLength").get);
+const dataViewBuffer = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "buffer").get);
+const dataViewByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteOffset").get);
+const isDataView = brandOf(dataViewByteLength);
+const regExpSource = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, "source").get);
+const regExpFlags = (re) => {
+  let f = "";
+  for (const [flag, name] of [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
+    ["s", "dotAll"], ["u", "unicode"], ["y", "sticky"]]) {
+    const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, name);
+    if (d !== undefined && ReflectApply(d.get, re, [])) f += flag;
+  }
+  return f;
+};
+const isRegExp = (v) => v !== RegExp.prototype && brandOf(regExpSource)(v);
+const BOXES = [
+  ["Number", uncurry(Number.prototype.valueOf)], ["String", uncurry(String.prototype.valueOf)],
+  ["Boolean", uncurry(Boolean.prototype.valueOf)], ["Symbol", uncurry(Symbol.prototype.valueOf)],
+  ["BigInt", uncurry(BigInt.prototype.valueOf)],
+];
+const FunctionToString = uncurry(Function.prototype.toString);
+const ErrorPrototype = Error.prototype;
+const isPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function quoteString(s) {
+  if (s.length > INSPECT_MAX_STRING) {
+    return `${quoteString(s.slice(0, INSPECT_MAX_STRING))}... ${s.length - INSPECT_MAX_STRING} more characters`;
+  }
+  const q = s.includes("'") ? (s.includes('"') ? (s.includes("`") ? "'" : "`") : '"') : "'";
+  let out = q;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ch = s[i];
+    if (ch === q || ch === "\\") out += `\\${ch}`;
+    else if (c === 10) out += "\\n";
+    else if (c === 9) out += "\\t";
+    else if (c === 13) out += "\\r";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0").toUpperCase()}`;
+    else out += ch;
+  }
+  return out + q;
+}
+
+function formatKey(key) {
+  if (typeof key === "symbol") return `[${String(key)}]`;
+  return IDENTIFIER.test(key) ? key : quoteString(key);
+}
+
+function formatPrimitive(v, nested) {
+  switch (typeof v) {
+    case "string": return nested ? quoteString(v) : v;
+    case "number": return ObjectIs(v, -0) ? "-0" : `${v}`;
+    case "bigint": return `${v}n`;
+    case "symbol": return String(v);
+    default: return `${v}`; // undefined, boolean, null
+  }
+}
+
+/** Name of the nearest constructor on the prototype chain, read without invoking getters. */
+function constructorName(obj) {
+  for (let p = obj, hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
+    const d = ObjectGetOwnPropertyDescriptor(p, "constructor");
+    if (d !== undefined && typeof d.value === "function") {
+      const n = ObjectGetOwnPropertyDescriptor(d.value, "name");
+      if (n !== undefined && typeof n.value === "string" && n.value !== "") return n.value;
+    }
+  }
+  return null;
+}
+
+function formatFunction(fn) {
+  const n = ObjectGetOwnPropertyDescriptor(fn, "name");
+  const name = n !== undefined && typeof n.value === "string" && n.value !== "" ? n.value : null;
+  let isClass = false;
+  try { isClass = /^class\b/.test(FunctionToString(fn)); } catch { /* Proxy of a function */ }
+  if (isClass) return name === null ? "[class (anonymous)]" : `[class ${name}]`;
+  return name === null ? "[Function (anonymous)]" : `[Function: ${name}]`;
+}
+
+function formatError(err) {
+  const sd = ObjectGetOwnPropertyDescriptor(err, "stack");
+  if (sd !== undefined && typeof sd.value === "string" && sd.value !== "") return sd.value;
+  let name = "Error";
+  let message = "";
+  try {
+    name = `${err.name}`;
+    message = `${err.message}`;
+  } catch { /* hostile getter: keep defaults */ }
+  return message === "" ? name : `${name}: ${message}`;
+}
+
+/** Joins entries Node-style: one line when short, otherwise one entry per line. */
+function joinEntries(prefix, open, close, entries, indent) {
+  if (entries.length === 0) return `${prefix}${open}${close}`;
+  let total = prefix.length + open.length + entries.length + indent.length + 10;
+  let fits = true;
+  for (const e of entries) {
+    total += e.length + 2;
+    if (total > INSPECT_BREAK || e.includes("\n")) { fits = false; break; }
+  }
+  if (fits) return `${prefix}${open} ${entries.join(", ")} ${close}`;
+  const nl = `\n${indent}  `;
+  return `${prefix}${open}${nl}${entries.join(`,${nl}`)}\n${indent}${close}`;
+}
+
+function inspectValue(value, depth, ctx, indent) {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+    return formatPrimitive(value, true);
+  }
+  try {
+    return inspectObject(value, depth, ctx, indent);
+  } catch {
+    return "[object]";
+  }
+}
+
+function propertyEntries(obj, keys, depth, ctx, indent, out) {
+  let shown = 0;
+  for (const key of keys) {
+    const d = ObjectGetOwnPropertyDescriptor(obj, key);
+    if (d === undefined || !d.enumerable) continue;
+    if (shown++ >= INSPECT_MAX_ITEMS) { out.push("..."); break; }
+    let text;
+    if ("value" in d) text = inspectValue(d.value, depth + 1, ctx, `${indent}  `);
+    else text = d.get !== undefined ? (d.set !== undefined ? "[Getter/Setter]" : "[Getter]") : "[Setter]";
+    out.push(`${formatKey(key)}: ${text}`);
+  }
+}
+
+function inspectObject(obj, depth, ctx, indent) {
+  if (typeof obj === "function") return formatFunction(obj);
+  const ci = ctx.stack.indexOf(obj);
+  if (ci !== -1) {
+    let ref = ctx.refs.get(obj);
+    if (ref === undefined) ctx.refs.set(obj, ref = ctx.refs.size + 1);
+    return `[Circular *${ref}]`;
+  }
+  if (isDate(obj)) {
+    const t = Date.prototype.getTime.call(obj);
+    return t === t ? Date.prototype.toISOString.call(obj) : "Invalid Date";
+  }
+  if (isRegExp(obj)) return `/${regExpSource(obj)}/${regExpFlags(obj)}`;
+  if (isPrototypeOf(ErrorPrototype, obj)) return formatError(obj);
+  for (const [name, valueOf] of BOXES) {
+    try {
+      const prim = valueOf(obj);
+      return `[${name}: ${formatPrimitive(prim, true)}]`;
+    } catch { /* not this box */ }
+  }
+  const ctor = constructorName(obj);
+  const isArray = ArrayIsArray(obj);
+  const taName = typedArrayName(obj);
+  if (depth > INSPECT_DEPTH) {
+    return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
+  }
+  if (isWeakMap(obj) || isWeakSet(obj)) return `${ctor ?? "Weak"} { <items unknown> }`;
+  ctx.stack.push(obj);
+  const entries = [];
+  let prefix = ctor === null ? "[Object: null prototype] " : ctor === "Object" ? "" : `${ctor} `;
+  let open = "{";
+  let close = "}";
+  const inner = `${indent}  `;
+  let keys;
+  if (isArray || taName !== undefined) {
+    open = "[";
+    close = "]";
+    const length = isArray ? obj.length : typedArrayLength(obj);
+    prefix = isArray ? (ctor === "Array" ? "" : prefix) : `${taName}(${length}) `;
+    const limit = length < INSPECT_MAX_ITEMS ? length : INSPECT_MAX_ITEMS;
+    let holes = 0;
+    for (let i = 0; i < limit; i++) {
+      const d = ObjectGetOwnPropertyDescriptor(obj, i);
+      if (d === undefined) { holes++; continue; }
+      if (holes > 0) { entries.push(`<${holes} empty item${holes > 1 ? "s" : ""}>`); holes = 0; }
+      entries.push("value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
+    }
+    if (holes > 0) entries.push(`<${holes} empty item${holes > 1 ? "s" : ""}>`);
+    if (length > limit) entries.push(`... ${length - limit} more item${length - limit > 1 ? "s" : ""}`);
+    // Extra (non-index) properties are listed only for short arrays: ownKeys is O(length).
+    keys = length > INSPECT_MAX_ITEMS || !isArray ? []
+      : ReflectOwnKeys(obj).filter((k) => typeof k !== "string" || (!/^(0|[1-9]\d*)$/.test(k) && k !== "length"));
+  } else if (isMap(obj)) {
+    prefix = `${ctor ?? "Map"}(${mapSize(obj)}) `;
+    let n = 0;
+    for (const [k, v] of ReflectApply(Map.prototype.entries, obj, [])) {
+      if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
+      entries.push(`${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
+    }
+  } else if (isSet(obj)) {
+    prefix = `${ctor ?? "Set"}(${setSize(obj)}) `;
+    let n = 0;
+    for (const v of ReflectApply(Set.prototype.values, obj, [])) {
+      if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
+      entries.push(inspectValue(v, depth + 1, ctx, inner));
+    }
+  } else if (isArrayBuffer(obj)) {
+    const len = arrayBufferByteLength(obj);
+    const bytes = new Uint8Array(obj, 0, len < 50 ? len : 50);
+    let hex = "";
+    for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${bytes[i].toString(16).padStart(2, "0")}`;
+    if (len > 50) hex += ` ... ${len - 50} more bytes`;
+    entries.push(`[Uint8Contents]: <${hex}>`, `byteLength: ${len}`);
+  } else if (isDataView(obj)) {
+    entries.push(`byteLength: ${dataViewByteLength(obj)}`);
+  } else if (isPrototypeOf(Promise.prototype, obj)) {
+    entries.push("<unknown>");
+  }
+  propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);
+  ctx.stack.pop();
+  const text = joinEntries(prefix, open, close, entries, indent);
+  const ref = ctx.refs.get(obj);
+  return ref === undefined ? text : `<ref *${ref}> ${text}`;
+}
+
+/** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only. */
+function inspect(value) {
+  try {
+    return inspectValue(value, 0, { stack: [], refs: new Map() }, "");
+  } catch {
+    return "[object]";
+  }
+}
+
+/** console-style formatting with printf-like %s %d %i %f %j %o %O %c %% in a leading string. */
+function formatArgs(args) {
+  let out = "";
+  let i = 0;
+  if (typeof args[0] === "string" && args.length > 1 && args[0].includes("%")) {
+    const fmt = args[0];
+    i = 1;
+    let last = 0;
+    for (let j = 0; j < fmt.length - 1; j++) {
+      if (fmt[j] !== "%") continue;
+      const f = fmt[j + 1];
+      let rep;
+      if (f === "%") rep = "%";
+      else if (i >= args.length) continue;
+      else if (f === "s") {
+        const a = args[i++];
+        rep = typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : inspect(a);
+      }
+      else if (f === "d" || f === "i") {
+        const a = args[i++];
+        rep = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${f === "i" ? Math.trunc(Number(a)) : Number(a)}`;
+      } else if (f === "f") {
+        const a = args[i++];
+        rep = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`;
+      }
+      else if (f === "j") { try { rep = `${JSONStringify(args[i])}`; } catch { rep = "[Circular]"; } i++; }
+      else if (f === "o" || f === "O") rep = inspect(args[i++]);
+      else if (f === "c") { rep = ""; i++; }
+      else continue;
+      out += fmt.slice(last, j) + rep;
+      last = j + 2;
+      j++;
+    }
+    out += fmt.slice(last);
+  }
+  for (; i < args.length; i++) {
+    const a = args[i];
+    out += (out === "" && i === 0 ? "" : " ") + (typeof a === "string" ? a : inspect(a));
+  }
+  return out;
+}
+
+/** Sends one formatted line to the host; swallows everything (console must never throw). */
+function emit(level, args) {
+  try {
+    hostLog(level, formatArgs(args));
+  } catch {
+    try { hostLog(level, "[object]"); } catch { /* host refused the line */ }
+  }
+}
+
+const consoleCounts = new Map();
+const consoleTimers = new Map();
+const consoleMethods = {
+  debug(...args) { emit(0, args); },
+  log(...args) { emit(1, args); },
+  info(...args) { emit(1, args); },
+  warn(...args) { emit(2, args); },
+  error(...args) { emit(3, args); },
+  trace(...args) {
+    let stack = "";
+    try { stack = `${new Error().stack}`.split("\n").slice(2).join("\n"); } catch { /* ignore */ }
+    emit(3, [`Trace${args.length ? ": " : ""}${formatArgs(args)}\n${stack}`]);
+  },
+  assert(condition, ...args) {
+    if (condition) return;
+    if (typeof args[0] === "string") args[0] = `Assertion failed: ${args[0]}`;
+    else args.unshift("Assertion failed");
+    emit(3, args);
+  },
+  dir(value) { emit(1, [inspect(value)]); },
+  dirxml(...args) { emit(1, args); },
+  table(...args) { emit(1, args); },
+  count(label = "default") {
+    const key = `${label}`;
+    const n = (consoleCounts.get(key) ?? 0) + 1;
+    consoleCounts.set(key, n);
+    emit(1, [`${key}: ${n}`]);
+  },
+  countReset(label = "default") { consoleCounts.delete(`${label}`); },
+  time(label = "default") { consoleTimers.set(`${label}`, hostNow()); },
+  timeLog(label = "default", ...args) {
+    const t = consoleTimers.get(`${label}`);
+    if (t === undefined) emit(2, [`Timer '${label}' does not exist`]);
+    else emit(1, [`${label}: ${hostNow() - t}ms`, ...args]);
+  },
+  timeEnd(label = "default") {
+    consoleMethods.timeLog(label);
+    consoleTimers.delete(`${label}`);
+  },
+  group(...args) { if (args.length) emit(1, args); },
+  groupCollapsed(...args) { if (args.length) emit(1, args); },
+  groupEnd() {},
+};
+const consoleObject = ObjectCreate(ObjectCreate(Object.prototype));
+for (const name of ObjectKeys(consoleMethods)) {
+  ObjectDefineProperty(consoleObject, name, { value: consoleMethods[name], writable: true, enumerable: true, configurable: true });
+}
+setTag(consoleObject, "console");
+defineGlobal("console", consoleObject);

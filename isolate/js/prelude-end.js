@@ -1,0 +1,15 @@
+// ---- prelude-end.js (part 9 of 9): host exports; closes the IIFE opened in prelude.js. ----------
+// The returned object is the script's completion value. Only the host holds it.
+return ObjectFreeze({
+  __proto__: null,
+  newRequest(method, url, headers, body) {
+    return newRequestFromHost(`${method}`, `${url}`, ArrayIsArray(headers) ? headers : [], body ?? null);
+  },
+  readResponse(value) {
+    return readResponseForHost(value);
+  },
+  inspect(value) {
+    return inspect(value);
+  },
+});
+})();

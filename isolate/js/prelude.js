@@ -1,0 +1,186 @@
+/*
+ * Stockade web-platform prelude — part 1 of 9 (head: host contract, IIFE opening, shared helpers).
+ *
+ * WHAT THIS IS
+ *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
+ *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
+ *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
+ *   crypto, DOMException, Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   and configurable, like on the web. It never uses eval / new Function (the context refuses
+ *   code generation from strings).
+ *
+ * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
+ *   Concatenate, in this order, and compile the result as a single classic script:
+ *     1 prelude.js      2 inspect.js     3 timers.js     4 encoding.js    5 url-parser.js
+ *     6 url.js          7 clone.js       8 fetch.js      9 prelude-end.js
+ *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
+ *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
+ *   prelude-end.js closes. The script's completion value is the HOST EXPORTS object (below).
+ *
+ * HOST PRIMITIVES — the host installs `globalThis.__stockade_host` (configurable, so the prelude can
+ * delete it) holding these native functions. The prelude copies them into closure constants and
+ * deletes the global before anything else runs; tenant code can never reach them. The receiver
+ * (`this`) of every call is unspecified. The host must validate every argument natively: values
+ * reaching a primitive may be derived from tenant input.
+ *   log(level: number, text: string) -> undefined
+ *       level 0 = debug, 1 = log/info, 2 = warn, 3 = error. `text` is already formatted. The host
+ *       may truncate or rate-limit; if it throws, console swallows the exception.
+ *   randomFill(u8: Uint8Array) -> undefined
+ *       Fill the view with CSPRNG bytes. The prelude only passes a Uint8Array of <= 65536 bytes, but
+ *       the host must enforce both (and reject detached / shared buffers).
+ *   setTimer(id: number, delayMs: number) -> undefined
+ *       Arm one-shot timer `id` (a positive int32, never reused within the context) to fire after
+ *       `delayMs` (an integer >= 0, already clamped). The host must throw (the exception reaches the
+ *       tenant's setTimeout call) if its per-context timer limit is exceeded. Re-arming an armed id
+ *       replaces its deadline. Intervals are re-armed by the prelude, one firing at a time.
+ *   clearTimer(id: number) -> undefined
+ *       Disarm `id`; unknown or already-fired ids are a no-op.
+ *   onTimer(dispatch: (id: number) => void) -> undefined
+ *       Called exactly once, during the prelude. The host keeps `dispatch` (a persistent handle) and
+ *       calls it, with `this` undefined, each time an armed timer fires, then runs a microtask
+ *       checkpoint. Exceptions thrown by `dispatch` are the tenant callback's uncaught exceptions:
+ *       report them like any uncaught error. Calls for unknown ids are ignored. The host should
+ *       refuse a second onTimer call.
+ *   now() -> number
+ *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
+ *       while JS runs (it only advances between host events). performance.now() returns it;
+ *       performance.timeOrigin is Date.now() - now() at prelude time.
+ *
+ * MICROTASKS — queueMicrotask is built on a resolved promise. An exception thrown by its callback
+ * rejects an internal promise nobody handles, so the host sees it through its
+ * PromiseRejectCallback (kPromiseRejectWithNoHandler) with the original thrown value.
+ *
+ * HOST EXPORTS — the script's completion value (keep it; tenant code never sees it). A frozen,
+ * null-prototype object:
+ *   newRequest(method: string, url: string, headers: string[] (flat [n0, v0, n1, v1, ...]),
+ *              body: Uint8Array | null) -> Request
+ *       Builds the Request handed to the tenant. Throws TypeError on an invalid url/method/header.
+ *   readResponse(value: unknown) -> [status: number, statusText: string, headers: string[] (flat,
+ *              lower-case names, set-cookie kept separate), body: Uint8Array | null]
+ *       Throws TypeError unless `value` is a genuine Response whose body is unused; marks it used.
+ *       The returned Uint8Array is a private copy the host may keep.
+ *   inspect(value: unknown) -> string
+ *       The console formatter (never throws), for reporting uncaught errors / rejections.
+ *
+ * LIMITS (deliberate): no streams (Request/Response have no `body` stream; text/json/arrayBuffer/
+ * bytes only), no Blob/FormData/AbortSignal, fetch always rejects, structuredClone has no
+ * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
+ * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
+ */
+(function stockadePrelude() {
+"use strict";
+
+const {
+  create: ObjectCreate, defineProperty: ObjectDefineProperty, freeze: ObjectFreeze,
+  getOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, getPrototypeOf: ObjectGetPrototypeOf,
+  keys: ObjectKeys, is: ObjectIs,
+} = Object;
+const { apply: ReflectApply, ownKeys: ReflectOwnKeys } = Reflect;
+const { fromCharCode: StringFromCharCode } = String;
+const ArrayIsArray = Array.isArray;
+const SymbolIterator = Symbol.iterator;
+const SymbolToStringTag = Symbol.toStringTag;
+const JSONStringify = JSON.stringify;
+const MathFloor = Math.floor;
+
+// Capture the host primitives, then make them unreachable from globalThis.
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow } = (() => {
+  const h = globalThis.__stockade_host;
+  if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
+  const fns = {
+    hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
+    hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now,
+  };
+  for (const k of ObjectKeys(fns)) {
+    if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);
+  }
+  delete globalThis.__stockade_host; // strict mode: throws if the host made it non-configurable
+  return fns;
+})();
+
+/** Installs `value` as a global the way WebIDL does: writable, configurable, not enumerable. */
+function defineGlobal(name, value) {
+  ObjectDefineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true });
+}
+
+/** Gives a class prototype (or object) a web-style Symbol.toStringTag. */
+function setTag(target, tag) {
+  ObjectDefineProperty(target, SymbolToStringTag, { value: tag, writable: false, enumerable: false, configurable: true });
+}
+
+/** Unforgeable token for constructors the web marks "Illegal constructor" (Performance, Crypto). */
+const INTERNAL = Symbol("internal");
+
+/** Brand checks of every platform class; structuredClone refuses their instances. */
+const platformBrands = [];
+
+/** WebIDL USVString conversion: ToString, then lone surrogates become U+FFFD. */
+function toUSVString(value) {
+  const s = `${value}`;
+  // Fast path: no surrogates at all (the common case).
+  if (!/[\uD800-\uDFFF]/.test(s)) return s;
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
+/** WebIDL ByteString conversion: every code unit must be <= 0xFF. */
+function toByteString(value, what) {
+  const s = `${value}`;
+  if (/[^\x00-\xFF]/.test(s)) throw new TypeError(`${what}: ${JSONStringify(s)} is not a valid ByteString`);
+  return s;
+}
+
+const DOMEXCEPTION_CODES = {
+  __proto__: null, IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
+  InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8, NotSupportedError: 9,
+  InvalidStateError: 11, SyntaxError: 12, InvalidModificationError: 13, NamespaceError: 14,
+  InvalidAccessError: 15, TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20,
+  URLMismatchError: 21, QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24,
+  DataCloneError: 25,
+};
+
+class DOMException extends Error {
+  #name;
+  #message;
+  constructor(message = "", name = "Error") {
+    super();
+    this.#message = `${message}`;
+    this.#name = `${name}`;
+  }
+  get name() { return this.#name; }
+  get message() { return this.#message; }
+  get code() { return DOMEXCEPTION_CODES[this.#name] ?? 0; }
+  static isDOMException(v) { return v !== null && typeof v === "object" && #name in v; }
+}
+setTag(DOMException.prototype, "DOMException");
+defineGlobal("DOMException", DOMException);
+
+/** Creates web-style iterators ("URLSearchParams Iterator", "Headers Iterator", ...).
+ *  `source()` returns the current list of [key, value] pairs; iteration is live and index based.
+ *  kind: 0 = keys, 1 = values, 2 = entries. */
+const IteratorPrototype = ObjectGetPrototypeOf(ObjectGetPrototypeOf([][SymbolIterator]()));
+function iteratorFactory(tag) {
+  const states = new WeakMap();
+  const proto = ObjectCreate(IteratorPrototype);
+  ObjectDefineProperty(proto, "next", {
+    value: function next() {
+      const s = states.get(this);
+      if (s === undefined) throw new TypeError(`next called on an object that is not a ${tag}`);
+      const pairs = s.source();
+      if (s.index >= pairs.length) return { value: undefined, done: true };
+      const pair = pairs[s.index++];
+      return { value: s.kind === 0 ? pair[0] : s.kind === 1 ? pair[1] : [pair[0], pair[1]], done: false };
+    },
+    writable: true, enumerable: true, configurable: true,
+  });
+  setTag(proto, tag);
+  return (source, kind) => {
+    const it = ObjectCreate(proto);
+    states.set(it, { source, kind, index: 0 });
+    return it;
+  };
+}
+
+/** Reads a dictionary member without letting a hostile `init` escape: plain [[Get]]. */
+function dictGet(dict, key) {
+  return dict === undefined || dict === null ? undefined : dict[key];
+}

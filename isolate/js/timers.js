@@ -1,0 +1,70 @@
+// ---- timers.js (part 3 of 9): setTimeout & co, queueMicrotask, performance. ---------------------
+// Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
+// as on the web) and never reused. The host owns the clock and the loop; see the contract in
+// prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its
+// schedule and clearInterval from inside the callback wins.
+
+const timerTable = new Map(); // id -> { callback, args, delay, repeat }
+let lastTimerId = 0;
+
+/** WebIDL `long` conversion of a delay, clamped to >= 0 (2**31 wraps to a negative, hence 0). */
+function timerDelay(delay) {
+  const ms = Number(delay) | 0;
+  return ms < 0 ? 0 : ms;
+}
+
+function armTimer(callback, delay, args, repeat) {
+  if (typeof callback !== "function") {
+    throw new TypeError("The callback must be a function (string callbacks would need eval)");
+  }
+  if (lastTimerId >= 0x7fffffff) throw new RangeError("timer ids exhausted in this context");
+  const id = ++lastTimerId;
+  let ms = timerDelay(delay);
+  if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
+  hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
+  timerTable.set(id, { callback, args, delay: ms, repeat });
+  return id;
+}
+
+function disarmTimer(id) {
+  const key = Number(id);
+  if (timerTable.delete(key)) hostClearTimer(key);
+}
+
+function dispatchTimer(id) {
+  const timer = timerTable.get(id);
+  if (timer === undefined) return;
+  if (timer.repeat) hostSetTimer(id, timer.delay);
+  else timerTable.delete(id);
+  ReflectApply(timer.callback, globalThis, timer.args);
+}
+hostOnTimer(dispatchTimer);
+
+defineGlobal("setTimeout", function setTimeout(callback, delay = 0, ...args) {
+  return armTimer(callback, delay, args, false);
+});
+defineGlobal("setInterval", function setInterval(callback, delay = 0, ...args) {
+  return armTimer(callback, delay, args, true);
+});
+defineGlobal("clearTimeout", function clearTimeout(id = 0) { disarmTimer(id); });
+defineGlobal("clearInterval", function clearInterval(id = 0) { disarmTimer(id); });
+
+const resolvedPromise = Promise.resolve();
+const PromisePrototypeThen = Promise.prototype.then;
+defineGlobal("queueMicrotask", function queueMicrotask(callback) {
+  if (typeof callback !== "function") throw new TypeError("queueMicrotask: callback is not a function");
+  ReflectApply(PromisePrototypeThen, resolvedPromise, [() => { ReflectApply(callback, undefined, []); }]);
+});
+
+const timeOrigin = Date.now() - hostNow();
+class Performance {
+  constructor(key) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+  }
+  get timeOrigin() { return timeOrigin; }
+  now() { return hostNow(); }
+  toJSON() { return { timeOrigin }; }
+}
+setTag(Performance.prototype, "Performance");
+defineGlobal("Performance", Performance);
+defineGlobal("performance", new Performance(INTERNAL));

@@ -1,0 +1,112 @@
+//! The web-platform basics worker code expects, exercised inside real V8 isolates.
+mod common;
+use common::*;
+use stockade_isolate::{FetchRequest, Module, ModuleSet, RunError, Worker};
+
+fn eval(body: &str) -> serde_json::Value {
+    ok(run(&format!("export default async () => {{ {body} }};")))
+}
+
+#[test]
+fn url_and_search_params() {
+    let v = eval("const u = new URL('../a/./b?x=1&y=%20z#frag', 'https://User:pw@Example.COM:443/p/q/r'); u.searchParams.append('k', 'v w'); return [u.href, u.host, u.pathname, u.searchParams.get('y'), String(new URLSearchParams({a: '1', b: '2'})), URL.canParse('nope')];");
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "https://User:pw@example.com/p/a/b?x=1&y=+z&k=v+w#frag",
+            "example.com",
+            "/p/a/b",
+            " z",
+            "a=1&b=2",
+            false
+        ])
+    );
+}
+
+#[test]
+fn text_encoding_and_base64() {
+    let v = eval("const e = new TextEncoder().encode('héllo €'); const d = new TextDecoder().decode(new Uint8Array([0x68, 0xff, 0x69])); let fatal; try { new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array([0xc3])); } catch (x) { fatal = x.name; } return [Array.from(e), d, btoa('hi!'), atob('aGkh'), fatal];");
+    assert_eq!(
+        v,
+        serde_json::json!([
+            [104, 195, 169, 108, 108, 111, 32, 226, 130, 172],
+            "h\u{fffd}i",
+            "aGkh",
+            "hi!",
+            "TypeError"
+        ])
+    );
+}
+
+#[test]
+fn structured_clone_keeps_types_and_cycles() {
+    let v = eval("const a = { d: new Date(5), m: new Map([[1, 'x']]), s: new Set([2]), b: new Uint8Array([1, 2]) }; a.self = a; const c = structuredClone(a); let err; try { structuredClone({ f() {} }); } catch (x) { err = x.name; } return [c !== a, c.self === c, c.d.getTime(), c.m.get(1), c.s.has(2), Array.from(c.b), err];");
+    assert_eq!(
+        v,
+        serde_json::json!([true, true, 5, "x", true, [1, 2], "DataCloneError"])
+    );
+}
+
+#[test]
+fn crypto_random_values_and_uuids() {
+    let v = eval("const a = crypto.getRandomValues(new Uint8Array(32)); const b = crypto.getRandomValues(new Uint8Array(32)); let q; try { crypto.getRandomValues(new Uint8Array(65537)); } catch (x) { q = x.name; } const u = crypto.randomUUID(); return [a.some((x, i) => x !== b[i]), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u), q];");
+    assert_eq!(v, serde_json::json!([true, true, "QuotaExceededError"]));
+}
+
+#[test]
+fn request_response_and_headers() {
+    let v = eval("const h = new Headers({ 'Content-Type': 'text/plain' }); h.append('X-A', '1'); const r = new Request('https://x.test/p', { method: 'post', body: 'abc', headers: h }); const res = Response.json({ ok: 1 }, { status: 201 }); const t = await r.text(); let used; try { await r.text(); } catch (x) { used = x.name; } return [r.method, h.get('content-type'), t, used, res.status, await res.json(), new Response(new Uint8Array([104, 105])).ok];");
+    assert_eq!(
+        v,
+        serde_json::json!(["POST", "text/plain", "abc", "TypeError", 201, {"ok": 1}, true])
+    );
+}
+
+#[test]
+fn fetch_fails_with_no_outbound_access() {
+    match err(run("export default () => fetch('https://example.com/');")) {
+        RunError::Threw { message, .. } => {
+            assert!(message.contains("no outbound access"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn console_formats_objects_and_survives_hostile_ones() {
+    let inv = run("export default () => { const p = new Proxy({}, { get() { throw new Error('trap'); }, ownKeys() { throw new Error('trap'); } }); console.log({ a: [1, 'two'], m: new Map([[1, 2]]) }); console.log(p); return 1; };");
+    let logs: Vec<String> = inv.logs.iter().map(|l| l.text.clone()).collect();
+    assert_eq!(ok(inv), serde_json::json!(1));
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(
+        logs[0].contains("two") && logs[0].contains("Map"),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn fetch_handlers_get_a_real_request_and_return_a_response() {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let src = "export default { async fetch(request, env, ctx) { const body = await request.text(); return new Response(JSON.stringify({ m: request.method, u: request.url, h: request.headers.get('x-test'), body, env: env.NAME }), { status: 202, headers: { 'content-type': 'application/json' } }); } };";
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    assert!(worker.load("main.js", &mut set).result.is_ok());
+    let request = FetchRequest {
+        method: "POST".into(),
+        url: "https://worker.test/path?q=1".into(),
+        headers: vec![("X-Test".into(), "yes".into())],
+        body: b"payload".to_vec(),
+        env: serde_json::json!({"NAME": "value"}),
+    };
+    let (response, _inv) = worker.fetch(&request);
+    let response = response.expect("a response");
+    assert_eq!(response.status, 202);
+    assert!(response
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("json body");
+    assert_eq!(
+        body,
+        serde_json::json!({"m": "POST", "u": "https://worker.test/path?q=1", "h": "yes", "body": "payload", "env": "value"})
+    );
+}
