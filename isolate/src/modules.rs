@@ -71,9 +71,11 @@ pub fn normalise_name(name: &str) -> Result<String, String> {
     let mut parts = Vec::new();
     for seg in trimmed.split('/') {
         match seg {
-            "" | "." | ".." => return Err(format!(
+            "" | "." | ".." => {
+                return Err(format!(
                 "module name {name:?} must be a relative path without empty, '.' or '..' segments"
-            )),
+            ))
+            }
             s => parts.push(s),
         }
     }
