@@ -135,6 +135,7 @@ ObjectDefineProperty(Headers.prototype, SymbolIterator, {
   value: Headers.prototype.entries, writable: true, enumerable: false, configurable: true,
 });
 setTag(Headers.prototype, "Headers");
+inspectHooks.set(Headers.prototype, (h) => [headersPairs(h), false]);
 defineGlobal("Headers", Headers);
 
 // ---- bodies -------------------------------------------------------------------------------------
@@ -288,6 +289,7 @@ class Request {
 }
 installBody(Request.prototype);
 setTag(Request.prototype, "Request");
+inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "bodyUsed"]);
 defineGlobal("Request", Request);
 
 // ---- Response -----------------------------------------------------------------------------------
@@ -380,6 +382,7 @@ class Response {
 }
 installBody(Response.prototype);
 setTag(Response.prototype, "Response");
+inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
 
 defineGlobal("fetch", function fetch(input, init = undefined) {

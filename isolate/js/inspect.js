@@ -52,6 +52,15 @@ const ErrorPrototype = Error.prototype;
 const isPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
+/** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
+const inspectHooks = new Map();
+/** Displays instances of `Class` through its ORIGINAL getters (captured now, so later patching of
+ *  the prototype cannot run tenant code inside console.log). */
+function inspectThroughGetters(Class, names) {
+  const getters = names.map((n) => [n, uncurry(ObjectGetOwnPropertyDescriptor(Class.prototype, n).get)]);
+  inspectHooks.set(Class.prototype, (obj) => [getters.map(([n, get]) => [n, get(obj)]), false]);
+}
+
 function quoteString(s) {
   if (s.length > INSPECT_MAX_STRING) {
     return `${quoteString(s.slice(0, INSPECT_MAX_STRING))}... ${s.length - INSPECT_MAX_STRING} more characters`;
@@ -184,6 +193,11 @@ function inspectObject(obj, depth, ctx, indent) {
     return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
   }
   if (isWeakMap(obj) || isWeakSet(obj)) return `${ctor ?? "Weak"} { <items unknown> }`;
+  const hook = inspectHooks.get(ObjectGetPrototypeOf(obj));
+  let shown = null;
+  if (hook !== undefined) {
+    try { shown = hook(obj); } catch { /* not a genuine instance: format generically */ }
+  }
   ctx.stack.push(obj);
   const entries = [];
   let prefix = ctor === null ? "[Object: null prototype] " : ctor === "Object" ? "" : `${ctor} `;
@@ -191,7 +205,14 @@ function inspectObject(obj, depth, ctx, indent) {
   let close = "}";
   const inner = `${indent}  `;
   let keys;
-  if (isArray || taName !== undefined) {
+  if (shown !== null) {
+    prefix = `${ctor} `;
+    keys = [];
+    for (const [k, v] of shown[0]) {
+      const text = inspectValue(v, depth + 1, ctx, inner);
+      entries.push(shown[1] ? `${inspectValue(k, depth + 1, ctx, inner)} => ${text}` : `${formatKey(k)}: ${text}`);
+    }
+  } else if (isArray || taName !== undefined) {
     open = "[";
     close = "]";
     const length = isArray ? obj.length : typedArrayLength(obj);
@@ -293,13 +314,31 @@ function formatArgs(args) {
   return out;
 }
 
+/** Formats without touching objects (no Proxy trap can run): used for console calls made from
+ *  inside a Proxy trap while another console call is formatting, which would otherwise recurse
+ *  exponentially. */
+function formatArgsShallow(args) {
+  let out = "";
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const text = typeof a === "string" ? a : a === null || (typeof a !== "object" && typeof a !== "function")
+      ? formatPrimitive(a, false) : "[object]";
+    out += (i ? " " : "") + text;
+  }
+  return out;
+}
+
+let consoleFormatting = false;
+
 /** Sends one formatted line to the host; swallows everything (console must never throw). */
 function emit(level, args) {
-  try {
-    hostLog(level, formatArgs(args));
-  } catch {
-    try { hostLog(level, "[object]"); } catch { /* host refused the line */ }
+  let text = "[object]";
+  if (consoleFormatting) text = formatArgsShallow(args);
+  else {
+    consoleFormatting = true;
+    try { text = formatArgs(args); } catch { /* keep "[object]" */ } finally { consoleFormatting = false; }
   }
+  try { hostLog(level, text); } catch { /* host refused the line */ }
 }
 
 const consoleCounts = new Map();

@@ -236,11 +236,20 @@ function punycodeEncode(label) {
   return out;
 }
 
+// Code points UTS#46 never allows (controls, surrogates, private use, unassigned, separators,
+// U+FFFD). Built lazily with the RegExp constructor: \p{} needs ICU, and a literal would make the
+// whole prelude a SyntaxError on an engine without it.
+let idnaDisallowed = null;
+
 /** Best-effort "domain to ASCII"; returns null on failure. */
 function domainToASCII(domain) {
   let d = domain;
   if (/[^\0-\x7f]/.test(d)) {
+    if (idnaDisallowed === null) {
+      try { idnaDisallowed = new RegExp("[\\p{Cc}\\p{Cs}\\p{Co}\\p{Cn}\\p{Z}\\uFFFD]", "u"); } catch { idnaDisallowed = /[\uD800-\uDFFF\uFFFD]/; }
+    }
     try { d = d.normalize("NFKC"); } catch { /* engine without normalization tables */ }
+    if (idnaDisallowed.test(d)) return null;
     d = d.toLowerCase().replace(/[\u3002\uff0e\uff61]/g, ".");
     d = d.split(".").map((l) => (/[^\0-\x7f]/.test(l) ? `xn--${punycodeEncode(l)}` : l)).join(".");
   } else d = d.toLowerCase();

@@ -146,6 +146,10 @@ ObjectDefineProperty(URLSearchParams.prototype, SymbolIterator, {
   value: URLSearchParams.prototype.entries, writable: true, enumerable: false, configurable: true,
 });
 setTag(URLSearchParams.prototype, "URLSearchParams");
+{
+  const entriesOf = uncurry(URLSearchParams.prototype.entries);
+  inspectHooks.set(URLSearchParams.prototype, (p) => [[...entriesOf(p)], true]);
+}
 defineGlobal("URLSearchParams", URLSearchParams);
 
 /** Parses `url` against optional `base` (both tenant values); returns a record or null. */
@@ -271,4 +275,6 @@ class URL {
   }
 }
 setTag(URL.prototype, "URL");
+inspectThroughGetters(URL, ["href", "origin", "protocol", "username", "password", "host", "hostname",
+  "port", "pathname", "search", "searchParams", "hash"]);
 defineGlobal("URL", URL);
