@@ -128,14 +128,16 @@ function formatError(err) {
   return message === "" ? name : `${name}: ${message}`;
 }
 
-/** Joins entries Node-style: one line when short, otherwise one entry per line. */
-function joinEntries(prefix, open, close, entries, indent) {
+/** Joins entries Node-style (util.inspect's reduceToSingleString with compact = 3): one line when
+ *  it fits in 80 columns and the object holds at most 3 levels of nesting below its last entry,
+ *  otherwise one entry per line. (Node's column grouping of long arrays is not replicated.) */
+function joinEntries(prefix, open, close, entries, indent, singleLineAllowed) {
   if (entries.length === 0) return `${prefix}${open}${close}`;
   let total = prefix.length + open.length + entries.length + indent.length + 10;
-  let fits = true;
-  for (const e of entries) {
-    total += e.length + 2;
-    if (total > INSPECT_BREAK || e.includes("\n")) { fits = false; break; }
+  let fits = singleLineAllowed;
+  for (let i = 0; fits && i < entries.length; i++) {
+    total += entries[i].length + 1;
+    if (total > INSPECT_BREAK || entries[i].includes("\n")) fits = false;
   }
   if (fits) return `${prefix}${open} ${entries.join(", ")} ${close}`;
   const nl = `\n${indent}  `;
@@ -192,6 +194,7 @@ function inspectObject(obj, depth, ctx, indent) {
   if (depth > INSPECT_DEPTH) {
     return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
   }
+  ctx.currentDepth = depth;
   if (isWeakMap(obj) || isWeakSet(obj)) return `${ctor ?? "Weak"} { <items unknown> }`;
   const hook = inspectHooks.get(ObjectGetPrototypeOf(obj));
   let shown = null;
@@ -258,7 +261,7 @@ function inspectObject(obj, depth, ctx, indent) {
   }
   propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);
   ctx.stack.pop();
-  const text = joinEntries(prefix, open, close, entries, indent);
+  const text = joinEntries(prefix, open, close, entries, indent, ctx.currentDepth - depth < 3);
   const ref = ctx.refs.get(obj);
   return ref === undefined ? text : `<ref *${ref}> ${text}`;
 }
@@ -266,7 +269,7 @@ function inspectObject(obj, depth, ctx, indent) {
 /** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only. */
 function inspect(value) {
   try {
-    return inspectValue(value, 0, { stack: [], refs: new Map() }, "");
+    return inspectValue(value, 0, { stack: [], refs: new Map(), currentDepth: 0 }, "");
   } catch {
     return "[object]";
   }

@@ -85,11 +85,14 @@ extern "C" {
     pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;
     pub fn stk_v8_version() -> *const c_char;
 
+    pub fn stk_engine_snapshot(
+        runtime_js: *const c_char,
+        runtime_len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
     pub fn stk_isolate_new(
         config: *const StkIsolateConfig,
         host: *const StkHost,
-        runtime_js: *const c_char,
-        runtime_len: usize,
         out: *mut StkOutcome,
     ) -> *mut StkIsolate;
     pub fn stk_isolate_dispose(iso: *mut StkIsolate);

@@ -132,18 +132,9 @@ impl Worker {
             pkey: -1,
         };
         let mut out = Outcome::new();
-        let js = &engine.runtime_js;
-        // SAFETY: config, callbacks and js outlive the call; the userdata in callbacks points
-        // into `host`, which the Worker keeps alive (as `host_ptr`) until after disposal.
-        let raw = unsafe {
-            ffi::stk_isolate_new(
-                &config,
-                &callbacks,
-                js.as_ptr().cast(),
-                js.len(),
-                &mut out.0,
-            )
-        };
+        // SAFETY: config and callbacks outlive the call; the userdata in callbacks points into
+        // `host`, which the Worker keeps alive (as `host_ptr`) until after disposal.
+        let raw = unsafe { ffi::stk_isolate_new(&config, &callbacks, &mut out.0) };
         let host_ptr = NonNull::from(Box::leak(host));
         let Some(raw) = NonNull::new(raw) else {
             // SAFETY: host_ptr came from Box::leak just above and no isolate refers to it.

@@ -17,14 +17,31 @@ export function newContext() {
   return vm.createContext({}, { codeGeneration: { strings: false, wasm: false } });
 }
 
-/** A fresh context with the prelude evaluated. */
-export function loadPrelude() {
+/** Installs `globalThis.__stockade_host` in `context`. Like the real host's native functions, the
+ *  primitives are functions OF THE SANDBOX REALM (strict wrappers around `impl`), so a tenant who
+ *  patches Function.prototype.call would see them if the prelude ever invoked them through it. */
+export function installHost(context, impl) {
+  const wrap = vm.runInContext(`"use strict"; (impl) => ({
+    log: function log(level, text) { return impl.log(level, text); },
+    randomFill: function randomFill(u8) { return impl.randomFill(u8); },
+    setTimer: function setTimer(id, ms) { return impl.setTimer(id, ms); },
+    clearTimer: function clearTimer(id) { return impl.clearTimer(id); },
+    onTimer: function onTimer(fn) { return impl.onTimer(fn); },
+    now: function now() { return impl.now(); },
+  })`, context);
+  const host = wrap(impl);
+  context.__stockade_host = host;
+  return host;
+}
+
+/** A fresh context with the prelude evaluated. `overrides` replace fake-host implementations. */
+export function loadPrelude(overrides = {}) {
   const logs = [];
-  const armed = new Map(); // id -> deadline
+  const armed = new Map(); // id -> deadline; re-arming moves an id to the end (ties fire in arming order)
   const randomFillCalls = [];
   let dispatch = null;
   let clock = 0;
-  const host = {
+  const impl = {
     log(level, text) {
       if (typeof level !== "number" || typeof text !== "string") throw new TypeError("bad log call");
       logs.push([level, text]);
@@ -38,6 +55,7 @@ export function loadPrelude() {
     },
     setTimer(id, ms) {
       if (!Number.isInteger(id) || id <= 0 || !Number.isInteger(ms) || ms < 0) throw new TypeError("bad setTimer");
+      armed.delete(id);
       armed.set(id, clock + ms);
     },
     clearTimer(id) { armed.delete(id); },
@@ -46,19 +64,20 @@ export function loadPrelude() {
       dispatch = fn;
     },
     now() { return clock; },
+    ...overrides,
   };
   const context = newContext();
-  context.__stockade_host = host;
+  const host = installHost(context, impl);
   const exports = vm.runInContext(SOURCE, context, { filename: "prelude.js" });
   const run = (code) => vm.runInContext(code, context);
   const uncaught = [];
-  /** Advances the fake clock by `ms`, firing due timers in deadline order, draining microtasks
-   *  after each one (as the host does). */
+  /** Advances the fake clock by `ms`, firing due timers in deadline order (ties in arming order),
+   *  draining microtasks after each one (as the host does). */
   async function advance(ms) {
     const end = clock + ms;
     for (;;) {
       let next = null;
-      for (const [id, t] of armed) if (t <= end && (next === null || t < next[1] || (t === next[1] && id < next[0]))) next = [id, t];
+      for (const [id, t] of armed) if (t <= end && (next === null || t < next[1])) next = [id, t];
       if (next === null) break;
       armed.delete(next[0]);
       clock = next[1];
@@ -67,5 +86,7 @@ export function loadPrelude() {
     }
     clock = end;
   }
-  return { context, exports, host, logs, armed, run, advance, uncaught, randomFillCalls, getDispatch: () => dispatch };
+  // The sandbox realm's own error constructors (vm does not mirror builtins onto `context`).
+  const realm = run("({ Error, TypeError, RangeError, SyntaxError })");
+  return { context, realm, exports, host, logs, armed, run, advance, uncaught, randomFillCalls, getDispatch: () => dispatch };
 }

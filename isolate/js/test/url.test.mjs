@@ -7,7 +7,7 @@ import { loadPrelude } from "./load-prelude.mjs";
 /** Copies a sandbox-realm value into this realm so deepEqual can compare structures. */
 const plain = (v) => JSON.parse(JSON.stringify(v));
 
-const { context } = loadPrelude();
+const { context, realm } = loadPrelude();
 const SandboxURL = context.URL;
 const SandboxParams = context.URLSearchParams;
 const FIELDS = ["href", "origin", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"];
@@ -127,9 +127,9 @@ test("URL: statics, serialization, branding", () => {
   assert.equal(Object.prototype.toString.call(u), "[object URL]");
   assert.equal(Object.prototype.toString.call(u.searchParams), "[object URLSearchParams]");
   assert.equal(Object.prototype.toString.call(u.searchParams.keys()), "[object URLSearchParams Iterator]");
-  assert.throws(() => new SandboxURL(), context.TypeError);
-  assert.throws(() => SandboxURL("http://h/"), context.TypeError);
-  assert.throws(() => Reflect.getOwnPropertyDescriptor(SandboxURL.prototype, "href").get.call({}), context.TypeError);
+  assert.throws(() => new SandboxURL(), realm.TypeError);
+  assert.throws(() => SandboxURL("http://h/"), realm.TypeError);
+  assert.throws(() => Reflect.getOwnPropertyDescriptor(SandboxURL.prototype, "href").get.call({}), realm.TypeError);
   assert.equal(u.searchParams, u.searchParams);
 });
 
@@ -165,8 +165,8 @@ test("URLSearchParams: parsing, serialization and methods match Node", () => {
     p.forEach((v, k, self) => seen.push([k, v, self === p]));
     assert.deepEqual(seen, [...q].map(([k, v]) => [k, v, true]));
   }
-  assert.throws(() => new SandboxParams([["a"]]), context.TypeError);
-  assert.throws(() => mine.append("only-one"), context.TypeError);
+  assert.throws(() => new SandboxParams([["a"]]), realm.TypeError);
+  assert.throws(() => mine.append("only-one"), realm.TypeError);
 });
 
 test("URLSearchParams: live link with its URL, both directions", () => {

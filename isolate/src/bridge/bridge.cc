@@ -251,6 +251,11 @@ class BudgetAllocator final : public v8::ArrayBuffer::Allocator {
 StockadePlatform* g_platform = nullptr;
 std::once_flag g_init_once;
 std::string g_flags;
+// The startup snapshot: a context with the runtime and prelude already evaluated.
+v8::StartupData g_snapshot{nullptr, 0};
+// Snapshot indices of the functions the runtime registers with the host.
+constexpr size_t kSnapshotInvoker = 0;
+constexpr size_t kSnapshotTimerDispatch = 1;
 
 }  // namespace
 
@@ -627,11 +632,11 @@ int32_t SettleState(stk_isolate* iso, v8::Local<v8::Context> ctx, stk_outcome* o
   return STK_INTERNAL;
 }
 
-// Installs the private host object, runs the runtime script, and removes the host object again.
-bool RunRuntime(stk_isolate* iso, const char* runtime_js, size_t runtime_len, stk_outcome* out) {
-  Entry entry(iso);
-  v8::Isolate* isolate = entry.isolate();
-  v8::Local<v8::Context> ctx = entry.context();
+// Installs the private host object, runs the runtime script (which removes the host object
+// again), and hands the prelude's exports to the runtime.
+bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtime_js,
+                size_t runtime_len, stk_outcome* out) {
+  v8::Isolate* isolate = iso->isolate;
   v8::TryCatch tc(isolate);
   v8::Local<v8::Object> host_obj = v8::Object::New(isolate);
   SetHostFunction(isolate, ctx, host_obj, "log", HostLog);
@@ -661,11 +666,21 @@ bool RunRuntime(stk_isolate* iso, const char* runtime_js, size_t runtime_len, st
   iso->attach.Reset();
   // Belt and braces: the runtime deletes it too; tenant code must never reach the host object.
   global->Delete(ctx, host_name).FromMaybe(false);
-  if (iso->invoker.IsEmpty()) {
-    SetValue(out, STK_INTERNAL, "the runtime script did not register an invoker");
+  if (iso->invoker.IsEmpty() || iso->timer_dispatch.IsEmpty()) {
+    SetValue(out, STK_INTERNAL, "the runtime script did not register its invoker and timers");
     return false;
   }
   return true;
+}
+
+// The C++ functions reachable from snapshotted JavaScript; V8 serialises them by index here.
+const intptr_t* ExternalReferences() {
+  static const intptr_t refs[] = {
+      reinterpret_cast<intptr_t>(HostLog),        reinterpret_cast<intptr_t>(HostRandomFill),
+      reinterpret_cast<intptr_t>(HostSetTimer),   reinterpret_cast<intptr_t>(HostClearTimer),
+      reinterpret_cast<intptr_t>(HostOnTimer),    reinterpret_cast<intptr_t>(HostSetInvoker),
+      reinterpret_cast<intptr_t>(HostNow),        0};
+  return refs;
 }
 
 }  // namespace
@@ -688,8 +703,52 @@ int32_t stk_engine_init(const char* flags, size_t flags_len) {
 
 const char* stk_v8_version(void) { return v8::V8::GetVersion(); }
 
+int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+  if (g_snapshot.data) {
+    out->status = STK_OK;
+    return STK_OK;
+  }
+  v8::SnapshotCreator creator(ExternalReferences());
+  stk_isolate shim;  // host state for the runtime's registration calls; nothing else runs
+  shim.isolate = creator.GetIsolate();
+  shim.isolate->SetData(0, &shim);
+  bool ok = false;
+  {
+    v8::Isolate::Scope isolate_scope(shim.isolate);
+    v8::HandleScope handles(shim.isolate);
+    v8::Local<v8::Context> ctx = v8::Context::New(shim.isolate);
+    v8::Context::Scope context_scope(ctx);
+    ok = RunRuntime(&shim, ctx, runtime_js, runtime_len, out);
+    if (ok) {
+      creator.AddData(ctx, shim.invoker.Get(shim.isolate));
+      creator.AddData(ctx, shim.timer_dispatch.Get(shim.isolate));
+      creator.SetDefaultContext(ctx);
+    }
+    shim.invoker.Reset();
+    shim.timer_dispatch.Reset();
+    shim.attach.Reset();
+  }
+  if (!ok) {
+    // The creator must still produce (and we then drop) a blob to tear down cleanly.
+    v8::StartupData discard = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear);
+    delete[] discard.data;
+    return out->status;
+  }
+  g_snapshot = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+  if (!g_snapshot.data) {
+    SetValue(out, STK_INTERNAL, "V8 could not create the startup snapshot");
+    return out->status;
+  }
+  out->status = STK_OK;
+  return STK_OK;
+}
+
 stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
-                             const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+                             stk_outcome* out) {
+  if (!g_snapshot.data) {
+    SetValue(out, STK_INTERNAL, "stk_engine_snapshot has not run");
+    return nullptr;
+  }
   auto iso = std::make_unique<stk_isolate>();
   iso->host = *host;
   iso->stack_limit_bytes = config->stack_limit_bytes;
@@ -701,10 +760,12 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   tl_pkey = iso->pkey;
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = iso->allocator.get();
+  params.snapshot_blob = &g_snapshot;
+  params.external_references = ExternalReferences();
   params.constraints.ConfigureDefaultsFromHeapSize(0, config->heap_limit_bytes);
   iso->isolate = v8::Isolate::New(params);
-  tl_pkey = saved_key;
   if (!iso->isolate) {
+    tl_pkey = saved_key;
     SetValue(out, STK_INTERNAL, "V8 could not create an isolate");
     return nullptr;
   }
@@ -717,22 +778,33 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   isolate->SetAllowAtomicsWait(false);
   isolate->SetHostImportModuleDynamicallyCallback(DynamicImport);
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 16);
-
+  bool ok = false;
   {
-    const int key_before = tl_pkey;
-    tl_pkey = iso->pkey;
     v8::Isolate::Scope isolate_scope(isolate);
     v8::HandleScope handles(isolate);
     v8::Local<v8::Context> ctx = v8::Context::New(isolate);
     ctx->AllowCodeGenerationFromStrings(false);
-    iso->context.Reset(isolate, ctx);
-    tl_pkey = key_before;
+    // V8 re-installs Atomics' methods on a deserialised context; blocking waits must not exist
+    // (SetAllowAtomicsWait(false) already makes them throw).
+    v8::Local<v8::Value> atomics;
+    if (ctx->Global()->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "Atomics")).ToLocal(&atomics) &&
+        atomics->IsObject()) {
+      atomics.As<v8::Object>()->Delete(ctx, v8::String::NewFromUtf8Literal(isolate, "wait")).FromMaybe(false);
+      atomics.As<v8::Object>()->Delete(ctx, v8::String::NewFromUtf8Literal(isolate, "waitAsync")).FromMaybe(false);
+    }
+    v8::Local<v8::Function> invoker;
+    v8::Local<v8::Function> dispatch;
+    if (ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotInvoker).ToLocal(&invoker) &&
+        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch)) {
+      iso->invoker.Reset(isolate, invoker);
+      iso->timer_dispatch.Reset(isolate, dispatch);
+      iso->context.Reset(isolate, ctx);
+      ok = true;
+    }
   }
-
-  if (!RunRuntime(iso.get(), runtime_js, runtime_len, out)) {
-    iso->invoker.Reset();
-    iso->timer_dispatch.Reset();
-    iso->context.Reset();
+  tl_pkey = saved_key;
+  if (!ok) {
+    SetValue(out, STK_INTERNAL, "the startup snapshot lacks the runtime's functions");
     iso->isolate = nullptr;
     isolate->Dispose();
     return nullptr;

@@ -92,8 +92,13 @@ enum { STK_INVOKE_DEFAULT = 0, STK_INVOKE_FETCH = 1 };
 int32_t stk_engine_init(const char* flags, size_t flags_len);
 const char* stk_v8_version(void);
 
+// Evaluates the runtime script (runtime + web prelude) once in a snapshot isolate and keeps the
+// resulting startup snapshot; every isolate then starts from it. Call once after
+// stk_engine_init, before any stk_isolate_new.
+int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out);
+
 stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
-                             const char* runtime_js, size_t runtime_len, stk_outcome* out);
+                             stk_outcome* out);
 void stk_isolate_dispose(stk_isolate* iso);
 void stk_isolate_terminate(stk_isolate* iso);  // thread-safe
 uint32_t stk_isolate_limits(stk_isolate* iso);

@@ -1,0 +1,162 @@
+// Headers / Request / Response / fetch, checked against Node's native (undici) classes where the
+// behaviour is specified, plus the host-facing exports newRequest/readResponse.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadPrelude } from "./load-prelude.mjs";
+
+const { context, realm, run, exports } = loadPrelude();
+const plain = (v) => JSON.parse(JSON.stringify(v));
+const outcome = (fn) => { try { return plain(fn()); } catch (e) { return `throws ${e.name}`; } };
+
+test("Headers: init forms, case-insensitivity, combination, iteration order match Node", () => {
+  const inits = [
+    [["B", "2"], ["a", "1"], ["A", " x "], ["set-cookie", "c1"], ["Set-Cookie", "c2"], ["c", ""]],
+    { "Content-Type": "text/plain", "x-y": "\t v \n" },
+    [["bad name", "v"]], [["ok", "bad\nvalue"]], [["ok", "nul\0"]], [["é", "v"]], [["ok", "ü"]], [["ok", "\u0100"]],
+    [["only-one"]], [["a", "1", "2"]],
+  ];
+  for (const init of inits) {
+    const build = (H) => () => { const h = new H(init); return [...h].concat([["get:a", h.get("A")], ["cookies", h.getSetCookie()]]); };
+    assert.deepEqual(outcome(build(context.Headers)), outcome(build(Headers)), JSON.stringify(init));
+  }
+  const ops = (H) => () => {
+    const h = new H({ Accept: "a" });
+    h.append("accept", "b");
+    h.append("X-Multi", "1");
+    h.set("x-multi", "2");
+    h.append("Set-Cookie", "s=1");
+    h.append("set-cookie", "t=2");
+    h.delete("ACCEPT");
+    const seen = [];
+    h.forEach((v, k) => seen.push(`${k}=${v}`));
+    return [h.has("x-MULTI"), h.has("accept"), h.get("nope"), seen, [...h.keys()], [...h.values()]];
+  };
+  assert.deepEqual(outcome(ops(context.Headers)), outcome(ops(Headers)));
+  assert.deepEqual(outcome(() => [...new context.Headers(new context.Headers([["a", "1"], ["a", "2"]]))]), [["a", "1, 2"]]);
+  assert.throws(() => new context.Headers("a: b"), realm.TypeError);
+  assert.throws(() => new context.Headers().append("a"), realm.TypeError);
+  assert.equal(Object.prototype.toString.call(new context.Headers().entries()), "[object Headers Iterator]");
+});
+
+test("Response: constructor, statics and body consumption match Node", async () => {
+  const bodies = ["text", "", null, "{\"a\":1}"];
+  for (const body of bodies) {
+    for (const init of [undefined, { status: 201, statusText: "Created", headers: { "X-A": "1" } }, { status: 204 }, { status: 600 }, { status: 199 }, { statusText: "bad\n" }]) {
+      const describe = (R) => () => { const r = new R(body, init); return [r.status, r.statusText, r.ok, r.type, r.url, r.redirected, r.bodyUsed, [...r.headers]]; };
+      assert.deepEqual(outcome(describe(context.Response)), outcome(describe(Response)), `${JSON.stringify(body)} ${JSON.stringify(init)}`);
+    }
+  }
+  const sources = {
+    arrayBuffer: "new Uint8Array([104, 105]).buffer", view: "new Uint8Array([0, 104, 105, 0]).subarray(1, 3)",
+    dataView: "new DataView(new Uint8Array([104, 105]).buffer)", params: "new URLSearchParams('a=1&b=é')",
+    object: "({ toString() { return 'obj'; } })", bom: "new Uint8Array([0xEF, 0xBB, 0xBF, 0x78])", invalid: "new Uint8Array([0xff, 0x61])",
+  };
+  for (const [name, source] of Object.entries(sources)) {
+    const mine = run(`new Response(${source})`);
+    // Node only recognises its own realm's URLSearchParams; typed arrays it handles across realms.
+    const node = new Response(name === "params" ? new URLSearchParams("a=1&b=é") : run(`${source}`));
+    assert.equal(mine.headers.get("content-type"), node.headers.get("content-type"), name);
+    assert.equal(await mine.text(), await node.text(), name);
+  }
+  const r = run("new Response('{\"k\":[1,2]}')");
+  assert.deepEqual(plain(await r.json()), { k: [1, 2] });
+  assert.equal(r.bodyUsed, true);
+  await assert.rejects(r.text(), realm.TypeError);
+  await assert.rejects(r.arrayBuffer(), realm.TypeError);
+  await assert.rejects(run("new Response('not json').json()"), realm.SyntaxError);
+  const empty = run("new Response(null)");
+  assert.equal(await empty.text(), "");
+  assert.equal(await empty.text(), "", "a null body never becomes used");
+  const bytes = run("new Response('abc')");
+  const ab = await bytes.arrayBuffer();
+  assert.deepEqual([...new Uint8Array(ab)], [97, 98, 99]);
+  // The body was copied at construction: later writes to the source do not leak in.
+  assert.equal(await run("(() => { const u = new Uint8Array([104, 105]); const r = new Response(u); u[0] = 0; return r.text(); })()"), "hi");
+
+  const json = run("Response.json({ a: 1 }, { status: 202, headers: { 'x': 'y' } })");
+  const nodeJson = Response.json({ a: 1 }, { status: 202, headers: { x: "y" } });
+  assert.deepEqual(plain([...json.headers]), [...nodeJson.headers]);
+  assert.equal(json.status, 202);
+  assert.equal(await json.text(), '{"a":1}');
+  assert.equal(run("Response.json({}, { headers: { 'content-type': 'text/x' } }).headers.get('content-type')"), "text/x");
+  assert.throws(() => run("Response.json(undefined)"), realm.TypeError);
+  assert.throws(() => run("Response.json(1n)"), realm.TypeError);
+
+  const redirect = run("Response.redirect('http://h/x y', 301)");
+  assert.deepEqual([redirect.status, redirect.headers.get("location")], [301, new URL("http://h/x y").href]);
+  assert.throws(() => redirect.headers.set("a", "b"), realm.TypeError, "redirect headers are immutable");
+  assert.throws(() => run("Response.redirect('http://h/', 200)"), realm.RangeError);
+  assert.throws(() => run("Response.redirect('/relative')"), realm.TypeError);
+  const error = run("Response.error()");
+  assert.deepEqual([error.type, error.status, error.ok], ["error", 0, false]);
+  assert.throws(() => error.headers.append("a", "b"), realm.TypeError);
+
+  const original = run("new Response('twice', { status: 203, headers: { a: '1' } })");
+  const clone = original.clone();
+  assert.equal(await clone.text(), "twice");
+  assert.equal(await original.text(), "twice");
+  assert.throws(() => original.clone(), realm.TypeError, "cannot clone a used body");
+  assert.equal(Object.prototype.toString.call(original), "[object Response]");
+});
+
+test("Request: URL, method normalisation, body rules, copying a Request, clone", async () => {
+  for (const method of ["get", "post", "Patch", "delete", "options", "PUT", "head", "custom", "CONNECT", "trace", "bad method", "é"]) {
+    const describe = (R) => () => new R("http://h/a/../b?q#f", { method }).method;
+    assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), method);
+  }
+  for (const url of ["http://h/x y", "HTTP://H:80/", "relative", "http://u:p@h/", "data:,x", "not a url"]) {
+    const describe = (R) => () => new R(url).url;
+    assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), url);
+  }
+  assert.throws(() => run("new Request('http://h/', { body: 'x' })"), realm.TypeError, "GET cannot have a body");
+  assert.throws(() => run("new Request('http://h/', { method: 'HEAD', body: 'x' })"), realm.TypeError);
+  assert.throws(() => run("new Request('http://h/', { redirect: 'bogus' })"), realm.TypeError);
+  const post = run("new Request('http://h/', { method: 'POST', body: 'payload', headers: { 'X-A': '1' }, redirect: 'manual' })");
+  assert.equal(post.headers.get("content-type"), "text/plain;charset=UTF-8");
+  const copy = run("(r) => new Request(r, { headers: { 'x-b': '2' } })")(post);
+  assert.deepEqual([copy.method, copy.url, copy.redirect, copy.headers.get("x-a"), copy.headers.get("x-b")], ["POST", "http://h/", "manual", null, "2"]);
+  assert.equal(post.bodyUsed, true, "the new Request took over the body");
+  assert.equal(await copy.text(), "payload");
+  assert.throws(() => run("(r) => new Request(r)")(post), realm.TypeError, "a used body cannot be taken again");
+
+  const original = run("new Request('http://h/p', { method: 'PUT', body: 'data', headers: [['a', '1'], ['a', '2']] })");
+  const clone = original.clone();
+  assert.deepEqual([clone.method, clone.url, clone.headers.get("a")], ["PUT", "http://h/p", "1, 2"]);
+  clone.headers.set("a", "changed");
+  assert.equal(original.headers.get("a"), "1, 2", "clone() copies the headers");
+  assert.equal(await clone.text(), "data");
+  assert.equal(await original.text(), "data");
+  assert.equal(original.bodyUsed && clone.bodyUsed, true);
+  assert.equal(Object.prototype.toString.call(original), "[object Request]");
+});
+
+test("fetch always rejects with the documented TypeError", async () => {
+  const p = run("fetch('https://example.com/')");
+  assert.ok(p instanceof run("Promise"));
+  await assert.rejects(p, (e) => e instanceof realm.TypeError && e.message === "fetch: no outbound access from this sandbox (the egress gateway is not configured)");
+});
+
+test("host exports: newRequest builds a Request, readResponse drains a genuine Response once", async () => {
+  assert.equal(Object.isFrozen(exports), true);
+  assert.equal(Object.getPrototypeOf(exports), null);
+  const req = exports.newRequest("post", "https://h/p?q", ["X-A", "1", "x-a", "2"], new Uint8Array([104, 105]));
+  assert.ok(req instanceof context.Request);
+  assert.deepEqual([req.method, req.url, req.headers.get("x-a")], ["POST", "https://h/p?q", "1, 2"]);
+  assert.equal(await req.text(), "hi");
+  const get = exports.newRequest("GET", "https://h/", [], null);
+  assert.equal(await get.text(), "");
+  assert.throws(() => exports.newRequest("GET", "not a url", [], null), realm.TypeError);
+  assert.throws(() => exports.newRequest("GET", "https://h/", ["bad name", "v"], null), realm.TypeError);
+
+  const res = run("new Response('body', { status: 201, statusText: 'Made', headers: [['Set-Cookie', 'a'], ['set-cookie', 'b'], ['X', '1']] })");
+  const [status, statusText, headers, body] = exports.readResponse(res);
+  assert.deepEqual([status, statusText, [...headers]], [201, "Made", ["content-type", "text/plain;charset=UTF-8", "set-cookie", "a", "set-cookie", "b", "x", "1"]]);
+  assert.equal(Buffer.from(body).toString(), "body");
+  assert.equal(res.bodyUsed, true);
+  assert.throws(() => exports.readResponse(res), realm.TypeError, "a drained body cannot be read twice");
+  assert.deepEqual([...exports.readResponse(run("new Response(null, { status: 204 })"))].slice(0, 2), [204, ""]);
+  assert.equal(exports.readResponse(run("new Response(null)"))[3], null);
+  for (const fake of ["({ status: 200 })", "Object.create(Response.prototype)", "new Proxy(new Response('x'), {})", "null", "'x'"]) {
+    assert.throws(() => exports.readResponse(run(fake)), realm.TypeError, fake);
+  }
+});
