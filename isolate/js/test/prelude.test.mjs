@@ -141,7 +141,7 @@ test("monkeypatched builtins never receive a host secret", async () => {
       } });
     };
     for (const name of ["call", "apply", "bind"]) record(Function.prototype, name);
-    for (const name of ["push", "map", "filter", "join", "includes", "some", "find", "findIndex", "slice", "sort", "indexOf", "every"]) record(Array.prototype, name);
+    for (const name of ["push", "map", "filter", "join", "includes", "some", "find", "findIndex", "slice", "sort", "indexOf", "every", "forEach", "reduce"]) record(Array.prototype, name);
     for (const name of ["get", "set", "has", "delete"]) { record(Map.prototype, name); record(WeakMap.prototype, name); }
     record(Promise.prototype, "then");
     for (const name of ["replace", "slice", "toLowerCase", "charCodeAt", "includes", "split"]) record(String.prototype, name);
