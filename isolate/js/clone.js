@@ -1,4 +1,4 @@
-// ---- clone.js (part 7 of 9): structuredClone and crypto. -----------------------------------------
+// ---- clone.js (part 8 of 10): structuredClone and crypto. -----------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
@@ -27,19 +27,19 @@ function cloneValue(value, memory) {
   const seen = memory.get(value);
   if (seen !== undefined) return seen;
   if (typeof value === "function") throw dataCloneError(formatFunction(value));
-  for (const [name, valueOf] of BOXES) {
-    let prim;
-    try { prim = valueOf(value); } catch { continue; }
+  const kind = builtinKind(value);
+  if (kind >= K_BOX) {
+    const [name, valueOf] = BOXES[kind - K_BOX];
     if (name === "Symbol") throw dataCloneError("Symbol object");
-    const box = Object(prim);
+    const box = Object(valueOf(value));
     memory.set(value, box);
     return box;
   }
   let out;
-  if (isDate(value)) out = new Date(Date.prototype.getTime.call(value));
-  else if (isRegExp(value)) out = new RegExp(regExpSource(value), regExpFlags(value));
-  else if (isArrayBuffer(value)) out = ArrayBufferSlice(value, 0);
-  else if (typedArrayName(value) !== undefined || isDataView(value)) {
+  if (kind === K_DATE) out = new Date(ReflectApply(Date.prototype.getTime, value, []));
+  else if (kind === K_REGEXP) out = new RegExp(regExpSource(value), regExpFlags(value));
+  else if (kind === K_ARRAYBUFFER) out = ArrayBufferSlice(value, 0);
+  else if (typedArrayName(value) !== undefined || kind === K_DATAVIEW) {
     const name = typedArrayName(value);
     if (name === undefined) {
       out = new DataView(cloneValue(dataViewBuffer(value), memory), dataViewByteOffset(value), dataViewByteLength(value));
@@ -47,14 +47,14 @@ function cloneValue(value, memory) {
       const buffer = cloneValue(typedArrayBuffer(value), memory);
       out = new TYPED_ARRAYS[name](buffer, typedArrayByteOffset(value), typedArrayLength(value));
     }
-  } else if (isMap(value)) {
+  } else if (kind === K_MAP) {
     out = new Map();
     memory.set(value, out);
     for (const [k, v] of [...ReflectApply(Map.prototype.entries, value, [])]) {
       out.set(cloneValue(k, memory), cloneValue(v, memory));
     }
     return out;
-  } else if (isSet(value)) {
+  } else if (kind === K_SET) {
     out = new Set();
     memory.set(value, out);
     for (const v of [...ReflectApply(Set.prototype.values, value, [])]) out.add(cloneValue(v, memory));
@@ -63,7 +63,7 @@ function cloneValue(value, memory) {
     out = new DOMException(value.message, value.name);
     const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
     if (stack !== undefined && typeof stack.value === "string") out.stack = stack.value;
-  } else if (isPrototypeOf(ErrorPrototype, value)) {
+  } else if (kind === K_ERROR) {
     const name = value.name;
     const Ctor = ERROR_CONSTRUCTORS[typeof name === "string" ? name : "Error"] ?? Error;
     out = new Ctor();
@@ -82,7 +82,7 @@ function cloneValue(value, memory) {
       ObjectDefineProperty(out, "cause", { value: cloneValue(cause.value, memory), writable: true, enumerable: false, configurable: true });
     }
     return out;
-  } else if (isWeakMap(value) || isWeakSet(value) || isPrototypeOf(Promise.prototype, value)) {
+  } else if (kind === K_WEAK || kind === K_PROMISE) {
     throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
   } else if (platformBrands.some((isBrand) => isBrand(value))) {
     throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);

@@ -1,4 +1,4 @@
-// ---- encoding.js (part 4 of 9): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. --------------
+// ---- encoding.js (part 4 of 10): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. --------------
 // The decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
 
@@ -33,7 +33,8 @@ function newUtf8State() {
   return { needed: 0, seen: 0, cp: 0, lower: 0x80, upper: 0xbf };
 }
 
-/** String from UTF-16 code units in a Uint16Array (chunked to stay under argument limits). */
+/** String from the code units in a Uint16Array (or Latin-1 bytes in a Uint8Array), chunked to
+ *  stay under argument-count limits. */
 function unitsToString(units, length) {
   let s = "";
   for (let i = 0; i < length; i += 8192) {
@@ -46,46 +47,56 @@ function unitsToString(units, length) {
  *  the first error. */
 function utf8DecodeChunk(bytes, st, fatal, flush) {
   const n = bytes.length;
+  let { needed, seen, cp, lower, upper } = st;
+  // Fast path: pure ASCII with no sequence in progress.
+  if (needed === 0) {
+    let i = 0;
+    while (i < n && bytes[i] < 0x80) i++;
+    if (i === n) return unitsToString(bytes, n);
+  }
   const units = new Uint16Array(n + 2);
   let w = 0;
-  const fail = () => {
-    if (fatal) throw new TypeError("The encoded data was not valid UTF-8");
-    units[w++] = 0xfffd;
-  };
   for (let i = 0; i < n; i++) {
     const b = bytes[i];
-    if (st.needed === 0) {
-      if (b < 0x80) units[w++] = b;
-      else if (b >= 0xc2 && b <= 0xdf) { st.needed = 1; st.cp = b & 0x1f; }
-      else if (b >= 0xe0 && b <= 0xef) {
-        if (b === 0xe0) st.lower = 0xa0;
-        if (b === 0xed) st.upper = 0x9f;
-        st.needed = 2; st.cp = b & 0xf;
-      } else if (b >= 0xf0 && b <= 0xf4) {
-        if (b === 0xf0) st.lower = 0x90;
-        if (b === 0xf4) st.upper = 0x8f;
-        st.needed = 3; st.cp = b & 0x7;
-      } else fail();
+    if (needed === 0) {
+      if (b < 0x80) { units[w++] = b; continue; }
+      if (b >= 0xc2 && b <= 0xdf) { needed = 1; cp = b & 0x1f; continue; }
+      if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) lower = 0xa0;
+        else if (b === 0xed) upper = 0x9f;
+        needed = 2; cp = b & 0xf;
+        continue;
+      }
+      if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) lower = 0x90;
+        else if (b === 0xf4) upper = 0x8f;
+        needed = 3; cp = b & 0x7;
+        continue;
+      }
+      if (fatal) throw new TypeError("The encoded data was not valid UTF-8");
+      units[w++] = 0xfffd;
       continue;
     }
-    if (b < st.lower || b > st.upper) {
-      st.needed = st.seen = st.cp = 0; st.lower = 0x80; st.upper = 0xbf;
-      fail();
+    if (b < lower || b > upper) {
+      needed = seen = cp = 0; lower = 0x80; upper = 0xbf;
+      if (fatal) throw new TypeError("The encoded data was not valid UTF-8");
+      units[w++] = 0xfffd;
       i--; // reprocess this byte
       continue;
     }
-    st.lower = 0x80; st.upper = 0xbf;
-    st.cp = (st.cp << 6) | (b & 0x3f);
-    if (++st.seen !== st.needed) continue;
-    const cp = st.cp;
-    st.needed = st.seen = st.cp = 0;
+    lower = 0x80; upper = 0xbf;
+    cp = (cp << 6) | (b & 0x3f);
+    if (++seen !== needed) continue;
     if (cp < 0x10000) units[w++] = cp;
     else { units[w++] = 0xd800 + ((cp - 0x10000) >> 10); units[w++] = 0xdc00 + ((cp - 0x10000) & 0x3ff); }
+    needed = seen = cp = 0;
   }
-  if (flush && st.needed !== 0) {
-    st.needed = st.seen = st.cp = 0; st.lower = 0x80; st.upper = 0xbf;
-    fail();
+  if (flush && needed !== 0) {
+    needed = seen = cp = 0; lower = 0x80; upper = 0xbf;
+    if (fatal) throw new TypeError("The encoded data was not valid UTF-8");
+    units[w++] = 0xfffd;
   }
+  st.needed = needed; st.seen = seen; st.cp = cp; st.lower = lower; st.upper = upper;
   return unitsToString(units, w);
 }
 

@@ -1,4 +1,4 @@
-// ---- fetch.js (part 8 of 9): Headers, Request, Response (Fetch standard subset), fetch. ----------
+// ---- fetch.js (part 9 of 10): Headers, Request, Response (Fetch standard subset), fetch. ----------
 // Bodies are fully buffered byte arrays (no streams): a body is extracted (and copied) once at
 // construction and can be consumed once. Internal byte arrays never reach tenant code; consumers
 // get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
@@ -266,7 +266,6 @@ class Request {
   get url() { return this.#url; }
   get headers() { return this.#headers; }
   get redirect() { return this.#redirect; }
-  get signal() { return null; }
   clone() {
     const body = cloneBody(this);
     const copy = new Request(this.#url);

@@ -1,6 +1,6 @@
-// ---- inspect.js (part 2 of 9): the value formatter and `console`. -------------------------------
+// ---- inspect.js (part 2 of 10): the value formatter and `console`. -------------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
-// Brand checks use builtin methods that throw on the wrong receiver instead of reading
+// Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
 // formatted prints as "[object]".
 
@@ -11,15 +11,9 @@ const INSPECT_BREAK = 80;
 
 const brandOf = (fn) => (v) => { try { fn(v); return true; } catch { return false; } };
 const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
-const isDate = brandOf(uncurry(Date.prototype.getTime));
-const isMap = brandOf((v) => ReflectApply(Map.prototype.has, v, [0]));
-const isSet = brandOf((v) => ReflectApply(Set.prototype.has, v, [0]));
 const mapSize = uncurry(ObjectGetOwnPropertyDescriptor(Map.prototype, "size").get);
 const setSize = uncurry(ObjectGetOwnPropertyDescriptor(Set.prototype, "size").get);
-const isWeakMap = brandOf((v) => ReflectApply(WeakMap.prototype.has, v, [{}]));
-const isWeakSet = brandOf((v) => ReflectApply(WeakSet.prototype.has, v, [{}]));
 const arrayBufferByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get);
-const isArrayBuffer = brandOf(arrayBufferByteLength);
 const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
 const typedArrayName = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, SymbolToStringTag).get);
 const typedArrayGetter = (name) => uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, name).get);
@@ -30,7 +24,6 @@ const typedArrayByteLength = typedArrayGetter("byteLength");
 const dataViewByteLength = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteLength").get);
 const dataViewBuffer = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "buffer").get);
 const dataViewByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteOffset").get);
-const isDataView = brandOf(dataViewByteLength);
 const regExpSource = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, "source").get);
 const regExpFlags = (re) => {
   let f = "";
@@ -41,15 +34,45 @@ const regExpFlags = (re) => {
   }
   return f;
 };
-const isRegExp = (v) => v !== RegExp.prototype && brandOf(regExpSource)(v);
+const FunctionToString = uncurry(Function.prototype.toString);
+
+// Builtin kinds. builtinKind() walks the prototype chain once to the nearest builtin prototype,
+// then confirms with a brand check (a builtin that throws on a wrong receiver), so an ordinary
+// object costs no exception and an impostor such as Object.create(Date.prototype) is not taken
+// for a Date. Errors and Promises have no side-effect-free brand check: their prototype decides.
+const K_PLAIN = 0, K_DATE = 1, K_REGEXP = 2, K_ERROR = 3, K_MAP = 4, K_SET = 5, K_WEAK = 6,
+  K_ARRAYBUFFER = 7, K_DATAVIEW = 8, K_PROMISE = 9, K_BOX = 10;
 const BOXES = [
   ["Number", uncurry(Number.prototype.valueOf)], ["String", uncurry(String.prototype.valueOf)],
   ["Boolean", uncurry(Boolean.prototype.valueOf)], ["Symbol", uncurry(Symbol.prototype.valueOf)],
   ["BigInt", uncurry(BigInt.prototype.valueOf)],
 ];
-const FunctionToString = uncurry(Function.prototype.toString);
-const ErrorPrototype = Error.prototype;
-const isPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
+const BUILTIN_PROTOTYPES = new Map([
+  [Date.prototype, [K_DATE, brandOf(uncurry(Date.prototype.getTime))]],
+  [RegExp.prototype, [K_REGEXP, brandOf(regExpSource)]],
+  [Error.prototype, [K_ERROR, null]],
+  [Map.prototype, [K_MAP, brandOf((v) => ReflectApply(Map.prototype.has, v, [0]))]],
+  [Set.prototype, [K_SET, brandOf((v) => ReflectApply(Set.prototype.has, v, [0]))]],
+  [WeakMap.prototype, [K_WEAK, brandOf((v) => ReflectApply(WeakMap.prototype.has, v, [{}]))]],
+  [WeakSet.prototype, [K_WEAK, brandOf((v) => ReflectApply(WeakSet.prototype.has, v, [{}]))]],
+  [ArrayBuffer.prototype, [K_ARRAYBUFFER, brandOf(arrayBufferByteLength)]],
+  [DataView.prototype, [K_DATAVIEW, brandOf(dataViewByteLength)]],
+  [Promise.prototype, [K_PROMISE, null]],
+  ...BOXES.map(([name, valueOf], i) => [globalThis[name].prototype, [K_BOX + i, brandOf(valueOf)]]),
+]);
+
+/** The builtin kind of an object (K_*; a boxed primitive is K_BOX + its index in BOXES). */
+function builtinKind(obj) {
+  for (let p = ObjectGetPrototypeOf(obj), hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
+    const entry = BUILTIN_PROTOTYPES.get(p);
+    if (entry === undefined) continue;
+    return entry[1] === null || entry[1](obj) ? entry[0] : K_PLAIN;
+  }
+  return K_PLAIN;
+}
+const isObject = (v) => v !== null && typeof v === "object";
+const isArrayBuffer = (v) => isObject(v) && builtinKind(v) === K_ARRAYBUFFER;
+const isDataView = (v) => isObject(v) && builtinKind(v) === K_DATAVIEW;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
@@ -176,17 +199,16 @@ function inspectObject(obj, depth, ctx, indent) {
     if (ref === undefined) ctx.refs.set(obj, ref = ctx.refs.size + 1);
     return `[Circular *${ref}]`;
   }
-  if (isDate(obj)) {
-    const t = Date.prototype.getTime.call(obj);
-    return t === t ? Date.prototype.toISOString.call(obj) : "Invalid Date";
+  const kind = builtinKind(obj);
+  if (kind === K_DATE) {
+    const t = ReflectApply(Date.prototype.getTime, obj, []);
+    return t === t ? ReflectApply(Date.prototype.toISOString, obj, []) : "Invalid Date";
   }
-  if (isRegExp(obj)) return `/${regExpSource(obj)}/${regExpFlags(obj)}`;
-  if (isPrototypeOf(ErrorPrototype, obj)) return formatError(obj);
-  for (const [name, valueOf] of BOXES) {
-    try {
-      const prim = valueOf(obj);
-      return `[${name}: ${formatPrimitive(prim, true)}]`;
-    } catch { /* not this box */ }
+  if (kind === K_REGEXP) return `/${regExpSource(obj)}/${regExpFlags(obj)}`;
+  if (kind === K_ERROR) return formatError(obj);
+  if (kind >= K_BOX) {
+    const [name, valueOf] = BOXES[kind - K_BOX];
+    return `[${name}: ${formatPrimitive(valueOf(obj), true)}]`;
   }
   const ctor = constructorName(obj);
   const isArray = ArrayIsArray(obj);
@@ -195,7 +217,7 @@ function inspectObject(obj, depth, ctx, indent) {
     return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
   }
   ctx.currentDepth = depth;
-  if (isWeakMap(obj) || isWeakSet(obj)) return `${ctor ?? "Weak"} { <items unknown> }`;
+  if (kind === K_WEAK) return `${ctor ?? "Weak"} { <items unknown> }`;
   const hook = inspectHooks.get(ObjectGetPrototypeOf(obj));
   let shown = null;
   if (hook !== undefined) {
@@ -233,30 +255,30 @@ function inspectObject(obj, depth, ctx, indent) {
     // Extra (non-index) properties are listed only for short arrays: ownKeys is O(length).
     keys = length > INSPECT_MAX_ITEMS || !isArray ? []
       : ReflectOwnKeys(obj).filter((k) => typeof k !== "string" || (!/^(0|[1-9]\d*)$/.test(k) && k !== "length"));
-  } else if (isMap(obj)) {
+  } else if (kind === K_MAP) {
     prefix = `${ctor ?? "Map"}(${mapSize(obj)}) `;
     let n = 0;
     for (const [k, v] of ReflectApply(Map.prototype.entries, obj, [])) {
       if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
       entries.push(`${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
     }
-  } else if (isSet(obj)) {
+  } else if (kind === K_SET) {
     prefix = `${ctor ?? "Set"}(${setSize(obj)}) `;
     let n = 0;
     for (const v of ReflectApply(Set.prototype.values, obj, [])) {
       if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
       entries.push(inspectValue(v, depth + 1, ctx, inner));
     }
-  } else if (isArrayBuffer(obj)) {
+  } else if (kind === K_ARRAYBUFFER) {
     const len = arrayBufferByteLength(obj);
     const bytes = new Uint8Array(obj, 0, len < 50 ? len : 50);
     let hex = "";
     for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${bytes[i].toString(16).padStart(2, "0")}`;
     if (len > 50) hex += ` ... ${len - 50} more bytes`;
     entries.push(`[Uint8Contents]: <${hex}>`, `byteLength: ${len}`);
-  } else if (isDataView(obj)) {
+  } else if (kind === K_DATAVIEW) {
     entries.push(`byteLength: ${dataViewByteLength(obj)}`);
-  } else if (isPrototypeOf(Promise.prototype, obj)) {
+  } else if (kind === K_PROMISE) {
     entries.push("<unknown>");
   }
   propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);

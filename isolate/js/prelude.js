@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 9 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 10 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -11,11 +11,17 @@
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
- *     1 prelude.js      2 inspect.js     3 timers.js     4 encoding.js    5 url-parser.js
- *     6 url.js          7 clone.js       8 fetch.js      9 prelude-end.js
+ *      1 prelude.js    2 inspect.js    3 timers.js   4 encoding.js   5 url-host.js
+ *      6 url-parser.js 7 url.js        8 clone.js    9 fetch.js     10 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
- *   prelude-end.js closes. The script's completion value is the HOST EXPORTS object (below).
+ *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
+ *   plain concatenation is enough. The script's completion value is the HOST EXPORTS object.
+ *
+ * SNAPSHOT SAFETY — evaluation calls no host primitive except onTimer, reads no clock and draws no
+ * randomness (performance.timeOrigin is taken on first use), so the host may evaluate the prelude
+ * once into a V8 startup snapshot and start every isolate from it. Per-isolate state (timer table
+ * and id counter, console counters, lazily built lookup tables) starts empty in each isolate.
  *
  * HOST PRIMITIVES — the host installs `globalThis.__stockade_host` (configurable, so the prelude can
  * delete it) holding these native functions. The prelude copies them into closure constants and
@@ -44,7 +50,7 @@
  *   now() -> number
  *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
  *       while JS runs (it only advances between host events). performance.now() returns it;
- *       performance.timeOrigin is Date.now() - now() at prelude time.
+ *       performance.timeOrigin is Date.now() - now(), taken on first use.
  *
  * MICROTASKS — queueMicrotask is built on a resolved promise. An exception thrown by its callback
  * rejects an internal promise nobody handles, so the host sees it through its
@@ -180,7 +186,12 @@ function iteratorFactory(tag) {
   };
 }
 
-/** Reads a dictionary member without letting a hostile `init` escape: plain [[Get]]. */
+/** Reads a WebIDL dictionary member: undefined/null mean "empty", other primitives are a
+ *  TypeError, objects are read with a plain [[Get]]. */
 function dictGet(dict, key) {
-  return dict === undefined || dict === null ? undefined : dict[key];
+  if (dict === undefined || dict === null) return undefined;
+  if (typeof dict !== "object" && typeof dict !== "function") {
+    throw new TypeError(`the options argument must be an object (reading "${key}")`);
+  }
+  return dict[key];
 }

@@ -1,4 +1,4 @@
-// ---- timers.js (part 3 of 9): setTimeout & co, queueMicrotask, performance. ---------------------
+// ---- timers.js (part 3 of 10): setTimeout & co, queueMicrotask, performance. ---------------------
 // Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
 // as on the web) and never reused. The host owns the clock and the loop; see the contract in
 // prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its
@@ -56,14 +56,17 @@ defineGlobal("queueMicrotask", function queueMicrotask(callback) {
   ReflectApply(PromisePrototypeThen, resolvedPromise, [() => { ReflectApply(callback, undefined, []); }]);
 });
 
-const timeOrigin = Date.now() - hostNow();
+// Computed on first use, never at prelude time: the host may evaluate the prelude once into a
+// startup snapshot, and a value computed then would be shared by every isolate made from it.
+let timeOrigin = null;
+const getTimeOrigin = () => (timeOrigin ??= Date.now() - hostNow());
 class Performance {
   constructor(key) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
-  get timeOrigin() { return timeOrigin; }
+  get timeOrigin() { return getTimeOrigin(); }
   now() { return hostNow(); }
-  toJSON() { return { timeOrigin }; }
+  toJSON() { return { timeOrigin: getTimeOrigin() }; }
 }
 setTag(Performance.prototype, "Performance");
 defineGlobal("Performance", Performance);

@@ -111,6 +111,8 @@ test("Request: URL, method normalisation, body rules, copying a Request, clone",
   assert.throws(() => run("new Request('http://h/', { body: 'x' })"), realm.TypeError, "GET cannot have a body");
   assert.throws(() => run("new Request('http://h/', { method: 'HEAD', body: 'x' })"), realm.TypeError);
   assert.throws(() => run("new Request('http://h/', { redirect: 'bogus' })"), realm.TypeError);
+  assert.throws(() => run("new Request('http://h/', 'not a dictionary')"), realm.TypeError);
+  assert.throws(() => run("new Response('x', 200)"), realm.TypeError);
   const post = run("new Request('http://h/', { method: 'POST', body: 'payload', headers: { 'X-A': '1' }, redirect: 'manual' })");
   assert.equal(post.headers.get("content-type"), "text/plain;charset=UTF-8");
   const copy = run("(r) => new Request(r, { headers: { 'x-b': '2' } })")(post);

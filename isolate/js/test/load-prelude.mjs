@@ -6,8 +6,8 @@ import vm from "node:vm";
 
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
-  "prelude.js", "inspect.js", "timers.js", "encoding.js", "url-parser.js",
-  "url.js", "clone.js", "fetch.js", "prelude-end.js",
+  "prelude.js", "inspect.js", "timers.js", "encoding.js", "url-host.js",
+  "url-parser.js", "url.js", "clone.js", "fetch.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
