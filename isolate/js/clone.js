@@ -59,7 +59,7 @@ function cloneValue(value, memory) {
     memory.set(value, out);
     for (const v of [...ReflectApply(Set.prototype.values, value, [])]) out.add(cloneValue(v, memory));
     return out;
-  } else if (DOMException.isDOMException(value)) {
+  } else if (isDOMException(value)) {
     out = new DOMException(value.message, value.name);
     const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
     if (stack !== undefined && typeof stack.value === "string") out.stack = stack.value;

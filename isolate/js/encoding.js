@@ -148,12 +148,12 @@ class TextEncoder {
     }
     return { read, written };
   }
-  static isTextEncoder(v) { return v !== null && typeof v === "object" && #brand in v; }
   #brand = true;
+  static {
+    platformBrands.push((v) => v !== null && typeof v === "object" && #brand in v);
+  }
 }
 setTag(TextEncoder.prototype, "TextEncoder");
-platformBrands.push(TextEncoder.isTextEncoder);
-delete TextEncoder.isTextEncoder;
 defineGlobal("TextEncoder", TextEncoder);
 
 const UTF8_LABELS = ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"];
@@ -192,11 +192,11 @@ class TextDecoder {
     if (!stream) this.#bomSeen = false;
     return text;
   }
-  static isTextDecoder(v) { return v !== null && typeof v === "object" && #fatal in v; }
+  static {
+    platformBrands.push((v) => v !== null && typeof v === "object" && #fatal in v);
+  }
 }
 setTag(TextDecoder.prototype, "TextDecoder");
-platformBrands.push(TextDecoder.isTextDecoder);
-delete TextDecoder.isTextDecoder;
 defineGlobal("TextDecoder", TextDecoder);
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -144,6 +144,7 @@ const DOMEXCEPTION_CODES = {
   DataCloneError: 25,
 };
 
+let isDOMException; // (v) -> boolean, for structuredClone
 class DOMException extends Error {
   #name;
   #message;
@@ -155,7 +156,9 @@ class DOMException extends Error {
   get name() { return this.#name; }
   get message() { return this.#message; }
   get code() { return DOMEXCEPTION_CODES[this.#name] ?? 0; }
-  static isDOMException(v) { return v !== null && typeof v === "object" && #name in v; }
+  static {
+    isDOMException = (v) => v !== null && typeof v === "object" && #name in v;
+  }
 }
 setTag(DOMException.prototype, "DOMException");
 defineGlobal("DOMException", DOMException);

@@ -346,3 +346,16 @@ test("the part list covers every prelude file, matches the documented order, and
   assert.deepEqual(documented.map(([n]) => n), PARTS.map((_, i) => i + 1));
   for (const part of PARTS) assert.ok(readFileSync(new URL(part, dir), "utf8").endsWith("\n"), part);
 });
+
+test("classes expose only their standard members", () => {
+  const p = loadPrelude();
+  const members = (name) => JSON.parse(p.run(`JSON.stringify([Object.getOwnPropertyNames(${name}).sort(), Object.getOwnPropertyNames(${name}.prototype).sort()])`));
+  assert.deepEqual(members("DOMException"), [["length", "name", "prototype"], ["code", "constructor", "message", "name"]]);
+  assert.deepEqual(members("TextEncoder"), [["length", "name", "prototype"], ["constructor", "encode", "encodeInto", "encoding"]]);
+  assert.deepEqual(members("TextDecoder"), [["length", "name", "prototype"], ["constructor", "decode", "encoding", "fatal", "ignoreBOM"]]);
+  assert.deepEqual(members("URL")[0], ["canParse", "length", "name", "parse", "prototype"]);
+  assert.deepEqual(members("Response")[0], ["error", "json", "length", "name", "prototype", "redirect"]);
+  for (const name of ["URLSearchParams", "Headers", "Request", "Crypto", "Performance"]) {
+    assert.deepEqual(members(name)[0], ["length", "name", "prototype"], name);
+  }
+});
