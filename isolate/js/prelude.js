@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 10 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 11 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -11,8 +11,8 @@
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
- *      1 prelude.js    2 inspect.js    3 timers.js   4 encoding.js   5 url-host.js
- *      6 url-parser.js 7 url.js        8 clone.js    9 fetch.js     10 prelude-end.js
+ *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
+ *      7 url-parser.js 8 url.js        9 clone.js     10 fetch.js   11 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

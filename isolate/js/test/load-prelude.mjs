@@ -6,7 +6,7 @@ import vm from "node:vm";
 
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
-  "prelude.js", "inspect.js", "timers.js", "encoding.js", "url-host.js",
+  "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
   "url-parser.js", "url.js", "clone.js", "fetch.js", "prelude-end.js",
 ];
 

@@ -1,0 +1,124 @@
+// ---- console.js (part 3 of 11): `console`. ------------------------------------------------------
+// Formats arguments like Node's console (printf-style directives in a leading string, inspect() for
+// everything else) and hands one line per call to the host's log(level, text). Never throws: a
+// failure to format prints "[object]", a host refusal is swallowed, and console calls made from a
+// Proxy trap during formatting are printed shallowly (no recursion through traps).
+
+/** console-style formatting with printf-like %s %d %i %f %j %o %O %c %% in a leading string. */
+function formatArgs(args) {
+  let out = "";
+  let i = 0;
+  if (typeof args[0] === "string" && args.length > 1 && args[0].includes("%")) {
+    const fmt = args[0];
+    i = 1;
+    let last = 0;
+    for (let j = 0; j < fmt.length - 1; j++) {
+      if (fmt[j] !== "%") continue;
+      const f = fmt[j + 1];
+      let rep;
+      if (f === "%") rep = "%";
+      else if (i >= args.length) continue;
+      else if (f === "s") {
+        const a = args[i++];
+        rep = typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : inspect(a);
+      }
+      else if (f === "d" || f === "i") {
+        const a = args[i++];
+        rep = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${f === "i" ? Math.trunc(Number(a)) : Number(a)}`;
+      } else if (f === "f") {
+        const a = args[i++];
+        rep = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`;
+      }
+      else if (f === "j") { try { rep = `${JSONStringify(args[i])}`; } catch { rep = "[Circular]"; } i++; }
+      else if (f === "o" || f === "O") rep = inspect(args[i++]);
+      else if (f === "c") { rep = ""; i++; }
+      else continue;
+      out += fmt.slice(last, j) + rep;
+      last = j + 2;
+      j++;
+    }
+    out += fmt.slice(last);
+  }
+  for (; i < args.length; i++) {
+    const a = args[i];
+    out += (out === "" && i === 0 ? "" : " ") + (typeof a === "string" ? a : inspect(a));
+  }
+  return out;
+}
+
+/** Formats without touching objects (no Proxy trap can run): used for console calls made from
+ *  inside a Proxy trap while another console call is formatting, which would otherwise recurse
+ *  exponentially. */
+function formatArgsShallow(args) {
+  let out = "";
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const text = typeof a === "string" ? a : a === null || (typeof a !== "object" && typeof a !== "function")
+      ? formatPrimitive(a, false) : "[object]";
+    out += (i ? " " : "") + text;
+  }
+  return out;
+}
+
+let consoleFormatting = false;
+
+/** Sends one formatted line to the host; swallows everything (console must never throw). */
+function emit(level, args) {
+  let text = "[object]";
+  if (consoleFormatting) text = formatArgsShallow(args);
+  else {
+    consoleFormatting = true;
+    try { text = formatArgs(args); } catch { /* keep "[object]" */ } finally { consoleFormatting = false; }
+  }
+  try { hostLog(level, text); } catch { /* host refused the line */ }
+}
+
+const consoleCounts = new Map();
+const consoleTimers = new Map();
+const consoleMethods = {
+  debug(...args) { emit(0, args); },
+  log(...args) { emit(1, args); },
+  info(...args) { emit(1, args); },
+  warn(...args) { emit(2, args); },
+  error(...args) { emit(3, args); },
+  trace(...args) {
+    let stack = "";
+    try { stack = `${new Error().stack}`.split("\n").slice(2).join("\n"); } catch { /* ignore */ }
+    emit(3, [`Trace${args.length ? ": " : ""}${formatArgs(args)}\n${stack}`]);
+  },
+  assert(condition, ...args) {
+    if (condition) return;
+    if (typeof args[0] === "string") args[0] = `Assertion failed: ${args[0]}`;
+    else args.unshift("Assertion failed");
+    emit(3, args);
+  },
+  dir(value) { emit(1, [inspect(value)]); },
+  dirxml(...args) { emit(1, args); },
+  table(...args) { emit(1, args); },
+  count(label = "default") {
+    const key = `${label}`;
+    const n = (consoleCounts.get(key) ?? 0) + 1;
+    consoleCounts.set(key, n);
+    emit(1, [`${key}: ${n}`]);
+  },
+  countReset(label = "default") { consoleCounts.delete(`${label}`); },
+  time(label = "default") { consoleTimers.set(`${label}`, hostNow()); },
+  timeLog(label = "default", ...args) {
+    const t = consoleTimers.get(`${label}`);
+    if (t === undefined) emit(2, [`Timer '${label}' does not exist`]);
+    else emit(1, [`${label}: ${hostNow() - t}ms`, ...args]);
+  },
+  timeEnd(label = "default") {
+    consoleMethods.timeLog(label);
+    consoleTimers.delete(`${label}`);
+  },
+  group(...args) { if (args.length) emit(1, args); },
+  groupCollapsed(...args) { if (args.length) emit(1, args); },
+  groupEnd() {},
+};
+const consoleObject = ObjectCreate(ObjectCreate(Object.prototype));
+for (const name of ObjectKeys(consoleMethods)) {
+  ObjectDefineProperty(consoleObject, name, { value: consoleMethods[name], writable: true, enumerable: true, configurable: true });
+}
+setTag(consoleObject, "console");
+defineGlobal("console", consoleObject);
