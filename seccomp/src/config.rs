@@ -60,7 +60,12 @@ pub struct Rlimits {
 
 impl Default for Rlimits {
     fn default() -> Self {
-        Self { core: 0, fsize: 0, nofile: 16, nproc: 32 }
+        Self {
+            core: 0,
+            fsize: 0,
+            nofile: 16,
+            nproc: 32,
+        }
     }
 }
 
@@ -80,7 +85,11 @@ impl JailConfig {
     pub fn new(keep_fd: RawFd) -> Self {
         Self {
             keep_fd,
-            layers: Layers { namespaces: true, landlock: true, seccomp: SeccompMode::Enforce },
+            layers: Layers {
+                namespaces: true,
+                landlock: true,
+                seccomp: SeccompMode::Enforce,
+            },
             rlimits: Rlimits::default(),
         }
     }

@@ -62,7 +62,9 @@ pub enum JailError {
     // ---- close(), in order --------------------------------------------------
     /// `close()` was asked for the namespace layer but `enter_namespaces()`
     /// did not run in this process. Refusing protects the host's mount table.
-    #[error("close(): layers.namespaces is set but enter_namespaces() did not run in this process")]
+    #[error(
+        "close(): layers.namespaces is set but enter_namespaces() did not run in this process"
+    )]
     NamespacesNotEntered,
     /// The descriptor to keep is not open.
     #[error("close(): keep_fd {fd} is not an open descriptor")]

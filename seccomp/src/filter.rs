@@ -116,8 +116,11 @@ pub fn compile(
 
 /// Installs `policy` on every thread of the process (TSYNC); also sets
 /// `no_new_privs` on each of them, which seccomp requires.
+///
+/// The allow-list goes in last: installing a filter takes `prctl` and
+/// `seccomp`, which the allow-list denies but the errno filters pass.
 pub fn install(policy: &CompiledPolicy) -> Result<(), seccompiler::Error> {
-    for program in &policy.programs {
+    for program in policy.programs.iter().rev() {
         seccompiler::apply_filter_all_threads(program)?;
     }
     Ok(())
@@ -147,12 +150,19 @@ fn merge(table: &[SyscallRule], ctx: PolicyContext) -> Result<BTreeMap<i64, Merg
             None => {
                 merged.insert(
                     entry.nr,
-                    Merged { name: entry.name, verdict: entry.verdict, rules: rule.map(|r| vec![r]) },
+                    Merged {
+                        name: entry.name,
+                        verdict: entry.verdict,
+                        rules: rule.map(|r| vec![r]),
+                    },
                 );
             }
             Some(existing) => {
                 if existing.verdict != entry.verdict {
-                    return Err(PolicyError::ConflictingVerdicts { name: existing.name, nr: entry.nr });
+                    return Err(PolicyError::ConflictingVerdicts {
+                        name: existing.name,
+                        nr: entry.nr,
+                    });
                 }
                 // An unconditional entry absorbs every conditional one.
                 match (&mut existing.rules, rule) {
@@ -172,7 +182,10 @@ fn condition(
     ctx: PolicyContext,
 ) -> Result<SeccompCondition, PolicyError> {
     if check.index > 5 {
-        return Err(PolicyError::BadArgIndex { name: entry.name, index: check.index });
+        return Err(PolicyError::BadArgIndex {
+            name: entry.name,
+            index: check.index,
+        });
     }
     let value = match check.value {
         ArgValue::Const(v) => v,
@@ -197,12 +210,15 @@ mod tests {
     use super::*;
     use crate::policy::{allow, allow_when, fail, int_eq, WORKER_POLICY};
 
-    const CTX: PolicyContext = PolicyContext { kept_fd: 3, own_pid: 1 };
+    const CTX: PolicyContext = PolicyContext {
+        kept_fd: 3,
+        own_pid: 1,
+    };
 
     #[test]
     fn worker_policy_compiles_to_one_allow_list_and_one_enosys_filter() {
         let compiled = compile(WORKER_POLICY, DefaultAction::KillProcess, CTX).expect("compiles");
-        // clone3 and rseq share ENOSYS, so exactly one errno filter.
+        // clone3 -> ENOSYS is the only errno entry: one extra filter.
         assert_eq!(compiled.programs.len(), 2);
         assert!(compiled.instructions() < usize::from(u16::MAX));
     }
@@ -223,22 +239,49 @@ mod tests {
     #[test]
     fn dangerous_calls_are_not_in_the_table() {
         let denied = [
-            libc::SYS_open, libc::SYS_openat, libc::SYS_openat2, libc::SYS_execve,
-            libc::SYS_execveat, libc::SYS_fork, libc::SYS_vfork, libc::SYS_socket,
-            libc::SYS_socketpair, libc::SYS_connect, libc::SYS_bind, libc::SYS_ptrace,
-            libc::SYS_process_vm_writev, libc::SYS_mount, libc::SYS_unshare, libc::SYS_setns,
-            libc::SYS_setuid, libc::SYS_bpf, libc::SYS_io_uring_setup, libc::SYS_userfaultfd,
-            libc::SYS_perf_event_open, libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_ioctl,
-            libc::SYS_memfd_create, libc::SYS_pipe2, libc::SYS_dup, libc::SYS_kcmp,
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_openat2,
+            libc::SYS_execve,
+            libc::SYS_execveat,
+            libc::SYS_fork,
+            libc::SYS_vfork,
+            libc::SYS_socket,
+            libc::SYS_socketpair,
+            libc::SYS_connect,
+            libc::SYS_bind,
+            libc::SYS_ptrace,
+            libc::SYS_process_vm_writev,
+            libc::SYS_mount,
+            libc::SYS_unshare,
+            libc::SYS_setns,
+            libc::SYS_setuid,
+            libc::SYS_bpf,
+            libc::SYS_io_uring_setup,
+            libc::SYS_userfaultfd,
+            libc::SYS_perf_event_open,
+            libc::SYS_keyctl,
+            libc::SYS_add_key,
+            libc::SYS_ioctl,
+            libc::SYS_memfd_create,
+            libc::SYS_pipe2,
+            libc::SYS_dup,
+            libc::SYS_kcmp,
         ];
         for nr in denied {
-            assert!(WORKER_POLICY.iter().all(|e| e.nr != nr), "syscall {nr} must stay denied");
+            assert!(
+                WORKER_POLICY.iter().all(|e| e.nr != nr),
+                "syscall {nr} must stay denied"
+            );
         }
     }
 
     #[test]
     fn conflicting_verdicts_are_rejected() {
-        let table = [allow("x", 1000, "reason one"), fail("x", 1000, libc::EPERM, "reason two")];
+        let table = [
+            allow("x", 1000, "reason one"),
+            fail("x", 1000, libc::EPERM, "reason two"),
+        ];
         assert!(matches!(
             compile(&table, DefaultAction::KillProcess, CTX),
             Err(PolicyError::ConflictingVerdicts { nr: 1000, .. })
@@ -249,7 +292,10 @@ mod tests {
     fn unconditional_entry_absorbs_conditional_ones() {
         const WHEN: &[ArgCheck] = &[int_eq(0, 7)];
         let conditional_only = [allow_when("x", 1000, WHEN, "conditional")];
-        let both = [allow_when("x", 1000, WHEN, "conditional"), allow("x", 1000, "unconditional")];
+        let both = [
+            allow_when("x", 1000, WHEN, "conditional"),
+            allow("x", 1000, "unconditional"),
+        ];
         let a = compile(&conditional_only, DefaultAction::KillProcess, CTX).expect("compiles");
         let b = compile(&both, DefaultAction::KillProcess, CTX).expect("compiles");
         // The unconditional version has no argument comparisons, so is shorter.

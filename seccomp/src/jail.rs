@@ -71,7 +71,10 @@ pub fn close(config: &JailConfig) -> Result<JailReport, JailError> {
             };
             // SAFETY: getpid has no preconditions and cannot fail.
             let own_pid = unsafe { libc::getpid() };
-            let ctx = PolicyContext { kept_fd: config.keep_fd, own_pid };
+            let ctx = PolicyContext {
+                kept_fd: config.keep_fd,
+                own_pid,
+            };
             let compiled =
                 filter::compile(WORKER_POLICY, default, ctx).map_err(JailError::SeccompCompile)?;
             filter::install(&compiled).map_err(JailError::SeccompInstall)?;

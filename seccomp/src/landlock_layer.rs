@@ -34,9 +34,10 @@ pub(crate) fn restrict_everything() -> Result<LandlockReport, JailError> {
         .map_err(JailError::Landlock)?;
 
     let kernel_abi = match status.landlock {
-        LandlockStatus::Available { effective_abi, kernel_abi } => {
-            Some(kernel_abi.map_or(effective_abi as u32, |v| v as u32))
-        }
+        LandlockStatus::Available {
+            effective_abi,
+            kernel_abi,
+        } => Some(kernel_abi.map_or(effective_abi as u32, |v| v as u32)),
         LandlockStatus::NotEnabled | LandlockStatus::NotImplemented => None,
     };
     let enforcement = match status.ruleset {

@@ -128,7 +128,11 @@ fn child_after_fork(old_mask: &libc::sigset_t, lifeline_read: RawFd) -> Result<(
 
 /// True unless the pipe's write end (held by the reaper) has been closed.
 fn lifeline_is_up(read_end: RawFd) -> bool {
-    let mut pfd = libc::pollfd { fd: read_end, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: read_end,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: pfd is one valid pollfd; zero timeout never blocks.
     let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
     !(ready == 1 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0)

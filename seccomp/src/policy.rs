@@ -133,7 +133,13 @@ pub const fn allow_when(
     when: &'static [ArgCheck],
     reason: &'static str,
 ) -> SyscallRule {
-    SyscallRule { name, nr, when, verdict: Verdict::Allow, reason }
+    SyscallRule {
+        name,
+        nr,
+        when,
+        verdict: Verdict::Allow,
+        reason,
+    }
 }
 
 /// Makes `nr` fail with `errno` without running it.
@@ -143,37 +149,73 @@ pub const fn fail(
     errno: i32,
     reason: &'static str,
 ) -> SyscallRule {
-    SyscallRule { name, nr, when: &[], verdict: Verdict::Errno(errno), reason }
+    SyscallRule {
+        name,
+        nr,
+        when: &[],
+        verdict: Verdict::Errno(errno),
+        reason,
+    }
 }
 
 /// `int` argument `index` equals `value`.
 pub const fn int_eq(index: u8, value: u64) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::Const(value) }
+    ArgCheck {
+        index,
+        width: ArgWidth::Dword,
+        op: ArgOp::Eq,
+        value: ArgValue::Const(value),
+    }
 }
 
 /// `int` argument `index`, masked, equals `value`.
 pub const fn int_masked(index: u8, mask: u64, value: u64) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::MaskedEq(mask), value: ArgValue::Const(value) }
+    ArgCheck {
+        index,
+        width: ArgWidth::Dword,
+        op: ArgOp::MaskedEq(mask),
+        value: ArgValue::Const(value),
+    }
 }
 
 /// `unsigned long`/pointer argument `index` equals `value`.
 pub const fn long_eq(index: u8, value: u64) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Qword, op: ArgOp::Eq, value: ArgValue::Const(value) }
+    ArgCheck {
+        index,
+        width: ArgWidth::Qword,
+        op: ArgOp::Eq,
+        value: ArgValue::Const(value),
+    }
 }
 
 /// `unsigned long` argument `index`, masked, equals `value`.
 pub const fn long_masked(index: u8, mask: u64, value: u64) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Qword, op: ArgOp::MaskedEq(mask), value: ArgValue::Const(value) }
+    ArgCheck {
+        index,
+        width: ArgWidth::Qword,
+        op: ArgOp::MaskedEq(mask),
+        value: ArgValue::Const(value),
+    }
 }
 
 /// Descriptor argument `index` is the kept IPC descriptor.
 pub const fn fd_is_kept(index: u8) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::KeptFd }
+    ArgCheck {
+        index,
+        width: ArgWidth::Dword,
+        op: ArgOp::Eq,
+        value: ArgValue::KeptFd,
+    }
 }
 
 /// Pid argument `index` is the worker itself.
 pub const fn pid_is_own(index: u8) -> ArgCheck {
-    ArgCheck { index, width: ArgWidth::Dword, op: ArgOp::Eq, value: ArgValue::OwnPid }
+    ArgCheck {
+        index,
+        width: ArgWidth::Dword,
+        op: ArgOp::Eq,
+        value: ArgValue::OwnPid,
+    }
 }
 
 // ---- constants the table needs ---------------------------------------------
@@ -203,7 +245,8 @@ const CLONE_FORBIDDEN: u64 = (libc::CLONE_NEWNS
     | 0xff) as u64;
 
 /// `FUTEX_CMD_MASK`: the op with the PRIVATE and CLOCK_REALTIME flags cleared.
-const FUTEX_CMD_MASK: u64 = !((libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME) as u32) as u64;
+const FUTEX_CMD_MASK: u64 =
+    !((libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME) as u32) as u64;
 const fn futex_op(op: libc::c_int) -> [ArgCheck; 1] {
     [int_masked(1, FUTEX_CMD_MASK, op as u64)]
 }
@@ -247,7 +290,7 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     // -- threads and synchronisation.
     allow_when("clone", libc::SYS_clone, &[long_masked(0, CLONE_THREAD_SHAPE | CLONE_FORBIDDEN, CLONE_THREAD_SHAPE)], "threads only: must carry VM|FS|FILES|SIGHAND|THREAD and no namespace/ptrace/vfork/pidfd/parent/exit-signal flag, so fork and vfork die"),
     fail("clone3", libc::SYS_clone3, libc::ENOSYS, "glibc >= 2.34 tries clone3 first; its flags live in memory BPF cannot read, so answer ENOSYS and glibc falls back to the checked clone"),
-    fail("rseq", libc::SYS_rseq, libc::ENOSYS, "glibc registers restartable sequences in each new thread and tolerates ENOSYS; nothing in V8 needs it"),
+    allow("rseq", libc::SYS_rseq, "glibc >= 2.35 registers restartable sequences in every new thread and aborts the process if that fails once the main thread has one (measured: 'Fatal glibc error: rseq registration failed')"),
     allow("set_robust_list", libc::SYS_set_robust_list, "glibc start_thread registers the robust-futex list head (stores one pointer)"),
     allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAIT), "mutex/condvar wait (V8 platform, std)"),
     allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAKE), "mutex/condvar wake"),
@@ -261,6 +304,7 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)], "register for process-private barriers (JIT code publication)"),
     allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_PRIVATE_EXPEDITED)], "process-private barrier; the GLOBAL commands (system-wide RCU) stay denied"),
     allow("sched_yield", libc::SYS_sched_yield, "spin-lock back-off"),
+    allow("sched_getaffinity", libc::SYS_sched_getaffinity, "pthread_getattr_np (V8's and std's stack-bounds lookup in every thread) reads the thread's CPU mask (measured); read-only, and only the worker's own tasks are nameable in its pid namespace"),
     // -- time and randomness.
     allow("clock_gettime", libc::SYS_clock_gettime, "Date.now/performance.now when the vDSO falls back to the syscall"),
     allow("clock_nanosleep", libc::SYS_clock_nanosleep, "timed sleeps (std::thread::sleep)"),

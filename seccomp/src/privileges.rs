@@ -30,8 +30,10 @@ pub(crate) fn set_rlimits(limits: &Rlimits) -> Result<(), JailError> {
         (libc::RLIMIT_NPROC, "RLIMIT_NPROC", limits.nproc),
     ];
     for (resource, name, value) in table {
-        sys::set_rlimit(resource, value)
-            .map_err(|source| JailError::Rlimit { resource: name, source })?;
+        sys::set_rlimit(resource, value).map_err(|source| JailError::Rlimit {
+            resource: name,
+            source,
+        })?;
     }
     Ok(())
 }
@@ -56,9 +58,8 @@ pub(crate) fn set_no_new_privs() -> Result<(), JailError> {
 
 /// Step 5: empty every capability set of the calling thread, then verify.
 pub(crate) fn drop_all_capabilities() -> Result<(), JailError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        JailError::DropCapabilities(format!("{what}: {e}"))
-    };
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| JailError::DropCapabilities(format!("{what}: {e}"));
     // Bounding first: dropping from it needs CAP_SETPCAP in the effective set.
     caps::clear(None, CapSet::Bounding).map_err(|e| fail("bounding", &e))?;
     // The kernel may know capabilities newer than the caps crate's list.

@@ -62,8 +62,8 @@ pub(crate) fn close_range(first: libc::c_uint, last: libc::c_uint) -> io::Result
 
 /// Closes every descriptor except `keep`.
 pub(crate) fn close_all_except(keep: RawFd) -> io::Result<()> {
-    let keep = libc::c_uint::try_from(keep)
-        .map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    let keep =
+        libc::c_uint::try_from(keep).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     if keep > 0 {
         close_range(0, keep - 1)?;
     }
@@ -77,7 +77,15 @@ pub(crate) fn close_all_except(keep: RawFd) -> io::Result<()> {
 pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the prctl options used by this crate take integer arguments
     // only; no pointer is passed.
-    cvt(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+    cvt(unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
 }
 
 /// Sets soft and hard limit of `resource` to `value`.

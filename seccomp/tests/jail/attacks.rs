@@ -1,0 +1,268 @@
+//! Probe side: each attack a compromised V8 would try, as the raw system
+//! call it boils down to. Each returns the exact errno, or `Ok` with what it
+//! obtained; a seccomp kill never returns.
+
+use std::ffi::CStr;
+use std::fmt;
+use std::os::fd::RawFd;
+
+use crate::probe::{read_line, say};
+use crate::spec::{Attack, ProbeSpec};
+
+/// Result of one attempt.
+#[derive(Debug)]
+pub enum Outcome {
+    Errno(i32),
+    Ok(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Errno(e) => write!(f, "errno={e}"),
+            Outcome::Ok(detail) => write!(f, "ok {detail}"),
+        }
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `Err(Outcome::Errno)` when `ret == -1`.
+fn sys(ret: libc::c_long) -> Result<libc::c_long, Outcome> {
+    if ret == -1 {
+        Err(Outcome::Errno(errno()))
+    } else {
+        Ok(ret)
+    }
+}
+
+fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Outcome> {
+    // SAFETY: NUL-terminated path; mode is only read with O_CREAT.
+    sys(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o600) }.into())
+        .map(|fd| fd as RawFd)
+}
+
+/// Runs `spec.attack`.
+pub fn run(spec: &ProbeSpec, ipc: RawFd) -> Outcome {
+    match attempt(spec, ipc) {
+        Ok(outcome) | Err(outcome) => outcome,
+    }
+}
+
+fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
+    let ok = |s: String| Ok(Outcome::Ok(s));
+    // SAFETY (for every unsafe block below): each is one system call whose
+    // pointer arguments point at live, correctly sized local buffers or
+    // NUL-terminated literals; being refused is the expected result.
+    match spec.attack {
+        Attack::OpenEtcPasswd => {
+            let fd = open(c"/etc/passwd", libc::O_RDONLY)?;
+            let mut buf = [0u8; 64];
+            let n =
+                sys(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
+            ok(format!("read {n} bytes"))
+        }
+        Attack::ListRoot => ok(list_dir(open(c"/", libc::O_RDONLY | libc::O_DIRECTORY)?)?),
+        Attack::CreateFile => {
+            let fd = open(
+                c"/stockade-jail-pwned",
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+            )?;
+            unsafe { libc::close(fd) };
+            unsafe { libc::unlink(c"/stockade-jail-pwned".as_ptr()) };
+            ok("created /stockade-jail-pwned".into())
+        }
+        Attack::TcpConnect => {
+            let s = sys(unsafe {
+                libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+            }
+            .into())?;
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: spec.port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            sys(unsafe {
+                libc::connect(s as RawFd, (&addr as *const libc::sockaddr_in).cast(), len)
+            }
+            .into())?;
+            ok(format!("connected to 127.0.0.1:{}", spec.port))
+        }
+        Attack::ExecveSh => {
+            let argv = [
+                c"/bin/sh".as_ptr(),
+                c"-c".as_ptr(),
+                c"exit 0".as_ptr(),
+                std::ptr::null(),
+            ];
+            let envp = [std::ptr::null()];
+            sys(unsafe { libc::execve(c"/bin/sh".as_ptr(), argv.as_ptr(), envp.as_ptr()) }.into())?;
+            ok("execve returned".into())
+        }
+        Attack::Fork => {
+            let pid = sys(unsafe { libc::fork() }.into())?;
+            if pid == 0 {
+                unsafe { libc::_exit(0) };
+            }
+            let mut status = 0;
+            unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+            ok(format!("forked child pid {pid}"))
+        }
+        Attack::PtraceSupervisor => {
+            sys(unsafe { libc::ptrace(libc::PTRACE_ATTACH, spec.target_pid, 0, 0) })?;
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, spec.target_pid, 0, 0) };
+            ok("attached to the supervisor".into())
+        }
+        Attack::KillSupervisor => {
+            sys(unsafe { libc::kill(spec.target_pid, libc::SIGKILL) }.into())?;
+            ok("SIGKILL delivered to the supervisor".into())
+        }
+        Attack::KillProcessGroup => {
+            sys(unsafe { libc::kill(0, libc::SIGKILL) }.into())?;
+            ok("SIGKILL delivered to the process group".into())
+        }
+        Attack::Mount => {
+            sys(unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c"/".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            }
+            .into())?;
+            ok("mounted a tmpfs on /".into())
+        }
+        Attack::UnshareUserns => {
+            sys(unsafe { libc::unshare(libc::CLONE_NEWUSER) }.into())?;
+            ok("new user namespace".into())
+        }
+        Attack::SetuidRoot => {
+            sys(unsafe { libc::syscall(libc::SYS_setuid, 0) })?;
+            ok(format!("uid is now {}", unsafe { libc::getuid() }))
+        }
+        Attack::WriteProcSelfMem => {
+            let fd = open(c"/proc/self/mem", libc::O_RDWR)?;
+            let target = Box::new(0u64);
+            let addr = &*target as *const u64 as libc::off_t;
+            let value = 0x4141_4141u64;
+            sys(
+                unsafe { libc::pwrite(fd, (&value as *const u64).cast(), 8, addr) } as libc::c_long,
+            )?;
+            ok(format!("wrote own memory, now {:#x}", *target))
+        }
+        Attack::Bpf => {
+            let attr = [0u8; 128];
+            let fd = sys(unsafe {
+                libc::syscall(
+                    libc::SYS_bpf,
+                    5, /* BPF_PROG_LOAD */
+                    attr.as_ptr(),
+                    attr.len(),
+                )
+            })?;
+            ok(format!("bpf fd {fd}"))
+        }
+        Attack::IoUringSetup => {
+            let mut params = [0u8; 120];
+            let fd =
+                sys(unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) })?;
+            ok(format!("io_uring fd {fd}"))
+        }
+        Attack::Userfaultfd => {
+            let fd = sys(unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) })?;
+            ok(format!("userfaultfd {fd}"))
+        }
+        Attack::PerfEventOpen => {
+            let mut attr = [0u8; 128];
+            attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // PERF_TYPE_SOFTWARE, config 0 = CPU_CLOCK
+            attr[4..8].copy_from_slice(&128u32.to_ne_bytes()); // size
+            let fd = sys(unsafe {
+                libc::syscall(libc::SYS_perf_event_open, attr.as_ptr(), 0, -1, -1, 0)
+            })?;
+            ok(format!("perf fd {fd}"))
+        }
+        Attack::Keyctl => {
+            // KEYCTL_GET_KEYRING_ID(KEY_SPEC_SESSION_KEYRING, create=0)
+            let id = sys(unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) })?;
+            ok(format!("session keyring {id}"))
+        }
+        Attack::IoctlOnIpcFd => {
+            let mut pending: libc::c_int = 0;
+            sys(unsafe { libc::ioctl(ipc, libc::FIONREAD, &mut pending) }.into())?;
+            ok(format!("FIONREAD {pending}"))
+        }
+        Attack::WriteToOtherFd => {
+            sys(unsafe { libc::write(1, b"x".as_ptr().cast(), 1) } as libc::c_long)?;
+            ok("wrote to fd 1".into())
+        }
+        Attack::Ia32Int80 => {
+            let ret: i32;
+            // SAFETY: the 32-bit getpid (20) takes no arguments and only
+            // writes eax; nothing else is clobbered.
+            unsafe { std::arch::asm!("int 0x80", inlateout("eax") 20i32 => ret, options(nostack)) };
+            ok(format!("ia32 getpid = {ret}"))
+        }
+        Attack::X32Syscall => {
+            let pid = sys(unsafe { libc::syscall(libc::SYS_getpid | 0x4000_0000) })?;
+            ok(format!("x32 getpid = {pid}"))
+        }
+        Attack::UnlistedUname => {
+            let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+            sys(unsafe { libc::syscall(libc::SYS_uname, &mut uts) })?;
+            let sysname = unsafe { CStr::from_ptr(uts.sysname.as_ptr()) };
+            ok(format!("uname {}", sysname.to_string_lossy()))
+        }
+        Attack::Harmless => ok(crate::harmless::run(ipc)),
+        Attack::Exit42 => std::process::exit(42),
+        Attack::AwaitSigterm => {
+            crate::harmless::exit_7_on_sigterm(ipc);
+            say(ipc, "ready");
+            read_line(ipc);
+            ok("socket closed before SIGTERM".into())
+        }
+        Attack::IgnoreSigterm => {
+            say(ipc, "ready");
+            read_line(ipc);
+            ok("alive".into())
+        }
+        Attack::Block => {
+            say(ipc, "ready");
+            read_line(ipc);
+            ok("socket closed".into())
+        }
+    }
+}
+
+/// getdents64 over `fd`; entry names, sorted and comma-joined.
+fn list_dir(fd: RawFd) -> Result<String, Outcome> {
+    let mut names = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let n =
+            sys(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) })?
+                as usize;
+        if n == 0 {
+            break;
+        }
+        let mut off = 0;
+        while off < n {
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            let reclen = usize::from(u16::from_ne_bytes([buf[off + 16], buf[off + 17]]));
+            let name = &buf[off + 19..off + reclen];
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            names.push(String::from_utf8_lossy(&name[..end]).into_owned());
+            off += reclen;
+        }
+    }
+    names.sort();
+    Ok(format!("entries {}", names.join(",")))
+}
