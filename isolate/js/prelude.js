@@ -73,7 +73,7 @@
  * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
  * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */
-(function stockadePrelude() {
+;(function stockadePrelude() { // the leading ";" guards against a preceding script without one
 "use strict";
 
 const {
