@@ -152,9 +152,13 @@ pub struct JailReport {
     pub non_dumpable: bool,
     /// `PR_SET_NO_NEW_PRIVS` is 1 (read back with `PR_GET_NO_NEW_PRIVS`).
     pub no_new_privs: bool,
-    /// Effective, permitted, inheritable, ambient and bounding sets are empty
-    /// on the calling thread (read back).
+    /// Effective, permitted, inheritable and ambient sets are empty on the
+    /// calling thread (read back).
     pub capabilities_dropped: bool,
+    /// The bounding set is empty too (read back). False only when the
+    /// caller never held `CAP_SETPCAP` (namespace layer off, unprivileged
+    /// spawn); with `no_new_privs` no execve could use it anyway.
+    pub bounding_set_empty: bool,
     /// `None` when the Landlock layer is off.
     pub landlock: Option<LandlockReport>,
     /// Seccomp mode installed.

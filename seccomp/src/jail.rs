@@ -51,7 +51,9 @@ pub fn close(config: &JailConfig) -> Result<JailReport, JailError> {
     privileges::set_no_new_privs()?;
 
     // 5. Capabilities: bounding (needs CAP_SETPCAP), then the rest.
-    privileges::drop_all_capabilities()?;
+    //    Without CAP_SETPCAP (no namespaces, unprivileged caller) the
+    //    bounding set stays, harmless under no_new_privs; reported.
+    let bounding_set_empty = privileges::drop_all_capabilities()?;
 
     // 6. Landlock: deny-all domain. Works without capabilities (no_new_privs).
     let landlock = if config.layers.landlock {
@@ -90,6 +92,7 @@ pub fn close(config: &JailConfig) -> Result<JailReport, JailError> {
         non_dumpable: true,
         no_new_privs: true,
         capabilities_dropped: true,
+        bounding_set_empty,
         landlock,
         seccomp: config.layers.seccomp,
         seccomp_programs,

@@ -6,9 +6,11 @@
 //!   `core_pattern` (which ignores `RLIMIT_CORE`), and same-uid
 //!   unprivileged processes can no longer ptrace it or read its /proc files;
 //! - `no_new_privs` is set (read back): no execve can ever grant privilege;
-//! - on the calling thread, the bounding set is empty (every index the
-//!   kernel knows, not only those the caps crate lists), and the ambient,
-//!   inheritable, effective and permitted sets are empty (read back).
+//! - on the calling thread, the ambient, inheritable, effective and
+//!   permitted sets are empty (read back), and so is the bounding set
+//!   (every index the kernel knows, not only those the caps crate lists)
+//!   whenever the thread held `CAP_SETPCAP` — always true after
+//!   `enter_namespaces()`.
 //!   Capabilities are per-thread: threads started before `close()` keep
 //!   theirs (in the worker's own user namespace only); seccomp denies them
 //!   every call that would use one.
@@ -57,20 +59,32 @@ pub(crate) fn set_no_new_privs() -> Result<(), JailError> {
 }
 
 /// Step 5: empty every capability set of the calling thread, then verify.
-pub(crate) fn drop_all_capabilities() -> Result<(), JailError> {
-    let fail =
-        |what: &str, e: &dyn std::fmt::Display| JailError::DropCapabilities(format!("{what}: {e}"));
-    // Bounding first: dropping from it needs CAP_SETPCAP in the effective set.
-    caps::clear(None, CapSet::Bounding).map_err(|e| fail("bounding", &e))?;
-    // The kernel may know capabilities newer than the caps crate's list.
-    for index in 0..64 {
-        match sys::prctl(libc::PR_CAPBSET_READ, index) {
-            Ok(1) => {
-                sys::prctl(libc::PR_CAPBSET_DROP, index)
-                    .map_err(|e| fail(&format!("bounding cap {index}"), &e))?;
+///
+/// Returns whether the bounding set was emptied. Dropping from it needs
+/// `CAP_SETPCAP`, which the worker holds in its own user namespace (the
+/// production path). A caller without it (namespaces layer off, spawned
+/// unprivileged) has empty capability sets already and `no_new_privs` set,
+/// so no execve can ever grant it anything: then the bounding set is left
+/// alone and the report says so.
+pub(crate) fn drop_all_capabilities() -> Result<bool, JailError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        JailError::DropCapabilities(format!("{what}: {e}"))
+    };
+    let can_drop_bounding = caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP)
+        .map_err(|e| fail("reading effective set", &e))?;
+    if can_drop_bounding {
+        // Bounding first: it needs CAP_SETPCAP in the effective set.
+        caps::clear(None, CapSet::Bounding).map_err(|e| fail("bounding", &e))?;
+        // The kernel may know capabilities newer than the caps crate's list.
+        for index in 0..64 {
+            match sys::prctl(libc::PR_CAPBSET_READ, index) {
+                Ok(1) => {
+                    sys::prctl(libc::PR_CAPBSET_DROP, index)
+                        .map_err(|e| fail(&format!("bounding cap {index}"), &e))?;
+                }
+                Ok(_) => {}
+                Err(_) => break, // EINVAL: past the kernel's last capability
             }
-            Ok(_) => {}
-            Err(_) => break, // EINVAL: past the kernel's last capability
         }
     }
     for (name, set) in [
@@ -81,11 +95,12 @@ pub(crate) fn drop_all_capabilities() -> Result<(), JailError> {
     ] {
         caps::clear(None, set).map_err(|e| fail(name, &e))?;
     }
-    verify_no_capabilities().map_err(|what| JailError::DropCapabilities(what))
+    verify_no_capabilities(can_drop_bounding).map_err(JailError::DropCapabilities)?;
+    Ok(can_drop_bounding)
 }
 
 /// Reads every set back; `Err` names the first non-empty one.
-fn verify_no_capabilities() -> Result<(), String> {
+fn verify_no_capabilities(bounding_too: bool) -> Result<(), String> {
     for (name, set) in [
         ("effective", CapSet::Effective),
         ("permitted", CapSet::Permitted),
@@ -97,6 +112,9 @@ fn verify_no_capabilities() -> Result<(), String> {
             Ok(found) => return Err(format!("{name} still holds {found:?}")),
             Err(e) => return Err(format!("reading {name}: {e}")),
         }
+    }
+    if !bounding_too {
+        return Ok(());
     }
     for index in 0..64 {
         match sys::prctl(libc::PR_CAPBSET_READ, index) {

@@ -108,7 +108,7 @@ fn describe(r: &JailReport) -> String {
     let ll = r.landlock.as_ref();
     let opt = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     format!(
-        "threads={} empty_root={} nofile={} nproc={} non_dumpable={} nnp={} caps_dropped={} \
+        "threads={} empty_root={} nofile={} nproc={} non_dumpable={} nnp={} caps_dropped={} bounding_empty={} \
          landlock={} landlock_kernel_abi={} landlock_abi={} landlock_all_threads={} \
          seccomp={:?} programs={} insns={}",
         r.threads_at_close
@@ -119,6 +119,7 @@ fn describe(r: &JailReport) -> String {
         u8::from(r.non_dumpable),
         u8::from(r.no_new_privs),
         u8::from(r.capabilities_dropped),
+        u8::from(r.bounding_set_empty),
         ll.map_or_else(|| "off".to_string(), |l| format!("{:?}", l.enforcement)),
         opt(ll.and_then(|l| l.kernel_abi)),
         opt(ll.and_then(|l| l.enforced_abi)),
