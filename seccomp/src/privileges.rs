@@ -67,9 +67,8 @@ pub(crate) fn set_no_new_privs() -> Result<(), JailError> {
 /// so no execve can ever grant it anything: then the bounding set is left
 /// alone and the report says so.
 pub(crate) fn drop_all_capabilities() -> Result<bool, JailError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        JailError::DropCapabilities(format!("{what}: {e}"))
-    };
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| JailError::DropCapabilities(format!("{what}: {e}"));
     let can_drop_bounding = caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP)
         .map_err(|e| fail("reading effective set", &e))?;
     if can_drop_bounding {

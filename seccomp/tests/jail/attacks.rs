@@ -39,7 +39,7 @@ fn sys(ret: libc::c_long) -> Result<libc::c_long, Outcome> {
 }
 
 fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Outcome> {
-    // SAFETY: NUL-terminated path; mode is only read with O_CREAT.
+    // SAFETY: NUL-terminated path; the mode is only read with O_CREAT.
     sys(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o600) }.into())
         .map(|fd| fd as RawFd)
 }
@@ -53,32 +53,30 @@ pub fn run(spec: &ProbeSpec, ipc: RawFd) -> Outcome {
 
 fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
     let ok = |s: String| Ok(Outcome::Ok(s));
-    // SAFETY (for every unsafe block below): each is one system call whose
-    // pointer arguments point at live, correctly sized local buffers or
-    // NUL-terminated literals; being refused is the expected result.
+    // In every unsafe block below, the pointer arguments point at live,
+    // correctly sized locals or NUL-terminated literals; the call being
+    // refused (errno or SIGSYS) is the expected result.
     match spec.attack {
         Attack::OpenEtcPasswd => {
             let fd = open(c"/etc/passwd", libc::O_RDONLY)?;
             let mut buf = [0u8; 64];
-            let n =
-                sys(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
-            ok(format!("read {n} bytes"))
+            // SAFETY: reads at most 64 bytes into `buf`.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            ok(format!("read {} bytes", sys(n as libc::c_long)?))
         }
         Attack::ListRoot => ok(list_dir(open(c"/", libc::O_RDONLY | libc::O_DIRECTORY)?)?),
         Attack::CreateFile => {
-            let fd = open(
-                c"/stockade-jail-pwned",
-                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
-            )?;
-            unsafe { libc::close(fd) };
-            unsafe { libc::unlink(c"/stockade-jail-pwned".as_ptr()) };
+            const PATH: &CStr = c"/stockade-jail-pwned";
+            let fd = open(PATH, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY)?;
+            // SAFETY: closes the fd we just opened; unlinks a literal path
+            // (only reached if the jail failed: clean up the host).
+            unsafe {
+                libc::close(fd);
+                libc::unlink(PATH.as_ptr());
+            }
             ok("created /stockade-jail-pwned".into())
         }
         Attack::TcpConnect => {
-            let s = sys(unsafe {
-                libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
-            }
-            .into())?;
             let addr = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: spec.port.to_be(),
@@ -88,10 +86,16 @@ fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
                 sin_zero: [0; 8],
             };
             let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            sys(unsafe {
-                libc::connect(s as RawFd, (&addr as *const libc::sockaddr_in).cast(), len)
+            // SAFETY: integer arguments; `addr` is a valid sockaddr_in of `len` bytes.
+            unsafe {
+                let s =
+                    sys(
+                        libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+                            .into(),
+                    )?;
+                let addr_ptr = (&addr as *const libc::sockaddr_in).cast();
+                sys(libc::connect(s as RawFd, addr_ptr, len).into())?;
             }
-            .into())?;
             ok(format!("connected to 127.0.0.1:{}", spec.port))
         }
         Attack::ExecveSh => {
@@ -102,104 +106,110 @@ fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
                 std::ptr::null(),
             ];
             let envp = [std::ptr::null()];
+            // SAFETY: NUL-terminated path; argv and envp are NULL-terminated arrays.
             sys(unsafe { libc::execve(c"/bin/sh".as_ptr(), argv.as_ptr(), envp.as_ptr()) }.into())?;
             ok("execve returned".into())
         }
         Attack::Fork => {
-            let pid = sys(unsafe { libc::fork() }.into())?;
-            if pid == 0 {
-                unsafe { libc::_exit(0) };
+            // SAFETY: the probe is single-threaded at this point; the child
+            // only calls _exit, the parent only waitpid.
+            unsafe {
+                let pid = sys(libc::fork().into())?;
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                let mut status = 0;
+                libc::waitpid(pid as libc::pid_t, &mut status, 0);
+                ok(format!("forked child pid {pid}"))
             }
-            let mut status = 0;
-            unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
-            ok(format!("forked child pid {pid}"))
         }
         Attack::PtraceSupervisor => {
-            sys(unsafe { libc::ptrace(libc::PTRACE_ATTACH, spec.target_pid, 0, 0) })?;
-            unsafe { libc::ptrace(libc::PTRACE_DETACH, spec.target_pid, 0, 0) };
+            // SAFETY: integer arguments only; detaches again if it ever worked.
+            unsafe {
+                sys(libc::ptrace(libc::PTRACE_ATTACH, spec.target_pid, 0, 0))?;
+                libc::ptrace(libc::PTRACE_DETACH, spec.target_pid, 0, 0);
+            }
             ok("attached to the supervisor".into())
         }
         Attack::KillSupervisor => {
+            // SAFETY: integer arguments only.
             sys(unsafe { libc::kill(spec.target_pid, libc::SIGKILL) }.into())?;
             ok("SIGKILL delivered to the supervisor".into())
         }
         Attack::KillProcessGroup => {
+            // SAFETY: integer arguments only.
             sys(unsafe { libc::kill(0, libc::SIGKILL) }.into())?;
             ok("SIGKILL delivered to the process group".into())
         }
         Attack::Mount => {
-            sys(unsafe {
-                libc::mount(
-                    c"tmpfs".as_ptr(),
-                    c"/".as_ptr(),
-                    c"tmpfs".as_ptr(),
-                    0,
-                    std::ptr::null(),
-                )
-            }
-            .into())?;
+            let (src, target, fstype) = (c"tmpfs".as_ptr(), c"/".as_ptr(), c"tmpfs".as_ptr());
+            // SAFETY: NUL-terminated literals and a null data pointer.
+            sys(unsafe { libc::mount(src, target, fstype, 0, std::ptr::null()) }.into())?;
             ok("mounted a tmpfs on /".into())
         }
         Attack::UnshareUserns => {
+            // SAFETY: flags only.
             sys(unsafe { libc::unshare(libc::CLONE_NEWUSER) }.into())?;
             ok("new user namespace".into())
         }
         Attack::SetuidRoot => {
+            // SAFETY: integer argument only (raw syscall: no glibc setxid broadcast).
             sys(unsafe { libc::syscall(libc::SYS_setuid, 0) })?;
+            // SAFETY: getuid cannot fail.
             ok(format!("uid is now {}", unsafe { libc::getuid() }))
         }
         Attack::WriteProcSelfMem => {
             let fd = open(c"/proc/self/mem", libc::O_RDWR)?;
             let target = Box::new(0u64);
-            let addr = &*target as *const u64 as libc::off_t;
             let value = 0x4141_4141u64;
-            sys(
-                unsafe { libc::pwrite(fd, (&value as *const u64).cast(), 8, addr) } as libc::c_long,
-            )?;
+            let addr = &*target as *const u64 as libc::off_t;
+            // SAFETY: writes 8 bytes from `value` at the address of our own
+            // live heap allocation `target`.
+            let n = unsafe { libc::pwrite(fd, (&value as *const u64).cast(), 8, addr) };
+            sys(n as libc::c_long)?;
             ok(format!("wrote own memory, now {:#x}", *target))
         }
         Attack::Bpf => {
             let attr = [0u8; 128];
-            let fd = sys(unsafe {
-                libc::syscall(
-                    libc::SYS_bpf,
-                    5, /* BPF_PROG_LOAD */
-                    attr.as_ptr(),
-                    attr.len(),
-                )
-            })?;
+            // SAFETY: BPF_PROG_LOAD (5) reads `attr.len()` bytes from `attr`.
+            let fd = sys(unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len()) })?;
             ok(format!("bpf fd {fd}"))
         }
         Attack::IoUringSetup => {
             let mut params = [0u8; 120];
+            // SAFETY: io_uring_params is 120 bytes; the kernel reads/writes `params`.
             let fd =
                 sys(unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) })?;
             ok(format!("io_uring fd {fd}"))
         }
         Attack::Userfaultfd => {
+            // SAFETY: flags only.
             let fd = sys(unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) })?;
             ok(format!("userfaultfd {fd}"))
         }
         Attack::PerfEventOpen => {
             let mut attr = [0u8; 128];
-            attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // PERF_TYPE_SOFTWARE, config 0 = CPU_CLOCK
-            attr[4..8].copy_from_slice(&128u32.to_ne_bytes()); // size
+            attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // PERF_TYPE_SOFTWARE; config 0 = CPU_CLOCK
+            attr[4..8].copy_from_slice(&128u32.to_ne_bytes()); // attr.size
+                                                               // SAFETY: the kernel reads `attr.size` = 128 bytes from `attr`.
             let fd = sys(unsafe {
                 libc::syscall(libc::SYS_perf_event_open, attr.as_ptr(), 0, -1, -1, 0)
             })?;
             ok(format!("perf fd {fd}"))
         }
         Attack::Keyctl => {
-            // KEYCTL_GET_KEYRING_ID(KEY_SPEC_SESSION_KEYRING, create=0)
+            // SAFETY: KEYCTL_GET_KEYRING_ID(KEY_SPEC_SESSION_KEYRING, 0): integers only.
             let id = sys(unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) })?;
             ok(format!("session keyring {id}"))
         }
         Attack::IoctlOnIpcFd => {
             let mut pending: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one c_int into `pending`.
             sys(unsafe { libc::ioctl(ipc, libc::FIONREAD, &mut pending) }.into())?;
             ok(format!("FIONREAD {pending}"))
         }
         Attack::WriteToOtherFd => {
+            // SAFETY: writes one byte from a static literal.
             sys(unsafe { libc::write(1, b"x".as_ptr().cast(), 1) } as libc::c_long)?;
             ok("wrote to fd 1".into())
         }
@@ -211,14 +221,21 @@ fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
             ok(format!("ia32 getpid = {ret}"))
         }
         Attack::X32Syscall => {
+            // SAFETY: x32 getpid takes no arguments.
             let pid = sys(unsafe { libc::syscall(libc::SYS_getpid | 0x4000_0000) })?;
             ok(format!("x32 getpid = {pid}"))
         }
         Attack::UnlistedUname => {
-            let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-            sys(unsafe { libc::syscall(libc::SYS_uname, &mut uts) })?;
-            let sysname = unsafe { CStr::from_ptr(uts.sysname.as_ptr()) };
-            ok(format!("uname {}", sysname.to_string_lossy()))
+            // SAFETY: utsname is plain old data; uname fills it with
+            // NUL-terminated strings.
+            let sysname = unsafe {
+                let mut uts: libc::utsname = std::mem::zeroed();
+                sys(libc::syscall(libc::SYS_uname, &mut uts))?;
+                CStr::from_ptr(uts.sysname.as_ptr())
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            ok(format!("uname {sysname}"))
         }
         Attack::Harmless => ok(crate::harmless::run(ipc)),
         Attack::Exit42 => std::process::exit(42),

@@ -165,7 +165,9 @@ impl Probe {
     /// Closes our sending side: the probe reads EOF instead of "go" or of
     /// its next line, then finishes; collects everything like `finish`.
     pub fn hang_up(self) -> Finished {
-        self.writer.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        self.writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
         self.finish()
     }
 

@@ -11,9 +11,12 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
+/// One step: `Ok(detail)` or `Err(errno)`.
+type Step = fn(RawFd) -> Result<String, i32>;
+
 /// Runs every step; returns the summary for the outcome line.
 pub fn run(ipc: RawFd) -> String {
-    let steps: &[(&str, fn(RawFd) -> Result<String, i32>)] = &[
+    let steps: &[(&str, Step)] = &[
         ("alloc", alloc),
         ("jit_wx_flip", jit_wx_flip),
         ("pkey", pkey),

@@ -37,8 +37,13 @@ pub fn harmless_program_runs_under_full_jail() {
     assert!(has("handler ran 2 times"));
     assert!(has("64MiB pages=16384"));
     assert!(has("close(1000) = -1, errno 9"));
-    let pku = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.split_whitespace().any(|f| f == "pku"));
-    assert!(has(if pku { "alloc/mprotect/free" } else { "unsupported: pkey_alloc EINVAL" }));
+    let pku = std::fs::read_to_string("/proc/cpuinfo")
+        .is_ok_and(|c| c.split_whitespace().any(|f| f == "pku"));
+    assert!(has(if pku {
+        "alloc/mprotect/free"
+    } else {
+        "unsupported: pkey_alloc EINVAL"
+    }));
     for pong in ["pong-writev", "pong-sendto", "pong-sendmsg"] {
         assert!(
             finished.lines.iter().any(|l| l == pong),
@@ -173,7 +178,10 @@ pub fn log_mode_runs_unlisted_syscall_and_audits_it() {
         // The kernel log is root-only; unprivileged, only the "runs" half
         // can be checked.
         let kmsg = std::fs::File::open("/dev/kmsg");
-        assert!(kmsg.is_ok() || !running_as_root(), "root cannot read /dev/kmsg: {kmsg:?}");
+        assert!(
+            kmsg.is_ok() || !running_as_root(),
+            "root cannot read /dev/kmsg: {kmsg:?}"
+        );
         let mut spec = full(Attack::UnlistedUname);
         spec.seccomp = SeccompMode::Log;
         let probe = Probe::start(&spec);
@@ -187,14 +195,17 @@ pub fn log_mode_runs_unlisted_syscall_and_audits_it() {
         assert_eq!(probe.go().assert_ok(), "uname Linux");
         let needle_pid = format!(" pid={pid} ");
         let needle_nr = format!(" syscall={} ", libc::SYS_uname);
-        let logged = read_kmsg(&mut kmsg).iter().any(|r| {
-            r.contains("type=1326") && r.contains(&needle_pid) && r.contains(&needle_nr)
-        });
+        let logged = read_kmsg(&mut kmsg)
+            .iter()
+            .any(|r| r.contains("type=1326") && r.contains(&needle_pid) && r.contains(&needle_nr));
         if logged {
             return;
         }
     }
-    panic!("no SECCOMP audit record for syscall {} in two attempts", libc::SYS_uname);
+    panic!(
+        "no SECCOMP audit record for syscall {} in two attempts",
+        libc::SYS_uname
+    );
 }
 
 fn read_kmsg(kmsg: &mut std::fs::File) -> Vec<String> {
