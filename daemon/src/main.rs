@@ -1,12 +1,18 @@
 //! `stockade`: the command line of the Stockade daemon.
 //!
+//! - `stockade serve`: the supervisor daemon (HTTP API, tenants, jailed worker processes).
 //! - `stockade run FILE`: run one module's default export in a fresh isolate and print the result.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod api;
+mod config;
 mod run;
+mod serve;
+mod supervisor;
+mod worker;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +31,11 @@ enum Command {
     /// console output on stderr. Exit codes: 0 ok, 1 the script threw, 2 usage or invalid input,
     /// 3 a limit was hit, 4 internal error.
     Run(run::RunArgs),
+    /// Run the supervisor daemon: the HTTP API on 127.0.0.1 and a pool of jailed workers.
+    Serve(serve::ServeArgs),
+    /// Internal: a jailed worker process, spawned by the supervisor.
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +48,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Serve(args) => serve::main(args),
+        Command::Worker(args) => worker::main(args),
     }
 }

@@ -11,6 +11,9 @@ const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
 const u8 = Uint8Array;
 let web = null; // the prelude's exports: newRequest, readResponse
+// The prelude's atob/btoa, captured before tenant code runs (tenants may replace the globals).
+let btoa = null;
+let atob = null;
 
 delete globalThis.SharedArrayBuffer;
 if (typeof Atomics === "object") delete Atomics.wait;
@@ -90,5 +93,7 @@ __stockade_host.setInvoker(
   },
   function attach(exports) {
     web = exports;
+    btoa = globalThis.btoa;
+    atob = globalThis.atob;
   },
 );

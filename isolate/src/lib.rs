@@ -38,8 +38,10 @@ pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Wor
 pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/prelude.js"),
     include_str!("../js/inspect.js"),
+    include_str!("../js/console.js"),
     include_str!("../js/timers.js"),
     include_str!("../js/encoding.js"),
+    include_str!("../js/url-host.js"),
     include_str!("../js/url-parser.js"),
     include_str!("../js/url.js"),
     include_str!("../js/clone.js"),

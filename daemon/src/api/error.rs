@@ -1,0 +1,89 @@
+//! API errors: one variant per stable `code`, each with its HTTP status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use stockade_ipc::{ErrorKind, ErrorReply};
+
+use crate::supervisor::JobError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("this token may not do that")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Worker(#[from] JobError),
+    #[error("{}", .0.message)]
+    Script(ErrorReply, Vec<serde_json::Value>),
+}
+
+pub fn error_code(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ScriptThrew => "script_threw",
+        ErrorKind::CompileError => "compile_error",
+        ErrorKind::ModuleNotFound => "module_not_found",
+        ErrorKind::CpuLimit => "cpu_limit",
+        ErrorKind::WallLimit => "wall_limit",
+        ErrorKind::MemoryLimit => "memory_limit",
+        ErrorKind::StackOverflow => "stack_overflow",
+        ErrorKind::SubrequestLimit => "subrequest_limit",
+        ErrorKind::ResultTooLarge => "result_too_large",
+        ErrorKind::OutputTooLarge => "output_too_large",
+        ErrorKind::InvalidInput => "invalid_input",
+        ErrorKind::UnknownWorker => "unknown_worker",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Worker(JobError::WorkerDied(_)) => {
+                (StatusCode::BAD_GATEWAY, "worker_crashed")
+            }
+            ApiError::Worker(JobError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "worker_timeout"),
+            ApiError::Worker(JobError::Unavailable) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::Script(reply, _) => {
+                let status = match reply.kind {
+                    ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorKind::InvalidInput
+                    | ErrorKind::CompileError
+                    | ErrorKind::ModuleNotFound => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                (status, error_code(reply.kind))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
+        let mut body = serde_json::json!({});
+        if let ApiError::Script(reply, logs) = &self {
+            if let Some(stack) = &reply.stack {
+                error["stack"] = stack.clone().into();
+            }
+            body["logs"] = logs.clone().into();
+        }
+        body["error"] = error;
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,374 @@
+//! The Loader API: create a worker from modules at runtime, describe it, delete it, and call its
+//! `fetch` handler. Field names follow Cloudflare's `WorkerCode`.
+//!
+//! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
+//! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
+
+use super::error::ApiError;
+use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
+use super::AppState;
+use crate::supervisor::{Job, WorkerDef};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkerCode {
+    main_module: String,
+    modules: BTreeMap<String, ModuleValue>,
+    #[serde(default)]
+    env: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    compatibility_date: Option<String>,
+    #[serde(default)]
+    compatibility_flags: Vec<String>,
+    #[serde(default)]
+    limits: LimitsIn,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ModuleValue {
+    Source(String),
+    Typed(TypedModule),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedModule {
+    js: Option<String>,
+    ts: Option<String>,
+    text: Option<String>,
+    json: Option<serde_json::Value>,
+    /// Base64.
+    data: Option<String>,
+}
+
+pub(super) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("the request body is too large".into()),
+        _ => ApiError::BadRequest(format!("cannot read the request body: {e}")),
+    })
+}
+
+fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(format!("module {name:?}: {m}"));
+    let ts_name = name.ends_with(".ts") || name.ends_with(".mts");
+    let (kind, bytes) = match value {
+        ModuleValue::Source(s) => (
+            if ts_name {
+                ModuleKind::Ts
+            } else {
+                ModuleKind::Js
+            },
+            s.into_bytes(),
+        ),
+        ModuleValue::Typed(t) => {
+            let given = [
+                t.js.is_some(),
+                t.ts.is_some(),
+                t.text.is_some(),
+                t.json.is_some(),
+                t.data.is_some(),
+            ];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(bad("give exactly one of js, ts, text, json, data".into()));
+            }
+            if let Some(js) = t.js {
+                (ModuleKind::Js, js.into_bytes())
+            } else if let Some(ts) = t.ts {
+                (ModuleKind::Ts, ts.into_bytes())
+            } else if let Some(text) = t.text {
+                (ModuleKind::Text, text.into_bytes())
+            } else if let Some(json) = t.json {
+                (ModuleKind::Json, json.to_string().into_bytes())
+            } else {
+                let data = t.data.unwrap_or_default();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .map_err(|e| bad(format!("data is not base64: {e}")))?;
+                (ModuleKind::Data, bytes)
+            }
+        }
+    };
+    let normalised = stockade_isolate::modules::normalise_name(name).map_err(bad)?;
+    Ok(stockade_ipc::Module {
+        name: normalised,
+        kind,
+        bytes,
+    })
+}
+
+fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId {
+    let mut h = Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(tenant.as_bytes());
+    field(def.main_module.as_bytes());
+    for m in &def.modules {
+        field(m.name.as_bytes());
+        field(&[m.kind as u8]);
+        field(&m.bytes);
+    }
+    for (k, v) in &def.env {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    let l = &def.limits;
+    for v in [
+        l.cpu_ms,
+        l.wall_ms,
+        l.memory_mb,
+        l.stack_kb,
+        l.sub_requests,
+        l.result_bytes,
+        l.log_bytes,
+    ] {
+        field(&v.to_le_bytes());
+    }
+    field(compat.as_deref().unwrap_or("").as_bytes());
+    WorkerId(h.finalize().into())
+}
+
+pub fn hex(id: &WorkerId) -> String {
+    id.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let body = body_or_error(body)?;
+    let code: WorkerCode = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid WorkerCode JSON: {e}")))?;
+    let limits = &state.config.limits;
+    if code.modules.is_empty() || code.modules.len() > wire::MAX_MODULES {
+        return Err(ApiError::BadRequest(format!(
+            "give 1 to {} modules",
+            wire::MAX_MODULES
+        )));
+    }
+    let _ = code.compatibility_flags;
+    let mut modules = Vec::with_capacity(code.modules.len());
+    let mut total = 0usize;
+    for (name, value) in code.modules {
+        let m = module(&name, value)?;
+        total += m.bytes.len();
+        if total > limits.max_code_bytes || m.bytes.len() > wire::MAX_MODULE_LEN {
+            return Err(ApiError::TooLarge(format!(
+                "modules exceed {} bytes of code",
+                limits.max_code_bytes.min(wire::MAX_TOTAL_CODE)
+            )));
+        }
+        modules.push(m);
+    }
+    let main_module = stockade_isolate::modules::normalise_name(&code.main_module)
+        .map_err(|e| ApiError::BadRequest(format!("mainModule: {e}")))?;
+    if !modules.iter().any(|m| m.name == main_module) {
+        return Err(ApiError::BadRequest(format!(
+            "mainModule {main_module:?} is not among the modules"
+        )));
+    }
+    let mut env = Vec::with_capacity(code.env.len());
+    let mut env_total = 0usize;
+    for (k, v) in code.env {
+        let serde_json::Value::String(v) = v else {
+            return Err(ApiError::BadRequest(format!(
+                "env.{k}: only string values are supported"
+            )));
+        };
+        env_total += k.len() + v.len();
+        if env_total > limits.max_env_bytes.min(wire::MAX_ENV_TOTAL)
+            || env.len() >= wire::MAX_ENV_VARS
+            || k.len() > wire::MAX_ENV_NAME_LEN
+        {
+            return Err(ApiError::TooLarge(format!(
+                "env exceeds {} bytes",
+                limits.max_env_bytes
+            )));
+        }
+        env.push((k, v));
+    }
+    let mut def = WorkerDef {
+        id: WorkerId([0; 32]),
+        tenant: tenant.clone(),
+        main_module,
+        modules,
+        env,
+        limits: request_limits(&code.limits, limits),
+        compatibility_date: code.compatibility_date.clone(),
+    };
+    def.id = worker_id(&tenant, &def, &code.compatibility_date);
+    let id = hex(&def.id);
+    if let Ok(mut workers) = state.workers.write() {
+        workers.entry(id.clone()).or_insert_with(|| Arc::new(def));
+    }
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
+    let workers = state
+        .workers
+        .read()
+        .map_err(|_| ApiError::NotFound("no such worker"))?;
+    match workers.get(id) {
+        Some(def) if def.tenant == tenant => Ok(Arc::clone(def)),
+        _ => Err(ApiError::NotFound("no such worker")),
+    }
+}
+
+pub async fn describe(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let def = find(&state, &tenant, &id)?;
+    let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "mainModule": def.main_module,
+        "modules": modules,
+        "compatibilityDate": def.compatibility_date,
+        "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
+    }))
+    .into_response())
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let def = find(&state, &tenant, &id)?;
+    if let Ok(mut workers) = state.workers.write() {
+        workers.remove(&id);
+    }
+    state.pool.dispose_everywhere(def.id).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Headers that describe the connection, not the request, or that carry Stockade's own token.
+fn forwarded(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "authorization"
+            | "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "content-length"
+    )
+}
+
+pub async fn fetch(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<BTreeMap<String, String>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    let def = find(&state, &tenant, &id)?;
+    let body = body_or_error(body)?;
+    let path = params.get("path").map(String::as_str).unwrap_or("");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("worker.invalid");
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let url = format!("http://{host}/{path}{query}");
+    if url.len() > wire::MAX_URL_LEN {
+        return Err(ApiError::BadRequest("the URL is too long".into()));
+    }
+    let mut pairs = Vec::new();
+    let mut total = 0usize;
+    for (name, value) in headers.iter().filter(|(n, _)| forwarded(n)) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest(format!("header {name} is not valid text")))?;
+        total += name.as_str().len() + value.len();
+        if pairs.len() >= wire::MAX_HEADERS
+            || value.len() > wire::MAX_HEADER_VALUE_LEN
+            || total > wire::MAX_HEADER_TOTAL
+        {
+            return Err(ApiError::BadRequest("too many or too large headers".into()));
+        }
+        pairs.push((name.as_str().to_string(), value.to_string()));
+    }
+    if body.len() > wire::MAX_BODY_LEN {
+        return Err(ApiError::TooLarge("the request body is too large".into()));
+    }
+    let call = Call::Fetch {
+        method: method.as_str().to_string(),
+        url,
+        headers: pairs,
+        body: body.to_vec(),
+    };
+    let outcome = state.pool.submit(Job::Call { def, call }).await?;
+    let logs = logs_json(&outcome.logs);
+    match outcome_or_error(outcome)? {
+        Reply::Response {
+            status,
+            headers,
+            body,
+        } => {
+            let status = StatusCode::from_u16(status).map_err(|_| {
+                ApiError::Script(
+                    bad_response(format!("invalid status {status}")),
+                    logs.clone(),
+                )
+            })?;
+            let mut response = (status, body).into_response();
+            response
+                .headers_mut()
+                .remove(axum::http::header::CONTENT_TYPE);
+            for (name, value) in headers {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    if forwarded(&n) {
+                        response.headers_mut().append(n, v);
+                    }
+                }
+            }
+            Ok(response)
+        }
+        _ => Err(ApiError::Script(
+            bad_response("the worker did not return a Response".into()),
+            logs,
+        )),
+    }
+}
+
+fn bad_response(message: String) -> stockade_ipc::ErrorReply {
+    stockade_ipc::ErrorReply {
+        kind: stockade_ipc::ErrorKind::ScriptThrew,
+        message,
+        stack: None,
+    }
+}

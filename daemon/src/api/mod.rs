@@ -1,0 +1,129 @@
+//! The HTTP API (JSON): the Loader API, Code Mode and the admin view.
+//!
+//! Guarantees: every request is authenticated by a bearer token from the config (401 without
+//! one); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
+//! one); bodies are size-limited per route; every error is JSON `{"error": {"code", "message"}}`
+//! with a stable `code`. The Stockade token never reaches tenant code.
+
+mod admin;
+mod error;
+mod loader;
+mod run;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{any, get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::supervisor::{Pool, WorkerDef};
+pub use error::ApiError;
+
+pub struct AppState {
+    pub config: Config,
+    pub pool: Pool,
+    /// Loaded worker definitions by hex id.
+    pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
+    /// SHA-256 of each token → who it is.
+    tokens: HashMap<[u8; 32], Principal>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: Option<String>,
+    pub operator: bool,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl AppState {
+    pub fn new(config: Config, pool: Pool) -> AppState {
+        let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
+        for t in &config.tenants {
+            tokens.insert(
+                digest(&t.token),
+                Principal {
+                    tenant: Some(t.id.clone()),
+                    operator: false,
+                },
+            );
+        }
+        if let Some(op) = &config.operator_token {
+            tokens
+                .entry(digest(op))
+                .or_insert(Principal {
+                    tenant: None,
+                    operator: false,
+                })
+                .operator = true;
+        }
+        AppState {
+            config,
+            pool,
+            workers: RwLock::new(HashMap::new()),
+            tokens,
+        }
+    }
+
+    /// Who sent this request. Tokens are compared by digest, so lookup time does not depend on
+    /// how much of a guess matches.
+    pub fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .ok_or(ApiError::Unauthorized)?
+            .trim();
+        self.tokens
+            .get(&digest(token))
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+
+    pub fn tenant(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        self.principal(headers)?.tenant.ok_or(ApiError::Forbidden)
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limits = &state.config.limits;
+    // JSON escaping can double a module's size; allow for it plus the envelope.
+    let code_body = limits
+        .max_code_bytes
+        .saturating_mul(2)
+        .saturating_add(limits.max_env_bytes * 2 + (1 << 20));
+    let fetch_body = limits.max_fetch_body_bytes;
+    let run_body = limits.max_run_bytes.saturating_mul(2);
+    Router::new()
+        .route(
+            "/v1/workers",
+            post(loader::create).layer(DefaultBodyLimit::max(code_body)),
+        )
+        .route(
+            "/v1/workers/{id}",
+            get(loader::describe).delete(loader::delete),
+        )
+        .route(
+            "/v1/workers/{id}/fetch",
+            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+        )
+        .route(
+            "/v1/workers/{id}/fetch/{*path}",
+            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+        )
+        .route(
+            "/v1/run",
+            post(run::run).layer(DefaultBodyLimit::max(run_body)),
+        )
+        .route("/v1/admin/workers", get(admin::workers))
+        .fallback(|| async { ApiError::NotFound("no such route") })
+        .with_state(state)
+}

@@ -1,0 +1,122 @@
+//! Code Mode: `POST /v1/run` runs one snippet (a module whose default export is called with
+//! `arg`) in a fresh isolate and answers `{ result, logs, cpuMs, wallMs }`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use stockade_ipc::{Outcome, Reply};
+
+use super::error::ApiError;
+use super::loader::body_or_error;
+use super::AppState;
+use crate::config::LimitsConfig;
+use crate::supervisor::Job;
+
+/// Limits a request may ask for; each is capped by the configured one.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitsIn {
+    cpu_ms: Option<u32>,
+    wall_ms: Option<u32>,
+    memory_mb: Option<u32>,
+    sub_requests: Option<u32>,
+}
+
+pub fn request_limits(asked: &LimitsIn, config: &LimitsConfig) -> stockade_ipc::Limits {
+    let cap = |v: Option<u32>, max: u32| v.map_or(max, |v| v.clamp(1, max));
+    stockade_ipc::Limits {
+        cpu_ms: cap(asked.cpu_ms, config.cpu_ms),
+        wall_ms: cap(asked.wall_ms, config.wall_ms),
+        memory_mb: cap(asked.memory_mb, config.memory_mb),
+        stack_kb: 0,
+        sub_requests: cap(asked.sub_requests, 50),
+        result_bytes: 0,
+        log_bytes: 0,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunRequest {
+    code: String,
+    #[serde(default)]
+    arg: serde_json::Value,
+    #[serde(default)]
+    limits: LimitsIn,
+}
+
+pub fn logs_json(logs: &[stockade_ipc::LogLine]) -> Vec<serde_json::Value> {
+    logs.iter()
+        .map(|l| {
+            let level = match l.level {
+                stockade_ipc::LogLevel::Debug => "debug",
+                stockade_ipc::LogLevel::Info => "log",
+                stockade_ipc::LogLevel::Warn => "warn",
+                stockade_ipc::LogLevel::Error => "error",
+            };
+            serde_json::json!({ "level": level, "message": l.text })
+        })
+        .collect()
+}
+
+/// The reply, or the script's error as an API error carrying its logs.
+pub fn outcome_or_error(outcome: Outcome) -> Result<Reply, ApiError> {
+    match outcome.result {
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(ApiError::Script(e, logs_json(&outcome.logs))),
+    }
+}
+
+pub async fn run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let body = body_or_error(body)?;
+    let request: RunRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+    if request.code.len()
+        > state
+            .config
+            .limits
+            .max_run_bytes
+            .min(stockade_ipc::limits::MAX_SNIPPET_LEN)
+    {
+        return Err(ApiError::TooLarge("the code is too large".into()));
+    }
+    let arg_json = request.arg.to_string().into_bytes();
+    if arg_json.len() > stockade_ipc::limits::MAX_ARG_JSON_LEN {
+        return Err(ApiError::TooLarge("the argument is too large".into()));
+    }
+    let limits = request_limits(&request.limits, &state.config.limits);
+    let outcome = state
+        .pool
+        .submit(Job::Run {
+            tenant,
+            code: request.code,
+            arg_json,
+            limits,
+        })
+        .await?;
+    let (cpu_us, wall_us) = (outcome.cpu_us, outcome.wall_us);
+    let logs = logs_json(&outcome.logs);
+    let result = match outcome_or_error(outcome)? {
+        Reply::Json(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|_| ApiError::BadRequest("the worker returned invalid JSON".into()))?,
+        _ => serde_json::Value::Null,
+    };
+    Ok(Json(serde_json::json!({
+        "result": result,
+        "logs": logs,
+        "cpuMs": cpu_us as f64 / 1000.0,
+        "wallMs": wall_us as f64 / 1000.0,
+    }))
+    .into_response())
+}

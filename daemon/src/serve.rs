@@ -1,0 +1,99 @@
+//! `stockade serve`: the supervisor daemon. Owns the API, the tenants and the pool of jailed
+//! worker processes; never runs tenant code itself.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::api::{router, AppState};
+use crate::config::Config;
+use crate::supervisor::{Pool, SpawnConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration; embedded defaults when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address (overrides the config), e.g. 127.0.0.1:8787.
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Run workers without the jail (debugging only).
+    #[arg(long)]
+    pub no_jail: bool,
+}
+
+pub fn main(args: ServeArgs) -> ExitCode {
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if args.no_jail {
+        config.jail = false;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stockade: cannot start the runtime: {e}");
+            return ExitCode::from(4);
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            ExitCode::from(4)
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let program =
+        std::env::current_exe().map_err(|e| format!("cannot find the stockade binary: {e}"))?;
+    let spawn = SpawnConfig {
+        program,
+        jail: config.jail,
+        profile: "standard",
+    };
+    if !config.jail {
+        eprintln!("stockade: WARNING: workers run WITHOUT the jail (--no-jail)");
+    }
+    let pool = Pool::start(config.workers, spawn);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "stockade: listening on http://{local} with {} worker processes",
+        config.workers
+    );
+    let state = Arc::new(AppState::new(config, pool));
+    let app = router(Arc::clone(&state));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("stockade: drained; stopping workers");
+    drop(state);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

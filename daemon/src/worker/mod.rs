@@ -1,0 +1,99 @@
+//! `stockade worker`: the process that runs tenant code. Spawned by the supervisor with exactly
+//! one inherited Unix socket; never started by hand.
+//!
+//! Order of events (each step before the next; the jail closes before any tenant byte is read):
+//! 1. enter fresh user/pid/net/mount/ipc/uts/cgroup namespaces (fork: we become pid 1 of the
+//!    new pid namespace; the parent stays behind as a reaper);
+//! 2. initialise V8 (flags, platform, the startup snapshot, the watchdog thread) and warm it by
+//!    running one snippet, as Chrome's zygote does;
+//! 3. close the jail: fds, empty read-only root, rlimits, no_new_privs, capabilities, Landlock,
+//!    seccomp (see `stockade_seccomp`);
+//! 4. greet the supervisor with what the jail enforced, then serve requests one at a time.
+//!
+//! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
+//! size-capped decoder the supervisor uses on ours.
+
+mod serve;
+
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::process::ExitCode;
+
+use stockade_isolate::{Engine, Limits, Module, ModuleSet, V8Profile, Worker};
+use stockade_seccomp::{JailConfig, SeccompMode};
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// The inherited IPC socket.
+    #[arg(long)]
+    pub ipc_fd: RawFd,
+    /// `standard` or `strict` (jitless, no WebAssembly).
+    #[arg(long, default_value = "standard")]
+    pub profile: String,
+    /// Skip the jail (debugging only).
+    #[arg(long)]
+    pub no_jail: bool,
+    /// Seccomp in log mode: report instead of kill (development only).
+    #[arg(long)]
+    pub seccomp_log: bool,
+}
+
+pub fn main(args: WorkerArgs) -> ExitCode {
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stockade worker: {e}");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run(args: &WorkerArgs) -> Result<(), String> {
+    let profile = match args.profile.as_str() {
+        "standard" => V8Profile::Standard,
+        "strict" => V8Profile::Strict,
+        other => return Err(format!("unknown profile {other:?}")),
+    };
+    // SAFETY: fcntl on an fd number has no memory effects; F_GETFD only checks it is open.
+    if unsafe { libc::fcntl(args.ipc_fd, libc::F_GETFD) } < 0 {
+        return Err(format!(
+            "--ipc-fd {} is not an open descriptor",
+            args.ipc_fd
+        ));
+    }
+    if !args.no_jail {
+        stockade_seccomp::enter_namespaces().map_err(|e| format!("namespaces: {e}"))?;
+    }
+    let engine = Engine::init(profile).map_err(|e| format!("V8: {e}"))?;
+    warm(engine)?;
+    let report = if args.no_jail {
+        None
+    } else {
+        let mut config = JailConfig::new(args.ipc_fd);
+        if args.seccomp_log {
+            config.layers.seccomp = SeccompMode::Log;
+        }
+        Some(stockade_seccomp::close(&config).map_err(|e| format!("jail: {e}"))?)
+    };
+    // SAFETY: the supervisor passed us this fd as our one IPC socket; nothing else owns it.
+    let stream = unsafe { UnixStream::from_raw_fd(args.ipc_fd) };
+    serve::serve(engine, stream, report.as_ref())
+}
+
+/// Runs one snippet so V8's lazily initialised paths (compiler, module linking, promises,
+/// timers) have made their system calls before seccomp closes.
+fn warm(engine: &'static Engine) -> Result<(), String> {
+    let mut worker = Worker::new(engine, Limits::default()).map_err(|e| e.to_string())?;
+    let src = "import d from './d.json'; export default async (x) => { await new Promise((r) => setTimeout(r, 1)); return [x, d, new TextEncoder().encode('w').length, crypto.randomUUID().length]; };";
+    let mut set = ModuleSet::new([Module::new("main.ts", src), Module::new("d.json", "1")])
+        .map_err(|e| e.to_string())?;
+    worker
+        .load("main.ts", &mut set)
+        .result
+        .map_err(|e| format!("warm-up load: {e}"))?;
+    worker
+        .call("1")
+        .result
+        .map_err(|e| format!("warm-up call: {e}"))?;
+    Ok(())
+}
