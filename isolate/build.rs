@@ -24,8 +24,16 @@ const SUPPORTED_V8: (u32, u32) = (10, 2);
 const PACKAGES: [&str; 4] = ["libnode108", "libnode-dev", "libuv1", "libc-ares2"];
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/bridge/bridge.cc");
-    println!("cargo:rerun-if-changed=src/bridge/bridge.h");
+    for file in [
+        "bridge.cc",
+        "bridge.h",
+        "isolate.h",
+        "memory.cc",
+        "memory.h",
+        "attack.cc",
+    ] {
+        println!("cargo:rerun-if-changed=src/bridge/{file}");
+    }
     println!("cargo:rerun-if-env-changed=STOCKADE_V8_PREFIX");
     println!("cargo:rerun-if-env-changed=STOCKADE_V8_CACHE");
 
@@ -56,9 +64,24 @@ fn main() {
         libdir.display()
     );
 
-    cc::Build::new()
+    // The test-only attack hooks (feature `mpk-attack`) must never reach a release build.
+    let attack = env::var_os("CARGO_FEATURE_MPK_ATTACK").is_some();
+    let debug_assertions = env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
+    if attack && !debug_assertions {
+        fail("the `mpk-attack` feature gives tenant JavaScript arbitrary memory access and is for tests only; it cannot be built without debug assertions");
+    }
+    let mut build = cc::Build::new();
+    build
         .cpp(true)
         .file("src/bridge/bridge.cc")
+        .file("src/bridge/memory.cc");
+    if attack {
+        build
+            .file("src/bridge/attack.cc")
+            .define("STOCKADE_MPK_ATTACK", None)
+            .define("STOCKADE_DEBUG_ASSERTIONS", None);
+    }
+    build
         .include(&include)
         .flag("-std=c++17")
         .flag("-fno-rtti")

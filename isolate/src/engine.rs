@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use crate::error::RunError;
 use crate::ffi;
+use crate::protection::{EngineKeys, MpkStats};
 use crate::watchdog::Watchdog;
 
 /// Which V8 a process runs. Every isolate of a process shares it (V8 flags are per process).
@@ -39,6 +40,7 @@ impl V8Profile {
 pub struct Engine {
     profile: V8Profile,
     pub(crate) watchdog: Watchdog,
+    pub(crate) keys: EngineKeys,
 }
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -101,7 +103,13 @@ impl Engine {
         }
         let watchdog = Watchdog::start()
             .map_err(|e| RunError::Internal(format!("cannot start the watchdog thread: {e}")))?;
-        let engine = ENGINE.get_or_init(|| Engine { profile, watchdog });
+        // After the watchdog thread exists, so that it never has a tenant key open.
+        let keys = EngineKeys::allocate();
+        let engine = ENGINE.get_or_init(|| Engine {
+            profile,
+            watchdog,
+            keys,
+        });
         engine.check(profile)
     }
 
@@ -119,6 +127,31 @@ impl Engine {
     /// The profile this process runs.
     pub fn profile(&self) -> V8Profile {
         self.profile
+    }
+
+    /// Whether memory protection keys separate this process's isolates, and if not why. Export
+    /// it as a metric (`status.metric_label()`); see [`crate::protection`].
+    pub fn mpk_status(&self) -> stockade_mpk::MpkStatus {
+        self.keys.status()
+    }
+
+    /// Keys, isolates and the probability that two live isolates are not separated by MPK.
+    pub fn mpk_stats(&self) -> MpkStats {
+        self.keys.stats()
+    }
+
+    /// Probability that two of `isolates` isolates spread over this process's keys share one
+    /// (1 for two or more isolates without MPK): the figure for capacity planning.
+    pub fn mpk_sharing_probability_for(&self, isolates: u64) -> f64 {
+        stockade_mpk::pair_sharing_probability(isolates, self.keys.stats().keys as u64)
+    }
+
+    /// Page allocations V8 made on a thread working for no isolate (so tagged with no key) since
+    /// the process started; 0 unless the single-threaded invariant of [`crate::protection`]
+    /// broke.
+    pub fn pages_allocated_outside_isolates(&self) -> u64 {
+        // SAFETY: reads an atomic counter; callable from any thread.
+        unsafe { ffi::stk_pages_allocated_outside_isolates() }
     }
 
     /// The V8 version linked, e.g. `10.2.154.26-node.36`.

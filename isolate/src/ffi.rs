@@ -98,6 +98,7 @@ extern "C" {
     pub fn stk_isolate_dispose(iso: *mut StkIsolate);
     pub fn stk_isolate_terminate(iso: *mut StkIsolate);
     pub fn stk_isolate_limits(iso: *mut StkIsolate) -> u32;
+    pub fn stk_pages_allocated_outside_isolates() -> u64;
     pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 
@@ -131,6 +132,36 @@ extern "C" {
     pub fn stk_pump(iso: *mut StkIsolate, out: *mut StkOutcome) -> i32;
     pub fn stk_fire_timer(iso: *mut StkIsolate, id: u32, out: *mut StkOutcome) -> i32;
     pub fn stk_outcome_clear(out: *mut StkOutcome);
+}
+
+/// A range the bridge handed out for an isolate (test-only hooks).
+#[cfg(feature = "mpk-attack")]
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy)]
+pub struct StkRange {
+    pub start: u64,
+    pub end: u64,
+    pub key: i32,
+    pub _pad: i32,
+    pub owner: u64,
+}
+
+#[cfg(feature = "mpk-attack")]
+const _: () = assert!(size_of::<StkRange>() == 32);
+
+// TEST ONLY (bridge/attack.cc); see bridge.h.
+#[cfg(feature = "mpk-attack")]
+extern "C" {
+    pub fn stk_attack_install(iso: *mut StkIsolate) -> i32;
+    pub fn stk_attack_find(
+        iso: *mut StkIsolate,
+        needle: *const u8,
+        len: usize,
+        addr: *mut u64,
+    ) -> i32;
+    pub fn stk_attack_ranges(iso: *mut StkIsolate, out: *mut StkRange, cap: usize) -> usize;
+    pub fn stk_attack_range_of(addr: u64, out: *mut StkRange) -> i32;
+    pub fn stk_attack_owner(iso: *mut StkIsolate) -> u64;
 }
 
 impl StkOutcome {

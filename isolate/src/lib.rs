@@ -11,9 +11,20 @@
 //!   `Atomics.wait` are absent, and `Date.now()`/`performance.now()` stand still while code runs.
 //! - Imports resolve inside the worker's module set only.
 //!
+//! - Isolates of one process are separated by memory protection keys where the CPU and kernel
+//!   have them, and say so where they do not ([`protection`]).
+//!
 //! Trusts: V8 10.2 (libnode108) and oxc. The second layer (the jail in `stockade-seccomp`) and
 //! the memory protection keys (`stockade-mpk`) exist because V8 is not trusted to be bug-free.
 
+#[cfg(all(feature = "mpk-attack", not(debug_assertions)))]
+compile_error!(
+    "the `mpk-attack` feature gives tenant JavaScript arbitrary memory access; it is for tests \
+     only and cannot be built without debug assertions"
+);
+
+#[cfg(feature = "mpk-attack")]
+pub mod attack;
 mod engine;
 mod error;
 mod ffi;
@@ -21,6 +32,7 @@ mod host;
 mod limits;
 pub mod loader;
 pub mod modules;
+pub mod protection;
 pub mod typescript;
 mod watchdog;
 mod worker;
@@ -31,6 +43,8 @@ pub use ffi::StkHeapStats as HeapStats;
 pub use limits::Limits;
 pub use loader::{DiskSource, ModuleSet, ModuleSource};
 pub use modules::{Module, ModuleKind};
+pub use protection::{MpkMode, MpkStats};
+pub use stockade_mpk::MpkStatus;
 pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 
 /// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation

@@ -4,6 +4,7 @@
 //! every call runs under the watchdog and the limits it was created with; after a limit hit the
 //! worker is poisoned, answers every later call with that error, and should be dropped (drop
 //! disposes the isolate). Console output, timers and results are bounded per invocation.
+//! Every bridge call runs under the isolate's protection key ([`crate::protection`]).
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -19,8 +20,8 @@ use crate::host::HostState;
 use crate::limits::Limits;
 use crate::loader::ModuleSource;
 use crate::modules::{self, ModuleKind};
+use crate::protection::{KeyedIsolate, MpkMode};
 use crate::typescript::{self, SourceMap};
-use crate::watchdog::TerminateHandle;
 
 /// Console levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ impl Drop for Outcome {
 
 /// One isolate hosting one tenant worker.
 pub struct Worker {
-    raw: NonNull<ffi::StkIsolate>,
+    pub(crate) iso: KeyedIsolate,
     host: NonNull<HostState>,
     engine: &'static Engine,
     limits: Limits,
@@ -120,8 +121,19 @@ fn wall_clock_ms() -> f64 {
 }
 
 impl Worker {
-    /// A fresh isolate with its runtime (web APIs) ready and no modules yet.
+    /// A fresh isolate with its runtime (web APIs) ready and no modules yet, under a protection
+    /// key from the engine's pool when MPK is available ([`MpkMode::Pooled`]).
     pub fn new(engine: &'static Engine, limits: Limits) -> Result<Worker, RunError> {
+        Self::with_mpk(engine, limits, MpkMode::Pooled)
+    }
+
+    /// [`Worker::new`] with an explicit choice of protection key; [`MpkMode::Off`] is for
+    /// baselines and tests only.
+    pub fn with_mpk(
+        engine: &'static Engine,
+        limits: Limits,
+        mode: MpkMode,
+    ) -> Result<Worker, RunError> {
         let mut host = Box::new(HostState::new(limits.output_bytes, limits.timers));
         let callbacks = host.callbacks();
         let config = ffi::StkIsolateConfig {
@@ -129,14 +141,15 @@ impl Worker {
             external_limit_bytes: limits.memory_bytes,
             stack_limit_bytes: limits.stack_bytes,
             allow_wasm: u32::from(engine.profile() == crate::V8Profile::Standard),
-            pkey: -1,
+            pkey: -1, // set by KeyedIsolate::create
         };
         let mut out = Outcome::new();
-        // SAFETY: config and callbacks outlive the call; the userdata in callbacks points into
-        // `host`, which the Worker keeps alive (as `host_ptr`) until after disposal.
-        let raw = unsafe { ffi::stk_isolate_new(&config, &callbacks, &mut out.0) };
+        // SAFETY: the userdata in callbacks points into `host`, which the Worker keeps alive (as
+        // `host_ptr`) until after disposal.
+        let iso =
+            unsafe { KeyedIsolate::create(&engine.keys, mode, config, &callbacks, &mut out.0) };
         let host_ptr = NonNull::from(Box::leak(host));
-        let Some(raw) = NonNull::new(raw) else {
+        let Some(iso) = iso else {
             // SAFETY: host_ptr came from Box::leak just above and no isolate refers to it.
             drop(unsafe { Box::from_raw(host_ptr.as_ptr()) });
             let msg = format!("{} {}", out.value(), out.stack());
@@ -145,7 +158,7 @@ impl Worker {
             )));
         };
         Ok(Worker {
-            raw,
+            iso,
             host: host_ptr,
             engine,
             limits,
@@ -161,6 +174,11 @@ impl Worker {
         // SAFETY: host is alive for self's lifetime; no bridge call is running (we hold &mut
         // self), so the callbacks hold no reference to it right now.
         unsafe { self.host.as_mut() }
+    }
+
+    /// The protection key of this worker's isolate (1..=15), `None` when it has none.
+    pub fn mpk_key(&self) -> Option<u32> {
+        self.iso.key().map(|k| k.as_raw())
     }
 
     /// The error a limit hit left, if any: a poisoned worker must be dropped.
@@ -247,7 +265,8 @@ impl Worker {
     fn set_clock(&self) {
         let mono = self.epoch.elapsed().as_secs_f64() * 1000.0;
         // SAFETY: raw is our live isolate.
-        unsafe { ffi::stk_set_clock(self.raw.as_ptr(), wall_clock_ms(), mono) };
+        self.iso
+            .call(|raw| unsafe { ffi::stk_set_clock(raw, wall_clock_ms(), mono) });
     }
 
     /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
@@ -259,7 +278,6 @@ impl Worker {
         if let Some(e) = &self.poisoned {
             return self.refuse(e.clone());
         }
-        let raw = self.raw.as_ptr();
         let limits = self.limits.clone();
         {
             let host = self.host();
@@ -269,11 +287,11 @@ impl Worker {
         let guard = self
             .engine
             .watchdog
-            .arm(TerminateHandle(raw), limits.cpu, limits.wall);
+            .arm(self.iso.terminate_handle(), limits.cpu, limits.wall);
         let deadline = Instant::now() + limits.wall;
         self.set_clock();
         let mut out = Outcome::new();
-        let mut status = start(raw, &mut out.0);
+        let mut status = self.iso.call(|raw| start(raw, &mut out.0));
         let result = loop {
             if status != ffi::STK_OK {
                 break Err(status);
@@ -282,7 +300,9 @@ impl Worker {
             out = Outcome::new();
             self.set_clock();
             // SAFETY: raw is our live isolate; out is valid.
-            status = unsafe { ffi::stk_pump(raw, &mut out.0) };
+            status = self
+                .iso
+                .call(|raw| unsafe { ffi::stk_pump(raw, &mut out.0) });
             match status {
                 ffi::STK_OK => break Ok(out.value()),
                 ffi::STK_PENDING => {}
@@ -300,7 +320,9 @@ impl Worker {
             out = Outcome::new();
             self.set_clock();
             // SAFETY: raw is our live isolate; out is valid.
-            status = unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) };
+            status = self
+                .iso
+                .call(|raw| unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) });
         };
         let fired = guard.fired();
         let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());
@@ -330,7 +352,7 @@ impl Worker {
     /// Turns a failed bridge status into the error the tenant sees.
     fn classify(&self, status: i32, out: &Outcome, fired: Option<LimitKind>) -> RunError {
         // SAFETY: raw is our live isolate.
-        let flags = unsafe { ffi::stk_isolate_limits(self.raw.as_ptr()) };
+        let flags = self.iso.call(|raw| unsafe { ffi::stk_isolate_limits(raw) });
         let limit = fired.or(if flags & ffi::STK_LIMIT_HEAP != 0 {
             Some(LimitKind::Heap)
         } else if flags & ffi::STK_LIMIT_LOG != 0 {
@@ -442,7 +464,7 @@ impl Worker {
             })
         };
         let mut out = Outcome::new();
-        let raw = self.raw.as_ptr();
+        let iso = &self.iso;
         let index = match kind {
             ModuleKind::Js | ModuleKind::Ts => {
                 let source = text()?;
@@ -465,7 +487,7 @@ impl Worker {
                     source
                 };
                 // SAFETY: raw is our live isolate; name and code outlive the call.
-                unsafe {
+                iso.call(|raw| unsafe {
                     ffi::stk_module_compile(
                         raw,
                         name.as_ptr().cast(),
@@ -474,7 +496,7 @@ impl Worker {
                         code.len(),
                         &mut out.0,
                     )
-                }
+                })
             }
             ModuleKind::Text | ModuleKind::Json | ModuleKind::Data => {
                 let (synth, data): (i32, &[u8]) = match kind {
@@ -483,7 +505,7 @@ impl Worker {
                     _ => (ffi::STK_SYNTH_DATA, bytes),
                 };
                 // SAFETY: raw is our live isolate; name and data outlive the call.
-                unsafe {
+                iso.call(|raw| unsafe {
                     ffi::stk_module_synthetic(
                         raw,
                         name.as_ptr().cast(),
@@ -493,7 +515,7 @@ impl Worker {
                         data.len(),
                         &mut out.0,
                     )
-                }
+                })
             }
         };
         if index < 0 {
@@ -515,7 +537,9 @@ impl Worker {
     fn requests(&mut self, index: i32) -> Result<Vec<String>, RunError> {
         let mut out = Outcome::new();
         // SAFETY: raw is our live isolate; out is valid.
-        let status = unsafe { ffi::stk_module_requests(self.raw.as_ptr(), index, &mut out.0) };
+        let status = self
+            .iso
+            .call(|raw| unsafe { ffi::stk_module_requests(raw, index, &mut out.0) });
         if status != ffi::STK_OK {
             return Err(RunError::Internal(out.value()));
         }
@@ -531,19 +555,19 @@ impl Worker {
     pub fn heap_stats(&self) -> ffi::StkHeapStats {
         let mut stats = ffi::StkHeapStats::default();
         // SAFETY: raw is our live isolate; stats is a valid out-pointer.
-        unsafe { ffi::stk_isolate_heap_stats(self.raw.as_ptr(), &mut stats) };
+        self.iso
+            .call(|raw| unsafe { ffi::stk_isolate_heap_stats(raw, &mut stats) });
         stats
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // SAFETY: raw is live and disposed exactly once, here; the watchdog has no watch for it
-        // (guards are dropped before drive returns). host is freed after the isolate is gone.
-        unsafe {
-            ffi::stk_isolate_dispose(self.raw.as_ptr());
-            drop(Box::from_raw(self.host.as_ptr()));
-        }
+        // The watchdog has no watch for the isolate (guards are dropped before drive returns).
+        self.iso.dispose();
+        // SAFETY: host came from Box::leak in with_mpk and is freed once, here, after the
+        // isolate (the only other user of the pointer) is gone.
+        unsafe { drop(Box::from_raw(self.host.as_ptr())) };
     }
 }
 

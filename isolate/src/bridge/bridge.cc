@@ -3,9 +3,13 @@
 // Guarantees:
 // - No C++ exception or V8 failure crosses into Rust: every entry point reports through an
 //   stk_outcome (status + message + location), never by throwing.
-// - Every heap page V8 takes comes from TaggingPageAllocator, which tags it with the protection
-//   key of the isolate on whose behalf the thread is working (see `tl_pkey`), and keeps that key
-//   when V8 later changes the page's permissions or decommits it.
+// - Every heap page V8 takes comes from TaggingPageAllocator and every ArrayBuffer backing store
+//   from the isolate's ArenaAllocator (memory.h): both tag it with the protection key of the
+//   isolate on whose behalf the thread is working (the OwnerScope that Entry, isolate creation
+//   and disposal open), and the key stays with the range for its whole life.
+// - V8's shared read-only heap and other process-wide structures are created under the engine's
+//   own scope (no key, key 0) and kept alive by an anchor isolate, so no tenant key ever tags
+//   memory that every isolate reads.
 // - Date.now() reads the platform clock, which this platform freezes per thread at the value the
 //   host last set with stk_set_clock: tenant code cannot watch time advance while it runs.
 // - ArrayBuffer backing stores are counted against the isolate's external-memory budget; a
@@ -14,6 +18,9 @@
 
 #include "bridge.h"
 
+#include "isolate.h"
+#include "memory.h"
+
 #include <libplatform/libplatform.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -21,6 +28,7 @@
 #include <v8.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -37,142 +45,12 @@ static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_l
 static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
 static_assert(sizeof(stk_host) == 48, "stk_host layout");
 static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
+static_assert(sizeof(stk_range) == 32, "stk_range layout");
 
 namespace {
 
-// The protection key of the isolate this thread is working for; -1 outside any isolate.
-thread_local int tl_pkey = -1;
 // The frozen wall clock Date.now() reads on this thread; < 0 when unset.
 thread_local double tl_wall_ms = -1;
-
-int pkey_mprotect_or_mprotect(void* addr, size_t len, int prot, int key) {
-  if (key < 0) return mprotect(addr, len, prot);
-  return static_cast<int>(syscall(SYS_pkey_mprotect, addr, len, prot, key));
-}
-
-int ToProt(v8::PageAllocator::Permission access) {
-  switch (access) {
-    case v8::PageAllocator::kNoAccess:
-    case v8::PageAllocator::kNoAccessWillJitLater:
-      return PROT_NONE;
-    case v8::PageAllocator::kRead:
-      return PROT_READ;
-    case v8::PageAllocator::kReadWrite:
-      return PROT_READ | PROT_WRITE;
-    case v8::PageAllocator::kReadWriteExecute:
-      return PROT_READ | PROT_WRITE | PROT_EXEC;
-    case v8::PageAllocator::kReadExecute:
-      return PROT_READ | PROT_EXEC;
-  }
-  return PROT_NONE;
-}
-
-// Page allocator that remembers, for every range it hands out, the protection key it was tagged
-// with, so permission changes and decommits keep the key (a plain mprotect would keep it too,
-// but mmap(MAP_FIXED) in DecommitPages resets it to key 0).
-class TaggingPageAllocator final : public v8::PageAllocator {
- public:
-  size_t AllocatePageSize() override { return page_; }
-  size_t CommitPageSize() override { return page_; }
-  void SetRandomMmapSeed(int64_t) override {}
-  void* GetRandomMmapAddr() override { return nullptr; }
-
-  void* AllocatePages(void* hint, size_t size, size_t alignment, Permission access) override {
-    if (alignment < page_) alignment = page_;
-    const size_t request = size + alignment - page_;
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-    if (access == kNoAccess || access == kNoAccessWillJitLater) flags |= MAP_NORESERVE;
-    void* raw = mmap(hint, request, PROT_NONE, flags, -1, 0);
-    if (raw == MAP_FAILED) return nullptr;
-    uintptr_t base = reinterpret_cast<uintptr_t>(raw);
-    uintptr_t aligned = (base + alignment - 1) & ~(alignment - 1);
-    if (aligned > base) munmap(raw, aligned - base);
-    const uintptr_t end = aligned + size;
-    const uintptr_t raw_end = base + request;
-    if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
-    void* result = reinterpret_cast<void*>(aligned);
-    const int key = tl_pkey;
-    if (pkey_mprotect_or_mprotect(result, size, ToProt(access), key) != 0) {
-      munmap(result, size);
-      return nullptr;
-    }
-    Remember(aligned, size, key);
-    return result;
-  }
-
-  bool FreePages(void* address, size_t size) override {
-    Forget(reinterpret_cast<uintptr_t>(address), size);
-    return munmap(address, size) == 0;
-  }
-
-  bool ReleasePages(void* address, size_t size, size_t new_size) override {
-    uintptr_t tail = reinterpret_cast<uintptr_t>(address) + new_size;
-    Forget(tail, size - new_size);
-    return munmap(reinterpret_cast<void*>(tail), size - new_size) == 0;
-  }
-
-  bool SetPermissions(void* address, size_t size, Permission access) override {
-    const int key = KeyOf(reinterpret_cast<uintptr_t>(address));
-    if (pkey_mprotect_or_mprotect(address, size, ToProt(access), key) != 0) return false;
-    if (access == kNoAccess) madvise(address, size, MADV_DONTNEED);
-    return true;
-  }
-
-  bool DiscardSystemPages(void* address, size_t size) override {
-    return madvise(address, size, MADV_DONTNEED) == 0;
-  }
-
-  bool DecommitPages(void* address, size_t size) override {
-    void* p = mmap(address, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p != address) return false;
-    const int key = KeyOf(reinterpret_cast<uintptr_t>(address));
-    return key < 0 || pkey_mprotect_or_mprotect(address, size, PROT_NONE, key) == 0;
-  }
-
- private:
-  struct Range {
-    uintptr_t end;
-    int key;
-  };
-
-  void Remember(uintptr_t start, size_t size, int key) {
-    if (key < 0) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    ranges_[start] = Range{start + size, key};
-  }
-
-  // Drops [start, start+size) from the registry, splitting ranges it cuts through.
-  void Forget(uintptr_t start, size_t size) {
-    const uintptr_t end = start + size;
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = ranges_.upper_bound(start);
-    if (it != ranges_.begin()) --it;
-    while (it != ranges_.end() && it->first < end) {
-      const uintptr_t r_start = it->first;
-      const Range r = it->second;
-      if (r.end <= start) {
-        ++it;
-        continue;
-      }
-      it = ranges_.erase(it);
-      if (r_start < start) ranges_[r_start] = Range{start, r.key};
-      if (r.end > end) ranges_[end] = Range{r.end, r.key};
-    }
-  }
-
-  int KeyOf(uintptr_t address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = ranges_.upper_bound(address);
-    if (it == ranges_.begin()) return -1;
-    --it;
-    return address < it->second.end ? it->second.key : -1;
-  }
-
-  const size_t page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  std::mutex mu_;
-  std::map<uintptr_t, Range> ranges_;
-};
 
 // Delegates to libplatform's single-threaded platform; owns the page allocator and the clock.
 class StockadePlatform final : public v8::Platform {
@@ -206,82 +84,41 @@ class StockadePlatform final : public v8::Platform {
 
  private:
   std::unique_ptr<v8::Platform> inner_;
-  TaggingPageAllocator pages_;
+  stockade::TaggingPageAllocator pages_;
 };
 
-// Counts backing-store bytes against a budget shared by all of one isolate's ArrayBuffers.
-class BudgetAllocator final : public v8::ArrayBuffer::Allocator {
- public:
-  BudgetAllocator(size_t budget, std::atomic<uint32_t>* limits)
-      : budget_(budget), limits_(limits) {}
-  void* Allocate(size_t length) override {
-    if (!Reserve(length)) return nullptr;
-    void* p = calloc(length ? length : 1, 1);
-    if (!p) used_.fetch_sub(length);
-    return p;
+// V8's random number generators (Math.random seeds, hash seeds) draw from here instead of
+// opening /dev/urandom, which a jailed worker cannot do.
+bool EntropySource(unsigned char* buffer, size_t length) {
+  size_t filled = 0;
+  while (filled < length) {
+    ssize_t n = syscall(SYS_getrandom, buffer + filled, length - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    filled += static_cast<size_t>(n);
   }
-  void* AllocateUninitialized(size_t length) override {
-    if (!Reserve(length)) return nullptr;
-    void* p = malloc(length ? length : 1);
-    if (!p) used_.fetch_sub(length);
-    return p;
-  }
-  void Free(void* data, size_t length) override {
-    free(data);
-    used_.fetch_sub(length);
-  }
-  size_t used() const { return used_.load(); }
-
- private:
-  bool Reserve(size_t length) {
-    size_t now = used_.load();
-    do {
-      if (length > budget_ || now > budget_ - length) {
-        limits_->fetch_or(STK_LIMIT_EXTERNAL);
-        return false;
-      }
-    } while (!used_.compare_exchange_weak(now, now + length));
-    return true;
-  }
-  const size_t budget_;
-  std::atomic<size_t> used_{0};
-  std::atomic<uint32_t>* limits_;
-};
+  return true;
+}
 
 StockadePlatform* g_platform = nullptr;
 std::once_flag g_init_once;
 std::string g_flags;
 // The startup snapshot: a context with the runtime and prelude already evaluated.
 v8::StartupData g_snapshot{nullptr, 0};
+// Owner ids for the range registry; 0 is the engine (stockade::kEngineOwner).
+std::atomic<uint64_t> g_next_owner{1};
+// An isolate that lives as long as the process, created from g_snapshot under the engine's scope
+// (no key). V8 shares one read-only heap between all isolates and frees it with the last one; the
+// anchor keeps that heap, which every isolate reads, from ever being re-created while a tenant's
+// key is the thread's key. It never runs code.
+v8::Isolate* g_anchor = nullptr;
+std::atomic<uint32_t> g_anchor_limits{0};
 // Snapshot indices of the functions the runtime registers with the host.
 constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
 
-}  // namespace
-
-struct stk_isolate {
-  v8::Isolate* isolate = nullptr;
-  std::unique_ptr<BudgetAllocator> allocator;
-  stk_host host{};
-  v8::Global<v8::Context> context;
-  std::vector<v8::Global<v8::Module>> modules;
-  std::vector<std::string> module_names;
-  std::unordered_map<int, std::vector<int>> by_hash;
-  std::unordered_map<std::string, int> by_name;
-  std::vector<v8::Global<v8::Value>> synthetic;  // default export of synthetic modules
-  v8::Global<v8::Function> invoker;
-  v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
-  v8::Global<v8::Function> timer_dispatch;
-  v8::Global<v8::Promise> pending;
-  std::atomic<uint32_t> limits{0};
-  size_t stack_limit_bytes = 0;
-  double monotonic_ms = 0;
-  double wall_ms = 0;
-  int pkey = -1;
-  bool allow_wasm = false;
-};
-
-namespace {
 
 stk_isolate* From(v8::Isolate* isolate) {
   return static_cast<stk_isolate*>(isolate->GetData(0));
@@ -310,34 +147,32 @@ void SetValue(stk_outcome* out, int32_t status, const std::string& value) {
   out->value = CopyOut(value, &out->value_len);
 }
 
-// Everything a bridge call needs while it runs on an isolate: V8 scopes, the thread's protection
-// key for new pages, the frozen clock, and the stack limit measured from this frame.
+// Everything a bridge call needs while it runs on an isolate: V8 scopes, the owner (protection
+// key) of the pages it allocates, the frozen clock, and the stack limit measured from this frame.
+// The owner scope is opened first and closed last, so every allocation V8 makes in between (GC,
+// compilation, microtasks, tasks pumped from the platform) is tagged with the isolate's key.
 class Entry {
  public:
   explicit Entry(stk_isolate* iso)
       : iso_(iso),
-        saved_key_(tl_pkey),
+        owner_(iso->pkey, iso->owner),
         saved_wall_(tl_wall_ms),
         isolate_scope_(iso->isolate),
         handles_(iso->isolate),
         context_(iso->context.Get(iso->isolate)),
         context_scope_(context_) {
-    tl_pkey = iso->pkey;
     tl_wall_ms = iso->wall_ms;
     char here;
     uintptr_t limit = reinterpret_cast<uintptr_t>(&here) - iso->stack_limit_bytes;
     iso->isolate->SetStackLimit(limit);
   }
-  ~Entry() {
-    tl_pkey = saved_key_;
-    tl_wall_ms = saved_wall_;
-  }
+  ~Entry() { tl_wall_ms = saved_wall_; }
   v8::Local<v8::Context> context() const { return context_; }
   v8::Isolate* isolate() const { return iso_->isolate; }
 
  private:
   stk_isolate* iso_;
-  int saved_key_;
+  stockade::OwnerScope owner_;
   double saved_wall_;
   v8::Isolate::Scope isolate_scope_;
   v8::HandleScope handles_;
@@ -693,7 +528,9 @@ int32_t stk_engine_init(const char* flags, size_t flags_len) {
   std::call_once(g_init_once, [&] {
     first = true;
     g_flags = requested;
+    stockade::OwnerScope engine(-1, stockade::kEngineOwner);
     v8::V8::SetFlagsFromString(g_flags.data(), g_flags.size());
+    v8::V8::SetEntropySource(EntropySource);
     g_platform = new StockadePlatform();
     v8::V8::InitializePlatform(g_platform);
     v8::V8::Initialize();
@@ -708,6 +545,7 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outc
     out->status = STK_OK;
     return STK_OK;
   }
+  stockade::OwnerScope engine(-1, stockade::kEngineOwner);
   v8::SnapshotCreator creator(ExternalReferences());
   stk_isolate shim;  // host state for the runtime's registration calls; nothing else runs
   shim.isolate = creator.GetIsolate();
@@ -739,6 +577,17 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outc
     SetValue(out, STK_INTERNAL, "V8 could not create the startup snapshot");
     return out->status;
   }
+  static stockade::ArenaAllocator anchor_buffers(0, &g_anchor_limits, -1, stockade::kEngineOwner);
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = &anchor_buffers;
+  params.snapshot_blob = &g_snapshot;
+  params.external_references = ExternalReferences();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, 4u << 20);
+  g_anchor = v8::Isolate::New(params);
+  if (!g_anchor) {
+    SetValue(out, STK_INTERNAL, "V8 could not create the anchor isolate");
+    return out->status;
+  }
   out->status = STK_OK;
   return STK_OK;
 }
@@ -754,10 +603,12 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   iso->stack_limit_bytes = config->stack_limit_bytes;
   iso->pkey = config->pkey;
   iso->allow_wasm = config->allow_wasm != 0;
-  iso->allocator = std::make_unique<BudgetAllocator>(config->external_limit_bytes, &iso->limits);
+  iso->owner = g_next_owner.fetch_add(1);
+  iso->allocator = std::make_unique<stockade::ArenaAllocator>(
+      config->external_limit_bytes, &iso->limits, iso->pkey, iso->owner);
 
-  const int saved_key = tl_pkey;
-  tl_pkey = iso->pkey;
+  // Every page of the new isolate, from its first heap reservation on, carries its key.
+  stockade::OwnerScope owner(iso->pkey, iso->owner);
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = iso->allocator.get();
   params.snapshot_blob = &g_snapshot;
@@ -765,7 +616,6 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   params.constraints.ConfigureDefaultsFromHeapSize(0, config->heap_limit_bytes);
   iso->isolate = v8::Isolate::New(params);
   if (!iso->isolate) {
-    tl_pkey = saved_key;
     SetValue(out, STK_INTERNAL, "V8 could not create an isolate");
     return nullptr;
   }
@@ -802,7 +652,6 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
       ok = true;
     }
   }
-  tl_pkey = saved_key;
   if (!ok) {
     SetValue(out, STK_INTERNAL, "the startup snapshot lacks the runtime's functions");
     iso->isolate = nullptr;
@@ -816,8 +665,8 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
 void stk_isolate_dispose(stk_isolate* iso) {
   if (!iso) return;
   v8::Isolate* isolate = iso->isolate;
-  const int saved_key = tl_pkey;
-  tl_pkey = iso->pkey;
+  {
+  stockade::OwnerScope owner(iso->pkey, iso->owner);
   iso->pending.Reset();
   iso->invoker.Reset();
   iso->attach.Reset();
@@ -826,13 +675,17 @@ void stk_isolate_dispose(stk_isolate* iso) {
   iso->modules.clear();
   iso->context.Reset();
   isolate->Dispose();
-  tl_pkey = saved_key;
-  delete iso;
+  }
+  delete iso;  // the arena unmaps the backing stores' memory here
 }
 
 void stk_isolate_terminate(stk_isolate* iso) { iso->isolate->TerminateExecution(); }
 
 uint32_t stk_isolate_limits(stk_isolate* iso) { return iso->limits.load(); }
+
+uint64_t stk_pages_allocated_outside_isolates(void) {
+  return stockade::PagesAllocatedOutsideScope();
+}
 
 void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats) {
   v8::HeapStatistics hs;
@@ -897,7 +750,7 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
     std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
         data, len,
         [](void* p, size_t n, void* allocator) {
-          static_cast<BudgetAllocator*>(allocator)->Free(p, n);
+          static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
         },
         iso->allocator.get());
     value = v8::ArrayBuffer::New(isolate, std::move(store));

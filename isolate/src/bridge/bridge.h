@@ -102,6 +102,9 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
 void stk_isolate_dispose(stk_isolate* iso);
 void stk_isolate_terminate(stk_isolate* iso);  // thread-safe
 uint32_t stk_isolate_limits(stk_isolate* iso);
+// Page allocations V8 made on a thread that was not working for an isolate or the engine (no
+// owner, so no key), since the process started. Stays 0 with --single-threaded; see memory.h.
+uint64_t stk_pages_allocated_outside_isolates(void);
 void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats);
 
 // Date.now() and performance.now() read these; they move only when the host sets them.
@@ -124,6 +127,34 @@ int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
 int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out);
 
 void stk_outcome_clear(stk_outcome* out);
+
+// ---- Test-only hooks (attack.cc): compiled only with the `mpk-attack` cargo feature, which the
+// build refuses without debug assertions, so no release build can contain them. ----
+
+// A range of memory the bridge handed out, with its key (-1: none) and owner.
+typedef struct {
+  uint64_t start;
+  uint64_t end;
+  int32_t key;
+  int32_t _pad;
+  uint64_t owner;
+} stk_range;
+
+// Installs `globalThis.__attack` in the isolate's context: read64(addr), write64(addr, value)
+// (addresses and values as "0x..." strings) give its JavaScript arbitrary read/write of process
+// memory, as a V8 memory-corruption bug would; pkru() returns the thread's PKRU (-1 without
+// OSPKE). Returns 0.
+int32_t stk_attack_install(stk_isolate* iso);
+// Finds `needle` in the readable memory the bridge handed out for this isolate (heap pages and
+// ArrayBuffer arena); the caller must have the isolate's key open. Returns 0 and sets *addr, or
+// -1 when not found.
+int32_t stk_attack_find(stk_isolate* iso, const uint8_t* needle, size_t len, uint64_t* addr);
+// Copies up to `cap` of the isolate's ranges to `out`; returns how many it has in all.
+size_t stk_attack_ranges(stk_isolate* iso, stk_range* out, size_t cap);
+// The registry's view of `addr`: 0 and the range, or -1 when no isolate or engine range holds it.
+int32_t stk_attack_range_of(uint64_t addr, stk_range* out);
+// The owner id the range registry uses for this isolate.
+uint64_t stk_attack_owner(stk_isolate* iso);
 
 #ifdef __cplusplus
 }

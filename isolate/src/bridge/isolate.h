@@ -1,0 +1,41 @@
+// The bridge's per-isolate state, shared by bridge.cc and the test-only attack.cc.
+// Owned by the Rust Worker through the opaque stk_isolate pointer; used only on the isolate's
+// thread, inside bridge calls (limits may be read and set from any thread).
+#ifndef STOCKADE_ISOLATE_H_
+#define STOCKADE_ISOLATE_H_
+
+#include <v8.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bridge.h"
+#include "memory.h"
+
+struct stk_isolate {
+  v8::Isolate* isolate = nullptr;
+  std::unique_ptr<stockade::ArenaAllocator> allocator;
+  stk_host host{};
+  v8::Global<v8::Context> context;
+  std::vector<v8::Global<v8::Module>> modules;
+  std::vector<std::string> module_names;
+  std::unordered_map<int, std::vector<int>> by_hash;
+  std::unordered_map<std::string, int> by_name;
+  std::vector<v8::Global<v8::Value>> synthetic;  // default export of synthetic modules
+  v8::Global<v8::Function> invoker;
+  v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
+  v8::Global<v8::Function> timer_dispatch;
+  v8::Global<v8::Promise> pending;
+  std::atomic<uint32_t> limits{0};
+  size_t stack_limit_bytes = 0;
+  double monotonic_ms = 0;
+  double wall_ms = 0;
+  int pkey = -1;
+  uint64_t owner = 0;  // this isolate's id in the range registry, never reused
+  bool allow_wasm = false;
+};
+
+#endif  // STOCKADE_ISOLATE_H_

@@ -1,0 +1,288 @@
+// Tagging of isolate memory with protection keys; see memory.h for the contract.
+
+#include "memory.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bridge.h"
+
+namespace stockade {
+namespace {
+
+// The isolate this thread works for (see OwnerScope).
+thread_local int tl_key = -1;
+thread_local uint64_t tl_owner = kEngineOwner;
+thread_local bool tl_active = false;
+
+std::atomic<uint64_t> g_outside_scope{0};
+
+int ToProt(v8::PageAllocator::Permission access) {
+  switch (access) {
+    case v8::PageAllocator::kNoAccess:
+    case v8::PageAllocator::kNoAccessWillJitLater:
+      return PROT_NONE;
+    case v8::PageAllocator::kRead:
+      return PROT_READ;
+    case v8::PageAllocator::kReadWrite:
+      return PROT_READ | PROT_WRITE;
+    case v8::PageAllocator::kReadWriteExecute:
+      return PROT_READ | PROT_WRITE | PROT_EXEC;
+    case v8::PageAllocator::kReadExecute:
+      return PROT_READ | PROT_EXEC;
+  }
+  return PROT_NONE;
+}
+
+int KeyAt(uintptr_t address) {
+  OwnedRange range;
+  return Registry().Find(address, &range) ? range.key : -1;
+}
+
+}  // namespace
+
+OwnerScope::OwnerScope(int key, uint64_t owner)
+    : saved_key_(tl_key), saved_owner_(tl_owner), saved_active_(tl_active) {
+  tl_key = key;
+  tl_owner = owner;
+  tl_active = true;
+}
+
+OwnerScope::~OwnerScope() {
+  tl_key = saved_key_;
+  tl_owner = saved_owner_;
+  tl_active = saved_active_;
+}
+
+int TagPages(void* addr, size_t len, int prot, int key) {
+  if (key < 0) return mprotect(addr, len, prot);
+  return static_cast<int>(syscall(SYS_pkey_mprotect, addr, len, prot, key));
+}
+
+// ---- RangeRegistry ----
+
+void RangeRegistry::Add(uintptr_t start, size_t size, int key, uint64_t owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ranges_[start] = Entry{start + size, key, owner};
+}
+
+void RangeRegistry::Remove(uintptr_t start, size_t size) {
+  const uintptr_t end = start + size;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin()) --it;
+  while (it != ranges_.end() && it->first < end) {
+    const uintptr_t r_start = it->first;
+    const Entry r = it->second;
+    if (r.end <= start) {
+      ++it;
+      continue;
+    }
+    it = ranges_.erase(it);
+    if (r_start < start) ranges_[r_start] = Entry{start, r.key, r.owner};
+    if (r.end > end) ranges_[end] = Entry{r.end, r.key, r.owner};
+  }
+}
+
+bool RangeRegistry::Find(uintptr_t address, OwnedRange* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ranges_.upper_bound(address);
+  if (it == ranges_.begin()) return false;
+  --it;
+  if (address >= it->second.end) return false;
+  *out = OwnedRange{it->first, it->second.end, it->second.key, it->second.owner};
+  return true;
+}
+
+std::vector<OwnedRange> RangeRegistry::OwnedBy(uint64_t owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<OwnedRange> found;
+  for (const auto& [start, r] : ranges_) {
+    if (r.owner == owner) found.push_back(OwnedRange{start, r.end, r.key, r.owner});
+  }
+  return found;
+}
+
+RangeRegistry& Registry() {
+  static RangeRegistry* registry = new RangeRegistry();  // never destroyed: V8 outlives statics
+  return *registry;
+}
+
+uint64_t PagesAllocatedOutsideScope() { return g_outside_scope.load(); }
+
+// ---- TaggingPageAllocator ----
+
+void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignment,
+                                          Permission access) {
+  if (!tl_active) g_outside_scope.fetch_add(1);
+  if (alignment < page_) alignment = page_;
+  const size_t request = size + alignment - page_;
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+  if (access == kNoAccess || access == kNoAccessWillJitLater) flags |= MAP_NORESERVE;
+  void* raw = mmap(hint, request, PROT_NONE, flags, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (base + alignment - 1) & ~(alignment - 1);
+  if (aligned > base) munmap(raw, aligned - base);
+  const uintptr_t end = aligned + size;
+  const uintptr_t raw_end = base + request;
+  if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
+  void* result = reinterpret_cast<void*>(aligned);
+  // Tagged before V8 sees the address: no access can precede the key.
+  if (TagPages(result, size, ToProt(access), tl_key) != 0) {
+    munmap(result, size);
+    return nullptr;
+  }
+  Registry().Add(aligned, size, tl_key, tl_owner);
+  return result;
+}
+
+bool TaggingPageAllocator::FreePages(void* address, size_t size) {
+  Registry().Remove(reinterpret_cast<uintptr_t>(address), size);
+  return munmap(address, size) == 0;
+}
+
+bool TaggingPageAllocator::ReleasePages(void* address, size_t size, size_t new_size) {
+  const uintptr_t tail = reinterpret_cast<uintptr_t>(address) + new_size;
+  Registry().Remove(tail, size - new_size);
+  return munmap(reinterpret_cast<void*>(tail), size - new_size) == 0;
+}
+
+bool TaggingPageAllocator::SetPermissions(void* address, size_t size, Permission access) {
+  // The range's own key, not the thread's: explicit so that no prot (execute-only included)
+  // moves the pages to another key.
+  if (TagPages(address, size, ToProt(access), KeyAt(reinterpret_cast<uintptr_t>(address))) != 0) {
+    return false;
+  }
+  if (access == kNoAccess) madvise(address, size, MADV_DONTNEED);
+  return true;
+}
+
+bool TaggingPageAllocator::DiscardSystemPages(void* address, size_t size) {
+  return madvise(address, size, MADV_DONTNEED) == 0;  // keeps the key
+}
+
+bool TaggingPageAllocator::DecommitPages(void* address, size_t size) {
+  void* p = mmap(address, size, PROT_NONE,
+                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p != address) return false;
+  // The fresh mapping is under key 0: give it its range's key back.
+  const int key = KeyAt(reinterpret_cast<uintptr_t>(address));
+  return key < 0 || TagPages(address, size, PROT_NONE, key) == 0;
+}
+
+// ---- ArenaAllocator ----
+
+ArenaAllocator::ArenaAllocator(size_t budget, std::atomic<uint32_t>* limits, int key,
+                               uint64_t owner)
+    : budget_(budget), limits_(limits), key_(key), owner_(owner) {}
+
+ArenaAllocator::~ArenaAllocator() {
+  for (void* chunk : chunks_) {
+    Registry().Remove(reinterpret_cast<uintptr_t>(chunk), kChunk);
+    munmap(chunk, kChunk);
+  }
+  for (const auto& [start, size] : large_) {
+    Registry().Remove(reinterpret_cast<uintptr_t>(start), size);
+    munmap(start, size);
+  }
+}
+
+int ArenaAllocator::ClassOf(size_t length) {
+  int cls = 0;
+  size_t size = kMinSmall;
+  while (size < length) {
+    size <<= 1;
+    cls++;
+  }
+  return cls;
+}
+
+bool ArenaAllocator::Reserve(size_t length) {
+  size_t now = used_.load();
+  do {
+    if (length > budget_ || now > budget_ - length) {
+      limits_->fetch_or(STK_LIMIT_EXTERNAL);
+      return false;
+    }
+  } while (!used_.compare_exchange_weak(now, now + length));
+  return true;
+}
+
+void* ArenaAllocator::MapTagged(size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  if (TagPages(p, size, PROT_READ | PROT_WRITE, key_) != 0) {
+    munmap(p, size);
+    return nullptr;
+  }
+  Registry().Add(reinterpret_cast<uintptr_t>(p), size, key_, owner_);
+  return p;
+}
+
+void* ArenaAllocator::TakeSmall(int cls, bool zero) {
+  const size_t size = kMinSmall << cls;
+  if (!free_[cls].empty()) {
+    void* p = free_[cls].back();
+    free_[cls].pop_back();
+    if (zero) memset(p, 0, size);  // recycled: holds a dead buffer of the same isolate
+    return p;
+  }
+  if (bump_end_ - bump_ < size) {
+    void* chunk = MapTagged(kChunk);
+    if (!chunk) return nullptr;
+    chunks_.push_back(chunk);
+    bump_ = reinterpret_cast<uintptr_t>(chunk);
+    bump_end_ = bump_ + kChunk;
+  }
+  void* p = reinterpret_cast<void*>(bump_);  // fresh pages: already zero
+  bump_ += size;
+  return p;
+}
+
+void* ArenaAllocator::Take(size_t length, bool zero) {
+  if (!Reserve(length)) return nullptr;
+  void* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (length <= kMaxSmall) {
+      p = TakeSmall(ClassOf(length), zero);
+    } else if (length <= SIZE_MAX - page_) {
+      const size_t size = (length + page_ - 1) & ~(page_ - 1);
+      p = MapTagged(size);  // fresh pages: already zero
+      if (p) large_[p] = size;
+    }
+  }
+  if (!p) used_.fetch_sub(length);
+  return p;
+}
+
+void ArenaAllocator::Free(void* data, size_t length) {
+  if (!data) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = large_.find(data);
+    if (it != large_.end()) {
+      Registry().Remove(reinterpret_cast<uintptr_t>(data), it->second);
+      munmap(data, it->second);
+      large_.erase(it);
+    } else if (length <= kMaxSmall) {
+      free_[ClassOf(length)].push_back(data);
+    } else {
+      return;  // not ours: V8 never does this; leaking beats corrupting the free lists
+    }
+  }
+  used_.fetch_sub(length);
+}
+
+size_t ArenaAllocator::mapped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t total = chunks_.size() * kChunk;
+  for (const auto& [start, size] : large_) total += size;
+  return total;
+}
+
+}  // namespace stockade

@@ -1,0 +1,151 @@
+// Memory that V8 uses on behalf of one isolate, and the protection key it carries.
+//
+// Guarantees:
+// - Every range TaggingPageAllocator hands out, and every ArrayBuffer backing store ArenaAllocator
+//   hands out, is tagged (pkey_mprotect) with the key of the isolate the calling thread works
+//   for (the innermost OwnerScope) before V8 sees it, and is recorded in the process-wide
+//   RangeRegistry with that key and the isolate's owner id.
+// - A range keeps its key for its whole life: permission changes re-apply it, and the MAP_FIXED
+//   re-mmap of DecommitPages is re-tagged at once.
+// - A page allocation made on a thread with no OwnerScope is counted
+//   (PagesAllocatedOutsideScope): with V8's --single-threaded flag there is none, and the tests
+//   assert the count stays 0, because such a page would be tagged with no key (key 0).
+// Trusts: the kernel (pkey_mprotect), and the bridge to open an OwnerScope around every call into
+// V8 that can allocate (Entry, isolate creation and disposal, the engine's own set-up).
+#ifndef STOCKADE_MEMORY_H_
+#define STOCKADE_MEMORY_H_
+
+#include <unistd.h>
+#include <v8.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace stockade {
+
+// Owner id of memory that belongs to no isolate: the engine's own set-up, the snapshot isolate,
+// the anchor isolate holding V8's shared read-only heap. Such memory is never tagged (key 0).
+constexpr uint64_t kEngineOwner = 0;
+
+// Sets, for the current thread and until destroyed, the isolate whose pages new allocations
+// belong to: its protection key (-1: none) and owner id. Nests; restores the previous owner.
+class OwnerScope {
+ public:
+  OwnerScope(int key, uint64_t owner);
+  ~OwnerScope();
+  OwnerScope(const OwnerScope&) = delete;
+  OwnerScope& operator=(const OwnerScope&) = delete;
+
+ private:
+  int saved_key_;
+  uint64_t saved_owner_;
+  bool saved_active_;
+};
+
+// pkey_mprotect(addr, len, prot, key), or mprotect when key < 0. Returns 0 or -1 (errno set).
+int TagPages(void* addr, size_t len, int prot, int key);
+
+struct OwnedRange {
+  uintptr_t start;
+  uintptr_t end;
+  int key;
+  uint64_t owner;
+};
+
+// Every range handed out on behalf of an isolate (or the engine), by start address.
+class RangeRegistry {
+ public:
+  void Add(uintptr_t start, size_t size, int key, uint64_t owner);
+  // Drops [start, start+size), splitting ranges it cuts through.
+  void Remove(uintptr_t start, size_t size);
+  // The range containing `address`, if any.
+  bool Find(uintptr_t address, OwnedRange* out);
+  std::vector<OwnedRange> OwnedBy(uint64_t owner);
+
+ private:
+  struct Entry {
+    uintptr_t end;
+    int key;
+    uint64_t owner;
+  };
+  std::mutex mu_;
+  std::map<uintptr_t, Entry> ranges_;
+};
+
+RangeRegistry& Registry();
+
+// Page allocations made with no OwnerScope on the calling thread, since process start.
+uint64_t PagesAllocatedOutsideScope();
+
+// The platform's page allocator: tags and records every range; see the file comment.
+class TaggingPageAllocator final : public v8::PageAllocator {
+ public:
+  size_t AllocatePageSize() override { return page_; }
+  size_t CommitPageSize() override { return page_; }
+  void SetRandomMmapSeed(int64_t) override {}
+  void* GetRandomMmapAddr() override { return nullptr; }
+  void* AllocatePages(void* hint, size_t size, size_t alignment, Permission access) override;
+  bool FreePages(void* address, size_t size) override;
+  bool ReleasePages(void* address, size_t size, size_t new_size) override;
+  bool SetPermissions(void* address, size_t size, Permission access) override;
+  bool DiscardSystemPages(void* address, size_t size) override;
+  bool DecommitPages(void* address, size_t size) override;
+
+ private:
+  const size_t page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+};
+
+// ArrayBuffer backing stores of one isolate, from memory tagged with its key.
+//
+// Small stores (up to kMaxSmall bytes) come from 64 KiB chunks, carved by a bump pointer into
+// power-of-two blocks of 16..kMaxSmall bytes and recycled through per-size free lists kept in
+// host memory (not in the blocks, so a tenant overwriting a freed block cannot steer the
+// allocator). Larger stores get their own page-rounded mapping, unmapped on Free. Chunks are
+// unmapped when the arena is destroyed (isolate disposal). Every byte requested is counted
+// against `budget`; a request past it fails (V8 turns that into a RangeError) and sets
+// STK_LIMIT_EXTERNAL in `limits`. Zero-length stores get a 16-byte block and count 0.
+class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  static constexpr size_t kMinSmall = 16;
+  static constexpr size_t kMaxSmall = 2048;
+  static constexpr size_t kChunk = 64 * 1024;
+
+  ArenaAllocator(size_t budget, std::atomic<uint32_t>* limits, int key, uint64_t owner);
+  ~ArenaAllocator() override;
+  void* Allocate(size_t length) override { return Take(length, true); }
+  void* AllocateUninitialized(size_t length) override { return Take(length, false); }
+  void Free(void* data, size_t length) override;
+  size_t used() const { return used_.load(); }
+  // Bytes mapped for backing stores (chunks and large mappings).
+  size_t mapped() const;
+
+ private:
+  static constexpr int kClasses = 8;  // 16 << 0 .. 16 << 7 == kMaxSmall
+  void* Take(size_t length, bool zero);
+  bool Reserve(size_t length);
+  void* MapTagged(size_t size);
+  void* TakeSmall(int cls, bool zero);
+  static int ClassOf(size_t length);
+
+  const size_t budget_;
+  std::atomic<uint32_t>* const limits_;
+  const int key_;
+  const uint64_t owner_;
+  const size_t page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::atomic<size_t> used_{0};
+  mutable std::mutex mu_;
+  std::vector<void*> free_[kClasses];
+  std::vector<void*> chunks_;
+  uintptr_t bump_ = 0;
+  uintptr_t bump_end_ = 0;
+  std::unordered_map<void*, size_t> large_;  // start -> mapped size
+};
+
+}  // namespace stockade
+
+#endif  // STOCKADE_MEMORY_H_
