@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod api;
 mod config;
 mod run;
+mod run_jailed;
 mod serve;
 mod supervisor;
 mod worker;

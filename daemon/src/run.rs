@@ -1,7 +1,8 @@
 //! `stockade run FILE`: one module, one fresh isolate, one call, then exit.
 //!
 //! FILE may import other files by relative path; they are read from FILE's folder and never
-//! from outside it (see `stockade_isolate::DiskSource`).
+//! from outside it (see `stockade_isolate::DiskSource`). By default the code runs in a jailed
+//! worker process (`run_jailed.rs`); `--no-jail` runs it in this process, for debugging.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ pub struct RunArgs {
     /// Wall-clock limit in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub wall_ms: u64,
+    /// Run in this process instead of a jailed worker (debugging only).
+    #[arg(long)]
+    pub no_jail: bool,
 }
 
 /// The exit code an engine error maps to.
@@ -111,6 +115,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         memory_bytes: args.memory_mb.saturating_mul(1 << 20),
         ..Limits::default()
     };
+    if !args.no_jail {
+        return super::run_jailed::main(&args, &dir, &name, &limits);
+    }
     let engine = match Engine::init(V8Profile::Standard) {
         Ok(e) => e,
         Err(e) => return fail(EXIT_INTERNAL, &e.to_string()),

@@ -1,6 +1,6 @@
 //! The process-wide V8 engine: flags, the platform, the watchdog thread and the runtime script.
 //!
-//! Initialise it once, before any sandbox closes (it creates the watchdog thread and maps V8's
+//! Initialise it once, before any sandbox closes (it maps V8's
 //! snapshot); after that, creating isolates needs no file or network access.
 
 use std::ffi::CStr;
@@ -101,9 +101,10 @@ impl Engine {
                 "the runtime snapshot failed: {msg}"
             )));
         }
-        let watchdog = Watchdog::start()
-            .map_err(|e| RunError::Internal(format!("cannot start the watchdog thread: {e}")))?;
-        // After the watchdog thread exists, so that it never has a tenant key open.
+        // The watchdog thread starts on first use (see watchdog.rs).
+        let watchdog = Watchdog::new();
+        // The watchdog thread starts later, on the first `arm`, which runs outside any
+        // PkeyGuard: it inherits the default PKRU (key 0 only), never a tenant's key.
         let keys = EngineKeys::allocate();
         let engine = ENGINE.get_or_init(|| Engine {
             profile,

@@ -43,6 +43,13 @@ impl ModuleSet {
         Ok(ModuleSet { modules: map })
     }
 
+    /// The modules, in name order.
+    pub fn into_modules(self) -> Vec<Module> {
+        let mut modules: Vec<Module> = self.modules.into_values().collect();
+        modules.sort_by(|a, b| a.name.cmp(&b.name));
+        modules
+    }
+
     /// Total bytes of all modules.
     pub fn total_bytes(&self) -> usize {
         self.modules.values().map(|m| m.bytes.len()).sum()
@@ -101,5 +108,128 @@ impl ModuleSource for DiskSource {
     }
     fn eager_names(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// The imports a JavaScript or TypeScript module names: static ones, and dynamic `import()`s of
+/// a string literal. A module that does not parse names none (compiling it later reports the
+/// syntax error with its position).
+pub fn imports_of(module: &Module) -> Vec<String> {
+    use crate::modules::ModuleKind;
+    use oxc::allocator::Allocator;
+    use oxc::parser::Parser;
+    use oxc::span::SourceType;
+    let source_type = match module.kind {
+        ModuleKind::Ts => SourceType::ts().with_module(true),
+        ModuleKind::Js => SourceType::mjs(),
+        _ => return Vec::new(),
+    };
+    let Ok(text) = std::str::from_utf8(&module.bytes) else {
+        return Vec::new();
+    };
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, text, source_type).parse();
+    let record = &parsed.module_record;
+    let mut found: Vec<String> = record
+        .requested_modules
+        .keys()
+        .map(|k| k.to_string())
+        .collect();
+    for dynamic in record.dynamic_imports.iter() {
+        let span = dynamic.module_request;
+        let literal = text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("");
+        let quoted = literal.len() >= 2
+            && ((literal.starts_with('"') && literal.ends_with('"'))
+                || (literal.starts_with('\'') && literal.ends_with('\'')));
+        if quoted && !literal[1..literal.len() - 1].contains(['\\', '"', '\'']) {
+            found.push(literal[1..literal.len() - 1].to_string());
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Reads `main` and every module it imports, transitively, from `source` into a set that can be
+/// shipped to a jailed worker. A missing module is `ModuleNotFound`; the total size is bounded
+/// by `max_bytes`.
+pub fn collect(
+    main: &str,
+    source: &mut dyn ModuleSource,
+    max_bytes: usize,
+) -> Result<ModuleSet, RunError> {
+    let main = normalise_name(main).map_err(RunError::InvalidInput)?;
+    let mut found: HashMap<String, Module> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([(main, None::<(String, String)>)]);
+    let mut total = 0usize;
+    while let Some((name, importer)) = queue.pop_front() {
+        if found.contains_key(&name) {
+            continue;
+        }
+        let Some(module) = source.get(&name)? else {
+            let (referrer, specifier) =
+                importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
+            return Err(RunError::ModuleNotFound {
+                specifier,
+                referrer,
+            });
+        };
+        total = total.saturating_add(module.bytes.len());
+        if total > max_bytes {
+            return Err(RunError::Limit(crate::LimitKind::Source));
+        }
+        for specifier in imports_of(&module) {
+            match crate::modules::resolve(&name, &specifier) {
+                Some(target) => queue.push_back((target, Some((name.clone(), specifier)))),
+                None => {
+                    return Err(RunError::ModuleNotFound {
+                        specifier,
+                        referrer: name,
+                    })
+                }
+            }
+        }
+        found.insert(name, module);
+    }
+    Ok(ModuleSet { modules: found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_found_in_js_and_ts() {
+        let ts = Module::new("a.ts", "import type { T } from './types.ts';\nimport { x } from './x.js';\nexport * from './y.js';\nconst z = await import('./z.js');\nconst w = await import(name);\nlet v: T = x;");
+        assert_eq!(
+            imports_of(&ts),
+            ["./types.ts", "./x.js", "./y.js", "./z.js"]
+        );
+        assert!(imports_of(&Module::new("b.json", "{}")).is_empty());
+    }
+
+    #[test]
+    fn collect_follows_imports_and_reports_missing_ones() {
+        let mut set = ModuleSet::new([
+            Module::new("main.ts", "import './lib/a.js';"),
+            Module::new("lib/a.js", "import '../b.json' ; export {}"),
+            Module::new("b.json", "1"),
+            Module::new("unused.js", ""),
+        ])
+        .expect("set");
+        let got = collect("main.ts", &mut set, 1 << 20).expect("collected");
+        assert_eq!(got.eager_names(), ["b.json", "lib/a.js", "main.ts"]);
+        let mut broken =
+            ModuleSet::new([Module::new("main.ts", "import './gone.js';")]).expect("set");
+        assert!(matches!(
+            collect("main.ts", &mut broken, 1 << 20),
+            Err(RunError::ModuleNotFound { .. })
+        ));
+        assert!(matches!(
+            collect("main.ts", &mut set, 10),
+            Err(RunError::Limit(crate::LimitKind::Source))
+        ));
     }
 }

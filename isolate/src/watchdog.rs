@@ -5,13 +5,17 @@
 //! Guarantees: a `Watch` is removed under the lock before its guard returns, and the watchdog
 //! terminates isolates only while holding that lock, so it never touches a disposed isolate.
 //! The thread sleeps until the earliest deadline could pass (CPU time never runs faster than
-//! the wall clock), so an idle engine costs no wake-ups.
+//! the wall clock), so an idle engine costs no wake-ups. It starts on the first `arm`, not at
+//! engine init, so that in a worker process it is born inside the jail and inherits every
+//! per-thread restriction (Landlock below ABI 8, capabilities) of the thread that closed it; if
+//! it cannot start, `arm` fails and no code runs unwatched. It only ever touches the isolate's
+//! C++ object (TerminateExecution), never a tenant's heap pages.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::error::LimitKind;
+use crate::error::{LimitKind, RunError};
 use crate::ffi;
 
 /// The raw isolate pointer, sendable to the watchdog thread only for `stk_isolate_terminate`.
@@ -39,6 +43,7 @@ struct State {
 
 pub(crate) struct Watchdog {
     shared: Arc<(Mutex<State>, Condvar)>,
+    thread: std::sync::OnceLock<Result<(), String>>,
 }
 
 const FIRED_NONE: u8 = 0;
@@ -71,13 +76,26 @@ pub(crate) fn current_thread_clock() -> libc::clockid_t {
 }
 
 impl Watchdog {
-    pub(crate) fn start() -> std::io::Result<Watchdog> {
+    pub(crate) fn new() -> Watchdog {
         let shared = Arc::new((Mutex::new(State::default()), Condvar::new()));
-        let thread_shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("stockade-watchdog".into())
-            .spawn(move || run(&thread_shared))?;
-        Ok(Watchdog { shared })
+        Watchdog {
+            shared,
+            thread: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn ensure_thread(&self) -> Result<(), RunError> {
+        let started = self.thread.get_or_init(|| {
+            let thread_shared = Arc::clone(&self.shared);
+            std::thread::Builder::new()
+                .name("stockade-watchdog".into())
+                .spawn(move || run(&thread_shared))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        started
+            .clone()
+            .map_err(|e| RunError::Internal(format!("cannot start the watchdog thread: {e}")))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -90,7 +108,8 @@ impl Watchdog {
         isolate: TerminateHandle,
         cpu: Duration,
         wall: Duration,
-    ) -> WatchGuard<'_> {
+    ) -> Result<WatchGuard<'_>, RunError> {
+        self.ensure_thread()?;
         let clock = current_thread_clock();
         let fired = Arc::new(AtomicU8::new(FIRED_NONE));
         let mut state = self.lock();
@@ -107,14 +126,14 @@ impl Watchdog {
         });
         drop(state);
         self.shared.1.notify_one();
-        WatchGuard {
+        Ok(WatchGuard {
             dog: self,
             id,
             fired,
             clock,
             cpu_start: cpu_time(clock),
             wall_start: Instant::now(),
-        }
+        })
     }
 }
 

@@ -284,10 +284,15 @@ impl Worker {
             host.logs.clear();
             host.log_bytes = 0;
         }
-        let guard = self
-            .engine
-            .watchdog
-            .arm(self.iso.terminate_handle(), limits.cpu, limits.wall);
+        let guard =
+            match self
+                .engine
+                .watchdog
+                .arm(self.iso.terminate_handle(), limits.cpu, limits.wall)
+            {
+                Ok(g) => g,
+                Err(e) => return self.refuse(e),
+            };
         let deadline = Instant::now() + limits.wall;
         self.set_clock();
         let mut out = Outcome::new();

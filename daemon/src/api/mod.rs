@@ -99,7 +99,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let code_body = limits
         .max_code_bytes
         .saturating_mul(2)
-        .saturating_add(limits.max_env_bytes * 2 + (1 << 20));
+        .saturating_add(limits.max_env_bytes.saturating_mul(2))
+        .saturating_add(64 << 10);
     let fetch_body = limits.max_fetch_body_bytes;
     let run_body = limits.max_run_bytes.saturating_mul(2);
     Router::new()
@@ -113,6 +114,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/v1/workers/{id}/fetch",
+            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+        )
+        .route(
+            "/v1/workers/{id}/fetch/",
             any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
         )
         .route(

@@ -8,4 +8,4 @@ mod spawn;
 
 pub use pool::Pool;
 pub use process::{Job, JobError, WorkerDef};
-pub use spawn::{rss_bytes, tenant_pid, SpawnConfig};
+pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig};

@@ -24,23 +24,23 @@ pub struct Spawned {
     pub stream: UnixStream,
 }
 
-pub fn spawn(config: &SpawnConfig) -> std::io::Result<Spawned> {
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-    let fd: RawFd = theirs.as_raw_fd();
-    let mut command = Command::new(&config.program);
+/// The command that starts one worker on inherited descriptor `fd` (cleared of close-on-exec
+/// in the child only).
+pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(&config.program);
     command
         .arg("worker")
         .arg("--ipc-fd")
         .arg(fd.to_string())
         .arg("--profile")
         .arg(config.profile)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
+        .stdin(std::process::Stdio::null());
     if !config.jail {
         command.arg("--no-jail");
     }
     // SAFETY: the closure runs between fork and exec and only calls fcntl, which is
-    // async-signal-safe; `fd` stays open in the parent until spawn returns.
+    // async-signal-safe; the caller keeps `fd` open until the child has been spawned.
     unsafe {
         command.pre_exec(move || {
             if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
@@ -49,6 +49,13 @@ pub fn spawn(config: &SpawnConfig) -> std::io::Result<Spawned> {
             Ok(())
         });
     }
+    command
+}
+
+pub fn spawn(config: &SpawnConfig) -> std::io::Result<Spawned> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let mut command = Command::from(worker_command(config, theirs.as_raw_fd()));
+    command.kill_on_drop(true);
     let child = command.spawn()?;
     drop(theirs);
     ours.set_nonblocking(true)?;

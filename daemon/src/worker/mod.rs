@@ -4,11 +4,15 @@
 //! Order of events (each step before the next; the jail closes before any tenant byte is read):
 //! 1. enter fresh user/pid/net/mount/ipc/uts/cgroup namespaces (fork: we become pid 1 of the
 //!    new pid namespace; the parent stays behind as a reaper);
-//! 2. initialise V8 (flags, platform, the startup snapshot, the watchdog thread) and warm it by
-//!    running one snippet, as Chrome's zygote does;
+//! 2. initialise V8 (flags, platform, the startup snapshot with the runtime baked in), as
+//!    Chrome's zygote does: everything that needs files is done here, single-threaded;
 //! 3. close the jail: fds, empty read-only root, rlimits, no_new_privs, capabilities, Landlock,
-//!    seccomp (see `stockade_seccomp`);
-//! 4. greet the supervisor with what the jail enforced, then serve requests one at a time.
+//!    seccomp (see `stockade_seccomp`). The process has one thread at this point, so the
+//!    per-thread layers (capabilities, Landlock below ABI 8) cover every thread it will ever
+//!    have: the watchdog thread is born afterwards and inherits them;
+//! 4. warm up by running one snippet inside the jail (a policy gap shows up here, at start, not
+//!    in a tenant's request), greet the supervisor with what the jail enforced, then serve
+//!    requests one at a time.
 //!
 //! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
 //! size-capped decoder the supervisor uses on ours.
@@ -65,7 +69,6 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         stockade_seccomp::enter_namespaces().map_err(|e| format!("namespaces: {e}"))?;
     }
     let engine = Engine::init(profile).map_err(|e| format!("V8: {e}"))?;
-    warm(engine)?;
     let report = if args.no_jail {
         None
     } else {
@@ -75,13 +78,14 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         }
         Some(stockade_seccomp::close(&config).map_err(|e| format!("jail: {e}"))?)
     };
+    warm(engine)?;
     // SAFETY: the supervisor passed us this fd as our one IPC socket; nothing else owns it.
     let stream = unsafe { UnixStream::from_raw_fd(args.ipc_fd) };
     serve::serve(engine, stream, report.as_ref())
 }
 
-/// Runs one snippet so V8's lazily initialised paths (compiler, module linking, promises,
-/// timers) have made their system calls before seccomp closes.
+/// Runs one snippet through the paths requests take (compiler, module linking, promises, timers,
+/// the watchdog thread), so a system call the jail refuses fails the start, not a request.
 fn warm(engine: &'static Engine) -> Result<(), String> {
     let mut worker = Worker::new(engine, Limits::default()).map_err(|e| e.to_string())?;
     let src = "import d from './d.json'; export default async (x) => { await new Promise((r) => setTimeout(r, 1)); return [x, d, new TextEncoder().encode('w').length, crypto.randomUUID().length]; };";

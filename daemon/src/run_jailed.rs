@@ -1,0 +1,196 @@
+//! `stockade run` inside a jailed worker: this process (the operator's, trusted) reads FILE and
+//! the files it imports, spawns one `stockade worker` behind the full jail, ships the modules over
+//! the IPC protocol, and prints what comes back. The worker never sees the filesystem.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+
+use stockade_ipc::{
+    read_frame, write_frame, Call, ErrorKind, LoadWorker, LogLevel, Reply, RequestId, ToSupervisor,
+    ToWorker, WorkerId, PROTOCOL_VERSION,
+};
+use stockade_isolate::{loader, DiskSource, Limits, ModuleKind};
+
+use crate::run::{exit_code, report, RunArgs, EXIT_INTERNAL, EXIT_LIMIT, EXIT_THREW, EXIT_USAGE};
+use crate::supervisor::{worker_command, SpawnConfig};
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("stockade: {msg}");
+    ExitCode::from(code)
+}
+
+pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode {
+    let mut disk = match DiskSource::new(dir, limits.source_bytes as u64) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_USAGE, &e.to_string()),
+    };
+    let set = match loader::collect(name, &mut disk, limits.source_bytes) {
+        Ok(s) => s,
+        Err(e) => return fail(exit_code(&e), &report(&e)),
+    };
+    let modules = set
+        .into_modules()
+        .into_iter()
+        .map(|m| stockade_ipc::Module {
+            name: m.name,
+            kind: match m.kind {
+                ModuleKind::Js => stockade_ipc::ModuleKind::Js,
+                ModuleKind::Ts => stockade_ipc::ModuleKind::Ts,
+                ModuleKind::Text => stockade_ipc::ModuleKind::Text,
+                ModuleKind::Json => stockade_ipc::ModuleKind::Json,
+                ModuleKind::Data => stockade_ipc::ModuleKind::Data,
+            },
+            bytes: m.bytes,
+        })
+        .collect();
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(
+                EXIT_INTERNAL,
+                &format!("cannot find the stockade binary: {e}"),
+            )
+        }
+    };
+    let (mut ours, theirs) = match UnixStream::pair() {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_INTERNAL, &format!("socketpair: {e}")),
+    };
+    let config = SpawnConfig {
+        program,
+        jail: true,
+        profile: "standard",
+    };
+    let mut child = match worker_command(&config, theirs.as_raw_fd()).spawn() {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_INTERNAL, &format!("cannot start a worker: {e}")),
+    };
+    drop(theirs);
+    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let wire_limits = stockade_ipc::Limits {
+        cpu_ms: ms(limits.cpu),
+        wall_ms: ms(limits.wall),
+        memory_mb: u32::try_from(limits.memory_bytes >> 20)
+            .unwrap_or(u32::MAX)
+            .max(1),
+        stack_kb: 0,
+        sub_requests: 0,
+        result_bytes: 0,
+        log_bytes: 0,
+    };
+    let load = ToWorker::LoadWorker(LoadWorker {
+        request_id: RequestId(1),
+        worker_id: WorkerId([0; 32]),
+        tenant: "cli".into(),
+        main_module: name.to_string(),
+        modules,
+        env: Vec::new(),
+        limits: wire_limits,
+        profile: stockade_ipc::Profile::Standard,
+    });
+    let invoke = ToWorker::Invoke {
+        request_id: RequestId(2),
+        worker_id: WorkerId([0; 32]),
+        call: Call::Default {
+            arg_json: args.arg.clone().into_bytes(),
+        },
+    };
+    let code = converse(&mut ours, load, invoke);
+    let _ = write_frame(&mut ours, &ToWorker::Shutdown);
+    drop(ours);
+    let status = child.wait();
+    match code {
+        Ok(code) => code,
+        Err(e) => {
+            let how = status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string());
+            fail(
+                EXIT_INTERNAL,
+                &format!("the worker process failed ({e}; {how})"),
+            )
+        }
+    }
+}
+
+/// Hello, load, invoke; the exit code, or why the conversation broke.
+fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result<ExitCode, String> {
+    let send =
+        |s: &mut UnixStream, m: &ToWorker| write_frame(s, m).map(|_| ()).map_err(|e| e.to_string());
+    let recv = |s: &mut UnixStream| match read_frame::<ToSupervisor, _>(s) {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err("the worker closed its socket".to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    send(
+        stream,
+        &ToWorker::Hello {
+            protocol_version: PROTOCOL_VERSION,
+        },
+    )?;
+    match recv(stream)? {
+        ToSupervisor::Ready { .. } => {}
+        other => return Err(format!("unexpected greeting {other:?}")),
+    }
+    for request in [load, invoke] {
+        send(stream, &request)?;
+        let ToSupervisor::Outcome(outcome) = recv(stream)? else {
+            return Err("expected an outcome".into());
+        };
+        print_logs(&outcome.logs);
+        match outcome.result {
+            Err(e) => return Ok(error_exit(&e)),
+            Ok(Reply::Json(json)) => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&json);
+                let _ = out.write_all(b"\n");
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
+    let limit = match e.kind {
+        ErrorKind::CpuLimit => Some("cpu"),
+        ErrorKind::WallLimit => Some("wall"),
+        ErrorKind::MemoryLimit => Some("memory"),
+        ErrorKind::OutputTooLarge => Some("output"),
+        ErrorKind::ResultTooLarge => Some("result"),
+        ErrorKind::SubrequestLimit => Some("subrequests"),
+        _ => None,
+    };
+    if let Some(name) = limit {
+        return fail(
+            EXIT_LIMIT,
+            &format!("limit exceeded ({name}): {}", e.message),
+        );
+    }
+    let mut text = e.message.clone();
+    if let Some(stack) = &e.stack {
+        text.push('\n');
+        text.push_str(stack);
+    }
+    let code = match e.kind {
+        ErrorKind::ScriptThrew | ErrorKind::StackOverflow => EXIT_THREW,
+        ErrorKind::CompileError | ErrorKind::ModuleNotFound | ErrorKind::InvalidInput => EXIT_USAGE,
+        _ => EXIT_INTERNAL,
+    };
+    fail(code, &text)
+}
+
+fn print_logs(logs: &[stockade_ipc::LogLine]) {
+    let mut err = std::io::stderr().lock();
+    for line in logs {
+        let prefix = match line.level {
+            LogLevel::Warn => "warn: ",
+            LogLevel::Error => "error: ",
+            _ => "",
+        };
+        let _ = writeln!(err, "{prefix}{}", line.text);
+    }
+}

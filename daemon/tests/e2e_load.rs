@@ -1,0 +1,77 @@
+//! Concurrency and failure: many tenants at once, and a worker killed mid-request.
+mod common;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn a_hundred_concurrent_requests_from_ten_tenants_are_all_answered_correctly() {
+    let d = Daemon::start("concurrent", 10, 2, "");
+    let ids: Vec<String> = (0..10)
+        .map(|t| load(&d, &tenant_token(t), &format!("export default {{ async fetch(req: Request) {{ const n = new URL(req.url).searchParams.get('n'); await new Promise((r) => setTimeout(r, 2)); return new Response('tenant {t} request ' + n); }} }};")))
+        .collect();
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            let t = i % 10;
+            let url = format!("{}/v1/workers/{}/fetch/?n={i}", d.base, ids[t]);
+            std::thread::spawn(move || {
+                let text = client()
+                    .get(url)
+                    .bearer_auth(tenant_token(t))
+                    .send()
+                    .and_then(|r| r.text());
+                (t, i, text)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (t, i, text) = h.join().expect("thread");
+        assert_eq!(text.expect("answered"), format!("tenant {t} request {i}"));
+    }
+}
+
+#[test]
+fn killing_a_worker_mid_request_fails_only_that_request() {
+    let d = Daemon::start("kill9", 1, 1, "");
+    let t = tenant_token(0);
+    let base = d.base.clone();
+    let slow = std::thread::spawn(move || {
+        client()
+            .post(format!("{base}/v1/run"))
+            .bearer_auth(tenant_token(0))
+            .json(&serde_json::json!({"code": "export default () => new Promise((r) => setTimeout(() => r('late'), 5000));", "limits": {"wallMs": 10000}}))
+            .send()
+            .expect("slow request")
+    });
+    // Wait until the request is in flight, then kill -9 the process running it.
+    let mut pid = 0;
+    for _ in 0..100 {
+        let admin = d.admin();
+        if admin["workers"][0]["inFlight"].as_u64() == Some(1) {
+            pid = admin["workers"][0]["pid"].as_u64().unwrap_or(0) as i32;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pid > 1, "the request never went in flight");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let r = slow.join().expect("thread");
+    assert_eq!(r.status().as_u16(), 502);
+    let v: serde_json::Value = r.json().expect("json");
+    assert_eq!(v["error"]["code"], "worker_crashed", "{v}");
+    // The next request succeeds on the replacement process.
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"code": "export default () => 'fine';"}))
+        .send()
+        .expect("next");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().expect("json")["result"],
+        "fine"
+    );
+    assert_eq!(d.admin()["workers"][0]["restarts"], 1);
+}
