@@ -216,10 +216,10 @@ mod tests {
     };
 
     #[test]
-    fn worker_policy_compiles_to_one_allow_list_and_one_enosys_filter() {
+    fn worker_policy_compiles_to_an_allow_list_and_one_filter_per_errno() {
         let compiled = compile(WORKER_POLICY, DefaultAction::KillProcess, CTX).expect("compiles");
-        // clone3 -> ENOSYS is the only errno entry: one extra filter.
-        assert_eq!(compiled.programs.len(), 2);
+        // clone3 -> ENOSYS and openat -> EACCES: two extra filters.
+        assert_eq!(compiled.programs.len(), 3);
         assert!(compiled.instructions() < usize::from(u16::MAX));
     }
 
@@ -240,7 +240,6 @@ mod tests {
     fn dangerous_calls_are_not_in_the_table() {
         let denied = [
             libc::SYS_open,
-            libc::SYS_openat,
             libc::SYS_openat2,
             libc::SYS_execve,
             libc::SYS_execveat,
@@ -273,6 +272,20 @@ mod tests {
                 WORKER_POLICY.iter().all(|e| e.nr != nr),
                 "syscall {nr} must stay denied"
             );
+        }
+    }
+
+    #[test]
+    fn probed_calls_are_refused_by_errno_never_allowed() {
+        for (nr, errno) in [
+            (libc::SYS_openat, libc::EACCES),
+            (libc::SYS_clone3, libc::ENOSYS),
+        ] {
+            let entries: Vec<_> = WORKER_POLICY.iter().filter(|e| e.nr == nr).collect();
+            assert!(!entries.is_empty());
+            assert!(entries
+                .iter()
+                .all(|e| e.verdict == Verdict::Errno(errno) && e.when.is_empty()));
         }
     }
 

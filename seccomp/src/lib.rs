@@ -38,7 +38,7 @@
 //!      5. drop every capability, bounding set included
 //!      6. Landlock: all fs rights, TCP bind/connect, abstract-unix and signal
 //!                   scopes handled, zero rules (= all denied)
-//!      7. seccomp-bpf allow-list, TSYNC, default KILL_PROCESS
+//!      7. seccomp-bpf allow-list (+ errno filters), TSYNC, default KILL_PROCESS
 //!      …serve requests over the IPC fd…
 //! ```
 //!
@@ -49,30 +49,53 @@
 //!
 //! The layers overlap on purpose, so a bug or a missing kernel feature in
 //! one leaves the others standing. The tests in `tests/jail/` try each
-//! attack for real under each layer alone and under all of them:
+//! attack for real, per layer and all together, and assert these exact
+//! outcomes (namespaces column: namespaces + rlimits, Landlock off):
 //!
-//! | attack                         | namespaces alone | Landlock alone | seccomp |
-//! |--------------------------------|------------------|----------------|---------|
-//! | open `/etc/passwd`             | ENOENT (empty root) | EACCES      | SIGSYS  |
-//! | list `/`                       | only `.` `..`    | EACCES         | SIGSYS  |
-//! | TCP connect to host 127.0.0.1  | ENETUNREACH (own netns, lo down) | EACCES | SIGSYS |
-//! | execve `/bin/sh`               | ENOENT           | EACCES         | SIGSYS  |
-//! | ptrace / kill the supervisor   | ESRCH (invisible in own pidns) | EPERM | SIGSYS |
-//! | fork                           | NPROC: EAGAIN (non-root uid) | —  | SIGSYS  |
-//! | mount, unshare, setuid, bpf, io_uring, userfaultfd, perf, keyctl | caps gone, nested userns forbidden | mount: EPERM | SIGSYS |
+//! | attack                        | namespaces alone     | Landlock alone | seccomp (alone or full jail) |
+//! |-------------------------------|----------------------|----------------|------------------------------|
+//! | open `/etc/passwd`            | ENOENT (empty root)  | EACCES         | EACCES (errno entry: never runs) |
+//! | list `/`                      | only `.` and `..`    | EACCES         | EACCES (openat)              |
+//! | create `/file`                | EROFS                | EACCES         | EACCES (openat)              |
+//! | TCP connect, host 127.0.0.1   | ENETUNREACH          | EACCES         | SIGSYS (`socket`)            |
+//! | execve `/bin/sh`              | ENOENT               | EACCES         | SIGSYS                       |
+//! | ptrace the supervisor         | ESRCH (not in pidns) | EPERM          | SIGSYS                       |
+//! | kill the supervisor           | ESRCH                | EPERM (ABI ≥ 6)| SIGSYS (`kill` only to self) |
+//! | fork                          | EAGAIN at NPROC (non-root uid) | —    | SIGSYS (`clone` threads only)|
+//! | mount                         | EPERM (no caps)      | EPERM          | SIGSYS                       |
+//! | unshare(CLONE_NEWUSER)        | ENOSPC (max_user_namespaces=0) | —    | SIGSYS                       |
+//! | setuid(0)                     | EINVAL (uid 0 unmapped, non-root uid) | — | SIGSYS               |
+//! | write `/proc/self/mem`        | ENOENT               | —              | EACCES (openat)              |
+//! | bpf, io_uring, userfaultfd, perf_event_open, keyctl, ioctl, write to another fd, `int 0x80`, x32, any unlisted call | — | — | SIGSYS |
 //!
-//! With everything on, the first layer an attack meets is seccomp, so every
-//! attack ends in SIGSYS (the process dies; the reaper re-raises it for the
-//! supervisor). The exact outcome per configuration is asserted by the tests.
+//! A SIGSYS death is forwarded by the reaper, so the supervisor sees it.
+//! `openat` is the only errno entry an attacker can meet (EACCES): V8 10.2
+//! itself probes `/proc/self/maps` when it creates an isolate without a
+//! recycled code range (measured on the heap-OOM path), and a refusal lets
+//! it fall back; the call never runs, so this protects exactly as a kill.
+//!
+//! # Tuning the policy
+//!
+//! [`policy::WORKER_POLICY`] is a table: one line per allowed call, with a
+//! reason. Run the worker with [`SeccompMode::Log`]; every call outside the
+//! table runs and leaves an audit record (`dmesg | grep type=1326`, or
+//! `ausearch -m SECCOMP` with auditd; field `syscall=` is the x86_64
+//! number). Without auditd the kernel log rate-limits these records
+//! (printk_ratelimit: 10 per 5 s), so repeat the workload rather than trust
+//! a single quiet run. Kills in `Enforce` mode are audited the same way.
+//! Checked so far against the real `stockade` worker (V8 10.2): snippets
+//! with timers, crypto, WebAssembly, JSON, thrown errors, CPU-limit
+//! termination and heap OOM, and `fetch` workers — no record left.
 //!
 //! # Known limits (read before relying on this)
 //!
 //! - **Per-thread state.** Capabilities, and Landlock below ABI 8, apply
 //!   only to the thread that calls [`close`]. Threads V8 started earlier
-//!   keep full capabilities *inside the worker's own user namespace* and no
-//!   Landlock domain; only seccomp (installed with TSYNC) covers them.
-//!   [`JailReport::threads_at_close`] and [`LandlockReport::all_threads`]
-//!   say whether this applies. Prefer a V8 platform that starts no thread.
+//!   (the stockade worker has a watchdog thread) keep full capabilities
+//!   *inside the worker's own user namespace* and no Landlock domain; the
+//!   empty root and the namespaces (process-wide) and seccomp (installed
+//!   with TSYNC) cover them. [`JailReport::threads_at_close`] and
+//!   [`LandlockReport::all_threads`] say whether this applies.
 //! - **Host root.** The user namespace maps the supervisor's own uid (an
 //!   unprivileged process can map nothing else). A worker spawned as root is
 //!   host kuid 0 without capabilities: the kernel then ignores RLIMIT_NPROC,
@@ -80,9 +103,15 @@
 //!   the supervisor's peer. Spawn workers under a dedicated unprivileged uid.
 //! - **pid 1.** The worker is init of its pid namespace, so the kernel drops
 //!   SIG_DFL signals sent to it (SIGTERM included) unless it installs a
-//!   handler; SIGKILL to the reaper always works (PDEATHSIG).
-//! - **Log mode enforces nothing**: it exists to tune [`policy::WORKER_POLICY`].
-//!
+//!   handler; SIGKILL to the reaper always works (PDEATHSIG). For the same
+//!   reason `abort()` cannot kill it with SIGABRT: glibc's fallback then
+//!   faults, so an aborting worker is reported as SIGSEGV.
+//! - **No stderr.** After [`close`] only the IPC descriptor exists;
+//!   writes to fd 2 get EBADF, and anything else a worker wants the
+//!   supervisor to know must go over IPC.
+//! - **Log mode enforces nothing**: it exists to tune the table. The
+//!   architecture check kills foreign-ABI calls (`int 0x80`) even there.
+
 //! # Using it
 //!
 //! ```no_run

@@ -258,6 +258,7 @@ const MEMBARRIER_CMD_PRIVATE_EXPEDITED: u64 = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: u64 = 1 << 4;
 
 const IPC: &[ArgCheck] = &[fd_is_kept(0)];
+const STDERR: &[ArgCheck] = &[int_eq(0, 2)];
 const CONNECTED_SEND: &[ArgCheck] = &[fd_is_kept(0), long_eq(4, 0)];
 const OWN_PROCESS: &[ArgCheck] = &[pid_is_own(0)];
 
@@ -272,11 +273,16 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow_when("recvmsg", libc::SYS_recvmsg, IPC, "IPC: framed reads, SCM_RIGHTS from the (trusted) supervisor"),
     allow_when("write", libc::SYS_write, IPC, "IPC: responses"),
     allow_when("writev", libc::SYS_writev, IPC, "IPC: header + body responses without a copy"),
+    allow_when("write", libc::SYS_write, STDERR, "stderr, which close() has closed: eprintln!/panic messages get EBADF (ignored by std) instead of turning an orderly error exit into SIGSYS"),
+    allow_when("writev", libc::SYS_writev, STDERR, "stderr as above (glibc's fatal-error messages use writev)"),
     allow_when("sendto", libc::SYS_sendto, CONNECTED_SEND, "IPC: std's UnixStream::write is send() = sendto(.., NULL, 0); a destination address is refused"),
     allow_when("sendmsg", libc::SYS_sendmsg, IPC, "IPC: framed responses (msghdr is a pointer BPF cannot read; the socket is connected)"),
     allow("poll", libc::SYS_poll, "IPC: wait for the socket with a timeout; creates nothing, the pollfd array is unreadable to BPF but only the kept fd exists"),
     allow("ppoll", libc::SYS_ppoll, "IPC: as poll, with a signal mask (glibc's poll() may use it)"),
     allow("close", libc::SYS_close, "closing a descriptor only reduces what the worker holds"),
+    allow_when("fcntl", libc::SYS_fcntl, &[int_eq(1, libc::F_GETFD as u64)], "F_GETFD only: Rust std checks a descriptor is still open when an OwnedFd drops (debug builds; measured on the worker's exit path). Reads one flag"),
+    // -- paths: none exist in the jail, but V8 still looks.
+    fail("openat", libc::SYS_openat, libc::EACCES, "V8 10.2 reads /proc/self/maps (CodeRangeAddressHint -> OS::GetFreeMemoryRangesWithin) when an isolate is created with no recently freed code range, e.g. after a heap OOM (measured); refused, it falls back to a default hint. Errno, not kill: the call never runs either way"),
     // -- memory: V8 heap, JIT code space, malloc.
     allow("brk", libc::SYS_brk, "malloc: small-object arena growth"),
     allow("mmap", libc::SYS_mmap, "V8 heap pages, code space reservations, malloc large chunks, thread stacks (no file can be opened, so no file mapping)"),

@@ -29,6 +29,7 @@ pub fn run(ipc: RawFd) -> String {
         ("membarrier", membarrier),
         ("ipc_roundtrip", ipc_roundtrip),
         ("close_bad_fd", close_bad_fd),
+        ("stderr_closed", stderr_closed),
     ];
     let mut failed = 0;
     for (name, step) in steps {
@@ -313,6 +314,15 @@ fn close_bad_fd(_: RawFd) -> Result<String, i32> {
     // SAFETY: closing a descriptor number that is not open.
     let rc = unsafe { libc::close(1000) };
     Ok(format!("close(1000) = {rc}, errno {}", errno()))
+}
+
+/// eprintln! after the jail: fd 2 is closed (EBADF, ignored by std), and
+/// the write must not be what kills the worker.
+fn stderr_closed(_: RawFd) -> Result<String, i32> {
+    eprintln!("this goes nowhere");
+    // SAFETY: writes one byte from a static literal.
+    let rc = unsafe { libc::write(2, b"x".as_ptr().cast(), 1) };
+    Ok(format!("write(2) = {rc}, errno {}", errno()))
 }
 
 static SIGTERM_FD: AtomicI32 = AtomicI32::new(-1);
