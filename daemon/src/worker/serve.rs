@@ -49,6 +49,7 @@ pub fn serve(
     };
     write_frame(&mut stream, &ready).map_err(|e| format!("ready: {e}"))?;
     let mut workers: HashMap<WorkerId, Loaded> = HashMap::new();
+    let mut retired: Option<Worker> = None;
     loop {
         let message = match read_frame::<ToWorker, _>(&mut stream) {
             Ok(Some(m)) => m,
@@ -70,7 +71,14 @@ pub fn serve(
                 code,
                 arg_json,
                 limits,
-            } => Some(run_snippet(engine, request_id, code, &arg_json, &limits)),
+            } => Some(run_snippet(
+                engine,
+                request_id,
+                code,
+                &arg_json,
+                &limits,
+                &mut retired,
+            )),
             ToWorker::Dispose {
                 request_id,
                 worker_id,
@@ -101,6 +109,8 @@ pub fn serve(
         if let Some(answer) = answer {
             write_frame(&mut stream, &answer).map_err(|e| format!("write: {e}"))?;
         }
+        // Dispose a snippet's isolate after its answer is on its way, off the request's latency.
+        retired = None;
     }
 }
 
@@ -276,6 +286,7 @@ fn run_snippet(
     code: String,
     arg_json: &[u8],
     limits: &stockade_ipc::Limits,
+    retired: &mut Option<Worker>,
 ) -> ToSupervisor {
     let Ok(arg) = std::str::from_utf8(arg_json) else {
         return error_outcome(
@@ -293,9 +304,11 @@ fn run_snippet(
     };
     let loaded = worker.load("main.ts", &mut set);
     if loaded.result.is_err() {
+        *retired = Some(worker);
         return outcome(id, loaded, |_| Reply::Loaded);
     }
     let mut called = worker.call(arg);
+    *retired = Some(worker);
     let mut logs = loaded.logs;
     logs.append(&mut called.logs);
     let inv = Invocation {

@@ -1,0 +1,63 @@
+//! The daemon's worker processes really are jailed: read from the host's /proc while they serve.
+mod common;
+use common::*;
+
+fn status_field(pid: u64, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("worker status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("{key} missing from /proc/{pid}/status"))
+}
+
+#[test]
+fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces() {
+    let d = Daemon::start("jail", 1, 1, "");
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&serde_json::json!({"code": "export default () => 'served';"}))
+        .send()
+        .expect("run");
+    assert_eq!(r.status().as_u16(), 200);
+    let admin = d.admin();
+    let pid = admin["workers"][0]["pid"].as_u64().expect("pid");
+    assert_ne!(
+        pid,
+        admin["workers"][0]["launcherPid"]
+            .as_u64()
+            .expect("launcher"),
+        "the tenant code runs in the reaper's child"
+    );
+    assert_eq!(status_field(pid, "Seccomp"), "2", "seccomp filter mode");
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status_field(pid, set), "0000000000000000", "{set}");
+    }
+    // Every thread of the worker (the watchdog included) is covered.
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let tid = task
+            .expect("task")
+            .file_name()
+            .to_string_lossy()
+            .parse::<u64>()
+            .expect("tid");
+        let status =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("task status");
+        assert!(status.contains("Seccomp:\t2"), "thread {tid}");
+        assert!(status.contains("CapEff:\t0000000000000000"), "thread {tid}");
+    }
+    for ns in ["user", "pid", "net", "mnt", "ipc", "uts", "cgroup"] {
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).expect("our ns");
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).expect("worker ns");
+        assert_ne!(ours, theirs, "{ns} namespace must differ");
+    }
+    // Its root is empty: nothing of the host's filesystem is mounted in its mount namespace.
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+    assert_eq!(mounts.lines().count(), 1, "{mounts}");
+    assert!(std::fs::read_dir(format!("/proc/{pid}/root"))
+        .expect("root")
+        .next()
+        .is_none());
+}
