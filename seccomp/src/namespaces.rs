@@ -84,7 +84,9 @@ pub fn enter_namespaces() -> Result<(), JailError> {
     let (lifeline_read, lifeline_write) = pipe().map_err(JailError::LifelinePipe)?;
 
     // 5. Block SIGTERM/SIGCHLD before the fork, so none can slip past the
-    //    reaper's sigwaitinfo loop; the child restores the old mask.
+    //    reaper's sigwaitinfo loop; the child restores the old mask. SIGCHLD
+    //    goes back to SIG_DFL first: inherited as SIG_IGN, the kernel would
+    //    auto-reap the child and its status would be lost.
     let (waited, old_mask) = block_reaper_signals().map_err(JailError::SignalMask)?;
 
     // 6. The first child of the unsharing process is pid 1 of the new pid namespace.
@@ -146,9 +148,13 @@ fn pipe() -> io::Result<(RawFd, RawFd)> {
 }
 
 fn block_reaper_signals() -> io::Result<(libc::sigset_t, libc::sigset_t)> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use,
-    // and sigprocmask writes the previous mask into `old`.
+    // SAFETY: resets one disposition to the default; sigset_t is plain data,
+    // sigemptyset initialises it before use, and sigprocmask writes the
+    // previous mask into `old`.
     unsafe {
+        if libc::signal(libc::SIGCHLD, libc::SIG_DFL) == libc::SIG_ERR {
+            return Err(io::Error::last_os_error());
+        }
         let mut waited: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut waited);

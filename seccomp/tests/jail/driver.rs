@@ -75,6 +75,23 @@ fn spawn(spec: &ProbeSpec) -> (Child, BufReader<UnixStream>, UnixStream) {
     (child, BufReader::new(ours), writer)
 }
 
+/// `child.wait()` with the same hang guard as the reads: a probe (or its
+/// reaper) that never exits is killed and the test fails instead of hanging.
+fn wait(child: &mut Child) -> ExitStatus {
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("probe {} did not exit", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn read_line(reader: &mut BufReader<UnixStream>) -> Option<String> {
     let mut line = String::new();
     match reader.read_line(&mut line) {
@@ -90,7 +107,7 @@ fn read_line(reader: &mut BufReader<UnixStream>) -> Option<String> {
 pub fn expect_setup_failure(spec: &ProbeSpec) -> (String, ExitStatus) {
     let (mut child, mut reader, _writer) = spawn(spec);
     let line = read_line(&mut reader).unwrap_or_default();
-    let status = child.wait().expect("wait");
+    let status = wait(&mut child);
     (line, status)
 }
 
@@ -100,7 +117,7 @@ impl Probe {
         let (mut child, mut reader, writer) = spawn(spec);
         let first = read_line(&mut reader);
         let Some(line) = first.as_deref().and_then(|l| l.strip_prefix("jailed ")) else {
-            let status = child.wait().expect("wait");
+            let status = wait(&mut child);
             panic!("probe did not close its jail: {first:?}, {status:?}");
         };
         let report = line
@@ -177,7 +194,7 @@ impl Probe {
         while let Some(line) = self.read_line() {
             lines.push(line);
         }
-        let status = self.child.wait().expect("wait");
+        let status = wait(&mut self.child);
         Finished {
             lines,
             status,

@@ -242,6 +242,10 @@ const TESTS: &[Test] = &[
         process::reaper_forwards_exit_code,
     ),
     (
+        "reaper_forwards_exit_code_even_if_sigchld_was_ignored",
+        process::reaper_forwards_exit_code_even_if_sigchld_was_ignored,
+    ),
+    (
         "reaper_forwards_sigterm_to_a_handling_worker",
         process::reaper_forwards_sigterm_to_a_handling_worker,
     ),

@@ -38,6 +38,10 @@ pub fn main() -> ! {
         })
         .collect();
 
+    if spec.sigchld_ignored {
+        // SAFETY: sets a signal disposition; no handler code involved.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    }
     if spec.skip_enter {
         // Guard test: close() must refuse the namespace layer. Should the
         // guard ever break, it would pivot this process's mount namespace,

@@ -234,6 +234,15 @@ pub fn reaper_forwards_exit_code() {
     assert_eq!(run(full(Attack::Exit42)).status.code(), Some(42));
 }
 
+/// A supervisor that leaves SIGCHLD ignored would make the kernel auto-reap
+/// the worker, and the reaper could no longer learn its status; the reaper
+/// resets SIGCHLD first.
+pub fn reaper_forwards_exit_code_even_if_sigchld_was_ignored() {
+    let mut spec = full(Attack::Exit42);
+    spec.sigchld_ignored = true;
+    assert_eq!(run(spec).status.code(), Some(42));
+}
+
 /// SIGTERM to the reaper reaches a worker that handles it.
 pub fn reaper_forwards_sigterm_to_a_handling_worker() {
     let mut probe = Probe::start(&full(Attack::AwaitSigterm));

@@ -107,6 +107,8 @@ pub struct ProbeSpec {
     pub skip_enter: bool,
     /// Override `keep_fd` (to a closed descriptor).
     pub keep_fd_override: Option<i32>,
+    /// Inherit SIGCHLD as SIG_IGN, as from a careless supervisor.
+    pub sigchld_ignored: bool,
 }
 
 impl ProbeSpec {
@@ -124,6 +126,7 @@ impl ProbeSpec {
             attack_from_preexisting_thread: false,
             skip_enter: false,
             keep_fd_override: None,
+            sigchld_ignored: false,
         }
     }
 
@@ -136,7 +139,7 @@ impl ProbeSpec {
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         format!(
             "ns={} landlock={} seccomp={} attack={} target={} port={} nobody={} nproc={} \
-             threads_before={} from_thread={} skip_enter={} keep_fd={}",
+             threads_before={} from_thread={} skip_enter={} keep_fd={} sigchld_ign={}",
             u8::from(self.namespaces),
             u8::from(self.landlock),
             seccomp,
@@ -149,6 +152,7 @@ impl ProbeSpec {
             u8::from(self.attack_from_preexisting_thread),
             u8::from(self.skip_enter),
             opt(self.keep_fd_override.map(|n| n.to_string())),
+            u8::from(self.sigchld_ignored),
         )
     }
 
@@ -177,6 +181,7 @@ impl ProbeSpec {
                 "from_thread" => spec.attack_from_preexisting_thread = flag,
                 "skip_enter" => spec.skip_enter = flag,
                 "keep_fd" => spec.keep_fd_override = value.parse().ok(),
+                "sigchld_ign" => spec.sigchld_ignored = flag,
                 _ => return None,
             }
         }
