@@ -31,6 +31,23 @@ fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces(
         "the tenant code runs in the reaper's child"
     );
     assert_eq!(status_field(pid, "Seccomp"), "2", "seccomp filter mode");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // A root daemon's workers are `nobody` on the host, not the supervisor's uid-0 peers.
+        assert!(
+            status_field(pid, "Uid")
+                .split_whitespace()
+                .all(|id| id == "65534"),
+            "Uid"
+        );
+        assert!(
+            status_field(pid, "Gid")
+                .split_whitespace()
+                .all(|id| id == "65534"),
+            "Gid"
+        );
+        assert_eq!(status_field(pid, "Groups"), "");
+    }
     assert_eq!(status_field(pid, "NoNewPrivs"), "1");
     for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(status_field(pid, set), "0000000000000000", "{set}");

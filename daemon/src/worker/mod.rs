@@ -2,6 +2,9 @@
 //! one inherited Unix socket; never started by hand.
 //!
 //! Order of events (each step before the next; the jail closes before any tenant byte is read):
+//! 0. when started as root, become `nobody` (uid/gid 65534, no supplementary groups): inside
+//!    its namespaces a worker has no capabilities either way, but on the host a uid-0 process
+//!    is the supervisor's peer for every same-uid rule, and RLIMIT_NPROC does not bind it;
 //! 1. enter fresh user/pid/net/mount/ipc/uts/cgroup namespaces (fork: we become pid 1 of the
 //!    new pid namespace; the parent stays behind as a reaper);
 //! 2. initialise V8 (flags, platform, the startup snapshot with the runtime baked in), as
@@ -18,6 +21,8 @@
 //! size-capped decoder the supervisor uses on ours.
 
 mod serve;
+#[cfg(debug_assertions)]
+mod test_hooks;
 
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -40,6 +45,11 @@ pub struct WorkerArgs {
     /// Seccomp in log mode: report instead of kill (development only).
     #[arg(long)]
     pub seccomp_log: bool,
+    /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in
+    /// release builds).
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    pub test_hooks: bool,
 }
 
 pub fn main(args: WorkerArgs) -> ExitCode {
@@ -66,6 +76,7 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         ));
     }
     if !args.no_jail {
+        drop_root()?;
         stockade_seccomp::enter_namespaces().map_err(|e| format!("namespaces: {e}"))?;
     }
     let engine = Engine::init(profile).map_err(|e| format!("V8: {e}"))?;
@@ -81,7 +92,49 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     warm(engine)?;
     // SAFETY: the supervisor passed us this fd as our one IPC socket; nothing else owns it.
     let stream = unsafe { UnixStream::from_raw_fd(args.ipc_fd) };
-    serve::serve(engine, stream, report.as_ref())
+    #[cfg(debug_assertions)]
+    let test_hooks = args.test_hooks;
+    #[cfg(not(debug_assertions))]
+    let test_hooks = false;
+    serve::serve(engine, stream, report.as_ref(), test_hooks)
+}
+
+/// The unprivileged identity a worker started as root takes.
+const WORKER_UID: libc::uid_t = 65534;
+const WORKER_GID: libc::gid_t = 65534;
+
+/// If running as root, become `nobody` for good (real, effective and saved ids), and check it.
+fn drop_root() -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    // SAFETY: setgroups with a zero-length list reads no memory; the set*id calls take plain ids.
+    let ok = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setresgid(WORKER_GID, WORKER_GID, WORKER_GID) == 0
+            && libc::setresuid(WORKER_UID, WORKER_UID, WORKER_UID) == 0
+    };
+    if !ok {
+        return Err(format!(
+            "cannot drop root: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: setuid(0) takes a plain id; it must fail now that no id is 0.
+    if unsafe { libc::setuid(0) } == 0 {
+        return Err("dropped root but could regain it".into());
+    }
+    // Changing ids cleared the dumpable flag, which leaves /proc/self owned by root and the
+    // uid_map/setgroups files unwritable for the namespace step; the jail clears it again.
+    // SAFETY: PR_SET_DUMPABLE takes an integer argument only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "PR_SET_DUMPABLE: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// Runs one snippet through the paths requests take (compiler, module linking, promises, timers,
