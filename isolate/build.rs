@@ -66,7 +66,8 @@ fn main() {
 
     // The test-only attack hooks (feature `mpk-attack`) must never reach a release build.
     let attack = env::var_os("CARGO_FEATURE_MPK_ATTACK").is_some();
-    let debug_assertions = env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
+    let debug_assertions =
+        env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some() || rustflags_enable_debug_assertions();
     if attack && !debug_assertions {
         fail("the `mpk-attack` feature gives tenant JavaScript arbitrary memory access and is for tests only; it cannot be built without debug assertions");
     }
@@ -103,6 +104,31 @@ fn main() {
         libdir.display()
     );
     println!("cargo:libdir={}", libdir.display());
+}
+
+/// Whether RUSTFLAGS turn debug assertions on for the crate being built (cargo fuzz builds a
+/// release profile with `-Cdebug-assertions`, which `CARGO_CFG_DEBUG_ASSERTIONS` does not show).
+fn rustflags_enable_debug_assertions() -> bool {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let mut enabled = false;
+    let mut after_c = false;
+    for flag in flags.split('\x1f') {
+        let option = match flag.strip_prefix("-C") {
+            Some("") => {
+                after_c = true;
+                continue;
+            }
+            Some(rest) => rest,
+            None if after_c => flag,
+            None => "",
+        };
+        after_c = false;
+        if let Some(value) = option.strip_prefix("debug-assertions") {
+            let value = value.trim_start_matches('=');
+            enabled = matches!(value, "" | "y" | "yes" | "on" | "true");
+        }
+    }
+    enabled
 }
 
 fn from_prefix(prefix: &Path) -> (PathBuf, PathBuf) {

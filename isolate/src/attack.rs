@@ -41,15 +41,24 @@ impl Worker {
         self.iso.call(|raw| unsafe { ffi::stk_attack_install(raw) });
     }
 
-    /// The address of the first copy of `needle` in this isolate's readable memory (V8 heap
-    /// and ArrayBuffer arena), searched with this isolate's key open.
-    pub fn attack_find(&self, needle: &[u8]) -> Option<u64> {
-        let mut addr = 0u64;
-        // SAFETY: needle and addr are valid for the call; the search runs under the key.
-        let rc = self.iso.call(|raw| unsafe {
-            ffi::stk_attack_find(raw, needle.as_ptr(), needle.len(), &mut addr)
-        });
-        (rc == 0).then_some(addr)
+    /// The addresses of every copy of `needle` in this isolate's readable memory (V8 heap and
+    /// ArrayBuffer arena, in address order), searched with this isolate's key open. Garbage
+    /// copies (a string a GC moved away from) count: they are this isolate's memory too.
+    pub fn attack_find(&self, needle: &[u8]) -> Vec<u64> {
+        let mut found = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let mut addr = 0u64;
+            // SAFETY: needle and addr are valid for the call; the search runs under the key.
+            let rc = self.iso.call(|raw| unsafe {
+                ffi::stk_attack_find(raw, needle.as_ptr(), needle.len(), from, &mut addr)
+            });
+            if rc != 0 {
+                return found;
+            }
+            found.push(addr);
+            from = addr + 1;
+        }
     }
 
     /// Every range the bridge currently holds for this isolate.
@@ -66,6 +75,27 @@ impl Worker {
             }
             buf.resize(n + 64, ffi::StkRange::default());
         }
+    }
+
+    /// Reads 8 bytes at `addr` with exactly the PKRU this worker's bridge calls run under (its
+    /// key's guard, or the thread's own PKRU when it has no key), as code inside the isolate
+    /// would. Faults like such code would: run it in a child process when it may.
+    ///
+    /// # Safety
+    /// `addr` must be mapped, readable and 8-byte aligned; whether PKRU lets the read through is
+    /// the question being asked.
+    pub unsafe fn attack_read_under_key(&self, addr: u64) -> u64 {
+        // SAFETY: the caller guarantees the address is mapped and readable.
+        self.iso
+            .call(|_| unsafe { std::ptr::read_volatile(addr as *const u64) })
+    }
+
+    /// The PKRU value inside this worker's bridge calls; `None` without OSPKE.
+    pub fn attack_pkru_in_call(&self) -> Option<u32> {
+        stockade_mpk::status().is_available().then(|| {
+            // SAFETY: MPK available implies OSPKE, so RDPKRU is defined.
+            self.iso.call(|_| unsafe { stockade_mpk::pkru::read() })
+        })
     }
 
     /// This isolate's owner id in the range registry.

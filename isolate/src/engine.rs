@@ -25,12 +25,19 @@ impl V8Profile {
     fn flags(self) -> &'static str {
         // --single-threaded: no V8 worker threads, so every heap page is allocated on the
         // isolate's own thread (the MPK tagging relies on it) and the jail can stay tight.
+        // --no-wasm-memory-protection-keys: V8 must not use a protection key of its own for
+        // WebAssembly code (re-tagging code pages, writing PKRU beside crate::protection). V8
+        // 10.2 still *allocates* one at initialisation whatever the flag, and CHECK-fails when
+        // our guards close it, so Engine::init takes every free key before V8 starts.
+        // --wasm-write-protect-code-memory: WebAssembly code is RX except while V8 writes it (no
+        // RWX pages, which an arbitrary-write bug would turn into native code and WRPKRU); it is
+        // shared between isolates and so not under any tenant's key (see bridge/memory.cc).
         match self {
             V8Profile::Standard => {
-                "--single-threaded --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum"
+                "--single-threaded --no-wasm-memory-protection-keys --wasm-write-protect-code-memory --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum"
             }
             V8Profile::Strict => {
-                "--single-threaded --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum --jitless --no-expose-wasm"
+                "--single-threaded --no-wasm-memory-protection-keys --wasm-write-protect-code-memory --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum --jitless --no-expose-wasm"
             }
         }
     }
@@ -40,10 +47,11 @@ impl V8Profile {
 pub struct Engine {
     profile: V8Profile,
     pub(crate) watchdog: Watchdog,
-    pub(crate) keys: EngineKeys,
+    pub(crate) keys: &'static EngineKeys,
 }
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
+static KEYS: OnceLock<EngineKeys> = OnceLock::new();
 
 /// The runtime script: `runtime.js` in a closure that receives the host object (so it never
 /// becomes a global), then the prelude, whose completion value (its private exports) the bridge
@@ -67,6 +75,9 @@ impl Engine {
         if let Some(engine) = ENGINE.get() {
             return engine.check(profile);
         }
+        // Every free protection key, before V8 initialises (see V8Profile::flags) and before
+        // any sandbox closes; once per process.
+        let keys = KEYS.get_or_init(EngineKeys::allocate);
         let flags = profile.flags();
         // SAFETY: flags is a valid buffer of flags.len() bytes for the duration of the call.
         let rc = unsafe { ffi::stk_engine_init(flags.as_ptr().cast(), flags.len()) };
@@ -104,8 +115,8 @@ impl Engine {
         // The watchdog thread starts on first use (see watchdog.rs).
         let watchdog = Watchdog::new();
         // The watchdog thread starts later, on the first `arm`, which runs outside any
-        // PkeyGuard: it inherits the default PKRU (key 0 only), never a tenant's key.
-        let keys = EngineKeys::allocate();
+        // PkeyGuard: it inherits the default PKRU (key 0 only), never a tenant's key (the keys
+        // were allocated on a helper thread, see protection.rs).
         let engine = ENGINE.get_or_init(|| Engine {
             profile,
             watchdog,

@@ -157,6 +157,7 @@ extern "C" {
         iso: *mut StkIsolate,
         needle: *const u8,
         len: usize,
+        from: u64,
         addr: *mut u64,
     ) -> i32;
     pub fn stk_attack_ranges(iso: *mut StkIsolate, out: *mut StkRange, cap: usize) -> usize;

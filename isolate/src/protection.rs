@@ -23,8 +23,13 @@
 //!   the previous PKRU on exit, also on unwinding.
 //! * **No thread holds tenant keys open outside a guard.** `pkey_alloc` opens a new key in the
 //!   calling thread only, so the pool is allocated on a short-lived helper thread: every other
-//!   thread (the watchdog included, which is spawned earlier) keeps the kernel's default for these
-//!   keys, access-disabled.
+//!   thread (the watchdog included) keeps the kernel's default for these keys, access-disabled.
+//! * **V8 gets no key.** V8 10.2 allocates a protection key for its WebAssembly code at
+//!   initialisation, whatever `--wasm-memory-protection-keys` says, and CHECK-fails on every
+//!   isolate creation when it finds that key access- and write-disabled, which our guards do to
+//!   every key but one. The pool therefore takes every free key *before* V8 initialises; V8's
+//!   `pkey_alloc` then fails and it runs without (the flag also says so). So [`PkeyGuard`] stays
+//!   the only writer of PKRU in the process.
 //! * **Keys are spread**: a new isolate gets a key no live isolate holds while one exists, else
 //!   the least-used one (`stockade_mpk::KeyAssigner`). With more isolates than keys, the
 //!   probability that two neighbours share a key is exported
@@ -71,8 +76,12 @@
 //! * **Same-key neighbours**: at most 15 keys exist; with more isolates than keys some share one
 //!   and are not separated from each other by MPK (see the sharing probability). Workers created
 //!   with [`MpkMode::Off`] are not separated from anyone.
-//! * **WebAssembly code shared by V8's native-module cache**: isolates compiling byte-identical
-//!   modules share the compiled code, tagged with the key of the isolate that compiled it first.
+//! * **WebAssembly code space**: V8's process-wide native-module cache hands the compiled code
+//!   of a byte-identical module to every isolate that compiles it, so its code space (the one
+//!   reservation V8 makes as `kNoAccessWillJitLater`) is left under key 0, owned by no isolate.
+//!   It holds machine code and jump tables compiled from bytes the reader has too, no tenant
+//!   data, and is write-protected (`--wasm-write-protect-code-memory`: RX, made RW only while V8
+//!   writes code, on the compiling isolate's thread).
 //! * **Side channels**: PKU is an access check, not a speculation barrier.
 //! * **Arbitrary code execution**: `WRPKRU` is unprivileged; an attacker who can run native code
 //!   (or reach a `WRPKRU` gadget) opens every key. MPK stops data-only corruption (an arbitrary
@@ -121,7 +130,7 @@ pub struct MpkStats {
     pub sharing_probability: f64,
 }
 
-/// The process's key pool and how it is used.
+/// The process's key pool and how it is used. One per process (a `static` in `engine.rs`).
 pub(crate) struct EngineKeys {
     status: MpkStatus,
     state: Mutex<KeyState>,
@@ -134,7 +143,8 @@ struct KeyState {
 
 impl EngineKeys {
     /// Takes every free key from the kernel, on a helper thread so that no long-lived thread has
-    /// them open outside a guard. Without MPK (or when the kernel refuses), records why.
+    /// them open outside a guard. Call before V8 initialises (see the module doc). Without MPK
+    /// (or when the kernel refuses), records why.
     pub(crate) fn allocate() -> EngineKeys {
         let taken = std::thread::Builder::new()
             .name("stockade-pkey-alloc".into())

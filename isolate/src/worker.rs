@@ -147,7 +147,7 @@ impl Worker {
         // SAFETY: the userdata in callbacks points into `host`, which the Worker keeps alive (as
         // `host_ptr`) until after disposal.
         let iso =
-            unsafe { KeyedIsolate::create(&engine.keys, mode, config, &callbacks, &mut out.0) };
+            unsafe { KeyedIsolate::create(engine.keys, mode, config, &callbacks, &mut out.0) };
         let host_ptr = NonNull::from(Box::leak(host));
         let Some(iso) = iso else {
             // SAFETY: host_ptr came from Box::leak just above and no isolate refers to it.

@@ -116,12 +116,14 @@ int32_t stk_attack_install(stk_isolate* iso) {
   return 0;
 }
 
-int32_t stk_attack_find(stk_isolate* iso, const uint8_t* needle, size_t len, uint64_t* addr) {
+int32_t stk_attack_find(stk_isolate* iso, const uint8_t* needle, size_t len, uint64_t from,
+                        uint64_t* addr) {
   if (len == 0) return -1;
   const std::vector<Vma> vmas = ReadableVmas();
   for (const stockade::OwnedRange& r : stockade::Registry().OwnedBy(iso->owner)) {
     for (const Vma& v : vmas) {
-      const uintptr_t start = r.start > v.start ? r.start : v.start;
+      uintptr_t start = r.start > v.start ? r.start : v.start;
+      if (start < from) start = from;
       const uintptr_t end = r.end < v.end ? r.end : v.end;
       if (start >= end) continue;
       const void* hit = memmem(reinterpret_cast<const void*>(start), end - start, needle, len);

@@ -145,10 +145,11 @@ typedef struct {
 // memory, as a V8 memory-corruption bug would; pkru() returns the thread's PKRU (-1 without
 // OSPKE). Returns 0.
 int32_t stk_attack_install(stk_isolate* iso);
-// Finds `needle` in the readable memory the bridge handed out for this isolate (heap pages and
-// ArrayBuffer arena); the caller must have the isolate's key open. Returns 0 and sets *addr, or
-// -1 when not found.
-int32_t stk_attack_find(stk_isolate* iso, const uint8_t* needle, size_t len, uint64_t* addr);
+// Finds `needle` at or after address `from` in the readable memory the bridge handed out for this
+// isolate (heap pages and ArrayBuffer arena); the caller must have the isolate's key open.
+// Returns 0 and sets *addr, or -1 when not found.
+int32_t stk_attack_find(stk_isolate* iso, const uint8_t* needle, size_t len, uint64_t from,
+                        uint64_t* addr);
 // Copies up to `cap` of the isolate's ranges to `out`; returns how many it has in all.
 size_t stk_attack_ranges(stk_isolate* iso, stk_range* out, size_t cap);
 // The registry's view of `addr`: 0 and the range, or -1 when no isolate or engine range holds it.

@@ -131,12 +131,20 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
   const uintptr_t raw_end = base + request;
   if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
   void* result = reinterpret_cast<void*>(aligned);
+  // WebAssembly code space (the only reservation V8 10.2 makes as kNoAccessWillJitLater) is
+  // shared: V8's process-wide native-module cache hands byte-identical modules, compiled code
+  // included, to every isolate that compiles them. Tagged with the first compiler's key, it
+  // would fault in every other isolate; so it stays under key 0, owned by no isolate. It holds
+  // code (write-protected: --wasm-write-protect-code-memory) and jump tables, no tenant data.
+  const bool shared_code = access == kNoAccessWillJitLater;
+  const int key = shared_code ? -1 : tl_key;
+  const uint64_t owner = shared_code ? kSharedCodeOwner : tl_owner;
   // Tagged before V8 sees the address: no access can precede the key.
-  if (TagPages(result, size, ToProt(access), tl_key) != 0) {
+  if (TagPages(result, size, ToProt(access), key) != 0) {
     munmap(result, size);
     return nullptr;
   }
-  Registry().Add(aligned, size, tl_key, tl_owner);
+  Registry().Add(aligned, size, key, owner);
   return result;
 }
 

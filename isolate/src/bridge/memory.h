@@ -4,7 +4,8 @@
 // - Every range TaggingPageAllocator hands out, and every ArrayBuffer backing store ArenaAllocator
 //   hands out, is tagged (pkey_mprotect) with the key of the isolate the calling thread works
 //   for (the innermost OwnerScope) before V8 sees it, and is recorded in the process-wide
-//   RangeRegistry with that key and the isolate's owner id.
+//   RangeRegistry with that key and the isolate's owner id. The one exception is WebAssembly
+//   code space, which V8 shares between isolates: untagged, owner kSharedCodeOwner.
 // - A range keeps its key for its whole life: permission changes re-apply it, and the MAP_FIXED
 //   re-mmap of DecommitPages is re-tagged at once.
 // - A page allocation made on a thread with no OwnerScope is counted
@@ -31,6 +32,9 @@ namespace stockade {
 // Owner id of memory that belongs to no isolate: the engine's own set-up, the snapshot isolate,
 // the anchor isolate holding V8's shared read-only heap. Such memory is never tagged (key 0).
 constexpr uint64_t kEngineOwner = 0;
+// Owner id of WebAssembly code space, which V8 shares between isolates (see AllocatePages).
+// Never tagged (key 0).
+constexpr uint64_t kSharedCodeOwner = UINT64_MAX;
 
 // Sets, for the current thread and until destroyed, the isolate whose pages new allocations
 // belong to: its protection key (-1: none) and owner id. Nests; restores the previous owner.

@@ -1,0 +1,284 @@
+//! How the engine uses protection keys, on real isolates: the status it reports, how keys are
+//! spread and the sharing probability it exports, that no V8 page is ever allocated outside an
+//! isolate's scope, the tagged ArrayBuffer arena, and the watchdog under keys.
+//!
+//! These run on any machine: without PKU they check the honest "no keys" state (every isolate
+//! unkeyed, sharing probability 1); in the QEMU VM (`mpk/tests/qemu/run-in-vm.sh`) they check
+//! the keyed state. The attack itself is in `mpk_attack.rs`.
+
+mod mpk_common;
+
+use mpk_common::*;
+use stockade_isolate::{LimitKind, MpkMode, MpkStatus, RunError, Worker};
+
+#[test]
+#[ignore = "child-process entry point, run by the other tests"]
+fn child_entry_point() {
+    let Some(name) = scenario() else { return };
+    match name.as_str() {
+        "spread" => spread(),
+        "outside_scope" => outside_scope(),
+        "watchdog" => watchdog(),
+        other => panic!("unknown scenario {other}"),
+    }
+    report("done", 1u8);
+}
+
+/// Child: creates more isolates than keys and reports what the engine says at each step.
+fn spread() {
+    let engine = engine();
+    let stats = engine.mpk_stats();
+    report("available", u8::from(stats.status.is_available()));
+    report("keys", stats.keys);
+    let mut workers = Vec::new();
+    for i in 0..stats.keys + 2 {
+        let w = Worker::new(engine, limits()).expect("isolate");
+        report(&format!("key_{i}"), w.mpk_key().unwrap_or(0));
+        workers.push(w);
+        let s = engine.mpk_stats();
+        // Probabilities are reported in millionths.
+        report(
+            &format!("p_{i}"),
+            (s.sharing_probability * 1e6).round() as u64,
+        );
+        report(&format!("keyed_{i}"), s.keyed_isolates);
+    }
+    let off = Worker::with_mpk(engine, limits(), MpkMode::Off).expect("isolate");
+    report("off_key", off.mpk_key().unwrap_or(0));
+    let s = engine.mpk_stats();
+    report("unkeyed_with_off", s.unkeyed_isolates);
+    report("p_with_off", (s.sharing_probability * 1e6).round() as u64);
+    drop(off);
+    drop(workers);
+    let s = engine.mpk_stats();
+    report("keyed_after_drop", s.keyed_isolates + s.unkeyed_isolates);
+}
+
+#[test]
+fn keys_are_distinct_while_they_last_and_sharing_is_exported() {
+    let out = run_child("spread", &[]);
+    out.assert_completed();
+    let status = stockade_mpk::status();
+    assert_eq!(out.num("available") == 1, status.is_available(), "{out}");
+    let keys = out.num("keys") as usize;
+    let n = keys + 2;
+    let key = |i: usize| out.num(&format!("key_{i}"));
+    let p = |i: usize| out.num(&format!("p_{i}")) as f64 / 1e6;
+    if !status.is_available() {
+        // Honest degradation: no keys at all, and any two isolates share key 0.
+        assert_eq!(keys, 0, "{out}");
+        assert!((0..n).all(|i| key(i) == 0), "{out}");
+        assert_eq!(p(0), 0.0);
+        assert!((1..n).all(|i| p(i) == 1.0), "{out}");
+        only_unkeyed_state_checked("keys_are_distinct_while_they_last_and_sharing_is_exported");
+        return;
+    }
+    assert!(keys >= 2, "a PKU machine gives at least two keys\n{out}");
+    let first: std::collections::BTreeSet<u64> = (0..keys).map(key).collect();
+    assert_eq!(
+        first.len(),
+        keys,
+        "every key used once before any is shared\n{out}"
+    );
+    assert!(first.iter().all(|&k| (1..16).contains(&k)), "{out}");
+    for i in 0..n {
+        let expected = stockade_mpk::pair_sharing_probability(i as u64 + 1, keys as u64);
+        assert!(
+            (p(i) - expected).abs() < 1e-6,
+            "p_{i} = {} vs {expected}\n{out}",
+            p(i)
+        );
+        assert_eq!(out.num(&format!("keyed_{i}")), i as u64 + 1);
+    }
+    assert!(p(keys - 1) == 0.0 && p(keys) > 0.0, "{out}");
+    // An unkeyed worker is separated from nobody: its n pairs count as shared.
+    assert_eq!(out.num("off_key"), 0);
+    assert_eq!(out.num("unkeyed_with_off"), 1);
+    let (keyed, total) = (n as f64, n as f64 + 1.0);
+    let same = {
+        let (q, r) = ((n / keys) as f64, (n % keys) as f64);
+        r * (q + 1.0) * q + (keys as f64 - r) * q * (q - 1.0)
+    };
+    let expected = (same + total * (total - 1.0) - keyed * (keyed - 1.0)) / (total * (total - 1.0));
+    assert!(
+        (out.num("p_with_off") as f64 / 1e6 - expected).abs() < 1e-6,
+        "{out}"
+    );
+    assert_eq!(
+        out.num("keyed_after_drop"),
+        0,
+        "keys are released on drop\n{out}"
+    );
+}
+
+#[test]
+fn engine_status_matches_the_hardware() {
+    let status = engine().mpk_status();
+    match stockade_mpk::status() {
+        MpkStatus::Available => assert_eq!(status, MpkStatus::Available),
+        probe => assert_eq!(
+            status, probe,
+            "the engine must not claim more than the probe"
+        ),
+    }
+    let stats = engine().mpk_stats();
+    assert_eq!(stats.keys > 0, status.is_available());
+    assert!(!status.metric_label().is_empty());
+    if !status.is_available() {
+        only_unkeyed_state_checked("engine_status_matches_the_hardware");
+        assert_eq!(engine().mpk_sharing_probability_for(2), 1.0);
+    }
+    assert_eq!(engine().mpk_sharing_probability_for(1), 0.0);
+}
+
+/// Child: a workload that makes V8 allocate, grow, collect, shrink and free heap pages in
+/// several isolates, then the count of pages allocated with no owner.
+fn outside_scope() {
+    let engine = engine();
+    let before = engine.pages_allocated_outside_isolates();
+    let src = "export default (x) => { let keep = []; for (let r = 0; r < x.rounds; r++) { \
+               for (let i = 0; i < 3000; i++) keep.push({ i, s: 'v' + i, a: new Array(32).fill(i) }); \
+               if (keep.length > 12000) keep = []; } \
+               const bufs = [new ArrayBuffer(0), new ArrayBuffer(100), new ArrayBuffer(1 << 20)]; \
+               return keep.length + bufs.length; }";
+    let mut workers: Vec<Worker> = (0..3)
+        .map(|i| {
+            let mode = if i == 2 {
+                MpkMode::Off
+            } else {
+                MpkMode::Pooled
+            };
+            let mut w = Worker::with_mpk(engine, limits(), mode).expect("isolate");
+            load(&mut w, src);
+            w
+        })
+        .collect();
+    for w in &mut workers {
+        call(w, &serde_json::json!({ "rounds": 12 }));
+        let _ = w.heap_stats();
+    }
+    drop(workers);
+    let mut w = Worker::new(engine, limits()).expect("isolate");
+    load(&mut w, "export default () => [1, 2, 3].map((x) => x * 2);");
+    call(&mut w, &serde_json::json!(null));
+    drop(w);
+    report("before", before);
+    report("after", engine.pages_allocated_outside_isolates());
+}
+
+/// The soundness argument of `protection.rs` made measurable: with `--single-threaded`, no
+/// page is allocated on a thread that works for no isolate (such a page would carry no key).
+#[test]
+fn no_v8_page_is_allocated_outside_an_isolate_scope() {
+    let out = run_child("outside_scope", &[]);
+    out.assert_completed();
+    assert_eq!(out.num("before"), 0, "{out}");
+    assert_eq!(out.num("after"), 0, "{out}");
+}
+
+/// Child: a keyed isolate in an endless loop is stopped by the watchdog thread, which has no
+/// tenant key open.
+fn watchdog() {
+    let tight = stockade_isolate::Limits {
+        cpu: std::time::Duration::from_millis(300),
+        ..limits()
+    };
+    let mut w = Worker::with_mpk(engine(), tight, MpkMode::Pooled).expect("isolate");
+    load(&mut w, "export default () => { for (;;) {} };");
+    let inv = w.call("null");
+    report(
+        "cpu_limit",
+        u8::from(matches!(inv.result, Err(RunError::Limit(LimitKind::Cpu)))),
+    );
+    report("key", w.mpk_key().unwrap_or(0));
+}
+
+#[test]
+fn the_watchdog_stops_a_keyed_isolate() {
+    let out = run_child("watchdog", &[]);
+    out.assert_completed();
+    assert_eq!(out.num("cpu_limit"), 1, "{out}");
+    assert_eq!(out.num("key") != 0, stockade_mpk::status().is_available());
+}
+
+fn run_js(src: &str) -> Result<serde_json::Value, RunError> {
+    let mut w = Worker::new(engine(), limits()).expect("isolate");
+    load(&mut w, src);
+    w.call("null")
+        .result
+        .map(|json| serde_json::from_str(&json).expect("JSON"))
+}
+
+#[test]
+fn arraybuffers_of_every_size_come_zeroed_from_the_arena() {
+    let src = "export default () => { const out = []; \
+        for (const n of [0, 1, 15, 16, 17, 2047, 2048, 2049, 4096, 65536, 3 << 20]) { \
+          const a = new Uint8Array(n); let zero = a.every((b) => b === 0); a.fill(0xAB); \
+          out.push([n, a.length, zero, n === 0 || a[n - 1] === 0xAB]); } \
+        return out; }";
+    let result = run_js(src).expect("runs");
+    for row in result.as_array().expect("array") {
+        let n = row[0].as_u64().expect("n");
+        assert_eq!(row[1].as_u64(), Some(n), "{row}");
+        assert_eq!(row[2], true, "fresh buffer of {n} bytes is zeroed");
+        assert_eq!(row[3], true, "buffer of {n} bytes is writable to the end");
+    }
+}
+
+#[test]
+fn recycled_arena_blocks_are_zeroed_again() {
+    // Many short-lived small buffers, filled with garbage: after GC their blocks are reused,
+    // and every new buffer must still read as zero.
+    let src = "export default () => { let dirty = 0; \
+        for (let round = 0; round < 200; round++) { \
+          const bufs = []; for (let i = 0; i < 200; i++) { const b = new Uint8Array(16 << (i % 8)); \
+            if (b.some((x) => x !== 0)) dirty++; b.fill(0xCD); bufs.push(b); } } \
+        return dirty; }";
+    assert_eq!(run_js(src).expect("runs"), serde_json::json!(0));
+}
+
+#[test]
+fn arraybuffers_past_the_budget_fail_as_range_errors() {
+    let mut small = limits();
+    small.memory_bytes = 32 << 20;
+    let mut w = Worker::with_mpk(engine(), small, MpkMode::Pooled).expect("isolate");
+    load(
+        &mut w,
+        "export default () => { try { new ArrayBuffer(64 << 20); return 'allocated'; } \
+         catch (e) { return e instanceof RangeError ? 'range' : String(e); } }",
+    );
+    let inv = w.call("null");
+    // Either the RangeError is seen by the code, or the worker reports the external limit.
+    match inv.result {
+        Ok(json) => assert_eq!(json, "\"range\""),
+        Err(e) => assert!(
+            matches!(e, RunError::Limit(LimitKind::ExternalMemory)),
+            "{e:?}"
+        ),
+    }
+}
+
+#[test]
+fn data_modules_live_in_the_arena() {
+    let mut w = Worker::new(engine(), limits()).expect("isolate");
+    let bytes: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let mut set = stockade_isolate::ModuleSet::new([
+        stockade_isolate::Module::new(
+            "main.js",
+            b"import d from './d.bin'; export default () => { const a = new Uint8Array(d); \
+              return [a.length, a[0], a[250], a[251], a[4999]]; }"
+                .to_vec(),
+        ),
+        stockade_isolate::Module {
+            name: "d.bin".into(),
+            kind: stockade_isolate::ModuleKind::Data,
+            bytes,
+        },
+    ])
+    .expect("set");
+    assert!(w.load("main.js", &mut set).result.is_ok());
+    let got: serde_json::Value =
+        serde_json::from_str(&w.call("null").result.expect("call")).expect("json");
+    assert_eq!(got, serde_json::json!([5000, 0, 250, 0, 4999 % 251]));
+    assert!(w.heap_stats().external_bytes >= 5000);
+}
