@@ -3,6 +3,9 @@
 //!
 //! With no tenants configured there is one tenant, `default`, whose bearer token (also the
 //! operator's) is `$STOCKADE_TOKEN` when set, else generated and printed once at start.
+//!
+//! Each tenant's `trust` (and optional account facts) feed its risk score, which decides the
+//! tier of worker processes it runs in (see `stockade_cordon` and `[cordon]` below).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +17,9 @@ use serde::Deserialize;
 pub struct Config {
     /// Where the HTTP API listens.
     pub listen: SocketAddr,
-    /// Worker processes kept running.
+    /// Warm spares: worker processes kept started, jailed and ready but not yet given to a
+    /// tier, so a placement that opens a process does not wait for a start. Processes beyond
+    /// these are started on demand, one tier each (see `supervisor`).
     pub workers: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
@@ -22,7 +27,49 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// Limits applied to every worker and snippet unless a request asks for less.
     pub limits: LimitsConfig,
+    /// Risk-based placement of tenants into worker processes.
+    pub cordon: CordonSettings,
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[cordon]`: how many isolates a process of each shared tier holds, the tighter limits of
+/// quarantine processes, and how often scores are re-evaluated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordonSettings {
+    /// Tenants per process in the `trusted` tier.
+    pub trusted_capacity: u32,
+    /// Tenants per process in the `standard` tier.
+    pub standard_capacity: u32,
+    /// Tenants per process in the `untrusted` tier.
+    pub untrusted_capacity: u32,
+    /// Bundles larger than this many bytes carry the `large_bundle` signal.
+    pub large_bundle_bytes: u64,
+    /// CPU limit (ms) of every request in a quarantine process (a request may ask for less).
+    pub quarantine_cpu_ms: u32,
+    /// Wall-clock limit (ms) in a quarantine process.
+    pub quarantine_wall_ms: u32,
+    /// Memory limit (MiB) in a quarantine process.
+    pub quarantine_memory_mb: u32,
+    /// Every this many milliseconds every tenant is re-scored, so decayed history moves a tenant
+    /// out of a tier without waiting for its next request.
+    pub reevaluate_ms: u64,
+}
+
+impl Default for CordonSettings {
+    fn default() -> Self {
+        let capacity = stockade_cordon::TierCapacity::default();
+        CordonSettings {
+            trusted_capacity: capacity.trusted,
+            standard_capacity: capacity.standard,
+            untrusted_capacity: capacity.untrusted,
+            large_bundle_bytes: stockade_cordon::signals::DEFAULT_LARGE_BUNDLE_BYTES,
+            quarantine_cpu_ms: 25,
+            quarantine_wall_ms: 5_000,
+            quarantine_memory_mb: 64,
+            reevaluate_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,9 +93,32 @@ pub struct LimitsConfig {
 pub struct TenantConfig {
     pub id: String,
     pub token: String,
-    /// `trusted`, `normal` or `low`.
+    /// `trusted`, `normal` or `low`: the operator's trust in this account.
     #[serde(default = "default_trust")]
     pub trust: String,
+    /// The account is verified (payment, identity, ...): lowers the risk score.
+    #[serde(default)]
+    pub verified: bool,
+    /// Account age in days; younger than 30 days raises the risk score. Unknown counts as new.
+    #[serde(default)]
+    pub account_age_days: u32,
+}
+
+impl TenantConfig {
+    /// The facts the cordon scores this tenant by (code features are added as code is loaded).
+    pub fn profile(&self) -> stockade_cordon::TenantProfile {
+        use stockade_cordon::TrustLevel;
+        stockade_cordon::TenantProfile {
+            trust: match self.trust.as_str() {
+                "trusted" => TrustLevel::Trusted,
+                "low" => TrustLevel::Low,
+                _ => TrustLevel::Normal,
+            },
+            account_age_days: self.account_age_days,
+            verified: self.verified,
+            ..stockade_cordon::TenantProfile::default()
+        }
+    }
 }
 
 fn default_trust() -> String {
@@ -77,6 +147,7 @@ impl Default for Config {
             jail: true,
             operator_token: None,
             limits: LimitsConfig::default(),
+            cordon: CordonSettings::default(),
             tenants: Vec::new(),
         }
     }
@@ -104,6 +175,8 @@ impl Config {
                 id: "default".into(),
                 token,
                 trust: default_trust(),
+                verified: false,
+                account_age_days: 0,
             });
         }
         if config.operator_token.is_none() {
@@ -147,6 +220,23 @@ impl Config {
         }
         if self.workers == 0 || self.workers > 256 {
             return Err("workers must be 1 to 256".into());
+        }
+        let c = &self.cordon;
+        if [
+            c.trusted_capacity,
+            c.standard_capacity,
+            c.untrusted_capacity,
+        ]
+        .iter()
+        .any(|&n| n == 0 || n > 4096)
+        {
+            return Err("cordon capacities must be 1 to 4096".into());
+        }
+        if c.quarantine_cpu_ms == 0 || c.quarantine_wall_ms == 0 || c.quarantine_memory_mb == 0 {
+            return Err("cordon quarantine limits must be at least 1".into());
+        }
+        if c.reevaluate_ms < 100 {
+            return Err("cordon.reevaluate_ms must be at least 100".into());
         }
         Ok(())
     }

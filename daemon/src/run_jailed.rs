@@ -63,6 +63,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode
         program,
         jail: true,
         profile: "standard",
+        test_hooks: false,
     };
     let mut child = match worker_command(&config, theirs.as_raw_fd()).spawn() {
         Ok(c) => c,

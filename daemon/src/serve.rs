@@ -63,17 +63,21 @@ async fn serve(config: Config) -> Result<(), String> {
         program,
         jail: config.jail,
         profile: "standard",
+        test_hooks: test_hooks_enabled(),
     };
     if !config.jail {
         eprintln!("stockade: WARNING: workers run WITHOUT the jail (--no-jail)");
     }
-    let pool = Pool::start(config.workers, spawn);
+    if spawn.test_hooks {
+        eprintln!("stockade: WARNING: test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
+    }
+    let pool = Pool::start(&config, spawn)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
-        "stockade: listening on http://{local} with {} worker processes",
+        "stockade: listening on http://{local} with {} warm worker processes",
         config.workers
     );
     let state = Arc::new(AppState::new(config, pool));
@@ -85,6 +89,12 @@ async fn serve(config: Config) -> Result<(), String> {
     eprintln!("stockade: drained; stopping workers");
     drop(state);
     Ok(())
+}
+
+/// Test-only worker hooks (`worker::test_hooks`): debug builds only, and only when the
+/// environment asks for them. Release builds do not contain the hooks at all.
+fn test_hooks_enabled() -> bool {
+    cfg!(debug_assertions) && std::env::var("STOCKADE_TEST_HOOKS").is_ok_and(|v| v == "1")
 }
 
 async fn shutdown_signal() {

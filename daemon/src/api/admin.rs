@@ -1,5 +1,8 @@
-//! `GET /v1/admin/workers` (operator token only): each worker process with its host pid,
-//! uptime, isolates, tenants, memory and restarts.
+//! The operator's view (operator token only):
+//! - `GET /v1/admin/workers`: every worker process, by slot: its cordon process and tier (none
+//!   for a warm spare), V8 profile, host pid, uptime, isolates, the tenants whose code it holds,
+//!   memory, restarts; plus the per-tier metrics;
+//! - `GET /v1/admin/metrics`: processes, tenants and isolates per tier.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,46 +11,75 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use stockade_cordon::TenantId;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::supervisor::{rss_bytes, tenant_pid};
 
+fn operator_only(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.principal(headers)?.operator {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 pub async fn workers(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !state.principal(&headers)?.operator {
-        return Err(ApiError::Forbidden);
-    }
+    operator_only(&state, &headers)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    let names = |ids: &[TenantId]| -> Vec<String> {
+        let mut names: Vec<String> = ids
+            .iter()
+            .map(|&t| state.pool.tenant_name(t).to_string())
+            .collect();
+        names.sort();
+        names
+    };
     let list: Vec<serde_json::Value> = state
         .pool
         .processes()
+        .into_iter()
         .map(|p| {
-            let spawned = p.host_pid.load(Ordering::Relaxed);
+            let spawned = p.info.host_pid.load(Ordering::Relaxed);
             let pid = tenant_pid(spawned, state.pool.jailed);
-            let mut tenants: Vec<String> = p
-                .tenants
-                .lock()
-                .map(|t| t.iter().cloned().collect())
-                .unwrap_or_default();
-            tenants.sort();
+            let mut hosted = p.tenants.clone();
+            hosted.extend(&p.draining);
             serde_json::json!({
                 "slot": p.slot,
+                "processId": p.process.map(|id| id.0),
+                "tier": p.tier,
+                "profile": p.profile,
+                "ready": p.info.ready.load(Ordering::Relaxed),
                 "pid": pid,
                 "launcherPid": spawned,
-                "uptimeMs": now.saturating_sub(p.started_unix_ms.load(Ordering::Relaxed)),
-                "isolates": p.loaded.lock().map(|l| l.len()).unwrap_or(0),
-                "tenants": tenants,
+                "uptimeMs": now.saturating_sub(p.info.started_unix_ms.load(Ordering::Relaxed)),
+                "isolates": p.info.isolates(),
+                "tenants": names(&hosted),
+                "drainingTenants": names(&p.draining),
                 "rssBytes": rss_bytes(pid),
-                "restarts": p.restarts.load(Ordering::Relaxed),
-                "inFlight": p.in_flight.load(Ordering::Relaxed),
+                "restarts": p.restarts,
+                "inFlight": p.info.in_flight.load(Ordering::Relaxed),
                 "jailed": state.pool.jailed,
             })
         })
         .collect();
-    Ok(Json(serde_json::json!({ "workers": list })).into_response())
+    Ok(Json(serde_json::json!({
+        "workers": list,
+        "metrics": state.pool.metrics(),
+    }))
+    .into_response())
+}
+
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator_only(&state, &headers)?;
+    Ok(Json(state.pool.metrics()).into_response())
 }

@@ -21,7 +21,7 @@ use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
 use super::error::ApiError;
 use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
 use super::AppState;
-use crate::supervisor::{Job, WorkerDef};
+use crate::supervisor::{CodeFeatures, Job, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -213,13 +213,32 @@ pub async fn create(
         env,
         limits: request_limits(&code.limits, limits),
         compatibility_date: code.compatibility_date.clone(),
+        features: CodeFeatures::default(),
     };
+    def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def, &code.compatibility_date);
     let id = hex(&def.id);
     if let Ok(mut workers) = state.workers.write() {
         workers.entry(id.clone()).or_insert_with(|| Arc::new(def));
     }
+    refresh_code_features(&state, &tenant);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// The code features of all of `tenant`'s workers are risk signals of the tenant.
+fn refresh_code_features(state: &AppState, tenant: &str) {
+    let features = state
+        .workers
+        .read()
+        .map(|workers| {
+            workers
+                .values()
+                .filter(|d| d.tenant == tenant)
+                .map(|d| d.features)
+                .fold(CodeFeatures::default(), CodeFeatures::union)
+        })
+        .unwrap_or_default();
+    state.pool.set_code_features(tenant, features);
 }
 
 fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
@@ -261,7 +280,8 @@ pub async fn delete(
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }
-    state.pool.dispose_everywhere(def.id).await;
+    refresh_code_features(&state, &tenant);
+    state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -328,7 +348,7 @@ pub async fn fetch(
         headers: pairs,
         body: body.to_vec(),
     };
-    let outcome = state.pool.submit(Job::Call { def, call }).await?;
+    let outcome = state.pool.submit(&tenant, Job::Call { def, call }).await?;
     let logs = logs_json(&outcome.logs);
     match outcome_or_error(outcome)? {
         Reply::Response {

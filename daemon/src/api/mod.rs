@@ -1,4 +1,4 @@
-//! The HTTP API (JSON): the Loader API, Code Mode and the admin view.
+//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and the admin view.
 //!
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
 //! one); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
@@ -9,6 +9,7 @@ mod admin;
 mod error;
 mod loader;
 mod run;
+mod tenants;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -128,7 +129,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/run",
             post(run::run).layer(DefaultBodyLimit::max(run_body)),
         )
+        .route(
+            "/v1/tenants/{id}/risk",
+            get(tenants::risk)
+                .put(tenants::set_risk)
+                .layer(DefaultBodyLimit::max(4096)),
+        )
         .route("/v1/admin/workers", get(admin::workers))
+        .route("/v1/admin/metrics", get(admin::metrics))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(state)
 }

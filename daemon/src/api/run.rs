@@ -98,12 +98,15 @@ pub async fn run(
     let limits = request_limits(&request.limits, &state.config.limits);
     let outcome = state
         .pool
-        .submit(Job::Run {
-            tenant,
-            code: request.code,
-            arg_json,
-            limits,
-        })
+        .submit(
+            &tenant,
+            Job::Run {
+                tenant: tenant.clone(),
+                code: request.code,
+                arg_json,
+                limits,
+            },
+        )
         .await?;
     let (cpu_us, wall_us) = (outcome.cpu_us, outcome.wall_us);
     let logs = logs_json(&outcome.logs);

@@ -1,11 +1,23 @@
-//! The supervisor's side of the worker processes: spawning them, talking to them, routing jobs
-//! to them and replacing them when they die. It never runs tenant code itself.
+//! The supervisor's side of the worker processes: placing tenants into them by risk (the
+//! `stockade_cordon` tiers), spawning them on demand with their tier's profile, talking to them,
+//! and recording how they fail. It never runs tenant code itself.
+//!
+//! - `pool`: the public face: place and run a job, risk reports and overrides, admin views;
+//! - `state`: the placement state behind one mutex (cordon, slots, tenants' presence);
+//! - `process`: one worker process's life (spawn, handshake, jobs, death);
+//! - `jobs`: one job over the IPC protocol;
+//! - `tenants`: configured tenants and the code features that feed their scores;
+//! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket.
 
 mod channel;
+mod jobs;
 mod pool;
 mod process;
 mod spawn;
+mod state;
+mod tenants;
 
+pub use jobs::{Job, JobError, WorkerDef};
 pub use pool::Pool;
-pub use process::{Job, JobError, WorkerDef};
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig};
+pub use tenants::CodeFeatures;

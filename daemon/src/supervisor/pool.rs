@@ -1,94 +1,319 @@
-//! The pool of pre-spawned worker processes and how jobs are routed to them.
+//! The cordon-driven pool of worker processes: every job is placed by the [`Cordon`] (the
+//! tenant's tier decides which processes it may share) and runs in the process it names.
 //!
-//! Routing: a Loader worker goes to a process that already has it loaded (so its isolate is
-//! reused), else to the least busy one; a Code Mode snippet goes to the least busy process.
-//! Ties go to the lowest slot, so routing is deterministic for a given state.
+//! Guarantees:
+//! - tenants of different tiers never share a process (the cordon's invariant, enforced here by
+//!   binding each cordon process to its own OS process, started with its tier's V8 profile:
+//!   `--profile strict`, jitless and without WebAssembly, plus the quarantine limit caps, for
+//!   quarantine);
+//! - a tenant's tier change takes effect on its next job; its isolates in the old process are
+//!   disposed once its jobs there finish (see `state`);
+//! - CPU and memory limit hits, and worker deaths (attributed to the tenant whose code ran, a
+//!   seccomp kill when the worker died of SIGSYS), are recorded in the tenant's history before
+//!   the job's caller gets its answer;
+//! - a job queued behind a job that killed its process is placed again (at most three
+//!   placements per job), so co-resident tenants are served elsewhere instead of failing.
+//!
+//! Trusts: the configuration; the runner (`process`) to report each death once.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use stockade_cordon::{
+    Cordon, CordonConfig, CordonMetrics, HistoryEvent, Millis, Override, RiskReport, ScoringPolicy,
+    TenantId, TierCapacity,
+};
+use stockade_ipc::{ErrorKind, Outcome};
+use tokio::sync::{mpsc, oneshot};
 
-use super::process::{start, Job, JobError, ProcessHandle, ProcessInfo, Reply};
+use super::jobs::{Job, JobError, Reply, WorkerDef};
+use super::process::{Answer, Death, DeathHook, Envelope};
 use super::spawn::SpawnConfig;
+use super::state::{Effect, Launcher, SlotView, State};
+use super::tenants::{CodeFeatures, Tenants};
+use crate::config::Config;
+
+/// Placements per job: a job handed back unstarted by a dying process is placed again.
+const PLACEMENTS_PER_JOB: usize = 3;
 
 pub struct Pool {
-    processes: Vec<ProcessHandle>,
+    inner: Arc<Inner>,
     pub jailed: bool,
 }
 
-impl Pool {
-    pub fn start(size: usize, config: SpawnConfig) -> Pool {
-        let jailed = config.jail;
-        let processes = (0..size.max(1))
-            .map(|slot| start(slot, config.clone()))
-            .collect();
-        Pool { processes, jailed }
-    }
+struct Inner {
+    state: Mutex<State>,
+    clock: Clock,
+    tenants: Tenants,
+}
 
-    fn pick(&self, job: &Job) -> Option<&ProcessHandle> {
-        let wanted = match job {
-            Job::Call { def, .. } => Some(def.id),
-            Job::Dispose { worker_id } => Some(*worker_id),
-            Job::Run { .. } => None,
-        };
-        let has = |p: &&ProcessHandle, id| {
-            p.info
-                .loaded
-                .lock()
-                .map(|l| l.contains(&id))
-                .unwrap_or(false)
-        };
-        if let Some(id) = wanted {
-            if let Some(p) = self.processes.iter().find(|p| has(p, id)) {
-                return Some(p);
-            }
+/// The cordon's clock: Unix milliseconds as of start plus a monotonic elapsed time, so it never
+/// goes backwards and reads as wall-clock time in risk reports.
+struct Clock {
+    origin: Instant,
+    origin_unix_ms: u64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            origin: Instant::now(),
+            origin_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         }
-        self.processes
-            .iter()
-            .min_by_key(|p| (p.info.in_flight.load(Ordering::Relaxed), p.info.slot))
     }
 
-    /// Runs `job` on a process and waits for its one reply.
-    pub async fn submit(&self, job: Job) -> Reply {
-        let Some(process) = self.pick(&job) else {
-            return Err(JobError::Unavailable);
-        };
-        process.info.in_flight.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        if process.jobs.send((job, tx)).await.is_err() {
-            process.info.in_flight.fetch_sub(1, Ordering::Relaxed);
-            return Err(JobError::Unavailable);
+    fn now(&self) -> Millis {
+        Millis(
+            self.origin_unix_ms
+                .saturating_add(self.origin.elapsed().as_millis() as u64),
+        )
+    }
+}
+
+/// The history event an answered job adds, if any. A script that threw is ordinary behaviour,
+/// not a crash.
+fn limit_event(outcome: &Outcome) -> Option<HistoryEvent> {
+    match &outcome.result {
+        Err(e) if e.kind == ErrorKind::CpuLimit => Some(HistoryEvent::CpuLimitHit),
+        Err(e) if e.kind == ErrorKind::MemoryLimit => Some(HistoryEvent::MemoryLimitHit),
+        _ => None,
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn on_death(self: &Arc<Self>, life: u64, running: Option<TenantId>, death: &Death) {
+        let mut effects = Vec::new();
+        self.lock()
+            .died(life, running, death, self.clock.now(), &mut effects);
+        self.spawn_effects(effects);
+    }
+
+    fn spawn_effects(self: &Arc<Self>, effects: Vec<Effect>) {
+        if !effects.is_empty() {
+            tokio::spawn(Arc::clone(self).apply(effects));
         }
-        rx.await.unwrap_or(Err(JobError::Unavailable))
     }
 
-    /// Disposes a worker in every process that has it loaded.
-    pub async fn dispose_everywhere(&self, id: stockade_ipc::WorkerId) {
-        for p in &self.processes {
-            let has = p
-                .info
-                .loaded
-                .lock()
-                .map(|l| l.contains(&id))
-                .unwrap_or(false);
-            if has {
-                p.info.in_flight.fetch_add(1, Ordering::Relaxed);
-                let (tx, rx) = oneshot::channel();
-                if p.jobs
-                    .send((Job::Dispose { worker_id: id }, tx))
-                    .await
-                    .is_ok()
-                {
-                    let _ = rx.await;
-                } else {
-                    p.info.in_flight.fetch_sub(1, Ordering::Relaxed);
+    /// Carries out effects, and those they lead to, in order.
+    async fn apply(self: Arc<Self>, mut effects: Vec<Effect>) {
+        while let Some(effect) = effects.pop() {
+            match effect {
+                Effect::Dispose {
+                    process,
+                    tenant,
+                    jobs,
+                    info,
+                    workers,
+                } => {
+                    for worker_id in workers {
+                        let (tx, rx) = oneshot::channel();
+                        info.in_flight
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let envelope = Envelope {
+                            job: Job::Dispose { worker_id },
+                            tenant,
+                            reply: tx,
+                        };
+                        if jobs.send(envelope).await.is_err() {
+                            info.in_flight
+                                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                            break; // the process is gone, and its isolates with it
+                        }
+                        let _ = rx.await;
+                    }
+                    self.lock().disposed(process, tenant, &mut effects);
                 }
             }
         }
     }
+}
 
-    pub fn processes(&self) -> impl Iterator<Item = &Arc<ProcessInfo>> {
-        self.processes.iter().map(|p| &p.info)
+impl Pool {
+    /// Registers the configured tenants with the cordon and starts the warm spares (so it must
+    /// run inside the Tokio runtime).
+    pub fn start(config: &Config, spawn: SpawnConfig) -> Result<Pool, String> {
+        let settings = &config.cordon;
+        let mut cordon = Cordon::new(CordonConfig {
+            capacity: TierCapacity {
+                trusted: settings.trusted_capacity,
+                standard: settings.standard_capacity,
+                untrusted: settings.untrusted_capacity,
+            },
+            scoring: ScoringPolicy {
+                large_bundle_bytes: settings.large_bundle_bytes,
+            },
+        })
+        .map_err(|e| format!("cordon: {e}"))?;
+        let tenants = Tenants::new(&config.tenants);
+        let clock = Clock::new();
+        for (id, profile) in tenants.all() {
+            cordon.set_profile(id, profile, clock.now());
+        }
+        let quarantine_caps = stockade_ipc::Limits {
+            cpu_ms: settings.quarantine_cpu_ms,
+            wall_ms: settings.quarantine_wall_ms,
+            memory_mb: settings.quarantine_memory_mb,
+            stack_kb: 0,
+            sub_requests: 0,
+            result_bytes: 0,
+            log_bytes: 0,
+        };
+        let jailed = spawn.jail;
+        let warm = config.workers;
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let weak = weak.clone();
+            let on_death: DeathHook = Arc::new(move |life, running, death: &Death| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_death(life, running, death);
+                }
+            });
+            let launcher = Launcher {
+                spawn,
+                quarantine_caps,
+                on_death,
+            };
+            Inner {
+                state: Mutex::new(State::new(cordon, warm, launcher)),
+                clock,
+                tenants,
+            }
+        });
+        let weak = Arc::downgrade(&inner);
+        let period = Duration::from_millis(settings.reevaluate_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let mut effects = Vec::new();
+                inner.lock().reevaluate(inner.clock.now(), &mut effects);
+                inner.apply(effects).await;
+            }
+        });
+        Ok(Pool { inner, jailed })
+    }
+
+    /// Places `job` for `tenant`, runs it and waits for its one reply.
+    pub async fn submit(&self, tenant: &str, mut job: Job) -> Reply {
+        let inner = &self.inner;
+        let id = inner.tenants.id(tenant).ok_or(JobError::Unavailable)?;
+        for _ in 0..PLACEMENTS_PER_JOB {
+            let mut effects = Vec::new();
+            let route = inner.lock().route(id, inner.clock.now(), &mut effects);
+            inner.spawn_effects(effects);
+            let route = route?;
+            let (tx, rx) = oneshot::channel();
+            route
+                .info
+                .in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let envelope = Envelope {
+                job,
+                tenant: id,
+                reply: tx,
+            };
+            let answer = match route.jobs.send(envelope).await {
+                Ok(()) => rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable))),
+                Err(mpsc::error::SendError(envelope)) => {
+                    route
+                        .info
+                        .in_flight
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    Answer::NotStarted(envelope.job)
+                }
+            };
+            let event = match &answer {
+                Answer::Done(Ok(outcome)) => limit_event(outcome),
+                _ => None,
+            };
+            let mut effects = Vec::new();
+            inner
+                .lock()
+                .finish(route.process, id, event, inner.clock.now(), &mut effects);
+            inner.spawn_effects(effects);
+            match answer {
+                Answer::Done(reply) => return reply,
+                Answer::NotStarted(returned) => job = returned,
+            }
+        }
+        Err(JobError::Unavailable)
+    }
+
+    /// Disposes a deleted Loader worker wherever it is loaded, and waits for it.
+    pub async fn dispose_worker(&self, def: &WorkerDef) {
+        let Some(tenant) = self.inner.tenants.id(&def.tenant) else {
+            return;
+        };
+        let mut effects = Vec::new();
+        self.inner
+            .lock()
+            .dispose_worker(&def.id, tenant, &mut effects);
+        Arc::clone(&self.inner).apply(effects).await;
+    }
+
+    /// Sets the code features of `tenant`'s loaded workers (risk signals).
+    pub fn set_code_features(&self, tenant: &str, features: CodeFeatures) {
+        let inner = &self.inner;
+        let Some(id) = inner.tenants.id(tenant) else {
+            return;
+        };
+        let Some(profile) = inner.tenants.profile(id, features) else {
+            return;
+        };
+        let mut effects = Vec::new();
+        inner
+            .lock()
+            .set_profile(id, profile, inner.clock.now(), &mut effects);
+        inner.spawn_effects(effects);
+    }
+
+    /// `tenant`'s risk report now; `None` for an unknown tenant.
+    pub fn risk(&self, tenant: &str) -> Option<RiskReport> {
+        let id = self.inner.tenants.id(tenant)?;
+        self.inner
+            .lock()
+            .cordon
+            .risk_report(id, self.inner.clock.now())
+            .ok()
+    }
+
+    /// Sets or clears the operator's override of `tenant`; its report afterwards, `None` for
+    /// an unknown tenant.
+    pub fn set_override(&self, tenant: &str, pin: Option<Override>) -> Option<RiskReport> {
+        let inner = &self.inner;
+        let id = inner.tenants.id(tenant)?;
+        let now = inner.clock.now();
+        let mut effects = Vec::new();
+        let report = {
+            let mut state = inner.lock();
+            state.set_override(id, pin, now, &mut effects).ok()?;
+            state.cordon.risk_report(id, now).ok()
+        };
+        inner.spawn_effects(effects);
+        report
+    }
+
+    /// Every worker process (bound or spare), by slot.
+    pub fn processes(&self) -> Vec<SlotView> {
+        self.inner.lock().view()
+    }
+
+    /// Processes and tenants per tier.
+    pub fn metrics(&self) -> CordonMetrics {
+        self.inner.lock().cordon.metrics()
+    }
+
+    /// The configured id of `tenant`.
+    pub fn tenant_name(&self, tenant: TenantId) -> &str {
+        self.inner.tenants.name(tenant)
     }
 }

@@ -1,6 +1,8 @@
 //! Starting one worker process: `stockade worker --ipc-fd N` with one end of a socketpair, and
-//! nothing else inherited (std opens every other descriptor close-on-exec; the worker's jail
-//! closes anything that slipped through).
+//! nothing else inherited: no other descriptor (std opens every other descriptor close-on-exec;
+//! the worker's jail closes anything that slipped through) and no environment variable (the
+//! supervisor's environment may hold `STOCKADE_TOKEN`, which tenant code must never be able to
+//! read from its own process memory).
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
@@ -17,6 +19,8 @@ pub struct SpawnConfig {
     pub jail: bool,
     /// `standard` or `strict`.
     pub profile: &'static str,
+    /// Pass `--test-hooks` (debug builds only; see `worker::test_hooks`).
+    pub test_hooks: bool,
 }
 
 pub struct Spawned {
@@ -35,9 +39,14 @@ pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command 
         .arg(fd.to_string())
         .arg("--profile")
         .arg(config.profile)
+        .env_clear()
         .stdin(std::process::Stdio::null());
     if !config.jail {
         command.arg("--no-jail");
+    }
+    #[cfg(debug_assertions)]
+    if config.test_hooks {
+        command.arg("--test-hooks");
     }
     // SAFETY: the closure runs between fork and exec and only calls fcntl, which is
     // async-signal-safe; the caller keeps `fd` open until the child has been spawned.

@@ -28,6 +28,7 @@ pub fn serve(
     engine: &'static Engine,
     mut stream: UnixStream,
     jail: Option<&stockade_seccomp::JailReport>,
+    test_hooks: bool,
 ) -> Result<(), String> {
     match read_frame::<ToWorker, _>(&mut stream) {
         Ok(Some(ToWorker::Hello { protocol_version })) if protocol_version == PROTOCOL_VERSION => {}
@@ -71,14 +72,23 @@ pub fn serve(
                 code,
                 arg_json,
                 limits,
-            } => Some(run_snippet(
-                engine,
-                request_id,
-                code,
-                &arg_json,
-                &limits,
-                &mut retired,
-            )),
+            } => {
+                #[cfg(debug_assertions)]
+                if test_hooks && code == super::test_hooks::FORBIDDEN_SYSCALL {
+                    let message = super::test_hooks::forbidden_syscall();
+                    let answer = error_outcome(request_id, ErrorKind::Internal, message);
+                    write_frame(&mut stream, &answer).map_err(|e| format!("write: {e}"))?;
+                    continue;
+                }
+                Some(run_snippet(
+                    engine,
+                    request_id,
+                    code,
+                    &arg_json,
+                    &limits,
+                    &mut retired,
+                ))
+            }
             ToWorker::Dispose {
                 request_id,
                 worker_id,
