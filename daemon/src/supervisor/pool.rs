@@ -89,8 +89,16 @@ impl Inner {
 
     fn on_death(self: &Arc<Self>, life: u64, running: Option<TenantId>, death: &Death) {
         let mut effects = Vec::new();
-        self.lock()
+        let quarantined = self
+            .lock()
             .died(life, running, death, self.clock.now(), &mut effects);
+        if let Some(tenant) = quarantined {
+            eprintln!(
+                "stockade: tenant {} quarantined: its code was running when its worker died ({})",
+                self.tenants.name(tenant),
+                death.how
+            );
+        }
         self.spawn_effects(effects);
     }
 

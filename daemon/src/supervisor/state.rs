@@ -371,7 +371,8 @@ impl State {
         }
     }
 
-    /// Life `life` died; `running` is the tenant whose code it was running.
+    /// Life `life` died; `running` is the tenant whose code it was running. Returns the tenant
+    /// the death quarantined, if any.
     pub fn died(
         &mut self,
         life: u64,
@@ -379,7 +380,7 @@ impl State {
         death: &Death,
         now: Millis,
         effects: &mut Vec<Effect>,
-    ) {
+    ) -> Option<TenantId> {
         let Some((slot, profile, binding)) = self
             .slots
             .iter_mut()
@@ -389,8 +390,9 @@ impl State {
                 (id, s.profile, s.binding.take())
             })
         else {
-            return; // a retired life: nobody placed anything there any more
+            return None; // a retired life: nobody placed anything there any more
         };
+        let mut quarantined = None;
         if let Some(process) = binding {
             self.bound.remove(&process);
             self.presence.retain(|(p, _), _| *p != process);
@@ -403,9 +405,7 @@ impl State {
                 });
             match crash {
                 Ok(outcome) => {
-                    if let Some(t) = outcome.quarantined {
-                        eprintln!("stockade: {t} quarantined: its code was running when worker {slot} died ({})", death.how);
-                    }
+                    quarantined = outcome.quarantined;
                     for drain in outcome.drains {
                         self.drain(drain, effects);
                     }
@@ -423,6 +423,7 @@ impl State {
         }
         self.trim_spares();
         self.fill_spares();
+        quarantined
     }
 
     /// Sets the tenant's facts (config trust plus code features).

@@ -29,14 +29,26 @@ fn free_port() -> u16 {
 impl Daemon {
     /// Starts a daemon with `tenants` tenants (`t0`..), `workers` processes, jailed.
     pub fn start(tag: &str, tenants: usize, workers: usize, extra: &str) -> Daemon {
+        Daemon::start_with(tag, &vec!["normal"; tenants], workers, extra, &[])
+    }
+
+    /// Starts a daemon with one tenant `t{i}` per entry of `trust` (`trusted`, `normal`, `low`),
+    /// `workers` warm processes, `extra` config and `env` added to the daemon's environment.
+    pub fn start_with(
+        tag: &str,
+        trust: &[&str],
+        workers: usize,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
         let port = free_port();
         let mut config = format!("listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\n{extra}\n");
-        for i in 0..tenants {
+        for (i, trust) in trust.iter().enumerate() {
             config.push_str(&format!(
-                "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+                "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\ntrust = \"{trust}\"\n",
                 tenant_token(i)
             ));
         }
@@ -46,6 +58,7 @@ impl Daemon {
             .expect("config");
         let child = Command::new(env!("CARGO_BIN_EXE_stockade"))
             .args(["serve", "--config", path.to_str().expect("utf8")])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -95,6 +108,37 @@ impl Daemon {
     }
 }
 
+/// Something with an HTTP API address: a daemon, or a handle on one for other threads.
+pub trait Target {
+    fn base(&self) -> &str;
+}
+
+/// A daemon's address, to share with threads (the `Daemon` itself owns the process).
+#[derive(Clone)]
+pub struct Handle {
+    pub base: String,
+}
+
+impl Target for Daemon {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Target for Handle {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Daemon {
+    pub fn handle(&self) -> Handle {
+        Handle {
+            base: self.base.clone(),
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // SAFETY: kill(2) on our own child's pid.
@@ -121,10 +165,10 @@ pub fn client() -> reqwest::blocking::Client {
 }
 
 /// POST /v1/workers with one TypeScript module; returns the id.
-pub fn load(d: &Daemon, token: &str, main: &str) -> String {
+pub fn load(d: &impl Target, token: &str, main: &str) -> String {
     let body = serde_json::json!({ "mainModule": "main.ts", "modules": { "main.ts": main } });
     let r = client()
-        .post(format!("{}/v1/workers", d.base))
+        .post(format!("{}/v1/workers", d.base()))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -134,4 +178,53 @@ pub fn load(d: &Daemon, token: &str, main: &str) -> String {
         .as_str()
         .expect("id")
         .to_string()
+}
+
+/// POST /v1/run as `token`: (status, JSON body).
+pub fn run(d: &impl Target, token: &str, code: &str) -> (u16, serde_json::Value) {
+    let r = client()
+        .post(format!("{}/v1/run", d.base()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .expect("run");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+/// GET a loaded worker's fetch handler as `token`: (status, body text).
+pub fn fetch(d: &impl Target, token: &str, id: &str) -> (u16, String) {
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base()))
+        .bearer_auth(token)
+        .send()
+        .expect("fetch");
+    (r.status().as_u16(), r.text().expect("text"))
+}
+
+/// GET `path` as `token` (none: unauthenticated): (status, JSON body).
+pub fn get_json(d: &impl Target, token: Option<&str>, path: &str) -> (u16, serde_json::Value) {
+    let mut request = client().get(format!("{}{path}", d.base()));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().expect("get");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+/// PUT `body` (raw JSON text) to `path` as `token`: (status, JSON body).
+pub fn put_json(
+    d: &impl Target,
+    token: Option<&str>,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = client()
+        .put(format!("{}{path}", d.base()))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().expect("put");
+    (r.status().as_u16(), r.json().expect("json"))
 }

@@ -1,0 +1,418 @@
+//! Cordons against a real daemon with real jailed workers: tenants placed by risk tier, a worker
+//! really killed by seccomp, operator overrides, and the risk API.
+mod common;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL`: a Code Mode snippet that is exactly this
+/// makes a worker started with test hooks call mount(2), which the jail kills with SIGSYS.
+const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
+
+/// The processes hosting `tenant` (active or draining), from the admin view.
+fn hosting(admin: &Value, tenant: &str) -> Vec<Value> {
+    admin["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| {
+            w["tenants"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|n| n == tenant))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The one process hosting `tenant`.
+fn process_of(admin: &Value, tenant: &str) -> Value {
+    let hosting = hosting(admin, tenant);
+    assert_eq!(hosting.len(), 1, "{tenant} in {admin:#}");
+    hosting[0].clone()
+}
+
+/// Polls until `tenant` is in one process only (its old isolates drained), of tier `tier`.
+fn drained_into(d: &Daemon, tenant: &str, tier: &str) -> Value {
+    let admin = admin_until(d, &format!("{tenant} drained into {tier}"), |admin| {
+        let hosting = hosting(admin, tenant);
+        hosting.len() == 1 && hosting[0]["tier"] == tier
+    });
+    process_of(&admin, tenant)
+}
+
+fn tenants_of(process: &Value) -> Vec<String> {
+    process["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .map(|t| t.as_str().expect("name").to_string())
+        .collect()
+}
+
+fn risk(d: &Daemon, token: &str, tenant: &str) -> Value {
+    let (status, report) = get_json(d, Some(token), &format!("/v1/tenants/{tenant}/risk"));
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+fn contribution(report: &Value, signal: &str) -> f64 {
+    report["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["signal"] == signal)
+        .and_then(|s| s["contribution"].as_f64())
+        .unwrap_or(0.0)
+}
+
+/// Polls the admin view until `done` holds (asynchronous drains), or fails after 10 s.
+fn admin_until(d: &Daemon, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let admin = d.admin();
+        if done(&admin) {
+            return admin;
+        }
+        assert!(Instant::now() < deadline, "{what}: {admin:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the forbidden-syscall hook exists in debug builds only"
+)]
+fn a_tenant_whose_worker_is_killed_by_seccomp_is_quarantined_and_its_neighbours_keep_being_served()
+{
+    let d = Daemon::start_with(
+        "cordon-sigsys",
+        &["normal", "normal"],
+        1,
+        "",
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let (a, b) = (tenant_token(0), tenant_token(1));
+    let worker_a = load(
+        &d,
+        &a,
+        "export default { fetch() { return new Response('a:' + typeof WebAssembly); } };",
+    );
+    let worker_b = load(
+        &d,
+        &b,
+        "export default { fetch() { return new Response('b:' + typeof WebAssembly); } };",
+    );
+    assert_eq!(fetch(&d, &a, &worker_a), (200, "a:object".into()));
+    assert_eq!(fetch(&d, &b, &worker_b), (200, "b:object".into()));
+    // Neighbours: one standard process hosts both.
+    let shared = process_of(&d.admin(), "t0");
+    assert_eq!(tenants_of(&shared), ["t0", "t1"], "{shared}");
+    assert_eq!(
+        (shared["tier"].as_str(), shared["profile"].as_str()),
+        (Some("standard"), Some("standard"))
+    );
+    let shared_pid = shared["pid"].as_u64().expect("pid");
+    assert_eq!(risk(&d, &a, "t0")["tier"], "standard");
+
+    // B keeps sending requests, from two threads, while A's code makes the forbidden call.
+    let (handle, id_b) = (d.handle(), worker_b.clone());
+    let neighbour = std::thread::spawn(move || {
+        let (d, worker_b) = (handle, id_b);
+        (0..2)
+            .map(|_| {
+                let (d, b, worker_b) = (d.clone(), tenant_token(1), worker_b.clone());
+                std::thread::spawn(move || {
+                    (0..15)
+                        .map(|_| fetch(&d, &b, &worker_b))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|t| t.join().expect("neighbour thread"))
+            .collect::<Vec<_>>()
+    });
+    let (status, body) = run(&d, &a, FORBIDDEN_SYSCALL);
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "worker_crashed", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("killed by signal 31")),
+        "SIGSYS: {body}"
+    );
+    for answer in neighbour.join().expect("neighbour") {
+        assert_eq!(answer, (200, "b:object".into()), "a neighbour failed");
+    }
+
+    // A is quarantined, by the seccomp kill, and says so the moment its request failed.
+    let report = risk(&d, &a, "t0");
+    assert_eq!(report["tier"], "quarantine", "{report:#}");
+    assert!(contribution(&report, "seccomp_kill") >= 99.0, "{report:#}");
+    assert!(
+        report["quarantine_latched_until"].as_u64().is_some(),
+        "{report:#}"
+    );
+    // B was only a bystander.
+    let report = risk(&d, &b, "t1");
+    assert_eq!(report["tier"], "standard", "{report:#}");
+    assert_eq!(contribution(&report, "seccomp_kill"), 0.0);
+    assert!(contribution(&report, "worker_death") > 0.0, "{report:#}");
+    let (status, _) = get_json(&d, Some(&b), "/v1/tenants/t0/risk");
+    assert_eq!(status, 404, "a tenant cannot read another's risk");
+
+    // B is served on, by a fresh standard process.
+    for _ in 0..5 {
+        assert_eq!(fetch(&d, &b, &worker_b), (200, "b:object".into()));
+    }
+    // A's next request runs in a strict process of its own: no WebAssembly there.
+    assert_eq!(fetch(&d, &a, &worker_a), (200, "a:undefined".into()));
+    let admin = d.admin();
+    let alone = process_of(&admin, "t0");
+    assert_eq!(tenants_of(&alone), ["t0"], "{admin:#}");
+    assert_eq!(
+        (alone["tier"].as_str(), alone["profile"].as_str()),
+        (Some("quarantine"), Some("strict"))
+    );
+    let neighbour = process_of(&admin, "t1");
+    assert_eq!(tenants_of(&neighbour), ["t1"], "{admin:#}");
+    assert_eq!(neighbour["tier"], "standard");
+    let pids: BTreeSet<u64> = [&alone, &neighbour]
+        .iter()
+        .map(|p| p["pid"].as_u64().expect("pid"))
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(!pids.contains(&shared_pid), "the killed process is gone");
+    // The process that died was really killed: it is not running any more.
+    // SAFETY: kill(2) with signal 0 only checks whether the pid exists.
+    assert_eq!(unsafe { libc::kill(shared_pid as i32, 0) }, -1);
+    let metrics = &admin["metrics"];
+    assert_eq!(metrics["quarantine"]["tenants"], 1, "{metrics:#}");
+    assert_eq!(metrics["quarantine"]["processes"], 1, "{metrics:#}");
+    assert_eq!(metrics["standard"]["tenants"], 1, "{metrics:#}");
+}
+
+#[test]
+fn trusted_and_low_trust_tenants_never_share_a_process() {
+    let trust = ["trusted", "low", "normal", "trusted", "low"];
+    let d = Daemon::start_with("cordon-tiers", &trust, 1, "", &[]);
+    let workers: Vec<String> = (0..trust.len())
+        .map(|i| {
+            load(
+                &d,
+                &tenant_token(i),
+                &format!("export default {{ fetch() {{ return new Response('t{i}'); }} }};"),
+            )
+        })
+        .collect();
+    let threads: Vec<_> = (0..trust.len() * 4)
+        .map(|n| {
+            let i = n % trust.len();
+            let (d, id) = (d.handle(), workers[i].clone());
+            std::thread::spawn(move || {
+                let fetched = fetch(&d, &tenant_token(i), &id);
+                let ran = run(&d, &tenant_token(i), &format!("export default () => {i};"));
+                (i, fetched, ran)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (i, fetched, (status, body)) = t.join().expect("thread");
+        assert_eq!(fetched, (200, format!("t{i}")));
+        assert_eq!(
+            (status, &body["result"]),
+            (200, &serde_json::json!(i)),
+            "{body}"
+        );
+    }
+    let admin = d.admin();
+    let tier_of = |i: usize| match trust[i] {
+        "trusted" => "trusted",
+        "low" => "untrusted",
+        _ => "standard",
+    };
+    for worker in admin["workers"].as_array().expect("workers") {
+        let hosted = tenants_of(worker);
+        let tiers: BTreeSet<&str> = hosted
+            .iter()
+            .map(|t| tier_of(t[1..].parse::<usize>().expect("t<i>")))
+            .collect();
+        assert!(tiers.len() <= 1, "tiers mixed in one process: {worker}");
+        if let Some(tier) = tiers.first() {
+            assert_eq!(worker["tier"], *tier, "{worker}");
+        }
+    }
+    // Same tier, same process (capacity allows); different tiers, different processes.
+    let pid = |t: &str| process_of(&admin, t)["pid"].as_u64().expect("pid");
+    assert_eq!(pid("t0"), pid("t3"));
+    assert_eq!(pid("t1"), pid("t4"));
+    let distinct: BTreeSet<u64> = ["t0", "t1", "t2"].iter().map(|t| pid(t)).collect();
+    assert_eq!(distinct.len(), 3, "{admin:#}");
+    for (i, signal) in [(0, "operator_trusted"), (1, "operator_low_trust")] {
+        let report = risk(&d, OPERATOR, &format!("t{i}"));
+        assert_eq!(report["tier"], tier_of(i), "{report:#}");
+        assert!(contribution(&report, signal) != 0.0, "{report:#}");
+    }
+    let (status, metrics) = get_json(&d, Some(OPERATOR), "/v1/admin/metrics");
+    assert_eq!(status, 200);
+    for (tier, tenants) in [
+        ("trusted", 2),
+        ("standard", 1),
+        ("untrusted", 2),
+        ("quarantine", 0),
+    ] {
+        assert_eq!(metrics[tier]["tenants"], tenants, "{tier}: {metrics:#}");
+    }
+    assert_eq!(metrics["trusted"]["processes"], 1, "{metrics:#}");
+    assert_eq!(metrics["untrusted"]["processes"], 1, "{metrics:#}");
+    let (status, _) = get_json(&d, Some(&tenant_token(0)), "/v1/admin/metrics");
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn an_operator_override_moves_a_tenant_at_once_and_only_the_operator_may_set_one() {
+    let d = Daemon::start("cordon-override", 2, 1, "");
+    let t0 = tenant_token(0);
+    let worker = load(
+        &d,
+        &t0,
+        "export default { fetch() { return new Response(typeof WebAssembly); } };",
+    );
+    assert_eq!(fetch(&d, &t0, &worker), (200, "object".into()));
+    let standard_pid = process_of(&d.admin(), "t0")["pid"].clone();
+    let path = "/v1/tenants/t0/risk";
+
+    for (token, status) in [
+        (Some(t0.as_str()), 403),
+        (Some(tenant_token(1).as_str()), 403),
+        (None, 401),
+    ] {
+        let (got, body) = put_json(&d, token, path, r#"{"tier": "trusted"}"#);
+        assert_eq!(got, status, "{body}");
+    }
+    for bad in [
+        r#"{"tier": "gold"}"#,
+        r#"{"score": 101}"#,
+        r#"{"score": -3}"#,
+        r#"{"tier": "trusted", "score": 3}"#,
+        r#"{"pin": "trusted"}"#,
+        "{",
+        "",
+    ] {
+        let (status, body) = put_json(&d, Some(OPERATOR), path, bad);
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &serde_json::json!("bad_request")),
+            "{bad}: {body}"
+        );
+    }
+    let (status, _) = put_json(&d, Some(OPERATOR), "/v1/tenants/nobody/risk", "{}");
+    assert_eq!(status, 404);
+    assert_eq!(
+        risk(&d, &t0, "t0")["tier"],
+        "standard",
+        "refused overrides changed nothing"
+    );
+
+    // Pin a tier: the next request runs there, and the old isolate is drained away.
+    let (status, report) = put_json(&d, Some(OPERATOR), path, r#"{"tier": "untrusted"}"#);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["tier"], "untrusted");
+    assert_eq!(
+        report["override"],
+        serde_json::json!({"pin_tier": "untrusted"})
+    );
+    assert_eq!(fetch(&d, &t0, &worker), (200, "object".into()));
+    let moved = drained_into(&d, "t0", "untrusted");
+    assert_eq!(tenants_of(&moved), ["t0"], "{moved}");
+    assert_ne!(moved["pid"], standard_pid);
+
+    // Pin a score in the quarantine range: a strict process of its own.
+    let (status, report) = put_json(&d, Some(OPERATOR), path, r#"{"score": 90}"#);
+    assert_eq!(
+        (status, &report["tier"], &report["score"]),
+        (
+            200,
+            &serde_json::json!("quarantine"),
+            &serde_json::json!(90)
+        )
+    );
+    assert_eq!(fetch(&d, &t0, &worker), (200, "undefined".into()));
+    let alone = drained_into(&d, "t0", "quarantine");
+    assert_eq!(tenants_of(&alone), ["t0"], "{alone}");
+    assert_eq!(
+        (alone["tier"].as_str(), alone["profile"].as_str()),
+        (Some("quarantine"), Some("strict"))
+    );
+    // Quarantine's tighter memory limit (64 MiB by default, 128 elsewhere) applies there.
+    let big = "export default () => new Uint8Array(96 << 20).length;";
+    let (status, body) = run(&d, &t0, big);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &serde_json::json!("memory_limit")),
+        "{body}"
+    );
+    let (status, body) = run(&d, &tenant_token(1), big);
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &serde_json::json!(96 << 20)),
+        "{body}"
+    );
+
+    // Clearing the override: back to the computed tier (the memory-limit hit is not enough to
+    // leave `standard`).
+    let (status, report) = put_json(&d, Some(OPERATOR), path, "null");
+    assert_eq!(
+        (status, &report["override"]),
+        (200, &Value::Null),
+        "{report}"
+    );
+    assert_eq!(report["tier"], "standard");
+    assert!(
+        contribution(&report, "memory_limit_hit") > 0.0,
+        "{report:#}"
+    );
+    assert_eq!(fetch(&d, &t0, &worker), (200, "object".into()));
+    drained_into(&d, "t0", "standard");
+}
+
+#[test]
+fn the_risk_report_shows_the_signals_and_only_to_the_tenant_and_the_operator() {
+    let d = Daemon::start("cordon-risk", 2, 1, "");
+    let t0 = tenant_token(0);
+    let before = risk(&d, &t0, "t0");
+    assert_eq!(before["tenant"], "t0");
+    assert_eq!(before["tier"], "standard");
+    assert_eq!(before["override"], Value::Null);
+    assert!(contribution(&before, "baseline") > 0.0, "{before:#}");
+    for _ in 0..3 {
+        let (status, body) = run(&d, &t0, "export default () => { for (;;) {} };");
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (422, &serde_json::json!("cpu_limit"))
+        );
+    }
+    let after = risk(&d, OPERATOR, "t0");
+    let hits = contribution(&after, "cpu_limit_hit");
+    assert!((8.9..=9.0).contains(&hits), "3 hits of weight 3: {after:#}");
+    assert!(
+        after["score"].as_u64() > before["score"].as_u64(),
+        "{after:#}"
+    );
+    for (token, tenant) in [
+        (Some(tenant_token(1)), "t0"),
+        (Some(t0.clone()), "nobody"),
+        (Some(OPERATOR.to_string()), "nobody"),
+    ] {
+        let (status, body) = get_json(&d, token.as_deref(), &format!("/v1/tenants/{tenant}/risk"));
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (404, &serde_json::json!("not_found"))
+        );
+    }
+    let (status, _) = get_json(&d, None, "/v1/tenants/t0/risk");
+    assert_eq!(status, 401);
+}
