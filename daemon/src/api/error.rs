@@ -58,6 +58,7 @@ impl ApiError {
             ApiError::Worker(JobError::Unavailable) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            ApiError::Worker(JobError::Unencodable(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Script(reply, _) => {
                 let status = match reply.kind {
                     ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -67,6 +67,16 @@ pub enum JobError {
     Timeout,
     #[error("no worker process is available")]
     Unavailable,
+    /// The supervisor could not encode the request (nothing was sent; the process is fine).
+    #[error("the request cannot be sent to a worker: {0}")]
+    Unencodable(String),
+}
+
+impl JobError {
+    /// Whether the process is dead or untrustworthy after this error (it is then ended).
+    pub fn ends_the_process(&self) -> bool {
+        matches!(self, JobError::WorkerDied(_) | JobError::Timeout)
+    }
 }
 
 pub type Reply = Result<Outcome, JobError>;
@@ -138,7 +148,10 @@ async fn ask(
     wall: Duration,
 ) -> Result<ToSupervisor, JobError> {
     let died = |e: ChannelError| JobError::WorkerDied(e.to_string());
-    channel.send(&message).await.map_err(died)?;
+    channel.send(&message).await.map_err(|e| match e {
+        ChannelError::Encode(e) => JobError::Unencodable(e.to_string()),
+        other => died(other),
+    })?;
     let answer = tokio::time::timeout(wall + GRACE, channel.recv())
         .await
         .map_err(|_| JobError::Timeout)?

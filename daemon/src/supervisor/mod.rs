@@ -4,6 +4,7 @@
 //!
 //! - `pool`: the public face: place and run a job, risk reports and overrides, admin views;
 //! - `state`: the placement state behind one mutex (cordon, slots, tenants' presence);
+//! - `slots`: the worker processes, bound to a tier or waiting as warm spares;
 //! - `process`: one worker process's life (spawn, handshake, jobs, death);
 //! - `jobs`: one job over the IPC protocol;
 //! - `tenants`: configured tenants and the code features that feed their scores;
@@ -13,6 +14,7 @@ mod channel;
 mod jobs;
 mod pool;
 mod process;
+mod slots;
 mod spawn;
 mod state;
 mod tenants;

@@ -28,8 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::jobs::{Job, JobError, Reply, WorkerDef};
 use super::process::{Answer, Death, DeathHook, Envelope};
+use super::slots::{Launcher, SlotView};
 use super::spawn::SpawnConfig;
-use super::state::{Effect, Launcher, SlotView, State};
+use super::state::{Effect, State};
 use super::tenants::{CodeFeatures, Tenants};
 use crate::config::Config;
 

@@ -170,10 +170,10 @@ async fn run(
                 let _ = reply.send(Answer::Done(Ok(outcome)));
                 continue;
             }
-            // The worker answered every message; only the supervisor gave up on a retry.
-            Err(JobError::Unavailable) => {
+            // The worker is fine: the supervisor gave up on a retry, or sent nothing.
+            Err(error) if !error.ends_the_process() => {
                 info.in_flight.fetch_sub(1, Ordering::Relaxed);
-                let _ = reply.send(Answer::Done(Err(JobError::Unavailable)));
+                let _ = reply.send(Answer::Done(Err(error)));
                 continue;
             }
             Err(error) => error,

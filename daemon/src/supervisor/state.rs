@@ -1,47 +1,31 @@
 //! The supervisor's placement state, behind one mutex: the [`Cordon`] (which tier each tenant
-//! is in and which cordon process hosts it), the slots (worker processes, bound to a cordon
-//! process or waiting as warm spares), and each tenant's presence in each process. Every method
-//! is synchronous; work that must wait on a process (disposing isolates) is returned as an
-//! [`Effect`] for the pool to carry out after the lock is released.
+//! is in and which cordon process hosts it), the [`Slots`] (the worker processes), and each
+//! tenant's presence in each process. Every method is synchronous; work that must wait on a
+//! process (disposing isolates) is returned as an [`Effect`] for the pool to carry out after the
+//! lock is released.
 //!
 //! Guarantees:
-//! - a cordon process is bound to exactly one slot's current life, and a life is bound at most
-//!   once: when the cordon retires a process its OS process is shut down, never reused for
-//!   another tier or tenant (a slot that must stay gets a fresh process);
 //! - a tenant's isolate in a process is released to the cordon only when no job of the tenant
 //!   is running or queued there and none of its Loader workers is loaded there; a drained
-//!   tenant's workers are disposed first (after its running jobs), then released;
+//!   tenant's workers are disposed first (after its running jobs), then released; a process the
+//!   cordon then retires is shut down (see `slots`);
 //! - a process death retires its cordon process, evicts every tenant in it (their next request
-//!   is placed afresh) and blames the tenant whose code ran, which the cordon quarantines;
-//! - warm spares (standard profile, not yet given to a tier) are kept at the configured number;
-//!   a crashed process is replaced in its own slot (`restarts` counts these), and spares above
-//!   the target are stopped, newest slot first.
+//!   is placed afresh) and blames the tenant whose code ran, which the cordon quarantines.
 //!
 //! Trusts: the runner to report each death once, with the tenant whose code was running.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use stockade_cordon::{
-    Cordon, Drain, HistoryEvent, Millis, Override, ProcessId, RiskTier, TenantId, TenantProfile,
-    V8Profile,
+    Cordon, Drain, HistoryEvent, Millis, Override, ProcessId, TenantId, TenantProfile,
 };
 use stockade_ipc::WorkerId;
 use tokio::sync::mpsc;
 
 use super::jobs::{JobError, ProcessInfo};
-use super::process::{start, Death, DeathHook, Envelope, Life, LifeConfig};
-use super::spawn::SpawnConfig;
-
-/// How to start lives.
-pub struct Launcher {
-    /// Program, jail and test hooks; the profile is set per life.
-    pub spawn: SpawnConfig,
-    /// Limit caps of quarantine (strict) processes.
-    pub quarantine_caps: stockade_ipc::Limits,
-    pub on_death: DeathHook,
-}
+use super::process::{Death, Envelope};
+use super::slots::{Launcher, SlotView, Slots};
 
 /// Work to do outside the lock.
 pub enum Effect {
@@ -62,13 +46,6 @@ pub struct Route {
     pub info: Arc<ProcessInfo>,
 }
 
-struct Slot {
-    profile: V8Profile,
-    life: Life,
-    binding: Option<ProcessId>,
-    restarts: u32,
-}
-
 #[derive(Default)]
 struct Presence {
     /// Jobs placed here and not finished.
@@ -79,139 +56,20 @@ struct Presence {
     disposing: bool,
 }
 
-/// One slot as the admin view shows it.
-pub struct SlotView {
-    pub slot: usize,
-    pub process: Option<ProcessId>,
-    pub tier: Option<RiskTier>,
-    pub profile: V8Profile,
-    pub tenants: Vec<TenantId>,
-    pub draining: Vec<TenantId>,
-    pub restarts: u32,
-    pub info: Arc<ProcessInfo>,
-}
-
 pub struct State {
     pub cordon: Cordon,
-    launcher: Launcher,
-    slots: BTreeMap<usize, Slot>,
-    bound: BTreeMap<ProcessId, usize>,
+    slots: Slots,
     presence: BTreeMap<(ProcessId, TenantId), Presence>,
-    next_slot: usize,
-    next_life: u64,
-    warm: usize,
-}
-
-/// A replacement after a death waits this long, so a worker that dies at once is not respawned
-/// in a tight loop.
-const REPLACEMENT_DELAY: Duration = Duration::from_millis(100);
-
-fn profile_name(profile: V8Profile) -> &'static str {
-    match profile {
-        V8Profile::Standard => "standard",
-        V8Profile::Strict => "strict",
-    }
 }
 
 impl State {
+    /// Starts `warm` spare processes.
     pub fn new(cordon: Cordon, warm: usize, launcher: Launcher) -> State {
-        let mut state = State {
+        State {
             cordon,
-            launcher,
-            slots: BTreeMap::new(),
-            bound: BTreeMap::new(),
+            slots: Slots::new(launcher, warm),
             presence: BTreeMap::new(),
-            next_slot: 0,
-            next_life: 0,
-            warm,
-        };
-        state.fill_spares();
-        state
-    }
-
-    fn launch(&mut self, slot: usize, profile: V8Profile, delay: Duration) -> Life {
-        self.next_life += 1;
-        let launcher = &self.launcher;
-        let config = LifeConfig {
-            id: self.next_life,
-            slot,
-            spawn: SpawnConfig {
-                profile: profile_name(profile),
-                ..launcher.spawn.clone()
-            },
-            caps: (profile == V8Profile::Strict).then_some(launcher.quarantine_caps),
-            delay,
-        };
-        start(config, Arc::clone(&launcher.on_death))
-    }
-
-    fn new_slot(&mut self, profile: V8Profile) -> usize {
-        let slot = self.next_slot;
-        self.next_slot += 1;
-        let life = self.launch(slot, profile, Duration::ZERO);
-        self.slots.insert(
-            slot,
-            Slot {
-                profile,
-                life,
-                binding: None,
-                restarts: 0,
-            },
-        );
-        slot
-    }
-
-    fn target(&self, profile: V8Profile) -> usize {
-        match profile {
-            V8Profile::Standard => self.warm,
-            V8Profile::Strict => 0,
         }
-    }
-
-    fn spares(&self, profile: V8Profile) -> impl DoubleEndedIterator<Item = usize> + '_ {
-        self.slots
-            .iter()
-            .filter(move |(_, s)| s.binding.is_none() && s.profile == profile)
-            .map(|(&id, _)| id)
-    }
-
-    fn fill_spares(&mut self) {
-        while self.spares(V8Profile::Standard).count() < self.warm {
-            self.new_slot(V8Profile::Standard);
-        }
-    }
-
-    fn trim_spares(&mut self) {
-        for profile in [V8Profile::Standard, V8Profile::Strict] {
-            while self.spares(profile).count() > self.target(profile) {
-                let Some(newest) = self.spares(profile).next_back() else {
-                    break;
-                };
-                self.slots.remove(&newest); // dropping its sender shuts the process down
-            }
-        }
-    }
-
-    /// Gives cordon process `process` a slot: the lowest ready spare of the profile, else the
-    /// lowest starting one, else a new slot.
-    fn bind(&mut self, process: ProcessId, profile: V8Profile) -> usize {
-        let ready = self.spares(profile).find(|id| {
-            self.slots[id]
-                .life
-                .info
-                .ready
-                .load(std::sync::atomic::Ordering::Relaxed)
-        });
-        let slot = match ready.or_else(|| self.spares(profile).next()) {
-            Some(slot) => slot,
-            None => self.new_slot(profile),
-        };
-        if let Some(s) = self.slots.get_mut(&slot) {
-            s.binding = Some(process);
-        }
-        self.bound.insert(process, slot);
-        self.fill_spares();
-        slot
     }
 
     /// Places one job of `tenant` (see `Cordon::place`) and counts it as running there.
@@ -229,11 +87,10 @@ impl State {
             self.drain(drain, effects);
         }
         let process = placement.process;
-        let slot = match self.bound.get(&process) {
-            Some(&slot) => slot,
-            None => self.bind(process, placement.profile),
-        };
-        let life = &self.slots.get(&slot).ok_or(JobError::Unavailable)?.life;
+        let life = self
+            .slots
+            .bind(process, placement.profile)
+            .ok_or(JobError::Unavailable)?;
         let route = Route {
             process,
             jobs: life.jobs.clone(),
@@ -282,12 +139,7 @@ impl State {
         if p.running > 0 || p.disposing {
             return;
         }
-        let Some(life) = self
-            .bound
-            .get(&process)
-            .and_then(|s| self.slots.get(s))
-            .map(|s| &s.life)
-        else {
+        let Some(life) = self.slots.life(process) else {
             return;
         };
         let workers = life.info.loaded_by(tenant);
@@ -306,29 +158,9 @@ impl State {
         }
         self.presence.remove(&(process, tenant));
         match self.cordon.release(tenant, process) {
-            Ok(released) if released.process_retired => self.retire(process),
+            Ok(released) if released.process_retired => self.slots.retire(process),
             Ok(_) => {}
             Err(e) => eprintln!("stockade: cannot release {tenant} from {process}: {e}"),
-        }
-    }
-
-    /// The cordon retired `process`: shut its OS process down (by dropping the slot's life);
-    /// the slot gets a fresh one if spares are short, else it goes.
-    fn retire(&mut self, process: ProcessId) {
-        let Some(slot) = self.bound.remove(&process) else {
-            return;
-        };
-        let Some(profile) = self.slots.get(&slot).map(|s| s.profile) else {
-            return;
-        };
-        if self.spares(profile).count() < self.target(profile) {
-            let life = self.launch(slot, profile, Duration::ZERO);
-            if let Some(s) = self.slots.get_mut(&slot) {
-                s.life = life;
-                s.binding = None;
-            }
-        } else {
-            self.slots.remove(&slot);
         }
     }
 
@@ -347,10 +179,7 @@ impl State {
         tenant: TenantId,
         effects: &mut Vec<Effect>,
     ) {
-        for (&process, &slot) in &self.bound {
-            let Some(life) = self.slots.get(&slot).map(|s| &s.life) else {
-                continue;
-            };
+        for (process, life) in self.slots.bound() {
             if !life.info.has_loaded(worker) {
                 continue;
             }
@@ -381,20 +210,11 @@ impl State {
         now: Millis,
         effects: &mut Vec<Effect>,
     ) -> Option<TenantId> {
-        let Some((slot, profile, binding)) = self
-            .slots
-            .iter_mut()
-            .find(|(_, s)| s.life.id == life)
-            .map(|(&id, s)| {
-                s.restarts += 1;
-                (id, s.profile, s.binding.take())
-            })
-        else {
+        let Some(binding) = self.slots.died(life) else {
             return None; // a retired life: nobody placed anything there any more
         };
         let mut quarantined = None;
         if let Some(process) = binding {
-            self.bound.remove(&process);
             self.presence.retain(|(p, _), _| *p != process);
             let crash = self
                 .cordon
@@ -413,16 +233,6 @@ impl State {
                 Err(e) => eprintln!("stockade: cannot record the death of {process}: {e}"),
             }
         }
-        if self.target(profile) > 0 {
-            let life = self.launch(slot, profile, REPLACEMENT_DELAY);
-            if let Some(s) = self.slots.get_mut(&slot) {
-                s.life = life;
-            }
-        } else {
-            self.slots.remove(&slot);
-        }
-        self.trim_spares();
-        self.fill_spares();
         quarantined
     }
 
@@ -460,25 +270,6 @@ impl State {
 
     /// Every slot, by slot number.
     pub fn view(&self) -> Vec<SlotView> {
-        self.slots
-            .iter()
-            .map(|(&slot, s)| {
-                let process = s.binding.and_then(|p| self.cordon.process(p));
-                SlotView {
-                    slot,
-                    process: s.binding,
-                    tier: process.map(|p| p.tier()),
-                    profile: s.profile,
-                    tenants: process
-                        .map(|p| p.active_tenants().collect())
-                        .unwrap_or_default(),
-                    draining: process
-                        .map(|p| p.draining_tenants().collect())
-                        .unwrap_or_default(),
-                    restarts: s.restarts,
-                    info: Arc::clone(&s.life.info),
-                }
-            })
-            .collect()
+        self.slots.view(&self.cordon)
     }
 }

@@ -28,7 +28,8 @@ pub fn serve(
     engine: &'static Engine,
     mut stream: UnixStream,
     jail: Option<&stockade_seccomp::JailReport>,
-    test_hooks: bool,
+    // Read only by the test hooks, which release builds do not contain.
+    #[cfg_attr(not(debug_assertions), allow(unused_variables))] test_hooks: bool,
 ) -> Result<(), String> {
     match read_frame::<ToWorker, _>(&mut stream) {
         Ok(Some(ToWorker::Hello { protocol_version })) if protocol_version == PROTOCOL_VERSION => {}
