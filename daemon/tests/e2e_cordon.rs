@@ -416,3 +416,43 @@ fn the_risk_report_shows_the_signals_and_only_to_the_tenant_and_the_operator() {
     let (status, _) = get_json(&d, None, "/v1/tenants/t0/risk");
     assert_eq!(status, 401);
 }
+
+#[test]
+fn a_process_that_dies_while_idle_quarantines_nobody() {
+    let d = Daemon::start("cordon-idle-death", 2, 1, "");
+    let workers: Vec<String> = (0..2)
+        .map(|i| {
+            load(
+                &d,
+                &tenant_token(i),
+                &format!("export default {{ fetch() {{ return new Response('t{i}'); }} }};"),
+            )
+        })
+        .collect();
+    for (i, id) in workers.iter().enumerate() {
+        assert_eq!(fetch(&d, &tenant_token(i), id), (200, format!("t{i}")));
+    }
+    let shared = process_of(&d.admin(), "t0");
+    assert_eq!(tenants_of(&shared), ["t0", "t1"]);
+    let pid = shared["pid"].as_u64().expect("pid") as i32;
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    // The death is noticed without a request: both tenants are evicted, neither is blamed.
+    admin_until(&d, "both tenants evicted", |admin| {
+        hosting(admin, "t0").is_empty() && hosting(admin, "t1").is_empty()
+    });
+    for i in 0..2 {
+        let report = risk(&d, OPERATOR, &format!("t{i}"));
+        assert_eq!(report["tier"], "standard", "{report:#}");
+        assert!(contribution(&report, "worker_death") > 0.0, "{report:#}");
+        assert_eq!(contribution(&report, "worker_crash_while_running"), 0.0);
+        assert_eq!(report["quarantine_latched_until"], Value::Null);
+    }
+    for (i, id) in workers.iter().enumerate() {
+        assert_eq!(fetch(&d, &tenant_token(i), id), (200, format!("t{i}")));
+    }
+    assert_ne!(
+        process_of(&d.admin(), "t0")["pid"].as_u64(),
+        Some(pid as u64)
+    );
+}
