@@ -104,6 +104,7 @@ fn main() {
         libdir.display()
     );
     println!("cargo:libdir={}", libdir.display());
+    println!("cargo:v8_version={version_string}");
 }
 
 /// Whether RUSTFLAGS turn debug assertions on for the crate being built (cargo fuzz builds a

@@ -15,10 +15,18 @@ mod serve;
 mod supervisor;
 mod worker;
 
+/// `stockade --version`: this crate's version and the V8 it was built against.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (V8 ",
+    env!("STOCKADE_V8_VERSION"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "stockade",
-    version,
+    version = VERSION,
     about = "Runs untrusted JavaScript/TypeScript in V8 isolates"
 )]
 struct Cli {
