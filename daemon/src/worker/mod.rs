@@ -21,6 +21,7 @@
 //! size-capped decoder the supervisor uses on ours.
 
 mod serve;
+mod stock;
 #[cfg(debug_assertions)]
 mod test_hooks;
 

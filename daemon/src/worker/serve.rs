@@ -6,6 +6,8 @@
 //! answer always encodes.
 
 use std::collections::HashMap;
+
+use super::stock::IsolateStock;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -51,7 +53,7 @@ pub fn serve(
     };
     write_frame(&mut stream, &ready).map_err(|e| format!("ready: {e}"))?;
     let mut workers: HashMap<WorkerId, Loaded> = HashMap::new();
-    let mut retired: Option<Worker> = None;
+    let mut stock = IsolateStock::default();
     loop {
         let message = match read_frame::<ToWorker, _>(&mut stream) {
             Ok(Some(m)) => m,
@@ -82,12 +84,7 @@ pub fn serve(
                     continue;
                 }
                 Some(run_snippet(
-                    engine,
-                    request_id,
-                    code,
-                    &arg_json,
-                    &limits,
-                    &mut retired,
+                    engine, request_id, code, &arg_json, &limits, &mut stock,
                 ))
             }
             ToWorker::Dispose {
@@ -120,12 +117,13 @@ pub fn serve(
         if let Some(answer) = answer {
             write_frame(&mut stream, &answer).map_err(|e| format!("write: {e}"))?;
         }
-        // Dispose a snippet's isolate after its answer is on its way, off the request's latency.
-        retired = None;
+        // Dispose a snippet's isolate and make the next one after the answer is on its way,
+        // off the requests' latency.
+        stock.refill(engine);
     }
 }
 
-fn engine_limits(l: &stockade_ipc::Limits) -> Limits {
+pub(super) fn engine_limits(l: &stockade_ipc::Limits) -> Limits {
     let d = Limits::default();
     let nz = |v: u32, fallback: usize| if v == 0 { fallback } else { v as usize };
     Limits {
@@ -297,7 +295,7 @@ fn run_snippet(
     code: String,
     arg_json: &[u8],
     limits: &stockade_ipc::Limits,
-    retired: &mut Option<Worker>,
+    stock: &mut IsolateStock,
 ) -> ToSupervisor {
     let Ok(arg) = std::str::from_utf8(arg_json) else {
         return error_outcome(
@@ -306,7 +304,7 @@ fn run_snippet(
             "the argument is not UTF-8".into(),
         );
     };
-    let mut worker = match Worker::new(engine, engine_limits(limits)) {
+    let mut worker = match stock.take(engine, limits) {
         Ok(w) => w,
         Err(e) => return error_outcome(id, ErrorKind::Internal, e.to_string()),
     };
@@ -315,11 +313,11 @@ fn run_snippet(
     };
     let loaded = worker.load("main.ts", &mut set);
     if loaded.result.is_err() {
-        *retired = Some(worker);
+        stock.retire(worker);
         return outcome(id, loaded, |_| Reply::Loaded);
     }
     let mut called = worker.call(arg);
-    *retired = Some(worker);
+    stock.retire(worker);
     let mut logs = loaded.logs;
     logs.append(&mut called.logs);
     let inv = Invocation {
