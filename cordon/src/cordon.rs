@@ -7,7 +7,9 @@
 //!   tenant nor more isolates than its capacity;
 //! - a new isolate goes to the least-loaded process of the tenant's tier with
 //!   room that does not still hold the tenant's draining isolate (lowest
-//!   [`ProcessId`] on ties); a process is opened only when there is none;
+//!   [`ProcessId`] on ties) — *spread before stack*: unless that process is
+//!   empty, a tier with fewer than its `min_processes` processes opens a new
+//!   one instead; otherwise a process is opened only when none has room;
 //! - a `Quarantine` tenant always gets a fresh process of its own, never
 //!   reused for anyone else;
 //! - when a tenant's tier changes, its next placement goes to the new tier at
@@ -23,55 +25,13 @@
 use crate::assess::{
     assess, risk_report, History, Override, RiskReport, ScoringPolicy, TenantProfile,
 };
+use crate::config::CordonConfig;
 use crate::error::CordonError;
 use crate::ids::{Millis, ProcessId, TenantId};
 use crate::pool::{ProcessTable, ProcessView};
 use crate::signals::HistoryEvent;
 use crate::tier::{RiskTier, V8Profile};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Isolates per process for the shared tiers (`Quarantine` is always 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TierCapacity {
-    /// `Trusted` processes.
-    pub trusted: u32,
-    /// `Standard` processes.
-    pub standard: u32,
-    /// `Untrusted` processes.
-    pub untrusted: u32,
-}
-
-impl Default for TierCapacity {
-    fn default() -> Self {
-        Self {
-            trusted: 64,
-            standard: 32,
-            untrusted: 8,
-        }
-    }
-}
-
-impl TierCapacity {
-    /// Isolates per process of `tier`.
-    #[must_use]
-    pub fn for_tier(&self, tier: RiskTier) -> u32 {
-        match tier {
-            RiskTier::Trusted => self.trusted,
-            RiskTier::Standard => self.standard,
-            RiskTier::Untrusted => self.untrusted,
-            RiskTier::Quarantine => 1,
-        }
-    }
-}
-
-/// Configuration of a [`Cordon`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CordonConfig {
-    /// Isolates per process, per shared tier.
-    pub capacity: TierCapacity,
-    /// Scoring tunables.
-    pub scoring: ScoringPolicy,
-}
 
 /// "Stop routing `tenant` to `process`, dispose its isolate there, then call
 /// [`Cordon::release`]."
@@ -179,11 +139,15 @@ fn retier(
 }
 
 impl Cordon {
-    /// An empty cordon; refuses a zero capacity.
+    /// An empty cordon; refuses a zero capacity or a zero minimum of
+    /// processes.
     pub fn new(config: CordonConfig) -> Result<Self, CordonError> {
         for tier in [RiskTier::Trusted, RiskTier::Standard, RiskTier::Untrusted] {
             if config.capacity.for_tier(tier) == 0 {
                 return Err(CordonError::ZeroCapacity(tier));
+            }
+            if config.min_processes.for_tier(tier) == 0 {
+                return Err(CordonError::ZeroMinProcesses(tier));
             }
         }
         Ok(Self {
@@ -246,8 +210,11 @@ impl Cordon {
     }
 
     /// Where `tenant`'s request runs at `now`. Re-scores the tenant first, so
-    /// decay and latch expiry take effect here. O(log n) in tenants and
-    /// processes.
+    /// decay and latch expiry take effect here. A new isolate goes to the
+    /// least-loaded eligible process of the tier, unless that process is not
+    /// empty and the tier has fewer than its `min_processes` processes: then
+    /// a process is opened, so the tier spreads over its minimum before any
+    /// process takes a second tenant. O(log n) in tenants and processes.
     pub fn place(&mut self, tenant: TenantId, now: Millis) -> Result<Placement, CordonError> {
         let state = self
             .tenants
@@ -266,12 +233,17 @@ impl Cordon {
         if let Some(process) = state.active {
             return Ok(placement(process, false, false));
         }
+        let below_minimum =
+            self.table.processes_of(tier) < self.config.min_processes.for_tier(tier) as usize;
         let existing = match tier {
             RiskTier::Quarantine => None,
-            _ => self.table.least_loaded_with_room(tier, tenant),
+            _ => self
+                .table
+                .least_loaded_with_room(tier, tenant)
+                .filter(|&(load, _)| load == 0 || !below_minimum),
         };
         let (process, new_process) = match existing {
-            Some(process) if self.table.add_active(process, tenant) => (process, false),
+            Some((_, process)) if self.table.add_active(process, tenant) => (process, false),
             _ => {
                 let capacity = self.config.capacity.for_tier(tier);
                 (self.table.open(tier, capacity, tenant), true)
@@ -378,8 +350,9 @@ impl Cordon {
     }
 
     /// The daemon disposed `tenant`'s isolate in `process`. An emptied
-    /// process is retired if it is a `Quarantine` process or its tier already
-    /// has another empty one (each shared tier keeps one idle spare).
+    /// process is retired if it is a `Quarantine` process, or if its tier
+    /// already has another empty one and more than its `min_processes`
+    /// processes (a tier keeps its minimum, and above it one idle spare).
     pub fn release(
         &mut self,
         tenant: TenantId,
@@ -400,7 +373,9 @@ impl Cordon {
         }
         state.draining.remove(&process);
         Ok(Released {
-            process_retired: self.table.retire_if_surplus(process),
+            process_retired: self
+                .table
+                .retire_if_surplus(process, &self.config.min_processes),
         })
     }
 

@@ -30,4 +30,7 @@ pub enum CordonError {
     /// A shared tier was configured with zero isolates per process.
     #[error("capacity of the {0} tier must be at least 1")]
     ZeroCapacity(RiskTier),
+    /// A shared tier was configured to spread over zero processes.
+    #[error("min_processes of the {0} tier must be at least 1")]
+    ZeroMinProcesses(RiskTier),
 }

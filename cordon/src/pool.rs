@@ -8,10 +8,12 @@
 //! - `with_room[tier]` holds exactly the `(load, id)` of the tier's unsealed
 //!   processes whose load is below capacity, so its first entry not hosting
 //!   the tenant is the least-loaded eligible process, lowest id on ties;
+//! - `per_tier[tier]` is the number of live processes of the tier;
 //! - `Quarantine` processes are sealed at birth: single tenant, single use.
 //!
 //! Trusts: its caller (`Cordon`) to keep tenant-side bookkeeping in step.
 
+use crate::config::TierMinProcesses;
 use crate::ids::{ProcessId, TenantId};
 use crate::tier::{RiskTier, V8Profile};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +106,7 @@ impl<'a> ProcessView<'a> {
 pub(crate) struct ProcessTable {
     processes: BTreeMap<ProcessId, Process>,
     with_room: [BTreeSet<(u32, ProcessId)>; 4],
+    per_tier: [usize; 4],
     next_id: u64,
 }
 
@@ -121,17 +124,23 @@ impl ProcessTable {
     }
 
     /// The least-loaded process of `tier` with room that does not already
-    /// host `tenant` (lowest id on ties). O(log n + k), k = the tenant's
-    /// draining isolates in this tier. Never a `Quarantine` process.
+    /// host `tenant` (lowest id on ties), with its load. O(log n + k), k =
+    /// the tenant's draining isolates in this tier. Never a `Quarantine`
+    /// process.
     pub(crate) fn least_loaded_with_room(
         &self,
         tier: RiskTier,
         tenant: TenantId,
-    ) -> Option<ProcessId> {
+    ) -> Option<(u32, ProcessId)> {
         self.with_room[tier.index()]
             .iter()
-            .map(|&(_, id)| id)
-            .find(|id| self.processes.get(id).is_some_and(|p| !p.hosts(tenant)))
+            .copied()
+            .find(|(_, id)| self.processes.get(id).is_some_and(|p| !p.hosts(tenant)))
+    }
+
+    /// Live processes of `tier`. O(1).
+    pub(crate) fn processes_of(&self, tier: RiskTier) -> usize {
+        self.per_tier[tier.index()]
     }
 
     /// Opens a process of `tier` hosting `tenant` actively. Ids only grow.
@@ -147,6 +156,7 @@ impl ProcessTable {
         if process.has_room() {
             self.with_room[tier.index()].insert((process.load(), id));
         }
+        self.per_tier[tier.index()] += 1;
         self.processes.insert(id, process);
         id
     }
@@ -199,10 +209,15 @@ impl ProcessTable {
 
     /// The retirement rule for a process that just became empty: a
     /// `Quarantine` process is always retired (single use); a shared-tier
-    /// process is retired if its tier already has another empty process, so
-    /// each shared tier keeps at most one idle spare. Returns whether `id`
-    /// was retired.
-    pub(crate) fn retire_if_surplus(&mut self, id: ProcessId) -> bool {
+    /// process is retired if its tier already has another empty process and
+    /// more than `min_processes` processes. So a tier keeps every process
+    /// while it has at most its minimum, and above it at most one idle
+    /// spare. Returns whether `id` was retired.
+    pub(crate) fn retire_if_surplus(
+        &mut self,
+        id: ProcessId,
+        min_processes: &TierMinProcesses,
+    ) -> bool {
         let Some(process) = self.processes.get(&id) else {
             return false;
         };
@@ -213,7 +228,8 @@ impl ProcessTable {
         let other_empty = self.with_room[tier.index()]
             .range((0, ProcessId(0))..(1, ProcessId(0)))
             .any(|&(_, other)| other != id);
-        if tier == RiskTier::Quarantine || other_empty {
+        let above_minimum = self.processes_of(tier) > min_processes.for_tier(tier) as usize;
+        if tier == RiskTier::Quarantine || (other_empty && above_minimum) {
             self.retire(id);
             return true;
         }
@@ -224,6 +240,7 @@ impl ProcessTable {
     pub(crate) fn retire(&mut self, id: ProcessId) -> Option<Vec<TenantId>> {
         let process = self.processes.remove(&id)?;
         self.with_room[process.tier.index()].remove(&(process.load(), id));
+        self.per_tier[process.tier.index()] -= 1;
         Some(process.active.union(&process.draining).copied().collect())
     }
 }

@@ -3,12 +3,15 @@
 //! invariant checked after every step from the public views alone. Each
 //! assertion message starts with the invariant's name.
 
+mod strategies;
+
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use stockade_cordon::{
-    Cordon, CordonConfig, Drain, HistoryEvent, Millis, Override, ProcessId, RiskScore, RiskTier,
-    TenantId, TenantProfile, TierCapacity, TrustLevel, V8Profile,
+    Cordon, Drain, HistoryEvent, Millis, Override, ProcessId, RiskScore, RiskTier, TenantId,
+    TenantProfile, V8Profile,
 };
+use strategies::{config, minimum, processes_of, profile, tier};
 
 const TENANTS: u64 = 12;
 const HOUR: u64 = Millis::HOUR;
@@ -28,45 +31,6 @@ enum Op {
     Release(usize),
     Advance(u64),
     Reevaluate,
-}
-
-fn tier() -> impl Strategy<Value = RiskTier> {
-    proptest::sample::select(RiskTier::ALL.to_vec())
-}
-
-fn profile() -> impl Strategy<Value = TenantProfile> {
-    let trust = proptest::sample::select(vec![
-        TrustLevel::Trusted,
-        TrustLevel::Normal,
-        TrustLevel::Low,
-    ]);
-    (
-        trust,
-        0u32..60,
-        any::<bool>(),
-        any::<bool>(),
-        0u64..(16 << 20),
-        any::<bool>(),
-    )
-        .prop_map(
-            |(
-                trust,
-                account_age_days,
-                verified,
-                uses_web_assembly,
-                bundle_bytes,
-                dynamic_import,
-            )| {
-                TenantProfile {
-                    trust,
-                    account_age_days,
-                    verified,
-                    uses_web_assembly,
-                    bundle_bytes,
-                    dynamic_import,
-                }
-            },
-        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -228,12 +192,17 @@ fn check_state(c: &Cordon, m: &Model) {
             assert!(hosts, "views-agree: {t} claims draining {p}");
         }
     }
-    for (tier, n) in &empty_per_tier {
-        let allowed = usize::from(*tier != RiskTier::Quarantine);
-        assert!(
-            *n <= allowed,
-            "idle-spare-rule: {n} empty {tier:?} processes"
-        );
+    for (&tier, &empty) in &empty_per_tier {
+        let total = processes_of(c, tier);
+        if tier == RiskTier::Quarantine {
+            assert_eq!(empty, 0, "idle-spare-rule: an empty quarantine process");
+        } else if total > minimum(c, tier) {
+            assert!(
+                empty <= 1,
+                "idle-spare-rule: {empty} empty of {total} {tier:?} processes, above the minimum {}",
+                minimum(c, tier)
+            );
+        }
     }
     let metrics = c.metrics();
     for tier in RiskTier::ALL {
@@ -252,15 +221,18 @@ fn check_state(c: &Cordon, m: &Model) {
     }
 }
 
-/// The oracle for a fresh placement: least-loaded eligible process by an
-/// O(n) scan, independent of the cordon's index.
+/// The oracle for a fresh placement, by an O(n) scan independent of the
+/// cordon's index: the least-loaded eligible process, unless the tier is
+/// below its minimum and that process is not empty (then: open one).
 fn expected_existing(c: &Cordon, tenant: TenantId, tier: RiskTier) -> Option<ProcessId> {
     if tier == RiskTier::Quarantine {
         return None;
     }
+    let below_minimum = processes_of(c, tier) < minimum(c, tier);
     c.processes()
         .filter(|p| p.tier() == tier && p.load() < p.capacity() && !p.hosts(tenant))
         .min_by_key(|p| (p.load(), p.id()))
+        .filter(|p| p.load() == 0 || !below_minimum)
         .map(|p| p.id())
 }
 
@@ -351,7 +323,7 @@ fn place(c: &mut Cordon, m: &mut Model, tenant: TenantId) {
         None => {
             assert!(
                 got.new_process,
-                "open-only-when-none-eligible: {tenant} in {:?}",
+                "open-only-when-full-or-below-minimum: {tenant} in {:?} should open",
                 got.tier
             );
             assert!(
@@ -495,16 +467,23 @@ fn step(c: &mut Cordon, m: &mut Model, op: &Op) {
             );
             assert_eq!(*c, after, "errors-do-not-mutate: double release");
             let old = before.process(p).expect("released from a live process");
+            let tier = old.tier();
+            let other_spare = before
+                .processes()
+                .any(|q| q.tier() == tier && q.load() == 0 && q.id() != p);
+            let above_minimum = processes_of(&before, tier) > minimum(&before, tier);
+            let emptied = old.load() == 1;
+            assert_eq!(
+                gone,
+                emptied && (tier == RiskTier::Quarantine || (other_spare && above_minimum)),
+                "idle-spare-rule: {p} of {:?} (load was {}, other spare {other_spare}, \
+                 {} processes, minimum {}) retired: {gone}",
+                tier,
+                old.load(),
+                processes_of(&before, tier),
+                minimum(&before, tier),
+            );
             if gone {
-                assert_eq!(old.load(), 1, "retire-only-empty: {p}");
-                let other_spare = before
-                    .processes()
-                    .any(|q| q.tier() == old.tier() && q.load() == 0 && q.id() != p);
-                assert!(
-                    old.tier() == RiskTier::Quarantine || other_spare,
-                    "idle-spare-rule: retired {p}, the only empty {:?} process",
-                    old.tier()
-                );
                 m.retired.insert(p);
             }
             m.placed_tier.remove(&(t, p));
@@ -525,26 +504,16 @@ fn step(c: &mut Cordon, m: &mut Model, op: &Op) {
     );
 }
 
-fn config() -> CordonConfig {
-    CordonConfig {
-        capacity: TierCapacity {
-            trusted: 4,
-            standard: 3,
-            untrusted: 2,
-        },
-        ..CordonConfig::default()
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn placement_invariants_hold_for_any_sequence(
+        config in config(),
         registered in proptest::collection::vec(profile(), TENANTS as usize - 2),
         ops in proptest::collection::vec(op(), 1..250),
     ) {
-        let mut c = Cordon::new(config()).expect("non-zero capacities");
+        let mut c = Cordon::new(config).expect("non-zero capacities and minimums");
         let mut m = Model::default();
         // Two tenants stay unregistered until an `Op::Register` names them.
         for (i, p) in registered.into_iter().enumerate() {
@@ -553,31 +522,6 @@ proptest! {
         for op in &ops {
             step(&mut c, &mut m, op);
             check_state(&c, &m);
-        }
-    }
-
-    /// With only placements (no releases, crashes, drains or tier changes),
-    /// every process of a tier except the newest is full.
-    #[test]
-    fn fill_before_spill_without_releases(
-        profiles in proptest::collection::vec(profile(), 1..120),
-        requests in proptest::collection::vec(any::<usize>(), 1..400),
-    ) {
-        let mut c = Cordon::new(config()).expect("non-zero capacities");
-        for (i, p) in profiles.iter().enumerate() {
-            c.set_profile(TenantId(i as u64), *p, Millis(0));
-        }
-        for r in requests {
-            let placed = c.place(TenantId((r % profiles.len()) as u64), Millis(0)).expect("registered");
-            prop_assert!(placed.drain.is_none(), "no-tier-change-without-events");
-            for tier in [RiskTier::Trusted, RiskTier::Standard, RiskTier::Untrusted] {
-                let procs: Vec<_> = c.processes().filter(|p| p.tier() == tier).collect();
-                if let Some((newest, older)) = procs.split_last() {
-                    for p in older {
-                        prop_assert_eq!(p.load(), p.capacity(), "fill-before-spill: {} not full, newest {}", p.id(), newest.id());
-                    }
-                }
-            }
         }
     }
 }
