@@ -1,7 +1,8 @@
 //! The process-wide V8 engine: flags, the platform, the watchdog thread and the runtime script.
 //!
-//! Initialise it once, before any sandbox closes (it maps V8's
-//! snapshot); after that, creating isolates needs no file or network access.
+//! Initialise it once, before any sandbox closes (it maps V8's snapshot and takes the process's
+//! memory protection keys, see [`crate::protection`]); after that, creating isolates needs no
+//! file or network access.
 
 use std::ffi::CStr;
 use std::sync::OnceLock;

@@ -181,6 +181,11 @@ impl Worker {
         self.iso.key().map(|k| k.as_raw())
     }
 
+    /// The limits every invocation of this worker runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The error a limit hit left, if any: a poisoned worker must be dropped.
     pub fn poisoned(&self) -> Option<&RunError> {
         self.poisoned.as_ref()
@@ -262,11 +267,15 @@ impl Worker {
         }
     }
 
-    fn set_clock(&self) {
-        let mono = self.epoch.elapsed().as_secs_f64() * 1000.0;
-        // SAFETY: raw is our live isolate.
-        self.iso
-            .call(|raw| unsafe { ffi::stk_set_clock(raw, wall_clock_ms(), mono) });
+    /// Runs one bridge call `f` under the isolate's key, after setting the clock its code
+    /// reads (one PKRU switch for both).
+    fn call_at_now<R>(&self, f: impl FnOnce(*mut ffi::StkIsolate) -> R) -> R {
+        let (wall, mono) = (wall_clock_ms(), self.epoch.elapsed().as_secs_f64() * 1000.0);
+        self.iso.call(|raw| {
+            // SAFETY: raw is our live isolate.
+            unsafe { ffi::stk_set_clock(raw, wall, mono) };
+            f(raw)
+        })
     }
 
     /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
@@ -294,20 +303,16 @@ impl Worker {
                 Err(e) => return self.refuse(e),
             };
         let deadline = Instant::now() + limits.wall;
-        self.set_clock();
         let mut out = Outcome::new();
-        let mut status = self.iso.call(|raw| start(raw, &mut out.0));
+        let mut status = self.call_at_now(|raw| start(raw, &mut out.0));
         let result = loop {
             if status != ffi::STK_OK {
                 break Err(status);
             }
             drop(out);
             out = Outcome::new();
-            self.set_clock();
             // SAFETY: raw is our live isolate; out is valid.
-            status = self
-                .iso
-                .call(|raw| unsafe { ffi::stk_pump(raw, &mut out.0) });
+            status = self.call_at_now(|raw| unsafe { ffi::stk_pump(raw, &mut out.0) });
             match status {
                 ffi::STK_OK => break Ok(out.value()),
                 ffi::STK_PENDING => {}
@@ -323,11 +328,8 @@ impl Worker {
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
             drop(out);
             out = Outcome::new();
-            self.set_clock();
             // SAFETY: raw is our live isolate; out is valid.
-            status = self
-                .iso
-                .call(|raw| unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) });
+            status = self.call_at_now(|raw| unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) });
         };
         let fired = guard.fired();
         let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());

@@ -33,6 +33,20 @@ export default async (x) => {
       keep = null;
       return n;
     }
+    case 'grow': {
+      // Large objects, kept: the heap grows by about count * len * 8 bytes.
+      globalThis.big = [];
+      for (let i = 0; i < x.count; i++) big.push(new Array(x.len).fill(i));
+      return big.length;
+    }
+    case 'release': {
+      // Drops them, then allocates short-lived large objects until full collections have run
+      // (each counts against the old-generation limit): the kept pages are freed.
+      globalThis.big = null;
+      let sum = 0;
+      for (let i = 0; i < x.rounds; i++) sum += new Array(x.len).fill(i).length;
+      return sum;
+    }
     case 'read': return __attack.read64(x.addr);
     case 'write': __attack.write64(x.addr, x.value); return 'written';
     case 'pkru': {

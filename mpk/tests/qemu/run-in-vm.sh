@@ -121,6 +121,11 @@ if [[ -n $fuzz_exe ]]; then
     copy_with_libs "$fuzz_exe" "$root/t/fuzz_mpk_isolates"
     mkdir -p "$root/corpus"
     cp fuzz/corpus/mpk_isolates/* "$root/corpus/" 2>/dev/null || true
+    # Seeds (ops are 3 bytes: op, x, y; see the target): two keyed isolates reading each other,
+    # keyed + unkeyed with buffers and GC, five isolates with drops.
+    printf '\x00\x01\x00\x00\x01\x00\x04\x01\x07\x05\x00\x01\x05\x01\x00\x07\x00\x00' >"$root/corpus/seed-cross"
+    printf '\x00\x01\x00\x00\x04\x00\x03\x00\x08\x02\x00\x03\x04\x00\x01\x04\x01\x02\x05\x01\x00\x06\x00\x01' >"$root/corpus/seed-unkeyed"
+    printf '\x00\x01\x00\x00\x02\x00\x00\x03\x00\x00\x05\x00\x04\x02\x01\x02\x02\x05\x05\x00\x02\x01\x01\x00\x05\x03\x02' >"$root/corpus/seed-five"
 fi
 
 cat >"$root/init" <<EOF
