@@ -18,8 +18,10 @@ pub struct Config {
     /// Where the HTTP API listens.
     pub listen: SocketAddr,
     /// Warm spares: worker processes kept started, jailed and ready but not yet given to a
-    /// tier, so a placement that opens a process does not wait for a start. Processes beyond
-    /// these are started on demand, one tier each (see `supervisor`).
+    /// tier, so a placement that opens a process (a tier growing to its `[cordon]`
+    /// `*_min_processes`, or a full tier) takes one instead of waiting for a start; the spare is
+    /// then replaced. Processes beyond these are started on demand, one tier each (see
+    /// `supervisor`).
     pub workers: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
@@ -32,8 +34,20 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
 }
 
-/// `[cordon]`: how many isolates a process of each shared tier holds, the tighter limits of
-/// quarantine processes, and how often scores are re-evaluated.
+/// `[cordon]`: how many isolates a process of each shared tier holds, how many processes each
+/// shared tier spreads its tenants over, the tighter limits of quarantine processes, and how
+/// often scores are re-evaluated.
+///
+/// A worker process runs one job at a time, so tenants only run in parallel when they are in
+/// different processes. `*_min_processes` is the number of processes a tier grows to before any
+/// of them takes a second tenant ("spread before stack"): the tier's tenants are placed on the
+/// least-loaded of its processes, and a new process is opened for a tenant while the tier has
+/// fewer than its minimum and none of them is empty, or when all are full. One tenant is always
+/// in one process per tier (its requests share it), and a tier never has more processes than
+/// its tenants need: with `k` tenants, at most `k` (plus capacity overflow). A tier keeps up to
+/// its minimum of processes when its tenants leave, so tenants that come and go (Code Mode
+/// requests) reuse them instead of making the daemon restart processes. Quarantine is always
+/// one tenant per process.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CordonSettings {
@@ -43,6 +57,13 @@ pub struct CordonSettings {
     pub standard_capacity: u32,
     /// Tenants per process in the `untrusted` tier.
     pub untrusted_capacity: u32,
+    /// Processes the `trusted` tier spreads over before stacking tenants (default 1).
+    pub trusted_min_processes: u32,
+    /// Processes the `standard` tier spreads over before stacking tenants (default: the CPUs
+    /// this daemon may use, `std::thread::available_parallelism`).
+    pub standard_min_processes: u32,
+    /// Processes the `untrusted` tier spreads over before stacking tenants (default 1).
+    pub untrusted_min_processes: u32,
     /// Bundles larger than this many bytes carry the `large_bundle` signal.
     pub large_bundle_bytes: u64,
     /// CPU limit (ms) of every request in a quarantine process (a request may ask for less).
@@ -59,10 +80,16 @@ pub struct CordonSettings {
 impl Default for CordonSettings {
     fn default() -> Self {
         let capacity = stockade_cordon::TierCapacity::default();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         CordonSettings {
             trusted_capacity: capacity.trusted,
             standard_capacity: capacity.standard,
             untrusted_capacity: capacity.untrusted,
+            trusted_min_processes: 1,
+            standard_min_processes: u32::try_from(cores)
+                .unwrap_or(MAX_MIN_PROCESSES)
+                .min(MAX_MIN_PROCESSES),
+            untrusted_min_processes: 1,
             large_bundle_bytes: stockade_cordon::signals::DEFAULT_LARGE_BUNDLE_BYTES,
             quarantine_cpu_ms: 25,
             quarantine_wall_ms: 5_000,
@@ -71,6 +98,9 @@ impl Default for CordonSettings {
         }
     }
 }
+
+/// The largest `*_min_processes` accepted (and the default's cap on a machine with more cores).
+const MAX_MIN_PROCESSES: u32 = 256;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -232,6 +262,18 @@ impl Config {
         {
             return Err("cordon capacities must be 1 to 4096".into());
         }
+        if [
+            c.trusted_min_processes,
+            c.standard_min_processes,
+            c.untrusted_min_processes,
+        ]
+        .iter()
+        .any(|&n| n == 0 || n > MAX_MIN_PROCESSES)
+        {
+            return Err(format!(
+                "cordon min_processes must be 1 to {MAX_MIN_PROCESSES}"
+            ));
+        }
         if c.quarantine_cpu_ms == 0 || c.quarantine_wall_ms == 0 || c.quarantine_memory_mb == 0 {
             return Err("cordon quarantine limits must be at least 1".into());
         }
@@ -248,4 +290,64 @@ fn generate_token() -> Result<String, String> {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .map_err(|e| format!("cannot generate a token: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let config = toml::from_str::<Config>(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn min_processes_default_to_the_cores_for_standard_and_one_elsewhere() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        // The section absent, and present without the keys: the same defaults.
+        for text in ["", "[cordon]\nstandard_capacity = 8\n"] {
+            let c = parse(text).expect("valid").cordon;
+            assert_eq!(
+                (
+                    c.trusted_min_processes,
+                    c.standard_min_processes,
+                    c.untrusted_min_processes
+                ),
+                (1, cores.min(MAX_MIN_PROCESSES), 1),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn min_processes_are_configurable_per_tier_and_bounded() {
+        let c = parse(
+            "[cordon]\ntrusted_min_processes = 2\nstandard_min_processes = 5\nuntrusted_min_processes = 3\n",
+        )
+        .expect("valid")
+        .cordon;
+        assert_eq!(
+            (
+                c.trusted_min_processes,
+                c.standard_min_processes,
+                c.untrusted_min_processes
+            ),
+            (2, 5, 3)
+        );
+        for key in [
+            "trusted_min_processes",
+            "standard_min_processes",
+            "untrusted_min_processes",
+        ] {
+            for bad in [0, MAX_MIN_PROCESSES + 1] {
+                let err = parse(&format!("[cordon]\n{key} = {bad}\n")).expect_err("refused");
+                assert!(
+                    err.contains("min_processes must be 1 to"),
+                    "{key} = {bad}: {err}"
+                );
+            }
+        }
+        assert!(parse("[cordon]\nquarantine_min_processes = 2\n").is_err());
+    }
 }

@@ -1,11 +1,15 @@
-//! Cordons against a real daemon with real jailed workers: tenants placed by risk tier, a worker
-//! really killed by seccomp, operator overrides, and the risk API.
+//! Cordons against a real daemon with real jailed workers: tenants placed by risk tier and spread
+//! over a tier's minimum of processes, a worker really killed by seccomp, operator overrides, and
+//! the risk API.
 mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
+
+/// Config for tests about co-residents: the standard tier stacks tenants in one process.
+const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
 /// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL`: a Code Mode snippet that is exactly this
 /// makes a worker started with test hooks call mount(2), which the jail kills with SIGSYS.
@@ -91,7 +95,7 @@ fn a_tenant_whose_worker_is_killed_by_seccomp_is_quarantined_and_its_neighbours_
         "cordon-sigsys",
         &["normal", "normal"],
         1,
-        "",
+        ONE_STANDARD_PROCESS,
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let (a, b) = (tenant_token(0), tenant_token(1));
@@ -193,6 +197,97 @@ fn a_tenant_whose_worker_is_killed_by_seccomp_is_quarantined_and_its_neighbours_
     assert_eq!(metrics["quarantine"]["tenants"], 1, "{metrics:#}");
     assert_eq!(metrics["quarantine"]["processes"], 1, "{metrics:#}");
     assert_eq!(metrics["standard"]["tenants"], 1, "{metrics:#}");
+}
+
+#[test]
+fn a_tier_spreads_its_tenants_over_its_minimum_of_processes_taking_warm_spares_first() {
+    let d = Daemon::start(
+        "cordon-spread",
+        3,
+        2,
+        "[cordon]\nstandard_min_processes = 2\n[limits]\nwall_ms = 10000\n",
+    );
+    // A life is named by its launcher's pid (the jailed worker's own pid is only known once
+    // it has been forked).
+    let spares: BTreeSet<u64> = d.admin()["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| w["tier"].is_null())
+        .map(|w| w["launcherPid"].as_u64().expect("launcher pid"))
+        .collect();
+    assert_eq!(spares.len(), 2, "two warm spares at start");
+
+    // Code Mode, no loaded worker: t0 and t1 each hold a request open at the same time. The
+    // standard tier has no process yet, so each takes its own, and they run side by side.
+    let slow = "export default () => new Promise((r) => setTimeout(() => r('done'), 1500));";
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            let d = d.handle();
+            std::thread::spawn(move || run(&d, &tenant_token(i), slow))
+        })
+        .collect();
+    let admin = admin_until(&d, "t0 and t1 both in flight", |admin| {
+        hosting(admin, "t0").len() == 1 && hosting(admin, "t1").len() == 1
+    });
+    let (p0, p1) = (process_of(&admin, "t0"), process_of(&admin, "t1"));
+    assert_eq!(tenants_of(&p0), ["t0"], "{admin:#}");
+    assert_eq!(tenants_of(&p1), ["t1"], "{admin:#}");
+    for p in [&p0, &p1] {
+        assert_eq!(p["tier"], "standard", "{p}");
+        assert_eq!(
+            p["inFlight"], 1,
+            "one job each, not queued behind the other: {p}"
+        );
+    }
+    let bound: BTreeSet<u64> = [&p0, &p1]
+        .iter()
+        .map(|p| p["launcherPid"].as_u64().expect("launcher pid"))
+        .collect();
+    assert_eq!(bound, spares, "the tier grew onto the warm spares");
+    for t in threads {
+        let (status, body) = t.join().expect("thread");
+        assert_eq!((status, &body["result"]), (200, &serde_json::json!("done")));
+    }
+
+    // At its minimum, the tier stacks least-loaded: loaded workers keep their tenants resident.
+    let workers: Vec<String> = (0..3)
+        .map(|i| {
+            let id = load(
+                &d,
+                &tenant_token(i),
+                &format!("export default {{ fetch() {{ return new Response('t{i}'); }} }};"),
+            );
+            assert_eq!(fetch(&d, &tenant_token(i), &id), (200, format!("t{i}")));
+            id
+        })
+        .collect();
+    let admin = d.admin();
+    let (p0, p1) = (process_of(&admin, "t0"), process_of(&admin, "t1"));
+    assert_ne!(p0["pid"], p1["pid"], "{admin:#}");
+    assert_eq!(
+        tenants_of(&p0),
+        ["t0", "t2"],
+        "the third tenant stacks: {admin:#}"
+    );
+    assert_eq!(tenants_of(&p1), ["t1"], "{admin:#}");
+    let metrics = &admin["metrics"]["standard"];
+    assert_eq!(
+        (&metrics["processes"], &metrics["isolates"]),
+        (&serde_json::json!(2), &serde_json::json!(3)),
+        "{metrics:#}"
+    );
+    // One tenant's concurrent requests stay in its one process.
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (d, id) = (d.handle(), workers[1].clone());
+            std::thread::spawn(move || fetch(&d, &tenant_token(1), &id))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread"), (200, "t1".into()));
+    }
+    assert_eq!(process_of(&d.admin(), "t1")["pid"], p1["pid"]);
 }
 
 #[test]
@@ -419,7 +514,7 @@ fn the_risk_report_shows_the_signals_and_only_to_the_tenant_and_the_operator() {
 
 #[test]
 fn a_process_that_dies_while_idle_quarantines_nobody() {
-    let d = Daemon::start("cordon-idle-death", 2, 1, "");
+    let d = Daemon::start("cordon-idle-death", 2, 1, ONE_STANDARD_PROCESS);
     let workers: Vec<String> = (0..2)
         .map(|i| {
             load(

@@ -2,6 +2,9 @@
 //! tenant's tier decides which processes it may share) and runs in the process it names.
 //!
 //! Guarantees:
+//! - a shared tier spreads its tenants over its `min_processes` (the config's `[cordon]`) before
+//!   any process takes a second tenant, so that many tenants run in parallel; growing a tier
+//!   binds warm spares first (see `slots`);
 //! - tenants of different tiers never share a process (the cordon's invariant, enforced here by
 //!   binding each cordon process to its own OS process, started with its tier's V8 profile:
 //!   `--profile strict`, jitless and without WebAssembly, plus the quarantine limit caps, for
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use stockade_cordon::{
     Cordon, CordonConfig, CordonMetrics, HistoryEvent, Millis, Override, RiskReport, ScoringPolicy,
-    TenantId, TierCapacity,
+    TenantId, TierCapacity, TierMinProcesses,
 };
 use stockade_ipc::{ErrorKind, Outcome};
 use tokio::sync::{mpsc, oneshot};
@@ -153,6 +156,11 @@ impl Pool {
                 trusted: settings.trusted_capacity,
                 standard: settings.standard_capacity,
                 untrusted: settings.untrusted_capacity,
+            },
+            min_processes: TierMinProcesses {
+                trusted: settings.trusted_min_processes,
+                standard: settings.standard_min_processes,
+                untrusted: settings.untrusted_min_processes,
             },
             scoring: ScoringPolicy {
                 large_bundle_bytes: settings.large_bundle_bytes,
