@@ -246,3 +246,41 @@ fn the_host_object_is_unreachable() {
     let src = "export default () => [typeof __stockade_host, Object.getOwnPropertyNames(globalThis).filter((n) => n.includes('stockade'))];";
     assert_eq!(ok(run(src)), serde_json::json!(["undefined", []]));
 }
+
+#[test]
+fn webassembly_memory_counts_against_the_same_budget_as_array_buffers() {
+    let budget = |mb: usize| Limits {
+        memory_bytes: mb << 20,
+        ..tight()
+    };
+    // 125 MiB of wasm memory: refused under a 32 MiB budget, as a RangeError the tenant can catch.
+    let src = "export default () => { try { return new WebAssembly.Memory({ initial: 2000 }).buffer.byteLength; } catch (e) { return e.name; } };";
+    assert_eq!(
+        ok(run_with(budget(32), &[("main.js", src)], "null")),
+        serde_json::json!("RangeError")
+    );
+    // The control: with room for it, the same memory is allocated.
+    assert_eq!(
+        ok(run_with(budget(256), &[("main.js", src)], "null")),
+        serde_json::json!(131_072_000)
+    );
+    // Growing past the budget fails like growing past a maximum.
+    let grow = "export default () => { const m = new WebAssembly.Memory({ initial: 1, maximum: 65536 }); try { m.grow(1000); return 'grew'; } catch (e) { return e.name; } };";
+    assert_eq!(
+        ok(run_with(budget(32), &[("main.js", grow)], "null")),
+        serde_json::json!("RangeError")
+    );
+    // ArrayBuffers and wasm memory share one budget: 20 MiB + 20 MiB does not fit in 32 MiB.
+    let shared = "export default () => { const keep = new ArrayBuffer(20 << 20); try { new WebAssembly.Memory({ initial: 320 }); return 'both'; } catch (e) { return [keep.byteLength, e.name]; } };";
+    assert_eq!(
+        ok(run_with(budget(32), &[("main.js", shared)], "null")),
+        serde_json::json!([20971520, "RangeError"])
+    );
+    // Uncaught, it is the external-memory limit.
+    let uncaught =
+        "export default () => new WebAssembly.Memory({ initial: 2000 }).buffer.byteLength;";
+    assert_eq!(
+        limit(run_with(budget(32), &[("main.js", uncaught)], "null")),
+        LimitKind::ExternalMemory
+    );
+}

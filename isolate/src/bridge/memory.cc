@@ -139,8 +139,16 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
   const bool shared_code = access == kNoAccessWillJitLater;
   const int key = shared_code ? -1 : tl_key;
   const uint64_t owner = shared_code ? kSharedCodeOwner : tl_owner;
+  // A WebAssembly memory reservation (see wasm_budget in memory.h) counts against its isolate.
+  const bool wasm_memory = access == kNoAccess && alignment == wasm_budget::kWasmPageSize &&
+                           owner != kEngineOwner && owner != kSharedCodeOwner;
+  if (wasm_memory && !wasm_budget::ChargeReservation(aligned, size, owner)) {
+    munmap(result, size);
+    return nullptr;
+  }
   // Tagged before V8 sees the address: no access can precede the key.
   if (TagPages(result, size, ToProt(access), key) != 0) {
+    if (wasm_memory) wasm_budget::CreditReservation(aligned);
     munmap(result, size);
     return nullptr;
   }
@@ -149,6 +157,7 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
 }
 
 bool TaggingPageAllocator::FreePages(void* address, size_t size) {
+  wasm_budget::CreditReservation(reinterpret_cast<uintptr_t>(address));
   Registry().Remove(reinterpret_cast<uintptr_t>(address), size);
   return munmap(address, size) == 0;
 }
@@ -186,9 +195,12 @@ bool TaggingPageAllocator::DecommitPages(void* address, size_t size) {
 
 ArenaAllocator::ArenaAllocator(size_t budget, std::atomic<uint32_t>* limits, int key,
                                uint64_t owner)
-    : budget_(budget), limits_(limits), key_(key), owner_(owner) {}
+    : budget_(budget), limits_(limits), key_(key), owner_(owner) {
+  wasm_budget::Register(owner_, this);
+}
 
 ArenaAllocator::~ArenaAllocator() {
+  wasm_budget::Unregister(owner_);
   for (void* chunk : chunks_) {
     Registry().Remove(reinterpret_cast<uintptr_t>(chunk), kChunk);
     munmap(chunk, kChunk);
@@ -292,5 +304,56 @@ size_t ArenaAllocator::mapped() const {
   for (const auto& [start, size] : large_) total += size;
   return total;
 }
+
+// ---- wasm_budget ----
+
+namespace wasm_budget {
+namespace {
+struct Charged {
+  size_t size;
+  uint64_t owner;
+};
+std::mutex& Mu() {
+  static std::mutex* mu = new std::mutex();  // never destroyed: V8 outlives statics
+  return *mu;
+}
+std::unordered_map<uint64_t, ArenaAllocator*>& Arenas() {
+  static auto* arenas = new std::unordered_map<uint64_t, ArenaAllocator*>();
+  return *arenas;
+}
+std::unordered_map<uintptr_t, Charged>& Reservations() {
+  static auto* reservations = new std::unordered_map<uintptr_t, Charged>();
+  return *reservations;
+}
+}  // namespace
+
+void Register(uint64_t owner, ArenaAllocator* arena) {
+  std::lock_guard<std::mutex> lock(Mu());
+  Arenas()[owner] = arena;
+}
+
+void Unregister(uint64_t owner) {
+  std::lock_guard<std::mutex> lock(Mu());
+  Arenas().erase(owner);
+}
+
+bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner) {
+  std::lock_guard<std::mutex> lock(Mu());
+  auto arena = Arenas().find(owner);
+  if (arena == Arenas().end()) return true;  // no budget known (engine-level): not tenant memory
+  if (!arena->second->Charge(size)) return false;
+  Reservations()[start] = Charged{size, owner};
+  return true;
+}
+
+void CreditReservation(uintptr_t start) {
+  std::lock_guard<std::mutex> lock(Mu());
+  auto it = Reservations().find(start);
+  if (it == Reservations().end()) return;
+  auto arena = Arenas().find(it->second.owner);
+  if (arena != Arenas().end()) arena->second->Credit(it->second.size);
+  Reservations().erase(it);
+}
+}  // namespace wasm_budget
 
 }  // namespace stockade

@@ -127,6 +127,9 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   size_t used() const { return used_.load(); }
   // Bytes mapped for backing stores (chunks and large mappings).
   size_t mapped() const;
+  // WebAssembly memory reservations count against the same budget (see WasmBudget below).
+  bool Charge(size_t length) { return Reserve(length); }
+  void Credit(size_t length) { used_.fetch_sub(length); }
 
  private:
   static constexpr int kClasses = 8;  // 16 << 0 .. 16 << 7 == kMaxSmall
@@ -149,6 +152,25 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   uintptr_t bump_end_ = 0;
   std::unordered_map<void*, size_t> large_;  // start -> mapped size
 };
+
+// WebAssembly memories are not ArrayBuffer::Allocator allocations: V8 reserves each one from the
+// platform page allocator (kNoAccess, aligned to the 64 KiB wasm page) and commits it in place.
+// They count against their isolate's ArrayBuffer budget at reservation time, for the whole
+// reservation: a reservation V8 cannot get is a graceful failure everywhere (`new
+// WebAssembly.Memory` throws a RangeError after V8 has retried with smaller maxima down to the
+// initial size; `memory.grow` past its reservation allocates anew and returns -1 when that
+// fails), whereas a failed commit inside a granted reservation is a fatal OOM in V8 10.2.
+// Arenas register here by owner so the page allocator can find the budget to charge.
+namespace wasm_budget {
+constexpr size_t kWasmPageSize = 64 * 1024;
+void Register(uint64_t owner, ArenaAllocator* arena);
+void Unregister(uint64_t owner);
+// Charges `size` bytes of a wasm reservation at `start` to the current owner's budget; false
+// when over budget (the reservation must then fail).
+bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner);
+// Credits back a reservation that is being freed, if it was charged.
+void CreditReservation(uintptr_t start);
+}  // namespace wasm_budget
 
 }  // namespace stockade
 
