@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load figures for `stockade serve` with a real load tool (wrk) on loopback.
 #
-#   [TENANTS=n] bash benches/load/run.sh [seconds-per-run]
+#   [TENANTS=n] [MIN_PROCESSES=m] bash benches/load/run.sh [seconds-per-run]
 #
 # Builds the release binary (in $CARGO_TARGET_DIR if set), starts a daemon on 127.0.0.1 with
 # jailed workers (one warm spare per core) and TENANTS tenants (default 1), then measures, at
@@ -12,8 +12,10 @@
 # printing requests/s, p50 and p99 for each, and the workers' RSS before and after the
 # sustained fresh-isolate load. With several tenants, wrk rotates through them request by
 # request (each request carries the next tenant's token, and for fetch its worker's path), so
-# the daemon's placement of tenants over processes is what is measured. Bounded: every run
-# lasts the given seconds (default 10).
+# the daemon's placement of tenants over processes is what is measured. MIN_PROCESSES sets
+# `[cordon] standard_min_processes` (default: the daemon's, one per core; 1 stacks every tenant
+# in one process, the placement before spreading). Bounded: every run lasts the given seconds
+# (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-10}"
@@ -28,6 +30,10 @@ workers="$(nproc)"
 cfg="$(mktemp)"
 printf 'listen = "127.0.0.1:%s"\nworkers = %s\noperator_token = "%s"\n[limits]\ncpu_ms = 1000\n' \
   "$port" "$workers" "$token" > "$cfg"
+if [[ -n "${MIN_PROCESSES:-}" ]]; then
+  [[ "$MIN_PROCESSES" =~ ^[1-9][0-9]*$ ]] || { echo "MIN_PROCESSES must be a positive integer" >&2; exit 2; }
+  printf '[cordon]\nstandard_min_processes = %s\n' "$MIN_PROCESSES" >> "$cfg"
+fi
 tokens=()
 for i in $(seq 0 $((tenants - 1))); do
   if ((i == 0)); then t="$token"; else t="$token-$i"; fi
@@ -91,7 +97,7 @@ report() { # name, wrk output
   p99=$(awk '$1=="99%" {print $2}' <<<"$2")
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$(grep -o 'non-2xx.*' <<<"$2" || true)"
 }
-echo "stockade load figures: $tenants tenant(s), $workers warm spare processes, ${secs}s per run, $(nproc) cores"
+echo "stockade load figures: $tenants tenant(s), $workers warm spare processes, standard_min_processes ${MIN_PROCESSES:-default}, ${secs}s per run, $(nproc) cores"
 for c in 1 8; do
   out=$(wrk -t1 -c"$c" -d"${secs}s" --latency -s "$fetch_lua" "$base/")
   report "fetch, reused isolate, c$c" "$out"
