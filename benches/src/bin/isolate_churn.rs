@@ -15,13 +15,19 @@ fn main() {
         eprintln!("engine failed");
         std::process::exit(1);
     };
-    let limits = Limits { cpu: Duration::from_secs(5), ..Limits::default() };
+    let limits = Limits {
+        cpu: Duration::from_secs(5),
+        ..Limits::default()
+    };
     for _ in 0..n {
         let Ok(mut w) = Worker::new(engine, limits.clone()) else {
             std::process::exit(1);
         };
         if !create_only {
-            let Ok(mut set) = ModuleSet::new([Module::new("main.js", "export default (a) => ({ hello: a });")]) else {
+            let Ok(mut set) = ModuleSet::new([Module::new(
+                "main.js",
+                "export default (a) => ({ hello: a });",
+            )]) else {
                 std::process::exit(1);
             };
             if w.load("main.js", &mut set).result.is_err() || w.call("1").result.is_err() {
