@@ -159,8 +159,17 @@ fn outside_scope() {
     }
     drop(workers);
     let mut w = Worker::new(engine, limits()).expect("isolate");
-    load(&mut w, "export default () => [1, 2, 3].map((x) => x * 2);");
-    call(&mut w, &serde_json::json!(null));
+    load(
+        &mut w,
+        "export default () => { const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 7, \
+         1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 7, 7, 1, 3, 97, 100, 100, 0, 0, 10, 9, 1, 7, 0, \
+         32, 0, 32, 1, 106, 11]); const m = new WebAssembly.Module(bytes); \
+         return new WebAssembly.Instance(m).exports.add(2, 3) + [1, 2, 3].map((x) => x * 2)[2]; }",
+    );
+    assert_eq!(
+        call(&mut w, &serde_json::json!(null)),
+        serde_json::json!(11)
+    );
     drop(w);
     report("before", before);
     report("after", engine.pages_allocated_outside_isolates());
