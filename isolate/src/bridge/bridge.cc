@@ -119,7 +119,6 @@ std::atomic<uint32_t> g_anchor_limits{0};
 constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
 
-
 stk_isolate* From(v8::Isolate* isolate) {
   return static_cast<stk_isolate*>(isolate->GetData(0));
 }
@@ -666,15 +665,16 @@ void stk_isolate_dispose(stk_isolate* iso) {
   if (!iso) return;
   v8::Isolate* isolate = iso->isolate;
   {
-  stockade::OwnerScope owner(iso->pkey, iso->owner);
-  iso->pending.Reset();
-  iso->invoker.Reset();
-  iso->attach.Reset();
-  iso->timer_dispatch.Reset();
-  iso->synthetic.clear();
-  iso->modules.clear();
-  iso->context.Reset();
-  isolate->Dispose();
+    // Teardown may still allocate (and frees every page): under the isolate's owner.
+    stockade::OwnerScope owner(iso->pkey, iso->owner);
+    iso->pending.Reset();
+    iso->invoker.Reset();
+    iso->attach.Reset();
+    iso->timer_dispatch.Reset();
+    iso->synthetic.clear();
+    iso->modules.clear();
+    iso->context.Reset();
+    isolate->Dispose();
   }
   delete iso;  // the arena unmaps the backing stores' memory here
 }
