@@ -48,7 +48,7 @@ pub fn serve(
                 .and_then(|l| l.enforced_abi)
                 .map_or(0, |abi| abi.min(255) as u8),
             user_namespace: jail.is_some_and(|j| j.empty_root),
-            mpk: false,
+            mpk: engine.mpk_status().is_available(),
         },
     };
     write_frame(&mut stream, &ready).map_err(|e| format!("ready: {e}"))?;
