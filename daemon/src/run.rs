@@ -76,11 +76,13 @@ pub fn report(error: &RunError) -> String {
     }
 }
 
+/// Says why on stderr and exits with `code`.
+pub fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("stockade: {msg}");
+    ExitCode::from(code)
+}
+
 pub fn main(args: RunArgs) -> ExitCode {
-    let fail = |code: u8, msg: &str| {
-        eprintln!("stockade: {msg}");
-        ExitCode::from(code)
-    };
     if let Err(e) = serde_json::from_str::<serde_json::Value>(&args.arg) {
         return fail(EXIT_USAGE, &format!("--arg is not valid JSON: {e}"));
     }
@@ -147,7 +149,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
-fn print_logs(logs: &[stockade_isolate::LogLine]) {
+/// Console output on stderr, in order, warnings and errors marked.
+pub fn print_logs(logs: &[stockade_isolate::LogLine]) {
     let mut err = std::io::stderr().lock();
     for line in logs {
         let prefix = match line.level {

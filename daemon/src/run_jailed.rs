@@ -12,15 +12,12 @@ use stockade_ipc::{
     read_frame, write_frame, Call, ErrorKind, LoadWorker, LogLevel, Reply, RequestId, ToSupervisor,
     ToWorker, WorkerId, PROTOCOL_VERSION,
 };
-use stockade_isolate::{loader, DiskSource, Limits, ModuleKind};
+use stockade_isolate::{loader, DiskSource, Limits, LogLevel as IsolateLevel, LogLine, ModuleKind};
 
-use crate::run::{exit_code, report, RunArgs, EXIT_INTERNAL, EXIT_LIMIT, EXIT_THREW, EXIT_USAGE};
+use crate::run::{
+    exit_code, fail, report, RunArgs, EXIT_INTERNAL, EXIT_LIMIT, EXIT_THREW, EXIT_USAGE,
+};
 use crate::supervisor::{worker_command, SpawnConfig};
-
-fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("stockade: {msg}");
-    ExitCode::from(code)
-}
 
 pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode {
     let mut disk = match DiskSource::new(dir, limits.source_bytes as u64) {
@@ -185,13 +182,17 @@ fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
 }
 
 fn print_logs(logs: &[stockade_ipc::LogLine]) {
-    let mut err = std::io::stderr().lock();
-    for line in logs {
-        let prefix = match line.level {
-            LogLevel::Warn => "warn: ",
-            LogLevel::Error => "error: ",
-            _ => "",
-        };
-        let _ = writeln!(err, "{prefix}{}", line.text);
-    }
+    let lines: Vec<LogLine> = logs
+        .iter()
+        .map(|l| LogLine {
+            level: match l.level {
+                LogLevel::Debug => IsolateLevel::Debug,
+                LogLevel::Info => IsolateLevel::Log,
+                LogLevel::Warn => IsolateLevel::Warn,
+                LogLevel::Error => IsolateLevel::Error,
+            },
+            text: l.text.clone(),
+        })
+        .collect();
+    crate::run::print_logs(&lines);
 }

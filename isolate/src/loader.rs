@@ -152,6 +152,72 @@ pub fn imports_of(module: &Module) -> Vec<String> {
     found
 }
 
+/// A breadth-first walk over a module graph: hands out each module once, keeps the total size
+/// within a bound, and names the importer when a module does not exist.
+pub(crate) struct ImportWalk {
+    queue: std::collections::VecDeque<(String, Option<(String, String)>)>,
+    seen: std::collections::HashSet<String>,
+    total: usize,
+    max_bytes: usize,
+}
+
+impl ImportWalk {
+    /// Starts at `main`, then `extra` (names loaded whether imported or not).
+    pub(crate) fn new(main: &str, extra: Vec<String>, max_bytes: usize) -> Result<Self, RunError> {
+        let main = normalise_name(main).map_err(RunError::InvalidInput)?;
+        let mut queue = std::collections::VecDeque::from([(main, None)]);
+        queue.extend(extra.into_iter().map(|n| (n, None)));
+        Ok(ImportWalk {
+            queue,
+            seen: Default::default(),
+            total: 0,
+            max_bytes,
+        })
+    }
+
+    /// The next module not visited yet, or `None` when the walk is done.
+    pub(crate) fn next(
+        &mut self,
+        source: &mut dyn ModuleSource,
+    ) -> Result<Option<Module>, RunError> {
+        while let Some((name, importer)) = self.queue.pop_front() {
+            if !self.seen.insert(name.clone()) {
+                continue;
+            }
+            let Some(module) = source.get(&name)? else {
+                let (referrer, specifier) =
+                    importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
+                return Err(RunError::ModuleNotFound {
+                    specifier,
+                    referrer,
+                });
+            };
+            self.total = self.total.saturating_add(module.bytes.len());
+            if self.total > self.max_bytes {
+                return Err(RunError::Limit(crate::LimitKind::Source));
+            }
+            return Ok(Some(module));
+        }
+        Ok(None)
+    }
+
+    /// Records that module `name` imports `specifier`; a specifier that cannot name a module
+    /// of the set is `ModuleNotFound` at once.
+    pub(crate) fn import(&mut self, name: &str, specifier: String) -> Result<(), RunError> {
+        match crate::modules::resolve(name, &specifier) {
+            Some(target) => {
+                self.queue
+                    .push_back((target, Some((name.to_string(), specifier))));
+                Ok(())
+            }
+            None => Err(RunError::ModuleNotFound {
+                specifier,
+                referrer: name.to_string(),
+            }),
+        }
+    }
+}
+
 /// Reads `main` and every module it imports, transitively, from `source` into a set that can be
 /// shipped to a jailed worker. A missing module is `ModuleNotFound`; the total size is bounded
 /// by `max_bytes`.
@@ -160,38 +226,13 @@ pub fn collect(
     source: &mut dyn ModuleSource,
     max_bytes: usize,
 ) -> Result<ModuleSet, RunError> {
-    let main = normalise_name(main).map_err(RunError::InvalidInput)?;
+    let mut walk = ImportWalk::new(main, Vec::new(), max_bytes)?;
     let mut found: HashMap<String, Module> = HashMap::new();
-    let mut queue = std::collections::VecDeque::from([(main, None::<(String, String)>)]);
-    let mut total = 0usize;
-    while let Some((name, importer)) = queue.pop_front() {
-        if found.contains_key(&name) {
-            continue;
-        }
-        let Some(module) = source.get(&name)? else {
-            let (referrer, specifier) =
-                importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
-            return Err(RunError::ModuleNotFound {
-                specifier,
-                referrer,
-            });
-        };
-        total = total.saturating_add(module.bytes.len());
-        if total > max_bytes {
-            return Err(RunError::Limit(crate::LimitKind::Source));
-        }
+    while let Some(module) = walk.next(source)? {
         for specifier in imports_of(&module) {
-            match crate::modules::resolve(&name, &specifier) {
-                Some(target) => queue.push_back((target, Some((name.clone(), specifier)))),
-                None => {
-                    return Err(RunError::ModuleNotFound {
-                        specifier,
-                        referrer: name,
-                    })
-                }
-            }
+            walk.import(&module.name, specifier)?;
         }
-        found.insert(name, module);
+        found.insert(module.name.clone(), module);
     }
     Ok(ModuleSet { modules: found })
 }

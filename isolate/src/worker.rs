@@ -18,7 +18,7 @@ use crate::error::{LimitKind, RunError, SourceLocation};
 use crate::ffi::{self, StkOutcome};
 use crate::host::HostState;
 use crate::limits::Limits;
-use crate::loader::ModuleSource;
+use crate::loader::{ImportWalk, ModuleSource};
 use crate::modules::{self, ModuleKind};
 use crate::protection::{KeyedIsolate, MpkMode};
 use crate::typescript::{self, SourceMap};
@@ -423,40 +423,14 @@ impl Worker {
 
     /// Compiles `main` and everything it imports (plus the source's eager names).
     fn compile_all(&mut self, main: &str, source: &mut dyn ModuleSource) -> Result<i32, RunError> {
-        let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;
-        let mut queue: std::collections::VecDeque<(String, Option<(String, String)>)> =
-            std::collections::VecDeque::from([(main.clone(), None)]);
-        queue.extend(source.eager_names().into_iter().map(|n| (n, None)));
-        let mut total = 0usize;
-        while let Some((name, importer)) = queue.pop_front() {
-            if self.host().module_index.contains_key(&name) {
-                continue;
-            }
-            let Some(module) = source.get(&name)? else {
-                let (referrer, specifier) =
-                    importer.unwrap_or_else(|| ("the command line".into(), name.clone()));
-                return Err(RunError::ModuleNotFound {
-                    specifier,
-                    referrer,
-                });
-            };
-            total = total.saturating_add(module.bytes.len());
-            if total > self.limits.source_bytes {
-                return Err(RunError::Limit(LimitKind::Source));
-            }
-            let index = self.compile(&name, module.kind, &module.bytes)?;
+        let mut walk = ImportWalk::new(main, source.eager_names(), self.limits.source_bytes)?;
+        while let Some(module) = walk.next(source)? {
+            let index = self.compile(&module.name, module.kind, &module.bytes)?;
             for specifier in self.requests(index)? {
-                match modules::resolve(&name, &specifier) {
-                    Some(target) => queue.push_back((target, Some((name.clone(), specifier)))),
-                    None => {
-                        return Err(RunError::ModuleNotFound {
-                            specifier,
-                            referrer: name,
-                        })
-                    }
-                }
+                walk.import(&module.name, specifier)?;
             }
         }
+        let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;
         self.host()
             .module_index
             .get(&main)

@@ -56,6 +56,20 @@ struct TypedModule {
     data: Option<String>,
 }
 
+/// The calling tenant and its request body, parsed as JSON (`what` names it in errors).
+pub(super) fn tenant_and_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<(String, T), ApiError> {
+    let tenant = state.tenant(headers)?;
+    let body = body_or_error(body)?;
+    let value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))?;
+    Ok((tenant, value))
+}
+
 pub(super) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("the request body is too large".into()),
@@ -153,10 +167,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
-    let body = body_or_error(body)?;
-    let code: WorkerCode = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid WorkerCode JSON: {e}")))?;
+    let (tenant, code): (String, WorkerCode) =
+        tenant_and_json(&state, &headers, body, "WorkerCode JSON")?;
     let limits = &state.config.limits;
     if code.modules.is_empty() || code.modules.len() > wire::MAX_MODULES {
         return Err(ApiError::BadRequest(format!(

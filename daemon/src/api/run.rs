@@ -13,7 +13,7 @@ use serde::Deserialize;
 use stockade_ipc::{Outcome, Reply};
 
 use super::error::ApiError;
-use super::loader::body_or_error;
+use super::loader::tenant_and_json;
 use super::AppState;
 use crate::config::LimitsConfig;
 use crate::supervisor::Job;
@@ -78,10 +78,7 @@ pub async fn run(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
-    let body = body_or_error(body)?;
-    let request: RunRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+    let (tenant, request): (String, RunRequest) = tenant_and_json(&state, &headers, body, "JSON")?;
     if request.code.len()
         > state
             .config

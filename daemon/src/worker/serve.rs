@@ -166,33 +166,11 @@ fn load_worker(
     });
     let mut set = match ModuleSet::new(modules) {
         Ok(s) => s,
-        Err(e) => {
-            return outcome(
-                id,
-                Invocation {
-                    result: Err(e),
-                    logs: vec![],
-                    cpu: Duration::ZERO,
-                    wall: Duration::ZERO,
-                },
-                |_| Reply::Loaded,
-            )
-        }
+        Err(e) => return failed(id, &e),
     };
     let mut worker = match Worker::new(engine, engine_limits(&load.limits)) {
         Ok(w) => w,
-        Err(e) => {
-            return outcome(
-                id,
-                Invocation {
-                    result: Err(e),
-                    logs: vec![],
-                    cpu: Duration::ZERO,
-                    wall: Duration::ZERO,
-                },
-                |_| Reply::Loaded,
-            )
-        }
+        Err(e) => return failed(id, &e),
     };
     let inv = worker.load(&load.main_module, &mut set);
     if inv.result.is_ok() {
@@ -327,6 +305,17 @@ fn run_snippet(
         ..called
     };
     outcome(id, inv, |json| Reply::Json(json.into_bytes()))
+}
+
+/// The outcome of a request that failed before any code ran.
+fn failed(request_id: RequestId, e: &RunError) -> ToSupervisor {
+    ToSupervisor::Outcome(Outcome {
+        request_id,
+        result: Err(error_reply(e)),
+        logs: vec![],
+        cpu_us: 0,
+        wall_us: 0,
+    })
 }
 
 fn error_outcome(request_id: RequestId, kind: ErrorKind, message: String) -> ToSupervisor {
