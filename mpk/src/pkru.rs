@@ -112,11 +112,12 @@ pub unsafe fn read() -> u32 {
 #[cfg(stockade_mpk_enabled)]
 #[inline]
 pub(crate) unsafe fn write(pkru: u32) {
-    // SAFETY: the caller guarantees OSPKE. WRPKRU requires ECX = EDX = 0 and
-    // reads EAX. No `nomem`: the asm is a compiler memory barrier, so no load
-    // or store is moved across the permission change. The CPU does not run
-    // WRPKRU speculatively, and accesses checked against PKRU do not execute,
-    // even speculatively, before a preceding WRPKRU completes (Intel SDM).
+    // WRPKRU requires ECX = EDX = 0 and reads EAX. No `nomem`: the asm is a
+    // compiler memory barrier, so no load or store is moved across the
+    // permission change. The CPU does not run WRPKRU speculatively, and
+    // accesses checked against PKRU do not execute, even speculatively, before
+    // a preceding WRPKRU completes (Intel SDM).
+    // SAFETY: the caller guarantees OSPKE and keeps its stack's key open.
     unsafe {
         core::arch::asm!(
             "wrpkru",

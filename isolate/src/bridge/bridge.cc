@@ -507,6 +507,13 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   return true;
 }
 
+// False (with `out` saying why) unless `index` names a module of `iso`.
+bool ValidModule(stk_isolate* iso, int32_t index, stk_outcome* out) {
+  if (index >= 0 && static_cast<size_t>(index) < iso->modules.size()) return true;
+  SetValue(out, STK_INTERNAL, "no such module");
+  return false;
+}
+
 // The C++ functions reachable from snapshotted JavaScript; V8 serialises them by index here.
 const intptr_t* ExternalReferences() {
   static const intptr_t refs[] = {
@@ -786,10 +793,7 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
 }
 
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {
-  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
-    SetValue(out, STK_INTERNAL, "no such module");
-    return out->status;
-  }
+  if (!ValidModule(iso, index, out)) return out->status;
   Entry entry(iso);
   v8::Isolate* isolate = entry.isolate();
   v8::Local<v8::Module> module = iso->modules[index].Get(isolate);
@@ -807,10 +811,7 @@ int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {
 }
 
 int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
-  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
-    SetValue(out, STK_INTERNAL, "no such module");
-    return out->status;
-  }
+  if (!ValidModule(iso, index, out)) return out->status;
   Entry entry(iso);
   v8::Isolate* isolate = entry.isolate();
   v8::Local<v8::Context> ctx = entry.context();
@@ -836,10 +837,7 @@ int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
 
 int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
                    size_t payload_len, stk_outcome* out) {
-  if (index < 0 || static_cast<size_t>(index) >= iso->modules.size()) {
-    SetValue(out, STK_INTERNAL, "no such module");
-    return out->status;
-  }
+  if (!ValidModule(iso, index, out)) return out->status;
   Entry entry(iso);
   v8::Isolate* isolate = entry.isolate();
   v8::Local<v8::Context> ctx = entry.context();
