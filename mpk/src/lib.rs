@@ -91,6 +91,8 @@ mod error;
 pub mod pkru;
 mod sharing;
 mod status;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use error::MpkError;
 pub use sharing::{pair_sharing_probability, KeyAssigner};
