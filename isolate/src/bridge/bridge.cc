@@ -507,6 +507,18 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   return true;
 }
 
+// Makes `result`, which must be a promise, the one the host pumps until it settles.
+int32_t AwaitResult(stk_isolate* iso, v8::Local<v8::Value> result, const char* not_a_promise,
+                    stk_outcome* out) {
+  if (!result->IsPromise()) {
+    SetValue(out, STK_INTERNAL, not_a_promise);
+    return out->status;
+  }
+  iso->pending.Reset(iso->isolate, result.As<v8::Promise>());
+  out->status = STK_OK;
+  return STK_OK;
+}
+
 // False (with `out` saying why) unless `index` names a module of `iso`.
 bool ValidModule(stk_isolate* iso, int32_t index, stk_outcome* out) {
   if (index >= 0 && static_cast<size_t>(index) < iso->modules.size()) return true;
@@ -826,13 +838,7 @@ int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
     FromTryCatch(isolate, ctx, tc, out);
     return out->status;
   }
-  if (!result->IsPromise()) {
-    SetValue(out, STK_INTERNAL, "module evaluation did not return a promise");
-    return out->status;
-  }
-  iso->pending.Reset(isolate, result.As<v8::Promise>());
-  out->status = STK_OK;
-  return STK_OK;
+  return AwaitResult(iso, result, "module evaluation did not return a promise", out);
 }
 
 int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
@@ -854,13 +860,7 @@ int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* pa
     FromTryCatch(isolate, ctx, tc, out);
     return out->status;
   }
-  if (!result->IsPromise()) {
-    SetValue(out, STK_INTERNAL, "the invoker did not return a promise");
-    return out->status;
-  }
-  iso->pending.Reset(isolate, result.As<v8::Promise>());
-  out->status = STK_OK;
-  return STK_OK;
+  return AwaitResult(iso, result, "the invoker did not return a promise", out);
 }
 
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out) {
