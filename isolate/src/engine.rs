@@ -26,19 +26,21 @@ impl V8Profile {
     fn flags(self) -> &'static str {
         // --single-threaded: no V8 worker threads, so every heap page is allocated on the
         // isolate's own thread (the MPK tagging relies on it) and the jail can stay tight.
-        // --no-wasm-memory-protection-keys: V8 must not use a protection key of its own for
-        // WebAssembly code (re-tagging code pages, writing PKRU beside crate::protection). V8
-        // 10.2 still *allocates* one at initialisation whatever the flag, and CHECK-fails when
-        // our guards close it, so Engine::init takes every free key before V8 starts.
-        // --wasm-write-protect-code-memory: WebAssembly code is RX except while V8 writes it (no
-        // RWX pages, which an arbitrary-write bug would turn into native code and WRPKRU); it is
-        // shared between isolates and so not under any tenant's key (see bridge/memory.cc).
+        // --no-memory-protection-keys: V8 13.6 would otherwise take a protection key of its own
+        // for code space and write PKRU beside crate::protection; Engine::init also takes every
+        // free key before V8 starts, so V8 could not get one either way. The price (V8 13.6
+        // dropped mprotect-based W^X for WebAssembly code and relies on that key): WebAssembly
+        // code space is RWX on the standard profile; the strict profile has no JIT and no
+        // WebAssembly. See SECURITY.md.
+        // --enable-sharedarraybuffer-per-context: the SharedArrayBuffer constructor exists only
+        // where the embedder's callback says so; we install none (V8 13.6 removed the flag that
+        // turned it off globally).
         match self {
             V8Profile::Standard => {
-                "--single-threaded --no-wasm-memory-protection-keys --wasm-write-protect-code-memory --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum"
+                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum"
             }
             V8Profile::Strict => {
-                "--single-threaded --no-wasm-memory-protection-keys --wasm-write-protect-code-memory --no-harmony-sharedarraybuffer --no-verify-snapshot-checksum --jitless --no-expose-wasm"
+                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum --jitless"
             }
         }
     }
@@ -167,7 +169,7 @@ impl Engine {
         unsafe { ffi::stk_pages_allocated_outside_isolates() }
     }
 
-    /// The V8 version linked, e.g. `10.2.154.26-node.36`.
+    /// The V8 version linked, e.g. `13.6.233.17-node.37`.
     pub fn v8_version() -> String {
         // SAFETY: V8 returns a static NUL-terminated string.
         unsafe { CStr::from_ptr(ffi::stk_v8_version()) }

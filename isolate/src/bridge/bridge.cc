@@ -1,4 +1,4 @@
-// Stockade's one C++ file: a flat extern "C" surface over V8 10.2 (libnode108).
+// Stockade's one C++ file: a flat extern "C" surface over V8 13.6 (Debian's libnode137).
 //
 // Guarantees:
 // - No C++ exception or V8 failure crosses into Rust: every entry point reports through an
@@ -60,26 +60,35 @@ class StockadePlatform final : public v8::Platform {
 
   v8::PageAllocator* GetPageAllocator() override { return &pages_; }
   int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
-  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate* isolate) override {
-    return inner_->GetForegroundTaskRunner(isolate);
-  }
-  void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
-    inner_->CallOnWorkerThread(std::move(task));
-  }
-  void CallDelayedOnWorkerThread(std::unique_ptr<v8::Task> task, double delay) override {
-    inner_->CallDelayedOnWorkerThread(std::move(task), delay);
+  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate* isolate,
+                                                          v8::TaskPriority priority) override {
+    return inner_->GetForegroundTaskRunner(isolate, priority);
   }
   bool IdleTasksEnabled(v8::Isolate* isolate) override { return false; }
-  std::unique_ptr<v8::JobHandle> PostJob(v8::TaskPriority priority,
-                                         std::unique_ptr<v8::JobTask> job) override {
-    return inner_->PostJob(priority, std::move(job));
-  }
   double MonotonicallyIncreasingTime() override { return inner_->MonotonicallyIncreasingTime(); }
   double CurrentClockTimeMillis() override {
     return tl_wall_ms >= 0 ? tl_wall_ms : inner_->CurrentClockTimeMillis();
   }
   v8::TracingController* GetTracingController() override {
     return inner_->GetTracingController();
+  }
+
+ protected:
+  // With --single-threaded V8 posts no worker tasks; libplatform's single-threaded platform runs
+  // any that come on the calling thread.
+  std::unique_ptr<v8::JobHandle> CreateJobImpl(v8::TaskPriority priority,
+                                               std::unique_ptr<v8::JobTask> job,
+                                               const v8::SourceLocation& location) override {
+    return inner_->CreateJob(priority, std::move(job), location);
+  }
+  void PostTaskOnWorkerThreadImpl(v8::TaskPriority priority, std::unique_ptr<v8::Task> task,
+                                  const v8::SourceLocation& location) override {
+    inner_->PostTaskOnWorkerThread(priority, std::move(task), location);
+  }
+  void PostDelayedTaskOnWorkerThreadImpl(v8::TaskPriority priority,
+                                         std::unique_ptr<v8::Task> task, double delay,
+                                         const v8::SourceLocation& location) override {
+    inner_->PostDelayedTaskOnWorkerThread(priority, std::move(task), delay, location);
   }
 
  private:
@@ -483,7 +492,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
-  v8::ScriptOrigin origin(isolate, v8::String::NewFromUtf8Literal(isolate, "stockade:runtime"));
+  v8::ScriptOrigin origin(v8::String::NewFromUtf8Literal(isolate, "stockade:runtime"));
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> exports;
   if (!v8::Script::Compile(ctx, Str(isolate, runtime_js, runtime_len), &origin).ToLocal(&script) ||
@@ -734,7 +743,7 @@ int32_t stk_module_compile(stk_isolate* iso, const char* name, size_t name_len, 
     SetValue(out, STK_INTERNAL, "module source too large for V8");
     return -1;
   }
-  v8::ScriptOrigin origin(isolate, Str(isolate, name, name_len), 0, 0, false, -1,
+  v8::ScriptOrigin origin(Str(isolate, name, name_len), 0, 0, false, -1,
                           v8::Local<v8::Value>(), false, false, true);
   v8::ScriptCompiler::Source source(source_text, origin);
   v8::Local<v8::Module> module;
@@ -790,10 +799,10 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
       value = text;
     }
   }
-  std::vector<v8::Local<v8::String>> exports = {v8::String::NewFromUtf8Literal(isolate, "default")};
-  v8::Local<v8::Module> module =
-      v8::Module::CreateSyntheticModule(isolate, Str(isolate, name, name_len), exports,
-                                        SyntheticSteps);
+  v8::Local<v8::String> exports[] = {v8::String::NewFromUtf8Literal(isolate, "default")};
+  v8::Local<v8::Module> module = v8::Module::CreateSyntheticModule(
+      isolate, Str(isolate, name, name_len), v8::MemorySpan<const v8::Local<v8::String>>(exports),
+      SyntheticSteps);
   const int index = static_cast<int>(iso->modules.size());
   iso->modules.emplace_back(isolate, module);
   iso->module_names.emplace_back(name, name_len);

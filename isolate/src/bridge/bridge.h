@@ -1,4 +1,4 @@
-// The flat C surface between Rust (isolate/src/ffi.rs) and V8 10.2 (bridge.cc).
+// The flat C surface between Rust (isolate/src/ffi.rs) and V8 13.6 (bridge.cc).
 //
 // Every struct here is mirrored field for field in ffi.rs; bridge.cc static_asserts the sizes
 // and offsets the Rust side asserts too, so a mismatch fails the build, not a tenant's request.

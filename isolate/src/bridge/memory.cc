@@ -131,7 +131,7 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
   const uintptr_t raw_end = base + request;
   if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
   void* result = reinterpret_cast<void*>(aligned);
-  // WebAssembly code space (the only reservation V8 10.2 makes as kNoAccessWillJitLater) is
+  // WebAssembly code space (the only reservation V8 makes as kNoAccessWillJitLater) is
   // shared: V8's process-wide native-module cache hands byte-identical modules, compiled code
   // included, to every isolate that compiles them. Tagged with the first compiler's key, it
   // would fault in every other isolate; so it stays under key 0, owned by no isolate. It holds
@@ -176,6 +176,11 @@ bool TaggingPageAllocator::SetPermissions(void* address, size_t size, Permission
   }
   if (access == kNoAccess) madvise(address, size, MADV_DONTNEED);
   return true;
+}
+
+bool TaggingPageAllocator::RecommitPages(void* address, size_t size, Permission access) {
+  // The pages were discarded or decommitted in place and keep their range's key.
+  return TagPages(address, size, ToProt(access), KeyAt(reinterpret_cast<uintptr_t>(address))) == 0;
 }
 
 bool TaggingPageAllocator::DiscardSystemPages(void* address, size_t size) {

@@ -97,6 +97,7 @@ class TaggingPageAllocator final : public v8::PageAllocator {
   bool FreePages(void* address, size_t size) override;
   bool ReleasePages(void* address, size_t size, size_t new_size) override;
   bool SetPermissions(void* address, size_t size, Permission access) override;
+  bool RecommitPages(void* address, size_t size, Permission access) override;
   bool DiscardSystemPages(void* address, size_t size) override;
   bool DecommitPages(void* address, size_t size) override;
 
@@ -159,7 +160,7 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
 // reservation: a reservation V8 cannot get is a graceful failure everywhere (`new
 // WebAssembly.Memory` throws a RangeError after V8 has retried with smaller maxima down to the
 // initial size; `memory.grow` past its reservation allocates anew and returns -1 when that
-// fails), whereas a failed commit inside a granted reservation is a fatal OOM in V8 10.2.
+// fails), whereas a failed commit inside a granted reservation is a fatal OOM in V8.
 // Arenas register here by owner so the page allocator can find the budget to charge.
 namespace wasm_budget {
 constexpr size_t kWasmPageSize = 64 * 1024;
