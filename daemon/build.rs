@@ -1,13 +1,22 @@
-//! Links this crate's binaries the way a process that maps V8 13.6 must be linked (arguments from
-//! stockade-isolate's build script), and records which V8 that is for `stockade --version`.
+//! Records where the V8 runtime root and the worker's shared object are, for starting worker
+//! processes, and which V8 that is for `stockade --version`. This package's binaries do not link
+//! V8: they are ordinary programs on the system's libc.
+use std::path::PathBuf;
+
 fn main() {
-    println!("cargo:rerun-if-env-changed=DEP_NODE_LINK_ARGS");
-    println!("cargo:rerun-if-env-changed=DEP_NODE_V8_VERSION");
-    let v8 = std::env::var("DEP_NODE_V8_VERSION").unwrap_or_else(|_| "unknown".into());
-    println!("cargo:rustc-env=STOCKADE_V8_VERSION={v8}");
-    if let Ok(args) = std::env::var("DEP_NODE_LINK_ARGS") {
-        for arg in args.split('\x1f').filter(|a| !a.is_empty()) {
-            println!("cargo:rustc-link-arg={arg}");
-        }
-    }
+    let root = stockade_v8_root::locate();
+    println!("cargo:rustc-env=STOCKADE_V8_VERSION={}", root.version);
+    println!("cargo:rustc-env=STOCKADE_V8_LIBDIR={}", root.libdir.display());
+    println!("cargo:rustc-env=STOCKADE_V8_LOADER={}", root.loader.display());
+    // Cargo puts a dependency's cdylib in the profile's deps folder; OUT_DIR is
+    // <profile>/build/<package>-<hash>/out.
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let profile = out
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR is <profile>/build/<package>/out");
+    println!(
+        "cargo:rustc-env=STOCKADE_WORKER_SO={}",
+        profile.join("deps/libstockade_worker.so").display()
+    );
 }

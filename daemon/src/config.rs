@@ -27,6 +27,9 @@ pub struct Config {
     pub jail: bool,
     /// The operator's bearer token (admin endpoints). Defaults to the default tenant's token.
     pub operator_token: Option<String>,
+    /// The time zone tenant code sees (`new Date().getHours()`, `Intl`), as an IANA name or a
+    /// POSIX `TZ` string; `UTC` by default, whatever the host's zone.
+    pub timezone: String,
     /// Limits applied to every worker and snippet unless a request asks for less.
     pub limits: LimitsConfig,
     /// Risk-based placement of tenants into worker processes.
@@ -176,6 +179,7 @@ impl Default for Config {
             workers: 2,
             jail: true,
             operator_token: None,
+            timezone: "UTC".into(),
             limits: LimitsConfig::default(),
             cordon: CordonSettings::default(),
             tenants: Vec::new(),
@@ -250,6 +254,25 @@ impl Config {
         }
         if self.workers == 0 || self.workers > 256 {
             return Err("workers must be 1 to 256".into());
+        }
+        if self.timezone.is_empty()
+            || self.timezone.len() > 64
+            || !self
+                .timezone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+-/:,.<>".contains(c))
+            || self.timezone.contains("..")
+        {
+            return Err(format!(
+                "timezone {:?} must be an IANA zone name such as UTC or Europe/Berlin",
+                self.timezone
+            ));
+        }
+        let min_mb = crate::api::MIN_MEMORY_MB;
+        if self.limits.memory_mb < min_mb || self.cordon.quarantine_memory_mb < min_mb {
+            return Err(format!(
+                "limits.memory_mb and cordon.quarantine_memory_mb must be at least {min_mb}"
+            ));
         }
         let c = &self.cordon;
         if [

@@ -1,15 +1,15 @@
 //! `stockade run FILE`: one module, one fresh isolate, one call, then exit.
 //!
 //! FILE may import other files by relative path; they are read from FILE's folder and never
-//! from outside it (see `stockade_isolate::DiskSource`). By default the code runs in a jailed
-//! worker process (`run_jailed.rs`); `--no-jail` runs it in this process, for debugging.
+//! from outside it (see `stockade_source::DiskSource`). The code runs in a worker process
+//! (`run_jailed.rs`), jailed unless `--no-jail` (debugging): this process never maps V8.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use stockade_isolate::{DiskSource, Engine, Limits, LogLevel, RunError, V8Profile, Worker};
+use stockade_ipc::{LogLevel, LogLine};
+use stockade_source::RunError;
 
 pub const EXIT_THREW: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -32,7 +32,7 @@ pub struct RunArgs {
     /// Wall-clock limit in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub wall_ms: u64,
-    /// Run in this process instead of a jailed worker (debugging only).
+    /// Run the worker process without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
 }
@@ -86,6 +86,13 @@ pub fn main(args: RunArgs) -> ExitCode {
     if let Err(e) = serde_json::from_str::<serde_json::Value>(&args.arg) {
         return fail(EXIT_USAGE, &format!("--arg is not valid JSON: {e}"));
     }
+    let min_mb = crate::api::MIN_MEMORY_MB as usize;
+    if args.memory_mb < min_mb {
+        return fail(
+            EXIT_USAGE,
+            &format!("--memory-mb is {}; the smallest memory limit is {min_mb} MiB", args.memory_mb),
+        );
+    }
     let (dir, name) = match (
         args.file.parent(),
         args.file.file_name().and_then(|n| n.to_str()),
@@ -111,46 +118,11 @@ pub fn main(args: RunArgs) -> ExitCode {
             &format!("{}: no such file", args.file.display()),
         );
     }
-    let limits = Limits {
-        cpu: Duration::from_millis(args.cpu_ms),
-        wall: Duration::from_millis(args.wall_ms),
-        memory_bytes: args.memory_mb.saturating_mul(1 << 20),
-        ..Limits::default()
-    };
-    if !args.no_jail {
-        return super::run_jailed::main(&args, &dir, &name, &limits);
-    }
-    let engine = match Engine::init(V8Profile::Standard) {
-        Ok(e) => e,
-        Err(e) => return fail(EXIT_INTERNAL, &e.to_string()),
-    };
-    let mut source = match DiskSource::new(&dir, limits.source_bytes as u64) {
-        Ok(s) => s,
-        Err(e) => return fail(EXIT_USAGE, &e.to_string()),
-    };
-    let mut worker = match Worker::new(engine, limits) {
-        Ok(w) => w,
-        Err(e) => return fail(EXIT_INTERNAL, &e.to_string()),
-    };
-    let loaded = worker.load(&name, &mut source);
-    print_logs(&loaded.logs);
-    if let Err(e) = loaded.result {
-        return fail(exit_code(&e), &report(&e));
-    }
-    let called = worker.call(&args.arg);
-    print_logs(&called.logs);
-    match called.result {
-        Ok(json) => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{json}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(exit_code(&e), &report(&e)),
-    }
+    super::run_jailed::main(&args, &dir, &name)
 }
 
 /// Console output on stderr, in order, warnings and errors marked.
-pub fn print_logs(logs: &[stockade_isolate::LogLine]) {
+pub fn print_logs(logs: &[LogLine]) {
     let mut err = std::io::stderr().lock();
     for line in logs {
         let prefix = match line.level {

@@ -1,5 +1,5 @@
-//! `stockade run` inside a jailed worker: this process (the operator's, trusted) reads FILE and
-//! the files it imports, spawns one `stockade worker` behind the full jail, ships the modules over
+//! `stockade run` inside a worker process: this process (the operator's, trusted) reads FILE and
+//! the files it imports, spawns one worker behind the full jail (unless `--no-jail`), ships the modules over
 //! the IPC protocol, and prints what comes back. The worker never sees the filesystem.
 
 use std::io::Write;
@@ -9,22 +9,23 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use stockade_ipc::{
-    read_frame, write_frame, Call, ErrorKind, LoadWorker, LogLevel, Reply, RequestId, ToSupervisor,
+    read_frame, write_frame, Call, ErrorKind, LoadWorker, Reply, RequestId, ToSupervisor,
     ToWorker, WorkerId, PROTOCOL_VERSION,
 };
-use stockade_isolate::{loader, DiskSource, Limits, LogLevel as IsolateLevel, LogLine, ModuleKind};
+use stockade_source::loader::{self, MAX_SOURCE_BYTES};
+use stockade_source::{DiskSource, ModuleKind};
 
 use crate::run::{
     exit_code, fail, report, RunArgs, EXIT_INTERNAL, EXIT_LIMIT, EXIT_THREW, EXIT_USAGE,
 };
-use crate::supervisor::{worker_command, SpawnConfig};
+use crate::supervisor::{worker_command, SpawnConfig, WorkerRuntime};
 
-pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode {
-    let mut disk = match DiskSource::new(dir, limits.source_bytes as u64) {
+pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
+    let mut disk = match DiskSource::new(dir, MAX_SOURCE_BYTES as u64) {
         Ok(d) => d,
         Err(e) => return fail(EXIT_USAGE, &e.to_string()),
     };
-    let set = match loader::collect(name, &mut disk, limits.source_bytes) {
+    let set = match loader::collect(name, &mut disk, MAX_SOURCE_BYTES) {
         Ok(s) => s,
         Err(e) => return fail(exit_code(&e), &report(&e)),
     };
@@ -43,22 +44,18 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode
             bytes: m.bytes,
         })
         .collect();
-    let program = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            return fail(
-                EXIT_INTERNAL,
-                &format!("cannot find the stockade binary: {e}"),
-            )
-        }
+    let runtime = match WorkerRuntime::locate() {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_INTERNAL, &e),
     };
     let (mut ours, theirs) = match UnixStream::pair() {
         Ok(p) => p,
         Err(e) => return fail(EXIT_INTERNAL, &format!("socketpair: {e}")),
     };
     let config = SpawnConfig {
-        program,
-        jail: true,
+        runtime,
+        timezone: "UTC".into(),
+        jail: !args.no_jail,
         profile: "standard",
         test_hooks: false,
     };
@@ -67,13 +64,11 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str, limits: &Limits) -> ExitCode
         Err(e) => return fail(EXIT_INTERNAL, &format!("cannot start a worker: {e}")),
     };
     drop(theirs);
-    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     let wire_limits = stockade_ipc::Limits {
-        cpu_ms: ms(limits.cpu),
-        wall_ms: ms(limits.wall),
-        memory_mb: u32::try_from(limits.memory_bytes >> 20)
-            .unwrap_or(u32::MAX)
-            .max(1),
+        cpu_ms: clamp(args.cpu_ms),
+        wall_ms: clamp(args.wall_ms),
+        memory_mb: clamp(args.memory_mb as u64),
         stack_kb: 0,
         sub_requests: 0,
         result_bytes: 0,
@@ -182,17 +177,5 @@ fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
 }
 
 fn print_logs(logs: &[stockade_ipc::LogLine]) {
-    let lines: Vec<LogLine> = logs
-        .iter()
-        .map(|l| LogLine {
-            level: match l.level {
-                LogLevel::Debug => IsolateLevel::Debug,
-                LogLevel::Info => IsolateLevel::Log,
-                LogLevel::Warn => IsolateLevel::Warn,
-                LogLevel::Error => IsolateLevel::Error,
-            },
-            text: l.text.clone(),
-        })
-        .collect();
-    crate::run::print_logs(&lines);
+    crate::run::print_logs(logs);
 }

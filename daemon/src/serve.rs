@@ -57,10 +57,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let program =
-        std::env::current_exe().map_err(|e| format!("cannot find the stockade binary: {e}"))?;
     let spawn = SpawnConfig {
-        program,
+        runtime: crate::supervisor::WorkerRuntime::locate()?,
+        timezone: config.timezone.clone(),
         jail: config.jail,
         profile: "standard",
         test_hooks: test_hooks_enabled(),

@@ -145,3 +145,29 @@ fn a_limit_exits_3_and_names_it() {
         );
     }
 }
+
+#[test]
+fn deeply_nested_source_is_a_compile_error_not_a_crash() {
+    // 20 KB of nesting: the CLI's import scan runs outside the jail and must not overflow its
+    // stack; the worker's compiler must not either.
+    let dir = tempdir("nested");
+    for (name, open, close) in [("deep.js", "(", ")"), ("deep.ts", "[", "]")] {
+        write(
+            &dir,
+            name,
+            &format!(
+                "export default () => {}1{};\n",
+                open.repeat(10_000),
+                close.repeat(10_000)
+            ),
+        );
+        let out = stockade(&["run", dir.join(name).to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).to_lowercase().contains("syntax")
+                || text(&out.stderr).contains("nest"),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -37,10 +37,10 @@ impl V8Profile {
         // turned it off globally).
         match self {
             V8Profile::Standard => {
-                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum"
+                "--single-threaded --no-memory-protection-keys --decommit-pooled-pages --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum"
             }
             V8Profile::Strict => {
-                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum --jitless"
+                "--single-threaded --no-memory-protection-keys --decommit-pooled-pages --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum --jitless"
             }
         }
     }
@@ -81,7 +81,7 @@ impl Engine {
         // Every free protection key, before V8 initialises (see V8Profile::flags) and before
         // any sandbox closes; once per process.
         let keys = KEYS.get_or_init(EngineKeys::allocate);
-        let flags = profile.flags();
+        let extra = std::env::var("ZZ_V8_FLAGS").unwrap_or_default(); let flags_owned = format!("{} {}", profile.flags(), extra); let flags = flags_owned.as_str(); // ZZSCRATCH
         // SAFETY: flags is a valid buffer of flags.len() bytes for the duration of the call.
         let rc = unsafe { ffi::stk_engine_init(flags.as_ptr().cast(), flags.len()) };
         if rc != 0 {

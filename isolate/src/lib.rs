@@ -14,7 +14,7 @@
 //! - Isolates of one process are separated by memory protection keys where the CPU and kernel
 //!   have them, and say so where they do not ([`protection`]).
 //!
-//! Trusts: V8 10.2 (libnode108) and oxc. The second layer (the jail in `stockade-seccomp`) and
+//! Trusts: V8 13.6 (Debian's libnode137) and oxc. The second layer (the jail in `stockade-seccomp`) and
 //! the memory protection keys (`stockade-mpk`) exist because V8 is not trusted to be bug-free.
 
 #[cfg(all(feature = "mpk-attack", not(debug_assertions)))]
@@ -26,23 +26,21 @@ compile_error!(
 #[cfg(feature = "mpk-attack")]
 pub mod attack;
 mod engine;
-mod error;
 mod ffi;
 mod host;
 mod limits;
-pub mod loader;
-pub mod modules;
 pub mod protection;
 pub mod typescript;
 mod watchdog;
 mod worker;
 
 pub use engine::{Engine, V8Profile};
-pub use error::{LimitKind, RunError, SourceLocation};
 pub use ffi::StkHeapStats as HeapStats;
 pub use limits::Limits;
-pub use loader::{DiskSource, ModuleSet, ModuleSource};
-pub use modules::{Module, ModuleKind};
+pub use stockade_source::{error, loader, modules};
+pub use stockade_source::{
+    DiskSource, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError, SourceLocation,
+};
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;
 pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};

@@ -31,7 +31,7 @@ impl Default for Limits {
             wall: Duration::from_secs(30),
             memory_bytes: 128 << 20,
             stack_bytes: 512 << 10,
-            source_bytes: 64 << 20,
+            source_bytes: stockade_source::loader::MAX_SOURCE_BYTES,
             result_bytes: 16 << 20,
             output_bytes: 1 << 20,
             timers: 10_000,

@@ -263,8 +263,9 @@ const CONNECTED_SEND: &[ArgCheck] = &[fd_is_kept(0), long_eq(4, 0)];
 const OWN_PROCESS: &[ArgCheck] = &[pid_is_own(0)];
 
 /// Everything a warmed, single-threaded-platform V8 worker needs to serve
-/// requests over its one Unix socket. Nothing here creates a descriptor,
-/// touches a path, or names another process.
+/// requests over its one Unix socket. Nothing allowed here creates a
+/// descriptor, touches a path, or names another process: the calls that name
+/// a path are errno entries, which never run.
 pub const WORKER_POLICY: &[SyscallRule] = &[
     // -- IPC: the kept socket is the only descriptor, and the only one usable.
     allow_when("read", libc::SYS_read, IPC, "IPC: blocking reads of requests"),
@@ -281,8 +282,28 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow("ppoll", libc::SYS_ppoll, "IPC: as poll, with a signal mask (glibc's poll() may use it)"),
     allow("close", libc::SYS_close, "closing a descriptor only reduces what the worker holds"),
     allow_when("fcntl", libc::SYS_fcntl, &[int_eq(1, libc::F_GETFD as u64)], "F_GETFD only: Rust std checks a descriptor is still open when an OwnedFd drops (debug builds; measured on the worker's exit path). Reads one flag"),
-    // -- paths: none exist in the jail, but V8 still looks.
-    fail("openat", libc::SYS_openat, libc::EACCES, "V8 10.2 reads /proc/self/maps (CodeRangeAddressHint -> OS::GetFreeMemoryRangesWithin) when an isolate is created with no recently freed code range, e.g. after a heap OOM (measured); refused, it falls back to a default hint. Errno, not kill: the call never runs either way"),
+    // -- paths: none exist in the jail, but V8, ICU and glibc still look.
+    // Every call below that names a path is an errno entry: it never runs, so it protects exactly
+    // as a kill would, and library code that probes for a file takes its fallback instead of
+    // killing the worker. EACCES for the open family (what Landlock answers); ENOENT for probes
+    // (what the empty root itself answers, and what probing code reads as "not installed, use the
+    // fallback"); ENOSYS where the caller's documented fallback is a call listed here.
+    fail("openat", libc::SYS_openat, libc::EACCES, "V8 10.2 reads /proc/self/maps (CodeRangeAddressHint -> OS::GetFreeMemoryRangesWithin) when an isolate is created with no recently freed code range, e.g. after a heap OOM (measured); refused, it falls back to a default hint. glibc's open()/fopen()/opendir() are this call: tzset reading /etc/localtime or /usr/share/zoneinfo/<TZ> falls back to UTC or to parsing TZ as a POSIX rule. Errno, not kill: the call never runs either way"),
+    fail("open", libc::SYS_open, libc::EACCES, "legacy open(2): glibc's open() is openat, but static or hand-rolled code may still issue it; answered exactly like openat (EACCES), never runs"),
+    fail("openat2", libc::SYS_openat2, libc::ENOSYS, "no library in the worker uses it, and its open_how struct is unreadable to BPF; ENOSYS is the pre-5.6-kernel answer every openat2 caller handles by retrying with openat, which gets EACCES. Never runs"),
+    fail("stat", libc::SYS_stat, libc::ENOENT, "legacy stat(2) (glibc's stat() is newfstatat): a path probe, answered like newfstatat. Never runs"),
+    fail("lstat", libc::SYS_lstat, libc::ENOENT, "legacy lstat(2) (glibc's lstat() is newfstatat with AT_SYMLINK_NOFOLLOW): a path probe, answered like newfstatat. Never runs"),
+    fail("newfstatat", libc::SYS_newfstatat, libc::ENOENT, "glibc 2.43's stat()/lstat()/fstatat() (measured). ICU 78 stats /usr/share/zoneinfo-icu/44/le/{zoneinfo64,timezoneTypes,metaZones}.res before mapping them (uprv_mapFile; measured: the SIGSYS behind new Date().getHours() in the jail) and on ENOENT uses the zone data built into libicudata; glibc's tzset, TZ unset, re-stats /etc/localtime once a zone file was loaded before the jail, then falls back to UTC. Every form is refused, fstatat(fd, \"\", AT_EMPTY_PATH) too: BPF cannot tell \"\" from \"/etc/passwd\" (glibc <= 2.38's fstat() is that form; 2.43's is the fstat entry). Never runs"),
+    fail("statx", libc::SYS_statx, libc::ENOSYS, "not used by glibc on x86_64; Rust std (fs::metadata, File::metadata) and libuv try it first and on ENOSYS fall back to stat/fstat (glibc 2.43: newfstatat -> ENOENT for paths, the allowed fstat for descriptors). Path unreadable to BPF, so every form is refused; never runs"),
+    fail("access", libc::SYS_access, libc::ENOENT, "glibc 2.43's access() (measured: syscall 21): existence probes (F_OK) read ENOENT as \"absent\" and fall back. Never runs"),
+    fail("faccessat", libc::SYS_faccessat, libc::ENOENT, "glibc's faccessat() when faccessat2 is missing; answered like access. Never runs"),
+    fail("faccessat2", libc::SYS_faccessat2, libc::ENOENT, "glibc 2.43's faccessat() (measured: tried first). ENOENT, not ENOSYS, so glibc returns at once instead of retrying through faccessat and an fstatat emulation. Never runs"),
+    fail("readlink", libc::SYS_readlink, libc::ENOENT, "glibc 2.43's readlink() and realpath() (measured: syscall 89). With TZ unset the host-zone lookup resolves /etc/localtime link by link (measured: /etc, /etc/localtime, /usr, ... after tzset's file read); ENOENT ends the walk and the zone falls back to tzset's (UTC in the jail). Never runs"),
+    fail("readlinkat", libc::SYS_readlinkat, libc::ENOENT, "glibc's readlinkat() (gnulib and libstdc++ filesystem code): answered like readlink. Never runs"),
+    fail("getdents64", libc::SYS_getdents64, libc::ENOENT, "readdir(): ICU searches /usr/share/zoneinfo for a file equal to /etc/localtime, but opendir already fails (openat: EACCES) and close() closed every directory, so no directory stream exists; should one be used, ENOENT (\"directory removed\", a documented getdents error) ends the listing. Never runs"),
+    fail("chdir", libc::SYS_chdir, libc::ENOENT, "libstdc++'s filesystem::current_path(p) and setup code that changes directory: there is no directory to change to. Never runs"),
+    fail("getcwd", libc::SYS_getcwd, libc::ENOENT, "libstdc++'s filesystem::current_path()/absolute() and glibc's realpath() of a relative path. ENOENT is the kernel's own answer for an unlinked cwd; glibc's getcwd() then returns NULL without its fallback directory walk (which it runs only after ENAMETOOLONG or a non-absolute answer). Never runs"),
+    allow("fstat", libc::SYS_fstat, "metadata of a descriptor the worker already holds, no path: glibc 2.43's fstat() is this call (measured: fstat@@GLIBC_2.33 is syscall 5), used by stdio before buffering a stream and by Rust's File::metadata after statx's ENOSYS. Only the IPC socket is open; a closed descriptor gets EBADF from the kernel"),
     // -- memory: V8 heap, JIT code space, malloc.
     allow("brk", libc::SYS_brk, "malloc: small-object arena growth"),
     allow("mmap", libc::SYS_mmap, "V8 heap pages, code space reservations, malloc large chunks, thread stacks (no file can be opened, so no file mapping)"),
@@ -295,8 +316,14 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow("madvise", libc::SYS_madvise, "V8 discards freed heap pages (MADV_DONTNEED/FREE); glibc frees thread stacks"),
     // -- threads and synchronisation.
     allow_when("clone", libc::SYS_clone, &[long_masked(0, CLONE_THREAD_SHAPE | CLONE_FORBIDDEN, CLONE_THREAD_SHAPE)], "threads only: must carry VM|FS|FILES|SIGHAND|THREAD and no namespace/ptrace/vfork/pidfd/parent/exit-signal flag, so fork and vfork die"),
-    fail("clone3", libc::SYS_clone3, libc::ENOSYS, "glibc >= 2.34 tries clone3 first; its flags live in memory BPF cannot read, so answer ENOSYS and glibc falls back to the checked clone"),
+    fail("clone3", libc::SYS_clone3, libc::ENOSYS, "glibc >= 2.34 (2.43 included, measured) tries clone3 first; its flags live in memory BPF cannot read, so answer ENOSYS and glibc falls back to the checked clone"),
     allow("rseq", libc::SYS_rseq, "glibc >= 2.35 registers restartable sequences in every new thread and aborts the process if that fails once the main thread has one (measured: 'Fatal glibc error: rseq registration failed')"),
+    // Reviewed for glibc 2.43 (the calls its libc.so.6 can issue and 2.36's cannot) and left
+    // unlisted, so they kill: mseal (only the mseal() wrapper; the loader does not seal),
+    // map_shadow_stack (thread shadow stacks, used only when CET shadow stacks are enabled, which
+    // needs every loaded object SHSTK-marked; the worker binary, libnode137, ICU and Debian's
+    // libc are not), sched_setattr/sched_getattr (wrappers only), fchmodat2 (fchmodat: a write,
+    // not a probe). glibc uses neither futex_waitv nor the futex2 calls.
     allow("set_robust_list", libc::SYS_set_robust_list, "glibc start_thread registers the robust-futex list head (stores one pointer)"),
     allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAIT), "mutex/condvar wait (V8 platform, std)"),
     allow_when("futex", libc::SYS_futex, &futex_op(libc::FUTEX_WAKE), "mutex/condvar wake"),

@@ -117,7 +117,7 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
             }
         }
     };
-    let normalised = stockade_isolate::modules::normalise_name(name).map_err(bad)?;
+    let normalised = stockade_source::modules::normalise_name(name).map_err(bad)?;
     Ok(stockade_ipc::Module {
         name: normalised,
         kind,
@@ -190,7 +190,7 @@ pub async fn create(
         }
         modules.push(m);
     }
-    let main_module = stockade_isolate::modules::normalise_name(&code.main_module)
+    let main_module = stockade_source::modules::normalise_name(&code.main_module)
         .map_err(|e| ApiError::BadRequest(format!("mainModule: {e}")))?;
     if !modules.iter().any(|m| m.name == main_module) {
         return Err(ApiError::BadRequest(format!(
@@ -223,7 +223,7 @@ pub async fn create(
         main_module,
         modules,
         env,
-        limits: request_limits(&code.limits, limits),
+        limits: request_limits(&code.limits, limits)?,
         compatibility_date: code.compatibility_date.clone(),
         features: CodeFeatures::default(),
     };

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
+pub use run::MIN_MEMORY_MB;
 
 pub struct AppState {
     pub config: Config,

@@ -28,9 +28,22 @@ pub struct LimitsIn {
     sub_requests: Option<u32>,
 }
 
-pub fn request_limits(asked: &LimitsIn, config: &LimitsConfig) -> stockade_ipc::Limits {
+/// The smallest `memoryMb` a request may ask for: below it V8 cannot even deserialise a context
+/// with the runtime and prelude, so a smaller figure could only fail, and confusingly.
+pub const MIN_MEMORY_MB: u32 = 8;
+
+/// The limits a request runs under, or a clear error for a figure no request can run under.
+pub fn request_limits(
+    asked: &LimitsIn,
+    config: &LimitsConfig,
+) -> Result<stockade_ipc::Limits, ApiError> {
+    if let Some(mb) = asked.memory_mb.filter(|&mb| mb < MIN_MEMORY_MB) {
+        return Err(ApiError::BadRequest(format!(
+            "limits.memoryMb is {mb}; the smallest memory limit is {MIN_MEMORY_MB} MiB"
+        )));
+    }
     let cap = |v: Option<u32>, max: u32| v.map_or(max, |v| v.clamp(1, max));
-    stockade_ipc::Limits {
+    Ok(stockade_ipc::Limits {
         cpu_ms: cap(asked.cpu_ms, config.cpu_ms),
         wall_ms: cap(asked.wall_ms, config.wall_ms),
         memory_mb: cap(asked.memory_mb, config.memory_mb),
@@ -38,7 +51,7 @@ pub fn request_limits(asked: &LimitsIn, config: &LimitsConfig) -> stockade_ipc::
         sub_requests: cap(asked.sub_requests, 50),
         result_bytes: 0,
         log_bytes: 0,
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -92,7 +105,7 @@ pub async fn run(
     if arg_json.len() > stockade_ipc::limits::MAX_ARG_JSON_LEN {
         return Err(ApiError::TooLarge("the argument is too large".into()));
     }
-    let limits = request_limits(&request.limits, &state.config.limits);
+    let limits = request_limits(&request.limits, &state.config.limits)?;
     let outcome = state
         .pool
         .submit(

@@ -21,5 +21,5 @@ mod tenants;
 
 pub use jobs::{Job, JobError, WorkerDef};
 pub use pool::Pool;
-pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig};
+pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};
 pub use tenants::CodeFeatures;

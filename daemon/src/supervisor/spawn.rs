@@ -1,20 +1,81 @@
-//! Starting one worker process: `stockade worker --ipc-fd N` with one end of a socketpair, and
-//! nothing else inherited: no other descriptor (std opens every other descriptor close-on-exec;
+//! Starting one worker process: the V8 runtime root's loader running `stockade worker --engine
+//! libstockade_worker.so --ipc-fd N` on the root's libc (see `crate::worker`), with one end of a
+//! socketpair, and nothing else inherited: no other descriptor (std opens every other descriptor close-on-exec;
 //! the worker's jail closes anything that slipped through) and no environment variable (the
 //! supervisor's environment may hold `STOCKADE_TOKEN`, which tenant code must never be able to
 //! read from its own process memory).
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
+/// What a worker process is made of: the runtime root's loader and libraries, this binary, and
+/// the worker's shared object.
+#[derive(Debug, Clone)]
+pub struct WorkerRuntime {
+    /// `ld-linux-x86-64.so.2` of the V8 runtime root.
+    pub loader: PathBuf,
+    /// The root's library folder (its libc, libstdc++, libnode).
+    pub libdir: PathBuf,
+    /// The `stockade` binary (the running one).
+    pub stockade: PathBuf,
+    /// `libstockade_worker.so`.
+    pub engine: PathBuf,
+}
+
+impl WorkerRuntime {
+    /// Finds the pieces: the root where the build put it (`STOCKADE_V8_ROOT` overrides), the
+    /// shared object beside this binary, in its `deps/` folder (cargo's layout), or where the
+    /// build wrote it.
+    pub fn locate() -> Result<WorkerRuntime, String> {
+        let stockade = std::env::current_exe()
+            .map_err(|e| format!("cannot find the stockade binary: {e}"))?;
+        let (loader, libdir) = match std::env::var_os("STOCKADE_V8_ROOT") {
+            Some(root) => {
+                let libdir = Path::new(&root).join("usr/lib/x86_64-linux-gnu");
+                (libdir.join("ld-linux-x86-64.so.2"), libdir)
+            }
+            None => (
+                PathBuf::from(env!("STOCKADE_V8_LOADER")),
+                PathBuf::from(env!("STOCKADE_V8_LIBDIR")),
+            ),
+        };
+        if !loader.is_file() || !libdir.join("libnode.so.137").is_file() {
+            return Err(format!(
+                "the V8 runtime root is missing ({} or {}/libnode.so.137); rebuild, or set \
+                 STOCKADE_V8_ROOT to the folder the build unpacked",
+                loader.display(),
+                libdir.display()
+            ));
+        }
+        const SO: &str = "libstockade_worker.so";
+        let dir = stockade.parent().map(Path::to_path_buf).unwrap_or_default();
+        let engine = [
+            dir.join(SO),
+            dir.join("deps").join(SO),
+            PathBuf::from(env!("STOCKADE_WORKER_SO")),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("cannot find {SO} beside {} or in its deps/ folder", stockade.display()))?;
+        Ok(WorkerRuntime {
+            loader,
+            libdir,
+            stockade,
+            engine,
+        })
+    }
+}
+
 /// How to start workers.
 #[derive(Debug, Clone)]
 pub struct SpawnConfig {
-    /// The `stockade` binary (the running one, normally).
-    pub program: PathBuf,
+    /// The programs a worker process runs.
+    pub runtime: WorkerRuntime,
+    /// The worker's time zone (`TZ`), `UTC` unless configured.
+    pub timezone: String,
     /// Close the jail around the worker (`false` only for debugging).
     pub jail: bool,
     /// `standard` or `strict`.
@@ -32,14 +93,24 @@ pub struct Spawned {
 /// in the child only).
 pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command {
     use std::os::unix::process::CommandExt;
-    let mut command = std::process::Command::new(&config.program);
+    let runtime = &config.runtime;
+    let mut command = std::process::Command::new(&runtime.loader);
     command
+        .arg("--argv0")
+        .arg("stockade-worker")
+        .arg("--library-path")
+        .arg(&runtime.libdir)
+        .arg(&runtime.stockade)
         .arg("worker")
+        .arg("--engine")
+        .arg(&runtime.engine)
         .arg("--ipc-fd")
         .arg(fd.to_string())
         .arg("--profile")
         .arg(config.profile)
         .env_clear()
+        // ICU and the C library read the zone from here, once, before the jail closes.
+        .env("TZ", &config.timezone)
         .stdin(std::process::Stdio::null());
     if !config.jail {
         command.arg("--no-jail");

@@ -14,6 +14,12 @@
 //   host last set with stk_set_clock: tenant code cannot watch time advance while it runs.
 // - ArrayBuffer backing stores are counted against the isolate's external-memory budget; a
 //   request past it fails as a RangeError in JavaScript, never as an abort.
+// - The V8 heap limit is raised at most once, by kHeapTerminationMargin, when the isolate first
+//   reaches it; execution is terminated at the same moment. V8 has no way to fail one allocation:
+//   a terminated isolate that keeps allocating past that margin inside a builtin V8 cannot
+//   interrupt ends the process through V8's fatal out-of-memory path, which OnOutOfMemory names.
+// - A dynamic import() never evaluates a module that is being evaluated (V8 CHECK-fails on that):
+//   it waits for a microtask, as the specification's asynchronous host hook allows.
 // Trusts: V8 itself, and the Rust caller to respect the threading rule in bridge.h.
 
 #include "bridge.h"
@@ -30,6 +36,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -51,6 +58,14 @@ namespace {
 
 // The frozen wall clock Date.now() reads on this thread; < 0 when unset.
 thread_local double tl_wall_ms = -1;
+// The isolate a bridge call on this thread is working for (for the out-of-memory report).
+thread_local stk_isolate* tl_current = nullptr;
+
+// What a terminated isolate may allocate past its heap limit, once: room for V8 to unwind the
+// terminated script and for the builtin that was running to return (V8 notices termination only
+// when JavaScript runs again). `new Array(2e7).fill(1.1)` (two 160 MB backing stores allocated
+// by one builtin) needs about 160 MB of it under a 16 MiB limit.
+constexpr size_t kHeapTerminationMargin = size_t{256} << 20;
 
 // Delegates to libplatform's single-threaded platform; owns the page allocator and the clock.
 class StockadePlatform final : public v8::Platform {
@@ -165,16 +180,21 @@ class Entry {
       : iso_(iso),
         owner_(iso->pkey, iso->owner),
         saved_wall_(tl_wall_ms),
+        saved_current_(tl_current),
         isolate_scope_(iso->isolate),
         handles_(iso->isolate),
         context_(iso->context.Get(iso->isolate)),
         context_scope_(context_) {
     tl_wall_ms = iso->wall_ms;
+    tl_current = iso;
     char here;
     uintptr_t limit = reinterpret_cast<uintptr_t>(&here) - iso->stack_limit_bytes;
     iso->isolate->SetStackLimit(limit);
   }
-  ~Entry() { tl_wall_ms = saved_wall_; }
+  ~Entry() {
+    tl_wall_ms = saved_wall_;
+    tl_current = saved_current_;
+  }
   v8::Local<v8::Context> context() const { return context_; }
   v8::Isolate* isolate() const { return iso_->isolate; }
 
@@ -182,6 +202,7 @@ class Entry {
   stk_isolate* iso_;
   stockade::OwnerScope owner_;
   double saved_wall_;
+  stk_isolate* saved_current_;
   v8::Isolate::Scope isolate_scope_;
   v8::HandleScope handles_;
   v8::Local<v8::Context> context_;
@@ -334,12 +355,39 @@ void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 // ---- V8 callbacks ----
 
+// V8 calls this when a full GC leaves the old generation at its limit (or after repeated
+// ineffective GCs near it). The first call terminates execution and grants kHeapTerminationMargin
+// once; a later call means the terminated isolate kept allocating past the margin without
+// running JavaScript (a builtin V8 cannot interrupt): returning the same limit makes V8 end the
+// process (OnOutOfMemory reports it), because V8 offers no "fail this allocation" answer and
+// raising again would let one tenant take unbounded memory.
 size_t NearHeapLimit(void* data, size_t current, size_t initial) {
   stk_isolate* iso = static_cast<stk_isolate*>(data);
   iso->limits.fetch_or(STK_LIMIT_HEAP);
   iso->isolate->TerminateExecution();
-  // Room to unwind the terminated script; the isolate is disposed right after.
-  return current + current / 2 + (16u << 20);
+  if (iso->heap_margin_granted) return current;
+  iso->heap_margin_granted = true;
+  return current + kHeapTerminationMargin;
+}
+
+// V8 is about to abort the process for lack of memory. Say which isolate and why, in one line the
+// supervisor's log keeps; V8 prints its own report and aborts after this returns.
+void OnOutOfMemory(const char* location, const v8::OOMDetails& details) {
+  const stk_isolate* iso = tl_current;
+  char line[512];
+  int n = snprintf(line, sizeof line,
+                   "stockade: V8 out of memory (%s%s%s) in isolate %llu: %s\n",
+                   location ? location : "?", details.detail ? ": " : "",
+                   details.detail ? details.detail : "",
+                   iso ? static_cast<unsigned long long>(iso->owner) : 0ULL,
+                   iso && iso->heap_margin_granted
+                       ? "a terminated isolate kept allocating past its heap limit plus the "
+                         "termination margin inside an operation V8 cannot interrupt"
+                       : "the process ran out of memory");
+  if (n > 0) {
+    ssize_t ignored = write(2, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
+    (void)ignored;
+  }
 }
 
 v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
@@ -393,6 +441,89 @@ void ReturnData(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(args.Data());
 }
 
+void ImportInto(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                v8::Local<v8::Promise::Resolver> resolver, int target, bool may_defer);
+
+// The microtask ImportInto queues for a module that was being evaluated: data is
+// [resolver, module index].
+void ContinueImport(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (!args.Data()->IsArray()) return;
+  v8::Local<v8::Array> data = args.Data().As<v8::Array>();
+  v8::Local<v8::Value> resolver;
+  v8::Local<v8::Value> target;
+  if (!data->Get(context, 0).ToLocal(&resolver) || !resolver->IsPromise() ||
+      !data->Get(context, 1).ToLocal(&target) || !target->IsInt32()) {
+    return;
+  }
+  ImportInto(isolate, context, resolver.As<v8::Promise::Resolver>(),
+             target.As<v8::Int32>()->Value(), false);
+}
+
+// Settles `resolver` with module `target`'s namespace once the module has evaluated,
+// instantiating and evaluating it first when needed. V8 CHECK-fails when asked to evaluate a
+// module whose evaluation is on the stack (an import() of the module itself, or of a module that
+// imports it, from top-level code), so such a module is left alone until a microtask: by then its
+// evaluation has finished or is suspended at an await, and Evaluate returns its promise. If the
+// module's top-level code awaits that very import, the promise can never settle (as in every
+// engine) and the host reports the load as never settling.
+void ImportInto(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                v8::Local<v8::Promise::Resolver> resolver, int target, bool may_defer) {
+  stk_isolate* iso = From(isolate);
+  v8::TryCatch tc(isolate);
+  if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) return;
+  v8::Local<v8::Module> module = iso->modules[target].Get(isolate);
+  switch (module->GetStatus()) {
+    case v8::Module::kErrored:
+      resolver->Reject(context, module->GetException()).FromMaybe(false);
+      return;
+    case v8::Module::kInstantiating:
+    case v8::Module::kEvaluating: {
+      if (!may_defer) {
+        std::string msg = "module '" + iso->module_names[target] +
+                          "' is still being evaluated and cannot be imported yet";
+        resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size())))
+            .FromMaybe(false);
+        return;
+      }
+      v8::Local<v8::Array> data = v8::Array::New(isolate, 2);
+      v8::Local<v8::Function> later;
+      if (data->Set(context, 0, resolver).FromMaybe(false) &&
+          data->Set(context, 1, v8::Integer::New(isolate, target)).FromMaybe(false) &&
+          v8::Function::New(context, ContinueImport, data).ToLocal(&later)) {
+        isolate->EnqueueMicrotask(later);
+      }
+      return;
+    }
+    case v8::Module::kUninstantiated:
+      if (module->InstantiateModule(context, ResolveModule).IsNothing()) {
+        if (!tc.HasTerminated()) resolver->Reject(context, tc.Exception()).FromMaybe(false);
+        return;
+      }
+      break;
+    case v8::Module::kInstantiated:
+    case v8::Module::kEvaluated:
+      break;
+  }
+  v8::Local<v8::Value> evaluated;
+  if (!module->Evaluate(context).ToLocal(&evaluated)) {
+    if (!tc.HasTerminated()) resolver->Reject(context, tc.Exception()).FromMaybe(false);
+    return;
+  }
+  v8::Local<v8::Value> ns = module->GetModuleNamespace();
+  if (evaluated->IsPromise()) {
+    v8::Local<v8::Function> give_ns;
+    v8::Local<v8::Promise> chained;
+    if (v8::Function::New(context, ReturnData, ns).ToLocal(&give_ns) &&
+        evaluated.As<v8::Promise>()->Then(context, give_ns).ToLocal(&chained)) {
+      resolver->Resolve(context, chained).FromMaybe(false);
+    }
+  } else {
+    resolver->Resolve(context, ns).FromMaybe(false);
+  }
+}
+
 v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Local<v8::Data>,
                                           v8::Local<v8::Value> resource_name,
                                           v8::Local<v8::String> specifier,
@@ -406,35 +537,14 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
   int from = from_it == iso->by_name.end() ? -1 : from_it->second;
   int target = iso->host.resolve(iso->host.userdata, from,
                                  reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
-  v8::TryCatch tc(isolate);
   if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
     std::string msg = "Cannot find module '" + spec + "': it is not in this worker's module set";
-    resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size()))).FromMaybe(false);
+    resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size())))
+        .FromMaybe(false);
     return resolver->GetPromise();
   }
-  v8::Local<v8::Module> module = iso->modules[target].Get(isolate);
-  if (module->GetStatus() == v8::Module::kUninstantiated &&
-      module->InstantiateModule(context, ResolveModule).IsNothing()) {
-    resolver->Reject(context, tc.Exception()).FromMaybe(false);
-    return resolver->GetPromise();
-  }
-  v8::Local<v8::Value> evaluated;
-  if (!module->Evaluate(context).ToLocal(&evaluated)) {
-    if (tc.HasTerminated()) return {};
-    resolver->Reject(context, tc.Exception()).FromMaybe(false);
-    return resolver->GetPromise();
-  }
-  v8::Local<v8::Value> ns = module->GetModuleNamespace();
-  if (evaluated->IsPromise()) {
-    v8::Local<v8::Function> give_ns;
-    v8::Local<v8::Promise> chained;
-    if (v8::Function::New(context, ReturnData, ns).ToLocal(&give_ns) &&
-        evaluated.As<v8::Promise>()->Then(context, give_ns).ToLocal(&chained)) {
-      resolver->Resolve(context, chained).FromMaybe(false);
-    }
-  } else {
-    resolver->Resolve(context, ns).FromMaybe(false);
-  }
+  ImportInto(isolate, context, resolver, target, true);
+  if (isolate->IsExecutionTerminating()) return {};
   return resolver->GetPromise();
 }
 
@@ -650,6 +760,7 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   isolate->SetData(0, iso.get());
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate->AddNearHeapLimitCallback(NearHeapLimit, iso.get());
+  isolate->SetOOMErrorHandler(OnOutOfMemory);
   isolate->SetModifyCodeGenerationFromStringsCallback(RefuseCodegen);
   isolate->SetAllowWasmCodeGenerationCallback(AllowWasm);
   isolate->SetAllowAtomicsWait(false);

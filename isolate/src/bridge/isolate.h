@@ -36,6 +36,7 @@ struct stk_isolate {
   int pkey = -1;
   uint64_t owner = 0;  // this isolate's id in the range registry, never reused
   bool allow_wasm = false;
+  bool heap_margin_granted = false;  // NearHeapLimit has raised the limit (it does so once)
 };
 
 #endif  // STOCKADE_ISOLATE_H_

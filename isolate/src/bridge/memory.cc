@@ -37,11 +37,6 @@ int ToProt(v8::PageAllocator::Permission access) {
   return PROT_NONE;
 }
 
-int KeyAt(uintptr_t address) {
-  OwnedRange range;
-  return Registry().Find(address, &range) ? range.key : -1;
-}
-
 }  // namespace
 
 OwnerScope::OwnerScope(int key, uint64_t owner)
@@ -168,10 +163,30 @@ bool TaggingPageAllocator::ReleasePages(void* address, size_t size, size_t new_s
   return munmap(reinterpret_cast<void*>(tail), size - new_size) == 0;
 }
 
+namespace {
+
+// The key a range that is being made accessible must carry: its own, or, for a decommitted tenant
+// range (see kDecommittedOwner), the key of the isolate the thread now works for, which takes it
+// over in the registry.
+int KeyForAccess(void* address, size_t size, v8::PageAllocator::Permission access) {
+  const uintptr_t start = reinterpret_cast<uintptr_t>(address);
+  OwnedRange range;
+  if (!Registry().Find(start, &range)) return -1;
+  const bool reopening = access != v8::PageAllocator::kNoAccess &&
+                         access != v8::PageAllocator::kNoAccessWillJitLater;
+  if (range.owner != kDecommittedOwner || !reopening) return range.key;
+  if (!tl_active) g_outside_scope.fetch_add(1);
+  Registry().Remove(start, size);
+  Registry().Add(start, size, tl_key, tl_owner);
+  return tl_key;
+}
+
+}  // namespace
+
 bool TaggingPageAllocator::SetPermissions(void* address, size_t size, Permission access) {
   // The range's own key, not the thread's: explicit so that no prot (execute-only included)
-  // moves the pages to another key.
-  if (TagPages(address, size, ToProt(access), KeyAt(reinterpret_cast<uintptr_t>(address))) != 0) {
+  // moves the pages to another key; a decommitted range goes to the thread's isolate.
+  if (TagPages(address, size, ToProt(access), KeyForAccess(address, size, access)) != 0) {
     return false;
   }
   if (access == kNoAccess) madvise(address, size, MADV_DONTNEED);
@@ -179,8 +194,7 @@ bool TaggingPageAllocator::SetPermissions(void* address, size_t size, Permission
 }
 
 bool TaggingPageAllocator::RecommitPages(void* address, size_t size, Permission access) {
-  // The pages were discarded or decommitted in place and keep their range's key.
-  return TagPages(address, size, ToProt(access), KeyAt(reinterpret_cast<uintptr_t>(address))) == 0;
+  return TagPages(address, size, ToProt(access), KeyForAccess(address, size, access)) == 0;
 }
 
 bool TaggingPageAllocator::DiscardSystemPages(void* address, size_t size) {
@@ -191,9 +205,18 @@ bool TaggingPageAllocator::DecommitPages(void* address, size_t size) {
   void* p = mmap(address, size, PROT_NONE,
                  MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p != address) return false;
-  // The fresh mapping is under key 0: give it its range's key back.
-  const int key = KeyAt(reinterpret_cast<uintptr_t>(address));
-  return key < 0 || TagPages(address, size, PROT_NONE, key) == 0;
+  // The fresh mapping is under key 0 and empty. A tenant's range stays untagged and owned by no
+  // isolate until it is made accessible again (V8 may hand it to another isolate meanwhile);
+  // engine and shared-code ranges keep their owner.
+  const uintptr_t start = reinterpret_cast<uintptr_t>(address);
+  OwnedRange range;
+  if (!Registry().Find(start, &range)) return true;
+  if (range.owner == kEngineOwner || range.owner == kSharedCodeOwner) {
+    return range.key < 0 || TagPages(address, size, PROT_NONE, range.key) == 0;
+  }
+  Registry().Remove(start, size);
+  Registry().Add(start, size, -1, kDecommittedOwner);
+  return true;
 }
 
 // ---- ArenaAllocator ----

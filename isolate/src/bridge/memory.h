@@ -6,8 +6,11 @@
 //   for (the innermost OwnerScope) before V8 sees it, and is recorded in the process-wide
 //   RangeRegistry with that key and the isolate's owner id. The one exception is WebAssembly
 //   code space, which V8 shares between isolates: untagged, owner kSharedCodeOwner.
-// - A range keeps its key for its whole life: permission changes re-apply it, and the MAP_FIXED
-//   re-mmap of DecommitPages is re-tagged at once.
+// - A range keeps its key while it has contents: permission changes re-apply it. A tenant's range
+//   that V8 decommits (DecommitPages: a fresh MAP_FIXED mapping, contents gone) is untagged and
+//   owned by no isolate (kDecommittedOwner) until it is made accessible again, when it is tagged
+//   with the key of the isolate the calling thread works for: V8 13.6 pools freed pages between
+//   isolates, and a pooled page must never reach a new isolate under its old owner's key.
 // - A page allocation made on a thread with no OwnerScope is counted
 //   (PagesAllocatedOutsideScope): with V8's --single-threaded flag there is none, and the tests
 //   assert the count stays 0, because such a page would be tagged with no key (key 0).
@@ -35,6 +38,11 @@ constexpr uint64_t kEngineOwner = 0;
 // Owner id of WebAssembly code space, which V8 shares between isolates (see AllocatePages).
 // Never tagged (key 0).
 constexpr uint64_t kSharedCodeOwner = UINT64_MAX;
+// Owner id of decommitted pages of a tenant isolate: no contents (a fresh mapping), no access,
+// untagged. V8 13.6 pools freed heap pages process-wide and hands them to whichever isolate
+// allocates next (src/heap/page-pool, run with --decommit-pooled-pages); such a page becomes the
+// property of the isolate the thread works for when it is made accessible again.
+constexpr uint64_t kDecommittedOwner = UINT64_MAX - 1;
 
 // Sets, for the current thread and until destroyed, the isolate whose pages new allocations
 // belong to: its protection key (-1: none) and owner id. Nests; restores the previous owner.

@@ -100,12 +100,14 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,t}
 cp /bin/busybox "$root/bin/busybox"
-# Copies an executable (without debug info: the guest's RAM holds the whole initramfs) and every
-# shared library ldd lists for it (libnode.so.108, libuv, libcares, libicu*, libssl, ...), at the
-# same absolute paths, so RPATHs resolve in the guest as on the host.
+# Copies an executable (without debug info: the guest's RAM holds the whole initramfs), its
+# program interpreter (the V8 runtime root's loader) and every shared library that loader lists
+# for it (libnode.so.137, the root's libc and libstdc++, libicu*, libssl, ...), at the same
+# absolute paths, so PT_INTERP and RPATHs resolve in the guest as on the host.
 copy_with_libs() {
     strip --strip-debug -o "$2" "$1"
-    ldd "$1" | grep -o '/[^ ]*' | while read -r lib; do
+    interp=$(readelf -l "$1" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+    { echo "$interp"; "${interp:-/lib64/ld-linux-x86-64.so.2}" --list "$1"; } | grep -o '/[^ ]*' | while read -r lib; do
         [[ -e "$root$lib" ]] && continue
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"

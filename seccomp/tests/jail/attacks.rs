@@ -7,7 +7,7 @@ use std::fmt;
 use std::os::fd::RawFd;
 
 use crate::probe::{read_line, say};
-use crate::spec::{Attack, ProbeSpec};
+use crate::spec::{Attack, FsCall, ProbeSpec};
 
 /// Result of one attempt.
 #[derive(Debug)]
@@ -237,6 +237,15 @@ fn attempt(spec: &ProbeSpec, ipc: RawFd) -> Result<Outcome, Outcome> {
             };
             ok(format!("uname {sysname}"))
         }
+        Attack::Fs(call) => fs_call(call, ipc),
+        Attack::Clone3 => {
+            let args = [0u64; 11];
+            // SAFETY: a live, zeroed clone_args; size 0 makes the kernel
+            // reject it (EINVAL) before it could create anything.
+            let pid = sys(unsafe { libc::syscall(libc::SYS_clone3, args.as_ptr(), 0usize) })?;
+            ok(format!("clone3 returned {pid}"))
+        }
+        Attack::TzLocaltime => ok(tz_localtime()),
         Attack::Harmless => ok(crate::harmless::run(ipc)),
         Attack::Exit42 => std::process::exit(42),
         Attack::AwaitSigterm => {
@@ -282,4 +291,235 @@ fn list_dir(fd: RawFd) -> Result<String, Outcome> {
     }
     names.sort();
     Ok(format!("entries {}", names.join(",")))
+}
+
+extern "C" {
+    /// POSIX tzset(3); the libc crate does not bind it.
+    fn tzset();
+}
+
+/// Runs before `close()`: the worker's warm-up part of an attack.
+pub fn before_close(spec: &ProbeSpec) {
+    if spec.attack == Attack::TzLocaltime {
+        // Load the host's /etc/localtime, as V8's first Date does: glibc then
+        // re-checks that file (stat, then open) on every later tzset().
+        std::env::remove_var("TZ");
+        // SAFETY: tzset only reads the environment and the zone file; the
+        // probe is single-threaded here.
+        unsafe { tzset() };
+        let _ = local_time(0);
+    }
+}
+
+/// `zone/offset/hour` of `t` in local time, through glibc's localtime_r.
+fn local_time(t: libc::time_t) -> String {
+    // SAFETY: `tm` is plain old data that localtime_r fills; tm_zone then
+    // points at a NUL-terminated name owned by glibc.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return format!("errno={}", errno());
+        }
+        let zone = if tm.tm_zone.is_null() {
+            "?".to_string()
+        } else {
+            CStr::from_ptr(tm.tm_zone).to_string_lossy().into_owned()
+        };
+        let back = libc::mktime(&mut tm);
+        format!("{zone}/{}s/{}h/mktime={back}", tm.tm_gmtoff, tm.tm_hour)
+    }
+}
+
+/// tzset + localtime_r + mktime of the epoch with TZ unset (the zone file
+/// loaded before the jail is re-checked: newfstatat, then openat), TZ=UTC
+/// (openat of /usr/share/zoneinfo/UTC, then the name parsed as a rule) and
+/// a POSIX rule (no file at all).
+fn tz_localtime() -> String {
+    let cases = [
+        ("unset", None),
+        ("utc", Some("UTC")),
+        ("posix", Some("CET-1CEST,M3.5.0,M10.5.0/3")),
+    ];
+    let mut seen = Vec::new();
+    for (label, tz) in cases {
+        match tz {
+            Some(value) => std::env::set_var("TZ", value),
+            None => std::env::remove_var("TZ"),
+        }
+        // SAFETY: as in before_close; the attack runs on the only thread.
+        unsafe { tzset() };
+        seen.push(format!("{label}={}", local_time(0)));
+    }
+    seen.join(" ")
+}
+
+/// "socket", "dir", ... for a stat mode.
+fn file_type(mode: u32) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFSOCK => "socket",
+        libc::S_IFDIR => "dir",
+        libc::S_IFREG => "file",
+        libc::S_IFLNK => "link",
+        _ => "other",
+    }
+}
+
+/// One raw file-probing call; see [`FsCall`] for what each one is.
+fn fs_call(call: FsCall, ipc: RawFd) -> Result<Outcome, Outcome> {
+    let ok = |s: String| Ok(Outcome::Ok(s));
+    let root = c"/".as_ptr();
+    let empty = c"".as_ptr();
+    // In every unsafe block below, `root`/`empty` are NUL-terminated
+    // literals and every out-pointer is a live local of the size the kernel
+    // writes (stat, statx, or `buf` with its length passed).
+    let mut buf = [0u8; 512];
+    let text = |buf: &[u8], n: libc::c_long| {
+        let len = usize::try_from(n).unwrap_or(0).min(buf.len());
+        let end = buf[..len].iter().position(|&b| b == 0).unwrap_or(len);
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    };
+    // SAFETY: plain old data, filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: plain old data, filled by the kernel.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    match call {
+        FsCall::Open => {
+            let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            // SAFETY: see above; closes only the descriptor it opened.
+            let fd = sys(unsafe { libc::syscall(libc::SYS_open, root, flags) })?;
+            // SAFETY: closes the descriptor just opened.
+            unsafe { libc::close(fd as RawFd) };
+            ok("opened /".into())
+        }
+        FsCall::Openat2 => {
+            // struct open_how { u64 flags, mode, resolve; }
+            let how: [u64; 3] = [(libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0];
+            // SAFETY: see above; `how` is a live 24-byte open_how.
+            let fd = sys(unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    libc::AT_FDCWD,
+                    root,
+                    how.as_ptr(),
+                    std::mem::size_of_val(&how),
+                )
+            })?;
+            // SAFETY: closes the descriptor just opened.
+            unsafe { libc::close(fd as RawFd) };
+            ok("opened /".into())
+        }
+        FsCall::Stat => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_stat, root, &mut st) })?;
+            ok(format!("type {}", file_type(st.st_mode)))
+        }
+        FsCall::Lstat => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_lstat, root, &mut st) })?;
+            ok(format!("type {}", file_type(st.st_mode)))
+        }
+        FsCall::Newfstatat => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_newfstatat, libc::AT_FDCWD, root, &mut st, 0) })?;
+            ok(format!("type {}", file_type(st.st_mode)))
+        }
+        FsCall::NewfstatatEmptyPathOnFd => {
+            // SAFETY: see above.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_newfstatat,
+                    ipc,
+                    empty,
+                    &mut st,
+                    libc::AT_EMPTY_PATH,
+                )
+            })?;
+            ok(format!("type {}", file_type(st.st_mode)))
+        }
+        FsCall::Statx | FsCall::StatxEmptyPathOnFd => {
+            let (dirfd, path, flags) = if call == FsCall::Statx {
+                (libc::AT_FDCWD, root, 0)
+            } else {
+                (ipc, empty, libc::AT_EMPTY_PATH)
+            };
+            // SAFETY: see above.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_statx,
+                    dirfd,
+                    path,
+                    flags,
+                    libc::STATX_BASIC_STATS,
+                    &mut stx,
+                )
+            })?;
+            ok(format!("type {}", file_type(u32::from(stx.stx_mode))))
+        }
+        FsCall::Access => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_access, root, libc::F_OK) })?;
+            ok("/ exists".into())
+        }
+        FsCall::Faccessat => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_faccessat, libc::AT_FDCWD, root, libc::F_OK) })?;
+            ok("/ exists".into())
+        }
+        FsCall::Faccessat2 => {
+            // SAFETY: see above.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_faccessat2,
+                    libc::AT_FDCWD,
+                    root,
+                    libc::F_OK,
+                    libc::AT_EACCESS,
+                )
+            })?;
+            ok("/ exists".into())
+        }
+        FsCall::Readlink => {
+            // SAFETY: see above.
+            let n = sys(unsafe {
+                libc::syscall(libc::SYS_readlink, root, buf.as_mut_ptr(), buf.len())
+            })?;
+            ok(format!("target {}", text(&buf, n)))
+        }
+        FsCall::Readlinkat => {
+            // SAFETY: see above.
+            let n = sys(unsafe {
+                libc::syscall(
+                    libc::SYS_readlinkat,
+                    libc::AT_FDCWD,
+                    root,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            })?;
+            ok(format!("target {}", text(&buf, n)))
+        }
+        FsCall::Getdents64 => {
+            // SAFETY: see above.
+            let n = sys(unsafe {
+                libc::syscall(libc::SYS_getdents64, ipc, buf.as_mut_ptr(), buf.len())
+            })?;
+            ok(format!("{n} bytes of entries"))
+        }
+        FsCall::Chdir => {
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_chdir, root) })?;
+            ok("cwd is /".into())
+        }
+        FsCall::Getcwd => {
+            // SAFETY: see above.
+            let n = sys(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })?;
+            ok(format!("cwd {}", text(&buf, n)))
+        }
+        FsCall::FstatIpc | FsCall::FstatClosedFd => {
+            let fd = if call == FsCall::FstatIpc { ipc } else { 1000 };
+            // SAFETY: see above.
+            sys(unsafe { libc::syscall(libc::SYS_fstat, fd, &mut st) })?;
+            ok(format!("type {}", file_type(st.st_mode)))
+        }
+    }
 }

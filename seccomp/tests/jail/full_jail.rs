@@ -1,9 +1,10 @@
 //! Every layer on (production): every attack meets seccomp first. Most
 //! die of SIGSYS (KILL_PROCESS), forwarded by the reaper: a dead worker
-//! cannot retry, and the supervisor sees the signal. `openat` is the one
-//! errno entry (EACCES, because V8 itself probes /proc/self/maps): the call
-//! never runs, so it reports EACCES where the empty root alone would say
-//! ENOENT (compare `namespaces_alone_*`).
+//! cannot retry, and the supervisor sees the signal. Opening a file meets
+//! `openat`'s errno entry (EACCES, because V8 itself probes
+//! /proc/self/maps): the call never runs, so it reports EACCES where the
+//! empty root alone would say ENOENT (compare `namespaces_alone_*`). The
+//! other path calls' errno entries are proved in `probing.rs`.
 
 use libc::EACCES;
 

@@ -14,6 +14,7 @@ mod harmless;
 mod harness;
 mod layers;
 mod probe;
+mod probing;
 mod process;
 mod spec;
 
@@ -78,6 +79,68 @@ const TESTS: &[Test] = &[
     (
         "full_jail_unlisted_syscall_dies_sigsys",
         full_jail::unlisted_syscall,
+    ),
+    // File probes from library code: an errno, never SIGSYS; fd-based stat runs.
+    ("full_jail_open_eacces", probing::open),
+    ("full_jail_openat2_enosys", probing::openat2),
+    ("full_jail_stat_enoent", probing::stat),
+    ("full_jail_lstat_enoent", probing::lstat),
+    ("full_jail_newfstatat_enoent", probing::newfstatat),
+    (
+        "full_jail_newfstatat_empty_path_on_fd_enoent",
+        probing::newfstatat_empty_path_on_fd,
+    ),
+    ("full_jail_statx_enosys", probing::statx),
+    (
+        "full_jail_statx_empty_path_on_fd_enosys",
+        probing::statx_empty_path_on_fd,
+    ),
+    ("full_jail_access_enoent", probing::access),
+    ("full_jail_faccessat_enoent", probing::faccessat),
+    ("full_jail_faccessat2_enoent", probing::faccessat2),
+    ("full_jail_readlink_enoent", probing::readlink),
+    ("full_jail_readlinkat_enoent", probing::readlinkat),
+    ("full_jail_getdents64_enoent", probing::getdents64),
+    ("full_jail_chdir_enoent", probing::chdir),
+    ("full_jail_getcwd_enoent", probing::getcwd),
+    ("full_jail_fstat_ipc_fd_works", probing::fstat_ipc_fd),
+    ("full_jail_fstat_closed_fd_ebadf", probing::fstat_closed_fd),
+    ("full_jail_clone3_enosys", probing::clone3),
+    (
+        "full_jail_tzset_localtime_survives",
+        probing::tzset_localtime,
+    ),
+    (
+        "seccomp_alone_stat_host_root_enoent",
+        probing::seccomp_alone_stat,
+    ),
+    (
+        "seccomp_alone_readlink_host_root_enoent",
+        probing::seccomp_alone_readlink,
+    ),
+    (
+        "seccomp_alone_access_host_root_enoent",
+        probing::seccomp_alone_access,
+    ),
+    ("seccomp_alone_getcwd_enoent", probing::seccomp_alone_getcwd),
+    ("no_seccomp_stat_root_succeeds", probing::no_seccomp_stat),
+    (
+        "no_seccomp_readlink_root_einval",
+        probing::no_seccomp_readlink,
+    ),
+    ("no_seccomp_getcwd_succeeds", probing::no_seccomp_getcwd),
+    (
+        "no_seccomp_getdents64_on_socket_enotdir",
+        probing::no_seccomp_getdents64,
+    ),
+    ("no_seccomp_statx_root_succeeds", probing::no_seccomp_statx),
+    (
+        "landlock_alone_stat_root_succeeds",
+        probing::landlock_alone_stat,
+    ),
+    (
+        "namespaces_alone_stat_root_succeeds",
+        probing::namespaces_alone_stat,
     ),
     // Seccomp off: namespaces + Landlock.
     (

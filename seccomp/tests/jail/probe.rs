@@ -69,6 +69,7 @@ pub fn main() -> ! {
         (to_thread, from_thread)
     });
 
+    attacks::before_close(&spec);
     let mut config = JailConfig::new(spec.keep_fd_override.unwrap_or(ipc));
     config.layers = Layers {
         namespaces: spec.namespaces,

@@ -64,7 +64,8 @@ fn status_field(status: &str, key: &str) -> String {
 }
 
 /// What the kernel says about the jailed process, read by the "supervisor"
-/// while the probe waits: seccomp filter mode with our three programs,
+/// while the probe waits: seccomp filter mode with our four programs (the
+/// allow-list and one per errno: EACCES, ENOENT, ENOSYS),
 /// no_new_privs, every capability set empty, pid 1 inside, every namespace
 /// different from ours, one read-only tmpfs mount, the rlimits.
 pub fn proc_status_shows_the_jail() {
@@ -72,7 +73,7 @@ pub fn proc_status_shows_the_jail() {
     let pid = probe.jailed_pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     assert_eq!(status_field(&status, "Seccomp"), "2");
-    assert_eq!(status_field(&status, "Seccomp_filters"), "3");
+    assert_eq!(status_field(&status, "Seccomp_filters"), "4");
     assert_eq!(status_field(&status, "NoNewPrivs"), "1");
     for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(status_field(&status, set), "0000000000000000", "{set}");
@@ -153,7 +154,7 @@ pub fn report_claims_exactly_the_kernels_landlock_abi() {
         if tsync { "1" } else { "0" }
     );
     assert_eq!(probe.field("seccomp"), "Enforce");
-    assert_eq!(probe.field("programs"), "3");
+    assert_eq!(probe.field("programs"), "4");
     assert_eq!(probe.field("caps_dropped"), "1");
     assert_eq!(probe.field("bounding_empty"), "1");
     assert_eq!(probe.field("nnp"), "1");

@@ -29,6 +29,13 @@ pub enum Attack {
     Ia32Int80,
     X32Syscall,
     UnlistedUname,
+    /// One file-probing or descriptor-stat call (errno entries, fstat).
+    Fs(FsCall),
+    /// clone3 with a zero-sized argument struct (the kernel would say EINVAL).
+    Clone3,
+    /// tzset + localtime_r through libc, TZ unset, "UTC" and a POSIX rule;
+    /// a zone file is loaded before the jail closes.
+    TzLocaltime,
     /// The benign end-to-end program.
     Harmless,
     /// exit(42) right away.
@@ -65,6 +72,8 @@ const NAMES: &[(Attack, &str)] = &[
     (Attack::Ia32Int80, "ia32_int80"),
     (Attack::X32Syscall, "x32_syscall"),
     (Attack::UnlistedUname, "unlisted_uname"),
+    (Attack::Clone3, "clone3"),
+    (Attack::TzLocaltime, "tz_localtime"),
     (Attack::Harmless, "harmless"),
     (Attack::Exit42, "exit42"),
     (Attack::AwaitSigterm, "await_sigterm"),
@@ -72,15 +81,99 @@ const NAMES: &[(Attack, &str)] = &[
     (Attack::Block, "block"),
 ];
 
+/// A file-probing call as library code makes it, issued as the raw system
+/// call so the test pins the syscall number whatever the libc version.
+/// Paths name "/", which exists in every layer configuration (the empty
+/// root's own directory), so the kernel would succeed where seccomp answers
+/// an errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsCall {
+    /// open("/", O_RDONLY|O_DIRECTORY) (legacy syscall 2).
+    Open,
+    /// openat2(AT_FDCWD, "/", {O_RDONLY}).
+    Openat2,
+    /// stat("/") (legacy syscall 4).
+    Stat,
+    /// lstat("/") (legacy syscall 6).
+    Lstat,
+    /// newfstatat(AT_FDCWD, "/", 0): glibc's stat().
+    Newfstatat,
+    /// newfstatat(ipc, "", AT_EMPTY_PATH): glibc <= 2.38's fstat().
+    NewfstatatEmptyPathOnFd,
+    /// statx(AT_FDCWD, "/").
+    Statx,
+    /// statx(ipc, "", AT_EMPTY_PATH): Rust std's File::metadata.
+    StatxEmptyPathOnFd,
+    /// access("/", F_OK).
+    Access,
+    /// faccessat(AT_FDCWD, "/", F_OK).
+    Faccessat,
+    /// faccessat2(AT_FDCWD, "/", F_OK, AT_EACCESS).
+    Faccessat2,
+    /// readlink("/") (the kernel: EINVAL, not a link).
+    Readlink,
+    /// readlinkat(AT_FDCWD, "/").
+    Readlinkat,
+    /// getdents64 on the IPC socket (the kernel: ENOTDIR).
+    Getdents64,
+    /// chdir("/").
+    Chdir,
+    /// getcwd (the kernel: "/").
+    Getcwd,
+    /// fstat on the IPC socket.
+    FstatIpc,
+    /// fstat on a descriptor number that is not open.
+    FstatClosedFd,
+}
+
+const FS_NAMES: &[(FsCall, &str)] = &[
+    (FsCall::Open, "fs_open"),
+    (FsCall::Openat2, "fs_openat2"),
+    (FsCall::Stat, "fs_stat"),
+    (FsCall::Lstat, "fs_lstat"),
+    (FsCall::Newfstatat, "fs_newfstatat"),
+    (
+        FsCall::NewfstatatEmptyPathOnFd,
+        "fs_newfstatat_empty_path_on_fd",
+    ),
+    (FsCall::Statx, "fs_statx"),
+    (FsCall::StatxEmptyPathOnFd, "fs_statx_empty_path_on_fd"),
+    (FsCall::Access, "fs_access"),
+    (FsCall::Faccessat, "fs_faccessat"),
+    (FsCall::Faccessat2, "fs_faccessat2"),
+    (FsCall::Readlink, "fs_readlink"),
+    (FsCall::Readlinkat, "fs_readlinkat"),
+    (FsCall::Getdents64, "fs_getdents64"),
+    (FsCall::Chdir, "fs_chdir"),
+    (FsCall::Getcwd, "fs_getcwd"),
+    (FsCall::FstatIpc, "fs_fstat_ipc"),
+    (FsCall::FstatClosedFd, "fs_fstat_closed_fd"),
+];
+
 impl Attack {
     pub fn name(self) -> &'static str {
+        if let Attack::Fs(call) = self {
+            return FS_NAMES
+                .iter()
+                .find(|(c, _)| *c == call)
+                .map_or("?", |(_, n)| n);
+        }
         NAMES
             .iter()
             .find(|(a, _)| *a == self)
             .map_or("?", |(_, n)| n)
     }
     pub fn from_name(name: &str) -> Option<Self> {
-        NAMES.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
+        NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(a, _)| *a)
+            .or_else(|| {
+                FS_NAMES
+                    .iter()
+                    .find(|(_, n)| *n == name)
+                    .map(|(c, _)| Attack::Fs(*c))
+            })
     }
 }
 

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use crate::error::RunError;
 use crate::modules::{normalise_name, Module};
 
+/// The most module source bytes one worker may have, all modules together (the engine's default
+/// limit, and the CLI's).
+pub const MAX_SOURCE_BYTES: usize = 64 << 20;
+
 /// A provider of modules by normalised name.
 pub trait ModuleSource {
     /// The module called `name`, or `None` when there is none.
@@ -100,7 +104,7 @@ impl ModuleSource for DiskSource {
         }
         let len = path.metadata().map(|m| m.len()).unwrap_or(0);
         if len > self.max_file_bytes {
-            return Err(RunError::Limit(crate::LimitKind::Source));
+            return Err(RunError::Limit(crate::error::LimitKind::Source));
         }
         let bytes = std::fs::read(&path)
             .map_err(|e| RunError::InvalidInput(format!("{}: {e}", path.display())))?;
@@ -154,7 +158,7 @@ pub fn imports_of(module: &Module) -> Vec<String> {
 
 /// A breadth-first walk over a module graph: hands out each module once, keeps the total size
 /// within a bound, and names the importer when a module does not exist.
-pub(crate) struct ImportWalk {
+pub struct ImportWalk {
     queue: std::collections::VecDeque<(String, Option<(String, String)>)>,
     seen: std::collections::HashSet<String>,
     total: usize,
@@ -163,7 +167,7 @@ pub(crate) struct ImportWalk {
 
 impl ImportWalk {
     /// Starts at `main`, then `extra` (names loaded whether imported or not).
-    pub(crate) fn new(main: &str, extra: Vec<String>, max_bytes: usize) -> Result<Self, RunError> {
+    pub fn new(main: &str, extra: Vec<String>, max_bytes: usize) -> Result<Self, RunError> {
         let main = normalise_name(main).map_err(RunError::InvalidInput)?;
         let mut queue = std::collections::VecDeque::from([(main, None)]);
         queue.extend(extra.into_iter().map(|n| (n, None)));
@@ -176,7 +180,7 @@ impl ImportWalk {
     }
 
     /// The next module not visited yet, or `None` when the walk is done.
-    pub(crate) fn next(
+    pub fn next(
         &mut self,
         source: &mut dyn ModuleSource,
     ) -> Result<Option<Module>, RunError> {
@@ -194,7 +198,7 @@ impl ImportWalk {
             };
             self.total = self.total.saturating_add(module.bytes.len());
             if self.total > self.max_bytes {
-                return Err(RunError::Limit(crate::LimitKind::Source));
+                return Err(RunError::Limit(crate::error::LimitKind::Source));
             }
             return Ok(Some(module));
         }
@@ -203,7 +207,7 @@ impl ImportWalk {
 
     /// Records that module `name` imports `specifier`; a specifier that cannot name a module
     /// of the set is `ModuleNotFound` at once.
-    pub(crate) fn import(&mut self, name: &str, specifier: String) -> Result<(), RunError> {
+    pub fn import(&mut self, name: &str, specifier: String) -> Result<(), RunError> {
         match crate::modules::resolve(name, &specifier) {
             Some(target) => {
                 self.queue
@@ -270,7 +274,7 @@ mod tests {
         ));
         assert!(matches!(
             collect("main.ts", &mut set, 10),
-            Err(RunError::Limit(crate::LimitKind::Source))
+            Err(RunError::Limit(crate::error::LimitKind::Source))
         ));
     }
 }

@@ -1,5 +1,11 @@
-//! `stockade worker`: the process that runs tenant code. Spawned by the supervisor with exactly
-//! one inherited Unix socket; never started by hand.
+//! The worker: the process that runs tenant code. Spawned by the supervisor with exactly one
+//! inherited Unix socket; never started by hand.
+//!
+//! This crate is a shared object (`libstockade_worker.so`), the only artifact of the project that
+//! maps V8. The supervisor starts a worker as the V8 runtime root's loader running the `stockade`
+//! binary's `worker` subcommand on the root's libc (`--library-path`); that subcommand loads this
+//! object and calls [`stockade_worker_main`] with its arguments. The supervisor and the CLI are
+//! ordinary binaries on the system's libc and never map V8.
 //!
 //! Order of events (each step before the next; the jail closes before any tenant byte is read):
 //! 0. when started as root, become `nobody` (uid/gid 65534, no supplementary groups): inside
@@ -8,7 +14,11 @@
 //! 1. enter fresh user/pid/net/mount/ipc/uts/cgroup namespaces (fork: we become pid 1 of the
 //!    new pid namespace; the parent stays behind as a reaper);
 //! 2. initialise V8 (flags, platform, the startup snapshot with the runtime baked in), as
-//!    Chrome's zygote does: everything that needs files is done here, single-threaded;
+//!    Chrome's zygote does: everything that needs files is done here, single-threaded (no
+//!    tenant-like code runs before the jail: the watchdog thread, born on the first run, must be
+//!    born inside it). ICU and the C library read the time zone from `TZ` (set by the
+//!    supervisor; `UTC` by default) when first asked; whatever they probe in the jail gets an
+//!    errno, never a kill (see `stockade_seccomp::policy`);
 //! 3. close the jail: fds, empty read-only root, rlimits, no_new_privs, capabilities, Landlock,
 //!    seccomp (see `stockade_seccomp`). The process has one thread at this point, so the
 //!    per-thread layers (capabilities, Landlock below ABI 8) cover every thread it will ever
@@ -25,15 +35,26 @@ mod stock;
 #[cfg(debug_assertions)]
 mod test_hooks;
 
+use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::UnixStream;
-use std::process::ExitCode;
+use std::path::PathBuf;
+
+use clap::Parser;
 
 use stockade_isolate::{Engine, Limits, Module, ModuleSet, V8Profile, Worker};
 use stockade_seccomp::{JailConfig, SeccompMode};
 
-#[derive(clap::Args, Debug)]
+/// The exit code of a worker that could not start or serve.
+const EXIT_FAILED: c_int = 70;
+
+#[derive(Parser, Debug)]
+#[command(name = "stockade-worker")]
 pub struct WorkerArgs {
+    /// This shared object's path (read by the `stockade` binary that loads it; unused here).
+    #[arg(long)]
+    pub engine: Option<PathBuf>,
     /// The inherited IPC socket.
     #[arg(long)]
     pub ipc_fd: RawFd,
@@ -53,12 +74,35 @@ pub struct WorkerArgs {
     pub test_hooks: bool,
 }
 
-pub fn main(args: WorkerArgs) -> ExitCode {
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+/// The worker's `main`: parses `argv` (the `worker` subcommand and its flags) and serves until the
+/// supervisor closes the socket. Returns the process exit code; never unwinds into the caller.
+///
+/// # Safety
+/// `argv` must point to `argc` valid NUL-terminated strings that outlive the call.
+#[no_mangle]
+pub unsafe extern "C" fn stockade_worker_main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let mut args: Vec<OsString> = Vec::new();
+    for i in 0..usize::try_from(argc).unwrap_or(0) {
+        // SAFETY: the caller promises argc valid NUL-terminated strings at argv.
+        let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+        args.push(OsString::from_vec(arg.to_bytes().to_vec()));
+    }
+    let outcome = std::panic::catch_unwind(move || {
+        let args = match WorkerArgs::try_parse_from(args) {
+            Ok(args) => args,
+            Err(e) => return Err(e.to_string()),
+        };
+        run(&args)
+    });
+    match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
             eprintln!("stockade worker: {e}");
-            ExitCode::from(70)
+            EXIT_FAILED
+        }
+        Err(_) => {
+            eprintln!("stockade worker: panicked");
+            EXIT_FAILED
         }
     }
 }

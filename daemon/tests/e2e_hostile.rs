@@ -1,0 +1,286 @@
+//! Limits that hold against hostile code, end to end: a real daemon, real jailed workers on V8
+//! 13.6, requests over loopback HTTP. Each test is an attack (or an ordinary API that used to
+//! trip the jail) and asserts the typed outcome *and* that the worker process that ran it is
+//! still the one serving: no crash, no respawn, no innocent tenant quarantined.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{client, get_json, tenant_token, Daemon, Target, OPERATOR};
+use serde_json::{json, Value};
+
+/// POST /v1/run with `limits`: (status, body, elapsed).
+fn run_with(d: &impl Target, code: &str, limits: Value) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let r = client()
+        .post(format!("{}/v1/run", d.base()))
+        .bearer_auth(tenant_token(0))
+        .json(&json!({ "code": code, "limits": limits }))
+        .send()
+        .expect("run");
+    let status = r.status().as_u16();
+    let body = r.json().expect("json");
+    (status, body, started.elapsed())
+}
+
+fn code_of(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+/// One process serves every request (one tenant, one process of its tier); a first request has
+/// placed the tenant on it (and the pool has replaced the warm spare it took).
+fn daemon(tag: &str) -> Daemon {
+    let d = Daemon::start(tag, 1, 1, "[cordon]\nstandard_min_processes = 1\n");
+    let (status, body, _) = run_with(&d, "export default () => 1", json!({}));
+    assert_eq!(status, 200, "{body:#}");
+    d
+}
+
+/// No worker process died while running the tenant's code: the daemon records every death of a
+/// process that was running a tenant's request in that tenant's risk signals (`worker_death`,
+/// `seccomp_kill`), as the cordon tests prove.
+fn assert_survived(d: &Daemon) {
+    let (status, report) = get_json(d, Some(OPERATOR), "/v1/tenants/t0/risk");
+    assert_eq!(status, 200, "{report}");
+    for signal in ["worker_death", "seccomp_kill"] {
+        let value = report["signals"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["signal"] == signal))
+            .and_then(|s| s["contribution"].as_f64())
+            .unwrap_or(0.0); // a signal that never fired is not listed
+        assert_eq!(value, 0.0, "{signal}: {report:#}");
+    }
+    assert_ne!(report["tier"], "quarantine", "{report:#}");
+}
+
+#[test]
+fn ordinary_apis_that_read_locale_and_time_zone_data_work_in_the_jail() {
+    let d = daemon("icu");
+    // Each entry runs in the jailed worker; ICU and the C library probe zone and locale files,
+    // which the jail answers with an errno, never with SIGSYS.
+    let sweep = r#"
+        export default () => {
+          const d0 = new Date(0);
+          const out = {
+            compare: "b".localeCompare("a"),
+            hours: d0.getHours(),
+            offset: d0.getTimezoneOffset(),
+            str: String(d0),
+            de: new Intl.DateTimeFormat("de", { timeZone: "UTC" }).format(0),
+            deDefault: new Intl.DateTimeFormat("de").format(0),
+            zone: new Intl.DateTimeFormat().resolvedOptions().timeZone,
+            ny: d0.toLocaleString("en-US", { timeZone: "America/New_York" }),
+            num: new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" }).format(1234.5),
+            coll: ["z", "a", "ä"].sort(new Intl.Collator("de").compare),
+            seg: [...new Intl.Segmenter("en", { granularity: "word" }).segment("hi there")].length,
+            plural: new Intl.PluralRules("en").select(1),
+            rel: new Intl.RelativeTimeFormat("fr").format(-1, "day"),
+            list: new Intl.ListFormat("en").format(["a", "b", "c"]),
+            names: new Intl.DisplayNames(["en"], { type: "region" }).of("DE"),
+            locStr: (1234567.891).toLocaleString(),
+            dateLoc: d0.toLocaleDateString("ja-JP", { timeZone: "Asia/Tokyo" }),
+            upper: "i".toLocaleUpperCase("tr"),
+            norm: "\u0065\u0301".normalize("NFC").length,
+            zones: Intl.supportedValuesOf("timeZone").length > 100,
+            es2023: [[3, 1, 2].toSorted(), Object.groupBy([1, 2, 3], (x) => (x % 2 ? "odd" : "even")).odd,
+              typeof Promise.withResolvers, new Set([1, 2]).union(new Set([3])).size,
+              Iterator.from([1, 2, 3]).map((x) => x * 2).toArray(), /[\p{L}--[a-z]]/v.test("A")],
+          };
+          return out;
+        };
+    "#;
+    let (status, body, _) = run_with(&d, sweep, json!({ "cpuMs": 2000 }));
+    assert_eq!(status, 200, "{body:#}");
+    let r = &body["result"];
+    assert_eq!(r["compare"], 1);
+    assert_eq!(r["hours"], 0, "workers run in UTC unless configured");
+    assert_eq!(r["offset"], 0);
+    assert!(
+        r["str"].as_str().is_some_and(|s| s.contains("GMT+0000")),
+        "{r:#}"
+    );
+    assert_eq!(r["de"], "1.1.1970");
+    assert_eq!(r["deDefault"], "1.1.1970");
+    assert_eq!(r["zone"], "UTC");
+    assert_eq!(r["ny"], "12/31/1969, 7:00:00 PM");
+    assert_eq!(r["num"], "1.234,50\u{a0}€");
+    assert_eq!(r["coll"], json!(["a", "ä", "z"]));
+    assert_eq!(r["seg"], 3);
+    assert_eq!(r["plural"], "one");
+    assert_eq!(r["rel"], "il y a 1 jour");
+    assert_eq!(r["list"], "a, b, and c");
+    assert_eq!(r["names"], "Germany");
+    assert_eq!(r["dateLoc"], "1970/1/1");
+    assert_eq!(r["upper"], "\u{130}");
+    assert_eq!(r["norm"], 1);
+    assert_eq!(r["zones"], true);
+    assert_eq!(
+        r["es2023"],
+        json!([[1, 2, 3], [1, 3], "function", 3, [2, 4, 6], true])
+    );
+    assert_survived(&d);
+}
+
+#[test]
+fn cpu_limit_holds_inside_long_builtins() {
+    let d = daemon("builtin-cpu");
+    for code in [
+        "export default () => 'a'.repeat(1e7).replace(/a/g, 'bb').length",
+        "export default () => 'a'.repeat(2e7).split('').join('-').length",
+        "export default () => JSON.stringify(Array.from({ length: 3e6 }, (_, i) => ({ i }))).length",
+    ] {
+        let (status, body, elapsed) = run_with(&d, code, json!({ "cpuMs": 20 }));
+        assert_eq!(code_of(&body), "cpu_limit", "{code}: {status} {body:#}");
+        // The limit is 20 ms of CPU; the overrun allowed by the issue is 100 ms. The bound here is
+        // looser (loopback, a loaded 2-core machine) but far below the 4.7-8.6 s of V8 10.2.
+        assert!(elapsed < Duration::from_millis(1500), "{code}: {elapsed:?}");
+    }
+    assert_survived(&d);
+}
+
+#[test]
+fn heap_limit_holds_and_the_process_survives() {
+    let d = daemon("heap");
+    for mb in [16, 128] {
+        let (status, body, _) = run_with(
+            &d,
+            "export default () => new Array(2e7).fill(1.1).length",
+            json!({ "memoryMb": mb, "cpuMs": 5000 }),
+        );
+        assert_eq!(code_of(&body), "memory_limit", "{mb} MiB: {status} {body:#}");
+    }
+    let (status, body, _) = run_with(
+        &d,
+        "export default () => { const a = []; for (;;) a.push({ x: a.length }); }",
+        json!({ "memoryMb": 16, "cpuMs": 5000 }),
+    );
+    assert_eq!(code_of(&body), "memory_limit", "{status} {body:#}");
+    // Same process, still serving.
+    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_survived(&d);
+}
+
+#[test]
+fn a_memory_limit_below_the_minimum_is_a_clear_400() {
+    let d = daemon("min-mem");
+    for mb in [1, 2, 7] {
+        let (status, body, _) = run_with(&d, "export default () => 1", json!({ "memoryMb": mb }));
+        assert_eq!((status, code_of(&body)), (400, "bad_request"), "{body:#}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("8 MiB")),
+            "{body:#}"
+        );
+    }
+    let (status, _, _) = run_with(&d, "export default () => 1", json!({ "memoryMb": 8 }));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn compilation_runs_under_the_request_limits() {
+    let d = daemon("compile");
+    // 10,000 nested parentheses: a compile error, in TypeScript and in plain JavaScript.
+    let nested = format!(
+        "export default () => {}1{};",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let (status, body, _) = run_with(&d, &nested, json!({}));
+    assert_eq!(code_of(&body), "compile_error", "{status} {body:#}");
+    // A 524-byte string enum that doubles itself 27 times: 256 MiB once folded.
+    let mut members = vec!["A = \"abcdefgh\"".to_string()];
+    for i in 1..28 {
+        members.push(format!("M{i} = {p} + {p}", p = if i == 1 { "A".to_string() } else { format!("M{}", i - 1) }));
+    }
+    let enum_src = format!(
+        "enum E {{ {} }}\nexport default () => E.M27.length;",
+        members.join(", ")
+    );
+    let started = Instant::now();
+    let (status, body, _) = run_with(&d, &enum_src, json!({ "cpuMs": 50 }));
+    assert!(
+        matches!(code_of(&body), "compile_error" | "cpu_limit" | "memory_limit"),
+        "{status} {body:#}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // Arrow-function look-ahead in the TypeScript parser: exponential in the nesting depth.
+    let arrows = format!(
+        "export default () => {}0{};",
+        "((a = ".repeat(24),
+        ") => 0)".repeat(24)
+    );
+    let started = Instant::now();
+    let (status, body, _) = run_with(&d, &arrows, json!({ "cpuMs": 5 }));
+    assert!(
+        status == 200 || matches!(code_of(&body), "compile_error" | "cpu_limit"),
+        "{status} {body:#}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_survived(&d);
+}
+
+#[test]
+fn a_module_importing_itself_while_it_evaluates_gets_an_answer() {
+    let d = daemon("self-import");
+    for (main, modules) in [
+        (
+            "main.js",
+            json!({ "main.js": "const me = await import('./main.js');\nexport default { fetch() { return new Response(typeof me); } };" }),
+        ),
+        (
+            "main.js",
+            json!({
+                "main.js": "import './b.js';\nexport default { fetch() { return new Response('ok'); } };",
+                "b.js": "await import('./main.js');"
+            }),
+        ),
+    ] {
+        let r = client()
+            .post(format!("{}/v1/workers", d.base))
+            .bearer_auth(tenant_token(0))
+            .json(&json!({ "mainModule": main, "modules": modules }))
+            .send()
+            .expect("load");
+        assert_eq!(r.status().as_u16(), 201);
+        let id = r.json::<Value>().expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(tenant_token(0))
+            .send()
+            .expect("fetch");
+        let status = r.status().as_u16();
+        let body = r.text().expect("text");
+        assert!(
+            status == 200 || body.contains("script_threw") || body.contains("compile_error"),
+            "{status} {body}"
+        );
+    }
+    // A V8 CHECK failure would have killed the worker.
+    assert_survived(&d);
+}
+
+#[test]
+fn no_shared_memory_by_any_route() {
+    let d = daemon("shared-memory");
+    for code in [
+        "export default () => typeof SharedArrayBuffer",
+        "export default () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer.constructor.name",
+        // A module that declares and exports a shared memory of its own.
+        "export default async () => { const b = new Uint8Array([0,97,115,109,1,0,0,0,5,4,1,3,1,1,7,5,1,1,109,2,0]); const { instance } = await WebAssembly.instantiate(b); return instance.exports.m.buffer.constructor.name; }",
+        "export default () => { const b = new Uint8Array([0,97,115,109,1,0,0,0,5,4,1,3,1,1,7,5,1,1,109,2,0]); return new WebAssembly.Instance(new WebAssembly.Module(b)).exports.m.buffer.constructor.name; }",
+    ] {
+        let (status, body, _) = run_with(&d, code, json!({}));
+        let shared = body["result"] == "SharedArrayBuffer" || body["result"] == "function";
+        assert!(!shared, "{code}: {body:#}");
+        assert!(
+            status == 200 && body["result"] == "undefined" || code_of(&body) == "script_threw",
+            "{code}: {status} {body:#}"
+        );
+    }
+}
