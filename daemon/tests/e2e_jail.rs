@@ -78,3 +78,44 @@ fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces(
         .next()
         .is_none());
 }
+
+/// The files a process has mapped (from /proc/PID/maps).
+fn mapped_files(pid: u64) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .expect("maps")
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_supervisor_never_maps_v8_and_only_workers_do() {
+    let d = Daemon::start("no-v8", 1, 1, "");
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&serde_json::json!({"code": "export default () => [1, 2, 3].toSorted().length;"}))
+        .send()
+        .expect("run");
+    assert_eq!(r.status().as_u16(), 200);
+    let worker = d.admin()["workers"][0]["pid"].as_u64().expect("pid");
+    let theirs = mapped_files(worker);
+    assert!(
+        theirs.iter().any(|f| f.ends_with("/libnode.so.137")),
+        "the worker maps V8: {theirs:?}"
+    );
+    assert!(
+        theirs.iter().any(|f| f.ends_with("/libstockade_worker.so")),
+        "{theirs:?}"
+    );
+    let ours = mapped_files(u64::from(d.pid()));
+    assert!(
+        !ours.iter().any(|f| f.contains("libnode") || f.contains("libstockade_worker")),
+        "the supervisor maps V8: {ours:?}"
+    );
+    // And it runs on the system's libc, not the runtime root's.
+    assert!(
+        !ours.iter().any(|f| f.contains("stockade/v8-13.6")),
+        "{ours:?}"
+    );
+}

@@ -6,11 +6,12 @@
 
 use std::ffi::CStr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::error::RunError;
 use crate::ffi;
 use crate::protection::{EngineKeys, MpkStats};
-use crate::watchdog::Watchdog;
+use crate::watchdog::{Unresponsive, Watchdog};
 
 /// Which V8 a process runs. Every isolate of a process shares it (V8 flags are per process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,20 +28,21 @@ impl V8Profile {
         // --single-threaded: no V8 worker threads, so every heap page is allocated on the
         // isolate's own thread (the MPK tagging relies on it) and the jail can stay tight.
         // --no-memory-protection-keys: V8 13.6 would otherwise take a protection key of its own
-        // for code space and write PKRU beside crate::protection; Engine::init also takes every
-        // free key before V8 starts, so V8 could not get one either way. The price (V8 13.6
-        // dropped mprotect-based W^X for WebAssembly code and relies on that key): WebAssembly
-        // code space is RWX on the standard profile; the strict profile has no JIT and no
-        // WebAssembly. See SECURITY.md.
+        // and write PKRU beside crate::protection; Engine::init also takes every free key before
+        // V8 starts. Tried the other way (one key left to V8, guards keeping it read-only): this
+        // build (no V8 sandbox) took the key but still mapped its code range RWX under key 0, and
+        // heap pages went astray, so V8 gets none. The price: JIT code (JavaScript and
+        // WebAssembly) is read-write-execute under key 0, as in Node 24 on a CPU without PKU;
+        // the strict profile has no JIT and no WebAssembly. See SECURITY.md.
         // --enable-sharedarraybuffer-per-context: the SharedArrayBuffer constructor exists only
         // where the embedder's callback says so; we install none (V8 13.6 removed the flag that
         // turned it off globally).
         match self {
             V8Profile::Standard => {
-                "--single-threaded --no-memory-protection-keys --decommit-pooled-pages --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum"
+                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum"
             }
             V8Profile::Strict => {
-                "--single-threaded --no-memory-protection-keys --decommit-pooled-pages --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum --jitless"
+                "--single-threaded --no-memory-protection-keys --enable-sharedarraybuffer-per-context --no-verify-snapshot-checksum --jitless"
             }
         }
     }
@@ -57,12 +59,15 @@ static ENGINE: OnceLock<Engine> = OnceLock::new();
 static KEYS: OnceLock<EngineKeys> = OnceLock::new();
 
 /// The runtime script: `runtime.js` in a closure that receives the host object (so it never
-/// becomes a global), then the prelude, whose completion value (its private exports) the bridge
-/// hands to the runtime's `attach`.
+/// becomes a global), the WebAssembly shared-memory guard (`no-shared-memory.js`), then the
+/// prelude, whose completion value (its private exports) the bridge hands to the runtime's
+/// `attach`.
 fn runtime_script() -> String {
     let mut js = String::from("(function (__stockade_host) {\n'use strict';\n");
     js.push_str(include_str!("../js/runtime.js"));
     js.push_str("\n})(globalThis.__stockade_host);\n");
+    js.push_str(include_str!("../js/no-shared-memory.js"));
+    js.push('\n');
     for part in crate::PRELUDE_PARTS {
         js.push_str(part);
         js.push('\n');
@@ -81,7 +86,7 @@ impl Engine {
         // Every free protection key, before V8 initialises (see V8Profile::flags) and before
         // any sandbox closes; once per process.
         let keys = KEYS.get_or_init(EngineKeys::allocate);
-        let extra = std::env::var("ZZ_V8_FLAGS").unwrap_or_default(); let flags_owned = format!("{} {}", profile.flags(), extra); let flags = flags_owned.as_str(); // ZZSCRATCH
+        let flags = profile.flags();
         // SAFETY: flags is a valid buffer of flags.len() bytes for the duration of the call.
         let rc = unsafe { ffi::stk_engine_init(flags.as_ptr().cast(), flags.len()) };
         if rc != 0 {
@@ -142,6 +147,20 @@ impl Engine {
     /// The profile this process runs.
     pub fn profile(&self) -> V8Profile {
         self.profile
+    }
+
+    /// What the watchdog does when an isolate keeps running `grace` of CPU time after it was
+    /// terminated for a limit: V8 does not interrupt some builtins (see [`Unresponsive`]). The
+    /// default is [`Unresponsive::Report`] after [`crate::DEFAULT_GRACE`]; only ending the process
+    /// ([`Unresponsive::ExitProcess`]) bounds such an isolate's CPU time.
+    pub fn set_unresponsive_policy(&self, policy: Unresponsive, grace: Duration) {
+        self.watchdog.set_policy(policy, grace);
+    }
+
+    /// Isolates that ran the grace period past their termination, since the process started
+    /// (export it as a metric).
+    pub fn unresponsive_isolates(&self) -> u64 {
+        self.watchdog.unresponsive()
     }
 
     /// Whether memory protection keys separate this process's isolates, and if not why. Export

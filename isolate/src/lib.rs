@@ -29,6 +29,7 @@ mod engine;
 mod ffi;
 mod host;
 mod limits;
+pub mod nesting;
 pub mod protection;
 pub mod typescript;
 mod watchdog;
@@ -37,12 +38,13 @@ mod worker;
 pub use engine::{Engine, V8Profile};
 pub use ffi::StkHeapStats as HeapStats;
 pub use limits::Limits;
+pub use protection::{MpkMode, MpkStats};
+pub use stockade_mpk::MpkStatus;
 pub use stockade_source::{error, loader, modules};
 pub use stockade_source::{
     DiskSource, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError, SourceLocation,
 };
-pub use protection::{MpkMode, MpkStats};
-pub use stockade_mpk::MpkStatus;
+pub use watchdog::{Unresponsive, DEFAULT_GRACE, EXIT_UNRESPONSIVE};
 pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 
 /// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation

@@ -10,7 +10,11 @@ pub struct Limits {
     pub cpu: Duration,
     /// Wall-clock time per invocation, including waits for timers.
     pub wall: Duration,
-    /// V8 heap; the same budget again caps ArrayBuffer and WebAssembly memory outside the heap.
+    /// V8 heap; the same budget again caps ArrayBuffer and WebAssembly memory outside the heap,
+    /// and the arena of TypeScript transformation. At least [`Limits::MIN_MEMORY_BYTES`]: a
+    /// smaller one is refused when the worker is created. Reaching it terminates the code; V8
+    /// then gets one fixed margin (256 MiB, `kHeapTerminationMargin` in bridge.cc) to unwind,
+    /// which a builtin V8 cannot interrupt may exhaust, and V8 then ends the process.
     pub memory_bytes: usize,
     /// JS stack depth budget, in bytes of native stack below the entry frame.
     pub stack_bytes: usize,
@@ -22,6 +26,14 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Timers pending at once.
     pub timers: usize,
+}
+
+impl Limits {
+    /// The smallest memory limit: below it V8's own heap layout (a young generation of at least
+    /// a few semi-space pages, the context the runtime and web prelude need) no longer fits, and
+    /// V8 would silently use more than asked. Checked by `Worker::new`, which answers a smaller
+    /// limit with `RunError::InvalidInput`.
+    pub const MIN_MEMORY_BYTES: usize = 8 << 20;
 }
 
 impl Default for Limits {

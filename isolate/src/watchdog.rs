@@ -1,6 +1,19 @@
 //! The watchdog: one thread per process that terminates an isolate whose invocation has spent
 //! its CPU or wall-clock budget. `TerminateExecution` is the one V8 call that is safe from
-//! another thread; it also interrupts microtask-only loops and backtracking regular expressions.
+//! another thread; V8 acts on it when JavaScript next checks for interrupts: at function entry,
+//! loop back edges and in compiled regular expressions (so microtask-only loops and backtracking
+//! regular expressions stop), but not inside builtins that loop in C++ or Torque. V8 13.6 runs
+//! these to completion: a global replace with a one-character pattern or a string
+//! (`'a'.repeat(1e7).replace(/a/g, 'bb')`, `replaceAll('a', 'bb')`), `split` by a string,
+//! `encodeURIComponent` and `indexOf` on long inputs (measured: about 1 s past a 20 ms limit for
+//! the replace). Their work is bounded by the heap only; no V8 flag makes them interruptible
+//! except `--default-to-experimental-regexp-engine`, which covers the regular-expression ones at
+//! a 30 to 40 times slowdown of every regular expression, so it is not used.
+//!
+//! What the watchdog does about such an isolate is the engine's [`Unresponsive`] policy: after
+//! the isolate has run [`Watchdog::grace`] of CPU time past its termination, the watchdog reports
+//! it (a count and one line on stderr) and, under [`Unresponsive::ExitProcess`], ends the process
+//! with [`EXIT_UNRESPONSIVE`]: the only bound on a thread V8 will not stop.
 //!
 //! Guarantees: a `Watch` is removed under the lock before its guard returns, and the watchdog
 //! terminates isolates only while holding that lock, so it never touches a disposed isolate.
@@ -10,8 +23,10 @@
 //! per-thread restriction (Landlock below ABI 8, capabilities) of the thread that closed it; if
 //! it cannot start, `arm` fails and no code runs unwatched. It only ever touches the isolate's
 //! C++ object (TerminateExecution), never a tenant's heap pages.
+//! CPU time spent for an invocation on another thread (TypeScript transformation) is charged to
+//! the same budget ([`WatchGuard::charge`]).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,14 +40,45 @@ pub(crate) struct TerminateHandle(pub(crate) *mut ffi::StkIsolate);
 // isolate lives; liveness is guaranteed by the disarm-under-lock protocol described above.
 unsafe impl Send for TerminateHandle {}
 
+/// What the watchdog does when an isolate keeps running after it was terminated (see the module
+/// documentation): V8 is inside a builtin that does not check for termination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unresponsive {
+    /// Count it ([`crate::Engine::unresponsive_isolates`]) and print one line on stderr; the
+    /// builtin runs to completion, bounded by the heap limit only.
+    #[default]
+    Report,
+    /// Report it, then end the process at once with [`EXIT_UNRESPONSIVE`]: every isolate of the
+    /// process dies with it. For worker processes whose supervisor restarts them.
+    ExitProcess,
+}
+
+/// The exit status of a process the watchdog ended under [`Unresponsive::ExitProcess`].
+pub const EXIT_UNRESPONSIVE: i32 = 86;
+
+/// CPU time an isolate may run past its termination before the [`Unresponsive`] policy applies,
+/// unless the engine sets another.
+pub const DEFAULT_GRACE: Duration = Duration::from_millis(100);
+
 struct Watch {
     id: u64,
     isolate: TerminateHandle,
     cpu_clock: libc::clockid_t,
     cpu_start: Duration,
     cpu_budget: Duration,
+    /// CPU time spent for this invocation on other threads.
+    charged: Duration,
     wall_deadline: Instant,
     fired: Arc<AtomicU8>,
+    /// The isolate thread's CPU clock when the watchdog terminated it.
+    terminated_at: Option<Duration>,
+    reported: bool,
+}
+
+impl Watch {
+    fn cpu_spent(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.cpu_start) + self.charged
+    }
 }
 
 #[derive(Default)]
@@ -44,6 +90,15 @@ struct State {
 pub(crate) struct Watchdog {
     shared: Arc<(Mutex<State>, Condvar)>,
     thread: std::sync::OnceLock<Result<(), String>>,
+    policy: Arc<Policy>,
+}
+
+/// The [`Unresponsive`] policy and its count, shared with the watchdog thread.
+#[derive(Default)]
+struct Policy {
+    exit: AtomicU8,
+    grace_us: AtomicU64,
+    unresponsive: AtomicU64,
 }
 
 const FIRED_NONE: u8 = 0;
@@ -78,18 +133,41 @@ pub(crate) fn current_thread_clock() -> libc::clockid_t {
 impl Watchdog {
     pub(crate) fn new() -> Watchdog {
         let shared = Arc::new((Mutex::new(State::default()), Condvar::new()));
+        let policy = Policy::default();
+        policy
+            .grace_us
+            .store(DEFAULT_GRACE.as_micros() as u64, Ordering::Relaxed);
         Watchdog {
             shared,
             thread: std::sync::OnceLock::new(),
+            policy: Arc::new(policy),
         }
+    }
+
+    /// Sets what happens to an isolate that runs `grace` of CPU time past its termination.
+    pub(crate) fn set_policy(&self, policy: Unresponsive, grace: Duration) {
+        let grace_us = u64::try_from(grace.as_micros()).unwrap_or(u64::MAX);
+        self.policy.grace_us.store(grace_us, Ordering::Relaxed);
+        self.policy.exit.store(
+            u8::from(policy == Unresponsive::ExitProcess),
+            Ordering::Relaxed,
+        );
+        self.shared.1.notify_one();
+    }
+
+    /// Isolates that kept running a grace period past their termination, since the process
+    /// started.
+    pub(crate) fn unresponsive(&self) -> u64 {
+        self.policy.unresponsive.load(Ordering::Relaxed)
     }
 
     fn ensure_thread(&self) -> Result<(), RunError> {
         let started = self.thread.get_or_init(|| {
             let thread_shared = Arc::clone(&self.shared);
+            let policy = Arc::clone(&self.policy);
             std::thread::Builder::new()
                 .name("stockade-watchdog".into())
-                .spawn(move || run(&thread_shared))
+                .spawn(move || run(&thread_shared, &policy))
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });
@@ -121,8 +199,11 @@ impl Watchdog {
             cpu_clock: clock,
             cpu_start: cpu_time(clock),
             cpu_budget: cpu,
+            charged: Duration::ZERO,
             wall_deadline: Instant::now() + wall,
             fired: Arc::clone(&fired),
+            terminated_at: None,
+            reported: false,
         });
         drop(state);
         self.shared.1.notify_one();
@@ -132,6 +213,7 @@ impl Watchdog {
             fired,
             clock,
             cpu_start: cpu_time(clock),
+            charged: std::cell::Cell::new(Duration::ZERO),
             wall_start: Instant::now(),
         })
     }
@@ -144,6 +226,7 @@ pub(crate) struct WatchGuard<'a> {
     fired: Arc<AtomicU8>,
     clock: libc::clockid_t,
     cpu_start: Duration,
+    charged: std::cell::Cell<Duration>,
     wall_start: Instant,
 }
 
@@ -156,7 +239,21 @@ impl WatchGuard<'_> {
         }
     }
     pub(crate) fn cpu_spent(&self) -> Duration {
-        cpu_time(self.clock).saturating_sub(self.cpu_start)
+        cpu_time(self.clock).saturating_sub(self.cpu_start) + self.charged.get()
+    }
+    /// Adds CPU time spent for this invocation on another thread to its budget; when that
+    /// exhausts it, the watch fires (CPU) at once.
+    pub(crate) fn charge(&self, cpu: Duration) {
+        self.charged.set(self.charged.get() + cpu);
+        let mut state = self.dog.lock();
+        if let Some(w) = state.watches.iter_mut().find(|w| w.id == self.id) {
+            w.charged += cpu;
+            if w.terminated_at.is_none() && w.cpu_spent(cpu_time(w.cpu_clock)) >= w.cpu_budget {
+                fire(w, FIRED_CPU);
+            }
+        }
+        drop(state);
+        self.dog.shared.1.notify_one();
     }
     pub(crate) fn wall_spent(&self) -> Duration {
         self.wall_start.elapsed()
@@ -170,31 +267,73 @@ impl Drop for WatchGuard<'_> {
     }
 }
 
-fn run(shared: &(Mutex<State>, Condvar)) {
+/// Terminates the watch's isolate and remembers when (on the isolate thread's CPU clock).
+fn fire(w: &mut Watch, why: u8) {
+    w.fired.store(why, Ordering::Release);
+    w.terminated_at = Some(cpu_time(w.cpu_clock));
+    // SAFETY: the watch is still registered (the caller holds the lock), so the isolate has not
+    // been disposed: its owner removes the watch under this lock before disposing.
+    unsafe { ffi::stk_isolate_terminate(w.isolate.0) };
+}
+
+/// The isolate of `w` ran the grace period past its termination: apply the policy.
+fn unresponsive(w: &mut Watch, policy: &Policy, grace: Duration) {
+    w.reported = true;
+    policy.unresponsive.fetch_add(1, Ordering::Relaxed);
+    let exit = policy.exit.load(Ordering::Relaxed) != 0;
+    let spent = w.cpu_spent(cpu_time(w.cpu_clock));
+    let line = format!(
+        "stockade: an isolate ran {} ms of CPU past its termination inside a V8 builtin that \
+         ignores it (cpu_limit_ms={} cpu_spent_ms={}){}\n",
+        grace.as_millis(),
+        w.cpu_budget.as_millis(),
+        spent.as_millis(),
+        if exit { "; ending the process" } else { "" }
+    );
+    // One write(2), no locks: the process may be about to end.
+    // SAFETY: `line` is a valid buffer of `line.len()` bytes.
+    let _ = unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    if exit {
+        // SAFETY: _exit ends the process without running destructors or atexit handlers, which
+        // could touch V8 while another thread is inside it.
+        unsafe { libc::_exit(EXIT_UNRESPONSIVE) };
+    }
+}
+
+fn run(shared: &(Mutex<State>, Condvar), policy: &Policy) {
     let (lock, cond) = shared;
     let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let now = Instant::now();
+        let grace = Duration::from_micros(policy.grace_us.load(Ordering::Relaxed));
         let mut sleep = Duration::from_secs(3600);
-        state.watches.retain(|w| {
-            let cpu_left = w
-                .cpu_budget
-                .saturating_sub(cpu_time(w.cpu_clock).saturating_sub(w.cpu_start));
+        for w in state.watches.iter_mut() {
+            let cpu_now = cpu_time(w.cpu_clock);
+            if let Some(at) = w.terminated_at {
+                // Terminated: watch for an isolate that keeps running (until its guard drops).
+                if w.reported {
+                    continue;
+                }
+                let past = cpu_now.saturating_sub(at);
+                if past >= grace {
+                    unresponsive(w, policy, grace);
+                } else {
+                    sleep = sleep.min(grace - past);
+                }
+                continue;
+            }
+            let cpu_left = w.cpu_budget.saturating_sub(w.cpu_spent(cpu_now));
             let wall_left = w.wall_deadline.saturating_duration_since(now);
-            let fired = if cpu_left.is_zero() {
-                FIRED_CPU
+            if cpu_left.is_zero() {
+                fire(w, FIRED_CPU);
+                sleep = sleep.min(grace);
             } else if wall_left.is_zero() {
-                FIRED_WALL
+                fire(w, FIRED_WALL);
+                sleep = sleep.min(grace);
             } else {
                 sleep = sleep.min(cpu_left).min(wall_left);
-                return true;
-            };
-            w.fired.store(fired, Ordering::Release);
-            // SAFETY: the watch is still registered (we hold the lock), so the isolate has not
-            // been disposed: its owner removes the watch under this lock before disposing.
-            unsafe { ffi::stk_isolate_terminate(w.isolate.0) };
-            false
-        });
+            }
+        }
         // Granularity: wake at least every 2 ms past a budget's earliest possible end.
         let wait = sleep.max(Duration::from_micros(500));
         state = cond

@@ -22,6 +22,11 @@ use crate::loader::{ImportWalk, ModuleSource};
 use crate::modules::{self, ModuleKind};
 use crate::protection::{KeyedIsolate, MpkMode};
 use crate::typescript::{self, SourceMap};
+use crate::watchdog::WatchGuard;
+
+/// The resolution of the clocks tenant code reads (`Date.now()`, `performance.now()`), in
+/// milliseconds; see `Worker::call_at_now`.
+pub const CLOCK_RESOLUTION_MS: f64 = 1.0;
 
 /// Console levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +139,13 @@ impl Worker {
         limits: Limits,
         mode: MpkMode,
     ) -> Result<Worker, RunError> {
+        if limits.memory_bytes < Limits::MIN_MEMORY_BYTES {
+            return Err(RunError::InvalidInput(format!(
+                "the memory limit is {} bytes; the smallest memory limit is {} MiB",
+                limits.memory_bytes,
+                Limits::MIN_MEMORY_BYTES >> 20
+            )));
+        }
         let mut host = Box::new(HostState::new(limits.output_bytes, limits.timers));
         let callbacks = host.callbacks();
         let config = ffi::StkIsolateConfig {
@@ -191,22 +203,19 @@ impl Worker {
         self.poisoned.as_ref()
     }
 
-    /// Loads the worker's modules, starting at `main`, and evaluates them (top-level code runs
-    /// under the same limits as a call).
+    /// Loads the worker's modules, starting at `main`, and evaluates them. Compilation
+    /// (TypeScript transformation included) and top-level code run under one budget: the limits
+    /// of one call.
     pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
-        let started = Instant::now();
-        let main_index = match self.compile_all(main, source) {
-            Ok(i) => i,
-            Err(e) => {
-                return Invocation {
-                    result: Err(e),
-                    logs: Vec::new(),
-                    cpu: Duration::ZERO,
-                    wall: started.elapsed(),
-                }
-            }
+        let guard = match self.arm() {
+            Ok(g) => g,
+            Err(inv) => return inv,
         };
-        let inv = self.drive(|raw, out| {
+        let main_index = match self.compile_all(main, source, &guard) {
+            Ok(i) => i,
+            Err(e) => return self.finish(guard, Err(e)),
+        };
+        let inv = self.drive(guard, |raw, out| {
             // SAFETY: raw is our live isolate; out is a valid outcome.
             unsafe { ffi::stk_module_run(raw, main_index, out) }
         });
@@ -252,7 +261,11 @@ impl Worker {
         let Some(main) = self.main else {
             return self.refuse(RunError::Internal("no module has been loaded".into()));
         };
-        self.drive(|raw, out| {
+        let guard = match self.arm() {
+            Ok(g) => g,
+            Err(inv) => return inv,
+        };
+        self.drive(guard, |raw, out| {
             // SAFETY: raw is our live isolate; payload outlives the call; out is valid.
             unsafe { ffi::stk_invoke(raw, main, kind, payload.as_ptr().cast(), payload.len(), out) }
         })
@@ -269,8 +282,20 @@ impl Worker {
 
     /// Runs one bridge call `f` under the isolate's key, after setting the clock its code
     /// reads (one PKRU switch for both).
+    ///
+    /// What the clock tells: it stands still while JavaScript runs and moves only between bridge
+    /// calls (start, each pump, each timer). So `setTimeout(0)` hops reveal the wall time that
+    /// passed between two of them: the duration of the tenant's own previous task plus the
+    /// host's overhead and any time other threads (other tenants) held the CPU. Both clocks are
+    /// truncated to [`CLOCK_RESOLUTION_MS`], like a coarse browser timer: a hop tells whole
+    /// milliseconds, and finer timing needs many hops and statistics (a timer of 1 ms ticks,
+    /// sampled once per hop, averaged).
     fn call_at_now<R>(&self, f: impl FnOnce(*mut ffi::StkIsolate) -> R) -> R {
-        let (wall, mono) = (wall_clock_ms(), self.epoch.elapsed().as_secs_f64() * 1000.0);
+        let coarse = |ms: f64| (ms / CLOCK_RESOLUTION_MS).floor() * CLOCK_RESOLUTION_MS;
+        let (wall, mono) = (
+            coarse(wall_clock_ms()),
+            coarse(self.epoch.elapsed().as_secs_f64() * 1000.0),
+        );
         self.iso.call(|raw| {
             // SAFETY: raw is our live isolate.
             unsafe { ffi::stk_set_clock(raw, wall, mono) };
@@ -278,31 +303,35 @@ impl Worker {
         })
     }
 
+    /// Starts the watch of one invocation (or load), after clearing the previous one's output;
+    /// a poisoned worker or a watchdog that cannot start answers with the invocation to return.
+    fn arm(&mut self) -> Result<WatchGuard<'static>, Invocation> {
+        if let Some(e) = &self.poisoned {
+            return Err(self.refuse(e.clone()));
+        }
+        let host = self.host();
+        host.logs.clear();
+        host.log_bytes = 0;
+        let engine: &'static Engine = self.engine;
+        engine
+            .watchdog
+            .arm(
+                self.iso.terminate_handle(),
+                self.limits.cpu,
+                self.limits.wall,
+            )
+            .map_err(|e| self.refuse(e))
+    }
+
     /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
     /// its promise settles or a limit ends it.
     fn drive(
         &mut self,
+        guard: WatchGuard<'static>,
         start: impl FnOnce(*mut ffi::StkIsolate, *mut StkOutcome) -> i32,
     ) -> Invocation {
-        if let Some(e) = &self.poisoned {
-            return self.refuse(e.clone());
-        }
         let limits = self.limits.clone();
-        {
-            let host = self.host();
-            host.logs.clear();
-            host.log_bytes = 0;
-        }
-        let guard =
-            match self
-                .engine
-                .watchdog
-                .arm(self.iso.terminate_handle(), limits.cpu, limits.wall)
-            {
-                Ok(g) => g,
-                Err(e) => return self.refuse(e),
-            };
-        let deadline = Instant::now() + limits.wall;
+        let deadline = Instant::now() + limits.wall.saturating_sub(guard.wall_spent());
         let mut out = Outcome::new();
         let mut status = self.call_at_now(|raw| start(raw, &mut out.0));
         let result = loop {
@@ -332,8 +361,6 @@ impl Worker {
             status = self.call_at_now(|raw| unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) });
         };
         let fired = guard.fired();
-        let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());
-        drop(guard);
         let result = match result {
             Ok(json) if json.len() > limits.result_bytes => Err(RunError::Limit(LimitKind::Result)),
             Ok(json) => Ok(json),
@@ -341,6 +368,17 @@ impl Worker {
             Err(-2) => Err(RunError::Limit(LimitKind::Wall)),
             Err(status) => Err(self.classify(status, &out, fired)),
         };
+        self.finish(guard, result)
+    }
+
+    /// Ends the watch: the invocation with what it spent, the worker poisoned after a limit.
+    fn finish(
+        &mut self,
+        guard: WatchGuard<'static>,
+        result: Result<String, RunError>,
+    ) -> Invocation {
+        let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());
+        drop(guard);
         if let Err(RunError::Limit(_)) = &result {
             self.poisoned = result.clone().err();
         }
@@ -422,10 +460,15 @@ impl Worker {
     }
 
     /// Compiles `main` and everything it imports (plus the source's eager names).
-    fn compile_all(&mut self, main: &str, source: &mut dyn ModuleSource) -> Result<i32, RunError> {
+    fn compile_all(
+        &mut self,
+        main: &str,
+        source: &mut dyn ModuleSource,
+        guard: &WatchGuard<'_>,
+    ) -> Result<i32, RunError> {
         let mut walk = ImportWalk::new(main, source.eager_names(), self.limits.source_bytes)?;
         while let Some(module) = walk.next(source)? {
-            let index = self.compile(&module.name, module.kind, &module.bytes)?;
+            let index = self.compile(&module.name, module.kind, &module.bytes, guard)?;
             for specifier in self.requests(index)? {
                 walk.import(&module.name, specifier)?;
             }
@@ -438,7 +481,16 @@ impl Worker {
             .ok_or_else(|| RunError::Internal("main module vanished".into()))
     }
 
-    fn compile(&mut self, name: &str, kind: ModuleKind, bytes: &[u8]) -> Result<i32, RunError> {
+    /// Compiles one module under the load's watch: TypeScript transformation (its helper
+    /// thread's CPU time charged to the budget) and V8's compilation both end in a limit when the
+    /// budget runs out.
+    fn compile(
+        &mut self,
+        name: &str,
+        kind: ModuleKind,
+        bytes: &[u8],
+        guard: &WatchGuard<'_>,
+    ) -> Result<i32, RunError> {
         let text = || {
             std::str::from_utf8(bytes).map_err(|e| {
                 RunError::InvalidInput(format!("module {name:?} is not valid UTF-8: {e}"))
@@ -451,16 +503,12 @@ impl Worker {
                 let source = text()?;
                 let js;
                 let code = if kind == ModuleKind::Ts {
-                    let transformed =
-                        std::panic::catch_unwind(|| typescript::transpile(name, source))
-                            .map_err(|_| RunError::Syntax {
-                                message: "the TypeScript transformer failed".into(),
-                                location: None,
-                            })?
-                            .map_err(|(message, location)| RunError::Syntax {
-                                message,
-                                location,
-                            })?;
+                    let done = typescript::transpile(name, source, self.limits.memory_bytes);
+                    guard.charge(done.cpu);
+                    if let Some(limit) = guard.fired() {
+                        return Err(RunError::Limit(limit));
+                    }
+                    let transformed = done.result?;
                     self.maps.insert(name.to_string(), transformed.map);
                     js = transformed.code;
                     js.as_str()
@@ -499,13 +547,16 @@ impl Worker {
                 })
             }
         };
+        if let Some(limit) = guard.fired() {
+            return Err(RunError::Limit(limit));
+        }
         if index < 0 {
             return Err(match out.0.status {
                 ffi::STK_EXCEPTION => RunError::Syntax {
                     message: out.value(),
                     location: self.location(&out),
                 },
-                ffi::STK_TERMINATED => RunError::Limit(LimitKind::Cpu),
+                status @ ffi::STK_TERMINATED => self.classify(status, &out, None),
                 _ => RunError::Internal(out.value()),
             });
         }

@@ -11,15 +11,13 @@
 //! 1. `STOCKADE_V8_ROOT=/dir`: an already unpacked root (used as is; nothing is written).
 //! 2. A cache folder (`STOCKADE_V8_CACHE`, else `$XDG_CACHE_HOME/stockade/v8-13.6`, else
 //!    `$HOME/.cache/stockade/v8-13.6`), filled on first build (under a lock, so two build scripts
-//!    never fill it at once) from
-//!    a. the `.deb` files of `STOCKADE_V8_DEBS`, or of the steering repository's
-//!       `shared/debian-sid-v8-13.6/` beside the checkout (CI, offline builds), after checking
-//!       every file against its `SHA256SUMS`; or else
-//!    b. Debian's unstable suite, through an apt configuration of the build's own (the mirror the
-//!       system's apt already uses for Debian, suite `sid`, the system's keyring): `apt-get
-//!       update` + `apt-get download` of libnode137's run-time closure. apt checks signatures
-//!       and hashes. Any libnode137 version fits (Node 24 stays on V8 13.6); the headers must
-//!       say 13.6.
+//!    never fill it at once) from the `.deb` files of `STOCKADE_V8_DEBS`, or of the steering
+//!    repository's `shared/debian-sid-v8-13.6/` beside the checkout (CI, offline builds), after
+//!    checking every file against its `SHA256SUMS`; or else from Debian's unstable suite, through
+//!    an apt configuration of the build's own (the mirror the system's apt already uses for
+//!    Debian, suite `sid`, the system's keyring): `apt-get update` + `apt-get download` of
+//!    libnode137's run-time closure. apt checks signatures and hashes. Any libnode137 version
+//!    fits (Node 24 stays on V8 13.6); the headers must say 13.6.
 //!
 //! Guarantees: a returned [`Root`] has the headers, `libnode.so.137` and the loader, and its
 //! headers say V8 13.6; anything else is a panic with a message saying what to do (this runs in

@@ -97,6 +97,11 @@ impl Daemon {
         panic!("daemon did not become ready");
     }
 
+    /// The supervisor's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn admin(&self) -> serde_json::Value {
         client()
             .get(format!("{}/v1/admin/workers", self.base))

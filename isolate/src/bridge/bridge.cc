@@ -67,6 +67,55 @@ thread_local stk_isolate* tl_current = nullptr;
 // by one builtin) needs about 160 MB of it under a 16 MiB limit.
 constexpr size_t kHeapTerminationMargin = size_t{256} << 20;
 
+// The isolate being disposed on this thread, and the delayed tasks V8 posted meanwhile to other
+// isolates' task runners (see DisposeReleasingPools).
+thread_local v8::Isolate* tl_disposing = nullptr;
+thread_local std::vector<std::unique_ptr<v8::Task>>* tl_disposal_tasks = nullptr;
+// Set once an isolate with a protection key exists (see DrainPagePool).
+std::atomic<bool> g_keyed{false};
+
+// An isolate's foreground task runner: libplatform's, except that a delayed task posted to it
+// while *another* isolate is being disposed on this thread is handed to that disposal instead.
+class ForegroundRunner final : public v8::TaskRunner {
+ public:
+  ForegroundRunner(v8::Isolate* isolate, std::shared_ptr<v8::TaskRunner> inner)
+      : isolate_(isolate), inner_(std::move(inner)) {}
+  bool IdleTasksEnabled() override { return inner_->IdleTasksEnabled(); }
+  bool NonNestableTasksEnabled() const override { return inner_->NonNestableTasksEnabled(); }
+  bool NonNestableDelayedTasksEnabled() const override {
+    return inner_->NonNestableDelayedTasksEnabled();
+  }
+
+ protected:
+  void PostTaskImpl(std::unique_ptr<v8::Task> task, const v8::SourceLocation& location) override {
+    inner_->PostTask(std::move(task), location);
+  }
+  void PostNonNestableTaskImpl(std::unique_ptr<v8::Task> task,
+                               const v8::SourceLocation& location) override {
+    inner_->PostNonNestableTask(std::move(task), location);
+  }
+  void PostDelayedTaskImpl(std::unique_ptr<v8::Task> task, double delay,
+                           const v8::SourceLocation& location) override {
+    if (tl_disposal_tasks && tl_disposing != isolate_) {
+      tl_disposal_tasks->push_back(std::move(task));
+      return;
+    }
+    inner_->PostDelayedTask(std::move(task), delay, location);
+  }
+  void PostNonNestableDelayedTaskImpl(std::unique_ptr<v8::Task> task, double delay,
+                                      const v8::SourceLocation& location) override {
+    inner_->PostNonNestableDelayedTask(std::move(task), delay, location);
+  }
+  void PostIdleTaskImpl(std::unique_ptr<v8::IdleTask> task,
+                        const v8::SourceLocation& location) override {
+    inner_->PostIdleTask(std::move(task), location);
+  }
+
+ private:
+  v8::Isolate* const isolate_;
+  std::shared_ptr<v8::TaskRunner> inner_;
+};
+
 // Delegates to libplatform's single-threaded platform; owns the page allocator and the clock.
 class StockadePlatform final : public v8::Platform {
  public:
@@ -77,7 +126,8 @@ class StockadePlatform final : public v8::Platform {
   int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
   std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate* isolate,
                                                           v8::TaskPriority priority) override {
-    return inner_->GetForegroundTaskRunner(isolate, priority);
+    return std::make_shared<ForegroundRunner>(isolate,
+                                              inner_->GetForegroundTaskRunner(isolate, priority));
   }
   bool IdleTasksEnabled(v8::Isolate* isolate) override { return false; }
   double MonotonicallyIncreasingTime() override { return inner_->MonotonicallyIncreasingTime(); }
@@ -142,9 +192,46 @@ std::atomic<uint32_t> g_anchor_limits{0};
 // Snapshot indices of the functions the runtime registers with the host.
 constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
+constexpr size_t kSnapshotWasmGuard = 2;
 
 stk_isolate* From(v8::Isolate* isolate) {
   return static_cast<stk_isolate*>(isolate->GetData(0));
+}
+
+// Heap pages must never move from one isolate to another: a page would reach the next isolate
+// under its previous owner's key (a fault the moment it is touched; or, from an unkeyed isolate,
+// key 0, readable by every isolate), with that tenant's dead objects still in it. V8 13.6 moves
+// them without a call to the page allocator, by two routes, closed here:
+//
+// 1. A live isolate whose own page pool is empty takes ("steals") pages from another live
+//    isolate's pool (src/heap/page-pool.cc). So a keyed isolate's pool is emptied before its
+//    bridge call returns whenever a collection ran in it: a memory-reducing full collection
+//    releases the pool (Heap::ReleasePooledChunksImmediately) and adds nothing to it. The cost,
+//    one more full collection, is paid only by calls that collected garbage anyway, and only
+//    once keys are in use.
+// 2. At teardown, while another isolate lives (the anchor always does), an isolate's pool goes
+//    to a process-wide shared pool that any isolate takes from, with a task due 8 s later on
+//    another isolate's runner to free it. DisposeReleasingPools runs that task right after the
+//    disposal, before anything else can allocate on this thread (--single-threaded: no other
+//    thread allocates heap pages).
+void NoteCollection(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
+  static_cast<stk_isolate*>(data)->gc_ran = true;
+}
+
+void DrainPagePool(stk_isolate* iso) {
+  if (!iso->drain_pool || !iso->gc_ran) return;
+  iso->isolate->LowMemoryNotification();
+  iso->gc_ran = false;
+}
+
+void DisposeReleasingPools(v8::Isolate* isolate) {
+  std::vector<std::unique_ptr<v8::Task>> posted;
+  tl_disposing = isolate;
+  tl_disposal_tasks = &posted;
+  isolate->Dispose();
+  tl_disposal_tasks = nullptr;
+  tl_disposing = nullptr;
+  for (std::unique_ptr<v8::Task>& task : posted) task->Run();
 }
 
 char* CopyOut(const std::string& s, size_t* len) {
@@ -192,6 +279,7 @@ class Entry {
     iso->isolate->SetStackLimit(limit);
   }
   ~Entry() {
+    DrainPagePool(iso_);
     tl_wall_ms = saved_wall_;
     tl_current = saved_current_;
   }
@@ -347,6 +435,12 @@ void HostSetInvoker(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!iso->invoker.IsEmpty()) return;  // once, during the runtime script
   if (args[0]->IsFunction()) iso->invoker.Reset(args.GetIsolate(), args[0].As<v8::Function>());
   if (args[1]->IsFunction()) iso->attach.Reset(args.GetIsolate(), args[1].As<v8::Function>());
+}
+
+void HostSetWasmGuard(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  stk_isolate* iso = From(args.GetIsolate());
+  if (!iso->wasm_guard.IsEmpty()) return;  // once, during the runtime script
+  if (args[0]->IsFunction()) iso->wasm_guard.Reset(args.GetIsolate(), args[0].As<v8::Function>());
 }
 
 void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -599,6 +693,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "onTimer", HostOnTimer);
   SetHostFunction(isolate, ctx, host_obj, "setInvoker", HostSetInvoker);
   SetHostFunction(isolate, ctx, host_obj, "now", HostNow);
+  SetHostFunction(isolate, ctx, host_obj, "setWasmGuard", HostSetWasmGuard);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
@@ -619,8 +714,9 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   iso->attach.Reset();
   // Belt and braces: the runtime deletes it too; tenant code must never reach the host object.
   global->Delete(ctx, host_name).FromMaybe(false);
-  if (iso->invoker.IsEmpty() || iso->timer_dispatch.IsEmpty()) {
-    SetValue(out, STK_INTERNAL, "the runtime script did not register its invoker and timers");
+  if (iso->invoker.IsEmpty() || iso->timer_dispatch.IsEmpty() || iso->wasm_guard.IsEmpty()) {
+    SetValue(out, STK_INTERNAL,
+             "the runtime script did not register its invoker, timers and WebAssembly guard");
     return false;
   }
   return true;
@@ -651,8 +747,49 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostLog),        reinterpret_cast<intptr_t>(HostRandomFill),
       reinterpret_cast<intptr_t>(HostSetTimer),   reinterpret_cast<intptr_t>(HostClearTimer),
       reinterpret_cast<intptr_t>(HostOnTimer),    reinterpret_cast<intptr_t>(HostSetInvoker),
-      reinterpret_cast<intptr_t>(HostNow),        0};
+      reinterpret_cast<intptr_t>(HostNow),        reinterpret_cast<intptr_t>(HostSetWasmGuard),
+      0};
   return refs;
+}
+
+// Evaluates the runtime in a snapshot creator and keeps the blob in g_snapshot. False (with `out`
+// saying why) when it fails. The creator and its isolate are destroyed on return.
+bool CreateSnapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+  v8::SnapshotCreator creator(ExternalReferences());
+  stk_isolate shim;  // host state for the runtime's registration calls; nothing else runs
+  shim.isolate = creator.GetIsolate();
+  shim.isolate->SetData(0, &shim);
+  bool ok = false;
+  {
+    v8::Isolate::Scope isolate_scope(shim.isolate);
+    v8::HandleScope handles(shim.isolate);
+    v8::Local<v8::Context> ctx = v8::Context::New(shim.isolate);
+    v8::Context::Scope context_scope(ctx);
+    ok = RunRuntime(&shim, ctx, runtime_js, runtime_len, out);
+    if (ok) {
+      creator.AddData(ctx, shim.invoker.Get(shim.isolate));
+      creator.AddData(ctx, shim.timer_dispatch.Get(shim.isolate));
+      creator.AddData(ctx, shim.wasm_guard.Get(shim.isolate));
+    }
+    // Also on failure: V8 13.6's CreateBlob CHECK-fails without a default context.
+    creator.SetDefaultContext(ctx);
+    shim.invoker.Reset();
+    shim.timer_dispatch.Reset();
+    shim.wasm_guard.Reset();
+    shim.attach.Reset();
+  }
+  if (!ok) {
+    // The creator must still produce (and we then drop) a blob to tear down cleanly.
+    v8::StartupData discard = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear);
+    delete[] discard.data;
+    return false;
+  }
+  g_snapshot = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+  if (!g_snapshot.data) {
+    SetValue(out, STK_INTERNAL, "V8 could not create the startup snapshot");
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -683,37 +820,10 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outc
     return STK_OK;
   }
   stockade::OwnerScope engine(-1, stockade::kEngineOwner);
-  v8::SnapshotCreator creator(ExternalReferences());
-  stk_isolate shim;  // host state for the runtime's registration calls; nothing else runs
-  shim.isolate = creator.GetIsolate();
-  shim.isolate->SetData(0, &shim);
-  bool ok = false;
-  {
-    v8::Isolate::Scope isolate_scope(shim.isolate);
-    v8::HandleScope handles(shim.isolate);
-    v8::Local<v8::Context> ctx = v8::Context::New(shim.isolate);
-    v8::Context::Scope context_scope(ctx);
-    ok = RunRuntime(&shim, ctx, runtime_js, runtime_len, out);
-    if (ok) {
-      creator.AddData(ctx, shim.invoker.Get(shim.isolate));
-      creator.AddData(ctx, shim.timer_dispatch.Get(shim.isolate));
-      creator.SetDefaultContext(ctx);
-    }
-    shim.invoker.Reset();
-    shim.timer_dispatch.Reset();
-    shim.attach.Reset();
-  }
-  if (!ok) {
-    // The creator must still produce (and we then drop) a blob to tear down cleanly.
-    v8::StartupData discard = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear);
-    delete[] discard.data;
-    return out->status;
-  }
-  g_snapshot = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
-  if (!g_snapshot.data) {
-    SetValue(out, STK_INTERNAL, "V8 could not create the startup snapshot");
-    return out->status;
-  }
+  // The creator is gone before the anchor exists: with no other isolate alive at its teardown, V8
+  // frees its page pool at once (see DrainPagePool), so none of these untagged engine pages can
+  // ever carry a tenant's heap.
+  if (!CreateSnapshot(runtime_js, runtime_len, out)) return out->status;
   static stockade::ArenaAllocator anchor_buffers(0, &g_anchor_limits, -1, stockade::kEngineOwner);
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = &anchor_buffers;
@@ -759,6 +869,13 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   v8::Isolate* isolate = iso->isolate;
   isolate->SetData(0, iso.get());
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  // Pages must never move between keyed isolates (see DrainPagePool); without keys the cost of
+  // draining buys nothing.
+  if (iso->pkey >= 0 || g_keyed.load(std::memory_order_relaxed)) {
+    g_keyed.store(true, std::memory_order_relaxed);
+    iso->drain_pool = true;
+    isolate->AddGCEpilogueCallback(NoteCollection, iso.get());
+  }
   isolate->AddNearHeapLimitCallback(NearHeapLimit, iso.get());
   isolate->SetOOMErrorHandler(OnOutOfMemory);
   isolate->SetModifyCodeGenerationFromStringsCallback(RefuseCodegen);
@@ -782,19 +899,36 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     }
     v8::Local<v8::Function> invoker;
     v8::Local<v8::Function> dispatch;
+    v8::Local<v8::Function> wasm_guard;
     if (ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotInvoker).ToLocal(&invoker) &&
-        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch)) {
-      iso->invoker.Reset(isolate, invoker);
-      iso->timer_dispatch.Reset(isolate, dispatch);
-      iso->context.Reset(isolate, ctx);
-      ok = true;
+        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch) &&
+        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotWasmGuard).ToLocal(&wasm_guard)) {
+      // V8 installs WebAssembly afresh in every context made from the snapshot: the guard
+      // (js/no-shared-memory.js) replaces its shared-memory routes before any tenant code runs.
+      v8::Context::Scope context_scope(ctx);
+      v8::TryCatch tc(isolate);
+      v8::Local<v8::Value> wasm;
+      v8::Local<v8::Value> ignored;
+      if (ctx->Global()->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "WebAssembly")).ToLocal(&wasm) &&
+          wasm_guard->Call(ctx, v8::Undefined(isolate), 1, &wasm).ToLocal(&ignored)) {
+        iso->invoker.Reset(isolate, invoker);
+        iso->timer_dispatch.Reset(isolate, dispatch);
+        iso->context.Reset(isolate, ctx);
+        ok = true;
+      }
     }
   }
   if (!ok) {
-    SetValue(out, STK_INTERNAL, "the startup snapshot lacks the runtime's functions");
+    SetValue(out, STK_INTERNAL,
+             "the startup snapshot lacks the runtime's functions, or its WebAssembly guard failed");
     iso->isolate = nullptr;
     isolate->Dispose();
     return nullptr;
+  }
+  {
+    // Creation may have collected garbage (see DrainPagePool).
+    v8::Isolate::Scope isolate_scope(isolate);
+    DrainPagePool(iso.get());
   }
   out->status = STK_OK;
   return iso.release();
@@ -810,10 +944,11 @@ void stk_isolate_dispose(stk_isolate* iso) {
     iso->invoker.Reset();
     iso->attach.Reset();
     iso->timer_dispatch.Reset();
+    iso->wasm_guard.Reset();
     iso->synthetic.clear();
     iso->modules.clear();
     iso->context.Reset();
-    isolate->Dispose();
+    DisposeReleasingPools(isolate);
   }
   delete iso;  // the arena unmaps the backing stores' memory here
 }

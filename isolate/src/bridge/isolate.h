@@ -28,6 +28,7 @@ struct stk_isolate {
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;
+  v8::Global<v8::Function> wasm_guard;  // snapshot creation only; see js/no-shared-memory.js
   v8::Global<v8::Promise> pending;
   std::atomic<uint32_t> limits{0};
   size_t stack_limit_bytes = 0;
@@ -36,6 +37,10 @@ struct stk_isolate {
   int pkey = -1;
   uint64_t owner = 0;  // this isolate's id in the range registry, never reused
   bool allow_wasm = false;
+  // Keyed isolates only (see DrainPagePool in bridge.cc): a collection ran since the page pool
+  // was last drained.
+  bool drain_pool = false;
+  bool gc_ran = false;
   bool heap_margin_granted = false;  // NearHeapLimit has raised the limit (it does so once)
 };
 
