@@ -6,8 +6,14 @@ use std::path::PathBuf;
 fn main() {
     let root = stockade_v8_root::locate();
     println!("cargo:rustc-env=STOCKADE_V8_VERSION={}", root.version);
-    println!("cargo:rustc-env=STOCKADE_V8_LIBDIR={}", root.libdir.display());
-    println!("cargo:rustc-env=STOCKADE_V8_LOADER={}", root.loader.display());
+    println!(
+        "cargo:rustc-env=STOCKADE_V8_LIBDIR={}",
+        root.libdir.display()
+    );
+    println!(
+        "cargo:rustc-env=STOCKADE_V8_LOADER={}",
+        root.loader.display()
+    );
     // Cargo puts a dependency's cdylib in the profile's deps folder; OUT_DIR is
     // <profile>/build/<package>-<hash>/out.
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

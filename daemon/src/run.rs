@@ -90,7 +90,10 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.memory_mb < min_mb {
         return fail(
             EXIT_USAGE,
-            &format!("--memory-mb is {}; the smallest memory limit is {min_mb} MiB", args.memory_mb),
+            &format!(
+                "--memory-mb is {}; the smallest memory limit is {min_mb} MiB",
+                args.memory_mb
+            ),
         );
     }
     let (dir, name) = match (

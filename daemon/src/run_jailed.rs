@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use stockade_ipc::{
-    read_frame, write_frame, Call, ErrorKind, LoadWorker, Reply, RequestId, ToSupervisor,
-    ToWorker, WorkerId, PROTOCOL_VERSION,
+    read_frame, write_frame, Call, ErrorKind, LoadWorker, Reply, RequestId, ToSupervisor, ToWorker,
+    WorkerId, PROTOCOL_VERSION,
 };
 use stockade_source::loader::{self, MAX_SOURCE_BYTES};
 use stockade_source::{DiskSource, ModuleKind};
@@ -97,6 +97,19 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
     let status = child.wait();
     match code {
         Ok(code) => code,
+        // The worker ended itself to enforce a limit V8 could not stop in-process.
+        Err(_) if matches!(&status, Ok(s) if s.code() == Some(stockade_ipc::exit::CPU_LIMIT)) => {
+            fail(
+                EXIT_LIMIT,
+                "limit exceeded (cpu): inside an operation V8 could not interrupt",
+            )
+        }
+        Err(_) if matches!(&status, Ok(s) if s.code() == Some(stockade_ipc::exit::MEMORY_LIMIT)) => {
+            fail(
+                EXIT_LIMIT,
+                "limit exceeded (memory): inside an operation V8 could not interrupt",
+            )
+        }
         Err(e) => {
             let how = status
                 .map(|s| s.to_string())

@@ -36,7 +36,11 @@ fn run(args: Vec<OsString>) -> Result<c_int, String> {
     // fails here and not later inside tenant code.
     let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
     if handle.is_null() {
-        return Err(format!("cannot load {}: {}", engine.to_string_lossy(), dl_error()));
+        return Err(format!(
+            "cannot load {}: {}",
+            engine.to_string_lossy(),
+            dl_error()
+        ));
     }
     // SAFETY: handle is a live dlopen handle and the name a valid C string.
     let symbol = unsafe { libc::dlsym(handle, c"stockade_worker_main".as_ptr()) };

@@ -24,6 +24,26 @@ fn run_with(d: &impl Target, code: &str, limits: Value) -> (u16, Value, Duration
     (status, body, started.elapsed())
 }
 
+/// The tenant is not blamed for a crash: no `worker_crash_while_running` or `seccomp_kill`
+/// signal, not quarantined. (A worker that ends itself for a limit V8 cannot stop in-process is
+/// a death its tenants see as `worker_death`, like any eviction, and the limit as a limit hit.)
+fn assert_not_blamed(d: &Daemon) {
+    let (status, report) = get_json(d, Some(OPERATOR), "/v1/tenants/t0/risk");
+    assert_eq!(status, 200, "{report}");
+    let signals = report["signals"].as_array().cloned().unwrap_or_default();
+    for signal in ["worker_crash_while_running", "seccomp_kill"] {
+        assert!(
+            !signals.iter().any(|s| s["signal"] == signal),
+            "{signal}: {report:#}"
+        );
+    }
+    assert!(
+        signals.iter().any(|s| s["signal"] == "cpu_limit_hit"),
+        "{report:#}"
+    );
+    assert_ne!(report["tier"], "quarantine", "{report:#}");
+}
+
 fn code_of(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
@@ -31,7 +51,13 @@ fn code_of(body: &Value) -> &str {
 /// One process serves every request (one tenant, one process of its tier); a first request has
 /// placed the tenant on it (and the pool has replaced the warm spare it took).
 fn daemon(tag: &str) -> Daemon {
-    let d = Daemon::start(tag, 1, 1, "[cordon]\nstandard_min_processes = 1\n");
+    // Requests ask for their own limits; the configured ones only cap them.
+    let d = Daemon::start(
+        tag,
+        1,
+        1,
+        "[limits]\ncpu_ms = 5000\n[cordon]\nstandard_min_processes = 1\n",
+    );
     let (status, body, _) = run_with(&d, "export default () => 1", json!({}));
     assert_eq!(status, 200, "{body:#}");
     d
@@ -136,7 +162,11 @@ fn cpu_limit_holds_inside_long_builtins() {
         // looser (loopback, a loaded 2-core machine) but far below the 4.7-8.6 s of V8 10.2.
         assert!(elapsed < Duration::from_millis(1500), "{code}: {elapsed:?}");
     }
-    assert_survived(&d);
+    // Where V8 does not honour termination, the worker ended itself after a 100 ms grace: the
+    // next request is served by a fresh process.
+    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_not_blamed(&d);
 }
 
 #[test]
@@ -148,7 +178,11 @@ fn heap_limit_holds_and_the_process_survives() {
             "export default () => new Array(2e7).fill(1.1).length",
             json!({ "memoryMb": mb, "cpuMs": 5000 }),
         );
-        assert_eq!(code_of(&body), "memory_limit", "{mb} MiB: {status} {body:#}");
+        assert_eq!(
+            code_of(&body),
+            "memory_limit",
+            "{mb} MiB: {status} {body:#}"
+        );
     }
     let (status, body, _) = run_with(
         &d,
@@ -193,7 +227,14 @@ fn compilation_runs_under_the_request_limits() {
     // A 524-byte string enum that doubles itself 27 times: 256 MiB once folded.
     let mut members = vec!["A = \"abcdefgh\"".to_string()];
     for i in 1..28 {
-        members.push(format!("M{i} = {p} + {p}", p = if i == 1 { "A".to_string() } else { format!("M{}", i - 1) }));
+        members.push(format!(
+            "M{i} = {p} + {p}",
+            p = if i == 1 {
+                "A".to_string()
+            } else {
+                format!("M{}", i - 1)
+            }
+        ));
     }
     let enum_src = format!(
         "enum E {{ {} }}\nexport default () => E.M27.length;",
@@ -202,23 +243,34 @@ fn compilation_runs_under_the_request_limits() {
     let started = Instant::now();
     let (status, body, _) = run_with(&d, &enum_src, json!({ "cpuMs": 50 }));
     assert!(
-        matches!(code_of(&body), "compile_error" | "cpu_limit" | "memory_limit"),
+        matches!(
+            code_of(&body),
+            "compile_error" | "cpu_limit" | "memory_limit"
+        ),
         "{status} {body:#}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    // Arrow-function look-ahead in the TypeScript parser: exponential in the nesting depth.
-    let arrows = format!(
-        "export default () => {}0{};",
-        "((a = ".repeat(24),
-        ") => 0)".repeat(24)
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
+    // Type-argument look-ahead in the TypeScript parser: twice the work per level.
+    let mut expression = String::from("1");
+    for _ in 0..40 {
+        expression = format!("a<{{[{expression}]:x}}>1");
+    }
+    let arrows = format!("let a: any, x: any;\nexport default () => {expression};\n");
     let started = Instant::now();
     let (status, body, _) = run_with(&d, &arrows, json!({ "cpuMs": 5 }));
     assert!(
-        status == 200 || matches!(code_of(&body), "compile_error" | "cpu_limit"),
+        matches!(code_of(&body), "cpu_limit" | "memory_limit"),
         "{status} {body:#}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_survived(&d);
 }
 

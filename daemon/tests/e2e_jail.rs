@@ -110,7 +110,9 @@ fn the_supervisor_never_maps_v8_and_only_workers_do() {
     );
     let ours = mapped_files(u64::from(d.pid()));
     assert!(
-        !ours.iter().any(|f| f.contains("libnode") || f.contains("libstockade_worker")),
+        !ours
+            .iter()
+            .any(|f| f.contains("libnode") || f.contains("libstockade_worker")),
         "the supervisor maps V8: {ours:?}"
     );
     // And it runs on the system's libc, not the runtime root's.

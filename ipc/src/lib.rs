@@ -60,6 +60,7 @@
 
 mod common;
 mod error;
+pub mod exit;
 mod frame;
 mod io;
 mod kind;

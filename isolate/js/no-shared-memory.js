@@ -17,6 +17,10 @@
 // streaming callback, and the bridge sets none). The wrappers replace the originals everywhere
 // tenant code could reach them: the WebAssembly namespace and prototype.constructor; the
 // originals stay in this closure only.
+// Tenant code may still run while an original is on the stack (a valueOf in a descriptor, a getter
+// on an imports object); it cannot reach the original from there: V8's CallSite.getFunction gives
+// nothing for builtin and strict frames, and modules have no sloppy functions whose `caller` would
+// tell (tests/hostile.rs checks the former).
 // Trusts: V8's own decoding of everything else in a module. Uses only intrinsics captured here,
 // so tenant code that later replaces globals or prototype methods cannot change the check.
 (function (host) {

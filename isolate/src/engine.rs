@@ -157,6 +157,15 @@ impl Engine {
         self.watchdog.set_policy(policy, grace);
     }
 
+    /// When an isolate terminated for its heap limit keeps allocating past the margin inside an
+    /// operation V8 cannot interrupt, V8 can only end the process: end it with exit status
+    /// `code` instead of V8's abort, so that a supervisor can tell that request's memory limit
+    /// from a crash. 0 restores V8's abort.
+    pub fn set_out_of_memory_exit(&self, code: i32) {
+        // SAFETY: stores an integer in an atomic; callable from any thread.
+        unsafe { ffi::stk_engine_set_oom_exit(code) }
+    }
+
     /// Isolates that ran the grace period past their termination, since the process started
     /// (export it as a metric).
     pub fn unresponsive_isolates(&self) -> u64 {

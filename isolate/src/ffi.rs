@@ -84,6 +84,7 @@ pub const STK_INVOKE_FETCH: i32 = 1;
 extern "C" {
     pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;
     pub fn stk_v8_version() -> *const c_char;
+    pub fn stk_engine_set_oom_exit(code: i32);
 
     pub fn stk_engine_snapshot(
         runtime_js: *const c_char,

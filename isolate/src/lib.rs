@@ -4,11 +4,16 @@
 //! Guarantees:
 //! - Each [`Worker`] is one V8 isolate with one context, hosting one tenant's worker; isolates
 //!   share nothing but the process.
-//! - Every invocation runs under CPU, wall-clock, heap, external-memory, stack, output and result
-//!   limits ([`Limits`]); hitting one ends it with [`RunError::Limit`] and poisons the worker,
-//!   which the owner must drop. The process keeps serving.
-//! - Code generation from strings (`eval`, `new Function`) is refused, `SharedArrayBuffer` and
-//!   `Atomics.wait` are absent, and `Date.now()`/`performance.now()` stand still while code runs.
+//! - Every invocation (and loading, compilation included) runs under CPU, wall-clock, heap,
+//!   external-memory, stack, output and result limits ([`Limits`]); hitting one ends it with
+//!   [`RunError::Limit`] and poisons the worker, which the owner must drop. The process keeps
+//!   serving, with two exceptions V8 leaves no other answer to: a builtin V8 does not interrupt
+//!   runs to completion after its CPU limit (reported; [`Unresponsive::ExitProcess`] ends the
+//!   process instead), and one that keeps allocating past the heap limit's one termination margin
+//!   makes V8 end the process ([`Limits::memory_bytes`]).
+//! - Code generation from strings (`eval`, `new Function`) is refused, `SharedArrayBuffer`, shared
+//!   WebAssembly memories and `Atomics.wait` are absent, and `Date.now()`/`performance.now()`
+//!   stand still while code runs (whole milliseconds between tasks).
 //! - Imports resolve inside the worker's module set only.
 //!
 //! - Isolates of one process are separated by memory protection keys where the CPU and kernel
@@ -29,7 +34,6 @@ mod engine;
 mod ffi;
 mod host;
 mod limits;
-pub mod nesting;
 pub mod protection;
 pub mod typescript;
 mod watchdog;
@@ -44,7 +48,7 @@ pub use stockade_source::{error, loader, modules};
 pub use stockade_source::{
     DiskSource, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError, SourceLocation,
 };
-pub use watchdog::{Unresponsive, DEFAULT_GRACE, EXIT_UNRESPONSIVE};
+pub use watchdog::{Unresponsive, DEFAULT_GRACE};
 pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 
 /// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation

@@ -5,7 +5,7 @@
 //!
 //! Guarantees, against hostile sources (oxc has no depth guard, no allocation limit and no way to
 //! be interrupted):
-//! - Nesting: [`crate::nesting::check`] bounds the recursion depth to [`MAX_NESTING`] before oxc
+//! - Nesting: [`stockade_source::nesting::check`] bounds the recursion depth to [`MAX_NESTING`] before oxc
 //!   parses, and oxc runs on a helper thread whose stack ([`STACK_BYTES`]) holds several times
 //!   that depth (measured: at most 3.3 KiB per level, unoptimised build), so a deep module is a
 //!   syntax error, never a stack overflow.
@@ -17,7 +17,7 @@
 //! - Enum folding: string enum members are folded by oxc into literals (`B = A + A`), which can
 //!   double per member; a module whose members could fold to more than [`enum_fold_budget`]
 //!   bytes is refused as a syntax error before oxc folds anything.
-//! - CPU: the helper thread's CPU time is returned ([`Transpiled::cpu`]) for the caller to charge
+//! - CPU: the helper thread's CPU time is returned ([`Transformation::cpu`]) for the caller to charge
 //!   to the request. The transformation itself cannot be interrupted: the memory bound above is
 //!   what ends a runaway parse, and the request ends when it returns.
 //!
@@ -40,13 +40,8 @@ use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 
 use crate::error::{LimitKind, RunError, SourceLocation};
-use crate::nesting;
+use stockade_source::nesting::{self, MAX_NESTING, STACK_BYTES};
 
-/// The deepest nesting [`crate::nesting::check`] lets through to oxc.
-pub const MAX_NESTING: u32 = 4000;
-/// The helper thread's stack: room for about 20,000 levels of the costliest construct in an
-/// unoptimised build, five times [`MAX_NESTING`]. Only the pages a parse touches are committed.
-pub const STACK_BYTES: usize = 64 << 20;
 /// oxc's arena may take this many bytes per source byte (a realistic TypeScript module needs
 /// about 16 to parse and as much again to transform)...
 pub const ARENA_PER_BYTE: usize = 64;

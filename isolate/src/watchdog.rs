@@ -13,7 +13,7 @@
 //! What the watchdog does about such an isolate is the engine's [`Unresponsive`] policy: after
 //! the isolate has run [`Watchdog::grace`] of CPU time past its termination, the watchdog reports
 //! it (a count and one line on stderr) and, under [`Unresponsive::ExitProcess`], ends the process
-//! with [`EXIT_UNRESPONSIVE`]: the only bound on a thread V8 will not stop.
+//! with the status it names: the only bound on a thread V8 will not stop.
 //!
 //! Guarantees: a `Watch` is removed under the lock before its guard returns, and the watchdog
 //! terminates isolates only while holding that lock, so it never touches a disposed isolate.
@@ -26,7 +26,7 @@
 //! CPU time spent for an invocation on another thread (TypeScript transformation) is charged to
 //! the same budget ([`WatchGuard::charge`]).
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,13 +48,11 @@ pub enum Unresponsive {
     /// builtin runs to completion, bounded by the heap limit only.
     #[default]
     Report,
-    /// Report it, then end the process at once with [`EXIT_UNRESPONSIVE`]: every isolate of the
-    /// process dies with it. For worker processes whose supervisor restarts them.
-    ExitProcess,
+    /// Report it, then end the process at once with this exit status: every isolate of the
+    /// process dies with it. For worker processes whose supervisor restarts them and reads the
+    /// status as the CPU limit of the request that was running (`stockade_ipc::exit`).
+    ExitProcess(i32),
 }
-
-/// The exit status of a process the watchdog ended under [`Unresponsive::ExitProcess`].
-pub const EXIT_UNRESPONSIVE: i32 = 86;
 
 /// CPU time an isolate may run past its termination before the [`Unresponsive`] policy applies,
 /// unless the engine sets another.
@@ -96,7 +94,8 @@ pub(crate) struct Watchdog {
 /// The [`Unresponsive`] policy and its count, shared with the watchdog thread.
 #[derive(Default)]
 struct Policy {
-    exit: AtomicU8,
+    /// The exit status under [`Unresponsive::ExitProcess`]; 0 for [`Unresponsive::Report`].
+    exit: AtomicI32,
     grace_us: AtomicU64,
     unresponsive: AtomicU64,
 }
@@ -148,10 +147,11 @@ impl Watchdog {
     pub(crate) fn set_policy(&self, policy: Unresponsive, grace: Duration) {
         let grace_us = u64::try_from(grace.as_micros()).unwrap_or(u64::MAX);
         self.policy.grace_us.store(grace_us, Ordering::Relaxed);
-        self.policy.exit.store(
-            u8::from(policy == Unresponsive::ExitProcess),
-            Ordering::Relaxed,
-        );
+        let code = match policy {
+            Unresponsive::Report => 0,
+            Unresponsive::ExitProcess(code) => code,
+        };
+        self.policy.exit.store(code, Ordering::Relaxed);
         self.shared.1.notify_one();
     }
 
@@ -280,7 +280,8 @@ fn fire(w: &mut Watch, why: u8) {
 fn unresponsive(w: &mut Watch, policy: &Policy, grace: Duration) {
     w.reported = true;
     policy.unresponsive.fetch_add(1, Ordering::Relaxed);
-    let exit = policy.exit.load(Ordering::Relaxed) != 0;
+    let code = policy.exit.load(Ordering::Relaxed);
+    let exit = code != 0;
     let spent = w.cpu_spent(cpu_time(w.cpu_clock));
     let line = format!(
         "stockade: an isolate ran {} ms of CPU past its termination inside a V8 builtin that \
@@ -296,7 +297,7 @@ fn unresponsive(w: &mut Watch, policy: &Policy, grace: Duration) {
     if exit {
         // SAFETY: _exit ends the process without running destructors or atexit handlers, which
         // could touch V8 while another thread is inside it.
-        unsafe { libc::_exit(EXIT_UNRESPONSIVE) };
+        unsafe { libc::_exit(code) };
     }
 }
 

@@ -1,9 +1,13 @@
 //! A `Worker`: one V8 isolate hosting one tenant's worker, its modules loaded, called many times.
 //!
 //! Guarantees: a `Worker` is neither `Send` nor `Sync` (V8 isolates are bound to a thread);
-//! every call runs under the watchdog and the limits it was created with; after a limit hit the
-//! worker is poisoned, answers every later call with that error, and should be dropped (drop
-//! disposes the isolate). Console output, timers and results are bounded per invocation.
+//! every call runs under the watchdog and the limits it was created with, and so does loading:
+//! TypeScript transformation (its helper thread's CPU time charged), V8's compilation and
+//! top-level code share one call's budget; after a limit hit the worker is poisoned, answers
+//! every later call with that error, and should be dropped (drop disposes the isolate). Console
+//! output, timers and results are bounded per invocation. Tenant code reads clocks that stand
+//! still while it runs and are truncated to [`CLOCK_RESOLUTION_MS`]. Memory limits below
+//! [`Limits::MIN_MEMORY_BYTES`] are refused.
 //! Every bridge call runs under the isolate's protection key ([`crate::protection`]).
 
 use std::collections::HashMap;
@@ -209,7 +213,7 @@ impl Worker {
     pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
         let guard = match self.arm() {
             Ok(g) => g,
-            Err(inv) => return inv,
+            Err(e) => return self.refuse(e),
         };
         let main_index = match self.compile_all(main, source, &guard) {
             Ok(i) => i,
@@ -263,7 +267,7 @@ impl Worker {
         };
         let guard = match self.arm() {
             Ok(g) => g,
-            Err(inv) => return inv,
+            Err(e) => return self.refuse(e),
         };
         self.drive(guard, |raw, out| {
             // SAFETY: raw is our live isolate; payload outlives the call; out is valid.
@@ -304,23 +308,20 @@ impl Worker {
     }
 
     /// Starts the watch of one invocation (or load), after clearing the previous one's output;
-    /// a poisoned worker or a watchdog that cannot start answers with the invocation to return.
-    fn arm(&mut self) -> Result<WatchGuard<'static>, Invocation> {
+    /// fails for a poisoned worker or a watchdog that cannot start.
+    fn arm(&mut self) -> Result<WatchGuard<'static>, RunError> {
         if let Some(e) = &self.poisoned {
-            return Err(self.refuse(e.clone()));
+            return Err(e.clone());
         }
         let host = self.host();
         host.logs.clear();
         host.log_bytes = 0;
         let engine: &'static Engine = self.engine;
-        engine
-            .watchdog
-            .arm(
-                self.iso.terminate_handle(),
-                self.limits.cpu,
-                self.limits.wall,
-            )
-            .map_err(|e| self.refuse(e))
+        engine.watchdog.arm(
+            self.iso.terminate_handle(),
+            self.limits.cpu,
+            self.limits.wall,
+        )
     }
 
     /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until

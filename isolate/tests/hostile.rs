@@ -3,13 +3,15 @@
 //! memory, and what the clock reveals. Scenarios that must end the process run in a child copy
 //! of this binary (`stockade_mpk::testing::run_child`), so the suite itself survives them.
 mod common;
+
+/// The exit status the child processes below ask the watchdog to end with.
+const EXIT_UNRESPONSIVE: i32 = 86;
 use std::io::Write;
 use std::time::Duration;
 
 use common::*;
 use stockade_isolate::{
     Invocation, LimitKind, Limits, Module, ModuleSet, RunError, Unresponsive, Worker,
-    EXIT_UNRESPONSIVE,
 };
 use stockade_mpk::testing::{run_child, scenario};
 
@@ -50,7 +52,10 @@ fn child_entry_point() {
     let Some(name) = scenario() else { return };
     match name.as_str() {
         "unresponsive-exit" | "unresponsive-exit-control" => {
-            engine().set_unresponsive_policy(Unresponsive::ExitProcess, Duration::from_millis(50));
+            engine().set_unresponsive_policy(
+                Unresponsive::ExitProcess(EXIT_UNRESPONSIVE),
+                Duration::from_millis(20),
+            );
             let src = if name == "unresponsive-exit" {
                 LONG_REPLACE
             } else {
@@ -414,13 +419,34 @@ fn a_module_defining_a_shared_memory_is_refused_by_every_compile_route() {
 }
 
 #[test]
+fn tenant_code_running_inside_the_originals_cannot_reach_them() {
+    // Imports memory e.m (min 1): the imports getter runs while V8's instantiate is on the stack.
+    let src = "export default async () => { const found = []; \
+               const grab = () => { const old = Error.prepareStackTrace; \
+                 Error.prepareStackTrace = (e, cs) => cs.map((c) => c.getFunction()).filter((f) => f !== undefined && f !== null && f !== grab); \
+                 found.push(...new Error().stack); Error.prepareStackTrace = old; }; \
+               new WebAssembly.Memory({ initial: { valueOf() { grab(); return 1; } } }); \
+               const mod = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 8, 1, 1, 101, 1, 109, 2, 0, 1])); \
+               const imports = { get e() { grab(); return { m: new WebAssembly.Memory({ initial: 1 }) }; } }; \
+               await WebAssembly.instantiate(mod, imports); new WebAssembly.Instance(mod, imports); \
+               let shared = 'made'; \
+               try { new WebAssembly.Memory({ initial: 1, maximum: 1, shared: { valueOf() { grab(); return 1; } } }); } \
+               catch (e) { shared = e.name; } \
+               return [found.map((f) => f.name), shared]; };";
+    assert_eq!(ok(run(src)), serde_json::json!([[], "TypeError"]));
+}
+
+#[test]
 fn a_module_importing_a_shared_memory_cannot_be_linked() {
     // Imports memory e.m, shared, min 1, max 1: nothing can supply one.
     let src = "export default async () => { \
                const b = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 9, 1, 1, 101, 1, 109, 2, 3, 1, 1]); \
-               try { await WebAssembly.instantiate(b, { e: { m: new WebAssembly.Memory({ initial: 1, maximum: 1 }) } }); \
-                 return 'linked'; } catch (e) { return e.name; } };";
-    assert_eq!(ok(run(src)), "LinkError");
+               let made = 'shared memory'; let m; \
+               try { m = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }); } \
+               catch (e) { made = e.name; m = new WebAssembly.Memory({ initial: 1, maximum: 1 }); } \
+               try { await WebAssembly.instantiate(b, { e: { m } }); return [made, 'linked']; } \
+               catch (e) { return [made, e.name]; } };";
+    assert_eq!(ok(run(src)), serde_json::json!(["TypeError", "LinkError"]));
 }
 
 // ---- 6. The clock across setTimeout(0) hops ----

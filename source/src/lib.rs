@@ -11,6 +11,7 @@
 pub mod error;
 pub mod loader;
 pub mod modules;
+pub mod nesting;
 
 pub use error::{LimitKind, RunError, SourceLocation};
 pub use loader::{DiskSource, ImportWalk, ModuleSet, ModuleSource};

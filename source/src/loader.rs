@@ -116,12 +116,14 @@ impl ModuleSource for DiskSource {
 }
 
 /// The imports a JavaScript or TypeScript module names: static ones, and dynamic `import()`s of
-/// a string literal. A module that does not parse names none (compiling it later reports the
-/// syntax error with its position).
+/// a string literal. A module that does not parse, or nests deeper than the engine accepts
+/// ([`crate::nesting`]), names none (compiling it later reports the error with its position).
+///
+/// The parse runs on a helper thread with a stack of [`crate::nesting::STACK_BYTES`], after the
+/// linear nesting check: oxc recurses without a depth guard, and the CLI runs this on the
+/// operator's files outside the jail, where a stack overflow would abort it.
 pub fn imports_of(module: &Module) -> Vec<String> {
     use crate::modules::ModuleKind;
-    use oxc::allocator::Allocator;
-    use oxc::parser::Parser;
     use oxc::span::SourceType;
     let source_type = match module.kind {
         ModuleKind::Ts => SourceType::ts().with_module(true),
@@ -131,6 +133,23 @@ pub fn imports_of(module: &Module) -> Vec<String> {
     let Ok(text) = std::str::from_utf8(&module.bytes) else {
         return Vec::new();
     };
+    if crate::nesting::check(text, crate::nesting::MAX_NESTING).is_err() {
+        return Vec::new();
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("stockade-imports".into())
+            .stack_size(crate::nesting::STACK_BYTES)
+            .spawn_scoped(scope, || parse_imports(text, source_type))
+            .ok()
+            .and_then(|helper| helper.join().ok())
+            .unwrap_or_default()
+    })
+}
+
+fn parse_imports(text: &str, source_type: oxc::span::SourceType) -> Vec<String> {
+    use oxc::allocator::Allocator;
+    use oxc::parser::Parser;
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, text, source_type).parse();
     let record = &parsed.module_record;
@@ -180,10 +199,7 @@ impl ImportWalk {
     }
 
     /// The next module not visited yet, or `None` when the walk is done.
-    pub fn next(
-        &mut self,
-        source: &mut dyn ModuleSource,
-    ) -> Result<Option<Module>, RunError> {
+    pub fn next(&mut self, source: &mut dyn ModuleSource) -> Result<Option<Module>, RunError> {
         while let Some((name, importer)) = self.queue.pop_front() {
             if !self.seen.insert(name.clone()) {
                 continue;

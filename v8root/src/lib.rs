@@ -160,7 +160,10 @@ fn cached_root() -> PathBuf {
     }
     // Two build scripts (the engine's and the daemon's) may get here at once: one fills, the
     // other waits and then finds the stamp.
-    let parent = root.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let parent = root
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = fs::create_dir_all(&parent) {
         fail(&format!("cannot create {}: {e}", parent.display()));
     }
@@ -383,8 +386,18 @@ fn download_from_unstable(root: &Path, debs: &Path) {
         if name.is_empty() || name.starts_with('<') || name.contains(' ') || name.contains(':') {
             continue;
         }
-        // Tools and configuration, not libraries.
-        if ["debconf", "perl-base", "dpkg", "tzdata", "base-files"].contains(&name) {
+        // Tools, configuration and Node's own JavaScript, not libraries libnode needs to load.
+        let not_a_library = [
+            "debconf",
+            "perl-base",
+            "dpkg",
+            "tzdata",
+            "base-files",
+            "nodejs",
+        ]
+        .contains(&name)
+            || name.starts_with("node-");
+        if not_a_library {
             continue;
         }
         if !packages.iter().any(|p| p == name) {

@@ -43,7 +43,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use stockade_isolate::{Engine, Limits, Module, ModuleSet, V8Profile, Worker};
+use stockade_isolate::{
+    Engine, Limits, Module, ModuleSet, Unresponsive, V8Profile, Worker, DEFAULT_GRACE,
+};
 use stockade_seccomp::{JailConfig, SeccompMode};
 
 /// The exit code of a worker that could not start or serve.
@@ -125,6 +127,13 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         stockade_seccomp::enter_namespaces().map_err(|e| format!("namespaces: {e}"))?;
     }
     let engine = Engine::init(profile).map_err(|e| format!("V8: {e}"))?;
+    // Limits V8 cannot enforce in-process end the process with a status the supervisor reads as
+    // the running request's limit (one request at a time runs here, so only it is lost).
+    engine.set_unresponsive_policy(
+        Unresponsive::ExitProcess(stockade_ipc::exit::CPU_LIMIT),
+        DEFAULT_GRACE,
+    );
+    engine.set_out_of_memory_exit(stockade_ipc::exit::MEMORY_LIMIT);
     let report = if args.no_jail {
         None
     } else {

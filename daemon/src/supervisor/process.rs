@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
-use stockade_ipc::ToWorker;
+use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId, ToWorker};
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,6 +49,9 @@ pub struct Death {
     pub how: String,
     /// The jail's seccomp filter killed it (SIGSYS).
     pub by_seccomp: bool,
+    /// It ended itself to enforce this limit of the request it was running, which V8 could not
+    /// stop in-process (`stockade_ipc::exit`): that request's answer, not a crash.
+    pub limit: Option<ErrorKind>,
 }
 
 /// Called once when a life's process dies: (life id, tenant whose code was running, how).
@@ -180,6 +183,15 @@ async fn run(
         };
         info.ready.store(false, Ordering::Relaxed);
         let death = reap(&mut child, &error).await;
+        if let (JobError::WorkerDied(_), Some(kind)) = (&error, death.limit) {
+            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
+            eprintln!("stockade: worker {} ended itself for a {kind:?}", info.slot);
+            on_death(config.id, None, &death);
+            info.in_flight.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(Answer::Done(Ok(limit_outcome(RequestId(next_id), kind))));
+            hand_back_queued(&info, &mut jobs);
+            return;
+        }
         let error = match error {
             JobError::WorkerDied(_) => JobError::WorkerDied(death.how.clone()),
             other => other,
@@ -205,8 +217,28 @@ async fn reap(child: &mut Child, error: &JobError) -> Death {
             Death {
                 how: format!("killed by the supervisor: {error}"),
                 by_seccomp: false,
+                limit: None,
             }
         }
+    }
+}
+
+/// The answer of a request whose worker ended itself for `kind` (see [`Death::limit`]).
+fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
+    let message = match kind {
+        ErrorKind::CpuLimit => "CPU time limit exceeded (inside an operation V8 could not interrupt; the worker process was ended)",
+        _ => "memory limit exceeded (inside an operation V8 could not interrupt; the worker process was ended)",
+    };
+    Outcome {
+        request_id,
+        result: Err(ErrorReply {
+            kind,
+            message: message.into(),
+            stack: None,
+        }),
+        logs: Vec::new(),
+        cpu_us: 0,
+        wall_us: 0,
     }
 }
 
@@ -226,6 +258,7 @@ impl Death {
             return Death {
                 how: "unknown exit".into(),
                 by_seccomp: false,
+                limit: None,
             };
         };
         // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
@@ -242,6 +275,11 @@ impl Death {
                 _ => "unknown exit".into(),
             },
             by_seccomp: signal == Some(libc::SIGSYS),
+            limit: match status.code() {
+                Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
+                Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
+                _ => None,
+            },
         }
     }
 }

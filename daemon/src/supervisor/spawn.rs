@@ -30,8 +30,8 @@ impl WorkerRuntime {
     /// shared object beside this binary, in its `deps/` folder (cargo's layout), or where the
     /// build wrote it.
     pub fn locate() -> Result<WorkerRuntime, String> {
-        let stockade = std::env::current_exe()
-            .map_err(|e| format!("cannot find the stockade binary: {e}"))?;
+        let stockade =
+            std::env::current_exe().map_err(|e| format!("cannot find the stockade binary: {e}"))?;
         let (loader, libdir) = match std::env::var_os("STOCKADE_V8_ROOT") {
             Some(root) => {
                 let libdir = Path::new(&root).join("usr/lib/x86_64-linux-gnu");
@@ -59,7 +59,12 @@ impl WorkerRuntime {
         ]
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("cannot find {SO} beside {} or in its deps/ folder", stockade.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "cannot find {SO} beside {} or in its deps/ folder",
+                stockade.display()
+            )
+        })?;
         Ok(WorkerRuntime {
             loader,
             libdir,

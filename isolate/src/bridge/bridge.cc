@@ -464,8 +464,14 @@ size_t NearHeapLimit(void* data, size_t current, size_t initial) {
   return current + kHeapTerminationMargin;
 }
 
+// The exit status OnOutOfMemory ends the process with when a terminated isolate ran past its
+// heap margin (stk_engine_set_oom_exit); 0: let V8 abort.
+std::atomic<int32_t> g_oom_exit{0};
+
 // V8 is about to abort the process for lack of memory. Say which isolate and why, in one line the
-// supervisor's log keeps; V8 prints its own report and aborts after this returns.
+// supervisor's log keeps; V8 prints its own report and aborts after this returns, unless a
+// terminated isolate caused it and the embedder asked for an exit status instead (a worker
+// process: its supervisor reads the status as that request's memory limit).
 void OnOutOfMemory(const char* location, const v8::OOMDetails& details) {
   const stk_isolate* iso = tl_current;
   char line[512];
@@ -482,6 +488,8 @@ void OnOutOfMemory(const char* location, const v8::OOMDetails& details) {
     ssize_t ignored = write(2, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
     (void)ignored;
   }
+  const int32_t code = g_oom_exit.load();
+  if (code != 0 && iso && iso->heap_margin_granted) _exit(code);
 }
 
 v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
@@ -813,6 +821,8 @@ int32_t stk_engine_init(const char* flags, size_t flags_len) {
 }
 
 const char* stk_v8_version(void) { return v8::V8::GetVersion(); }
+
+void stk_engine_set_oom_exit(int32_t code) { g_oom_exit.store(code); }
 
 int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out) {
   if (g_snapshot.data) {

@@ -91,6 +91,9 @@ enum { STK_INVOKE_DEFAULT = 0, STK_INVOKE_FETCH = 1 };
 // Process-wide. `flags` are V8 flags; returns 0, or -1 when called twice with other flags.
 int32_t stk_engine_init(const char* flags, size_t flags_len);
 const char* stk_v8_version(void);
+// When a terminated isolate keeps allocating past its heap margin, V8 can only abort the process:
+// end it with `code` instead (0, the default: let V8 abort). Any thread; process-wide.
+void stk_engine_set_oom_exit(int32_t code);
 
 // Evaluates the runtime script (runtime + web prelude) once in a snapshot isolate and keeps the
 // resulting startup snapshot; every isolate then starts from it. Call once after

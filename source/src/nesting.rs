@@ -21,6 +21,13 @@
 //! refused as ambiguous. The caller runs the parser on a stack several times larger than the
 //! maximum needs, as a margin for any construct this estimate underrates.
 
+/// The deepest nesting [`check`] lets through to oxc, in the engine and in the CLI's import scan.
+pub const MAX_NESTING: u32 = 4000;
+/// The stack of the thread oxc parses on: room for about 20,000 levels of the costliest construct
+/// in an unoptimised build, five times [`MAX_NESTING`]. Only the pages a parse touches are
+/// committed.
+pub const STACK_BYTES: usize = 64 << 20;
+
 /// Why [`check`] refused a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
