@@ -11,16 +11,22 @@ fn status_field(pid: u64, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} missing from /proc/{pid}/status"))
 }
 
-#[test]
-fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces() {
-    let d = Daemon::start("jail", 1, 1, "");
+/// A daemon with one tenant whose worker process has just served `code`.
+fn daemon_that_served(tag: &str, code: &str) -> Daemon {
+    let d = Daemon::start(tag, 1, 1, "");
     let r = client()
         .post(format!("{}/v1/run", d.base))
         .bearer_auth(tenant_token(0))
-        .json(&serde_json::json!({"code": "export default () => 'served';"}))
+        .json(&serde_json::json!({ "code": code }))
         .send()
         .expect("run");
     assert_eq!(r.status().as_u16(), 200);
+    d
+}
+
+#[test]
+fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces() {
+    let d = daemon_that_served("jail", "export default () => 'served';");
     let admin = d.admin();
     let pid = admin["workers"][0]["pid"].as_u64().expect("pid");
     assert_ne!(
@@ -90,14 +96,7 @@ fn mapped_files(pid: u64) -> Vec<String> {
 
 #[test]
 fn the_supervisor_never_maps_v8_and_only_workers_do() {
-    let d = Daemon::start("no-v8", 1, 1, "");
-    let r = client()
-        .post(format!("{}/v1/run", d.base))
-        .bearer_auth(tenant_token(0))
-        .json(&serde_json::json!({"code": "export default () => [1, 2, 3].toSorted().length;"}))
-        .send()
-        .expect("run");
-    assert_eq!(r.status().as_u16(), 200);
+    let d = daemon_that_served("no-v8", "export default () => [1, 2, 3].toSorted().length;");
     let worker = d.admin()["workers"][0]["pid"].as_u64().expect("pid");
     let theirs = mapped_files(worker);
     assert!(

@@ -443,6 +443,27 @@ void HostSetWasmGuard(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsFunction()) iso->wasm_guard.Reset(args.GetIsolate(), args[0].As<v8::Function>());
 }
 
+// The first read of the global `WebAssembly` in a tenant context: runs the shared-memory guard on
+// the namespace (its data) and answers it; V8 then keeps the answer as a plain data property. If
+// the guard cannot run, WebAssembly is not handed out at all.
+void GuardedWebAssembly(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::Local<v8::Value> wasm = info.Data();
+  if (iso->wasm_guard.IsEmpty()) {
+    isolate->ThrowException(v8::Exception::Error(
+        v8::String::NewFromUtf8Literal(isolate, "WebAssembly is unavailable")));
+    return;
+  }
+  v8::Local<v8::Value> ignored;
+  if (!iso->wasm_guard.Get(isolate)
+           ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 1, &wasm)
+           .ToLocal(&ignored)) {
+    return;  // the guard threw, or execution is terminating: that propagates
+  }
+  info.GetReturnValue().Set(wasm);
+}
+
 void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
@@ -913,14 +934,26 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     if (ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotInvoker).ToLocal(&invoker) &&
         ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch) &&
         ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotWasmGuard).ToLocal(&wasm_guard)) {
-      // V8 installs WebAssembly afresh in every context made from the snapshot: the guard
-      // (js/no-shared-memory.js) replaces its shared-memory routes before any tenant code runs.
+      // V8 installs WebAssembly afresh in every context made from the snapshot. The guard
+      // (js/no-shared-memory.js) replaces its shared-memory routes before tenant code can reach
+      // it: the global becomes a lazy data property whose first read runs the guard
+      // (GuardedWebAssembly), so an isolate that never touches WebAssembly does not pay for it.
       v8::Context::Scope context_scope(ctx);
       v8::TryCatch tc(isolate);
+      v8::Local<v8::Object> global = ctx->Global();
+      v8::Local<v8::String> name = v8::String::NewFromUtf8Literal(isolate, "WebAssembly");
       v8::Local<v8::Value> wasm;
-      v8::Local<v8::Value> ignored;
-      if (ctx->Global()->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "WebAssembly")).ToLocal(&wasm) &&
-          wasm_guard->Call(ctx, v8::Undefined(isolate), 1, &wasm).ToLocal(&ignored)) {
+      bool guarded = false;
+      if (global->Get(ctx, name).ToLocal(&wasm)) {
+        if (!wasm->IsObject()) {
+          guarded = true;  // no WebAssembly here (--jitless): nothing to guard
+        } else if (global->Delete(ctx, name).FromMaybe(false)) {
+          iso->wasm_guard.Reset(isolate, wasm_guard);
+          guarded = global->SetLazyDataProperty(ctx, name, GuardedWebAssembly, wasm, v8::DontEnum)
+                        .FromMaybe(false);
+        }
+      }
+      if (guarded) {
         iso->invoker.Reset(isolate, invoker);
         iso->timer_dispatch.Reset(isolate, dispatch);
         iso->context.Reset(isolate, ctx);
