@@ -4,7 +4,8 @@
 //! from outside it (see `stockade_source::DiskSource`). The code runs in a worker process
 //! (`run_jailed.rs`), jailed unless `--no-jail` (debugging): this process never maps V8.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -126,6 +127,7 @@ pub fn main(args: RunArgs) -> ExitCode {
 
 /// Console output on stderr, in order, warnings and errors marked.
 pub fn print_logs(logs: &[LogLine]) {
+    let terminal = std::io::stderr().is_terminal();
     let mut err = std::io::stderr().lock();
     for line in logs {
         let prefix = match line.level {
@@ -133,6 +135,48 @@ pub fn print_logs(logs: &[LogLine]) {
             LogLevel::Error => "error: ",
             _ => "",
         };
-        let _ = writeln!(err, "{prefix}{}", line.text);
+        let _ = writeln!(err, "{prefix}{}", for_terminal(&line.text, terminal));
+    }
+}
+
+/// Tenant text on its way to a terminal: every control character but newline and tab (C0, DEL,
+/// C1) becomes a `\u{..}` escape, so tenant output cannot move the cursor, retitle the window or
+/// make the terminal answer. A file or pipe (`terminal == false`) gets the text unchanged.
+pub fn for_terminal(text: &str, terminal: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !terminal || !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_terminal;
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals_only() {
+        let hostile = "red\x1b[31m title\x1b]0;pwned\x07 csi\u{9b}2J del\x7f ok\n\ttab é";
+        let shown = for_terminal(hostile, true);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert_eq!(
+            shown,
+            "red\\u{1b}[31m title\\u{1b}]0;pwned\\u{7} csi\\u{9b}2J del\\u{7f} ok\n\ttab é"
+        );
+        assert_eq!(for_terminal(hostile, false), hostile);
+        assert_eq!(for_terminal("plain text\n", true), "plain text\n");
     }
 }

@@ -2,7 +2,7 @@
 //! the files it imports, spawns one worker behind the full jail (unless `--no-jail`), ships the modules over
 //! the IPC protocol, and prints what comes back. The worker never sees the filesystem.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -150,8 +150,10 @@ fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result
         match outcome.result {
             Err(e) => return Ok(error_exit(&e)),
             Ok(Reply::Json(json)) => {
+                let terminal = std::io::stdout().is_terminal();
+                let text = String::from_utf8_lossy(&json);
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&json);
+                let _ = out.write_all(crate::run::for_terminal(&text, terminal).as_bytes());
                 let _ = out.write_all(b"\n");
             }
             Ok(_) => {}
@@ -186,7 +188,10 @@ fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
         ErrorKind::CompileError | ErrorKind::ModuleNotFound | ErrorKind::InvalidInput => EXIT_USAGE,
         _ => EXIT_INTERNAL,
     };
-    fail(code, &text)
+    fail(
+        code,
+        &crate::run::for_terminal(&text, std::io::stderr().is_terminal()),
+    )
 }
 
 fn print_logs(logs: &[stockade_ipc::LogLine]) {

@@ -171,3 +171,52 @@ fn deeply_nested_source_is_a_compile_error_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn tenant_output_cannot_drive_the_terminal() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = tempdir("tty");
+    write(
+        &dir,
+        "main.js",
+        "export default () => { console.log('\\x1b]0;pwned\\x07\\x1b[2J'); return '\\u009b31m'; };\n",
+    );
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given ints; the other pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: openpty returned two fresh descriptors that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let status = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(["run", dir.join("main.js").to_str().expect("utf8")])
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave)
+        .status()
+        .expect("run stockade");
+    assert_eq!(status.code(), Some(0));
+    let mut shown = Vec::new();
+    let mut master = std::fs::File::from(master);
+    let mut buf = [0u8; 4096];
+    // The child is gone and holds no slave: read until the pty reports EIO (no writer left).
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        shown.extend_from_slice(&buf[..n]);
+    }
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(shown.contains("\\u{1b}]0;pwned"), "{shown:?}");
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{9b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+}

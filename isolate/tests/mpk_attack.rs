@@ -16,17 +16,6 @@
 
 mod mpk_common;
 
-#[cfg(not(feature = "mpk-attack"))]
-#[test]
-fn attack_tests_need_the_mpk_attack_feature() {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(
-        b"SKIPPED mpk_attack: build with `--features mpk-attack` (debug builds only) to run the \
-          cross-isolate attack tests; `bash mpk/tests/qemu/run-in-vm.sh` does\n",
-    );
-}
-
-#[cfg(feature = "mpk-attack")]
 #[test]
 #[ignore = "child-process entry point, run by the other tests"]
 fn child_entry_point() {
@@ -35,7 +24,6 @@ fn child_entry_point() {
     }
 }
 
-#[cfg(feature = "mpk-attack")]
 mod attack {
     use super::mpk_common::tenant::*;
     use super::mpk_common::*;

@@ -10,17 +10,6 @@
 
 mod mpk_common;
 
-#[cfg(not(feature = "mpk-attack"))]
-#[test]
-fn tagging_tests_need_the_mpk_attack_feature() {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(
-        b"SKIPPED mpk_tagging: build with `--features mpk-attack` (debug builds only); \
-          `bash mpk/tests/qemu/run-in-vm.sh` does\n",
-    );
-}
-
-#[cfg(feature = "mpk-attack")]
 #[test]
 #[ignore = "child-process entry point, run by the other tests"]
 fn child_entry_point() {
@@ -29,7 +18,6 @@ fn child_entry_point() {
     }
 }
 
-#[cfg(feature = "mpk-attack")]
 mod tagging {
     use std::collections::BTreeSet;
 
