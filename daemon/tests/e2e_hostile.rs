@@ -336,3 +336,32 @@ fn no_shared_memory_by_any_route() {
         );
     }
 }
+
+#[test]
+fn encoded_path_characters_reach_the_worker_encoded() {
+    let d = daemon("encoded-path");
+    let id = common::load(
+        &d,
+        &tenant_token(0),
+        "export default { fetch(req: Request) { const u = new URL(req.url); return new Response(JSON.stringify([req.url.slice(req.url.indexOf('/', 8)), u.pathname, u.search])); } };",
+    );
+    for (sent, expected) in [
+        // A `%2F` is not a separator: the worker sees one segment, not `/admin`.
+        (
+            "public%2F..%2Fadmin",
+            json!(["/public%2F..%2Fadmin", "/public%2F..%2Fadmin", ""]),
+        ),
+        // A `%3F` is not the start of a query.
+        ("a%3Fb=c", json!(["/a%3Fb=c", "/a%3Fb=c", ""])),
+        ("x?q=1", json!(["/x?q=1", "/x", "?q=1"])),
+    ] {
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/{sent}", d.base))
+            .bearer_auth(tenant_token(0))
+            .send()
+            .expect("fetch");
+        assert_eq!(r.status().as_u16(), 200);
+        let seen: Value = r.json().expect("json");
+        assert_eq!(seen, expected, "{sent}");
+    }
+}

@@ -326,7 +326,10 @@ pub async fn fetch(
     let id = params.get("id").cloned().unwrap_or_default();
     let def = find(&state, &tenant, &id)?;
     let body = body_or_error(body)?;
-    let path = params.get("path").map(String::as_str).unwrap_or("");
+    // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
+    // for the worker's URL parser to judge), not the router's decoded copy: the segments after
+    // `/v1/workers/{id}/fetch`.
+    let path = uri.path().splitn(6, '/').nth(5).unwrap_or("");
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
