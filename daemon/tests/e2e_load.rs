@@ -74,4 +74,14 @@ fn killing_a_worker_mid_request_fails_only_that_request() {
         "fine"
     );
     assert_eq!(d.admin()["workers"][0]["restarts"], 1);
+    // A kill from outside is no evidence against the tenant that was running.
+    let (status, report) = get_json(&d, Some(OPERATOR), "/v1/tenants/t0/risk");
+    assert_eq!(status, 200, "{report}");
+    assert_ne!(report["tier"], "quarantine", "{report:#}");
+    assert!(
+        !report["signals"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|s| s["signal"] == "worker_crash_while_running")),
+        "{report:#}"
+    );
 }

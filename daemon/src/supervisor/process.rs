@@ -11,7 +11,8 @@
 //! - only the job that was running fails; jobs still queued behind it are handed back unstarted
 //!   (`Answer::NotStarted`), so the pool places them again, elsewhere;
 //! - a death is attributed to the tenant whose code ran (not for a `Dispose`), and classified
-//!   as a seccomp kill when the worker died of SIGSYS.
+//!   as a seccomp kill when the worker died of SIGSYS; a SIGKILL from outside (`kill -9`, the
+//!   OOM killer) and a limit the worker enforced by exiting blame nobody.
 //!
 //! Trusts: the kernel's exit status; nothing the worker says about itself.
 
@@ -52,6 +53,22 @@ pub struct Death {
     /// It ended itself to enforce this limit of the request it was running, which V8 could not
     /// stop in-process (`stockade_ipc::exit`): that request's answer, not a crash.
     pub limit: Option<ErrorKind>,
+    /// Killed from outside with SIGKILL (an operator's `kill -9`, the kernel's OOM killer): no
+    /// evidence against the tenant whose code happened to be running.
+    pub killed_externally: bool,
+}
+
+impl Death {
+    /// The tenant to hold responsible: the one whose code ran, unless the death says nothing
+    /// about that code. Only a jail kill (SIGSYS), a crash of the process itself or a limit it
+    /// enforced is evidence.
+    pub fn culprit(&self, running: Option<TenantId>) -> Option<TenantId> {
+        if self.killed_externally {
+            None
+        } else {
+            running
+        }
+    }
 }
 
 /// Called once when a life's process dies: (life id, tenant whose code was running, how).
@@ -197,7 +214,7 @@ async fn run(
             other => other,
         };
         eprintln!("stockade: worker {} failed: {error}", info.slot);
-        on_death(config.id, running, &death);
+        on_death(config.id, death.culprit(running), &death);
         info.in_flight.fetch_sub(1, Ordering::Relaxed);
         let _ = reply.send(Answer::Done(Err(error)));
         hand_back_queued(&info, &mut jobs);
@@ -218,6 +235,7 @@ async fn reap(child: &mut Child, error: &JobError) -> Death {
                 how: format!("killed by the supervisor: {error}"),
                 by_seccomp: false,
                 limit: None,
+                killed_externally: false,
             }
         }
     }
@@ -259,6 +277,7 @@ impl Death {
                 how: "unknown exit".into(),
                 by_seccomp: false,
                 limit: None,
+                killed_externally: false,
             };
         };
         // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
@@ -275,6 +294,7 @@ impl Death {
                 _ => "unknown exit".into(),
             },
             by_seccomp: signal == Some(libc::SIGSYS),
+            killed_externally: signal == Some(libc::SIGKILL),
             limit: match status.code() {
                 Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
                 Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
