@@ -365,3 +365,63 @@ fn encoded_path_characters_reach_the_worker_encoded() {
         assert_eq!(seen, expected, "{sent}");
     }
 }
+
+#[test]
+fn responses_that_do_not_fit_are_a_clear_502_and_the_worker_lives() {
+    let d = daemon("bad-responses");
+    // A counter in module state tells whether the isolate (and its process) survived.
+    let id = common::load(
+        &d,
+        &tenant_token(0),
+        r#"
+let calls = 0;
+export default {
+  fetch(req: Request) {
+    calls++;
+    const kind = new URL(req.url).pathname.slice(1);
+    const h = new Headers();
+    if (kind === "many") for (let i = 0; i < 129; i++) h.set("x-h" + i, "v");
+    if (kind === "long-value") h.set("x-big", "v".repeat(9 * 1024));
+    if (kind === "long-name") h.set("x" + "n".repeat(300), "v");
+    // The Response constructor refuses these; a tenant lies through the prototype instead.
+    const lie = (status: number) => {
+      const r = new Response("body");
+      Object.defineProperty(r, "status", { get: () => status });
+      return r;
+    };
+    if (kind === "no-content") return lie(204);
+    if (kind === "status-101") return lie(101);
+    if (kind === "status-600") return lie(600);
+    return new Response(String(calls), { headers: h });
+  },
+};
+"#,
+    );
+    let get = |path: &str| {
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/{path}", d.base))
+            .bearer_auth(tenant_token(0))
+            .send()
+            .expect("fetch");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    assert_eq!(get("ok"), (200, "1".to_string()));
+    // Lies about the status through the prototype do not reach the wire: the runtime reads the
+    // Response's own state, so the client sees what the constructor accepted.
+    for path in ["no-content", "status-101", "status-600"] {
+        assert_eq!(get(path), (200, "body".to_string()), "{path}");
+    }
+    let refused = ["many", "long-value", "long-name"];
+    for path in refused {
+        let (status, body) = get(path);
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (502, Some("invalid_response")),
+            "{path}: {body}"
+        );
+    }
+    // Same isolate: the counter kept counting (the first call, three lies, three refused, this).
+    assert_eq!(get("ok"), (200, (refused.len() + 5).to_string()));
+    assert_survived(&d);
+}

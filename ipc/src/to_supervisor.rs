@@ -149,6 +149,9 @@ wire_enum! {
         UnknownWorker = 12,
         /// A bug or resource failure in the worker.
         Internal = 13,
+        /// The fetch handler's `Response` cannot be carried to the client: a status outside
+        /// 200-599, too many or too large headers, or a body on a 204/304.
+        InvalidResponse = 14,
     }
 }
 

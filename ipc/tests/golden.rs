@@ -1,6 +1,6 @@
 //! Golden vectors: hand-written bytes that pin the wire format. They were written from the
 //! layout documentation, not produced by the encoder; a change here is a protocol change and
-//! needs a `PROTOCOL_VERSION` bump.
+//! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -25,14 +25,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 1,
+            protocol_version: 2,
         },
         &[
             b"SK",         // magic
-            &[0x01],       // version
+            &[0x02],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x01],       // protocol_version
+            &[0x02],       // protocol_version
         ],
     );
 }
@@ -45,7 +45,7 @@ fn stats() {
         },
         &[
             b"SK",
-            &[0x01, 0x06],
+            &[0x02, 0x06],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -54,7 +54,7 @@ fn stats() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x01, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x02, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x01, 0x02],
+            &[0x02, 0x02],
             &[114, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -125,7 +125,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x01, 0x03],
+            &[0x02, 0x03],
             &[74, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -149,7 +149,7 @@ fn invoke_fetch() {
 fn ready() {
     assert_golden(
         ToSupervisor::Ready {
-            protocol_version: 1,
+            protocol_version: 2,
             pid: 0x1234,
             jail: JailReport {
                 seccomp: true,
@@ -160,9 +160,9 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x01, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x02, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
-            &[0x01],
+            &[0x02],
             &[0x34, 0x12, 0, 0],
             &[1, 7, 1, 0],
         ],
@@ -188,7 +188,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x01, 0x82],
+            &[0x02, 0x82],
             &[44, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -218,7 +218,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x01, 0x82],
+            &[0x02, 0x82],
             &[36, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -244,7 +244,7 @@ fn enum_codes_are_pinned() {
         [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84]
     );
     let errors: Vec<u8> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(errors, (1..=13).collect::<Vec<u8>>());
+    assert_eq!(errors, (1..=14).collect::<Vec<u8>>());
     let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(modules, [1, 2, 3, 4, 5]);
     let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();

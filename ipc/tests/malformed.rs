@@ -208,7 +208,7 @@ fn invalid_discriminants_rejected() {
     for bad in [0, 4] {
         assert_eq!(supervisor_err(&outcome(1, bad)), invalid(Tag::Reply, bad));
     }
-    for bad in [0, 14] {
+    for bad in [0, 15] {
         assert_eq!(
             supervisor_err(&outcome(2, bad)),
             invalid(Tag::ErrorKind, bad)

@@ -231,6 +231,11 @@ fn invoke(
                 env: loaded.env.clone(),
             };
             let (response, inv) = loaded.worker.fetch(&request);
+            if let Ok(r) = &response {
+                if let Err(why) = carriable(r.status, &r.headers, r.body.len()) {
+                    return error_outcome(id, ErrorKind::InvalidResponse, why);
+                }
+            }
             let inv = Invocation {
                 result: response.map(|r| {
                     serde_json::to_string(&(r.status, r.headers, base64_encode(&r.body)))
@@ -253,6 +258,56 @@ fn invoke(
         workers.remove(&worker_id);
     }
     answer
+}
+
+/// Whether a fetch handler's response fits what the protocol carries and HTTP allows, so that an
+/// oversized or malformed response is the request's error and never an unencodable answer (which
+/// would end this process and every isolate in it).
+fn carriable(status: u16, headers: &[(String, String)], body_len: usize) -> Result<(), String> {
+    use stockade_ipc::limits::{
+        MAX_BODY_LEN, MAX_HEADERS, MAX_HEADER_NAME_LEN, MAX_HEADER_TOTAL, MAX_HEADER_VALUE_LEN,
+    };
+    if !(200..=599).contains(&status) {
+        return Err(format!(
+            "the status {status} is not one a worker may answer (200-599)"
+        ));
+    }
+    if matches!(status, 204 | 304) && body_len > 0 {
+        return Err(format!("a {status} response cannot have a body"));
+    }
+    if headers.len() > MAX_HEADERS {
+        return Err(format!(
+            "the response has {} headers; at most {MAX_HEADERS} are carried",
+            headers.len()
+        ));
+    }
+    let mut total = 0usize;
+    for (name, value) in headers {
+        if name.len() > MAX_HEADER_NAME_LEN {
+            return Err(format!(
+                "a response header name is {} bytes; at most {MAX_HEADER_NAME_LEN}",
+                name.len()
+            ));
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN {
+            return Err(format!(
+                "the response header {name} is {} bytes; at most {MAX_HEADER_VALUE_LEN}",
+                value.len()
+            ));
+        }
+        total = total.saturating_add(name.len() + value.len());
+    }
+    if total > MAX_HEADER_TOTAL {
+        return Err(format!(
+            "the response headers total {total} bytes; at most {MAX_HEADER_TOTAL}"
+        ));
+    }
+    if body_len > MAX_BODY_LEN {
+        return Err(format!(
+            "the response body is {body_len} bytes; at most {MAX_BODY_LEN}"
+        ));
+    }
+    Ok(())
 }
 
 fn base64_encode(b: &[u8]) -> String {

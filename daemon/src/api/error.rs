@@ -40,6 +40,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidInput => "invalid_input",
         ErrorKind::UnknownWorker => "unknown_worker",
         ErrorKind::Internal => "internal",
+        ErrorKind::InvalidResponse => "invalid_response",
     }
 }
 
@@ -62,6 +63,7 @@ impl ApiError {
             ApiError::Script(reply, _) => {
                 let status = match reply.kind {
                     ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorKind::InvalidResponse => StatusCode::BAD_GATEWAY,
                     ErrorKind::InvalidInput
                     | ErrorKind::CompileError
                     | ErrorKind::ModuleNotFound => StatusCode::BAD_REQUEST,

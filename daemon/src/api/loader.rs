@@ -371,6 +371,21 @@ pub async fn fetch(
             headers,
             body,
         } => {
+            // Checked here too, whatever the worker (and the tenant's prototypes) claimed.
+            if !(200..=599).contains(&status) {
+                return Err(ApiError::Script(
+                    bad_response(format!(
+                        "the status {status} is not one a worker may answer (200-599)"
+                    )),
+                    logs,
+                ));
+            }
+            if matches!(status, 204 | 304) && !body.is_empty() {
+                return Err(ApiError::Script(
+                    bad_response(format!("a {status} response cannot have a body")),
+                    logs,
+                ));
+            }
             let status = StatusCode::from_u16(status).map_err(|_| {
                 ApiError::Script(
                     bad_response(format!("invalid status {status}")),
@@ -402,7 +417,7 @@ pub async fn fetch(
 
 fn bad_response(message: String) -> stockade_ipc::ErrorReply {
     stockade_ipc::ErrorReply {
-        kind: stockade_ipc::ErrorKind::ScriptThrew,
+        kind: stockade_ipc::ErrorKind::InvalidResponse,
         message,
         stack: None,
     }

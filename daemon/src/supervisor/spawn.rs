@@ -27,8 +27,8 @@ pub struct WorkerRuntime {
 
 impl WorkerRuntime {
     /// Finds the pieces: the root where the build put it (`STOCKADE_V8_ROOT` overrides), the
-    /// shared object beside this binary, in its `deps/` folder (cargo's layout), or where the
-    /// build wrote it.
+    /// shared object in this binary's `deps/` folder (cargo's layout), beside it (an install), or
+    /// where the build wrote it.
     pub fn locate() -> Result<WorkerRuntime, String> {
         let stockade =
             std::env::current_exe().map_err(|e| format!("cannot find the stockade binary: {e}"))?;
@@ -52,9 +52,12 @@ impl WorkerRuntime {
         }
         const SO: &str = "libstockade_worker.so";
         let dir = stockade.parent().map(Path::to_path_buf).unwrap_or_default();
+        // In cargo's layout the copy in `deps/` is the one built with this binary (the one beside
+        // it is refreshed only when the worker package itself is built, and may be older); an
+        // installed binary has the shared object beside it.
         let engine = [
-            dir.join(SO),
             dir.join("deps").join(SO),
+            dir.join(SO),
             PathBuf::from(env!("STOCKADE_WORKER_SO")),
         ]
         .into_iter()
