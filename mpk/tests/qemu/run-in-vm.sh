@@ -137,7 +137,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+# /tmp stays the initramfs's own (writable) folder: a tmpfs over it would hide the V8 runtime
+# root when its cache lives under /tmp.
 export STOCKADE_MPK_REQUIRE=1 RUST_BACKTRACE=1 TMPDIR=/tmp HOME=/tmp
 echo "guest cpu flags: \$(grep -o -w -e pku -e ospke /proc/cpuinfo | sort -u | tr '\n' ' ')"
 for t in ${names[*]}; do
