@@ -28,12 +28,12 @@
 //!   thread (the watchdog included) keeps the kernel's default for these keys, access-disabled.
 //!   A worker without a key ([`MpkMode::Off`]) runs with that ambient PKRU: it reaches key 0
 //!   memory only, not keyed isolates.
-//! * **V8 gets no key.** V8 10.2 allocates a protection key for its WebAssembly code at
-//!   initialisation, whatever `--wasm-memory-protection-keys` says, and CHECK-fails on every
-//!   isolate creation when it finds that key access- and write-disabled, which our guards do to
-//!   every key but one. The pool therefore takes every free key *before* V8 initialises; V8's
-//!   `pkey_alloc` then fails and it runs without (the flag also says so). So [`PkeyGuard`] stays
-//!   the only writer of PKRU in the process.
+//! * **V8 gets no key.** V8 13.6 would take a protection key of its own for its JIT code
+//!   (`--memory-protection-keys`, on by default) and write PKRU beside our guards. It runs with
+//!   `--no-memory-protection-keys`, and the pool takes every free key *before* V8 initialises
+//!   (older V8 allocated one whatever the flag said), so [`PkeyGuard`] stays the only writer of
+//!   PKRU in the process. The price: V8 13.6 maps JIT code read-write-execute under key 0 (it has
+//!   no mprotect W^X any more); see SECURITY.md.
 //! * **Keys are spread**: a new isolate gets a key no live isolate holds while one exists, else
 //!   the least-used one (`stockade_mpk::KeyAssigner`). With more isolates than keys, the
 //!   probability that two neighbours share a key is exported
@@ -67,8 +67,16 @@
 //!    ranges carries its key; every tagged mapping belongs to a live isolate with that key; a
 //!    disposed isolate leaves nothing under its key).
 //!
-//! The registry makes the key stick across V8's permission changes (code pages flip between
-//! RW and RX, decommitted pages are re-mapped), whichever thread makes them.
+//! The registry makes the key stick across V8's permission changes, whichever thread makes them;
+//! a decommitted range (empty, untagged) belongs to whichever isolate makes it accessible again.
+//!
+//! **Pages V8 moves without asking.** V8 13.6 pools the heap pages its collections free and hands
+//! them to other isolates with no call to the page allocator: a live isolate with an empty pool
+//! takes from another live isolate's pool, and a disposed isolate's pool is shared for 8 s. Both
+//! routes are closed in the bridge (`DrainPagePool`, `DisposeReleasingPools`): a keyed isolate's
+//! pool is emptied before any bridge call that collected garbage returns, and a disposal's pool is
+//! freed right after it. The VM tests above would fault (a page under another isolate's key) or
+//! lose their canaries (tenant data under key 0) if a page still moved.
 //!
 //! Process-wide V8 state that every isolate reads is created under the engine's own owner (no
 //! key): the startup snapshot, V8's set-up, and the **shared read-only heap**. V8 shares one
