@@ -28,6 +28,16 @@ fn daemon_that_served(tag: &str, code: &str) -> Daemon {
 fn serving_workers_run_under_seccomp_without_privileges_in_their_own_namespaces() {
     let d = daemon_that_served("jail", "export default () => 'served';");
     let admin = d.admin();
+    // What the worker reported at its handshake, shown to the operator: the jail it closed, and
+    // MPK exactly when this machine has it.
+    let reported = &admin["workers"][0]["reported"];
+    assert_eq!(reported["seccomp"], true, "{admin:#}");
+    assert_eq!(reported["userNamespace"], true, "{admin:#}");
+    assert_eq!(
+        reported["mpk"],
+        stockade_mpk::status().is_available(),
+        "{admin:#}"
+    );
     let pid = admin["workers"][0]["pid"].as_u64().expect("pid");
     assert_ne!(
         pid,

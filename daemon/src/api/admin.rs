@@ -48,6 +48,14 @@ pub async fn workers(
         .map(|p| {
             let spawned = p.info.host_pid.load(Ordering::Relaxed);
             let pid = tenant_pid(spawned, state.pool.jailed);
+            // What the worker said of itself at its handshake: self-reported, for the operator.
+            let report = *p.info.jail.lock().unwrap_or_else(|e| e.into_inner());
+            let reported = serde_json::json!({
+                "seccomp": report.seccomp,
+                "landlockAbi": report.landlock_abi,
+                "userNamespace": report.user_namespace,
+                "mpk": report.mpk,
+            });
             let mut hosted = p.tenants.clone();
             hosted.extend(&p.draining);
             serde_json::json!({
@@ -66,6 +74,7 @@ pub async fn workers(
                 "restarts": p.restarts,
                 "inFlight": p.info.in_flight.load(Ordering::Relaxed),
                 "jailed": state.pool.jailed,
+                "reported": reported,
             })
         })
         .collect();

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use stockade_cordon::TenantId;
 use stockade_ipc::{
-    Call, ErrorKind, LoadWorker, Outcome, RequestId, ToSupervisor, ToWorker, WorkerId,
+    Call, ErrorKind, JailReport, LoadWorker, Outcome, RequestId, ToSupervisor, ToWorker, WorkerId,
     PROTOCOL_VERSION,
 };
 
@@ -91,6 +91,8 @@ pub struct ProcessInfo {
     pub started_unix_ms: AtomicU64,
     /// The handshake completed: the process is jailed and serving.
     pub ready: AtomicBool,
+    /// What the worker reported of its confinement at the handshake (self-reported).
+    pub jail: Mutex<JailReport>,
     /// Jobs sent and not yet answered.
     pub in_flight: AtomicUsize,
     /// Loader workers whose isolate lives in this process, and whose they are.
@@ -123,7 +125,11 @@ impl ProcessInfo {
 /// Time allowed beyond a job's wall-clock limit before the process is declared hung.
 const GRACE: Duration = Duration::from_secs(5);
 
-pub async fn handshake(channel: &mut Channel) -> Result<(), String> {
+/// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
+/// worker that says it runs without seccomp or its own namespaces is refused: the report is
+/// self-reported and proves nothing about a compromised worker, but a worker that admits it is
+/// unjailed is a misconfiguration that must not serve.
+pub async fn handshake(channel: &mut Channel, jail: bool) -> Result<JailReport, String> {
     channel
         .send(&ToWorker::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -132,8 +138,17 @@ pub async fn handshake(channel: &mut Channel) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(30), channel.recv()).await {
         Ok(Ok(ToSupervisor::Ready {
-            protocol_version, ..
-        })) if protocol_version == PROTOCOL_VERSION => Ok(()),
+            protocol_version,
+            jail: report,
+            ..
+        })) if protocol_version == PROTOCOL_VERSION => {
+            if jail && !(report.seccomp && report.user_namespace) {
+                return Err(format!(
+                    "the worker reports it is not jailed ({report:?}) although the jail is configured"
+                ));
+            }
+            Ok(report)
+        }
         Ok(Ok(other)) => Err(format!("unexpected first message {other:?}")),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no Ready within 30 s".into()),

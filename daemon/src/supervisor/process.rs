@@ -128,8 +128,11 @@ async fn start_process(
                     .store(spawned.child.id().unwrap_or(0), Ordering::Relaxed);
                 info.started_unix_ms.store(unix_ms(), Ordering::Relaxed);
                 let mut channel = Channel::new(spawned.stream);
-                match handshake(&mut channel).await {
-                    Ok(()) => return Some((spawned.child, channel)),
+                match handshake(&mut channel, config.spawn.jail).await {
+                    Ok(report) => {
+                        *info.jail.lock().unwrap_or_else(|e| e.into_inner()) = report;
+                        return Some((spawned.child, channel));
+                    }
                     Err(e) => {
                         eprintln!("stockade: worker {} failed its handshake: {e}", info.slot);
                         let _ = spawned.child.kill().await;
