@@ -42,12 +42,6 @@ enum Command {
     Run(run::RunArgs),
     /// Run the supervisor daemon: the HTTP API on 127.0.0.1 and a pool of jailed workers.
     Serve(serve::ServeArgs),
-    /// Internal: a jailed worker process, spawned by the supervisor (see `worker.rs`).
-    #[command(hide = true, disable_help_flag = true)]
-    Worker {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<std::ffi::OsString>,
-    },
 }
 
 fn main() -> ExitCode {
@@ -55,7 +49,8 @@ fn main() -> ExitCode {
     let _program = argv.next();
     let rest: Vec<std::ffi::OsString> = argv.collect();
     if rest.first().is_some_and(|a| a == "worker") {
-        // Before anything else runs: the worker's arguments belong to the worker.
+        // Before anything else runs: the worker's arguments belong to the worker (an internal
+        // subcommand, spawned by the supervisor; see `worker.rs`), not to this parser.
         return worker::main(rest);
     }
     let cli = match Cli::try_parse() {
@@ -68,10 +63,5 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
-        Command::Worker { args } => {
-            let mut all = vec![std::ffi::OsString::from("worker")];
-            all.extend(args);
-            worker::main(all)
-        }
     }
 }

@@ -1,8 +1,9 @@
 // Stockade runtime: WebAssembly without shared memory. Evaluated once, in the startup snapshot,
 // after runtime.js and before the web prelude (see engine.rs, runtime_script). V8 installs the
 // WebAssembly namespace afresh in each context made from the snapshot, so this script only hands
-// the bridge `guardWebAssembly`, which the bridge calls on every new context's WebAssembly
-// object before any tenant code runs (stk_isolate_new).
+// the bridge `guardWebAssembly`, which the bridge runs on a new context's WebAssembly object the
+// first time the global is read (a lazy data property set by stk_isolate_new), before tenant code
+// can hold the namespace.
 //
 // Guarantees: no tenant code can obtain a shared WebAssembly memory, hence no SharedArrayBuffer
 // (whose constructor the runtime deletes) and no cross-thread timer or wait:

@@ -214,11 +214,11 @@ impl CappedArena {
         // SAFETY: `layout` has a non-zero size (at least RAW_MIN_SIZE).
         let block = unsafe { System.alloc(layout) };
         let block = NonNull::new(block).ok_or(RunError::Limit(LimitKind::Heap))?;
-        // SAFETY: `block` is a fresh, writable allocation of `layout`; the chunk is that whole
-        // allocation, so it lies inside it; it is aligned to RAW_MIN_ALIGN (the layout's
-        // alignment) and its size is a multiple of RAW_MIN_ALIGN and at least RAW_MIN_SIZE. The
-        // allocator is never dropped (ManuallyDrop), so it never frees the block itself; Drop
-        // below does, with the layout it was allocated with.
+        // The chunk is the whole allocation, so it lies inside it; it is aligned to RAW_MIN_ALIGN
+        // (the layout's alignment) and its size is a multiple of RAW_MIN_ALIGN and at least
+        // RAW_MIN_SIZE. The allocator is never dropped (ManuallyDrop), so it never frees the
+        // block itself; Drop below does, with the layout it was allocated with.
+        // SAFETY: `block` is a fresh, writable allocation of `layout`, shaped as described above.
         let allocator = unsafe { Allocator::from_raw_parts(block, size, block, layout) };
         Ok(CappedArena {
             allocator: ManuallyDrop::new(allocator),

@@ -29,7 +29,9 @@ pub struct LimitsIn {
 }
 
 /// The smallest `memoryMb` a request may ask for: below it V8 cannot even deserialise a context
-/// with the runtime and prelude, so a smaller figure could only fail, and confusingly.
+/// with the runtime and prelude, so a smaller figure could only fail, and confusingly. The engine
+/// refuses the same floor (`stockade_isolate::Limits::MIN_MEMORY_BYTES`); this copy answers with a
+/// 400 before a worker process is asked, as the supervisor does not link the engine.
 pub const MIN_MEMORY_MB: u32 = 8;
 
 /// The limits a request runs under, or a clear error for a figure no request can run under.

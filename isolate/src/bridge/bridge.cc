@@ -20,6 +20,10 @@
 //   interrupt ends the process through V8's fatal out-of-memory path, which OnOutOfMemory names.
 // - A dynamic import() never evaluates a module that is being evaluated (V8 CHECK-fails on that):
 //   it waits for a microtask, as the specification's asynchronous host hook allows.
+// - Heap pages V8 pools never move from one keyed isolate to another (DrainPagePool,
+//   DisposeReleasingPools).
+// - Tenant code never holds the WebAssembly namespace before the shared-memory guard has run on
+//   it (GuardedWebAssembly, a lazy data property).
 // Trusts: V8 itself, and the Rust caller to respect the threading rule in bridge.h.
 
 #include "bridge.h"

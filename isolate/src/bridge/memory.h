@@ -39,9 +39,9 @@ constexpr uint64_t kEngineOwner = 0;
 // Never tagged (key 0).
 constexpr uint64_t kSharedCodeOwner = UINT64_MAX;
 // Owner id of decommitted pages of a tenant isolate: no contents (a fresh mapping), no access,
-// untagged. V8 13.6 pools freed heap pages process-wide and hands them to whichever isolate
-// allocates next (src/heap/page-pool, run with --decommit-pooled-pages); such a page becomes the
-// property of the isolate the thread works for when it is made accessible again.
+// untagged. A decommitted page becomes the property of the isolate the thread works for when it
+// is made accessible again. (Pages V8 pools and hands over without any call to this allocator
+// are kept from moving between isolates in bridge.cc: DrainPagePool, DisposeReleasingPools.)
 constexpr uint64_t kDecommittedOwner = UINT64_MAX - 1;
 
 // Sets, for the current thread and until destroyed, the isolate whose pages new allocations
