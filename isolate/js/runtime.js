@@ -9,11 +9,10 @@
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
-const u8 = Uint8Array;
 let web = null; // the prelude's exports: newRequest, readResponse
-// The prelude's atob/btoa, captured before tenant code runs (tenants may replace the globals).
-let btoa = null;
-let atob = null;
+// hostCall(name, Uint8Array?) -> Promise<Uint8Array>: the one road from an isolate to its host
+// (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
+const hostCall = __stockade_host.call;
 
 delete globalThis.SharedArrayBuffer;
 if (typeof Atomics === "object") delete Atomics.wait;
@@ -41,22 +40,29 @@ function toJson(value) {
   });
 }
 
-function bytesToBase64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+// ctx.waitUntil: the promises a request leaves running after its response. The host keeps the
+// request alive (timers included, within its wall limit) until they have all settled.
+function backgroundWork() {
+  const tasks = { __proto__: null };
+  let count = 0;
+  let draining = false;
+  return {
+    waitUntil(p) {
+      tasks[count++] = PromiseResolve(p).then(undefined, () => {});
+    },
+    // A promise that settles once every task so far, and any a task adds, has settled; undefined
+    // when there are none.
+    drain() {
+      if (count === 0 || draining) return undefined;
+      draining = true;
+      return (async () => {
+        for (let i = 0; i < count; i++) await tasks[i];
+      })();
+    },
+  };
 }
 
-function base64ToBytes(b64) {
-  const s = atob(b64);
-  const out = new u8(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-async function invokeFetch(ns, payload) {
+async function invokeFetch(ns, payload, body) {
   const handler = ns.default;
   if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
     throw new TypeError("the main module's default export has no fetch(request, env, ctx) method");
@@ -64,10 +70,10 @@ async function invokeFetch(ns, payload) {
   const req = parse(payload);
   const flat = [];
   for (const [name, value] of req.headers) flat.push(name, value);
-  const body = req.body === null ? null : base64ToBytes(req.body);
   const request = web.newRequest(req.method, req.url, flat, body);
+  const background = backgroundWork();
   const ctx = {
-    waitUntil(p) { PromiseResolve(p).catch(() => {}); },
+    waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
   const response = await handler.fetch(request, req.env || {}, ctx);
@@ -76,7 +82,8 @@ async function invokeFetch(ns, payload) {
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
   // readResponse hands the body as a Uint8Array, or a promise of one for streamed bodies.
   const data = await bytes;
-  return stringify({ status, headers: pairs, body: data ? bytesToBase64(data) : "" });
+  // [head, body, background]: read by the bridge (stk_poll), never by tenant code.
+  return [stringify({ status, headers: pairs }), data || null, background.drain()];
 }
 
 async function invokeDefault(ns, payload) {
@@ -88,12 +95,21 @@ async function invokeDefault(ns, payload) {
 }
 
 __stockade_host.setInvoker(
-  function invoke(ns, kind, payload) {
-    return kind === 1 ? invokeFetch(ns, payload) : invokeDefault(ns, payload);
+  function invoke(ns, kind, payload, body) {
+    if (kind === 2) {
+      // Debug builds only (STOCKADE_TEST_HOST_CALLS, see engine.rs), and only in an isolate the
+      // host asks for it (stk_install_test_hooks): lets tests prove the host-call road end to end.
+      if (STOCKADE_TEST_HOST_CALLS) {
+        Object.defineProperty(globalThis, "__stockadeTestHostCall", {
+          value: (name, payload) => hostCall(name, payload),
+          configurable: true,
+        });
+      }
+      return PromiseResolve();
+    }
+    return kind === 1 ? invokeFetch(ns, payload, body) : invokeDefault(ns, payload);
   },
   function attach(exports) {
     web = exports;
-    btoa = globalThis.btoa;
-    atob = globalThis.atob;
   },
 );

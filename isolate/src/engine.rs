@@ -64,6 +64,13 @@ static KEYS: OnceLock<EngineKeys> = OnceLock::new();
 /// `attach`.
 fn runtime_script() -> String {
     let mut js = String::from("(function (__stockade_host) {\n'use strict';\n");
+    // Debug builds expose the host-call road to tests (`__stockadeTestHostCall`); release builds
+    // have no such global.
+    js.push_str(if cfg!(debug_assertions) {
+        "const STOCKADE_TEST_HOST_CALLS = true;\n"
+    } else {
+        "const STOCKADE_TEST_HOST_CALLS = false;\n"
+    });
     js.push_str(include_str!("../js/runtime.js"));
     js.push_str("\n})(globalThis.__stockade_host);\n");
     js.push_str(include_str!("../js/no-shared-memory.js"));

@@ -21,6 +21,8 @@ pub struct StkHost {
     pub set_timer: unsafe extern "C" fn(*mut c_void, u32, f64) -> i32,
     pub clear_timer: unsafe extern "C" fn(*mut c_void, u32),
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
+    pub host_call:
+        unsafe extern "C" fn(*mut c_void, u32, *const u8, usize, *const u8, usize) -> i32,
 }
 
 #[repr(C)]
@@ -37,13 +39,15 @@ pub struct StkOutcome {
     pub status: i32,
     pub line: i32,
     pub column: i32,
-    pub _pad: i32,
+    pub flags: i32,
     pub value: *mut c_char,
     pub value_len: usize,
     pub stack: *mut c_char,
     pub stack_len: usize,
     pub resource: *mut c_char,
     pub resource_len: usize,
+    pub body: *mut u8,
+    pub body_len: usize,
 }
 
 #[repr(C)]
@@ -56,11 +60,12 @@ pub struct StkHeapStats {
     pub malloced_bytes: usize,
 }
 
-const _: () = assert!(size_of::<StkOutcome>() == 64);
+const _: () = assert!(size_of::<StkOutcome>() == 80);
+const _: () = assert!(offset_of!(StkOutcome, body_len) == 72);
 const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
-const _: () = assert!(size_of::<StkHost>() == 48);
+const _: () = assert!(size_of::<StkHost>() == 56);
 const _: () = assert!(size_of::<StkHeapStats>() == 40);
 
 pub const STK_OK: i32 = 0;
@@ -80,6 +85,8 @@ pub const STK_SYNTH_DATA: i32 = 2;
 
 pub const STK_INVOKE_DEFAULT: i32 = 0;
 pub const STK_INVOKE_FETCH: i32 = 1;
+
+pub const STK_FLAG_BACKGROUND: i32 = 1;
 
 extern "C" {
     pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;
@@ -121,17 +128,34 @@ extern "C" {
         out: *mut StkOutcome,
     ) -> i32;
     pub fn stk_module_requests(iso: *mut StkIsolate, index: i32, out: *mut StkOutcome) -> i32;
-    pub fn stk_module_run(iso: *mut StkIsolate, index: i32, out: *mut StkOutcome) -> i32;
+    pub fn stk_module_run(iso: *mut StkIsolate, index: i32, inv: u32, out: *mut StkOutcome) -> i32;
+    #[allow(clippy::too_many_arguments)]
     pub fn stk_invoke(
         iso: *mut StkIsolate,
         index: i32,
         kind: i32,
+        inv: u32,
         payload: *const c_char,
         payload_len: usize,
+        body: *const u8,
+        body_len: usize,
         out: *mut StkOutcome,
     ) -> i32;
+    #[cfg(debug_assertions)]
+    pub fn stk_install_test_hooks(iso: *mut StkIsolate) -> i32;
     pub fn stk_pump(iso: *mut StkIsolate, out: *mut StkOutcome) -> i32;
+    pub fn stk_poll(iso: *mut StkIsolate, inv: u32, out: *mut StkOutcome) -> i32;
+    pub fn stk_forget(iso: *mut StkIsolate, inv: u32);
     pub fn stk_fire_timer(iso: *mut StkIsolate, id: u32, out: *mut StkOutcome) -> i32;
+    pub fn stk_host_reply(
+        iso: *mut StkIsolate,
+        call_id: u32,
+        ok: i32,
+        bytes: *const u8,
+        len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
+    pub fn stk_host_forget(iso: *mut StkIsolate, call_id: u32);
     pub fn stk_outcome_clear(out: *mut StkOutcome);
 }
 
@@ -172,13 +196,15 @@ impl StkOutcome {
             status: STK_OK,
             line: 0,
             column: 0,
-            _pad: 0,
+            flags: 0,
             value: std::ptr::null_mut(),
             value_len: 0,
             stack: std::ptr::null_mut(),
             stack_len: 0,
             resource: std::ptr::null_mut(),
             resource_len: 0,
+            body: std::ptr::null_mut(),
+            body_len: 0,
         }
     }
 }

@@ -1,10 +1,14 @@
 //! The host side of the isolate: the functions its runtime script may call (console output,
-//! random bytes, timers, module resolution), each bounded.
+//! random bytes, timers, module resolution, host calls), each bounded.
 //!
 //! Guarantees: every callback checks its pointers and sizes, never panics across the FFI
-//! boundary (a panic would abort), and enforces its budget (output bytes, pending timers).
+//! boundary (a panic would abort), and enforces its budget (output bytes per task, pending timers
+//! per isolate, host calls in flight per task). What a callback does is attributed to the task
+//! the current bridge entry works for ([`HostState::current`]): its console lines, the timers it
+//! arms (a timer's callback then runs for the same task) and its host calls. Output made while
+//! no task is current (0) is dropped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::c_void;
 use std::time::{Duration, Instant};
 
@@ -15,12 +19,20 @@ use crate::worker::{LogLevel, LogLine};
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
 /// worker, so its address is stable for the isolate's lifetime.
 pub(crate) struct HostState {
-    pub logs: Vec<LogLine>,
-    pub log_bytes: usize,
+    /// The task the running bridge entry works for; 0 for none.
+    pub current: u32,
+    /// Console output by task, and the bytes it counts against the per-task budget.
+    pub logs: HashMap<u32, (Vec<LogLine>, usize)>,
     pub log_limit: usize,
-    /// Pending timers by due time (ties broken by arming order).
-    pub timers: BTreeMap<(Instant, u64), u32>,
+    /// Pending timers by due time (ties broken by arming order): (timer id, task).
+    pub timers: BTreeMap<(Instant, u64), (u32, u32)>,
     pub timer_keys: HashMap<u32, (Instant, u64)>,
+    /// Host calls made during entries and not yet handed to the host's owner.
+    pub calls_out: Vec<HostCallOut>,
+    /// Host calls in flight: call id -> task.
+    pub calls_pending: HashMap<u32, u32>,
+    /// Tasks that may make host calls (running, not answered yet).
+    pub calling_tasks: HashSet<u32>,
     pub timer_seq: u64,
     pub timer_limit: usize,
     /// Module names by bridge index, and the reverse.
@@ -28,14 +40,33 @@ pub(crate) struct HostState {
     pub module_index: HashMap<String, i32>,
 }
 
+/// A host call made by a task, for the host's owner to forward.
+#[derive(Debug)]
+pub(crate) struct HostCallOut {
+    pub task: u32,
+    pub call: u32,
+    pub name: String,
+    pub payload: Vec<u8>,
+}
+
+/// Host calls one task may have in flight at once.
+pub const MAX_HOST_CALLS_PER_TASK: usize = 64;
+/// The longest host call name.
+pub const MAX_HOST_CALL_NAME: usize = 64;
+/// The largest host call payload.
+pub const MAX_HOST_CALL_PAYLOAD: usize = 16 << 20;
+
 impl HostState {
     pub(crate) fn new(log_limit: usize, timer_limit: usize) -> Self {
         HostState {
-            logs: Vec::new(),
-            log_bytes: 0,
+            current: 0,
+            logs: HashMap::new(),
             log_limit,
             timers: BTreeMap::new(),
             timer_keys: HashMap::new(),
+            calls_out: Vec::new(),
+            calls_pending: HashMap::new(),
+            calling_tasks: HashSet::new(),
             timer_seq: 0,
             timer_limit,
             module_names: Vec::new(),
@@ -51,15 +82,58 @@ impl HostState {
             set_timer: host_set_timer,
             clear_timer: host_clear_timer,
             resolve: host_resolve,
+            host_call,
         }
     }
 
-    /// Removes and returns the earliest timer.
-    pub(crate) fn next_timer(&mut self) -> Option<(Instant, u32)> {
-        let (&key, &id) = self.timers.iter().next()?;
+    /// When the earliest timer is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.timers.keys().next().map(|k| k.0)
+    }
+
+    /// Removes and returns the earliest timer if it is due at `now`: (timer id, task).
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<(u32, u32)> {
+        let (&key, &(id, task)) = self.timers.iter().next()?;
+        if key.0 > now {
+            return None;
+        }
         self.timers.remove(&key);
         self.timer_keys.remove(&id);
-        Some((key.0, id))
+        Some((id, task))
+    }
+
+    /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
+    /// returns its host calls in flight (for the bridge to drop).
+    pub(crate) fn end_task(&mut self, task: u32) -> Vec<u32> {
+        self.timers.retain(|_, (id, t)| {
+            if *t == task {
+                self.timer_keys.remove(id);
+                false
+            } else {
+                true
+            }
+        });
+        self.logs.remove(&task);
+        self.calling_tasks.remove(&task);
+        let calls: Vec<u32> = self
+            .calls_pending
+            .iter()
+            .filter(|(_, t)| **t == task)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in &calls {
+            self.calls_pending.remove(c);
+        }
+        self.calls_out.retain(|c| c.task != task);
+        calls
+    }
+
+    /// The console lines `task` made so far.
+    pub(crate) fn take_logs(&mut self, task: u32) -> Vec<LogLine> {
+        self.logs
+            .get_mut(&task)
+            .map(|(lines, _)| std::mem::take(lines))
+            .unwrap_or_default()
     }
 
     pub(crate) fn resolve_name(&self, referrer: i32, specifier: &str) -> Option<String> {
@@ -81,14 +155,19 @@ unsafe fn state<'a>(ud: *mut c_void) -> &'a mut HostState {
 unsafe extern "C" fn host_log(ud: *mut c_void, level: i32, text: *const u8, len: usize) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
-    let bytes = if text.is_null() || len == 0 {
+    let text_bytes = if text.is_null() || len == 0 {
         &[][..]
     } else {
         // SAFETY: the bridge passes a buffer of `len` bytes valid for this call.
         unsafe { std::slice::from_raw_parts(text, len) }
     };
-    st.log_bytes = st.log_bytes.saturating_add(len + 1);
-    if st.log_bytes > st.log_limit {
+    if st.current == 0 {
+        return 0;
+    }
+    let limit = st.log_limit;
+    let (lines, bytes) = st.logs.entry(st.current).or_default();
+    *bytes = bytes.saturating_add(len + 1);
+    if *bytes > limit {
         return 1;
     }
     let level = match level {
@@ -97,9 +176,9 @@ unsafe extern "C" fn host_log(ud: *mut c_void, level: i32, text: *const u8, len:
         3 => LogLevel::Error,
         _ => LogLevel::Log,
     };
-    st.logs.push(LogLine {
+    lines.push(LogLine {
         level,
-        text: String::from_utf8_lossy(bytes).into_owned(),
+        text: String::from_utf8_lossy(text_bytes).into_owned(),
     });
     0
 }
@@ -135,7 +214,7 @@ unsafe extern "C" fn host_set_timer(ud: *mut c_void, id: u32, delay_ms: f64) -> 
     let delay = Duration::from_secs_f64((delay_ms.clamp(0.0, 1e12)) / 1000.0);
     st.timer_seq += 1;
     let key = (Instant::now() + delay, st.timer_seq);
-    st.timers.insert(key, id);
+    st.timers.insert(key, (id, st.current));
     st.timer_keys.insert(id, key);
     0
 }
@@ -167,4 +246,44 @@ unsafe extern "C" fn host_resolve(
     st.resolve_name(referrer, specifier)
         .and_then(|name| st.module_index.get(&name).copied())
         .unwrap_or(-1)
+}
+
+unsafe extern "C" fn host_call(
+    ud: *mut c_void,
+    call: u32,
+    name: *const u8,
+    name_len: usize,
+    payload: *const u8,
+    payload_len: usize,
+) -> i32 {
+    // SAFETY: the bridge passes our userdata.
+    let st = unsafe { state(ud) };
+    let task = st.current;
+    if !st.calling_tasks.contains(&task)
+        || name.is_null()
+        || name_len > MAX_HOST_CALL_NAME
+        || payload_len > MAX_HOST_CALL_PAYLOAD
+        || st.calls_pending.values().filter(|t| **t == task).count() >= MAX_HOST_CALLS_PER_TASK
+    {
+        return 1;
+    }
+    // SAFETY: the bridge passes buffers of the given lengths, valid for this call.
+    let name = unsafe { std::slice::from_raw_parts(name, name_len) };
+    let Ok(name) = std::str::from_utf8(name) else {
+        return 1;
+    };
+    let payload = if payload.is_null() || payload_len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts(payload, payload_len) }.to_vec()
+    };
+    st.calls_pending.insert(call, task);
+    st.calls_out.push(HostCallOut {
+        task,
+        call,
+        name: name.to_string(),
+        payload,
+    });
+    0
 }

@@ -35,6 +35,7 @@ mod ffi;
 mod host;
 mod limits;
 pub mod protection;
+mod tasks;
 pub mod typescript;
 mod watchdog;
 mod worker;
@@ -48,6 +49,7 @@ pub use stockade_source::{error, loader, modules};
 pub use stockade_source::{
     DiskSource, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError, SourceLocation,
 };
+pub use tasks::{Answer, Answered, HostCall, TaskEvent, TaskId};
 pub use watchdog::{Unresponsive, DEFAULT_GRACE};
 pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
 

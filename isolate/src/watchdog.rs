@@ -214,7 +214,6 @@ impl Watchdog {
             clock,
             cpu_start: cpu_time(clock),
             charged: std::cell::Cell::new(Duration::ZERO),
-            wall_start: Instant::now(),
         })
     }
 }
@@ -227,7 +226,6 @@ pub(crate) struct WatchGuard<'a> {
     clock: libc::clockid_t,
     cpu_start: Duration,
     charged: std::cell::Cell<Duration>,
-    wall_start: Instant,
 }
 
 impl WatchGuard<'_> {
@@ -254,9 +252,6 @@ impl WatchGuard<'_> {
         }
         drop(state);
         self.dog.shared.1.notify_one();
-    }
-    pub(crate) fn wall_spent(&self) -> Duration {
-        self.wall_start.elapsed()
     }
 }
 

@@ -10,12 +10,10 @@
 //! [`Limits::MIN_MEMORY_BYTES`] are refused.
 //! Every bridge call runs under the isolate's protection key ([`crate::protection`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use base64::Engine as _;
 
 use crate::engine::Engine;
 use crate::error::{LimitKind, RunError, SourceLocation};
@@ -25,6 +23,7 @@ use crate::limits::Limits;
 use crate::loader::{ImportWalk, ModuleSource};
 use crate::modules::{self, ModuleKind};
 use crate::protection::{KeyedIsolate, MpkMode};
+use crate::tasks::{Answer, Task, TaskEvent, TaskId};
 use crate::typescript::{self, SourceMap};
 use crate::watchdog::WatchGuard;
 
@@ -78,10 +77,10 @@ pub struct FetchResponse {
 }
 
 /// Owns a bridge outcome and frees its strings on drop.
-struct Outcome(StkOutcome);
+pub(crate) struct Outcome(pub(crate) StkOutcome);
 
 impl Outcome {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Outcome(StkOutcome::new())
     }
     fn text(ptr: *const std::ffi::c_char, len: usize) -> String {
@@ -92,8 +91,16 @@ impl Outcome {
         let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
         String::from_utf8_lossy(bytes).into_owned()
     }
-    fn value(&self) -> String {
+    pub(crate) fn value(&self) -> String {
         Self::text(self.0.value, self.0.value_len)
+    }
+    /// A copy of a fetch response's body bytes.
+    pub(crate) fn body(&self) -> Vec<u8> {
+        if self.0.body.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: the bridge set body to a malloc'd buffer of body_len bytes, alive until clear.
+        unsafe { std::slice::from_raw_parts(self.0.body, self.0.body_len) }.to_vec()
     }
     fn stack(&self) -> String {
         Self::text(self.0.stack, self.0.stack_len)
@@ -113,13 +120,17 @@ impl Drop for Outcome {
 /// One isolate hosting one tenant worker.
 pub struct Worker {
     pub(crate) iso: KeyedIsolate,
-    host: NonNull<HostState>,
-    engine: &'static Engine,
-    limits: Limits,
-    main: Option<i32>,
+    pub(crate) host: NonNull<HostState>,
+    pub(crate) engine: &'static Engine,
+    pub(crate) limits: Limits,
+    pub(crate) main: Option<i32>,
     maps: HashMap<String, SourceMap>,
-    poisoned: Option<RunError>,
+    pub(crate) poisoned: Option<RunError>,
     epoch: Instant,
+    /// Live tasks by id (see `tasks.rs`), the last id given, and events not yet drained.
+    pub(crate) tasks: BTreeMap<u32, Task>,
+    pub(crate) next_task: u32,
+    pub(crate) events: Vec<TaskEvent>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -182,14 +193,34 @@ impl Worker {
             maps: HashMap::new(),
             poisoned: None,
             epoch: Instant::now(),
+            tasks: BTreeMap::new(),
+            next_task: 0,
+            events: Vec::new(),
             _not_send: PhantomData,
         })
     }
 
-    fn host(&mut self) -> &mut HostState {
+    pub(crate) fn host(&mut self) -> &mut HostState {
         // SAFETY: host is alive for self's lifetime; no bridge call is running (we hold &mut
         // self), so the callbacks hold no reference to it right now.
         unsafe { self.host.as_mut() }
+    }
+
+    /// Debug builds only: defines `globalThis.__stockadeTestHostCall(name, payload)` in this
+    /// isolate, so tests can make host calls (the mechanism, with no capability behind it).
+    #[cfg(debug_assertions)]
+    pub fn install_test_host_call(&mut self) -> Result<(), RunError> {
+        // SAFETY: raw is our live isolate.
+        let status = self
+            .iso
+            .call(|raw| unsafe { ffi::stk_install_test_hooks(raw) });
+        if status == ffi::STK_OK {
+            Ok(())
+        } else {
+            Err(RunError::Internal(
+                "cannot install the test host call".into(),
+            ))
+        }
     }
 
     /// The protection key of this worker's isolate (1..=15), `None` when it has none.
@@ -207,80 +238,86 @@ impl Worker {
         self.poisoned.as_ref()
     }
 
-    /// Loads the worker's modules, starting at `main`, and evaluates them. Compilation
-    /// (TypeScript transformation included) and top-level code run under one budget: the limits
-    /// of one call.
+    /// Loads the worker's modules, starting at `main`, and evaluates them, waiting on this
+    /// thread (see [`Worker::start_load`] for the event-loop form). Compilation (TypeScript
+    /// transformation included) and top-level code run under one budget: the limits of one call.
     pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
-        let guard = match self.arm() {
-            Ok(g) => g,
-            Err(e) => return self.refuse(e),
-        };
-        let main_index = match self.compile_all(main, source, &guard) {
-            Ok(i) => i,
-            Err(e) => return self.finish(guard, Err(e)),
-        };
-        let inv = self.drive(guard, |raw, out| {
-            // SAFETY: raw is our live isolate; out is a valid outcome.
-            unsafe { ffi::stk_module_run(raw, main_index, out) }
-        });
-        if inv.result.is_ok() {
-            self.main = Some(main_index);
-        }
-        inv
+        let task = self.start_load(main, source);
+        self.wait(task, |answer| match answer {
+            Answer::Loaded => String::new(),
+            Answer::Json(json) => json,
+            Answer::Response(_) => String::new(),
+        })
     }
 
     /// Calls the main module's default export as `await default(arg)`; `arg_json` is JSON text.
+    /// Waits on this thread (see [`Worker::start_call`]).
     pub fn call(&mut self, arg_json: &str) -> Invocation {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(arg_json) {
-            return self.refuse(RunError::InvalidInput(format!(
-                "the argument is not JSON: {e}"
-            )));
-        }
-        self.invoke(ffi::STK_INVOKE_DEFAULT, arg_json)
+        let task = self.start_call(arg_json);
+        self.wait(task, |answer| match answer {
+            Answer::Json(json) => json,
+            _ => String::new(),
+        })
     }
 
-    /// Calls the main module's `export default { fetch(request, env, ctx) }`.
+    /// Calls the main module's `export default { fetch(request, env, ctx) }`, waiting on this
+    /// thread (see [`Worker::start_fetch`]). Background work (`ctx.waitUntil`) goes on in later
+    /// waits of this worker.
     pub fn fetch(
         &mut self,
         request: &FetchRequest,
     ) -> (Result<FetchResponse, RunError>, Invocation) {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let payload = serde_json::json!({
-            "method": request.method,
-            "url": request.url,
-            "headers": request.headers,
-            "body": if request.body.is_empty() { serde_json::Value::Null } else { b64.encode(&request.body).into() },
-            "env": request.env,
-        })
-        .to_string();
-        let inv = self.invoke(ffi::STK_INVOKE_FETCH, &payload);
-        let response = match &inv.result {
-            Err(e) => Err(e.clone()),
-            Ok(text) => parse_response(text),
+        let task = self.start_fetch(request);
+        let mut response = None;
+        let inv = self.wait(task, |answer| {
+            if let Answer::Response(r) = answer {
+                response = Some(r);
+            }
+            String::new()
+        });
+        let response = match (&inv.result, response) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(_), Some(r)) => Ok(r),
+            (Ok(_), None) => Err(RunError::Internal("a fetch answered no response".into())),
         };
         (response, inv)
     }
 
-    fn invoke(&mut self, kind: i32, payload: &str) -> Invocation {
-        let Some(main) = self.main else {
-            return self.refuse(RunError::Internal("no module has been loaded".into()));
-        };
-        let guard = match self.arm() {
-            Ok(g) => g,
-            Err(e) => return self.refuse(e),
-        };
-        self.drive(guard, |raw, out| {
-            // SAFETY: raw is our live isolate; payload outlives the call; out is valid.
-            unsafe { ffi::stk_invoke(raw, main, kind, payload.as_ptr().cast(), payload.len(), out) }
-        })
-    }
-
-    fn refuse(&self, error: RunError) -> Invocation {
-        Invocation {
-            result: Err(error),
-            logs: Vec::new(),
-            cpu: Duration::ZERO,
-            wall: Duration::ZERO,
+    /// Runs this worker's event loop on the calling thread until `task` is answered. Host calls
+    /// are refused: a worker without an owner has no host to ask.
+    fn wait(&mut self, task: TaskId, text: impl FnOnce(Answer) -> String) -> Invocation {
+        loop {
+            for call in self.take_host_calls() {
+                self.host_reply(
+                    call.call,
+                    Err("host calls need a worker process; this isolate has no host".into()),
+                );
+            }
+            let mut answered = None;
+            for event in self.drain_events() {
+                match event {
+                    TaskEvent::Answered(a) if a.task == task => answered = Some(a),
+                    _ => {}
+                }
+            }
+            if let Some(a) = answered {
+                return Invocation {
+                    result: a.result.map(text),
+                    logs: a.logs,
+                    cpu: a.cpu,
+                    wall: a.wall,
+                };
+            }
+            let Some(wake) = self.next_wake() else {
+                return Invocation {
+                    result: Err(RunError::Internal("a task vanished unanswered".into())),
+                    logs: Vec::new(),
+                    cpu: Duration::ZERO,
+                    wall: Duration::ZERO,
+                };
+            };
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+            self.advance(Instant::now());
         }
     }
 
@@ -294,7 +331,7 @@ impl Worker {
     /// truncated to [`CLOCK_RESOLUTION_MS`], like a coarse browser timer: a hop tells whole
     /// milliseconds, and finer timing needs many hops and statistics (a timer of 1 ms ticks,
     /// sampled once per hop, averaged).
-    fn call_at_now<R>(&self, f: impl FnOnce(*mut ffi::StkIsolate) -> R) -> R {
+    pub(crate) fn call_at_now<R>(&self, f: impl FnOnce(*mut ffi::StkIsolate) -> R) -> R {
         let coarse = |ms: f64| (ms / CLOCK_RESOLUTION_MS).floor() * CLOCK_RESOLUTION_MS;
         let (wall, mono) = (
             coarse(wall_clock_ms()),
@@ -307,96 +344,13 @@ impl Worker {
         })
     }
 
-    /// Starts the watch of one invocation (or load), after clearing the previous one's output;
-    /// fails for a poisoned worker or a watchdog that cannot start.
-    fn arm(&mut self) -> Result<WatchGuard<'static>, RunError> {
-        if let Some(e) = &self.poisoned {
-            return Err(e.clone());
-        }
-        let host = self.host();
-        host.logs.clear();
-        host.log_bytes = 0;
-        let engine: &'static Engine = self.engine;
-        engine.watchdog.arm(
-            self.iso.terminate_handle(),
-            self.limits.cpu,
-            self.limits.wall,
-        )
-    }
-
-    /// Starts an invocation with `start`, then runs the event loop (microtasks, timers) until
-    /// its promise settles or a limit ends it.
-    fn drive(
-        &mut self,
-        guard: WatchGuard<'static>,
-        start: impl FnOnce(*mut ffi::StkIsolate, *mut StkOutcome) -> i32,
-    ) -> Invocation {
-        let limits = self.limits.clone();
-        let deadline = Instant::now() + limits.wall.saturating_sub(guard.wall_spent());
-        let mut out = Outcome::new();
-        let mut status = self.call_at_now(|raw| start(raw, &mut out.0));
-        let result = loop {
-            if status != ffi::STK_OK {
-                break Err(status);
-            }
-            drop(out);
-            out = Outcome::new();
-            // SAFETY: raw is our live isolate; out is valid.
-            status = self.call_at_now(|raw| unsafe { ffi::stk_pump(raw, &mut out.0) });
-            match status {
-                ffi::STK_OK => break Ok(out.value()),
-                ffi::STK_PENDING => {}
-                other => break Err(other),
-            }
-            let Some((due, id)) = self.host().next_timer() else {
-                break Err(-1);
-            };
-            if due > deadline {
-                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                break Err(-2);
-            }
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-            drop(out);
-            out = Outcome::new();
-            // SAFETY: raw is our live isolate; out is valid.
-            status = self.call_at_now(|raw| unsafe { ffi::stk_fire_timer(raw, id, &mut out.0) });
-        };
-        let fired = guard.fired();
-        let result = match result {
-            Ok(json) if json.len() > limits.result_bytes => Err(RunError::Limit(LimitKind::Result)),
-            Ok(json) => Ok(json),
-            Err(-1) => Err(RunError::NeverSettled),
-            Err(-2) => Err(RunError::Limit(LimitKind::Wall)),
-            Err(status) => Err(self.classify(status, &out, fired)),
-        };
-        self.finish(guard, result)
-    }
-
-    /// Ends the watch: the invocation with what it spent, the worker poisoned after a limit.
-    fn finish(
-        &mut self,
-        guard: WatchGuard<'static>,
-        result: Result<String, RunError>,
-    ) -> Invocation {
-        let (cpu, wall) = (guard.cpu_spent(), guard.wall_spent());
-        drop(guard);
-        if let Err(RunError::Limit(_)) = &result {
-            self.poisoned = result.clone().err();
-        }
-        let host = self.host();
-        host.timers.clear();
-        host.timer_keys.clear();
-        let logs = std::mem::take(&mut host.logs);
-        Invocation {
-            result,
-            logs,
-            cpu,
-            wall,
-        }
-    }
-
     /// Turns a failed bridge status into the error the tenant sees.
-    fn classify(&self, status: i32, out: &Outcome, fired: Option<LimitKind>) -> RunError {
+    pub(crate) fn classify(
+        &self,
+        status: i32,
+        out: &Outcome,
+        fired: Option<LimitKind>,
+    ) -> RunError {
         // SAFETY: raw is our live isolate.
         let flags = self.iso.call(|raw| unsafe { ffi::stk_isolate_limits(raw) });
         let limit = fired.or(if flags & ffi::STK_LIMIT_HEAP != 0 {
@@ -461,7 +415,7 @@ impl Worker {
     }
 
     /// Compiles `main` and everything it imports (plus the source's eager names).
-    fn compile_all(
+    pub(crate) fn compile_all(
         &mut self,
         main: &str,
         source: &mut dyn ModuleSource,
@@ -623,28 +577,4 @@ fn remap_line(line: &str, maps: &HashMap<String, SourceMap>) -> String {
         }
     }
     line.to_string()
-}
-
-fn parse_response(text: &str) -> Result<FetchResponse, RunError> {
-    let bad =
-        |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-    let status = v["status"]
-        .as_u64()
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or_else(|| bad("status"))?;
-    let headers = v["headers"]
-        .as_array()
-        .ok_or_else(|| bad("headers"))?
-        .iter()
-        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-        .collect();
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(v["body"].as_str().unwrap_or(""))
-        .map_err(|_| bad("body"))?;
-    Ok(FetchResponse {
-        status,
-        headers,
-        body,
-    })
 }

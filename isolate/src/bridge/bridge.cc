@@ -50,11 +50,12 @@
 #include <vector>
 
 // ---- Layout contract with isolate/src/ffi.rs (mirrored there with const asserts). ----
-static_assert(sizeof(stk_outcome) == 64, "stk_outcome layout");
+static_assert(sizeof(stk_outcome) == 80, "stk_outcome layout");
+static_assert(offsetof(stk_outcome, body_len) == 72, "stk_outcome.body_len offset");
 static_assert(offsetof(stk_outcome, value) == 16, "stk_outcome.value offset");
 static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_len offset");
 static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
-static_assert(sizeof(stk_host) == 48, "stk_host layout");
+static_assert(sizeof(stk_host) == 56, "stk_host layout");
 static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
 static_assert(sizeof(stk_range) == 32, "stk_range layout");
 
@@ -468,6 +469,40 @@ void GuardedWebAssembly(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::
   info.GetReturnValue().Set(wasm);
 }
 
+// hostCall(name, payload): a promise of the host's answer (a Uint8Array), see stk_host.host_call.
+void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
+  args.GetReturnValue().Set(resolver->GetPromise());
+  auto refuse = [&](v8::Local<v8::String> why) {
+    resolver->Reject(ctx, v8::Exception::TypeError(why)).FromMaybe(false);
+  };
+  if (!args[0]->IsString() || !(args[1]->IsUint8Array() || args[1]->IsUndefined())) {
+    refuse(v8::String::NewFromUtf8Literal(isolate, "hostCall(name, Uint8Array?)"));
+    return;
+  }
+  std::string name = Utf8(isolate, args[0]);
+  std::vector<uint8_t> payload;
+  if (args[1]->IsUint8Array()) {
+    v8::Local<v8::Uint8Array> view = args[1].As<v8::Uint8Array>();
+    payload.resize(view->ByteLength());
+    if (!payload.empty()) view->CopyContents(payload.data(), payload.size());
+  }
+  uint32_t id = ++iso->next_call;
+  if (id == 0) id = ++iso->next_call;
+  if (!iso->host.host_call ||
+      iso->host.host_call(iso->host.userdata, id, reinterpret_cast<const uint8_t*>(name.data()),
+                          name.size(), payload.data(), payload.size()) != 0) {
+    std::string msg = "the host refused the call `" + name + "`";
+    refuse(Str(isolate, msg.data(), msg.size()));
+    return;
+  }
+  iso->calls[id].Reset(isolate, resolver);
+}
+
 void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
@@ -683,27 +718,65 @@ void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local
   }
 }
 
-int32_t SettleState(stk_isolate* iso, v8::Local<v8::Context> ctx, stk_outcome* out) {
+// Copies the bytes of an ArrayBufferView into a malloc'd buffer of `out`'s body.
+bool SetBody(v8::Local<v8::Value> value, stk_outcome* out) {
+  if (!value->IsArrayBufferView()) return true;
+  v8::Local<v8::ArrayBufferView> view = value.As<v8::ArrayBufferView>();
+  const size_t len = view->ByteLength();
+  if (len == 0) return true;
+  out->body = static_cast<uint8_t*>(malloc(len));
+  if (!out->body) return false;
+  out->body_len = view->CopyContents(out->body, len);
+  return true;
+}
+
+// The state of invocation `inv` (see stk_poll in bridge.h).
+int32_t Poll(stk_isolate* iso, v8::Local<v8::Context> ctx, uint32_t inv, stk_outcome* out) {
   v8::Isolate* isolate = iso->isolate;
   if (isolate->IsExecutionTerminating()) {
     SetValue(out, STK_TERMINATED, "execution terminated");
     return out->status;
   }
-  if (iso->pending.IsEmpty()) {
-    SetValue(out, STK_INTERNAL, "nothing is pending");
+  auto it = iso->pending.find(inv);
+  if (it == iso->pending.end()) {
+    SetValue(out, STK_INTERNAL, "no such invocation");
     return out->status;
   }
-  v8::Local<v8::Promise> promise = iso->pending.Get(isolate);
+  v8::Local<v8::Promise> promise = it->second.Get(isolate);
   switch (promise->State()) {
     case v8::Promise::kPending:
       out->status = STK_PENDING;
       return STK_PENDING;
-    case v8::Promise::kFulfilled:
-      iso->pending.Reset();
-      SetValue(out, STK_OK, Utf8(isolate, promise->Result()));
+    case v8::Promise::kFulfilled: {
+      iso->pending.erase(it);
+      v8::Local<v8::Value> result = promise->Result();
+      if (!result->IsArray()) {
+        SetValue(out, STK_OK, Utf8(isolate, result));
+        return STK_OK;
+      }
+      // A fetch invocation: [response head (JSON text), body bytes or null, background promise
+      // or undefined], built by the runtime's invoker, never by tenant code.
+      v8::Local<v8::Array> parts = result.As<v8::Array>();
+      v8::Local<v8::Value> head, body, background;
+      if (!parts->Get(ctx, 0).ToLocal(&head) || !parts->Get(ctx, 1).ToLocal(&body) ||
+          !parts->Get(ctx, 2).ToLocal(&background)) {
+        SetValue(out, STK_INTERNAL, "malformed response from the runtime");
+        return out->status;
+      }
+      SetValue(out, STK_OK, Utf8(isolate, head));
+      if (!SetBody(body, out)) {
+        SetValue(out, STK_INTERNAL, "out of memory copying the response body");
+        return out->status;
+      }
+      if (background->IsPromise() &&
+          background.As<v8::Promise>()->State() == v8::Promise::kPending) {
+        iso->pending[inv].Reset(isolate, background.As<v8::Promise>());
+        out->flags |= STK_FLAG_BACKGROUND;
+      }
       return STK_OK;
+    }
     case v8::Promise::kRejected: {
-      iso->pending.Reset();
+      iso->pending.erase(it);
       v8::Local<v8::Value> reason = promise->Result();
       DescribeException(isolate, ctx, reason, v8::Exception::CreateMessage(isolate, reason), out);
       return out->status;
@@ -727,6 +800,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "setInvoker", HostSetInvoker);
   SetHostFunction(isolate, ctx, host_obj, "now", HostNow);
   SetHostFunction(isolate, ctx, host_obj, "setWasmGuard", HostSetWasmGuard);
+  SetHostFunction(isolate, ctx, host_obj, "call", HostCall);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
@@ -755,14 +829,14 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   return true;
 }
 
-// Makes `result`, which must be a promise, the one the host pumps until it settles.
-int32_t AwaitResult(stk_isolate* iso, v8::Local<v8::Value> result, const char* not_a_promise,
-                    stk_outcome* out) {
+// Keeps `result`, which must be a promise, as invocation `inv`.
+int32_t AwaitResult(stk_isolate* iso, uint32_t inv, v8::Local<v8::Value> result,
+                    const char* not_a_promise, stk_outcome* out) {
   if (!result->IsPromise()) {
     SetValue(out, STK_INTERNAL, not_a_promise);
     return out->status;
   }
-  iso->pending.Reset(iso->isolate, result.As<v8::Promise>());
+  iso->pending[inv].Reset(iso->isolate, result.As<v8::Promise>());
   out->status = STK_OK;
   return STK_OK;
 }
@@ -781,7 +855,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostSetTimer),   reinterpret_cast<intptr_t>(HostClearTimer),
       reinterpret_cast<intptr_t>(HostOnTimer),    reinterpret_cast<intptr_t>(HostSetInvoker),
       reinterpret_cast<intptr_t>(HostNow),        reinterpret_cast<intptr_t>(HostSetWasmGuard),
-      0};
+      reinterpret_cast<intptr_t>(HostCall),       0};
   return refs;
 }
 
@@ -987,7 +1061,8 @@ void stk_isolate_dispose(stk_isolate* iso) {
   {
     // Teardown may still allocate (and frees every page): under the isolate's owner.
     stockade::OwnerScope owner(iso->pkey, iso->owner);
-    iso->pending.Reset();
+    iso->pending.clear();
+    iso->calls.clear();
     iso->invoker.Reset();
     iso->attach.Reset();
     iso->timer_dispatch.Reset();
@@ -1124,7 +1199,7 @@ int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {
   return STK_OK;
 }
 
-int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
+int32_t stk_module_run(stk_isolate* iso, int32_t index, uint32_t inv, stk_outcome* out) {
   if (!ValidModule(iso, index, out)) return out->status;
   Entry entry(iso);
   v8::Isolate* isolate = entry.isolate();
@@ -1140,11 +1215,11 @@ int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out) {
     FromTryCatch(isolate, ctx, tc, out);
     return out->status;
   }
-  return AwaitResult(iso, result, "module evaluation did not return a promise", out);
+  return AwaitResult(iso, inv, result, "module evaluation did not return a promise", out);
 }
 
-int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
-                   size_t payload_len, stk_outcome* out) {
+int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, uint32_t inv, const char* payload,
+                   size_t payload_len, const uint8_t* body, size_t body_len, stk_outcome* out) {
   if (!ValidModule(iso, index, out)) return out->status;
   Entry entry(iso);
   v8::Isolate* isolate = entry.isolate();
@@ -1155,14 +1230,45 @@ int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* pa
     SetValue(out, STK_INTERNAL, "the module has not been evaluated");
     return out->status;
   }
-  v8::Local<v8::Value> argv[3] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
-                                  Str(isolate, payload, payload_len)};
+  v8::Local<v8::Value> body_value = v8::Null(isolate);
+  if (body) {
+    // The request body, in the isolate's arena: it counts against the tenant's memory budget.
+    void* data = iso->allocator->AllocateUninitialized(body_len);
+    if (!data && body_len) {
+      SetValue(out, STK_EXCEPTION, "the request body exceeds the memory limit");
+      return out->status;
+    }
+    if (body_len) memcpy(data, body, body_len);
+    std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+        data, body_len,
+        [](void* p, size_t n, void* allocator) {
+          static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
+        },
+        iso->allocator.get());
+    v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+    body_value = v8::Uint8Array::New(buffer, 0, body_len);
+  }
+  v8::Local<v8::Value> argv[4] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
+                                  Str(isolate, payload, payload_len), body_value};
   v8::Local<v8::Value> result;
-  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 3, argv).ToLocal(&result)) {
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&result)) {
     FromTryCatch(isolate, ctx, tc, out);
     return out->status;
   }
-  return AwaitResult(iso, result, "the invoker did not return a promise", out);
+  return AwaitResult(iso, inv, result, "the invoker did not return a promise", out);
+}
+
+int32_t stk_install_test_hooks(stk_isolate* iso) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 2),
+                                  v8::String::Empty(isolate), v8::Null(isolate)};
+  v8::Local<v8::Value> ignored;
+  return iso->invoker.Get(isolate)->Call(entry.context(), v8::Undefined(isolate), 4, argv)
+                 .ToLocal(&ignored)
+             ? STK_OK
+             : STK_INTERNAL;
 }
 
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out) {
@@ -1176,7 +1282,76 @@ int32_t stk_pump(stk_isolate* iso, stk_outcome* out) {
     SetValue(out, STK_TERMINATED, "execution terminated");
     return out->status;
   }
-  return SettleState(iso, entry.context(), out);
+  out->status = STK_OK;
+  return STK_OK;
+}
+
+int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out) {
+  Entry entry(iso);
+  v8::TryCatch tc(entry.isolate());
+  return Poll(iso, entry.context(), inv, out);
+}
+
+void stk_forget(stk_isolate* iso, uint32_t inv) {
+  auto it = iso->pending.find(inv);
+  if (it == iso->pending.end()) return;
+  Entry entry(iso);
+  iso->pending.erase(it);
+}
+
+int32_t stk_host_reply(stk_isolate* iso, uint32_t call_id, int32_t ok, const uint8_t* bytes,
+                       size_t len, stk_outcome* out) {
+  auto it = iso->calls.find(call_id);
+  if (it == iso->calls.end()) {
+    out->status = STK_OK;
+    return STK_OK;
+  }
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Promise::Resolver> resolver = it->second.Get(isolate);
+  iso->calls.erase(it);
+  if (ok) {
+    void* data = len ? iso->allocator->AllocateUninitialized(len) : nullptr;
+    if (len && !data) {
+      resolver
+          ->Reject(ctx, v8::Exception::RangeError(v8::String::NewFromUtf8Literal(
+                            isolate, "the host's answer exceeds the memory limit")))
+          .FromMaybe(false);
+    } else {
+      if (len) memcpy(data, bytes, len);
+      std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+          data, len,
+          [](void* p, size_t n, void* allocator) {
+            if (p) static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
+          },
+          iso->allocator.get());
+      v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+      resolver->Resolve(ctx, v8::Uint8Array::New(buffer, 0, len)).FromMaybe(false);
+    }
+  } else {
+    v8::Local<v8::String> message;
+    if (!v8::String::NewFromUtf8(isolate, reinterpret_cast<const char*>(bytes),
+                                 v8::NewStringType::kNormal, static_cast<int>(len))
+             .ToLocal(&message)) {
+      message = v8::String::NewFromUtf8Literal(isolate, "the host call failed");
+    }
+    resolver->Reject(ctx, v8::Exception::Error(message)).FromMaybe(false);
+  }
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating()) {
+    SetValue(out, STK_TERMINATED, "execution terminated");
+    return out->status;
+  }
+  out->status = STK_OK;
+  return STK_OK;
+}
+
+void stk_host_forget(stk_isolate* iso, uint32_t call_id) {
+  auto it = iso->calls.find(call_id);
+  if (it == iso->calls.end()) return;
+  Entry entry(iso);
+  iso->calls.erase(it);
 }
 
 int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out) {
@@ -1202,6 +1377,7 @@ void stk_outcome_clear(stk_outcome* out) {
   free(out->value);
   free(out->stack);
   free(out->resource);
+  free(out->body);
   memset(out, 0, sizeof(*out));
 }
 

@@ -35,6 +35,11 @@ typedef struct {
   // Resolve `specifier` imported from module `referrer` to a module index returned by
   // stk_module_compile/stk_module_synthetic, or -1 when it is outside the worker's module set.
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
+  // A host call `call_id` named `name` with `payload` (both borrowed for this call): the host
+  // answers later with stk_host_reply. Returns 0, or nonzero to refuse it (the promise the
+  // JavaScript got rejects at once).
+  int32_t (*host_call)(void* userdata, uint32_t call_id, const uint8_t* name, size_t name_len,
+                       const uint8_t* payload, size_t payload_len);
 } stk_host;
 
 typedef struct {
@@ -53,17 +58,26 @@ enum {
   STK_INTERNAL = 4,    // the bridge failed (message says how)
 };
 
+// stk_outcome.flags
+enum {
+  // stk_poll: the invocation settled with a response and left background work (ctx.waitUntil)
+  // pending under the same invocation id; poll it again to learn when that settles.
+  STK_FLAG_BACKGROUND = 1,
+};
+
 typedef struct {
   int32_t status;
   int32_t line;    // 1-based, 0 when unknown
   int32_t column;  // 1-based, 0 when unknown
-  int32_t _pad;
+  int32_t flags;   // STK_FLAG_*
   char* value;     // STK_OK: the result (JSON text); else the error message
   size_t value_len;
   char* stack;
   size_t stack_len;
   char* resource;  // the module name the error points at
   size_t resource_len;
+  uint8_t* body;   // STK_OK of a fetch invocation: the response body bytes (may be null)
+  size_t body_len;
 } stk_outcome;
 
 // Which limits the isolate hit (sticky until disposal).
@@ -119,15 +133,41 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
                              const char* bytes, size_t len, stk_outcome* out);
 // The specifiers module `index` imports statically, NUL-separated, in out->value.
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out);
-// Instantiates and evaluates `index`; top-level await settles through stk_pump.
-int32_t stk_module_run(stk_isolate* iso, int32_t index, stk_outcome* out);
+// Invocations: each started invocation is a promise the bridge keeps under the caller's id `inv`
+// (any u32 not in use in this isolate) until stk_poll reports it settled or stk_forget drops it.
+// Many may be pending in one isolate at once. Starting returns STK_OK (the promise is kept),
+// STK_EXCEPTION (it threw synchronously) or STK_TERMINATED; none of them runs microtasks:
+// stk_pump does.
 
-// Starts an invocation of module `index`'s default export through the runtime's dispatcher.
-int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, const char* payload,
-                   size_t payload_len, stk_outcome* out);
-// Runs microtasks and platform tasks; reports the pending promise's state.
+// Instantiates and evaluates `index`; top-level await settles as invocation `inv`.
+int32_t stk_module_run(stk_isolate* iso, int32_t index, uint32_t inv, stk_outcome* out);
+
+// Starts invocation `inv` of module `index` through the runtime's dispatcher: the default
+// export with the JSON text `payload`, or (STK_INVOKE_FETCH) the fetch handler with the request
+// head as JSON text and `body` (borrowed; null for none) as a Uint8Array.
+int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, uint32_t inv, const char* payload,
+                   size_t payload_len, const uint8_t* body, size_t body_len, stk_outcome* out);
+// Debug builds' tests only (the Rust side calls it under cfg(debug_assertions), and the runtime
+// honours it only in a debug build's snapshot): defines `globalThis.__stockadeTestHostCall(name,
+// payload)` in this isolate, the host-call road without any real capability behind it.
+int32_t stk_install_test_hooks(stk_isolate* iso);
+// Runs microtasks and platform tasks: STK_OK, or STK_TERMINATED when execution was terminated.
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
+// The state of invocation `inv`: STK_PENDING; STK_OK with the result (a fetch's response head as
+// JSON text in value, its body in body; STK_FLAG_BACKGROUND when its waitUntil work is still
+// pending under `inv`); STK_EXCEPTION with the rejection; STK_INTERNAL for an unknown id. A
+// settled invocation is forgotten. Runs no JavaScript.
+int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out);
+// Drops invocation `inv` (cancelled, or past its deadline): nothing reports it any more.
+void stk_forget(stk_isolate* iso, uint32_t inv);
 int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out);
+// Settles host call `call_id`: fulfils its promise with a Uint8Array of `bytes` when ok != 0,
+// rejects it with an Error whose message is `bytes` (UTF-8) otherwise. An unknown or already
+// settled call id is ignored. Microtasks run on the next stk_pump.
+int32_t stk_host_reply(stk_isolate* iso, uint32_t call_id, int32_t ok, const uint8_t* bytes,
+                       size_t len, stk_outcome* out);
+// Drops host call `call_id` without settling it (its request ended).
+void stk_host_forget(stk_isolate* iso, uint32_t call_id);
 
 void stk_outcome_clear(stk_outcome* out);
 

@@ -29,7 +29,10 @@ struct stk_isolate {
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;
   v8::Global<v8::Function> wasm_guard;  // snapshot creation only; see js/no-shared-memory.js
-  v8::Global<v8::Promise> pending;
+  // Pending invocations by the host's id, and pending host calls by call id (see bridge.h).
+  std::unordered_map<uint32_t, v8::Global<v8::Promise>> pending;
+  std::unordered_map<uint32_t, v8::Global<v8::Promise::Resolver>> calls;
+  uint32_t next_call = 0;
   std::atomic<uint32_t> limits{0};
   size_t stack_limit_bytes = 0;
   double monotonic_ms = 0;

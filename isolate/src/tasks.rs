@@ -1,0 +1,520 @@
+//! Tasks: the invocations of one isolate, many at once, driven by their owner's event loop.
+//!
+//! A task is one load, one call of the default export or one fetch. Starting one enters the
+//! isolate once; after that the task waits without holding its thread: on timers (fired by
+//! [`Worker::advance`] when due), on host calls (settled by [`Worker::host_reply`]) or on other
+//! tasks of the same isolate. The owner sleeps until [`Worker::next_wake`] or until something
+//! for the isolate arrives, and reads what happened with [`Worker::drain_events`] and
+//! [`Worker::take_host_calls`].
+//!
+//! Guarantees:
+//! - every task yields exactly one [`TaskEvent::Answered`] and then exactly one
+//!   [`TaskEvent::Ended`] (at once, or when the background work its fetch handler left with
+//!   `ctx.waitUntil` has settled or its wall limit has passed), unless the owner cancels it,
+//!   after which it yields nothing;
+//! - CPU is charged per entry: each entry runs under the watchdog with what is left of its task's
+//!   CPU budget and wall-clock deadline, so a task's CPU time is the CPU its own entries spent
+//!   (microtasks an entry runs count for that entry's task);
+//! - a task's wall limit runs from its start; past it the task is answered with the wall limit
+//!   even while it waits (no JavaScript is running then, so the isolate is not poisoned); its
+//!   timers and host calls die with it;
+//! - a limit hit while JavaScript runs (CPU, wall, heap, output, result size) poisons the
+//!   isolate: every task still running in it is answered with that error and ended;
+//! - a task waiting with nothing that could wake it (no timer, no host call in flight in the
+//!   isolate) is answered `NeverSettled`.
+//!
+//! Trusts: the bridge to report settled invocations under the ids it was given.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{LimitKind, RunError};
+use crate::ffi;
+use crate::loader::ModuleSource;
+use crate::worker::{FetchRequest, FetchResponse, LogLine, Outcome, Worker};
+
+/// A task of one isolate (unique among its live tasks; never 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub u32);
+
+/// What a task answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A load evaluated its modules.
+    Loaded,
+    /// A call returned this JSON text.
+    Json(String),
+    /// A fetch handler returned this response.
+    Response(FetchResponse),
+}
+
+/// A task's answer, with the console lines it made and what it spent until then.
+#[derive(Debug)]
+pub struct Answered {
+    pub task: TaskId,
+    pub result: Result<Answer, RunError>,
+    pub logs: Vec<LogLine>,
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+/// What happened to a task.
+#[derive(Debug)]
+pub enum TaskEvent {
+    Answered(Answered),
+    /// Nothing more will come from this task (its background work is over).
+    Ended(TaskId),
+}
+
+/// A host call a task made: the owner answers it with [`Worker::host_reply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCall {
+    pub task: TaskId,
+    pub call: u32,
+    pub name: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Load { main: i32 },
+    Call,
+    Fetch,
+}
+
+pub(crate) struct Task {
+    kind: Kind,
+    started: Instant,
+    deadline: Instant,
+    cpu: Duration,
+    answered: bool,
+}
+
+impl Worker {
+    fn new_task(&mut self, kind: Kind) -> u32 {
+        let mut id = self.next_task;
+        loop {
+            id = id.wrapping_add(1).max(1);
+            if !self.tasks.contains_key(&id) {
+                break;
+            }
+        }
+        self.next_task = id;
+        let now = Instant::now();
+        self.tasks.insert(
+            id,
+            Task {
+                kind,
+                started: now,
+                deadline: now + self.limits.wall,
+                cpu: Duration::ZERO,
+                answered: false,
+            },
+        );
+        self.host().calling_tasks.insert(id);
+        id
+    }
+
+    /// Starts loading the worker's modules from `main`: compilation (TypeScript transformation
+    /// included) and top-level code run under one task's limits.
+    pub fn start_load(&mut self, main: &str, source: &mut dyn ModuleSource) -> TaskId {
+        let id = self.new_task(Kind::Load { main: -1 });
+        if let Some(e) = self.poisoned.clone() {
+            self.fail(id, e);
+            return TaskId(id);
+        }
+        let guard = match self.engine.watchdog.arm(
+            self.iso.terminate_handle(),
+            self.limits.cpu,
+            self.limits.wall,
+        ) {
+            Ok(g) => g,
+            Err(e) => {
+                self.fail(id, e);
+                return TaskId(id);
+            }
+        };
+        let compiled = self.compile_all(main, source, &guard);
+        let spent = guard.cpu_spent();
+        drop(guard);
+        if let Some(t) = self.tasks.get_mut(&id) {
+            t.cpu += spent;
+        }
+        match compiled {
+            Err(e @ RunError::Limit(_)) => self.poison(e),
+            Err(e) => self.fail(id, e),
+            Ok(index) => {
+                if let Some(t) = self.tasks.get_mut(&id) {
+                    t.kind = Kind::Load { main: index };
+                }
+                // SAFETY: raw is our live isolate; out is valid.
+                self.enter(id, |raw, out| unsafe {
+                    ffi::stk_module_run(raw, index, id, out)
+                });
+            }
+        }
+        TaskId(id)
+    }
+
+    /// Starts `await default(arg)` of the main module; `arg_json` is JSON text.
+    pub fn start_call(&mut self, arg_json: &str) -> TaskId {
+        let id = self.new_task(Kind::Call);
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(arg_json) {
+            self.fail(
+                id,
+                RunError::InvalidInput(format!("the argument is not JSON: {e}")),
+            );
+            return TaskId(id);
+        }
+        self.start_invoke(id, ffi::STK_INVOKE_DEFAULT, arg_json, None);
+        TaskId(id)
+    }
+
+    /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
+    pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
+        let id = self.new_task(Kind::Fetch);
+        let head = serde_json::json!({
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
+            "env": request.env,
+        })
+        .to_string();
+        let body = (!request.body.is_empty()).then_some(request.body.as_slice());
+        self.start_invoke(id, ffi::STK_INVOKE_FETCH, &head, body);
+        TaskId(id)
+    }
+
+    fn start_invoke(&mut self, id: u32, kind: i32, payload: &str, body: Option<&[u8]>) {
+        if let Some(e) = self.poisoned.clone() {
+            return self.fail(id, e);
+        }
+        let Some(main) = self.main else {
+            return self.fail(id, RunError::Internal("no module has been loaded".into()));
+        };
+        let (body_ptr, body_len) = body.map_or((std::ptr::null(), 0), |b| (b.as_ptr(), b.len()));
+        self.enter(id, |raw, out| {
+            // SAFETY: raw is our live isolate; payload and body outlive the call; out is valid.
+            unsafe {
+                ffi::stk_invoke(
+                    raw,
+                    main,
+                    kind,
+                    id,
+                    payload.as_ptr().cast(),
+                    payload.len(),
+                    body_ptr,
+                    body_len,
+                    out,
+                )
+            }
+        });
+    }
+
+    /// When the owner must call [`Worker::advance`] next: the earliest timer or task deadline.
+    pub fn next_wake(&self) -> Option<Instant> {
+        // SAFETY: no bridge call is running; the host state is only read.
+        let timers = unsafe { self.host.as_ref() }.next_due();
+        let deadlines = self.tasks.values().map(|t| t.deadline).min();
+        match (timers, deadlines) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether tasks are alive in this isolate.
+    pub fn busy(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Tasks alive in this isolate.
+    pub fn tasks_alive(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Answers the tasks past their deadline, then fires the timers due at `now` (those armed
+    /// meanwhile wait for the next round, so one isolate cannot keep its thread).
+    pub fn advance(&mut self, now: Instant) {
+        let late: Vec<u32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.fail(id, RunError::Limit(LimitKind::Wall));
+        }
+        let mut round = self.host().timers.len();
+        while round > 0 && self.poisoned.is_none() {
+            round -= 1;
+            let Some((timer, task)) = self.host().take_due(now) else {
+                break;
+            };
+            if !self.tasks.contains_key(&task) {
+                continue;
+            }
+            // SAFETY: raw is our live isolate; out is valid.
+            self.enter(task, |raw, out| unsafe {
+                ffi::stk_fire_timer(raw, timer, out)
+            });
+        }
+        self.reap_stuck();
+    }
+
+    /// Settles host call `call` with the host's answer (bytes, or an error message) and runs
+    /// what it wakes, for the task that made the call. Unknown calls are ignored.
+    pub fn host_reply(&mut self, call: u32, result: Result<Vec<u8>, String>) {
+        let Some(task) = self.host().calls_pending.remove(&call) else {
+            return;
+        };
+        if !self.tasks.contains_key(&task) {
+            return;
+        }
+        let (ok, bytes) = match &result {
+            Ok(b) => (1, b.as_slice()),
+            Err(m) => (0, m.as_bytes()),
+        };
+        // SAFETY: raw is our live isolate; bytes outlive the call; out is valid.
+        self.enter(task, |raw, out| unsafe {
+            ffi::stk_host_reply(raw, call, ok, bytes.as_ptr(), bytes.len(), out)
+        });
+        self.reap_stuck();
+    }
+
+    /// Drops `task` without an answer (its requester is gone): its promise, timers and host
+    /// calls are forgotten. Nothing more comes from it.
+    pub fn cancel(&mut self, task: TaskId) {
+        if self.tasks.contains_key(&task.0) {
+            self.end(task.0, false);
+            self.reap_stuck();
+        }
+    }
+
+    /// The events since the last call, in order.
+    pub fn drain_events(&mut self) -> Vec<TaskEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The host calls made since the last call, in order.
+    pub fn take_host_calls(&mut self) -> Vec<HostCall> {
+        std::mem::take(&mut self.host().calls_out)
+            .into_iter()
+            .map(|c| HostCall {
+                task: TaskId(c.task),
+                call: c.call,
+                name: c.name,
+                payload: c.payload,
+            })
+            .collect()
+    }
+
+    /// Runs `f` (a bridge call that starts or continues `task`'s JavaScript) and the microtasks
+    /// it leaves, under `task`'s remaining budgets; then looks at every task's promise.
+    fn enter(
+        &mut self,
+        task: u32,
+        f: impl FnOnce(*mut ffi::StkIsolate, *mut ffi::StkOutcome) -> i32,
+    ) {
+        let Some(t) = self.tasks.get(&task) else {
+            return;
+        };
+        let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
+        let wall_left = t.deadline.saturating_duration_since(Instant::now());
+        let engine = self.engine;
+        let guard = match engine
+            .watchdog
+            .arm(self.iso.terminate_handle(), cpu_left, wall_left)
+        {
+            Ok(g) => g,
+            Err(e) => return self.fail(task, e),
+        };
+        self.host().current = task;
+        let mut out = Outcome::new();
+        let mut pumped = Outcome::new();
+        let (status, pump) = self.call_at_now(|raw| {
+            let status = f(raw, &mut out.0);
+            let pump = if status == ffi::STK_TERMINATED {
+                status
+            } else {
+                // SAFETY: raw is our live isolate; pumped is valid.
+                unsafe { ffi::stk_pump(raw, &mut pumped.0) }
+            };
+            (status, pump)
+        });
+        self.host().current = 0;
+        let fired = guard.fired();
+        let spent = guard.cpu_spent();
+        drop(guard);
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.cpu += spent;
+        }
+        if status == ffi::STK_TERMINATED || pump == ffi::STK_TERMINATED || fired.is_some() {
+            let error = self.classify(ffi::STK_TERMINATED, &out, fired);
+            return self.poison(error);
+        }
+        if status != ffi::STK_OK {
+            match self.classify(status, &out, None) {
+                e @ RunError::Limit(_) => return self.poison(e),
+                e => self.fail(task, e),
+            }
+        }
+        self.poll_all();
+        self.reap_stuck();
+    }
+
+    /// Reads the state of every live task's promise and acts on the settled ones.
+    fn poll_all(&mut self) {
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        let mut settled = Vec::new();
+        self.iso.call(|raw| {
+            for id in ids {
+                let mut out = Outcome::new();
+                // SAFETY: raw is our live isolate; out is valid.
+                let status = unsafe { ffi::stk_poll(raw, id, &mut out.0) };
+                if status != ffi::STK_PENDING {
+                    settled.push((id, status, out));
+                }
+            }
+        });
+        for (id, status, out) in settled {
+            if self.poisoned.is_some() {
+                return;
+            }
+            self.settled(id, status, &out);
+        }
+    }
+
+    fn settled(&mut self, id: u32, status: i32, out: &Outcome) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        if task.answered {
+            // Its background work settled (or failed: nobody is left to tell).
+            return self.end(id, true);
+        }
+        let kind = task.kind;
+        if status == ffi::STK_TERMINATED {
+            let error = self.classify(status, out, None);
+            return self.poison(error);
+        }
+        if status != ffi::STK_OK {
+            return match self.classify(status, out, None) {
+                e @ RunError::Limit(_) => self.poison(e),
+                e => self.fail(id, e),
+            };
+        }
+        let result = match kind {
+            Kind::Load { main } => {
+                self.main = Some(main);
+                Ok(Answer::Loaded)
+            }
+            Kind::Call => {
+                let json = out.value();
+                if json.len() > self.limits.result_bytes {
+                    return self.poison(RunError::Limit(LimitKind::Result));
+                }
+                Ok(Answer::Json(json))
+            }
+            Kind::Fetch => parse_head(&out.value(), out.body()).map(Answer::Response),
+        };
+        self.answer(id, result);
+        if out.0.flags & ffi::STK_FLAG_BACKGROUND == 0 {
+            self.end(id, true);
+        }
+    }
+
+    /// Emits `task`'s answer (once) with its console lines and what it spent.
+    fn answer(&mut self, id: u32, result: Result<Answer, RunError>) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if task.answered {
+            return;
+        }
+        task.answered = true;
+        let (cpu, wall) = (task.cpu, task.started.elapsed());
+        let host = self.host();
+        host.calling_tasks.remove(&id);
+        let logs = host.take_logs(id);
+        self.events.push(TaskEvent::Answered(Answered {
+            task: TaskId(id),
+            result,
+            logs,
+            cpu,
+            wall,
+        }));
+    }
+
+    /// Answers `task` with `error` (unless it answered already) and ends it.
+    fn fail(&mut self, id: u32, error: RunError) {
+        self.answer(id, Err(error));
+        self.end(id, true);
+    }
+
+    /// Forgets `task` everywhere (promise, timers, host calls); `Ended` when `report`.
+    fn end(&mut self, id: u32, report: bool) {
+        if self.tasks.remove(&id).is_none() {
+            return;
+        }
+        let calls = self.host().end_task(id);
+        self.iso.call(|raw| {
+            // SAFETY: raw is our live isolate.
+            unsafe { ffi::stk_forget(raw, id) };
+            for call in calls {
+                // SAFETY: as above.
+                unsafe { ffi::stk_host_forget(raw, call) };
+            }
+        });
+        if report {
+            self.events.push(TaskEvent::Ended(TaskId(id)));
+        }
+    }
+
+    /// A limit hit while JavaScript ran: the isolate is done; every live task gets `error`.
+    fn poison(&mut self, error: RunError) {
+        if self.poisoned.is_none() {
+            self.poisoned = Some(error.clone());
+        }
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.fail(id, error.clone());
+        }
+    }
+
+    /// Tasks nothing can wake any more: no timer is armed and no host call is in flight in the
+    /// isolate. Running ones never settle; background ones are over.
+    fn reap_stuck(&mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        let host = self.host();
+        if !host.timers.is_empty() || !host.calls_pending.is_empty() {
+            return;
+        }
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.fail(id, RunError::NeverSettled);
+        }
+    }
+}
+
+/// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
+fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
+    let bad =
+        |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
+    let status = v["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| bad("status"))?;
+    let headers = v["headers"]
+        .as_array()
+        .ok_or_else(|| bad("headers"))?
+        .iter()
+        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+        .collect();
+    Ok(FetchResponse {
+        status,
+        headers,
+        body,
+    })
+}

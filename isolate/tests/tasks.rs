@@ -1,0 +1,282 @@
+//! Tasks: many invocations in flight in one isolate and across isolates on one thread, driven by
+//! an event loop like the worker process's (real V8, real timers, no mocks).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{engine, limits};
+use stockade_isolate::{
+    Answer, Answered, FetchRequest, LimitKind, Limits, Module, ModuleSet, RunError, TaskEvent,
+    TaskId, Worker,
+};
+
+fn loaded(limits: Limits, src: &str) -> Worker {
+    let mut worker = Worker::new(engine(), limits).expect("isolate");
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    worker.load("main.js", &mut set).result.expect("loads");
+    worker
+}
+
+/// Runs the worker's loop until `until` says stop (or 10 s pass), collecting events.
+fn drive(worker: &mut Worker, mut until: impl FnMut(&[TaskEvent]) -> bool) -> Vec<TaskEvent> {
+    let start = Instant::now();
+    let mut events = Vec::new();
+    loop {
+        events.extend(worker.drain_events());
+        if until(&events) || start.elapsed() > Duration::from_secs(10) {
+            return events;
+        }
+        let Some(wake) = worker.next_wake() else {
+            return events;
+        };
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        worker.advance(Instant::now());
+    }
+}
+
+fn answered(events: &[TaskEvent], task: TaskId) -> Option<&Answered> {
+    events.iter().find_map(|e| match e {
+        TaskEvent::Answered(a) if a.task == task => Some(a),
+        _ => None,
+    })
+}
+
+fn ended(events: &[TaskEvent], task: TaskId) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, TaskEvent::Ended(t) if *t == task))
+}
+
+fn json(a: &Answered) -> serde_json::Value {
+    match &a.result {
+        Ok(Answer::Json(text)) => serde_json::from_str(text).expect("JSON"),
+        other => panic!("expected JSON, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_quick_task_answers_while_another_in_the_same_isolate_sleeps() {
+    let src =
+        "export default async (ms) => { await new Promise((r) => setTimeout(r, ms)); return ms; };";
+    let mut worker = loaded(limits(), src);
+    let slow = worker.start_call("300");
+    let quick = worker.start_call("0");
+    let events = drive(&mut worker, |e| answered(e, slow).is_some());
+    let order: Vec<TaskId> = events
+        .iter()
+        .filter_map(|e| match e {
+            TaskEvent::Answered(a) => Some(a.task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, [quick, slow]);
+    assert_eq!(json(answered(&events, slow).unwrap()), 300);
+    assert!(ended(&events, quick) && ended(&events, slow));
+}
+
+#[test]
+fn one_thread_drives_many_isolates_waiting_on_timers_at_once() {
+    // 50 isolates, each waiting 300 ms: one thread serves them together (serially: 15 s).
+    let src =
+        "export default async () => { await new Promise((r) => setTimeout(r, 300)); return 1; };";
+    let mut workers: Vec<Worker> = (0..50).map(|_| loaded(limits(), src)).collect();
+    let start = Instant::now();
+    let mut pending: Vec<(usize, TaskId)> = workers
+        .iter_mut()
+        .enumerate()
+        .map(|(i, w)| (i, w.start_call("null")))
+        .collect();
+    while !pending.is_empty() && start.elapsed() < Duration::from_secs(10) {
+        let wake = workers.iter().filter_map(Worker::next_wake).min();
+        if let Some(wake) = wake {
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+        let now = Instant::now();
+        for w in workers.iter_mut() {
+            w.advance(now);
+        }
+        pending.retain(|(i, task)| {
+            let events = workers[*i].drain_events();
+            answered(&events, *task).is_none()
+        });
+    }
+    assert!(pending.is_empty(), "{} never answered", pending.len());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn cpu_accumulates_over_a_tasks_entries() {
+    // Each round is one entry (a timer callback) burning a few ms of CPU: one round fits the
+    // 50 ms budget, forty do not, although no single entry exceeds it.
+    let src = "export default async (rounds) => { let x = 0; for (let i = 0; i < rounds; i++) { await new Promise((r) => setTimeout(r, 1)); for (let j = 0; j < 3e6; j++) x += j; } return x > 0; };";
+    let limits = Limits {
+        cpu: Duration::from_millis(50),
+        ..limits()
+    };
+    let mut worker = loaded(limits.clone(), src);
+    let one = worker.start_call("1");
+    let events = drive(&mut worker, |e| answered(e, one).is_some());
+    let a = answered(&events, one).expect("answered");
+    assert_eq!(json(a), true, "one round fits the budget ({:?})", a.cpu);
+    let mut worker = loaded(limits, src);
+    let forty = worker.start_call("40");
+    let events = drive(&mut worker, |e| answered(e, forty).is_some());
+    let a = answered(&events, forty).expect("answered");
+    assert!(
+        matches!(a.result, Err(RunError::Limit(LimitKind::Cpu))),
+        "{:?} after {:?} of CPU",
+        a.result,
+        a.cpu
+    );
+}
+
+#[test]
+fn a_wall_limit_while_waiting_fails_that_task_only() {
+    let src =
+        "export default async (ms) => { await new Promise((r) => setTimeout(r, ms)); return ms; };";
+    let limits = Limits {
+        wall: Duration::from_millis(200),
+        ..limits()
+    };
+    let mut worker = loaded(limits, src);
+    let late = worker.start_call("5000");
+    let events = drive(&mut worker, |e| answered(e, late).is_some());
+    assert!(matches!(
+        answered(&events, late).unwrap().result,
+        Err(RunError::Limit(LimitKind::Wall))
+    ));
+    assert!(worker.poisoned().is_none());
+    let next = worker.start_call("1");
+    let events = drive(&mut worker, |e| answered(e, next).is_some());
+    assert_eq!(json(answered(&events, next).unwrap()), 1);
+}
+
+#[test]
+fn a_cancelled_task_runs_no_more_of_its_timers() {
+    let src = "let ticks = 0; export default async (ms) => { if (ms < 0) return ticks; await new Promise((r) => setTimeout(r, ms)); ticks++; return ticks; };";
+    let mut worker = loaded(limits(), src);
+    let cancelled = worker.start_call("100");
+    worker.cancel(cancelled);
+    std::thread::sleep(Duration::from_millis(150));
+    worker.advance(Instant::now());
+    let events = worker.drain_events();
+    assert!(answered(&events, cancelled).is_none() && !ended(&events, cancelled));
+    let probe = worker.start_call("-1");
+    let events = drive(&mut worker, |e| answered(e, probe).is_some());
+    assert_eq!(json(answered(&events, probe).unwrap()), 0);
+}
+
+#[test]
+fn wait_until_work_runs_after_the_response_timers_included() {
+    let src = "let done = 0; export default { async fetch(req, env, ctx) { if (req.method === 'GET') return new Response(String(done)); ctx.waitUntil(new Promise((r) => setTimeout(() => { done++; r(); }, 100))); return new Response('accepted'); } };";
+    let mut worker = loaded(limits(), src);
+    let post = worker.start_fetch(&FetchRequest {
+        method: "POST".into(),
+        url: "http://x/".into(),
+        ..FetchRequest::default()
+    });
+    let events = drive(&mut worker, |e| answered(e, post).is_some());
+    match &answered(&events, post).unwrap().result {
+        Ok(Answer::Response(r)) => assert_eq!(r.body, b"accepted"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !ended(&events, post),
+        "the background work is still pending"
+    );
+    let events = drive(&mut worker, |e| ended(e, post));
+    assert!(ended(&events, post));
+    let (response, _) = worker.fetch(&FetchRequest {
+        method: "GET".into(),
+        url: "http://x/".into(),
+        ..FetchRequest::default()
+    });
+    assert_eq!(response.expect("response").body, b"1");
+}
+
+#[test]
+fn request_and_response_bodies_cross_as_bytes() {
+    let src = "export default { async fetch(req) { const b = new Uint8Array(await req.arrayBuffer()); return new Response(b.map((x) => 255 - x)); } };";
+    let mut worker = loaded(limits(), src);
+    let body: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let (response, _) = worker.fetch(&FetchRequest {
+        method: "POST".into(),
+        url: "http://x/".into(),
+        body: body.clone(),
+        ..FetchRequest::default()
+    });
+    let expected: Vec<u8> = body.iter().map(|b| 255 - b).collect();
+    assert_eq!(response.expect("response").body, expected);
+}
+
+#[test]
+fn host_calls_leave_the_isolate_and_their_answers_come_back() {
+    let src = "export default async (what) => { const enc = new TextEncoder(), dec = new TextDecoder(); try { const r = await __stockadeTestHostCall('test.echo', enc.encode(what)); return ['ok', dec.decode(r)]; } catch (e) { return ['err', e.message]; } };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let task = worker.start_call("\"hello\"");
+    let calls = worker.take_host_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (
+            calls[0].task,
+            calls[0].name.as_str(),
+            calls[0].payload.as_slice()
+        ),
+        (task, "test.echo", &b"hello"[..])
+    );
+    assert!(worker.drain_events().is_empty(), "it waits for the host");
+    worker.host_reply(calls[0].call, Ok(b"HELLO".to_vec()));
+    let events = worker.drain_events();
+    assert_eq!(
+        json(answered(&events, task).unwrap()),
+        serde_json::json!(["ok", "HELLO"])
+    );
+
+    let failing = worker.start_call("\"x\"");
+    let call = worker.take_host_calls().remove(0);
+    worker.host_reply(call.call, Err("no such thing".into()));
+    let events = worker.drain_events();
+    assert_eq!(
+        json(answered(&events, failing).unwrap()),
+        serde_json::json!(["err", "no such thing"])
+    );
+}
+
+#[test]
+fn a_task_may_not_flood_its_host_with_calls() {
+    let src = "export default async () => { const ps = []; for (let i = 0; i < 100; i++) ps.push(__stockadeTestHostCall('test.echo').then(() => 'ok', (e) => e.message)); return (await Promise.all(ps.slice(60))); };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let task = worker.start_call("null");
+    let calls = worker.take_host_calls();
+    assert_eq!(calls.len(), 64, "at most 64 in flight per task");
+    for call in calls {
+        worker.host_reply(call.call, Ok(Vec::new()));
+    }
+    let events = drive(&mut worker, |e| answered(e, task).is_some());
+    let v = json(answered(&events, task).unwrap());
+    let refused = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.as_str().is_some_and(|s| s.contains("refused")))
+        .count();
+    assert_eq!(refused, 36);
+}
+
+#[test]
+fn a_task_that_waits_on_nothing_is_reported_at_once() {
+    let mut worker = loaded(limits(), "export default () => new Promise(() => {});");
+    let task = worker.start_call("null");
+    let events = worker.drain_events();
+    assert!(matches!(
+        answered(&events, task).unwrap().result,
+        Err(RunError::NeverSettled)
+    ));
+}
