@@ -71,7 +71,7 @@ fn a_quick_task_answers_while_another_in_the_same_isolate_sleeps() {
         })
         .collect();
     assert_eq!(order, [quick, slow]);
-    assert_eq!(json(answered(&events, slow).unwrap()), 300);
+    assert_eq!(json(answered(&events, slow).expect("answered")), 300);
     assert!(ended(&events, quick) && ended(&events, slow));
 }
 
@@ -147,13 +147,13 @@ fn a_wall_limit_while_waiting_fails_that_task_only() {
     let late = worker.start_call("5000");
     let events = drive(&mut worker, |e| answered(e, late).is_some());
     assert!(matches!(
-        answered(&events, late).unwrap().result,
+        answered(&events, late).expect("answered").result,
         Err(RunError::Limit(LimitKind::Wall))
     ));
     assert!(worker.poisoned().is_none());
     let next = worker.start_call("1");
     let events = drive(&mut worker, |e| answered(e, next).is_some());
-    assert_eq!(json(answered(&events, next).unwrap()), 1);
+    assert_eq!(json(answered(&events, next).expect("answered")), 1);
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn a_cancelled_task_runs_no_more_of_its_timers() {
     assert!(answered(&events, cancelled).is_none() && !ended(&events, cancelled));
     let probe = worker.start_call("-1");
     let events = drive(&mut worker, |e| answered(e, probe).is_some());
-    assert_eq!(json(answered(&events, probe).unwrap()), 0);
+    assert_eq!(json(answered(&events, probe).expect("answered")), 0);
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn wait_until_work_runs_after_the_response_timers_included() {
         ..FetchRequest::default()
     });
     let events = drive(&mut worker, |e| answered(e, post).is_some());
-    match &answered(&events, post).unwrap().result {
+    match &answered(&events, post).expect("answered").result {
         Ok(Answer::Response(r)) => assert_eq!(r.body, b"accepted"),
         other => panic!("{other:?}"),
     }
@@ -234,7 +234,7 @@ fn host_calls_leave_the_isolate_and_their_answers_come_back() {
     worker.host_reply(calls[0].call, Ok(b"HELLO".to_vec()));
     let events = worker.drain_events();
     assert_eq!(
-        json(answered(&events, task).unwrap()),
+        json(answered(&events, task).expect("answered")),
         serde_json::json!(["ok", "HELLO"])
     );
 
@@ -243,7 +243,7 @@ fn host_calls_leave_the_isolate_and_their_answers_come_back() {
     worker.host_reply(call.call, Err("no such thing".into()));
     let events = worker.drain_events();
     assert_eq!(
-        json(answered(&events, failing).unwrap()),
+        json(answered(&events, failing).expect("answered")),
         serde_json::json!(["err", "no such thing"])
     );
 }
@@ -260,7 +260,7 @@ fn a_task_may_not_flood_its_host_with_calls() {
         worker.host_reply(call.call, Ok(Vec::new()));
     }
     let events = drive(&mut worker, |e| answered(e, task).is_some());
-    let v = json(answered(&events, task).unwrap());
+    let v = json(answered(&events, task).expect("answered"));
     let refused = v
         .as_array()
         .unwrap()
@@ -276,7 +276,7 @@ fn a_task_that_waits_on_nothing_is_reported_at_once() {
     let task = worker.start_call("null");
     let events = worker.drain_events();
     assert!(matches!(
-        answered(&events, task).unwrap().result,
+        answered(&events, task).expect("answered").result,
         Err(RunError::NeverSettled)
     ));
 }
