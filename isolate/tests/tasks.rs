@@ -263,7 +263,7 @@ fn a_task_may_not_flood_its_host_with_calls() {
     let v = json(answered(&events, task).expect("answered"));
     let refused = v
         .as_array()
-        .unwrap()
+        .expect("array")
         .iter()
         .filter(|s| s.as_str().is_some_and(|s| s.contains("refused")))
         .count();
