@@ -169,7 +169,6 @@ fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
         ErrorKind::MemoryLimit => Some("memory"),
         ErrorKind::OutputTooLarge => Some("output"),
         ErrorKind::ResultTooLarge => Some("result"),
-        ErrorKind::SubrequestLimit => Some("subrequests"),
         _ => None,
     };
     if let Some(name) = limit {
@@ -184,7 +183,7 @@ fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {
         text.push_str(stack);
     }
     let code = match e.kind {
-        ErrorKind::ScriptThrew | ErrorKind::StackOverflow => EXIT_THREW,
+        ErrorKind::ScriptThrew => EXIT_THREW,
         ErrorKind::CompileError | ErrorKind::ModuleNotFound | ErrorKind::InvalidInput => EXIT_USAGE,
         _ => EXIT_INTERNAL,
     };

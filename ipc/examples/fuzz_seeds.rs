@@ -88,7 +88,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         ToWorker::RunSnippet {
             request_id: RequestId(4),
-            tenant: "acme".into(),
             code: "export default (x) => x".into(),
             arg_json: b"[1,2]".to_vec(),
             limits: Limits::default(),
@@ -97,10 +96,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             request_id: RequestId(5),
             worker_id,
         },
-        ToWorker::Stats {
-            request_id: RequestId(6),
-        },
         ToWorker::Shutdown,
+        ToWorker::Cancel {
+            request_id: RequestId(2),
+        },
+        ToWorker::HostReply {
+            request_id: RequestId(2),
+            call_id: 1,
+            result: Ok(b"\"echoed\"".to_vec()),
+        },
+        ToWorker::HostReply {
+            request_id: RequestId(2),
+            call_id: 2,
+            result: Err("unknown host call `nope`".into()),
+        },
     ];
     let to_supervisor = [
         ToSupervisor::Ready {
@@ -125,17 +134,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             message: "boom".into(),
             stack: Some("at main.js:1".into()),
         })),
-        ToSupervisor::StatsReply {
-            request_id: RequestId(6),
-            isolates: 3,
-            tenants: 2,
-            heap_bytes: 1 << 24,
-            rss_bytes: 1 << 26,
-        },
         ToSupervisor::Disposed {
             request_id: RequestId(5),
             worker_id,
         },
+        ToSupervisor::HostCall {
+            request_id: RequestId(2),
+            call_id: 1,
+            name: "test.echo".into(),
+            payload: b"{\"sleepMs\":0,\"echo\":\"echoed\"}".to_vec(),
+        },
+        outcome(Err(ErrorReply {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled".into(),
+            stack: None,
+        })),
     ];
     let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, m) in to_worker.iter().enumerate() {
@@ -149,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Two frames back to back, to seed the multi-frame path.
     let mut pair = encode_to_vec(&to_worker[2])?;
-    pair.extend(encode_to_vec(&to_worker[6])?);
+    pair.extend(encode_to_vec(&to_worker[7])?); // the Invoke, then its Cancel
     seeds.push(("to_worker_pair".into(), pair));
     for (name, frame) in &seeds {
         std::fs::write(dir.join(name), frame)?;

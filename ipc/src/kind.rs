@@ -31,18 +31,21 @@ pub enum MessageKind {
     RunSnippet = 0x04,
     /// [`crate::ToWorker::Dispose`].
     Dispose = 0x05,
-    /// [`crate::ToWorker::Stats`].
-    Stats = 0x06,
-    /// [`crate::ToWorker::Shutdown`].
+    /// [`crate::ToWorker::Shutdown`]. (Code `0x06` was `Stats` before protocol 3; it is unused.)
     Shutdown = 0x07,
+    /// [`crate::ToWorker::Cancel`].
+    Cancel = 0x08,
+    /// [`crate::ToWorker::HostReply`].
+    HostReply = 0x09,
     /// [`crate::ToSupervisor::Ready`].
     Ready = 0x81,
     /// [`crate::ToSupervisor::Outcome`].
     Outcome = 0x82,
-    /// [`crate::ToSupervisor::StatsReply`].
-    StatsReply = 0x83,
-    /// [`crate::ToSupervisor::Disposed`].
+    /// [`crate::ToSupervisor::Disposed`]. (Code `0x83` was `StatsReply` before protocol 3; it
+    /// is unused.)
     Disposed = 0x84,
+    /// [`crate::ToSupervisor::HostCall`].
+    HostCall = 0x85,
 }
 
 impl MessageKind {
@@ -53,12 +56,13 @@ impl MessageKind {
         MessageKind::Invoke,
         MessageKind::RunSnippet,
         MessageKind::Dispose,
-        MessageKind::Stats,
         MessageKind::Shutdown,
+        MessageKind::Cancel,
+        MessageKind::HostReply,
         MessageKind::Ready,
         MessageKind::Outcome,
-        MessageKind::StatsReply,
         MessageKind::Disposed,
+        MessageKind::HostCall,
     ];
 
     /// The header byte of this kind.
@@ -74,12 +78,13 @@ impl MessageKind {
             0x03 => MessageKind::Invoke,
             0x04 => MessageKind::RunSnippet,
             0x05 => MessageKind::Dispose,
-            0x06 => MessageKind::Stats,
             0x07 => MessageKind::Shutdown,
+            0x08 => MessageKind::Cancel,
+            0x09 => MessageKind::HostReply,
             0x81 => MessageKind::Ready,
             0x82 => MessageKind::Outcome,
-            0x83 => MessageKind::StatsReply,
             0x84 => MessageKind::Disposed,
+            0x85 => MessageKind::HostCall,
             _ => return None,
         })
     }
@@ -102,12 +107,13 @@ impl MessageKind {
             MessageKind::Invoke => to_worker::INVOKE_MAX,
             MessageKind::RunSnippet => to_worker::RUN_SNIPPET_MAX,
             MessageKind::Dispose => to_worker::DISPOSE_MAX,
-            MessageKind::Stats => to_worker::STATS_MAX,
             MessageKind::Shutdown => to_worker::SHUTDOWN_MAX,
+            MessageKind::Cancel => to_worker::CANCEL_MAX,
+            MessageKind::HostReply => to_worker::HOST_REPLY_MAX,
             MessageKind::Ready => to_supervisor::READY_MAX,
             MessageKind::Outcome => to_supervisor::OUTCOME_MAX,
-            MessageKind::StatsReply => to_supervisor::STATS_REPLY_MAX,
             MessageKind::Disposed => to_supervisor::DISPOSED_MAX,
+            MessageKind::HostCall => to_supervisor::HOST_CALL_MAX,
         }
     }
 }

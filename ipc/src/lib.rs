@@ -26,16 +26,31 @@
 //!
 //! The supervisor sends [`ToWorker::Hello`], the worker answers [`ToSupervisor::Ready`]. Each
 //! request carrying a [`RequestId`] gets exactly one answer with the same id: `LoadWorker`,
-//! `Invoke` and `RunSnippet` an [`Outcome`], `Stats` a `StatsReply`, `Dispose` a `Disposed`.
-//! `Shutdown` gets none. A decode error on either side ends the connection (there is no
-//! resynchronisation).
+//! `Invoke` and `RunSnippet` an [`Outcome`], `Dispose` a `Disposed`. `Shutdown` gets none.
+//! Several requests may be in flight on one socket at once, and their answers may come in any
+//! order; the id is what matches them.
+//!
+//! While a request is in flight:
+//! - the worker may ask the supervisor something with [`ToSupervisor::HostCall`] (`request_id`
+//!   names the request, `call_id` is the worker's); the supervisor answers each with one
+//!   [`ToWorker::HostReply`] carrying both;
+//! - the supervisor may send [`ToWorker::Cancel`]: the worker stops the request and, if it had
+//!   not answered it yet, still answers its one `Outcome` (error kind [`ErrorKind::Cancelled`]).
+//!   A `Cancel` for a request the worker does not have is ignored, so it may cross the answer
+//!   on the wire.
+//!
+//! A decode error on either side ends the connection (there is no resynchronisation).
+//!
+//! Protocol 3 removed `Stats`/`StatsReply` (kind codes `0x06` and `0x83` are unknown kinds now),
+//! `RunSnippet`'s `tenant`, and the error kinds 7 and 8; it added `Cancel`, `HostCall`,
+//! `HostReply` and `ErrorKind::Cancelled`.
 //!
 //! # Example: a receive loop over any byte source
 //!
 //! ```
 //! use stockade_ipc::{decode_frame, encode_to_vec, Decoded, RequestId, ToWorker};
 //!
-//! let mut wire = encode_to_vec(&ToWorker::Stats { request_id: RequestId(1) })?;
+//! let mut wire = encode_to_vec(&ToWorker::Cancel { request_id: RequestId(1) })?;
 //! wire.extend(encode_to_vec(&ToWorker::Shutdown)?);
 //!
 //! let mut buffer = Vec::new();
@@ -54,7 +69,7 @@
 //!         },
 //!     }
 //! }
-//! assert_eq!(received, [ToWorker::Stats { request_id: RequestId(1) }, ToWorker::Shutdown]);
+//! assert_eq!(received, [ToWorker::Cancel { request_id: RequestId(1) }, ToWorker::Shutdown]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

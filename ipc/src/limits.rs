@@ -15,7 +15,7 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// Version of the wire format. Carried in every frame header and restated by `Hello` / `Ready`.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// First two bytes of every frame (`"SK"`, for Stockade).
 pub const MAGIC: [u8; 2] = *b"SK";
 /// Bytes in a frame header: magic (2), version (1), message kind (1), payload length (u32 LE).
@@ -69,6 +69,16 @@ pub const MAX_LOG_TOTAL: usize = MIB;
 pub const MAX_ERROR_MESSAGE_LEN: usize = 16 * KIB;
 /// Largest error stack trace, bytes.
 pub const MAX_STACK_LEN: usize = 64 * KIB;
+/// Largest host call name (`ToSupervisor::HostCall::name`), bytes.
+pub const MAX_HOST_CALL_NAME_LEN: usize = 64;
+/// Largest host call payload, either way (`HostCall::payload`, `HostReply`'s `Ok` payload),
+/// bytes.
+pub const MAX_HOST_CALL_PAYLOAD: usize = 16 * MIB;
+
+/// The wall-clock limit, milliseconds, that a 0 in [`crate::Limits::wall_ms`] stands for. The
+/// worker's engine applies the same default; the supervisor uses it to know how long a request
+/// may take before its process is declared hung.
+pub const DEFAULT_WALL_MS: u32 = 30_000;
 
 /// A capped quantity of the protocol: the length of one field, the number of items in a list, or
 /// the total bytes of a list. Named in [`crate::LimitExceeded`] and in decode errors.
@@ -125,6 +135,10 @@ pub enum Field {
     ErrorMessage,
     /// Stack trace length.
     Stack,
+    /// Host call name length.
+    HostCallName,
+    /// Host call payload length (the call's, or its reply's `Ok` payload).
+    HostCallPayload,
 }
 
 impl Field {
@@ -155,6 +169,8 @@ impl Field {
             Field::LogTotal => MAX_LOG_TOTAL,
             Field::ErrorMessage => MAX_ERROR_MESSAGE_LEN,
             Field::Stack => MAX_STACK_LEN,
+            Field::HostCallName => MAX_HOST_CALL_NAME_LEN,
+            Field::HostCallPayload => MAX_HOST_CALL_PAYLOAD,
         }
     }
 }
@@ -177,6 +193,8 @@ pub enum Tag {
     Call,
     /// `Ok` / `Err` of [`crate::Outcome::result`].
     OutcomeResult,
+    /// `Ok` / `Err` of the `result` of [`crate::ToWorker::HostReply`].
+    HostReplyResult,
     /// [`crate::Reply`] variant.
     Reply,
     /// [`crate::ErrorKind`].

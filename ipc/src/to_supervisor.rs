@@ -14,15 +14,15 @@
 //! |------|---------|
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
 //! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64` where `result` = tag 1 then `reply`, or tag 2 then `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes` |
-//! | `StatsReply` | `request_id: u64, isolates: u32, tenants: u32, heap_bytes: u64, rss_bytes: u64` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
+//! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
 
 use crate::common::{decode_headers, encode_headers, Headers, RequestId, WorkerId, HEADERS_MAX};
 use crate::error::{DecodeError, LimitExceeded};
 use crate::kind::{Direction, MessageKind};
 use crate::limits::{
-    Field, Tag, MAX_BODY_LEN, MAX_ERROR_MESSAGE_LEN, MAX_LOG_LINES, MAX_LOG_TOTAL,
-    MAX_RESULT_JSON_LEN, MAX_STACK_LEN,
+    Field, Tag, MAX_BODY_LEN, MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_NAME_LEN, MAX_HOST_CALL_PAYLOAD,
+    MAX_LOG_LINES, MAX_LOG_TOTAL, MAX_RESULT_JSON_LEN, MAX_STACK_LEN,
 };
 use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
 
@@ -40,25 +40,25 @@ pub enum ToSupervisor {
     },
     /// The result of `LoadWorker`, `Invoke` or `RunSnippet`.
     Outcome(Outcome),
-    /// Answer to `Stats`.
-    StatsReply {
-        /// Echo of the request.
-        request_id: RequestId,
-        /// Live isolates.
-        isolates: u32,
-        /// Distinct tenants with live isolates.
-        tenants: u32,
-        /// Sum of V8 heap sizes, bytes.
-        heap_bytes: u64,
-        /// Process resident set, bytes.
-        rss_bytes: u64,
-    },
     /// Answer to `Dispose`.
     Disposed {
         /// Echo of the request.
         request_id: RequestId,
         /// The worker that was disposed (or was not loaded).
         worker_id: WorkerId,
+    },
+    /// A running request asks the supervisor something; answered by a `HostReply` with the same
+    /// `request_id` and `call_id`. Unverified: the supervisor must check that `request_id` is in
+    /// flight in this process; `name` and `payload` are script-influenced.
+    HostCall {
+        /// The request, in flight, the call belongs to.
+        request_id: RequestId,
+        /// Chosen by the worker; distinguishes the request's calls from each other.
+        call_id: u32,
+        /// Which host function (at most [`crate::limits::MAX_HOST_CALL_NAME_LEN`] bytes).
+        name: String,
+        /// Its argument (at most [`crate::limits::MAX_HOST_CALL_PAYLOAD`] bytes).
+        payload: Vec<u8>,
     },
 }
 
@@ -135,10 +135,8 @@ wire_enum! {
         WallLimit = 5,
         /// Heap limit hit.
         MemoryLimit = 6,
-        /// JS stack exhausted.
-        StackOverflow = 7,
-        /// Too many sub-requests.
-        SubrequestLimit = 8,
+        // Codes 7 (`StackOverflow`) and 8 (`SubrequestLimit`) were never produced and were
+        // removed in protocol 3; they stay unused.
         /// The result exceeds its limit.
         ResultTooLarge = 9,
         /// Log output exceeds its limit.
@@ -152,6 +150,8 @@ wire_enum! {
         /// The fetch handler's `Response` cannot be carried to the client: a status outside
         /// 200-599, too many or too large headers, or a body on a 204/304.
         InvalidResponse = 14,
+        /// The supervisor cancelled the request; its client went away.
+        Cancelled = 15,
     }
 }
 
@@ -192,8 +192,9 @@ const REPLY_MAX: usize = 1 + max_of(
 const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
 pub(crate) const OUTCOME_MAX: usize = 8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16;
-pub(crate) const STATS_REPLY_MAX: usize = 8 + 4 + 4 + 8 + 8;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
+pub(crate) const HOST_CALL_MAX: usize =
+    8 + 4 + prefixed(MAX_HOST_CALL_NAME_LEN) + prefixed(MAX_HOST_CALL_PAYLOAD);
 
 impl ToSupervisor {
     /// The frame kind of this message.
@@ -201,18 +202,19 @@ impl ToSupervisor {
         match self {
             ToSupervisor::Ready { .. } => MessageKind::Ready,
             ToSupervisor::Outcome(_) => MessageKind::Outcome,
-            ToSupervisor::StatsReply { .. } => MessageKind::StatsReply,
             ToSupervisor::Disposed { .. } => MessageKind::Disposed,
+            ToSupervisor::HostCall { .. } => MessageKind::HostCall,
         }
     }
 
-    /// The request this answers; `None` for `Ready`. Unverified: the supervisor must check it
-    /// names a request it actually has outstanding.
+    /// The request this answers (`Outcome`, `Disposed`) or belongs to (`HostCall`); `None` for
+    /// `Ready`. Unverified: the supervisor must check it names a request it actually has
+    /// outstanding.
     pub const fn request_id(&self) -> Option<RequestId> {
         match self {
             ToSupervisor::Outcome(outcome) => Some(outcome.request_id),
-            ToSupervisor::StatsReply { request_id, .. }
-            | ToSupervisor::Disposed { request_id, .. } => Some(*request_id),
+            ToSupervisor::Disposed { request_id, .. }
+            | ToSupervisor::HostCall { request_id, .. } => Some(*request_id),
             ToSupervisor::Ready { .. } => None,
         }
     }
@@ -232,25 +234,23 @@ impl ToSupervisor {
                 w.bool(jail.mpk);
             }
             ToSupervisor::Outcome(outcome) => outcome.encode(w)?,
-            ToSupervisor::StatsReply {
-                request_id,
-                isolates,
-                tenants,
-                heap_bytes,
-                rss_bytes,
-            } => {
-                w.u64(request_id.0);
-                w.u32(*isolates);
-                w.u32(*tenants);
-                w.u64(*heap_bytes);
-                w.u64(*rss_bytes);
-            }
             ToSupervisor::Disposed {
                 request_id,
                 worker_id,
             } => {
                 w.u64(request_id.0);
                 w.array(&worker_id.0);
+            }
+            ToSupervisor::HostCall {
+                request_id,
+                call_id,
+                name,
+                payload,
+            } => {
+                w.u64(request_id.0);
+                w.u32(*call_id);
+                w.str(Field::HostCallName, name)?;
+                w.bytes(Field::HostCallPayload, payload)?;
             }
         }
         Ok(())
@@ -272,24 +272,24 @@ impl ToSupervisor {
                 },
             },
             MessageKind::Outcome => ToSupervisor::Outcome(Outcome::decode(r)?),
-            MessageKind::StatsReply => ToSupervisor::StatsReply {
-                request_id: RequestId(r.u64()?),
-                isolates: r.u32()?,
-                tenants: r.u32()?,
-                heap_bytes: r.u64()?,
-                rss_bytes: r.u64()?,
-            },
             MessageKind::Disposed => ToSupervisor::Disposed {
                 request_id: RequestId(r.u64()?),
                 worker_id: WorkerId(r.array()?),
+            },
+            MessageKind::HostCall => ToSupervisor::HostCall {
+                request_id: RequestId(r.u64()?),
+                call_id: r.u32()?,
+                name: r.string(Field::HostCallName)?,
+                payload: r.byte_vec(Field::HostCallPayload)?,
             },
             MessageKind::Hello
             | MessageKind::LoadWorker
             | MessageKind::Invoke
             | MessageKind::RunSnippet
             | MessageKind::Dispose
-            | MessageKind::Stats
-            | MessageKind::Shutdown => {
+            | MessageKind::Shutdown
+            | MessageKind::Cancel
+            | MessageKind::HostReply => {
                 return Err(DecodeError::WrongDirection {
                     kind,
                     expected: Direction::ToSupervisor,

@@ -12,10 +12,11 @@
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag` |
 //! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes` |
-//! | `RunSnippet` | `request_id: u64, tenant: str, code: str, arg_json: bytes, limits: 7 × u32` |
+//! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
-//! | `Stats` | `request_id: u64` |
 //! | `Shutdown` | (empty) |
+//! | `Cancel` | `request_id: u64` |
+//! | `HostReply` | `request_id: u64, call_id: u32, result` where `result` = tag 1 `payload: bytes` or tag 2 `message: str` |
 
 use crate::common::{
     decode_headers, encode_headers, Headers, Limits, Profile, RequestId, WorkerId, HEADERS_MAX,
@@ -24,8 +25,9 @@ use crate::common::{
 use crate::error::{DecodeError, LimitExceeded};
 use crate::kind::{Direction, MessageKind};
 use crate::limits::{
-    Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_METHOD_LEN,
-    MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN, MAX_TENANT_LEN, MAX_TOTAL_CODE, MAX_URL_LEN,
+    Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_ERROR_MESSAGE_LEN,
+    MAX_HOST_CALL_PAYLOAD, MAX_METHOD_LEN, MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN,
+    MAX_TENANT_LEN, MAX_TOTAL_CODE, MAX_URL_LEN,
 };
 use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
 
@@ -54,8 +56,6 @@ pub enum ToWorker {
     RunSnippet {
         /// Echoed in the `Outcome`.
         request_id: RequestId,
-        /// Tenant the snippet runs for.
-        tenant: String,
         /// Source; its default export is called with `arg_json`.
         code: String,
         /// JSON argument.
@@ -70,13 +70,26 @@ pub enum ToWorker {
         /// Which worker.
         worker_id: WorkerId,
     },
-    /// Ask for resource usage. Answered by `StatsReply`.
-    Stats {
-        /// Echoed in `StatsReply`.
-        request_id: RequestId,
-    },
     /// Exit now; no reply.
     Shutdown,
+    /// Stop request `request_id`: its client went away. No reply of its own: the request still
+    /// gets its one `Outcome` (error kind `Cancelled`) if it had not been answered yet. A
+    /// `Cancel` naming a request the worker does not have (unknown, or already answered) is
+    /// ignored.
+    Cancel {
+        /// The request to stop.
+        request_id: RequestId,
+    },
+    /// The supervisor's answer to the `HostCall` `call_id` of request `request_id`. No reply.
+    HostReply {
+        /// Echo of the `HostCall`'s request.
+        request_id: RequestId,
+        /// Echo of the `HostCall`'s `call_id`.
+        call_id: u32,
+        /// The host's answer (at most [`crate::limits::MAX_HOST_CALL_PAYLOAD`] bytes), or why
+        /// the call failed (at most [`crate::limits::MAX_ERROR_MESSAGE_LEN`] bytes).
+        result: Result<Vec<u8>, String>,
+    },
 }
 
 /// Body of [`ToWorker::LoadWorker`].
@@ -151,6 +164,8 @@ pub enum Call {
 
 const CALL_DEFAULT: u8 = 1;
 const CALL_FETCH: u8 = 2;
+const HOST_RESULT_OK: u8 = 1;
+const HOST_RESULT_ERR: u8 = 2;
 
 pub(crate) const HELLO_MAX: usize = 1;
 pub(crate) const LOAD_WORKER_MAX: usize = 8
@@ -170,14 +185,18 @@ const CALL_MAX: usize = 1 + max_of(
     prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN),
 );
 pub(crate) const INVOKE_MAX: usize = 8 + 32 + CALL_MAX;
-pub(crate) const RUN_SNIPPET_MAX: usize = 8
-    + prefixed(MAX_TENANT_LEN)
-    + prefixed(MAX_SNIPPET_LEN)
-    + prefixed(MAX_ARG_JSON_LEN)
-    + LIMITS_LEN;
+pub(crate) const RUN_SNIPPET_MAX: usize =
+    8 + prefixed(MAX_SNIPPET_LEN) + prefixed(MAX_ARG_JSON_LEN) + LIMITS_LEN;
 pub(crate) const DISPOSE_MAX: usize = 8 + 32;
-pub(crate) const STATS_MAX: usize = 8;
 pub(crate) const SHUTDOWN_MAX: usize = 0;
+pub(crate) const CANCEL_MAX: usize = 8;
+pub(crate) const HOST_REPLY_MAX: usize = 8
+    + 4
+    + 1
+    + max_of(
+        prefixed(MAX_HOST_CALL_PAYLOAD),
+        prefixed(MAX_ERROR_MESSAGE_LEN),
+    );
 
 impl ToWorker {
     /// The frame kind of this message.
@@ -188,19 +207,24 @@ impl ToWorker {
             ToWorker::Invoke { .. } => MessageKind::Invoke,
             ToWorker::RunSnippet { .. } => MessageKind::RunSnippet,
             ToWorker::Dispose { .. } => MessageKind::Dispose,
-            ToWorker::Stats { .. } => MessageKind::Stats,
             ToWorker::Shutdown => MessageKind::Shutdown,
+            ToWorker::Cancel { .. } => MessageKind::Cancel,
+            ToWorker::HostReply { .. } => MessageKind::HostReply,
         }
     }
 
-    /// The id the reply will carry; `None` for `Hello` (answered by `Ready`) and `Shutdown`.
+    /// The request this message is about: for `LoadWorker`, `Invoke`, `RunSnippet` and
+    /// `Dispose` the id their answer will carry; for `Cancel` and `HostReply` (which get no
+    /// answer of their own) the request in flight they concern. `None` for `Hello` (answered by
+    /// `Ready`) and `Shutdown`.
     pub const fn request_id(&self) -> Option<RequestId> {
         match self {
             ToWorker::LoadWorker(load) => Some(load.request_id),
             ToWorker::Invoke { request_id, .. }
             | ToWorker::RunSnippet { request_id, .. }
             | ToWorker::Dispose { request_id, .. }
-            | ToWorker::Stats { request_id } => Some(*request_id),
+            | ToWorker::Cancel { request_id }
+            | ToWorker::HostReply { request_id, .. } => Some(*request_id),
             ToWorker::Hello { .. } | ToWorker::Shutdown => None,
         }
     }
@@ -220,13 +244,11 @@ impl ToWorker {
             }
             ToWorker::RunSnippet {
                 request_id,
-                tenant,
                 code,
                 arg_json,
                 limits,
             } => {
                 w.u64(request_id.0);
-                w.str(Field::Tenant, tenant)?;
                 w.str(Field::SnippetCode, code)?;
                 w.bytes(Field::ArgJson, arg_json)?;
                 limits.encode(w);
@@ -238,8 +260,26 @@ impl ToWorker {
                 w.u64(request_id.0);
                 w.array(&worker_id.0);
             }
-            ToWorker::Stats { request_id } => w.u64(request_id.0),
             ToWorker::Shutdown => {}
+            ToWorker::Cancel { request_id } => w.u64(request_id.0),
+            ToWorker::HostReply {
+                request_id,
+                call_id,
+                result,
+            } => {
+                w.u64(request_id.0);
+                w.u32(*call_id);
+                match result {
+                    Ok(payload) => {
+                        w.u8(HOST_RESULT_OK);
+                        w.bytes(Field::HostCallPayload, payload)?;
+                    }
+                    Err(message) => {
+                        w.u8(HOST_RESULT_ERR);
+                        w.str(Field::ErrorMessage, message)?;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -260,7 +300,6 @@ impl ToWorker {
             },
             MessageKind::RunSnippet => ToWorker::RunSnippet {
                 request_id: RequestId(r.u64()?),
-                tenant: r.string(Field::Tenant)?,
                 code: r.string(Field::SnippetCode)?,
                 arg_json: r.byte_vec(Field::ArgJson)?,
                 limits: Limits::decode(r)?,
@@ -269,14 +308,28 @@ impl ToWorker {
                 request_id: RequestId(r.u64()?),
                 worker_id: WorkerId(r.array()?),
             },
-            MessageKind::Stats => ToWorker::Stats {
+            MessageKind::Shutdown => ToWorker::Shutdown,
+            MessageKind::Cancel => ToWorker::Cancel {
                 request_id: RequestId(r.u64()?),
             },
-            MessageKind::Shutdown => ToWorker::Shutdown,
+            MessageKind::HostReply => ToWorker::HostReply {
+                request_id: RequestId(r.u64()?),
+                call_id: r.u32()?,
+                result: match r.raw_tag()? {
+                    HOST_RESULT_OK => Ok(r.byte_vec(Field::HostCallPayload)?),
+                    HOST_RESULT_ERR => Err(r.string(Field::ErrorMessage)?),
+                    value => {
+                        return Err(DecodeError::InvalidTag {
+                            tag: Tag::HostReplyResult,
+                            value,
+                        })
+                    }
+                },
+            },
             MessageKind::Ready
             | MessageKind::Outcome
-            | MessageKind::StatsReply
-            | MessageKind::Disposed => {
+            | MessageKind::Disposed
+            | MessageKind::HostCall => {
                 return Err(DecodeError::WrongDirection {
                     kind,
                     expected: Direction::ToWorker,

@@ -86,11 +86,19 @@ fn claimed_lengths_cost_nothing() {
     assert_eq!(result, Ok(Decoded::NeedMore(max as usize)));
     assert_eq!(total, 0);
 
-    // A complete 12-byte RunSnippet payload whose tenant claims 4 GiB.
+    // A complete 12-byte RunSnippet payload whose code claims 4 GiB.
     let mut frame = header(MessageKind::RunSnippet, 12);
     frame.extend_from_slice(&[0; 8]);
     frame.extend_from_slice(&u32::MAX.to_le_bytes());
     let (result, _, total) = measure(|| decode_frame::<ToWorker>(&frame));
+    assert!(matches!(result, Err(DecodeError::Limit(_))));
+    assert_eq!(total, 0);
+
+    // A complete 16-byte HostCall payload (the hostile direction) whose name claims 4 GiB.
+    let mut frame = header(MessageKind::HostCall, 16);
+    frame.extend_from_slice(&[0; 12]);
+    frame.extend_from_slice(&u32::MAX.to_le_bytes());
+    let (result, _, total) = measure(|| decode_frame::<ToSupervisor>(&frame));
     assert!(matches!(result, Err(DecodeError::Limit(_))));
     assert_eq!(total, 0);
 }

@@ -1,6 +1,8 @@
 //! Golden vectors: hand-written bytes that pin the wire format. They were written from the
 //! layout documentation, not produced by the encoder; a change here is a protocol change and
-//! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`).
+//! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`; 3: `Stats`/`StatsReply`,
+//! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
+//! `ErrorKind::Cancelled` added).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -25,27 +27,27 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 2,
+            protocol_version: 3,
         },
         &[
             b"SK",         // magic
-            &[0x02],       // version
+            &[0x03],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x02],       // protocol_version
+            &[0x03],       // protocol_version
         ],
     );
 }
 
 #[test]
-fn stats() {
+fn cancel() {
     assert_golden(
-        ToWorker::Stats {
+        ToWorker::Cancel {
             request_id: RequestId(0x0102_0304_0506_0708),
         },
         &[
             b"SK",
-            &[0x02, 0x06],
+            &[0x03, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -53,8 +55,96 @@ fn stats() {
 }
 
 #[test]
+fn run_snippet_has_no_tenant() {
+    assert_golden(
+        ToWorker::RunSnippet {
+            request_id: RequestId(3),
+            code: "c".into(),
+            arg_json: b"1".to_vec(),
+            limits: Limits {
+                cpu_ms: 9,
+                ..Limits::default()
+            },
+        },
+        &[
+            b"SK",
+            &[0x03, 0x04],
+            &[46, 0, 0, 0],
+            &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
+            &[1, 0, 0, 0],
+            b"c", // code
+            &[1, 0, 0, 0],
+            b"1",          // arg_json
+            &[9, 0, 0, 0], // cpu_ms
+            &[0; 6 * 4],   // the other six limits
+        ],
+    );
+}
+
+#[test]
+fn host_reply_ok_and_err() {
+    assert_golden(
+        ToWorker::HostReply {
+            request_id: RequestId(5),
+            call_id: 0x0A0B_0C0D,
+            result: Ok(b"{}".to_vec()),
+        },
+        &[
+            b"SK",
+            &[0x03, 0x09],
+            &[19, 0, 0, 0],
+            &[5, 0, 0, 0, 0, 0, 0, 0],
+            &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
+            &[0x01],                   // Ok
+            &[2, 0, 0, 0],
+            b"{}",
+        ],
+    );
+    assert_golden(
+        ToWorker::HostReply {
+            request_id: RequestId(5),
+            call_id: 1,
+            result: Err("no".into()),
+        },
+        &[
+            b"SK",
+            &[0x03, 0x09],
+            &[19, 0, 0, 0],
+            &[5, 0, 0, 0, 0, 0, 0, 0],
+            &[1, 0, 0, 0],
+            &[0x02], // Err
+            &[2, 0, 0, 0],
+            b"no",
+        ],
+    );
+}
+
+#[test]
+fn host_call() {
+    assert_golden(
+        ToSupervisor::HostCall {
+            request_id: RequestId(6),
+            call_id: 2,
+            name: "t.e".into(),
+            payload: vec![0xFF],
+        },
+        &[
+            b"SK",
+            &[0x03, 0x85], // kind: HostCall
+            &[24, 0, 0, 0],
+            &[6, 0, 0, 0, 0, 0, 0, 0],
+            &[2, 0, 0, 0], // call_id
+            &[3, 0, 0, 0],
+            b"t.e", // name
+            &[1, 0, 0, 0],
+            &[0xFF], // payload
+        ],
+    );
+}
+
+#[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x02, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x03, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -84,7 +174,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x02, 0x02],
+            &[0x03, 0x02],
             &[114, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -125,7 +215,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x02, 0x03],
+            &[0x03, 0x03],
             &[74, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -149,7 +239,7 @@ fn invoke_fetch() {
 fn ready() {
     assert_golden(
         ToSupervisor::Ready {
-            protocol_version: 2,
+            protocol_version: 3,
             pid: 0x1234,
             jail: JailReport {
                 seccomp: true,
@@ -160,9 +250,9 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x02, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x03, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
-            &[0x02],
+            &[0x03],
             &[0x34, 0x12, 0, 0],
             &[1, 7, 1, 0],
         ],
@@ -188,7 +278,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x02, 0x82],
+            &[0x03, 0x82],
             &[44, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -218,7 +308,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x02, 0x82],
+            &[0x03, 0x82],
             &[36, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -241,10 +331,18 @@ fn enum_codes_are_pinned() {
         .collect();
     assert_eq!(
         kinds,
-        [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x81, 0x82, 0x83, 0x84]
+        [0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x09, 0x81, 0x82, 0x84, 0x85]
     );
+    // The removed kinds' codes are unknown, not reused.
+    for removed in [0x06, 0x83] {
+        assert_eq!(stockade_ipc::MessageKind::from_code(removed), None);
+    }
     let errors: Vec<u8> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(errors, (1..=14).collect::<Vec<u8>>());
+    assert_eq!(errors, [1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15]);
+    for removed in [7, 8] {
+        assert_eq!(ErrorKind::from_code(removed), None);
+    }
+    assert_eq!(ErrorKind::Cancelled.code(), 15);
     let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(modules, [1, 2, 3, 4, 5]);
     let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();

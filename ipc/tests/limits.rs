@@ -45,10 +45,9 @@ fn load_worker(edit: impl FnOnce(&mut LoadWorker)) -> ToWorker {
     ToWorker::LoadWorker(load)
 }
 
-fn snippet(tenant: usize, code: usize, arg_json: usize) -> ToWorker {
+fn snippet(code: usize, arg_json: usize) -> ToWorker {
     ToWorker::RunSnippet {
         request_id: RequestId(2),
-        tenant: text(tenant),
         code: text(code),
         arg_json: vec![b'1'; arg_json],
         limits: Limits::default(),
@@ -197,9 +196,33 @@ fn load_worker_caps() {
 
 #[test]
 fn run_snippet_caps() {
-    check_cap(Field::Tenant, |n| snippet(n, 0, 0));
-    check_cap(Field::SnippetCode, |n| snippet(0, n, 0));
-    check_cap(Field::ArgJson, |n| snippet(0, 0, n));
+    check_cap(Field::SnippetCode, |n| snippet(n, 0));
+    check_cap(Field::ArgJson, |n| snippet(0, n));
+}
+
+fn host_call(name: usize, payload: usize) -> ToSupervisor {
+    ToSupervisor::HostCall {
+        request_id: RequestId(6),
+        call_id: u32::MAX,
+        name: text(name),
+        payload: vec![b'p'; payload],
+    }
+}
+
+fn host_reply(result: Result<Vec<u8>, String>) -> ToWorker {
+    ToWorker::HostReply {
+        request_id: RequestId(7),
+        call_id: 1,
+        result,
+    }
+}
+
+#[test]
+fn host_call_caps() {
+    check_cap(Field::HostCallName, |n| host_call(n, 0));
+    check_cap(Field::HostCallPayload, |n| host_call(0, n));
+    check_cap(Field::HostCallPayload, |n| host_reply(Ok(vec![0; n])));
+    check_cap(Field::ErrorMessage, |n| host_reply(Err(text(n))));
 }
 
 #[test]
@@ -296,15 +319,17 @@ fn max_payload_is_exact_for_every_kind() {
             max_headers.clone(),
             MAX_BODY_LEN,
         ),
-        snippet(MAX_TENANT_LEN, MAX_SNIPPET_LEN, MAX_ARG_JSON_LEN),
+        snippet(MAX_SNIPPET_LEN, MAX_ARG_JSON_LEN),
         ToWorker::Dispose {
             request_id: RequestId(u64::MAX),
             worker_id: id,
         },
-        ToWorker::Stats {
+        ToWorker::Shutdown,
+        ToWorker::Cancel {
             request_id: RequestId(0),
         },
-        ToWorker::Shutdown,
+        // The `Ok` payload's cap is far above the error message's, so it makes the largest.
+        host_reply(Ok(vec![0; MAX_HOST_CALL_PAYLOAD])),
     ];
     let to_supervisor = [
         ToSupervisor::Ready {
@@ -320,17 +345,11 @@ fn max_payload_is_exact_for_every_kind() {
             }),
             logs(MAX_LOG_LINES, MAX_LOG_TOTAL / MAX_LOG_LINES),
         ),
-        ToSupervisor::StatsReply {
-            request_id: RequestId(1),
-            isolates: u32::MAX,
-            tenants: u32::MAX,
-            heap_bytes: u64::MAX,
-            rss_bytes: u64::MAX,
-        },
         ToSupervisor::Disposed {
             request_id: RequestId(1),
             worker_id: id,
         },
+        host_call(MAX_HOST_CALL_NAME_LEN, MAX_HOST_CALL_PAYLOAD),
     ];
     let mut seen = Vec::new();
     for message in &to_worker {

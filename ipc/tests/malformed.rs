@@ -68,15 +68,67 @@ fn supervisor_err(frame: &[u8]) -> DecodeError {
 
 #[test]
 fn oversize_field_lengths_rejected_before_their_bytes() {
-    // RunSnippet whose tenant claims more than its cap, and claims up to 4 GiB: refused on the
+    // LoadWorker whose tenant claims more than its cap, and claims up to 4 GiB: refused on the
     // length prefix, although the bytes it claims are not there.
     for claimed in [MAX_TENANT_LEN as u32 + 1, u32::MAX] {
         let frame = Raw::default()
             .u64(1)
+            .fill(32, 0)
             .u32(claimed)
-            .frame(MessageKind::RunSnippet);
+            .frame(MessageKind::LoadWorker);
         assert_eq!(worker_err(&frame), limit(Field::Tenant, claimed as usize));
     }
+    // RunSnippet whose code claims one byte over its cap.
+    let frame = Raw::default()
+        .u64(1)
+        .u32(MAX_SNIPPET_LEN as u32 + 1)
+        .frame(MessageKind::RunSnippet);
+    assert_eq!(
+        worker_err(&frame),
+        limit(Field::SnippetCode, MAX_SNIPPET_LEN + 1)
+    );
+    // HostCall whose name claims one byte over its cap, and whose payload claims 4 GiB.
+    let frame = Raw::default()
+        .u64(1)
+        .u32(0)
+        .u32(MAX_HOST_CALL_NAME_LEN as u32 + 1)
+        .fill(MAX_HOST_CALL_NAME_LEN + 1, b'n')
+        .frame(MessageKind::HostCall);
+    assert_eq!(
+        supervisor_err(&frame),
+        limit(Field::HostCallName, MAX_HOST_CALL_NAME_LEN + 1)
+    );
+    let frame = Raw::default()
+        .u64(1)
+        .u32(0)
+        .str(4)
+        .u32(u32::MAX)
+        .frame(MessageKind::HostCall);
+    assert_eq!(
+        supervisor_err(&frame),
+        limit(Field::HostCallPayload, u32::MAX as usize)
+    );
+    // HostReply whose Ok payload, and whose Err message, claim one byte over their caps.
+    let frame = Raw::default()
+        .u64(1)
+        .u32(0)
+        .u8(1)
+        .u32(MAX_HOST_CALL_PAYLOAD as u32 + 1)
+        .frame(MessageKind::HostReply);
+    assert_eq!(
+        worker_err(&frame),
+        limit(Field::HostCallPayload, MAX_HOST_CALL_PAYLOAD + 1)
+    );
+    let frame = Raw::default()
+        .u64(1)
+        .u32(0)
+        .u8(2)
+        .u32(MAX_ERROR_MESSAGE_LEN as u32 + 1)
+        .frame(MessageKind::HostReply);
+    assert_eq!(
+        worker_err(&frame),
+        limit(Field::ErrorMessage, MAX_ERROR_MESSAGE_LEN + 1)
+    );
     // Outcome claiming 2^32-1 log lines.
     let frame = Raw::default()
         .u64(1)
@@ -208,11 +260,22 @@ fn invalid_discriminants_rejected() {
     for bad in [0, 4] {
         assert_eq!(supervisor_err(&outcome(1, bad)), invalid(Tag::Reply, bad));
     }
-    for bad in [0, 15] {
+    // 7 and 8 were removed in protocol 3; 15 (`Cancelled`) is the last.
+    for bad in [0, 7, 8, 16] {
         assert_eq!(
             supervisor_err(&outcome(2, bad)),
             invalid(Tag::ErrorKind, bad)
         );
+    }
+    // HostReply with a result tag of 0 and 3.
+    for bad in [0, 3] {
+        let frame = Raw::default()
+            .u64(1)
+            .u32(0)
+            .u8(bad)
+            .str(0)
+            .frame(MessageKind::HostReply);
+        assert_eq!(worker_err(&frame), invalid(Tag::HostReplyResult, bad));
     }
     // Error with a stack presence byte of 2.
     let frame = Raw::default()
@@ -286,10 +349,10 @@ fn invalid_utf8_rejected() {
 
 #[test]
 fn truncated_and_trailing_payloads_rejected() {
-    // Stats needs 8 bytes of request id; give 7 with an honest header.
-    let frame = Raw::default().fill(7, 0).frame(MessageKind::Stats);
+    // Cancel needs 8 bytes of request id; give 7 with an honest header.
+    let frame = Raw::default().fill(7, 0).frame(MessageKind::Cancel);
     assert_eq!(worker_err(&frame), DecodeError::Truncated { offset: 0 });
-    // A tenant claiming 10 bytes where 3 remain.
+    // A snippet's code claiming 10 bytes where 3 remain.
     let frame = Raw::default()
         .u64(1)
         .u32(10)

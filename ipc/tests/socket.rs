@@ -14,7 +14,9 @@ use stockade_ipc::{
 
 const WORKER: WorkerId = WorkerId([0x5A; 32]);
 
-/// A minimal worker loop: answers each request, echoing request ids and sizes.
+/// A minimal worker loop: answers each request, echoing request ids and sizes. An `Invoke`
+/// whose argument is `host` first asks the supervisor a `HostCall` and answers with its reply;
+/// a `Cancel` is ignored (this worker has nothing in flight when one arrives).
 fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
     let mut handled = 0;
     while let Some(message) = read_frame::<ToWorker, _>(&mut socket)? {
@@ -27,6 +29,29 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
             },
             ToWorker::LoadWorker(load) => outcome(load.request_id, Ok(Reply::Loaded)),
             ToWorker::Invoke {
+                request_id,
+                call: Call::Default { arg_json },
+                ..
+            } if arg_json == b"host" => {
+                let call = ToSupervisor::HostCall {
+                    request_id,
+                    call_id: 7,
+                    name: "test.echo".into(),
+                    payload: b"ping".to_vec(),
+                };
+                write_frame(&mut socket, &call).expect("worker writes");
+                let reply = read_frame::<ToWorker, _>(&mut socket)?;
+                handled += 1;
+                match reply {
+                    Some(ToWorker::HostReply {
+                        request_id: replied,
+                        call_id: 7,
+                        result: Ok(payload),
+                    }) if replied == request_id => outcome(request_id, Ok(Reply::Json(payload))),
+                    other => panic!("expected the host reply, got {other:?}"),
+                }
+            }
+            ToWorker::Invoke {
                 request_id, call, ..
             } => {
                 let len = match call {
@@ -35,13 +60,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                 };
                 outcome(request_id, Ok(Reply::Json(len.to_string().into_bytes())))
             }
-            ToWorker::Stats { request_id } => ToSupervisor::StatsReply {
-                request_id,
-                isolates: 1,
-                tenants: 1,
-                heap_bytes: 0,
-                rss_bytes: 0,
-            },
+            ToWorker::Cancel { .. } => continue,
             ToWorker::Shutdown => return Ok(handled),
             other => panic!("unexpected {other:?}"),
         };
@@ -122,25 +141,52 @@ fn conversation_over_socketpair() {
         );
     }
 
+    // A cancel for a request already answered: no reply of its own.
     write_frame(
         &mut supervisor,
-        &ToWorker::Stats {
-            request_id: RequestId(500),
+        &ToWorker::Cancel {
+            request_id: RequestId(199),
         },
     )
-    .expect("stats");
-    assert!(matches!(
+    .expect("cancel");
+
+    // A request that makes a host call before it answers.
+    let invoke = ToWorker::Invoke {
+        request_id: RequestId(500),
+        worker_id: WORKER,
+        call: Call::Default {
+            arg_json: b"host".to_vec(),
+        },
+    };
+    write_frame(&mut supervisor, &invoke).expect("invoke");
+    let ToSupervisor::HostCall {
+        request_id,
+        call_id,
+        name,
+        payload,
+    } = expect_reply(&mut supervisor)
+    else {
+        panic!("expected a host call");
+    };
+    assert_eq!(
+        (request_id, call_id, name.as_str()),
+        (RequestId(500), 7, "test.echo")
+    );
+    let reply = ToWorker::HostReply {
+        request_id,
+        call_id,
+        result: Ok([&payload[..], b"-pong"].concat()),
+    };
+    write_frame(&mut supervisor, &reply).expect("host reply");
+    assert_eq!(
         expect_reply(&mut supervisor),
-        ToSupervisor::StatsReply {
-            request_id: RequestId(500),
-            ..
-        }
-    ));
+        outcome(RequestId(500), Ok(Reply::Json(b"ping-pong".to_vec())))
+    );
 
     write_frame(&mut supervisor, &ToWorker::Shutdown).expect("shutdown");
-    // Hello, LoadWorker, 198 invokes, Stats, Shutdown.
+    // Hello, LoadWorker, 198 invokes, Cancel, the invoke with its host call and reply, Shutdown.
     let handled = worker.join().expect("worker thread").expect("worker ok");
-    assert_eq!(handled, 202);
+    assert_eq!(handled, 204);
     // The worker's end is closed: a clean end of stream, not an error.
     assert!(matches!(
         read_frame::<ToSupervisor, _>(&mut supervisor),

@@ -22,7 +22,6 @@ use stockade_isolate::{
 
 struct Loaded {
     worker: Worker,
-    tenant: String,
     env: serde_json::Value,
 }
 
@@ -71,7 +70,6 @@ pub fn serve(
             } => Some(invoke(&mut workers, request_id, worker_id, call)),
             ToWorker::RunSnippet {
                 request_id,
-                tenant: _,
                 code,
                 arg_json,
                 limits,
@@ -97,22 +95,9 @@ pub fn serve(
                     worker_id,
                 })
             }
-            ToWorker::Stats { request_id } => {
-                let mut tenants: Vec<&str> = workers.values().map(|w| w.tenant.as_str()).collect();
-                tenants.sort_unstable();
-                tenants.dedup();
-                let heap = workers
-                    .values()
-                    .map(|w| w.worker.heap_stats().used_heap_bytes as u64)
-                    .sum();
-                Some(ToSupervisor::StatsReply {
-                    request_id,
-                    isolates: workers.len() as u32,
-                    tenants: tenants.len() as u32,
-                    heap_bytes: heap,
-                    rss_bytes: 0, // the supervisor reads /proc; there is no /proc in here
-                })
-            }
+            // One request at a time runs here, and it has answered before the next message is
+            // read: a Cancel finds nothing to stop, and no HostCall was ever sent.
+            ToWorker::Cancel { .. } | ToWorker::HostReply { .. } => None,
         };
         if let Some(answer) = answer {
             write_frame(&mut stream, &answer).map_err(|e| format!("write: {e}"))?;
@@ -180,14 +165,7 @@ fn load_worker(
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect(),
         );
-        workers.insert(
-            load.worker_id,
-            Loaded {
-                worker,
-                tenant: load.tenant,
-                env,
-            },
-        );
+        workers.insert(load.worker_id, Loaded { worker, env });
     }
     outcome(id, inv, |_| Reply::Loaded)
 }

@@ -33,14 +33,13 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         ErrorKind::CpuLimit => "cpu_limit",
         ErrorKind::WallLimit => "wall_limit",
         ErrorKind::MemoryLimit => "memory_limit",
-        ErrorKind::StackOverflow => "stack_overflow",
-        ErrorKind::SubrequestLimit => "subrequest_limit",
         ErrorKind::ResultTooLarge => "result_too_large",
         ErrorKind::OutputTooLarge => "output_too_large",
         ErrorKind::InvalidInput => "invalid_input",
         ErrorKind::UnknownWorker => "unknown_worker",
         ErrorKind::Internal => "internal",
         ErrorKind::InvalidResponse => "invalid_response",
+        ErrorKind::Cancelled => "cancelled",
     }
 }
 

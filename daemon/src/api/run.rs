@@ -113,7 +113,6 @@ pub async fn run(
         .submit(
             &tenant,
             Job::Run {
-                tenant: tenant.clone(),
                 code: request.code,
                 arg_json,
                 limits,

@@ -38,7 +38,6 @@ pub struct WorkerDef {
 
 pub enum Job {
     Run {
-        tenant: String,
         code: String,
         arg_json: Vec<u8>,
         limits: stockade_ipc::Limits,
@@ -183,7 +182,7 @@ async fn ask(
 
 fn wall_of(limits: &stockade_ipc::Limits) -> Duration {
     Duration::from_millis(u64::from(if limits.wall_ms == 0 {
-        30_000
+        stockade_ipc::limits::DEFAULT_WALL_MS
     } else {
         limits.wall_ms
     }))
@@ -236,7 +235,6 @@ pub async fn serve_job(
     };
     match job {
         Job::Run {
-            tenant: name,
             code,
             arg_json,
             limits,
@@ -246,7 +244,6 @@ pub async fn serve_job(
             let wall = wall_of(&limits);
             let snippet = ToWorker::RunSnippet {
                 request_id: id,
-                tenant: name,
                 code,
                 arg_json,
                 limits,

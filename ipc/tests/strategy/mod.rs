@@ -104,10 +104,9 @@ pub fn to_worker() -> impl Strategy<Value = ToWorker> {
                 call,
             }
         }),
-        (request_id(), text(16), text(64), bytes(64), limits()).prop_map(
-            |(request_id, tenant, code, arg_json, limits)| ToWorker::RunSnippet {
+        (request_id(), text(64), bytes(64), limits()).prop_map(
+            |(request_id, code, arg_json, limits)| ToWorker::RunSnippet {
                 request_id,
-                tenant,
                 code,
                 arg_json,
                 limits,
@@ -117,8 +116,18 @@ pub fn to_worker() -> impl Strategy<Value = ToWorker> {
             request_id,
             worker_id
         }),
-        request_id().prop_map(|request_id| ToWorker::Stats { request_id }),
         Just(ToWorker::Shutdown),
+        request_id().prop_map(|request_id| ToWorker::Cancel { request_id }),
+        (
+            request_id(),
+            any::<u32>(),
+            prop_oneof![bytes(64).prop_map(Ok), text(32).prop_map(Err)],
+        )
+            .prop_map(|(request_id, call_id, result)| ToWorker::HostReply {
+                request_id,
+                call_id,
+                result,
+            }),
     ]
 }
 
@@ -188,22 +197,20 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
             }
         ),
         outcome().prop_map(ToSupervisor::Outcome),
-        (request_id(), any::<(u32, u32, u64, u64)>()).prop_map(
-            |(request_id, (isolates, tenants, heap_bytes, rss_bytes))| {
-                ToSupervisor::StatsReply {
-                    request_id,
-                    isolates,
-                    tenants,
-                    heap_bytes,
-                    rss_bytes,
-                }
-            }
-        ),
         (request_id(), worker_id()).prop_map(|(request_id, worker_id)| {
             ToSupervisor::Disposed {
                 request_id,
                 worker_id,
             }
         }),
+        // Names up to 16 scalars: at most 64 bytes, the cap.
+        (request_id(), any::<u32>(), text(16), bytes(64)).prop_map(
+            |(request_id, call_id, name, payload)| ToSupervisor::HostCall {
+                request_id,
+                call_id,
+                name,
+                payload,
+            }
+        ),
     ]
 }
