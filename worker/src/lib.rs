@@ -24,16 +24,19 @@
 //!    per-thread layers (capabilities, Landlock below ABI 8) cover every thread it will ever
 //!    have: the watchdog thread is born afterwards and inherits them;
 //! 4. warm up by running one snippet inside the jail (a policy gap shows up here, at start, not
-//!    in a tenant's request), greet the supervisor with what the jail enforced, then serve
-//!    requests one at a time.
+//!    in a tenant's request), greet the supervisor with what the jail enforced, start the
+//!    isolate threads (born inside the jail, so they inherit every per-thread layer) and serve
+//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop).
 //!
 //! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
 //! size-capped decoder the supervisor uses on ours.
 
+mod convert;
 mod serve;
 mod stock;
 #[cfg(debug_assertions)]
 mod test_hooks;
+mod thread;
 
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::fd::{FromRawFd, RawFd};
@@ -69,6 +72,9 @@ pub struct WorkerArgs {
     /// Seccomp in log mode: report instead of kill (development only).
     #[arg(long)]
     pub seccomp_log: bool,
+    /// Isolate threads (0: one per CPU this process may run on).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in
     /// release builds).
     #[cfg(debug_assertions)]
@@ -122,13 +128,20 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
             args.ipc_fd
         ));
     }
+    // Counted before the jail: the affinity mask is a system call, the cgroup quota a file.
+    let threads = if args.threads > 0 {
+        args.threads.min(MAX_THREADS)
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    };
     if !args.no_jail {
         drop_root()?;
         stockade_seccomp::enter_namespaces().map_err(|e| format!("namespaces: {e}"))?;
     }
     let engine = Engine::init(profile).map_err(|e| format!("V8: {e}"))?;
     // Limits V8 cannot enforce in-process end the process with a status the supervisor reads as
-    // the running request's limit (one request at a time runs here, so only it is lost).
+    // the running request's limit (every request in flight in this process is lost with it; see
+    // the supervisor's process.rs for what it tells them).
     engine.set_unresponsive_policy(
         Unresponsive::ExitProcess(stockade_ipc::exit::CPU_LIMIT),
         DEFAULT_GRACE,
@@ -150,8 +163,12 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     let test_hooks = args.test_hooks;
     #[cfg(not(debug_assertions))]
     let test_hooks = false;
-    serve::serve(engine, stream, report.as_ref(), test_hooks)
+    serve::serve(engine, stream, report.as_ref(), test_hooks, threads)
 }
+
+/// Isolate threads one worker may run: the jail's `RLIMIT_NPROC` (32 tasks) must also hold the
+/// reaper, the dispatcher, the watchdog and the TypeScript helper threads.
+const MAX_THREADS: usize = 16;
 
 /// The unprivileged identity a worker started as root takes.
 const WORKER_UID: libc::uid_t = 65534;

@@ -1,21 +1,36 @@
-//! Fresh isolates for Code Mode, made between requests.
+//! Fresh isolates for Code Mode, made off the request path, one stock per isolate thread.
 //!
 //! Every snippet runs in an isolate nothing has run in before. Creating one costs most of a
-//! snippet's time (V8 deserialises its startup snapshot), so the worker keeps one spare, made
-//! right after it has answered the previous request, when it would otherwise wait on its socket;
-//! and it disposes the used one at that time too. The spare is handed out only to a request with
-//! the same limits it was made with (the heap limit is fixed at creation); otherwise a new one is
-//! made on the spot. Nothing about a spare is tenant-specific: it has run no code at all.
+//! snippet's time (V8 deserialises its startup snapshot), so each thread keeps a few spares,
+//! made while it has nothing else to do; and it disposes used isolates at such times too. A
+//! spare is handed out only to a request with the limits it was made with (the heap limit is
+//! fixed at creation); otherwise a new one is made on the spot. Nothing about a spare is
+//! tenant-specific: it has run no code at all.
+//!
+//! Guarantees: at most [`MAX_SPARES`] spares per thread, and no more than [`SPARE_BUDGET`] bytes
+//! of them as V8 counts an isolate's memory (heap committed, external and malloc'd bytes);
+//! one chore (one disposal or one creation) at a time, so the thread checks its inbox between
+//! them.
 
 use stockade_isolate::{Engine, RunError, Worker};
 
-use super::serve::engine_limits;
+use super::convert;
+
+/// Spares one thread keeps at most.
+pub const MAX_SPARES: usize = 4;
+/// Memory one thread's spares may hold, in bytes.
+pub const SPARE_BUDGET: usize = 8 << 20;
 
 #[derive(Default)]
 pub struct IsolateStock {
-    spare: Option<(stockade_ipc::Limits, Worker)>,
-    used: Option<Worker>,
+    spares: Vec<(stockade_ipc::Limits, Worker, usize)>,
+    retired: Vec<Worker>,
     last_limits: Option<stockade_ipc::Limits>,
+}
+
+fn footprint(worker: &Worker) -> usize {
+    let s = worker.heap_stats();
+    s.total_heap_bytes + s.external_bytes + s.malloced_bytes
 }
 
 impl IsolateStock {
@@ -25,27 +40,50 @@ impl IsolateStock {
         engine: &'static Engine,
         limits: &stockade_ipc::Limits,
     ) -> Result<Worker, RunError> {
-        self.last_limits = Some(*limits);
-        match self.spare.take() {
-            Some((made_with, worker)) if made_with == *limits => Ok(worker),
-            _ => Worker::new(engine, engine_limits(limits)),
+        if self.last_limits != Some(*limits) {
+            // Spares made for other limits would wait for a request that may not come.
+            self.retired
+                .extend(self.spares.drain(..).map(|(_, worker, _)| worker));
+            self.last_limits = Some(*limits);
+        }
+        match self.spares.pop() {
+            Some((_, worker, _)) => Ok(worker),
+            None => Worker::new(engine, convert::limits(limits)),
         }
     }
 
-    /// Keeps a used isolate until `refill`, so its disposal is off the request's latency.
+    /// Keeps a used isolate until a chore disposes of it, off the request's latency.
     pub fn retire(&mut self, worker: Worker) {
-        self.used = Some(worker);
+        self.retired.push(worker);
     }
 
-    /// After an answer has been sent: dispose the used isolate and make the next spare.
-    pub fn refill(&mut self, engine: &'static Engine) {
-        self.used = None;
-        if self.spare.is_none() {
-            if let Some(limits) = self.last_limits {
-                // A failure here is not a request's failure: `take` will try again and report it.
-                self.spare = Worker::new(engine, engine_limits(&limits))
-                    .ok()
-                    .map(|w| (limits, w));
+    /// Whether there is work for an idle moment.
+    pub fn has_chores(&self) -> bool {
+        !self.retired.is_empty() || self.wants_spare()
+    }
+
+    fn wants_spare(&self) -> bool {
+        let held: usize = self.spares.iter().map(|(_, _, bytes)| bytes).sum();
+        self.last_limits.is_some() && self.spares.len() < MAX_SPARES && held < SPARE_BUDGET
+    }
+
+    /// One chore: dispose one used isolate, or make one spare.
+    pub fn chore(&mut self, engine: &'static Engine) {
+        if let Some(worker) = self.retired.pop() {
+            drop(worker);
+            return;
+        }
+        if !self.wants_spare() {
+            return;
+        }
+        if let Some(limits) = self.last_limits {
+            // A failure here is not a request's failure: `take` will try again and report it.
+            match Worker::new(engine, convert::limits(&limits)) {
+                Ok(worker) => {
+                    let bytes = footprint(&worker);
+                    self.spares.push((limits, worker, bytes));
+                }
+                Err(_) => self.last_limits = None,
             }
         }
     }

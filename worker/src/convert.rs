@@ -1,0 +1,282 @@
+//! The one place where the protocol's types (`stockade_ipc`) and the engine's types
+//! (`stockade_isolate`) meet: limits, module kinds, console levels, errors and answers.
+//!
+//! Guarantees: every answer built here encodes (results, logs, messages and stacks are clipped
+//! to the protocol's caps; a fetch response that does not fit is the request's
+//! `InvalidResponse` error, never an unencodable frame that would end the process). A 0 in a
+//! protocol limit means the engine's default, except the wall limit, whose default is the
+//! protocol's [`stockade_ipc::limits::DEFAULT_WALL_MS`] (the supervisor's timeout uses the same
+//! constant). Trusts: nothing from tenants; the engine's answers are clipped, not believed.
+
+use std::time::Duration;
+
+use stockade_ipc::limits::{
+    DEFAULT_WALL_MS, MAX_BODY_LEN, MAX_ERROR_MESSAGE_LEN, MAX_HEADERS, MAX_HEADER_NAME_LEN,
+    MAX_HEADER_TOTAL, MAX_HEADER_VALUE_LEN, MAX_LOG_LINES, MAX_LOG_LINE_LEN, MAX_LOG_TOTAL,
+    MAX_RESULT_JSON_LEN, MAX_STACK_LEN,
+};
+use stockade_ipc::{ErrorKind, ErrorReply, LogLevel, LogLine, Outcome, Reply, RequestId};
+use stockade_isolate::{Answer, FetchResponse, LimitKind, Limits, ModuleKind, RunError};
+
+/// The engine limits of protocol limits `l`.
+pub fn limits(l: &stockade_ipc::Limits) -> Limits {
+    let d = Limits::default();
+    let nz = |v: u32, fallback: usize| if v == 0 { fallback } else { v as usize };
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    Limits {
+        cpu: if l.cpu_ms == 0 { d.cpu } else { ms(l.cpu_ms) },
+        wall: ms(if l.wall_ms == 0 {
+            DEFAULT_WALL_MS
+        } else {
+            l.wall_ms
+        }),
+        memory_bytes: nz(l.memory_mb, d.memory_bytes >> 20) << 20,
+        stack_bytes: nz(l.stack_kb, d.stack_bytes >> 10) << 10,
+        result_bytes: nz(l.result_bytes, d.result_bytes).min(MAX_RESULT_JSON_LEN),
+        output_bytes: nz(l.log_bytes, d.output_bytes).min(MAX_LOG_TOTAL / 2),
+        ..d
+    }
+}
+
+pub fn module_kind(kind: stockade_ipc::ModuleKind) -> ModuleKind {
+    match kind {
+        stockade_ipc::ModuleKind::Js => ModuleKind::Js,
+        stockade_ipc::ModuleKind::Ts => ModuleKind::Ts,
+        stockade_ipc::ModuleKind::Text => ModuleKind::Text,
+        stockade_ipc::ModuleKind::Json => ModuleKind::Json,
+        stockade_ipc::ModuleKind::Data => ModuleKind::Data,
+    }
+}
+
+fn log_level(level: stockade_isolate::LogLevel) -> LogLevel {
+    match level {
+        stockade_isolate::LogLevel::Debug => LogLevel::Debug,
+        stockade_isolate::LogLevel::Log => LogLevel::Info,
+        stockade_isolate::LogLevel::Warn => LogLevel::Warn,
+        stockade_isolate::LogLevel::Error => LogLevel::Error,
+    }
+}
+
+/// Console lines, clipped to what one `Outcome` carries.
+pub fn logs(lines: Vec<stockade_isolate::LogLine>) -> Vec<LogLine> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for line in lines.into_iter().take(MAX_LOG_LINES) {
+        total += line.text.len();
+        if total > MAX_LOG_TOTAL {
+            break;
+        }
+        out.push(LogLine {
+            level: log_level(line.level),
+            text: clip(line.text, MAX_LOG_LINE_LEN),
+        });
+    }
+    out
+}
+
+/// What one request produced, as the supervisor reads it.
+pub struct Spent {
+    pub logs: Vec<stockade_isolate::LogLine>,
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+/// The `Outcome` of a request that answered `result` after spending `spent`.
+pub fn outcome(id: RequestId, result: Result<Answer, RunError>, spent: Spent) -> Outcome {
+    let result = match result {
+        Ok(Answer::Loaded) => Ok(Reply::Loaded),
+        Ok(Answer::Json(json)) => Ok(Reply::Json(json.into_bytes())),
+        Ok(Answer::Response(r)) => match carriable(&r) {
+            Ok(()) => Ok(Reply::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(why) => Err(error(ErrorKind::InvalidResponse, why)),
+        },
+        Err(e) => Err(error_reply(&e)),
+    };
+    Outcome {
+        request_id: id,
+        result,
+        logs: logs(spent.logs),
+        cpu_us: u64::try_from(spent.cpu.as_micros()).unwrap_or(u64::MAX),
+        wall_us: u64::try_from(spent.wall.as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The `Outcome` of a request that failed before any code ran.
+pub fn failed(id: RequestId, kind: ErrorKind, message: String) -> Outcome {
+    Outcome {
+        request_id: id,
+        result: Err(error(kind, message)),
+        logs: Vec::new(),
+        cpu_us: 0,
+        wall_us: 0,
+    }
+}
+
+fn error(kind: ErrorKind, message: String) -> ErrorReply {
+    ErrorReply {
+        kind,
+        message: clip(message, MAX_ERROR_MESSAGE_LEN),
+        stack: None,
+    }
+}
+
+/// The protocol's error kind of an engine error.
+pub fn error_kind(e: &RunError) -> ErrorKind {
+    match e {
+        RunError::Threw { .. } | RunError::NeverSettled => ErrorKind::ScriptThrew,
+        RunError::Syntax { .. } => ErrorKind::CompileError,
+        RunError::ModuleNotFound { .. } => ErrorKind::ModuleNotFound,
+        RunError::InvalidInput(_) => ErrorKind::InvalidInput,
+        RunError::Internal(_) => ErrorKind::Internal,
+        RunError::Limit(k) => match k {
+            LimitKind::Cpu => ErrorKind::CpuLimit,
+            LimitKind::Wall => ErrorKind::WallLimit,
+            LimitKind::Heap | LimitKind::ExternalMemory => ErrorKind::MemoryLimit,
+            LimitKind::Output => ErrorKind::OutputTooLarge,
+            LimitKind::Result => ErrorKind::ResultTooLarge,
+            LimitKind::Source | LimitKind::Timers => ErrorKind::InvalidInput,
+        },
+    }
+}
+
+pub fn error_reply(e: &RunError) -> ErrorReply {
+    let (message, stack) = match e {
+        RunError::Threw {
+            message,
+            stack,
+            location,
+        } => {
+            let at = location
+                .as_ref()
+                .map(|l| format!(" (at {l})"))
+                .unwrap_or_default();
+            (
+                format!("{message}{at}"),
+                (!stack.is_empty()).then(|| clip(stack.clone(), MAX_STACK_LEN)),
+            )
+        }
+        RunError::Syntax {
+            message,
+            location: Some(l),
+        } => (format!("{l}: {message}"), None),
+        other => (other.to_string(), None),
+    };
+    ErrorReply {
+        kind: error_kind(e),
+        message: clip(message, MAX_ERROR_MESSAGE_LEN),
+        stack,
+    }
+}
+
+/// Whether a fetch handler's response fits what the protocol carries and HTTP allows, so that an
+/// oversized or malformed response is the request's error and never an unencodable answer (which
+/// would end this process and every isolate in it).
+fn carriable(r: &FetchResponse) -> Result<(), String> {
+    let status = r.status;
+    if !(200..=599).contains(&status) {
+        return Err(format!(
+            "the status {status} is not one a worker may answer (200-599)"
+        ));
+    }
+    if matches!(status, 204 | 304) && !r.body.is_empty() {
+        return Err(format!("a {status} response cannot have a body"));
+    }
+    if r.headers.len() > MAX_HEADERS {
+        return Err(format!(
+            "the response has {} headers; at most {MAX_HEADERS} are carried",
+            r.headers.len()
+        ));
+    }
+    let mut total = 0usize;
+    for (name, value) in &r.headers {
+        if name.len() > MAX_HEADER_NAME_LEN {
+            return Err(format!(
+                "a response header name is {} bytes; at most {MAX_HEADER_NAME_LEN}",
+                name.len()
+            ));
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN {
+            return Err(format!(
+                "the response header {name} is {} bytes; at most {MAX_HEADER_VALUE_LEN}",
+                value.len()
+            ));
+        }
+        total = total.saturating_add(name.len() + value.len());
+    }
+    if total > MAX_HEADER_TOTAL {
+        return Err(format!(
+            "the response headers total {total} bytes; at most {MAX_HEADER_TOTAL}"
+        ));
+    }
+    if r.body.len() > MAX_BODY_LEN {
+        return Err(format!(
+            "the response body is {} bytes; at most {MAX_BODY_LEN}",
+            r.body.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_limits_mean_the_defaults_and_the_wall_default_is_the_protocols() {
+        let l = limits(&stockade_ipc::Limits::default());
+        assert_eq!(l.wall, Duration::from_millis(u64::from(DEFAULT_WALL_MS)));
+        assert_eq!(l.cpu, Limits::default().cpu);
+        assert_eq!(l.memory_bytes, Limits::default().memory_bytes);
+    }
+
+    #[test]
+    fn answers_that_do_not_fit_become_the_requests_error() {
+        let response = |status, body: Vec<u8>| {
+            Ok(Answer::Response(FetchResponse {
+                status,
+                headers: vec![],
+                body,
+            }))
+        };
+        let spent = || Spent {
+            logs: vec![],
+            cpu: Duration::ZERO,
+            wall: Duration::ZERO,
+        };
+        for (status, body) in [
+            (199, vec![]),
+            (204, vec![1]),
+            (200, vec![0; MAX_BODY_LEN + 1]),
+        ] {
+            let o = outcome(RequestId(1), response(status, body), spent());
+            assert_eq!(
+                o.result.map_err(|e| e.kind),
+                Err(ErrorKind::InvalidResponse)
+            );
+        }
+        let o = outcome(RequestId(1), response(200, vec![1]), spent());
+        assert!(o.result.is_ok());
+    }
+
+    #[test]
+    fn clipping_keeps_characters_whole() {
+        assert_eq!(clip("ééé".into(), 3), "é");
+        assert_eq!(clip("abc".into(), 5), "abc");
+    }
+}
