@@ -1,0 +1,172 @@
+//! Many requests in flight per worker process, end to end: real daemon, real jailed workers,
+//! real HTTP on loopback. What a neighbour's sleeping request may cost, timers in parallel,
+//! `ctx.waitUntil`, cancellation by the client, and host calls to the supervisor.
+mod common;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Both tenants' requests in one process: the standard tier stacks tenants at once.
+const ONE_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
+
+fn post_run(base: &str, token: &str, code: &str, wall_ms: u64) -> (u16, serde_json::Value) {
+    let r = client()
+        .post(format!("{base}/v1/run"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "code": code, "limits": { "wallMs": wall_ms } }))
+        .send()
+        .expect("run");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+#[test]
+fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process() {
+    let d = Daemon::start("neighbour", 2, 1, ONE_PROCESS);
+    let quick = load(
+        &d,
+        &tenant_token(1),
+        "export default { fetch() { return new Response('quick'); } };",
+    );
+    assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
+    // Tenant 0: sixteen requests, each asleep for 2 s in a timer.
+    let sleepers: Vec<_> = (0..16)
+        .map(|_| {
+            let base = d.base.clone();
+            std::thread::spawn(move || {
+                post_run(
+                    &base,
+                    &tenant_token(0),
+                    "export default async () => { await new Promise((r) => setTimeout(r, 2000)); return 'slept'; };",
+                    10_000,
+                )
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let admin = d.admin();
+    let workers = admin["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), 1, "one process serves both tenants: {admin}");
+    assert!(
+        workers[0]["inFlight"].as_u64().unwrap_or(0) >= 8,
+        "the sleepers are in flight in that process: {admin}"
+    );
+    // Tenant 1, meanwhile: fifty requests, one after the other.
+    let mut took = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
+        took.push(start.elapsed());
+    }
+    let p99 = percentile(took.clone(), 0.99);
+    assert!(
+        p99 <= Duration::from_millis(50),
+        "the neighbour's p99 was {p99:?} ({took:?})"
+    );
+    for s in sleepers {
+        let (status, body) = s.join().expect("thread");
+        assert_eq!((status, body["result"].clone()), (200, "slept".into()));
+    }
+}
+
+#[test]
+fn two_hundred_requests_waiting_on_timers_run_together() {
+    let d = Daemon::start("timers200", 1, 1, "");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..200)
+        .map(|i| {
+            let base = d.base.clone();
+            std::thread::spawn(move || {
+                post_run(
+                    &base,
+                    &tenant_token(0),
+                    &format!("export default async () => {{ await new Promise((r) => setTimeout(r, 500)); return {i}; }};"),
+                    10_000,
+                )
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let (status, body) = h.join().expect("thread");
+        assert_eq!((status, body["result"].clone()), (200, i.into()), "{body}");
+    }
+    // One after the other they would take 100 s.
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn wait_until_work_runs_after_the_response_timers_included() {
+    let d = Daemon::start("waituntil", 1, 1, "");
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "let done = 0; export default { fetch(req: Request, env: unknown, ctx: any) { if (req.method === 'GET') return new Response(String(done)); ctx.waitUntil(new Promise((r) => setTimeout(() => { done++; r(null); }, 300))); return new Response('accepted'); } };",
+    );
+    let url = format!("{}/v1/workers/{id}/fetch/", d.base);
+    let start = Instant::now();
+    let r = client().post(&url).bearer_auth(&t).send().expect("post");
+    assert_eq!(r.text().expect("text"), "accepted");
+    assert!(
+        start.elapsed() < Duration::from_millis(300),
+        "the response did not wait for the background work"
+    );
+    assert_eq!(fetch(&d, &t, &id), (200, "0".into()));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(fetch(&d, &t, &id), (200, "1".into()));
+}
+
+#[test]
+fn a_request_cancelled_by_its_client_stops_its_handler() {
+    let d = Daemon::start("cancel", 1, 1, "");
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "let ticks = 0; export default { async fetch(req: Request) { if (req.method === 'GET') return new Response(String(ticks)); for (let i = 0; i < 200; i++) { await new Promise((r) => setTimeout(r, 25)); ticks++; } return new Response('finished'); } };",
+    );
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .post(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send();
+    assert!(gave_up.is_err(), "the client timed out and closed");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, before) = fetch(&d, &t, &id);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, after) = fetch(&d, &t, &id);
+    let (before, after): (u32, u32) = (
+        before.parse().expect("count"),
+        after.parse().expect("count"),
+    );
+    assert!(before > 0, "the handler ran before the client left");
+    assert_eq!(before, after, "the handler went on after its client left");
+}
+
+#[test]
+fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
+    let d = Daemon::start_with(
+        "hostcall",
+        &["normal"],
+        1,
+        "",
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let code = "export default async () => { const enc = new TextEncoder(), dec = new TextDecoder(); const ask = (name, v) => __stockadeTestHostCall(name, enc.encode(JSON.stringify(v))).then((b) => JSON.parse(dec.decode(b)), (e) => 'error: ' + e.message); return [await ask('test.echo', { sleepMs: 400, echo: { hello: [1, 2] } }), await ask('no.such.call', {})]; };";
+    let (status, body) = post_run(&d.base, &tenant_token(0), code, 10_000);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"][0], serde_json::json!({ "hello": [1, 2] }));
+    let refused = body["result"][1].as_str().expect("error text");
+    assert!(refused.contains("unknown host call"), "{refused}");
+    assert!(body["wallMs"].as_f64().unwrap_or(0.0) >= 400.0, "{body}");
+    assert!(body["cpuMs"].as_f64().unwrap_or(1e9) < 200.0, "{body}");
+}
