@@ -32,7 +32,7 @@ use stockade_cordon::{
     ScoringPolicy, TenantId, TierCapacity, TierMinProcesses,
 };
 use stockade_ipc::{ErrorKind, Outcome};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::host_calls::HostCalls;
 use super::jobs::{Job, JobError, Reply, WorkerDef};
@@ -295,25 +295,24 @@ impl Pool {
                 tenant: id,
                 finished: false,
             };
-            let (tx, rx) = oneshot::channel();
-            route
-                .info
-                .in_flight
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let envelope = Envelope {
-                job,
-                tenant: id,
-                reply: tx,
-            };
-            let answer = match route.jobs.send(envelope).await {
-                Ok(()) => rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable))),
-                Err(mpsc::error::SendError(envelope)) => {
+            // A slot first, so that a caller going away while the queue is full leaves nothing
+            // counted: between the count and the send there is no await.
+            let answer = match route.jobs.reserve().await {
+                Ok(slot) => {
+                    let (tx, rx) = oneshot::channel();
                     route
                         .info
                         .in_flight
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    Answer::NotStarted(envelope.job)
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    slot.send(Envelope {
+                        job,
+                        tenant: id,
+                        reply: tx,
+                    });
+                    rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable)))
                 }
+                // The process is gone.
+                Err(_) => Answer::NotStarted(job),
             };
             let event = match &answer {
                 Answer::Done(Ok(outcome)) => limit_event(outcome),

@@ -224,6 +224,9 @@ async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphor
         mut reply,
     } = envelope;
     let counted = Counted(Arc::clone(&runner.info));
+    if reply.is_closed() {
+        return JobEnd::Over; // its caller went away while it was queued
+    }
     let lease = Arc::new(permit);
     let result = tokio::select! {
         result = serve_job(&runner, job, tenant, &lease) => result,
