@@ -12,8 +12,9 @@
 //!   `UnknownWorker` forgets the worker and loads it again, once;
 //! - a Loader worker whose isolate hit a limit is forgotten, so the next call loads it afresh; a
 //!   load generation keeps an old request's answer from forgetting a newer load;
-//! - a job whose first request could not be registered (the link had closed: the process is
-//!   dying) fails [`Failure::NotSent`] with the job intact, so it can run elsewhere;
+//! - a job that could not send its request (the link had closed: the process is dying) fails
+//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere (a load the job waited for
+//!   may have been sent; its `Invoke` was not);
 //! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
 //!   memory limit above them.
 //!

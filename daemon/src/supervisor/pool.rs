@@ -15,10 +15,10 @@
 //!   flight, a seccomp kill when the worker died of SIGSYS; to nobody when several tenants' code
 //!   was, see `process`), are recorded in the tenant's history before the job's caller gets its
 //!   answer;
-//! - a job still queued for a process that dies (beyond its `max_in_flight_per_worker`), or none
-//!   of whose requests was sent, is placed again (at most three placements per job), so
-//!   co-resident tenants are served elsewhere instead of failing; jobs in flight in it fail
-//!   with it;
+//! - a job still queued for a process that dies (beyond its `max_in_flight_per_worker`), or that
+//!   could not send its request before the process died, is placed again (at most three
+//!   placements per job), so co-resident tenants are served elsewhere instead of failing; jobs
+//!   whose request was in flight in it fail with it;
 //! - a job whose caller goes away (its `submit` future is dropped) still finishes its placement,
 //!   so the tenant's presence in the process is released; its request is cancelled (`process`).
 //!
