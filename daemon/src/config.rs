@@ -23,6 +23,14 @@ pub struct Config {
     /// then replaced. Processes beyond these are started on demand, one tier each (see
     /// `supervisor`).
     pub workers: usize,
+    /// Requests one worker process is given at once, at most (default 256, 1 to 65536). The
+    /// supervisor multiplexes them over the process's socket; more wait in the supervisor, and
+    /// are placed elsewhere if the process dies. A request whose client went away is cancelled
+    /// but keeps its place until the worker answers it. When a process dies, every request it
+    /// had fails with it (a `502`), and with requests of several tenants in flight the death is
+    /// blamed on none of them; 1 gives each request a process to itself, for exact blame, at the
+    /// cost of concurrency.
+    pub max_in_flight_per_worker: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
     /// The operator's bearer token (admin endpoints). Defaults to the default tenant's token.
@@ -41,8 +49,9 @@ pub struct Config {
 /// shared tier spreads its tenants over, the tighter limits of quarantine processes, and how
 /// often scores are re-evaluated.
 ///
-/// A worker process runs one job at a time, so tenants only run in parallel when they are in
-/// different processes. `*_min_processes` is the number of processes a tier grows to before any
+/// A worker process is given up to `max_in_flight_per_worker` requests at once, but today's
+/// worker runs them one after another (it is to run them concurrently), so tenants only run in
+/// parallel when they are in different processes. `*_min_processes` is the number of processes a tier grows to before any
 /// of them takes a second tenant ("spread before stack"): the tier's tenants are placed on the
 /// least-loaded of its processes, and a new process is opened for a tenant while the tier has
 /// fewer than its minimum and none of them is empty, or when all are full. One tenant is always
@@ -101,6 +110,9 @@ impl Default for CordonSettings {
         }
     }
 }
+
+/// The largest `max_in_flight_per_worker` accepted.
+const MAX_IN_FLIGHT_PER_WORKER: usize = 65_536;
 
 /// The largest `*_min_processes` accepted (and the default's cap on a machine with more cores).
 const MAX_MIN_PROCESSES: u32 = 256;
@@ -177,6 +189,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             workers: 2,
+            max_in_flight_per_worker: 256,
             jail: true,
             operator_token: None,
             timezone: "UTC".into(),
@@ -254,6 +267,11 @@ impl Config {
         }
         if self.workers == 0 || self.workers > 256 {
             return Err("workers must be 1 to 256".into());
+        }
+        if !(1..=MAX_IN_FLIGHT_PER_WORKER).contains(&self.max_in_flight_per_worker) {
+            return Err(format!(
+                "max_in_flight_per_worker must be 1 to {MAX_IN_FLIGHT_PER_WORKER}"
+            ));
         }
         if self.timezone.is_empty()
             || self.timezone.len() > 64
@@ -339,6 +357,20 @@ mod tests {
                 ),
                 (1, cores.min(MAX_MIN_PROCESSES), 1),
                 "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_in_flight_per_worker_defaults_to_256_and_is_bounded() {
+        assert_eq!(parse("").expect("valid").max_in_flight_per_worker, 256);
+        let c = parse("max_in_flight_per_worker = 1\n").expect("valid");
+        assert_eq!(c.max_in_flight_per_worker, 1);
+        for bad in [0, MAX_IN_FLIGHT_PER_WORKER + 1] {
+            let err = parse(&format!("max_in_flight_per_worker = {bad}\n")).expect_err("refused");
+            assert!(
+                err.contains("max_in_flight_per_worker must be 1 to"),
+                "{bad}: {err}"
             );
         }
     }

@@ -11,6 +11,12 @@ use serde_json::Value;
 /// Config for tests about co-residents: the standard tier stacks tenants in one process.
 const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
+/// `ONE_STANDARD_PROCESS`, each process given one request at a time: a request of a neighbour
+/// waits in the supervisor (not in the worker), so a crash takes only the request that caused
+/// it, is pinned on its tenant, and the neighbour's request is placed again, elsewhere.
+const ONE_STANDARD_PROCESS_ONE_AT_A_TIME: &str =
+    "max_in_flight_per_worker = 1\n[cordon]\nstandard_min_processes = 1\n";
+
 /// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL`: a Code Mode snippet that is exactly this
 /// makes a worker started with test hooks call mount(2), which the jail kills with SIGSYS.
 const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
@@ -91,11 +97,13 @@ fn admin_until(d: &Daemon, what: &str, done: impl Fn(&Value) -> bool) -> Value {
 )]
 fn a_tenant_whose_worker_is_killed_by_seccomp_is_quarantined_and_its_neighbours_keep_being_served()
 {
+    // One request per process at a time: with several in flight, B's requests would die with
+    // A's and the death could not be pinned on A (see the test below).
     let d = Daemon::start_with(
         "cordon-sigsys",
         &["normal", "normal"],
         1,
-        ONE_STANDARD_PROCESS,
+        ONE_STANDARD_PROCESS_ONE_AT_A_TIME,
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let (a, b) = (tenant_token(0), tenant_token(1));
@@ -550,4 +558,83 @@ fn a_process_that_dies_while_idle_quarantines_nobody() {
         process_of(&d.admin(), "t0")["pid"].as_u64(),
         Some(pid as u64)
     );
+}
+
+/// With requests of several tenants in flight in the process, a seccomp kill cannot be pinned on
+/// one: nobody is quarantined, each gets `worker_death`, and every request in flight fails with
+/// the process (today's worker runs them in order, so B's second request is queued behind A's
+/// forbidden call when it kills the process).
+#[test]
+fn a_seccomp_kill_with_several_tenants_in_flight_quarantines_nobody_and_fails_them_all() {
+    let d = Daemon::start_with(
+        "cordon-sigsys-several",
+        &["normal", "normal"],
+        1,
+        ONE_STANDARD_PROCESS,
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let (a, b) = (tenant_token(0), tenant_token(1));
+    // Loaded workers keep both tenants resident in the one process.
+    let worker_a = load(
+        &d,
+        &a,
+        "export default { fetch() { return new Response('a'); } };",
+    );
+    let worker_b = load(
+        &d,
+        &b,
+        "export default { fetch() { return new Response('b'); } };",
+    );
+    assert_eq!(fetch(&d, &a, &worker_a), (200, "a".into()));
+    assert_eq!(fetch(&d, &b, &worker_b), (200, "b".into()));
+    let shared = process_of(&d.admin(), "t0");
+    assert_eq!(tenants_of(&shared), ["t0", "t1"], "{shared}");
+
+    // B's slow request runs; A's forbidden call and B's second request wait behind it in the
+    // worker.
+    let in_thread = |token: String, code: &'static str| {
+        let d = d.handle();
+        std::thread::spawn(move || run(&d, &token, code))
+    };
+    let slow = in_thread(
+        b.clone(),
+        "export default () => new Promise((r) => setTimeout(() => r('slow'), 1500));",
+    );
+    let in_flight = |n: u64| {
+        admin_until(&d, "requests in flight", move |admin| {
+            admin["workers"][0]["inFlight"].as_u64() == Some(n)
+        })
+    };
+    in_flight(1);
+    let forbidden = in_thread(a.clone(), FORBIDDEN_SYSCALL);
+    in_flight(2);
+    let behind = in_thread(b.clone(), "export default () => 'behind'");
+    in_flight(3);
+
+    let (status, body) = slow.join().expect("slow");
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &Value::from("slow")),
+        "{body}"
+    );
+    for (what, thread) in [
+        ("A's forbidden call", forbidden),
+        ("B's request behind it", behind),
+    ] {
+        let (status, body) = thread.join().expect("thread");
+        assert_eq!(status, 502, "{what}: {body}");
+        assert_eq!(body["error"]["code"], "worker_crashed", "{what}: {body}");
+    }
+
+    for tenant in ["t0", "t1"] {
+        let report = risk(&d, OPERATOR, tenant);
+        assert_ne!(report["tier"], "quarantine", "{report:#}");
+        assert_eq!(contribution(&report, "seccomp_kill"), 0.0, "{report:#}");
+        assert!(contribution(&report, "worker_death") > 0.0, "{report:#}");
+        assert_eq!(report["quarantine_latched_until"], Value::Null);
+    }
+    // Both are served on, by a fresh process.
+    assert_eq!(fetch(&d, &a, &worker_a), (200, "a".into()));
+    assert_eq!(fetch(&d, &b, &worker_b), (200, "b".into()));
+    assert_ne!(process_of(&d.admin(), "t0")["pid"], shared["pid"]);
 }

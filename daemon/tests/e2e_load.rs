@@ -1,4 +1,5 @@
-//! Concurrency and failure: many tenants at once, and a worker killed mid-request.
+//! Concurrency and failure: many tenants at once, a worker killed mid-request, and a client that
+//! goes away mid-request.
 mod common;
 use std::time::Duration;
 
@@ -84,4 +85,52 @@ fn killing_a_worker_mid_request_fails_only_that_request() {
             .any(|s| s["signal"] == "worker_crash_while_running")),
         "{report:#}"
     );
+}
+
+#[test]
+fn a_client_that_goes_away_has_its_request_cancelled_and_the_worker_lives() {
+    let d = Daemon::start("cancel", 1, 1, "");
+    let t = tenant_token(0);
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let start = std::time::Instant::now();
+    let gone = impatient
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"code": "export default () => new Promise((r) => setTimeout(() => r('late'), 2000));"}))
+        .send();
+    assert!(gone.is_err_and(|e| e.is_timeout()));
+    // The handler was dropped with the connection: its job is over for the supervisor (which
+    // sent Cancel) long before the script would have finished.
+    let mut over = false;
+    while start.elapsed() < Duration::from_millis(1500) {
+        if d.admin()["workers"][0]["inFlight"].as_u64() == Some(0) {
+            over = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        over,
+        "the request stayed in flight after its client left: {}",
+        d.admin()
+    );
+    // Today's worker ignores Cancel and answers the script late; that answer is no confusion:
+    // the process serves on.
+    std::thread::sleep(Duration::from_millis(2000));
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"code": "export default () => 'next';"}))
+        .send()
+        .expect("next");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().expect("json")["result"],
+        "next"
+    );
+    assert_eq!(d.admin()["workers"][0]["restarts"], 0);
 }

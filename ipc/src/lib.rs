@@ -33,7 +33,9 @@
 //! While a request is in flight:
 //! - the worker may ask the supervisor something with [`ToSupervisor::HostCall`] (`request_id`
 //!   names the request, `call_id` is the worker's); the supervisor answers each with one
-//!   [`ToWorker::HostReply`] carrying both;
+//!   [`ToWorker::HostReply`] carrying both, as long as the request is in flight (calls still
+//!   outstanding when the worker answers the request get no reply, and a reply that crosses the
+//!   answer on the wire is ignored by the worker);
 //! - the supervisor may send [`ToWorker::Cancel`]: the worker stops the request and, if it had
 //!   not answered it yet, still answers its one `Outcome` (error kind [`ErrorKind::Cancelled`]).
 //!   A `Cancel` for a request the worker does not have is ignored, so it may cross the answer

@@ -1,11 +1,17 @@
-//! Framed, size-capped messages over a worker's socket, for async code.
+//! Framed, size-capped messages over a worker's socket, for async code: the socket split into a
+//! reading half and a writing half, so that one task can read while another writes (a 64 MiB
+//! `LoadWorker` going out never holds up an answer coming in).
 //!
-//! Guarantees: reads never buffer more than one frame's declared size, which the IPC decoder caps
-//! (`MAX_TO_SUPERVISOR_PAYLOAD`) before anything is allocated; any malformed byte from the
-//! worker is an error that ends the connection.
+//! Guarantees: reads never buffer more than one frame's declared size beyond what is already
+//! buffered, and the IPC decoder caps that size (`MAX_TO_SUPERVISOR_PAYLOAD`) before anything is
+//! allocated; any malformed byte from the worker is an error that ends the connection;
+//! [`FrameReader::recv`] is cancel-safe (a dropped `recv` loses no bytes and leaves no garbage).
+//!
+//! Trusts: nothing the worker sends.
 
-use stockade_ipc::{decode_frame, encode_frame, Decoded, ToSupervisor, ToWorker};
+use stockade_ipc::{decode_frame, encode_to_vec, Decoded, ToSupervisor, ToWorker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,56 +26,76 @@ pub enum ChannelError {
     Encode(#[from] stockade_ipc::EncodeError),
 }
 
-pub struct Channel {
-    stream: UnixStream,
+/// Largest read asked of the socket at once.
+const READ_CHUNK: usize = 1 << 20;
+/// An inbox holding more capacity than this after a frame is shrunk back, so a process that once
+/// answered 16 MiB does not keep 16 MiB buffered for the rest of its life.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// The reading half: decodes [`ToSupervisor`] frames.
+pub struct FrameReader {
+    half: OwnedReadHalf,
+    /// Bytes received and not yet decoded (its length is exactly that).
     inbox: Vec<u8>,
-    outbox: Vec<u8>,
 }
 
-impl Channel {
-    pub fn new(stream: UnixStream) -> Self {
-        Channel {
-            stream,
+/// The writing half: encodes and writes [`ToWorker`] frames.
+pub struct FrameWriter {
+    half: OwnedWriteHalf,
+}
+
+/// Splits a worker's socket into its two halves.
+pub fn split(stream: UnixStream) -> (FrameReader, FrameWriter) {
+    let (read, write) = stream.into_split();
+    (
+        FrameReader {
+            half: read,
             inbox: Vec::with_capacity(64 << 10),
-            outbox: Vec::new(),
-        }
-    }
+        },
+        FrameWriter { half: write },
+    )
+}
 
-    pub async fn send(&mut self, message: &ToWorker) -> Result<(), ChannelError> {
-        self.outbox.clear();
-        encode_frame(message, &mut self.outbox)?;
-        self.stream.write_all(&self.outbox).await?;
-        if self.outbox.capacity() > (1 << 20) {
-            self.outbox = Vec::new(); // do not keep a 64 MiB LoadWorker buffer around
-        }
-        Ok(())
-    }
-
+impl FrameReader {
+    /// The next frame from the worker.
     pub async fn recv(&mut self) -> Result<ToSupervisor, ChannelError> {
         loop {
             match decode_frame::<ToSupervisor>(&self.inbox)? {
                 Decoded::Frame { message, consumed } => {
                     self.inbox.drain(..consumed);
+                    if self.inbox.capacity() > KEEP_CAPACITY && self.inbox.len() < KEEP_CAPACITY {
+                        self.inbox.shrink_to(KEEP_CAPACITY);
+                    }
                     return Ok(message);
                 }
                 Decoded::NeedMore(n) => {
-                    let start = self.inbox.len();
-                    let want = n.clamp(1, 1 << 20);
-                    self.inbox.resize(start + want, 0);
-                    let got = self.stream.read(&mut self.inbox[start..]).await;
-                    let got = match got {
-                        Ok(g) => g,
-                        Err(e) => {
-                            self.inbox.truncate(start);
-                            return Err(e.into());
-                        }
-                    };
-                    self.inbox.truncate(start + got);
+                    let want = n.clamp(1, READ_CHUNK);
+                    self.inbox.reserve(want);
+                    // `read_buf` appends only the bytes read, and is cancel-safe.
+                    let got = (&mut self.half)
+                        .take(want as u64)
+                        .read_buf(&mut self.inbox)
+                        .await?;
                     if got == 0 {
                         return Err(ChannelError::Closed);
                     }
                 }
             }
         }
+    }
+}
+
+impl FrameWriter {
+    /// Encodes and writes one message (the handshake and tests; the link writes pre-encoded
+    /// frames with [`FrameWriter::write_frame`]).
+    pub async fn send(&mut self, message: &ToWorker) -> Result<(), ChannelError> {
+        let frame = encode_to_vec(message)?;
+        self.write_frame(&frame).await?;
+        Ok(())
+    }
+
+    /// Writes one encoded frame.
+    pub async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        self.half.write_all(frame).await
     }
 }

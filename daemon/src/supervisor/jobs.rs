@@ -1,26 +1,39 @@
-//! One job, as the supervisor speaks it to one worker process over the IPC protocol: the
-//! request/answer exchange, loading a Loader worker on first use, and what a process knows it
-//! has loaded.
+//! One job, as the supervisor speaks it to one worker process over the IPC protocol (through
+//! the process's [`Link`]): the request/answer exchanges, loading a Loader worker on first use,
+//! and what a process knows it has loaded.
 //!
-//! Guarantees: one request in flight per process, matched to its answer by `RequestId` (any
-//! other id is a confused or compromised worker and ends the process); a Loader worker whose
-//! isolate hit a limit is forgotten, so the next call loads it afresh; in a process with `caps`
-//! (a quarantine process) no request runs with a CPU, wall-clock or memory limit above them.
+//! Guarantees:
+//! - any number of jobs of one process run concurrently (the life, `process`, caps how many);
+//!   each request is matched to its answer by `RequestId` in the link, which ends the process on
+//!   any answer it did not ask for;
+//! - a Loader worker is loaded into a process once, however many requests for it arrive
+//!   together: the first starts the load as a task of its own (so it is not abandoned if its
+//!   caller goes away), the others wait for that load's result; an `Invoke` answered
+//!   `UnknownWorker` forgets the worker and loads it again, once;
+//! - a Loader worker whose isolate hit a limit is forgotten, so the next call loads it afresh; a
+//!   load generation keeps an old request's answer from forgetting a newer load;
+//! - a job that could not send its request (the link had closed: the process is dying) fails
+//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere (a load the job waited for
+//!   may have been sent; its `Invoke` was not);
+//! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
+//!   memory limit above them.
 //!
-//! Trusts: nothing the worker sends beyond what the size-capped decoder accepts.
+//! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
 use stockade_ipc::{
-    Call, ErrorKind, JailReport, LoadWorker, Outcome, RequestId, ToSupervisor, ToWorker, WorkerId,
-    PROTOCOL_VERSION,
+    Call, ErrorKind, JailReport, LoadWorker, MessageKind, Outcome, ToSupervisor, ToWorker,
+    WorkerId, PROTOCOL_VERSION,
 };
+use tokio::sync::watch;
 
-use super::channel::{Channel, ChannelError};
+use super::channel::{FrameReader, FrameWriter};
+use super::link::{AskError, Lease, Link, NotSent, Request};
 
 /// A worker definition, as the Loader API stored it.
 #[derive(Debug)]
@@ -51,14 +64,7 @@ pub enum Job {
     },
 }
 
-impl Job {
-    /// Whether the job runs tenant code (a process dying during it is that tenant's doing).
-    pub fn runs_tenant_code(&self) -> bool {
-        !matches!(self, Job::Dispose { .. })
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum JobError {
     #[error("the worker process died while running this request ({0})")]
     WorkerDied(String),
@@ -78,6 +84,36 @@ impl JobError {
     }
 }
 
+impl From<AskError> for JobError {
+    fn from(e: AskError) -> JobError {
+        match e {
+            AskError::Unencodable(why) => JobError::Unencodable(why),
+            AskError::Lost(why) => JobError::WorkerDied(why),
+            AskError::Timeout => JobError::Timeout,
+        }
+    }
+}
+
+/// Why a job did not produce an outcome.
+pub enum Failure {
+    /// Nothing of it was sent (the process is going away): it can run elsewhere.
+    NotSent(Job),
+    /// It failed.
+    Error(JobError),
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Failure {
+        Failure::Error(e)
+    }
+}
+
+impl From<AskError> for Failure {
+    fn from(e: AskError) -> Failure {
+        Failure::Error(e.into())
+    }
+}
+
 pub type Reply = Result<Outcome, JobError>;
 
 /// What the supervisor knows of one worker process (one OS process; a replacement gets a new
@@ -92,14 +128,25 @@ pub struct ProcessInfo {
     pub ready: AtomicBool,
     /// What the worker reported of its confinement at the handshake (self-reported).
     pub jail: Mutex<JailReport>,
-    /// Jobs sent and not yet answered.
+    /// Jobs given to this process and not yet answered.
     pub in_flight: AtomicUsize,
-    /// Loader workers whose isolate lives in this process, and whose they are.
-    pub loaded: Mutex<HashMap<WorkerId, TenantId>>,
+    /// Loader workers whose isolate lives in this process: whose they are, and the load's
+    /// generation.
+    loaded: Mutex<HashMap<WorkerId, (TenantId, u64)>>,
+    /// The last load generation handed out.
+    generation: AtomicU64,
 }
 
 impl ProcessInfo {
-    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<WorkerId, TenantId>> {
+    /// A process in slot `slot`, not started yet.
+    pub fn new(slot: usize) -> ProcessInfo {
+        ProcessInfo {
+            slot,
+            ..ProcessInfo::default()
+        }
+    }
+
+    fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, (TenantId, u64)>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -107,7 +154,7 @@ impl ProcessInfo {
     pub fn loaded_by(&self, tenant: TenantId) -> Vec<WorkerId> {
         self.loaded()
             .iter()
-            .filter(|(_, t)| **t == tenant)
+            .filter(|(_, (t, _))| *t == tenant)
             .map(|(w, _)| *w)
             .collect()
     }
@@ -119,23 +166,43 @@ impl ProcessInfo {
     pub fn isolates(&self) -> usize {
         self.loaded().len()
     }
-}
 
-/// Time allowed beyond a job's wall-clock limit before the process is declared hung.
-const GRACE: Duration = Duration::from_secs(5);
+    fn generation_of(&self, worker: &WorkerId) -> Option<u64> {
+        self.loaded().get(worker).map(|(_, generation)| *generation)
+    }
+
+    /// Records a completed load; its generation.
+    fn mark_loaded(&self, worker: WorkerId, tenant: TenantId) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.loaded().insert(worker, (tenant, generation));
+        generation
+    }
+
+    /// Forgets `worker` if it is still the load of `generation`.
+    fn forget(&self, worker: &WorkerId, generation: u64) {
+        let mut loaded = self.loaded();
+        if loaded.get(worker).is_some_and(|(_, g)| *g == generation) {
+            loaded.remove(worker);
+        }
+    }
+}
 
 /// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
 /// worker that says it runs without seccomp or its own namespaces is refused: the report is
 /// self-reported and proves nothing about a compromised worker, but a worker that admits it is
 /// unjailed is a misconfiguration that must not serve.
-pub async fn handshake(channel: &mut Channel, jail: bool) -> Result<JailReport, String> {
-    channel
+pub async fn handshake(
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+    jail: bool,
+) -> Result<JailReport, String> {
+    writer
         .send(&ToWorker::Hello {
             protocol_version: PROTOCOL_VERSION,
         })
         .await
         .map_err(|e| e.to_string())?;
-    match tokio::time::timeout(Duration::from_secs(30), channel.recv()).await {
+    match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
         Ok(Ok(ToSupervisor::Ready {
             protocol_version,
             jail: report,
@@ -148,35 +215,9 @@ pub async fn handshake(channel: &mut Channel, jail: bool) -> Result<JailReport, 
             }
             Ok(report)
         }
-        Ok(Ok(other)) => Err(format!("unexpected first message {other:?}")),
+        Ok(Ok(other)) => Err(format!("unexpected first message, a {:?}", other.kind())),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no Ready within 30 s".into()),
-    }
-}
-
-/// Sends one request and waits for the answer carrying its id.
-async fn ask(
-    channel: &mut Channel,
-    message: ToWorker,
-    id: RequestId,
-    wall: Duration,
-) -> Result<ToSupervisor, JobError> {
-    let died = |e: ChannelError| JobError::WorkerDied(e.to_string());
-    channel.send(&message).await.map_err(|e| match e {
-        ChannelError::Encode(e) => JobError::Unencodable(e.to_string()),
-        other => died(other),
-    })?;
-    let answer = tokio::time::timeout(wall + GRACE, channel.recv())
-        .await
-        .map_err(|_| JobError::Timeout)?
-        .map_err(died)?;
-    match answer.request_id() {
-        Some(got) if got == id => Ok(answer),
-        // One request is in flight at a time: any other id means a confused or compromised
-        // worker, which is treated as dead.
-        _ => Err(JobError::WorkerDied(format!(
-            "answered an unknown request: {answer:?}"
-        ))),
     }
 }
 
@@ -206,32 +247,76 @@ pub fn capped(
     }
 }
 
+/// The answer of an `Outcome` request (the link has checked the kind).
 fn expect_outcome(answer: ToSupervisor) -> Result<Outcome, JobError> {
     match answer {
         ToSupervisor::Outcome(o) => Ok(o),
         other => Err(JobError::WorkerDied(format!(
-            "expected an outcome, got {other:?}"
+            "expected an outcome, got a {:?}",
+            other.kind()
         ))),
     }
 }
 
 /// How one process runs jobs: its V8 profile and, for quarantine, the limit caps.
-pub struct Conduct<'a> {
+pub struct Conduct {
     pub profile: stockade_ipc::Profile,
-    pub caps: Option<&'a stockade_ipc::Limits>,
+    pub caps: Option<stockade_ipc::Limits>,
 }
 
+/// What a load published to the requests waiting for it.
+#[derive(Clone)]
+enum Loaded {
+    /// Loaded, in this generation.
+    Yes(u64),
+    /// The worker refused it (compile error, a throw at the top level, a limit...).
+    Refused(Outcome),
+    /// The link had closed.
+    NotSent,
+    Failed(JobError),
+}
+
+/// One process's side of running jobs: its link, what it has loaded, the loads under way.
+pub struct Runner {
+    pub info: Arc<ProcessInfo>,
+    pub link: Arc<Link>,
+    pub conduct: Conduct,
+    loads: Mutex<HashMap<WorkerId, watch::Receiver<Option<Loaded>>>>,
+}
+
+impl Runner {
+    pub fn new(info: Arc<ProcessInfo>, link: Arc<Link>, conduct: Conduct) -> Runner {
+        Runner {
+            info,
+            link,
+            conduct,
+            loads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn loads(&self) -> MutexGuard<'_, HashMap<WorkerId, watch::Receiver<Option<Loaded>>>> {
+        self.loads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn caps(&self) -> Option<&stockade_ipc::Limits> {
+        self.conduct.caps.as_ref()
+    }
+}
+
+/// Runs `job` of `tenant` in `runner`'s process. `lease` is the job's place under the process's
+/// cap; the requests it sends hold it until they are answered.
 pub async fn serve_job(
-    info: &ProcessInfo,
-    channel: &mut Channel,
-    next_id: &mut u64,
+    runner: &Arc<Runner>,
     job: Job,
     tenant: TenantId,
-    conduct: &Conduct<'_>,
-) -> Result<Outcome, JobError> {
-    let mut fresh = || {
-        *next_id += 1;
-        RequestId(*next_id)
+    lease: &Lease,
+) -> Result<Outcome, Failure> {
+    let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
+        tenant,
+        runs_code,
+        answer,
+        cancellable,
+        lease: Some(Arc::clone(lease)),
     };
     match job {
         Job::Run {
@@ -239,25 +324,41 @@ pub async fn serve_job(
             arg_json,
             limits,
         } => {
-            let id = fresh();
-            let limits = capped(limits, conduct.caps);
-            let wall = wall_of(&limits);
+            let Ok(ticket) = runner
+                .link
+                .register(request(true, MessageKind::Outcome, true))
+            else {
+                return Err(Failure::NotSent(Job::Run {
+                    code,
+                    arg_json,
+                    limits,
+                }));
+            };
+            let limits = capped(limits, runner.caps());
             let snippet = ToWorker::RunSnippet {
-                request_id: id,
+                request_id: ticket.id(),
                 code,
                 arg_json,
                 limits,
             };
-            expect_outcome(ask(channel, snippet, id, wall).await?)
+            Ok(expect_outcome(
+                ticket.exchange(snippet, wall_of(&limits)).await?,
+            )?)
         }
         Job::Dispose { worker_id } => {
-            let id = fresh();
+            let Ok(ticket) = runner
+                .link
+                .register(request(false, MessageKind::Disposed, false))
+            else {
+                return Err(Failure::NotSent(Job::Dispose { worker_id }));
+            };
+            let id = ticket.id();
             let dispose = ToWorker::Dispose {
                 request_id: id,
                 worker_id,
             };
-            ask(channel, dispose, id, Duration::from_secs(5)).await?;
-            info.loaded().remove(&worker_id);
+            ticket.exchange(dispose, Duration::from_secs(5)).await?;
+            runner.info.loaded().remove(&worker_id);
             Ok(Outcome {
                 request_id: id,
                 result: Ok(stockade_ipc::Reply::Loaded),
@@ -267,38 +368,31 @@ pub async fn serve_job(
             })
         }
         Job::Call { def, call } => {
-            let limits = capped(def.limits, conduct.caps);
+            let limits = capped(def.limits, runner.caps());
             let wall = wall_of(&limits);
             for _attempt in 0..2 {
-                if !info.has_loaded(&def.id) {
-                    let id = fresh();
-                    let load = ToWorker::LoadWorker(LoadWorker {
-                        request_id: id,
-                        worker_id: def.id,
-                        tenant: def.tenant.clone(),
-                        main_module: def.main_module.clone(),
-                        modules: def.modules.clone(),
-                        env: def.env.clone(),
-                        limits,
-                        profile: conduct.profile,
-                    });
-                    let outcome = expect_outcome(ask(channel, load, id, wall).await?)?;
-                    if outcome.result.is_err() {
-                        return Ok(outcome);
-                    }
-                    info.loaded().insert(def.id, tenant);
-                }
-                let id = fresh();
+                let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
+                    Loaded::Yes(generation) => generation,
+                    Loaded::Refused(outcome) => return Ok(outcome),
+                    Loaded::NotSent => return Err(Failure::NotSent(Job::Call { def, call })),
+                    Loaded::Failed(e) => return Err(e.into()),
+                };
+                let Ok(ticket) = runner
+                    .link
+                    .register(request(true, MessageKind::Outcome, true))
+                else {
+                    return Err(Failure::NotSent(Job::Call { def, call }));
+                };
                 let invoke = ToWorker::Invoke {
-                    request_id: id,
+                    request_id: ticket.id(),
                     worker_id: def.id,
                     call: call.clone(),
                 };
-                let outcome = expect_outcome(ask(channel, invoke, id, wall).await?)?;
+                let outcome = expect_outcome(ticket.exchange(invoke, wall).await?)?;
                 match &outcome.result {
                     Err(e) if e.kind == ErrorKind::UnknownWorker => {
                         // The worker disposed it (a limit poisoned it): load again and retry once.
-                        info.loaded().remove(&def.id);
+                        runner.info.forget(&def.id, generation);
                         continue;
                     }
                     Err(e)
@@ -311,13 +405,279 @@ pub async fn serve_job(
                                 | ErrorKind::ResultTooLarge
                         ) =>
                     {
-                        info.loaded().remove(&def.id);
+                        runner.info.forget(&def.id, generation);
                     }
                     _ => {}
                 }
                 return Ok(outcome);
             }
-            Err(JobError::Unavailable)
+            Err(JobError::Unavailable.into())
         }
+    }
+}
+
+/// The generation of `def` loaded in `runner`'s process, loading it first if need be: at most
+/// one load per worker at a time, shared by every request that needs it.
+async fn ensure_loaded(
+    runner: &Arc<Runner>,
+    def: &Arc<WorkerDef>,
+    tenant: TenantId,
+    limits: stockade_ipc::Limits,
+    lease: &Lease,
+) -> Loaded {
+    let mut waiting = {
+        let mut loads = runner.loads();
+        // Checked under the loads lock: a load records itself as loaded before it leaves `loads`.
+        if let Some(generation) = runner.info.generation_of(&def.id) {
+            return Loaded::Yes(generation);
+        }
+        match loads.get(&def.id) {
+            Some(under_way) => under_way.clone(),
+            None => {
+                let (publish, waiting) = watch::channel(None);
+                loads.insert(def.id, waiting.clone());
+                tokio::spawn(load(
+                    Arc::clone(runner),
+                    Arc::clone(def),
+                    tenant,
+                    limits,
+                    Arc::clone(lease),
+                    publish,
+                ));
+                waiting
+            }
+        }
+    };
+    let loaded = match waiting.wait_for(Option::is_some).await {
+        Ok(loaded) => loaded.clone().unwrap_or(Loaded::NotSent),
+        Err(_) => Loaded::Failed(JobError::WorkerDied("its load was abandoned".into())),
+    };
+    loaded
+}
+
+/// One load, as a task of its own; publishes its result to the requests waiting for it.
+async fn load(
+    runner: Arc<Runner>,
+    def: Arc<WorkerDef>,
+    tenant: TenantId,
+    limits: stockade_ipc::Limits,
+    lease: Lease,
+    publish: watch::Sender<Option<Loaded>>,
+) {
+    let registered = runner.link.register(Request {
+        tenant,
+        runs_code: true,
+        answer: MessageKind::Outcome,
+        cancellable: false,
+        lease: Some(lease),
+    });
+    let loaded = match registered {
+        Err(NotSent) => Loaded::NotSent,
+        Ok(ticket) => {
+            let message = ToWorker::LoadWorker(LoadWorker {
+                request_id: ticket.id(),
+                worker_id: def.id,
+                tenant: def.tenant.clone(),
+                main_module: def.main_module.clone(),
+                modules: def.modules.clone(),
+                env: def.env.clone(),
+                limits,
+                profile: runner.conduct.profile,
+            });
+            match ticket.exchange(message, wall_of(&limits)).await {
+                Ok(answer) => match expect_outcome(answer) {
+                    Ok(outcome) if outcome.result.is_ok() => {
+                        Loaded::Yes(runner.info.mark_loaded(def.id, tenant))
+                    }
+                    Ok(outcome) => Loaded::Refused(outcome),
+                    Err(e) => Loaded::Failed(e),
+                },
+                Err(e) => Loaded::Failed(e.into()),
+            }
+        }
+    };
+    runner.loads().remove(&def.id);
+    let _ = publish.send(Some(loaded));
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::supervisor::fake_worker::{pair, FakeWorker};
+    use crate::supervisor::host_calls::HostCalls;
+
+    const T: TenantId = TenantId(2);
+
+    fn runner() -> (Arc<Runner>, FakeWorker) {
+        let (reader, writer, worker) = pair();
+        let (link, _end) = Link::start(reader, writer, Arc::new(HostCalls::default()));
+        let conduct = Conduct {
+            profile: stockade_ipc::Profile::Standard,
+            caps: None,
+        };
+        let runner = Runner::new(Arc::new(ProcessInfo::new(0)), link, conduct);
+        (Arc::new(runner), worker)
+    }
+
+    fn lease() -> Lease {
+        Arc::new(
+            Arc::new(Semaphore::new(1))
+                .try_acquire_owned()
+                .expect("permit"),
+        )
+    }
+
+    fn def() -> Arc<WorkerDef> {
+        Arc::new(WorkerDef {
+            id: WorkerId([9; 32]),
+            tenant: "t".into(),
+            main_module: "main.js".into(),
+            modules: vec![],
+            env: vec![],
+            limits: stockade_ipc::Limits::default(),
+            compatibility_date: None,
+            features: Default::default(),
+        })
+    }
+
+    fn call(def: &Arc<WorkerDef>, n: u8) -> Job {
+        Job::Call {
+            def: Arc::clone(def),
+            call: Call::Default {
+                arg_json: vec![b'0' + n],
+            },
+        }
+    }
+
+    fn spawn_job(
+        runner: &Arc<Runner>,
+        job: Job,
+    ) -> tokio::task::JoinHandle<Result<Outcome, Failure>> {
+        let runner = Arc::clone(runner);
+        tokio::spawn(async move { serve_job(&runner, job, T, &lease()).await })
+    }
+
+    fn json(result: Result<Outcome, Failure>) -> String {
+        match result {
+            Ok(Outcome {
+                result: Ok(stockade_ipc::Reply::Json(json)),
+                ..
+            }) => String::from_utf8(json).expect("utf8"),
+            Ok(other) => panic!("expected JSON, got {other:?}"),
+            Err(_) => panic!("the job failed"),
+        }
+    }
+
+    /// Answers every `Invoke` with its argument; counts `LoadWorker`s (answered `Loaded`).
+    async fn serve(worker: &mut FakeWorker, messages: usize, unknown_first: bool) -> usize {
+        let mut loads = 0;
+        let mut refused = !unknown_first;
+        for _ in 0..messages {
+            match worker.expect().await {
+                ToWorker::LoadWorker(load) => {
+                    loads += 1;
+                    let loaded = crate::supervisor::fake_worker::outcome(
+                        load.request_id,
+                        Ok(stockade_ipc::Reply::Loaded),
+                    );
+                    worker.send(&loaded).await;
+                }
+                ToWorker::Invoke {
+                    request_id,
+                    call: Call::Default { arg_json },
+                    ..
+                } => {
+                    if refused {
+                        let arg = String::from_utf8(arg_json).expect("utf8");
+                        worker.answer(request_id, &arg).await;
+                    } else {
+                        refused = true;
+                        worker.fail(request_id, ErrorKind::UnknownWorker).await;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        loads
+    }
+
+    #[tokio::test]
+    async fn requests_arriving_together_load_their_worker_once() {
+        let (runner, mut worker) = runner();
+        let def = def();
+        let jobs: Vec<_> = (1..=3).map(|n| spawn_job(&runner, call(&def, n))).collect();
+        // One load, then three invokes.
+        assert_eq!(serve(&mut worker, 4, false).await, 1);
+        for (n, job) in (1..=3).zip(jobs) {
+            assert_eq!(json(job.await.expect("task")), n.to_string());
+        }
+        assert!(runner.info.has_loaded(&def.id));
+        // Loaded: the next call sends only its invoke.
+        let job = spawn_job(&runner, call(&def, 4));
+        assert_eq!(serve(&mut worker, 1, false).await, 0);
+        assert_eq!(json(job.await.expect("task")), "4");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_worker_is_loaded_again_and_the_call_retried_once() {
+        let (runner, mut worker) = runner();
+        let def = def();
+        let job = spawn_job(&runner, call(&def, 1));
+        // Load, invoke (UnknownWorker), load again, invoke.
+        assert_eq!(serve(&mut worker, 4, true).await, 2);
+        assert_eq!(json(job.await.expect("task")), "1");
+    }
+
+    #[tokio::test]
+    async fn a_refused_load_answers_every_request_waiting_for_it() {
+        let (runner, mut worker) = runner();
+        let def = def();
+        let jobs: Vec<_> = (1..=2).map(|n| spawn_job(&runner, call(&def, n))).collect();
+        let ToWorker::LoadWorker(load) = worker.expect().await else {
+            panic!("expected the load");
+        };
+        worker.fail(load.request_id, ErrorKind::CompileError).await;
+        for job in jobs {
+            match job.await.expect("task") {
+                Ok(Outcome { result: Err(e), .. }) => assert_eq!(e.kind, ErrorKind::CompileError),
+                _ => panic!("expected the load's error"),
+            }
+        }
+        assert!(!runner.info.has_loaded(&def.id));
+        assert!(worker.silent_for(Duration::from_millis(100)).await);
+    }
+
+    #[tokio::test]
+    async fn a_job_on_a_closed_link_is_handed_back_whole() {
+        let (runner, worker) = runner();
+        drop(worker);
+        runner.link.close("test");
+        let job = Job::Run {
+            code: "export default () => 1".into(),
+            arg_json: b"7".to_vec(),
+            limits: stockade_ipc::Limits::default(),
+        };
+        match serve_job(&runner, job, T, &lease()).await {
+            Err(Failure::NotSent(Job::Run { arg_json, .. })) => assert_eq!(arg_json, b"7"),
+            _ => panic!("expected NotSent with the job"),
+        }
+        match serve_job(&runner, call(&def(), 1), T, &lease()).await {
+            Err(Failure::NotSent(Job::Call { .. })) => {}
+            _ => panic!("expected NotSent with the job"),
+        }
+    }
+
+    #[test]
+    fn forgetting_an_old_load_keeps_a_newer_one() {
+        let info = ProcessInfo::new(0);
+        let worker = WorkerId([1; 32]);
+        let old = info.mark_loaded(worker, T);
+        let new = info.mark_loaded(worker, T);
+        info.forget(&worker, old);
+        assert!(info.has_loaded(&worker));
+        info.forget(&worker, new);
+        assert!(!info.has_loaded(&worker));
     }
 }

@@ -5,13 +5,19 @@
 //! - `pool`: the public face: place and run a job, risk reports and overrides, admin views;
 //! - `state`: the placement state behind one mutex (cordon, slots, tenants' presence);
 //! - `slots`: the worker processes, bound to a tier or waiting as warm spares;
-//! - `process`: one worker process's life (spawn, handshake, jobs, death);
+//! - `process`: one worker process's life (spawn, handshake, concurrent jobs, death);
 //! - `jobs`: one job over the IPC protocol;
+//! - `link`: a process's multiplexed socket: requests in flight, cancels, host calls;
+//! - `host_calls`: what a running request may ask the supervisor;
 //! - `tenants`: configured tenants and the code features that feed their scores;
 //! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket.
 
 mod channel;
+#[cfg(test)]
+mod fake_worker;
+mod host_calls;
 mod jobs;
+mod link;
 mod pool;
 mod process;
 mod slots;

@@ -11,11 +11,16 @@
 //!   quarantine);
 //! - a tenant's tier change takes effect on its next job; its isolates in the old process are
 //!   disposed once its jobs there finish (see `state`);
-//! - CPU and memory limit hits, and worker deaths (attributed to the tenant whose code ran, a
-//!   seccomp kill when the worker died of SIGSYS), are recorded in the tenant's history before
-//!   the job's caller gets its answer;
-//! - a job queued behind a job that killed its process is placed again (at most three
-//!   placements per job), so co-resident tenants are served elsewhere instead of failing.
+//! - CPU and memory limit hits, and worker deaths (attributed to the one tenant whose code was in
+//!   flight, a seccomp kill when the worker died of SIGSYS; to nobody when several tenants' code
+//!   was, see `process`), are recorded in the tenant's history before the job's caller gets its
+//!   answer;
+//! - a job still queued for a process that dies (beyond its `max_in_flight_per_worker`), or that
+//!   could not send its request before the process died, is placed again (at most three
+//!   placements per job), so co-resident tenants are served elsewhere instead of failing; jobs
+//!   whose request was in flight in it fail with it;
+//! - a job whose caller goes away (its `submit` future is dropped) still finishes its placement,
+//!   so the tenant's presence in the process is released; its request is cancelled (`process`).
 //!
 //! Trusts: the configuration; the runner (`process`) to report each death once.
 
@@ -23,14 +28,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use stockade_cordon::{
-    Cordon, CordonConfig, CordonMetrics, HistoryEvent, Millis, Override, RiskReport, ScoringPolicy,
-    TenantId, TierCapacity, TierMinProcesses,
+    Cordon, CordonConfig, CordonMetrics, HistoryEvent, Millis, Override, ProcessId, RiskReport,
+    ScoringPolicy, TenantId, TierCapacity, TierMinProcesses,
 };
 use stockade_ipc::{ErrorKind, Outcome};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::host_calls::HostCalls;
 use super::jobs::{Job, JobError, Reply, WorkerDef};
-use super::process::{Answer, Death, DeathHook, Envelope};
+use super::process::{Answer, Blame, Death, DeathHook, Envelope};
 use super::slots::{Launcher, SlotView};
 use super::spawn::SpawnConfig;
 use super::state::{Effect, State};
@@ -91,11 +97,20 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn on_death(self: &Arc<Self>, life: u64, running: Option<TenantId>, death: &Death) {
+    fn on_death(self: &Arc<Self>, life: u64, blame: &Blame, death: &Death) {
         let mut effects = Vec::new();
         let quarantined = self
             .lock()
-            .died(life, running, death, self.clock.now(), &mut effects);
+            .died(life, blame, death, self.clock.now(), &mut effects);
+        if let Blame::Unknown(suspects) = blame {
+            let names: Vec<&str> = suspects.iter().map(|&t| self.tenants.name(t)).collect();
+            eprintln!(
+                "stockade: a worker died ({}) running code of several tenants ({}); it is blamed \
+                 on none of them",
+                death.how,
+                names.join(", ")
+            );
+        }
         if let Some(tenant) = quarantined {
             eprintln!(
                 "stockade: tenant {} quarantined: its code was running when its worker died ({})",
@@ -107,8 +122,15 @@ impl Inner {
     }
 
     fn spawn_effects(self: &Arc<Self>, effects: Vec<Effect>) {
-        if !effects.is_empty() {
-            tokio::spawn(Arc::clone(self).apply(effects));
+        if effects.is_empty() {
+            return;
+        }
+        // Also called from drop guards, which may run outside the runtime while it shuts down.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(Arc::clone(self).apply(effects));
+            }
+            Err(_) => eprintln!("stockade: effects dropped: the runtime is gone"),
         }
     }
 
@@ -143,6 +165,43 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+/// One placement of a job, finished exactly once: when its answer is in, or, if its caller
+/// goes away first (the `submit` future is dropped), when it is dropped.
+struct Placed<'a> {
+    inner: &'a Arc<Inner>,
+    process: ProcessId,
+    tenant: TenantId,
+    finished: bool,
+}
+
+impl Placed<'_> {
+    fn finish(mut self, event: Option<HistoryEvent>) {
+        self.finish_with(event);
+    }
+
+    fn finish_with(&mut self, event: Option<HistoryEvent>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let inner = self.inner;
+        let mut effects = Vec::new();
+        inner.lock().finish(
+            self.process,
+            self.tenant,
+            event,
+            inner.clock.now(),
+            &mut effects,
+        );
+        inner.spawn_effects(effects);
+    }
+}
+
+impl Drop for Placed<'_> {
+    fn drop(&mut self) {
+        self.finish_with(None);
     }
 }
 
@@ -185,15 +244,17 @@ impl Pool {
         let warm = config.workers;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let weak = weak.clone();
-            let on_death: DeathHook = Arc::new(move |life, running, death: &Death| {
+            let on_death: DeathHook = Arc::new(move |life, blame: &Blame, death: &Death| {
                 if let Some(inner) = weak.upgrade() {
-                    inner.on_death(life, running, death);
+                    inner.on_death(life, blame, death);
                 }
             });
             let launcher = Launcher {
                 spawn,
                 quarantine_caps,
                 on_death,
+                max_in_flight: config.max_in_flight_per_worker,
+                host_calls: Arc::new(HostCalls::standard()),
             };
             Inner {
                 state: Mutex::new(State::new(cordon, warm, launcher)),
@@ -228,35 +289,36 @@ impl Pool {
             let route = inner.lock().route(id, inner.clock.now(), &mut effects);
             inner.spawn_effects(effects);
             let route = route?;
-            let (tx, rx) = oneshot::channel();
-            route
-                .info
-                .in_flight
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let envelope = Envelope {
-                job,
+            let placed = Placed {
+                inner,
+                process: route.process,
                 tenant: id,
-                reply: tx,
+                finished: false,
             };
-            let answer = match route.jobs.send(envelope).await {
-                Ok(()) => rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable))),
-                Err(mpsc::error::SendError(envelope)) => {
+            // A slot first, so that a caller going away while the queue is full leaves nothing
+            // counted: between the count and the send there is no await.
+            let answer = match route.jobs.reserve().await {
+                Ok(slot) => {
+                    let (tx, rx) = oneshot::channel();
                     route
                         .info
                         .in_flight
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    Answer::NotStarted(envelope.job)
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    slot.send(Envelope {
+                        job,
+                        tenant: id,
+                        reply: tx,
+                    });
+                    rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable)))
                 }
+                // The process is gone.
+                Err(_) => Answer::NotStarted(job),
             };
             let event = match &answer {
                 Answer::Done(Ok(outcome)) => limit_event(outcome),
                 _ => None,
             };
-            let mut effects = Vec::new();
-            inner
-                .lock()
-                .finish(route.process, id, event, inner.clock.now(), &mut effects);
-            inner.spawn_effects(effects);
+            placed.finish(event);
             match answer {
                 Answer::Done(reply) => return reply,
                 Answer::NotStarted(returned) => job = returned,

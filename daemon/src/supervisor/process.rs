@@ -1,32 +1,60 @@
 //! One worker process's life, run by one task: spawn `stockade worker` (jailed, with the profile
-//! its tier needs), complete the handshake, then feed it one job at a time until it is retired
-//! (its job channel closes: it is asked to shut down) or it dies.
+//! its tier needs), complete the handshake, then run the jobs it is given, concurrently, until
+//! it is retired (its job channel closes: it finishes what it has and is asked to shut down) or
+//! it dies.
 //!
 //! Guarantees:
 //! - a life is one OS process: it is never respawned, so a process that hosted one tier's
 //!   tenants never serves anything else; the pool starts a new life instead;
+//! - at most `max_in_flight` jobs of a process run at once (each as a task of its own, over the
+//!   process's multiplexed `link`); the others wait in its job channel. A request cancelled
+//!   because its caller went away keeps its place until the worker answers it;
+//! - a job whose caller goes away (the HTTP handler's future is dropped when its client
+//!   disconnects) is cancelled: its request in flight gets `Cancel`;
 //! - a death is noticed while idle as well as mid-job, and reported through the death hook,
-//!   synchronously, *before* the failed job's caller gets its answer: whoever reads the risk
-//!   report after a 502 sees the crash already recorded;
-//! - only the job that was running fails; jobs still queued behind it are handed back unstarted
-//!   (`Answer::NotStarted`), so the pool places them again, elsewhere;
-//! - a death is attributed to the tenant whose code ran (not for a `Dispose`), and classified
-//!   as a seccomp kill when the worker died of SIGSYS; a SIGKILL from outside (`kill -9`, the
-//!   OOM killer) and a limit the worker enforced by exiting blame nobody.
+//!   synchronously, *before* any failed job's caller gets its answer: whoever reads the risk
+//!   report after a 502 sees the crash already recorded. What the worker wrote before it died
+//!   is routed first, so a request it answered does not count as in flight;
+//! - every job the process had is answered: with its own answer if the worker gave it, else
+//!   `WorkerDied` (`Timeout` for a request the supervisor declared hung), or, when the process
+//!   ended itself to enforce a limit (`stockade_ipc::exit`) with exactly one request in flight,
+//!   that limit's outcome for the jobs that depended on that request. With several in flight a
+//!   limit exit cannot be pinned on one, and they all fail `WorkerDied`, saying so. Jobs still
+//!   queued, and jobs nothing of which was sent, are handed back unstarted (`Answer::NotStarted`)
+//!   so the pool places them again, elsewhere;
+//! - a death's attribution ([`Blame`]) comes from the requests running tenant code that the
+//!   worker had when it died (sent, not answered; cancelled ones included). A death of a SIGSYS
+//!   is classified a seccomp kill. Nobody is blamed when none was in flight (idle, or only a
+//!   `Dispose`), for a limit the worker enforced by exiting, or for a SIGKILL from outside
+//!   (`kill -9`, the OOM killer). When the requests in flight were all one tenant's, that tenant
+//!   is the culprit, as when a process ran one request at a time.
+//!
+//! **Several tenants in flight** ([`Blame::Unknown`]): the culprit cannot be told apart, so
+//! nobody gets the latching signals (`worker_crash_while_running`, `seccomp_kill`), which would
+//! quarantine innocent neighbours along with the culprit; each suspect gets the weak
+//! `worker_death` signal instead (as every tenant of the process does), and the supervisor logs
+//! the suspects. The gap: an attacker who crashes processes only while neighbours' requests are
+//! in flight with its own escapes quarantine, paying only `worker_death` (capped at 10 points),
+//! and takes those neighbours' requests down with it each time. Closing it needs the worker to
+//! say which isolate was running (or a crash to be replayed alone), which it does not yet.
 //!
 //! Trusts: the kernel's exit status; nothing the worker says about itself.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
-use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId, ToWorker};
+use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId};
 use tokio::process::Child;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
-use super::channel::Channel;
-use super::jobs::{handshake, serve_job, Conduct, Job, JobError, ProcessInfo, Reply};
+use super::channel::{split, FrameReader, FrameWriter};
+use super::host_calls::HostCalls;
+use super::jobs::{handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner};
+use super::link::{InFlight, Link};
 use super::spawn::{spawn, SpawnConfig};
 
 /// A job for one process, with the tenant it is for and where to answer.
@@ -38,7 +66,7 @@ pub struct Envelope {
 
 pub enum Answer {
     /// The process ran the job (or died running it).
-    Done(Reply),
+    Done(super::jobs::Reply),
     /// The process died or was retired before the job started: it can run elsewhere.
     NotStarted(Job),
 }
@@ -50,7 +78,7 @@ pub struct Death {
     pub how: String,
     /// The jail's seccomp filter killed it (SIGSYS).
     pub by_seccomp: bool,
-    /// It ended itself to enforce this limit of the request it was running, which V8 could not
+    /// It ended itself to enforce this limit of a request it was running, which V8 could not
     /// stop in-process (`stockade_ipc::exit`): that request's answer, not a crash.
     pub limit: Option<ErrorKind>,
     /// Killed from outside with SIGKILL (an operator's `kill -9`, the kernel's OOM killer): no
@@ -58,21 +86,39 @@ pub struct Death {
     pub killed_externally: bool,
 }
 
+/// Whom a death is evidence against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blame {
+    /// Nobody: no tenant code was in flight, or the death says nothing about the code that was.
+    Nobody,
+    /// The one tenant whose code was in flight.
+    Tenant(TenantId),
+    /// Several tenants had code in flight; any of them may have caused it (see the module
+    /// documentation). Sorted, at least two.
+    Unknown(Vec<TenantId>),
+}
+
 impl Death {
-    /// The tenant to hold responsible: the one whose code ran, unless the death says nothing
-    /// about that code. Only a jail kill (SIGSYS), a crash of the process itself or a limit it
-    /// enforced is evidence.
-    pub fn culprit(&self, running: Option<TenantId>) -> Option<TenantId> {
-        if self.killed_externally {
-            None
-        } else {
-            running
+    /// Whom to hold responsible, given the tenants whose code was in flight. Only a jail kill
+    /// (SIGSYS) or a crash of the process itself is evidence; a limit it enforced by exiting and a
+    /// SIGKILL from outside are not.
+    pub fn blame(&self, running: &BTreeSet<TenantId>) -> Blame {
+        if self.killed_externally || self.limit.is_some() {
+            return Blame::Nobody;
+        }
+        let mut running = running.iter().copied();
+        match (running.next(), running.next()) {
+            (None, _) => Blame::Nobody,
+            (Some(tenant), None) => Blame::Tenant(tenant),
+            (Some(first), Some(second)) => {
+                Blame::Unknown([first, second].into_iter().chain(running).collect())
+            }
         }
     }
 }
 
-/// Called once when a life's process dies: (life id, tenant whose code was running, how).
-pub type DeathHook = Arc<dyn Fn(u64, Option<TenantId>, &Death) + Send + Sync>;
+/// Called once when a life's process dies: (life id, whom it is evidence against, how).
+pub type DeathHook = Arc<dyn Fn(u64, &Blame, &Death) + Send + Sync>;
 
 pub struct LifeConfig {
     /// Unique over the daemon's lifetime.
@@ -84,6 +130,10 @@ pub struct LifeConfig {
     pub caps: Option<stockade_ipc::Limits>,
     /// Wait this long before spawning (a replacement after a death, so a crash loop is paced).
     pub delay: Duration,
+    /// Jobs running at once, at most (the config's `max_in_flight_per_worker`).
+    pub max_in_flight: usize,
+    /// What the process's requests may ask the supervisor.
+    pub host_calls: Arc<HostCalls>,
 }
 
 /// The supervisor's handle on one life.
@@ -95,10 +145,7 @@ pub struct Life {
 
 pub fn start(config: LifeConfig, on_death: DeathHook) -> Life {
     let (tx, rx) = mpsc::channel(1024);
-    let info = Arc::new(ProcessInfo {
-        slot: config.slot,
-        ..ProcessInfo::default()
-    });
+    let info = Arc::new(ProcessInfo::new(config.slot));
     let id = config.id;
     tokio::spawn(run(Arc::clone(&info), config, rx, on_death));
     Life { id, info, jobs: tx }
@@ -116,7 +163,7 @@ async fn start_process(
     info: &ProcessInfo,
     config: &LifeConfig,
     jobs: &mpsc::Receiver<Envelope>,
-) -> Option<(Child, Channel)> {
+) -> Option<(Child, FrameReader, FrameWriter)> {
     let mut backoff = Duration::from_millis(100);
     loop {
         if jobs.is_closed() && jobs.is_empty() {
@@ -127,11 +174,11 @@ async fn start_process(
                 info.host_pid
                     .store(spawned.child.id().unwrap_or(0), Ordering::Relaxed);
                 info.started_unix_ms.store(unix_ms(), Ordering::Relaxed);
-                let mut channel = Channel::new(spawned.stream);
-                match handshake(&mut channel, config.spawn.jail).await {
+                let (mut reader, mut writer) = split(spawned.stream);
+                match handshake(&mut reader, &mut writer, config.spawn.jail).await {
                     Ok(report) => {
                         *info.jail.lock().unwrap_or_else(|e| e.into_inner()) = report;
-                        return Some((spawned.child, channel));
+                        return Some((spawned.child, reader, writer));
                     }
                     Err(e) => {
                         eprintln!("stockade: worker {} failed its handshake: {e}", info.slot);
@@ -146,6 +193,76 @@ async fn start_process(
     }
 }
 
+/// Counts a job in `ProcessInfo::in_flight` until it is answered (dropped).
+struct Counted(Arc<ProcessInfo>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A job the process failed: answered by the life once the death is recorded.
+struct Failed {
+    reply: oneshot::Sender<Answer>,
+    failure: Failure,
+    _counted: Counted,
+}
+
+enum JobEnd {
+    /// Answered, or its caller went away.
+    Over,
+    /// The process failed it.
+    Failed(Failed),
+}
+
+/// One job, as a task of its own.
+async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphorePermit) -> JobEnd {
+    let Envelope {
+        job,
+        tenant,
+        mut reply,
+    } = envelope;
+    let counted = Counted(Arc::clone(&runner.info));
+    if reply.is_closed() {
+        return JobEnd::Over; // its caller went away while it was queued
+    }
+    let lease = Arc::new(permit);
+    let result = tokio::select! {
+        result = serve_job(&runner, job, tenant, &lease) => result,
+        // The caller went away: dropping `serve_job` cancels its request in flight.
+        () = reply.closed() => return JobEnd::Over,
+    };
+    drop(lease); // requests still pending hold their own share until answered
+    match result {
+        Ok(outcome) => {
+            let _ = reply.send(Answer::Done(Ok(outcome)));
+            JobEnd::Over
+        }
+        // The worker is fine: the supervisor gave up on a retry, or sent nothing.
+        Err(Failure::Error(error)) if !error.ends_the_process() => {
+            let _ = reply.send(Answer::Done(Err(error)));
+            JobEnd::Over
+        }
+        Err(failure) => JobEnd::Failed(Failed {
+            reply,
+            failure,
+            _counted: counted,
+        }),
+    }
+}
+
+/// What ended a life's serving.
+enum Cause {
+    /// The process exited.
+    Exited(std::io::Result<std::process::ExitStatus>),
+    /// The link closed (the worker closed its socket, sent garbage, or answered what it was not
+    /// asked): why.
+    Link(String),
+    /// A job failed in a way that ends the process.
+    Job(Failed),
+}
+
 async fn run(
     info: Arc<ProcessInfo>,
     config: LifeConfig,
@@ -153,9 +270,10 @@ async fn run(
     on_death: DeathHook,
 ) {
     tokio::time::sleep(config.delay).await;
-    let Some((mut child, mut channel)) = start_process(&info, &config, &jobs).await else {
+    let Some((mut child, reader, writer)) = start_process(&info, &config, &jobs).await else {
         return;
     };
+    let (link, mut link_end) = Link::start(reader, writer, Arc::clone(&config.host_calls));
     info.ready.store(true, Ordering::Relaxed);
     let conduct = Conduct {
         profile: if config.spawn.profile == "strict" {
@@ -163,79 +281,165 @@ async fn run(
         } else {
             stockade_ipc::Profile::Standard
         },
-        caps: config.caps.as_ref(),
+        caps: config.caps,
     };
-    let mut next_id = 0u64;
-    loop {
-        let envelope = tokio::select! {
-            envelope = jobs.recv() => envelope,
-            // Idle: a process that dies now was running nobody's code.
-            status = child.wait() => {
-                info.ready.store(false, Ordering::Relaxed);
-                let death = Death::from_status(status);
-                eprintln!("stockade: worker {} died while idle: {}", info.slot, death.how);
-                on_death(config.id, None, &death);
-                hand_back_queued(&info, &mut jobs);
-                return;
-            }
-        };
-        let Some(Envelope { job, tenant, reply }) = envelope else {
-            // Retired: every sender is gone and the queue is empty.
-            let _ = channel.send(&ToWorker::Shutdown).await;
+    let runner = Arc::new(Runner::new(Arc::clone(&info), Arc::clone(&link), conduct));
+    let permits = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let mut tasks: JoinSet<JobEnd> = JoinSet::new();
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut retiring = false;
+    let cause = loop {
+        if retiring && tasks.is_empty() {
+            // Retired, and everything it had is answered.
+            link.shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            link_end.abort();
             return; // kill_on_drop ends a process that ignored Shutdown
-        };
-        let running = job.runs_tenant_code().then_some(tenant);
-        let result = serve_job(&info, &mut channel, &mut next_id, job, tenant, &conduct).await;
-        let error = match result {
-            Ok(outcome) => {
-                info.in_flight.fetch_sub(1, Ordering::Relaxed);
-                let _ = reply.send(Answer::Done(Ok(outcome)));
-                continue;
-            }
-            // The worker is fine: the supervisor gave up on a retry, or sent nothing.
-            Err(error) if !error.ends_the_process() => {
-                info.in_flight.fetch_sub(1, Ordering::Relaxed);
-                let _ = reply.send(Answer::Done(Err(error)));
-                continue;
-            }
-            Err(error) => error,
-        };
-        info.ready.store(false, Ordering::Relaxed);
-        let death = reap(&mut child, &error).await;
-        if let (JobError::WorkerDied(_), Some(kind)) = (&error, death.limit) {
-            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
-            eprintln!("stockade: worker {} ended itself for a {kind:?}", info.slot);
-            on_death(config.id, None, &death);
-            info.in_flight.fetch_sub(1, Ordering::Relaxed);
-            let _ = reply.send(Answer::Done(Ok(limit_outcome(RequestId(next_id), kind))));
-            hand_back_queued(&info, &mut jobs);
-            return;
         }
-        let error = match error {
-            JobError::WorkerDied(_) => JobError::WorkerDied(death.how.clone()),
-            other => other,
-        };
-        eprintln!("stockade: worker {} failed: {error}", info.slot);
-        on_death(config.id, death.culprit(running), &death);
-        info.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let _ = reply.send(Answer::Done(Err(error)));
-        hand_back_queued(&info, &mut jobs);
-        return;
+        tokio::select! {
+            acquired = Arc::clone(&permits).acquire_owned(), if permit.is_none() && !retiring => {
+                permit = acquired.ok();
+            }
+            envelope = jobs.recv(), if permit.is_some() && !retiring => match (envelope, permit.take()) {
+                (Some(envelope), Some(lease)) => {
+                    tasks.spawn(job_task(Arc::clone(&runner), envelope, lease));
+                }
+                // Retired: every sender is gone and the queue is empty.
+                _ => retiring = true,
+            },
+            Some(ended) = tasks.join_next() => match ended {
+                Ok(JobEnd::Over) => {}
+                Ok(JobEnd::Failed(failed)) => break Cause::Job(failed),
+                // A job task panicked: its caller sees its answer dropped.
+                Err(e) => eprintln!("stockade: a job of worker {} failed: {e}", info.slot),
+            },
+            status = child.wait() => break Cause::Exited(status),
+            why = &mut link_end => {
+                break Cause::Link(why.unwrap_or_else(|e| format!("the link task failed: {e}")))
+            }
+        }
+    };
+    info.ready.store(false, Ordering::Relaxed);
+    let link_ended = matches!(cause, Cause::Link(_));
+    let (death, mut failed) = match cause {
+        Cause::Exited(status) => (Death::from_status(status), Vec::new()),
+        Cause::Link(why) => (reap(&mut child, &why).await, Vec::new()),
+        Cause::Job(failed) => {
+            let why = match &failed.failure {
+                Failure::Error(e) => e.to_string(),
+                Failure::NotSent(_) => "its link closed".into(),
+            };
+            (reap(&mut child, &why).await, vec![failed])
+        }
+    };
+    // The process is gone: let the router deliver what it wrote before it died, then close.
+    if !link_ended
+        && tokio::time::timeout(Duration::from_secs(1), &mut link_end)
+            .await
+            .is_err()
+    {
+        link_end.abort();
+    }
+    link.close(&format!("the worker process died ({})", death.how));
+    let in_flight = link.take_in_flight();
+    // Every job still running ends now: its answer came, or its request is lost.
+    permits.close();
+    drop(permit);
+    while let Some(ended) = tasks.join_next().await {
+        if let Ok(JobEnd::Failed(f)) = ended {
+            failed.push(f);
+        }
+    }
+    let running: BTreeSet<TenantId> = in_flight
+        .iter()
+        .filter(|r| r.runs_code)
+        .map(|r| r.tenant)
+        .collect();
+    let blame = death.blame(&running);
+    report(info.slot, &death, &in_flight);
+    on_death(config.id, &blame, &death);
+    let verdict = Verdict::of(&death, &in_flight);
+    for Failed {
+        reply,
+        failure,
+        _counted,
+    } in failed
+    {
+        let _ = reply.send(verdict.answer(failure));
+    }
+    hand_back_queued(&info, &mut jobs);
+}
+
+/// Logs a death.
+fn report(slot: usize, death: &Death, in_flight: &[InFlight]) {
+    match (in_flight.len(), death.limit) {
+        (0, _) => eprintln!("stockade: worker {slot} died while idle: {}", death.how),
+        (_, Some(kind)) => eprintln!("stockade: worker {slot} ended itself for a {kind:?}"),
+        (n, None) => eprintln!(
+            "stockade: worker {slot} died with {n} request(s) in flight: {}",
+            death.how
+        ),
     }
 }
 
-/// After a failed job: the process's exit status. A dying worker's reaper exits with the
-/// worker's status, so give it a moment to say how it died (e.g. SIGSYS from seccomp) before
-/// killing it (a hung or confused worker).
-async fn reap(child: &mut Child, error: &JobError) -> Death {
+/// How the jobs a death failed are answered.
+enum Verdict {
+    /// The process died: `WorkerDied` with how.
+    Died(String),
+    /// It ended itself for `kind`, with this one request in flight: that limit's outcome.
+    Limit(RequestId, ErrorKind),
+    /// It ended itself for `kind` with several requests in flight.
+    LimitOfSeveral(ErrorKind, usize),
+}
+
+impl Verdict {
+    fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
+        match (death.limit, in_flight) {
+            (None, _) => Verdict::Died(death.how.clone()),
+            (Some(kind), [only]) => Verdict::Limit(only.id, kind),
+            (Some(kind), several) => Verdict::LimitOfSeveral(kind, several.len()),
+        }
+    }
+
+    fn answer(&self, failure: Failure) -> Answer {
+        let error = match failure {
+            Failure::NotSent(job) => return Answer::NotStarted(job),
+            Failure::Error(error) => error,
+        };
+        Answer::Done(match (error, self) {
+            (JobError::WorkerDied(_), Verdict::Died(how)) => Err(JobError::WorkerDied(how.clone())),
+            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
+            (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
+            (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
+                Err(JobError::WorkerDied(format!(
+                    "the process ended itself to enforce a {} limit of one of the {n} requests \
+                     running in it",
+                    limit_name(*kind)
+                )))
+            }
+            (other, _) => Err(other),
+        })
+    }
+}
+
+fn limit_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::CpuLimit => "CPU time",
+        _ => "memory",
+    }
+}
+
+/// After a failure: the process's exit status. A dying worker's reaper exits with the worker's
+/// status, so give it a moment to say how it died (e.g. SIGSYS from seccomp) before killing it
+/// (a hung or confused worker).
+async fn reap(child: &mut Child, why: &str) -> Death {
     match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
         Ok(status) => Death::from_status(status),
         Err(_) => {
             let _ = child.start_kill();
             let _ = child.wait().await;
             Death {
-                how: format!("killed by the supervisor: {error}"),
+                how: format!("killed by the supervisor: {why}"),
                 by_seccomp: false,
                 limit: None,
                 killed_externally: false,
@@ -246,15 +450,15 @@ async fn reap(child: &mut Child, error: &JobError) -> Death {
 
 /// The answer of a request whose worker ended itself for `kind` (see [`Death::limit`]).
 fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
-    let message = match kind {
-        ErrorKind::CpuLimit => "CPU time limit exceeded (inside an operation V8 could not interrupt; the worker process was ended)",
-        _ => "memory limit exceeded (inside an operation V8 could not interrupt; the worker process was ended)",
-    };
     Outcome {
         request_id,
         result: Err(ErrorReply {
             kind,
-            message: message.into(),
+            message: format!(
+                "{} limit exceeded (inside an operation V8 could not interrupt; the worker \
+                 process was ended)",
+                limit_name(kind)
+            ),
             stack: None,
         }),
         logs: Vec::new(),
@@ -304,5 +508,85 @@ impl Death {
                 _ => None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
+        Death {
+            how: "killed by signal 11".into(),
+            by_seccomp: false,
+            limit,
+            killed_externally,
+        }
+    }
+
+    #[test]
+    fn one_tenant_in_flight_is_the_culprit_several_are_suspects_only() {
+        let crash = death(false, None);
+        let (a, b) = (TenantId(3), TenantId(1));
+        assert_eq!(crash.blame(&BTreeSet::new()), Blame::Nobody);
+        assert_eq!(crash.blame(&[a].into()), Blame::Tenant(a));
+        assert_eq!(crash.blame(&[a, b].into()), Blame::Unknown(vec![b, a]));
+        // Neither a kill from outside nor a limit exit is evidence against anyone.
+        for innocent in [death(true, None), death(false, Some(ErrorKind::CpuLimit))] {
+            assert_eq!(innocent.blame(&[a].into()), Blame::Nobody);
+            assert_eq!(innocent.blame(&[a, b].into()), Blame::Nobody);
+        }
+    }
+
+    fn in_flight(n: u64) -> Vec<InFlight> {
+        (1..=n)
+            .map(|i| InFlight {
+                id: RequestId(i),
+                tenant: TenantId(i),
+                runs_code: true,
+            })
+            .collect()
+    }
+
+    fn died() -> Failure {
+        Failure::Error(JobError::WorkerDied("socket closed".into()))
+    }
+
+    #[test]
+    fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
+        let limit = death(false, Some(ErrorKind::MemoryLimit));
+        let Answer::Done(Ok(outcome)) = Verdict::of(&limit, &in_flight(1)).answer(died()) else {
+            panic!("expected the limit's outcome");
+        };
+        assert_eq!(outcome.request_id, RequestId(1));
+        assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::MemoryLimit));
+
+        let Answer::Done(Err(JobError::WorkerDied(why))) =
+            Verdict::of(&limit, &in_flight(3)).answer(died())
+        else {
+            panic!("expected WorkerDied");
+        };
+        assert!(
+            why.contains("memory limit of one of the 3 requests"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_crash_answers_worker_died_with_how_and_keeps_timeouts_and_unsent_jobs() {
+        let crash = death(false, None);
+        let verdict = Verdict::of(&crash, &in_flight(2));
+        let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died()) else {
+            panic!("expected WorkerDied");
+        };
+        assert_eq!(why, "killed by signal 11");
+        assert!(matches!(
+            verdict.answer(Failure::Error(JobError::Timeout)),
+            Answer::Done(Err(JobError::Timeout))
+        ));
+        let unsent = Failure::NotSent(Job::Dispose {
+            worker_id: stockade_ipc::WorkerId([1; 32]),
+        });
+        assert!(matches!(verdict.answer(unsent), Answer::NotStarted(_)));
     }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use stockade_cordon::{Cordon, ProcessId, RiskTier, TenantId, V8Profile};
 
+use super::host_calls::HostCalls;
 use super::jobs::ProcessInfo;
 use super::process::{start, DeathHook, Life, LifeConfig};
 use super::spawn::SpawnConfig;
@@ -32,6 +33,10 @@ pub struct Launcher {
     /// Limit caps of quarantine (strict) processes.
     pub quarantine_caps: stockade_ipc::Limits,
     pub on_death: DeathHook,
+    /// Jobs one process runs at once, at most.
+    pub max_in_flight: usize,
+    /// What requests may ask the supervisor.
+    pub host_calls: Arc<HostCalls>,
 }
 
 struct Slot {
@@ -100,6 +105,8 @@ impl Slots {
             },
             caps: (profile == V8Profile::Strict).then_some(launcher.quarantine_caps),
             delay,
+            max_in_flight: launcher.max_in_flight,
+            host_calls: Arc::clone(&launcher.host_calls),
         };
         start(config, Arc::clone(&launcher.on_death))
     }

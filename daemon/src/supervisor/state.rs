@@ -10,9 +10,11 @@
 //!   tenant's workers are disposed first (after its running jobs), then released; a process the
 //!   cordon then retires is shut down (see `slots`);
 //! - a process death retires its cordon process, evicts every tenant in it (their next request
-//!   is placed afresh) and blames the tenant whose code ran, which the cordon quarantines.
+//!   is placed afresh) and blames the one tenant whose code was in flight, which the cordon
+//!   quarantines; when several tenants' code was in flight ([`Blame::Unknown`]) nobody is
+//!   blamed and each of them gets `worker_death`, exactly once, like every evicted tenant.
 //!
-//! Trusts: the runner to report each death once, with the tenant whose code was running.
+//! Trusts: the runner to report each death once, with whom it is evidence against.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use stockade_ipc::WorkerId;
 use tokio::sync::mpsc;
 
 use super::jobs::{JobError, ProcessInfo};
-use super::process::{Death, Envelope};
+use super::process::{Blame, Death, Envelope};
 use super::slots::{Launcher, SlotView, Slots};
 
 /// Work to do outside the lock.
@@ -113,13 +115,23 @@ impl State {
             p.running = p.running.saturating_sub(1);
         }
         if let Some(event) = event {
-            match self.cordon.record(tenant, event, now) {
-                Ok(Some(drain)) => self.drain(drain, effects),
-                Ok(None) => {}
-                Err(e) => eprintln!("stockade: cannot record {event:?}: {e}"),
-            }
+            self.record(tenant, event, now, effects);
         }
         self.settle(process, tenant, effects);
+    }
+
+    fn record(
+        &mut self,
+        tenant: TenantId,
+        event: HistoryEvent,
+        now: Millis,
+        effects: &mut Vec<Effect>,
+    ) {
+        match self.cordon.record(tenant, event, now) {
+            Ok(Some(drain)) => self.drain(drain, effects),
+            Ok(None) => {}
+            Err(e) => eprintln!("stockade: cannot record {event:?}: {e}"),
+        }
     }
 
     fn drain(&mut self, drain: Drain, effects: &mut Vec<Effect>) {
@@ -200,12 +212,12 @@ impl State {
         }
     }
 
-    /// Life `life` died; `running` is the tenant whose code it was running. Returns the tenant
-    /// the death quarantined, if any.
+    /// Life `life` died; `blame` says whom its death is evidence against. Returns the tenant the
+    /// death quarantined, if any.
     pub fn died(
         &mut self,
         life: u64,
-        running: Option<TenantId>,
+        blame: &Blame,
         death: &Death,
         now: Millis,
         effects: &mut Vec<Effect>,
@@ -216,6 +228,10 @@ impl State {
         let mut quarantined = None;
         if let Some(process) = binding {
             self.presence.retain(|(p, _), _| *p != process);
+            let running = match blame {
+                Blame::Tenant(tenant) => Some(*tenant),
+                Blame::Nobody | Blame::Unknown(_) => None,
+            };
             let crash = self
                 .cordon
                 .worker_crashed(process, running, death.by_seccomp, now)
@@ -228,6 +244,16 @@ impl State {
                     quarantined = outcome.quarantined;
                     for drain in outcome.drains {
                         self.drain(drain, effects);
+                    }
+                    // With no culprit the cordon gave every evicted tenant `worker_death`; a
+                    // suspect it did not count in the process (none should exist: a tenant
+                    // with a job there is placed there) gets it here.
+                    if let Blame::Unknown(suspects) = blame {
+                        for &tenant in suspects {
+                            if !outcome.evicted.contains(&tenant) {
+                                self.record(tenant, HistoryEvent::WorkerDeath, now, effects);
+                            }
+                        }
                     }
                 }
                 Err(e) => eprintln!("stockade: cannot record the death of {process}: {e}"),

@@ -1,0 +1,146 @@
+//! Host calls: what a running request may ask the supervisor (`ToSupervisor::HostCall`), by
+//! name. A registry maps each name to an async handler `(tenant, payload) -> Result<payload,
+//! message>`; the link (`link`) dispatches a worker's call to it and answers `HostReply`.
+//!
+//! Guarantees: a handler runs on the supervisor's runtime as a task of its own and must never
+//! block a thread (sleep with tokio, do I/O asynchronously); an unknown name is answered with an
+//! error, never dispatched; the registry is fixed once the pool starts. In debug builds only, the
+//! registry has `test.echo`, which proves the mechanism end to end; release builds contain no
+//! test call.
+//!
+//! Trusts: nothing in the payload (tenant code controls it, up to
+//! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
+//! itself attached to the request. A handler's time counts against the request's wall-clock limit
+//! only (the worker enforces that); the link caps how many calls one request has outstanding.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use stockade_cordon::TenantId;
+
+/// What a handler eventually answers: the reply payload, or why the call failed.
+pub type HostResult = Result<Vec<u8>, String>;
+
+/// A handler's answer, boxed.
+pub type HostFuture = Pin<Box<dyn Future<Output = HostResult> + Send>>;
+
+type Handler = Arc<dyn Fn(TenantId, Vec<u8>) -> HostFuture + Send + Sync>;
+
+/// The registry of host calls, by name.
+#[derive(Default)]
+pub struct HostCalls {
+    handlers: HashMap<String, Handler>,
+}
+
+impl HostCalls {
+    /// The daemon's registry: in debug builds `test.echo`, else nothing yet.
+    pub fn standard() -> HostCalls {
+        #[allow(unused_mut)] // release builds register nothing yet
+        let mut calls = HostCalls::default();
+        #[cfg(debug_assertions)]
+        calls.register("test.echo", test_echo);
+        calls
+    }
+
+    /// Registers `handler` under `name`, replacing any handler of that name.
+    pub fn register<F, Fut>(&mut self, name: &str, handler: F)
+    where
+        F: Fn(TenantId, Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HostResult> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |tenant, payload| Box::pin(handler(tenant, payload)));
+        self.handlers.insert(name.to_owned(), handler);
+    }
+
+    /// The call `name` of `tenant` with `payload`, ready to be awaited; `None` for an unknown
+    /// name.
+    pub fn call(&self, name: &str, tenant: TenantId, payload: Vec<u8>) -> Option<HostFuture> {
+        self.handlers
+            .get(name)
+            .map(|handler| handler(tenant, payload))
+    }
+}
+
+/// The longest `test.echo` sleeps, milliseconds.
+#[cfg(debug_assertions)]
+pub const TEST_ECHO_MAX_SLEEP_MS: u64 = 10_000;
+
+/// `test.echo` (debug builds): the payload is JSON `{"sleepMs": n, "echo": <any JSON>}`; sleeps
+/// `min(n, 10000)` ms without blocking anything and answers the JSON text of `echo` (`null`
+/// when absent).
+#[cfg(debug_assertions)]
+async fn test_echo(_tenant: TenantId, payload: Vec<u8>) -> HostResult {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Echo {
+        #[serde(default)]
+        sleep_ms: u64,
+        #[serde(default)]
+        echo: serde_json::Value,
+    }
+    let wants = |e: &dyn std::fmt::Display| {
+        format!("test.echo wants {{\"sleepMs\": n, \"echo\": any}}: {e}")
+    };
+    let request = match serde_json::from_slice(&payload).map_err(|e| wants(&e))? {
+        object @ serde_json::Value::Object(_) => {
+            serde_json::from_value::<Echo>(object).map_err(|e| wants(&e))?
+        }
+        _ => return Err(wants(&"not an object")),
+    };
+    let sleep = request.sleep_ms.min(TEST_ECHO_MAX_SLEEP_MS);
+    tokio::time::sleep(std::time::Duration::from_millis(sleep)).await;
+    serde_json::to_vec(&request.echo).map_err(|e| format!("test.echo: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_names_are_not_dispatched() {
+        let calls = HostCalls::standard();
+        assert!(calls
+            .call("no.such.call", TenantId(1), Vec::new())
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn registered_handlers_get_the_tenant_and_payload() {
+        let mut calls = HostCalls::default();
+        calls.register("t.who", |tenant: TenantId, payload: Vec<u8>| async move {
+            Ok(format!("{}:{}", tenant.0, String::from_utf8_lossy(&payload)).into_bytes())
+        });
+        let answer = calls.call("t.who", TenantId(7), b"hi".to_vec());
+        assert_eq!(answer.expect("registered").await, Ok(b"7:hi".to_vec()));
+    }
+
+    #[cfg(debug_assertions)]
+    #[tokio::test(start_paused = true)]
+    async fn test_echo_sleeps_at_most_ten_seconds_and_echoes_json() {
+        let calls = HostCalls::standard();
+        let start = tokio::time::Instant::now();
+        let payload = br#"{"sleepMs": 99999999, "echo": {"a": [1, "x"]}}"#.to_vec();
+        let answer = calls
+            .call("test.echo", TenantId(1), payload)
+            .expect("registered");
+        assert_eq!(answer.await, Ok(br#"{"a":[1,"x"]}"#.to_vec()));
+        assert_eq!(
+            start.elapsed().as_millis(),
+            u128::from(TEST_ECHO_MAX_SLEEP_MS)
+        );
+
+        let answer = calls.call("test.echo", TenantId(1), b"{}".to_vec());
+        assert_eq!(answer.expect("registered").await, Ok(b"null".to_vec()));
+        for bad in [
+            &b"[1]"[..],
+            b"not json",
+            br#"{"sleepMs": -1}"#,
+            br#"{"x": 1}"#,
+        ] {
+            let answer = calls.call("test.echo", TenantId(1), bad.to_vec());
+            assert!(answer.expect("registered").await.is_err());
+        }
+    }
+}

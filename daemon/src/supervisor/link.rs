@@ -1,0 +1,540 @@
+//! The multiplexed conversation with one worker process, after its handshake: any number of
+//! requests in flight on its one socket, each matched to its answer by `RequestId`, plus the
+//! host calls those requests make and the cancels the supervisor sends.
+//!
+//! Shape: one *router* task reads frames (`channel::FrameReader`, the size-capped decoder) and
+//! routes each answer to the [`Ticket`] waiting for it, through a table of pending requests;
+//! one *writer* task owns the socket's writing half and writes, in order, the encoded frames
+//! queued to it (requests, cancels, host replies). A request is registered in the table before
+//! its frame is queued, so its answer always finds it.
+//!
+//! Guarantees:
+//! - an `Outcome` or `Disposed` naming no pending request, or answering a request with the wrong
+//!   kind of message, a second `Ready`, or a `HostCall` for a request not in flight (or one that
+//!   runs no tenant code, a `Dispose`) ends the link: the worker is confused or compromised, and
+//!   the process is ended by its life (`process`);
+//! - a [`Ticket`] dropped while its request is in flight (its caller went away) sends
+//!   `Cancel` for it if the request is cancellable, and leaves the request pending until the
+//!   worker answers, so that late answer is not taken for a confused worker. The entry keeps
+//!   the request's lease (its place under the process's cap) until then;
+//! - a host call is dispatched to the registry (`host_calls`) as a task of its own and answered
+//!   with one `HostReply` carrying its `request_id` and `call_id`, while its request is in
+//!   flight; at most [`MAX_HOST_CALLS_PER_REQUEST`] are outstanding per request (beyond, the
+//!   call is refused at once), an unknown name is refused, a cancelled request's new calls are
+//!   refused, and the calls still outstanding when their request is answered or the link closes
+//!   are aborted unanswered (the worker no longer has the request);
+//! - a request is declared hung ([`AskError::Timeout`]) only when the worker has been silent
+//!   for its wall-clock limit plus [`GRACE`] since the request was sent or since the worker last
+//!   said anything: a worker that runs requests one after another starts each when the previous
+//!   is answered, and a backlog there is not a hang;
+//! - when the link closes, every waiting ticket gets [`AskError::Lost`] and no request can be
+//!   registered any more ([`NotSent`]); the requests that were in flight stay listed
+//!   ([`Link::take_in_flight`]) for the death's attribution.
+//!
+//! Trusts: nothing the worker sends beyond what the decoder accepts. The host call handlers to
+//! bound their own work and answers (the payloads are capped by the protocol; how many bytes
+//! all outstanding calls of a process may hold is not: up to 64 calls × 16 MiB per request).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use stockade_cordon::TenantId;
+use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
+use stockade_ipc::{encode_to_vec, MessageKind, RequestId, ToSupervisor, ToWorker};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
+
+use super::channel::{FrameReader, FrameWriter};
+use super::host_calls::{HostCalls, HostResult};
+
+/// Host calls one request may have outstanding; more are refused at once.
+pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
+
+/// Time allowed beyond a request's wall-clock limit before the process is declared hung.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// How long the router keeps routing what a worker wrote after its socket stopped taking our
+/// frames (it is most likely dead; its last answers are still worth delivering).
+const DRAIN: Duration = Duration::from_millis(200);
+
+/// A request's place under its process's cap of requests in flight, shared by the job and its
+/// pending requests: released when both are done.
+pub type Lease = Arc<OwnedSemaphorePermit>;
+
+/// The link is closed: nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotSent;
+
+/// Why a sent request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    /// The request cannot be encoded; nothing was sent and the process is fine.
+    Unencodable(String),
+    /// The link closed (the worker died, or was confused) before the answer came.
+    Lost(String),
+    /// The worker was silent for the request's wall-clock limit plus [`GRACE`].
+    Timeout,
+}
+
+/// What the supervisor knows of one request it registers.
+pub struct Request {
+    /// The tenant the request runs for.
+    pub tenant: TenantId,
+    /// Whether it runs tenant code (everything but `Dispose`): only such a request may make
+    /// host calls, and only such requests count in a death's attribution.
+    pub runs_code: bool,
+    /// The answer's kind: `Outcome`, or `Disposed` for a `Dispose`.
+    pub answer: MessageKind,
+    /// Whether dropping its ticket sends `Cancel`. A `LoadWorker` is not cancelled: other
+    /// requests may be waiting for the worker it loads.
+    pub cancellable: bool,
+    /// Held until the worker answers.
+    pub lease: Option<Lease>,
+}
+
+/// A request sent and not yet answered, as a death's attribution sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub id: RequestId,
+    pub tenant: TenantId,
+    pub runs_code: bool,
+}
+
+struct Pending {
+    tenant: TenantId,
+    runs_code: bool,
+    answer: MessageKind,
+    /// `None` once its ticket is gone (cancelled) or the link closed.
+    waiter: Option<oneshot::Sender<ToSupervisor>>,
+    host_calls: Vec<AbortHandle>,
+    lease: Option<Lease>,
+}
+
+struct Table {
+    open: bool,
+    closed_because: Option<String>,
+    pending: HashMap<RequestId, Pending>,
+    /// When the worker last sent a frame.
+    last_heard: Instant,
+}
+
+/// The supervisor's end of one worker's socket.
+pub struct Link {
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    table: Mutex<Table>,
+    next_id: AtomicU64,
+    host_calls: Arc<HostCalls>,
+    /// [`GRACE`], but for tests.
+    grace: Duration,
+}
+
+impl Link {
+    /// Starts the router and writer tasks over a worker's socket (after its handshake). The
+    /// handle ends, with the reason, when the link closes.
+    pub fn start(
+        reader: FrameReader,
+        writer: FrameWriter,
+        host_calls: Arc<HostCalls>,
+    ) -> (Arc<Link>, JoinHandle<String>) {
+        Link::start_with_grace(reader, writer, host_calls, GRACE)
+    }
+
+    fn start_with_grace(
+        reader: FrameReader,
+        writer: FrameWriter,
+        host_calls: Arc<HostCalls>,
+        grace: Duration,
+    ) -> (Arc<Link>, JoinHandle<String>) {
+        let (frames, queue) = mpsc::unbounded_channel();
+        let link = Arc::new(Link {
+            frames,
+            table: Mutex::new(Table {
+                open: true,
+                closed_because: None,
+                pending: HashMap::new(),
+                last_heard: Instant::now(),
+            }),
+            next_id: AtomicU64::new(0),
+            host_calls,
+            grace,
+        });
+        let writer = tokio::spawn(write_loop(writer, queue));
+        let router = tokio::spawn(route_loop(Arc::clone(&link), reader, writer));
+        (link, router)
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a request under a fresh id; its frame goes out with [`Ticket::exchange`].
+    pub fn register(&self, request: Request) -> Result<Ticket<'_>, NotSent> {
+        let id = RequestId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let (tx, rx) = oneshot::channel();
+        let mut table = self.table();
+        if !table.open {
+            return Err(NotSent);
+        }
+        table.pending.insert(
+            id,
+            Pending {
+                tenant: request.tenant,
+                runs_code: request.runs_code,
+                answer: request.answer,
+                waiter: Some(tx),
+                host_calls: Vec::new(),
+                lease: request.lease,
+            },
+        );
+        Ok(Ticket {
+            link: self,
+            id,
+            cancellable: request.cancellable,
+            state: TicketState::Registered,
+            answer: rx,
+        })
+    }
+
+    /// Queues `Shutdown` (the process is retired).
+    pub fn shutdown(&self) {
+        if let Ok(frame) = encode_to_vec(&ToWorker::Shutdown) {
+            let _ = self.frames.send(frame);
+        }
+    }
+
+    /// Closes the link (idempotent): no new request, every waiting ticket gets `Lost`, every
+    /// host call is aborted. The pending requests stay listed for [`Link::take_in_flight`].
+    pub fn close(&self, why: &str) {
+        let mut table = self.table();
+        table.open = false;
+        if table.closed_because.is_none() {
+            table.closed_because = Some(why.to_owned());
+        }
+        for pending in table.pending.values_mut() {
+            pending.waiter = None;
+            pending.lease = None;
+            for call in pending.host_calls.drain(..) {
+                call.abort();
+            }
+        }
+    }
+
+    /// The requests sent and never answered (after [`Link::close`]: those the worker had when
+    /// the link closed), forgotten.
+    pub fn take_in_flight(&self) -> Vec<InFlight> {
+        let mut table = self.table();
+        let mut in_flight: Vec<InFlight> = table
+            .pending
+            .drain()
+            .map(|(id, p)| InFlight {
+                id,
+                tenant: p.tenant,
+                runs_code: p.runs_code,
+            })
+            .collect();
+        in_flight.sort_by_key(|r| r.id);
+        in_flight
+    }
+
+    /// Routes one frame from the worker; `Err` (why) for a frame that proves the worker confused.
+    fn route(self: &Arc<Self>, message: ToSupervisor) -> Result<(), String> {
+        self.table().last_heard = Instant::now();
+        match message {
+            ToSupervisor::Outcome(_) | ToSupervisor::Disposed { .. } => {
+                let kind = message.kind();
+                let Some(id) = message.request_id() else {
+                    return Err(format!("sent a {kind:?} without a request id"));
+                };
+                let mut table = self.table();
+                let Some(expected) = table.pending.get(&id).map(|p| p.answer) else {
+                    return Err(format!(
+                        "answered request {} with a {kind:?}, a request it was not asked or \
+                         already answered",
+                        id.0
+                    ));
+                };
+                if expected != kind {
+                    // Left pending: it was in flight when the worker went wrong.
+                    return Err(format!(
+                        "answered request {} with a {kind:?}, not a {expected:?}",
+                        id.0
+                    ));
+                }
+                let Some(pending) = table.pending.remove(&id) else {
+                    return Err(format!("lost request {} while routing its answer", id.0));
+                };
+                drop(table);
+                for call in &pending.host_calls {
+                    call.abort(); // moot: the request is over
+                }
+                if let Some(waiter) = pending.waiter {
+                    let _ = waiter.send(message); // a cancelled request: nobody waits
+                }
+                Ok(())
+            }
+            ToSupervisor::HostCall {
+                request_id,
+                call_id,
+                name,
+                payload,
+            } => self.host_call(request_id, call_id, &name, payload),
+            ToSupervisor::Ready { .. } => Err("sent a second Ready".into()),
+        }
+    }
+
+    fn host_call(
+        self: &Arc<Self>,
+        request_id: RequestId,
+        call_id: u32,
+        name: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
+        let tenant = {
+            let mut table = self.table();
+            let Some(pending) = table.pending.get_mut(&request_id) else {
+                return Err(format!(
+                    "made host call `{name}` for request {}, which is not in flight",
+                    request_id.0
+                ));
+            };
+            if !pending.runs_code {
+                return Err(format!(
+                    "made host call `{name}` for request {}, which runs no tenant code",
+                    request_id.0
+                ));
+            }
+            pending.host_calls.retain(|call| !call.is_finished());
+            let refusal = if pending.waiter.is_none() {
+                Some("the request was cancelled")
+            } else if pending.host_calls.len() >= MAX_HOST_CALLS_PER_REQUEST {
+                Some("too many host calls in flight")
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                drop(table);
+                self.reply(request_id, call_id, Err(refusal.into()));
+                return Ok(());
+            }
+            pending.tenant
+        };
+        let Some(answer) = self.host_calls.call(name, tenant, payload) else {
+            self.reply(
+                request_id,
+                call_id,
+                Err(format!("unknown host call `{name}`")),
+            );
+            return Ok(());
+        };
+        let link: Weak<Link> = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let result = answer.await;
+            if let Some(link) = link.upgrade() {
+                link.reply(request_id, call_id, result);
+            }
+        });
+        match self.table().pending.get_mut(&request_id) {
+            Some(pending) if pending.waiter.is_some() => {
+                pending.host_calls.push(task.abort_handle())
+            }
+            _ => task.abort(), // answered or cancelled meanwhile
+        }
+        Ok(())
+    }
+
+    /// Queues the `HostReply` of a call, if its request is still in flight.
+    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
+        if !self.table().pending.contains_key(&request_id) {
+            return;
+        }
+        let result = match result {
+            Ok(payload) if payload.len() > MAX_HOST_CALL_PAYLOAD => Err(format!(
+                "the host call's answer is larger than {MAX_HOST_CALL_PAYLOAD} bytes"
+            )),
+            Ok(payload) => Ok(payload),
+            Err(message) => Err(clip(message, MAX_ERROR_MESSAGE_LEN)),
+        };
+        let reply = ToWorker::HostReply {
+            request_id,
+            call_id,
+            result,
+        };
+        match encode_to_vec(&reply) {
+            Ok(frame) => {
+                let _ = self.frames.send(frame);
+            }
+            Err(e) => eprintln!("stockade: cannot encode a host reply: {e}"),
+        }
+    }
+
+    /// Called by a ticket dropped with its request in flight. The request's outstanding host
+    /// calls run on and are answered (new ones are refused); they are aborted when the worker
+    /// answers the request.
+    fn abandon(&self, id: RequestId, cancellable: bool) {
+        let mut table = self.table();
+        let open = table.open;
+        let Some(pending) = table.pending.get_mut(&id) else {
+            return; // answered meanwhile
+        };
+        pending.waiter = None;
+        drop(table);
+        if cancellable && open {
+            if let Ok(frame) = encode_to_vec(&ToWorker::Cancel { request_id: id }) {
+                let _ = self.frames.send(frame);
+            }
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TicketState {
+    /// In the table, its frame not queued: dropping it unregisters it.
+    Registered,
+    /// Queued: dropping it abandons (and maybe cancels) it.
+    Sent,
+    /// Answered, or failed for good: dropping it does nothing.
+    Done,
+}
+
+/// One registered request: its id (to build the message with), then its exchange.
+pub struct Ticket<'a> {
+    link: &'a Link,
+    id: RequestId,
+    cancellable: bool,
+    state: TicketState,
+    answer: oneshot::Receiver<ToSupervisor>,
+}
+
+impl Ticket<'_> {
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// Sends `message` (which must carry [`Ticket::id`]) and waits for its answer, for at most
+    /// `wall` plus [`GRACE`] of the worker's silence.
+    pub async fn exchange(
+        mut self,
+        message: ToWorker,
+        wall: Duration,
+    ) -> Result<ToSupervisor, AskError> {
+        debug_assert_eq!(message.request_id(), Some(self.id));
+        let frame = match encode_to_vec(&message) {
+            Ok(frame) => frame,
+            Err(e) => return Err(AskError::Unencodable(e.to_string())), // dropped: unregistered
+        };
+        drop(message);
+        if self.link.frames.send(frame).is_err() {
+            self.state = TicketState::Done;
+            return Err(AskError::Lost(self.lost_because()));
+        }
+        self.state = TicketState::Sent;
+        let sent = Instant::now();
+        loop {
+            let since = sent.max(self.link.table().last_heard);
+            let deadline = since + wall + self.link.grace;
+            match tokio::time::timeout_at(deadline, &mut self.answer).await {
+                Ok(Ok(answer)) => {
+                    self.state = TicketState::Done;
+                    return Ok(answer);
+                }
+                Ok(Err(_)) => {
+                    self.state = TicketState::Done;
+                    return Err(AskError::Lost(self.lost_because()));
+                }
+                // The worker spoke since: its silence starts again.
+                Err(_) if self.link.table().last_heard > since => continue,
+                Err(_) => {
+                    self.state = TicketState::Done;
+                    return Err(AskError::Timeout);
+                }
+            }
+        }
+    }
+
+    fn lost_because(&self) -> String {
+        self.link
+            .table()
+            .closed_because
+            .clone()
+            .unwrap_or_else(|| "the worker's socket closed".into())
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        match self.state {
+            TicketState::Registered => {
+                self.link.table().pending.remove(&self.id);
+            }
+            TicketState::Sent => self.link.abandon(self.id, self.cancellable),
+            TicketState::Done => {}
+        }
+    }
+}
+
+async fn write_loop(
+    mut writer: FrameWriter,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(frame) = queue.recv().await {
+        writer.write_frame(&frame).await?;
+    }
+    Ok(())
+}
+
+async fn route_loop(
+    link: Arc<Link>,
+    mut reader: FrameReader,
+    mut writer: JoinHandle<std::io::Result<()>>,
+) -> String {
+    let why = loop {
+        tokio::select! {
+            message = reader.recv() => match message {
+                Ok(message) => {
+                    if let Err(why) = link.route(message) {
+                        break format!("the worker {why}");
+                    }
+                }
+                Err(e) => break e.to_string(),
+            },
+            written = &mut writer => {
+                let why = match written {
+                    Ok(Ok(())) => "the link was dropped".to_owned(),
+                    Ok(Err(e)) => format!("cannot write to the worker: {e}"),
+                    Err(e) => format!("the writer task failed: {e}"),
+                };
+                // Deliver what the worker wrote before it stopped reading.
+                let _ = tokio::time::timeout(DRAIN, async {
+                    while let Ok(message) = reader.recv().await {
+                        if link.route(message).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                break why;
+            }
+        }
+    };
+    link.close(&why);
+    writer.abort();
+    why
+}
+
+#[cfg(test)]
+mod tests;

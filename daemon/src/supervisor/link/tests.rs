@@ -1,0 +1,461 @@
+//! The link against a hand-driven worker over a real socket pair.
+
+use std::sync::atomic::AtomicUsize;
+
+use stockade_ipc::{ErrorKind, Outcome, WorkerId};
+use tokio::sync::Semaphore;
+
+use super::*;
+use crate::supervisor::fake_worker::{pair, FakeWorker};
+
+const WALL: Duration = Duration::from_secs(30);
+const T: TenantId = TenantId(4);
+
+fn start(host_calls: HostCalls) -> (Arc<Link>, JoinHandle<String>, FakeWorker) {
+    start_with_grace(host_calls, GRACE)
+}
+
+fn start_with_grace(
+    host_calls: HostCalls,
+    grace: Duration,
+) -> (Arc<Link>, JoinHandle<String>, FakeWorker) {
+    let (reader, writer, worker) = pair();
+    let (link, end) = Link::start_with_grace(reader, writer, Arc::new(host_calls), grace);
+    (link, end, worker)
+}
+
+fn code(cancellable: bool) -> Request {
+    Request {
+        tenant: T,
+        runs_code: true,
+        answer: MessageKind::Outcome,
+        cancellable,
+        lease: None,
+    }
+}
+
+fn snippet(id: RequestId) -> ToWorker {
+    ToWorker::RunSnippet {
+        request_id: id,
+        code: "export default () => 1".into(),
+        arg_json: b"null".to_vec(),
+        limits: stockade_ipc::Limits::default(),
+    }
+}
+
+/// Sends a snippet request on its own task; its exchange's result.
+fn ask(link: &Arc<Link>, request: Request) -> JoinHandle<Result<ToSupervisor, AskError>> {
+    let link = Arc::clone(link);
+    tokio::spawn(async move {
+        let ticket = link.register(request).expect("open");
+        let message = snippet(ticket.id());
+        ticket.exchange(message, WALL).await
+    })
+}
+
+fn json_of(answer: Result<ToSupervisor, AskError>) -> String {
+    match answer {
+        Ok(ToSupervisor::Outcome(Outcome {
+            result: Ok(stockade_ipc::Reply::Json(json)),
+            ..
+        })) => String::from_utf8(json).expect("utf8"),
+        other => panic!("expected a JSON outcome, got {other:?}"),
+    }
+}
+
+fn id_of(message: &ToWorker) -> RequestId {
+    message.request_id().expect("a request")
+}
+
+async fn ended(end: JoinHandle<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(2), end)
+        .await
+        .expect("the link ends")
+        .expect("the router task")
+}
+
+#[tokio::test]
+async fn answers_in_any_order_reach_their_requests() {
+    let (link, _end, mut worker) = start(HostCalls::default());
+    let first = ask(&link, code(true));
+    let one = id_of(&worker.expect().await);
+    let second = ask(&link, code(true));
+    let two = id_of(&worker.expect().await);
+    assert_ne!(one, two);
+    worker.answer(two, "2").await;
+    worker.answer(one, "1").await;
+    assert_eq!(json_of(second.await.expect("task")), "2");
+    assert_eq!(json_of(first.await.expect("task")), "1");
+    assert!(link.take_in_flight().is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_nobody_asked_for_ends_the_link_and_fails_the_requests_in_flight() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker.answer(RequestId(id.0 + 100), "1").await;
+    let why = ended(end).await;
+    assert!(why.contains("it was not asked"), "{why}");
+    match waiting.await.expect("task") {
+        Err(AskError::Lost(lost)) => assert_eq!(lost, why),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+    assert!(matches!(link.register(code(true)), Err(NotSent)));
+    assert_eq!(
+        link.take_in_flight(),
+        [InFlight {
+            id,
+            tenant: T,
+            runs_code: true
+        }]
+    );
+}
+
+#[tokio::test]
+async fn answering_twice_or_with_the_wrong_kind_ends_the_link() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    worker.answer(id, "1").await;
+    assert!(ended(end).await.contains("already answered"));
+
+    let (link, end, mut worker) = start(HostCalls::default());
+    let _waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker
+        .send(&ToSupervisor::Disposed {
+            request_id: id,
+            worker_id: WorkerId([0; 32]),
+        })
+        .await;
+    let why = ended(end).await;
+    assert!(why.contains("not a Outcome"), "{why}");
+    // The request stays in flight: the worker went wrong while it had it.
+    assert_eq!(link.take_in_flight().len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_ready_or_garbage_ends_the_link() {
+    let (_link, end, mut worker) = start(HostCalls::default());
+    worker
+        .send(&ToSupervisor::Ready {
+            protocol_version: stockade_ipc::PROTOCOL_VERSION,
+            pid: 1,
+            jail: stockade_ipc::JailReport::default(),
+        })
+        .await;
+    assert!(ended(end).await.contains("second Ready"));
+
+    let (_link, end, mut worker) = start(HostCalls::default());
+    worker.write_raw(b"GET / HTTP/1.1\r\n").await;
+    assert!(ended(end).await.contains("malformed"));
+}
+
+#[tokio::test]
+async fn a_dropped_ticket_cancels_its_request_and_its_late_answer_is_accepted() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let permits = Arc::new(Semaphore::new(1));
+    let lease: Lease = Arc::new(Arc::clone(&permits).try_acquire_owned().expect("permit"));
+    let waiting = ask(
+        &link,
+        Request {
+            lease: Some(lease),
+            ..code(true)
+        },
+    );
+    let id = id_of(&worker.expect().await);
+    waiting.abort();
+    assert!(waiting.await.is_err_and(|e| e.is_cancelled()));
+    assert_eq!(worker.expect().await, ToWorker::Cancel { request_id: id });
+    // The request keeps its place under the cap until the worker answers it.
+    assert_eq!(permits.available_permits(), 0);
+    worker.fail(id, ErrorKind::Cancelled).await;
+    let next = ask(&link, code(true));
+    let next_id = id_of(&worker.expect().await);
+    worker.answer(next_id, "2").await;
+    assert_eq!(json_of(next.await.expect("task")), "2");
+    assert_eq!(permits.available_permits(), 1);
+    assert!(!end.is_finished(), "a late answer is no confusion");
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_cancellable_is_not_cancelled() {
+    let (link, _end, mut worker) = start(HostCalls::default());
+    let load = ask(&link, code(false));
+    let id = id_of(&worker.expect().await);
+    load.abort();
+    let _ = load.await;
+    assert!(worker.silent_for(Duration::from_millis(100)).await);
+    // Its answer still comes, and is no confusion.
+    worker.answer(id, "1").await;
+    let next = ask(&link, code(true));
+    let next_id = id_of(&worker.expect().await);
+    worker.answer(next_id, "2").await;
+    assert_eq!(json_of(next.await.expect("task")), "2");
+    assert!(link.take_in_flight().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_that_cannot_be_encoded_is_not_sent_and_leaves_nothing_pending() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let ticket = link.register(code(true)).expect("open");
+    let id = ticket.id();
+    let too_large = ToWorker::RunSnippet {
+        request_id: id,
+        code: "x".repeat(stockade_ipc::limits::MAX_SNIPPET_LEN + 1),
+        arg_json: Vec::new(),
+        limits: stockade_ipc::Limits::default(),
+    };
+    assert!(matches!(
+        ticket.exchange(too_large, WALL).await,
+        Err(AskError::Unencodable(_))
+    ));
+    assert!(link.take_in_flight().is_empty());
+    assert!(worker.silent_for(Duration::from_millis(100)).await);
+    assert!(!end.is_finished());
+}
+
+#[tokio::test]
+async fn a_silent_worker_times_out_but_one_that_answers_others_does_not() {
+    let grace = Duration::from_millis(300);
+    let (link, _end, mut worker) = start_with_grace(HostCalls::default(), grace);
+    let exchange = |link: &Arc<Link>| {
+        let link = Arc::clone(link);
+        tokio::spawn(async move {
+            let ticket = link.register(code(true)).expect("open");
+            let message = snippet(ticket.id());
+            ticket.exchange(message, Duration::ZERO).await
+        })
+    };
+    // A backlog answered one by one, each within the grace of the previous answer, the last
+    // long after its own sending plus the grace: none is declared hung.
+    let backlog: Vec<_> = (0..4).map(|_| exchange(&link)).collect();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(id_of(&worker.expect().await));
+    }
+    for id in &ids {
+        tokio::time::sleep(grace / 2).await;
+        worker.answer(*id, "1").await;
+    }
+    for answer in backlog {
+        assert_eq!(json_of(answer.await.expect("task")), "1");
+    }
+    // Silence: declared hung after about the grace.
+    let start = Instant::now();
+    let hung = exchange(&link);
+    worker.expect().await;
+    assert_eq!(hung.await.expect("task"), Err(AskError::Timeout));
+    assert!(start.elapsed() >= grace);
+}
+
+fn echo_calls() -> HostCalls {
+    let mut calls = HostCalls::default();
+    calls.register("t.echo", |tenant: TenantId, payload: Vec<u8>| async move {
+        assert_eq!(tenant, T);
+        Ok(payload)
+    });
+    calls.register("t.fail", |_: TenantId, _: Vec<u8>| async move {
+        Err::<Vec<u8>, _>("x".repeat(MAX_ERROR_MESSAGE_LEN * 2))
+    });
+    calls
+}
+
+fn host_call(id: RequestId, call_id: u32, name: &str, payload: &[u8]) -> ToSupervisor {
+    ToSupervisor::HostCall {
+        request_id: id,
+        call_id,
+        name: name.into(),
+        payload: payload.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn host_calls_are_answered_with_their_request_and_call_ids() {
+    let (link, end, mut worker) = start(echo_calls());
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker.send(&host_call(id, 7, "t.echo", b"ping")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 7,
+            result: Ok(b"ping".to_vec())
+        }
+    );
+    worker.send(&host_call(id, 8, "nope", b"")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 8,
+            result: Err("unknown host call `nope`".into())
+        }
+    );
+    // A handler's error is clipped to what the protocol carries.
+    worker.send(&host_call(id, 9, "t.fail", b"")).await;
+    match worker.expect().await {
+        ToWorker::HostReply {
+            call_id: 9,
+            result: Err(message),
+            ..
+        } => assert_eq!(message.len(), MAX_ERROR_MESSAGE_LEN),
+        other => panic!("expected the clipped error, got {other:?}"),
+    }
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    assert!(!end.is_finished());
+}
+
+#[tokio::test]
+async fn a_host_call_outside_a_request_in_flight_ends_the_link() {
+    let (_link, end, mut worker) = start(echo_calls());
+    worker
+        .send(&host_call(RequestId(1), 1, "t.echo", b""))
+        .await;
+    assert!(ended(end).await.contains("not in flight"));
+
+    // A Dispose runs no tenant code: it makes no host calls.
+    let (link, end, mut worker) = start(echo_calls());
+    let dispose = tokio::spawn({
+        let link = Arc::clone(&link);
+        async move {
+            let ticket = link
+                .register(Request {
+                    runs_code: false,
+                    answer: MessageKind::Disposed,
+                    ..code(false)
+                })
+                .expect("open");
+            let message = ToWorker::Dispose {
+                request_id: ticket.id(),
+                worker_id: WorkerId([1; 32]),
+            };
+            ticket.exchange(message, WALL).await
+        }
+    });
+    let id = id_of(&worker.expect().await);
+    worker.send(&host_call(id, 1, "t.echo", b"")).await;
+    assert!(ended(end).await.contains("runs no tenant code"));
+    assert!(matches!(dispose.await, Ok(Err(AskError::Lost(_)))));
+}
+
+/// Counts live handler futures, so a test can see calls aborted.
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn new(count: &Arc<AtomicUsize>) -> Live {
+        count.fetch_add(1, Ordering::SeqCst);
+        Live(Arc::clone(count))
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn at_most_64_host_calls_per_request_and_they_end_with_it() {
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut calls = HostCalls::default();
+    let counter = Arc::clone(&live);
+    calls.register("t.forever", move |_: TenantId, _: Vec<u8>| {
+        let live = Live::new(&counter);
+        async move {
+            let _live = live;
+            std::future::pending::<HostResult>().await
+        }
+    });
+    let (link, _end, mut worker) = start(calls);
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    let other = ask(&link, code(true));
+    let other_id = id_of(&worker.expect().await);
+    for call_id in 0..=64 {
+        worker.send(&host_call(id, call_id, "t.forever", b"")).await;
+    }
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 64,
+            result: Err("too many host calls in flight".into())
+        }
+    );
+    assert_eq!(live.load(Ordering::SeqCst), 64);
+    // The cap is per request.
+    worker.send(&host_call(other_id, 0, "t.forever", b"")).await;
+    worker.answer(other_id, "2").await;
+    assert_eq!(json_of(other.await.expect("task")), "2");
+    // Answering the request aborts its outstanding calls, unanswered.
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert!(worker.silent_for(Duration::from_millis(100)).await);
+}
+
+#[tokio::test]
+async fn a_cancelled_requests_new_host_calls_are_refused() {
+    let (link, _end, mut worker) = start(echo_calls());
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    waiting.abort();
+    let _ = waiting.await;
+    assert_eq!(worker.expect().await, ToWorker::Cancel { request_id: id });
+    worker.send(&host_call(id, 3, "t.echo", b"x")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 3,
+            result: Err("the request was cancelled".into())
+        }
+    );
+}
+
+/// `test.echo` sleeps on the runtime's timer: while it sleeps, the link routes other answers.
+#[cfg(debug_assertions)]
+#[tokio::test]
+async fn test_echo_sleeps_without_holding_up_the_link() {
+    let (link, _end, mut worker) = start(HostCalls::standard());
+    let echoing = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    let other = ask(&link, code(true));
+    let other_id = id_of(&worker.expect().await);
+    let sent = Instant::now();
+    let payload = br#"{"sleepMs": 300, "echo": {"hello": ["world", 1]}}"#;
+    worker.send(&host_call(id, 1, "test.echo", payload)).await;
+    worker.answer(other_id, "2").await;
+    assert_eq!(json_of(other.await.expect("task")), "2");
+    assert!(sent.elapsed() < Duration::from_millis(300));
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 1,
+            result: Ok(br#"{"hello":["world",1]}"#.to_vec())
+        }
+    );
+    assert!(sent.elapsed() >= Duration::from_millis(300));
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(echoing.await.expect("task")), "1");
+}
+
+#[tokio::test]
+async fn a_closed_socket_fails_waiting_requests_and_refuses_new_ones() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    drop(worker);
+    assert!(ended(end).await.contains("closed its socket"));
+    assert!(matches!(waiting.await, Ok(Err(AskError::Lost(_)))));
+    assert!(matches!(link.register(code(true)), Err(NotSent)));
+    assert_eq!(link.take_in_flight().first().map(|r| r.id), Some(id));
+}
