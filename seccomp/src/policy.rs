@@ -337,6 +337,8 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)], "register for process-private barriers (JIT code publication)"),
     allow_when("membarrier", libc::SYS_membarrier, &[int_eq(0, MEMBARRIER_CMD_PRIVATE_EXPEDITED)], "process-private barrier; the GLOBAL commands (system-wide RCU) stay denied"),
     allow("sched_yield", libc::SYS_sched_yield, "spin-lock back-off"),
+    allow("sched_getparam", libc::SYS_sched_getparam, "abseil's Mutex inside libnode reads a blocking thread's scheduling parameters (pthread_getschedparam) when two isolate threads contend for one of V8's locks (measured: RandomNumberGenerator in Context::New, under load); read-only, and only the worker's own tasks are nameable in its pid namespace"),
+    allow("sched_getscheduler", libc::SYS_sched_getscheduler, "the same pthread_getschedparam reads the thread's policy on its first call; read-only, own tasks only"),
     allow("sched_getaffinity", libc::SYS_sched_getaffinity, "pthread_getattr_np (V8's and std's stack-bounds lookup in every thread) reads the thread's CPU mask (measured); read-only, and only the worker's own tasks are nameable in its pid namespace"),
     // -- time and randomness.
     allow("clock_gettime", libc::SYS_clock_gettime, "Date.now/performance.now when the vDSO falls back to the syscall"),

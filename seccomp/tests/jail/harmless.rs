@@ -158,7 +158,7 @@ fn clock(_: RawFd) -> Result<String, i32> {
         tv_sec: 0,
         tv_nsec: 1_000_000,
     };
-    // SAFETY: timespec out/in pointers to locals.
+    // SAFETY: timespec and sched_param out/in pointers to locals.
     unsafe {
         // The raw syscall, not the vDSO, so the filter entry is exercised.
         if libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts) != 0 {
@@ -172,6 +172,17 @@ fn clock(_: RawFd) -> Result<String, i32> {
             return Err(rc);
         }
         libc::sched_yield();
+        // What abseil's contended Mutex asks of a blocking thread (inside libnode's V8).
+        let (mut policy, mut param) = (0, libc::sched_param { sched_priority: 0 });
+        let rc = libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param);
+        if rc != 0 {
+            return Err(rc);
+        }
+        if libc::syscall(libc::SYS_sched_getparam, 0, &mut param) != 0
+            || libc::syscall(libc::SYS_sched_getscheduler, 0) < 0
+        {
+            return Err(errno());
+        }
     }
     Ok(format!("monotonic {}s", ts.tv_sec))
 }
