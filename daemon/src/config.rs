@@ -31,6 +31,11 @@ pub struct Config {
     /// blamed on none of them; 1 gives each request a process to itself, for exact blame, at the
     /// cost of concurrency.
     pub max_in_flight_per_worker: usize,
+    /// Isolate threads in each worker process (default 0: one per CPU the process may use, at
+    /// most 16). Each thread runs an event loop over its isolates; a request waiting on a timer
+    /// or a host call holds no thread. A tenant lives in one process per tier, so its concurrent
+    /// requests use these threads to run in parallel.
+    pub worker_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
     /// The operator's bearer token (admin endpoints). Defaults to the default tenant's token.
@@ -49,9 +54,9 @@ pub struct Config {
 /// shared tier spreads its tenants over, the tighter limits of quarantine processes, and how
 /// often scores are re-evaluated.
 ///
-/// A worker process is given up to `max_in_flight_per_worker` requests at once, but today's
-/// worker runs them one after another (it is to run them concurrently), so tenants only run in
-/// parallel when they are in different processes. `*_min_processes` is the number of processes a tier grows to before any
+/// A worker process is given up to `max_in_flight_per_worker` requests at once and runs them on
+/// `worker_threads` isolate threads, so a tenant's requests, and its neighbours', run in parallel
+/// within one process. `*_min_processes` is the number of processes a tier grows to before any
 /// of them takes a second tenant ("spread before stack"): the tier's tenants are placed on the
 /// least-loaded of its processes, and a new process is opened for a tenant while the tier has
 /// fewer than its minimum and none of them is empty, or when all are full. One tenant is always
@@ -190,6 +195,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             workers: 2,
             max_in_flight_per_worker: 256,
+            worker_threads: 0,
             jail: true,
             operator_token: None,
             timezone: "UTC".into(),
@@ -272,6 +278,9 @@ impl Config {
             return Err(format!(
                 "max_in_flight_per_worker must be 1 to {MAX_IN_FLIGHT_PER_WORKER}"
             ));
+        }
+        if self.worker_threads > 16 {
+            return Err("worker_threads must be 0 (one per CPU) to 16".into());
         }
         if self.timezone.is_empty()
             || self.timezone.len() > 64
@@ -359,6 +368,16 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
+        assert_eq!(parse("").expect("valid").worker_threads, 0);
+        assert_eq!(
+            parse("worker_threads = 4\n").expect("valid").worker_threads,
+            4
+        );
+        assert!(parse("worker_threads = 17\n").is_err());
     }
 
     #[test]

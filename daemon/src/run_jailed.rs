@@ -58,6 +58,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         jail: !args.no_jail,
         profile: "standard",
         test_hooks: false,
+        threads: 1,
     };
     let mut child = match worker_command(&config, theirs.as_raw_fd()).spawn() {
         Ok(c) => c,

@@ -63,6 +63,7 @@ async fn serve(config: Config) -> Result<(), String> {
         jail: config.jail,
         profile: "standard",
         test_hooks: test_hooks_enabled(),
+        threads: config.worker_threads,
     };
     if !config.jail {
         eprintln!("stockade: WARNING: workers run WITHOUT the jail (--no-jail)");

@@ -90,6 +90,8 @@ pub struct SpawnConfig {
     pub profile: &'static str,
     /// Pass `--test-hooks` (debug builds only; see `worker::test_hooks`).
     pub test_hooks: bool,
+    /// Isolate threads per worker process (`--threads`; 0: one per CPU it may use).
+    pub threads: usize,
 }
 
 pub struct Spawned {
@@ -116,6 +118,8 @@ pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command 
         .arg(fd.to_string())
         .arg("--profile")
         .arg(config.profile)
+        .arg("--threads")
+        .arg(config.threads.to_string())
         .env_clear()
         // ICU and the C library read the zone from here, once, before the jail closes.
         .env("TZ", &config.timezone)
