@@ -8,9 +8,10 @@
 //! tenant-specific: it has run no code at all.
 //!
 //! Guarantees: at most [`MAX_SPARES`] spares per thread, and no more than [`SPARE_BUDGET`] bytes
-//! of them as V8 counts an isolate's memory (heap committed, external and malloc'd bytes);
-//! one chore (one disposal or one creation) at a time, so the thread checks its inbox between
-//! them.
+//! of them as V8 counts an isolate's memory (heap committed, external and malloc'd bytes); at
+//! most [`MAX_RETIRED`] used isolates wait for disposal (a thread under sustained load, never
+//! idle, disposes them on the request path rather than accumulating them); one chore (one
+//! disposal or one creation) at a time, so the thread checks its inbox between them.
 
 use stockade_isolate::{Engine, RunError, Worker};
 
@@ -20,6 +21,9 @@ use super::convert;
 pub const MAX_SPARES: usize = 4;
 /// Memory one thread's spares may hold, in bytes.
 pub const SPARE_BUDGET: usize = 8 << 20;
+/// Used isolates a thread may keep waiting for an idle moment; past this they are disposed at
+/// once, so a thread that is never idle (sustained load) holds no more than this many.
+pub const MAX_RETIRED: usize = 2;
 
 #[derive(Default)]
 pub struct IsolateStock {
@@ -52,9 +56,13 @@ impl IsolateStock {
         }
     }
 
-    /// Keeps a used isolate until a chore disposes of it, off the request's latency.
+    /// Keeps a used isolate until a chore disposes of it, off the request's latency; disposes
+    /// the oldest at once when more than [`MAX_RETIRED`] wait.
     pub fn retire(&mut self, worker: Worker) {
         self.retired.push(worker);
+        while self.retired.len() > MAX_RETIRED {
+            drop(self.retired.remove(0));
+        }
     }
 
     /// Whether there is work for an idle moment.
