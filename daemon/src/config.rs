@@ -34,7 +34,9 @@ pub struct Config {
     /// Isolate threads in each worker process (default 0: one per CPU the process may use, at
     /// most 16). Each thread runs an event loop over its isolates; a request waiting on a timer
     /// or a host call holds no thread. A tenant lives in one process per tier, so its concurrent
-    /// requests use these threads to run in parallel.
+    /// requests use these threads to run in parallel. Where memory protection keys separate the
+    /// isolates, a worker runs one isolate thread whatever this says (V8's page pool hands pages
+    /// between isolates, which the key tagging can only follow on one thread).
     pub worker_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
