@@ -1,0 +1,169 @@
+//! Tenants' secrets: values the gateway injects into outbound headers and tenant code never
+//! sees. Configured secrets (`[tenants.secrets]`) are loaded at start; the API may set or delete
+//! secrets at run time, **in memory only** (lost on restart; the config holds the durable ones).
+//!
+//! Guarantees: a value leaves this module only through [`Secrets::value`] (for injection) and is
+//! never part of a `Debug`, `Display` or error text; [`scrub`] replaces every occurrence of given
+//! values in bytes. Names are 1-64 of `[A-Za-z0-9_.-]`; values are 1 to [`MAX_SECRET_LEN`] bytes
+//! and valid in an HTTP header (visible ASCII, space or tab). Trusts: the config; the API to have
+//! authorised the caller.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use crate::config::SecretValue;
+
+/// The longest secret value, bytes.
+pub const MAX_SECRET_LEN: usize = 4096;
+/// The most secrets one tenant may hold.
+pub const MAX_SECRETS_PER_TENANT: usize = 256;
+/// What replaces a secret value in a response.
+pub const REDACTED: &[u8] = b"[redacted]";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("a secret name must be 1-64 of [A-Za-z0-9_.-]")]
+    BadName,
+    #[error("a secret value must be 1 to {MAX_SECRET_LEN} bytes of visible ASCII, space or tab")]
+    BadValue,
+    #[error("a tenant holds at most {MAX_SECRETS_PER_TENANT} secrets")]
+    TooMany,
+    #[error("no such tenant")]
+    NoTenant,
+}
+
+/// Checks a name and a value (the value is never echoed).
+pub fn check_secret(name: &str, value: &str) -> Result<(), SecretError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(SecretError::BadName);
+    }
+    if value.is_empty()
+        || value.len() > MAX_SECRET_LEN
+        || !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Err(SecretError::BadValue);
+    }
+    Ok(())
+}
+
+/// Every tenant's secrets, by tenant index (the config's order, as `TenantId`).
+pub struct Secrets {
+    by_tenant: RwLock<Vec<BTreeMap<String, SecretValue>>>,
+}
+
+impl Secrets {
+    pub fn new(configured: Vec<BTreeMap<String, SecretValue>>) -> Secrets {
+        Secrets {
+            by_tenant: RwLock::new(configured),
+        }
+    }
+
+    /// The value of `tenant`'s secret `name`, for injection.
+    pub fn value(&self, tenant: usize, name: &str) -> Option<SecretValue> {
+        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
+        all.get(tenant)?.get(name).cloned()
+    }
+
+    /// The names of `tenant`'s secrets, sorted.
+    pub fn names(&self, tenant: usize) -> Option<Vec<String>> {
+        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
+        Some(all.get(tenant)?.keys().cloned().collect())
+    }
+
+    /// Sets (or replaces) a secret.
+    pub fn set(&self, tenant: usize, name: &str, value: String) -> Result<(), SecretError> {
+        check_secret(name, &value)?;
+        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
+        let map = all.get_mut(tenant).ok_or(SecretError::NoTenant)?;
+        if !map.contains_key(name) && map.len() >= MAX_SECRETS_PER_TENANT {
+            return Err(SecretError::TooMany);
+        }
+        map.insert(name.to_owned(), SecretValue(value));
+        Ok(())
+    }
+
+    /// Deletes a secret; whether it existed.
+    pub fn delete(&self, tenant: usize, name: &str) -> bool {
+        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
+        all.get_mut(tenant)
+            .is_some_and(|map| map.remove(name).is_some())
+    }
+}
+
+/// `bytes` with every occurrence of each of `values` replaced by [`REDACTED`] (longer values
+/// first, so a value containing another is replaced whole).
+pub fn scrub(bytes: &[u8], values: &[SecretValue]) -> Vec<u8> {
+    let mut values: Vec<&[u8]> = values
+        .iter()
+        .map(|v| v.0.as_bytes())
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut out = bytes.to_vec();
+    for value in values {
+        out = replace_all(&out, value);
+    }
+    out
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(REDACTED);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// [`scrub`] for text.
+pub fn scrub_str(text: &str, values: &[SecretValue]) -> String {
+    String::from_utf8_lossy(&scrub(text.as_bytes(), values)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_every_occurrence_longest_first() {
+        let values = [SecretValue("abc".into()), SecretValue("abcdef".into())];
+        assert_eq!(scrub(b"xabcdefyabcz", &values), b"x[redacted]y[redacted]z");
+        assert_eq!(scrub(b"nothing", &values), b"nothing");
+        assert_eq!(scrub_str("abcabc", &values[..1]), "[redacted][redacted]");
+    }
+
+    #[test]
+    fn secrets_are_set_listed_and_deleted_by_name() {
+        let secrets = Secrets::new(vec![BTreeMap::new(), BTreeMap::new()]);
+        secrets.set(1, "k", "value-1".into()).expect("set");
+        assert_eq!(secrets.names(1), Some(vec!["k".to_string()]));
+        assert_eq!(secrets.names(0), Some(vec![]));
+        assert_eq!(secrets.value(1, "k"), Some(SecretValue("value-1".into())));
+        assert_eq!(
+            secrets.set(1, "bad name", "v".into()),
+            Err(SecretError::BadName)
+        );
+        assert_eq!(
+            secrets.set(1, "k", "line\nbreak".into()),
+            Err(SecretError::BadValue)
+        );
+        assert_eq!(secrets.set(5, "k", "v".into()), Err(SecretError::NoTenant));
+        assert!(secrets.delete(1, "k"));
+        assert!(!secrets.delete(1, "k"));
+        assert_eq!(format!("{:?}", SecretValue("v".into())), "[redacted]");
+    }
+}
