@@ -10,6 +10,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -106,9 +107,12 @@ pub struct EgressQuery {
 pub async fn egress(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<EgressQuery>,
+    query: Result<Query<EgressQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     operator_only(&state, &headers)?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::BadRequest(format!("expected ?tenant=ID&limit=N: {}", e.body_text()))
+    })?;
     let limit = query
         .limit
         .unwrap_or(100)

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use stockade_cordon::TenantId;
-use stockade_ipc::limits::MAX_BODY_LEN;
+use stockade_ipc::limits::{MAX_BODY_LEN, MAX_HOST_CALL_PAYLOAD};
 use url::{Host, Url};
 
 use super::addr::{AddressPolicy, Refused};
@@ -166,7 +166,11 @@ impl Gateway {
                     url: scrub_str(&head.url, &injected),
                     redirected: head.redirected,
                 };
-                Ok(encode_response(&head, &scrub(&body, &injected)))
+                let out = encode_response(&head, &scrub(&body, &injected));
+                if out.len() > MAX_HOST_CALL_PAYLOAD {
+                    return Err(FetchError::BodyTooLarge.to_string());
+                }
+                Ok(out)
             }
             Err(e) => Err(scrub_str(&e.to_string(), &injected)),
         }

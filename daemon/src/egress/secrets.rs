@@ -114,18 +114,18 @@ pub fn scrub(bytes: &[u8], values: &[SecretValue]) -> Vec<u8> {
     out
 }
 
+/// Linear in `haystack` whatever the bytes (`memmem`'s two-way search), so an upstream cannot
+/// make scrubbing slow.
 fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(REDACTED);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
+    let mut rest = haystack;
+    let finder = memchr::memmem::Finder::new(needle);
+    while let Some(at) = finder.find(rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(REDACTED);
+        rest = &rest[at + needle.len()..];
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -143,6 +143,17 @@ mod tests {
         let values = [SecretValue("abc".into()), SecretValue("abcdef".into())];
         assert_eq!(scrub(b"xabcdefyabcz", &values), b"x[redacted]y[redacted]z");
         assert_eq!(scrub(b"nothing", &values), b"nothing");
+        assert_eq!(scrub(b"abcab", &values), b"[redacted]ab");
+        // Adversarial bytes stay linear: 16 MiB of near-misses of a 4 KiB value.
+        let long = SecretValue(format!("{}b", "a".repeat(4095)));
+        let body = vec![b'a'; 16 << 20];
+        let start = std::time::Instant::now();
+        assert_eq!(scrub(&body, &[long]).len(), body.len());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
         assert_eq!(scrub_str("abcabc", &values[..1]), "[redacted][redacted]");
     }
 
