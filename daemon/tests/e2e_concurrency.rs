@@ -174,3 +174,31 @@ fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
     assert!(body["wallMs"].as_f64().unwrap_or(0.0) >= 400.0, "{body}");
     assert!(body["cpuMs"].as_f64().unwrap_or(1e9) < 200.0, "{body}");
 }
+
+#[test]
+fn a_one_mib_body_crosses_both_ways_within_the_default_cpu_limit() {
+    // Bodies cross the socket and the bridge as bytes: no base64, no JSON, no JavaScript decode.
+    let d = Daemon::start("bodies", 1, 1, "");
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { async fetch(req: Request) { const b = new Uint8Array(await req.arrayBuffer()); return new Response(b, { headers: { 'x-len': String(b.length) } }); } };",
+    );
+    let body: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let r = client()
+        .post(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .body(body.clone())
+        .send()
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers().get("x-len").and_then(|v| v.to_str().ok()),
+        Some("1048576")
+    );
+    assert!(
+        r.bytes().expect("body").as_ref() == body.as_slice(),
+        "echoed unchanged"
+    );
+}

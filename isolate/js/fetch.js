@@ -222,6 +222,8 @@ function parseRequestURL(input) {
 
 let newRequestFromHost; // (method, url, flatHeaders, bytes | null) -> Request
 
+let readRequestForFetch; // (request) -> [method, url, flatHeaders, bytes | null, redirect]
+
 class Request {
   #method = "GET";
   #url;
@@ -276,6 +278,12 @@ class Request {
     return copy;
   }
   static {
+    readRequestForFetch = (r) => {
+      const flat = [];
+      for (const [name, v] of headersPairs(r.#headers)) flat.push(name, v);
+      const bytes = bodies.get(r).bytes === null ? null : takeBody(r);
+      return [r.#method, r.#url, flat, bytes, r.#redirect];
+    };
     newRequestFromHost = (method, url, flatHeaders, bytes) => {
       const r = new Request(parseRequestURL(url));
       r.#method = normalizeMethod(method);
@@ -296,8 +304,12 @@ const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 let readResponseForHost; // (value) -> [status, statusText, flatHeaders, bytes | null]
 
+let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
+
 class Response {
   #type = "default";
+  #url = "";
+  #redirected = false;
   #status = 200;
   #statusText = "";
   #headers;
@@ -350,8 +362,8 @@ class Response {
     return r;
   }
   get type() { return this.#type; }
-  get url() { return ""; }
-  get redirected() { return false; }
+  get url() { return this.#url; }
+  get redirected() { return this.#redirected; }
   get status() { return this.#status; }
   get ok() { return this.#status >= 200 && this.#status <= 299; }
   get statusText() { return this.#statusText; }
@@ -362,11 +374,26 @@ class Response {
     copy.#type = this.#type;
     copy.#status = this.#status;
     copy.#statusText = this.#statusText;
+    copy.#url = this.#url;
+    copy.#redirected = this.#redirected;
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), this.#type === "error");
     bodies.set(copy, body);
     return copy;
   }
   static {
+    newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected) => {
+      const r = new Response();
+      r.#type = "basic";
+      r.#status = status;
+      r.#statusText = statusText;
+      const pairs = [];
+      for (let i = 0; i + 1 < flatHeaders.length; i += 2) pairs.push([flatHeaders[i], flatHeaders[i + 1]]);
+      r.#headers = newHeadersWithGuard(pairs, true);
+      r.#url = url;
+      r.#redirected = redirected;
+      bodies.set(r, { bytes: NULL_BODY_STATUSES.includes(status) ? null : bytes, used: false });
+      return r;
+    };
     readResponseForHost = (value) => {
       if (value === null || typeof value !== "object" || !(#status in value)) {
         throw new TypeError("the handler did not return a Response");
@@ -384,6 +411,48 @@ setTag(Response.prototype, "Response");
 inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
 
+// fetch(): every outbound request leaves the isolate as the host call `fetch`; the supervisor's
+// egress gateway decides, adds credentials tenant code never holds, and answers. Wire format
+// (both ways): u32 LE length of a JSON head, the head, then the body bytes.
+const JSONParse = JSON.parse;
+const ArrayBufferIsView = ArrayBuffer.isView;
+const PromiseCtor = Promise;
+const PromiseThen = Promise.prototype.then;
+
+function frameForHost(head, bytes) {
+  const headBytes = utf8Encode(JSONStringify(head));
+  const bodyLength = bytes === null ? 0 : bytes.length;
+  const out = new Uint8Array(4 + headBytes.length + bodyLength);
+  const n = headBytes.length;
+  out[0] = n & 0xff; out[1] = (n >>> 8) & 0xff; out[2] = (n >>> 16) & 0xff; out[3] = (n >>> 24) & 0xff;
+  out.set(headBytes, 4);
+  if (bytes !== null) out.set(bytes, 4 + n);
+  return out;
+}
+
+function responseFromHost(reply) {
+  if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError("fetch: malformed answer from the host");
+  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
+  if (4 + n > reply.length) throw new TypeError("fetch: malformed answer from the host");
+  const head = JSONParse(utf8DecodeStripBOM(reply.subarray(4, 4 + n)));
+  const flat = [];
+  for (const [name, value] of head.headers) flat.push(`${name}`, `${value}`);
+  const body = reply.slice(4 + n);
+  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
+}
+
 defineGlobal("fetch", function fetch(input, init = undefined) {
-  return Promise.reject(new TypeError("fetch: no outbound access from this sandbox (the egress gateway is not configured)"));
+  return new PromiseCtor((resolve, reject) => {
+    const request = new Request(input, init); // a throw here rejects, as the spec says
+    const [method, url, flat, bytes, redirect] = readRequestForFetch(request);
+    const headers = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    const payload = frameForHost({ method, url, headers, redirect }, bytes);
+    ReflectApply(PromiseThen, hostCall("fetch", payload), [
+      (reply) => {
+        try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
+      },
+      (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)),
+    ]);
+  });
 });

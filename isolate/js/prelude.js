@@ -90,12 +90,12 @@ const JSONStringify = JSON.stringify;
 const MathFloor = Math.floor;
 
 // Capture the host primitives, then make them unreachable from globalThis.
-const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow } = (() => {
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
     hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
-    hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now,
+    hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);

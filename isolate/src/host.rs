@@ -33,6 +33,9 @@ pub(crate) struct HostState {
     pub calls_pending: HashMap<u32, u32>,
     /// Tasks that may make host calls (running, not answered yet).
     pub calling_tasks: HashSet<u32>,
+    /// Outbound requests (host calls named `fetch`) made by each task, and the most one may make.
+    pub sub_requests: HashMap<u32, usize>,
+    pub sub_request_limit: usize,
     pub timer_seq: u64,
     pub timer_limit: usize,
     /// Module names by bridge index, and the reverse.
@@ -49,6 +52,9 @@ pub(crate) struct HostCallOut {
     pub payload: Vec<u8>,
 }
 
+// What `host_call` answers: 0 accepted, 1 refused, 2 refused because the task made its limit of
+// outbound requests (see bridge.h).
+
 /// Host calls one task may have in flight at once.
 pub const MAX_HOST_CALLS_PER_TASK: usize = 64;
 /// The longest host call name.
@@ -57,7 +63,7 @@ pub const MAX_HOST_CALL_NAME: usize = 64;
 pub const MAX_HOST_CALL_PAYLOAD: usize = 16 << 20;
 
 impl HostState {
-    pub(crate) fn new(log_limit: usize, timer_limit: usize) -> Self {
+    pub(crate) fn new(log_limit: usize, timer_limit: usize, sub_request_limit: usize) -> Self {
         HostState {
             current: 0,
             logs: HashMap::new(),
@@ -67,6 +73,8 @@ impl HostState {
             calls_out: Vec::new(),
             calls_pending: HashMap::new(),
             calling_tasks: HashSet::new(),
+            sub_requests: HashMap::new(),
+            sub_request_limit,
             timer_seq: 0,
             timer_limit,
             module_names: Vec::new(),
@@ -115,6 +123,7 @@ impl HostState {
         });
         self.logs.remove(&task);
         self.calling_tasks.remove(&task);
+        self.sub_requests.remove(&task);
         let calls: Vec<u32> = self
             .calls_pending
             .iter()
@@ -272,6 +281,13 @@ unsafe extern "C" fn host_call(
     let Ok(name) = std::str::from_utf8(name) else {
         return 1;
     };
+    if name == "fetch" {
+        let made = st.sub_requests.entry(task).or_insert(0);
+        if *made >= st.sub_request_limit {
+            return 2;
+        }
+        *made += 1;
+    }
     let payload = if payload.is_null() || payload_len == 0 {
         Vec::new()
     } else {

@@ -26,6 +26,8 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Timers pending at once.
     pub timers: usize,
+    /// Outbound requests (`fetch()`, host calls named `fetch`) per invocation.
+    pub sub_requests: usize,
 }
 
 impl Limits {
@@ -47,6 +49,7 @@ impl Default for Limits {
             result_bytes: 16 << 20,
             output_bytes: 1 << 20,
             timers: 10_000,
+            sub_requests: 50,
         }
     }
 }

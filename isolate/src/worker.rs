@@ -161,7 +161,11 @@ impl Worker {
                 Limits::MIN_MEMORY_BYTES >> 20
             )));
         }
-        let mut host = Box::new(HostState::new(limits.output_bytes, limits.timers));
+        let mut host = Box::new(HostState::new(
+            limits.output_bytes,
+            limits.timers,
+            limits.sub_requests,
+        ));
         let callbacks = host.callbacks();
         let config = ffi::StkIsolateConfig {
             heap_limit_bytes: limits.memory_bytes,

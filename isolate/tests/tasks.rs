@@ -280,3 +280,71 @@ fn a_task_that_waits_on_nothing_is_reported_at_once() {
         Err(RunError::NeverSettled)
     ));
 }
+
+#[test]
+fn fetch_leaves_as_a_host_call_and_its_answer_becomes_a_response() {
+    let src = "export default async () => { const r = await fetch('https://api.example/v1/x?q=1', { method: 'POST', headers: { 'x-a': 'b' }, body: 'hi' }); return [r.status, r.statusText, r.headers.get('content-type'), r.url, r.redirected, await r.text()]; };";
+    let mut worker = loaded(limits(), src);
+    let task = worker.start_call("null");
+    let calls = worker.take_host_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].name, "fetch");
+    let p = &calls[0].payload;
+    let n = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as usize;
+    let head: serde_json::Value = serde_json::from_slice(&p[4..4 + n]).expect("head");
+    assert_eq!(
+        head,
+        serde_json::json!({"method": "POST", "url": "https://api.example/v1/x?q=1", "headers": [["content-type", "text/plain;charset=UTF-8"], ["x-a", "b"]], "redirect": "follow"})
+    );
+    assert_eq!(&p[4 + n..], b"hi");
+    let reply_head = serde_json::json!({"status": 201, "statusText": "Created", "headers": [["content-type", "text/plain"]], "url": "https://api.example/v1/y", "redirected": true}).to_string();
+    let mut reply = (reply_head.len() as u32).to_le_bytes().to_vec();
+    reply.extend_from_slice(reply_head.as_bytes());
+    reply.extend_from_slice(b"made");
+    worker.host_reply(calls[0].call, Ok(reply));
+    let events = worker.drain_events();
+    assert_eq!(
+        json(answered(&events, task).expect("answered")),
+        serde_json::json!([
+            201,
+            "Created",
+            "text/plain",
+            "https://api.example/v1/y",
+            true,
+            "made"
+        ])
+    );
+}
+
+#[test]
+fn outbound_requests_are_limited_per_invocation() {
+    let src = "export default async () => { const out = []; for (let i = 0; i < 4; i++) { try { await fetch('https://a.example/'); out.push('ok'); } catch (e) { out.push(e.message); } } return out; };";
+    let limits = Limits {
+        sub_requests: 2,
+        ..limits()
+    };
+    let mut worker = loaded(limits, src);
+    let task = worker.start_call("null");
+    let empty = {
+        let head = serde_json::json!({"status": 200, "statusText": "", "headers": [], "url": "https://a.example/", "redirected": false}).to_string();
+        let mut b = (head.len() as u32).to_le_bytes().to_vec();
+        b.extend_from_slice(head.as_bytes());
+        b
+    };
+    let mut answered_calls = 0;
+    for _ in 0..10 {
+        for call in worker.take_host_calls() {
+            answered_calls += 1;
+            worker.host_reply(call.call, Ok(empty.clone()));
+        }
+    }
+    let events = worker.drain_events();
+    let v = json(answered(&events, task).expect("answered"));
+    assert_eq!(answered_calls, 2);
+    assert_eq!(v[0], "ok");
+    assert_eq!(v[1], "ok");
+    assert!(
+        v[2].as_str().is_some_and(|m| m.contains("subRequests")),
+        "{v}"
+    );
+}

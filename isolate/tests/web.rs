@@ -63,10 +63,15 @@ fn request_response_and_headers() {
 }
 
 #[test]
-fn fetch_fails_with_no_outbound_access() {
+fn fetch_without_a_host_fails_with_a_clear_type_error() {
+    // A bare engine has no supervisor to ask: the host call is refused (worker processes forward
+    // it to the egress gateway instead; see daemon/tests).
     match err(run("export default () => fetch('https://example.com/');")) {
         RunError::Threw { message, .. } => {
-            assert!(message.contains("no outbound access"), "{message}")
+            assert!(
+                message.contains("TypeError: fetch failed: host calls need a worker process"),
+                "{message}"
+            )
         }
         other => panic!("{other:?}"),
     }

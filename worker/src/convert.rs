@@ -34,6 +34,7 @@ pub fn limits(l: &stockade_ipc::Limits) -> Limits {
         stack_bytes: nz(l.stack_kb, d.stack_bytes >> 10) << 10,
         result_bytes: nz(l.result_bytes, d.result_bytes).min(MAX_RESULT_JSON_LEN),
         output_bytes: nz(l.log_bytes, d.output_bytes).min(MAX_LOG_TOTAL / 2),
+        sub_requests: nz(l.sub_requests, d.sub_requests),
         ..d
     }
 }

@@ -132,10 +132,32 @@ test("Request: URL, method normalisation, body rules, copying a Request, clone",
   assert.equal(Object.prototype.toString.call(original), "[object Request]");
 });
 
-test("fetch always rejects with the documented TypeError", async () => {
+test("fetch frames the request for the host call `fetch` and rejects with a TypeError when refused", async () => {
   const p = run("fetch('https://example.com/')");
   assert.ok(p instanceof run("Promise"));
-  await assert.rejects(p, (e) => e instanceof realm.TypeError && e.message === "fetch: no outbound access from this sandbox (the egress gateway is not configured)");
+  await assert.rejects(p, (e) => e instanceof realm.TypeError && e.message === "fetch failed: the host refused the call `fetch`");
+  const sent = [];
+  const { run: run2 } = loadPrelude({
+    call(name, payload) {
+      sent.push([name, payload]);
+      const head = Buffer.from(JSON.stringify({ status: 200, statusText: "OK", headers: [["x-up", "1"]], url: "https://h/final", redirected: true }));
+      const reply = new Uint8Array(4 + head.length + 2);
+      new DataView(reply.buffer).setUint32(0, head.length, true);
+      reply.set(head, 4);
+      reply.set([111, 107], 4 + head.length);
+      return Promise.resolve(reply);
+    },
+  });
+  const r = await run2("fetch('https://h/p', { method: 'PUT', body: 'data', redirect: 'manual' })");
+  assert.deepEqual([r.status, r.url, r.redirected, r.headers.get("x-up"), await r.text()], [200, "https://h/final", true, "1", "ok"]);
+  assert.equal(sent.length, 1);
+  const [name, payload] = sent[0];
+  const n = new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+  assert.equal(name, "fetch");
+  assert.deepEqual(JSON.parse(Buffer.from(payload.subarray(4, 4 + n)).toString()), {
+    method: "PUT", url: "https://h/p", headers: [["content-type", "text/plain;charset=UTF-8"]], redirect: "manual",
+  });
+  assert.equal(Buffer.from(payload.subarray(4 + n)).toString(), "data");
 });
 
 test("host exports: newRequest builds a Request, readResponse drains a genuine Response once", async () => {

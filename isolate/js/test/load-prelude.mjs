@@ -28,6 +28,7 @@ export function installHost(context, impl) {
     clearTimer: function clearTimer(id) { return impl.clearTimer(id); },
     onTimer: function onTimer(fn) { return impl.onTimer(fn); },
     now: function now() { return impl.now(); },
+    call: function call(name, payload) { return impl.call(name, payload); },
   })`, context);
   const host = wrap(impl);
   context.__stockade_host = host;
@@ -64,6 +65,9 @@ export function loadPrelude(overrides = {}) {
       dispatch = fn;
     },
     now() { return clock; },
+    // A host without an egress gateway: every call is refused, as the real host refuses one it
+    // cannot route.
+    call(name) { return Promise.reject(new Error(`the host refused the call \`${name}\``)); },
     ...overrides,
   };
   const context = newContext();

@@ -493,10 +493,16 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   uint32_t id = ++iso->next_call;
   if (id == 0) id = ++iso->next_call;
-  if (!iso->host.host_call ||
-      iso->host.host_call(iso->host.userdata, id, reinterpret_cast<const uint8_t*>(name.data()),
-                          name.size(), payload.data(), payload.size()) != 0) {
-    std::string msg = "the host refused the call `" + name + "`";
+  const int32_t refused =
+      iso->host.host_call
+          ? iso->host.host_call(iso->host.userdata, id,
+                                reinterpret_cast<const uint8_t*>(name.data()), name.size(),
+                                payload.data(), payload.size())
+          : 1;
+  if (refused != 0) {
+    std::string msg = refused == 2
+                          ? "this invocation made its limit of outbound requests (subRequests)"
+                          : "the host refused the call `" + name + "`";
     refuse(Str(isolate, msg.data(), msg.size()));
     return;
   }
