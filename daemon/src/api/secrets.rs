@@ -1,5 +1,6 @@
 //! A tenant's secrets (values for its egress rules' `inject_headers`), by name:
-//! - `PUT /v1/tenants/{id}/secrets/{name}` `{"value": "..."}`: sets or replaces one (`204`);
+//! - `PUT /v1/tenants/{id}/secrets/{name}` `{"value": "..."}`: sets or replaces one
+//!   (`200 {"name"}`);
 //! - `GET /v1/tenants/{id}/secrets`: `{"names": [...]}`, names only;
 //! - `DELETE /v1/tenants/{id}/secrets/{name}`: `204`, or `404` when there was none.
 //!
@@ -62,7 +63,7 @@ pub async fn set(
         .egress
         .set_secret(&tenant, &name, body.value)
         .map_err(api_error)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(Json(serde_json::json!({ "name": name })).into_response())
 }
 
 pub async fn list(
