@@ -8,10 +8,11 @@
 //!   (`resolver`), and the connection goes to the checked address only;
 //! - headers from the matching rule's `inject_headers` replace any the tenant set of that name,
 //!   with values of the tenant's secrets, on that hop only (a redirect to another rule's host
-//!   gets that rule's headers, or none); a hop that injects asks for an uncompressed answer and
-//!   a compressed one is refused, since it could not be scrubbed;
-//! - every value injected anywhere in the chain is replaced by `[redacted]` in the status text,
-//!   header names and values, final URL, body and error text the tenant gets back;
+//!   gets that rule's headers, or none); a hop that injects asks for an uncompressed, whole
+//!   answer (no `Range`) and a compressed one is refused, since it could not be scrubbed;
+//! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
+//!   common encodings, see `secrets::scrub`) in the status text, header names and values, final
+//!   URL, body and error text the tenant gets back;
 //! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
@@ -214,10 +215,14 @@ impl Gateway {
                 injects = true;
             }
             if injects {
+                // An answer that could hold a secret must come whole and uncompressed, or it
+                // could not be scrubbed (a range could cut a value in two).
                 sent.insert(
                     reqwest::header::ACCEPT_ENCODING,
                     HeaderValue::from_static("identity"),
                 );
+                sent.remove(reqwest::header::RANGE);
+                sent.remove(reqwest::header::IF_RANGE);
             }
             let hop_state = Hop {
                 started,

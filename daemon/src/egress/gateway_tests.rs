@@ -150,7 +150,12 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
         &e,
         "GET",
         &format!("http://127.0.0.1:{p}/echo"),
-        &[("x-api-key", "mine"), ("accept-encoding", "gzip")],
+        &[
+            ("x-api-key", "mine"),
+            ("accept-encoding", "gzip"),
+            ("range", "bytes=0-3"),
+            ("host", "evil.example"),
+        ],
         "follow",
     )
     .await
@@ -169,6 +174,12 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
         1
     );
     assert_eq!(seen.header("accept-encoding"), Some("identity"));
+    assert_eq!(
+        seen.header("range"),
+        None,
+        "no range may cut a value in two"
+    );
+    assert_eq!(seen.header("host"), Some(format!("127.0.0.1:{p}").as_str()));
     assert!(
         !got.body.contains(SECRET) && got.body.contains("[redacted]"),
         "{}",

@@ -97,12 +97,34 @@ impl Secrets {
     }
 }
 
-/// `bytes` with every occurrence of each of `values` replaced by [`REDACTED`] (longer values
-/// first, so a value containing another is replaced whole).
+/// The forms of `value` an echoing upstream commonly hands back: verbatim, JSON-escaped,
+/// form-encoded, percent-encoded and base64.
+fn forms(value: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut forms = vec![value.as_bytes().to_vec()];
+    if let Ok(json) = serde_json::to_string(value) {
+        forms.push(json.as_bytes()[1..json.len() - 1].to_vec());
+    }
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    forms.push(form.replace('+', "%20").into_bytes());
+    forms.push(form.into_bytes());
+    forms.push(
+        base64::engine::general_purpose::STANDARD
+            .encode(value)
+            .into_bytes(),
+    );
+    forms
+}
+
+/// `bytes` with every occurrence of each of `values`, in each of its common encodings
+/// (verbatim, JSON-escaped, form- or percent-encoded, base64), replaced by [`REDACTED`] (longer
+/// forms first, so a value containing another is replaced whole). An upstream that transforms a
+/// value otherwise (splits it, changes its case) is not caught.
 pub fn scrub(bytes: &[u8], values: &[SecretValue]) -> Vec<u8> {
-    let mut values: Vec<&[u8]> = values
+    let forms: Vec<Vec<u8>> = values.iter().flat_map(|v| forms(&v.0)).collect();
+    let mut values: Vec<&[u8]> = forms
         .iter()
-        .map(|v| v.0.as_bytes())
+        .map(Vec::as_slice)
         .filter(|v| !v.is_empty())
         .collect();
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -144,6 +166,21 @@ mod tests {
         assert_eq!(scrub(b"xabcdefyabcz", &values), b"x[redacted]y[redacted]z");
         assert_eq!(scrub(b"nothing", &values), b"nothing");
         assert_eq!(scrub(b"abcab", &values), b"[redacted]ab");
+        let odd = [SecretValue("a\"b c/+".into())];
+        for echoed in [
+            &b"a\"b c/+"[..],
+            b"a\\\"b c/+",
+            b"a%22b+c%2F%2B",
+            b"a%22b%20c%2F%2B",
+            b"YSJiIGMvKw==",
+        ] {
+            assert_eq!(
+                scrub(echoed, &odd),
+                b"[redacted]",
+                "{}",
+                String::from_utf8_lossy(echoed)
+            );
+        }
         // Adversarial bytes stay linear: 16 MiB of near-misses of a 4 KiB value.
         let long = SecretValue(format!("{}b", "a".repeat(4095)));
         let body = vec![b'a'; 16 << 20];
