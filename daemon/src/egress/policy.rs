@@ -243,6 +243,10 @@ pub fn decide(rules: &[Rule], target: &Target<'_>) -> Decision {
     Decision::Denied(first_failure.unwrap_or(Denial::Host))
 }
 
+#[cfg(any(test, fuzzing))]
+#[path = "policy_reference.rs"]
+pub mod reference;
+
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;
