@@ -84,7 +84,10 @@ async fn serve(config: Config) -> Result<(), String> {
         "stockade: listening on http://{local} with {} warm worker processes",
         config.workers
     );
-    let state = Arc::new(AppState::new(config, pool, egress));
+    let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress)));
+    egress.set_worker_dispatch(crate::api::loader::outbound_dispatch(Arc::downgrade(
+        &state,
+    )));
     let app = router(Arc::clone(&state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -3,6 +3,11 @@
 //!
 //! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
 //! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
+//!
+//! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
+//! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
+//! handler (one of the same tenant's workers, which must exist when this one is created). As the
+//! id hashes the definition, `globalOutbound` included, such chains cannot form a cycle.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
 use super::error::ApiError;
 use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
 use super::AppState;
-use crate::supervisor::{CodeFeatures, Job, WorkerDef};
+use crate::supervisor::{CodeFeatures, Job, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -36,6 +41,24 @@ pub struct WorkerCode {
     compatibility_flags: Vec<String>,
     #[serde(default)]
     limits: LimitsIn,
+    /// Absent: `None`; `null`: `Some(None)`.
+    #[serde(default, deserialize_with = "present")]
+    global_outbound: Option<Option<OutboundWorker>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundWorker {
+    worker: String,
+}
+
+/// A field that is present, even as `null` (absent fields get the `default`, `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -155,6 +178,14 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
         field(&v.to_le_bytes());
     }
     field(compat.as_deref().unwrap_or("").as_bytes());
+    match &def.outbound {
+        Outbound::Policy => field(b"policy"),
+        Outbound::Blocked => field(b"blocked"),
+        Outbound::Worker(id) => {
+            field(b"worker");
+            field(id.as_bytes());
+        }
+    }
     WorkerId(h.finalize().into())
 }
 
@@ -217,6 +248,18 @@ pub async fn create(
         }
         env.push((k, v));
     }
+    let outbound = match code.global_outbound {
+        None => Outbound::Policy,
+        Some(None) => Outbound::Blocked,
+        Some(Some(OutboundWorker { worker })) => {
+            find(&state, &tenant, &worker).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "globalOutbound: no worker {worker:?} of this tenant"
+                ))
+            })?;
+            Outbound::Worker(worker)
+        }
+    };
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
@@ -226,6 +269,7 @@ pub async fn create(
         limits: request_limits(&code.limits, limits)?,
         compatibility_date: code.compatibility_date.clone(),
         features: CodeFeatures::default(),
+        outbound,
     };
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def, &code.compatibility_date);
@@ -277,6 +321,11 @@ pub async fn describe(
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
+        "globalOutbound": match &def.outbound {
+            Outbound::Policy => serde_json::json!("policy"),
+            Outbound::Blocked => serde_json::Value::Null,
+            Outbound::Worker(id) => serde_json::json!({ "worker": id }),
+        },
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
     .into_response())
@@ -421,4 +470,39 @@ fn bad_response(message: String) -> stockade_ipc::ErrorReply {
         message,
         stack: None,
     }
+}
+
+/// How the egress gateway delivers a `globalOutbound: {"worker": id}` request: to that worker's
+/// fetch handler, as a call of its own (its own limits), if it is still one of `tenant`'s.
+pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::WorkerDispatch {
+    Arc::new(
+        move |tenant: String, worker: String, request: crate::egress::FetchRequest| {
+            let state = state.clone();
+            Box::pin(async move {
+                let state = state.upgrade().ok_or("the daemon is stopping")?;
+                let def = find(&state, &tenant, &worker)
+                    .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
+                let call = Call::Fetch {
+                    method: request.method,
+                    url: request.url,
+                    headers: request.headers,
+                    body: request.body,
+                };
+                let outcome = state
+                    .pool
+                    .submit(&tenant, Job::Call { def, call })
+                    .await
+                    .map_err(|e| format!("globalOutbound worker: {e}"))?;
+                match outcome.result {
+                    Ok(Reply::Response {
+                        status,
+                        headers,
+                        body,
+                    }) => Ok((status, headers, body)),
+                    Ok(_) => Err("globalOutbound worker did not return a Response".to_string()),
+                    Err(e) => Err(format!("globalOutbound worker failed: {}", e.message)),
+                }
+            })
+        },
+    )
 }

@@ -8,7 +8,7 @@
 
 mod admin;
 mod error;
-mod loader;
+pub(crate) mod loader;
 mod run;
 mod secrets;
 mod tenants;

@@ -38,8 +38,11 @@ use super::audit::{now_ms, Audit, Record};
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::{refusal_in, unresolvable_in, CheckedResolver};
 use super::secrets::{scrub, scrub_str, Secrets};
-use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
+use super::wire::{
+    decode_request, encode_response, FetchRequest, RedirectMode, ResponseHead, WireError,
+};
 use crate::config::SecretValue;
+use crate::supervisor::{CallContext, Outbound};
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
@@ -111,7 +114,24 @@ pub enum FetchError {
     NoTenant,
 }
 
+/// What a Loader worker's fetch handler answered: status, headers, body.
+pub type WorkerAnswer = Result<(u16, Vec<(String, String)>, Vec<u8>), String>;
+
+/// Delivers a request to a Loader worker: `(tenant, worker id, request)`. Set once the API
+/// exists (it holds the workers), so the gateway can serve `globalOutbound: {"worker": id}`.
+pub type WorkerDispatch = Arc<
+    dyn Fn(
+            String,
+            String,
+            FetchRequest,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkerAnswer> + Send>>
+        + Send
+        + Sync,
+>;
+
 pub struct Gateway {
+    /// For `globalOutbound: {"worker": id}`.
+    pub dispatch: std::sync::OnceLock<WorkerDispatch>,
     tenants: Vec<TenantRules>,
     secrets: Arc<Secrets>,
     audit: Arc<Audit>,
@@ -143,6 +163,7 @@ impl Gateway {
             .build()
             .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;
         Ok(Gateway {
+            dispatch: std::sync::OnceLock::new(),
             tenants,
             secrets,
             audit,
@@ -151,7 +172,108 @@ impl Gateway {
         })
     }
 
-    /// The `fetch` host call.
+    /// The `fetch` host call of a request, by where its outbound requests go.
+    pub async fn fetch_in(
+        &self,
+        context: CallContext,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        match context.outbound {
+            Outbound::Policy => self.fetch(context.tenant, payload).await,
+            Outbound::Blocked => {
+                let error = "this worker has no network (its globalOutbound is null)";
+                if let Some(record) = self.worker_record(context.tenant, "-", &payload) {
+                    let index = context.tenant.0 as usize;
+                    self.audit.record(
+                        index,
+                        Record {
+                            reason: Some(error.into()),
+                            ..record
+                        },
+                    );
+                }
+                Err(error.into())
+            }
+            Outbound::Worker(id) => self.to_worker(context.tenant, id, payload).await,
+        }
+    }
+
+    /// An audit record of a request that goes to a Loader worker (or nowhere).
+    fn worker_record(&self, tenant: TenantId, worker: &str, payload: &[u8]) -> Option<Record> {
+        let rules = self.tenants.get(usize::try_from(tenant.0).ok()?)?;
+        let request = decode_request(payload).ok();
+        let url = request.as_ref().and_then(|r| Url::parse(&r.url).ok());
+        Some(Record {
+            at_ms: now_ms(),
+            tenant: rules.name.clone(),
+            method: request.as_ref().map_or(String::new(), |r| r.method.clone()),
+            scheme: "worker".into(),
+            host: worker.to_owned(),
+            port: 0,
+            path: url.map_or(String::new(), |u| u.path().to_owned()),
+            rule: None,
+            verdict: "denied",
+            reason: None,
+            status: None,
+            bytes_out: request.as_ref().map_or(0, |r| r.body.len() as u64),
+            bytes_in: 0,
+            ms: 0,
+        })
+    }
+
+    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler.
+    async fn to_worker(
+        &self,
+        tenant: TenantId,
+        worker: String,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant.to_string())?;
+        let rules = self
+            .tenants
+            .get(index)
+            .ok_or_else(|| FetchError::NoTenant.to_string())?;
+        let request = decode_request(&payload).map_err(|e| e.to_string())?;
+        let mut record = self
+            .worker_record(tenant, &worker, &payload)
+            .ok_or_else(|| FetchError::NoTenant.to_string())?;
+        let dispatch = self
+            .dispatch
+            .get()
+            .ok_or("outbound workers are not available")?;
+        let url = request.url.clone();
+        let started = Instant::now();
+        let answer = dispatch(rules.name.clone(), worker, request).await;
+        record.ms = started.elapsed().as_millis() as u64;
+        match answer {
+            Ok((status, headers, body)) => {
+                record.verdict = "allowed";
+                record.status = Some(status);
+                record.bytes_in = body.len() as u64;
+                self.audit.record(index, record);
+                let head = ResponseHead {
+                    status,
+                    status_text: StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("")
+                        .to_owned(),
+                    headers,
+                    url,
+                    redirected: false,
+                };
+                Ok(encode_response(&head, &body))
+            }
+            Err(e) => {
+                record.verdict = "allowed";
+                record.reason = Some(e.clone());
+                self.audit.record(index, record);
+                Err(e)
+            }
+        }
+    }
+
+    /// The `fetch` host call under the tenant's egress policy.
     pub async fn fetch(&self, tenant: TenantId, payload: Vec<u8>) -> Result<Vec<u8>, String> {
         let mut injected = Vec::new();
         match self.run(tenant, &payload, &mut injected).await {

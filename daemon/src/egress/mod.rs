@@ -28,7 +28,9 @@ use std::sync::Arc;
 use reqwest::header::HeaderName;
 
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
+pub use gateway::WorkerDispatch;
 pub use secrets::{check_secret, SecretError};
+pub use wire::FetchRequest;
 
 use crate::config::{Config, EgressRuleConfig};
 use crate::supervisor::HostCalls;
@@ -120,10 +122,15 @@ impl Egress {
     /// Registers the `fetch` host call.
     pub fn register(&self, calls: &mut HostCalls) {
         let gateway = Arc::clone(&self.gateway);
-        calls.register("fetch", move |tenant, payload| {
+        calls.register_in_context("fetch", move |context, payload| {
             let gateway = Arc::clone(&gateway);
-            async move { gateway.fetch(tenant, payload).await }
+            async move { gateway.fetch_in(context, payload).await }
         });
+    }
+
+    /// Sets how requests reach Loader workers (`globalOutbound: {"worker": id}`); once.
+    pub fn set_worker_dispatch(&self, dispatch: WorkerDispatch) {
+        let _ = self.gateway.dispatch.set(dispatch);
     }
 
     fn index(&self, tenant: &str) -> Result<usize, SecretError> {
