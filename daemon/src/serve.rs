@@ -85,9 +85,7 @@ async fn serve(config: Config) -> Result<(), String> {
         config.workers
     );
     let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress)));
-    egress.set_worker_dispatch(crate::api::loader::outbound_dispatch(Arc::downgrade(
-        &state,
-    )));
+    egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     let app = router(Arc::clone(&state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -25,7 +25,7 @@ use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
 
 use super::error::ApiError;
 use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
-use super::AppState;
+use super::{outbound, AppState};
 use crate::supervisor::{CodeFeatures, Job, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
@@ -42,23 +42,8 @@ pub struct WorkerCode {
     #[serde(default)]
     limits: LimitsIn,
     /// Absent: `None`; `null`: `Some(None)`.
-    #[serde(default, deserialize_with = "present")]
-    global_outbound: Option<Option<OutboundWorker>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OutboundWorker {
-    worker: String,
-}
-
-/// A field that is present, even as `null` (absent fields get the `default`, `None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
+    #[serde(default, deserialize_with = "outbound::present")]
+    global_outbound: Option<Option<outbound::OutboundWorker>>,
 }
 
 #[derive(Deserialize)]
@@ -248,18 +233,7 @@ pub async fn create(
         }
         env.push((k, v));
     }
-    let outbound = match code.global_outbound {
-        None => Outbound::Policy,
-        Some(None) => Outbound::Blocked,
-        Some(Some(OutboundWorker { worker })) => {
-            find(&state, &tenant, &worker).map_err(|_| {
-                ApiError::BadRequest(format!(
-                    "globalOutbound: no worker {worker:?} of this tenant"
-                ))
-            })?;
-            Outbound::Worker(worker)
-        }
-    };
+    let outbound = outbound::resolve(&state, &tenant, code.global_outbound)?;
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
@@ -297,7 +271,7 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
     state.pool.set_code_features(tenant, features);
 }
 
-fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
+pub(super) fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
     let workers = state
         .workers
         .read()
@@ -321,11 +295,7 @@ pub async fn describe(
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
-        "globalOutbound": match &def.outbound {
-            Outbound::Policy => serde_json::json!("policy"),
-            Outbound::Blocked => serde_json::Value::Null,
-            Outbound::Worker(id) => serde_json::json!({ "worker": id }),
-        },
+        "globalOutbound": outbound::describe(&def.outbound),
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
     .into_response())
@@ -470,39 +440,4 @@ fn bad_response(message: String) -> stockade_ipc::ErrorReply {
         message,
         stack: None,
     }
-}
-
-/// How the egress gateway delivers a `globalOutbound: {"worker": id}` request: to that worker's
-/// fetch handler, as a call of its own (its own limits), if it is still one of `tenant`'s.
-pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::WorkerDispatch {
-    Arc::new(
-        move |tenant: String, worker: String, request: crate::egress::FetchRequest| {
-            let state = state.clone();
-            Box::pin(async move {
-                let state = state.upgrade().ok_or("the daemon is stopping")?;
-                let def = find(&state, &tenant, &worker)
-                    .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
-                let call = Call::Fetch {
-                    method: request.method,
-                    url: request.url,
-                    headers: request.headers,
-                    body: request.body,
-                };
-                let outcome = state
-                    .pool
-                    .submit(&tenant, Job::Call { def, call })
-                    .await
-                    .map_err(|e| format!("globalOutbound worker: {e}"))?;
-                match outcome.result {
-                    Ok(Reply::Response {
-                        status,
-                        headers,
-                        body,
-                    }) => Ok((status, headers, body)),
-                    Ok(_) => Err("globalOutbound worker did not return a Response".to_string()),
-                    Err(e) => Err(format!("globalOutbound worker failed: {}", e.message)),
-                }
-            })
-        },
-    )
 }

@@ -8,7 +8,8 @@
 
 mod admin;
 mod error;
-pub(crate) mod loader;
+mod loader;
+mod outbound;
 mod run;
 mod secrets;
 mod tenants;
@@ -26,6 +27,7 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
+pub use outbound::outbound_dispatch;
 pub use run::MIN_MEMORY_MB;
 
 pub struct AppState {

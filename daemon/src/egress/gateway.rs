@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use stockade_cordon::TenantId;
 use stockade_ipc::limits::{MAX_BODY_LEN, MAX_HOST_CALL_PAYLOAD};
@@ -35,34 +35,18 @@ use url::{Host, Url};
 
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
+use super::hop::{classify, read_capped, tenant_headers};
+use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
-use super::resolver::{refusal_in, unresolvable_in, CheckedResolver};
+use super::resolver::CheckedResolver;
 use super::secrets::{scrub, scrub_str, Secrets};
-use super::wire::{
-    decode_request, encode_response, FetchRequest, RedirectMode, ResponseHead, WireError,
-};
+use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
-use crate::supervisor::{CallContext, Outbound};
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
 /// The longest one hop may take, answer included.
 pub const HOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Headers tenant code may not set: the gateway or the HTTP client owns them.
-const DROPPED: &[&str] = &[
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "expect",
-    "proxy-authorization",
-    "proxy-connection",
-];
 
 /// One rule with the headers it injects (header -> secret name).
 pub struct TenantRules {
@@ -114,27 +98,12 @@ pub enum FetchError {
     NoTenant,
 }
 
-/// What a Loader worker's fetch handler answered: status, headers, body.
-pub type WorkerAnswer = Result<(u16, Vec<(String, String)>, Vec<u8>), String>;
-
-/// Delivers a request to a Loader worker: `(tenant, worker id, request)`. Set once the API
-/// exists (it holds the workers), so the gateway can serve `globalOutbound: {"worker": id}`.
-pub type WorkerDispatch = Arc<
-    dyn Fn(
-            String,
-            String,
-            FetchRequest,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkerAnswer> + Send>>
-        + Send
-        + Sync,
->;
-
 pub struct Gateway {
-    /// For `globalOutbound: {"worker": id}`.
+    /// For `globalOutbound: {"worker": id}` (see `outbound`).
     pub dispatch: std::sync::OnceLock<WorkerDispatch>,
-    tenants: Vec<TenantRules>,
+    pub(super) tenants: Vec<TenantRules>,
     secrets: Arc<Secrets>,
-    audit: Arc<Audit>,
+    pub(super) audit: Arc<Audit>,
     addresses: Arc<AddressPolicy>,
     client: reqwest::Client,
 }
@@ -170,107 +139,6 @@ impl Gateway {
             addresses,
             client,
         })
-    }
-
-    /// The `fetch` host call of a request, by where its outbound requests go.
-    pub async fn fetch_in(
-        &self,
-        context: CallContext,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        match context.outbound {
-            Outbound::Policy => self.fetch(context.tenant, payload).await,
-            Outbound::Blocked => {
-                let error = "this worker has no network (its globalOutbound is null)";
-                if let Some(record) = self.worker_record(context.tenant, "-", &payload) {
-                    let index = context.tenant.0 as usize;
-                    self.audit.record(
-                        index,
-                        Record {
-                            reason: Some(error.into()),
-                            ..record
-                        },
-                    );
-                }
-                Err(error.into())
-            }
-            Outbound::Worker(id) => self.to_worker(context.tenant, id, payload).await,
-        }
-    }
-
-    /// An audit record of a request that goes to a Loader worker (or nowhere).
-    fn worker_record(&self, tenant: TenantId, worker: &str, payload: &[u8]) -> Option<Record> {
-        let rules = self.tenants.get(usize::try_from(tenant.0).ok()?)?;
-        let request = decode_request(payload).ok();
-        let url = request.as_ref().and_then(|r| Url::parse(&r.url).ok());
-        Some(Record {
-            at_ms: now_ms(),
-            tenant: rules.name.clone(),
-            method: request.as_ref().map_or(String::new(), |r| r.method.clone()),
-            scheme: "worker".into(),
-            host: worker.to_owned(),
-            port: 0,
-            path: url.map_or(String::new(), |u| u.path().to_owned()),
-            rule: None,
-            verdict: "denied",
-            reason: None,
-            status: None,
-            bytes_out: request.as_ref().map_or(0, |r| r.body.len() as u64),
-            bytes_in: 0,
-            ms: 0,
-        })
-    }
-
-    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler.
-    async fn to_worker(
-        &self,
-        tenant: TenantId,
-        worker: String,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
-        let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant.to_string())?;
-        let rules = self
-            .tenants
-            .get(index)
-            .ok_or_else(|| FetchError::NoTenant.to_string())?;
-        let request = decode_request(&payload).map_err(|e| e.to_string())?;
-        let mut record = self
-            .worker_record(tenant, &worker, &payload)
-            .ok_or_else(|| FetchError::NoTenant.to_string())?;
-        let dispatch = self
-            .dispatch
-            .get()
-            .ok_or("outbound workers are not available")?;
-        let url = request.url.clone();
-        let started = Instant::now();
-        let answer = dispatch(rules.name.clone(), worker, request).await;
-        record.ms = started.elapsed().as_millis() as u64;
-        match answer {
-            Ok((status, headers, body)) => {
-                record.verdict = "allowed";
-                record.status = Some(status);
-                record.bytes_in = body.len() as u64;
-                self.audit.record(index, record);
-                let head = ResponseHead {
-                    status,
-                    status_text: StatusCode::from_u16(status)
-                        .ok()
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("")
-                        .to_owned(),
-                    headers,
-                    url,
-                    redirected: false,
-                };
-                Ok(encode_response(&head, &body))
-            }
-            Err(e) => {
-                record.verdict = "allowed";
-                record.reason = Some(e.clone());
-                self.audit.record(index, record);
-                Err(e)
-            }
-        }
     }
 
     /// The `fetch` host call under the tenant's egress policy.
@@ -525,69 +393,6 @@ impl Gateway {
         record.ms = hop.started.elapsed().as_millis() as u64;
         self.audit.record(index, record);
         error
-    }
-}
-
-/// The tenant's headers, minus those the gateway owns.
-fn tenant_headers(pairs: &[(String, String)]) -> Result<HeaderMap, FetchError> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| FetchError::BadHeader(name.clone()))?;
-        if DROPPED.contains(&header.as_str()) {
-            continue;
-        }
-        let value =
-            HeaderValue::from_str(value).map_err(|_| FetchError::BadHeader(name.clone()))?;
-        headers.append(header, value);
-    }
-    Ok(headers)
-}
-
-/// What a client error means for the tenant.
-fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
-    let host = url.host_str().unwrap_or("").to_owned();
-    if let Some(refused) = refusal_in(error) {
-        return FetchError::Refused { host, refused };
-    }
-    if unresolvable_in(error) {
-        return FetchError::Unresolvable(host);
-    }
-    if error.is_timeout() {
-        return FetchError::Timeout;
-    }
-    let mut text = String::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = next {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&e.to_string());
-        next = e.source();
-    }
-    FetchError::Upstream(text.replace(url.as_str(), &host))
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_LEN as u64)
-    {
-        return Err(FetchError::BodyTooLarge);
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_LEN {
-                    return Err(FetchError::BodyTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
-            Err(e) => return Err(FetchError::Upstream(e.without_url().to_string())),
-        }
     }
 }
 

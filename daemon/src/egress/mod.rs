@@ -7,7 +7,8 @@
 //! - `wire`: the host call's payloads;
 //! - `secrets`: tenants' secret values, injection and scrubbing;
 //! - `audit`: one record per outbound request, on stderr and in a ring per tenant;
-//! - `gateway`: the host call itself.
+//! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
+//! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker).
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
@@ -16,6 +17,8 @@
 mod addr;
 mod audit;
 mod gateway;
+mod hop;
+mod outbound;
 mod policy;
 mod resolver;
 mod secrets;
@@ -28,7 +31,7 @@ use std::sync::Arc;
 use reqwest::header::HeaderName;
 
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
-pub use gateway::WorkerDispatch;
+pub use outbound::WorkerDispatch;
 pub use secrets::{check_secret, SecretError};
 pub use wire::FetchRequest;
 
