@@ -183,18 +183,19 @@ impl Gateway {
         let mut body = request.body;
         let mut redirected = false;
         for hop in 0..=MAX_REDIRECTS {
-            let (rule, mut record) = self.admit(index, rules, &method, &url, body.len())?;
+            let (rule, mut record) =
+                self.admit(index, rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
             let mut sent = headers.clone();
             let mut injects = false;
-            for (name, secret) in &rules.injects[rule] {
+            for (name, secret) in rules.injects.get(rule).map_or(&[][..], Vec::as_slice) {
                 let value = self
                     .secrets
                     .value(index, secret)
                     .ok_or_else(|| FetchError::SecretMissing(secret.clone()));
                 let value = match value {
                     Ok(v) => v,
-                    Err(e) => return Err(self.fail(index, Hop { started, record }, e)),
+                    Err(e) => return Err(self.fail(index, Hop { started, record }, e, injected)),
                 };
                 // Checked when set: visible ASCII.
                 let header = HeaderValue::from_str(&value.0)
@@ -229,7 +230,7 @@ impl Gateway {
                 Ok(r) => r,
                 Err(e) => {
                     let error = classify(&e, &url);
-                    return Err(self.fail(index, hop_state, error));
+                    return Err(self.fail(index, hop_state, error, injected));
                 }
             };
             let status = response.status();
@@ -245,7 +246,7 @@ impl Gateway {
             ) {
                 record.status = Some(status.as_u16());
                 record.ms = started.elapsed().as_millis() as u64;
-                self.audit.record(index, record);
+                self.log(index, record, injected);
                 if request.redirect == RedirectMode::Error {
                     return Err(FetchError::RedirectRefused);
                 }
@@ -282,7 +283,12 @@ impl Gateway {
                 .unwrap_or("identity")
                 .to_ascii_lowercase();
             if !injected.is_empty() && encoding != "identity" {
-                return Err(self.fail(index, hop_state, FetchError::Compressed(encoding)));
+                return Err(self.fail(
+                    index,
+                    hop_state,
+                    FetchError::Compressed(encoding),
+                    injected,
+                ));
             }
             let head = ResponseHead {
                 status: status.as_u16(),
@@ -302,12 +308,12 @@ impl Gateway {
             };
             let bytes = match read_capped(response).await {
                 Ok(b) => b,
-                Err(e) => return Err(self.fail(index, hop_state, e)),
+                Err(e) => return Err(self.fail(index, hop_state, e, injected)),
             };
             record.status = Some(head.status);
             record.bytes_in = bytes.len() as u64;
             record.ms = started.elapsed().as_millis() as u64;
-            self.audit.record(index, record);
+            self.log(index, record, injected);
             return Ok((head, bytes));
         }
         Err(FetchError::TooManyRedirects)
@@ -322,6 +328,7 @@ impl Gateway {
         method: &Method,
         url: &Url,
         bytes_out: usize,
+        injected: &[SecretValue],
     ) -> Result<(usize, Record), FetchError> {
         let host = url.host();
         let port = url.port_or_known_default().unwrap_or(0);
@@ -343,7 +350,7 @@ impl Gateway {
         };
         let refuse = |mut record: Record, error: FetchError| {
             record.reason = Some(error.to_string());
-            self.audit.record(index, record);
+            self.log(index, record, injected);
             Err(error)
         };
         if !matches!(url.scheme(), "http" | "https") {
@@ -383,15 +390,32 @@ impl Gateway {
         Ok((rule, record))
     }
 
+    /// Audits `record`, with every value injected so far in the chain scrubbed from its host,
+    /// path and reason (a redirect may have put one in the URL).
+    fn log(&self, index: usize, mut record: Record, injected: &[SecretValue]) {
+        if !injected.is_empty() {
+            record.host = scrub_str(&record.host, injected);
+            record.path = scrub_str(&record.path, injected);
+            record.reason = record.reason.map(|r| scrub_str(&r, injected));
+        }
+        self.audit.record(index, record);
+    }
+
     /// Audits a hop that was allowed but failed (or was refused at resolution); the error.
-    fn fail(&self, index: usize, hop: Hop, error: FetchError) -> FetchError {
+    fn fail(
+        &self,
+        index: usize,
+        hop: Hop,
+        error: FetchError,
+        injected: &[SecretValue],
+    ) -> FetchError {
         let mut record = hop.record;
         if matches!(error, FetchError::Refused { .. }) {
             record.verdict = "denied";
         }
         record.reason = Some(error.to_string());
         record.ms = hop.started.elapsed().as_millis() as u64;
-        self.audit.record(index, record);
+        self.log(index, record, injected);
         error
     }
 }

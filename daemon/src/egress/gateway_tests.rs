@@ -137,7 +137,14 @@ async fn allowed_denied_and_narrowed_requests() {
 
 #[tokio::test]
 async fn injected_secrets_reach_the_upstream_and_never_come_back() {
-    let up = Upstream::start(Answer::echo);
+    let up = Upstream::start(|seen| match seen.target.as_str() {
+        // An upstream that puts the value it got into the next URL.
+        "/leak" => Answer::redirect(
+            302,
+            &format!("/landed/{}", seen.header("x-api-key").unwrap_or("")),
+        ),
+        _ => Answer::echo(seen),
+    });
     let p = up.port;
     let e = egress(
         true,
@@ -190,7 +197,21 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
         !head.contains(SECRET) && head.contains("[redacted]"),
         "{head}"
     );
-    // A secret in the URL a redirect leads to is scrubbed from errors too.
+    // A value a redirect put into the URL is scrubbed from the final URL and from the audit.
+    let got = get(&e, &format!("http://127.0.0.1:{p}/leak"))
+        .await
+        .expect("followed");
+    assert_eq!(
+        got.head["url"],
+        format!("http://127.0.0.1:{p}/landed/[redacted]")
+    );
+    assert!(!got.body.contains(SECRET));
+    let audit = format!("{:?}", e.audit("t0", 100));
+    assert!(
+        !audit.contains(SECRET) && audit.contains("/landed/[redacted]"),
+        "{audit}"
+    );
+    // A rule whose secret is not set fails by the secret's name.
     let e2 = egress(
         true,
         &rule(
