@@ -127,6 +127,13 @@ async fn allowed_denied_and_narrowed_requests() {
         .iter()
         .all(|r| r.verdict == "denied" && r.reason.is_some()));
 
+    let unresolvable = egress(true, &rule("*.invalid", ""));
+    let err = get(&unresolvable, "http://no-such-host.invalid/")
+        .await
+        .err()
+        .expect("unresolvable");
+    assert!(err.contains("cannot resolve no-such-host.invalid"), "{err}");
+
     let none = egress(true, "");
     let err = get(&none, &format!("http://127.0.0.1:{p}/"))
         .await
