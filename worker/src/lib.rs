@@ -33,6 +33,8 @@
 
 mod convert;
 mod serve;
+mod shared;
+mod start;
 mod stock;
 #[cfg(debug_assertions)]
 mod test_hooks;

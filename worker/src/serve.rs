@@ -25,7 +25,8 @@ use stockade_ipc::{
 use stockade_isolate::Engine;
 
 use super::convert;
-use super::thread::{Shared, Thread, Work, EXIT_BROKEN};
+use super::shared::{Shared, EXIT_BROKEN};
+use super::thread::{Thread, Work};
 
 /// Native stack of an isolate thread: room for V8's stack limit (the engine's `stack_bytes`,
 /// 512 KiB by default) and everything below the entry frame, with a wide margin.

@@ -17,18 +17,15 @@
 //! Trusts: the dispatcher to route each request to one thread only.
 
 use std::collections::HashMap;
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
-use stockade_ipc::{write_frame, Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
-use stockade_isolate::{
-    Answered, Engine, FetchRequest, Module, ModuleSet, TaskEvent, TaskId, Worker,
-};
+use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
+use stockade_isolate::{Answered, Engine, TaskEvent, TaskId, Worker};
 
 use super::convert::{self, Spent};
+use super::shared::Shared;
 use super::stock::IsolateStock;
 
 /// What the dispatcher hands a thread.
@@ -57,78 +54,7 @@ pub enum Work {
     },
 }
 
-/// What the dispatcher and the threads share: the socket's write side, which thread has which
-/// request, and how many requests each thread has.
-pub struct Shared {
-    /// The one socket: the dispatcher reads it, threads write it under `writing` (no second
-    /// descriptor: the jail's seccomp policy refuses dup).
-    stream: UnixStream,
-    writing: Mutex<()>,
-    routes: Mutex<HashMap<RequestId, usize>>,
-    load: Vec<AtomicUsize>,
-}
-
-/// The exit status of a worker whose socket broke or whose thread panicked.
-pub const EXIT_BROKEN: i32 = 70;
-
-impl Shared {
-    pub fn new(stream: UnixStream, threads: usize) -> Shared {
-        Shared {
-            stream,
-            writing: Mutex::new(()),
-            routes: Mutex::new(HashMap::new()),
-            load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
-        }
-    }
-
-    /// Writes one frame. A socket that fails to take it means the supervisor is gone (or the
-    /// frame cannot encode, which `convert` rules out): the process ends.
-    pub fn send(&self, message: &ToSupervisor) {
-        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = write_frame(&mut &self.stream, message) {
-            eprintln!("stockade worker: cannot write to the supervisor: {e}");
-            // SAFETY: _exit ends the process without running destructors, which could touch V8
-            // while other threads are inside it.
-            unsafe { libc::_exit(EXIT_BROKEN) };
-        }
-    }
-
-    /// The socket, for the dispatcher's reads.
-    pub fn stream(&self) -> &UnixStream {
-        &self.stream
-    }
-
-    pub fn routes(&self) -> MutexGuard<'_, HashMap<RequestId, usize>> {
-        self.routes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records that thread `thread` has request `id`.
-    pub fn route(&self, id: RequestId, thread: usize) {
-        self.routes().insert(id, thread);
-        if let Some(load) = self.load.get(thread) {
-            load.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The thread with the fewest requests.
-    pub fn least_loaded(&self) -> usize {
-        (0..self.load.len())
-            .min_by_key(|&i| self.load[i].load(Ordering::Relaxed))
-            .unwrap_or(0)
-    }
-
-    /// Answers request `id` of thread `thread` and forgets its route.
-    fn answer(&self, thread: usize, id: RequestId, message: &ToSupervisor) {
-        self.send(message);
-        if self.routes().remove(&id).is_some() {
-            if let Some(load) = self.load.get(thread) {
-                load.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-enum Role {
+pub(super) enum Role {
     Snippet,
     Loader {
         id: WorkerId,
@@ -136,15 +62,15 @@ enum Role {
     },
 }
 
-struct Hosted {
-    worker: Worker,
-    role: Role,
+pub(super) struct Hosted {
+    pub(super) worker: Worker,
+    pub(super) role: Role,
     /// Drop the isolate once its last task has ended.
-    dropping: bool,
+    pub(super) dropping: bool,
 }
 
 /// What a task is for, until it answers.
-enum Purpose {
+pub(super) enum Purpose {
     SnippetLoad {
         request: RequestId,
         arg: String,
@@ -174,16 +100,16 @@ impl Purpose {
 }
 
 pub struct Thread {
-    index: usize,
-    engine: &'static Engine,
-    shared: Arc<Shared>,
-    test_hooks: bool,
-    isolates: HashMap<u64, Hosted>,
+    pub(super) index: usize,
+    pub(super) engine: &'static Engine,
+    pub(super) shared: Arc<Shared>,
+    pub(super) test_hooks: bool,
+    pub(super) isolates: HashMap<u64, Hosted>,
     next_slot: u64,
-    loaders: HashMap<WorkerId, u64>,
+    pub(super) loaders: HashMap<WorkerId, u64>,
     tasks: HashMap<(u64, TaskId), Purpose>,
     requests: HashMap<RequestId, (u64, TaskId)>,
-    stock: IsolateStock,
+    pub(super) stock: IsolateStock,
 }
 
 impl Thread {
@@ -309,12 +235,7 @@ impl Thread {
         }
     }
 
-    fn fail(&self, id: RequestId, kind: ErrorKind, message: String) {
-        let outcome = ToSupervisor::Outcome(convert::failed(id, kind, message));
-        self.shared.answer(self.index, id, &outcome);
-    }
-
-    fn host(&mut self, worker: Worker, role: Role) -> u64 {
+    pub(super) fn host(&mut self, worker: Worker, role: Role) -> u64 {
         self.next_slot += 1;
         let slot = self.next_slot;
         self.isolates.insert(
@@ -328,155 +249,9 @@ impl Thread {
         slot
     }
 
-    /// Debug builds with `--test-hooks`: every isolate gets the test host call.
-    fn prepare(&self, worker: &mut Worker) -> Result<(), String> {
-        #[cfg(debug_assertions)]
-        if self.test_hooks {
-            worker.install_test_host_call().map_err(|e| e.to_string())?;
-        }
-        let _ = (worker, self.test_hooks);
-        Ok(())
-    }
-
-    fn snippet(
-        &mut self,
-        id: RequestId,
-        code: String,
-        arg_json: Vec<u8>,
-        limits: &stockade_ipc::Limits,
-    ) {
-        #[cfg(debug_assertions)]
-        if self.test_hooks && code == super::test_hooks::FORBIDDEN_SYSCALL {
-            let message = super::test_hooks::forbidden_syscall();
-            return self.fail(id, ErrorKind::Internal, message);
-        }
-        let Ok(arg) = String::from_utf8(arg_json) else {
-            return self.fail(
-                id,
-                ErrorKind::InvalidInput,
-                "the argument is not UTF-8".into(),
-            );
-        };
-        let mut worker = match self.stock.take(self.engine, limits) {
-            Ok(w) => w,
-            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
-        };
-        if let Err(e) = self.prepare(&mut worker) {
-            return self.fail(id, ErrorKind::Internal, e);
-        }
-        let Ok(mut set) = ModuleSet::new([Module::new("main.ts", code.into_bytes())]) else {
-            return self.fail(id, ErrorKind::Internal, "snippet module".into());
-        };
-        let task = worker.start_load("main.ts", &mut set);
-        let slot = self.host(worker, Role::Snippet);
-        self.track(slot, task, Purpose::SnippetLoad { request: id, arg });
-        self.after(slot);
-    }
-
-    fn load(&mut self, load: LoadWorker) {
-        let id = load.request_id;
-        if let Some(slot) = self.loaders.get(&load.worker_id) {
-            let healthy = self
-                .isolates
-                .get(slot)
-                .is_some_and(|h| !h.dropping && h.worker.poisoned().is_none());
-            if healthy {
-                // The id is a hash of the whole definition: this very worker is loaded already.
-                let spent = Spent {
-                    logs: Vec::new(),
-                    cpu: std::time::Duration::ZERO,
-                    wall: std::time::Duration::ZERO,
-                };
-                let outcome = convert::outcome(id, Ok(stockade_isolate::Answer::Loaded), spent);
-                return self
-                    .shared
-                    .answer(self.index, id, &ToSupervisor::Outcome(outcome));
-            }
-        }
-        let modules = load.modules.into_iter().map(|m| Module {
-            name: m.name,
-            kind: convert::module_kind(m.kind),
-            bytes: m.bytes,
-        });
-        let mut set = match ModuleSet::new(modules) {
-            Ok(s) => s,
-            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
-        };
-        let mut worker = match Worker::new(self.engine, convert::limits(&load.limits)) {
-            Ok(w) => w,
-            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
-        };
-        if let Err(e) = self.prepare(&mut worker) {
-            return self.fail(id, ErrorKind::Internal, e);
-        }
-        let task = worker.start_load(&load.main_module, &mut set);
-        let env = serde_json::Value::Object(
-            load.env
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect(),
-        );
-        let slot = self.host(
-            worker,
-            Role::Loader {
-                id: load.worker_id,
-                env,
-            },
-        );
-        self.track(
-            slot,
-            task,
-            Purpose::Load {
-                request: id,
-                worker_id: load.worker_id,
-            },
-        );
-        self.after(slot);
-    }
-
-    fn invoke(&mut self, id: RequestId, worker_id: WorkerId, call: Call) {
-        let Some(&slot) = self.loaders.get(&worker_id) else {
-            return self.fail(
-                id,
-                ErrorKind::UnknownWorker,
-                "this worker is not loaded in this process".into(),
-            );
-        };
-        let Some(h) = self.isolates.get_mut(&slot) else {
-            return self.fail(id, ErrorKind::UnknownWorker, "this worker is gone".into());
-        };
-        let task = match call {
-            Call::Default { arg_json } => match String::from_utf8(arg_json) {
-                Ok(arg) => h.worker.start_call(&arg),
-                Err(_) => {
-                    return self.fail(
-                        id,
-                        ErrorKind::InvalidInput,
-                        "the argument is not UTF-8".into(),
-                    )
-                }
-            },
-            Call::Fetch {
-                method,
-                url,
-                headers,
-                body,
-            } => {
-                let env = match &h.role {
-                    Role::Loader { env, .. } => env.clone(),
-                    Role::Snippet => serde_json::Value::Null,
-                };
-                h.worker.start_fetch(&FetchRequest {
-                    method,
-                    url,
-                    headers,
-                    body,
-                    env,
-                })
-            }
-        };
-        self.track(slot, task, Purpose::Invoke { request: id });
-        self.after(slot);
+    pub(super) fn fail(&self, id: RequestId, kind: ErrorKind, message: String) {
+        let outcome = ToSupervisor::Outcome(convert::failed(id, kind, message));
+        self.shared.answer(self.index, id, &outcome);
     }
 
     fn cancel(&mut self, id: RequestId) {
@@ -498,14 +273,14 @@ impl Thread {
         self.after(slot);
     }
 
-    fn track(&mut self, slot: u64, task: TaskId, purpose: Purpose) {
+    pub(super) fn track(&mut self, slot: u64, task: TaskId, purpose: Purpose) {
         self.requests.insert(purpose.request(), (slot, task));
         self.tasks.insert((slot, task), purpose);
     }
 
     /// Forwards what isolate `slot` produced (host calls, answers) until it is quiet, then drops
     /// it if it is done.
-    fn after(&mut self, slot: u64) {
+    pub(super) fn after(&mut self, slot: u64) {
         loop {
             let Some(h) = self.isolates.get_mut(&slot) else {
                 return;

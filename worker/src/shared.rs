@@ -1,0 +1,87 @@
+//! What the dispatcher and the isolate threads of one worker process share: the socket (read by
+//! the dispatcher, written by every thread, one whole frame at a time), which thread has which
+//! request, and how many requests each thread has.
+//!
+//! Guarantees: frames never interleave (one lock around each write); a request's route lives
+//! from its dispatch until its answer is written, so `Cancel` and `HostReply` find its thread
+//! exactly while it can still use them; a write that fails ends the process (the supervisor is
+//! gone, or a frame could not encode, which `convert` rules out). Trusts: the dispatcher to route
+//! each request once.
+
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use stockade_ipc::{write_frame, RequestId, ToSupervisor};
+
+/// What the dispatcher and the threads share: the socket's write side, which thread has which
+/// request, and how many requests each thread has.
+pub struct Shared {
+    /// The one socket: the dispatcher reads it, threads write it under `writing` (no second
+    /// descriptor: the jail's seccomp policy refuses dup).
+    stream: UnixStream,
+    writing: Mutex<()>,
+    routes: Mutex<HashMap<RequestId, usize>>,
+    load: Vec<AtomicUsize>,
+}
+
+/// The exit status of a worker whose socket broke or whose thread panicked.
+pub const EXIT_BROKEN: i32 = 70;
+
+impl Shared {
+    pub fn new(stream: UnixStream, threads: usize) -> Shared {
+        Shared {
+            stream,
+            writing: Mutex::new(()),
+            routes: Mutex::new(HashMap::new()),
+            load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// Writes one frame. A socket that fails to take it means the supervisor is gone (or the
+    /// frame cannot encode, which `convert` rules out): the process ends.
+    pub fn send(&self, message: &ToSupervisor) {
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = write_frame(&mut &self.stream, message) {
+            eprintln!("stockade worker: cannot write to the supervisor: {e}");
+            // SAFETY: _exit ends the process without running destructors, which could touch V8
+            // while other threads are inside it.
+            unsafe { libc::_exit(EXIT_BROKEN) };
+        }
+    }
+
+    /// The socket, for the dispatcher's reads.
+    pub fn stream(&self) -> &UnixStream {
+        &self.stream
+    }
+
+    pub fn routes(&self) -> MutexGuard<'_, HashMap<RequestId, usize>> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that thread `thread` has request `id`.
+    pub fn route(&self, id: RequestId, thread: usize) {
+        self.routes().insert(id, thread);
+        if let Some(load) = self.load.get(thread) {
+            load.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The thread with the fewest requests.
+    pub fn least_loaded(&self) -> usize {
+        (0..self.load.len())
+            .min_by_key(|&i| self.load[i].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Answers request `id` of thread `thread` and forgets its route.
+    pub fn answer(&self, thread: usize, id: RequestId, message: &ToSupervisor) {
+        self.send(message);
+        if self.routes().remove(&id).is_some() {
+            if let Some(load) = self.load.get(thread) {
+                load.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! How an isolate thread starts a request: a Code Mode snippet in a never-used isolate from the
+//! stock, a Loader worker's load (once per definition: its id hashes the whole definition), and
+//! a call into a loaded worker. Each becomes a task of its isolate (`stockade_isolate::TaskId`)
+//! that `thread.rs` then drives and answers.
+//!
+//! Guarantees: a request that cannot start is answered at once with a typed error; a debug build
+//! started with `--test-hooks` gives every isolate the test host call, and no other build does.
+//! Trusts: the dispatcher's routing (a Loader worker's calls reach the thread that loaded it).
+
+use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
+use stockade_isolate::{FetchRequest, Module, ModuleSet, Worker};
+
+use super::convert::{self, Spent};
+use super::thread::{Purpose, Role, Thread};
+
+impl Thread {
+    /// Debug builds with `--test-hooks`: every isolate gets the test host call.
+    pub(super) fn prepare(&self, worker: &mut Worker) -> Result<(), String> {
+        #[cfg(debug_assertions)]
+        if self.test_hooks {
+            worker.install_test_host_call().map_err(|e| e.to_string())?;
+        }
+        let _ = (worker, self.test_hooks);
+        Ok(())
+    }
+
+    pub(super) fn snippet(
+        &mut self,
+        id: RequestId,
+        code: String,
+        arg_json: Vec<u8>,
+        limits: &stockade_ipc::Limits,
+    ) {
+        #[cfg(debug_assertions)]
+        if self.test_hooks && code == super::test_hooks::FORBIDDEN_SYSCALL {
+            let message = super::test_hooks::forbidden_syscall();
+            return self.fail(id, ErrorKind::Internal, message);
+        }
+        let Ok(arg) = String::from_utf8(arg_json) else {
+            return self.fail(
+                id,
+                ErrorKind::InvalidInput,
+                "the argument is not UTF-8".into(),
+            );
+        };
+        let mut worker = match self.stock.take(self.engine, limits) {
+            Ok(w) => w,
+            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
+        };
+        if let Err(e) = self.prepare(&mut worker) {
+            return self.fail(id, ErrorKind::Internal, e);
+        }
+        let Ok(mut set) = ModuleSet::new([Module::new("main.ts", code.into_bytes())]) else {
+            return self.fail(id, ErrorKind::Internal, "snippet module".into());
+        };
+        let task = worker.start_load("main.ts", &mut set);
+        let slot = self.host(worker, Role::Snippet);
+        self.track(slot, task, Purpose::SnippetLoad { request: id, arg });
+        self.after(slot);
+    }
+
+    pub(super) fn load(&mut self, load: LoadWorker) {
+        let id = load.request_id;
+        if let Some(slot) = self.loaders.get(&load.worker_id) {
+            let healthy = self
+                .isolates
+                .get(slot)
+                .is_some_and(|h| !h.dropping && h.worker.poisoned().is_none());
+            if healthy {
+                // The id is a hash of the whole definition: this very worker is loaded already.
+                let spent = Spent {
+                    logs: Vec::new(),
+                    cpu: std::time::Duration::ZERO,
+                    wall: std::time::Duration::ZERO,
+                };
+                let outcome = convert::outcome(id, Ok(stockade_isolate::Answer::Loaded), spent);
+                return self
+                    .shared
+                    .answer(self.index, id, &ToSupervisor::Outcome(outcome));
+            }
+        }
+        let modules = load.modules.into_iter().map(|m| Module {
+            name: m.name,
+            kind: convert::module_kind(m.kind),
+            bytes: m.bytes,
+        });
+        let mut set = match ModuleSet::new(modules) {
+            Ok(s) => s,
+            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
+        };
+        let mut worker = match Worker::new(self.engine, convert::limits(&load.limits)) {
+            Ok(w) => w,
+            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
+        };
+        if let Err(e) = self.prepare(&mut worker) {
+            return self.fail(id, ErrorKind::Internal, e);
+        }
+        let task = worker.start_load(&load.main_module, &mut set);
+        let env = serde_json::Value::Object(
+            load.env
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+        );
+        let slot = self.host(
+            worker,
+            Role::Loader {
+                id: load.worker_id,
+                env,
+            },
+        );
+        self.track(
+            slot,
+            task,
+            Purpose::Load {
+                request: id,
+                worker_id: load.worker_id,
+            },
+        );
+        self.after(slot);
+    }
+
+    pub(super) fn invoke(&mut self, id: RequestId, worker_id: WorkerId, call: Call) {
+        let Some(&slot) = self.loaders.get(&worker_id) else {
+            return self.fail(
+                id,
+                ErrorKind::UnknownWorker,
+                "this worker is not loaded in this process".into(),
+            );
+        };
+        let Some(h) = self.isolates.get_mut(&slot) else {
+            return self.fail(id, ErrorKind::UnknownWorker, "this worker is gone".into());
+        };
+        let task = match call {
+            Call::Default { arg_json } => match String::from_utf8(arg_json) {
+                Ok(arg) => h.worker.start_call(&arg),
+                Err(_) => {
+                    return self.fail(
+                        id,
+                        ErrorKind::InvalidInput,
+                        "the argument is not UTF-8".into(),
+                    )
+                }
+            },
+            Call::Fetch {
+                method,
+                url,
+                headers,
+                body,
+            } => {
+                let env = match &h.role {
+                    Role::Loader { env, .. } => env.clone(),
+                    Role::Snippet => serde_json::Value::Null,
+                };
+                h.worker.start_fetch(&FetchRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    env,
+                })
+            }
+        };
+        self.track(slot, task, Purpose::Invoke { request: id });
+        self.after(slot);
+    }
+}
