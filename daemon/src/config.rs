@@ -6,6 +6,29 @@
 //!
 //! Each tenant's `trust` (and optional account facts) feed its risk score, which decides the
 //! tier of worker processes it runs in (see `stockade_cordon` and `[cordon]` below).
+//!
+//! Outbound network (tenant code's `fetch()`, through the supervisor's gateway in `egress`) is
+//! deny by default: a tenant reaches only what its `[[tenants.egress]]` allow rules name (the
+//! first matching rule wins; no rule, no network), never a loopback, private, link-local or
+//! metadata address unless the operator's `[egress] allow_private` covers it. A rule may inject
+//! headers whose values come from the tenant's `[tenants.secrets]`; tenant code never sees those
+//! values. For example:
+//!
+//! ```toml
+//! [egress]
+//! allow_private = ["127.0.0.0/8"]   # operator only (default: none)
+//! [[tenants]]
+//! id = "acme"
+//! token = "..."
+//! [tenants.secrets]
+//! api_key = "s3cr3t-value"
+//! [[tenants.egress]]
+//! host = "api.example.com"          # exact, an IP literal, or "*.example.com"
+//! ports = [443]                     # optional: any port when absent
+//! methods = ["GET", "POST"]         # optional: any method when absent
+//! path_prefix = "/v1/"              # optional: any path when absent
+//! inject_headers = { "X-Api-Key" = "api_key" }   # header name -> secret name
+//! ```
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -49,7 +72,66 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Risk-based placement of tenants into worker processes.
     pub cordon: CordonSettings,
+    /// The outbound gateway's operator settings.
+    pub egress: EgressSettings,
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[egress]`: what the operator lets tenants' allow rules reach beyond the public internet.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressSettings {
+    /// Networks (CIDR, e.g. `"127.0.0.0/8"`, `"10.1.2.3/32"`) that tenants' rules may reach even
+    /// though they are loopback, private, link-local, metadata or otherwise special. Default:
+    /// none, so no tenant can reach the host or its network whatever its rules say.
+    pub allow_private: Vec<String>,
+}
+
+impl EgressSettings {
+    /// `allow_private`, parsed (validated at load, so this cannot fail afterwards).
+    pub fn allow_private_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.allow_private
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .map(|net| net.trunc())
+                    .map_err(|e| format!("egress.allow_private {n:?}: {e}"))
+            })
+            .collect()
+    }
+}
+
+/// A secret's value: never printed (`Debug` shows `[redacted]`), never serialised.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretValue(pub String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One `[[tenants.egress]]` allow rule, as written (checked by `egress::policy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRuleConfig {
+    /// `api.example.com` (exact), an IP literal (`203.0.113.7`, `::1`), or `*.example.com`
+    /// (any name below `example.com`, not `example.com` itself).
+    pub host: String,
+    /// Ports allowed; any when absent.
+    #[serde(default)]
+    pub ports: Option<Vec<u16>>,
+    /// Methods allowed (upper case); any when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// The URL path must start with this (after the URL parser resolved `..`); any when absent.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Header name -> secret name: sent with the value of that tenant secret on requests this
+    /// rule allows (replacing a header of that name the tenant set).
+    #[serde(default)]
+    pub inject_headers: std::collections::BTreeMap<String, String>,
 }
 
 /// `[cordon]`: how many isolates a process of each shared tier holds, how many processes each
@@ -154,6 +236,13 @@ pub struct TenantConfig {
     /// Account age in days; younger than 30 days raises the risk score. Unknown counts as new.
     #[serde(default)]
     pub account_age_days: u32,
+    /// Secrets by name, for the egress rules' `inject_headers` (more may be set at run time
+    /// through the API, in memory only). Values are never shown by any API, log or error.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, SecretValue>,
+    /// Outbound allow rules, in order: the first match wins; none, no network at all.
+    #[serde(default)]
+    pub egress: Vec<EgressRuleConfig>,
 }
 
 impl TenantConfig {
@@ -203,6 +292,7 @@ impl Default for Config {
             timezone: "UTC".into(),
             limits: LimitsConfig::default(),
             cordon: CordonSettings::default(),
+            egress: EgressSettings::default(),
             tenants: Vec::new(),
         }
     }
@@ -232,6 +322,8 @@ impl Config {
                 trust: default_trust(),
                 verified: false,
                 account_age_days: 0,
+                secrets: Default::default(),
+                egress: Vec::new(),
             });
         }
         if config.operator_token.is_none() {
@@ -271,6 +363,14 @@ impl Config {
             }
             if !seen_ids.insert(&t.id) || !seen_tokens.insert(&t.token) {
                 return Err(format!("tenant {}: duplicate id or token", t.id));
+            }
+            for (name, value) in &t.secrets {
+                crate::egress::check_secret(name, &value.0)
+                    .map_err(|e| format!("tenant {}: secret {name:?}: {e}", t.id))?;
+            }
+            for (i, rule) in t.egress.iter().enumerate() {
+                crate::egress::check_rule(rule)
+                    .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
             }
         }
         if self.workers == 0 || self.workers > 256 {
@@ -332,6 +432,7 @@ impl Config {
         if c.reevaluate_ms < 100 {
             return Err("cordon.reevaluate_ms must be at least 100".into());
         }
+        self.egress.allow_private_nets()?;
         Ok(())
     }
 }
@@ -352,6 +453,83 @@ mod tests {
         let config = toml::from_str::<Config>(text).map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
+    }
+
+    #[test]
+    fn egress_rules_secrets_and_allow_private_parse_and_are_checked() {
+        let text = r#"
+[egress]
+allow_private = ["127.0.0.0/8", "::1/128"]
+[[tenants]]
+id = "acme"
+token = "0123456789abcdef"
+[tenants.secrets]
+api_key = "s3cr3t-value"
+[[tenants.egress]]
+host = "api.example.com"
+ports = [443]
+methods = ["GET", "POST"]
+path_prefix = "/v1/"
+inject_headers = { "X-Api-Key" = "api_key" }
+[[tenants.egress]]
+host = "*.example.org"
+"#;
+        let c = parse(text).expect("valid");
+        assert_eq!(c.egress.allow_private_nets().expect("nets").len(), 2);
+        let t = &c.tenants[0];
+        assert_eq!(t.egress.len(), 2);
+        assert_eq!(t.egress[0].inject_headers["X-Api-Key"], "api_key");
+        assert!(
+            !format!("{c:?}").contains("s3cr3t-value"),
+            "Debug hides secrets"
+        );
+        let tenant = "[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n";
+        for (bad, why) in [
+            (
+                "[egress]\nallow_private = [\"127.0.0.1/33\"]\n",
+                "allow_private",
+            ),
+            (
+                "[egress]\nallow_private = [\"localhost\"]\n",
+                "allow_private",
+            ),
+            ("[[tenants.egress]]\nhost = \"\"\n", "egress rule 1"),
+            ("[[tenants.egress]]\nhost = \"a.*.com\"\n", "egress rule 1"),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\nports = [0]\n",
+                "egress rule 1",
+            ),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\nmethods = [\"get\"]\n",
+                "egress rule 1",
+            ),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\npath_prefix = \"v1\"\n",
+                "egress rule 1",
+            ),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Bad Name\" = \"k\" }\n",
+                "egress rule 1",
+            ),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Host\" = \"k\" }\n",
+                "egress rule 1",
+            ),
+            (
+                "[[tenants.egress]]\nhost = \"x.com\"\nschemes = [\"ftp\"]\n",
+                "unknown field",
+            ),
+            ("[tenants.secrets]\n\"bad name\" = \"v\"\n", "secret"),
+            ("[tenants.secrets]\nk = \"\"\n", "secret"),
+        ] {
+            let text = if bad.starts_with("[egress]") {
+                format!("{bad}{tenant}")
+            } else {
+                format!("{tenant}{bad}")
+            };
+            let err = parse(&text).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

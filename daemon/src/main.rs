@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod config;
+mod egress;
 mod run;
 mod run_jailed;
 mod serve;

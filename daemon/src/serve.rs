@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::api::{router, AppState};
 use crate::config::Config;
-use crate::supervisor::{Pool, SpawnConfig};
+use crate::egress::Egress;
+use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -71,7 +72,10 @@ async fn serve(config: Config) -> Result<(), String> {
     if spawn.test_hooks {
         eprintln!("stockade: WARNING: test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
     }
-    let pool = Pool::start(&config, spawn)?;
+    let egress = Arc::new(Egress::new(&config)?);
+    let mut host_calls = HostCalls::standard();
+    egress.register(&mut host_calls);
+    let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -80,7 +84,8 @@ async fn serve(config: Config) -> Result<(), String> {
         "stockade: listening on http://{local} with {} warm worker processes",
         config.workers
     );
-    let state = Arc::new(AppState::new(config, pool));
+    let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress)));
+    egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     let app = router(Arc::clone(&state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -2,12 +2,16 @@
 //! - `GET /v1/admin/workers`: every worker process, by slot: its cordon process and tier (none
 //!   for a warm spare), V8 profile, host pid, uptime, isolates, the tenants whose code it holds,
 //!   memory, restarts; plus the per-tier metrics;
-//! - `GET /v1/admin/metrics`: processes, tenants and isolates per tier.
+//! - `GET /v1/admin/metrics`: processes, tenants and isolates per tier;
+//! - `GET /v1/admin/egress?tenant=ID&limit=N`: the tenant's latest `N` (default 100, at most
+//!   1000) outbound requests and refusals, oldest first (`egress::Record`: no header values, no
+//!   query strings, no bodies).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -91,4 +95,31 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     operator_only(&state, &headers)?;
     Ok(Json(state.pool.metrics()).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressQuery {
+    tenant: String,
+    limit: Option<usize>,
+}
+
+pub async fn egress(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<EgressQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    operator_only(&state, &headers)?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::BadRequest(format!("expected ?tenant=ID&limit=N: {}", e.body_text()))
+    })?;
+    let limit = query
+        .limit
+        .unwrap_or(100)
+        .min(crate::egress::AUDIT_RING_LEN);
+    let records = state
+        .egress
+        .audit(&query.tenant, limit)
+        .ok_or(ApiError::NotFound("no such tenant"))?;
+    Ok(Json(serde_json::json!({ "tenant": query.tenant, "records": records })).into_response())
 }

@@ -3,6 +3,11 @@
 //!
 //! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
 //! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
+//!
+//! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
+//! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
+//! handler (one of the same tenant's workers, which must exist when this one is created). As the
+//! id hashes the definition, `globalOutbound` included, such chains cannot form a cycle.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,8 +25,8 @@ use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
 
 use super::error::ApiError;
 use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
-use super::AppState;
-use crate::supervisor::{CodeFeatures, Job, WorkerDef};
+use super::{outbound, AppState};
+use crate::supervisor::{CodeFeatures, Job, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -36,6 +41,9 @@ pub struct WorkerCode {
     compatibility_flags: Vec<String>,
     #[serde(default)]
     limits: LimitsIn,
+    /// Absent: `None`; `null`: `Some(None)`.
+    #[serde(default, deserialize_with = "outbound::present")]
+    global_outbound: Option<Option<outbound::OutboundWorker>>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +163,14 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
         field(&v.to_le_bytes());
     }
     field(compat.as_deref().unwrap_or("").as_bytes());
+    match &def.outbound {
+        Outbound::Policy => field(b"policy"),
+        Outbound::Blocked => field(b"blocked"),
+        Outbound::Worker(id) => {
+            field(b"worker");
+            field(id.as_bytes());
+        }
+    }
     WorkerId(h.finalize().into())
 }
 
@@ -217,6 +233,7 @@ pub async fn create(
         }
         env.push((k, v));
     }
+    let outbound = outbound::resolve(&state, &tenant, code.global_outbound)?;
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
@@ -226,6 +243,7 @@ pub async fn create(
         limits: request_limits(&code.limits, limits)?,
         compatibility_date: code.compatibility_date.clone(),
         features: CodeFeatures::default(),
+        outbound,
     };
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def, &code.compatibility_date);
@@ -253,7 +271,7 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
     state.pool.set_code_features(tenant, features);
 }
 
-fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
+pub(super) fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
     let workers = state
         .workers
         .read()
@@ -277,6 +295,7 @@ pub async fn describe(
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
+        "globalOutbound": outbound::describe(&def.outbound),
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
     .into_response())

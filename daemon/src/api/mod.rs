@@ -1,4 +1,5 @@
-//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and the admin view.
+//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, and the admin
+//! view.
 //!
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
 //! one); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
@@ -8,7 +9,9 @@
 mod admin;
 mod error;
 mod loader;
+mod outbound;
 mod run;
+mod secrets;
 mod tenants;
 
 use std::collections::HashMap;
@@ -16,18 +19,22 @@ use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::egress::Egress;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
+pub use outbound::outbound_dispatch;
 pub use run::MIN_MEMORY_MB;
 
 pub struct AppState {
     pub config: Config,
     pub pool: Pool,
+    /// Outbound network: tenants' secrets and the egress audit.
+    pub egress: Arc<Egress>,
     /// Loaded worker definitions by hex id.
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
     /// SHA-256 of each token → who it is.
@@ -45,7 +52,7 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl AppState {
-    pub fn new(config: Config, pool: Pool) -> AppState {
+    pub fn new(config: Config, pool: Pool, egress: Arc<Egress>) -> AppState {
         let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
         for t in &config.tenants {
             tokens.insert(
@@ -68,6 +75,7 @@ impl AppState {
         AppState {
             config,
             pool,
+            egress,
             workers: RwLock::new(HashMap::new()),
             tokens,
         }
@@ -136,6 +144,14 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .put(tenants::set_risk)
                 .layer(DefaultBodyLimit::max(4096)),
         )
+        .route("/v1/tenants/{id}/secrets", get(secrets::list))
+        .route(
+            "/v1/tenants/{id}/secrets/{name}",
+            put(secrets::set)
+                .delete(secrets::delete)
+                .layer(DefaultBodyLimit::max(16 << 10)),
+        )
+        .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))
         .route("/v1/admin/metrics", get(admin::metrics))
         .fallback(|| async { ApiError::NotFound("no such route") })

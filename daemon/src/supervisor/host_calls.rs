@@ -6,7 +6,10 @@
 //! block a thread (sleep with tokio, do I/O asynchronously); an unknown name is answered with an
 //! error, never dispatched; the registry is fixed once the pool starts. In debug builds only, the
 //! registry has `test.echo`, which proves the mechanism end to end; release builds contain no
-//! test call.
+//! test call. Outbound `fetch` is registered by the egress gateway (`crate::egress`).
+//!
+//! A handler registered with [`HostCalls::register_in_context`] also gets the request's
+//! [`CallContext`]: where its outbound requests go (the Loader API's `globalOutbound`).
 //!
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
@@ -26,7 +29,35 @@ pub type HostResult = Result<Vec<u8>, String>;
 /// A handler's answer, boxed.
 pub type HostFuture = Pin<Box<dyn Future<Output = HostResult> + Send>>;
 
-type Handler = Arc<dyn Fn(TenantId, Vec<u8>) -> HostFuture + Send + Sync>;
+type Handler = Arc<dyn Fn(CallContext, Vec<u8>) -> HostFuture + Send + Sync>;
+
+/// Where a request's outbound `fetch()` goes: the Loader API's `globalOutbound`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Outbound {
+    /// The tenant's egress policy (`globalOutbound` absent; every Code Mode request).
+    #[default]
+    Policy,
+    /// No network at all (`globalOutbound: null`).
+    Blocked,
+    /// Delivered to this Loader worker of the same tenant (hex id), `{"worker": "<id>"}`.
+    Worker(String),
+}
+
+/// What the supervisor knows of the request that made a host call (it attached all of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    pub tenant: TenantId,
+    pub outbound: Outbound,
+}
+
+impl From<TenantId> for CallContext {
+    fn from(tenant: TenantId) -> CallContext {
+        CallContext {
+            tenant,
+            outbound: Outbound::Policy,
+        }
+    }
+}
 
 /// The registry of host calls, by name.
 #[derive(Default)]
@@ -52,16 +83,34 @@ impl HostCalls {
         F: Fn(TenantId, Vec<u8>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HostResult> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |tenant, payload| Box::pin(handler(tenant, payload)));
+        let handler: Handler = Arc::new(move |context: CallContext, payload| {
+            Box::pin(handler(context.tenant, payload))
+        });
         self.handlers.insert(name.to_owned(), handler);
     }
 
-    /// The call `name` of `tenant` with `payload`, ready to be awaited; `None` for an unknown
-    /// name.
-    pub fn call(&self, name: &str, tenant: TenantId, payload: Vec<u8>) -> Option<HostFuture> {
+    /// Registers `handler` under `name`; it gets the request's whole [`CallContext`].
+    pub fn register_in_context<F, Fut>(&mut self, name: &str, handler: F)
+    where
+        F: Fn(CallContext, Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HostResult> + Send + 'static,
+    {
+        let handler: Handler =
+            Arc::new(move |context, payload| Box::pin(handler(context, payload)));
+        self.handlers.insert(name.to_owned(), handler);
+    }
+
+    /// The call `name` of a request (its tenant, or its whole context) with `payload`, ready to
+    /// be awaited; `None` for an unknown name.
+    pub fn call(
+        &self,
+        name: &str,
+        context: impl Into<CallContext>,
+        payload: Vec<u8>,
+    ) -> Option<HostFuture> {
         self.handlers
             .get(name)
-            .map(|handler| handler(tenant, payload))
+            .map(|handler| handler(context.into(), payload))
     }
 }
 

@@ -33,6 +33,7 @@ use stockade_ipc::{
 use tokio::sync::watch;
 
 use super::channel::{FrameReader, FrameWriter};
+use super::host_calls::Outbound;
 use super::link::{AskError, Lease, Link, NotSent, Request};
 
 /// A worker definition, as the Loader API stored it.
@@ -47,6 +48,8 @@ pub struct WorkerDef {
     pub compatibility_date: Option<String>,
     /// Risk-relevant features of the modules (see `tenants`).
     pub features: super::tenants::CodeFeatures,
+    /// Where its `fetch()` goes (`globalOutbound`).
+    pub outbound: Outbound,
 }
 
 pub enum Job {
@@ -311,12 +314,17 @@ pub async fn serve_job(
     tenant: TenantId,
     lease: &Lease,
 ) -> Result<Outcome, Failure> {
+    let outbound = match &job {
+        Job::Call { def, .. } => def.outbound.clone(),
+        Job::Run { .. } | Job::Dispose { .. } => Outbound::Policy,
+    };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
         tenant,
         runs_code,
         answer,
         cancellable,
         lease: Some(Arc::clone(lease)),
+        outbound: outbound.clone(),
     };
     match job {
         Job::Run {
@@ -470,6 +478,7 @@ async fn load(
         answer: MessageKind::Outcome,
         cancellable: false,
         lease: Some(lease),
+        outbound: def.outbound.clone(),
     });
     let loaded = match registered {
         Err(NotSent) => Loaded::NotSent,
@@ -539,6 +548,7 @@ mod tests {
             limits: stockade_ipc::Limits::default(),
             compatibility_date: None,
             features: Default::default(),
+            outbound: Default::default(),
         })
     }
 

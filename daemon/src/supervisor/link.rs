@@ -48,7 +48,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::{HostCalls, HostResult};
+use super::host_calls::{CallContext, HostCalls, HostResult, Outbound};
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -93,6 +93,8 @@ pub struct Request {
     pub cancellable: bool,
     /// Held until the worker answers.
     pub lease: Option<Lease>,
+    /// Where its outbound requests go (its host calls' context).
+    pub outbound: Outbound,
 }
 
 /// A request sent and not yet answered, as a death's attribution sees it.
@@ -105,6 +107,7 @@ pub struct InFlight {
 
 struct Pending {
     tenant: TenantId,
+    outbound: Outbound,
     runs_code: bool,
     answer: MessageKind,
     /// `None` once its ticket is gone (cancelled) or the link closed.
@@ -182,6 +185,7 @@ impl Link {
             id,
             Pending {
                 tenant: request.tenant,
+                outbound: request.outbound,
                 runs_code: request.runs_code,
                 answer: request.answer,
                 waiter: Some(tx),
@@ -292,7 +296,7 @@ impl Link {
         name: &str,
         payload: Vec<u8>,
     ) -> Result<(), String> {
-        let tenant = {
+        let context = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
                 return Err(format!(
@@ -319,9 +323,12 @@ impl Link {
                 self.reply(request_id, call_id, Err(refusal.into()));
                 return Ok(());
             }
-            pending.tenant
+            CallContext {
+                tenant: pending.tenant,
+                outbound: pending.outbound.clone(),
+            }
         };
-        let Some(answer) = self.host_calls.call(name, tenant, payload) else {
+        let Some(answer) = self.host_calls.call(name, context, payload) else {
             self.reply(
                 request_id,
                 call_id,

@@ -25,6 +25,7 @@ mod spawn;
 mod state;
 mod tenants;
 
+pub use host_calls::{CallContext, HostCalls, Outbound};
 pub use jobs::{Job, JobError, WorkerDef};
 pub use pool::Pool;
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};

@@ -207,8 +207,12 @@ impl Drop for Placed<'_> {
 
 impl Pool {
     /// Registers the configured tenants with the cordon and starts the warm spares (so it must
-    /// run inside the Tokio runtime).
-    pub fn start(config: &Config, spawn: SpawnConfig) -> Result<Pool, String> {
+    /// run inside the Tokio runtime). Running requests' host calls go to `host_calls`.
+    pub fn start(
+        config: &Config,
+        spawn: SpawnConfig,
+        host_calls: HostCalls,
+    ) -> Result<Pool, String> {
         let settings = &config.cordon;
         let mut cordon = Cordon::new(CordonConfig {
             capacity: TierCapacity {
@@ -254,7 +258,7 @@ impl Pool {
                 quarantine_caps,
                 on_death,
                 max_in_flight: config.max_in_flight_per_worker,
-                host_calls: Arc::new(HostCalls::standard()),
+                host_calls: Arc::new(host_calls),
             };
             Inner {
                 state: Mutex::new(State::new(cordon, warm, launcher)),

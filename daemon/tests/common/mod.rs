@@ -41,26 +41,48 @@ impl Daemon {
         extra: &str,
         env: &[(&str, &str)],
     ) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let port = free_port();
-        let mut config = format!("listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\n{extra}\n");
+        let mut tail = format!("{extra}\n");
         for (i, trust) in trust.iter().enumerate() {
-            config.push_str(&format!(
+            tail.push_str(&format!(
                 "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\ntrust = \"{trust}\"\n",
                 tenant_token(i)
             ));
         }
+        Daemon::launch(tag, workers, &tail, env, false)
+    }
+
+    /// Starts a daemon whose config is `tail` after `listen`, `workers` and `operator_token`
+    /// (so it names its own tenants), with its stderr kept in a file (see [`Daemon::stderr`]).
+    pub fn start_raw(tag: &str, workers: usize, tail: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::launch(tag, workers, tail, env, true)
+    }
+
+    fn launch(
+        tag: &str,
+        workers: usize,
+        tail: &str,
+        env: &[(&str, &str)],
+        capture: bool,
+    ) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let port = free_port();
+        let config = format!("listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\n{tail}\n");
         let path = dir.join("stockade.toml");
         std::fs::File::create(&path)
             .and_then(|mut f| f.write_all(config.as_bytes()))
             .expect("config");
+        let stderr = if capture {
+            Stdio::from(std::fs::File::create(dir.join("stderr.log")).expect("stderr file"))
+        } else {
+            Stdio::inherit()
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_stockade"))
             .args(["serve", "--config", path.to_str().expect("utf8")])
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn daemon");
         let daemon = Daemon {
@@ -70,6 +92,11 @@ impl Daemon {
         };
         daemon.wait_ready(workers);
         daemon
+    }
+
+    /// What the daemon wrote on stderr so far (a daemon from [`Daemon::start_raw`]).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
     }
 
     fn wait_ready(&self, workers: usize) {

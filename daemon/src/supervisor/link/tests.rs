@@ -31,6 +31,7 @@ fn code(cancellable: bool) -> Request {
         answer: MessageKind::Outcome,
         cancellable,
         lease: None,
+        outbound: Outbound::Policy,
     }
 }
 
@@ -270,6 +271,41 @@ fn host_call(id: RequestId, call_id: u32, name: &str, payload: &[u8]) -> ToSuper
         call_id,
         name: name.into(),
         payload: payload.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_host_call_gets_its_requests_outbound_context() {
+    let mut calls = HostCalls::default();
+    calls.register_in_context("t.where", |context: CallContext, _: Vec<u8>| async move {
+        assert_eq!(context.tenant, T);
+        Ok(format!("{:?}", context.outbound).into_bytes())
+    });
+    let (link, _end, mut worker) = start(calls);
+    for (outbound, expected) in [
+        (Outbound::Policy, "Policy"),
+        (Outbound::Blocked, "Blocked"),
+        (Outbound::Worker("ab".into()), "Worker(\"ab\")"),
+    ] {
+        let waiting = ask(
+            &link,
+            Request {
+                outbound,
+                ..code(true)
+            },
+        );
+        let id = id_of(&worker.expect().await);
+        worker.send(&host_call(id, 1, "t.where", b"")).await;
+        assert_eq!(
+            worker.expect().await,
+            ToWorker::HostReply {
+                request_id: id,
+                call_id: 1,
+                result: Ok(expected.as_bytes().to_vec())
+            }
+        );
+        worker.answer(id, "1").await;
+        assert_eq!(json_of(waiting.await.expect("task")), "1");
     }
 }
 

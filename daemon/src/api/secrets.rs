@@ -1,0 +1,94 @@
+//! A tenant's secrets (values for its egress rules' `inject_headers`), by name:
+//! - `PUT /v1/tenants/{id}/secrets/{name}` `{"value": "..."}`: sets or replaces one
+//!   (`200 {"name"}`);
+//! - `GET /v1/tenants/{id}/secrets`: `{"names": [...]}`, names only;
+//! - `DELETE /v1/tenants/{id}/secrets/{name}`: `204`, or `404` when there was none.
+//!
+//! The tenant itself or the operator; anyone else gets the 404 an unknown tenant gets. Secrets
+//! set here live **in memory only** and are lost on restart (`[tenants.secrets]` in the config
+//! are the durable ones). Guarantees: no answer, error or log line of these routes contains a
+//! value (a malformed body is refused without echoing it). Trusts: the token check in `AppState`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::loader::body_or_error;
+use super::AppState;
+use crate::egress::SecretError;
+
+const NO_SUCH_TENANT: ApiError = ApiError::NotFound("no such tenant");
+
+fn may_manage(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), ApiError> {
+    let who = state.principal(headers)?;
+    if who.operator || who.tenant.as_deref() == Some(tenant) {
+        Ok(())
+    } else {
+        Err(NO_SUCH_TENANT)
+    }
+}
+
+fn api_error(e: SecretError) -> ApiError {
+    match e {
+        SecretError::NoTenant => NO_SUCH_TENANT,
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    value: String,
+}
+
+pub async fn set(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    may_manage(&state, &headers, &tenant)?;
+    let body = body_or_error(body)?;
+    // serde's message could quote the value: say only what was expected.
+    let body: SecretBody = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"value\": \"...\"}".into()))?;
+    state
+        .egress
+        .set_secret(&tenant, &name, body.value)
+        .map_err(api_error)?;
+    Ok(Json(serde_json::json!({ "name": name })).into_response())
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    may_manage(&state, &headers, &tenant)?;
+    let names = state.egress.secret_names(&tenant).map_err(api_error)?;
+    Ok(Json(serde_json::json!({ "names": names })).into_response())
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    may_manage(&state, &headers, &tenant)?;
+    if state
+        .egress
+        .delete_secret(&tenant, &name)
+        .map_err(api_error)?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound("no such secret"))
+    }
+}

@@ -1,0 +1,425 @@
+//! The `fetch` host call: tenant code's outbound HTTP(S), made by the supervisor on its behalf.
+//!
+//! Guarantees, for every hop (the first request and each redirect the gateway follows):
+//! - only `http` and `https` URLs, parsed by the `url` crate (so `http://2130706433/` and
+//!   `http://0177.0.0.1/` are 127.0.0.1 before anything is checked);
+//! - the tenant's allow rules decide (`policy`, first match wins, no rule no network), then the
+//!   address: an IP literal is checked directly, a name through the checked resolver
+//!   (`resolver`), and the connection goes to the checked address only;
+//! - headers from the matching rule's `inject_headers` replace any the tenant set of that name,
+//!   with values of the tenant's secrets, on that hop only (a redirect to another rule's host
+//!   gets that rule's headers, or none); a hop that injects asks for an uncompressed, whole
+//!   answer (no `Range`) and a compressed one is refused, since it could not be scrubbed;
+//! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
+//!   common encodings, see `secrets::scrub`) in the status text, header names and values, final
+//!   URL, body and error text the tenant gets back;
+//! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
+//!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
+//!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
+//! - each hop is bounded by [`HOP_TIMEOUT`] and its answer by `MAX_BODY_LEN` bytes; the
+//!   request's wall-clock limit (the worker's) bounds the whole;
+//! - every hop and every refusal is audited (`audit`), without header values or query.
+//!
+//! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
+//! answer only as far as its size and a verbatim scrub go (an upstream that transforms a secret,
+//! say base64 of it, can hand it back: injected secrets are for services the operator trusts).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use stockade_cordon::TenantId;
+use stockade_ipc::limits::{MAX_BODY_LEN, MAX_HOST_CALL_PAYLOAD};
+use url::{Host, Url};
+
+use super::addr::{AddressPolicy, Refused};
+use super::audit::{now_ms, Audit, Record};
+use super::hop::{classify, read_capped, tenant_headers};
+use super::outbound::WorkerDispatch;
+use super::policy::{decide, Decision, Rule, Target, TargetHost};
+use super::resolver::CheckedResolver;
+use super::secrets::{scrub, scrub_str, Secrets};
+use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
+use crate::config::SecretValue;
+
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 20;
+/// The longest one hop may take, answer included.
+pub const HOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One rule with the headers it injects (header -> secret name).
+pub struct TenantRules {
+    pub name: String,
+    pub rules: Vec<Rule>,
+    pub injects: Vec<Vec<(HeaderName, String)>>,
+}
+
+/// Why a fetch failed (the text tenant code's `TypeError` carries; never a secret value).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    #[error("invalid URL: {0}")]
+    BadUrl(String),
+    #[error("fetch supports http and https only, not {0}:")]
+    Scheme(String),
+    #[error("invalid method {0:?}")]
+    BadMethod(String),
+    #[error("invalid header {0:?}")]
+    BadHeader(String),
+    #[error("egress to {host}:{port} denied: {reason}")]
+    Denied {
+        host: String,
+        port: u16,
+        reason: &'static str,
+    },
+    #[error("egress to {host} denied: {refused}")]
+    Refused { host: String, refused: Refused },
+    #[error("cannot resolve {0}")]
+    Unresolvable(String),
+    #[error("egress rule needs secret {0:?}, which is not set")]
+    SecretMissing(String),
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect refused: the request's redirect mode is \"error\"")]
+    RedirectRefused,
+    #[error("invalid redirect location")]
+    BadLocation,
+    #[error("the response body is larger than {MAX_BODY_LEN} bytes")]
+    BodyTooLarge,
+    #[error("the upstream answered a compressed body ({0}) to a request carrying secrets")]
+    Compressed(String),
+    #[error("the upstream did not answer within {}s", HOP_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("upstream request failed: {0}")]
+    Upstream(String),
+    #[error("this tenant has no egress configuration")]
+    NoTenant,
+}
+
+pub struct Gateway {
+    /// For `globalOutbound: {"worker": id}` (see `outbound`).
+    pub dispatch: std::sync::OnceLock<WorkerDispatch>,
+    pub(super) tenants: Vec<TenantRules>,
+    secrets: Arc<Secrets>,
+    pub(super) audit: Arc<Audit>,
+    addresses: Arc<AddressPolicy>,
+    client: reqwest::Client,
+}
+
+/// What one hop is about, for its audit record.
+struct Hop {
+    started: Instant,
+    record: Record,
+}
+
+impl Gateway {
+    pub fn new(
+        tenants: Vec<TenantRules>,
+        secrets: Arc<Secrets>,
+        audit: Arc<Audit>,
+        addresses: Arc<AddressPolicy>,
+    ) -> Result<Gateway, String> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: Arc::clone(&addresses),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(HOP_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;
+        Ok(Gateway {
+            dispatch: std::sync::OnceLock::new(),
+            tenants,
+            secrets,
+            audit,
+            addresses,
+            client,
+        })
+    }
+
+    /// The `fetch` host call under the tenant's egress policy.
+    pub async fn fetch(&self, tenant: TenantId, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+        let mut injected = Vec::new();
+        match self.run(tenant, &payload, &mut injected).await {
+            Ok((head, body)) => {
+                let head = ResponseHead {
+                    status: head.status,
+                    status_text: scrub_str(&head.status_text, &injected),
+                    headers: head
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (scrub_str(n, &injected), scrub_str(v, &injected)))
+                        .collect(),
+                    url: scrub_str(&head.url, &injected),
+                    redirected: head.redirected,
+                };
+                let out = encode_response(&head, &scrub(&body, &injected));
+                if out.len() > MAX_HOST_CALL_PAYLOAD {
+                    return Err(FetchError::BodyTooLarge.to_string());
+                }
+                Ok(out)
+            }
+            Err(e) => Err(scrub_str(&e.to_string(), &injected)),
+        }
+    }
+
+    async fn run(
+        &self,
+        tenant: TenantId,
+        payload: &[u8],
+        injected: &mut Vec<SecretValue>,
+    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
+        let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
+        let rules = self.tenants.get(index).ok_or(FetchError::NoTenant)?;
+        let request = decode_request(payload)?;
+        let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
+        let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
+        let mut headers = tenant_headers(&request.headers)?;
+        let mut body = request.body;
+        let mut redirected = false;
+        for hop in 0..=MAX_REDIRECTS {
+            let (rule, mut record) =
+                self.admit(index, rules, &method, &url, body.len(), injected)?;
+            let started = Instant::now();
+            let mut sent = headers.clone();
+            let mut injects = false;
+            for (name, secret) in rules.injects.get(rule).map_or(&[][..], Vec::as_slice) {
+                let value = self
+                    .secrets
+                    .value(index, secret)
+                    .ok_or_else(|| FetchError::SecretMissing(secret.clone()));
+                let value = match value {
+                    Ok(v) => v,
+                    Err(e) => return Err(self.fail(index, Hop { started, record }, e, injected)),
+                };
+                // Checked when set: visible ASCII.
+                let header = HeaderValue::from_str(&value.0)
+                    .map_err(|_| FetchError::SecretMissing(secret.clone()))?;
+                sent.remove(name);
+                sent.insert(name.clone(), header);
+                injected.push(value);
+                injects = true;
+            }
+            if injects {
+                // An answer that could hold a secret must come whole and uncompressed, or it
+                // could not be scrubbed (a range could cut a value in two).
+                sent.insert(
+                    reqwest::header::ACCEPT_ENCODING,
+                    HeaderValue::from_static("identity"),
+                );
+                sent.remove(reqwest::header::RANGE);
+                sent.remove(reqwest::header::IF_RANGE);
+            }
+            let hop_state = Hop {
+                started,
+                record: record.clone(),
+            };
+            let response = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(sent)
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    let error = classify(&e, &url);
+                    return Err(self.fail(index, hop_state, error, injected));
+                }
+            };
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            if let (true, Some(location), false) = (
+                status.is_redirection(),
+                location,
+                request.redirect == RedirectMode::Manual,
+            ) {
+                record.status = Some(status.as_u16());
+                record.ms = started.elapsed().as_millis() as u64;
+                self.log(index, record, injected);
+                if request.redirect == RedirectMode::Error {
+                    return Err(FetchError::RedirectRefused);
+                }
+                if hop == MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects);
+                }
+                let next = url.join(&location).map_err(|_| FetchError::BadLocation)?;
+                if status == StatusCode::SEE_OTHER && method != Method::HEAD
+                    || matches!(status.as_u16(), 301 | 302) && method == Method::POST
+                {
+                    method = Method::GET;
+                    body = Vec::new();
+                    for name in [
+                        "content-type",
+                        "content-encoding",
+                        "content-language",
+                        "content-location",
+                    ] {
+                        headers.remove(name);
+                    }
+                }
+                if next.origin() != url.origin() {
+                    headers.remove(reqwest::header::AUTHORIZATION);
+                    headers.remove(reqwest::header::COOKIE);
+                }
+                url = next;
+                redirected = true;
+                continue;
+            }
+            let encoding = response
+                .headers()
+                .get(reqwest::header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("identity")
+                .to_ascii_lowercase();
+            if !injected.is_empty() && encoding != "identity" {
+                return Err(self.fail(
+                    index,
+                    hop_state,
+                    FetchError::Compressed(encoding),
+                    injected,
+                ));
+            }
+            let head = ResponseHead {
+                status: status.as_u16(),
+                status_text: status.canonical_reason().unwrap_or("").to_owned(),
+                headers: response
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                url: url.to_string(),
+                redirected,
+            };
+            let bytes = match read_capped(response).await {
+                Ok(b) => b,
+                Err(e) => return Err(self.fail(index, hop_state, e, injected)),
+            };
+            record.status = Some(head.status);
+            record.bytes_in = bytes.len() as u64;
+            record.ms = started.elapsed().as_millis() as u64;
+            self.log(index, record, injected);
+            return Ok((head, bytes));
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+
+    /// Checks one hop against the scheme, the tenant's rules and (for an IP literal) the address
+    /// policy; audits a refusal. The matching rule's index and the hop's record.
+    fn admit(
+        &self,
+        index: usize,
+        rules: &TenantRules,
+        method: &Method,
+        url: &Url,
+        bytes_out: usize,
+        injected: &[SecretValue],
+    ) -> Result<(usize, Record), FetchError> {
+        let host = url.host();
+        let port = url.port_or_known_default().unwrap_or(0);
+        let mut record = Record {
+            at_ms: now_ms(),
+            tenant: rules.name.clone(),
+            method: method.as_str().to_owned(),
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().unwrap_or("").to_owned(),
+            port,
+            path: url.path().to_owned(),
+            rule: None,
+            verdict: "denied",
+            reason: None,
+            status: None,
+            bytes_out: bytes_out as u64,
+            bytes_in: 0,
+            ms: 0,
+        };
+        let refuse = |mut record: Record, error: FetchError| {
+            record.reason = Some(error.to_string());
+            self.log(index, record, injected);
+            Err(error)
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return refuse(record, FetchError::Scheme(url.scheme().to_owned()));
+        }
+        let target_host = match host {
+            Some(Host::Domain(d)) => TargetHost::Domain(d),
+            Some(Host::Ipv4(ip)) => TargetHost::Ip(ip.into()),
+            Some(Host::Ipv6(ip)) => TargetHost::Ip(ip.into()),
+            None => return refuse(record, FetchError::BadUrl("no host".into())),
+        };
+        let target = Target {
+            host: target_host,
+            port,
+            method: method.as_str(),
+            path: url.path(),
+        };
+        let rule = match decide(&rules.rules, &target) {
+            Decision::Allowed(rule) => rule,
+            Decision::Denied(denial) => {
+                let error = FetchError::Denied {
+                    host: record.host.clone(),
+                    port,
+                    reason: denial.reason(),
+                };
+                return refuse(record, error);
+            }
+        };
+        record.rule = Some(rule);
+        if let TargetHost::Ip(ip) = target_host {
+            if let Err(refused) = self.addresses.check(ip) {
+                let host = record.host.clone();
+                return refuse(record, FetchError::Refused { host, refused });
+            }
+        }
+        record.verdict = "allowed";
+        Ok((rule, record))
+    }
+
+    /// Audits `record`, with every value injected so far in the chain scrubbed from its host,
+    /// path and reason (a redirect may have put one in the URL).
+    fn log(&self, index: usize, mut record: Record, injected: &[SecretValue]) {
+        if !injected.is_empty() {
+            record.host = scrub_str(&record.host, injected);
+            record.path = scrub_str(&record.path, injected);
+            record.reason = record.reason.map(|r| scrub_str(&r, injected));
+        }
+        self.audit.record(index, record);
+    }
+
+    /// Audits a hop that was allowed but failed (or was refused at resolution); the error.
+    fn fail(
+        &self,
+        index: usize,
+        hop: Hop,
+        error: FetchError,
+        injected: &[SecretValue],
+    ) -> FetchError {
+        let mut record = hop.record;
+        if matches!(error, FetchError::Refused { .. }) {
+            record.verdict = "denied";
+        }
+        record.reason = Some(error.to_string());
+        record.ms = hop.started.elapsed().as_millis() as u64;
+        self.log(index, record, injected);
+        error
+    }
+}
+
+#[cfg(test)]
+#[path = "gateway_tests.rs"]
+mod tests;

@@ -1,0 +1,391 @@
+//! The gateway against real HTTP servers on 127.0.0.1.
+
+use super::*;
+use crate::config::Config;
+use crate::egress::test_upstream::{Answer, Upstream};
+use crate::egress::wire::encode_request;
+use crate::egress::Egress;
+
+const SECRET: &str = "s3cr3t-value-42";
+
+fn egress(allow_private: bool, rules: &str) -> Egress {
+    let allow = if allow_private {
+        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{allow}[[tenants]]\nid = \"t0\"\ntoken = \"0123456789abcdef\"\n[tenants.secrets]\napi_key = \"{SECRET}\"\n{rules}"
+    );
+    let config: Config = toml::from_str(&text).expect("config");
+    Egress::new(&config).expect("egress")
+}
+
+fn rule(host: &str, extra: &str) -> String {
+    format!("[[tenants.egress]]\nhost = \"{host}\"\n{extra}\n")
+}
+
+struct Got {
+    status: u16,
+    head: serde_json::Value,
+    body: String,
+}
+
+async fn call(
+    e: &Egress,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    redirect: &str,
+) -> Result<Got, String> {
+    let payload = encode_request(method, url, headers, redirect, b"");
+    let out = e.gateway.fetch(TenantId(0), payload).await?;
+    let len = u32::from_le_bytes(out[..4].try_into().expect("prefix")) as usize;
+    let head: serde_json::Value = serde_json::from_slice(&out[4..4 + len]).expect("head");
+    Ok(Got {
+        status: head["status"].as_u64().expect("status") as u16,
+        head,
+        body: String::from_utf8_lossy(&out[4 + len..]).into_owned(),
+    })
+}
+
+async fn get(e: &Egress, url: &str) -> Result<Got, String> {
+    call(e, "GET", url, &[], "follow").await
+}
+
+#[tokio::test]
+async fn allowed_denied_and_narrowed_requests() {
+    let up = Upstream::start(|_| Answer::ok(b"hello"));
+    let p = up.port;
+    let e = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{p}]\nmethods = [\"GET\"]\npath_prefix = \"/v1/\""),
+        ),
+    );
+    let got = get(&e, &format!("http://127.0.0.1:{p}/v1/x"))
+        .await
+        .expect("allowed");
+    assert_eq!((got.status, got.body.as_str()), (200, "hello"));
+    assert_eq!(got.head["redirected"], false);
+    for (method, url, why) in [
+        (
+            "POST",
+            format!("http://127.0.0.1:{p}/v1/x"),
+            "method not allowed",
+        ),
+        (
+            "GET",
+            format!("http://127.0.0.1:{p}/v2/x"),
+            "path not allowed",
+        ),
+        (
+            "GET",
+            format!("http://127.0.0.1:{p}/v1/../v2/x"),
+            "path not allowed",
+        ),
+        (
+            "GET",
+            format!("http://127.0.0.1:{}/v1/x", p.wrapping_add(1)),
+            "port not allowed",
+        ),
+        (
+            "GET",
+            format!("http://127.0.0.2:{p}/v1/x"),
+            "host not allowed",
+        ),
+        (
+            "GET",
+            format!("ftp://127.0.0.1:{p}/v1/x"),
+            "http and https only",
+        ),
+    ] {
+        let err = call(&e, method, &url, &[], "follow")
+            .await
+            .err()
+            .expect(&url);
+        assert!(err.contains(why), "{method} {url}: {err}");
+    }
+    assert_eq!(
+        up.requests().len(),
+        1,
+        "only the allowed request reached the upstream"
+    );
+    let audit = e.audit("t0", 100).expect("tenant");
+    assert_eq!(audit.len(), 7);
+    assert_eq!(
+        (
+            audit[0].verdict,
+            audit[0].rule,
+            audit[0].status,
+            audit[0].bytes_in
+        ),
+        ("allowed", Some(0), Some(200), 5)
+    );
+    assert!(audit[1..]
+        .iter()
+        .all(|r| r.verdict == "denied" && r.reason.is_some()));
+
+    let unresolvable = egress(true, &rule("*.invalid", ""));
+    let err = get(&unresolvable, "http://no-such-host.invalid/")
+        .await
+        .err()
+        .expect("unresolvable");
+    assert!(err.contains("cannot resolve no-such-host.invalid"), "{err}");
+
+    let none = egress(true, "");
+    let err = get(&none, &format!("http://127.0.0.1:{p}/"))
+        .await
+        .err()
+        .expect("no rules");
+    assert!(err.contains("no egress rules"), "{err}");
+}
+
+#[tokio::test]
+async fn injected_secrets_reach_the_upstream_and_never_come_back() {
+    let up = Upstream::start(|seen| match seen.target.as_str() {
+        // An upstream that puts the value it got into the next URL.
+        "/leak" => Answer::redirect(
+            302,
+            &format!("/landed/{}", seen.header("x-api-key").unwrap_or("")),
+        ),
+        _ => Answer::echo(seen),
+    });
+    let p = up.port;
+    let e = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
+        ),
+    );
+    let got = call(
+        &e,
+        "GET",
+        &format!("http://127.0.0.1:{p}/echo"),
+        &[
+            ("x-api-key", "mine"),
+            ("accept-encoding", "gzip"),
+            ("range", "bytes=0-3"),
+            ("host", "evil.example"),
+        ],
+        "follow",
+    )
+    .await
+    .expect("allowed");
+    let seen = up.requests().pop().expect("request");
+    assert_eq!(
+        seen.header("x-api-key"),
+        Some(SECRET),
+        "the upstream gets the secret"
+    );
+    assert_eq!(
+        seen.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-api-key"))
+            .count(),
+        1
+    );
+    assert_eq!(seen.header("accept-encoding"), Some("identity"));
+    assert_eq!(
+        seen.header("range"),
+        None,
+        "no range may cut a value in two"
+    );
+    assert_eq!(seen.header("host"), Some(format!("127.0.0.1:{p}").as_str()));
+    assert!(
+        !got.body.contains(SECRET) && got.body.contains("[redacted]"),
+        "{}",
+        got.body
+    );
+    let head = got.head.to_string();
+    assert!(
+        !head.contains(SECRET) && head.contains("[redacted]"),
+        "{head}"
+    );
+    // A value a redirect put into the URL is scrubbed from the final URL and from the audit.
+    let got = get(&e, &format!("http://127.0.0.1:{p}/leak"))
+        .await
+        .expect("followed");
+    assert_eq!(
+        got.head["url"],
+        format!("http://127.0.0.1:{p}/landed/[redacted]")
+    );
+    assert!(!got.body.contains(SECRET));
+    let audit = format!("{:?}", e.audit("t0", 100));
+    assert!(
+        !audit.contains(SECRET) && audit.contains("/landed/[redacted]"),
+        "{audit}"
+    );
+    // A rule whose secret is not set fails by the secret's name.
+    let e2 = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"missing\" }}"),
+        ),
+    );
+    let err = get(&e2, &format!("http://127.0.0.1:{p}/"))
+        .await
+        .err()
+        .expect("missing secret");
+    assert!(
+        err.contains("\"missing\"") && err.contains("not set"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_without_allow_private() {
+    let up = Upstream::start(|_| Answer::ok(b"private"));
+    let p = up.port;
+    let rules = [
+        rule("127.0.0.1", ""),
+        rule("localhost", ""),
+        rule("::ffff:127.0.0.1", ""),
+        rule("169.254.169.254", ""),
+    ]
+    .concat();
+    let e = egress(false, &rules);
+    for url in [
+        format!("http://127.0.0.1:{p}/"),
+        format!("http://localhost:{p}/"),
+        format!("http://[::ffff:127.0.0.1]:{p}/"),
+        format!("http://2130706433:{p}/"),
+        format!("http://0177.0.0.1:{p}/"),
+        format!("http://0x7f.1:{p}/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let err = get(&e, &url).await.err().expect(&url);
+        assert!(
+            err.contains("denied") && err.contains("not allowed"),
+            "{url}: {err}"
+        );
+    }
+    assert!(up.requests().is_empty(), "nothing reached the upstream");
+    let audit = e.audit("t0", 100).expect("tenant");
+    assert!(audit.iter().all(|r| r.verdict == "denied"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_hop_by_hop_and_rechecked() {
+    let b = Upstream::start(Answer::echo);
+    let bp = b.port;
+    let a = Upstream::start(move |seen| match seen.target.as_str() {
+        "/to-b" => Answer::redirect(302, &format!("http://127.0.0.1:{bp}/landed")),
+        "/to-denied" => Answer::redirect(302, &format!("http://127.0.0.2:{bp}/")),
+        "/loop" => Answer::redirect(302, "/loop"),
+        "/see-other" => Answer::redirect(303, &format!("http://127.0.0.1:{bp}/after-post")),
+        _ => Answer::ok(b"a"),
+    });
+    let ap = a.port;
+    let rules = [
+        rule(
+            "127.0.0.1",
+            &format!("ports = [{ap}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
+        ),
+        rule("127.0.0.1", &format!("ports = [{bp}]")),
+    ]
+    .concat();
+    let e = egress(true, &rules);
+    let got = get(&e, &format!("http://127.0.0.1:{ap}/to-b"))
+        .await
+        .expect("followed");
+    assert_eq!(got.status, 200);
+    assert_eq!(got.head["redirected"], true);
+    assert_eq!(got.head["url"], format!("http://127.0.0.1:{bp}/landed"));
+    let at_b = b.requests().pop().expect("b reached");
+    assert_eq!(
+        at_b.header("x-api-key"),
+        None,
+        "the injected header stays with its rule"
+    );
+    assert_eq!(a.requests()[0].header("x-api-key"), Some(SECRET));
+
+    let err = get(&e, &format!("http://127.0.0.1:{ap}/to-denied"))
+        .await
+        .err()
+        .expect("denied hop");
+    assert!(err.contains("host not allowed"), "{err}");
+    let err = get(&e, &format!("http://127.0.0.1:{ap}/loop"))
+        .await
+        .err()
+        .expect("loop");
+    assert!(err.contains("more than 20 redirects"), "{err}");
+    let manual = call(
+        &e,
+        "GET",
+        &format!("http://127.0.0.1:{ap}/to-b"),
+        &[],
+        "manual",
+    )
+    .await
+    .expect("manual");
+    assert_eq!(manual.status, 302);
+    let err = call(
+        &e,
+        "GET",
+        &format!("http://127.0.0.1:{ap}/to-b"),
+        &[],
+        "error",
+    )
+    .await
+    .err()
+    .expect("error mode");
+    assert!(err.contains("redirect refused"), "{err}");
+    let posted = call(
+        &e,
+        "POST",
+        &format!("http://127.0.0.1:{ap}/see-other"),
+        &[],
+        "follow",
+    )
+    .await
+    .expect("303");
+    assert!(
+        posted.body.starts_with("GET /after-post"),
+        "{}",
+        posted.body
+    );
+}
+
+#[tokio::test]
+async fn oversized_and_compressed_answers_are_refused() {
+    let up = Upstream::start(|seen| match seen.target.as_str() {
+        "/big" => Answer::ok(&vec![b'x'; MAX_BODY_LEN + 1]),
+        _ => {
+            let mut a = Answer::ok(b"\x1f\x8b");
+            a.headers.push(("Content-Encoding".into(), "gzip".into()));
+            a
+        }
+    });
+    let p = up.port;
+    let e = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("inject_headers = {{ \"X-Api-Key\" = \"api_key\" }}\nports = [{p}]"),
+        ),
+    );
+    let err = get(&e, &format!("http://127.0.0.1:{p}/big"))
+        .await
+        .err()
+        .expect("big");
+    assert!(err.contains("larger than"), "{err}");
+    let err = get(&e, &format!("http://127.0.0.1:{p}/gz"))
+        .await
+        .err()
+        .expect("gz");
+    assert!(err.contains("compressed"), "{err}");
+    let err = e
+        .gateway
+        .fetch(TenantId(0), b"\x05\0\0\0{".to_vec())
+        .await
+        .expect_err("bad payload");
+    assert!(
+        err.contains("not valid") || err.contains("shorter"),
+        "{err}"
+    );
+    assert!(e.gateway.fetch(TenantId(9), Vec::new()).await.is_err());
+}

@@ -1,0 +1,92 @@
+//! One hop's plumbing for the gateway: the tenant's headers as they may be sent, client errors
+//! as the tenant may read them, and an answer's body read under its cap.
+//!
+//! Guarantees: headers the HTTP client owns (`Host`, framing, hop-by-hop, proxy) are dropped; an
+//! invalid header is a typed error naming it (never its value); a client error's text has the
+//! URL replaced by its host; a body is never held beyond `MAX_BODY_LEN` bytes. Trusts: nothing
+//! of the tenant's or the upstream's.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use stockade_ipc::limits::MAX_BODY_LEN;
+use url::Url;
+
+use super::gateway::FetchError;
+use super::resolver::{refusal_in, unresolvable_in};
+
+/// Headers tenant code may not set: the gateway or the HTTP client owns them.
+const DROPPED: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// The tenant's headers, minus those the gateway owns.
+pub fn tenant_headers(pairs: &[(String, String)]) -> Result<HeaderMap, FetchError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| FetchError::BadHeader(name.clone()))?;
+        if DROPPED.contains(&header.as_str()) {
+            continue;
+        }
+        let value =
+            HeaderValue::from_str(value).map_err(|_| FetchError::BadHeader(name.clone()))?;
+        headers.append(header, value);
+    }
+    Ok(headers)
+}
+
+/// What a client error means for the tenant.
+pub fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
+    let host = url.host_str().unwrap_or("").to_owned();
+    if let Some(refused) = refusal_in(error) {
+        return FetchError::Refused { host, refused };
+    }
+    if unresolvable_in(error) {
+        return FetchError::Unresolvable(host);
+    }
+    if error.is_timeout() {
+        return FetchError::Timeout;
+    }
+    let mut text = String::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    FetchError::Upstream(text.replace(url.as_str(), &host))
+}
+
+pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_LEN as u64)
+    {
+        return Err(FetchError::BodyTooLarge);
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_LEN {
+                    return Err(FetchError::BodyTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
+            Err(e) => return Err(FetchError::Upstream(e.without_url().to_string())),
+        }
+    }
+}

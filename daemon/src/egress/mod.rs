@@ -1,0 +1,168 @@
+//! Outbound network for tenant code: the `fetch` host call's gateway, its allow-list policy,
+//! the SSRF defence, tenants' secrets and the egress audit.
+//!
+//! - `policy`: the pure allow-rule matcher (deny by default, first match wins);
+//! - `addr`: which addresses may be reached (public, or the operator's `allow_private`);
+//! - `resolver`: DNS resolution whose every answer is checked before any connection;
+//! - `wire`: the host call's payloads;
+//! - `secrets`: tenants' secret values, injection and scrubbing;
+//! - `audit`: one record per outbound request, on stderr and in a ring per tenant;
+//! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
+//! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker).
+//!
+//! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
+//! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
+//! of the tenant in the config (as `supervisor::tenants` assigns them).
+
+mod addr;
+mod audit;
+mod gateway;
+mod hop;
+mod outbound;
+mod policy;
+mod resolver;
+mod secrets;
+#[cfg(test)]
+mod test_upstream;
+mod wire;
+
+use std::sync::Arc;
+
+use reqwest::header::HeaderName;
+
+pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
+pub use outbound::WorkerDispatch;
+pub use secrets::{check_secret, SecretError};
+pub use wire::FetchRequest;
+
+use crate::config::{Config, EgressRuleConfig};
+use crate::supervisor::HostCalls;
+
+/// Headers a rule may not inject: the HTTP client owns them.
+const NOT_INJECTABLE: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "accept-encoding",
+];
+
+/// A configured rule, checked: its criteria and what it injects.
+fn rule_of(rule: &EgressRuleConfig) -> Result<(policy::Rule, Vec<(HeaderName, String)>), String> {
+    let criteria = policy::Rule::new(
+        &rule.host,
+        rule.ports.clone(),
+        rule.methods.clone(),
+        rule.path_prefix.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut injects = Vec::new();
+    for (header, secret) in &rule.inject_headers {
+        let name = HeaderName::from_bytes(header.as_bytes())
+            .map_err(|_| format!("inject_headers: {header:?} is not a header name"))?;
+        if NOT_INJECTABLE.contains(&name.as_str()) {
+            return Err(format!("inject_headers: {header} cannot be injected"));
+        }
+        check_secret(secret, "x").map_err(|e| format!("inject_headers {header}: {e}"))?;
+        injects.push((name, secret.clone()));
+    }
+    Ok((criteria, injects))
+}
+
+/// Checks one configured rule (config validation).
+pub fn check_rule(rule: &EgressRuleConfig) -> Result<(), String> {
+    rule_of(rule).map(|_| ())
+}
+
+/// The daemon's egress: the gateway, and the secrets and audit the API reaches.
+pub struct Egress {
+    gateway: Arc<gateway::Gateway>,
+    secrets: Arc<secrets::Secrets>,
+    audit: Arc<audit::Audit>,
+    names: Vec<String>,
+}
+
+impl Egress {
+    /// From a validated config.
+    pub fn new(config: &Config) -> Result<Egress, String> {
+        let addresses = Arc::new(addr::AddressPolicy::new(
+            config.egress.allow_private_nets()?,
+        ));
+        let mut tenants = Vec::new();
+        for t in &config.tenants {
+            let mut rules = Vec::new();
+            let mut injects = Vec::new();
+            for (i, rule) in t.egress.iter().enumerate() {
+                let (criteria, inject) = rule_of(rule)
+                    .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
+                rules.push(criteria);
+                injects.push(inject);
+            }
+            tenants.push(gateway::TenantRules {
+                name: t.id.clone(),
+                rules,
+                injects,
+            });
+        }
+        let secrets = Arc::new(secrets::Secrets::new(
+            config.tenants.iter().map(|t| t.secrets.clone()).collect(),
+        ));
+        let audit = Arc::new(audit::Audit::new(config.tenants.len()));
+        let gateway =
+            gateway::Gateway::new(tenants, Arc::clone(&secrets), Arc::clone(&audit), addresses)?;
+        Ok(Egress {
+            gateway: Arc::new(gateway),
+            secrets,
+            audit,
+            names: config.tenants.iter().map(|t| t.id.clone()).collect(),
+        })
+    }
+
+    /// Registers the `fetch` host call.
+    pub fn register(&self, calls: &mut HostCalls) {
+        let gateway = Arc::clone(&self.gateway);
+        calls.register_in_context("fetch", move |context, payload| {
+            let gateway = Arc::clone(&gateway);
+            async move { gateway.fetch_in(context, payload).await }
+        });
+    }
+
+    /// Sets how requests reach Loader workers (`globalOutbound: {"worker": id}`); once.
+    pub fn set_worker_dispatch(&self, dispatch: WorkerDispatch) {
+        let _ = self.gateway.dispatch.set(dispatch);
+    }
+
+    fn index(&self, tenant: &str) -> Result<usize, SecretError> {
+        self.names
+            .iter()
+            .position(|n| n == tenant)
+            .ok_or(SecretError::NoTenant)
+    }
+
+    /// Sets `tenant`'s secret `name` (in memory).
+    pub fn set_secret(&self, tenant: &str, name: &str, value: String) -> Result<(), SecretError> {
+        self.secrets.set(self.index(tenant)?, name, value)
+    }
+
+    /// Deletes `tenant`'s secret `name`; whether it existed.
+    pub fn delete_secret(&self, tenant: &str, name: &str) -> Result<bool, SecretError> {
+        check_secret(name, "x")?;
+        Ok(self.secrets.delete(self.index(tenant)?, name))
+    }
+
+    /// The names of `tenant`'s secrets.
+    pub fn secret_names(&self, tenant: &str) -> Result<Vec<String>, SecretError> {
+        self.secrets
+            .names(self.index(tenant)?)
+            .ok_or(SecretError::NoTenant)
+    }
+
+    /// `tenant`'s latest `limit` audit records, oldest first.
+    pub fn audit(&self, tenant: &str, limit: usize) -> Option<Vec<Record>> {
+        Some(self.audit.latest(self.index(tenant).ok()?, limit))
+    }
+}

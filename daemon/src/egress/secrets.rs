@@ -1,0 +1,217 @@
+//! Tenants' secrets: values the gateway injects into outbound headers and tenant code never
+//! sees. Configured secrets (`[tenants.secrets]`) are loaded at start; the API may set or delete
+//! secrets at run time, **in memory only** (lost on restart; the config holds the durable ones).
+//!
+//! Guarantees: a value leaves this module only through [`Secrets::value`] (for injection) and is
+//! never part of a `Debug`, `Display` or error text; [`scrub`] replaces every occurrence of given
+//! values in bytes. Names are 1-64 of `[A-Za-z0-9_.-]`; values are 1 to [`MAX_SECRET_LEN`] bytes
+//! and valid in an HTTP header (visible ASCII, space or tab). Trusts: the config; the API to have
+//! authorised the caller.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use crate::config::SecretValue;
+
+/// The longest secret value, bytes.
+pub const MAX_SECRET_LEN: usize = 4096;
+/// The most secrets one tenant may hold.
+pub const MAX_SECRETS_PER_TENANT: usize = 256;
+/// What replaces a secret value in a response.
+pub const REDACTED: &[u8] = b"[redacted]";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("a secret name must be 1-64 of [A-Za-z0-9_.-]")]
+    BadName,
+    #[error("a secret value must be 1 to {MAX_SECRET_LEN} bytes of visible ASCII, space or tab")]
+    BadValue,
+    #[error("a tenant holds at most {MAX_SECRETS_PER_TENANT} secrets")]
+    TooMany,
+    #[error("no such tenant")]
+    NoTenant,
+}
+
+/// Checks a name and a value (the value is never echoed).
+pub fn check_secret(name: &str, value: &str) -> Result<(), SecretError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(SecretError::BadName);
+    }
+    if value.is_empty()
+        || value.len() > MAX_SECRET_LEN
+        || !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Err(SecretError::BadValue);
+    }
+    Ok(())
+}
+
+/// Every tenant's secrets, by tenant index (the config's order, as `TenantId`).
+pub struct Secrets {
+    by_tenant: RwLock<Vec<BTreeMap<String, SecretValue>>>,
+}
+
+impl Secrets {
+    pub fn new(configured: Vec<BTreeMap<String, SecretValue>>) -> Secrets {
+        Secrets {
+            by_tenant: RwLock::new(configured),
+        }
+    }
+
+    /// The value of `tenant`'s secret `name`, for injection.
+    pub fn value(&self, tenant: usize, name: &str) -> Option<SecretValue> {
+        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
+        all.get(tenant)?.get(name).cloned()
+    }
+
+    /// The names of `tenant`'s secrets, sorted.
+    pub fn names(&self, tenant: usize) -> Option<Vec<String>> {
+        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
+        Some(all.get(tenant)?.keys().cloned().collect())
+    }
+
+    /// Sets (or replaces) a secret.
+    pub fn set(&self, tenant: usize, name: &str, value: String) -> Result<(), SecretError> {
+        check_secret(name, &value)?;
+        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
+        let map = all.get_mut(tenant).ok_or(SecretError::NoTenant)?;
+        if !map.contains_key(name) && map.len() >= MAX_SECRETS_PER_TENANT {
+            return Err(SecretError::TooMany);
+        }
+        map.insert(name.to_owned(), SecretValue(value));
+        Ok(())
+    }
+
+    /// Deletes a secret; whether it existed.
+    pub fn delete(&self, tenant: usize, name: &str) -> bool {
+        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
+        all.get_mut(tenant)
+            .is_some_and(|map| map.remove(name).is_some())
+    }
+}
+
+/// The forms of `value` an echoing upstream commonly hands back: verbatim, JSON-escaped,
+/// form-encoded, percent-encoded and base64.
+fn forms(value: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut forms = vec![value.as_bytes().to_vec()];
+    if let Ok(json) = serde_json::to_string(value) {
+        forms.push(json.as_bytes()[1..json.len() - 1].to_vec());
+    }
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    forms.push(form.replace('+', "%20").into_bytes());
+    forms.push(form.into_bytes());
+    forms.push(
+        base64::engine::general_purpose::STANDARD
+            .encode(value)
+            .into_bytes(),
+    );
+    forms
+}
+
+/// `bytes` with every occurrence of each of `values`, in each of its common encodings
+/// (verbatim, JSON-escaped, form- or percent-encoded, base64), replaced by [`REDACTED`] (longer
+/// forms first, so a value containing another is replaced whole). An upstream that transforms a
+/// value otherwise (splits it, changes its case) is not caught.
+pub fn scrub(bytes: &[u8], values: &[SecretValue]) -> Vec<u8> {
+    let forms: Vec<Vec<u8>> = values.iter().flat_map(|v| forms(&v.0)).collect();
+    let mut values: Vec<&[u8]> = forms
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut out = bytes.to_vec();
+    for value in values {
+        out = replace_all(&out, value);
+    }
+    out
+}
+
+/// Linear in `haystack` whatever the bytes (`memmem`'s two-way search), so an upstream cannot
+/// make scrubbing slow.
+fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    let finder = memchr::memmem::Finder::new(needle);
+    while let Some(at) = finder.find(rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(REDACTED);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// [`scrub`] for text.
+pub fn scrub_str(text: &str, values: &[SecretValue]) -> String {
+    String::from_utf8_lossy(&scrub(text.as_bytes(), values)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_every_occurrence_longest_first() {
+        let values = [SecretValue("abc".into()), SecretValue("abcdef".into())];
+        assert_eq!(scrub(b"xabcdefyabcz", &values), b"x[redacted]y[redacted]z");
+        assert_eq!(scrub(b"nothing", &values), b"nothing");
+        assert_eq!(scrub(b"abcab", &values), b"[redacted]ab");
+        let odd = [SecretValue("a\"b c/+".into())];
+        for echoed in [
+            &b"a\"b c/+"[..],
+            b"a\\\"b c/+",
+            b"a%22b+c%2F%2B",
+            b"a%22b%20c%2F%2B",
+            b"YSJiIGMvKw==",
+        ] {
+            assert_eq!(
+                scrub(echoed, &odd),
+                b"[redacted]",
+                "{}",
+                String::from_utf8_lossy(echoed)
+            );
+        }
+        // Adversarial bytes stay linear: 16 MiB of near-misses of a 4 KiB value.
+        let long = SecretValue(format!("{}b", "a".repeat(4095)));
+        let body = vec![b'a'; 16 << 20];
+        let start = std::time::Instant::now();
+        assert_eq!(scrub(&body, &[long]).len(), body.len());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(scrub_str("abcabc", &values[..1]), "[redacted][redacted]");
+    }
+
+    #[test]
+    fn secrets_are_set_listed_and_deleted_by_name() {
+        let secrets = Secrets::new(vec![BTreeMap::new(), BTreeMap::new()]);
+        secrets.set(1, "k", "value-1".into()).expect("set");
+        assert_eq!(secrets.names(1), Some(vec!["k".to_string()]));
+        assert_eq!(secrets.names(0), Some(vec![]));
+        assert_eq!(secrets.value(1, "k"), Some(SecretValue("value-1".into())));
+        assert_eq!(
+            secrets.set(1, "bad name", "v".into()),
+            Err(SecretError::BadName)
+        );
+        assert_eq!(
+            secrets.set(1, "k", "line\nbreak".into()),
+            Err(SecretError::BadValue)
+        );
+        assert_eq!(secrets.set(5, "k", "v".into()), Err(SecretError::NoTenant));
+        assert!(secrets.delete(1, "k"));
+        assert!(!secrets.delete(1, "k"));
+        assert_eq!(format!("{:?}", SecretValue("v".into())), "[redacted]");
+    }
+}

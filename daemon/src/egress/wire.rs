@@ -1,0 +1,169 @@
+//! The `fetch` host call's payloads: `u32 LE head_len`, a JSON head of `head_len` bytes, then the
+//! body bytes (the rest).
+//!
+//! Guarantees: a request head is at most [`MAX_HEAD_LEN`] bytes of JSON with exactly the known
+//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`), at most
+//! `stockade_ipc::limits::MAX_HEADERS` headers; anything else is a typed [`WireError`], never a
+//! panic. Trusts nothing in a request payload (tenant code writes it).
+
+use serde::{Deserialize, Serialize};
+
+/// The largest request head accepted.
+pub const MAX_HEAD_LEN: usize = 1 << 20;
+
+/// What `redirect` asks of the gateway (the fetch standard's `RequestRedirect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectMode {
+    #[default]
+    Follow,
+    Manual,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestHead {
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    redirect: RedirectMode,
+}
+
+/// One `fetch` request from tenant code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub redirect: RedirectMode,
+    pub body: Vec<u8>,
+}
+
+/// The head of the gateway's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseHead {
+    pub status: u16,
+    pub status_text: String,
+    pub headers: Vec<(String, String)>,
+    pub url: String,
+    pub redirected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("the fetch request is shorter than its length prefix")]
+    Truncated,
+    #[error("the fetch request's head is larger than {MAX_HEAD_LEN} bytes")]
+    HeadTooLarge,
+    #[error("the fetch request's head is not valid: {0}")]
+    BadHead(String),
+    #[error(
+        "the fetch request has more than {} headers",
+        stockade_ipc::limits::MAX_HEADERS
+    )]
+    TooManyHeaders,
+}
+
+/// Splits and parses a request payload.
+pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
+    let prefix: [u8; 4] = payload
+        .get(..4)
+        .and_then(|p| p.try_into().ok())
+        .ok_or(WireError::Truncated)?;
+    let head_len =
+        usize::try_from(u32::from_le_bytes(prefix)).map_err(|_| WireError::HeadTooLarge)?;
+    if head_len > MAX_HEAD_LEN {
+        return Err(WireError::HeadTooLarge);
+    }
+    let head = payload.get(4..4 + head_len).ok_or(WireError::Truncated)?;
+    let head: RequestHead =
+        serde_json::from_slice(head).map_err(|e| WireError::BadHead(e.to_string()))?;
+    if head.headers.len() > stockade_ipc::limits::MAX_HEADERS {
+        return Err(WireError::TooManyHeaders);
+    }
+    Ok(FetchRequest {
+        method: head.method,
+        url: head.url,
+        headers: head.headers,
+        redirect: head.redirect,
+        body: payload[4 + head_len..].to_vec(),
+    })
+}
+
+/// Encodes an answer: prefix, JSON head, body.
+pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
+    // A struct of strings, numbers and a bool always serialises.
+    let json = serde_json::to_vec(head).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = Vec::with_capacity(4 + json.len() + body.len());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Encodes a request (tests, and the reference for the worker's side).
+#[cfg(test)]
+pub fn encode_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    redirect: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let head = serde_json::json!({
+        "method": method, "url": url, "headers": headers, "redirect": redirect,
+    })
+    .to_string();
+    let mut out = (head.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_bad_ones_are_typed_errors() {
+        let payload = encode_request("POST", "http://a/", &[("x", "1")], "manual", b"body");
+        let request = decode_request(&payload).expect("valid");
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.headers, vec![("x".to_string(), "1".to_string())]);
+        assert_eq!(request.redirect, RedirectMode::Manual);
+        assert_eq!(request.body, b"body");
+        assert_eq!(decode_request(b"\x01\0"), Err(WireError::Truncated));
+        assert_eq!(decode_request(b"\xff\0\0\0{}"), Err(WireError::Truncated));
+        assert_eq!(
+            decode_request(b"\xff\xff\xff\xff"),
+            Err(WireError::HeadTooLarge)
+        );
+        assert!(matches!(
+            decode_request(b"\x02\0\0\0{}"),
+            Err(WireError::BadHead(_))
+        ));
+        let wrong = encode_request("GET", "http://a/", &[], "sometimes", b"");
+        assert!(matches!(decode_request(&wrong), Err(WireError::BadHead(_))));
+    }
+
+    #[test]
+    fn responses_carry_a_prefixed_head_and_the_body() {
+        let head = ResponseHead {
+            status: 200,
+            status_text: "OK".into(),
+            headers: vec![("a".into(), "b".into())],
+            url: "http://a/".into(),
+            redirected: false,
+        };
+        let out = encode_response(&head, b"hi");
+        let len = u32::from_le_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        let json: serde_json::Value = serde_json::from_slice(&out[4..4 + len]).expect("json");
+        assert_eq!(json["statusText"], "OK");
+        assert_eq!(json["headers"], serde_json::json!([["a", "b"]]));
+        assert_eq!(&out[4 + len..], b"hi");
+    }
+}
