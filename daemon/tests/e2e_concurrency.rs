@@ -6,6 +6,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// The tests of this file measure time: they run one at a time (each starts its own daemon),
+/// so that one's load is not another's latency.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Both tenants' requests in one process: the standard tier stacks tenants at once.
 const ONE_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
@@ -27,6 +35,7 @@ fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
 
 #[test]
 fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process() {
+    let _serial = serial();
     let d = Daemon::start("neighbour", 2, 1, ONE_PROCESS);
     let quick = load(
         &d,
@@ -80,6 +89,7 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
 
 #[test]
 fn two_hundred_requests_waiting_on_timers_run_together() {
+    let _serial = serial();
     let d = Daemon::start("timers200", 1, 1, "");
     let start = Instant::now();
     let handles: Vec<_> = (0..200)
@@ -106,6 +116,7 @@ fn two_hundred_requests_waiting_on_timers_run_together() {
 
 #[test]
 fn wait_until_work_runs_after_the_response_timers_included() {
+    let _serial = serial();
     let d = Daemon::start("waituntil", 1, 1, "");
     let t = tenant_token(0);
     let id = load(
@@ -128,6 +139,7 @@ fn wait_until_work_runs_after_the_response_timers_included() {
 
 #[test]
 fn a_request_cancelled_by_its_client_stops_its_handler() {
+    let _serial = serial();
     let d = Daemon::start("cancel", 1, 1, "");
     let t = tenant_token(0);
     let id = load(
@@ -158,6 +170,7 @@ fn a_request_cancelled_by_its_client_stops_its_handler() {
 
 #[test]
 fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
+    let _serial = serial();
     let d = Daemon::start_with(
         "hostcall",
         &["normal"],
@@ -177,6 +190,7 @@ fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
 
 #[test]
 fn a_one_mib_body_crosses_both_ways_within_the_default_cpu_limit() {
+    let _serial = serial();
     // Bodies cross the socket and the bridge as bytes: no base64, no JSON, no JavaScript decode.
     let d = Daemon::start("bodies", 1, 1, "");
     let t = tenant_token(0);
