@@ -13,20 +13,12 @@ use url::Url;
 use super::gateway::FetchError;
 use super::resolver::{refusal_in, unresolvable_in};
 
-/// Headers tenant code may not set: the gateway or the HTTP client owns them.
-const DROPPED: &[&str] = &[
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "expect",
-    "proxy-authorization",
-    "proxy-connection",
-];
+/// Headers tenant code may not set: the HTTP client's own, and the expectations and proxy
+/// credentials the gateway owns.
+fn dropped(name: &str) -> bool {
+    super::CLIENT_OWNED.contains(&name)
+        || matches!(name, "expect" | "proxy-authorization" | "proxy-connection")
+}
 
 /// The tenant's headers, minus those the gateway owns.
 pub fn tenant_headers(pairs: &[(String, String)]) -> Result<HeaderMap, FetchError> {
@@ -34,7 +26,7 @@ pub fn tenant_headers(pairs: &[(String, String)]) -> Result<HeaderMap, FetchErro
     for (name, value) in pairs {
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| FetchError::BadHeader(name.clone()))?;
-        if DROPPED.contains(&header.as_str()) {
+        if dropped(header.as_str()) {
             continue;
         }
         let value =

@@ -38,8 +38,9 @@ pub use wire::FetchRequest;
 use crate::config::{Config, EgressRuleConfig};
 use crate::supervisor::HostCalls;
 
-/// Headers a rule may not inject: the HTTP client owns them.
-const NOT_INJECTABLE: &[&str] = &[
+/// Headers the HTTP client owns (framing, connection management, the target host): neither
+/// tenant code nor a rule may set them.
+pub(crate) const CLIENT_OWNED: &[&str] = &[
     "host",
     "connection",
     "content-length",
@@ -48,8 +49,12 @@ const NOT_INJECTABLE: &[&str] = &[
     "upgrade",
     "te",
     "trailer",
-    "accept-encoding",
 ];
+
+/// Headers a rule may not inject: the client's own, and the encodings it negotiates.
+fn not_injectable(name: &str) -> bool {
+    CLIENT_OWNED.contains(&name) || name == "accept-encoding"
+}
 
 /// A configured rule, checked: its criteria and what it injects.
 fn rule_of(rule: &EgressRuleConfig) -> Result<(policy::Rule, Vec<(HeaderName, String)>), String> {
@@ -64,7 +69,7 @@ fn rule_of(rule: &EgressRuleConfig) -> Result<(policy::Rule, Vec<(HeaderName, St
     for (header, secret) in &rule.inject_headers {
         let name = HeaderName::from_bytes(header.as_bytes())
             .map_err(|_| format!("inject_headers: {header:?} is not a header name"))?;
-        if NOT_INJECTABLE.contains(&name.as_str()) {
+        if not_injectable(name.as_str()) {
             return Err(format!("inject_headers: {header} cannot be injected"));
         }
         check_secret(secret, "x").map_err(|e| format!("inject_headers {header}: {e}"))?;

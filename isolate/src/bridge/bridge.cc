@@ -730,6 +730,21 @@ void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local
   }
 }
 
+// An ArrayBuffer holding a copy of `len` bytes, its backing store in the isolate's arena (so it
+// counts against the tenant's memory budget); empty when the budget refuses it.
+v8::MaybeLocal<v8::ArrayBuffer> ArenaCopy(stk_isolate* iso, const void* bytes, size_t len) {
+  void* data = len ? iso->allocator->AllocateUninitialized(len) : nullptr;
+  if (len && !data) return {};
+  if (len) memcpy(data, bytes, len);
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      data, len,
+      [](void* p, size_t n, void* allocator) {
+        if (p) static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
+      },
+      iso->allocator.get());
+  return v8::ArrayBuffer::New(iso->isolate, std::move(store));
+}
+
 // Copies the bytes of an ArrayBufferView into a malloc'd buffer of `out`'s body.
 bool SetBody(v8::Local<v8::Value> value, stk_outcome* out) {
   if (!value->IsArrayBufferView()) return true;
@@ -1149,19 +1164,12 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
   v8::TryCatch tc(isolate);
   v8::Local<v8::Value> value;
   if (kind == STK_SYNTH_DATA) {
-    void* data = iso->allocator->AllocateUninitialized(len);
-    if (!data) {
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (!ArenaCopy(iso, bytes, len).ToLocal(&buffer)) {
       SetValue(out, STK_EXCEPTION, "data module exceeds the memory budget");
       return -1;
     }
-    if (len) memcpy(data, bytes, len);
-    std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
-        data, len,
-        [](void* p, size_t n, void* allocator) {
-          static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
-        },
-        iso->allocator.get());
-    value = v8::ArrayBuffer::New(isolate, std::move(store));
+    value = buffer;
   } else {
     v8::Local<v8::String> text;
     if (!v8::String::NewFromUtf8(isolate, bytes, v8::NewStringType::kNormal,
@@ -1245,19 +1253,11 @@ int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, uint32_t inv, 
   v8::Local<v8::Value> body_value = v8::Null(isolate);
   if (body) {
     // The request body, in the isolate's arena: it counts against the tenant's memory budget.
-    void* data = iso->allocator->AllocateUninitialized(body_len);
-    if (!data && body_len) {
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (!ArenaCopy(iso, body, body_len).ToLocal(&buffer)) {
       SetValue(out, STK_EXCEPTION, "the request body exceeds the memory limit");
       return out->status;
     }
-    if (body_len) memcpy(data, body, body_len);
-    std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
-        data, body_len,
-        [](void* p, size_t n, void* allocator) {
-          static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
-        },
-        iso->allocator.get());
-    v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
     body_value = v8::Uint8Array::New(buffer, 0, body_len);
   }
   v8::Local<v8::Value> argv[4] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
@@ -1325,21 +1325,13 @@ int32_t stk_host_reply(stk_isolate* iso, uint32_t call_id, int32_t ok, const uin
   v8::Local<v8::Promise::Resolver> resolver = it->second.Get(isolate);
   iso->calls.erase(it);
   if (ok) {
-    void* data = len ? iso->allocator->AllocateUninitialized(len) : nullptr;
-    if (len && !data) {
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (!ArenaCopy(iso, bytes, len).ToLocal(&buffer)) {
       resolver
           ->Reject(ctx, v8::Exception::RangeError(v8::String::NewFromUtf8Literal(
                             isolate, "the host's answer exceeds the memory limit")))
           .FromMaybe(false);
     } else {
-      if (len) memcpy(data, bytes, len);
-      std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
-          data, len,
-          [](void* p, size_t n, void* allocator) {
-            if (p) static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
-          },
-          iso->allocator.get());
-      v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
       resolver->Resolve(ctx, v8::Uint8Array::New(buffer, 0, len)).FromMaybe(false);
     }
   } else {
