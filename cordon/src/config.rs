@@ -48,10 +48,11 @@ impl TierCapacity {
 
 /// Per shared tier, the number of processes the tier grows to before any of
 /// its processes takes a second tenant ("spread before stack"). A worker
-/// process runs one job at a time, so tenants of one tier only run in
-/// parallel if they are in different processes: a minimum of the machine's
-/// core count lets a tier use every core as soon as it has that many
-/// tenants. Processes are still opened only for tenants that need one: a
+/// process runs many requests at once on its isolate threads, but tenants
+/// stacked in one process share its cores and its fate (a crash fails every
+/// request in it, blamed on none when several tenants were in flight): a
+/// minimum of the machine's core count gives a tier's first tenants a process
+/// each. Processes are still opened only for tenants that need one: a
 /// tier with `k` tenants never has more than `k` processes on their behalf.
 ///
 /// A tier also keeps up to this many processes when they empty (instead of

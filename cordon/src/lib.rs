@@ -18,8 +18,9 @@
 //!   stack*: a shared tier first grows to its [`TierMinProcesses`] (the
 //!   daemon uses its core count for `Standard`), so no process takes a second
 //!   tenant while the tier has fewer processes than that. A worker process
-//!   runs one job at a time: tenants only run in parallel when they are in
-//!   different processes. One tenant still has one active process per tier.
+//!   runs many requests at once on its isolate threads, so stacked tenants
+//!   share its cores; spreading gives each tenant cores (and a crash) of its
+//!   own. One tenant still has one active process per tier.
 //! - Tier changes return [`Drain`]s for the old isolates; a crash evicts all
 //!   co-residents and retires the process.
 //!
