@@ -7,8 +7,10 @@
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
 //! threads do; `--ts` makes the module TypeScript (a helper thread per compile, as Code Mode
 //! does); `--maps` prints the process's anonymous mappings by size at the end, to follow what
-//! concurrent isolates leave behind (with two threads their number grows with N: about 93 after
-//! 8,000 isolates, 126 after 16,000; with one thread it stays near 44).
+//! concurrent isolates leave behind. Created concurrently on two threads, V8 13.6 leaves mappings
+//! behind (93 after 8,000 isolates, 126 after 16,000; one thread: about 44). A process-wide mutex
+//! around `stk_isolate_new` stops it (45 and 47) but cost a third of the fresh-isolate throughput
+//! (347 instead of about 520 req/s at c8), so it is not applied; see issue 9's notes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
