@@ -42,6 +42,7 @@ mod worker;
 
 pub use engine::{Engine, V8Profile};
 pub use ffi::StkHeapStats as HeapStats;
+pub use host::{MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;

@@ -226,11 +226,6 @@ impl Worker {
         !self.tasks.is_empty()
     }
 
-    /// Tasks alive in this isolate.
-    pub fn tasks_alive(&self) -> usize {
-        self.tasks.len()
-    }
-
     /// Answers the tasks past their deadline, then fires the timers due at `now` (those armed
     /// meanwhile wait for the next round, so one isolate cannot keep its thread).
     pub fn advance(&mut self, now: Instant) {

@@ -50,7 +50,8 @@ pub enum Unresponsive {
     Report,
     /// Report it, then end the process at once with this exit status: every isolate of the
     /// process dies with it. For worker processes whose supervisor restarts them and reads the
-    /// status as the CPU limit of the request that was running (`stockade_ipc::exit`).
+    /// status as a CPU limit of a request it was running (`stockade_ipc::exit`); every request in
+    /// flight in the process is lost with it.
     ExitProcess(i32),
 }
 

@@ -348,3 +348,28 @@ fn outbound_requests_are_limited_per_invocation() {
         "{v}"
     );
 }
+
+#[test]
+fn background_work_may_not_call_the_host_after_the_response() {
+    let src = "let seen = 'none'; export default { async fetch(req, env, ctx) { if (req.method === 'GET') return new Response(seen); ctx.waitUntil(new Promise((r) => setTimeout(r, 10)).then(() => __stockadeTestHostCall('test.echo')).then(() => { seen = 'answered'; }, (e) => { seen = e.message; })); return new Response('accepted'); } };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let post = worker.start_fetch(&FetchRequest {
+        method: "POST".into(),
+        url: "http://x/".into(),
+        ..FetchRequest::default()
+    });
+    let events = drive(&mut worker, |e| ended(e, post));
+    assert!(ended(&events, post));
+    assert!(
+        worker.take_host_calls().is_empty(),
+        "no call left the isolate"
+    );
+    let (response, _) = worker.fetch(&FetchRequest {
+        method: "GET".into(),
+        url: "http://x/".into(),
+        ..FetchRequest::default()
+    });
+    let seen = String::from_utf8(response.expect("response").body).expect("utf8");
+    assert!(seen.contains("refused"), "{seen}");
+}

@@ -18,6 +18,13 @@ use stockade_ipc::limits::{
 use stockade_ipc::{ErrorKind, ErrorReply, LogLevel, LogLine, Outcome, Reply, RequestId};
 use stockade_isolate::{Answer, FetchResponse, LimitKind, Limits, ModuleKind, RunError};
 
+// A host call the engine accepts must fit a `HostCall` frame: one that did not encode would end
+// the process (`shared.rs`) and every request in it.
+const _: () =
+    assert!(stockade_isolate::MAX_HOST_CALL_NAME <= stockade_ipc::limits::MAX_HOST_CALL_NAME_LEN);
+const _: () =
+    assert!(stockade_isolate::MAX_HOST_CALL_PAYLOAD <= stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD);
+
 /// The engine limits of protocol limits `l`.
 pub fn limits(l: &stockade_ipc::Limits) -> Limits {
     let d = Limits::default();
