@@ -25,6 +25,7 @@ fn outcome(result: Result<Reply, ErrorReply>) -> ToSupervisor {
         ],
         cpu_us: 120,
         wall_us: 340,
+        open: true,
     })
 }
 
@@ -84,6 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 url: "https://example.test/x?y=1".into(),
                 headers: vec![("content-type".into(), "text/plain".into())],
                 body: b"body".to_vec(),
+                body_streamed: true,
             },
         },
         ToWorker::RunSnippet {
@@ -128,6 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             status: 200,
             headers: vec![("x-a".into(), "b".into())],
             body: b"hi".to_vec(),
+            streamed: false,
         })),
         outcome(Err(ErrorReply {
             kind: ErrorKind::ScriptThrew,
@@ -149,6 +152,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             message: "cancelled".into(),
             stack: None,
         })),
+        ToSupervisor::Finished {
+            request_id: RequestId(6),
+            error: Some(ErrorReply {
+                kind: ErrorKind::CpuLimit,
+                message: "cpu".into(),
+                stack: None,
+            }),
+        },
     ];
     let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, m) in to_worker.iter().enumerate() {

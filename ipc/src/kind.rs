@@ -46,6 +46,8 @@ pub enum MessageKind {
     Disposed = 0x84,
     /// [`crate::ToSupervisor::HostCall`].
     HostCall = 0x85,
+    /// [`crate::ToSupervisor::Finished`].
+    Finished = 0x86,
 }
 
 impl MessageKind {
@@ -63,6 +65,7 @@ impl MessageKind {
         MessageKind::Outcome,
         MessageKind::Disposed,
         MessageKind::HostCall,
+        MessageKind::Finished,
     ];
 
     /// The header byte of this kind.
@@ -85,6 +88,7 @@ impl MessageKind {
             0x82 => MessageKind::Outcome,
             0x84 => MessageKind::Disposed,
             0x85 => MessageKind::HostCall,
+            0x86 => MessageKind::Finished,
             _ => return None,
         })
     }
@@ -114,6 +118,7 @@ impl MessageKind {
             MessageKind::Outcome => to_supervisor::OUTCOME_MAX,
             MessageKind::Disposed => to_supervisor::DISPOSED_MAX,
             MessageKind::HostCall => to_supervisor::HOST_CALL_MAX,
+            MessageKind::Finished => to_supervisor::FINISHED_MAX,
         }
     }
 }

@@ -13,9 +13,13 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
-//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64` where `result` = tag 1 then `reply`, or tag 2 then `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes` |
+//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
+//! | `Finished` | `request_id: u64, error: option<error>` |
+//!
+//! A request answered with `open` set goes on after its `Outcome` (a streamed response body,
+//! `ctx.waitUntil` work): it may still make host calls, and it ends with one `Finished`.
 
 use crate::common::{decode_headers, encode_headers, Headers, RequestId, WorkerId, HEADERS_MAX};
 use crate::error::{DecodeError, LimitExceeded};
@@ -60,6 +64,15 @@ pub enum ToSupervisor {
         /// Its argument (at most [`crate::limits::MAX_HOST_CALL_PAYLOAD`] bytes).
         payload: Vec<u8>,
     },
+    /// A request answered with [`Outcome::open`] is over: its streamed body, if any, and its
+    /// background work are done. `error` says why it ended early (a limit, its stream failed);
+    /// a streamed body that was not ended by then is cut.
+    Finished {
+        /// The request, answered and open.
+        request_id: RequestId,
+        /// Why its work after the answer failed, if it did.
+        error: Option<ErrorReply>,
+    },
 }
 
 /// What the worker says about its own confinement. Self-reported: never a security input.
@@ -88,6 +101,9 @@ pub struct Outcome {
     pub cpu_us: u64,
     /// Wall time spent, microseconds.
     pub wall_us: u64,
+    /// The request goes on after this answer (its body streams, or `ctx.waitUntil` work runs):
+    /// host calls may still come for it, and a `Finished` ends it.
+    pub open: bool,
 }
 
 /// Successful result of a request.
@@ -104,8 +120,11 @@ pub enum Reply {
         status: u16,
         /// Response headers.
         headers: Headers,
-        /// Response body.
+        /// Response body (everything when not `streamed`; empty when `streamed`).
         body: Vec<u8>,
+        /// The body is produced after the answer, through the request's `body.write` host
+        /// calls, and ends with `body.end` (the `Outcome` is then `open`).
+        streamed: bool,
     },
 }
 
@@ -187,11 +206,13 @@ const REPLY_RESPONSE: u8 = 3;
 pub(crate) const READY_MAX: usize = 1 + 4 + 4;
 const REPLY_MAX: usize = 1 + max_of(
     prefixed(MAX_RESULT_JSON_LEN),
-    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN),
+    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
 );
 const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
-pub(crate) const OUTCOME_MAX: usize = 8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16;
+pub(crate) const OUTCOME_MAX: usize =
+    8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16 + 1;
+pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
 pub(crate) const HOST_CALL_MAX: usize =
     8 + 4 + prefixed(MAX_HOST_CALL_NAME_LEN) + prefixed(MAX_HOST_CALL_PAYLOAD);
@@ -204,6 +225,7 @@ impl ToSupervisor {
             ToSupervisor::Outcome(_) => MessageKind::Outcome,
             ToSupervisor::Disposed { .. } => MessageKind::Disposed,
             ToSupervisor::HostCall { .. } => MessageKind::HostCall,
+            ToSupervisor::Finished { .. } => MessageKind::Finished,
         }
     }
 
@@ -214,7 +236,8 @@ impl ToSupervisor {
         match self {
             ToSupervisor::Outcome(outcome) => Some(outcome.request_id),
             ToSupervisor::Disposed { request_id, .. }
-            | ToSupervisor::HostCall { request_id, .. } => Some(*request_id),
+            | ToSupervisor::HostCall { request_id, .. }
+            | ToSupervisor::Finished { request_id, .. } => Some(*request_id),
             ToSupervisor::Ready { .. } => None,
         }
     }
@@ -252,6 +275,16 @@ impl ToSupervisor {
                 w.str(Field::HostCallName, name)?;
                 w.bytes(Field::HostCallPayload, payload)?;
             }
+            ToSupervisor::Finished { request_id, error } => {
+                w.u64(request_id.0);
+                match error {
+                    None => w.u8(0),
+                    Some(error) => {
+                        w.u8(1);
+                        error.encode(w)?;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -281,6 +314,19 @@ impl ToSupervisor {
                 call_id: r.u32()?,
                 name: r.string(Field::HostCallName)?,
                 payload: r.byte_vec(Field::HostCallPayload)?,
+            },
+            MessageKind::Finished => ToSupervisor::Finished {
+                request_id: RequestId(r.u64()?),
+                error: match r.raw_tag()? {
+                    0 => None,
+                    1 => Some(ErrorReply::decode(r)?),
+                    value => {
+                        return Err(DecodeError::InvalidTag {
+                            tag: Tag::Option,
+                            value,
+                        })
+                    }
+                },
             },
             MessageKind::Hello
             | MessageKind::LoadWorker
@@ -315,25 +361,19 @@ impl Outcome {
                         status,
                         headers,
                         body,
+                        streamed,
                     } => {
                         w.u8(REPLY_RESPONSE);
                         w.u16(*status);
                         encode_headers(w, headers)?;
                         w.bytes(Field::Body, body)?;
+                        w.bool(*streamed);
                     }
                 }
             }
             Err(error) => {
                 w.u8(RESULT_ERR);
-                w.tag(error.kind);
-                w.str(Field::ErrorMessage, &error.message)?;
-                match &error.stack {
-                    None => w.u8(0),
-                    Some(stack) => {
-                        w.u8(1);
-                        w.str(Field::Stack, stack)?;
-                    }
-                }
+                error.encode(w)?;
             }
         }
         w.count(Field::Logs, self.logs.len())?;
@@ -344,6 +384,7 @@ impl Outcome {
         }
         w.u64(self.cpu_us);
         w.u64(self.wall_us);
+        w.bool(self.open);
         Ok(())
     }
 
@@ -351,20 +392,7 @@ impl Outcome {
         let request_id = RequestId(r.u64()?);
         let result = match r.raw_tag()? {
             RESULT_OK => Ok(decode_reply(r)?),
-            RESULT_ERR => Err(ErrorReply {
-                kind: r.tag()?,
-                message: r.string(Field::ErrorMessage)?,
-                stack: match r.raw_tag()? {
-                    0 => None,
-                    1 => Some(r.string(Field::Stack)?),
-                    value => {
-                        return Err(DecodeError::InvalidTag {
-                            tag: Tag::Option,
-                            value,
-                        })
-                    }
-                },
-            }),
+            RESULT_ERR => Err(ErrorReply::decode(r)?),
             value => {
                 return Err(DecodeError::InvalidTag {
                     tag: Tag::OutcomeResult,
@@ -387,6 +415,39 @@ impl Outcome {
             logs,
             cpu_us: r.u64()?,
             wall_us: r.u64()?,
+            open: r.bool()?,
+        })
+    }
+}
+
+impl ErrorReply {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
+        w.tag(self.kind);
+        w.str(Field::ErrorMessage, &self.message)?;
+        match &self.stack {
+            None => w.u8(0),
+            Some(stack) => {
+                w.u8(1);
+                w.str(Field::Stack, stack)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ErrorReply {
+            kind: r.tag()?,
+            message: r.string(Field::ErrorMessage)?,
+            stack: match r.raw_tag()? {
+                0 => None,
+                1 => Some(r.string(Field::Stack)?),
+                value => {
+                    return Err(DecodeError::InvalidTag {
+                        tag: Tag::Option,
+                        value,
+                    })
+                }
+            },
         })
     }
 }
@@ -399,6 +460,7 @@ fn decode_reply(r: &mut Reader<'_>) -> Result<Reply, DecodeError> {
             status: r.u16()?,
             headers: decode_headers(r)?,
             body: r.byte_vec(Field::Body)?,
+            streamed: r.bool()?,
         }),
         value => Err(DecodeError::InvalidTag {
             tag: Tag::Reply,

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -157,8 +157,11 @@ pub enum Call {
         url: String,
         /// Request headers.
         headers: Headers,
-        /// Request body.
+        /// Request body: all of it, or when `body_streamed` its first bytes (possibly none).
         body: Vec<u8>,
+        /// The rest of the body follows through the request's `body.read` host calls (each
+        /// answered with the next chunk, an empty answer at the end).
+        body_streamed: bool,
     },
 }
 
@@ -182,7 +185,7 @@ pub(crate) const LOAD_WORKER_MAX: usize = 8
     + 1;
 const CALL_MAX: usize = 1 + max_of(
     prefixed(MAX_ARG_JSON_LEN),
-    prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN),
+    prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
 );
 pub(crate) const INVOKE_MAX: usize = 8 + 32 + CALL_MAX;
 pub(crate) const RUN_SNIPPET_MAX: usize =
@@ -329,7 +332,8 @@ impl ToWorker {
             MessageKind::Ready
             | MessageKind::Outcome
             | MessageKind::Disposed
-            | MessageKind::HostCall => {
+            | MessageKind::HostCall
+            | MessageKind::Finished => {
                 return Err(DecodeError::WrongDirection {
                     kind,
                     expected: Direction::ToWorker,
@@ -411,12 +415,14 @@ impl Call {
                 url,
                 headers,
                 body,
+                body_streamed,
             } => {
                 w.u8(CALL_FETCH);
                 w.str(Field::Method, method)?;
                 w.str(Field::Url, url)?;
                 encode_headers(w, headers)?;
                 w.bytes(Field::Body, body)?;
+                w.bool(*body_streamed);
             }
         }
         Ok(())
@@ -432,6 +438,7 @@ impl Call {
                 url: r.string(Field::Url)?,
                 headers: decode_headers(r)?,
                 body: r.byte_vec(Field::Body)?,
+                body_streamed: r.bool()?,
             }),
             value => Err(DecodeError::InvalidTag {
                 tag: Tag::Call,

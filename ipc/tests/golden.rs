@@ -27,14 +27,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 3,
+            protocol_version: 4,
         },
         &[
             b"SK",         // magic
-            &[0x03],       // version
+            &[0x04],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x03],       // protocol_version
+            &[0x04],       // protocol_version
         ],
     );
 }
@@ -47,7 +47,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x03, 0x08],
+            &[0x04, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -68,7 +68,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x03, 0x04],
+            &[0x04, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -91,7 +91,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x03, 0x09],
+            &[0x04, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -108,7 +108,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x03, 0x09],
+            &[0x04, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -130,7 +130,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x03, 0x85], // kind: HostCall
+            &[0x04, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -144,7 +144,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x03, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x04, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x03, 0x02],
+            &[0x04, 0x02],
             &[114, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -211,12 +211,13 @@ fn invoke_fetch() {
                 url: "/x".into(),
                 headers: vec![("a".into(), "b".into())],
                 body: b"hi".to_vec(),
+                body_streamed: true,
             },
         },
         &[
             b"SK",
-            &[0x03, 0x03],
-            &[74, 0, 0, 0],
+            &[0x04, 0x03],
+            &[75, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
             &[0x02], // Call::Fetch
@@ -231,6 +232,7 @@ fn invoke_fetch() {
             b"b",
             &[2, 0, 0, 0],
             b"hi",
+            &[0x01], // body_streamed
         ],
     );
 }
@@ -250,7 +252,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x03, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x04, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -275,11 +277,12 @@ fn outcome_error_with_log() {
             }],
             cpu_us: 1000,
             wall_us: 2000,
+            open: false,
         }),
         &[
             b"SK",
-            &[0x03, 0x82],
-            &[44, 0, 0, 0],
+            &[0x04, 0x82],
+            &[45, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
             &[0x04], // CpuLimit
@@ -292,6 +295,7 @@ fn outcome_error_with_log() {
             b"w",
             &[0xE8, 0x03, 0, 0, 0, 0, 0, 0], // cpu_us
             &[0xD0, 0x07, 0, 0, 0, 0, 0, 0], // wall_us
+            &[0x00],                         // not open
         ],
     );
 }
@@ -305,11 +309,12 @@ fn outcome_json_reply() {
             logs: vec![],
             cpu_us: 0,
             wall_us: 1,
+            open: true,
         }),
         &[
             b"SK",
-            &[0x03, 0x82],
-            &[36, 0, 0, 0],
+            &[0x04, 0x82],
+            &[37, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
             &[0x02], // Reply::Json
@@ -318,7 +323,71 @@ fn outcome_json_reply() {
             &[0, 0, 0, 0], // no logs
             &[0; 8],
             &[1, 0, 0, 0, 0, 0, 0, 0],
+            &[0x01], // open: a Finished follows
         ],
+    );
+}
+
+#[test]
+fn outcome_streamed_response_and_finished() {
+    assert_golden(
+        ToSupervisor::Outcome(Outcome {
+            request_id: RequestId(9),
+            result: Ok(stockade_ipc::Reply::Response {
+                status: 200,
+                headers: vec![],
+                body: vec![],
+                streamed: true,
+            }),
+            logs: vec![],
+            cpu_us: 0,
+            wall_us: 0,
+            open: true,
+        }),
+        &[
+            b"SK",
+            &[0x04, 0x82],
+            &[42, 0, 0, 0],
+            &[9, 0, 0, 0, 0, 0, 0, 0],
+            &[0x01],       // Ok
+            &[0x03],       // Reply::Response
+            &[200, 0],     // status
+            &[0, 0, 0, 0], // no headers
+            &[0, 0, 0, 0], // empty body
+            &[0x01],       // streamed
+            &[0, 0, 0, 0], // no logs
+            &[0; 8],
+            &[0; 8],
+            &[0x01], // open
+        ],
+    );
+    assert_golden(
+        ToSupervisor::Finished {
+            request_id: RequestId(9),
+            error: Some(ErrorReply {
+                kind: ErrorKind::WallLimit,
+                message: "w".into(),
+                stack: None,
+            }),
+        },
+        &[
+            b"SK",
+            &[0x04, 0x86],
+            &[16, 0, 0, 0],
+            &[9, 0, 0, 0, 0, 0, 0, 0],
+            &[0x01], // Some
+            &[0x05], // WallLimit
+            &[1, 0, 0, 0],
+            b"w",
+            &[0x00], // no stack
+        ],
+    );
+    assert_golden(
+        ToSupervisor::Finished {
+            request_id: RequestId(1),
+            error: None,
+        },
+        &[b"SK", &[0x04, 0x86], &[9, 0, 0, 0], &[1, 0, 0, 0, 0, 0, 0, 0], &[0x00]],
     );
 }
 
@@ -331,7 +400,7 @@ fn enum_codes_are_pinned() {
         .collect();
     assert_eq!(
         kinds,
-        [0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x09, 0x81, 0x82, 0x84, 0x85]
+        [0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x09, 0x81, 0x82, 0x84, 0x85, 0x86]
     );
     // The removed kinds' codes are unknown, not reused.
     for removed in [0x06, 0x83] {

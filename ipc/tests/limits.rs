@@ -63,6 +63,7 @@ fn fetch(method: usize, url: usize, headers: Vec<(String, String)>, body: usize)
             url: text(url),
             headers,
             body: vec![0; body],
+            body_streamed: false,
         },
     }
 }
@@ -74,6 +75,7 @@ fn outcome(result: Result<Reply, ErrorReply>, logs: Vec<LogLine>) -> ToSuperviso
         logs,
         cpu_us: 1,
         wall_us: 2,
+        open: false,
     })
 }
 
@@ -83,6 +85,7 @@ fn response(headers: Vec<(String, String)>, body: usize) -> ToSupervisor {
             status: 200,
             headers,
             body: vec![0; body],
+            streamed: false,
         }),
         vec![],
     )
@@ -342,6 +345,7 @@ fn max_payload_is_exact_for_every_kind() {
                 status: 599,
                 headers: max_headers,
                 body: vec![0; MAX_BODY_LEN],
+                streamed: true,
             }),
             logs(MAX_LOG_LINES, MAX_LOG_TOTAL / MAX_LOG_LINES),
         ),
@@ -350,6 +354,14 @@ fn max_payload_is_exact_for_every_kind() {
             worker_id: id,
         },
         host_call(MAX_HOST_CALL_NAME_LEN, MAX_HOST_CALL_PAYLOAD),
+        ToSupervisor::Finished {
+            request_id: RequestId(u64::MAX),
+            error: Some(ErrorReply {
+                kind: ErrorKind::Internal,
+                message: text(MAX_ERROR_MESSAGE_LEN),
+                stack: Some(text(MAX_STACK_LEN)),
+            }),
+        },
     ];
     let mut seen = Vec::new();
     for message in &to_worker {

@@ -76,6 +76,7 @@ fn outcome(request_id: RequestId, result: Result<Reply, stockade_ipc::ErrorReply
         logs: vec![],
         cpu_us: 0,
         wall_us: 0,
+        open: false,
     })
 }
 
@@ -207,6 +208,7 @@ fn slice_decoder_over_short_reads() {
                     status: 200,
                     headers: vec![("x-i".into(), i.to_string())],
                     body: vec![i as u8; (i as usize * 331) % 5000],
+                    streamed: i % 2 == 0,
                 }),
             )
         })

@@ -82,14 +82,15 @@ fn load_worker() -> impl Strategy<Value = LoadWorker> {
 fn call() -> impl Strategy<Value = Call> {
     prop_oneof![
         bytes(64).prop_map(|arg_json| Call::Default { arg_json }),
-        (text(8), text(40), headers(), bytes(64)).prop_map(|(method, url, headers, body)| {
-            Call::Fetch {
+        (text(8), text(40), headers(), bytes(64), any::<bool>()).prop_map(
+            |(method, url, headers, body, body_streamed)| Call::Fetch {
                 method,
                 url,
                 headers,
                 body,
+                body_streamed,
             }
-        }),
+        ),
     ]
 }
 
@@ -135,13 +136,14 @@ fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
         Just(Reply::Loaded),
         bytes(64).prop_map(Reply::Json),
-        (any::<u16>(), headers(), bytes(64)).prop_map(|(status, headers, body)| {
-            Reply::Response {
+        (any::<u16>(), headers(), bytes(64), any::<bool>()).prop_map(
+            |(status, headers, body, streamed)| Reply::Response {
                 status,
                 headers,
                 body,
+                streamed,
             }
-        }),
+        ),
     ]
 }
 
@@ -170,13 +172,15 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         vec(log_line(), 0..6),
         any::<u64>(),
         any::<u64>(),
+        any::<bool>(),
     )
-        .prop_map(|(request_id, result, logs, cpu_us, wall_us)| Outcome {
+        .prop_map(|(request_id, result, logs, cpu_us, wall_us, open)| Outcome {
             request_id,
             result,
             logs,
             cpu_us,
             wall_us,
+            open,
         })
 }
 
@@ -212,5 +216,10 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
                 payload,
             }
         ),
+        (
+            request_id(),
+            proptest::option::of(error_reply())
+        )
+            .prop_map(|(request_id, error)| ToSupervisor::Finished { request_id, error }),
     ]
 }
