@@ -216,7 +216,8 @@ pub struct LimitsConfig {
     pub max_code_bytes: usize,
     /// Largest `env` of a worker, bytes.
     pub max_env_bytes: usize,
-    /// Largest request body forwarded to a worker's fetch handler, bytes.
+    /// Largest request body forwarded to a worker's fetch handler, bytes (bodies over 1 MiB
+    /// stream, so this bounds time and traffic, not memory).
     pub max_fetch_body_bytes: usize,
     /// Largest `POST /v1/run` body, bytes.
     pub max_run_bytes: usize,
@@ -274,7 +275,7 @@ impl Default for LimitsConfig {
             memory_mb: 128,
             max_code_bytes: 64 << 20,
             max_env_bytes: 1 << 20,
-            max_fetch_body_bytes: 16 << 20,
+            max_fetch_body_bytes: 100 << 20,
             max_run_bytes: 1 << 20,
         }
     }

@@ -387,7 +387,13 @@ fn outcome_streamed_response_and_finished() {
             request_id: RequestId(1),
             error: None,
         },
-        &[b"SK", &[0x04, 0x86], &[9, 0, 0, 0], &[1, 0, 0, 0, 0, 0, 0, 0], &[0x00]],
+        &[
+            b"SK",
+            &[0x04, 0x86],
+            &[9, 0, 0, 0],
+            &[1, 0, 0, 0, 0, 0, 0, 0],
+            &[0x00],
+        ],
     );
 }
 

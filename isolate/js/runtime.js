@@ -9,6 +9,12 @@
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
+const isView = ArrayBuffer.isView;
+const UInt8ArrayCtor = Uint8Array;
+const subarray = Function.prototype.call.bind(Uint8Array.prototype.subarray);
+const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
+// The largest chunk one `body.write` carries (bigger chunks are split).
+const WRITE_CHUNK = 1 << 20;
 let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
@@ -62,6 +68,64 @@ function backgroundWork() {
   };
 }
 
+// A message as bytes for `body.end` (ASCII; anything else becomes "?").
+function asciiBytes(text) {
+  const s = `${text}`.slice(0, 1000);
+  const out = new UInt8ArrayCtor(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = charCodeAt(s, i);
+    out[i] = c < 0x80 ? c : 0x3f;
+  }
+  return out;
+}
+
+// The request body the host streams: its first bytes (`inline`, possibly empty), then one
+// `body.read` host call per chunk the handler asks for (an empty answer is the end).
+function streamedBody(inline) {
+  let first = isView(inline) && inline.length > 0 ? inline : null;
+  let ended = false;
+  return {
+    pull() {
+      if (first !== null) {
+        const chunk = first;
+        first = null;
+        return PromiseResolve(chunk);
+      }
+      if (ended) return PromiseResolve(null);
+      return hostCall("body.read").then((chunk) => {
+        if (chunk.length > 0) return chunk;
+        ended = true;
+        return null;
+      });
+    },
+    cancel() {
+      first = null;
+      ended = true;
+    },
+  };
+}
+
+// Streams a response body to the host: one `body.write` per chunk (each waits until the host
+// took the previous one: backpressure), then `body.end`; a failing stream ends the body with
+// its error, which cuts the client's response.
+async function pumpBody(reader) {
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      for (let at = 0; at < chunk.length; at += WRITE_CHUNK) {
+        await hostCall("body.write", subarray(chunk, at, at + WRITE_CHUNK));
+      }
+    }
+  } catch (e) {
+    try { await reader.cancel(e); } catch {}
+    const why = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : e;
+    await hostCall("body.end", asciiBytes(`the response body failed: ${why}`));
+    return;
+  }
+  await hostCall("body.end");
+}
+
 async function invokeFetch(ns, payload, body) {
   const handler = ns.default;
   if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
@@ -70,20 +134,27 @@ async function invokeFetch(ns, payload, body) {
   const req = parse(payload);
   const flat = [];
   for (const [name, value] of req.headers) flat.push(name, value);
-  const request = web.newRequest(req.method, req.url, flat, body);
+  const request = web.newRequest(req.method, req.url, flat, req.streamed === true ? streamedBody(body) : body);
   const background = backgroundWork();
   const ctx = {
     waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
   const response = await handler.fetch(request, req.env || {}, ctx);
-  const [status, , headers, bytes] = web.readResponse(response);
+  const [status, , headers, out] = web.readResponse(response);
   const pairs = [];
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-  // readResponse hands the body as a Uint8Array, or a promise of one for streamed bodies.
-  const data = await bytes;
-  // [head, body, background]: read by the bridge (stk_poll), never by tenant code.
-  return [stringify({ status, headers: pairs }), data || null, background.drain()];
+  // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The body is
+  // a Uint8Array when the prelude knows it whole, null, or a reader the body streams from.
+  if (out === null || isView(out)) {
+    return [stringify({ status, headers: pairs }), out, background.drain()];
+  }
+  const pump = pumpBody(out);
+  const rest = (async () => {
+    await pump;
+    await background.drain();
+  })();
+  return [stringify({ status, headers: pairs, streamed: true }), null, rest];
 }
 
 async function invokeDefault(ns, payload) {

@@ -31,7 +31,7 @@ pub(crate) struct HostState {
     pub calls_out: Vec<HostCallOut>,
     /// Host calls in flight: call id -> task.
     pub calls_pending: HashMap<u32, u32>,
-    /// Tasks that may make host calls (running, not answered yet).
+    /// Tasks that may make host calls: alive (running, or answered with work going on).
     pub calling_tasks: HashSet<u32>,
     /// Outbound requests (host calls named `fetch`) made by each task, and the most one may make.
     pub sub_requests: HashMap<u32, usize>,

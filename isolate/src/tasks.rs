@@ -61,8 +61,13 @@ pub struct Answered {
 #[derive(Debug)]
 pub enum TaskEvent {
     Answered(Answered),
-    /// Nothing more will come from this task (its background work is over).
-    Ended(TaskId),
+    /// Nothing more will come from this task (its background work is over). `error` says why
+    /// work it did after its answer (a streamed body, `ctx.waitUntil`) ended early; `None`
+    /// when it finished, or when the error is the one it was answered with.
+    Ended {
+        task: TaskId,
+        error: Option<RunError>,
+    },
 }
 
 /// A host call a task made: the owner answers it with [`Worker::host_reply`].
@@ -177,6 +182,7 @@ impl Worker {
             "url": request.url,
             "headers": request.headers,
             "env": request.env,
+            "streamed": request.body_streamed,
         })
         .to_string();
         let body = (!request.body.is_empty()).then_some(request.body.as_slice());
@@ -279,7 +285,7 @@ impl Worker {
     /// calls are forgotten. Nothing more comes from it.
     pub fn cancel(&mut self, task: TaskId) {
         if self.tasks.contains_key(&task.0) {
-            self.end(task.0, false);
+            self.end(task.0, false, None);
             self.reap_stuck();
         }
     }
@@ -383,8 +389,9 @@ impl Worker {
             return;
         };
         if task.answered {
-            // Its background work settled (or failed: nobody is left to tell).
-            return self.end(id, true);
+            // Its background work settled (its failures are reported by the runtime itself,
+            // e.g. a streamed body ended with an error).
+            return self.end(id, true, None);
         }
         let kind = task.kind;
         if status == ffi::STK_TERMINATED {
@@ -413,7 +420,7 @@ impl Worker {
         };
         self.answer(id, result);
         if out.0.flags & ffi::STK_FLAG_BACKGROUND == 0 {
-            self.end(id, true);
+            self.end(id, true, None);
         }
     }
 
@@ -427,9 +434,7 @@ impl Worker {
         }
         task.answered = true;
         let (cpu, wall) = (task.cpu, task.started.elapsed());
-        let host = self.host();
-        host.calling_tasks.remove(&id);
-        let logs = host.take_logs(id);
+        let logs = self.host().take_logs(id);
         self.events.push(TaskEvent::Answered(Answered {
             task: TaskId(id),
             result,
@@ -441,12 +446,13 @@ impl Worker {
 
     /// Answers `task` with `error` (unless it answered already) and ends it.
     fn fail(&mut self, id: u32, error: RunError) {
-        self.answer(id, Err(error));
-        self.end(id, true);
+        let answered = self.tasks.get(&id).is_some_and(|t| t.answered);
+        self.answer(id, Err(error.clone()));
+        self.end(id, true, answered.then_some(error));
     }
 
     /// Forgets `task` everywhere (promise, timers, host calls); `Ended` when `report`.
-    fn end(&mut self, id: u32, report: bool) {
+    fn end(&mut self, id: u32, report: bool, error: Option<RunError>) {
         if self.tasks.remove(&id).is_none() {
             return;
         }
@@ -460,7 +466,10 @@ impl Worker {
             }
         });
         if report {
-            self.events.push(TaskEvent::Ended(TaskId(id)));
+            self.events.push(TaskEvent::Ended {
+                task: TaskId(id),
+                error,
+            });
         }
     }
 
@@ -507,9 +516,11 @@ fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
         .iter()
         .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
         .collect();
+    let streamed = v["streamed"].as_bool().unwrap_or(false);
     Ok(FetchResponse {
         status,
         headers,
         body,
+        streamed,
     })
 }

@@ -63,7 +63,11 @@ pub struct FetchRequest {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The body, or with `body_streamed` its first bytes.
     pub body: Vec<u8>,
+    /// The rest of the body comes through the task's `body.read` host calls, each answered
+    /// with the next chunk, an empty answer at the end.
+    pub body_streamed: bool,
     /// The worker's `env` bindings (a JSON object).
     pub env: serde_json::Value,
 }
@@ -73,7 +77,11 @@ pub struct FetchRequest {
 pub struct FetchResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body; empty when `streamed`.
     pub body: Vec<u8>,
+    /// The body is produced after the answer: the task's `body.write` host calls carry its
+    /// chunks and `body.end` ends it (the task stays alive until then).
+    pub streamed: bool,
 }
 
 /// Owns a bridge outcome and frees its strings on drop.

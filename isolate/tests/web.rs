@@ -100,6 +100,7 @@ fn fetch_handlers_get_a_real_request_and_return_a_response() {
         url: "https://worker.test/path?q=1".into(),
         headers: vec![("X-Test".into(), "yes".into())],
         body: b"payload".to_vec(),
+        body_streamed: false,
         env: serde_json::json!({"NAME": "value"}),
     };
     let (response, _inv) = worker.fetch(&request);

@@ -90,7 +90,13 @@ pub struct Spent {
 }
 
 /// The `Outcome` of a request that answered `result` after spending `spent`.
-pub fn outcome(id: RequestId, result: Result<Answer, RunError>, spent: Spent) -> Outcome {
+/// The `Outcome` of a task; `open` when the task goes on after it (a `Finished` follows).
+pub fn outcome(
+    id: RequestId,
+    result: Result<Answer, RunError>,
+    spent: Spent,
+    open: bool,
+) -> Outcome {
     let result = match result {
         Ok(Answer::Loaded) => Ok(Reply::Loaded),
         Ok(Answer::Json(json)) => Ok(Reply::Json(json.into_bytes())),
@@ -99,6 +105,7 @@ pub fn outcome(id: RequestId, result: Result<Answer, RunError>, spent: Spent) ->
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
+                streamed: r.streamed,
             }),
             Err(why) => Err(error(ErrorKind::InvalidResponse, why)),
         },
@@ -110,6 +117,7 @@ pub fn outcome(id: RequestId, result: Result<Answer, RunError>, spent: Spent) ->
         logs: logs(spent.logs),
         cpu_us: u64::try_from(spent.cpu.as_micros()).unwrap_or(u64::MAX),
         wall_us: u64::try_from(spent.wall.as_micros()).unwrap_or(u64::MAX),
+        open,
     }
 }
 
@@ -121,7 +129,13 @@ pub fn failed(id: RequestId, kind: ErrorKind, message: String) -> Outcome {
         logs: Vec::new(),
         cpu_us: 0,
         wall_us: 0,
+        open: false,
     }
+}
+
+/// An error reply of `kind` (the message clipped to the protocol's cap).
+pub fn failed_reply(kind: ErrorKind, message: String) -> ErrorReply {
+    error(kind, message)
 }
 
 fn error(kind: ErrorKind, message: String) -> ErrorReply {
@@ -260,6 +274,7 @@ mod tests {
                 status,
                 headers: vec![],
                 body,
+                streamed: false,
             }))
         };
         let spent = || Spent {
@@ -272,13 +287,13 @@ mod tests {
             (204, vec![1]),
             (200, vec![0; MAX_BODY_LEN + 1]),
         ] {
-            let o = outcome(RequestId(1), response(status, body), spent());
+            let o = outcome(RequestId(1), response(status, body), spent(), false);
             assert_eq!(
                 o.result.map_err(|e| e.kind),
                 Err(ErrorKind::InvalidResponse)
             );
         }
-        let o = outcome(RequestId(1), response(200, vec![1]), spent());
+        let o = outcome(RequestId(1), response(200, vec![1]), spent(), true);
         assert!(o.result.is_ok());
     }
 

@@ -3,8 +3,9 @@
 //! request, and how many requests each thread has.
 //!
 //! Guarantees: frames never interleave (one lock around each write); a request's route lives
-//! from its dispatch until its answer is written, so `Cancel` and `HostReply` find its thread
-//! exactly while it can still use them; a write that fails ends the process (the supervisor is
+//! from its dispatch until its answer is written (for a request that goes on after its answer,
+//! until its `Finished`), so `Cancel` and `HostReply` find its thread exactly while it can still
+//! use them; a write that fails ends the process (the supervisor is
 //! gone, or a frame could not encode, which `convert` rules out). Trusts: the dispatcher to route
 //! each request once.
 
@@ -75,9 +76,14 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    /// Answers request `id` of thread `thread` and forgets its route.
+    /// Answers request `id` of thread `thread` and forgets its route, unless the answer is an
+    /// open `Outcome`: the request goes on (its body streams, its `waitUntil` work runs) and
+    /// keeps its route and its place in the thread's load until its `Finished`.
     pub fn answer(&self, thread: usize, id: RequestId, message: &ToSupervisor) {
         self.send(message);
+        if matches!(message, ToSupervisor::Outcome(o) if o.open) {
+            return;
+        }
         if self.routes().remove(&id).is_some() {
             if let Some(load) = self.load.get(thread) {
                 load.fetch_sub(1, Ordering::Relaxed);

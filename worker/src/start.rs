@@ -73,7 +73,8 @@ impl Thread {
                     cpu: std::time::Duration::ZERO,
                     wall: std::time::Duration::ZERO,
                 };
-                let outcome = convert::outcome(id, Ok(stockade_isolate::Answer::Loaded), spent);
+                let outcome =
+                    convert::outcome(id, Ok(stockade_isolate::Answer::Loaded), spent, false);
                 return self
                     .shared
                     .answer(self.index, id, &ToSupervisor::Outcome(outcome));
@@ -147,6 +148,7 @@ impl Thread {
                 url,
                 headers,
                 body,
+                body_streamed,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
@@ -157,6 +159,7 @@ impl Thread {
                     url,
                     headers,
                     body,
+                    body_streamed,
                     env,
                 })
             }

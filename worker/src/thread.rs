@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
-use stockade_isolate::{Answered, Engine, TaskEvent, TaskId, Worker};
+use stockade_isolate::{Answered, Engine, RunError, TaskEvent, TaskId, Worker};
 
 use super::convert::{self, Spent};
 use super::shared::Shared;
@@ -108,6 +108,9 @@ pub struct Thread {
     next_slot: u64,
     pub(super) loaders: HashMap<WorkerId, u64>,
     tasks: HashMap<(u64, TaskId), Purpose>,
+    /// Tasks answered whose work goes on (a streamed body, `waitUntil`): their request, until
+    /// they end and `Finished` is sent.
+    open: HashMap<(u64, TaskId), RequestId>,
     requests: HashMap<RequestId, (u64, TaskId)>,
     pub(super) stock: IsolateStock,
 }
@@ -128,6 +131,7 @@ impl Thread {
             next_slot: 0,
             loaders: HashMap::new(),
             tasks: HashMap::new(),
+            open: HashMap::new(),
             requests: HashMap::new(),
             stock: IsolateStock::default(),
         }
@@ -256,20 +260,26 @@ impl Thread {
 
     fn cancel(&mut self, id: RequestId) {
         let Some((slot, task)) = self.requests.remove(&id) else {
-            return; // answered already, or never here
+            return; // over already, or never here
         };
         self.tasks.remove(&(slot, task));
+        let was_open = self.open.remove(&(slot, task)).is_some();
         if let Some(h) = self.isolates.get_mut(&slot) {
             h.worker.cancel(task);
             if matches!(h.role, Role::Snippet) {
                 h.dropping = true;
             }
         }
-        self.fail(
-            id,
-            ErrorKind::Cancelled,
-            "the request was cancelled: its client went away".into(),
-        );
+        let why = "the request was cancelled: its client went away".to_string();
+        if was_open {
+            let finished = ToSupervisor::Finished {
+                request_id: id,
+                error: Some(convert::failed_reply(ErrorKind::Cancelled, why)),
+            };
+            self.shared.answer(self.index, id, &finished);
+        } else {
+            self.fail(id, ErrorKind::Cancelled, why);
+        }
         self.after(slot);
     }
 
@@ -291,9 +301,14 @@ impl Thread {
                 break;
             }
             for call in calls {
-                match self.tasks.get(&(slot, call.task)) {
-                    Some(purpose) => self.shared.send(&ToSupervisor::HostCall {
-                        request_id: purpose.request(),
+                let key = (slot, call.task);
+                let request = match self.tasks.get(&key) {
+                    Some(purpose) => Some(purpose.request()),
+                    None => self.open.get(&key).copied(),
+                };
+                match request {
+                    Some(request_id) => self.shared.send(&ToSupervisor::HostCall {
+                        request_id,
                         call_id: call.call,
                         name: call.name,
                         payload: call.payload,
@@ -306,12 +321,21 @@ impl Thread {
                     }
                 }
             }
+            let ends: Vec<TaskId> = events
+                .iter()
+                .filter_map(|e| match e {
+                    TaskEvent::Ended { task, .. } => Some(*task),
+                    TaskEvent::Answered(_) => None,
+                })
+                .collect();
             for event in events {
                 match event {
-                    TaskEvent::Answered(a) => self.answered(slot, a),
-                    TaskEvent::Ended(task) => {
-                        self.tasks.remove(&(slot, task));
+                    TaskEvent::Answered(a) => {
+                        // A task that does not end with its answer goes on: its request is open.
+                        let open = !ends.contains(&a.task);
+                        self.answered(slot, a, open);
                     }
+                    TaskEvent::Ended { task, error } => self.ended(slot, task, error),
                 }
             }
         }
@@ -333,12 +357,32 @@ impl Thread {
         }
     }
 
-    fn answered(&mut self, slot: u64, a: Answered) {
+    /// A task ended: an open request's `Finished` goes out.
+    fn ended(&mut self, slot: u64, task: TaskId, error: Option<RunError>) {
+        self.tasks.remove(&(slot, task));
+        let Some(request_id) = self.open.remove(&(slot, task)) else {
+            return;
+        };
+        self.requests.remove(&request_id);
+        let finished = ToSupervisor::Finished {
+            request_id,
+            error: error.as_ref().map(convert::error_reply),
+        };
+        self.shared.answer(self.index, request_id, &finished);
+    }
+
+    fn answered(&mut self, slot: u64, a: Answered, open: bool) {
         let Some(purpose) = self.tasks.remove(&(slot, a.task)) else {
             return; // cancelled
         };
         let request = purpose.request();
-        self.requests.remove(&request);
+        // Only an invocation goes on after its answer (snippets and loads end with theirs).
+        let open = open && matches!(purpose, Purpose::Invoke { .. });
+        if open {
+            self.open.insert((slot, a.task), request);
+        } else {
+            self.requests.remove(&request);
+        }
         let spent = Spent {
             logs: a.logs,
             cpu: a.cpu,
@@ -362,7 +406,7 @@ impl Thread {
                 }
                 Err(e) => {
                     self.drop_later(slot);
-                    convert::outcome(request, Err(e), spent)
+                    convert::outcome(request, Err(e), spent, false)
                 }
             },
             Purpose::SnippetCall { mut before, .. } => {
@@ -370,7 +414,7 @@ impl Thread {
                 before.logs.extend(spent.logs);
                 before.cpu += spent.cpu;
                 before.wall += spent.wall;
-                convert::outcome(request, a.result, before)
+                convert::outcome(request, a.result, before, false)
             }
             Purpose::Load { worker_id, .. } => {
                 if a.result.is_ok() && !self.loaders.contains_key(&worker_id) {
@@ -378,9 +422,9 @@ impl Thread {
                 } else {
                     self.drop_later(slot);
                 }
-                convert::outcome(request, a.result, spent)
+                convert::outcome(request, a.result, spent, false)
             }
-            Purpose::Invoke { .. } => convert::outcome(request, a.result, spent),
+            Purpose::Invoke { .. } => convert::outcome(request, a.result, spent, open),
         };
         self.shared
             .answer(self.index, request, &ToSupervisor::Outcome(outcome));

@@ -15,18 +15,18 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use stockade_ipc::{limits as wire, Call, ModuleKind, Reply, WorkerId};
+use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
-use super::run::{logs_json, outcome_or_error, request_limits, LimitsIn};
+use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
-use crate::supervisor::{CodeFeatures, Job, Outbound, WorkerDef};
+use crate::supervisor::{CodeFeatures, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -314,130 +314,4 @@ pub async fn delete(
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Headers that describe the connection, not the request, or that carry Stockade's own token.
-fn forwarded(name: &HeaderName) -> bool {
-    !matches!(
-        name.as_str(),
-        "authorization"
-            | "connection"
-            | "keep-alive"
-            | "transfer-encoding"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "content-length"
-    )
-}
-
-pub async fn fetch(
-    State(state): State<Arc<AppState>>,
-    Path(params): Path<BTreeMap<String, String>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let def = find(&state, &tenant, &id)?;
-    let body = body_or_error(body)?;
-    // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
-    // for the worker's URL parser to judge), not the router's decoded copy: the segments after
-    // `/v1/workers/{id}/fetch`.
-    let path = uri.path().splitn(6, '/').nth(5).unwrap_or("");
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("worker.invalid");
-    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let url = format!("http://{host}/{path}{query}");
-    if url.len() > wire::MAX_URL_LEN {
-        return Err(ApiError::BadRequest("the URL is too long".into()));
-    }
-    let mut pairs = Vec::new();
-    let mut total = 0usize;
-    for (name, value) in headers.iter().filter(|(n, _)| forwarded(n)) {
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::BadRequest(format!("header {name} is not valid text")))?;
-        total += name.as_str().len() + value.len();
-        if pairs.len() >= wire::MAX_HEADERS
-            || value.len() > wire::MAX_HEADER_VALUE_LEN
-            || total > wire::MAX_HEADER_TOTAL
-        {
-            return Err(ApiError::BadRequest("too many or too large headers".into()));
-        }
-        pairs.push((name.as_str().to_string(), value.to_string()));
-    }
-    if body.len() > wire::MAX_BODY_LEN {
-        return Err(ApiError::TooLarge("the request body is too large".into()));
-    }
-    let call = Call::Fetch {
-        method: method.as_str().to_string(),
-        url,
-        headers: pairs,
-        body: body.to_vec(),
-    };
-    let outcome = state.pool.submit(&tenant, Job::Call { def, call }).await?;
-    let logs = logs_json(&outcome.logs);
-    match outcome_or_error(outcome)? {
-        Reply::Response {
-            status,
-            headers,
-            body,
-        } => {
-            // Checked here too, whatever the worker (and the tenant's prototypes) claimed.
-            if !(200..=599).contains(&status) {
-                return Err(ApiError::Script(
-                    bad_response(format!(
-                        "the status {status} is not one a worker may answer (200-599)"
-                    )),
-                    logs,
-                ));
-            }
-            if matches!(status, 204 | 304) && !body.is_empty() {
-                return Err(ApiError::Script(
-                    bad_response(format!("a {status} response cannot have a body")),
-                    logs,
-                ));
-            }
-            let status = StatusCode::from_u16(status).map_err(|_| {
-                ApiError::Script(
-                    bad_response(format!("invalid status {status}")),
-                    logs.clone(),
-                )
-            })?;
-            let mut response = (status, body).into_response();
-            response
-                .headers_mut()
-                .remove(axum::http::header::CONTENT_TYPE);
-            for (name, value) in headers {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(&value),
-                ) {
-                    if forwarded(&n) {
-                        response.headers_mut().append(n, v);
-                    }
-                }
-            }
-            Ok(response)
-        }
-        _ => Err(ApiError::Script(
-            bad_response("the worker did not return a Response".into()),
-            logs,
-        )),
-    }
-}
-
-fn bad_response(message: String) -> stockade_ipc::ErrorReply {
-    stockade_ipc::ErrorReply {
-        kind: stockade_ipc::ErrorKind::InvalidResponse,
-        message,
-        stack: None,
-    }
 }

@@ -2,12 +2,13 @@
 //! view.
 //!
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
-//! one); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
+//! one; on the data plane it may come as `X-Stockade-Token` instead, see `fetch`); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
 //! one); bodies are size-limited per route; every error is JSON `{"error": {"code", "message"}}`
 //! with a stable `code`. The Stockade token never reaches tenant code.
 
 mod admin;
 mod error;
+mod fetch;
 mod loader;
 mod outbound;
 mod run;
@@ -101,6 +102,16 @@ impl AppState {
     pub fn tenant(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         self.principal(headers)?.tenant.ok_or(ApiError::Forbidden)
     }
+
+    /// The tenant whose token is `token` (given some other way than `Authorization`).
+    pub fn tenant_by_token(&self, token: &str) -> Result<String, ApiError> {
+        self.tokens
+            .get(&digest(token.trim()))
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?
+            .tenant
+            .ok_or(ApiError::Forbidden)
+    }
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -124,15 +135,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/v1/workers/{id}/fetch",
-            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
         )
         .route(
             "/v1/workers/{id}/fetch/",
-            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
         )
         .route(
             "/v1/workers/{id}/fetch/{*path}",
-            any(loader::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
         )
         .route(
             "/v1/run",

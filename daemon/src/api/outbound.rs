@@ -13,7 +13,8 @@ use stockade_ipc::{Call, Reply};
 use super::error::ApiError;
 use super::loader::find;
 use super::AppState;
-use crate::supervisor::{Job, Outbound};
+use crate::supervisor::body;
+use crate::supervisor::{Job, Outbound, Streams};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,10 +75,17 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                     url: request.url,
                     headers: request.headers,
                     body: request.body,
+                    body_streamed: false,
+                };
+                // A streamed answer is gathered whole: the gateway hands the caller one body.
+                let (out, stream) = body::channel();
+                let streams = Streams {
+                    body_in: None,
+                    body_out: Some(out),
                 };
                 let outcome = state
                     .pool
-                    .submit(&tenant, Job::Call { def, call })
+                    .submit(&tenant, Job::Call { def, call, streams })
                     .await
                     .map_err(|e| format!("globalOutbound worker: {e}"))?;
                 match outcome.result {
@@ -85,7 +93,18 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                         status,
                         headers,
                         body,
-                    }) => Ok((status, headers, body)),
+                        streamed,
+                    }) => {
+                        let body = if streamed {
+                            stream
+                                .collect(stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD)
+                                .await
+                                .map_err(|e| format!("globalOutbound worker's body: {e}"))?
+                        } else {
+                            body
+                        };
+                        Ok((status, headers, body))
+                    }
                     Ok(_) => Err("globalOutbound worker did not return a Response".to_string()),
                     Err(e) => Err(format!("globalOutbound worker failed: {}", e.message)),
                 }

@@ -100,5 +100,6 @@ pub fn outcome(request_id: RequestId, result: Result<Reply, ErrorReply>) -> ToSu
         logs: vec![],
         cpu_us: 0,
         wall_us: 0,
+        open: false,
     })
 }

@@ -52,6 +52,15 @@ pub struct WorkerDef {
     pub outbound: Outbound,
 }
 
+/// The streamed bodies of a `Call::Fetch`: the rest of its upload (`Call::Fetch::body_streamed`),
+/// and where its response body goes if the worker streams it. Cloned into each request the job
+/// sends (a retried job hands the same handles on).
+#[derive(Clone, Default)]
+pub struct Streams {
+    pub body_in: Option<super::body::BodyIn>,
+    pub body_out: Option<super::body::BodyOut>,
+}
+
 pub enum Job {
     Run {
         code: String,
@@ -61,6 +70,8 @@ pub enum Job {
     Call {
         def: Arc<WorkerDef>,
         call: Call,
+        /// Where a streamed request body comes from and a streamed response body goes.
+        streams: Streams,
     },
     Dispose {
         worker_id: WorkerId,
@@ -314,9 +325,9 @@ pub async fn serve_job(
     tenant: TenantId,
     lease: &Lease,
 ) -> Result<Outcome, Failure> {
-    let outbound = match &job {
-        Job::Call { def, .. } => def.outbound.clone(),
-        Job::Run { .. } | Job::Dispose { .. } => Outbound::Policy,
+    let (outbound, streams) = match &job {
+        Job::Call { def, streams, .. } => (def.outbound.clone(), streams.clone()),
+        Job::Run { .. } | Job::Dispose { .. } => (Outbound::Policy, Streams::default()),
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
         tenant,
@@ -325,6 +336,8 @@ pub async fn serve_job(
         cancellable,
         lease: Some(Arc::clone(lease)),
         outbound: outbound.clone(),
+        body_in: streams.body_in.clone(),
+        body_out: streams.body_out.clone(),
     };
     match job {
         Job::Run {
@@ -373,23 +386,26 @@ pub async fn serve_job(
                 logs: vec![],
                 cpu_us: 0,
                 wall_us: 0,
+                open: false,
             })
         }
-        Job::Call { def, call } => {
+        Job::Call { def, call, streams } => {
             let limits = capped(def.limits, runner.caps());
             let wall = wall_of(&limits);
             for _attempt in 0..2 {
                 let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
                     Loaded::Yes(generation) => generation,
                     Loaded::Refused(outcome) => return Ok(outcome),
-                    Loaded::NotSent => return Err(Failure::NotSent(Job::Call { def, call })),
+                    Loaded::NotSent => {
+                        return Err(Failure::NotSent(Job::Call { def, call, streams }))
+                    }
                     Loaded::Failed(e) => return Err(e.into()),
                 };
                 let Ok(ticket) = runner
                     .link
                     .register(request(true, MessageKind::Outcome, true))
                 else {
-                    return Err(Failure::NotSent(Job::Call { def, call }));
+                    return Err(Failure::NotSent(Job::Call { def, call, streams }));
                 };
                 let invoke = ToWorker::Invoke {
                     request_id: ticket.id(),
@@ -479,6 +495,8 @@ async fn load(
         cancellable: false,
         lease: Some(lease),
         outbound: def.outbound.clone(),
+        body_in: None,
+        body_out: None,
     });
     let loaded = match registered {
         Err(NotSent) => Loaded::NotSent,
@@ -558,6 +576,7 @@ mod tests {
             call: Call::Default {
                 arg_json: vec![b'0' + n],
             },
+            streams: Streams::default(),
         }
     }
 

@@ -47,8 +47,9 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
+use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::{CallContext, HostCalls, HostResult, Outbound};
+use super::host_calls::{CallContext, HostCalls, HostFuture, HostResult, Outbound};
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -95,6 +96,10 @@ pub struct Request {
     pub lease: Option<Lease>,
     /// Where its outbound requests go (its host calls' context).
     pub outbound: Outbound,
+    /// The rest of its streamed request body (`body.read`).
+    pub body_in: Option<BodyIn>,
+    /// Where its streamed response body goes (`body.write`, `body.end`).
+    pub body_out: Option<BodyOut>,
 }
 
 /// A request sent and not yet answered, as a death's attribution sees it.
@@ -114,6 +119,10 @@ struct Pending {
     waiter: Option<oneshot::Sender<ToSupervisor>>,
     host_calls: Vec<AbortHandle>,
     lease: Option<Lease>,
+    /// Answered with an open `Outcome`: its work goes on until its `Finished`.
+    open: bool,
+    body_in: Option<BodyIn>,
+    body_out: Option<BodyOut>,
 }
 
 struct Table {
@@ -191,6 +200,9 @@ impl Link {
                 waiter: Some(tx),
                 host_calls: Vec::new(),
                 lease: request.lease,
+                open: false,
+                body_in: request.body_in,
+                body_out: request.body_out,
             },
         );
         Ok(Ticket {
@@ -217,11 +229,16 @@ impl Link {
         if table.closed_because.is_none() {
             table.closed_because = Some(why.to_owned());
         }
+        let why = table.closed_because.clone().unwrap_or_default();
         for pending in table.pending.values_mut() {
             pending.waiter = None;
             pending.lease = None;
             for call in pending.host_calls.drain(..) {
                 call.abort();
+            }
+            if let Some(out) = pending.body_out.take() {
+                let why = format!("the worker was lost: {why}");
+                tokio::spawn(async move { out.cut(why).await });
             }
         }
     }
@@ -267,6 +284,21 @@ impl Link {
                         id.0
                     ));
                 }
+                if table.pending.get(&id).is_some_and(|p| p.open) {
+                    return Err(format!("answered request {} twice", id.0));
+                }
+                if matches!(&message, ToSupervisor::Outcome(o) if o.open) {
+                    // Its work goes on (a streamed body, `waitUntil`): it stays pending, with
+                    // its lease and its right to call, until its `Finished`.
+                    let Some(pending) = table.pending.get_mut(&id) else {
+                        return Err(format!("lost request {} while routing its answer", id.0));
+                    };
+                    pending.open = true;
+                    if let Some(waiter) = pending.waiter.take() {
+                        let _ = waiter.send(message);
+                    }
+                    return Ok(());
+                }
                 let Some(pending) = table.pending.remove(&id) else {
                     return Err(format!("lost request {} while routing its answer", id.0));
                 };
@@ -276,6 +308,31 @@ impl Link {
                 }
                 if let Some(waiter) = pending.waiter {
                     let _ = waiter.send(message); // a cancelled request: nobody waits
+                }
+                Ok(())
+            }
+            ToSupervisor::Finished { request_id, error } => {
+                let mut table = self.table();
+                if !table.pending.get(&request_id).is_some_and(|p| p.open) {
+                    return Err(format!(
+                        "finished request {}, which was not answered open",
+                        request_id.0
+                    ));
+                }
+                let Some(pending) = table.pending.remove(&request_id) else {
+                    return Err(format!("lost request {}", request_id.0));
+                };
+                drop(table);
+                for call in &pending.host_calls {
+                    call.abort();
+                }
+                if let Some(out) = pending.body_out {
+                    // Not ended by `body.end`: the body is incomplete, so it is cut.
+                    let why = error.map_or_else(
+                        || "the worker's response ended before its body did".to_owned(),
+                        |e| e.message,
+                    );
+                    tokio::spawn(async move { out.cut(why).await });
                 }
                 Ok(())
             }
@@ -296,7 +353,7 @@ impl Link {
         name: &str,
         payload: Vec<u8>,
     ) -> Result<(), String> {
-        let context = {
+        let answer: HostFuture = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
                 return Err(format!(
@@ -311,7 +368,7 @@ impl Link {
                 ));
             }
             pending.host_calls.retain(|call| !call.is_finished());
-            let refusal = if pending.waiter.is_none() {
+            let refusal = if pending.waiter.is_none() && !pending.open {
                 Some("the request was cancelled")
             } else if pending.host_calls.len() >= MAX_HOST_CALLS_PER_REQUEST {
                 Some("too many host calls in flight")
@@ -323,18 +380,27 @@ impl Link {
                 self.reply(request_id, call_id, Err(refusal.into()));
                 return Ok(());
             }
-            CallContext {
-                tenant: pending.tenant,
-                outbound: pending.outbound.clone(),
+            match body_call(pending, name, payload) {
+                Ok(answer) => answer,
+                Err(payload) => {
+                    let context = CallContext {
+                        tenant: pending.tenant,
+                        outbound: pending.outbound.clone(),
+                    };
+                    drop(table);
+                    match self.host_calls.call(name, context, payload) {
+                        Some(answer) => answer,
+                        None => {
+                            self.reply(
+                                request_id,
+                                call_id,
+                                Err(format!("unknown host call `{name}`")),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
             }
-        };
-        let Some(answer) = self.host_calls.call(name, context, payload) else {
-            self.reply(
-                request_id,
-                call_id,
-                Err(format!("unknown host call `{name}`")),
-            );
-            return Ok(());
         };
         let link: Weak<Link> = Arc::downgrade(self);
         let task = tokio::spawn(async move {
@@ -344,10 +410,10 @@ impl Link {
             }
         });
         match self.table().pending.get_mut(&request_id) {
-            Some(pending) if pending.waiter.is_some() => {
+            Some(pending) if pending.waiter.is_some() || pending.open => {
                 pending.host_calls.push(task.abort_handle())
             }
-            _ => task.abort(), // answered or cancelled meanwhile
+            _ => task.abort(), // over or cancelled meanwhile
         }
         Ok(())
     }
@@ -394,6 +460,42 @@ impl Link {
             }
         }
     }
+}
+
+/// The streamed-body calls, answered by the link from the request's own body handles:
+/// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
+/// response, answered once queued to the client), `body.end` (empty payload: the body is
+/// complete; otherwise its text says why the body is cut). Any other name is handed back.
+fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<HostFuture, Vec<u8>> {
+    let missing = |what: &'static str| -> HostFuture { Box::pin(async move { Err(what.into()) }) };
+    Ok(match name {
+        "body.read" => match pending.body_in.clone() {
+            Some(body) => Box::pin(async move { body.read().await }),
+            None => missing("this request has no streamed body"),
+        },
+        "body.write" => match pending.body_out.clone() {
+            Some(out) => Box::pin(async move { out.write(payload).await.map(|()| Vec::new()) }),
+            None => missing("this request has no streamed response body"),
+        },
+        "body.end" => match pending.body_out.take() {
+            Some(out) if !payload.is_empty() => {
+                let why = clip(
+                    String::from_utf8_lossy(&payload).into_owned(),
+                    MAX_ERROR_MESSAGE_LEN,
+                );
+                Box::pin(async move {
+                    out.cut(why).await;
+                    Ok(Vec::new())
+                })
+            }
+            Some(out) => {
+                drop(out); // the last sender: the client's body ends
+                Box::pin(async { Ok(Vec::new()) })
+            }
+            None => missing("this request has no streamed response body"),
+        },
+        _ => return Err(payload),
+    })
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -8,10 +8,12 @@
 //! - `process`: one worker process's life (spawn, handshake, concurrent jobs, death);
 //! - `jobs`: one job over the IPC protocol;
 //! - `link`: a process's multiplexed socket: requests in flight, cancels, host calls;
+//! - `body`: request and response bodies streamed through a request's `body.*` host calls;
 //! - `host_calls`: what a running request may ask the supervisor;
 //! - `tenants`: configured tenants and the code features that feed their scores;
 //! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket.
 
+pub mod body;
 mod channel;
 #[cfg(test)]
 mod fake_worker;
@@ -26,7 +28,7 @@ mod state;
 mod tenants;
 
 pub use host_calls::{CallContext, HostCalls, Outbound};
-pub use jobs::{Job, JobError, WorkerDef};
+pub use jobs::{Job, JobError, Streams, WorkerDef};
 pub use pool::Pool;
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};
 pub use tenants::CodeFeatures;

@@ -464,6 +464,7 @@ fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
         logs: Vec::new(),
         cpu_us: 0,
         wall_us: 0,
+        open: false,
     }
 }
 

@@ -174,14 +174,16 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         any::<u64>(),
         any::<bool>(),
     )
-        .prop_map(|(request_id, result, logs, cpu_us, wall_us, open)| Outcome {
-            request_id,
-            result,
-            logs,
-            cpu_us,
-            wall_us,
-            open,
-        })
+        .prop_map(
+            |(request_id, result, logs, cpu_us, wall_us, open)| Outcome {
+                request_id,
+                result,
+                logs,
+                cpu_us,
+                wall_us,
+                open,
+            },
+        )
 }
 
 pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
@@ -216,10 +218,7 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
                 payload,
             }
         ),
-        (
-            request_id(),
-            proptest::option::of(error_reply())
-        )
+        (request_id(), proptest::option::of(error_reply()))
             .prop_map(|(request_id, error)| ToSupervisor::Finished { request_id, error }),
     ]
 }

@@ -32,6 +32,8 @@ fn code(cancellable: bool) -> Request {
         cancellable,
         lease: None,
         outbound: Outbound::Policy,
+        body_in: None,
+        body_out: None,
     }
 }
 

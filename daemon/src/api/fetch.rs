@@ -1,0 +1,215 @@
+//! The data plane: a client's HTTP request to a Loader worker's `fetch` handler
+//! (`/v1/workers/{id}/fetch/...`), with both bodies streamed.
+//!
+//! Guarantees:
+//! - the caller proves who it is with `X-Stockade-Token: <token>`, and then its own
+//!   `Authorization` header reaches the worker unchanged (apps that check Bearer or Basic
+//!   credentials work); without that header, `Authorization: Bearer <token>` is Stockade's and
+//!   is removed before the worker sees the request. `X-Stockade-Token` never reaches a worker;
+//! - a body whose length is declared and at most [`INLINE_BODY_MAX`] travels with the request;
+//!   any other body streams: the worker reads it chunk by chunk as its handler asks
+//!   (`Request.body`), so a handler can answer before the upload is over and the upload is never
+//!   held whole. Either way a body over `max_fetch_body_bytes` is refused (413 when declared,
+//!   an error for the worker's read when it is found out while streaming);
+//! - a response whose body the worker streams reaches the client chunk by chunk as the worker
+//!   writes it; one the worker fails to finish is cut (an aborted response), never passed off as
+//!   complete; statuses and headers are checked whatever the worker claims.
+//!
+//! Trusts: the worker's answer only as far as these checks go.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use stockade_ipc::{limits as wire, Call, Reply};
+
+use super::error::ApiError;
+use super::loader::find;
+use super::run::{logs_json, outcome_or_error};
+use super::AppState;
+use crate::supervisor::body::{self, BodyIn};
+use crate::supervisor::{Job, Streams};
+
+/// The header that carries Stockade's token on the data plane, leaving `Authorization` to the app.
+pub const TOKEN_HEADER: &str = "x-stockade-token";
+
+/// The largest body sent with its request rather than streamed (when its length is declared).
+pub const INLINE_BODY_MAX: usize = 1 << 20;
+
+/// Headers that describe the connection, not the request, or that carry Stockade's own token.
+fn forwarded(name: &HeaderName, keep_authorization: bool) -> bool {
+    match name.as_str() {
+        "authorization" => keep_authorization,
+        "connection"
+        | "keep-alive"
+        | "transfer-encoding"
+        | "upgrade"
+        | "te"
+        | "trailer"
+        | "proxy-authorization"
+        | "proxy-connection"
+        | "content-length"
+        | TOKEN_HEADER => false,
+        _ => true,
+    }
+}
+
+/// Who calls, and whether the client's `Authorization` is its own (to forward) or Stockade's.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, bool), ApiError> {
+    match headers.get(TOKEN_HEADER) {
+        Some(token) => {
+            let token = token.to_str().map_err(|_| ApiError::Unauthorized)?;
+            Ok((state.tenant_by_token(token)?, true))
+        }
+        None => Ok((state.tenant(headers)?, false)),
+    }
+}
+
+pub async fn fetch(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<BTreeMap<String, String>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (tenant, keep_authorization) = caller(&state, &headers)?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    let def = find(&state, &tenant, &id)?;
+    // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
+    // for the worker's URL parser to judge), not the router's decoded copy: the segments after
+    // `/v1/workers/{id}/fetch`.
+    let path = uri.path().splitn(6, '/').nth(5).unwrap_or("");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("worker.invalid");
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let url = format!("http://{host}/{path}{query}");
+    if url.len() > wire::MAX_URL_LEN {
+        return Err(ApiError::BadRequest("the URL is too long".into()));
+    }
+    let mut pairs = Vec::new();
+    let mut total = 0usize;
+    for (name, value) in headers
+        .iter()
+        .filter(|(n, _)| forwarded(n, keep_authorization))
+    {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest(format!("header {name} is not valid text")))?;
+        total += name.as_str().len() + value.len();
+        if pairs.len() >= wire::MAX_HEADERS
+            || value.len() > wire::MAX_HEADER_VALUE_LEN
+            || total > wire::MAX_HEADER_TOTAL
+        {
+            return Err(ApiError::BadRequest("too many or too large headers".into()));
+        }
+        pairs.push((name.as_str().to_string(), value.to_string()));
+    }
+    let cap = state.config.limits.max_fetch_body_bytes;
+    let (inline, body_in) = request_body(&headers, body, cap).await?;
+    let call = Call::Fetch {
+        method: method.as_str().to_string(),
+        url,
+        headers: pairs,
+        body: inline,
+        body_streamed: body_in.is_some(),
+    };
+    let (out, stream) = body::channel();
+    let streams = Streams {
+        body_in,
+        body_out: Some(out),
+    };
+    let job = Job::Call { def, call, streams };
+    let outcome = state.pool.submit(&tenant, job).await?;
+    let logs = logs_json(&outcome.logs);
+    let Reply::Response {
+        status,
+        headers,
+        body,
+        streamed,
+    } = outcome_or_error(outcome)?
+    else {
+        return Err(ApiError::Script(
+            bad_response("the worker did not return a Response".into()),
+            logs,
+        ));
+    };
+    // Checked here too, whatever the worker (and the tenant's prototypes) claimed.
+    if !(200..=599).contains(&status) {
+        let why = format!("the status {status} is not one a worker may answer (200-599)");
+        return Err(ApiError::Script(bad_response(why), logs));
+    }
+    if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
+        let why = format!("a {status} response cannot have a body");
+        return Err(ApiError::Script(bad_response(why), logs));
+    }
+    let Ok(status) = StatusCode::from_u16(status) else {
+        let why = format!("invalid status {status}");
+        return Err(ApiError::Script(bad_response(why), logs));
+    };
+    let body = if streamed {
+        Body::from_stream(stream.into_stream())
+    } else {
+        Body::from(body)
+    };
+    let mut response = (status, body).into_response();
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            if forwarded(&n, false) {
+                response.headers_mut().append(n, v);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// The request body: all of it when its declared length is at most [`INLINE_BODY_MAX`],
+/// otherwise nothing yet and the whole body as a stream.
+async fn request_body(
+    headers: &HeaderMap,
+    body: Body,
+    cap: usize,
+) -> Result<(Vec<u8>, Option<BodyIn>), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return Err(ApiError::TooLarge(format!(
+            "the request body is larger than {cap} bytes"
+        )));
+    }
+    match declared {
+        Some(0) => Ok((Vec::new(), None)),
+        Some(n) if n <= INLINE_BODY_MAX => {
+            let bytes = axum::body::to_bytes(body, INLINE_BODY_MAX)
+                .await
+                .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+            Ok((bytes.to_vec(), None))
+        }
+        _ if no_body(headers) => Ok((Vec::new(), None)),
+        _ => Ok((Vec::new(), Some(BodyIn::new(body.into_data_stream(), cap)))),
+    }
+}
+
+/// A request without `Content-Length` or `Transfer-Encoding` has no body (RFC 9112, 6.3).
+fn no_body(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::CONTENT_LENGTH)
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+fn bad_response(message: String) -> stockade_ipc::ErrorReply {
+    stockade_ipc::ErrorReply {
+        kind: stockade_ipc::ErrorKind::InvalidResponse,
+        message,
+        stack: None,
+    }
+}

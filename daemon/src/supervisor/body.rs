@@ -1,0 +1,236 @@
+//! Streamed bodies: a request body the worker reads from the client chunk by chunk, and a
+//! response body it writes to the client chunk by chunk, both through host calls the link
+//! answers itself (`body.read`, `body.write`, `body.end`), never through the registry.
+//!
+//! Guarantees:
+//! - a read answers the next chunk of the client's upload, at most [`MAX_CHUNK`] bytes (a larger
+//!   chunk is split), and an empty answer at the end; an upload larger than its cap ends as an
+//!   error, never as a truncated body taken for a whole one;
+//! - a write is answered once the chunk is queued to the client, and the queue holds at most
+//!   [`QUEUE`] chunks: a slow client slows the worker's writes (backpressure), and a client that
+//!   went away fails them;
+//! - a response body ends cleanly only through `body.end` with an empty payload; `body.end` with a
+//!   message, or a request that finishes without `body.end`, cuts the body (the client sees an
+//!   aborted response, not a short one).
+//!
+//! Trusts: nothing in the payloads (tenant code writes them); the HTTP layer for the client's
+//! bytes.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::{mpsc, Mutex};
+
+/// The largest chunk one `body.read` answers.
+pub const MAX_CHUNK: usize = 256 << 10;
+
+/// Chunks queued towards the client before `body.write` waits.
+pub const QUEUE: usize = 4;
+
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// The rest of a client's upload, read by the worker (`body.read`). Cloned handles share it.
+#[derive(Clone)]
+pub struct BodyIn(Arc<Mutex<Upload>>);
+
+struct Upload {
+    stream: ByteStream,
+    /// Bytes of a chunk larger than [`MAX_CHUNK`] not yet handed out.
+    rest: Bytes,
+    /// Bytes handed out so far, and the most the upload may have.
+    read: usize,
+    cap: usize,
+    done: bool,
+}
+
+impl BodyIn {
+    /// The upload `stream`, of which the worker may read at most `cap` bytes.
+    pub fn new<S, E>(stream: S, cap: usize) -> BodyIn
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let stream = stream.map(|chunk| chunk.map_err(|e| e.to_string()));
+        BodyIn(Arc::new(Mutex::new(Upload {
+            stream: Box::pin(stream),
+            rest: Bytes::new(),
+            read: 0,
+            cap,
+            done: false,
+        })))
+    }
+
+    /// The next chunk (empty at the end), or why the upload failed.
+    pub async fn read(&self) -> Result<Vec<u8>, String> {
+        let mut upload = self.0.lock().await;
+        if upload.rest.is_empty() && !upload.done {
+            loop {
+                match upload.stream.next().await {
+                    Some(Ok(chunk)) if chunk.is_empty() => continue,
+                    Some(Ok(chunk)) => {
+                        upload.rest = chunk;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        upload.done = true;
+                        return Err(format!("the request body could not be read: {e}"));
+                    }
+                    None => {
+                        upload.done = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let take = upload.rest.len().min(MAX_CHUNK);
+        let chunk = upload.rest.split_to(take);
+        upload.read += chunk.len();
+        if upload.read > upload.cap {
+            upload.done = true;
+            upload.rest = Bytes::new();
+            return Err(format!(
+                "the request body is larger than {} bytes",
+                upload.cap
+            ));
+        }
+        Ok(chunk.to_vec())
+    }
+}
+
+/// Why a streamed response body was cut.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyCut(pub String);
+
+/// The sending side of a response body streamed to the client (`body.write`, `body.end`).
+#[derive(Clone)]
+pub struct BodyOut(mpsc::Sender<Result<Bytes, BodyCut>>);
+
+/// The receiving side: what the HTTP layer sends to the client.
+pub struct BodyStream(mpsc::Receiver<Result<Bytes, BodyCut>>);
+
+/// A connected pair.
+pub fn channel() -> (BodyOut, BodyStream) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (BodyOut(tx), BodyStream(rx))
+}
+
+impl BodyOut {
+    /// Queues `chunk` for the client; fails if the client went away.
+    pub async fn write(&self, chunk: Vec<u8>) -> Result<(), String> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .send(Ok(Bytes::from(chunk)))
+            .await
+            .map_err(|_| "the client went away".to_owned())
+    }
+
+    /// Cuts the body: the client sees an aborted response.
+    pub async fn cut(&self, why: String) {
+        let _ = self.0.send(Err(BodyCut(why))).await;
+    }
+}
+
+impl BodyStream {
+    /// The body as a stream for the HTTP layer.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, BodyCut>> + Send + 'static {
+        futures_util::stream::unfold(self.0, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+    }
+
+    /// The whole body, or why it was cut or is larger than `cap`.
+    pub async fn collect(mut self, cap: usize) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.0.recv().await {
+            let chunk = chunk.map_err(|e| e.0)?;
+            if body.len() + chunk.len() > cap {
+                return Err(format!("the response body is larger than {cap} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(chunks: Vec<Result<&'static [u8], &'static str>>, cap: usize) -> BodyIn {
+        let items: Vec<Result<Bytes, String>> = chunks
+            .into_iter()
+            .map(|c| c.map(Bytes::from_static).map_err(String::from))
+            .collect();
+        BodyIn::new(futures_util::stream::iter(items), cap)
+    }
+
+    #[tokio::test]
+    async fn reads_chunks_then_an_empty_end_and_skips_empty_chunks() {
+        let body = upload(vec![Ok(b"ab"), Ok(b""), Ok(b"c")], 10);
+        assert_eq!(body.read().await, Ok(b"ab".to_vec()));
+        assert_eq!(body.read().await, Ok(b"c".to_vec()));
+        assert_eq!(body.read().await, Ok(vec![]));
+        assert_eq!(body.read().await, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn splits_large_chunks() {
+        let big: &'static [u8] = Box::leak(vec![7u8; MAX_CHUNK + 5].into_boxed_slice());
+        let body = upload(vec![Ok(big)], usize::MAX);
+        assert_eq!(body.read().await.map(|c| c.len()), Ok(MAX_CHUNK));
+        assert_eq!(body.read().await.map(|c| c.len()), Ok(5));
+        assert_eq!(body.read().await, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn an_upload_over_its_cap_is_an_error_not_a_short_body() {
+        let body = upload(vec![Ok(b"1234"), Ok(b"5678")], 6);
+        assert_eq!(body.read().await, Ok(b"1234".to_vec()));
+        assert!(body.read().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_broken_upload_is_an_error() {
+        let body = upload(vec![Ok(b"a"), Err("reset")], 10);
+        assert_eq!(body.read().await, Ok(b"a".to_vec()));
+        let e = body.read().await.expect_err("broken");
+        assert!(e.contains("reset"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_a_slow_client_and_fail_when_it_left() {
+        let (out, stream) = channel();
+        for _ in 0..QUEUE {
+            out.write(b"x".to_vec()).await.expect("queued");
+        }
+        // The queue is full: the next write waits until the client takes a chunk.
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            out.write(b"y".to_vec()),
+        )
+        .await;
+        assert!(blocked.is_err(), "a full queue holds the writer back");
+        drop(stream);
+        assert!(out.write(b"z".to_vec()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn collect_reports_cuts_and_caps() {
+        let (out, stream) = channel();
+        tokio::spawn(async move {
+            out.write(b"ab".to_vec()).await.expect("queued");
+            out.cut("boom".into()).await;
+        });
+        assert_eq!(stream.collect(10).await, Err("boom".into()));
+        let (out, stream) = channel();
+        tokio::spawn(async move {
+            out.write(b"abcdef".to_vec()).await.expect("queued");
+        });
+        assert!(stream.collect(3).await.is_err());
+    }
+}
