@@ -9,6 +9,11 @@
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
+const U8 = Uint8Array;
+const ReflectApply = Reflect.apply;
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U8.prototype), Symbol.toStringTag).get;
+const typedArraySet = U8.prototype.set;
+const isUint8Array = (v) => ReflectApply(typedArrayTag, v, []) === "Uint8Array";
 let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
@@ -77,13 +82,35 @@ async function invokeFetch(ns, payload, body) {
     passThroughOnException() {},
   };
   const response = await handler.fetch(request, req.env || {}, ctx);
-  const [status, , headers, bytes] = web.readResponse(response);
+  const [status, , headers, body] = web.readResponse(response);
   const pairs = [];
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-  // readResponse hands the body as a Uint8Array, or a promise of one for streamed bodies.
-  const data = await bytes;
+  // readResponse hands the body as null, a Uint8Array, or a reader over the response's stream.
+  // Stopgap until the transport streams: a reader is buffered fully before answering.
+  const data = body === null || isUint8Array(body) ? body : await readAll(body);
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code.
   return [stringify({ status, headers: pairs }), data || null, background.drain()];
+}
+
+// The whole body behind a reader from readResponse, as one Uint8Array.
+async function readAll(reader) {
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk === null) break;
+    if (!isUint8Array(chunk)) throw new TypeError("the response body produced a chunk that is not a Uint8Array");
+    const copy = new U8(chunk);
+    chunks[chunks.length] = copy;
+    total += copy.length;
+  }
+  const out = new U8(total);
+  let offset = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    ReflectApply(typedArraySet, out, [chunks[i], offset]);
+    offset += chunks[i].length;
+  }
+  return out;
 }
 
 async function invokeDefault(ns, payload) {
