@@ -82,12 +82,12 @@ async function invokeFetch(ns, payload, body) {
     passThroughOnException() {},
   };
   const response = await handler.fetch(request, req.env || {}, ctx);
-  const [status, , headers, body] = web.readResponse(response);
+  const [status, , headers, responseBody] = web.readResponse(response);
   const pairs = [];
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
   // readResponse hands the body as null, a Uint8Array, or a reader over the response's stream.
   // Stopgap until the transport streams: a reader is buffered fully before answering.
-  const data = body === null || isUint8Array(body) ? body : await readAll(body);
+  const data = responseBody === null || isUint8Array(responseBody) ? responseBody : await readAll(responseBody);
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code.
   return [stringify({ status, headers: pairs }), data || null, background.drain()];
 }
