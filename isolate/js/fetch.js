@@ -1,7 +1,6 @@
-// ---- fetch.js (part 10 of 11): Headers, Request, Response (Fetch standard subset), fetch. ----------
-// Bodies are fully buffered byte arrays (no streams): a body is extracted (and copied) once at
-// construction and can be consumed once. Internal byte arrays never reach tenant code; consumers
-// get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
+// ---- fetch.js: Headers, Request, Response (Fetch standard subset), fetch. ---------------------------
+// Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams.
+// Internal byte arrays never reach tenant code; consumers get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
 // forbidden header names, as in server-side runtimes.
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -138,67 +137,6 @@ setTag(Headers.prototype, "Headers");
 inspectHooks.set(Headers.prototype, (h) => [headersPairs(h), false]);
 defineGlobal("Headers", Headers);
 
-// ---- bodies -------------------------------------------------------------------------------------
-const bodies = new WeakMap(); // Request | Response -> { bytes: Uint8Array | null, used: boolean }
-const searchParamsToString = uncurry(URLSearchParams.prototype.toString);
-const isURLSearchParams = (v) => { try { searchParamsToString(v); return true; } catch { return false; } };
-
-/** Extracts a body: { bytes: Uint8Array (private copy) | null, type: default Content-Type | null }. */
-function extractBody(init) {
-  if (init === null || init === undefined) return { bytes: null, type: null };
-  if (isArrayBuffer(init) || typedArrayName(init) !== undefined || isDataView(init)) {
-    return { bytes: bufferSourceBytes(init, "body").slice(), type: null };
-  }
-  if (typeof init === "object" && isURLSearchParams(init)) {
-    return { bytes: utf8Encode(searchParamsToString(init)), type: "application/x-www-form-urlencoded;charset=UTF-8" };
-  }
-  return { bytes: utf8Encode(toUSVString(init)), type: "text/plain;charset=UTF-8" };
-}
-
-/** Takes the bytes of a body for consumption, enforcing single use. */
-function takeBody(self) {
-  const body = bodies.get(self);
-  if (body === undefined) throw new TypeError("Illegal invocation");
-  if (body.used) throw new TypeError("Body has already been consumed.");
-  if (body.bytes === null) return new Uint8Array(0);
-  body.used = true;
-  return body.bytes;
-}
-
-function utf8DecodeStripBOM(bytes) {
-  const s = utf8Decode(bytes);
-  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
-}
-
-/** Installs the Body mixin on a prototype. */
-function installBody(proto) {
-  const methods = {
-    get bodyUsed() {
-      const body = bodies.get(this);
-      if (body === undefined) throw new TypeError("Illegal invocation");
-      return body.used;
-    },
-    async arrayBuffer() { return takeBody(this).slice().buffer; },
-    async bytes() { return takeBody(this).slice(); },
-    async text() { return utf8DecodeStripBOM(takeBody(this)); },
-    async json() { return JSON.parse(utf8DecodeStripBOM(takeBody(this))); },
-    async blob() { takeBody(this); throw new TypeError("Blob bodies are not supported in this runtime"); },
-    async formData() { takeBody(this); throw new TypeError("FormData bodies are not supported in this runtime"); },
-  };
-  for (const key of ReflectOwnKeys(methods)) {
-    const d = ObjectGetOwnPropertyDescriptor(methods, key);
-    d.enumerable = false;
-    ObjectDefineProperty(proto, key, d);
-  }
-}
-
-/** Copies a body state for clone(); the bytes are immutable, so sharing them is safe. */
-function cloneBody(self) {
-  const body = bodies.get(self);
-  if (body.used) throw new TypeError("clone: the body has already been consumed");
-  return { bytes: body.bytes, used: false };
-}
-
 // ---- Request ------------------------------------------------------------------------------------
 const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 const REDIRECT_MODES = ["follow", "error", "manual"];
@@ -220,19 +158,19 @@ function parseRequestURL(input) {
   return serializeURL(record, false);
 }
 
-let newRequestFromHost; // (method, url, flatHeaders, bytes | null) -> Request
-
-let readRequestForFetch; // (request) -> [method, url, flatHeaders, bytes | null, redirect]
+let requestBody; // (v) -> BodyState | null, throwing unless v is a Request
+let newRequestFromHost; // (method, url, flatHeaders, body) -> Request
+let requestForFetch; // (request) -> [method, url, flatHeaders, body: BodyState | null, redirect]
 
 class Request {
   #method = "GET";
   #url;
   #headers;
   #redirect = "follow";
+  #body = null; // BodyState | null
   constructor(input, init = undefined) {
     requireArgs(arguments.length, 1, "Request");
     const source = input !== null && typeof input === "object" && #url in input ? input : null;
-    let body = null;
     if (source === null) {
       this.#url = parseRequestURL(input);
     } else {
@@ -240,10 +178,12 @@ class Request {
       this.#method = source.#method;
       this.#redirect = source.#redirect;
     }
-    const initHeaders = dictGet(init, "headers");
     const initBody = dictGet(init, "body");
+    const initDuplex = dictGet(init, "duplex");
+    const initHeaders = dictGet(init, "headers");
     const initMethod = dictGet(init, "method");
     const initRedirect = dictGet(init, "redirect");
+    if (initDuplex !== undefined && `${initDuplex}` !== "half") throw new TypeError(`Request: invalid duplex mode ${initDuplex}`);
     if (initMethod !== undefined) this.#method = normalizeMethod(initMethod);
     if (initRedirect !== undefined) {
       if (!REDIRECT_MODES.includes(`${initRedirect}`)) throw new TypeError(`Request: invalid redirect mode ${initRedirect}`);
@@ -251,50 +191,60 @@ class Request {
     }
     this.#headers = initHeaders !== undefined ? new Headers(initHeaders)
       : newHeadersWithGuard(source === null ? [] : headersList(source.#headers), false);
-    const hasBody = (initBody !== undefined && initBody !== null) || (source !== null && bodies.get(source).bytes !== null);
-    if (hasBody && (this.#method === "GET" || this.#method === "HEAD")) {
+    const inputBody = source === null ? null : source.#body;
+    const hasInitBody = initBody !== undefined && initBody !== null;
+    if ((hasInitBody || inputBody !== null) && (this.#method === "GET" || this.#method === "HEAD")) {
       throw new TypeError("Request: a request with a GET or HEAD method cannot have a body");
     }
-    if (initBody !== undefined && initBody !== null) {
-      const { bytes, type } = extractBody(initBody);
-      body = bytes;
+    let body = null;
+    if (hasInitBody) {
+      const { body: extracted, type } = extractBody(initBody);
+      body = extracted;
       if (type !== null && !this.#headers.has("content-type")) this.#headers.append("content-type", type);
-    } else if (source !== null && bodies.get(source).bytes !== null) {
-      body = takeBody(source); // the new request takes over the source's body
+      if (body.fromStream && initDuplex === undefined) {
+        throw new TypeError("Request: a ReadableStream body needs duplex: \"half\" in the init");
+      }
+    } else if (inputBody !== null) {
+      if (bodyUnusable(inputBody)) throw new TypeError("Request: the input request's body has already been used");
+      body = proxyBody(inputBody); // the new request takes over the input's body
     }
-    bodies.set(this, { bytes: body, used: false });
+    this.#body = body;
   }
   get method() { return this.#method; }
   get url() { return this.#url; }
   get headers() { return this.#headers; }
   get redirect() { return this.#redirect; }
+  get duplex() { return "half"; }
   clone() {
-    const body = cloneBody(this);
+    if (bodyUnusable(this.#body)) throw new TypeError("Request.clone: the body has already been used");
     const copy = new Request(this.#url);
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), false);
-    bodies.set(copy, body);
+    copy.#body = cloneBody(this.#body);
     return copy;
   }
   static {
-    readRequestForFetch = (r) => {
+    requestForFetch = (r) => {
       const flat = [];
       for (const [name, v] of headersPairs(r.#headers)) flat.push(name, v);
-      const bytes = bodies.get(r).bytes === null ? null : takeBody(r);
-      return [r.#method, r.#url, flat, bytes, r.#redirect];
+      return [r.#method, r.#url, flat, r.#body, r.#redirect];
     };
-    newRequestFromHost = (method, url, flatHeaders, bytes) => {
+    newRequestFromHost = (method, url, flatHeaders, body) => {
       const r = new Request(parseRequestURL(url));
       r.#method = normalizeMethod(method);
       for (let i = 0; i + 1 < flatHeaders.length; i += 2) r.#headers.append(flatHeaders[i], flatHeaders[i + 1]);
-      bodies.set(r, { bytes: bytes === null ? null : new Uint8Array(bytes), used: false });
+      r.#body = bodyFromHost(body);
       return r;
+    };
+    requestBody = (v) => {
+      if (!isObject(v) || !(#url in v)) throw new TypeError("Illegal invocation");
+      return v.#body;
     };
     platformBrands.push((v) => v !== null && typeof v === "object" && #url in v);
   }
 }
-installBody(Request.prototype);
+installBody(Request.prototype, (v) => requestBody(v));
 setTag(Request.prototype, "Request");
 inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "bodyUsed"]);
 defineGlobal("Request", Request);
@@ -302,9 +252,10 @@ defineGlobal("Request", Request);
 // ---- Response -----------------------------------------------------------------------------------
 const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
-let readResponseForHost; // (value) -> [status, statusText, flatHeaders, bytes | null]
+let readResponseForHost; // (value) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader]
 
 let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
+let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
 
 class Response {
   #type = "default";
@@ -313,11 +264,12 @@ class Response {
   #status = 200;
   #statusText = "";
   #headers;
+  #body = null; // BodyState | null
   constructor(body = null, init = undefined) {
     this.#initialize(init, extractBody(body));
   }
-  /** The spec's "initialize a response" with an extracted body { bytes, type }. */
-  #initialize(init, { bytes, type }) {
+  /** The spec's "initialize a response" with an extracted body { body, type }. */
+  #initialize(init, { body, type }) {
     const initHeaders = dictGet(init, "headers");
     const initStatus = dictGet(init, "status");
     const initStatusText = dictGet(init, "statusText");
@@ -330,11 +282,11 @@ class Response {
       if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(this.#statusText)) throw new TypeError("Response: invalid statusText");
     }
     this.#headers = new Headers(initHeaders);
-    if (bytes !== null && NULL_BODY_STATUSES.includes(this.#status)) {
+    if (body !== null && NULL_BODY_STATUSES.includes(this.#status)) {
       throw new TypeError(`Response: a response with status ${this.#status} cannot have a body`);
     }
     if (type !== null && !this.#headers.has("content-type")) this.#headers.append("content-type", type);
-    bodies.set(this, { bytes, used: false });
+    this.#body = body;
   }
   static error() {
     const r = new Response();
@@ -358,7 +310,7 @@ class Response {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError("Response.json: the data is not JSON serializable");
     const r = new Response();
-    r.#initialize(init, { bytes: utf8Encode(text), type: "application/json" });
+    r.#initialize(init, { body: bodyFromBytes(utf8Encode(text)), type: "application/json" });
     return r;
   }
   get type() { return this.#type; }
@@ -369,7 +321,7 @@ class Response {
   get statusText() { return this.#statusText; }
   get headers() { return this.#headers; }
   clone() {
-    const body = cloneBody(this);
+    if (bodyUnusable(this.#body)) throw new TypeError("Response.clone: the body has already been used");
     const copy = new Response();
     copy.#type = this.#type;
     copy.#status = this.#status;
@@ -377,7 +329,7 @@ class Response {
     copy.#url = this.#url;
     copy.#redirected = this.#redirected;
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), this.#type === "error");
-    bodies.set(copy, body);
+    copy.#body = cloneBody(this.#body);
     return copy;
   }
   static {
@@ -391,22 +343,26 @@ class Response {
       r.#headers = newHeadersWithGuard(pairs, true);
       r.#url = url;
       r.#redirected = redirected;
-      bodies.set(r, { bytes: NULL_BODY_STATUSES.includes(status) ? null : bytes, used: false });
+      r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromBytes(bytes);
       return r;
     };
     readResponseForHost = (value) => {
       if (value === null || typeof value !== "object" || !(#status in value)) {
         throw new TypeError("the handler did not return a Response");
       }
+      if (bodyUnusable(value.#body)) throw new TypeError("the handler returned a Response whose body is already used or locked");
       const flat = [];
       for (const [name, v] of headersPairs(value.#headers)) flat.push(name, v);
-      const bytes = bodies.get(value).bytes === null ? null : takeBody(value);
-      return [value.#status, value.#statusText, flat, bytes];
+      return [value.#status, value.#statusText, flat, bodyForHost(value.#body)];
+    };
+    responseBody = (v) => {
+      if (!isObject(v) || !(#status in v)) throw new TypeError("Illegal invocation");
+      return v.#body;
     };
     platformBrands.push((v) => v !== null && typeof v === "object" && #status in v);
   }
 }
-installBody(Response.prototype);
+installBody(Response.prototype, (v) => responseBody(v));
 setTag(Response.prototype, "Response");
 inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
@@ -414,10 +370,6 @@ defineGlobal("Response", Response);
 // fetch(): every outbound request leaves the isolate as the host call `fetch`; the supervisor's
 // egress gateway decides, adds credentials tenant code never holds, and answers. Wire format
 // (both ways): u32 LE length of a JSON head, the head, then the body bytes.
-const JSONParse = JSON.parse;
-const ArrayBufferIsView = ArrayBuffer.isView;
-const PromiseCtor = Promise;
-const PromiseThen = Promise.prototype.then;
 
 function frameForHost(head, bytes) {
   const headBytes = utf8Encode(JSONStringify(head));
@@ -444,15 +396,18 @@ function responseFromHost(reply) {
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
-    const [method, url, flat, bytes, redirect] = readRequestForFetch(request);
+    const [method, url, flat, body, redirect] = requestForFetch(request);
+    if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     const headers = [];
     for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
-    const payload = frameForHost({ method, url, headers, redirect }, bytes);
-    ReflectApply(PromiseThen, hostCall("fetch", payload), [
-      (reply) => {
+    // The host call carries the whole body: a streamed body is read fully first.
+    const send = (bytes) => {
+      const payload = frameForHost({ method, url, headers, redirect }, bytes);
+      uponPromise(hostCall("fetch", payload), (reply) => {
         try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
-      },
-      (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)),
-    ]);
+      }, (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)));
+    };
+    if (body === null) send(null);
+    else uponPromise(bodyBytes(body), send, reject);
   });
 });

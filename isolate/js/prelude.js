@@ -1,18 +1,22 @@
 /*
- * Stockade web-platform prelude — part 1 of 11 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 18 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
  *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
  *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
- *   crypto, DOMException, Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   crypto, DOMException, the Streams standard (ReadableStream and its readers/controllers,
+ *   WritableStream, TransformStream, the queuing strategies, TextEncoderStream,
+ *   TextDecoderStream), Headers, Request, Response, fetch. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
- *      7 url-parser.js 8 url.js        9 clone.js     10 fetch.js   11 prelude-end.js
+ *      7 url-parser.js 8 url.js        9 clone.js     10 streams-core.js      11 streams-readable.js
+ *     12 streams-byte.js   13 streams-pipe.js   14 streams-writable.js   15 streams-transform.js
+ *     16 fetch-body.js     17 fetch.js          18 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -59,17 +63,37 @@
  * HOST EXPORTS — the script's completion value (keep it; tenant code never sees it). A frozen,
  * null-prototype object:
  *   newRequest(method: string, url: string, headers: string[] (flat [n0, v0, n1, v1, ...]),
- *              body: Uint8Array | null) -> Request
- *       Builds the Request handed to the tenant. Throws TypeError on an invalid url/method/header.
+ *              body: null | Uint8Array | { pull(): Promise<Uint8Array | null>, cancel(reason): void })
+ *              -> Request
+ *       Builds the Request handed to the tenant. Throws TypeError on an invalid url/method/header
+ *       or body. A Uint8Array is the whole body; the prelude keeps it without copying (the host
+ *       must not change it afterwards). A source object is read lazily: request.body is a byte
+ *       stream over it, and `pull` is called (with the source as `this`) only when that stream
+ *       wants more, i.e. when a read is waiting (no read-ahead beyond one chunk); it resolves with
+ *       the next chunk (the prelude takes the chunk's ArrayBuffer: it is detached), or null at the
+ *       end of the body, after which it is never called again; a rejection (or a non-Uint8Array
+ *       chunk) errors the stream. `cancel(reason)` is called at most once, when the tenant cancels
+ *       the stream before its end; its result is ignored.
  *   readResponse(value: unknown) -> [status: number, statusText: string, headers: string[] (flat,
- *              lower-case names, set-cookie kept separate), body: Uint8Array | null]
- *       Throws TypeError unless `value` is a genuine Response whose body is unused; marks it used.
- *       The returned Uint8Array is a private copy the host may keep.
+ *              lower-case names, set-cookie kept separate), body: null | Uint8Array | reader]
+ *       Throws TypeError unless `value` is a genuine Response whose body is neither used nor
+ *       locked; marks it used. A Uint8Array is the whole body, known without running tenant code
+ *       (made from bytes, a string or URLSearchParams, or an untouched stream the prelude made
+ *       over such bytes, e.g. `new Response(res.body, res)`); it is read-only for the host (it
+ *       may be shared with a clone). Otherwise the body is a frozen reader
+ *         { read(): Promise<Uint8Array | null>, cancel(reason): Promise<void> }
+ *       that reads the response's stream through the spec's internal operations (never through
+ *       methods tenant code can replace): `read` resolves with the next chunk (possibly empty;
+ *       copy it out at once, tenant code may still hold it), null at the end, rejects with the
+ *       stream's error, or with a TypeError (and cancels the stream) when a chunk is not a
+ *       Uint8Array. Because tenant code can install `then` on prototypes, the host must still
+ *       check natively that what `read` resolves with is a Uint8Array or null.
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
  *
- * LIMITS (deliberate): no streams (Request/Response have no `body` stream; text/json/arrayBuffer/
- * bytes only), no Blob/FormData/AbortSignal, fetch always rejects, structuredClone has no
+ * LIMITS (deliberate): no Blob/FormData/AbortSignal (WritableStreamDefaultController.signal is a
+ * minimal stand-in; pipeTo accepts any object shaped like an AbortSignal), streams are not
+ * transferable, fetch() reads a streamed request body fully before sending, structuredClone has no
  * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
  * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */

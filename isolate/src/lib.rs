@@ -66,6 +66,13 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/url-parser.js"),
     include_str!("../js/url.js"),
     include_str!("../js/clone.js"),
+    include_str!("../js/streams-core.js"),
+    include_str!("../js/streams-readable.js"),
+    include_str!("../js/streams-byte.js"),
+    include_str!("../js/streams-pipe.js"),
+    include_str!("../js/streams-writable.js"),
+    include_str!("../js/streams-transform.js"),
+    include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/prelude-end.js"),
 ];

@@ -3,11 +3,17 @@
 import { readFileSync } from "node:fs";
 import { randomFillSync } from "node:crypto";
 import vm from "node:vm";
+import v8 from "node:v8";
+
+// V8 13.6 (the engine's) ships ArrayBuffer.prototype.transfer; Node 20's V8 has it behind a flag.
+// Contexts created after this call get it, which the streams parts need.
+v8.setFlagsFromString("--harmony-rab-gsab-transfer");
 
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
-  "url-parser.js", "url.js", "clone.js", "fetch.js", "prelude-end.js",
+  "url-parser.js", "url.js", "clone.js", "streams-core.js", "streams-readable.js", "streams-byte.js",
+  "streams-pipe.js", "streams-writable.js", "streams-transform.js", "fetch-body.js", "fetch.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

@@ -34,7 +34,14 @@ function reachableFrom(roots) {
     for (const key of Reflect.ownKeys(o)) {
       const d = Object.getOwnPropertyDescriptor(o, key);
       visit(d.value); visit(d.get); visit(d.set);
-      try { if (d.get) visit(Reflect.apply(d.get, o, [])); } catch { /* wrong receiver */ }
+      try {
+        if (d.get) {
+          const got = Reflect.apply(d.get, o, []);
+          // Web IDL promise attributes (a stream reader's `closed`) reject on a wrong receiver.
+          if (got !== null && typeof got === "object" && typeof got.then === "function") got.then(visit, () => {});
+          visit(got);
+        }
+      } catch { /* wrong receiver */ }
       if (typeof d.value === "function" && key !== "constructor" && d.value.length === 0) {
         try {
           const result = Reflect.apply(d.value, o, []);

@@ -965,7 +965,7 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outc
   params.array_buffer_allocator = &anchor_buffers;
   params.snapshot_blob = &g_snapshot;
   params.external_references = ExternalReferences();
-  params.constraints.ConfigureDefaultsFromHeapSize(0, 4u << 20);
+  params.constraints.ConfigureDefaultsFromHeapSize(0, 8u << 20);
   g_anchor = v8::Isolate::New(params);
   if (!g_anchor) {
     SetValue(out, STK_INTERNAL, "V8 could not create the anchor isolate");

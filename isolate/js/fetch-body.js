@@ -1,0 +1,371 @@
+// ---- fetch-body.js: the Fetch standard's bodies (a stream plus, when known, its bytes). --------
+// A body is a BodyState: its ReadableStream (a byte stream, made lazily: nobody pays for a stream
+// they never ask for), the bytes it was made from when known, or the host's pull source for
+// requests arriving from the host. Guarantees: a body's bytes are private (consumers get copies);
+// a stream is read only through internal read requests; once a stream exists it alone decides
+// whether the body is used. Fast path: a body whose stream is untouched (or not made yet) and
+// whose bytes are known is consumed without running a stream, with the same observable result.
+
+const EMPTY_BYTES = new Uint8Array(0);
+const searchParamsToString = uncurry(URLSearchParams.prototype.toString);
+const isURLSearchParams = (v) => { try { searchParamsToString(v); return true; } catch { return false; } };
+
+const BodyState = internalClass(class BodyState {
+  stream = null; // ReadableStreamState, once made
+  bytes = null; // Uint8Array: the whole body, known without running a stream (null once a stream exists)
+  host = null; // { pull, cancel, self }: the host's source of a request body
+  taken = false; // consumed through the fast path before a stream existed
+  fromStream = false; // extracted from a ReadableStream (the spec's "source is null")
+});
+
+function bodyFromBytes(bytes) {
+  const b = new BodyState();
+  b.bytes = bytes;
+  return b;
+}
+
+/** Extracts a body: { body: BodyState | null, type: default Content-Type | null }. */
+function extractBody(init) {
+  if (init === null || init === undefined) return { body: null, type: null };
+  if (isObject(init)) {
+    const s = streamRecord(init);
+    if (s !== undefined) {
+      if (s.disturbed || IsReadableStreamLocked(s)) throw new TypeError("The body stream is disturbed or locked");
+      const b = new BodyState();
+      b.stream = s;
+      b.fromStream = true;
+      return { body: b, type: null };
+    }
+    if (isArrayBuffer(init) || typedArrayName(init) !== undefined || isDataView(init)) {
+      return { body: bodyFromBytes(bufferSourceBytes(init, "body").slice()), type: null };
+    }
+    if (isURLSearchParams(init)) {
+      return { body: bodyFromBytes(utf8Encode(searchParamsToString(init))), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+    }
+  }
+  return { body: bodyFromBytes(utf8Encode(toUSVString(init))), type: "text/plain;charset=UTF-8" };
+}
+
+/** "Close a ReadableStream" for the prelude's own byte streams. */
+function closeByteStream(c) {
+  ReadableByteStreamControllerClose(c);
+  if (c.pendingPullIntos.length > 0) ReadableByteStreamControllerRespond(c, 0);
+}
+
+/** A byte stream over `bytes` (never modified; chunks handed out are copies). */
+function streamOverBytes(bytes) {
+  let remaining = bytes;
+  const stream = CreateReadableByteStream(noop, () => {
+    const c = stream.controller;
+    stream.source = null;
+    if (remaining.length > 0) {
+      const request = ReadableByteStreamControllerGetBYOBRequest(c);
+      if (request !== null) {
+        const view = request.view;
+        const n = MathMin(view.length, remaining.length);
+        Uint8ArraySet(view, remaining.subarray(0, n));
+        remaining = remaining.subarray(n);
+        ReadableByteStreamControllerRespond(c, n);
+      } else {
+        ReadableByteStreamControllerEnqueue(c, new Uint8ArrayCtor(remaining));
+        remaining = EMPTY_BYTES;
+      }
+    }
+    if (remaining.length === 0 && c.stream.state === "readable" && !c.closeRequested) closeByteStream(c);
+    return resolvedUndefined();
+  }, () => {
+    stream.source = null;
+    remaining = EMPTY_BYTES;
+    return resolvedUndefined();
+  });
+  stream.source = bytes;
+  return stream;
+}
+
+/** A byte stream over the host's pull source: pulled only when a read waits (no read-ahead),
+ *  never again after it ended; its chunks' buffers are transferred into the stream. */
+function streamOverHostSource(host) {
+  let ended = false;
+  const pullOnce = () => {
+    let p;
+    try {
+      p = ReflectApply(host.pull, host.self, []);
+    } catch (e) {
+      return promiseRejectedWith(e);
+    }
+    return promiseThen(promiseResolvedWith(p), (chunk) => {
+      const c = stream.controller;
+      if (chunk === null || chunk === undefined) {
+        ended = true;
+        if (c.stream.state === "readable" && !c.closeRequested) closeByteStream(c);
+        return undefined;
+      }
+      if (!isUint8Array(chunk)) throw new TypeError("the request body source produced a chunk that is not a Uint8Array");
+      if (typedArrayByteLength(chunk) === 0) return pullOnce();
+      if (c.stream.state === "readable" && !c.closeRequested) ReadableByteStreamControllerEnqueue(c, chunk);
+      return undefined;
+    }, undefined);
+  };
+  const stream = CreateReadableByteStream(noop, () => (ended ? resolvedUndefined() : pullOnce()), (reason) => {
+    if (!ended) {
+      ended = true;
+      try {
+        ReflectApply(host.cancel, host.self, [reason]);
+      } catch {}
+    }
+    return resolvedUndefined();
+  });
+  return stream;
+}
+
+/** The body's stream, made on first need. */
+function bodyStream(b) {
+  if (b.stream !== null) return b.stream;
+  let stream;
+  if (b.host !== null) {
+    stream = streamOverHostSource(b.host);
+    b.host = null;
+  } else {
+    stream = streamOverBytes(b.taken ? EMPTY_BYTES : b.bytes);
+    b.bytes = null;
+  }
+  if (b.taken) {
+    // Consumed before the stream existed: show what reading it fully leaves behind.
+    AcquireReadableStreamDefaultReader(stream, false);
+    stream.disturbed = true;
+    stream.source = null;
+    closeByteStream(stream.controller);
+  }
+  b.stream = stream;
+  return stream;
+}
+
+const bodyDisturbed = (b) => (b.stream !== null ? b.stream.disturbed : b.taken);
+/** The spec's "unusable": a body whose stream is disturbed or locked. */
+const bodyUnusable = (b) => b !== null && (b.stream !== null ? b.stream.disturbed || IsReadableStreamLocked(b.stream) : b.taken);
+
+/** Fast path: takes the body's bytes when known without running a stream, marking the body used
+ *  (as reading it fully would); null when the stream must run. The body must be usable. */
+function takeKnownBytes(b) {
+  const s = b.stream;
+  if (s === null) {
+    if (b.host !== null) return null;
+    const bytes = b.bytes;
+    b.bytes = null;
+    b.taken = true;
+    return bytes;
+  }
+  if (s.source === null || s.state !== "readable") return null;
+  const bytes = s.source;
+  s.source = null;
+  AcquireReadableStreamDefaultReader(s, false);
+  s.disturbed = true;
+  ReadableStreamCancel(s, undefined); // the stream's own source: nothing to wait for
+  return bytes;
+}
+
+/** The spec's "read all bytes" through an internal reader: a promise of one Uint8Array. */
+function readAllBytes(stream) {
+  const reader = AcquireReadableStreamDefaultReader(stream, false);
+  const result = new Deferred();
+  const chunks = new List();
+  let total = 0;
+  let inRead = false;
+  let readAgain = false;
+  const request = {
+    chunkSteps: (chunk) => {
+      if (!isUint8Array(chunk)) {
+        result.reject(new TypeError("The body stream produced a chunk that is not a Uint8Array"));
+        return;
+      }
+      const n = typedArrayByteLength(chunk);
+      chunks.push(n === 0 ? EMPTY_BYTES : new Uint8ArrayCtor(chunk));
+      total += n;
+      if (inRead) readAgain = true;
+      else loop();
+    },
+    closeSteps: () => {
+      const out = new Uint8ArrayCtor(total);
+      let offset = 0;
+      while (chunks.length > 0) {
+        const c = chunks.shift();
+        Uint8ArraySet(out, c, offset);
+        offset += c.length;
+      }
+      result.resolve(out);
+    },
+    errorSteps: (e) => result.reject(e),
+  };
+  // Iterative read-loop: chunks available synchronously do not grow the stack.
+  const loop = () => {
+    do {
+      readAgain = false;
+      inRead = true;
+      ReadableStreamDefaultReaderRead(reader, request);
+      inRead = false;
+    } while (readAgain);
+  };
+  loop();
+  return result.promise;
+}
+
+/** The whole body as bytes (the body must be non-null and usable); marks it used. */
+function bodyBytes(b) {
+  const bytes = takeKnownBytes(b);
+  return bytes !== null ? promiseResolvedWith(bytes) : readAllBytes(bodyStream(b));
+}
+
+/** The spec's "consume body". */
+function consumeBody(b, convert) {
+  if (b === null) return promiseCall(convert, undefined, [EMPTY_BYTES]);
+  if (bodyUnusable(b)) return rejectType("Body has already been consumed.");
+  const bytes = takeKnownBytes(b);
+  if (bytes !== null) return promiseCall(convert, undefined, [bytes]);
+  return promiseThen(readAllBytes(bodyStream(b)), convert, undefined);
+}
+
+/** Clones a body for clone() (the caller checked it is usable): tees its stream, or shares its
+ *  immutable bytes when no stream exists yet. */
+function cloneBody(b) {
+  if (b === null) return null;
+  if (b.stream === null && b.host === null) {
+    const copy = bodyFromBytes(b.bytes);
+    return copy;
+  }
+  const [out1, out2] = ReadableStreamTee(bodyStream(b), true);
+  b.stream = out1;
+  const copy = new BodyState();
+  copy.stream = out2;
+  copy.fromStream = b.fromStream;
+  return copy;
+}
+
+/** Moves a Request's body into a new Request (the spec's proxy of the input body). */
+function proxyBody(b) {
+  const copy = new BodyState();
+  copy.fromStream = b.fromStream;
+  if (b.stream === null) {
+    copy.bytes = b.bytes;
+    copy.host = b.host;
+    b.bytes = b.host = null;
+    b.taken = true;
+    return copy;
+  }
+  const bytes = takeKnownBytes(b);
+  if (bytes !== null) {
+    copy.bytes = bytes;
+    return copy;
+  }
+  const identity = CreateTransformStream((chunk) => {
+    TransformStreamDefaultControllerEnqueue(identity.controller, chunk);
+    return resolvedUndefined();
+  }, resolvedUndefined);
+  setHandled(ReadableStreamPipeTo(b.stream, identity.writable, false, false, false, undefined));
+  copy.stream = identity.readable;
+  return copy;
+}
+
+function utf8DecodeStripBOM(bytes) {
+  const s = utf8Decode(bytes);
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+}
+const JSONParse = JSON.parse;
+
+/** Installs the Body mixin on a prototype; `bodyOf(self)` brand-checks and returns the body. */
+function installBody(proto, bodyOf) {
+  const methods = {
+    get body() {
+      const b = bodyOf(this);
+      return b === null ? null : bodyStream(b).pub;
+    },
+    get bodyUsed() {
+      const b = bodyOf(this);
+      return b !== null && bodyDisturbed(b);
+    },
+    arrayBuffer() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, (bytes) => new Uint8ArrayCtor(bytes).buffer);
+    },
+    bytes() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, (bytes) => new Uint8ArrayCtor(bytes));
+    },
+    text() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, utf8DecodeStripBOM);
+    },
+    json() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, (bytes) => JSONParse(utf8DecodeStripBOM(bytes)));
+    },
+    blob() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, () => { throw new TypeError("Blob bodies are not supported in this runtime"); });
+    },
+    formData() {
+      let b;
+      try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
+      return consumeBody(b, () => { throw new TypeError("FormData bodies are not supported in this runtime"); });
+    },
+  };
+  for (const key of ReflectOwnKeys(methods)) {
+    const d = ObjectGetOwnPropertyDescriptor(methods, key);
+    d.enumerable = true;
+    ObjectDefineProperty(proto, key, d);
+  }
+}
+
+/** The host's view of a response body stream: reads through the internal reader only. */
+function hostBodyReader(stream) {
+  const reader = AcquireReadableStreamDefaultReader(stream, false);
+  stream.disturbed = true;
+  return ObjectFreeze({
+    __proto__: null,
+    read() {
+      if (reader.stream === undefined) return promiseResolvedWith(null);
+      const d = new Deferred();
+      ReadableStreamDefaultReaderRead(reader, {
+        chunkSteps: (chunk) => {
+          if (!isUint8Array(chunk)) {
+            const e = new TypeError("The response body stream produced a chunk that is not a Uint8Array");
+            setHandled(ReadableStreamCancel(stream, e));
+            d.reject(e);
+            return;
+          }
+          d.resolve(chunk);
+        },
+        closeSteps: () => d.resolve(null),
+        errorSteps: (e) => d.reject(e),
+      });
+      return d.promise;
+    },
+    cancel(reason) {
+      return ReadableStreamCancel(stream, reason);
+    },
+  });
+}
+
+/** The host contract's body of a response being answered: null, the whole body, or a reader. */
+function bodyForHost(b) {
+  if (b === null) return null;
+  const bytes = takeKnownBytes(b);
+  if (bytes !== null) return bytes;
+  return hostBodyReader(bodyStream(b));
+}
+
+/** A request body from the host: null, a Uint8Array (kept, not copied) or a pull source. */
+function bodyFromHost(body) {
+  if (body === null || body === undefined) return null;
+  if (isUint8Array(body)) return bodyFromBytes(body);
+  if (isObjectLike(body) && typeof body.pull === "function" && typeof body.cancel === "function") {
+    const b = new BodyState();
+    b.host = { pull: body.pull, cancel: body.cancel, self: body };
+    return b;
+  }
+  throw new TypeError("newRequest: the body must be null, a Uint8Array or a { pull, cancel } source");
+}
