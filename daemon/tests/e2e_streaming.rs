@@ -3,7 +3,8 @@
 //! chunk reaches the client while its handler still runs, a body cut when its stream fails,
 //! `waitUntil` work calling the host after the response, and the app's own `Authorization`.
 mod common;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
@@ -52,6 +53,89 @@ impl Read for Pattern {
         }
         self.left -= n;
         Ok(n)
+    }
+}
+
+/// A raw HTTP/1.1 exchange, for what a client library hides: a request whose chunked body a
+/// thread of its own writes (from `body`, up to `limit` bytes, then the last chunk unless
+/// `finish` is false) while the caller reads the response head (status, headers).
+fn raw_post(
+    d: &Daemon,
+    path: &str,
+    token: &str,
+    mut body: impl Read + Send + 'static,
+    finish: bool,
+) -> (BufReader<TcpStream>, u16, Vec<(String, String)>) {
+    let addr = d.base.trim_start_matches("http://");
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).expect("head");
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let sent = writer
+                .write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| writer.write_all(&buf[..n]))
+                .and_then(|()| writer.write_all(b"\r\n"));
+            if sent.is_err() {
+                return;
+            }
+        }
+        if finish {
+            let _ = writer.write_all(b"0\r\n\r\n");
+        }
+    });
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':') {
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    (reader, status, headers)
+}
+
+/// Reads a chunked body, handing each piece to `each`; `Err` if it is cut.
+fn read_chunked(
+    reader: &mut BufReader<TcpStream>,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), String> {
+    let mut line = String::new();
+    let mut buf = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        let size = usize::from_str_radix(line.trim_end(), 16)
+            .map_err(|_| format!("bad chunk size line {line:?}"))?;
+        if size == 0 {
+            return Ok(());
+        }
+        buf.resize(size + 2, 0);
+        reader.read_exact(&mut buf).map_err(|e| e.to_string())?;
+        each(&buf[..size]);
     }
 }
 
@@ -112,32 +196,28 @@ fn a_100_mib_upload_is_echoed_chunk_by_chunk_with_the_worker_memory_flat() {
         });
         (stop, handle)
     };
-    let response = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .build()
-        .expect("client")
-        .post(format!("{}/v1/workers/{id}/fetch/", d.base))
-        .bearer_auth(&t)
-        .body(reqwest::blocking::Body::new(Pattern { left: total, at: 0 }))
-        .send()
-        .expect("upload");
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(response.headers()["x-echo"], "1");
-    let mut reader = response;
-    let mut buf = vec![0u8; 256 << 10];
+    let (mut reader, status, headers) = raw_post(
+        &d,
+        &format!("/v1/workers/{id}/fetch/"),
+        &t,
+        Pattern { left: total, at: 0 },
+        true,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains(&("x-echo".into(), "1".into())),
+        "{headers:?}"
+    );
     let (mut got, mut mismatch) = (0usize, None);
-    loop {
-        let n = reader.read(&mut buf).expect("the echo streams back");
-        if n == 0 {
-            break;
-        }
-        for (i, b) in buf[..n].iter().enumerate() {
+    read_chunked(&mut reader, |piece| {
+        for (i, b) in piece.iter().enumerate() {
             if mismatch.is_none() && *b != ((got + i) as u64 % 251) as u8 {
                 mismatch = Some(got + i);
             }
         }
-        got += n;
-    }
+        got += piece.len();
+    })
+    .expect("the echo streams back whole");
     sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.1.join().expect("sampler");
     assert_eq!(got, total, "every byte came back");
@@ -151,48 +231,71 @@ fn a_100_mib_upload_is_echoed_chunk_by_chunk_with_the_worker_memory_flat() {
     );
 }
 
+/// An upload the test feeds piece by piece: reading it waits for the next piece.
+struct Fed(std::sync::mpsc::Receiver<Vec<u8>>);
+
+impl Read for Fed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.recv() {
+            Ok(piece) => {
+                let n = piece.len().min(buf.len());
+                buf[..n].copy_from_slice(&piece[..n]);
+                Ok(n)
+            }
+            Err(_) => Ok(0),
+        }
+    }
+}
+
+/// One chunk of a chunked body.
+fn next_chunk(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("chunk size");
+    let size = usize::from_str_radix(line.trim_end(), 16).expect("hex size");
+    let mut chunk = vec![0u8; size + 2];
+    reader.read_exact(&mut chunk).expect("chunk");
+    chunk.truncate(size);
+    chunk
+}
+
 #[test]
 fn a_streamed_response_reaches_the_client_while_its_handler_still_runs() {
     let _serial = serial();
     let d = Daemon::start("sse", 1, 1, ROOMY);
     let t = tenant_token(0);
-    // The stream's second event waits for a second request, which the client only sends once
-    // it has read the first event: if the first were held back until the handler finished,
-    // this could never complete.
+    // One event per piece of the upload: the client sends its second piece only after it has
+    // read the first event, so the handler cannot have finished when that event arrives.
     let id = load_js(
         &d,
         &t,
-        "let release; const released = new Promise((r) => { release = r; });
-         export default { async fetch(req) {
-           if (new URL(req.url).pathname === '/release') { release(); return new Response('released'); }
-           const enc = new TextEncoder();
-           const body = new ReadableStream({ async start(c) {
-             c.enqueue(enc.encode('data: first\\n\\n'));
-             await released;
-             c.enqueue(enc.encode('data: second\\n\\n'));
-             c.close();
+        "export default { fetch(req) {
+           const reader = req.body.getReader();
+           const enc = new TextEncoder(), dec = new TextDecoder();
+           const body = new ReadableStream({ async pull(c) {
+             const { value, done } = await reader.read();
+             if (done) { c.enqueue(enc.encode('event: end\\n\\n')); c.close(); return; }
+             c.enqueue(enc.encode('data: ' + dec.decode(value) + '\\n\\n'));
            } });
            return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
          } };",
     );
-    let mut events = client()
-        .get(format!("{}/v1/workers/{id}/fetch/events", d.base))
-        .bearer_auth(&t)
-        .send()
-        .expect("events");
-    assert_eq!(events.headers()["content-type"], "text/event-stream");
-    let mut first = [0u8; 13];
-    events.read_exact(&mut first).expect("the first event");
-    assert_eq!(&first, b"data: first\n\n");
-    let released = client()
-        .get(format!("{}/v1/workers/{id}/fetch/release", d.base))
-        .bearer_auth(&t)
-        .send()
-        .expect("release");
-    assert_eq!(released.text().expect("text"), "released");
-    let mut rest = String::new();
-    events.read_to_string(&mut rest).expect("the rest");
-    assert_eq!(rest, "data: second\n\n");
+    let (feed, pieces) = std::sync::mpsc::channel();
+    feed.send(b"one".to_vec()).expect("feed");
+    let (mut reader, status, headers) = raw_post(
+        &d,
+        &format!("/v1/workers/{id}/fetch/"),
+        &t,
+        Fed(pieces),
+        true,
+    );
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-type".into(), "text/event-stream".into())));
+    assert_eq!(next_chunk(&mut reader), b"data: one\n\n");
+    feed.send(b"two".to_vec()).expect("feed");
+    assert_eq!(next_chunk(&mut reader), b"data: two\n\n");
+    drop(feed); // the upload ends
+    assert_eq!(next_chunk(&mut reader), b"event: end\n\n");
+    assert_eq!(next_chunk(&mut reader), b"", "the body ends cleanly");
 }
 
 #[test]
@@ -204,28 +307,49 @@ fn a_handler_answers_before_reading_its_upload_and_reads_it_chunk_by_chunk() {
         &d,
         &t,
         "export default { async fetch(req) {
-           if (req.headers.get('x-mode') === 'ignore') return new Response('early');
+           if (new URL(req.url).search === '?ignore') return new Response('early');
            let chunks = 0, bytes = 0;
            for await (const chunk of req.body) { chunks++; bytes += chunk.length; }
            return Response.json({ chunks, bytes });
          } };",
     );
-    let upload = |mode: &str, len: usize| {
-        client()
-            .post(format!("{}/v1/workers/{id}/fetch/", d.base))
-            .bearer_auth(&t)
-            .header("x-mode", mode)
-            .body(reqwest::blocking::Body::new(Pattern { left: len, at: 0 }))
-            .send()
-            .expect("upload")
-    };
-    let counted: serde_json::Value = upload("count", 8 << 20).json().expect("json");
+    let counted: serde_json::Value = client()
+        .post(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .body(reqwest::blocking::Body::new(Pattern {
+            left: 8 << 20,
+            at: 0,
+        }))
+        .send()
+        .expect("upload")
+        .json()
+        .expect("json");
     assert_eq!(counted["bytes"], 8 << 20);
     assert!(
         counted["chunks"].as_u64().unwrap_or(0) > 8,
         "read in many chunks: {counted}"
     );
-    assert_eq!(upload("ignore", 8 << 20).text().expect("text"), "early");
+    // The answer comes while the upload is still under way: the client has sent 64 KiB of
+    // it and waits for the response before sending more.
+    let (mut reader, status, headers) = raw_post(
+        &d,
+        &format!("/v1/workers/{id}/fetch/?ignore"),
+        &t,
+        Pattern {
+            left: 64 << 10,
+            at: 0,
+        },
+        false,
+    );
+    assert_eq!(status, 200);
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("a known length");
+    let mut early = vec![0u8; length];
+    reader.read_exact(&mut early).expect("the answer");
+    assert_eq!(early, b"early");
 }
 
 #[test]

@@ -16,7 +16,7 @@ const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
 let web = null; // the prelude's exports: newRequest, readResponse
-// hostCall(name, Uint8Array?) -> Promise<Uint8Array>: the one road from an isolate to its host
+// hostCall(name, Uint8Array?, task?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
 const hostCall = __stockade_host.call;
 
@@ -81,22 +81,23 @@ function asciiBytes(text) {
 
 // The request body the host streams: its first bytes (`inline`, possibly empty), then one
 // `body.read` host call per chunk the handler asks for (an empty answer is the end).
-function streamedBody(inline) {
+// Its host calls name `task`: a neighbour's request may be the one that resumes the stream.
+function streamedBody(inline, task) {
   let first = isView(inline) && inline.length > 0 ? inline : null;
   let ended = false;
   return {
-    pull() {
+    // async/await, not .then: tenant code may have replaced Promise.prototype.then.
+    async pull() {
       if (first !== null) {
         const chunk = first;
         first = null;
-        return PromiseResolve(chunk);
+        return chunk;
       }
-      if (ended) return PromiseResolve(null);
-      return hostCall("body.read").then((chunk) => {
-        if (chunk.length > 0) return chunk;
-        ended = true;
-        return null;
-      });
+      if (ended) return null;
+      const chunk = await hostCall("body.read", undefined, task);
+      if (chunk.length > 0) return chunk;
+      ended = true;
+      return null;
     },
     cancel() {
       first = null;
@@ -108,25 +109,26 @@ function streamedBody(inline) {
 // Streams a response body to the host: one `body.write` per chunk (each waits until the host
 // took the previous one: backpressure), then `body.end`; a failing stream ends the body with
 // its error, which cuts the client's response.
-async function pumpBody(reader) {
+// Its host calls name `task`, for the same reason as streamedBody's.
+async function pumpBody(reader, task) {
   try {
     for (;;) {
       const chunk = await reader.read();
       if (chunk === null) break;
       for (let at = 0; at < chunk.length; at += WRITE_CHUNK) {
-        await hostCall("body.write", subarray(chunk, at, at + WRITE_CHUNK));
+        await hostCall("body.write", subarray(chunk, at, at + WRITE_CHUNK), task);
       }
     }
   } catch (e) {
     try { await reader.cancel(e); } catch {}
     const why = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : e;
-    await hostCall("body.end", asciiBytes(`the response body failed: ${why}`));
+    await hostCall("body.end", asciiBytes(`the response body failed: ${why}`), task);
     return;
   }
-  await hostCall("body.end");
+  await hostCall("body.end", undefined, task);
 }
 
-async function invokeFetch(ns, payload, body) {
+async function invokeFetch(ns, payload, body, task) {
   const handler = ns.default;
   if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
     throw new TypeError("the main module's default export has no fetch(request, env, ctx) method");
@@ -134,7 +136,7 @@ async function invokeFetch(ns, payload, body) {
   const req = parse(payload);
   const flat = [];
   for (const [name, value] of req.headers) flat.push(name, value);
-  const request = web.newRequest(req.method, req.url, flat, req.streamed === true ? streamedBody(body) : body);
+  const request = web.newRequest(req.method, req.url, flat, req.streamed === true ? streamedBody(body, task) : body);
   const background = backgroundWork();
   const ctx = {
     waitUntil(p) { background.waitUntil(p); },
@@ -149,7 +151,7 @@ async function invokeFetch(ns, payload, body) {
   if (out === null || isView(out)) {
     return [stringify({ status, headers: pairs }), out, background.drain()];
   }
-  const pump = pumpBody(out);
+  const pump = pumpBody(out, task);
   const rest = (async () => {
     await pump;
     await background.drain();
@@ -166,7 +168,7 @@ async function invokeDefault(ns, payload) {
 }
 
 __stockade_host.setInvoker(
-  function invoke(ns, kind, payload, body) {
+  function invoke(ns, kind, payload, body, task) {
     if (kind === 2) {
       // Debug builds only (STOCKADE_TEST_HOST_CALLS, see engine.rs), and only in an isolate the
       // host asks for it (stk_install_test_hooks): lets tests prove the host-call road end to end.
@@ -178,7 +180,7 @@ __stockade_host.setInvoker(
       }
       return PromiseResolve();
     }
-    return kind === 1 ? invokeFetch(ns, payload, body) : invokeDefault(ns, payload);
+    return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {
     web = exports;

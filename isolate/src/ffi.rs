@@ -22,7 +22,7 @@ pub struct StkHost {
     pub clear_timer: unsafe extern "C" fn(*mut c_void, u32),
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
     pub host_call:
-        unsafe extern "C" fn(*mut c_void, u32, *const u8, usize, *const u8, usize) -> i32,
+        unsafe extern "C" fn(*mut c_void, u32, u32, *const u8, usize, *const u8, usize) -> i32,
 }
 
 #[repr(C)]

@@ -260,6 +260,7 @@ unsafe extern "C" fn host_resolve(
 unsafe extern "C" fn host_call(
     ud: *mut c_void,
     call: u32,
+    task: u32,
     name: *const u8,
     name_len: usize,
     payload: *const u8,
@@ -267,7 +268,9 @@ unsafe extern "C" fn host_call(
 ) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
-    let task = st.current;
+    // The runtime names the task when the entry may run for another one (see bridge.h); a task
+    // that is over (or never was) may not call.
+    let task = if task == 0 { st.current } else { task };
     if !st.calling_tasks.contains(&task)
         || name.is_null()
         || name_len > MAX_HOST_CALL_NAME

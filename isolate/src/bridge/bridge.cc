@@ -486,10 +486,14 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   auto refuse = [&](v8::Local<v8::String> why) {
     resolver->Reject(ctx, v8::Exception::TypeError(why)).FromMaybe(false);
   };
-  if (!args[0]->IsString() || !(args[1]->IsUint8Array() || args[1]->IsUndefined())) {
-    refuse(v8::String::NewFromUtf8Literal(isolate, "hostCall(name, Uint8Array?)"));
+  if (!args[0]->IsString() || !(args[1]->IsUint8Array() || args[1]->IsUndefined()) ||
+      !(args[2]->IsUndefined() || args[2]->IsUint32())) {
+    refuse(v8::String::NewFromUtf8Literal(isolate, "hostCall(name, Uint8Array?, task?)"));
     return;
   }
+  // The runtime names the invocation a call belongs to when the current entry may run for
+  // another one (a streamed body resumed by a neighbour's request); tenants never hold `call`.
+  const uint32_t task = args[2]->IsUint32() ? args[2].As<v8::Uint32>()->Value() : 0;
   std::string name = Utf8(isolate, args[0]);
   std::vector<uint8_t> payload;
   if (args[1]->IsUint8Array()) {
@@ -501,7 +505,7 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (id == 0) id = ++iso->next_call;
   const int32_t refused =
       iso->host.host_call
-          ? iso->host.host_call(iso->host.userdata, id,
+          ? iso->host.host_call(iso->host.userdata, id, task,
                                 reinterpret_cast<const uint8_t*>(name.data()), name.size(),
                                 payload.data(), payload.size())
           : 1;
@@ -1260,10 +1264,11 @@ int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, uint32_t inv, 
     }
     body_value = v8::Uint8Array::New(buffer, 0, body_len);
   }
-  v8::Local<v8::Value> argv[4] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
-                                  Str(isolate, payload, payload_len), body_value};
+  v8::Local<v8::Value> argv[5] = {module->GetModuleNamespace(), v8::Integer::New(isolate, kind),
+                                  Str(isolate, payload, payload_len), body_value,
+                                  v8::Integer::NewFromUnsigned(isolate, inv)};
   v8::Local<v8::Value> result;
-  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&result)) {
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 5, argv).ToLocal(&result)) {
     FromTryCatch(isolate, ctx, tc, out);
     return out->status;
   }

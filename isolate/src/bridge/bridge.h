@@ -35,11 +35,12 @@ typedef struct {
   // Resolve `specifier` imported from module `referrer` to a module index returned by
   // stk_module_compile/stk_module_synthetic, or -1 when it is outside the worker's module set.
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
-  // A host call `call_id` named `name` with `payload` (both borrowed for this call): the host
-  // answers later with stk_host_reply. Returns 0, or nonzero to refuse it (the promise the
-  // JavaScript got rejects at once): 2 when the invocation made its limit of outbound requests.
-  int32_t (*host_call)(void* userdata, uint32_t call_id, const uint8_t* name, size_t name_len,
-                       const uint8_t* payload, size_t payload_len);
+  // A host call `call_id` named `name` with `payload` (both borrowed for this call), made for
+  // invocation `task` (0: the invocation the current entry runs for): the host answers later
+  // with stk_host_reply. Returns 0, or nonzero to refuse it (the promise the JavaScript got
+  // rejects at once): 2 when the invocation made its limit of outbound requests.
+  int32_t (*host_call)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
+                       size_t name_len, const uint8_t* payload, size_t payload_len);
 } stk_host;
 
 typedef struct {
