@@ -91,3 +91,23 @@ pub fn current(readme: &str) -> Option<&str> {
     let end = start + readme[start..].find(END)?;
     Some(readme[start..end].trim_start_matches('\n'))
 }
+
+/// Every file's results as JSON (`STOCKADE_WPT_JSON`): `[{file, harness, elapsedMs, subtests:
+/// [{name, status, message}]}]`, `harness` null when it completed `OK`.
+pub fn json(results: &[FileResult]) -> serde_json::Value {
+    results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.test.path,
+                "harness": r.harness_error,
+                "elapsedMs": r.elapsed.as_millis() as u64,
+                "subtests": r.subtests.iter().map(|s| serde_json::json!({
+                    "name": s.name,
+                    "status": s.status_name(),
+                    "message": s.message,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}

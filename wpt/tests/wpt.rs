@@ -9,6 +9,7 @@
 //! - `STOCKADE_WPT_UPDATE=1`: rewrite the expectations from this run (keeping reasons, marking new
 //!   failures `TODO: reason`) and, unfiltered, the table in README.md; the test then passes.
 //! - `STOCKADE_WPT_VERBOSE=1`: every file's subtests and console output.
+//! - `STOCKADE_WPT_JSON=FILE`: also write every file's results there, as JSON.
 //! - `STOCKADE_WPT_JOBS=N`: threads (default: the CPUs); `STOCKADE_WPT_DIR`: the WPT folder.
 
 use std::path::Path;
@@ -83,6 +84,10 @@ fn web_platform_tests_match_the_expectations() {
 
     for r in &results {
         print_file(r, verbose);
+    }
+    if let Some(path) = std::env::var_os("STOCKADE_WPT_JSON") {
+        std::fs::write(&path, report::json(&results).to_string())
+            .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&path).display()));
     }
     let table = report::table(&results);
     println!(
