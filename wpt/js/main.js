@@ -3,10 +3,15 @@
 // every other module of the test (src/bundle.rs). Then it calls the default export:
 //   "run"      imports the bundle (testharness.js, reporter.js, the META includes and the test,
 //              one module each, statically imported in that order, so they evaluate in one job
-//              as a page's <script>s would: testharness.js's shell environment considers loading
-//              finished one microtask after it ran, which is after the test) and answers the
-//              results once the harness completes;
+//              as importScripts() would), then calls done(), and answers the results once the
+//              harness completes;
 //   "results"  answers what has been reported so far (after the run was cut short).
+// Completion follows WPT's dedicated-worker wrapper (`importScripts(test); done();`, with the
+// harness waiting for that done() as in a dedicated worker): reporter.js calls
+// setup({explicit_done: true}) and the run calls done() once the scripts have evaluated, or
+// reports the exception that stopped them to the harness (which then calls done() itself). One
+// departure: a file that asks for setup({single_test: true}) ends itself with its own done()
+// (WPT's worker wrapper would end it at once, before its timers ran).
 // How each classic script becomes a module, and what that changes, is in src/script.rs.
 // Trusts: nothing the test does after it starts (it may replace any global); the state below is
 // module-private and the answer is built from it.
@@ -128,13 +133,19 @@ function text(v) {
 const results = [];
 let harness = null; // { status, message } once the harness completed
 let earlyError = null; // an error before testharness.js could take it
+let harnessDone = null; // testharness.js's done(), taken before the test could replace it
+let singleTest = false; // the file called setup({single_test: true})
 let completed;
 const completion = new Promise((resolve) => { completed = resolve; });
 
 // reporter.js, right after testharness.js: takes the listeners back and registers the callbacks.
 export function installReporter() {
   restoreAddEventListener();
-  const { add_result_callback, add_completion_callback } = globalThis;
+  const { add_result_callback, add_completion_callback, add_start_callback, setup, done } = globalThis;
+  harnessDone = done;
+  add_start_callback((properties) => {
+    singleTest = properties !== null && typeof properties === "object" && properties.single_test === true;
+  });
   add_result_callback((t) => {
     results.push({ name: text(t.name), status: t.status, message: text(t.message) });
   });
@@ -142,6 +153,7 @@ export function installReporter() {
     harness = { status: status.status, message: text(status.message) };
     completed();
   });
+  setup({ explicit_done: true });
 }
 
 function uncaught(error) {
@@ -161,18 +173,21 @@ function answer() {
 export default async function (what) {
   if (what === "results") return answer();
   lendAddEventListener();
+  let threw = false;
   try {
     await import(CONFIG.bundle);
   } catch (e) {
+    threw = true;
     uncaught(e);
   } finally {
     if (listeners.error.length === 0) restoreAddEventListener();
   }
-  if (typeof globalThis.add_completion_callback !== "function" || earlyError !== null) {
-    // testharness.js itself did not load: nothing will complete.
+  if (harnessDone === null || earlyError !== null) {
+    // testharness.js itself (or the reporter) did not load: nothing will complete.
     earlyError ??= "testharness.js did not load";
     return answer();
   }
+  if (!threw && !singleTest) harnessDone();
   await completion;
   return answer();
 }

@@ -130,8 +130,11 @@ pub fn compare(results: &[FileResult], expected: &Expectations, complete: bool) 
             None => {
                 if let Some(h) = &r.harness_error {
                     out.push(format!(
-                        "UNEXPECTED FAIL {file}: the harness did not complete OK: {h}"
+                        "UNEXPECTED FAIL {file}: the harness did not complete OK ({} subtests \
+                         count as failed): {h}",
+                        r.subtests.len()
                     ));
+                    continue;
                 }
                 for s in r
                     .subtests

@@ -3,8 +3,8 @@
 //!
 //! Guarantees: every file gets a new [`Worker`] (nothing leaks from one file to the next); its
 //! load and its run are tasks under [`limits`] (the engine enforces CPU, memory and a wall limit
-//! of [`WALL`] per task) and this loop gives up on a file [`WALL`] + 5 s after it started
-//! whatever the engine does; a file whose harness did not report `OK` is marked so, with the
+//! per task, [`WALL`] unless the caller asks for another) and this loop gives up on a file that
+//! limit + 5 s after it started whatever the engine does; a file whose harness did not report `OK` is marked so, with the
 //! reason (harness status, limit, exception), and then counts all its subtests as failed.
 //! Trusts: the engine's limits; the JSON the runner's own main module answers (built from
 //! module-private state, see `js/main.js`).
@@ -19,14 +19,15 @@ use crate::bundle::{self, Scripts};
 use crate::collect::TestFile;
 use crate::serve;
 
-/// The wall limit of one file's run (the engine's, per task) and, plus 5 s, of this loop's.
+/// The default wall limit of one file's run (the engine's, per task) and, plus 5 s, of this loop's.
 pub const WALL: Duration = Duration::from_secs(60);
 
 /// Generous limits: WPT files are big (url-constructor has ~900 subtests and a 222 KB data file).
-pub fn limits() -> Limits {
+/// CPU time may use all of the wall time.
+pub fn limits(wall: Duration) -> Limits {
     Limits {
-        cpu: WALL,
-        wall: WALL,
+        cpu: wall,
+        wall,
         memory_bytes: 512 << 20,
         output_bytes: 16 << 20,
         sub_requests: 1000,
@@ -79,8 +80,14 @@ impl FileResult {
     }
 }
 
-/// Runs `tests` on `jobs` threads; results in the order of `tests`.
-pub fn run_all(scripts: &Scripts, tests: &[TestFile], jobs: usize) -> Vec<FileResult> {
+/// Runs `tests` on `jobs` threads, each file under the wall limit `wall`; results in the order
+/// of `tests`.
+pub fn run_all(
+    scripts: &Scripts,
+    tests: &[TestFile],
+    jobs: usize,
+    wall: Duration,
+) -> Vec<FileResult> {
     let engine = match Engine::init(stockade_isolate::V8Profile::Standard) {
         Ok(engine) => engine,
         Err(e) => {
@@ -100,7 +107,7 @@ pub fn run_all(scripts: &Scripts, tests: &[TestFile], jobs: usize) -> Vec<FileRe
             let spawned = builder.spawn_scoped(scope, || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(test) = tests.get(i) else { break };
-                let result = run_file(engine, scripts, test);
+                let result = run_file(engine, scripts, test, wall);
                 if let Ok(mut slots) = slots.lock() {
                     slots[i] = Some(result);
                 }
@@ -128,10 +135,15 @@ fn failed(test: &TestFile, why: String, started: Instant) -> FileResult {
     }
 }
 
-/// Runs one test file in a fresh isolate.
-pub fn run_file(engine: &'static Engine, scripts: &Scripts, test: &TestFile) -> FileResult {
+/// Runs one test file in a fresh isolate under the wall limit `wall`.
+pub fn run_file(
+    engine: &'static Engine,
+    scripts: &Scripts,
+    test: &TestFile,
+    wall: Duration,
+) -> FileResult {
     let started = Instant::now();
-    let deadline = started + WALL + Duration::from_secs(5);
+    let deadline = started + wall + Duration::from_secs(5);
     let mut set = match bundle::module_set(scripts, test) {
         Ok(set) => set,
         Err(e) => return failed(test, format!("runner: {e}"), started),
@@ -139,7 +151,7 @@ pub fn run_file(engine: &'static Engine, scripts: &Scripts, test: &TestFile) -> 
     // Without a protection key: this runs isolates on several threads of one process, which
     // keyed isolates do not support (see the worker's thread model); conformance, not isolation,
     // is what is measured here.
-    let mut worker = match Worker::with_mpk(engine, limits(), MpkMode::Off) {
+    let mut worker = match Worker::with_mpk(engine, limits(wall), MpkMode::Off) {
         Ok(w) => w,
         Err(e) => return failed(test, format!("isolate: {e}"), started),
     };

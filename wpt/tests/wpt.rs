@@ -80,7 +80,7 @@ fn web_platform_tests_match_the_expectations() {
         .collect();
     assert!(!tests.is_empty(), "no WPT file matches {filters:?}");
     let scripts = Scripts::new(&root);
-    let results = run::run_all(&scripts, &tests, jobs);
+    let results = run::run_all(&scripts, &tests, jobs, run::WALL);
 
     for r in &results {
         print_file(r, verbose);
