@@ -54,6 +54,13 @@ defineProperty(globalThis, "location", { get: () => location, enumerable: true, 
 
 if (CONFIG.title !== null) value("META_TITLE", CONFIG.title, true);
 
+// What WPT's wrapper for a dedicated worker defines (no collected test reads it today).
+value("GLOBAL", {
+  isWindow() { return false; },
+  isWorker() { return true; },
+  isShadowRealm() { return false; },
+}, true);
+
 // The base URL: in a worker, relative URLs given to Request and fetch() resolve against the
 // worker's location. Stockade's Request has no base URL (a Cloudflare-style worker has none), so
 // the runner resolves string inputs first; everything else is the prelude's own Request/fetch.

@@ -74,6 +74,12 @@ pub fn table(results: &[FileResult]) -> String {
         total.passed,
         total.percent()
     ));
+    out.push_str(&format!(
+        "\nOverall {} of {} subtests pass ({}%).\n",
+        total.passed,
+        total.subtests,
+        total.percent()
+    ));
     out
 }
 

@@ -10,7 +10,8 @@
 //!   failures `TODO: reason`) and, unfiltered, the table in README.md; the test then passes.
 //! - `STOCKADE_WPT_VERBOSE=1`: every file's subtests and console output.
 //! - `STOCKADE_WPT_JSON=FILE`: also write every file's results there, as JSON.
-//! - `STOCKADE_WPT_JOBS=N`: threads (default: the CPUs); `STOCKADE_WPT_DIR`: the WPT folder.
+//! - `STOCKADE_WPT_JOBS=N`: threads (default: the CPUs); `STOCKADE_WPT_DIR`: the WPT folder;
+//!   `STOCKADE_WPT_WALL_SECS=N`: each file's wall limit (default 60).
 
 use std::path::Path;
 use std::time::Instant;
@@ -80,7 +81,11 @@ fn web_platform_tests_match_the_expectations() {
         .collect();
     assert!(!tests.is_empty(), "no WPT file matches {filters:?}");
     let scripts = Scripts::new(&root);
-    let results = run::run_all(&scripts, &tests, jobs, run::WALL);
+    let wall = std::env::var("STOCKADE_WPT_WALL_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(run::WALL, std::time::Duration::from_secs);
+    let results = run::run_all(&scripts, &tests, jobs, wall);
 
     for r in &results {
         print_file(r, verbose);
