@@ -10,7 +10,7 @@
 //! module-private state, see `js/main.js`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use stockade_isolate::{Answer, Engine, Limits, MpkMode, RunError, TaskEvent, TaskId, Worker};
@@ -108,8 +108,9 @@ pub fn run_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(test) = tests.get(i) else { break };
                 let result = run_file(engine, scripts, test, wall);
-                if let Ok(mut slots) = slots.lock() {
-                    slots[i] = Some(result);
+                let mut slots = slots.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(result);
                 }
             });
             if let Err(e) = spawned {
@@ -117,11 +118,16 @@ pub fn run_all(
             }
         }
     });
-    let slots = slots.into_inner().unwrap_or_default();
-    slots
-        .into_iter()
-        .zip(tests)
-        .map(|(r, t)| r.unwrap_or_else(|| failed(t, "never ran".into(), Instant::now())))
+    let mut slots = slots.into_inner().unwrap_or_else(PoisonError::into_inner);
+    tests
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            slots
+                .get_mut(i)
+                .and_then(Option::take)
+                .unwrap_or_else(|| failed(t, "runner: never ran".into(), Instant::now()))
+        })
         .collect()
 }
 
