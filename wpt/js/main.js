@@ -13,13 +13,18 @@
 // departure: a file that asks for setup({single_test: true}) ends itself with its own done()
 // (WPT's worker wrapper would end it at once, before its timers ran).
 // How each classic script becomes a module, and what that changes, is in src/script.rs.
-// Trusts: nothing the test does after it starts (it may replace any global); the state below is
+// Unhandled promise rejections are not reported to the harness (the engine has no hook for them;
+// a browser would make them a harness error).
+// Trusts: the test not to tamper with the few builtins the reporter calls later (WPT files do
+// not; the reporter holds its own copies of the globals it needs); the state below is
 // module-private and the answer is built from it.
 
 const defineProperty = Object.defineProperty;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 const ReflectConstruct = Reflect.construct;
 const StringReplace = String.prototype.replace;
+const ReflectApply = Reflect.apply;
+const StringCtor = String;
 const URLCtor = URL;
 const NativeRequest = globalThis.Request;
 const NativeFetch = globalThis.fetch;
@@ -130,11 +135,11 @@ function text(v) {
   if (v === undefined || v === null) return null;
   let s;
   try {
-    s = String(v);
+    s = StringCtor(v);
   } catch {
     s = "(a value String() cannot convert)";
   }
-  return StringReplace.call(s, LONE_SURROGATE, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return ReflectApply(StringReplace, s, [LONE_SURROGATE, (c) => `\\u${c.charCodeAt(0).toString(16)}`]);
 }
 
 const results = [];
@@ -154,7 +159,7 @@ export function installReporter() {
     singleTest = properties !== null && typeof properties === "object" && properties.single_test === true;
   });
   add_result_callback((t) => {
-    results.push({ name: text(t.name), status: t.status, message: text(t.message) });
+    results[results.length] = { name: text(t.name), status: t.status, message: text(t.message) };
   });
   add_completion_callback((tests, status) => {
     harness = { status: status.status, message: text(status.message) };

@@ -39,16 +39,27 @@ pub enum FileExpectation {
 }
 
 /// The whole file: test path -> expectation. A file absent passes entirely.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Expectations {
     pub files: BTreeMap<String, FileExpectation>,
+    /// The order the subtests of each file were listed in (as parsed), so that rewriting the
+    /// file keeps the order of files a filtered run did not run.
+    pub order: BTreeMap<String, Vec<String>>,
 }
+
+impl PartialEq for Expectations {
+    fn eq(&self, other: &Self) -> bool {
+        self.files == other.files
+    }
+}
+impl Eq for Expectations {}
 
 impl Expectations {
     pub fn parse(text: &str) -> Result<Expectations, WptError> {
         let bad = |m: String| WptError::Expectations(m);
         let table: toml::Table = text.parse().map_err(|e| bad(format!("{e}")))?;
         let mut files = BTreeMap::new();
+        let mut order = BTreeMap::new();
         for (file, entry) in table {
             let entry = entry
                 .as_table()
@@ -74,13 +85,17 @@ impl Expectations {
                         if names.insert(name.to_string(), reason.clone()).is_some() {
                             return Err(bad(format!("{file:?}: {name:?} is listed twice")));
                         }
+                        order
+                            .entry(file.clone())
+                            .or_insert_with(Vec::new)
+                            .push(name.to_string());
                     }
                 }
                 FileExpectation::Subtests(names)
             };
             files.insert(file, expectation);
         }
-        Ok(Expectations { files })
+        Ok(Expectations { files, order })
     }
 
     /// The reasons still marked [`TODO`], as `file: subtest` lines.
@@ -253,7 +268,10 @@ pub fn update(results: &[FileResult], old: &Expectations) -> Expectations {
         }
         files.insert(file.clone(), FileExpectation::Subtests(names));
     }
-    Expectations { files }
+    Expectations {
+        files,
+        order: old.order.clone(),
+    }
 }
 
 const HEADER: &str = "\
@@ -263,7 +281,8 @@ const HEADER: &str = "\
 # failures \"TODO: reason\"; replace every TODO before committing, the run refuses them).
 ";
 
-/// The file's text. Names are kept in the order of `order` (the run's report order) when given.
+/// The file's text. Within a reason, names follow the run's report order for files `order` ran,
+/// else the order they had in the parsed file.
 pub fn render(expected: &Expectations, order: &[FileResult]) -> String {
     let mut out = String::from(HEADER);
     for (file, e) in &expected.files {
@@ -273,11 +292,14 @@ pub fn render(expected: &Expectations, order: &[FileResult]) -> String {
                 out.push_str(&format!("{ALL} = {}\n", quote(reason)));
             }
             FileExpectation::Subtests(names) => {
-                let reported: Vec<&str> = order
-                    .iter()
-                    .find(|r| &r.test.path == file)
-                    .map(|r| r.subtests.iter().map(|s| s.name.as_str()).collect())
-                    .unwrap_or_default();
+                let reported: Vec<&str> = match order.iter().find(|r| &r.test.path == file) {
+                    Some(r) => r.subtests.iter().map(|s| s.name.as_str()).collect(),
+                    None => expected
+                        .order
+                        .get(file)
+                        .map(|names| names.iter().map(String::as_str).collect())
+                        .unwrap_or_default(),
+                };
                 let position = |n: &str| reported.iter().position(|r| *r == n);
                 let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for (name, reason) in names {

@@ -41,6 +41,7 @@ fn subtests(pairs: &[(&str, &str)]) -> FileExpectation {
 fn expectations(files: Vec<(&str, FileExpectation)>) -> Expectations {
     Expectations {
         files: files.into_iter().map(|(f, e)| (f.to_string(), e)).collect(),
+        order: Default::default(),
     }
 }
 
@@ -157,4 +158,12 @@ fn the_file_format_round_trips_awkward_names() {
     assert_eq!(Expectations::parse(&text).expect("parses"), e, "{text}");
     assert!(Expectations::parse("[\"x\"]\nall = \"r\"\nother = [\"n\"]\n").is_err());
     assert!(Expectations::parse("[\"x\"]\nr = [\"n\"]\ns = [\"n\"]\n").is_err());
+}
+
+#[test]
+fn rewriting_keeps_the_order_of_files_that_did_not_run() {
+    let text = "[\"url/a.any.js\"]\n\"r\" = [\n  \"zeta\",\n  \"alpha\",\n]\n";
+    let parsed = Expectations::parse(text).expect("parses");
+    let again = render(&update(&[], &parsed), &[]);
+    assert!(again.ends_with(text), "{again}");
 }

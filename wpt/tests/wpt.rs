@@ -50,6 +50,44 @@ fn print_file(r: &FileResult, verbose: bool) {
     }
 }
 
+/// For update mode: the failures still without a reason, grouped by file and failure message,
+/// so that writing the reasons takes one look.
+fn print_todo_messages(results: &[FileResult], expected: &Expectations) {
+    for r in results {
+        let todo = |name: &str| match expected.files.get(&r.test.path) {
+            Some(expect::FileExpectation::All(reason)) => reason.starts_with("TODO"),
+            Some(expect::FileExpectation::Subtests(m)) => {
+                m.get(name).is_some_and(|reason| reason.starts_with("TODO"))
+            }
+            None => false,
+        };
+        let mut groups: Vec<(String, usize)> = Vec::new();
+        if let Some(h) = &r.harness_error {
+            if todo("") {
+                groups.push((format!("harness: {h}"), 1));
+            }
+        }
+        for s in r
+            .subtests
+            .iter()
+            .filter(|s| !r.counts_as_passed(s) && todo(&s.name))
+        {
+            let message = s.message.as_deref().unwrap_or("").replace('\n', " ");
+            let message: String = message.chars().take(120).collect();
+            match groups.iter_mut().find(|(m, _)| *m == message) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((message, 1)),
+            }
+        }
+        if !groups.is_empty() {
+            println!("TODO {}:", r.test.path);
+            for (message, n) in groups {
+                println!("  {n:>5} x {message}");
+            }
+        }
+    }
+}
+
 #[test]
 fn web_platform_tests_match_the_expectations() {
     let started = Instant::now();
@@ -128,6 +166,7 @@ fn web_platform_tests_match_the_expectations() {
             println!("filtered run: README.md's table left alone");
         }
         let todos = new.todos();
+        print_todo_messages(&results, &new);
         if !todos.is_empty() {
             println!(
                 "{} failures have no reason yet (\"{}\"): write them before committing",
