@@ -33,11 +33,12 @@ class Headers {
     if (init === null || (typeof init !== "object" && typeof init !== "function")) {
       throw new TypeError("Headers: init must be a sequence of pairs or a record");
     }
-    if (#list in init) {
+    const method = init[SymbolIterator];
+    // Another Headers is copied directly, unless its iterator was replaced (then it is a sequence).
+    if (#list in init && method === headersEntries) {
       this.#list = init.#list.map((p) => [p[0], p[1]]);
       return;
     }
-    const method = init[SymbolIterator];
     if (method !== undefined && method !== null) {
       if (typeof method !== "function") throw new TypeError("Headers: init[Symbol.iterator] is not a function");
       for (const pair of ReflectApply(method, init, [])) {
@@ -130,8 +131,9 @@ class Headers {
     platformBrands.push(isHeaders);
   }
 }
+const headersEntries = Headers.prototype.entries;
 ObjectDefineProperty(Headers.prototype, SymbolIterator, {
-  value: Headers.prototype.entries, writable: true, enumerable: false, configurable: true,
+  value: headersEntries, writable: true, enumerable: false, configurable: true,
 });
 setTag(Headers.prototype, "Headers");
 inspectHooks.set(Headers.prototype, (h) => [headersPairs(h), false]);

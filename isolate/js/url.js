@@ -61,10 +61,16 @@ class URLSearchParams {
           this.#list.push([toUSVString(items[0]), toUSVString(items[1])]);
         }
       } else {
+        // A record: keys equal after USVString conversion collapse into the first one's place,
+        // with the last value (WebIDL's record conversion).
+        const at = { __proto__: null };
         for (const key of ReflectOwnKeys(init)) {
           const d = ObjectGetOwnPropertyDescriptor(init, key);
           if (d === undefined || !d.enumerable) continue;
-          this.#list.push([toUSVString(key), toUSVString(init[key])]);
+          const name = toUSVString(key);
+          const value = toUSVString(init[key]);
+          if (at[name] !== undefined) this.#list[at[name]][1] = value;
+          else at[name] = this.#list.push([name, value]) - 1;
         }
       }
     } else {
