@@ -1,18 +1,20 @@
 /*
- * Stockade web-platform prelude — part 1 of 11 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 16 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
  *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
  *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
- *   crypto, DOMException, Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   crypto, DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal, Blob, File,
+ *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
- *      7 url-parser.js 8 url.js        9 clone.js     10 fetch.js   11 prelude-end.js
+ *      7 url-parser.js 8 url.js        9 clone.js     10 events.js  11 abort.js     12 blob.js
+ *     13 formdata.js  14 multipart.js 15 fetch.js    16 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -69,7 +71,9 @@
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
  *
  * LIMITS (deliberate): no streams (Request/Response have no `body` stream; text/json/arrayBuffer/
- * bytes only), no Blob/FormData/AbortSignal, fetch always rejects, structuredClone has no
+ * bytes/blob/formData only; Blob.stream() needs the streams parts), events have no DOM tree (a
+ * target's path is itself), a fetch's host call cannot be cancelled (an aborted fetch rejects at
+ * once and drops the host's answer), structuredClone has no
  * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
  * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */

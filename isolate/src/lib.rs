@@ -66,6 +66,11 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/url-parser.js"),
     include_str!("../js/url.js"),
     include_str!("../js/clone.js"),
+    include_str!("../js/events.js"),
+    include_str!("../js/abort.js"),
+    include_str!("../js/blob.js"),
+    include_str!("../js/formdata.js"),
+    include_str!("../js/multipart.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/prelude-end.js"),
 ];

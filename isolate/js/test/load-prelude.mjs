@@ -7,7 +7,8 @@ import vm from "node:vm";
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
-  "url-parser.js", "url.js", "clone.js", "fetch.js", "prelude-end.js",
+  "url-parser.js", "url.js", "clone.js", "events.js", "abort.js", "blob.js", "formdata.js",
+  "multipart.js", "fetch.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
