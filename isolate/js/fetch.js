@@ -1,6 +1,7 @@
 // ---- fetch.js (part 15 of 16): Headers, Request, Response (Fetch standard subset), fetch. -------
 // Bodies are fully buffered byte arrays (no streams): a body is extracted (and copied) once at
-// construction and can be consumed once. Internal byte arrays never reach tenant code; consumers
+// construction and can be consumed once; Blob, FormData (multipart) and URLSearchParams bodies
+// set the default Content-Type, and blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers
 // get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
 // forbidden header names, as in server-side runtimes.
 
@@ -143,12 +144,15 @@ const bodies = new WeakMap(); // Request | Response -> { bytes: Uint8Array | nul
 const searchParamsToString = uncurry(URLSearchParams.prototype.toString);
 const isURLSearchParams = (v) => { try { searchParamsToString(v); return true; } catch { return false; } };
 
-/** Extracts a body: { bytes: Uint8Array (private copy) | null, type: default Content-Type | null }. */
+/** Extracts a body: { bytes: Uint8Array (private copy, or a Blob's immutable bytes) | null,
+ *  type: default Content-Type | null }. */
 function extractBody(init) {
   if (init === null || init === undefined) return { bytes: null, type: null };
+  if (isBlob(init)) return { bytes: blobBytes(init), type: blobType(init) === "" ? null : blobType(init) };
   if (isArrayBuffer(init) || typedArrayName(init) !== undefined || isDataView(init)) {
     return { bytes: bufferSourceBytes(init, "body").slice(), type: null };
   }
+  if (isFormData(init)) return serializeMultipart(init);
   if (typeof init === "object" && isURLSearchParams(init)) {
     return { bytes: utf8Encode(searchParamsToString(init)), type: "application/x-www-form-urlencoded;charset=UTF-8" };
   }
@@ -170,8 +174,14 @@ function utf8DecodeStripBOM(bytes) {
   return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
-/** Installs the Body mixin on a prototype. */
-function installBody(proto) {
+/** The Content-Type of a header list, combined as Headers.get would (null if absent). */
+function contentTypeOf(headers) {
+  const values = headersList(headers).filter((p) => p[0] === "content-type").map((p) => p[1]);
+  return values.length === 0 ? null : values.join(", ");
+}
+
+/** Installs the Body mixin on a prototype; `headersOf(self)` reads the private Headers. */
+function installBody(proto, headersOf) {
   const methods = {
     get bodyUsed() {
       const body = bodies.get(this);
@@ -182,8 +192,17 @@ function installBody(proto) {
     async bytes() { return takeBody(this).slice(); },
     async text() { return utf8DecodeStripBOM(takeBody(this)); },
     async json() { return JSON.parse(utf8DecodeStripBOM(takeBody(this))); },
-    async blob() { takeBody(this); throw new TypeError("Blob bodies are not supported in this runtime"); },
-    async formData() { takeBody(this); throw new TypeError("FormData bodies are not supported in this runtime"); },
+    async blob() {
+      const bytes = takeBody(this);
+      const mime = extractMimeType(contentTypeOf(headersOf(this)));
+      return newBlobFromBytes(bytes, mime === null ? "" : serializeMimeType(mime));
+    },
+    async formData() {
+      const body = bodies.get(this);
+      const bytes = takeBody(this);
+      const mime = extractMimeType(contentTypeOf(headersOf(this)));
+      return formDataFromBody(body.bytes === null ? null : bytes, mime);
+    },
   };
   for (const key of ReflectOwnKeys(methods)) {
     const d = ObjectGetOwnPropertyDescriptor(methods, key);
@@ -223,22 +242,27 @@ function parseRequestURL(input) {
 let newRequestFromHost; // (method, url, flatHeaders, bytes | null) -> Request
 
 let readRequestForFetch; // (request) -> [method, url, flatHeaders, bytes | null, redirect]
+let requestSignal; // (request) -> AbortSignal
+let requestHeaders; // (request) -> Headers
 
 class Request {
   #method = "GET";
   #url;
   #headers;
   #redirect = "follow";
+  #signal;
   constructor(input, init = undefined) {
     requireArgs(arguments.length, 1, "Request");
     const source = input !== null && typeof input === "object" && #url in input ? input : null;
     let body = null;
+    let signal = null;
     if (source === null) {
       this.#url = parseRequestURL(input);
     } else {
       this.#url = source.#url;
       this.#method = source.#method;
       this.#redirect = source.#redirect;
+      signal = source.#signal;
     }
     const initHeaders = dictGet(init, "headers");
     const initBody = dictGet(init, "body");
@@ -249,6 +273,13 @@ class Request {
       if (!REDIRECT_MODES.includes(`${initRedirect}`)) throw new TypeError(`Request: invalid redirect mode ${initRedirect}`);
       this.#redirect = `${initRedirect}`;
     }
+    const initSignal = dictGet(init, "signal");
+    if (initSignal !== undefined) {
+      if (initSignal !== null && !isAbortSignal(initSignal)) throw new TypeError("Request: init.signal is not an AbortSignal");
+      signal = initSignal;
+    }
+    // The request's own signal follows the given one (aborted at once if it already is).
+    this.#signal = signal === null ? newAbortSignal() : createDependentAbortSignal([signal]);
     this.#headers = initHeaders !== undefined ? new Headers(initHeaders)
       : newHeadersWithGuard(source === null ? [] : headersList(source.#headers), false);
     const hasBody = (initBody !== undefined && initBody !== null) || (source !== null && bodies.get(source).bytes !== null);
@@ -268,16 +299,20 @@ class Request {
   get url() { return this.#url; }
   get headers() { return this.#headers; }
   get redirect() { return this.#redirect; }
+  get signal() { return this.#signal; }
   clone() {
     const body = cloneBody(this);
     const copy = new Request(this.#url);
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
+    copy.#signal = createDependentAbortSignal([this.#signal]);
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), false);
     bodies.set(copy, body);
     return copy;
   }
   static {
+    requestSignal = (r) => r.#signal;
+    requestHeaders = (r) => r.#headers;
     readRequestForFetch = (r) => {
       const flat = [];
       for (const [name, v] of headersPairs(r.#headers)) flat.push(name, v);
@@ -294,9 +329,9 @@ class Request {
     platformBrands.push((v) => v !== null && typeof v === "object" && #url in v);
   }
 }
-installBody(Request.prototype);
+installBody(Request.prototype, (r) => requestHeaders(r));
 setTag(Request.prototype, "Request");
-inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "bodyUsed"]);
+inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "signal", "bodyUsed"]);
 defineGlobal("Request", Request);
 
 // ---- Response -----------------------------------------------------------------------------------
@@ -305,6 +340,7 @@ const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 let readResponseForHost; // (value) -> [status, statusText, flatHeaders, bytes | null]
 
 let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
+let responseHeaders; // (response) -> Headers
 
 class Response {
   #type = "default";
@@ -381,6 +417,7 @@ class Response {
     return copy;
   }
   static {
+    responseHeaders = (r) => r.#headers;
     newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected) => {
       const r = new Response();
       r.#type = "basic";
@@ -406,7 +443,7 @@ class Response {
     platformBrands.push((v) => v !== null && typeof v === "object" && #status in v);
   }
 }
-installBody(Response.prototype);
+installBody(Response.prototype, (r) => responseHeaders(r));
 setTag(Response.prototype, "Response");
 inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
@@ -441,18 +478,41 @@ function responseFromHost(reply) {
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
 }
 
+// An aborted signal rejects the fetch with its reason, before the call or while the host works on
+// it; the host call itself cannot be cancelled yet, so its answer is then dropped.
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
+    const signal = requestSignal(request);
+    if (abortSignalAborted(signal)) {
+      reject(abortSignalReason(signal));
+      return;
+    }
     const [method, url, flat, bytes, redirect] = readRequestForFetch(request);
     const headers = [];
     for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
     const payload = frameForHost({ method, url, headers, redirect }, bytes);
-    ReflectApply(PromiseThen, hostCall("fetch", payload), [
+    let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      reject(abortSignalReason(signal));
+    };
+    const answered = hostCall("fetch", payload);
+    addAbortAlgorithm(signal, onAbort);
+    ReflectApply(PromiseThen, answered, [
       (reply) => {
+        if (settled) return;
+        settled = true;
+        removeAbortAlgorithm(signal, onAbort);
         try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
       },
-      (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)),
+      (e) => {
+        if (settled) return;
+        settled = true;
+        removeAbortAlgorithm(signal, onAbort);
+        reject(new TypeError(`fetch failed: ${e && e.message}`));
+      },
     ]);
   });
 });
