@@ -112,6 +112,8 @@ function multipartBoundary() {
 
 function serializeMultipart(fd) {
   const boundary = multipartBoundary();
+  // An empty form is an empty body, as browsers send it (formData() reads it back as empty).
+  if (formDataEntries(fd).length === 0) return { bytes: new Uint8Array(0), type: `multipart/form-data; boundary=${boundary}` };
   const chunks = [];
   let total = 0;
   const push = (bytes) => {

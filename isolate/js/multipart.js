@@ -211,6 +211,7 @@ function parseMultipart(input, boundary) {
   const delimiter = isomorphicEncode(`\r\n--${boundary}`);
   const m = delimiter.length;
   const n = input.length;
+  if (n === 0) return []; // an empty form's body
   let pos;
   let k = 2;
   while (k < m && input[k - 2] === delimiter[k]) k++;

@@ -30,6 +30,8 @@ test("a FormData body is multipart that Node parses back, with a binary file int
   assert.deepEqual([...new Uint8Array(await file.arrayBuffer())], plain(p.run(ALL_BYTES)));
   assert.equal(parsed.get("blob").name, "blob");
   assert.equal(parsed.get("blob").type, "application/octet-stream");
+  // An empty form is an empty body (as browsers send it), which formData() reads back as empty.
+  assert.deepEqual(plain(await p.run(`(async () => { const r = new Response(new FormData()); const c = r.clone(); return [await r.text(), [...(await c.formData())].length]; })()`)), ["", 0]);
   // Two serializations use two boundaries.
   assert.notEqual(p.run("new Response(new FormData()).headers.get('content-type')"), type);
 });
