@@ -10,7 +10,7 @@
 // they are merged); without them it throws a TypeError.
 
 const DateNow = Date.now;
-const EMPTY_BYTES = new Uint8Array(0);
+const NO_BYTES = new Uint8Array(0);
 const BLOB_STREAM_CHUNK = 65536;
 
 let isBlob; // (v) -> boolean
@@ -122,7 +122,7 @@ function byteStreamOf(bytes) {
 }
 
 class Blob {
-  #bytes = EMPTY_BYTES;
+  #bytes = NO_BYTES;
   #type = "";
   constructor(blobParts = undefined, options = undefined) {
     const items = collectBlobParts(blobParts, "Blob");

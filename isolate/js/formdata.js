@@ -10,14 +10,15 @@ let isFormData; // (v) -> boolean
 let formDataEntries; // (fd) -> [name, string | File][]
 let newFormData; // (entries) -> FormData (takes the list)
 
-/** The spec's "create an entry" (value and filename converted in argument order). */
-function createFormEntry(name, value, filename, filenameGiven, argCount, what) {
+/** The spec's "create an entry" (value and filename converted in argument order). Three
+ *  arguments select the Blob overload; an undefined filename counts as not given (WebIDL). */
+function createFormEntry(name, value, filename, argCount, what) {
   const n = toUSVString(name);
   if (!isBlob(value)) {
     if (argCount > 2) throw new TypeError(`${what}: parameter 2 is not of type 'Blob'`);
     return [n, toUSVString(value)];
   }
-  const givenName = filenameGiven ? toUSVString(filename) : undefined;
+  const givenName = filename === undefined ? undefined : toUSVString(filename);
   if (isFile(value) && givenName === undefined) return [n, value];
   const lastModified = isFile(value) ? fileLastModified(value) : ReflectApply(DateNow, Date, []);
   return [n, newFileFromBytes(blobBytes(value), givenName ?? "blob", blobType(value), lastModified)];
@@ -32,7 +33,7 @@ class FormData {
   }
   append(name, value, filename = undefined) {
     requireArgs(arguments.length, 2, "FormData.append");
-    this.#entries.push(createFormEntry(name, value, filename, arguments.length > 2, arguments.length, "FormData.append"));
+    this.#entries.push(createFormEntry(name, value, filename, arguments.length, "FormData.append"));
   }
   delete(name) {
     requireArgs(arguments.length, 1, "FormData.delete");
@@ -57,7 +58,7 @@ class FormData {
   }
   set(name, value, filename = undefined) {
     requireArgs(arguments.length, 2, "FormData.set");
-    const entry = createFormEntry(name, value, filename, arguments.length > 2, arguments.length, "FormData.set");
+    const entry = createFormEntry(name, value, filename, arguments.length, "FormData.set");
     const i = this.#entries.findIndex((e) => e[0] === entry[0]);
     if (i === -1) {
       this.#entries.push(entry);

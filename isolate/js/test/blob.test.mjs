@@ -118,6 +118,18 @@ test("FormData: append/set/get/getAll/has/delete, Blob entries as Files, filenam
   assert.deepEqual(mine, node);
 });
 
+test("FormData: an undefined filename counts as not given; three arguments need a Blob", () => {
+  // (Node names such a File "undefined"; WebIDL treats an undefined optional argument as missing.)
+  const p = loadPrelude();
+  const r = p.run(`(() => {
+    const f = new File(["x"], "keep.txt"); const fd = new FormData();
+    fd.append("a", f, undefined); fd.append("b", new Blob(["y"]), undefined);
+    let e; try { fd.append("c", "str", undefined); } catch (x) { e = x.name; }
+    return [fd.get("a") === f, fd.get("b").name, e];
+  })()`);
+  assert.deepEqual(plain(r), [true, "blob", "TypeError"]);
+});
+
 test("structuredClone copies Blobs and Files; FormData cannot be cloned", async () => {
   const p = loadPrelude();
   const r = await p.run(`(async () => {
