@@ -10,7 +10,8 @@
 // they are merged); without them it throws a TypeError.
 
 const DateNow = Date.now;
-const NO_BYTES = new Uint8Array(0);
+const NO_BYTES = new ByteArray(0);
+const byteLength = typedArrayLength; // of private arrays: never their (patchable) length getter
 const BLOB_STREAM_CHUNK = 65536;
 
 let isBlob; // (v) -> boolean
@@ -47,7 +48,7 @@ function collectBlobParts(parts, what) {
     const part = step.value;
     if (isBlob(part)) items.push(blobBytes(part));
     else if (isArrayBuffer(part) || typedArrayName(part) !== undefined || isDataView(part)) {
-      items.push(bufferSourceBytes(part, what).slice());
+      items.push(bytesCopy(bufferSourceBytes(part, what)));
     } else items.push(toUSVString(part));
   }
   return items;
@@ -73,14 +74,14 @@ function joinBlobParts(items, native) {
   for (const item of items) {
     const bytes = typeof item === "string" ? utf8Encode(native ? item.replace(/\r\n?/g, "\n") : item) : item;
     chunks.push(bytes);
-    total += bytes.length;
+    total += byteLength(bytes);
   }
   if (chunks.length === 1) return chunks[0]; // a private copy already, or a Blob's immutable bytes
-  const out = new Uint8Array(total);
+  const out = new ByteArray(total);
   let at = 0;
   for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+    typedArraySet(out, c, at);
+    at += byteLength(c);
   }
   return out;
 }
@@ -105,18 +106,19 @@ function byteStreamOf(bytes) {
     throw new TypeError("Blob.stream: streams are not available in this runtime");
   }
   let at = 0;
+  const size = byteLength(bytes);
   return new ReadableStream({
     type: "bytes",
     pull(controller) {
-      if (at >= bytes.length) {
+      if (at >= size) {
         controller.close();
         return;
       }
-      const end = at + BLOB_STREAM_CHUNK < bytes.length ? at + BLOB_STREAM_CHUNK : bytes.length;
-      const chunk = bytes.slice(at, end);
+      const end = at + BLOB_STREAM_CHUNK < size ? at + BLOB_STREAM_CHUNK : size;
+      const chunk = bytesCopy(bytes, at, end);
       at = end;
       controller.enqueue(chunk);
-      if (at >= bytes.length) controller.close();
+      if (at >= size) controller.close();
     },
   });
 }
@@ -130,10 +132,10 @@ class Blob {
     this.#bytes = joinBlobParts(items, native);
     this.#type = type;
   }
-  get size() { return this.#bytes.length; }
+  get size() { return byteLength(this.#bytes); }
   get type() { return this.#type; }
   slice(start = undefined, end = undefined, contentType = undefined) {
-    const size = this.#bytes.length;
+    const size = byteLength(this.#bytes);
     const relative = (v, fallback) => {
       if (v === undefined) return fallback;
       const n = clampLongLong(v);
@@ -142,12 +144,12 @@ class Blob {
     const from = relative(start, 0);
     const to = relative(end, size);
     const type = contentType === undefined ? "" : normalizeBlobType(`${contentType}`);
-    return newBlobFromBytes(this.#bytes.subarray(from, to > from ? to : from), type);
+    return newBlobFromBytes(bytesView(this.#bytes, from, to > from ? to : from), type);
   }
   stream() { return byteStreamOf(this.#bytes); }
   async text() { return utf8DecodeStripBOM(this.#bytes); }
-  async arrayBuffer() { return this.#bytes.slice().buffer; }
-  async bytes() { return this.#bytes.slice(); }
+  async arrayBuffer() { return typedArrayBuffer(bytesCopy(this.#bytes)); }
+  async bytes() { return bytesCopy(this.#bytes); }
   static {
     isBlob = (v) => v !== null && typeof v === "object" && #bytes in v;
     blobBytes = (b) => b.#bytes;

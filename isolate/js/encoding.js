@@ -35,10 +35,29 @@ function newUtf8State() {
 
 /** String from the code units in a Uint16Array (or Latin-1 bytes in a Uint8Array), chunked to
  *  stay under argument-count limits. */
+// Private byte arrays (a Blob's, a body's) only meet these: views and copies made from internal
+// slots, never through a typed array's (patchable) prototype, species or length getter.
+const ByteArray = Uint8Array; // tenant code may replace the global
+const typedArraySet = uncurry(TypedArrayPrototype.set);
+/** A view of src[from, to). */
+function bytesView(src, from, to) {
+  return new ByteArray(typedArrayBuffer(src), typedArrayByteOffset(src) + from, to - from);
+}
+/** A fresh copy of src[from, to) (the whole array by default). */
+function bytesCopy(src, from = 0, to = typedArrayLength(src)) {
+  const out = new ByteArray(to - from);
+  typedArraySet(out, bytesView(src, from, to));
+  return out;
+}
+
 function unitsToString(units, length) {
+  const wide = typedArrayName(units) === "Uint16Array"; // the decoder's own scratch array
   let s = "";
   for (let i = 0; i < length; i += 8192) {
-    s += ReflectApply(StringFromCharCode, null, units.subarray(i, i + 8192 < length ? i + 8192 : length));
+    const end = i + 8192 < length ? i + 8192 : length;
+    // apply() reads the chunk's length: it gets a copy, never a view of private bytes.
+    const chunk = wide ? new Uint16Array(typedArrayBuffer(units), typedArrayByteOffset(units) + 2 * i, end - i) : bytesCopy(units, i, end);
+    s += ReflectApply(StringFromCharCode, null, chunk);
   }
   return s;
 }
@@ -46,7 +65,7 @@ function unitsToString(units, length) {
 /** Decodes `bytes` (a Uint8Array) continuing `st`; `flush` ends the stream. `fatal` throws on
  *  the first error. */
 function utf8DecodeChunk(bytes, st, fatal, flush) {
-  const n = bytes.length;
+  const n = typedArrayLength(bytes);
   let { needed, seen, cp, lower, upper } = st;
   // Fast path: pure ASCII with no sequence in progress.
   if (needed === 0) {

@@ -114,12 +114,12 @@ function multipartBoundary() {
 function serializeMultipart(fd) {
   const boundary = multipartBoundary();
   // An empty form is an empty body, as browsers send it (formData() reads it back as empty).
-  if (formDataEntries(fd).length === 0) return { bytes: new Uint8Array(0), type: `multipart/form-data; boundary=${boundary}` };
+  if (formDataEntries(fd).length === 0) return { bytes: new ByteArray(0), type: `multipart/form-data; boundary=${boundary}` };
   const chunks = [];
   let total = 0;
   const push = (bytes) => {
     chunks.push(bytes);
-    total += bytes.length;
+    total += typedArrayLength(bytes);
   };
   for (const [name, value] of formDataEntries(fd)) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeMultipartName(normalizeNewlines(name))}"`;
@@ -136,11 +136,11 @@ function serializeMultipart(fd) {
     push(utf8Encode("\r\n"));
   }
   push(utf8Encode(`--${boundary}--\r\n`));
-  const bytes = new Uint8Array(total);
+  const bytes = new ByteArray(total);
   let at = 0;
   for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
+    typedArraySet(bytes, c, at);
+    at += typedArrayLength(c);
   }
   return { bytes, type: `multipart/form-data; boundary=${boundary}` };
 }

@@ -150,9 +150,9 @@ function indexOfBytes(input, pattern, from, limit) {
   return -1;
 }
 
-const isomorphicDecode = (bytes) => unitsToString(bytes, bytes.length);
+const isomorphicDecode = (bytes) => unitsToString(bytes, typedArrayLength(bytes));
 const isomorphicEncode = (s) => {
-  const out = new Uint8Array(s.length);
+  const out = new ByteArray(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 };
@@ -210,7 +210,7 @@ function parseMultipart(input, boundary) {
   }
   const delimiter = isomorphicEncode(`\r\n--${boundary}`);
   const m = delimiter.length;
-  const n = input.length;
+  const n = typedArrayLength(input);
   if (n === 0) return []; // an empty form's body
   let pos;
   let k = 2;
@@ -235,7 +235,7 @@ function parseMultipart(input, boundary) {
       const limit = pos + MULTIPART_MAX_HEAD < n ? pos + MULTIPART_MAX_HEAD : n;
       const headEnd = indexOfBytes(input, headEndPattern, pos, limit);
       if (headEnd === -1) throw multipartError("a part's header section is unterminated or too large");
-      headers = isomorphicDecode(input.subarray(pos, headEnd));
+      headers = isomorphicDecode(bytesView(input, pos, headEnd));
       bodyStart = headEnd + 4;
     }
     let disposition = null, contentType = null;
@@ -252,11 +252,11 @@ function parseMultipart(input, boundary) {
     if (disposition === null) throw multipartError("a part has no Content-Disposition header");
     const bodyEnd = indexOfBytes(input, delimiter, bodyStart, n);
     if (bodyEnd === -1) throw multipartError("the body ends before its closing boundary");
-    const body = input.subarray(bodyStart, bodyEnd);
+    const body = bytesView(input, bodyStart, bodyEnd);
     if (disposition.filename === null) entries.push([disposition.name, utf8Decode(body)]);
     else {
       const type = normalizeBlobType(contentType ?? "text/plain");
-      entries.push([disposition.name, newFileFromBytes(body.slice(), disposition.filename, type, ReflectApply(DateNow, Date, []))]);
+      entries.push([disposition.name, newFileFromBytes(bytesCopy(body), disposition.filename, type, ReflectApply(DateNow, Date, []))]);
     }
     pos = bodyEnd + m;
   }

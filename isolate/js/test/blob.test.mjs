@@ -140,3 +140,37 @@ test("structuredClone copies Blobs and Files; FormData cannot be cloned", async 
   })()`);
   assert.deepEqual(plain(r), [true, true, "f.txt", "text/plain", 77, "data", false, "a/b", "x", "DataCloneError"]);
 });
+
+test("patched typed-array methods and getters never see a Blob's private bytes", async () => {
+  const p = loadPrelude();
+  const r = await p.run(`(async () => {
+    const seen = [];
+    const TA = Object.getPrototypeOf(Uint8Array.prototype);
+    const originals = {};
+    for (const name of ["slice", "subarray", "set", "fill", "map"]) {
+      const original = originals[name] = TA[name];
+      TA[name] = function (...args) { seen.push(this, ...args.filter((a) => ArrayBuffer.isView(a))); return original.apply(this, args); };
+    }
+    // Getters too: length, byteLength, buffer, and the species lookup through constructor.
+    const getters = {};
+    for (const name of ["length", "byteLength", "byteOffset", "buffer"]) {
+      const d = getters[name] = Object.getOwnPropertyDescriptor(TA, name);
+      Object.defineProperty(TA, name, { get() { seen.push(this); return d.get.call(this); }, configurable: true });
+    }
+    const ctor = Object.getOwnPropertyDescriptor(Uint8Array.prototype, "constructor");
+    Object.defineProperty(Uint8Array.prototype, "constructor", { get() { seen.push(this); return Uint8Array; }, configurable: true });
+    const b = new Blob(["secret", new Uint8Array([1, 2])]);
+    const fd = new FormData(); fd.append("f", b, "f.bin");
+    b.size; b.slice(1, 4); await b.slice(2).text(); await b.bytes(); await b.arrayBuffer();
+    const body = new Response(fd);
+    await (await body.formData()).get("f").bytes();
+    structuredClone(b);
+    Object.assign(TA, originals);
+    for (const name of Object.keys(getters)) Object.defineProperty(TA, name, getters[name]);
+    Object.defineProperty(Uint8Array.prototype, "constructor", ctor);
+    for (const v of seen) { try { new Uint8Array(v.buffer, v.byteOffset, v.byteLength).fill(0); } catch {} }
+    return [await b.text(), Array.from(await fd.get("f").bytes())];
+  })()`);
+  const secret = [...new TextEncoder().encode("secret"), 1, 2];
+  assert.deepEqual(plain(r), [new TextDecoder().decode(new Uint8Array(secret)), secret]);
+});
