@@ -262,16 +262,19 @@ function parseMultipart(input, boundary) {
   }
 }
 
-/** formData()'s parsing step: `mime` is extractMimeType's result (null = no usable type). */
+/** formData()'s parsing step: `mime` is extractMimeType's result (null = no usable type);
+ *  `bytes` is null for a null body: no multipart form at all (an empty body is an empty form, as
+ *  an empty FormData serializes to one). */
 function formDataFromBody(bytes, mime) {
   const essence = mime === null ? "" : `${mime.type}/${mime.subtype}`;
   if (essence === "multipart/form-data") {
     const boundary = mime.params.get("boundary");
     if (boundary === undefined) throw new TypeError("formData: the multipart/form-data Content-Type has no boundary");
+    if (bytes === null) throw multipartError("there is no body");
     return newFormData(parseMultipart(bytes, boundary));
   }
   if (essence === "application/x-www-form-urlencoded") {
-    return newFormData(parseFormURLEncoded(utf8Decode(bytes)));
+    return newFormData(parseFormURLEncoded(bytes === null ? "" : utf8Decode(bytes)));
   }
   throw new TypeError(`formData: cannot parse a body of type ${JSONStringify(essence || "(none)")} as form data`);
 }

@@ -32,6 +32,13 @@ test("a FormData body is multipart that Node parses back, with a binary file int
   assert.equal(parsed.get("blob").type, "application/octet-stream");
   // An empty form is an empty body (as browsers send it), which formData() reads back as empty.
   assert.deepEqual(plain(await p.run(`(async () => { const r = new Response(new FormData()); const c = r.clone(); return [await r.text(), [...(await c.formData())].length]; })()`)), ["", 0]);
+  // No body at all is no multipart form (a urlencoded one is empty).
+  const none = await p.run(`(async () => {
+    const multipart = await new Response(null, { headers: { "content-type": "multipart/form-data; boundary=b" } }).formData().then(() => "parsed", (e) => e.name);
+    const urlencoded = await new Response(null, { headers: { "content-type": "application/x-www-form-urlencoded" } }).formData();
+    return [multipart, [...urlencoded].length];
+  })()`);
+  assert.deepEqual(plain(none), ["TypeError", 0]);
   // Two serializations use two boundaries.
   assert.notEqual(p.run("new Response(new FormData()).headers.get('content-type')"), type);
 });
