@@ -1,4 +1,4 @@
-// ---- clone.js (part 9 of 11): structuredClone and crypto. -----------------------------------------
+// ---- clone.js (part 9 of 23): structuredClone and crypto. ---------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
@@ -14,6 +14,10 @@ const TYPED_ARRAYS = {
   Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 };
 const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+
+/** Serializable platform classes: [isBrand(v), clone(v)], consulted before platformBrands (whose
+ *  instances cannot be cloned). Later parts add theirs (Blob, File). */
+const cloneHooks = [];
 
 function dataCloneError(what) {
   return new DOMException(`${what} could not be cloned.`, "DataCloneError");
@@ -84,8 +88,12 @@ function cloneValue(value, memory) {
     return out;
   } else if (kind === K_WEAK || kind === K_PROMISE) {
     throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
-  } else if (platformBrands.some((isBrand) => isBrand(value))) {
-    throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+  } else {
+    const hook = cloneHooks.find((h) => h[0](value));
+    if (hook !== undefined) out = hook[1](value);
+    else if (platformBrands.some((isBrand) => isBrand(value))) {
+      throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+    }
   }
   if (out !== undefined) {
     memory.set(value, out);

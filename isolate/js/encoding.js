@@ -1,12 +1,28 @@
-// ---- encoding.js (part 5 of 11): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. --------------
+// ---- encoding.js (part 5 of 23): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
 // The decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
+
+// Private byte arrays (a Blob's, a body's) only meet these: views and copies made from internal
+// slots, never through a typed array's (patchable) prototype, species or length getter.
+const ByteArray = Uint8Array; // tenant code may replace the global
+const WordArray = Uint16Array;
+const typedArraySet = uncurry(TypedArrayPrototype.set);
+/** A view of src[from, to). */
+function bytesView(src, from, to) {
+  return new ByteArray(typedArrayBuffer(src), typedArrayByteOffset(src) + from, to - from);
+}
+/** A fresh copy of src[from, to) (the whole array by default). */
+function bytesCopy(src, from = 0, to = typedArrayLength(src)) {
+  const out = new ByteArray(to - from);
+  typedArraySet(out, bytesView(src, from, to));
+  return out;
+}
 
 /** UTF-8 bytes of a string; lone surrogates encode as U+FFFD. Returns an exactly sized array. */
 function utf8Encode(input) {
   const s = `${input}`;
   const n = s.length;
-  const out = new Uint8Array(n * 3);
+  const out = new ByteArray(n * 3);
   let w = 0;
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
@@ -25,7 +41,7 @@ function utf8Encode(input) {
     }
     out[w++] = 0xe0 | (c >> 12); out[w++] = 0x80 | ((c >> 6) & 63); out[w++] = 0x80 | (c & 63);
   }
-  return w === out.length ? out : out.slice(0, w);
+  return w === n * 3 ? out : bytesCopy(out, 0, w);
 }
 
 /** Decoder state carried between stream chunks (spec: bytes needed/seen, code point, bounds). */
@@ -36,9 +52,13 @@ function newUtf8State() {
 /** String from the code units in a Uint16Array (or Latin-1 bytes in a Uint8Array), chunked to
  *  stay under argument-count limits. */
 function unitsToString(units, length) {
+  const wide = typedArrayName(units) === "Uint16Array"; // the decoder's own scratch array
   let s = "";
   for (let i = 0; i < length; i += 8192) {
-    s += ReflectApply(StringFromCharCode, null, units.subarray(i, i + 8192 < length ? i + 8192 : length));
+    const end = i + 8192 < length ? i + 8192 : length;
+    // apply() reads the chunk's length: it gets a copy, never a view of private bytes.
+    const chunk = wide ? new WordArray(typedArrayBuffer(units), typedArrayByteOffset(units) + 2 * i, end - i) : bytesCopy(units, i, end);
+    s += ReflectApply(StringFromCharCode, null, chunk);
   }
   return s;
 }
@@ -46,7 +66,7 @@ function unitsToString(units, length) {
 /** Decodes `bytes` (a Uint8Array) continuing `st`; `flush` ends the stream. `fatal` throws on
  *  the first error. */
 function utf8DecodeChunk(bytes, st, fatal, flush) {
-  const n = bytes.length;
+  const n = typedArrayLength(bytes);
   let { needed, seen, cp, lower, upper } = st;
   // Fast path: pure ASCII with no sequence in progress.
   if (needed === 0) {
@@ -54,7 +74,7 @@ function utf8DecodeChunk(bytes, st, fatal, flush) {
     while (i < n && bytes[i] < 0x80) i++;
     if (i === n) return unitsToString(bytes, n);
   }
-  const units = new Uint16Array(n + 2);
+  const units = new WordArray(n + 2);
   let w = 0;
   for (let i = 0; i < n; i++) {
     const b = bytes[i];
@@ -109,11 +129,11 @@ function utf8Decode(bytes) {
 /** Bytes of an ArrayBuffer or view, as a Uint8Array view (no copy). */
 function bufferSourceBytes(input, what) {
   if (typedArrayName(input) !== undefined) {
-    return new Uint8Array(typedArrayBuffer(input), typedArrayByteOffset(input), typedArrayByteLength(input));
+    return new ByteArray(typedArrayBuffer(input), typedArrayByteOffset(input), typedArrayByteLength(input));
   }
-  if (isDataView(input)) return new Uint8Array(dataViewBuffer(input), dataViewByteOffset(input), dataViewByteLength(input));
-  if (isArrayBuffer(input)) return new Uint8Array(input);
-  if (typeof SharedArrayBuffer === "function" && input instanceof SharedArrayBuffer) return new Uint8Array(input);
+  if (isDataView(input)) return new ByteArray(dataViewBuffer(input), dataViewByteOffset(input), dataViewByteLength(input));
+  if (isArrayBuffer(input)) return new ByteArray(input);
+  if (typeof SharedArrayBuffer === "function" && input instanceof SharedArrayBuffer) return new ByteArray(input);
   throw new TypeError(`${what}: argument is not an ArrayBuffer or ArrayBufferView`);
 }
 
@@ -175,7 +195,7 @@ class TextDecoder {
   get fatal() { return this.#fatal; }
   get ignoreBOM() { return this.#ignoreBOM; }
   decode(input = undefined, options = undefined) {
-    const bytes = input === undefined ? new Uint8Array(0) : bufferSourceBytes(input, "TextDecoder.decode");
+    const bytes = input === undefined ? new ByteArray(0) : bufferSourceBytes(input, "TextDecoder.decode");
     const stream = !!dictGet(options, "stream");
     let text;
     try {

@@ -1,12 +1,15 @@
-// ---- fetch-body.js: the Fetch standard's bodies (a stream plus, when known, its bytes). --------
+// ---- fetch-body.js (part 21 of 23): the Fetch standard's bodies (a stream and/or its bytes). --
 // A body is a BodyState: its ReadableStream (a byte stream, made lazily: nobody pays for a stream
 // they never ask for), the bytes it was made from when known, or the host's pull source for
 // requests arriving from the host. Guarantees: a body's bytes are private (consumers get copies);
 // a stream is read only through internal read requests; once a stream exists it alone decides
 // whether the body is used. Fast path: a body whose stream is untouched (or not made yet) and
 // whose bytes are known is consumed without running a stream, with the same observable result.
+// Private bytes only meet captured operations (encoding.js's bytesView/bytesCopy, typedArraySet,
+// typedArrayLength): never a typed array's prototype methods, getters or species, which tenant
+// code may replace. Blob bodies share the Blob's immutable bytes; FormData bodies are multipart.
 
-const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_BYTES = new ByteArray(0);
 const searchParamsToString = uncurry(URLSearchParams.prototype.toString);
 const isURLSearchParams = (v) => { try { searchParamsToString(v); return true; } catch { return false; } };
 
@@ -28,6 +31,10 @@ function bodyFromBytes(bytes) {
 function extractBody(init) {
   if (init === null || init === undefined) return { body: null, type: null };
   if (isObject(init)) {
+    if (isBlob(init)) {
+      const type = blobType(init);
+      return { body: bodyFromBytes(blobBytes(init)), type: type === "" ? null : type };
+    }
     const s = streamRecord(init);
     if (s !== undefined) {
       if (s.disturbed || IsReadableStreamLocked(s)) throw new TypeError("The body stream is disturbed or locked");
@@ -37,7 +44,11 @@ function extractBody(init) {
       return { body: b, type: null };
     }
     if (isArrayBuffer(init) || typedArrayName(init) !== undefined || isDataView(init)) {
-      return { body: bodyFromBytes(bufferSourceBytes(init, "body").slice()), type: null };
+      return { body: bodyFromBytes(bytesCopy(bufferSourceBytes(init, "body"))), type: null };
+    }
+    if (isFormData(init)) {
+      const { bytes, type } = serializeMultipart(init);
+      return { body: bodyFromBytes(bytes), type };
     }
     if (isURLSearchParams(init)) {
       return { body: bodyFromBytes(utf8Encode(searchParamsToString(init))), type: "application/x-www-form-urlencoded;charset=UTF-8" };
@@ -52,30 +63,33 @@ function closeByteStream(c) {
   if (c.pendingPullIntos.length > 0) ReadableByteStreamControllerRespond(c, 0);
 }
 
-/** A byte stream over `bytes` (never modified; chunks handed out are copies). */
-function streamOverBytes(bytes) {
-  let remaining = bytes;
+/** A byte stream over `bytes` (never modified; chunks handed out are copies, at most `chunkSize`
+ *  bytes each when given: Blob.stream() hands out bounded chunks, bodies one). */
+function streamOverBytes(bytes, chunkSize = Infinity) {
+  let at = 0;
+  const size = typedArrayLength(bytes);
   const stream = CreateReadableByteStream(noop, () => {
     const c = stream.controller;
     stream.source = null;
-    if (remaining.length > 0) {
+    if (at < size) {
       const request = ReadableByteStreamControllerGetBYOBRequest(c);
       if (request !== null) {
         const view = request.view;
-        const n = MathMin(view.length, remaining.length);
-        Uint8ArraySet(view, remaining.subarray(0, n));
-        remaining = remaining.subarray(n);
+        const n = MathMin(typedArrayLength(view), size - at);
+        typedArraySet(view, bytesView(bytes, at, at + n));
+        at += n;
         ReadableByteStreamControllerRespond(c, n);
       } else {
-        ReadableByteStreamControllerEnqueue(c, new Uint8ArrayCtor(remaining));
-        remaining = EMPTY_BYTES;
+        const end = size - at > chunkSize ? at + chunkSize : size;
+        ReadableByteStreamControllerEnqueue(c, bytesCopy(bytes, at, end));
+        at = end;
       }
     }
-    if (remaining.length === 0 && c.stream.state === "readable" && !c.closeRequested) closeByteStream(c);
+    if (at >= size && c.stream.state === "readable" && !c.closeRequested) closeByteStream(c);
     return resolvedUndefined();
   }, () => {
     stream.source = null;
-    remaining = EMPTY_BYTES;
+    at = size;
     return resolvedUndefined();
   });
   stream.source = bytes;
@@ -179,18 +193,18 @@ function readAllBytes(stream) {
         return;
       }
       const n = typedArrayByteLength(chunk);
-      chunks.push(n === 0 ? EMPTY_BYTES : new Uint8ArrayCtor(chunk));
+      chunks.push(n === 0 ? EMPTY_BYTES : bytesCopy(chunk));
       total += n;
       if (inRead) readAgain = true;
       else loop();
     },
     closeSteps: () => {
-      const out = new Uint8ArrayCtor(total);
+      const out = new ByteArray(total);
       let offset = 0;
       while (chunks.length > 0) {
         const c = chunks.shift();
-        Uint8ArraySet(out, c, offset);
-        offset += c.length;
+        typedArraySet(out, c, offset);
+        offset += typedArrayLength(c);
       }
       result.resolve(out);
     },
@@ -215,6 +229,18 @@ function bodyBytes(b) {
   return bytes !== null ? promiseResolvedWith(bytes) : readAllBytes(bodyStream(b));
 }
 
+/** Cancels a request body's stream, if it has one still readable (an aborted fetch). */
+function cancelBody(b, reason) {
+  if (b !== null && b.stream !== null && b.stream.state === "readable") setHandled(ReadableStreamCancel(b.stream, reason));
+}
+
+/** Errors a response body's stream (made now if need be) unless it already ended (an aborted
+ *  fetch whose answer came first). */
+function errorBody(b, reason) {
+  const s = bodyStream(b);
+  if (s.state === "readable") ReadableByteStreamControllerError(s.controller, reason);
+}
+
 /** The spec's "consume body". */
 function consumeBody(b, convert) {
   if (b === null) return promiseCall(convert, undefined, [EMPTY_BYTES]);
@@ -232,10 +258,10 @@ function cloneBody(b) {
     const copy = bodyFromBytes(b.bytes);
     return copy;
   }
-  const [out1, out2] = ReadableStreamTee(bodyStream(b), true);
-  b.stream = out1;
+  const branches = ReadableStreamTee(bodyStream(b), true);
+  b.stream = branches[0];
   const copy = new BodyState();
-  copy.stream = out2;
+  copy.stream = branches[1];
   copy.fromStream = b.fromStream;
   return copy;
 }
@@ -271,8 +297,19 @@ function utf8DecodeStripBOM(bytes) {
 }
 const JSONParse = JSON.parse;
 
-/** Installs the Body mixin on a prototype; `bodyOf(self)` brand-checks and returns the body. */
-function installBody(proto, bodyOf) {
+/** The Content-Type of a header list, combined as Headers.get would (null if absent). */
+function contentTypeOf(headers) {
+  const list = headersList(headers);
+  let value = null;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === "content-type") value = value === null ? list[i][1] : `${value}, ${list[i][1]}`;
+  }
+  return value;
+}
+
+/** Installs the Body mixin on a prototype; `bodyOf(self)` brand-checks and returns the body,
+ *  `headersOf(self)` the private Headers (for blob() and formData()). */
+function installBody(proto, bodyOf, headersOf) {
   const methods = {
     get body() {
       const b = bodyOf(this);
@@ -285,12 +322,12 @@ function installBody(proto, bodyOf) {
     arrayBuffer() {
       let b;
       try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
-      return consumeBody(b, (bytes) => new Uint8ArrayCtor(bytes).buffer);
+      return consumeBody(b, (bytes) => typedArrayBuffer(bytesCopy(bytes)));
     },
     bytes() {
       let b;
       try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
-      return consumeBody(b, (bytes) => new Uint8ArrayCtor(bytes));
+      return consumeBody(b, (bytes) => bytesCopy(bytes));
     },
     text() {
       let b;
@@ -305,12 +342,20 @@ function installBody(proto, bodyOf) {
     blob() {
       let b;
       try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
-      return consumeBody(b, () => { throw new TypeError("Blob bodies are not supported in this runtime"); });
+      const self = this;
+      return consumeBody(b, (bytes) => {
+        const mime = extractMimeType(contentTypeOf(headersOf(self)));
+        // The Blob keeps the bytes: they are a private array nobody else holds, or immutable.
+        return newBlobFromBytes(bytes, mime === null ? "" : serializeMimeType(mime));
+      });
     },
     formData() {
       let b;
       try { b = bodyOf(this); } catch (e) { return promiseRejectedWith(e); }
-      return consumeBody(b, () => { throw new TypeError("FormData bodies are not supported in this runtime"); });
+      const self = this;
+      // A null body is no multipart body (it lacks even the closing delimiter); an empty one is
+      // an empty form.
+      return consumeBody(b, (bytes) => formDataFromBody(b === null ? null : bytes, extractMimeType(contentTypeOf(headersOf(self)))));
     },
   };
   for (const key of ReflectOwnKeys(methods)) {

@@ -1,6 +1,9 @@
-// ---- fetch.js: Headers, Request, Response (Fetch standard subset), fetch. ---------------------------
-// Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams.
-// Internal byte arrays never reach tenant code; consumers get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
+// ---- fetch.js (part 22 of 23): Headers, Request, Response (Fetch standard subset), fetch. -------
+// Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams;
+// Blob, FormData (multipart) and URLSearchParams bodies set the default Content-Type, and
+// blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers get
+// copies. A Request's signal follows init.signal (or its input's); fetch() rejects with the
+// signal's reason. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
 // forbidden header names, as in server-side runtimes.
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -162,7 +165,8 @@ function parseRequestURL(input) {
 
 let requestBody; // (v) -> BodyState | null, throwing unless v is a Request
 let newRequestFromHost; // (method, url, flatHeaders, body) -> Request
-let requestForFetch; // (request) -> [method, url, flatHeaders, body: BodyState | null, redirect]
+let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal }
+let requestHeaders; // (request) -> Headers
 
 class Request {
   #method = "GET";
@@ -170,27 +174,38 @@ class Request {
   #headers;
   #redirect = "follow";
   #body = null; // BodyState | null
+  #signal;
   constructor(input, init = undefined) {
     requireArgs(arguments.length, 1, "Request");
     const source = input !== null && typeof input === "object" && #url in input ? input : null;
+    let signal = null;
     if (source === null) {
       this.#url = parseRequestURL(input);
     } else {
       this.#url = source.#url;
       this.#method = source.#method;
       this.#redirect = source.#redirect;
+      signal = source.#signal;
     }
+    // RequestInit's members are read in lexicographic order, before any is validated.
     const initBody = dictGet(init, "body");
     const initDuplex = dictGet(init, "duplex");
     const initHeaders = dictGet(init, "headers");
     const initMethod = dictGet(init, "method");
     const initRedirect = dictGet(init, "redirect");
+    const initSignal = dictGet(init, "signal");
     if (initDuplex !== undefined && `${initDuplex}` !== "half") throw new TypeError(`Request: invalid duplex mode ${initDuplex}`);
     if (initMethod !== undefined) this.#method = normalizeMethod(initMethod);
     if (initRedirect !== undefined) {
       if (!REDIRECT_MODES.includes(`${initRedirect}`)) throw new TypeError(`Request: invalid redirect mode ${initRedirect}`);
       this.#redirect = `${initRedirect}`;
     }
+    if (initSignal !== undefined) {
+      if (initSignal !== null && !isAbortSignal(initSignal)) throw new TypeError("Request: init.signal is not an AbortSignal");
+      signal = initSignal;
+    }
+    // The request's own signal follows the given one (aborted at once if it already is).
+    this.#signal = signal === null ? newAbortSignal() : createDependentAbortSignal([signal]);
     this.#headers = initHeaders !== undefined ? new Headers(initHeaders)
       : newHeadersWithGuard(source === null ? [] : headersList(source.#headers), false);
     const inputBody = source === null ? null : source.#body;
@@ -217,20 +232,25 @@ class Request {
   get headers() { return this.#headers; }
   get redirect() { return this.#redirect; }
   get duplex() { return "half"; }
+  get signal() { return this.#signal; }
   clone() {
     if (bodyUnusable(this.#body)) throw new TypeError("Request.clone: the body has already been used");
     const copy = new Request(this.#url);
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
+    copy.#signal = createDependentAbortSignal([this.#signal]);
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), false);
     copy.#body = cloneBody(this.#body);
     return copy;
   }
   static {
+    requestHeaders = (r) => r.#headers;
     requestForFetch = (r) => {
-      const flat = [];
-      for (const [name, v] of headersPairs(r.#headers)) flat.push(name, v);
-      return [r.#method, r.#url, flat, r.#body, r.#redirect];
+      const headers = [];
+      const pairs = headersPairs(r.#headers);
+      for (let i = 0; i < pairs.length; i++) headers.push([pairs[i][0], pairs[i][1]]);
+      // A null-prototype record: its fields are own properties no tenant getter can intercept.
+      return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal };
     };
     newRequestFromHost = (method, url, flatHeaders, body) => {
       const r = new Request(parseRequestURL(url));
@@ -246,9 +266,9 @@ class Request {
     platformBrands.push((v) => v !== null && typeof v === "object" && #url in v);
   }
 }
-installBody(Request.prototype, (v) => requestBody(v));
+installBody(Request.prototype, (v) => requestBody(v), (r) => requestHeaders(r));
 setTag(Request.prototype, "Request");
-inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "bodyUsed"]);
+inspectThroughGetters(Request, ["method", "url", "headers", "redirect", "signal", "bodyUsed"]);
 defineGlobal("Request", Request);
 
 // ---- Response -----------------------------------------------------------------------------------
@@ -258,6 +278,8 @@ let readResponseForHost; // (value) -> [status, statusText, flatHeaders, body: n
 
 let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
+let responseHeaders; // (response) -> Headers
+let responseBodyOf; // (response) -> BodyState | null (no brand check)
 
 class Response {
   #type = "default";
@@ -335,6 +357,7 @@ class Response {
     return copy;
   }
   static {
+    responseHeaders = (r) => r.#headers;
     newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected) => {
       const r = new Response();
       r.#type = "basic";
@@ -357,6 +380,7 @@ class Response {
       for (const [name, v] of headersPairs(value.#headers)) flat.push(name, v);
       return [value.#status, value.#statusText, flat, bodyForHost(value.#body)];
     };
+    responseBodyOf = (r) => r.#body;
     responseBody = (v) => {
       if (!isObject(v) || !(#status in v)) throw new TypeError("Illegal invocation");
       return v.#body;
@@ -364,7 +388,7 @@ class Response {
     platformBrands.push((v) => v !== null && typeof v === "object" && #status in v);
   }
 }
-installBody(Response.prototype, (v) => responseBody(v));
+installBody(Response.prototype, (v) => responseBody(v), (r) => responseHeaders(r));
 setTag(Response.prototype, "Response");
 inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
@@ -375,41 +399,81 @@ defineGlobal("Response", Response);
 
 function frameForHost(head, bytes) {
   const headBytes = utf8Encode(JSONStringify(head));
-  const bodyLength = bytes === null ? 0 : bytes.length;
-  const out = new Uint8Array(4 + headBytes.length + bodyLength);
-  const n = headBytes.length;
+  const n = typedArrayLength(headBytes);
+  // The body is private: only captured operations touch it (never its prototype's methods).
+  const out = new ByteArray(4 + n + (bytes === null ? 0 : typedArrayLength(bytes)));
   out[0] = n & 0xff; out[1] = (n >>> 8) & 0xff; out[2] = (n >>> 16) & 0xff; out[3] = (n >>> 24) & 0xff;
-  out.set(headBytes, 4);
-  if (bytes !== null) out.set(bytes, 4 + n);
+  typedArraySet(out, headBytes, 4);
+  if (bytes !== null) typedArraySet(out, bytes, 4 + n);
   return out;
 }
 
 function responseFromHost(reply) {
-  if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError("fetch: malformed answer from the host");
+  const malformed = "fetch: malformed answer from the host";
+  if (!isUint8Array(reply)) throw new TypeError(malformed);
+  const length = typedArrayLength(reply);
+  if (length < 4) throw new TypeError(malformed);
   const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
-  if (4 + n > reply.length) throw new TypeError("fetch: malformed answer from the host");
-  const head = JSONParse(utf8DecodeStripBOM(reply.subarray(4, 4 + n)));
+  if (4 + n > length) throw new TypeError(malformed);
+  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
   const flat = [];
-  for (const [name, value] of head.headers) flat.push(`${name}`, `${value}`);
-  const body = reply.slice(4 + n);
+  const headers = head.headers;
+  for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
+  const body = bytesCopy(reply, 4 + n, length);
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
 }
 
+// An aborted signal rejects the fetch with its reason, before the call, while a streamed request
+// body is read or while the host works on it (the host call itself cannot be cancelled yet: its
+// answer is then dropped), and errors the response's body if the answer came first.
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
-    const [method, url, flat, body, redirect] = requestForFetch(request);
+    const { method, url, headers, body, redirect, signal } = requestForFetch(request);
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
-    const headers = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    let settled = false;
+    let responseBodyState = null;
+    const onAbort = () => {
+      const reason = abortSignalReason(signal);
+      if (!settled) {
+        settled = true;
+        reject(reason);
+        cancelBody(body, reason);
+      } else if (responseBodyState !== null) {
+        errorBody(responseBodyState, reason);
+      }
+    };
+    if (abortSignalAborted(signal)) {
+      onAbort();
+      return;
+    }
+    addAbortAlgorithm(signal, onAbort);
+    const fail = (e) => {
+      if (settled) return;
+      settled = true;
+      removeAbortAlgorithm(signal, onAbort);
+      reject(e);
+    };
     // The host call carries the whole body: a streamed body is read fully first.
     const send = (bytes) => {
+      if (settled) return;
       const payload = frameForHost({ method, url, headers, redirect }, bytes);
       uponPromise(hostCall("fetch", payload), (reply) => {
-        try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
-      }, (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)));
+        if (settled) return;
+        let response;
+        try {
+          response = responseFromHost(reply);
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        settled = true;
+        responseBodyState = responseBodyOf(response);
+        if (responseBodyState === null) removeAbortAlgorithm(signal, onAbort);
+        resolve(response);
+      }, (e) => fail(new TypeError(`fetch failed: ${e && e.message}`)));
     };
     if (body === null) send(null);
-    else uponPromise(bodyBytes(body), send, reject);
+    else uponPromise(bodyBytes(body), send, fail);
   });
 });

@@ -1,4 +1,4 @@
-// ---- inspect.js (part 2 of 11): the value formatter behind console. -------------------------------
+// ---- inspect.js (part 2 of 23): the value formatter behind console. -----------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
@@ -80,7 +80,14 @@ const inspectHooks = new Map();
 /** Displays instances of `Class` through its ORIGINAL getters (captured now, so later patching of
  *  the prototype cannot run tenant code inside console.log). */
 function inspectThroughGetters(Class, names) {
-  const getters = names.map((n) => [n, uncurry(ObjectGetOwnPropertyDescriptor(Class.prototype, n).get)]);
+  const getterOf = (n) => {
+    for (let o = Class.prototype; o !== null; o = ObjectGetPrototypeOf(o)) {
+      const d = ObjectGetOwnPropertyDescriptor(o, n);
+      if (d !== undefined) return d.get;
+    }
+    return undefined;
+  };
+  const getters = names.map((n) => [n, uncurry(getterOf(n))]);
   inspectHooks.set(Class.prototype, (obj) => [getters.map(([n, get]) => [n, get(obj)]), false]);
 }
 

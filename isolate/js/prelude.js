@@ -1,22 +1,24 @@
 /*
- * Stockade web-platform prelude — part 1 of 18 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 23 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
  *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
  *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
- *   crypto, DOMException, the Streams standard (ReadableStream and its readers/controllers,
- *   WritableStream, TransformStream, the queuing strategies, TextEncoderStream,
- *   TextDecoderStream), Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   crypto, DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal, the
+ *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
+ *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream), Blob, File,
+ *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
- *      7 url-parser.js 8 url.js        9 clone.js     10 streams-core.js      11 streams-readable.js
- *     12 streams-byte.js   13 streams-pipe.js   14 streams-writable.js   15 streams-transform.js
- *     16 fetch-body.js     17 fetch.js          18 prelude-end.js
+ *      7 url-parser.js 8 url.js        9 clone.js     10 events.js  11 abort.js
+ *     12 streams-core.js   13 streams-readable.js   14 streams-byte.js   15 streams-pipe.js
+ *     16 streams-writable.js   17 streams-transform.js   18 blob.js   19 formdata.js
+ *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -91,9 +93,9 @@
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
  *
- * LIMITS (deliberate): no Blob/FormData/AbortSignal (WritableStreamDefaultController.signal is a
- * minimal stand-in; pipeTo accepts any object shaped like an AbortSignal), streams are not
- * transferable, fetch() reads a streamed request body fully before sending, structuredClone has no
+ * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
+ * transferable, fetch() reads a streamed request body fully before sending and its host call
+ * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer), structuredClone has no
  * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
  * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */

@@ -11,7 +11,14 @@ const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
 const isView = ArrayBuffer.isView;
 const UInt8ArrayCtor = Uint8Array;
-const subarray = Function.prototype.call.bind(Uint8Array.prototype.subarray);
+// Bytes the host hands in or takes out only meet these captured getters and the captured
+// constructor: never a typed array's prototype methods, getters or species lookup (tenant code may
+// replace them and would then see the bytes).
+const typedArrayGetter = (name) =>
+  Function.prototype.call.bind(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(UInt8ArrayCtor.prototype), name).get);
+const byteLength = typedArrayGetter("length"); // of Uint8Arrays
+const byteBuffer = typedArrayGetter("buffer");
+const byteOffset = typedArrayGetter("byteOffset");
 const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
@@ -83,7 +90,7 @@ function asciiBytes(text) {
 // `body.read` host call per chunk the handler asks for (an empty answer is the end).
 // Its host calls name `task`: a neighbour's request may be the one that resumes the stream.
 function streamedBody(inline, task) {
-  let first = isView(inline) && inline.length > 0 ? inline : null;
+  let first = isView(inline) && byteLength(inline) > 0 ? inline : null;
   let ended = false;
   return {
     // async/await, not .then: tenant code may have replaced Promise.prototype.then.
@@ -95,7 +102,7 @@ function streamedBody(inline, task) {
       }
       if (ended) return null;
       const chunk = await hostCall("body.read", undefined, task);
-      if (chunk.length > 0) return chunk;
+      if (byteLength(chunk) > 0) return chunk;
       ended = true;
       return null;
     },
@@ -115,8 +122,10 @@ async function pumpBody(reader, task) {
     for (;;) {
       const chunk = await reader.read();
       if (chunk === null) break;
-      for (let at = 0; at < chunk.length; at += WRITE_CHUNK) {
-        await hostCall("body.write", subarray(chunk, at, at + WRITE_CHUNK), task);
+      const length = byteLength(chunk);
+      for (let at = 0; at < length; at += WRITE_CHUNK) {
+        const n = length - at < WRITE_CHUNK ? length - at : WRITE_CHUNK;
+        await hostCall("body.write", new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
       }
     }
   } catch (e) {
@@ -143,7 +152,11 @@ async function invokeFetch(ns, payload, body, task) {
     passThroughOnException() {},
   };
   const response = await handler.fetch(request, req.env || {}, ctx);
-  const [status, , headers, out] = web.readResponse(response);
+  // Indexed, not destructured: a patched array iterator must never see the body.
+  const answer = web.readResponse(response);
+  const status = answer[0];
+  const headers = answer[2];
+  const out = answer[3];
   const pairs = [];
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The body is

@@ -1,4 +1,4 @@
-// ---- streams-core.js: shared machinery of the Streams standard (WHATWG Streams). ---------------
+// ---- streams-core.js (part 12 of 23): shared machinery of the Streams standard. ------------
 // Promise plumbing, internal queues, queuing strategies, ArrayBuffer transfer and the Web IDL
 // conversions the stream constructors share. Guarantees: internal state lives in records of
 // classes whose prototypes tenant code never sees (null prototypes), reached through private
@@ -279,69 +279,17 @@ class CountQueuingStrategy {
 exposeInterface(CountQueuingStrategy, "CountQueuingStrategy");
 
 // ---- abort signals ----------------------------------------------------------------------------
-// WritableStreamDefaultController.signal needs an AbortController. Until events.js provides
-// AbortController/AbortSignal, this minimal stand-in offers the signal's surface (aborted, reason,
-// throwIfAborted, onabort, add/removeEventListener for "abort"). When AbortSignal lands, make
-// newStreamAbortController return { signal: a real AbortSignal, abort(reason): signal abort }.
-let newStreamAbortController; // () -> { signal, abort(reason) }
-const StreamAbortSignal = class AbortSignal {
-  #aborted = false;
-  #reason = undefined;
-  #listeners = new List();
-  onabort = null;
-  get aborted() { return this.#aborted; }
-  get reason() { return this.#reason; }
-  throwIfAborted() { if (this.#aborted) throw this.#reason; }
-  addEventListener(type, listener) {
-    if (`${type}` !== "abort" || listener === null || listener === undefined) return;
-    for (let n = this.#listeners.head; n !== null; n = n.next) if (n.value === listener) return;
-    this.#listeners.push(listener);
-  }
-  removeEventListener(type, listener) {
-    if (`${type}` !== "abort") return;
-    const kept = new List();
-    for (let n = this.#listeners.head; n !== null; n = n.next) if (n.value !== listener) kept.push(n.value);
-    this.#listeners = kept;
-  }
-  static {
-    newStreamAbortController = () => {
-      const signal = new StreamAbortSignal();
-      return {
-        signal,
-        abort(reason) {
-          if (signal.#aborted) return;
-          signal.#aborted = true;
-          signal.#reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
-          const event = { type: "abort", target: signal, currentTarget: signal };
-          const listeners = signal.#listeners.drain();
-          const handler = signal.onabort;
-          if (typeof handler === "function") reportListenerError(handler, signal, event);
-          for (let i = 0; i < listeners.length; i++) {
-            const l = listeners[i];
-            if (typeof l === "function") reportListenerError(l, signal, event);
-            else if (isObject(l) && typeof l.handleEvent === "function") reportListenerError(l.handleEvent, l, event);
-          }
-        },
-      };
-    };
-  }
-};
-setTag(StreamAbortSignal.prototype, "AbortSignal");
-/** Runs an event listener; its exception is reported (like an uncaught error), never thrown. */
-function reportListenerError(fn, self, event) {
-  try {
-    ReflectApply(fn, self, [event]);
-  } catch (e) {
-    promiseRejectedWith(e); // surfaces through the host's unhandled-rejection report
-  }
+// WritableStreamDefaultController.signal is a real AbortSignal (abort.js): the controller holds
+// { signal, abort(reason) }, and abort is "signal abort" through the internal hook, never through
+// a method tenant code can replace.
+function newStreamAbortController() {
+  const signal = newAbortSignal();
+  return { __proto__: null, signal, abort: (reason) => signalAbort(signal, reason) };
 }
 
 /** StreamPipeOptions.signal: an AbortSignal or undefined. */
 function toPipeSignal(signal) {
   if (signal === undefined) return undefined;
-  // AbortSignal brand check: until events.js lands, accept any object shaped like a signal.
-  if (!isObject(signal) || typeof signal.addEventListener !== "function" || typeof signal.removeEventListener !== "function") {
-    throw new TypeError("pipeTo: options.signal must be an AbortSignal");
-  }
+  if (!isAbortSignal(signal)) throw new TypeError("pipeTo: options.signal must be an AbortSignal");
   return signal;
 }

@@ -1,4 +1,4 @@
-// ---- streams-pipe.js: tee (default and byte streams), pipeTo, ReadableStream.from. -------------
+// ---- streams-pipe.js (part 15 of 23): tee (default and byte streams), pipeTo, from. ---------
 // Pipes and tees lock their streams and drive them through internal readers and writers only,
 // so nothing a tenant patches on a prototype (or Object.prototype.then) is called.
 
@@ -272,7 +272,7 @@ function ReadableStreamPipeTo(source, dest, preventClose, preventAbort, preventC
   const finalize = (isError, error) => {
     WritableStreamDefaultWriterRelease(writer);
     ReadableStreamDefaultReaderRelease(reader);
-    if (signal !== undefined) ReflectApply(signal.removeEventListener, signal, ["abort", abortAlgorithm]);
+    if (signal !== undefined) removeAbortAlgorithm(signal, abortAlgorithm);
     if (isError) result.reject(error);
     else result.resolve(undefined);
   };
@@ -300,9 +300,8 @@ function ReadableStreamPipeTo(source, dest, preventClose, preventAbort, preventC
 
   if (signal !== undefined) {
     abortAlgorithm = () => {
-      // AbortSignal brand check: read the reason through the signal's internal slot once
-      // events.js provides AbortSignal; until then the stand-in's `reason` getter.
-      const error = signal.reason;
+      // The signal passed toPipeSignal's brand check: its reason is read from its internal slot.
+      const error = abortSignalReason(signal);
       const actions = [];
       if (!preventAbort) appendToArray(actions, () => (dest.state === "writable" ? WritableStreamAbort(dest, error) : resolvedUndefined()));
       if (!preventCancel) appendToArray(actions, () => (source.state === "readable" ? ReadableStreamCancel(source, error) : resolvedUndefined()));
@@ -312,11 +311,11 @@ function ReadableStreamPipeTo(source, dest, preventClose, preventAbort, preventC
         return waitForAll(promises);
       }, true, error);
     };
-    if (signal.aborted) {
+    if (abortSignalAborted(signal)) {
       abortAlgorithm();
       return result.promise;
     }
-    ReflectApply(signal.addEventListener, signal, ["abort", abortAlgorithm]);
+    addAbortAlgorithm(signal, abortAlgorithm);
   }
 
   // Errors must be propagated forward.

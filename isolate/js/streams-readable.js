@@ -1,4 +1,4 @@
-// ---- streams-readable.js: ReadableStream, its default reader and default controller. ----------
+// ---- streams-readable.js (part 13 of 23): ReadableStream, its default reader and controller.
 // The spec's abstract operations work on internal records (ReadableStreamState, ReaderState,
 // DefaultControllerState); the public objects hold their record in a private field and every
 // method starts with a brand check. Byte controllers and BYOB readers are in streams-byte.js,
@@ -133,8 +133,9 @@ class ReadableStream {
     return ReadableStreamPipeTo(s, dest, opts.preventClose, opts.preventAbort, opts.preventCancel, opts.signal);
   }
   tee() {
-    const [a, b] = ReadableStreamTee(thisStream(this, "tee"), false);
-    return [a.pub, b.pub];
+    // Indexed, not destructured: a patched array iterator must never see the internal records.
+    const branches = ReadableStreamTee(thisStream(this, "tee"), false);
+    return [branches[0].pub, branches[1].pub];
   }
   values(options = undefined) {
     const s = thisStream(this, "values");

@@ -1,4 +1,4 @@
-// ---- timers.js (part 4 of 11): setTimeout & co, queueMicrotask, performance. ---------------------
+// ---- timers.js (part 4 of 23): setTimeout & co, queueMicrotask, performance. --------------------
 // Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
 // as on the web) and never reused. The host owns the clock and the loop; see the contract in
 // prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its
@@ -13,7 +13,7 @@ function timerDelay(delay) {
   return ms < 0 ? 0 : ms;
 }
 
-function armTimer(callback, delay, args, repeat) {
+function armTimer(callback, delay, args, repeat, internal = false) {
   if (typeof callback !== "function") {
     throw new TypeError("The callback must be a function (string callbacks would need eval)");
   }
@@ -22,13 +22,27 @@ function armTimer(callback, delay, args, repeat) {
   let ms = timerDelay(delay);
   if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
   hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
-  timerTable.set(id, { callback, args, delay: ms, repeat });
+  timerTable.set(id, { callback, args, delay: ms, repeat, internal });
   return id;
+}
+
+/** A one-shot timer of the prelude itself (e.g. AbortSignal.timeout): `ms` is clamped to the
+ *  host's int32 range, and tenant code cannot clear it with clearTimeout (ids are guessable).
+ *  Returns the id for disarmInternalTimer. */
+function armInternalTimer(callback, ms) {
+  return armTimer(callback, ms > 0x7fffffff ? 0x7fffffff : ms, [], false, true);
 }
 
 function disarmTimer(id) {
   const key = Number(id);
-  if (timerTable.delete(key)) hostClearTimer(key);
+  const timer = timerTable.get(key);
+  if (timer === undefined || timer.internal) return;
+  timerTable.delete(key);
+  hostClearTimer(key);
+}
+
+function disarmInternalTimer(id) {
+  if (timerTable.delete(id)) hostClearTimer(id);
 }
 
 function dispatchTimer(id) {

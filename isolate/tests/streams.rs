@@ -3,26 +3,114 @@
 //! answering with a ReadableStream, and the clear error a chunk that is not bytes gets.
 mod common;
 use common::*;
-use stockade_isolate::{FetchRequest, FetchResponse, Module, ModuleSet, RunError, Worker};
+use std::time::{Duration, Instant};
+
+use stockade_isolate::{
+    Answer, FetchRequest, FetchResponse, Module, ModuleSet, RunError, TaskEvent, Worker,
+};
 
 fn eval(body: &str) -> serde_json::Value {
     ok(run(&format!("export default async () => {{ {body} }};")))
 }
 
-/// Loads `src` as the main module and sends it one fetch request.
-fn fetch(src: &str, method: &str, body: &[u8]) -> Result<FetchResponse, RunError> {
+/// A fetch request to `path` of the test worker.
+fn request(method: &str, path: &str, body: &[u8]) -> FetchRequest {
+    FetchRequest {
+        method: method.into(),
+        url: format!("https://worker.test{path}"),
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: body.to_vec(),
+        body_streamed: false,
+        env: serde_json::json!({}),
+    }
+}
+
+/// A fetch answered through the task API, as a worker process drives it: a streamed answer's
+/// `body.write` host calls are collected into `response.body`, and `body.end` ends it (with the
+/// error text the prelude sends when the body stream failed). Other host calls are refused.
+struct Fetched {
+    response: Result<FetchResponse, RunError>,
+    end_error: Option<String>,
+}
+
+fn fetch_with(src: &str, request: &FetchRequest) -> Fetched {
     let mut worker = Worker::new(engine(), limits()).expect("isolate");
     let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
     let loaded = worker.load("main.js", &mut set);
     assert!(loaded.result.is_ok(), "{:?}", loaded.result);
-    let request = FetchRequest {
-        method: method.into(),
-        url: "https://worker.test/streams".into(),
-        headers: vec![("content-type".into(), "text/plain".into())],
-        body: body.to_vec(),
-        env: serde_json::json!({}),
-    };
-    worker.fetch(&request).0
+    let task = worker.start_fetch(request);
+    let started = Instant::now();
+    let mut response = None;
+    let mut body = Vec::new();
+    let mut end_error = None;
+    loop {
+        let calls = worker.take_host_calls();
+        let busy = !calls.is_empty();
+        for call in calls {
+            let reply = match call.name.as_str() {
+                "body.write" => {
+                    body.extend_from_slice(&call.payload);
+                    Ok(Vec::new())
+                }
+                "body.end" => {
+                    if !call.payload.is_empty() {
+                        end_error = Some(String::from_utf8_lossy(&call.payload).into_owned());
+                    }
+                    Ok(Vec::new())
+                }
+                other => Err(format!("this test has no host for `{other}`")),
+            };
+            worker.host_reply(call.call, reply);
+        }
+        let mut ended = false;
+        for event in worker.drain_events() {
+            match event {
+                TaskEvent::Answered(a) if a.task == task => {
+                    response = Some(a.result.and_then(|answer| match answer {
+                        Answer::Response(r) => Ok(r),
+                        other => Err(RunError::Internal(format!("not a response: {other:?}"))),
+                    }));
+                }
+                TaskEvent::Ended { task: t, .. } if t == task => ended = true,
+                _ => {}
+            }
+        }
+        if ended {
+            break;
+        }
+        if busy {
+            continue; // the replies may have made more calls
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the fetch did not end"
+        );
+        let wake = worker
+            .next_wake()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        worker.advance(Instant::now());
+    }
+    let response = response
+        .unwrap_or_else(|| Err(RunError::Internal("the fetch ended unanswered".into())))
+        .map(|mut r| {
+            if r.streamed {
+                r.body = body;
+            }
+            r
+        });
+    Fetched {
+        response,
+        end_error,
+    }
+}
+
+/// Loads `src` as the main module and sends it one fetch request; a streamed answer's body is
+/// collected, and must end without an error.
+fn fetch(src: &str, method: &str, body: &[u8]) -> Result<FetchResponse, RunError> {
+    let fetched = fetch_with(src, &request(method, "/streams", body));
+    assert_eq!(fetched.end_error, None, "the streamed body failed");
+    fetched.response
 }
 
 fn header<'a>(response: &'a FetchResponse, name: &str) -> Option<&'a str> {
@@ -144,15 +232,13 @@ fn a_chunk_that_is_not_a_uint8array_is_a_clear_type_error() {
     let src = "export default { async fetch() {
         return new Response(new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } }));
     } };";
-    match fetch(src, "GET", b"") {
-        Err(RunError::Threw { message, .. }) => {
-            assert!(
-                message.contains("TypeError") && message.contains("not a Uint8Array"),
-                "{message}"
-            )
-        }
-        other => panic!("expected a TypeError, got {other:?}"),
-    }
+    // The answer's head has left when the stream fails: the body ends with the TypeError's text,
+    // which cuts the client's response.
+    let fetched = fetch_with(src, &request("GET", "/streams", b""));
+    let response = fetched.response.expect("an answer");
+    assert!(response.streamed && response.body.is_empty());
+    let error = fetched.end_error.expect("the body ended with an error");
+    assert!(error.contains("not a Uint8Array"), "{error}");
     // Inside the worker, reading such a body rejects the same way.
     let v = eval(
         "const r = new Response(new ReadableStream({ start(c) { c.enqueue([1, 2]); c.close(); } }));
@@ -212,4 +298,90 @@ fn streamed_answers_survive_tampered_prototypes() {
     } };";
     let response = fetch(src, "GET", b"").expect("a response");
     assert_eq!(response.body, b"still fine");
+}
+
+/// A tenant that replaces the typed-array operations (slice, subarray, set; the buffer, length,
+/// byteLength, byteOffset and constructor getters; the array iterator) with versions that zero
+/// every view they are shown. If the prelude or the runtime ever handed them a body's private
+/// bytes, the bodies read back (and the bytes the host takes) would come out zeroed.
+const PATCHING_HANDLER: &str = "export default { async fetch(request) {
+    const N = 70000;
+    const expected = new Uint8Array(N);
+    for (let i = 0; i < N; i++) expected[i] = (i * 7 + 1) & 255;
+    const input = new Uint8Array(expected);
+    const blobParts = new Set([new Uint8Array(expected)]); // made before the array iterator is patched
+    const TA = Object.getPrototypeOf(Uint8Array.prototype);
+    const fill = TA.fill;
+    const lengthOf = Object.getOwnPropertyDescriptor(TA, 'length').get;
+    let seen = 0;
+    const burn = (v) => { if (ArrayBuffer.isView(v)) { seen++; try { Reflect.apply(fill, v, [0]); } catch {} } };
+    const define = (target, name, d) => Object.defineProperty(target, name, { ...d, configurable: true });
+    for (const target of [TA, Uint8Array.prototype]) {
+        for (const name of ['slice', 'subarray', 'set']) {
+            const original = TA[name];
+            define(target, name, { writable: true, value: function (...args) { burn(this); args.forEach(burn); return Reflect.apply(original, this, args); } });
+        }
+    }
+    for (const name of ['buffer', 'length', 'byteLength', 'byteOffset']) {
+        const get = Object.getOwnPropertyDescriptor(TA, name).get;
+        define(TA, name, { get() { burn(this); return Reflect.apply(get, this, []); } });
+    }
+    define(Uint8Array.prototype, 'constructor', { get() { burn(this); return Uint8Array; } });
+    const iterate = Array.prototype[Symbol.iterator];
+    define(Array.prototype, Symbol.iterator, { writable: true, value: function () { for (let i = 0; i < this.length; i++) burn(this[i]); return Reflect.apply(iterate, this, []); } });
+
+    const fromHost = new Uint8Array(await request.arrayBuffer());
+    const res = new Response(input, { headers: { 'content-type': 'application/octet-stream' } });
+    Reflect.apply(fill, input, [0xee]); // the body is a copy of it
+    const blob = new Blob(blobParts);
+    const readAll = async (stream) => {
+        const out = new Uint8Array(N);
+        let at = 0;
+        const reader = stream.getReader();
+        for (;;) {
+            const step = await reader.read();
+            if (step.done) return out;
+            const n = Reflect.apply(lengthOf, step.value, []);
+            for (let i = 0; i < n && at < N; i++) out[at++] = step.value[i];
+        }
+    };
+    const results = [
+        fromHost,
+        new Uint8Array(await res.clone().arrayBuffer()),
+        await res.clone().bytes(),
+        new Uint8Array(await (await res.clone().blob()).arrayBuffer()),
+        await readAll(res.clone().body),
+        await new Response(blob).bytes(),
+        await readAll(blob.stream()),
+    ];
+    const intact = results.map((a) => Reflect.apply(lengthOf, a, []) === N && a.every((v, i) => v === expected[i]));
+    const path = new URL(request.url).pathname;
+    const out = path === '/stream' ? new Response(res.body.pipeThrough(new TransformStream()))
+        : path === '/blob' ? new Response(blob) : res;
+    out.headers.set('x-intact', JSON.stringify(intact));
+    out.headers.set('x-seen', String(seen));
+    return out;
+} };";
+
+#[test]
+fn patched_typed_array_methods_never_see_private_body_bytes() {
+    let expected: Vec<u8> = (0..70000u32).map(|i| ((i * 7 + 1) & 255) as u8).collect();
+    // The body the host hands in, the one it takes back whole (bytes, a Blob's), and one it
+    // takes chunk by chunk through the runtime's pump.
+    for (path, streamed) in [("/bytes", false), ("/blob", false), ("/stream", true)] {
+        let fetched = fetch_with(PATCHING_HANDLER, &request("POST", path, &expected));
+        assert_eq!(fetched.end_error, None, "{path}");
+        let response = fetched.response.unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        assert_eq!(response.streamed, streamed, "{path}");
+        assert_eq!(
+            header(&response, "x-intact"),
+            Some("[true,true,true,true,true,true,true]"),
+            "{path}: a body read back inside the handler was changed"
+        );
+        assert_eq!(header(&response, "x-seen"), Some("0"), "{path}");
+        assert!(
+            response.body == expected,
+            "{path}: the host got other bytes"
+        );
+    }
 }

@@ -12,8 +12,10 @@ v8.setFlagsFromString("--harmony-rab-gsab-transfer");
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
-  "url-parser.js", "url.js", "clone.js", "streams-core.js", "streams-readable.js", "streams-byte.js",
-  "streams-pipe.js", "streams-writable.js", "streams-transform.js", "fetch-body.js", "fetch.js", "prelude-end.js",
+  "url-parser.js", "url.js", "clone.js", "events.js", "abort.js", "streams-core.js",
+  "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
+  "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
+  "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

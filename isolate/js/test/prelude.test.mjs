@@ -11,7 +11,8 @@ import { loadPrelude, newContext, installHost, SOURCE } from "./load-prelude.mjs
 
 const GLOBALS = ["console", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "queueMicrotask", "URL",
   "URLSearchParams", "TextEncoder", "TextDecoder", "atob", "btoa", "structuredClone", "crypto", "Crypto", "Headers",
-  "Request", "Response", "fetch", "DOMException", "performance", "Performance"];
+  "Request", "Response", "fetch", "DOMException", "performance", "Performance", "Event", "CustomEvent", "EventTarget",
+  "AbortController", "AbortSignal", "Blob", "File", "FormData"];
 
 /** Every host-side secret: the host object, its primitives, the dispatcher, the exports. */
 function secretsOf(p) {
