@@ -13,6 +13,8 @@ const TYPED_ARRAYS = {
   __proto__: null, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
   Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 };
+// V8 13.6 ships Float16Array (Node 20, the fast test loop, does not).
+if (typeof Float16Array === "function") TYPED_ARRAYS.Float16Array = Float16Array;
 const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
 
 /** Serializable platform classes: [isBrand(v), clone(v)], consulted before platformBrands (whose

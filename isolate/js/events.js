@@ -196,13 +196,35 @@ function fireEvent(target, type, event = new Event(type)) {
   return dispatchInternal(target, event);
 }
 
+// A target's state: listener records { type, callback, capture, passive, once, removed, internal }
+// (`internal` is a function the prelude installed: event handler attributes, internal listeners)
+// and its event handler attributes (type -> { value, record }). Null-prototype records and arrays
+// walked by index and grown by defineProperty: a patched Array.prototype (push, iterator, slice,
+// indexOf) never sees them.
+const newTargetState = () => ({ __proto__: null, listeners: [], handlers: null });
+const listAppend = (list, value) => {
+  ObjectDefineProperty(list, list.length, { value, writable: true, enumerable: true, configurable: true });
+};
+const listCopy = (list) => {
+  const out = [];
+  for (let i = 0; i < list.length; i++) listAppend(out, list[i]);
+  return out;
+};
+
+// Objects that are EventTargets without being made by its constructor: the global object (as
+// Workers runtimes have it: self.addEventListener, service-worker syntax) and `performance`.
+// Their state is made in each isolate on first use, never in the snapshot's evaluation.
+const adoptedTargets = [{ __proto__: null, target: globalThis, state: null }];
+let targetState; // (target) -> its state; a TypeError unless target is an EventTarget
+/** WebIDL: an operation called with an undefined or null `this` acts on the global object. */
+const receiverOf = (self) => (self === undefined || self === null ? globalThis : self);
+
 class EventTarget {
-  // Listener records: { type, callback, capture, passive, once, removed, internal }. `internal` is
-  // a function the prelude installed (event handler attributes, internal listeners).
-  #listeners = [];
-  #handlers = null; // type -> { value, record }: event handler attributes (onabort, ...)
+  #state = newTargetState();
   constructor() {}
   addEventListener(type, callback, options = undefined) {
+    const target = receiverOf(this);
+    const state = targetState(target);
     requireArgs(arguments.length, 2, "EventTarget.addEventListener");
     const t = `${type}`;
     if (callback !== null && typeof callback !== "object" && typeof callback !== "function") {
@@ -221,120 +243,152 @@ class EventTarget {
     } else if (options !== undefined) capture = !!options;
     if (callback === null) return;
     if (signal !== undefined && abortSignalAborted(signal)) return;
-    for (const l of this.#listeners) {
+    const listeners = state.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      const l = listeners[i];
       if (l.type === t && l.callback === callback && l.capture === capture && l.internal === null) return;
     }
-    const record = { type: t, callback, capture, passive, once, removed: false, internal: null };
-    this.#listeners.push(record);
-    if (signal !== undefined) addAbortAlgorithm(signal, () => this.#remove(record));
-    if (listenerAddedHook !== null) listenerAddedHook(this, t);
+    const record = { __proto__: null, type: t, callback, capture, passive, once, removed: false, internal: null };
+    listAppend(listeners, record);
+    if (signal !== undefined) addAbortAlgorithm(signal, () => removeListener(state, record));
+    if (listenerAddedHook !== null) listenerAddedHook(target, t);
   }
   removeEventListener(type, callback, options = undefined) {
+    const state = targetState(receiverOf(this));
     requireArgs(arguments.length, 2, "EventTarget.removeEventListener");
     const t = `${type}`;
     if (callback !== null && typeof callback !== "object" && typeof callback !== "function") {
       throw new TypeError("EventTarget.removeEventListener: the listener must be an object or null");
     }
     const capture = flattenCapture(options);
-    for (const l of this.#listeners) {
+    const listeners = state.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      const l = listeners[i];
       if (l.type === t && l.callback === callback && l.capture === capture && l.internal === null) {
-        this.#remove(l);
+        removeListener(state, l);
         return;
       }
     }
   }
   dispatchEvent(event) {
+    const target = receiverOf(this);
+    const state = targetState(target);
     requireArgs(arguments.length, 1, "EventTarget.dispatchEvent");
     if (!isEvent(event)) throw new TypeError("EventTarget.dispatchEvent: the argument is not an Event");
     if (eventDispatching(event)) {
       throw new DOMException("The event is already being dispatched.", "InvalidStateError");
     }
     eventSetTrusted(event, false); // events tenant code dispatches are never trusted
-    return this.#dispatch(event);
-  }
-  #remove(record) {
-    record.removed = true;
-    const i = this.#listeners.indexOf(record);
-    if (i !== -1) this.#listeners.splice(i, 1);
-  }
-  #dispatch(event) {
-    eventBeginDispatch(event, this);
-    try {
-      // The target is the whole path: capture listeners, then the others, both at AT_TARGET.
-      eventSetCurrent(event, this, PHASE_AT_TARGET);
-      const listeners = this.#listeners.slice();
-      this.#invoke(event, listeners, true);
-      this.#invoke(event, listeners, false);
-    } finally {
-      eventSetCurrent(event, null, PHASE_NONE);
-    }
-    return eventEndDispatch(event);
-  }
-  #invoke(event, listeners, capturePass) {
-    if (eventStopped(event)) return;
-    const type = eventType(event);
-    for (const l of listeners) {
-      if (eventStopImmediate(event)) return;
-      if (l.removed || l.capture !== capturePass || l.type !== type) continue;
-      if (l.once) this.#remove(l);
-      if (l.passive) eventSetPassive(event, true);
-      try {
-        if (l.internal !== null) ReflectApply(l.internal, this, [event]);
-        else if (typeof l.callback === "function") ReflectApply(l.callback, this, [event]);
-        else {
-          const handleEvent = l.callback.handleEvent;
-          if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
-          ReflectApply(handleEvent, l.callback, [event]);
-        }
-      } catch (e) {
-        reportException(e);
-      }
-      if (l.passive) eventSetPassive(event, false);
-    }
+    return dispatchAt(target, state, event);
   }
   static {
-    isEventTarget = (v) => v !== null && typeof v === "object" && #listeners in v;
-    dispatchInternal = (target, event) => target.#dispatch(event);
-    addInternalListener = (target, type, fn) => {
-      const record = { type, callback: null, capture: false, passive: false, once: false, removed: false, internal: fn };
-      target.#listeners.push(record);
-      if (listenerAddedHook !== null) listenerAddedHook(target, type);
-      return record;
-    };
-    removeInternalListener = (target, record) => target.#remove(record);
-    eventHandlerGet = (target, type) => {
-      const h = target.#handlers === null ? undefined : target.#handlers.get(type);
-      return h === undefined ? null : h.value;
-    };
-    // WebIDL EventHandler ([LegacyTreatNonObjectAsNull]): non-objects are null. Setting a value
-    // keeps the listener's place in the list; null removes it (a later value goes to the end).
-    eventHandlerSet = (target, type, value) => {
-      const v = value !== null && (typeof value === "object" || typeof value === "function") ? value : null;
-      target.#handlers ??= new Map();
-      const h = target.#handlers.get(type);
-      if (v === null) {
-        if (h !== undefined) {
-          target.#remove(h.record);
-          target.#handlers.delete(type);
-        }
-        return;
+    isEventTarget = (v) => v !== null && typeof v === "object" && #state in v;
+    targetState = (v) => {
+      if (v !== null && typeof v === "object" && #state in v) return v.#state;
+      for (let i = 0; i < adoptedTargets.length; i++) {
+        const a = adoptedTargets[i];
+        if (a.target === v) return (a.state ??= newTargetState());
       }
-      if (h !== undefined) {
-        h.value = v;
-        return;
-      }
-      const entry = { value: v, record: null };
-      entry.record = addInternalListener(target, type, function handler(event) {
-        if (typeof entry.value !== "function") return;
-        const result = ReflectApply(entry.value, this, [event]);
-        if (result === false) eventCancel(event);
-      });
-      target.#handlers.set(type, entry);
+      throw new TypeError("Illegal invocation: not an EventTarget");
     };
     platformBrands.push(isEventTarget);
   }
 }
+function removeListener(state, record) {
+  record.removed = true;
+  const kept = [];
+  const listeners = state.listeners;
+  for (let i = 0; i < listeners.length; i++) if (listeners[i] !== record) listAppend(kept, listeners[i]);
+  state.listeners = kept;
+}
+
+function dispatchAt(target, state, event) {
+  eventBeginDispatch(event, target);
+  try {
+    // The target is the whole path: capture listeners, then the others, both at AT_TARGET.
+    eventSetCurrent(event, target, PHASE_AT_TARGET);
+    const listeners = listCopy(state.listeners);
+    invokeListeners(target, state, event, listeners, true);
+    invokeListeners(target, state, event, listeners, false);
+  } finally {
+    eventSetCurrent(event, null, PHASE_NONE);
+  }
+  return eventEndDispatch(event);
+}
+
+function invokeListeners(target, state, event, listeners, capturePass) {
+  if (eventStopped(event)) return;
+  const type = eventType(event);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (eventStopImmediate(event)) return;
+    if (l.removed || l.capture !== capturePass || l.type !== type) continue;
+    if (l.once) removeListener(state, l);
+    if (l.passive) eventSetPassive(event, true);
+    try {
+      if (l.internal !== null) ReflectApply(l.internal, target, [event]);
+      else if (typeof l.callback === "function") ReflectApply(l.callback, target, [event]);
+      else {
+        const handleEvent = l.callback.handleEvent;
+        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
+        ReflectApply(handleEvent, l.callback, [event]);
+      }
+    } catch (e) {
+      reportException(e);
+    }
+    if (l.passive) eventSetPassive(event, false);
+  }
+}
+
+dispatchInternal = (target, event) => dispatchAt(target, targetState(target), event);
+addInternalListener = (target, type, fn) => {
+  const record = { __proto__: null, type, callback: null, capture: false, passive: false, once: false, removed: false, internal: fn };
+  listAppend(targetState(target).listeners, record);
+  if (listenerAddedHook !== null) listenerAddedHook(target, type);
+  return record;
+};
+removeInternalListener = (target, record) => removeListener(targetState(target), record);
+eventHandlerGet = (target, type) => {
+  const handlers = targetState(target).handlers;
+  const h = handlers === null ? undefined : handlers[type];
+  return h === undefined ? null : h.value;
+};
+// WebIDL EventHandler ([LegacyTreatNonObjectAsNull]): non-objects are null. Setting a value keeps
+// the listener's place in the list; null removes it (a later value goes to the end).
+eventHandlerSet = (target, type, value) => {
+  const v = value !== null && (typeof value === "object" || typeof value === "function") ? value : null;
+  const state = targetState(target);
+  state.handlers ??= { __proto__: null };
+  const h = state.handlers[type];
+  if (v === null) {
+    if (h !== undefined) {
+      removeListener(state, h.record);
+      delete state.handlers[type];
+    }
+    return;
+  }
+  if (h !== undefined) {
+    h.value = v;
+    return;
+  }
+  const entry = { __proto__: null, value: v, record: null };
+  entry.record = addInternalListener(target, type, function handler(event) {
+    if (typeof entry.value !== "function") return;
+    const result = ReflectApply(entry.value, this, [event]);
+    if (result === false) eventCancel(event);
+  });
+  state.handlers[type] = entry;
+};
 webidlEnumerable(EventTarget);
 setTag(EventTarget.prototype, "EventTarget");
 defineGlobal("EventTarget", EventTarget);
+
+// The global scope is an EventTarget named `self` too, as in Workers runtimes (addEventListener,
+// removeEventListener and dispatchEvent through its prototype chain), and so is `performance`
+// (Performance extends EventTarget in HR-Time).
+ObjectSetPrototypeOf(globalThis, EventTarget.prototype);
+defineGlobal("self", globalThis);
+ObjectSetPrototypeOf(Performance, EventTarget);
+ObjectSetPrototypeOf(Performance.prototype, EventTarget.prototype);
+listAppend(adoptedTargets, { __proto__: null, target: globalThis.performance, state: null });
 

@@ -5,7 +5,8 @@
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
  *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
  *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
- *   crypto, DOMException, Event, CustomEvent, EventTarget, AbortController, AbortSignal, the
+ *   crypto, DOMException, Event, CustomEvent, EventTarget (the global scope, `self`, and
+ *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream), Blob, File,
  *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
@@ -95,9 +96,10 @@
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call
- * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer), structuredClone has no
- * `transfer` and cannot detect Proxies, URL hosts get best-effort IDNA (NFKC + lower case +
- * Punycode, no UTS#46 table), console.* cannot see a Promise's state.
+ * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer),
+ * structuredClone has no `transfer`, cannot detect Proxies and cannot clone a Float16Array (V8
+ * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
+ * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */
 ;(function stockadePrelude() { // the leading ";" guards against a preceding script without one
 "use strict";
@@ -105,7 +107,7 @@
 const {
   create: ObjectCreate, defineProperty: ObjectDefineProperty, freeze: ObjectFreeze,
   getOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, getPrototypeOf: ObjectGetPrototypeOf,
-  keys: ObjectKeys, is: ObjectIs,
+  keys: ObjectKeys, is: ObjectIs, setPrototypeOf: ObjectSetPrototypeOf,
 } = Object;
 const { apply: ReflectApply, ownKeys: ReflectOwnKeys } = Reflect;
 const { fromCharCode: StringFromCharCode } = String;

@@ -11,7 +11,6 @@ const PromiseRejectStatic = Promise.reject;
 const ArrayBufferCtor = ArrayBuffer;
 const Uint8ArrayCtor = Uint8Array;
 const DataViewCtor = DataView;
-const ObjectSetPrototypeOf = Object.setPrototypeOf;
 const NumberIsNaN = Number.isNaN;
 const MathMin = Math.min;
 const MathTrunc = Math.trunc;
@@ -188,8 +187,7 @@ const ELEMENT_SIZES = {
   Int32Array: 4, Uint32Array: 4, Float16Array: 2, Float32Array: 4, Float64Array: 8, BigInt64Array: 8,
   BigUint64Array: 8,
 };
-const VIEW_CONSTRUCTORS = { __proto__: null, ...TYPED_ARRAYS };
-if (typeof Float16Array === "function") VIEW_CONSTRUCTORS.Float16Array = Float16Array;
+const VIEW_CONSTRUCTORS = { __proto__: null, ...TYPED_ARRAYS }; // Float16Array included where it exists
 
 // ---- queuing strategies -----------------------------------------------------------------------
 /** Reads a QueuingStrategy dictionary (members in Web IDL order: highWaterMark, size). */

@@ -376,7 +376,8 @@ function getMethod(object, key) {
 
 /** Opens an async sequence: { iterator, next, sync }. */
 function openAsyncSequence(value) {
-  if (!isObjectLike(value)) throw new TypeError("ReadableStream.from: the argument must be an iterable or async iterable");
+  // GetMethod reads primitives through their wrappers: a string is a sequence of code points.
+  if (value === null || value === undefined) throw new TypeError("ReadableStream.from: the argument must be an iterable or async iterable");
   let method = getMethod(value, SymbolAsyncIterator);
   let sync = false;
   if (method === undefined) {

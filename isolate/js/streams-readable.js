@@ -621,7 +621,7 @@ class ReadableStreamAsyncIterator {
     this.#ongoing = ongoing !== null ? promiseThen(ongoing, steps, steps) : steps();
     return this.#ongoing;
   }
-  return(value = undefined) {
+  return(value) { // one declared parameter: WebIDL's `return(optional any value)` has length 1
     if (!isObject(this) || !(#reader in this)) return rejectType("return: Illegal invocation");
     const ongoing = this.#ongoing;
     const steps = () => this.#returnSteps(value);

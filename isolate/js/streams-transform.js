@@ -118,7 +118,11 @@ function thisTransformController(self, what) {
 }
 
 function InitializeTransformStream(stream, startPromise, writableHighWaterMark, writableSizeAlgorithm, readableHighWaterMark, readableSizeAlgorithm) {
-  const startAlgorithm = () => startPromise;
+  // Web IDL's "a promise resolved with" a promise is a new promise that adopts it, two jobs
+  // later (a thenable job, then its reaction); the set-up steps wait on that. Two captured
+  // identity reactions give the same order without looking `then` up on an internal promise.
+  const identity = (v) => v;
+  const startAlgorithm = () => promiseThen(promiseThen(startPromise, identity, undefined), identity, undefined);
   stream.writable = CreateWritableStream(startAlgorithm,
     (chunk) => TransformStreamDefaultSinkWriteAlgorithm(stream, chunk),
     () => TransformStreamDefaultSinkCloseAlgorithm(stream),

@@ -370,3 +370,24 @@ fn blob_and_form_bodies_read_through_streams() {
         ])
     );
 }
+
+#[test]
+fn the_global_scope_is_an_event_target() {
+    // Service-worker syntax needs it later: listeners on the global object, `this` undefined in
+    // module code meaning the global, events whose target is the global.
+    let v = eval(
+        "const log = [];
+         addEventListener('hello', (e) => log.push([e.type, e.target === globalThis, e.isTrusted]));
+         const listener = () => log.push('removed');
+         self.addEventListener('hello', listener);
+         self.removeEventListener('hello', listener);
+         const delivered = dispatchEvent(new CustomEvent('hello', { detail: 1 }));
+         performance.addEventListener('tick', () => log.push('performance'));
+         performance.dispatchEvent(new Event('tick'));
+         return [log, delivered, globalThis instanceof EventTarget, Object.getPrototypeOf(Performance) === EventTarget];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([[["hello", true, false], "performance"], true, true, true])
+    );
+}

@@ -202,3 +202,26 @@ test("patched typed-array methods, getters and the array iterator never see priv
   })()`);
   assert.deepEqual(plain(r), [[true, true, true, true, true, true, true], 0]);
 });
+
+test("the global scope and performance are EventTargets; listener lists ignore a patched Array.prototype", () => {
+  const p = loadPrelude();
+  const r = p.run(`(() => {
+    const log = [];
+    const add = (v) => { log[log.length] = v; }; // not push: it is patched below
+    addEventListener("ping", function (e) { add(["global", e.target === globalThis, e.currentTarget === globalThis, this === globalThis]); });
+    self.addEventListener("ping", { handleEvent(e) { add(["object", e.type]); } }, { once: true });
+    removeEventListener("ping", null);
+    performance.addEventListener("mark", () => add(["performance"]));
+    for (const name of ["push", "slice", "indexOf", "splice", "filter", Symbol.iterator]) {
+      Array.prototype[name] = () => { throw new Error("patched " + String(name)); };
+    }
+    const results = [dispatchEvent(new Event("ping")), self.dispatchEvent(new Event("ping")), performance.dispatchEvent(new Event("mark"))];
+    let illegal;
+    try { EventTarget.prototype.addEventListener.call({}, "x", null); } catch (e) { illegal = e.name; }
+    return [log, results, globalThis instanceof EventTarget, performance instanceof EventTarget, illegal];
+  })()`);
+  assert.deepEqual(plain(r), [
+    [["global", true, true, true], ["object", "ping"], ["global", true, true, true], ["performance"]],
+    [true, true, true], true, true, "TypeError",
+  ]);
+});
