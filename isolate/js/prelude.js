@@ -189,6 +189,24 @@ class DOMException extends Error {
   }
 }
 setTag(DOMException.prototype, "DOMException");
+// WebIDL: attributes are enumerable accessors (brand checked by the private fields), and the
+// legacy code constants sit on both the interface object and its prototype.
+for (const key of ["name", "message", "code"]) {
+  const d = ObjectGetOwnPropertyDescriptor(DOMException.prototype, key);
+  d.enumerable = true;
+  ObjectDefineProperty(DOMException.prototype, key, d);
+}
+[
+  "INDEX_SIZE_ERR", "DOMSTRING_SIZE_ERR", "HIERARCHY_REQUEST_ERR", "WRONG_DOCUMENT_ERR", "INVALID_CHARACTER_ERR",
+  "NO_DATA_ALLOWED_ERR", "NO_MODIFICATION_ALLOWED_ERR", "NOT_FOUND_ERR", "NOT_SUPPORTED_ERR", "INUSE_ATTRIBUTE_ERR",
+  "INVALID_STATE_ERR", "SYNTAX_ERR", "INVALID_MODIFICATION_ERR", "NAMESPACE_ERR", "INVALID_ACCESS_ERR",
+  "VALIDATION_ERR", "TYPE_MISMATCH_ERR", "SECURITY_ERR", "NETWORK_ERR", "ABORT_ERR", "URL_MISMATCH_ERR",
+  "QUOTA_EXCEEDED_ERR", "TIMEOUT_ERR", "INVALID_NODE_TYPE_ERR", "DATA_CLONE_ERR",
+].forEach((name, i) => {
+  const d = { value: i + 1, writable: false, enumerable: true, configurable: false };
+  ObjectDefineProperty(DOMException, name, d);
+  ObjectDefineProperty(DOMException.prototype, name, d);
+});
 defineGlobal("DOMException", DOMException);
 
 /** Creates web-style iterators ("URLSearchParams Iterator", "Headers Iterator", ...).
