@@ -16,6 +16,19 @@
 
 const WeakRefCtor = WeakRef;
 const weakRefDeref = uncurry(WeakRef.prototype.deref);
+// Internal sets (abort algorithms, dependents) only meet captured Set operations: a patched
+// Set.prototype never sees the prelude's algorithms, and a replaced global Set is never used.
+const SetCtor = Set;
+const setAdd = uncurry(Set.prototype.add);
+const setDelete = uncurry(Set.prototype.delete);
+const setClear = uncurry(Set.prototype.clear);
+const setForEach = uncurry(Set.prototype.forEach); // setSize: inspect.js
+/** The members of a set as an array (a snapshot), without the set's iterator. */
+const setItems = (set) => {
+  const out = [];
+  setForEach(set, (v) => listAppend(out, v));
+  return out;
+};
 
 let isAbortSignal; // (v) -> boolean
 let abortSignalAborted; // (signal) -> boolean
@@ -40,7 +53,7 @@ function enforceRangeULongLong(value, what) {
 class AbortSignal extends EventTarget {
   #aborted = false;
   #reason = undefined;
-  #algorithms = new Set();
+  #algorithms = new SetCtor();
   #dependent = false;
   #sources = null; // AbortSignal[]: the non-dependent signals a dependent one follows
   #dependents = null; // Set<WeakRef<AbortSignal>>
@@ -71,9 +84,9 @@ class AbortSignal extends EventTarget {
       throw new TypeError("AbortSignal.any: the argument must be a sequence of AbortSignals");
     }
     const list = [];
-    for (const s of signals) {
+    for (const s of signals) { // WebIDL sequence<AbortSignal>: the argument's own iteration
       if (!isAbortSignal(s)) throw new TypeError("AbortSignal.any: every item must be an AbortSignal");
-      list.push(s);
+      listAppend(list, s);
     }
     return createDependentAbortSignal(list);
   }
@@ -88,22 +101,26 @@ class AbortSignal extends EventTarget {
   /** Makes the sources of this dependent signal hold it strongly (it has work to do on abort). */
   #pin() {
     if (!this.#dependent || this.#aborted) return;
-    for (const source of this.#sources) (source.#pinned ??= new Set()).add(this);
+    const sources = this.#sources;
+    for (let i = 0; i < sources.length; i++) setAdd(sources[i].#pinned ??= new SetCtor(), this);
   }
   #follow(source) {
-    if (this.#sources.includes(source)) return;
-    this.#sources.push(source);
-    source.#dependents ??= new Set();
-    if (source.#dependents.size >= source.#pruneAt) {
-      for (const ref of source.#dependents) if (weakRefDeref(ref) === undefined) source.#dependents.delete(ref);
-      source.#pruneAt = source.#dependents.size * 2 + 64;
+    const sources = this.#sources;
+    for (let i = 0; i < sources.length; i++) if (sources[i] === source) return;
+    listAppend(sources, source);
+    const dependents = source.#dependents ??= new SetCtor();
+    if (setSize(dependents) >= source.#pruneAt) {
+      const refs = setItems(dependents);
+      for (let i = 0; i < refs.length; i++) if (weakRefDeref(refs[i]) === undefined) setDelete(dependents, refs[i]);
+      source.#pruneAt = setSize(dependents) * 2 + 64;
     }
-    source.#dependents.add(new WeakRefCtor(this));
+    setAdd(dependents, new WeakRefCtor(this));
   }
   #runAbortSteps() {
-    const algorithms = [...this.#algorithms];
-    this.#algorithms.clear();
-    for (const fn of algorithms) {
+    const algorithms = setItems(this.#algorithms);
+    setClear(this.#algorithms);
+    for (let i = 0; i < algorithms.length; i++) {
+      const fn = algorithms[i];
       try {
         fn();
       } catch (e) {
@@ -118,10 +135,10 @@ class AbortSignal extends EventTarget {
     abortSignalReason = (s) => s.#reason;
     addAbortAlgorithm = (s, fn) => {
       if (s.#aborted) return;
-      s.#algorithms.add(fn);
+      setAdd(s.#algorithms, fn);
       s.#pin();
     };
-    removeAbortAlgorithm = (s, fn) => { s.#algorithms.delete(fn); };
+    removeAbortAlgorithm = (s, fn) => { setDelete(s.#algorithms, fn); };
     newAbortSignal = () => new AbortSignal(INTERNAL);
     signalAbort = (s, reason) => {
       if (s.#aborted) return;
@@ -129,22 +146,24 @@ class AbortSignal extends EventTarget {
       s.#reason = reason === undefined ? abortError() : reason;
       const toAbort = [];
       if (s.#dependents !== null) {
-        for (const ref of s.#dependents) {
-          const d = weakRefDeref(ref);
+        const refs = setItems(s.#dependents);
+        for (let i = 0; i < refs.length; i++) {
+          const d = weakRefDeref(refs[i]);
           if (d === undefined || d.#aborted) continue;
           d.#aborted = true;
           d.#reason = s.#reason;
-          toAbort.push(d);
+          listAppend(toAbort, d);
         }
       }
       s.#dependents = null;
       s.#pinned = null;
       s.#runAbortSteps();
-      for (const d of toAbort) d.#runAbortSteps();
+      for (let i = 0; i < toAbort.length; i++) toAbort[i].#runAbortSteps();
     };
     createDependentAbortSignal = (signals) => {
       const result = new AbortSignal(INTERNAL);
-      for (const s of signals) {
+      for (let i = 0; i < signals.length; i++) {
+        const s = signals[i];
         if (s.#aborted) {
           result.#aborted = true;
           result.#reason = s.#reason;
@@ -153,9 +172,10 @@ class AbortSignal extends EventTarget {
       }
       result.#dependent = true;
       result.#sources = [];
-      for (const s of signals) {
+      for (let i = 0; i < signals.length; i++) {
+        const s = signals[i];
         if (!s.#dependent) result.#follow(s);
-        else for (const source of s.#sources) result.#follow(source);
+        else for (let j = 0; j < s.#sources.length; j++) result.#follow(s.#sources[j]);
       }
       return result;
     };

@@ -61,10 +61,13 @@ test("pipeTo's signal: a brand check, an already aborted signal, an abort mid-pi
   `);
 });
 
-test("a tenant's patched addEventListener is not how pipeTo listens to its signal", async () => {
+test("a tenant's patched addEventListener or Set.prototype is not how pipeTo listens to its signal", async () => {
   const r = await inPrelude(`
     const c = new AbortController();
     AbortSignal.prototype.addEventListener = EventTarget.prototype.addEventListener = () => { throw new Error("patched"); };
+    // The abort algorithms live in a Set: its patched methods never see (or break) them.
+    for (const name of ["add", "delete", "clear", "forEach", "has", Symbol.iterator]) Set.prototype[name] = () => { throw new Error("patched Set"); };
+    globalThis.Set = function () { throw new Error("patched global Set"); };
     const rs = new ReadableStream({ pull(ctl) { ctl.enqueue(1); } }, { highWaterMark: 0 });
     const p = rs.pipeTo(new WritableStream({ write() {} }), { signal: c.signal });
     await flush();
