@@ -80,10 +80,13 @@
  *   readResponse(value: unknown) -> [status: number, statusText: string, headers: string[] (flat,
  *              lower-case names, set-cookie kept separate), body: null | Uint8Array | reader]
  *       Throws TypeError unless `value` is a genuine Response whose body is neither used nor
- *       locked; marks it used. A Uint8Array is the whole body, known without running tenant code
- *       (made from bytes, a string or URLSearchParams, or an untouched stream the prelude made
+ *       locked; marks it used. Read the answer by index, never by destructuring or iterating
+ *       it (tenant code may have replaced the array iterator), and read the bytes through
+ *       captured operations only (never a typed array's prototype methods or getters). A
+ *       Uint8Array is the whole body, known without running tenant code (made from bytes, a
+ *       string, URLSearchParams, a Blob or a FormData, or an untouched stream the prelude made
  *       over such bytes, e.g. `new Response(res.body, res)`); it is read-only for the host (it
- *       may be shared with a clone). Otherwise the body is a frozen reader
+ *       may be shared with a clone or be a Blob's). Otherwise the body is a frozen reader
  *         { read(): Promise<Uint8Array | null>, cancel(reason): Promise<void> }
  *       that reads the response's stream through the spec's internal operations (never through
  *       methods tenant code can replace): `read` resolves with the next chunk (possibly empty;
