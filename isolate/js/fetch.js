@@ -345,7 +345,8 @@ class Response {
       r.#headers = newHeadersWithGuard(pairs, true);
       r.#url = url;
       r.#redirected = redirected;
-      r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromBytes(bytes);
+      // `bytes`: the whole body, or a { pull, cancel } source for one that streams.
+      r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromHost(bytes);
       return r;
     };
     readResponseForHost = (value) => {
@@ -391,8 +392,42 @@ function responseFromHost(reply) {
   const head = JSONParse(utf8DecodeStripBOM(reply.subarray(4, 4 + n)));
   const flat = [];
   for (const [name, value] of head.headers) flat.push(`${name}`, `${value}`);
-  const body = reply.slice(4 + n);
+  const first = reply.slice(4 + n);
+  const stream = head.stream;
+  const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
+}
+
+/** The body of an answer that streams: its first part, then `fetch.read` host calls naming
+ *  the gateway's stream until one answers empty (the end); cancelling tells the gateway to drop
+ *  the upstream's connection. The calls name no task: a body read by another request's entry
+ *  is refused by the host (its stream belongs to the request that fetched it). */
+function outboundBodySource(first, stream) {
+  const id = new Uint8Array(4);
+  id[0] = stream & 0xff; id[1] = (stream >>> 8) & 0xff; id[2] = (stream >>> 16) & 0xff; id[3] = (stream >>> 24) & 0xff;
+  let pending = first.length > 0 ? first : null;
+  let ended = false;
+  return {
+    async pull() {
+      if (pending !== null) {
+        const chunk = pending;
+        pending = null;
+        return chunk;
+      }
+      if (ended) return null;
+      const chunk = await hostCall("fetch.read", id);
+      if (chunk.length > 0) return chunk;
+      ended = true;
+      return null;
+    },
+    cancel() {
+      pending = null;
+      if (!ended) {
+        ended = true;
+        uponPromise(hostCall("fetch.cancel", id), undefined, () => {});
+      }
+    },
+  };
 }
 
 defineGlobal("fetch", function fetch(input, init = undefined) {

@@ -16,8 +16,10 @@
 //! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
-//! - each hop is bounded by [`HOP_TIMEOUT`] and its answer by `MAX_BODY_LEN` bytes; the
-//!   request's wall-clock limit (the worker's) bounds the whole;
+//! - each hop is bounded by [`HOP_TIMEOUT`] (body included); an answer read whole by
+//!   `MAX_BODY_LEN` bytes, one that streams (longer than its first part, see `stream`) by
+//!   `stream::MAX_STREAMED_BODY`, scrubbed piece by piece (a value split across pieces is still
+//!   caught); the request's wall-clock limit (the worker's) bounds the whole;
 //! - every hop and every refusal is audited (`audit`), without header values or query.
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
@@ -35,13 +37,15 @@ use url::{Host, Url};
 
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
-use super::hop::{classify, read_capped, tenant_headers};
+use super::hop::{classify, tenant_headers};
 use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
-use super::secrets::{scrub, scrub_str, Secrets};
+use super::secrets::{scrub_str, Scrubber, Secrets};
+use super::stream::{read_start, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
+use crate::supervisor::Resources;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
@@ -96,6 +100,15 @@ pub enum FetchError {
     Upstream(String),
     #[error("this tenant has no egress configuration")]
     NoTenant,
+    #[error("too many response bodies open at once in this request")]
+    TooManyStreams,
+    #[error("no such response body stream (it ended, or was never opened by this request)")]
+    NoStream,
+    #[error(
+        "the streamed response body is larger than {} bytes",
+        super::stream::MAX_STREAMED_BODY
+    )]
+    StreamTooLarge,
 }
 
 pub struct Gateway {
@@ -141,10 +154,26 @@ impl Gateway {
         })
     }
 
-    /// The `fetch` host call under the tenant's egress policy.
+    /// The `fetch` host call under the tenant's egress policy, its answer read whole (at most
+    /// `MAX_BODY_LEN` bytes).
+    #[cfg(test)]
     pub async fn fetch(&self, tenant: TenantId, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+        self.fetch_with(tenant, payload, None).await
+    }
+
+    /// The `fetch` host call; with `resources` (the request's), an answer longer than its first
+    /// part streams: the rest is kept there and read with `fetch.read` (see `stream`).
+    pub async fn fetch_with(
+        &self,
+        tenant: TenantId,
+        payload: Vec<u8>,
+        resources: Option<&Resources>,
+    ) -> Result<Vec<u8>, String> {
         let mut injected = Vec::new();
-        match self.run(tenant, &payload, &mut injected).await {
+        match self
+            .answer(tenant, &payload, resources, &mut injected)
+            .await
+        {
             Ok((head, body)) => {
                 let head = ResponseHead {
                     status: head.status,
@@ -156,8 +185,9 @@ impl Gateway {
                         .collect(),
                     url: scrub_str(&head.url, &injected),
                     redirected: head.redirected,
+                    stream: head.stream,
                 };
-                let out = encode_response(&head, &scrub(&body, &injected));
+                let out = encode_response(&head, &body);
                 if out.len() > MAX_HOST_CALL_PAYLOAD {
                     return Err(FetchError::BodyTooLarge.to_string());
                 }
@@ -167,12 +197,49 @@ impl Gateway {
         }
     }
 
+    /// The answer's head and its body (scrubbed), or its first part with the rest kept in
+    /// `resources` under `head.stream`.
+    async fn answer(
+        &self,
+        tenant: TenantId,
+        payload: &[u8],
+        resources: Option<&Resources>,
+        injected: &mut Vec<SecretValue>,
+    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
+        let (mut head, response, index, hop) = self.run(tenant, payload, injected).await?;
+        let mut scrubber = Scrubber::new(injected);
+        let (first, rest) = match read_start(response, resources.is_some()).await {
+            Ok(read) => read,
+            Err(e) => return Err(self.fail(index, hop, e, injected)),
+        };
+        let mut record = hop.record;
+        record.status = Some(head.status);
+        record.bytes_in = first.len() as u64;
+        record.ms = hop.started.elapsed().as_millis() as u64;
+        self.log(index, record, injected);
+        let mut body = scrubber.push(&first);
+        match (rest, resources) {
+            (Some(response), Some(resources)) => {
+                let upstream = Upstream::new(response, scrubber, first.len());
+                head.stream = Some(
+                    resources
+                        .insert(upstream)
+                        .ok_or(FetchError::TooManyStreams)?,
+                );
+            }
+            _ => body.extend(scrubber.finish()),
+        }
+        Ok((head, body))
+    }
+
+    /// Follows the request's hops to its answer: its head, the response to read its body
+    /// from, and the last hop (audited once its body's first part is read).
     async fn run(
         &self,
         tenant: TenantId,
         payload: &[u8],
         injected: &mut Vec<SecretValue>,
-    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
+    ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
         let rules = self.tenants.get(index).ok_or(FetchError::NoTenant)?;
         let request = decode_request(payload)?;
@@ -305,16 +372,9 @@ impl Gateway {
                     .collect(),
                 url: url.to_string(),
                 redirected,
+                stream: None,
             };
-            let bytes = match read_capped(response).await {
-                Ok(b) => b,
-                Err(e) => return Err(self.fail(index, hop_state, e, injected)),
-            };
-            record.status = Some(head.status);
-            record.bytes_in = bytes.len() as u64;
-            record.ms = started.elapsed().as_millis() as u64;
-            self.log(index, record, injected);
-            return Ok((head, bytes));
+            return Ok((head, response, index, hop_state));
         }
         Err(FetchError::TooManyRedirects)
     }

@@ -22,6 +22,7 @@ mod outbound;
 mod policy;
 mod resolver;
 mod secrets;
+mod stream;
 #[cfg(test)]
 mod test_upstream;
 mod wire;
@@ -127,12 +128,21 @@ impl Egress {
         })
     }
 
-    /// Registers the `fetch` host call.
+    /// Registers the `fetch` host call, and `fetch.read`/`fetch.cancel` for the answers whose
+    /// bodies stream (see `stream`).
     pub fn register(&self, calls: &mut HostCalls) {
         let gateway = Arc::clone(&self.gateway);
         calls.register_in_context("fetch", move |context, payload| {
             let gateway = Arc::clone(&gateway);
             async move { gateway.fetch_in(context, payload).await }
+        });
+        calls.register_in_context("fetch.read", |context, payload| async move {
+            stream::read_next(&context.resources, &payload)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        calls.register_in_context("fetch.cancel", |context, payload| async move {
+            stream::cancel(&context.resources, &payload).map_err(|e| e.to_string())
         });
     }
 

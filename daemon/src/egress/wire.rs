@@ -51,6 +51,9 @@ pub struct ResponseHead {
     pub headers: Vec<(String, String)>,
     pub url: String,
     pub redirected: bool,
+    /// The body goes on past this answer: read it with `fetch.read` naming this number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,6 +161,7 @@ mod tests {
             headers: vec![("a".into(), "b".into())],
             url: "http://a/".into(),
             redirected: false,
+            stream: None,
         };
         let out = encode_response(&head, b"hi");
         let len = u32::from_le_bytes([out[0], out[1], out[2], out[3]]) as usize;
