@@ -39,6 +39,34 @@ fn start_upstream() -> u16 {
                     }
                 }
                 let mut out = stream;
+                if path == "/count" {
+                    // A chunked upload: count its bytes, then answer the count.
+                    let mut total = 0usize;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).map_or(true, |n| n == 0) {
+                            return;
+                        }
+                        let size = usize::from_str_radix(line.trim_end(), 16).unwrap_or(0);
+                        let mut chunk = vec![0u8; size + 2];
+                        if std::io::Read::read_exact(&mut reader, &mut chunk).is_err() {
+                            return;
+                        }
+                        if size == 0 {
+                            break;
+                        }
+                        total += size;
+                    }
+                    let text = total.to_string();
+                    let _ = out.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                            text.len()
+                        )
+                        .as_bytes(),
+                    );
+                    return;
+                }
                 if path == "/release" {
                     let (lock, cv) = &*released;
                     *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -113,4 +141,40 @@ fn an_upstream_answer_streams_to_the_tenant_and_a_split_secret_is_still_scrubbed
     assert_eq!(result["released"], "released", "{body}");
     assert_eq!(result["rest"], "|key=[redacted]|", "{body}");
     assert!(!body.to_string().contains(SECRET));
+}
+
+#[test]
+fn a_request_body_larger_than_one_host_call_streams_up_to_the_upstream() {
+    let port = start_upstream();
+    let config = format!(
+        "[limits]\ncpu_ms = 5000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n\
+         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\n",
+        tenant_token(0)
+    );
+    let d = Daemon::start_raw("egress-upload", 1, &config, &[]);
+    // 24 MiB: more than one host call may carry (16 MiB), so it can only have gone up in pieces.
+    let code = format!(
+        "export default async () => {{
+           let sent = 0;
+           const body = new ReadableStream({{ pull(c) {{
+             if (sent >= 24 * 1024 * 1024) {{ c.close(); return; }}
+             c.enqueue(new Uint8Array(1024 * 1024).fill(7)); sent += 1024 * 1024;
+           }} }});
+           const r = await fetch('http://127.0.0.1:{port}/count', {{ method: 'POST', body, duplex: 'half' }});
+           return [r.status, await r.text()];
+         }};"
+    );
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&serde_json::json!({ "code": code, "limits": { "wallMs": 30000, "cpuMs": 5000 } }))
+        .send()
+        .expect("run");
+    let body: serde_json::Value = r.json().expect("json");
+    assert_eq!(
+        body["result"],
+        serde_json::json!([200, (24 << 20).to_string()]),
+        "{body}"
+    );
 }

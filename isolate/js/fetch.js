@@ -437,14 +437,54 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     const headers = [];
     for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
-    // The host call carries the whole body: a streamed body is read fully first.
     const send = (bytes) => {
       const payload = frameForHost({ method, url, headers, redirect }, bytes);
       uponPromise(hostCall("fetch", payload), (reply) => {
         try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
       }, (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)));
     };
-    if (body === null) send(null);
-    else uponPromise(bodyBytes(body), send, reject);
+    if (body === null) return send(null);
+    const out = bodyForHost(body); // the whole body, or a reader over the stream
+    if (isUint8Array(out)) return send(out);
+    // A streamed body goes up as it is produced: the fetch waits while fetch.write feeds it.
+    const upload = ++uploadSeq;
+    const payload = frameForHost({ method, url, headers, redirect, upload }, null);
+    uponPromise(hostCall("fetch", payload), (reply) => {
+      try { resolve(responseFromHost(reply)); } catch (e) { reject(e); }
+    }, (e) => reject(new TypeError(`fetch failed: ${e && e.message}`)));
+    uponPromise(pumpUpload(out, upload), undefined, () => {});
   });
 });
+
+let uploadSeq = 0;
+const UPLOAD_CHUNK = 1 << 20;
+const subarrayOf = uncurry(Uint8Array.prototype.subarray);
+
+/** A `fetch.write` payload: u32 LE upload number, kind (0 chunk, 1 end, 2 failed), bytes. */
+function uploadFrame(id, kind, chunk) {
+  const n = chunk === null ? 0 : chunk.length;
+  const out = new Uint8Array(5 + n);
+  out[0] = id & 0xff; out[1] = (id >>> 8) & 0xff; out[2] = (id >>> 16) & 0xff; out[3] = (id >>> 24) & 0xff;
+  out[4] = kind;
+  if (chunk !== null) Uint8ArraySet(out, chunk, 5);
+  return out;
+}
+
+/** Feeds a streamed request body to the gateway, a chunk (at most 1 MiB) per `fetch.write`, each
+ *  answered once queued towards the upstream; a failing stream fails the upload. */
+async function pumpUpload(reader, id) {
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      for (let at = 0; at < chunk.length; at += UPLOAD_CHUNK) {
+        await hostCall("fetch.write", uploadFrame(id, 0, subarrayOf(chunk, at, at + UPLOAD_CHUNK)));
+      }
+    }
+  } catch (e) {
+    try { await reader.cancel(e); } catch {}
+    await hostCall("fetch.write", uploadFrame(id, 2, null));
+    return;
+  }
+  await hostCall("fetch.write", uploadFrame(id, 1, null));
+}

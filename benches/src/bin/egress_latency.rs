@@ -60,7 +60,9 @@ fn serve(stream: TcpStream) {
             continue;
         }
         if out
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok")
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
+            )
             .is_err()
         {
             return;
@@ -112,7 +114,9 @@ fn main() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (build it: cargo build --release -p stockade)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (build it: cargo build --release -p stockade)")
+        });
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))

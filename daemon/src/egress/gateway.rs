@@ -42,7 +42,7 @@ use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
 use super::secrets::{scrub_str, Scrubber, Secrets};
-use super::stream::{read_start, Upstream};
+use super::stream::{read_start, upload_body, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
 use crate::supervisor::Resources;
@@ -100,6 +100,8 @@ pub enum FetchError {
     Upstream(String),
     #[error("this tenant has no egress configuration")]
     NoTenant,
+    #[error("a redirect would send the request's streamed body again, which cannot be done")]
+    StreamedRedirect,
     #[error("too many response bodies open at once in this request")]
     TooManyStreams,
     #[error("no such response body stream (it ended, or was never opened by this request)")]
@@ -206,7 +208,8 @@ impl Gateway {
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
-        let (mut head, response, index, hop) = self.run(tenant, payload, injected).await?;
+        let (mut head, response, index, hop) =
+            self.run(tenant, payload, resources, injected).await?;
         let mut scrubber = Scrubber::new(injected);
         let (first, rest) = match read_start(response, resources.is_some()).await {
             Ok(read) => read,
@@ -238,6 +241,7 @@ impl Gateway {
         &self,
         tenant: TenantId,
         payload: &[u8],
+        resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
@@ -247,9 +251,18 @@ impl Gateway {
             .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
         let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
         let mut headers = tenant_headers(&request.headers)?;
+        // A streamed upload can be sent once: a redirect that would send it again fails.
+        let mut upload = match (request.upload, resources) {
+            (Some(id), Some(resources)) => Some(upload_body(resources, id)?),
+            (Some(_), None) => return Err(FetchError::NoStream),
+            (None, _) => None,
+        };
         let mut body = request.body;
         let mut redirected = false;
         for hop in 0..=MAX_REDIRECTS {
+            if hop > 0 && request.upload.is_some() && !body_dropped(&method, &request.method) {
+                return Err(FetchError::StreamedRedirect);
+            }
             let (rule, mut record) =
                 self.admit(index, rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
@@ -290,7 +303,10 @@ impl Gateway {
                 .client
                 .request(method.clone(), url.clone())
                 .headers(sent)
-                .body(body.clone())
+                .body(match upload.take() {
+                    Some(stream) => stream,
+                    None => reqwest::Body::from(body.clone()),
+                })
                 .send()
                 .await;
             let response = match response {
@@ -478,6 +494,11 @@ impl Gateway {
         self.log(index, record, injected);
         error
     }
+}
+
+/// Whether a redirect turned the request into a bodyless one (`method` now, `asked` at first).
+fn body_dropped(method: &Method, asked: &str) -> bool {
+    *method == Method::GET && !asked.eq_ignore_ascii_case("GET")
 }
 
 #[cfg(test)]

@@ -128,8 +128,8 @@ impl Egress {
         })
     }
 
-    /// Registers the `fetch` host call, and `fetch.read`/`fetch.cancel` for the answers whose
-    /// bodies stream (see `stream`).
+    /// Registers the `fetch` host call, `fetch.read`/`fetch.cancel` for the answers whose bodies
+    /// stream and `fetch.write` for request bodies that do (see `stream`).
     pub fn register(&self, calls: &mut HostCalls) {
         let gateway = Arc::clone(&self.gateway);
         calls.register_in_context("fetch", move |context, payload| {
@@ -138,6 +138,11 @@ impl Egress {
         });
         calls.register_in_context("fetch.read", |context, payload| async move {
             stream::read_next(&context.resources, &payload)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        calls.register_in_context("fetch.write", |context, payload| async move {
+            stream::write(&context.resources, &payload)
                 .await
                 .map_err(|e| e.to_string())
         });

@@ -140,3 +140,68 @@ async fn next_piece(upstream: &mut Upstream) -> Result<Vec<u8>, FetchError> {
         }
     }
 }
+
+/// Chunks of an upload queued towards the upstream before `fetch.write` waits.
+const UPLOAD_QUEUE: usize = 4;
+
+type UploadItem = Result<Bytes, std::io::Error>;
+
+/// A request body tenant code feeds (`fetch.write`) while its `fetch` waits: the two calls may
+/// come in either order, so whichever comes first makes the channel.
+pub struct Upload {
+    tx: Option<tokio::sync::mpsc::Sender<UploadItem>>,
+    rx: Option<tokio::sync::mpsc::Receiver<UploadItem>>,
+}
+
+impl Upload {
+    fn new() -> Upload {
+        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
+        Upload {
+            tx: Some(tx),
+            rx: Some(rx),
+        }
+    }
+}
+
+/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails).
+pub fn upload_body(resources: &Resources, id: u32) -> Result<reqwest::Body, FetchError> {
+    let rx = resources
+        .with_named(id, Upload::new, |u| u.rx.take())
+        .flatten()
+        .ok_or(FetchError::NoStream)?;
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// `fetch.write`: `u32 LE id`, a kind byte (0: a chunk follows, 1: the end, 2: the body
+/// failed), then the chunk. Answered once the chunk is queued towards the upstream.
+pub async fn write(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
+    let (id, rest) = payload.split_at_checked(4).ok_or(FetchError::NoStream)?;
+    let id = stream_id(id)?;
+    let (&kind, chunk) = rest.split_first().ok_or(FetchError::NoStream)?;
+    let tx = resources
+        .with_named(id, Upload::new, |u| match kind {
+            0 => u.tx.clone(),
+            _ => u.tx.take(),
+        })
+        .flatten()
+        .ok_or(FetchError::NoStream)?;
+    let gone = || FetchError::Upstream("the upstream stopped reading the request body".into());
+    match kind {
+        0 if !chunk.is_empty() => tx
+            .send(Ok(Bytes::copy_from_slice(chunk)))
+            .await
+            .map_err(|_| gone())?,
+        0 | 1 => {} // the last sender is dropped: the body ends
+        _ => {
+            let why = std::io::Error::other("the request body's stream failed");
+            let _ = tx.send(Err(why)).await;
+        }
+    }
+    if kind != 0 {
+        resources.forget_named(id);
+    }
+    Ok(Vec::new())
+}

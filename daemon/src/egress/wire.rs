@@ -30,6 +30,9 @@ struct RequestHead {
     headers: Vec<(String, String)>,
     #[serde(default)]
     redirect: RedirectMode,
+    /// The body is not in the payload: the request feeds it with `fetch.write` under this number.
+    #[serde(default)]
+    upload: Option<u32>,
 }
 
 /// One `fetch` request from tenant code.
@@ -40,6 +43,8 @@ pub struct FetchRequest {
     pub headers: Vec<(String, String)>,
     pub redirect: RedirectMode,
     pub body: Vec<u8>,
+    /// The body streams in through `fetch.write` under this number (`body` is then empty).
+    pub upload: Option<u32>,
 }
 
 /// The head of the gateway's answer.
@@ -94,6 +99,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         headers: head.headers,
         redirect: head.redirect,
         body: payload[4 + head_len..].to_vec(),
+        upload: head.upload,
     })
 }
 

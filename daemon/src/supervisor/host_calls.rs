@@ -69,6 +69,8 @@ impl From<TenantId> for CallContext {
 #[derive(Default)]
 pub struct Resources {
     slots: std::sync::Mutex<(u32, HashMap<u32, Box<dyn std::any::Any + Send>>)>,
+    /// Resources named by the request itself (an upload it feeds while its fetch waits).
+    named: std::sync::Mutex<HashMap<u32, Box<dyn std::any::Any + Send>>>,
 }
 
 impl Resources {
@@ -106,6 +108,33 @@ impl Resources {
     /// Returns a taken resource under its number.
     pub fn put_back<T: Send + 'static>(&self, id: u32, value: T) {
         self.slots().1.insert(id, Box::new(value));
+    }
+
+    /// Runs `f` on the resource the request named `key`, made by `make` if there is none yet
+    /// (whichever of two calls comes first makes it); `None` if `key` holds another type or the
+    /// request names [`Resources::MAX`] already.
+    pub fn with_named<T: Send + 'static, R>(
+        &self,
+        key: u32,
+        make: impl FnOnce() -> T,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let mut named = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        if !named.contains_key(&key) {
+            if named.len() >= Resources::MAX {
+                return None;
+            }
+            named.insert(key, Box::new(make()));
+        }
+        named.get_mut(&key)?.downcast_mut::<T>().map(f)
+    }
+
+    /// Forgets the resource the request named `key`.
+    pub fn forget_named(&self, key: u32) {
+        self.named
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
     }
 }
 
@@ -216,6 +245,12 @@ mod tests {
             assert!(resources.insert(1u8).is_some());
         }
         assert!(resources.insert(1u8).is_none(), "bounded");
+        // Named ones: made by the first user, shared by the next, typed.
+        assert_eq!(resources.with_named(5, || 1u8, |v| *v), Some(1));
+        assert_eq!(resources.with_named(5, || 2u8, |v| *v), Some(1));
+        assert_eq!(resources.with_named(5, String::new, |v| v.len()), None);
+        resources.forget_named(5);
+        assert_eq!(resources.with_named(5, || 3u8, |v| *v), Some(3));
     }
 
     #[tokio::test]
