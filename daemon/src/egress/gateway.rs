@@ -16,7 +16,7 @@
 //! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
-//! - each hop is bounded by [`HOP_TIMEOUT`] (body included); an answer read whole by
+//! - each hop is bounded by `[egress] hop_timeout_ms` (default 30 s, body included); an answer read whole by
 //!   `MAX_BODY_LEN` bytes, one that streams (longer than its first part, see `stream`) by
 //!   `stream::MAX_STREAMED_BODY`, scrubbed piece by piece (a value split across pieces is still
 //!   caught); the request's wall-clock limit (the worker's) bounds the whole;
@@ -49,8 +49,6 @@ use crate::supervisor::Resources;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
-/// The longest one hop may take, answer included.
-pub const HOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One rule with the headers it injects (header -> secret name).
 pub struct TenantRules {
@@ -94,7 +92,7 @@ pub enum FetchError {
     BodyTooLarge,
     #[error("the upstream answered a compressed body ({0}) to a request carrying secrets")]
     Compressed(String),
-    #[error("the upstream did not answer within {}s", HOP_TIMEOUT.as_secs())]
+    #[error("the upstream did not answer within the hop timeout")]
     Timeout,
     #[error("upstream request failed: {0}")]
     Upstream(String),
@@ -135,6 +133,7 @@ impl Gateway {
         secrets: Arc<Secrets>,
         audit: Arc<Audit>,
         addresses: Arc<AddressPolicy>,
+        hop_timeout: Duration,
     ) -> Result<Gateway, String> {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(CheckedResolver {
@@ -142,7 +141,7 @@ impl Gateway {
             }))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(HOP_TIMEOUT)
+            .timeout(hop_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;

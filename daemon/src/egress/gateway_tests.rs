@@ -441,3 +441,28 @@ async fn a_streamed_upload_is_sent_once_and_a_redirect_that_would_resend_it_fail
     let error = answer.expect_err("a redirect cannot resend a stream");
     assert!(error.contains("streamed body again"), "{error}");
 }
+
+#[tokio::test]
+async fn a_hop_that_outlasts_the_hop_timeout_fails_with_a_typed_error() {
+    let up = Upstream::start(|_| Answer {
+        delay: std::time::Duration::from_secs(3),
+        ..Answer::ok(b"too late")
+    });
+    let text = format!(
+        "[egress]\nallow_private = [\"127.0.0.0/8\"]\nhop_timeout_ms = 300\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"0123456789abcdef\"\n{}",
+        rule("127.0.0.1", &format!("ports = [{}]", up.port))
+    );
+    let config: Config = toml::from_str(&text).expect("config");
+    let e = Egress::new(&config).expect("egress");
+    let started = std::time::Instant::now();
+    let error = get(&e, &format!("http://127.0.0.1:{}/slow", up.port))
+        .await
+        .err()
+        .expect("the hop times out");
+    assert!(error.contains("hop timeout"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "ended by the timeout, not the answer"
+    );
+}

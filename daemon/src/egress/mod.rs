@@ -118,8 +118,13 @@ impl Egress {
             config.tenants.iter().map(|t| t.secrets.clone()).collect(),
         ));
         let audit = Arc::new(audit::Audit::new(config.tenants.len()));
-        let gateway =
-            gateway::Gateway::new(tenants, Arc::clone(&secrets), Arc::clone(&audit), addresses)?;
+        let gateway = gateway::Gateway::new(
+            tenants,
+            Arc::clone(&secrets),
+            Arc::clone(&audit),
+            addresses,
+            std::time::Duration::from_millis(config.egress.hop_timeout_ms.max(1)),
+        )?;
         Ok(Egress {
             gateway: Arc::new(gateway),
             secrets,
