@@ -20,6 +20,7 @@ fn fetch(src: &str, method: &str, body: &[u8]) -> Result<FetchResponse, RunError
         url: "https://worker.test/streams".into(),
         headers: vec![("content-type".into(), "text/plain".into())],
         body: body.to_vec(),
+        body_streamed: false,
         env: serde_json::json!({}),
     };
     worker.fetch(&request).0
