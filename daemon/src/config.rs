@@ -78,13 +78,24 @@ pub struct Config {
 }
 
 /// `[egress]`: what the operator lets tenants' allow rules reach beyond the public internet.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EgressSettings {
     /// Networks (CIDR, e.g. `"127.0.0.0/8"`, `"10.1.2.3/32"`) that tenants' rules may reach even
     /// though they are loopback, private, link-local, metadata or otherwise special. Default:
     /// none, so no tenant can reach the host or its network whatever its rules say.
     pub allow_private: Vec<String>,
+    /// The longest one outbound hop may take, its answer's body included (default 30 s).
+    pub hop_timeout_ms: u64,
+}
+
+impl Default for EgressSettings {
+    fn default() -> Self {
+        EgressSettings {
+            allow_private: Vec::new(),
+            hop_timeout_ms: 30_000,
+        }
+    }
 }
 
 impl EgressSettings {

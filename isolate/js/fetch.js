@@ -1,10 +1,10 @@
-// ---- fetch.js (part 22 of 23): Headers, Request, Response (Fetch standard subset), fetch. -------
+// ---- fetch.js (part 22 of 24): Headers, Request, Response (Fetch standard subset). -------------
 // Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams;
 // Blob, FormData (multipart) and URLSearchParams bodies set the default Content-Type, and
 // blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers get
-// copies. A Request's signal follows init.signal (or its input's); fetch() rejects with the
-// signal's reason. Headers guards: "none" or "immutable" (Response.error/redirect); there are no
-// forbidden header names, as in server-side runtimes.
+// copies. A Request's signal follows init.signal (or its input's); fetch() (fetch-outbound.js)
+// follows the signal. Headers guards: "none" or "immutable" (Response.error/redirect); there are
+// no forbidden header names, as in server-side runtimes.
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HTTP_WHITESPACE_EDGES = /^[\t\n\r ]+|[\t\n\r ]+$/g;
@@ -368,7 +368,8 @@ class Response {
       r.#headers = newHeadersWithGuard(pairs, true);
       r.#url = url;
       r.#redirected = redirected;
-      r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromBytes(bytes);
+      // `bytes`: the whole body, or a { pull, cancel } source for one that streams.
+      r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromHost(bytes);
       return r;
     };
     readResponseForHost = (value) => {
@@ -392,88 +393,3 @@ installBody(Response.prototype, (v) => responseBody(v), (r) => responseHeaders(r
 setTag(Response.prototype, "Response");
 inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
 defineGlobal("Response", Response);
-
-// fetch(): every outbound request leaves the isolate as the host call `fetch`; the supervisor's
-// egress gateway decides, adds credentials tenant code never holds, and answers. Wire format
-// (both ways): u32 LE length of a JSON head, the head, then the body bytes.
-
-function frameForHost(head, bytes) {
-  const headBytes = utf8Encode(JSONStringify(head));
-  const n = typedArrayLength(headBytes);
-  // The body is private: only captured operations touch it (never its prototype's methods).
-  const out = new ByteArray(4 + n + (bytes === null ? 0 : typedArrayLength(bytes)));
-  out[0] = n & 0xff; out[1] = (n >>> 8) & 0xff; out[2] = (n >>> 16) & 0xff; out[3] = (n >>> 24) & 0xff;
-  typedArraySet(out, headBytes, 4);
-  if (bytes !== null) typedArraySet(out, bytes, 4 + n);
-  return out;
-}
-
-function responseFromHost(reply) {
-  const malformed = "fetch: malformed answer from the host";
-  if (!isUint8Array(reply)) throw new TypeError(malformed);
-  const length = typedArrayLength(reply);
-  if (length < 4) throw new TypeError(malformed);
-  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
-  if (4 + n > length) throw new TypeError(malformed);
-  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
-  const flat = [];
-  const headers = head.headers;
-  for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
-  const body = bytesCopy(reply, 4 + n, length);
-  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
-}
-
-// An aborted signal rejects the fetch with its reason, before the call, while a streamed request
-// body is read or while the host works on it (the host call itself cannot be cancelled yet: its
-// answer is then dropped), and errors the response's body if the answer came first.
-defineGlobal("fetch", function fetch(input, init = undefined) {
-  return new PromiseCtor((resolve, reject) => {
-    const request = new Request(input, init); // a throw here rejects, as the spec says
-    const { method, url, headers, body, redirect, signal } = requestForFetch(request);
-    if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
-    let settled = false;
-    let responseBodyState = null;
-    const onAbort = () => {
-      const reason = abortSignalReason(signal);
-      if (!settled) {
-        settled = true;
-        reject(reason);
-        cancelBody(body, reason);
-      } else if (responseBodyState !== null) {
-        errorBody(responseBodyState, reason);
-      }
-    };
-    if (abortSignalAborted(signal)) {
-      onAbort();
-      return;
-    }
-    addAbortAlgorithm(signal, onAbort);
-    const fail = (e) => {
-      if (settled) return;
-      settled = true;
-      removeAbortAlgorithm(signal, onAbort);
-      reject(e);
-    };
-    // The host call carries the whole body: a streamed body is read fully first.
-    const send = (bytes) => {
-      if (settled) return;
-      const payload = frameForHost({ method, url, headers, redirect }, bytes);
-      uponPromise(hostCall("fetch", payload), (reply) => {
-        if (settled) return;
-        let response;
-        try {
-          response = responseFromHost(reply);
-        } catch (e) {
-          fail(e);
-          return;
-        }
-        settled = true;
-        responseBodyState = responseBodyOf(response);
-        if (responseBodyState === null) removeAbortAlgorithm(signal, onAbort);
-        resolve(response);
-      }, (e) => fail(new TypeError(`fetch failed: ${e && e.message}`)));
-    };
-    if (body === null) send(null);
-    else uponPromise(bodyBytes(body), send, fail);
-  });
-});

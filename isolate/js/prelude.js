@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 23 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 24 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -19,7 +19,7 @@
  *      7 url-parser.js 8 url.js        9 clone.js     10 events.js  11 abort.js
  *     12 streams-core.js   13 streams-readable.js   14 streams-byte.js   15 streams-pipe.js
  *     16 streams-writable.js   17 streams-transform.js   18 blob.js   19 formdata.js
- *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 prelude-end.js
+ *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 fetch-outbound.js   24 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -79,6 +79,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/multipart.js"),
     include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
+    include_str!("../js/fetch-outbound.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

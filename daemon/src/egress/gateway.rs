@@ -16,8 +16,10 @@
 //! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
-//! - each hop is bounded by [`HOP_TIMEOUT`] and its answer by `MAX_BODY_LEN` bytes; the
-//!   request's wall-clock limit (the worker's) bounds the whole;
+//! - each hop is bounded by `[egress] hop_timeout_ms` (default 30 s, body included); an answer read whole by
+//!   `MAX_BODY_LEN` bytes, one that streams (longer than its first part, see `stream`) by
+//!   `stream::MAX_STREAMED_BODY`, scrubbed piece by piece (a value split across pieces is still
+//!   caught); the request's wall-clock limit (the worker's) bounds the whole;
 //! - every hop and every refusal is audited (`audit`), without header values or query.
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
@@ -35,18 +37,18 @@ use url::{Host, Url};
 
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
-use super::hop::{classify, read_capped, tenant_headers};
+use super::hop::{classify, tenant_headers};
 use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
-use super::secrets::{scrub, scrub_str, Secrets};
+use super::secrets::{scrub_str, Scrubber, Secrets};
+use super::stream::{read_start, upload_body, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
+use crate::supervisor::Resources;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
-/// The longest one hop may take, answer included.
-pub const HOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One rule with the headers it injects (header -> secret name).
 pub struct TenantRules {
@@ -90,12 +92,23 @@ pub enum FetchError {
     BodyTooLarge,
     #[error("the upstream answered a compressed body ({0}) to a request carrying secrets")]
     Compressed(String),
-    #[error("the upstream did not answer within {}s", HOP_TIMEOUT.as_secs())]
+    #[error("the upstream did not answer within the hop timeout")]
     Timeout,
     #[error("upstream request failed: {0}")]
     Upstream(String),
     #[error("this tenant has no egress configuration")]
     NoTenant,
+    #[error("a redirect would send the request's streamed body again, which cannot be done")]
+    StreamedRedirect,
+    #[error("too many response bodies open at once in this request")]
+    TooManyStreams,
+    #[error("no such response body stream (it ended, or was never opened by this request)")]
+    NoStream,
+    #[error(
+        "the streamed response body is larger than {} bytes",
+        super::stream::MAX_STREAMED_BODY
+    )]
+    StreamTooLarge,
 }
 
 pub struct Gateway {
@@ -120,6 +133,7 @@ impl Gateway {
         secrets: Arc<Secrets>,
         audit: Arc<Audit>,
         addresses: Arc<AddressPolicy>,
+        hop_timeout: Duration,
     ) -> Result<Gateway, String> {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(CheckedResolver {
@@ -127,7 +141,7 @@ impl Gateway {
             }))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(HOP_TIMEOUT)
+            .timeout(hop_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;
@@ -141,10 +155,26 @@ impl Gateway {
         })
     }
 
-    /// The `fetch` host call under the tenant's egress policy.
+    /// The `fetch` host call under the tenant's egress policy, its answer read whole (at most
+    /// `MAX_BODY_LEN` bytes).
+    #[cfg(test)]
     pub async fn fetch(&self, tenant: TenantId, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+        self.fetch_with(tenant, payload, None).await
+    }
+
+    /// The `fetch` host call; with `resources` (the request's), an answer longer than its first
+    /// part streams: the rest is kept there and read with `fetch.read` (see `stream`).
+    pub async fn fetch_with(
+        &self,
+        tenant: TenantId,
+        payload: Vec<u8>,
+        resources: Option<&Resources>,
+    ) -> Result<Vec<u8>, String> {
         let mut injected = Vec::new();
-        match self.run(tenant, &payload, &mut injected).await {
+        match self
+            .answer(tenant, &payload, resources, &mut injected)
+            .await
+        {
             Ok((head, body)) => {
                 let head = ResponseHead {
                     status: head.status,
@@ -156,8 +186,9 @@ impl Gateway {
                         .collect(),
                     url: scrub_str(&head.url, &injected),
                     redirected: head.redirected,
+                    stream: head.stream,
                 };
-                let out = encode_response(&head, &scrub(&body, &injected));
+                let out = encode_response(&head, &body);
                 if out.len() > MAX_HOST_CALL_PAYLOAD {
                     return Err(FetchError::BodyTooLarge.to_string());
                 }
@@ -167,12 +198,51 @@ impl Gateway {
         }
     }
 
+    /// The answer's head and its body (scrubbed), or its first part with the rest kept in
+    /// `resources` under `head.stream`.
+    async fn answer(
+        &self,
+        tenant: TenantId,
+        payload: &[u8],
+        resources: Option<&Resources>,
+        injected: &mut Vec<SecretValue>,
+    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
+        let (mut head, response, index, hop) =
+            self.run(tenant, payload, resources, injected).await?;
+        let mut scrubber = Scrubber::new(injected);
+        let (first, rest) = match read_start(response, resources.is_some()).await {
+            Ok(read) => read,
+            Err(e) => return Err(self.fail(index, hop, e, injected)),
+        };
+        let mut record = hop.record;
+        record.status = Some(head.status);
+        record.bytes_in = first.len() as u64;
+        record.ms = hop.started.elapsed().as_millis() as u64;
+        self.log(index, record, injected);
+        let mut body = scrubber.push(&first);
+        match (rest, resources) {
+            (Some(response), Some(resources)) => {
+                let upstream = Upstream::new(response, scrubber, first.len());
+                head.stream = Some(
+                    resources
+                        .insert(upstream)
+                        .ok_or(FetchError::TooManyStreams)?,
+                );
+            }
+            _ => body.extend(scrubber.finish()),
+        }
+        Ok((head, body))
+    }
+
+    /// Follows the request's hops to its answer: its head, the response to read its body
+    /// from, and the last hop (audited once its body's first part is read).
     async fn run(
         &self,
         tenant: TenantId,
         payload: &[u8],
+        resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
-    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
+    ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
         let rules = self.tenants.get(index).ok_or(FetchError::NoTenant)?;
         let request = decode_request(payload)?;
@@ -180,9 +250,18 @@ impl Gateway {
             .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
         let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
         let mut headers = tenant_headers(&request.headers)?;
+        // A streamed upload can be sent once: a redirect that would send it again fails.
+        let mut upload = match (request.upload, resources) {
+            (Some(id), Some(resources)) => Some(upload_body(resources, id)?),
+            (Some(_), None) => return Err(FetchError::NoStream),
+            (None, _) => None,
+        };
         let mut body = request.body;
         let mut redirected = false;
         for hop in 0..=MAX_REDIRECTS {
+            if hop > 0 && request.upload.is_some() && !body_dropped(&method, &request.method) {
+                return Err(FetchError::StreamedRedirect);
+            }
             let (rule, mut record) =
                 self.admit(index, rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
@@ -223,7 +302,10 @@ impl Gateway {
                 .client
                 .request(method.clone(), url.clone())
                 .headers(sent)
-                .body(body.clone())
+                .body(match upload.take() {
+                    Some(stream) => stream,
+                    None => reqwest::Body::from(body.clone()),
+                })
                 .send()
                 .await;
             let response = match response {
@@ -305,16 +387,9 @@ impl Gateway {
                     .collect(),
                 url: url.to_string(),
                 redirected,
+                stream: None,
             };
-            let bytes = match read_capped(response).await {
-                Ok(b) => b,
-                Err(e) => return Err(self.fail(index, hop_state, e, injected)),
-            };
-            record.status = Some(head.status);
-            record.bytes_in = bytes.len() as u64;
-            record.ms = started.elapsed().as_millis() as u64;
-            self.log(index, record, injected);
-            return Ok((head, bytes));
+            return Ok((head, response, index, hop_state));
         }
         Err(FetchError::TooManyRedirects)
     }
@@ -418,6 +493,11 @@ impl Gateway {
         self.log(index, record, injected);
         error
     }
+}
+
+/// Whether a redirect turned the request into a bodyless one (`method` now, `asked` at first).
+fn body_dropped(method: &Method, asked: &str) -> bool {
+    *method == Method::GET && !asked.eq_ignore_ascii_case("GET")
 }
 
 #[cfg(test)]

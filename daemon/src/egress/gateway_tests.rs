@@ -389,3 +389,80 @@ async fn oversized_and_compressed_answers_are_refused() {
     );
     assert!(e.gateway.fetch(TenantId(9), Vec::new()).await.is_err());
 }
+
+#[tokio::test]
+async fn a_streamed_upload_is_sent_once_and_a_redirect_that_would_resend_it_fails() {
+    let up = Upstream::start(|seen| {
+        if seen.target == "/moved" {
+            Answer::redirect(307, "/again")
+        } else {
+            Answer::ok(b"got it")
+        }
+    });
+    let e = egress(true, &rule("127.0.0.1", &format!("ports = [{}]", up.port)));
+    let head = |path: &str| {
+        let head = serde_json::json!({
+            "method": "POST", "url": format!("http://127.0.0.1:{}{path}", up.port),
+            "headers": [], "redirect": "follow", "upload": 1,
+        })
+        .to_string();
+        let mut payload = (head.len() as u32).to_le_bytes().to_vec();
+        payload.extend_from_slice(head.as_bytes());
+        payload
+    };
+    let feed = |resources: Arc<Resources>| async move {
+        let mut chunk = 1u32.to_le_bytes().to_vec();
+        chunk.push(0);
+        chunk.extend_from_slice(b"streamed body");
+        super::super::stream::write(&resources, &chunk)
+            .await
+            .expect("queued");
+        let mut end = 1u32.to_le_bytes().to_vec();
+        end.push(1);
+        super::super::stream::write(&resources, &end)
+            .await
+            .expect("ended");
+    };
+    // Straight to its answer (the e2e test checks what the upstream received).
+    let resources = Arc::new(Resources::default());
+    let (answer, ()) = tokio::join!(
+        e.gateway
+            .fetch_with(TenantId(0), head("/here"), Some(&resources)),
+        feed(Arc::clone(&resources)),
+    );
+    assert!(answer.is_ok_and(|a| a.ends_with(b"got it")));
+    // A 307 would have to send it again: that fails, as the fetch standard says.
+    let resources = Arc::new(Resources::default());
+    let (answer, ()) = tokio::join!(
+        e.gateway
+            .fetch_with(TenantId(0), head("/moved"), Some(&resources)),
+        feed(Arc::clone(&resources)),
+    );
+    let error = answer.expect_err("a redirect cannot resend a stream");
+    assert!(error.contains("streamed body again"), "{error}");
+}
+
+#[tokio::test]
+async fn a_hop_that_outlasts_the_hop_timeout_fails_with_a_typed_error() {
+    let up = Upstream::start(|_| Answer {
+        delay: std::time::Duration::from_secs(3),
+        ..Answer::ok(b"too late")
+    });
+    let text = format!(
+        "[egress]\nallow_private = [\"127.0.0.0/8\"]\nhop_timeout_ms = 300\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"0123456789abcdef\"\n{}",
+        rule("127.0.0.1", &format!("ports = [{}]", up.port))
+    );
+    let config: Config = toml::from_str(&text).expect("config");
+    let e = Egress::new(&config).expect("egress");
+    let started = std::time::Instant::now();
+    let error = get(&e, &format!("http://127.0.0.1:{}/slow", up.port))
+        .await
+        .err()
+        .expect("the hop times out");
+    assert!(error.contains("hop timeout"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "ended by the timeout, not the answer"
+    );
+}

@@ -7,7 +7,6 @@
 //! of the tenant's or the upstream's.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use stockade_ipc::limits::MAX_BODY_LEN;
 use url::Url;
 
 use super::gateway::FetchError;
@@ -58,27 +57,4 @@ pub fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
         next = e.source();
     }
     FetchError::Upstream(text.replace(url.as_str(), &host))
-}
-
-pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_LEN as u64)
-    {
-        return Err(FetchError::BodyTooLarge);
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_LEN {
-                    return Err(FetchError::BodyTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
-            Err(e) => return Err(FetchError::Upstream(e.without_url().to_string())),
-        }
-    }
 }

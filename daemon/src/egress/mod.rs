@@ -22,6 +22,7 @@ mod outbound;
 mod policy;
 mod resolver;
 mod secrets;
+mod stream;
 #[cfg(test)]
 mod test_upstream;
 mod wire;
@@ -117,8 +118,13 @@ impl Egress {
             config.tenants.iter().map(|t| t.secrets.clone()).collect(),
         ));
         let audit = Arc::new(audit::Audit::new(config.tenants.len()));
-        let gateway =
-            gateway::Gateway::new(tenants, Arc::clone(&secrets), Arc::clone(&audit), addresses)?;
+        let gateway = gateway::Gateway::new(
+            tenants,
+            Arc::clone(&secrets),
+            Arc::clone(&audit),
+            addresses,
+            std::time::Duration::from_millis(config.egress.hop_timeout_ms.max(1)),
+        )?;
         Ok(Egress {
             gateway: Arc::new(gateway),
             secrets,
@@ -127,12 +133,26 @@ impl Egress {
         })
     }
 
-    /// Registers the `fetch` host call.
+    /// Registers the `fetch` host call, `fetch.read`/`fetch.cancel` for the answers whose bodies
+    /// stream and `fetch.write` for request bodies that do (see `stream`).
     pub fn register(&self, calls: &mut HostCalls) {
         let gateway = Arc::clone(&self.gateway);
         calls.register_in_context("fetch", move |context, payload| {
             let gateway = Arc::clone(&gateway);
             async move { gateway.fetch_in(context, payload).await }
+        });
+        calls.register_in_context("fetch.read", |context, payload| async move {
+            stream::read_next(&context.resources, &payload)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        calls.register_in_context("fetch.write", |context, payload| async move {
+            stream::write(&context.resources, &payload)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        calls.register_in_context("fetch.cancel", |context, payload| async move {
+            stream::cancel(&context.resources, &payload).map_err(|e| e.to_string())
         });
     }
 

@@ -42,7 +42,10 @@ impl Gateway {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         match context.outbound {
-            Outbound::Policy => self.fetch(context.tenant, payload).await,
+            Outbound::Policy => {
+                self.fetch_with(context.tenant, payload, Some(&context.resources))
+                    .await
+            }
             Outbound::Blocked => {
                 let error = "this worker has no network (its globalOutbound is null)";
                 if let Some(record) = self.worker_record(context.tenant, "-", &payload) {
@@ -124,6 +127,7 @@ impl Gateway {
                     headers,
                     url,
                     redirected: false,
+                    stream: None,
                 };
                 Ok(encode_response(&head, &body))
             }

@@ -121,19 +121,68 @@ fn forms(value: &str) -> Vec<Vec<u8>> {
 /// forms first, so a value containing another is replaced whole). An upstream that transforms a
 /// value otherwise (splits it, changes its case) is not caught.
 pub fn scrub(bytes: &[u8], values: &[SecretValue]) -> Vec<u8> {
-    let forms: Vec<Vec<u8>> = values.iter().flat_map(|v| forms(&v.0)).collect();
-    let mut values: Vec<&[u8]> = forms
-        .iter()
-        .map(Vec::as_slice)
-        .filter(|v| !v.is_empty())
-        .collect();
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values.dedup();
-    let mut out = bytes.to_vec();
-    for value in values {
-        out = replace_all(&out, value);
+    Scrubber::new(values).scrub_whole(bytes)
+}
+
+/// [`scrub`] over a body that arrives in pieces: a value split across pieces is still caught,
+/// because the end of what came, when it is the start of a value's form, is held back until
+/// the next piece (or the end) shows whether the value follows. Nothing else is held: an event
+/// stream's pieces go out as they come.
+pub struct Scrubber {
+    /// Every form of every value, longest first.
+    values: Vec<Vec<u8>>,
+    held: Vec<u8>,
+}
+
+impl Scrubber {
+    pub fn new(values: &[SecretValue]) -> Scrubber {
+        let mut forms: Vec<Vec<u8>> = values
+            .iter()
+            .flat_map(|v| forms(&v.0))
+            .filter(|f| !f.is_empty())
+            .collect();
+        forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        forms.dedup();
+        Scrubber {
+            values: forms,
+            held: Vec::new(),
+        }
     }
-    out
+
+    /// The length of the longest end of `out` that is the start (not the whole) of a form.
+    fn partial_at_end(&self, out: &[u8]) -> usize {
+        self.values
+            .iter()
+            .filter_map(|form| (1..form.len()).rev().find(|&k| out.ends_with(&form[..k])))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn scrub_whole(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for value in &self.values {
+            out = replace_all(&out, value);
+        }
+        out
+    }
+
+    /// What of the body so far can go out, scrubbed.
+    pub fn push(&mut self, piece: &[u8]) -> Vec<u8> {
+        if self.values.is_empty() {
+            return piece.to_vec();
+        }
+        let mut buf = std::mem::take(&mut self.held);
+        buf.extend_from_slice(piece);
+        let mut out = self.scrub_whole(&buf);
+        let cut = out.len() - self.partial_at_end(&out);
+        self.held = out.split_off(cut);
+        out
+    }
+
+    /// The rest, at the end of the body.
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
+    }
 }
 
 /// Linear in `haystack` whatever the bytes (`memmem`'s two-way search), so an upstream cannot
@@ -159,6 +208,35 @@ pub fn scrub_str(text: &str, values: &[SecretValue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_split_across_pieces_is_still_scrubbed() {
+        let values = [SecretValue("s3cr3t-value".into())];
+        let body = b"before s3cr3t-value middle czNjcjN0LXZhbHVl after s3cr3t-value";
+        let whole = scrub(body, &values);
+        // Every way of cutting the body into two or three pieces gives the same result.
+        for a in 0..=body.len() {
+            for b in a..=body.len() {
+                let mut scrubber = Scrubber::new(&values);
+                let mut out = scrubber.push(&body[..a]);
+                out.extend(scrubber.push(&body[a..b]));
+                out.extend(scrubber.push(&body[b..]));
+                out.extend(scrubber.finish());
+                assert_eq!(out, whole, "cut at {a} and {b}");
+            }
+        }
+        assert!(!String::from_utf8_lossy(&whole).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn only_the_start_of_a_value_is_held_back() {
+        let mut scrubber = Scrubber::new(&[SecretValue("s3cr3t-value".into())]);
+        assert_eq!(scrubber.push(b"data: 1\n\n"), b"data: 1\n\n");
+        assert_eq!(scrubber.push(b"x s3cr"), b"x ");
+        assert_eq!(scrubber.push(b"3t-value y"), b"[redacted] y");
+        assert_eq!(scrubber.push(b" s3"), b" ");
+        assert_eq!(scrubber.finish(), b"s3");
+    }
 
     #[test]
     fn scrub_replaces_every_occurrence_longest_first() {

@@ -30,6 +30,9 @@ struct RequestHead {
     headers: Vec<(String, String)>,
     #[serde(default)]
     redirect: RedirectMode,
+    /// The body is not in the payload: the request feeds it with `fetch.write` under this number.
+    #[serde(default)]
+    upload: Option<u32>,
 }
 
 /// One `fetch` request from tenant code.
@@ -40,6 +43,8 @@ pub struct FetchRequest {
     pub headers: Vec<(String, String)>,
     pub redirect: RedirectMode,
     pub body: Vec<u8>,
+    /// The body streams in through `fetch.write` under this number (`body` is then empty).
+    pub upload: Option<u32>,
 }
 
 /// The head of the gateway's answer.
@@ -51,6 +56,9 @@ pub struct ResponseHead {
     pub headers: Vec<(String, String)>,
     pub url: String,
     pub redirected: bool,
+    /// The body goes on past this answer: read it with `fetch.read` naming this number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +99,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         headers: head.headers,
         redirect: head.redirect,
         body: payload[4 + head_len..].to_vec(),
+        upload: head.upload,
     })
 }
 
@@ -158,6 +167,7 @@ mod tests {
             headers: vec![("a".into(), "b".into())],
             url: "http://a/".into(),
             redirected: false,
+            stream: None,
         };
         let out = encode_response(&head, b"hi");
         let len = u32::from_le_bytes([out[0], out[1], out[2], out[3]]) as usize;

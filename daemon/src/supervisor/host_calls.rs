@@ -44,10 +44,12 @@ pub enum Outbound {
 }
 
 /// What the supervisor knows of the request that made a host call (it attached all of it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct CallContext {
     pub tenant: TenantId,
     pub outbound: Outbound,
+    /// What the request holds across its calls; dropped when the request ends.
+    pub resources: Arc<Resources>,
 }
 
 impl From<TenantId> for CallContext {
@@ -55,7 +57,84 @@ impl From<TenantId> for CallContext {
         CallContext {
             tenant,
             outbound: Outbound::Policy,
+            resources: Arc::default(),
         }
+    }
+}
+
+/// What one request holds across its host calls (an outbound response body it is still
+/// reading, say), by a number only that request's calls can name: one request's calls never
+/// reach another's. Everything is dropped (connections closed) when the request ends and the
+/// link forgets it. At most [`Resources::MAX`] at once.
+#[derive(Default)]
+pub struct Resources {
+    slots: std::sync::Mutex<(u32, HashMap<u32, Box<dyn std::any::Any + Send>>)>,
+    /// Resources named by the request itself (an upload it feeds while its fetch waits).
+    named: std::sync::Mutex<HashMap<u32, Box<dyn std::any::Any + Send>>>,
+}
+
+impl Resources {
+    /// Resources one request may hold at once.
+    pub const MAX: usize = 16;
+
+    fn slots(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (u32, HashMap<u32, Box<dyn std::any::Any + Send>>)> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `value`; its number, or `None` when the request holds [`Resources::MAX`] already.
+    pub fn insert<T: Send + 'static>(&self, value: T) -> Option<u32> {
+        let mut slots = self.slots();
+        if slots.1.len() >= Resources::MAX {
+            return None;
+        }
+        slots.0 = slots.0.wrapping_add(1).max(1);
+        let id = slots.0;
+        slots.1.insert(id, Box::new(value));
+        Some(id)
+    }
+
+    /// Takes resource `id` out (to use it without holding the lock); `None` if there is none
+    /// of that type (or it is in use). [`Resources::put_back`] returns it.
+    pub fn take<T: Send + 'static>(&self, id: u32) -> Option<T> {
+        let mut slots = self.slots();
+        if !slots.1.get(&id).is_some_and(|v| v.is::<T>()) {
+            return None;
+        }
+        slots.1.remove(&id)?.downcast::<T>().ok().map(|b| *b)
+    }
+
+    /// Returns a taken resource under its number.
+    pub fn put_back<T: Send + 'static>(&self, id: u32, value: T) {
+        self.slots().1.insert(id, Box::new(value));
+    }
+
+    /// Runs `f` on the resource the request named `key`, made by `make` if there is none yet
+    /// (whichever of two calls comes first makes it); `None` if `key` holds another type or the
+    /// request names [`Resources::MAX`] already.
+    pub fn with_named<T: Send + 'static, R>(
+        &self,
+        key: u32,
+        make: impl FnOnce() -> T,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let mut named = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        if !named.contains_key(&key) {
+            if named.len() >= Resources::MAX {
+                return None;
+            }
+            named.insert(key, Box::new(make()));
+        }
+        named.get_mut(&key)?.downcast_mut::<T>().map(f)
+    }
+
+    /// Forgets the resource the request named `key`.
+    pub fn forget_named(&self, key: u32) {
+        self.named
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
     }
 }
 
@@ -148,6 +227,31 @@ async fn test_echo(_tenant: TenantId, payload: Vec<u8>) -> HostResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_are_typed_numbered_and_bounded() {
+        let resources = Resources::default();
+        let a = resources.insert(7u8).expect("room");
+        assert_eq!(
+            resources.take::<String>(a),
+            None,
+            "the wrong type is not taken"
+        );
+        assert_eq!(resources.take::<u8>(a), Some(7));
+        assert_eq!(resources.take::<u8>(a), None, "taken: in use");
+        resources.put_back(a, 8u8);
+        assert_eq!(resources.take::<u8>(a), Some(8));
+        for _ in 0..Resources::MAX {
+            assert!(resources.insert(1u8).is_some());
+        }
+        assert!(resources.insert(1u8).is_none(), "bounded");
+        // Named ones: made by the first user, shared by the next, typed.
+        assert_eq!(resources.with_named(5, || 1u8, |v| *v), Some(1));
+        assert_eq!(resources.with_named(5, || 2u8, |v| *v), Some(1));
+        assert_eq!(resources.with_named(5, String::new, |v| v.len()), None);
+        resources.forget_named(5);
+        assert_eq!(resources.with_named(5, || 3u8, |v| *v), Some(3));
+    }
 
     #[tokio::test]
     async fn unknown_names_are_not_dispatched() {

@@ -49,7 +49,7 @@ use tokio::time::Instant;
 
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::{CallContext, HostCalls, HostFuture, HostResult, Outbound};
+use super::host_calls::{CallContext, HostCalls, HostFuture, HostResult, Outbound, Resources};
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -121,6 +121,8 @@ struct Pending {
     lease: Option<Lease>,
     /// Answered with an open `Outcome`: its work goes on until its `Finished`.
     open: bool,
+    /// What its host calls hold across calls (see `host_calls::Resources`).
+    resources: Arc<Resources>,
     body_in: Option<BodyIn>,
     body_out: Option<BodyOut>,
 }
@@ -201,6 +203,7 @@ impl Link {
                 host_calls: Vec::new(),
                 lease: request.lease,
                 open: false,
+                resources: Arc::default(),
                 body_in: request.body_in,
                 body_out: request.body_out,
             },
@@ -386,6 +389,7 @@ impl Link {
                     let context = CallContext {
                         tenant: pending.tenant,
                         outbound: pending.outbound.clone(),
+                        resources: Arc::clone(&pending.resources),
                     };
                     drop(table);
                     match self.host_calls.call(name, context, payload) {

@@ -114,7 +114,7 @@ test("FormData bodies through streams: .body is multipart, a Request round-trips
   assert.deepEqual(r, [true, true, "1", [0, 255, 13, 10], "application/x-bin", "TypeError", 0]);
 });
 
-test("fetch() aborted while a streamed request body is read, and after the answer (the body errors)", async () => {
+test("fetch() aborted while a streamed request body goes up, and after the answer (the body errors)", async () => {
   let answer;
   const calls = [];
   const p = loadPrelude({
@@ -135,7 +135,9 @@ test("fetch() aborted while a streamed request body is read, and after the answe
     return log;
   })()`);
   assert.deepEqual(plain(r), ["cancelled stop", "rejected stop"]);
-  assert.deepEqual(calls, [], "the host was never called");
+  // The body streams up as it is produced: the call, then its first chunk (never answered here).
+  assert.deepEqual(calls, ["fetch", "fetch.write"]);
+  calls.length = 0;
   p.run(`globalThis.c = new AbortController(); globalThis.pending = fetch("https://x.test/", { signal: c.signal });`);
   answer(reply(200, new TextEncoder().encode("payload")));
   const out = await p.run(`(async () => {
@@ -227,4 +229,40 @@ test("the global scope and performance are EventTargets; listener lists ignore a
     [["global", true, true, true], ["object", "ping"], ["global", true, true, true], ["performance"]],
     [true, true, true], true, true, "TypeError",
   ]);
+});
+
+test("an aborted upload ends failed at the gateway; a late streamed answer is cancelled there", async () => {
+  const calls = [];
+  let answerFetch;
+  const p = loadPrelude({
+    call(name, payload) {
+      calls.push([name, Array.from(payload ?? [])]);
+      if (name === "fetch") return new Promise((resolve) => { answerFetch = resolve; });
+      return Promise.resolve(new Uint8Array(0));
+    },
+  });
+  const r = await p.run(`(async () => {
+    const c = new AbortController();
+    const body = new ReadableStream({ start(ctl) { ctl.enqueue(new Uint8Array([9, 8])); } });
+    const pending = fetch("https://x.test/", { method: "POST", body, duplex: "half", signal: c.signal }).then(() => "resolved", (e) => "rejected " + e);
+    for (let i = 0; i < 20; i++) await null;
+    c.abort("stop");
+    const out = await pending;
+    for (let i = 0; i < 20; i++) await null;
+    return out;
+  })()`);
+  assert.equal(r, "rejected stop");
+  const head = JSON.parse(new TextDecoder().decode(new Uint8Array(calls[0][1].slice(4))));
+  const id = head.upload;
+  const frame = (kind, bytes = []) => [id & 255, id >> 8 & 255, 0, 0, kind, ...bytes];
+  assert.deepEqual(calls.slice(1), [["fetch.write", frame(0, [9, 8])], ["fetch.write", frame(2)]]);
+  // The gateway answers after the abort with a streamed body: the prelude lets it go.
+  calls.length = 0;
+  const h = new TextEncoder().encode(JSON.stringify({ status: 200, statusText: "", headers: [], url: "https://x.test/", redirected: false, stream: 7 }));
+  const reply = new Uint8Array(4 + h.length);
+  reply.set([h.length & 255, h.length >> 8, 0, 0]);
+  reply.set(h, 4);
+  answerFetch(reply);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls, [["fetch.cancel", [7, 0, 0, 0]]]);
 });

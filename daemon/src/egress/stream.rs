@@ -1,0 +1,207 @@
+//! Outbound response bodies that stream: an answer longer than its first part is handed to tenant
+//! code piece by piece (`fetch.read`), so a large download or an upstream's event stream (an LLM
+//! API's tokens, say) reaches the isolate as it comes, without the supervisor holding it whole.
+//!
+//! Guarantees: the rest of a body is kept in the request's own `Resources` (no other request
+//! can name it; it is dropped, and its connection closed, when the request ends); each read
+//! answers at most [`MAX_READ`] bytes, never an empty piece before the end (an empty answer IS
+//! the end); every piece passes the request's `Scrubber` (a secret split across pieces is still
+//! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error.
+//!
+//! Trusts: the upstream's bytes only as far as the scrubber and the caps go.
+
+use axum::body::Bytes;
+use stockade_ipc::limits::MAX_BODY_LEN;
+
+use super::gateway::FetchError;
+use super::secrets::Scrubber;
+use crate::supervisor::Resources;
+
+/// The first part of an answer, read before the head is answered: a body no longer than this
+/// comes whole with the head.
+pub const FIRST_PART: usize = 64 << 10;
+/// The most one `fetch.read` answers.
+pub const MAX_READ: usize = 256 << 10;
+/// The longest body a stream may carry.
+pub const MAX_STREAMED_BODY: u64 = 1 << 30;
+
+/// The rest of an answer, kept between reads.
+pub struct Upstream {
+    response: reqwest::Response,
+    scrubber: Scrubber,
+    /// Bytes received but not handed out yet (a piece larger than [`MAX_READ`]).
+    pending: Bytes,
+    read: u64,
+    ended: bool,
+}
+
+impl Upstream {
+    pub fn new(response: reqwest::Response, scrubber: Scrubber, read: usize) -> Upstream {
+        Upstream {
+            response,
+            scrubber,
+            pending: Bytes::new(),
+            read: read as u64,
+            ended: false,
+        }
+    }
+}
+
+fn upstream_error(e: reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout
+    } else {
+        FetchError::Upstream(e.without_url().to_string())
+    }
+}
+
+/// Reads an answer's first part: `(the whole body, None)` when it ends within [`FIRST_PART`]
+/// bytes or streaming is not allowed (then capped at `MAX_BODY_LEN`), else `(its first part, the
+/// response to read the rest from)`.
+pub async fn read_start(
+    mut response: reqwest::Response,
+    may_stream: bool,
+) -> Result<(Vec<u8>, Option<reqwest::Response>), FetchError> {
+    if !may_stream
+        && response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_LEN as u64)
+    {
+        return Err(FetchError::BodyTooLarge);
+    }
+    let mut body = Vec::new();
+    loop {
+        if may_stream && body.len() >= FIRST_PART {
+            return Ok((body, Some(response)));
+        }
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if !may_stream && body.len() + chunk.len() > MAX_BODY_LEN {
+                    return Err(FetchError::BodyTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok((body, None)),
+            Err(e) => return Err(upstream_error(e)),
+        }
+    }
+}
+
+/// `fetch.read`: the next piece of stream `id` of this request (empty at the end).
+pub async fn read_next(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
+    let id = stream_id(payload)?;
+    let mut upstream = resources.take::<Upstream>(id).ok_or(FetchError::NoStream)?;
+    let piece = next_piece(&mut upstream).await;
+    if matches!(&piece, Ok(p) if !p.is_empty()) {
+        resources.put_back(id, upstream);
+    }
+    piece
+}
+
+/// `fetch.cancel`: drops stream `id` (its connection closes).
+pub fn cancel(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
+    let id = stream_id(payload)?;
+    drop(resources.take::<Upstream>(id));
+    Ok(Vec::new())
+}
+
+fn stream_id(payload: &[u8]) -> Result<u32, FetchError> {
+    let id: [u8; 4] = payload.try_into().map_err(|_| FetchError::NoStream)?;
+    Ok(u32::from_le_bytes(id))
+}
+
+async fn next_piece(upstream: &mut Upstream) -> Result<Vec<u8>, FetchError> {
+    loop {
+        if upstream.ended {
+            return Ok(Vec::new());
+        }
+        if upstream.pending.is_empty() {
+            match upstream.response.chunk().await {
+                Ok(Some(chunk)) => {
+                    upstream.read += chunk.len() as u64;
+                    if upstream.read > MAX_STREAMED_BODY {
+                        return Err(FetchError::StreamTooLarge);
+                    }
+                    upstream.pending = chunk;
+                }
+                Ok(None) => {
+                    upstream.ended = true;
+                    return Ok(upstream.scrubber.finish());
+                }
+                Err(e) => return Err(upstream_error(e)),
+            }
+        }
+        let take = upstream.pending.len().min(MAX_READ);
+        let piece = upstream.pending.split_to(take);
+        let out = upstream.scrubber.push(&piece);
+        // The scrubber may hold a whole small piece back; an empty answer would read as the end.
+        if !out.is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Chunks of an upload queued towards the upstream before `fetch.write` waits.
+const UPLOAD_QUEUE: usize = 4;
+
+type UploadItem = Result<Bytes, std::io::Error>;
+
+/// A request body tenant code feeds (`fetch.write`) while its `fetch` waits: the two calls may
+/// come in either order, so whichever comes first makes the channel.
+pub struct Upload {
+    tx: Option<tokio::sync::mpsc::Sender<UploadItem>>,
+    rx: Option<tokio::sync::mpsc::Receiver<UploadItem>>,
+}
+
+impl Upload {
+    fn new() -> Upload {
+        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
+        Upload {
+            tx: Some(tx),
+            rx: Some(rx),
+        }
+    }
+}
+
+/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails).
+pub fn upload_body(resources: &Resources, id: u32) -> Result<reqwest::Body, FetchError> {
+    let rx = resources
+        .with_named(id, Upload::new, |u| u.rx.take())
+        .flatten()
+        .ok_or(FetchError::NoStream)?;
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// `fetch.write`: `u32 LE id`, a kind byte (0: a chunk follows, 1: the end, 2: the body
+/// failed), then the chunk. Answered once the chunk is queued towards the upstream.
+pub async fn write(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
+    let (id, rest) = payload.split_at_checked(4).ok_or(FetchError::NoStream)?;
+    let id = stream_id(id)?;
+    let (&kind, chunk) = rest.split_first().ok_or(FetchError::NoStream)?;
+    let tx = resources
+        .with_named(id, Upload::new, |u| match kind {
+            0 => u.tx.clone(),
+            _ => u.tx.take(),
+        })
+        .flatten()
+        .ok_or(FetchError::NoStream)?;
+    let gone = || FetchError::Upstream("the upstream stopped reading the request body".into());
+    match kind {
+        0 if !chunk.is_empty() => tx
+            .send(Ok(Bytes::copy_from_slice(chunk)))
+            .await
+            .map_err(|_| gone())?,
+        0 | 1 => {} // the last sender is dropped: the body ends
+        _ => {
+            let why = std::io::Error::other("the request body's stream failed");
+            let _ = tx.send(Err(why)).await;
+        }
+    }
+    if kind != 0 {
+        resources.forget_named(id);
+    }
+    Ok(Vec::new())
+}

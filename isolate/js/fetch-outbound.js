@@ -1,0 +1,185 @@
+// ---- fetch-outbound.js (part 23 of 24): fetch() through the host's egress gateway. -------------
+// Every outbound request leaves the isolate as the host call `fetch`; the supervisor's egress
+// gateway decides, adds credentials tenant code never holds, and answers. Wire format (both
+// ways): u32 LE length of a JSON head, the head, then the body bytes. A request body the prelude
+// knows whole rides in the call; a streamed one goes up as it is produced (`fetch.write`). An
+// answer longer than the gateway's first part streams in through `fetch.read`.
+// Abort: the request's signal rejects the fetch with its reason before the call, while the body is
+// read or uploaded (the upload fails, the body stream is cancelled) or while the host works (its
+// late answer is dropped, a streamed one cancelled), and errors the response's body if the answer
+// came first. Private bytes only meet captured operations (bytesView, bytesCopy, typedArraySet,
+// typedArrayLength). Trusts: the host to validate every call natively.
+
+function frameForHost(head, bytes) {
+  const headBytes = utf8Encode(JSONStringify(head));
+  const n = typedArrayLength(headBytes);
+  const out = new ByteArray(4 + n + (bytes === null ? 0 : typedArrayLength(bytes)));
+  out[0] = n & 0xff; out[1] = (n >>> 8) & 0xff; out[2] = (n >>> 16) & 0xff; out[3] = (n >>> 24) & 0xff;
+  typedArraySet(out, headBytes, 4);
+  if (bytes !== null) typedArraySet(out, bytes, 4 + n);
+  return out;
+}
+
+/** A u32 LE id as 4 bytes, then `kind` and `chunk` when given (`fetch.write`'s frame). */
+function idFrame(id, kind = -1, chunk = null) {
+  const n = chunk === null ? 0 : typedArrayLength(chunk);
+  const out = new ByteArray((kind === -1 ? 4 : 5) + n);
+  out[0] = id & 0xff; out[1] = (id >>> 8) & 0xff; out[2] = (id >>> 16) & 0xff; out[3] = (id >>> 24) & 0xff;
+  if (kind !== -1) out[4] = kind;
+  if (chunk !== null) typedArraySet(out, chunk, 5);
+  return out;
+}
+
+function responseFromHost(reply) {
+  const malformed = "fetch: malformed answer from the host";
+  if (!isUint8Array(reply)) throw new TypeError(malformed);
+  const length = typedArrayLength(reply);
+  if (length < 4) throw new TypeError(malformed);
+  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
+  if (4 + n > length) throw new TypeError(malformed);
+  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
+  const flat = [];
+  const headers = head.headers;
+  for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
+  const first = bytesCopy(reply, 4 + n, length);
+  const stream = head.stream;
+  const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
+  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
+}
+
+/** The body of an answer that streams: its first part, then `fetch.read` host calls naming
+ *  the gateway's stream until one answers empty (the end); cancelling tells the gateway to drop
+ *  the upstream's connection. The calls name no task: a body read by another request's entry
+ *  is refused by the host (its stream belongs to the request that fetched it). */
+function outboundBodySource(first, stream) {
+  const id = idFrame(stream);
+  let pending = typedArrayLength(first) > 0 ? first : null;
+  let ended = false;
+  return {
+    __proto__: null,
+    async pull() {
+      if (pending !== null) {
+        const chunk = pending;
+        pending = null;
+        return chunk;
+      }
+      if (ended) return null;
+      const chunk = await hostCall("fetch.read", id);
+      if (isUint8Array(chunk) && typedArrayLength(chunk) > 0) return chunk;
+      ended = true;
+      return null;
+    },
+    cancel() {
+      pending = null;
+      if (!ended) {
+        ended = true;
+        uponPromise(hostCall("fetch.cancel", id), undefined, noop);
+      }
+    },
+  };
+}
+
+let uploadSeq = 0;
+const UPLOAD_CHUNK = 1 << 20;
+const UPLOAD_CHUNK_DATA = 0, UPLOAD_END = 1, UPLOAD_FAILED = 2;
+
+/** Feeds a streamed request body to the gateway, a chunk (at most 1 MiB) per `fetch.write`, each
+ *  answered once queued towards the upstream; a failing stream, or an abort (`state.aborted`),
+ *  fails the upload. */
+async function pumpUpload(reader, id, state) {
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (state.aborted) throw state.reason;
+      if (chunk === null) break;
+      const length = typedArrayLength(chunk);
+      for (let at = 0; at < length; at += UPLOAD_CHUNK) {
+        const end = length - at > UPLOAD_CHUNK ? at + UPLOAD_CHUNK : length;
+        await hostCall("fetch.write", idFrame(id, UPLOAD_CHUNK_DATA, bytesView(chunk, at, end)));
+        if (state.aborted) throw state.reason;
+      }
+    }
+  } catch (e) {
+    try { await reader.cancel(e); } catch {}
+    await hostCall("fetch.write", idFrame(id, UPLOAD_FAILED));
+    return;
+  }
+  await hostCall("fetch.write", idFrame(id, UPLOAD_END));
+}
+
+/** Drops an answer that came after the fetch was aborted: a streamed body is cancelled, so the
+ *  gateway lets go of the upstream. */
+function dropLateAnswer(reply, reason) {
+  try {
+    const body = responseBodyOf(responseFromHost(reply));
+    if (body !== null) setHandled(ReadableStreamCancel(bodyStream(body), reason));
+  } catch {
+    // a malformed late answer: nothing to release
+  }
+}
+
+defineGlobal("fetch", function fetch(input, init = undefined) {
+  return new PromiseCtor((resolve, reject) => {
+    const request = new Request(input, init); // a throw here rejects, as the spec says
+    const { method, url, headers, body, redirect, signal } = requestForFetch(request);
+    if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
+    let settled = false;
+    let responseBody = null;
+    const upload = { __proto__: null, aborted: false, reason: undefined };
+    const onAbort = () => {
+      const reason = abortSignalReason(signal);
+      if (!settled) {
+        settled = true;
+        upload.aborted = true;
+        upload.reason = reason;
+        reject(reason);
+        cancelBody(body, reason);
+      } else if (responseBody !== null) {
+        errorBody(responseBody, reason);
+      }
+    };
+    if (abortSignalAborted(signal)) {
+      onAbort();
+      return;
+    }
+    addAbortAlgorithm(signal, onAbort);
+    const fail = (e) => {
+      if (settled) return;
+      settled = true;
+      removeAbortAlgorithm(signal, onAbort);
+      reject(e);
+    };
+    const call = (payload) => {
+      uponPromise(hostCall("fetch", payload), (reply) => {
+        if (settled) {
+          dropLateAnswer(reply, abortSignalReason(signal));
+          return;
+        }
+        let response;
+        try {
+          response = responseFromHost(reply);
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        settled = true;
+        responseBody = responseBodyOf(response);
+        if (responseBody === null) removeAbortAlgorithm(signal, onAbort);
+        resolve(response);
+      }, (e) => fail(new TypeError(`fetch failed: ${e && e.message}`)));
+    };
+    if (body === null) {
+      call(frameForHost({ method, url, headers, redirect }, null));
+      return;
+    }
+    const out = bodyForHost(body); // the whole body, or a reader over its stream
+    if (isUint8Array(out)) {
+      call(frameForHost({ method, url, headers, redirect }, out));
+      return;
+    }
+    // A streamed body goes up as it is produced: the fetch waits while fetch.write feeds it.
+    const id = ++uploadSeq;
+    call(frameForHost({ method, url, headers, redirect, upload: id }, null));
+    uponPromise(pumpUpload(out, id, upload), undefined, noop);
+  });
+});
