@@ -34,6 +34,7 @@ mod engine;
 mod ffi;
 mod host;
 mod limits;
+pub mod ops;
 pub mod protection;
 mod tasks;
 pub mod typescript;
