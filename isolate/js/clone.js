@@ -1,4 +1,4 @@
-// ---- clone.js (part 9 of 11): structuredClone and crypto. -----------------------------------------
+// ---- clone.js (part 9 of 14): structuredClone and crypto. -----------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
@@ -120,7 +120,7 @@ class Crypto {
   constructor(key) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
-  get subtle() { return undefined; }
+  get subtle() { return subtleObject; }
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;

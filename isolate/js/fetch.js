@@ -1,4 +1,4 @@
-// ---- fetch.js (part 10 of 11): Headers, Request, Response (Fetch standard subset), fetch. ----------
+// ---- fetch.js (part 13 of 14): Headers, Request, Response (Fetch standard subset), fetch. ----------
 // Bodies are fully buffered byte arrays (no streams): a body is extracted (and copied) once at
 // construction and can be consumed once. Internal byte arrays never reach tenant code; consumers
 // get copies. Headers guards: "none" or "immutable" (Response.error/redirect); there are no

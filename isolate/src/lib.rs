@@ -67,6 +67,9 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/url-parser.js"),
     include_str!("../js/url.js"),
     include_str!("../js/clone.js"),
+    include_str!("../js/crypto-keys.js"),
+    include_str!("../js/crypto-import.js"),
+    include_str!("../js/crypto-subtle.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/prelude-end.js"),
 ];
