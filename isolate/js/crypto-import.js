@@ -14,7 +14,7 @@ const RSA_JWK_ALG = {
   "RSA-PSS": (h) => `PS${HASH_SUFFIX[h]}`,
   "RSA-OAEP": (h) => (h === "SHA-1" ? "RSA-OAEP" : `RSA-OAEP-${HASH_SUFFIX[h]}`),
 };
-const EC_JWK_ALG = { __proto__: null, "P-256": "ES256", "P-384": "ES384" };
+const EC_JWK_ALG = { __proto__: null, "P-256": "ES256", "P-384": "ES384", "P-521": "ES512" };
 
 /** Usages a key of `name` may have: [for a secret/private key, for a public key]. */
 function keyUsages(name) {
@@ -46,7 +46,7 @@ function randomBytes(n) {
 
 function curveOf(alg) {
   const c = alg.namedCurve;
-  if (c !== "P-256" && c !== "P-384") throw notSupported(`the curve ${c} is not supported (P-256 and P-384 are)`);
+  if (c !== "P-256" && c !== "P-384" && c !== "P-521") throw notSupported(`the curve ${c} is not supported`);
   return c;
 }
 
@@ -207,7 +207,7 @@ function importKey(format, data, alg, extractable, usages) {
     kalg.modulusLength = r.bits;
     kalg.publicExponent = r.exponent;
   }
-  return newKey(r.type, r.type === "public" ? true : extractable, kalg, usages, r.der);
+  return newKey(r.type, extractable, kalg, usages, r.der);
 }
 
 // ---- exportKey ----

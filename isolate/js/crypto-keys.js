@@ -20,7 +20,7 @@ const OP = ObjectFreeze({
 /** Hash ids and key families of the native side (ops/crypto/hash.rs, ops/crypto/mod.rs). */
 const HASH_ID = { __proto__: null, "SHA-1": 1, "SHA-256": 2, "SHA-384": 3, "SHA-512": 4 };
 const HASH_BLOCK_BITS = { __proto__: null, "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
-const FAMILY = { __proto__: null, "P-256": 1, "P-384": 2, Ed25519: 3, X25519: 4, RSA: 5 };
+const FAMILY = { __proto__: null, "P-256": 1, "P-384": 2, Ed25519: 3, X25519: 4, RSA: 5, "P-521": 6 };
 const FORMAT_ID = { __proto__: null, raw: 0, spki: 1, pkcs8: 2, jwk: 3 };
 
 const StringToUpperCase = uncurry(String.prototype.toUpperCase);

@@ -13,6 +13,12 @@ function toFormat(v) {
   if (!has(KEY_FORMATS, s)) throw new TypeError(`"${s}" is not a valid KeyFormat`);
   return s;
 }
+/** WebIDL BufferSource: a view of its bytes (TypeError for anything else); the operation copies
+ *  them after normalizing the algorithm, as the specification orders it. */
+function bufferArg(v, what) {
+  if (v === null || typeof v !== "object") throw new TypeError(`${what} is not a BufferSource`);
+  return bufferSourceBytes(v, what);
+}
 function keyArg(v, what) {
   const st = keyState(v);
   if (st === undefined) throw new TypeError(`${what} is not a CryptoKey`);
@@ -156,8 +162,9 @@ class SubtleCrypto {
   async digest(algorithm, data) {
     thisCheck(this, arguments.length, 2, "digest");
     const id = toAlgId(algorithm);
-    const bytes = bufferCopy(data, "digest: data");
+    const view = bufferArg(data, "digest: data");
     const alg = normalizeAlgorithm(id, "digest");
+    const bytes = bytesCopy(view);
     return typedArrayBuffer(callOp(OP.digest, [HASH_ID[alg.name], bytes]));
   }
   async encrypt(algorithm, key, data) { return crypt(this, arguments.length, algorithm, key, data, true); }
@@ -166,8 +173,9 @@ class SubtleCrypto {
     thisCheck(this, arguments.length, 3, "sign");
     const id = toAlgId(algorithm);
     const st = keyArg(key, "sign: key");
-    const bytes = bufferCopy(data, "sign: data");
+    const view = bufferArg(data, "sign: data");
     const alg = normalizeAlgorithm(id, "sign");
+    const bytes = bytesCopy(view);
     requireUse(st, alg, "sign");
     return typedArrayBuffer(signOp(alg, st, bytes));
   }
@@ -175,9 +183,11 @@ class SubtleCrypto {
     thisCheck(this, arguments.length, 4, "verify");
     const id = toAlgId(algorithm);
     const st = keyArg(key, "verify: key");
-    const sig = bufferCopy(signature, "verify: signature");
-    const bytes = bufferCopy(data, "verify: data");
+    const sigView = bufferArg(signature, "verify: signature");
+    const view = bufferArg(data, "verify: data");
     const alg = normalizeAlgorithm(id, "verify");
+    const sig = bytesCopy(sigView);
+    const bytes = bytesCopy(view);
     requireUse(st, alg, "verify");
     return verifyOp(alg, st, sig, bytes);
   }
@@ -285,8 +295,9 @@ function crypt(self, got, algorithm, key, data, encrypt) {
   thisCheck(self, got, 3, what);
   const id = toAlgId(algorithm);
   const st = keyArg(key, `${what}: key`);
-  const bytes = bufferCopy(data, `${what}: data`);
+  const view = bufferArg(data, `${what}: data`);
   const alg = normalizeAlgorithm(id, what);
+  const bytes = bytesCopy(view);
   requireUse(st, alg, what);
   return typedArrayBuffer(cipherOp(alg, st, bytes, encrypt));
 }

@@ -14,8 +14,8 @@ use std::ffi::c_void;
 use std::time::{Duration, Instant};
 
 use crate::ffi;
-use crate::ops;
 use crate::modules;
+use crate::ops;
 use crate::worker::{LogLevel, LogLine};
 
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
@@ -333,7 +333,9 @@ unsafe extern "C" fn host_op(_ud: *mut c_void, code: u32, call: *mut ffi::StkOpC
         ops::run(code, input, &ops::OpCtx::new(cancel))
     }));
     let result = outcome.unwrap_or_else(|_| {
-        Err(ops::OpError::operation("internal error in a native operation"))
+        Err(ops::OpError::operation(
+            "internal error in a native operation",
+        ))
     });
     match result {
         Ok(bytes) => {

@@ -37,7 +37,15 @@ fn hs256_jwt_of_rfc_7515_signs_and_verifies() {
     );
     assert_eq!(
         v,
-        serde_json::json!(["dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", true, false, true, 512, "SHA-256", 512])
+        serde_json::json!([
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            true,
+            false,
+            true,
+            512,
+            "SHA-256",
+            512
+        ])
     );
 }
 
@@ -48,7 +56,10 @@ fn webhook_hmac_sha256_matches_openssl() {
         "const key = await crypto.subtle.importKey('raw', enc('whsec_test_secret'), { name: 'HMAC', hash: { name: 'SHA-256' } }, false, ['sign']);
          return hex(await crypto.subtle.sign('HMAC', key, enc('{\"id\":\"evt_1\",\"type\":\"payment.succeeded\"}')));",
     );
-    assert_eq!(v, "526884e0d763f2e62655593829e95c03e655549c21f0f04931af8bfe49d5b851");
+    assert_eq!(
+        v,
+        "526884e0d763f2e62655593829e95c03e655549c21f0f04931af8bfe49d5b851"
+    );
 }
 
 #[test]
@@ -76,7 +87,8 @@ fn digests_of_fips_180_abc() {
 // stockade' | openssl dgst -sha256 -sign ec.pem (DER, converted to r || s); base64.
 const EC_P8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcXjjx+0OUtqyJ/q7w8Kr9PVevfaQP+7Ahgt4d+3rYUyhRANCAAR7Z5bDVbhT71U5fMh4T2HYealIkqq4Z7EwPwed4g14g6pa0TxCNX3WB2LJksuqapjltf6/R3Pd8XPEsl2huLID";
 const EC_SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEe2eWw1W4U+9VOXzIeE9h2HmpSJKquGexMD8HneINeIOqWtE8QjV91gdiyZLLqmqY5bX+v0dz3fFzxLJdobiyAw==";
-const EC_SIG: &str = "JPyRNdaC94P+7Nlvx41OGpga8Im6t21zxDFbfcGBh1GDtMOTSmXo7A4GAr5dyfq11Sp/VlYUpQ6yz+1GSL05Ag==";
+const EC_SIG: &str =
+    "JPyRNdaC94P+7Nlvx41OGpga8Im6t21zxDFbfcGBh1GDtMOTSmXo7A4GAr5dyfq11Sp/VlYUpQ6yz+1GSL05Ag==";
 
 #[test]
 fn ecdsa_p256_interoperates_with_openssl_keys_and_signatures() {
@@ -104,7 +116,21 @@ fn ecdsa_p256_interoperates_with_openssl_keys_and_signatures() {
     ));
     assert_eq!(
         v,
-        serde_json::json!([true, 64, true, false, true, "e2eWw1W4U-9VOXzIeE9h2HmpSJKquGexMD8HneINeIM", "P-256", "string", true, true, "InvalidAccessError", false, ["verify"]])
+        serde_json::json!([
+            true,
+            64,
+            true,
+            false,
+            true,
+            "e2eWw1W4U-9VOXzIeE9h2HmpSJKquGexMD8HneINeIM",
+            "P-256",
+            "string",
+            true,
+            true,
+            "InvalidAccessError",
+            false,
+            ["verify"]
+        ])
     );
 }
 
@@ -113,7 +139,8 @@ fn ecdsa_p256_interoperates_with_openssl_keys_and_signatures() {
 // -inkey ed.pem -rawin; base64.
 const ED_P8: &str = "MC4CAQAwBQYDK2VwBCIEINCbZTTI7RsMWd+AntkrCkGeTbQI2XvcwmsmX6pWSMsj";
 const ED_SPKI: &str = "MCowBQYDK2VwAyEA9yQzG2BAFyfpSQZUh2iERwnVX5+HdWOOkG9k/MGe+Vc=";
-const ED_SIG: &str = "W2qzdk8mubruk7CeXrWUGyZaiL93r7A/QyYT7cQ5KwAUz9SU7J8A8DN4jnp1mHHJ0xymuDr0WabYo5cWPHf1Dg==";
+const ED_SIG: &str =
+    "W2qzdk8mubruk7CeXrWUGyZaiL93r7A/QyYT7cQ5KwAUz9SU7J8A8DN4jnp1mHHJ0xymuDr0WabYo5cWPHf1Dg==";
 
 #[test]
 fn ed25519_matches_openssl_byte_for_byte() {
@@ -157,7 +184,15 @@ fn aes_gcm_round_trip_and_tamper_detection() {
     );
     assert_eq!(
         v,
-        serde_json::json!([30, "attack at dawn", "OperationError", "OperationError", 32, "A256GCM", ["encrypt", "decrypt"]])
+        serde_json::json!([
+            30,
+            "attack at dawn",
+            "OperationError",
+            "OperationError",
+            32,
+            "A256GCM",
+            ["encrypt", "decrypt"]
+        ])
     );
 }
 
@@ -223,7 +258,16 @@ fn key_material_is_unreachable_and_errors_are_typed() {
     );
     assert_eq!(
         v,
-        serde_json::json!(["0constructor,type,extractable,algorithm,usages", "InvalidAccessError", "InvalidAccessError", "SyntaxError", "DataError", "DataError", "DataCloneError", "[object CryptoKey]"])
+        serde_json::json!([
+            "0constructor,type,extractable,algorithm,usages",
+            "InvalidAccessError",
+            "InvalidAccessError",
+            "SyntaxError",
+            "DataError",
+            "DataError",
+            "DataCloneError",
+            "[object CryptoKey]"
+        ])
     );
 }
 
@@ -248,7 +292,16 @@ fn rsa_signatures_and_oaep_round_trip() {
     );
     assert_eq!(
         v,
-        serde_json::json!([true, true, "hello", "RSA", "RS256", 2048, [1, 0, 1], "NotSupportedError"])
+        serde_json::json!([
+            true,
+            true,
+            "hello",
+            "RSA",
+            "RS256",
+            2048,
+            [1, 0, 1],
+            "NotSupportedError"
+        ])
     );
 }
 
@@ -271,7 +324,11 @@ fn ends_within_its_cpu_limit(body: &str) -> bool {
         Err(e) => panic!("expected success or the CPU limit, got {e:?}"),
     };
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
-    assert_eq!(engine().unresponsive_isolates(), before, "an op ran past the grace");
+    assert_eq!(
+        engine().unresponsive_isolates(),
+        before,
+        "an op ran past the grace"
+    );
     limited
 }
 
@@ -290,5 +347,8 @@ fn a_long_pbkdf2_stops_at_the_cpu_limit() {
         "const pw = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
          await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-512', salt: new Uint8Array(8), iterations: 100000 }, pw, 8192 * 8); return 1;",
     );
-    assert!(limited, "PBKDF2 over 128 blocks should have hit the CPU limit");
+    assert!(
+        limited,
+        "PBKDF2 over 128 blocks should have hit the CPU limit"
+    );
 }

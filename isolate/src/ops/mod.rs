@@ -186,12 +186,18 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
         ));
     }
     let Some(op) = OpCode::from_u32(code) else {
-        return Err(OpError::not_supported(format!("unknown operation {code:#x}")));
+        return Err(OpError::not_supported(format!(
+            "unknown operation {code:#x}"
+        )));
     };
     ctx.check()?;
     let out = match (op as u32) >> 8 {
         0x01 => crypto::run(op, input, ctx)?,
-        _ => return Err(OpError::not_supported(format!("unknown operation {code:#x}"))),
+        _ => {
+            return Err(OpError::not_supported(format!(
+                "unknown operation {code:#x}"
+            )))
+        }
     };
     if out.len() > MAX_OP_OUTPUT {
         return Err(OpError::new(

@@ -3,8 +3,8 @@
 //! input, capped at 16 MiB by the op road; AES-CTR runs in 1 MiB steps with termination checks.
 
 use aes::{Aes128, Aes192, Aes256};
+use aes_gcm::aead::consts::{U12, U13, U14, U15, U16, U32, U4, U8};
 use aes_gcm::aead::AeadInOut;
-use aes_gcm::aead::consts::{U12, U13, U14, U15, U16, U4, U8};
 use aes_gcm::{AesGcm, KeyInit};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, StreamCipher};
@@ -36,7 +36,9 @@ fn gcm_with<C: AeadInOut + KeyInit>(
         Ok(buf)
     } else {
         if data.len() < tag_len {
-            return Err(OpError::operation("the AES-GCM ciphertext is shorter than its tag"));
+            return Err(OpError::operation(
+                "the AES-GCM ciphertext is shorter than its tag",
+            ));
         }
         let (body, tag) = data.split_at(data.len() - tag_len);
         let tag = aes_gcm::aead::Tag::<C>::try_from(tag)
@@ -71,7 +73,8 @@ macro_rules! gcm_nonce {
         match $iv.len() {
             12 => gcm_tag!($A, U12, $tag, $($args),*),
             16 => gcm_tag!($A, U16, $tag, $($args),*),
-            _ => Err(OpError::not_supported("AES-GCM IVs of 12 or 16 bytes are supported")),
+            32 => gcm_tag!($A, U32, $tag, $($args),*),
+            _ => Err(OpError::not_supported("AES-GCM IVs of 12, 16 or 32 bytes are supported")),
         }
     };
 }
@@ -120,7 +123,13 @@ pub(crate) fn cbc(encrypt: bool, key: &[u8], iv: &[u8], data: &[u8]) -> OpResult
     }
 }
 
-fn ctr_with<A>(key: &[u8], counter: &[u8; 16], bits: u32, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>>
+fn ctr_with<A>(
+    key: &[u8],
+    counter: &[u8; 16],
+    bits: u32,
+    data: &[u8],
+    ctx: &OpCtx<'_>,
+) -> OpResult<Vec<u8>>
 where
     A: aes::cipher::BlockCipherEncrypt + KeyInit + aes::cipher::BlockSizeUser<BlockSize = U16>,
 {
@@ -130,17 +139,32 @@ where
     // a counter: OperationError.
     let blocks = data.len().div_ceil(16) as u128;
     let full = u128::from_be_bytes(*counter);
-    let mask = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
+    let mask = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
     if bits < 128 && blocks > (1u128 << bits) {
-        return Err(OpError::operation("AES-CTR: the data needs more blocks than the counter has values"));
+        return Err(OpError::operation(
+            "AES-CTR: the data needs more blocks than the counter has values",
+        ));
     }
     let low = full & mask;
-    let until_wrap = if bits == 128 { u128::MAX } else { (1u128 << bits) - low };
-    let split = if blocks > until_wrap { (until_wrap * 16) as usize } else { data.len() };
+    let until_wrap = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - low
+    };
+    let split = if blocks > until_wrap {
+        (until_wrap * 16) as usize
+    } else {
+        data.len()
+    };
     let mut out = data.to_vec();
     let (first, second) = out.split_at_mut(split);
     let run = |start: u128, buf: &mut [u8]| -> OpResult<()> {
-        let mut c = ctr::Ctr128BE::<A>::new_from_slices(key, &start.to_be_bytes()).map_err(|_| bad_key())?;
+        let mut c = ctr::Ctr128BE::<A>::new_from_slices(key, &start.to_be_bytes())
+            .map_err(|_| bad_key())?;
         for chunk in buf.chunks_mut(STEP) {
             ctx.check()?;
             c.apply_keystream(chunk);
@@ -154,12 +178,20 @@ where
     Ok(out)
 }
 
-pub(crate) fn ctr(key: &[u8], counter: &[u8], bits: u32, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
+pub(crate) fn ctr(
+    key: &[u8],
+    counter: &[u8],
+    bits: u32,
+    data: &[u8],
+    ctx: &OpCtx<'_>,
+) -> OpResult<Vec<u8>> {
     let counter: &[u8; 16] = counter
         .try_into()
         .map_err(|_| OpError::operation("the AES-CTR counter must be 16 bytes"))?;
     if bits == 0 || bits > 128 {
-        return Err(OpError::operation("the AES-CTR length must be between 1 and 128"));
+        return Err(OpError::operation(
+            "the AES-CTR length must be between 1 and 128",
+        ));
     }
     match key.len() {
         16 => ctr_with::<Aes128>(key, counter, bits, data, ctx),
@@ -171,23 +203,49 @@ pub(crate) fn ctr(key: &[u8], counter: &[u8], bits: u32, data: &[u8], ctx: &OpCt
 
 /// AES-KW (RFC 3394): wraps or unwraps `data`, a multiple of 8 bytes (at least 16).
 pub(crate) fn kw(wrap: bool, key: &[u8], data: &[u8]) -> OpResult<Vec<u8>> {
-    if data.len() % 8 != 0 || data.len() < if wrap { 16 } else { 24 } {
-        return Err(OpError::operation("AES-KW works on a multiple of 8 bytes, at least 16"));
+    if !data.len().is_multiple_of(8) || data.len() < if wrap { 16 } else { 24 } {
+        return Err(OpError::operation(
+            "AES-KW works on a multiple of 8 bytes, at least 16",
+        ));
     }
     let mut buf = vec![0u8; if wrap { data.len() + 8 } else { data.len() - 8 }];
-    let failed = || OpError::operation(if wrap { "AES-KW wrapping failed" } else { "AES-KW unwrapping failed: the data was altered or the key differs" });
+    let failed = || {
+        OpError::operation(if wrap {
+            "AES-KW wrapping failed"
+        } else {
+            "AES-KW unwrapping failed: the data was altered or the key differs"
+        })
+    };
     let n = match key.len() {
         16 => {
             let k = aes_kw::KwAes128::new_from_slice(key).map_err(|_| bad_key())?;
-            if wrap { k.wrap_key(data, &mut buf) } else { k.unwrap_key(data, &mut buf) }.map_err(|_| failed())?.len()
+            if wrap {
+                k.wrap_key(data, &mut buf)
+            } else {
+                k.unwrap_key(data, &mut buf)
+            }
+            .map_err(|_| failed())?
+            .len()
         }
         24 => {
             let k = aes_kw::KwAes192::new_from_slice(key).map_err(|_| bad_key())?;
-            if wrap { k.wrap_key(data, &mut buf) } else { k.unwrap_key(data, &mut buf) }.map_err(|_| failed())?.len()
+            if wrap {
+                k.wrap_key(data, &mut buf)
+            } else {
+                k.unwrap_key(data, &mut buf)
+            }
+            .map_err(|_| failed())?
+            .len()
         }
         32 => {
             let k = aes_kw::KwAes256::new_from_slice(key).map_err(|_| bad_key())?;
-            if wrap { k.wrap_key(data, &mut buf) } else { k.unwrap_key(data, &mut buf) }.map_err(|_| failed())?.len()
+            if wrap {
+                k.wrap_key(data, &mut buf)
+            } else {
+                k.unwrap_key(data, &mut buf)
+            }
+            .map_err(|_| failed())?
+            .len()
         }
         _ => return Err(bad_key()),
     };
@@ -222,7 +280,12 @@ mod tests {
         assert_eq!(gcm(false, &key, &iv, &[], 96, &short).expect("dec96"), pt);
         let mut bad = ct.clone();
         bad[3] ^= 1;
-        assert_eq!(gcm(false, &key, &iv, &[], 128, &bad).expect_err("tamper").kind, crate::ops::ErrorKind::Operation);
+        assert_eq!(
+            gcm(false, &key, &iv, &[], 128, &bad)
+                .expect_err("tamper")
+                .kind,
+            crate::ops::ErrorKind::Operation
+        );
         assert!(gcm(false, &key, &iv, b"aad", 128, &ct).is_err());
     }
 
@@ -239,10 +302,19 @@ mod tests {
         assert_eq!(cbc(false, &key, &iv, &ct).expect("dec"), pt);
         // F.5.1 CTR-AES128.Encrypt, first block.
         let counter = hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
-        assert_eq!(ctr(&key, &counter, 128, &pt, &ctx).expect("ctr"), hex("874d6191b620e3261bef6864990db6ce"));
+        assert_eq!(
+            ctr(&key, &counter, 128, &pt, &ctx).expect("ctr"),
+            hex("874d6191b620e3261bef6864990db6ce")
+        );
         // A 1-bit counter at 1 wraps to 0 for the second block without touching the rest.
         let two = [pt.clone(), pt.clone()].concat();
-        let c1 = ctr(&key, &hex("00000000000000000000000000000001"), 1, &two, &ctx);
+        let c1 = ctr(
+            &key,
+            &hex("00000000000000000000000000000001"),
+            1,
+            &two,
+            &ctx,
+        );
         assert!(c1.is_ok());
         assert!(ctr(&key, &counter, 1, &[two.clone(), pt.clone()].concat(), &ctx).is_err());
     }

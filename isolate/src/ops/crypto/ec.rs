@@ -1,4 +1,4 @@
-//! ECDSA and ECDH on P-256 and P-384 (p256, p384 crates: ecdsa with RFC 6979 deterministic
+//! ECDSA and ECDH on P-256, P-384 and P-521 (p256, p384, p521 crates: ecdsa with RFC 6979 deterministic
 //! nonces, constant-time field arithmetic). Private keys cross as PKCS#8 DER, public keys as
 //! SubjectPublicKeyInfo DER (see mod.rs). Signatures are WebCrypto's r || s (IEEE P1363). Cost:
 //! one scalar multiplication (well under a millisecond), plus hashing the message (16 MiB cap).
@@ -27,7 +27,15 @@ macro_rules! with_curve {
                 type NistCurve = p384::NistP384;
                 $body
             }
-            _ => Err(OpError::not_supported("not an elliptic curve of ECDSA or ECDH")),
+            Family::P521 => {
+                use p521 as $c;
+                #[allow(dead_code)]
+                type NistCurve = p521::NistP521;
+                $body
+            }
+            _ => Err(OpError::not_supported(
+                "not an elliptic curve of ECDSA or ECDH",
+            )),
         }
     };
 }
@@ -66,7 +74,13 @@ pub(crate) fn sign(family: Family, hash: Hash, pkcs8: &[u8], data: &[u8]) -> OpR
     })
 }
 
-pub(crate) fn verify(family: Family, hash: Hash, spki: &[u8], data: &[u8], sig: &[u8]) -> OpResult<bool> {
+pub(crate) fn verify(
+    family: Family,
+    hash: Hash,
+    spki: &[u8],
+    data: &[u8],
+    sig: &[u8],
+) -> OpResult<bool> {
     let digest = prehash(hash, data);
     with_curve!(family, c => {
         let public = c::PublicKey::from_public_key_der(spki).map_err(|_| bad_public())?;
@@ -175,3 +189,42 @@ pub(crate) fn from_jwk(family: Family, x: &[u8], y: &[u8], d: &[u8]) -> OpResult
 }
 
 use elliptic_curve::array::typenum::Unsigned;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn rfc_6979_p256_sha256_sample() {
+        // RFC 6979 A.2.5: P-256, SHA-256, message "sample" (deterministic nonce).
+        let x = hex("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721");
+        let ux = hex("60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6");
+        let uy = hex("7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299");
+        let (private, is_private) = from_jwk(Family::P256, &ux, &uy, &x).expect("jwk");
+        assert!(is_private);
+        let (public, _) = from_jwk(Family::P256, &ux, &uy, &[]).expect("jwk public");
+        let sig = sign(Family::P256, Hash::Sha256, &private, b"sample").expect("sign");
+        let want = hex("EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8");
+        assert_eq!(sig, want);
+        assert!(verify(Family::P256, Hash::Sha256, &public, b"sample", &sig).expect("verify"));
+        assert!(!verify(Family::P256, Hash::Sha256, &public, b"sampl", &sig).expect("verify"));
+        // A d that does not match x, y is a DataError.
+        let mut other = x.clone();
+        other[31] ^= 1;
+        assert!(from_jwk(Family::P256, &ux, &uy, &other).is_err());
+        // ECDH of a key with itself is its public x coordinate times d: both halves agree.
+        let a = generate(Family::P384).expect("a");
+        let b = generate(Family::P384).expect("b");
+        assert_eq!(
+            ecdh(Family::P384, &a.0, &b.1).expect("ab"),
+            ecdh(Family::P384, &b.0, &a.1).expect("ba")
+        );
+    }
+}

@@ -150,8 +150,14 @@ mod tests {
         let data = b"what do ya want for nothing?";
         let want256 = hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         let want512 = hex("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
-        assert_eq!(hmac_sign(Hash::Sha256, b"Jefe", data, &ctx).expect("mac"), want256);
-        assert_eq!(hmac_sign(Hash::Sha512, b"Jefe", data, &ctx).expect("mac"), want512);
+        assert_eq!(
+            hmac_sign(Hash::Sha256, b"Jefe", data, &ctx).expect("mac"),
+            want256
+        );
+        assert_eq!(
+            hmac_sign(Hash::Sha512, b"Jefe", data, &ctx).expect("mac"),
+            want512
+        );
         assert!(hmac_verify(Hash::Sha256, b"Jefe", data, &want256, &ctx).expect("v"));
         let mut bad = want256.clone();
         bad[31] ^= 1;

@@ -18,8 +18,10 @@ const CHECK_EVERY: u32 = 4096;
 
 /// The byte length of a WebCrypto `length` in bits: a multiple of 8 (OperationError otherwise).
 fn byte_len(bits: u32) -> OpResult<usize> {
-    if bits % 8 != 0 {
-        return Err(OpError::operation("the length must be a multiple of 8 bits"));
+    if !bits.is_multiple_of(8) {
+        return Err(OpError::operation(
+            "the length must be a multiple of 8 bits",
+        ));
     }
     Ok(bits as usize / 8)
 }
@@ -56,7 +58,7 @@ pub(crate) fn pbkdf2(
             mac.update(salt);
             mac.update(&(i as u32 + 1).to_be_bytes());
             let mut u = mac.finalize().into_bytes();
-            let mut t = u.clone();
+            let mut t = u;
             for j in 1..iterations {
                 if j % CHECK_EVERY == 0 {
                     ctx.check()?;
@@ -74,7 +76,13 @@ pub(crate) fn pbkdf2(
     Ok(out)
 }
 
-pub(crate) fn hkdf(hash: Hash, ikm: &[u8], salt: &[u8], info: &[u8], bits: u32) -> OpResult<Vec<u8>> {
+pub(crate) fn hkdf(
+    hash: Hash,
+    ikm: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    bits: u32,
+) -> OpResult<Vec<u8>> {
     let len = byte_len(bits)?;
     let mut out = vec![0u8; len];
     with_hash!(hash, D => {
@@ -120,17 +128,32 @@ mod tests {
             &ctx,
         )
         .expect("pbkdf2");
-        assert_eq!(got, hex("3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038"));
+        assert_eq!(
+            got,
+            hex("3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038")
+        );
     }
 
     #[test]
     fn pbkdf2_caps_and_cancellation() {
         let flag = AtomicU32::new(0);
         let ctx = OpCtx::new(&flag);
-        let over = pbkdf2(Hash::Sha256, b"p", b"s", MAX_PBKDF2_ITERATIONS + 1, 256, &ctx);
-        assert_eq!(over.expect_err("cap").kind, crate::ops::ErrorKind::NotSupported);
+        let over = pbkdf2(
+            Hash::Sha256,
+            b"p",
+            b"s",
+            MAX_PBKDF2_ITERATIONS + 1,
+            256,
+            &ctx,
+        );
         assert_eq!(
-            pbkdf2(Hash::Sha256, b"p", b"s", 0, 256, &ctx).expect_err("zero").kind,
+            over.expect_err("cap").kind,
+            crate::ops::ErrorKind::NotSupported
+        );
+        assert_eq!(
+            pbkdf2(Hash::Sha256, b"p", b"s", 0, 256, &ctx)
+                .expect_err("zero")
+                .kind,
             crate::ops::ErrorKind::Operation
         );
         let cancelled = AtomicU32::new(1);

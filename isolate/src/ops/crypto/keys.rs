@@ -18,12 +18,22 @@ const PKCS8: u32 = 2;
 const JWK: u32 = 3;
 
 fn answer(der: Vec<u8>, private: bool) -> Vec<u8> {
-    encode(&[&u32::from(private).to_le_bytes(), &der, &0u32.to_le_bytes(), &[]])
+    encode(&[
+        &u32::from(private).to_le_bytes(),
+        &der,
+        &0u32.to_le_bytes(),
+        &[],
+    ])
 }
 
 fn rsa_answer(der: &[u8], private: bool) -> OpResult<Vec<u8>> {
     let (der, bits, e) = rsa::canonical(der, private)?;
-    Ok(encode(&[&u32::from(private).to_le_bytes(), &der, &bits.to_le_bytes(), &e]))
+    Ok(encode(&[
+        &u32::from(private).to_le_bytes(),
+        &der,
+        &bits.to_le_bytes(),
+        &e,
+    ]))
 }
 
 fn unsupported_format() -> OpError {
@@ -34,7 +44,7 @@ pub(crate) fn import(f: &Fields<'_>) -> OpResult<Vec<u8>> {
     let family = Family::from_u32(f.u32(0)?)?;
     let format = f.u32(1)?;
     match family {
-        Family::P256 | Family::P384 => match format {
+        Family::P256 | Family::P384 | Family::P521 => match format {
             RAW => Ok(answer(ec::public_from_raw(family, f.bytes(2)?)?, false)),
             SPKI => Ok(answer(ec::public_canonical(family, f.bytes(2)?)?, false)),
             PKCS8 => Ok(answer(ec::private_canonical(family, f.bytes(2)?)?.0, true)),
@@ -94,12 +104,14 @@ pub(crate) fn export(f: &Fields<'_>) -> OpResult<Vec<u8>> {
     match (format, private) {
         (SPKI, false) | (PKCS8, true) => Ok(der.to_vec()),
         (RAW, false) => match family {
-            Family::P256 | Family::P384 => ec::public_raw(family, der),
+            Family::P256 | Family::P384 | Family::P521 => ec::public_raw(family, der),
             Family::Ed25519 | Family::X25519 => Ok(okp::public_raw(family, der)?.to_vec()),
             Family::Rsa => Err(unsupported_format()),
         },
         (JWK, _) => match family {
-            Family::P256 | Family::P384 => Ok(frame(ec::jwk_parts(family, der, private)?)),
+            Family::P256 | Family::P384 | Family::P521 => {
+                Ok(frame(ec::jwk_parts(family, der, private)?))
+            }
             Family::Ed25519 | Family::X25519 => {
                 if private {
                     let d = okp::private_raw(family, der)?;

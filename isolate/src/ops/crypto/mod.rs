@@ -1,6 +1,6 @@
 //! WebCrypto's native half: the operations behind `crypto.subtle` (js/crypto-*.js), one module
 //! per algorithm family, on the RustCrypto crates (sha1, sha2, hmac, hkdf, aes, aes-gcm, cbc, ctr,
-//! aes-kw, p256, p384, ed25519-dalek, x25519-dalek, rsa, pkcs8, spki): audited, constant-time
+//! aes-kw, p256, p384, p521, ed25519-dalek, x25519-dalek, rsa, pkcs8, spki): audited, constant-time
 //! where it matters (rsa 0.10 on crypto-bigint, the Marvin-attack fix), pure Rust (no system
 //! calls, no C), the library the Rust ecosystem uses.
 //!
@@ -41,6 +41,7 @@ pub(crate) enum Family {
     Ed25519 = 3,
     X25519 = 4,
     Rsa = 5,
+    P521 = 6,
 }
 
 impl Family {
@@ -51,6 +52,7 @@ impl Family {
             3 => Family::Ed25519,
             4 => Family::X25519,
             5 => Family::Rsa,
+            6 => Family::P521,
             _ => return Err(OpError::not_supported(format!("unknown key family {v}"))),
         })
     }
@@ -65,7 +67,12 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
     let f = Fields::parse(input)?;
     match op {
         OpCode::Digest => hash::digest(hash::Hash::from_u32(f.u32(0)?)?, f.bytes(1)?, ctx),
-        OpCode::HmacSign => hash::hmac_sign(hash::Hash::from_u32(f.u32(0)?)?, f.bytes(1)?, f.bytes(2)?, ctx),
+        OpCode::HmacSign => hash::hmac_sign(
+            hash::Hash::from_u32(f.u32(0)?)?,
+            f.bytes(1)?,
+            f.bytes(2)?,
+            ctx,
+        ),
         OpCode::HmacVerify => {
             let h = hash::Hash::from_u32(f.u32(0)?)?;
             hash::hmac_verify(h, f.bytes(1)?, f.bytes(2)?, f.bytes(3)?, ctx).map(verdict)
@@ -78,9 +85,12 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
             f.u32(3)?,
             f.bytes(4)?,
         ),
-        OpCode::AesCbcEncrypt | OpCode::AesCbcDecrypt => {
-            aes::cbc(op == OpCode::AesCbcEncrypt, f.bytes(0)?, f.bytes(1)?, f.bytes(2)?)
-        }
+        OpCode::AesCbcEncrypt | OpCode::AesCbcDecrypt => aes::cbc(
+            op == OpCode::AesCbcEncrypt,
+            f.bytes(0)?,
+            f.bytes(1)?,
+            f.bytes(2)?,
+        ),
         OpCode::AesCtr => aes::ctr(f.bytes(0)?, f.bytes(1)?, f.u32(2)?, f.bytes(3)?, ctx),
         OpCode::AesKwWrap | OpCode::AesKwUnwrap => {
             aes::kw(op == OpCode::AesKwWrap, f.bytes(0)?, f.bytes(1)?)

@@ -115,7 +115,9 @@ pub(crate) fn x25519(der: &[u8], peer_spki: &[u8]) -> OpResult<Vec<u8>> {
     let peer = x25519_dalek::PublicKey::from(public_raw(Family::X25519, peer_spki)?);
     let shared = secret.diffie_hellman(&peer);
     if shared.as_bytes().iter().all(|b| *b == 0) {
-        return Err(OpError::operation("X25519: the peer's public key is of small order"));
+        return Err(OpError::operation(
+            "X25519: the peer's public key is of small order",
+        ));
     }
     Ok(shared.as_bytes().to_vec())
 }
@@ -143,7 +145,10 @@ mod tests {
         assert!(verify(&spki_der, b"", &sig).expect("verify"));
         assert!(!verify(&spki_der, b"x", &sig).expect("verify"));
         let seed: [u8; 32] = seed.try_into().expect("32");
-        assert_eq!(public_of(Family::Ed25519, &seed).expect("pub").to_vec(), public);
+        assert_eq!(
+            public_of(Family::Ed25519, &seed).expect("pub").to_vec(),
+            public
+        );
     }
 
     #[test]
@@ -154,8 +159,14 @@ mod tests {
         let a_pub = hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
         let k = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
         let a32: [u8; 32] = a.clone().try_into().expect("32");
-        assert_eq!(public_of(Family::X25519, &a32).expect("pub").to_vec(), a_pub);
-        let shared = x25519(&pkcs8(Family::X25519, &a).expect("p8"), &spki(Family::X25519, &b_pub).expect("spki"));
+        assert_eq!(
+            public_of(Family::X25519, &a32).expect("pub").to_vec(),
+            a_pub
+        );
+        let shared = x25519(
+            &pkcs8(Family::X25519, &a).expect("p8"),
+            &spki(Family::X25519, &b_pub).expect("spki"),
+        );
         assert_eq!(shared.expect("dh"), k);
         // A small-order peer key (the zero point) gives an all-zero secret: refused.
         let zero = spki(Family::X25519, &[0u8; 32]).expect("spki");

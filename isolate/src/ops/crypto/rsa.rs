@@ -17,7 +17,7 @@ use crypto_primes::hazmat::SmallFactorsSieve;
 use crypto_primes::{is_prime, Flavor};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{Oaep, Pkcs1v15Sign, Pss, PrivateKey, PublicKey};
+use rsa::{Oaep, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
 
 use super::hash::{prehash, with_hash, Hash};
 use super::rng::SysRng;
@@ -66,7 +66,10 @@ pub(crate) fn public_key(der: &[u8]) -> OpResult<PublicKey> {
 
 fn to_der(key: &PrivateKey) -> OpResult<(Vec<u8>, Vec<u8>)> {
     let private = key.to_pkcs8_der().map_err(|_| encode_failed())?;
-    let public = key.to_public_key().to_public_key_der().map_err(|_| encode_failed())?;
+    let public = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|_| encode_failed())?;
     Ok((private.as_bytes().to_vec(), public.as_bytes().to_vec()))
 }
 
@@ -93,7 +96,11 @@ fn prime(bits: u32, ctx: &OpCtx<'_>) -> OpResult<BoxedUint> {
 }
 
 /// A fresh key pair of `bits` bits with public exponent `exponent` (big-endian): (PKCS#8, SPKI).
-pub(crate) fn generate(bits: u32, exponent: &[u8], ctx: &OpCtx<'_>) -> OpResult<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn generate(
+    bits: u32,
+    exponent: &[u8],
+    ctx: &OpCtx<'_>,
+) -> OpResult<(Vec<u8>, Vec<u8>)> {
     let trimmed: Vec<u8> = exponent.iter().copied().skip_while(|b| *b == 0).collect();
     let e: u64 = match trimmed.as_slice() {
         [3] => 3,
@@ -105,7 +112,7 @@ pub(crate) fn generate(bits: u32, exponent: &[u8], ctx: &OpCtx<'_>) -> OpResult<
             "RSA moduli of more than {MAX_MODULUS_BITS} bits are not supported"
         )));
     }
-    if (bits as usize) < MIN_MODULUS_BITS || bits % 8 != 0 {
+    if (bits as usize) < MIN_MODULUS_BITS || !bits.is_multiple_of(8) {
         return Err(OpError::operation(format!(
             "the modulus length must be a multiple of 8 from {MIN_MODULUS_BITS} to {MAX_MODULUS_BITS}"
         )));
@@ -127,7 +134,13 @@ pub(crate) fn generate(bits: u32, exponent: &[u8], ctx: &OpCtx<'_>) -> OpResult<
 }
 
 /// scheme 0: RSASSA-PKCS1-v1_5; 1: RSA-PSS with `salt_len`.
-pub(crate) fn sign(scheme: u32, hash: Hash, der: &[u8], salt_len: u32, data: &[u8]) -> OpResult<Vec<u8>> {
+pub(crate) fn sign(
+    scheme: u32,
+    hash: Hash,
+    der: &[u8],
+    salt_len: u32,
+    data: &[u8],
+) -> OpResult<Vec<u8>> {
     let key = private_key(der)?;
     let hashed = prehash(hash, data);
     let failed = |_| OpError::operation("RSA signing failed (is the salt too long for the key?)");
@@ -137,7 +150,14 @@ pub(crate) fn sign(scheme: u32, hash: Hash, der: &[u8], salt_len: u32, data: &[u
     })
 }
 
-pub(crate) fn verify(scheme: u32, hash: Hash, der: &[u8], salt_len: u32, data: &[u8], sig: &[u8]) -> OpResult<bool> {
+pub(crate) fn verify(
+    scheme: u32,
+    hash: Hash,
+    der: &[u8],
+    salt_len: u32,
+    data: &[u8],
+    sig: &[u8],
+) -> OpResult<bool> {
     let key = public_key(der)?;
     let hashed = prehash(hash, data);
     with_hash!(hash, D => Ok(match scheme {
@@ -146,7 +166,13 @@ pub(crate) fn verify(scheme: u32, hash: Hash, der: &[u8], salt_len: u32, data: &
     }))
 }
 
-pub(crate) fn oaep(encrypt: bool, hash: Hash, der: &[u8], label: &[u8], data: &[u8]) -> OpResult<Vec<u8>> {
+pub(crate) fn oaep(
+    encrypt: bool,
+    hash: Hash,
+    der: &[u8],
+    label: &[u8],
+    data: &[u8],
+) -> OpResult<Vec<u8>> {
     with_hash!(hash, D => {
         let padding = Oaep::<D>::new_with_label(label.to_vec());
         if encrypt {
@@ -166,11 +192,19 @@ pub(crate) fn canonical(der: &[u8], private: bool) -> OpResult<(Vec<u8>, u32, Ve
     if private {
         let key = private_key(der)?;
         let (p8, _) = to_der(&key)?;
-        Ok((p8, key.n().bit_width(), key.e().to_be_bytes_trimmed_vartime().to_vec()))
+        Ok((
+            p8,
+            key.n().bit_width(),
+            key.e().to_be_bytes_trimmed_vartime().to_vec(),
+        ))
     } else {
         let key = public_key(der)?;
         let spki = key.to_public_key_der().map_err(|_| encode_failed())?;
-        Ok((spki.as_bytes().to_vec(), key.n().bit_width(), key.e().to_be_bytes_trimmed_vartime().to_vec()))
+        Ok((
+            spki.as_bytes().to_vec(),
+            key.n().bit_width(),
+            key.e().to_be_bytes_trimmed_vartime().to_vec(),
+        ))
     }
 }
 
@@ -186,7 +220,9 @@ pub(crate) fn jwk_parts(der: &[u8], private: bool) -> OpResult<Vec<Vec<u8>>> {
     }
     let key = private_key(der)?;
     let [p, q] = key.primes() else {
-        return Err(OpError::not_supported("multi-prime RSA keys cannot be exported as JWK"));
+        return Err(OpError::not_supported(
+            "multi-prime RSA keys cannot be exported as JWK",
+        ));
     };
     let (Some(dp), Some(dq), Some(qi)) = (key.dp(), key.dq(), key.crt_coefficient()) else {
         return Err(encode_failed());
@@ -223,18 +259,58 @@ pub(crate) fn from_jwk(parts: &[&[u8]]) -> OpResult<(Vec<u8>, bool)> {
     let primes = if crt.iter().all(|v| v.is_empty()) {
         Vec::new()
     } else if crt.iter().any(|v| v.is_empty()) {
-        return Err(OpError::data("the JWK has some but not all of p, q, dp, dq and qi"));
+        return Err(OpError::data(
+            "the JWK has some but not all of p, q, dp, dq and qi",
+        ));
     } else {
         vec![big(p), big(q)]
     };
-    let key = PrivateKey::from_components(big(n), big(e), big(d), primes).map_err(|_| bad_private())?;
+    let key =
+        PrivateKey::from_components(big(n), big(e), big(d), primes).map_err(|_| bad_private())?;
     if !p.is_empty() {
         let parts = jwk_parts(&to_der(&key)?.0, true)?;
         let given = [dp, dq, qi];
-        let strip = |v: &[u8]| v.iter().copied().skip_while(|b| *b == 0).collect::<Vec<u8>>();
+        let strip = |v: &[u8]| {
+            v.iter()
+                .copied()
+                .skip_while(|b| *b == 0)
+                .collect::<Vec<u8>>()
+        };
         if (5..8).any(|i| strip(&parts[i]) != strip(given[i - 5])) {
             return Err(OpError::data("the JWK's dp, dq or qi do not match its key"));
         }
     }
     Ok((to_der(&key)?.0, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[test]
+    fn generation_round_trips_and_stops_when_cancelled() {
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let (private, public) = generate(1024, &[1, 0, 1], &ctx).expect("generate");
+        let (_, bits, e) = canonical(&public, false).expect("public");
+        assert_eq!((bits, e), (1024, vec![1, 0, 1]));
+        let sig = sign(0, Hash::Sha256, &private, 0, b"m").expect("sign");
+        assert!(verify(0, Hash::Sha256, &public, 0, b"m", &sig).expect("verify"));
+        assert!(!verify(0, Hash::Sha256, &public, 0, b"n", &sig).expect("verify"));
+        let ct = oaep(true, Hash::Sha1, &public, b"", b"secret").expect("encrypt");
+        assert_eq!(
+            oaep(false, Hash::Sha1, &private, b"", &ct).expect("decrypt"),
+            b"secret"
+        );
+        // JWK members back to the same key.
+        let parts = jwk_parts(&private, true).expect("jwk");
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        assert_eq!(from_jwk(&refs).expect("from jwk").0, private);
+        assert!(generate(8192, &[1, 0, 1], &ctx).is_err());
+        assert!(generate(2048, &[5], &ctx).is_err());
+        let cancelled = AtomicU32::new(1);
+        let e = generate(2048, &[1, 0, 1], &OpCtx::new(&cancelled)).expect_err("cancelled");
+        assert_eq!(e.kind, crate::ops::ErrorKind::Cancelled);
+    }
 }
