@@ -223,6 +223,17 @@ class CryptoKey {
     keyState = (v) => (v !== null && typeof v === "object" && #state in v ? v.#state : undefined);
   }
 }
+/** WebIDL makes an interface's attributes and operations enumerable (class syntax does not). */
+function enumerableMembers(proto) {
+  const keys = ReflectOwnKeys(proto);
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] === "constructor" || typeof keys[i] === "symbol") continue;
+    const d = ObjectGetOwnPropertyDescriptor(proto, keys[i]);
+    d.enumerable = true;
+    ObjectDefineProperty(proto, keys[i], d);
+  }
+}
+enumerableMembers(CryptoKey.prototype);
 setTag(CryptoKey.prototype, "CryptoKey");
 platformBrands.push((v) => keyState(v) !== undefined);
 defineGlobal("CryptoKey", CryptoKey);

@@ -220,7 +220,8 @@ class SubtleCrypto {
     thisCheck(this, arguments.length, 2, "deriveBits");
     const id = toAlgId(algorithm);
     const st = keyArg(baseKey, "deriveBits: baseKey");
-    const len = length === null || length === undefined ? null : enforceRange(length, 0xffffffff, "deriveBits: length");
+    // WebIDL `optional unsigned long? length = null`: ToNumber, then modulo 2^32.
+    const len = length === null || length === undefined ? null : +length >>> 0;
     const alg = normalizeAlgorithm(id, "deriveBits");
     requireUse(st, alg, "deriveBits");
     return typedArrayBuffer(bytesCopy(deriveBitsOp(alg, st, len)));
@@ -280,6 +281,7 @@ class SubtleCrypto {
     return result;
   }
 }
+enumerableMembers(SubtleCrypto.prototype);
 setTag(SubtleCrypto.prototype, "SubtleCrypto");
 const subtleObject = new SubtleCrypto(INTERNAL);
 platformBrands.push((v) => v === subtleObject);

@@ -270,6 +270,7 @@ function callOp(code, parts) {
     const name = OP_ERROR_NAMES[kind.value] ?? "OperationError";
     if (name === "TypeError") throw new TypeError(message);
     if (name === "RangeError") throw new RangeError(message);
+    if (name === "QuotaExceededError") throw new QuotaExceededError(message);
     throw new DOMException(message, name);
   }
 }
