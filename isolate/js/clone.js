@@ -151,7 +151,7 @@ class Crypto {
     }
     const byteLength = typedArrayByteLength(array);
     if (byteLength > 65536) {
-      throw new QuotaExceededError(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`, { quota: 65536, requested: byteLength });
+      throw new QuotaExceededError(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`);
     }
     hostRandomFill(new Uint8Array(typedArrayBuffer(array), typedArrayByteOffset(array), byteLength));
     return array;
