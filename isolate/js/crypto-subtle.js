@@ -105,7 +105,7 @@ function deriveBitsOp(alg, st, length) {
       if (length === null) throw operationError("HKDF needs a length");
       return callOp(OP.hkdf, [HASH_ID[alg.hash.name], st.material, alg.salt, alg.info, length]);
     case "PBKDF2":
-      if (length === null || length === 0) throw operationError("PBKDF2 needs a non-zero length");
+      if (length === null) throw operationError("PBKDF2 needs a length");
       return callOp(OP.pbkdf2, [HASH_ID[alg.hash.name], st.material, alg.salt, alg.iterations, length]);
     default: {
       requireType(st, "private", `${alg.name} derivation`);

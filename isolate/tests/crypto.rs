@@ -352,3 +352,15 @@ fn a_long_pbkdf2_stops_at_the_cpu_limit() {
         "PBKDF2 over 128 blocks should have hit the CPU limit"
     );
 }
+
+#[test]
+fn pbkdf2_of_zero_bits_is_empty_and_of_null_bits_an_error() {
+    let v = eval(
+        "const pw = await crypto.subtle.importKey('raw', enc('pw'), 'PBKDF2', false, ['deriveBits']);
+         const p = { name: 'PBKDF2', hash: 'SHA-256', salt: enc('s'), iterations: 1 };
+         const empty = (await crypto.subtle.deriveBits(p, pw, 0)).byteLength;
+         let none; try { await crypto.subtle.deriveBits(p, pw); } catch (e) { none = e.name; }
+         return [empty, none];",
+    );
+    assert_eq!(v, serde_json::json!([0, "OperationError"]));
+}
