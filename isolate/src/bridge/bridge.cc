@@ -24,6 +24,9 @@
 //   DisposeReleasingPools).
 // - Tenant code never holds the WebAssembly namespace before the shared-memory guard has run on
 //   it (GuardedWebAssembly, a lazy data property).
+// - A native op (HostOp, stk_host.op) gets at most STK_OP_MAX_INPUT bytes, read in place while no
+//   JavaScript runs; its answer is allocated from the isolate's arena (the tenant's memory
+//   budget); stk_isolate_terminate sets the flag long ops poll, so they stop with the isolate.
 // Trusts: V8 itself, and the Rust caller to respect the threading rule in bridge.h.
 
 #include "bridge.h"
