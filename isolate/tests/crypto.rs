@@ -323,7 +323,8 @@ fn ends_within_its_cpu_limit(body: &str) -> bool {
         Err(RunError::Limit(LimitKind::Cpu)) => true,
         Err(e) => panic!("expected success or the CPU limit, got {e:?}"),
     };
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    // Generous for a loaded machine: the CPU limit is 50 ms; a hang would run to the 60 s wall.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     assert_eq!(
         engine().unresponsive_isolates(),
         before,
