@@ -130,3 +130,39 @@ fn the_supervisor_never_maps_v8_and_only_workers_do() {
         "{ours:?}"
     );
 }
+
+#[test]
+fn crypto_subtle_runs_inside_the_jail() {
+    // Every family's native ops (random keys from getrandom, RSA prime search, curves, AES,
+    // PBKDF2) inside a jailed worker: a system call outside the seccomp policy would kill the
+    // process and the request would end as worker_crashed.
+    let d = Daemon::start("jail-crypto", 1, 1, "[limits]\ncpu_ms = 5000\n");
+    let code = "export default async () => {
+        const s = crypto.subtle, enc = new TextEncoder(), msg = enc.encode('m');
+        const rsa = await s.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify']);
+        const r = await s.verify('RSASSA-PKCS1-v1_5', rsa.publicKey, await s.sign('RSASSA-PKCS1-v1_5', rsa.privateKey, msg), msg);
+        const ec = await s.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+        const e = await s.verify({ name: 'ECDSA', hash: 'SHA-256' }, ec.publicKey, await s.sign({ name: 'ECDSA', hash: 'SHA-256' }, ec.privateKey, msg), msg);
+        const ed = await s.generateKey('Ed25519', false, ['sign', 'verify']);
+        const o = await s.verify('Ed25519', ed.publicKey, await s.sign('Ed25519', ed.privateKey, msg), msg);
+        const aes = await s.generateKey({ name: 'AES-GCM', length: 128 }, false, ['encrypt', 'decrypt']);
+        const iv = crypto.getRandomValues(new Uint8Array(12));
+        const pt = await s.decrypt({ name: 'AES-GCM', iv }, aes, await s.encrypt({ name: 'AES-GCM', iv }, aes, msg));
+        const pw = await s.importKey('raw', enc.encode('pw'), 'PBKDF2', false, ['deriveBits']);
+        const k = await s.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: msg, iterations: 1000 }, pw, 256);
+        return [r, e, o, new TextDecoder().decode(pt), k.byteLength];
+    };";
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .expect("run");
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().expect("json");
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(
+        body["result"],
+        serde_json::json!([true, true, true, "m", 32])
+    );
+}

@@ -1,4 +1,4 @@
-// ---- clone.js (part 9 of 24): structuredClone and crypto. ---------------------------------------
+// ---- clone.js (part 9 of 27): structuredClone and crypto. ---------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
@@ -122,6 +122,28 @@ defineGlobal("structuredClone", function structuredClone(value, options = undefi
   return cloneValue(value, new Map());
 });
 
+/** WebIDL's QuotaExceededError (a DOMException with the quota and the amount requested). */
+class QuotaExceededError extends DOMException {
+  #quota;
+  #requested;
+  constructor(message = "", options = undefined) {
+    super(message, "QuotaExceededError");
+    const q = dictGet(options, "quota");
+    const r = dictGet(options, "requested");
+    const quota = q === undefined ? null : +q;
+    const requested = r === undefined ? null : +r;
+    const bad = (v) => v !== null && (!(v >= 0) || v === Infinity);
+    if (bad(quota) || bad(requested)) throw new RangeError("QuotaExceededError: quota and requested must be finite and not negative");
+    if (quota !== null && requested !== null && requested < quota) throw new RangeError("QuotaExceededError: requested must not be less than quota");
+    this.#quota = quota;
+    this.#requested = requested;
+  }
+  get quota() { return this.#quota; }
+  get requested() { return this.#requested; }
+}
+setTag(QuotaExceededError.prototype, "QuotaExceededError");
+defineGlobal("QuotaExceededError", QuotaExceededError);
+
 const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
   "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
 const HEX = "0123456789abcdef";
@@ -130,7 +152,7 @@ class Crypto {
   constructor(key) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
-  get subtle() { return undefined; }
+  get subtle() { return subtleObject; }
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;
@@ -139,7 +161,7 @@ class Crypto {
     }
     const byteLength = typedArrayByteLength(array);
     if (byteLength > 65536) {
-      throw new DOMException(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`, "QuotaExceededError");
+      throw new QuotaExceededError(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`);
     }
     hostRandomFill(new Uint8Array(typedArrayBuffer(array), typedArrayByteOffset(array), byteLength));
     return array;

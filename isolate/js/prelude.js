@@ -1,11 +1,11 @@
 /*
- * Stockade web-platform prelude — part 1 of 24 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 27 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
  *   It installs a subset of the web platform on globalThis: console, timers, queueMicrotask,
  *   performance, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, structuredClone,
- *   crypto, DOMException, Event, CustomEvent, EventTarget (the global scope, `self`, and
+ *   crypto (with crypto.subtle, SubtleCrypto, CryptoKey), DOMException, Event, CustomEvent, EventTarget (the global scope, `self`, and
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream), Blob, File,
@@ -15,11 +15,11 @@
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
- *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
- *      7 url-parser.js 8 url.js        9 clone.js     10 events.js  11 abort.js
- *     12 streams-core.js   13 streams-readable.js   14 streams-byte.js   15 streams-pipe.js
- *     16 streams-writable.js   17 streams-transform.js   18 blob.js   19 formdata.js
- *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 fetch-outbound.js   24 prelude-end.js
+ *     1 prelude.js 2 inspect.js 3 console.js 4 timers.js 5 encoding.js 6 url-host.js
+ *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
+ *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
+ *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
+ *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -58,6 +58,14 @@
  *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
  *       while JS runs (it only advances between host events). performance.now() returns it;
  *       performance.timeOrigin is Date.now() - now(), taken on first use.
+ *   call(name: string, payload?: Uint8Array) -> Promise<Uint8Array>
+ *       An asynchronous host call (fetch); see isolate/src/bridge/bridge.h.
+ *   op(code: number, input: Uint8Array) -> Uint8Array
+ *       A synchronous native operation (isolate/src/ops/mod.rs: WebCrypto today). `input` is a list
+ *       of fields (packFields below), at most 16 MiB. A failed op throws an Error with an own
+ *       `kind` (1 TypeError, 2 RangeError, 3 NotSupportedError, 4 SyntaxError,
+ *       5 InvalidAccessError, 6 DataError, 7 OperationError, 8 QuotaExceededError), which callOp
+ *       turns into that exception. Runs on the isolate's thread, charged to the request.
  *
  * MICROTASKS — queueMicrotask is built on a resolved promise. An exception thrown by its callback
  * rejects an internal promise nobody handles, so the host sees it through its
@@ -121,12 +129,13 @@ const JSONStringify = JSON.stringify;
 const MathFloor = Math.floor;
 
 // Capture the host primitives, then make them unreachable from globalThis.
-const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall } = (() => {
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
     hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
+    hostOp: h.op,
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);
@@ -246,4 +255,70 @@ function dictGet(dict, key) {
     throw new TypeError(`the options argument must be an object (reading "${key}")`);
   }
   return dict[key];
+}
+
+// ---- Native ops (see `op` above). ----
+const U8 = Uint8Array;
+const TypedArraySet = ObjectGetPrototypeOf(U8.prototype).set;
+const typedArraySet = (ta, src, offset) => ReflectApply(TypedArraySet, ta, [src, offset]);
+/** A Uint8Array view of bytes [begin, end) of `u8` (no copy; never consults @@species). */
+const bytesView = (u8, begin, end) => new U8(typedArrayBuffer(u8), typedArrayByteOffset(u8) + begin, end - begin);
+/** A copy of `u8` in a buffer of its own (never consults @@species). */
+function bytesCopy(u8) {
+  const c = new U8(typedArrayByteLength(u8));
+  typedArraySet(c, u8, 0);
+  return c;
+}
+const OP_ERROR_NAMES = [undefined, "TypeError", "RangeError", "NotSupportedError", "SyntaxError",
+  "InvalidAccessError", "DataError", "OperationError", "QuotaExceededError"];
+
+/** Frames `parts` (Uint8Arrays and u32 numbers) as an op's input: [u32 LE length, bytes]... */
+function packFields(parts) {
+  let total = 0;
+  for (let i = 0; i < parts.length; i++) {
+    total += 4 + (typeof parts[i] === "number" ? 4 : typedArrayByteLength(parts[i]));
+  }
+  const out = new U8(total);
+  let o = 0;
+  const u32 = (n) => { out[o] = n & 255; out[o + 1] = (n >>> 8) & 255; out[o + 2] = (n >>> 16) & 255; out[o + 3] = n >>> 24; o += 4; };
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (typeof p === "number") { u32(4); u32(p >>> 0); continue; }
+    const n = typedArrayByteLength(p);
+    u32(n);
+    typedArraySet(out, p, o);
+    o += n;
+  }
+  return out;
+}
+
+/** The fields of an op's framed answer, as views of it. */
+function unpackFields(bytes) {
+  const list = [];
+  const total = typedArrayByteLength(bytes);
+  let o = 0;
+  while (o + 4 <= total) {
+    const n = (bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24)) >>> 0;
+    o += 4;
+    list[list.length] = bytesView(bytes, o, o + n);
+    o += n;
+  }
+  return list;
+}
+
+/** Runs native op `code` on `parts`; a failed op throws the web's exception. */
+function callOp(code, parts) {
+  try {
+    return hostOp(code, packFields(parts));
+  } catch (e) {
+    const kind = e !== null && typeof e === "object" ? ObjectGetOwnPropertyDescriptor(e, "kind") : undefined;
+    if (kind === undefined) throw e;
+    const d = ObjectGetOwnPropertyDescriptor(e, "message");
+    const message = d === undefined ? "" : `${d.value}`;
+    const name = OP_ERROR_NAMES[kind.value] ?? "OperationError";
+    if (name === "TypeError") throw new TypeError(message);
+    if (name === "RangeError") throw new RangeError(message);
+    if (name === "QuotaExceededError") throw new QuotaExceededError(message);
+    throw new DOMException(message, name);
+  }
 }

@@ -23,7 +23,26 @@ pub struct StkHost {
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
     pub host_call:
         unsafe extern "C" fn(*mut c_void, u32, u32, *const u8, usize, *const u8, usize) -> i32,
+    pub op: unsafe extern "C" fn(*mut c_void, u32, *mut StkOpCall) -> i32,
 }
+
+/// One synchronous native operation (`stk_op_call` in bridge.h).
+#[repr(C)]
+pub struct StkOpCall {
+    pub input: *const u8,
+    pub input_len: usize,
+    /// Nonzero once the isolate has been terminated (a `std::atomic<uint32_t>` on the C++ side).
+    pub cancel: *const u32,
+    pub sink: *mut c_void,
+    pub alloc: unsafe extern "C" fn(*mut c_void, usize) -> *mut u8,
+    pub output: *mut u8,
+    pub output_len: usize,
+    pub message_len: usize,
+    pub message: [u8; STK_OP_MESSAGE_CAP],
+}
+
+/// The longest error message an op hands back (longer ones are cut at a character boundary).
+pub const STK_OP_MESSAGE_CAP: usize = 256;
 
 #[repr(C)]
 pub struct StkIsolateConfig {
@@ -65,7 +84,11 @@ const _: () = assert!(offset_of!(StkOutcome, body_len) == 72);
 const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
-const _: () = assert!(size_of::<StkHost>() == 56);
+const _: () = assert!(size_of::<StkHost>() == 64);
+const _: () = assert!(size_of::<StkOpCall>() == 320);
+const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);
+const _: () = assert!(offset_of!(StkOpCall, message_len) == 56);
+const _: () = assert!(offset_of!(StkOpCall, message) == 64);
 const _: () = assert!(size_of::<StkHeapStats>() == 40);
 
 pub const STK_OK: i32 = 0;
@@ -87,6 +110,11 @@ pub const STK_INVOKE_DEFAULT: i32 = 0;
 pub const STK_INVOKE_FETCH: i32 = 1;
 
 pub const STK_FLAG_BACKGROUND: i32 = 1;
+
+/// `stk_host.op`'s answers besides an error kind (`ops::ErrorKind`): success, and cancelled (the
+/// isolate was terminated; the bridge throws nothing).
+pub const STK_OP_OK: i32 = 0;
+pub const STK_OP_CANCELLED: i32 = -1;
 
 extern "C" {
     pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;

@@ -6,7 +6,8 @@
 //! per isolate, host calls in flight per task). What a callback does is attributed to the task
 //! the current bridge entry works for ([`HostState::current`]): its console lines, the timers it
 //! arms (a timer's callback then runs for the same task) and its host calls. Output made while
-//! no task is current (0) is dropped.
+//! no task is current (0) is dropped. Synchronous native operations ([`crate::ops`]) run inside
+//! the entry that asks for them, under `catch_unwind`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::c_void;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::ffi;
 use crate::modules;
+use crate::ops;
 use crate::worker::{LogLevel, LogLine};
 
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
@@ -91,6 +93,7 @@ impl HostState {
             clear_timer: host_clear_timer,
             resolve: host_resolve,
             host_call,
+            op: host_op,
         }
     }
 
@@ -305,4 +308,70 @@ unsafe extern "C" fn host_call(
         payload,
     });
     0
+}
+
+/// `stk_host.op`: runs native operation `code` (see [`crate::ops`]) on the call's input and writes
+/// its answer into memory the bridge allocates from the isolate's arena, or its error message
+/// into the call. Returns 0, an [`ops::ErrorKind`], or -1 when the isolate was terminated.
+unsafe extern "C" fn host_op(_ud: *mut c_void, code: u32, call: *mut ffi::StkOpCall) -> i32 {
+    if call.is_null() {
+        return ops::ErrorKind::Operation as i32;
+    }
+    // SAFETY: the bridge passes a valid, exclusive stk_op_call for the duration of this call.
+    let call = unsafe { &mut *call };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if call.cancel.is_null() || (call.input.is_null() && call.input_len != 0) {
+            return Err(ops::OpError::operation("malformed op call"));
+        }
+        let input = if call.input_len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the bridge passes `input_len` readable bytes that no JavaScript can touch
+            // while the op runs (it runs synchronously inside the entry).
+            unsafe { std::slice::from_raw_parts(call.input, call.input_len) }
+        };
+        // SAFETY: `cancel` points to the isolate's std::atomic<uint32_t> (same size and alignment
+        // as AtomicU32), alive for the isolate's lifetime; it is only ever accessed atomically.
+        let cancel = unsafe { std::sync::atomic::AtomicU32::from_ptr(call.cancel.cast_mut()) };
+        ops::run(code, input, &ops::OpCtx::new(cancel))
+    }));
+    let result = outcome.unwrap_or_else(|_| {
+        Err(ops::OpError::operation(
+            "internal error in a native operation",
+        ))
+    });
+    match result {
+        Ok(bytes) => {
+            // SAFETY: `alloc` and `sink` come from the bridge for this call; it returns null or
+            // `len` writable bytes.
+            let out = unsafe { (call.alloc)(call.sink, bytes.len()) };
+            if out.is_null() && !bytes.is_empty() {
+                set_message(call, "the answer exceeds the memory limit");
+                return ops::ErrorKind::RangeError as i32;
+            }
+            if !bytes.is_empty() {
+                // SAFETY: `out` has `bytes.len()` writable bytes (alloc contract), disjoint from
+                // `bytes`.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+            }
+            call.output = out;
+            call.output_len = bytes.len();
+            ffi::STK_OP_OK
+        }
+        Err(e) if e.kind == ops::ErrorKind::Cancelled => ffi::STK_OP_CANCELLED,
+        Err(e) => {
+            set_message(call, &e.message);
+            e.kind as i32
+        }
+    }
+}
+
+/// Copies `message` into the call, cut at a character boundary to fit.
+fn set_message(call: &mut ffi::StkOpCall, message: &str) {
+    let mut end = message.len().min(ffi::STK_OP_MESSAGE_CAP);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    call.message[..end].copy_from_slice(&message.as_bytes()[..end]);
+    call.message_len = end;
 }

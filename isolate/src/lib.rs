@@ -34,6 +34,7 @@ mod engine;
 mod ffi;
 mod host;
 mod limits;
+pub mod ops;
 pub mod protection;
 mod tasks;
 pub mod typescript;
@@ -66,6 +67,9 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/url-parser.js"),
     include_str!("../js/url.js"),
     include_str!("../js/clone.js"),
+    include_str!("../js/crypto-keys.js"),
+    include_str!("../js/crypto-import.js"),
+    include_str!("../js/crypto-subtle.js"),
     include_str!("../js/events.js"),
     include_str!("../js/abort.js"),
     include_str!("../js/streams-core.js"),

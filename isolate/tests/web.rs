@@ -49,8 +49,15 @@ fn structured_clone_keeps_types_and_cycles() {
 
 #[test]
 fn crypto_random_values_and_uuids() {
-    let v = eval("const a = crypto.getRandomValues(new Uint8Array(32)); const b = crypto.getRandomValues(new Uint8Array(32)); let q; try { crypto.getRandomValues(new Uint8Array(65537)); } catch (x) { q = x.name; } const u = crypto.randomUUID(); return [a.some((x, i) => x !== b[i]), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u), q];");
-    assert_eq!(v, serde_json::json!([true, true, "QuotaExceededError"]));
+    let v = eval("const a = crypto.getRandomValues(new Uint8Array(32)); const b = crypto.getRandomValues(new Uint8Array(32)); let q; try { crypto.getRandomValues(new Uint8Array(65537)); } catch (x) { q = [x.name, x instanceof QuotaExceededError, x instanceof DOMException, x.quota, x.requested, x.code]; } const u = crypto.randomUUID(); return [a.some((x, i) => x !== b[i]), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u), q];");
+    assert_eq!(
+        v,
+        serde_json::json!([
+            true,
+            true,
+            ["QuotaExceededError", true, true, null, null, 22]
+        ])
+    );
 }
 
 #[test]

@@ -103,5 +103,8 @@ test("crypto.randomUUID is RFC 4122 v4 and unique; Crypto is not constructible",
   assert.equal(new Set(ids).size, ids.length);
   assert.throws(() => run("new Crypto()"), realm.TypeError);
   assert.equal(run("Object.prototype.toString.call(crypto)"), "[object Crypto]");
-  assert.equal(run("crypto.subtle"), undefined);
+  assert.equal(run("Object.prototype.toString.call(crypto.subtle)"), "[object SubtleCrypto]");
+  assert.equal(run("crypto.subtle === crypto.subtle"), true);
+  assert.throws(() => run("new SubtleCrypto()"), realm.TypeError);
+  assert.throws(() => run("new CryptoKey()"), realm.TypeError);
 });

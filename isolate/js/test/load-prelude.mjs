@@ -12,7 +12,8 @@ v8.setFlagsFromString("--harmony-rab-gsab-transfer");
 /** Evaluation order; must match the header of prelude.js and what the host concatenates. */
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
-  "url-parser.js", "url.js", "clone.js", "events.js", "abort.js", "streams-core.js",
+  "url-parser.js", "url.js", "clone.js", "crypto-keys.js", "crypto-import.js", "crypto-subtle.js",
+  "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
   "fetch-outbound.js", "prelude-end.js",
@@ -37,6 +38,7 @@ export function installHost(context, impl) {
     onTimer: function onTimer(fn) { return impl.onTimer(fn); },
     now: function now() { return impl.now(); },
     call: function call(name, payload) { return impl.call(name, payload); },
+    op: function op(code, input) { return impl.op(code, input); },
   })`, context);
   const host = wrap(impl);
   context.__stockade_host = host;
@@ -76,6 +78,9 @@ export function loadPrelude(overrides = {}) {
     // A host without an egress gateway: every call is refused, as the real host refuses one it
     // cannot route.
     call(name) { return Promise.reject(new Error(`the host refused the call \`${name}\``)); },
+    // Native ops are Rust code (isolate/src/ops); the Node harness has none: every op fails as
+    // an OperationError would (crypto.subtle is tested in real isolates, isolate/tests/crypto.rs).
+    op() { throw Object.assign(new Error("no native ops in the Node harness"), { kind: 7 }); },
     ...overrides,
   };
   const context = newContext();

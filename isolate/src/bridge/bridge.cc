@@ -24,6 +24,9 @@
 //   DisposeReleasingPools).
 // - Tenant code never holds the WebAssembly namespace before the shared-memory guard has run on
 //   it (GuardedWebAssembly, a lazy data property).
+// - A native op (HostOp, stk_host.op) gets at most STK_OP_MAX_INPUT bytes, read in place while no
+//   JavaScript runs; its answer is allocated from the isolate's arena (the tenant's memory
+//   budget); stk_isolate_terminate sets the flag long ops poll, so they stop with the isolate.
 // Trusts: V8 itself, and the Rust caller to respect the threading rule in bridge.h.
 
 #include "bridge.h"
@@ -55,7 +58,14 @@ static_assert(offsetof(stk_outcome, body_len) == 72, "stk_outcome.body_len offse
 static_assert(offsetof(stk_outcome, value) == 16, "stk_outcome.value offset");
 static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_len offset");
 static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
-static_assert(sizeof(stk_host) == 56, "stk_host layout");
+static_assert(sizeof(stk_host) == 64, "stk_host layout");
+static_assert(sizeof(stk_op_call) == 320, "stk_op_call layout");
+static_assert(offsetof(stk_op_call, alloc) == 32, "stk_op_call.alloc offset");
+static_assert(offsetof(stk_op_call, message_len) == 56, "stk_op_call.message_len offset");
+static_assert(offsetof(stk_op_call, message) == 64, "stk_op_call.message offset");
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
+                  std::atomic<uint32_t>::is_always_lock_free,
+              "stk_op_call.cancel is read as a plain atomic u32 by the host");
 static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
 static_assert(sizeof(stk_range) == 32, "stk_range layout");
 
@@ -519,6 +529,81 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   iso->calls[id].Reset(isolate, resolver);
 }
 
+// The answer of one native op, allocated from the isolate's arena by OpAlloc.
+struct OpSink {
+  stk_isolate* iso;
+  uint8_t* data;
+  size_t len;
+};
+
+uint8_t* OpAlloc(void* sink, size_t len) {
+  OpSink* s = static_cast<OpSink*>(sink);
+  if (s->data || len == 0) return nullptr;
+  s->data = static_cast<uint8_t*>(s->iso->allocator->AllocateUninitialized(len));
+  s->len = s->data ? len : 0;
+  return s->data;
+}
+
+// op(code, input: Uint8Array) -> Uint8Array: a synchronous native operation (stk_host.op). A
+// failed op throws an Error with an own `kind` property (the op's error kind, see stk_op_call),
+// which the prelude turns into the web's exception; an op cancelled by termination throws nothing.
+void HostOp(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  if (!args[0]->IsUint32() || !args[1]->IsUint8Array()) {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8::String::NewFromUtf8Literal(isolate, "op(code, Uint8Array)")));
+    return;
+  }
+  const uint32_t code = args[0].As<v8::Uint32>()->Value();
+  v8::Local<v8::Uint8Array> view = args[1].As<v8::Uint8Array>();
+  const size_t len = view->ByteLength();
+  if (len > STK_OP_MAX_INPUT) {
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8::String::NewFromUtf8Literal(isolate, "an op's input is limited to 16 MiB")));
+    return;
+  }
+  stk_op_call call;
+  memset(&call, 0, sizeof call);
+  if (len) {
+    // Read in place: no JavaScript runs until the op returns, so the bytes cannot change or go.
+    v8::Local<v8::ArrayBuffer> buffer = view->Buffer();
+    call.input = static_cast<const uint8_t*>(buffer->Data()) + view->ByteOffset();
+  }
+  call.input_len = len;
+  call.cancel = reinterpret_cast<const uint32_t*>(&iso->cancelled);
+  OpSink sink{iso, nullptr, 0};
+  call.sink = &sink;
+  call.alloc = OpAlloc;
+  const int32_t status = iso->host.op ? iso->host.op(iso->host.userdata, code, &call) : 7;
+  if (status != STK_OP_OK || call.output != sink.data || call.output_len > sink.len) {
+    if (sink.data) iso->allocator->Free(sink.data, sink.len);
+    if (status == STK_OP_CANCELLED) {
+      isolate->TerminateExecution();  // already requested; V8 acts on it as JavaScript resumes
+      return;
+    }
+    const size_t mlen = call.message_len < STK_OP_MESSAGE_CAP ? call.message_len : 0;
+    v8::Local<v8::Value> error = v8::Exception::Error(Str(isolate, call.message, mlen));
+    if (error->IsObject()) {
+      error.As<v8::Object>()
+          ->CreateDataProperty(ctx, v8::String::NewFromUtf8Literal(isolate, "kind"),
+                               v8::Integer::New(isolate, status == STK_OP_OK ? 7 : status))
+          .FromMaybe(false);
+    }
+    isolate->ThrowException(error);
+    return;
+  }
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      sink.data, sink.len,
+      [](void* p, size_t n, void* allocator) {
+        if (p) static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
+      },
+      iso->allocator.get());
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  args.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, call.output_len));
+}
+
 void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
@@ -832,6 +917,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "now", HostNow);
   SetHostFunction(isolate, ctx, host_obj, "setWasmGuard", HostSetWasmGuard);
   SetHostFunction(isolate, ctx, host_obj, "call", HostCall);
+  SetHostFunction(isolate, ctx, host_obj, "op", HostOp);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
@@ -886,7 +972,8 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostSetTimer),   reinterpret_cast<intptr_t>(HostClearTimer),
       reinterpret_cast<intptr_t>(HostOnTimer),    reinterpret_cast<intptr_t>(HostSetInvoker),
       reinterpret_cast<intptr_t>(HostNow),        reinterpret_cast<intptr_t>(HostSetWasmGuard),
-      reinterpret_cast<intptr_t>(HostCall),       0};
+      reinterpret_cast<intptr_t>(HostCall),       reinterpret_cast<intptr_t>(HostOp),
+      0};
   return refs;
 }
 
@@ -1106,7 +1193,10 @@ void stk_isolate_dispose(stk_isolate* iso) {
   delete iso;  // the arena unmaps the backing stores' memory here
 }
 
-void stk_isolate_terminate(stk_isolate* iso) { iso->isolate->TerminateExecution(); }
+void stk_isolate_terminate(stk_isolate* iso) {
+  iso->cancelled.store(1);  // native ops stop at their next check (stk_op_call.cancel)
+  iso->isolate->TerminateExecution();
+}
 
 uint32_t stk_isolate_limits(stk_isolate* iso) { return iso->limits.load(); }
 

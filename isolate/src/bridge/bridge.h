@@ -19,6 +19,32 @@ extern "C" {
 
 typedef struct stk_isolate stk_isolate;
 
+// One synchronous native operation (stk_host.op; the op table is isolate/src/ops/mod.rs). The
+// bridge fills input, cancel, sink and alloc; the host fills output (through alloc) or message.
+#define STK_OP_MESSAGE_CAP 256
+typedef struct {
+  const uint8_t* input;  // borrowed for the call; at most STK_OP_MAX_INPUT bytes
+  size_t input_len;
+  // Nonzero once the isolate has been terminated (std::atomic<uint32_t>; read it atomically): a
+  // long op checks it between steps and gives up (answers STK_OP_CANCELLED).
+  const uint32_t* cancel;
+  void* sink;
+  // Allocates the answer's `len` bytes in the isolate's ArrayBuffer arena (they count against its
+  // memory budget); null when the budget refuses them. At most once per call.
+  uint8_t* (*alloc)(void* sink, size_t len);
+  uint8_t* output;  // set by the host: what alloc returned and how much of it is the answer
+  size_t output_len;
+  size_t message_len;  // the error message (UTF-8) when the op failed
+  char message[STK_OP_MESSAGE_CAP];
+} stk_op_call;
+
+// stk_host.op's answer: STK_OP_OK, STK_OP_CANCELLED, or an error kind (1 TypeError, 2 RangeError,
+// 3 NotSupportedError, 4 SyntaxError, 5 InvalidAccessError, 6 DataError, 7 OperationError,
+// 8 QuotaExceededError), which the bridge throws as an Error with an own `kind` property.
+enum { STK_OP_OK = 0, STK_OP_CANCELLED = -1 };
+// The largest input the bridge hands an op (16 MiB; the host checks too).
+#define STK_OP_MAX_INPUT ((size_t)16 << 20)
+
 // Host functions the isolate's JavaScript may call (through the runtime's private
 // `__stockade_host` object). All are called on the isolate's thread, inside a bridge call.
 typedef struct {
@@ -41,6 +67,9 @@ typedef struct {
   // rejects at once): 2 when the invocation made its limit of outbound requests.
   int32_t (*host_call)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
                        size_t name_len, const uint8_t* payload, size_t payload_len);
+  // Runs synchronous native operation `code` on `call` (see stk_op_call): inside the bridge entry
+  // that asks, on the isolate's thread, so its CPU time is the invocation's.
+  int32_t (*op)(void* userdata, uint32_t code, stk_op_call* call);
 } stk_host;
 
 typedef struct {

@@ -34,6 +34,8 @@ struct stk_isolate {
   std::unordered_map<uint32_t, v8::Global<v8::Promise::Resolver>> calls;
   uint32_t next_call = 0;
   std::atomic<uint32_t> limits{0};
+  // Set (for good) by stk_isolate_terminate: native ops read it to stop early (stk_op_call.cancel).
+  std::atomic<uint32_t> cancelled{0};
   size_t stack_limit_bytes = 0;
   double monotonic_ms = 0;
   double wall_ms = 0;

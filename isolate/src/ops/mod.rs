@@ -1,0 +1,243 @@
+//! Native operations: the one synchronous road from the prelude's JavaScript to Rust code in the
+//! isolate's own thread (`__stockade_host.op(code, input)`, `stk_host.op` in bridge.h).
+//!
+//! An op is a pure function of its input bytes: an [`OpCode`] names it, its input is a list of
+//! fields ([`fields`]), its answer is bytes (or several fields) or a typed [`OpError`] the prelude
+//! turns into the web's exception (TypeError, RangeError or a DOMException by name). Families live
+//! in one module each (`crypto/`; TextDecoder legacy encodings, compression and HTMLRewriter are to
+//! come as `encoding`, `compression`, `rewriter`), and their codes in one range each of [`OpCode`].
+//!
+//! Guarantees:
+//! - Bounded memory: an input over [`MAX_OP_INPUT`] bytes is refused before any work, an answer
+//!   over [`MAX_OP_OUTPUT`] is refused, and the answer is written straight into memory the bridge
+//!   takes from the isolate's ArrayBuffer arena, so it counts against the tenant's memory limit
+//!   (a refusal there is a RangeError). Nothing an op allocates outlives the call.
+//! - Bounded time: an op runs inside a bridge entry on the isolate's thread, so its CPU time is
+//!   the request's (the watchdog reads that thread's CPU clock), but V8's termination cannot stop
+//!   native code. So every op either has a worst-case cost bounded by its caps (each family says
+//!   its caps and the measured cost at them), or works in steps and checks [`OpCtx::check`]
+//!   between them: once the watchdog has terminated the isolate, the op stops within one step
+//!   (a few milliseconds), well inside the watchdog's grace (100 ms of CPU past termination, after
+//!   which a worker process ends itself). A cancelled op throws nothing: execution is terminating.
+//! - No panic crosses the FFI boundary: the host callback (host.rs) runs ops under
+//!   `catch_unwind`, and a panic becomes an OperationError.
+//! - No new system calls: ops compute in memory; random bytes come from getrandom(2), which the
+//!   worker's seccomp policy allows for crypto.getRandomValues ([`crypto::rng`]).
+//!
+//! Trusts: the RustCrypto crates for the algorithms (see `crypto/mod.rs`).
+
+pub(crate) mod crypto;
+pub(crate) mod fields;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The largest input an op accepts (16 MiB, the same as a host call's payload).
+pub const MAX_OP_INPUT: usize = 16 << 20;
+/// The largest answer an op gives: its input plus room for a tag, padding or framing.
+pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
+
+/// Every op, by family. The numbers are the contract with the prelude (`OP` in
+/// `js/crypto-keys.js`); a family owns one range of 0x100 codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum OpCode {
+    // 0x01xx: WebCrypto (crypto/).
+    Digest = 0x0101,
+    HmacSign = 0x0102,
+    HmacVerify = 0x0103,
+    AesGcmEncrypt = 0x0110,
+    AesGcmDecrypt = 0x0111,
+    AesCbcEncrypt = 0x0112,
+    AesCbcDecrypt = 0x0113,
+    AesCtr = 0x0114,
+    AesKwWrap = 0x0115,
+    AesKwUnwrap = 0x0116,
+    Pbkdf2 = 0x0120,
+    Hkdf = 0x0121,
+    EcGenerate = 0x0130,
+    EcdsaSign = 0x0131,
+    EcdsaVerify = 0x0132,
+    Ecdh = 0x0133,
+    OkpGenerate = 0x0140,
+    Ed25519Sign = 0x0141,
+    Ed25519Verify = 0x0142,
+    X25519 = 0x0143,
+    RsaGenerate = 0x0150,
+    RsaSign = 0x0151,
+    RsaVerify = 0x0152,
+    RsaOaepEncrypt = 0x0153,
+    RsaOaepDecrypt = 0x0154,
+    KeyImport = 0x0160,
+    KeyExport = 0x0161,
+}
+
+impl OpCode {
+    const ALL: [OpCode; 27] = [
+        OpCode::Digest,
+        OpCode::HmacSign,
+        OpCode::HmacVerify,
+        OpCode::AesGcmEncrypt,
+        OpCode::AesGcmDecrypt,
+        OpCode::AesCbcEncrypt,
+        OpCode::AesCbcDecrypt,
+        OpCode::AesCtr,
+        OpCode::AesKwWrap,
+        OpCode::AesKwUnwrap,
+        OpCode::Pbkdf2,
+        OpCode::Hkdf,
+        OpCode::EcGenerate,
+        OpCode::EcdsaSign,
+        OpCode::EcdsaVerify,
+        OpCode::Ecdh,
+        OpCode::OkpGenerate,
+        OpCode::Ed25519Sign,
+        OpCode::Ed25519Verify,
+        OpCode::X25519,
+        OpCode::RsaGenerate,
+        OpCode::RsaSign,
+        OpCode::RsaVerify,
+        OpCode::RsaOaepEncrypt,
+        OpCode::RsaOaepDecrypt,
+        OpCode::KeyImport,
+        OpCode::KeyExport,
+    ];
+
+    pub fn from_u32(code: u32) -> Option<OpCode> {
+        OpCode::ALL.iter().copied().find(|c| *c as u32 == code)
+    }
+}
+
+/// What went wrong, as the exception the tenant sees. The numbers are the contract with the bridge
+/// and the prelude (`stk_host.op`'s answer; 0 is success, -1 cancelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorKind {
+    TypeError = 1,
+    RangeError = 2,
+    NotSupported = 3,
+    Syntax = 4,
+    InvalidAccess = 5,
+    Data = 6,
+    Operation = 7,
+    QuotaExceeded = 8,
+    /// The isolate was terminated while the op ran; nothing is thrown.
+    Cancelled = -1,
+}
+
+/// A failed op: the exception's kind and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        OpError {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn data(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Data, message)
+    }
+    pub fn operation(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Operation, message)
+    }
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotSupported, message)
+    }
+    pub fn type_error(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::TypeError, message)
+    }
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "the isolate was terminated")
+    }
+}
+
+pub type OpResult<T> = Result<T, OpError>;
+
+/// What an op may consult while it runs: whether its isolate has been terminated.
+pub struct OpCtx<'a> {
+    cancel: &'a AtomicU32,
+}
+
+impl<'a> OpCtx<'a> {
+    pub fn new(cancel: &'a AtomicU32) -> Self {
+        OpCtx { cancel }
+    }
+
+    /// `Err(cancelled)` once the watchdog has terminated the isolate; ops call it between steps.
+    pub fn check(&self) -> OpResult<()> {
+        if self.cancel.load(Ordering::Relaxed) != 0 {
+            Err(OpError::cancelled())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Runs op `code` on `input`.
+pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
+    if input.len() > MAX_OP_INPUT {
+        return Err(OpError::new(
+            ErrorKind::QuotaExceeded,
+            format!("the input is larger than {MAX_OP_INPUT} bytes"),
+        ));
+    }
+    let Some(op) = OpCode::from_u32(code) else {
+        return Err(OpError::not_supported(format!(
+            "unknown operation {code:#x}"
+        )));
+    };
+    ctx.check()?;
+    let out = match (op as u32) >> 8 {
+        0x01 => crypto::run(op, input, ctx)?,
+        _ => {
+            return Err(OpError::not_supported(format!(
+                "unknown operation {code:#x}"
+            )))
+        }
+    };
+    if out.len() > MAX_OP_OUTPUT {
+        return Err(OpError::new(
+            ErrorKind::QuotaExceeded,
+            format!("the answer is larger than {MAX_OP_OUTPUT} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_codes_are_refused() {
+        for op in OpCode::ALL {
+            assert_eq!(OpCode::from_u32(op as u32), Some(op));
+        }
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let e = run(0xdead, &[], &ctx).expect_err("unknown");
+        assert_eq!(e.kind, ErrorKind::NotSupported);
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_work() {
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let big = vec![0u8; MAX_OP_INPUT + 1];
+        let e = run(OpCode::Digest as u32, &big, &ctx).expect_err("too big");
+        assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+    }
+
+    #[test]
+    fn a_terminated_isolate_cancels_the_op() {
+        let flag = AtomicU32::new(1);
+        let ctx = OpCtx::new(&flag);
+        let input = fields::encode(&[&[1], b"abc"]);
+        let e = run(OpCode::Digest as u32, &input, &ctx).expect_err("cancelled");
+        assert_eq!(e.kind, ErrorKind::Cancelled);
+    }
+}
