@@ -259,16 +259,8 @@ function dictGet(dict, key) {
 
 // ---- Native ops (see `op` above). ----
 const U8 = Uint8Array;
-const TypedArraySet = ObjectGetPrototypeOf(U8.prototype).set;
-const typedArraySet = (ta, src, offset) => ReflectApply(TypedArraySet, ta, [src, offset]);
-/** A Uint8Array view of bytes [begin, end) of `u8` (no copy; never consults @@species). */
-const bytesView = (u8, begin, end) => new U8(typedArrayBuffer(u8), typedArrayByteOffset(u8) + begin, end - begin);
-/** A copy of `u8` in a buffer of its own (never consults @@species). */
-function bytesCopy(u8) {
-  const c = new U8(typedArrayByteLength(u8));
-  typedArraySet(c, u8, 0);
-  return c;
-}
+// typedArraySet, bytesView and bytesCopy (encoding.js) are the only ways native-op code touches
+// bytes: they never consult a typed array's patchable prototype, species or getters.
 const OP_ERROR_NAMES = [undefined, "TypeError", "RangeError", "NotSupportedError", "SyntaxError",
   "InvalidAccessError", "DataError", "OperationError", "QuotaExceededError"];
 

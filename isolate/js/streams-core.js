@@ -13,7 +13,6 @@ const Uint8ArrayCtor = Uint8Array;
 const DataViewCtor = DataView;
 const NumberIsNaN = Number.isNaN;
 const MathMin = Math.min;
-const MathTrunc = Math.trunc;
 const SymbolAsyncIterator = Symbol.asyncIterator;
 const ArrayBufferIsView = ArrayBuffer.isView;
 // V8 13.6 ships ArrayBuffer.prototype.transfer and the `detached` / `resizable` getters.

@@ -34,7 +34,7 @@ mod engine;
 mod ffi;
 mod host;
 mod limits;
-pub mod ops;
+pub use stockade_ops as ops;
 pub mod protection;
 mod tasks;
 pub mod typescript;

@@ -20,7 +20,7 @@ use crate::collect::TestFile;
 use crate::serve;
 
 /// The default wall limit of one file's run (the engine's, per task) and, plus 5 s, of this loop's.
-pub const WALL: Duration = Duration::from_secs(60);
+pub const WALL: Duration = Duration::from_secs(240);
 
 /// Generous limits: WPT files are big (url-constructor has ~900 subtests and a 222 KB data file).
 /// CPU time may use all of the wall time.

@@ -4,7 +4,7 @@
 use hmac::{KeyInit, Mac};
 use sha2::Digest;
 
-use crate::ops::{OpCtx, OpError, OpResult};
+use crate::{OpCtx, OpError, OpResult};
 
 /// How much is hashed between two termination checks (about 1 to 3 ms).
 pub(crate) const STEP: usize = 1 << 20;
@@ -44,19 +44,19 @@ impl Hash {
 macro_rules! with_hash {
     ($hash:expr, $D:ident => $body:expr) => {
         match $hash {
-            $crate::ops::crypto::hash::Hash::Sha1 => {
+            $crate::crypto::hash::Hash::Sha1 => {
                 type $D = sha1::Sha1;
                 $body
             }
-            $crate::ops::crypto::hash::Hash::Sha256 => {
+            $crate::crypto::hash::Hash::Sha256 => {
                 type $D = sha2::Sha256;
                 $body
             }
-            $crate::ops::crypto::hash::Hash::Sha384 => {
+            $crate::crypto::hash::Hash::Sha384 => {
                 type $D = sha2::Sha384;
                 $body
             }
-            $crate::ops::crypto::hash::Hash::Sha512 => {
+            $crate::crypto::hash::Hash::Sha512 => {
                 type $D = sha2::Sha512;
                 $body
             }

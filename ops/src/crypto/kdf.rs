@@ -6,7 +6,7 @@
 use hmac::{KeyInit, Mac};
 
 use super::hash::{with_hash, Hash};
-use crate::ops::{OpCtx, OpError, OpResult};
+use crate::{OpCtx, OpError, OpResult};
 
 /// The most PBKDF2 iterations (Cloudflare Workers' limit too): about 50 to 100 ms of CPU per
 /// output block; more is NotSupportedError.
@@ -146,20 +146,17 @@ mod tests {
             256,
             &ctx,
         );
-        assert_eq!(
-            over.expect_err("cap").kind,
-            crate::ops::ErrorKind::NotSupported
-        );
+        assert_eq!(over.expect_err("cap").kind, crate::ErrorKind::NotSupported);
         assert_eq!(
             pbkdf2(Hash::Sha256, b"p", b"s", 0, 256, &ctx)
                 .expect_err("zero")
                 .kind,
-            crate::ops::ErrorKind::Operation
+            crate::ErrorKind::Operation
         );
         let cancelled = AtomicU32::new(1);
         let ctx = OpCtx::new(&cancelled);
         let e = pbkdf2(Hash::Sha256, b"p", b"s", 10_000, 256, &ctx).expect_err("cancel");
-        assert_eq!(e.kind, crate::ops::ErrorKind::Cancelled);
+        assert_eq!(e.kind, crate::ErrorKind::Cancelled);
     }
 
     #[test]

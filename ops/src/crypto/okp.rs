@@ -7,7 +7,7 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use pkcs8::der::Decode;
 
 use super::{rng, Family};
-use crate::ops::{OpError, OpResult};
+use crate::{OpError, OpResult};
 
 const OID_X25519: [u8; 3] = [0x2b, 0x65, 0x6e];
 const OID_ED25519: [u8; 3] = [0x2b, 0x65, 0x70];

@@ -9,7 +9,7 @@ use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey
 
 use super::hash::{prehash, Hash};
 use super::{rng, Family};
-use crate::ops::{OpError, OpResult};
+use crate::{OpError, OpResult};
 
 /// Runs `$body` with `$c` the curve crate (`p256` or `p384`) of `$family`.
 macro_rules! with_curve {

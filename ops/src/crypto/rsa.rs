@@ -21,7 +21,7 @@ use rsa::{Oaep, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
 
 use super::hash::{prehash, with_hash, Hash};
 use super::rng::SysRng;
-use crate::ops::{OpCtx, OpError, OpResult};
+use crate::{OpCtx, OpError, OpResult};
 
 /// The largest modulus generated or imported: one private-key operation at 4096 bits takes about
 /// 10 ms; larger keys are NotSupportedError.
@@ -311,6 +311,6 @@ mod tests {
         assert!(generate(2048, &[5], &ctx).is_err());
         let cancelled = AtomicU32::new(1);
         let e = generate(2048, &[1, 0, 1], &OpCtx::new(&cancelled)).expect_err("cancelled");
-        assert_eq!(e.kind, crate::ops::ErrorKind::Cancelled);
+        assert_eq!(e.kind, crate::ErrorKind::Cancelled);
     }
 }

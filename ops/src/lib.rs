@@ -26,8 +26,8 @@
 //!
 //! Trusts: the RustCrypto crates for the algorithms (see `crypto/mod.rs`).
 
-pub(crate) mod crypto;
-pub(crate) mod fields;
+pub mod crypto;
+pub mod fields;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

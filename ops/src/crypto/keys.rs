@@ -10,7 +10,7 @@
 
 use super::fields::{encode, Fields};
 use super::{ec, okp, rsa, Family};
-use crate::ops::{OpError, OpResult};
+use crate::{OpError, OpResult};
 
 const RAW: u32 = 0;
 const SPKI: u32 = 1;
@@ -124,7 +124,7 @@ pub(crate) fn export(f: &Fields<'_>) -> OpResult<Vec<u8>> {
             Family::Rsa => Ok(frame(rsa::jwk_parts(der, private)?)),
         },
         _ => Err(OpError::new(
-            crate::ops::ErrorKind::InvalidAccess,
+            crate::ErrorKind::InvalidAccess,
             "this key type cannot be exported in that format",
         )),
     }

@@ -10,7 +10,7 @@ use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, StreamCipher};
 
 use super::hash::STEP;
-use crate::ops::{OpCtx, OpError, OpResult};
+use crate::{OpCtx, OpError, OpResult};
 
 fn bad_key() -> OpError {
     OpError::data("the AES key must be 128, 192 or 256 bits")
@@ -284,7 +284,7 @@ mod tests {
             gcm(false, &key, &iv, &[], 128, &bad)
                 .expect_err("tamper")
                 .kind,
-            crate::ops::ErrorKind::Operation
+            crate::ErrorKind::Operation
         );
         assert!(gcm(false, &key, &iv, b"aad", 128, &ct).is_err());
     }
