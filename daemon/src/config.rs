@@ -2,7 +2,9 @@
 //! runs with no file at all on 127.0.0.1.
 //!
 //! With no tenants configured there is one tenant, `default`, whose bearer token (also the
-//! operator's) is `$STOCKADE_TOKEN` when set, else generated and printed once at start.
+//! operator's) is `$STOCKADE_TOKEN` when set, else generated and printed once at start. With
+//! tenants configured, the operator is `operator_token` or the tenants marked `operator = true`;
+//! a configuration naming neither is refused (no tenant becomes operator by accident).
 //!
 //! Each tenant's `trust` (and optional account facts) feed its risk score, which decides the
 //! tier of worker processes it runs in (see `stockade_cordon` and `[cordon]` below).
@@ -35,6 +37,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod http;
+mod quotas;
+pub use http::{HttpSettings, LogFormat};
+pub use quotas::{QuotaOverrides, Quotas};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -63,7 +70,10 @@ pub struct Config {
     pub worker_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
-    /// The operator's bearer token (admin endpoints). Defaults to the default tenant's token.
+    /// The operator's bearer token (admin endpoints, `/metrics`, risk overrides). Without it,
+    /// the tenants marked `operator = true` are the operator; with neither (and tenants
+    /// configured) the daemon refuses to start. With no tenants configured, the embedded
+    /// `default` tenant is the operator.
     pub operator_token: Option<String>,
     /// The time zone tenant code sees (`new Date().getHours()`, `Intl`), as an IANA name or a
     /// POSIX `TZ` string; `UTC` by default, whatever the host's zone.
@@ -74,6 +84,15 @@ pub struct Config {
     pub cordon: CordonSettings,
     /// The outbound gateway's operator settings.
     pub egress: EgressSettings,
+    /// Per-tenant quotas across requests (each tenant may override them).
+    pub quotas: Quotas,
+    /// The HTTP server's own limits: timeouts and open connections.
+    pub http: HttpSettings,
+    /// Log lines as text (default) or JSON objects (`"json"`; also `STOCKADE_LOG_FORMAT=json`).
+    pub log_format: LogFormat,
+    /// Serve `GET /metrics` without authentication on this address too (e.g. a port only the
+    /// monitoring network reaches); on `listen` it always needs the operator token.
+    pub metrics_listen: Option<SocketAddr>,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -244,6 +263,12 @@ pub struct TenantConfig {
     /// Outbound allow rules, in order: the first match wins; none, no network at all.
     #[serde(default)]
     pub egress: Vec<EgressRuleConfig>,
+    /// This tenant's token is also the operator's (admin endpoints, overrides of any tenant).
+    #[serde(default)]
+    pub operator: bool,
+    /// Overrides of `[quotas]` for this tenant.
+    #[serde(default)]
+    pub quotas: QuotaOverrides,
 }
 
 impl TenantConfig {
@@ -294,19 +319,20 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             cordon: CordonSettings::default(),
             egress: EgressSettings::default(),
+            quotas: Quotas::default(),
+            http: HttpSettings::default(),
+            log_format: LogFormat::default(),
+            metrics_listen: None,
             tenants: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The configuration in `path` (the embedded defaults when `None`), completed and checked.
     pub fn load(path: Option<&Path>) -> Result<Config, String> {
         let mut config = match path {
-            Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                toml::from_str::<Config>(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
+            Some(p) => Config::parse(p)?,
             None => Config::default(),
         };
         if config.tenants.is_empty() {
@@ -325,16 +351,40 @@ impl Config {
                 account_age_days: 0,
                 secrets: Default::default(),
                 egress: Vec::new(),
+                operator: true,
+                quotas: QuotaOverrides::default(),
             });
-        }
-        if config.operator_token.is_none() {
-            config.operator_token = config.tenants.first().map(|t| t.token.clone());
         }
         config.validate()?;
         Ok(config)
     }
 
+    /// `path` parsed, without the embedded default tenant and without checks.
+    fn parse(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str::<Config>(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// `tenant`'s quotas: `[quotas]` with its own overrides.
+    pub fn quotas_for(&self, tenant: &TenantConfig) -> Quotas {
+        self.quotas.with(&tenant.quotas)
+    }
+
     fn validate(&self) -> Result<(), String> {
+        if self.operator_token.is_none() && !self.tenants.iter().any(|t| t.operator) {
+            return Err(
+                "no operator: set operator_token, or mark the operator's tenant \
+                        `operator = true` (no tenant is made operator by default)"
+                    .into(),
+            );
+        }
+        if let Some(op) = &self.operator_token {
+            if op.len() < 16 {
+                return Err("operator_token must be at least 16 characters".into());
+            }
+        }
+        self.quotas.validate("quotas")?;
+        self.http.validate()?;
         let mut seen_ids = std::collections::HashSet::new();
         let mut seen_tokens = std::collections::HashSet::new();
         for t in &self.tenants {
@@ -373,6 +423,8 @@ impl Config {
                 crate::egress::check_rule(rule)
                     .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
             }
+            self.quotas_for(t)
+                .validate(&format!("tenant {}: quotas", t.id))?;
         }
         if self.workers == 0 || self.workers > 256 {
             return Err("workers must be 1 to 256".into());
@@ -450,10 +502,81 @@ fn generate_token() -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// `text` with an operator token (unless it names its operator), parsed and checked.
     fn parse(text: &str) -> Result<Config, String> {
+        let text = if text.contains("operator") {
+            text.to_string()
+        } else {
+            format!("operator_token = \"operator-token-0123456789\"\n{text}")
+        };
+        parse_exactly(&text)
+    }
+
+    fn parse_exactly(text: &str) -> Result<Config, String> {
         let config = toml::from_str::<Config>(text).map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
+    }
+
+    const TENANT: &str = "[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n";
+
+    #[test]
+    fn without_an_operator_token_a_tenant_must_be_marked_operator() {
+        let err = parse_exactly(TENANT).expect_err("no operator");
+        assert!(err.contains("no operator"), "{err}");
+        let c = parse_exactly(&format!("{TENANT}operator = true\n")).expect("marked");
+        assert!(c.tenants[0].operator);
+        let c = parse_exactly(&format!(
+            "operator_token = \"op-0123456789abcdef\"\n{TENANT}"
+        ))
+        .expect("token");
+        assert!(!c.tenants[0].operator);
+        assert!(parse_exactly(&format!("operator_token = \"short\"\n{TENANT}")).is_err());
+        // No tenants at all: the embedded default tenant is the operator.
+        let c = Config::load(None).expect("defaults");
+        assert_eq!(c.tenants.len(), 1);
+        assert!(c.tenants[0].operator);
+    }
+
+    #[test]
+    fn quotas_have_defaults_and_tenants_override_them() {
+        let text = format!(
+            "[quotas]\nrequests_per_second = 10\n{TENANT}[tenants.quotas]\nburst = 3\nmax_workers = 1\n"
+        );
+        let c = parse(&text).expect("valid");
+        let q = c.quotas_for(&c.tenants[0]);
+        assert_eq!(
+            (q.requests_per_second, q.burst, q.max_workers),
+            (10.0, 3, 1)
+        );
+        assert_eq!(
+            q.max_concurrent_requests,
+            Quotas::default().max_concurrent_requests
+        );
+        let bad = format!("{TENANT}[tenants.quotas]\nrequests_per_second = -2\n");
+        assert!(parse(&bad)
+            .expect_err("negative")
+            .contains("tenant a: quotas"));
+        assert!(parse(&format!("{TENANT}[tenants.quotas]\nrps = 2\n")).is_err());
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_bounds() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.http, HttpSettings::default());
+        let c =
+            parse("[http]\nheader_read_timeout_ms = 500\nmax_connections = 10\n").expect("valid");
+        assert_eq!(
+            (c.http.header_read_timeout_ms, c.http.max_connections),
+            (500, 10)
+        );
+        assert!(parse("[http]\nmax_connections = 0\n").is_err());
+        assert!(parse("[http]\nheader_read_timeout_ms = 1\n").is_err());
+        assert_eq!(
+            parse("log_format = \"json\"\n").expect("json").log_format,
+            LogFormat::Json
+        );
+        assert!(parse("log_format = \"xml\"\n").is_err());
     }
 
     #[test]

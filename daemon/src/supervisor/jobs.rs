@@ -13,8 +13,12 @@
 //! - a Loader worker whose isolate hit a limit is forgotten, so the next call loads it afresh; a
 //!   load generation keeps an old request's answer from forgetting a newer load;
 //! - a job that could not send its request (the link had closed: the process is dying) fails
-//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere (a load the job waited for
-//!   may have been sent; its `Invoke` was not);
+//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere; a Loader call whose load
+//!   was lost with the process (its `Invoke` never sent) fails [`Failure::Unstarted`] with the
+//!   job intact: only the worker's module code ran (which a replacement runs again anyway), so
+//!   the life places it again unless the death is evidence against its tenant;
+//! - the Loader workers a process has loaded are known with their definitions
+//!   ([`ProcessInfo::loaded_defs`]), so that a death can reload them elsewhere ([`Job::Load`]);
 //! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
 //!   memory limit above them.
 //!
@@ -50,6 +54,8 @@ pub struct WorkerDef {
     pub features: super::tenants::CodeFeatures,
     /// Where its `fetch()` goes (`globalOutbound`).
     pub outbound: Outbound,
+    /// Deleted through the API: never loaded again (a reload after a death skips it).
+    pub deleted: AtomicBool,
 }
 
 /// The streamed bodies of a `Call::Fetch`: the rest of its upload (`Call::Fetch::body_streamed`),
@@ -75,6 +81,11 @@ pub enum Job {
     },
     Dispose {
         worker_id: WorkerId,
+    },
+    /// Load a Loader worker without calling it: a reload after its process died, so the
+    /// tenant's next request finds it ready (its module-level state starts afresh).
+    Load {
+        def: Arc<WorkerDef>,
     },
 }
 
@@ -112,6 +123,10 @@ impl From<AskError> for JobError {
 pub enum Failure {
     /// Nothing of it was sent (the process is going away): it can run elsewhere.
     NotSent(Job),
+    /// Its own request was never sent: the process died while loading the worker it calls (a
+    /// load may be run again anywhere, as every replacement process does). It can run
+    /// elsewhere unless the death is evidence against its tenant, whose module code was running.
+    Unstarted(Job),
     /// It failed.
     Error(JobError),
 }
@@ -144,9 +159,9 @@ pub struct ProcessInfo {
     pub jail: Mutex<JailReport>,
     /// Jobs given to this process and not yet answered.
     pub in_flight: AtomicUsize,
-    /// Loader workers whose isolate lives in this process: whose they are, and the load's
-    /// generation.
-    loaded: Mutex<HashMap<WorkerId, (TenantId, u64)>>,
+    /// Loader workers whose isolate lives in this process: whose they are, the load's
+    /// generation, and the definition (to reload it elsewhere if this process dies).
+    loaded: Mutex<HashMap<WorkerId, Loaded>>,
     /// The last load generation handed out.
     generation: AtomicU64,
 }
@@ -160,7 +175,7 @@ impl ProcessInfo {
         }
     }
 
-    fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, (TenantId, u64)>> {
+    fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, Loaded>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -168,8 +183,16 @@ impl ProcessInfo {
     pub fn loaded_by(&self, tenant: TenantId) -> Vec<WorkerId> {
         self.loaded()
             .iter()
-            .filter(|(_, (t, _))| *t == tenant)
+            .filter(|(_, l)| l.tenant == tenant)
             .map(|(w, _)| *w)
+            .collect()
+    }
+
+    /// Every Loader worker loaded here, with its tenant.
+    pub fn loaded_defs(&self) -> Vec<(TenantId, Arc<WorkerDef>)> {
+        self.loaded()
+            .values()
+            .filter_map(|l| Some((l.tenant, l.def.upgrade()?)))
             .collect()
     }
 
@@ -182,23 +205,40 @@ impl ProcessInfo {
     }
 
     fn generation_of(&self, worker: &WorkerId) -> Option<u64> {
-        self.loaded().get(worker).map(|(_, generation)| *generation)
+        self.loaded().get(worker).map(|l| l.generation)
     }
 
     /// Records a completed load; its generation.
-    fn mark_loaded(&self, worker: WorkerId, tenant: TenantId) -> u64 {
+    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        self.loaded().insert(worker, (tenant, generation));
+        let loaded = Loaded {
+            tenant,
+            generation,
+            def: Arc::downgrade(def),
+        };
+        self.loaded().insert(def.id, loaded);
         generation
     }
 
     /// Forgets `worker` if it is still the load of `generation`.
     fn forget(&self, worker: &WorkerId, generation: u64) {
         let mut loaded = self.loaded();
-        if loaded.get(worker).is_some_and(|(_, g)| *g == generation) {
+        if loaded
+            .get(worker)
+            .is_some_and(|l| l.generation == generation)
+        {
             loaded.remove(worker);
         }
     }
+}
+
+/// One Loader worker loaded in a process. The definition is held weakly: a worker deleted
+/// (and no longer in use) is not kept alive by the processes it was loaded in.
+#[derive(Debug)]
+struct Loaded {
+    tenant: TenantId,
+    generation: u64,
+    def: std::sync::Weak<WorkerDef>,
 }
 
 /// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
@@ -280,7 +320,7 @@ pub struct Conduct {
 
 /// What a load published to the requests waiting for it.
 #[derive(Clone)]
-enum Loaded {
+enum LoadResult {
     /// Loaded, in this generation.
     Yes(u64),
     /// The worker refused it (compile error, a throw at the top level, a limit...).
@@ -295,7 +335,7 @@ pub struct Runner {
     pub info: Arc<ProcessInfo>,
     pub link: Arc<Link>,
     pub conduct: Conduct,
-    loads: Mutex<HashMap<WorkerId, watch::Receiver<Option<Loaded>>>>,
+    loads: Mutex<HashMap<WorkerId, watch::Receiver<Option<LoadResult>>>>,
 }
 
 impl Runner {
@@ -308,7 +348,7 @@ impl Runner {
         }
     }
 
-    fn loads(&self) -> MutexGuard<'_, HashMap<WorkerId, watch::Receiver<Option<Loaded>>>> {
+    fn loads(&self) -> MutexGuard<'_, HashMap<WorkerId, watch::Receiver<Option<LoadResult>>>> {
         self.loads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -327,6 +367,7 @@ pub async fn serve_job(
 ) -> Result<Outcome, Failure> {
     let (outbound, streams) = match &job {
         Job::Call { def, streams, .. } => (def.outbound.clone(), streams.clone()),
+        Job::Load { def } => (def.outbound.clone(), Streams::default()),
         Job::Run { .. } | Job::Dispose { .. } => (Outbound::Policy, Streams::default()),
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
@@ -389,17 +430,40 @@ pub async fn serve_job(
                 open: false,
             })
         }
+        Job::Load { def } => {
+            let limits = capped(def.limits, runner.caps());
+            match ensure_loaded(runner, &def, tenant, limits, lease).await {
+                LoadResult::Yes(_) => Ok(Outcome {
+                    request_id: stockade_ipc::RequestId(0),
+                    result: Ok(stockade_ipc::Reply::Loaded),
+                    logs: vec![],
+                    cpu_us: 0,
+                    wall_us: 0,
+                    open: false,
+                }),
+                LoadResult::Refused(outcome) => Ok(outcome),
+                LoadResult::NotSent => Err(Failure::NotSent(Job::Load { def })),
+                LoadResult::Failed(JobError::WorkerDied(_)) => {
+                    Err(Failure::Unstarted(Job::Load { def }))
+                }
+                LoadResult::Failed(e) => Err(e.into()),
+            }
+        }
         Job::Call { def, call, streams } => {
             let limits = capped(def.limits, runner.caps());
             let wall = wall_of(&limits);
             for _attempt in 0..2 {
                 let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
-                    Loaded::Yes(generation) => generation,
-                    Loaded::Refused(outcome) => return Ok(outcome),
-                    Loaded::NotSent => {
+                    LoadResult::Yes(generation) => generation,
+                    LoadResult::Refused(outcome) => return Ok(outcome),
+                    LoadResult::NotSent => {
                         return Err(Failure::NotSent(Job::Call { def, call, streams }))
                     }
-                    Loaded::Failed(e) => return Err(e.into()),
+                    // The process died while loading: the call itself never ran.
+                    LoadResult::Failed(JobError::WorkerDied(_)) => {
+                        return Err(Failure::Unstarted(Job::Call { def, call, streams }))
+                    }
+                    LoadResult::Failed(e) => return Err(e.into()),
                 };
                 let Ok(ticket) = runner
                     .link
@@ -448,12 +512,12 @@ async fn ensure_loaded(
     tenant: TenantId,
     limits: stockade_ipc::Limits,
     lease: &Lease,
-) -> Loaded {
+) -> LoadResult {
     let mut waiting = {
         let mut loads = runner.loads();
         // Checked under the loads lock: a load records itself as loaded before it leaves `loads`.
         if let Some(generation) = runner.info.generation_of(&def.id) {
-            return Loaded::Yes(generation);
+            return LoadResult::Yes(generation);
         }
         match loads.get(&def.id) {
             Some(under_way) => under_way.clone(),
@@ -473,8 +537,8 @@ async fn ensure_loaded(
         }
     };
     let loaded = match waiting.wait_for(Option::is_some).await {
-        Ok(loaded) => loaded.clone().unwrap_or(Loaded::NotSent),
-        Err(_) => Loaded::Failed(JobError::WorkerDied("its load was abandoned".into())),
+        Ok(loaded) => loaded.clone().unwrap_or(LoadResult::NotSent),
+        Err(_) => LoadResult::Failed(JobError::WorkerDied("its load was abandoned".into())),
     };
     loaded
 }
@@ -486,7 +550,7 @@ async fn load(
     tenant: TenantId,
     limits: stockade_ipc::Limits,
     lease: Lease,
-    publish: watch::Sender<Option<Loaded>>,
+    publish: watch::Sender<Option<LoadResult>>,
 ) {
     let registered = runner.link.register(Request {
         tenant,
@@ -499,7 +563,7 @@ async fn load(
         body_out: None,
     });
     let loaded = match registered {
-        Err(NotSent) => Loaded::NotSent,
+        Err(NotSent) => LoadResult::NotSent,
         Ok(ticket) => {
             let message = ToWorker::LoadWorker(LoadWorker {
                 request_id: ticket.id(),
@@ -514,12 +578,12 @@ async fn load(
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {
                     Ok(outcome) if outcome.result.is_ok() => {
-                        Loaded::Yes(runner.info.mark_loaded(def.id, tenant))
+                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant))
                     }
-                    Ok(outcome) => Loaded::Refused(outcome),
-                    Err(e) => Loaded::Failed(e),
+                    Ok(outcome) => LoadResult::Refused(outcome),
+                    Err(e) => LoadResult::Failed(e),
                 },
-                Err(e) => Loaded::Failed(e.into()),
+                Err(e) => LoadResult::Failed(e.into()),
             }
         }
     };
@@ -567,6 +631,7 @@ mod tests {
             compatibility_date: None,
             features: Default::default(),
             outbound: Default::default(),
+            deleted: Default::default(),
         })
     }
 
@@ -701,12 +766,18 @@ mod tests {
     #[test]
     fn forgetting_an_old_load_keeps_a_newer_one() {
         let info = ProcessInfo::new(0);
-        let worker = WorkerId([1; 32]);
-        let old = info.mark_loaded(worker, T);
-        let new = info.mark_loaded(worker, T);
+        let def = def();
+        let worker = def.id;
+        let old = info.mark_loaded(&def, T);
+        let new = info.mark_loaded(&def, T);
         info.forget(&worker, old);
         assert!(info.has_loaded(&worker));
+        assert_eq!(info.loaded_defs().len(), 1);
         info.forget(&worker, new);
         assert!(!info.has_loaded(&worker));
+        // A definition nobody holds any more (deleted) is not reloaded.
+        info.mark_loaded(&def, T);
+        drop(def);
+        assert!(info.loaded_defs().is_empty());
     }
 }
