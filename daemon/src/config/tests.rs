@@ -71,6 +71,10 @@ fn http_limits_have_defaults_and_bounds() {
     );
     assert!(parse("[http]\nmax_connections = 0\n").is_err());
     assert!(parse("[http]\nheader_read_timeout_ms = 1\n").is_err());
+    let silent = parse("[http]\nidle_timeout_ms = 20000\n[limits]\nwall_ms = 30000\n");
+    assert!(silent
+        .expect_err("idle below wall")
+        .contains("must exceed limits.wall_ms"));
     assert_eq!(
         parse("log_format = \"json\"\n").expect("json").log_format,
         LogFormat::Json
