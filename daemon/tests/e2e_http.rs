@@ -76,6 +76,22 @@ fn slow_unauthenticated_connections_neither_exhaust_descriptors_nor_starve_a_ten
             );
         }
     }
+    // A kept-alive connection idle after its answer is closed on the same clock.
+    let mut kept = TcpStream::connect(addr(&d)).expect("connect");
+    kept.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    kept.set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    kept.read_to_end(&mut answer)
+        .expect("closed after its idle wait");
+    assert!(answer.starts_with(b"HTTP/1.1 404"), "{answer:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     let metrics = client()
         .get(format!("{}/metrics", d.base))
         .bearer_auth(OPERATOR)
