@@ -385,13 +385,6 @@ impl Config {
         }
         self.quotas.validate("quotas")?;
         self.http.validate()?;
-        if self.http.idle_timeout_ms <= u64::from(self.limits.wall_ms) {
-            return Err(format!(
-                "http.idle_timeout_ms ({}) must exceed limits.wall_ms ({}): a request may be \
-                 silent for its whole wall-clock limit",
-                self.http.idle_timeout_ms, self.limits.wall_ms
-            ));
-        }
         let mut seen_ids = std::collections::HashSet::new();
         let mut seen_tokens = std::collections::HashSet::new();
         for t in &self.tenants {

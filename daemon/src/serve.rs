@@ -119,7 +119,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
-        idle_timeout: Duration::from_millis(config.http.idle_timeout_ms),
+        idle_timeout: Duration::from_millis(config.http.idle_timeout_ms(config.limits.wall_ms)),
         max_connections: connection_cap(config.http.max_connections, nofile),
     };
     tracing::info!(

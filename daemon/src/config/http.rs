@@ -4,7 +4,7 @@
 //! ```toml
 //! [http]
 //! header_read_timeout_ms = 10000   # a request's head must arrive within this
-//! idle_timeout_ms = 60000          # a keep-alive connection with no request open is closed after this
+//! idle_timeout_ms = 60000          # nothing read or written for this long: closed (at least wall_ms + 5 s)
 //! max_connections = 4096           # open connections at most (capped by the file limit)
 //! ```
 
@@ -18,7 +18,9 @@ pub struct HttpSettings {
     /// milliseconds of the connection's start, or of the previous response on a keep-alive
     /// connection; else the connection is closed.
     pub header_read_timeout_ms: u64,
-    /// A connection with no request in progress is closed after this many milliseconds.
+    /// A connection on which nothing is read or written for this many milliseconds is closed;
+    /// at start it is raised to the wall-clock limit (`[limits] wall_ms`) plus 5 s if lower, as
+    /// a request may be silent for its whole wall limit.
     pub idle_timeout_ms: u64,
     /// Connections open at once, at most; more wait in the listen backlog. The daemon also keeps
     /// this below its file-descriptor limit, less what the workers need.
@@ -36,6 +38,12 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
+    /// The idle timeout in force with a wall-clock limit of `wall_ms` (see `idle_timeout_ms`).
+    pub fn idle_timeout_ms(&self, wall_ms: u32) -> u64 {
+        self.idle_timeout_ms
+            .max(u64::from(wall_ms).saturating_add(5_000))
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if !(100..=600_000).contains(&self.header_read_timeout_ms)
             || !(100..=3_600_000).contains(&self.idle_timeout_ms)

@@ -71,10 +71,10 @@ fn http_limits_have_defaults_and_bounds() {
     );
     assert!(parse("[http]\nmax_connections = 0\n").is_err());
     assert!(parse("[http]\nheader_read_timeout_ms = 1\n").is_err());
-    let silent = parse("[http]\nidle_timeout_ms = 20000\n[limits]\nwall_ms = 30000\n");
-    assert!(silent
-        .expect_err("idle below wall")
-        .contains("must exceed limits.wall_ms"));
+    // Below the wall limit it is raised at start (a request may be silent that long), not refused.
+    let c = parse("[http]\nidle_timeout_ms = 20000\n[limits]\nwall_ms = 30000\n").expect("valid");
+    assert_eq!(c.http.idle_timeout_ms(c.limits.wall_ms), 35_000);
+    assert_eq!(HttpSettings::default().idle_timeout_ms(30_000), 60_000);
     assert_eq!(
         parse("log_format = \"json\"\n").expect("json").log_format,
         LogFormat::Json
