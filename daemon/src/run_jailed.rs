@@ -92,7 +92,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
             arg_json: args.arg.clone().into_bytes(),
         },
     };
-    let code = converse(&mut ours, load, invoke);
+    let code = converse(&mut ours, load, invoke, !args.no_jail);
     let _ = write_frame(&mut ours, &ToWorker::Shutdown);
     drop(ours);
     let status = child.wait();
@@ -124,7 +124,14 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
 }
 
 /// Hello, load, invoke; the exit code, or why the conversation broke.
-fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result<ExitCode, String> {
+/// Hello, Ready (refused when `jailed` and the worker admits it runs without seccomp or its own
+/// user namespace, as the daemon refuses it), then the load and the call.
+fn converse(
+    stream: &mut UnixStream,
+    load: ToWorker,
+    invoke: ToWorker,
+    jailed: bool,
+) -> Result<ExitCode, String> {
     let send =
         |s: &mut UnixStream, m: &ToWorker| write_frame(s, m).map(|_| ()).map_err(|e| e.to_string());
     let recv = |s: &mut UnixStream| match read_frame::<ToSupervisor, _>(s) {
@@ -139,7 +146,13 @@ fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result
         },
     )?;
     match recv(stream)? {
-        ToSupervisor::Ready { .. } => {}
+        ToSupervisor::Ready { jail, .. } => {
+            if jailed && !(jail.seccomp && jail.user_namespace) {
+                return Err(format!(
+                    "the worker reports it is not jailed ({jail:?}) although the jail is on"
+                ));
+            }
+        }
         other => return Err(format!("unexpected greeting {other:?}")),
     }
     for request in [load, invoke] {

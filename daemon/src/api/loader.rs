@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
+use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
 use crate::supervisor::{CodeFeatures, Outbound, WorkerDef};
@@ -174,6 +175,18 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
     WorkerId(h.finalize().into())
 }
 
+/// What a definition weighs against its tenant's `max_worker_bytes`: module names and bytes,
+/// env names and values.
+fn def_bytes(def: &WorkerDef) -> u64 {
+    let modules: usize = def
+        .modules
+        .iter()
+        .map(|m| m.name.len() + m.bytes.len())
+        .sum();
+    let env: usize = def.env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (modules + env + def.main_module.len()) as u64
+}
+
 pub fn hex(id: &WorkerId) -> String {
     id.0.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -244,12 +257,23 @@ pub async fn create(
         compatibility_date: code.compatibility_date.clone(),
         features: CodeFeatures::default(),
         outbound,
+        deleted: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def, &code.compatibility_date);
     let id = hex(&def.id);
-    if let Ok(mut workers) = state.workers.write() {
-        workers.entry(id.clone()).or_insert_with(|| Arc::new(def));
+    {
+        let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
+        if !workers.contains_key(&id) {
+            // The tenant's quota of definitions, checked and taken under one lock.
+            let (held, held_bytes) = workers
+                .values()
+                .filter(|d| d.tenant == tenant)
+                .fold((0usize, 0u64), |(n, b), d| (n + 1, b + def_bytes(d)));
+            let quotas = state.quotas.quotas(&tenant);
+            check_workers(&quotas, held, held_bytes, def_bytes(&def)).map_err(ApiError::Quota)?;
+            workers.insert(id.clone(), Arc::new(def));
+        }
     }
     refresh_code_features(&state, &tenant);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
@@ -311,6 +335,8 @@ pub async fn delete(
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }
+    def.deleted
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())
