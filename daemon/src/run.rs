@@ -42,9 +42,10 @@ pub struct RunArgs {
 pub fn exit_code(error: &RunError) -> u8 {
     match error {
         RunError::Threw { .. } | RunError::NeverSettled => EXIT_THREW,
-        RunError::Syntax { .. } | RunError::ModuleNotFound { .. } | RunError::InvalidInput(_) => {
-            EXIT_USAGE
-        }
+        RunError::Syntax { .. }
+        | RunError::ModuleNotFound { .. }
+        | RunError::BuiltinUnavailable { .. }
+        | RunError::InvalidInput(_) => EXIT_USAGE,
         RunError::Limit(_) => EXIT_LIMIT,
         RunError::Internal(_) => EXIT_INTERNAL,
     }

@@ -40,6 +40,8 @@ fn load_worker(edit: impl FnOnce(&mut LoadWorker)) -> ToWorker {
         env: vec![],
         limits: Limits::default(),
         profile: Profile::Standard,
+        compatibility_date: String::new(),
+        compatibility_flags: vec![],
     };
     edit(&mut load);
     ToWorker::LoadWorker(load)

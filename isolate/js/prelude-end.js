@@ -11,5 +11,17 @@ return ObjectFreeze({
   inspect(value) {
     return inspect(value);
   },
+  configure(config) {
+    configureWorker(config);
+  },
+  builtinNames(name) {
+    return builtinNames(name);
+  },
+  builtinExports(name) {
+    return builtinExports(name);
+  },
+  workerEnv() {
+    return workerEnv();
+  },
 });
 })();

@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 18 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 29 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -16,7 +16,10 @@
  *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
  *      7 url-parser.js 8 url.js        9 clone.js     10 streams-core.js      11 streams-readable.js
  *     12 streams-byte.js   13 streams-pipe.js   14 streams-writable.js   15 streams-transform.js
- *     16 fetch-body.js     17 fetch.js          18 prelude-end.js
+ *     16 fetch-body.js     17 fetch.js          18 builtins.js       19 node-encodings.js
+ *     20 node-buffer.js    21 node-buffer-rw.js 22 node-events.js    23 node-util.js
+ *     24 node-assert.js    25 node-path.js      26 node-process.js   27 node-hash.js
+ *     28 node-crypto.js    29 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -51,6 +54,10 @@
  *       checkpoint. Exceptions thrown by `dispatch` are the tenant callback's uncaught exceptions:
  *       report them like any uncaught error. Calls for unknown ids are ignored. The host should
  *       refuse a second onTimer call.
+ *   getContext() -> unknown, setContext(value) -> undefined
+ *       V8's continuation-preserved embedder data: the value promise reactions capture when they
+ *       are created and restore while they run (node:async_hooks' AsyncLocalStorage frame; the
+ *       timers restore the one current when a timer was armed). Plain values, no checks needed.
  *   now() -> number
  *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
  *       while JS runs (it only advances between host events). performance.now() returns it;
@@ -90,6 +97,15 @@
  *       check natively that what `read` resolves with is a Uint8Array or null.
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
+ *   configure(config: { nodejs, nodeGlobals, asyncHooks, populateProcessEnv: boolean,
+ *              compatibilityDate: string | null, compatibilityFlags: string[], env: object })
+ *       The worker's compatibility features and env, once, before its modules run (builtins.js):
+ *       with nodeGlobals, the Buffer and process globals appear.
+ *   builtinNames(name: string) -> string[]; builtinExports(name: string) -> unknown
+ *       A built-in module's export names (no code runs), and its default export, built on first
+ *       use; its named exports are that value's properties (builtins.js).
+ *   workerEnv() -> object | null
+ *       The env object of a configured worker (what `env` of cloudflare:workers is).
  *
  * LIMITS (deliberate): no Blob/FormData/AbortSignal (WritableStreamDefaultController.signal is a
  * minimal stand-in; pipeTo accepts any object shaped like an AbortSignal), streams are not
@@ -114,12 +130,13 @@ const JSONStringify = JSON.stringify;
 const MathFloor = Math.floor;
 
 // Capture the host primitives, then make them unreachable from globalThis.
-const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall } = (() => {
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostGetContext, hostSetContext } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
     hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
+    hostGetContext: h.getContext, hostSetContext: h.setContext,
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);

@@ -22,7 +22,8 @@ function armTimer(callback, delay, args, repeat) {
   let ms = timerDelay(delay);
   if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
   hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
-  timerTable.set(id, { callback, args, delay: ms, repeat });
+  // The async context (AsyncLocalStorage's frame) current now is the one the callback runs in.
+  timerTable.set(id, { callback, args, delay: ms, repeat, context: hostGetContext() });
   return id;
 }
 
@@ -36,7 +37,13 @@ function dispatchTimer(id) {
   if (timer === undefined) return;
   if (timer.repeat) hostSetTimer(id, timer.delay);
   else timerTable.delete(id);
-  ReflectApply(timer.callback, globalThis, timer.args);
+  const previous = hostGetContext();
+  hostSetContext(timer.context);
+  try {
+    ReflectApply(timer.callback, globalThis, timer.args);
+  } finally {
+    hostSetContext(previous);
+  }
 }
 hostOnTimer(dispatchTimer);
 

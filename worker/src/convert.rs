@@ -151,7 +151,9 @@ pub fn error_kind(e: &RunError) -> ErrorKind {
     match e {
         RunError::Threw { .. } | RunError::NeverSettled => ErrorKind::ScriptThrew,
         RunError::Syntax { .. } => ErrorKind::CompileError,
-        RunError::ModuleNotFound { .. } => ErrorKind::ModuleNotFound,
+        RunError::ModuleNotFound { .. } | RunError::BuiltinUnavailable { .. } => {
+            ErrorKind::ModuleNotFound
+        }
         RunError::InvalidInput(_) => ErrorKind::InvalidInput,
         RunError::Internal(_) => ErrorKind::Internal,
         RunError::Limit(k) => match k {
