@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Run the worker process without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
+    /// A compatibility flag, as in a Loader worker's `compatibilityFlags` (repeatable), e.g.
+    /// `--compatibility-flag nodejs_compat`.
+    #[arg(long = "compatibility-flag")]
+    pub compatibility_flags: Vec<String>,
 }
 
 /// The exit code an engine error maps to.
@@ -117,6 +121,9 @@ pub fn main(args: RunArgs) -> ExitCode {
             )
         }
     };
+    if let Err(e) = stockade_source::Compat::parse("", &args.compatibility_flags) {
+        return fail(EXIT_USAGE, &e);
+    }
     if !args.file.is_file() {
         return fail(
             EXIT_USAGE,
