@@ -76,16 +76,17 @@ function configureWorker(config) {
   workerConfig.populateProcessEnv = config.populateProcessEnv === true;
   workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
   workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
-  workerConfig.env = config.env !== null && typeof config.env === "object" ? config.env : {};
+  workerConfig.env = config.env !== null && typeof config.env === "object" ? config.env : null;
   if (workerConfig.nodeGlobals) {
     defineLazyGlobal("Buffer", () => builtinExports("node:buffer").Buffer);
     defineLazyGlobal("process", () => builtinExports("node:process"));
   }
 }
 
-/** The env object every request of a configured worker gets (null before configuration). */
+/** The env object every request of a worker loaded with one gets (null: none was given, each
+ *  request brings its own). */
 function workerEnv() {
-  return workerConfig.configured ? workerConfig.env : null;
+  return workerConfig.env;
 }
 
 // ---- Errors the way Node reports them: a TypeError/RangeError/Error with a `code`. ----

@@ -44,7 +44,8 @@ impl Worker {
             "populateProcessEnv": features.populate_process_env,
             "compatibilityDate": options.compat.date,
             "compatibilityFlags": options.compat.flags,
-            "env": if options.env.is_object() { options.env.clone() } else { serde_json::json!({}) },
+            // None: fetch handlers get each request's env (FetchRequest::env) instead.
+            "env": if options.env.is_object() { options.env.clone() } else { serde_json::Value::Null },
         })
         .to_string();
         let mut out = Outcome::new();
