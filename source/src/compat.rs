@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn flags_are_checked_and_switch_features() {
-        let err = Compat::parse("", &flags(&["nodejs_compat", "warp_drive"])).unwrap_err();
+        let err = Compat::parse("", &flags(&["nodejs_compat", "warp_drive"])).expect_err("unknown");
         assert!(
             err.contains("warp_drive") && err.contains("nodejs_compat"),
             "{err}"
