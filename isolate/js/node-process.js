@@ -9,9 +9,8 @@
 // getContext/setContext): every promise reaction captures the current frame when it is created
 // and runs inside it, so a store follows `await`, `.then`, queueMicrotask, and (timers.js
 // captures it when a timer is armed) setTimeout/setInterval; the runtime starts every
-// invocation with an empty frame. What it cannot follow: callbacks a host event calls without a
-// promise in between do not exist here, but an EventEmitter's listeners run in the emitter's
-// caller's frame, not the frame they were added in (as in Node, unless bound with
+// invocation with an empty frame. What it does not follow, as in Node: an EventEmitter's
+// listeners run in the frame of whoever emits, not the one they were added in (unless bound with
 // AsyncResource.bind / AsyncLocalStorage.bind).
 
 const NODE_VERSION = "22.14.0";
