@@ -84,6 +84,8 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         env: Vec::new(),
         limits: wire_limits,
         profile: stockade_ipc::Profile::Standard,
+        compatibility_date: String::new(),
+        compatibility_flags: args.compatibility_flags.clone(),
     });
     let invoke = ToWorker::Invoke {
         request_id: RequestId(2),

@@ -319,6 +319,8 @@ fn invalid_discriminants_rejected() {
             .u32(0)
             .fill(28, 0)
             .u8(profile)
+            .str(0) // compatibility date
+            .u32(0) // compatibility flags
             .frame(MessageKind::LoadWorker)
     };
     assert_eq!(worker_err(&lw(6, 1)), invalid(Tag::ModuleKind, 6));

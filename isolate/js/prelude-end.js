@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 27 of 27): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 38 of 38): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -10,6 +10,18 @@ return ObjectFreeze({
   },
   inspect(value) {
     return inspect(value);
+  },
+  configure(config) {
+    configureWorker(config);
+  },
+  builtinNames(name) {
+    return builtinNames(name);
+  },
+  builtinExports(name) {
+    return builtinExports(name);
+  },
+  workerEnv() {
+    return workerEnv();
   },
 });
 })();

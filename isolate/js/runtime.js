@@ -26,6 +26,8 @@ let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?, task?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
 const hostCall = __stockade_host.call;
+// Every invocation starts in an empty async context (AsyncLocalStorage; see node-process.js).
+const setAsyncContext = __stockade_host.setContext;
 
 delete globalThis.SharedArrayBuffer;
 if (typeof Atomics === "object") delete Atomics.wait;
@@ -137,10 +139,20 @@ async function pumpBody(reader, task) {
   await hostCall("body.end", undefined, task);
 }
 
+// A class default export (`export default class extends WorkerEntrypoint { fetch(request) {} }`):
+// constructed with (ctx, env) for each request, as Cloudflare does, and its fetch(request) called.
+function isEntrypointClass(handler) {
+  if (typeof handler !== "function") return false;
+  const proto = handler.prototype;
+  return proto !== null && typeof proto === "object" && typeof proto.fetch === "function";
+}
+
 async function invokeFetch(ns, payload, body, task) {
   const handler = ns.default;
-  if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
-    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method");
+  const isClass = isEntrypointClass(handler);
+  if (!isClass && (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function")) {
+    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method " +
+      "(export default { fetch() {} }, or a class with a fetch(request) method)");
   }
   const req = parse(payload);
   const flat = [];
@@ -151,7 +163,9 @@ async function invokeFetch(ns, payload, body, task) {
     waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
-  const response = await handler.fetch(request, req.env || {}, ctx);
+  // A configured worker's env is one object, the same `env` cloudflare:workers exports.
+  const env = web.workerEnv() ?? req.env ?? {};
+  const response = isClass ? await new handler(ctx, env).fetch(request) : await handler.fetch(request, env, ctx);
   // Indexed, not destructured: a patched array iterator must never see the body.
   const answer = web.readResponse(response);
   const status = answer[0];
@@ -193,6 +207,12 @@ __stockade_host.setInvoker(
       }
       return PromiseResolve();
     }
+    // Synchronous calls from the bridge: stk_configure (3), stk_module_builtin (4), the first
+    // evaluation of a built-in module (5). Never tenant-initiated.
+    if (kind === 3) return web.configure(parse(payload));
+    if (kind === 4) return web.builtinNames(payload);
+    if (kind === 5) return web.builtinExports(payload);
+    setAsyncContext(undefined);
     return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {

@@ -254,7 +254,17 @@ impl Worker {
     /// thread (see [`Worker::start_load`] for the event-loop form). Compilation (TypeScript
     /// transformation included) and top-level code run under one budget: the limits of one call.
     pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
-        let task = self.start_load(main, source);
+        self.load_with(main, source, &crate::LoadOptions::default())
+    }
+
+    /// [`Worker::load`] with compatibility flags and env ([`crate::LoadOptions`]).
+    pub fn load_with(
+        &mut self,
+        main: &str,
+        source: &mut dyn ModuleSource,
+        options: &crate::LoadOptions,
+    ) -> Invocation {
+        let task = self.start_load_with(main, source, options);
         self.wait(task, |answer| match answer {
             Answer::Loaded => String::new(),
             Answer::Json(json) => json,
@@ -433,11 +443,24 @@ impl Worker {
         source: &mut dyn ModuleSource,
         guard: &WatchGuard<'_>,
     ) -> Result<i32, RunError> {
+        use stockade_source::builtins::{target, Target};
         let mut walk = ImportWalk::new(main, source.eager_names(), self.limits.source_bytes)?;
+        let features = self.host().features;
         while let Some(module) = walk.next(source)? {
             let index = self.compile(&module.name, module.kind, &module.bytes, guard)?;
             for specifier in self.requests(index)? {
-                walk.import(&module.name, specifier)?;
+                match target(&module.name, &specifier, &features, |n| source.contains(n)) {
+                    // Created by `configure` before the walk.
+                    Target::Builtin(_) => {}
+                    Target::Unavailable(why) => {
+                        return Err(RunError::BuiltinUnavailable {
+                            reason: why.reason(&specifier),
+                            specifier,
+                            referrer: module.name.clone(),
+                        })
+                    }
+                    Target::Module(_) | Target::NotFound => walk.import(&module.name, specifier)?,
+                }
             }
         }
         let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;

@@ -4,6 +4,10 @@
 //! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
 //! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
 //!
+//! `compatibilityDate` and `compatibilityFlags` are validated with `stockade_source::compat` (an
+//! unknown flag, a malformed date or one later than the build supports is a 400) and travel to the
+//! worker in `LoadWorker`, which reads them with the same code.
+//!
 //! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
 //! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
 //! handler (one of the same tenant's workers, which must exist when this one is created). As the
@@ -134,7 +138,7 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
     })
 }
 
-fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId {
+fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
     let mut h = Sha256::new();
     let mut field = |b: &[u8]| {
         h.update((b.len() as u64).to_le_bytes());
@@ -163,7 +167,11 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
     ] {
         field(&v.to_le_bytes());
     }
-    field(compat.as_deref().unwrap_or("").as_bytes());
+    field(def.compatibility_date.as_deref().unwrap_or("").as_bytes());
+    field(&(def.compatibility_flags.len() as u64).to_le_bytes());
+    for flag in &def.compatibility_flags {
+        field(flag.as_bytes());
+    }
     match &def.outbound {
         Outbound::Policy => field(b"policy"),
         Outbound::Blocked => field(b"blocked"),
@@ -205,7 +213,12 @@ pub async fn create(
             wire::MAX_MODULES
         )));
     }
-    let _ = code.compatibility_flags;
+    // Validated here (a clear 400), interpreted by the worker with the same code.
+    let compat = stockade_source::Compat::parse(
+        code.compatibility_date.as_deref().unwrap_or(""),
+        &code.compatibility_flags,
+    )
+    .map_err(ApiError::BadRequest)?;
     let mut modules = Vec::with_capacity(code.modules.len());
     let mut total = 0usize;
     for (name, value) in code.modules {
@@ -254,13 +267,14 @@ pub async fn create(
         modules,
         env,
         limits: request_limits(&code.limits, limits)?,
-        compatibility_date: code.compatibility_date.clone(),
+        compatibility_date: compat.date.clone(),
+        compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
         outbound,
         deleted: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
-    def.id = worker_id(&tenant, &def, &code.compatibility_date);
+    def.id = worker_id(&tenant, &def);
     let id = hex(&def.id);
     {
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
@@ -319,6 +333,7 @@ pub async fn describe(
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
+        "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))

@@ -50,6 +50,8 @@ pub struct WorkerDef {
     pub env: Vec<(String, String)>,
     pub limits: stockade_ipc::Limits,
     pub compatibility_date: Option<String>,
+    /// Cloudflare's `compatibilityFlags`, validated (`stockade_source::compat`).
+    pub compatibility_flags: Vec<String>,
     /// Risk-relevant features of the modules (see `tenants`).
     pub features: super::tenants::CodeFeatures,
     /// Where its `fetch()` goes (`globalOutbound`).
@@ -574,6 +576,8 @@ async fn load(
                 env: def.env.clone(),
                 limits,
                 profile: runner.conduct.profile,
+                compatibility_date: def.compatibility_date.clone().unwrap_or_default(),
+                compatibility_flags: def.compatibility_flags.clone(),
             });
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {

@@ -36,6 +36,7 @@ fn def() -> Arc<WorkerDef> {
         env: vec![],
         limits: stockade_ipc::Limits::default(),
         compatibility_date: None,
+        compatibility_flags: vec![],
         features: Default::default(),
         outbound: Default::default(),
         deleted: Default::default(),
