@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 24 of 24): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 25 of 25): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -10,6 +10,12 @@ return ObjectFreeze({
   },
   inspect(value) {
     return inspect(value);
+  },
+  hasFetchListener() {
+    return hasFetchListenerForHost();
+  },
+  dispatchFetch(request, waitUntil, passThrough) {
+    return dispatchFetchForHost(request, waitUntil, passThrough);
   },
 });
 })();

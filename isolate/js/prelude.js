@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 24 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 25 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -9,7 +9,8 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream), Blob, File,
- *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
+ *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
@@ -19,7 +20,8 @@
  *      7 url-parser.js 8 url.js        9 clone.js     10 events.js  11 abort.js
  *     12 streams-core.js   13 streams-readable.js   14 streams-byte.js   15 streams-pipe.js
  *     16 streams-writable.js   17 streams-transform.js   18 blob.js   19 formdata.js
- *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 fetch-outbound.js   24 prelude-end.js
+ *     20 multipart.js   21 fetch-body.js   22 fetch.js   23 fetch-outbound.js   24 workers.js
+ *     25 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -96,11 +98,17 @@
  *       check natively that what `read` resolves with is a Uint8Array or null.
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
+ *   hasFetchListener() -> boolean
+ *       Whether the global scope has a "fetch" event listener (service-worker syntax).
+ *   dispatchFetch(request: Request, waitUntil(p), passThrough()) -> Promise<unknown>
+ *       Dispatches a trusted FetchEvent for `request` at the global scope; resolves with what a
+ *       listener passed to respondWith (to be checked with readResponse), rejects with a
+ *       TypeError when none called it. `waitUntil` and `passThrough` back the event's methods.
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call
  * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer),
- * structuredClone has no `transfer`, cannot detect Proxies and cannot clone a Float16Array (V8
+ * structuredClone transfers ArrayBuffers only and cannot detect Proxies and cannot clone a Float16Array (V8
  * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
  * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */

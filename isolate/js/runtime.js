@@ -20,6 +20,9 @@ const byteLength = typedArrayGetter("length"); // of Uint8Arrays
 const byteBuffer = typedArrayGetter("buffer");
 const byteOffset = typedArrayGetter("byteOffset");
 const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
+const objectKeys = Object.keys;
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.hasOwn;
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
 let web = null; // the prelude's exports: newRequest, readResponse
@@ -137,10 +140,23 @@ async function pumpBody(reader, task) {
   await hostCall("body.end", undefined, task);
 }
 
+// Service-worker syntax has no `env` argument: as on Workers, each binding is a global variable
+// (defined at the first request; a global the code defined itself is left alone).
+function exposeEnv(env) {
+  const names = objectKeys(env);
+  for (let i = 0; i < names.length; i++) {
+    if (hasOwn(globalThis, names[i])) continue;
+    defineProperty(globalThis, names[i], { value: env[names[i]], writable: true, enumerable: false, configurable: true });
+  }
+}
+
+// Calls the module's `export default { fetch }`, or, in a module without one that listens for
+// "fetch" events at the global scope (service-worker syntax), dispatches a FetchEvent.
 async function invokeFetch(ns, payload, body, task) {
   const handler = ns.default;
-  if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
-    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method");
+  const moduleSyntax = handler !== null && typeof handler === "object" && typeof handler.fetch === "function";
+  if (!moduleSyntax && !web.hasFetchListener()) {
+    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method, and no \"fetch\" event listener was added");
   }
   const req = parse(payload);
   const flat = [];
@@ -151,7 +167,11 @@ async function invokeFetch(ns, payload, body, task) {
     waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
-  const response = await handler.fetch(request, req.env || {}, ctx);
+  const env = req.env || {};
+  if (!moduleSyntax) exposeEnv(env);
+  const response = moduleSyntax
+    ? await handler.fetch(request, env, ctx)
+    : await web.dispatchFetch(request, ctx.waitUntil, ctx.passThroughOnException);
   // Indexed, not destructured: a patched array iterator must never see the body.
   const answer = web.readResponse(response);
   const status = answer[0];

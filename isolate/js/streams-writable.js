@@ -1,4 +1,4 @@
-// ---- streams-writable.js (part 16 of 24): WritableStream, its default writer and controller.
+// ---- streams-writable.js (part 16 of 25): WritableStream, its default writer and controller.
 // Same structure as the readable side: spec operations on internal records, public objects with
 // private fields and brand checks. The controller's `signal` comes from newStreamAbortController
 // (streams-core.js).

@@ -15,7 +15,7 @@ export const PARTS = [
   "url-parser.js", "url.js", "clone.js", "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "prelude-end.js",
+  "fetch-outbound.js", "workers.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
