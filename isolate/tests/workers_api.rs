@@ -41,7 +41,11 @@ fn answer(src: &str, request: &FetchRequest) -> (u16, String, Vec<String>) {
     let (response, inv) = worker.fetch(request);
     let logs = inv.logs.iter().map(|l| l.text.clone()).collect();
     match response {
-        Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned(), logs),
+        Ok(r) => (
+            r.status,
+            String::from_utf8_lossy(&r.body).into_owned(),
+            logs,
+        ),
         Err(e) => panic!("{e:?}; logs: {logs:?}"),
     }
 }
@@ -142,7 +146,10 @@ fn service_worker_syntax_answers_through_respond_with() {
     // respondWith after the dispatch is refused, and no answer at all is a clear error.
     let (status, _, logs) = answer(src, &get("https://w.test/late", &[], env.clone()));
     assert_eq!(status, 200);
-    assert!(logs.iter().any(|l| l == "late:InvalidStateError"), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l == "late:InvalidStateError"),
+        "{logs:?}"
+    );
     let mut worker = loaded(src);
     let (response, inv) = worker.fetch(&get("https://w.test/none", &[], env));
     match response {
