@@ -381,3 +381,76 @@ fn hono_jwt_middleware_with_crypto_subtle() {
         hmac_sha256(secret.as_bytes(), signed.as_bytes())
     );
 }
+
+/// A module exporting `add(i32, i32) -> i32`.
+const ADD_WASM: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01,
+    0x7f, 0x03, 0x02, 0x01, 0x00, 0x07, 0x07, 0x01, 0x03, b'a', b'd', b'd', 0x00, 0x00, 0x0a, 0x09,
+    0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b,
+];
+
+fn create(d: &Daemon, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let r = client()
+        .post(format!("{}/v1/workers", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(body)
+        .send()
+        .expect("load");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+/// Cloudflare's WorkerCode module kinds `cjs` and `wasm` through the Loader API, and a wasm
+/// module refused with a clear error once the tenant is quarantined (no WebAssembly there).
+#[test]
+fn loader_cjs_and_wasm_modules() {
+    let d = Daemon::start("frameworks-kinds", 1, 1, "");
+    let wasm = base64::engine::general_purpose::STANDARD.encode(ADD_WASM);
+    let code = serde_json::json!({
+        "mainModule": "main.js",
+        "modules": {
+            "main.js": "import calc from './calc.cjs'; export default { fetch(req) { const u = new URL(req.url); return Response.json(calc(+u.searchParams.get('a'), +u.searchParams.get('b'))); } };",
+            "calc.cjs": { "cjs": "const add = new WebAssembly.Instance(require('./add.wasm')).exports.add; const { label } = require('./util.cjs'); module.exports = (a, b) => ({ sum: add(a, b), label });" },
+            "util.cjs": "exports.label = 'from cjs';",
+            "add.wasm": { "wasm": wasm },
+        },
+    });
+    let (status, v) = create(&d, &code);
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let r = call(&d, &id, "GET", "/?a=40&b=2", &[], None);
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        json(r),
+        serde_json::json!({ "sum": 42, "label": "from cjs" })
+    );
+
+    // Not base64, and base64 of something else than WebAssembly.
+    for bad in ["not base64!", "aGVsbG8="] {
+        let mut broken = code.clone();
+        broken["modules"]["add.wasm"] = serde_json::json!({ "wasm": bad });
+        let (status, v) = create(&d, &broken);
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("wasm"),
+            "{v}"
+        );
+    }
+
+    // Quarantined: the same worker is a clear error naming the module.
+    let (status, v) = put_json(
+        &d,
+        Some(OPERATOR),
+        "/v1/tenants/t0/risk",
+        r#"{"tier": "quarantine"}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = call(&d, &id, "GET", "/?a=1&b=1", &[], None);
+    let status = r.status().as_u16();
+    let v = json(r);
+    assert!(status >= 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("\"add.wasm\" is WebAssembly"), "{v}");
+}

@@ -149,6 +149,10 @@ impl HostState {
         let from = usize::try_from(referrer)
             .ok()
             .and_then(|i| self.module_names.get(i));
+        if specifier.starts_with(crate::kinds::HIDDEN) {
+            // A hidden module (kinds.rs) is named by its exact name.
+            return Some(specifier.to_string());
+        }
         modules::resolve(from.map_or("", String::as_str), specifier)
     }
 }

@@ -33,6 +33,7 @@ pub mod attack;
 mod engine;
 mod ffi;
 mod host;
+mod kinds;
 mod limits;
 pub mod protection;
 mod tasks;

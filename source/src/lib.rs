@@ -8,6 +8,7 @@
 //!
 //! Trusts: oxc's parser (for the CLI's import scan of the operator's own files).
 
+pub mod cjs;
 pub mod error;
 pub mod loader;
 pub mod modules;
