@@ -454,3 +454,73 @@ fn loader_cjs_and_wasm_modules() {
     let message = v["error"]["message"].as_str().unwrap_or("");
     assert!(message.contains("\"add.wasm\" is WebAssembly"), "{v}");
 }
+
+/// Console output of a successful fetch handler reaches its tenant at `GET /v1/workers/{id}/logs`
+/// (and no other tenant); it is dropped with the worker.
+#[test]
+fn fetch_handler_console_output_is_readable_by_its_tenant() {
+    let d = Daemon::start("frameworks-logs", 2, 1, "");
+    let code = serde_json::json!({
+        "mainModule": "main.js",
+        "modules": { "main.js": "export default { fetch(req) { const p = new URL(req.url).pathname; console.log('handling', p); console.warn({ path: p }); return new Response('ok'); } };" },
+    });
+    let (status, v) = create(&d, &code);
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    for path in ["/one", "/two"] {
+        let r = call(&d, &id, "GET", path, &[], None);
+        assert_eq!(r.status(), 200);
+    }
+    let (status, v) = get_json(
+        &d,
+        Some(&tenant_token(0)),
+        &format!("/v1/workers/{id}/logs"),
+    );
+    assert_eq!(status, 200, "{v}");
+    let lines: Vec<(String, String)> = v["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .map(|l| {
+            (
+                l["level"].as_str().unwrap_or("").to_string(),
+                l["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("log".to_string(), "handling /one".to_string()),
+            ("warn".to_string(), "{ path: '/one' }".to_string()),
+            ("log".to_string(), "handling /two".to_string()),
+            ("warn".to_string(), "{ path: '/two' }".to_string()),
+        ]
+    );
+    assert!(v["logs"][0]["timeMs"].as_u64().is_some());
+    let (_, v) = get_json(
+        &d,
+        Some(&tenant_token(0)),
+        &format!("/v1/workers/{id}/logs?limit=1"),
+    );
+    assert_eq!(v["logs"].as_array().map(Vec::len), Some(1));
+    // Another tenant cannot read them.
+    let (status, _) = get_json(
+        &d,
+        Some(&tenant_token(1)),
+        &format!("/v1/workers/{id}/logs"),
+    );
+    assert_eq!(status, 404);
+    let r = client()
+        .delete(format!("{}/v1/workers/{id}", d.base))
+        .bearer_auth(tenant_token(0))
+        .send()
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    let (status, _) = get_json(
+        &d,
+        Some(&tenant_token(0)),
+        &format!("/v1/workers/{id}/logs"),
+    );
+    assert_eq!(status, 404);
+}

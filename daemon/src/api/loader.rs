@@ -335,6 +335,7 @@ pub async fn delete(
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }
+    state.logs.forget(&id);
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -10,6 +10,7 @@ mod admin;
 mod error;
 mod fetch;
 mod loader;
+mod logs;
 mod outbound;
 mod run;
 mod secrets;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub egress: Arc<Egress>,
     /// Loaded worker definitions by hex id.
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
+    /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
+    pub logs: logs::LogRings,
     /// SHA-256 of each token → who it is.
     tokens: HashMap<[u8; 32], Principal>,
 }
@@ -78,6 +81,7 @@ impl AppState {
             pool,
             egress,
             workers: RwLock::new(HashMap::new()),
+            logs: logs::LogRings::default(),
             tokens,
         }
     }
@@ -133,6 +137,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/workers/{id}",
             get(loader::describe).delete(loader::delete),
         )
+        .route("/v1/workers/{id}/logs", get(logs::logs))
         .route(
             "/v1/workers/{id}/fetch",
             any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
