@@ -40,6 +40,8 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
                 ModuleKind::Text => stockade_ipc::ModuleKind::Text,
                 ModuleKind::Json => stockade_ipc::ModuleKind::Json,
                 ModuleKind::Data => stockade_ipc::ModuleKind::Data,
+                ModuleKind::Cjs => stockade_ipc::ModuleKind::Cjs,
+                ModuleKind::Wasm => stockade_ipc::ModuleKind::Wasm,
             },
             bytes: m.bytes,
         })

@@ -144,6 +144,10 @@ wire_enum! {
         Json = 4,
         /// Opaque bytes, imported as an `ArrayBuffer`.
         Data = 5,
+        /// CommonJS source (`module.exports`, `require`).
+        Cjs = 6,
+        /// A WebAssembly binary, imported as a compiled `WebAssembly.Module`.
+        Wasm = 7,
     }
 }
 

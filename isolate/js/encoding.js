@@ -1,4 +1,4 @@
-// ---- encoding.js (part 5 of 38): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
+// ---- encoding.js (part 5 of 39): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
 // The decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
 

@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 38 of 38): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 39 of 39): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -22,6 +22,12 @@ return ObjectFreeze({
   },
   workerEnv() {
     return workerEnv();
+  },
+  hasFetchListener() {
+    return hasFetchListenerForHost();
+  },
+  dispatchFetch(request, waitUntil, passThrough) {
+    return dispatchFetchForHost(request, waitUntil, passThrough);
   },
 });
 })();

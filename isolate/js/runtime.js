@@ -20,6 +20,9 @@ const byteLength = typedArrayGetter("length"); // of Uint8Arrays
 const byteBuffer = typedArrayGetter("buffer");
 const byteOffset = typedArrayGetter("byteOffset");
 const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
+const objectKeys = Object.keys;
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.hasOwn;
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
 let web = null; // the prelude's exports: newRequest, readResponse
@@ -147,12 +150,26 @@ function isEntrypointClass(handler) {
   return proto !== null && typeof proto === "object" && typeof proto.fetch === "function";
 }
 
+// Service-worker syntax has no `env` argument: as on Workers, each binding is a global variable
+// (defined at the first request; a global the code defined itself is left alone).
+function exposeEnv(env) {
+  const names = objectKeys(env);
+  for (let i = 0; i < names.length; i++) {
+    if (hasOwn(globalThis, names[i])) continue;
+    defineProperty(globalThis, names[i], { value: env[names[i]], writable: true, enumerable: false, configurable: true });
+  }
+}
+
+// Calls the module's `export default { fetch }` (or a WorkerEntrypoint class's), or, in a module
+// without one that listens for "fetch" events at the global scope (service-worker syntax),
+// dispatches a FetchEvent.
 async function invokeFetch(ns, payload, body, task) {
   const handler = ns.default;
   const isClass = isEntrypointClass(handler);
-  if (!isClass && (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function")) {
+  const moduleSyntax = isClass || (handler !== null && typeof handler === "object" && typeof handler.fetch === "function");
+  if (!moduleSyntax && !web.hasFetchListener()) {
     throw new TypeError("the main module's default export has no fetch(request, env, ctx) method " +
-      "(export default { fetch() {} }, or a class with a fetch(request) method)");
+      "(export default { fetch() {} }, or a class with a fetch(request) method), and no \"fetch\" event listener was added");
   }
   const req = parse(payload);
   const flat = [];
@@ -165,7 +182,12 @@ async function invokeFetch(ns, payload, body, task) {
   };
   // A configured worker's env is one object, the same `env` cloudflare:workers exports.
   const env = web.workerEnv() ?? req.env ?? {};
-  const response = isClass ? await new handler(ctx, env).fetch(request) : await handler.fetch(request, env, ctx);
+  if (!moduleSyntax) exposeEnv(env);
+  const response = isClass
+    ? await new handler(ctx, env).fetch(request)
+    : moduleSyntax
+      ? await handler.fetch(request, env, ctx)
+      : await web.dispatchFetch(request, ctx.waitUntil, ctx.passThroughOnException);
   // Indexed, not destructured: a patched array iterator must never see the body.
   const answer = web.readResponse(response);
   const status = answer[0];

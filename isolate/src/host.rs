@@ -162,6 +162,10 @@ impl HostState {
         let from = usize::try_from(referrer)
             .ok()
             .and_then(|i| self.module_names.get(i));
+        if specifier.starts_with(crate::kinds::HIDDEN) {
+            // A hidden module (kinds.rs) is named by its exact name.
+            return self.module_index.get(specifier).copied().unwrap_or(-1);
+        }
         let from = from.map_or("", String::as_str);
         match target(from, specifier, &self.features, |n| {
             self.module_index.contains_key(n)

@@ -35,6 +35,7 @@ mod configure;
 mod engine;
 mod ffi;
 mod host;
+mod kinds;
 mod limits;
 pub use stockade_ops as ops;
 pub mod protection;
@@ -88,6 +89,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/fetch-outbound.js"),
+    include_str!("../js/workers.js"),
     include_str!("../js/builtins.js"),
     include_str!("../js/node-encodings.js"),
     include_str!("../js/node-buffer.js"),

@@ -10,6 +10,7 @@
 //! Trusts: oxc's parser (for the CLI's import scan of the operator's own files).
 
 pub mod builtins;
+pub mod cjs;
 pub mod compat;
 pub mod error;
 pub mod loader;

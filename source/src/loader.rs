@@ -130,7 +130,7 @@ impl ModuleSource for DiskSource {
 }
 
 /// The imports a JavaScript or TypeScript module names: static ones, and dynamic `import()`s of
-/// a string literal. A module that does not parse, or nests deeper than the engine accepts
+/// a string literal; for CommonJS, its `require`s of a string literal. A module that does not parse, or nests deeper than the engine accepts
 /// ([`crate::nesting`]), names none (compiling it later reports the error with its position).
 ///
 /// The parse runs on a helper thread with a stack of [`crate::nesting::STACK_BYTES`], after the
@@ -142,6 +142,10 @@ pub fn imports_of(module: &Module) -> Vec<String> {
     let source_type = match module.kind {
         ModuleKind::Ts => SourceType::ts().with_module(true),
         ModuleKind::Js => SourceType::mjs(),
+        ModuleKind::Cjs => {
+            return std::str::from_utf8(&module.bytes)
+                .map_or_else(|_| Vec::new(), crate::cjs::requires)
+        }
         _ => return Vec::new(),
     };
     let Ok(text) = std::str::from_utf8(&module.bytes) else {
@@ -265,6 +269,18 @@ pub fn collect(
     let mut found: HashMap<String, Module> = HashMap::new();
     while let Some(module) = walk.next(source)? {
         for specifier in imports_of(&module) {
+            // A CommonJS `require` of a module that does not exist fails only when called.
+            if module.kind == crate::modules::ModuleKind::Cjs {
+                let target = crate::modules::resolve(&module.name, &specifier);
+                if target
+                    .map(|t| source.get(&t))
+                    .transpose()?
+                    .flatten()
+                    .is_none()
+                {
+                    continue;
+                }
+            }
             let target = crate::builtins::target(
                 &module.name,
                 &specifier,

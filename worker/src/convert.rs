@@ -59,6 +59,8 @@ pub fn module_kind(kind: stockade_ipc::ModuleKind) -> ModuleKind {
         stockade_ipc::ModuleKind::Text => ModuleKind::Text,
         stockade_ipc::ModuleKind::Json => ModuleKind::Json,
         stockade_ipc::ModuleKind::Data => ModuleKind::Data,
+        stockade_ipc::ModuleKind::Cjs => ModuleKind::Cjs,
+        stockade_ipc::ModuleKind::Wasm => ModuleKind::Wasm,
     }
 }
 

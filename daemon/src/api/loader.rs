@@ -67,6 +67,10 @@ struct TypedModule {
     json: Option<serde_json::Value>,
     /// Base64.
     data: Option<String>,
+    /// CommonJS source.
+    cjs: Option<String>,
+    /// Base64 of a WebAssembly binary.
+    wasm: Option<String>,
 }
 
 /// The calling tenant and its request body, parsed as JSON (`what` names it in errors).
@@ -92,11 +96,13 @@ pub(super) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes
 
 fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiError> {
     let bad = |m: String| ApiError::BadRequest(format!("module {name:?}: {m}"));
-    let ts_name = name.ends_with(".ts") || name.ends_with(".mts");
+    // A string is TypeScript when named .ts/.mts, CommonJS when named .cjs, else an ES module.
     let (kind, bytes) = match value {
         ModuleValue::Source(s) => (
-            if ts_name {
+            if name.ends_with(".ts") || name.ends_with(".mts") {
                 ModuleKind::Ts
+            } else if name.ends_with(".cjs") {
+                ModuleKind::Cjs
             } else {
                 ModuleKind::Js
             },
@@ -109,10 +115,19 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
                 t.text.is_some(),
                 t.json.is_some(),
                 t.data.is_some(),
+                t.cjs.is_some(),
+                t.wasm.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1 {
-                return Err(bad("give exactly one of js, ts, text, json, data".into()));
+                return Err(bad(
+                    "give exactly one of js, cjs, ts, text, json, data, wasm".into(),
+                ));
             }
+            let base64 = |field: &str, value: String| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .map_err(|e| bad(format!("{field} is not base64: {e}")))
+            };
             if let Some(js) = t.js {
                 (ModuleKind::Js, js.into_bytes())
             } else if let Some(ts) = t.ts {
@@ -121,12 +136,21 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
                 (ModuleKind::Text, text.into_bytes())
             } else if let Some(json) = t.json {
                 (ModuleKind::Json, json.to_string().into_bytes())
+            } else if let Some(cjs) = t.cjs {
+                (ModuleKind::Cjs, cjs.into_bytes())
+            } else if let Some(wasm) = t.wasm {
+                let bytes = base64("wasm", wasm)?;
+                if !bytes.starts_with(b"\0asm") {
+                    return Err(bad(
+                        "wasm is not a WebAssembly binary (no \\0asm header)".into()
+                    ));
+                }
+                (ModuleKind::Wasm, bytes)
             } else {
-                let data = t.data.unwrap_or_default();
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map_err(|e| bad(format!("data is not base64: {e}")))?;
-                (ModuleKind::Data, bytes)
+                (
+                    ModuleKind::Data,
+                    base64("data", t.data.unwrap_or_default())?,
+                )
             }
         }
     };
@@ -352,6 +376,7 @@ pub async fn delete(
     }
     def.deleted
         .store(true, std::sync::atomic::Ordering::Relaxed);
+    state.logs.forget(&id);
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())

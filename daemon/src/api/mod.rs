@@ -13,6 +13,7 @@ mod edge;
 mod error;
 mod fetch;
 mod loader;
+mod logs;
 mod outbound;
 mod prometheus;
 mod quota;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub egress: Arc<Egress>,
     /// Loaded worker definitions by hex id.
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
+    /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
+    pub logs: logs::LogRings,
     /// SHA-256 of each token → who it is (replaced whole by a reload).
     tokens: RwLock<HashMap<[u8; 32], Principal>>,
     /// Each tenant's quotas and usage.
@@ -115,6 +118,7 @@ impl AppState {
             workers: RwLock::new(HashMap::new()),
             metrics: Metrics::default(),
             connections,
+            logs: logs::LogRings::default(),
         }
     }
 
@@ -192,6 +196,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/workers/{id}",
             get(loader::describe).delete(loader::delete),
         )
+        .route("/v1/workers/{id}/logs", get(logs::logs))
         .route(
             "/v1/workers/{id}/fetch",
             any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),

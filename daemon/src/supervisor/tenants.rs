@@ -126,11 +126,12 @@ impl CodeFeatures {
         for m in modules {
             features.bundle_bytes += m.bytes.len() as u64;
             match m.kind {
-                ModuleKind::Js | ModuleKind::Ts => {
+                ModuleKind::Js | ModuleKind::Ts | ModuleKind::Cjs => {
                     features.web_assembly |= contains(&m.bytes, b"WebAssembly");
                     features.dynamic_import |= has_dynamic_import(&m.bytes);
                 }
                 ModuleKind::Data => features.web_assembly |= m.bytes.starts_with(b"\0asm"),
+                ModuleKind::Wasm => features.web_assembly = true,
                 ModuleKind::Text | ModuleKind::Json => {}
             }
         }
