@@ -222,7 +222,9 @@ impl Default for CordonSettings {
                 .min(MAX_MIN_PROCESSES),
             untrusted_min_processes: 1,
             large_bundle_bytes: stockade_cordon::signals::DEFAULT_LARGE_BUNDLE_BYTES,
-            quarantine_cpu_ms: 25,
+            // 25 until the prelude grew to 39 parts: a jitless isolate's start now costs ~22 ms of
+            // CPU, which 25 ms left no room for (see the README's Cordons paragraph).
+            quarantine_cpu_ms: 50,
             quarantine_wall_ms: 5_000,
             quarantine_memory_mb: 64,
             reevaluate_ms: 60_000,

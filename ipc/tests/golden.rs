@@ -426,7 +426,7 @@ fn enum_codes_are_pinned() {
     }
     assert_eq!(ErrorKind::Cancelled.code(), 15);
     let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(modules, [1, 2, 3, 4, 5]);
+    assert_eq!(modules, [1, 2, 3, 4, 5, 6, 7]);
     let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(levels, [1, 2, 3, 4]);
     let profiles: Vec<u8> = Profile::ALL.iter().map(|k| k.code()).collect();
