@@ -1,5 +1,6 @@
-// ---- encoding.js (part 5 of 39): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
-// The decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
+// ---- encoding.js (part 5 of 40): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
+// Other encodings than UTF-8 decode natively (encoding_rs, ops/src/encoding.rs) through `legacyDecodeChunk`.
+// The UTF-8 decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
 
 // Private byte arrays (a Blob's, a body's) only meet these: views and copies made from internal
@@ -178,20 +179,64 @@ defineGlobal("TextEncoder", TextEncoder);
 
 const UTF8_LABELS = ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"];
 
+// ---- Legacy encodings: decoded natively (ops/src/encoding.rs, encoding_rs) -----------------------
+const ENCODING_OP = { label: 0x0301, decode: 0x0302 };
+const DECODE_PIECE = 1 << 20;
+
+/** An op answer's 4-byte little-endian field as a number. */
+function fieldU32(b) {
+  return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+}
+
+/** The encoding `label` names, lower-case ("utf-8" for UTF-8's labels); a RangeError otherwise. */
+function encodingForLabel(label, what) {
+  const name = `${label}`.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
+  if (UTF8_LABELS.includes(name)) return "utf-8";
+  try {
+    return utf8Decode(callOp(ENCODING_OP.label, [utf8Encode(toUSVString(label))]));
+  } catch (e) {
+    if (e instanceof RangeError) throw new RangeError(`${what}: the encoding "${label}" is not supported`);
+    throw e;
+  }
+}
+
+/** Decodes `bytes` in legacy encoding `name` with the native decoder `handle` (0: a fresh one);
+ *  `stream` keeps the decoder. Returns [handle (0 unless kept), text]. A fatal error frees it. */
+function legacyDecodeChunk(name, fatal, handle, bytes, stream) {
+  const nameBytes = utf8Encode(name);
+  const total = typedArrayByteLength(bytes);
+  let text = "";
+  let off = 0;
+  do {
+    const end = off + DECODE_PIECE < total ? off + DECODE_PIECE : total;
+    const keep = stream || end < total ? 1 : 0;
+    const answer = unpackFields(callOp(ENCODING_OP.decode, [nameBytes, fatal ? 1 : 0, handle, bytesView(bytes, off, end), keep]));
+    handle = fieldU32(answer[0]);
+    const units = answer[1];
+    const n = typedArrayByteLength(units) >>> 1;
+    if (n > 0) text += unitsToString(new WordArray(typedArrayBuffer(units), typedArrayByteOffset(units), n), n);
+    off = end;
+  } while (off < total);
+  return [handle, text];
+}
+
+/** The spec's BOM handling applies to UTF-8 and UTF-16 only. */
+const bomEncoding = (name) => name === "utf-8" || name === "utf-16le" || name === "utf-16be";
+
 class TextDecoder {
   #fatal;
   #ignoreBOM;
+  #encoding = "utf-8";
   #state = newUtf8State();
+  #handle = 0; // the native decoder kept between streamed legacy chunks
   #bomSeen = false;
   constructor(label = "utf-8", options = undefined) {
-    const name = `${label}`.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
-    if (!UTF8_LABELS.includes(name)) {
-      throw new RangeError(`TextDecoder: the encoding "${label}" is not supported (only UTF-8 is)`);
-    }
+    const labelString = `${label}`;
     this.#fatal = !!dictGet(options, "fatal");
     this.#ignoreBOM = !!dictGet(options, "ignoreBOM");
+    this.#encoding = encodingForLabel(labelString, "TextDecoder");
   }
-  get encoding() { return "utf-8"; }
+  get encoding() { return this.#encoding; }
   get fatal() { return this.#fatal; }
   get ignoreBOM() { return this.#ignoreBOM; }
   decode(input = undefined, options = undefined) {
@@ -199,13 +244,21 @@ class TextDecoder {
     const stream = !!dictGet(options, "stream");
     let text;
     try {
-      text = utf8DecodeChunk(bytes, this.#state, this.#fatal, !stream);
+      if (this.#encoding === "utf-8") {
+        text = utf8DecodeChunk(bytes, this.#state, this.#fatal, !stream);
+      } else {
+        const handle = this.#handle;
+        this.#handle = 0;
+        const r = legacyDecodeChunk(this.#encoding, this.#fatal, handle, bytes, stream);
+        this.#handle = r[0];
+        text = r[1];
+      }
     } catch (e) {
       this.#state = newUtf8State();
       this.#bomSeen = false;
       throw e;
     }
-    if (!this.#ignoreBOM && !this.#bomSeen && text.length > 0) {
+    if (!this.#ignoreBOM && !this.#bomSeen && text.length > 0 && bomEncoding(this.#encoding)) {
       this.#bomSeen = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }

@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 39 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 40 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -8,7 +8,8 @@
  *   crypto (with crypto.subtle, SubtleCrypto, CryptoKey), DOMException, Event, CustomEvent, EventTarget (the global scope, `self`, and
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
- *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream), Blob, File,
+ *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
+ *   CompressionStream, DecompressionStream, Blob, File,
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
  *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
@@ -20,10 +21,10 @@
  *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
- *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 workers.js
- *     28 builtins.js 29 node-encodings.js 30 node-buffer.js 31 node-buffer-rw.js 32 node-events.js
- *     33 node-util.js 34 node-assert.js 35 node-path.js 36 node-process.js 37 node-hash.js
- *     38 node-crypto.js 39 prelude-end.js
+ *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
+ *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
+ *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
+ *     38 node-hash.js 39 node-crypto.js 40 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -69,7 +70,8 @@
  *   call(name: string, payload?: Uint8Array) -> Promise<Uint8Array>
  *       An asynchronous host call (fetch); see isolate/src/bridge/bridge.h.
  *   op(code: number, input: Uint8Array) -> Uint8Array
- *       A synchronous native operation (isolate/src/ops/mod.rs: WebCrypto today). `input` is a list
+ *       A synchronous native operation (ops/src/lib.rs: WebCrypto, compression, legacy text
+ *       encodings; some keep native state behind a handle, freed with op 0x0001). `input` is a list
  *       of fields (packFields below), at most 16 MiB. A failed op throws an Error with an own
  *       `kind` (1 TypeError, 2 RangeError, 3 NotSupportedError, 4 SyntaxError,
  *       5 InvalidAccessError, 6 DataError, 7 OperationError, 8 QuotaExceededError), which callOp

@@ -1,4 +1,4 @@
-// ---- streams-transform.js (part 20 of 39): TransformStream, TextEncoderStream, TextDecoderStream.
+// ---- streams-transform.js (part 20 of 40): TransformStream, TextEncoderStream, TextDecoderStream.
 // The encoding streams wrap the UTF-8 codec of encoding.js (same state machine as TextDecoder, so
 // chunk boundaries are exact). Same record/brand structure as the other stream files.
 
@@ -304,11 +304,11 @@ function TransformStreamDefaultSourcePullAlgorithm(stream) {
 }
 
 /** A TransformStream driven by internal algorithms (the encoding streams, Request/Response). */
-function CreateTransformStream(transformAlgorithm, flushAlgorithm) {
+function CreateTransformStream(transformAlgorithm, flushAlgorithm, cancelAlgorithm = resolvedUndefined) {
   const rec = newTransformObject();
   const startPromise = resolvedUndefined();
   InitializeTransformStream(rec, startPromise, 1, sizeOne, 0, sizeOne);
-  SetUpTransformStreamDefaultController(rec, newTransformController(), transformAlgorithm, flushAlgorithm, resolvedUndefined);
+  SetUpTransformStreamDefaultController(rec, newTransformController(), transformAlgorithm, flushAlgorithm, cancelAlgorithm);
   return rec;
 }
 
@@ -359,20 +359,29 @@ exposeInterface(TextEncoderStream, "TextEncoderStream");
 
 class TextDecoderStream {
   #t;
+  #encoding;
   #fatal;
   #ignoreBOM;
   constructor(label = "utf-8", options = undefined) {
-    const name = `${label}`.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
+    const labelString = `${label}`;
     const dict = toDictionary(options, "TextDecoderStream: options");
     const fatal = dict === undefined ? false : !!dict.fatal;
     const ignoreBOM = dict === undefined ? false : !!dict.ignoreBOM;
-    if (!UTF8_LABELS.includes(name)) {
-      throw new RangeError(`TextDecoderStream: the encoding "${label}" is not supported (only UTF-8 is)`);
-    }
+    const encoding = encodingForLabel(labelString, "TextDecoderStream");
+    this.#encoding = encoding;
     this.#fatal = fatal;
     this.#ignoreBOM = ignoreBOM;
     const state = newUtf8State();
-    let bomSeen = ignoreBOM;
+    let handle = 0; // a legacy encoding's native decoder (encoding.js)
+    let bomSeen = ignoreBOM || !bomEncoding(encoding);
+    const decode = (bytes, flush) => {
+      if (encoding === "utf-8") return utf8DecodeChunk(bytes, state, fatal, flush);
+      const h = handle;
+      handle = 0;
+      const r = legacyDecodeChunk(encoding, fatal, h, bytes, !flush);
+      handle = r[0];
+      return r[1];
+    };
     const emit = (text) => {
       if (!bomSeen && text.length > 0) {
         bomSeen = true;
@@ -385,22 +394,26 @@ class TextDecoderStream {
         if (!isArrayBuffer(chunk) && !ArrayBufferIsView(chunk)) {
           throw new TypeError("TextDecoderStream: chunks must be ArrayBuffers or ArrayBufferViews");
         }
-        emit(utf8DecodeChunk(bufferSourceBytes(chunk, "TextDecoderStream"), state, fatal, false));
+        emit(decode(bufferSourceBytes(chunk, "TextDecoderStream"), false));
       } catch (e) {
         return promiseRejectedWith(e);
       }
       return resolvedUndefined();
     }, () => {
       try {
-        emit(utf8DecodeChunk(new Uint8ArrayCtor(0), state, fatal, true));
+        emit(decode(new Uint8ArrayCtor(0), true));
       } catch (e) {
         return promiseRejectedWith(e);
       }
       return resolvedUndefined();
+    }, () => {
+      if (handle !== 0) callOp(NATIVE.free, [handle]);
+      handle = 0;
+      return resolvedUndefined();
     });
     this.#t = t;
   }
-  get encoding() { thisDecoderStream(this); return "utf-8"; }
+  get encoding() { thisDecoderStream(this); return this.#encoding; }
   get fatal() { thisDecoderStream(this); return this.#fatal; }
   get ignoreBOM() { thisDecoderStream(this); return this.#ignoreBOM; }
   get readable() { return thisDecoderStream(this).readable.pub; }

@@ -47,6 +47,11 @@ pub(crate) struct HostState {
     /// date and flags make available (see `stockade_source::builtins`).
     pub builtin_index: HashMap<String, i32>,
     pub features: stockade_source::Features,
+    /// The native objects ops keep between calls (compressors, streaming decoders), dropped with
+    /// the isolate. Behind an `Rc` so that an op holds its own reference, never one into this
+    /// struct, while it runs (an op may call back into JavaScript, which may reach other
+    /// callbacks).
+    pub ops: std::rc::Rc<ops::state::OpState>,
 }
 
 /// A host call made by a task, for the host's owner to forward.
@@ -87,6 +92,7 @@ impl HostState {
             module_index: HashMap::new(),
             builtin_index: HashMap::new(),
             features: stockade_source::Features::default(),
+            ops: std::rc::Rc::new(ops::state::OpState::new()),
         }
     }
 
@@ -334,10 +340,13 @@ unsafe extern "C" fn host_call(
 /// `stk_host.op`: runs native operation `code` (see [`crate::ops`]) on the call's input and writes
 /// its answer into memory the bridge allocates from the isolate's arena, or its error message
 /// into the call. Returns 0, an [`ops::ErrorKind`], or -1 when the isolate was terminated.
-unsafe extern "C" fn host_op(_ud: *mut c_void, code: u32, call: *mut ffi::StkOpCall) -> i32 {
-    if call.is_null() {
+unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCall) -> i32 {
+    if call.is_null() || ud.is_null() {
         return ops::ErrorKind::Operation as i32;
     }
+    // SAFETY: `ud` is the HostState this isolate was created with (see `callbacks`), alive for the
+    // isolate's lifetime; the shared borrow ends with this statement (the op holds its own `Rc`).
+    let state = unsafe { (*ud.cast::<HostState>()).ops.clone() };
     // SAFETY: the bridge passes a valid, exclusive stk_op_call for the duration of this call.
     let call = unsafe { &mut *call };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -354,7 +363,7 @@ unsafe extern "C" fn host_op(_ud: *mut c_void, code: u32, call: *mut ffi::StkOpC
         // SAFETY: `cancel` points to the isolate's std::atomic<uint32_t> (same size and alignment
         // as AtomicU32), alive for the isolate's lifetime; it is only ever accessed atomically.
         let cancel = unsafe { std::sync::atomic::AtomicU32::from_ptr(call.cancel.cast_mut()) };
-        ops::run(code, input, &ops::OpCtx::new(cancel))
+        ops::run(code, input, &ops::OpCtx::with_state(cancel, &state))
     }));
     let result = outcome.unwrap_or_else(|_| {
         Err(ops::OpError::operation(

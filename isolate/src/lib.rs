@@ -89,6 +89,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/fetch-outbound.js"),
+    include_str!("../js/compression.js"),
     include_str!("../js/workers.js"),
     include_str!("../js/builtins.js"),
     include_str!("../js/node-encodings.js"),

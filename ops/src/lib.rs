@@ -4,14 +4,19 @@
 //! An op is a pure function of its input bytes: an [`OpCode`] names it, its input is a list of
 //! fields ([`fields`]), its answer is bytes (or several fields) or a typed [`OpError`] the prelude
 //! turns into the web's exception (TypeError, RangeError or a DOMException by name). Families live
-//! in one module each (`crypto/`; TextDecoder legacy encodings, compression and HTMLRewriter are to
-//! come as `encoding`, `compression`, `rewriter`), and their codes in one range each of [`OpCode`].
+//! in one module each (`crypto/`, `compression/`, `encoding`), and their codes in one range each
+//! of [`OpCode`].
+//!
+//! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
+//! streaming legacy decoder) keep their object in the isolate's [`state::OpState`], behind a
+//! handle the prelude owns and frees (op `Free`); the table is capped and dropped with the isolate.
 //!
 //! Guarantees:
 //! - Bounded memory: an input over [`MAX_OP_INPUT`] bytes is refused before any work, an answer
 //!   over [`MAX_OP_OUTPUT`] is refused, and the answer is written straight into memory the bridge
 //!   takes from the isolate's ArrayBuffer arena, so it counts against the tenant's memory limit
-//!   (a refusal there is a RangeError). Nothing an op allocates outlives the call.
+//!   (a refusal there is a RangeError). Nothing an op allocates outlives the call, except the
+//!   objects kept in [`state::OpState`], which is capped in count and declared bytes.
 //! - Bounded time: an op runs inside a bridge entry on the isolate's thread, so its CPU time is
 //!   the request's (the watchdog reads that thread's CPU clock), but V8's termination cannot stop
 //!   native code. So every op either has a worst-case cost bounded by its caps (each family says
@@ -26,8 +31,11 @@
 //!
 //! Trusts: the RustCrypto crates for the algorithms (see `crypto/mod.rs`).
 
+pub mod compression;
 pub mod crypto;
+pub mod encoding;
 pub mod fields;
+pub mod state;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,10 +45,12 @@ pub const MAX_OP_INPUT: usize = 16 << 20;
 pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
 
 /// Every op, by family. The numbers are the contract with the prelude (`OP` in
-/// `js/crypto-keys.js`); a family owns one range of 0x100 codes.
+/// `js/crypto-keys.js`, `NATIVE` in `js/compression.js`); a family owns one range of 0x100 codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum OpCode {
+    // 0x00xx: the handle table (state.rs).
+    Free = 0x0001,
     // 0x01xx: WebCrypto (crypto/).
     Digest = 0x0101,
     HmacSign = 0x0102,
@@ -69,10 +79,19 @@ pub enum OpCode {
     RsaOaepDecrypt = 0x0154,
     KeyImport = 0x0160,
     KeyExport = 0x0161,
+    // 0x02xx: compression streams (compression/).
+    CompressNew = 0x0201,
+    CompressWrite = 0x0202,
+    DecompressNew = 0x0203,
+    DecompressWrite = 0x0204,
+    // 0x03xx: TextDecoder's legacy encodings (encoding.rs).
+    EncodingLabel = 0x0301,
+    Decode = 0x0302,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 27] = [
+    const ALL: [OpCode; 34] = [
+        OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
         OpCode::HmacVerify,
@@ -100,6 +119,12 @@ impl OpCode {
         OpCode::RsaOaepDecrypt,
         OpCode::KeyImport,
         OpCode::KeyExport,
+        OpCode::CompressNew,
+        OpCode::CompressWrite,
+        OpCode::DecompressNew,
+        OpCode::DecompressWrite,
+        OpCode::EncodingLabel,
+        OpCode::Decode,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {
@@ -157,14 +182,33 @@ impl OpError {
 
 pub type OpResult<T> = Result<T, OpError>;
 
-/// What an op may consult while it runs: whether its isolate has been terminated.
+/// What an op may consult while it runs: whether its isolate has been terminated, and the
+/// isolate's native objects.
 pub struct OpCtx<'a> {
     cancel: &'a AtomicU32,
+    state: Option<&'a state::OpState>,
 }
 
 impl<'a> OpCtx<'a> {
+    /// A context without native objects (stateful ops fail in it).
     pub fn new(cancel: &'a AtomicU32) -> Self {
-        OpCtx { cancel }
+        OpCtx {
+            cancel,
+            state: None,
+        }
+    }
+
+    pub fn with_state(cancel: &'a AtomicU32, state: &'a state::OpState) -> Self {
+        OpCtx {
+            cancel,
+            state: Some(state),
+        }
+    }
+
+    /// The isolate's native objects.
+    pub fn state(&self) -> OpResult<&'a state::OpState> {
+        self.state
+            .ok_or_else(|| OpError::operation("this op needs the isolate's native state"))
     }
 
     /// `Err(cancelled)` once the watchdog has terminated the isolate; ops call it between steps.
@@ -192,7 +236,14 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
     };
     ctx.check()?;
     let out = match (op as u32) >> 8 {
+        0x00 => {
+            let f = fields::Fields::parse(input)?;
+            ctx.state()?.free(f.u32(0)?)?;
+            Vec::new()
+        }
         0x01 => crypto::run(op, input, ctx)?,
+        0x02 => compression::run(op, input, ctx)?,
+        0x03 => encoding::run(op, input, ctx)?,
         _ => {
             return Err(OpError::not_supported(format!(
                 "unknown operation {code:#x}"

@@ -81,6 +81,26 @@ test("TextDecoder streaming: every split point gives Node's result", () => {
   }
 });
 
+test("TextDecoder legacy encodings: every split point and fatal mode give Node's result", () => {
+  const labels = ["shift_jis", "euc-jp", "iso-2022-jp", "gb18030", "big5", "euc-kr", "windows-1252", "koi8-r", "utf-16le", "utf-16be"];
+  for (const label of labels) {
+    for (let i = 0; i < 60; i++) {
+      const bytes = new Uint8Array(1 + rand(8)).map(() => (rand(2) ? 0x80 + rand(128) : rand(2) ? 0x1b : rand(128)));
+      const expected = new TextDecoder(label).decode(bytes);
+      assert.equal(new SandboxDecoder(label).decode(SU8.from(bytes)), expected, `${label} ${[...bytes]}`);
+      const nodeFatal = (() => { try { return new TextDecoder(label, { fatal: true }).decode(bytes); } catch (e) { return e.name; } })();
+      const mineFatal = (() => { try { return new SandboxDecoder(label, { fatal: true }).decode(SU8.from(bytes)); } catch (e) { return e.name; } })();
+      assert.equal(mineFatal, nodeFatal, `${label} fatal ${[...bytes]}`);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const d = new SandboxDecoder(label);
+        const text = d.decode(SU8.from(bytes.subarray(0, cut)), { stream: true }) + d.decode(SU8.from(bytes.subarray(cut)));
+        const n = new TextDecoder(label);
+        assert.equal(text, n.decode(bytes.subarray(0, cut), { stream: true }) + n.decode(bytes.subarray(cut)), `${label} ${[...bytes]} cut ${cut}`);
+      }
+    }
+  }
+});
+
 test("TextDecoder: BOM handling, labels, buffer sources, reuse after a fatal error", () => {
   const bom = [0xef, 0xbb, 0xbf];
   assert.equal(new SandboxDecoder().decode(SU8.from([...bom, 0x61])), "a");
@@ -94,7 +114,9 @@ test("TextDecoder: BOM handling, labels, buffer sources, reuse after a fatal err
   for (const label of ["utf8", " UTF-8\n", "unicode-1-1-utf-8", "x-unicode20utf8"]) {
     assert.equal(new SandboxDecoder(label).encoding, "utf-8");
   }
-  assert.throws(() => new SandboxDecoder("latin1"), realm.RangeError);
+  assert.equal(new SandboxDecoder("latin1").encoding, "windows-1252");
+  assert.throws(() => new SandboxDecoder("iso-2022-kr"), realm.RangeError, "the replacement encoding is refused");
+  assert.throws(() => new SandboxDecoder("no-such-encoding"), realm.RangeError);
   const buf = run("new Uint8Array([0x68, 0x69, 0x21]).buffer");
   assert.equal(new SandboxDecoder().decode(buf), "hi!");
   assert.equal(new SandboxDecoder().decode(run("new DataView(new Uint8Array([0x68, 0x69, 0x21]).buffer, 1)")), "i!");

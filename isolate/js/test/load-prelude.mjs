@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { randomFillSync } from "node:crypto";
 import vm from "node:vm";
 import v8 from "node:v8";
+import { fakeOps } from "./native-fake.mjs";
 
 // V8 13.6 (the engine's) ships ArrayBuffer.prototype.transfer; Node 20's V8 has it behind a flag.
 // Contexts created after this call get it, which the streams parts need.
@@ -16,7 +17,7 @@ export const PARTS = [
   "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
+  "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
   "node-crypto.js", "prelude-end.js",
 ];
@@ -87,12 +88,15 @@ export function loadPrelude(overrides = {}) {
     // A host without an egress gateway: every call is refused, as the real host refuses one it
     // cannot route.
     call(name) { return Promise.reject(new Error(`the host refused the call \`${name}\``)); },
-    // Native ops are Rust code (isolate/src/ops); the Node harness has none: every op fails as
-    // an OperationError would (crypto.subtle is tested in real isolates, isolate/tests/crypto.rs).
-    op() { throw Object.assign(new Error("no native ops in the Node harness"), { kind: 7 }); },
+    // Native ops are Rust code (ops/); the Node harness imitates the legacy encodings with Node's
+    // TextDecoder (native-fake.mjs); every other op fails as an OperationError would (crypto.subtle
+    // and the compression streams are tested in real isolates, isolate/tests/).
+    op(code, input) { return nativeOp(code, input); },
     ...overrides,
   };
   const context = newContext();
+  const RealmU8 = vm.runInContext("Uint8Array", context);
+  const nativeOp = fakeOps((u8) => { const r = new RealmU8(u8.length); r.set(u8); return r; });
   const host = installHost(context, impl);
   const exports = vm.runInContext(SOURCE, context, { filename: "prelude.js" });
   const run = (code) => vm.runInContext(code, context);

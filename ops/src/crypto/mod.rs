@@ -165,5 +165,6 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
         ),
         OpCode::KeyImport => keys::import(&f),
         OpCode::KeyExport => keys::export(&f),
+        _ => Err(OpError::not_supported("not a WebCrypto op")),
     }
 }

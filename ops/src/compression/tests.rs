@@ -1,0 +1,167 @@
+//! Round trips through the ops, interop with other compressors' output, and a bomb.
+
+use std::sync::atomic::AtomicU32;
+
+use super::*;
+use crate::state::OpState;
+use crate::ErrorKind;
+
+const GZIP_SAMPLE: [u8; 35] = [
+    31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 75, 173, 40, 72, 77, 46, 73, 77, 81, 200, 47, 45, 41, 40, 45,
+    1, 0, 176, 1, 57, 179, 15, 0, 0, 0,
+];
+const ZLIB_SAMPLE: [u8; 23] = [
+    120, 156, 75, 173, 40, 72, 77, 46, 73, 77, 81, 200, 47, 45, 41, 40, 45, 1, 0, 48, 173, 6, 36,
+];
+
+fn op(ctx: &OpCtx<'_>, code: OpCode, parts: &[&[u8]]) -> OpResult<Vec<u8>> {
+    crate::run(code as u32, &fields::encode(parts), ctx)
+}
+
+fn new(ctx: &OpCtx<'_>, code: OpCode, format: Format) -> u32 {
+    let out = op(ctx, code, &[&(format as u32).to_le_bytes()]).expect("new");
+    u32::from_le_bytes(out.try_into().expect("4 bytes"))
+}
+
+/// Feeds `chunks` through handle `h` as the prelude does; returns the output, or the error.
+fn pump(
+    ctx: &OpCtx<'_>,
+    code: OpCode,
+    h: u32,
+    chunks: &[&[u8]],
+    max_out: usize,
+) -> OpResult<Vec<u8>> {
+    let mut all = Vec::new();
+    let n = chunks.len();
+    for (k, chunk) in chunks.iter().enumerate() {
+        let finish = u32::from(k + 1 == n);
+        let mut rest: &[u8] = chunk;
+        loop {
+            let out = op(ctx, code, &[&h.to_le_bytes(), rest, &finish.to_le_bytes()])?;
+            let f = Fields::parse(&out)?;
+            let consumed = f.u32(0)? as usize;
+            let flags = f.u32(1)?;
+            let bytes = f.bytes(2)?;
+            assert!(bytes.len() <= MAX_CALL_OUTPUT + 18, "one answer is bounded");
+            if all.len() + bytes.len() > max_out {
+                return Err(OpError::new(
+                    ErrorKind::RangeError,
+                    "output over the test's limit",
+                ));
+            }
+            all.extend_from_slice(bytes);
+            rest = &rest[consumed..];
+            if flags & MORE == 0 && rest.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(all)
+}
+
+fn text(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b"the quick brown fox "[i % 20] ^ (i / 977) as u8)
+        .collect()
+}
+
+#[test]
+fn round_trips_in_every_format_and_split() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    let data = text(3 << 20);
+    for format in [Format::Deflate, Format::DeflateRaw, Format::Gzip] {
+        let c = new(&ctx, OpCode::CompressNew, format);
+        let pieces: Vec<&[u8]> = data.chunks(700_001).collect();
+        let packed = pump(&ctx, OpCode::CompressWrite, c, &pieces, usize::MAX).expect("compress");
+        assert!(packed.len() < data.len() / 2);
+        if format == Format::Deflate {
+            let plain = miniz_oxide::inflate::decompress_to_vec_zlib(&packed).expect("zlib");
+            assert_eq!(plain, data);
+        }
+        for split in [1, 7, 4096] {
+            let d = new(&ctx, OpCode::DecompressNew, format);
+            let pieces: Vec<&[u8]> = packed.chunks(packed.len() / split + 1).collect();
+            let plain =
+                pump(&ctx, OpCode::DecompressWrite, d, &pieces, usize::MAX).expect("decompress");
+            assert_eq!(plain.len(), data.len());
+            assert!(plain == data, "{format:?} split {split}");
+            op(&ctx, OpCode::Free, &[&d.to_le_bytes()]).expect("free");
+        }
+        op(&ctx, OpCode::Free, &[&c.to_le_bytes()]).expect("free");
+    }
+    assert_eq!(st.usage(), (0, 0));
+}
+
+#[test]
+fn other_compressors_output_and_corruption() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    for (format, sample) in [
+        (Format::Gzip, &GZIP_SAMPLE[..]),
+        (Format::Deflate, &ZLIB_SAMPLE[..]),
+    ] {
+        let d = new(&ctx, OpCode::DecompressNew, format);
+        let out = pump(&ctx, OpCode::DecompressWrite, d, &[sample], 1 << 20).expect("sample");
+        assert_eq!(out, b"expected output");
+        // Truncated, padded, a flipped checksum byte: all TypeErrors.
+        let mut padded = sample.to_vec();
+        padded.push(0);
+        let mut flipped = sample.to_vec();
+        let last = flipped.len() - 5;
+        flipped[last] ^= 1;
+        for bad in [&sample[..sample.len() - 1], &padded[..], &flipped[..]] {
+            let d = new(&ctx, OpCode::DecompressNew, format);
+            let e = pump(&ctx, OpCode::DecompressWrite, d, &[bad], 1 << 20).expect_err("bad");
+            assert_eq!(e.kind, ErrorKind::TypeError, "{format:?} {bad:?}");
+        }
+    }
+}
+
+#[test]
+fn a_bomb_is_bounded_per_call_and_stops_at_the_callers_limit() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    // 256 MiB of zeros, gzipped in 1 MiB steps: about 256 KiB.
+    let c = new(&ctx, OpCode::CompressNew, Format::Gzip);
+    let zeros = vec![0u8; 1 << 20];
+    let chunks: Vec<&[u8]> = std::iter::repeat_n(&zeros[..], 256).collect();
+    let bomb = pump(&ctx, OpCode::CompressWrite, c, &chunks, usize::MAX).expect("bomb");
+    assert!(bomb.len() < 400 << 10, "{}", bomb.len());
+    let d = new(&ctx, OpCode::DecompressNew, Format::Gzip);
+    let e = pump(&ctx, OpCode::DecompressWrite, d, &[&bomb], 64 << 20).expect_err("limit");
+    assert_eq!(e.kind, ErrorKind::RangeError);
+    // Unbounded by the caller, it inflates in full, one capped answer at a time.
+    let d = new(&ctx, OpCode::DecompressNew, Format::Gzip);
+    let all = pump(&ctx, OpCode::DecompressWrite, d, &[&bomb], usize::MAX).expect("all");
+    assert_eq!(all.len(), 256 << 20);
+}
+
+#[test]
+fn handles_are_typed_and_capped() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    let c = new(&ctx, OpCode::CompressNew, Format::Gzip);
+    let e = op(
+        &ctx,
+        OpCode::DecompressWrite,
+        &[&c.to_le_bytes(), b"", &[0; 4]],
+    )
+    .expect_err("a compressor is no decompressor");
+    assert_eq!(e.kind, ErrorKind::TypeError);
+    let mut n = 1;
+    let e = loop {
+        match op(&ctx, OpCode::CompressNew, &[&0u32.to_le_bytes()]) {
+            Ok(_) => n += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(n, crate::state::MAX_STATE_BYTES / deflate::COST);
+    let e = op(&ctx, OpCode::CompressNew, &[&9u32.to_le_bytes()]).expect_err("format");
+    assert_eq!(e.kind, ErrorKind::TypeError);
+}
