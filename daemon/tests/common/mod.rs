@@ -236,10 +236,16 @@ pub fn client() -> reqwest::blocking::Client {
 /// POST /v1/workers with one TypeScript module; returns the id.
 pub fn load(d: &impl Target, token: &str, main: &str) -> String {
     let body = serde_json::json!({ "mainModule": "main.ts", "modules": { "main.ts": main } });
+    load_code(d, token, &body)
+}
+
+/// POST /v1/workers with a whole WorkerCode `body`; returns the id.
+#[allow(dead_code)] // not every test binary creates workers this way
+pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> String {
     let r = client()
         .post(format!("{}/v1/workers", d.base()))
         .bearer_auth(token)
-        .json(&body)
+        .json(body)
         .send()
         .expect("load");
     assert_eq!(r.status().as_u16(), 201);
