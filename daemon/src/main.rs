@@ -13,6 +13,8 @@ mod egress;
 mod run;
 mod run_jailed;
 mod serve;
+mod storage;
+mod store;
 mod supervisor;
 mod worker;
 

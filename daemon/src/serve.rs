@@ -8,6 +8,8 @@ use std::sync::Arc;
 use crate::api::{router, AppState};
 use crate::config::Config;
 use crate::egress::Egress;
+use crate::storage::Storage;
+use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
 #[derive(clap::Args, Debug)]
@@ -72,9 +74,16 @@ async fn serve(config: Config) -> Result<(), String> {
     if spawn.test_hooks {
         eprintln!("stockade: WARNING: test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
     }
+    let store = Store::open(&config.store_settings())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("stockade: store: {}", store.backend_name());
     let egress = Arc::new(Egress::new(&config)?);
+    load_secrets(&store, &egress).await?;
     let mut host_calls = HostCalls::standard();
     egress.register(&mut host_calls);
+    let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+    Storage::new(store.clone(), tenants).register(&mut host_calls);
     let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -84,7 +93,7 @@ async fn serve(config: Config) -> Result<(), String> {
         "stockade: listening on http://{local} with {} warm worker processes",
         config.workers
     );
-    let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress)));
+    let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress), store));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     let app = router(Arc::clone(&state));
     axum::serve(listener, app)
@@ -93,6 +102,27 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     eprintln!("stockade: drained; stopping workers");
     drop(state);
+    Ok(())
+}
+
+/// Hands the secrets set through the API (sealed in the store) to the egress gateway; those of
+/// tenants no longer configured stay stored, unused.
+async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
+    let all = store
+        .tx(crate::store::secrets::all)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (tenant, name, sealed) in all {
+        let value = store
+            .sealer
+            .open(&tenant, &name, &sealed)
+            .map_err(|e| format!("{e} (is [store] secret_key_file the key it was sealed with?)"))?;
+        let value = String::from_utf8(value).map_err(|_| format!("secret {name} is not text"))?;
+        match egress.set_secret(&tenant, &name, value) {
+            Ok(()) | Err(crate::egress::SecretError::NoTenant) => {}
+            Err(e) => eprintln!("stockade: stored secret {name} of {tenant}: {e}"),
+        }
+    }
     Ok(())
 }
 

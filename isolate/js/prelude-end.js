@@ -11,5 +11,8 @@ return ObjectFreeze({
   inspect(value) {
     return inspect(value);
   },
+  makeEnv(raw) {
+    return makeEnv(raw);
+  },
 });
 })();

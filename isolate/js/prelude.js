@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 18 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 19 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -16,7 +16,7 @@
  *      1 prelude.js    2 inspect.js    3 console.js    4 timers.js   5 encoding.js   6 url-host.js
  *      7 url-parser.js 8 url.js        9 clone.js     10 streams-core.js      11 streams-readable.js
  *     12 streams-byte.js   13 streams-pipe.js   14 streams-writable.js   15 streams-transform.js
- *     16 fetch-body.js     17 fetch.js          18 prelude-end.js
+ *     16 fetch-body.js     17 fetch.js          18 bindings.js       19 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -90,6 +90,10 @@
  *       check natively that what `read` resolves with is a Uint8Array or null.
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
+ *   makeEnv(raw: object | null) -> object
+ *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
+ *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
+ *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
  *
  * LIMITS (deliberate): no Blob/FormData/AbortSignal (WritableStreamDefaultController.signal is a
  * minimal stand-in; pipeTo accepts any object shaped like an AbortSignal), streams are not

@@ -142,7 +142,8 @@ async function invokeFetch(ns, payload, body, task) {
     waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
-  const response = await handler.fetch(request, req.env || {}, ctx);
+  // Plain env values as given; binding objects become capabilities (bindings.js).
+  const response = await handler.fetch(request, web.makeEnv(req.env), ctx);
   const [status, , headers, out] = web.readResponse(response);
   const pairs = [];
   for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);

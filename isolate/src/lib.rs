@@ -74,6 +74,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/streams-transform.js"),
     include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
+    include_str!("../js/bindings.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

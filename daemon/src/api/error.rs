@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stockade_ipc::{ErrorKind, ErrorReply};
 
+use crate::store::StoreError;
 use crate::supervisor::JobError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,19 @@ pub enum ApiError {
     Worker(#[from] JobError),
     #[error("{}", .0.message)]
     Script(ErrorReply, Vec<serde_json::Value>),
+    /// What the tenant asked of the store was refused (`NotFound`, `Invalid`, `Quota`,
+    /// `Conflict`), or the store failed (the details go to the operator's stderr only).
+    #[error("{}", if .0.is_tenants() { .0.to_string() } else { "the store failed".to_string() })]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        if !e.is_tenants() {
+            eprintln!("stockade: store: {e}");
+        }
+        ApiError::Store(e)
+    }
 }
 
 pub fn error_code(kind: ErrorKind) -> &'static str {
@@ -59,6 +73,13 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ApiError::Worker(JobError::Unencodable(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Store(e) => match e {
+                StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                StoreError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+                StoreError::Quota(_) => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+                StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
+            },
             ApiError::Script(reply, _) => {
                 let status = match reply.kind {
                     ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

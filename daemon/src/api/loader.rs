@@ -4,6 +4,11 @@
 //! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
 //! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
 //!
+//! Definitions are durable: `create` answers only once the definition is in the store, and a
+//! worker not in memory (after a restart, or made by another daemon sharing the store) is read
+//! back from it on first use. `env` takes any JSON values; an object with a `binding` key is a
+//! capability (`supervisor::bindings`), checked here.
+//!
 //! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
 //! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
 //! handler (one of the same tenant's workers, which must exist when this one is created). As the
@@ -26,7 +31,8 @@ use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 use super::error::ApiError;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
-use crate::supervisor::{CodeFeatures, Outbound, WorkerDef};
+use crate::store::workers;
+use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -148,7 +154,7 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
     }
     for (k, v) in &def.env {
         field(k.as_bytes());
-        field(v.as_bytes());
+        field(v.to_string().as_bytes());
     }
     let l = &def.limits;
     for v in [
@@ -216,12 +222,8 @@ pub async fn create(
     let mut env = Vec::with_capacity(code.env.len());
     let mut env_total = 0usize;
     for (k, v) in code.env {
-        let serde_json::Value::String(v) = v else {
-            return Err(ApiError::BadRequest(format!(
-                "env.{k}: only string values are supported"
-            )));
-        };
-        env_total += k.len() + v.len();
+        // Any JSON value; it crosses to the worker as JSON text.
+        env_total += k.len() + v.to_string().len();
         if env_total > limits.max_env_bytes.min(wire::MAX_ENV_TOTAL)
             || env.len() >= wire::MAX_ENV_VARS
             || k.len() > wire::MAX_ENV_NAME_LEN
@@ -233,13 +235,15 @@ pub async fn create(
         }
         env.push((k, v));
     }
-    let outbound = outbound::resolve(&state, &tenant, code.global_outbound)?;
+    let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    let outbound = outbound::resolve(&state, &tenant, code.global_outbound).await?;
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
         main_module,
         modules,
         env,
+        bindings: Arc::new(bindings),
         limits: request_limits(&code.limits, limits)?,
         compatibility_date: code.compatibility_date.clone(),
         features: CodeFeatures::default(),
@@ -248,8 +252,17 @@ pub async fn create(
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def, &code.compatibility_date);
     let id = hex(&def.id);
+    let def = Arc::new(def);
+    // Stored before the answer: an acknowledged worker id survives a restart.
+    let stored = Arc::clone(&def);
+    let key = id.clone();
+    state
+        .store
+        .tx(move |tx| workers::put(tx, &key, &stored))
+        .await
+        .map_err(ApiError::from)?;
     if let Ok(mut workers) = state.workers.write() {
-        workers.entry(id.clone()).or_insert_with(|| Arc::new(def));
+        workers.entry(id.clone()).or_insert(def);
     }
     refresh_code_features(&state, &tenant);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
@@ -271,15 +284,38 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
     state.pool.set_code_features(tenant, features);
 }
 
-pub(super) fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
-    let workers = state
-        .workers
-        .read()
-        .map_err(|_| ApiError::NotFound("no such worker"))?;
-    match workers.get(id) {
-        Some(def) if def.tenant == tenant => Ok(Arc::clone(def)),
-        _ => Err(ApiError::NotFound("no such worker")),
+/// `tenant`'s worker `id`: from memory, else from the store (after a restart, or created by
+/// another daemon sharing the store), then kept in memory.
+pub(super) async fn find(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Arc<WorkerDef>, ApiError> {
+    const MISSING: ApiError = ApiError::NotFound("no such worker");
+    let cached = state.workers.read().map_err(|_| MISSING)?.get(id).cloned();
+    if let Some(def) = cached {
+        return if def.tenant == tenant {
+            Ok(def)
+        } else {
+            Err(MISSING)
+        };
     }
+    if workers::parse_id(id).is_none() {
+        return Err(MISSING);
+    }
+    let (who, key) = (tenant.to_owned(), id.to_owned());
+    let stored = state
+        .store
+        .tx(move |tx| workers::get(tx, &who, &key))
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(MISSING)?;
+    let def = Arc::new(stored);
+    if let Ok(mut workers) = state.workers.write() {
+        workers.entry(id.to_owned()).or_insert(Arc::clone(&def));
+    }
+    refresh_code_features(state, tenant);
+    Ok(def)
 }
 
 pub async fn describe(
@@ -288,7 +324,7 @@ pub async fn describe(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    let def = find(&state, &tenant, &id)?;
+    let def = find(&state, &tenant, &id).await?;
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
     Ok(Json(serde_json::json!({
         "id": id,
@@ -307,7 +343,13 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    let def = find(&state, &tenant, &id)?;
+    let def = find(&state, &tenant, &id).await?;
+    let (who, key) = (tenant.clone(), id.clone());
+    state
+        .store
+        .tx(move |tx| workers::delete(tx, &who, &key))
+        .await
+        .map_err(ApiError::from)?;
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }

@@ -1,5 +1,5 @@
-//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, and the admin
-//! view.
+//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, workspaces, and
+//! the admin view.
 //!
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
 //! one; on the data plane it may come as `X-Stockade-Token` instead, see `fetch`); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
@@ -14,6 +14,7 @@ mod outbound;
 mod run;
 mod secrets;
 mod tenants;
+mod workspaces;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::egress::Egress;
+use crate::store::Store;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
 pub use outbound::outbound_dispatch;
@@ -36,8 +38,10 @@ pub struct AppState {
     pub pool: Pool,
     /// Outbound network: tenants' secrets and the egress audit.
     pub egress: Arc<Egress>,
-    /// Loaded worker definitions by hex id.
+    /// Worker definitions by hex id, as far as this daemon has met them (the store has all).
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
+    /// Durable state: worker definitions, secrets, key-value data, workspaces.
+    pub store: Store,
     /// SHA-256 of each token → who it is.
     tokens: HashMap<[u8; 32], Principal>,
 }
@@ -53,7 +57,7 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl AppState {
-    pub fn new(config: Config, pool: Pool, egress: Arc<Egress>) -> AppState {
+    pub fn new(config: Config, pool: Pool, egress: Arc<Egress>, store: Store) -> AppState {
         let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
         for t in &config.tenants {
             tokens.insert(
@@ -78,6 +82,7 @@ impl AppState {
             pool,
             egress,
             workers: RwLock::new(HashMap::new()),
+            store,
             tokens,
         }
     }
@@ -161,6 +166,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             put(secrets::set)
                 .delete(secrets::delete)
                 .layer(DefaultBodyLimit::max(16 << 10)),
+        )
+        .route("/v1/workspaces/{name}/files", get(workspaces::files))
+        .route(
+            "/v1/workspaces/{name}/files/{*path}",
+            get(workspaces::read)
+                .put(workspaces::write)
+                .delete(workspaces::delete)
+                .layer(DefaultBodyLimit::max(
+                    crate::store::workspace::MAX_FILE_BYTES,
+                )),
+        )
+        .route(
+            "/v1/workspaces/{name}/search",
+            post(workspaces::search).layer(DefaultBodyLimit::max(64 << 10)),
         )
         .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))

@@ -13,7 +13,8 @@ v8.setFlagsFromString("--harmony-rab-gsab-transfer");
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
   "url-parser.js", "url.js", "clone.js", "streams-core.js", "streams-readable.js", "streams-byte.js",
-  "streams-pipe.js", "streams-writable.js", "streams-transform.js", "fetch-body.js", "fetch.js", "prelude-end.js",
+  "streams-pipe.js", "streams-writable.js", "streams-transform.js", "fetch-body.js", "fetch.js", "bindings.js",
+  "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
