@@ -31,7 +31,7 @@ async fn sqlite_backend(tag: &str) -> Arc<dyn Backend> {
 }
 
 /// A PostgreSQL backend in a fresh schema, or `None` when no server is configured (outside CI).
-async fn postgres_backend(tag: &str) -> Option<Arc<dyn Backend>> {
+async fn postgres_backend(tag: &str) -> Option<(Arc<dyn Backend>, String)> {
     let Ok(url) = std::env::var("STOCKADE_TEST_PG_URL") else {
         assert!(
             std::env::var("CI").map_or(true, |v| v != "true"),
@@ -51,11 +51,25 @@ async fn postgres_backend(tag: &str) -> Option<Arc<dyn Backend>> {
         .expect("create schema");
     let sep = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
-    Some(Arc::new(
+    let backend: Arc<dyn Backend> = Arc::new(
         postgres::Postgres::connect(&url)
             .await
             .expect("open postgres"),
-    ))
+    );
+    Some((backend, schema))
+}
+
+/// Drops a schema `postgres_backend` made.
+async fn drop_schema(schema: &str) {
+    let url = std::env::var("STOCKADE_TEST_PG_URL").expect("url");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop schema");
 }
 
 async fn store(backend: Arc<dyn Backend>) -> Store {
@@ -278,6 +292,42 @@ async fn kv_behaves(s: &Store) {
         .expect("get")
         .expect("theirs");
     assert_eq!(theirs.value, b"other tenant");
+    // Size limits: the largest value and key fit, one byte more does not; metadata likewise.
+    let key = "k".repeat(kv::MAX_KEY_BYTES);
+    s.tx(move |tx| {
+        kv::put(
+            tx,
+            "t-a",
+            "big",
+            &key,
+            vec![7; kv::MAX_VALUE_BYTES],
+            None,
+            0,
+        )
+    })
+    .await
+    .expect("the largest value");
+    let e = s
+        .tx(move |tx| {
+            kv::put(
+                tx,
+                "t-a",
+                "big",
+                "v",
+                vec![7; kv::MAX_VALUE_BYTES + 1],
+                None,
+                0,
+            )
+        })
+        .await
+        .expect_err("too big");
+    assert!(matches!(e, StoreError::Invalid(_)));
+    let meta = format!("\"{}\"", "m".repeat(kv::MAX_METADATA_BYTES - 1));
+    let e = s
+        .tx(move |tx| kv::put(tx, "t-a", "big", "m", vec![], Some(meta), 0))
+        .await
+        .expect_err("metadata too big");
+    assert!(matches!(e, StoreError::Invalid(_)));
     let long = "k".repeat(kv::MAX_KEY_BYTES + 1);
     let e = s
         .tx(move |tx| kv::put(tx, "t-a", "ns", &long, vec![], None, 0))
@@ -498,12 +548,14 @@ async fn sqlite_passes_the_store_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_store_suite() {
-    let Some(backend) = postgres_backend("mig").await else {
+    let Some((backend, mig)) = postgres_backend("mig").await else {
         return;
     };
     migrations_are_versioned(backend).await;
-    let Some(backend) = postgres_backend("suite").await else {
+    let Some((backend, schema)) = postgres_backend("suite").await else {
         return;
     };
     suite(backend).await;
+    drop_schema(&mig).await;
+    drop_schema(&schema).await;
 }
