@@ -124,6 +124,11 @@ fn acknowledged_writes_survive_kill_9_and_worker_ids_keep_working() {
     kv_writer.join().expect("kv writer");
     let files = files.lock().expect("lock").clone();
     let keys = keys.lock().expect("lock").clone();
+    eprintln!(
+        "acknowledged before the kill: {} files, {} keys",
+        files.len(),
+        keys.len()
+    );
     assert!(
         files.len() > 20 && keys.len() > 20,
         "writes were in flight: {} files, {} keys",
@@ -171,6 +176,10 @@ fn acknowledged_writes_survive_kill_9_and_worker_ids_keep_working() {
     }
     let (status, describe) = get_json(&d, Some(&t), &format!("/v1/workers/{id}"));
     assert_eq!(status, 200, "{describe}");
+    assert_eq!(
+        describe["bindings"],
+        json!({ "KV": { "binding": "kv", "namespace": "durable" } })
+    );
     let (status, names) = get_json(&d, Some(&t), "/v1/tenants/t0/secrets");
     assert_eq!(status, 200);
     assert_eq!(

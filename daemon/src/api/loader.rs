@@ -326,12 +326,19 @@ pub async fn describe(
     let tenant = state.tenant(&headers)?;
     let def = find(&state, &tenant, &id).await?;
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
+    let bindings: serde_json::Map<String, serde_json::Value> = def
+        .env
+        .iter()
+        .filter(|(k, _)| def.bindings.contains_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Json(serde_json::json!({
         "id": id,
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
         "globalOutbound": outbound::describe(&def.outbound),
+        "bindings": bindings,
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
     .into_response())

@@ -49,9 +49,20 @@ impl Sealer {
     pub fn from_key_file(path: &Path, generate: bool) -> Result<Sealer, StoreError> {
         let bad = |e: String| StoreError::Open(format!("secret key file {}: {e}", path.display()));
         match std::fs::read(path) {
-            Ok(bytes) => parse_key(&bytes)
-                .map(Sealer::new)
-                .ok_or_else(|| bad("want 32 bytes or 64 hex digits".into())),
+            Ok(bytes) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                if mode & 0o077 != 0 {
+                    eprintln!(
+                        "stockade: WARNING: the secret key file {} is readable by others (mode {:o})",
+                        path.display(),
+                        mode & 0o777
+                    );
+                }
+                parse_key(&bytes)
+                    .map(Sealer::new)
+                    .ok_or_else(|| bad("want 32 bytes or 64 hex digits".into()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && generate => {
                 use std::os::unix::fs::OpenOptionsExt;
                 let mut key = [0u8; 32];
