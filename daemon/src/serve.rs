@@ -84,6 +84,7 @@ async fn serve(config: Config) -> Result<(), String> {
     egress.register(&mut host_calls);
     let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
     Storage::new(store.clone(), tenants).register(&mut host_calls);
+    sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -124,6 +125,20 @@ async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Every minute, deletes the key-value entries that have expired (reads never return them).
+fn sweep_expired_keys(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let now = crate::store::now_ms();
+            if let Err(e) = store.tx(move |tx| crate::store::kv::sweep(tx, now)).await {
+                eprintln!("stockade: store: sweeping expired keys: {e}");
+            }
+        }
+    });
 }
 
 /// Test-only worker hooks (`worker::test_hooks`): debug builds only, and only when the

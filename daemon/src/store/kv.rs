@@ -4,7 +4,7 @@
 //!
 //! Guarantees: every operation is confined to one (tenant, namespace): no key, prefix or cursor
 //! reaches another's rows (they are bound parameters of an equality on both columns); an
-//! expired entry is never returned (it is as good as deleted and is removed when met); `list`
+//! expired entry is never returned (it is as good as deleted; [`sweep`] removes them); `list`
 //! is in key order (bytewise: UTF-8 order is code point order) and resumes strictly after its
 //! cursor. Limits are checked here, whoever the caller. Trusts: the tenant and namespace its
 //! caller resolved (the supervisor, from the stored worker definition).
@@ -163,8 +163,7 @@ fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-/// Up to `limit` keys starting with `prefix`, after `cursor`, live at `now_ms`; expired entries
-/// met on the way are deleted.
+/// Up to `limit` keys starting with `prefix`, after `cursor`, live at `now_ms`.
 pub fn list(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -185,15 +184,11 @@ pub fn list(
         _ => String::new(),
     };
     let end = prefix_end(prefix).unwrap_or_default();
-    tx.exec(
-        "DELETE FROM kv WHERE tenant = ?1 AND namespace = ?2 AND expires_ms <> 0 \
-         AND expires_ms <= ?3",
-        &[tenant.into(), ns.into(), now_ms.into()],
-    )?;
     let rows = tx.query(
         "SELECT key, metadata, expires_ms FROM kv \
          WHERE tenant = ?1 AND namespace = ?2 AND key >= ?3 AND key > ?4 \
-         AND (?5 = '' OR key < ?5) ORDER BY key LIMIT ?6",
+         AND (?5 = '' OR key < ?5) AND (expires_ms = 0 OR expires_ms > ?7) \
+         ORDER BY key LIMIT ?6",
         &[
             tenant.into(),
             ns.into(),
@@ -201,6 +196,7 @@ pub fn list(
             start.into(),
             end.into(),
             (limit + 1).into(),
+            now_ms.into(),
         ],
     )?;
     let mut keys = Vec::with_capacity(rows.len());
@@ -215,6 +211,14 @@ pub fn list(
     keys.truncate(limit as usize);
     let cursor = more.then(|| keys.last().map(|k| k.name.clone())).flatten();
     Ok(Page { keys, cursor })
+}
+
+/// Deletes every entry expired at `now_ms` (all tenants); how many.
+pub fn sweep(tx: &mut dyn Tx, now_ms: i64) -> Result<u64, StoreError> {
+    tx.exec(
+        "DELETE FROM kv WHERE expires_ms <> 0 AND expires_ms <= ?1",
+        &[now_ms.into()],
+    )
 }
 
 #[cfg(test)]

@@ -278,6 +278,11 @@ async fn kv_behaves(s: &Store) {
         ["a/1", "a/2", "a/3", "b", "meta", "é"],
         "bytewise order, expired gone"
     );
+    let swept = s
+        .tx(move |tx| kv::sweep(tx, now + 10_000))
+        .await
+        .expect("sweep");
+    assert_eq!(swept, 1, "the expired entry, nothing else");
     s.tx(|tx| kv::delete(tx, "t-a", "ns", "b"))
         .await
         .expect("del");
