@@ -500,3 +500,26 @@ fn concurrent_writers_from_several_isolates_share_one_workspace_within_its_quota
         "the quota, not a failure, stopped the writers: {ok}"
     );
 }
+
+#[test]
+fn the_largest_file_and_value_cross_a_binding_and_one_byte_more_is_refused() {
+    let d = Daemon::start("large", 1, 1, "[limits]\ncpu_ms = 2000\n");
+    let t = tenant_token(0);
+    let code = "export default { async fetch(req, env) {
+      const max = 15 * 1024 * 1024, err = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name; } };
+      await env.WS.writeFile('big.bin', new Uint8Array(max).fill(7));
+      await env.KV.put('big', new Uint8Array(max).fill(9));
+      const file = await env.WS.readFile('big.bin', 'bytes');
+      const value = new Uint8Array(await env.KV.get('big', 'arrayBuffer'));
+      return Response.json([file.length, file[max - 1], value.length, value[max - 1],
+        await err(() => env.WS.writeFile('bigger.bin', new Uint8Array(max + 1))),
+        await err(() => env.KV.put('bigger', new Uint8Array(max + 1)))]);
+    } };";
+    let env = json!({ "WS": { "binding": "workspace", "name": "large" }, "KV": { "binding": "kv", "namespace": "large" } });
+    let id = load_env(&d, &t, code, env);
+    let max = 15 << 20;
+    assert_eq!(
+        call(&d, &t, &id, ""),
+        json!([max, 7, max, 9, "TypeError", "TypeError"])
+    );
+}

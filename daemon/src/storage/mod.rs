@@ -25,8 +25,8 @@ use crate::store::{Store, StoreError};
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::{CallContext, HostCalls};
 
-/// Largest request head, bytes.
-const MAX_HEAD_LEN: usize = 64 << 10;
+/// Largest request head, bytes (a `replace` carries its search and replacement texts in it).
+const MAX_HEAD_LEN: usize = 1 << 20;
 
 /// What a call answers: a head and bytes, or the error a tenant sees.
 pub type Answer = Result<(Value, Vec<u8>), StoreError>;
