@@ -25,9 +25,10 @@ fn unique(tag: &str) -> String {
     format!("{tag}_{}_{nanos}", std::process::id())
 }
 
-async fn sqlite_backend(tag: &str) -> Arc<dyn Backend> {
+async fn sqlite_backend(tag: &str) -> (Arc<dyn Backend>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(unique(&format!("stockade-store-{tag}")));
-    Arc::new(sqlite::Sqlite::open(&dir.join("store.db")).expect("open sqlite"))
+    let backend = Arc::new(sqlite::Sqlite::open(&dir.join("store.db")).expect("open sqlite"));
+    (backend, dir)
 }
 
 /// A PostgreSQL backend in a fresh schema, or `None` when no server is configured (outside CI).
@@ -547,8 +548,12 @@ async fn suite(backend: Arc<dyn Backend>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_store_suite() {
-    migrations_are_versioned(sqlite_backend("mig").await).await;
-    suite(sqlite_backend("suite").await).await;
+    let (backend, mig) = sqlite_backend("mig").await;
+    migrations_are_versioned(backend).await;
+    let (backend, dir) = sqlite_backend("suite").await;
+    suite(backend).await;
+    let _ = std::fs::remove_dir_all(mig);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
