@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::{parse, Answer};
 use crate::store::workspace::{self, normalise, normalise_file, Entry, Ws};
-use crate::store::workspace_ops::{self, Replace, SearchQuery};
+use crate::store::workspace_ops::{self, Hit, Replace, SearchQuery, Searcher};
 use crate::store::{now_ms, Store, StoreError};
 
 pub const OPS: [&str; 11] = [
@@ -111,6 +111,33 @@ fn empty() -> Answer {
     Ok((json!({}), Vec::new()))
 }
 
+/// `search` a batch of files per transaction, matching off the store's thread, so a long search
+/// never holds the store (other operations run between its batches).
+async fn search(store: &Store, ws: Ws, q: &SearchQuery) -> Result<(Vec<Hit>, bool), StoreError> {
+    let mut searcher = Searcher::new(q)?;
+    let mut after = String::new();
+    loop {
+        let (w, from) = (ws.clone(), after.clone());
+        let batch = store
+            .tx(move |tx| workspace::files_after(tx, &w, &from, workspace_ops::SEARCH_BATCH))
+            .await?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(searcher.finish());
+        };
+        after = last.clone();
+        let (back, more) = tokio::task::spawn_blocking(move || {
+            let more = batch.iter().all(|(path, data)| searcher.file(path, data));
+            (searcher, more)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a search failed: {e}")))?;
+        searcher = back;
+        if !more {
+            return Ok(searcher.finish());
+        }
+    }
+}
+
 pub async fn call(store: &Store, ws: Ws, op: &str, head: &Value, body: &[u8]) -> Answer {
     let quotas = store.quotas;
     let now = now_ms();
@@ -153,9 +180,7 @@ pub async fn call(store: &Store, ws: Ws, op: &str, head: &Value, body: &[u8]) ->
                 ignore_case: a.ignore_case,
                 max_results: count(a.max_results, "maxResults")?,
             };
-            let (hits, truncated) = store
-                .tx(move |tx| workspace_ops::search(tx, &ws, &q))
-                .await?;
+            let (hits, truncated) = search(store, ws, &q).await?;
             let matches: Vec<Value> = hits
                 .into_iter()
                 .map(|h| json!({"path": h.path, "line": h.line, "text": h.text}))

@@ -18,7 +18,7 @@ pub const MAX_LINE_CHARS: usize = 500;
 /// Largest compiled regex, bytes.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Files read from the store at a time by `search`.
-const SEARCH_BATCH: i64 = 256;
+pub const SEARCH_BATCH: i64 = 256;
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("invalid {what}: {e}"))
@@ -65,55 +65,92 @@ pub struct SearchQuery {
     pub max_results: Option<usize>,
 }
 
-/// Lines of files (matching `glob`, if given) where `pattern` matches; whether results were cut.
+/// A search in progress: fed files one by one (in any number of transactions), it keeps the
+/// first hits. Linear in the bytes fed whatever the pattern: line numbers are counted
+/// incrementally, and after a hit the search resumes at the next line.
+pub struct Searcher {
+    regex: regex::bytes::Regex,
+    matcher: Option<globset::GlobMatcher>,
+    max: usize,
+    hits: Vec<Hit>,
+    truncated: bool,
+}
+
+impl Searcher {
+    pub fn new(q: &SearchQuery) -> Result<Searcher, StoreError> {
+        let regex = RegexBuilder::new(&q.pattern)
+            .case_insensitive(q.ignore_case)
+            .multi_line(true)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| invalid("regular expression", e))?;
+        Ok(Searcher {
+            regex,
+            matcher: q.glob.as_deref().map(glob_matcher).transpose()?,
+            max: q.max_results.unwrap_or(100).clamp(1, MAX_SEARCH_RESULTS),
+            hits: Vec::new(),
+            truncated: false,
+        })
+    }
+
+    /// Searches one file; `false` once the results are full (feed nothing more).
+    pub fn file(&mut self, path: &str, data: &[u8]) -> bool {
+        if self.matcher.as_ref().is_some_and(|m| !m.is_match(path)) {
+            return true;
+        }
+        let (mut line, mut counted, mut at) = (1, 0, 0);
+        while at <= data.len() {
+            let Some(m) = self.regex.find_at(data, at) else {
+                break;
+            };
+            if m.start() == data.len() && data.last() == Some(&b'\n') {
+                break; // the "line" after a final newline is none
+            }
+            line += memchr::memchr_iter(b'\n', &data[counted..m.start()]).count();
+            counted = m.start();
+            if self.hits.len() == self.max {
+                self.truncated = true;
+                return false;
+            }
+            let start = memchr::memrchr(b'\n', &data[at..m.start()]).map_or(at, |i| at + i + 1);
+            let end =
+                memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |i| m.start() + i);
+            let text: String = String::from_utf8_lossy(&data[start..end])
+                .chars()
+                .take(MAX_LINE_CHARS)
+                .collect();
+            self.hits.push(Hit {
+                path: path.to_owned(),
+                line,
+                text,
+            });
+            at = end + 1;
+        }
+        true
+    }
+
+    /// The hits, and whether the search stopped early.
+    pub fn finish(self) -> (Vec<Hit>, bool) {
+        (self.hits, self.truncated)
+    }
+}
+
+/// Lines of files (matching `glob`, if given) where `pattern` matches, in one transaction;
+/// whether results were cut. (The host call and the API search batch by batch instead, see
+/// `storage::ws_calls`; the store suite uses this one on both backends.)
+#[cfg(test)]
 pub fn search(tx: &mut dyn Tx, ws: &Ws, q: &SearchQuery) -> Result<(Vec<Hit>, bool), StoreError> {
-    let regex = RegexBuilder::new(&q.pattern)
-        .case_insensitive(q.ignore_case)
-        .multi_line(true)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| invalid("regular expression", e))?;
-    let matcher = q.glob.as_deref().map(glob_matcher).transpose()?;
-    let max = q.max_results.unwrap_or(100).clamp(1, MAX_SEARCH_RESULTS);
-    let mut hits = Vec::new();
+    let mut searcher = Searcher::new(q)?;
     let mut after = String::new();
     loop {
         let batch = workspace::files_after(tx, ws, &after, SEARCH_BATCH)?;
         let Some((last, _)) = batch.last() else {
-            return Ok((hits, false));
+            return Ok(searcher.finish());
         };
         after = last.clone();
-        for (path, data) in batch {
-            if matcher.as_ref().is_some_and(|m| !m.is_match(&path)) {
-                continue;
-            }
-            let mut last_line = 0;
-            for m in regex.find_iter(&data) {
-                let start = data[..m.start()]
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |i| i + 1);
-                let line = 1 + data[..start].iter().filter(|b| **b == b'\n').count();
-                if line == last_line {
-                    continue;
-                }
-                last_line = line;
-                if hits.len() == max {
-                    return Ok((hits, true));
-                }
-                let end = data[start..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .map_or(data.len(), |i| start + i);
-                let text: String = String::from_utf8_lossy(&data[start..end])
-                    .chars()
-                    .take(MAX_LINE_CHARS)
-                    .collect();
-                hits.push(Hit {
-                    path: path.clone(),
-                    line,
-                    text,
-                });
+        for (path, data) in &batch {
+            if !searcher.file(path, data) {
+                return Ok(searcher.finish());
             }
         }
     }
@@ -203,6 +240,40 @@ mod tests {
         assert!(m.is_match("src/x/a.rs"));
         assert!(m.is_match("a.rs"));
         assert!(glob_matcher("a[").is_err());
+    }
+
+    #[test]
+    fn search_is_linear_and_reports_each_line_once() {
+        let q = |pattern: &str| SearchQuery {
+            pattern: pattern.into(),
+            max_results: Some(1000),
+            ..SearchQuery::default()
+        };
+        let mut s = Searcher::new(&q("a+")).expect("regex");
+        assert!(s.file("f", b"xa aa\nb\naaa"));
+        let (hits, cut) = s.finish();
+        let found: Vec<_> = hits.iter().map(|h| (h.line, h.text.as_str())).collect();
+        assert_eq!(found, [(1, "xa aa"), (3, "aaa")]);
+        assert!(!cut);
+        // 8 MiB on one line matching everywhere, and 8 MiB of matching lines: both quick.
+        let start = std::time::Instant::now();
+        let mut s = Searcher::new(&q("a")).expect("regex");
+        assert!(s.file("one-line", &vec![b'a'; 8 << 20]));
+        let lines = b"a\n".repeat(4 << 20);
+        assert!(!s.file("many-lines", &lines), "full");
+        let (hits, cut) = s.finish();
+        assert_eq!(hits.len(), 1000);
+        assert!(cut);
+        assert_eq!(hits[999].line, 999);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+        let mut s = Searcher::new(&q("^$")).expect("regex");
+        assert!(s.file("empty-lines", b"\n\nx\n"));
+        let lines: Vec<_> = s.finish().0.iter().map(|h| h.line).collect();
+        assert_eq!(lines, [1, 2]);
     }
 
     #[test]
