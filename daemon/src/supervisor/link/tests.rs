@@ -32,6 +32,7 @@ fn code(cancellable: bool) -> Request {
         cancellable,
         lease: None,
         outbound: Outbound::Policy,
+        bindings: Default::default(),
         body_in: None,
         body_out: None,
     }
