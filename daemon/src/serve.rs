@@ -23,6 +23,7 @@ use crate::api::{metrics_only_router, router, AppState};
 use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
 use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
+use crate::storage::cache::Caches;
 use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
@@ -121,6 +122,12 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     egress.register(&mut host_calls);
     let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
     Storage::new(store.clone(), tenants).register(&mut host_calls);
+    let cache_budgets = config
+        .tenants
+        .iter()
+        .map(|t| config.quotas_for(t).cache_bytes)
+        .collect();
+    Caches::new(cache_budgets, config.quotas.cache_bytes).register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -1,4 +1,4 @@
-// ---- fetch.js (part 25 of 41): Headers, Request, Response (Fetch standard subset). -------------
+// ---- fetch.js (part 25 of 42): Headers, Request, Response (Fetch standard subset). -------------
 // Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams;
 // Blob, FormData (multipart) and URLSearchParams bodies set the default Content-Type, and
 // blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers get
@@ -294,6 +294,7 @@ let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redire
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
 let responseHeaders; // (response) -> Headers
 let responseBodyOf; // (response) -> BodyState | null (no brand check)
+let responseForCache; // (value) -> [status, statusText, Headers, BodyState | null] | null (not a Response)
 
 class Response {
   #type = "default";
@@ -396,6 +397,7 @@ class Response {
       return [value.#status, value.#statusText, flat, bodyForHost(value.#body)];
     };
     responseBodyOf = (r) => r.#body;
+    responseForCache = (v) => (v !== null && typeof v === "object" && #status in v ? [v.#status, v.#statusText, v.#headers, v.#body] : null);
     responseBody = (v) => {
       if (!isObject(v) || !(#status in v)) throw new TypeError("Illegal invocation");
       return v.#body;

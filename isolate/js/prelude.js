@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 41 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 42 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -9,7 +9,7 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
- *   CompressionStream, DecompressionStream, Blob, File,
+ *   CompressionStream, DecompressionStream, Blob, File, caches (the Cache API),
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
  *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
@@ -25,7 +25,7 @@
  *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
  *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
  *     38 node-hash.js 39 node-crypto.js 40 bindings.js
- *     41 prelude-end.js
+ *     41 cache.js 42 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -9,6 +9,7 @@
 //! max_concurrent_requests = 512     # requests of the tenant being served at once (0: no cap)
 //! requests_per_second = 1000        # sustained rate, a token bucket (0: no cap)
 //! burst = 2000                      # the bucket's size
+//! cache_bytes = 33554432            # the Cache API's entries held in memory (URL, headers, body)
 //! [[tenants]]
 //! id = "acme"
 //! token = "..."
@@ -35,6 +36,9 @@ pub struct Quotas {
     pub requests_per_second: f64,
     /// Requests that may arrive at once after a quiet spell (the token bucket's size).
     pub burst: u32,
+    /// Bytes of the tenant's Cache API entries (URL, headers and body), held in memory; the
+    /// least recently used go first.
+    pub cache_bytes: u64,
 }
 
 impl Default for Quotas {
@@ -45,6 +49,7 @@ impl Default for Quotas {
             max_concurrent_requests: 512,
             requests_per_second: 1000.0,
             burst: 2000,
+            cache_bytes: 32 << 20,
         }
     }
 }
@@ -58,6 +63,7 @@ pub struct QuotaOverrides {
     pub max_concurrent_requests: Option<u32>,
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
+    pub cache_bytes: Option<u64>,
 }
 
 impl Quotas {
@@ -73,6 +79,7 @@ impl Quotas {
                 .requests_per_second
                 .unwrap_or(self.requests_per_second),
             burst: overrides.burst.unwrap_or(self.burst),
+            cache_bytes: overrides.cache_bytes.unwrap_or(self.cache_bytes),
         }
     }
 

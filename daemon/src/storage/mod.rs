@@ -1,5 +1,6 @@
 //! Storage for tenant code: the `kv.*` and `ws.*` host calls behind the `kv` and `workspace`
-//! bindings, and the operations the HTTP API shares with them.
+//! bindings, and the operations the HTTP API shares with them; the Cache API's `cache.*` (in
+//! memory, per tenant: `cache`).
 //!
 //! Wire format (both ways, like `fetch`): `u32 LE head_len`, a JSON head, then raw bytes (a
 //! value or a file's contents). A request head names the binding by its `env` name
@@ -13,6 +14,7 @@
 //! tenant as an `OperationError` without details (the operator's stderr has them). Trusts: the
 //! call context; nothing in the payload.
 
+pub mod cache;
 mod kv_calls;
 pub mod ws_calls;
 
