@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 28 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 29 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -9,7 +9,7 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
- *   CompressionStream, DecompressionStream, Blob, File,
+ *   CompressionStream, DecompressionStream, URLPattern, Blob, File,
  *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
@@ -21,7 +21,7 @@
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
  *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
- *     28 prelude-end.js
+ *     28 urlpattern.js 29 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

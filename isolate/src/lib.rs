@@ -85,6 +85,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/fetch.js"),
     include_str!("../js/fetch-outbound.js"),
     include_str!("../js/compression.js"),
+    include_str!("../js/urlpattern.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

@@ -4,7 +4,7 @@
 //! An op is a pure function of its input bytes: an [`OpCode`] names it, its input is a list of
 //! fields ([`fields`]), its answer is bytes (or several fields) or a typed [`OpError`] the prelude
 //! turns into the web's exception (TypeError, RangeError or a DOMException by name). Families live
-//! in one module each (`crypto/`, `compression/`, `encoding`), and their codes in one range each
+//! in one module each (`crypto/`, `compression/`, `encoding`, `urlpattern`), and their codes in one range each
 //! of [`OpCode`].
 //!
 //! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
@@ -36,6 +36,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod fields;
 pub mod state;
+pub mod urlpattern;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -87,10 +88,13 @@ pub enum OpCode {
     // 0x03xx: TextDecoder's legacy encodings (encoding.rs).
     EncodingLabel = 0x0301,
     Decode = 0x0302,
+    // 0x04xx: URLPattern (urlpattern.rs).
+    PatternParse = 0x0401,
+    PatternMatchInput = 0x0402,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 34] = [
+    const ALL: [OpCode; 36] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -125,6 +129,8 @@ impl OpCode {
         OpCode::DecompressWrite,
         OpCode::EncodingLabel,
         OpCode::Decode,
+        OpCode::PatternParse,
+        OpCode::PatternMatchInput,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {
@@ -244,6 +250,7 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
         0x01 => crypto::run(op, input, ctx)?,
         0x02 => compression::run(op, input, ctx)?,
         0x03 => encoding::run(op, input, ctx)?,
+        0x04 => urlpattern::run(op, input)?,
         _ => {
             return Err(OpError::not_supported(format!(
                 "unknown operation {code:#x}"
