@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 29 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 30 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -9,7 +9,7 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
- *   CompressionStream, DecompressionStream, URLPattern, Blob, File,
+ *   CompressionStream, DecompressionStream, URLPattern, HTMLRewriter, Blob, File,
  *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
@@ -21,7 +21,7 @@
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
  *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
- *     28 urlpattern.js 29 prelude-end.js
+ *     28 urlpattern.js 29 rewriter.js 30 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -62,9 +62,12 @@
  *       performance.timeOrigin is Date.now() - now(), taken on first use.
  *   call(name: string, payload?: Uint8Array) -> Promise<Uint8Array>
  *       An asynchronous host call (fetch); see isolate/src/bridge/bridge.h.
- *   op(code: number, input: Uint8Array) -> Uint8Array
+ *   op(code: number, input: Uint8Array, callback?: (event: Uint8Array) => Uint8Array) -> Uint8Array
  *       A synchronous native operation (ops/src/lib.rs: WebCrypto, compression, legacy text
- *       encodings; some keep native state behind a handle, freed with op 0x0001). `input` is a list
+ *       encodings, URLPattern, HTMLRewriter; some keep native state behind a handle, freed with op
+ *       0x0001). With `callback`, the op may call it back while it runs, synchronously, with a
+ *       Uint8Array (HTMLRewriter's events), and reads the Uint8Array it returns; the op then reads
+ *       a private copy of `input`. `input` is a list
  *       of fields (packFields below), at most 16 MiB. A failed op throws an Error with an own
  *       `kind` (1 TypeError, 2 RangeError, 3 NotSupportedError, 4 SyntaxError,
  *       5 InvalidAccessError, 6 DataError, 7 OperationError, 8 QuotaExceededError), which callOp
@@ -301,10 +304,11 @@ function unpackFields(bytes) {
   return list;
 }
 
-/** Runs native op `code` on `parts`; a failed op throws the web's exception. */
-function callOp(code, parts) {
+/** Runs native op `code` on `parts` (with `callback`, which the op may call back with bytes and
+ *  which answers bytes: HTMLRewriter's handlers); a failed op throws the web's exception. */
+function callOp(code, parts, callback = undefined) {
   try {
-    return hostOp(code, packFields(parts));
+    return hostOp(code, packFields(parts), callback);
   } catch (e) {
     const kind = e !== null && typeof e === "object" ? ObjectGetOwnPropertyDescriptor(e, "kind") : undefined;
     if (kind === undefined) throw e;

@@ -86,6 +86,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/fetch-outbound.js"),
     include_str!("../js/compression.js"),
     include_str!("../js/urlpattern.js"),
+    include_str!("../js/rewriter.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

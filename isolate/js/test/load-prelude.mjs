@@ -17,7 +17,7 @@ export const PARTS = [
   "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "compression.js", "urlpattern.js", "prelude-end.js",
+  "fetch-outbound.js", "compression.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
