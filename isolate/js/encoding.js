@@ -249,8 +249,14 @@ class TextDecoder {
       } else {
         const handle = this.#handle;
         this.#handle = 0;
-        const r = legacyDecodeChunk(this.#encoding, this.#fatal, handle, bytes, stream);
+        let r;
+        try {
+          r = legacyDecodeChunk(this.#encoding, this.#fatal, handle, bytes, stream);
+        } finally {
+          if (handle !== 0 && (r === undefined || r[0] !== handle)) untrackNative(this);
+        }
         this.#handle = r[0];
+        if (r[0] !== 0 && r[0] !== handle) trackNative(this, r[0]);
         text = r[1];
       }
     } catch (e) {

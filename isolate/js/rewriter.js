@@ -210,7 +210,8 @@ function rewriterSession(elements, documents) {
     try {
       out = callOp(code, parts, dispatch);
     } catch (e) {
-      handle = -1;
+      handle = -1; // a failed write or end frees the native rewriter
+      untrackNative(owner);
       if (thrown !== null) throw thrown[0];
       throw e;
     }
@@ -229,7 +230,9 @@ function rewriterSession(elements, documents) {
     const docs = [];
     for (let k = 0; k < documents.length; k++) docs[docs.length] = packFields([documents[k].kinds]);
     handle = fieldU32(callOp(REWRITER_OP.create, [concatBytes(sels), concatBytes(docs)]));
+    trackNative(owner, handle);
   };
+  const owner = {}; // collected with the stream: frees an abandoned rewriter (compression.js)
   return {
     write(bytes, emit) {
       if (handle < 0) throw new TypeError("HTMLRewriter: the rewriter has ended");
@@ -248,11 +251,15 @@ function rewriterSession(elements, documents) {
       make();
       const [out, wait] = run(REWRITER_OP.end, [handle]);
       handle = -1;
+      untrackNative(owner);
       if (typedArrayByteLength(out) > 0) emit(out);
       return wait;
     },
     close() {
-      if (handle > 0) callOp(NATIVE.free, [handle]);
+      if (handle > 0) {
+        untrackNative(owner);
+        callOp(NATIVE.free, [handle]);
+      }
       handle = -1;
     },
   };
