@@ -214,9 +214,17 @@ fn with_rewriter(
     let shared = rewriter.shared.clone();
     *shared.callback.borrow_mut() = Some(callback);
     let mut slot = Some(rewriter);
+    /// Clears [`REWRITING`] however the write ends (a panic is caught by the host).
+    struct Running;
+    impl Drop for Running {
+        fn drop(&mut self) {
+            REWRITING.with(|r| r.set(false));
+        }
+    }
     REWRITING.with(|r| r.set(true));
+    let running = Running;
     let result = work(&mut slot);
-    REWRITING.with(|r| r.set(false));
+    drop(running);
     *shared.callback.borrow_mut() = None;
     let out = std::mem::take(&mut *shared.out.borrow_mut());
     let overflow = shared.overflow.get();
