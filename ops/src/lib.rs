@@ -1,15 +1,17 @@
 //! Native operations: the one synchronous road from the prelude's JavaScript to Rust code in the
-//! isolate's own thread (`__stockade_host.op(code, input)`, `stk_host.op` in bridge.h).
+//! isolate's own thread (`__stockade_host.op(code, input[, callback])`, `stk_host.op` in bridge.h).
 //!
-//! An op is a pure function of its input bytes: an [`OpCode`] names it, its input is a list of
-//! fields ([`fields`]), its answer is bytes (or several fields) or a typed [`OpError`] the prelude
-//! turns into the web's exception (TypeError, RangeError or a DOMException by name). Families live
-//! in one module each (`crypto/`, `compression/`, `encoding`, `urlpattern`, `rewriter/`), and their codes in one range each
-//! of [`OpCode`].
+//! An [`OpCode`] names an op, its input is a list of fields ([`fields`]), its answer is bytes (or
+//! several fields) or a typed [`OpError`] the prelude turns into the web's exception (TypeError,
+//! RangeError or a DOMException by name). Families live in one module each (`crypto/`,
+//! `compression/`, `encoding`, `urlpattern`, `rewriter/`), and their codes in one range each of
+//! [`OpCode`].
 //!
 //! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
-//! streaming legacy decoder) keep their object in the isolate's [`state::OpState`], behind a
-//! handle the prelude owns and frees (op `Free`); the table is capped and dropped with the isolate.
+//! streaming legacy decoder, an HTML rewriter) keep their object in the isolate's
+//! [`state::OpState`], behind a handle the prelude owns and frees (op `Free`); the table is capped
+//! and dropped with the isolate. HTMLRewriter's ops also call JavaScript back while they run
+//! ([`Callback`]; why that is safe: `rewriter/mod.rs`).
 //!
 //! Guarantees:
 //! - Bounded memory: an input over [`MAX_OP_INPUT`] bytes is refused before any work, an answer
@@ -29,7 +31,8 @@
 //! - No new system calls: ops compute in memory; random bytes come from getrandom(2), which the
 //!   worker's seccomp policy allows for crypto.getRandomValues ([`crypto::rng`]).
 //!
-//! Trusts: the RustCrypto crates for the algorithms (see `crypto/mod.rs`).
+//! Trusts: the crates of each family (the RustCrypto crates, miniz_oxide and crc32fast,
+//! encoding_rs, urlpattern, lol_html; see each module's header).
 
 pub mod compression;
 pub mod crypto;
