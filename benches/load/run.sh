@@ -35,6 +35,8 @@ if [[ -n "${MIN_PROCESSES:-}" ]]; then
   [[ "$MIN_PROCESSES" =~ ^[1-9][0-9]*$ ]] || { echo "MIN_PROCESSES must be a positive integer" >&2; exit 2; }
   printf '[cordon]\nstandard_min_processes = %s\n' "$MIN_PROCESSES" >> "$cfg"
 fi
+# The bench measures the daemon, not the default per-tenant quotas (1000 requests/s).
+printf '[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n' >> "$cfg"
 tokens=()
 for i in $(seq 0 $((tenants - 1))); do
   if ((i == 0)); then t="$token"; else t="$token-$i"; fi

@@ -2,7 +2,9 @@
 //! runs with no file at all on 127.0.0.1.
 //!
 //! With no tenants configured there is one tenant, `default`, whose bearer token (also the
-//! operator's) is `$STOCKADE_TOKEN` when set, else generated and printed once at start.
+//! operator's) is `$STOCKADE_TOKEN` when set, else generated and printed once at start. With
+//! tenants configured, the operator is `operator_token` or the tenants marked `operator = true`;
+//! a configuration naming neither is refused (no tenant becomes operator by accident).
 //!
 //! Each tenant's `trust` (and optional account facts) feed its risk score, which decides the
 //! tier of worker processes it runs in (see `stockade_cordon` and `[cordon]` below).
@@ -35,6 +37,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod http;
+mod quotas;
+pub use http::{HttpSettings, LogFormat};
+pub use quotas::{QuotaOverrides, Quotas};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -63,7 +70,10 @@ pub struct Config {
     pub worker_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
-    /// The operator's bearer token (admin endpoints). Defaults to the default tenant's token.
+    /// The operator's bearer token (admin endpoints, `/metrics`, risk overrides). Without it,
+    /// the tenants marked `operator = true` are the operator; with neither (and tenants
+    /// configured) the daemon refuses to start. With no tenants configured, the embedded
+    /// `default` tenant is the operator.
     pub operator_token: Option<String>,
     /// The time zone tenant code sees (`new Date().getHours()`, `Intl`), as an IANA name or a
     /// POSIX `TZ` string; `UTC` by default, whatever the host's zone.
@@ -74,6 +84,15 @@ pub struct Config {
     pub cordon: CordonSettings,
     /// The outbound gateway's operator settings.
     pub egress: EgressSettings,
+    /// Per-tenant quotas across requests (each tenant may override them).
+    pub quotas: Quotas,
+    /// The HTTP server's own limits: timeouts and open connections.
+    pub http: HttpSettings,
+    /// Log lines as text (default) or JSON objects (`"json"`; also `STOCKADE_LOG_FORMAT=json`).
+    pub log_format: LogFormat,
+    /// Serve `GET /metrics` without authentication on this address too (e.g. a port only the
+    /// monitoring network reaches); on `listen` it always needs the operator token.
+    pub metrics_listen: Option<SocketAddr>,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -203,7 +222,9 @@ impl Default for CordonSettings {
                 .min(MAX_MIN_PROCESSES),
             untrusted_min_processes: 1,
             large_bundle_bytes: stockade_cordon::signals::DEFAULT_LARGE_BUNDLE_BYTES,
-            quarantine_cpu_ms: 25,
+            // 25 until the prelude grew to 39 parts: a jitless isolate's start now costs ~22 ms of
+            // CPU, which 25 ms left no room for (see the README's Cordons paragraph).
+            quarantine_cpu_ms: 50,
             quarantine_wall_ms: 5_000,
             quarantine_memory_mb: 64,
             reevaluate_ms: 60_000,
@@ -255,6 +276,12 @@ pub struct TenantConfig {
     /// Outbound allow rules, in order: the first match wins; none, no network at all.
     #[serde(default)]
     pub egress: Vec<EgressRuleConfig>,
+    /// This tenant's token is also the operator's (admin endpoints, overrides of any tenant).
+    #[serde(default)]
+    pub operator: bool,
+    /// Overrides of `[quotas]` for this tenant.
+    #[serde(default)]
+    pub quotas: QuotaOverrides,
 }
 
 impl TenantConfig {
@@ -305,19 +332,20 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             cordon: CordonSettings::default(),
             egress: EgressSettings::default(),
+            quotas: Quotas::default(),
+            http: HttpSettings::default(),
+            log_format: LogFormat::default(),
+            metrics_listen: None,
             tenants: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The configuration in `path` (the embedded defaults when `None`), completed and checked.
     pub fn load(path: Option<&Path>) -> Result<Config, String> {
         let mut config = match path {
-            Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                toml::from_str::<Config>(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
+            Some(p) => Config::parse(p)?,
             None => Config::default(),
         };
         if config.tenants.is_empty() {
@@ -336,16 +364,40 @@ impl Config {
                 account_age_days: 0,
                 secrets: Default::default(),
                 egress: Vec::new(),
+                operator: true,
+                quotas: QuotaOverrides::default(),
             });
-        }
-        if config.operator_token.is_none() {
-            config.operator_token = config.tenants.first().map(|t| t.token.clone());
         }
         config.validate()?;
         Ok(config)
     }
 
+    /// `path` parsed, without the embedded default tenant and without checks.
+    fn parse(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str::<Config>(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// `tenant`'s quotas: `[quotas]` with its own overrides.
+    pub fn quotas_for(&self, tenant: &TenantConfig) -> Quotas {
+        self.quotas.with(&tenant.quotas)
+    }
+
     fn validate(&self) -> Result<(), String> {
+        if self.operator_token.is_none() && !self.tenants.iter().any(|t| t.operator) {
+            return Err(
+                "no operator: set operator_token, or mark the operator's tenant \
+                        `operator = true` (no tenant is made operator by default)"
+                    .into(),
+            );
+        }
+        if let Some(op) = &self.operator_token {
+            if op.len() < 16 {
+                return Err("operator_token must be at least 16 characters".into());
+            }
+        }
+        self.quotas.validate("quotas")?;
+        self.http.validate()?;
         let mut seen_ids = std::collections::HashSet::new();
         let mut seen_tokens = std::collections::HashSet::new();
         for t in &self.tenants {
@@ -384,6 +436,8 @@ impl Config {
                 crate::egress::check_rule(rule)
                     .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
             }
+            self.quotas_for(t)
+                .validate(&format!("tenant {}: quotas", t.id))?;
         }
         if self.workers == 0 || self.workers > 256 {
             return Err("workers must be 1 to 256".into());
@@ -458,162 +512,4 @@ fn generate_token() -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, String> {
-        let config = toml::from_str::<Config>(text).map_err(|e| e.to_string())?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    #[test]
-    fn egress_rules_secrets_and_allow_private_parse_and_are_checked() {
-        let text = r#"
-[egress]
-allow_private = ["127.0.0.0/8", "::1/128"]
-[[tenants]]
-id = "acme"
-token = "0123456789abcdef"
-[tenants.secrets]
-api_key = "s3cr3t-value"
-[[tenants.egress]]
-host = "api.example.com"
-ports = [443]
-methods = ["GET", "POST"]
-path_prefix = "/v1/"
-inject_headers = { "X-Api-Key" = "api_key" }
-[[tenants.egress]]
-host = "*.example.org"
-"#;
-        let c = parse(text).expect("valid");
-        assert_eq!(c.egress.allow_private_nets().expect("nets").len(), 2);
-        let t = &c.tenants[0];
-        assert_eq!(t.egress.len(), 2);
-        assert_eq!(t.egress[0].inject_headers["X-Api-Key"], "api_key");
-        assert!(
-            !format!("{c:?}").contains("s3cr3t-value"),
-            "Debug hides secrets"
-        );
-        let tenant = "[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n";
-        for (bad, why) in [
-            (
-                "[egress]\nallow_private = [\"127.0.0.1/33\"]\n",
-                "allow_private",
-            ),
-            (
-                "[egress]\nallow_private = [\"localhost\"]\n",
-                "allow_private",
-            ),
-            ("[[tenants.egress]]\nhost = \"\"\n", "egress rule 1"),
-            ("[[tenants.egress]]\nhost = \"a.*.com\"\n", "egress rule 1"),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\nports = [0]\n",
-                "egress rule 1",
-            ),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\nmethods = [\"get\"]\n",
-                "egress rule 1",
-            ),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\npath_prefix = \"v1\"\n",
-                "egress rule 1",
-            ),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Bad Name\" = \"k\" }\n",
-                "egress rule 1",
-            ),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Host\" = \"k\" }\n",
-                "egress rule 1",
-            ),
-            (
-                "[[tenants.egress]]\nhost = \"x.com\"\nschemes = [\"ftp\"]\n",
-                "unknown field",
-            ),
-            ("[tenants.secrets]\n\"bad name\" = \"v\"\n", "secret"),
-            ("[tenants.secrets]\nk = \"\"\n", "secret"),
-        ] {
-            let text = if bad.starts_with("[egress]") {
-                format!("{bad}{tenant}")
-            } else {
-                format!("{tenant}{bad}")
-            };
-            let err = parse(&text).expect_err(bad);
-            assert!(err.contains(why), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn min_processes_default_to_the_cores_for_standard_and_one_elsewhere() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-        // The section absent, and present without the keys: the same defaults.
-        for text in ["", "[cordon]\nstandard_capacity = 8\n"] {
-            let c = parse(text).expect("valid").cordon;
-            assert_eq!(
-                (
-                    c.trusted_min_processes,
-                    c.standard_min_processes,
-                    c.untrusted_min_processes
-                ),
-                (1, cores.min(MAX_MIN_PROCESSES), 1),
-                "{text:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
-        assert_eq!(parse("").expect("valid").worker_threads, 0);
-        assert_eq!(
-            parse("worker_threads = 4\n").expect("valid").worker_threads,
-            4
-        );
-        assert!(parse("worker_threads = 17\n").is_err());
-    }
-
-    #[test]
-    fn max_in_flight_per_worker_defaults_to_256_and_is_bounded() {
-        assert_eq!(parse("").expect("valid").max_in_flight_per_worker, 256);
-        let c = parse("max_in_flight_per_worker = 1\n").expect("valid");
-        assert_eq!(c.max_in_flight_per_worker, 1);
-        for bad in [0, MAX_IN_FLIGHT_PER_WORKER + 1] {
-            let err = parse(&format!("max_in_flight_per_worker = {bad}\n")).expect_err("refused");
-            assert!(
-                err.contains("max_in_flight_per_worker must be 1 to"),
-                "{bad}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn min_processes_are_configurable_per_tier_and_bounded() {
-        let c = parse(
-            "[cordon]\ntrusted_min_processes = 2\nstandard_min_processes = 5\nuntrusted_min_processes = 3\n",
-        )
-        .expect("valid")
-        .cordon;
-        assert_eq!(
-            (
-                c.trusted_min_processes,
-                c.standard_min_processes,
-                c.untrusted_min_processes
-            ),
-            (2, 5, 3)
-        );
-        for key in [
-            "trusted_min_processes",
-            "standard_min_processes",
-            "untrusted_min_processes",
-        ] {
-            for bad in [0, MAX_MIN_PROCESSES + 1] {
-                let err = parse(&format!("[cordon]\n{key} = {bad}\n")).expect_err("refused");
-                assert!(
-                    err.contains("min_processes must be 1 to"),
-                    "{key} = {bad}: {err}"
-                );
-            }
-        }
-        assert!(parse("[cordon]\nquarantine_min_processes = 2\n").is_err());
-    }
-}
+mod tests;

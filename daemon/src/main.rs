@@ -2,6 +2,7 @@
 //!
 //! - `stockade serve`: the supervisor daemon (HTTP API, tenants, jailed worker processes).
 //! - `stockade run FILE`: run one module's default export in a fresh isolate and print the result.
+//! - `stockade check-config FILE`: check a `serve` configuration without starting anything.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,8 @@ use clap::{Parser, Subcommand};
 mod api;
 mod config;
 mod egress;
+mod http;
+mod metrics;
 mod run;
 mod run_jailed;
 mod serve;
@@ -43,6 +46,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run the supervisor daemon: the HTTP API on 127.0.0.1 and a pool of jailed workers.
     Serve(serve::ServeArgs),
+    /// Check a `serve` configuration file as `serve` would, without starting anything: exit 0
+    /// and a summary, or exit 2 and what is wrong.
+    CheckConfig(serve::CheckConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,5 +70,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::CheckConfig(args) => serve::check_config(args),
     }
 }

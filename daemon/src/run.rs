@@ -36,15 +36,20 @@ pub struct RunArgs {
     /// Run the worker process without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
+    /// A compatibility flag, as in a Loader worker's `compatibilityFlags` (repeatable), e.g.
+    /// `--compatibility-flag nodejs_compat`.
+    #[arg(long = "compatibility-flag")]
+    pub compatibility_flags: Vec<String>,
 }
 
 /// The exit code an engine error maps to.
 pub fn exit_code(error: &RunError) -> u8 {
     match error {
         RunError::Threw { .. } | RunError::NeverSettled => EXIT_THREW,
-        RunError::Syntax { .. } | RunError::ModuleNotFound { .. } | RunError::InvalidInput(_) => {
-            EXIT_USAGE
-        }
+        RunError::Syntax { .. }
+        | RunError::ModuleNotFound { .. }
+        | RunError::BuiltinUnavailable { .. }
+        | RunError::InvalidInput(_) => EXIT_USAGE,
         RunError::Limit(_) => EXIT_LIMIT,
         RunError::Internal(_) => EXIT_INTERNAL,
     }
@@ -116,6 +121,9 @@ pub fn main(args: RunArgs) -> ExitCode {
             )
         }
     };
+    if let Err(e) = stockade_source::Compat::parse("", &args.compatibility_flags) {
+        return fail(EXIT_USAGE, &e);
+    }
     if !args.file.is_file() {
         return fail(
             EXIT_USAGE,

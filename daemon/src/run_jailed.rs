@@ -40,6 +40,8 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
                 ModuleKind::Text => stockade_ipc::ModuleKind::Text,
                 ModuleKind::Json => stockade_ipc::ModuleKind::Json,
                 ModuleKind::Data => stockade_ipc::ModuleKind::Data,
+                ModuleKind::Cjs => stockade_ipc::ModuleKind::Cjs,
+                ModuleKind::Wasm => stockade_ipc::ModuleKind::Wasm,
             },
             bytes: m.bytes,
         })
@@ -84,6 +86,8 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         env: Vec::new(),
         limits: wire_limits,
         profile: stockade_ipc::Profile::Standard,
+        compatibility_date: String::new(),
+        compatibility_flags: args.compatibility_flags.clone(),
     });
     let invoke = ToWorker::Invoke {
         request_id: RequestId(2),
@@ -92,7 +96,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
             arg_json: args.arg.clone().into_bytes(),
         },
     };
-    let code = converse(&mut ours, load, invoke);
+    let code = converse(&mut ours, load, invoke, !args.no_jail);
     let _ = write_frame(&mut ours, &ToWorker::Shutdown);
     drop(ours);
     let status = child.wait();
@@ -124,7 +128,14 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
 }
 
 /// Hello, load, invoke; the exit code, or why the conversation broke.
-fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result<ExitCode, String> {
+/// Hello, Ready (refused when `jailed` and the worker admits it runs without seccomp or its own
+/// user namespace, as the daemon refuses it), then the load and the call.
+fn converse(
+    stream: &mut UnixStream,
+    load: ToWorker,
+    invoke: ToWorker,
+    jailed: bool,
+) -> Result<ExitCode, String> {
     let send =
         |s: &mut UnixStream, m: &ToWorker| write_frame(s, m).map(|_| ()).map_err(|e| e.to_string());
     let recv = |s: &mut UnixStream| match read_frame::<ToSupervisor, _>(s) {
@@ -139,7 +150,13 @@ fn converse(stream: &mut UnixStream, load: ToWorker, invoke: ToWorker) -> Result
         },
     )?;
     match recv(stream)? {
-        ToSupervisor::Ready { .. } => {}
+        ToSupervisor::Ready { jail, .. } => {
+            if jailed && !(jail.seccomp && jail.user_namespace) {
+                return Err(format!(
+                    "the worker reports it is not jailed ({jail:?}) although the jail is on"
+                ));
+            }
+        }
         other => return Err(format!("unexpected greeting {other:?}")),
     }
     for request in [load, invoke] {

@@ -1,13 +1,28 @@
 //! `stockade serve`: the supervisor daemon. Owns the API, the tenants and the pool of jailed
 //! worker processes; never runs tenant code itself.
+//!
+//! Guarantees:
+//! - the configuration is checked whole before anything starts (`stockade check-config` runs the
+//!   same checks); a configuration without an operator is refused;
+//! - the soft file-descriptor limit is raised to the hard one at start, and the HTTP server's
+//!   connection cap is kept below it (`http`);
+//! - `SIGHUP` reloads the configuration file's tenants (new ones, trust and account facts),
+//!   tokens (the operator's included) and quotas, atomically for each, without dropping a
+//!   connection or a worker; a file that no longer parses or checks is refused whole (logged)
+//!   and the running configuration stays. Other settings (listen addresses, `[limits]`,
+//!   `[cordon]`, `[http]`, egress rules and secrets) take a restart;
+//! - `SIGTERM`/`SIGINT` stop accepting, let the requests in progress finish, then stop the
+//!   workers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::api::{router, AppState};
-use crate::config::Config;
+use crate::api::{metrics_only_router, router, AppState};
+use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
+use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
 #[derive(clap::Args, Debug)]
@@ -21,6 +36,26 @@ pub struct ServeArgs {
     /// Run workers without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
+}
+
+/// Starts logging: `tracing` to stderr, as text or JSON (`log_format`, or
+/// `STOCKADE_LOG_FORMAT=json`), filtered by `STOCKADE_LOG` (default `info`).
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let json = format == LogFormat::Json
+        || std::env::var("STOCKADE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let filter = EnvFilter::try_from_env("STOCKADE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if json {
+        builder.json().with_current_span(true).try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+    if let Err(e) = result {
+        eprintln!("stockade: cannot start logging: {e}");
+    }
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -37,6 +72,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     if args.no_jail {
         config.jail = false;
     }
+    init_logs(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -44,20 +80,21 @@ pub fn main(args: ServeArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("stockade: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return ExitCode::from(4);
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, args.config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("stockade: {e}");
+            tracing::error!("{e}");
             ExitCode::from(4)
         }
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
+    let nofile = raise_nofile();
     let spawn = SpawnConfig {
         runtime: crate::supervisor::WorkerRuntime::locate()?,
         timezone: config.timezone.clone(),
@@ -67,10 +104,10 @@ async fn serve(config: Config) -> Result<(), String> {
         threads: config.worker_threads,
     };
     if !config.jail {
-        eprintln!("stockade: WARNING: workers run WITHOUT the jail (--no-jail)");
+        tracing::warn!("workers run WITHOUT the jail (--no-jail)");
     }
     if spawn.test_hooks {
-        eprintln!("stockade: WARNING: test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
+        tracing::warn!("test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
     }
     let egress = Arc::new(Egress::new(&config)?);
     let mut host_calls = HostCalls::standard();
@@ -80,20 +117,79 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!(
-        "stockade: listening on http://{local} with {} warm worker processes",
-        config.workers
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(config.http.idle_timeout_ms(config.limits.wall_ms)),
+        max_connections: connection_cap(config.http.max_connections, nofile),
+    };
+    tracing::info!(
+        "listening on http://{local} with {} warm worker processes (at most {} connections, \
+         {nofile} file descriptors)",
+        config.workers,
+        limits.max_connections
     );
-    let state = Arc::new(AppState::new(config, pool, Arc::clone(&egress)));
+    let connections = Arc::new(ConnectionStats::default());
+    let metrics_listen = config.metrics_listen;
+    let state = Arc::new(AppState::new(
+        config,
+        pool,
+        Arc::clone(&egress),
+        Arc::clone(&connections),
+    ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
+    if let Some(addr) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} (metrics_listen): {e}"))?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        let app = metrics_only_router(Arc::clone(&state));
+        let stats = Arc::new(ConnectionStats::default());
+        let small = Limits {
+            max_connections: 64,
+            ..limits
+        };
+        tokio::spawn(crate::http::serve(
+            listener,
+            app,
+            small,
+            stats,
+            std::future::pending(),
+        ));
+    }
+    if let Some(path) = path {
+        tokio::spawn(reload_on_hangup(path, Arc::downgrade(&state)));
+    }
     let app = router(Arc::clone(&state));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
-    eprintln!("stockade: drained; stopping workers");
+    crate::http::serve(listener, app, limits, connections, shutdown_signal()).await;
+    tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())
+}
+
+/// Reloads tenants, tokens and quotas from `path` on every `SIGHUP` (see the module docs).
+async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP: configuration reloads are off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        match Config::load(Some(&path)) {
+            Ok(config) => {
+                state.pool.reload_tenants(&config.tenants);
+                state.reload(&config);
+                tracing::info!(
+                    "reloaded {}: {} tenants",
+                    path.display(),
+                    config.tenants.len()
+                );
+            }
+            Err(e) => tracing::error!("reload refused, the running configuration stays: {e}"),
+        }
+    }
 }
 
 /// Test-only worker hooks (`worker::test_hooks`): debug builds only, and only when the
@@ -111,4 +207,42 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// `stockade check-config FILE`: loads and checks FILE as `serve` would, prints a summary.
+pub fn check_config(args: CheckConfigArgs) -> ExitCode {
+    match Config::load(Some(&args.file)) {
+        Ok(config) => {
+            let operators: Vec<&str> = config
+                .tenants
+                .iter()
+                .filter(|t| t.operator)
+                .map(|t| t.id.as_str())
+                .collect();
+            let operator = match (&config.operator_token, operators.is_empty()) {
+                (Some(_), true) => "operator_token".to_string(),
+                (Some(_), false) => {
+                    format!("operator_token and tenant(s) {}", operators.join(", "))
+                }
+                (None, _) => format!("tenant(s) {}", operators.join(", ")),
+            };
+            println!(
+                "{}: ok: listen {}, {} tenant(s), operator: {operator}",
+                args.file.display(),
+                config.listen,
+                config.tenants.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckConfigArgs {
+    /// The TOML configuration to check.
+    pub file: PathBuf,
 }

@@ -220,3 +220,89 @@ fn tenant_output_cannot_drive_the_terminal() {
         "{shown:?}"
     );
 }
+
+/// Parent pid of `pid`, from /proc.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name's closing parenthesis: state, then the parent pid.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn status_field(pid: u32, key: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Every live descendant of `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.into_iter()
+        .filter(|&pid| {
+            let mut at = pid;
+            for _ in 0..16 {
+                match parent_of(at) {
+                    Some(p) if p == root => return true,
+                    Some(p) if p > 1 => at = p,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+#[test]
+fn the_worker_of_stockade_run_is_jailed_like_the_daemons() {
+    let dir = tempdir("jail");
+    write(
+        &dir,
+        "sleepy.ts",
+        "export default async () => { await new Promise((r) => setTimeout(r, 2000)); return 'done'; };",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(["run", dir.join("sleepy.ts").to_str().expect("utf8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stockade run");
+    // While the script sleeps, its worker (a descendant of `stockade run`) is under seccomp,
+    // without privileges, in a user namespace of its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let jailed = loop {
+        let found = descendants(child.id())
+            .into_iter()
+            .find(|&pid| status_field(pid, "Seccomp").as_deref() == Some("2"));
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no jailed worker");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status_field(jailed, "NoNewPrivs").as_deref(), Some("1"));
+    assert_eq!(
+        status_field(jailed, "CapEff").as_deref(),
+        Some("0000000000000000")
+    );
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/user")).expect("user ns");
+    assert_ne!(
+        ns(&jailed.to_string()),
+        ns("self"),
+        "its own user namespace"
+    );
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "\"done\"");
+}

@@ -184,6 +184,22 @@ fn tenants_are_authenticated_and_see_only_their_own_workers() {
         r.json::<serde_json::Value>().expect("json")["error"]["code"],
         "not_found"
     );
+    // Describing it is a 404 too, the same answer as for an id nobody has.
+    let describe = |token: String, id: &str| {
+        let r = c
+            .get(format!("{}/v1/workers/{id}", d.base))
+            .bearer_auth(token)
+            .send()
+            .expect("describe");
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().expect("json"),
+        )
+    };
+    let (status, theirs) = describe(tenant_token(1), &id);
+    assert_eq!(status, 404, "{theirs}");
+    assert_eq!(describe(tenant_token(1), &"0".repeat(64)), (404, theirs));
+    assert_eq!(describe(tenant_token(0), &id).0, 200);
     assert_eq!(
         c.delete(format!("{}/v1/workers/{id}", d.base))
             .bearer_auth(tenant_token(1))

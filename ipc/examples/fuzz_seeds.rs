@@ -69,6 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 log_bytes: 1 << 16,
             },
             profile: Profile::Standard,
+            compatibility_date: "2026-11-01".into(),
+            compatibility_flags: vec!["nodejs_compat".into()],
         }),
         ToWorker::Invoke {
             request_id: RequestId(2),

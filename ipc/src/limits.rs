@@ -39,6 +39,12 @@ pub const MAX_ENV_NAME_LEN: usize = 1024;
 pub const MAX_ENV_VALUE_LEN: usize = MIB;
 /// Largest sum of all environment names and values in one `LoadWorker`, bytes.
 pub const MAX_ENV_TOTAL: usize = MIB;
+/// Largest compatibility date (`LoadWorker::compatibility_date`, `YYYY-MM-DD` or empty), bytes.
+pub const MAX_COMPAT_DATE_LEN: usize = 16;
+/// Most compatibility flags in one `LoadWorker`.
+pub const MAX_COMPAT_FLAGS: usize = 64;
+/// Largest single compatibility flag, bytes.
+pub const MAX_COMPAT_FLAG_LEN: usize = 128;
 /// Largest `RunSnippet` source, bytes.
 pub const MAX_SNIPPET_LEN: usize = MIB;
 /// Largest JSON argument of a call or snippet, bytes.
@@ -105,6 +111,12 @@ pub enum Field {
     EnvValue,
     /// Sum of environment name and value lengths.
     EnvTotal,
+    /// Compatibility date length.
+    CompatDate,
+    /// Number of compatibility flags.
+    CompatFlags,
+    /// Compatibility flag length.
+    CompatFlag,
     /// Snippet source length.
     SnippetCode,
     /// JSON argument length.
@@ -154,6 +166,9 @@ impl Field {
             Field::EnvName => MAX_ENV_NAME_LEN,
             Field::EnvValue => MAX_ENV_VALUE_LEN,
             Field::EnvTotal => MAX_ENV_TOTAL,
+            Field::CompatDate => MAX_COMPAT_DATE_LEN,
+            Field::CompatFlags => MAX_COMPAT_FLAGS,
+            Field::CompatFlag => MAX_COMPAT_FLAG_LEN,
             Field::SnippetCode => MAX_SNIPPET_LEN,
             Field::ArgJson => MAX_ARG_JSON_LEN,
             Field::ResultJson => MAX_RESULT_JSON_LEN,

@@ -10,7 +10,7 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
-//! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag` |
+//! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
 //! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
@@ -25,9 +25,10 @@ use crate::common::{
 use crate::error::{DecodeError, LimitExceeded};
 use crate::kind::{Direction, MessageKind};
 use crate::limits::{
-    Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_ERROR_MESSAGE_LEN,
-    MAX_HOST_CALL_PAYLOAD, MAX_METHOD_LEN, MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN,
-    MAX_TENANT_LEN, MAX_TOTAL_CODE, MAX_URL_LEN,
+    Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_COMPAT_DATE_LEN, MAX_COMPAT_FLAGS,
+    MAX_COMPAT_FLAG_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD,
+    MAX_METHOD_LEN, MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN, MAX_TENANT_LEN,
+    MAX_TOTAL_CODE, MAX_URL_LEN,
 };
 use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
 
@@ -112,6 +113,11 @@ pub struct LoadWorker {
     pub limits: Limits,
     /// Isolation profile.
     pub profile: Profile,
+    /// Cloudflare's `compatibilityDate` (`YYYY-MM-DD`), empty when the definition gave none.
+    /// The supervisor validated it; the worker reads it with `stockade_source::compat`.
+    pub compatibility_date: String,
+    /// Cloudflare's `compatibilityFlags`, as given (validated by the supervisor).
+    pub compatibility_flags: Vec<String>,
 }
 
 /// One module of a bundle.
@@ -138,6 +144,10 @@ wire_enum! {
         Json = 4,
         /// Opaque bytes, imported as an `ArrayBuffer`.
         Data = 5,
+        /// CommonJS source (`module.exports`, `require`).
+        Cjs = 6,
+        /// A WebAssembly binary, imported as a compiled `WebAssembly.Module`.
+        Wasm = 7,
     }
 }
 
@@ -182,7 +192,10 @@ pub(crate) const LOAD_WORKER_MAX: usize = 8
     + MAX_ENV_VARS * 8
     + MAX_ENV_TOTAL
     + LIMITS_LEN
-    + 1;
+    + 1
+    + prefixed(MAX_COMPAT_DATE_LEN)
+    + 4
+    + MAX_COMPAT_FLAGS * prefixed(MAX_COMPAT_FLAG_LEN);
 const CALL_MAX: usize = 1 + max_of(
     prefixed(MAX_ARG_JSON_LEN),
     prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
@@ -364,6 +377,11 @@ impl LoadWorker {
         }
         self.limits.encode(w);
         w.tag(self.profile);
+        w.str(Field::CompatDate, &self.compatibility_date)?;
+        w.count(Field::CompatFlags, self.compatibility_flags.len())?;
+        for flag in &self.compatibility_flags {
+            w.str(Field::CompatFlag, flag)?;
+        }
         Ok(())
     }
 
@@ -390,6 +408,14 @@ impl LoadWorker {
             let value = r.string_in(Field::EnvValue, &mut env_total)?;
             env.push((name, value));
         }
+        let limits = Limits::decode(r)?;
+        let profile = r.tag()?;
+        let compatibility_date = r.string(Field::CompatDate)?;
+        let count = r.count(Field::CompatFlags)?;
+        let mut compatibility_flags = Vec::with_capacity(r.list_capacity(count, 4));
+        for _ in 0..count {
+            compatibility_flags.push(r.string(Field::CompatFlag)?);
+        }
         Ok(LoadWorker {
             request_id,
             worker_id,
@@ -397,8 +423,10 @@ impl LoadWorker {
             main_module,
             modules,
             env,
-            limits: Limits::decode(r)?,
-            profile: r.tag()?,
+            limits,
+            profile,
+            compatibility_date,
+            compatibility_flags,
         })
     }
 }

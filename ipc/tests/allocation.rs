@@ -142,6 +142,8 @@ fn decoded_size_bounded_by_payload() {
         env: vec![],
         limits: stockade_ipc::Limits::default(),
         profile: stockade_ipc::Profile::Standard,
+        compatibility_date: String::new(),
+        compatibility_flags: vec![],
     });
     let frame = stockade_ipc::encode_to_vec(&load).expect("encodes");
     let (result, _, total) = measure(|| decode_frame::<ToWorker>(&frame));

@@ -171,11 +171,13 @@ fn load_worker() {
                 log_bytes: 7,
             },
             profile: Profile::Strict,
+            compatibility_date: "2026-11-01".into(),
+            compatibility_flags: vec!["nodejs_compat".into()],
         }),
         &[
             b"SK",
             &[0x04, 0x02],
-            &[114, 0, 0, 0],
+            &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
             &[1, 0, 0, 0],
@@ -196,6 +198,11 @@ fn load_worker() {
             &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0], // cpu, wall, memory, stack
             &[5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0],             // sub_requests, result, log
             &[0x02],                                           // profile: Strict
+            &[10, 0, 0, 0],
+            b"2026-11-01", // compatibility_date
+            &[1, 0, 0, 0], // one compatibility flag
+            &[13, 0, 0, 0],
+            b"nodejs_compat",
         ],
     );
 }
@@ -419,7 +426,7 @@ fn enum_codes_are_pinned() {
     }
     assert_eq!(ErrorKind::Cancelled.code(), 15);
     let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(modules, [1, 2, 3, 4, 5]);
+    assert_eq!(modules, [1, 2, 3, 4, 5, 6, 7]);
     let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(levels, [1, 2, 3, 4]);
     let profiles: Vec<u8> = Profile::ALL.iter().map(|k| k.code()).collect();

@@ -40,6 +40,8 @@ fn load_worker(edit: impl FnOnce(&mut LoadWorker)) -> ToWorker {
         env: vec![],
         limits: Limits::default(),
         profile: Profile::Standard,
+        compatibility_date: String::new(),
+        compatibility_flags: vec![],
     };
     edit(&mut load);
     ToWorker::LoadWorker(load)
@@ -192,6 +194,15 @@ fn load_worker_caps() {
     check_cap(Field::EnvValue, |n| {
         load_worker(|l| l.env = vec![(text(0), text(n))])
     });
+    check_cap(Field::CompatDate, |n| {
+        load_worker(|l| l.compatibility_date = text(n))
+    });
+    check_cap(Field::CompatFlags, |n| {
+        load_worker(|l| l.compatibility_flags = vec![String::new(); n])
+    });
+    check_cap(Field::CompatFlag, |n| {
+        load_worker(|l| l.compatibility_flags = vec![text(n)])
+    });
     check_cap(Field::EnvTotal, |n| {
         load_worker(|l| l.env = pairs(n, MAX_ENV_NAME_LEN, MAX_ENV_VALUE_LEN))
     });
@@ -315,6 +326,8 @@ fn max_payload_is_exact_for_every_kind() {
                 MAX_ENV_TOTAL / MAX_ENV_VARS / 2,
             );
             assert_eq!(l.env.len(), MAX_ENV_VARS);
+            l.compatibility_date = text(MAX_COMPAT_DATE_LEN);
+            l.compatibility_flags = vec![text(MAX_COMPAT_FLAG_LEN); MAX_COMPAT_FLAGS];
         }),
         fetch(
             MAX_METHOD_LEN,

@@ -319,9 +319,11 @@ fn invalid_discriminants_rejected() {
             .u32(0)
             .fill(28, 0)
             .u8(profile)
+            .str(0) // compatibility date
+            .u32(0) // compatibility flags
             .frame(MessageKind::LoadWorker)
     };
-    assert_eq!(worker_err(&lw(6, 1)), invalid(Tag::ModuleKind, 6));
+    assert_eq!(worker_err(&lw(8, 1)), invalid(Tag::ModuleKind, 8));
     assert_eq!(worker_err(&lw(1, 3)), invalid(Tag::Profile, 3));
     assert_eq!(worker_err(&lw(0, 0)), invalid(Tag::ModuleKind, 0));
     assert!(matches!(

@@ -117,6 +117,8 @@ fn conversation_over_socketpair() {
         env: vec![("MODE".into(), "test".into())],
         limits: Limits::default(),
         profile: Profile::Strict,
+        compatibility_date: "2026-11-01".into(),
+        compatibility_flags: vec!["nodejs_compat".into()],
     });
     write_frame(&mut supervisor, &load).expect("load");
     assert_eq!(

@@ -1,9 +1,10 @@
-// ---- clone.js (part 9 of 30): structuredClone and crypto. ---------------------------------------
+// ---- clone.js (part 9 of 42): structuredClone and crypto. ---------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
 // an ordinary class instance clones as a plain object (own enumerable string keys, prototype lost).
-// Limits: `transfer` is not supported (pure JS cannot detach buffers) and Proxies are read through
+// `transfer` moves ArrayBuffers (they are detached afterwards: ArrayBuffer.prototype.transfer);
+// other transferables (MessagePort, streams) do not exist here. Limit: Proxies are read through
 // their traps rather than rejected.
 
 const ERROR_CONSTRUCTORS = {
@@ -113,13 +114,41 @@ function cloneValue(value, memory) {
   return out;
 }
 
+// ArrayBufferTransfer and arrayBufferDetached come from streams-core.js (a later part: used at
+// call time only).
+
+/** The transfer list (WebIDL sequence<object>), checked as StructuredSerializeWithTransfer does:
+ *  ArrayBuffers only (the one transferable this runtime has), none twice, none detached. */
+function transferList(transfer) {
+  if (transfer === undefined) return [];
+  if (transfer === null || typeof transfer !== "object" || typeof transfer[SymbolIterator] !== "function") {
+    throw new TypeError("structuredClone: options.transfer must be a sequence of objects");
+  }
+  const list = [];
+  for (const item of transfer) {
+    if (item === null || (typeof item !== "object" && typeof item !== "function")) {
+      throw new TypeError("structuredClone: options.transfer must hold objects only");
+    }
+    if (builtinKind(item) !== K_ARRAYBUFFER) {
+      throw new DOMException(`structuredClone: ${constructorName(item) ?? "this object"} is not transferable`, "DataCloneError");
+    }
+    if (list.includes(item)) throw new DOMException("structuredClone: an ArrayBuffer is listed twice in transfer", "DataCloneError");
+    if (arrayBufferDetached(item)) throw new DOMException("structuredClone: a detached ArrayBuffer cannot be transferred", "DataCloneError");
+    list.push(item);
+  }
+  return list;
+}
+
+// With `transfer`, the listed ArrayBuffers are cloned with the value (a view over one keeps its
+// offset and length) and then detached, after the whole value cloned; if cloning fails, none is.
 defineGlobal("structuredClone", function structuredClone(value, options = undefined) {
   requireArgs(arguments.length, 1, "structuredClone");
-  const transfer = dictGet(options, "transfer");
-  if (transfer !== undefined && [...transfer].length > 0) {
-    throw new DOMException("structuredClone: transferring is not supported in this runtime", "DataCloneError");
-  }
-  return cloneValue(value, new Map());
+  const transfer = transferList(dictGet(options, "transfer"));
+  const memory = new Map();
+  const out = cloneValue(value, memory);
+  // Detaches each listed buffer (a listed buffer the value does not reach is detached too).
+  for (let i = 0; i < transfer.length; i++) ArrayBufferTransfer(transfer[i]);
+  return out;
 });
 
 /** WebIDL's QuotaExceededError (a DOMException with the quota and the amount requested). */

@@ -1,4 +1,4 @@
-// ---- fetch.js (part 25 of 30): Headers, Request, Response (Fetch standard subset). -------------
+// ---- fetch.js (part 25 of 42): Headers, Request, Response (Fetch standard subset). -------------
 // Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams;
 // Blob, FormData (multipart) and URLSearchParams bodies set the default Content-Type, and
 // blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers get
@@ -167,6 +167,7 @@ let requestBody; // (v) -> BodyState | null, throwing unless v is a Request
 let newRequestFromHost; // (method, url, flatHeaders, body) -> Request
 let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal }
 let requestHeaders; // (request) -> Headers
+let isRequest; // (v) -> boolean
 
 class Request {
   #method = "GET";
@@ -175,6 +176,7 @@ class Request {
   #redirect = "follow";
   #body = null; // BodyState | null
   #signal;
+  #cf = undefined; // Cloudflare's request.cf: the host's incomingCf(), init.cf, or the input's
   constructor(input, init = undefined) {
     requireArgs(arguments.length, 1, "Request");
     const source = input !== null && typeof input === "object" && #url in input ? input : null;
@@ -185,15 +187,19 @@ class Request {
       this.#url = source.#url;
       this.#method = source.#method;
       this.#redirect = source.#redirect;
+      this.#cf = source.#cf;
       signal = source.#signal;
     }
     // RequestInit's members are read in lexicographic order, before any is validated.
     const initBody = dictGet(init, "body");
+    const initCf = dictGet(init, "cf");
     const initDuplex = dictGet(init, "duplex");
     const initHeaders = dictGet(init, "headers");
     const initMethod = dictGet(init, "method");
     const initRedirect = dictGet(init, "redirect");
     const initSignal = dictGet(init, "signal");
+    if (initCf !== undefined && initCf !== null && typeof initCf !== "object") throw new TypeError("Request: init.cf must be an object");
+    if (initCf !== undefined) this.#cf = initCf ?? undefined;
     if (initDuplex !== undefined && `${initDuplex}` !== "half") throw new TypeError(`Request: invalid duplex mode ${initDuplex}`);
     if (initMethod !== undefined) this.#method = normalizeMethod(initMethod);
     if (initRedirect !== undefined) {
@@ -233,11 +239,13 @@ class Request {
   get redirect() { return this.#redirect; }
   get duplex() { return "half"; }
   get signal() { return this.#signal; }
+  get cf() { return this.#cf; }
   clone() {
     if (bodyUnusable(this.#body)) throw new TypeError("Request.clone: the body has already been used");
     const copy = new Request(this.#url);
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
+    copy.#cf = this.#cf;
     copy.#signal = createDependentAbortSignal([this.#signal]);
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), false);
     copy.#body = cloneBody(this.#body);
@@ -245,6 +253,7 @@ class Request {
   }
   static {
     requestHeaders = (r) => r.#headers;
+    isRequest = (v) => v !== null && typeof v === "object" && #url in v;
     requestForFetch = (r) => {
       const headers = [];
       const pairs = headersPairs(r.#headers);
@@ -257,6 +266,11 @@ class Request {
       r.#method = normalizeMethod(method);
       for (let i = 0; i + 1 < flatHeaders.length; i += 2) r.#headers.append(flatHeaders[i], flatHeaders[i + 1]);
       r.#body = bodyFromHost(body);
+      let acceptEncoding = "";
+      for (let i = 0; i + 1 < flatHeaders.length; i += 2) {
+        if (`${flatHeaders[i]}`.toLowerCase() === "accept-encoding") acceptEncoding = `${flatHeaders[i + 1]}`;
+      }
+      r.#cf = incomingCf(acceptEncoding);
       return r;
     };
     requestBody = (v) => {

@@ -1,4 +1,4 @@
-// ---- inspect.js (part 2 of 30): the value formatter behind console. -----------------------------
+// ---- inspect.js (part 2 of 42): the value formatter behind console. -----------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
@@ -77,6 +77,8 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
 const inspectHooks = new Map();
+/** Classes shown as one string instead (node:buffer's `<Buffer 68 69>`): prototype -> (obj) => string. */
+const inspectReplacers = new Map();
 /** Displays instances of `Class` through its ORIGINAL getters (captured now, so later patching of
  *  the prototype cannot run tenant code inside console.log). */
 function inspectThroughGetters(Class, names) {
@@ -206,6 +208,8 @@ function inspectObject(obj, depth, ctx, indent) {
     if (ref === undefined) ctx.refs.set(obj, ref = ctx.refs.size + 1);
     return `[Circular *${ref}]`;
   }
+  const replacer = inspectReplacers.get(ObjectGetPrototypeOf(obj));
+  if (replacer !== undefined) return replacer(obj);
   const kind = builtinKind(obj);
   if (kind === K_DATE) {
     const t = ReflectApply(Date.prototype.getTime, obj, []);

@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 30 of 30): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 42 of 42): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -10,6 +10,24 @@ return ObjectFreeze({
   },
   inspect(value) {
     return inspect(value);
+  },
+  configure(config) {
+    configureWorker(config);
+  },
+  builtinNames(name) {
+    return builtinNames(name);
+  },
+  builtinExports(name) {
+    return builtinExports(name);
+  },
+  workerEnv() {
+    return workerEnv();
+  },
+  hasFetchListener() {
+    return hasFetchListenerForHost();
+  },
+  dispatchFetch(request, waitUntil, passThrough) {
+    return dispatchFetchForHost(request, waitUntil, passThrough);
   },
 });
 })();

@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 30 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 42 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -10,7 +10,8 @@
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
  *   CompressionStream, DecompressionStream, URLPattern, HTMLRewriter, Blob, File,
- *   FormData, Headers, Request, Response, fetch. Globals are non-enumerable, writable
+ *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
+ *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
@@ -20,8 +21,10 @@
  *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
- *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
- *     28 urlpattern.js 29 rewriter.js 30 prelude-end.js
+ *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 workers.js
+ *     28 builtins.js 29 node-encodings.js 30 node-buffer.js 31 node-buffer-rw.js 32 node-events.js
+ *     33 node-util.js 34 node-assert.js 35 node-path.js 36 node-process.js 37 node-hash.js
+ *     38 node-crypto.js 39 compression.js 40 urlpattern.js 41 rewriter.js 42 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -56,6 +59,10 @@
  *       checkpoint. Exceptions thrown by `dispatch` are the tenant callback's uncaught exceptions:
  *       report them like any uncaught error. Calls for unknown ids are ignored. The host should
  *       refuse a second onTimer call.
+ *   getContext() -> unknown, setContext(value) -> undefined
+ *       V8's continuation-preserved embedder data: the value promise reactions capture when they
+ *       are created and restore while they run (node:async_hooks' AsyncLocalStorage frame; the
+ *       timers restore the one current when a timer was armed). Plain values, no checks needed.
  *   now() -> number
  *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
  *       while JS runs (it only advances between host events). performance.now() returns it;
@@ -110,11 +117,26 @@
  *       check natively that what `read` resolves with is a Uint8Array or null.
  *   inspect(value: unknown) -> string
  *       The console formatter (never throws), for reporting uncaught errors / rejections.
+ *   configure(config: { nodejs, nodeGlobals, asyncHooks, populateProcessEnv: boolean,
+ *              compatibilityDate: string | null, compatibilityFlags: string[], env: object })
+ *       The worker's compatibility features and env, once, before its modules run (builtins.js):
+ *       with nodeGlobals, the Buffer and process globals appear.
+ *   builtinNames(name: string) -> string[]; builtinExports(name: string) -> unknown
+ *       A built-in module's export names (no code runs), and its default export, built on first
+ *       use; its named exports are that value's properties (builtins.js).
+ *   workerEnv() -> object | null
+ *       The env object of a configured worker (what `env` of cloudflare:workers is).
+ *   hasFetchListener() -> boolean
+ *       Whether the global scope has a "fetch" event listener (service-worker syntax).
+ *   dispatchFetch(request: Request, waitUntil(p), passThrough()) -> Promise<unknown>
+ *       Dispatches a trusted FetchEvent for `request` at the global scope; resolves with what a
+ *       listener passed to respondWith (to be checked with readResponse), rejects with a
+ *       TypeError when none called it. `waitUntil` and `passThrough` back the event's methods.
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call
  * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer),
- * structuredClone has no `transfer`, cannot detect Proxies and cannot clone a Float16Array (V8
+ * structuredClone transfers ArrayBuffers only and cannot detect Proxies and cannot clone a Float16Array (V8
  * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
  * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */
@@ -135,13 +157,15 @@ const JSONStringify = JSON.stringify;
 const MathFloor = Math.floor;
 
 // Capture the host primitives, then make them unreachable from globalThis.
-const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp } = (() => {
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp, hostGetContext,
+  hostSetContext } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
     hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
     hostOp: h.op,
+    hostGetContext: h.getContext, hostSetContext: h.setContext,
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);

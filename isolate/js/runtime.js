@@ -20,12 +20,17 @@ const byteLength = typedArrayGetter("length"); // of Uint8Arrays
 const byteBuffer = typedArrayGetter("buffer");
 const byteOffset = typedArrayGetter("byteOffset");
 const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
+const objectKeys = Object.keys;
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.hasOwn;
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
 let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?, task?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
 const hostCall = __stockade_host.call;
+// Every invocation starts in an empty async context (AsyncLocalStorage; see node-process.js).
+const setAsyncContext = __stockade_host.setContext;
 
 delete globalThis.SharedArrayBuffer;
 if (typeof Atomics === "object") delete Atomics.wait;
@@ -137,10 +142,34 @@ async function pumpBody(reader, task) {
   await hostCall("body.end", undefined, task);
 }
 
+// A class default export (`export default class extends WorkerEntrypoint { fetch(request) {} }`):
+// constructed with (ctx, env) for each request, as Cloudflare does, and its fetch(request) called.
+function isEntrypointClass(handler) {
+  if (typeof handler !== "function") return false;
+  const proto = handler.prototype;
+  return proto !== null && typeof proto === "object" && typeof proto.fetch === "function";
+}
+
+// Service-worker syntax has no `env` argument: as on Workers, each binding is a global variable
+// (defined at the first request; a global the code defined itself is left alone).
+function exposeEnv(env) {
+  const names = objectKeys(env);
+  for (let i = 0; i < names.length; i++) {
+    if (hasOwn(globalThis, names[i])) continue;
+    defineProperty(globalThis, names[i], { value: env[names[i]], writable: true, enumerable: false, configurable: true });
+  }
+}
+
+// Calls the module's `export default { fetch }` (or a WorkerEntrypoint class's), or, in a module
+// without one that listens for "fetch" events at the global scope (service-worker syntax),
+// dispatches a FetchEvent.
 async function invokeFetch(ns, payload, body, task) {
   const handler = ns.default;
-  if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
-    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method");
+  const isClass = isEntrypointClass(handler);
+  const moduleSyntax = isClass || (handler !== null && typeof handler === "object" && typeof handler.fetch === "function");
+  if (!moduleSyntax && !web.hasFetchListener()) {
+    throw new TypeError("the main module's default export has no fetch(request, env, ctx) method " +
+      "(export default { fetch() {} }, or a class with a fetch(request) method), and no \"fetch\" event listener was added");
   }
   const req = parse(payload);
   const flat = [];
@@ -151,7 +180,14 @@ async function invokeFetch(ns, payload, body, task) {
     waitUntil(p) { background.waitUntil(p); },
     passThroughOnException() {},
   };
-  const response = await handler.fetch(request, req.env || {}, ctx);
+  // A configured worker's env is one object, the same `env` cloudflare:workers exports.
+  const env = web.workerEnv() ?? req.env ?? {};
+  if (!moduleSyntax) exposeEnv(env);
+  const response = isClass
+    ? await new handler(ctx, env).fetch(request)
+    : moduleSyntax
+      ? await handler.fetch(request, env, ctx)
+      : await web.dispatchFetch(request, ctx.waitUntil, ctx.passThroughOnException);
   // Indexed, not destructured: a patched array iterator must never see the body.
   const answer = web.readResponse(response);
   const status = answer[0];
@@ -193,6 +229,12 @@ __stockade_host.setInvoker(
       }
       return PromiseResolve();
     }
+    // Synchronous calls from the bridge: stk_configure (3), stk_module_builtin (4), the first
+    // evaluation of a built-in module (5). Never tenant-initiated.
+    if (kind === 3) return web.configure(parse(payload));
+    if (kind === 4) return web.builtinNames(payload);
+    if (kind === 5) return web.builtinExports(payload);
+    setAsyncContext(undefined);
     return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {

@@ -1,4 +1,4 @@
-// ---- timers.js (part 4 of 30): setTimeout & co, queueMicrotask, performance. --------------------
+// ---- timers.js (part 4 of 42): setTimeout & co, queueMicrotask, performance. --------------------
 // Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
 // as on the web) and never reused. The host owns the clock and the loop; see the contract in
 // prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its
@@ -22,7 +22,8 @@ function armTimer(callback, delay, args, repeat, internal = false) {
   let ms = timerDelay(delay);
   if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
   hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
-  timerTable.set(id, { callback, args, delay: ms, repeat, internal });
+  // The async context (AsyncLocalStorage's frame) current now is the one the callback runs in.
+  timerTable.set(id, { callback, args, delay: ms, repeat, internal, context: hostGetContext() });
   return id;
 }
 
@@ -50,7 +51,13 @@ function dispatchTimer(id) {
   if (timer === undefined) return;
   if (timer.repeat) hostSetTimer(id, timer.delay);
   else timerTable.delete(id);
-  ReflectApply(timer.callback, globalThis, timer.args);
+  const previous = hostGetContext();
+  hostSetContext(timer.context);
+  try {
+    ReflectApply(timer.callback, globalThis, timer.args);
+  } finally {
+    hostSetContext(previous);
+  }
 }
 hostOnTimer(dispatchTimer);
 

@@ -160,6 +160,18 @@ extern "C" {
         len: usize,
         out: *mut StkOutcome,
     ) -> i32;
+    pub fn stk_module_builtin(
+        iso: *mut StkIsolate,
+        name: *const c_char,
+        name_len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
+    pub fn stk_configure(
+        iso: *mut StkIsolate,
+        json: *const c_char,
+        len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
     pub fn stk_module_requests(iso: *mut StkIsolate, index: i32, out: *mut StkOutcome) -> i32;
     pub fn stk_module_run(iso: *mut StkIsolate, index: i32, inv: u32, out: *mut StkOutcome) -> i32;
     #[allow(clippy::too_many_arguments)]

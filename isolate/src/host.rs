@@ -14,7 +14,6 @@ use std::ffi::c_void;
 use std::time::{Duration, Instant};
 
 use crate::ffi;
-use crate::modules;
 use crate::ops;
 use crate::worker::{LogLevel, LogLine};
 
@@ -40,7 +39,8 @@ pub(crate) struct HostState {
     pub sub_request_limit: usize,
     pub timer_seq: u64,
     pub timer_limit: usize,
-    /// Module names by bridge index, and the reverse.
+    /// Module names by bridge index (built-ins included), and the reverse for the worker's own
+    /// modules.
     pub module_names: Vec<String>,
     pub module_index: HashMap<String, i32>,
     /// The native objects ops keep between calls (compressors, streaming decoders), dropped with
@@ -48,6 +48,10 @@ pub(crate) struct HostState {
     /// struct, while it runs (an op may call back into JavaScript, which may reach other
     /// callbacks).
     pub ops: std::rc::Rc<ops::state::OpState>,
+    /// Built-in modules by canonical name (`node:buffer`), and what the worker's compatibility
+    /// date and flags make available (see `stockade_source::builtins`).
+    pub builtin_index: HashMap<String, i32>,
+    pub features: stockade_source::Features,
 }
 
 /// A host call made by a task, for the host's owner to forward.
@@ -87,6 +91,8 @@ impl HostState {
             module_names: Vec::new(),
             module_index: HashMap::new(),
             ops: std::rc::Rc::new(ops::state::OpState::new()),
+            builtin_index: HashMap::new(),
+            features: stockade_source::Features::default(),
         }
     }
 
@@ -154,11 +160,28 @@ impl HostState {
             .unwrap_or_default()
     }
 
-    pub(crate) fn resolve_name(&self, referrer: i32, specifier: &str) -> Option<String> {
+    /// The bridge index `specifier` imported from module `referrer` names: a module of the set,
+    /// a built-in, or -1 (none), -2 (a Node.js built-in without `nodejs_compat`), -3 (a built-in
+    /// Stockade does not support), as bridge.h has it.
+    pub(crate) fn resolve_index(&self, referrer: i32, specifier: &str) -> i32 {
+        use stockade_source::builtins::{target, Target, Unavailable};
         let from = usize::try_from(referrer)
             .ok()
             .and_then(|i| self.module_names.get(i));
-        modules::resolve(from.map_or("", String::as_str), specifier)
+        if specifier.starts_with(crate::kinds::HIDDEN) {
+            // A hidden module (kinds.rs) is named by its exact name.
+            return self.module_index.get(specifier).copied().unwrap_or(-1);
+        }
+        let from = from.map_or("", String::as_str);
+        match target(from, specifier, &self.features, |n| {
+            self.module_index.contains_key(n)
+        }) {
+            Target::Module(name) => self.module_index.get(&name).copied().unwrap_or(-1),
+            Target::Builtin(name) => self.builtin_index.get(&name).copied().unwrap_or(-1),
+            Target::Unavailable(Unavailable::NeedsNodejsCompat) => -2,
+            Target::Unavailable(Unavailable::Unsupported) => -3,
+            Target::NotFound => -1,
+        }
     }
 }
 
@@ -261,9 +284,7 @@ unsafe extern "C" fn host_resolve(
     let Ok(specifier) = std::str::from_utf8(bytes) else {
         return -1;
     };
-    st.resolve_name(referrer, specifier)
-        .and_then(|name| st.module_index.get(&name).copied())
-        .unwrap_or(-1)
+    st.resolve_index(referrer, specifier)
 }
 
 unsafe extern "C" fn host_call(

@@ -14,7 +14,8 @@
 //! - Code generation from strings (`eval`, `new Function`) is refused, `SharedArrayBuffer`, shared
 //!   WebAssembly memories and `Atomics.wait` are absent, and `Date.now()`/`performance.now()`
 //!   stand still while code runs (whole milliseconds between tasks).
-//! - Imports resolve inside the worker's module set only.
+//! - Imports resolve inside the worker's module set, or to the runtime's own built-in modules
+//!   (`cloudflare:workers`; `node:*` with `nodejs_compat`), never to anything else.
 //!
 //! - Isolates of one process are separated by memory protection keys where the CPU and kernel
 //!   have them, and say so where they do not ([`protection`]).
@@ -30,9 +31,11 @@ compile_error!(
 
 #[cfg(feature = "mpk-attack")]
 pub mod attack;
+mod configure;
 mod engine;
 mod ffi;
 mod host;
+mod kinds;
 mod limits;
 pub use stockade_ops as ops;
 pub mod protection;
@@ -41,15 +44,17 @@ pub mod typescript;
 mod watchdog;
 mod worker;
 
+pub use configure::LoadOptions;
 pub use engine::{Engine, V8Profile};
 pub use ffi::StkHeapStats as HeapStats;
 pub use host::{MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;
-pub use stockade_source::{error, loader, modules};
+pub use stockade_source::{builtins, compat, error, loader, modules};
 pub use stockade_source::{
-    DiskSource, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError, SourceLocation,
+    Compat, DiskSource, Features, LimitKind, Module, ModuleKind, ModuleSet, ModuleSource, RunError,
+    SourceLocation,
 };
 pub use tasks::{Answer, Answered, HostCall, TaskEvent, TaskId};
 pub use watchdog::{Unresponsive, DEFAULT_GRACE};
@@ -84,6 +89,18 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/fetch-body.js"),
     include_str!("../js/fetch.js"),
     include_str!("../js/fetch-outbound.js"),
+    include_str!("../js/workers.js"),
+    include_str!("../js/builtins.js"),
+    include_str!("../js/node-encodings.js"),
+    include_str!("../js/node-buffer.js"),
+    include_str!("../js/node-buffer-rw.js"),
+    include_str!("../js/node-events.js"),
+    include_str!("../js/node-util.js"),
+    include_str!("../js/node-assert.js"),
+    include_str!("../js/node-path.js"),
+    include_str!("../js/node-process.js"),
+    include_str!("../js/node-hash.js"),
+    include_str!("../js/node-crypto.js"),
     include_str!("../js/compression.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),

@@ -27,6 +27,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::configure::LoadOptions;
 use crate::error::{LimitKind, RunError};
 use crate::ffi;
 use crate::loader::ModuleSource;
@@ -119,9 +120,21 @@ impl Worker {
         id
     }
 
-    /// Starts loading the worker's modules from `main`: compilation (TypeScript transformation
-    /// included) and top-level code run under one task's limits.
+    /// Starts loading the worker's modules from `main` with no compatibility flags and no env:
+    /// see [`Worker::start_load_with`].
     pub fn start_load(&mut self, main: &str, source: &mut dyn ModuleSource) -> TaskId {
+        self.start_load_with(main, source, &LoadOptions::default())
+    }
+
+    /// Starts loading the worker's modules from `main`: the runtime gets `options` (built-in
+    /// modules, globals, env), then compilation (TypeScript transformation included) and
+    /// top-level code run, all under one task's limits.
+    pub fn start_load_with(
+        &mut self,
+        main: &str,
+        source: &mut dyn ModuleSource,
+        options: &LoadOptions,
+    ) -> TaskId {
         let id = self.new_task(Kind::Load { main: -1 });
         if let Some(e) = self.poisoned.clone() {
             self.fail(id, e);
@@ -138,7 +151,9 @@ impl Worker {
                 return TaskId(id);
             }
         };
-        let compiled = self.compile_all(main, source, &guard);
+        let compiled = self
+            .configure(options, &guard)
+            .and_then(|()| self.compile_all(main, source, &guard));
         let spent = guard.cpu_spent();
         drop(guard);
         if let Some(t) = self.tasks.get_mut(&id) {

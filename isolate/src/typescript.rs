@@ -1,7 +1,9 @@
 //! TypeScript → JavaScript with oxc: types stripped, enums, namespaces, parameter properties and
 //! the other TS-only syntax lowered; nothing else changed (the target is V8 13.6's ES2024, so no
-//! down-levelling). Each transformed module keeps a line/column map back to its TypeScript source,
-//! so errors point at the file, line and column the tenant wrote.
+//! down-levelling; `using` and `await using` pass through to V8, which runs them). Decorators
+//! and `accessor` fields are refused with a clear error (`unsupported`). Each transformed module
+//! keeps a line/column map back to its TypeScript source, so errors point at the file, line and
+//! column the tenant wrote.
 //!
 //! Guarantees, against hostile sources (oxc has no depth guard, no allocation limit and no way to
 //! be interrupted):
@@ -38,6 +40,8 @@ use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
+
+mod unsupported;
 
 use crate::error::{LimitKind, RunError, SourceLocation};
 use stockade_source::nesting::{self, MAX_NESTING, STACK_BYTES};
@@ -254,6 +258,19 @@ fn transform(
         return Err(syntax(first));
     }
     let mut program = parsed.program;
+    let mut unsupported = unsupported::Unsupported::default();
+    unsupported.visit_program(&program);
+    if let Some((offset, message)) = unsupported.found {
+        let (line, column) = line_column(source, offset as usize);
+        return Err(RunError::Syntax {
+            message: message.to_string(),
+            location: Some(SourceLocation {
+                module: name.to_string(),
+                line,
+                column,
+            }),
+        });
+    }
     let mut folding = EnumFolding::new(fold_budget);
     folding.visit_program(&program);
     if let Some(span) = folding.exceeded {

@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::error::{LimitKind, RunError, SourceLocation};
 use crate::ffi::{self, StkOutcome};
 use crate::host::HostState;
+use crate::kinds;
 use crate::limits::Limits;
 use crate::loader::{ImportWalk, ModuleSource};
 use crate::modules::{self, ModuleKind};
@@ -254,7 +255,17 @@ impl Worker {
     /// thread (see [`Worker::start_load`] for the event-loop form). Compilation (TypeScript
     /// transformation included) and top-level code run under one budget: the limits of one call.
     pub fn load(&mut self, main: &str, source: &mut dyn ModuleSource) -> Invocation {
-        let task = self.start_load(main, source);
+        self.load_with(main, source, &crate::LoadOptions::default())
+    }
+
+    /// [`Worker::load`] with compatibility flags and env ([`crate::LoadOptions`]).
+    pub fn load_with(
+        &mut self,
+        main: &str,
+        source: &mut dyn ModuleSource,
+        options: &crate::LoadOptions,
+    ) -> Invocation {
+        let task = self.start_load_with(main, source, options);
         self.wait(task, |answer| match answer {
             Answer::Loaded => String::new(),
             Answer::Json(json) => json,
@@ -433,11 +444,28 @@ impl Worker {
         source: &mut dyn ModuleSource,
         guard: &WatchGuard<'_>,
     ) -> Result<i32, RunError> {
+        use stockade_source::builtins::{target, Target};
         let mut walk = ImportWalk::new(main, source.eager_names(), self.limits.source_bytes)?;
+        let features = self.host().features;
         while let Some(module) = walk.next(source)? {
-            let index = self.compile(&module.name, module.kind, &module.bytes, guard)?;
+            let index = self.compile(&module.name, module.kind, &module.bytes, guard, source)?;
             for specifier in self.requests(index)? {
-                walk.import(&module.name, specifier)?;
+                // Hidden modules (kinds.rs) are compiled with the module that imports them.
+                if specifier.starts_with(kinds::HIDDEN) {
+                    continue;
+                }
+                match target(&module.name, &specifier, &features, |n| source.contains(n)) {
+                    // Created by `configure` before the walk.
+                    Target::Builtin(_) => {}
+                    Target::Unavailable(why) => {
+                        return Err(RunError::BuiltinUnavailable {
+                            reason: why.reason(&specifier),
+                            specifier,
+                            referrer: module.name.clone(),
+                        })
+                    }
+                    Target::Module(_) | Target::NotFound => walk.import(&module.name, specifier)?,
+                }
             }
         }
         let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;
@@ -457,7 +485,17 @@ impl Worker {
         kind: ModuleKind,
         bytes: &[u8],
         guard: &WatchGuard<'_>,
+        source: &mut dyn ModuleSource,
     ) -> Result<i32, RunError> {
+        if kind == ModuleKind::Wasm {
+            if self.engine.profile() != crate::V8Profile::Standard {
+                return Err(kinds::wasm_refused(name));
+            }
+            let hidden = kinds::wasm_bytes_name(name);
+            self.compile(&hidden, ModuleKind::Data, bytes, guard, source)?;
+            let wrapper = kinds::wasm_module(name);
+            return self.compile(name, ModuleKind::Js, wrapper.as_bytes(), guard, source);
+        }
         let text = || {
             std::str::from_utf8(bytes).map_err(|e| {
                 RunError::InvalidInput(format!("module {name:?} is not valid UTF-8: {e}"))
@@ -466,11 +504,14 @@ impl Worker {
         let mut out = Outcome::new();
         let iso = &self.iso;
         let index = match kind {
-            ModuleKind::Js | ModuleKind::Ts => {
-                let source = text()?;
+            ModuleKind::Js | ModuleKind::Ts | ModuleKind::Cjs => {
+                let text = text()?;
                 let js;
-                let code = if kind == ModuleKind::Ts {
-                    let done = typescript::transpile(name, source, self.limits.memory_bytes);
+                let code = if kind == ModuleKind::Cjs {
+                    js = kinds::commonjs(name, text, source)?;
+                    js.as_str()
+                } else if kind == ModuleKind::Ts {
+                    let done = typescript::transpile(name, text, self.limits.memory_bytes);
                     guard.charge(done.cpu);
                     if let Some(limit) = guard.fired() {
                         return Err(RunError::Limit(limit));
@@ -480,7 +521,7 @@ impl Worker {
                     js = transformed.code;
                     js.as_str()
                 } else {
-                    source
+                    text
                 };
                 // SAFETY: raw is our live isolate; name and code outlive the call.
                 iso.call(|raw| unsafe {
@@ -494,7 +535,7 @@ impl Worker {
                     )
                 })
             }
-            ModuleKind::Text | ModuleKind::Json | ModuleKind::Data => {
+            ModuleKind::Text | ModuleKind::Json | ModuleKind::Data | ModuleKind::Wasm => {
                 let (synth, data): (i32, &[u8]) = match kind {
                     ModuleKind::Text => (ffi::STK_SYNTH_TEXT, text()?.as_bytes()),
                     ModuleKind::Json => (ffi::STK_SYNTH_JSON, text()?.as_bytes()),

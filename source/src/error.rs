@@ -92,6 +92,14 @@ pub enum RunError {
     /// An import names a module outside the worker's module set.
     #[error("cannot find module '{specifier}' imported from {referrer}")]
     ModuleNotFound { specifier: String, referrer: String },
+    /// An import names a built-in module this worker may not import (a Node.js module without
+    /// `nodejs_compat`, or one Stockade does not implement); `reason` says which and why.
+    #[error("cannot import '{specifier}' from {referrer}: {reason}")]
+    BuiltinUnavailable {
+        specifier: String,
+        referrer: String,
+        reason: String,
+    },
     /// The worker definition or the argument is malformed (bad names, invalid UTF-8, bad JSON).
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -110,7 +118,9 @@ impl RunError {
             RunError::Threw { .. } => "script_threw",
             RunError::Limit(_) => "limit_exceeded",
             RunError::Syntax { .. } => "syntax_error",
-            RunError::ModuleNotFound { .. } => "module_not_found",
+            RunError::ModuleNotFound { .. } | RunError::BuiltinUnavailable { .. } => {
+                "module_not_found"
+            }
             RunError::InvalidInput(_) => "invalid_input",
             RunError::NeverSettled => "never_settled",
             RunError::Internal(_) => "internal",

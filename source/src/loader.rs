@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::builtins::Target;
 use crate::error::RunError;
 use crate::modules::{normalise_name, Module};
 
@@ -19,6 +20,10 @@ pub const MAX_SOURCE_BYTES: usize = 64 << 20;
 pub trait ModuleSource {
     /// The module called `name`, or `None` when there is none.
     fn get(&mut self, name: &str) -> Result<Option<Module>, RunError>;
+    /// Whether there is a module called `name` (read errors count as none).
+    fn contains(&mut self, name: &str) -> bool {
+        matches!(self.get(name), Ok(Some(_)))
+    }
     /// Names to load eagerly besides the main module's static imports (so that dynamic
     /// `import()` finds them): every module of an in-memory set; nothing for a folder.
     fn eager_names(&self) -> Vec<String>;
@@ -63,6 +68,9 @@ impl ModuleSet {
 impl ModuleSource for ModuleSet {
     fn get(&mut self, name: &str) -> Result<Option<Module>, RunError> {
         Ok(self.modules.get(name).cloned())
+    }
+    fn contains(&mut self, name: &str) -> bool {
+        self.modules.contains_key(name)
     }
     fn eager_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.modules.keys().cloned().collect();
@@ -110,13 +118,19 @@ impl ModuleSource for DiskSource {
             .map_err(|e| RunError::InvalidInput(format!("{}: {e}", path.display())))?;
         Ok(Some(Module::new(name, bytes)))
     }
+    fn contains(&mut self, name: &str) -> bool {
+        normalise_name(name)
+            .ok()
+            .and_then(|n| self.root.join(n).canonicalize().ok())
+            .is_some_and(|p| p.starts_with(&self.root) && p.is_file())
+    }
     fn eager_names(&self) -> Vec<String> {
         Vec::new()
     }
 }
 
 /// The imports a JavaScript or TypeScript module names: static ones, and dynamic `import()`s of
-/// a string literal. A module that does not parse, or nests deeper than the engine accepts
+/// a string literal; for CommonJS, its `require`s of a string literal. A module that does not parse, or nests deeper than the engine accepts
 /// ([`crate::nesting`]), names none (compiling it later reports the error with its position).
 ///
 /// The parse runs on a helper thread with a stack of [`crate::nesting::STACK_BYTES`], after the
@@ -128,6 +142,10 @@ pub fn imports_of(module: &Module) -> Vec<String> {
     let source_type = match module.kind {
         ModuleKind::Ts => SourceType::ts().with_module(true),
         ModuleKind::Js => SourceType::mjs(),
+        ModuleKind::Cjs => {
+            return std::str::from_utf8(&module.bytes)
+                .map_or_else(|_| Vec::new(), crate::cjs::requires)
+        }
         _ => return Vec::new(),
     };
     let Ok(text) = std::str::from_utf8(&module.bytes) else {
@@ -240,7 +258,8 @@ impl ImportWalk {
 
 /// Reads `main` and every module it imports, transitively, from `source` into a set that can be
 /// shipped to a jailed worker. A missing module is `ModuleNotFound`; the total size is bounded
-/// by `max_bytes`.
+/// by `max_bytes`. Specifiers naming built-in modules (`node:*`, `cloudflare:*`) are left to the
+/// worker, which knows the compatibility flags.
 pub fn collect(
     main: &str,
     source: &mut dyn ModuleSource,
@@ -250,7 +269,28 @@ pub fn collect(
     let mut found: HashMap<String, Module> = HashMap::new();
     while let Some(module) = walk.next(source)? {
         for specifier in imports_of(&module) {
-            walk.import(&module.name, specifier)?;
+            // A CommonJS `require` of a module that does not exist fails only when called.
+            if module.kind == crate::modules::ModuleKind::Cjs {
+                let target = crate::modules::resolve(&module.name, &specifier);
+                if target
+                    .map(|t| source.get(&t))
+                    .transpose()?
+                    .flatten()
+                    .is_none()
+                {
+                    continue;
+                }
+            }
+            let target = crate::builtins::target(
+                &module.name,
+                &specifier,
+                &crate::Features::default(),
+                |n| source.contains(n),
+            );
+            match target {
+                Target::Builtin(_) | Target::Unavailable(_) => {}
+                Target::Module(_) | Target::NotFound => walk.import(&module.name, specifier)?,
+            }
         }
         found.insert(module.name.clone(), module);
     }

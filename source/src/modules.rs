@@ -18,17 +18,23 @@ pub enum ModuleKind {
     Json,
     /// `export default` is an ArrayBuffer of the bytes.
     Data,
+    /// CommonJS source (`module.exports`, `require`), wrapped into an ES module ([`crate::cjs`]).
+    Cjs,
+    /// A WebAssembly binary: `export default` is its compiled `WebAssembly.Module`.
+    Wasm,
 }
 
 impl ModuleKind {
-    /// The kind a file name implies: `.ts`/`.mts` TypeScript, `.js`/`.mjs` JavaScript, `.json`
-    /// JSON, anything else text.
+    /// The kind a file name implies: `.ts`/`.mts` TypeScript, `.js`/`.mjs` JavaScript, `.cjs`
+    /// CommonJS, `.json` JSON, `.wasm` WebAssembly, anything else text.
     pub fn from_name(name: &str) -> ModuleKind {
         let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         match ext {
             "ts" | "mts" => ModuleKind::Ts,
-            "js" | "mjs" | "cjs" => ModuleKind::Js,
+            "js" | "mjs" => ModuleKind::Js,
+            "cjs" => ModuleKind::Cjs,
             "json" => ModuleKind::Json,
+            "wasm" => ModuleKind::Wasm,
             _ => ModuleKind::Text,
         }
     }
@@ -192,6 +198,8 @@ mod tests {
         assert_eq!(ModuleKind::from_name("a.ts"), ModuleKind::Ts);
         assert_eq!(ModuleKind::from_name("a.mjs"), ModuleKind::Js);
         assert_eq!(ModuleKind::from_name("a.json"), ModuleKind::Json);
+        assert_eq!(ModuleKind::from_name("a.cjs"), ModuleKind::Cjs);
+        assert_eq!(ModuleKind::from_name("a.wasm"), ModuleKind::Wasm);
         assert_eq!(ModuleKind::from_name("README"), ModuleKind::Text);
     }
 }

@@ -46,6 +46,12 @@ pub fn limits(l: &stockade_ipc::Limits) -> Limits {
     }
 }
 
+/// The engine's compatibility settings of a `LoadWorker`'s date and flags (which the supervisor
+/// validated; a worker checks again and refuses what it does not know).
+pub fn compat(date: &str, flags: &[String]) -> Result<stockade_isolate::Compat, RunError> {
+    stockade_isolate::Compat::parse(date, flags).map_err(RunError::InvalidInput)
+}
+
 pub fn module_kind(kind: stockade_ipc::ModuleKind) -> ModuleKind {
     match kind {
         stockade_ipc::ModuleKind::Js => ModuleKind::Js,
@@ -53,6 +59,8 @@ pub fn module_kind(kind: stockade_ipc::ModuleKind) -> ModuleKind {
         stockade_ipc::ModuleKind::Text => ModuleKind::Text,
         stockade_ipc::ModuleKind::Json => ModuleKind::Json,
         stockade_ipc::ModuleKind::Data => ModuleKind::Data,
+        stockade_ipc::ModuleKind::Cjs => ModuleKind::Cjs,
+        stockade_ipc::ModuleKind::Wasm => ModuleKind::Wasm,
     }
 }
 
@@ -151,7 +159,9 @@ pub fn error_kind(e: &RunError) -> ErrorKind {
     match e {
         RunError::Threw { .. } | RunError::NeverSettled => ErrorKind::ScriptThrew,
         RunError::Syntax { .. } => ErrorKind::CompileError,
-        RunError::ModuleNotFound { .. } => ErrorKind::ModuleNotFound,
+        RunError::ModuleNotFound { .. } | RunError::BuiltinUnavailable { .. } => {
+            ErrorKind::ModuleNotFound
+        }
         RunError::InvalidInput(_) => ErrorKind::InvalidInput,
         RunError::Internal(_) => ErrorKind::Internal,
         RunError::Limit(k) => match k {

@@ -8,7 +8,7 @@
 //! Trusts: the dispatcher's routing (a Loader worker's calls reach the thread that loaded it).
 
 use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
-use stockade_isolate::{FetchRequest, Module, ModuleSet, Worker};
+use stockade_isolate::{FetchRequest, LoadOptions, Module, ModuleSet, Worker};
 
 use super::convert::{self, Spent};
 use super::thread::{Purpose, Role, Thread};
@@ -89,6 +89,10 @@ impl Thread {
             Ok(s) => s,
             Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
         };
+        let compat = match convert::compat(&load.compatibility_date, &load.compatibility_flags) {
+            Ok(c) => c,
+            Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
+        };
         let mut worker = match Worker::new(self.engine, convert::limits(&load.limits)) {
             Ok(w) => w,
             Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
@@ -96,13 +100,17 @@ impl Thread {
         if let Err(e) = self.prepare(&mut worker) {
             return self.fail(id, ErrorKind::Internal, e);
         }
-        let task = worker.start_load(&load.main_module, &mut set);
         let env = serde_json::Value::Object(
             load.env
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect(),
         );
+        let options = LoadOptions {
+            compat,
+            env: env.clone(),
+        };
+        let task = worker.start_load_with(&load.main_module, &mut set, &options);
         let slot = self.host(
             worker,
             Role::Loader {

@@ -5,7 +5,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stockade_ipc::{ErrorKind, ErrorReply};
 
+use super::quota::Refusal;
 use crate::supervisor::JobError;
+
+/// The stable code of an error response, kept in its extensions for the metrics and logs.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +28,9 @@ pub enum ApiError {
     Worker(#[from] JobError),
     #[error("{}", .0.message)]
     Script(ErrorReply, Vec<serde_json::Value>),
+    /// Over a quota of the tenant: 429 with `Retry-After`.
+    #[error("{}", .0.message)]
+    Quota(Refusal),
 }
 
 pub fn error_code(kind: ErrorKind) -> &'static str {
@@ -59,6 +67,7 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ApiError::Worker(JobError::Unencodable(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Quota(refusal) => (StatusCode::TOO_MANY_REQUESTS, refusal.kind.code()),
             ApiError::Script(reply, _) => {
                 let status = match reply.kind {
                     ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,6 +95,14 @@ impl IntoResponse for ApiError {
             body["logs"] = logs.clone().into();
         }
         body["error"] = error;
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Quota(refusal) = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(refusal.retry_after_secs),
+            );
+        }
+        response.extensions_mut().insert(ErrorCode(code));
+        response
     }
 }

@@ -126,6 +126,7 @@ pub async fn fetch(
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;
+    state.logs.record(&id, &outcome.logs);
     let logs = logs_json(&outcome.logs);
     let Reply::Response {
         status,

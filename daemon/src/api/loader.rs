@@ -4,6 +4,10 @@
 //! A worker's id is SHA-256 over its tenant and its whole definition, so loading the same code
 //! twice is cheap (same id, same cached isolate) and two tenants never share an entry.
 //!
+//! `compatibilityDate` and `compatibilityFlags` are validated with `stockade_source::compat` (an
+//! unknown flag, a malformed date or one later than the build supports is a 400) and travel to the
+//! worker in `LoadWorker`, which reads them with the same code.
+//!
 //! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
 //! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
 //! handler (one of the same tenant's workers, which must exist when this one is created). As the
@@ -24,6 +28,7 @@ use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
+use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
 use crate::supervisor::{CodeFeatures, Outbound, WorkerDef};
@@ -62,6 +67,10 @@ struct TypedModule {
     json: Option<serde_json::Value>,
     /// Base64.
     data: Option<String>,
+    /// CommonJS source.
+    cjs: Option<String>,
+    /// Base64 of a WebAssembly binary.
+    wasm: Option<String>,
 }
 
 /// The calling tenant and its request body, parsed as JSON (`what` names it in errors).
@@ -87,11 +96,13 @@ pub(super) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes
 
 fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiError> {
     let bad = |m: String| ApiError::BadRequest(format!("module {name:?}: {m}"));
-    let ts_name = name.ends_with(".ts") || name.ends_with(".mts");
+    // A string is TypeScript when named .ts/.mts, CommonJS when named .cjs, else an ES module.
     let (kind, bytes) = match value {
         ModuleValue::Source(s) => (
-            if ts_name {
+            if name.ends_with(".ts") || name.ends_with(".mts") {
                 ModuleKind::Ts
+            } else if name.ends_with(".cjs") {
+                ModuleKind::Cjs
             } else {
                 ModuleKind::Js
             },
@@ -104,10 +115,19 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
                 t.text.is_some(),
                 t.json.is_some(),
                 t.data.is_some(),
+                t.cjs.is_some(),
+                t.wasm.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1 {
-                return Err(bad("give exactly one of js, ts, text, json, data".into()));
+                return Err(bad(
+                    "give exactly one of js, cjs, ts, text, json, data, wasm".into(),
+                ));
             }
+            let base64 = |field: &str, value: String| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .map_err(|e| bad(format!("{field} is not base64: {e}")))
+            };
             if let Some(js) = t.js {
                 (ModuleKind::Js, js.into_bytes())
             } else if let Some(ts) = t.ts {
@@ -116,12 +136,21 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
                 (ModuleKind::Text, text.into_bytes())
             } else if let Some(json) = t.json {
                 (ModuleKind::Json, json.to_string().into_bytes())
+            } else if let Some(cjs) = t.cjs {
+                (ModuleKind::Cjs, cjs.into_bytes())
+            } else if let Some(wasm) = t.wasm {
+                let bytes = base64("wasm", wasm)?;
+                if !bytes.starts_with(b"\0asm") {
+                    return Err(bad(
+                        "wasm is not a WebAssembly binary (no \\0asm header)".into()
+                    ));
+                }
+                (ModuleKind::Wasm, bytes)
             } else {
-                let data = t.data.unwrap_or_default();
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map_err(|e| bad(format!("data is not base64: {e}")))?;
-                (ModuleKind::Data, bytes)
+                (
+                    ModuleKind::Data,
+                    base64("data", t.data.unwrap_or_default())?,
+                )
             }
         }
     };
@@ -133,7 +162,7 @@ fn module(name: &str, value: ModuleValue) -> Result<stockade_ipc::Module, ApiErr
     })
 }
 
-fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId {
+fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
     let mut h = Sha256::new();
     let mut field = |b: &[u8]| {
         h.update((b.len() as u64).to_le_bytes());
@@ -162,7 +191,11 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
     ] {
         field(&v.to_le_bytes());
     }
-    field(compat.as_deref().unwrap_or("").as_bytes());
+    field(def.compatibility_date.as_deref().unwrap_or("").as_bytes());
+    field(&(def.compatibility_flags.len() as u64).to_le_bytes());
+    for flag in &def.compatibility_flags {
+        field(flag.as_bytes());
+    }
     match &def.outbound {
         Outbound::Policy => field(b"policy"),
         Outbound::Blocked => field(b"blocked"),
@@ -172,6 +205,18 @@ fn worker_id(tenant: &str, def: &WorkerDef, compat: &Option<String>) -> WorkerId
         }
     }
     WorkerId(h.finalize().into())
+}
+
+/// What a definition weighs against its tenant's `max_worker_bytes`: module names and bytes,
+/// env names and values.
+fn def_bytes(def: &WorkerDef) -> u64 {
+    let modules: usize = def
+        .modules
+        .iter()
+        .map(|m| m.name.len() + m.bytes.len())
+        .sum();
+    let env: usize = def.env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (modules + env + def.main_module.len()) as u64
 }
 
 pub fn hex(id: &WorkerId) -> String {
@@ -192,7 +237,12 @@ pub async fn create(
             wire::MAX_MODULES
         )));
     }
-    let _ = code.compatibility_flags;
+    // Validated here (a clear 400), interpreted by the worker with the same code.
+    let compat = stockade_source::Compat::parse(
+        code.compatibility_date.as_deref().unwrap_or(""),
+        &code.compatibility_flags,
+    )
+    .map_err(ApiError::BadRequest)?;
     let mut modules = Vec::with_capacity(code.modules.len());
     let mut total = 0usize;
     for (name, value) in code.modules {
@@ -241,15 +291,27 @@ pub async fn create(
         modules,
         env,
         limits: request_limits(&code.limits, limits)?,
-        compatibility_date: code.compatibility_date.clone(),
+        compatibility_date: compat.date.clone(),
+        compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
         outbound,
+        deleted: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
-    def.id = worker_id(&tenant, &def, &code.compatibility_date);
+    def.id = worker_id(&tenant, &def);
     let id = hex(&def.id);
-    if let Ok(mut workers) = state.workers.write() {
-        workers.entry(id.clone()).or_insert_with(|| Arc::new(def));
+    {
+        let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
+        if !workers.contains_key(&id) {
+            // The tenant's quota of definitions, checked and taken under one lock.
+            let (held, held_bytes) = workers
+                .values()
+                .filter(|d| d.tenant == tenant)
+                .fold((0usize, 0u64), |(n, b), d| (n + 1, b + def_bytes(d)));
+            let quotas = state.quotas.quotas(&tenant);
+            check_workers(&quotas, held, held_bytes, def_bytes(&def)).map_err(ApiError::Quota)?;
+            workers.insert(id.clone(), Arc::new(def));
+        }
     }
     refresh_code_features(&state, &tenant);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
@@ -295,6 +357,7 @@ pub async fn describe(
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
+        "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
@@ -311,6 +374,9 @@ pub async fn delete(
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }
+    def.deleted
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    state.logs.forget(&id);
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -4,13 +4,19 @@
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
 //! one; on the data plane it may come as `X-Stockade-Token` instead, see `fetch`); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
 //! one); bodies are size-limited per route; every error is JSON `{"error": {"code", "message"}}`
-//! with a stable `code`. The Stockade token never reaches tenant code.
+//! with a stable `code`. The Stockade token never reaches tenant code. Every request passes
+//! `edge` first: a request id, the tenant's quotas (`quota`, 429 with `Retry-After`), logs and
+//! metrics (`GET /metrics`, operator only, `prometheus`).
 
 mod admin;
+mod edge;
 mod error;
 mod fetch;
 mod loader;
+mod logs;
 mod outbound;
+mod prometheus;
+mod quota;
 mod run;
 mod secrets;
 mod tenants;
@@ -24,11 +30,14 @@ use axum::routing::{any, get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, TenantConfig};
 use crate::egress::Egress;
+use crate::http::ConnectionStats;
+use crate::metrics::Metrics;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
 pub use outbound::outbound_dispatch;
+pub use prometheus::metrics_only_router;
 pub use run::MIN_MEMORY_MB;
 
 pub struct AppState {
@@ -38,8 +47,16 @@ pub struct AppState {
     pub egress: Arc<Egress>,
     /// Loaded worker definitions by hex id.
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
-    /// SHA-256 of each token → who it is.
-    tokens: HashMap<[u8; 32], Principal>,
+    /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
+    pub logs: logs::LogRings,
+    /// SHA-256 of each token → who it is (replaced whole by a reload).
+    tokens: RwLock<HashMap<[u8; 32], Principal>>,
+    /// Each tenant's quotas and usage.
+    pub quotas: quota::QuotaBook,
+    /// Request counters.
+    pub metrics: Metrics,
+    /// The HTTP server's connections.
+    pub connections: Arc<ConnectionStats>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,34 +69,72 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Every token of `config` by digest: the tenants' (a tenant marked `operator` is also the
+/// operator) and `operator_token`.
+fn token_table(config: &Config) -> HashMap<[u8; 32], Principal> {
+    let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
+    for t in &config.tenants {
+        tokens.insert(
+            digest(&t.token),
+            Principal {
+                tenant: Some(t.id.clone()),
+                operator: t.operator,
+            },
+        );
+    }
+    if let Some(op) = &config.operator_token {
+        tokens
+            .entry(digest(op))
+            .or_insert(Principal {
+                tenant: None,
+                operator: false,
+            })
+            .operator = true;
+    }
+    tokens
+}
+
+fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
+    config
+        .tenants
+        .iter()
+        .map(|t: &TenantConfig| (t.id.clone(), config.quotas_for(t)))
+        .collect()
+}
+
 impl AppState {
-    pub fn new(config: Config, pool: Pool, egress: Arc<Egress>) -> AppState {
-        let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
-        for t in &config.tenants {
-            tokens.insert(
-                digest(&t.token),
-                Principal {
-                    tenant: Some(t.id.clone()),
-                    operator: false,
-                },
-            );
-        }
-        if let Some(op) = &config.operator_token {
-            tokens
-                .entry(digest(op))
-                .or_insert(Principal {
-                    tenant: None,
-                    operator: false,
-                })
-                .operator = true;
-        }
+    pub fn new(
+        config: Config,
+        pool: Pool,
+        egress: Arc<Egress>,
+        connections: Arc<ConnectionStats>,
+    ) -> AppState {
         AppState {
+            tokens: RwLock::new(token_table(&config)),
+            quotas: quota::QuotaBook::new(quota_table(&config)),
             config,
             pool,
             egress,
             workers: RwLock::new(HashMap::new()),
-            tokens,
+            metrics: Metrics::default(),
+            connections,
+            logs: logs::LogRings::default(),
         }
+    }
+
+    /// Applies a reloaded configuration's tenants, tokens and quotas (see `serve`): tokens no
+    /// longer configured stop working at once, new tenants can be served.
+    pub fn reload(&self, config: &Config) {
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = token_table(config);
+        self.quotas.configure(quota_table(config));
+    }
+
+    fn lookup(&self, token: &str) -> Option<Principal> {
+        self.tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest(token.trim()))
+            .cloned()
     }
 
     /// Who sent this request. Tokens are compared by digest, so lookup time does not depend on
@@ -91,12 +146,22 @@ impl AppState {
             .ok_or(ApiError::Unauthorized)?;
         let token = value
             .strip_prefix("Bearer ")
-            .ok_or(ApiError::Unauthorized)?
-            .trim();
-        self.tokens
-            .get(&digest(token))
-            .cloned()
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized)?;
+        self.lookup(token).ok_or(ApiError::Unauthorized)
+    }
+
+    /// The tenant a request's token names, if any (`X-Stockade-Token`, else `Authorization`),
+    /// for quotas, logs and metrics; authentication proper is the handlers'.
+    pub fn claimed_tenant(&self, headers: &HeaderMap) -> Option<String> {
+        let token = match headers.get(fetch::TOKEN_HEADER) {
+            Some(token) => token.to_str().ok()?,
+            None => headers
+                .get(axum::http::header::AUTHORIZATION)?
+                .to_str()
+                .ok()?
+                .strip_prefix("Bearer ")?,
+        };
+        self.lookup(token)?.tenant
     }
 
     pub fn tenant(&self, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -105,9 +170,7 @@ impl AppState {
 
     /// The tenant whose token is `token` (given some other way than `Authorization`).
     pub fn tenant_by_token(&self, token: &str) -> Result<String, ApiError> {
-        self.tokens
-            .get(&digest(token.trim()))
-            .cloned()
+        self.lookup(token)
             .ok_or(ApiError::Unauthorized)?
             .tenant
             .ok_or(ApiError::Forbidden)
@@ -133,6 +196,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/workers/{id}",
             get(loader::describe).delete(loader::delete),
         )
+        .route("/v1/workers/{id}/logs", get(logs::logs))
         .route(
             "/v1/workers/{id}/fetch",
             any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
@@ -165,6 +229,38 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))
         .route("/v1/admin/metrics", get(admin::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .fallback(|| async { ApiError::NotFound("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            edge::edge,
+        ))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_held_by_their_sha256_digest_only() {
+        let config: Config = toml::from_str(
+            "operator_token = \"operator-token-0123456789\"\n\
+             [[tenants]]\nid = \"a\"\ntoken = \"tenant-a-token-0123456789\"\n\
+             [[tenants]]\nid = \"b\"\ntoken = \"tenant-b-token-0123456789\"\noperator = true\n",
+        )
+        .expect("config");
+        let table = token_table(&config);
+        assert_eq!(table.len(), 3);
+        let a = &table[&digest("tenant-a-token-0123456789")];
+        assert_eq!((a.tenant.as_deref(), a.operator), (Some("a"), false));
+        let b = &table[&digest("tenant-b-token-0123456789")];
+        assert_eq!((b.tenant.as_deref(), b.operator), (Some("b"), true));
+        let op = &table[&digest("operator-token-0123456789")];
+        assert_eq!((op.tenant.as_deref(), op.operator), (None, true));
+        // The digest is SHA-256 of the token's bytes: nothing else keys the table.
+        let expected: [u8; 32] = Sha256::digest(b"tenant-a-token-0123456789").into();
+        assert!(table.contains_key(&expected));
+        assert!(!table.contains_key(&digest("tenant-a-token-012345678")));
+    }
 }

@@ -66,9 +66,12 @@ impl From<TenantId> for CallContext {
 /// reading, say), by a number only that request's calls can name: one request's calls never
 /// reach another's. Everything is dropped (connections closed) when the request ends and the
 /// link forgets it. At most [`Resources::MAX`] at once.
+/// A request's resources by number, and the last number given.
+type Slots = (u32, HashMap<u32, Box<dyn std::any::Any + Send>>);
+
 #[derive(Default)]
 pub struct Resources {
-    slots: std::sync::Mutex<(u32, HashMap<u32, Box<dyn std::any::Any + Send>>)>,
+    slots: std::sync::Mutex<Slots>,
     /// Resources named by the request itself (an upload it feeds while its fetch waits).
     named: std::sync::Mutex<HashMap<u32, Box<dyn std::any::Any + Send>>>,
 }
@@ -77,9 +80,7 @@ impl Resources {
     /// Resources one request may hold at once.
     pub const MAX: usize = 16;
 
-    fn slots(
-        &self,
-    ) -> std::sync::MutexGuard<'_, (u32, HashMap<u32, Box<dyn std::any::Any + Send>>)> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 

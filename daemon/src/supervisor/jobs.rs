@@ -13,8 +13,12 @@
 //! - a Loader worker whose isolate hit a limit is forgotten, so the next call loads it afresh; a
 //!   load generation keeps an old request's answer from forgetting a newer load;
 //! - a job that could not send its request (the link had closed: the process is dying) fails
-//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere (a load the job waited for
-//!   may have been sent; its `Invoke` was not);
+//!   [`Failure::NotSent`] with the job intact, so it can run elsewhere; a Loader call whose load
+//!   was lost with the process (its `Invoke` never sent) fails [`Failure::Unstarted`] with the
+//!   job intact: only the worker's module code ran (which a replacement runs again anyway), so
+//!   the life places it again unless the death is evidence against its tenant;
+//! - the Loader workers a process has loaded are known with their definitions
+//!   ([`ProcessInfo::loaded_defs`]), so that a death can reload them elsewhere ([`Job::Load`]);
 //! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
 //!   memory limit above them.
 //!
@@ -46,10 +50,14 @@ pub struct WorkerDef {
     pub env: Vec<(String, String)>,
     pub limits: stockade_ipc::Limits,
     pub compatibility_date: Option<String>,
+    /// Cloudflare's `compatibilityFlags`, validated (`stockade_source::compat`).
+    pub compatibility_flags: Vec<String>,
     /// Risk-relevant features of the modules (see `tenants`).
     pub features: super::tenants::CodeFeatures,
     /// Where its `fetch()` goes (`globalOutbound`).
     pub outbound: Outbound,
+    /// Deleted through the API: never loaded again (a reload after a death skips it).
+    pub deleted: AtomicBool,
 }
 
 /// The streamed bodies of a `Call::Fetch`: the rest of its upload (`Call::Fetch::body_streamed`),
@@ -75,6 +83,11 @@ pub enum Job {
     },
     Dispose {
         worker_id: WorkerId,
+    },
+    /// Load a Loader worker without calling it: a reload after its process died, so the
+    /// tenant's next request finds it ready (its module-level state starts afresh).
+    Load {
+        def: Arc<WorkerDef>,
     },
 }
 
@@ -112,6 +125,10 @@ impl From<AskError> for JobError {
 pub enum Failure {
     /// Nothing of it was sent (the process is going away): it can run elsewhere.
     NotSent(Job),
+    /// Its own request was never sent: the process died while loading the worker it calls (a
+    /// load may be run again anywhere, as every replacement process does). It can run
+    /// elsewhere unless the death is evidence against its tenant, whose module code was running.
+    Unstarted(Job),
     /// It failed.
     Error(JobError),
 }
@@ -144,9 +161,9 @@ pub struct ProcessInfo {
     pub jail: Mutex<JailReport>,
     /// Jobs given to this process and not yet answered.
     pub in_flight: AtomicUsize,
-    /// Loader workers whose isolate lives in this process: whose they are, and the load's
-    /// generation.
-    loaded: Mutex<HashMap<WorkerId, (TenantId, u64)>>,
+    /// Loader workers whose isolate lives in this process: whose they are, the load's
+    /// generation, and the definition (to reload it elsewhere if this process dies).
+    loaded: Mutex<HashMap<WorkerId, Loaded>>,
     /// The last load generation handed out.
     generation: AtomicU64,
 }
@@ -160,7 +177,7 @@ impl ProcessInfo {
         }
     }
 
-    fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, (TenantId, u64)>> {
+    fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, Loaded>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -168,8 +185,16 @@ impl ProcessInfo {
     pub fn loaded_by(&self, tenant: TenantId) -> Vec<WorkerId> {
         self.loaded()
             .iter()
-            .filter(|(_, (t, _))| *t == tenant)
+            .filter(|(_, l)| l.tenant == tenant)
             .map(|(w, _)| *w)
+            .collect()
+    }
+
+    /// Every Loader worker loaded here, with its tenant.
+    pub fn loaded_defs(&self) -> Vec<(TenantId, Arc<WorkerDef>)> {
+        self.loaded()
+            .values()
+            .filter_map(|l| Some((l.tenant, l.def.upgrade()?)))
             .collect()
     }
 
@@ -182,23 +207,40 @@ impl ProcessInfo {
     }
 
     fn generation_of(&self, worker: &WorkerId) -> Option<u64> {
-        self.loaded().get(worker).map(|(_, generation)| *generation)
+        self.loaded().get(worker).map(|l| l.generation)
     }
 
     /// Records a completed load; its generation.
-    fn mark_loaded(&self, worker: WorkerId, tenant: TenantId) -> u64 {
+    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        self.loaded().insert(worker, (tenant, generation));
+        let loaded = Loaded {
+            tenant,
+            generation,
+            def: Arc::downgrade(def),
+        };
+        self.loaded().insert(def.id, loaded);
         generation
     }
 
     /// Forgets `worker` if it is still the load of `generation`.
     fn forget(&self, worker: &WorkerId, generation: u64) {
         let mut loaded = self.loaded();
-        if loaded.get(worker).is_some_and(|(_, g)| *g == generation) {
+        if loaded
+            .get(worker)
+            .is_some_and(|l| l.generation == generation)
+        {
             loaded.remove(worker);
         }
     }
+}
+
+/// One Loader worker loaded in a process. The definition is held weakly: a worker deleted
+/// (and no longer in use) is not kept alive by the processes it was loaded in.
+#[derive(Debug)]
+struct Loaded {
+    tenant: TenantId,
+    generation: u64,
+    def: std::sync::Weak<WorkerDef>,
 }
 
 /// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
@@ -280,7 +322,7 @@ pub struct Conduct {
 
 /// What a load published to the requests waiting for it.
 #[derive(Clone)]
-enum Loaded {
+enum LoadResult {
     /// Loaded, in this generation.
     Yes(u64),
     /// The worker refused it (compile error, a throw at the top level, a limit...).
@@ -295,7 +337,7 @@ pub struct Runner {
     pub info: Arc<ProcessInfo>,
     pub link: Arc<Link>,
     pub conduct: Conduct,
-    loads: Mutex<HashMap<WorkerId, watch::Receiver<Option<Loaded>>>>,
+    loads: Mutex<HashMap<WorkerId, watch::Receiver<Option<LoadResult>>>>,
 }
 
 impl Runner {
@@ -308,7 +350,7 @@ impl Runner {
         }
     }
 
-    fn loads(&self) -> MutexGuard<'_, HashMap<WorkerId, watch::Receiver<Option<Loaded>>>> {
+    fn loads(&self) -> MutexGuard<'_, HashMap<WorkerId, watch::Receiver<Option<LoadResult>>>> {
         self.loads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -327,6 +369,7 @@ pub async fn serve_job(
 ) -> Result<Outcome, Failure> {
     let (outbound, streams) = match &job {
         Job::Call { def, streams, .. } => (def.outbound.clone(), streams.clone()),
+        Job::Load { def } => (def.outbound.clone(), Streams::default()),
         Job::Run { .. } | Job::Dispose { .. } => (Outbound::Policy, Streams::default()),
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
@@ -389,17 +432,40 @@ pub async fn serve_job(
                 open: false,
             })
         }
+        Job::Load { def } => {
+            let limits = capped(def.limits, runner.caps());
+            match ensure_loaded(runner, &def, tenant, limits, lease).await {
+                LoadResult::Yes(_) => Ok(Outcome {
+                    request_id: stockade_ipc::RequestId(0),
+                    result: Ok(stockade_ipc::Reply::Loaded),
+                    logs: vec![],
+                    cpu_us: 0,
+                    wall_us: 0,
+                    open: false,
+                }),
+                LoadResult::Refused(outcome) => Ok(outcome),
+                LoadResult::NotSent => Err(Failure::NotSent(Job::Load { def })),
+                LoadResult::Failed(JobError::WorkerDied(_)) => {
+                    Err(Failure::Unstarted(Job::Load { def }))
+                }
+                LoadResult::Failed(e) => Err(e.into()),
+            }
+        }
         Job::Call { def, call, streams } => {
             let limits = capped(def.limits, runner.caps());
             let wall = wall_of(&limits);
             for _attempt in 0..2 {
                 let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
-                    Loaded::Yes(generation) => generation,
-                    Loaded::Refused(outcome) => return Ok(outcome),
-                    Loaded::NotSent => {
+                    LoadResult::Yes(generation) => generation,
+                    LoadResult::Refused(outcome) => return Ok(outcome),
+                    LoadResult::NotSent => {
                         return Err(Failure::NotSent(Job::Call { def, call, streams }))
                     }
-                    Loaded::Failed(e) => return Err(e.into()),
+                    // The process died while loading: the call itself never ran.
+                    LoadResult::Failed(JobError::WorkerDied(_)) => {
+                        return Err(Failure::Unstarted(Job::Call { def, call, streams }))
+                    }
+                    LoadResult::Failed(e) => return Err(e.into()),
                 };
                 let Ok(ticket) = runner
                     .link
@@ -448,12 +514,12 @@ async fn ensure_loaded(
     tenant: TenantId,
     limits: stockade_ipc::Limits,
     lease: &Lease,
-) -> Loaded {
+) -> LoadResult {
     let mut waiting = {
         let mut loads = runner.loads();
         // Checked under the loads lock: a load records itself as loaded before it leaves `loads`.
         if let Some(generation) = runner.info.generation_of(&def.id) {
-            return Loaded::Yes(generation);
+            return LoadResult::Yes(generation);
         }
         match loads.get(&def.id) {
             Some(under_way) => under_way.clone(),
@@ -473,8 +539,8 @@ async fn ensure_loaded(
         }
     };
     let loaded = match waiting.wait_for(Option::is_some).await {
-        Ok(loaded) => loaded.clone().unwrap_or(Loaded::NotSent),
-        Err(_) => Loaded::Failed(JobError::WorkerDied("its load was abandoned".into())),
+        Ok(loaded) => loaded.clone().unwrap_or(LoadResult::NotSent),
+        Err(_) => LoadResult::Failed(JobError::WorkerDied("its load was abandoned".into())),
     };
     loaded
 }
@@ -486,7 +552,7 @@ async fn load(
     tenant: TenantId,
     limits: stockade_ipc::Limits,
     lease: Lease,
-    publish: watch::Sender<Option<Loaded>>,
+    publish: watch::Sender<Option<LoadResult>>,
 ) {
     let registered = runner.link.register(Request {
         tenant,
@@ -499,7 +565,7 @@ async fn load(
         body_out: None,
     });
     let loaded = match registered {
-        Err(NotSent) => Loaded::NotSent,
+        Err(NotSent) => LoadResult::NotSent,
         Ok(ticket) => {
             let message = ToWorker::LoadWorker(LoadWorker {
                 request_id: ticket.id(),
@@ -510,16 +576,18 @@ async fn load(
                 env: def.env.clone(),
                 limits,
                 profile: runner.conduct.profile,
+                compatibility_date: def.compatibility_date.clone().unwrap_or_default(),
+                compatibility_flags: def.compatibility_flags.clone(),
             });
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {
                     Ok(outcome) if outcome.result.is_ok() => {
-                        Loaded::Yes(runner.info.mark_loaded(def.id, tenant))
+                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant))
                     }
-                    Ok(outcome) => Loaded::Refused(outcome),
-                    Err(e) => Loaded::Failed(e),
+                    Ok(outcome) => LoadResult::Refused(outcome),
+                    Err(e) => LoadResult::Failed(e),
                 },
-                Err(e) => Loaded::Failed(e.into()),
+                Err(e) => LoadResult::Failed(e.into()),
             }
         }
     };
@@ -528,185 +596,4 @@ async fn load(
 }
 
 #[cfg(test)]
-mod tests {
-    use tokio::sync::Semaphore;
-
-    use super::*;
-    use crate::supervisor::fake_worker::{pair, FakeWorker};
-    use crate::supervisor::host_calls::HostCalls;
-
-    const T: TenantId = TenantId(2);
-
-    fn runner() -> (Arc<Runner>, FakeWorker) {
-        let (reader, writer, worker) = pair();
-        let (link, _end) = Link::start(reader, writer, Arc::new(HostCalls::default()));
-        let conduct = Conduct {
-            profile: stockade_ipc::Profile::Standard,
-            caps: None,
-        };
-        let runner = Runner::new(Arc::new(ProcessInfo::new(0)), link, conduct);
-        (Arc::new(runner), worker)
-    }
-
-    fn lease() -> Lease {
-        Arc::new(
-            Arc::new(Semaphore::new(1))
-                .try_acquire_owned()
-                .expect("permit"),
-        )
-    }
-
-    fn def() -> Arc<WorkerDef> {
-        Arc::new(WorkerDef {
-            id: WorkerId([9; 32]),
-            tenant: "t".into(),
-            main_module: "main.js".into(),
-            modules: vec![],
-            env: vec![],
-            limits: stockade_ipc::Limits::default(),
-            compatibility_date: None,
-            features: Default::default(),
-            outbound: Default::default(),
-        })
-    }
-
-    fn call(def: &Arc<WorkerDef>, n: u8) -> Job {
-        Job::Call {
-            def: Arc::clone(def),
-            call: Call::Default {
-                arg_json: vec![b'0' + n],
-            },
-            streams: Streams::default(),
-        }
-    }
-
-    fn spawn_job(
-        runner: &Arc<Runner>,
-        job: Job,
-    ) -> tokio::task::JoinHandle<Result<Outcome, Failure>> {
-        let runner = Arc::clone(runner);
-        tokio::spawn(async move { serve_job(&runner, job, T, &lease()).await })
-    }
-
-    fn json(result: Result<Outcome, Failure>) -> String {
-        match result {
-            Ok(Outcome {
-                result: Ok(stockade_ipc::Reply::Json(json)),
-                ..
-            }) => String::from_utf8(json).expect("utf8"),
-            Ok(other) => panic!("expected JSON, got {other:?}"),
-            Err(_) => panic!("the job failed"),
-        }
-    }
-
-    /// Answers every `Invoke` with its argument; counts `LoadWorker`s (answered `Loaded`).
-    async fn serve(worker: &mut FakeWorker, messages: usize, unknown_first: bool) -> usize {
-        let mut loads = 0;
-        let mut refused = !unknown_first;
-        for _ in 0..messages {
-            match worker.expect().await {
-                ToWorker::LoadWorker(load) => {
-                    loads += 1;
-                    let loaded = crate::supervisor::fake_worker::outcome(
-                        load.request_id,
-                        Ok(stockade_ipc::Reply::Loaded),
-                    );
-                    worker.send(&loaded).await;
-                }
-                ToWorker::Invoke {
-                    request_id,
-                    call: Call::Default { arg_json },
-                    ..
-                } => {
-                    if refused {
-                        let arg = String::from_utf8(arg_json).expect("utf8");
-                        worker.answer(request_id, &arg).await;
-                    } else {
-                        refused = true;
-                        worker.fail(request_id, ErrorKind::UnknownWorker).await;
-                    }
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        loads
-    }
-
-    #[tokio::test]
-    async fn requests_arriving_together_load_their_worker_once() {
-        let (runner, mut worker) = runner();
-        let def = def();
-        let jobs: Vec<_> = (1..=3).map(|n| spawn_job(&runner, call(&def, n))).collect();
-        // One load, then three invokes.
-        assert_eq!(serve(&mut worker, 4, false).await, 1);
-        for (n, job) in (1..=3).zip(jobs) {
-            assert_eq!(json(job.await.expect("task")), n.to_string());
-        }
-        assert!(runner.info.has_loaded(&def.id));
-        // Loaded: the next call sends only its invoke.
-        let job = spawn_job(&runner, call(&def, 4));
-        assert_eq!(serve(&mut worker, 1, false).await, 0);
-        assert_eq!(json(job.await.expect("task")), "4");
-    }
-
-    #[tokio::test]
-    async fn an_unknown_worker_is_loaded_again_and_the_call_retried_once() {
-        let (runner, mut worker) = runner();
-        let def = def();
-        let job = spawn_job(&runner, call(&def, 1));
-        // Load, invoke (UnknownWorker), load again, invoke.
-        assert_eq!(serve(&mut worker, 4, true).await, 2);
-        assert_eq!(json(job.await.expect("task")), "1");
-    }
-
-    #[tokio::test]
-    async fn a_refused_load_answers_every_request_waiting_for_it() {
-        let (runner, mut worker) = runner();
-        let def = def();
-        let jobs: Vec<_> = (1..=2).map(|n| spawn_job(&runner, call(&def, n))).collect();
-        let ToWorker::LoadWorker(load) = worker.expect().await else {
-            panic!("expected the load");
-        };
-        worker.fail(load.request_id, ErrorKind::CompileError).await;
-        for job in jobs {
-            match job.await.expect("task") {
-                Ok(Outcome { result: Err(e), .. }) => assert_eq!(e.kind, ErrorKind::CompileError),
-                _ => panic!("expected the load's error"),
-            }
-        }
-        assert!(!runner.info.has_loaded(&def.id));
-        assert!(worker.silent_for(Duration::from_millis(100)).await);
-    }
-
-    #[tokio::test]
-    async fn a_job_on_a_closed_link_is_handed_back_whole() {
-        let (runner, worker) = runner();
-        drop(worker);
-        runner.link.close("test");
-        let job = Job::Run {
-            code: "export default () => 1".into(),
-            arg_json: b"7".to_vec(),
-            limits: stockade_ipc::Limits::default(),
-        };
-        match serve_job(&runner, job, T, &lease()).await {
-            Err(Failure::NotSent(Job::Run { arg_json, .. })) => assert_eq!(arg_json, b"7"),
-            _ => panic!("expected NotSent with the job"),
-        }
-        match serve_job(&runner, call(&def(), 1), T, &lease()).await {
-            Err(Failure::NotSent(Job::Call { .. })) => {}
-            _ => panic!("expected NotSent with the job"),
-        }
-    }
-
-    #[test]
-    fn forgetting_an_old_load_keeps_a_newer_one() {
-        let info = ProcessInfo::new(0);
-        let worker = WorkerId([1; 32]);
-        let old = info.mark_loaded(worker, T);
-        let new = info.mark_loaded(worker, T);
-        info.forget(&worker, old);
-        assert!(info.has_loaded(&worker));
-        info.forget(&worker, new);
-        assert!(!info.has_loaded(&worker));
-    }
-}
+mod tests;

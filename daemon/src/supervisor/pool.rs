@@ -20,7 +20,13 @@
 //!   placements per job), so co-resident tenants are served elsewhere instead of failing; jobs
 //!   whose request was in flight in it fail with it;
 //! - a job whose caller goes away (its `submit` future is dropped) still finishes its placement,
-//!   so the tenant's presence in the process is released; its request is cancelled (`process`).
+//!   so the tenant's presence in the process is released; its request is cancelled (`process`);
+//! - a death costs the neighbours of a process as little as it can: their Loader workers loaded
+//!   there are loaded again, at once, wherever their tenant is placed next ([`Job::Load`]), so
+//!   their next request finds them ready (with fresh module-level state: what a worker keeps in
+//!   module variables is lost with its process). The workers of the tenant the death is evidence
+//!   against (the culprit, or every suspect) are not, nor deleted ones; they load on their next
+//!   call as usual.
 //!
 //! Trusts: the configuration; the runner (`process`) to report each death once.
 
@@ -37,11 +43,14 @@ use tokio::sync::oneshot;
 use super::host_calls::HostCalls;
 use super::jobs::{Job, JobError, Reply, WorkerDef};
 use super::process::{Answer, Blame, Death, DeathHook, Envelope};
+
+mod deaths;
 use super::slots::{Launcher, SlotView};
 use super::spawn::SpawnConfig;
 use super::state::{Effect, State};
 use super::tenants::{CodeFeatures, Tenants};
 use crate::config::Config;
+pub use deaths::Counters;
 
 /// Placements per job: a job handed back unstarted by a dying process is placed again.
 const PLACEMENTS_PER_JOB: usize = 3;
@@ -55,6 +64,7 @@ struct Inner {
     state: Mutex<State>,
     clock: Clock,
     tenants: Tenants,
+    counters: Counters,
 }
 
 /// The cordon's clock: Unix milliseconds as of start plus a monotonic elapsed time, so it never
@@ -97,28 +107,50 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn on_death(self: &Arc<Self>, life: u64, blame: &Blame, death: &Death) {
-        let mut effects = Vec::new();
-        let quarantined = self
-            .lock()
-            .died(life, blame, death, self.clock.now(), &mut effects);
-        if let Blame::Unknown(suspects) = blame {
-            let names: Vec<&str> = suspects.iter().map(|&t| self.tenants.name(t)).collect();
-            eprintln!(
-                "stockade: a worker died ({}) running code of several tenants ({}); it is blamed \
-                 on none of them",
-                death.how,
-                names.join(", ")
-            );
+    /// Places `job` for `tenant`, runs it and waits for its one reply.
+    async fn submit(self: &Arc<Self>, id: TenantId, mut job: Job) -> Reply {
+        let inner = self;
+        for _ in 0..PLACEMENTS_PER_JOB {
+            let mut effects = Vec::new();
+            let route = inner.lock().route(id, inner.clock.now(), &mut effects);
+            inner.spawn_effects(effects);
+            let route = route?;
+            let placed = Placed {
+                inner,
+                process: route.process,
+                tenant: id,
+                finished: false,
+            };
+            // A slot first, so that a caller going away while the queue is full leaves nothing
+            // counted: between the count and the send there is no await.
+            let answer = match route.jobs.reserve().await {
+                Ok(slot) => {
+                    let (tx, rx) = oneshot::channel();
+                    route
+                        .info
+                        .in_flight
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    slot.send(Envelope {
+                        job,
+                        tenant: id,
+                        reply: tx,
+                    });
+                    rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable)))
+                }
+                // The process is gone.
+                Err(_) => Answer::NotStarted(job),
+            };
+            let event = match &answer {
+                Answer::Done(Ok(outcome)) => limit_event(outcome),
+                _ => None,
+            };
+            placed.finish(event);
+            match answer {
+                Answer::Done(reply) => return reply,
+                Answer::NotStarted(returned) => job = returned,
+            }
         }
-        if let Some(tenant) = quarantined {
-            eprintln!(
-                "stockade: tenant {} quarantined: its code was running when its worker died ({})",
-                self.tenants.name(tenant),
-                death.how
-            );
-        }
-        self.spawn_effects(effects);
+        Err(JobError::Unavailable)
     }
 
     fn spawn_effects(self: &Arc<Self>, effects: Vec<Effect>) {
@@ -130,7 +162,7 @@ impl Inner {
             Ok(runtime) => {
                 runtime.spawn(Arc::clone(self).apply(effects));
             }
-            Err(_) => eprintln!("stockade: effects dropped: the runtime is gone"),
+            Err(_) => tracing::warn!("effects dropped: the runtime is gone"),
         }
     }
 
@@ -230,9 +262,9 @@ impl Pool {
             },
         })
         .map_err(|e| format!("cordon: {e}"))?;
-        let tenants = Tenants::new(&config.tenants);
+        let tenants = Tenants::new(&[]);
         let clock = Clock::new();
-        for (id, profile) in tenants.all() {
+        for (id, profile) in tenants.reload(&config.tenants) {
             cordon.set_profile(id, profile, clock.now());
         }
         let quarantine_caps = stockade_ipc::Limits {
@@ -248,11 +280,12 @@ impl Pool {
         let warm = config.workers;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let weak = weak.clone();
-            let on_death: DeathHook = Arc::new(move |life, blame: &Blame, death: &Death| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_death(life, blame, death);
-                }
-            });
+            let on_death: DeathHook =
+                Arc::new(move |life, blame: &Blame, death: &Death, loaded| {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.on_death(life, blame, death, loaded);
+                    }
+                });
             let launcher = Launcher {
                 spawn,
                 quarantine_caps,
@@ -264,6 +297,7 @@ impl Pool {
                 state: Mutex::new(State::new(cordon, warm, launcher)),
                 clock,
                 tenants,
+                counters: Counters::default(),
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -285,50 +319,9 @@ impl Pool {
     }
 
     /// Places `job` for `tenant`, runs it and waits for its one reply.
-    pub async fn submit(&self, tenant: &str, mut job: Job) -> Reply {
-        let inner = &self.inner;
-        let id = inner.tenants.id(tenant).ok_or(JobError::Unavailable)?;
-        for _ in 0..PLACEMENTS_PER_JOB {
-            let mut effects = Vec::new();
-            let route = inner.lock().route(id, inner.clock.now(), &mut effects);
-            inner.spawn_effects(effects);
-            let route = route?;
-            let placed = Placed {
-                inner,
-                process: route.process,
-                tenant: id,
-                finished: false,
-            };
-            // A slot first, so that a caller going away while the queue is full leaves nothing
-            // counted: between the count and the send there is no await.
-            let answer = match route.jobs.reserve().await {
-                Ok(slot) => {
-                    let (tx, rx) = oneshot::channel();
-                    route
-                        .info
-                        .in_flight
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    slot.send(Envelope {
-                        job,
-                        tenant: id,
-                        reply: tx,
-                    });
-                    rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable)))
-                }
-                // The process is gone.
-                Err(_) => Answer::NotStarted(job),
-            };
-            let event = match &answer {
-                Answer::Done(Ok(outcome)) => limit_event(outcome),
-                _ => None,
-            };
-            placed.finish(event);
-            match answer {
-                Answer::Done(reply) => return reply,
-                Answer::NotStarted(returned) => job = returned,
-            }
-        }
-        Err(JobError::Unavailable)
+    pub async fn submit(&self, tenant: &str, job: Job) -> Reply {
+        let id = self.inner.tenants.id(tenant).ok_or(JobError::Unavailable)?;
+        self.inner.submit(id, job).await
     }
 
     /// Disposes a deleted Loader worker wherever it is loaded, and waits for it.
@@ -396,7 +389,27 @@ impl Pool {
     }
 
     /// The configured id of `tenant`.
-    pub fn tenant_name(&self, tenant: TenantId) -> &str {
+    pub fn tenant_name(&self, tenant: TenantId) -> String {
         self.inner.tenants.name(tenant)
+    }
+
+    /// What happened to processes and tenants so far.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Applies a reloaded configuration's tenants: new ones are registered, known ones get
+    /// their new trust and account facts (a tenant no longer configured keeps its id, unused).
+    pub fn reload_tenants(&self, configured: &[crate::config::TenantConfig]) {
+        let inner = &self.inner;
+        let changed = inner.tenants.reload(configured);
+        let mut effects = Vec::new();
+        {
+            let mut state = inner.lock();
+            for (id, profile) in changed {
+                state.set_profile(id, profile, inner.clock.now(), &mut effects);
+            }
+        }
+        inner.spawn_effects(effects);
     }
 }

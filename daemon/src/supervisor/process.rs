@@ -21,13 +21,19 @@
 //!   that limit's outcome for the jobs that depended on that request. With several in flight a
 //!   limit exit cannot be pinned on one, and they all fail `WorkerDied`, saying so. Jobs still
 //!   queued, and jobs nothing of which was sent, are handed back unstarted (`Answer::NotStarted`)
-//!   so the pool places them again, elsewhere;
+//!   so the pool places them again, elsewhere; so are Loader calls whose own request was never
+//!   sent because the process died loading their worker ([`Failure::Unstarted`]), unless the
+//!   death is evidence against their tenant (its module code was running then);
+//! - the death hook is given the Loader workers the process had loaded, so the pool can load
+//!   them again elsewhere (see `pool`);
 //! - a death's attribution ([`Blame`]) comes from the requests running tenant code that the
 //!   worker had when it died (sent, not answered; cancelled ones included). A death of a SIGSYS
 //!   is classified a seccomp kill. Nobody is blamed when none was in flight (idle, or only a
-//!   `Dispose`), for a limit the worker enforced by exiting, or for a SIGKILL from outside
-//!   (`kill -9`, the OOM killer). When the requests in flight were all one tenant's, that tenant
-//!   is the culprit, as when a process ran one request at a time.
+//!   `Dispose`), for a limit the worker enforced by exiting, or for a signal that comes from
+//!   outside the process ([`EXTERNAL_SIGNALS`]: SIGKILL from `kill -9` or the OOM killer,
+//!   SIGTERM, SIGINT, SIGHUP). A crash of the process itself (SIGSEGV, SIGABRT, SIGBUS, ... or an
+//!   unexpected exit) is evidence: when the requests in flight were all one tenant's, that
+//!   tenant is the culprit, as when a process ran one request at a time.
 //!
 //! **Several tenants in flight** ([`Blame::Unknown`]): the culprit cannot be told apart, so
 //! nobody gets the latching signals (`worker_crash_while_running`, `seccomp_kill`), which would
@@ -53,7 +59,9 @@ use tokio::task::JoinSet;
 
 use super::channel::{split, FrameReader, FrameWriter};
 use super::host_calls::HostCalls;
-use super::jobs::{handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner};
+use super::jobs::{
+    handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner, WorkerDef,
+};
 use super::link::{InFlight, Link};
 use super::spawn::{spawn, SpawnConfig};
 
@@ -81,10 +89,16 @@ pub struct Death {
     /// It ended itself to enforce this limit of a request it was running, which V8 could not
     /// stop in-process (`stockade_ipc::exit`): that request's answer, not a crash.
     pub limit: Option<ErrorKind>,
-    /// Killed from outside with SIGKILL (an operator's `kill -9`, the kernel's OOM killer): no
-    /// evidence against the tenant whose code happened to be running.
+    /// Killed from outside (one of [`EXTERNAL_SIGNALS`]: an operator's `kill -9`, the kernel's
+    /// OOM killer, a stray `kill`): no evidence against the tenant whose code happened to be
+    /// running.
     pub killed_externally: bool,
 }
+
+/// Signals that come from outside a worker process, never from its own code going wrong: a
+/// death by one of them is evidence against nobody. (A compromised worker could raise one on
+/// itself to escape blame; it could as well exit cleanly, and the jail holds either way.)
+pub const EXTERNAL_SIGNALS: [i32; 4] = [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
 /// Whom a death is evidence against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,8 +131,21 @@ impl Death {
     }
 }
 
-/// Called once when a life's process dies: (life id, whom it is evidence against, how).
-pub type DeathHook = Arc<dyn Fn(u64, &Blame, &Death) + Send + Sync>;
+impl Blame {
+    /// Whether this is evidence against `tenant` (the culprit, or one of the suspects).
+    pub fn names(&self, tenant: TenantId) -> bool {
+        match self {
+            Blame::Nobody => false,
+            Blame::Tenant(t) => *t == tenant,
+            Blame::Unknown(suspects) => suspects.contains(&tenant),
+        }
+    }
+}
+
+/// Called once when a life's process dies: (life id, whom it is evidence against, how, the
+/// Loader workers it had loaded, with their tenants).
+pub type DeathHook =
+    Arc<dyn Fn(u64, &Blame, &Death, Vec<(TenantId, Arc<WorkerDef>)>) + Send + Sync>;
 
 pub struct LifeConfig {
     /// Unique over the daemon's lifetime.
@@ -151,6 +178,9 @@ pub fn start(config: LifeConfig, on_death: DeathHook) -> Life {
     Life { id, info, jobs: tx }
 }
 
+/// Whether a worker without MPK has been logged (once per daemon is enough).
+static NO_MPK_LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,16 +207,23 @@ async fn start_process(
                 let (mut reader, mut writer) = split(spawned.stream);
                 match handshake(&mut reader, &mut writer, config.spawn.jail).await {
                     Ok(report) => {
+                        if !report.mpk && !NO_MPK_LOGGED.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                "worker {} reports no memory protection keys (the CPU or kernel \
+                                 lacks PKU): isolates sharing a process are not separated by MPK",
+                                info.slot
+                            );
+                        }
                         *info.jail.lock().unwrap_or_else(|e| e.into_inner()) = report;
                         return Some((spawned.child, reader, writer));
                     }
                     Err(e) => {
-                        eprintln!("stockade: worker {} failed its handshake: {e}", info.slot);
+                        tracing::warn!("worker {} failed its handshake: {e}", info.slot);
                         let _ = spawned.child.kill().await;
                     }
                 }
             }
-            Err(e) => eprintln!("stockade: cannot spawn worker {}: {e}", info.slot),
+            Err(e) => tracing::warn!("cannot spawn worker {}: {e}", info.slot),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -206,6 +243,7 @@ impl Drop for Counted {
 struct Failed {
     reply: oneshot::Sender<Answer>,
     failure: Failure,
+    tenant: TenantId,
     _counted: Counted,
 }
 
@@ -247,6 +285,7 @@ async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphor
         Err(failure) => JobEnd::Failed(Failed {
             reply,
             failure,
+            tenant,
             _counted: counted,
         }),
     }
@@ -311,7 +350,7 @@ async fn run(
                 Ok(JobEnd::Over) => {}
                 Ok(JobEnd::Failed(failed)) => break Cause::Job(failed),
                 // A job task panicked: its caller sees its answer dropped.
-                Err(e) => eprintln!("stockade: a job of worker {} failed: {e}", info.slot),
+                Err(e) => tracing::warn!("a job of worker {} failed: {e}", info.slot),
             },
             status = child.wait() => break Cause::Exited(status),
             why = &mut link_end => {
@@ -327,7 +366,7 @@ async fn run(
         Cause::Job(failed) => {
             let why = match &failed.failure {
                 Failure::Error(e) => e.to_string(),
-                Failure::NotSent(_) => "its link closed".into(),
+                Failure::NotSent(_) | Failure::Unstarted(_) => "its link closed".into(),
             };
             (reap(&mut child, &why).await, vec![failed])
         }
@@ -357,15 +396,16 @@ async fn run(
         .collect();
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
-    on_death(config.id, &blame, &death);
+    on_death(config.id, &blame, &death, info.loaded_defs());
     let verdict = Verdict::of(&death, &in_flight);
     for Failed {
         reply,
         failure,
+        tenant,
         _counted,
     } in failed
     {
-        let _ = reply.send(verdict.answer(failure));
+        let _ = reply.send(verdict.answer(failure, blame.names(tenant)));
     }
     hand_back_queued(&info, &mut jobs);
 }
@@ -373,10 +413,10 @@ async fn run(
 /// Logs a death.
 fn report(slot: usize, death: &Death, in_flight: &[InFlight]) {
     match (in_flight.len(), death.limit) {
-        (0, _) => eprintln!("stockade: worker {slot} died while idle: {}", death.how),
-        (_, Some(kind)) => eprintln!("stockade: worker {slot} ended itself for a {kind:?}"),
-        (n, None) => eprintln!(
-            "stockade: worker {slot} died with {n} request(s) in flight: {}",
+        (0, _) => tracing::warn!("worker {slot} died while idle: {}", death.how),
+        (_, Some(kind)) => tracing::warn!("worker {slot} ended itself for a {kind:?}"),
+        (n, None) => tracing::warn!(
+            "worker {slot} died with {n} request(s) in flight: {}",
             death.how
         ),
     }
@@ -401,9 +441,17 @@ impl Verdict {
         }
     }
 
-    fn answer(&self, failure: Failure) -> Answer {
+    /// The answer of a failed job; `suspect`: the death is evidence against its tenant.
+    fn answer(&self, failure: Failure, suspect: bool) -> Answer {
         let error = match failure {
             Failure::NotSent(job) => return Answer::NotStarted(job),
+            // Its own request never ran. Placed again unless its tenant's code (the load) may
+            // be what killed the process, or the process ended itself for a limit of the one
+            // request it had, which this job waited on (that limit is then its answer too).
+            Failure::Unstarted(job) if !suspect && !matches!(self, Verdict::Limit(..)) => {
+                return Answer::NotStarted(job)
+            }
+            Failure::Unstarted(_) => JobError::WorkerDied("its worker's load was lost".into()),
             Failure::Error(error) => error,
         };
         Answer::Done(match (error, self) {
@@ -502,7 +550,7 @@ impl Death {
                 _ => "unknown exit".into(),
             },
             by_seccomp: signal == Some(libc::SIGSYS),
-            killed_externally: signal == Some(libc::SIGKILL),
+            killed_externally: signal.is_some_and(|s| EXTERNAL_SIGNALS.contains(&s)),
             limit: match status.code() {
                 Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
                 Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
@@ -513,81 +561,4 @@ impl Death {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
-        Death {
-            how: "killed by signal 11".into(),
-            by_seccomp: false,
-            limit,
-            killed_externally,
-        }
-    }
-
-    #[test]
-    fn one_tenant_in_flight_is_the_culprit_several_are_suspects_only() {
-        let crash = death(false, None);
-        let (a, b) = (TenantId(3), TenantId(1));
-        assert_eq!(crash.blame(&BTreeSet::new()), Blame::Nobody);
-        assert_eq!(crash.blame(&[a].into()), Blame::Tenant(a));
-        assert_eq!(crash.blame(&[a, b].into()), Blame::Unknown(vec![b, a]));
-        // Neither a kill from outside nor a limit exit is evidence against anyone.
-        for innocent in [death(true, None), death(false, Some(ErrorKind::CpuLimit))] {
-            assert_eq!(innocent.blame(&[a].into()), Blame::Nobody);
-            assert_eq!(innocent.blame(&[a, b].into()), Blame::Nobody);
-        }
-    }
-
-    fn in_flight(n: u64) -> Vec<InFlight> {
-        (1..=n)
-            .map(|i| InFlight {
-                id: RequestId(i),
-                tenant: TenantId(i),
-                runs_code: true,
-            })
-            .collect()
-    }
-
-    fn died() -> Failure {
-        Failure::Error(JobError::WorkerDied("socket closed".into()))
-    }
-
-    #[test]
-    fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
-        let limit = death(false, Some(ErrorKind::MemoryLimit));
-        let Answer::Done(Ok(outcome)) = Verdict::of(&limit, &in_flight(1)).answer(died()) else {
-            panic!("expected the limit's outcome");
-        };
-        assert_eq!(outcome.request_id, RequestId(1));
-        assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::MemoryLimit));
-
-        let Answer::Done(Err(JobError::WorkerDied(why))) =
-            Verdict::of(&limit, &in_flight(3)).answer(died())
-        else {
-            panic!("expected WorkerDied");
-        };
-        assert!(
-            why.contains("memory limit of one of the 3 requests"),
-            "{why}"
-        );
-    }
-
-    #[test]
-    fn a_crash_answers_worker_died_with_how_and_keeps_timeouts_and_unsent_jobs() {
-        let crash = death(false, None);
-        let verdict = Verdict::of(&crash, &in_flight(2));
-        let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died()) else {
-            panic!("expected WorkerDied");
-        };
-        assert_eq!(why, "killed by signal 11");
-        assert!(matches!(
-            verdict.answer(Failure::Error(JobError::Timeout)),
-            Answer::Done(Err(JobError::Timeout))
-        ));
-        let unsent = Failure::NotSent(Job::Dispose {
-            worker_id: stockade_ipc::WorkerId([1; 32]),
-        });
-        assert!(matches!(verdict.answer(unsent), Answer::NotStarted(_)));
-    }
-}
+mod tests;

@@ -82,7 +82,7 @@ impl State {
         effects: &mut Vec<Effect>,
     ) -> Result<Route, JobError> {
         let placement = self.cordon.place(tenant, now).map_err(|e| {
-            eprintln!("stockade: cannot place {tenant}: {e}");
+            tracing::warn!("cannot place {tenant}: {e}");
             JobError::Unavailable
         })?;
         if let Some(drain) = placement.drain {
@@ -130,7 +130,7 @@ impl State {
         match self.cordon.record(tenant, event, now) {
             Ok(Some(drain)) => self.drain(drain, effects),
             Ok(None) => {}
-            Err(e) => eprintln!("stockade: cannot record {event:?}: {e}"),
+            Err(e) => tracing::warn!("cannot record {event:?}: {e}"),
         }
     }
 
@@ -172,7 +172,7 @@ impl State {
         match self.cordon.release(tenant, process) {
             Ok(released) if released.process_retired => self.slots.retire(process),
             Ok(_) => {}
-            Err(e) => eprintln!("stockade: cannot release {tenant} from {process}: {e}"),
+            Err(e) => tracing::warn!("cannot release {tenant} from {process}: {e}"),
         }
     }
 
@@ -256,7 +256,7 @@ impl State {
                         }
                     }
                 }
-                Err(e) => eprintln!("stockade: cannot record the death of {process}: {e}"),
+                Err(e) => tracing::warn!("cannot record the death of {process}: {e}"),
             }
         }
         quarantined

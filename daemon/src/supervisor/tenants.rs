@@ -2,64 +2,110 @@
 //! index in the config), each with the facts the config gives (trust, account), plus the code
 //! features seen in the tenant's loaded workers.
 //!
-//! Guarantees: the mapping is fixed for the daemon's life, so an id never changes owner.
+//! Guarantees: a name keeps its id for the daemon's life (a reload adds tenants, updates their
+//! facts, and never reuses an id), so an id never changes owner.
 //! Code features are a cheap textual scan and over-approximate (the word `WebAssembly` or an
 //! `import(` in a comment counts): they are small risk signals, never a verdict. Trusts: the
 //! config.
 
 use std::collections::HashMap;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use stockade_cordon::{TenantId, TenantProfile};
 
 use crate::config::TenantConfig;
 
 pub struct Tenants {
+    table: RwLock<Table>,
+}
+
+#[derive(Default)]
+struct Table {
     ids: HashMap<String, TenantId>,
-    entries: Vec<(String, TenantProfile)>,
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    name: String,
+    /// The configured facts.
+    base: TenantProfile,
+    /// What the tenant's loaded workers use.
+    features: CodeFeatures,
+}
+
+impl Entry {
+    fn profile(&self) -> TenantProfile {
+        TenantProfile {
+            uses_web_assembly: self.features.web_assembly,
+            dynamic_import: self.features.dynamic_import,
+            bundle_bytes: self.features.bundle_bytes,
+            ..self.base
+        }
+    }
 }
 
 impl Tenants {
     pub fn new(configured: &[TenantConfig]) -> Tenants {
-        let entries: Vec<(String, TenantProfile)> = configured
-            .iter()
-            .map(|t| (t.id.clone(), t.profile()))
-            .collect();
-        let ids = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| (name.clone(), TenantId(i as u64)))
-            .collect();
-        Tenants { ids, entries }
+        let tenants = Tenants {
+            table: RwLock::new(Table::default()),
+        };
+        tenants.reload(configured);
+        tenants
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Table> {
+        self.table.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers tenants not known yet (each gets the next id, for the daemon's life) and
+    /// takes the configured facts of known ones; the tenants whose profile changed (all of them,
+    /// the first time), with their profile now. A tenant no longer configured keeps its id.
+    pub fn reload(&self, configured: &[TenantConfig]) -> Vec<(TenantId, TenantProfile)> {
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let mut changed = Vec::new();
+        for t in configured {
+            let base = t.profile();
+            let id = match table.ids.get(&t.id) {
+                Some(&id) => id,
+                None => {
+                    let id = TenantId(table.entries.len() as u64);
+                    table.ids.insert(t.id.clone(), id);
+                    table.entries.push(Entry {
+                        name: t.id.clone(),
+                        base,
+                        features: CodeFeatures::default(),
+                    });
+                    changed.push((id, table.entries[id.0 as usize].profile()));
+                    continue;
+                }
+            };
+            if let Some(entry) = table.entries.get_mut(id.0 as usize) {
+                if entry.base != base {
+                    entry.base = base;
+                    changed.push((id, entry.profile()));
+                }
+            }
+        }
+        changed
     }
 
     pub fn id(&self, name: &str) -> Option<TenantId> {
-        self.ids.get(name).copied()
+        self.read().ids.get(name).copied()
     }
 
-    pub fn name(&self, id: TenantId) -> &str {
+    pub fn name(&self, id: TenantId) -> String {
         usize::try_from(id.0)
             .ok()
-            .and_then(|i| self.entries.get(i))
-            .map_or("?", |(name, _)| name.as_str())
+            .and_then(|i| self.read().entries.get(i).map(|e| e.name.clone()))
+            .unwrap_or_else(|| "?".into())
     }
 
-    /// Every tenant with its configured facts.
-    pub fn all(&self) -> impl Iterator<Item = (TenantId, TenantProfile)> + '_ {
-        self.entries
-            .iter()
-            .enumerate()
-            .map(|(i, (_, profile))| (TenantId(i as u64), *profile))
-    }
-
-    /// The configured facts of `id` with `features` added.
+    /// Records `features` as what `id`'s loaded workers use; its profile with them.
     pub fn profile(&self, id: TenantId, features: CodeFeatures) -> Option<TenantProfile> {
-        let (_, base) = self.entries.get(usize::try_from(id.0).ok()?)?;
-        Some(TenantProfile {
-            uses_web_assembly: features.web_assembly,
-            dynamic_import: features.dynamic_import,
-            bundle_bytes: features.bundle_bytes,
-            ..*base
-        })
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let entry = table.entries.get_mut(usize::try_from(id.0).ok()?)?;
+        entry.features = features;
+        Some(entry.profile())
     }
 }
 
@@ -80,11 +126,12 @@ impl CodeFeatures {
         for m in modules {
             features.bundle_bytes += m.bytes.len() as u64;
             match m.kind {
-                ModuleKind::Js | ModuleKind::Ts => {
+                ModuleKind::Js | ModuleKind::Ts | ModuleKind::Cjs => {
                     features.web_assembly |= contains(&m.bytes, b"WebAssembly");
                     features.dynamic_import |= has_dynamic_import(&m.bytes);
                 }
                 ModuleKind::Data => features.web_assembly |= m.bytes.starts_with(b"\0asm"),
+                ModuleKind::Wasm => features.web_assembly = true,
                 ModuleKind::Text | ModuleKind::Json => {}
             }
         }

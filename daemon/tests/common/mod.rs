@@ -57,12 +57,33 @@ impl Daemon {
         Daemon::launch(tag, workers, tail, env, true)
     }
 
+    /// [`Daemon::start_raw`], the daemon's file-descriptor limit (soft and hard) set to `nofile`.
+    pub fn start_limited(tag: &str, workers: usize, tail: &str, nofile: u64) -> Daemon {
+        Daemon::launch_with(tag, workers, tail, &[], true, Some(nofile))
+    }
+
+    /// The daemon's configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("stockade.toml")
+    }
+
     fn launch(
         tag: &str,
         workers: usize,
         tail: &str,
         env: &[(&str, &str)],
         capture: bool,
+    ) -> Daemon {
+        Daemon::launch_with(tag, workers, tail, env, capture, None)
+    }
+
+    fn launch_with(
+        tag: &str,
+        workers: usize,
+        tail: &str,
+        env: &[(&str, &str)],
+        capture: bool,
+        nofile: Option<u64>,
     ) -> Daemon {
         let dir = std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -78,13 +99,29 @@ impl Daemon {
         } else {
             Stdio::inherit()
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stockade"));
+        command
             .args(["serve", "--config", path.to_str().expect("utf8")])
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn daemon");
+            .stderr(stderr);
+        if let Some(nofile) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit(2) only, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: nofile,
+                        rlim_max: nofile,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("spawn daemon");
         let daemon = Daemon {
             child,
             base: format!("http://127.0.0.1:{port}"),

@@ -62,9 +62,22 @@ fn load_worker() -> impl Strategy<Value = LoadWorker> {
         vec((text(12), text(24)), 0..5),
         limits(),
         proptest::sample::select(Profile::ALL),
+        text(4),
+        vec(text(20), 0..4),
     )
         .prop_map(
-            |(request_id, worker_id, tenant, main_module, modules, env, limits, profile)| {
+            |(
+                request_id,
+                worker_id,
+                tenant,
+                main_module,
+                modules,
+                env,
+                limits,
+                profile,
+                compatibility_date,
+                compatibility_flags,
+            )| {
                 LoadWorker {
                     request_id,
                     worker_id,
@@ -74,6 +87,8 @@ fn load_worker() -> impl Strategy<Value = LoadWorker> {
                     env,
                     limits,
                     profile,
+                    compatibility_date,
+                    compatibility_flags,
                 }
             },
         )

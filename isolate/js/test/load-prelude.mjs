@@ -17,7 +17,9 @@ export const PARTS = [
   "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "compression.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
+  "fetch-outbound.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
+  "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
+  "node-crypto.js", "compression.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
@@ -40,6 +42,8 @@ export function installHost(context, impl) {
     now: function now() { return impl.now(); },
     call: function call(name, payload) { return impl.call(name, payload); },
     op: function op(code, input) { return impl.op(code, input); },
+    getContext: function getContext() { return impl.getContext(); },
+    setContext: function setContext(value) { return impl.setContext(value); },
   })`, context);
   const host = wrap(impl);
   context.__stockade_host = host;
@@ -53,6 +57,7 @@ export function loadPrelude(overrides = {}) {
   const randomFillCalls = [];
   let dispatch = null;
   let clock = 0;
+  let asyncContext;
   const impl = {
     log(level, text) {
       if (typeof level !== "number" || typeof text !== "string") throw new TypeError("bad log call");
@@ -76,6 +81,10 @@ export function loadPrelude(overrides = {}) {
       dispatch = fn;
     },
     now() { return clock; },
+    // V8's continuation-preserved embedder data, without the propagation through promise
+    // reactions (Node's vm has no hook for it): synchronous AsyncLocalStorage only.
+    getContext() { return asyncContext; },
+    setContext(value) { asyncContext = value; },
     // A host without an egress gateway: every call is refused, as the real host refuses one it
     // cannot route.
     call(name) { return Promise.reject(new Error(`the host refused the call \`${name}\``)); },

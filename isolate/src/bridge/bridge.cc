@@ -660,6 +660,17 @@ void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
 
+// getContext() / setContext(value): V8's continuation-preserved embedder data, the value every
+// promise reaction job captures when it is created and restores while it runs. The prelude's
+// AsyncLocalStorage keeps its frame there (js/node-async.js).
+void HostGetContext(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(args.GetIsolate()->GetContinuationPreservedEmbedderData());
+}
+
+void HostSetContext(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetIsolate()->SetContinuationPreservedEmbedderData(args[0]);
+}
+
 // ---- V8 callbacks ----
 
 // V8 calls this when a full GC leaves the old generation at its limit (or after repeated
@@ -714,6 +725,21 @@ bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
   return From(context->GetIsolate())->allow_wasm;
 }
 
+// The error for a specifier the host did not resolve: `target` is the host's answer (-1 not in
+// the set, -2 a Node.js built-in without nodejs_compat, -3 an unsupported built-in; see bridge.h).
+std::string UnresolvedMessage(stk_isolate* iso, const std::string& spec, int from, int target) {
+  const std::string where = from >= 0 ? " imported from " + iso->module_names[from] : std::string();
+  if (target == -2) {
+    return "Cannot import '" + spec + "'" + where +
+           ": it is a Node.js built-in module and needs the \"nodejs_compat\" compatibility flag";
+  }
+  if (target == -3) {
+    return "Cannot import '" + spec + "'" + where +
+           ": it is a built-in module Stockade does not support";
+  }
+  return "Cannot find module '" + spec + "'" + where + ": it is not in this worker's module set";
+}
+
 v8::MaybeLocal<v8::Module> ResolveModule(v8::Local<v8::Context> context,
                                          v8::Local<v8::String> specifier,
                                          v8::Local<v8::FixedArray>,
@@ -725,9 +751,7 @@ v8::MaybeLocal<v8::Module> ResolveModule(v8::Local<v8::Context> context,
   int target = iso->host.resolve(iso->host.userdata, from,
                                  reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
   if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
-    std::string msg = "Cannot find module '" + spec + "'" +
-                      (from >= 0 ? " imported from " + iso->module_names[from] : std::string()) +
-                      ": it is not in this worker's module set";
+    std::string msg = UnresolvedMessage(iso, spec, from, target);
     isolate->ThrowException(v8::Exception::Error(Str(isolate, msg.data(), msg.size())));
     return {};
   }
@@ -739,12 +763,39 @@ v8::MaybeLocal<v8::Value> SyntheticSteps(v8::Local<v8::Context> context,
   v8::Isolate* isolate = context->GetIsolate();
   stk_isolate* iso = From(isolate);
   int index = FindModule(iso, module);
-  v8::Local<v8::Value> value = index >= 0 ? iso->synthetic[index].Get(isolate)
-                                          : v8::Undefined(isolate).As<v8::Value>();
-  if (module->SetSyntheticModuleExport(isolate, v8::String::NewFromUtf8Literal(isolate, "default"),
-                                       value)
-          .IsNothing()) {
-    return {};
+  auto builtin = iso->builtin_exports.find(index);
+  if (builtin != iso->builtin_exports.end()) {
+    // A built-in module: the runtime builds its exports now, on first evaluation (kind 5).
+    v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 5),
+                                    Str(isolate, iso->module_names[index].data(),
+                                        iso->module_names[index].size()),
+                                    v8::Null(isolate)};
+    v8::Local<v8::Value> exports;
+    if (!iso->invoker.Get(isolate)->Call(context, v8::Undefined(isolate), 4, argv).ToLocal(&exports) ||
+        module->SetSyntheticModuleExport(isolate, v8::String::NewFromUtf8Literal(isolate, "default"),
+                                         exports)
+            .IsNothing()) {
+      return {};
+    }
+    for (const std::string& name : builtin->second) {
+      v8::Local<v8::Value> value = v8::Undefined(isolate);
+      if (exports->IsObject() &&
+          !exports.As<v8::Object>()->Get(context, Str(isolate, name.data(), name.size())).ToLocal(&value)) {
+        return {};
+      }
+      if (module->SetSyntheticModuleExport(isolate, Str(isolate, name.data(), name.size()), value)
+              .IsNothing()) {
+        return {};
+      }
+    }
+  } else {
+    v8::Local<v8::Value> value = index >= 0 ? iso->synthetic[index].Get(isolate)
+                                            : v8::Undefined(isolate).As<v8::Value>();
+    if (module->SetSyntheticModuleExport(isolate, v8::String::NewFromUtf8Literal(isolate, "default"),
+                                         value)
+            .IsNothing()) {
+      return {};
+    }
   }
   v8::Local<v8::Promise::Resolver> done;
   if (!v8::Promise::Resolver::New(context).ToLocal(&done)) return {};
@@ -853,7 +904,7 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
   int target = iso->host.resolve(iso->host.userdata, from,
                                  reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
   if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
-    std::string msg = "Cannot find module '" + spec + "': it is not in this worker's module set";
+    std::string msg = UnresolvedMessage(iso, spec, from, target);
     resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size())))
         .FromMaybe(false);
     return resolver->GetPromise();
@@ -970,6 +1021,8 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "setWasmGuard", HostSetWasmGuard);
   SetHostFunction(isolate, ctx, host_obj, "call", HostCall);
   SetHostFunction(isolate, ctx, host_obj, "op", HostOp);
+  SetHostFunction(isolate, ctx, host_obj, "getContext", HostGetContext);
+  SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
@@ -1025,6 +1078,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostOnTimer),    reinterpret_cast<intptr_t>(HostSetInvoker),
       reinterpret_cast<intptr_t>(HostNow),        reinterpret_cast<intptr_t>(HostSetWasmGuard),
       reinterpret_cast<intptr_t>(HostCall),       reinterpret_cast<intptr_t>(HostOp),
+      reinterpret_cast<intptr_t>(HostGetContext), reinterpret_cast<intptr_t>(HostSetContext),
       0};
   return refs;
 }
@@ -1345,6 +1399,70 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
   iso->by_name[iso->module_names.back()] = index;
   out->status = STK_OK;
   return index;
+}
+
+int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  // The runtime names the module's exports (kind 4) without building them.
+  v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 4),
+                                  Str(isolate, name, name_len), v8::Null(isolate)};
+  v8::Local<v8::Value> listed;
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&listed)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return -1;
+  }
+  if (!listed->IsArray()) {
+    SetValue(out, STK_INTERNAL, "the runtime did not list the built-in module's exports");
+    return -1;
+  }
+  v8::Local<v8::Array> array = listed.As<v8::Array>();
+  std::vector<std::string> names;
+  std::vector<v8::Local<v8::String>> exports = {v8::String::NewFromUtf8Literal(isolate, "default")};
+  std::unordered_map<std::string, bool> seen = {{"default", true}};
+  for (uint32_t i = 0; i < array->Length(); i++) {
+    v8::Local<v8::Value> item;
+    if (!array->Get(ctx, i).ToLocal(&item) || !item->IsString()) {
+      SetValue(out, STK_INTERNAL, "a built-in module's export name is not a string");
+      return -1;
+    }
+    std::string export_name = Utf8(isolate, item);
+    if (seen[export_name]) continue;
+    seen[export_name] = true;
+    names.push_back(export_name);
+    exports.push_back(item.As<v8::String>());
+  }
+  v8::Local<v8::Module> module = v8::Module::CreateSyntheticModule(
+      isolate, Str(isolate, name, name_len),
+      v8::MemorySpan<const v8::Local<v8::String>>(exports.data(), exports.size()), SyntheticSteps);
+  const int index = static_cast<int>(iso->modules.size());
+  iso->modules.emplace_back(isolate, module);
+  iso->module_names.emplace_back(name, name_len);
+  iso->synthetic.emplace_back();
+  iso->by_hash[module->GetIdentityHash()].push_back(index);
+  // Not in by_name: a built-in holds no code, so it is never the referrer of an import(), and a
+  // tenant module of the same name must keep its own entry.
+  iso->builtin_exports[index] = std::move(names);
+  out->status = STK_OK;
+  return index;
+}
+
+int32_t stk_configure(stk_isolate* iso, const char* json, size_t len, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::Local<v8::Context> ctx = entry.context();
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 3),
+                                  Str(isolate, json, len), v8::Null(isolate)};
+  v8::Local<v8::Value> ignored;
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&ignored)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return out->status;
+  }
+  out->status = STK_OK;
+  return STK_OK;
 }
 
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {

@@ -68,7 +68,9 @@ typedef struct {
   int32_t (*set_timer)(void* userdata, uint32_t id, double delay_ms);
   void (*clear_timer)(void* userdata, uint32_t id);
   // Resolve `specifier` imported from module `referrer` to a module index returned by
-  // stk_module_compile/stk_module_synthetic, or -1 when it is outside the worker's module set.
+  // stk_module_compile/stk_module_synthetic/stk_module_builtin, or -1 when it is outside the
+  // worker's module set, -2 when it is a Node.js built-in the worker lacks the nodejs_compat flag
+  // for, -3 when it is a built-in module Stockade does not support (each its own error message).
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
   // A host call `call_id` named `name` with `payload` (both borrowed for this call), made for
   // invocation `task` (0: the invocation the current entry runs for): the host answers later
@@ -170,6 +172,13 @@ int32_t stk_module_compile(stk_isolate* iso, const char* name, size_t name_len, 
                            size_t src_len, stk_outcome* out);
 int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len, int32_t kind,
                              const char* bytes, size_t len, stk_outcome* out);
+// A built-in module (`node:buffer`, `cloudflare:workers`): a synthetic module whose export names
+// the runtime lists now and whose values it builds on first evaluation. Not findable by name for
+// import() referrers (it has no code). Returns its index, or -1 with out saying why.
+int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, stk_outcome* out);
+// Hands the runtime the worker's configuration (JSON text: compatibility features, env) before
+// any of its modules run: STK_OK, or STK_EXCEPTION/STK_TERMINATED.
+int32_t stk_configure(stk_isolate* iso, const char* json, size_t len, stk_outcome* out);
 // The specifiers module `index` imports statically, NUL-separated, in out->value.
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out);
 // Invocations: each started invocation is a promise the bridge keeps under the caller's id `inv`

@@ -25,6 +25,8 @@ struct stk_isolate {
   std::unordered_map<int, std::vector<int>> by_hash;
   std::unordered_map<std::string, int> by_name;
   std::vector<v8::Global<v8::Value>> synthetic;  // default export of synthetic modules
+  // Built-in modules (stk_module_builtin) by index: their named exports besides `default`.
+  std::unordered_map<int, std::vector<std::string>> builtin_exports;
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;

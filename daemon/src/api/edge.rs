@@ -1,0 +1,226 @@
+//! What every API request goes through before and after its handler: a request id, its
+//! tenant's quotas, a log span, and the metrics.
+//!
+//! Guarantees:
+//! - every response carries `x-request-id`: the client's own when it sent a plausible one
+//!   (1-64 of `[A-Za-z0-9._:-]`), else one made here; every log line written while the request
+//!   is handled carries it too (a `tracing` span);
+//! - a request whose token names a tenant is admitted by that tenant's quotas (`quota`) before
+//!   its handler runs, or answered `429` with `Retry-After`; its place under the tenant's
+//!   concurrency is held until its response body is over;
+//! - each request is counted once, by tenant (configured ids only), route (a fixed name) and
+//!   outcome (`ok` or the stable error code), with its time to the response head.
+//!
+//! Trusts: the handlers to mark their errors (`ErrorCode`, set by `ApiError`).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use super::error::{ApiError, ErrorCode};
+use super::quota::Permit;
+use super::AppState;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The fixed name of the route `path` belongs to, for metrics and logs.
+pub fn route_of(method: &Method, path: &str) -> &'static str {
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some("run"), None, _) => "run",
+        (Some("v1"), Some("workers"), None | Some(""), _) => "workers_create",
+        (Some("v1"), Some("workers"), Some(_), Some("fetch")) => "fetch",
+        (Some("v1"), Some("workers"), Some(_), None) if method == Method::DELETE => {
+            "workers_delete"
+        }
+        (Some("v1"), Some("workers"), Some(_), None) => "workers_get",
+        (Some("v1"), Some("tenants"), Some(_), Some("risk")) => "risk",
+        (Some("v1"), Some("tenants"), Some(_), Some("secrets")) => "secrets",
+        (Some("v1"), Some("admin"), _, _) => "admin",
+        (Some("metrics"), None, _, _) => "metrics",
+        _ => "other",
+    }
+}
+
+/// The client's request id if plausible, else a new one.
+fn request_id(request: &Request) -> String {
+    let given = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        });
+    match given {
+        Some(id) => id.to_string(),
+        None => new_id(),
+    }
+}
+
+/// 16 hex digits: a counter scrambled with a per-process random seed (unique in the process,
+/// not guessable across restarts).
+fn new_id() -> String {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        let _ = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+        u64::from_le_bytes(bytes) | 1
+    });
+    // splitmix64 of (counter + seed): a bijection, so ids never repeat within the process.
+    let mut z = NEXT
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(seed)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", z ^ (z >> 31))
+}
+
+pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&request);
+    let route = route_of(request.method(), request.uri().path());
+    let tenant = state.claimed_tenant(request.headers());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        route,
+        tenant = tenant.as_deref().unwrap_or("-"),
+    );
+    let admitted = match &tenant {
+        Some(t) => state.quotas.admit(t),
+        None => Ok(None),
+    };
+    let mut response = match admitted {
+        Ok(permit) => {
+            let response = next.run(request).instrument(span.clone()).await;
+            match permit {
+                Some(permit) => hold_until_sent(response, permit),
+                None => response,
+            }
+        }
+        Err(refusal) => {
+            span.in_scope(|| tracing::info!("refused: {}", refusal.message));
+            ApiError::Quota(refusal).into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let outcome = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or("ok", |c| c.0);
+    let took = started.elapsed();
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            outcome,
+            ms = took.as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    state
+        .metrics
+        .request(tenant.as_deref().unwrap_or("-"), route, outcome, took);
+    response
+}
+
+/// `response` with its body holding `permit` until the body is over or dropped.
+fn hold_until_sent(response: Response, permit: Permit) -> Response {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(Held {
+            inner: body,
+            _permit: permit,
+        }),
+    )
+}
+
+/// A body that holds a quota permit while it lives.
+struct Held {
+    inner: Body,
+    _permit: Permit,
+}
+
+impl http_body::Body for Held {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_have_fixed_names() {
+        let get = Method::GET;
+        for (path, route) in [
+            ("/v1/run", "run"),
+            ("/v1/workers", "workers_create"),
+            ("/v1/workers/abc", "workers_get"),
+            ("/v1/workers/abc/fetch", "fetch"),
+            ("/v1/workers/abc/fetch/x/y?z", "fetch"),
+            ("/v1/tenants/t/risk", "risk"),
+            ("/v1/tenants/t/secrets/k", "secrets"),
+            ("/v1/admin/workers", "admin"),
+            ("/metrics", "metrics"),
+            ("/v1/run/../../etc", "other"),
+            ("/anything", "other"),
+        ] {
+            assert_eq!(route_of(&get, path), route, "{path}");
+        }
+        assert_eq!(
+            route_of(&Method::DELETE, "/v1/workers/abc"),
+            "workers_delete"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_unique_and_only_plausible_ones_are_taken() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        let with = |v: &str| {
+            let request = Request::builder()
+                .header(REQUEST_ID, v)
+                .body(Body::empty())
+                .expect("request");
+            request_id(&request)
+        };
+        assert_eq!(with("abc-123.x:y_z"), "abc-123.x:y_z");
+        for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
+            let id = with(bad);
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 16);
+        }
+    }
+}

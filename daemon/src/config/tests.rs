@@ -1,0 +1,233 @@
+//! Unit tests of the configuration: parsing, defaults, bounds, operators, quotas, `[http]`.
+
+use super::*;
+
+/// `text` with an operator token (unless it names its operator), parsed and checked.
+fn parse(text: &str) -> Result<Config, String> {
+    let text = if text.contains("operator") {
+        text.to_string()
+    } else {
+        format!("operator_token = \"operator-token-0123456789\"\n{text}")
+    };
+    parse_exactly(&text)
+}
+
+fn parse_exactly(text: &str) -> Result<Config, String> {
+    let config = toml::from_str::<Config>(text).map_err(|e| e.to_string())?;
+    config.validate()?;
+    Ok(config)
+}
+
+const TENANT: &str = "[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n";
+
+#[test]
+fn without_an_operator_token_a_tenant_must_be_marked_operator() {
+    let err = parse_exactly(TENANT).expect_err("no operator");
+    assert!(err.contains("no operator"), "{err}");
+    let c = parse_exactly(&format!("{TENANT}operator = true\n")).expect("marked");
+    assert!(c.tenants[0].operator);
+    let c = parse_exactly(&format!(
+        "operator_token = \"op-0123456789abcdef\"\n{TENANT}"
+    ))
+    .expect("token");
+    assert!(!c.tenants[0].operator);
+    assert!(parse_exactly(&format!("operator_token = \"short\"\n{TENANT}")).is_err());
+    // No tenants at all: the embedded default tenant is the operator.
+    let c = Config::load(None).expect("defaults");
+    assert_eq!(c.tenants.len(), 1);
+    assert!(c.tenants[0].operator);
+}
+
+#[test]
+fn quotas_have_defaults_and_tenants_override_them() {
+    let text = format!(
+        "[quotas]\nrequests_per_second = 10\n{TENANT}[tenants.quotas]\nburst = 3\nmax_workers = 1\n"
+    );
+    let c = parse(&text).expect("valid");
+    let q = c.quotas_for(&c.tenants[0]);
+    assert_eq!(
+        (q.requests_per_second, q.burst, q.max_workers),
+        (10.0, 3, 1)
+    );
+    assert_eq!(
+        q.max_concurrent_requests,
+        Quotas::default().max_concurrent_requests
+    );
+    let bad = format!("{TENANT}[tenants.quotas]\nrequests_per_second = -2\n");
+    assert!(parse(&bad)
+        .expect_err("negative")
+        .contains("tenant a: quotas"));
+    assert!(parse(&format!("{TENANT}[tenants.quotas]\nrps = 2\n")).is_err());
+}
+
+#[test]
+fn http_limits_have_defaults_and_bounds() {
+    let c = parse("").expect("valid");
+    assert_eq!(c.http, HttpSettings::default());
+    let c = parse("[http]\nheader_read_timeout_ms = 500\nmax_connections = 10\n").expect("valid");
+    assert_eq!(
+        (c.http.header_read_timeout_ms, c.http.max_connections),
+        (500, 10)
+    );
+    assert!(parse("[http]\nmax_connections = 0\n").is_err());
+    assert!(parse("[http]\nheader_read_timeout_ms = 1\n").is_err());
+    // Below the wall limit it is raised at start (a request may be silent that long), not refused.
+    let c = parse("[http]\nidle_timeout_ms = 20000\n[limits]\nwall_ms = 30000\n").expect("valid");
+    assert_eq!(c.http.idle_timeout_ms(c.limits.wall_ms), 35_000);
+    assert_eq!(HttpSettings::default().idle_timeout_ms(30_000), 60_000);
+    assert_eq!(
+        parse("log_format = \"json\"\n").expect("json").log_format,
+        LogFormat::Json
+    );
+    assert!(parse("log_format = \"xml\"\n").is_err());
+}
+
+#[test]
+fn egress_rules_secrets_and_allow_private_parse_and_are_checked() {
+    let text = r#"
+[egress]
+allow_private = ["127.0.0.0/8", "::1/128"]
+[[tenants]]
+id = "acme"
+token = "0123456789abcdef"
+[tenants.secrets]
+api_key = "s3cr3t-value"
+[[tenants.egress]]
+host = "api.example.com"
+ports = [443]
+methods = ["GET", "POST"]
+path_prefix = "/v1/"
+inject_headers = { "X-Api-Key" = "api_key" }
+[[tenants.egress]]
+host = "*.example.org"
+"#;
+    let c = parse(text).expect("valid");
+    assert_eq!(c.egress.allow_private_nets().expect("nets").len(), 2);
+    let t = &c.tenants[0];
+    assert_eq!(t.egress.len(), 2);
+    assert_eq!(t.egress[0].inject_headers["X-Api-Key"], "api_key");
+    assert!(
+        !format!("{c:?}").contains("s3cr3t-value"),
+        "Debug hides secrets"
+    );
+    let tenant = "[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdef\"\n";
+    for (bad, why) in [
+        (
+            "[egress]\nallow_private = [\"127.0.0.1/33\"]\n",
+            "allow_private",
+        ),
+        (
+            "[egress]\nallow_private = [\"localhost\"]\n",
+            "allow_private",
+        ),
+        ("[[tenants.egress]]\nhost = \"\"\n", "egress rule 1"),
+        ("[[tenants.egress]]\nhost = \"a.*.com\"\n", "egress rule 1"),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\nports = [0]\n",
+            "egress rule 1",
+        ),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\nmethods = [\"get\"]\n",
+            "egress rule 1",
+        ),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\npath_prefix = \"v1\"\n",
+            "egress rule 1",
+        ),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Bad Name\" = \"k\" }\n",
+            "egress rule 1",
+        ),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\ninject_headers = { \"Host\" = \"k\" }\n",
+            "egress rule 1",
+        ),
+        (
+            "[[tenants.egress]]\nhost = \"x.com\"\nschemes = [\"ftp\"]\n",
+            "unknown field",
+        ),
+        ("[tenants.secrets]\n\"bad name\" = \"v\"\n", "secret"),
+        ("[tenants.secrets]\nk = \"\"\n", "secret"),
+    ] {
+        let text = if bad.starts_with("[egress]") {
+            format!("{bad}{tenant}")
+        } else {
+            format!("{tenant}{bad}")
+        };
+        let err = parse(&text).expect_err(bad);
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn min_processes_default_to_the_cores_for_standard_and_one_elsewhere() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    // The section absent, and present without the keys: the same defaults.
+    for text in ["", "[cordon]\nstandard_capacity = 8\n"] {
+        let c = parse(text).expect("valid").cordon;
+        assert_eq!(
+            (
+                c.trusted_min_processes,
+                c.standard_min_processes,
+                c.untrusted_min_processes
+            ),
+            (1, cores.min(MAX_MIN_PROCESSES), 1),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
+    assert_eq!(parse("").expect("valid").worker_threads, 0);
+    assert_eq!(
+        parse("worker_threads = 4\n").expect("valid").worker_threads,
+        4
+    );
+    assert!(parse("worker_threads = 17\n").is_err());
+}
+
+#[test]
+fn max_in_flight_per_worker_defaults_to_256_and_is_bounded() {
+    assert_eq!(parse("").expect("valid").max_in_flight_per_worker, 256);
+    let c = parse("max_in_flight_per_worker = 1\n").expect("valid");
+    assert_eq!(c.max_in_flight_per_worker, 1);
+    for bad in [0, MAX_IN_FLIGHT_PER_WORKER + 1] {
+        let err = parse(&format!("max_in_flight_per_worker = {bad}\n")).expect_err("refused");
+        assert!(
+            err.contains("max_in_flight_per_worker must be 1 to"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn min_processes_are_configurable_per_tier_and_bounded() {
+    let c = parse(
+        "[cordon]\ntrusted_min_processes = 2\nstandard_min_processes = 5\nuntrusted_min_processes = 3\n",
+    )
+    .expect("valid")
+    .cordon;
+    assert_eq!(
+        (
+            c.trusted_min_processes,
+            c.standard_min_processes,
+            c.untrusted_min_processes
+        ),
+        (2, 5, 3)
+    );
+    for key in [
+        "trusted_min_processes",
+        "standard_min_processes",
+        "untrusted_min_processes",
+    ] {
+        for bad in [0, MAX_MIN_PROCESSES + 1] {
+            let err = parse(&format!("[cordon]\n{key} = {bad}\n")).expect_err("refused");
+            assert!(
+                err.contains("min_processes must be 1 to"),
+                "{key} = {bad}: {err}"
+            );
+        }
+    }
+    assert!(parse("[cordon]\nquarantine_min_processes = 2\n").is_err());
+}

@@ -1,0 +1,268 @@
+//! The HTTP server loop: accepts connections and serves the API router on each, under limits
+//! that hold before any token is checked (`[http]`).
+//!
+//! Guarantees:
+//! - at most [`Limits::max_connections`] connections are open at once; further clients wait in
+//!   the listen backlog (they are not refused), so a flood of connections cannot exhaust the
+//!   daemon's file descriptors (the cap is kept below the descriptor limit, see
+//!   [`connection_cap`]);
+//! - a request's head must arrive whole within the header-read timeout, counted from the
+//!   connection's start or, on a kept-alive connection, from when it went idle: a client that
+//!   sends half a request line and waits is disconnected;
+//! - a connection on which nothing is read or written for the idle timeout is closed (a stalled
+//!   upload, a client that stopped reading its response);
+//! - on shutdown the listener stops accepting and the connections finish what they serve.
+//!
+//! Trusts: hyper's HTTP/1 parser (its own header count and size caps apply).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+/// The server's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Open connections, for the metrics.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    pub open: AtomicI64,
+    pub accepted: AtomicU64,
+    /// Closed by the server for a head that did not arrive in time or for idleness.
+    pub timed_out: AtomicU64,
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (when allowed); the soft limit then.
+pub fn raise_nofile() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max.min(1 << 20),
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads one rlimit struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return raised.rlim_cur;
+        }
+    }
+    limit.rlim_cur
+}
+
+/// The connection cap: the configured one, but below the descriptor limit `nofile`, keeping a
+/// reserve (at most 256, at most half) for worker sockets, outbound requests and files.
+pub fn connection_cap(configured: usize, nofile: u64) -> usize {
+    let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
+    let reserve = (nofile / 2).min(256);
+    configured.min(nofile.saturating_sub(reserve)).max(1)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    stats: Arc<ConnectionStats>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // EMFILE and friends: wait a moment instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let (app, stats, stop) = (app.clone(), Arc::clone(&stats), stop_rx.clone());
+        tokio::spawn(async move {
+            connection(stream, app, limits, &stats, stop).await;
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Wait for the connections to finish what they serve (each holds a slot), for a while.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+}
+
+async fn connection(
+    stream: TcpStream,
+    app: axum::Router,
+    limits: Limits,
+    stats: &ConnectionStats,
+    mut stop: watch::Receiver<bool>,
+) {
+    let last = Arc::new(AtomicU64::new(0));
+    let origin = Instant::now();
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        last: Arc::clone(&last),
+        origin,
+    });
+    let service = TowerToHyperService::new(app);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let idle = idle_watch(&last, origin, limits.idle_timeout);
+    tokio::pin!(idle);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    if e.is_timeout() {
+                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::debug!("connection ended: {e}");
+                }
+                return;
+            }
+            () = &mut idle => {
+                stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("connection closed: idle");
+                return;
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once nothing was read or written for `idle`.
+async fn idle_watch(last: &AtomicU64, origin: Instant, idle: Duration) {
+    loop {
+        let last_ms = last.load(Ordering::Relaxed);
+        let due = origin + Duration::from_millis(last_ms) + idle;
+        if Instant::now() >= due {
+            return;
+        }
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    }
+}
+
+/// A stream that records when it last read or wrote something.
+struct Watched {
+    inner: TcpStream,
+    /// Milliseconds since `origin`.
+    last: Arc<AtomicU64>,
+    origin: Instant,
+}
+
+impl Watched {
+    fn touch(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_stays_below_the_descriptor_limit_with_a_reserve() {
+        assert_eq!(connection_cap(4096, 1 << 20), 4096);
+        assert_eq!(connection_cap(4096, 1024), 768);
+        assert_eq!(connection_cap(4096, 128), 64);
+        assert_eq!(connection_cap(10, 128), 10);
+        assert_eq!(connection_cap(4096, 1), 1);
+    }
+}

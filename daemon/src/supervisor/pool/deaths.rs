@@ -1,0 +1,99 @@
+//! What the pool does when a worker process dies: record the death (the placement state
+//! evicts its tenants and the cordon blames whom the death is evidence against), count it, and
+//! load the bystanders' Loader workers again at once (see the pool's guarantees).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use stockade_cordon::TenantId;
+
+use super::{Blame, Death, Inner, Job, WorkerDef};
+
+/// Counts of what happened to processes and tenants, for the metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Worker process deaths by cause: the jail (SIGSYS), a limit the worker enforced by
+    /// exiting, a signal from outside, any other crash.
+    pub deaths_seccomp: AtomicU64,
+    pub deaths_limit: AtomicU64,
+    pub deaths_external: AtomicU64,
+    pub deaths_crash: AtomicU64,
+    /// Tenants quarantined by a death.
+    pub quarantines: AtomicU64,
+    /// Loader workers loaded again after their process died.
+    pub reloads: AtomicU64,
+}
+
+impl Inner {
+    pub(super) fn on_death(
+        self: &Arc<Self>,
+        life: u64,
+        blame: &Blame,
+        death: &Death,
+        loaded: Vec<(TenantId, Arc<WorkerDef>)>,
+    ) {
+        let mut effects = Vec::new();
+        let quarantined = self
+            .lock()
+            .died(life, blame, death, self.clock.now(), &mut effects);
+        let cause = if death.by_seccomp {
+            &self.counters.deaths_seccomp
+        } else if death.limit.is_some() {
+            &self.counters.deaths_limit
+        } else if death.killed_externally {
+            &self.counters.deaths_external
+        } else {
+            &self.counters.deaths_crash
+        };
+        cause.fetch_add(1, Ordering::Relaxed);
+        if quarantined.is_some() {
+            self.counters.quarantines.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Blame::Unknown(suspects) = blame {
+            let names: Vec<String> = suspects.iter().map(|&t| self.tenants.name(t)).collect();
+            tracing::warn!(
+                "a worker died ({}) running code of several tenants ({}); it is blamed \
+                 on none of them",
+                death.how,
+                names.join(", ")
+            );
+        }
+        if let Some(tenant) = quarantined {
+            tracing::warn!(
+                "tenant {} quarantined: its code was running when its worker died ({})",
+                self.tenants.name(tenant),
+                death.how
+            );
+        }
+        self.spawn_effects(effects);
+        self.reload(blame, loaded);
+    }
+
+    /// Loads the bystanders' workers of a dead process again (see the module documentation).
+    fn reload(self: &Arc<Self>, blame: &Blame, loaded: Vec<(TenantId, Arc<WorkerDef>)>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for (tenant, def) in loaded {
+            if blame.names(tenant) || def.deleted.load(Ordering::Relaxed) {
+                continue;
+            }
+            self.counters.reloads.fetch_add(1, Ordering::Relaxed);
+            let inner = Arc::clone(self);
+            runtime.spawn(async move {
+                match inner.submit(tenant, Job::Load { def }).await {
+                    Ok(outcome) if outcome.result.is_ok() => {}
+                    Ok(outcome) => tracing::warn!(
+                        "reloading a worker of {} after its process died: {:?}",
+                        inner.tenants.name(tenant),
+                        outcome.result.err().map(|e| e.message)
+                    ),
+                    Err(e) => tracing::warn!(
+                        "reloading a worker of {} after its process died: {e}",
+                        inner.tenants.name(tenant)
+                    ),
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Unit tests of a life's verdicts: blame, answers of failed jobs, exit statuses.
+
+use super::*;
+
+fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
+    Death {
+        how: "killed by signal 11".into(),
+        by_seccomp: false,
+        limit,
+        killed_externally,
+    }
+}
+
+#[test]
+fn one_tenant_in_flight_is_the_culprit_several_are_suspects_only() {
+    let crash = death(false, None);
+    let (a, b) = (TenantId(3), TenantId(1));
+    assert_eq!(crash.blame(&BTreeSet::new()), Blame::Nobody);
+    assert_eq!(crash.blame(&[a].into()), Blame::Tenant(a));
+    assert_eq!(crash.blame(&[a, b].into()), Blame::Unknown(vec![b, a]));
+    // Neither a kill from outside nor a limit exit is evidence against anyone.
+    for innocent in [death(true, None), death(false, Some(ErrorKind::CpuLimit))] {
+        assert_eq!(innocent.blame(&[a].into()), Blame::Nobody);
+        assert_eq!(innocent.blame(&[a, b].into()), Blame::Nobody);
+    }
+}
+
+fn in_flight(n: u64) -> Vec<InFlight> {
+    (1..=n)
+        .map(|i| InFlight {
+            id: RequestId(i),
+            tenant: TenantId(i),
+            runs_code: true,
+        })
+        .collect()
+}
+
+fn died() -> Failure {
+    Failure::Error(JobError::WorkerDied("socket closed".into()))
+}
+
+#[test]
+fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
+    let limit = death(false, Some(ErrorKind::MemoryLimit));
+    let Answer::Done(Ok(outcome)) = Verdict::of(&limit, &in_flight(1)).answer(died(), false) else {
+        panic!("expected the limit's outcome");
+    };
+    assert_eq!(outcome.request_id, RequestId(1));
+    assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::MemoryLimit));
+
+    let Answer::Done(Err(JobError::WorkerDied(why))) =
+        Verdict::of(&limit, &in_flight(3)).answer(died(), false)
+    else {
+        panic!("expected WorkerDied");
+    };
+    assert!(
+        why.contains("memory limit of one of the 3 requests"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_crash_answers_worker_died_with_how_and_keeps_timeouts_and_unsent_jobs() {
+    let crash = death(false, None);
+    let verdict = Verdict::of(&crash, &in_flight(2));
+    let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died(), false) else {
+        panic!("expected WorkerDied");
+    };
+    assert_eq!(why, "killed by signal 11");
+    assert!(matches!(
+        verdict.answer(Failure::Error(JobError::Timeout), false),
+        Answer::Done(Err(JobError::Timeout))
+    ));
+    let unsent = Failure::NotSent(Job::Dispose {
+        worker_id: stockade_ipc::WorkerId([1; 32]),
+    });
+    assert!(matches!(
+        verdict.answer(unsent, true),
+        Answer::NotStarted(_)
+    ));
+}
+
+fn unstarted() -> Failure {
+    Failure::Unstarted(Job::Dispose {
+        worker_id: stockade_ipc::WorkerId([2; 32]),
+    })
+}
+
+#[test]
+fn a_call_that_never_ran_is_placed_again_unless_its_tenant_is_suspected() {
+    for death in [death(false, None), death(true, None)] {
+        let verdict = Verdict::of(&death, &in_flight(2));
+        assert!(matches!(
+            verdict.answer(unstarted(), false),
+            Answer::NotStarted(_)
+        ));
+        assert!(matches!(
+            verdict.answer(unstarted(), true),
+            Answer::Done(Err(JobError::WorkerDied(_)))
+        ));
+    }
+    // The process ended itself for the limit of the one request it had (the load this call
+    // waited for): that limit is the call's answer, not a retry.
+    let limit = death(false, Some(ErrorKind::CpuLimit));
+    let answer = Verdict::of(&limit, &in_flight(1)).answer(unstarted(), false);
+    assert!(matches!(answer, Answer::Done(Ok(_))));
+}
+
+#[test]
+fn signals_from_outside_are_evidence_against_nobody_and_crashes_are() {
+    use std::os::unix::process::ExitStatusExt;
+    let of = |raw: i32| Death::from_status(Ok(std::process::ExitStatus::from_raw(raw)));
+    let a = TenantId(1);
+    for signal in EXTERNAL_SIGNALS {
+        let death = of(signal);
+        assert!(death.killed_externally, "{}", death.how);
+        assert_eq!(death.blame(&[a].into()), Blame::Nobody);
+    }
+    // The reaper's fallback: exit status 128 + the signal.
+    assert!(of((128 + libc::SIGKILL) << 8).killed_externally);
+    for signal in [libc::SIGSEGV, libc::SIGABRT, libc::SIGBUS, libc::SIGSYS] {
+        let death = of(signal);
+        assert!(!death.killed_externally, "{}", death.how);
+        assert_eq!(death.blame(&[a].into()), Blame::Tenant(a));
+    }
+    assert!(of(libc::SIGSYS).by_seccomp);
+    assert_eq!(of(70 << 8).blame(&[a].into()), Blame::Tenant(a));
+}

@@ -1,0 +1,108 @@
+//! Blast radius of a worker process's death, against a real daemon with real jailed workers: the
+//! neighbours of a process that dies keep their Loader workers (loaded again at once in the
+//! replacement, with fresh module state) and their requests that had not started running code
+//! are served elsewhere; a kill from outside blames nobody.
+mod common;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Both tenants in one standard process.
+const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
+
+/// The one process hosting `tenant`, once `done` holds for it (polled for 10 s).
+fn hosting_until(d: &Daemon, tenant: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let admin = d.admin();
+        let found = admin["workers"].as_array().and_then(|all| {
+            all.iter()
+                .find(|w| {
+                    w["tenants"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|n| n == tenant))
+                })
+                .cloned()
+        });
+        if let Some(process) = found.filter(|p| done(p)) {
+            return process;
+        }
+        assert!(Instant::now() < deadline, "{tenant}: {admin:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_are_served() {
+    let d = Daemon::start("crash-neighbours", 2, 1, ONE_STANDARD_PROCESS);
+    let (a, b) = (tenant_token(0), tenant_token(1));
+    // B's worker counts its requests in a module variable.
+    let counter = load(
+        &d,
+        &b,
+        "let n = 0; export default { fetch() { n += 1; return new Response(String(n)); } };",
+    );
+    for expected in ["1", "2", "3"] {
+        assert_eq!(fetch(&d, &b, &counter), (200, expected.into()));
+    }
+    let shared = hosting_until(&d, "t1", |p| p["isolates"] == 1);
+    let shared_pid = shared["pid"].as_u64().expect("pid") as i32;
+
+    // A's request runs code (a timer); B's first request to a worker that takes a second to
+    // load (its module awaits a timer) waits for that load.
+    let slow_load = load(
+        &d,
+        &b,
+        "await new Promise((r) => setTimeout(r, 1000)); export default { fetch() { return new Response('loaded'); } };",
+    );
+    let (ha, hb) = (d.handle(), d.handle());
+    let running = std::thread::spawn(move || {
+        client()
+            .post(format!("{}/v1/run", ha.base))
+            .bearer_auth(tenant_token(0))
+            .json(&serde_json::json!({"code": "export default () => new Promise((r) => setTimeout(() => r('late'), 5000));", "limits": {"wallMs": 10000}}))
+            .send()
+            .expect("a's request")
+    });
+    let waiting = std::thread::spawn(move || fetch(&hb, &tenant_token(1), &slow_load));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(2) {
+        assert!(
+            Instant::now() < deadline,
+            "never in flight: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(shared_pid, libc::SIGKILL) }, 0);
+
+    // A's code was running: its request dies with the process.
+    let r = running.join().expect("thread");
+    assert_eq!(r.status().as_u16(), 502);
+    assert_eq!(
+        r.json::<Value>().expect("json")["error"]["code"],
+        "worker_crashed"
+    );
+    // B's call had not started (its worker was loading): it is served by the replacement.
+    assert_eq!(waiting.join().expect("thread"), (200, "loaded".into()));
+    // B's counter was loaded again at once, before B called it: two isolates, in a new process.
+    let moved = hosting_until(&d, "t1", |p| p["isolates"] == 2);
+    assert_ne!(moved["pid"].as_u64(), Some(shared_pid as u64), "{moved:#}");
+    // Its module state started afresh (documented: module variables die with their process).
+    assert_eq!(fetch(&d, &b, &counter), (200, "1".into()));
+    // A kill from outside is evidence against nobody.
+    for (token, tenant) in [(&a, "t0"), (&b, "t1")] {
+        let (status, report) = get_json(&d, Some(token), &format!("/v1/tenants/{tenant}/risk"));
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["tier"], "standard", "{report:#}");
+        assert!(
+            !report["signals"].as_array().is_some_and(|s| s
+                .iter()
+                .any(|s| s["signal"] == "worker_crash_while_running")),
+            "{report:#}"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! The HTTP server's own limits and the operator's view, against a real daemon: slow
+//! unauthenticated connections under a small descriptor limit, request ids on every response,
+//! `/metrics` (operator only, or on its own address), JSON logs carrying the request id.
+mod common;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn tenant(i: usize) -> String {
+    format!(
+        "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+        tenant_token(i)
+    )
+}
+
+fn addr(d: &Daemon) -> String {
+    d.base.trim_start_matches("http://").to_string()
+}
+
+#[test]
+fn slow_unauthenticated_connections_neither_exhaust_descriptors_nor_starve_a_tenant() {
+    // 128 descriptors, which 200 connections would exhaust; heads must arrive within 1 s.
+    let d = Daemon::start_limited(
+        "http-slow",
+        1,
+        &format!("[http]\nheader_read_timeout_ms = 1000\n{}", tenant(0)),
+        128,
+    );
+    let slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr(&d)).expect("connect");
+            // Half a request head, never finished.
+            s.write_all(b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Le")
+                .expect("write");
+            s
+        })
+        .collect();
+    // A tenant's requests are still answered, each within a generous bound.
+    let patient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    for i in 0..3 {
+        let start = Instant::now();
+        let r = patient
+            .post(format!("{}/v1/run", d.base))
+            .bearer_auth(tenant_token(0))
+            .json(&serde_json::json!({ "code": format!("export default () => {i}") }))
+            .send()
+            .expect("the tenant's request starved");
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.json::<Value>().expect("json")["result"], i);
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    // Every half-sent connection is closed by the daemon (EOF or reset), not left open.
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(15)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        // Until EOF (perhaps after a 408), or a reset; a timeout means it stayed open.
+        if let Err(e) = s.read_to_end(&mut rest) {
+            assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "a slow connection stayed open: {e}"
+            );
+        }
+    }
+    // A kept-alive connection idle after its answer is closed on the same clock.
+    let mut kept = TcpStream::connect(addr(&d)).expect("connect");
+    kept.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    kept.set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    kept.read_to_end(&mut answer)
+        .expect("closed after its idle wait");
+    assert!(answer.starts_with(b"HTTP/1.1 404"), "{answer:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let metrics = client()
+        .get(format!("{}/metrics", d.base))
+        .bearer_auth(OPERATOR)
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    let timed_out = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stockade_http_connections_timed_out_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("timed-out counter");
+    assert!(timed_out >= 200.0, "{metrics}");
+}
+
+fn request_id(r: &reqwest::blocking::Response) -> String {
+    r.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_string()
+}
+
+#[test]
+fn every_response_has_a_request_id_and_metrics_are_the_operators() {
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let d = Daemon::start_raw(
+        "http-ids",
+        1,
+        &format!(
+            "metrics_listen = \"127.0.0.1:{metrics_port}\"\n{}",
+            tenant(0)
+        ),
+        &[],
+    );
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { fetch() { return new Response('hi', { status: 418 }); } };",
+    );
+    let c = client();
+    let mut seen = std::collections::HashSet::new();
+    for r in [
+        c.post(format!("{}/v1/run", d.base)).send(), // 401
+        c.get(format!("{}/nowhere", d.base)).bearer_auth(&t).send(), // 404
+        c.post(format!("{}/v1/run", d.base))
+            .bearer_auth(&t)
+            .json(&serde_json::json!({"code": "export default () => 1"}))
+            .send(),
+        c.get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(&t)
+            .send(), // the worker's own 418
+    ] {
+        let r = r.expect("response");
+        let id = request_id(&r);
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert!(seen.insert(id), "request ids repeat");
+    }
+    // A plausible id of the client's is kept.
+    let r = c
+        .get(format!("{}/v1/workers/{id}", d.base))
+        .bearer_auth(&t)
+        .header("x-request-id", "client-id.42")
+        .send()
+        .expect("get");
+    assert_eq!(request_id(&r), "client-id.42");
+
+    // /metrics: the operator's only.
+    let get = |token: Option<&str>| {
+        let mut req = c.get(format!("{}/metrics", d.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().expect("metrics")
+    };
+    assert_eq!(get(None).status().as_u16(), 401);
+    assert_eq!(get(Some(&t)).status().as_u16(), 403);
+    let r = get(Some(OPERATOR));
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .is_ok_and(|v| v.starts_with("text/plain; version=0.0.4")));
+    let text = r.text().expect("text");
+    for series in [
+        "stockade_requests_total{tenant=\"t0\",route=\"run\",outcome=\"ok\"} 1",
+        "stockade_requests_total{tenant=\"t0\",route=\"fetch\",outcome=\"ok\"} 1",
+        "stockade_requests_total{tenant=\"-\",route=\"run\",outcome=\"unauthorized\"} 1",
+        "stockade_request_duration_seconds_count{tenant=\"t0\",route=\"run\"} 1",
+        "stockade_processes{tier=\"standard\"} 1",
+        "stockade_tenants{tier=\"standard\"} 1",
+        "stockade_isolates{tier=\"standard\"} 1",
+        "stockade_quarantines_total 0",
+        "stockade_worker_deaths_total{cause=\"seccomp\"} 0",
+        "# TYPE stockade_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+    // MPK as the workers reported it at their handshake (this host may or may not have PKU).
+    let admin = d.admin();
+    let reported_mpk = admin["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| w["ready"] == true && w["reported"]["mpk"] == true)
+        .count();
+    assert!(
+        text.contains(&format!(
+            "stockade_mpk_processes{{mpk=\"on\"}} {reported_mpk}\n"
+        )),
+        "{text}"
+    );
+    // The same page without a token on metrics_listen, and nothing else there.
+    let r = c
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .expect("metrics_listen");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().expect("text").contains("stockade_processes"));
+    let r = c
+        .get(format!("http://127.0.0.1:{metrics_port}/v1/admin/workers"))
+        .send()
+        .expect("other path");
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[test]
+fn logs_are_json_lines_carrying_the_request_id_when_asked() {
+    let d = Daemon::start_raw(
+        "http-json-logs",
+        1,
+        &tenant(0),
+        &[
+            ("STOCKADE_LOG_FORMAT", "json"),
+            ("STOCKADE_LOG", "stockade=debug"),
+        ],
+    );
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .header("x-request-id", "trace-me-42")
+        .json(&serde_json::json!({"code": "export default () => 1"}))
+        .send()
+        .expect("run");
+    assert_eq!(r.status().as_u16(), 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stderr = d.stderr();
+        let lines: Vec<Value> = stderr
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(!lines.is_empty(), "{stderr}");
+        let traced = lines
+            .iter()
+            .find(|l| l["span"]["request_id"] == "trace-me-42");
+        if let Some(line) = traced {
+            assert_eq!(line["span"]["tenant"], "t0", "{line}");
+            assert_eq!(line["span"]["route"], "run", "{line}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with the request id:\n{stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,142 @@
+//! Running as a service: `stockade check-config`, refusing a configuration without an operator,
+//! and `SIGHUP` reloading tenants and tokens in a running daemon.
+mod common;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn temp_config(tag: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockade-ops-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("stockade.toml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn check_config(path: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(["check-config", path.to_str().expect("utf8")])
+        .output()
+        .expect("check-config");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TENANT: &str = "[[tenants]]\nid = \"acme\"\ntoken = \"acme-token-0123456789\"\n";
+
+#[test]
+fn a_configuration_without_an_operator_is_refused_by_check_config_and_serve() {
+    let path = temp_config("no-operator", TENANT);
+    let (code, _, stderr) = check_config(&path);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no operator"), "{stderr}");
+    // serve refuses it too, at once, before listening.
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(["serve", "--config", path.to_str().expect("utf8")])
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no operator"));
+    assert!(start.elapsed() < Duration::from_secs(10));
+
+    // Marking the tenant operator, or giving operator_token, makes it valid.
+    let marked = temp_config("marked", &format!("{TENANT}operator = true\n"));
+    let (code, stdout, stderr) = check_config(&marked);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ok") && stdout.contains("operator: tenant(s) acme"),
+        "{stdout}"
+    );
+    let token = temp_config(
+        "token",
+        &format!("operator_token = \"operator-token-0123456789\"\n{TENANT}"),
+    );
+    let (code, stdout, _) = check_config(&token);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("operator: operator_token"), "{stdout}");
+    // Anything serve would refuse, check-config refuses, naming it.
+    let bad = temp_config(
+        "bad",
+        &format!("operator_token = \"operator-token-0123456789\"\n{TENANT}trust = \"gold\"\n"),
+    );
+    let (code, _, stderr) = check_config(&bad);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("trust must be"), "{stderr}");
+    let (code, _, stderr) = check_config(std::path::Path::new("/nonexistent/stockade.toml"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/stockade.toml"), "{stderr}");
+}
+
+fn run_status(d: &Daemon, token: &str) -> u16 {
+    client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "code": "export default () => 1" }))
+        .send()
+        .expect("run")
+        .status()
+        .as_u16()
+}
+
+fn hangup(d: &Daemon) {
+    // SAFETY: kill(2) on the daemon we started.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
+}
+
+#[test]
+fn sighup_reloads_tenants_and_tokens_and_keeps_the_running_config_on_a_bad_file() {
+    let t0 = |token: &str| format!("[[tenants]]\nid = \"t0\"\ntoken = \"{token}\"\n");
+    let d = Daemon::start_raw("ops-sighup", 1, &t0(&tenant_token(0)), &[]);
+    assert_eq!(run_status(&d, &tenant_token(0)), 200);
+    let new_t0 = "tenant-0-rotated-token-0123";
+    assert_eq!(run_status(&d, new_t0), 401);
+    // Rotate t0's token, add t1 with a quota, and reload.
+    let config = std::fs::read_to_string(d.config_path()).expect("config");
+    let head: String = config
+        .lines()
+        .take_while(|l| !l.starts_with("[[tenants]]"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let next = format!(
+        "{head}{}[[tenants]]\nid = \"t1\"\ntoken = \"{}\"\n[tenants.quotas]\nmax_concurrent_requests = 0\nrequests_per_second = 1\nburst = 1\n",
+        t0(new_t0),
+        tenant_token(1)
+    );
+    std::fs::write(d.config_path(), &next).expect("rewrite");
+    hangup(&d);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run_status(&d, &tenant_token(1)) != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "t1 never appeared:\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(run_status(&d, new_t0), 200);
+    assert_eq!(
+        run_status(&d, &tenant_token(0)),
+        401,
+        "the old token still works"
+    );
+    // t1's quota came with it (one request a second, and it just spent its token).
+    assert_eq!(run_status(&d, &tenant_token(1)), 429);
+    // A file that does not check is refused whole; the running configuration stays.
+    std::fs::write(
+        d.config_path(),
+        format!("{head}{}trust = \"gold\"\n", t0("x")),
+    )
+    .expect("rewrite");
+    hangup(&d);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.stderr().contains("reload refused") {
+        assert!(Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(run_status(&d, new_t0), 200);
+}

@@ -1,0 +1,116 @@
+//! Real frameworks from npm, bundled with esbuild at test time, for `e2e_frameworks.rs`.
+//!
+//! `daemon/tests/frameworks/package.json` and `package-lock.json` pin the packages; `npm ci`
+//! installs them once per lockfile into `CARGO_TARGET_TMPDIR/frameworks-<hash>` (node_modules is
+//! never in the repository), and esbuild bundles each app there (`--format=esm
+//! --platform=neutral`, as for Workers) on every run. Without Node.js and npm the tests fail
+//! with a message saying so: they never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+
+/// The apps of `daemon/tests/frameworks/` (entry file names).
+pub const APPS: &[&str] = &["hono-app.js", "hono-jwt.js", "itty-app.js"];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks")
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "{what}: cannot start {:?} ({e}); the framework tests need Node.js and npm on PATH \
+             (.ci/run installs them)",
+            cmd.get_program()
+        )
+    })?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// `npm ci` into a folder named by the hash of the manifest and lockfile (reused while they stay
+/// the same; a fresh install goes to a temporary folder first, renamed when complete).
+fn installed() -> Result<PathBuf, String> {
+    let dir = fixtures();
+    let mut hash = Sha256::new();
+    for file in ["package.json", "package-lock.json"] {
+        let bytes = std::fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        hash.update(&bytes);
+    }
+    let hex: String = hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("frameworks-{hex}"));
+    if root.join("node_modules/.bin/esbuild").exists() {
+        return Ok(root);
+    }
+    let staging = root.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), staging.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    }
+    run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&staging),
+        "npm ci",
+    )?;
+    if std::fs::rename(&staging, &root).is_err() {
+        // Another run installed it meanwhile.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(root)
+}
+
+/// Bundles every app; (entry name, bundled ES module source).
+fn build() -> Result<Vec<(String, String)>, String> {
+    let root = installed()?;
+    let esbuild = root.join("node_modules/.bin/esbuild");
+    let mut out = Vec::new();
+    for app in APPS {
+        std::fs::copy(fixtures().join(app), root.join(app)).map_err(|e| format!("{app}: {e}"))?;
+        let bundle = root.join(format!("{app}.bundle.mjs"));
+        run(
+            Command::new(&esbuild)
+                .arg(app)
+                .args([
+                    "--bundle",
+                    "--format=esm",
+                    "--platform=neutral",
+                    "--log-level=warning",
+                ])
+                .arg(format!("--outfile={}", bundle.display()))
+                .current_dir(&root),
+            &format!("esbuild {app}"),
+        )?;
+        let code = std::fs::read_to_string(&bundle).map_err(|e| format!("{app}: {e}"))?;
+        out.push((app.to_string(), code));
+    }
+    Ok(out)
+}
+
+/// The bundle of `app` (one of [`APPS`]); panics with the reason when Node.js, npm or the build
+/// is missing.
+pub fn bundle(app: &str) -> String {
+    static BUILT: OnceLock<Result<Vec<(String, String)>, String>> = OnceLock::new();
+    match BUILT.get_or_init(build) {
+        Ok(all) => all
+            .iter()
+            .find(|(name, _)| name == app)
+            .map(|(_, code)| code.clone())
+            .unwrap_or_else(|| panic!("no app {app}")),
+        Err(why) => panic!("cannot bundle the framework apps: {why}"),
+    }
+}

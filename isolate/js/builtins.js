@@ -1,0 +1,170 @@
+// ---- builtins.js (part 28 of 42): the runtime's built-in modules (cloudflare:workers, node:*), the worker's
+// configuration (compatibility features, env) and the nodejs_compat globals. -------------------
+// The host creates one synthetic module per built-in the worker's compatibility flags allow
+// (isolate/src/configure.rs, stk_module_builtin): it asks for the export names first
+// (`builtinNames`, no code runs) and for the values on first import (`builtinExports`, which runs
+// the module's factory once per isolate). Factories run after the snapshot, never during it.
+// The modules' code lives in the node-*.js parts; every factory returns the module's default
+// export, whose own properties are its named exports (as Node's `module.exports`).
+
+// Primordials the node-*.js parts share (captured before any tenant code runs).
+const NumberIsInteger = Number.isInteger;
+const NumberMIN_SAFE_INTEGER = Number.MIN_SAFE_INTEGER;
+const NumberMAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+const SymbolFor = Symbol.for;
+const SymbolToPrimitive = Symbol.toPrimitive;
+const ReflectConstruct = Reflect.construct;
+const ObjectPrototypeToString = uncurry(Object.prototype.toString);
+const PromiseResolveFn = (v) => Promise.resolve(v);
+const BigIntAsIntN = BigInt.asIntN;
+const BigIntAsUintN = BigInt.asUintN;
+
+const builtinModules = new Map(); // name -> { names, factory, built, value }
+
+/** Registers built-in module `name` with its export names and the factory building them. */
+function defineBuiltin(name, names, factory) {
+  builtinModules.set(name, { names, factory, built: false, value: undefined });
+}
+
+function builtinEntry(name) {
+  const entry = builtinModules.get(`${name}`);
+  if (entry === undefined) throw new Error(`stockade: no built-in module ${name}`);
+  return entry;
+}
+
+function builtinNames(name) {
+  return [...builtinEntry(name).names];
+}
+
+/** The default export of built-in `name`, built on first use. */
+function builtinExports(name) {
+  const entry = builtinEntry(name);
+  if (!entry.built) {
+    entry.value = entry.factory();
+    entry.built = true;
+  }
+  return entry.value;
+}
+
+/** The worker's configuration (the host's stk_configure, before any tenant module runs). */
+const workerConfig = {
+  configured: false, nodejs: false, nodeGlobals: false, asyncHooks: false, populateProcessEnv: false,
+  compatibilityDate: null, compatibilityFlags: [], env: null,
+};
+
+/** A global whose value is built on first read (so a worker that never touches it never pays
+ *  for it); writing it replaces it like any global. */
+function defineLazyGlobal(name, build) {
+  ObjectDefineProperty(globalThis, name, {
+    get() {
+      const value = build();
+      defineGlobal(name, value);
+      return value;
+    },
+    set(value) { defineGlobal(name, value); },
+    enumerable: false,
+    configurable: true,
+  });
+}
+
+function configureWorker(config) {
+  if (workerConfig.configured) throw new Error("stockade: the worker is configured already");
+  workerConfig.configured = true;
+  workerConfig.nodejs = config.nodejs === true;
+  workerConfig.nodeGlobals = config.nodeGlobals === true;
+  workerConfig.asyncHooks = config.asyncHooks === true;
+  workerConfig.populateProcessEnv = config.populateProcessEnv === true;
+  workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
+  workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
+  workerConfig.env = config.env !== null && typeof config.env === "object" ? config.env : null;
+  if (workerConfig.nodeGlobals) {
+    defineLazyGlobal("Buffer", () => builtinExports("node:buffer").Buffer);
+    defineLazyGlobal("process", () => builtinExports("node:process"));
+  }
+}
+
+/** The env object every request of a worker loaded with one gets (null: none was given, each
+ *  request brings its own). */
+function workerEnv() {
+  return workerConfig.env;
+}
+
+// ---- Errors the way Node reports them: a TypeError/RangeError/Error with a `code`. ----
+function nodeError(Ctor, code, message) {
+  const e = new Ctor(message);
+  ObjectDefineProperty(e, "code", { value: code, writable: true, enumerable: true, configurable: true });
+  return e;
+}
+
+function describeReceived(value) {
+  if (value === null || value === undefined) return ` Received ${value}`;
+  if (typeof value === "function") return ` Received function ${value.name || "<anonymous>"}`;
+  if (typeof value === "object") {
+    const ctor = value.constructor;
+    return typeof ctor === "function" && ctor.name ? ` Received an instance of ${ctor.name}` : " Received an object";
+  }
+  let shown = typeof value === "string" ? JSONStringify(value.length > 28 ? `${value.slice(0, 25)}...` : value) : `${value}`;
+  if (typeof value === "bigint") shown += "n";
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function invalidArgType(name, expected, value) {
+  return nodeError(TypeError, "ERR_INVALID_ARG_TYPE",
+    `The "${name}" argument must be ${expected}.${describeReceived(value)}`);
+}
+
+function outOfRange(name, range, value) {
+  return nodeError(RangeError, "ERR_OUT_OF_RANGE",
+    `The value of "${name}" is out of range. It must be ${range}. Received ${typeof value === "bigint" ? `${value}n` : `${value}`}`);
+}
+
+/** Node's validateInteger: a number, an integer, within [min, max]. */
+function validateInteger(value, name, min = NumberMIN_SAFE_INTEGER, max = NumberMAX_SAFE_INTEGER) {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (!NumberIsInteger(value)) throw outOfRange(name, "an integer", value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
+  return value;
+}
+
+function validateFunction(value, name) {
+  if (typeof value !== "function") throw invalidArgType(name, "of type function", value);
+  return value;
+}
+
+
+// ---- cloudflare:workers ----
+function featureNotSupported(what) {
+  return new Error(`${what} is not supported by Stockade: it runs stateless workers (no Durable Objects, ` +
+    "no RPC, no Workflows); see the README's compatibility table");
+}
+
+defineBuiltin("cloudflare:workers",
+  ["WorkerEntrypoint", "DurableObject", "RpcTarget", "RpcStub", "WorkflowEntrypoint", "env", "waitUntil"],
+  () => {
+    /** The base class of a class-based worker: the runtime constructs the default export with
+     *  (ctx, env) for every request and calls its fetch(request), as Cloudflare does. */
+    class WorkerEntrypoint {
+      constructor(ctx, env) {
+        this.ctx = ctx;
+        this.env = env;
+      }
+    }
+    class DurableObject {
+      constructor() { throw featureNotSupported("DurableObject"); }
+    }
+    class RpcTarget {
+      constructor() { throw featureNotSupported("RpcTarget"); }
+    }
+    class RpcStub {
+      constructor() { throw featureNotSupported("RpcStub"); }
+    }
+    class WorkflowEntrypoint {
+      constructor() { throw featureNotSupported("WorkflowEntrypoint"); }
+    }
+    return {
+      __proto__: null,
+      WorkerEntrypoint, DurableObject, RpcTarget, RpcStub, WorkflowEntrypoint,
+      env: workerEnv() ?? {},
+      waitUntil() { throw featureNotSupported("waitUntil from cloudflare:workers (use ctx.waitUntil)"); },
+    };
+  });

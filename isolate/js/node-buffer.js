@@ -1,0 +1,347 @@
+// ---- node-buffer.js (part 30 of 42): node:buffer, part 1 (Buffer construction, encodings, comparison, search).
+// Node's semantics: a Buffer is a Uint8Array whose prototype is Buffer.prototype; slice() shares
+// memory like subarray(); strings are encoded as utf8 (default), hex, base64, base64url, latin1
+// (binary), ascii or utf16le (ucs2); bad arguments throw Node's TypeError/RangeError with a
+// `code`. Reading and writing numbers is part 2 (node-buffer-rw.js).
+
+const typedArrayFill = uncurry(TypedArrayPrototype.fill);
+
+function bufferModule() {
+  const kMaxLength = 2 ** 32;
+  const kStringMaxLength = 2 ** 29 - 24;
+  class FastBuffer extends Uint8Array {}
+  // Callable like Node's (deprecated) Buffer(): Buffer(size) allocates, anything else is from().
+  // Uint8Array's @@species construction (map, filter) calls it with (length) or (buffer, offset, length).
+  function Buffer(arg, encodingOrOffset, length) {
+    if (typeof arg === "number") {
+      if (typeof encodingOrOffset === "string") {
+        throw invalidArgType("string", "of type string", arg);
+      }
+      return alloc(arg);
+    }
+    return from(arg, encodingOrOffset, length);
+  }
+  ObjectSetPrototypeOf(Buffer, Uint8Array);
+  const proto = FastBuffer.prototype;
+  ObjectDefineProperty(Buffer, "prototype", { value: proto, writable: false, enumerable: false, configurable: false });
+  ObjectDefineProperty(proto, "constructor", { value: Buffer, writable: true, enumerable: false, configurable: true });
+  const isBuffer = (b) => b instanceof FastBuffer;
+  const isU8 = (v) => v !== null && typeof v === "object" && typedArrayName(v) === "Uint8Array";
+
+  function checkSize(size) {
+    if (typeof size !== "number") throw invalidArgType("size", "of type number", size);
+    if (!(size >= 0 && size <= kMaxLength)) throw outOfRange("size", `>= 0 && <= ${kMaxLength}`, size);
+    return size >>> 0 === size ? size : MathFloor(size);
+  }
+
+  function alloc(size, fill, encoding) {
+    const buf = new FastBuffer(checkSize(size));
+    if (fill !== undefined && fill !== 0 && buf.length > 0) fillBuffer(buf, fill, 0, buf.length, encoding);
+    return buf;
+  }
+
+  function fromArrayLike(obj) {
+    const length = obj.length >>> 0;
+    const buf = new FastBuffer(length);
+    for (let i = 0; i < length; i++) buf[i] = obj[i];
+    return buf;
+  }
+
+  function from(value, encodingOrOffset, length) {
+    if (typeof value === "string") return fromString(value, encodingOrOffset);
+    if (value !== null && typeof value === "object") {
+      if (isArrayBuffer(value)) {
+        const total = arrayBufferByteLength(value);
+        const offset = encodingOrOffset === undefined ? 0 : +encodingOrOffset || 0;
+        if (offset > total) throw nodeError(RangeError, "ERR_BUFFER_OUT_OF_BOUNDS", '"offset" is outside of buffer bounds');
+        const len = length === undefined ? total - offset : +length || 0;
+        if (len > total - offset) throw nodeError(RangeError, "ERR_BUFFER_OUT_OF_BOUNDS", '"length" is outside of buffer bounds');
+        return new FastBuffer(value, offset, len > 0 ? len : 0);
+      }
+      if (typedArrayName(value) !== undefined) {
+        if (typedArrayName(value) === "Uint8Array") {
+          const copy = new FastBuffer(typedArrayByteLength(value));
+          copy.set(value);
+          return copy;
+        }
+        return fromArrayLike(value);
+      }
+      if (isDataView(value)) {
+        return from(new Uint8Array(dataViewBuffer(value), dataViewByteOffset(value), dataViewByteLength(value)));
+      }
+      const primitive = typeof value[SymbolToPrimitive] === "function" ? value[SymbolToPrimitive]("string")
+        : typeof value.valueOf === "function" ? value.valueOf() : value;
+      if (primitive !== value && primitive !== null && primitive !== undefined) {
+        return from(primitive, encodingOrOffset, length);
+      }
+      if (typeof value.length === "number" || ArrayIsArray(value)) return fromArrayLike(value);
+      if (value.type === "Buffer" && ArrayIsArray(value.data)) return fromArrayLike(value.data);
+    }
+    throw invalidArgType("first",
+      "of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object", value);
+  }
+
+  function fromString(str, encoding) {
+    const enc = typeof encoding === "string" ? encodingOrThrow(encoding) : "utf8";
+    const bytes = encodeString(str, enc);
+    return new FastBuffer(typedArrayBuffer(bytes), typedArrayByteOffset(bytes), typedArrayByteLength(bytes));
+  }
+
+  function byteLength(value, encoding) {
+    if (typeof value !== "string") {
+      if (typedArrayName(value) !== undefined) return typedArrayByteLength(value);
+      if (isArrayBuffer(value)) return arrayBufferByteLength(value);
+      if (isDataView(value)) return dataViewByteLength(value);
+      throw invalidArgType("string", "of type string or an instance of Buffer or ArrayBuffer", value);
+    }
+    return stringByteLength(value, normalizeEncoding(encoding) ?? "utf8");
+  }
+
+  function compareBytes(a, aStart, aEnd, b, bStart, bEnd) {
+    const n = aEnd - aStart < bEnd - bStart ? aEnd - aStart : bEnd - bStart;
+    for (let i = 0; i < n; i++) {
+      const x = a[aStart + i], y = b[bStart + i];
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    const la = aEnd - aStart, lb = bEnd - bStart;
+    return la === lb ? 0 : la < lb ? -1 : 1;
+  }
+
+  function requireU8(value, name) {
+    if (!isU8(value)) throw invalidArgType(name, "an instance of Buffer or Uint8Array", value);
+    return value;
+  }
+
+  function concat(list, totalLength) {
+    if (!ArrayIsArray(list)) throw invalidArgType("list", "an instance of Array", list);
+    if (list.length === 0) return new FastBuffer(0);
+    let total = 0;
+    for (let i = 0; i < list.length; i++) total += typedArrayByteLength(requireU8(list[i], `list[${i}]`));
+    const length = totalLength === undefined ? total : checkSize(totalLength);
+    const out = new FastBuffer(length);
+    let at = 0;
+    for (let i = 0; i < list.length && at < length; i++) {
+      const part = list[i];
+      const n = typedArrayByteLength(part) < length - at ? typedArrayByteLength(part) : length - at;
+      out.set(n === typedArrayByteLength(part) ? part : new Uint8Array(typedArrayBuffer(part), typedArrayByteOffset(part), n), at);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Fills [start, end) of `buf` with `value` (number, string in `encoding`, bytes). */
+  function fillBuffer(buf, value, start, end, encoding) {
+    if (typeof value === "string") {
+      const enc = encodingOrThrow(encoding);
+      const bytes = encodeString(value, enc);
+      if (bytes.length === 0) {
+        if (value.length === 0) { typedArrayFill(buf, 0, start, end); return buf; }
+        throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The argument 'value' is invalid. Received '${value}'`);
+      }
+      value = bytes;
+    } else if (typeof value === "boolean") {
+      value = +value;
+    }
+    if (typeof value === "number") { typedArrayFill(buf, value & 255, start, end); return buf; }
+    requireU8(value, "value");
+    const n = typedArrayByteLength(value);
+    if (n === 0) throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The argument 'value' is invalid.");
+    for (let i = start, j = 0; i < end; i++, j = j + 1 === n ? 0 : j + 1) buf[i] = value[j];
+    return buf;
+  }
+
+  function clampIndex(value, length, fallback) {
+    if (value === undefined) return fallback;
+    let v = +value;
+    if (v !== v) return 0;
+    v = v < 0 ? MathFloor(v) : MathFloor(v);
+    if (v < 0) v = length + v < 0 ? 0 : length + v;
+    return v > length ? length : v;
+  }
+
+  /** The index of `needle` in `haystack` from `from` (backwards when `last`), or -1. */
+  function search(haystack, needle, from, last) {
+    const n = haystack.length, m = needle.length;
+    if (last) {
+      for (let i = from + m > n ? n - m : from; i >= 0; i--) {
+        let j = 0;
+        while (j < m && haystack[i + j] === needle[j]) j++;
+        if (j === m) return i;
+      }
+      return -1;
+    }
+    if (m === 0) return from <= n ? from : n;
+    for (let i = from; i <= n - m; i++) {
+      let j = 0;
+      while (j < m && haystack[i + j] === needle[j]) j++;
+      if (j === m) return i;
+    }
+    return -1;
+  }
+
+  function indexOf(buf, value, byteOffset, encoding, last) {
+    if (typeof byteOffset === "string") { encoding = byteOffset; byteOffset = undefined; }
+    const n = buf.length;
+    let from = byteOffset === undefined || byteOffset === null ? (last ? n : 0) : +byteOffset;
+    if (from !== from) from = last ? n : 0;
+    from = MathFloor(from);
+    if (from < 0) from = n + from;
+    if (from < 0) { if (last) return -1; from = 0; }
+    let needle;
+    if (typeof value === "number") needle = [value & 255];
+    else if (typeof value === "string") needle = encodeString(value, encodingOrThrow(encoding));
+    else needle = requireU8(value, "value");
+    if (!last && from > n) return needle.length === 0 ? n : -1;
+    return search(buf, needle, from > n ? n : from, last);
+  }
+
+  const methods = {
+    toString(encoding, start, end) {
+      const n = typedArrayLength(this);
+      let from = start === undefined ? 0 : MathFloor(+start) || 0;
+      if (from < 0) from = 0;
+      let to = end === undefined ? n : MathFloor(+end) || 0;
+      if (to > n) to = n;
+      if (to <= from) return "";
+      return decodeBytes(this, encodingOrThrow(encoding), from, to);
+    },
+    toLocaleString(encoding, start, end) { return ReflectApply(methods.toString, this, [encoding, start, end]); },
+    toJSON() {
+      const data = [];
+      for (let i = 0; i < this.length; i++) data[i] = this[i];
+      return { type: "Buffer", data };
+    },
+    equals(other) {
+      requireU8(other, "otherBuffer");
+      return compareBytes(this, 0, this.length, other, 0, other.length) === 0;
+    },
+    compare(target, targetStart = 0, targetEnd = target?.length, sourceStart = 0, sourceEnd = this.length) {
+      requireU8(target, "target");
+      for (const [name, v, max] of [["targetStart", targetStart, target.length], ["targetEnd", targetEnd, target.length],
+        ["sourceStart", sourceStart, this.length], ["sourceEnd", sourceEnd, this.length]]) {
+        validateInteger(v, name, 0, max);
+      }
+      if (sourceStart >= sourceEnd) return targetStart >= targetEnd ? 0 : -1;
+      if (targetStart >= targetEnd) return 1;
+      return compareBytes(this, sourceStart, sourceEnd, target, targetStart, targetEnd);
+    },
+    copy(target, targetStart = 0, sourceStart = 0, sourceEnd = this.length) {
+      requireU8(target, "target");
+      targetStart = +targetStart || 0;
+      sourceStart = +sourceStart || 0;
+      sourceEnd = sourceEnd === undefined ? this.length : +sourceEnd || 0;
+      if (targetStart < 0) throw outOfRange("targetStart", ">= 0", targetStart);
+      if (sourceStart < 0 || sourceStart > this.length) throw outOfRange("sourceStart", `>= 0 && <= ${this.length}`, sourceStart);
+      if (sourceEnd > this.length) sourceEnd = this.length;
+      if (targetStart >= target.length || sourceStart >= sourceEnd) return 0;
+      let n = sourceEnd - sourceStart;
+      if (n > target.length - targetStart) n = target.length - targetStart;
+      target.set(new Uint8Array(typedArrayBuffer(this), typedArrayByteOffset(this) + sourceStart, n), targetStart);
+      return n;
+    },
+    slice(start, end) { return ReflectApply(methods.subarray, this, [start, end]); },
+    subarray(start, end) {
+      const n = typedArrayLength(this);
+      const from = clampIndex(start, n, 0);
+      const to = clampIndex(end, n, n);
+      return new FastBuffer(typedArrayBuffer(this), typedArrayByteOffset(this) + from, to > from ? to - from : 0);
+    },
+    write(string, offset, length, encoding) {
+      if (typeof string !== "string") throw invalidArgType("argument", "of type string", string);
+      if (typeof offset === "string") { encoding = offset; offset = 0; length = undefined; }
+      else if (typeof length === "string") { encoding = length; length = undefined; }
+      const n = this.length;
+      offset = offset === undefined ? 0 : validateInteger(offset, "offset", 0, n);
+      const room = n - offset;
+      length = length === undefined ? room : validateInteger(length, "length", 0, n) > room ? room : length;
+      const enc = encodingOrThrow(encoding);
+      let bytes = encodeString(string, enc);
+      let count = bytes.length < length ? bytes.length : length;
+      if (count < bytes.length) {
+        // Never a partial character.
+        if (enc === "utf8") while (count > 0 && (bytes[count] & 0xc0) === 0x80) count--;
+        else if (enc === "utf16le") count &= ~1;
+      }
+      if (count > 0) this.set(count === bytes.length ? bytes : new Uint8Array(typedArrayBuffer(bytes), 0, count), offset);
+      bytes = null;
+      return count;
+    },
+    fill(value, offset, end, encoding) {
+      if (typeof offset === "string") { encoding = offset; offset = 0; end = this.length; }
+      else if (typeof end === "string") { encoding = end; end = this.length; }
+      const n = this.length;
+      const from = offset === undefined ? 0 : validateInteger(offset, "offset", 0, n);
+      const to = end === undefined ? n : validateInteger(end, "end", 0, n);
+      if (to <= from) return this;
+      return fillBuffer(this, value, from, to, encoding);
+    },
+    indexOf(value, byteOffset, encoding) { return indexOf(this, value, byteOffset, encoding, false); },
+    lastIndexOf(value, byteOffset, encoding) { return indexOf(this, value, byteOffset, encoding, true); },
+    includes(value, byteOffset, encoding) { return indexOf(this, value, byteOffset, encoding, false) !== -1; },
+  };
+  for (const name of ObjectKeys(methods)) {
+    ObjectDefineProperty(proto, name, { value: methods[name], writable: true, enumerable: false, configurable: true });
+  }
+  for (const [prefix, enc] of [["utf8", "utf8"], ["latin1", "latin1"], ["ascii", "ascii"], ["hex", "hex"],
+    ["base64", "base64"], ["base64url", "base64url"], ["ucs2", "utf16le"], ["utf16le", "utf16le"]]) {
+    ObjectDefineProperty(proto, `${prefix}Slice`, {
+      value(start = 0, end = this.length) { return decodeBytes(this, enc, start, end); },
+      writable: true, enumerable: false, configurable: true,
+    });
+    ObjectDefineProperty(proto, `${prefix}Write`, {
+      value(string, offset, length) { return ReflectApply(methods.write, this, [string, offset, length, enc]); },
+      writable: true, enumerable: false, configurable: true,
+    });
+  }
+  installBufferNumbers(proto);
+
+  const statics = {
+    from, alloc,
+    allocUnsafe(size) { return new FastBuffer(checkSize(size)); },
+    allocUnsafeSlow(size) { return new FastBuffer(checkSize(size)); },
+    isBuffer, byteLength, concat,
+    isEncoding(enc) { return typeof enc === "string" && enc.length > 0 && normalizeEncoding(enc) !== undefined; },
+    compare(a, b) {
+      requireU8(a, "buf1");
+      requireU8(b, "buf2");
+      return compareBytes(a, 0, a.length, b, 0, b.length);
+    },
+    of(...items) { return fromArrayLike(items); },
+    copyBytesFrom(view, offset = 0, length) {
+      if (typedArrayName(view) === undefined) throw invalidArgType("view", "an instance of TypedArray", view);
+      const size = typedArrayByteLength(view) / typedArrayLength(view) || 1;
+      const count = length === undefined ? typedArrayLength(view) - offset : length;
+      return from(new Uint8Array(typedArrayBuffer(view), typedArrayByteOffset(view) + offset * size, count * size));
+    },
+  };
+  for (const name of ObjectKeys(statics)) {
+    ObjectDefineProperty(Buffer, name, { value: statics[name], writable: true, enumerable: false, configurable: true });
+  }
+  Buffer.poolSize = 8192;
+  inspectReplacers.set(proto, (b) => {
+    const n = typedArrayLength(b);
+    const shown = n > 50 ? 50 : n;
+    let s = "<Buffer";
+    for (let i = 0; i < shown; i++) s += ` ${NODE_HEX[b[i] >> 4]}${NODE_HEX[b[i] & 15]}`;
+    return `${s}${n > 50 ? ` ... ${n - 50} more bytes` : ""}>`;
+  });
+  function SlowBuffer(size) { return statics.allocUnsafeSlow(size); }
+  const isUtf8 = (input) => {
+    try { utf8DecodeChunk(bufferSourceBytes(input, "isUtf8"), newUtf8State(), true, true); return true; } catch { return false; }
+  };
+  return {
+    Buffer, SlowBuffer, kMaxLength, kStringMaxLength,
+    constants: { MAX_LENGTH: kMaxLength, MAX_STRING_LENGTH: kStringMaxLength },
+    INSPECT_MAX_BYTES: 50,
+    atob: globalThis.atob, btoa: globalThis.btoa, Blob: globalThis.Blob, File: globalThis.File,
+    isUtf8,
+    isAscii(input) { const b = bufferSourceBytes(input, "isAscii"); for (let i = 0; i < b.length; i++) if (b[i] > 127) return false; return true; },
+    transcode(source, from, to) {
+      const enc = [encodingOrThrow(from), encodingOrThrow(to)];
+      return fromString(decodeBytes(requireU8(source, "source"), enc[0], 0, source.length), enc[1]);
+    },
+  };
+}
+
+defineBuiltin("node:buffer", ["Buffer", "SlowBuffer", "kMaxLength", "kStringMaxLength", "constants",
+  "INSPECT_MAX_BYTES", "atob", "btoa", "Blob", "File", "isUtf8", "isAscii", "transcode"], bufferModule);

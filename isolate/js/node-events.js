@@ -1,0 +1,262 @@
+// ---- node-events.js (part 32 of 42): node:events (EventEmitter, once, on, listenerCount, ...). -----------------
+// Node's semantics: listeners run synchronously in registration order (a copy of the list, so
+// removing one while emitting does not skip the next); 'newListener' fires before a listener is
+// added and 'removeListener' after one is removed; emitting 'error' without a listener throws
+// the error (or an ERR_UNHANDLED_ERROR for a non-Error); more listeners than the maximum only
+// warn, once per event name.
+
+function eventsModule() {
+  const kCapture = SymbolFor("nodejs.rejection");
+  const errorMonitor = SymbolFor("events.errorMonitor");
+  let defaultMaxListeners = 10;
+
+  function listenersOf(emitter) {
+    let events = emitter._events;
+    if (events === undefined || events === null) {
+      events = ObjectCreate(null);
+      emitter._events = events;
+      emitter._eventsCount = 0;
+    }
+    return events;
+  }
+
+  function EventEmitter(opts) {
+    EventEmitter.init.call(this, opts);
+  }
+  EventEmitter.init = function init(opts) {
+    if (this._events === undefined || this._events === ObjectGetPrototypeOf(this)._events) {
+      this._events = ObjectCreate(null);
+      this._eventsCount = 0;
+    }
+    this._maxListeners = this._maxListeners || undefined;
+    if (opts?.captureRejections) this[kCapture] = true;
+  };
+  const proto = EventEmitter.prototype;
+  proto._events = undefined;
+  proto._eventsCount = 0;
+  proto._maxListeners = undefined;
+
+  function addListener(target, type, listener, prepend) {
+    validateFunction(listener, "listener");
+    const events = listenersOf(target);
+    if (events.newListener !== undefined) {
+      target.emit("newListener", type, listener.listener ?? listener);
+    }
+    const existing = events[type];
+    if (existing === undefined) {
+      events[type] = [listener];
+      target._eventsCount++;
+    } else {
+      if (prepend) existing.unshift(listener); else existing.push(listener);
+      const max = target.getMaxListeners();
+      if (max > 0 && existing.length > max && !existing.warned) {
+        existing.warned = true;
+        console.warn(`MaxListenersExceededWarning: Possible EventEmitter memory leak detected. ${existing.length} ` +
+          `${String(type)} listeners added. Use emitter.setMaxListeners() to increase limit`);
+      }
+    }
+    return target;
+  }
+
+  function onceWrapper(target, type, listener) {
+    const state = { fired: false, target, type, listener };
+    const wrapped = function (...args) {
+      if (state.fired) return undefined;
+      state.fired = true;
+      state.target.removeListener(state.type, wrapped);
+      return ReflectApply(state.listener, state.target, args);
+    };
+    wrapped.listener = listener;
+    return wrapped;
+  }
+
+  const methods = {
+    setMaxListeners(n) {
+      if (typeof n !== "number" || n < 0 || n !== n) throw outOfRange("n", "a non-negative number", n);
+      this._maxListeners = n;
+      return this;
+    },
+    getMaxListeners() {
+      return this._maxListeners === undefined ? defaultMaxListeners : this._maxListeners;
+    },
+    emit(type, ...args) {
+      const events = this._events;
+      if (type === "error" && events !== undefined && events[errorMonitor] !== undefined) {
+        ReflectApply(methods.emit, this, [errorMonitor, ...args]);
+      }
+      const handlers = events === undefined ? undefined : events[type];
+      if (handlers === undefined) {
+        if (type === "error") {
+          const er = args[0];
+          if (er instanceof Error) throw er;
+          throw nodeError(Error, "ERR_UNHANDLED_ERROR", `Unhandled error. (${inspect(er)})`);
+        }
+        return false;
+      }
+      const list = [...handlers];
+      for (let i = 0; i < list.length; i++) {
+        const result = ReflectApply(list[i], this, args);
+        if (this[kCapture] === true && result !== undefined && result !== null && typeof result.then === "function") {
+          result.then(undefined, (err) => queueMicrotask(() => ReflectApply(methods.emit, this, ["error", err])));
+        }
+      }
+      return true;
+    },
+    addListener(type, listener) { return addListener(this, type, listener, false); },
+    on(type, listener) { return addListener(this, type, listener, false); },
+    prependListener(type, listener) { return addListener(this, type, listener, true); },
+    once(type, listener) {
+      validateFunction(listener, "listener");
+      return addListener(this, type, onceWrapper(this, type, listener), false);
+    },
+    prependOnceListener(type, listener) {
+      validateFunction(listener, "listener");
+      return addListener(this, type, onceWrapper(this, type, listener), true);
+    },
+    removeListener(type, listener) {
+      validateFunction(listener, "listener");
+      const events = this._events;
+      const list = events === undefined ? undefined : events[type];
+      if (list === undefined) return this;
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i] === listener || list[i].listener === listener) {
+          const removed = list[i];
+          list.splice(i, 1);
+          if (list.length === 0) {
+            delete events[type];
+            this._eventsCount--;
+          }
+          if (events.removeListener !== undefined) this.emit("removeListener", type, removed.listener ?? removed);
+          break;
+        }
+      }
+      return this;
+    },
+    off(type, listener) { return this.removeListener(type, listener); },
+    removeAllListeners(type) {
+      const events = this._events;
+      if (events === undefined) return this;
+      if (type === undefined) {
+        for (const key of ReflectOwnKeys(events)) if (key !== "removeListener") this.removeAllListeners(key);
+        this.removeAllListeners("removeListener");
+        this._events = ObjectCreate(null);
+        this._eventsCount = 0;
+        return this;
+      }
+      const list = events[type];
+      if (list !== undefined) for (let i = list.length - 1; i >= 0; i--) this.removeListener(type, list[i]);
+      return this;
+    },
+    listeners(type) {
+      const list = this._events === undefined ? undefined : this._events[type];
+      return list === undefined ? [] : list.map((l) => l.listener ?? l);
+    },
+    rawListeners(type) {
+      const list = this._events === undefined ? undefined : this._events[type];
+      return list === undefined ? [] : [...list];
+    },
+    listenerCount(type, listener) {
+      const list = this._events === undefined ? undefined : this._events[type];
+      if (list === undefined) return 0;
+      if (listener === undefined) return list.length;
+      return list.filter((l) => l === listener || l.listener === listener).length;
+    },
+    eventNames() {
+      return this._events === undefined || this._eventsCount === 0 ? [] : ReflectOwnKeys(this._events);
+    },
+  };
+  for (const name of ObjectKeys(methods)) {
+    ObjectDefineProperty(proto, name, { value: methods[name], writable: true, enumerable: false, configurable: true });
+  }
+
+  /** A promise of the arguments of the next `name` event (rejected by an 'error' event first). */
+  function once(emitter, name, options) {
+    const signal = options?.signal;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new DOMException("The operation was aborted", "AbortError"));
+        return;
+      }
+      if (typeof emitter.addEventListener === "function" && typeof emitter.on !== "function") {
+        emitter.addEventListener(name, (...args) => resolve(args), { once: true });
+        return;
+      }
+      const onError = (err) => {
+        emitter.removeListener(name, onEvent);
+        reject(err);
+      };
+      const onEvent = (...args) => {
+        if (name !== "error") emitter.removeListener("error", onError);
+        resolve(args);
+      };
+      emitter.once(name, onEvent);
+      if (name !== "error") emitter.once("error", onError);
+    });
+  }
+
+  /** An async iterator of the arguments of every `name` event until 'error' (which it throws). */
+  function on(emitter, name) {
+    const queue = [];
+    const waiting = [];
+    let error = null;
+    let done = false;
+    const onEvent = (...args) => {
+      if (waiting.length > 0) waiting.shift().resolve({ value: args, done: false });
+      else queue.push(args);
+    };
+    const onError = (err) => {
+      error = err;
+      while (waiting.length > 0) waiting.shift().reject(err);
+    };
+    emitter.on(name, onEvent);
+    if (name !== "error") emitter.on("error", onError);
+    const finish = () => {
+      done = true;
+      emitter.removeListener(name, onEvent);
+      emitter.removeListener("error", onError);
+      while (waiting.length > 0) waiting.shift().resolve({ value: undefined, done: true });
+    };
+    return {
+      next() {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false });
+        if (error !== null) { const e = error; error = null; finish(); return Promise.reject(e); }
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+      },
+      return() { finish(); return Promise.resolve({ value: undefined, done: true }); },
+      throw(err) { finish(); return Promise.reject(err); },
+      [SymbolAsyncIterator]() { return this; },
+    };
+  }
+
+  ObjectDefineProperty(EventEmitter, "defaultMaxListeners", {
+    get() { return defaultMaxListeners; },
+    set(n) {
+      if (typeof n !== "number" || n < 0 || n !== n) throw outOfRange("defaultMaxListeners", "a non-negative number", n);
+      defaultMaxListeners = n;
+    },
+    enumerable: true,
+    configurable: true,
+  });
+  EventEmitter.EventEmitter = EventEmitter;
+  EventEmitter.once = once;
+  EventEmitter.on = on;
+  EventEmitter.errorMonitor = errorMonitor;
+  EventEmitter.captureRejectionSymbol = kCapture;
+  EventEmitter.captureRejections = false;
+  EventEmitter.usingDomains = false;
+  EventEmitter.listenerCount = (emitter, type) => emitter.listenerCount(type);
+  EventEmitter.getEventListeners = (emitter, type) => emitter.listeners(type);
+  EventEmitter.setMaxListeners = (n = defaultMaxListeners, ...targets) => {
+    if (targets.length === 0) defaultMaxListeners = n;
+    for (const t of targets) t.setMaxListeners(n);
+  };
+  EventEmitter.EventTarget = globalThis.EventTarget;
+  EventEmitter.Event = globalThis.Event;
+  return EventEmitter;
+}
+
+
+defineBuiltin("node:events", ["EventEmitter", "once", "on", "errorMonitor", "captureRejectionSymbol",
+  "defaultMaxListeners", "listenerCount", "getEventListeners", "setMaxListeners", "usingDomains",
+  "EventTarget", "Event"], eventsModule);

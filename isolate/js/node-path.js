@@ -1,0 +1,264 @@
+// ---- node-path.js (part 35 of 42): node:path (POSIX; the working directory is "/"), node:url's Node-specific
+// helpers, and node:string_decoder. ------------------------------------------------------------
+
+function pathModule() {
+  const validate = (p, name) => {
+    if (typeof p !== "string") throw invalidArgType(name, "of type string", p);
+    return p;
+  };
+  /** Resolves "." and ".." segments of `path` (no leading slash handling). */
+  function normalizeString(path, allowAboveRoot) {
+    const out = [];
+    for (const seg of path.split("/")) {
+      if (seg === "" || seg === ".") continue;
+      if (seg === "..") {
+        if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+        else if (allowAboveRoot) out.push("..");
+        continue;
+      }
+      out.push(seg);
+    }
+    return out.join("/");
+  }
+  const isAbsolute = (p) => validate(p, "path").startsWith("/");
+  function normalize(p) {
+    validate(p, "path");
+    if (p.length === 0) return ".";
+    const absolute = p.startsWith("/");
+    const trailing = p.endsWith("/");
+    let out = normalizeString(p, !absolute);
+    if (out.length === 0) {
+      if (absolute) return "/";
+      return trailing ? "./" : ".";
+    }
+    if (trailing) out += "/";
+    return absolute ? `/${out}` : out;
+  }
+  function join(...parts) {
+    let joined;
+    for (let i = 0; i < parts.length; i++) {
+      const p = validate(parts[i], `paths[${i}]`);
+      if (p.length > 0) joined = joined === undefined ? p : `${joined}/${p}`;
+    }
+    return joined === undefined ? "." : normalize(joined);
+  }
+  function resolve(...parts) {
+    let resolved = "";
+    let absolute = false;
+    for (let i = parts.length - 1; i >= -1 && !absolute; i--) {
+      const p = i >= 0 ? validate(parts[i], `paths[${i}]`) : "/";
+      if (p.length === 0) continue;
+      resolved = `${p}/${resolved}`;
+      absolute = p.startsWith("/");
+    }
+    const out = normalizeString(resolved, !absolute);
+    return absolute ? `/${out}` : out.length > 0 ? out : ".";
+  }
+  function relative(from, to) {
+    validate(from, "from");
+    validate(to, "to");
+    if (from === to) return "";
+    const a = resolve(from).split("/").filter(Boolean);
+    const b = resolve(to).split("/").filter(Boolean);
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return [...a.slice(i).map(() => ".."), ...b.slice(i)].join("/");
+  }
+  function dirname(p) {
+    validate(p, "path");
+    if (p.length === 0) return ".";
+    let end = p.length;
+    while (end > 1 && p[end - 1] === "/") end--;
+    const slash = p.lastIndexOf("/", end - 1);
+    if (slash === -1) return ".";
+    if (slash === 0) return "/";
+    let d = slash;
+    while (d > 1 && p[d - 1] === "/") d--;
+    return p.slice(0, d);
+  }
+  function basename(p, suffix) {
+    validate(p, "path");
+    if (suffix !== undefined) validate(suffix, "suffix");
+    let end = p.length;
+    while (end > 0 && p[end - 1] === "/") end--;
+    if (end === 0) return "";
+    const base = p.slice(p.lastIndexOf("/", end - 1) + 1, end);
+    return suffix !== undefined && suffix !== base && base.endsWith(suffix) ? base.slice(0, base.length - suffix.length) : base;
+  }
+  function extname(p) {
+    const base = basename(validate(p, "path"));
+    const dot = base.lastIndexOf(".");
+    return dot <= 0 || (dot === 1 && base === "..") ? "" : base.slice(dot);
+  }
+  function parse(p) {
+    validate(p, "path");
+    const root = p.startsWith("/") ? "/" : "";
+    if (p.length === 0) return { root: "", dir: "", base: "", ext: "", name: "" };
+    const base = basename(p);
+    const ext = extname(p);
+    let dir = dirname(p);
+    if (!p.includes("/")) dir = "";
+    return { root, dir, base, ext, name: ext ? base.slice(0, base.length - ext.length) : base };
+  }
+  function format(obj) {
+    if (obj === null || typeof obj !== "object") throw invalidArgType("pathObject", "of type object", obj);
+    const dir = obj.dir || obj.root;
+    const base = obj.base || `${obj.name || ""}${obj.ext ? (obj.ext.startsWith(".") ? "" : ".") + obj.ext : ""}`;
+    if (!dir) return base;
+    return dir === obj.root ? `${dir}${base}` : `${dir}/${base}`;
+  }
+  const path = {
+    sep: "/", delimiter: ":", normalize, join, resolve, relative, dirname, basename, extname, parse, format,
+    isAbsolute, toNamespacedPath: (p) => p, matchesGlob: undefined,
+  };
+  delete path.matchesGlob;
+  path.posix = path;
+  return path;
+}
+
+const PATH_NAMES = ["sep", "delimiter", "normalize", "join", "resolve", "relative", "dirname", "basename",
+  "extname", "parse", "format", "isAbsolute", "toNamespacedPath", "posix"];
+defineBuiltin("node:path", PATH_NAMES, pathModule);
+defineBuiltin("node:path/posix", PATH_NAMES, () => builtinExports("node:path"));
+
+defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFileURL", "format", "parse",
+  "resolve", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {
+  const URLCtor = globalThis.URL;
+  function fileURLToPath(url) {
+    const u = typeof url === "string" ? new URLCtor(url) : url;
+    if (!(u instanceof URLCtor)) throw invalidArgType("path", "of type string or an instance of URL", url);
+    if (u.protocol !== "file:") throw nodeError(TypeError, "ERR_INVALID_URL_SCHEME", "The URL must be of scheme file");
+    if (u.hostname !== "") throw nodeError(TypeError, "ERR_INVALID_FILE_URL_HOST", 'File URL host must be "localhost" or empty on linux');
+    if (/%2f/i.test(u.pathname)) throw nodeError(TypeError, "ERR_INVALID_FILE_URL_PATH", "File URL path must not include encoded / characters");
+    return decodeURIComponent(u.pathname);
+  }
+  function pathToFileURL(path) {
+    let resolved = builtinExports("node:path").resolve(path);
+    if (path.endsWith("/") && !resolved.endsWith("/")) resolved += "/";
+    const u = new URLCtor("file://");
+    u.pathname = resolved.replace(/%/g, "%25").replace(/\\/g, "%5C").replace(/\n/g, "%0A").replace(/\r/g, "%0D")
+      .replace(/\t/g, "%09").replace(/#/g, "%23").replace(/\?/g, "%3F");
+    return u;
+  }
+  /** Node's legacy url.format: a URL, or an object of url.parse's shape. */
+  function format(obj, options) {
+    if (typeof obj === "string") obj = parse(obj);
+    if (obj instanceof URLCtor) {
+      const u = new URLCtor(obj.href);
+      if (options?.auth === false) { u.username = ""; u.password = ""; }
+      if (options?.search === false) u.search = "";
+      if (options?.fragment === false) u.hash = "";
+      return u.href;
+    }
+    if (obj === null || typeof obj !== "object") throw invalidArgType("urlObject", "of type object or string", obj);
+    let protocol = obj.protocol || "";
+    if (protocol && !protocol.endsWith(":")) protocol += ":";
+    const slashes = obj.slashes || /^(https?|ftp|gopher|file|wss?):$/.test(protocol);
+    const auth = obj.auth ? `${encodeURIComponent(obj.auth).replace(/%3A/i, ":")}@` : "";
+    const host = obj.host || (obj.hostname ? `${obj.hostname}${obj.port ? `:${obj.port}` : ""}` : "");
+    let search = obj.search || "";
+    if (!search && obj.query && typeof obj.query === "object") {
+      const q = new URLSearchParams(obj.query).toString();
+      if (q) search = `?${q}`;
+    } else if (!search && typeof obj.query === "string" && obj.query) search = `?${obj.query}`;
+    if (search && !search.startsWith("?")) search = `?${search}`;
+    let hash = obj.hash || "";
+    if (hash && !hash.startsWith("#")) hash = `#${hash}`;
+    let pathname = obj.pathname || "";
+    if ((slashes || host) && pathname && !pathname.startsWith("/")) pathname = `/${pathname}`;
+    return `${protocol}${slashes || host ? "//" : ""}${auth}${host}${pathname}${search.replace(/#/g, "%23")}${hash}`;
+  }
+  /** Node's legacy url.parse, for absolute URLs and plain paths, through the WHATWG parser. */
+  function parse(input, parseQuery) {
+    if (typeof input !== "string") throw invalidArgType("url", "of type string", input);
+    const out = { protocol: null, slashes: null, auth: null, host: null, port: null, hostname: null, hash: null,
+      search: null, query: null, pathname: null, path: null, href: input };
+    let u = null;
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(input)) { try { u = new URLCtor(input); } catch { u = null; } }
+    if (u !== null) {
+      out.protocol = u.protocol;
+      out.slashes = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(input);
+      out.auth = u.username ? decodeURIComponent(u.username) + (u.password ? `:${decodeURIComponent(u.password)}` : "") : null;
+      out.host = u.host || (out.slashes ? "" : null);
+      out.port = u.port || null;
+      out.hostname = u.hostname || (out.slashes ? "" : null);
+      out.hash = u.hash || null;
+      out.search = u.search || null;
+      out.pathname = u.pathname || (out.slashes ? "/" : null);
+      out.href = u.href;
+    } else {
+      const hashAt = input.indexOf("#");
+      const beforeHash = hashAt === -1 ? input : input.slice(0, hashAt);
+      out.hash = hashAt === -1 ? null : input.slice(hashAt);
+      const q = beforeHash.indexOf("?");
+      out.search = q === -1 ? null : beforeHash.slice(q);
+      out.pathname = (q === -1 ? beforeHash : beforeHash.slice(0, q)) || null;
+    }
+    out.query = out.search ? out.search.slice(1) : null;
+    if (parseQuery) out.query = ObjectFromEntries(new URLSearchParams(out.query ?? ""));
+    out.path = `${out.pathname ?? ""}${out.search ?? ""}` || null;
+    return out;
+  }
+  return {
+    URL: URLCtor, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL, format, parse,
+    resolve: (from, to) => {
+      const r = new URLCtor(to, new URLCtor(from, "resolve://"));
+      return r.protocol === "resolve:" ? `${r.pathname}${r.search}${r.hash}` : r.href;
+    },
+    domainToASCII: (d) => { try { return new URLCtor(`http://${d}`).hostname; } catch { return ""; } },
+    domainToUnicode: (d) => `${d}`,
+    urlToHttpOptions: (u) => ({ protocol: u.protocol, hostname: u.hostname, hash: u.hash, search: u.search,
+      pathname: u.pathname, path: `${u.pathname}${u.search}`, href: u.href, port: u.port ? +u.port : undefined,
+      auth: u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : undefined }),
+  };
+});
+const ObjectFromEntries = Object.fromEntries;
+
+defineBuiltin("node:string_decoder", ["StringDecoder"], () => {
+  const utf8Continuations = (b) => (b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0);
+  /** Decodes a stream of Buffers, keeping partial characters between writes. */
+  class StringDecoder {
+    #pending = new Uint8Array(0);
+    constructor(encoding) {
+      this.encoding = encodingOrThrow(encoding);
+    }
+    /** How many bytes at the end of `bytes` must wait for the next write. */
+    #held(bytes) {
+      const n = bytes.length;
+      if (this.encoding === "utf8") {
+        for (let back = 1; back <= 3 && back <= n; back++) {
+          const b = bytes[n - back];
+          if ((b & 0xc0) === 0x80) continue; // continuation: look further back
+          const need = utf8Continuations(b);
+          return need >= back ? back : 0;
+        }
+        return 0;
+      }
+      if (this.encoding === "utf16le") {
+        if (n % 2 === 1) return 1;
+        const last = n >= 2 ? bytes[n - 2] | (bytes[n - 1] << 8) : 0;
+        return last >= 0xd800 && last <= 0xdbff ? 2 : 0;
+      }
+      if (this.encoding === "base64" || this.encoding === "base64url") return n % 3;
+      return 0;
+    }
+    write(buf) {
+      if (typeof buf === "string") return buf;
+      const input = bufferSourceBytes(buf, "StringDecoder.write");
+      const bytes = new Uint8Array(this.#pending.length + input.length);
+      bytes.set(this.#pending);
+      bytes.set(input, this.#pending.length);
+      const held = this.#held(bytes);
+      this.#pending = bytes.slice(bytes.length - held);
+      return decodeBytes(bytes, this.encoding, 0, bytes.length - held);
+    }
+    end(buf) {
+      let out = buf === undefined ? "" : this.write(buf);
+      if (this.#pending.length > 0) out += decodeBytes(this.#pending, this.encoding, 0, this.#pending.length);
+      this.#pending = new Uint8Array(0);
+      return out;
+    }
+    get lastNeed() { return this.#pending.length === 0 ? 0 : 1; }
+  }
+  return { StringDecoder };
+});

@@ -1,0 +1,208 @@
+// ---- node-util.js (part 33 of 42): node:util and node:util/types. ---------------------------------------------
+// inspect() is the console's formatter (the options argument is accepted, and only `depth: 0`
+// changes the output: nested objects are then summarised); format() follows Node's %s %d %i %f
+// %j %o %O %c %%; promisify honours util.promisify.custom; types.* are brand checks that never
+// run tenant code (isProxy cannot be answered from JavaScript and is always false).
+
+function utilTypes() {
+  const tag = (v) => (v !== null && (typeof v === "object" || typeof v === "function") ? builtinKind(v) : -1);
+  const typedArray = (name) => (v) => v !== null && typeof v === "object" && typedArrayName(v) === name;
+  const proto = (v) => (v !== null && typeof v === "object" ? ObjectGetPrototypeOf(v) : null);
+  const AsyncFunctionPrototype = ObjectGetPrototypeOf(async function () {});
+  const GeneratorFunctionPrototype = ObjectGetPrototypeOf(function* () {});
+  const AsyncGeneratorFunctionPrototype = ObjectGetPrototypeOf(async function* () {});
+  const isPromise = (v) => tag(v) === K_PROMISE;
+  return {
+    isPromise,
+    isDate: (v) => tag(v) === K_DATE,
+    isRegExp: (v) => tag(v) === K_REGEXP,
+    isNativeError: (v) => tag(v) === K_ERROR,
+    isMap: (v) => tag(v) === K_MAP,
+    isSet: (v) => tag(v) === K_SET,
+    isWeakMap: (v) => tag(v) === K_WEAK && v instanceof WeakMap,
+    isWeakSet: (v) => tag(v) === K_WEAK && v instanceof WeakSet,
+    isArrayBuffer: isArrayBuffer,
+    isAnyArrayBuffer: isArrayBuffer,
+    isSharedArrayBuffer: () => false,
+    isDataView: isDataView,
+    isArrayBufferView: (v) => ArrayBuffer.isView(v),
+    isTypedArray: (v) => v !== null && typeof v === "object" && typedArrayName(v) !== undefined,
+    isUint8Array: typedArray("Uint8Array"),
+    isUint8ClampedArray: typedArray("Uint8ClampedArray"),
+    isUint16Array: typedArray("Uint16Array"),
+    isUint32Array: typedArray("Uint32Array"),
+    isInt8Array: typedArray("Int8Array"),
+    isInt16Array: typedArray("Int16Array"),
+    isInt32Array: typedArray("Int32Array"),
+    isFloat32Array: typedArray("Float32Array"),
+    isFloat64Array: typedArray("Float64Array"),
+    isBigInt64Array: typedArray("BigInt64Array"),
+    isBigUint64Array: typedArray("BigUint64Array"),
+    isBoxedPrimitive: (v) => tag(v) >= K_BOX,
+    isNumberObject: (v) => tag(v) >= K_BOX && BOXES[tag(v) - K_BOX][0] === "Number",
+    isStringObject: (v) => tag(v) >= K_BOX && BOXES[tag(v) - K_BOX][0] === "String",
+    isBooleanObject: (v) => tag(v) >= K_BOX && BOXES[tag(v) - K_BOX][0] === "Boolean",
+    isBigIntObject: (v) => tag(v) >= K_BOX && BOXES[tag(v) - K_BOX][0] === "BigInt",
+    isSymbolObject: (v) => tag(v) >= K_BOX && BOXES[tag(v) - K_BOX][0] === "Symbol",
+    isAsyncFunction: (v) => typeof v === "function" &&
+      (ObjectGetPrototypeOf(v) === AsyncFunctionPrototype || ObjectGetPrototypeOf(v) === AsyncGeneratorFunctionPrototype),
+    isGeneratorFunction: (v) => typeof v === "function" &&
+      (ObjectGetPrototypeOf(v) === GeneratorFunctionPrototype || ObjectGetPrototypeOf(v) === AsyncGeneratorFunctionPrototype),
+    isGeneratorObject: (v) => proto(v) !== null && typeof v.next === "function" && typeof v[SymbolIterator] === "function" &&
+      ObjectGetPrototypeOf(proto(v)) === GeneratorFunctionPrototype.prototype,
+    isMapIterator: (v) => ObjectPrototypeToString(v) === "[object Map Iterator]",
+    isSetIterator: (v) => ObjectPrototypeToString(v) === "[object Set Iterator]",
+    isModuleNamespaceObject: (v) => ObjectPrototypeToString(v) === "[object Module]",
+    isProxy: () => false,
+    isExternal: () => false,
+    isKeyObject: () => false,
+    isCryptoKey: (v) => typeof globalThis.CryptoKey === "function" && v instanceof globalThis.CryptoKey,
+  };
+}
+
+function utilModule() {
+  const customInspect = SymbolFor("nodejs.util.inspect.custom");
+  const customPromisify = SymbolFor("nodejs.util.promisify.custom");
+
+  function utilInspect(value, options) {
+    if (options !== null && typeof options === "object" && options.depth === 0 && value !== null && typeof value === "object") {
+      return ArrayIsArray(value) ? `[Array]` : `[${constructorName(value) ?? "Object"}]`;
+    }
+    return inspect(value);
+  }
+  utilInspect.custom = customInspect;
+  utilInspect.defaultOptions = { depth: 2, colors: false };
+
+  function format(first, ...args) {
+    if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
+    let i = 0;
+    let out = "";
+    let last = 0;
+    for (let p = 0; p < first.length - 1; p++) {
+      if (first.charCodeAt(p) !== 37) continue; // '%'
+      const c = first[p + 1];
+      let text;
+      if (c === "%") { out += first.slice(last, p) + "%"; last = p + 2; p++; continue; }
+      if (i >= args.length) continue;
+      const a = args[i];
+      switch (c) {
+        case "s": text = typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : typeof a === "object" && a !== null ? inspect(a) : `${a}`; break;
+        case "d": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${Number(a)}`; break;
+        case "i": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${parseInt(a)}`; break;
+        case "f": text = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`; break;
+        case "j": try { text = JSONStringify(a); } catch { text = "[Circular]"; } break;
+        case "o": case "O": text = inspect(a); break;
+        case "c": text = ""; break;
+        default: continue;
+      }
+      out += first.slice(last, p) + text;
+      last = p + 2;
+      p++;
+      i++;
+    }
+    out += first.slice(last);
+    for (; i < args.length; i++) out += ` ${typeof args[i] === "string" ? args[i] : inspect(args[i])}`;
+    return out;
+  }
+
+  function promisify(original) {
+    validateFunction(original, "original");
+    if (typeof original[customPromisify] === "function") return original[customPromisify];
+    function promisified(...args) {
+      return new Promise((resolve, reject) => {
+        ReflectApply(original, this, [...args, (err, ...values) => {
+          if (err) reject(err);
+          else resolve(values.length > 1 ? values : values[0]);
+        }]);
+      });
+    }
+    ObjectSetPrototypeOf(promisified, ObjectGetPrototypeOf(original));
+    ObjectDefineProperty(promisified, customPromisify, { value: promisified, enumerable: false, writable: false, configurable: true });
+    return promisified;
+  }
+  promisify.custom = customPromisify;
+
+  function callbackify(original) {
+    validateFunction(original, "original");
+    return function (...args) {
+      const callback = validateFunction(args.pop(), "last argument");
+      PromiseResolveFn(ReflectApply(original, this, args)).then(
+        (value) => queueMicrotask(() => callback(null, value)),
+        (reason) => {
+          const err = reason || nodeError(Error, "ERR_FALSY_VALUE_REJECTION", "Promise was rejected with falsy value");
+          if (!reason) err.reason = reason;
+          queueMicrotask(() => callback(err));
+        });
+    };
+  }
+
+  function inherits(ctor, superCtor) {
+    if (typeof ctor !== "function") throw invalidArgType("ctor", "of type function", ctor);
+    if (typeof superCtor !== "function") throw invalidArgType("superCtor", "of type function", superCtor);
+    if (superCtor.prototype === undefined) throw invalidArgType("superCtor.prototype", "of type object", superCtor.prototype);
+    ObjectDefineProperty(ctor, "super_", { value: superCtor, writable: true, configurable: true });
+    ObjectSetPrototypeOf(ctor.prototype, superCtor.prototype);
+  }
+
+  const warned = new Set();
+  function deprecate(fn, message, code) {
+    validateFunction(fn, "fn");
+    return function deprecated(...args) {
+      const key = code ?? message;
+      if (!warned.has(key)) {
+        warned.add(key);
+        console.warn(`${code ? `[${code}] ` : ""}DeprecationWarning: ${message}`);
+      }
+      return new.target ? ReflectConstruct(fn, args, new.target) : ReflectApply(fn, this, args);
+    };
+  }
+
+  const types = builtinExports("node:util/types");
+  return {
+    inspect: utilInspect, format,
+    formatWithOptions: (options, ...args) => format(...args),
+    promisify, callbackify, inherits, deprecate, types,
+    isDeepStrictEqual: (a, b) => nodeDeepEqual(a, b, true),
+    TextEncoder: globalThis.TextEncoder, TextDecoder: globalThis.TextDecoder,
+    isArray: ArrayIsArray,
+    isBoolean: (v) => typeof v === "boolean",
+    isNull: (v) => v === null,
+    isNullOrUndefined: (v) => v === null || v === undefined,
+    isNumber: (v) => typeof v === "number",
+    isString: (v) => typeof v === "string",
+    isSymbol: (v) => typeof v === "symbol",
+    isUndefined: (v) => v === undefined,
+    isRegExp: types.isRegExp,
+    isObject: (v) => v !== null && typeof v === "object",
+    isDate: types.isDate,
+    isError: (v) => types.isNativeError(v) || v instanceof Error,
+    isFunction: (v) => typeof v === "function",
+    isPrimitive: (v) => v === null || (typeof v !== "object" && typeof v !== "function"),
+    debuglog: () => { const log = () => {}; log.enabled = false; return log; },
+    debug: () => { const log = () => {}; log.enabled = false; return log; },
+    toUSVString: (s) => toUSVString(s),
+    stripVTControlCharacters: (s) => `${s}`.replace(/\u001b\[[0-9;]*[A-Za-z]/g, ""),
+    styleText: (format, text) => `${text}`,
+    aborted: (signal) => new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
+    }),
+  };
+}
+
+
+defineBuiltin("node:util/types", [
+  "isPromise", "isDate", "isRegExp", "isNativeError", "isMap", "isSet", "isWeakMap", "isWeakSet",
+  "isArrayBuffer", "isAnyArrayBuffer", "isSharedArrayBuffer", "isDataView", "isArrayBufferView",
+  "isTypedArray", "isUint8Array", "isUint8ClampedArray", "isUint16Array", "isUint32Array",
+  "isInt8Array", "isInt16Array", "isInt32Array", "isFloat32Array", "isFloat64Array",
+  "isBigInt64Array", "isBigUint64Array", "isBoxedPrimitive", "isNumberObject", "isStringObject",
+  "isBooleanObject", "isBigIntObject", "isSymbolObject", "isAsyncFunction", "isGeneratorFunction",
+  "isGeneratorObject", "isMapIterator", "isSetIterator", "isModuleNamespaceObject", "isProxy",
+  "isExternal", "isKeyObject", "isCryptoKey",
+], utilTypes);
+defineBuiltin("node:util", ["inspect", "format", "formatWithOptions", "promisify", "callbackify", "inherits",
+  "deprecate", "types", "isDeepStrictEqual", "TextEncoder", "TextDecoder", "isArray", "isBoolean", "isNull",
+  "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
+  "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
+  "styleText", "aborted"], utilModule);

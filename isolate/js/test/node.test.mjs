@@ -1,0 +1,261 @@
+// The nodejs_compat built-in modules (builtins.js, node-*.js) against Node's own modules: the same
+// inputs must give the same outputs. The proof inside real isolates is isolate/tests/node.rs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as nodeBuffer from "node:buffer";
+import * as nodeCrypto from "node:crypto";
+import nodePath from "node:path";
+import * as nodeUrl from "node:url";
+import { StringDecoder as NodeStringDecoder } from "node:string_decoder";
+import nodeUtil from "node:util";
+import { loadPrelude } from "./load-prelude.mjs";
+
+function configured(config = {}) {
+  const p = loadPrelude();
+  p.exports.configure({ nodejs: true, nodeGlobals: true, asyncHooks: true, populateProcessEnv: true, env: { KEY: "v" }, ...config });
+  return p;
+}
+const p = configured();
+const mod = (name) => p.exports.builtinExports(name);
+const { Buffer } = mod("node:buffer");
+const NB = nodeBuffer.Buffer;
+const bytes = (b) => Array.from(b);
+
+test("every listed export exists, and the lists match the values", () => {
+  for (const name of ["node:buffer", "node:events", "node:util", "node:util/types", "node:assert", "node:assert/strict",
+    "node:path", "node:path/posix", "node:url", "node:string_decoder", "node:async_hooks", "node:process",
+    "node:crypto", "cloudflare:workers"]) {
+    const value = Object(mod(name));
+    for (const n of p.exports.builtinNames(name)) assert.ok(n in value, `${name} lacks ${n}`);
+  }
+});
+
+test("Buffer encodes and decodes like Node's", () => {
+  const samples = ["", "hello", "héllo wörld €", "\u{1F600} emoji", "a\uD800b", "\x00\xff\x7f"];
+  for (const enc of ["utf8", "hex", "base64", "base64url", "latin1", "binary", "ascii", "utf16le", "ucs2"]) {
+    for (const s of samples) {
+      // (Node's base64 and hex decoders are not specified for non-ASCII input.)
+      if (!/^(hex|base64|base64url)$/.test(enc) || /^[\x00-\x7f]*$/.test(s)) {
+        assert.deepEqual(bytes(Buffer.from(s, enc)), bytes(NB.from(s, enc)), `${enc} ${s}`);
+      }
+      const b = NB.from(s);
+      assert.equal(Buffer.from(b).toString(enc), b.toString(enc), `${enc} decode ${s}`);
+      assert.equal(Buffer.byteLength(s, enc), NB.byteLength(s, enc), `${enc} byteLength ${s}`);
+    }
+  }
+  for (const [s, enc] of [["abz1", "hex"], ["0102030", "hex"], ["aGVs bG8=\n", "base64"], ["aGVsbG8", "base64"],
+    ["-_-_", "base64url"], ["+/+/", "base64url"], ["aGk=junk", "base64"]]) {
+    assert.deepEqual(bytes(Buffer.from(s, enc)), bytes(NB.from(s, enc)), `${enc} ${s}`);
+  }
+});
+
+test("Buffer construction, comparison, search, slicing and writing follow Node", () => {
+  const a = Buffer.from([1, 2, 3, 4, 5]);
+  assert.ok(Buffer.isBuffer(a) && a instanceof p.run("Uint8Array") && a instanceof Buffer);
+  assert.ok(!Buffer.isBuffer(new Uint8Array(2)));
+  const s = a.slice(1, 3);
+  s[0] = 9;
+  assert.equal(a[1], 9, "slice shares memory");
+  assert.ok(Buffer.isBuffer(a.subarray(1)) && Buffer.isBuffer(a.map((x) => x)));
+  assert.deepEqual(bytes(a.slice(-2)), [4, 5]);
+  assert.equal(Buffer.compare(Buffer.from("a"), Buffer.from("b")), -1);
+  assert.equal(Buffer.concat([Buffer.from("ab"), new Uint8Array([99])]).toString(), "abc");
+  assert.equal(Buffer.concat([Buffer.from("abcd")], 2).toString(), "ab");
+  assert.equal(Buffer.alloc(5, "ab").toString(), "ababa");
+  assert.equal(Buffer.alloc(4, 0x41).toString(), "AAAA");
+  const h = Buffer.from("hello world hello");
+  const nh = NB.from("hello world hello");
+  for (const args of [["world"], ["hello", 1], ["o"], [111], ["xyz"], [Buffer.from("lo")], ["hello", -5]]) {
+    assert.equal(h.indexOf(...args), nh.indexOf(...args), `indexOf ${args}`);
+    assert.equal(h.lastIndexOf(...args), nh.lastIndexOf(...args), `lastIndexOf ${args}`);
+  }
+  assert.ok(h.includes("world") && !h.includes("mars"));
+  const w = Buffer.alloc(6), nw = NB.alloc(6);
+  assert.equal(w.write("€uro", 1), nw.write("€uro", 1));
+  assert.deepEqual(bytes(w), bytes(nw));
+  assert.equal(Buffer.alloc(2).write("€"), 0, "no partial characters");
+  assert.equal(JSON.stringify(Buffer.from("hi")), JSON.stringify(NB.from("hi")));
+  assert.ok(Buffer.from("abc").equals(NB.from("abc")));
+  const c = Buffer.alloc(3);
+  assert.equal(Buffer.from("xyz").copy(c, 1), 2);
+  assert.equal(c.toString("latin1"), "\0xy");
+  assert.equal(Buffer.from(Buffer.from("ab").buffer).length, Buffer.from("ab").buffer.byteLength);
+  assert.throws(() => Buffer.from(5), { code: "ERR_INVALID_ARG_TYPE", name: "TypeError" });
+  assert.throws(() => Buffer.alloc(-1), { code: "ERR_OUT_OF_RANGE", name: "RangeError" });
+  assert.throws(() => Buffer.from("x", "klingon"), { code: "ERR_UNKNOWN_ENCODING" });
+  assert.equal(p.exports.inspect(Buffer.from("hi")), "<Buffer 68 69>");
+});
+
+test("Buffer numbers read and write like Node's", () => {
+  const src = NB.from([0x80, 1, 2, 3, 4, 5, 6, 0xff, 0x7f, 0x40, 0x49, 0x0f, 0xdb, 0, 0, 0]);
+  const ours = Buffer.from(src);
+  for (const m of ["readUInt8", "readInt8", "readUInt16LE", "readUInt16BE", "readInt16LE", "readInt16BE",
+    "readUInt32LE", "readUInt32BE", "readInt32LE", "readInt32BE", "readFloatLE", "readFloatBE", "readDoubleLE",
+    "readDoubleBE", "readBigUInt64LE", "readBigInt64BE", "readUint16LE"]) {
+    for (const o of [0, 1, 7]) assert.deepEqual(ours[m](o), src[m](o), `${m}(${o})`);
+  }
+  for (const n of [1, 3, 6]) {
+    assert.equal(ours.readUIntBE(1, n), src.readUIntBE(1, n));
+    assert.equal(ours.readIntLE(0, n), src.readIntLE(0, n));
+  }
+  for (const [m, v] of [["writeUInt16LE", 0xbeef], ["writeInt32BE", -123456], ["writeFloatLE", 1.5], ["writeDoubleBE", -Math.PI],
+    ["writeBigInt64LE", -5n], ["writeBigUInt64BE", 2n ** 63n], ["writeUIntLE", 0x123456], ["writeIntBE", -2]]) {
+    const a = Buffer.alloc(10), b = NB.alloc(10);
+    const extra = m.endsWith("IntLE") || m.endsWith("IntBE") ? [3] : [];
+    assert.equal(a[m](v, 1, ...extra), b[m](v, 1, ...extra), m);
+    assert.deepEqual(bytes(a), bytes(b), m);
+  }
+  assert.throws(() => Buffer.alloc(2).readUInt32LE(0), { code: "ERR_BUFFER_OUT_OF_BOUNDS" });
+  assert.throws(() => Buffer.alloc(4).readUInt8(4), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => Buffer.alloc(4).writeUInt8(256), { code: "ERR_OUT_OF_RANGE" });
+  assert.deepEqual(bytes(Buffer.from([1, 2, 3, 4]).swap16()), [2, 1, 4, 3]);
+});
+
+test("events: order, once, errors, removal while emitting", async () => {
+  const EventEmitter = mod("node:events");
+  const e = new EventEmitter();
+  const seen = [];
+  const second = () => seen.push("second");
+  e.on("x", (v) => { seen.push(`first ${v}`); e.off("x", second); });
+  e.on("x", second);
+  e.once("x", () => seen.push("once"));
+  assert.equal(e.emit("x", 1), true);
+  e.emit("x", 2);
+  assert.deepEqual(seen, ["first 1", "second", "once", "first 2"]);
+  assert.equal(e.listenerCount("x"), 1);
+  assert.throws(() => e.emit("error", new p.realm.RangeError("boom")), p.realm.RangeError);
+  assert.throws(() => e.emit("error", "text"), { code: "ERR_UNHANDLED_ERROR" });
+  const later = EventEmitter.once(e, "ready");
+  e.emit("ready", 1, 2);
+  assert.deepEqual([...await later], [1, 2]);
+  class Sub extends EventEmitter {}
+  const s = new Sub();
+  const got = [];
+  s.prependListener("y", () => got.push(1));
+  s.prependListener("y", () => got.push(2));
+  s.emit("y");
+  assert.deepEqual(got, [2, 1]);
+  assert.deepEqual([...s.eventNames()], ["y"]);
+});
+
+test("util.format, inspect, promisify, types, inherits and deepStrictEqual", async () => {
+  const util = mod("node:util");
+  for (const args of [["%s=%d", "a", 42], ["%i %f %j", "3.7", "1.5", { a: 1 }], ["100%% %s", "x", "extra"], ["%c%s", "css", "y"], [1, "two"]]) {
+    assert.equal(util.format(...args), nodeUtil.format(...args), JSON.stringify(args));
+  }
+  const fn = (a, cb) => cb(null, a * 2);
+  assert.equal(await util.promisify(fn)(21), 42);
+  assert.ok(util.types.isDate(p.run("new Date()")) && util.types.isUint8Array(p.run("new Uint8Array(1)")) && !util.types.isPromise({}));
+  assert.ok(util.types.isPromise(p.run("Promise.resolve()")) && util.types.isAsyncFunction(p.run("(async () => {})")));
+  function A() {}
+  function B() {}
+  util.inherits(A, B);
+  assert.ok(new A() instanceof B);
+  assert.ok(util.isDeepStrictEqual({ a: [1, new Map([[1, { b: 2 }]])] }, { a: [1, new Map([[1, { b: 2 }]])] }));
+  assert.ok(!util.isDeepStrictEqual({ a: 1 }, { a: "1" }));
+  assert.ok(!util.isDeepStrictEqual([1], { 0: 1, length: 1 }));
+});
+
+test("assert throws AssertionError like Node's", async () => {
+  const a = mod("node:assert");
+  a.deepStrictEqual({ x: new Set([1, { y: 2 }]) }, { x: new Set([{ y: 2 }, 1]) });
+  a.deepEqual({ x: 1 }, { x: "1" });
+  assert.throws(() => a.deepStrictEqual({ x: 1 }, { x: "1" }), (e) => e.name === "AssertionError" && e.code === "ERR_ASSERTION" && e.operator === "deepStrictEqual");
+  assert.throws(() => a.strictEqual(1, 2, "custom"), { message: "custom" });
+  assert.throws(() => a(false), { name: "AssertionError" });
+  a.throws(() => { throw new TypeError("t"); }, TypeError);
+  a.throws(() => { throw new Error("abc"); }, /ab/);
+  a.throws(() => { throw new Error("abc"); }, { message: "abc" });
+  await a.rejects(Promise.reject(new Error("r")), Error);
+  assert.throws(() => a.throws(() => {}), { code: "ERR_ASSERTION" });
+  assert.equal(mod("node:assert/strict").equal, mod("node:assert/strict").strictEqual);
+  assert.throws(() => mod("node:assert/strict").equal(1, "1"));
+});
+
+test("path, url and string_decoder match Node's", () => {
+  const path = mod("node:path");
+  const cases = [["/a/b/../c/./d"], ["a//b/"], [""], ["../../x"], ["/.."], ["./"]];
+  for (const [x] of cases) assert.equal(path.normalize(x), nodePath.posix.normalize(x), `normalize ${x}`);
+  for (const args of [["/a", "b", "../c"], ["a", "", "b/"], [], ["/x", "/y"]]) assert.equal(path.join(...args), nodePath.posix.join(...args));
+  for (const args of [["a/b", "../c"], ["/a", "b"], ["/a", "/b", "c"]]) {
+    assert.equal(path.resolve(...args), nodePath.posix.resolve("/", ...args));
+  }
+  for (const x of ["/a/b.txt", "a", "/a/", "/", ".bashrc", "a.b.c", "/a//", "x/..", ""]) {
+    assert.equal(path.dirname(x), nodePath.posix.dirname(x), `dirname ${x}`);
+    assert.equal(path.basename(x), nodePath.posix.basename(x), `basename ${x}`);
+    assert.equal(path.extname(x), nodePath.posix.extname(x), `extname ${x}`);
+    assert.deepEqual({ ...path.parse(x) }, nodePath.posix.parse(x), `parse ${x}`);
+  }
+  assert.equal(path.basename("/a/b.txt", ".txt"), "b");
+  assert.equal(path.relative("/a/b/c", "/a/d"), nodePath.posix.relative("/a/b/c", "/a/d"));
+  assert.equal(path.format({ dir: "/x", name: "f", ext: "js" }), nodePath.posix.format({ dir: "/x", name: "f", ext: "js" }));
+  const url = mod("node:url");
+  assert.equal(url.fileURLToPath("file:///tmp/a%20b"), nodeUrl.fileURLToPath("file:///tmp/a%20b"));
+  assert.equal(url.pathToFileURL("/tmp/a b#?").href, nodeUrl.pathToFileURL("/tmp/a b#?").href);
+  assert.equal(url.format({ protocol: "https", hostname: "x.test", pathname: "/p", query: { a: "1" } }),
+    nodeUrl.format({ protocol: "https", hostname: "x.test", pathname: "/p", query: { a: "1" } }));
+  const parsed = url.parse("https://u:p@x.test:8080/p/a?q=1#h", true);
+  assert.equal(parsed.hostname, "x.test");
+  assert.equal(parsed.port, "8080");
+  assert.equal(parsed.query.q, "1");
+  const { StringDecoder } = mod("node:string_decoder");
+  const euro = NB.from("€ and \u{1F600}");
+  for (const enc of ["utf8", "utf16le", "base64", "hex"]) {
+    const raw = enc === "utf8" ? euro : NB.from(euro.toString(enc === "utf16le" ? "utf8" : "utf8"), enc === "utf16le" ? "utf16le" : "utf8");
+    const ours = new StringDecoder(enc), theirs = new NodeStringDecoder(enc);
+    let a = "", b = "";
+    for (let i = 0; i < raw.length; i++) { a += ours.write(Buffer.from(raw.subarray(i, i + 1))); b += theirs.write(raw.subarray(i, i + 1)); }
+    assert.equal(a + ours.end(), b + theirs.end(), enc);
+  }
+});
+
+test("crypto hashes, HMACs and helpers match Node's", () => {
+  const c = mod("node:crypto");
+  const inputs = ["", "abc", "a".repeat(55), "a".repeat(56), "a".repeat(64), "a".repeat(111), "a".repeat(112), "b".repeat(1000), "héllo"];
+  for (const alg of ["md5", "sha1", "sha224", "sha256", "sha384", "sha512", "SHA256"]) {
+    for (const s of inputs) {
+      assert.equal(c.createHash(alg).update(s).digest("hex"), nodeCrypto.createHash(alg).update(s).digest("hex"), `${alg} ${s.length}`);
+      assert.equal(c.createHmac(alg, "k".repeat(s.length % 200)).update(s).digest("base64"),
+        nodeCrypto.createHmac(alg, "k".repeat(s.length % 200)).update(s).digest("base64"), `hmac ${alg} ${s.length}`);
+    }
+    const h = c.createHash(alg).update("ab");
+    const copy = h.copy();
+    assert.equal(h.update("c").digest("hex"), copy.update("c").digest("hex"));
+  }
+  const parts = c.createHash("sha256");
+  for (let i = 0; i < 300; i++) parts.update(Buffer.from([i & 255]));
+  const whole = nodeCrypto.createHash("sha256").update(NB.from(Array.from({ length: 300 }, (_, i) => i & 255))).digest();
+  assert.deepEqual(bytes(parts.digest()), bytes(whole));
+  assert.throws(() => c.createHash("sha3-999"), { code: "ERR_CRYPTO_INVALID_DIGEST" });
+  assert.equal(c.randomBytes(16).length, 16);
+  assert.ok(Buffer.isBuffer(c.randomBytes(4)));
+  assert.ok(c.timingSafeEqual(Buffer.from("ab"), Buffer.from("ab")) && !c.timingSafeEqual(Buffer.from("ab"), Buffer.from("ac")));
+  assert.throws(() => c.timingSafeEqual(Buffer.from("a"), Buffer.from("ab")), { code: "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH" });
+  for (let i = 0; i < 50; i++) { const n = c.randomInt(3, 7); assert.ok(n >= 3 && n < 7); }
+  assert.match(c.randomUUID(), /^[0-9a-f]{8}-[0-9a-f]{4}-4/);
+  assert.throws(() => c.createCipheriv("aes-128-gcm"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+});
+
+test("process and the nodejs_compat globals", () => {
+  assert.equal(p.run("typeof Buffer === 'function' && Buffer.from('x').toString('hex')"), "78");
+  assert.equal(p.run("process.env.KEY + process.platform + process.cwd()"), "vlinux/");
+  assert.equal(p.run("process.version.startsWith('v') && typeof process.versions.node"), "string");
+  const plain = loadPrelude();
+  assert.equal(plain.run("typeof Buffer + typeof process"), "undefinedundefined");
+  const noEnv = configured({ populateProcessEnv: false });
+  assert.equal(noEnv.run("Object.keys(process.env).length"), 0);
+  const v1 = configured({ nodeGlobals: false });
+  assert.equal(v1.run("typeof Buffer"), "undefined");
+});
+
+test("AsyncLocalStorage runs, exits and nests synchronously (propagation needs real isolates)", () => {
+  const { AsyncLocalStorage, AsyncResource } = mod("node:async_hooks");
+  const als = new AsyncLocalStorage();
+  assert.equal(als.getStore(), undefined);
+  const seen = als.run({ id: 1 }, () => [als.getStore().id, als.run(2, () => als.getStore()), als.getStore().id,
+    als.exit(() => als.getStore())]);
+  assert.deepEqual(seen, [1, 2, 1, undefined]);
+  assert.equal(als.getStore(), undefined);
+  const bound = als.run("bound", () => AsyncResource.bind(() => als.getStore()));
+  assert.equal(bound(), "bound");
+});

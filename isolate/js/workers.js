@@ -1,0 +1,177 @@
+// ---- workers.js (part 27 of 42): Workers-only globals: navigator, scheduler, request.cf and the -
+// service-worker syntax (FetchEvent). As workerd reports them: `navigator.userAgent` is
+// "Cloudflare-Workers" (code that sniffs for Workers takes the Workers path) and
+// `navigator.hardwareConcurrency` is 1 (one request is one thread of JavaScript, whatever the
+// machine has). `scheduler.wait(ms, { signal })` is a promise-returning setTimeout. The
+// service-worker syntax: a module without a default `fetch` handler that calls
+// `addEventListener("fetch", (event) => event.respondWith(...))` gets each request as a
+// FetchEvent dispatched at the global scope (runtime.js asks dispatchFetchForHost).
+
+// ---- navigator ----------------------------------------------------------------------------------
+class Navigator {
+  constructor(key) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+  }
+  get userAgent() { return "Cloudflare-Workers"; }
+  get hardwareConcurrency() { return 1; }
+  get language() { return "en"; }
+  get languages() { return ["en"]; }
+}
+setTag(Navigator.prototype, "Navigator");
+const navigatorObject = new Navigator(INTERNAL);
+platformBrands.push((v) => v === navigatorObject);
+inspectThroughGetters(Navigator, ["userAgent", "hardwareConcurrency", "language"]);
+defineGlobal("Navigator", Navigator);
+defineGlobal("navigator", navigatorObject);
+
+// ---- scheduler ----------------------------------------------------------------------------------
+class Scheduler {
+  constructor(key) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+  }
+  /** Resolves with undefined after `delay` ms; rejects with the signal's reason once it aborts. */
+  wait(delay = 0, options = undefined) {
+    const ms = timerDelay(delay);
+    const signal = dictGet(options, "signal");
+    if (signal !== undefined && signal !== null && !isAbortSignal(signal)) {
+      return promiseRejectedWith(new TypeError("scheduler.wait: options.signal is not an AbortSignal"));
+    }
+    if (signal != null && abortSignalAborted(signal)) return promiseRejectedWith(abortSignalReason(signal));
+    return new PromiseCtor((resolve, reject) => {
+      let onAbort = null;
+      const id = armInternalTimer(() => {
+        if (onAbort !== null) removeAbortAlgorithm(signal, onAbort);
+        resolve(undefined);
+      }, ms);
+      if (signal != null) {
+        onAbort = () => {
+          disarmInternalTimer(id);
+          reject(abortSignalReason(signal));
+        };
+        addAbortAlgorithm(signal, onAbort);
+      }
+    });
+  }
+}
+setTag(Scheduler.prototype, "Scheduler");
+const schedulerObject = new Scheduler(INTERNAL);
+platformBrands.push((v) => v === schedulerObject);
+defineGlobal("Scheduler", Scheduler);
+defineGlobal("scheduler", schedulerObject);
+
+// ---- request.cf ---------------------------------------------------------------------------------
+/** The `cf` object of a request the host delivers: Cloudflare's IncomingRequestCfProperties as a
+ *  self-hosted daemon can fill them. There is no edge: `colo` is "LOCAL", and what only an edge
+ *  network knows (geolocation, ASN, bot score, TLS client details) is null. */
+function incomingCf(acceptEncoding) {
+  let timezone = null;
+  try { timezone = new Intl.DateTimeFormat().resolvedOptions().timeZone ?? null; } catch {}
+  return {
+    colo: "LOCAL",
+    httpProtocol: "HTTP/1.1",
+    tlsVersion: "",
+    tlsCipher: "",
+    clientAcceptEncoding: acceptEncoding,
+    requestPriority: "",
+    edgeRequestKeepAliveStatus: 1,
+    clientTcpRtt: null,
+    asn: null,
+    asOrganization: null,
+    country: null,
+    isEUCountry: null,
+    city: null,
+    continent: null,
+    region: null,
+    regionCode: null,
+    postalCode: null,
+    metroCode: null,
+    latitude: null,
+    longitude: null,
+    timezone,
+    botManagement: null,
+    tlsClientAuth: null,
+  };
+}
+
+// ---- service-worker syntax: FetchEvent ----------------------------------------------------------
+let fetchEventBegin; // (event, waitUntil(p), passThrough()) -> undefined: respondWith allowed
+let fetchEventEnd; // (event) -> [responded: boolean, answer: Promise<Response> | undefined]
+
+class FetchEvent extends Event {
+  #request;
+  #responded = false;
+  #answer = undefined;
+  #dispatching = false;
+  #waitUntil = null;
+  #passThrough = null;
+  constructor(type, init) {
+    requireArgs(arguments.length, 2, "FetchEvent");
+    const request = dictGet(init, "request");
+    if (!isRequest(request)) throw new TypeError("FetchEvent: init.request must be a Request");
+    super(type, init);
+    this.#request = request;
+  }
+  get request() { return this.#request; }
+  /** Only while the event is dispatched, once: the Response (or a promise of it) to answer with. */
+  respondWith(response) {
+    requireArgs(arguments.length, 1, "FetchEvent.respondWith");
+    if (!this.#dispatching) {
+      throw new DOMException("FetchEvent.respondWith: call it synchronously, from the event listener", "InvalidStateError");
+    }
+    if (this.#responded) throw new DOMException("FetchEvent.respondWith: already called", "InvalidStateError");
+    this.#responded = true;
+    eventCancel(this);
+    this.#answer = promiseResolvedWith(response);
+  }
+  waitUntil(promise) {
+    requireArgs(arguments.length, 1, "FetchEvent.waitUntil");
+    if (this.#waitUntil === null) throw new DOMException("FetchEvent.waitUntil: this event is not the runtime's", "InvalidStateError");
+    this.#waitUntil(promise);
+  }
+  passThroughOnException() {
+    if (this.#passThrough !== null) this.#passThrough();
+  }
+  static {
+    fetchEventBegin = (e, waitUntil, passThrough) => {
+      e.#waitUntil = waitUntil;
+      e.#passThrough = passThrough;
+      e.#dispatching = true;
+    };
+    fetchEventEnd = (e) => {
+      e.#dispatching = false;
+      return [e.#responded, e.#answer];
+    };
+  }
+}
+webidlEnumerable(FetchEvent);
+setTag(FetchEvent.prototype, "FetchEvent");
+defineGlobal("FetchEvent", FetchEvent);
+
+/** Whether the global scope has a "fetch" listener (an `onfetch` handler counts). */
+function hasFetchListenerForHost() {
+  const listeners = targetState(globalThis).listeners;
+  for (let i = 0; i < listeners.length; i++) {
+    if (listeners[i].type === "fetch" && !listeners[i].removed) return true;
+  }
+  return false;
+}
+
+/** Dispatches a trusted FetchEvent for `request` at the global scope and returns the promise a
+ *  listener gave to respondWith (a rejected one when none did). `waitUntil(p)` and
+ *  `passThrough()` are the request's ctx. A listener that throws is reported like any uncaught
+ *  exception; the request then fails unless another listener responded. */
+function dispatchFetchForHost(request, waitUntil, passThrough) {
+  const event = new FetchEvent("fetch", { request, cancelable: true });
+  eventSetTrusted(event, true);
+  fetchEventBegin(event, waitUntil, passThrough);
+  let answer;
+  try {
+    dispatchInternal(globalThis, event);
+  } finally {
+    answer = fetchEventEnd(event);
+  }
+  if (!answer[0]) {
+    return promiseRejectedWith(new TypeError("no \"fetch\" event listener called event.respondWith()"));
+  }
+  return answer[1];
+}

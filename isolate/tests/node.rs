@@ -1,0 +1,313 @@
+//! Built-in modules inside real V8 isolates: `cloudflare:workers` always, the `node:*` modules and
+//! the `Buffer`/`process` globals with `nodejs_compat`, clear refusals without it, no shadowing
+//! between built-ins and tenant modules, and AsyncLocalStorage across real awaits and timers.
+mod common;
+use common::*;
+use stockade_isolate::{
+    Compat, FetchRequest, Invocation, LoadOptions, Module, ModuleSet, RunError, Worker,
+};
+
+fn options(date: &str, flags: &[&str], env: serde_json::Value) -> LoadOptions {
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    LoadOptions {
+        compat: Compat::parse(date, &flags).expect("valid compat"),
+        env,
+    }
+}
+
+fn node() -> LoadOptions {
+    options(
+        "2025-06-01",
+        &["nodejs_compat"],
+        serde_json::json!({"SECRET": "s3"}),
+    )
+}
+
+/// Loads `modules` (main first) with `opts` and calls the default export.
+fn run_opts(opts: &LoadOptions, modules: &[(&str, &str)]) -> Invocation {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let mut set = ModuleSet::new(modules.iter().map(|(n, s)| Module::new(*n, s.as_bytes())))
+        .expect("module set");
+    let loaded = worker.load_with(modules[0].0, &mut set, opts);
+    if loaded.result.is_err() {
+        return loaded;
+    }
+    worker.call("null")
+}
+
+fn node_eval(body: &str) -> serde_json::Value {
+    ok(run_opts(
+        &node(),
+        &[(
+            "main.js",
+            &format!("export default async () => {{ {body} }};"),
+        )],
+    ))
+}
+
+#[test]
+fn node_modules_without_the_flag_are_a_clear_error_naming_it() {
+    match err(run_opts(
+        &LoadOptions::default(),
+        &[(
+            "main.js",
+            "import { Buffer } from 'node:buffer'; export default () => 1;",
+        )],
+    )) {
+        RunError::BuiltinUnavailable {
+            specifier,
+            referrer,
+            reason,
+        } => {
+            assert_eq!(
+                (specifier.as_str(), referrer.as_str()),
+                ("node:buffer", "main.js")
+            );
+            assert!(reason.contains("nodejs_compat"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Dynamic import, globals, and an unsupported module even with the flag.
+    let v = ok(run(
+        "export default async () => { let m; try { await import('node:crypto'); } catch (e) { m = e.message; } return [m, typeof Buffer, typeof process]; };",
+    ));
+    assert!(v[0].as_str().unwrap_or("").contains("nodejs_compat"), "{v}");
+    assert_eq!(v[1], "undefined");
+    assert_eq!(v[2], "undefined");
+    match err(run_opts(
+        &node(),
+        &[(
+            "main.js",
+            "import fs from 'node:fs'; export default () => 1;",
+        )],
+    )) {
+        RunError::BuiltinUnavailable { reason, .. } => {
+            assert!(reason.contains("does not support"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let v =
+        node_eval("try { await import('node:child_process'); } catch (e) { return e.message; }");
+    assert!(v.as_str().unwrap_or("").contains("does not support"), "{v}");
+}
+
+#[test]
+fn buffer_events_util_assert_path_url_and_decoder_work() {
+    let v = node_eval(
+        "const { Buffer } = await import('node:buffer'); const EventEmitter = (await import('node:events')).default;
+         const util = await import('node:util'); const assert = (await import('node:assert')).default;
+         const path = await import('node:path'); const { fileURLToPath } = await import('node:url');
+         const { StringDecoder } = await import('node:string_decoder');
+         const b = Buffer.from('héllo'); const e = new EventEmitter(); const got = [];
+         e.on('x', (a) => got.push(a)); e.once('x', (a) => got.push(a * 10)); e.emit('x', 1); e.emit('x', 2);
+         let failed; try { assert.deepStrictEqual({ a: 1 }, { a: '1' }); } catch (x) { failed = [x.name, x.code]; }
+         const d = new StringDecoder('utf8'); const euro = Buffer.from('€');
+         const text = d.write(euro.subarray(0, 1)) + d.write(euro.subarray(1)) + d.end();
+         return [b.toString('hex'), b.toString('base64'), b.readUInt16BE(0), Buffer.concat([b, Buffer.from('!')]).toString(),
+                 b.slice(1, 3).length, Buffer.isBuffer(b), b instanceof Uint8Array, got, util.format('%s=%d', 'n', 42),
+                 failed, path.join('/a', 'b', '../c'), fileURLToPath('file:///x/y%20z'), text, util.inspect(b)];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "68c3a96c6c6f",
+            "aMOpbGxv",
+            0x68c3,
+            "héllo!",
+            2,
+            true,
+            true,
+            [1, 10, 2],
+            "n=42",
+            ["AssertionError", "ERR_ASSERTION"],
+            "/a/c",
+            "/x/y z",
+            "€",
+            "<Buffer 68 c3 a9 6c 6c 6f>"
+        ])
+    );
+}
+
+#[test]
+fn crypto_hashes_hmacs_and_random_bytes() {
+    let v = node_eval(
+        "const c = await import('node:crypto'); const { createHash, createHmac, timingSafeEqual, randomBytes } = c;
+         return [createHash('sha256').update('abc').digest('hex'), createHash('sha1').update('abc').digest('hex'),
+                 createHash('md5').update('a').update('bc').digest('hex'), createHash('sha512').update('').digest('base64').length,
+                 createHmac('sha256', 'key').update('The quick brown fox jumps over the lazy dog').digest('hex'),
+                 timingSafeEqual(Buffer.from('a'), Buffer.from('a')), randomBytes(8).length,
+                 randomBytes(16).equals(randomBytes(16)), c.webcrypto === crypto];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "900150983cd24fb0d6963f7d28e17f72",
+            88,
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+            true,
+            8,
+            false,
+            true
+        ])
+    );
+}
+
+#[test]
+fn globals_process_and_bare_specifiers_follow_the_date_and_flags() {
+    let v = node_eval(
+        "const { Buffer: B } = await import('buffer'); const events = await import('events');
+         return [typeof Buffer, B === Buffer, typeof events.EventEmitter, process.env.SECRET, process.platform,
+                 process.cwd(), typeof process.nextTick, process.version.startsWith('v')];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!(["function", true, "function", "s3", "linux", "/", "function", true])
+    );
+    // Before 2024-09-23, nodejs_compat has no globals and no bare specifiers (as on Cloudflare);
+    // before 2025-04-01, process.env is empty.
+    let old = options(
+        "2024-01-01",
+        &["nodejs_compat"],
+        serde_json::json!({"SECRET": "s3"}),
+    );
+    let v = ok(run_opts(
+        &old,
+        &[(
+            "main.js",
+            "import process from 'node:process'; export default () => [typeof Buffer, typeof globalThis.process, process.env.SECRET ?? null];",
+        )],
+    ));
+    assert_eq!(v, serde_json::json!(["undefined", "undefined", null]));
+    assert!(matches!(
+        err(run_opts(
+            &old,
+            &[("main.js", "import 'buffer'; export default () => 1;")]
+        )),
+        RunError::ModuleNotFound { .. }
+    ));
+}
+
+#[test]
+fn tenant_modules_and_built_ins_never_shadow_each_other() {
+    let v = ok(run_opts(
+        &node(),
+        &[
+            (
+                "main.js",
+                "import { Buffer } from 'node:buffer'; import mine from './node:buffer'; import ev from 'events'; import fsish from './node:fs';
+                 export default async () => [typeof Buffer.from, mine, ev, fsish, (await import('./node:buffer')).default];",
+            ),
+            // Names without an extension are text modules: the default export is the text.
+            ("node:buffer", "tenant buffer"),
+            ("node:fs", "tenant fs"),
+            ("events", "tenant events"),
+        ],
+    ));
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "function",
+            "tenant buffer",
+            "tenant events",
+            "tenant fs",
+            "tenant buffer"
+        ])
+    );
+    // A tenant module named node:fs does not make node:fs importable.
+    assert!(matches!(
+        err(run_opts(
+            &node(),
+            &[
+                (
+                    "main.js",
+                    "import fs from 'node:fs'; export default () => fs;"
+                ),
+                ("node:fs", "tenant fs"),
+            ],
+        )),
+        RunError::BuiltinUnavailable { .. }
+    ));
+}
+
+#[test]
+fn async_local_storage_follows_awaits_timers_and_concurrent_runs() {
+    let v = node_eval(
+        "const { AsyncLocalStorage } = await import('node:async_hooks'); const als = new AsyncLocalStorage();
+         const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+         const job = (id, ms) => als.run({ id }, async () => {
+           const seen = [als.getStore().id];
+           await sleep(ms); seen.push(als.getStore().id);
+           await Promise.resolve(); seen.push(als.getStore().id);
+           await new Promise((r) => queueMicrotask(r)); seen.push(als.getStore().id);
+           const viaTimer = await new Promise((r) => setTimeout(() => r(als.getStore().id), 1)); seen.push(viaTimer);
+           const viaThen = await Promise.resolve().then(() => als.getStore().id); seen.push(viaThen);
+           return seen; });
+         const [a, b] = await Promise.all([job('a', 5), job('b', 1)]);
+         return [a, b, als.getStore() ?? null, als.run(1, () => als.exit(() => als.getStore() ?? null))];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            ["a", "a", "a", "a", "a", "a"],
+            ["b", "b", "b", "b", "b", "b"],
+            null,
+            null
+        ])
+    );
+    // enterWith in one invocation does not leak into the next one of the same isolate.
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let src = "import { AsyncLocalStorage } from 'node:async_hooks'; const als = new AsyncLocalStorage();
+               export default (n) => { const before = als.getStore() ?? null; als.enterWith(n); return [before, als.getStore()]; };";
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    assert!(worker
+        .load_with(
+            "main.js",
+            &mut set,
+            &options("", &["nodejs_als"], serde_json::Value::Null)
+        )
+        .result
+        .is_ok());
+    assert_eq!(ok(worker.call("1")), serde_json::json!([null, 1]));
+    assert_eq!(ok(worker.call("2")), serde_json::json!([null, 2]));
+}
+
+#[test]
+fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let src = "import { WorkerEntrypoint, env, DurableObject } from 'cloudflare:workers';
+               const atLoad = env.GREETING;
+               export default class extends WorkerEntrypoint {
+                 async fetch(request) {
+                   let refused; try { new (class extends DurableObject {})(); } catch (e) { refused = e.message; }
+                   return Response.json({ path: new URL(request.url).pathname, mine: this.env.GREETING, atLoad,
+                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused });
+                 }
+               }";
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    let opts = LoadOptions {
+        env: serde_json::json!({"GREETING": "hi"}),
+        ..LoadOptions::default()
+    };
+    let loaded = worker.load_with("main.js", &mut set, &opts);
+    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
+    let request = FetchRequest {
+        method: "GET".into(),
+        url: "https://w.test/p".into(),
+        env: serde_json::json!({"GREETING": "hi"}),
+        ..FetchRequest::default()
+    };
+    let (response, inv) = worker.fetch(&request);
+    let response = response.unwrap_or_else(|e| panic!("{e:?} {:?}", inv.logs));
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("json");
+    assert_eq!(body["path"], "/p");
+    assert_eq!(body["mine"], "hi");
+    assert_eq!(body["atLoad"], "hi");
+    assert_eq!(body["same"], true);
+    assert_eq!(body["waitUntil"], "function");
+    assert!(body["refused"]
+        .as_str()
+        .unwrap_or("")
+        .contains("not supported"));
+}

@@ -1,0 +1,246 @@
+//! Built-in modules: which import specifiers name one of the runtime's own modules
+//! (`cloudflare:workers`, `node:buffer`, ...) rather than a module of the worker's set, and
+//! which of them a worker may import given its compatibility [`Features`].
+//!
+//! Guarantees: a specifier with a scheme (`node:`, `cloudflare:`) never names a tenant module,
+//! and a tenant module never stands in for one: `import "node:fs"` is the built-in answer (the
+//! module, or a clear refusal), even when the set holds a module *named* `node:fs` (which
+//! `./node:fs` still reaches). A bare specifier (`buffer`) names the tenant's module of that
+//! name when the set has one, and otherwise, with the v2 behaviours of `nodejs_compat`, the
+//! built-in. Pure functions, no I/O.
+
+use crate::compat::Features;
+use crate::modules;
+
+/// The one Cloudflare module, available to every worker.
+pub const CLOUDFLARE_WORKERS: &str = "cloudflare:workers";
+
+/// The Node.js modules Stockade implements (without their `node:` prefix).
+pub const NODE_MODULES: &[&str] = &[
+    "assert",
+    "assert/strict",
+    "async_hooks",
+    "buffer",
+    "crypto",
+    "events",
+    "path",
+    "path/posix",
+    "process",
+    "string_decoder",
+    "url",
+    "util",
+    "util/types",
+];
+
+/// Node.js modules Stockade does not implement; importing one is a clear refusal.
+pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
+    "child_process",
+    "cluster",
+    "console",
+    "constants",
+    "dgram",
+    "diagnostics_channel",
+    "dns",
+    "domain",
+    "fs",
+    "fs/promises",
+    "http",
+    "http2",
+    "https",
+    "inspector",
+    "module",
+    "net",
+    "os",
+    "perf_hooks",
+    "punycode",
+    "querystring",
+    "readline",
+    "repl",
+    "sqlite",
+    "stream",
+    "stream/promises",
+    "stream/web",
+    "sys",
+    "test",
+    "timers",
+    "timers/promises",
+    "tls",
+    "trace_events",
+    "tty",
+    "v8",
+    "vm",
+    "wasi",
+    "worker_threads",
+    "zlib",
+];
+
+/// What an import specifier names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A module of the worker's set, by normalised name.
+    Module(String),
+    /// A built-in module, by canonical name (`node:buffer`, `cloudflare:workers`).
+    Builtin(String),
+    /// A built-in the worker may not import: why, in words that name the flag or the module.
+    Unavailable(Unavailable),
+    /// Nothing: not a name a module can have.
+    NotFound,
+}
+
+/// Why a built-in module cannot be imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// A Node.js module Stockade implements, without the `nodejs_compat` flag.
+    NeedsNodejsCompat,
+    /// A module Stockade does not implement.
+    Unsupported,
+}
+
+impl Unavailable {
+    /// The reason, for an error message about `specifier`.
+    pub fn reason(self, specifier: &str) -> String {
+        match self {
+            Unavailable::NeedsNodejsCompat => format!(
+                "{specifier:?} is a Node.js built-in module: it needs the \"nodejs_compat\" \
+                 compatibility flag (compatibilityFlags: [\"nodejs_compat\"])"
+            ),
+            Unavailable::Unsupported => format!(
+                "{specifier:?} is a built-in module Stockade does not support (supported: \
+                 cloudflare:workers and, with nodejs_compat, node:{})",
+                NODE_MODULES.join(", node:")
+            ),
+        }
+    }
+}
+
+/// The built-in modules a worker with `features` may import, by canonical name.
+pub fn available(features: &Features) -> Vec<String> {
+    let mut names = vec![CLOUDFLARE_WORKERS.to_string()];
+    for m in NODE_MODULES {
+        if features.nodejs || (features.async_hooks && *m == "async_hooks") {
+            names.push(format!("node:{m}"));
+        }
+    }
+    names
+}
+
+/// What `specifier`, imported from module `referrer`, names for a worker with `features`;
+/// `has_module` says whether the worker's set holds a module of a given name.
+pub fn target(
+    referrer: &str,
+    specifier: &str,
+    features: &Features,
+    mut has_module: impl FnMut(&str) -> bool,
+) -> Target {
+    if let Some(rest) = specifier.strip_prefix("node:") {
+        return node(rest, features);
+    }
+    if specifier == CLOUDFLARE_WORKERS {
+        return Target::Builtin(CLOUDFLARE_WORKERS.to_string());
+    }
+    if specifier.starts_with("cloudflare:") {
+        return Target::Unavailable(Unavailable::Unsupported);
+    }
+    let bare =
+        !specifier.contains(':') && !specifier.starts_with('.') && !specifier.starts_with('/');
+    match modules::resolve(referrer, specifier) {
+        Some(name) if has_module(&name) => Target::Module(name),
+        _ if bare
+            && features.node_globals
+            && (NODE_MODULES.contains(&specifier)
+                || UNSUPPORTED_NODE_MODULES.contains(&specifier)) =>
+        {
+            node(specifier, features)
+        }
+        Some(name) => Target::Module(name),
+        None => Target::NotFound,
+    }
+}
+
+fn node(name: &str, features: &Features) -> Target {
+    if NODE_MODULES.contains(&name) {
+        if features.nodejs || (features.async_hooks && name == "async_hooks") {
+            Target::Builtin(format!("node:{name}"))
+        } else {
+            Target::Unavailable(Unavailable::NeedsNodejsCompat)
+        }
+    } else {
+        Target::Unavailable(Unavailable::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: Features = Features {
+        nodejs: true,
+        node_globals: true,
+        async_hooks: true,
+        populate_process_env: true,
+    };
+
+    #[test]
+    fn schemes_never_name_tenant_modules() {
+        let has = |n: &str| n == "node:fs" || n == "node:buffer" || n == "events";
+        assert_eq!(
+            target("main.js", "node:buffer", &NODE, has),
+            Target::Builtin("node:buffer".into())
+        );
+        assert_eq!(
+            target("main.js", "node:fs", &NODE, has),
+            Target::Unavailable(Unavailable::Unsupported)
+        );
+        assert_eq!(
+            target("main.js", "./node:fs", &NODE, has),
+            Target::Module("node:fs".into())
+        );
+        assert_eq!(
+            target("main.js", "node:buffer", &Features::default(), has),
+            Target::Unavailable(Unavailable::NeedsNodejsCompat)
+        );
+        assert_eq!(
+            target("a.js", "cloudflare:workers", &Features::default(), has),
+            Target::Builtin(CLOUDFLARE_WORKERS.into())
+        );
+        assert_eq!(
+            target("a.js", "cloudflare:sockets", &NODE, has),
+            Target::Unavailable(Unavailable::Unsupported)
+        );
+    }
+
+    #[test]
+    fn bare_specifiers_prefer_the_tenants_module() {
+        let has = |n: &str| n == "events";
+        assert_eq!(
+            target("main.js", "events", &NODE, has),
+            Target::Module("events".into())
+        );
+        assert_eq!(
+            target("main.js", "buffer", &NODE, has),
+            Target::Builtin("node:buffer".into())
+        );
+        assert_eq!(
+            target("main.js", "fs", &NODE, has),
+            Target::Unavailable(Unavailable::Unsupported)
+        );
+        let v1 = Features {
+            node_globals: false,
+            ..NODE
+        };
+        assert_eq!(
+            target("main.js", "buffer", &v1, has),
+            Target::Module("buffer".into())
+        );
+        let als = Features {
+            async_hooks: true,
+            ..Features::default()
+        };
+        assert_eq!(
+            target("main.js", "node:async_hooks", &als, has),
+            Target::Builtin("node:async_hooks".into())
+        );
+        assert_eq!(available(&als), ["cloudflare:workers", "node:async_hooks"]);
+        assert_eq!(available(&NODE).len(), 1 + NODE_MODULES.len());
+    }
+}
