@@ -93,7 +93,65 @@ pub struct Config {
     /// Serve `GET /metrics` without authentication on this address too (e.g. a port only the
     /// monitoring network reaches); on `listen` it always needs the operator token.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the embedded store (SQLite) and the generated secret key live (default
+    /// `./stockade-data`, created 0700).
+    pub data_dir: std::path::PathBuf,
+    /// The durable store: worker definitions, secrets set through the API, key-value data and
+    /// workspaces.
+    pub store: StoreConfig,
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[store]`: where durable state lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite:///path/to/file.db` or `postgres://user:password@host/database` (no TLS: a
+    /// database on this host or a network the operator trusts). Default: SQLite in `data_dir`.
+    pub url: Option<String>,
+    /// The 32-byte key (raw, or 64 hex digits) sealing secrets at rest. Default:
+    /// `data_dir/secret.key`, generated (mode 0600) on first start. Daemons sharing a
+    /// PostgreSQL store must share this key.
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// Quota of one workspace: bytes of file contents (default 1 GiB).
+    pub workspace_max_bytes: u64,
+    /// Quota of one workspace: files and directories (default 100000).
+    pub workspace_max_files: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            secret_key_file: None,
+            workspace_max_bytes: 1 << 30,
+            workspace_max_files: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// `[store]` resolved against `data_dir`.
+    pub fn store_settings(&self) -> crate::store::StoreSettings {
+        let url =
+            self.store.url.clone().unwrap_or_else(|| {
+                format!("sqlite://{}", self.data_dir.join("stockade.db").display())
+            });
+        let (key_file, generate_key) = match &self.store.secret_key_file {
+            Some(file) => (file.clone(), false),
+            None => (self.data_dir.join("secret.key"), true),
+        };
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        crate::store::StoreSettings {
+            url,
+            key_file,
+            generate_key,
+            quotas: crate::store::Quotas {
+                bytes: clamp(self.store.workspace_max_bytes),
+                files: clamp(self.store.workspace_max_files),
+            },
+        }
+    }
 }
 
 /// `[egress]`: what the operator lets tenants' allow rules reach beyond the public internet.
@@ -270,7 +328,8 @@ pub struct TenantConfig {
     #[serde(default)]
     pub account_age_days: u32,
     /// Secrets by name, for the egress rules' `inject_headers` (more may be set at run time
-    /// through the API, in memory only). Values are never shown by any API, log or error.
+    /// through the API, kept sealed in the store). Values are never shown by any API, log or
+    /// error.
     #[serde(default)]
     pub secrets: std::collections::BTreeMap<String, SecretValue>,
     /// Outbound allow rules, in order: the first match wins; none, no network at all.
@@ -336,6 +395,8 @@ impl Default for Config {
             http: HttpSettings::default(),
             log_format: LogFormat::default(),
             metrics_listen: None,
+            data_dir: std::path::PathBuf::from("./stockade-data"),
+            store: StoreConfig::default(),
             tenants: Vec::new(),
         }
     }

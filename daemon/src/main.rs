@@ -16,6 +16,8 @@ mod metrics;
 mod run;
 mod run_jailed;
 mod serve;
+mod storage;
+mod store;
 mod supervisor;
 mod worker;
 

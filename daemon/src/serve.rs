@@ -23,6 +23,8 @@ use crate::api::{metrics_only_router, router, AppState};
 use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
 use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
+use crate::storage::Storage;
+use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
 #[derive(clap::Args, Debug)]
@@ -109,9 +111,17 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     if spawn.test_hooks {
         tracing::warn!("test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
     }
+    let store = Store::open(&config.store_settings())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("store: {}", store.backend_name());
     let egress = Arc::new(Egress::new(&config)?);
+    load_secrets(&store, &egress).await?;
     let mut host_calls = HostCalls::standard();
     egress.register(&mut host_calls);
+    let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+    Storage::new(store.clone(), tenants).register(&mut host_calls);
+    sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -135,6 +145,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         pool,
         Arc::clone(&egress),
         Arc::clone(&connections),
+        store,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     if let Some(addr) = metrics_listen {
@@ -190,6 +201,41 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
             Err(e) => tracing::error!("reload refused, the running configuration stays: {e}"),
         }
     }
+}
+
+/// Hands the secrets set through the API (sealed in the store) to the egress gateway; those of
+/// tenants no longer configured stay stored, unused.
+async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
+    let all = store
+        .tx(crate::store::secrets::all)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (tenant, name, sealed) in all {
+        let value = store
+            .sealer
+            .open(&tenant, &name, &sealed)
+            .map_err(|e| format!("{e} (is [store] secret_key_file the key it was sealed with?)"))?;
+        let value = String::from_utf8(value).map_err(|_| format!("secret {name} is not text"))?;
+        match egress.set_secret(&tenant, &name, value) {
+            Ok(()) | Err(crate::egress::SecretError::NoTenant) => {}
+            Err(e) => tracing::warn!("stored secret {name} of {tenant}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// Every minute, deletes the key-value entries that have expired (reads never return them).
+fn sweep_expired_keys(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let now = crate::store::now_ms();
+            if let Err(e) = store.tx(move |tx| crate::store::kv::sweep(tx, now)).await {
+                tracing::warn!("store: sweeping expired keys: {e}");
+            }
+        }
+    });
 }
 
 /// Test-only worker hooks (`worker::test_hooks`): debug builds only, and only when the

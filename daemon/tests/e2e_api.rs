@@ -278,7 +278,8 @@ fn hostile_bodies_and_headers_are_rejected_with_json_errors() {
         ),
         (
             "/v1/workers",
-            br#"{"mainModule":"main.js","modules":{"main.js":"1"},"env":{"A":{"nested":1}}}"#
+            // Any JSON value is a plain env value, but an unknown binding is refused.
+            br#"{"mainModule":"main.js","modules":{"main.js":"1"},"env":{"A":{"binding":"disk"}}}"#
                 .to_vec(),
             400,
         ),

@@ -555,7 +555,16 @@ fn a_process_that_dies_while_idle_quarantines_nobody() {
         },
     );
     for i in 0..2 {
-        let report = risk(&d, OPERATOR, &format!("t{i}"));
+        // The death's signal is recorded by the process's life, which may finish after the
+        // reload above was placed: wait for it (10 s at most).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let report = loop {
+            let report = risk(&d, OPERATOR, &format!("t{i}"));
+            if contribution(&report, "worker_death") > 0.0 || Instant::now() > deadline {
+                break report;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert_eq!(report["tier"], "standard", "{report:#}");
         assert!(contribution(&report, "worker_death") > 0.0, "{report:#}");
         assert_eq!(contribution(&report, "worker_crash_while_running"), 0.0);

@@ -26,17 +26,7 @@ fn load_js(d: &Daemon, token: &str, main: &str) -> String {
         "modules": { "main.js": main },
         "limits": { "cpuMs": 20000, "wallMs": 120000 },
     });
-    let r = client()
-        .post(format!("{}/v1/workers", d.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("load");
-    assert_eq!(r.status().as_u16(), 201);
-    r.json::<serde_json::Value>().expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    load_code(d, token, &body)
 }
 
 /// The upload: `len` bytes of a pattern, produced as the client sends them (never held whole).

@@ -10,7 +10,7 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
-//! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str)>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
+//! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
 //! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
@@ -107,7 +107,8 @@ pub struct LoadWorker {
     pub main_module: String,
     /// The bundle.
     pub modules: Vec<Module>,
-    /// Environment bindings visible to the script, in order.
+    /// Environment bindings visible to the script, in order: each value is JSON text (a plain
+    /// value, or a binding object the runtime turns into a capability).
     pub env: Vec<(String, String)>,
     /// Limits for every call into this worker.
     pub limits: Limits,

@@ -1,4 +1,4 @@
-// ---- builtins.js (part 28 of 42): the runtime's built-in modules (cloudflare:workers, node:*), the worker's
+// ---- builtins.js (part 29 of 43): the runtime's built-in modules (cloudflare:workers, node:*), the worker's
 // configuration (compatibility features, env) and the nodejs_compat globals. -------------------
 // The host creates one synthetic module per built-in the worker's compatibility flags allow
 // (isolate/src/configure.rs, stk_module_builtin): it asks for the export names first
@@ -76,7 +76,8 @@ function configureWorker(config) {
   workerConfig.populateProcessEnv = config.populateProcessEnv === true;
   workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
   workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
-  workerConfig.env = config.env !== null && typeof config.env === "object" ? config.env : null;
+  // Plain values as given; binding objects become capabilities (makeEnv, bindings.js).
+  workerConfig.env = config.env !== null && typeof config.env === "object" ? makeEnv(config.env) : null;
   if (workerConfig.nodeGlobals) {
     defineLazyGlobal("Buffer", () => builtinExports("node:buffer").Buffer);
     defineLazyGlobal("process", () => builtinExports("node:process"));

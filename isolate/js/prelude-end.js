@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 42 of 42): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 43 of 43): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -28,6 +28,9 @@ return ObjectFreeze({
   },
   dispatchFetch(request, waitUntil, passThrough) {
     return dispatchFetchForHost(request, waitUntil, passThrough);
+  },
+  makeEnv(raw) {
+    return makeEnv(raw);
   },
 });
 })();

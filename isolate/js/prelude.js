@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 42 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — part 1 of 43 (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -21,10 +21,11 @@
  *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
- *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 workers.js
- *     28 builtins.js 29 node-encodings.js 30 node-buffer.js 31 node-buffer-rw.js 32 node-events.js
- *     33 node-util.js 34 node-assert.js 35 node-path.js 36 node-process.js 37 node-hash.js
- *     38 node-crypto.js 39 compression.js 40 urlpattern.js 41 rewriter.js 42 prelude-end.js
+ *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
+ *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
+ *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
+ *     38 node-hash.js 39 node-crypto.js 40 bindings.js
+ *     41 urlpattern.js 42 rewriter.js 43 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -132,6 +133,10 @@
  *       Dispatches a trusted FetchEvent for `request` at the global scope; resolves with what a
  *       listener passed to respondWith (to be checked with readResponse), rejects with a
  *       TypeError when none called it. `waitUntil` and `passThrough` back the event's methods.
+ *   makeEnv(raw: object | null) -> object
+ *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
+ *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
+ *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call

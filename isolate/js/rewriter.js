@@ -1,4 +1,4 @@
-// ---- rewriter.js (part 41 of 42): HTMLRewriter (Cloudflare Workers' streaming HTML rewriter). ---
+// ---- rewriter.js (part 42 of 43): HTMLRewriter (Cloudflare Workers' streaming HTML rewriter). ---
 // The parser and rewriter are lol_html, native (ops/src/rewriter/), behind a handle kept between
 // chunks. `transform(response)` pipes the body through a TransformStream whose chunks go to the
 // native rewriter with a callback: for each event (an element a selector matched, a text chunk, a

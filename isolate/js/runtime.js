@@ -181,7 +181,8 @@ async function invokeFetch(ns, payload, body, task) {
     passThroughOnException() {},
   };
   // A configured worker's env is one object, the same `env` cloudflare:workers exports.
-  const env = web.workerEnv() ?? req.env ?? {};
+  // Plain env values as given; binding objects become capabilities (bindings.js).
+  const env = web.workerEnv() ?? web.makeEnv(req.env);
   if (!moduleSyntax) exposeEnv(env);
   const response = isClass
     ? await new handler(ctx, env).fetch(request)

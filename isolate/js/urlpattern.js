@@ -1,4 +1,4 @@
-// ---- urlpattern.js (part 40 of 42): URLPattern (WHATWG URL Pattern Standard). -----------------
+// ---- urlpattern.js (part 41 of 43): URLPattern (WHATWG URL Pattern Standard). -----------------
 // The pattern is parsed natively (ops/src/urlpattern.rs, the `urlpattern` crate Deno uses) into
 // each component's pattern string, ECMAScript regular expression and group names, once, in the
 // constructor; the regular expressions are compiled here (V8's engine: interruptible, in the

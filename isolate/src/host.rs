@@ -43,15 +43,15 @@ pub(crate) struct HostState {
     /// modules.
     pub module_names: Vec<String>,
     pub module_index: HashMap<String, i32>,
+    /// Built-in modules by canonical name (`node:buffer`), and what the worker's compatibility
+    /// date and flags make available (see `stockade_source::builtins`).
+    pub builtin_index: HashMap<String, i32>,
+    pub features: stockade_source::Features,
     /// The native objects ops keep between calls (compressors, streaming decoders), dropped with
     /// the isolate. Behind an `Rc` so that an op holds its own reference, never one into this
     /// struct, while it runs (an op may call back into JavaScript, which may reach other
     /// callbacks).
     pub ops: std::rc::Rc<ops::state::OpState>,
-    /// Built-in modules by canonical name (`node:buffer`), and what the worker's compatibility
-    /// date and flags make available (see `stockade_source::builtins`).
-    pub builtin_index: HashMap<String, i32>,
-    pub features: stockade_source::Features,
 }
 
 /// A host call made by a task, for the host's owner to forward.
@@ -90,9 +90,9 @@ impl HostState {
             timer_limit,
             module_names: Vec::new(),
             module_index: HashMap::new(),
-            ops: std::rc::Rc::new(ops::state::OpState::new()),
             builtin_index: HashMap::new(),
             features: stockade_source::Features::default(),
+            ops: std::rc::Rc::new(ops::state::OpState::new()),
         }
     }
 

@@ -103,7 +103,11 @@ impl Thread {
         let env = serde_json::Value::Object(
             load.env
                 .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                // Values are JSON text (the Loader API sends any JSON value).
+                .map(|(k, v)| {
+                    let value = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
+                    (k, value)
+                })
                 .collect(),
         );
         let options = LoadOptions {

@@ -6,6 +6,7 @@ use axum::Json;
 use stockade_ipc::{ErrorKind, ErrorReply};
 
 use super::quota::Refusal;
+use crate::store::StoreError;
 use crate::supervisor::JobError;
 
 /// The stable code of an error response, kept in its extensions for the metrics and logs.
@@ -31,6 +32,19 @@ pub enum ApiError {
     /// Over a quota of the tenant: 429 with `Retry-After`.
     #[error("{}", .0.message)]
     Quota(Refusal),
+    /// What the tenant asked of the store was refused (`NotFound`, `Invalid`, `Quota`,
+    /// `Conflict`), or the store failed (the details go to the operator's stderr only).
+    #[error("{}", if .0.is_tenants() { .0.to_string() } else { "the store failed".to_string() })]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        if !e.is_tenants() {
+            tracing::error!("store: {e}");
+        }
+        ApiError::Store(e)
+    }
 }
 
 pub fn error_code(kind: ErrorKind) -> &'static str {
@@ -68,6 +82,13 @@ impl ApiError {
             }
             ApiError::Worker(JobError::Unencodable(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Quota(refusal) => (StatusCode::TOO_MANY_REQUESTS, refusal.kind.code()),
+            ApiError::Store(e) => match e {
+                StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                StoreError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+                StoreError::Quota(_) => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+                StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
+            },
             ApiError::Script(reply, _) => {
                 let status = match reply.kind {
                     ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -78,7 +78,7 @@ pub async fn fetch(
 ) -> Result<Response, ApiError> {
     let (tenant, keep_authorization) = caller(&state, &headers)?;
     let id = params.get("id").cloned().unwrap_or_default();
-    let def = find(&state, &tenant, &id)?;
+    let def = find(&state, &tenant, &id).await?;
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
     // for the worker's URL parser to judge), not the router's decoded copy: the segments after
     // `/v1/workers/{id}/fetch`.

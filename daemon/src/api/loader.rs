@@ -8,6 +8,11 @@
 //! unknown flag, a malformed date or one later than the build supports is a 400) and travel to the
 //! worker in `LoadWorker`, which reads them with the same code.
 //!
+//! Definitions are durable: `create` answers only once the definition is in the store, and a
+//! worker not in memory (after a restart, or made by another daemon sharing the store) is read
+//! back from it on first use. `env` takes any JSON values; an object with a `binding` key is a
+//! capability (`supervisor::bindings`), checked here.
+//!
 //! `globalOutbound` says where the worker's `fetch()` goes: absent, through the tenant's egress
 //! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
 //! handler (one of the same tenant's workers, which must exist when this one is created). As the
@@ -31,7 +36,8 @@ use super::error::ApiError;
 use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
-use crate::supervisor::{CodeFeatures, Outbound, WorkerDef};
+use crate::store::workers;
+use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -177,7 +183,7 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
     }
     for (k, v) in &def.env {
         field(k.as_bytes());
-        field(v.as_bytes());
+        field(v.to_string().as_bytes());
     }
     let l = &def.limits;
     for v in [
@@ -205,18 +211,6 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
         }
     }
     WorkerId(h.finalize().into())
-}
-
-/// What a definition weighs against its tenant's `max_worker_bytes`: module names and bytes,
-/// env names and values.
-fn def_bytes(def: &WorkerDef) -> u64 {
-    let modules: usize = def
-        .modules
-        .iter()
-        .map(|m| m.name.len() + m.bytes.len())
-        .sum();
-    let env: usize = def.env.iter().map(|(k, v)| k.len() + v.len()).sum();
-    (modules + env + def.main_module.len()) as u64
 }
 
 pub fn hex(id: &WorkerId) -> String {
@@ -266,12 +260,8 @@ pub async fn create(
     let mut env = Vec::with_capacity(code.env.len());
     let mut env_total = 0usize;
     for (k, v) in code.env {
-        let serde_json::Value::String(v) = v else {
-            return Err(ApiError::BadRequest(format!(
-                "env.{k}: only string values are supported"
-            )));
-        };
-        env_total += k.len() + v.len();
+        // Any JSON value; it crosses to the worker as JSON text.
+        env_total += k.len() + v.to_string().len();
         if env_total > limits.max_env_bytes.min(wire::MAX_ENV_TOTAL)
             || env.len() >= wire::MAX_ENV_VARS
             || k.len() > wire::MAX_ENV_NAME_LEN
@@ -283,13 +273,15 @@ pub async fn create(
         }
         env.push((k, v));
     }
-    let outbound = outbound::resolve(&state, &tenant, code.global_outbound)?;
+    let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    let outbound = outbound::resolve(&state, &tenant, code.global_outbound).await?;
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
         main_module,
         modules,
         env,
+        bindings: Arc::new(bindings),
         limits: request_limits(&code.limits, limits)?,
         compatibility_date: compat.date.clone(),
         compatibility_flags: compat.flags.clone(),
@@ -300,18 +292,31 @@ pub async fn create(
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def);
     let id = hex(&def.id);
+    let def = Arc::new(def);
+    // Stored before the answer: an acknowledged worker id survives a restart. The tenant's quota
+    // of definitions is checked against the store in the same transaction that stores this one.
+    let stored = Arc::clone(&def);
+    let key = id.clone();
+    let quotas = state.quotas.quotas(&tenant);
+    state
+        .store
+        .tx(move |tx| {
+            if workers::exists(tx, &stored.tenant, &key)? {
+                return Ok(Ok(()));
+            }
+            let (held, held_bytes) = workers::usage(tx, &stored.tenant)?;
+            let bytes = workers::stored_bytes(&stored)?;
+            if let Err(refusal) = check_workers(&quotas, held, held_bytes, bytes) {
+                return Ok(Err(refusal));
+            }
+            workers::put(tx, &key, &stored).map(Ok)
+        })
+        .await
+        .map_err(ApiError::from)?
+        .map_err(ApiError::Quota)?;
     {
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
-        if !workers.contains_key(&id) {
-            // The tenant's quota of definitions, checked and taken under one lock.
-            let (held, held_bytes) = workers
-                .values()
-                .filter(|d| d.tenant == tenant)
-                .fold((0usize, 0u64), |(n, b), d| (n + 1, b + def_bytes(d)));
-            let quotas = state.quotas.quotas(&tenant);
-            check_workers(&quotas, held, held_bytes, def_bytes(&def)).map_err(ApiError::Quota)?;
-            workers.insert(id.clone(), Arc::new(def));
-        }
+        workers.entry(id.clone()).or_insert(def);
     }
     refresh_code_features(&state, &tenant);
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
@@ -333,15 +338,38 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
     state.pool.set_code_features(tenant, features);
 }
 
-pub(super) fn find(state: &AppState, tenant: &str, id: &str) -> Result<Arc<WorkerDef>, ApiError> {
-    let workers = state
-        .workers
-        .read()
-        .map_err(|_| ApiError::NotFound("no such worker"))?;
-    match workers.get(id) {
-        Some(def) if def.tenant == tenant => Ok(Arc::clone(def)),
-        _ => Err(ApiError::NotFound("no such worker")),
+/// `tenant`'s worker `id`: from memory, else from the store (after a restart, or created by
+/// another daemon sharing the store), then kept in memory.
+pub(super) async fn find(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Arc<WorkerDef>, ApiError> {
+    const MISSING: ApiError = ApiError::NotFound("no such worker");
+    let cached = state.workers.read().map_err(|_| MISSING)?.get(id).cloned();
+    if let Some(def) = cached {
+        return if def.tenant == tenant {
+            Ok(def)
+        } else {
+            Err(MISSING)
+        };
     }
+    if workers::parse_id(id).is_none() {
+        return Err(MISSING);
+    }
+    let (who, key) = (tenant.to_owned(), id.to_owned());
+    let stored = state
+        .store
+        .tx(move |tx| workers::get(tx, &who, &key))
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(MISSING)?;
+    let def = Arc::new(stored);
+    if let Ok(mut workers) = state.workers.write() {
+        workers.entry(id.to_owned()).or_insert(Arc::clone(&def));
+    }
+    refresh_code_features(state, tenant);
+    Ok(def)
 }
 
 pub async fn describe(
@@ -350,8 +378,14 @@ pub async fn describe(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    let def = find(&state, &tenant, &id)?;
+    let def = find(&state, &tenant, &id).await?;
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
+    let bindings: serde_json::Map<String, serde_json::Value> = def
+        .env
+        .iter()
+        .filter(|(k, _)| def.bindings.contains_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Json(serde_json::json!({
         "id": id,
         "mainModule": def.main_module,
@@ -359,6 +393,7 @@ pub async fn describe(
         "compatibilityDate": def.compatibility_date,
         "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
+        "bindings": bindings,
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))
     .into_response())
@@ -370,7 +405,13 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    let def = find(&state, &tenant, &id)?;
+    let def = find(&state, &tenant, &id).await?;
+    let (who, key) = (tenant.clone(), id.clone());
+    state
+        .store
+        .tx(move |tx| workers::delete(tx, &who, &key))
+        .await
+        .map_err(ApiError::from)?;
     if let Ok(mut workers) = state.workers.write() {
         workers.remove(&id);
     }

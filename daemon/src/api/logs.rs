@@ -125,7 +125,7 @@ pub async fn logs(
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    find(&state, &tenant, &id)?;
+    find(&state, &tenant, &id).await?;
     let limit = query.limit.unwrap_or(MAX_LINES).min(MAX_LINES);
     Ok(Json(serde_json::json!({ "logs": state.logs.latest(&id, limit) })).into_response())
 }

@@ -1,5 +1,5 @@
-//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, and the admin
-//! view.
+//! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, workspaces, and
+//! the admin view.
 //!
 //! Guarantees: every request is authenticated by a bearer token from the config (401 without
 //! one; on the data plane it may come as `X-Stockade-Token` instead, see `fetch`); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
@@ -20,6 +20,7 @@ mod quota;
 mod run;
 mod secrets;
 mod tenants;
+mod workspaces;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -34,6 +35,7 @@ use crate::config::{Config, TenantConfig};
 use crate::egress::Egress;
 use crate::http::ConnectionStats;
 use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
 pub use outbound::outbound_dispatch;
@@ -45,7 +47,7 @@ pub struct AppState {
     pub pool: Pool,
     /// Outbound network: tenants' secrets and the egress audit.
     pub egress: Arc<Egress>,
-    /// Loaded worker definitions by hex id.
+    /// Worker definitions by hex id, as far as this daemon has met them (the store has all).
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
     /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
     pub logs: logs::LogRings,
@@ -57,6 +59,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The HTTP server's connections.
     pub connections: Arc<ConnectionStats>,
+    /// Durable state: worker definitions, secrets, key-value data, workspaces.
+    pub store: Store,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +112,7 @@ impl AppState {
         pool: Pool,
         egress: Arc<Egress>,
         connections: Arc<ConnectionStats>,
+        store: Store,
     ) -> AppState {
         AppState {
             tokens: RwLock::new(token_table(&config)),
@@ -119,6 +124,7 @@ impl AppState {
             metrics: Metrics::default(),
             connections,
             logs: logs::LogRings::default(),
+            store,
         }
     }
 
@@ -225,6 +231,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             put(secrets::set)
                 .delete(secrets::delete)
                 .layer(DefaultBodyLimit::max(16 << 10)),
+        )
+        .route("/v1/workspaces/{name}/files", get(workspaces::files))
+        .route(
+            "/v1/workspaces/{name}/files/{*path}",
+            get(workspaces::read)
+                .put(workspaces::write)
+                .delete(workspaces::delete)
+                .layer(DefaultBodyLimit::max(
+                    crate::store::workspace::MAX_FILE_BYTES,
+                )),
+        )
+        .route(
+            "/v1/workspaces/{name}/search",
+            post(workspaces::search).layer(DefaultBodyLimit::max(64 << 10)),
         )
         .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))

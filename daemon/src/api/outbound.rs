@@ -32,7 +32,7 @@ where
 }
 
 /// What `globalOutbound` (absent: `None`; `null`: `Some(None)`) means for `tenant`'s worker.
-pub fn resolve(
+pub async fn resolve(
     state: &AppState,
     tenant: &str,
     given: Option<Option<OutboundWorker>>,
@@ -41,7 +41,7 @@ pub fn resolve(
         None => Outbound::Policy,
         Some(None) => Outbound::Blocked,
         Some(Some(OutboundWorker { worker })) => {
-            find(state, tenant, &worker).map_err(|_| {
+            find(state, tenant, &worker).await.map_err(|_| {
                 ApiError::BadRequest(format!(
                     "globalOutbound: no worker {worker:?} of this tenant"
                 ))
@@ -69,6 +69,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
             Box::pin(async move {
                 let state = state.upgrade().ok_or("the daemon is stopping")?;
                 let def = find(&state, &tenant, &worker)
+                    .await
                     .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
                 let call = Call::Fetch {
                     method: request.method,

@@ -5,9 +5,10 @@
 //! - `DELETE /v1/tenants/{id}/secrets/{name}`: `204`, or `404` when there was none.
 //!
 //! The tenant itself or the operator; anyone else gets the 404 an unknown tenant gets. Secrets
-//! set here live **in memory only** and are lost on restart (`[tenants.secrets]` in the config
-//! are the durable ones). Guarantees: no answer, error or log line of these routes contains a
-//! value (a malformed body is refused without echoing it). Trusts: the token check in `AppState`.
+//! set here are kept in the store, sealed (AES-256-GCM, `store::secrets`), and answered only
+//! once stored; they are loaded back at start (over the config's `[tenants.secrets]` of the
+//! same name). Guarantees: no answer, error or log line of these routes contains a value (a
+//! malformed body is refused without echoing it). Trusts: the token check in `AppState`.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use super::error::ApiError;
 use super::loader::body_or_error;
 use super::AppState;
 use crate::egress::SecretError;
+use crate::store::secrets as store_secrets;
 
 const NO_SUCH_TENANT: ApiError = ApiError::NotFound("no such tenant");
 
@@ -59,10 +61,25 @@ pub async fn set(
     // serde's message could quote the value: say only what was expected.
     let body: SecretBody = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("expected {\"value\": \"...\"}".into()))?;
+    let sealed = state
+        .store
+        .sealer
+        .seal(&tenant, &name, body.value.as_bytes())
+        .map_err(ApiError::from)?;
+    // In memory first (this checks the name, the value and the count), then durably.
     state
         .egress
         .set_secret(&tenant, &name, body.value)
         .map_err(api_error)?;
+    let (who, key) = (tenant.clone(), name.clone());
+    if let Err(e) = state
+        .store
+        .tx(move |tx| store_secrets::put(tx, &who, &key, sealed))
+        .await
+    {
+        let _ = state.egress.delete_secret(&tenant, &name);
+        return Err(e.into());
+    }
     Ok(Json(serde_json::json!({ "name": name })).into_response())
 }
 
@@ -82,11 +99,16 @@ pub async fn delete(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
-    if state
+    let in_memory = state
         .egress
         .delete_secret(&tenant, &name)
-        .map_err(api_error)?
-    {
+        .map_err(api_error)?;
+    let (who, key) = (tenant.clone(), name.clone());
+    let stored = state
+        .store
+        .tx(move |tx| store_secrets::delete(tx, &who, &key))
+        .await?;
+    if in_memory || stored {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::NotFound("no such secret"))

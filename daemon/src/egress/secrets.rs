@@ -1,6 +1,7 @@
 //! Tenants' secrets: values the gateway injects into outbound headers and tenant code never
 //! sees. Configured secrets (`[tenants.secrets]`) are loaded at start; the API may set or delete
-//! secrets at run time, **in memory only** (lost on restart; the config holds the durable ones).
+//! secrets at run time (it also keeps them sealed in the store, `store::secrets`, and `serve`
+//! sets them here again at start).
 //!
 //! Guarantees: a value leaves this module only through [`Secrets::value`] (for injection) and is
 //! never part of a `Debug`, `Display` or error text; [`scrub`] replaces every occurrence of given

@@ -9,7 +9,8 @@
 //! test call. Outbound `fetch` is registered by the egress gateway (`crate::egress`).
 //!
 //! A handler registered with [`HostCalls::register_in_context`] also gets the request's
-//! [`CallContext`]: where its outbound requests go (the Loader API's `globalOutbound`).
+//! [`CallContext`]: where its outbound requests go (the Loader API's `globalOutbound`) and the
+//! bindings its worker's `env` grants (`bindings`).
 //!
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
@@ -22,6 +23,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use stockade_cordon::TenantId;
+
+use super::bindings::Bindings;
 
 /// What a handler eventually answers: the reply payload, or why the call failed.
 pub type HostResult = Result<Vec<u8>, String>;
@@ -50,6 +53,9 @@ pub struct CallContext {
     pub outbound: Outbound,
     /// What the request holds across its calls; dropped when the request ends.
     pub resources: Arc<Resources>,
+    /// What the worker's `env` grants, from the definition the supervisor stored (empty for
+    /// Code Mode).
+    pub bindings: Arc<Bindings>,
 }
 
 impl From<TenantId> for CallContext {
@@ -58,6 +64,7 @@ impl From<TenantId> for CallContext {
             tenant,
             outbound: Outbound::Policy,
             resources: Arc::default(),
+            bindings: Arc::default(),
         }
     }
 }

@@ -47,7 +47,10 @@ pub struct WorkerDef {
     pub tenant: String,
     pub main_module: String,
     pub modules: Vec<stockade_ipc::Module>,
-    pub env: Vec<(String, String)>,
+    /// `env` as given (any JSON values; bindings among them).
+    pub env: Vec<(String, serde_json::Value)>,
+    /// The capabilities among `env`, parsed when the definition was made.
+    pub bindings: Arc<super::bindings::Bindings>,
     pub limits: stockade_ipc::Limits,
     pub compatibility_date: Option<String>,
     /// Cloudflare's `compatibilityFlags`, validated (`stockade_source::compat`).
@@ -367,10 +370,20 @@ pub async fn serve_job(
     tenant: TenantId,
     lease: &Lease,
 ) -> Result<Outcome, Failure> {
-    let (outbound, streams) = match &job {
-        Job::Call { def, streams, .. } => (def.outbound.clone(), streams.clone()),
-        Job::Load { def } => (def.outbound.clone(), Streams::default()),
-        Job::Run { .. } | Job::Dispose { .. } => (Outbound::Policy, Streams::default()),
+    let (outbound, bindings, streams) = match &job {
+        Job::Call { def, streams, .. } => (
+            def.outbound.clone(),
+            Arc::clone(&def.bindings),
+            streams.clone(),
+        ),
+        Job::Load { def } => (
+            def.outbound.clone(),
+            Arc::clone(&def.bindings),
+            Streams::default(),
+        ),
+        Job::Run { .. } | Job::Dispose { .. } => {
+            (Outbound::Policy, Arc::default(), Streams::default())
+        }
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
         tenant,
@@ -379,6 +392,7 @@ pub async fn serve_job(
         cancellable,
         lease: Some(Arc::clone(lease)),
         outbound: outbound.clone(),
+        bindings: Arc::clone(&bindings),
         body_in: streams.body_in.clone(),
         body_out: streams.body_out.clone(),
     };
@@ -561,6 +575,7 @@ async fn load(
         cancellable: false,
         lease: Some(lease),
         outbound: def.outbound.clone(),
+        bindings: Arc::clone(&def.bindings),
         body_in: None,
         body_out: None,
     });
@@ -573,7 +588,12 @@ async fn load(
                 tenant: def.tenant.clone(),
                 main_module: def.main_module.clone(),
                 modules: def.modules.clone(),
-                env: def.env.clone(),
+                // Each value as JSON text (the worker parses it back).
+                env: def
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
                 limits,
                 profile: runner.conduct.profile,
                 compatibility_date: def.compatibility_date.clone().unwrap_or_default(),

@@ -47,6 +47,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
+use super::bindings::Bindings;
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
 use super::host_calls::{CallContext, HostCalls, HostFuture, HostResult, Outbound, Resources};
@@ -96,6 +97,8 @@ pub struct Request {
     pub lease: Option<Lease>,
     /// Where its outbound requests go (its host calls' context).
     pub outbound: Outbound,
+    /// What its worker's `env` grants (its host calls' context).
+    pub bindings: Arc<Bindings>,
     /// The rest of its streamed request body (`body.read`).
     pub body_in: Option<BodyIn>,
     /// Where its streamed response body goes (`body.write`, `body.end`).
@@ -113,6 +116,7 @@ pub struct InFlight {
 struct Pending {
     tenant: TenantId,
     outbound: Outbound,
+    bindings: Arc<Bindings>,
     runs_code: bool,
     answer: MessageKind,
     /// `None` once its ticket is gone (cancelled) or the link closed.
@@ -197,6 +201,7 @@ impl Link {
             Pending {
                 tenant: request.tenant,
                 outbound: request.outbound,
+                bindings: request.bindings,
                 runs_code: request.runs_code,
                 answer: request.answer,
                 waiter: Some(tx),
@@ -390,6 +395,7 @@ impl Link {
                         tenant: pending.tenant,
                         outbound: pending.outbound.clone(),
                         resources: Arc::clone(&pending.resources),
+                        bindings: Arc::clone(&pending.bindings),
                     };
                     drop(table);
                     match self.host_calls.call(name, context, payload) {

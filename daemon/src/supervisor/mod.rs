@@ -10,9 +10,11 @@
 //! - `link`: a process's multiplexed socket: requests in flight, cancels, host calls;
 //! - `body`: request and response bodies streamed through a request's `body.*` host calls;
 //! - `host_calls`: what a running request may ask the supervisor;
+//! - `bindings`: the capabilities a worker's `env` grants (key-value, workspaces);
 //! - `tenants`: configured tenants and the code features that feed their scores;
 //! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket.
 
+pub mod bindings;
 pub mod body;
 mod channel;
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub struct Daemon {
     child: Child,
     pub base: String,
     pub dir: PathBuf,
+    /// Leave `dir` (the data folder among it) when dropped.
+    pub keep_dir: bool,
 }
 
 pub const OPERATOR: &str = "operator-token-0123456789";
@@ -87,15 +89,42 @@ impl Daemon {
     ) -> Daemon {
         let dir = std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        Daemon::launch_in(dir, workers, tail, env, capture, nofile)
+    }
+
+    /// Starts a daemon in `dir` (kept as it is: its `data` folder is the store), whose config
+    /// is `tail` after `listen`, `workers`, `operator_token` and `data_dir`; stderr kept in
+    /// `dir/stderr.log`.
+    pub fn start_in(dir: PathBuf, workers: usize, tail: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::launch_in(dir, workers, tail, env, true, None)
+    }
+
+    fn launch_in(
+        dir: PathBuf,
+        workers: usize,
+        tail: &str,
+        env: &[(&str, &str)],
+        capture: bool,
+        nofile: Option<u64>,
+    ) -> Daemon {
         std::fs::create_dir_all(&dir).expect("mkdir");
         let port = free_port();
-        let config = format!("listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\n{tail}\n");
+        let data = dir.join("data");
+        let config = format!(
+            "listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\ndata_dir = \"{}\"\n{tail}\n",
+            data.display()
+        );
         let path = dir.join("stockade.toml");
         std::fs::File::create(&path)
             .and_then(|mut f| f.write_all(config.as_bytes()))
             .expect("config");
         let stderr = if capture {
-            Stdio::from(std::fs::File::create(dir.join("stderr.log")).expect("stderr file"))
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("stderr.log"))
+                .expect("stderr file");
+            Stdio::from(log)
         } else {
             Stdio::inherit()
         };
@@ -126,6 +155,7 @@ impl Daemon {
             child,
             base: format!("http://127.0.0.1:{port}"),
             dir,
+            keep_dir: false,
         };
         daemon.wait_ready(workers);
         daemon
@@ -159,6 +189,16 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("daemon did not become ready");
+    }
+
+    /// Kills the supervisor with SIGKILL (no drain, no flush) and waits for it; its folder is
+    /// kept for a successor.
+    pub fn kill9(mut self) -> PathBuf {
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+        self.keep_dir = true;
+        self.dir.clone()
     }
 
     /// The supervisor's process id.
@@ -210,12 +250,20 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            if !self.keep_dir {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+            return;
+        }
+        // SAFETY: kill(2) on our own child's pid, still running (not waited for).
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.dir);
+                if !self.keep_dir {
+                    let _ = std::fs::remove_dir_all(&self.dir);
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -236,10 +284,16 @@ pub fn client() -> reqwest::blocking::Client {
 /// POST /v1/workers with one TypeScript module; returns the id.
 pub fn load(d: &impl Target, token: &str, main: &str) -> String {
     let body = serde_json::json!({ "mainModule": "main.ts", "modules": { "main.ts": main } });
+    load_code(d, token, &body)
+}
+
+/// POST /v1/workers with a whole WorkerCode `body`; returns the id.
+#[allow(dead_code)] // not every test binary creates workers this way
+pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> String {
     let r = client()
         .post(format!("{}/v1/workers", d.base()))
         .bearer_auth(token)
-        .json(&body)
+        .json(body)
         .send()
         .expect("load");
     assert_eq!(r.status().as_u16(), 201);

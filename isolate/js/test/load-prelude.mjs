@@ -17,9 +17,9 @@ export const PARTS = [
   "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
+  "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
-  "node-crypto.js", "compression.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
+  "node-crypto.js", "bindings.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

@@ -194,12 +194,7 @@ use elliptic_curve::array::typenum::Unsigned;
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
+    use crate::crypto::test_hex as hex;
 
     #[test]
     fn rfc_6979_p256_sha256_sample() {

@@ -118,12 +118,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
+    use crate::crypto::test_hex as hex;
 
     #[test]
     fn fips_180_digests_of_abc() {

@@ -168,3 +168,12 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
         _ => Err(OpError::not_supported("not a WebCrypto op")),
     }
 }
+
+/// Bytes from hex text, for the families' known-answer tests.
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}

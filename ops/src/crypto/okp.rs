@@ -126,12 +126,7 @@ pub(crate) fn x25519(der: &[u8], peer_spki: &[u8]) -> OpResult<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
+    use crate::crypto::test_hex as hex;
 
     #[test]
     fn rfc_8032_test_1() {

@@ -34,6 +34,7 @@ fn def() -> Arc<WorkerDef> {
         main_module: "main.js".into(),
         modules: vec![],
         env: vec![],
+        bindings: Default::default(),
         limits: stockade_ipc::Limits::default(),
         compatibility_date: None,
         compatibility_flags: vec![],

@@ -32,6 +32,7 @@ fn code(cancellable: bool) -> Request {
         cancellable,
         lease: None,
         outbound: Outbound::Policy,
+        bindings: Default::default(),
         body_in: None,
         body_out: None,
     }
@@ -496,4 +497,84 @@ async fn a_closed_socket_fails_waiting_requests_and_refuses_new_ones() {
     assert!(matches!(waiting.await, Ok(Err(AskError::Lost(_)))));
     assert!(matches!(link.register(code(true)), Err(NotSent)));
     assert_eq!(link.take_in_flight().first().map(|r| r.id), Some(id));
+}
+
+/// An answer after which the request goes on (`Outcome.open`).
+fn open_answer(id: RequestId) -> ToSupervisor {
+    let reply = Ok(stockade_ipc::Reply::Json(b"1".to_vec()));
+    let ToSupervisor::Outcome(outcome) = crate::supervisor::fake_worker::outcome(id, reply) else {
+        unreachable!("fake_worker::outcome builds an Outcome");
+    };
+    ToSupervisor::Outcome(Outcome {
+        open: true,
+        ..outcome
+    })
+}
+
+#[tokio::test]
+async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_is_cut_if_unended() {
+    let (link, end, mut worker) = start(echo_calls());
+    let permits = Arc::new(Semaphore::new(1));
+    let lease: Lease = Arc::new(Arc::clone(&permits).try_acquire_owned().expect("permit"));
+    let (out, stream) = crate::supervisor::body::channel();
+    let waiting = ask(
+        &link,
+        Request {
+            lease: Some(lease),
+            body_out: Some(out),
+            ..code(true)
+        },
+    );
+    let id = id_of(&worker.expect().await);
+    worker.send(&open_answer(id)).await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    // Answered but open: it still holds its place and may still call the host.
+    assert_eq!(permits.available_permits(), 0);
+    worker.send(&host_call(id, 1, "body.write", b"part")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 1,
+            result: Ok(Vec::new())
+        }
+    );
+    worker.send(&host_call(id, 2, "t.echo", b"late")).await;
+    assert!(matches!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            call_id: 2,
+            result: Ok(_),
+            ..
+        }
+    ));
+    // Finished without `body.end`: the body is cut, and the place is given back.
+    worker
+        .send(&ToSupervisor::Finished {
+            request_id: id,
+            error: None,
+        })
+        .await;
+    assert!(
+        stream.collect(1 << 20).await.is_err(),
+        "an unended body is cut"
+    );
+    assert_eq!(permits.available_permits(), 1);
+    // After its Finished, a call for it proves the worker confused.
+    worker.send(&host_call(id, 3, "t.echo", b"")).await;
+    assert!(ended(end).await.contains("not in flight"));
+}
+
+#[tokio::test]
+async fn a_finished_for_a_request_not_answered_open_ends_the_link() {
+    let (link, end, mut worker) = start(HostCalls::default());
+    let _waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker
+        .send(&ToSupervisor::Finished {
+            request_id: id,
+            error: None,
+        })
+        .await;
+    assert!(ended(end).await.contains("not answered open"));
 }

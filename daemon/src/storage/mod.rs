@@ -1,0 +1,158 @@
+//! Storage for tenant code: the `kv.*` and `ws.*` host calls behind the `kv` and `workspace`
+//! bindings, and the operations the HTTP API shares with them.
+//!
+//! Wire format (both ways, like `fetch`): `u32 LE head_len`, a JSON head, then raw bytes (a
+//! value or a file's contents). A request head names the binding by its `env` name
+//! (`{"binding": "MY_KV", ...}`); an answer head is the result, or `{"error": {"name",
+//! "message"}}` for what the tenant did wrong (the runtime throws it as a typed error).
+//!
+//! Guarantees: a call reaches a namespace or workspace only through a binding of the *stored*
+//! definition of the worker that made it (`CallContext::bindings`, attached by the supervisor),
+//! of the right kind, and always within the calling tenant; a request naming anything else is
+//! refused whatever it says (Code Mode has no bindings at all). A store failure reaches the
+//! tenant as an `OperationError` without details (the operator's stderr has them). Trusts: the
+//! call context; nothing in the payload.
+
+mod kv_calls;
+pub mod ws_calls;
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::store::{Store, StoreError};
+use crate::supervisor::bindings::Binding;
+use crate::supervisor::{CallContext, HostCalls};
+
+/// Largest request head, bytes (a `replace` carries its search and replacement texts in it).
+const MAX_HEAD_LEN: usize = 1 << 20;
+
+/// What a call answers: a head and bytes, or the error a tenant sees.
+pub type Answer = Result<(Value, Vec<u8>), StoreError>;
+
+/// The storage host calls' shared state.
+pub struct Storage {
+    pub store: Store,
+    /// Tenant names by `TenantId` (the config's order).
+    tenants: Vec<String>,
+}
+
+impl Storage {
+    pub fn new(store: Store, tenants: Vec<String>) -> Arc<Storage> {
+        Arc::new(Storage { store, tenants })
+    }
+
+    /// Registers `kv.*` and `ws.*`.
+    pub fn register(self: &Arc<Storage>, calls: &mut HostCalls) {
+        for op in kv_calls::OPS {
+            let me = Arc::clone(self);
+            calls.register_in_context(&format!("kv.{op}"), move |context, payload| {
+                let me = Arc::clone(&me);
+                async move { me.answer(context, payload, Kind::Kv, op).await }
+            });
+        }
+        for op in ws_calls::OPS {
+            let me = Arc::clone(self);
+            calls.register_in_context(&format!("ws.{op}"), move |context, payload| {
+                let me = Arc::clone(&me);
+                async move { me.answer(context, payload, Kind::Workspace, op).await }
+            });
+        }
+    }
+
+    async fn answer(
+        &self,
+        context: CallContext,
+        payload: Vec<u8>,
+        kind: Kind,
+        op: &'static str,
+    ) -> Result<Vec<u8>, String> {
+        let (head, body) = split(&payload)?;
+        let tenant = usize::try_from(context.tenant.0)
+            .ok()
+            .and_then(|i| self.tenants.get(i))
+            .ok_or("unknown tenant")?;
+        let name = head
+            .get("binding")
+            .and_then(Value::as_str)
+            .ok_or("the request names no binding")?;
+        let result = match (kind, context.bindings.get(name)) {
+            (Kind::Kv, Some(Binding::Kv { namespace })) => {
+                kv_calls::call(&self.store, tenant, namespace, op, &head, body).await
+            }
+            (Kind::Workspace, Some(Binding::Workspace { name })) => {
+                let ws = crate::store::workspace::Ws::new(tenant, name);
+                ws_calls::call(&self.store, ws, op, &head, body).await
+            }
+            _ => {
+                let what = match kind {
+                    Kind::Kv => "key-value",
+                    Kind::Workspace => "workspace",
+                };
+                return Err(format!("this worker has no {what} binding named {name:?}"));
+            }
+        };
+        Ok(match result {
+            Ok((head, bytes)) => frame(&head, &bytes),
+            Err(e) => frame(&error_head(&e), &[]),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Kv,
+    Workspace,
+}
+
+/// The head a tenant sees for `e`.
+pub fn error_head(e: &StoreError) -> Value {
+    let name = match e {
+        StoreError::NotFound(_) => "NotFoundError",
+        StoreError::Invalid(_) => "TypeError",
+        StoreError::Quota(_) => "QuotaExceededError",
+        StoreError::Conflict(_) => "InvalidModificationError",
+        _ => {
+            tracing::error!("store: {e}");
+            return json!({"error": {"name": "OperationError", "message": "the store failed"}});
+        }
+    };
+    json!({"error": {"name": name, "message": e.to_string()}})
+}
+
+/// Splits a request payload into its JSON head and bytes.
+fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
+    let len = payload
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or("a storage call wants a framed payload")?;
+    if len > MAX_HEAD_LEN || 4 + len > payload.len() {
+        return Err("a storage call's head is malformed".into());
+    }
+    let head: Value = serde_json::from_slice(&payload[4..4 + len])
+        .map_err(|e| format!("a storage call's head is not JSON: {e}"))?;
+    if !head.is_object() {
+        return Err("a storage call's head is not an object".into());
+    }
+    Ok((head, &payload[4 + len..]))
+}
+
+/// `head` and `bytes` framed.
+fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
+    let head = head.to_string().into_bytes();
+    let mut out = Vec::with_capacity(4 + head.len() + bytes.len());
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A request head as `T` (unknown fields refused), or the tenant's `TypeError`.
+pub fn parse<T: DeserializeOwned>(head: &Value, op: &str) -> Result<T, StoreError> {
+    let mut head = head.clone();
+    if let Some(o) = head.as_object_mut() {
+        o.remove("binding");
+    }
+    serde_json::from_value(head).map_err(|e| StoreError::Invalid(format!("{op}: {e}")))
+}

@@ -1,0 +1,199 @@
+//! Worker definitions at rest: the Loader API's `WorkerDef`, as JSON, by tenant and hex id.
+//!
+//! Guarantees: a definition read back equals the one written (modules byte for byte, env values
+//! as JSON, limits, compatibility date and flags, `globalOutbound`); its code features are recomputed from
+//! the modules; a row that does not parse is `Corrupt`, never a half definition. A definition is
+//! only ever found under its own tenant. Trusts: the store's rows (written by this module).
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use stockade_ipc::{ModuleKind, WorkerId};
+
+use super::{now_ms, StoreError, Tx};
+use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
+
+#[derive(Serialize, Deserialize)]
+struct StoredModule {
+    name: String,
+    kind: u8,
+    /// Base64.
+    bytes: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredDef {
+    main_module: String,
+    modules: Vec<StoredModule>,
+    env: Vec<(String, serde_json::Value)>,
+    /// cpu, wall, memory, stack, sub-requests, result bytes, log bytes.
+    limits: [u32; 7],
+    compatibility_date: Option<String>,
+    #[serde(default)]
+    compatibility_flags: Vec<String>,
+    /// `policy`, `blocked` or `worker:<hex id>`.
+    outbound: String,
+}
+
+fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
+    let l = &def.limits;
+    let stored = StoredDef {
+        main_module: def.main_module.clone(),
+        modules: def
+            .modules
+            .iter()
+            .map(|m| StoredModule {
+                name: m.name.clone(),
+                kind: m.kind.code(),
+                bytes: base64::engine::general_purpose::STANDARD.encode(&m.bytes),
+            })
+            .collect(),
+        env: def.env.clone(),
+        limits: [
+            l.cpu_ms,
+            l.wall_ms,
+            l.memory_mb,
+            l.stack_kb,
+            l.sub_requests,
+            l.result_bytes,
+            l.log_bytes,
+        ],
+        compatibility_date: def.compatibility_date.clone(),
+        compatibility_flags: def.compatibility_flags.clone(),
+        outbound: match &def.outbound {
+            Outbound::Policy => "policy".into(),
+            Outbound::Blocked => "blocked".into(),
+            Outbound::Worker(id) => format!("worker:{id}"),
+        },
+    };
+    serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("worker {id}: {e}"));
+    let stored: StoredDef = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut modules = Vec::with_capacity(stored.modules.len());
+    for m in stored.modules {
+        modules.push(stockade_ipc::Module {
+            name: m.name,
+            kind: ModuleKind::from_code(m.kind).ok_or_else(|| corrupt("module kind".into()))?,
+            bytes: base64::engine::general_purpose::STANDARD
+                .decode(m.bytes)
+                .map_err(|e| corrupt(e.to_string()))?,
+        });
+    }
+    let [cpu_ms, wall_ms, memory_mb, stack_kb, sub_requests, result_bytes, log_bytes] =
+        stored.limits;
+    let outbound = match stored.outbound.as_str() {
+        "policy" => Outbound::Policy,
+        "blocked" => Outbound::Blocked,
+        other => match other.strip_prefix("worker:") {
+            Some(id) => Outbound::Worker(id.to_owned()),
+            None => return Err(corrupt("globalOutbound".into())),
+        },
+    };
+    let bindings = bindings::parse(&stored.env).map_err(corrupt)?;
+    Ok(WorkerDef {
+        id: parse_id(id).ok_or_else(|| corrupt("id".into()))?,
+        tenant: tenant.to_owned(),
+        main_module: stored.main_module,
+        features: CodeFeatures::of(&modules),
+        modules,
+        env: stored.env,
+        bindings: std::sync::Arc::new(bindings),
+        limits: stockade_ipc::Limits {
+            cpu_ms,
+            wall_ms,
+            memory_mb,
+            stack_kb,
+            sub_requests,
+            result_bytes,
+            log_bytes,
+        },
+        compatibility_date: stored.compatibility_date,
+        compatibility_flags: stored.compatibility_flags,
+        outbound,
+        deleted: Default::default(),
+    })
+}
+
+/// A hex worker id (64 lower-case hex digits) as bytes.
+pub fn parse_id(hex: &str) -> Option<WorkerId> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut id = [0u8; 32];
+    for (i, b) in id.iter_mut().enumerate() {
+        let pair = hex.get(2 * i..2 * i + 2)?;
+        if pair.bytes().any(|c| c.is_ascii_uppercase()) {
+            return None;
+        }
+        *b = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(WorkerId(id))
+}
+
+/// Stores `def` under its tenant and `id` (the same id is the same definition: kept as is).
+pub fn put(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), StoreError> {
+    tx.exec(
+        "INSERT INTO workers (tenant, id, def, created_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant, id) DO NOTHING",
+        &[
+            def.tenant.as_str().into(),
+            id.into(),
+            encode(def)?.into(),
+            now_ms().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// How many worker definitions `tenant` has stored and their stored bytes (the tenant's quota).
+pub fn usage(tx: &mut dyn Tx, tenant: &str) -> Result<(usize, u64), StoreError> {
+    let rows = tx.query(
+        "SELECT CAST(count(*) AS BIGINT), CAST(coalesce(sum(length(def)), 0) AS BIGINT) \
+         FROM workers WHERE tenant = ?1",
+        &[tenant.into()],
+    )?;
+    match rows.first() {
+        Some(row) => Ok((
+            usize::try_from(row.int(0)?).unwrap_or(0),
+            u64::try_from(row.int(1)?).unwrap_or(0),
+        )),
+        None => Ok((0, 0)),
+    }
+}
+
+/// Whether `tenant`'s worker `id` is stored.
+pub fn exists(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    let rows = tx.query(
+        "SELECT 1 FROM workers WHERE tenant = ?1 AND id = ?2",
+        &[tenant.into(), id.into()],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// The bytes `def` takes in the store.
+pub fn stored_bytes(def: &WorkerDef) -> Result<u64, StoreError> {
+    Ok(encode(def)?.len() as u64)
+}
+
+/// `tenant`'s worker `id`, if stored.
+pub fn get(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Option<WorkerDef>, StoreError> {
+    let mut rows = tx.query(
+        "SELECT def FROM workers WHERE tenant = ?1 AND id = ?2",
+        &[tenant.into(), id.into()],
+    )?;
+    match rows.first_mut() {
+        Some(row) => decode(tenant, id, &row.blob(0)?).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Deletes `tenant`'s worker `id`; whether it existed.
+pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(tx.exec(
+        "DELETE FROM workers WHERE tenant = ?1 AND id = ?2",
+        &[tenant.into(), id.into()],
+    )? > 0)
+}

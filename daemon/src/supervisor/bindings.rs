@@ -1,0 +1,123 @@
+//! Bindings: the capabilities a worker's `env` grants (Cloudflare's shape: a plain value stays a
+//! plain value; an object with a `binding` key is a capability).
+//!
+//! - `{"binding": "kv", "namespace": "n"}`: the tenant's key-value namespace `n`;
+//! - `{"binding": "workspace", "name": "w"}`: the tenant's workspace `w`.
+//!
+//! Guarantees: a binding is parsed once, when the definition is created (or read back from the
+//! store), and the supervisor resolves a host call's binding name against the parsed map of the
+//! definition *it* stored, never against anything the isolate says; a shape this module does not
+//! know is refused at creation. Names are 1-64 of `[A-Za-z0-9_.-]`. Trusts: nothing in `env`.
+
+use std::collections::BTreeMap;
+
+/// One granted capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    Kv { namespace: String },
+    Workspace { name: String },
+}
+
+/// A worker's bindings by `env` name.
+pub type Bindings = BTreeMap<String, Binding>;
+
+/// Whether `name` is a valid namespace or workspace name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// The bindings among `env`'s values; an error names the first malformed one.
+pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
+    let mut out = Bindings::new();
+    for (key, value) in env {
+        let Some(object) = value.as_object() else {
+            continue;
+        };
+        let Some(kind) = object.get("binding") else {
+            continue;
+        };
+        let field = |name: &str| -> Result<String, String> {
+            let v = object
+                .get(name)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| format!("env.{key}: a {kind} binding needs a string {name:?}"))?;
+            if !valid_name(v) {
+                return Err(format!("env.{key}: {name} must be 1-64 of [A-Za-z0-9_.-]"));
+            }
+            Ok(v.to_owned())
+        };
+        let expect_keys = |keys: &[&str]| -> Result<(), String> {
+            match object.keys().find(|k| !keys.contains(&k.as_str())) {
+                Some(extra) => Err(format!("env.{key}: unknown field {extra:?} in a binding")),
+                None => Ok(()),
+            }
+        };
+        let binding = match kind.as_str() {
+            Some("kv") => {
+                expect_keys(&["binding", "namespace"])?;
+                Binding::Kv {
+                    namespace: field("namespace")?,
+                }
+            }
+            Some("workspace") => {
+                expect_keys(&["binding", "name"])?;
+                Binding::Workspace {
+                    name: field("name")?,
+                }
+            }
+            _ => return Err(format!("env.{key}: unknown binding {kind}")),
+        };
+        out.insert(key.clone(), binding);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, serde_json::Value)]) -> Vec<(String, serde_json::Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn bindings_are_parsed_and_plain_values_left_alone() {
+        let parsed = parse(&env(&[
+            ("A", json!("text")),
+            ("N", json!(3)),
+            ("O", json!({"nested": {"binding": "kv"}})),
+            ("KV", json!({"binding": "kv", "namespace": "ns-1"})),
+            ("WS", json!({"binding": "workspace", "name": "w1"})),
+        ]))
+        .expect("valid");
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(
+            parsed.get("KV"),
+            Some(&Binding::Kv {
+                namespace: "ns-1".into()
+            })
+        );
+        assert_eq!(
+            parsed.get("WS"),
+            Some(&Binding::Workspace { name: "w1".into() })
+        );
+        for bad in [
+            json!({"binding": "kv"}),
+            json!({"binding": "kv", "namespace": "../x"}),
+            json!({"binding": "kv", "namespace": "n", "extra": 1}),
+            json!({"binding": "disk", "path": "/"}),
+            json!({"binding": 7}),
+            json!({"binding": "workspace", "name": ""}),
+        ] {
+            assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! Durable state end to end: KV and workspace bindings in real isolates of a real daemon, the
+//! workspace HTTP API, hostile paths, quotas, concurrent writers from several isolates, tenants
+//! that never meet, and a worker without a grant that tries the host calls directly.
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+const QUOTAS: &str = "[store]\nworkspace_max_bytes = 5000\nworkspace_max_files = 40\n";
+
+/// POST /v1/workers with one JavaScript module and `env`; returns the id.
+fn load_env(d: &impl Target, token: &str, code: &str, env: Value) -> String {
+    let body = json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
+    let r = client()
+        .post(format!("{}/v1/workers", d.base()))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .expect("load");
+    let status = r.status().as_u16();
+    let v: Value = r.json().expect("json");
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// GET the worker's fetch handler at `path`: the JSON it answered.
+fn call(d: &impl Target, token: &str, id: &str, path: &str) -> Value {
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/{path}", d.base()))
+        .bearer_auth(token)
+        .send()
+        .expect("fetch");
+    let status = r.status().as_u16();
+    let text = r.text().expect("text");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+const KV_WORKER: &str = r#"
+export default { async fetch(req, env) {
+  const kv = env.KV, out = {};
+  const err = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name; } };
+  await kv.put('a', 'text-1');
+  out.text = await kv.get('a');
+  await kv.put('j', JSON.stringify({ x: [1, 2] }), { metadata: { m: 1 }, expirationTtl: 3600 });
+  out.json = await kv.get('j', 'json');
+  out.jsonOpt = await kv.get('j', { type: 'json' });
+  const buf = await kv.get('a', 'arrayBuffer');
+  out.buf = [buf instanceof ArrayBuffer, buf.byteLength];
+  out.stream = await new Response(await kv.get('a', 'stream')).text();
+  await kv.put('bin', new Uint8Array([0, 255, 1]));
+  out.bin = Array.from(new Uint8Array(await kv.get('bin', 'arrayBuffer')));
+  await kv.put('from-stream', new Response('streamed').body);
+  out.fromStream = await kv.get('from-stream');
+  const wm = await kv.getWithMetadata('j', 'json');
+  out.withMeta = [wm.value, wm.metadata];
+  out.missing = [await kv.get('nope'), (await kv.getWithMetadata('nope')).value];
+  for (let i = 0; i < 5; i++) await kv.put('p/' + i, String(i));
+  const one = await kv.list({ prefix: 'p/', limit: 2 });
+  const two = await kv.list({ prefix: 'p/', cursor: one.cursor });
+  out.pages = [one.keys.map((k) => k.name), one.list_complete, two.keys.map((k) => k.name), two.list_complete];
+  const j = (await kv.list()).keys.find((k) => k.name === 'j');
+  out.listed = [j.metadata, typeof j.expiration];
+  await kv.delete('a');
+  out.deleted = await kv.get('a');
+  out.errors = [
+    await err(() => kv.put('x'.repeat(513), 'v')),
+    await err(() => kv.put('k', 'v', { expirationTtl: 5 })),
+    await err(() => kv.get('k', 'yaml')),
+    await err(() => kv.put('k', 42)),
+    await err(() => kv.put('', 'v')),
+  ];
+  out.tag = Object.prototype.toString.call(kv);
+  out.plain = [env.S, env.N, env.O];
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn kv_binding_has_cloudflare_kvs_methods() {
+    let d = Daemon::start("kv", 1, 1, "");
+    let t = tenant_token(0);
+    let env = json!({
+        "KV": { "binding": "kv", "namespace": "main" },
+        "S": "plain", "N": 42, "O": { "nested": [1, { "binding": 5 }] },
+    });
+    let id = load_env(&d, &t, KV_WORKER, env);
+    let out = call(&d, &t, &id, "");
+    assert_eq!(out["text"], "text-1");
+    assert_eq!(out["json"], json!({ "x": [1, 2] }));
+    assert_eq!(out["jsonOpt"], json!({ "x": [1, 2] }));
+    assert_eq!(out["buf"], json!([true, 6]));
+    assert_eq!(out["stream"], "text-1");
+    assert_eq!(out["bin"], json!([0, 255, 1]));
+    assert_eq!(out["fromStream"], "streamed");
+    assert_eq!(out["withMeta"], json!([{ "x": [1, 2] }, { "m": 1 }]));
+    assert_eq!(out["missing"], json!([null, null]));
+    assert_eq!(
+        out["pages"],
+        json!([["p/0", "p/1"], false, ["p/2", "p/3", "p/4"], true])
+    );
+    assert_eq!(out["listed"], json!([{ "m": 1 }, "number"]));
+    assert_eq!(out["deleted"], Value::Null);
+    assert_eq!(
+        out["errors"],
+        json!([
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError"
+        ])
+    );
+    assert_eq!(out["tag"], "[object KVNamespace]");
+    assert_eq!(
+        out["plain"],
+        json!(["plain", 42, { "nested": [1, { "binding": 5 }] }])
+    );
+}
+
+const WS_WORKER: &str = r#"
+export default { async fetch(req, env) {
+  const ws = env.WS, out = {};
+  const err = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name; } };
+  await ws.writeFile('src/lib.rs', 'fn a() {}\nfn b() {}\n');
+  await ws.writeFile('src/deep/x.rs', new TextEncoder().encode('// x\nfn a() {}\n'));
+  await ws.writeFile('notes.txt', 'hello\n');
+  await ws.mkdir('empty/dir');
+  out.read = await ws.readFile('src/lib.rs');
+  out.bytes = Array.from(await ws.readFile('notes.txt', 'bytes'));
+  out.list = (await ws.list()).map((e) => e.name + ':' + e.type);
+  out.listSrc = (await ws.list('src')).map((e) => e.path);
+  out.glob = await ws.glob('**/*.rs');
+  const found = await ws.search('fn \\w\\(', { glob: 'src/**' });
+  out.search = [found.matches.map((m) => m.path + ':' + m.line), found.truncated];
+  out.searchRegExp = (await ws.search(/HELLO/i)).matches.map((m) => m.text);
+  out.limited = (await ws.search('fn', { maxResults: 1 })).truncated;
+  out.diffText = await ws.diff('notes.txt', { text: 'hello\nworld\n' });
+  await ws.writeFile('notes2.txt', 'HELLO\n');
+  out.diffFiles = await ws.diff('notes.txt', 'notes2.txt');
+  out.replaced = await ws.replace('src/lib.rs', 'fn', 'pub fn');
+  out.replacedRe = await ws.replace('src/lib.rs', /pub fn (\w)/, 'fn ${1}2', { limit: 1 });
+  out.afterReplace = await ws.readFile('src/lib.rs');
+  out.stat = [await ws.stat('src/lib.rs'), await ws.stat('src'), await ws.stat('missing')].map((s) => s && s.type);
+  await ws.move('src', 'moved/src');
+  out.moved = [await ws.readFile('moved/src/deep/x.rs'), await ws.stat('src')];
+  out.deleted = [await ws.delete('notes2.txt'), await ws.delete('notes2.txt')];
+  out.errors = [
+    await err(() => ws.readFile('nope')),
+    await err(() => ws.delete('moved')),
+    await err(() => ws.writeFile('notes.txt/under', 'x')),
+    await err(() => ws.move('moved', 'moved/inside')),
+    await err(() => ws.search('(unclosed')),
+    await err(() => ws.readFile('moved')),
+  ];
+  out.recursive = await ws.delete('moved', { recursive: true });
+  out.hostile = [];
+  for (const p of ['../x', 'a/../../x', '/etc/passwd', 'a\0b', 'x'.repeat(300), 'a\\b', '..']) {
+    out.hostile.push(await err(() => ws.writeFile(p, 'x')));
+    out.hostile.push(await err(() => ws.readFile(p)));
+  }
+  out.tag = Object.prototype.toString.call(ws);
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn workspace_binding_does_every_operation_and_refuses_hostile_paths() {
+    let d = Daemon::start("ws", 1, 1, "");
+    let t = tenant_token(0);
+    let env = json!({ "WS": { "binding": "workspace", "name": "w1" } });
+    let id = load_env(&d, &t, WS_WORKER, env);
+    let out = call(&d, &t, &id, "");
+    assert_eq!(out["read"], "fn a() {}\nfn b() {}\n");
+    assert_eq!(out["bytes"], json!([104, 101, 108, 108, 111, 10]));
+    assert_eq!(
+        out["list"],
+        json!(["empty:directory", "notes.txt:file", "src:directory"])
+    );
+    assert_eq!(out["listSrc"], json!(["src/deep", "src/lib.rs"]));
+    assert_eq!(out["glob"], json!(["src/deep/x.rs", "src/lib.rs"]));
+    assert_eq!(
+        out["search"],
+        json!([["src/deep/x.rs:2", "src/lib.rs:1", "src/lib.rs:2"], false])
+    );
+    assert_eq!(out["searchRegExp"], json!(["hello"]));
+    assert_eq!(out["limited"], true);
+    let diff = out["diffText"].as_str().expect("diff");
+    assert!(diff.starts_with("--- notes.txt\n+++ notes.txt\n"), "{diff}");
+    assert!(diff.contains("+world\n"), "{diff}");
+    let diff = out["diffFiles"].as_str().expect("diff");
+    assert!(diff.contains("-hello\n+HELLO\n"), "{diff}");
+    assert_eq!(out["replaced"], 2);
+    assert_eq!(out["replacedRe"], 1);
+    assert_eq!(out["afterReplace"], "fn a2() {}\npub fn b() {}\n");
+    assert_eq!(out["stat"], json!(["file", "directory", null]));
+    assert_eq!(out["moved"], json!(["// x\nfn a() {}\n", null]));
+    assert_eq!(out["deleted"], json!([true, false]));
+    assert_eq!(
+        out["errors"],
+        json!([
+            "NotFoundError",
+            "InvalidModificationError",
+            "InvalidModificationError",
+            "TypeError",
+            "TypeError",
+            "TypeError"
+        ])
+    );
+    assert_eq!(out["recursive"], true);
+    let hostile = out["hostile"].as_array().expect("hostile");
+    assert_eq!(hostile.len(), 14);
+    assert!(hostile.iter().all(|e| e == "TypeError"), "{hostile:?}");
+    assert_eq!(out["tag"], "[object Workspace]");
+}
+
+/// Frames a storage host call's payload as a script expression.
+const FRAME: &str = "const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
+const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => new TextDecoder().decode(b.subarray(4)), (e) => 'refused: ' + e.message);";
+
+#[test]
+fn a_worker_without_the_grant_cannot_reach_a_namespace_by_any_name() {
+    let d = Daemon::start_with("grant", &["normal"], 1, "", &[("STOCKADE_TEST_HOOKS", "1")]);
+    let t = tenant_token(0);
+    let owner = load_env(
+        &d,
+        &t,
+        "export default { async fetch(req, env) { await env.KV.put('secret', 'owner-only'); await env.WS.writeFile('f', 'owner-file'); return Response.json(await env.KV.get('secret')); } };",
+        json!({ "KV": { "binding": "kv", "namespace": "private" }, "WS": { "binding": "workspace", "name": "private" } }),
+    );
+    assert_eq!(call(&d, &t, &owner, ""), json!("owner-only"));
+    let attacker = format!(
+        "{FRAME}
+export default {{ async fetch(req, env) {{
+  return Response.json([
+    await ask('kv.get', {{ binding: 'KV', key: 'secret' }}),
+    await ask('kv.get', {{ binding: 'private', key: 'secret' }}),
+    await ask('kv.get', {{ binding: 'OTHER', key: 'secret' }}),
+    await ask('kv.get', {{ binding: 'OTHER', namespace: 'private', key: 'secret' }}),
+    await ask('kv.get', {{ binding: 'WSX', key: 'secret' }}),
+    await ask('ws.readFile', {{ binding: 'WS', path: 'f' }}),
+    await ask('ws.readFile', {{ binding: 'WSX', path: '../private/f' }}),
+    await ask('ws.readFile', {{ binding: 'OTHER', path: 'f' }}),
+    await env.OTHER.get('secret'),
+    typeof env.OTHER.namespace,
+  ]);
+}} }};"
+    );
+    // Its own grants: another namespace under a name that is also the owner's; a workspace
+    // binding named like the owner's KV.
+    let id = load_env(
+        &d,
+        &t,
+        &attacker,
+        json!({ "OTHER": { "binding": "kv", "namespace": "other" }, "WSX": { "binding": "workspace", "name": "other" } }),
+    );
+    let out = call(&d, &t, &id, "");
+    let out = out.as_array().expect("array");
+    for (i, v) in out[..8].iter().enumerate() {
+        let v = v.as_str().expect("text");
+        match i {
+            2 => assert_eq!(v, r#"{"found":false}"#, "its own namespace is another one"),
+            3 => assert!(v.contains("TypeError"), "a namespace field is refused: {v}"),
+            6 => assert!(v.contains("TypeError"), "climbing out is refused: {v}"),
+            _ => assert!(v.starts_with("refused: "), "call {i}: {v}"),
+        }
+    }
+    assert_eq!(out[8], Value::Null);
+    assert_eq!(out[9], "undefined");
+    // Code Mode has no bindings at all.
+    let (status, body) = run(
+        &d,
+        &t,
+        &format!("{FRAME}\nexport default async () => [await ask('kv.get', {{ binding: 'KV', key: 'secret' }}), await ask('ws.list', {{ binding: 'WS' }})];"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let results = body["result"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
+        "{body}"
+    );
+}
+
+#[test]
+fn two_tenants_kv_and_workspaces_never_meet() {
+    let d = Daemon::start("tenants", 2, 1, "");
+    let code = "export default { async fetch(req, env) {
+      const u = new URL(req.url);
+      if (u.searchParams.has('write')) { await env.KV.put('k', u.searchParams.get('write')); await env.WS.writeFile('f.txt', u.searchParams.get('write')); }
+      let file = null; try { file = await env.WS.readFile('f.txt'); } catch (e) { file = e.name; }
+      return Response.json([await env.KV.get('k'), file, (await env.KV.list()).keys.length, (await env.WS.glob('**')).length]);
+    } };";
+    let env = json!({ "KV": { "binding": "kv", "namespace": "same" }, "WS": { "binding": "workspace", "name": "same" } });
+    let (t0, t1) = (tenant_token(0), tenant_token(1));
+    let a = load_env(&d, &t0, code, env.clone());
+    let b = load_env(&d, &t1, code, env);
+    assert_ne!(a, b, "ids hash the tenant");
+    assert_eq!(
+        call(&d, &t0, &a, "?write=zero"),
+        json!(["zero", "zero", 1, 1])
+    );
+    assert_eq!(call(&d, &t1, &b, ""), json!([null, "NotFoundError", 0, 0]));
+    assert_eq!(call(&d, &t1, &b, "?write=one"), json!(["one", "one", 1, 1]));
+    assert_eq!(call(&d, &t0, &a, ""), json!(["zero", "zero", 1, 1]));
+    // Over HTTP too: each token sees its own workspace of that name.
+    let read = |t: &str| {
+        let r = client()
+            .get(format!("{}/v1/workspaces/same/files/f.txt", d.base))
+            .bearer_auth(t)
+            .send()
+            .expect("get");
+        r.text().expect("text")
+    };
+    assert_eq!(read(&t0), "zero");
+    assert_eq!(read(&t1), "one");
+    // Another tenant's worker id is not found, with or without the store behind it.
+    assert_eq!(fetch(&d, &t1, &a).0, 404);
+}
+
+#[test]
+fn the_workspace_http_api_reads_writes_lists_searches_and_refuses() {
+    let d = Daemon::start("wshttp", 1, 1, QUOTAS);
+    let t = tenant_token(0);
+    let c = client();
+    let url = |p: &str| format!("{}/v1/workspaces/api{p}", d.base);
+    let put = |p: &str, body: &str| {
+        c.put(url(&format!("/files/{p}")))
+            .bearer_auth(&t)
+            .body(body.to_string())
+            .send()
+            .expect("put")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put("docs/a.md", "# alpha\nbeta\n"), 204);
+    assert_eq!(put("docs/b.md", "gamma\n"), 204);
+    assert_eq!(put("main.rs", "fn main() {}\n"), 204);
+    let r = c
+        .get(url("/files/docs/a.md"))
+        .bearer_auth(&t)
+        .send()
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().expect("text"), "# alpha\nbeta\n");
+    let listed: Value = c
+        .get(url("/files?glob=docs/*.md"))
+        .bearer_auth(&t)
+        .send()
+        .expect("glob")
+        .json()
+        .expect("json");
+    let paths: Vec<&str> = listed["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["docs/a.md", "docs/b.md"]);
+    let found: Value = c
+        .post(url("/search"))
+        .bearer_auth(&t)
+        .json(&json!({ "pattern": "^(beta|gamma)$" }))
+        .send()
+        .expect("search")
+        .json()
+        .expect("json");
+    assert_eq!(
+        found,
+        json!({ "matches": [
+            { "path": "docs/a.md", "line": 2, "text": "beta" },
+            { "path": "docs/b.md", "line": 1, "text": "gamma" },
+        ], "truncated": false })
+    );
+    let status = |r: reqwest::blocking::Response| r.status().as_u16();
+    assert_eq!(
+        status(
+            c.delete(url("/files/docs"))
+                .bearer_auth(&t)
+                .send()
+                .expect("del")
+        ),
+        409
+    );
+    assert_eq!(
+        status(
+            c.delete(url("/files/docs?recursive=true"))
+                .bearer_auth(&t)
+                .send()
+                .expect("del")
+        ),
+        204
+    );
+    assert_eq!(
+        status(
+            c.get(url("/files/docs/a.md"))
+                .bearer_auth(&t)
+                .send()
+                .expect("get")
+        ),
+        404
+    );
+    // Hostile paths (the slashes around `..` percent-encoded: a URL parser resolves `..` and
+    // `%2E%2E` segments before sending, so these are what reaches the server).
+    for p in [
+        "..%2Fx",
+        "a%2F..%2F..%2Fx",
+        "%2Fetc%2Fpasswd",
+        "a%00b",
+        "a%5Cb",
+    ] {
+        assert_eq!(put(p, "x"), 400, "{p}");
+        let r = c
+            .get(url(&format!("/files/{p}")))
+            .bearer_auth(&t)
+            .send()
+            .expect("get");
+        assert_eq!(r.status().as_u16(), 400, "{p}");
+    }
+    assert_eq!(put(&"n".repeat(300), "x"), 400);
+    assert_eq!(
+        status(
+            c.get(format!("{}/v1/workspaces/..%2Fx/files/a", d.base))
+                .bearer_auth(&t)
+                .send()
+                .expect("get")
+        ),
+        400
+    );
+    assert_eq!(
+        status(c.get(url("/files/main.rs")).send().expect("no token")),
+        401
+    );
+    // Quotas: 5000 bytes, then 40 entries.
+    assert_eq!(put("big", &"x".repeat(5001)), 507);
+    assert_eq!(put("fits", &"x".repeat(4000)), 204);
+    assert_eq!(put("more", &"x".repeat(1000)), 507);
+    let mut last = 0;
+    for i in 0..50 {
+        last = put(&format!("many/{i}"), "");
+        if last != 204 {
+            break;
+        }
+    }
+    assert_eq!(last, 507, "the entry quota stops the writes");
+}
+
+#[test]
+fn concurrent_writers_from_several_isolates_share_one_workspace_within_its_quota() {
+    let d = Daemon::start("race", 1, 2, QUOTAS);
+    let t = tenant_token(0);
+    let env = json!({ "WS": { "binding": "workspace", "name": "shared" }, "KV": { "binding": "kv", "namespace": "shared" } });
+    // Ten workers (ten isolates: the ids differ), each writing ten 100-byte files at once.
+    let ids: Vec<String> = (0..10)
+        .map(|w| {
+            let code = format!(
+                "export default {{ async fetch(req, env) {{
+                  const results = await Promise.all(Array.from({{ length: 10 }}, (_, i) =>
+                    env.WS.writeFile('w{w}/f' + i, 'x'.repeat(100)).then(() => 'ok', (e) => e.name)));
+                  await Promise.all(Array.from({{ length: 10 }}, (_, i) => env.KV.put('w{w}-' + i, 'v')));
+                  return Response.json(results);
+                }} }};"
+            );
+            load_env(&d, &t, &code, env.clone())
+        })
+        .collect();
+    let threads: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let (h, t) = (d.handle(), t.clone());
+            std::thread::spawn(move || call(&h, &t, &id, ""))
+        })
+        .collect();
+    let mut ok = 0;
+    for th in threads {
+        for r in th.join().expect("thread").as_array().expect("results") {
+            match r.as_str() {
+                Some("ok") => ok += 1,
+                Some("QuotaExceededError") => {}
+                other => panic!("unexpected result {other:?}"),
+            }
+        }
+    }
+    // 5000 bytes hold 50 files of 100 bytes; the ten directories count as entries too (40 max).
+    let listed: Value = client()
+        .get(format!("{}/v1/workspaces/shared/files?glob=**", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("glob")
+        .json()
+        .expect("json");
+    let entries = listed["entries"].as_array().expect("entries");
+    let files = entries.iter().filter(|e| e["type"] == "file").count();
+    assert_eq!(files, ok, "every acknowledged write is there, no other");
+    assert!(entries.len() <= 40, "{}", entries.len());
+    let bytes: u64 = entries.iter().filter_map(|e| e["size"].as_u64()).sum();
+    assert!(bytes <= 5000, "{bytes}");
+    assert!(
+        ok >= 20,
+        "the quota, not a failure, stopped the writers: {ok}"
+    );
+}
+
+#[test]
+fn the_largest_file_and_value_cross_a_binding_and_one_byte_more_is_refused() {
+    let d = Daemon::start("large", 1, 1, "[limits]\ncpu_ms = 2000\n");
+    let t = tenant_token(0);
+    let code = "export default { async fetch(req, env) {
+      const max = 15 * 1024 * 1024, err = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name; } };
+      await env.WS.writeFile('big.bin', new Uint8Array(max).fill(7));
+      await env.KV.put('big', new Uint8Array(max).fill(9));
+      const file = await env.WS.readFile('big.bin', 'bytes');
+      const value = new Uint8Array(await env.KV.get('big', 'arrayBuffer'));
+      return Response.json([file.length, file[max - 1], value.length, value[max - 1],
+        await err(() => env.WS.writeFile('bigger.bin', new Uint8Array(max + 1))),
+        await err(() => env.KV.put('bigger', new Uint8Array(max + 1)))]);
+    } };";
+    let env = json!({ "WS": { "binding": "workspace", "name": "large" }, "KV": { "binding": "kv", "namespace": "large" } });
+    let id = load_env(&d, &t, code, env);
+    let max = 15 << 20;
+    assert_eq!(
+        call(&d, &t, &id, ""),
+        json!([max, 7, max, 9, "TypeError", "TypeError"])
+    );
+}

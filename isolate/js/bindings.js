@@ -1,0 +1,218 @@
+// ---- bindings.js (part 40 of 43): the capabilities a worker's env grants, as objects over host calls. ----
+// The host hands a Loader worker's `env` as JSON; `makeEnv` (a host export) keeps plain values as
+// they are and turns each binding object into a capability whose methods make host calls naming
+// the binding by its env key:
+//   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
+//   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
+// Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
+// `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
+// Trust: the supervisor resolves the binding name against the worker definition it stored, so an
+// object here grants nothing by itself; its internal state is private (#fields), and it calls no
+// method tenant code can patch.
+
+const u8Subarray = uncurry(Uint8Array.prototype.subarray);
+const u8Slice = uncurry(Uint8Array.prototype.slice);
+
+function bindingError(e) {
+  const name = `${e?.name}`;
+  const message = `${e?.message}`;
+  if (name === "TypeError") return new TypeError(message);
+  if (name === "RangeError") return new RangeError(message);
+  return new DOMException(message, name);
+}
+
+// One host call: [answer head, answer bytes].
+async function bindingCall(call, head, bytes = null) {
+  let reply;
+  try {
+    reply = await hostCall(call, frameForHost(head, bytes));
+  } catch (e) {
+    throw new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
+  }
+  if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError(`${call}: malformed answer from the host`);
+  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
+  if (4 + n > reply.length) throw new TypeError(`${call}: malformed answer from the host`);
+  const answer = JSONParse(utf8DecodeStripBOM(u8Subarray(reply, 4, 4 + n)));
+  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw bindingError(answer.error);
+  return [answer, u8Slice(reply, 4 + n)];
+}
+
+// The bytes of a value to store: a string (UTF-8), an ArrayBuffer or view, or a ReadableStream.
+async function valueBytes(value, what) {
+  if (typeof value === "string") return utf8Encode(value);
+  const stream = streamRecord(value);
+  if (stream !== undefined) {
+    if (IsReadableStreamLocked(stream)) throw new TypeError(`${what}: the stream is locked`);
+    return readAllBytes(stream);
+  }
+  try {
+    return u8Slice(bufferSourceBytes(value, what));
+  } catch {
+    throw new TypeError(`${what}: the value must be a string, ArrayBuffer, ArrayBufferView or ReadableStream`);
+  }
+}
+
+// `type` of a read ("text" by default; a string or {type}).
+function readType(options, what) {
+  const type = typeof options === "string" ? options : (dictGet(options, "type") ?? "text");
+  if (type !== "text" && type !== "json" && type !== "arrayBuffer" && type !== "stream" && type !== "bytes") {
+    throw new TypeError(`${what}: type must be "text", "json", "arrayBuffer", "bytes" or "stream"`);
+  }
+  return type;
+}
+
+function asType(bytes, type) {
+  switch (type) {
+    case "text": return utf8DecodeStripBOM(bytes);
+    case "json": return JSONParse(utf8DecodeStripBOM(bytes));
+    case "arrayBuffer": return typedArrayBuffer(bytes);
+    case "bytes": return bytes;
+    default: return streamOverBytes(bytes).pub;
+  }
+}
+
+function optionalNumber(v, what) {
+  if (v === undefined || v === null) return undefined;
+  const n = +v;
+  if (n !== n) throw new TypeError(`${what} must be a number`);
+  return n;
+}
+
+class KVNamespace {
+  #name;
+  constructor(token, name) {
+    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#name = name;
+  }
+  async get(key, options = undefined) {
+    const type = readType(options, "KVNamespace.get");
+    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` });
+    return head.found ? asType(bytes, type) : null;
+  }
+  async getWithMetadata(key, options = undefined) {
+    const type = readType(options, "KVNamespace.getWithMetadata");
+    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` });
+    if (!head.found) return { value: null, metadata: null, cacheStatus: null };
+    return { value: asType(bytes, type), metadata: head.metadata ?? null, cacheStatus: null };
+  }
+  async put(key, value, options = undefined) {
+    const head = { binding: this.#name, key: `${key}` };
+    const expiration = optionalNumber(dictGet(options, "expiration"), "KVNamespace.put: expiration");
+    const expirationTtl = optionalNumber(dictGet(options, "expirationTtl"), "KVNamespace.put: expirationTtl");
+    const metadata = dictGet(options, "metadata");
+    if (expiration !== undefined) head.expiration = expiration;
+    if (expirationTtl !== undefined) head.expirationTtl = expirationTtl;
+    if (metadata !== undefined && metadata !== null) head.metadata = JSONParse(JSONStringify(metadata));
+    await bindingCall("kv.put", head, await valueBytes(value, "KVNamespace.put"));
+  }
+  async delete(key) {
+    await bindingCall("kv.delete", { binding: this.#name, key: `${key}` });
+  }
+  async list(options = undefined) {
+    const head = { binding: this.#name };
+    const prefix = dictGet(options, "prefix");
+    const cursor = dictGet(options, "cursor");
+    const limit = optionalNumber(dictGet(options, "limit"), "KVNamespace.list: limit");
+    if (prefix !== undefined && prefix !== null) head.prefix = `${prefix}`;
+    if (cursor !== undefined && cursor !== null) head.cursor = `${cursor}`;
+    if (limit !== undefined) head.limit = limit;
+    const [answer] = await bindingCall("kv.list", head);
+    const out = { keys: answer.keys, list_complete: answer.list_complete, cacheStatus: null };
+    if (answer.cursor !== null && answer.cursor !== undefined) out.cursor = answer.cursor;
+    return out;
+  }
+}
+setTag(KVNamespace.prototype, "KVNamespace");
+
+// A pattern given as a RegExp: its source, and whether it ignores case.
+function patternOf(pattern) {
+  if (isRegExp(pattern)) return [regExpSource(pattern), stringIncludes(regExpFlags(pattern), "i")];
+  return [`${pattern}`, false];
+}
+const isRegExp = (v) => { try { regExpSource(v); return true; } catch { return false; } };
+const stringIncludes = uncurry(String.prototype.includes);
+
+class Workspace {
+  #name;
+  constructor(token, name) {
+    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#name = name;
+  }
+  async #call(op, head, bytes = null) {
+    head.binding = this.#name;
+    return bindingCall(`ws.${op}`, head, bytes);
+  }
+  async readFile(path, options = undefined) {
+    const type = readType(options, "Workspace.readFile");
+    const [, bytes] = await this.#call("readFile", { path: `${path}` });
+    return asType(bytes, type);
+  }
+  async writeFile(path, data) {
+    const bytes = await valueBytes(data, "Workspace.writeFile");
+    await this.#call("writeFile", { path: `${path}` }, bytes);
+  }
+  async list(path = "") {
+    return (await this.#call("list", { path: `${path}` }))[0].entries;
+  }
+  async glob(pattern) {
+    const [answer] = await this.#call("glob", { pattern: `${pattern}` });
+    const paths = [];
+    for (const e of answer.entries) paths[paths.length] = e.path;
+    return paths;
+  }
+  async search(pattern, options = undefined) {
+    const [source, ignoreCase] = patternOf(pattern);
+    const head = { pattern: source, ignoreCase: ignoreCase || dictGet(options, "ignoreCase") === true };
+    const glob = dictGet(options, "glob");
+    const maxResults = optionalNumber(dictGet(options, "maxResults"), "Workspace.search: maxResults");
+    if (glob !== undefined && glob !== null) head.glob = `${glob}`;
+    if (maxResults !== undefined) head.maxResults = maxResults;
+    const [answer] = await this.#call("search", head);
+    return { matches: answer.matches, truncated: answer.truncated };
+  }
+  // diff(from, to) between two files; diff(from, {text}) from a file to new text.
+  async diff(from, to) {
+    if (typeof to === "string") return (await this.#call("diff", { from: `${from}`, to }))[0].diff;
+    const text = dictGet(to, "text");
+    if (text === undefined) throw new TypeError("Workspace.diff: give a second path or {text}");
+    return (await this.#call("diff", { from: `${from}` }, utf8Encode(`${text}`)))[0].diff;
+  }
+  async replace(path, search, replacement, options = undefined) {
+    const [source] = patternOf(search);
+    const head = {
+      path: `${path}`, search: source, replacement: `${replacement}`,
+      regex: isRegExp(search) || dictGet(options, "regex") === true,
+    };
+    const limit = optionalNumber(dictGet(options, "limit"), "Workspace.replace: limit");
+    if (limit !== undefined) head.limit = limit;
+    return (await this.#call("replace", head))[0].count;
+  }
+  async delete(path, options = undefined) {
+    const head = { path: `${path}`, recursive: dictGet(options, "recursive") === true };
+    return (await this.#call("delete", head))[0].deleted;
+  }
+  async mkdir(path) {
+    await this.#call("mkdir", { path: `${path}` });
+  }
+  async stat(path) {
+    return (await this.#call("stat", { path: `${path}` }))[0].stat;
+  }
+  async move(from, to) {
+    await this.#call("move", { from: `${from}`, to: `${to}` });
+  }
+}
+setTag(Workspace.prototype, "Workspace");
+
+// The handler's env: a fresh object; binding objects become capabilities.
+function makeEnv(raw) {
+  const env = {};
+  if (raw === null || typeof raw !== "object") return env;
+  for (const key of ObjectKeys(raw)) {
+    const v = raw[key];
+    const kind = v !== null && typeof v === "object" && !ArrayIsArray(v) ? v.binding : undefined;
+    if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
+    else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
+    else env[key] = v;
+  }
+  return env;
+}

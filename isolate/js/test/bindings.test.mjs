@@ -1,0 +1,83 @@
+// bindings.js against a fake host that answers kv.* and ws.* from memory: env building, the wire
+// format both ways, value types, typed errors, and nothing of the host reachable from env.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadPrelude } from "./load-prelude.mjs";
+
+function unframe(u8) {
+  const n = u8[0] | (u8[1] << 8) | (u8[2] << 16) | (u8[3] << 24);
+  return [JSON.parse(Buffer.from(u8.subarray(4, 4 + n)).toString()), u8.slice(4 + n)];
+}
+
+function frame(head, bytes = new Uint8Array(0)) {
+  const h = Buffer.from(JSON.stringify(head));
+  const out = new Uint8Array(4 + h.length + bytes.length);
+  new DataView(out.buffer).setUint32(0, h.length, true);
+  out.set(h, 4);
+  out.set(bytes, 4 + h.length);
+  return out;
+}
+
+function fakeStore() {
+  const kv = new Map();
+  const calls = [];
+  return {
+    calls,
+    call(name, payload) {
+      const [head, bytes] = unframe(payload);
+      calls.push([name, head]);
+      if (name === "kv.put") {
+        if (head.key === "") return Promise.resolve(frame({ error: { name: "TypeError", message: "empty key" } }));
+        kv.set(head.key, [bytes, head.metadata ?? null]);
+        return Promise.resolve(frame({}));
+      }
+      if (name === "kv.get") {
+        const e = kv.get(head.key);
+        return Promise.resolve(e ? frame({ found: true, metadata: e[1] }, e[0]) : frame({ found: false }));
+      }
+      if (name === "ws.readFile") return Promise.resolve(frame({ error: { name: "NotFoundError", message: "no such file" } }));
+      return Promise.reject(new Error(`refused ${name}`));
+    },
+  };
+}
+
+test("makeEnv keeps plain values and turns bindings into capabilities", () => {
+  const { exports, run } = loadPrelude();
+  const env = exports.makeEnv({ S: "s", N: 1, O: { a: [1] }, A: [{ binding: "kv" }], KV: { binding: "kv", namespace: "n" }, WS: { binding: "workspace", name: "w" } });
+  assert.equal(env.S, "s");
+  assert.equal(env.N, 1);
+  assert.equal(JSON.stringify([env.O, env.A]), '[{"a":[1]},[{"binding":"kv"}]]');
+  assert.equal(Object.prototype.toString.call(env.KV), "[object KVNamespace]");
+  assert.equal(Object.prototype.toString.call(env.WS), "[object Workspace]");
+  assert.deepEqual(Object.keys(env.KV), [], "no own state to read or patch");
+  assert.throws(() => new env.KV.constructor(undefined, "X"), (e) => e.name === "TypeError");
+  assert.equal(run("typeof KVNamespace + typeof Workspace + typeof __stockade_host"), "undefinedundefinedundefined");
+  assert.deepEqual(Object.keys(exports.makeEnv(null)), []);
+});
+
+test("KV calls carry the binding's env name and values cross as bytes", async () => {
+  const fake = fakeStore();
+  const { exports, realm } = loadPrelude({ call: (n, p) => fake.call(n, p) });
+  const env = exports.makeEnv({ MY_KV: { binding: "kv", namespace: "real-name" } });
+  await env.MY_KV.put("k", "välue", { metadata: { m: 1 } });
+  assert.deepEqual(fake.calls[0], ["kv.put", { binding: "MY_KV", key: "k", metadata: { m: 1 } }]);
+  assert.equal(await env.MY_KV.get("k"), "välue");
+  assert.equal(new Uint8Array(await env.MY_KV.get("k", "arrayBuffer")).length, 6);
+  await env.MY_KV.put("j", new Uint8Array([123, 125]));
+  assert.equal(JSON.stringify(await env.MY_KV.get("j", { type: "json" })), "{}");
+  const { value, metadata } = await env.MY_KV.getWithMetadata("k");
+  assert.equal(JSON.stringify([value, metadata]), '["välue",{"m":1}]');
+  assert.equal(await env.MY_KV.get("missing"), null);
+  await assert.rejects(env.MY_KV.put("", "v"), realm.TypeError);
+  await assert.rejects(env.MY_KV.get("k", "yaml"), realm.TypeError);
+  await assert.rejects(env.MY_KV.put("k", 42), realm.TypeError);
+  await assert.rejects(env.MY_KV.delete("k"), (e) => e.name === "OperationError" && /refused kv.delete/.test(e.message));
+});
+
+test("workspace errors are DOMExceptions of the host's name", async () => {
+  const fake = fakeStore();
+  const { exports } = loadPrelude({ call: (n, p) => fake.call(n, p) });
+  const env = exports.makeEnv({ WS: { binding: "workspace", name: "w" } });
+  await assert.rejects(env.WS.readFile("nope"), (e) => e.name === "NotFoundError" && e.message === "no such file");
+  assert.deepEqual(fake.calls.at(-1), ["ws.readFile", { path: "nope", binding: "WS" }]);
+});
