@@ -166,3 +166,40 @@ fn crypto_subtle_runs_inside_the_jail() {
         serde_json::json!([true, true, true, "m", 32])
     );
 }
+
+#[test]
+fn compression_encodings_urlpattern_and_htmlrewriter_run_inside_the_jail() {
+    // The other native families (miniz_oxide, encoding_rs, urlpattern, lol_html with its
+    // JavaScript callbacks) inside a jailed worker: a system call outside the seccomp policy would
+    // kill the process and the request would end as worker_crashed.
+    let d = Daemon::start("jail-native", 1, 1, "[limits]\ncpu_ms = 5000\n");
+    let code = "export default async () => {
+        const data = new TextEncoder().encode('stockade '.repeat(10000));
+        const packed = await new Response(new Blob([data]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+        const back = await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+        const sjis = new TextDecoder('shift_jis').decode(new Uint8Array([0x82, 0xa0]));
+        const id = new URLPattern({ pathname: '/u/:id' }).exec('https://x.example/u/42').pathname.groups.id;
+        const html = await new HTMLRewriter().on('a', { element(el) { el.setAttribute('rel', 'noopener'); } })
+          .transform(new Response('<a href=/>x</a>')).text();
+        return [packed.byteLength < 1000, back.byteLength, sjis, id, html];
+    };";
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .expect("run");
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().expect("json");
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(
+        body["result"],
+        serde_json::json!([
+            true,
+            90000,
+            "\u{3042}",
+            "42",
+            "<a href=/ rel=\"noopener\">x</a>"
+        ])
+    );
+}

@@ -1,7 +1,8 @@
 //! Streamed bodies end to end: real daemon, real jailed workers, real HTTP on loopback. An
 //! upload read chunk by chunk and echoed with the worker's memory flat, a response whose first
 //! chunk reaches the client while its handler still runs, a body cut when its stream fails,
-//! `waitUntil` work calling the host after the response, and the app's own `Authorization`.
+//! `waitUntil` work calling the host after the response, the app's own `Authorization`, and an
+//! HTMLRewriter transforming a streamed body.
 mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -450,4 +451,55 @@ fn the_apps_own_authorization_reaches_it_when_the_token_travels_apart() {
         .send()
         .expect("fetch");
     assert_eq!(refused.status().as_u16(), 401);
+}
+
+#[test]
+fn an_html_rewriter_streams_its_rewritten_body_chunk_by_chunk() {
+    // HTMLRewriter (lol_html, with JavaScript handlers called back per element) over the
+    // request's streamed body: the client sends its second piece of HTML only after it has read
+    // the first piece rewritten, so the rewriter cannot have buffered the document.
+    let _serial = serial();
+    let d = Daemon::start("rewriter", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    let id = load_js(
+        &d,
+        &t,
+        "export default { fetch(req) {
+           const page = new Response(req.body, { headers: { 'content-type': 'text/html' } });
+           return new HTMLRewriter()
+             .on('p', { element(el) { el.setAttribute('class', 'seen'); } })
+             .onDocument({ end(e) { e.append('<!-- done -->', { html: true }); } })
+             .transform(page);
+         } };",
+    );
+    let (feed, pieces) = std::sync::mpsc::channel();
+    feed.send(b"<p>one</p>".to_vec()).expect("feed");
+    let (mut reader, status, headers) = raw_post(
+        &d,
+        &format!("/v1/workers/{id}/fetch/"),
+        &t,
+        Fed(pieces),
+        true,
+    );
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-type".into(), "text/html".into())));
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("one</p>") {
+        let chunk = next_chunk(&mut reader);
+        assert!(!chunk.is_empty(), "the body ended early: {got:?}");
+        got.extend(chunk);
+    }
+    feed.send(b"<p>two</p>".to_vec()).expect("feed");
+    drop(feed); // the upload ends
+    loop {
+        let chunk = next_chunk(&mut reader);
+        if chunk.is_empty() {
+            break;
+        }
+        got.extend(chunk);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "<p class=\"seen\">one</p><p class=\"seen\">two</p><!-- done -->"
+    );
 }

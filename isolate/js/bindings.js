@@ -1,4 +1,4 @@
-// ---- bindings.js (part 40 of 42): the capabilities a worker's env grants, as objects over host calls. ----
+// ---- bindings.js: the capabilities a worker's env grants, as objects over host calls. ----
 // The host hands a Loader worker's `env` as JSON; `makeEnv` (a host export) keeps plain values as
 // they are and turns each binding object into a capability whose methods make host calls naming
 // the binding by its env key:

@@ -1,4 +1,4 @@
-// ---- cache.js (part 41 of 42): the Cache API (caches.default, caches.open), as on Workers. ------
+// ---- cache.js: the Cache API (caches.default, caches.open), as on Workers. ------
 // A Cache's match/put/delete are the host calls cache.match / cache.put / cache.delete (framed
 // like the bindings': u32 LE head length, JSON head, bytes). The supervisor keeps entries per
 // tenant in memory, bounded by the tenant's cache_bytes, fresh as the response's Cache-Control or

@@ -1,4 +1,4 @@
-// ---- compression.js (part 27 of 42): CompressionStream, DecompressionStream. -------------------
+// ---- compression.js: CompressionStream, DecompressionStream. -------------------
 // The Compression Streams standard over the native compressor (ops/src/compression/): each stream
 // is a TransformStream whose transform hands its chunk to the native side in pieces of at most
 // 1 MiB and enqueues what comes back (at most 1 MiB per answer, in the isolate's memory arena, so
@@ -10,6 +10,26 @@ const NATIVE = {
   free: 0x0001, compressNew: 0x0201, compressWrite: 0x0202, decompressNew: 0x0203, decompressWrite: 0x0204,
 };
 const CODEC_PIECE = 1 << 20;
+
+// Native objects a tenant abandons (a stream never finished nor cancelled, a streaming decoder
+// never flushed) are freed when their JavaScript owner is collected: best effort, on top of the
+// per-isolate cap (ops/src/state.rs). The registry is made on first use (not in the snapshot).
+const FinalizationRegistryCtor = FinalizationRegistry;
+const registryRegister = uncurry(FinalizationRegistry.prototype.register);
+const registryUnregister = uncurry(FinalizationRegistry.prototype.unregister);
+let nativeRegistry = null;
+/** Frees native `handle` once `owner` is collected, unless `untrackNative(owner)` comes first. */
+function trackNative(owner, handle) {
+  if (nativeRegistry === null) {
+    nativeRegistry = new FinalizationRegistryCtor((h) => {
+      try { callOp(NATIVE.free, [h]); } catch { /* the isolate is going */ }
+    });
+  }
+  registryRegister(nativeRegistry, owner, handle, owner);
+}
+function untrackNative(owner) {
+  if (nativeRegistry !== null) registryUnregister(nativeRegistry, owner);
+}
 const CODEC_MORE = 1;
 
 /** The format's number for the native side; a TypeError for anything but the three formats. */
@@ -27,14 +47,21 @@ function compressionFormat(format, what) {
 /** The native codec of one stream: `write(bytes, finish, emit)` and `close()`. */
 function nativeCodec(newOp, writeOp, format) {
   let handle = 0; // 0: not made yet; -1: closed
+  const owner = {};
   const close = () => {
-    if (handle > 0) callOp(NATIVE.free, [handle]);
+    if (handle > 0) {
+      untrackNative(owner);
+      callOp(NATIVE.free, [handle]);
+    }
     handle = -1;
   };
   const write = (bytes, finish, emit) => {
     if (handle < 0) throw new TypeError("The compression stream is closed");
     try {
-      if (handle === 0) handle = fieldU32(callOp(newOp, [format]));
+      if (handle === 0) {
+        handle = fieldU32(callOp(newOp, [format]));
+        trackNative(owner, handle);
+      }
       const total = typedArrayByteLength(bytes);
       let off = 0;
       do {
@@ -58,7 +85,7 @@ function nativeCodec(newOp, writeOp, format) {
     }
     if (finish) close();
   };
-  return { write, close };
+  return { write, close, owner };
 }
 
 /** A TransformStream record whose transform feeds `codec`; `what` names the class in errors. */

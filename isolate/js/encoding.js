@@ -1,4 +1,4 @@
-// ---- encoding.js (part 5 of 42): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
+// ---- encoding.js: UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
 // Other encodings than UTF-8 decode natively (encoding_rs, ops/src/encoding.rs) through `legacyDecodeChunk`.
 // The UTF-8 decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.
@@ -249,8 +249,14 @@ class TextDecoder {
       } else {
         const handle = this.#handle;
         this.#handle = 0;
-        const r = legacyDecodeChunk(this.#encoding, this.#fatal, handle, bytes, stream);
+        let r;
+        try {
+          r = legacyDecodeChunk(this.#encoding, this.#fatal, handle, bytes, stream);
+        } finally {
+          if (handle !== 0 && (r === undefined || r[0] !== handle)) untrackNative(this);
+        }
         this.#handle = r[0];
+        if (r[0] !== 0 && r[0] !== handle) trackNative(this, r[0]);
         text = r[1];
       }
     } catch (e) {

@@ -1,5 +1,5 @@
 /*
- * Stockade web-platform prelude — part 1 of 42 (head: host contract, IIFE opening, shared helpers).
+ * Stockade web-platform prelude — first part (head: host contract, IIFE opening, shared helpers).
  *
  * WHAT THIS IS
  *   A classic script (not a module), evaluated once per fresh V8 context before any tenant code.
@@ -9,7 +9,8 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
- *   CompressionStream, DecompressionStream, Blob, File, caches (the Cache API),
+ *   CompressionStream, DecompressionStream, URLPattern, HTMLRewriter, Blob, File,
+ *   caches (the Cache API),
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
  *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
@@ -25,7 +26,7 @@
  *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
  *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
  *     38 node-hash.js 39 node-crypto.js 40 bindings.js
- *     41 cache.js 42 prelude-end.js
+ *     41 cache.js 42 urlpattern.js 43 rewriter.js 44 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -70,9 +71,12 @@
  *       performance.timeOrigin is Date.now() - now(), taken on first use.
  *   call(name: string, payload?: Uint8Array) -> Promise<Uint8Array>
  *       An asynchronous host call (fetch); see isolate/src/bridge/bridge.h.
- *   op(code: number, input: Uint8Array) -> Uint8Array
+ *   op(code: number, input: Uint8Array, callback?: (event: Uint8Array) => Uint8Array) -> Uint8Array
  *       A synchronous native operation (ops/src/lib.rs: WebCrypto, compression, legacy text
- *       encodings; some keep native state behind a handle, freed with op 0x0001). `input` is a list
+ *       encodings, URLPattern, HTMLRewriter; some keep native state behind a handle, freed with op
+ *       0x0001). With `callback`, the op may call it back while it runs, synchronously, with a
+ *       Uint8Array (HTMLRewriter's events), and reads the Uint8Array it returns; the op then reads
+ *       a private copy of `input`. `input` is a list
  *       of fields (packFields below), at most 16 MiB. A failed op throws an Error with an own
  *       `kind` (1 TypeError, 2 RangeError, 3 NotSupportedError, 4 SyntaxError,
  *       5 InvalidAccessError, 6 DataError, 7 OperationError, 8 QuotaExceededError), which callOp
@@ -330,10 +334,11 @@ function unpackFields(bytes) {
   return list;
 }
 
-/** Runs native op `code` on `parts`; a failed op throws the web's exception. */
-function callOp(code, parts) {
+/** Runs native op `code` on `parts` (with `callback`, which the op may call back with bytes and
+ *  which answers bytes: HTMLRewriter's handlers); a failed op throws the web's exception. */
+function callOp(code, parts, callback = undefined) {
   try {
-    return hostOp(code, packFields(parts));
+    return hostOp(code, packFields(parts), callback);
   } catch (e) {
     const kind = e !== null && typeof e === "object" ? ObjectGetOwnPropertyDescriptor(e, "kind") : undefined;
     if (kind === undefined) throw e;

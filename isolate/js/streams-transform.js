@@ -1,4 +1,4 @@
-// ---- streams-transform.js (part 20 of 42): TransformStream, TextEncoderStream, TextDecoderStream.
+// ---- streams-transform.js: TransformStream, TextEncoderStream, TextDecoderStream.
 // The encoding streams wrap the UTF-8 codec of encoding.js (same state machine as TextDecoder, so
 // chunk boundaries are exact). Same record/brand structure as the other stream files.
 
@@ -373,13 +373,20 @@ class TextDecoderStream {
     this.#ignoreBOM = ignoreBOM;
     const state = newUtf8State();
     let handle = 0; // a legacy encoding's native decoder (encoding.js)
+    const owner = {}; // collected with the stream: frees an abandoned decoder (compression.js)
     let bomSeen = ignoreBOM || !bomEncoding(encoding);
     const decode = (bytes, flush) => {
       if (encoding === "utf-8") return utf8DecodeChunk(bytes, state, fatal, flush);
       const h = handle;
       handle = 0;
-      const r = legacyDecodeChunk(encoding, fatal, h, bytes, !flush);
+      let r;
+      try {
+        r = legacyDecodeChunk(encoding, fatal, h, bytes, !flush);
+      } finally {
+        if (h !== 0 && (r === undefined || r[0] !== h)) untrackNative(owner);
+      }
       handle = r[0];
+      if (handle !== 0 && handle !== h) trackNative(owner, handle);
       return r[1];
     };
     const emit = (text) => {
@@ -407,7 +414,10 @@ class TextDecoderStream {
       }
       return resolvedUndefined();
     }, () => {
-      if (handle !== 0) callOp(NATIVE.free, [handle]);
+      if (handle !== 0) {
+        untrackNative(owner);
+        callOp(NATIVE.free, [handle]);
+      }
       handle = 0;
       return resolvedUndefined();
     });

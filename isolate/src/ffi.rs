@@ -39,6 +39,10 @@ pub struct StkOpCall {
     pub output_len: usize,
     pub message_len: usize,
     pub message: [u8; STK_OP_MESSAGE_CAP],
+    /// Calls the op's JavaScript callback (null without one): (sink, input, len, out, out_len).
+    pub callback: Option<
+        unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut *const u8, *mut usize) -> i32,
+    >,
 }
 
 /// The longest error message an op hands back (longer ones are cut at a character boundary).
@@ -85,7 +89,8 @@ const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
 const _: () = assert!(size_of::<StkHost>() == 64);
-const _: () = assert!(size_of::<StkOpCall>() == 320);
+const _: () = assert!(size_of::<StkOpCall>() == 328);
+const _: () = assert!(offset_of!(StkOpCall, callback) == 320);
 const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);
 const _: () = assert!(offset_of!(StkOpCall, message_len) == 56);
 const _: () = assert!(offset_of!(StkOpCall, message) == 64);

@@ -363,7 +363,23 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
         // SAFETY: `cancel` points to the isolate's std::atomic<uint32_t> (same size and alignment
         // as AtomicU32), alive for the isolate's lifetime; it is only ever accessed atomically.
         let cancel = unsafe { std::sync::atomic::AtomicU32::from_ptr(call.cancel.cast_mut()) };
-        ops::run(code, input, &ops::OpCtx::with_state(cancel, &state))
+        let callback = call.callback.map(|f| {
+            std::rc::Rc::new(JsCallback {
+                f,
+                sink: call.sink,
+                live: std::cell::Cell::new(true),
+            })
+        });
+        let ctx = ops::OpCtx::with_state(cancel, &state).with_callback(
+            callback
+                .clone()
+                .map(|c| c as std::rc::Rc<dyn ops::Callback>),
+        );
+        let result = ops::run(code, input, &ctx);
+        if let Some(c) = callback {
+            c.live.set(false); // whatever kept a clone can no longer call into a finished op
+        }
+        result
     }));
     let result = outcome.unwrap_or_else(|_| {
         Err(ops::OpError::operation(
@@ -392,6 +408,46 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
         Err(e) => {
             set_message(call, &e.message);
             e.kind as i32
+        }
+    }
+}
+
+/// The JavaScript callback the bridge gave an op (`stk_op_call.callback`), as [`ops::Callback`].
+struct JsCallback {
+    f: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut *const u8, *mut usize) -> i32,
+    sink: *mut c_void,
+    /// True while the op it was given to runs; `call` refuses afterwards.
+    live: std::cell::Cell<bool>,
+}
+
+impl ops::Callback for JsCallback {
+    fn call(&self, input: &[u8]) -> ops::OpResult<Vec<u8>> {
+        if !self.live.get() {
+            return Err(ops::OpError::operation("the op's callback has ended"));
+        }
+        let mut out: *const u8 = std::ptr::null();
+        let mut out_len = 0usize;
+        // SAFETY: `f` and `sink` come from the bridge for the op still running (`live`, cleared
+        // when `host_op` returns); `input` is readable for its length; `out`/`out_len` are valid
+        // for writes.
+        let status = unsafe {
+            (self.f)(
+                self.sink,
+                input.as_ptr(),
+                input.len(),
+                &mut out,
+                &mut out_len,
+            )
+        };
+        match status {
+            ffi::STK_OP_OK if out_len == 0 || out.is_null() => Ok(Vec::new()),
+            // SAFETY: on success the bridge answers `out_len` readable bytes that stay valid
+            // until its next callback of this op; they are copied at once.
+            ffi::STK_OP_OK => Ok(unsafe { std::slice::from_raw_parts(out, out_len) }.to_vec()),
+            ffi::STK_OP_CANCELLED => Err(ops::OpError::cancelled()),
+            _ => Err(ops::OpError::operation(
+                "a JavaScript callback of a native operation failed",
+            )),
         }
     }
 }

@@ -245,3 +245,33 @@ fn abandoned_native_objects_are_capped_per_isolate() {
     let n = v[0].as_u64().expect("count") as usize;
     assert_eq!(n, ops::state::MAX_STATE_BYTES / compression::deflate::COST);
 }
+
+#[test]
+fn abandoned_streams_are_freed_when_collected() {
+    // Far more abandoned compressors than the cap allows at once: each batch becomes garbage, the
+    // garbage collector finds it, and the FinalizationRegistry frees the native side.
+    let limits = Limits {
+        cpu: Duration::from_secs(20),
+        wall: Duration::from_secs(60),
+        ..limits()
+    };
+    let src = "export default async () => {
+        const per = 40;
+        for (let batch = 0; batch < 10; batch++) {
+          for (let i = 0; i < per; i++) {
+            const cs = new CompressionStream('deflate');
+            cs.readable.getReader().read().catch(() => {});
+            try { await cs.writable.getWriter().write(new Uint8Array(8)); }
+            catch (e) { return [batch * per + i, e.name]; }
+          }
+          // Garbage, so that the collector runs, then a turn of the event loop for its cleanup.
+          let junk = [];
+          for (let k = 0; k < 200; k++) junk.push(new Array(10000).fill(k));
+          junk = null;
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        return ['ok'];
+      };";
+    let v = ok(run_with(limits, &[("main.js", src)], "null"));
+    assert_eq!(v, serde_json::json!(["ok"]));
+}

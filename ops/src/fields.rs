@@ -54,6 +54,48 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Reads fields one after another, without [`MAX_FIELDS`] (for lists whose length the input's
+/// size already bounds: HTMLRewriter's selectors, a callback's mutations).
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    pub fn bytes(&mut self) -> OpResult<&'a [u8]> {
+        let (len, tail) = self
+            .rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| OpError::type_error("a truncated field length"))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > tail.len() {
+            return Err(OpError::type_error("a field runs past the input"));
+        }
+        let (field, tail) = tail.split_at(len);
+        self.rest = tail;
+        Ok(field)
+    }
+
+    pub fn u32(&mut self) -> OpResult<u32> {
+        let arr: [u8; 4] = self
+            .bytes()?
+            .try_into()
+            .map_err(|_| OpError::type_error("a field is not a 4-byte number"))?;
+        Ok(u32::from_le_bytes(arr))
+    }
+
+    pub fn str(&mut self) -> OpResult<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| OpError::type_error("a field is not UTF-8"))
+    }
+}
+
 /// Frames `parts` as a list of fields.
 pub fn encode(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());

@@ -1,15 +1,17 @@
 //! Native operations: the one synchronous road from the prelude's JavaScript to Rust code in the
-//! isolate's own thread (`__stockade_host.op(code, input)`, `stk_host.op` in bridge.h).
+//! isolate's own thread (`__stockade_host.op(code, input[, callback])`, `stk_host.op` in bridge.h).
 //!
-//! An op is a pure function of its input bytes: an [`OpCode`] names it, its input is a list of
-//! fields ([`fields`]), its answer is bytes (or several fields) or a typed [`OpError`] the prelude
-//! turns into the web's exception (TypeError, RangeError or a DOMException by name). Families live
-//! in one module each (`crypto/`, `compression/`, `encoding`), and their codes in one range each
-//! of [`OpCode`].
+//! An [`OpCode`] names an op, its input is a list of fields ([`fields`]), its answer is bytes (or
+//! several fields) or a typed [`OpError`] the prelude turns into the web's exception (TypeError,
+//! RangeError or a DOMException by name). Families live in one module each (`crypto/`,
+//! `compression/`, `encoding`, `urlpattern`, `rewriter/`), and their codes in one range each of
+//! [`OpCode`].
 //!
 //! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
-//! streaming legacy decoder) keep their object in the isolate's [`state::OpState`], behind a
-//! handle the prelude owns and frees (op `Free`); the table is capped and dropped with the isolate.
+//! streaming legacy decoder, an HTML rewriter) keep their object in the isolate's
+//! [`state::OpState`], behind a handle the prelude owns and frees (op `Free`); the table is capped
+//! and dropped with the isolate. HTMLRewriter's ops also call JavaScript back while they run
+//! ([`Callback`]; why that is safe: `rewriter/mod.rs`).
 //!
 //! Guarantees:
 //! - Bounded memory: an input over [`MAX_OP_INPUT`] bytes is refused before any work, an answer
@@ -29,13 +31,16 @@
 //! - No new system calls: ops compute in memory; random bytes come from getrandom(2), which the
 //!   worker's seccomp policy allows for crypto.getRandomValues ([`crypto::rng`]).
 //!
-//! Trusts: the RustCrypto crates for the algorithms (see `crypto/mod.rs`).
+//! Trusts: the crates of each family (the RustCrypto crates, miniz_oxide and crc32fast,
+//! encoding_rs, urlpattern, lol_html; see each module's header).
 
 pub mod compression;
 pub mod crypto;
 pub mod encoding;
 pub mod fields;
+pub mod rewriter;
 pub mod state;
+pub mod urlpattern;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -87,10 +92,18 @@ pub enum OpCode {
     // 0x03xx: TextDecoder's legacy encodings (encoding.rs).
     EncodingLabel = 0x0301,
     Decode = 0x0302,
+    // 0x04xx: URLPattern (urlpattern.rs).
+    PatternParse = 0x0401,
+    PatternMatchInput = 0x0402,
+    // 0x05xx: HTMLRewriter (rewriter/).
+    RewriterSelector = 0x0501,
+    RewriterNew = 0x0502,
+    RewriterWrite = 0x0503,
+    RewriterEnd = 0x0504,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 34] = [
+    const ALL: [OpCode; 40] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -125,6 +138,12 @@ impl OpCode {
         OpCode::DecompressWrite,
         OpCode::EncodingLabel,
         OpCode::Decode,
+        OpCode::PatternParse,
+        OpCode::PatternMatchInput,
+        OpCode::RewriterSelector,
+        OpCode::RewriterNew,
+        OpCode::RewriterWrite,
+        OpCode::RewriterEnd,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {
@@ -182,11 +201,20 @@ impl OpError {
 
 pub type OpResult<T> = Result<T, OpError>;
 
-/// What an op may consult while it runs: whether its isolate has been terminated, and the
-/// isolate's native objects.
+/// A JavaScript function an op may call back while it runs (HTMLRewriter's handlers): it gets
+/// bytes and answers bytes. JavaScript runs meanwhile, and may run other ops: an op that calls
+/// back holds no borrow of shared state across the call (see [`state`]). An error of kind
+/// Cancelled means execution is terminating: the op gives up at once.
+pub trait Callback {
+    fn call(&self, input: &[u8]) -> OpResult<Vec<u8>>;
+}
+
+/// What an op may consult while it runs: whether its isolate has been terminated, the isolate's
+/// native objects, and the JavaScript callback it was given.
 pub struct OpCtx<'a> {
     cancel: &'a AtomicU32,
     state: Option<&'a state::OpState>,
+    callback: Option<std::rc::Rc<dyn Callback>>,
 }
 
 impl<'a> OpCtx<'a> {
@@ -195,6 +223,7 @@ impl<'a> OpCtx<'a> {
         OpCtx {
             cancel,
             state: None,
+            callback: None,
         }
     }
 
@@ -202,7 +231,21 @@ impl<'a> OpCtx<'a> {
         OpCtx {
             cancel,
             state: Some(state),
+            callback: None,
         }
+    }
+
+    /// The same context with a JavaScript callback.
+    pub fn with_callback(mut self, callback: Option<std::rc::Rc<dyn Callback>>) -> Self {
+        self.callback = callback;
+        self
+    }
+
+    /// The op's JavaScript callback; a TypeError when it was given none.
+    pub fn callback(&self) -> OpResult<std::rc::Rc<dyn Callback>> {
+        self.callback
+            .clone()
+            .ok_or_else(|| OpError::type_error("this op needs a callback"))
     }
 
     /// The isolate's native objects.
@@ -244,6 +287,8 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
         0x01 => crypto::run(op, input, ctx)?,
         0x02 => compression::run(op, input, ctx)?,
         0x03 => encoding::run(op, input, ctx)?,
+        0x04 => urlpattern::run(op, input)?,
+        0x05 => rewriter::run(op, input, ctx)?,
         _ => {
             return Err(OpError::not_supported(format!(
                 "unknown operation {code:#x}"

@@ -59,7 +59,8 @@ static_assert(offsetof(stk_outcome, value) == 16, "stk_outcome.value offset");
 static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_len offset");
 static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
 static_assert(sizeof(stk_host) == 64, "stk_host layout");
-static_assert(sizeof(stk_op_call) == 320, "stk_op_call layout");
+static_assert(sizeof(stk_op_call) == 328, "stk_op_call layout");
+static_assert(offsetof(stk_op_call, callback) == 320, "stk_op_call.callback offset");
 static_assert(offsetof(stk_op_call, alloc) == 32, "stk_op_call.alloc offset");
 static_assert(offsetof(stk_op_call, message_len) == 56, "stk_op_call.message_len offset");
 static_assert(offsetof(stk_op_call, message) == 64, "stk_op_call.message offset");
@@ -534,7 +535,46 @@ struct OpSink {
   stk_isolate* iso;
   uint8_t* data;
   size_t len;
+  v8::Local<v8::Function> callback;  // empty without one
+  std::vector<uint8_t> reply;        // the callback's last answer
 };
+
+// stk_op_call.callback: runs the op's JavaScript callback on `len` bytes (see bridge.h).
+int32_t OpCallback(void* sink_ptr, const uint8_t* input, size_t len, const uint8_t** out,
+                   size_t* out_len) {
+  OpSink* s = static_cast<OpSink*>(sink_ptr);
+  v8::Isolate* isolate = s->iso->isolate;
+  if (s->callback.IsEmpty() || out == nullptr || out_len == nullptr) return 7;
+  if (isolate->IsExecutionTerminating()) return STK_OP_CANCELLED;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  void* data = len ? s->iso->allocator->AllocateUninitialized(len) : nullptr;
+  if (len && data == nullptr) return 7;
+  if (len) memcpy(data, input, len);
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      data, len,
+      [](void* p, size_t n, void* allocator) {
+        if (p) static_cast<stockade::ArenaAllocator*>(allocator)->Free(p, n);
+      },
+      s->iso->allocator.get());
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  v8::Local<v8::Value> argv[1] = {v8::Uint8Array::New(buffer, 0, len)};
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> result;
+  if (!s->callback->Call(ctx, v8::Undefined(isolate), 1, argv).ToLocal(&result)) {
+    if (tc.HasTerminated() || isolate->IsExecutionTerminating()) return STK_OP_CANCELLED;
+    return 7;
+  }
+  if (!result->IsUint8Array()) return 7;
+  v8::Local<v8::Uint8Array> view = result.As<v8::Uint8Array>();
+  const size_t n = view->ByteLength();
+  if (n > STK_OP_MAX_INPUT) return 7;
+  s->reply.resize(n);
+  if (n) view->CopyContents(s->reply.data(), n);
+  *out = s->reply.data();
+  *out_len = n;
+  return STK_OP_OK;
+}
 
 uint8_t* OpAlloc(void* sink, size_t len) {
   OpSink* s = static_cast<OpSink*>(sink);
@@ -544,7 +584,8 @@ uint8_t* OpAlloc(void* sink, size_t len) {
   return s->data;
 }
 
-// op(code, input: Uint8Array) -> Uint8Array: a synchronous native operation (stk_host.op). A
+// op(code, input: Uint8Array, callback?: (Uint8Array) => Uint8Array) -> Uint8Array: a synchronous
+// native operation (stk_host.op), which may call `callback` back while it runs (OpCallback). A
 // failed op throws an Error with an own `kind` property (the op's error kind, see stk_op_call),
 // which the prelude turns into the web's exception; an op cancelled by termination throws nothing.
 void HostOp(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -566,14 +607,25 @@ void HostOp(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   stk_op_call call;
   memset(&call, 0, sizeof call);
-  if (len) {
+  OpSink sink{iso, nullptr, 0, {}, {}};
+  std::vector<uint8_t> copy;
+  const bool with_callback = args.Length() > 2 && args[2]->IsFunction();
+  if (len && with_callback) {
+    // JavaScript runs during the op (the callback): the op reads a private copy.
+    copy.resize(len);
+    view->CopyContents(copy.data(), len);
+    call.input = copy.data();
+  } else if (len) {
     // Read in place: no JavaScript runs until the op returns, so the bytes cannot change or go.
     v8::Local<v8::ArrayBuffer> buffer = view->Buffer();
     call.input = static_cast<const uint8_t*>(buffer->Data()) + view->ByteOffset();
   }
+  if (with_callback) {
+    sink.callback = args[2].As<v8::Function>();
+    call.callback = OpCallback;
+  }
   call.input_len = len;
   call.cancel = reinterpret_cast<const uint32_t*>(&iso->cancelled);
-  OpSink sink{iso, nullptr, 0};
   call.sink = &sink;
   call.alloc = OpAlloc;
   const int32_t status = iso->host.op ? iso->host.op(iso->host.userdata, code, &call) : 7;

@@ -23,7 +23,7 @@ typedef struct stk_isolate stk_isolate;
 // bridge fills input, cancel, sink and alloc; the host fills output (through alloc) or message.
 #define STK_OP_MESSAGE_CAP 256
 typedef struct {
-  const uint8_t* input;  // borrowed for the call; at most STK_OP_MAX_INPUT bytes
+  const uint8_t* input;  // borrowed for the call (a private copy when there is a callback)
   size_t input_len;
   // Nonzero once the isolate has been terminated (std::atomic<uint32_t>; read it atomically): a
   // long op checks it between steps and gives up (answers STK_OP_CANCELLED).
@@ -36,6 +36,15 @@ typedef struct {
   size_t output_len;
   size_t message_len;  // the error message (UTF-8) when the op failed
   char message[STK_OP_MESSAGE_CAP];
+  // Non-null when the op was given a JavaScript callback (op's third argument): calls it, inside
+  // this op, with a fresh Uint8Array holding `len` bytes of `input` (from the isolate's arena) and
+  // answers STK_OP_OK with the bytes of the Uint8Array it returned in *out/*out_len (a copy, valid
+  // until the next callback of this op or the op's end), STK_OP_CANCELLED when execution is
+  // terminating, or 7 (OperationError) when it threw, returned something else or the arena
+  // refused the bytes. JavaScript runs meanwhile: the host must hold no state a nested op or host
+  // callback could reach across it.
+  int32_t (*callback)(void* sink, const uint8_t* input, size_t len, const uint8_t** out,
+                      size_t* out_len);
 } stk_op_call;
 
 // stk_host.op's answer: STK_OP_OK, STK_OP_CANCELLED, or an error kind (1 TypeError, 2 RangeError,
