@@ -97,6 +97,16 @@ impl History {
         self.counts[event.index()].value_at(now, event.half_life_ms())
     }
 
+    /// Sets `event`'s count to `value` as of `now` (a restored history, see `persist`).
+    pub(crate) fn set_count(&mut self, event: HistoryEvent, value: f64, now: Millis) {
+        self.counts[event.index()] = DecayingCount::at(value, now);
+    }
+
+    /// Sets the quarantine latch to end at `until` (a restored history, see `persist`).
+    pub(crate) fn set_latch(&mut self, until: Millis) {
+        self.quarantine_until = Some(until);
+    }
+
     /// End of the quarantine latch, if it is still running at `now`.
     #[must_use]
     pub fn quarantine_latched_until(&self, now: Millis) -> Option<Millis> {

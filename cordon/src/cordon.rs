@@ -28,6 +28,7 @@ use crate::assess::{
 use crate::config::CordonConfig;
 use crate::error::CordonError;
 use crate::ids::{Millis, ProcessId, TenantId};
+use crate::persist::{self, TenantSnapshot};
 use crate::pool::{ProcessTable, ProcessView};
 use crate::signals::HistoryEvent;
 use crate::tier::{RiskTier, V8Profile};
@@ -287,6 +288,44 @@ impl Cordon {
             .get_mut(&tenant)
             .ok_or(CordonError::UnknownTenant(tenant))?;
         state.operator_override = operator_override;
+        Ok(retier(
+            tenant,
+            state,
+            &mut self.table,
+            &self.config.scoring,
+            now,
+        ))
+    }
+
+    /// `tenant`'s history and operator pin as of `now`, to store (see `persist`).
+    #[must_use]
+    pub fn snapshot(&self, tenant: TenantId, now: Millis) -> Option<TenantSnapshot> {
+        let state = self.tenants.get(&tenant)?;
+        Some(persist::snapshot(
+            &state.history,
+            state.operator_override,
+            now,
+        ))
+    }
+
+    /// Replaces `tenant`'s history and operator pin with a stored snapshot taken `elapsed_ms`
+    /// ago; returns a drain if the tier changed. A snapshot not understood is refused
+    /// ([`CordonError::BadSnapshot`]) and changes nothing.
+    pub fn restore(
+        &mut self,
+        tenant: TenantId,
+        snap: &TenantSnapshot,
+        elapsed_ms: u64,
+        now: Millis,
+    ) -> Result<Option<Drain>, CordonError> {
+        let state = self
+            .tenants
+            .get_mut(&tenant)
+            .ok_or(CordonError::UnknownTenant(tenant))?;
+        let (history, pin) =
+            persist::restore(snap, elapsed_ms, now).ok_or(CordonError::BadSnapshot(tenant))?;
+        state.history = history;
+        state.operator_override = pin;
         Ok(retier(
             tenant,
             state,

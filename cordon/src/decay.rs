@@ -39,6 +39,12 @@ pub fn decay(value: f64, elapsed_ms: u64, half_life_ms: u64) -> f64 {
 }
 
 impl DecayingCount {
+    /// A count of `value` as of `as_of` (a restored history, see `persist`).
+    #[must_use]
+    pub fn at(value: f64, as_of: Millis) -> DecayingCount {
+        DecayingCount { value, as_of }
+    }
+
     /// The count as of `now`.
     #[must_use]
     pub fn value_at(&self, now: Millis, half_life_ms: u64) -> f64 {

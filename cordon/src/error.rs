@@ -24,6 +24,9 @@ pub enum CordonError {
     /// The tenant still has isolates, so it cannot be forgotten.
     #[error("{0} still has isolates")]
     TenantHasIsolates(TenantId),
+    /// A stored history snapshot this build does not understand (see `persist`).
+    #[error("the stored risk history of {0} is not understood")]
+    BadSnapshot(TenantId),
     /// A score above 100.
     #[error("risk score {0} is above 100")]
     ScoreOutOfRange(u8),

@@ -55,7 +55,9 @@ impl RiskScore {
 
 /// Isolation tier. Processes serve exactly one tier; ordered from least to
 /// most isolated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskTier {
     /// Known-good tenants; densest packing.

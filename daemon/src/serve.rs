@@ -130,6 +130,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     Caches::new(cache_budgets, config.quotas.cache_bytes).register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
+    keep_risk_history(&store, &pool).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -228,6 +229,33 @@ async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
             Err(e) => tracing::warn!("stored secret {name} of {tenant}: {e}"),
         }
     }
+    Ok(())
+}
+
+/// Restores each tenant's stored risk history (signals, quarantine latch, operator pin: a
+/// restart must not free a quarantined tenant), then stores every change from now on, in order,
+/// on a task of its own. A store failure here is logged; the history in memory stays in force.
+async fn keep_risk_history(store: &Store, pool: &Pool) -> Result<(), String> {
+    let stored = store
+        .tx(crate::store::risk::all)
+        .await
+        .map_err(|e| format!("reading risk histories: {e}"))?;
+    for (tenant, snapshot, taken_ms) in stored {
+        pool.restore_history(&tenant, &snapshot, taken_ms);
+    }
+    let (sink, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    pool.persist_history(sink);
+    let store = store.clone();
+    tokio::spawn(async move {
+        while let Some((tenant, snapshot, taken_ms)) = changes.recv().await {
+            let result = store
+                .tx(move |tx| crate::store::risk::put(tx, &tenant, &snapshot, taken_ms))
+                .await;
+            if let Err(e) = result {
+                tracing::error!("store: keeping a risk history: {e}");
+            }
+        }
+    });
     Ok(())
 }
 

@@ -254,3 +254,110 @@ fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
     assert_eq!(r.text().expect("text"), "written on A");
     let _ = std::fs::remove_dir_all(&shared);
 }
+
+/// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL` (see e2e_cordon.rs).
+const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
+
+fn risk_of(d: &Daemon, tenant: &str) -> Value {
+    let (status, report) = get_json(d, Some(OPERATOR), &format!("/v1/tenants/{tenant}/risk"));
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+fn contribution(report: &Value, signal: &str) -> f64 {
+    report["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["signal"] == signal)
+        .and_then(|s| s["contribution"].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn risk_history_latches_and_pins_survive_kill_9() {
+    let mut tail =
+        String::from("max_in_flight_per_worker = 1\n[cordon]\nstandard_min_processes = 1\n");
+    for i in 0..4 {
+        tail.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+            tenant_token(i)
+        ));
+    }
+    let hooks = [("STOCKADE_TEST_HOOKS", "1")];
+    let d = Daemon::start_raw("durable-risk", 1, &tail, &hooks);
+    // t0's code is killed by seccomp: quarantined at once, latched for 7 days.
+    let (status, body) = run(&d, &tenant_token(0), FORBIDDEN_SYSCALL);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (502, &json!("worker_crashed"))
+    );
+    // t1 is pinned by the operator.
+    let (status, body) = put_json(
+        &d,
+        Some(OPERATOR),
+        "/v1/tenants/t1/risk",
+        r#"{"tier": "untrusted"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    // t2 hits its CPU limit.
+    let r = client()
+        .post(format!("{}/v1/run", d.base()))
+        .bearer_auth(tenant_token(2))
+        .json(&json!({ "code": "export default () => { for (;;) {} }", "limits": { "cpuMs": 20 } }))
+        .send()
+        .expect("run");
+    assert_eq!(r.status().as_u16(), 422);
+    let before = [risk_of(&d, "t0"), risk_of(&d, "t1"), risk_of(&d, "t2")];
+    assert_eq!(before[0]["tier"], "quarantine", "{}", before[0]);
+    assert_eq!(before[1]["tier"], "untrusted", "{}", before[1]);
+    assert!(
+        contribution(&before[2], "cpu_limit_hit") > 2.9,
+        "{}",
+        before[2]
+    );
+    // Histories are stored on a task of their own, milliseconds after the change.
+    std::thread::sleep(Duration::from_millis(1000));
+    let dir = d.kill9();
+
+    let d = Daemon::start_in(dir, 1, &tail, &hooks);
+    let after = [
+        risk_of(&d, "t0"),
+        risk_of(&d, "t1"),
+        risk_of(&d, "t2"),
+        risk_of(&d, "t3"),
+    ];
+    assert_eq!(
+        after[0]["tier"], "quarantine",
+        "the latch outlives the restart: {}",
+        after[0]
+    );
+    assert!(
+        after[0]["quarantine_latched_until"].is_u64(),
+        "{}",
+        after[0]
+    );
+    assert!(
+        contribution(&after[0], "seccomp_kill") >= 99.0,
+        "{}",
+        after[0]
+    );
+    assert_eq!(after[1]["tier"], "untrusted", "{}", after[1]);
+    assert_eq!(after[1]["override"], before[1]["override"], "{}", after[1]);
+    let cpu = contribution(&after[2], "cpu_limit_hit");
+    assert!(
+        (cpu - contribution(&before[2], "cpu_limit_hit")).abs() < 0.05,
+        "decayed only by the seconds that passed: {} vs {}",
+        after[2],
+        before[2]
+    );
+    // A tenant with no history is not touched by the restore.
+    assert_eq!(after[3]["tier"], "standard", "{}", after[3]);
+    assert_eq!(contribution(&after[3], "seccomp_kill"), 0.0);
+    // The cordon places by the restored tiers: one tenant in quarantine, one untrusted.
+    let (status, body) = run(&d, &tenant_token(0), "export default () => 1");
+    assert_eq!(status, 200, "{body}");
+    let metrics = &d.admin()["metrics"];
+    assert_eq!(metrics["quarantine"]["tenants"], 1, "{metrics}");
+    assert_eq!(metrics["untrusted"]["tenants"], 1, "{metrics}");
+}

@@ -19,6 +19,7 @@ pub mod kv;
 mod migrations;
 pub mod paths;
 mod postgres;
+pub mod risk;
 pub mod secrets;
 mod sqlite;
 #[cfg(test)]

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use stockade_cordon::{
     Cordon, CordonConfig, CordonMetrics, HistoryEvent, Millis, Override, ProcessId, RiskReport,
-    ScoringPolicy, TenantId, TierCapacity, TierMinProcesses,
+    ScoringPolicy, TenantId, TenantSnapshot, TierCapacity, TierMinProcesses,
 };
 use stockade_ipc::{ErrorKind, Outcome};
 use tokio::sync::oneshot;
@@ -65,7 +65,12 @@ struct Inner {
     clock: Clock,
     tenants: Tenants,
     counters: Counters,
+    /// Where changed risk histories go to be stored: (tenant, snapshot, taken at Unix ms).
+    history_sink: std::sync::OnceLock<HistorySink>,
 }
+
+/// Receives every tenant's risk history when it changes (see [`Pool::persist_history`]).
+pub type HistorySink = tokio::sync::mpsc::UnboundedSender<(String, TenantSnapshot, u64)>;
 
 /// The cordon's clock: Unix milliseconds as of start plus a monotonic elapsed time, so it never
 /// goes backwards and reads as wall-clock time in risk reports.
@@ -195,6 +200,16 @@ impl Inner {
                     }
                     self.lock().disposed(process, tenant, &mut effects);
                 }
+                Effect::Persist { tenant } => {
+                    let Some(sink) = self.history_sink.get() else {
+                        continue;
+                    };
+                    let now = self.clock.now();
+                    let snapshot = self.lock().cordon.snapshot(tenant, now);
+                    if let Some(snapshot) = snapshot {
+                        let _ = sink.send((self.tenants.name(tenant), snapshot, now.0));
+                    }
+                }
             }
         }
     }
@@ -298,6 +313,7 @@ impl Pool {
                 clock,
                 tenants,
                 counters: Counters::default(),
+                history_sink: std::sync::OnceLock::new(),
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -376,6 +392,42 @@ impl Pool {
         };
         inner.spawn_effects(effects);
         report
+    }
+
+    /// Restores `tenant`'s risk history and pin from a snapshot taken at Unix ms `taken_ms`
+    /// (time since then decays it as if this daemon had run); false for an unknown tenant or a
+    /// snapshot not understood, which changes nothing.
+    pub fn restore_history(&self, tenant: &str, snapshot: &TenantSnapshot, taken_ms: u64) -> bool {
+        let inner = &self.inner;
+        let Some(id) = inner.tenants.id(tenant) else {
+            return false;
+        };
+        let now = inner.clock.now();
+        let mut effects = Vec::new();
+        let restored = {
+            let mut state = inner.lock();
+            match state
+                .cordon
+                .restore(id, snapshot, now.0.saturating_sub(taken_ms), now)
+            {
+                Ok(drain) => {
+                    state.drained(drain, &mut effects);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!("the stored risk history of {tenant} is not used: {e}");
+                    false
+                }
+            }
+        };
+        inner.spawn_effects(effects);
+        restored
+    }
+
+    /// From now on, sends every tenant's risk history to `sink` whenever it changes (a signal
+    /// recorded, a death, an operator pin); once.
+    pub fn persist_history(&self, sink: HistorySink) {
+        let _ = self.inner.history_sink.set(sink);
     }
 
     /// Every worker process (bound or spare), by slot.

@@ -39,6 +39,8 @@ pub enum Effect {
         info: Arc<ProcessInfo>,
         workers: Vec<WorkerId>,
     },
+    /// `tenant`'s risk history or operator pin changed: store it (see `Pool::persist_history`).
+    Persist { tenant: TenantId },
 }
 
 /// Where a placed job goes.
@@ -130,7 +132,15 @@ impl State {
         match self.cordon.record(tenant, event, now) {
             Ok(Some(drain)) => self.drain(drain, effects),
             Ok(None) => {}
-            Err(e) => tracing::warn!("cannot record {event:?}: {e}"),
+            Err(e) => return tracing::warn!("cannot record {event:?}: {e}"),
+        }
+        effects.push(Effect::Persist { tenant });
+    }
+
+    /// Carries out the drain a cordon call returned, if any.
+    pub fn drained(&mut self, drain: Option<Drain>, effects: &mut Vec<Effect>) {
+        if let Some(drain) = drain {
+            self.drain(drain, effects);
         }
     }
 
@@ -242,6 +252,9 @@ impl State {
             match crash {
                 Ok(outcome) => {
                     quarantined = outcome.quarantined;
+                    for &tenant in outcome.evicted.iter().chain(&outcome.quarantined) {
+                        effects.push(Effect::Persist { tenant });
+                    }
                     for drain in outcome.drains {
                         self.drain(drain, effects);
                     }
@@ -285,6 +298,7 @@ impl State {
         if let Some(drain) = self.cordon.set_override(tenant, operator_override, now)? {
             self.drain(drain, effects);
         }
+        effects.push(Effect::Persist { tenant });
         Ok(())
     }
 
