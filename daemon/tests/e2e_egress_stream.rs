@@ -141,6 +141,23 @@ fn an_upstream_answer_streams_to_the_tenant_and_a_split_secret_is_still_scrubbed
     assert_eq!(result["released"], "released", "{body}");
     assert_eq!(result["rest"], "|key=[redacted]|", "{body}");
     assert!(!body.to_string().contains(SECRET));
+    // The audit counts every byte the stream received, not only its first part.
+    let (status, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
+    assert_eq!(status, 200, "{audit}");
+    let streamed = audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|r| r["path"] == "/stream")
+        .unwrap_or_else(|| panic!("the streamed hop is audited: {audit}"));
+    let total = (80 << 10) + "|key=|".len() + SECRET.len();
+    assert_eq!(streamed["bytesIn"], total, "{streamed}");
+    assert_eq!(
+        (streamed["status"].as_u64(), &streamed["reason"]),
+        (Some(200), &serde_json::Value::Null),
+        "{streamed}"
+    );
+    assert!(!audit.to_string().contains(SECRET));
 }
 
 #[test]

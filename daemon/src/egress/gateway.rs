@@ -42,7 +42,7 @@ use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
 use super::secrets::{scrub_str, Scrubber, Secrets};
-use super::stream::{read_start, upload_body, Upstream};
+use super::stream::{read_start, upload_body, PendingAudit, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
 use crate::supervisor::Resources;
@@ -218,24 +218,34 @@ impl Gateway {
         record.status = Some(head.status);
         record.bytes_in = first.len() as u64;
         record.ms = hop.started.elapsed().as_millis() as u64;
-        self.log(index, record, injected);
         let mut body = scrubber.push(&first);
         match (rest, resources) {
             (Some(response), Some(resources)) => {
-                let upstream = Upstream::new(response, scrubber, first.len());
+                // Audited when the stream is over, with every byte it received.
+                let audit = PendingAudit {
+                    audit: Arc::clone(&self.audit),
+                    index,
+                    record,
+                    started: hop.started,
+                    injected: injected.clone(),
+                };
+                let upstream = Upstream::new(response, scrubber, first.len(), audit);
                 head.stream = Some(
                     resources
                         .insert(upstream)
                         .ok_or(FetchError::TooManyStreams)?,
                 );
             }
-            _ => body.extend(scrubber.finish()),
+            _ => {
+                body.extend(scrubber.finish());
+                self.log(index, record, injected);
+            }
         }
         Ok((head, body))
     }
 
     /// Follows the request's hops to its answer: its head, the response to read its body
-    /// from, and the last hop (audited once its body's first part is read).
+    /// from, and the last hop (audited once its body is read, or its stream is over).
     async fn run(
         &self,
         tenant: TenantId,

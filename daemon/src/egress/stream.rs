@@ -6,15 +6,22 @@
 //! can name it; it is dropped, and its connection closed, when the request ends); each read
 //! answers at most [`MAX_READ`] bytes, never an empty piece before the end (an empty answer IS
 //! the end); every piece passes the request's `Scrubber` (a secret split across pieces is still
-//! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error.
+//! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error; the hop's audit
+//! record is written when the stream is over (read to its end, failed, cancelled, or dropped with
+//! its request), with every byte received and the whole time taken.
 //!
 //! Trusts: the upstream's bytes only as far as the scrubber and the caps go.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use stockade_ipc::limits::MAX_BODY_LEN;
 
+use super::audit::{Audit, Record};
 use super::gateway::FetchError;
-use super::secrets::Scrubber;
+use super::secrets::{scrub_str, Scrubber};
+use crate::config::SecretValue;
 use crate::supervisor::Resources;
 
 /// The first part of an answer, read before the head is answered: a body no longer than this
@@ -25,6 +32,16 @@ pub const MAX_READ: usize = 256 << 10;
 /// The longest body a stream may carry.
 pub const MAX_STREAMED_BODY: u64 = 1 << 30;
 
+/// A streamed answer's audit record, written when the stream is over.
+pub struct PendingAudit {
+    pub audit: Arc<Audit>,
+    pub index: usize,
+    pub record: Record,
+    pub started: Instant,
+    /// Values injected in the chain, scrubbed from the record's host, path and reason.
+    pub injected: Vec<SecretValue>,
+}
+
 /// The rest of an answer, kept between reads.
 pub struct Upstream {
     response: reqwest::Response,
@@ -33,17 +50,51 @@ pub struct Upstream {
     pending: Bytes,
     read: u64,
     ended: bool,
+    /// Why the stream failed, for its audit record.
+    failure: Option<String>,
+    audit: Option<PendingAudit>,
 }
 
 impl Upstream {
-    pub fn new(response: reqwest::Response, scrubber: Scrubber, read: usize) -> Upstream {
+    pub fn new(
+        response: reqwest::Response,
+        scrubber: Scrubber,
+        read: usize,
+        audit: PendingAudit,
+    ) -> Upstream {
         Upstream {
             response,
             scrubber,
             pending: Bytes::new(),
             read: read as u64,
             ended: false,
+            failure: None,
+            audit: Some(audit),
         }
+    }
+}
+
+impl Drop for Upstream {
+    /// The stream is over, however it ended: its hop is audited with what it received.
+    fn drop(&mut self) {
+        let Some(pending) = self.audit.take() else {
+            return;
+        };
+        let mut record = pending.record;
+        record.bytes_in = self.read;
+        record.ms = pending.started.elapsed().as_millis() as u64;
+        if !self.ended {
+            let why = self
+                .failure
+                .take()
+                .unwrap_or_else(|| "the body was not read to its end".into());
+            record.reason = Some(scrub_str(&why, &pending.injected));
+        }
+        if !pending.injected.is_empty() {
+            record.host = scrub_str(&record.host, &pending.injected);
+            record.path = scrub_str(&record.path, &pending.injected);
+        }
+        pending.audit.record(pending.index, record);
     }
 }
 
@@ -92,8 +143,10 @@ pub async fn read_next(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>,
     let id = stream_id(payload)?;
     let mut upstream = resources.take::<Upstream>(id).ok_or(FetchError::NoStream)?;
     let piece = next_piece(&mut upstream).await;
-    if matches!(&piece, Ok(p) if !p.is_empty()) {
-        resources.put_back(id, upstream);
+    match &piece {
+        Ok(p) if !p.is_empty() => resources.put_back(id, upstream),
+        Ok(_) => {}
+        Err(e) => upstream.failure = Some(e.to_string()),
     }
     piece
 }
