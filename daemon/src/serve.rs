@@ -120,8 +120,8 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     load_secrets(&store, &egress).await?;
     let mut host_calls = HostCalls::standard();
     egress.register(&mut host_calls);
-    let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
-    Storage::new(store.clone(), tenants).register(&mut host_calls);
+    let storage = Storage::new(store.clone());
+    storage.register(&mut host_calls);
     let cache_budgets = config
         .tenants
         .iter()
@@ -130,6 +130,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     Caches::new(cache_budgets, config.quotas.cache_bytes).register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
+    storage.resolve_tenants_with(pool.tenant_names());
     keep_risk_history(&store, &pool).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -140,3 +140,42 @@ fn sighup_reloads_tenants_and_tokens_and_keeps_the_running_config_on_a_bad_file(
     }
     assert_eq!(run_status(&d, new_t0), 200);
 }
+
+#[test]
+fn a_tenant_added_by_sighup_reaches_its_key_value_binding() {
+    let d = Daemon::start_raw(
+        "ops-sighup-storage",
+        1,
+        &format!(
+            "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
+            tenant_token(0)
+        ),
+        &[],
+    );
+    let config = std::fs::read_to_string(d.config_path()).expect("config");
+    std::fs::write(
+        d.config_path(),
+        format!(
+            "{config}[[tenants]]\nid = \"t1\"\ntoken = \"{}\"\n",
+            tenant_token(1)
+        ),
+    )
+    .expect("rewrite");
+    hangup(&d);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run_status(&d, &tenant_token(1)) != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "t1 never appeared:\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = serde_json::json!({
+        "mainModule": "main.js",
+        "modules": { "main.js": "export default { async fetch(req, env) { await env.KV.put('k', 'kept'); return new Response(await env.KV.get('k')); } };" },
+        "env": { "KV": { "binding": "kv", "namespace": "n" } },
+    });
+    let id = load_code(&d, &tenant_token(1), &body);
+    assert_eq!(fetch(&d, &tenant_token(1), &id), (200, "kept".into()));
+}

@@ -18,14 +18,14 @@ pub mod cache;
 mod kv_calls;
 pub mod ws_calls;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::store::{Store, StoreError};
 use crate::supervisor::bindings::Binding;
-use crate::supervisor::{CallContext, HostCalls};
+use crate::supervisor::{CallContext, HostCalls, TenantNames};
 
 /// Largest request head, bytes (a `replace` carries its search and replacement texts in it).
 const MAX_HEAD_LEN: usize = 1 << 20;
@@ -36,13 +36,22 @@ pub type Answer = Result<(Value, Vec<u8>), StoreError>;
 /// The storage host calls' shared state.
 pub struct Storage {
     pub store: Store,
-    /// Tenant names by `TenantId` (the config's order).
-    tenants: Vec<String>,
+    /// Tenant names by `TenantId`, from the pool (set once it starts, before any call can come;
+    /// tenants a configuration reload adds are found too).
+    tenants: OnceLock<TenantNames>,
 }
 
 impl Storage {
-    pub fn new(store: Store, tenants: Vec<String>) -> Arc<Storage> {
-        Arc::new(Storage { store, tenants })
+    pub fn new(store: Store) -> Arc<Storage> {
+        Arc::new(Storage {
+            store,
+            tenants: OnceLock::new(),
+        })
+    }
+
+    /// Where tenant names come from; once.
+    pub fn resolve_tenants_with(&self, names: TenantNames) {
+        let _ = self.tenants.set(names);
     }
 
     /// Registers `kv.*` and `ws.*`.
@@ -71,10 +80,12 @@ impl Storage {
         op: &'static str,
     ) -> Result<Vec<u8>, String> {
         let (head, body) = split(&payload)?;
-        let tenant = usize::try_from(context.tenant.0)
-            .ok()
-            .and_then(|i| self.tenants.get(i))
+        let tenant = self
+            .tenants
+            .get()
+            .and_then(|names| names.name(context.tenant))
             .ok_or("unknown tenant")?;
+        let tenant = &tenant;
         let name = head
             .get("binding")
             .and_then(Value::as_str)

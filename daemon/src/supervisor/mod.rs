@@ -31,6 +31,6 @@ mod tenants;
 
 pub use host_calls::{CallContext, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
-pub use pool::Pool;
+pub use pool::{Pool, TenantNames};
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};
 pub use tenants::CodeFeatures;

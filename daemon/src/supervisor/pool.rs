@@ -69,6 +69,17 @@ struct Inner {
     history_sink: std::sync::OnceLock<HistorySink>,
 }
 
+/// Tenant names by id, as the pool knows them (tenants added by a configuration reload
+/// included); `None` once the pool is gone or for an id never given.
+#[derive(Clone)]
+pub struct TenantNames(std::sync::Weak<Inner>);
+
+impl TenantNames {
+    pub fn name(&self, tenant: TenantId) -> Option<String> {
+        self.0.upgrade()?.tenants.find_name(tenant)
+    }
+}
+
 /// Receives every tenant's risk history when it changes (see [`Pool::persist_history`]).
 pub type HistorySink = tokio::sync::mpsc::UnboundedSender<(String, TenantSnapshot, u64)>;
 
@@ -438,6 +449,11 @@ impl Pool {
     /// Processes and tenants per tier.
     pub fn metrics(&self) -> CordonMetrics {
         self.inner.lock().cordon.metrics()
+    }
+
+    /// Tenant names by id, for host calls that need them, without keeping the pool alive.
+    pub fn tenant_names(&self) -> TenantNames {
+        TenantNames(Arc::downgrade(&self.inner))
     }
 
     /// The configured id of `tenant`.

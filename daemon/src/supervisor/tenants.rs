@@ -94,10 +94,14 @@ impl Tenants {
     }
 
     pub fn name(&self, id: TenantId) -> String {
+        self.find_name(id).unwrap_or_else(|| "?".into())
+    }
+
+    /// The name of tenant `id`, if it was ever registered.
+    pub fn find_name(&self, id: TenantId) -> Option<String> {
         usize::try_from(id.0)
             .ok()
             .and_then(|i| self.read().entries.get(i).map(|e| e.name.clone()))
-            .unwrap_or_else(|| "?".into())
     }
 
     /// Records `features` as what `id`'s loaded workers use; its profile with them.
