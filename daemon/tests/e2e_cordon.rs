@@ -17,10 +17,6 @@ const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 const ONE_STANDARD_PROCESS_ONE_AT_A_TIME: &str =
     "max_in_flight_per_worker = 1\n[cordon]\nstandard_min_processes = 1\n";
 
-/// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL`: a Code Mode snippet that is exactly this
-/// makes a worker started with test hooks call mount(2), which the jail kills with SIGSYS.
-const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
-
 /// The processes hosting `tenant` (active or draining), from the admin view.
 fn hosting(admin: &Value, tenant: &str) -> Vec<Value> {
     admin["workers"]
@@ -59,22 +55,6 @@ fn tenants_of(process: &Value) -> Vec<String> {
         .iter()
         .map(|t| t.as_str().expect("name").to_string())
         .collect()
-}
-
-fn risk(d: &Daemon, token: &str, tenant: &str) -> Value {
-    let (status, report) = get_json(d, Some(token), &format!("/v1/tenants/{tenant}/risk"));
-    assert_eq!(status, 200, "{report}");
-    report
-}
-
-fn contribution(report: &Value, signal: &str) -> f64 {
-    report["signals"]
-        .as_array()
-        .expect("signals")
-        .iter()
-        .find(|s| s["signal"] == signal)
-        .and_then(|s| s["contribution"].as_f64())
-        .unwrap_or(0.0)
 }
 
 /// Polls the admin view until `done` holds (asynchronous drains), or fails after 10 s.

@@ -255,25 +255,6 @@ fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
     let _ = std::fs::remove_dir_all(&shared);
 }
 
-/// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL` (see e2e_cordon.rs).
-const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
-
-fn risk_of(d: &Daemon, tenant: &str) -> Value {
-    let (status, report) = get_json(d, Some(OPERATOR), &format!("/v1/tenants/{tenant}/risk"));
-    assert_eq!(status, 200, "{report}");
-    report
-}
-
-fn contribution(report: &Value, signal: &str) -> f64 {
-    report["signals"]
-        .as_array()
-        .expect("signals")
-        .iter()
-        .find(|s| s["signal"] == signal)
-        .and_then(|s| s["contribution"].as_f64())
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn risk_history_latches_and_pins_survive_kill_9() {
     let mut tail =
@@ -308,7 +289,11 @@ fn risk_history_latches_and_pins_survive_kill_9() {
         .send()
         .expect("run");
     assert_eq!(r.status().as_u16(), 422);
-    let before = [risk_of(&d, "t0"), risk_of(&d, "t1"), risk_of(&d, "t2")];
+    let before = [
+        risk(&d, OPERATOR, "t0"),
+        risk(&d, OPERATOR, "t1"),
+        risk(&d, OPERATOR, "t2"),
+    ];
     assert_eq!(before[0]["tier"], "quarantine", "{}", before[0]);
     assert_eq!(before[1]["tier"], "untrusted", "{}", before[1]);
     assert!(
@@ -322,10 +307,10 @@ fn risk_history_latches_and_pins_survive_kill_9() {
 
     let d = Daemon::start_in(dir, 1, &tail, &hooks);
     let after = [
-        risk_of(&d, "t0"),
-        risk_of(&d, "t1"),
-        risk_of(&d, "t2"),
-        risk_of(&d, "t3"),
+        risk(&d, OPERATOR, "t0"),
+        risk(&d, OPERATOR, "t1"),
+        risk(&d, OPERATOR, "t2"),
+        risk(&d, OPERATOR, "t3"),
     ];
     assert_eq!(
         after[0]["tier"], "quarantine",

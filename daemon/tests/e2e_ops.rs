@@ -83,6 +83,19 @@ fn run_status(d: &Daemon, token: &str) -> u16 {
         .as_u16()
 }
 
+/// Waits (at most 10 s) until `token`'s tenant is served: a reload has taken it in.
+fn wait_until_served(d: &Daemon, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run_status(d, token) != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the tenant never appeared:\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn hangup(d: &Daemon) {
     // SAFETY: kill(2) on the daemon we started.
     assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
@@ -109,15 +122,7 @@ fn sighup_reloads_tenants_and_tokens_and_keeps_the_running_config_on_a_bad_file(
     );
     std::fs::write(d.config_path(), &next).expect("rewrite");
     hangup(&d);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while run_status(&d, &tenant_token(1)) != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "t1 never appeared:\n{}",
-            d.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_served(&d, &tenant_token(1));
     assert_eq!(run_status(&d, new_t0), 200);
     assert_eq!(
         run_status(&d, &tenant_token(0)),
@@ -162,15 +167,7 @@ fn a_tenant_added_by_sighup_reaches_its_key_value_binding() {
     )
     .expect("rewrite");
     hangup(&d);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while run_status(&d, &tenant_token(1)) != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "t1 never appeared:\n{}",
-            d.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_served(&d, &tenant_token(1));
     let body = serde_json::json!({
         "mainModule": "main.js",
         "modules": { "main.js": "export default { async fetch(req, env) { await env.KV.put('k', 'kept'); return new Response(await env.KV.get('k')); } };" },

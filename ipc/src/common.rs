@@ -51,8 +51,11 @@ pub struct Limits {
 pub(crate) const LIMITS_LEN: usize = 7 * 4;
 
 impl Limits {
-    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
-        for v in [
+    /// The seven figures in wire order: cpu, wall, memory, stack, sub-requests, result bytes,
+    /// log bytes (the one place that order is written; the store and the worker id use it too).
+    #[must_use]
+    pub fn to_array(&self) -> [u32; 7] {
+        [
             self.cpu_ms,
             self.wall_ms,
             self.memory_mb,
@@ -60,21 +63,36 @@ impl Limits {
             self.sub_requests,
             self.result_bytes,
             self.log_bytes,
-        ] {
+        ]
+    }
+
+    /// The inverse of [`Limits::to_array`].
+    #[must_use]
+    pub fn from_array(a: [u32; 7]) -> Limits {
+        let [cpu_ms, wall_ms, memory_mb, stack_kb, sub_requests, result_bytes, log_bytes] = a;
+        Limits {
+            cpu_ms,
+            wall_ms,
+            memory_mb,
+            stack_kb,
+            sub_requests,
+            result_bytes,
+            log_bytes,
+        }
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
+        for v in self.to_array() {
             w.u32(v);
         }
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Limits {
-            cpu_ms: r.u32()?,
-            wall_ms: r.u32()?,
-            memory_mb: r.u32()?,
-            stack_kb: r.u32()?,
-            sub_requests: r.u32()?,
-            result_bytes: r.u32()?,
-            log_bytes: r.u32()?,
-        })
+        let mut a = [0u32; 7];
+        for v in &mut a {
+            *v = r.u32()?;
+        }
+        Ok(Limits::from_array(a))
     }
 }
 

@@ -185,16 +185,7 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
         field(k.as_bytes());
         field(v.to_string().as_bytes());
     }
-    let l = &def.limits;
-    for v in [
-        l.cpu_ms,
-        l.wall_ms,
-        l.memory_mb,
-        l.stack_kb,
-        l.sub_requests,
-        l.result_bytes,
-        l.log_bytes,
-    ] {
+    for v in def.limits.to_array() {
         field(&v.to_le_bytes());
     }
     field(def.compatibility_date.as_deref().unwrap_or("").as_bytes());

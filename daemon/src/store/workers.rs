@@ -36,7 +36,6 @@ struct StoredDef {
 }
 
 fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
-    let l = &def.limits;
     let stored = StoredDef {
         main_module: def.main_module.clone(),
         modules: def
@@ -49,15 +48,7 @@ fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
             })
             .collect(),
         env: def.env.clone(),
-        limits: [
-            l.cpu_ms,
-            l.wall_ms,
-            l.memory_mb,
-            l.stack_kb,
-            l.sub_requests,
-            l.result_bytes,
-            l.log_bytes,
-        ],
+        limits: def.limits.to_array(),
         compatibility_date: def.compatibility_date.clone(),
         compatibility_flags: def.compatibility_flags.clone(),
         outbound: match &def.outbound {
@@ -82,8 +73,6 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
                 .map_err(|e| corrupt(e.to_string()))?,
         });
     }
-    let [cpu_ms, wall_ms, memory_mb, stack_kb, sub_requests, result_bytes, log_bytes] =
-        stored.limits;
     let outbound = match stored.outbound.as_str() {
         "policy" => Outbound::Policy,
         "blocked" => Outbound::Blocked,
@@ -101,15 +90,7 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         modules,
         env: stored.env,
         bindings: std::sync::Arc::new(bindings),
-        limits: stockade_ipc::Limits {
-            cpu_ms,
-            wall_ms,
-            memory_mb,
-            stack_kb,
-            sub_requests,
-            result_bytes,
-            log_bytes,
-        },
+        limits: stockade_ipc::Limits::from_array(stored.limits),
         compatibility_date: stored.compatibility_date,
         compatibility_flags: stored.compatibility_flags,
         outbound,

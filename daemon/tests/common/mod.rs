@@ -351,3 +351,28 @@ pub fn put_json(
     let r = request.send().expect("put");
     (r.status().as_u16(), r.json().expect("json"))
 }
+
+/// Must equal `worker::test_hooks::FORBIDDEN_SYSCALL`: a Code Mode snippet that is exactly this
+/// makes a worker started with test hooks call mount(2), which the jail kills with SIGSYS.
+#[allow(dead_code)] // not every test binary uses the hooks
+pub const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
+
+/// `tenant`'s risk report, asked as `token`.
+#[allow(dead_code)] // not every test binary looks at risk
+pub fn risk(d: &impl Target, token: &str, tenant: &str) -> serde_json::Value {
+    let (status, report) = get_json(d, Some(token), &format!("/v1/tenants/{tenant}/risk"));
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// What `signal` contributes to a risk report (0 when absent).
+#[allow(dead_code)] // not every test binary looks at risk
+pub fn contribution(report: &serde_json::Value, signal: &str) -> f64 {
+    report["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .find(|s| s["signal"] == signal)
+        .and_then(|s| s["contribution"].as_f64())
+        .unwrap_or(0.0)
+}
