@@ -55,7 +55,9 @@ fn killing_a_worker_mid_request_fails_only_that_request() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(pid > 1, "the request never went in flight");
-    std::thread::sleep(Duration::from_millis(200));
+    // In flight counts from placement: give the job time to reach the worker and start (it
+    // sleeps 5 s), so that the kill finds it running even on a loaded machine.
+    std::thread::sleep(Duration::from_millis(1000));
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let r = slow.join().expect("thread");
