@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{metrics_only_router, router, AppState};
+use crate::capabilities::Capabilities;
 use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
 use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
@@ -121,6 +122,8 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     egress.register(&mut host_calls);
     let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
     Storage::new(store.clone(), tenants).register(&mut host_calls);
+    let capabilities = Capabilities::new(&config, store.clone(), Arc::clone(&egress));
+    capabilities.register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -146,6 +149,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         Arc::clone(&egress),
         Arc::clone(&connections),
         store,
+        capabilities,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     if let Some(addr) = metrics_listen {

@@ -36,10 +36,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0004_kv_expiry.sqlite.sql"),
         postgres: include_str!("0004_kv_expiry.postgres.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("0005_capabilities.sqlite.sql"),
+        postgres: include_str!("0005_capabilities.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;
