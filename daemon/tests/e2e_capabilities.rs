@@ -348,7 +348,8 @@ fn a_worker_without_the_grant_cannot_reach_a_capability_by_any_name() {
     let out = out.as_array().expect("array");
     for v in &out[..5] {
         assert!(
-            v.as_str().is_some_and(|s| s.starts_with("refused: ")),
+            v.as_str()
+                .is_some_and(|s| s.starts_with("refused: ") && s.contains("no capability binding")),
             "{v}"
         );
     }
@@ -364,9 +365,11 @@ fn a_worker_without_the_grant_cannot_reach_a_capability_by_any_name() {
         assert_eq!(status, 200, "{body}");
         let results = body["result"].as_array().expect("results");
         assert!(
-            results
-                .iter()
-                .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
+            results.iter().all(|r| {
+                r.as_str().is_some_and(|s| {
+                    s.starts_with("refused: ") && s.contains("no capability binding")
+                })
+            }),
             "{body}"
         );
     }
