@@ -32,6 +32,7 @@ fn calc(seen: &Seen) -> Answer {
             json!({ "result": args[0].as_i64().unwrap_or(0) + args[1].as_i64().unwrap_or(0) })
         }
         Some("whoami") => json!({ "result": { "auth": seen.header("authorization") } }),
+        Some("echo") => json!({ "result": args }),
         Some("fail") => json!({ "error": { "name": "ValidationError", "message": "bad input" } }),
         _ => json!({ "error": { "name": "TypeError", "message": "no such method" } }),
     };
@@ -52,13 +53,13 @@ impl Drop for Node {
     }
 }
 
-/// The upstream MCP server on a free port, once it says it is ready.
-fn weather_server() -> (Node, u16) {
+/// The upstream MCP server on a free port (`stateless` or `stateful`), once it says it is ready.
+fn weather_server(mode: &str) -> (Node, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let mut child = mcp::node("upstream.mjs", &[&port.to_string()])
+    let mut child = mcp::node("upstream.mjs", &[&port.to_string(), mode])
         .env("WEATHER_KEY", WEATHER_KEY)
         .stdout(Stdio::piped())
         .spawn()
@@ -150,6 +151,11 @@ const WORKER: &str = "export default { async fetch(req, env) {
   try { await env.WEATHER.explode({ why: 'storm' }); } catch (e) { out.explode = [e.name, e.message]; }
   try { await env.WEATHER.forecast('Oslo'); } catch (e) { out.badArg = e.name; }
   out.then = typeof env.CALC.then;
+  out.echo = await env.CALC.echo({ d: new Date(0), n: [1, 'x', null, undefined], skip: undefined });
+  out.bad = [];
+  for (const bad of [new Map(), 1n, new Uint8Array(2), () => 1, NaN, new (class X {})()]) {
+    try { await env.CALC.echo(bad); out.bad.push('sent'); } catch (e) { out.bad.push(e.name); }
+  }
   out.greeting = env.GREETING;
   return Response.json(out);
 } };";
@@ -157,7 +163,7 @@ const WORKER: &str = "export default { async fetch(req, env) {
 #[test]
 fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
     let service = Upstream::start(calc);
-    let (_weather, mcp_port) = weather_server();
+    let (_weather, mcp_port) = weather_server("stateless");
     let d = daemon("caps", service.port, mcp_port, &[]);
     let t0 = tenant_token(0);
     let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
@@ -206,6 +212,16 @@ fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
         "awaiting a capability does not call it"
     );
     assert_eq!(out["greeting"], "hello");
+    assert_eq!(
+        out["echo"],
+        json!([{ "d": "1970-01-01T00:00:00.000Z", "n": [1, "x", null, null] }]),
+        "arguments cross as JSON (a Date as its ISO string)"
+    );
+    assert_eq!(
+        out["bad"],
+        json!(vec!["TypeError"; 6]),
+        "anything else is a TypeError"
+    );
     let leaked = out.to_string();
     assert!(
         !leaked.contains(RPC_SECRET) && !leaked.contains(WEATHER_KEY),
@@ -434,7 +450,7 @@ fn two_tenants_capabilities_never_meet() {
 #[test]
 fn the_mcp_endpoint_serves_the_official_client() {
     let service = Upstream::start(calc);
-    let (_weather, mcp_port) = weather_server();
+    let (_weather, mcp_port) = weather_server("stateful");
     let d = daemon("capmcp", service.port, mcp_port, &[]);
     let t0 = tenant_token(0);
     let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
@@ -498,6 +514,16 @@ fn the_mcp_endpoint_serves_the_official_client() {
         "{v}"
     );
     assert!(!stdout.contains(RPC_SECRET) && !stdout.contains(WEATHER_KEY));
+    // This upstream keeps sessions: each use opened one and ended it with DELETE.
+    let stats: Value = client()
+        .get(format!("http://127.0.0.1:{mcp_port}/stats"))
+        .header("X-Weather-Key", WEATHER_KEY)
+        .send()
+        .expect("stats")
+        .json()
+        .expect("json");
+    assert!(stats["opened"].as_u64().unwrap_or(0) >= 3, "{stats}");
+    assert_eq!(stats["open"], 0, "{stats}");
 
     // Another tenant's token runs as that tenant: no capabilities, so `calc` is not there.
     let code = "export default async (arg: unknown, env: any) => Object.keys(env);";

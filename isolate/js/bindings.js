@@ -226,9 +226,47 @@ function capabilityError(e) {
 }
 
 const ProxyConstructor = Proxy;
+const ObjectPrototype = Object.prototype;
+const dateToISOString = uncurry(Date.prototype.toISOString);
+
+// A copy of `value` as JSON data for a capability call: null, booleans, finite numbers, strings,
+// arrays and plain objects as they are (an `undefined` property is left out, as JSON does), a
+// Date as its ISO string; anything else (a Map, a typed array, a BigInt, a function, a class
+// instance) is a TypeError rather than something JSON would silently mangle.
+function capabilityJson(value, what, depth) {
+  if (depth > 64) throw new TypeError(`${what}: the arguments nest too deep`);
+  if (value === null || value === undefined) return null;
+  const type = typeof value;
+  if (type === "boolean" || type === "string") return value;
+  if (type === "number") {
+    if (!NumberIsFinite(value)) throw new TypeError(`${what}: ${value} is not a JSON number`);
+    return value;
+  }
+  if (type !== "object") throw new TypeError(`${what}: a ${type} cannot cross to a capability (JSON values only)`);
+  if (ArrayIsArray(value)) {
+    const out = [];
+    const n = value.length;
+    for (let i = 0; i < n; i++) ObjectDefineProperty(out, i, { value: capabilityJson(value[i], what, depth + 1), writable: true, enumerable: true, configurable: true });
+    return out;
+  }
+  let iso;
+  try { iso = dateToISOString(value); } catch { iso = undefined; }
+  if (iso !== undefined) return iso;
+  const proto = ObjectGetPrototypeOf(value);
+  if (proto !== ObjectPrototype && proto !== null) {
+    throw new TypeError(`${what}: only JSON values, arrays, plain objects and Dates cross to a capability`);
+  }
+  const out = {};
+  const keys = ObjectKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const v = value[keys[i]];
+    if (v !== undefined) ObjectDefineProperty(out, keys[i], { value: capabilityJson(v, what, depth + 1), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
 
 // env[key] of a capability binding: any string property is a method (not `then`, so awaiting
-// the object does not call it); each call's arguments cross as JSON.
+// the object does not call it); each call's arguments cross as JSON (capabilityJson).
 function makeCapability(key) {
   const methods = ObjectCreate(null);
   const handler = ObjectCreate(null);
@@ -237,7 +275,7 @@ function makeCapability(key) {
     const known = methods[prop];
     if (known !== undefined) return known;
     const method = async (...args) => {
-      const head = { binding: key, method: prop, args: JSONParse(JSONStringify(args)) };
+      const head = { binding: key, method: prop, args: capabilityJson(args, `${key}.${prop}`, 0) };
       return (await bindingCall("cap.call", head, null, capabilityError))[0].result;
     };
     methods[prop] = method;

@@ -1,13 +1,18 @@
 // An upstream MCP server built with the official TypeScript SDK, for e2e_capabilities.rs:
-// streamable HTTP on 127.0.0.1:<argv[2]>, stateless (a server and transport per request).
-// Every request must carry `X-Weather-Key: <$WEATHER_KEY>` (the daemon's egress rule injects
-// it); it prints "ready" once listening, and "seen <key>" lines nobody else can see.
+// streamable HTTP on 127.0.0.1:<argv[2]>, either `stateless` (argv[3]; a server and transport
+// per request) or `stateful` (sessions: `Mcp-Session-Id`, ended by DELETE). Every request must
+// carry `X-Weather-Key: <$WEATHER_KEY>` (the daemon's egress rule injects it). It prints "ready"
+// once listening; `GET /stats` answers {opened, open} (sessions made, sessions still open).
 import http from "node:http";
+import { randomUUID } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { z } from "zod";
 
 const port = Number(process.argv[2]);
+const stateful = process.argv[3] === "stateful";
+const sessions = new Map();
+let opened = 0;
 const key = process.env.WEATHER_KEY;
 
 function server() {
@@ -32,25 +37,56 @@ function server() {
   return s;
 }
 
+async function stateless(req, res, body) {
+  const s = server();
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on("close", () => {
+    transport.close();
+    s.close();
+  });
+  await s.connect(transport);
+  await transport.handleRequest(req, res, body);
+}
+
+async function withSessions(req, res, body) {
+  const id = req.headers["mcp-session-id"];
+  let transport = id === undefined ? undefined : sessions.get(id);
+  if (transport === undefined) {
+    if (id !== undefined || body?.method !== "initialize") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("no such session");
+      return;
+    }
+    transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sid) => {
+        opened++;
+        sessions.set(sid, transport);
+      },
+    });
+    transport.onclose = () => sessions.delete(transport.sessionId);
+    await server().connect(transport);
+  }
+  await transport.handleRequest(req, res, body);
+}
+
 http
   .createServer(async (req, res) => {
     if (req.headers["x-weather-key"] !== key) {
       res.writeHead(401, { "content-type": "text/plain" }).end("no key");
       return;
     }
+    if (req.method === "GET" && req.url === "/stats") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ opened, open: sessions.size }));
+      return;
+    }
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    const body = text === "" ? undefined : JSON.parse(text);
+    if (stateful) return withSessions(req, res, body);
     if (req.method !== "POST") {
       res.writeHead(405).end();
       return;
     }
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    const s = server();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on("close", () => {
-      transport.close();
-      s.close();
-    });
-    await s.connect(transport);
-    await transport.handleRequest(req, res, JSON.parse(body));
+    return stateless(req, res, body);
   })
   .listen(port, "127.0.0.1", () => console.log("ready"));
