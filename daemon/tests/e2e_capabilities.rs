@@ -75,7 +75,11 @@ fn weather_server(mode: &str) -> (Node, u16) {
 /// server (its key injected as `X-Weather-Key`) and declares `calc` in the config; t1 has no
 /// network.
 fn daemon(tag: &str, calc_port: u16, mcp_port: u16, env: &[(&str, &str)]) -> Daemon {
-    let config = format!(
+    Daemon::start_raw(tag, 1, &config(calc_port, mcp_port), env)
+}
+
+fn config(calc_port: u16, mcp_port: u16) -> String {
+    format!(
         "[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
          [[tenants]]\nid = \"t0\"\ntoken = \"{t0}\"\n\
          [tenants.secrets]\nrpc = \"Bearer {RPC_SECRET}\"\nweather = \"{WEATHER_KEY}\"\n\
@@ -85,8 +89,7 @@ fn daemon(tag: &str, calc_port: u16, mcp_port: u16, env: &[(&str, &str)]) -> Dae
          [[tenants]]\nid = \"t1\"\ntoken = \"{t1}\"\n",
         t0 = tenant_token(0),
         t1 = tenant_token(1),
-    );
-    Daemon::start_raw(tag, 1, &config, env)
+    )
 }
 
 fn declare(d: &Daemon, token: &str, tenant: &str, name: &str, body: Value) -> (u16, Value) {
@@ -539,4 +542,86 @@ fn the_mcp_endpoint_serves_the_official_client() {
         serde_json::from_str(v["result"]["content"][0]["text"].as_str().expect("text"))
             .expect("json");
     assert_eq!(result["result"], json!([]), "{v}");
+}
+
+#[test]
+fn capabilities_declared_through_the_api_survive_a_restart() {
+    let service = Upstream::start(calc);
+    let d = daemon("caprestart", service.port, 9, &[]);
+    let t0 = tenant_token(0);
+    let url = format!("http://127.0.0.1:{}/rpc", service.port);
+    let (status, body) = declare(
+        &d,
+        &t0,
+        "t0",
+        "sum",
+        json!({ "kind": "http", "url": url, "types": CALC_TYPES }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let code = "export default async (arg, env) => env.S.add(20, 22);";
+    let env = json!({ "S": { "binding": "capability", "name": "sum" } });
+    let (status, created) = create(&d, &t0, "export default { async fetch(req, env) { return Response.json(await env.S.add(1, 2)); } };", env.clone());
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    // Acknowledged, then SIGKILL: no drain, no flush.
+    let dir = d.kill9();
+    let d = Daemon::start_in(dir, 1, &config(service.port, 9), &[]);
+    let (status, list) = get_json(&d, Some(&t0), "/v1/tenants/t0/capabilities");
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["capabilities"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["calc", "sum"]);
+    assert_eq!(list["capabilities"][1]["types"], CALC_TYPES);
+    let (status, body) = run_env(&d, &t0, code, Value::Null, env);
+    assert_eq!((status, body["result"].clone()), (200, json!(42)), "{body}");
+    assert_eq!(
+        call(&d, &t0, &id),
+        json!(3),
+        "the worker bound to it works again"
+    );
+}
+
+#[test]
+fn a_reloaded_config_brings_its_capabilities() {
+    let service = Upstream::start(calc);
+    let d = daemon("capreload", service.port, 9, &[]);
+    let t1 = tenant_token(1);
+    let env = json!({ "L": { "binding": "capability", "name": "late" } });
+    let code = "export default async (arg, env) => typeof env.L.anything;";
+    assert_eq!(run_env(&d, &t1, code, Value::Null, env.clone()).0, 400);
+    // The file ends with t1: a capability appended is t1's.
+    let text = std::fs::read_to_string(d.config_path()).expect("config");
+    let next = format!("{text}[[tenants.capabilities]]\nname = \"late\"\nkind = \"mcp\"\nurl = \"https://late.example/mcp\"\n");
+    std::fs::write(d.config_path(), next).expect("rewrite");
+    // SAFETY: kill(2) on our own child, which is running.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, list) = get_json(&d, Some(&t1), "/v1/tenants/t1/capabilities");
+        if list["capabilities"][0]["name"] == "late" {
+            assert_eq!(list["capabilities"][0]["source"], "config");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reloaded: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, body) = run_env(&d, &t1, code, Value::Null, env);
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!("function")),
+        "{body}"
+    );
+    let (_, list) = get_json(&d, Some(&tenant_token(0)), "/v1/tenants/t0/capabilities");
+    assert_eq!(
+        list["capabilities"].as_array().map(Vec::len),
+        Some(1),
+        "t0 still has calc only: {list}"
+    );
 }
