@@ -1,149 +1,22 @@
 //! Tenant capabilities end to end: a real daemon, real jailed workers, a real HTTP service on
-//! 127.0.0.1 behind an `http` capability, a real MCP server built with the official TypeScript
-//! SDK behind an `mcp` capability (`tests/mcp/`, installed from npm at test time), and the
-//! daemon's own `/mcp` endpoint driven by the official MCP client SDK. Secrets injected by the
-//! tenant's egress rules reach the services and never the worker; a worker without the grant
-//! reaches no capability by any name (the host call forged directly); two tenants' capabilities
-//! never meet.
+//! 127.0.0.1 behind an `http` capability and a real MCP server built with the official TypeScript
+//! SDK behind an `mcp` capability (`tests/mcp/`, installed from npm at test time). Secrets
+//! injected by the tenant's egress rules reach the services and never the worker; a worker
+//! without the grant reaches no capability by any name (the host call forged directly); two
+//! tenants' capabilities never meet; declarations are durable and reloadable. The daemon's own
+//! `/mcp` endpoint is `e2e_mcp_server.rs`'s.
 mod common;
+#[path = "mcp/fixtures.rs"]
+mod fixtures;
 #[path = "mcp/install.rs"]
 mod mcp;
 #[path = "../src/egress/test_upstream.rs"]
 mod upstream;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use common::*;
+use fixtures::*;
 use serde_json::{json, Value};
-use upstream::{Answer, Seen, Upstream};
-
-const RPC_SECRET: &str = "rpc-secret-value-4b1e9d";
-const WEATHER_KEY: &str = "weather-key-value-8c2a7f";
-const CALC_TYPES: &str = "interface Methods { add(a: number, b: number): Promise<number>; whoami(): Promise<{ auth: string }>; }";
-
-/// The `http` capability's service: `add`, `whoami` (echoes the Authorization it received, so a
-/// leak would show), `fail` (an error with a name of its own).
-fn calc(seen: &Seen) -> Answer {
-    let call: Value = serde_json::from_slice(&seen.body).unwrap_or(Value::Null);
-    let args = call["args"].as_array().cloned().unwrap_or_default();
-    let out = match call["method"].as_str() {
-        Some("add") => {
-            json!({ "result": args[0].as_i64().unwrap_or(0) + args[1].as_i64().unwrap_or(0) })
-        }
-        Some("whoami") => json!({ "result": { "auth": seen.header("authorization") } }),
-        Some("echo") => json!({ "result": args }),
-        Some("fail") => json!({ "error": { "name": "ValidationError", "message": "bad input" } }),
-        _ => json!({ "error": { "name": "TypeError", "message": "no such method" } }),
-    };
-    let mut answer = Answer::ok(out.to_string().as_bytes());
-    answer
-        .headers
-        .push(("Content-Type".into(), "application/json".into()));
-    answer
-}
-
-/// A child process killed when dropped.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The upstream MCP server on a free port (`stateless` or `stateful`), once it says it is ready.
-fn weather_server(mode: &str) -> (Node, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let mut child = mcp::node("upstream.mjs", &[&port.to_string(), mode])
-        .env("WEATHER_KEY", WEATHER_KEY)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node upstream.mjs");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("ready");
-    assert_eq!(line.trim(), "ready", "the MCP server did not start");
-    (Node(child), port)
-}
-
-/// Tenant t0 may reach the calc service (its secret injected as `Authorization`) and the MCP
-/// server (its key injected as `X-Weather-Key`) and declares `calc` in the config; t1 has no
-/// network.
-fn daemon(tag: &str, calc_port: u16, mcp_port: u16, env: &[(&str, &str)]) -> Daemon {
-    Daemon::start_raw(tag, 1, &config(calc_port, mcp_port), env)
-}
-
-fn config(calc_port: u16, mcp_port: u16) -> String {
-    format!(
-        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
-         [[tenants]]\nid = \"t0\"\ntoken = \"{t0}\"\n\
-         [tenants.secrets]\nrpc = \"Bearer {RPC_SECRET}\"\nweather = \"{WEATHER_KEY}\"\n\
-         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{calc_port}]\nmethods = [\"POST\"]\ninject_headers = {{ \"Authorization\" = \"rpc\" }}\n\
-         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{mcp_port}]\ninject_headers = {{ \"X-Weather-Key\" = \"weather\" }}\n\
-         [[tenants.capabilities]]\nname = \"calc\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{calc_port}/rpc\"\ntypes = \"{CALC_TYPES}\"\n\
-         [[tenants]]\nid = \"t1\"\ntoken = \"{t1}\"\n",
-        t0 = tenant_token(0),
-        t1 = tenant_token(1),
-    )
-}
-
-fn declare(d: &Daemon, token: &str, tenant: &str, name: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .put(format!(
-            "{}/v1/tenants/{tenant}/capabilities/{name}",
-            d.base
-        ))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("put");
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn create(d: &Daemon, token: &str, code: &str, env: Value) -> (u16, Value) {
-    let body = json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
-    let r = client()
-        .post(format!("{}/v1/workers", d.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("create");
-    let status = r.status().as_u16();
-    (status, r.json().expect("json"))
-}
-
-fn call(d: &Daemon, token: &str, id: &str) -> Value {
-    let r = client()
-        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
-        .bearer_auth(token)
-        .send()
-        .expect("fetch");
-    let status = r.status().as_u16();
-    let text = r.text().expect("text");
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-fn run_env(d: &Daemon, token: &str, code: &str, arg: Value, env: Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{}/v1/run", d.base))
-        .bearer_auth(token)
-        .json(&json!({ "code": code, "arg": arg, "env": env }))
-        .send()
-        .expect("run");
-    (r.status().as_u16(), r.json().expect("json"))
-}
-
-fn text(r: reqwest::blocking::RequestBuilder) -> (u16, String) {
-    let r = r.send().expect("send");
-    (r.status().as_u16(), r.text().expect("text"))
-}
+use upstream::Upstream;
 
 const WORKER: &str = "export default { async fetch(req, env) {
   const out = {};
@@ -448,100 +321,6 @@ fn two_tenants_capabilities_never_meet() {
     let (status, list) = get_json(&d, Some(OPERATOR), "/v1/tenants/t1/capabilities");
     assert_eq!(status, 200);
     assert_eq!(list["capabilities"][0]["name"], "calc");
-}
-
-#[test]
-fn the_mcp_endpoint_serves_the_official_client() {
-    let service = Upstream::start(calc);
-    let (_weather, mcp_port) = weather_server("stateful");
-    let d = daemon("capmcp", service.port, mcp_port, &[]);
-    let t0 = tenant_token(0);
-    let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
-    assert_eq!(
-        declare(
-            &d,
-            &t0,
-            "t0",
-            "weather",
-            json!({ "kind": "mcp", "url": mcp_url })
-        )
-        .0,
-        200
-    );
-    // Unauthenticated: 401, as everywhere.
-    let (status, _) = text(
-        client()
-            .post(format!("{}/mcp", d.base))
-            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })),
-    );
-    assert_eq!(status, 401);
-
-    let code = "export default async (arg: { city: string }, env: any) => ({ sum: await env.calc.add(1, 2), f: await env.weather.forecast({ city: arg.city }) });";
-    let out = mcp::node("client.mjs", &[&format!("{}/mcp", d.base), &t0, code])
-        .output()
-        .expect("node client.mjs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("{stdout}"));
-    assert_eq!(v["server"]["name"], "stockade");
-    let names: Vec<&str> = v["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    assert_eq!(names, ["execute", "types"]);
-    let description = v["tools"][0]["description"].as_str().expect("description");
-    assert!(
-        description.contains("calc: Capability_calc.Methods;"),
-        "{description}"
-    );
-    assert!(description.contains("forecast(args:"), "{description}");
-    assert_eq!(v["result"]["isError"], false, "{v}");
-    let result: Value =
-        serde_json::from_str(v["result"]["content"][0]["text"].as_str().expect("text"))
-            .expect("json");
-    assert_eq!(
-        result["result"],
-        json!({ "sum": 3, "f": { "city": "Lisbon", "tempC": 18 } })
-    );
-    assert!(
-        v["types"]["content"][0]["text"]
-            .as_str()
-            .unwrap_or("")
-            .contains("interface Env {"),
-        "{v}"
-    );
-    assert!(!stdout.contains(RPC_SECRET) && !stdout.contains(WEATHER_KEY));
-    // This upstream keeps sessions: each use opened one and ended it with DELETE.
-    let stats: Value = client()
-        .get(format!("http://127.0.0.1:{mcp_port}/stats"))
-        .header("X-Weather-Key", WEATHER_KEY)
-        .send()
-        .expect("stats")
-        .json()
-        .expect("json");
-    assert!(stats["opened"].as_u64().unwrap_or(0) >= 3, "{stats}");
-    assert_eq!(stats["open"], 0, "{stats}");
-
-    // Another tenant's token runs as that tenant: no capabilities, so `calc` is not there.
-    let code = "export default async (arg: unknown, env: any) => Object.keys(env);";
-    let out = mcp::node(
-        "client.mjs",
-        &[&format!("{}/mcp", d.base), &tenant_token(1), code],
-    )
-    .output()
-    .expect("node client.mjs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("{stdout}"));
-    let result: Value =
-        serde_json::from_str(v["result"]["content"][0]["text"].as_str().expect("text"))
-            .expect("json");
-    assert_eq!(result["result"], json!([]), "{v}");
 }
 
 #[test]
