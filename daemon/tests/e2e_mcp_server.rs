@@ -40,6 +40,20 @@ fn the_mcp_endpoint_serves_the_official_client() {
             .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })),
     );
     assert_eq!(status, 401);
+    // A browser page elsewhere (an `Origin` not the server's own) is refused, token or not.
+    let list = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" });
+    let post = |origin: &str| {
+        text(
+            client()
+                .post(format!("{}/mcp", d.base))
+                .bearer_auth(&t0)
+                .header("Origin", origin)
+                .json(&list),
+        )
+        .0
+    };
+    assert_eq!(post("http://evil.example"), 403);
+    assert_eq!(post(&d.base), 200, "the server's own origin is fine");
 
     let code = "export default async (arg: { city: string }, env: any) => ({ sum: await env.calc.add(1, 2), f: await env.weather.forecast({ city: arg.city }) });";
     let out = mcp::node("client.mjs", &[&format!("{}/mcp", d.base), &t0, code])

@@ -13,7 +13,8 @@
 //! - `types` (`{"env"?}`): that `.d.ts`.
 //!
 //! Guarantees: authenticated by the tenant's bearer token (401 otherwise) exactly like the rest
-//! of the API, and everything runs as that tenant; a malformed message is a JSON-RPC error,
+//! of the API, and everything runs as that tenant; a request with an `Origin` other than the
+//! server's own is refused (403, the transport's DNS-rebinding defence); a malformed message is a JSON-RPC error,
 //! never a panic. Trusts: the token check in `AppState`.
 
 use std::collections::BTreeMap;
@@ -52,6 +53,9 @@ pub async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
+    if !same_origin(&headers) {
+        return Err(ApiError::Forbidden);
+    }
     let body = body_or_error(body)?;
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         let error = rpc_error(&Value::Null, PARSE_ERROR, "the body is not JSON");
@@ -84,6 +88,25 @@ pub async fn post(
         reply.to_string(),
     )
         .into_response())
+}
+
+/// The transport's DNS-rebinding defence: a request that names an `Origin` (a browser's) must come
+/// from this very host and port; one without (any other client) is fine.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => {
+            let port = origin.port().map(|p| format!(":{p}")).unwrap_or_default();
+            origin
+                .host_str()
+                .is_some_and(|h| format!("{h}{port}").eq_ignore_ascii_case(host))
+        }
+        _ => false,
+    }
 }
 
 /// `GET` and `DELETE /mcp`: this server opens no stream and keeps no session.
