@@ -57,6 +57,25 @@ fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
     assert_eq!(list["capabilities"][0]["source"], "config");
     assert_eq!(list["capabilities"][1]["name"], "weather");
     assert_eq!(list["capabilities"][1]["source"], "api");
+    // Declarations are checked before they are stored.
+    for (name, bad) in [
+        ("x", json!({ "kind": "http", "url": "ftp://127.0.0.1/" })),
+        ("x", json!({ "kind": "smtp", "url": "http://127.0.0.1/" })),
+        (
+            "x",
+            json!({ "kind": "mcp", "url": "http://127.0.0.1/", "types": "interface Methods {}" }),
+        ),
+        (
+            "x",
+            json!({ "kind": "http", "url": "http://u:p@127.0.0.1/" }),
+        ),
+        (
+            "a%20b",
+            json!({ "kind": "mcp", "url": "http://127.0.0.1/" }),
+        ),
+    ] {
+        assert_eq!(declare(&d, &t0, "t0", name, bad.clone()).0, 400, "{bad}");
+    }
 
     let env = json!({
         "CALC": { "binding": "capability", "name": "calc" },
@@ -66,6 +85,11 @@ fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
     let (status, created) = create(&d, &t0, WORKER, env);
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_string();
+    let (_, described) = get_json(&d, Some(&t0), &format!("/v1/workers/{id}"));
+    assert_eq!(
+        described["bindings"]["CALC"],
+        json!({ "binding": "capability", "name": "calc" })
+    );
     let out = call(&d, &t0, &id);
     assert_eq!(out["sum"], 5, "{out}");
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Shared fixtures of the capability e2e tests (`e2e_capabilities.rs`, `e2e_mcp_server.rs`): the
 //! `http` capability's service, the upstream MCP server, a daemon whose tenant t0 may reach both
-//! (its secrets injected by its egress rules) and declares `calc`, and request helpers.
+//! (its secrets injected by its egress rules) and declares `calc` (with 2 s of CPU per request: a
+//! debug build spends more than the default 50 ms on 256 capability calls), and request helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -74,7 +75,7 @@ pub fn daemon(tag: &str, calc_port: u16, mcp_port: u16, env: &[(&str, &str)]) ->
 
 pub fn config(calc_port: u16, mcp_port: u16) -> String {
     format!(
-        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+        "[limits]\ncpu_ms = 2000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
          [[tenants]]\nid = \"t0\"\ntoken = \"{t0}\"\n\
          [tenants.secrets]\nrpc = \"Bearer {RPC_SECRET}\"\nweather = \"{WEATHER_KEY}\"\n\
          [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{calc_port}]\nmethods = [\"POST\"]\ninject_headers = {{ \"Authorization\" = \"rpc\" }}\n\
