@@ -176,6 +176,14 @@ fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
     let (status, body) = run_env(&d, &t0, code, json!({ "a": 41 }), env.clone());
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], json!([42, 12]));
+    // Calls run concurrently within a request.
+    let code = "export default async (arg, env) => (await Promise.all(Array.from({ length: 32 }, (_, i) => env.C.add(i, i)))).reduce((a, b) => a + b, 0);";
+    let (status, body) = run_env(&d, &t0, code, Value::Null, env.clone());
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!(992)),
+        "{body}"
+    );
 
     // A per-request call budget: the 257th call of one request is refused.
     let code = "export default async (arg, env) => { let n = 0; try { for (;;) { await env.C.add(n, 0); n++; } } catch (e) { return [n, e.name]; } };";
