@@ -341,6 +341,11 @@ pub struct TenantConfig {
     /// Overrides of `[quotas]` for this tenant.
     #[serde(default)]
     pub quotas: QuotaOverrides,
+    /// Capabilities this tenant declares (`[[tenants.capabilities]]`: `name`, `kind` = `http`
+    /// or `mcp`, `url`, and for `http` optionally `types`), which its workers' `env` may bind
+    /// (`crate::capabilities`); more may be declared at run time through the API.
+    #[serde(default)]
+    pub capabilities: Vec<crate::capabilities::Declared>,
 }
 
 impl TenantConfig {
@@ -427,6 +432,7 @@ impl Config {
                 egress: Vec::new(),
                 operator: true,
                 quotas: QuotaOverrides::default(),
+                capabilities: Vec::new(),
             });
         }
         config.validate()?;
@@ -497,6 +503,8 @@ impl Config {
                 crate::egress::check_rule(rule)
                     .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
             }
+            crate::capabilities::check_declared(&t.capabilities)
+                .map_err(|e| format!("tenant {}: {e}", t.id))?;
             self.quotas_for(t)
                 .validate(&format!("tenant {}: quotas", t.id))?;
         }

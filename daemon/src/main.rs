@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod api;
+mod capabilities;
 mod config;
 mod egress;
 mod http;

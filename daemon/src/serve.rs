@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{metrics_only_router, router, AppState};
+use crate::capabilities::Capabilities;
 use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
 use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
@@ -128,9 +129,12 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         .map(|t| config.quotas_for(t).cache_bytes)
         .collect();
     Caches::new(cache_budgets, config.quotas.cache_bytes).register(&mut host_calls);
+    let capabilities = Capabilities::new(&config, store.clone(), Arc::clone(&egress));
+    capabilities.register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     storage.resolve_tenants_with(pool.tenant_names());
+    capabilities.resolve_tenants_with(pool.tenant_names());
     keep_risk_history(&store, &pool).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -155,6 +159,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         Arc::clone(&egress),
         Arc::clone(&connections),
         store,
+        capabilities,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     if let Some(addr) = metrics_listen {

@@ -4,6 +4,9 @@
 // the binding by its env key:
 //   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
+//   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
+//                                                 cap.call {binding, method: m, args} (JSON)
+//                                                 answered {result} or {error: {name, message}}
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
 // Trust: the supervisor resolves the binding name against the worker definition it stored, so an
@@ -22,7 +25,7 @@ function bindingError(e) {
 }
 
 // One host call: [answer head, answer bytes].
-async function bindingCall(call, head, bytes = null) {
+async function bindingCall(call, head, bytes = null, makeError = bindingError) {
   let reply;
   try {
     reply = await hostCall(call, frameForHost(head, bytes));
@@ -33,7 +36,7 @@ async function bindingCall(call, head, bytes = null) {
   const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
   if (4 + n > reply.length) throw new TypeError(`${call}: malformed answer from the host`);
   const answer = JSONParse(utf8DecodeStripBOM(u8Subarray(reply, 4, 4 + n)));
-  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw bindingError(answer.error);
+  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw makeError(answer.error);
   return [answer, u8Slice(reply, 4 + n)];
 }
 
@@ -203,6 +206,84 @@ class Workspace {
 }
 setTag(Workspace.prototype, "Workspace");
 
+// A capability's error keeps its name and message: a built-in error class of that name, else an
+// Error whose `name` is it.
+function capabilityError(e) {
+  const name = `${e?.name}`;
+  const message = `${e?.message}`;
+  switch (name) {
+    case "TypeError": return new TypeError(message);
+    case "RangeError": return new RangeError(message);
+    case "SyntaxError": return new SyntaxError(message);
+    case "ReferenceError": return new ReferenceError(message);
+    case "Error": return new Error(message);
+    default: {
+      const error = new Error(message);
+      ObjectDefineProperty(error, "name", { value: name, writable: true, enumerable: false, configurable: true });
+      return error;
+    }
+  }
+}
+
+const ProxyConstructor = Proxy;
+const ObjectPrototype = Object.prototype;
+const dateToISOString = uncurry(Date.prototype.toISOString);
+
+// A copy of `value` as JSON data for a capability call: null, booleans, finite numbers, strings,
+// arrays and plain objects as they are (an `undefined` property is left out, as JSON does), a
+// Date as its ISO string; anything else (a Map, a typed array, a BigInt, a function, a class
+// instance) is a TypeError rather than something JSON would silently mangle.
+function capabilityJson(value, what, depth) {
+  if (depth > 64) throw new TypeError(`${what}: the arguments nest too deep`);
+  if (value === null || value === undefined) return null;
+  const type = typeof value;
+  if (type === "boolean" || type === "string") return value;
+  if (type === "number") {
+    if (!NumberIsFinite(value)) throw new TypeError(`${what}: ${value} is not a JSON number`);
+    return value;
+  }
+  if (type !== "object") throw new TypeError(`${what}: a ${type} cannot cross to a capability (JSON values only)`);
+  if (ArrayIsArray(value)) {
+    const out = [];
+    const n = value.length;
+    for (let i = 0; i < n; i++) ObjectDefineProperty(out, i, { value: capabilityJson(value[i], what, depth + 1), writable: true, enumerable: true, configurable: true });
+    return out;
+  }
+  let iso;
+  try { iso = dateToISOString(value); } catch { iso = undefined; }
+  if (iso !== undefined) return iso;
+  const proto = ObjectGetPrototypeOf(value);
+  if (proto !== ObjectPrototype && proto !== null) {
+    throw new TypeError(`${what}: only JSON values, arrays, plain objects and Dates cross to a capability`);
+  }
+  const out = {};
+  const keys = ObjectKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const v = value[keys[i]];
+    if (v !== undefined) ObjectDefineProperty(out, keys[i], { value: capabilityJson(v, what, depth + 1), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
+// env[key] of a capability binding: any string property is a method (not `then`, so awaiting
+// the object does not call it); each call's arguments cross as JSON (capabilityJson).
+function makeCapability(key) {
+  const methods = ObjectCreate(null);
+  const handler = ObjectCreate(null);
+  handler.get = (target, prop) => {
+    if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
+    const known = methods[prop];
+    if (known !== undefined) return known;
+    const method = async (...args) => {
+      const head = { binding: key, method: prop, args: capabilityJson(args, `${key}.${prop}`, 0) };
+      return (await bindingCall("cap.call", head, null, capabilityError))[0].result;
+    };
+    methods[prop] = method;
+    return method;
+  };
+  return new ProxyConstructor(ObjectCreate(null), handler);
+}
+
 // The handler's env: a fresh object; binding objects become capabilities.
 function makeEnv(raw) {
   const env = {};
@@ -212,6 +293,7 @@ function makeEnv(raw) {
     const kind = v !== null && typeof v === "object" && !ArrayIsArray(v) ? v.binding : undefined;
     if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
+    else if (kind === "capability") env[key] = makeCapability(key);
     else env[key] = v;
   }
   return env;

@@ -138,6 +138,8 @@
  *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
  *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
  *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
+ *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
+ *       call cap.call ({binding, method, args} as JSON; answered {result} or {error}).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call

@@ -214,7 +214,9 @@ async function invokeDefault(ns, payload) {
   if (typeof entry !== "function") {
     throw new TypeError("the main module's default export is not a function");
   }
-  return toJson(await entry(parse(payload)));
+  // The second argument is the worker's env (a Code Mode snippet run with `env`, or a Loader
+  // worker's), else an empty one.
+  return toJson(await entry(parse(payload), web.workerEnv() ?? web.makeEnv(null)));
 }
 
 __stockade_host.setInvoker(

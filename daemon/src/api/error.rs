@@ -66,6 +66,11 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
 }
 
 impl ApiError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),

@@ -265,6 +265,11 @@ pub async fn create(
         env.push((k, v));
     }
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    state
+        .capabilities
+        .check_bindings(&tenant, &bindings)
+        .await
+        .map_err(ApiError::BadRequest)?;
     let outbound = outbound::resolve(&state, &tenant, code.global_outbound).await?;
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),

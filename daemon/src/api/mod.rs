@@ -9,17 +9,20 @@
 //! metrics (`GET /metrics`, operator only, `prometheus`).
 
 mod admin;
+mod capabilities;
 mod edge;
 mod error;
 mod fetch;
 mod loader;
 mod logs;
+mod mcp;
 mod outbound;
 mod prometheus;
 mod quota;
 mod run;
 mod secrets;
 mod tenants;
+mod types;
 mod workspaces;
 
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ use axum::routing::{any, get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
+use crate::capabilities::Capabilities;
 use crate::config::{Config, TenantConfig};
 use crate::egress::Egress;
 use crate::http::ConnectionStats;
@@ -61,6 +65,8 @@ pub struct AppState {
     pub connections: Arc<ConnectionStats>,
     /// Durable state: worker definitions, secrets, key-value data, workspaces.
     pub store: Store,
+    /// Tenants' capabilities (`http` and `mcp` services their workers' `env` may bind).
+    pub capabilities: Arc<Capabilities>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +119,7 @@ impl AppState {
         egress: Arc<Egress>,
         connections: Arc<ConnectionStats>,
         store: Store,
+        capabilities: Arc<Capabilities>,
     ) -> AppState {
         AppState {
             tokens: RwLock::new(token_table(&config)),
@@ -125,6 +132,7 @@ impl AppState {
             connections,
             logs: logs::LogRings::default(),
             store,
+            capabilities,
         }
     }
 
@@ -133,6 +141,7 @@ impl AppState {
     pub fn reload(&self, config: &Config) {
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = token_table(config);
         self.quotas.configure(quota_table(config));
+        self.capabilities.configure(config);
     }
 
     fn lookup(&self, token: &str) -> Option<Principal> {
@@ -203,6 +212,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(loader::describe).delete(loader::delete),
         )
         .route("/v1/workers/{id}/logs", get(logs::logs))
+        .route("/v1/workers/{id}/types", get(types::of_worker))
+        .route(
+            "/v1/types",
+            post(types::of_env).layer(DefaultBodyLimit::max(code_body)),
+        )
+        .route("/v1/tenants/{id}/capabilities", get(capabilities::list))
+        .route(
+            "/v1/tenants/{id}/capabilities/{name}",
+            put(capabilities::put)
+                .delete(capabilities::delete)
+                .layer(DefaultBodyLimit::max(
+                    crate::capabilities::MAX_TYPES_LEN * 2 + 16384,
+                )),
+        )
         .route(
             "/v1/workers/{id}/fetch",
             any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
@@ -245,6 +268,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/workspaces/{name}/search",
             post(workspaces::search).layer(DefaultBodyLimit::max(64 << 10)),
+        )
+        .route(
+            "/mcp",
+            post(mcp::post)
+                .get(mcp::not_allowed)
+                .delete(mcp::not_allowed)
+                .layer(DefaultBodyLimit::max(run_body.saturating_add(code_body))),
         )
         .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))

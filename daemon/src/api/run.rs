@@ -1,5 +1,11 @@
 //! Code Mode: `POST /v1/run` runs one snippet (a module whose default export is called with
 //! `arg`) in a fresh isolate and answers `{ result, logs, cpuMs, wallMs }`.
+//!
+//! With an `env` (the Loader API's shapes: plain values, and bindings checked the same way, a
+//! capability the tenant does not have being a 400), the snippet runs as a one-off worker whose
+//! default export is called `(arg, env)`: its own isolate, loaded for this request only and
+//! disposed after it (never cached, never reloaded after a death), its host calls resolved
+//! against this request's bindings only.
 
 use std::sync::Arc;
 
@@ -10,13 +16,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use stockade_ipc::{Outcome, Reply};
+use stockade_ipc::{limits as wire, Call, ModuleKind, Outcome, Reply, WorkerId};
 
 use super::error::ApiError;
 use super::loader::tenant_and_json;
 use super::AppState;
 use crate::config::LimitsConfig;
-use crate::supervisor::Job;
+use crate::supervisor::{bindings, CodeFeatures, Job, Outbound, WorkerDef};
 
 /// Limits a request may ask for; each is capped by the configured one.
 #[derive(Deserialize, Default)]
@@ -64,6 +70,32 @@ struct RunRequest {
     arg: serde_json::Value,
     #[serde(default)]
     limits: LimitsIn,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// `env`'s pairs, within the Loader API's size limits.
+pub(super) fn checked_env(
+    state: &AppState,
+    env: std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, serde_json::Value)>, ApiError> {
+    let limits = &state.config.limits;
+    let mut out = Vec::with_capacity(env.len());
+    let mut total = 0usize;
+    for (k, v) in env {
+        total += k.len() + v.to_string().len();
+        if total > limits.max_env_bytes.min(wire::MAX_ENV_TOTAL)
+            || out.len() >= wire::MAX_ENV_VARS
+            || k.len() > wire::MAX_ENV_NAME_LEN
+        {
+            return Err(ApiError::TooLarge(format!(
+                "env exceeds {} bytes",
+                limits.max_env_bytes
+            )));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
 }
 
 pub fn logs_json(logs: &[stockade_ipc::LogLine]) -> Vec<serde_json::Value> {
@@ -94,7 +126,29 @@ pub async fn run(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (tenant, request): (String, RunRequest) = tenant_and_json(&state, &headers, body, "JSON")?;
-    if request.code.len()
+    let env = checked_env(&state, request.env)?;
+    let answer = execute(
+        &state,
+        &tenant,
+        request.code,
+        &request.arg,
+        env,
+        &request.limits,
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Runs `code` for `tenant` with `arg` and `env` (see the module docs); the answer's JSON.
+pub(super) async fn execute(
+    state: &Arc<AppState>,
+    tenant: &str,
+    code: String,
+    arg: &serde_json::Value,
+    env: Vec<(String, serde_json::Value)>,
+    limits: &LimitsIn,
+) -> Result<serde_json::Value, ApiError> {
+    if code.len()
         > state
             .config
             .limits
@@ -103,22 +157,32 @@ pub async fn run(
     {
         return Err(ApiError::TooLarge("the code is too large".into()));
     }
-    let arg_json = request.arg.to_string().into_bytes();
+    let arg_json = arg.to_string().into_bytes();
     if arg_json.len() > stockade_ipc::limits::MAX_ARG_JSON_LEN {
         return Err(ApiError::TooLarge("the argument is too large".into()));
     }
-    let limits = request_limits(&request.limits, &state.config.limits)?;
-    let outcome = state
-        .pool
-        .submit(
-            &tenant,
-            Job::Run {
-                code: request.code,
-                arg_json,
-                limits,
-            },
-        )
-        .await?;
+    let limits = request_limits(limits, &state.config.limits)?;
+    let outcome = if env.is_empty() {
+        let job = Job::Run {
+            code,
+            arg_json,
+            limits,
+        };
+        state.pool.submit(tenant, job).await?
+    } else {
+        let def = one_off(state, tenant, code, env, limits).await?;
+        let job = Job::Call {
+            def: Arc::clone(&def),
+            call: Call::Default { arg_json },
+            streams: Default::default(),
+        };
+        let outcome = state.pool.submit(tenant, job).await;
+        def.deleted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let pool_state = Arc::clone(state);
+        tokio::spawn(async move { pool_state.pool.dispose_worker(&def).await });
+        outcome?
+    };
     let (cpu_us, wall_us) = (outcome.cpu_us, outcome.wall_us);
     let logs = logs_json(&outcome.logs);
     let result = match outcome_or_error(outcome)? {
@@ -126,11 +190,48 @@ pub async fn run(
             .map_err(|_| ApiError::BadRequest("the worker returned invalid JSON".into()))?,
         _ => serde_json::Value::Null,
     };
-    Ok(Json(serde_json::json!({
+    Ok(serde_json::json!({
         "result": result,
         "logs": logs,
         "cpuMs": cpu_us as f64 / 1000.0,
         "wallMs": wall_us as f64 / 1000.0,
     }))
-    .into_response())
+}
+
+/// The one-off worker a snippet with `env` runs as: TypeScript module `main.ts`, a random id.
+async fn one_off(
+    state: &AppState,
+    tenant: &str,
+    code: String,
+    env: Vec<(String, serde_json::Value)>,
+    limits: stockade_ipc::Limits,
+) -> Result<Arc<WorkerDef>, ApiError> {
+    let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    state
+        .capabilities
+        .check_bindings(tenant, &bindings)
+        .await
+        .map_err(ApiError::BadRequest)?;
+    let mut id = [0u8; 32];
+    getrandom::getrandom(&mut id)
+        .map_err(|e| ApiError::BadRequest(format!("no randomness for a worker id: {e}")))?;
+    let modules = vec![stockade_ipc::Module {
+        name: "main.ts".into(),
+        kind: ModuleKind::Ts,
+        bytes: code.into_bytes(),
+    }];
+    Ok(Arc::new(WorkerDef {
+        id: WorkerId(id),
+        tenant: tenant.to_owned(),
+        main_module: "main.ts".into(),
+        features: CodeFeatures::of(&modules),
+        modules,
+        env,
+        bindings: Arc::new(bindings),
+        limits,
+        compatibility_date: None,
+        compatibility_flags: Vec::new(),
+        outbound: Outbound::Policy,
+        deleted: Default::default(),
+    }))
 }

@@ -231,3 +231,31 @@ fn min_processes_are_configurable_per_tier_and_bounded() {
     }
     assert!(parse("[cordon]\nquarantine_min_processes = 2\n").is_err());
 }
+
+#[test]
+fn tenant_capabilities_parse_and_are_checked() {
+    let ok = format!(
+        "{TENANT}[[tenants.capabilities]]\nname = \"calc\"\nkind = \"http\"\nurl = \"https://calc.example/rpc\"\n\
+         types = \"interface Methods {{ add(a: number, b: number): Promise<number>; }}\"\n\
+         [[tenants.capabilities]]\nname = \"weather\"\nkind = \"mcp\"\nurl = \"https://weather.example/mcp\"\n"
+    );
+    let config = parse(&ok).expect("valid");
+    let caps = &config.tenants[0].capabilities;
+    assert_eq!(caps.len(), 2);
+    assert_eq!(caps[1].kind, crate::capabilities::Kind::Mcp);
+    for bad in [
+        "name = \"a b\"\nkind = \"mcp\"\nurl = \"https://x/\"",
+        "name = \"a\"\nkind = \"smtp\"\nurl = \"https://x/\"",
+        "name = \"a\"\nkind = \"mcp\"\nurl = \"file:///etc/passwd\"",
+        "name = \"a\"\nkind = \"mcp\"\nurl = \"https://x/\"\ntypes = \"interface Methods {}\"",
+        "name = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\nextra = 1",
+    ] {
+        let text = format!("{TENANT}[[tenants.capabilities]]\n{bad}\n");
+        assert!(parse(&text).is_err(), "{bad}");
+    }
+    let twice = format!(
+        "{TENANT}[[tenants.capabilities]]\nname = \"a\"\nkind = \"mcp\"\nurl = \"https://x/\"\n\
+         [[tenants.capabilities]]\nname = \"a\"\nkind = \"mcp\"\nurl = \"https://y/\"\n"
+    );
+    assert!(parse(&twice).is_err(), "a name declared twice is refused");
+}

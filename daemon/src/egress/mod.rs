@@ -84,6 +84,24 @@ pub fn check_rule(rule: &EgressRuleConfig) -> Result<(), String> {
     rule_of(rule).map(|_| ())
 }
 
+/// An answer to [`Egress::request_as`]: status, headers (lower-case names), body (scrubbed).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The value of header `name` (lower case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The daemon's egress: the gateway, and the secrets and audit the API reaches.
 pub struct Egress {
     gateway: Arc<gateway::Gateway>,
@@ -184,6 +202,45 @@ impl Egress {
         self.secrets
             .names(self.index(tenant)?)
             .ok_or(SecretError::NoTenant)
+    }
+
+    /// A request the daemon makes as `tenant` (for its capabilities, `crate::capabilities`):
+    /// through the gateway exactly as tenant code's `fetch` goes (its allow rules, secret
+    /// injection and scrubbing, audit), the answer read whole. The error text is the one
+    /// `fetch` would give.
+    pub async fn request_as(
+        &self,
+        tenant: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, String> {
+        let index = self.index(tenant).map_err(|e| e.to_string())?;
+        let head = serde_json::json!({
+            "method": method, "url": url, "headers": headers, "redirect": "follow",
+        })
+        .to_string();
+        let mut payload = (head.len() as u32).to_le_bytes().to_vec();
+        payload.extend_from_slice(head.as_bytes());
+        payload.extend_from_slice(&body);
+        let tenant = stockade_cordon::TenantId(index as u64);
+        let out = self.gateway.fetch_with(tenant, payload, None).await?;
+        let len = out
+            .get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or("the gateway's answer is malformed")?;
+        let head: serde_json::Value = out
+            .get(4..4 + len)
+            .and_then(|h| serde_json::from_slice(h).ok())
+            .ok_or("the gateway's answer is malformed")?;
+        let status = head["status"].as_u64().unwrap_or(0) as u16;
+        let headers = serde_json::from_value(head["headers"].clone()).unwrap_or_default();
+        Ok(Answer {
+            status,
+            headers,
+            body: out[4 + len..].to_vec(),
+        })
     }
 
     /// `tenant`'s latest `limit` audit records, oldest first.

@@ -10,7 +10,8 @@
 //! Guarantees: a call reaches a namespace or workspace only through a binding of the *stored*
 //! definition of the worker that made it (`CallContext::bindings`, attached by the supervisor),
 //! of the right kind, and always within the calling tenant; a request naming anything else is
-//! refused whatever it says (Code Mode has no bindings at all). A store failure reaches the
+//! refused whatever it says (Code Mode has none unless its request gives an `env`, whose
+//! bindings are checked like a definition's). A store failure reaches the
 //! tenant as an `OperationError` without details (the operator's stderr has them). Trusts: the
 //! call context; nothing in the payload.
 
@@ -135,7 +136,7 @@ pub fn error_head(e: &StoreError) -> Value {
 }
 
 /// Splits a request payload into its JSON head and bytes.
-fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
+pub(crate) fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
     let len = payload
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -152,7 +153,7 @@ fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
 }
 
 /// `head` and `bytes` framed.
-fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
     let head = head.to_string().into_bytes();
     let mut out = Vec::with_capacity(4 + head.len() + bytes.len());
     out.extend_from_slice(&(head.len() as u32).to_le_bytes());

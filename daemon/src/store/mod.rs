@@ -15,6 +15,7 @@
 //! Trusts: the operator's configuration (URL, files); nothing from tenants reaches SQL text (every
 //! tenant value is a bound parameter).
 
+pub mod capabilities;
 pub mod kv;
 mod migrations;
 pub mod paths;

@@ -540,9 +540,50 @@ async fn concurrent_writers_respect_quotas(s: &Store) {
     );
 }
 
+async fn capabilities_are_per_tenant(s: &Store) {
+    use crate::capabilities::{Capability, Kind};
+    use crate::store::capabilities as caps;
+    let cap = |url: &str| Capability {
+        kind: Kind::Mcp,
+        url: url.into(),
+        types: None,
+    };
+    let (a, b) = (cap("http://a/"), cap("http://b/"));
+    s.tx(move |tx| caps::put(tx, "t-a", "svc", &a))
+        .await
+        .expect("put");
+    s.tx(move |tx| caps::put(tx, "t-b", "svc", &b))
+        .await
+        .expect("put");
+    let got = s.tx(|tx| caps::get(tx, "t-a", "svc")).await.expect("get");
+    assert_eq!(got.map(|c| c.url), Some("http://a/".into()));
+    let replaced = cap("http://a2/");
+    s.tx(move |tx| caps::put(tx, "t-a", "svc", &replaced))
+        .await
+        .expect("put");
+    let listed = s.tx(|tx| caps::list(tx, "t-a")).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].1.url, "http://a2/");
+    assert!(s
+        .tx(|tx| caps::delete(tx, "t-a", "svc"))
+        .await
+        .expect("del"));
+    assert!(!s
+        .tx(|tx| caps::delete(tx, "t-a", "svc"))
+        .await
+        .expect("del"));
+    let other = s.tx(|tx| caps::get(tx, "t-b", "svc")).await.expect("get");
+    assert_eq!(
+        other.map(|c| c.url),
+        Some("http://b/".into()),
+        "t-b's is its own"
+    );
+}
+
 async fn suite(backend: Arc<dyn Backend>) {
     let s = store(backend).await;
     workers_round_trip(&s).await;
+    capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
     kv_behaves(&s).await;
     workspaces_behave(&s).await;

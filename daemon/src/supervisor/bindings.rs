@@ -2,7 +2,10 @@
 //! plain value; an object with a `binding` key is a capability).
 //!
 //! - `{"binding": "kv", "namespace": "n"}`: the tenant's key-value namespace `n`;
-//! - `{"binding": "workspace", "name": "w"}`: the tenant's workspace `w`.
+//! - `{"binding": "workspace", "name": "w"}`: the tenant's workspace `w`;
+//! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
+//!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
+//!   definition is created (`api::loader`, `api::run`), and again at every call.
 //!
 //! Guarantees: a binding is parsed once, when the definition is created (or read back from the
 //! store), and the supervisor resolves a host call's binding name against the parsed map of the
@@ -16,6 +19,7 @@ use std::collections::BTreeMap;
 pub enum Binding {
     Kv { namespace: String },
     Workspace { name: String },
+    Capability { name: String },
 }
 
 /// A worker's bindings by `env` name.
@@ -69,6 +73,12 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                     name: field("name")?,
                 }
             }
+            Some("capability") => {
+                expect_keys(&["binding", "name"])?;
+                Binding::Capability {
+                    name: field("name")?,
+                }
+            }
             _ => return Err(format!("env.{key}: unknown binding {kind}")),
         };
         out.insert(key.clone(), binding);
@@ -96,9 +106,16 @@ mod tests {
             ("O", json!({"nested": {"binding": "kv"}})),
             ("KV", json!({"binding": "kv", "namespace": "ns-1"})),
             ("WS", json!({"binding": "workspace", "name": "w1"})),
+            ("CAP", json!({"binding": "capability", "name": "weather"})),
         ]))
         .expect("valid");
-        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(
+            parsed.get("CAP"),
+            Some(&Binding::Capability {
+                name: "weather".into()
+            })
+        );
         assert_eq!(
             parsed.get("KV"),
             Some(&Binding::Kv {
@@ -116,6 +133,9 @@ mod tests {
             json!({"binding": "disk", "path": "/"}),
             json!({"binding": 7}),
             json!({"binding": "workspace", "name": ""}),
+            json!({"binding": "capability"}),
+            json!({"binding": "capability", "name": "a/b"}),
+            json!({"binding": "capability", "name": "c", "url": "http://x/"}),
         ] {
             assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
         }

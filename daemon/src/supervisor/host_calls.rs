@@ -81,6 +81,8 @@ pub struct Resources {
     slots: std::sync::Mutex<Slots>,
     /// Resources named by the request itself (an upload it feeds while its fetch waits).
     named: std::sync::Mutex<HashMap<u32, Box<dyn std::any::Any + Send>>>,
+    /// Calls to tenant capabilities this request has made (`crate::capabilities`).
+    pub capability_calls: std::sync::atomic::AtomicU32,
 }
 
 impl Resources {

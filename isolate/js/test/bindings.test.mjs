@@ -81,3 +81,31 @@ test("workspace errors are DOMExceptions of the host's name", async () => {
   await assert.rejects(env.WS.readFile("nope"), (e) => e.name === "NotFoundError" && e.message === "no such file");
   assert.deepEqual(fake.calls.at(-1), ["ws.readFile", { path: "nope", binding: "WS" }]);
 });
+
+test("a capability's methods are cap.call host calls with JSON arguments and named errors", async () => {
+  const calls = [];
+  const call = (name, payload) => {
+    const [head] = unframe(payload);
+    calls.push([name, head]);
+    if (head.method === "fail") return Promise.resolve(frame({ error: { name: "ValidationError", message: "bad" } }));
+    if (head.method === "range") return Promise.resolve(frame({ error: { name: "RangeError", message: "too big" } }));
+    return Promise.resolve(frame({ result: { got: head.args } }));
+  };
+  const { exports, realm, run } = loadPrelude({ call });
+  const env = exports.makeEnv(run('({ C: { binding: "capability", name: "calc" } })'));
+  const [obj, arr] = run("[{ d: new Date(0), u: undefined }, [undefined]]");
+  const out = await env.C.add(1, obj, arr);
+  assert.equal(JSON.stringify(out), '{"got":[1,{"d":"1970-01-01T00:00:00.000Z"},[null]]}');
+  assert.deepEqual(calls[0][0], "cap.call");
+  assert.equal(calls[0][1].binding, "C", "named by its env key");
+  assert.equal(calls[0][1].method, "add");
+  assert.equal(env.C.add, env.C.add, "a method is made once");
+  assert.equal(env.C.then, undefined, "awaiting the object does not call it");
+  assert.deepEqual(Object.keys(env.C), []);
+  await assert.rejects(env.C.fail(), (e) => e instanceof realm.Error && e.name === "ValidationError" && e.message === "bad");
+  await assert.rejects(env.C.range(), realm.RangeError);
+  for (const bad of ["new Map()", "1n", "new Uint8Array(1)", "() => 1", "Infinity", "new (class X {})()"]) {
+    await assert.rejects(env.C.add(run(`(${bad})`)), realm.TypeError, bad);
+  }
+  assert.equal(calls.length, 3, "nothing malformed reached the host");
+});

@@ -41,10 +41,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0005_risk_history.sqlite.sql"),
         postgres: include_str!("0005_risk_history.postgres.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("0006_capabilities.sqlite.sql"),
+        postgres: include_str!("0006_capabilities.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;
