@@ -436,3 +436,49 @@ fn a_reloaded_config_brings_its_capabilities() {
         "t0 still has calc only: {list}"
     );
 }
+
+#[test]
+fn a_reload_that_reorders_tenants_keeps_every_call_with_its_own_tenant() {
+    let service = Upstream::start(calc);
+    let d = daemon("capreorder", service.port, 9, &[]);
+    let (t0, t1) = (tenant_token(0), tenant_token(1));
+    let url = format!("http://127.0.0.1:{}/rpc", service.port);
+    // t1's own `calc`, to the same service: t1's egress has no rules, so its calls are refused.
+    assert_eq!(
+        declare(&d, &t1, "t1", "calc", json!({ "kind": "http", "url": url })).0,
+        200
+    );
+    let env = json!({ "CALC": { "binding": "capability", "name": "calc" } });
+    let code = "export default async (arg, env) => { try { return await env.CALC.add(1, 1); } catch (e) { return e.name; } };";
+    // The same file with t1 first.
+    let text = std::fs::read_to_string(d.config_path()).expect("config");
+    let first = text.find("[[tenants]]").expect("t0");
+    let second = text.rfind("[[tenants]]").expect("t1");
+    let swapped = format!(
+        "{}{}{}",
+        &text[..first],
+        &text[second..],
+        &text[first..second]
+    );
+    std::fs::write(d.config_path(), swapped).expect("rewrite");
+    // SAFETY: kill(2) on our own child, which is running.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !d.stderr().contains("reloaded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reloaded:\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, body) = run_env(&d, &t1, code, Value::Null, env.clone());
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!("TypeError")),
+        "{body}"
+    );
+    assert!(service.requests().is_empty(), "t1's call went out as t0's");
+    let (status, body) = run_env(&d, &t0, code, Value::Null, env);
+    assert_eq!((status, body["result"].clone()), (200, json!(2)), "{body}");
+}
