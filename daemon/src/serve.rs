@@ -119,7 +119,9 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     load_secrets(&store, &egress).await?;
     let mut host_calls = HostCalls::standard();
     egress.register(&mut host_calls);
-    let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+    let tenants: Vec<String> = config.tenants.iter().map(|t| t.id.clone()).collect();
+    let services = crate::api::Services::new(tenants.clone());
+    services.register(&mut host_calls);
     Storage::new(store.clone(), tenants).register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
@@ -148,6 +150,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         store,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
+    services.attach(Arc::downgrade(&state));
     if let Some(addr) = metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

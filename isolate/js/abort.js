@@ -1,4 +1,4 @@
-// ---- abort.js (part 14 of 41): AbortController, AbortSignal (DOM standard). ---------------------
+// ---- abort.js (part 14 of 42): AbortController, AbortSignal (DOM standard). ---------------------
 // A signal's state and its abort algorithms are private; the rest of the prelude (streams, fetch)
 // uses the hooks below, never the tenant-patchable methods:
 //   isAbortSignal(v), abortSignalAborted(s), abortSignalReason(s),

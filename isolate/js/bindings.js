@@ -1,9 +1,10 @@
-// ---- bindings.js (part 40 of 41): the capabilities a worker's env grants, as objects over host calls. ----
+// ---- bindings.js (part 40 of 42): the capabilities a worker's env grants, as objects over host calls. ----
 // The host hands a Loader worker's `env` as JSON; `makeEnv` (a host export) keeps plain values as
 // they are and turns each binding object into a capability whose methods make host calls naming
 // the binding by its env key:
 //   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
+//   {"binding": "service", ...}, {"binding": "loader"} -> RPC stubs, a WorkerLoader (rpc.js)
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
 // Trust: the supervisor resolves the binding name against the worker definition it stored, so an
@@ -212,7 +213,10 @@ function makeEnv(raw) {
     const kind = v !== null && typeof v === "object" && !ArrayIsArray(v) ? v.binding : undefined;
     if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
+    else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
+    else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);
     else env[key] = v;
+    if (kind !== undefined) rememberCapability(env[key], v); // rpc.js: a child's WorkerCode may name it
   }
   return env;
 }

@@ -1,4 +1,4 @@
-// ---- blob.js (part 21 of 41): Blob and File (W3C File API). -------------------------------------
+// ---- blob.js (part 21 of 42): Blob and File (W3C File API). -------------------------------------
 // A Blob's bytes are one private, never-mutated Uint8Array, copied from its parts at construction:
 // later writes to a source buffer do not show through, and slices share the bytes safely. Readers
 // (text, arrayBuffer, bytes, stream) hand out copies. Internal code uses the hooks below:

@@ -1,4 +1,4 @@
-// ---- builtins.js (part 29 of 41): the runtime's built-in modules (cloudflare:workers, node:*), the worker's
+// ---- builtins.js (part 29 of 42): the runtime's built-in modules (cloudflare:workers, node:*), the worker's
 // configuration (compatibility features, env) and the nodejs_compat globals. -------------------
 // The host creates one synthetic module per built-in the worker's compatibility flags allow
 // (isolate/src/configure.rs, stk_module_builtin): it asks for the export names first

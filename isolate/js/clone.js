@@ -1,4 +1,4 @@
-// ---- clone.js (part 9 of 41): structuredClone and crypto. ---------------------------------------
+// ---- clone.js (part 9 of 42): structuredClone and crypto. ---------------------------------------
 // structuredClone follows the HTML StructuredSerialize/Deserialize rules, fused into one pass, with
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,

@@ -1,4 +1,4 @@
-// ---- compression.js (part 27 of 41): CompressionStream, DecompressionStream. -------------------
+// ---- compression.js (part 27 of 42): CompressionStream, DecompressionStream. -------------------
 // The Compression Streams standard over the native compressor (ops/src/compression/): each stream
 // is a TransformStream whose transform hands its chunk to the native side in pieces of at most
 // 1 MiB and enqueues what comes back (at most 1 MiB per answer, in the isolate's memory arena, so

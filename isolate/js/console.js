@@ -1,4 +1,4 @@
-// ---- console.js (part 3 of 41): `console`. ------------------------------------------------------
+// ---- console.js (part 3 of 42): `console`. ------------------------------------------------------
 // Formats arguments like Node's console (printf-style directives in a leading string, inspect() for
 // everything else) and hands one line per call to the host's log(level, text). Never throws: a
 // failure to format prints "[object]", a host refusal is swallowed, and console calls made from a

@@ -1,4 +1,4 @@
-// ---- crypto-import.js (part 11 of 41): WebCrypto's generateKey, importKey and exportKey. ---------
+// ---- crypto-import.js (part 11 of 42): WebCrypto's generateKey, importKey and exportKey. ---------
 // Per algorithm, in the Web Cryptography API's order of checks: usages (SyntaxError), format
 // (NotSupportedError), the data (DataError). Secret keys are generated from the host's CSPRNG
 // (the same source as crypto.getRandomValues); asymmetric keys by native ops, which also decode,

@@ -1,4 +1,4 @@
-// ---- crypto-keys.js (part 10 of 41): WebCrypto's algorithm normalization and CryptoKey. ----------
+// ---- crypto-keys.js (part 10 of 42): WebCrypto's algorithm normalization and CryptoKey. ----------
 // The Web Cryptography API's "normalize an algorithm" (WebIDL dictionary conversion of each
 // algorithm's parameters, members read in the spec's order), the CryptoKey interface, key usages
 // and base64url. A CryptoKey's key material (raw secret bytes, PKCS#8 or SPKI DER, made canonical

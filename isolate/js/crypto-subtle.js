@@ -1,4 +1,4 @@
-// ---- crypto-subtle.js (part 12 of 41): crypto.subtle, the SubtleCrypto interface. ---------------
+// ---- crypto-subtle.js (part 12 of 42): crypto.subtle, the SubtleCrypto interface. ---------------
 // Every method returns a promise: WebIDL argument conversion first (TypeError), then the Web
 // Cryptography API's steps (NotSupportedError, SyntaxError, InvalidAccessError, DataError,
 // OperationError), as rejections. The work itself runs synchronously in native ops on the

@@ -1,4 +1,4 @@
-// ---- encoding.js (part 5 of 41): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
+// ---- encoding.js (part 5 of 42): UTF-8 codec, TextEncoder, TextDecoder, atob, btoa. -------------
 // Other encodings than UTF-8 decode natively (encoding_rs, ops/src/encoding.rs) through `legacyDecodeChunk`.
 // The UTF-8 decoder is the WHATWG "UTF-8 decoder" state machine, so invalid input yields exactly the
 // spec's U+FFFD sequence (one per maximal subpart) and streaming is exact across chunk boundaries.

@@ -1,4 +1,4 @@
-// ---- events.js (part 13 of 41): Event, CustomEvent, EventTarget (DOM standard). -----------------
+// ---- events.js (part 13 of 42): Event, CustomEvent, EventTarget (DOM standard). -----------------
 // Targets here are never nodes, so an event's path is its target alone: dispatch runs the target's
 // capture listeners, then its other listeners, both at AT_TARGET. Listener lists are snapshotted
 // when a dispatch reaches the target (listeners added meanwhile do not run) and removed listeners

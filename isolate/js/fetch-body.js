@@ -1,4 +1,4 @@
-// ---- fetch-body.js (part 24 of 41): the Fetch standard's bodies (a stream and/or its bytes). --
+// ---- fetch-body.js (part 24 of 42): the Fetch standard's bodies (a stream and/or its bytes). --
 // A body is a BodyState: its ReadableStream (a byte stream, made lazily: nobody pays for a stream
 // they never ask for), the bytes it was made from when known, or the host's pull source for
 // requests arriving from the host. Guarantees: a body's bytes are private (consumers get copies);

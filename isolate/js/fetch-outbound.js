@@ -1,4 +1,4 @@
-// ---- fetch-outbound.js (part 26 of 41): fetch() through the host's egress gateway. -------------
+// ---- fetch-outbound.js (part 26 of 42): fetch() through the host's egress gateway. -------------
 // Every outbound request leaves the isolate as the host call `fetch`; the supervisor's egress
 // gateway decides, adds credentials tenant code never holds, and answers. Wire format (both
 // ways): u32 LE length of a JSON head, the head, then the body bytes. A request body the prelude

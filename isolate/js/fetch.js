@@ -1,4 +1,4 @@
-// ---- fetch.js (part 25 of 41): Headers, Request, Response (Fetch standard subset). -------------
+// ---- fetch.js (part 25 of 42): Headers, Request, Response (Fetch standard subset). -------------
 // Bodies (fetch-body.js) are streams made lazily over known bytes, host sources or tenant streams;
 // Blob, FormData (multipart) and URLSearchParams bodies set the default Content-Type, and
 // blob()/formData() read it back. Internal byte arrays never reach tenant code; consumers get

@@ -1,4 +1,4 @@
-// ---- formdata.js (part 22 of 41): FormData (XHR) and its multipart/form-data serialization. -----
+// ---- formdata.js (part 22 of 42): FormData (XHR) and its multipart/form-data serialization. -----
 // Entries are [name, value] pairs, value a string or a File; a Blob entry becomes a File named
 // "blob" (or the given filename). The list is private; iteration is live, as on the web.
 // Internal hooks: isFormData(v), formDataEntries(fd) (the private list), newFormData(entries),

@@ -1,4 +1,4 @@
-// ---- inspect.js (part 2 of 41): the value formatter behind console. -----------------------------
+// ---- inspect.js (part 2 of 42): the value formatter behind console. -----------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being

@@ -1,4 +1,4 @@
-// ---- multipart.js (part 23 of 41): MIME types and parsing form bodies (Fetch). ------------------
+// ---- multipart.js (part 23 of 42): MIME types and parsing form bodies (Fetch). ------------------
 // parseMimeType / serializeMimeType follow the WHATWG algorithms; extractMimeType is Fetch's
 // "extract a MIME type" over a header list. formDataFromBody(bytes, mimeType) is the formData()
 // step of "package data": multipart/form-data or application/x-www-form-urlencoded, anything else

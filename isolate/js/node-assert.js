@@ -1,4 +1,4 @@
-// ---- node-assert.js (part 35 of 41): node:assert, node:assert/strict, and the deep equality util shares. ------
+// ---- node-assert.js (part 35 of 42): node:assert, node:assert/strict, and the deep equality util shares. ------
 // Node's comparison: deepStrictEqual compares prototypes, type tags, own enumerable keys (symbols
 // included), Map/Set contents regardless of order, typed arrays byte for byte, Dates by time,
 // RegExps by source and flags, boxed primitives by value, Errors by name and message, with

@@ -1,4 +1,4 @@
-// ---- node-buffer-rw.js (part 32 of 41): node:buffer, part 2 (reading and writing numbers; byte swaps). --------
+// ---- node-buffer-rw.js (part 32 of 42): node:buffer, part 2 (reading and writing numbers; byte swaps). --------
 // readUInt8 ... readDoubleBE, readBigInt64LE ..., readUIntLE(offset, byteLength), their write*
 // counterparts (which return offset + bytes written) and the lower-case `Uint` aliases, with
 // Node's checks: an offset that is not an integer or runs past the end, or a value out of the

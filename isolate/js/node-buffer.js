@@ -1,4 +1,4 @@
-// ---- node-buffer.js (part 31 of 41): node:buffer, part 1 (Buffer construction, encodings, comparison, search).
+// ---- node-buffer.js (part 31 of 42): node:buffer, part 1 (Buffer construction, encodings, comparison, search).
 // Node's semantics: a Buffer is a Uint8Array whose prototype is Buffer.prototype; slice() shares
 // memory like subarray(); strings are encoded as utf8 (default), hex, base64, base64url, latin1
 // (binary), ascii or utf16le (ucs2); bad arguments throw Node's TypeError/RangeError with a

@@ -1,4 +1,4 @@
-// ---- node-crypto.js (part 39 of 41): node:crypto. ---------------------------------------------------------------
+// ---- node-crypto.js (part 39 of 42): node:crypto. ---------------------------------------------------------------
 // randomBytes/randomFill(Sync)/randomInt/randomUUID/getRandomValues draw from the host's CSPRNG
 // (the same primitive as crypto.getRandomValues); createHash/createHmac/hash support md5, sha1,
 // sha224, sha256, sha384 and sha512 (node-hash.js: in JavaScript until the native op road lands,

@@ -1,4 +1,4 @@
-// ---- node-encodings.js (part 30 of 41): the string encodings of node:buffer (utf8, hex, base64, base64url,
+// ---- node-encodings.js (part 30 of 42): the string encodings of node:buffer (utf8, hex, base64, base64url,
 // latin1/binary, ascii, utf16le/ucs2), shared by node:buffer, node:string_decoder and node:crypto.
 // Node's rules: hex decoding stops at the first pair that is not hex; base64 decoding accepts both
 // alphabets, skips whitespace and other junk and ends at '='; ascii decoding drops the high bit.

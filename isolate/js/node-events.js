@@ -1,4 +1,4 @@
-// ---- node-events.js (part 33 of 41): node:events (EventEmitter, once, on, listenerCount, ...). -----------------
+// ---- node-events.js (part 33 of 42): node:events (EventEmitter, once, on, listenerCount, ...). -----------------
 // Node's semantics: listeners run synchronously in registration order (a copy of the list, so
 // removing one while emitting does not skip the next); 'newListener' fires before a listener is
 // added and 'removeListener' after one is removed; emitting 'error' without a listener throws

@@ -1,4 +1,4 @@
-// ---- node-hash.js (part 38 of 41): the hash functions behind node:crypto's createHash/createHmac (MD5, SHA-1,
+// ---- node-hash.js (part 38 of 42): the hash functions behind node:crypto's createHash/createHmac (MD5, SHA-1,
 // SHA-224, SHA-256, SHA-384, SHA-512), incremental, in JavaScript. ------------------------------
 // INTERIM: the native op road (isolate/src/ops, branch `crypto`) hashes with the RustCrypto crates
 // and is what WebCrypto's digest uses; once it is merged, createHash for the SHA family should

@@ -1,4 +1,4 @@
-// ---- node-path.js (part 36 of 41): node:path (POSIX; the working directory is "/"), node:url's Node-specific
+// ---- node-path.js (part 36 of 42): node:path (POSIX; the working directory is "/"), node:url's Node-specific
 // helpers, and node:string_decoder. ------------------------------------------------------------
 
 function pathModule() {

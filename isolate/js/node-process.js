@@ -1,4 +1,4 @@
-// ---- node-process.js (part 37 of 41): node:process and node:async_hooks. ----------------------------------------
+// ---- node-process.js (part 37 of 42): node:process and node:async_hooks. ----------------------------------------
 // process: an EventEmitter with `env` (the worker's string bindings when the compatibility date
 // or flags say so, see stockade_source::compat; otherwise empty), nextTick (a microtask: it runs
 // before timers but, unlike Node, among promise reactions rather than before them), version,

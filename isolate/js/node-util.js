@@ -1,4 +1,4 @@
-// ---- node-util.js (part 34 of 41): node:util and node:util/types. ---------------------------------------------
+// ---- node-util.js (part 34 of 42): node:util and node:util/types. ---------------------------------------------
 // inspect() is the console's formatter (the options argument is accepted, and only `depth: 0`
 // changes the output: nested objects are then summarised); format() follows Node's %s %d %i %f
 // %j %o %O %c %%; promisify honours util.promisify.custom; types.* are brand checks that never

@@ -1,4 +1,4 @@
-// ---- prelude-end.js (part 41 of 41): host exports; closes the IIFE opened in prelude.js. --------
+// ---- prelude-end.js (part 42 of 42): host exports; closes the IIFE opened in prelude.js. --------
 // The returned object is the script's completion value. Only the host holds it.
 return ObjectFreeze({
   __proto__: null,
@@ -31,6 +31,9 @@ return ObjectFreeze({
   },
   makeEnv(raw) {
     return makeEnv(raw);
+  },
+  invokeRpc(ns, payload, ctx) {
+    return rpcInvoke(ns, payload, ctx);
   },
 });
 })();

@@ -1,4 +1,4 @@
-// ---- streams-byte.js (part 17 of 41): readable byte streams (byte controller, BYOB readers). -
+// ---- streams-byte.js (part 17 of 42): readable byte streams (byte controller, BYOB readers). -
 // Chunks move between producer and consumer by transferring their ArrayBuffers
 // (ArrayBuffer.prototype.transfer detaches the original), exactly where the spec transfers.
 // Guarantees: a view handed to a consumer never aliases memory the producer still holds, except

@@ -1,4 +1,4 @@
-// ---- streams-core.js (part 15 of 41): shared machinery of the Streams standard. ------------
+// ---- streams-core.js (part 15 of 42): shared machinery of the Streams standard. ------------
 // Promise plumbing, internal queues, queuing strategies, ArrayBuffer transfer and the Web IDL
 // conversions the stream constructors share. Guarantees: internal state lives in records of
 // classes whose prototypes tenant code never sees (null prototypes), reached through private

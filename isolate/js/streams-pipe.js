@@ -1,4 +1,4 @@
-// ---- streams-pipe.js (part 18 of 41): tee (default and byte streams), pipeTo, from. ---------
+// ---- streams-pipe.js (part 18 of 42): tee (default and byte streams), pipeTo, from. ---------
 // Pipes and tees lock their streams and drive them through internal readers and writers only,
 // so nothing a tenant patches on a prototype (or Object.prototype.then) is called.
 

@@ -1,4 +1,4 @@
-// ---- streams-readable.js (part 16 of 41): ReadableStream, its default reader and controller.
+// ---- streams-readable.js (part 16 of 42): ReadableStream, its default reader and controller.
 // The spec's abstract operations work on internal records (ReadableStreamState, ReaderState,
 // DefaultControllerState); the public objects hold their record in a private field and every
 // method starts with a brand check. Byte controllers and BYOB readers are in streams-byte.js,

@@ -1,4 +1,4 @@
-// ---- streams-transform.js (part 20 of 41): TransformStream, TextEncoderStream, TextDecoderStream.
+// ---- streams-transform.js (part 20 of 42): TransformStream, TextEncoderStream, TextDecoderStream.
 // The encoding streams wrap the UTF-8 codec of encoding.js (same state machine as TextDecoder, so
 // chunk boundaries are exact). Same record/brand structure as the other stream files.
 

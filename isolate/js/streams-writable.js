@@ -1,4 +1,4 @@
-// ---- streams-writable.js (part 19 of 41): WritableStream, its default writer and controller.
+// ---- streams-writable.js (part 19 of 42): WritableStream, its default writer and controller.
 // Same structure as the readable side: spec operations on internal records, public objects with
 // private fields and brand checks. The controller's `signal` comes from newStreamAbortController
 // (streams-core.js).

@@ -1,4 +1,4 @@
-// ---- timers.js (part 4 of 41): setTimeout & co, queueMicrotask, performance. --------------------
+// ---- timers.js (part 4 of 42): setTimeout & co, queueMicrotask, performance. --------------------
 // Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
 // as on the web) and never reused. The host owns the clock and the loop; see the contract in
 // prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its

@@ -1,4 +1,4 @@
-// ---- url-host.js (part 6 of 41): the WHATWG host parser (domains, IPv4, IPv6, opaque hosts). ----
+// ---- url-host.js (part 6 of 42): the WHATWG host parser (domains, IPv4, IPv6, opaque hosts). ----
 // IPv4 and IPv6 follow the spec exactly. Domains get a best-effort UTS#46 "domain to ASCII": ASCII
 // is lower-cased; otherwise NFKC + lower case + Punycode, and code points UTS#46 never allows are
 // rejected. There is no mapping table and "xn--" labels are not validated, so a few exotic

@@ -1,4 +1,4 @@
-// ---- url-parser.js (part 7 of 41): the WHATWG basic URL parser and serializer. ------------------
+// ---- url-parser.js (part 7 of 42): the WHATWG basic URL parser and serializer. ------------------
 // A straight port of https://url.spec.whatwg.org/#concept-basic-url-parser (including state
 // overrides for the URL setters and the file: states). Percent-encode sets follow the edition Node
 // 20 implements ('^' is not encoded in paths). Hosts are parsed by url-host.js.

@@ -1,4 +1,4 @@
-// ---- url.js (part 8 of 41): URL and URLSearchParams (WHATWG URL standard API). ------------------
+// ---- url.js (part 8 of 42): URL and URLSearchParams (WHATWG URL standard API). ------------------
 // A URL owns its record privately; its searchParams object is created on first access and stays
 // live-linked both ways (mutating the params rewrites the query; setting search/href replaces the
 // params' list).

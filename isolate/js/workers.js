@@ -1,4 +1,4 @@
-// ---- workers.js (part 28 of 41): Workers-only globals: navigator, scheduler, request.cf and the -
+// ---- workers.js (part 28 of 42): Workers-only globals: navigator, scheduler, request.cf and the -
 // service-worker syntax (FetchEvent). As workerd reports them: `navigator.userAgent` is
 // "Cloudflare-Workers" (code that sniffs for Workers takes the Workers path) and
 // `navigator.hardwareConcurrency` is 1 (one request is one thread of JavaScript, whatever the

@@ -224,6 +224,21 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (tenant, code): (String, WorkerCode) =
         tenant_and_json(&state, &headers, body, "WorkerCode JSON")?;
+    let (id, _) = define(&state, &tenant, code, None).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// Validates, stores (within the tenant's quota) and keeps `tenant`'s worker defined by `code`:
+/// its hex id and definition. `parent` is the worker whose `env.LOADER` asks for it: the child's
+/// limits are then the parent's where it asks for more, its bindings must be ones the parent holds,
+/// and its outbound can reach no further than the parent's (see [`narrowed_outbound`]).
+pub(super) async fn define(
+    state: &AppState,
+    tenant: &str,
+    code: WorkerCode,
+    parent: Option<&WorkerDef>,
+) -> Result<(String, Arc<WorkerDef>), ApiError> {
+    let tenant = tenant.to_owned();
     let limits = &state.config.limits;
     if code.modules.is_empty() || code.modules.len() > wire::MAX_MODULES {
         return Err(ApiError::BadRequest(format!(
@@ -274,7 +289,22 @@ pub async fn create(
         env.push((k, v));
     }
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
-    let outbound = outbound::resolve(&state, &tenant, code.global_outbound).await?;
+    if let Some(parent) = parent {
+        bindings::subset(&bindings, &parent.bindings).map_err(ApiError::Exceeds)?;
+    }
+    for (key, binding) in &bindings {
+        if let bindings::Binding::Service { worker, .. } = binding {
+            find(state, &tenant, worker).await.map_err(|_| {
+                ApiError::BadRequest(format!("env.{key}: no worker {worker:?} of this tenant"))
+            })?;
+        }
+    }
+    let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
+    let mut asked_limits = request_limits(&code.limits, limits)?;
+    if let Some(parent) = parent {
+        outbound = narrowed_outbound(outbound, &parent.outbound)?;
+        asked_limits = narrowed_limits(asked_limits, &parent.limits);
+    }
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
@@ -282,7 +312,7 @@ pub async fn create(
         modules,
         env,
         bindings: Arc::new(bindings),
-        limits: request_limits(&code.limits, limits)?,
+        limits: asked_limits,
         compatibility_date: compat.date.clone(),
         compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
@@ -314,12 +344,51 @@ pub async fn create(
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::Quota)?;
-    {
+    let def = {
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
-        workers.entry(id.clone()).or_insert(def);
+        Arc::clone(workers.entry(id.clone()).or_insert(def))
+    };
+    refresh_code_features(state, &tenant);
+    Ok((id, def))
+}
+
+/// A child's limits: what it asked for, but never more than its parent's (0 is "the default").
+fn narrowed_limits(
+    child: stockade_ipc::Limits,
+    parent: &stockade_ipc::Limits,
+) -> stockade_ipc::Limits {
+    let meet = |c: u32, p: u32| match (c, p) {
+        (0, p) => p,
+        (c, 0) => c,
+        (c, p) => c.min(p),
+    };
+    stockade_ipc::Limits {
+        cpu_ms: meet(child.cpu_ms, parent.cpu_ms),
+        wall_ms: meet(child.wall_ms, parent.wall_ms),
+        memory_mb: meet(child.memory_mb, parent.memory_mb),
+        stack_kb: meet(child.stack_kb, parent.stack_kb),
+        sub_requests: meet(child.sub_requests, parent.sub_requests),
+        result_bytes: meet(child.result_bytes, parent.result_bytes),
+        log_bytes: meet(child.log_bytes, parent.log_bytes),
     }
-    refresh_code_features(&state, &tenant);
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// A child's outbound, never reaching further than its parent's: a parent without network has
+/// children without network; a parent whose fetches go to a worker has children whose fetches
+/// go there or nowhere (one that names anything else is refused); a parent under the tenant's
+/// policy lets its children choose.
+fn narrowed_outbound(child: Outbound, parent: &Outbound) -> Result<Outbound, ApiError> {
+    match (parent, child) {
+        (Outbound::Policy, child) => Ok(child),
+        (Outbound::Blocked, _) => Ok(Outbound::Blocked),
+        (Outbound::Worker(_), Outbound::Blocked) => Ok(Outbound::Blocked),
+        (Outbound::Worker(p), Outbound::Policy) => Ok(Outbound::Worker(p.clone())),
+        (Outbound::Worker(p), Outbound::Worker(c)) if *p == c => Ok(Outbound::Worker(c)),
+        (Outbound::Worker(_), Outbound::Worker(_)) => Err(ApiError::Exceeds(
+            "globalOutbound: the parent's fetches go to another worker; its child's cannot go elsewhere"
+                .into(),
+        )),
+    }
 }
 
 /// The code features of all of `tenant`'s workers are risk signals of the tenant.

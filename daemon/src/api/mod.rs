@@ -19,6 +19,7 @@ mod prometheus;
 mod quota;
 mod run;
 mod secrets;
+mod services;
 mod tenants;
 mod workspaces;
 
@@ -41,6 +42,7 @@ pub use error::ApiError;
 pub use outbound::outbound_dispatch;
 pub use prometheus::metrics_only_router;
 pub use run::MIN_MEMORY_MB;
+pub use services::Services;
 
 pub struct AppState {
     pub config: Config,
