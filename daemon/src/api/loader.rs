@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
+use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
@@ -350,45 +351,6 @@ pub(super) async fn define(
     };
     refresh_code_features(state, &tenant);
     Ok((id, def))
-}
-
-/// A child's limits: what it asked for, but never more than its parent's (0 is "the default").
-fn narrowed_limits(
-    child: stockade_ipc::Limits,
-    parent: &stockade_ipc::Limits,
-) -> stockade_ipc::Limits {
-    let meet = |c: u32, p: u32| match (c, p) {
-        (0, p) => p,
-        (c, 0) => c,
-        (c, p) => c.min(p),
-    };
-    stockade_ipc::Limits {
-        cpu_ms: meet(child.cpu_ms, parent.cpu_ms),
-        wall_ms: meet(child.wall_ms, parent.wall_ms),
-        memory_mb: meet(child.memory_mb, parent.memory_mb),
-        stack_kb: meet(child.stack_kb, parent.stack_kb),
-        sub_requests: meet(child.sub_requests, parent.sub_requests),
-        result_bytes: meet(child.result_bytes, parent.result_bytes),
-        log_bytes: meet(child.log_bytes, parent.log_bytes),
-    }
-}
-
-/// A child's outbound, never reaching further than its parent's: a parent without network has
-/// children without network; a parent whose fetches go to a worker has children whose fetches
-/// go there or nowhere (one that names anything else is refused); a parent under the tenant's
-/// policy lets its children choose.
-fn narrowed_outbound(child: Outbound, parent: &Outbound) -> Result<Outbound, ApiError> {
-    match (parent, child) {
-        (Outbound::Policy, child) => Ok(child),
-        (Outbound::Blocked, _) => Ok(Outbound::Blocked),
-        (Outbound::Worker(_), Outbound::Blocked) => Ok(Outbound::Blocked),
-        (Outbound::Worker(p), Outbound::Policy) => Ok(Outbound::Worker(p.clone())),
-        (Outbound::Worker(p), Outbound::Worker(c)) if *p == c => Ok(Outbound::Worker(c)),
-        (Outbound::Worker(_), Outbound::Worker(_)) => Err(ApiError::Exceeds(
-            "globalOutbound: the parent's fetches go to another worker; its child's cannot go elsewhere"
-                .into(),
-        )),
-    }
 }
 
 /// The code features of all of `tenant`'s workers are risk signals of the tenant.

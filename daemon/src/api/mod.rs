@@ -14,6 +14,7 @@ mod error;
 mod fetch;
 mod loader;
 mod logs;
+mod narrow;
 mod outbound;
 mod prometheus;
 mod quota;
