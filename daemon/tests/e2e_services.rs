@@ -353,7 +353,7 @@ export default {{ async fetch(req, env) {{
     await ask('service.call', {{ binding: 'LOADER', method: 'add', worker: T }}, '[1,2]'),
     await ask('service.fetch', {{ binding: 'LOADER', worker: T }}, ''),
     await ask('loader.get', {{ binding: 'KV', name: 'x' }}),
-    await ask('loader.create', {{ binding: 'KV', code: {{ mainModule: 'a.js', modules: {{ 'a.js': 'export default {{}}' }} }} }}),
+    await ask('loader.create', {{ binding: 'KV' }}, JSON.stringify({{ mainModule: 'a.js', modules: {{ 'a.js': 'export default {{}}' }} }})),
     await ask('service.call', {{ method: 'add', worker: T }}, '[1,2]'),
     typeof env.SVC,
   ]);

@@ -7,7 +7,8 @@
 //   {"binding": "loader"} -> a WorkerLoader: `get(name, getCode)` and `load(code)` return a
 //       WorkerStub (`getEntrypoint(name?)` -> a stub as above; `fetch` too) whose worker is made
 //       on first use: `loader.get` asks for the child cached for (this worker, name), and only
-//       when there is none is `getCode()` called and its WorkerCode sent with `loader.create`.
+//       when there is none is `getCode()` called and its WorkerCode sent with `loader.create`
+//       (as JSON text after the binding head).
 // The encoding (both ways: the caller's arguments and the callee's result; `rpcInvoke` below is
 // the callee's side, called by runtime.js): JSON, with tagged objects {"$": tag, ...} for what
 // JSON cannot carry: "u" undefined, "n" NaN/±Infinity/-0, "b" BigInt, "d" Date, "u8" Uint8Array
@@ -263,7 +264,8 @@ function rememberCapability(object, raw) {
   }
 }
 
-/** A WorkerCode as JSON, the parent's capability objects replaced by what they were made from. */
+/** A WorkerCode as JSON text (UTF-8), the parent's capability objects replaced by what they were
+ *  made from. */
 function workerCodeJson(code) {
   if (code === null || typeof code !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
   const out = JSONParse(JSONStringify(code, (key, value) => {
@@ -274,7 +276,7 @@ function workerCodeJson(code) {
     return value;
   }) ?? "null");
   if (out === null || typeof out !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
-  return out;
+  return utf8Encode(JSONStringify(out));
 }
 
 class WorkerStub {
@@ -322,14 +324,14 @@ class WorkerLoader {
       const [cached] = await bindingCall("loader.get", { binding, name: id });
       if (typeof cached.id === "string") return cached.id;
       const code = workerCodeJson(await getCode());
-      return (await bindingCall("loader.create", { binding, name: id, code }))[0].id;
+      return (await bindingCall("loader.create", { binding, name: id }, code))[0].id;
     });
     return new WorkerStub(INTERNAL, binding, worker);
   }
   load(code) {
     const binding = this.#binding;
     const json = workerCodeJson(code);
-    const worker = once(async () => (await bindingCall("loader.create", { binding, code: json }))[0].id);
+    const worker = once(async () => (await bindingCall("loader.create", { binding }, json))[0].id);
     return new WorkerStub(INTERNAL, binding, worker);
   }
 }

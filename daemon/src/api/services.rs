@@ -9,7 +9,7 @@
 //!   answer frame (as the egress gateway's);
 //! - `loader.get` `{binding, name}` → `{"id"}` of the child cached for `(parent, name)`, or
 //!   `{"missing": true}` (the runtime then calls the tenant's callback and `loader.create`);
-//! - `loader.create` `{binding, name?, code}` → `{"id"}`: `code` (a `WorkerCode`) becomes a
+//! - `loader.create` `{binding, name?}` + a `WorkerCode` as JSON text → `{"id"}`: the code becomes a
 //!   Loader worker through the same path as `POST /v1/workers` (`loader::define`), narrowed to
 //!   the parent (limits, bindings, outbound).
 //!
@@ -47,6 +47,9 @@ pub const MAX_CALLS_PER_CHAIN: u32 = 1000;
 pub const MAX_DEPTH: u32 = 8;
 /// Children one parent worker keeps by name (`LOADER.get`); past it, the oldest are forgotten.
 const MAX_NAMED_CHILDREN: usize = 4096;
+/// Children one parent worker may call at once (`get` and `load`); past it, the oldest are
+/// forgotten (a stub of a forgotten child fails; `get` makes it again).
+const MAX_CHILDREN: usize = 8192;
 /// Largest request head.
 const MAX_HEAD_LEN: usize = 1 << 20;
 
@@ -63,8 +66,10 @@ struct Children {
     /// `LOADER.get` names → child hex id, and the order they came in (to forget the oldest).
     by_name: HashMap<String, String>,
     order: std::collections::VecDeque<String>,
-    /// Every child id this parent made (through `get` or `load`): the ones its stubs may call.
+    /// Every child id this parent made (through `get` or `load`): the ones its stubs may call,
+    /// and the order they came in (past [`MAX_CHILDREN`], the oldest are forgotten).
     ids: HashSet<String>,
+    made: std::collections::VecDeque<String>,
 }
 
 /// A call's refusal: the head the tenant's runtime throws as a typed error.
@@ -153,7 +158,8 @@ impl Services {
                 if binding != Binding::Loader {
                     return Err(format!("{name:?} is not a loader binding"));
                 }
-                self.loader(&state, op, &tenant, &parent, &head).await
+                self.loader(&state, op, &tenant, &parent, &head, bytes)
+                    .await
             }
             _ => {
                 if next.depth > MAX_DEPTH {
@@ -232,6 +238,7 @@ impl Services {
         tenant: &str,
         parent: &WorkerDef,
         head: &Value,
+        code: &[u8],
     ) -> Result<(Value, Vec<u8>), Value> {
         let parent_id = hex(&parent.id);
         let name = match head.get("name") {
@@ -253,18 +260,22 @@ impl Services {
             }
             return Ok((json!({ "missing": true }), Vec::new()));
         }
-        let code = head
-            .get("code")
-            .cloned()
-            .ok_or_else(|| refusal("TypeError", "the worker code is missing"))?;
-        let code: WorkerCode = serde_json::from_value(code)
+        let code: WorkerCode = serde_json::from_slice(code)
             .map_err(|e| refusal("TypeError", format!("invalid WorkerCode: {e}")))?;
         let (id, _) = define(state, tenant, code, Some(parent))
             .await
             .map_err(|e| refusal(api_error_name(&e), e.to_string()))?;
         let mut children = self.children();
         let mine = children.entry(parent_id).or_default();
-        mine.ids.insert(id.clone());
+        if mine.ids.insert(id.clone()) {
+            mine.made.push_back(id.clone());
+        }
+        while mine.made.len() > MAX_CHILDREN {
+            if let Some(old) = mine.made.pop_front() {
+                mine.ids.remove(&old);
+                mine.by_name.retain(|_, v| *v != old);
+            }
+        }
         if let Some(name) = name {
             if mine.by_name.insert(name.clone(), id.clone()).is_none() {
                 mine.order.push_back(name);
