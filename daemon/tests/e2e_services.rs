@@ -477,6 +477,6 @@ export default {{ async fetch(req, env) {{
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_str().expect("id").to_string();
     let out = call(&d, &t, &id);
-    assert_eq!(out[0], 1000, "{out}");
+    assert_eq!(out[0], 300, "{out}");
     assert_eq!(out[1], "QuotaExceededError");
 }

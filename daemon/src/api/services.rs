@@ -22,8 +22,9 @@
 //! - each call runs as a call of its own in the target's own isolate, placed by its own cordon
 //!   under its own limits; the caller waits for it within its own wall-clock limit (it is a host
 //!   call), and the request's whole chain of binding calls (however deep or wide) shares one
-//!   budget of [`MAX_CALLS_PER_CHAIN`] calls and is at most [`MAX_DEPTH`] calls deep: past either,
-//!   the call fails with a typed error (`QuotaExceededError`, `RangeError`) and nothing is run.
+//!   budget of `[limits] max_binding_calls` calls (default 1000) and is at most
+//!   `max_binding_depth` calls deep (default 8): past either, the call fails with a typed error
+//!   (`QuotaExceededError`, `RangeError`) and nothing is run.
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payload.
 
@@ -41,10 +42,6 @@ use crate::egress::{decode_request, encode_response, ResponseHead};
 use crate::supervisor::bindings::{valid_name, Binding};
 use crate::supervisor::{body, CallContext, Chain, HostCalls, Job, Streams, WorkerDef};
 
-/// Binding calls one request's whole chain may make.
-pub const MAX_CALLS_PER_CHAIN: u32 = 1000;
-/// How deep a chain of binding calls may go (A calls B calls C...: B's request is at depth 1).
-pub const MAX_DEPTH: u32 = 8;
 /// Children one parent worker keeps by name (`LOADER.get`); past it, the oldest are forgotten.
 const MAX_NAMED_CHILDREN: usize = 4096;
 /// Children one parent worker may call at once (`get` and `load`); past it, the oldest are
@@ -139,12 +136,17 @@ impl Services {
             }
         };
         // Every binding call counts, whatever it does; over budget or too deep, nothing runs.
+        // (A chain's depth counts calls: a client's request is at 0, the one it calls at 1.)
         let chain = &context.caller.chain;
-        if chain.calls.fetch_add(1, Ordering::Relaxed) >= MAX_CALLS_PER_CHAIN {
+        let (budget, max_depth) = (
+            state.config.limits.max_binding_calls,
+            state.config.limits.max_binding_depth,
+        );
+        if chain.calls.fetch_add(1, Ordering::Relaxed) >= budget {
             return Ok(frame(
                 &refusal(
                     "QuotaExceededError",
-                    format!("this request made its {MAX_CALLS_PER_CHAIN} binding calls"),
+                    format!("this request made its {budget} binding calls"),
                 ),
                 &[],
             ));
@@ -162,11 +164,11 @@ impl Services {
                     .await
             }
             _ => {
-                if next.depth > MAX_DEPTH {
+                if next.depth > max_depth {
                     return Ok(frame(
                         &refusal(
                             "RangeError",
-                            format!("binding calls nest at most {MAX_DEPTH} deep"),
+                            format!("binding calls nest at most {max_depth} deep"),
                         ),
                         &[],
                     ));
