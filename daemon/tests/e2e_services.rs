@@ -417,12 +417,13 @@ fn two_tenants_never_reach_each_others_workers() {
 
 #[test]
 fn nesting_and_the_call_budget_are_bounded() {
-    // A thousand calls take the caller more than the default CPU limit in a debug build.
+    // The default depth (8), a budget of 300 calls (the default is 1000), and CPU enough for
+    // them in a debug build.
     let d = Daemon::start(
         "svcdepth",
         1,
         2,
-        "[limits]\ncpu_ms = 20000\nwall_ms = 60000\n",
+        "[limits]\ncpu_ms = 20000\nwall_ms = 60000\nmax_binding_calls = 300\n",
     );
     let t = tenant_token(0);
     // A child that calls itself through its own loader (the same code is the same worker).
