@@ -8,7 +8,8 @@
 //!
 //! The isolate's clocks are coarse (1 ms, on purpose), so one call is measured from outside: a
 //! request that makes K sequential calls, minus the same worker's request that makes none,
-//! divided by K (medians over `rounds` requests each, interleaved). One worker process.
+//! divided by K (medians over `rounds` requests each, interleaved). One worker process. New
+//! children are measured last (each stays loaded in the process).
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -53,7 +54,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("stockade-binding-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("stockade.toml");
-    let max_workers = 64 + (rounds + 10) * K_NEW;
+    let max_workers = 64 + (rounds + 3) * K_NEW;
     std::fs::write(
         &config,
         format!(
@@ -148,22 +149,30 @@ fn main() {
         );
         start.elapsed()
     };
+    // Two phases: every new child stays loaded in the worker process, so they come last and do
+    // not weigh on the RPC figures.
     for _ in 0..10 {
         call("rpc", K);
         call("cached", K);
-        call("new", K_NEW);
         call("rpc", 0);
     }
-    let (mut rpc, mut cached, mut new, mut none) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rpc, mut cached, mut none) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         rpc.push(call("rpc", K));
         cached.push(call("cached", K));
-        new.push(call("new", K_NEW));
         none.push(call("rpc", 0));
+    }
+    for _ in 0..3 {
+        call("new", K_NEW);
+    }
+    let (mut new, mut none_new) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        new.push(call("new", K_NEW));
+        none_new.push(call("rpc", 0));
     }
     let one_rpc = per_call(&rpc, &none, K);
     let one_cached = per_call(&cached, &none, K);
-    let one_new = per_call(&new, &none, K_NEW);
+    let one_new = per_call(&new, &none_new, K_NEW);
     println!("binding latency, {rounds} rounds, one worker process, loopback");
     println!(
         "  request with {K} RPC calls: p50 {:.0} us, p99 {:.0} us; with none: p50 {:.0} us",
