@@ -311,6 +311,10 @@ pub struct LimitsConfig {
     pub max_fetch_body_bytes: usize,
     /// Largest `POST /v1/run` body, bytes.
     pub max_run_bytes: usize,
+    /// Service and Loader binding calls one request's whole chain may make (at least 1).
+    pub max_binding_calls: u32,
+    /// How deep a chain of binding calls may nest (1-64).
+    pub max_binding_depth: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,6 +383,8 @@ impl Default for LimitsConfig {
             max_env_bytes: 1 << 20,
             max_fetch_body_bytes: 100 << 20,
             max_run_bytes: 1 << 20,
+            max_binding_calls: 1000,
+            max_binding_depth: 8,
         }
     }
 }
@@ -465,6 +471,13 @@ impl Config {
         }
         self.quotas.validate("quotas")?;
         self.http.validate()?;
+        if self.limits.max_binding_calls == 0 || !(1..=64).contains(&self.limits.max_binding_depth)
+        {
+            return Err(
+                "limits.max_binding_calls must be at least 1 and limits.max_binding_depth 1-64"
+                    .into(),
+            );
+        }
         let mut seen_ids = std::collections::HashSet::new();
         let mut seen_tokens = std::collections::HashSet::new();
         for t in &self.tenants {

@@ -131,6 +131,8 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     Caches::new(cache_budgets, config.quotas.cache_bytes).register(&mut host_calls);
     let capabilities = Capabilities::new(&config, store.clone(), Arc::clone(&egress));
     capabilities.register(&mut host_calls);
+    let services = crate::api::Services::new();
+    services.register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls)?;
     storage.resolve_tenants_with(pool.tenant_names());
@@ -162,6 +164,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         capabilities,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
+    services.attach(Arc::downgrade(&state));
     if let Some(addr) = metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

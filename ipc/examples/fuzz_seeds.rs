@@ -90,6 +90,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 body_streamed: true,
             },
         },
+        ToWorker::Invoke {
+            request_id: RequestId(3),
+            worker_id,
+            call: Call::Rpc {
+                entrypoint: "Api".into(),
+                method: "add".into(),
+                args_json: b"[1,{\"$\":\"u\"}]".to_vec(),
+            },
+        },
         ToWorker::RunSnippet {
             request_id: RequestId(4),
             code: "export default (x) => x".into(),

@@ -15,7 +15,7 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// Version of the wire format. Carried in every frame header and restated by `Hello` / `Ready`.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 /// First two bytes of every frame (`"SK"`, for Stockade).
 pub const MAGIC: [u8; 2] = *b"SK";
 /// Bytes in a frame header: magic (2), version (1), message kind (1), payload length (u32 LE).
@@ -53,6 +53,8 @@ pub const MAX_ARG_JSON_LEN: usize = 16 * MIB;
 pub const MAX_RESULT_JSON_LEN: usize = 16 * MIB;
 /// Largest HTTP method, bytes.
 pub const MAX_METHOD_LEN: usize = 32;
+/// Largest RPC entrypoint or method name (`Call::Rpc`), bytes.
+pub const MAX_RPC_NAME_LEN: usize = 256;
 /// Largest URL, bytes.
 pub const MAX_URL_LEN: usize = 16 * KIB;
 /// Most headers in one request or response.
@@ -125,6 +127,8 @@ pub enum Field {
     ResultJson,
     /// HTTP method length.
     Method,
+    /// RPC entrypoint or method name length.
+    RpcName,
     /// URL length.
     Url,
     /// Number of headers.
@@ -173,6 +177,7 @@ impl Field {
             Field::ArgJson => MAX_ARG_JSON_LEN,
             Field::ResultJson => MAX_RESULT_JSON_LEN,
             Field::Method => MAX_METHOD_LEN,
+            Field::RpcName => MAX_RPC_NAME_LEN,
             Field::Url => MAX_URL_LEN,
             Field::Headers => MAX_HEADERS,
             Field::HeaderName => MAX_HEADER_NAME_LEN,

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes` or tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, or tag 3 `entrypoint: str, method: str, args_json: bytes` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -27,8 +27,8 @@ use crate::kind::{Direction, MessageKind};
 use crate::limits::{
     Field, Tag, MAX_ARG_JSON_LEN, MAX_BODY_LEN, MAX_COMPAT_DATE_LEN, MAX_COMPAT_FLAGS,
     MAX_COMPAT_FLAG_LEN, MAX_ENV_TOTAL, MAX_ENV_VARS, MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD,
-    MAX_METHOD_LEN, MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_SNIPPET_LEN, MAX_TENANT_LEN,
-    MAX_TOTAL_CODE, MAX_URL_LEN,
+    MAX_METHOD_LEN, MAX_MODULES, MAX_MODULE_NAME_LEN, MAX_RPC_NAME_LEN, MAX_SNIPPET_LEN,
+    MAX_TENANT_LEN, MAX_TOTAL_CODE, MAX_URL_LEN,
 };
 use crate::wire::{max_of, prefixed, wire_enum, Budget, Reader, Writer};
 
@@ -174,10 +174,23 @@ pub enum Call {
         /// answered with the next chunk, an empty answer at the end).
         body_streamed: bool,
     },
+    /// Call method `method` of entrypoint `entrypoint` (empty: the default export; else a named
+    /// export, a `WorkerEntrypoint` class or an object) with arguments in the runtime's
+    /// structured-clone encoding (JSON text, see `isolate/js/rpc.js`); answered `Reply::Json`
+    /// with the encoded `{"ok": value}` or `{"error": {name, message}}` (protocol 5).
+    Rpc {
+        /// Which export; empty for `default`.
+        entrypoint: String,
+        /// The method's name.
+        method: String,
+        /// `[arg, ...]`, encoded.
+        args_json: Vec<u8>,
+    },
 }
 
 const CALL_DEFAULT: u8 = 1;
 const CALL_FETCH: u8 = 2;
+const CALL_RPC: u8 = 3;
 const HOST_RESULT_OK: u8 = 1;
 const HOST_RESULT_ERR: u8 = 2;
 
@@ -199,7 +212,10 @@ pub(crate) const LOAD_WORKER_MAX: usize = 8
     + MAX_COMPAT_FLAGS * prefixed(MAX_COMPAT_FLAG_LEN);
 const CALL_MAX: usize = 1 + max_of(
     prefixed(MAX_ARG_JSON_LEN),
-    prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
+    max_of(
+        prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
+        2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
+    ),
 );
 pub(crate) const INVOKE_MAX: usize = 8 + 32 + CALL_MAX;
 pub(crate) const RUN_SNIPPET_MAX: usize =
@@ -453,6 +469,16 @@ impl Call {
                 w.bytes(Field::Body, body)?;
                 w.bool(*body_streamed);
             }
+            Call::Rpc {
+                entrypoint,
+                method,
+                args_json,
+            } => {
+                w.u8(CALL_RPC);
+                w.str(Field::RpcName, entrypoint)?;
+                w.str(Field::RpcName, method)?;
+                w.bytes(Field::ArgJson, args_json)?;
+            }
         }
         Ok(())
     }
@@ -468,6 +494,11 @@ impl Call {
                 headers: decode_headers(r)?,
                 body: r.byte_vec(Field::Body)?,
                 body_streamed: r.bool()?,
+            }),
+            CALL_RPC => Ok(Call::Rpc {
+                entrypoint: r.string(Field::RpcName)?,
+                method: r.string(Field::RpcName)?,
+                args_json: r.byte_vec(Field::ArgJson)?,
             }),
             value => Err(DecodeError::InvalidTag {
                 tag: Tag::Call,

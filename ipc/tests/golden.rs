@@ -2,7 +2,7 @@
 //! layout documentation, not produced by the encoder; a change here is a protocol change and
 //! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`; 3: `Stats`/`StatsReply`,
 //! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
-//! `ErrorKind::Cancelled` added).
+//! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -27,14 +27,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 4,
+            protocol_version: 5,
         },
         &[
             b"SK",         // magic
-            &[0x04],       // version
+            &[0x05],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x04],       // protocol_version
+            &[0x05],       // protocol_version
         ],
     );
 }
@@ -47,7 +47,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x04, 0x08],
+            &[0x05, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -68,7 +68,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x04, 0x04],
+            &[0x05, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -91,7 +91,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x04, 0x09],
+            &[0x05, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -108,7 +108,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x04, 0x09],
+            &[0x05, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -130,7 +130,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x04, 0x85], // kind: HostCall
+            &[0x05, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -144,7 +144,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x04, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x05, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x04, 0x02],
+            &[0x05, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -223,7 +223,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x04, 0x03],
+            &[0x05, 0x03],
             &[75, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -245,6 +245,35 @@ fn invoke_fetch() {
 }
 
 #[test]
+fn invoke_rpc() {
+    assert_golden(
+        ToWorker::Invoke {
+            request_id: RequestId(7),
+            worker_id: WorkerId([0xBB; 32]),
+            call: Call::Rpc {
+                entrypoint: "Api".into(),
+                method: "add".into(),
+                args_json: b"[1,2]".to_vec(),
+            },
+        },
+        &[
+            b"SK",
+            &[0x05, 0x03],
+            &[64, 0, 0, 0],
+            &[7, 0, 0, 0, 0, 0, 0, 0],
+            &[0xBB; 32],
+            &[0x03], // Call::Rpc
+            &[3, 0, 0, 0],
+            b"Api",
+            &[3, 0, 0, 0],
+            b"add",
+            &[5, 0, 0, 0],
+            b"[1,2]",
+        ],
+    );
+}
+
+#[test]
 fn ready() {
     assert_golden(
         ToSupervisor::Ready {
@@ -259,7 +288,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x04, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x05, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -288,7 +317,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x04, 0x82],
+            &[0x05, 0x82],
             &[45, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -320,7 +349,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x04, 0x82],
+            &[0x05, 0x82],
             &[37, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -353,7 +382,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x04, 0x82],
+            &[0x05, 0x82],
             &[42, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],       // Ok
@@ -379,7 +408,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x04, 0x86],
+            &[0x05, 0x86],
             &[16, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -396,7 +425,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x04, 0x86],
+            &[0x05, 0x86],
             &[9, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],

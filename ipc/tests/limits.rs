@@ -249,6 +249,18 @@ fn invoke_caps() {
         },
     });
     check_cap(Field::Method, |n| fetch(n, 0, vec![], 0));
+    let rpc = |entrypoint: usize, method: usize, args: usize| ToWorker::Invoke {
+        request_id: RequestId(6),
+        worker_id: WorkerId([0; 32]),
+        call: Call::Rpc {
+            entrypoint: text(entrypoint),
+            method: text(method),
+            args_json: vec![b' '; args],
+        },
+    };
+    check_cap(Field::RpcName, |n| rpc(n, 0, 0));
+    check_cap(Field::RpcName, |n| rpc(0, n, 0));
+    check_cap(Field::ArgJson, |n| rpc(0, 0, n));
     check_cap(Field::Url, |n| fetch(0, n, vec![], 0));
     check_cap(Field::Headers, |n| {
         fetch(0, 0, vec![(String::new(), String::new()); n], 0)

@@ -7,6 +7,7 @@
 //   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
 //                                                 cap.call {binding, method: m, args} (JSON)
 //                                                 answered {result} or {error: {name, message}}
+//   {"binding": "service", ...}, {"binding": "loader"} -> RPC stubs, a WorkerLoader (rpc.js)
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
 // Trust: the supervisor resolves the binding name against the worker definition it stored, so an
@@ -294,7 +295,10 @@ function makeEnv(raw) {
     if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
     else if (kind === "capability") env[key] = makeCapability(key);
+    else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
+    else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);
     else env[key] = v;
+    if (kind !== undefined) rememberCapability(env[key], v); // rpc.js: a child's WorkerCode may name it
   }
   return env;
 }

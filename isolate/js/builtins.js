@@ -136,7 +136,7 @@ function validateFunction(value, name) {
 // ---- cloudflare:workers ----
 function featureNotSupported(what) {
   return new Error(`${what} is not supported by Stockade: it runs stateless workers (no Durable Objects, ` +
-    "no RPC, no Workflows); see the README's compatibility table");
+    "no RpcTarget stubs, no Workflows); see the README's compatibility table");
 }
 
 defineBuiltin("cloudflare:workers",

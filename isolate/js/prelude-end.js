@@ -32,5 +32,8 @@ return ObjectFreeze({
   makeEnv(raw) {
     return makeEnv(raw);
   },
+  invokeRpc(ns, payload, ctx) {
+    return rpcInvoke(ns, payload, ctx);
+  },
 });
 })();

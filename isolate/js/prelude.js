@@ -25,8 +25,8 @@
  *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
  *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
  *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
- *     38 node-hash.js 39 node-crypto.js 40 bindings.js
- *     41 cache.js 42 urlpattern.js 43 rewriter.js 44 prelude-end.js
+ *     38 node-hash.js 39 node-crypto.js 40 bindings.js 41 rpc.js
+ *     42 cache.js 43 urlpattern.js 44 rewriter.js 45 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -140,6 +140,11 @@
  *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
  *       call cap.call ({binding, method, args} as JSON; answered {result} or {error}).
+ *       "service" and "loader" bindings become RPC stubs and a WorkerLoader (rpc.js: host calls
+ *       service.call, service.fetch, loader.get, loader.create).
+ *   invokeRpc(ns, payload: string, ctx) -> Promise<string>
+ *       Runs one RPC call (STK_INVOKE_RPC) of module namespace `ns`: payload {entrypoint, method,
+ *       args, env}; the answer is JSON text {"ok": value} or {"error": {name, message}} (rpc.js).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, fetch() reads a streamed request body fully before sending and its host call

@@ -219,6 +219,19 @@ async function invokeDefault(ns, payload) {
   return toJson(await entry(parse(payload), web.workerEnv() ?? web.makeEnv(null)));
 }
 
+// An RPC call from another worker (a service or Loader binding): the method runs with a ctx whose
+// waitUntil keeps the request alive, as a fetch's does; the answer is JSON text (js/rpc.js).
+async function invokeRpc(ns, payload) {
+  const background = backgroundWork();
+  const ctx = {
+    waitUntil(p) { background.waitUntil(p); },
+    passThroughOnException() {},
+  };
+  const answer = await web.invokeRpc(ns, payload, ctx);
+  // [answer, no body, background]: the bridge (stk_poll) reads the first as the call's value.
+  return [answer, null, background.drain()];
+}
+
 __stockade_host.setInvoker(
   function invoke(ns, kind, payload, body, task) {
     if (kind === 2) {
@@ -238,6 +251,7 @@ __stockade_host.setInvoker(
     if (kind === 4) return web.builtinNames(payload);
     if (kind === 5) return web.builtinExports(payload);
     setAsyncContext(undefined);
+    if (kind === 6) return invokeRpc(ns, payload);
     return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {

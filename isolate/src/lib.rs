@@ -103,6 +103,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-hash.js"),
     include_str!("../js/node-crypto.js"),
     include_str!("../js/bindings.js"),
+    include_str!("../js/rpc.js"),
     include_str!("../js/cache.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),

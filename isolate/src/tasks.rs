@@ -189,6 +189,39 @@ impl Worker {
         TaskId(id)
     }
 
+    /// Starts an RPC call: method `method` of the main module's export `entrypoint` (empty for
+    /// the default export) with `args_json`, the runtime's structured-clone encoding of the
+    /// argument list (`js/rpc.js`). The task answers JSON text: `{"ok": <encoded value>}` or
+    /// `{"error": {"name", "message"}}` for what the method threw.
+    pub fn start_rpc(
+        &mut self,
+        entrypoint: &str,
+        method: &str,
+        args_json: &str,
+        env: &serde_json::Value,
+    ) -> TaskId {
+        let id = self.new_task(Kind::Call);
+        let args: serde_json::Value = match serde_json::from_str(args_json) {
+            Ok(args @ serde_json::Value::Array(_)) => args,
+            _ => {
+                self.fail(
+                    id,
+                    RunError::InvalidInput("the RPC arguments are not a JSON array".into()),
+                );
+                return TaskId(id);
+            }
+        };
+        let payload = serde_json::json!({
+            "entrypoint": entrypoint,
+            "method": method,
+            "args": args,
+            "env": env,
+        })
+        .to_string();
+        self.start_invoke(id, ffi::STK_INVOKE_RPC, &payload, None);
+        TaskId(id)
+    }
+
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
         let id = self.new_task(Kind::Fetch);

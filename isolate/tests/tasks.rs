@@ -385,3 +385,49 @@ fn background_work_calls_the_host_after_the_response_until_its_task_ends() {
     // After its task ended, nothing is left that could call for it.
     assert!(worker.take_host_calls().is_empty());
 }
+
+#[test]
+fn an_rpc_task_calls_a_method_with_decoded_arguments_and_answers_encoded() {
+    let src = "export default { add(a, b) { return a + b; }, kinds(u8, d, m, s) { return [u8 instanceof Uint8Array, d instanceof Date, m instanceof Map, s instanceof Set, u8.length, m.get('k')]; }, async slow() { await new Promise((r) => setTimeout(r, 20)); return { $: 'own dollar' }; }, throws() { throw new RangeError('nope'); } };
+export const Obj = { twice(x) { return x * 2; } };";
+    let mut worker = loaded(limits(), src);
+    let env = serde_json::json!({});
+    let add = worker.start_rpc("", "add", "[2, 3]", &env);
+    let kinds = worker.start_rpc(
+        "",
+        "kinds",
+        r#"[{"$":"u8","v":"AAH/"},{"$":"d","v":5},{"$":"m","v":[["k",{"$":"u"}]]},{"$":"s","v":[1]}]"#,
+        &env,
+    );
+    let slow = worker.start_rpc("", "slow", "[]", &env);
+    let throws = worker.start_rpc("", "throws", "[]", &env);
+    let named = worker.start_rpc("Obj", "twice", "[21]", &env);
+    let inherited = worker.start_rpc("", "toString", "[]", &env);
+    let missing = worker.start_rpc("Nope", "x", "[]", &env);
+    let bad = worker.start_rpc("", "add", "{}", &env);
+    let events = drive(&mut worker, |e| answered(e, slow).is_some());
+    let get = |task| json(answered(&events, task).expect("answered"));
+    assert_eq!(get(add), serde_json::json!({ "ok": 5 }));
+    assert_eq!(
+        get(kinds),
+        serde_json::json!({ "ok": [true, true, true, true, 3, { "$": "u" }] })
+    );
+    assert_eq!(
+        get(slow),
+        serde_json::json!({ "ok": { "$": "o", "v": { "$": "own dollar" } } })
+    );
+    assert_eq!(
+        get(throws),
+        serde_json::json!({ "error": { "name": "RangeError", "message": "nope" } })
+    );
+    assert_eq!(get(named), serde_json::json!({ "ok": 42 }));
+    assert_eq!(get(inherited)["error"]["name"], "TypeError");
+    assert_eq!(get(missing)["error"]["name"], "TypeError");
+    assert!(
+        matches!(
+            answered(&events, bad).expect("answered").result,
+            Err(RunError::InvalidInput(_))
+        ),
+        "arguments that are not a list are refused before any code runs"
+    );
+}

@@ -175,6 +175,26 @@ impl Thread {
                     env,
                 })
             }
+            Call::Rpc {
+                entrypoint,
+                method,
+                args_json,
+            } => {
+                let env = match &h.role {
+                    Role::Loader { env, .. } => env.clone(),
+                    Role::Snippet => serde_json::Value::Null,
+                };
+                match String::from_utf8(args_json) {
+                    Ok(args) => h.worker.start_rpc(&entrypoint, &method, &args, &env),
+                    Err(_) => {
+                        return self.fail(
+                            id,
+                            ErrorKind::InvalidInput,
+                            "the RPC arguments are not UTF-8".into(),
+                        )
+                    }
+                }
+            }
         };
         self.track(slot, task, Purpose::Invoke { request: id });
         self.after(slot);

@@ -19,6 +19,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token may not do that")]
     Forbidden,
+    /// A Loader child asked for more than its parent holds (a binding, an outbound).
+    #[error("{0}")]
+    Exceeds(String),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -75,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Exceeds(_) => (StatusCode::FORBIDDEN, "exceeds_parent"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

@@ -123,6 +123,7 @@ pub async fn fetch(
     let streams = Streams {
         body_in,
         body_out: Some(out),
+        chain: Default::default(),
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;

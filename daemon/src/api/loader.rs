@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
+use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
 use super::{outbound, AppState};
@@ -215,6 +216,21 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (tenant, code): (String, WorkerCode) =
         tenant_and_json(&state, &headers, body, "WorkerCode JSON")?;
+    let (id, _) = define(&state, &tenant, code, None).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// Validates, stores (within the tenant's quota) and keeps `tenant`'s worker defined by `code`:
+/// its hex id and definition. `parent` is the worker whose `env.LOADER` asks for it: the child's
+/// limits are then the parent's where it asks for more, its bindings must be ones the parent holds,
+/// and its outbound can reach no further than the parent's (see [`narrowed_outbound`]).
+pub(super) async fn define(
+    state: &AppState,
+    tenant: &str,
+    code: WorkerCode,
+    parent: Option<&WorkerDef>,
+) -> Result<(String, Arc<WorkerDef>), ApiError> {
+    let tenant = tenant.to_owned();
     let limits = &state.config.limits;
     if code.modules.is_empty() || code.modules.len() > wire::MAX_MODULES {
         return Err(ApiError::BadRequest(format!(
@@ -265,12 +281,27 @@ pub async fn create(
         env.push((k, v));
     }
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    if let Some(parent) = parent {
+        bindings::subset(&bindings, &parent.bindings).map_err(ApiError::Exceeds)?;
+    }
+    for (key, binding) in &bindings {
+        if let bindings::Binding::Service { worker, .. } = binding {
+            find(state, &tenant, worker).await.map_err(|_| {
+                ApiError::BadRequest(format!("env.{key}: no worker {worker:?} of this tenant"))
+            })?;
+        }
+    }
     state
         .capabilities
         .check_bindings(&tenant, &bindings)
         .await
         .map_err(ApiError::BadRequest)?;
-    let outbound = outbound::resolve(&state, &tenant, code.global_outbound).await?;
+    let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
+    let mut asked_limits = request_limits(&code.limits, limits)?;
+    if let Some(parent) = parent {
+        outbound = narrowed_outbound(outbound, &parent.outbound)?;
+        asked_limits = narrowed_limits(asked_limits, &parent.limits);
+    }
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
@@ -278,7 +309,7 @@ pub async fn create(
         modules,
         env,
         bindings: Arc::new(bindings),
-        limits: request_limits(&code.limits, limits)?,
+        limits: asked_limits,
         compatibility_date: compat.date.clone(),
         compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
@@ -310,12 +341,12 @@ pub async fn create(
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::Quota)?;
-    {
+    let def = {
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
-        workers.entry(id.clone()).or_insert(def);
-    }
-    refresh_code_features(&state, &tenant);
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+        Arc::clone(workers.entry(id.clone()).or_insert(def))
+    };
+    refresh_code_features(state, &tenant);
+    Ok((id, def))
 }
 
 /// The code features of all of `tenant`'s workers are risk signals of the tenant.

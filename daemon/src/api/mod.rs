@@ -16,11 +16,13 @@ mod fetch;
 mod loader;
 mod logs;
 mod mcp;
+mod narrow;
 mod outbound;
 mod prometheus;
 mod quota;
 mod run;
 mod secrets;
+mod services;
 mod tenants;
 mod types;
 mod workspaces;
@@ -45,6 +47,7 @@ pub use error::ApiError;
 pub use outbound::outbound_dispatch;
 pub use prometheus::metrics_only_router;
 pub use run::MIN_MEMORY_MB;
+pub use services::Services;
 
 pub struct AppState {
     pub config: Config,

@@ -83,6 +83,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 let streams = Streams {
                     body_in: None,
                     body_out: Some(out),
+                    chain: Default::default(),
                 };
                 let outcome = state
                     .pool

@@ -40,6 +40,8 @@ pub(super) async fn env_types(
             None => Member::Plain(value.clone()),
             Some(Binding::Kv { .. }) => Member::Kv,
             Some(Binding::Workspace { .. }) => Member::Workspace,
+            Some(Binding::Service { .. }) => Member::Service,
+            Some(Binding::Loader) => Member::Loader,
             Some(Binding::Capability { name }) => capability_member(state, tenant, name).await,
         };
         members.push((key.clone(), member));

@@ -17,6 +17,36 @@ use serde_json::Value;
 /// How deep schemas and plain values are followed.
 const MAX_DEPTH: usize = 8;
 
+/// A service binding (another worker of the tenant): its `fetch` and its RPC methods, whose
+/// arguments and results are structured-clone data (JSON values, Uint8Array, Date, Map, Set).
+pub const SERVICE: &str = "interface Service {
+  fetch(input: Request | string, init?: RequestInit): Promise<Response>;
+  [method: string]: (...args: any[]) => Promise<any>;
+}
+";
+
+/// A Worker Loader binding (`env.LOADER`), as on Cloudflare.
+pub const LOADER: &str = "interface WorkerCode {
+  mainModule: string;
+  modules: Record<string, string | { js?: string; cjs?: string; ts?: string; text?: string; json?: unknown; data?: string; wasm?: string }>;
+  env?: Record<string, unknown>;
+  compatibilityDate?: string;
+  compatibilityFlags?: string[];
+  limits?: { cpuMs?: number; wallMs?: number; memoryMb?: number; subRequests?: number };
+  globalOutbound?: null | { worker: string };
+}
+interface WorkerStub {
+  getEntrypoint(name?: string): Service;
+  fetch(input: Request | string, init?: RequestInit): Promise<Response>;
+}
+interface WorkerLoader {
+  /** The child cached under `id` for this worker, or one made from what `getCode` resolves to. */
+  get(id: string, getCode: () => Promise<WorkerCode>): WorkerStub;
+  /** A child made from `code`, each call. */
+  load(code: WorkerCode): WorkerStub;
+}
+";
+
 /// The methods of a `kv` binding.
 pub const KV_NAMESPACE: &str = "interface KVNamespace {
   get(key: string, options?: \"text\" | { type?: \"text\" }): Promise<string | null>;
@@ -293,6 +323,10 @@ pub fn mcp_declarations(tools: &[Value]) -> String {
 pub enum Member {
     Kv,
     Workspace,
+    /// A service binding: `fetch` and RPC methods (the target's own types are not known here).
+    Service,
+    /// A Worker Loader binding (`env.LOADER`).
+    Loader,
     /// A capability: its name and its declarations (declaring `interface Methods`).
     Capability(String, String),
     /// A capability whose types could not be had: why.
@@ -308,6 +342,15 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     }
     if members.iter().any(|(_, m)| matches!(m, Member::Workspace)) {
         out.push_str(WORKSPACE);
+    }
+    if members
+        .iter()
+        .any(|(_, m)| matches!(m, Member::Service | Member::Loader))
+    {
+        out.push_str(SERVICE);
+    }
+    if members.iter().any(|(_, m)| matches!(m, Member::Loader)) {
+        out.push_str(LOADER);
     }
     let mut declared = std::collections::BTreeSet::new();
     for (_, m) in members {
@@ -326,6 +369,8 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
         let t = match m {
             Member::Kv => "KVNamespace".to_owned(),
             Member::Workspace => "Workspace".to_owned(),
+            Member::Service => "Service".to_owned(),
+            Member::Loader => "WorkerLoader".to_owned(),
             Member::Capability(name, _) => format!("{}.Methods", namespace(name)),
             Member::Unavailable(name, why) => {
                 out.push_str(&comment(
@@ -346,6 +391,27 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn service_and_loader_bindings_are_declared_once() {
+        let members = [
+            ("SVC".to_owned(), Member::Service),
+            ("OTHER".to_owned(), Member::Service),
+            ("LOADER".to_owned(), Member::Loader),
+        ];
+        let dts = env_declarations(&members);
+        for want in [
+            "  SVC: Service;\n",
+            "  OTHER: Service;\n",
+            "  LOADER: WorkerLoader;\n",
+            "getEntrypoint(name?: string): Service;",
+        ] {
+            assert!(dts.contains(want), "missing {want:?}:\n{dts}");
+        }
+        assert_eq!(dts.matches("interface Service {").count(), 1, "{dts}");
+        let plain = env_declarations(&[("N".to_owned(), Member::Plain(json!(1)))]);
+        assert!(!plain.contains("interface Service") && !plain.contains("WorkerLoader"));
+    }
 
     #[test]
     fn schemas_become_types() {

@@ -259,3 +259,21 @@ fn tenant_capabilities_parse_and_are_checked() {
     );
     assert!(parse(&twice).is_err(), "a name declared twice is refused");
 }
+
+#[test]
+fn binding_call_budgets_have_defaults_and_bounds() {
+    let config = parse("").expect("defaults");
+    assert_eq!(config.limits.max_binding_calls, 1000);
+    assert_eq!(config.limits.max_binding_depth, 8);
+    let config = parse("[limits]\nmax_binding_calls = 5\nmax_binding_depth = 2\n").expect("set");
+    assert_eq!(
+        (
+            config.limits.max_binding_calls,
+            config.limits.max_binding_depth
+        ),
+        (5, 2)
+    );
+    assert!(parse("[limits]\nmax_binding_calls = 0\n").is_err());
+    assert!(parse("[limits]\nmax_binding_depth = 0\n").is_err());
+    assert!(parse("[limits]\nmax_binding_depth = 65\n").is_err());
+}

@@ -35,6 +35,7 @@ pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use outbound::WorkerDispatch;
 pub use secrets::{check_secret, SecretError};
 pub use wire::FetchRequest;
+pub use wire::{decode_request, encode_response, ResponseHead};
 
 use crate::config::{Config, EgressRuleConfig};
 use crate::supervisor::HostCalls;

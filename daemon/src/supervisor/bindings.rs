@@ -6,6 +6,11 @@
 //! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
 //!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
 //!   definition is created (`api::loader`, `api::run`), and again at every call.
+//! - `{"binding": "service", "worker": "<id>", "entrypoint"?: "Name"}`: another Loader worker of
+//!   the same tenant (checked by the Loader API at creation and by `api/services.rs` at every
+//!   call): `fetch` and RPC to its default export or to the named export `entrypoint`;
+//! - `{"binding": "loader"}`: `env.LOADER`, Loader workers made at run time by this one, each
+//!   never granted more than its parent ([`subset`]).
 //!
 //! Guarantees: a binding is parsed once, when the definition is created (or read back from the
 //! store), and the supervisor resolves a host call's binding name against the parsed map of the
@@ -17,9 +22,20 @@ use std::collections::BTreeMap;
 /// One granted capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Binding {
-    Kv { namespace: String },
-    Workspace { name: String },
-    Capability { name: String },
+    Kv {
+        namespace: String,
+    },
+    Workspace {
+        name: String,
+    },
+    Service {
+        worker: String,
+        entrypoint: Option<String>,
+    },
+    Loader,
+    Capability {
+        name: String,
+    },
 }
 
 /// A worker's bindings by `env` name.
@@ -79,11 +95,40 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                     name: field("name")?,
                 }
             }
+            Some("service") => {
+                expect_keys(&["binding", "worker", "entrypoint"])?;
+                let entrypoint = match object.get("entrypoint") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => Some(field("entrypoint")?),
+                };
+                Binding::Service {
+                    worker: field("worker")?,
+                    entrypoint,
+                }
+            }
+            Some("loader") => {
+                expect_keys(&["binding"])?;
+                Binding::Loader
+            }
             _ => return Err(format!("env.{key}: unknown binding {kind}")),
         };
         out.insert(key.clone(), binding);
     }
     Ok(out)
+}
+
+/// Whether a child may hold `child`: each of its bindings is one the parent holds (under any
+/// name); an error names the first that is not.
+pub fn subset(child: &Bindings, parent: &Bindings) -> Result<(), String> {
+    match child
+        .iter()
+        .find(|(_, b)| !parent.values().any(|p| p == *b))
+    {
+        Some((key, _)) => Err(format!(
+            "env.{key}: the parent worker holds no such binding, so its child cannot either"
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +161,31 @@ mod tests {
                 name: "weather".into()
             })
         );
+        let more = parse(&env(&[
+            ("S", json!({"binding": "service", "worker": "ab12"})),
+            (
+                "E",
+                json!({"binding": "service", "worker": "ab12", "entrypoint": "Api"}),
+            ),
+            ("L", json!({"binding": "loader"})),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            more.get("E"),
+            Some(&Binding::Service {
+                worker: "ab12".into(),
+                entrypoint: Some("Api".into())
+            })
+        );
+        assert_eq!(more.get("L"), Some(&Binding::Loader));
+        let parent = more.clone();
+        let renamed = parse(&env(&[("MINE", json!({"binding": "loader"}))])).expect("valid");
+        assert!(
+            subset(&renamed, &parent).is_ok(),
+            "the same grant under another name"
+        );
+        assert!(subset(&parsed, &parent).is_err(), "kv is not the parent's");
+        assert!(subset(&Bindings::new(), &Bindings::new()).is_ok());
         assert_eq!(
             parsed.get("KV"),
             Some(&Binding::Kv {
@@ -136,6 +206,10 @@ mod tests {
             json!({"binding": "capability"}),
             json!({"binding": "capability", "name": "a/b"}),
             json!({"binding": "capability", "name": "c", "url": "http://x/"}),
+            json!({"binding": "service"}),
+            json!({"binding": "service", "worker": "a/b"}),
+            json!({"binding": "service", "worker": "w", "entrypoint": 3}),
+            json!({"binding": "loader", "extra": 1}),
         ] {
             assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
         }

@@ -56,6 +56,25 @@ pub struct CallContext {
     /// What the worker's `env` grants, from the definition the supervisor stored (empty for
     /// Code Mode).
     pub bindings: Arc<Bindings>,
+    /// Which worker made the call, and the chain of binding calls it runs in.
+    pub caller: Caller,
+}
+
+/// The Loader worker a request runs (`None` for Code Mode), and where the request stands in a
+/// chain of service / Loader calls (A calls B calls C...): attached by the supervisor.
+#[derive(Clone, Default)]
+pub struct Caller {
+    pub worker: Option<Arc<super::WorkerDef>>,
+    pub chain: Chain,
+}
+
+/// A chain of binding calls: how deep this request is (0 for a client's request), and the calls
+/// the whole chain has made so far, shared by every request of the chain (so fanning out does
+/// not multiply the budget).
+#[derive(Clone, Default)]
+pub struct Chain {
+    pub depth: u32,
+    pub calls: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl From<TenantId> for CallContext {
@@ -65,6 +84,7 @@ impl From<TenantId> for CallContext {
             outbound: Outbound::Policy,
             resources: Arc::default(),
             bindings: Arc::default(),
+            caller: Caller::default(),
         }
     }
 }

@@ -37,7 +37,7 @@ use stockade_ipc::{
 use tokio::sync::watch;
 
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::Outbound;
+use super::host_calls::{Caller, Outbound};
 use super::link::{AskError, Lease, Link, NotSent, Request};
 
 /// A worker definition, as the Loader API stored it.
@@ -70,6 +70,8 @@ pub struct WorkerDef {
 pub struct Streams {
     pub body_in: Option<super::body::BodyIn>,
     pub body_out: Option<super::body::BodyOut>,
+    /// The chain of service / Loader calls the call belongs to (default: a client's request).
+    pub chain: super::host_calls::Chain,
 }
 
 pub enum Job {
@@ -370,20 +372,26 @@ pub async fn serve_job(
     tenant: TenantId,
     lease: &Lease,
 ) -> Result<Outcome, Failure> {
-    let (outbound, bindings, streams) = match &job {
+    let (outbound, bindings, streams, worker) = match &job {
         Job::Call { def, streams, .. } => (
             def.outbound.clone(),
             Arc::clone(&def.bindings),
             streams.clone(),
+            Some(Arc::clone(def)),
         ),
         Job::Load { def } => (
             def.outbound.clone(),
             Arc::clone(&def.bindings),
             Streams::default(),
+            Some(Arc::clone(def)),
         ),
         Job::Run { .. } | Job::Dispose { .. } => {
-            (Outbound::Policy, Arc::default(), Streams::default())
+            (Outbound::Policy, Arc::default(), Streams::default(), None)
         }
+    };
+    let caller = Caller {
+        worker,
+        chain: streams.chain.clone(),
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
         tenant,
@@ -393,6 +401,7 @@ pub async fn serve_job(
         lease: Some(Arc::clone(lease)),
         outbound: outbound.clone(),
         bindings: Arc::clone(&bindings),
+        caller: caller.clone(),
         body_in: streams.body_in.clone(),
         body_out: streams.body_out.clone(),
     };
@@ -576,6 +585,10 @@ async fn load(
         lease: Some(lease),
         outbound: def.outbound.clone(),
         bindings: Arc::clone(&def.bindings),
+        caller: Caller {
+            worker: Some(Arc::clone(&def)),
+            chain: Default::default(),
+        },
         body_in: None,
         body_out: None,
     });

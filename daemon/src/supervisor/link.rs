@@ -50,7 +50,9 @@ use tokio::time::Instant;
 use super::bindings::Bindings;
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::{CallContext, HostCalls, HostFuture, HostResult, Outbound, Resources};
+use super::host_calls::{
+    CallContext, Caller, HostCalls, HostFuture, HostResult, Outbound, Resources,
+};
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -99,6 +101,8 @@ pub struct Request {
     pub outbound: Outbound,
     /// What its worker's `env` grants (its host calls' context).
     pub bindings: Arc<Bindings>,
+    /// Its worker and binding-call chain (its host calls' context).
+    pub caller: Caller,
     /// The rest of its streamed request body (`body.read`).
     pub body_in: Option<BodyIn>,
     /// Where its streamed response body goes (`body.write`, `body.end`).
@@ -117,6 +121,7 @@ struct Pending {
     tenant: TenantId,
     outbound: Outbound,
     bindings: Arc<Bindings>,
+    caller: Caller,
     runs_code: bool,
     answer: MessageKind,
     /// `None` once its ticket is gone (cancelled) or the link closed.
@@ -202,6 +207,7 @@ impl Link {
                 tenant: request.tenant,
                 outbound: request.outbound,
                 bindings: request.bindings,
+                caller: request.caller,
                 runs_code: request.runs_code,
                 answer: request.answer,
                 waiter: Some(tx),
@@ -396,6 +402,7 @@ impl Link {
                         outbound: pending.outbound.clone(),
                         resources: Arc::clone(&pending.resources),
                         bindings: Arc::clone(&pending.bindings),
+                        caller: pending.caller.clone(),
                     };
                     drop(table);
                     match self.host_calls.call(name, context, payload) {

@@ -29,7 +29,7 @@ mod spawn;
 mod state;
 mod tenants;
 
-pub use host_calls::{CallContext, HostCalls, Outbound, Resources};
+pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
 pub use pool::{Pool, TenantNames};
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};

@@ -106,6 +106,11 @@ fn call() -> impl Strategy<Value = Call> {
                 body_streamed,
             }
         ),
+        (text(8), text(8), bytes(64)).prop_map(|(entrypoint, method, args_json)| Call::Rpc {
+            entrypoint,
+            method,
+            args_json,
+        }),
     ]
 }
 

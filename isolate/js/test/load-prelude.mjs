@@ -19,7 +19,7 @@ export const PARTS = [
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
   "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
-  "node-crypto.js", "bindings.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
+  "node-crypto.js", "bindings.js", "rpc.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

@@ -33,6 +33,7 @@ fn code(cancellable: bool) -> Request {
         lease: None,
         outbound: Outbound::Policy,
         bindings: Default::default(),
+        caller: Default::default(),
         body_in: None,
         body_out: None,
     }

@@ -1,0 +1,87 @@
+//! What a Loader child may have, given its parent (`env.LOADER`, see `api/services.rs`): never
+//! more limits and never a wider outbound than its parent's (its bindings are narrowed by
+//! `supervisor::bindings::subset`).
+//!
+//! Guarantees: [`narrowed_limits`] is at most the parent's in every field the parent sets, and
+//! [`narrowed_outbound`] never reaches the network or a worker the parent could not. Trusts:
+//! nothing; the parent's definition is the supervisor's own.
+
+use super::error::ApiError;
+use crate::supervisor::Outbound;
+
+/// A child's limits: what it asked for, but never more than its parent's (0 is "the default").
+pub(super) fn narrowed_limits(
+    child: stockade_ipc::Limits,
+    parent: &stockade_ipc::Limits,
+) -> stockade_ipc::Limits {
+    let meet = |c: u32, p: u32| match (c, p) {
+        (0, p) => p,
+        (c, 0) => c,
+        (c, p) => c.min(p),
+    };
+    stockade_ipc::Limits {
+        cpu_ms: meet(child.cpu_ms, parent.cpu_ms),
+        wall_ms: meet(child.wall_ms, parent.wall_ms),
+        memory_mb: meet(child.memory_mb, parent.memory_mb),
+        stack_kb: meet(child.stack_kb, parent.stack_kb),
+        sub_requests: meet(child.sub_requests, parent.sub_requests),
+        result_bytes: meet(child.result_bytes, parent.result_bytes),
+        log_bytes: meet(child.log_bytes, parent.log_bytes),
+    }
+}
+
+/// A child's outbound, never reaching further than its parent's: a parent without network has
+/// children without network; a parent whose fetches go to a worker has children whose fetches
+/// go there or nowhere (one that names anything else is refused); a parent under the tenant's
+/// policy lets its children choose.
+pub(super) fn narrowed_outbound(child: Outbound, parent: &Outbound) -> Result<Outbound, ApiError> {
+    match (parent, child) {
+        (Outbound::Policy, child) => Ok(child),
+        (Outbound::Blocked, _) => Ok(Outbound::Blocked),
+        (Outbound::Worker(_), Outbound::Blocked) => Ok(Outbound::Blocked),
+        (Outbound::Worker(p), Outbound::Policy) => Ok(Outbound::Worker(p.clone())),
+        (Outbound::Worker(p), Outbound::Worker(c)) if *p == c => Ok(Outbound::Worker(c)),
+        (Outbound::Worker(_), Outbound::Worker(_)) => Err(ApiError::Exceeds(
+            "globalOutbound: the parent's fetches go to another worker; its child's cannot go elsewhere"
+                .into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stockade_ipc::Limits;
+
+    fn limits(cpu_ms: u32, wall_ms: u32, memory_mb: u32) -> Limits {
+        Limits {
+            cpu_ms,
+            wall_ms,
+            memory_mb,
+            stack_kb: 0,
+            sub_requests: 50,
+            result_bytes: 0,
+            log_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn a_child_never_has_more_than_its_parent() {
+        let got = narrowed_limits(limits(60_000, 100, 512), &limits(200, 30_000, 128));
+        assert_eq!(got, limits(200, 100, 128));
+        let w = |id: &str| Outbound::Worker(id.into());
+        for (parent, child, expected) in [
+            (Outbound::Policy, Outbound::Policy, Some(Outbound::Policy)),
+            (Outbound::Policy, w("a"), Some(w("a"))),
+            (Outbound::Blocked, Outbound::Policy, Some(Outbound::Blocked)),
+            (Outbound::Blocked, w("a"), Some(Outbound::Blocked)),
+            (w("a"), Outbound::Policy, Some(w("a"))),
+            (w("a"), Outbound::Blocked, Some(Outbound::Blocked)),
+            (w("a"), w("a"), Some(w("a"))),
+            (w("a"), w("b"), None),
+        ] {
+            let got = narrowed_outbound(child.clone(), &parent).ok();
+            assert_eq!(got, expected, "{parent:?} / {child:?}");
+        }
+    }
+}

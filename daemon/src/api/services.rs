@@ -1,0 +1,464 @@
+//! Worker-to-worker bindings: the host calls behind `{"binding": "service"}` (`env.X.fetch`,
+//! `env.X.method(...)`) and `{"binding": "loader"}` (`env.LOADER.get`/`load` and the stubs they
+//! return).
+//!
+//! Host calls (payloads framed like storage calls: `u32 LE head_len`, JSON head, bytes):
+//! - `service.call` `{binding, method, worker?, entrypoint?}` + the encoded argument list (JSON
+//!   text, `isolate/js/rpc.js`) → `{}` + the target's answer (`{"ok"}` or `{"error"}`, encoded);
+//! - `service.fetch` `{binding, worker?, entrypoint?}` + a `fetch` request frame → a `fetch`
+//!   answer frame (as the egress gateway's);
+//! - `loader.get` `{binding, name}` → `{"id"}` of the child cached for `(parent, name)`, or
+//!   `{"missing": true}` (the runtime then calls the tenant's callback and `loader.create`);
+//! - `loader.create` `{binding, name?}` + a `WorkerCode` as JSON text → `{"id"}`: the code becomes a
+//!   Loader worker through the same path as `POST /v1/workers` (`loader::define`), narrowed to
+//!   the parent (limits, bindings, outbound).
+//!
+//! Guarantees:
+//! - a call reaches a worker only through a binding of the *stored* definition of the worker
+//!   making it (`CallContext`): a service binding's worker, or a child this worker made through
+//!   its loader binding (the registry below), and only one of the calling tenant's (checked again
+//!   at every call, so a deleted worker is unreachable); a name the definition does not grant is
+//!   refused whatever the payload says; Code Mode has no bindings;
+//! - each call runs as a call of its own in the target's own isolate, placed by its own cordon
+//!   under its own limits; the caller waits for it within its own wall-clock limit (it is a host
+//!   call), and the request's whole chain of binding calls (however deep or wide) shares one
+//!   budget of `[limits] max_binding_calls` calls (default 1000) and is at most
+//!   `max_binding_depth` calls deep (default 8): past either, the call fails with a typed error
+//!   (`QuotaExceededError`, `RangeError`) and nothing is run.
+//!
+//! Trusts: the call context the supervisor attached; nothing in the payload.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use serde_json::{json, Value};
+use stockade_ipc::{Call, Reply};
+
+use super::error::{error_code, ApiError};
+use super::loader::{define, find, hex, WorkerCode};
+use super::AppState;
+use crate::egress::{decode_request, encode_response, ResponseHead};
+use crate::supervisor::bindings::{valid_name, Binding};
+use crate::supervisor::{body, CallContext, Chain, HostCalls, Job, Streams, WorkerDef};
+
+/// Children one parent worker keeps by name (`LOADER.get`); past it, the oldest are forgotten.
+const MAX_NAMED_CHILDREN: usize = 4096;
+/// Children one parent worker may call at once (`get` and `load`); past it, the oldest are
+/// forgotten (a stub of a forgotten child fails; `get` makes it again).
+const MAX_CHILDREN: usize = 8192;
+/// Largest request head.
+const MAX_HEAD_LEN: usize = 1 << 20;
+
+/// The service and loader host calls' shared state.
+pub struct Services {
+    state: OnceLock<Weak<AppState>>,
+    /// The children each parent worker made through its loader binding, by parent hex id.
+    children: Mutex<HashMap<String, Children>>,
+}
+
+#[derive(Default)]
+struct Children {
+    /// `LOADER.get` names → child hex id, and the order they came in (to forget the oldest).
+    by_name: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+    /// Every child id this parent made (through `get` or `load`): the ones its stubs may call,
+    /// and the order they came in (past [`MAX_CHILDREN`], the oldest are forgotten).
+    ids: HashSet<String>,
+    made: std::collections::VecDeque<String>,
+}
+
+/// A call's refusal: the head the tenant's runtime throws as a typed error.
+fn refusal(name: &str, message: impl Into<String>) -> Value {
+    json!({"error": {"name": name, "message": message.into()}})
+}
+
+impl Services {
+    pub fn new() -> Arc<Services> {
+        Arc::new(Services {
+            state: OnceLock::new(),
+            children: Mutex::default(),
+        })
+    }
+
+    /// Hands the calls the API's state (they are registered before it exists).
+    pub fn attach(&self, state: Weak<AppState>) {
+        let _ = self.state.set(state);
+    }
+
+    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`.
+    pub fn register(self: &Arc<Services>, calls: &mut HostCalls) {
+        for op in [
+            "service.call",
+            "service.fetch",
+            "loader.get",
+            "loader.create",
+        ] {
+            let me = Arc::clone(self);
+            calls.register_in_context(op, move |context, payload| {
+                let me = Arc::clone(&me);
+                async move { me.answer(op, context, payload).await }
+            });
+        }
+    }
+
+    async fn answer(
+        &self,
+        op: &str,
+        context: CallContext,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let state = self
+            .state
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or("the daemon is stopping")?;
+        let (head, bytes) = split(&payload)?;
+        // By the pool's id table (ids are kept across reloads; the config's order is not).
+        let tenant = state
+            .pool
+            .tenant_names()
+            .name(context.tenant)
+            .ok_or("unknown tenant")?;
+        let name = head
+            .get("binding")
+            .and_then(Value::as_str)
+            .ok_or("the request names no binding")?;
+        let (binding, parent) = match (context.bindings.get(name), &context.caller.worker) {
+            (Some(b @ (Binding::Service { .. } | Binding::Loader)), Some(parent)) => {
+                (b.clone(), Arc::clone(parent))
+            }
+            _ => {
+                return Err(format!(
+                    "this worker has no service or loader binding named {name:?}"
+                ))
+            }
+        };
+        // Every binding call counts, whatever it does; over budget or too deep, nothing runs.
+        // (A chain's depth counts calls: a client's request is at 0, the one it calls at 1.)
+        let chain = &context.caller.chain;
+        let (budget, max_depth) = (
+            state.config.limits.max_binding_calls,
+            state.config.limits.max_binding_depth,
+        );
+        if chain.calls.fetch_add(1, Ordering::Relaxed) >= budget {
+            return Ok(frame(
+                &refusal(
+                    "QuotaExceededError",
+                    format!("this request made its {budget} binding calls"),
+                ),
+                &[],
+            ));
+        }
+        let next = Chain {
+            depth: chain.depth + 1,
+            calls: Arc::clone(&chain.calls),
+        };
+        let answer = match op {
+            "loader.get" | "loader.create" => {
+                if binding != Binding::Loader {
+                    return Err(format!("{name:?} is not a loader binding"));
+                }
+                self.loader(&state, op, &tenant, &parent, &head, bytes)
+                    .await
+            }
+            _ => {
+                if next.depth > max_depth {
+                    return Ok(frame(
+                        &refusal(
+                            "RangeError",
+                            format!("binding calls nest at most {max_depth} deep"),
+                        ),
+                        &[],
+                    ));
+                }
+                let (def, entrypoint) = self
+                    .target(&state, &tenant, &parent, &binding, &head)
+                    .await?;
+                if op == "service.call" {
+                    rpc(&state, &tenant, def, entrypoint, &head, bytes, next).await
+                } else {
+                    fetch(&state, &tenant, def, bytes, next).await
+                }
+            }
+        };
+        Ok(match answer {
+            Ok((head, bytes)) => frame(&head, &bytes),
+            Err(head) => frame(&head, &[]),
+        })
+    }
+
+    /// The worker and entrypoint a `service.*` call goes to, checked now.
+    async fn target(
+        &self,
+        state: &AppState,
+        tenant: &str,
+        parent: &WorkerDef,
+        binding: &Binding,
+        head: &Value,
+    ) -> Result<(Arc<WorkerDef>, String), String> {
+        let (worker, entrypoint) = match binding {
+            Binding::Service { worker, entrypoint } => {
+                (worker.clone(), entrypoint.clone().unwrap_or_default())
+            }
+            _ => {
+                let worker = head
+                    .get("worker")
+                    .and_then(Value::as_str)
+                    .ok_or("a loader call names no worker")?;
+                let made = self
+                    .children()
+                    .get(&hex(&parent.id))
+                    .is_some_and(|c| c.ids.contains(worker));
+                if !made {
+                    return Err("this worker made no such worker through its loader".into());
+                }
+                let entrypoint = match head.get("entrypoint") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(e)) if valid_name(e) => e.clone(),
+                    Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
+                };
+                (worker.to_owned(), entrypoint)
+            }
+        };
+        let def = find(state, tenant, &worker)
+            .await
+            .map_err(|_| format!("the worker {worker} is not one of this tenant's (any more)"))?;
+        Ok((def, entrypoint))
+    }
+
+    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Children>> {
+        self.children.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `loader.get` and `loader.create`.
+    async fn loader(
+        &self,
+        state: &AppState,
+        op: &str,
+        tenant: &str,
+        parent: &WorkerDef,
+        head: &Value,
+        code: &[u8],
+    ) -> Result<(Value, Vec<u8>), Value> {
+        let parent_id = hex(&parent.id);
+        let name = match head.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) if !n.is_empty() && n.len() <= 256 => Some(n.clone()),
+            Some(_) => return Err(refusal("TypeError", "a worker name is 1-256 characters")),
+        };
+        if op == "loader.get" {
+            let name = name.ok_or_else(|| refusal("TypeError", "LOADER.get needs a name"))?;
+            let cached = self
+                .children()
+                .get(&parent_id)
+                .and_then(|c| c.by_name.get(&name).cloned());
+            // A cached child is used only while it is still one of the tenant's workers.
+            if let Some(id) = cached {
+                if find(state, tenant, &id).await.is_ok() {
+                    return Ok((json!({ "id": id }), Vec::new()));
+                }
+            }
+            return Ok((json!({ "missing": true }), Vec::new()));
+        }
+        let code: WorkerCode = serde_json::from_slice(code)
+            .map_err(|e| refusal("TypeError", format!("invalid WorkerCode: {e}")))?;
+        let (id, _) = define(state, tenant, code, Some(parent))
+            .await
+            .map_err(|e| refusal(api_error_name(&e), e.to_string()))?;
+        let mut children = self.children();
+        let mine = children.entry(parent_id).or_default();
+        if mine.ids.insert(id.clone()) {
+            mine.made.push_back(id.clone());
+        }
+        while mine.made.len() > MAX_CHILDREN {
+            if let Some(old) = mine.made.pop_front() {
+                mine.ids.remove(&old);
+                mine.by_name.retain(|_, v| *v != old);
+            }
+        }
+        if let Some(name) = name {
+            if mine.by_name.insert(name.clone(), id.clone()).is_none() {
+                mine.order.push_back(name);
+            }
+            while mine.order.len() > MAX_NAMED_CHILDREN {
+                if let Some(old) = mine.order.pop_front() {
+                    mine.by_name.remove(&old);
+                }
+            }
+        }
+        Ok((json!({ "id": id }), Vec::new()))
+    }
+}
+
+/// The typed error a tenant sees for a refused child definition.
+fn api_error_name(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Exceeds(_) => "NotAllowedError",
+        ApiError::BadRequest(_) => "TypeError",
+        ApiError::TooLarge(_) => "RangeError",
+        ApiError::Quota(_) => "QuotaExceededError",
+        _ => "OperationError",
+    }
+}
+
+/// An RPC call in the target's isolate: `Call::Rpc`, answered `Reply::Json`.
+async fn rpc(
+    state: &AppState,
+    tenant: &str,
+    def: Arc<WorkerDef>,
+    entrypoint: String,
+    head: &Value,
+    args: &[u8],
+    chain: Chain,
+) -> Result<(Value, Vec<u8>), Value> {
+    let method = head
+        .get("method")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty() && m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
+        .ok_or_else(|| refusal("TypeError", "an RPC call names no method"))?;
+    let call = Call::Rpc {
+        entrypoint,
+        method: method.to_owned(),
+        args_json: args.to_vec(),
+    };
+    let streams = Streams {
+        chain,
+        ..Streams::default()
+    };
+    let id = hex(&def.id);
+    let outcome = state
+        .pool
+        .submit(tenant, Job::Call { def, call, streams })
+        .await
+        .map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
+    state.logs.record(&id, &outcome.logs);
+    match outcome.result {
+        Ok(Reply::Json(answer)) => Ok((json!({}), answer)),
+        Ok(_) => Err(refusal(
+            "OperationError",
+            "the service's worker gave no RPC answer",
+        )),
+        Err(e) => Err(refusal(
+            "OperationError",
+            format!(
+                "the service's worker failed ({}): {}",
+                error_code(e.kind),
+                e.message
+            ),
+        )),
+    }
+}
+
+/// A `fetch` to the target's fetch handler; a streamed answer is gathered whole.
+async fn fetch(
+    state: &AppState,
+    tenant: &str,
+    def: Arc<WorkerDef>,
+    request: &[u8],
+    chain: Chain,
+) -> Result<(Value, Vec<u8>), Value> {
+    let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
+    if request.upload.is_some() {
+        return Err(refusal(
+            "TypeError",
+            "a service fetch carries its body whole",
+        ));
+    }
+    let url = request.url.clone();
+    let call = Call::Fetch {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+        body_streamed: false,
+    };
+    let (out, stream) = body::channel();
+    let streams = Streams {
+        body_in: None,
+        body_out: Some(out),
+        chain,
+    };
+    let id = hex(&def.id);
+    let outcome = state
+        .pool
+        .submit(tenant, Job::Call { def, call, streams })
+        .await
+        .map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
+    state.logs.record(&id, &outcome.logs);
+    match outcome.result {
+        Ok(Reply::Response {
+            status,
+            headers,
+            body,
+            streamed,
+        }) => {
+            let body = if streamed {
+                stream
+                    .collect(stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD)
+                    .await
+                    .map_err(|e| refusal("OperationError", format!("the service's body: {e}")))?
+            } else {
+                body
+            };
+            if !(200..=599).contains(&status) {
+                return Err(refusal(
+                    "TypeError",
+                    format!("the service answered status {status}"),
+                ));
+            }
+            let head = ResponseHead {
+                status,
+                status_text: String::new(),
+                headers,
+                url,
+                redirected: false,
+                stream: None,
+            };
+            // The fetch answer frame is the whole reply: its own head and body.
+            Ok((Value::Null, encode_response(&head, &body)))
+        }
+        Ok(_) => Err(refusal(
+            "TypeError",
+            "the service's worker did not return a Response",
+        )),
+        Err(e) => Err(refusal(
+            "OperationError",
+            format!(
+                "the service's worker failed ({}): {}",
+                error_code(e.kind),
+                e.message
+            ),
+        )),
+    }
+}
+
+/// Splits a framed payload into its JSON object head and bytes.
+fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
+    let len = payload
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or("a binding call wants a framed payload")?;
+    if len > MAX_HEAD_LEN || 4 + len > payload.len() {
+        return Err("a binding call's head is malformed".into());
+    }
+    let head: Value = serde_json::from_slice(&payload[4..4 + len])
+        .map_err(|e| format!("a binding call's head is not JSON: {e}"))?;
+    if !head.is_object() {
+        return Err("a binding call's head is not an object".into());
+    }
+    Ok((head, &payload[4 + len..]))
+}
+
+/// `head` and `bytes` framed; a `Null` head means `bytes` is the whole answer already.
+fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
+    if head.is_null() {
+        return bytes.to_vec();
+    }
+    let head = head.to_string().into_bytes();
+    let mut out = Vec::with_capacity(4 + head.len() + bytes.len());
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(bytes);
+    out
+}

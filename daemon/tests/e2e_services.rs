@@ -1,0 +1,483 @@
+//! Worker-to-worker bindings end to end, through a real daemon and real jailed isolates: service
+//! bindings (`fetch` and RPC to a plain object and to a `WorkerEntrypoint`, structured data both
+//! ways, errors keeping their name and message), `env.LOADER` (`get` calls its callback only for
+//! an id it has not cached, `load`), a child that asks for more than its parent, forged host calls
+//! from a worker without the grant, two tenants, and the depth and call budgets.
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+/// POST /v1/workers with one JavaScript module, `env` and the rest of a WorkerCode: the answer.
+fn create(d: &impl Target, token: &str, code: &str, env: Value, extra: Value) -> (u16, Value) {
+    let mut body = json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    let r = client()
+        .post(format!("{}/v1/workers", d.base()))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .expect("load");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+fn load(d: &impl Target, token: &str, code: &str, env: Value) -> String {
+    let (status, v) = create(d, token, code, env, json!({}));
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// GET the worker's fetch handler: the JSON it answered.
+fn call(d: &impl Target, token: &str, id: &str) -> Value {
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base()))
+        .bearer_auth(token)
+        .send()
+        .expect("fetch");
+    let status = r.status().as_u16();
+    let text = r.text().expect("text");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+const TARGET: &str = r#"
+import { WorkerEntrypoint } from "cloudflare:workers";
+let calls = 0;
+export class Api extends WorkerEntrypoint {
+  async echo(v) { return v; }
+  whoami() { return [this.env.NAME, typeof globalThis.callerMarker]; }
+  async fail(kind) {
+    if (kind === 'range') throw new RangeError('too far');
+    if (kind === 'dom') throw new DOMException('gone', 'NotFoundError');
+    const e = new Error('custom message'); e.name = 'MyError'; throw e;
+  }
+  giveFunction() { return () => 1; }
+}
+export default {
+  async fetch(req, env) {
+    return new Response(`hello ${new URL(req.url).pathname} ${req.method} ${await req.text()}`, { status: 201, headers: { 'x-b': env.NAME } });
+  },
+  add(a, b) { return a + b; },
+  count() { return ++calls; },
+};
+"#;
+
+const CALLER: &str = r#"
+globalThis.callerMarker = 1;
+const err = async (f) => { try { await f(); return 'no error'; } catch (e) { return [e.name, e.message]; } };
+export default { async fetch(req, env) {
+  const out = {};
+  const r = await env.SVC.fetch('http://b.example/path?q=1', { method: 'POST', body: 'payload' });
+  out.fetch = [r instanceof Response, r.status, await r.text(), r.headers.get('x-b')];
+  const r2 = await env.SVC.fetch(new Request('http://b.example/two'));
+  out.fetch2 = await r2.text();
+  out.add = await env.SVC.add(2, 3);
+  out.count = [await env.SVC.count(), await env.SVC.count()];
+  const v = { u8: new Uint8Array([0, 1, 255]), d: new Date(86400000), m: new Map([['k', new Set([1, 'two'])], [2, null]]),
+    s: new Set([3]), n: [NaN, -0, Infinity, undefined, null, true], big: 10n, nested: { $: 'dollar', deep: [{ a: 'x' }] },
+    e: new TypeError('as a value') };
+  const b = await env.API.echo(v);
+  out.roundTrip = [b.u8 instanceof Uint8Array, Array.from(b.u8), b.d instanceof Date, b.d.getTime(),
+    b.m instanceof Map, b.m.get('k') instanceof Set, [...b.m.get('k')], b.m.get(2), [...b.s],
+    Number.isNaN(b.n[0]), Object.is(b.n[1], -0), b.n[2], b.n.length, 3 in b.n && b.n[3] === undefined, b.n[4], b.n[5],
+    b.big === 10n, b.nested.$, b.nested.deep[0].a, b.e instanceof TypeError, b.e.message];
+  out.whoami = await env.API.whoami();
+  out.range = await err(() => env.API.fail('range'));
+  out.rangeClass = await env.API.fail('range').catch((e) => e instanceof RangeError);
+  out.dom = await err(() => env.API.fail('dom'));
+  out.custom = await err(() => env.API.fail('custom'));
+  out.noMethod = await err(() => env.API.nope());
+  out.inherited = await err(() => env.API.hasOwnProperty('x'));
+  out.ctxNotMethod = await err(() => env.API.env());
+  out.resultFunction = await err(() => env.API.giveFunction());
+  out.fn = await err(() => env.SVC.add(() => 1));
+  out.sym = await err(() => env.SVC.add(Symbol('s')));
+  out.cls = await err(() => env.SVC.add(new (class Foo {})()));
+  const cyc = {}; cyc.self = cyc;
+  out.cycle = await err(() => env.SVC.add(cyc));
+  out.thenable = [typeof env.SVC.then, typeof env.SVC.constructor];
+  out.frozen = await err(() => { env.SVC.add = 1; });
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data() {
+    // One process: the target's module state is one isolate's.
+    let d = Daemon::start("svc", 1, 1, "");
+    let t = tenant_token(0);
+    let target = load(&d, &t, TARGET, json!({ "NAME": "target" }));
+    let caller = load(
+        &d,
+        &t,
+        CALLER,
+        json!({
+            "SVC": { "binding": "service", "worker": target },
+            "API": { "binding": "service", "worker": target, "entrypoint": "Api" },
+        }),
+    );
+    let out = call(&d, &t, &caller);
+    assert_eq!(
+        out["fetch"],
+        json!([true, 201, "hello /path POST payload", "target"])
+    );
+    assert_eq!(out["fetch2"], "hello /two GET ");
+    assert_eq!(out["add"], 5);
+    assert_eq!(
+        out["count"],
+        json!([1, 2]),
+        "the target keeps its own state"
+    );
+    assert_eq!(
+        out["roundTrip"],
+        json!([
+            true,
+            [0, 1, 255],
+            true,
+            86_400_000,
+            true,
+            true,
+            [1, "two"],
+            null,
+            [3],
+            true,
+            true,
+            null,
+            6,
+            true,
+            null,
+            true,
+            true,
+            "dollar",
+            "x",
+            true,
+            "as a value"
+        ])
+    );
+    assert_eq!(
+        out["whoami"],
+        json!(["target", "undefined"]),
+        "the method runs in the target's isolate with the target's env"
+    );
+    assert_eq!(out["range"], json!(["RangeError", "too far"]));
+    assert_eq!(out["rangeClass"], true);
+    assert_eq!(out["dom"], json!(["NotFoundError", "gone"]));
+    assert_eq!(out["custom"], json!(["MyError", "custom message"]));
+    assert_eq!(out["noMethod"][0], "TypeError", "{}", out["noMethod"]);
+    assert_eq!(out["inherited"][0], "TypeError", "{}", out["inherited"]);
+    assert_eq!(
+        out["ctxNotMethod"][0], "TypeError",
+        "{}",
+        out["ctxNotMethod"]
+    );
+    assert_eq!(out["resultFunction"][0], "DataCloneError");
+    for key in ["fn", "sym", "cls", "cycle"] {
+        assert_eq!(out[key][0], "DataCloneError", "{key}: {}", out[key]);
+    }
+    assert_eq!(out["thenable"], json!(["undefined", "undefined"]));
+    assert_eq!(out["frozen"][0], "TypeError");
+    // The target really ran each call: its logs are its own (none here), and it is alive.
+    let again = call(&d, &t, &caller);
+    assert_eq!(again["count"], json!([3, 4]));
+}
+
+const PARENT: &str = r#"
+const CHILD = (tag) => `export default { fetch() { return new Response('child ${tag}'); }, hi(x) { return 'hi ' + x + ' from ${tag}'; } };
+export class Named { ping() { return 'pong ${tag}'; } }`;
+export default { async fetch(req, env) {
+  const code = (tag) => async () => {
+    const n = (+(await env.KV.get('calls')) || 0) + 1;
+    await env.KV.put('calls', String(n));
+    return { mainModule: 'c.js', modules: { 'c.js': CHILD(tag) } };
+  };
+  const out = {};
+  const a = env.LOADER.get('child-a', code('a'));
+  out.tag = Object.prototype.toString.call(a);
+  out.fetch = await (await a.getEntrypoint().fetch('http://c/')).text();
+  out.direct = await (await a.fetch('http://c/')).text();
+  out.hi = await a.getEntrypoint().hi('there');
+  out.named = await a.getEntrypoint('Named').ping();
+  const again = env.LOADER.get('child-a', code('a2'));
+  out.again = await again.getEntrypoint().hi('again');
+  out.callsAfterGets = await env.KV.get('calls');
+  const b = env.LOADER.get('child-b', code('b'));
+  out.b = await b.getEntrypoint().hi('b');
+  out.calls = await env.KV.get('calls');
+  const l = env.LOADER.load({ mainModule: 'l.js', modules: { 'l.js': "export default { v(x) { return ['loaded', x]; } }" } });
+  out.load = await l.getEntrypoint().v(new Date(5).getTime());
+  let threw = 0;
+  const bad = env.LOADER.get('child-bad', () => { threw++; throw new RangeError('no code today'); });
+  out.badCallback = await bad.getEntrypoint().hi().catch((e) => [e.name, e.message]);
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn loader_get_calls_back_only_for_an_id_it_has_not_cached_and_load_makes_a_worker() {
+    let d = Daemon::start("loader", 1, 2, "");
+    let t = tenant_token(0);
+    let parent = load(
+        &d,
+        &t,
+        PARENT,
+        json!({ "LOADER": { "binding": "loader" }, "KV": { "binding": "kv", "namespace": "counts" } }),
+    );
+    let out = call(&d, &t, &parent);
+    assert_eq!(out["tag"], "[object WorkerStub]");
+    assert_eq!(out["fetch"], "child a");
+    assert_eq!(out["direct"], "child a");
+    assert_eq!(out["hi"], "hi there from a");
+    assert_eq!(out["named"], "pong a");
+    assert_eq!(
+        out["again"], "hi again from a",
+        "a cached id keeps its worker; the new callback was not called"
+    );
+    assert_eq!(
+        out["callsAfterGets"], "1",
+        "the callback ran once for child-a"
+    );
+    assert_eq!(out["b"], "hi b from b");
+    assert_eq!(out["calls"], "2");
+    assert_eq!(out["load"], json!(["loaded", 5]));
+    assert_eq!(out["badCallback"], json!(["RangeError", "no code today"]));
+    // A later request finds both children cached: no callback at all.
+    let out = call(&d, &t, &parent);
+    assert_eq!(out["callsAfterGets"], "2");
+    assert_eq!(out["calls"], "2");
+    assert_eq!(out["hi"], "hi there from a");
+}
+
+const NARROW: &str = r#"
+const child = (env, extra = {}) => ({ mainModule: 'c.js', modules: { 'c.js': `
+export default {
+  async net() { try { await fetch('http://127.0.0.1:9/'); return 'reached'; } catch (e) { return e.message; } },
+  burn() { const end = Date.now() + 3000; let x = 0; while (Date.now() < end) x++; return x; },
+};
+export class WithEnv { constructor(ctx, env) { this.e = env; } async get() { return await this.e.K.get('k'); } }` }, env, ...extra });
+const err = async (f) => { try { await f(); return 'no error'; } catch (e) { return [e.name, e.message]; } };
+export default { async fetch(req, env) {
+  await env.KV.put('k', 'parent value');
+  const out = {};
+  let n = 0;
+  const get = (code) => env.LOADER.get('c' + (n++), async () => code).getEntrypoint();
+  out.otherKv = await err(() => get(child({ K: { binding: 'kv', namespace: 'not-the-parents' } })).net());
+  out.workspace = await err(() => get(child({ W: { binding: 'workspace', name: 'w' } })).net());
+  out.service = await err(() => get(child({ S: { binding: 'service', worker: 'ab'.repeat(32) } })).net());
+  out.renamed = await env.LOADER.get('renamed', async () => child({ K: { binding: 'kv', namespace: 'mine' } })).getEntrypoint('WithEnv').get();
+  out.passed = await env.LOADER.load(child({ K: env.KV })).getEntrypoint('WithEnv').get();
+  out.loader = await get(child({ L: { binding: 'loader' } })).net();
+  out.net = await get(child({})).net();
+  out.netAsked = await err(() => get(child({}, { globalOutbound: { worker: 'ab'.repeat(32) } })).net());
+  out.cpu = await err(() => get(child({}, { limits: { cpuMs: 60000, wallMs: 60000 } })).burn());
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn a_child_never_gets_more_than_its_parent() {
+    let d = Daemon::start("narrow", 1, 2, "");
+    let t = tenant_token(0);
+    let (status, v) = create(
+        &d,
+        &t,
+        NARROW,
+        json!({ "LOADER": { "binding": "loader" }, "KV": { "binding": "kv", "namespace": "mine" } }),
+        json!({ "globalOutbound": null, "limits": { "cpuMs": 200, "wallMs": 20000 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let parent = v["id"].as_str().expect("id").to_string();
+    let out = call(&d, &t, &parent);
+    for key in ["otherKv", "workspace", "service"] {
+        assert_eq!(out[key][0], "NotAllowedError", "{key}: {}", out[key]);
+    }
+    assert_eq!(
+        out["renamed"], "parent value",
+        "the parent's own grant, under another name"
+    );
+    assert_eq!(
+        out["passed"], "parent value",
+        "the parent's binding object itself"
+    );
+    assert!(
+        out["loader"]
+            .as_str()
+            .is_some_and(|s| s.contains("no network")),
+        "{}",
+        out["loader"]
+    );
+    assert!(
+        out["net"]
+            .as_str()
+            .is_some_and(|s| s.contains("globalOutbound is null")),
+        "a child of a parent without network has none: {}",
+        out["net"]
+    );
+    assert!(out["netAsked"][0].is_string(), "{}", out["netAsked"]);
+    assert_ne!(out["netAsked"], "no error");
+    assert_eq!(out["cpu"][0], "OperationError", "{}", out["cpu"]);
+    assert!(
+        out["cpu"][1]
+            .as_str()
+            .is_some_and(|s| s.contains("cpu_limit")),
+        "the child runs under the parent's 200 ms, not its own 60 s: {}",
+        out["cpu"]
+    );
+}
+
+/// Frames a binding host call's payload (head, then `rest` text) as a script expression.
+const FRAME: &str = "const frame = (head, rest = '') => { const h = new TextEncoder().encode(JSON.stringify(head)); const r = new TextEncoder().encode(rest); const out = new Uint8Array(4 + h.length + r.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); out.set(r, 4 + h.length); return out; };
+const ask = (name, head, rest) => __stockadeTestHostCall(name, frame(head, rest)).then((b) => new TextDecoder().decode(b), (e) => 'refused: ' + e.message);";
+
+#[test]
+fn a_worker_without_the_grant_reaches_no_worker_by_any_name() {
+    let d = Daemon::start_with(
+        "svcgrant",
+        &["normal"],
+        1,
+        "",
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let t = tenant_token(0);
+    let target = load(&d, &t, TARGET, json!({ "NAME": "target" }));
+    let attacker = format!(
+        "{FRAME}
+const T = '{target}';
+export default {{ async fetch(req, env) {{
+  return Response.json([
+    await ask('service.call', {{ binding: 'SVC', method: 'add' }}, '[1,2]'),
+    await ask('service.call', {{ binding: 'KV', method: 'add', worker: T }}, '[1,2]'),
+    await ask('service.call', {{ binding: T, method: 'add' }}, '[1,2]'),
+    await ask('service.call', {{ binding: 'LOADER', method: 'add', worker: T }}, '[1,2]'),
+    await ask('service.fetch', {{ binding: 'LOADER', worker: T }}, ''),
+    await ask('loader.get', {{ binding: 'KV', name: 'x' }}),
+    await ask('loader.create', {{ binding: 'KV' }}, JSON.stringify({{ mainModule: 'a.js', modules: {{ 'a.js': 'export default {{}}' }} }})),
+    await ask('service.call', {{ method: 'add', worker: T }}, '[1,2]'),
+    typeof env.SVC,
+  ]);
+}} }};"
+    );
+    // It holds a key-value binding and a loader, but no service binding to the target.
+    let id = load(
+        &d,
+        &t,
+        &attacker,
+        json!({ "KV": { "binding": "kv", "namespace": "n" }, "LOADER": { "binding": "loader" } }),
+    );
+    let out = call(&d, &t, &id);
+    let out = out.as_array().expect("array");
+    for (i, v) in out[..8].iter().enumerate() {
+        let v = v.as_str().expect("text");
+        assert!(v.starts_with("refused: "), "call {i}: {v}");
+    }
+    assert_eq!(out[8], "undefined");
+    // Code Mode has no bindings at all.
+    let (status, body) = run(
+        &d,
+        &t,
+        &format!("{FRAME}\nexport default async () => [await ask('service.call', {{ binding: 'SVC', method: 'add', worker: '{target}' }}, '[1,2]'), await ask('loader.get', {{ binding: 'LOADER', name: 'x' }})];"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let results = body["result"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
+        "{body}"
+    );
+}
+
+#[test]
+fn two_tenants_never_reach_each_others_workers() {
+    let d = Daemon::start("svctenants", 2, 1, "");
+    let (t0, t1) = (tenant_token(0), tenant_token(1));
+    let target = load(&d, &t0, TARGET, json!({ "NAME": "t0" }));
+    // At creation: a service binding to another tenant's worker names no worker of this one.
+    let (status, v) = create(
+        &d,
+        &t1,
+        "export default {}",
+        json!({ "SVC": { "binding": "service", "worker": target } }),
+        json!({}),
+    );
+    assert_eq!(status, 400, "{v}");
+    // Through a loader: a child naming the other tenant's worker is refused too.
+    let code = format!(
+        "export default {{ async fetch(req, env) {{
+  const child = env.LOADER.get('x', async () => ({{ mainModule: 'c.js', modules: {{ 'c.js': 'export default {{ f() {{ return 1; }} }}' }}, env: {{ S: {{ binding: 'service', worker: '{target}' }} }} }}));
+  try {{ await child.getEntrypoint().f(); return Response.json('reached'); }} catch (e) {{ return Response.json([e.name, e.message]); }}
+}} }};"
+    );
+    let id = load(&d, &t1, &code, json!({ "LOADER": { "binding": "loader" } }));
+    let out = call(&d, &t1, &id);
+    assert_eq!(out[0], "NotAllowedError", "{out}");
+}
+
+#[test]
+fn nesting_and_the_call_budget_are_bounded() {
+    // The default depth (8), a budget of 300 calls (the default is 1000), and CPU enough for
+    // them in a debug build.
+    let d = Daemon::start(
+        "svcdepth",
+        1,
+        2,
+        "[limits]\ncpu_ms = 20000\nwall_ms = 60000\nmax_binding_calls = 300\n",
+    );
+    let t = tenant_token(0);
+    // A child that calls itself through its own loader (the same code is the same worker).
+    let recursive = r#"
+import SRC from './src.txt';
+import { env } from 'cloudflare:workers';
+const code = async () => ({ mainModule: 'c.js', modules: { 'c.js': SRC, 'src.txt': { text: SRC } }, env: { LOADER: { binding: 'loader' } } });
+export default {
+  async down(n) {
+    try { return await env.LOADER.get('self', code).getEntrypoint().down(n + 1); }
+    catch (e) { if (e.name === 'RangeError') return [n, e.name, e.message]; throw e; }
+  },
+};
+"#;
+    let parent = format!(
+        "const SRC = {src};
+export default {{ async fetch(req, env) {{
+  const out = {{}};
+  const c = env.LOADER.get('self', async () => ({{ mainModule: 'c.js', modules: {{ 'c.js': SRC, 'src.txt': {{ text: SRC }} }}, env: {{ LOADER: {{ binding: 'loader' }} }} }}));
+  out.depth = await c.getEntrypoint().down(0);
+  return Response.json(out);
+}} }};",
+        src = serde_json::to_string(&recursive).expect("json")
+    );
+    let id = load(
+        &d,
+        &t,
+        &parent,
+        json!({ "LOADER": { "binding": "loader" } }),
+    );
+    let out = call(&d, &t, &id);
+    assert_eq!(out["depth"][0], 7, "{out}");
+    assert_eq!(out["depth"][1], "RangeError");
+    assert!(out["depth"][2]
+        .as_str()
+        .is_some_and(|s| s.contains("8 deep")));
+
+    let target = load(&d, &t, TARGET, json!({ "NAME": "target" }));
+    let spender = "export default { async fetch(req, env) {
+  for (let i = 0; i < 1100; i++) {
+    try { await env.SVC.add(i, 1); } catch (e) { return Response.json([i, e.name, e.message]); }
+  }
+  return Response.json('no limit');
+} };";
+    let (status, v) = create(
+        &d,
+        &t,
+        spender,
+        json!({ "SVC": { "binding": "service", "worker": target } }),
+        json!({ "limits": { "cpuMs": 20000, "wallMs": 60000 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let out = call(&d, &t, &id);
+    assert_eq!(out[0], 300, "{out}");
+    assert_eq!(out[1], "QuotaExceededError");
+}

@@ -1,0 +1,385 @@
+// ---- rpc.js: service and Loader bindings, and the RPC value encoding. -----------
+// Worker-to-worker capabilities (the supervisor's `api/services.rs` answers their host calls):
+//   {"binding": "service", "worker": id, "entrypoint"?}  -> a stub: `stub.fetch(input, init)`
+//       reaches the worker's fetch handler (host call service.fetch, a fetch frame inside a
+//       binding frame), `stub.anyMethod(...args)` calls that method of its default export or
+//       named entrypoint (service.call);
+//   {"binding": "loader"} -> a WorkerLoader: `get(name, getCode)` and `load(code)` return a
+//       WorkerStub (`getEntrypoint(name?)` -> a stub as above; `fetch` too) whose worker is made
+//       on first use: `loader.get` asks for the child cached for (this worker, name), and only
+//       when there is none is `getCode()` called and its WorkerCode sent with `loader.create`
+//       (as JSON text after the binding head).
+// The encoding (both ways: the caller's arguments and the callee's result; `rpcInvoke` below is
+// the callee's side, called by runtime.js): JSON, with tagged objects {"$": tag, ...} for what
+// JSON cannot carry: "u" undefined, "n" NaN/±Infinity/-0, "b" BigInt, "d" Date, "u8" Uint8Array
+// and "ab" ArrayBuffer (base64), "m" Map, "s" Set, "e" an Error's name and message, "o" a plain
+// object that has a "$" key of its own. Anything else (a function, a symbol, a class instance, a
+// cycle, nesting deeper than RPC_MAX_DEPTH) is a DataCloneError before anything is sent. A callee's
+// throw reaches the caller with its name and message (standard error classes and DOMException
+// names are rebuilt as such; any other name on an Error).
+// Trust: a stub grants nothing by itself (the supervisor checks every call against the calling
+// worker's stored definition); stubs hold their state in closures and call no method tenant code
+// can patch.
+
+const RpcMap = Map;
+const RpcSet = Set;
+const RpcDate = Date;
+const RpcProxy = Proxy;
+const RpcWeakMap = WeakMap;
+const RpcError = Error;
+const rpcMapGet = uncurry(Map.prototype.get);
+const rpcMapSet = uncurry(Map.prototype.set);
+const rpcMapForEach = uncurry(Map.prototype.forEach);
+const rpcSetAdd = uncurry(Set.prototype.add);
+const rpcSetHas = uncurry(Set.prototype.has);
+const rpcSetDelete = uncurry(Set.prototype.delete);
+const rpcSetForEach = uncurry(Set.prototype.forEach);
+const rpcWeakGet = uncurry(WeakMap.prototype.get);
+const rpcWeakSet = uncurry(WeakMap.prototype.set);
+const rpcDateTime = uncurry(Date.prototype.getTime);
+const rpcBigIntString = uncurry(BigInt.prototype.toString);
+const rpcBigInt = BigInt;
+const rpcNumberIsFinite = Number.isFinite;
+const RPC_MAX_DEPTH = 256;
+const RPC_ERRORS = {
+  __proto__: null, Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+const RPC_DOM_NAMES = { __proto__: null, OperationError: 1, NotAllowedError: 1, DataError: 1, NotReadableError: 1, EncodingError: 1, ConstraintError: 1, UnknownError: 1 };
+// Names a stub never treats as an RPC method (so a stub is not a thenable, and so on), and that
+// a callee never runs as one.
+const RPC_RESERVED = { __proto__: null, then: 1, constructor: 1, fetch: 1, connect: 1, toJSON: 1, valueOf: 1, toString: 1 };
+
+const rpcCloneError = (what) => new DOMException(`RPC: ${what} cannot cross to another worker`, "DataCloneError");
+
+function rpcBytesToBase64(u8) {
+  return decodeBytes(u8, "base64", 0, typedArrayLength(u8));
+}
+
+/** `value` as JSON-safe data in the tagged encoding (see the header). */
+function rpcEncode(value, ancestors = new RpcSet(), depth = 0) {
+  switch (typeof value) {
+    case "string": case "boolean": return value;
+    case "undefined": return { $: "u" };
+    case "number":
+      if (rpcNumberIsFinite(value) && !ObjectIs(value, -0)) return value;
+      return { $: "n", v: ObjectIs(value, -0) ? "-0" : `${value}` };
+    case "bigint": return { $: "b", v: rpcBigIntString(value) };
+    case "function": throw rpcCloneError(`a function (${value.name || "anonymous"})`);
+    case "symbol": throw rpcCloneError("a symbol");
+  }
+  if (value === null) return null;
+  if (depth > RPC_MAX_DEPTH) throw rpcCloneError(`a value nested deeper than ${RPC_MAX_DEPTH}`);
+  if (rpcSetHas(ancestors, value)) throw rpcCloneError("a cyclic value");
+  rpcSetAdd(ancestors, value);
+  try {
+    return rpcEncodeObject(value, ancestors, depth + 1);
+  } finally {
+    rpcSetDelete(ancestors, value);
+  }
+}
+
+function rpcEncodeObject(value, ancestors, depth) {
+  if (ArrayIsArray(value)) {
+    const out = [];
+    for (let i = 0; i < value.length; i++) out[i] = rpcEncode(value[i], ancestors, depth);
+    return out;
+  }
+  if (typedArrayName(value) !== undefined) {
+    if (typedArrayName(value) !== "Uint8Array") throw rpcCloneError(`a ${typedArrayName(value)} (send a Uint8Array)`);
+    return { $: "u8", v: rpcBytesToBase64(value) };
+  }
+  const kind = builtinKind(value);
+  if (kind === K_DATE) {
+    const t = rpcDateTime(value);
+    return { $: "d", v: t === t ? t : null };
+  }
+  if (kind === K_ARRAYBUFFER) return { $: "ab", v: rpcBytesToBase64(new ByteArray(value)) };
+  if (kind === K_MAP) {
+    const entries = [];
+    rpcMapForEach(value, (v, k) => { entries[entries.length] = [rpcEncode(k, ancestors, depth), rpcEncode(v, ancestors, depth)]; });
+    return { $: "m", v: entries };
+  }
+  if (kind === K_SET) {
+    const items = [];
+    rpcSetForEach(value, (v) => { items[items.length] = rpcEncode(v, ancestors, depth); });
+    return { $: "s", v: items };
+  }
+  if (kind === K_ERROR) return { $: "e", name: `${value.name}`, message: `${value.message}` };
+  const proto = ObjectGetPrototypeOf(value);
+  if (proto !== ObjectPrototype && proto !== null) {
+    throw rpcCloneError(`an instance of ${constructorName(value) ?? "a class"} (only plain data crosses)`);
+  }
+  const out = {};
+  const keys = ObjectKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    ObjectDefineProperty(out, keys[i], { value: rpcEncode(value[keys[i]], ancestors, depth), writable: true, enumerable: true, configurable: true });
+  }
+  return ObjectGetOwnPropertyDescriptor(out, "$") !== undefined ? { $: "o", v: out } : out;
+}
+
+/** The value `data` (parsed JSON in the tagged encoding) stands for. */
+function rpcDecode(data) {
+  if (data === null || typeof data !== "object") return data;
+  if (ArrayIsArray(data)) {
+    const out = [];
+    for (let i = 0; i < data.length; i++) out[i] = rpcDecode(data[i]);
+    return out;
+  }
+  switch (data.$) {
+    case undefined: return rpcDecodeObject(data);
+    case "u": return undefined;
+    case "n": return data.v === "-0" ? -0 : +data.v;
+    case "b": return rpcBigInt(`${data.v}`);
+    case "d": return new RpcDate(data.v === null ? NaN : +data.v);
+    case "u8": return encodeString(`${data.v}`, "base64");
+    case "ab": return typedArrayBuffer(encodeString(`${data.v}`, "base64"));
+    case "m": {
+      const out = new RpcMap();
+      for (let i = 0; i < data.v.length; i++) rpcMapSet(out, rpcDecode(data.v[i][0]), rpcDecode(data.v[i][1]));
+      return out;
+    }
+    case "s": {
+      const out = new RpcSet();
+      for (let i = 0; i < data.v.length; i++) rpcSetAdd(out, rpcDecode(data.v[i]));
+      return out;
+    }
+    case "e": return rpcThrown(data);
+    case "o": return rpcDecodeObject(data.v);
+    default: throw new TypeError(`RPC: unknown encoded value ${JSONStringify(data.$)}`);
+  }
+}
+
+function rpcDecodeObject(data) {
+  const out = {};
+  const keys = ObjectKeys(data);
+  for (let i = 0; i < keys.length; i++) {
+    ObjectDefineProperty(out, keys[i], { value: rpcDecode(data[keys[i]]), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
+/** An error with `e`'s name and message, of the class that name names where there is one. */
+function rpcThrown(e) {
+  const name = typeof e?.name === "string" ? e.name : "Error";
+  const message = typeof e?.message === "string" ? e.message : "";
+  const Ctor = RPC_ERRORS[name];
+  if (Ctor !== undefined) return new Ctor(message);
+  if (name in DOMEXCEPTION_CODES || name in RPC_DOM_NAMES) return new DOMException(message, name);
+  const error = new RpcError(message);
+  ObjectDefineProperty(error, "name", { value: name, writable: true, enumerable: false, configurable: true });
+  return error;
+}
+
+// ---- the caller's side ----
+
+/** The binding head of a call through `target` ({binding, worker?, entrypoint?}). */
+async function rpcHead(target) {
+  const head = { binding: target.binding };
+  if (target.worker !== null) head.worker = await target.worker();
+  if (target.entrypoint !== null) head.entrypoint = target.entrypoint;
+  return head;
+}
+
+async function rpcCall(target, method, args) {
+  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
+  const head = await rpcHead(target);
+  head.method = method;
+  const [, bytes] = await bindingCall("service.call", head, utf8Encode(JSONStringify(encoded)));
+  const answer = JSONParse(utf8DecodeStripBOM(bytes));
+  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
+  return rpcDecode(answer?.ok);
+}
+
+async function rpcFetch(target, input, init) {
+  const request = new Request(input, init);
+  const { method, url, headers, body, redirect } = requestForFetch(request);
+  let bytes = null;
+  if (body !== null) {
+    if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
+    const out = bodyForHost(body);
+    bytes = isUint8Array(out) ? out : await rpcReadAll(out);
+  }
+  const inner = frameForHost({ method, url, headers, redirect }, bytes);
+  let reply;
+  try {
+    reply = await hostCall("service.fetch", frameForHost(await rpcHead(target), inner));
+  } catch (e) {
+    throw new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError");
+  }
+  // A refusal is a binding frame whose head is {"error"}; an answer is a fetch frame.
+  if (!isUint8Array(reply) || typedArrayLength(reply) < 4) throw new TypeError("fetch: malformed answer from the host");
+  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
+  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
+  if (head !== null && typeof head === "object" && head.error !== undefined) throw bindingError(head.error);
+  return responseFromHost(reply);
+}
+
+/** Every chunk of a body reader, as one Uint8Array. */
+async function rpcReadAll(reader) {
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk === null) break;
+    chunks[chunks.length] = chunk;
+    total += typedArrayLength(chunk);
+  }
+  const out = new ByteArray(total);
+  for (let i = 0, at = 0; i < chunks.length; at += typedArrayLength(chunks[i]), i++) typedArraySet(out, chunks[i], at);
+  return out;
+}
+
+/** A stub over `target` ({binding, worker: null | () => Promise<id>, entrypoint: null | name}):
+ *  `fetch`, and any other string property is an RPC method. */
+function rpcStub(target) {
+  const methods = new RpcMap();
+  const fetch = (input, init = undefined) => rpcFetch(target, input, init);
+  return new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
+    __proto__: null,
+    get(_, property) {
+      if (typeof property !== "string") return undefined;
+      if (property === "fetch") return fetch;
+      if (property in RPC_RESERVED) return undefined;
+      let method = rpcMapGet(methods, property);
+      if (method === undefined) {
+        method = (...args) => rpcCall(target, property, args);
+        rpcMapSet(methods, property, method);
+      }
+      return method;
+    },
+    set() { return false; },
+    defineProperty() { return false; },
+    deleteProperty() { return false; },
+    setPrototypeOf() { return false; },
+  });
+}
+
+// What each capability object of an env was made from, so a child's WorkerCode may name the
+// parent's own capability objects (`env: { KV: env.KV }`, `globalOutbound: env.SERVICE`).
+const capabilityDescriptors = new RpcWeakMap();
+function rememberCapability(object, raw) {
+  if (object !== null && (typeof object === "object" || typeof object === "function")) {
+    rpcWeakSet(capabilityDescriptors, object, JSONParse(JSONStringify(raw)));
+  }
+}
+
+/** A WorkerCode as JSON text (UTF-8), the parent's capability objects replaced by what they were
+ *  made from. */
+function workerCodeJson(code) {
+  if (code === null || typeof code !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
+  const out = JSONParse(JSONStringify(code, (key, value) => {
+    if (value !== null && (typeof value === "object" || typeof value === "function")) {
+      const raw = rpcWeakGet(capabilityDescriptors, value);
+      if (raw !== undefined) return key === "globalOutbound" && raw.binding === "service" ? { worker: raw.worker } : raw;
+    }
+    return value;
+  }) ?? "null");
+  if (out === null || typeof out !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
+  return utf8Encode(JSONStringify(out));
+}
+
+class WorkerStub {
+  #binding;
+  #worker;
+  constructor(token, binding, worker) {
+    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#binding = binding;
+    this.#worker = worker;
+  }
+  getEntrypoint(name = undefined) {
+    const entrypoint = name === undefined || name === null ? null : `${name}`;
+    return rpcStub({ binding: this.#binding, worker: this.#worker, entrypoint });
+  }
+  fetch(input, init = undefined) {
+    return rpcFetch({ binding: this.#binding, worker: this.#worker, entrypoint: null }, input, init);
+  }
+}
+setTag(WorkerStub.prototype, "WorkerStub");
+
+/** `make()` once; a failure is not kept (the next use tries again). */
+function once(make) {
+  let pending = null;
+  return () => {
+    if (pending === null) {
+      const made = make();
+      pending = made;
+      uponPromise(made, undefined, () => { if (pending === made) pending = null; });
+    }
+    return pending;
+  };
+}
+
+class WorkerLoader {
+  #binding;
+  constructor(token, binding) {
+    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#binding = binding;
+  }
+  get(name, getCode) {
+    if (typeof getCode !== "function") throw new TypeError("WorkerLoader.get(name, getCode): getCode must be a function");
+    const binding = this.#binding;
+    const id = `${name}`;
+    const worker = once(async () => {
+      const [cached] = await bindingCall("loader.get", { binding, name: id });
+      if (typeof cached.id === "string") return cached.id;
+      const code = workerCodeJson(await getCode());
+      return (await bindingCall("loader.create", { binding, name: id }, code))[0].id;
+    });
+    return new WorkerStub(INTERNAL, binding, worker);
+  }
+  load(code) {
+    const binding = this.#binding;
+    const json = workerCodeJson(code);
+    const worker = once(async () => (await bindingCall("loader.create", { binding }, json))[0].id);
+    return new WorkerStub(INTERNAL, binding, worker);
+  }
+}
+setTag(WorkerLoader.prototype, "WorkerLoader");
+
+// ---- the callee's side (runtime.js, STK_INVOKE_RPC) ----
+
+/** Whether `name` is a method `target` offers over RPC: a function found on the object or its
+ *  prototypes below Object.prototype, and not a reserved name. */
+function rpcMethodOf(target, name) {
+  if (name in RPC_RESERVED) return undefined;
+  for (let o = target, hops = 0; o !== null && o !== ObjectPrototype && hops < 100; o = ObjectGetPrototypeOf(o), hops++) {
+    const d = ObjectGetOwnPropertyDescriptor(o, name);
+    if (d !== undefined) return typeof d.value === "function" ? d.value : undefined;
+  }
+  return undefined;
+}
+
+/** Runs one RPC call of the module `ns`: JSON text {"ok": encoded} or {"error": {name, message}}. */
+async function rpcInvoke(ns, payload, ctx) {
+  try {
+    const call = JSONParse(payload);
+    const args = rpcDecode(call.args);
+    const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
+    const handler = ns[name];
+    const env = workerEnv() ?? makeEnv(call.env);
+    let target;
+    if (typeof handler === "function" && handler.prototype !== null && typeof handler.prototype === "object") {
+      target = new handler(ctx, env); // a WorkerEntrypoint class: constructed per call, as Cloudflare does
+    } else if (handler !== null && typeof handler === "object") {
+      target = handler;
+    } else {
+      throw new TypeError(`the worker has no entrypoint ${JSONStringify(name)}`);
+    }
+    const method = rpcMethodOf(target, `${call.method}`);
+    if (method === undefined) throw new TypeError(`the entrypoint ${JSONStringify(name)} has no RPC method ${JSONStringify(`${call.method}`)}`);
+    const result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
+    return JSONStringify({ ok: rpcEncode(result) });
+  } catch (e) {
+    let name = "Error";
+    let message = "";
+    try {
+      if (e !== null && typeof e === "object") {
+        name = typeof e.name === "string" ? e.name : "Error";
+        message = typeof e.message === "string" ? e.message : "";
+      } else {
+        message = `${e}`;
+      }
+    } catch {}
+    return JSONStringify({ error: { name, message } });
+  }
+}
