@@ -340,7 +340,7 @@ fn decorators_failed(
     failure: decorators::Failure,
 ) -> RunError {
     let parse = match failure {
-        decorators::Failure::Limit(error) => return error,
+        decorators::Failure::Run(error) => return error,
         decorators::Failure::Parse(parse) => parse,
     };
     let (line, column) = line_column(input, parse.offset);

@@ -400,3 +400,35 @@ fn a_decorator_must_return_a_function_or_undefined() {
     let text = v.as_str().unwrap_or("");
     assert!(text.starts_with("TypeError:"), "{text}");
 }
+
+#[test]
+fn exported_classes_take_decorators_before_or_after_export() {
+    let modules = [
+        (
+            "main.ts",
+            "import Anon, { Before, After } from './lib.ts';
+             export default () => [Before.tag, After.tag, Anon.tag, new Before().v];",
+        ),
+        (
+            "lib.ts",
+            "const tag = (label: string) => (c: any, _ctx: ClassDecoratorContext) => { c.tag = label; };
+             @tag('before') export class Before { v = 1; }
+             export @tag('after') class After {}
+             export default @tag('anon') class {}",
+        ),
+    ];
+    let v = ok(run_with(limits(), &modules, "null"));
+    assert_eq!(v, json!(["before", "after", "anon", 1]));
+}
+
+#[test]
+fn legacy_parameter_decorators_are_a_syntax_error_at_their_line() {
+    let (message, module, line) = syntax(run_ts(
+        "const Inject = (_k: string) => (_t: unknown, _p: unknown, _i: number) => {};\n\
+         class Api {\n\
+           constructor(@Inject('db') private db: unknown) {}\n\
+         }\n\
+         export default () => new Api(1);",
+    ));
+    assert_eq!((module.as_str(), line), ("main.ts", 3), "{message}");
+}

@@ -169,3 +169,126 @@ fn a_deep_decorated_module_is_a_syntax_error_not_a_crash() {
             .unwrap_or_else(|e| panic!("{open} x{levels}: {e:?}"));
     }
 }
+
+/// A 200-line module of decorated classes, or the same classes without decorators.
+fn two_hundred_lines(decorated: bool) -> String {
+    let unit = "export class Service$ {\n\
+                  @logged @retry(3) async fetch(id: number): Promise<string> { return `item ${id}`; }\n\
+                  @observable accessor status: string = 'idle';\n\
+                  @inject('db') db: unknown = null;\n\
+                  @memo get size(): number { return this.status.length; }\n\
+                  static @registry count = 0;\n\
+                  private cache = new Map<number, string>();\n\
+                  remember(id: number, v: string): void { this.cache.set(id, v); }\n\
+                  forget(id: number): boolean { return this.cache.delete(id); }\n\
+                }\n";
+    let head = "const logged = (v: any, _c: any) => v;\nconst retry = (_n: number) => (v: any, _c: any) => v;\n\
+                const observable = (v: any, _c: any) => v;\nconst inject = (_k: string) => (_v: any, _c: any) => {};\n\
+                const memo = (v: any, _c: any) => v;\nconst registry = (_v: any, _c: any) => {};\n";
+    let mut src = String::from(head);
+    for i in 0..19 {
+        src.push_str(
+            &unit
+                .replace('$', &i.to_string())
+                .replace("static @registry", "@registry static"),
+        );
+    }
+    src.push_str("export default () => [\n  Service0,\n  Service18,\n];\n");
+    if !decorated {
+        src = src
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .filter(|w| !w.starts_with('@'))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace("accessor ", "")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    src
+}
+
+/// `cargo test --release -p stockade-isolate --lib compile_time -- --ignored --nocapture`:
+/// the median wall time (helper thread included) of transforming a decorated 200-line module
+/// and the same module without decorators (oxc alone: the fast path).
+#[test]
+#[ignore = "a measurement; run in release"]
+fn compile_time_of_decorated_and_plain_modules() {
+    for decorated in [false, true] {
+        let src = two_hundred_lines(decorated);
+        assert_eq!(src.contains('@'), decorated);
+        let mut times: Vec<std::time::Duration> = (0..41)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                transpile("bench.ts", &src, MEMORY)
+                    .result
+                    .expect("transforms");
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "decorated={decorated} lines={} bytes={} median={:?} min={:?} max={:?}",
+            src.lines().count(),
+            src.len(),
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `cargo test --release -p stockade-isolate --lib hostile_shapes -- --ignored --nocapture`:
+/// what the largest decorated module swc accepts under the default memory limit, and the
+/// deepest nesting it accepts, cost in time and peak memory.
+#[test]
+#[ignore = "a measurement; run in release"]
+fn hostile_shapes_cost_of_the_decorators_stage() {
+    let budget = MEMORY / decorators::BYTES_PER_BYTE;
+    let unit = two_hundred_lines(true);
+    let mut big = String::new();
+    let mut i = 0;
+    while big.len() + unit.len() < budget * 9 / 10 {
+        big.push_str(
+            &unit
+                .replace("Service", &format!("S{i}_"))
+                .replace("export default", &format!("export const all{i} =")),
+        );
+        i += 1;
+    }
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let done = transpile("big.ts", &big, MEMORY);
+    done.result.expect("transforms");
+    println!(
+        "big: {} bytes, {:?} wall, {:?} cpu, peak RSS +{} MiB",
+        big.len(),
+        started.elapsed(),
+        done.cpu,
+        (peak_rss_kib().saturating_sub(before)) / 1024
+    );
+    let depth = decorators::MAX_NESTING as usize / 2 - 10;
+    let nested = format!(
+        "const d = (v: unknown) => v;\n{}1{};\n",
+        "(class { @d static m = ".repeat(depth),
+        "})".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let done = transpile("nested.ts", &nested, MEMORY);
+    println!(
+        "nested decorated classes x{depth}: {:?} wall, {:?}",
+        started.elapsed(),
+        done.result.map(|t| t.code.len())
+    );
+}
