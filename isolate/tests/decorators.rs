@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use stockade_isolate::RunError;
+use stockade_isolate::{LimitKind, Limits, RunError};
 
 #[test]
 fn decorators_are_evaluated_in_document_order_and_applied_in_the_spec_order() {
@@ -431,4 +431,38 @@ fn legacy_parameter_decorators_are_a_syntax_error_at_their_line() {
          export default () => new Api(1);",
     ));
     assert_eq!((module.as_str(), line), ("main.ts", 3), "{message}");
+}
+
+#[test]
+fn a_decorated_module_too_big_for_the_memory_limit_ends_as_a_heap_limit() {
+    // The decorators stage takes at most memory/128 bytes of input: 128 KiB under 16 MiB.
+    let class = "class C$ { @d m() { return $; } accessor a = '$'; }\n";
+    let body: String = (0..4000)
+        .map(|i| class.replace('$', &i.to_string()))
+        .collect();
+    let src =
+        format!("const d = (v: unknown) => v;\n{body}export default () => new C3999().m();\n");
+    assert!(src.len() > 128 << 10, "{}", src.len());
+    // CPU enough for an unoptimised build to lower 4000 classes.
+    let small = Limits {
+        memory_bytes: 16 << 20,
+        cpu: std::time::Duration::from_secs(30),
+        wall: std::time::Duration::from_secs(60),
+        ..limits()
+    };
+    match err(run_with(small.clone(), &[("main.ts", &src)], "null")) {
+        RunError::Limit(LimitKind::Heap) => {}
+        other => panic!("expected the heap limit, got {other:?}"),
+    }
+    // The same module without decorators is within the limit, and with them under a larger one.
+    let plain = src.replace("@d ", "").replace("accessor ", "");
+    assert_eq!(
+        ok(run_with(small.clone(), &[("main.ts", &plain)], "null")),
+        3999
+    );
+    let larger = Limits {
+        memory_bytes: 64 << 20,
+        ..small
+    };
+    assert_eq!(ok(run_with(larger, &[("main.ts", &src)], "null")), 3999);
 }
