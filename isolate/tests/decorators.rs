@@ -466,3 +466,25 @@ fn a_decorated_module_too_big_for_the_memory_limit_ends_as_a_heap_limit() {
     };
     assert_eq!(ok(run_with(larger, &[("main.ts", &src)], "null")), 3999);
 }
+
+#[test]
+fn the_lowering_helpers_do_not_take_the_modules_own_names() {
+    let modules = [
+        (
+            "main.ts",
+            "import { toPrimitive, setFunctionName, checkInRHS, _apply_decs_2311, A } from './lib.ts';
+             export default () => [toPrimitive(), setFunctionName, checkInRHS, _apply_decs_2311, new A().m()];",
+        ),
+        (
+            "lib.ts",
+            "export function toPrimitive(): string { return 'mine'; }
+             export const setFunctionName = 1;
+             export let checkInRHS = 'x';
+             export const _apply_decs_2311 = true;
+             const d = (v: any, _c: any) => function (this: any) { return 'decorated ' + v.call(this); };
+             export class A { @d m() { return toPrimitive(); } }",
+        ),
+    ];
+    let v = ok(run_with(limits(), &modules, "null"));
+    assert_eq!(v, json!(["mine", 1, "x", true, "decorated mine"]));
+}
