@@ -488,3 +488,14 @@ fn the_lowering_helpers_do_not_take_the_modules_own_names() {
     let v = ok(run_with(limits(), &modules, "null"));
     assert_eq!(v, json!(["mine", 1, "x", true, "decorated mine"]));
 }
+
+#[test]
+fn using_declarations_survive_the_lowering() {
+    let v = ok(run_ts(
+        "const log: string[] = [];
+         const d = (v: any, _c: ClassMethodDecoratorContext) => v;
+         class Res { constructor(private n: string) {} @d [Symbol.dispose]() { log.push(`dispose ${this.n}`); } }
+         export default () => { { using a = new Res('a'); using b = new Res('b'); log.push('body'); } return log; };",
+    ));
+    assert_eq!(v, json!(["body", "dispose b", "dispose a"]));
+}
