@@ -197,6 +197,14 @@ function setTag(target, tag) {
   ObjectDefineProperty(target, SymbolToStringTag, { value: tag, writable: false, enumerable: false, configurable: true });
 }
 
+// Symbol.metadata, the decorators proposal's well-known symbol, which V8 13.6 lacks: the registered
+// symbol that the decorator helpers of swc (isolate/src/typescript/decorators.rs), Babel and esbuild
+// fall back to, so metadata written by decorators lowered here and by bundles lowered elsewhere
+// meet at one key. Non-writable and non-configurable, like the other well-known symbols.
+if (Symbol.metadata === undefined) {
+  ObjectDefineProperty(Symbol, "metadata", { value: Symbol.for("Symbol.metadata"), writable: false, enumerable: false, configurable: false });
+}
+
 /** Unforgeable token for constructors the web marks "Illegal constructor" (Performance, Crypto). */
 const INTERNAL = Symbol("internal");
 

@@ -1,30 +1,35 @@
 //! TypeScript → JavaScript with oxc: types stripped, enums, namespaces, parameter properties and
 //! the other TS-only syntax lowered; nothing else changed (the target is V8 13.6's ES2024, so no
-//! down-levelling; `using` and `await using` pass through to V8, which runs them). Decorators
-//! and `accessor` fields are refused with a clear error (`unsupported`). Each transformed module
-//! keeps a line/column map back to its TypeScript source, so errors point at the file, line and
-//! column the tenant wrote.
+//! down-levelling; `using` and `await using` pass through to V8, which runs them). Standard
+//! decorators and `accessor` fields, which V8 13.6 cannot parse, are then lowered by swc
+//! (`decorators`), in TypeScript and in JavaScript modules alike, only when the module has one.
+//! Each transformed module keeps a line/column map back to its source (`map`), so errors point
+//! at the file, line and column the tenant wrote.
 //!
-//! Guarantees, against hostile sources (oxc has no depth guard, no allocation limit and no way to
-//! be interrupted):
+//! Two entries: [`transpile`] for every TypeScript module; [`lower_javascript`] for a
+//! JavaScript module that V8 refused and that may hold decorators ([`may_be_decorated`]): V8
+//! compiles every JavaScript module first, so the common module pays nothing.
+//!
+//! Guarantees, against hostile sources (oxc and swc have no depth guard and no way to be
+//! interrupted; oxc has no allocation limit of its own):
 //! - Nesting: [`stockade_source::nesting::check`] bounds the recursion depth to [`MAX_NESTING`] before oxc
 //!   parses, and oxc runs on a helper thread whose stack ([`STACK_BYTES`]) holds several times
 //!   that depth (measured: at most 3.3 KiB per level, unoptimised build), so a deep module is a
-//!   syntax error, never a stack overflow.
+//!   syntax error, never a stack overflow. swc, which needs more stack per level, gets a lower
+//!   bound of its own (`decorators::MAX_NESTING`).
 //! - Memory: oxc's arena is one fixed block of at most the memory limit (and [`ARENA_PER_BYTE`]
 //!   times the source, at least [`ARENA_FLOOR`]); allocating past it panics inside oxc, which
 //!   ends as `Limit(Heap)`. This also bounds oxc's TypeScript parser, whose speculative parses
 //!   (type arguments whose type literals hold computed keys: `a<{[a<{[...]:x}>1]:x}>1`) are
-//!   exponential in the nesting depth but allocate every time.
-//! - Enum folding: string enum members are folded by oxc into literals (`B = A + A`), which can
-//!   double per member; a module whose members could fold to more than [`enum_fold_budget`]
-//!   bytes is refused as a syntax error before oxc folds anything.
+//!   exponential in the nesting depth but allocate every time. swc only sees what oxc parsed
+//!   and is bounded as `decorators` describes.
+//! - Enum folding: bounded by [`enum_fold_budget`] (`enums`), checked before oxc folds anything.
 //! - CPU: the helper thread's CPU time is returned ([`Transformation::cpu`]) for the caller to charge
 //!   to the request. The transformation itself cannot be interrupted: the memory bound above is
 //!   what ends a runaway parse, and the request ends when it returns.
 //!
-//! Trusts: oxc's parser and transformer (memory-safe Rust; a panic inside them is caught and
-//! reported as a syntax error).
+//! Trusts: oxc's parser and transformer and swc's decorators stage (memory-safe Rust; a panic
+//! inside them is caught and reported as a syntax error).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::mem::ManuallyDrop;
@@ -33,17 +38,23 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use oxc::allocator::Allocator;
-use oxc::ast::ast::{Expression, TSEnumDeclaration, TSEnumMemberName};
-use oxc::ast_visit::{walk, Visit};
+use oxc::ast_visit::Visit;
 use oxc::codegen::{Codegen, CodegenOptions};
 use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 
-mod unsupported;
+mod decorators;
+mod enums;
+mod map;
+#[cfg(test)]
+mod tests;
+
+pub use map::{line_column, SourceMap};
 
 use crate::error::{LimitKind, RunError, SourceLocation};
+use map::Mapping;
 use stockade_source::nesting::{self, MAX_NESTING, STACK_BYTES};
 
 /// oxc's arena may take this many bytes per source byte (a realistic TypeScript module needs
@@ -51,34 +62,6 @@ use stockade_source::nesting::{self, MAX_NESTING, STACK_BYTES};
 pub const ARENA_PER_BYTE: usize = 64;
 /// ...and at least this many, whatever the source's size; never more than the memory limit.
 pub const ARENA_FLOOR: usize = 4 << 20;
-
-/// One generated-position → source-position pair (all 0-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Mapping {
-    dst_line: u32,
-    dst_col: u32,
-    src_line: u32,
-    src_col: u32,
-}
-
-/// Maps positions in generated JavaScript back to the TypeScript source.
-#[derive(Debug, Clone, Default)]
-pub struct SourceMap {
-    mappings: Vec<Mapping>,
-}
-
-impl SourceMap {
-    /// Maps a 1-based generated (line, column) to the 1-based source (line, column): the
-    /// nearest mapping at or before the position on the same line.
-    pub fn original(&self, line: u32, column: u32) -> Option<(u32, u32)> {
-        let (line0, col0) = (line.checked_sub(1)?, column.saturating_sub(1));
-        let idx = self
-            .mappings
-            .partition_point(|m| (m.dst_line, m.dst_col) <= (line0, col0));
-        let m = self.mappings.get(idx.checked_sub(1)?)?;
-        (m.dst_line == line0).then_some((m.src_line + 1, m.src_col + 1 + (col0 - m.dst_col)))
-    }
-}
 
 /// The transformed module.
 #[derive(Debug)]
@@ -90,8 +73,8 @@ pub struct Transpiled {
 /// What one transformation produced, and the CPU time it took on its helper thread (for the
 /// caller to charge to the request, whatever the result).
 #[derive(Debug)]
-pub struct Transformation {
-    pub result: Result<Transpiled, RunError>,
+pub struct Transformation<T = Transpiled> {
+    pub result: Result<T, RunError>,
     pub cpu: Duration,
 }
 
@@ -105,15 +88,53 @@ pub fn enum_fold_budget(source_len: usize, memory_bytes: usize) -> usize {
 /// Transforms one TypeScript module under a memory limit of `memory_bytes`. Errors carry the
 /// TypeScript position; see the module documentation for what bounds the work.
 pub fn transpile(name: &str, source: &str, memory_bytes: usize) -> Transformation {
-    let (result, cpu) = transpile_on_helper(name, source, memory_bytes);
-    Transformation { result, cpu }
+    let fold_budget = enum_fold_budget(source.len(), memory_bytes);
+    on_helper(name, source, memory_bytes, |arena| {
+        transform(arena, name, source, fold_budget, memory_bytes)
+    })
 }
 
-fn transpile_on_helper(
+/// Whether a JavaScript module can hold a decorator or an `accessor` field at all (a cheap
+/// test of the text; [`lower_javascript`] looks at the syntax).
+pub fn may_be_decorated(source: &str) -> bool {
+    source.contains('@') || source.contains("accessor")
+}
+
+/// Lowers the decorators and `accessor` fields of one JavaScript module: `None` when it has
+/// neither (the caller keeps V8's own verdict on it), else the lowered module or the error (a
+/// syntax error at the position the tenant wrote).
+pub fn lower_javascript(
     name: &str,
     source: &str,
     memory_bytes: usize,
-) -> (Result<Transpiled, RunError>, Duration) {
+) -> Transformation<Option<Transpiled>> {
+    on_helper(name, source, memory_bytes, |arena| {
+        let parsed = Parser::new(arena, source, SourceType::mjs()).parse();
+        if let Some(first) = parsed.diagnostics.first() {
+            return Err(syntax_error(name, source, first));
+        }
+        let mut found = decorators::Found::default();
+        found.visit_program(&parsed.program);
+        if found.first.is_none() {
+            return Ok(None);
+        }
+        let (code, mappings) = decorators::lower(name, source, memory_bytes)
+            .map_err(|failure| decorators_failed(name, source, None, failure))?;
+        Ok(Some(Transpiled {
+            code,
+            map: SourceMap::new(mappings),
+        }))
+    })
+}
+
+/// Runs `work` on a helper thread with a big stack and an oxc arena capped by the memory limit,
+/// after the nesting check; returns its result and the thread's CPU time.
+fn on_helper<T: Send>(
+    name: &str,
+    source: &str,
+    memory_bytes: usize,
+    work: impl FnOnce(&Allocator) -> Result<T, RunError> + Send,
+) -> Transformation<T> {
     if let Err(refusal) = nesting::check(source, MAX_NESTING) {
         let (message, offset) = match refusal {
             nesting::Refusal::TooDeep { offset } => (
@@ -127,33 +148,27 @@ fn transpile_on_helper(
                 offset,
             ),
         };
-        let (line, column) = line_column(source, offset);
-        let error = RunError::Syntax {
-            message,
-            location: Some(SourceLocation {
-                module: name.to_string(),
-                line,
-                column,
-            }),
+        let error = syntax_at(name, source, offset, message);
+        return Transformation {
+            result: Err(error),
+            cpu: Duration::ZERO,
         };
-        return (Err(error), Duration::ZERO);
     }
     let arena = source
         .len()
         .saturating_mul(ARENA_PER_BYTE)
         .max(ARENA_FLOOR)
         .min(memory_bytes);
-    let fold_budget = enum_fold_budget(source.len(), memory_bytes);
-    std::thread::scope(|scope| {
+    let (result, cpu) = std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
             .name("stockade-typescript".into())
             .stack_size(STACK_BYTES)
             .spawn_scoped(scope, || {
                 let started = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
-                let result = std::panic::catch_unwind(|| {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let arena = CappedArena::new(arena)?;
-                    transform(&arena.allocator, name, source, fold_budget)
-                });
+                    work(&arena.allocator)
+                }));
                 let cpu = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
                     .saturating_sub(started);
                 (result, cpu)
@@ -170,12 +185,12 @@ fn transpile_on_helper(
             return (Err(error), Duration::ZERO);
         };
         let result = match result {
-            Ok(Ok((code, map))) => Ok(Transpiled { code, map }),
-            Ok(Err(e)) => Err(e),
+            Ok(result) => result,
             Err(panic) => Err(from_panic(panic.as_ref())),
         };
         (result, cpu)
-    })
+    });
+    Transformation { result, cpu }
 }
 
 /// A panic inside oxc: the arena running out is the memory limit; anything else is reported as a
@@ -240,61 +255,41 @@ impl Drop for CappedArena {
     }
 }
 
-/// Parses, checks enum folding, transforms and prints one module in `allocator`.
+/// Parses, checks enum folding, transforms and prints one module in `allocator`; lowers its
+/// decorators and `accessor` fields if it has any.
 fn transform(
     allocator: &Allocator,
     name: &str,
     source: &str,
     fold_budget: usize,
-) -> Result<(String, SourceMap), RunError> {
-    let syntax = |first: &oxc::diagnostics::OxcDiagnostic| RunError::Syntax {
-        message: first.message.to_string(),
-        location: locate(name, source, first),
-    };
+    memory_bytes: usize,
+) -> Result<Transpiled, RunError> {
     let path = Path::new(name);
     let source_type = SourceType::ts().with_module(true);
     let parsed = Parser::new(allocator, source, source_type).parse();
     if let Some(first) = parsed.diagnostics.first() {
-        return Err(syntax(first));
+        return Err(syntax_error(name, source, first));
     }
     let mut program = parsed.program;
-    let mut unsupported = unsupported::Unsupported::default();
-    unsupported.visit_program(&program);
-    if let Some((offset, message)) = unsupported.found {
-        let (line, column) = line_column(source, offset as usize);
-        return Err(RunError::Syntax {
-            message: message.to_string(),
-            location: Some(SourceLocation {
-                module: name.to_string(),
-                line,
-                column,
-            }),
-        });
-    }
-    let mut folding = EnumFolding::new(fold_budget);
+    let mut found = decorators::Found::default();
+    found.visit_program(&program);
+    let mut folding = enums::EnumFolding::new(fold_budget);
     folding.visit_program(&program);
     if let Some(span) = folding.exceeded {
-        let (line, column) = line_column(source, span as usize);
-        return Err(RunError::Syntax {
-            message: format!(
-                "enum member values would fold to more than {fold_budget} bytes of strings"
-            ),
-            location: Some(SourceLocation {
-                module: name.to_string(),
-                line,
-                column,
-            }),
-        });
+        let message =
+            format!("enum member values would fold to more than {fold_budget} bytes of strings");
+        return Err(syntax_at(name, source, span as usize, message));
     }
     let semantic = SemanticBuilder::new().with_enum_eval(true).build(&program);
     let scoping = semantic.semantic.into_scoping();
     // The defaults keep enums as objects: no const-enum or enum inlining, so a folded value is
-    // printed once, where its member is declared.
+    // printed once, where its member is declared. Decorators are left as they are (the legacy
+    // transform is off) for the decorators stage below.
     let options = TransformOptions::default();
     let transformed =
         Transformer::new(allocator, path, &options).build_with_scoping(scoping, &mut program);
     if let Some(first) = transformed.diagnostics.first() {
-        return Err(syntax(first));
+        return Err(syntax_error(name, source, first));
     }
     let generated = Codegen::new()
         .with_options(CodegenOptions {
@@ -302,7 +297,7 @@ fn transform(
             ..CodegenOptions::default()
         })
         .build(&program);
-    let mut mappings: Vec<Mapping> = generated
+    let mappings: Vec<Mapping> = generated
         .map
         .map(|m| {
             m.get_tokens()
@@ -315,95 +310,71 @@ fn transform(
                 .collect()
         })
         .unwrap_or_default();
-    mappings.sort_unstable();
-    Ok((generated.code, SourceMap { mappings }))
-}
-
-/// An upper bound of the string bytes oxc's enum evaluation (`with_enum_eval`) folds, computed
-/// over the AST in the order oxc evaluates enums: literals count their length, `+` and template
-/// literals the sum of their parts, a reference to a member (`A`, `E.A`, `E["A"]`) the largest
-/// value of any member of that name seen so far, numbers 32 bytes, anything else nothing (oxc
-/// does not fold it).
-struct EnumFolding {
-    budget: usize,
-    total: usize,
-    by_name: std::collections::HashMap<String, usize>,
-    /// Where the budget ran out (a byte offset).
-    exceeded: Option<u32>,
-}
-
-impl EnumFolding {
-    const NUMBER: usize = 32;
-
-    fn new(budget: usize) -> EnumFolding {
-        EnumFolding {
-            budget,
-            total: 0,
-            by_name: std::collections::HashMap::new(),
-            exceeded: None,
-        }
+    let map = SourceMap::new(mappings);
+    if found.first.is_none() {
+        return Ok(Transpiled {
+            code: generated.code,
+            map,
+        });
     }
-
-    fn named(&self, name: &str) -> usize {
-        self.by_name.get(name).copied().unwrap_or(0)
-    }
-
-    fn bound(&self, expr: &Expression<'_>) -> usize {
-        match expr {
-            Expression::StringLiteral(lit) => lit.value.len(),
-            Expression::NumericLiteral(_) | Expression::UnaryExpression(_) => Self::NUMBER,
-            Expression::TemplateLiteral(lit) => {
-                let text: usize = lit
-                    .quasis
-                    .iter()
-                    .map(|q| q.value.cooked.as_ref().unwrap_or(&q.value.raw).len())
-                    .sum();
-                lit.expressions
-                    .iter()
-                    .fold(text, |sum, e| sum.saturating_add(self.bound(e)))
-            }
-            Expression::Identifier(ident) => self.named(ident.name.as_str()).max(Self::NUMBER),
-            Expression::StaticMemberExpression(member) => {
-                self.named(member.property.name.as_str()).max(Self::NUMBER)
-            }
-            Expression::ComputedMemberExpression(member) => match &member.expression {
-                Expression::StringLiteral(lit) => self.named(lit.value.as_str()).max(Self::NUMBER),
-                _ => 0,
-            },
-            Expression::BinaryExpression(binary) => self
-                .bound(&binary.left)
-                .saturating_add(self.bound(&binary.right))
-                .max(Self::NUMBER),
-            Expression::ParenthesizedExpression(paren) => self.bound(&paren.expression),
-            _ => 0,
-        }
+    match decorators::lower(name, &generated.code, memory_bytes) {
+        Ok((code, later)) => Ok(Transpiled {
+            code,
+            map: map.then(later),
+        }),
+        Err(failure) => Err(decorators_failed(
+            name,
+            &generated.code,
+            Some(&map),
+            failure,
+        )),
     }
 }
 
-impl<'a> Visit<'a> for EnumFolding {
-    fn visit_ts_enum_declaration(&mut self, decl: &TSEnumDeclaration<'a>) {
-        for member in &decl.body.members {
-            let value = member
-                .initializer
-                .as_ref()
-                .map_or(Self::NUMBER, |init| self.bound(init));
-            self.total = self.total.saturating_add(value);
-            if self.total > self.budget && self.exceeded.is_none() {
-                self.exceeded = Some(member.span.start);
-            }
-            let name = match &member.id {
-                TSEnumMemberName::Identifier(ident) => Some(ident.name.as_str()),
-                TSEnumMemberName::String(lit) | TSEnumMemberName::ComputedString(lit) => {
-                    Some(lit.value.as_str())
-                }
-                TSEnumMemberName::ComputedTemplateString(_) => None,
-            };
-            if let Some(name) = name {
-                let entry = self.by_name.entry(name.to_string()).or_insert(0);
-                *entry = (*entry).max(value);
-            }
-        }
-        walk::walk_ts_enum_declaration(self, decl);
+/// A failure of the decorators stage on `input` (oxc's output when `map` is given, else the
+/// tenant's source), as the tenant's error: a syntax error is placed in the tenant's source.
+fn decorators_failed(
+    name: &str,
+    input: &str,
+    map: Option<&SourceMap>,
+    failure: decorators::Failure,
+) -> RunError {
+    let parse = match failure {
+        decorators::Failure::Run(error) => return error,
+        decorators::Failure::Parse(parse) => parse,
+    };
+    let (line, column) = line_column(input, parse.offset);
+    let at = match map {
+        None => Some((line, column)),
+        Some(map) => map.original(line, column),
+    };
+    RunError::Syntax {
+        message: parse.message,
+        location: at.map(|(line, column)| SourceLocation {
+            module: name.to_string(),
+            line,
+            column,
+        }),
+    }
+}
+
+fn syntax_error(name: &str, source: &str, diag: &oxc::diagnostics::OxcDiagnostic) -> RunError {
+    RunError::Syntax {
+        message: diag.message.to_string(),
+        location: locate(name, source, diag),
+    }
+}
+
+/// A syntax error at a byte offset of `source`.
+fn syntax_at(name: &str, source: &str, offset: usize, message: String) -> RunError {
+    let (line, column) = line_column(source, offset);
+    RunError::Syntax {
+        message,
+        location: Some(SourceLocation {
+            module: name.to_string(),
+            line,
+            column,
+        }),
     }
 }
 
@@ -419,110 +390,4 @@ fn locate(
         line,
         column,
     })
-}
-
-/// 1-based line and column (in UTF-16 units, as V8 counts) of a byte offset.
-pub fn line_column(source: &str, offset: usize) -> (u32, u32) {
-    let offset = offset.min(source.len());
-    let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].encode_utf16().count() as u32 + 1;
-    (line, column)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MEMORY: usize = 128 << 20;
-
-    #[test]
-    fn strips_types_and_lowers_enums() {
-        let out = transpile(
-            "main.ts",
-            "enum Color { Red, Green }\ninterface P { x: number }\nexport default (p: P): number => p.x + Color.Green;\n",
-            MEMORY,
-        )
-        .result
-        .expect("valid TypeScript");
-        assert!(!out.code.contains("interface"), "{}", out.code);
-        assert!(out.code.contains("Color"), "{}", out.code);
-        assert!(!out.code.contains(": number"), "{}", out.code);
-    }
-
-    #[test]
-    fn syntax_errors_point_at_the_typescript_position() {
-        match transpile("bad.ts", "let a: number = 1;\nlet b = ;\n", MEMORY).result {
-            Err(RunError::Syntax {
-                message,
-                location: Some(loc),
-            }) => assert_eq!((loc.module.as_str(), loc.line), ("bad.ts", 2), "{message}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn positions_map_back_through_removed_types() {
-        let src = "type T = {\n  a: string;\n};\nconst x: T = { a: 'q' };\nthrow new Error(x.a);\n";
-        let out = transpile("m.ts", src, MEMORY).result.expect("valid");
-        let gen_line = out
-            .code
-            .lines()
-            .position(|l| l.contains("throw"))
-            .expect("throw kept") as u32
-            + 1;
-        let col = out
-            .code
-            .lines()
-            .nth(gen_line as usize - 1)
-            .and_then(|l| l.find("throw"))
-            .expect("col") as u32
-            + 1;
-        assert_eq!(out.map.original(gen_line, col), Some((5, 1)));
-    }
-
-    #[test]
-    fn string_enums_fold_within_the_budget_and_only_there() {
-        let small = "enum E { A = \"ab\", B = A + A, C = `${B}-${E.A}` }\nexport default E.C;";
-        let out = transpile("m.ts", small, MEMORY).result.expect("folds");
-        assert!(out.code.contains("abab-ab"), "{}", out.code);
-        // Doubling 40 times would be 2^40 bytes: refused before oxc folds anything.
-        let mut members = vec!["A = \"abcdefgh\"".to_string()];
-        members.extend((1..40).map(|i| {
-            format!(
-                "M{i} = {p} + {p}",
-                p = if i == 1 {
-                    "A".into()
-                } else {
-                    format!("M{}", i - 1)
-                }
-            )
-        }));
-        let bomb = format!("enum E {{ {} }}", members.join(", "));
-        match transpile("m.ts", &bomb, MEMORY).result {
-            Err(RunError::Syntax { message, .. }) => assert!(message.contains("fold"), "{message}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_realistic_module_fits_the_arena_and_the_nesting_bound() {
-        let unit = "export interface U$ { id: number; tags?: string[] }\n\
-            export enum R$ { A = \"a\", B = \"b\" }\n\
-            export class Repo$<T extends { id: number }> {\n\
-              private items = new Map<number, T>();\n\
-              constructor(private readonly name: string, public limit: number = 100) {}\n\
-              add(item: T): this { if (this.items.size >= this.limit) throw new Error(`full: ${this.name}`); this.items.set(item.id, item); return this; }\n\
-              find(pred: (t: T) => boolean): T | undefined { for (const v of this.items.values()) if (pred(v)) return v; return undefined; }\n\
-            }\n\
-            export const f$ = <K extends keyof U$>(u: U$, k: K): string => String(u[k] ?? \"\") + (u.tags?.length ?? 0) / 2;\n";
-        let src: String = (0..300)
-            .map(|i| unit.replace('$', &i.to_string()))
-            .collect();
-        let out = transpile("big.ts", &src, MEMORY)
-            .result
-            .expect("transforms");
-        assert!(out.code.contains("class Repo299"));
-    }
 }

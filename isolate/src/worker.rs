@@ -523,17 +523,42 @@ impl Worker {
                 } else {
                     text
                 };
-                // SAFETY: raw is our live isolate; name and code outlive the call.
-                iso.call(|raw| unsafe {
-                    ffi::stk_module_compile(
-                        raw,
-                        name.as_ptr().cast(),
-                        name.len(),
-                        code.as_ptr().cast(),
-                        code.len(),
-                        &mut out.0,
-                    )
-                })
+                let compile = |code: &str, out: &mut Outcome| {
+                    // SAFETY: raw is our live isolate; name and code outlive the call.
+                    iso.call(|raw| unsafe {
+                        ffi::stk_module_compile(
+                            raw,
+                            name.as_ptr().cast(),
+                            name.len(),
+                            code.as_ptr().cast(),
+                            code.len(),
+                            &mut out.0,
+                        )
+                    })
+                };
+                let index = compile(code, &mut out);
+                // V8 13.6 parses neither decorators nor `accessor` fields: a JavaScript module it
+                // refuses that may hold them is lowered (typescript.rs) and compiled again.
+                if index < 0
+                    && kind == ModuleKind::Js
+                    && out.0.status == ffi::STK_EXCEPTION
+                    && typescript::may_be_decorated(text)
+                {
+                    let done = typescript::lower_javascript(name, text, self.limits.memory_bytes);
+                    guard.charge(done.cpu);
+                    if let Some(limit) = guard.fired() {
+                        return Err(RunError::Limit(limit));
+                    }
+                    if let Some(lowered) = done.result? {
+                        self.maps.insert(name.to_string(), lowered.map);
+                        out = Outcome::new();
+                        compile(&lowered.code, &mut out)
+                    } else {
+                        index
+                    }
+                } else {
+                    index
+                }
             }
             ModuleKind::Text | ModuleKind::Json | ModuleKind::Data | ModuleKind::Wasm => {
                 let (synth, data): (i32, &[u8]) = match kind {

@@ -1,12 +1,9 @@
 //! TypeScript features of TypeScript 5 in real isolates: `using` and `await using` (explicit
-//! resource management, run by V8 13.6 itself, with DisposableStack and SuppressedError), and
-//! what is refused with a clear error at the line the tenant wrote: standard decorators and
-//! `accessor` fields (oxc 0.146 cannot lower them, V8 13.6 cannot run them; see
-//! `isolate/src/typescript/unsupported.rs`).
+//! resource management, run by V8 13.6 itself, with DisposableStack and SuppressedError).
+//! Standard decorators and `accessor` fields are lowered by swc and tested in `decorators.rs`.
 mod common;
 
 use common::*;
-use stockade_isolate::RunError;
 
 #[test]
 fn using_and_await_using_dispose_in_reverse_order_even_on_throw() {
@@ -37,49 +34,4 @@ fn using_and_await_using_dispose_in_reverse_order_even_on_throw() {
             "suppressed": "SuppressedError: in dispose / in body",
         })
     );
-}
-
-fn syntax(src: &str) -> (String, u32, u32) {
-    match err(run_ts(src)) {
-        RunError::Syntax {
-            message,
-            location: Some(at),
-        } => {
-            assert_eq!(at.module, "main.ts");
-            (message, at.line, at.column)
-        }
-        other => panic!("expected a syntax error, got {other:?}"),
-    }
-}
-
-#[test]
-fn standard_decorators_are_a_clear_error_at_their_line() {
-    let (message, line, column) = syntax(
-        "function logged(value: Function, context: ClassMethodDecoratorContext) { return value; }\n\
-         class A {\n  @logged m() { return 1; }\n}\nexport default () => new A().m();",
-    );
-    assert!(
-        message.starts_with("decorators are not supported"),
-        "{message}"
-    );
-    assert!(message.contains("oxc 0.146"), "{message}");
-    assert_eq!((line, column), (3, 3));
-    let (message, line, _) =
-        syntax("const d = (c: any) => c;\n@d\nexport class B {}\nexport default () => 1;");
-    assert!(
-        message.starts_with("decorators are not supported"),
-        "{message}"
-    );
-    assert_eq!(line, 2);
-}
-
-#[test]
-fn accessor_fields_are_a_clear_error_at_their_line() {
-    let (message, line, column) =
-        syntax("class C {\n  static x = 1;\n  accessor count: number = 0;\n}\nexport default () => new C().count;");
-    assert!(
-        message.starts_with("`accessor` class fields are not supported"),
-        "{message}"
-    );
-    assert_eq!((line, column), (3, 3));
 }

@@ -1,0 +1,298 @@
+//! The TypeScript pipeline on its own (no isolate): types stripped, positions mapped, bounds.
+use super::*;
+
+const MEMORY: usize = 128 << 20;
+
+#[test]
+fn strips_types_and_lowers_enums() {
+    let out = transpile(
+        "main.ts",
+        "enum Color { Red, Green }\ninterface P { x: number }\nexport default (p: P): number => p.x + Color.Green;\n",
+        MEMORY,
+    )
+    .result
+    .expect("valid TypeScript");
+    assert!(!out.code.contains("interface"), "{}", out.code);
+    assert!(out.code.contains("Color"), "{}", out.code);
+    assert!(!out.code.contains(": number"), "{}", out.code);
+}
+
+#[test]
+fn syntax_errors_point_at_the_typescript_position() {
+    match transpile("bad.ts", "let a: number = 1;\nlet b = ;\n", MEMORY).result {
+        Err(RunError::Syntax {
+            message,
+            location: Some(loc),
+        }) => assert_eq!((loc.module.as_str(), loc.line), ("bad.ts", 2), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn positions_map_back_through_removed_types() {
+    let src = "type T = {\n  a: string;\n};\nconst x: T = { a: 'q' };\nthrow new Error(x.a);\n";
+    let out = transpile("m.ts", src, MEMORY).result.expect("valid");
+    let gen_line = out
+        .code
+        .lines()
+        .position(|l| l.contains("throw"))
+        .expect("throw kept") as u32
+        + 1;
+    let col = out
+        .code
+        .lines()
+        .nth(gen_line as usize - 1)
+        .and_then(|l| l.find("throw"))
+        .expect("col") as u32
+        + 1;
+    assert_eq!(out.map.original(gen_line, col), Some((5, 1)));
+}
+
+#[test]
+fn string_enums_fold_within_the_budget_and_only_there() {
+    let small = "enum E { A = \"ab\", B = A + A, C = `${B}-${E.A}` }\nexport default E.C;";
+    let out = transpile("m.ts", small, MEMORY).result.expect("folds");
+    assert!(out.code.contains("abab-ab"), "{}", out.code);
+    // Doubling 40 times would be 2^40 bytes: refused before oxc folds anything.
+    let mut members = vec!["A = \"abcdefgh\"".to_string()];
+    members.extend((1..40).map(|i| {
+        format!(
+            "M{i} = {p} + {p}",
+            p = if i == 1 {
+                "A".into()
+            } else {
+                format!("M{}", i - 1)
+            }
+        )
+    }));
+    let bomb = format!("enum E {{ {} }}", members.join(", "));
+    match transpile("m.ts", &bomb, MEMORY).result {
+        Err(RunError::Syntax { message, .. }) => assert!(message.contains("fold"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_realistic_module_fits_the_arena_and_the_nesting_bound() {
+    let unit = "export interface U$ { id: number; tags?: string[] }\n\
+        export enum R$ { A = \"a\", B = \"b\" }\n\
+        export class Repo$<T extends { id: number }> {\n\
+          private items = new Map<number, T>();\n\
+          constructor(private readonly name: string, public limit: number = 100) {}\n\
+          add(item: T): this { if (this.items.size >= this.limit) throw new Error(`full: ${this.name}`); this.items.set(item.id, item); return this; }\n\
+          find(pred: (t: T) => boolean): T | undefined { for (const v of this.items.values()) if (pred(v)) return v; return undefined; }\n\
+        }\n\
+        export const f$ = <K extends keyof U$>(u: U$, k: K): string => String(u[k] ?? \"\") + (u.tags?.length ?? 0) / 2;\n";
+    let src: String = (0..300)
+        .map(|i| unit.replace('$', &i.to_string()))
+        .collect();
+    let out = transpile("big.ts", &src, MEMORY)
+        .result
+        .expect("transforms");
+    assert!(out.code.contains("class Repo299"));
+}
+
+#[test]
+fn decorators_and_accessors_are_lowered_only_where_present() {
+    let plain = transpile("m.ts", "export class A { x: number = 1; }\n", MEMORY)
+        .result
+        .expect("plain");
+    assert!(!plain.code.contains("_apply_decs"), "{}", plain.code);
+    let src = "const d = (v: unknown) => v;\nexport class A {\n  @d m(): number { return 1; }\n  accessor n = 2;\n}\n";
+    let out = transpile("m.ts", src, MEMORY).result.expect("lowered");
+    assert!(!out.code.contains("@d"), "{}", out.code);
+    assert!(!out.code.contains("accessor n"), "{}", out.code);
+    assert!(out.code.contains("_apply_decs_2311"), "{}", out.code);
+    // The method's body still maps to line 3 of the TypeScript, through both transformations.
+    let (line, col) = out
+        .code
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find("return 1").map(|c| (i as u32 + 1, c as u32 + 1)))
+        .expect("body kept");
+    assert_eq!(out.map.original(line, col).map(|p| p.0), Some(3));
+}
+
+#[test]
+fn javascript_is_lowered_only_when_it_has_decorators() {
+    let plain = lower_javascript("m.js", "export const mail = 'a@b.c';\n", MEMORY);
+    assert!(matches!(plain.result, Ok(None)), "{plain:?}");
+    let decorated = lower_javascript(
+        "m.js",
+        "const d = (v) => v;\nexport class A { @d m() {} }\n",
+        MEMORY,
+    );
+    let out = decorated.result.expect("lowers").expect("decorated");
+    assert!(!out.code.contains("@d"), "{}", out.code);
+    assert!(may_be_decorated("class A { accessor x = 1 }"));
+    assert!(!may_be_decorated("class A { x = 1 }"));
+}
+
+/// Decorated modules nested just under swc's bound, in the shapes that take the most stack per
+/// level: each is lowered on the helper thread without overflowing its stack.
+#[test]
+fn a_deep_decorated_module_is_a_syntax_error_not_a_crash() {
+    let deep = |depth: usize, open: &str, close: &str| {
+        format!(
+            "const d = (v: unknown) => v;\nconst f = (x: unknown) => x;\nclass A {{ @d m() {{ return {}1{}; }} }}\n",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    let over = deep(decorators::MAX_NESTING as usize + 10, "[", "]");
+    match transpile("deep.ts", &over, MEMORY).result {
+        Err(RunError::Syntax { message, location }) => {
+            assert!(message.contains("nest"), "{message}");
+            assert_eq!(location.map(|l| l.line), Some(3));
+        }
+        other => panic!("{other:?}"),
+    }
+    let under = decorators::MAX_NESTING as usize - 20;
+    for (open, close) in [
+        ("[", "]"),
+        ("f(", ")"),
+        ("{a:", "}"),
+        ("(() => { return ", "})()"),
+        ("class { @d static m = ", "}"),
+        ("`${", "}`"),
+    ] {
+        // The deepest of this shape the nesting estimate lets through (it counts some
+        // constructs as more than one level).
+        let levels = (1..=under)
+            .rev()
+            .step_by(10)
+            .find(|&n| nesting::check(&deep(n, open, close), under as u32).is_ok())
+            .unwrap_or(1);
+        assert!(levels > under / 4, "{open}: {levels}");
+        transpile("deep.ts", &deep(levels, open, close), MEMORY)
+            .result
+            .unwrap_or_else(|e| panic!("{open} x{levels}: {e:?}"));
+    }
+}
+
+/// A 200-line module of decorated classes, or the same classes without decorators.
+fn two_hundred_lines(decorated: bool) -> String {
+    let unit = "export class Service$ {\n\
+                  @logged @retry(3) async fetch(id: number): Promise<string> { return `item ${id}`; }\n\
+                  @observable accessor status: string = 'idle';\n\
+                  @inject('db') db: unknown = null;\n\
+                  @memo get size(): number { return this.status.length; }\n\
+                  static @registry count = 0;\n\
+                  private cache = new Map<number, string>();\n\
+                  remember(id: number, v: string): void { this.cache.set(id, v); }\n\
+                  forget(id: number): boolean { return this.cache.delete(id); }\n\
+                }\n";
+    let head = "const logged = (v: any, _c: any) => v;\nconst retry = (_n: number) => (v: any, _c: any) => v;\n\
+                const observable = (v: any, _c: any) => v;\nconst inject = (_k: string) => (_v: any, _c: any) => {};\n\
+                const memo = (v: any, _c: any) => v;\nconst registry = (_v: any, _c: any) => {};\n";
+    let mut src = String::from(head);
+    for i in 0..19 {
+        src.push_str(
+            &unit
+                .replace('$', &i.to_string())
+                .replace("static @registry", "@registry static"),
+        );
+    }
+    src.push_str("export default () => [\n  Service0,\n  Service18,\n];\n");
+    if !decorated {
+        src = src
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .filter(|w| !w.starts_with('@'))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace("accessor ", "")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    src
+}
+
+/// `cargo test --release -p stockade-isolate --lib compile_time -- --ignored --nocapture`:
+/// the median wall time (helper thread included) of transforming a decorated 200-line module
+/// and the same module without decorators (oxc alone: the fast path).
+#[test]
+#[ignore = "a measurement; run in release"]
+fn compile_time_of_decorated_and_plain_modules() {
+    let tiny = "const d = (v: unknown) => v;\nexport class A { @d m() {} }\n".to_string();
+    for (decorated, src) in [
+        (false, two_hundred_lines(false)),
+        (true, two_hundred_lines(true)),
+        (true, tiny),
+    ] {
+        assert_eq!(src.contains('@'), decorated);
+        let mut times: Vec<std::time::Duration> = (0..41)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                transpile("bench.ts", &src, MEMORY)
+                    .result
+                    .expect("transforms");
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "decorated={decorated} lines={} bytes={} median={:?} min={:?} max={:?}",
+            src.lines().count(),
+            src.len(),
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `cargo test --release -p stockade-isolate --lib hostile_shapes -- --ignored --nocapture`:
+/// what the largest decorated module swc accepts under the default memory limit, and the
+/// deepest nesting it accepts, cost in time and peak memory.
+#[test]
+#[ignore = "a measurement; run in release"]
+fn hostile_shapes_cost_of_the_decorators_stage() {
+    let budget = MEMORY / decorators::BYTES_PER_BYTE;
+    let unit = two_hundred_lines(true);
+    let mut big = String::new();
+    let mut i = 0;
+    while big.len() + unit.len() < budget * 9 / 10 {
+        big.push_str(
+            &unit
+                .replace("Service", &format!("S{i}_"))
+                .replace("export default", &format!("export const all{i} =")),
+        );
+        i += 1;
+    }
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let done = transpile("big.ts", &big, MEMORY);
+    done.result.expect("transforms");
+    println!(
+        "big: {} bytes, {:?} wall, {:?} cpu, peak RSS +{} MiB",
+        big.len(),
+        started.elapsed(),
+        done.cpu,
+        (peak_rss_kib().saturating_sub(before)) / 1024
+    );
+    let depth = decorators::MAX_NESTING as usize / 2 - 10;
+    let nested = format!(
+        "const d = (v: unknown) => v;\n{}1{};\n",
+        "(class { @d static m = ".repeat(depth),
+        "})".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let done = transpile("nested.ts", &nested, MEMORY);
+    println!(
+        "nested decorated classes x{depth}: {:?} wall, {:?}",
+        started.elapsed(),
+        done.result.map(|t| t.code.len())
+    );
+}
