@@ -47,8 +47,6 @@ const MAX_NAMED_CHILDREN: usize = 4096;
 /// Children one parent worker may call at once (`get` and `load`); past it, the oldest are
 /// forgotten (a stub of a forgotten child fails; `get` makes it again).
 const MAX_CHILDREN: usize = 8192;
-/// Largest request head.
-const MAX_HEAD_LEN: usize = 1 << 20;
 
 /// The service and loader host calls' shared state.
 pub struct Services {
@@ -113,7 +111,7 @@ impl Services {
             .get()
             .and_then(Weak::upgrade)
             .ok_or("the daemon is stopping")?;
-        let (head, bytes) = split(&payload)?;
+        let (head, bytes) = crate::storage::split(&payload)?;
         // By the pool's id table (ids are kept across reloads; the config's order is not).
         let tenant = state
             .pool
@@ -433,32 +431,10 @@ async fn fetch(
     }
 }
 
-/// Splits a framed payload into its JSON object head and bytes.
-fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
-    let len = payload
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or("a binding call wants a framed payload")?;
-    if len > MAX_HEAD_LEN || 4 + len > payload.len() {
-        return Err("a binding call's head is malformed".into());
-    }
-    let head: Value = serde_json::from_slice(&payload[4..4 + len])
-        .map_err(|e| format!("a binding call's head is not JSON: {e}"))?;
-    if !head.is_object() {
-        return Err("a binding call's head is not an object".into());
-    }
-    Ok((head, &payload[4 + len..]))
-}
-
 /// `head` and `bytes` framed; a `Null` head means `bytes` is the whole answer already.
 fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
     if head.is_null() {
         return bytes.to_vec();
     }
-    let head = head.to_string().into_bytes();
-    let mut out = Vec::with_capacity(4 + head.len() + bytes.len());
-    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    out.extend_from_slice(&head);
-    out.extend_from_slice(bytes);
-    out
+    crate::storage::frame(head, bytes)
 }

@@ -135,19 +135,20 @@ pub fn error_head(e: &StoreError) -> Value {
     json!({"error": {"name": name, "message": e.to_string()}})
 }
 
-/// Splits a request payload into its JSON head and bytes.
+/// Splits a framed host-call payload (storage, capability, service and loader calls) into its
+/// JSON object head and bytes.
 pub(crate) fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
     let len = payload
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or("a storage call wants a framed payload")?;
+        .ok_or("a host call wants a framed payload")?;
     if len > MAX_HEAD_LEN || 4 + len > payload.len() {
-        return Err("a storage call's head is malformed".into());
+        return Err("a host call's head is malformed".into());
     }
     let head: Value = serde_json::from_slice(&payload[4..4 + len])
-        .map_err(|e| format!("a storage call's head is not JSON: {e}"))?;
+        .map_err(|e| format!("a host call's head is not JSON: {e}"))?;
     if !head.is_object() {
-        return Err("a storage call's head is not an object".into());
+        return Err("a host call's head is not an object".into());
     }
     Ok((head, &payload[4 + len..]))
 }
