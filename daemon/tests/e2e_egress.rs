@@ -218,6 +218,23 @@ fn fetch_is_allowed_denied_and_narrowed_by_the_tenants_rules_and_secrets_stay_hi
                 .is_some_and(|s| s.contains("method not allowed"))),
         "{audit}"
     );
+    // Code Mode's requests name no worker; a Loader worker's name it.
+    assert!(records.iter().all(|r| r["worker"].is_null()), "{audit}");
+    let id = load(
+        &d,
+        &tenant_token(0),
+        &format!("export default {{ async fetch() {{ return new Response(String((await fetch('{}')).status)); }} }};", url("/v1/from-a-worker")),
+    );
+    assert_eq!(fetch(&d, &tenant_token(0), &id), (200, "200".into()));
+    let (_, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
+    assert!(
+        audit["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .any(|r| r["path"] == "/v1/from-a-worker" && r["worker"] == id.as_str()),
+        "{audit}"
+    );
     assert_eq!(
         get_json(&d, Some(&tenant_token(0)), "/v1/admin/egress?tenant=t0").0,
         403

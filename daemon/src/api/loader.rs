@@ -206,7 +206,7 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
 }
 
 pub fn hex(id: &WorkerId) -> String {
-    id.0.iter().map(|b| format!("{b:02x}")).collect()
+    id.to_hex()
 }
 
 pub async fn create(

@@ -20,6 +20,9 @@ pub struct Record {
     /// Unix milliseconds.
     pub at_ms: u64,
     pub tenant: String,
+    /// The Loader worker (hex id) whose code made the request; `None` for Code Mode and the
+    /// daemon's own requests (a capability call).
+    pub worker: Option<String>,
     pub method: String,
     pub scheme: String,
     pub host: String,
@@ -90,6 +93,7 @@ mod tests {
     fn rings_are_bounded_and_per_tenant() {
         let audit = Audit::new(2);
         let record = |port| Record {
+            worker: None,
             at_ms: 0,
             tenant: "t".into(),
             method: "GET".into(),

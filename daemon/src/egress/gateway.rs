@@ -159,20 +159,22 @@ impl Gateway {
     /// `MAX_BODY_LEN` bytes).
     #[cfg(test)]
     pub async fn fetch(&self, tenant: TenantId, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-        self.fetch_with(tenant, payload, None).await
+        self.fetch_with(tenant, None, payload, None).await
     }
 
-    /// The `fetch` host call; with `resources` (the request's), an answer longer than its first
-    /// part streams: the rest is kept there and read with `fetch.read` (see `stream`).
+    /// The `fetch` host call of `tenant`'s Loader worker `worker` (hex id; `None` for Code Mode
+    /// and the daemon's own requests); with `resources` (the request's), an answer longer than
+    /// its first part streams: the rest is kept there and read with `fetch.read` (see `stream`).
     pub async fn fetch_with(
         &self,
         tenant: TenantId,
+        worker: Option<&str>,
         payload: Vec<u8>,
         resources: Option<&Resources>,
     ) -> Result<Vec<u8>, String> {
         let mut injected = Vec::new();
         match self
-            .answer(tenant, &payload, resources, &mut injected)
+            .answer(tenant, worker, &payload, resources, &mut injected)
             .await
         {
             Ok((head, body)) => {
@@ -203,12 +205,14 @@ impl Gateway {
     async fn answer(
         &self,
         tenant: TenantId,
+        worker: Option<&str>,
         payload: &[u8],
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
-        let (mut head, response, index, hop) =
-            self.run(tenant, payload, resources, injected).await?;
+        let (mut head, response, index, hop) = self
+            .run(tenant, worker, payload, resources, injected)
+            .await?;
         let mut scrubber = Scrubber::new(injected);
         let (first, rest) = match read_start(response, resources.is_some()).await {
             Ok(read) => read,
@@ -249,6 +253,7 @@ impl Gateway {
     async fn run(
         &self,
         tenant: TenantId,
+        worker: Option<&str>,
         payload: &[u8],
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
@@ -273,7 +278,7 @@ impl Gateway {
                 return Err(FetchError::StreamedRedirect);
             }
             let (rule, mut record) =
-                self.admit(index, rules, &method, &url, body.len(), injected)?;
+                self.admit(index, worker, rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
             let mut sent = headers.clone();
             let mut injects = false;
@@ -406,9 +411,11 @@ impl Gateway {
 
     /// Checks one hop against the scheme, the tenant's rules and (for an IP literal) the address
     /// policy; audits a refusal. The matching rule's index and the hop's record.
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
         index: usize,
+        worker: Option<&str>,
         rules: &TenantRules,
         method: &Method,
         url: &Url,
@@ -420,6 +427,7 @@ impl Gateway {
         let mut record = Record {
             at_ms: now_ms(),
             tenant: rules.name.clone(),
+            worker: worker.map(str::to_owned),
             method: method.as_str().to_owned(),
             scheme: url.scheme().to_owned(),
             host: url.host_str().unwrap_or("").to_owned(),

@@ -427,7 +427,7 @@ async fn a_streamed_upload_is_sent_once_and_a_redirect_that_would_resend_it_fail
     let resources = Arc::new(Resources::default());
     let (answer, ()) = tokio::join!(
         e.gateway
-            .fetch_with(TenantId(0), head("/here"), Some(&resources)),
+            .fetch_with(TenantId(0), None, head("/here"), Some(&resources)),
         feed(Arc::clone(&resources)),
     );
     assert!(answer.is_ok_and(|a| a.ends_with(b"got it")));
@@ -435,7 +435,7 @@ async fn a_streamed_upload_is_sent_once_and_a_redirect_that_would_resend_it_fail
     let resources = Arc::new(Resources::default());
     let (answer, ()) = tokio::join!(
         e.gateway
-            .fetch_with(TenantId(0), head("/moved"), Some(&resources)),
+            .fetch_with(TenantId(0), None, head("/moved"), Some(&resources)),
         feed(Arc::clone(&resources)),
     );
     let error = answer.expect_err("a redirect cannot resend a stream");

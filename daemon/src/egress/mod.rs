@@ -226,7 +226,7 @@ impl Egress {
         payload.extend_from_slice(head.as_bytes());
         payload.extend_from_slice(&body);
         let tenant = stockade_cordon::TenantId(index as u64);
-        let out = self.gateway.fetch_with(tenant, payload, None).await?;
+        let out = self.gateway.fetch_with(tenant, None, payload, None).await?;
         let len = out
             .get(..4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)

@@ -43,8 +43,14 @@ impl Gateway {
     ) -> Result<Vec<u8>, String> {
         match context.outbound {
             Outbound::Policy => {
-                self.fetch_with(context.tenant, payload, Some(&context.resources))
-                    .await
+                let worker = context.caller.worker.as_ref().map(|w| w.id.to_hex());
+                self.fetch_with(
+                    context.tenant,
+                    worker.as_deref(),
+                    payload,
+                    Some(&context.resources),
+                )
+                .await
             }
             Outbound::Blocked => {
                 let error = "this worker has no network (its globalOutbound is null)";
@@ -72,6 +78,7 @@ impl Gateway {
         Some(Record {
             at_ms: now_ms(),
             tenant: rules.name.clone(),
+            worker: None,
             method: request.as_ref().map_or(String::new(), |r| r.method.clone()),
             scheme: "worker".into(),
             host: worker.to_owned(),
