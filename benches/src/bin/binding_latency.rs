@@ -12,7 +12,6 @@
 //! children are measured last (each stays loaded in the process).
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "binding-bench-token-0123456789";
@@ -66,31 +65,9 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut daemon = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin}: {e} (build it: cargo build --release -p stockade)")
-        });
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("client");
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/v1/admin/workers"))
-            .bearer_auth(OPERATOR)
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut daemon, client) =
+        stockade_benches::start_daemon(&bin, &config, &base, OPERATOR, Duration::from_secs(120));
     let create = |code: &str, env: serde_json::Value| -> String {
         let created: serde_json::Value = client
             .post(format!("{base}/v1/workers"))

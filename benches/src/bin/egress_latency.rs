@@ -14,7 +14,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "egress-bench-token-0123456789";
@@ -108,31 +107,9 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut daemon = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin}: {e} (build it: cargo build --release -p stockade)")
-        });
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client");
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/v1/admin/workers"))
-            .bearer_auth(OPERATOR)
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut daemon, client) =
+        stockade_benches::start_daemon(&bin, &config, &base, OPERATOR, Duration::from_secs(60));
     let code = format!(
         "export default {{ async fetch(req) {{ const n = Number(new URL(req.url).searchParams.get('n')); for (let i = 0; i < n; i++) {{ const r = await fetch('http://127.0.0.1:{up}/x'); await r.text(); }} return new Response('done'); }} }};"
     );
