@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::loader::find;
 use super::AppState;
 use crate::supervisor::body;
-use crate::supervisor::{Job, Outbound, Streams};
+use crate::supervisor::{Chain, Job, JobError, Outbound, Streams, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,46 +71,80 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 let def = find(&state, &tenant, &worker)
                     .await
                     .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
-                let call = Call::Fetch {
-                    method: request.method,
-                    url: request.url,
-                    headers: request.headers,
-                    body: request.body,
-                    body_streamed: false,
-                };
-                // A streamed answer is gathered whole: the gateway hands the caller one body.
-                let (out, stream) = body::channel();
-                let streams = Streams {
-                    body_in: None,
-                    body_out: Some(out),
-                    chain: Default::default(),
-                };
-                let outcome = state
-                    .pool
-                    .submit(&tenant, Job::Call { def, call, streams })
+                let (_, answer) = fetch_whole(&state, &tenant, def, request, Chain::default())
                     .await
                     .map_err(|e| format!("globalOutbound worker: {e}"))?;
-                match outcome.result {
-                    Ok(Reply::Response {
-                        status,
-                        headers,
-                        body,
-                        streamed,
-                    }) => {
-                        let body = if streamed {
-                            stream
-                                .collect(stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD)
-                                .await
-                                .map_err(|e| format!("globalOutbound worker's body: {e}"))?
-                        } else {
-                            body
-                        };
-                        Ok((status, headers, body))
+                match answer {
+                    Whole::Response(status, headers, body) => Ok((status, headers, body)),
+                    Whole::BodyFailed(e) => Err(format!("globalOutbound worker's body: {e}")),
+                    Whole::NotAResponse => {
+                        Err("globalOutbound worker did not return a Response".to_string())
                     }
-                    Ok(_) => Err("globalOutbound worker did not return a Response".to_string()),
-                    Err(e) => Err(format!("globalOutbound worker failed: {}", e.message)),
+                    Whole::Failed(e) => Err(format!("globalOutbound worker failed: {}", e.message)),
                 }
             })
         },
     )
+}
+
+/// What a worker's fetch handler answered, its body read whole.
+pub(super) enum Whole {
+    Response(u16, stockade_ipc::Headers, Vec<u8>),
+    /// Its streamed body failed, or was longer than one host call carries.
+    BodyFailed(String),
+    NotAResponse,
+    Failed(stockade_ipc::ErrorReply),
+}
+
+/// Calls `def`'s fetch handler with `request` as one call of `tenant` in `chain`; a streamed
+/// answer is gathered whole (at most one host call's payload), since the caller hands on one
+/// body (the egress gateway for `globalOutbound`, a service binding's `fetch`). The outcome
+/// handler's console output and its answer.
+pub(super) async fn fetch_whole(
+    state: &AppState,
+    tenant: &str,
+    def: Arc<WorkerDef>,
+    request: crate::egress::FetchRequest,
+    chain: Chain,
+) -> Result<(Vec<stockade_ipc::LogLine>, Whole), JobError> {
+    let call = Call::Fetch {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+        body_streamed: false,
+    };
+    let (out, stream) = body::channel();
+    let streams = Streams {
+        body_in: None,
+        body_out: Some(out),
+        chain,
+    };
+    let outcome = state
+        .pool
+        .submit(tenant, Job::Call { def, call, streams })
+        .await?;
+    let answer = match outcome.result {
+        Ok(Reply::Response {
+            status,
+            headers,
+            body,
+            streamed,
+        }) => {
+            if streamed {
+                match stream
+                    .collect(stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD)
+                    .await
+                {
+                    Ok(body) => Whole::Response(status, headers, body),
+                    Err(e) => Whole::BodyFailed(e.to_string()),
+                }
+            } else {
+                Whole::Response(status, headers, body)
+            }
+        }
+        Ok(_) => Whole::NotAResponse,
+        Err(e) => Whole::Failed(e),
+    };
+    Ok((outcome.logs, answer))
 }

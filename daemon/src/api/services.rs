@@ -37,10 +37,11 @@ use stockade_ipc::{Call, Reply};
 
 use super::error::{error_code, ApiError};
 use super::loader::{define, find, hex, WorkerCode};
+use super::outbound::{fetch_whole, Whole};
 use super::AppState;
 use crate::egress::{decode_request, encode_response, ResponseHead};
 use crate::supervisor::bindings::{valid_name, Binding};
-use crate::supervisor::{body, CallContext, Chain, HostCalls, Job, Streams, WorkerDef};
+use crate::supervisor::{CallContext, Chain, HostCalls, Job, Streams, WorkerDef};
 
 /// Children one parent worker keeps by name (`LOADER.get`); past it, the oldest are forgotten.
 const MAX_NAMED_CHILDREN: usize = 4096;
@@ -364,41 +365,13 @@ async fn fetch(
         ));
     }
     let url = request.url.clone();
-    let call = Call::Fetch {
-        method: request.method,
-        url: request.url,
-        headers: request.headers,
-        body: request.body,
-        body_streamed: false,
-    };
-    let (out, stream) = body::channel();
-    let streams = Streams {
-        body_in: None,
-        body_out: Some(out),
-        chain,
-    };
     let id = hex(&def.id);
-    let outcome = state
-        .pool
-        .submit(tenant, Job::Call { def, call, streams })
+    let (logs, answer) = fetch_whole(state, tenant, def, request, chain)
         .await
         .map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
-    state.logs.record(&id, &outcome.logs);
-    match outcome.result {
-        Ok(Reply::Response {
-            status,
-            headers,
-            body,
-            streamed,
-        }) => {
-            let body = if streamed {
-                stream
-                    .collect(stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD)
-                    .await
-                    .map_err(|e| refusal("OperationError", format!("the service's body: {e}")))?
-            } else {
-                body
-            };
+    state.logs.record(&id, &logs);
+    match answer {
+        Whole::Response(status, headers, body) => {
             if !(200..=599).contains(&status) {
                 return Err(refusal(
                     "TypeError",
@@ -416,11 +389,15 @@ async fn fetch(
             // The fetch answer frame is the whole reply: its own head and body.
             Ok((Value::Null, encode_response(&head, &body)))
         }
-        Ok(_) => Err(refusal(
+        Whole::BodyFailed(e) => Err(refusal(
+            "OperationError",
+            format!("the service's body: {e}"),
+        )),
+        Whole::NotAResponse => Err(refusal(
             "TypeError",
             "the service's worker did not return a Response",
         )),
-        Err(e) => Err(refusal(
+        Whole::Failed(e) => Err(refusal(
             "OperationError",
             format!(
                 "the service's worker failed ({}): {}",
