@@ -96,16 +96,43 @@ fn the_mcp_endpoint_serves_the_official_client() {
         "{v}"
     );
     assert!(!stdout.contains(RPC_SECRET) && !stdout.contains(WEATHER_KEY));
-    // This upstream keeps sessions: each use opened one and ended it with DELETE.
-    let stats: Value = client()
-        .get(format!("http://127.0.0.1:{mcp_port}/stats"))
+    // This upstream keeps sessions: the tenant's uses (the tool list for the description, the
+    // call, the types) shared one, kept open for the next use.
+    let stats = || -> Value {
+        client()
+            .get(format!("http://127.0.0.1:{mcp_port}/stats"))
+            .header("X-Weather-Key", WEATHER_KEY)
+            .send()
+            .expect("stats")
+            .json()
+            .expect("json")
+    };
+    assert_eq!(stats(), json!({ "opened": 1, "open": 1 }));
+    // The server ends it (a restart, an expiry): the next call opens a new one and succeeds.
+    let forgot = client()
+        .post(format!("http://127.0.0.1:{mcp_port}/forget"))
         .header("X-Weather-Key", WEATHER_KEY)
         .send()
-        .expect("stats")
-        .json()
-        .expect("json");
-    assert!(stats["opened"].as_u64().unwrap_or(0) >= 3, "{stats}");
-    assert_eq!(stats["open"], 0, "{stats}");
+        .expect("forget");
+    assert_eq!(forgot.status().as_u16(), 204);
+    assert_eq!(stats()["open"], 0);
+    let forecast = |token: &str| {
+        run_env(
+            &d,
+            token,
+            "export default async (arg: unknown, env: any) => env.weather.forecast({ city: 'Oslo' });",
+            json!(null),
+            json!({ "weather": { "binding": "capability", "name": "weather" } }),
+        )
+    };
+    let (status, body) = forecast(&t0);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"],
+        json!({ "city": "Oslo", "tempC": 12 }),
+        "{body}"
+    );
+    assert_eq!(stats(), json!({ "opened": 2, "open": 1 }));
 
     // Another tenant's token runs as that tenant: no capabilities, so `calc` is not there.
     let code = "export default async (arg: unknown, env: any) => Object.keys(env);";

@@ -2,12 +2,21 @@
 //! (JSON-RPC 2.0 over `POST`; the answer is `application/json` or a `text/event-stream` whose
 //! events carry it), every request through the egress gateway as the calling tenant.
 //!
-//! Each use is one session: `initialize`, `notifications/initialized`, the request (`tools/list`
-//! pages or one `tools/call`), then a `DELETE` of the session when the server gave one.
+//! Sessions are reused: a session (`initialize`, `notifications/initialized`, and the
+//! `Mcp-Session-Id` the server gave, if any) serves one use at a time and then waits in a
+//! [`SessionPool`] for the next use by the *same tenant* of the same URL, for at most
+//! [`IDLE_TTL`]; beyond [`MAX_IDLE`] per (tenant, URL), and once expired, a session is ended with
+//! a `DELETE`. A reused session the server no longer knows (404, as the transport specifies) is
+//! replaced by a new one and the request sent once more.
 //!
 //! Guarantees: only answers whose `id` matches the request are taken; a JSON-RPC error and a
 //! tool result with `isError` are typed errors (`McpError`, `ToolError`) carrying the server's
-//! message; at most [`MAX_PAGES`] pages of tools. Trusts: the upstream's answers only as data.
+//! message; at most [`MAX_PAGES`] pages of tools; a session never serves two tenants. Trusts: the
+//! upstream's answers only as data.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -20,19 +29,117 @@ pub const PROTOCOL_VERSION: &str = "2025-06-18";
 /// Pages of `tools/list` read at most.
 const MAX_PAGES: usize = 16;
 
+/// How long an idle session is kept for reuse.
+pub const IDLE_TTL: Duration = Duration::from_secs(60);
+
+/// Idle sessions kept per (tenant, URL).
+pub const MAX_IDLE: usize = 4;
+
+/// An initialised session between uses.
+struct Idle {
+    /// The server's `Mcp-Session-Id` (`None`: the server keeps no sessions).
+    id: Option<String>,
+    /// The next JSON-RPC id.
+    next: u64,
+    since: Instant,
+}
+
+/// Idle sessions by (tenant, URL).
+#[derive(Default)]
+pub struct SessionPool {
+    idle: Mutex<HashMap<(String, String), Vec<Idle>>>,
+}
+
+impl SessionPool {
+    /// The most recently used idle session of `tenant` for `url` that has not expired, and the
+    /// expired ones (for the caller to end).
+    fn take(&self, tenant: &str, url: &str) -> (Option<Idle>, Vec<Idle>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (tenant.to_owned(), url.to_owned());
+        let Some(list) = idle.get_mut(&key) else {
+            return (None, Vec::new());
+        };
+        let (fresh, expired): (Vec<Idle>, Vec<Idle>) =
+            list.drain(..).partition(|s| s.since.elapsed() < IDLE_TTL);
+        *list = fresh;
+        let taken = list.pop();
+        if list.is_empty() {
+            idle.remove(&key);
+        }
+        (taken, expired)
+    }
+
+    /// Keeps `session` for the next use; gives it back when `MAX_IDLE` are kept already.
+    fn put(&self, tenant: &str, url: &str, session: Idle) -> Option<Idle> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.entry((tenant.to_owned(), url.to_owned())).or_default();
+        if list.len() >= MAX_IDLE {
+            return Some(session);
+        }
+        list.push(session);
+        None
+    }
+}
+
 struct Session<'a> {
     egress: &'a Egress,
     tenant: &'a str,
     url: &'a str,
     id: Option<String>,
     next: u64,
+    /// Taken from the pool (it may have ended on the server since).
+    reused: bool,
 }
 
 fn mcp_error(message: impl Into<String>) -> CapError {
     CapError::new("McpError", message)
 }
 
+/// Why a request failed.
+enum Failed {
+    /// The server does not know the session (404): it ended it.
+    Gone,
+    /// A JSON-RPC error answer: the session is fine.
+    Rpc(CapError),
+    /// The transport or the server failed: the session is not used again.
+    Broken(CapError),
+}
+
+impl From<CapError> for Failed {
+    fn from(e: CapError) -> Failed {
+        Failed::Broken(e)
+    }
+}
+
 impl<'a> Session<'a> {
+    /// A session of `tenant` for `url`: an idle one from `pool`, else a new one.
+    async fn get(
+        pool: &SessionPool,
+        egress: &'a Egress,
+        tenant: &'a str,
+        url: &'a str,
+    ) -> Result<Self, CapError> {
+        let (taken, expired) = pool.take(tenant, url);
+        for old in expired {
+            Session::resumed(egress, tenant, url, old).close().await;
+        }
+        match taken {
+            Some(idle) => Ok(Session::resumed(egress, tenant, url, idle)),
+            None => Session::open(egress, tenant, url).await,
+        }
+    }
+
+    fn resumed(egress: &'a Egress, tenant: &'a str, url: &'a str, idle: Idle) -> Self {
+        Session {
+            egress,
+            tenant,
+            url,
+            id: idle.id,
+            next: idle.next,
+            reused: true,
+        }
+    }
+
     async fn open(egress: &'a Egress, tenant: &'a str, url: &'a str) -> Result<Self, CapError> {
         let mut s = Session {
             egress,
@@ -40,13 +147,17 @@ impl<'a> Session<'a> {
             url,
             id: None,
             next: 1,
+            reused: false,
         };
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {},
             "clientInfo": {"name": "stockade", "version": env!("CARGO_PKG_VERSION")},
         });
-        s.request("initialize", params).await?;
+        s.request("initialize", params).await.map_err(|e| match e {
+            Failed::Gone => mcp_error("initialize: the server answered status 404"),
+            Failed::Rpc(e) | Failed::Broken(e) => e,
+        })?;
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         let answer = s.post(&note).await?;
         if !(200..300).contains(&answer.status) {
@@ -83,25 +194,83 @@ impl<'a> Session<'a> {
     }
 
     /// The result of one JSON-RPC request.
-    async fn request(&mut self, method: &str, params: Value) -> Result<Value, CapError> {
+    async fn request(&mut self, method: &str, params: Value) -> Result<Value, Failed> {
         let id = self.next;
         self.next += 1;
         let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let answer = self.post(&message).await?;
+        if answer.status == 404 && self.id.is_some() {
+            return Err(Failed::Gone);
+        }
         if !(200..300).contains(&answer.status) {
             return Err(mcp_error(format!(
                 "{method}: the server answered status {}",
                 answer.status
-            )));
+            ))
+            .into());
         }
         let response = find_response(&answer, id)
             .ok_or_else(|| mcp_error(format!("{method}: the server sent no answer to it")))?;
         if let Some(e) = response.get("error") {
             let code = e.get("code").and_then(Value::as_i64).unwrap_or(0);
             let text = e.get("message").and_then(Value::as_str).unwrap_or("");
-            return Err(mcp_error(format!("{method}: {text} ({code})")));
+            return Err(Failed::Rpc(mcp_error(format!("{method}: {text} ({code})"))));
         }
         Ok(response.get("result").cloned().unwrap_or(Value::Null))
+    }
+
+    /// One request on a session from `pool`: a reused session the server has ended is replaced
+    /// once. The session goes back to the pool unless the request failed on the transport.
+    async fn use_once(
+        pool: &SessionPool,
+        egress: &'a Egress,
+        tenant: &'a str,
+        url: &'a str,
+        method: &str,
+        params: Value,
+    ) -> Result<(Self, Value), CapError> {
+        let mut session = Session::get(pool, egress, tenant, url).await?;
+        match session.request(method, params.clone()).await {
+            Ok(v) => Ok((session, v)),
+            Err(Failed::Gone) if session.reused => {
+                let mut fresh = Session::open(egress, tenant, url).await?;
+                match fresh.request(method, params).await {
+                    Ok(v) => Ok((fresh, v)),
+                    Err(e) => Err(fresh.settle(pool, e).await),
+                }
+            }
+            Err(e) => Err(session.settle(pool, e).await),
+        }
+    }
+
+    /// After a failed request: a JSON-RPC error leaves the session usable (it goes back to the
+    /// pool); anything else ends it. The error for the caller.
+    async fn settle(self, pool: &SessionPool, failed: Failed) -> CapError {
+        match failed {
+            Failed::Gone => mcp_error("the server ended the session (404)"),
+            Failed::Rpc(e) => {
+                self.release(pool).await;
+                e
+            }
+            Failed::Broken(e) => {
+                self.close().await;
+                e
+            }
+        }
+    }
+
+    /// Back to the pool for the next use, or ended when the pool is full.
+    async fn release(self, pool: &SessionPool) {
+        let idle = Idle {
+            id: self.id.clone(),
+            next: self.next,
+            since: Instant::now(),
+        };
+        if let Some(extra) = pool.put(self.tenant, self.url, idle) {
+            Session::resumed(self.egress, self.tenant, self.url, extra)
+                .close()
+                .await;
+        }
     }
 
     async fn close(mut self) {
@@ -154,54 +323,52 @@ fn find_response(answer: &Answer, id: u64) -> Option<Value> {
 }
 
 /// The server's tools (`tools/list`, every page).
-pub async fn list_tools(egress: &Egress, tenant: &str, url: &str) -> Result<Vec<Value>, CapError> {
-    let mut session = Session::open(egress, tenant, url).await?;
+pub async fn list_tools(
+    pool: &SessionPool,
+    egress: &Egress,
+    tenant: &str,
+    url: &str,
+) -> Result<Vec<Value>, CapError> {
+    let (mut session, mut page) =
+        Session::use_once(pool, egress, tenant, url, "tools/list", json!({})).await?;
     let mut tools = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut result = Ok(());
-    for _ in 0..MAX_PAGES {
-        let params = match &cursor {
-            Some(c) => json!({ "cursor": c }),
-            None => json!({}),
-        };
-        match session.request("tools/list", params).await {
-            Ok(page) => {
-                if let Some(list) = page.get("tools").and_then(Value::as_array) {
-                    tools.extend(list.iter().filter(|t| t.get("name").is_some()).cloned());
-                }
-                cursor = page
-                    .get("nextCursor")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                if cursor.is_none() {
-                    break;
-                }
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
+    let mut pages = 1;
+    loop {
+        if let Some(list) = page.get("tools").and_then(Value::as_array) {
+            tools.extend(list.iter().filter(|t| t.get("name").is_some()).cloned());
         }
+        let Some(cursor) = page.get("nextCursor").and_then(Value::as_str) else {
+            break;
+        };
+        if pages == MAX_PAGES {
+            break;
+        }
+        let params = json!({ "cursor": cursor });
+        page = match session.request("tools/list", params).await {
+            Ok(next) => next,
+            Err(e) => return Err(session.settle(pool, e).await),
+        };
+        pages += 1;
     }
-    session.close().await;
-    result.map(|()| tools)
+    session.release(pool).await;
+    Ok(tools)
 }
 
 /// The result of tool `name` with `arguments`: its structured content if it has some, else its
 /// one text item (as JSON when it parses), else its content list.
 pub async fn call_tool(
+    pool: &SessionPool,
     egress: &Egress,
     tenant: &str,
     url: &str,
     name: &str,
     arguments: Value,
 ) -> Result<Value, CapError> {
-    let mut session = Session::open(egress, tenant, url).await?;
-    let answer = session
-        .request("tools/call", json!({"name": name, "arguments": arguments}))
-        .await;
-    session.close().await;
-    tool_result(answer?)
+    let params = json!({"name": name, "arguments": arguments});
+    let (session, result) =
+        Session::use_once(pool, egress, tenant, url, "tools/call", params).await?;
+    session.release(pool).await;
+    tool_result(result)
 }
 
 /// What a `tools/call` result means to the caller.
@@ -232,6 +399,45 @@ pub fn tool_result(result: Value) -> Result<Value, CapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn idle(id: &str, age: Duration) -> Idle {
+        Idle {
+            id: Some(id.into()),
+            next: 7,
+            since: Instant::now()
+                .checked_sub(age)
+                .expect("an instant that long ago"),
+        }
+    }
+
+    #[test]
+    fn the_pool_keeps_sessions_per_tenant_and_url_drops_expired_ones_and_caps_idle_ones() {
+        let pool = SessionPool::default();
+        assert!(pool.take("a", "u").0.is_none());
+        assert!(pool.put("a", "u", idle("old", IDLE_TTL * 2)).is_none());
+        assert!(pool.put("a", "u", idle("fresh", Duration::ZERO)).is_none());
+        // Another tenant, or another URL, never gets a's sessions.
+        assert!(pool.take("b", "u").0.is_none());
+        assert!(pool.take("a", "v").0.is_none());
+        let (taken, expired) = pool.take("a", "u");
+        assert_eq!(taken.and_then(|s| s.id), Some("fresh".into()));
+        assert_eq!(expired.len(), 1);
+        assert!(
+            pool.take("a", "u").0.is_none(),
+            "each session serves one use at a time"
+        );
+        for i in 0..MAX_IDLE {
+            assert!(pool
+                .put("a", "u", idle(&i.to_string(), Duration::ZERO))
+                .is_none());
+        }
+        let extra = pool.put("a", "u", idle("extra", Duration::ZERO));
+        assert_eq!(
+            extra.and_then(|s| s.id),
+            Some("extra".into()),
+            "beyond MAX_IDLE: ended"
+        );
+    }
 
     fn answer(content_type: &str, body: &str) -> Answer {
         Answer {

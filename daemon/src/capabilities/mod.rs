@@ -7,8 +7,8 @@
 //!   `{"method": "m", "args": [...]}`, answered `{"result": ...}` or `{"error": {"name",
 //!   "message"}}` (`http_call`); `types` is a `.d.ts` text declaring `interface Methods`;
 //! - `mcp` (`{"kind": "mcp", "url"}`): an upstream MCP server over streamable HTTP; each of its
-//!   tools is a method, `env.X.tool(args)` answering the tool's result (`mcp_client`); its types
-//!   are generated from the tools' JSON Schemas (`types`).
+//!   tools is a method, `env.X.tool(args)` answering the tool's result (`mcp_client`, sessions
+//!   reused per tenant); its types are generated from the tools' JSON Schemas (`types`).
 //!
 //! Guarantees: every call to a capability goes out through the egress gateway as the calling
 //! tenant (its allow rules decide, its secrets are injected and scrubbed from the answer, every
@@ -87,6 +87,8 @@ pub struct Capabilities {
     names: OnceLock<TenantNames>,
     /// The config's declarations by tenant, then name.
     declared: RwLock<HashMap<String, BTreeMap<String, Capability>>>,
+    /// Idle sessions with `mcp` capabilities' servers, kept for the next call.
+    pub mcp_sessions: mcp_client::SessionPool,
 }
 
 impl Capabilities {
@@ -97,6 +99,7 @@ impl Capabilities {
             tenants: RwLock::default(),
             names: OnceLock::new(),
             declared: RwLock::default(),
+            mcp_sessions: mcp_client::SessionPool::default(),
         };
         me.configure(config);
         Arc::new(me)
@@ -225,7 +228,15 @@ impl Capabilities {
                         ))
                     }
                 };
-                mcp_client::call_tool(&self.egress, tenant, &cap.url, method, arguments).await
+                mcp_client::call_tool(
+                    &self.mcp_sessions,
+                    &self.egress,
+                    tenant,
+                    &cap.url,
+                    method,
+                    arguments,
+                )
+                .await
             }
         }
     }
@@ -235,7 +246,9 @@ impl Capabilities {
         match cap.kind {
             Kind::Http => Ok(types::http_declarations(cap.types.as_deref())),
             Kind::Mcp => {
-                let tools = mcp_client::list_tools(&self.egress, tenant, &cap.url).await?;
+                let tools =
+                    mcp_client::list_tools(&self.mcp_sessions, &self.egress, tenant, &cap.url)
+                        .await?;
                 Ok(types::mcp_declarations(&tools))
             }
         }

@@ -2,7 +2,8 @@
 // streamable HTTP on 127.0.0.1:<argv[2]>, either `stateless` (argv[3]; a server and transport
 // per request) or `stateful` (sessions: `Mcp-Session-Id`, ended by DELETE). Every request must
 // carry `X-Weather-Key: <$WEATHER_KEY>` (the daemon's egress rule injects it). It prints "ready"
-// once listening; `GET /stats` answers {opened, open} (sessions made, sessions still open).
+// once listening; `GET /stats` answers {opened, open} (sessions made, sessions still open);
+// `POST /forget` ends every session on the server's side, as a server restart or expiry would.
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -77,6 +78,13 @@ http
     }
     if (req.method === "GET" && req.url === "/stats") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ opened, open: sessions.size }));
+      return;
+    }
+    if (req.method === "POST" && req.url === "/forget") {
+      const open = [...sessions.values()];
+      sessions.clear();
+      for (const transport of open) await transport.close();
+      res.writeHead(204).end();
       return;
     }
     let text = "";
