@@ -90,7 +90,7 @@ fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
         described["bindings"]["CALC"],
         json!({ "binding": "capability", "name": "calc" })
     );
-    let out = call(&d, &t0, &id);
+    let out = fetch_json(&d, &t0, &id, "");
     assert_eq!(out["sum"], 5, "{out}");
     assert_eq!(
         out["who"]["auth"], "[redacted]",
@@ -268,7 +268,7 @@ fn a_worker_without_the_grant_cannot_reach_a_capability_by_any_name() {
         json!({ "KV": { "binding": "kv", "namespace": "calc" }, "PLAIN": { "name": "calc" } });
     let (status, created) = create(&d, &t0, &code, env);
     assert_eq!(status, 201, "{created}");
-    let out = call(&d, &t0, created["id"].as_str().expect("id"));
+    let out = fetch_json(&d, &t0, created["id"].as_str().expect("id"), "");
     let out = out.as_array().expect("array");
     for v in &out[..5] {
         assert!(
@@ -390,7 +390,7 @@ fn capabilities_declared_through_the_api_survive_a_restart() {
     let (status, body) = run_env(&d, &t0, code, Value::Null, env);
     assert_eq!((status, body["result"].clone()), (200, json!(42)), "{body}");
     assert_eq!(
-        call(&d, &t0, &id),
+        fetch_json(&d, &t0, &id, ""),
         json!(3),
         "the worker bound to it works again"
     );

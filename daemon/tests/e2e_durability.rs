@@ -209,6 +209,17 @@ fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
         eprintln!("STOCKADE_TEST_PG_URL is not set: skipped");
         return;
     };
+    // A schema of its own, so that runs (and other suites) sharing the database never meet.
+    let schema = format!(
+        "e2e_two_daemons_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    pg_execute(&url, &format!("CREATE SCHEMA {schema}"));
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
     let shared = std::env::temp_dir().join(format!("stockade-e2e-pgkey-{}", std::process::id()));
     std::fs::create_dir_all(&shared).expect("mkdir");
     let key = shared.join("secret.key");
@@ -253,6 +264,25 @@ fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
         .expect("read on B");
     assert_eq!(r.text().expect("text"), "written on A");
     let _ = std::fs::remove_dir_all(&shared);
+    drop((a, b));
+    if let Ok(base) = std::env::var("STOCKADE_TEST_PG_URL") {
+        pg_execute(&base, &format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
+
+/// Runs `sql` on the PostgreSQL server at `url`.
+fn pg_execute(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.expect(sql);
+    });
 }
 
 #[test]

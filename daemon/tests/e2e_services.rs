@@ -30,19 +30,6 @@ fn load(d: &impl Target, token: &str, code: &str, env: Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
-/// GET the worker's fetch handler: the JSON it answered.
-fn call(d: &impl Target, token: &str, id: &str) -> Value {
-    let r = client()
-        .get(format!("{}/v1/workers/{id}/fetch/", d.base()))
-        .bearer_auth(token)
-        .send()
-        .expect("fetch");
-    let status = r.status().as_u16();
-    let text = r.text().expect("text");
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
 const TARGET: &str = r#"
 import { WorkerEntrypoint } from "cloudflare:workers";
 let calls = 0;
@@ -119,7 +106,7 @@ fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data(
             "API": { "binding": "service", "worker": target, "entrypoint": "Api" },
         }),
     );
-    let out = call(&d, &t, &caller);
+    let out = fetch_json(&d, &t, &caller, "");
     assert_eq!(
         out["fetch"],
         json!([true, 201, "hello /path POST payload", "target"])
@@ -180,7 +167,7 @@ fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data(
     assert_eq!(out["thenable"], json!(["undefined", "undefined"]));
     assert_eq!(out["frozen"][0], "TypeError");
     // The target really ran each call: its logs are its own (none here), and it is alive.
-    let again = call(&d, &t, &caller);
+    let again = fetch_json(&d, &t, &caller, "");
     assert_eq!(again["count"], json!([3, 4]));
 }
 
@@ -225,7 +212,7 @@ fn loader_get_calls_back_only_for_an_id_it_has_not_cached_and_load_makes_a_worke
         PARENT,
         json!({ "LOADER": { "binding": "loader" }, "KV": { "binding": "kv", "namespace": "counts" } }),
     );
-    let out = call(&d, &t, &parent);
+    let out = fetch_json(&d, &t, &parent, "");
     assert_eq!(out["tag"], "[object WorkerStub]");
     assert_eq!(out["fetch"], "child a");
     assert_eq!(out["direct"], "child a");
@@ -244,7 +231,7 @@ fn loader_get_calls_back_only_for_an_id_it_has_not_cached_and_load_makes_a_worke
     assert_eq!(out["load"], json!(["loaded", 5]));
     assert_eq!(out["badCallback"], json!(["RangeError", "no code today"]));
     // A later request finds both children cached: no callback at all.
-    let out = call(&d, &t, &parent);
+    let out = fetch_json(&d, &t, &parent, "");
     assert_eq!(out["callsAfterGets"], "2");
     assert_eq!(out["calls"], "2");
     assert_eq!(out["hi"], "hi there from a");
@@ -289,7 +276,7 @@ fn a_child_never_gets_more_than_its_parent() {
     );
     assert_eq!(status, 201, "{v}");
     let parent = v["id"].as_str().expect("id").to_string();
-    let out = call(&d, &t, &parent);
+    let out = fetch_json(&d, &t, &parent, "");
     for key in ["otherKv", "workspace", "service"] {
         assert_eq!(out[key][0], "NotAllowedError", "{key}: {}", out[key]);
     }
@@ -366,7 +353,7 @@ export default {{ async fetch(req, env) {{
         &attacker,
         json!({ "KV": { "binding": "kv", "namespace": "n" }, "LOADER": { "binding": "loader" } }),
     );
-    let out = call(&d, &t, &id);
+    let out = fetch_json(&d, &t, &id, "");
     let out = out.as_array().expect("array");
     for (i, v) in out[..8].iter().enumerate() {
         let v = v.as_str().expect("text");
@@ -380,13 +367,7 @@ export default {{ async fetch(req, env) {{
         &format!("{FRAME}\nexport default async () => [await ask('service.call', {{ binding: 'SVC', method: 'add', worker: '{target}' }}, '[1,2]'), await ask('loader.get', {{ binding: 'LOADER', name: 'x' }})];"),
     );
     assert_eq!(status, 200, "{body}");
-    let results = body["result"].as_array().expect("results");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
-        "{body}"
-    );
+    assert_all_refused(&body);
 }
 
 #[test]
@@ -411,7 +392,7 @@ fn two_tenants_never_reach_each_others_workers() {
 }} }};"
     );
     let id = load(&d, &t1, &code, json!({ "LOADER": { "binding": "loader" } }));
-    let out = call(&d, &t1, &id);
+    let out = fetch_json(&d, &t1, &id, "");
     assert_eq!(out[0], "NotAllowedError", "{out}");
 }
 
@@ -454,7 +435,7 @@ export default {{ async fetch(req, env) {{
         &parent,
         json!({ "LOADER": { "binding": "loader" } }),
     );
-    let out = call(&d, &t, &id);
+    let out = fetch_json(&d, &t, &id, "");
     assert_eq!(out["depth"][0], 7, "{out}");
     assert_eq!(out["depth"][1], "RangeError");
     assert!(out["depth"][2]
@@ -477,7 +458,7 @@ export default {{ async fetch(req, env) {{
     );
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_str().expect("id").to_string();
-    let out = call(&d, &t, &id);
+    let out = fetch_json(&d, &t, &id, "");
     assert_eq!(out[0], 300, "{out}");
     assert_eq!(out[1], "QuotaExceededError");
 }

@@ -22,19 +22,6 @@ fn load_env(d: &impl Target, token: &str, code: &str, env: Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
-/// GET the worker's fetch handler at `path`: the JSON it answered.
-fn call(d: &impl Target, token: &str, id: &str, path: &str) -> Value {
-    let r = client()
-        .get(format!("{}/v1/workers/{id}/fetch/{path}", d.base()))
-        .bearer_auth(token)
-        .send()
-        .expect("fetch");
-    let status = r.status().as_u16();
-    let text = r.text().expect("text");
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
 const KV_WORKER: &str = r#"
 export default { async fetch(req, env) {
   const kv = env.KV, out = {};
@@ -84,7 +71,7 @@ fn kv_binding_has_cloudflare_kvs_methods() {
         "S": "plain", "N": 42, "O": { "nested": [1, { "binding": 5 }] },
     });
     let id = load_env(&d, &t, KV_WORKER, env);
-    let out = call(&d, &t, &id, "");
+    let out = fetch_json(&d, &t, &id, "");
     assert_eq!(out["text"], "text-1");
     assert_eq!(out["json"], json!({ "x": [1, 2] }));
     assert_eq!(out["jsonOpt"], json!({ "x": [1, 2] }));
@@ -169,7 +156,7 @@ fn workspace_binding_does_every_operation_and_refuses_hostile_paths() {
     let t = tenant_token(0);
     let env = json!({ "WS": { "binding": "workspace", "name": "w1" } });
     let id = load_env(&d, &t, WS_WORKER, env);
-    let out = call(&d, &t, &id, "");
+    let out = fetch_json(&d, &t, &id, "");
     assert_eq!(out["read"], "fn a() {}\nfn b() {}\n");
     assert_eq!(out["bytes"], json!([104, 101, 108, 108, 111, 10]));
     assert_eq!(
@@ -227,7 +214,7 @@ fn a_worker_without_the_grant_cannot_reach_a_namespace_by_any_name() {
         "export default { async fetch(req, env) { await env.KV.put('secret', 'owner-only'); await env.WS.writeFile('f', 'owner-file'); return Response.json(await env.KV.get('secret')); } };",
         json!({ "KV": { "binding": "kv", "namespace": "private" }, "WS": { "binding": "workspace", "name": "private" } }),
     );
-    assert_eq!(call(&d, &t, &owner, ""), json!("owner-only"));
+    assert_eq!(fetch_json(&d, &t, &owner, ""), json!("owner-only"));
     let attacker = format!(
         "{FRAME}
 export default {{ async fetch(req, env) {{
@@ -253,7 +240,7 @@ export default {{ async fetch(req, env) {{
         &attacker,
         json!({ "OTHER": { "binding": "kv", "namespace": "other" }, "WSX": { "binding": "workspace", "name": "other" } }),
     );
-    let out = call(&d, &t, &id, "");
+    let out = fetch_json(&d, &t, &id, "");
     let out = out.as_array().expect("array");
     for (i, v) in out[..8].iter().enumerate() {
         let v = v.as_str().expect("text");
@@ -273,13 +260,7 @@ export default {{ async fetch(req, env) {{
         &format!("{FRAME}\nexport default async () => [await ask('kv.get', {{ binding: 'KV', key: 'secret' }}), await ask('ws.list', {{ binding: 'WS' }})];"),
     );
     assert_eq!(status, 200, "{body}");
-    let results = body["result"].as_array().expect("results");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
-        "{body}"
-    );
+    assert_all_refused(&body);
 }
 
 #[test]
@@ -297,12 +278,18 @@ fn two_tenants_kv_and_workspaces_never_meet() {
     let b = load_env(&d, &t1, code, env);
     assert_ne!(a, b, "ids hash the tenant");
     assert_eq!(
-        call(&d, &t0, &a, "?write=zero"),
+        fetch_json(&d, &t0, &a, "?write=zero"),
         json!(["zero", "zero", 1, 1])
     );
-    assert_eq!(call(&d, &t1, &b, ""), json!([null, "NotFoundError", 0, 0]));
-    assert_eq!(call(&d, &t1, &b, "?write=one"), json!(["one", "one", 1, 1]));
-    assert_eq!(call(&d, &t0, &a, ""), json!(["zero", "zero", 1, 1]));
+    assert_eq!(
+        fetch_json(&d, &t1, &b, ""),
+        json!([null, "NotFoundError", 0, 0])
+    );
+    assert_eq!(
+        fetch_json(&d, &t1, &b, "?write=one"),
+        json!(["one", "one", 1, 1])
+    );
+    assert_eq!(fetch_json(&d, &t0, &a, ""), json!(["zero", "zero", 1, 1]));
     // Over HTTP too: each token sees its own workspace of that name.
     let read = |t: &str| {
         let r = client()
@@ -471,7 +458,7 @@ fn concurrent_writers_from_several_isolates_share_one_workspace_within_its_quota
         .into_iter()
         .map(|id| {
             let (h, t) = (d.handle(), t.clone());
-            std::thread::spawn(move || call(&h, &t, &id, ""))
+            std::thread::spawn(move || fetch_json(&h, &t, &id, ""))
         })
         .collect();
     let mut ok = 0;
@@ -522,7 +509,7 @@ fn the_largest_file_and_value_cross_a_binding_and_one_byte_more_is_refused() {
     let id = load_env(&d, &t, code, env);
     let max = 15 << 20;
     assert_eq!(
-        call(&d, &t, &id, ""),
+        fetch_json(&d, &t, &id, ""),
         json!([max, 7, max, 9, "TypeError", "TypeError"])
     );
 }

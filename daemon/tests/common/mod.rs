@@ -303,6 +303,33 @@ pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> Stri
         .to_string()
 }
 
+/// GET a loaded worker's fetch handler at `path` as `token`, which must answer 200 with JSON:
+/// that JSON.
+#[allow(dead_code)] // not every test binary reads JSON answers
+pub fn fetch_json(d: &impl Target, token: &str, id: &str, path: &str) -> serde_json::Value {
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/{path}", d.base()))
+        .bearer_auth(token)
+        .send()
+        .expect("fetch");
+    let status = r.status().as_u16();
+    let text = r.text().expect("text");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts that every item of a snippet's JSON `result` is a refusal (`"refused: ..."`).
+#[allow(dead_code)] // only the binding tests look for refusals
+pub fn assert_all_refused(body: &serde_json::Value) {
+    let results = body["result"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_str().is_some_and(|s| s.starts_with("refused: "))),
+        "{body}"
+    );
+}
+
 /// POST /v1/run as `token`: (status, JSON body).
 pub fn run(d: &impl Target, token: &str, code: &str) -> (u16, serde_json::Value) {
     let r = client()

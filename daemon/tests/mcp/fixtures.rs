@@ -113,18 +113,6 @@ pub fn create(d: &Daemon, token: &str, code: &str, env: Value) -> (u16, Value) {
     (status, r.json().expect("json"))
 }
 
-pub fn call(d: &Daemon, token: &str, id: &str) -> Value {
-    let r = client()
-        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
-        .bearer_auth(token)
-        .send()
-        .expect("fetch");
-    let status = r.status().as_u16();
-    let text = r.text().expect("text");
-    assert_eq!(status, 200, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
 pub fn run_env(d: &Daemon, token: &str, code: &str, arg: Value, env: Value) -> (u16, Value) {
     let r = client()
         .post(format!("{}/v1/run", d.base))
