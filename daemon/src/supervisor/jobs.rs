@@ -24,7 +24,7 @@
 //!
 //! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -102,6 +102,10 @@ pub enum JobError {
     WorkerDied(String),
     #[error("the worker process did not answer in time and was killed")]
     Timeout,
+    /// The worker process was killed for its memory cap (`[limits] worker_process_memory_mb`),
+    /// all its isolates together, while this request was in flight; it has been replaced.
+    #[error("the worker process running this request was {0}; it has been replaced")]
+    ProcessMemory(String),
     #[error("no worker process is available")]
     Unavailable,
     /// The supervisor could not encode the request (nothing was sent; the process is fine).
@@ -171,6 +175,8 @@ pub struct ProcessInfo {
     loaded: Mutex<HashMap<WorkerId, Loaded>>,
     /// The last load generation handed out.
     generation: AtomicU64,
+    /// When each tenant's last job that ran code here ended (see `memory_cap::charged`).
+    ran: Mutex<BTreeMap<TenantId, std::time::Instant>>,
 }
 
 impl ProcessInfo {
@@ -180,6 +186,21 @@ impl ProcessInfo {
             slot,
             ..ProcessInfo::default()
         }
+    }
+
+    /// A job of `tenant` that ran code here ended now.
+    pub fn note_ran(&self, tenant: TenantId) {
+        let now = std::time::Instant::now();
+        self.ran
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant, now);
+    }
+
+    /// When each tenant's last job that ran code here ended.
+    pub fn ran(&self) -> Vec<(TenantId, std::time::Instant)> {
+        let ran = self.ran.lock().unwrap_or_else(|e| e.into_inner());
+        ran.iter().map(|(t, at)| (*t, *at)).collect()
     }
 
     fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, Loaded>> {

@@ -63,6 +63,7 @@ use super::jobs::{
     handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner, WorkerDef,
 };
 use super::link::{InFlight, Link};
+use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
 
 /// A job for one process, with the tenant it is for and where to answer.
@@ -93,6 +94,9 @@ pub struct Death {
     /// OOM killer, a stray `kill`): no evidence against the tenant whose code happened to be
     /// running.
     pub killed_externally: bool,
+    /// Killed for the worker process memory cap (see `memory_cap`): the tenants charged with
+    /// `memory_limit_hit` ([`super::memory_cap::charged`]). Not a crash: no blame.
+    pub process_memory: Option<Vec<TenantId>>,
 }
 
 /// Signals that come from outside a worker process, never from its own code going wrong: a
@@ -117,7 +121,7 @@ impl Death {
     /// (SIGSYS) or a crash of the process itself is evidence; a limit it enforced by exiting and a
     /// SIGKILL from outside are not.
     pub fn blame(&self, running: &BTreeSet<TenantId>) -> Blame {
-        if self.killed_externally || self.limit.is_some() {
+        if self.killed_externally || self.limit.is_some() || self.process_memory.is_some() {
             return Blame::Nobody;
         }
         let mut running = running.iter().copied();
@@ -193,16 +197,21 @@ async fn start_process(
     info: &ProcessInfo,
     config: &LifeConfig,
     jobs: &mpsc::Receiver<Envelope>,
+    mut memory: Option<&mut Guard>,
 ) -> Option<(Child, FrameReader, FrameWriter)> {
     let mut backoff = Duration::from_millis(100);
     loop {
         if jobs.is_closed() && jobs.is_empty() {
             return None;
         }
-        match spawn(&config.spawn) {
+        let cgroup = memory.as_deref().and_then(Guard::join_path);
+        match spawn(&config.spawn, cgroup) {
             Ok(mut spawned) => {
-                info.host_pid
-                    .store(spawned.child.id().unwrap_or(0), Ordering::Relaxed);
+                let pid = spawned.child.id().unwrap_or(0);
+                info.host_pid.store(pid, Ordering::Relaxed);
+                if let Some(guard) = memory.as_deref_mut() {
+                    guard.watch(pid, config.spawn.jail);
+                }
                 info.started_unix_ms.store(unix_ms(), Ordering::Relaxed);
                 let (mut reader, mut writer) = split(spawned.stream);
                 match handshake(&mut reader, &mut writer, config.spawn.jail).await {
@@ -239,6 +248,15 @@ impl Drop for Counted {
     }
 }
 
+/// Notes when a job running tenant code ends (dropped), in `ProcessInfo::ran`.
+struct Ran<'a>(&'a ProcessInfo, TenantId);
+
+impl Drop for Ran<'_> {
+    fn drop(&mut self) {
+        self.0.note_ran(self.1);
+    }
+}
+
 /// A job the process failed: answered by the life once the death is recorded.
 struct Failed {
     reply: oneshot::Sender<Answer>,
@@ -265,6 +283,8 @@ async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphor
     if reply.is_closed() {
         return JobEnd::Over; // its caller went away while it was queued
     }
+    // Ran code here (for the memory cap's charge, see `memory_cap::charged`) until answered.
+    let _ran = (!matches!(job, Job::Dispose { .. })).then(|| Ran(&runner.info, tenant));
     let lease = Arc::new(permit);
     let result = tokio::select! {
         result = serve_job(&runner, job, tenant, &lease) => result,
@@ -309,7 +329,10 @@ async fn run(
     on_death: DeathHook,
 ) {
     tokio::time::sleep(config.delay).await;
-    let Some((mut child, reader, writer)) = start_process(&info, &config, &jobs).await else {
+    let mut memory = config.spawn.memory.as_ref().map(|cap| cap.guard(config.id));
+    let Some((mut child, reader, writer)) =
+        start_process(&info, &config, &jobs, memory.as_mut()).await
+    else {
         return;
     };
     let (link, mut link_end) = Link::start(reader, writer, Arc::clone(&config.host_calls));
@@ -360,7 +383,7 @@ async fn run(
     };
     info.ready.store(false, Ordering::Relaxed);
     let link_ended = matches!(cause, Cause::Link(_));
-    let (death, mut failed) = match cause {
+    let (mut death, mut failed) = match cause {
         Cause::Exited(status) => (Death::from_status(status), Vec::new()),
         Cause::Link(why) => (reap(&mut child, &why).await, Vec::new()),
         Cause::Job(failed) => {
@@ -394,6 +417,10 @@ async fn run(
         .filter(|r| r.runs_code)
         .map(|r| r.tenant)
         .collect();
+    if let Some(hit) = memory.as_ref().and_then(Guard::hit) {
+        death.how = hit.how.clone();
+        death.process_memory = Some(charged(&hit, &running, &info.ran()));
+    }
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
     on_death(config.id, &blame, &death, info.loaded_defs());
@@ -405,7 +432,11 @@ async fn run(
         _counted,
     } in failed
     {
-        let _ = reply.send(verdict.answer(failure, blame.names(tenant)));
+        let charged = death
+            .process_memory
+            .as_ref()
+            .is_some_and(|c| c.contains(&tenant));
+        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged));
     }
     hand_back_queued(&info, &mut jobs);
 }
@@ -430,10 +461,15 @@ enum Verdict {
     Limit(RequestId, ErrorKind),
     /// It ended itself for `kind` with several requests in flight.
     LimitOfSeveral(ErrorKind, usize),
+    /// It was killed for the worker process memory cap: how.
+    ProcessMemory(String),
 }
 
 impl Verdict {
     fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
+        if death.process_memory.is_some() {
+            return Verdict::ProcessMemory(death.how.clone());
+        }
         match (death.limit, in_flight) {
             (None, _) => Verdict::Died(death.how.clone()),
             (Some(kind), [only]) => Verdict::Limit(only.id, kind),
@@ -456,6 +492,9 @@ impl Verdict {
         };
         Answer::Done(match (error, self) {
             (JobError::WorkerDied(_), Verdict::Died(how)) => Err(JobError::WorkerDied(how.clone())),
+            (JobError::WorkerDied(_), Verdict::ProcessMemory(how)) => {
+                Err(JobError::ProcessMemory(how.clone()))
+            }
             // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
             (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
             (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
@@ -491,6 +530,7 @@ async fn reap(child: &mut Child, why: &str) -> Death {
                 by_seccomp: false,
                 limit: None,
                 killed_externally: false,
+                process_memory: None,
             }
         }
     }
@@ -534,6 +574,7 @@ impl Death {
                 by_seccomp: false,
                 limit: None,
                 killed_externally: false,
+                process_memory: None,
             };
         };
         // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
@@ -556,6 +597,7 @@ impl Death {
                 Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
                 _ => None,
             },
+            process_memory: None,
         }
     }
 }

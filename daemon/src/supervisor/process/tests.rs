@@ -8,6 +8,7 @@ fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
         by_seccomp: false,
         limit,
         killed_externally,
+        process_memory: None,
     }
 }
 

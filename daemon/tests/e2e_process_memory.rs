@@ -1,0 +1,177 @@
+//! The worker process memory cap (`[limits] worker_process_memory_mb`) against a real daemon
+//! with real jailed workers: a tenant whose isolate keeps growing (each isolate under its own
+//! heap limit, which is above the process cap) gets its process killed, its request a clear
+//! `process_memory_limit` error and `memory_limit_hit` in its risk report; the process is
+//! replaced and a co-resident tenant, idle at the time, is served on, uncharged. Once with the
+//! kernel's cap (a cgroup; v1 on the machines this runs on) and once with the polling fallback.
+mod common;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+/// A process cap well under what each isolate may hold, two tenants in one standard process,
+/// and room in CPU time for the grower to touch every page it allocates.
+fn config(enforcement: &str) -> String {
+    format!(
+        "[limits]\ncpu_ms = 20000\nmemory_mb = 2048\nworker_process_memory_mb = 320\n\
+         worker_process_memory_enforcement = \"{enforcement}\"\n[cordon]\nstandard_min_processes = 1\n"
+    )
+}
+
+/// Grows by 32 MiB chunks, every page written, pausing between chunks (so a poller gets its
+/// readings), keeping them all in a module-level array; 1.5 GiB at most.
+const GROWER: &str = "const chunks = [];
+export default {
+  async fetch() {
+    for (let i = 0; i < 48; i++) {
+      const chunk = new Uint8Array(32 << 20);
+      chunk.fill(i + 1);
+      chunks.push(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return new Response('survived with ' + chunks.length * 32 + ' MiB');
+  }
+};";
+
+const BYSTANDER: &str = "export default { fetch() { return new Response('bystander'); } };";
+
+/// The pid of the one process hosting `tenant`, from the admin view.
+fn pid_of(d: &Daemon, tenant: &str) -> Option<u64> {
+    let admin = d.admin();
+    let hosting: Vec<u64> = admin["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| {
+            w["tenants"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|n| n == tenant))
+        })
+        .filter_map(|w| w["pid"].as_u64())
+        .collect();
+    (hosting.len() == 1).then(|| hosting[0])
+}
+
+/// Runs the scenario on a daemon started with `enforcement`; returns the daemon's log.
+fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism: &str) -> String {
+    let mut tail = config(enforcement);
+    for i in 0..2 {
+        tail.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+            tenant_token(i)
+        ));
+    }
+    let d = Daemon::start_raw(tag, 1, &tail, &[]);
+    let (grower, bystander) = (tenant_token(0), tenant_token(1));
+    let worker_b = load(&d, &bystander, BYSTANDER);
+    assert_eq!(fetch(&d, &bystander, &worker_b), (200, "bystander".into()));
+    let worker_g = load(&d, &grower, GROWER);
+    let shared = pid_of(&d, "t1").expect("the bystander's process");
+
+    let (status, body) = fetch(&d, &grower, &worker_g);
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status} {body}"));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "process_memory_limit", "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("worker process memory cap of 320 MiB") && message.contains(mechanism),
+        "{message}"
+    );
+
+    // The grower is charged; the bystander, idle when it happened, is not.
+    let report = risk(&d, &grower, "t0");
+    assert!(contribution(&report, "memory_limit_hit") > 0.0, "{report:#}");
+    let report = risk(&d, &bystander, "t1");
+    assert_eq!(contribution(&report, "memory_limit_hit"), 0.0, "{report:#}");
+    assert_eq!(report["tier"], "standard", "{report:#}");
+
+    // The bystander is served on, by a new process.
+    assert_eq!(fetch(&d, &bystander, &worker_b), (200, "bystander".into()));
+    let replaced = pid_of(&d, "t1").expect("the bystander's new process");
+    assert_ne!(replaced, shared, "the killed process was replaced");
+    // SAFETY: kill(2) with signal 0 only checks whether the pid exists.
+    assert_eq!(unsafe { libc::kill(shared as i32, 0) }, -1, "it is gone");
+    let (status, metrics) = {
+        let r = client()
+            .get(format!("{}/metrics", d.base))
+            .bearer_auth(OPERATOR)
+            .send()
+            .expect("metrics");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("stockade_worker_deaths_total{cause=\"process_memory\"} 1"),
+        "{metrics}"
+    );
+    let log = d.stderr();
+    for line in log.lines().filter(|l| l.contains("memory cap")) {
+        eprintln!("daemon: {line}");
+    }
+    log
+}
+
+#[test]
+fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bystander_served() {
+    if let Err(why) = cgroups_available() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI must run this test where cgroups can be created: {why}"
+        );
+        eprintln!("skipped: cgroups cannot be created here ({why})");
+        return;
+    }
+    let log = grower_is_killed_charged_and_replaced("procmem-cgroup", "cgroup", "cgroup v");
+    assert!(log.contains("enforced by cgroup v"), "{log}");
+    // The daemon's groups are gone with it.
+    let pid_line = log
+        .lines()
+        .find(|l| l.contains("enforced by cgroup v"))
+        .expect("the mechanism line");
+    let dir = pid_line
+        .rsplit_once('(')
+        .map(|(_, d)| PathBuf::from(d.trim_end_matches(')')))
+        .expect("the parent group");
+    assert!(
+        dir.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("stockade-")),
+        "{pid_line}"
+    );
+    // `grower_is_killed_charged_and_replaced` dropped (stopped) the daemon.
+    assert!(!dir.exists(), "{} is left after the daemon stopped", dir.display());
+}
+
+#[test]
+fn a_process_over_its_memory_cap_is_killed_by_the_polling_fallback_the_same_way() {
+    let log = grower_is_killed_charged_and_replaced("procmem-poll", "poll", "seen by polling");
+    assert!(log.contains("enforced by polling"), "{log}");
+}
+
+/// Whether this process may create a memory cgroup below its own, as the daemon would (v2 with
+/// the memory controller, or v1's memory hierarchy); why not otherwise.
+fn cgroups_available() -> Result<(), String> {
+    let root = Path::new("/sys/fs/cgroup");
+    let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let v2 = std::fs::read_to_string(root.join("cgroup.controllers"))
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
+    let dir = own
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let path = path.trim_start_matches('/');
+            if v2 && id == "0" {
+                Some(root.join(path))
+            } else if !v2 && controllers.split(',').any(|c| c == "memory") {
+                Some(root.join("memory").join(path))
+            } else {
+                None
+            }
+        })
+        .ok_or("no memory cgroup is mounted for this process")?;
+    let probe = dir.join(format!("stockade-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(())
+}
