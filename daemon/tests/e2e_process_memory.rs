@@ -81,7 +81,10 @@ fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism
 
     // The grower is charged; the bystander, idle when it happened, is not.
     let report = risk(&d, &grower, "t0");
-    assert!(contribution(&report, "memory_limit_hit") > 0.0, "{report:#}");
+    assert!(
+        contribution(&report, "memory_limit_hit") > 0.0,
+        "{report:#}"
+    );
     let report = risk(&d, &bystander, "t1");
     assert_eq!(contribution(&report, "memory_limit_hit"), 0.0, "{report:#}");
     assert_eq!(report["tier"], "standard", "{report:#}");
@@ -139,7 +142,11 @@ fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bys
         "{pid_line}"
     );
     // `grower_is_killed_charged_and_replaced` dropped (stopped) the daemon.
-    assert!(!dir.exists(), "{} is left after the daemon stopped", dir.display());
+    assert!(
+        !dir.exists(),
+        "{} is left after the daemon stopped",
+        dir.display()
+    );
 }
 
 #[test]

@@ -33,7 +33,11 @@
 //!   outside the process ([`EXTERNAL_SIGNALS`]: SIGKILL from `kill -9` or the OOM killer,
 //!   SIGTERM, SIGINT, SIGHUP). A crash of the process itself (SIGSEGV, SIGABRT, SIGBUS, ... or an
 //!   unexpected exit) is evidence: when the requests in flight were all one tenant's, that
-//!   tenant is the culprit, as when a process ran one request at a time.
+//!   tenant is the culprit, as when a process ran one request at a time;
+//! - a process killed for the worker process memory cap (`memory_cap`: the kernel's OOM kill in
+//!   its cgroup, or the poller's SIGKILL) blames nobody; its failed jobs get
+//!   `JobError::ProcessMemory` (`process_memory_limit`), and the death carries the tenants
+//!   charged with `memory_limit_hit` ([`super::memory_cap::charged`]).
 //!
 //! **Several tenants in flight** ([`Blame::Unknown`]): the culprit cannot be told apart, so
 //! nobody gets the latching signals (`worker_crash_while_running`, `seccomp_kill`), which would
@@ -52,17 +56,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
-use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId};
+use stockade_ipc::ErrorKind;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::channel::{split, FrameReader, FrameWriter};
 use super::host_calls::HostCalls;
-use super::jobs::{
-    handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner, WorkerDef,
-};
-use super::link::{InFlight, Link};
+use super::jobs::{handshake, serve_job, Conduct, Failure, Job, ProcessInfo, Runner, WorkerDef};
+use super::link::Link;
 use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
 
@@ -441,121 +443,6 @@ async fn run(
     hand_back_queued(&info, &mut jobs);
 }
 
-/// Logs a death.
-fn report(slot: usize, death: &Death, in_flight: &[InFlight]) {
-    match (in_flight.len(), death.limit) {
-        (0, _) => tracing::warn!("worker {slot} died while idle: {}", death.how),
-        (_, Some(kind)) => tracing::warn!("worker {slot} ended itself for a {kind:?}"),
-        (n, None) => tracing::warn!(
-            "worker {slot} died with {n} request(s) in flight: {}",
-            death.how
-        ),
-    }
-}
-
-/// How the jobs a death failed are answered.
-enum Verdict {
-    /// The process died: `WorkerDied` with how.
-    Died(String),
-    /// It ended itself for `kind`, with this one request in flight: that limit's outcome.
-    Limit(RequestId, ErrorKind),
-    /// It ended itself for `kind` with several requests in flight.
-    LimitOfSeveral(ErrorKind, usize),
-    /// It was killed for the worker process memory cap: how.
-    ProcessMemory(String),
-}
-
-impl Verdict {
-    fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
-        if death.process_memory.is_some() {
-            return Verdict::ProcessMemory(death.how.clone());
-        }
-        match (death.limit, in_flight) {
-            (None, _) => Verdict::Died(death.how.clone()),
-            (Some(kind), [only]) => Verdict::Limit(only.id, kind),
-            (Some(kind), several) => Verdict::LimitOfSeveral(kind, several.len()),
-        }
-    }
-
-    /// The answer of a failed job; `suspect`: the death is evidence against its tenant.
-    fn answer(&self, failure: Failure, suspect: bool) -> Answer {
-        let error = match failure {
-            Failure::NotSent(job) => return Answer::NotStarted(job),
-            // Its own request never ran. Placed again unless its tenant's code (the load) may
-            // be what killed the process, or the process ended itself for a limit of the one
-            // request it had, which this job waited on (that limit is then its answer too).
-            Failure::Unstarted(job) if !suspect && !matches!(self, Verdict::Limit(..)) => {
-                return Answer::NotStarted(job)
-            }
-            Failure::Unstarted(_) => JobError::WorkerDied("its worker's load was lost".into()),
-            Failure::Error(error) => error,
-        };
-        Answer::Done(match (error, self) {
-            (JobError::WorkerDied(_), Verdict::Died(how)) => Err(JobError::WorkerDied(how.clone())),
-            (JobError::WorkerDied(_), Verdict::ProcessMemory(how)) => {
-                Err(JobError::ProcessMemory(how.clone()))
-            }
-            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
-            (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
-            (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
-                Err(JobError::WorkerDied(format!(
-                    "the process ended itself to enforce a {} limit of one of the {n} requests \
-                     running in it",
-                    limit_name(*kind)
-                )))
-            }
-            (other, _) => Err(other),
-        })
-    }
-}
-
-fn limit_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::CpuLimit => "CPU time",
-        _ => "memory",
-    }
-}
-
-/// After a failure: the process's exit status. A dying worker's reaper exits with the worker's
-/// status, so give it a moment to say how it died (e.g. SIGSYS from seccomp) before killing it
-/// (a hung or confused worker).
-async fn reap(child: &mut Child, why: &str) -> Death {
-    match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
-        Ok(status) => Death::from_status(status),
-        Err(_) => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            Death {
-                how: format!("killed by the supervisor: {why}"),
-                by_seccomp: false,
-                limit: None,
-                killed_externally: false,
-                process_memory: None,
-            }
-        }
-    }
-}
-
-/// The answer of a request whose worker ended itself for `kind` (see [`Death::limit`]).
-fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
-    Outcome {
-        request_id,
-        result: Err(ErrorReply {
-            kind,
-            message: format!(
-                "{} limit exceeded (inside an operation V8 could not interrupt; the worker \
-                 process was ended)",
-                limit_name(kind)
-            ),
-            stack: None,
-        }),
-        logs: Vec::new(),
-        cpu_us: 0,
-        wall_us: 0,
-        open: false,
-    }
-}
-
 /// Answers every job still queued with `NotStarted`, after refusing new ones.
 fn hand_back_queued(info: &ProcessInfo, jobs: &mut mpsc::Receiver<Envelope>) {
     jobs.close();
@@ -565,42 +452,7 @@ fn hand_back_queued(info: &ProcessInfo, jobs: &mut mpsc::Receiver<Envelope>) {
     }
 }
 
-impl Death {
-    fn from_status(status: std::io::Result<std::process::ExitStatus>) -> Death {
-        use std::os::unix::process::ExitStatusExt;
-        let Ok(status) = status else {
-            return Death {
-                how: "unknown exit".into(),
-                by_seccomp: false,
-                limit: None,
-                killed_externally: false,
-                process_memory: None,
-            };
-        };
-        // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
-        // 128 + the signal number.
-        let signal = match (status.code(), status.signal()) {
-            (Some(c), _) if c >= 128 => Some(c - 128),
-            (None, Some(s)) => Some(s),
-            _ => None,
-        };
-        Death {
-            how: match (signal, status.code()) {
-                (Some(s), _) => format!("killed by signal {s}"),
-                (None, Some(c)) => format!("exit code {c}"),
-                _ => "unknown exit".into(),
-            },
-            by_seccomp: signal == Some(libc::SIGSYS),
-            killed_externally: signal.is_some_and(|s| EXTERNAL_SIGNALS.contains(&s)),
-            limit: match status.code() {
-                Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
-                Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
-                _ => None,
-            },
-            process_memory: None,
-        }
-    }
-}
-
+mod death;
+use death::{reap, report, Verdict};
 #[cfg(test)]
 mod tests;

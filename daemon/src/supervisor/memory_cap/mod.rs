@@ -58,7 +58,12 @@ pub struct MemoryCap {
 
 impl std::fmt::Debug for MemoryCap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MemoryCap({} bytes, {})", self.bytes, self.mechanism_name())
+        write!(
+            f,
+            "MemoryCap({} bytes, {})",
+            self.bytes,
+            self.mechanism_name()
+        )
     }
 }
 
@@ -154,11 +159,12 @@ impl MemoryCap {
             Mechanism::Off => Kind::Off,
             Mechanism::Poll => Kind::Poll(Poll::default()),
             Mechanism::Cgroup(parent) => match parent.child(&format!("w{life}"), self.bytes) {
-                Ok(group) => match CString::new(group.procs().into_os_string().into_encoded_bytes())
-                {
-                    Ok(procs) => Kind::Cgroup { group, procs },
-                    Err(_) => Kind::Poll(Poll::default()),
-                },
+                Ok(group) => {
+                    match CString::new(group.procs().into_os_string().into_encoded_bytes()) {
+                        Ok(procs) => Kind::Cgroup { group, procs },
+                        Err(_) => Kind::Poll(Poll::default()),
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("worker process {life} is polled instead: {e}");
                     Kind::Poll(Poll::default())
@@ -192,7 +198,10 @@ struct Poll {
 }
 
 enum Kind {
-    Cgroup { group: cgroup::Group, procs: CString },
+    Cgroup {
+        group: cgroup::Group,
+        procs: CString,
+    },
     Poll(Poll),
     Off,
 }
@@ -231,7 +240,8 @@ impl Guard {
             if let Some(task) = poll.task.take() {
                 task.abort();
             }
-            let (killed_at, last_under) = (Arc::clone(&poll.killed_at), Arc::clone(&poll.last_under));
+            let (killed_at, last_under) =
+                (Arc::clone(&poll.killed_at), Arc::clone(&poll.last_under));
             let task = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(POLL_PERIOD);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -15,10 +15,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "stockade-cgroup-test-{tag}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("stockade-cgroup-test-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch");
         Scratch(dir)
@@ -49,8 +47,15 @@ fn own_group_comes_from_proc_self_cgroup() {
         own_dir(root, V1_SELF, Version::V1),
         Some(root.join("memory/lxc/box"))
     );
-    assert_eq!(own_dir(root, "0::/\n", Version::V2), Some(root.to_path_buf()));
-    assert_eq!(own_dir(root, V2_SELF, Version::V1), None, "no memory hierarchy");
+    assert_eq!(
+        own_dir(root, "0::/\n", Version::V2),
+        Some(root.to_path_buf())
+    );
+    assert_eq!(
+        own_dir(root, V2_SELF, Version::V1),
+        None,
+        "no memory hierarchy"
+    );
     assert_eq!(
         own_dir(root, "3:cpu,memory:/a\n", Version::V1),
         Some(root.join("memory/a"))
@@ -63,7 +68,11 @@ fn v2_is_the_unified_hierarchy_with_the_memory_controller() {
     assert_eq!(detect(&s.0), None);
     std::fs::write(s.0.join("cgroup.controllers"), "cpuset cpu io pids\n").expect("write");
     assert_eq!(detect(&s.0), None, "no memory controller");
-    std::fs::write(s.0.join("cgroup.controllers"), "cpuset cpu io memory pids\n").expect("write");
+    std::fs::write(
+        s.0.join("cgroup.controllers"),
+        "cpuset cpu io memory pids\n",
+    )
+    .expect("write");
     assert_eq!(detect(&s.0), Some(Version::V2));
     let v1 = Scratch::new("detect-v1");
     std::fs::create_dir_all(v1.0.join("memory")).expect("mkdir");
@@ -87,7 +96,10 @@ fn v2_parent_enables_memory_for_its_children_and_caps_memory_and_swap() {
 
     let group = parent.child("w7", 256 << 20).expect("child");
     assert_eq!(group.dir, parent.dir.join("w7"));
-    assert_eq!(read(&group.dir.join("memory.max")), (256u64 << 20).to_string());
+    assert_eq!(
+        read(&group.dir.join("memory.max")),
+        (256u64 << 20).to_string()
+    );
     assert!(
         !group.dir.join("memory.swap.max").exists(),
         "an absent interface file (no swap accounting) is not created"
@@ -108,7 +120,10 @@ fn v2_parent_enables_memory_for_its_children_and_caps_memory_and_swap() {
     assert_eq!(group.oom_kills(), 1);
 
     parent.remove(Duration::from_millis(50));
-    assert!(!parent.dir.exists(), "the parent and its children are removed");
+    assert!(
+        !parent.dir.exists(),
+        "the parent and its children are removed"
+    );
 }
 
 #[test]
@@ -118,7 +133,10 @@ fn v1_caps_memory_then_memory_plus_swap_and_reads_oom_kills() {
     std::fs::create_dir_all(&own).expect("own");
     std::fs::write(s.0.join("memory/memory.limit_in_bytes"), "max").expect("write");
     let parent = Parent::create(&s.0, V1_SELF, 99).expect("parent");
-    assert_eq!((parent.version, parent.dir.clone()), (Version::V1, own.join("stockade-99")));
+    assert_eq!(
+        (parent.version, parent.dir.clone()),
+        (Version::V1, own.join("stockade-99"))
+    );
     std::fs::create_dir(parent.dir.join("w1")).expect("mkdir");
     std::fs::write(parent.dir.join("w1/memory.memsw.limit_in_bytes"), "max").expect("write");
     let group = parent.child("w1", 300 << 20).expect("child");
@@ -174,7 +192,11 @@ fn the_mechanism_falls_back_to_polling_unless_a_cgroup_is_required() {
     assert_eq!(cap.mechanism_name(), "cgroup v1");
     let parent = cap.parent_dir().expect("parent").to_path_buf();
     let guard = cap.guard(5);
-    let join = guard.join_path().expect("a group to join").to_str().expect("utf8");
+    let join = guard
+        .join_path()
+        .expect("a group to join")
+        .to_str()
+        .expect("utf8");
     assert_eq!(Path::new(join), parent.join("w5/cgroup.procs"));
     assert!(guard.hit().is_none());
     std::fs::write(parent.join("w5/memory.oom_control"), "oom_kill 1\n").expect("write");
@@ -213,7 +235,11 @@ fn a_hit_charges_the_code_in_flight_and_with_polling_what_ran_since_the_last_rea
     };
     assert_eq!(charged(&after, &BTreeSet::new(), &ran), []);
     assert_eq!(
-        charged(&after, &BTreeSet::new(), &[(grower, later + Duration::from_millis(1))]),
+        charged(
+            &after,
+            &BTreeSet::new(),
+            &[(grower, later + Duration::from_millis(1))]
+        ),
         [grower],
         "an idle kill still charges whoever ran since the process was under the cap"
     );

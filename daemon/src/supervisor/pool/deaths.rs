@@ -74,7 +74,11 @@ impl Inner {
             tracing::warn!(
                 "a worker process was {}; charged with memory_limit_hit: {}",
                 death.how,
-                if names.is_empty() { "nobody (no code had run since it was under the cap)".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "nobody (no code had run since it was under the cap)".to_string()
+                } else {
+                    names.join(", ")
+                }
             );
         }
         self.spawn_effects(effects);
@@ -95,7 +99,9 @@ impl Inner {
             return;
         };
         for (tenant, def) in loaded {
-            if blame.names(tenant) || charged.contains(&tenant) || def.deleted.load(Ordering::Relaxed)
+            if blame.names(tenant)
+                || charged.contains(&tenant)
+                || def.deleted.load(Ordering::Relaxed)
             {
                 continue;
             }
