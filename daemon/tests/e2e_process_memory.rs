@@ -108,6 +108,11 @@ fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism
         metrics.contains("stockade_worker_deaths_total{cause=\"process_memory\"} 1"),
         "{metrics}"
     );
+    // The bystander's Loader worker was loaded again at once; the grower's was not.
+    assert!(
+        metrics.contains("stockade_worker_reloads_total 1\n"),
+        "{metrics}"
+    );
     let log = d.stderr();
     for line in log.lines().filter(|l| l.contains("memory cap")) {
         eprintln!("daemon: {line}");
@@ -153,6 +158,70 @@ fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bys
 fn a_process_over_its_memory_cap_is_killed_by_the_polling_fallback_the_same_way() {
     let log = grower_is_killed_charged_and_replaced("procmem-poll", "poll", "seen by polling");
     assert!(log.contains("enforced by polling"), "{log}");
+}
+
+/// Grows by 32 MiB per request, every page written, and returns.
+const STEP_GROWER: &str = "const chunks = [];
+export default {
+  fetch() {
+    const chunk = new Uint8Array(32 << 20);
+    chunk.fill(chunks.length + 1);
+    chunks.push(chunk);
+    return new Response(String(chunks.length * 32));
+  }
+};";
+
+fn deaths_for_the_cap(d: &Daemon) -> u64 {
+    let metrics = client()
+        .get(format!("{}/metrics", d.base))
+        .bearer_auth(OPERATOR)
+        .send()
+        .and_then(|r| r.text())
+        .expect("metrics");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stockade_worker_deaths_total{cause=\"process_memory\"} "))
+        .and_then(|n| n.parse().ok())
+        .expect("the process_memory death count")
+}
+
+#[test]
+fn polling_charges_a_grower_growing_request_by_request_and_not_an_idle_neighbour() {
+    // The poller finds the process over the cap during one of the grower's requests or in the
+    // pause after it (the window rule, `memory_cap::charged`, unit-tested in `memory_cap`
+    // tests): either way the grower is charged, the idle neighbour is not.
+    let mut tail = config("poll");
+    for i in 0..2 {
+        tail.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+            tenant_token(i)
+        ));
+    }
+    let d = Daemon::start_raw("procmem-steps", 1, &tail, &[]);
+    let (grower, bystander) = (tenant_token(0), tenant_token(1));
+    let worker_b = load(&d, &bystander, BYSTANDER);
+    assert_eq!(fetch(&d, &bystander, &worker_b), (200, "bystander".into()));
+    let worker_g = load(&d, &grower, STEP_GROWER);
+    let mut answers = Vec::new();
+    while deaths_for_the_cap(&d) == 0 {
+        assert!(answers.len() < 40, "never killed: {answers:?}");
+        let (status, body) = fetch(&d, &grower, &worker_g);
+        answers.push(status);
+        if status != 200 {
+            assert!(body.contains("process_memory_limit"), "{status} {body}");
+        }
+        // Idle a moment: the poller may find it over the cap now, between requests.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    let report = risk(&d, &grower, "t0");
+    assert!(
+        contribution(&report, "memory_limit_hit") > 0.0,
+        "{answers:?} {report:#}"
+    );
+    let report = risk(&d, &bystander, "t1");
+    assert_eq!(contribution(&report, "memory_limit_hit"), 0.0, "{report:#}");
+    assert_eq!(fetch(&d, &bystander, &worker_b), (200, "bystander".into()));
+    eprintln!("grower answers until the kill: {answers:?}");
 }
 
 /// Whether this process may create a memory cgroup below its own, as the daemon would (v2 with

@@ -113,6 +113,14 @@ impl Parent {
 
     /// Makes the memory controller available to the children of `self.dir`.
     fn delegate_v2(&mut self, own: &Path, pid: u32) -> Result<(), String> {
+        if let Ok(available) = std::fs::read_to_string(own.join("cgroup.controllers")) {
+            if !available.split_whitespace().any(|c| c == "memory") {
+                return Err(format!(
+                    "the memory controller is not delegated to {}",
+                    own.display()
+                ));
+            }
+        }
         if enable_memory(own).is_err() {
             // The daemon's group holds processes: move the daemon into a leaf of its own.
             let leaf = self.dir.join("supervisor");
@@ -159,19 +167,28 @@ impl Parent {
         Ok(group)
     }
 
-    /// Removes the parent (its children first, each once empty), moving the daemon back to
-    /// its own group first if it had left it; gives processes still exiting up to `patience`.
+    /// Removes the parent (its children first, each once empty); gives processes still exiting
+    /// up to `patience`. A daemon that had moved into `supervisor` (v2) undoes what that took,
+    /// in reverse: the memory controller is disabled below the parent and below its own group
+    /// (which may hold processes again only then), and the daemon moves back.
     pub fn remove(&self, patience: std::time::Duration) {
-        if let Some(own) = &self.moved_from {
-            let _ = write(&own.join("cgroup.procs"), &std::process::id().to_string());
-        }
+        let leaf = self.dir.join("supervisor");
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_dir(&entry.path(), patience);
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && path != leaf {
+                    remove_dir(&path, patience);
                 }
             }
         }
+        if let Some(own) = &self.moved_from {
+            let _ = write(&self.dir.join("cgroup.subtree_control"), "-memory");
+            let _ = write(&own.join("cgroup.subtree_control"), "-memory");
+            if let Err(e) = write(&own.join("cgroup.procs"), &std::process::id().to_string()) {
+                tracing::warn!("the daemon cannot move back to its own cgroup: {e}");
+            }
+        }
+        remove_dir(&leaf, patience);
         remove_dir(&self.dir, patience);
     }
 

@@ -127,6 +127,31 @@ fn v2_parent_enables_memory_for_its_children_and_caps_memory_and_swap() {
 }
 
 #[test]
+fn a_v2_group_that_cannot_delegate_memory_is_refused_and_undone() {
+    let s = Scratch::new("v2-busy");
+    std::fs::write(s.0.join("cgroup.controllers"), "cpu memory pids\n").expect("write");
+    let own = s.0.join("system.slice/stockade.service");
+    // Its controls cannot be written (a folder stands in for a refusal such as EBUSY).
+    std::fs::create_dir_all(own.join("cgroup.subtree_control")).expect("own");
+    std::fs::write(own.join("cgroup.controllers"), "cpu pids\n").expect("write");
+    let refused = Parent::create(&s.0, V2_SELF, 4243).expect_err("memory not delegated");
+    assert!(refused.contains("not delegated"), "{refused}");
+    assert!(!own.join("stockade-4243").exists());
+    std::fs::write(own.join("cgroup.controllers"), "cpu memory pids\n").expect("write");
+    let refused = Parent::create(&s.0, V2_SELF, 4243).expect_err("no delegation");
+    assert!(refused.contains("cgroup.subtree_control"), "{refused}");
+    // It tried to leave its group for a leaf, and came back.
+    assert_eq!(
+        read(&own.join("cgroup.procs")),
+        std::process::id().to_string()
+    );
+    assert!(
+        !own.join("stockade-4243").exists(),
+        "nothing is left behind"
+    );
+}
+
+#[test]
 fn v1_caps_memory_then_memory_plus_swap_and_reads_oom_kills() {
     let s = Scratch::new("v1");
     let own = s.0.join("memory/lxc/box");
