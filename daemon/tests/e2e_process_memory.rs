@@ -54,7 +54,12 @@ fn pid_of(d: &Daemon, tenant: &str) -> Option<u64> {
 }
 
 /// Runs the scenario on a daemon started with `enforcement`; returns the daemon's log.
-fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism: &str) -> String {
+fn grower_is_killed_charged_and_replaced(
+    tag: &str,
+    enforcement: &str,
+    mechanism: &str,
+    before_stop: impl FnOnce(&Daemon),
+) -> String {
     let mut tail = config(enforcement);
     for i in 0..2 {
         tail.push_str(&format!(
@@ -113,6 +118,7 @@ fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism
         metrics.contains("stockade_worker_reloads_total 1\n"),
         "{metrics}"
     );
+    before_stop(&d);
     let log = d.stderr();
     for line in log.lines().filter(|l| l.contains("memory cap")) {
         eprintln!("daemon: {line}");
@@ -122,15 +128,20 @@ fn grower_is_killed_charged_and_replaced(tag: &str, enforcement: &str, mechanism
 
 #[test]
 fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bystander_served() {
-    if let Err(why) = cgroups_available() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI must run this test where cgroups can be created: {why}"
-        );
-        eprintln!("skipped: cgroups cannot be created here ({why})");
-        return;
-    }
-    let log = grower_is_killed_charged_and_replaced("procmem-cgroup", "cgroup", "cgroup v");
+    let own = match cgroups_available() {
+        Ok(own) => own,
+        Err(why) => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI must run this test where cgroups can be created: {why}"
+            );
+            eprintln!("skipped: cgroups cannot be created here ({why})");
+            return;
+        }
+    };
+    let log = grower_is_killed_charged_and_replaced("procmem-cgroup", "cgroup", "cgroup v", |d| {
+        every_worker_is_in_a_group_of_its_own(d, &own.join(format!("stockade-{}", d.pid())))
+    });
     assert!(log.contains("enforced by cgroup v"), "{log}");
     // The daemon's groups are gone with it.
     let pid_line = log
@@ -156,7 +167,8 @@ fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bys
 
 #[test]
 fn a_process_over_its_memory_cap_is_killed_by_the_polling_fallback_the_same_way() {
-    let log = grower_is_killed_charged_and_replaced("procmem-poll", "poll", "seen by polling");
+    let log =
+        grower_is_killed_charged_and_replaced("procmem-poll", "poll", "seen by polling", |_| {});
     assert!(log.contains("enforced by polling"), "{log}");
 }
 
@@ -224,9 +236,70 @@ fn polling_charges_a_grower_growing_request_by_request_and_not_an_idle_neighbour
     eprintln!("grower answers until the kill: {answers:?}");
 }
 
+/// Each live worker process (the jail's launcher from the admin view, and the worker it
+/// started) is in a group `w<life>` of the daemon's `parent`, one group per process, and the
+/// group of the process that was killed is gone.
+fn every_worker_is_in_a_group_of_its_own(d: &Daemon, parent: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let pids: Vec<u64> = d.admin()["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .filter_map(|w| w["pid"].as_u64().filter(|&p| p != 0))
+            .collect();
+        let groups: Vec<PathBuf> = std::fs::read_dir(parent)
+            .expect("the daemon's parent group")
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        let mut seen = Vec::new();
+        for pid in &pids {
+            let membership = |pid: u64| {
+                std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find(|l| {
+                        l.split(':')
+                            .nth(1)
+                            .is_some_and(|c| c.split(',').any(|c| c == "memory"))
+                            || l.starts_with("0::")
+                    })
+                    .and_then(|l| l.rsplit_once('/').map(|(_, g)| g.to_string()))
+                    .unwrap_or_default()
+            };
+            let group = membership(*pid);
+            assert!(group.starts_with('w'), "worker {pid} is in {group:?}");
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                assert_eq!(
+                    membership(child),
+                    group,
+                    "the jailed worker {child} of {pid}"
+                );
+            }
+            seen.push(group);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), pids.len(), "one group per process: {seen:?}");
+        if groups.len() == pids.len() {
+            eprintln!("worker processes {pids:?} in groups {seen:?}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "groups {groups:?} for processes {pids:?}: a dead process's group is left"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Whether this process may create a memory cgroup below its own, as the daemon would (v2 with
-/// the memory controller, or v1's memory hierarchy); why not otherwise.
-fn cgroups_available() -> Result<(), String> {
+/// the memory controller, or v1's memory hierarchy): its own group's folder; why not otherwise.
+fn cgroups_available() -> Result<PathBuf, String> {
     let root = Path::new("/sys/fs/cgroup");
     let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
     let v2 = std::fs::read_to_string(root.join("cgroup.controllers"))
@@ -249,5 +322,5 @@ fn cgroups_available() -> Result<(), String> {
     let probe = dir.join(format!("stockade-probe-{}", std::process::id()));
     std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
     let _ = std::fs::remove_dir(&probe);
-    Ok(())
+    Ok(dir)
 }
