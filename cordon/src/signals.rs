@@ -16,9 +16,9 @@
 //! | `operator_low_trust` |    +30 | operator trust level `Low` (`Normal`: nothing) |
 //! | `verified_account`   |    −10 | account verified (payment, identity, …)        |
 //! | `new_account`        |    +10 | × (30 − age in days) / 30, zero from 30 days   |
-//! | `uses_web_assembly`  |     +4 | the bundle compiles WebAssembly                |
+//! | `uses_web_assembly`  |     +4 | the bundle names or was seen compiling wasm    |
 //! | `large_bundle`       |     +3 | bundle larger than the threshold (8 MiB)       |
-//! | `dynamic_import`     |     +2 | the bundle uses dynamic `import()`             |
+//! | `dynamic_import`     |     +2 | the bundle has or was seen calling `import()`  |
 //!
 //! Facts alone span 0 – 79, so no account fact can quarantine a tenant: the
 //! `Quarantine` tier is reached only by behaviour or an operator pin.

@@ -623,3 +623,64 @@ fn a_seccomp_kill_with_several_tenants_in_flight_quarantines_nobody_and_fails_th
     assert_eq!(fetch(&d, &b, &worker_b), (200, "b".into()));
     assert_ne!(process_of(&d.admin(), "t0")["pid"], shared["pid"]);
 }
+
+/// Risk signals come from what code does, not only from its text: WebAssembly reached through a
+/// computed name, and an `import()` with a comment before its parenthesis, both evade the text
+/// scan (no signal after the code is loaded); V8 reports both when they run, and the tenant's
+/// risk then carries them (latched: a later request that does neither keeps them).
+#[test]
+fn risk_signals_come_from_what_code_does_not_only_from_its_text() {
+    let d = Daemon::start_with("cordon-behaviour", &["normal", "normal"], 1, "", &[]);
+    let wasm = "export default async () => { const W = globalThis['Web' + 'Assem' + 'bly']; \
+                const m = await W.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); \
+                return m instanceof W.Module; };";
+    let before = risk(&d, OPERATOR, "t0");
+    assert_eq!(
+        contribution(&before, "uses_web_assembly"),
+        0.0,
+        "{before:#}"
+    );
+    let (status, body) = run(&d, &tenant_token(0), wasm);
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
+    let (status, _) = run(&d, &tenant_token(0), "export default () => 1;");
+    assert_eq!(status, 200);
+    let after = risk(&d, OPERATOR, "t0");
+    assert!(contribution(&after, "uses_web_assembly") > 0.0, "{after:#}");
+    assert_eq!(contribution(&after, "dynamic_import"), 0.0, "{after:#}");
+
+    let id = load_code(
+        &d,
+        &tenant_token(1),
+        &serde_json::json!({
+            "mainModule": "main.js",
+            "modules": {
+                "main.js": "export default { async fetch() { \
+                            const m = await import/* hidden */('./b.js'); \
+                            return new Response(m.v); } };",
+                "b.js": "export const v = 'b';",
+            },
+        }),
+    );
+    let loaded = risk(&d, OPERATOR, "t1");
+    assert_eq!(contribution(&loaded, "dynamic_import"), 0.0, "{loaded:#}");
+    assert_eq!(fetch(&d, &tenant_token(1), &id), (200, "b".into()));
+    let fetched = risk(&d, OPERATOR, "t1");
+    assert!(
+        contribution(&fetched, "dynamic_import") > 0.0,
+        "{fetched:#}"
+    );
+    assert_eq!(
+        contribution(&fetched, "uses_web_assembly"),
+        0.0,
+        "{fetched:#}"
+    );
+    // t0's observations stay t0's.
+    assert_eq!(
+        contribution(&risk(&d, OPERATOR, "t0"), "dynamic_import"),
+        0.0
+    );
+}

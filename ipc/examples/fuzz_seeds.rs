@@ -26,6 +26,10 @@ fn outcome(result: Result<Reply, ErrorReply>) -> ToSupervisor {
         cpu_us: 120,
         wall_us: 340,
         open: true,
+        observed: stockade_ipc::Observed {
+            web_assembly: true,
+            dynamic_import: false,
+        },
     })
 }
 

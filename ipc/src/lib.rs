@@ -93,6 +93,6 @@ pub use io::{read_frame, write_frame, READ_CHUNK};
 pub use kind::{Direction, MessageKind, MAX_FRAME_PAYLOAD, MAX_TO_SUPERVISOR_PAYLOAD};
 pub use limits::{Field, Tag, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use to_supervisor::{
-    ErrorKind, ErrorReply, JailReport, LogLevel, LogLine, Outcome, Reply, ToSupervisor,
+    ErrorKind, ErrorReply, JailReport, LogLevel, LogLine, Observed, Outcome, Reply, ToSupervisor,
 };
 pub use to_worker::{Call, LoadWorker, Module, ModuleKind, ToWorker};

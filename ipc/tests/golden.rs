@@ -2,12 +2,12 @@
 //! layout documentation, not produced by the encoder; a change here is a protocol change and
 //! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`; 3: `Stats`/`StatsReply`,
 //! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
-//! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`).
+//! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
-    LoadWorker, LogLevel, LogLine, Message, Module, ModuleKind, Outcome, Profile, RequestId,
-    ToSupervisor, ToWorker, WorkerId,
+    LoadWorker, LogLevel, LogLine, Message, Module, ModuleKind, Observed, Outcome, Profile,
+    RequestId, ToSupervisor, ToWorker, WorkerId,
 };
 
 fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
@@ -27,14 +27,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 5,
+            protocol_version: 6,
         },
         &[
             b"SK",         // magic
-            &[0x05],       // version
+            &[0x06],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x05],       // protocol_version
+            &[0x06],       // protocol_version
         ],
     );
 }
@@ -47,7 +47,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x05, 0x08],
+            &[0x06, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -68,7 +68,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x05, 0x04],
+            &[0x06, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -91,7 +91,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x05, 0x09],
+            &[0x06, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -108,7 +108,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x05, 0x09],
+            &[0x06, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -130,7 +130,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x05, 0x85], // kind: HostCall
+            &[0x06, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -144,7 +144,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x05, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x06, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x05, 0x02],
+            &[0x06, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -223,7 +223,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x05, 0x03],
+            &[0x06, 0x03],
             &[75, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -258,7 +258,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x05, 0x03],
+            &[0x06, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -288,7 +288,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x05, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x06, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -314,11 +314,15 @@ fn outcome_error_with_log() {
             cpu_us: 1000,
             wall_us: 2000,
             open: false,
+            observed: Observed {
+                web_assembly: true,
+                dynamic_import: false,
+            },
         }),
         &[
             b"SK",
-            &[0x05, 0x82],
-            &[45, 0, 0, 0],
+            &[0x06, 0x82],
+            &[47, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
             &[0x04], // CpuLimit
@@ -332,6 +336,7 @@ fn outcome_error_with_log() {
             &[0xE8, 0x03, 0, 0, 0, 0, 0, 0], // cpu_us
             &[0xD0, 0x07, 0, 0, 0, 0, 0, 0], // wall_us
             &[0x00],                         // not open
+            &[0x01, 0x00],                   // observed: WebAssembly, no import()
         ],
     );
 }
@@ -346,11 +351,15 @@ fn outcome_json_reply() {
             cpu_us: 0,
             wall_us: 1,
             open: true,
+            observed: Observed {
+                web_assembly: false,
+                dynamic_import: true,
+            },
         }),
         &[
             b"SK",
-            &[0x05, 0x82],
-            &[37, 0, 0, 0],
+            &[0x06, 0x82],
+            &[39, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
             &[0x02], // Reply::Json
@@ -359,7 +368,8 @@ fn outcome_json_reply() {
             &[0, 0, 0, 0], // no logs
             &[0; 8],
             &[1, 0, 0, 0, 0, 0, 0, 0],
-            &[0x01], // open: a Finished follows
+            &[0x01],       // open: a Finished follows
+            &[0x00, 0x01], // observed: an import(), no WebAssembly
         ],
     );
 }
@@ -379,11 +389,12 @@ fn outcome_streamed_response_and_finished() {
             cpu_us: 0,
             wall_us: 0,
             open: true,
+            observed: Observed::default(),
         }),
         &[
             b"SK",
-            &[0x05, 0x82],
-            &[42, 0, 0, 0],
+            &[0x06, 0x82],
+            &[44, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],       // Ok
             &[0x03],       // Reply::Response
@@ -394,7 +405,8 @@ fn outcome_streamed_response_and_finished() {
             &[0, 0, 0, 0], // no logs
             &[0; 8],
             &[0; 8],
-            &[0x01], // open
+            &[0x01],       // open
+            &[0x00, 0x00], // observed: nothing
         ],
     );
     assert_golden(
@@ -408,7 +420,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x05, 0x86],
+            &[0x06, 0x86],
             &[16, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -425,7 +437,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x05, 0x86],
+            &[0x06, 0x86],
             &[9, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],

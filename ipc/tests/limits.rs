@@ -78,6 +78,7 @@ fn outcome(result: Result<Reply, ErrorReply>, logs: Vec<LogLine>) -> ToSuperviso
         cpu_us: 1,
         wall_us: 2,
         open: false,
+        observed: Default::default(),
     })
 }
 

@@ -78,6 +78,7 @@ fn outcome(request_id: RequestId, result: Result<Reply, stockade_ipc::ErrorReply
         cpu_us: 0,
         wall_us: 0,
         open: false,
+        observed: Default::default(),
     })
 }
 

@@ -107,6 +107,9 @@ pub const STK_LIMIT_EXTERNAL: u32 = 2;
 pub const STK_LIMIT_LOG: u32 = 4;
 pub const STK_LIMIT_TIMERS: u32 = 8;
 
+pub const STK_OBSERVED_WASM: u32 = 1;
+pub const STK_OBSERVED_DYNAMIC_IMPORT: u32 = 2;
+
 pub const STK_SYNTH_TEXT: i32 = 0;
 pub const STK_SYNTH_JSON: i32 = 1;
 pub const STK_SYNTH_DATA: i32 = 2;
@@ -140,6 +143,7 @@ extern "C" {
     pub fn stk_isolate_dispose(iso: *mut StkIsolate);
     pub fn stk_isolate_terminate(iso: *mut StkIsolate);
     pub fn stk_isolate_limits(iso: *mut StkIsolate) -> u32;
+    pub fn stk_isolate_observed(iso: *mut StkIsolate) -> u32;
     pub fn stk_pages_allocated_outside_isolates() -> u64;
     pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);

@@ -58,7 +58,7 @@ pub use stockade_source::{
 };
 pub use tasks::{Answer, Answered, HostCall, TaskEvent, TaskId};
 pub use watchdog::{Unresponsive, DEFAULT_GRACE};
-pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Worker};
+pub use worker::{FetchRequest, FetchResponse, Invocation, LogLevel, LogLine, Observed, Worker};
 
 /// The web-platform prelude (console, URL, TextEncoder, Request/Response, ...), in evaluation
 /// order; see `js/prelude.js` for the contract with the host.

@@ -58,6 +58,15 @@ pub struct Invocation {
     pub wall: Duration,
 }
 
+/// What code in an isolate was seen doing that is a risk signal, whatever its text looks like
+/// (`globalThis["Web" + "Assembly"]` included): V8 reports every WebAssembly compilation it is
+/// asked for (allowed or not) and every `import()`. Sticky for the isolate's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub web_assembly: bool,
+    pub dynamic_import: bool,
+}
+
 /// An HTTP request for a worker's `fetch(request, env, ctx)` handler.
 #[derive(Debug, Clone, Default)]
 pub struct FetchRequest {
@@ -614,6 +623,18 @@ impl Worker {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect())
+    }
+
+    /// What code in this isolate was seen doing, since it was made.
+    pub fn observed(&self) -> Observed {
+        // SAFETY: raw is our live isolate.
+        let flags = self
+            .iso
+            .call(|raw| unsafe { ffi::stk_isolate_observed(raw) });
+        Observed {
+            web_assembly: flags & ffi::STK_OBSERVED_WASM != 0,
+            dynamic_import: flags & ffi::STK_OBSERVED_DYNAMIC_IMPORT != 0,
+        }
     }
 
     /// V8 heap figures for this isolate.

@@ -216,3 +216,39 @@ fn a_worker_serves_many_calls() {
         assert_eq!(worker.call("null").result.expect("call"), i.to_string());
     }
 }
+
+/// What code does is observed whatever its text: WebAssembly reached through a computed name and
+/// an `import()` with a comment before its parenthesis; code that does neither leaves nothing.
+#[test]
+fn the_isolate_reports_webassembly_compilations_and_dynamic_imports_it_saw() {
+    use stockade_isolate::{Module, ModuleSet, Observed, Worker};
+    let cases = [
+        ("export default () => 1;", Observed::default()),
+        (
+            "export default async () => { const W = globalThis['Web' + 'Assem' + 'bly']; \
+             return (await W.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))) instanceof W.Module; };",
+            Observed { web_assembly: true, dynamic_import: false },
+        ),
+        (
+            "export default async () => (await import/* hidden */('./b.js')).v;",
+            Observed { web_assembly: false, dynamic_import: true },
+        ),
+    ];
+    for (main, expected) in cases {
+        let mut worker = Worker::new(engine(), limits()).expect("isolate");
+        let mut set = ModuleSet::new([
+            Module::new("main.js", main),
+            Module::new("b.js", "export const v = true;"),
+        ])
+        .expect("set");
+        worker.load("main.js", &mut set).result.expect("loads");
+        assert_eq!(
+            worker.observed(),
+            Observed::default(),
+            "before running: {main}"
+        );
+        let ran = worker.call("null");
+        assert!(ran.result.is_ok(), "{main}: {:?}", ran.result);
+        assert_eq!(worker.observed(), expected, "{main}");
+    }
+}

@@ -97,12 +97,13 @@ pub struct Spent {
     pub wall: Duration,
 }
 
-/// The `Outcome` of a request that answered `result` after spending `spent`.
-/// The `Outcome` of a task; `open` when the task goes on after it (a `Finished` follows).
+/// The `Outcome` of a task that answered `result` after spending `spent`, in an isolate that was
+/// seen doing `observed`; `open` when the task goes on after it (a `Finished` follows).
 pub fn outcome(
     id: RequestId,
     result: Result<Answer, RunError>,
     spent: Spent,
+    observed: stockade_isolate::Observed,
     open: bool,
 ) -> Outcome {
     let result = match result {
@@ -126,6 +127,10 @@ pub fn outcome(
         cpu_us: u64::try_from(spent.cpu.as_micros()).unwrap_or(u64::MAX),
         wall_us: u64::try_from(spent.wall.as_micros()).unwrap_or(u64::MAX),
         open,
+        observed: stockade_ipc::Observed {
+            web_assembly: observed.web_assembly,
+            dynamic_import: observed.dynamic_import,
+        },
     }
 }
 
@@ -138,6 +143,7 @@ pub fn failed(id: RequestId, kind: ErrorKind, message: String) -> Outcome {
         cpu_us: 0,
         wall_us: 0,
         open: false,
+        observed: stockade_ipc::Observed::default(),
     }
 }
 
@@ -297,13 +303,25 @@ mod tests {
             (204, vec![1]),
             (200, vec![0; MAX_BODY_LEN + 1]),
         ] {
-            let o = outcome(RequestId(1), response(status, body), spent(), false);
+            let o = outcome(
+                RequestId(1),
+                response(status, body),
+                spent(),
+                Default::default(),
+                false,
+            );
             assert_eq!(
                 o.result.map_err(|e| e.kind),
                 Err(ErrorKind::InvalidResponse)
             );
         }
-        let o = outcome(RequestId(1), response(200, vec![1]), spent(), true);
+        let o = outcome(
+            RequestId(1),
+            response(200, vec![1]),
+            spent(),
+            Default::default(),
+            true,
+        );
         assert!(o.result.is_ok());
     }
 

@@ -65,16 +65,21 @@ impl Thread {
             let healthy = self
                 .isolates
                 .get(slot)
-                .is_some_and(|h| !h.dropping && h.worker.poisoned().is_none());
-            if healthy {
+                .filter(|h| !h.dropping && h.worker.poisoned().is_none());
+            if let Some(h) = healthy {
                 // The id is a hash of the whole definition: this very worker is loaded already.
                 let spent = Spent {
                     logs: Vec::new(),
                     cpu: std::time::Duration::ZERO,
                     wall: std::time::Duration::ZERO,
                 };
-                let outcome =
-                    convert::outcome(id, Ok(stockade_isolate::Answer::Loaded), spent, false);
+                let outcome = convert::outcome(
+                    id,
+                    Ok(stockade_isolate::Answer::Loaded),
+                    spent,
+                    h.worker.observed(),
+                    false,
+                );
                 return self
                     .shared
                     .answer(self.index, id, &ToSupervisor::Outcome(outcome));

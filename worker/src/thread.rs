@@ -388,6 +388,11 @@ impl Thread {
             cpu: a.cpu,
             wall: a.wall,
         };
+        let observed = self
+            .isolates
+            .get(&slot)
+            .map(|h| h.worker.observed())
+            .unwrap_or_default();
         let outcome = match purpose {
             Purpose::SnippetLoad { arg, .. } => match a.result {
                 Ok(_) => {
@@ -406,7 +411,7 @@ impl Thread {
                 }
                 Err(e) => {
                     self.drop_later(slot);
-                    convert::outcome(request, Err(e), spent, false)
+                    convert::outcome(request, Err(e), spent, observed, false)
                 }
             },
             Purpose::SnippetCall { mut before, .. } => {
@@ -414,7 +419,7 @@ impl Thread {
                 before.logs.extend(spent.logs);
                 before.cpu += spent.cpu;
                 before.wall += spent.wall;
-                convert::outcome(request, a.result, before, false)
+                convert::outcome(request, a.result, before, observed, false)
             }
             Purpose::Load { worker_id, .. } => {
                 if a.result.is_ok() && !self.loaders.contains_key(&worker_id) {
@@ -422,9 +427,9 @@ impl Thread {
                 } else {
                     self.drop_later(slot);
                 }
-                convert::outcome(request, a.result, spent, false)
+                convert::outcome(request, a.result, spent, observed, false)
             }
-            Purpose::Invoke { .. } => convert::outcome(request, a.result, spent, open),
+            Purpose::Invoke { .. } => convert::outcome(request, a.result, spent, observed, open),
         };
         self.shared
             .answer(self.index, request, &ToSupervisor::Outcome(outcome));

@@ -101,5 +101,6 @@ pub fn outcome(request_id: RequestId, result: Result<Reply, ErrorReply>) -> ToSu
         cpu_us: 0,
         wall_us: 0,
         open: false,
+        observed: Default::default(),
     })
 }

@@ -349,8 +349,9 @@ pub struct Conduct {
 /// What a load published to the requests waiting for it.
 #[derive(Clone)]
 enum LoadResult {
-    /// Loaded, in this generation.
-    Yes(u64),
+    /// Loaded, in this generation; what the load was seen doing (nothing when it was loaded
+    /// already).
+    Yes(u64, stockade_ipc::Observed),
     /// The worker refused it (compile error, a throw at the top level, a limit...).
     Refused(Outcome),
     /// The link had closed.
@@ -474,18 +475,20 @@ pub async fn serve_job(
                 cpu_us: 0,
                 wall_us: 0,
                 open: false,
+                observed: Default::default(),
             })
         }
         Job::Load { def } => {
             let limits = capped(def.limits, runner.caps());
             match ensure_loaded(runner, &def, tenant, limits, lease).await {
-                LoadResult::Yes(_) => Ok(Outcome {
+                LoadResult::Yes(_, observed) => Ok(Outcome {
                     request_id: stockade_ipc::RequestId(0),
                     result: Ok(stockade_ipc::Reply::Loaded),
                     logs: vec![],
                     cpu_us: 0,
                     wall_us: 0,
                     open: false,
+                    observed,
                 }),
                 LoadResult::Refused(outcome) => Ok(outcome),
                 LoadResult::NotSent => Err(Failure::NotSent(Job::Load { def })),
@@ -500,7 +503,9 @@ pub async fn serve_job(
             let wall = wall_of(&limits);
             for _attempt in 0..2 {
                 let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
-                    LoadResult::Yes(generation) => generation,
+                    // What the load was seen doing reaches the tenant with the call's outcome
+                    // (the isolate's observations are sticky).
+                    LoadResult::Yes(generation, _) => generation,
                     LoadResult::Refused(outcome) => return Ok(outcome),
                     LoadResult::NotSent => {
                         return Err(Failure::NotSent(Job::Call { def, call, streams }))
@@ -563,7 +568,7 @@ async fn ensure_loaded(
         let mut loads = runner.loads();
         // Checked under the loads lock: a load records itself as loaded before it leaves `loads`.
         if let Some(generation) = runner.info.generation_of(&def.id) {
-            return LoadResult::Yes(generation);
+            return LoadResult::Yes(generation, Default::default());
         }
         match loads.get(&def.id) {
             Some(under_way) => under_way.clone(),
@@ -636,7 +641,7 @@ async fn load(
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {
                     Ok(outcome) if outcome.result.is_ok() => {
-                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant))
+                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant), outcome.observed)
                     }
                     Ok(outcome) => LoadResult::Refused(outcome),
                     Err(e) => LoadResult::Failed(e),

@@ -157,7 +157,10 @@ impl Inner {
                 Err(_) => Answer::NotStarted(job),
             };
             let event = match &answer {
-                Answer::Done(Ok(outcome)) => limit_event(outcome),
+                Answer::Done(Ok(outcome)) => {
+                    inner.observed(id, outcome.observed);
+                    limit_event(outcome)
+                }
                 _ => None,
             };
             placed.finish(event);
@@ -167,6 +170,18 @@ impl Inner {
             }
         }
         Err(JobError::Unavailable)
+    }
+
+    /// What `id`'s code was seen doing becomes part of its profile (risk signals from
+    /// behaviour, see `tenants`).
+    fn observed(self: &Arc<Self>, id: TenantId, seen: stockade_ipc::Observed) {
+        let Some(profile) = self.tenants.observe(id, seen) else {
+            return;
+        };
+        let mut effects = Vec::new();
+        self.lock()
+            .set_profile(id, profile, self.clock.now(), &mut effects);
+        self.spawn_effects(effects);
     }
 
     fn spawn_effects(self: &Arc<Self>, effects: Vec<Effect>) {

@@ -1,12 +1,16 @@
 //! Tenants as the cordon knows them: configured string ids mapped to dense [`TenantId`]s (the
 //! index in the config), each with the facts the config gives (trust, account), plus the code
-//! features seen in the tenant's loaded workers.
+//! features seen in the tenant's loaded workers and what its code was seen doing.
 //!
 //! Guarantees: a name keeps its id for the daemon's life (a reload adds tenants, updates their
 //! facts, and never reuses an id), so an id never changes owner.
 //! Code features are a cheap textual scan and over-approximate (the word `WebAssembly` or an
-//! `import(` in a comment counts): they are small risk signals, never a verdict. Trusts: the
-//! config.
+//! `import(` in a comment counts): they are small risk signals, never a verdict. What the code
+//! does cannot hide behind its text (`globalThis["Web" + "Assembly"]`): the worker reports what
+//! V8 saw (`stockade_ipc::Observed`: a WebAssembly compilation, an `import()` call) with every
+//! outcome, and the tenant keeps it for the daemon's life (a latch: deleting the worker does not
+//! clear it; a restart does, until the code does it again). Trusts: the config, and the worker
+//! process's report of what its isolates saw.
 
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard};
@@ -31,14 +35,17 @@ struct Entry {
     base: TenantProfile,
     /// What the tenant's loaded workers use.
     features: CodeFeatures,
+    /// What the tenant's code was seen doing (latched).
+    observed: CodeFeatures,
 }
 
 impl Entry {
     fn profile(&self) -> TenantProfile {
+        let features = self.features.union(self.observed);
         TenantProfile {
-            uses_web_assembly: self.features.web_assembly,
-            dynamic_import: self.features.dynamic_import,
-            bundle_bytes: self.features.bundle_bytes,
+            uses_web_assembly: features.web_assembly,
+            dynamic_import: features.dynamic_import,
+            bundle_bytes: features.bundle_bytes,
             ..self.base
         }
     }
@@ -74,6 +81,7 @@ impl Tenants {
                         name: t.id.clone(),
                         base,
                         features: CodeFeatures::default(),
+                        observed: CodeFeatures::default(),
                     });
                     changed.push((id, table.entries[id.0 as usize].profile()));
                     continue;
@@ -110,6 +118,23 @@ impl Tenants {
         let entry = table.entries.get_mut(usize::try_from(id.0).ok()?)?;
         entry.features = features;
         Some(entry.profile())
+    }
+
+    /// Latches what `id`'s code was seen doing; its profile when that changed it.
+    pub fn observe(&self, id: TenantId, seen: stockade_ipc::Observed) -> Option<TenantProfile> {
+        if seen == stockade_ipc::Observed::default() {
+            return None;
+        }
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let entry = table.entries.get_mut(usize::try_from(id.0).ok()?)?;
+        let before = entry.profile();
+        entry.observed = entry.observed.union(CodeFeatures {
+            web_assembly: seen.web_assembly,
+            dynamic_import: seen.dynamic_import,
+            bundle_bytes: 0,
+        });
+        let after = entry.profile();
+        (after != before).then_some(after)
     }
 }
 

@@ -193,15 +193,22 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         any::<u64>(),
         any::<u64>(),
         any::<bool>(),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(request_id, result, logs, cpu_us, wall_us, open)| Outcome {
-                request_id,
-                result,
-                logs,
-                cpu_us,
-                wall_us,
-                open,
+            |(request_id, result, logs, cpu_us, wall_us, open, (web_assembly, dynamic_import))| {
+                Outcome {
+                    request_id,
+                    result,
+                    logs,
+                    cpu_us,
+                    wall_us,
+                    open,
+                    observed: stockade_ipc::Observed {
+                        web_assembly,
+                        dynamic_import,
+                    },
+                }
             },
         )
 }

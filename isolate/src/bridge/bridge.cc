@@ -721,8 +721,12 @@ v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
   return {};  // codegen_allowed = false: eval and new Function throw EvalError
 }
 
+// V8 asks before every WebAssembly compilation from bytes (WebAssembly.compile, instantiate,
+// new WebAssembly.Module, however the code reached the namespace): the attempt is observed.
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
-  return From(context->GetIsolate())->allow_wasm;
+  stk_isolate* iso = From(context->GetIsolate());
+  iso->observed |= STK_OBSERVED_WASM;
+  return iso->allow_wasm;
 }
 
 // The error for a specifier the host did not resolve: `target` is the host's answer (-1 not in
@@ -896,6 +900,7 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
                                           v8::Local<v8::FixedArray>) {
   v8::Isolate* isolate = context->GetIsolate();
   stk_isolate* iso = From(isolate);
+  iso->observed |= STK_OBSERVED_DYNAMIC_IMPORT;
   v8::Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
   std::string spec = Utf8(isolate, specifier);
@@ -1371,6 +1376,8 @@ void stk_isolate_terminate(stk_isolate* iso) {
 }
 
 uint32_t stk_isolate_limits(stk_isolate* iso) { return iso->limits.load(); }
+
+uint32_t stk_isolate_observed(stk_isolate* iso) { return iso->observed; }
 
 uint64_t stk_pages_allocated_outside_isolates(void) {
   return stockade::PagesAllocatedOutsideScope();

@@ -129,6 +129,13 @@ enum {
   STK_LIMIT_TIMERS = 8,
 };
 
+// What tenant code was seen doing that is a risk signal (sticky until disposal), whatever its
+// text looks like: see stk_isolate_observed.
+enum {
+  STK_OBSERVED_WASM = 1,            // asked V8 to compile WebAssembly (allowed or not)
+  STK_OBSERVED_DYNAMIC_IMPORT = 2,  // called import()
+};
+
 typedef struct {
   size_t used_heap_bytes;
   size_t total_heap_bytes;
@@ -162,6 +169,7 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
 void stk_isolate_dispose(stk_isolate* iso);
 void stk_isolate_terminate(stk_isolate* iso);  // thread-safe
 uint32_t stk_isolate_limits(stk_isolate* iso);
+uint32_t stk_isolate_observed(stk_isolate* iso);  // STK_OBSERVED_* flags
 // Page allocations V8 made on a thread that was not working for an isolate or the engine (no
 // owner, so no key), since the process started. Stays 0 with --single-threaded; see memory.h.
 uint64_t stk_pages_allocated_outside_isolates(void);

@@ -36,6 +36,7 @@ struct stk_isolate {
   std::unordered_map<uint32_t, v8::Global<v8::Promise::Resolver>> calls;
   uint32_t next_call = 0;
   std::atomic<uint32_t> limits{0};
+  uint32_t observed = 0;  // STK_OBSERVED_*; isolate thread only
   // Set (for good) by stk_isolate_terminate: native ops read it to stop early (stk_op_call.cancel).
   std::atomic<uint32_t> cancelled{0};
   size_t stack_limit_bytes = 0;

@@ -125,6 +125,7 @@ pub(super) fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
         cpu_us: 0,
         wall_us: 0,
         open: false,
+        observed: Default::default(),
     }
 }
 
