@@ -236,6 +236,93 @@ fn polling_charges_a_grower_growing_request_by_request_and_not_an_idle_neighbour
     eprintln!("grower answers until the kill: {answers:?}");
 }
 
+/// A neighbour whose own request allocates 128 MiB, every page written.
+const ALLOCATOR: &str = "export default {
+  fetch(request) {
+    if (!new URL(request.url).pathname.endsWith('/alloc')) return new Response('bystander');
+    const chunks = [];
+    for (let i = 0; i < 8; i++) chunks.push(new Uint8Array(16 << 20).fill(i + 1));
+    return new Response('allocated ' + chunks.length * 16 + ' MiB');
+  }
+};";
+
+/// The memory the kernel charges to the cgroup (v1 or v2) of process `pid`, bytes.
+fn cgroup_usage(own: &Path, pid: u64) -> u64 {
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let group = membership
+        .lines()
+        .find_map(|l| l.rsplit_once("/stockade-").map(|(_, g)| g.to_string()))
+        .expect("in a stockade group");
+    let dir = own.join(format!("stockade-{group}"));
+    ["memory.usage_in_bytes", "memory.current"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the group's usage")
+}
+
+#[test]
+fn a_tenant_keeping_memory_is_charged_when_a_neighbours_request_tips_the_process_over() {
+    let own = match cgroups_available() {
+        Ok(own) => own,
+        Err(why) => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI must run this test where cgroups can be created: {why}"
+            );
+            eprintln!("skipped: cgroups cannot be created here ({why})");
+            return;
+        }
+    };
+    let mut tail = config("cgroup");
+    for i in 0..2 {
+        tail.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+            tenant_token(i)
+        ));
+    }
+    let d = Daemon::start_raw("procmem-tipped", 1, &tail, &[]);
+    let (hoarder, neighbour) = (tenant_token(0), tenant_token(1));
+    let worker_n = load(&d, &neighbour, ALLOCATOR);
+    assert_eq!(fetch(&d, &neighbour, &worker_n), (200, "bystander".into()));
+    let worker_h = load(&d, &hoarder, STEP_GROWER);
+    assert_eq!(fetch(&d, &hoarder, &worker_h), (200, "32".into()));
+    let pid = pid_of(&d, "t0").expect("the shared process");
+    assert_eq!(pid_of(&d, "t1"), Some(pid), "one process hosts both");
+    // The hoarder keeps 32 MiB more per request, each request well under the cap, until the
+    // process is within 100 MiB of it; then it is idle.
+    let cap = 320u64 << 20;
+    let mut held = 32;
+    while cgroup_usage(&own, pid) < cap - (100 << 20) {
+        held += 32;
+        assert_eq!(fetch(&d, &hoarder, &worker_h), (200, held.to_string()));
+        assert!(held < 320, "the process never neared its cap");
+    }
+    // The neighbour's request of 128 MiB tips the process over.
+    let r = client()
+        .get(format!("{}/v1/workers/{worker_n}/fetch/alloc", d.base))
+        .bearer_auth(&neighbour)
+        .send()
+        .expect("fetch");
+    let status = r.status().as_u16();
+    let body: Value = r.json().expect("json");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "process_memory_limit", "{body}");
+    // The hoarder, idle, holding most of the process, is charged; the neighbour is not.
+    let report = risk(&d, &hoarder, "t0");
+    assert!(
+        contribution(&report, "memory_limit_hit") > 0.0,
+        "held {held} MiB: {report:#}"
+    );
+    let report = risk(&d, &neighbour, "t1");
+    assert_eq!(contribution(&report, "memory_limit_hit"), 0.0, "{report:#}");
+    assert_eq!(fetch(&d, &neighbour, &worker_n), (200, "bystander".into()));
+    for line in d.stderr().lines().filter(|l| l.contains("memory cap")) {
+        eprintln!("daemon: {line}");
+    }
+    eprintln!("the hoarder held {held} MiB");
+}
+
 /// Each live worker process (the jail's launcher from the admin view, and the worker it
 /// started) is in a group `w<life>` of the daemon's `parent`, one group per process, and the
 /// group of the process that was killed is gone.

@@ -175,8 +175,6 @@ pub struct ProcessInfo {
     loaded: Mutex<HashMap<WorkerId, Loaded>>,
     /// The last load generation handed out.
     generation: AtomicU64,
-    /// When each tenant's last job that ran code here ended (see `memory_cap::charged`).
-    ran: Mutex<BTreeMap<TenantId, std::time::Instant>>,
 }
 
 impl ProcessInfo {
@@ -186,21 +184,6 @@ impl ProcessInfo {
             slot,
             ..ProcessInfo::default()
         }
-    }
-
-    /// A job of `tenant` that ran code here ended now.
-    pub fn note_ran(&self, tenant: TenantId) {
-        let now = std::time::Instant::now();
-        self.ran
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant, now);
-    }
-
-    /// When each tenant's last job that ran code here ended.
-    pub fn ran(&self) -> Vec<(TenantId, std::time::Instant)> {
-        let ran = self.ran.lock().unwrap_or_else(|e| e.into_inner());
-        ran.iter().map(|(t, at)| (*t, *at)).collect()
     }
 
     fn loaded(&self) -> MutexGuard<'_, HashMap<WorkerId, Loaded>> {
@@ -236,16 +219,35 @@ impl ProcessInfo {
         self.loaded().get(worker).map(|l| l.generation)
     }
 
-    /// Records a completed load; its generation.
-    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId) -> u64 {
+    /// Records a completed load, whose isolate holds `memory_bytes`; its generation.
+    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId, memory_bytes: u64) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let loaded = Loaded {
             tenant,
             generation,
             def: Arc::downgrade(def),
+            memory_bytes,
         };
         self.loaded().insert(def.id, loaded);
         generation
+    }
+
+    /// The isolate of the loaded `worker` said it holds `bytes` as it answered.
+    fn note_memory(&self, worker: &WorkerId, bytes: u64) {
+        if let Some(loaded) = self.loaded().get_mut(worker) {
+            loaded.memory_bytes = bytes;
+        }
+    }
+
+    /// The memory each tenant's Loader isolates here held as of their last answers, bytes
+    /// (see `memory_cap::charged`).
+    pub fn holdings(&self) -> BTreeMap<TenantId, u64> {
+        let mut held = BTreeMap::new();
+        for loaded in self.loaded().values() {
+            let sum: &mut u64 = held.entry(loaded.tenant).or_default();
+            *sum = sum.saturating_add(loaded.memory_bytes);
+        }
+        held
     }
 
     /// Forgets `worker` if it is still the load of `generation`.
@@ -267,6 +269,8 @@ struct Loaded {
     tenant: TenantId,
     generation: u64,
     def: std::sync::Weak<WorkerDef>,
+    /// The memory its isolate held as of its last answer, bytes (the worker's report).
+    memory_bytes: u64,
 }
 
 /// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
@@ -476,6 +480,7 @@ pub async fn serve_job(
                 wall_us: 0,
                 open: false,
                 observed: Default::default(),
+                memory_bytes: 0,
             })
         }
         Job::Load { def } => {
@@ -489,6 +494,7 @@ pub async fn serve_job(
                     wall_us: 0,
                     open: false,
                     observed,
+                    memory_bytes: 0,
                 }),
                 LoadResult::Refused(outcome) => Ok(outcome),
                 LoadResult::NotSent => Err(Failure::NotSent(Job::Load { def })),
@@ -528,6 +534,7 @@ pub async fn serve_job(
                     call: call.clone(),
                 };
                 let outcome = expect_outcome(ticket.exchange(invoke, wall).await?)?;
+                runner.info.note_memory(&def.id, outcome.memory_bytes);
                 match &outcome.result {
                     Err(e) if e.kind == ErrorKind::UnknownWorker => {
                         // The worker disposed it (a limit poisoned it): load again and retry once.
@@ -641,7 +648,9 @@ async fn load(
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {
                     Ok(outcome) if outcome.result.is_ok() => {
-                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant), outcome.observed)
+                        let generation =
+                            runner.info.mark_loaded(&def, tenant, outcome.memory_bytes);
+                        LoadResult::Yes(generation, outcome.observed)
                     }
                     Ok(outcome) => LoadResult::Refused(outcome),
                     Err(e) => LoadResult::Failed(e),

@@ -218,6 +218,9 @@ async fn start_process(
                 let (mut reader, mut writer) = split(spawned.stream);
                 match handshake(&mut reader, &mut writer, config.spawn.jail).await {
                     Ok(report) => {
+                        if let Some(guard) = memory.as_deref_mut() {
+                            guard.note_baseline(pid, config.spawn.jail);
+                        }
                         if !report.mpk && !NO_MPK_LOGGED.swap(true, Ordering::Relaxed) {
                             tracing::warn!(
                                 "worker {} reports no memory protection keys (the CPU or kernel \
@@ -250,15 +253,6 @@ impl Drop for Counted {
     }
 }
 
-/// Notes when a job running tenant code ends (dropped), in `ProcessInfo::ran`.
-struct Ran<'a>(&'a ProcessInfo, TenantId);
-
-impl Drop for Ran<'_> {
-    fn drop(&mut self) {
-        self.0.note_ran(self.1);
-    }
-}
-
 /// A job the process failed: answered by the life once the death is recorded.
 struct Failed {
     reply: oneshot::Sender<Answer>,
@@ -285,8 +279,6 @@ async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphor
     if reply.is_closed() {
         return JobEnd::Over; // its caller went away while it was queued
     }
-    // Ran code here (for the memory cap's charge, see `memory_cap::charged`) until answered.
-    let _ran = (!matches!(job, Job::Dispose { .. })).then(|| Ran(&runner.info, tenant));
     let lease = Arc::new(permit);
     let result = tokio::select! {
         result = serve_job(&runner, job, tenant, &lease) => result,
@@ -421,7 +413,7 @@ async fn run(
         .collect();
     if let Some(hit) = memory.as_ref().and_then(Guard::hit) {
         death.how = hit.how.clone();
-        death.process_memory = Some(charged(&hit, &running, &info.ran()));
+        death.process_memory = Some(charged(&hit, &running, &info.holdings()));
     }
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);

@@ -19,7 +19,7 @@
 //!
 //! A hit is handled like the death of a process ([`super::process`]): the requests in flight
 //! fail with `process_memory_limit`, the process is replaced, bystanders' Loader workers are
-//! loaded again, and the tenants charged (see [`Guard::charged`]) get `memory_limit_hit`.
+//! loaded again, and the tenant charged (see [`charged`]) gets `memory_limit_hit`.
 //!
 //! Trusts: the kernel (cgroups, `/proc`); nothing the worker says.
 
@@ -27,12 +27,12 @@ pub mod cgroup;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use stockade_cordon::TenantId;
 
@@ -175,6 +175,7 @@ impl MemoryCap {
             bytes: self.bytes,
             mechanism: self.mechanism_name(),
             kind,
+            baseline: 0,
         }
     }
 }
@@ -192,8 +193,6 @@ impl Drop for MemoryCap {
 struct Poll {
     /// The resident set size it was killed at; 0 while it was not.
     killed_at: Arc<AtomicU64>,
-    /// When a reading last found it under the cap.
-    last_under: Arc<Mutex<Option<Instant>>>,
     task: Option<tokio::task::AbortHandle>,
 }
 
@@ -211,6 +210,8 @@ pub struct Guard {
     bytes: u64,
     mechanism: &'static str,
     kind: Kind,
+    /// The process's resident set when it became ready, before any tenant code ran.
+    baseline: u64,
 }
 
 /// A process was killed for the cap.
@@ -218,9 +219,10 @@ pub struct Guard {
 pub struct Hit {
     /// For people: the cap, how it was enforced, what was seen.
     pub how: String,
-    /// Polling: when a reading last found the process under the cap (code that ran since may
-    /// have grown it). `None` for a cgroup, which kills at the allocation that went over.
-    pub under_at: Option<Instant>,
+    /// The cap, bytes.
+    pub cap: u64,
+    /// What the process held before any tenant code ran in it, bytes (0: unknown).
+    pub baseline: u64,
 }
 
 impl Guard {
@@ -240,83 +242,118 @@ impl Guard {
             if let Some(task) = poll.task.take() {
                 task.abort();
             }
-            let (killed_at, last_under) =
-                (Arc::clone(&poll.killed_at), Arc::clone(&poll.last_under));
+            let killed_at = Arc::clone(&poll.killed_at);
             let task = tokio::spawn(async move {
                 let mut tick = tokio::time::interval(POLL_PERIOD);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    let worker = super::spawn::tenant_pid(spawned, jailed);
-                    let mut rss = resident_bytes(spawned);
-                    if worker != spawned {
-                        rss += resident_bytes(worker);
-                    }
+                    let rss = process_resident_bytes(spawned, jailed);
                     if rss > bytes {
                         killed_at.store(rss, Ordering::SeqCst);
+                        let worker = super::spawn::tenant_pid(spawned, jailed);
                         // SAFETY: kill(2) with SIGKILL on the worker (or its launcher), a child
                         // of this daemon's that has not been reaped yet (the life waits on it).
                         unsafe { libc::kill(worker as i32, libc::SIGKILL) };
                         return;
                     }
-                    *last_under.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 }
             });
             poll.task = Some(task.abort_handle());
         }
     }
 
+    /// Notes what the process spawned as `spawned` holds now that it is ready, before it is
+    /// given any tenant code (see [`charged`]).
+    pub fn note_baseline(&mut self, spawned: u32, jailed: bool) {
+        self.baseline = process_resident_bytes(spawned, jailed);
+    }
+
     /// Whether the process that just died was killed for the cap.
     pub fn hit(&self) -> Option<Hit> {
         let mb = self.bytes >> 20;
-        match &self.kind {
-            Kind::Off => None,
-            Kind::Cgroup { group, .. } => (group.oom_kills() > 0).then(|| Hit {
-                how: format!(
+        let how = match &self.kind {
+            Kind::Off => return None,
+            Kind::Cgroup { group, .. } => {
+                if group.oom_kills() == 0 {
+                    return None;
+                }
+                format!(
                     "killed for exceeding the worker process memory cap of {mb} MiB ({})",
                     self.mechanism
-                ),
-                under_at: None,
-            }),
+                )
+            }
             Kind::Poll(poll) => match poll.killed_at.load(Ordering::SeqCst) {
-                0 => None,
-                rss => Some(Hit {
-                    how: format!(
-                        "killed for exceeding the worker process memory cap of {mb} MiB \
-                         ({} MiB resident, seen by polling)",
-                        rss >> 20
-                    ),
-                    under_at: Some(
-                        poll.last_under
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .unwrap_or_else(Instant::now),
-                    ),
-                }),
+                0 => return None,
+                rss => format!(
+                    "killed for exceeding the worker process memory cap of {mb} MiB ({} MiB \
+                     resident, seen by polling)",
+                    rss >> 20
+                ),
             },
-        }
+        };
+        Some(Hit {
+            how,
+            cap: self.bytes,
+            baseline: self.baseline,
+        })
     }
 }
 
-/// Whom a hit charges with `memory_limit_hit`: the tenants whose code was in flight when the
-/// process was killed (`running`) and, with polling, those whose code ran since a reading last
-/// found the process under the cap (`ran`: each tenant's last request end in the process).
-/// Never a tenant that was idle all along: memory grows only while code runs. Co-resident
-/// tenants that ran in that window are charged too (the supervisor cannot see which isolate
-/// holds the memory); the signal is a weak, decaying one, never a quarantine by itself.
+/// Whom a hit charges with `memory_limit_hit`: the tenant holding the most memory in the
+/// process when it was killed, as far as the supervisor can tell. Each Loader isolate reports
+/// what it holds with every answer (`Outcome::memory_bytes`; `holdings`, per tenant), so what
+/// an idle tenant holds is known. The memory no report explains (the cap, less the process's
+/// `baseline` and every report) is held by the tenants with code in flight (`running`), which
+/// may have grown since they last reported:
+/// - with one tenant in flight, it holds its report plus all of that, and whoever holds the
+///   most is charged (ties: all of them);
+/// - with several, how they share it is unknown: each may be the largest holder, and is
+///   charged, unless an idle tenant holds more than any of them could; an idle tenant is
+///   charged when it holds at least what the largest of them holds at the least.
+///
+/// So a tenant that keeps memory between requests is charged however the kill came about
+/// (during its neighbour's request, or with nothing in flight), and an idle tenant holding
+/// little never is.
 pub fn charged(
     hit: &Hit,
     running: &BTreeSet<TenantId>,
-    ran: &[(TenantId, Instant)],
+    holdings: &BTreeMap<TenantId, u64>,
 ) -> Vec<TenantId> {
-    let mut charged = running.clone();
-    if let Some(under_at) = hit.under_at {
-        charged.extend(
-            ran.iter()
-                .filter(|(_, at)| *at >= under_at)
-                .map(|(tenant, _)| *tenant),
-        );
-    }
+    let known = |t: &TenantId| holdings.get(t).copied().unwrap_or(0);
+    let reported = holdings.values().fold(0u64, |a, &b| a.saturating_add(b));
+    let unexplained = hit
+        .cap
+        .saturating_sub(hit.baseline)
+        .saturating_sub(reported);
+    let idle: Vec<(TenantId, u64)> = holdings
+        .iter()
+        .filter(|(t, _)| !running.contains(t))
+        .map(|(&t, &bytes)| (t, bytes))
+        .collect();
+    let idle_most = idle.iter().map(|&(_, bytes)| bytes).max().unwrap_or(0);
+    let charged: BTreeSet<TenantId> = if running.len() <= 1 {
+        let estimate = |t: &TenantId| {
+            known(t).saturating_add(if running.contains(t) { unexplained } else { 0 })
+        };
+        let candidates: BTreeSet<TenantId> = holdings.keys().chain(running).copied().collect();
+        let most = candidates.iter().map(estimate).max().unwrap_or(0);
+        candidates
+            .into_iter()
+            .filter(|t| most > 0 && estimate(t) == most)
+            .collect()
+    } else {
+        let in_flight = running.iter().fold(0u64, |a, t| a.saturating_add(known(t)));
+        let largest_at_least = in_flight.saturating_add(unexplained) / running.len() as u64;
+        let may_be_largest = running
+            .iter()
+            .filter(|t| known(t).saturating_add(unexplained) >= idle_most);
+        let holds_more = idle
+            .iter()
+            .filter(|&&(_, bytes)| bytes > 0 && bytes >= largest_at_least)
+            .map(|(t, _)| t);
+        may_be_largest.chain(holds_more).copied().collect()
+    };
     charged.into_iter().collect()
 }
 
@@ -341,6 +378,18 @@ impl Drop for Guard {
             }
             Kind::Off => {}
         }
+    }
+}
+
+/// Resident set size of a worker process spawned as `spawned`: the spawned process and, when
+/// jailed, the worker it started (see `spawn::tenant_pid`).
+fn process_resident_bytes(spawned: u32, jailed: bool) -> u64 {
+    let worker = super::spawn::tenant_pid(spawned, jailed);
+    let rss = resident_bytes(spawned);
+    if worker == spawned {
+        rss
+    } else {
+        rss.saturating_add(resident_bytes(worker))
     }
 }
 

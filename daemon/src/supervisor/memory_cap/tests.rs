@@ -1,9 +1,9 @@
 //! The cgroup path and file logic against a temporary folder standing in for `/sys/fs/cgroup`
 //! (the real v1 hierarchy is exercised by `tests/e2e_process_memory.rs`), and the charge rule.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stockade_cordon::TenantId;
 
@@ -227,7 +227,7 @@ fn the_mechanism_falls_back_to_polling_unless_a_cgroup_is_required() {
     std::fs::write(parent.join("w5/memory.oom_control"), "oom_kill 1\n").expect("write");
     let hit = guard.hit().expect("an OOM kill is a hit");
     assert!(hit.how.contains("256 MiB (cgroup v1)"), "{}", hit.how);
-    assert!(hit.under_at.is_none());
+    assert_eq!((hit.cap, hit.baseline), (256 << 20, 0));
     drop(guard);
     assert!(!parent.join("w5").exists(), "a life's group goes with it");
     drop(cap);
@@ -235,37 +235,64 @@ fn the_mechanism_falls_back_to_polling_unless_a_cgroup_is_required() {
 }
 
 #[test]
-fn a_hit_charges_the_code_in_flight_and_with_polling_what_ran_since_the_last_reading() {
+fn a_hit_charges_the_tenant_holding_the_most_memory_as_far_as_reports_and_flight_tell() {
+    const MIB: u64 = 1 << 20;
     let (grower, bystander, idle) = (TenantId(1), TenantId(2), TenantId(3));
-    let start = Instant::now();
-    let later = start + Duration::from_millis(150);
-    let running: BTreeSet<TenantId> = [grower].into();
-    let ran = [(bystander, start), (idle, start - Duration::from_secs(5))];
-    let by_kernel = Hit {
+    let hit = Hit {
         how: String::new(),
-        under_at: None,
+        cap: 320 * MIB,
+        baseline: 60 * MIB,
     };
-    assert_eq!(charged(&by_kernel, &running, &ran), [grower]);
-    assert!(charged(&by_kernel, &BTreeSet::new(), &ran).is_empty());
-    // Polling: the reading before the kill was at `start`; the bystander's request ended at
-    // that moment (it may have grown the process since), the idle tenant's long before.
-    let by_poll = Hit {
-        how: String::new(),
-        under_at: Some(start),
+    let held = |pairs: &[(TenantId, u64)]| -> BTreeMap<TenantId, u64> {
+        pairs.iter().map(|&(t, mib)| (t, mib * MIB)).collect()
     };
-    assert_eq!(charged(&by_poll, &running, &ran), [grower, bystander]);
-    let after = Hit {
-        how: String::new(),
-        under_at: Some(later),
-    };
-    assert_eq!(charged(&after, &BTreeSet::new(), &ran), []);
+    let running =
+        |tenants: &[TenantId]| -> BTreeSet<TenantId> { tenants.iter().copied().collect() };
+    // One request grew from nothing: its tenant is charged, not the idle holders of little.
+    let small = held(&[(grower, 2), (bystander, 3), (idle, 1)]);
+    assert_eq!(charged(&hit, &running(&[grower]), &small), [grower]);
+    // A tenant that grew request by request and sits idle holding most of the process is
+    // charged, not the neighbour whose small request the kill happened to interrupt.
+    let kept = held(&[(grower, 240), (bystander, 3), (idle, 1)]);
+    assert_eq!(charged(&hit, &running(&[bystander]), &kept), [grower]);
     assert_eq!(
-        charged(
-            &after,
-            &BTreeSet::new(),
-            &[(grower, later + Duration::from_millis(1))]
-        ),
+        charged(&hit, &BTreeSet::new(), &kept),
         [grower],
-        "an idle kill still charges whoever ran since the process was under the cap"
+        "killed while idle"
+    );
+    assert_eq!(charged(&hit, &running(&[grower]), &kept), [grower]);
+    // Unless what no report explains could make the running neighbour the larger holder.
+    let half = held(&[(grower, 100), (bystander, 3)]);
+    assert_eq!(charged(&hit, &running(&[bystander]), &half), [bystander]);
+    // Two tenants in flight, neither holding much: they cannot be told apart; idle ones never
+    // are charged.
+    assert_eq!(
+        charged(&hit, &running(&[grower, bystander]), &small),
+        [grower, bystander]
+    );
+    // Nothing in flight and nothing reported: nobody.
+    assert!(charged(&hit, &BTreeSet::new(), &BTreeMap::new()).is_empty());
+    // An unknown baseline only widens what the running tenants may hold.
+    let most = held(&[(grower, 150), (bystander, 3)]);
+    assert_eq!(charged(&hit, &running(&[bystander]), &most), [grower]);
+    let unknown = Hit {
+        baseline: 0,
+        ..hit.clone()
+    };
+    assert_eq!(
+        charged(&unknown, &running(&[bystander]), &most),
+        [bystander]
+    );
+    // Several in flight, an idle tenant holding more than any of them could: it alone.
+    let hoard = held(&[(grower, 250), (bystander, 2), (idle, 1)]);
+    assert_eq!(
+        charged(&hit, &running(&[bystander, idle]), &hoard),
+        [grower]
+    );
+    // ... or as much as the largest of them holds at the least: it and they.
+    let share = held(&[(grower, 120), (bystander, 2), (idle, 1)]);
+    assert_eq!(
+        charged(&hit, &running(&[bystander, idle]), &share),
+        [grower, bystander, idle]
     );
 }

@@ -126,6 +126,7 @@ pub(super) fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
         wall_us: 0,
         open: false,
         observed: Default::default(),
+        memory_bytes: 0,
     }
 }
 
