@@ -3,7 +3,9 @@
 //! heap limit, which is above the process cap) gets its process killed, its request a clear
 //! `process_memory_limit` error and `memory_limit_hit` in its risk report; the process is
 //! replaced and a co-resident tenant, idle at the time, is served on, uncharged. Once with the
-//! kernel's cap (a cgroup; v1 on the machines this runs on) and once with the polling fallback.
+//! kernel's cap (a cgroup; v1 on the machines this runs on) and once with the polling fallback;
+//! then a tenant that keeps memory between requests is the one charged when a neighbour's
+//! request tips the process over.
 mod common;
 use std::path::{Path, PathBuf};
 
@@ -200,8 +202,8 @@ fn deaths_for_the_cap(d: &Daemon) -> u64 {
 #[test]
 fn polling_charges_a_grower_growing_request_by_request_and_not_an_idle_neighbour() {
     // The poller finds the process over the cap during one of the grower's requests or in the
-    // pause after it (the window rule, `memory_cap::charged`, unit-tested in `memory_cap`
-    // tests): either way the grower is charged, the idle neighbour is not.
+    // pause after it; either way the grower is charged (in flight, or holding most of the
+    // process as its isolate last reported: `memory_cap::charged`), the idle neighbour is not.
     let mut tail = config("poll");
     for i in 0..2 {
         tail.push_str(&format!(

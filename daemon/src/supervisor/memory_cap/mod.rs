@@ -21,7 +21,9 @@
 //! fail with `process_memory_limit`, the process is replaced, bystanders' Loader workers are
 //! loaded again, and the tenant charged (see [`charged`]) gets `memory_limit_hit`.
 //!
-//! Trusts: the kernel (cgroups, `/proc`); nothing the worker says.
+//! Trusts: the kernel (cgroups, `/proc`) to enforce and report the cap. Whom a hit charges
+//! rests on the memory each isolate reports holding (`Outcome::memory_bytes`), which a
+//! compromised worker can misstate: it decides only who gets that weak signal.
 
 pub mod cgroup;
 #[cfg(test)]

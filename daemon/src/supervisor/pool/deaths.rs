@@ -75,7 +75,7 @@ impl Inner {
                 "a worker process was {}; charged with memory_limit_hit: {}",
                 death.how,
                 if names.is_empty() {
-                    "nobody (no code had run since it was under the cap)".to_string()
+                    "nobody (no tenant code in flight, no isolate reporting memory)".to_string()
                 } else {
                     names.join(", ")
                 }
