@@ -359,6 +359,9 @@ fn every_worker_is_in_a_group_of_its_own(d: &Daemon, parent: &Path) {
                     .unwrap_or_default()
             };
             let group = membership(*pid);
+            if group.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
+                continue; // gone since the admin view was read (a spare retired)
+            }
             assert!(group.starts_with('w'), "worker {pid} is in {group:?}");
             let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
                 .unwrap_or_default();
@@ -373,14 +376,14 @@ fn every_worker_is_in_a_group_of_its_own(d: &Daemon, parent: &Path) {
         }
         seen.sort();
         seen.dedup();
-        assert_eq!(seen.len(), pids.len(), "one group per process: {seen:?}");
-        if groups.len() == pids.len() {
+        if seen.len() == pids.len() && groups.len() == pids.len() {
             eprintln!("worker processes {pids:?} in groups {seen:?}");
             return;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "groups {groups:?} for processes {pids:?}: a dead process's group is left"
+            "groups {groups:?} for processes {pids:?} (in {seen:?}): one group per process, and \
+             none left by a dead one"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
