@@ -315,6 +315,27 @@ pub struct LimitsConfig {
     pub max_binding_calls: u32,
     /// How deep a chain of binding calls may nest (1-64).
     pub max_binding_depth: u32,
+    /// Memory one worker process may use, MiB, all its isolates together (default 1024; 0: no
+    /// cap). Each isolate's own heap limit is `memory_mb`; this caps what many isolates sharing
+    /// a process add up to. A process over it is killed and replaced; its requests in flight
+    /// fail with `process_memory_limit` (see `supervisor::memory_cap`).
+    pub worker_process_memory_mb: u64,
+    /// How the cap is enforced: `auto` (default: a cgroup when the daemon may create one, else
+    /// polling), `cgroup` (refuse to start without one) or `poll`.
+    pub worker_process_memory_enforcement: MemoryEnforcement,
+}
+
+/// `[limits] worker_process_memory_enforcement`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryEnforcement {
+    /// A cgroup (v2 or v1) when the daemon may create one, else polling.
+    #[default]
+    Auto,
+    /// A cgroup, or the daemon refuses to start.
+    Cgroup,
+    /// Poll each worker process's resident set size.
+    Poll,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -385,6 +406,8 @@ impl Default for LimitsConfig {
             max_run_bytes: 1 << 20,
             max_binding_calls: 1000,
             max_binding_depth: 8,
+            worker_process_memory_mb: 1024,
+            worker_process_memory_enforcement: MemoryEnforcement::Auto,
         }
     }
 }
@@ -550,6 +573,10 @@ impl Config {
             return Err(format!(
                 "limits.memory_mb and cordon.quarantine_memory_mb must be at least {min_mb}"
             ));
+        }
+        let process_mb = self.limits.worker_process_memory_mb;
+        if process_mb != 0 && !(64..=1 << 30).contains(&process_mb) {
+            return Err("limits.worker_process_memory_mb must be 0 (no cap) or at least 64".into());
         }
         let c = &self.cordon;
         if [

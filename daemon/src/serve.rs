@@ -106,6 +106,10 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         profile: "standard",
         test_hooks: test_hooks_enabled(),
         threads: config.worker_threads,
+        memory: Some(Arc::new(crate::supervisor::MemoryCap::start(
+            config.limits.worker_process_memory_mb,
+            config.limits.worker_process_memory_enforcement,
+        )?)),
     };
     if !config.jail {
         tracing::warn!("workers run WITHOUT the jail (--no-jail)");

@@ -30,6 +30,7 @@ fn outcome(result: Result<Reply, ErrorReply>) -> ToSupervisor {
             web_assembly: true,
             dynamic_import: false,
         },
+        memory_bytes: 3 << 20,
     })
 }
 

@@ -45,7 +45,8 @@
 //!
 //! Protocol 3 removed `Stats`/`StatsReply` (kind codes `0x06` and `0x83` are unknown kinds now),
 //! `RunSnippet`'s `tenant`, and the error kinds 7 and 8; it added `Cancel`, `HostCall`,
-//! `HostReply` and `ErrorKind::Cancelled`.
+//! `HostReply` and `ErrorKind::Cancelled`. Protocol 6 added `Outcome::observed`, protocol 7
+//! `Outcome::memory_bytes`.
 //!
 //! # Example: a receive loop over any byte source
 //!

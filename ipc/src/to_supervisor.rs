@@ -13,7 +13,7 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
-//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool)` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool` |
+//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
 //! | `Finished` | `request_id: u64, error: option<error>` |
@@ -107,6 +107,11 @@ pub struct Outcome {
     /// What the isolate that ran it was seen doing, since it was made (sticky): risk signals
     /// from behaviour, whatever the code's text looks like.
     pub observed: Observed,
+    /// Memory the isolate that ran it holds as it answers, bytes, as V8 counts it (heap
+    /// committed, external and `malloc`'d bytes; 0 for an isolate that is gone or for an
+    /// answer given without one). Self-reported: the supervisor uses it only to tell which
+    /// tenant holds a worker process's memory when the process is killed for its cap.
+    pub memory_bytes: u64,
 }
 
 /// What code in an isolate was seen doing that is a risk signal: V8 reported a WebAssembly
@@ -222,7 +227,7 @@ const REPLY_MAX: usize = 1 + max_of(
 const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
 pub(crate) const OUTCOME_MAX: usize =
-    8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16 + 1 + 2;
+    8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16 + 1 + 2 + 8;
 pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
 pub(crate) const HOST_CALL_MAX: usize =
@@ -398,6 +403,7 @@ impl Outcome {
         w.bool(self.open);
         w.bool(self.observed.web_assembly);
         w.bool(self.observed.dynamic_import);
+        w.u64(self.memory_bytes);
         Ok(())
     }
 
@@ -433,6 +439,7 @@ impl Outcome {
                 web_assembly: r.bool()?,
                 dynamic_import: r.bool()?,
             },
+            memory_bytes: r.u64()?,
         })
     }
 }

@@ -2,7 +2,8 @@
 //! layout documentation, not produced by the encoder; a change here is a protocol change and
 //! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`; 3: `Stats`/`StatsReply`,
 //! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
-//! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`).
+//! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`;
+//! 7: `Outcome::memory_bytes`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -27,14 +28,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 6,
+            protocol_version: 7,
         },
         &[
             b"SK",         // magic
-            &[0x06],       // version
+            &[0x07],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x06],       // protocol_version
+            &[0x07],       // protocol_version
         ],
     );
 }
@@ -47,7 +48,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x06, 0x08],
+            &[0x07, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -68,7 +69,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x06, 0x04],
+            &[0x07, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -91,7 +92,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x06, 0x09],
+            &[0x07, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -108,7 +109,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x06, 0x09],
+            &[0x07, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -130,7 +131,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x06, 0x85], // kind: HostCall
+            &[0x07, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -144,7 +145,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x06, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x07, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x06, 0x02],
+            &[0x07, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -223,7 +224,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x06, 0x03],
+            &[0x07, 0x03],
             &[75, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -258,7 +259,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x06, 0x03],
+            &[0x07, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -288,7 +289,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x06, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x07, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -318,11 +319,12 @@ fn outcome_error_with_log() {
                 web_assembly: true,
                 dynamic_import: false,
             },
+            memory_bytes: 5 << 20,
         }),
         &[
             b"SK",
-            &[0x06, 0x82],
-            &[47, 0, 0, 0],
+            &[0x07, 0x82],
+            &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
             &[0x04], // CpuLimit
@@ -337,6 +339,7 @@ fn outcome_error_with_log() {
             &[0xD0, 0x07, 0, 0, 0, 0, 0, 0], // wall_us
             &[0x00],                         // not open
             &[0x01, 0x00],                   // observed: WebAssembly, no import()
+            &[0, 0, 0x50, 0, 0, 0, 0, 0],    // memory_bytes: 5 MiB
         ],
     );
 }
@@ -355,11 +358,12 @@ fn outcome_json_reply() {
                 web_assembly: false,
                 dynamic_import: true,
             },
+            memory_bytes: u64::MAX,
         }),
         &[
             b"SK",
-            &[0x06, 0x82],
-            &[39, 0, 0, 0],
+            &[0x07, 0x82],
+            &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
             &[0x02], // Reply::Json
@@ -370,6 +374,7 @@ fn outcome_json_reply() {
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],       // open: a Finished follows
             &[0x00, 0x01], // observed: an import(), no WebAssembly
+            &[0xFF; 8],    // memory_bytes
         ],
     );
 }
@@ -390,11 +395,12 @@ fn outcome_streamed_response_and_finished() {
             wall_us: 0,
             open: true,
             observed: Observed::default(),
+            memory_bytes: 0,
         }),
         &[
             b"SK",
-            &[0x06, 0x82],
-            &[44, 0, 0, 0],
+            &[0x07, 0x82],
+            &[52, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],       // Ok
             &[0x03],       // Reply::Response
@@ -407,6 +413,7 @@ fn outcome_streamed_response_and_finished() {
             &[0; 8],
             &[0x01],       // open
             &[0x00, 0x00], // observed: nothing
+            &[0; 8],       // memory_bytes
         ],
     );
     assert_golden(
@@ -420,7 +427,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x06, 0x86],
+            &[0x07, 0x86],
             &[16, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -437,7 +444,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x06, 0x86],
+            &[0x07, 0x86],
             &[9, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],

@@ -79,6 +79,7 @@ fn outcome(result: Result<Reply, ErrorReply>, logs: Vec<LogLine>) -> ToSuperviso
         wall_us: 2,
         open: false,
         observed: Default::default(),
+        memory_bytes: 0,
     })
 }
 

@@ -79,6 +79,7 @@ fn outcome(request_id: RequestId, result: Result<Reply, stockade_ipc::ErrorReply
         wall_us: 0,
         open: false,
         observed: Default::default(),
+        memory_bytes: 0,
     })
 }
 

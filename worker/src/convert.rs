@@ -98,12 +98,13 @@ pub struct Spent {
 }
 
 /// The `Outcome` of a task that answered `result` after spending `spent`, in an isolate that was
-/// seen doing `observed`; `open` when the task goes on after it (a `Finished` follows).
+/// seen doing `observed` and holds `memory_bytes`; `open` when the task goes on after it (a
+/// `Finished` follows).
 pub fn outcome(
     id: RequestId,
     result: Result<Answer, RunError>,
     spent: Spent,
-    observed: stockade_isolate::Observed,
+    (observed, memory_bytes): (stockade_isolate::Observed, usize),
     open: bool,
 ) -> Outcome {
     let result = match result {
@@ -131,6 +132,7 @@ pub fn outcome(
             web_assembly: observed.web_assembly,
             dynamic_import: observed.dynamic_import,
         },
+        memory_bytes: u64::try_from(memory_bytes).unwrap_or(u64::MAX),
     }
 }
 
@@ -144,6 +146,7 @@ pub fn failed(id: RequestId, kind: ErrorKind, message: String) -> Outcome {
         wall_us: 0,
         open: false,
         observed: stockade_ipc::Observed::default(),
+        memory_bytes: 0,
     }
 }
 

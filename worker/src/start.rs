@@ -77,7 +77,7 @@ impl Thread {
                     id,
                     Ok(stockade_isolate::Answer::Loaded),
                     spent,
-                    h.worker.observed(),
+                    (h.worker.observed(), crate::stock::footprint(&h.worker)),
                     false,
                 );
                 return self

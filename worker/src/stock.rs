@@ -32,7 +32,9 @@ pub struct IsolateStock {
     last_limits: Option<stockade_ipc::Limits>,
 }
 
-fn footprint(worker: &Worker) -> usize {
+/// The memory an isolate holds as V8 counts it: heap committed, external (ArrayBuffer backing
+/// stores included) and `malloc`'d bytes.
+pub fn footprint(worker: &Worker) -> usize {
     let s = worker.heap_stats();
     s.total_heap_bytes + s.external_bytes + s.malloced_bytes
 }

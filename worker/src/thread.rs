@@ -391,7 +391,7 @@ impl Thread {
         let observed = self
             .isolates
             .get(&slot)
-            .map(|h| h.worker.observed())
+            .map(|h| (h.worker.observed(), crate::stock::footprint(&h.worker)))
             .unwrap_or_default();
         let outcome = match purpose {
             Purpose::SnippetLoad { arg, .. } => match a.result {

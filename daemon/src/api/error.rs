@@ -86,6 +86,9 @@ impl ApiError {
                 (StatusCode::BAD_GATEWAY, "worker_crashed")
             }
             ApiError::Worker(JobError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "worker_timeout"),
+            ApiError::Worker(JobError::ProcessMemory(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "process_memory_limit")
+            }
             ApiError::Worker(JobError::Unavailable) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

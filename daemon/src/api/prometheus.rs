@@ -126,6 +126,7 @@ fn render_pool(state: &AppState, out: &mut String) {
     for (cause, n) in [
         ("seccomp", &c.deaths_seccomp),
         ("limit", &c.deaths_limit),
+        ("process_memory", &c.deaths_process_memory),
         ("external", &c.deaths_external),
         ("crash", &c.deaths_crash),
     ] {

@@ -277,3 +277,30 @@ fn binding_call_budgets_have_defaults_and_bounds() {
     assert!(parse("[limits]\nmax_binding_depth = 0\n").is_err());
     assert!(parse("[limits]\nmax_binding_depth = 65\n").is_err());
 }
+
+#[test]
+fn the_worker_process_memory_cap_has_a_default_an_off_switch_and_a_floor() {
+    let config = parse("").expect("defaults");
+    assert_eq!(config.limits.worker_process_memory_mb, 1024);
+    assert_eq!(
+        config.limits.worker_process_memory_enforcement,
+        MemoryEnforcement::Auto
+    );
+    let config = parse(
+        "[limits]\nworker_process_memory_mb = 0\nworker_process_memory_enforcement = \"poll\"\n",
+    )
+    .expect("off");
+    assert_eq!(config.limits.worker_process_memory_mb, 0);
+    assert_eq!(
+        config.limits.worker_process_memory_enforcement,
+        MemoryEnforcement::Poll
+    );
+    let config =
+        parse("[limits]\nworker_process_memory_enforcement = \"cgroup\"\n").expect("cgroup");
+    assert_eq!(
+        config.limits.worker_process_memory_enforcement,
+        MemoryEnforcement::Cgroup
+    );
+    assert!(parse("[limits]\nworker_process_memory_mb = 63\n").is_err());
+    assert!(parse("[limits]\nworker_process_memory_enforcement = \"rlimit\"\n").is_err());
+}

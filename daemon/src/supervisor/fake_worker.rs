@@ -102,5 +102,6 @@ pub fn outcome(request_id: RequestId, result: Result<Reply, ErrorReply>) -> ToSu
         wall_us: 0,
         open: false,
         observed: Default::default(),
+        memory_bytes: 0,
     })
 }

@@ -24,7 +24,7 @@
 //!
 //! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -102,6 +102,10 @@ pub enum JobError {
     WorkerDied(String),
     #[error("the worker process did not answer in time and was killed")]
     Timeout,
+    /// The worker process was killed for its memory cap (`[limits] worker_process_memory_mb`),
+    /// all its isolates together, while this request was in flight; it has been replaced.
+    #[error("the worker process running this request was {0}; it has been replaced")]
+    ProcessMemory(String),
     #[error("no worker process is available")]
     Unavailable,
     /// The supervisor could not encode the request (nothing was sent; the process is fine).
@@ -215,16 +219,35 @@ impl ProcessInfo {
         self.loaded().get(worker).map(|l| l.generation)
     }
 
-    /// Records a completed load; its generation.
-    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId) -> u64 {
+    /// Records a completed load, whose isolate holds `memory_bytes`; its generation.
+    fn mark_loaded(&self, def: &Arc<WorkerDef>, tenant: TenantId, memory_bytes: u64) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let loaded = Loaded {
             tenant,
             generation,
             def: Arc::downgrade(def),
+            memory_bytes,
         };
         self.loaded().insert(def.id, loaded);
         generation
+    }
+
+    /// The isolate of the loaded `worker` said it holds `bytes` as it answered.
+    fn note_memory(&self, worker: &WorkerId, bytes: u64) {
+        if let Some(loaded) = self.loaded().get_mut(worker) {
+            loaded.memory_bytes = bytes;
+        }
+    }
+
+    /// The memory each tenant's Loader isolates here held as of their last answers, bytes
+    /// (see `memory_cap::charged`).
+    pub fn holdings(&self) -> BTreeMap<TenantId, u64> {
+        let mut held = BTreeMap::new();
+        for loaded in self.loaded().values() {
+            let sum: &mut u64 = held.entry(loaded.tenant).or_default();
+            *sum = sum.saturating_add(loaded.memory_bytes);
+        }
+        held
     }
 
     /// Forgets `worker` if it is still the load of `generation`.
@@ -246,6 +269,8 @@ struct Loaded {
     tenant: TenantId,
     generation: u64,
     def: std::sync::Weak<WorkerDef>,
+    /// The memory its isolate held as of its last answer, bytes (the worker's report).
+    memory_bytes: u64,
 }
 
 /// Hello and Ready; the worker's own report of its confinement. When the jail is configured, a
@@ -455,6 +480,7 @@ pub async fn serve_job(
                 wall_us: 0,
                 open: false,
                 observed: Default::default(),
+                memory_bytes: 0,
             })
         }
         Job::Load { def } => {
@@ -468,6 +494,7 @@ pub async fn serve_job(
                     wall_us: 0,
                     open: false,
                     observed,
+                    memory_bytes: 0,
                 }),
                 LoadResult::Refused(outcome) => Ok(outcome),
                 LoadResult::NotSent => Err(Failure::NotSent(Job::Load { def })),
@@ -507,6 +534,7 @@ pub async fn serve_job(
                     call: call.clone(),
                 };
                 let outcome = expect_outcome(ticket.exchange(invoke, wall).await?)?;
+                runner.info.note_memory(&def.id, outcome.memory_bytes);
                 match &outcome.result {
                     Err(e) if e.kind == ErrorKind::UnknownWorker => {
                         // The worker disposed it (a limit poisoned it): load again and retry once.
@@ -620,7 +648,9 @@ async fn load(
             match ticket.exchange(message, wall_of(&limits)).await {
                 Ok(answer) => match expect_outcome(answer) {
                     Ok(outcome) if outcome.result.is_ok() => {
-                        LoadResult::Yes(runner.info.mark_loaded(&def, tenant), outcome.observed)
+                        let generation =
+                            runner.info.mark_loaded(&def, tenant, outcome.memory_bytes);
+                        LoadResult::Yes(generation, outcome.observed)
                     }
                     Ok(outcome) => LoadResult::Refused(outcome),
                     Err(e) => LoadResult::Failed(e),

@@ -12,7 +12,8 @@
 //! - `host_calls`: what a running request may ask the supervisor;
 //! - `bindings`: the capabilities a worker's `env` grants (key-value, workspaces);
 //! - `tenants`: configured tenants and the code features that feed their scores;
-//! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket.
+//! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket;
+//! - `memory_cap`: the memory cap of each worker process (a cgroup, or polling).
 
 pub mod bindings;
 pub mod body;
@@ -22,6 +23,7 @@ mod fake_worker;
 mod host_calls;
 mod jobs;
 mod link;
+pub mod memory_cap;
 mod pool;
 mod process;
 mod slots;
@@ -31,6 +33,7 @@ mod tenants;
 
 pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
+pub use memory_cap::MemoryCap;
 pub use pool::{Pool, TenantNames};
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};
 pub use tenants::CodeFeatures;

@@ -13,8 +13,9 @@
 //!   disposed once its jobs there finish (see `state`);
 //! - CPU and memory limit hits, and worker deaths (attributed to the one tenant whose code was in
 //!   flight, a seccomp kill when the worker died of SIGSYS; to nobody when several tenants' code
-//!   was, see `process`), are recorded in the tenant's history before the job's caller gets its
-//!   answer;
+//!   was, see `process`), and kills for the worker process memory cap (`memory_limit_hit` for
+//!   the tenant holding the most memory, see `memory_cap`), are recorded in the tenant's
+//!   history before the job's caller gets its answer;
 //! - a job still queued for a process that dies (beyond its `max_in_flight_per_worker`), or that
 //!   could not send its request before the process died, is placed again (at most three
 //!   placements per job), so co-resident tenants are served elsewhere instead of failing; jobs

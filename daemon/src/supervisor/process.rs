@@ -33,7 +33,11 @@
 //!   outside the process ([`EXTERNAL_SIGNALS`]: SIGKILL from `kill -9` or the OOM killer,
 //!   SIGTERM, SIGINT, SIGHUP). A crash of the process itself (SIGSEGV, SIGABRT, SIGBUS, ... or an
 //!   unexpected exit) is evidence: when the requests in flight were all one tenant's, that
-//!   tenant is the culprit, as when a process ran one request at a time.
+//!   tenant is the culprit, as when a process ran one request at a time;
+//! - a process killed for the worker process memory cap (`memory_cap`: the kernel's OOM kill in
+//!   its cgroup, or the poller's SIGKILL) blames nobody; its failed jobs get
+//!   `JobError::ProcessMemory` (`process_memory_limit`), and the death carries the tenants
+//!   charged with `memory_limit_hit` ([`super::memory_cap::charged`]).
 //!
 //! **Several tenants in flight** ([`Blame::Unknown`]): the culprit cannot be told apart, so
 //! nobody gets the latching signals (`worker_crash_while_running`, `seccomp_kill`), which would
@@ -52,17 +56,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
-use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId};
+use stockade_ipc::ErrorKind;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::channel::{split, FrameReader, FrameWriter};
 use super::host_calls::HostCalls;
-use super::jobs::{
-    handshake, serve_job, Conduct, Failure, Job, JobError, ProcessInfo, Runner, WorkerDef,
-};
-use super::link::{InFlight, Link};
+use super::jobs::{handshake, serve_job, Conduct, Failure, Job, ProcessInfo, Runner, WorkerDef};
+use super::link::Link;
+use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
 
 /// A job for one process, with the tenant it is for and where to answer.
@@ -93,6 +96,9 @@ pub struct Death {
     /// OOM killer, a stray `kill`): no evidence against the tenant whose code happened to be
     /// running.
     pub killed_externally: bool,
+    /// Killed for the worker process memory cap (see `memory_cap`): the tenants charged with
+    /// `memory_limit_hit` ([`super::memory_cap::charged`]). Not a crash: no blame.
+    pub process_memory: Option<Vec<TenantId>>,
 }
 
 /// Signals that come from outside a worker process, never from its own code going wrong: a
@@ -117,7 +123,7 @@ impl Death {
     /// (SIGSYS) or a crash of the process itself is evidence; a limit it enforced by exiting and a
     /// SIGKILL from outside are not.
     pub fn blame(&self, running: &BTreeSet<TenantId>) -> Blame {
-        if self.killed_externally || self.limit.is_some() {
+        if self.killed_externally || self.limit.is_some() || self.process_memory.is_some() {
             return Blame::Nobody;
         }
         let mut running = running.iter().copied();
@@ -193,20 +199,28 @@ async fn start_process(
     info: &ProcessInfo,
     config: &LifeConfig,
     jobs: &mpsc::Receiver<Envelope>,
+    mut memory: Option<&mut Guard>,
 ) -> Option<(Child, FrameReader, FrameWriter)> {
     let mut backoff = Duration::from_millis(100);
     loop {
         if jobs.is_closed() && jobs.is_empty() {
             return None;
         }
-        match spawn(&config.spawn) {
+        let cgroup = memory.as_deref().and_then(Guard::join_path);
+        match spawn(&config.spawn, cgroup) {
             Ok(mut spawned) => {
-                info.host_pid
-                    .store(spawned.child.id().unwrap_or(0), Ordering::Relaxed);
+                let pid = spawned.child.id().unwrap_or(0);
+                info.host_pid.store(pid, Ordering::Relaxed);
+                if let Some(guard) = memory.as_deref_mut() {
+                    guard.watch(pid, config.spawn.jail);
+                }
                 info.started_unix_ms.store(unix_ms(), Ordering::Relaxed);
                 let (mut reader, mut writer) = split(spawned.stream);
                 match handshake(&mut reader, &mut writer, config.spawn.jail).await {
                     Ok(report) => {
+                        if let Some(guard) = memory.as_deref_mut() {
+                            guard.note_baseline(pid, config.spawn.jail);
+                        }
                         if !report.mpk && !NO_MPK_LOGGED.swap(true, Ordering::Relaxed) {
                             tracing::warn!(
                                 "worker {} reports no memory protection keys (the CPU or kernel \
@@ -309,7 +323,10 @@ async fn run(
     on_death: DeathHook,
 ) {
     tokio::time::sleep(config.delay).await;
-    let Some((mut child, reader, writer)) = start_process(&info, &config, &jobs).await else {
+    let mut memory = config.spawn.memory.as_ref().map(|cap| cap.guard(config.id));
+    let Some((mut child, reader, writer)) =
+        start_process(&info, &config, &jobs, memory.as_mut()).await
+    else {
         return;
     };
     let (link, mut link_end) = Link::start(reader, writer, Arc::clone(&config.host_calls));
@@ -360,7 +377,7 @@ async fn run(
     };
     info.ready.store(false, Ordering::Relaxed);
     let link_ended = matches!(cause, Cause::Link(_));
-    let (death, mut failed) = match cause {
+    let (mut death, mut failed) = match cause {
         Cause::Exited(status) => (Death::from_status(status), Vec::new()),
         Cause::Link(why) => (reap(&mut child, &why).await, Vec::new()),
         Cause::Job(failed) => {
@@ -394,6 +411,10 @@ async fn run(
         .filter(|r| r.runs_code)
         .map(|r| r.tenant)
         .collect();
+    if let Some(hit) = memory.as_ref().and_then(Guard::hit) {
+        death.how = hit.how.clone();
+        death.process_memory = Some(charged(&hit, &running, &info.holdings()));
+    }
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
     on_death(config.id, &blame, &death, info.loaded_defs());
@@ -405,116 +426,13 @@ async fn run(
         _counted,
     } in failed
     {
-        let _ = reply.send(verdict.answer(failure, blame.names(tenant)));
+        let charged = death
+            .process_memory
+            .as_ref()
+            .is_some_and(|c| c.contains(&tenant));
+        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged));
     }
     hand_back_queued(&info, &mut jobs);
-}
-
-/// Logs a death.
-fn report(slot: usize, death: &Death, in_flight: &[InFlight]) {
-    match (in_flight.len(), death.limit) {
-        (0, _) => tracing::warn!("worker {slot} died while idle: {}", death.how),
-        (_, Some(kind)) => tracing::warn!("worker {slot} ended itself for a {kind:?}"),
-        (n, None) => tracing::warn!(
-            "worker {slot} died with {n} request(s) in flight: {}",
-            death.how
-        ),
-    }
-}
-
-/// How the jobs a death failed are answered.
-enum Verdict {
-    /// The process died: `WorkerDied` with how.
-    Died(String),
-    /// It ended itself for `kind`, with this one request in flight: that limit's outcome.
-    Limit(RequestId, ErrorKind),
-    /// It ended itself for `kind` with several requests in flight.
-    LimitOfSeveral(ErrorKind, usize),
-}
-
-impl Verdict {
-    fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
-        match (death.limit, in_flight) {
-            (None, _) => Verdict::Died(death.how.clone()),
-            (Some(kind), [only]) => Verdict::Limit(only.id, kind),
-            (Some(kind), several) => Verdict::LimitOfSeveral(kind, several.len()),
-        }
-    }
-
-    /// The answer of a failed job; `suspect`: the death is evidence against its tenant.
-    fn answer(&self, failure: Failure, suspect: bool) -> Answer {
-        let error = match failure {
-            Failure::NotSent(job) => return Answer::NotStarted(job),
-            // Its own request never ran. Placed again unless its tenant's code (the load) may
-            // be what killed the process, or the process ended itself for a limit of the one
-            // request it had, which this job waited on (that limit is then its answer too).
-            Failure::Unstarted(job) if !suspect && !matches!(self, Verdict::Limit(..)) => {
-                return Answer::NotStarted(job)
-            }
-            Failure::Unstarted(_) => JobError::WorkerDied("its worker's load was lost".into()),
-            Failure::Error(error) => error,
-        };
-        Answer::Done(match (error, self) {
-            (JobError::WorkerDied(_), Verdict::Died(how)) => Err(JobError::WorkerDied(how.clone())),
-            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
-            (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
-            (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
-                Err(JobError::WorkerDied(format!(
-                    "the process ended itself to enforce a {} limit of one of the {n} requests \
-                     running in it",
-                    limit_name(*kind)
-                )))
-            }
-            (other, _) => Err(other),
-        })
-    }
-}
-
-fn limit_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::CpuLimit => "CPU time",
-        _ => "memory",
-    }
-}
-
-/// After a failure: the process's exit status. A dying worker's reaper exits with the worker's
-/// status, so give it a moment to say how it died (e.g. SIGSYS from seccomp) before killing it
-/// (a hung or confused worker).
-async fn reap(child: &mut Child, why: &str) -> Death {
-    match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
-        Ok(status) => Death::from_status(status),
-        Err(_) => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            Death {
-                how: format!("killed by the supervisor: {why}"),
-                by_seccomp: false,
-                limit: None,
-                killed_externally: false,
-            }
-        }
-    }
-}
-
-/// The answer of a request whose worker ended itself for `kind` (see [`Death::limit`]).
-fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
-    Outcome {
-        request_id,
-        result: Err(ErrorReply {
-            kind,
-            message: format!(
-                "{} limit exceeded (inside an operation V8 could not interrupt; the worker \
-                 process was ended)",
-                limit_name(kind)
-            ),
-            stack: None,
-        }),
-        logs: Vec::new(),
-        cpu_us: 0,
-        wall_us: 0,
-        open: false,
-        observed: Default::default(),
-    }
 }
 
 /// Answers every job still queued with `NotStarted`, after refusing new ones.
@@ -526,40 +444,7 @@ fn hand_back_queued(info: &ProcessInfo, jobs: &mut mpsc::Receiver<Envelope>) {
     }
 }
 
-impl Death {
-    fn from_status(status: std::io::Result<std::process::ExitStatus>) -> Death {
-        use std::os::unix::process::ExitStatusExt;
-        let Ok(status) = status else {
-            return Death {
-                how: "unknown exit".into(),
-                by_seccomp: false,
-                limit: None,
-                killed_externally: false,
-            };
-        };
-        // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
-        // 128 + the signal number.
-        let signal = match (status.code(), status.signal()) {
-            (Some(c), _) if c >= 128 => Some(c - 128),
-            (None, Some(s)) => Some(s),
-            _ => None,
-        };
-        Death {
-            how: match (signal, status.code()) {
-                (Some(s), _) => format!("killed by signal {s}"),
-                (None, Some(c)) => format!("exit code {c}"),
-                _ => "unknown exit".into(),
-            },
-            by_seccomp: signal == Some(libc::SIGSYS),
-            killed_externally: signal.is_some_and(|s| EXTERNAL_SIGNALS.contains(&s)),
-            limit: match status.code() {
-                Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
-                Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
-                _ => None,
-            },
-        }
-    }
-}
-
+mod death;
+use death::{reap, report, Verdict};
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! supervisor's environment may hold `STOCKADE_TOKEN`, which tenant code must never be able to
 //! read from its own process memory).
 
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,8 @@ pub struct SpawnConfig {
     pub test_hooks: bool,
     /// Isolate threads per worker process (`--threads`; 0: one per CPU it may use).
     pub threads: usize,
+    /// The memory cap of each worker process (`None`: none, as for `stockade run`).
+    pub memory: Option<std::sync::Arc<super::memory_cap::MemoryCap>>,
 }
 
 pub struct Spawned {
@@ -144,15 +147,46 @@ pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command 
     command
 }
 
-pub fn spawn(config: &SpawnConfig) -> std::io::Result<Spawned> {
+/// Starts a worker; with `cgroup` (a group's `cgroup.procs`), the process joins that group
+/// between fork and exec, before it runs any code of its own.
+pub fn spawn(config: &SpawnConfig, cgroup: Option<&CString>) -> std::io::Result<Spawned> {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-    let mut command = Command::from(worker_command(config, theirs.as_raw_fd()));
+    let mut command = worker_command(config, theirs.as_raw_fd());
+    if let Some(procs) = cgroup {
+        use std::os::unix::process::CommandExt;
+        let procs = procs.clone();
+        // SAFETY: the closure runs between fork and exec and only calls open, write and close,
+        // which are async-signal-safe, on a path allocated before the fork.
+        unsafe {
+            command.pre_exec(move || join_cgroup(&procs));
+        }
+    }
+    let mut command = Command::from(command);
     command.kill_on_drop(true);
     let child = command.spawn()?;
     drop(theirs);
     ours.set_nonblocking(true)?;
     let stream = UnixStream::from_std(ours)?;
     Ok(Spawned { child, stream })
+}
+
+/// Moves the calling process into the cgroup whose `cgroup.procs` is `procs` (writing `0`
+/// names the writer). Async-signal-safe: no allocation.
+fn join_cgroup(procs: &CStr) -> std::io::Result<()> {
+    // SAFETY: `procs` is a valid NUL-terminated path; the descriptor is closed before return.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        if written != 1 {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// The process that runs tenant code: with the jail, the spawned process is a reaper whose one

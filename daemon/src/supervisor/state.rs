@@ -12,7 +12,9 @@
 //! - a process death retires its cordon process, evicts every tenant in it (their next request
 //!   is placed afresh) and blames the one tenant whose code was in flight, which the cordon
 //!   quarantines; when several tenants' code was in flight ([`Blame::Unknown`]) nobody is
-//!   blamed and each of them gets `worker_death`, exactly once, like every evicted tenant.
+//!   blamed and each of them gets `worker_death`, exactly once, like every evicted tenant;
+//! - a death for the worker process memory cap blames nobody and records `memory_limit_hit`
+//!   for each tenant it charges (see `memory_cap::charged`), before any caller is answered.
 //!
 //! Trusts: the runner to report each death once, with whom it is evidence against.
 
@@ -232,11 +234,10 @@ impl State {
         now: Millis,
         effects: &mut Vec<Effect>,
     ) -> Option<TenantId> {
-        let Some(binding) = self.slots.died(life) else {
-            return None; // a retired life: nobody placed anything there any more
-        };
+        let binding = self.slots.died(life);
         let mut quarantined = None;
-        if let Some(process) = binding {
+        // `None`: a retired life, nobody placed anything there any more.
+        if let Some(Some(process)) = binding {
             self.presence.retain(|(p, _), _| *p != process);
             let running = match blame {
                 Blame::Tenant(tenant) => Some(*tenant),
@@ -271,6 +272,10 @@ impl State {
                 }
                 Err(e) => tracing::warn!("cannot record the death of {process}: {e}"),
             }
+        }
+        // Killed for the worker process memory cap: the tenants it charges (none is blamed).
+        for &tenant in death.process_memory.iter().flatten() {
+            self.record(tenant, HistoryEvent::MemoryLimitHit, now, effects);
         }
         quarantined
     }

@@ -193,10 +193,18 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         any::<u64>(),
         any::<u64>(),
         any::<bool>(),
-        (any::<bool>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), any::<u64>()),
     )
         .prop_map(
-            |(request_id, result, logs, cpu_us, wall_us, open, (web_assembly, dynamic_import))| {
+            |(
+                request_id,
+                result,
+                logs,
+                cpu_us,
+                wall_us,
+                open,
+                (web_assembly, dynamic_import, memory_bytes),
+            )| {
                 Outcome {
                     request_id,
                     result,
@@ -208,6 +216,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
                         web_assembly,
                         dynamic_import,
                     },
+                    memory_bytes,
                 }
             },
         )

@@ -174,15 +174,23 @@ fn forgetting_an_old_load_keeps_a_newer_one() {
     let info = ProcessInfo::new(0);
     let def = def();
     let worker = def.id;
-    let old = info.mark_loaded(&def, T);
-    let new = info.mark_loaded(&def, T);
+    let old = info.mark_loaded(&def, T, 1 << 20);
+    let new = info.mark_loaded(&def, T, 2 << 20);
     info.forget(&worker, old);
     assert!(info.has_loaded(&worker));
     assert_eq!(info.loaded_defs().len(), 1);
+    // What its isolate reports holding is the tenant's holding in the process.
+    assert_eq!(info.holdings().get(&T), Some(&(2 << 20)));
+    info.note_memory(&worker, 300 << 20);
+    assert_eq!(info.holdings().get(&T), Some(&(300 << 20)));
     info.forget(&worker, new);
     assert!(!info.has_loaded(&worker));
+    assert!(
+        info.holdings().is_empty(),
+        "a forgotten isolate holds nothing"
+    );
     // A definition nobody holds any more (deleted) is not reloaded.
-    info.mark_loaded(&def, T);
+    info.mark_loaded(&def, T, 0);
     drop(def);
     assert!(info.loaded_defs().is_empty());
 }

@@ -18,6 +18,8 @@ pub struct Counters {
     pub deaths_limit: AtomicU64,
     pub deaths_external: AtomicU64,
     pub deaths_crash: AtomicU64,
+    /// Worker processes killed for the worker process memory cap.
+    pub deaths_process_memory: AtomicU64,
     /// Tenants quarantined by a death.
     pub quarantines: AtomicU64,
     /// Loader workers loaded again after their process died.
@@ -36,7 +38,9 @@ impl Inner {
         let quarantined = self
             .lock()
             .died(life, blame, death, self.clock.now(), &mut effects);
-        let cause = if death.by_seccomp {
+        let cause = if death.process_memory.is_some() {
+            &self.counters.deaths_process_memory
+        } else if death.by_seccomp {
             &self.counters.deaths_seccomp
         } else if death.limit.is_some() {
             &self.counters.deaths_limit
@@ -65,17 +69,40 @@ impl Inner {
                 death.how
             );
         }
+        if let Some(charged) = &death.process_memory {
+            let names: Vec<String> = charged.iter().map(|&t| self.tenants.name(t)).collect();
+            tracing::warn!(
+                "a worker process was {}; charged with memory_limit_hit: {}",
+                death.how,
+                if names.is_empty() {
+                    "nobody (no tenant code in flight, no isolate reporting memory)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
         self.spawn_effects(effects);
-        self.reload(blame, loaded);
+        let charged = death.process_memory.as_deref().unwrap_or_default();
+        self.reload(blame, charged, loaded);
     }
 
-    /// Loads the bystanders' workers of a dead process again (see the module documentation).
-    fn reload(self: &Arc<Self>, blame: &Blame, loaded: Vec<(TenantId, Arc<WorkerDef>)>) {
+    /// Loads the bystanders' workers of a dead process again (see the module documentation):
+    /// not those of the tenants the death is evidence against, nor of those a memory cap kill
+    /// charged (their workers may be what grows; they load on their next call).
+    fn reload(
+        self: &Arc<Self>,
+        blame: &Blame,
+        charged: &[TenantId],
+        loaded: Vec<(TenantId, Arc<WorkerDef>)>,
+    ) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         for (tenant, def) in loaded {
-            if blame.names(tenant) || def.deleted.load(Ordering::Relaxed) {
+            if blame.names(tenant)
+                || charged.contains(&tenant)
+                || def.deleted.load(Ordering::Relaxed)
+            {
                 continue;
             }
             self.counters.reloads.fetch_add(1, Ordering::Relaxed);

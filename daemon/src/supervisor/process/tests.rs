@@ -1,6 +1,9 @@
 //! Unit tests of a life's verdicts: blame, answers of failed jobs, exit statuses.
 
 use super::*;
+use crate::supervisor::jobs::JobError;
+use crate::supervisor::link::InFlight;
+use stockade_ipc::RequestId;
 
 fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
     Death {
@@ -8,6 +11,7 @@ fn death(killed_externally: bool, limit: Option<ErrorKind>) -> Death {
         by_seccomp: false,
         limit,
         killed_externally,
+        process_memory: None,
     }
 }
 
@@ -125,4 +129,37 @@ fn signals_from_outside_are_evidence_against_nobody_and_crashes_are() {
     }
     assert!(of(libc::SIGSYS).by_seccomp);
     assert_eq!(of(70 << 8).blame(&[a].into()), Blame::Tenant(a));
+}
+
+#[test]
+fn a_memory_cap_kill_blames_nobody_and_answers_process_memory_limit() {
+    let (a, b) = (TenantId(1), TenantId(2));
+    let mut capped = death(false, None);
+    capped.how = "killed for exceeding the worker process memory cap of 256 MiB (cgroup v1)".into();
+    capped.process_memory = Some(vec![a]);
+    // Not a crash: no culprit, no suspects, even with the grower alone in flight.
+    assert_eq!(capped.blame(&[a].into()), Blame::Nobody);
+    assert_eq!(capped.blame(&[a, b].into()), Blame::Nobody);
+    let verdict = Verdict::of(&capped, &in_flight(1));
+    let Answer::Done(Err(error @ JobError::ProcessMemory(_))) = verdict.answer(died(), true) else {
+        panic!("expected ProcessMemory");
+    };
+    assert_eq!(
+        error.to_string(),
+        "the worker process running this request was killed for exceeding the worker process \
+         memory cap of 256 MiB (cgroup v1); it has been replaced"
+    );
+    // A call still waiting for its load is placed again, unless its tenant is charged.
+    assert!(matches!(
+        verdict.answer(unstarted(), false),
+        Answer::NotStarted(_)
+    ));
+    assert!(matches!(
+        verdict.answer(unstarted(), true),
+        Answer::Done(Err(JobError::ProcessMemory(_)))
+    ));
+    assert!(matches!(
+        verdict.answer(Failure::Error(JobError::Timeout), true),
+        Answer::Done(Err(JobError::Timeout))
+    ));
 }

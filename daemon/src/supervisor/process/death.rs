@@ -1,0 +1,168 @@
+//! How a worker process's death is read (its exit status; see [`Death`]) and how the jobs it
+//! failed are answered ([`Verdict`]): `WorkerDied`, a limit the worker enforced by ending
+//! itself, or the worker process memory cap.
+//!
+//! Trusts: the kernel's exit status.
+
+use std::time::Duration;
+
+use stockade_ipc::{ErrorKind, ErrorReply, Outcome, RequestId};
+use tokio::process::Child;
+
+use super::super::jobs::{Failure, JobError};
+use super::super::link::InFlight;
+use super::{Answer, Death, EXTERNAL_SIGNALS};
+
+/// Logs a death.
+pub(super) fn report(slot: usize, death: &Death, in_flight: &[InFlight]) {
+    match (in_flight.len(), death.limit) {
+        (0, _) => tracing::warn!("worker {slot} died while idle: {}", death.how),
+        (_, Some(kind)) => tracing::warn!("worker {slot} ended itself for a {kind:?}"),
+        (n, None) => tracing::warn!(
+            "worker {slot} died with {n} request(s) in flight: {}",
+            death.how
+        ),
+    }
+}
+
+/// How the jobs a death failed are answered.
+pub(super) enum Verdict {
+    /// The process died: `WorkerDied` with how.
+    Died(String),
+    /// It ended itself for `kind`, with this one request in flight: that limit's outcome.
+    Limit(RequestId, ErrorKind),
+    /// It ended itself for `kind` with several requests in flight.
+    LimitOfSeveral(ErrorKind, usize),
+    /// It was killed for the worker process memory cap: how.
+    ProcessMemory(String),
+}
+
+impl Verdict {
+    pub(super) fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
+        if death.process_memory.is_some() {
+            return Verdict::ProcessMemory(death.how.clone());
+        }
+        match (death.limit, in_flight) {
+            (None, _) => Verdict::Died(death.how.clone()),
+            (Some(kind), [only]) => Verdict::Limit(only.id, kind),
+            (Some(kind), several) => Verdict::LimitOfSeveral(kind, several.len()),
+        }
+    }
+
+    /// The answer of a failed job; `suspect`: the death is evidence against its tenant.
+    pub(super) fn answer(&self, failure: Failure, suspect: bool) -> Answer {
+        let error = match failure {
+            Failure::NotSent(job) => return Answer::NotStarted(job),
+            // Its own request never ran. Placed again unless its tenant's code (the load) may
+            // be what killed the process, or the process ended itself for a limit of the one
+            // request it had, which this job waited on (that limit is then its answer too).
+            Failure::Unstarted(job) if !suspect && !matches!(self, Verdict::Limit(..)) => {
+                return Answer::NotStarted(job)
+            }
+            Failure::Unstarted(_) => JobError::WorkerDied("its worker's load was lost".into()),
+            Failure::Error(error) => error,
+        };
+        Answer::Done(match (error, self) {
+            (JobError::WorkerDied(_), Verdict::Died(how)) => Err(JobError::WorkerDied(how.clone())),
+            (JobError::WorkerDied(_), Verdict::ProcessMemory(how)) => {
+                Err(JobError::ProcessMemory(how.clone()))
+            }
+            // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
+            (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
+            (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
+                Err(JobError::WorkerDied(format!(
+                    "the process ended itself to enforce a {} limit of one of the {n} requests \
+                     running in it",
+                    limit_name(*kind)
+                )))
+            }
+            (other, _) => Err(other),
+        })
+    }
+}
+
+fn limit_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::CpuLimit => "CPU time",
+        _ => "memory",
+    }
+}
+
+/// After a failure: the process's exit status. A dying worker's reaper exits with the worker's
+/// status, so give it a moment to say how it died (e.g. SIGSYS from seccomp) before killing it
+/// (a hung or confused worker).
+pub(super) async fn reap(child: &mut Child, why: &str) -> Death {
+    match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
+        Ok(status) => Death::from_status(status),
+        Err(_) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            Death {
+                how: format!("killed by the supervisor: {why}"),
+                by_seccomp: false,
+                limit: None,
+                killed_externally: false,
+                process_memory: None,
+            }
+        }
+    }
+}
+
+/// The answer of a request whose worker ended itself for `kind` (see [`Death::limit`]).
+pub(super) fn limit_outcome(request_id: RequestId, kind: ErrorKind) -> Outcome {
+    Outcome {
+        request_id,
+        result: Err(ErrorReply {
+            kind,
+            message: format!(
+                "{} limit exceeded (inside an operation V8 could not interrupt; the worker \
+                 process was ended)",
+                limit_name(kind)
+            ),
+            stack: None,
+        }),
+        logs: Vec::new(),
+        cpu_us: 0,
+        wall_us: 0,
+        open: false,
+        observed: Default::default(),
+        memory_bytes: 0,
+    }
+}
+
+impl Death {
+    pub(super) fn from_status(status: std::io::Result<std::process::ExitStatus>) -> Death {
+        use std::os::unix::process::ExitStatusExt;
+        let Ok(status) = status else {
+            return Death {
+                how: "unknown exit".into(),
+                by_seccomp: false,
+                limit: None,
+                killed_externally: false,
+                process_memory: None,
+            };
+        };
+        // The jail's reaper re-raises the worker's fatal signal, or (if it cannot) exits with
+        // 128 + the signal number.
+        let signal = match (status.code(), status.signal()) {
+            (Some(c), _) if c >= 128 => Some(c - 128),
+            (None, Some(s)) => Some(s),
+            _ => None,
+        };
+        Death {
+            how: match (signal, status.code()) {
+                (Some(s), _) => format!("killed by signal {s}"),
+                (None, Some(c)) => format!("exit code {c}"),
+                _ => "unknown exit".into(),
+            },
+            by_seccomp: signal == Some(libc::SIGSYS),
+            killed_externally: signal.is_some_and(|s| EXTERNAL_SIGNALS.contains(&s)),
+            limit: match status.code() {
+                Some(stockade_ipc::exit::CPU_LIMIT) => Some(ErrorKind::CpuLimit),
+                Some(stockade_ipc::exit::MEMORY_LIMIT) => Some(ErrorKind::MemoryLimit),
+                _ => None,
+            },
+            process_memory: None,
+        }
+    }
+}
