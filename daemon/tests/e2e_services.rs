@@ -462,3 +462,41 @@ export default {{ async fetch(req, env) {{
     assert_eq!(out[0], 300, "{out}");
     assert_eq!(out[1], "QuotaExceededError");
 }
+
+/// Callers waiting on their callees never starve them: with two requests at a time per process,
+/// two requests of a worker each calling another worker (the one process holds both) both
+/// finish, because a call waits for a place among the calls of its own depth only (before, both
+/// callers held the two places and their calls queued behind them until the wall limit).
+#[test]
+fn callers_filling_every_place_of_a_process_do_not_starve_their_callees() {
+    let d = Daemon::start(
+        "svcnested",
+        1,
+        1,
+        "max_in_flight_per_worker = 2\n[cordon]\nstandard_min_processes = 1\n",
+    );
+    let t = tenant_token(0);
+    let target = load(&d, &t, TARGET, json!({ "NAME": "target" }));
+    let caller = "export default { async fetch(req, env) {
+        await new Promise((r) => setTimeout(r, 300));
+        return Response.json(await env.SVC.add(20, 22));
+    } };";
+    let (status, v) = create(
+        &d,
+        &t,
+        caller,
+        json!({ "SVC": { "binding": "service", "worker": target } }),
+        json!({ "limits": { "wallMs": 5000 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (h, t, id) = (d.handle(), t.clone(), id.clone());
+            std::thread::spawn(move || fetch_json(&h, &t, &id, ""))
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().expect("caller"), json!(42));
+    }
+}

@@ -96,6 +96,17 @@ pub enum Job {
     },
 }
 
+impl Job {
+    /// How deep in a chain of binding calls the job's request is (0: a client's request; see
+    /// `process/lanes.rs`).
+    pub fn depth(&self) -> u32 {
+        match self {
+            Job::Call { streams, .. } => streams.chain.depth,
+            Job::Run { .. } | Job::Dispose { .. } | Job::Load { .. } => 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum JobError {
     #[error("the worker process died while running this request ({0})")]

@@ -266,6 +266,25 @@ enum JobEnd {
     Over,
     /// The process failed it.
     Failed(Failed),
+    /// It never started: the process died (or stopped) while it waited for a place; handed back
+    /// once the death is recorded, to run elsewhere.
+    Unstarted(Envelope),
+}
+
+/// A job waiting for a place among the jobs of its depth (`lanes`), in the supervisor, then run.
+async fn queued_job(runner: Arc<Runner>, mut envelope: Envelope, lane: Arc<Semaphore>) -> JobEnd {
+    let permit = tokio::select! {
+        permit = lane.acquire_owned() => permit,
+        () = envelope.reply.closed() => {
+            // Its caller went away while it waited: nothing was sent.
+            runner.info.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return JobEnd::Over;
+        }
+    };
+    match permit {
+        Ok(permit) => job_task(runner, envelope, permit).await,
+        Err(_closed) => JobEnd::Unstarted(envelope),
+    }
 }
 
 /// One job, as a task of its own.
@@ -340,9 +359,9 @@ async fn run(
         caps: config.caps,
     };
     let runner = Arc::new(Runner::new(Arc::clone(&info), Arc::clone(&link), conduct));
-    let permits = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let lanes = Lanes::new(config.max_in_flight);
     let mut tasks: JoinSet<JobEnd> = JoinSet::new();
-    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut unstarted: Vec<Envelope> = Vec::new();
     let mut retiring = false;
     let cause = loop {
         if retiring && tasks.is_empty() {
@@ -353,19 +372,18 @@ async fn run(
             return; // kill_on_drop ends a process that ignored Shutdown
         }
         tokio::select! {
-            acquired = Arc::clone(&permits).acquire_owned(), if permit.is_none() && !retiring => {
-                permit = acquired.ok();
-            }
-            envelope = jobs.recv(), if permit.is_some() && !retiring => match (envelope, permit.take()) {
-                (Some(envelope), Some(lease)) => {
-                    tasks.spawn(job_task(Arc::clone(&runner), envelope, lease));
+            envelope = jobs.recv(), if !retiring => match envelope {
+                Some(envelope) => {
+                    let lane = lanes.of(envelope.job.depth());
+                    tasks.spawn(queued_job(Arc::clone(&runner), envelope, lane));
                 }
                 // Retired: every sender is gone and the queue is empty.
-                _ => retiring = true,
+                None => retiring = true,
             },
             Some(ended) = tasks.join_next() => match ended {
                 Ok(JobEnd::Over) => {}
                 Ok(JobEnd::Failed(failed)) => break Cause::Job(failed),
+                Ok(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
                 // A job task panicked: its caller sees its answer dropped.
                 Err(e) => tracing::warn!("a job of worker {} failed: {e}", info.slot),
             },
@@ -399,11 +417,12 @@ async fn run(
     link.close(&format!("the worker process died ({})", death.how));
     let in_flight = link.take_in_flight();
     // Every job still running ends now: its answer came, or its request is lost.
-    permits.close();
-    drop(permit);
+    lanes.close();
     while let Some(ended) = tasks.join_next().await {
-        if let Ok(JobEnd::Failed(f)) = ended {
-            failed.push(f);
+        match ended {
+            Ok(JobEnd::Failed(f)) => failed.push(f),
+            Ok(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
+            _ => {}
         }
     }
     let running: BTreeSet<TenantId> = in_flight
@@ -432,6 +451,10 @@ async fn run(
             .is_some_and(|c| c.contains(&tenant));
         let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged));
     }
+    for Envelope { job, reply, .. } in unstarted {
+        info.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let _ = reply.send(Answer::NotStarted(job));
+    }
     hand_back_queued(&info, &mut jobs);
 }
 
@@ -445,6 +468,8 @@ fn hand_back_queued(info: &ProcessInfo, jobs: &mut mpsc::Receiver<Envelope>) {
 }
 
 mod death;
+mod lanes;
 use death::{reap, report, Verdict};
+use lanes::Lanes;
 #[cfg(test)]
 mod tests;
