@@ -500,3 +500,49 @@ fn callers_filling_every_place_of_a_process_do_not_starve_their_callees() {
         assert_eq!(thread.join().expect("caller"), json!(42));
     }
 }
+
+/// A service binding's `fetch` honours its request's `AbortSignal`: aborted before the call,
+/// nothing reaches the target; aborted while the target works, the fetch rejects with the
+/// signal's reason instead of waiting for the answer.
+#[test]
+fn a_service_fetch_honours_its_abort_signal() {
+    let d = Daemon::start("svcabort", 1, 1, "");
+    let t = tenant_token(0);
+    let slow = "let calls = 0;
+      export default {
+        async fetch(req) {
+          calls++;
+          if (new URL(req.url).pathname === '/slow') await new Promise((r) => setTimeout(r, 3000));
+          return new Response('late');
+        },
+        calls() { return calls; },
+      };";
+    let target = load(&d, &t, slow, json!({}));
+    let caller = "export default { async fetch(req, env) {
+        const out = {};
+        try { await env.SVC.fetch('http://b/x', { signal: AbortSignal.abort() }); out.before = 'sent'; }
+        catch (e) { out.before = e.name; }
+        out.callsAfterBefore = await env.SVC.calls();
+        const c = new AbortController();
+        setTimeout(() => c.abort(new RangeError('stop')), 100);
+        try { out.during = await (await env.SVC.fetch('http://b/slow', { signal: c.signal })).text(); }
+        catch (e) { out.during = [e.name, e.message]; }
+        out.callsAfterDuring = await env.SVC.calls();
+        return Response.json(out);
+    } };";
+    let id = load(
+        &d,
+        &t,
+        caller,
+        json!({ "SVC": { "binding": "service", "worker": target } }),
+    );
+    assert_eq!(
+        fetch_json(&d, &t, &id, ""),
+        json!({
+            "before": "AbortError",
+            "callsAfterBefore": 0,
+            "during": ["RangeError", "stop"],
+            "callsAfterDuring": 1,
+        })
+    );
+}

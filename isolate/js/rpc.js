@@ -190,20 +190,48 @@ async function rpcCall(target, method, args) {
   return rpcDecode(answer?.ok);
 }
 
+/** `answer`, unless `signal` aborts first: then its reason (the late answer is dropped). */
+function rpcAbortable(answer, signal) {
+  return new PromiseCtor((resolve, reject) => {
+    if (abortSignalAborted(signal)) {
+      uponPromise(answer, noop, noop);
+      reject(abortSignalReason(signal));
+      return;
+    }
+    const onAbort = () => reject(abortSignalReason(signal));
+    addAbortAlgorithm(signal, onAbort);
+    uponPromise(answer, (v) => {
+      removeAbortAlgorithm(signal, onAbort);
+      resolve(v);
+    }, (e) => {
+      removeAbortAlgorithm(signal, onAbort);
+      reject(e);
+    });
+  });
+}
+
 async function rpcFetch(target, input, init) {
   const request = new Request(input, init);
-  const { method, url, headers, body, redirect } = requestForFetch(request);
+  const { method, url, headers, body, redirect, signal } = requestForFetch(request);
+  // The request's signal: aborted before the call, nothing is sent; aborted while the target
+  // works, the fetch rejects with its reason at once (the target's request runs on, within its
+  // own limits, and its answer is dropped).
+  if (abortSignalAborted(signal)) throw abortSignalReason(signal);
   let bytes = null;
   if (body !== null) {
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     const out = bodyForHost(body);
-    bytes = isUint8Array(out) ? out : await rpcReadAll(out);
+    bytes = isUint8Array(out) ? out : await rpcAbortable(rpcReadAll(out), signal);
   }
   const inner = frameForHost({ method, url, headers, redirect }, bytes);
+  const binding = await rpcHead(target);
+  if (abortSignalAborted(signal)) throw abortSignalReason(signal);
+  const sent = hostCall("service.fetch", frameForHost(binding, inner));
   let reply;
   try {
-    reply = await hostCall("service.fetch", frameForHost(await rpcHead(target), inner));
+    reply = await rpcAbortable(sent, signal);
   } catch (e) {
+    if (abortSignalAborted(signal) && e === abortSignalReason(signal)) throw e;
     throw new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError");
   }
   // A refusal is a binding frame whose head is {"error"}; an answer is a fetch frame.
