@@ -43,7 +43,10 @@ fn the_unit_sandboxes_the_daemon_and_leaves_the_workers_their_jail() {
         ("PrivateDevices", "yes"),
         ("ProtectKernelTunables", "yes"),
         ("ProtectKernelModules", "yes"),
-        ("ProtectControlGroups", "yes"),
+        // The memory cap's cgroups: the service's subtree delegated (only it is the stockade
+        // user's), so the hierarchy is not made read-only.
+        ("Delegate", "memory"),
+        ("ProtectControlGroups", "no"),
         ("RestrictSUIDSGID", "yes"),
         ("User", "stockade"),
     ] {
