@@ -7,10 +7,11 @@
 //! - the soft file-descriptor limit is raised to the hard one at start, and the HTTP server's
 //!   connection cap is kept below it (`http`);
 //! - `SIGHUP` reloads the configuration file's tenants (new ones, trust and account facts),
-//!   tokens (the operator's included) and quotas, atomically for each, without dropping a
-//!   connection or a worker; a file that no longer parses or checks is refused whole (logged)
-//!   and the running configuration stays. Other settings (listen addresses, `[limits]`,
-//!   `[cordon]`, `[http]`, egress rules and secrets) take a restart;
+//!   tokens (the operator's included), quotas, capabilities, and egress rules and secrets (the
+//!   secrets stored through the API set again after the file's, as at start), atomically for
+//!   each, without dropping a connection or a worker; a file that no longer parses or checks is
+//!   refused whole (logged) and the running configuration stays. Other settings (listen
+//!   addresses, `[limits]`, `[cordon]`, `[http]`, `[egress]`) take a restart;
 //! - `SIGTERM`/`SIGINT` stop accepting, let the requests in progress finish, then stop the
 //!   workers.
 
@@ -213,6 +214,19 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
             Ok(config) => {
                 state.pool.reload_tenants(&config.tenants);
                 state.reload(&config);
+                // Egress rules and the file's secrets, then the API's stored secrets again
+                // (they win over the file's, as at start).
+                let pool = &state.pool;
+                match state.egress.reload(&config, |name| pool.tenant_id(name)) {
+                    Ok(()) => {
+                        if let Err(e) = load_secrets(&state.store, &state.egress).await {
+                            tracing::error!("reload: the stored secrets: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("reload: egress rules refused, the running ones stay: {e}")
+                    }
+                }
                 tracing::info!(
                     "reloaded {}: {} tenants",
                     path.display(),

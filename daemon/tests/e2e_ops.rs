@@ -1,6 +1,8 @@
 //! Running as a service: `stockade check-config`, refusing a configuration without an operator,
 //! and `SIGHUP` reloading tenants and tokens in a running daemon.
 mod common;
+#[path = "../src/egress/test_upstream.rs"]
+mod upstream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -175,4 +177,80 @@ fn a_tenant_added_by_sighup_reaches_its_key_value_binding() {
     });
     let id = load_code(&d, &tenant_token(1), &body);
     assert_eq!(fetch(&d, &tenant_token(1), &id), (200, "kept".into()));
+}
+
+/// A reload brings egress rules and the file's secrets: a tenant added by `SIGHUP` reaches the
+/// network its rules allow with its secret injected, and a changed secret is the one injected
+/// next (the upstream records what it received).
+#[test]
+fn a_sighup_brings_egress_rules_and_secrets() {
+    let up = upstream::Upstream::start(|_| upstream::Answer::ok(b"seen"));
+    let p = up.port;
+    let tenant = |i: usize, key: &str| {
+        format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n[tenants.secrets]\nkey = \"{key}\"\n\
+             [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{p}]\ninject_headers = {{ \"X-Key\" = \"key\" }}\n",
+            tenant_token(i)
+        )
+    };
+    let egress = "[egress]\nallow_private = [\"127.0.0.0/8\"]\n";
+    let d = Daemon::start_raw(
+        "ops-sighup-egress",
+        1,
+        &format!("{egress}{}", tenant(0, "first-0")),
+        &[],
+    );
+    let code =
+        format!("export default async () => (await fetch('http://127.0.0.1:{p}/x')).status;");
+    let fetched = |token: &str| run(&d, token, &code);
+    let (status, body) = fetched(&tenant_token(0));
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &serde_json::json!(200)),
+        "{body}"
+    );
+    let config = std::fs::read_to_string(d.config_path()).expect("config");
+    std::fs::write(
+        d.config_path(),
+        format!(
+            "{}{}",
+            config.replace("first-0", "second-0"),
+            tenant(1, "first-1")
+        ),
+    )
+    .expect("rewrite");
+    hangup(&d);
+    wait_until_served(&d, &tenant_token(1));
+    // The egress part of the reload follows the tokens: poll until t1's fetch goes out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = fetched(&tenant_token(1));
+        if status == 200 && body["result"] == serde_json::json!(200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "t1 never got network: {body}\n{}",
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = fetched(&tenant_token(0));
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &serde_json::json!(200)),
+        "{body}"
+    );
+    let keys: Vec<String> = up
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("x-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.first().map(String::as_str), Some("first-0"));
+    assert!(keys.contains(&"first-1".to_string()), "{keys:?}");
+    assert_eq!(
+        keys.last().map(String::as_str),
+        Some("second-0"),
+        "{keys:?}"
+    );
 }

@@ -53,6 +53,14 @@ impl Audit {
         }
     }
 
+    /// Rings for `tenants` tenants at least (a reload adds tenants).
+    pub fn ensure(&self, tenants: usize) {
+        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        while rings.len() < tenants {
+            rings.push(VecDeque::new());
+        }
+    }
+
     /// Logs `record` on stderr and keeps it in `tenant`'s ring.
     pub fn record(&self, tenant: usize, record: Record) {
         if let Ok(line) = serde_json::to_string(&record) {

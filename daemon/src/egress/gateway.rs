@@ -114,7 +114,8 @@ pub enum FetchError {
 pub struct Gateway {
     /// For `globalOutbound: {"worker": id}` (see `outbound`).
     pub dispatch: std::sync::OnceLock<WorkerDispatch>,
-    pub(super) tenants: Vec<TenantRules>,
+    /// By tenant index (`TenantId`); replaced whole by a reload.
+    tenants: std::sync::RwLock<Vec<Arc<TenantRules>>>,
     secrets: Arc<Secrets>,
     pub(super) audit: Arc<Audit>,
     addresses: Arc<AddressPolicy>,
@@ -128,6 +129,25 @@ struct Hop {
 }
 
 impl Gateway {
+    /// The rules of tenant `index`, as they are now.
+    pub(super) fn rules(&self, index: usize) -> Option<Arc<TenantRules>> {
+        let tenants = self.tenants.read().unwrap_or_else(|e| e.into_inner());
+        tenants.get(index).cloned()
+    }
+
+    /// Replaces every tenant's rules (a reload); requests under way keep the rules they began with.
+    pub(super) fn set_rules(&self, tenants: Vec<Arc<TenantRules>>) {
+        *self.tenants.write().unwrap_or_else(|e| e.into_inner()) = tenants;
+    }
+
+    /// Every tenant's rules now.
+    pub(super) fn all_rules(&self) -> Vec<Arc<TenantRules>> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn new(
         tenants: Vec<TenantRules>,
         secrets: Arc<Secrets>,
@@ -147,7 +167,7 @@ impl Gateway {
             .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;
         Ok(Gateway {
             dispatch: std::sync::OnceLock::new(),
-            tenants,
+            tenants: std::sync::RwLock::new(tenants.into_iter().map(Arc::new).collect()),
             secrets,
             audit,
             addresses,
@@ -259,7 +279,7 @@ impl Gateway {
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
-        let rules = self.tenants.get(index).ok_or(FetchError::NoTenant)?;
+        let rules = self.rules(index).ok_or(FetchError::NoTenant)?;
         let request = decode_request(payload)?;
         let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
@@ -278,7 +298,7 @@ impl Gateway {
                 return Err(FetchError::StreamedRedirect);
             }
             let (rule, mut record) =
-                self.admit(index, worker, rules, &method, &url, body.len(), injected)?;
+                self.admit(index, worker, &rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
             let mut sent = headers.clone();
             let mut injects = false;

@@ -108,7 +108,34 @@ pub struct Egress {
     gateway: Arc<gateway::Gateway>,
     secrets: Arc<secrets::Secrets>,
     audit: Arc<audit::Audit>,
-    names: Vec<String>,
+    /// Tenant names by index (`TenantId`).
+    names: std::sync::RwLock<Vec<String>>,
+}
+
+/// No network: a tenant the configuration no longer names.
+fn no_rules(name: String) -> gateway::TenantRules {
+    gateway::TenantRules {
+        name,
+        rules: Vec::new(),
+        injects: Vec::new(),
+    }
+}
+
+/// `tenant`'s egress rules, checked.
+fn tenant_rules(t: &crate::config::TenantConfig) -> Result<gateway::TenantRules, String> {
+    let mut rules = Vec::new();
+    let mut injects = Vec::new();
+    for (i, rule) in t.egress.iter().enumerate() {
+        let (criteria, inject) =
+            rule_of(rule).map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
+        rules.push(criteria);
+        injects.push(inject);
+    }
+    Ok(gateway::TenantRules {
+        name: t.id.clone(),
+        rules,
+        injects,
+    })
 }
 
 impl Egress {
@@ -117,22 +144,11 @@ impl Egress {
         let addresses = Arc::new(addr::AddressPolicy::new(
             config.egress.allow_private_nets()?,
         ));
-        let mut tenants = Vec::new();
-        for t in &config.tenants {
-            let mut rules = Vec::new();
-            let mut injects = Vec::new();
-            for (i, rule) in t.egress.iter().enumerate() {
-                let (criteria, inject) = rule_of(rule)
-                    .map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
-                rules.push(criteria);
-                injects.push(inject);
-            }
-            tenants.push(gateway::TenantRules {
-                name: t.id.clone(),
-                rules,
-                injects,
-            });
-        }
+        let tenants = config
+            .tenants
+            .iter()
+            .map(tenant_rules)
+            .collect::<Result<Vec<_>, _>>()?;
         let secrets = Arc::new(secrets::Secrets::new(
             config.tenants.iter().map(|t| t.secrets.clone()).collect(),
         ));
@@ -148,8 +164,57 @@ impl Egress {
             gateway: Arc::new(gateway),
             secrets,
             audit,
-            names: config.tenants.iter().map(|t| t.id.clone()).collect(),
+            names: std::sync::RwLock::new(config.tenants.iter().map(|t| t.id.clone()).collect()),
         })
+    }
+
+    /// A reloaded configuration's egress rules and file secrets. `id_of` names each tenant's
+    /// index, the pool's `TenantId` (which a reload never changes, and which a new tenant gets
+    /// from the pool first). A tenant the file no longer names loses its rules and file secrets.
+    /// Refused whole, the running rules staying, when a rule does not check. The caller then
+    /// sets the secrets stored through the API again (they win over the file's, as at start).
+    pub fn reload(
+        &self,
+        config: &Config,
+        id_of: impl Fn(&str) -> Option<stockade_cordon::TenantId>,
+    ) -> Result<(), String> {
+        let mut updates = Vec::new();
+        for t in &config.tenants {
+            let id = id_of(&t.id).ok_or_else(|| format!("tenant {} has no id", t.id))?;
+            let index = usize::try_from(id.0).map_err(|_| format!("tenant {}: id", t.id))?;
+            updates.push((index, t, tenant_rules(t)?));
+        }
+        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
+        let mut rules = self.gateway.all_rules();
+        let len = updates
+            .iter()
+            .map(|(index, ..)| index + 1)
+            .fold(names.len().max(rules.len()), usize::max);
+        names.resize(len, String::new());
+        let mut configured = vec![false; len];
+        for (index, t, tenant) in updates {
+            names[index] = t.id.clone();
+            configured[index] = true;
+            self.secrets.configure(index, &t.secrets);
+            if index < rules.len() {
+                rules[index] = Arc::new(tenant);
+            } else {
+                while rules.len() < index {
+                    let name = names[rules.len()].clone();
+                    rules.push(Arc::new(no_rules(name)));
+                }
+                rules.push(Arc::new(tenant));
+            }
+        }
+        for (index, rule) in rules.iter_mut().enumerate() {
+            if !configured[index] {
+                *rule = Arc::new(no_rules(names[index].clone()));
+                self.secrets.configure(index, &Default::default());
+            }
+        }
+        self.audit.ensure(len);
+        self.gateway.set_rules(rules);
+        Ok(())
     }
 
     /// Registers the `fetch` host call, `fetch.read`/`fetch.cancel` for the answers whose bodies
@@ -182,6 +247,8 @@ impl Egress {
 
     fn index(&self, tenant: &str) -> Result<usize, SecretError> {
         self.names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .position(|n| n == tenant)
             .ok_or(SecretError::NoTenant)

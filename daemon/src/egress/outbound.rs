@@ -72,7 +72,7 @@ impl Gateway {
 
     /// An audit record of a request that goes to a Loader worker (or nowhere).
     fn worker_record(&self, tenant: TenantId, worker: &str, payload: &[u8]) -> Option<Record> {
-        let rules = self.tenants.get(usize::try_from(tenant.0).ok()?)?;
+        let rules = self.rules(usize::try_from(tenant.0).ok()?)?;
         let request = decode_request(payload).ok();
         let url = request.as_ref().and_then(|r| Url::parse(&r.url).ok());
         Some(Record {
@@ -103,8 +103,7 @@ impl Gateway {
     ) -> Result<Vec<u8>, String> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant.to_string())?;
         let rules = self
-            .tenants
-            .get(index)
+            .rules(index)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
         let request = decode_request(&payload).map_err(|e| e.to_string())?;
         let mut record = self

@@ -54,16 +54,43 @@ pub fn check_secret(name: &str, value: &str) -> Result<(), SecretError> {
     Ok(())
 }
 
-/// Every tenant's secrets, by tenant index (the config's order, as `TenantId`).
+/// Every tenant's secrets, by tenant index (`TenantId`), and which names the configuration file
+/// gave (a reload replaces those; the ones set through the API are set again after it).
 pub struct Secrets {
     by_tenant: RwLock<Vec<BTreeMap<String, SecretValue>>>,
+    from_file: RwLock<Vec<std::collections::BTreeSet<String>>>,
 }
 
 impl Secrets {
     pub fn new(configured: Vec<BTreeMap<String, SecretValue>>) -> Secrets {
+        let from_file = configured
+            .iter()
+            .map(|m| m.keys().cloned().collect())
+            .collect();
         Secrets {
             by_tenant: RwLock::new(configured),
+            from_file: RwLock::new(from_file),
         }
+    }
+
+    /// A reloaded file's secrets for `tenant`: its names the file no longer gives are deleted,
+    /// the file's values set (the caller then sets the API's stored ones again).
+    pub fn configure(&self, tenant: usize, file: &BTreeMap<String, SecretValue>) {
+        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
+        let mut from_file = self.from_file.write().unwrap_or_else(|e| e.into_inner());
+        while all.len() <= tenant {
+            all.push(BTreeMap::new());
+        }
+        while from_file.len() <= tenant {
+            from_file.push(std::collections::BTreeSet::new());
+        }
+        for gone in from_file[tenant].iter().filter(|n| !file.contains_key(*n)) {
+            all[tenant].remove(gone);
+        }
+        for (name, value) in file {
+            all[tenant].insert(name.clone(), value.clone());
+        }
+        from_file[tenant] = file.keys().cloned().collect();
     }
 
     /// The value of `tenant`'s secret `name`, for injection.
@@ -209,6 +236,30 @@ pub fn scrub_str(text: &str, values: &[SecretValue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_replaces_the_files_secrets_and_keeps_the_apis() {
+        let file = |pairs: &[(&str, &str)]| -> BTreeMap<String, SecretValue> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), SecretValue(v.to_string())))
+                .collect()
+        };
+        let secrets = Secrets::new(vec![file(&[("a", "1"), ("b", "2")])]);
+        secrets.set(0, "api", "x".into()).expect("set");
+        secrets.configure(0, &file(&[("a", "1b")]));
+        let value = |t: usize, n: &str| secrets.value(t, n).map(|v| v.0);
+        assert_eq!(value(0, "a").as_deref(), Some("1b"), "changed in the file");
+        assert_eq!(value(0, "b"), None, "dropped from the file");
+        assert_eq!(value(0, "api").as_deref(), Some("x"), "set through the API");
+        secrets.configure(2, &file(&[("c", "3")]));
+        assert_eq!(
+            value(2, "c").as_deref(),
+            Some("3"),
+            "a tenant the reload added"
+        );
+        assert_eq!(secrets.names(1), Some(Vec::new()));
+    }
 
     #[test]
     fn a_value_split_across_pieces_is_still_scrubbed() {

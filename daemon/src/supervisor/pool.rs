@@ -472,6 +472,11 @@ impl Pool {
         TenantNames(Arc::downgrade(&self.inner))
     }
 
+    /// The id of the tenant named `name`, if it was ever configured.
+    pub fn tenant_id(&self, name: &str) -> Option<TenantId> {
+        self.inner.tenants.id(name)
+    }
+
     /// The configured id of `tenant`.
     pub fn tenant_name(&self, tenant: TenantId) -> String {
         self.inner.tenants.name(tenant)
