@@ -18,7 +18,8 @@
 //! Guarantees: a `Watch` is removed under the lock before its guard returns, and the watchdog
 //! terminates isolates only while holding that lock, so it never touches a disposed isolate.
 //! The thread sleeps until the earliest deadline could pass (CPU time never runs faster than
-//! the wall clock), so an idle engine costs no wake-ups. It starts on the first `arm`, not at
+//! the wall clock), so an idle engine costs no wake-ups, and arming a watch wakes it only when
+//! the new watch could run out before the thread's next look (not once per entry). It starts on the first `arm`, not at
 //! engine init, so that in a worker process it is born inside the jail and inherits every
 //! per-thread restriction (Landlock below ABI 8, capabilities) of the thread that closed it; if
 //! it cannot start, `arm` fails and no code runs unwatched. It only ever touches the isolate's
@@ -84,6 +85,10 @@ impl Watch {
 struct State {
     next_id: u64,
     watches: Vec<Watch>,
+    /// When the watchdog thread wakes next, while it waits (set under the lock before each
+    /// wait); `None` before its first wait. A new watch that cannot end before then needs no
+    /// wake-up: the thread looks at every watch when it wakes.
+    wakes_at: Option<Instant>,
 }
 
 pub(crate) struct Watchdog {
@@ -191,6 +196,11 @@ impl Watchdog {
         self.ensure_thread()?;
         let clock = current_thread_clock();
         let fired = Arc::new(AtomicU8::new(FIRED_NONE));
+        let cpu_start = cpu_time(clock);
+        let now = Instant::now();
+        // The earliest moment this watch can run out: its thread's CPU clock never runs faster
+        // than the wall clock.
+        let earliest_end = now + cpu.min(wall);
         let mut state = self.lock();
         state.next_id += 1;
         let id = state.next_id;
@@ -198,22 +208,27 @@ impl Watchdog {
             id,
             isolate,
             cpu_clock: clock,
-            cpu_start: cpu_time(clock),
+            cpu_start,
             cpu_budget: cpu,
             charged: Duration::ZERO,
-            wall_deadline: Instant::now() + wall,
+            wall_deadline: now + wall,
             fired: Arc::clone(&fired),
             terminated_at: None,
             reported: false,
         });
+        // Wake the thread only when it would sleep past this watch's earliest end (every entry
+        // into an isolate arms a watch: a wake-up each would cost a context switch per entry).
+        let wake = state.wakes_at.is_none_or(|at| earliest_end < at);
         drop(state);
-        self.shared.1.notify_one();
+        if wake {
+            self.shared.1.notify_one();
+        }
         Ok(WatchGuard {
             dog: self,
             id,
             fired,
             clock,
-            cpu_start: cpu_time(clock),
+            cpu_start,
             charged: std::cell::Cell::new(Duration::ZERO),
         })
     }
@@ -333,6 +348,9 @@ fn run(shared: &(Mutex<State>, Condvar), policy: &Policy) {
         }
         // Granularity: wake at least every 2 ms past a budget's earliest possible end.
         let wait = sleep.max(Duration::from_micros(500));
+        // `arm` wakes the thread for a watch that may end before this; a spurious or late wake
+        // only makes the next look later than `wakes_at`, never earlier than a watch needs.
+        state.wakes_at = Some(now + wait);
         state = cond
             .wait_timeout(state, wait)
             .unwrap_or_else(|p| p.into_inner())

@@ -15,6 +15,7 @@
 //! decoder the supervisor applies to ours.
 
 use std::collections::HashMap;
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
@@ -31,6 +32,10 @@ use super::thread::{Thread, Work};
 /// Native stack of an isolate thread: room for V8's stack limit (the engine's `stack_bytes`,
 /// 512 KiB by default) and everything below the entry frame, with a wide margin.
 const THREAD_STACK: usize = 16 << 20;
+
+/// The dispatcher's read buffer: frames arrive whole in one read when they fit (larger ones are
+/// read straight into their payload).
+const READ_BUFFER: usize = 64 << 10;
 
 pub fn serve(
     engine: &'static Engine,
@@ -88,8 +93,11 @@ pub fn serve(
         }
     };
     let mut placement: HashMap<WorkerId, usize> = HashMap::new();
+    // One read(2) takes whatever the supervisor has written so far (a header and its payload,
+    // or several frames), not one for each header and one for each payload.
+    let mut socket = BufReader::with_capacity(READ_BUFFER, shared.stream());
     loop {
-        let message = match read_frame::<ToWorker, _>(&mut shared.stream()) {
+        let message = match read_frame::<ToWorker, _>(&mut socket) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),
             Err(e) => return Err(format!("read: {e}")),

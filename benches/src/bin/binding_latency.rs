@@ -1,4 +1,5 @@
-//! What worker-to-worker bindings cost: one RPC call through a service binding (the caller's
+//! What worker-to-worker bindings cost, and the host call under them: one bare host call (a
+//! `caches.default.match` miss, answered by the supervisor itself), one RPC call through a service binding (the caller's
 //! isolate → its worker process → the supervisor → the target's worker process and isolate, and
 //! back), and `env.LOADER.get` of a new child (its definition validated and stored, loaded into
 //! an isolate, then called) and of a cached one.
@@ -97,6 +98,7 @@ fn main() {
   const child = (t) => async () => ({ mainModule: 'c.js', modules: { 'c.js': `export default { ping(x) { return x; } }; // ${t}` } });
   for (let i = 0; i < n; i++) {
     if (mode === 'rpc') await env.SVC.ping(i);
+    else if (mode === 'cache') await caches.default.match('https://bench.invalid/miss');
     else if (mode === 'new') await env.LOADER.get(`${tag}-${i}`, child(`${tag}-${i}`)).getEntrypoint().ping(i);
     else await env.LOADER.get('cached', child('cached')).getEntrypoint().ping(i);
   }
@@ -129,12 +131,15 @@ fn main() {
     // Two phases: every new child stays loaded in the worker process, so they come last and do
     // not weigh on the RPC figures.
     for _ in 0..10 {
+        call("cache", K);
         call("rpc", K);
         call("cached", K);
         call("rpc", 0);
     }
-    let (mut rpc, mut cached, mut none) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bare, mut rpc, mut cached, mut none) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
+        bare.push(call("cache", K));
         rpc.push(call("rpc", K));
         cached.push(call("cached", K));
         none.push(call("rpc", 0));
@@ -147,6 +152,7 @@ fn main() {
         new.push(call("new", K_NEW));
         none_new.push(call("rpc", 0));
     }
+    let one_bare = per_call(&bare, &none, K);
     let one_rpc = per_call(&rpc, &none, K);
     let one_cached = per_call(&cached, &none, K);
     let one_new = per_call(&new, &none_new, K_NEW);
@@ -156,6 +162,10 @@ fn main() {
         us(median(rpc.clone())),
         us(percentile(rpc, 0.99)),
         us(median(none))
+    );
+    println!(
+        "  one bare host call (caches.default.match, a miss; isolate -> supervisor -> isolate): {:.0} us (p50 of the difference / {K})",
+        us(one_bare)
     );
     println!(
         "  one service-binding RPC round trip (worker -> supervisor -> worker): {:.0} us (p50 of the difference / {K})",

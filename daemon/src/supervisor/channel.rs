@@ -2,9 +2,9 @@
 //! reading half and a writing half, so that one task can read while another writes (a 64 MiB
 //! `LoadWorker` going out never holds up an answer coming in).
 //!
-//! Guarantees: reads never buffer more than one frame's declared size beyond what is already
-//! buffered, and the IPC decoder caps that size (`MAX_TO_SUPERVISOR_PAYLOAD`) before anything is
-//! allocated; any malformed byte from the worker is an error that ends the connection;
+//! Guarantees: reads never buffer more than one frame's declared size (or [`READ_AHEAD`], when
+//! that is more) beyond what is already buffered, and the IPC decoder caps that size
+//! (`MAX_TO_SUPERVISOR_PAYLOAD`) before anything is allocated; any malformed byte from the worker is an error that ends the connection;
 //! [`FrameReader::recv`] is cancel-safe (a dropped `recv` loses no bytes and leaves no garbage).
 //!
 //! Trusts: nothing the worker sends.
@@ -28,6 +28,9 @@ pub enum ChannelError {
 
 /// Largest read asked of the socket at once.
 const READ_CHUNK: usize = 1 << 20;
+/// Smallest read asked of the socket: one read takes a small frame's header and payload (and
+/// the frames behind it) instead of one read for each.
+const READ_AHEAD: usize = 64 << 10;
 /// An inbox holding more capacity than this after a frame is shrunk back, so a process that once
 /// answered 16 MiB does not keep 16 MiB buffered for the rest of its life.
 const KEEP_CAPACITY: usize = 1 << 20;
@@ -69,7 +72,7 @@ impl FrameReader {
                     return Ok(message);
                 }
                 Decoded::NeedMore(n) => {
-                    let want = n.clamp(1, READ_CHUNK);
+                    let want = n.clamp(READ_AHEAD, READ_CHUNK);
                     self.inbox.reserve(want);
                     // `read_buf` appends only the bytes read, and is cancel-safe.
                     let got = (&mut self.half)
