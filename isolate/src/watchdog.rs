@@ -19,11 +19,11 @@
 //! terminates isolates only while holding that lock, so it never touches a disposed isolate.
 //! The thread sleeps until the earliest deadline could pass (CPU time never runs faster than
 //! the wall clock), so an idle engine costs no wake-ups, and arming a watch wakes it only when
-//! the new watch could run out before the thread's next look (not once per entry). It starts on the first `arm`, not at
-//! engine init, so that in a worker process it is born inside the jail and inherits every
-//! per-thread restriction (Landlock below ABI 8, capabilities) of the thread that closed it; if
-//! it cannot start, `arm` fails and no code runs unwatched. It only ever touches the isolate's
-//! C++ object (TerminateExecution), never a tenant's heap pages.
+//! the new watch could run out before the thread's next look (not once per entry). It starts on
+//! the first `arm`, not at engine init, so that in a worker process it is born inside the jail
+//! and inherits every per-thread restriction (Landlock below ABI 8, capabilities) of the thread
+//! that closed it; if it cannot start, `arm` fails and no code runs unwatched. It only ever
+//! touches the isolate's C++ object (TerminateExecution), never a tenant's heap pages.
 //! CPU time spent for an invocation on another thread (TypeScript transformation) is charged to
 //! the same budget ([`WatchGuard::charge`]).
 
