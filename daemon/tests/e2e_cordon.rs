@@ -17,21 +17,6 @@ const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 const ONE_STANDARD_PROCESS_ONE_AT_A_TIME: &str =
     "max_in_flight_per_worker = 1\n[cordon]\nstandard_min_processes = 1\n";
 
-/// The processes hosting `tenant` (active or draining), from the admin view.
-fn hosting(admin: &Value, tenant: &str) -> Vec<Value> {
-    admin["workers"]
-        .as_array()
-        .expect("workers")
-        .iter()
-        .filter(|w| {
-            w["tenants"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|n| n == tenant))
-        })
-        .cloned()
-        .collect()
-}
-
 /// The one process hosting `tenant`.
 fn process_of(admin: &Value, tenant: &str) -> Value {
     let hosting = hosting(admin, tenant);

@@ -21,6 +21,18 @@ fn config(enforcement: &str) -> String {
     )
 }
 
+/// [`config`] with the tenants `t0` and `t1`.
+fn config_with_two_tenants(enforcement: &str) -> String {
+    let mut tail = config(enforcement);
+    for i in 0..2 {
+        tail.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
+            tenant_token(i)
+        ));
+    }
+    tail
+}
+
 /// Grows by 32 MiB chunks, every page written, pausing between chunks (so a poller gets its
 /// readings), keeping them all in a module-level array; 1.5 GiB at most.
 const GROWER: &str = "const chunks = [];
@@ -40,16 +52,8 @@ const BYSTANDER: &str = "export default { fetch() { return new Response('bystand
 
 /// The pid of the one process hosting `tenant`, from the admin view.
 fn pid_of(d: &Daemon, tenant: &str) -> Option<u64> {
-    let admin = d.admin();
-    let hosting: Vec<u64> = admin["workers"]
-        .as_array()
-        .expect("workers")
+    let hosting: Vec<u64> = hosting(&d.admin(), tenant)
         .iter()
-        .filter(|w| {
-            w["tenants"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|n| n == tenant))
-        })
         .filter_map(|w| w["pid"].as_u64())
         .collect();
     (hosting.len() == 1).then(|| hosting[0])
@@ -62,13 +66,7 @@ fn grower_is_killed_charged_and_replaced(
     mechanism: &str,
     before_stop: impl FnOnce(&Daemon),
 ) -> String {
-    let mut tail = config(enforcement);
-    for i in 0..2 {
-        tail.push_str(&format!(
-            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
-            tenant_token(i)
-        ));
-    }
+    let tail = config_with_two_tenants(enforcement);
     let d = Daemon::start_raw(tag, 1, &tail, &[]);
     let (grower, bystander) = (tenant_token(0), tenant_token(1));
     let worker_b = load(&d, &bystander, BYSTANDER);
@@ -130,16 +128,8 @@ fn grower_is_killed_charged_and_replaced(
 
 #[test]
 fn a_process_over_its_cgroup_memory_cap_is_killed_its_grower_charged_and_its_bystander_served() {
-    let own = match cgroups_available() {
-        Ok(own) => own,
-        Err(why) => {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI must run this test where cgroups can be created: {why}"
-            );
-            eprintln!("skipped: cgroups cannot be created here ({why})");
-            return;
-        }
+    let Some(own) = cgroups_or_skip() else {
+        return;
     };
     let log = grower_is_killed_charged_and_replaced("procmem-cgroup", "cgroup", "cgroup v", |d| {
         every_worker_is_in_a_group_of_its_own(d, &own.join(format!("stockade-{}", d.pid())))
@@ -204,13 +194,7 @@ fn polling_charges_a_grower_growing_request_by_request_and_not_an_idle_neighbour
     // The poller finds the process over the cap during one of the grower's requests or in the
     // pause after it; either way the grower is charged (in flight, or holding most of the
     // process as its isolate last reported: `memory_cap::charged`), the idle neighbour is not.
-    let mut tail = config("poll");
-    for i in 0..2 {
-        tail.push_str(&format!(
-            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
-            tenant_token(i)
-        ));
-    }
+    let tail = config_with_two_tenants("poll");
     let d = Daemon::start_raw("procmem-steps", 1, &tail, &[]);
     let (grower, bystander) = (tenant_token(0), tenant_token(1));
     let worker_b = load(&d, &bystander, BYSTANDER);
@@ -265,24 +249,10 @@ fn cgroup_usage(own: &Path, pid: u64) -> u64 {
 
 #[test]
 fn a_tenant_keeping_memory_is_charged_when_a_neighbours_request_tips_the_process_over() {
-    let own = match cgroups_available() {
-        Ok(own) => own,
-        Err(why) => {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI must run this test where cgroups can be created: {why}"
-            );
-            eprintln!("skipped: cgroups cannot be created here ({why})");
-            return;
-        }
+    let Some(own) = cgroups_or_skip() else {
+        return;
     };
-    let mut tail = config("cgroup");
-    for i in 0..2 {
-        tail.push_str(&format!(
-            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n",
-            tenant_token(i)
-        ));
-    }
+    let tail = config_with_two_tenants("cgroup");
     let d = Daemon::start_raw("procmem-tipped", 1, &tail, &[]);
     let (hoarder, neighbour) = (tenant_token(0), tenant_token(1));
     let worker_n = load(&d, &neighbour, ALLOCATOR);
@@ -386,6 +356,22 @@ fn every_worker_is_in_a_group_of_its_own(d: &Daemon, parent: &Path) {
              none left by a dead one"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Our own cgroup, if groups can be made below it; `None` (after saying why) outside CI only:
+/// under `CI=true` a host where they cannot fails the test.
+fn cgroups_or_skip() -> Option<std::path::PathBuf> {
+    match cgroups_available() {
+        Ok(own) => Some(own),
+        Err(why) => {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI must run this test where cgroups can be created: {why}"
+            );
+            eprintln!("skipped: cgroups cannot be created here ({why})");
+            None
+        }
     }
 }
 

@@ -303,6 +303,22 @@ pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> Stri
         .to_string()
 }
 
+/// The worker processes hosting `tenant` (active or draining), from the admin view.
+#[allow(dead_code)] // only the placement tests look
+pub fn hosting(admin: &serde_json::Value, tenant: &str) -> Vec<serde_json::Value> {
+    admin["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| {
+            w["tenants"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|n| n == tenant))
+        })
+        .cloned()
+        .collect()
+}
+
 /// GET a loaded worker's fetch handler at `path` as `token`, which must answer 200 with JSON:
 /// that JSON.
 #[allow(dead_code)] // not every test binary reads JSON answers
