@@ -36,7 +36,7 @@ fn allocate(mb: &str) {
     let mb: usize = mb.parse().expect("a number of MiB");
     let mut out = std::io::stdout();
     let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let _ = write!(out, "cgroup {cgroup}allocating {mb} MiB\n");
+    let _ = writeln!(out, "cgroup {cgroup}allocating {mb} MiB");
     let _ = out.flush();
     let mut held: Vec<Vec<u8>> = Vec::new();
     for _ in 0..mb {
