@@ -172,7 +172,7 @@ pub fn spawn(config: &SpawnConfig, cgroup: Option<&CString>) -> std::io::Result<
 
 /// Moves the calling process into the cgroup whose `cgroup.procs` is `procs` (writing `0`
 /// names the writer). Async-signal-safe: no allocation.
-fn join_cgroup(procs: &CStr) -> std::io::Result<()> {
+pub(super) fn join_cgroup(procs: &CStr) -> std::io::Result<()> {
     // SAFETY: `procs` is a valid NUL-terminated path; the descriptor is closed before return.
     unsafe {
         let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);

@@ -4,19 +4,23 @@
 #   - the stockade-mpk tests (detection, pool, guard, faults);
 #   - the engine's MPK tests, built with the test-only `mpk-attack` feature: key wiring, the
 #     cross-isolate attack (SEGV_PKUERR), page tagging vs the kernel's smaps, PKRU in calls;
-#   - with --fuzz SECONDS, also the `mpk_isolates` fuzz target (needs cargo-fuzz + nightly).
+#   - with --fuzz SECONDS, also the `mpk_isolates` fuzz target (needs cargo-fuzz + nightly);
+#   - not MPK, but needing a real kernel the same way: the daemon's cgroup v2 memory cap test
+#     (`daemon/src/supervisor/memory_cap/v2_real.rs`), on a cgroup2 hierarchy the guest mounts,
+#     in a group of its own as under systemd's `Delegate=yes` (the development hosts are cgroup v1).
 #
 # Why: these tests must run on a CPU with PKU. Hosts whose CPU (or hypervisor) hides PKU, like
 # the Firecracker VMs this project is developed on, would only skip them. In the guest they run
 # for real: real kernel, real pkey_alloc/pkey_mprotect, real SEGV_PKUERR faults; only the CPU is
 # emulated. STOCKADE_MPK_REQUIRE=1 is set in the guest, so a guest without working pkeys fails
-# the tests instead of skipping them.
+# the tests instead of skipping them; likewise STOCKADE_CGROUP2_REQUIRE=1 for the cgroup test.
 #
 # Needs: qemu-system-x86_64, a /boot/vmlinuz-*, busybox (static), cpio, gzip, jq, strip.
 # As root with apt-get, missing Debian packages are installed
 # (qemu-system-x86 linux-image-amd64 busybox-static cpio jq binutils).
 #
-# Usage: mpk/tests/qemu/run-in-vm.sh                 the tests (mpk crate + engine MPK tests)
+# Usage: mpk/tests/qemu/run-in-vm.sh                 the tests (mpk crate + engine MPK tests +
+#                                                     the cgroup v2 test)
 #        mpk/tests/qemu/run-in-vm.sh --fuzz 120      the tests, then 120 s of the fuzz target
 #        mpk/tests/qemu/run-in-vm.sh --bench         benches mpk.rs and mpk_isolate.rs
 #            (TCG timings say nothing about real hardware: WRPKRU and page-table updates are
@@ -72,6 +76,9 @@ executables() {
         jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test) | .executable'
 }
 exes=()
+# The daemon's unit tests, of which the guest runs the real cgroup v2 test only ($cgroup_filter).
+cgroup_exe=
+cgroup_filter=supervisor::memory_cap::v2_real::
 if [[ $mode == test ]]; then
     mapfile -t -O "${#exes[@]}" exes < <(executables cargo test -p stockade-mpk --no-run)
     mapfile -t -O "${#exes[@]}" exes < <(executables cargo test -p stockade-isolate \
@@ -80,6 +87,8 @@ if [[ $mode == test ]]; then
     # (cargo test --workspace).
     mapfile -t exes < <(printf '%s\n' "${exes[@]}" | grep -v '/pkru_writers-')
     run_args="--test-threads=2"
+    cgroup_exe=$(executables cargo test -p stockade --bins --no-run | tail -n1)
+    [[ -n $cgroup_exe ]] || { echo "the daemon's unit tests did not build" >&2; exit 1; }
 else
     mapfile -t -O "${#exes[@]}" exes < <(executables cargo bench -p stockade-benches \
         --bench mpk --bench mpk_isolate --no-run)
@@ -122,6 +131,11 @@ for exe in "${exes[@]}"; do
     copy_with_libs "$exe" "$root/t/$name"
     names+=("$name")
 done
+cgroup_name=
+if [[ -n $cgroup_exe ]]; then
+    cgroup_name=daemon_cgroup2
+    copy_with_libs "$cgroup_exe" "$root/t/$cgroup_name"
+fi
 if [[ -n $fuzz_exe ]]; then
     copy_with_libs "$fuzz_exe" "$root/t/fuzz_mpk_isolates"
     mkdir -p "$root/corpus"
@@ -140,6 +154,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# cgroup v2 with the memory controller available below the root (the MPK tests stay in the root).
+mount -t cgroup2 none /sys/fs/cgroup && echo +memory >/sys/fs/cgroup/cgroup.subtree_control
 # /tmp stays the initramfs's own (writable) folder: a tmpfs over it would hide the V8 runtime
 # root when its cache lives under /tmp.
 export STOCKADE_MPK_REQUIRE=1 RUST_BACKTRACE=1 TMPDIR=/tmp HOME=/tmp
@@ -151,6 +167,16 @@ for t in ${names[*]}; do
     rc=\$?
     echo "MPK-VM-RESULT \$t \$rc \$((\$(cut -d. -f1 /proc/uptime) - start))s"
 done
+if [ -f /t/$cgroup_name ]; then
+    # Its own group, holding only it, like a daemon under systemd's Delegate=yes: the daemon's
+    # code moves itself into a leaf to enable the memory controller for its children.
+    echo "=== running $cgroup_name"
+    start=\$(cut -d. -f1 /proc/uptime)
+    mkdir -p /sys/fs/cgroup/stockade.service
+    (echo 0 >/sys/fs/cgroup/stockade.service/cgroup.procs && cd /tmp &&
+        STOCKADE_CGROUP2_REQUIRE=1 exec /t/$cgroup_name $cgroup_filter --test-threads=2 --nocapture)
+    echo "MPK-VM-RESULT $cgroup_name \$? \$((\$(cut -d. -f1 /proc/uptime) - start))s"
+fi
 if [ -x /t/fuzz_mpk_isolates ]; then
     echo "=== running fuzz_mpk_isolates for ${fuzz_seconds}s"
     mkdir -p /tmp/corpus && cp /corpus/* /tmp/corpus/ 2>/dev/null
@@ -168,7 +194,7 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.gz"
 
 log=$work/console.log
-echo "booting $kernel under QEMU TCG (-cpu max) with ${#names[@]} test binaries"
+echo "booting $kernel under QEMU TCG (-cpu max) with ${#names[@]} test binaries${cgroup_name:+ + $cgroup_name}"
 timeout 3600 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
     -nographic -no-reboot -kernel "$kernel" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 quiet loglevel=1 panic=-1" </dev/null 2>&1 |
@@ -177,6 +203,7 @@ timeout 3600 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
 grep -q '^MPK-VM-DONE' "$log" || { echo "guest did not finish" >&2; exit 1; }
 grep -q 'guest cpu flags: .*ospke' "$log" || { echo "guest has no OSPKE" >&2; exit 1; }
 passed=0 failed=0 bad=0
+[[ -n $cgroup_name ]] && names+=("$cgroup_name")
 [[ -n $fuzz_exe ]] && names+=(fuzz_mpk_isolates)
 for name in "${names[@]}"; do
     rc=$(sed -n "s/^MPK-VM-RESULT $name \([0-9]*\) .*$/\1/p" "$log")

@@ -28,6 +28,8 @@
 pub mod cgroup;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_real;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
