@@ -61,12 +61,12 @@ impl Thread {
 
     pub(super) fn load(&mut self, load: LoadWorker) {
         let id = load.request_id;
-        if let Some(slot) = self.loaders.get(&load.worker_id) {
+        if let Some(&slot) = self.loaders.get(&load.worker_id) {
             let healthy = self
                 .isolates
-                .get(slot)
-                .filter(|h| !h.dropping && h.worker.poisoned().is_none());
-            if let Some(h) = healthy {
+                .get(&slot)
+                .is_some_and(|h| !h.dropping && h.worker.poisoned().is_none());
+            if healthy {
                 // The id is a hash of the whole definition: this very worker is loaded already.
                 let spent = Spent {
                     logs: Vec::new(),
@@ -77,7 +77,7 @@ impl Thread {
                     id,
                     Ok(stockade_isolate::Answer::Loaded),
                     spent,
-                    (h.worker.observed(), crate::stock::footprint(&h.worker)),
+                    self.seen(slot),
                     false,
                 );
                 return self

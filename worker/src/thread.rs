@@ -388,11 +388,6 @@ impl Thread {
             cpu: a.cpu,
             wall: a.wall,
         };
-        let observed = self
-            .isolates
-            .get(&slot)
-            .map(|h| (h.worker.observed(), crate::stock::footprint(&h.worker)))
-            .unwrap_or_default();
         let outcome = match purpose {
             Purpose::SnippetLoad { arg, .. } => match a.result {
                 Ok(_) => {
@@ -411,7 +406,7 @@ impl Thread {
                 }
                 Err(e) => {
                     self.drop_later(slot);
-                    convert::outcome(request, Err(e), spent, observed, false)
+                    convert::outcome(request, Err(e), spent, self.seen(slot), false)
                 }
             },
             Purpose::SnippetCall { mut before, .. } => {
@@ -419,7 +414,7 @@ impl Thread {
                 before.logs.extend(spent.logs);
                 before.cpu += spent.cpu;
                 before.wall += spent.wall;
-                convert::outcome(request, a.result, before, observed, false)
+                convert::outcome(request, a.result, before, self.seen(slot), false)
             }
             Purpose::Load { worker_id, .. } => {
                 if a.result.is_ok() && !self.loaders.contains_key(&worker_id) {
@@ -427,12 +422,23 @@ impl Thread {
                 } else {
                     self.drop_later(slot);
                 }
-                convert::outcome(request, a.result, spent, observed, false)
+                convert::outcome(request, a.result, spent, self.seen(slot), false)
             }
-            Purpose::Invoke { .. } => convert::outcome(request, a.result, spent, observed, open),
+            Purpose::Invoke { .. } => {
+                convert::outcome(request, a.result, spent, self.seen(slot), open)
+            }
         };
         self.shared
             .answer(self.index, request, &ToSupervisor::Outcome(outcome));
+    }
+
+    /// What `slot`'s isolate was seen doing and the memory it holds, for an answer (read only
+    /// when an answer goes out: a snippet's load does not answer).
+    pub(super) fn seen(&self, slot: u64) -> (stockade_isolate::Observed, usize) {
+        self.isolates
+            .get(&slot)
+            .map(|h| (h.worker.observed(), crate::stock::footprint(&h.worker)))
+            .unwrap_or_default()
     }
 
     fn drop_later(&mut self, slot: u64) {

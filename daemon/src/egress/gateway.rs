@@ -140,14 +140,6 @@ impl Gateway {
         *self.tenants.write().unwrap_or_else(|e| e.into_inner()) = tenants;
     }
 
-    /// Every tenant's rules now.
-    pub(super) fn all_rules(&self) -> Vec<Arc<TenantRules>> {
-        self.tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     pub fn new(
         tenants: Vec<TenantRules>,
         secrets: Arc<Secrets>,

@@ -185,32 +185,25 @@ impl Egress {
             updates.push((index, t, tenant_rules(t)?));
         }
         let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
-        let mut rules = self.gateway.all_rules();
         let len = updates
             .iter()
             .map(|(index, ..)| index + 1)
-            .fold(names.len().max(rules.len()), usize::max);
+            .fold(names.len(), usize::max);
         names.resize(len, String::new());
-        let mut configured = vec![false; len];
+        // Every known tenant starts with no network and no file secrets; the file's get theirs.
+        let mut rules: Vec<Arc<gateway::TenantRules>> = names
+            .iter()
+            .map(|n| Arc::new(no_rules(n.clone())))
+            .collect();
+        let mut file_secrets = vec![None; len];
         for (index, t, tenant) in updates {
             names[index] = t.id.clone();
-            configured[index] = true;
-            self.secrets.configure(index, &t.secrets);
-            if index < rules.len() {
-                rules[index] = Arc::new(tenant);
-            } else {
-                while rules.len() < index {
-                    let name = names[rules.len()].clone();
-                    rules.push(Arc::new(no_rules(name)));
-                }
-                rules.push(Arc::new(tenant));
-            }
+            rules[index] = Arc::new(tenant);
+            file_secrets[index] = Some(&t.secrets);
         }
-        for (index, rule) in rules.iter_mut().enumerate() {
-            if !configured[index] {
-                *rule = Arc::new(no_rules(names[index].clone()));
-                self.secrets.configure(index, &Default::default());
-            }
+        for (index, secrets) in file_secrets.into_iter().enumerate() {
+            self.secrets
+                .configure(index, secrets.unwrap_or(&Default::default()));
         }
         self.audit.ensure(len);
         self.gateway.set_rules(rules);

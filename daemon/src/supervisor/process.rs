@@ -451,17 +451,19 @@ async fn run(
             .is_some_and(|c| c.contains(&tenant));
         let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged));
     }
-    for Envelope { job, reply, .. } in unstarted {
-        info.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let _ = reply.send(Answer::NotStarted(job));
-    }
-    hand_back_queued(&info, &mut jobs);
+    hand_back_queued(&info, unstarted, &mut jobs);
 }
 
-/// Answers every job still queued with `NotStarted`, after refusing new ones.
-fn hand_back_queued(info: &ProcessInfo, jobs: &mut mpsc::Receiver<Envelope>) {
+/// Answers with `NotStarted` the jobs that waited for a place, then every job still queued,
+/// after refusing new ones.
+fn hand_back_queued(
+    info: &ProcessInfo,
+    waited: Vec<Envelope>,
+    jobs: &mut mpsc::Receiver<Envelope>,
+) {
     jobs.close();
-    while let Ok(Envelope { job, reply, .. }) = jobs.try_recv() {
+    let queued = std::iter::from_fn(|| jobs.try_recv().ok());
+    for Envelope { job, reply, .. } in waited.into_iter().chain(queued) {
         info.in_flight.fetch_sub(1, Ordering::Relaxed);
         let _ = reply.send(Answer::NotStarted(job));
     }

@@ -122,17 +122,21 @@ impl Tenants {
 
     /// Latches what `id`'s code was seen doing; its profile when that changed it.
     pub fn observe(&self, id: TenantId, seen: stockade_ipc::Observed) -> Option<TenantProfile> {
-        if seen == stockade_ipc::Observed::default() {
-            return None;
-        }
-        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
-        let entry = table.entries.get_mut(usize::try_from(id.0).ok()?)?;
-        let before = entry.profile();
-        entry.observed = entry.observed.union(CodeFeatures {
+        let seen = CodeFeatures {
             web_assembly: seen.web_assembly,
             dynamic_import: seen.dynamic_import,
             bundle_bytes: 0,
-        });
+        };
+        let index = usize::try_from(id.0).ok()?;
+        // Every outcome reports what its isolate ever saw: once latched, nothing to write.
+        let latched = |e: &Entry| e.observed.union(seen) == e.observed;
+        if self.read().entries.get(index).is_none_or(latched) {
+            return None;
+        }
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let entry = table.entries.get_mut(index)?;
+        let before = entry.profile();
+        entry.observed = entry.observed.union(seen);
         let after = entry.profile();
         (after != before).then_some(after)
     }
