@@ -1,6 +1,6 @@
-//! `[limits]`: the default limits of every request (a worker's or a request's own limits may
-//! only lower them), and the memory cap of each worker process. Checked at load
-//! (`Config::validate`).
+//! `[limits]`: the limits of every request (a request may ask for less), the sizes the API
+//! accepts (code, env, bodies), the budgets of a request's chain of binding calls, and the memory
+//! cap of each worker process. Checked at load (`Config::validate`).
 
 use serde::Deserialize;
 
