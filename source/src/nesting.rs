@@ -21,6 +21,14 @@
 //! refused as ambiguous. The caller runs the parser on a stack several times larger than the
 //! maximum needs, as a margin for any construct this estimate underrates.
 
+mod keywords;
+mod lex;
+#[cfg(test)]
+mod tests;
+mod tokens;
+
+use keywords::*;
+
 /// The deepest nesting [`check`] lets through to oxc, in the engine and in the CLI's import scan.
 pub const MAX_NESTING: u32 = 4000;
 /// The stack of the thread oxc parses on: room for about 20,000 levels of the costliest construct
@@ -352,11 +360,3 @@ impl Scan<'_> {
         Ok(false)
     }
 }
-
-mod keywords;
-mod lex;
-mod tokens;
-
-use keywords::*;
-#[cfg(test)]
-mod tests;
