@@ -74,6 +74,11 @@ pub struct Config {
     /// isolates, a worker runs one isolate thread whatever this says (V8's page pool hands pages
     /// between isolates, which the key tagging can only follow on one thread).
     pub worker_threads: usize,
+    /// Threads of the supervisor's async runtime (HTTP, IPC, storage, egress; default 2). The
+    /// supervisor's work on a request is a chain of short tasks handing off to each other: on a
+    /// small machine one thread saves the cross-thread wake-ups, on a large one more threads
+    /// serve more connections.
+    pub supervisor_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
     /// The operator's bearer token (admin endpoints, `/metrics`, risk overrides). Without it,
@@ -229,6 +234,7 @@ impl Default for Config {
             workers: 2,
             max_in_flight_per_worker: 256,
             worker_threads: 0,
+            supervisor_threads: 2,
             jail: true,
             operator_token: None,
             timezone: "UTC".into(),
@@ -364,6 +370,9 @@ impl Config {
         }
         if self.worker_threads > 16 {
             return Err("worker_threads must be 0 (one per CPU) to 16".into());
+        }
+        if !(1..=64).contains(&self.supervisor_threads) {
+            return Err("supervisor_threads must be 1 to 64".into());
         }
         if self.timezone.is_empty()
             || self.timezone.len() > 64
