@@ -169,7 +169,9 @@ impl Thread {
             }
             let due = self.advance_due();
             if idle && !due && chores {
+                self.shared.set_chore(self.index, true);
                 self.stock.chore(self.engine);
+                self.shared.set_chore(self.index, false);
             }
         }
     }
