@@ -4,6 +4,8 @@
 
 #include "isolate.h"
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,13 @@ struct LazyPart {
 
 // Written once by SetLazyParts before any isolate exists, read-only afterwards.
 std::vector<LazyPart> g_parts;
+
+// V8's code cache of each group, made by the first isolate that compiles it (right after the
+// compile, before any of the group runs: only the runtime's own source is in it) and read by
+// every later one, which then deserialises the group's functions instead of parsing its source.
+// Written once per group under g_cache_mutex; a cache V8 rejects is ignored (V8 compiles anew).
+std::mutex g_cache_mutex;
+std::vector<std::unique_ptr<v8::ScriptCompiler::CachedData>> g_caches;  // by group, or null
 
 // A group's source, read in place: the bytes belong to the host for the life of the process; the
 // resource itself is V8's to delete (the default Dispose) when its string dies.
@@ -62,6 +71,9 @@ void SetLazyParts(const stk_lazy_part* parts, size_t count) {
     }
     g_parts.push_back(std::move(part));
   }
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  g_caches.clear();
+  g_caches.resize(count);
 }
 
 void HostCompileLazy(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -72,7 +84,8 @@ void HostCompileLazy(const v8::FunctionCallbackInfo<v8::Value>& args) {
     Throw(isolate, true, "compileLazy: no such lazy part");
     return;
   }
-  const LazyPart& part = g_parts[args[0].As<v8::Uint32>()->Value()];
+  const uint32_t index = args[0].As<v8::Uint32>()->Value();
+  const LazyPart& part = g_parts[index];
   v8::Local<v8::String> source;
   bool made = part.one_byte
                   ? v8::String::NewExternalOneByte(isolate,
@@ -100,13 +113,29 @@ void HostCompileLazy(const v8::FunctionCallbackInfo<v8::Value>& args) {
     return;
   }
   v8::ScriptOrigin origin(origin_name);
-  v8::ScriptCompiler::Source compile_source(source, origin);
-  v8::Local<v8::Function> fn;
-  if (v8::ScriptCompiler::CompileFunction(ctx, &compile_source, params.size(), params.data(), 0,
-                                          nullptr)
-          .ToLocal(&fn)) {
-    args.GetReturnValue().Set(fn);
+  // A view of the shared cache (the bytes stay g_caches'; they are never freed once made).
+  v8::ScriptCompiler::CachedData* cached = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    if (g_caches[index]) {
+      cached = new v8::ScriptCompiler::CachedData(g_caches[index]->data, g_caches[index]->length);
+    }
   }
+  v8::ScriptCompiler::Source compile_source(source, origin, cached);  // owns `cached`
+  v8::Local<v8::Function> fn;
+  if (!v8::ScriptCompiler::CompileFunction(
+           ctx, &compile_source, params.size(), params.data(), 0, nullptr,
+           cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions)
+           .ToLocal(&fn)) {
+    return;  // an exception is pending
+  }
+  if (cached == nullptr) {
+    std::unique_ptr<v8::ScriptCompiler::CachedData> made(
+        v8::ScriptCompiler::CreateCodeCacheForFunction(fn));
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    if (made && !g_caches[index]) g_caches[index] = std::move(made);
+  }
+  args.GetReturnValue().Set(fn);
 }
 
 void HostLazyGlobal(const v8::FunctionCallbackInfo<v8::Value>& args) {
