@@ -11,12 +11,13 @@
 //! the first use is not seen). In the eager script a stub (`lazyPart`, js/lazy.js) takes the
 //! group's place: it registers the group's globals as lazy data properties and its built-in
 //! modules by name (their export names are read here from the source), built on first access.
+//! The first isolate to build a group leaves V8's code cache of it for the process's later
+//! isolates (bridge/lazy.cc), so they deserialise the group's functions instead of parsing it.
 //!
 //! Guarantees, checked here when the engine starts (a violation is an engine error, so a test
 //! fails): no eager code uses a name a lazy group declares; a lazy group assigns no outer name;
 //! the prelude bindings it uses are not reassigned once the prelude ran (it receives them once,
-//! by value); it defines
-//! exactly the globals its [`LazyGroup`] lists; and its top level (what runs when it is built,
+//! by value); it defines exactly the globals its [`LazyGroup`] lists; and its top level (what runs when it is built,
 //! possibly after tenant code) reads no property of an outer object but a constructor's
 //! `prototype` or a well-known symbol, and iterates nothing (tenant code may have replaced any
 //! method and the array iterator by then). Function bodies are not checked: they run after tenant
