@@ -15,6 +15,8 @@ fn main() {
         "memory.cc",
         "memory.h",
         "attack.cc",
+        "lazy.cc",
+        "lazy.h",
     ] {
         println!("cargo:rerun-if-changed=src/bridge/{file}");
     }
@@ -32,7 +34,8 @@ fn main() {
     build
         .cpp(true)
         .file("src/bridge/bridge.cc")
-        .file("src/bridge/memory.cc");
+        .file("src/bridge/memory.cc")
+        .file("src/bridge/lazy.cc");
     if attack {
         build
             .file("src/bridge/attack.cc")

@@ -7,7 +7,8 @@
 // The modules' code lives in the node-*.js parts; every factory returns the module's default
 // export, whose own properties are its named exports (as Node's `module.exports`).
 
-// Primordials the node-*.js parts share (captured before any tenant code runs).
+// Primordials the node-*.js parts share (captured before any tenant code runs; the node-*.js
+// parts may be built lazily, after tenant code, so their own top level captures nothing).
 const NumberIsInteger = Number.isInteger;
 const NumberMIN_SAFE_INTEGER = Number.MIN_SAFE_INTEGER;
 const NumberMAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
@@ -18,16 +19,29 @@ const ObjectPrototypeToString = uncurry(Object.prototype.toString);
 const PromiseResolveFn = (v) => Promise.resolve(v);
 const BigIntAsIntN = BigInt.asIntN;
 const BigIntAsUintN = BigInt.asUintN;
+const typedArrayFill = uncurry(TypedArrayPrototype.fill);
+const ObjectPrototypeIsPrototypeOf = (proto, v) => ReflectApply(Object.prototype.isPrototypeOf, proto, [v]);
+const RegExpTest = uncurry(RegExp.prototype.test);
+const ObjectFromEntries = Object.fromEntries;
+const MapCtor = Map;
+const MapGet = uncurry(Map.prototype.get);
+const MapSet = uncurry(Map.prototype.set);
+const MapDelete = uncurry(Map.prototype.delete);
+const MapHas = uncurry(Map.prototype.has);
+const hashSin = Math.sin;
+const hashAbs = Math.abs;
+const cryptoRandomUUID = Crypto.prototype.randomUUID;
+const cryptoGetRandomValues = Crypto.prototype.getRandomValues;
 
 const builtinModules = new Map(); // name -> { names, factory, built, value }
 
 /** Registers built-in module `name` with its export names and the factory building them. */
 function defineBuiltin(name, names, factory) {
-  builtinModules.set(name, { names, factory, built: false, value: undefined });
+  MapSet(builtinModules, name, { __proto__: null, names, factory, built: false, value: undefined });
 }
 
 function builtinEntry(name) {
-  const entry = builtinModules.get(`${name}`);
+  const entry = MapGet(builtinModules, `${name}`);
   if (entry === undefined) throw new Error(`stockade: no built-in module ${name}`);
   return entry;
 }
@@ -39,6 +53,7 @@ function builtinNames(name) {
 /** The default export of built-in `name`, built on first use. */
 function builtinExports(name) {
   const entry = builtinEntry(name);
+  if (entry.factory === null) buildLazyPart(entry.part); // a lazy group's module (lazy.js)
   if (!entry.built) {
     entry.value = entry.factory();
     entry.built = true;

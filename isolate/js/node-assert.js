@@ -200,8 +200,6 @@ function assertModule(strictMode, shared) {
   return assertFn;
 }
 
-const ObjectPrototypeIsPrototypeOf = (proto, v) => ReflectApply(Object.prototype.isPrototypeOf, proto, [v]);
-const RegExpTest = uncurry(RegExp.prototype.test);
 
 const ASSERT_NAMES = ["ok", "fail", "equal", "notEqual", "deepEqual", "notDeepEqual", "strictEqual", "notStrictEqual",
   "deepStrictEqual", "notDeepStrictEqual", "throws", "doesNotThrow", "rejects", "doesNotReject", "match",

@@ -4,7 +4,6 @@
 // (binary), ascii or utf16le (ucs2); bad arguments throw Node's TypeError/RangeError with a
 // `code`. Reading and writing numbers is part 2 (node-buffer-rw.js).
 
-const typedArrayFill = uncurry(TypedArrayPrototype.fill);
 
 function bufferModule() {
   const kMaxLength = 2 ** 32;

@@ -173,8 +173,6 @@ function cryptoModule() {
   return exports;
 }
 
-const cryptoRandomUUID = Crypto.prototype.randomUUID;
-const cryptoGetRandomValues = Crypto.prototype.getRandomValues;
 
 defineBuiltin("node:crypto", ["createHash", "createHmac", "hash", "getHashes", "getCiphers", "getCurves",
   "randomBytes", "pseudoRandomBytes", "randomFillSync", "randomFill", "randomInt", "randomUUID", "getRandomValues",

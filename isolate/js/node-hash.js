@@ -35,8 +35,6 @@ const SHA512_K = [
 ];
 const MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 let md5T = null; // floor(abs(sin(i + 1)) * 2^32), built on first use
-const hashSin = Math.sin;
-const hashAbs = Math.abs;
 
 const be32 = (b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) | 0;
 const le32 = (b, o) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) | 0;

@@ -212,7 +212,6 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
       auth: u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : undefined }),
   };
 });
-const ObjectFromEntries = Object.fromEntries;
 
 defineBuiltin("node:string_decoder", ["StringDecoder"], () => {
   const utf8Continuations = (b) => (b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0);

@@ -79,7 +79,7 @@ function processModule() {
     },
     getBuiltinModule: (id) => {
       const name = `${id}`.startsWith("node:") ? `${id}` : `node:${id}`;
-      return builtinModules.has(name) ? builtinExports(name) : undefined;
+      return MapHas(builtinModules, name) ? builtinExports(name) : undefined;
     },
     stdout: writer(1),
     stderr: writer(3),
@@ -97,11 +97,6 @@ defineBuiltin("node:process", ["env", "argv", "argv0", "execArgv", "execPath", "
 // ---- node:async_hooks ----
 // The frame is an immutable Map from AsyncLocalStorage instance to its store (copied on write),
 // or undefined for none.
-const MapCtor = Map;
-const MapGet = uncurry(Map.prototype.get);
-const MapSet = uncurry(Map.prototype.set);
-const MapDelete = uncurry(Map.prototype.delete);
-const MapHas = uncurry(Map.prototype.has);
 
 /** Runs `fn` with `frame` as the current async context, restoring the previous one after. */
 function runInFrame(frame, fn, thisArg, args) {

@@ -23,14 +23,16 @@
  *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
  *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
  *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
- *     28 workers.js 29 builtins.js 30 node-encodings.js 31 node-buffer.js 32 node-buffer-rw.js
- *     33 node-events.js 34 node-util.js 35 node-assert.js 36 node-path.js 37 node-process.js
- *     38 node-hash.js 39 node-crypto.js 40 bindings.js 41 rpc.js
- *     42 cache.js 43 urlpattern.js 44 rewriter.js 45 prelude-end.js
+ *     28 workers.js 29 builtins.js 30 lazy.js 31 node-encodings.js 32 node-buffer.js
+ *     33 node-buffer-rw.js 34 node-events.js 35 node-util.js 36 node-assert.js 37 node-path.js
+ *     38 node-process.js 39 node-hash.js 40 node-crypto.js 41 bindings.js 42 rpc.js
+ *     43 cache.js 44 urlpattern.js 45 rewriter.js 46 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
  *   plain concatenation is enough. The script's completion value is the HOST EXPORTS object.
+ *   The host may leave parts out and build them on first use instead (lazy.js); evaluated in
+ *   place, as above, they behave the same.
  *
  * SNAPSHOT SAFETY — evaluation calls no host primitive except onTimer, reads no clock and draws no
  * randomness (performance.timeOrigin is taken on first use), so the host may evaluate the prelude
@@ -61,6 +63,14 @@
  *       checkpoint. Exceptions thrown by `dispatch` are the tenant callback's uncaught exceptions:
  *       report them like any uncaught error. Calls for unknown ids are ignored. The host should
  *       refuse a second onTimer call.
+ *   compileLazy(index: number) -> Function
+ *       Lazy group `index` (lazy.js; the host decides which parts are lazy and appends their stubs
+ *       before prelude-end.js), compiled as a strict function of the parameters the host chose.
+ *       Throws RangeError for an index the host has no group for.
+ *   lazyGlobal(name: string, get: () => unknown) -> undefined
+ *       Makes global `name` a lazy data property (writable, configurable, not enumerable): the
+ *       first read calls `get` and the property becomes a plain data property holding its result.
+ *       Called only while the snapshot is made (by the stubs).
  *   getContext() -> unknown, setContext(value) -> undefined
  *       V8's continuation-preserved embedder data: the value promise reactions capture when they
  *       are created and restore while they run (node:async_hooks' AsyncLocalStorage frame; the
@@ -171,7 +181,7 @@ const MathFloor = Math.floor;
 
 // Capture the host primitives, then make them unreachable from globalThis.
 const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp, hostGetContext,
-  hostSetContext } = (() => {
+  hostSetContext, hostCompileLazy, hostLazyGlobal } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
@@ -179,6 +189,7 @@ const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, host
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
     hostOp: h.op,
     hostGetContext: h.getContext, hostSetContext: h.setContext,
+    hostCompileLazy: h.compileLazy, hostLazyGlobal: h.lazyGlobal,
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);
@@ -189,12 +200,12 @@ const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, host
 
 /** Installs `value` as a global the way WebIDL does: writable, configurable, not enumerable. */
 function defineGlobal(name, value) {
-  ObjectDefineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true });
+  ObjectDefineProperty(globalThis, name, { __proto__: null, value, writable: true, enumerable: false, configurable: true });
 }
 
 /** Gives a class prototype (or object) a web-style Symbol.toStringTag. */
 function setTag(target, tag) {
-  ObjectDefineProperty(target, SymbolToStringTag, { value: tag, writable: false, enumerable: false, configurable: true });
+  ObjectDefineProperty(target, SymbolToStringTag, { __proto__: null, value: tag, writable: false, enumerable: false, configurable: true });
 }
 
 // Symbol.metadata, the decorators proposal's well-known symbol, which V8 13.6 lacks: the registered
@@ -210,6 +221,13 @@ const INTERNAL = Symbol("internal");
 
 /** Brand checks of every platform class; structuredClone refuses their instances. */
 const platformBrands = [];
+
+/** Adds a brand check without Array.prototype.push (a lazily built part, lazy.js, adds its own
+ *  after tenant code may have replaced it). */
+function addPlatformBrand(isBrand) {
+  ObjectDefineProperty(platformBrands, platformBrands.length,
+    { __proto__: null, value: isBrand, writable: true, enumerable: true, configurable: true });
+}
 
 /** WebIDL USVString conversion: ToString, then lone surrogates become U+FFFD. */
 function toUSVString(value) {

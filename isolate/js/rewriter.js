@@ -11,7 +11,6 @@
 
 const REWRITER_OP = { selector: 0x0501, create: 0x0502, write: 0x0503, end: 0x0504 };
 const REWRITER_PIECE = 1 << 20;
-const headersDelete = uncurry(Headers.prototype.delete);
 
 /** `{html: true}` -> 1, else 0. */
 const contentHtml = (options) => (dictGet(options, "html") ? 1 : 0);

@@ -211,17 +211,23 @@ function ExtractSizeAlgorithm(strategy) {
   return (chunk) => ReflectApply(size, undefined, [chunk]);
 }
 
-/** Web IDL interface objects: operations and attributes are enumerable; a class string. */
-function exposeInterface(Class, tag) {
+/** Web IDL interface objects: operations and attributes are enumerable; a class string. `define`
+ *  installs the global (a lazily built part records it instead, lazy.js). */
+function exposeInterface(Class, tag, define = defineGlobal) {
+  // Indexed, on a null-prototype descriptor: a lazily built part (lazy.js) calls this after
+  // tenant code, which may have replaced the array iterator or put setters on Object.prototype.
   const proto = Class.prototype;
-  for (const key of ReflectOwnKeys(proto)) {
+  const keys = ReflectOwnKeys(proto);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === "constructor" || typeof key === "symbol") continue;
     const d = ObjectGetOwnPropertyDescriptor(proto, key);
+    ObjectSetPrototypeOf(d, null);
     d.enumerable = true;
     ObjectDefineProperty(proto, key, d);
   }
   setTag(proto, tag);
-  defineGlobal(tag, Class);
+  define(tag, Class);
 }
 
 // The two queuing strategies' size functions: one per global, plain functions (not methods).

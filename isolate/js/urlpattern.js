@@ -10,7 +10,6 @@ const URLPATTERN_COMPONENTS = ["protocol", "username", "password", "hostname", "
 // The init dictionary's component members in lexicographic order (Web IDL reads them so).
 const URLPATTERN_INIT_KEYS = ["hash", "hostname", "password", "pathname", "port", "protocol", "search", "username"];
 const RegExpCtor = RegExp;
-const regExpExec = uncurry(RegExp.prototype.exec);
 
 /** The op fields of a URLPatternInput (a string or an init dict) and an optional base URL. */
 function urlPatternFields(input, baseURL, what) {
@@ -42,7 +41,7 @@ function urlPatternFields(input, baseURL, what) {
 
 /** Defines own data property `key` (never through a setter tenant code put on a prototype). */
 function defineDataProperty(obj, key, value) {
-  ObjectDefineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  ObjectDefineProperty(obj, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
 }
 
 /** The dictionary a URLPatternInit converts to (for `inputs`), or the string. */
@@ -115,7 +114,7 @@ class URLPattern {
       if (!isObject(v) || !(#components in v)) throw new TypeError(`URLPattern.${what}: Illegal invocation`);
       return { components: v.#components, hasRegExpGroups: v.#hasRegExpGroups };
     };
-    platformBrands.push((v) => isObject(v) && #components in v);
+    addPlatformBrand((v) => isObject(v) && #components in v);
   }
 }
 

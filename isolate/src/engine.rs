@@ -58,11 +58,11 @@ pub struct Engine {
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 static KEYS: OnceLock<EngineKeys> = OnceLock::new();
 
-/// The runtime script: `runtime.js` in a closure that receives the host object (so it never
-/// becomes a global), the WebAssembly shared-memory guard (`no-shared-memory.js`), then the
-/// prelude, whose completion value (its private exports) the bridge hands to the runtime's
-/// `attach`.
-fn runtime_script() -> String {
+/// The runtime script and the prelude's lazy groups (see [`crate::lazy`]): `runtime.js` in a
+/// closure that receives the host object (so it never becomes a global), the WebAssembly
+/// shared-memory guard (`no-shared-memory.js`), then the prelude's eager parts, whose completion
+/// value (its private exports) the bridge hands to the runtime's `attach`.
+fn runtime_script() -> Result<crate::lazy::Assembled, String> {
     let mut js = String::from("(function (__stockade_host) {\n'use strict';\n");
     // Debug builds expose the host-call road to tests (`__stockadeTestHostCall`); release builds
     // have no such global.
@@ -75,12 +75,17 @@ fn runtime_script() -> String {
     js.push_str("\n})(globalThis.__stockade_host);\n");
     js.push_str(include_str!("../js/no-shared-memory.js"));
     js.push('\n');
-    for part in crate::PRELUDE_PARTS {
-        js.push_str(part);
-        js.push('\n');
-    }
-    print_compact(js)
+    crate::lazy::assemble(
+        &js,
+        crate::PRELUDE_PARTS,
+        crate::lazy::LAZY_GROUPS,
+        print_compact,
+    )
 }
+
+/// The lazy groups' sources and names, kept for the life of the process: isolates compile them
+/// in place (the bridge holds pointers into them).
+static LAZY: OnceLock<Vec<crate::lazy::LazyUnit>> = OnceLock::new();
 
 /// The runtime script without comments and layout (oxc's printer; no renaming, so every name,
 /// string and behaviour stays): every isolate deserialises the script's source with the snapshot,
@@ -125,10 +130,34 @@ impl Engine {
         }
         // The runtime and the web prelude are evaluated once, into a startup snapshot every
         // isolate starts from: a new isolate deserialises them instead of running ~2,500 lines.
-        let js = runtime_script();
+        let assembled = runtime_script().map_err(|e| {
+            RunError::Internal(format!("the runtime script cannot be assembled: {e}"))
+        })?;
+        let js = assembled.script;
+        let lazy = LAZY.get_or_init(|| assembled.lazy);
+        let parts: Vec<ffi::StkLazyPart> = lazy
+            .iter()
+            .map(|unit| ffi::StkLazyPart {
+                origin: unit.origin.as_ptr().cast(),
+                origin_len: unit.origin.len(),
+                source: unit.source.as_ptr().cast(),
+                source_len: unit.source.len(),
+                params: unit.params.as_ptr().cast(),
+                params_len: unit.params.len(),
+            })
+            .collect();
         let mut out = ffi::StkOutcome::new();
-        // SAFETY: js and out are valid for the call; V8 is initialised just above.
-        let rc = unsafe { ffi::stk_engine_snapshot(js.as_ptr().cast(), js.len(), &mut out) };
+        // SAFETY: js, parts and out are valid for the call, and the bytes parts point to live in
+        // LAZY for the life of the process; V8 is initialised just above.
+        let rc = unsafe {
+            ffi::stk_engine_snapshot(
+                js.as_ptr().cast(),
+                js.len(),
+                parts.as_ptr(),
+                parts.len(),
+                &mut out,
+            )
+        };
         if rc != ffi::STK_OK {
             let text = |p: *mut std::ffi::c_char, n: usize| {
                 if p.is_null() {
@@ -248,7 +277,10 @@ mod tests {
         for part in crate::PRELUDE_PARTS {
             original.push_str(part);
         }
-        let printed = runtime_script();
+        let assembled = runtime_script().expect("the runtime script assembles");
+        let printed: String = std::iter::once(assembled.script.as_str())
+            .chain(assembled.lazy.iter().map(|u| u.source.as_str()))
+            .collect();
         assert!(
             printed.len() * 4 < original.len() * 3,
             "printed {} of {} bytes: did oxc refuse the runtime script?",

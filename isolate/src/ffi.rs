@@ -26,6 +26,18 @@ pub struct StkHost {
     pub op: unsafe extern "C" fn(*mut c_void, u32, *mut StkOpCall) -> i32,
 }
 
+/// One lazy group of the prelude (`stk_lazy_part` in bridge.h); its bytes must outlive the
+/// process's isolates.
+#[repr(C)]
+pub struct StkLazyPart {
+    pub origin: *const c_char,
+    pub origin_len: usize,
+    pub source: *const c_char,
+    pub source_len: usize,
+    pub params: *const c_char,
+    pub params_len: usize,
+}
+
 /// One synchronous native operation (`stk_op_call` in bridge.h).
 #[repr(C)]
 pub struct StkOpCall {
@@ -133,6 +145,8 @@ extern "C" {
     pub fn stk_engine_snapshot(
         runtime_js: *const c_char,
         runtime_len: usize,
+        lazy: *const StkLazyPart,
+        lazy_count: usize,
         out: *mut StkOutcome,
     ) -> i32;
     pub fn stk_isolate_new(

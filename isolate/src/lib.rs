@@ -36,6 +36,7 @@ mod engine;
 mod ffi;
 mod host;
 mod kinds;
+mod lazy;
 mod limits;
 pub use stockade_ops as ops;
 pub mod protection;
@@ -92,6 +93,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/compression.js"),
     include_str!("../js/workers.js"),
     include_str!("../js/builtins.js"),
+    include_str!("../js/lazy.js"),
     include_str!("../js/node-encodings.js"),
     include_str!("../js/node-buffer.js"),
     include_str!("../js/node-buffer-rw.js"),

@@ -17,7 +17,7 @@ export const PARTS = [
   "events.js", "abort.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
+  "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "lazy.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
   "node-crypto.js", "bindings.js", "rpc.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
@@ -44,6 +44,8 @@ export function installHost(context, impl) {
     op: function op(code, input) { return impl.op(code, input); },
     getContext: function getContext() { return impl.getContext(); },
     setContext: function setContext(value) { return impl.setContext(value); },
+    compileLazy: function compileLazy() { throw new Error("every part is evaluated in place"); },
+    lazyGlobal: function lazyGlobal() { throw new Error("every part is evaluated in place"); },
   })`, context);
   const host = wrap(impl);
   context.__stockade_host = host;

@@ -32,6 +32,7 @@
 #include "bridge.h"
 
 #include "isolate.h"
+#include "lazy.h"
 #include "memory.h"
 
 #include <libplatform/libplatform.h>
@@ -209,6 +210,7 @@ std::atomic<uint32_t> g_anchor_limits{0};
 constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
 constexpr size_t kSnapshotWasmGuard = 2;
+constexpr size_t kSnapshotLazyGlobals = 3;  // [name, get, ...]: see lazy.h
 
 stk_isolate* From(v8::Isolate* isolate) {
   return static_cast<stk_isolate*>(isolate->GetData(0));
@@ -923,7 +925,9 @@ void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local
                      const char* name, v8::FunctionCallback cb) {
   v8::Local<v8::Function> fn;
   if (v8::Function::New(ctx, cb).ToLocal(&fn)) {
-    obj->Set(ctx, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), fn).FromMaybe(false);
+    v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
+    fn->SetName(key);  // named, so a test can look for them from tenant code
+    obj->Set(ctx, key, fn).FromMaybe(false);
   }
 }
 
@@ -1028,6 +1032,8 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "op", HostOp);
   SetHostFunction(isolate, ctx, host_obj, "getContext", HostGetContext);
   SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);
+  SetHostFunction(isolate, ctx, host_obj, "compileLazy", stockade::HostCompileLazy);
+  SetHostFunction(isolate, ctx, host_obj, "lazyGlobal", stockade::HostLazyGlobal);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
   v8::Local<v8::Object> global = ctx->Global();
   global->Set(ctx, host_name, host_obj).FromMaybe(false);
@@ -1084,6 +1090,8 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostNow),        reinterpret_cast<intptr_t>(HostSetWasmGuard),
       reinterpret_cast<intptr_t>(HostCall),       reinterpret_cast<intptr_t>(HostOp),
       reinterpret_cast<intptr_t>(HostGetContext), reinterpret_cast<intptr_t>(HostSetContext),
+      reinterpret_cast<intptr_t>(stockade::HostCompileLazy),
+      reinterpret_cast<intptr_t>(stockade::HostLazyGlobal),
       0};
   return refs;
 }
@@ -1172,12 +1180,15 @@ bool CreateSnapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out
       creator.AddData(ctx, shim.invoker.Get(shim.isolate));
       creator.AddData(ctx, shim.timer_dispatch.Get(shim.isolate));
       creator.AddData(ctx, shim.wasm_guard.Get(shim.isolate));
+      creator.AddData(ctx, shim.lazy_globals.IsEmpty() ? v8::Array::New(shim.isolate)
+                                                       : shim.lazy_globals.Get(shim.isolate));
     }
     // Also on failure: V8 13.6's CreateBlob CHECK-fails without a default context.
     creator.SetDefaultContext(ctx);
     shim.invoker.Reset();
     shim.timer_dispatch.Reset();
     shim.wasm_guard.Reset();
+    shim.lazy_globals.Reset();
     shim.attach.Reset();
   }
   if (!ok) {
@@ -1218,11 +1229,13 @@ const char* stk_v8_version(void) { return v8::V8::GetVersion(); }
 
 void stk_engine_set_oom_exit(int32_t code) { g_oom_exit.store(code); }
 
-int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
+                            size_t lazy_count, stk_outcome* out) {
   if (g_snapshot.data) {
     out->status = STK_OK;
     return STK_OK;
   }
+  stockade::SetLazyParts(lazy, lazy_count);
   stockade::OwnerScope engine(-1, stockade::kEngineOwner);
   // The creator is gone before the anchor exists: with no other isolate alive at its teardown, V8
   // frees its page pool at once (see DrainPagePool), so none of these untagged engine pages can
@@ -1304,9 +1317,11 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     v8::Local<v8::Function> invoker;
     v8::Local<v8::Function> dispatch;
     v8::Local<v8::Function> wasm_guard;
+    v8::Local<v8::Array> lazy_globals;
     if (ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotInvoker).ToLocal(&invoker) &&
         ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch) &&
-        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotWasmGuard).ToLocal(&wasm_guard)) {
+        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotWasmGuard).ToLocal(&wasm_guard) &&
+        ctx->GetDataFromSnapshotOnce<v8::Array>(kSnapshotLazyGlobals).ToLocal(&lazy_globals)) {
       // V8 installs WebAssembly afresh in every context made from the snapshot. The guard
       // (js/no-shared-memory.js) replaces its shared-memory routes before tenant code can reach
       // it: the global becomes a lazy data property whose first read runs the guard
@@ -1326,7 +1341,8 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
                         .FromMaybe(false);
         }
       }
-      if (guarded) {
+      // The prelude's lazy globals (lazy.h), before any tenant code.
+      if (guarded && stockade::InstallLazyGlobals(isolate, ctx, lazy_globals)) {
         iso->invoker.Reset(isolate, invoker);
         iso->timer_dispatch.Reset(isolate, dispatch);
         iso->context.Reset(isolate, ctx);

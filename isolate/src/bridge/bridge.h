@@ -162,7 +162,21 @@ void stk_engine_set_oom_exit(int32_t code);
 // Evaluates the runtime script (runtime + web prelude) once in a snapshot isolate and keeps the
 // resulting startup snapshot; every isolate then starts from it. Call once after
 // stk_engine_init, before any stk_isolate_new.
-int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out);
+// A lazy group of the prelude (isolate/src/lazy.rs): the body of a strict function, its origin
+// for stack traces and its parameter names ('\n'-separated). The bytes must live as long as the
+// process: isolates read the source in place.
+typedef struct {
+  const char* origin;
+  size_t origin_len;
+  const char* source;
+  size_t source_len;
+  const char* params;
+  size_t params_len;
+} stk_lazy_part;
+
+// `lazy` (`lazy_count` groups) is what the runtime's compileLazy(index) compiles.
+int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
+                            size_t lazy_count, stk_outcome* out);
 
 stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
                              stk_outcome* out);

@@ -31,6 +31,9 @@ struct stk_isolate {
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;
   v8::Global<v8::Function> wasm_guard;  // snapshot creation only; see js/no-shared-memory.js
+  // Lazy globals as [name, get, name, get, ...] (lazy.h): snapshot creation only; each isolate
+  // made from the snapshot installs them.
+  v8::Global<v8::Array> lazy_globals;
   // Pending invocations by the host's id, and pending host calls by call id (see bridge.h).
   std::unordered_map<uint32_t, v8::Global<v8::Promise>> pending;
   std::unordered_map<uint32_t, v8::Global<v8::Promise::Resolver>> calls;

@@ -1,0 +1,280 @@
+//! The prelude's lazy groups (isolate/src/lazy.rs) inside real V8 isolates: a group built after
+//! tenant code replaced the methods and globals its top level would have used still works (it got
+//! them from the snapshot), tenant code cannot reach the native compile entry (`compileLazy`) or
+//! the stubs, and a lazy built-in module is the same module however it is first reached.
+mod common;
+use common::*;
+use stockade_isolate::{Compat, Invocation, LoadOptions, Module, ModuleSet, Worker};
+
+fn node() -> LoadOptions {
+    LoadOptions {
+        compat: Compat::parse("2025-06-01", &["nodejs_compat".to_string()]).expect("valid compat"),
+        env: serde_json::Value::Null,
+    }
+}
+
+/// Loads `main` with `nodejs_compat` and calls its default export.
+fn run_node(main: &str) -> Invocation {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let mut set = ModuleSet::new([Module::new("main.js", main.as_bytes())]).expect("module set");
+    let loaded = worker.load_with("main.js", &mut set, &node());
+    if loaded.result.is_err() {
+        return loaded;
+    }
+    worker.call("null")
+}
+
+/// Replaces, before the first `node:*` import, what the node parts' top level would capture
+/// (Map, RegExp, Math, Object.fromEntries, typed-array fill, Crypto's methods) and the usual
+/// suspects (Function.prototype.call/apply, Object.defineProperty, Array.prototype.map, the
+/// globals Map and Uint8Array); the import builds the lazy node group; after that, the modules
+/// relying on those captures work, even with some of them replaced again.
+#[test]
+fn a_lazy_group_built_after_tampering_uses_the_snapshots_primordials() {
+    let src = r#"
+const hits = [];
+const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+export default async () => {
+  const saved = {
+    mapGet: Map.prototype.get, mapSet: Map.prototype.set, mapHas: Map.prototype.has,
+    mapDelete: Map.prototype.delete, regExpTest: RegExp.prototype.test, sin: Math.sin, abs: Math.abs,
+    fromEntries: Object.fromEntries, fill: Object.getPrototypeOf(Uint8Array.prototype).fill,
+    uuid: crypto.randomUUID, grv: crypto.getRandomValues,
+  };
+  Map.prototype.get = trap("Map.prototype.get");
+  Map.prototype.set = trap("Map.prototype.set");
+  Map.prototype.has = trap("Map.prototype.has");
+  Map.prototype.delete = trap("Map.prototype.delete");
+  RegExp.prototype.test = trap("RegExp.prototype.test");
+  Math.sin = trap("Math.sin");
+  Math.abs = trap("Math.abs");
+  Object.fromEntries = trap("Object.fromEntries");
+  Object.getPrototypeOf(Uint8Array.prototype).fill = trap("TypedArray.prototype.fill");
+  Object.getPrototypeOf(crypto).randomUUID = trap("Crypto.prototype.randomUUID");
+  const fnCall = Function.prototype.call, fnApply = Function.prototype.apply;
+  const defineProperty = Object.defineProperty, arrayMap = Array.prototype.map;
+  const MapCtor = Map, U8 = Uint8Array;
+  Function.prototype.call = trap("Function.prototype.call");
+  Function.prototype.apply = trap("Function.prototype.apply");
+  Object.defineProperty = trap("Object.defineProperty");
+  Array.prototype.map = trap("Array.prototype.map");
+  globalThis.Map = trap("Map");
+  globalThis.Uint8Array = trap("Uint8Array");
+  let path;
+  try {
+    // The first node:* import builds the whole node group (every node:* module's code).
+    path = (await import("node:path")).join("/a", "b", "../c");
+  } finally {
+    Function.prototype.call = fnCall;
+    Function.prototype.apply = fnApply;
+    Object.defineProperty = defineProperty;
+    Array.prototype.map = arrayMap;
+    globalThis.Map = MapCtor;
+    globalThis.Uint8Array = U8;
+    Map.prototype.get = saved.mapGet; Map.prototype.set = saved.mapSet; Map.prototype.has = saved.mapHas;
+    Map.prototype.delete = saved.mapDelete; RegExp.prototype.test = saved.regExpTest;
+    Math.sin = saved.sin; Math.abs = saved.abs; Object.fromEntries = saved.fromEntries;
+    Object.getPrototypeOf(Uint8Array.prototype).fill = saved.fill;
+    Object.getPrototypeOf(crypto).randomUUID = saved.uuid;
+  }
+  // Tampering again now reaches nothing the group captured while it was built.
+  Math.sin = trap("Math.sin");
+  Math.abs = trap("Math.abs");
+  Object.getPrototypeOf(Uint8Array.prototype).fill = trap("TypedArray.prototype.fill");
+  const { createHash } = await import("node:crypto");
+  const { Buffer } = await import("node:buffer");
+  const { AsyncLocalStorage } = await import("node:async_hooks");
+  const als = new AsyncLocalStorage();
+  return {
+    hits, path,
+    md5: createHash("md5").update("x").digest("hex"),
+    filled: Buffer.alloc(3, 7).toString("hex"),
+    als: als.run(5, () => als.getStore()),
+  };
+};
+"#;
+    let v = ok(run_node(src));
+    assert_eq!(
+        v["hits"],
+        serde_json::json!([]),
+        "tenant functions ran while building: {v}"
+    );
+    assert_eq!(v["path"], "/a/c");
+    assert_eq!(v["md5"], "9dd4e461268c8034f5c8564e155c67a6");
+    assert_eq!(v["filled"], "070707");
+    assert_eq!(v["als"], 5);
+}
+
+/// Walks everything tenant code can reach from the global object (own properties, prototypes,
+/// getters' results are not taken), before and after building the lazy node group, looking for
+/// the host's primitives (they carry their names) and the prelude's stubs.
+#[test]
+fn tenant_code_cannot_reach_the_lazy_compile_entry() {
+    let src = r#"
+function reachable() {
+  const seen = new Set();
+  const queue = [globalThis];
+  const names = [];
+  while (queue.length > 0 && seen.size < 200000) {
+    const v = queue.pop();
+    if ((typeof v !== "object" && typeof v !== "function") || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (typeof v === "function") names.push(v.name);
+    queue.push(Object.getPrototypeOf(v));
+    for (const k of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, k);
+      if (d === undefined) continue;
+      if ("value" in d) queue.push(d.value);
+      else queue.push(d.get, d.set);
+    }
+  }
+  return names;
+}
+const FORBIDDEN = ["compileLazy", "lazyGlobal", "lazyPart", "buildLazyPart", "setInvoker", "op"];
+export default async () => {
+  const before = reachable().filter((n) => FORBIDDEN.includes(n));
+  const { Buffer } = await import("node:buffer");
+  await import("node:util");
+  await import("node:events");
+  const after = reachable().filter((n) => FORBIDDEN.includes(n));
+  return {
+    before, after, host: typeof globalThis.__stockade_host,
+    stubs: ["lazyPart", "buildLazyPart", "hostCompileLazy", "compileLazy"].map((n) => n in globalThis),
+    buffer: Buffer.from("ok").toString(),
+  };
+};
+"#;
+    let v = ok(run_node(src));
+    assert_eq!(v["before"], serde_json::json!([]), "{v}");
+    assert_eq!(v["after"], serde_json::json!([]), "{v}");
+    assert_eq!(v["host"], "undefined");
+    assert_eq!(v["stubs"], serde_json::json!([false, false, false, false]));
+    assert_eq!(v["buffer"], "ok");
+}
+
+/// The Buffer global (nodejs_compat's v2 globals) and the node:buffer module are one class, and
+/// a lazy module's exports keep their identity across imports.
+#[test]
+fn a_lazy_module_is_one_module_however_it_is_reached() {
+    let src = r#"
+import { Buffer as B } from "node:buffer";
+export default async () => {
+  const again = (await import("node:buffer")).Buffer;
+  const util = await import("node:util");
+  return {
+    same: B === again && B === globalThis.Buffer,
+    isView: ArrayBuffer.isView(B.from("a")),
+    u8: B.from("a") instanceof Uint8Array,
+    inspect: util.inspect(B.from("hi")),
+    name: B.name,
+  };
+};
+"#;
+    let v = ok(run_node(src));
+    assert_eq!(v["same"], true, "{v}");
+    assert_eq!(v["isView"], true);
+    assert_eq!(v["u8"], true);
+    assert_eq!(v["inspect"], "<Buffer 68 69>");
+    assert_eq!(v["name"], "Buffer");
+}
+
+/// The lazy globals look like every other global before and after their first read (a data
+/// property: writable, configurable, not enumerable), are built on that read even after tenant
+/// code replaced Object.defineProperty, Array.prototype.push, the array iterator and put
+/// accessors for `get`/`set`/`value` on Object.prototype (which would turn a descriptor
+/// literal into something else), and keep their identity and `instanceof`.
+#[test]
+fn lazy_globals_are_plain_globals_built_on_first_read_after_tampering() {
+    let src = r#"
+const hits = [];
+const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+const describe = (n) => {
+  const d = Reflect.getOwnPropertyDescriptor(globalThis, n);
+  return [typeof d.value, d.writable, d.enumerable, d.configurable, "get" in d];
+};
+export default async () => {
+  const names = Reflect.ownKeys(globalThis);
+  const listed = ["URLPattern", "HTMLRewriter", "caches", "Cache", "CacheStorage"].map((n) => names.includes(n));
+  const enumerable = Object.keys(globalThis).filter((n) => ["URLPattern", "HTMLRewriter", "caches"].includes(n));
+  const defineProperty = Object.defineProperty, push = Array.prototype.push;
+  const iterator = Array.prototype[Symbol.iterator];
+  const keys = ["get", "set", "value", "writable"];
+  for (const key of keys) {
+    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
+  }
+  Object.defineProperty = trap("Object.defineProperty");
+  Array.prototype.push = trap("Array.prototype.push");
+  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
+  let kind, name, match, rewriterKind, cachesKind;
+  try {
+    kind = typeof URLPattern;
+    name = URLPattern.name;
+    rewriterKind = typeof HTMLRewriter;
+    cachesKind = caches instanceof CacheStorage;
+  } finally {
+    Array.prototype[Symbol.iterator] = iterator;
+    for (const key of keys) delete Object.prototype[key];
+    Object.defineProperty = defineProperty;
+    Array.prototype.push = push;
+  }
+  match = new URLPattern({ pathname: "/books/:id" }).exec("https://x.test/books/7").pathname.groups.id;
+  const p = new URLPattern("https://*.test/*");
+  const replaced = (() => { globalThis.Cache = 5; return globalThis.Cache; })();
+  return {
+    hits, listed, enumerable, kind, name, match, rewriterKind, cachesKind, replaced,
+    after: ["URLPattern", "HTMLRewriter", "caches", "CacheStorage"].map(describe),
+    same: URLPattern === globalThis.URLPattern && p instanceof URLPattern,
+    tag: Object.prototype.toString.call(p),
+    protoEnumerable: Object.keys(URLPattern.prototype).includes("test"),
+    cloneRefused: (() => { try { structuredClone(p); return false; } catch (e) { return e.name; } })(),
+  };
+};
+"#;
+    let v = ok(run(src));
+    assert_eq!(
+        v["hits"],
+        serde_json::json!([]),
+        "tenant functions ran: {v}"
+    );
+    assert_eq!(
+        v["listed"],
+        serde_json::json!([true, true, true, true, true])
+    );
+    assert_eq!(v["enumerable"], serde_json::json!([]));
+    assert_eq!(v["kind"], "function");
+    assert_eq!(v["name"], "URLPattern");
+    assert_eq!(v["match"], "7");
+    assert_eq!(v["rewriterKind"], "function");
+    assert_eq!(v["cachesKind"], true);
+    assert_eq!(v["replaced"], 5);
+    let plain = serde_json::json!(["function", true, false, true, false]);
+    assert_eq!(v["after"][0], plain);
+    assert_eq!(v["after"][1], plain);
+    assert_eq!(
+        v["after"][2],
+        serde_json::json!(["object", true, false, true, false])
+    );
+    assert_eq!(v["after"][3], plain);
+    assert_eq!(v["same"], true);
+    assert_eq!(v["tag"], "[object URLPattern]");
+    assert_eq!(v["protoEnumerable"], true);
+    assert_eq!(v["cloneRefused"], "DataCloneError");
+}
+
+/// Writing or deleting a lazy global before its first read replaces it like any global, and the
+/// part is then never built for it.
+#[test]
+fn a_lazy_global_written_or_deleted_first_is_the_tenants() {
+    let src = r#"
+export default () => {
+  globalThis.URLPattern = 1;
+  delete globalThis.HTMLRewriter;
+  Object.defineProperty(globalThis, "caches", { value: "mine", writable: false, configurable: false });
+  return [URLPattern, typeof HTMLRewriter, caches, Reflect.getOwnPropertyDescriptor(globalThis, "caches").writable];
+};
+"#;
+    assert_eq!(
+        ok(run(src)),
+        serde_json::json!([1, "undefined", "mine", false])
+    );
+}
