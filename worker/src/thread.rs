@@ -141,7 +141,7 @@ impl Thread {
     pub fn run(mut self, inbox: Receiver<Work>) {
         loop {
             let wake = self.next_wake();
-            let chores = self.stock.has_chores();
+            let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
             let first = if chores {
                 match inbox.try_recv() {
                     Ok(work) => Some(work),
@@ -169,7 +169,7 @@ impl Thread {
             }
             let due = self.advance_due();
             if idle && !due && chores {
-                self.stock.chore(self.engine);
+                self.stock.chore(self.engine, self.isolates.is_empty());
             }
         }
     }
