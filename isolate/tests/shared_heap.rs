@@ -64,9 +64,8 @@ fn fresh_isolates_leave_nothing_and_renewal_returns_the_shared_heap() {
         after.created_since_renewal,
         with_held.created_since_renewal + 6000
     );
-    assert_eq!(
-        engine.renew_shared_heap(0).expect("anchor"),
-        false,
+    assert!(
+        !engine.renew_shared_heap(0).expect("anchor"),
         "no renewal while an isolate lives"
     );
 
@@ -74,11 +73,10 @@ fn fresh_isolates_leave_nothing_and_renewal_returns_the_shared_heap() {
     // for 6000), until it is renewed.
     drop(held);
     let before = anonymous_rss_kib();
-    assert_eq!(
-        engine
+    assert!(
+        !engine
             .renew_shared_heap(RENEW_SHARED_HEAP_AFTER.max(7000))
             .expect("anchor"),
-        false,
         "no renewal before enough isolates were created"
     );
     assert!(engine.renew_shared_heap(0).expect("anchor"), "renewed");

@@ -114,7 +114,7 @@ impl Sampler {
             }
         }
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.every > 0 && done % self.every == 0 {
+        if self.every > 0 && done.is_multiple_of(self.every) {
             self.sample(done);
         }
     }
