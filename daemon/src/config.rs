@@ -37,9 +37,15 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod cordon;
+mod egress;
 mod http;
+mod limits;
 mod quotas;
+pub use cordon::CordonSettings;
+pub use egress::{EgressRuleConfig, EgressSettings, SecretValue};
 pub use http::{HttpSettings, LogFormat};
+pub use limits::{LimitsConfig, MemoryEnforcement};
 pub use quotas::{QuotaOverrides, Quotas};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +74,11 @@ pub struct Config {
     /// isolates, a worker runs one isolate thread whatever this says (V8's page pool hands pages
     /// between isolates, which the key tagging can only follow on one thread).
     pub worker_threads: usize,
+    /// Threads of the supervisor's async runtime (HTTP, IPC, storage, egress; default 2). The
+    /// supervisor's work on a request is a chain of short tasks handing off to each other: on a
+    /// small machine one thread saves the cross-thread wake-ups, on a large one more threads
+    /// serve more connections.
+    pub supervisor_threads: usize,
     /// Close the jail around worker processes (only `false` for debugging).
     pub jail: bool,
     /// The operator's bearer token (admin endpoints, `/metrics`, risk overrides). Without it,
@@ -154,189 +165,11 @@ impl Config {
     }
 }
 
-/// `[egress]`: what the operator lets tenants' allow rules reach beyond the public internet.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EgressSettings {
-    /// Networks (CIDR, e.g. `"127.0.0.0/8"`, `"10.1.2.3/32"`) that tenants' rules may reach even
-    /// though they are loopback, private, link-local, metadata or otherwise special. Default:
-    /// none, so no tenant can reach the host or its network whatever its rules say.
-    pub allow_private: Vec<String>,
-    /// The longest one outbound hop may take, its answer's body included (default 30 s).
-    pub hop_timeout_ms: u64,
-}
-
-impl Default for EgressSettings {
-    fn default() -> Self {
-        EgressSettings {
-            allow_private: Vec::new(),
-            hop_timeout_ms: 30_000,
-        }
-    }
-}
-
-impl EgressSettings {
-    /// `allow_private`, parsed (validated at load, so this cannot fail afterwards).
-    pub fn allow_private_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.allow_private
-            .iter()
-            .map(|n| {
-                n.parse::<ipnet::IpNet>()
-                    .map(|net| net.trunc())
-                    .map_err(|e| format!("egress.allow_private {n:?}: {e}"))
-            })
-            .collect()
-    }
-}
-
-/// A secret's value: never printed (`Debug` shows `[redacted]`), never serialised.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct SecretValue(pub String);
-
-impl std::fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// One `[[tenants.egress]]` allow rule, as written (checked by `egress::policy`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgressRuleConfig {
-    /// `api.example.com` (exact), an IP literal (`203.0.113.7`, `::1`), or `*.example.com`
-    /// (any name below `example.com`, not `example.com` itself).
-    pub host: String,
-    /// Ports allowed; any when absent.
-    #[serde(default)]
-    pub ports: Option<Vec<u16>>,
-    /// Methods allowed (upper case); any when absent.
-    #[serde(default)]
-    pub methods: Option<Vec<String>>,
-    /// The URL path must start with this (after the URL parser resolved `..`); any when absent.
-    #[serde(default)]
-    pub path_prefix: Option<String>,
-    /// Header name -> secret name: sent with the value of that tenant secret on requests this
-    /// rule allows (replacing a header of that name the tenant set).
-    #[serde(default)]
-    pub inject_headers: std::collections::BTreeMap<String, String>,
-}
-
-/// `[cordon]`: how many isolates a process of each shared tier holds, how many processes each
-/// shared tier spreads its tenants over, the tighter limits of quarantine processes, and how
-/// often scores are re-evaluated.
-///
-/// A worker process is given up to `max_in_flight_per_worker` requests at once and runs them on
-/// `worker_threads` isolate threads, so a tenant's requests, and its neighbours', run in parallel
-/// within one process. `*_min_processes` is the number of processes a tier grows to before any
-/// of them takes a second tenant ("spread before stack"): the tier's tenants are placed on the
-/// least-loaded of its processes, and a new process is opened for a tenant while the tier has
-/// fewer than its minimum and none of them is empty, or when all are full. One tenant is always
-/// in one process per tier (its requests share it), and a tier never has more processes than
-/// its tenants need: with `k` tenants, at most `k` (plus capacity overflow). A tier keeps up to
-/// its minimum of processes when its tenants leave, so tenants that come and go (Code Mode
-/// requests) reuse them instead of making the daemon restart processes. Quarantine is always
-/// one tenant per process.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CordonSettings {
-    /// Tenants per process in the `trusted` tier.
-    pub trusted_capacity: u32,
-    /// Tenants per process in the `standard` tier.
-    pub standard_capacity: u32,
-    /// Tenants per process in the `untrusted` tier.
-    pub untrusted_capacity: u32,
-    /// Processes the `trusted` tier spreads over before stacking tenants (default 1).
-    pub trusted_min_processes: u32,
-    /// Processes the `standard` tier spreads over before stacking tenants (default: the CPUs
-    /// this daemon may use, `std::thread::available_parallelism`).
-    pub standard_min_processes: u32,
-    /// Processes the `untrusted` tier spreads over before stacking tenants (default 1).
-    pub untrusted_min_processes: u32,
-    /// Bundles larger than this many bytes carry the `large_bundle` signal.
-    pub large_bundle_bytes: u64,
-    /// CPU limit (ms) of every request in a quarantine process (a request may ask for less).
-    pub quarantine_cpu_ms: u32,
-    /// Wall-clock limit (ms) in a quarantine process.
-    pub quarantine_wall_ms: u32,
-    /// Memory limit (MiB) in a quarantine process.
-    pub quarantine_memory_mb: u32,
-    /// Every this many milliseconds every tenant is re-scored, so decayed history moves a tenant
-    /// out of a tier without waiting for its next request.
-    pub reevaluate_ms: u64,
-}
-
-impl Default for CordonSettings {
-    fn default() -> Self {
-        let capacity = stockade_cordon::TierCapacity::default();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        CordonSettings {
-            trusted_capacity: capacity.trusted,
-            standard_capacity: capacity.standard,
-            untrusted_capacity: capacity.untrusted,
-            trusted_min_processes: 1,
-            standard_min_processes: u32::try_from(cores)
-                .unwrap_or(MAX_MIN_PROCESSES)
-                .min(MAX_MIN_PROCESSES),
-            untrusted_min_processes: 1,
-            large_bundle_bytes: stockade_cordon::signals::DEFAULT_LARGE_BUNDLE_BYTES,
-            // 25 until the prelude grew to 39 parts: a jitless isolate's start now costs ~22 ms of
-            // CPU, which 25 ms left no room for (see the README's Cordons paragraph).
-            quarantine_cpu_ms: 50,
-            quarantine_wall_ms: 5_000,
-            quarantine_memory_mb: 64,
-            reevaluate_ms: 60_000,
-        }
-    }
-}
-
 /// The largest `max_in_flight_per_worker` accepted.
 const MAX_IN_FLIGHT_PER_WORKER: usize = 65_536;
 
 /// The largest `*_min_processes` accepted (and the default's cap on a machine with more cores).
 const MAX_MIN_PROCESSES: u32 = 256;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    pub cpu_ms: u32,
-    pub wall_ms: u32,
-    pub memory_mb: u32,
-    /// Largest request body of `POST /v1/workers` (the code), bytes.
-    pub max_code_bytes: usize,
-    /// Largest `env` of a worker, bytes.
-    pub max_env_bytes: usize,
-    /// Largest request body forwarded to a worker's fetch handler, bytes (bodies over 1 MiB
-    /// stream, so this bounds time and traffic, not memory).
-    pub max_fetch_body_bytes: usize,
-    /// Largest `POST /v1/run` body, bytes.
-    pub max_run_bytes: usize,
-    /// Service and Loader binding calls one request's whole chain may make (at least 1).
-    pub max_binding_calls: u32,
-    /// How deep a chain of binding calls may nest (1-64).
-    pub max_binding_depth: u32,
-    /// Memory one worker process may use, MiB, all its isolates together (default 1024; 0: no
-    /// cap). Each isolate's own heap limit is `memory_mb`; this caps what many isolates sharing
-    /// a process add up to. A process over it is killed and replaced; its requests in flight
-    /// fail with `process_memory_limit` (see `supervisor::memory_cap`).
-    pub worker_process_memory_mb: u64,
-    /// How the cap is enforced: `auto` (default: a cgroup when the daemon may create one, else
-    /// polling), `cgroup` (refuse to start without one) or `poll`.
-    pub worker_process_memory_enforcement: MemoryEnforcement,
-}
-
-/// `[limits] worker_process_memory_enforcement`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemoryEnforcement {
-    /// A cgroup (v2 or v1) when the daemon may create one, else polling.
-    #[default]
-    Auto,
-    /// A cgroup, or the daemon refuses to start.
-    Cgroup,
-    /// Poll each worker process's resident set size.
-    Poll,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -394,24 +227,6 @@ fn default_trust() -> String {
     "normal".into()
 }
 
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            cpu_ms: 50,
-            wall_ms: 30_000,
-            memory_mb: 128,
-            max_code_bytes: 64 << 20,
-            max_env_bytes: 1 << 20,
-            max_fetch_body_bytes: 100 << 20,
-            max_run_bytes: 1 << 20,
-            max_binding_calls: 1000,
-            max_binding_depth: 8,
-            worker_process_memory_mb: 1024,
-            worker_process_memory_enforcement: MemoryEnforcement::Auto,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -419,6 +234,7 @@ impl Default for Config {
             workers: 2,
             max_in_flight_per_worker: 256,
             worker_threads: 0,
+            supervisor_threads: 2,
             jail: true,
             operator_token: None,
             timezone: "UTC".into(),
@@ -554,6 +370,9 @@ impl Config {
         }
         if self.worker_threads > 16 {
             return Err("worker_threads must be 0 (one per CPU) to 16".into());
+        }
+        if !(1..=64).contains(&self.supervisor_threads) {
+            return Err("supervisor_threads must be 1 to 64".into());
         }
         if self.timezone.is_empty()
             || self.timezone.len() > 64

@@ -79,7 +79,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
     init_logs(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(config.supervisor_threads)
         .enable_all()
         .build()
     {

@@ -14,6 +14,35 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Every test runs twice: with the daemon's default isolate threads per process (a dispatcher
+/// thread reads the socket and hands each message to its thread), and with one (that thread
+/// reads the socket itself, as in every process whose isolates are keyed).
+macro_rules! both_ways {
+    ($($name:ident),* $(,)?) => {
+        mod dispatched {
+            $(#[test]
+            fn $name() {
+                super::$name("");
+            })*
+        }
+        mod one_thread {
+            $(#[test]
+            fn $name() {
+                super::$name("worker_threads = 1\n");
+            })*
+        }
+    };
+}
+
+both_ways!(
+    a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process,
+    two_hundred_requests_waiting_on_timers_run_together,
+    wait_until_work_runs_after_the_response_timers_included,
+    a_request_cancelled_by_its_client_stops_its_handler,
+    host_calls_reach_the_supervisor_and_only_wall_time_counts,
+    a_one_mib_body_crosses_both_ways_within_the_default_cpu_limit,
+);
+
 /// Both tenants' requests in one process: the standard tier stacks tenants at once.
 const ONE_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
@@ -33,10 +62,9 @@ fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
     samples[i]
 }
 
-#[test]
-fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process() {
+fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(threads: &str) {
     let _serial = serial();
-    let d = Daemon::start("neighbour", 2, 1, ONE_PROCESS);
+    let d = Daemon::start("neighbour", 2, 1, &format!("{threads}{ONE_PROCESS}"));
     let quick = load(
         &d,
         &tenant_token(1),
@@ -91,10 +119,9 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
     }
 }
 
-#[test]
-fn two_hundred_requests_waiting_on_timers_run_together() {
+fn two_hundred_requests_waiting_on_timers_run_together(threads: &str) {
     let _serial = serial();
-    let d = Daemon::start("timers200", 1, 1, "");
+    let d = Daemon::start("timers200", 1, 1, threads);
     let start = Instant::now();
     let handles: Vec<_> = (0..200)
         .map(|i| {
@@ -120,10 +147,9 @@ fn two_hundred_requests_waiting_on_timers_run_together() {
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
-#[test]
-fn wait_until_work_runs_after_the_response_timers_included() {
+fn wait_until_work_runs_after_the_response_timers_included(threads: &str) {
     let _serial = serial();
-    let d = Daemon::start("waituntil", 1, 1, "");
+    let d = Daemon::start("waituntil", 1, 1, threads);
     let t = tenant_token(0);
     let id = load(
         &d,
@@ -149,10 +175,9 @@ fn wait_until_work_runs_after_the_response_timers_included() {
     }
 }
 
-#[test]
-fn a_request_cancelled_by_its_client_stops_its_handler() {
+fn a_request_cancelled_by_its_client_stops_its_handler(threads: &str) {
     let _serial = serial();
-    let d = Daemon::start("cancel", 1, 1, "");
+    let d = Daemon::start("cancel", 1, 1, threads);
     let t = tenant_token(0);
     let id = load(
         &d,
@@ -182,14 +207,13 @@ fn a_request_cancelled_by_its_client_stops_its_handler() {
     assert_eq!(before, after, "the handler went on after its client left");
 }
 
-#[test]
-fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
+fn host_calls_reach_the_supervisor_and_only_wall_time_counts(threads: &str) {
     let _serial = serial();
     let d = Daemon::start_with(
         "hostcall",
         &["normal"],
         1,
-        "",
+        threads,
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let code = "export default async () => { const enc = new TextEncoder(), dec = new TextDecoder(); const ask = (name, v) => __stockadeTestHostCall(name, enc.encode(JSON.stringify(v))).then((b) => JSON.parse(dec.decode(b)), (e) => 'error: ' + e.message); return [await ask('test.echo', { sleepMs: 400, echo: { hello: [1, 2] } }), await ask('no.such.call', {})]; };";
@@ -202,11 +226,10 @@ fn host_calls_reach_the_supervisor_and_only_wall_time_counts() {
     assert!(body["cpuMs"].as_f64().unwrap_or(1e9) < 200.0, "{body}");
 }
 
-#[test]
-fn a_one_mib_body_crosses_both_ways_within_the_default_cpu_limit() {
+fn a_one_mib_body_crosses_both_ways_within_the_default_cpu_limit(threads: &str) {
     let _serial = serial();
     // Bodies cross the socket and the bridge as bytes: no base64, no JSON, no JavaScript decode.
-    let d = Daemon::start("bodies", 1, 1, "");
+    let d = Daemon::start("bodies", 1, 1, threads);
     let t = tenant_token(0);
     let id = load(
         &d,

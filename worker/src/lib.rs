@@ -32,6 +32,8 @@
 //! size-capped decoder the supervisor uses on ours.
 
 mod convert;
+mod inbox;
+mod router;
 mod serve;
 mod shared;
 mod start;

@@ -1,6 +1,6 @@
 //! What the dispatcher and the isolate threads of one worker process share: the socket (read by
 //! the dispatcher, written by every thread, one whole frame at a time), which thread has which
-//! request, and how many requests each thread has.
+//! request, how many requests each thread has, and which threads are busy with a chore.
 //!
 //! Guarantees: frames never interleave (one lock around each write); a request's route lives
 //! from its dispatch until its answer is written (for a request that goes on after its answer,
@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use stockade_ipc::{write_frame, RequestId, ToSupervisor};
@@ -25,6 +25,9 @@ pub struct Shared {
     writing: Mutex<()>,
     routes: Mutex<HashMap<RequestId, usize>>,
     load: Vec<AtomicUsize>,
+    /// Set while a thread makes or disposes an isolate for its stock (`stock.rs`): a chore runs
+    /// to its end (milliseconds) before the thread reads its inbox again.
+    chores: Vec<AtomicBool>,
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
@@ -37,6 +40,7 @@ impl Shared {
             writing: Mutex::new(()),
             routes: Mutex::new(HashMap::new()),
             load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
+            chores: (0..threads).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -69,11 +73,24 @@ impl Shared {
         }
     }
 
-    /// The thread with the fewest requests.
+    /// The thread with the fewest requests; among those, one not in the middle of a chore, so a
+    /// request does not wait out an isolate's creation while another thread is free.
     pub fn least_loaded(&self) -> usize {
         (0..self.load.len())
-            .min_by_key(|&i| self.load[i].load(Ordering::Relaxed))
+            .min_by_key(|&i| {
+                (
+                    self.load[i].load(Ordering::Relaxed),
+                    self.chores[i].load(Ordering::Relaxed),
+                )
+            })
             .unwrap_or(0)
+    }
+
+    /// Records whether thread `thread` is in the middle of a chore.
+    pub fn set_chore(&self, thread: usize, busy: bool) {
+        if let Some(flag) = self.chores.get(thread) {
+            flag.store(busy, Ordering::Relaxed);
+        }
     }
 
     /// Answers request `id` of thread `thread` and forgets its route, unless the answer is an

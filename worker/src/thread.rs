@@ -1,6 +1,7 @@
 //! One isolate thread: an event loop over the isolates it owns.
 //!
-//! The dispatcher (`serve.rs`) hands each thread its requests; an isolate lives on one thread for
+//! The dispatcher (`serve.rs`) hands each thread its requests (or, in a process with one isolate
+//! thread, the thread reads them from the socket itself: `inbox.rs`); an isolate lives on one thread for
 //! its whole life (V8 binds it there; PKRU is per thread and every entry switches it, see
 //! `stockade_isolate::protection`). The thread starts a request's task and goes on: while the
 //! task waits (a timer, a host call, another task) the thread runs other requests. It sleeps
@@ -17,7 +18,6 @@
 //! Trusts: the dispatcher to route each request to one thread only.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +25,7 @@ use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerI
 use stockade_isolate::{Answered, Engine, RunError, TaskEvent, TaskId, Worker};
 
 use super::convert::{self, Spent};
+use super::inbox::{Inbox, Next};
 use super::shared::Shared;
 use super::stock::IsolateStock;
 
@@ -137,39 +138,35 @@ impl Thread {
         }
     }
 
-    /// Serves until the dispatcher hangs up.
-    pub fn run(mut self, inbox: Receiver<Work>) {
+    /// Serves until its inbox closes (the dispatcher hung up, or the socket it reads did).
+    pub fn run(mut self, inbox: &mut dyn Inbox) {
         loop {
-            let wake = self.next_wake();
             let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
             let first = if chores {
-                match inbox.try_recv() {
-                    Ok(work) => Some(work),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            } else if let Some(wake) = wake {
-                match inbox.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-                    Ok(work) => Some(work),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
+                inbox.try_next()
             } else {
-                match inbox.recv() {
-                    Ok(work) => Some(work),
-                    Err(_) => return,
+                inbox.next_until(self.next_wake())
+            };
+            let idle = match first {
+                Next::Closed => return,
+                Next::Empty => true,
+                Next::Work(work) => {
+                    self.handle(work);
+                    loop {
+                        match inbox.try_next() {
+                            Next::Work(work) => self.handle(work),
+                            Next::Empty => break,
+                            Next::Closed => return,
+                        }
+                    }
+                    false
                 }
             };
-            let idle = first.is_none();
-            if let Some(work) = first {
-                self.handle(work);
-                while let Ok(work) = inbox.try_recv() {
-                    self.handle(work);
-                }
-            }
             let due = self.advance_due();
             if idle && !due && chores {
+                self.shared.set_chore(self.index, true);
                 self.stock.chore(self.engine, self.isolates.is_empty());
+                self.shared.set_chore(self.index, false);
             }
         }
     }

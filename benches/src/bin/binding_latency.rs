@@ -5,7 +5,7 @@
 //! an isolate, then called) and of a cached one.
 //!
 //!   cargo build --release -p stockade
-//!   cargo run --release -p stockade-benches --bin binding-latency -- [target/release/stockade] [rounds]
+//!   [STOCKADE_BENCH_CONFIG='worker_threads = 1'] cargo run --release -p stockade-benches --bin binding-latency -- [target/release/stockade] [rounds]
 //!
 //! The isolate's clocks are coarse (1 ms, on purpose), so one call is measured from outside: a
 //! request that makes K sequential calls, minus the same worker's request that makes none,
@@ -55,10 +55,12 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("stockade.toml");
     let max_workers = 64 + (rounds + 3) * K_NEW;
+    // Top-level settings to measure under (e.g. `worker_threads = 1`), before the rest.
+    let extra = std::env::var("STOCKADE_BENCH_CONFIG").map_or(String::new(), |c| c + "\n");
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
+            "{extra}listen = \"127.0.0.1:{port}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
              data_dir = \"{}\"\n[limits]\ncpu_ms = 10000\nwall_ms = 60000\n\
              [quotas]\nmax_workers = {max_workers}\nrequests_per_second = 0\n\
              [[tenants]]\nid = \"bench\"\ntoken = \"{TOKEN}\"\n",

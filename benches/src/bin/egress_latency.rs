@@ -3,7 +3,7 @@
 //! HTTP client, against a direct request from this process to the same server.
 //!
 //!   cargo build --release -p stockade
-//!   cargo run --release -p stockade-benches --bin egress-latency -- [target/release/stockade] [rounds]
+//!   [STOCKADE_BENCH_CONFIG='worker_threads = 1'] cargo run --release -p stockade-benches --bin egress-latency -- [target/release/stockade] [rounds]
 //!
 //! The isolate's clocks are coarse (1 ms, on purpose), so the time of one `fetch()` is measured
 //! from outside: a Loader worker's request that makes K sequential fetches, minus the same
@@ -97,10 +97,12 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("stockade-egress-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("stockade.toml");
+    // Top-level settings to measure under (e.g. `worker_threads = 1`), before the rest.
+    let extra = std::env::var("STOCKADE_BENCH_CONFIG").map_or(String::new(), |c| c + "\n");
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
+            "{extra}listen = \"127.0.0.1:{port}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
              [limits]\ncpu_ms = 1000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
              [[tenants]]\nid = \"bench\"\ntoken = \"{TOKEN}\"\n\
              [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{up}]\n"

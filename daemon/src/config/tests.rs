@@ -188,6 +188,21 @@ fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
 }
 
 #[test]
+fn supervisor_threads_default_to_two_and_are_bounded() {
+    assert_eq!(parse("").expect("valid").supervisor_threads, 2);
+    assert_eq!(
+        parse("supervisor_threads = 1\n")
+            .expect("valid")
+            .supervisor_threads,
+        1
+    );
+    for bad in [0, 65] {
+        let err = parse(&format!("supervisor_threads = {bad}\n")).expect_err("out of range");
+        assert!(err.contains("supervisor_threads"), "{err}");
+    }
+}
+
+#[test]
 fn max_in_flight_per_worker_defaults_to_256_and_is_bounded() {
     assert_eq!(parse("").expect("valid").max_in_flight_per_worker, 256);
     let c = parse("max_in_flight_per_worker = 1\n").expect("valid");

@@ -37,11 +37,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
-use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, MessageKind, RequestId, ToSupervisor, ToWorker};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::{AbortHandle, JoinHandle};
@@ -50,9 +49,7 @@ use tokio::time::Instant;
 use super::bindings::Bindings;
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
-use super::host_calls::{
-    CallContext, Caller, HostCalls, HostFuture, HostResult, Outbound, Resources,
-};
+use super::host_calls::{Caller, HostCalls, Outbound, Resources};
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -360,106 +357,6 @@ impl Link {
         }
     }
 
-    fn host_call(
-        self: &Arc<Self>,
-        request_id: RequestId,
-        call_id: u32,
-        name: &str,
-        payload: Vec<u8>,
-    ) -> Result<(), String> {
-        let answer: HostFuture = {
-            let mut table = self.table();
-            let Some(pending) = table.pending.get_mut(&request_id) else {
-                return Err(format!(
-                    "made host call `{name}` for request {}, which is not in flight",
-                    request_id.0
-                ));
-            };
-            if !pending.runs_code {
-                return Err(format!(
-                    "made host call `{name}` for request {}, which runs no tenant code",
-                    request_id.0
-                ));
-            }
-            pending.host_calls.retain(|call| !call.is_finished());
-            let refusal = if pending.waiter.is_none() && !pending.open {
-                Some("the request was cancelled")
-            } else if pending.host_calls.len() >= MAX_HOST_CALLS_PER_REQUEST {
-                Some("too many host calls in flight")
-            } else {
-                None
-            };
-            if let Some(refusal) = refusal {
-                drop(table);
-                self.reply(request_id, call_id, Err(refusal.into()));
-                return Ok(());
-            }
-            match body_call(pending, name, payload) {
-                Ok(answer) => answer,
-                Err(payload) => {
-                    let context = CallContext {
-                        tenant: pending.tenant,
-                        outbound: pending.outbound.clone(),
-                        resources: Arc::clone(&pending.resources),
-                        bindings: Arc::clone(&pending.bindings),
-                        caller: pending.caller.clone(),
-                    };
-                    drop(table);
-                    match self.host_calls.call(name, context, payload) {
-                        Some(answer) => answer,
-                        None => {
-                            self.reply(
-                                request_id,
-                                call_id,
-                                Err(format!("unknown host call `{name}`")),
-                            );
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-        };
-        let link: Weak<Link> = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
-            let result = answer.await;
-            if let Some(link) = link.upgrade() {
-                link.reply(request_id, call_id, result);
-            }
-        });
-        match self.table().pending.get_mut(&request_id) {
-            Some(pending) if pending.waiter.is_some() || pending.open => {
-                pending.host_calls.push(task.abort_handle())
-            }
-            _ => task.abort(), // over or cancelled meanwhile
-        }
-        Ok(())
-    }
-
-    /// Queues the `HostReply` of a call, if its request is still in flight.
-    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
-        if !self.table().pending.contains_key(&request_id) {
-            return;
-        }
-        let result = match result {
-            Ok(payload) if payload.len() > MAX_HOST_CALL_PAYLOAD => Err(format!(
-                "the host call's answer is larger than {MAX_HOST_CALL_PAYLOAD} bytes"
-            )),
-            Ok(payload) => Ok(payload),
-            Err(message) => Err(clip(message, MAX_ERROR_MESSAGE_LEN)),
-        };
-        let reply = ToWorker::HostReply {
-            request_id,
-            call_id,
-            result,
-        };
-        match encode_to_vec(&reply) {
-            Ok(frame) => {
-                let _ = self.frames.send(frame);
-            }
-            Err(e) => eprintln!("stockade: cannot encode a host reply: {e}"),
-        }
-    }
-
     /// Called by a ticket dropped with its request in flight. The request's outstanding host
     /// calls run on and are answered (new ones are refused); they are aborted when the worker
     /// answers the request.
@@ -475,140 +372,6 @@ impl Link {
             if let Ok(frame) = encode_to_vec(&ToWorker::Cancel { request_id: id }) {
                 let _ = self.frames.send(frame);
             }
-        }
-    }
-}
-
-/// The streamed-body calls, answered by the link from the request's own body handles:
-/// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
-/// response, answered once queued to the client), `body.end` (empty payload: the body is
-/// complete; otherwise its text says why the body is cut). Any other name is handed back.
-fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<HostFuture, Vec<u8>> {
-    let missing = |what: &'static str| -> HostFuture { Box::pin(async move { Err(what.into()) }) };
-    Ok(match name {
-        "body.read" => match pending.body_in.clone() {
-            Some(body) => Box::pin(async move { body.read().await }),
-            None => missing("this request has no streamed body"),
-        },
-        "body.write" => match pending.body_out.clone() {
-            Some(out) => Box::pin(async move { out.write(payload).await.map(|()| Vec::new()) }),
-            None => missing("this request has no streamed response body"),
-        },
-        "body.end" => match pending.body_out.take() {
-            Some(out) if !payload.is_empty() => {
-                let why = clip(
-                    String::from_utf8_lossy(&payload).into_owned(),
-                    MAX_ERROR_MESSAGE_LEN,
-                );
-                Box::pin(async move {
-                    out.cut(why).await;
-                    Ok(Vec::new())
-                })
-            }
-            Some(out) => {
-                drop(out); // the last sender: the client's body ends
-                Box::pin(async { Ok(Vec::new()) })
-            }
-            None => missing("this request has no streamed response body"),
-        },
-        _ => return Err(payload),
-    })
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn clip(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TicketState {
-    /// In the table, its frame not queued: dropping it unregisters it.
-    Registered,
-    /// Queued: dropping it abandons (and maybe cancels) it.
-    Sent,
-    /// Answered, or failed for good: dropping it does nothing.
-    Done,
-}
-
-/// One registered request: its id (to build the message with), then its exchange.
-pub struct Ticket<'a> {
-    link: &'a Link,
-    id: RequestId,
-    cancellable: bool,
-    state: TicketState,
-    answer: oneshot::Receiver<ToSupervisor>,
-}
-
-impl Ticket<'_> {
-    pub fn id(&self) -> RequestId {
-        self.id
-    }
-
-    /// Sends `message` (which must carry [`Ticket::id`]) and waits for its answer, for at most
-    /// `wall` plus [`GRACE`] of the worker's silence.
-    pub async fn exchange(
-        mut self,
-        message: ToWorker,
-        wall: Duration,
-    ) -> Result<ToSupervisor, AskError> {
-        debug_assert_eq!(message.request_id(), Some(self.id));
-        let frame = match encode_to_vec(&message) {
-            Ok(frame) => frame,
-            Err(e) => return Err(AskError::Unencodable(e.to_string())), // dropped: unregistered
-        };
-        drop(message);
-        if self.link.frames.send(frame).is_err() {
-            self.state = TicketState::Done;
-            return Err(AskError::Lost(self.lost_because()));
-        }
-        self.state = TicketState::Sent;
-        let sent = Instant::now();
-        loop {
-            let since = sent.max(self.link.table().last_heard);
-            let deadline = since + wall + self.link.grace;
-            match tokio::time::timeout_at(deadline, &mut self.answer).await {
-                Ok(Ok(answer)) => {
-                    self.state = TicketState::Done;
-                    return Ok(answer);
-                }
-                Ok(Err(_)) => {
-                    self.state = TicketState::Done;
-                    return Err(AskError::Lost(self.lost_because()));
-                }
-                // The worker spoke since: its silence starts again.
-                Err(_) if self.link.table().last_heard > since => continue,
-                Err(_) => {
-                    self.state = TicketState::Done;
-                    return Err(AskError::Timeout);
-                }
-            }
-        }
-    }
-
-    fn lost_because(&self) -> String {
-        self.link
-            .table()
-            .closed_because
-            .clone()
-            .unwrap_or_else(|| "the worker's socket closed".into())
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        match self.state {
-            TicketState::Registered => {
-                self.link.table().pending.remove(&self.id);
-            }
-            TicketState::Sent => self.link.abandon(self.id, self.cancellable),
-            TicketState::Done => {}
         }
     }
 }
@@ -662,5 +425,10 @@ async fn route_loop(
     why
 }
 
+mod host;
 #[cfg(test)]
 mod tests;
+mod ticket;
+
+pub use ticket::Ticket;
+use ticket::TicketState;

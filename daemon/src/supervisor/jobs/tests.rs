@@ -5,6 +5,9 @@ use tokio::sync::Semaphore;
 use super::*;
 use crate::supervisor::fake_worker::{pair, FakeWorker};
 use crate::supervisor::host_calls::HostCalls;
+use crate::supervisor::link::{Lease, Link};
+use stockade_cordon::TenantId;
+use stockade_ipc::ErrorKind;
 
 const T: TenantId = TenantId(2);
 

@@ -2,11 +2,13 @@
 
 use std::sync::atomic::AtomicUsize;
 
+use stockade_ipc::limits::MAX_ERROR_MESSAGE_LEN;
 use stockade_ipc::{ErrorKind, Outcome, WorkerId};
 use tokio::sync::Semaphore;
 
 use super::*;
 use crate::supervisor::fake_worker::{pair, FakeWorker};
+use crate::supervisor::host_calls::{CallContext, HostResult};
 
 const WALL: Duration = Duration::from_secs(30);
 const T: TenantId = TenantId(4);

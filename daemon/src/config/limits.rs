@@ -1,0 +1,65 @@
+//! `[limits]`: the limits of every request (a request may ask for less), the sizes the API
+//! accepts (code, env, bodies), the budgets of a request's chain of binding calls, and the memory
+//! cap of each worker process. Checked at load (`Config::validate`).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub cpu_ms: u32,
+    pub wall_ms: u32,
+    pub memory_mb: u32,
+    /// Largest request body of `POST /v1/workers` (the code), bytes.
+    pub max_code_bytes: usize,
+    /// Largest `env` of a worker, bytes.
+    pub max_env_bytes: usize,
+    /// Largest request body forwarded to a worker's fetch handler, bytes (bodies over 1 MiB
+    /// stream, so this bounds time and traffic, not memory).
+    pub max_fetch_body_bytes: usize,
+    /// Largest `POST /v1/run` body, bytes.
+    pub max_run_bytes: usize,
+    /// Service and Loader binding calls one request's whole chain may make (at least 1).
+    pub max_binding_calls: u32,
+    /// How deep a chain of binding calls may nest (1-64).
+    pub max_binding_depth: u32,
+    /// Memory one worker process may use, MiB, all its isolates together (default 1024; 0: no
+    /// cap). Each isolate's own heap limit is `memory_mb`; this caps what many isolates sharing
+    /// a process add up to. A process over it is killed and replaced; its requests in flight
+    /// fail with `process_memory_limit` (see `supervisor::memory_cap`).
+    pub worker_process_memory_mb: u64,
+    /// How the cap is enforced: `auto` (default: a cgroup when the daemon may create one, else
+    /// polling), `cgroup` (refuse to start without one) or `poll`.
+    pub worker_process_memory_enforcement: MemoryEnforcement,
+}
+
+/// `[limits] worker_process_memory_enforcement`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryEnforcement {
+    /// A cgroup (v2 or v1) when the daemon may create one, else polling.
+    #[default]
+    Auto,
+    /// A cgroup, or the daemon refuses to start.
+    Cgroup,
+    /// Poll each worker process's resident set size.
+    Poll,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            cpu_ms: 50,
+            wall_ms: 30_000,
+            memory_mb: 128,
+            max_code_bytes: 64 << 20,
+            max_env_bytes: 1 << 20,
+            max_fetch_body_bytes: 100 << 20,
+            max_run_bytes: 1 << 20,
+            max_binding_calls: 1000,
+            max_binding_depth: 8,
+            worker_process_memory_mb: 1024,
+            worker_process_memory_enforcement: MemoryEnforcement::Auto,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! A worker's host calls as the link takes them: each dispatched to the registry (`host_calls`)
+//! as a task of its own, or answered from the request's own body handles (`body.*`), and its
+//! `HostReply` queued while the request is still in flight.
+//!
+//! Guarantees: see the link's (`super`): at most [`MAX_HOST_CALLS_PER_REQUEST`] outstanding per
+//! request, an answer over the protocol's cap or an error message over its length is cut or
+//! refused rather than sent. Trusts: the handlers to bound their own work.
+
+use std::sync::{Arc, Weak};
+
+use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
+use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
+
+use super::{Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
+use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult};
+
+impl Link {
+    pub(super) fn host_call(
+        self: &Arc<Self>,
+        request_id: RequestId,
+        call_id: u32,
+        name: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), String> {
+        let answer: HostFuture = {
+            let mut table = self.table();
+            let Some(pending) = table.pending.get_mut(&request_id) else {
+                return Err(format!(
+                    "made host call `{name}` for request {}, which is not in flight",
+                    request_id.0
+                ));
+            };
+            if !pending.runs_code {
+                return Err(format!(
+                    "made host call `{name}` for request {}, which runs no tenant code",
+                    request_id.0
+                ));
+            }
+            pending.host_calls.retain(|call| !call.is_finished());
+            let refusal = if pending.waiter.is_none() && !pending.open {
+                Some("the request was cancelled")
+            } else if pending.host_calls.len() >= MAX_HOST_CALLS_PER_REQUEST {
+                Some("too many host calls in flight")
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                drop(table);
+                self.reply(request_id, call_id, Err(refusal.into()));
+                return Ok(());
+            }
+            match body_call(pending, name, payload) {
+                Ok(answer) => answer,
+                Err(payload) => {
+                    let context = CallContext {
+                        tenant: pending.tenant,
+                        outbound: pending.outbound.clone(),
+                        resources: Arc::clone(&pending.resources),
+                        bindings: Arc::clone(&pending.bindings),
+                        caller: pending.caller.clone(),
+                    };
+                    drop(table);
+                    match self.host_calls.call(name, context, payload) {
+                        Some(answer) => answer,
+                        None => {
+                            self.reply(
+                                request_id,
+                                call_id,
+                                Err(format!("unknown host call `{name}`")),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        };
+        let link: Weak<Link> = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let result = answer.await;
+            if let Some(link) = link.upgrade() {
+                link.reply(request_id, call_id, result);
+            }
+        });
+        match self.table().pending.get_mut(&request_id) {
+            Some(pending) if pending.waiter.is_some() || pending.open => {
+                pending.host_calls.push(task.abort_handle())
+            }
+            _ => task.abort(), // over or cancelled meanwhile
+        }
+        Ok(())
+    }
+
+    /// Queues the `HostReply` of a call, if its request is still in flight.
+    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
+        if !self.table().pending.contains_key(&request_id) {
+            return;
+        }
+        let result = match result {
+            Ok(payload) if payload.len() > MAX_HOST_CALL_PAYLOAD => Err(format!(
+                "the host call's answer is larger than {MAX_HOST_CALL_PAYLOAD} bytes"
+            )),
+            Ok(payload) => Ok(payload),
+            Err(message) => Err(clip(message, MAX_ERROR_MESSAGE_LEN)),
+        };
+        let reply = ToWorker::HostReply {
+            request_id,
+            call_id,
+            result,
+        };
+        match encode_to_vec(&reply) {
+            Ok(frame) => {
+                let _ = self.frames.send(frame);
+            }
+            Err(e) => eprintln!("stockade: cannot encode a host reply: {e}"),
+        }
+    }
+}
+
+/// The streamed-body calls, answered by the link from the request's own body handles:
+/// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
+/// response, answered once queued to the client), `body.end` (empty payload: the body is
+/// complete; otherwise its text says why the body is cut). Any other name is handed back.
+fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<HostFuture, Vec<u8>> {
+    let missing = |what: &'static str| -> HostFuture { Box::pin(async move { Err(what.into()) }) };
+    Ok(match name {
+        "body.read" => match pending.body_in.clone() {
+            Some(body) => Box::pin(async move { body.read().await }),
+            None => missing("this request has no streamed body"),
+        },
+        "body.write" => match pending.body_out.clone() {
+            Some(out) => Box::pin(async move { out.write(payload).await.map(|()| Vec::new()) }),
+            None => missing("this request has no streamed response body"),
+        },
+        "body.end" => match pending.body_out.take() {
+            Some(out) if !payload.is_empty() => {
+                let why = clip(
+                    String::from_utf8_lossy(&payload).into_owned(),
+                    MAX_ERROR_MESSAGE_LEN,
+                );
+                Box::pin(async move {
+                    out.cut(why).await;
+                    Ok(Vec::new())
+                })
+            }
+            Some(out) => {
+                drop(out); // the last sender: the client's body ends
+                Box::pin(async { Ok(Vec::new()) })
+            }
+            None => missing("this request has no streamed response body"),
+        },
+        _ => return Err(payload),
+    })
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}

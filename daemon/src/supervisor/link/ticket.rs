@@ -1,0 +1,100 @@
+//! One registered request's side of the link: its id, then one exchange (send, wait for the
+//! answer within the worker's silence allowance), and what dropping it early does (unregister,
+//! or abandon and maybe cancel).
+//!
+//! Guarantees: a ticket dropped before its frame is queued leaves nothing behind; one dropped
+//! while its request is in flight abandons it (see `Link::abandon`). Trusts: the link's table.
+
+use std::time::Duration;
+
+use stockade_ipc::{encode_to_vec, RequestId, ToSupervisor, ToWorker};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{AskError, Link};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum TicketState {
+    /// In the table, its frame not queued: dropping it unregisters it.
+    Registered,
+    /// Queued: dropping it abandons (and maybe cancels) it.
+    Sent,
+    /// Answered, or failed for good: dropping it does nothing.
+    Done,
+}
+
+/// One registered request: its id (to build the message with), then its exchange.
+pub struct Ticket<'a> {
+    pub(super) link: &'a Link,
+    pub(super) id: RequestId,
+    pub(super) cancellable: bool,
+    pub(super) state: TicketState,
+    pub(super) answer: oneshot::Receiver<ToSupervisor>,
+}
+
+impl Ticket<'_> {
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// Sends `message` (which must carry [`Ticket::id`]) and waits for its answer, for at most
+    /// `wall` plus [`GRACE`] of the worker's silence.
+    pub async fn exchange(
+        mut self,
+        message: ToWorker,
+        wall: Duration,
+    ) -> Result<ToSupervisor, AskError> {
+        debug_assert_eq!(message.request_id(), Some(self.id));
+        let frame = match encode_to_vec(&message) {
+            Ok(frame) => frame,
+            Err(e) => return Err(AskError::Unencodable(e.to_string())), // dropped: unregistered
+        };
+        drop(message);
+        if self.link.frames.send(frame).is_err() {
+            self.state = TicketState::Done;
+            return Err(AskError::Lost(self.lost_because()));
+        }
+        self.state = TicketState::Sent;
+        let sent = Instant::now();
+        loop {
+            let since = sent.max(self.link.table().last_heard);
+            let deadline = since + wall + self.link.grace;
+            match tokio::time::timeout_at(deadline, &mut self.answer).await {
+                Ok(Ok(answer)) => {
+                    self.state = TicketState::Done;
+                    return Ok(answer);
+                }
+                Ok(Err(_)) => {
+                    self.state = TicketState::Done;
+                    return Err(AskError::Lost(self.lost_because()));
+                }
+                // The worker spoke since: its silence starts again.
+                Err(_) if self.link.table().last_heard > since => continue,
+                Err(_) => {
+                    self.state = TicketState::Done;
+                    return Err(AskError::Timeout);
+                }
+            }
+        }
+    }
+
+    fn lost_because(&self) -> String {
+        self.link
+            .table()
+            .closed_because
+            .clone()
+            .unwrap_or_else(|| "the worker's socket closed".into())
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        match self.state {
+            TicketState::Registered => {
+                self.link.table().pending.remove(&self.id);
+            }
+            TicketState::Sent => self.link.abandon(self.id, self.cancellable),
+            TicketState::Done => {}
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Inside the task loop: entering the isolate for one task under what is left of its budgets,
+//! then reading every task's promise, and turning what settled into answers and ends (a fetch's
+//! head and body parsed here), poisoning the isolate on a limit hit while JavaScript ran, and
+//! answering `NeverSettled` to tasks nothing can wake. The guarantees are the module's above.
+//! Trusts: the bridge to report settled invocations under the ids it was given.
+
+use super::*;
+
+impl Worker {
+    /// Runs `f` (a bridge call that starts or continues `task`'s JavaScript) and the microtasks
+    /// it leaves, under `task`'s remaining budgets; then looks at every task's promise.
+    pub(super) fn enter(
+        &mut self,
+        task: u32,
+        f: impl FnOnce(*mut ffi::StkIsolate, *mut ffi::StkOutcome) -> i32,
+    ) {
+        let Some(t) = self.tasks.get(&task) else {
+            return;
+        };
+        let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
+        let wall_left = t.deadline.saturating_duration_since(Instant::now());
+        let engine = self.engine;
+        let guard = match engine
+            .watchdog
+            .arm(self.iso.terminate_handle(), cpu_left, wall_left)
+        {
+            Ok(g) => g,
+            Err(e) => return self.fail(task, e),
+        };
+        self.host().current = task;
+        let mut out = Outcome::new();
+        let mut pumped = Outcome::new();
+        let (status, pump) = self.call_at_now(|raw| {
+            let status = f(raw, &mut out.0);
+            let pump = if status == ffi::STK_TERMINATED {
+                status
+            } else {
+                // SAFETY: raw is our live isolate; pumped is valid.
+                unsafe { ffi::stk_pump(raw, &mut pumped.0) }
+            };
+            (status, pump)
+        });
+        self.host().current = 0;
+        let fired = guard.fired();
+        let spent = guard.cpu_spent();
+        drop(guard);
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.cpu += spent;
+        }
+        if status == ffi::STK_TERMINATED || pump == ffi::STK_TERMINATED || fired.is_some() {
+            let error = self.classify(ffi::STK_TERMINATED, &out, fired);
+            return self.poison(error);
+        }
+        if status != ffi::STK_OK {
+            match self.classify(status, &out, None) {
+                e @ RunError::Limit(_) => return self.poison(e),
+                e => self.fail(task, e),
+            }
+        }
+        self.poll_all();
+        self.reap_stuck();
+    }
+
+    /// Reads the state of every live task's promise and acts on the settled ones.
+    pub(super) fn poll_all(&mut self) {
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        let mut settled = Vec::new();
+        self.iso.call(|raw| {
+            for id in ids {
+                let mut out = Outcome::new();
+                // SAFETY: raw is our live isolate; out is valid.
+                let status = unsafe { ffi::stk_poll(raw, id, &mut out.0) };
+                if status != ffi::STK_PENDING {
+                    settled.push((id, status, out));
+                }
+            }
+        });
+        for (id, status, out) in settled {
+            if self.poisoned.is_some() {
+                return;
+            }
+            self.settled(id, status, &out);
+        }
+    }
+
+    pub(super) fn settled(&mut self, id: u32, status: i32, out: &Outcome) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        if task.answered {
+            // Its background work settled (its failures are reported by the runtime itself,
+            // e.g. a streamed body ended with an error).
+            return self.end(id, true, None);
+        }
+        let kind = task.kind;
+        if status == ffi::STK_TERMINATED {
+            let error = self.classify(status, out, None);
+            return self.poison(error);
+        }
+        if status != ffi::STK_OK {
+            return match self.classify(status, out, None) {
+                e @ RunError::Limit(_) => self.poison(e),
+                e => self.fail(id, e),
+            };
+        }
+        let result = match kind {
+            Kind::Load { main } => {
+                self.main = Some(main);
+                Ok(Answer::Loaded)
+            }
+            Kind::Call => {
+                let json = out.value();
+                if json.len() > self.limits.result_bytes {
+                    return self.poison(RunError::Limit(LimitKind::Result));
+                }
+                Ok(Answer::Json(json))
+            }
+            Kind::Fetch => parse_head(&out.value(), out.body()).map(Answer::Response),
+        };
+        self.answer(id, result);
+        if out.0.flags & ffi::STK_FLAG_BACKGROUND == 0 {
+            self.end(id, true, None);
+        }
+    }
+
+    /// Emits `task`'s answer (once) with its console lines and what it spent.
+    pub(super) fn answer(&mut self, id: u32, result: Result<Answer, RunError>) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if task.answered {
+            return;
+        }
+        task.answered = true;
+        let (cpu, wall) = (task.cpu, task.started.elapsed());
+        let logs = self.host().take_logs(id);
+        self.events.push(TaskEvent::Answered(Answered {
+            task: TaskId(id),
+            result,
+            logs,
+            cpu,
+            wall,
+        }));
+    }
+
+    /// Answers `task` with `error` (unless it answered already) and ends it.
+    pub(super) fn fail(&mut self, id: u32, error: RunError) {
+        let answered = self.tasks.get(&id).is_some_and(|t| t.answered);
+        self.answer(id, Err(error.clone()));
+        self.end(id, true, answered.then_some(error));
+    }
+
+    /// Forgets `task` everywhere (promise, timers, host calls); `Ended` when `report`.
+    pub(super) fn end(&mut self, id: u32, report: bool, error: Option<RunError>) {
+        if self.tasks.remove(&id).is_none() {
+            return;
+        }
+        let calls = self.host().end_task(id);
+        self.iso.call(|raw| {
+            // SAFETY: raw is our live isolate.
+            unsafe { ffi::stk_forget(raw, id) };
+            for call in calls {
+                // SAFETY: as above.
+                unsafe { ffi::stk_host_forget(raw, call) };
+            }
+        });
+        if report {
+            self.events.push(TaskEvent::Ended {
+                task: TaskId(id),
+                error,
+            });
+        }
+    }
+
+    /// A limit hit while JavaScript ran: the isolate is done; every live task gets `error`.
+    pub(super) fn poison(&mut self, error: RunError) {
+        if self.poisoned.is_none() {
+            self.poisoned = Some(error.clone());
+        }
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.fail(id, error.clone());
+        }
+    }
+
+    /// Tasks nothing can wake any more: no timer is armed and no host call is in flight in the
+    /// isolate. Running ones never settle; background ones are over.
+    pub(super) fn reap_stuck(&mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        let host = self.host();
+        if !host.timers.is_empty() || !host.calls_pending.is_empty() {
+            return;
+        }
+        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.fail(id, RunError::NeverSettled);
+        }
+    }
+}
+
+/// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
+fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
+    let bad =
+        |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
+    let status = v["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| bad("status"))?;
+    let headers = v["headers"]
+        .as_array()
+        .ok_or_else(|| bad("headers"))?
+        .iter()
+        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+        .collect();
+    let streamed = v["streamed"].as_bool().unwrap_or(false);
+    Ok(FetchResponse {
+        status,
+        headers,
+        body,
+        streamed,
+    })
+}
