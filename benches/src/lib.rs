@@ -1,5 +1,8 @@
 //! Benchmarks live in benches/benches/; the load-style ones are binaries in `src/bin`, and this
-//! library holds what those share: starting a release daemon and waiting until it serves.
+//! library holds what those share: starting a release daemon and waiting until it serves, and
+//! reading where a process's memory is ([`memory`]).
+
+pub mod memory;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

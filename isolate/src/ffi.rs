@@ -108,6 +108,21 @@ const _: () = assert!(offset_of!(StkOpCall, message_len) == 56);
 const _: () = assert!(offset_of!(StkOpCall, message) == 64);
 const _: () = assert!(size_of::<StkHeapStats>() == 40);
 
+/// `stk_engine_memory` (bridge.h): what the engine holds process-wide.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StkEngineMemory {
+    /// Tenant isolates created and not yet disposed.
+    pub live_isolates: u64,
+    /// Tenant isolates created since V8's shared heap was last renewed.
+    pub created_since_renewal: u64,
+    /// Renewals of V8's shared heap so far.
+    pub renewals: u64,
+    /// Entries of the page allocator's range registry.
+    pub owned_ranges: u64,
+}
+const _: () = assert!(size_of::<StkEngineMemory>() == 32);
+
 pub const STK_OK: i32 = 0;
 pub const STK_EXCEPTION: i32 = 1;
 pub const STK_TERMINATED: i32 = 2;
@@ -160,6 +175,8 @@ extern "C" {
     pub fn stk_isolate_observed(iso: *mut StkIsolate) -> u32;
     pub fn stk_pages_allocated_outside_isolates() -> u64;
     pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
+    pub fn stk_engine_memory_stats(out: *mut StkEngineMemory);
+    pub fn stk_engine_renew_shared_heap(min_created: u64) -> i32;
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 
     pub fn stk_module_compile(

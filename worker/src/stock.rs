@@ -12,8 +12,17 @@
 //! most [`MAX_RETIRED`] used isolates wait for disposal (a thread under sustained load, never
 //! idle, disposes them on the request path rather than accumulating them); one chore (one
 //! disposal or one creation) at a time, so the thread checks its inbox between them.
+//!
+//! V8's shared heap grows with every isolate created until it is renewed
+//! ([`Engine::renew_shared_heap`]), which needs a moment when no isolate lives in the process.
+//! Every [`RENEW_SHARED_HEAP_AFTER`] isolates, a thread that hosts nothing else drops its spares
+//! and retired isolates at an idle moment and tries; if an isolate lives elsewhere (another
+//! thread's, a Loader worker's) it makes no spares for [`RENEWAL_GRACE`] more isolates, so the
+//! other threads can drop theirs and renew, then carries on and tries again
+//! [`RENEW_SHARED_HEAP_AFTER`] isolates later. A process that always hosts some isolate is
+//! never renewed.
 
-use stockade_isolate::{Engine, RunError, Worker};
+use stockade_isolate::{Engine, EngineMemory, RunError, Worker, RENEW_SHARED_HEAP_AFTER};
 
 use super::convert;
 
@@ -24,12 +33,33 @@ pub const SPARE_BUDGET: usize = 8 << 20;
 /// Used isolates a thread may keep waiting for an idle moment; past this they are disposed at
 /// once, so a thread that is never idle (sustained load) holds no more than this many.
 pub const MAX_RETIRED: usize = 2;
+/// Isolates created (process-wide) after a failed renewal during which this thread makes no
+/// spares, leaving the other threads a chance to renew.
+pub const RENEWAL_GRACE: u64 = 1_000;
 
-#[derive(Default)]
 pub struct IsolateStock {
     spares: Vec<(stockade_ipc::Limits, Worker, usize)>,
     retired: Vec<Worker>,
     last_limits: Option<stockade_ipc::Limits>,
+    /// The engine's renewal count this thread's schedule below was made for.
+    renewals_seen: u64,
+    /// Try to renew once the engine has created this many isolates since its last renewal.
+    renew_at: u64,
+    /// Make no spares until the engine has created this many since its last renewal.
+    spares_from: u64,
+}
+
+impl Default for IsolateStock {
+    fn default() -> Self {
+        IsolateStock {
+            spares: Vec::new(),
+            retired: Vec::new(),
+            last_limits: None,
+            renewals_seen: 0,
+            renew_at: RENEW_SHARED_HEAP_AFTER,
+            spares_from: 0,
+        }
+    }
 }
 
 /// The memory an isolate holds as V8 counts it: heap committed, external (ArrayBuffer backing
@@ -67,23 +97,60 @@ impl IsolateStock {
         }
     }
 
-    /// Whether there is work for an idle moment.
-    pub fn has_chores(&self) -> bool {
-        !self.retired.is_empty() || self.wants_spare()
+    /// Whether there is work for an idle moment; `hosts_nothing`: the thread holds no isolate
+    /// but this stock's.
+    pub fn has_chores(&mut self, engine: &'static Engine, hosts_nothing: bool) -> bool {
+        let memory = self.schedule(engine);
+        !self.retired.is_empty()
+            || self.wants_spare(&memory)
+            || (hosts_nothing && memory.created_since_renewal >= self.renew_at)
     }
 
-    fn wants_spare(&self) -> bool {
+    /// The engine's counters, with this thread's schedule reset after any renewal.
+    fn schedule(&mut self, engine: &'static Engine) -> EngineMemory {
+        let memory = engine.memory();
+        if memory.renewals != self.renewals_seen {
+            self.renewals_seen = memory.renewals;
+            self.renew_at = RENEW_SHARED_HEAP_AFTER;
+            self.spares_from = 0;
+        }
+        memory
+    }
+
+    fn wants_spare(&self, memory: &EngineMemory) -> bool {
         let held: usize = self.spares.iter().map(|(_, _, bytes)| bytes).sum();
-        self.last_limits.is_some() && self.spares.len() < MAX_SPARES && held < SPARE_BUDGET
+        self.last_limits.is_some()
+            && self.spares.len() < MAX_SPARES
+            && held < SPARE_BUDGET
+            && memory.created_since_renewal >= self.spares_from
     }
 
-    /// One chore: dispose one used isolate, or make one spare.
-    pub fn chore(&mut self, engine: &'static Engine) {
+    /// One chore: renew V8's shared heap when due (see the module documentation), dispose one
+    /// used isolate, or make one spare.
+    pub fn chore(&mut self, engine: &'static Engine, hosts_nothing: bool) {
+        let memory = self.schedule(engine);
+        if hosts_nothing && memory.created_since_renewal >= self.renew_at {
+            self.spares.clear();
+            self.retired.clear();
+            match engine.renew_shared_heap(RENEW_SHARED_HEAP_AFTER) {
+                Ok(true) => {
+                    self.schedule(engine);
+                }
+                Ok(false) => {
+                    let created = engine.memory().created_since_renewal;
+                    self.renew_at = created.saturating_add(RENEW_SHARED_HEAP_AFTER);
+                    self.spares_from = created.saturating_add(RENEWAL_GRACE);
+                }
+                // No anchor: every creation now fails and says so; nothing to retry.
+                Err(_) => self.renew_at = u64::MAX,
+            }
+            return;
+        }
         if let Some(worker) = self.retired.pop() {
             drop(worker);
             return;
         }
-        if !self.wants_spare() {
+        if !self.wants_spare(&memory) {
             return;
         }
         if let Some(limits) = self.last_limits {

@@ -141,7 +141,7 @@ impl Thread {
     /// Serves until its inbox closes (the dispatcher hung up, or the socket it reads did).
     pub fn run(mut self, inbox: &mut dyn Inbox) {
         loop {
-            let chores = self.stock.has_chores();
+            let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
             let first = if chores {
                 inbox.try_next()
             } else {
@@ -165,7 +165,7 @@ impl Thread {
             let due = self.advance_due();
             if idle && !due && chores {
                 self.shared.set_chore(self.index, true);
-                self.stock.chore(self.engine);
+                self.stock.chore(self.engine, self.isolates.is_empty());
                 self.shared.set_chore(self.index, false);
             }
         }

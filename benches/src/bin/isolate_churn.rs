@@ -2,21 +2,41 @@
 //! (`valgrind --tool=callgrind`, `perf`), whose instruction counts do not depend on machine load.
 //!
 //! `cargo run --release -p stockade-benches --bin isolate-churn -- [N] [--create-only]
-//! [--threads T] [--ts] [--node] [--maps]`
+//! [--threads T] [--ts] [--node] [--maps] [--rss-every K] [--trim] [--hold H] [--renew]`
 //!
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
 //! threads do; `--ts` makes the module TypeScript (a helper thread per compile, as Code Mode
 //! does); `--node` loads it with `nodejs_compat` and has it import `node:buffer` (which builds
-//! the prelude's lazy node group, see isolate/src/lazy.rs); `--maps` prints the process's anonymous mappings by size at the end, to follow what
-//! concurrent isolates leave behind. Created concurrently on two threads, V8 13.6 leaves mappings
+//! the prelude's lazy node group, see isolate/src/lazy); `--maps` prints the process's anonymous mappings by size at the end, to follow what
+//! concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
+//! start, RSS split by kind of mapping (`stockade_benches::memory::Smaps`) and malloc's view;
+//! `--trim` runs `malloc_trim(0)` before each of those samples; `--hold H` keeps H more isolates
+//! alive through the run (a worker process's spares and Loader isolates); `--renew [M]` asks the
+//! engine to renew V8's shared heap after every isolate (it does when none lives and M, by
+//! default `RENEW_SHARED_HEAP_AFTER`, were created since the last time), as a worker's idle
+//! chores do.
+//!
+//! What it showed (issue 9): one thread, RSS grows about 450 bytes per isolate, all of it in one
+//! anonymous mapping V8 commits 64 KiB at a time outside the platform's page allocator (its
+//! JSDispatchTable, whose entries for each new isolate's builtins go to the shared read-only
+//! heap's space and are freed only with that heap); malloc's in-use bytes stay flat. Without the
+//! anchor isolate (so with no isolate alive between two) it is flat; `--hold 1` brings it back;
+//! `benches/v8-repro` shows the same with bare V8. `--renew` keeps it below
+//! `RENEW_SHARED_HEAP_AFTER` isolates' worth. Created concurrently on two threads, V8 13.6 leaves mappings
 //! behind (93 after 8,000 isolates, 126 after 16,000; one thread: about 44). A process-wide mutex
 //! around `stk_isolate_new` stops it (45 and 47) but cost a third of the fresh-isolate throughput
 //! (347 instead of about 520 req/s at c8), so it is not applied; see issue 9's notes.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use stockade_isolate::{Compat, Engine, Limits, LoadOptions, Module, ModuleSet, V8Profile, Worker};
+use stockade_benches::memory::{Malloc, Smaps};
+use stockade_isolate::{
+    Compat, Engine, Limits, LoadOptions, Module, ModuleSet, V8Profile, Worker,
+    RENEW_SHARED_HEAP_AFTER,
+};
 
 fn flag_value(args: &[String], name: &str) -> Option<usize> {
     let at = args.iter().position(|a| a == name)?;
@@ -73,6 +93,46 @@ fn anonymous_maps() -> BTreeMap<(u64, String), usize> {
     by
 }
 
+/// Prints where the memory is, every `every` isolates done (0: never).
+struct Sampler {
+    engine: &'static Engine,
+    renew: Option<u64>,
+    every: usize,
+    trim: bool,
+    done: AtomicUsize,
+    start: Instant,
+    print: Mutex<()>,
+}
+
+impl Sampler {
+    fn sample(&self, done: usize) {
+        let _one_at_a_time = self.print.lock();
+        if self.trim {
+            // SAFETY: malloc_trim only returns free memory of malloc's arenas to the kernel.
+            unsafe { libc::malloc_trim(0) };
+        }
+        let smaps = Smaps::of("self").unwrap_or_default();
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let renewals = self.engine.memory().renewals;
+        println!(
+            "{done:>8} {elapsed:>7.1}s  {smaps}  | {} | renewals {renewals}",
+            Malloc::now()
+        );
+    }
+
+    fn one_done(&self) {
+        if let Some(min_created) = self.renew {
+            if self.engine.renew_shared_heap(min_created).is_err() {
+                std::process::exit(1);
+            }
+        }
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.every > 0 && done.is_multiple_of(self.every) {
+            self.sample(done);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
@@ -88,22 +148,45 @@ fn main() {
         cpu: Duration::from_secs(5),
         ..Limits::default()
     };
+    let sampler = Sampler {
+        engine,
+        renew: args
+            .iter()
+            .any(|a| a == "--renew")
+            .then(|| flag_value(&args, "--renew").map_or(RENEW_SHARED_HEAP_AFTER, |m| m as u64)),
+        every: flag_value(&args, "--rss-every").unwrap_or(0),
+        trim: args.iter().any(|a| a == "--trim"),
+        done: AtomicUsize::new(0),
+        start: Instant::now(),
+        print: Mutex::new(()),
+    };
+    // Isolates that live through the run, as a worker process's spares and Loader isolates do.
+    let held: Vec<Worker> = (0..flag_value(&args, "--hold").unwrap_or(0))
+        .filter_map(|_| Worker::new(engine, limits.clone()).ok())
+        .collect();
+    if sampler.every > 0 {
+        println!("    done    time  {}", Smaps::header());
+        sampler.sample(0);
+    }
     if threads == 1 {
         for _ in 0..n {
             churn_one(engine, &limits, create_only, ts, node);
+            sampler.one_done();
         }
     } else {
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                let limits = &limits;
+                let (limits, sampler) = (&limits, &sampler);
                 scope.spawn(move || {
                     for _ in 0..n / threads {
                         churn_one(engine, limits, create_only, ts, node);
+                        sampler.one_done();
                     }
                 });
             }
         });
     }
+    drop(held);
     if args.iter().any(|a| a == "--maps") {
         let maps = anonymous_maps();
         println!("anonymous mappings: {}", maps.values().sum::<usize>());

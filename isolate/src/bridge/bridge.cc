@@ -22,6 +22,9 @@
 //   it waits for a microtask, as the specification's asynchronous host hook allows.
 // - Heap pages V8 pools never move from one keyed isolate to another (DrainPagePool,
 //   DisposeReleasingPools).
+// - V8's shared read-only heap is only ever created under the engine's scope, by the anchor
+//   isolate, also when it is renewed (stk_engine_renew_shared_heap): no tenant isolate can be
+//   created while the anchor is being replaced, and none is created without an anchor.
 // - Tenant code never holds the WebAssembly namespace before the shared-memory guard has run on
 //   it (GuardedWebAssembly, a lazy data property).
 // - A native op (HostOp, stk_host.op) gets at most STK_OP_MAX_INPUT bytes, read in place while no
@@ -49,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -206,6 +210,13 @@ std::atomic<uint64_t> g_next_owner{1};
 // key is the thread's key. It never runs code.
 v8::Isolate* g_anchor = nullptr;
 std::atomic<uint32_t> g_anchor_limits{0};
+// Held shared while a tenant isolate is being created, exclusively while the anchor (and with it
+// V8's shared read-only heap) is being renewed; see stk_engine_renew_shared_heap.
+std::shared_mutex g_anchor_mu;
+// Tenant isolates alive, created since the last renewal, and renewals so far.
+std::atomic<uint64_t> g_live{0};
+std::atomic<uint64_t> g_created_since_renewal{0};
+std::atomic<uint64_t> g_renewals{0};
 // Snapshot indices of the functions the runtime registers with the host.
 constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
@@ -1205,6 +1216,19 @@ bool CreateSnapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out
   return true;
 }
 
+// The anchor isolate (see g_anchor), created from the snapshot under the engine's scope (no key):
+// with no other isolate alive, it creates V8's shared read-only heap.
+v8::Isolate* NewAnchor() {
+  stockade::OwnerScope engine(-1, stockade::kEngineOwner);
+  static stockade::ArenaAllocator anchor_buffers(0, &g_anchor_limits, -1, stockade::kEngineOwner);
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = &anchor_buffers;
+  params.snapshot_blob = &g_snapshot;
+  params.external_references = ExternalReferences();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, 8u << 20);
+  return v8::Isolate::New(params);
+}
+
 }  // namespace
 
 extern "C" {
@@ -1241,13 +1265,7 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const st
   // frees its page pool at once (see DrainPagePool), so none of these untagged engine pages can
   // ever carry a tenant's heap.
   if (!CreateSnapshot(runtime_js, runtime_len, out)) return out->status;
-  static stockade::ArenaAllocator anchor_buffers(0, &g_anchor_limits, -1, stockade::kEngineOwner);
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = &anchor_buffers;
-  params.snapshot_blob = &g_snapshot;
-  params.external_references = ExternalReferences();
-  params.constraints.ConfigureDefaultsFromHeapSize(0, 8u << 20);
-  g_anchor = v8::Isolate::New(params);
+  g_anchor = NewAnchor();
   if (!g_anchor) {
     SetValue(out, STK_INTERNAL, "V8 could not create the anchor isolate");
     return out->status;
@@ -1260,6 +1278,12 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
                              stk_outcome* out) {
   if (!g_snapshot.data) {
     SetValue(out, STK_INTERNAL, "stk_engine_snapshot has not run");
+    return nullptr;
+  }
+  // No renewal of the shared heap while this isolate attaches to it (see g_anchor_mu).
+  std::shared_lock<std::shared_mutex> anchored(g_anchor_mu);
+  if (!g_anchor) {
+    SetValue(out, STK_INTERNAL, "V8's shared heap has no anchor isolate (its renewal failed)");
     return nullptr;
   }
   auto iso = std::make_unique<stk_isolate>();
@@ -1362,6 +1386,8 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     v8::Isolate::Scope isolate_scope(isolate);
     DrainPagePool(iso.get());
   }
+  g_live.fetch_add(1);
+  g_created_since_renewal.fetch_add(1, std::memory_order_relaxed);
   out->status = STK_OK;
   return iso.release();
 }
@@ -1384,6 +1410,34 @@ void stk_isolate_dispose(stk_isolate* iso) {
     DisposeReleasingPools(isolate);
   }
   delete iso;  // the arena unmaps the backing stores' memory here
+  g_live.fetch_sub(1);
+}
+
+void stk_engine_memory_stats(stk_engine_memory* out) {
+  out->live_isolates = g_live.load();
+  out->created_since_renewal = g_created_since_renewal.load(std::memory_order_relaxed);
+  out->renewals = g_renewals.load(std::memory_order_relaxed);
+  out->owned_ranges = stockade::Registry().Size();
+}
+
+int32_t stk_engine_renew_shared_heap(uint64_t min_created) {
+  std::unique_lock<std::shared_mutex> exclusive(g_anchor_mu, std::try_to_lock);
+  if (!exclusive.owns_lock() || !g_anchor || g_live.load() != 0 ||
+      g_created_since_renewal.load(std::memory_order_relaxed) < min_created) {
+    return 0;
+  }
+  // No tenant isolate lives and none can be created until this returns: disposing the anchor
+  // frees V8's shared read-only heap (and what it accumulated); the new anchor creates the next
+  // one under the engine's scope, as at start.
+  {
+    stockade::OwnerScope engine(-1, stockade::kEngineOwner);
+    DisposeReleasingPools(g_anchor);
+  }
+  g_anchor = NewAnchor();
+  if (!g_anchor) return -1;
+  g_created_since_renewal.store(0, std::memory_order_relaxed);
+  g_renewals.fetch_add(1, std::memory_order_relaxed);
+  return 1;
 }
 
 void stk_isolate_terminate(stk_isolate* iso) {

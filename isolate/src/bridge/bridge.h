@@ -189,6 +189,26 @@ uint32_t stk_isolate_observed(stk_isolate* iso);  // STK_OBSERVED_* flags
 uint64_t stk_pages_allocated_outside_isolates(void);
 void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats);
 
+// What the engine holds process-wide, for memory accounting and tests. Any thread.
+typedef struct {
+  uint64_t live_isolates;          // tenant isolates created and not yet disposed
+  uint64_t created_since_renewal;  // tenant isolates created since V8's shared heap was renewed
+  uint64_t renewals;               // successful stk_engine_renew_shared_heap calls
+  uint64_t owned_ranges;           // entries of the page allocator's range registry (memory.h)
+} stk_engine_memory;
+void stk_engine_memory_stats(stk_engine_memory* out);
+
+// V8 13.6 built without static roots (Debian's) takes table entries for every new isolate from
+// its shared read-only heap and frees them only with that heap, i.e. when the process's last
+// isolate is disposed; the anchor isolate (see bridge.cc) keeps it alive, so a process that
+// creates fresh isolates grows by about 450 bytes per isolate, without bound. This disposes the
+// anchor and creates a new one, and with it a new shared heap, under the engine's scope: only
+// when no tenant isolate lives and at least `min_created` were created since the last renewal.
+// Returns 1 when renewed, 0 when not now (a tenant isolate lives, another thread is creating or
+// renewing, or too few were created), -1 when the new anchor could not be created (every
+// stk_isolate_new fails from then on). Any thread.
+int32_t stk_engine_renew_shared_heap(uint64_t min_created);
+
 // Date.now() and performance.now() read these; they move only when the host sets them.
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms);
 

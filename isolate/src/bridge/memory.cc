@@ -101,6 +101,11 @@ std::vector<OwnedRange> RangeRegistry::OwnedBy(uint64_t owner) {
   return found;
 }
 
+size_t RangeRegistry::Size() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ranges_.size();
+}
+
 RangeRegistry& Registry() {
   static RangeRegistry* registry = new RangeRegistry();  // never destroyed: V8 outlives statics
   return *registry;

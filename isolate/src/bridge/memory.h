@@ -78,6 +78,7 @@ class RangeRegistry {
   // The range containing `address`, if any.
   bool Find(uintptr_t address, OwnedRange* out);
   std::vector<OwnedRange> OwnedBy(uint64_t owner);
+  size_t Size();
 
  private:
   struct Entry {
