@@ -62,6 +62,8 @@ pub struct Engine {
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 static KEYS: OnceLock<EngineKeys> = OnceLock::new();
+/// Held while [`Engine::init`] makes the engine.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The runtime script and the prelude's lazy groups (see [`crate::lazy`]): `runtime.js` in a
 /// closure that receives the host object (so it never becomes a global), the WebAssembly
@@ -119,6 +121,14 @@ impl Engine {
     /// initialised. Asking for another profile than the first is an error: V8's flags are
     /// process-wide, which is why risk tiers never share a process.
     pub fn init(profile: V8Profile) -> Result<&'static Engine, RunError> {
+        if let Some(engine) = ENGINE.get() {
+            return engine.check(profile);
+        }
+        // One initialisation at a time: threads that start at once (a worker's isolate threads,
+        // a test binary's tests) would otherwise each make a snapshot and hand the bridge its
+        // lazy parts concurrently (seen: a double free, and lazy groups compiled with another
+        // group's parameters). The later ones wait here and find the engine made.
+        let _initialising = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(engine) = ENGINE.get() {
             return engine.check(profile);
         }

@@ -1255,6 +1255,9 @@ void stk_engine_set_oom_exit(int32_t code) { g_oom_exit.store(code); }
 
 int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
                             size_t lazy_count, stk_outcome* out) {
+  // Callers that race each make no second snapshot and never rewrite the lazy parts in use.
+  static std::mutex snapshot_mu;
+  std::lock_guard<std::mutex> once(snapshot_mu);
   if (g_snapshot.data) {
     out->status = STK_OK;
     return STK_OK;
