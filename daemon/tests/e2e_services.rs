@@ -659,6 +659,7 @@ fn a_service_fetch_streams_the_targets_answer_as_it_is_written() {
     let t = tenant_token(0);
     let caller = r#"
       export default { async fetch(req, env) {
+        if (new URL(req.url).pathname.endsWith('/proxy')) return env.SVC.fetch('http://b/big?mib=3');
         const out = {};
         const dec = new TextDecoder();
         const r = await env.SVC.fetch('http://b/gate');
@@ -693,6 +694,20 @@ fn a_service_fetch_streams_the_targets_answer_as_it_is_written() {
     );
     assert_eq!(out["big"]["hash"], out["sentHash"], "{out}");
     assert_eq!(out["sentHash"].as_str().map(str::len), Some(64), "{out}");
+
+    // A caller that answers with the service's response streams it on to its client.
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/proxy", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("proxy");
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.bytes().expect("body");
+    let want: Vec<u8> = (0..3 * (1u32 << 20) + 12345)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(i >> 13) & 255) as u8)
+        .collect();
+    assert_eq!(body.len(), want.len());
+    assert!(body[..] == want[..], "the proxied body differs");
 }
 
 /// A caller's request body that is a stream, or larger than what rides in the call, reaches the

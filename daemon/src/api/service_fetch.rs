@@ -140,28 +140,37 @@ pub fn register(calls: &mut HostCalls) {
         read(&context.resources, &payload).await
     });
     calls.register_in_context("service.cancel", |context, payload| async move {
-        let id = stream_id(&payload)?;
-        if let Some(ServiceBody(rest)) = context.resources.take::<ServiceBody>(id) {
-            rest.cancelled.notify_one(); // a read in progress drops the body
-            if let Ok(mut body) = rest.body.try_lock() {
-                *body = None;
-            }
-        }
+        cancel(&context.resources, stream_id(&payload)?);
         Ok(Vec::new())
     });
     calls.register_in_context("service.abort", |context, payload| async move {
-        let call = stream_id(&payload)?;
-        context.resources.shared(|a: &mut Aborts| {
-            if let Some(tx) = a.live.remove(&call) {
-                let _ = tx.send(());
-            } else {
-                a.early.push_back(call);
-                while a.early.len() > EARLY_ABORTS {
-                    a.early.pop_front();
-                }
-            }
-        });
+        abort(&context.resources, stream_id(&payload)?);
         Ok(Vec::new())
+    });
+}
+
+/// `service.cancel`: drops body `id` (a read in progress ends, and drops it).
+fn cancel(resources: &Resources, id: u32) {
+    if let Some(ServiceBody(rest)) = resources.take::<ServiceBody>(id) {
+        rest.cancelled.notify_one();
+        if let Ok(mut body) = rest.body.try_lock() {
+            *body = None;
+        }
+    }
+}
+
+/// `service.abort`: ends the wait of fetch `call`, or remembers the abort for a fetch not
+/// started yet (the two host calls may be handled in either order).
+fn abort(resources: &Resources, call: u32) {
+    resources.shared(|a: &mut Aborts| {
+        if let Some(tx) = a.live.remove(&call) {
+            let _ = tx.send(());
+        } else {
+            a.early.push_back(call);
+            while a.early.len() > EARLY_ABORTS {
+                a.early.pop_front();
+            }
+        }
     });
 }
 
@@ -318,4 +327,85 @@ pub(super) async fn fetch(
     };
     // The fetch answer frame is the whole reply: its own head and body.
     Ok((Value::Null, encode_response(&head, &body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_abort_ends_its_fetchs_wait_whichever_comes_first() {
+        let resources = Resources::default();
+        // The fetch first: the abort fires its wait.
+        let (watch1, fired) = watch(&resources, Some(1)).expect("not aborted");
+        abort(&resources, 1);
+        assert_eq!(fired.await, Ok(()));
+        drop(watch1);
+        // The abort first: the fetch finds it aborted, once.
+        abort(&resources, 2);
+        assert!(watch(&resources, Some(2)).is_none());
+        assert!(watch(&resources, Some(2)).is_some());
+        // A fetch that ended is forgotten: its number's later abort touches no other fetch.
+        let (watch3, mut waiting) = watch(&resources, Some(3)).expect("not aborted");
+        drop(watch3);
+        assert!(waiting.try_recv().is_err());
+        assert!(resources.shared(|a: &mut Aborts| a.live.is_empty()));
+        // Early aborts are remembered at most EARLY_ABORTS.
+        for call in 100..100 + 2 * EARLY_ABORTS as u32 {
+            abort(&resources, call);
+        }
+        assert_eq!(
+            resources.shared(|a: &mut Aborts| a.early.len()),
+            EARLY_ABORTS
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_to_its_end_or_cut_and_a_cancel_drops_it() {
+        let resources = Resources::default();
+        let (out, stream) = body::channel();
+        let id = resources
+            .insert(ServiceBody(Arc::new(Rest {
+                body: Mutex::new(Some((stream, 0))),
+                cancelled: Notify::new(),
+            })))
+            .expect("room");
+        let name = id.to_le_bytes();
+        out.write(b"ab".to_vec()).await.expect("queued");
+        assert_eq!(read(&resources, &name).await, Ok(b"ab".to_vec()));
+        out.cut("boom".into()).await;
+        let cut = read(&resources, &name).await.expect_err("cut");
+        assert!(cut.contains("boom"), "{cut}");
+        assert!(read(&resources, &name).await.is_err(), "gone after its end");
+
+        // A read waiting for the target's next chunk ends when the body is cancelled, and the
+        // target's next write fails (its request is then cancelled).
+        let (out, stream) = body::channel();
+        let id = resources
+            .insert(ServiceBody(Arc::new(Rest {
+                body: Mutex::new(Some((stream, 0))),
+                cancelled: Notify::new(),
+            })))
+            .expect("room");
+        let name = id.to_le_bytes();
+        let resources = Arc::new(resources);
+        let reader = {
+            let resources = Arc::clone(&resources);
+            tokio::spawn(async move { read(&resources, &name).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        cancel(&resources, id);
+        assert!(reader.await.expect("joined").is_err());
+        assert!(out.write(b"late".to_vec()).await.is_err());
+        // An idle body is dropped at once.
+        let (out, stream) = body::channel();
+        let id = resources
+            .insert(ServiceBody(Arc::new(Rest {
+                body: Mutex::new(Some((stream, 0))),
+                cancelled: Notify::new(),
+            })))
+            .expect("room");
+        cancel(&resources, id);
+        assert!(out.write(b"late".to_vec()).await.is_err());
+    }
 }
