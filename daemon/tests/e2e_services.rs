@@ -752,8 +752,8 @@ fn a_service_fetch_streams_the_callers_request_body() {
 
 /// A caller that aborts, or stops reading and ends, cancels the target's request: aborted while
 /// the target streams, the target's stream is cancelled and it writes no more; a caller's request
-/// that ends with the body unread does the same; aborted before the target answered, the target's
-/// handler stops.
+/// that ends with the body unread does the same; aborted before the target answered, or ended
+/// before then, the target's handler stops.
 #[test]
 fn a_callers_abort_or_end_cancels_the_targets_request() {
     let d = Daemon::start("svccancel", 1, 1, ROOMY);
@@ -768,6 +768,12 @@ fn a_callers_abort_or_end_cancels_the_targets_request() {
           return new Response(dec.decode((await r.body.getReader().read()).value));
         }
         if (path.endsWith('/state')) return Response.json(await env.SVC.forever());
+        if (path.endsWith('/ticks')) return Response.json(await env.SVC.slowTicks());
+        if (path.endsWith('/fire')) {
+          env.SVC.fetch('http://b/slow').catch(() => {});
+          await sleep(300);
+          return new Response('left');
+        }
         const out = {};
         const c = new AbortController();
         const r = await env.SVC.fetch('http://b/forever', { signal: c.signal });
@@ -827,4 +833,28 @@ fn a_callers_abort_or_end_cancels_the_targets_request() {
     );
     assert!(s1["written"].as_u64().unwrap_or(400) < 40, "{s1}");
     assert!(s1["cancelled"].is_string(), "{s1}");
+
+    // A caller whose request ends before its target answered takes the target's request along.
+    let before = fetch_json(&d, &t, &id, "ticks");
+    let (status, left) = {
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/fire", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("fire");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    assert_eq!((status, left.as_str()), (200, "left"));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let t1 = fetch_json(&d, &t, &id, "ticks");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let t2 = fetch_json(&d, &t, &id, "ticks");
+    let (before, t1, t2) = (
+        before.as_u64().unwrap_or(0),
+        t1.as_u64().unwrap_or(0),
+        t2.as_u64().unwrap_or(0),
+    );
+    assert!(t1 > before, "the target's handler ran: {before} {t1}");
+    assert_eq!(t1, t2, "the target's handler ran on after its caller ended");
+    assert!(t1 - before < 40, "{before} {t1}");
 }
