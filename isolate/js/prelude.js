@@ -151,7 +151,9 @@
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
  *       call cap.call ({binding, method, args} as JSON; answered {result} or {error}).
  *       "service" and "loader" bindings become RPC stubs and a WorkerLoader (rpc.js: host calls
- *       service.call, service.fetch, loader.get, loader.create).
+ *       service.call, service.fetch, loader.get, loader.create; a service fetch's streamed
+ *       answer body is read with service.read and let go of with service.cancel, a waiting one
+ *       is ended with service.abort, and a streamed request body is fed with fetch.write).
  *   invokeRpc(ns, payload: string, ctx) -> Promise<string>
  *       Runs one RPC call (STK_INVOKE_RPC) of module namespace `ns`: payload {entrypoint, method,
  *       args, env}; the answer is JSON text {"ok": value} or {"error": {name, message}} (rpc.js).
