@@ -10,7 +10,9 @@
 //!
 //! Guarantees: an operation that returned `Ok` is durable: SQLite runs in WAL mode with
 //! `synchronous=FULL` (the commit is fsynced before the call returns), PostgreSQL commits; a
-//! failed operation changed nothing. The schema is versioned (`migrations`): a store is brought
+//! failed operation changed nothing. Only what can be made again may ask for less
+//! ([`Durability::Process`], [`Store::tx_relaxed`]: a Loader child's definition, which its
+//! parent's callback remakes): its commit survives the daemon's `kill -9` but not a power cut. The schema is versioned (`migrations`): a store is brought
 //! to the latest version when opened, and a store written by a newer daemon is refused.
 //! Trusts: the operator's configuration (URL, files); nothing from tenants reaches SQL text (every
 //! tenant value is a bound parameter).
@@ -131,8 +133,25 @@ pub type Work = Box<dyn FnOnce(&mut dyn Tx) -> Result<Box<dyn Any + Send>, Store
 pub trait Backend: Send + Sync {
     /// `sqlite` or `postgres`.
     fn name(&self) -> &'static str;
-    /// Runs `work` in one transaction on a thread that may block; commits on `Ok`.
-    async fn transact(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError>;
+    /// Runs `work` in one transaction on a thread that may block; commits on `Ok`, as durably
+    /// as `durability` says before it returns.
+    async fn transact(
+        &self,
+        work: Work,
+        durability: Durability,
+    ) -> Result<Box<dyn Any + Send>, StoreError>;
+}
+
+/// How far a commit must have gone when its call returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk: survives a power cut (SQLite fsyncs its write-ahead log; PostgreSQL's synchronous
+    /// commit).
+    Disk,
+    /// Handed to the operating system (SQLite writes its log without fsync) or to the database
+    /// server (PostgreSQL's asynchronous commit): survives the daemon's `kill -9`, not the
+    /// machine's crash. Later `Disk` commits make it durable too (the log is fsynced whole).
+    Process,
 }
 
 /// What went wrong in the store. Tenant-facing errors (`NotFound`, `Invalid`, `Quota`,
@@ -240,14 +259,32 @@ impl Store {
         self.backend.name()
     }
 
-    /// Runs `f` in one transaction.
+    /// Runs `f` in one transaction, durable on disk when it returns `Ok`.
     pub async fn tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send + 'static,
     {
+        self.tx_with(f, Durability::Disk).await
+    }
+
+    /// Runs `f` in one transaction that survives the daemon's crash but not the machine's
+    /// ([`Durability::Process`]): only for what can be made again.
+    pub async fn tx_relaxed<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.tx_with(f, Durability::Process).await
+    }
+
+    async fn tx_with<T, F>(&self, f: F, durability: Durability) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, StoreError> + Send + 'static,
+    {
         let work: Work = Box::new(move |tx| f(tx).map(|v| Box::new(v) as Box<dyn Any + Send>));
-        let done = self.backend.transact(work).await?;
+        let done = self.backend.transact(work, durability).await?;
         done.downcast::<T>()
             .map(|b| *b)
             .map_err(|_| StoreError::Backend("a transaction answered the wrong type".into()))

@@ -3,7 +3,8 @@
 //!
 //! A transaction runs on tokio's blocking pool: the closure's statements are sent one by one
 //! (`Handle::block_on` on that thread) over a connection taken from a small pool. Guarantees: a
-//! transaction is committed before its call returns `Ok`; one whose closure failed or panicked is
+//! transaction is committed before its call returns `Ok` (a [`Durability::Process`] one with
+//! `synchronous_commit = off`: the server has it, but may not have flushed it yet); one whose closure failed or panicked is
 //! rolled back; a connection that broke is dropped, not reused. Isolation is READ COMMITTED;
 //! the logic above locks the rows it must serialise on (`Tx::for_update`). Trusts: the URL the
 //! operator configured.
@@ -15,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use super::{Backend, Dialect, Row, StoreError, Tx, Val, Work};
+use super::{Backend, Dialect, Durability, Row, StoreError, Tx, Val, Work};
 
 /// Connections kept at most.
 const POOL: usize = 8;
@@ -74,7 +75,11 @@ impl Backend for Postgres {
         "postgres"
     }
 
-    async fn transact(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
+    async fn transact(
+        &self,
+        work: Work,
+        durability: Durability,
+    ) -> Result<Box<dyn Any + Send>, StoreError> {
         let _slot = self
             .slots
             .acquire()
@@ -87,7 +92,7 @@ impl Backend for Postgres {
         };
         let handle = tokio::runtime::Handle::current();
         let (client, result) = tokio::task::spawn_blocking(move || {
-            let result = run(&handle, &mut client, work);
+            let result = run(&handle, &mut client, work, durability);
             (client, result)
         })
         .await
@@ -101,8 +106,14 @@ fn run(
     handle: &tokio::runtime::Handle,
     client: &mut Client,
     work: Work,
+    durability: Durability,
 ) -> Result<Box<dyn Any + Send>, StoreError> {
     let tx = handle.block_on(client.transaction()).map_err(backend)?;
+    if durability == Durability::Process {
+        handle
+            .block_on(tx.batch_execute("SET LOCAL synchronous_commit TO OFF"))
+            .map_err(backend)?;
+    }
     let mut pg = PgTx { handle, tx };
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut pg)));
     match caught {

@@ -3,7 +3,9 @@
 //! the quota checks of `workspace`).
 //!
 //! Guarantees: WAL journal with `synchronous=FULL`, so a transaction whose call returned `Ok` was
-//! fsynced and survives a `kill -9` or a power cut; every transaction is `BEGIN IMMEDIATE` and
+//! fsynced and survives a `kill -9` or a power cut (a [`Durability::Process`] one runs under
+//! `synchronous=NORMAL`: written to the log, not fsynced, so it survives a `kill -9` only, until
+//! the next fsync of the log); every transaction is `BEGIN IMMEDIATE` and
 //! is rolled back unless its closure returned `Ok`; a panicking closure rolls back and fails its
 //! call, the thread goes on. Trusts: the path the operator configured (created 0700 if missing).
 
@@ -15,7 +17,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{Backend, Dialect, Row, StoreError, Tx, Val, Work};
+use super::{Backend, Dialect, Durability, Row, StoreError, Tx, Val, Work};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -73,8 +75,29 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))
 }
 
-/// Runs `work` in one transaction of `conn`.
-fn run(conn: &mut Connection, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
+/// Runs `work` in one transaction of `conn`, as durably as `durability` says.
+fn run(
+    conn: &mut Connection,
+    work: Work,
+    durability: Durability,
+) -> Result<Box<dyn Any + Send>, StoreError> {
+    if durability == Durability::Disk {
+        return run_tx(conn, work);
+    }
+    // The setting is the connection's, and cannot change inside a transaction: set around it.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(backend)?;
+    let result = run_tx(conn, work);
+    let restored = conn.pragma_update(None, "synchronous", "FULL");
+    match restored {
+        Ok(()) => result,
+        // SQLite refuses the setting only inside a transaction, which `run_tx` always ended;
+        // should it ever, the call fails rather than pass for durable.
+        Err(e) => Err(backend(e)),
+    }
+}
+
+fn run_tx(conn: &mut Connection, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(backend)?;
@@ -97,10 +120,14 @@ impl Backend for Sqlite {
         "sqlite"
     }
 
-    async fn transact(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
+    async fn transact(
+        &self,
+        work: Work,
+        durability: Durability,
+    ) -> Result<Box<dyn Any + Send>, StoreError> {
         let (done, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let _ = done.send(run(conn, work));
+            let _ = done.send(run(conn, work, durability));
         });
         self.jobs
             .send(job)

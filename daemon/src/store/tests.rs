@@ -580,8 +580,51 @@ async fn capabilities_are_per_tenant(s: &Store) {
     );
 }
 
+/// The commit setting a transaction runs under: `(relaxed, what the backend says)`.
+fn commit_setting(tx: &mut dyn Tx) -> Result<(bool, String), StoreError> {
+    Ok(match tx.dialect() {
+        Dialect::Sqlite => {
+            // 1 NORMAL (the log written, not fsynced), 2 FULL.
+            let level = tx.query("PRAGMA synchronous", &[])?[0].int(0)?;
+            (level < 2, level.to_string())
+        }
+        Dialect::Postgres => {
+            let setting = tx.query("SHOW synchronous_commit", &[])?[0].text(0)?;
+            (setting == "off", setting)
+        }
+    })
+}
+
+/// A relaxed transaction runs relaxed and commits; the next ordinary one is fully durable again.
+async fn relaxed_commits_stay_confined(s: &Store) {
+    let d = def("t-relaxed", vec![]);
+    let (relaxed, _) = s
+        .tx_relaxed(move |tx| {
+            workers::put(tx, "relaxed-child", &d)?;
+            commit_setting(tx)
+        })
+        .await
+        .expect("relaxed tx");
+    assert!(relaxed, "a relaxed transaction waits for the disk");
+    let ((relaxed, setting), found) = s
+        .tx(|tx| {
+            Ok((
+                commit_setting(tx)?,
+                workers::exists(tx, "t-relaxed", "relaxed-child")?,
+            ))
+        })
+        .await
+        .expect("tx");
+    assert!(
+        !relaxed,
+        "the relaxation outlived its transaction: {setting}"
+    );
+    assert!(found, "the relaxed commit is there");
+}
+
 async fn suite(backend: Arc<dyn Backend>) {
     let s = store(backend).await;
+    relaxed_commits_stay_confined(&s).await;
     workers_round_trip(&s).await;
     capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
