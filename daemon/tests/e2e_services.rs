@@ -2,7 +2,8 @@
 //! bindings (`fetch` and RPC to a plain object and to a `WorkerEntrypoint`, structured data both
 //! ways, errors keeping their name and message), `env.LOADER` (`get` calls its callback only for
 //! an id it has not cached, `load`), a child that asks for more than its parent, forged host calls
-//! from a worker without the grant, two tenants, and the depth and call budgets.
+//! from a worker without the grant, two tenants, the depth and call budgets, and a service
+//! fetch's bodies streaming both ways and its cancellation.
 mod common;
 use common::*;
 use serde_json::{json, Value};
@@ -545,4 +546,315 @@ fn a_service_fetch_honours_its_abort_signal() {
             "callsAfterDuring": 1,
         })
     );
+}
+
+/// Limits roomy enough for multi-MiB bodies hashed on both sides (the daemon's and the workers').
+const ROOMY: &str = "[limits]\ncpu_ms = 20000\nwall_ms = 60000\nmemory_mb = 256\n";
+
+fn roomy() -> Value {
+    json!({ "limits": { "cpuMs": 20000, "wallMs": 60000, "memoryMb": 256 } })
+}
+
+/// Hashing for bodies of any length (one `digest` takes at most 16 MiB), prepended to the code of
+/// both sides of the streaming tests.
+const HASHING: &str = r#"
+const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+// SHA-256 of the SHA-256 of each MiB (one digest takes at most 16 MiB).
+const digest = async (b) => {
+  const all = new Uint8Array(b);
+  const parts = new Uint8Array(32 * Math.ceil(all.length / (1 << 20)));
+  for (let at = 0, i = 0; at < all.length; at += 1 << 20, i++) {
+    parts.set(new Uint8Array(await crypto.subtle.digest('SHA-256', all.subarray(at, at + (1 << 20)))), 32 * i);
+  }
+  return hex(await crypto.subtle.digest('SHA-256', parts));
+};
+"#;
+
+/// A worker that streams: `/gate` writes `one;`, then waits (at most 5 s) for its `release()` RPC
+/// method before it writes the second chunk; `/big?mib=N` streams N MiB (and 12345 bytes) of a
+/// pattern and keeps their SHA-256; `/hash` reads its request body whole and answers its length
+/// and SHA-256; `/forever` writes a chunk every 50 ms (400 at most) and records when its stream
+/// is cancelled; `/slow` ticks every 50 ms for 2 s before it answers.
+const STREAMER: &str = r#"
+const enc = new TextEncoder();
+let release = null;
+let sentHash = null;
+const forever = { written: 0, cancelled: null };
+let slowTicks = 0;
+export default {
+  async fetch(req) {
+    const url = new URL(req.url);
+    if (url.pathname === '/gate') {
+      const gate = new Promise((r) => { release = r; setTimeout(() => r('timeout'), 5000); });
+      const { readable, writable } = new TransformStream();
+      const w = writable.getWriter();
+      (async () => { await w.write(enc.encode('one;')); await w.write(enc.encode(await gate)); await w.close(); })();
+      return new Response(readable);
+    }
+    if (url.pathname === '/big') {
+      const mib = Number(url.searchParams.get('mib'));
+      const all = new Uint8Array(mib * (1 << 20) + 12345);
+      for (let i = 0; i < all.length; i++) all[i] = (i * 31 + (i >>> 13)) & 255;
+      sentHash = await digest(all);
+      let at = 0;
+      return new Response(new ReadableStream({
+        pull(c) {
+          if (at >= all.length) { c.close(); return; }
+          const n = Math.min(256 * 1024 + 7, all.length - at);
+          c.enqueue(all.slice(at, at + n));
+          at += n;
+        },
+      }));
+    }
+    if (url.pathname === '/hash') {
+      const b = await req.arrayBuffer();
+      return Response.json({ len: b.byteLength, hash: await digest(b) });
+    }
+    if (url.pathname === '/forever') {
+      let n = 0;
+      forever.written = 0;
+      forever.cancelled = null;
+      return new Response(new ReadableStream({
+        async pull(c) {
+          if (n > 0) await new Promise((r) => setTimeout(r, 50));
+          n++;
+          forever.written = n;
+          c.enqueue(enc.encode(`tick${n};`));
+          if (n >= 400) c.close();
+        },
+        cancel(reason) { forever.cancelled = String(reason?.message ?? reason); },
+      }));
+    }
+    if (url.pathname === '/slow') {
+      for (let i = 0; i < 40; i++) { await new Promise((r) => setTimeout(r, 50)); slowTicks++; }
+      return new Response('slow done');
+    }
+    return new Response('?', { status: 404 });
+  },
+  release() { if (release !== null) release('released'); },
+  sentHash() { return sentHash; },
+  forever() { return forever; },
+  slowTicks() { return slowTicks; },
+};
+"#;
+
+/// A streaming target and a caller running `caller` with `env.SVC` bound to it.
+fn streaming_pair(d: &Daemon, t: &str, caller: &str) -> String {
+    let (status, v) = create(d, t, &format!("{HASHING}{STREAMER}"), json!({}), roomy());
+    assert_eq!(status, 201, "{v}");
+    let target = v["id"].as_str().expect("id").to_string();
+    let env = json!({ "SVC": { "binding": "service", "worker": target } });
+    let (status, v) = create(d, t, &format!("{HASHING}{caller}"), env, roomy());
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// A target's streamed answer reaches the caller as the target writes it: the caller reads the
+/// first chunk and only then releases the target to write the second (gathered whole, the first
+/// read would wait for the target's 5 s fallback and say `timeout`). A streamed answer larger
+/// than one host call's 16 MiB arrives intact, by its length and hash on both sides.
+#[test]
+fn a_service_fetch_streams_the_targets_answer_as_it_is_written() {
+    let d = Daemon::start("svcstream", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    let caller = r#"
+      export default { async fetch(req, env) {
+        if (new URL(req.url).pathname.endsWith('/proxy')) return env.SVC.fetch('http://b/big?mib=3');
+        const out = {};
+        const dec = new TextDecoder();
+        const r = await env.SVC.fetch('http://b/gate');
+        const reader = r.body.getReader();
+        out.first = dec.decode((await reader.read()).value);
+        await env.SVC.release();
+        out.rest = '';
+        for (;;) { const { done, value } = await reader.read(); if (done) break; out.rest += dec.decode(value); }
+        const big = await env.SVC.fetch('http://b/big?mib=17');
+        const reads = big.body.getReader();
+        const parts = [];
+        let len = 0;
+        for (;;) { const { done, value } = await reads.read(); if (done) break; parts.push(value); len += value.length; }
+        const all = new Uint8Array(len);
+        let at = 0;
+        for (const p of parts) { all.set(p, at); at += p.length; }
+        out.big = { len, reads: parts.length, hash: await digest(all) };
+        out.sentHash = await env.SVC.sentHash();
+        return Response.json(out);
+      } };"#;
+    let id = streaming_pair(&d, &t, caller);
+    let out = fetch_json(&d, &t, &id, "");
+    assert_eq!(out["first"], "one;", "{out}");
+    assert_eq!(
+        out["rest"], "released",
+        "the caller read the first chunk before the target wrote the second: {out}"
+    );
+    assert_eq!(out["big"]["len"], 17 * (1 << 20) + 12345, "{out}");
+    assert!(
+        out["big"]["reads"].as_u64().unwrap_or(0) > 1,
+        "read in pieces: {out}"
+    );
+    assert_eq!(out["big"]["hash"], out["sentHash"], "{out}");
+    assert_eq!(out["sentHash"].as_str().map(str::len), Some(64), "{out}");
+
+    // A caller that answers with the service's response streams it on to its client.
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/proxy", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("proxy");
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.bytes().expect("body");
+    let want: Vec<u8> = (0..3 * (1u32 << 20) + 12345)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(i >> 13) & 255) as u8)
+        .collect();
+    assert_eq!(body.len(), want.len());
+    assert!(body[..] == want[..], "the proxied body differs");
+}
+
+/// A caller's request body that is a stream, or larger than what rides in the call, reaches the
+/// target intact (length and SHA-256 on both sides), one larger than one host call included.
+#[test]
+fn a_service_fetch_streams_the_callers_request_body() {
+    let d = Daemon::start("svcupload", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    let caller = r#"
+      const pattern = (n, seed) => { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * seed + (i >>> 11)) & 255; return a; };
+      export default { async fetch(req, env) {
+        const out = {};
+        // A ReadableStream of uneven chunks, 17 MiB and a bit in all.
+        const streamed = pattern(17 * (1 << 20) + 4321, 7);
+        let at = 0;
+        const body = new ReadableStream({
+          pull(c) {
+            if (at >= streamed.length) { c.close(); return; }
+            const n = Math.min(300 * 1024 + 1, streamed.length - at);
+            c.enqueue(streamed.slice(at, at + n));
+            at += n;
+          },
+        });
+        const r = await env.SVC.fetch('http://b/hash', { method: 'POST', body, duplex: 'half' });
+        out.streamed = [await r.json(), { len: streamed.length, hash: await digest(streamed) }];
+        // Known whole but larger than what rides in the call.
+        const whole = pattern(3 * (1 << 20) + 5, 13);
+        const r2 = await env.SVC.fetch('http://b/hash', { method: 'PUT', body: whole });
+        out.whole = [await r2.json(), { len: whole.length, hash: await digest(whole) }];
+        const r3 = await env.SVC.fetch('http://b/hash', { method: 'POST', body: 'small' });
+        out.small = (await r3.json()).len;
+        return Response.json(out);
+      } };"#;
+    let id = streaming_pair(&d, &t, caller);
+    let out = fetch_json(&d, &t, &id, "");
+    assert_eq!(out["streamed"][0], out["streamed"][1], "{out}");
+    assert_eq!(out["streamed"][0]["len"], 17 * (1 << 20) + 4321, "{out}");
+    assert_eq!(out["whole"][0], out["whole"][1], "{out}");
+    assert_eq!(out["whole"][0]["len"], 3 * (1 << 20) + 5, "{out}");
+    assert_eq!(out["small"], 5, "{out}");
+}
+
+/// A caller that aborts, or stops reading and ends, cancels the target's request: aborted while
+/// the target streams, the target's stream is cancelled and it writes no more; a caller's request
+/// that ends with the body unread does the same; aborted before the target answered, or ended
+/// before then, the target's handler stops.
+#[test]
+fn a_callers_abort_or_end_cancels_the_targets_request() {
+    let d = Daemon::start("svccancel", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    let caller = r#"
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      export default { async fetch(req, env) {
+        const path = new URL(req.url).pathname;
+        const dec = new TextDecoder();
+        if (path.endsWith('/leave')) {
+          const r = await env.SVC.fetch('http://b/forever');
+          return new Response(dec.decode((await r.body.getReader().read()).value));
+        }
+        if (path.endsWith('/state')) return Response.json(await env.SVC.forever());
+        if (path.endsWith('/ticks')) return Response.json(await env.SVC.slowTicks());
+        if (path.endsWith('/fire')) {
+          env.SVC.fetch('http://b/slow').catch(() => {});
+          await sleep(300);
+          return new Response('left');
+        }
+        const out = {};
+        const c = new AbortController();
+        const r = await env.SVC.fetch('http://b/forever', { signal: c.signal });
+        const reader = r.body.getReader();
+        out.first = dec.decode((await reader.read()).value);
+        c.abort(new RangeError('enough'));
+        try { await reader.read(); out.afterAbort = 'read'; } catch (e) { out.afterAbort = [e.name, e.message]; }
+        await sleep(600);
+        const s1 = await env.SVC.forever();
+        await sleep(400);
+        const s2 = await env.SVC.forever();
+        out.cancelled = s1.cancelled;
+        out.written = [s1.written, s2.written];
+        const slow = new AbortController();
+        setTimeout(() => slow.abort(new RangeError('too slow')), 300);
+        try { out.slow = await (await env.SVC.fetch('http://b/slow', { signal: slow.signal })).text(); }
+        catch (e) { out.slow = [e.name, e.message]; }
+        await sleep(400);
+        const t1 = await env.SVC.slowTicks();
+        await sleep(500);
+        out.slowTicks = [t1, await env.SVC.slowTicks()];
+        return Response.json(out);
+      } };"#;
+    let id = streaming_pair(&d, &t, caller);
+    let out = fetch_json(&d, &t, &id, "");
+    assert_eq!(out["first"], "tick1;", "{out}");
+    assert_eq!(out["afterAbort"], json!(["RangeError", "enough"]), "{out}");
+    assert!(
+        out["cancelled"].is_string(),
+        "the target's stream was cancelled: {out}"
+    );
+    let written = &out["written"];
+    assert_eq!(written[0], written[1], "the target wrote on: {out}");
+    assert!(written[0].as_u64().unwrap_or(400) < 40, "{out}");
+    assert_eq!(out["slow"], json!(["RangeError", "too slow"]), "{out}");
+    let ticks = &out["slowTicks"];
+    assert_eq!(ticks[0], ticks[1], "the aborted handler ran on: {out}");
+    assert!(ticks[0].as_u64().unwrap_or(40) < 40, "{out}");
+
+    // A caller whose request ends with the body unread takes the target's request with it.
+    let (status, first) = {
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/leave", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("leave");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    assert_eq!((status, first.as_str()), (200, "tick1;"));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let s1 = fetch_json(&d, &t, &id, "state");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let s2 = fetch_json(&d, &t, &id, "state");
+    assert_eq!(
+        s1["written"], s2["written"],
+        "the target wrote on: {s1} {s2}"
+    );
+    assert!(s1["written"].as_u64().unwrap_or(400) < 40, "{s1}");
+    assert!(s1["cancelled"].is_string(), "{s1}");
+
+    // A caller whose request ends before its target answered takes the target's request along.
+    let before = fetch_json(&d, &t, &id, "ticks");
+    let (status, left) = {
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/fire", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("fire");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    assert_eq!((status, left.as_str()), (200, "left"));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let t1 = fetch_json(&d, &t, &id, "ticks");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let t2 = fetch_json(&d, &t, &id, "ticks");
+    let (before, t1, t2) = (
+        before.as_u64().unwrap_or(0),
+        t1.as_u64().unwrap_or(0),
+        t2.as_u64().unwrap_or(0),
+    );
+    assert!(t1 > before, "the target's handler ran: {before} {t1}");
+    assert_eq!(t1, t2, "the target's handler ran on after its caller ended");
+    assert!(t1 - before < 40, "{before} {t1}");
 }

@@ -30,7 +30,11 @@ function idFrame(id, kind = -1, chunk = null) {
   return out;
 }
 
-function responseFromHost(reply) {
+// The host calls that read and cancel a streamed answer's body: the egress gateway's, or a
+// service binding's (rpc.js).
+const OUTBOUND_BODY_CALLS = { __proto__: null, read: "fetch.read", cancel: "fetch.cancel" };
+
+function responseFromHost(reply, calls = OUTBOUND_BODY_CALLS) {
   const malformed = "fetch: malformed answer from the host";
   if (!isUint8Array(reply)) throw new TypeError(malformed);
   const length = typedArrayLength(reply);
@@ -43,15 +47,16 @@ function responseFromHost(reply) {
   for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
   const first = bytesCopy(reply, 4 + n, length);
   const stream = head.stream;
-  const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
+  const body = typeof stream === "number" ? outboundBodySource(first, stream, calls) : first;
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
 }
 
-/** The body of an answer that streams: its first part, then `fetch.read` host calls naming
- *  the gateway's stream until one answers empty (the end); cancelling tells the gateway to drop
- *  the upstream's connection. The calls name no task: a body read by another request's entry
- *  is refused by the host (its stream belongs to the request that fetched it). */
-function outboundBodySource(first, stream) {
+/** The body of an answer that streams: its first part, then `fetch.read` (`calls.read`) host
+ *  calls naming the host's stream until one answers empty (the end); cancelling
+ *  (`calls.cancel`) tells the host to drop the upstream's connection (or the service's body).
+ *  The calls name no task: a body read by another request's entry is refused by the host (its
+ *  stream belongs to the request that fetched it). */
+function outboundBodySource(first, stream, calls) {
   const id = idFrame(stream);
   let pending = typedArrayLength(first) > 0 ? first : null;
   let ended = false;
@@ -64,7 +69,7 @@ function outboundBodySource(first, stream) {
         return chunk;
       }
       if (ended) return null;
-      const chunk = await hostCall("fetch.read", id);
+      const chunk = await hostCall(calls.read, id);
       if (isUint8Array(chunk) && typedArrayLength(chunk) > 0) return chunk;
       ended = true;
       return null;
@@ -73,7 +78,7 @@ function outboundBodySource(first, stream) {
       pending = null;
       if (!ended) {
         ended = true;
-        uponPromise(hostCall("fetch.cancel", id), undefined, noop);
+        uponPromise(hostCall(calls.cancel, id), undefined, noop);
       }
     },
   };

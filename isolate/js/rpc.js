@@ -2,7 +2,7 @@
 // Worker-to-worker capabilities (the supervisor's `api/services.rs` answers their host calls):
 //   {"binding": "service", "worker": id, "entrypoint"?}  -> a stub: `stub.fetch(input, init)`
 //       reaches the worker's fetch handler (host call service.fetch, a fetch frame inside a
-//       binding frame), `stub.anyMethod(...args)` calls that method of its default export or
+//       binding frame; bodies stream both ways, see rpcFetch), `stub.anyMethod(...args)` calls that method of its default export or
 //       named entrypoint (service.call);
 //   {"binding": "loader"} -> a WorkerLoader: `get(name, getCode)` and `load(code)` return a
 //       WorkerStub (`getEntrypoint(name?)` -> a stub as above; `fetch` too) whose worker is made
@@ -205,71 +205,130 @@ async function rpcCall(target, method, args) {
   return rpcDecode(answer?.ok);
 }
 
-/** `answer`, unless `signal` aborts first: then its reason (the late answer is dropped). */
-function rpcAbortable(answer, signal) {
-  return new PromiseCtor((resolve, reject) => {
-    if (abortSignalAborted(signal)) {
-      uponPromise(answer, noop, noop);
-      reject(abortSignalReason(signal));
-      return;
-    }
-    const onAbort = () => reject(abortSignalReason(signal));
-    addAbortAlgorithm(signal, onAbort);
-    uponPromise(answer, (v) => {
-      removeAbortAlgorithm(signal, onAbort);
-      resolve(v);
-    }, (e) => {
-      removeAbortAlgorithm(signal, onAbort);
-      reject(e);
-    });
-  });
+// A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
+// than RPC_INLINE_BODY rides in the call, any other is fed with fetch.write (pumpUpload, as an
+// outbound fetch's upload); a streamed answer's body is read with service.read as the target
+// writes it, and service.cancel lets go of it (the target's request is then cancelled).
+const RPC_INLINE_BODY = 1 << 20;
+const SERVICE_BODY_CALLS = { __proto__: null, read: "service.read", cancel: "service.cancel" };
+let serviceCallSeq = 0;
+
+/** A reader over bytes known whole (fed in chunks by pumpUpload). */
+function bytesReader(bytes) {
+  let left = bytes;
+  return {
+    __proto__: null,
+    async read() {
+      const chunk = left;
+      left = null;
+      return chunk;
+    },
+    async cancel() { left = null; },
+  };
 }
 
+/** The head of a service fetch's answer, or a typed error for a refusal (a binding frame whose
+ *  head is {"error"}; an answer is a fetch frame). */
+function serviceAnswerHead(reply) {
+  if (!isUint8Array(reply) || typedArrayLength(reply) < 4) throw new TypeError("fetch: malformed answer from the host");
+  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
+  if (4 + n > typedArrayLength(reply)) throw new TypeError("fetch: malformed answer from the host");
+  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
+  if (head === null || typeof head !== "object") throw new TypeError("fetch: malformed answer from the host");
+  if (head.error !== undefined) throw bindingError(head.error);
+  return head;
+}
+
+/** Lets go of the body of a service's answer nobody will read (a streamed one is cancelled, so
+ *  the target's request ends). */
+function dropServiceBody(head) {
+  if (typeof head?.stream === "number") uponPromise(hostCall("service.cancel", idFrame(head.stream)), undefined, noop);
+}
+
+// The request's signal: aborted before the call, nothing is sent; aborted while the target works,
+// the fetch rejects with its reason at once and the target's request is cancelled
+// (service.abort); aborted after the answer, its body errors and the target's request is
+// cancelled (service.cancel). Either way an upload still going fails and its stream is cancelled.
 async function rpcFetch(target, input, init) {
   const request = new Request(input, init);
   const { method, url, headers, body, redirect, signal } = requestForFetch(request);
-  // The request's signal: aborted before the call, nothing is sent; aborted while the target
-  // works, the fetch rejects with its reason at once (the target's request runs on, within its
-  // own limits, and its answer is dropped).
   if (abortSignalAborted(signal)) throw abortSignalReason(signal);
-  let bytes = null;
-  if (body !== null) {
-    if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
-    const out = bodyForHost(body);
-    bytes = isUint8Array(out) ? out : await rpcAbortable(rpcReadAll(out), signal);
-  }
-  const inner = frameForHost({ method, url, headers, redirect }, bytes);
+  if (body !== null && bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
   const binding = await rpcHead(target);
   if (abortSignalAborted(signal)) throw abortSignalReason(signal);
-  const sent = hostCall("service.fetch", frameForHost(binding, inner));
-  let reply;
-  try {
-    reply = await rpcAbortable(sent, signal);
-  } catch (e) {
-    if (abortSignalAborted(signal) && e === abortSignalReason(signal)) throw e;
-    throw new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError");
+  serviceCallSeq = (serviceCallSeq + 1) >>> 0;
+  const call = binding.call = serviceCallSeq;
+  const fetchHead = { method, url, headers, redirect };
+  const out = body === null ? null : bodyForHost(body); // the whole body, or a reader over its stream
+  let bytes = null;
+  let reader = null;
+  if (out !== null) {
+    if (isUint8Array(out) && typedArrayLength(out) <= RPC_INLINE_BODY) {
+      bytes = out;
+    } else {
+      reader = isUint8Array(out) ? bytesReader(out) : out;
+      uploadSeq = (uploadSeq + 1) >>> 0;
+      fetchHead.upload = uploadSeq;
+    }
   }
-  // A refusal is a binding frame whose head is {"error"}; an answer is a fetch frame.
-  if (!isUint8Array(reply) || typedArrayLength(reply) < 4) throw new TypeError("fetch: malformed answer from the host");
-  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
-  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
-  if (head !== null && typeof head === "object" && head.error !== undefined) throw bindingError(head.error);
-  return responseFromHost(reply);
-}
-
-/** Every chunk of a body reader, as one Uint8Array. */
-async function rpcReadAll(reader) {
-  const chunks = [];
-  let total = 0;
-  for (;;) {
-    const chunk = await reader.read();
-    if (chunk === null) break;
-    chunks[chunks.length] = chunk;
-    total += typedArrayLength(chunk);
-  }
-  const out = new ByteArray(total);
-  for (let i = 0, at = 0; i < chunks.length; at += typedArrayLength(chunks[i]), i++) typedArraySet(out, chunks[i], at);
-  return out;
+  const sent = hostCall("service.fetch", frameForHost(binding, frameForHost(fetchHead, bytes)));
+  const upload = { __proto__: null, aborted: false, reason: undefined };
+  if (reader !== null) uponPromise(pumpUpload(reader, fetchHead.upload, upload), undefined, noop);
+  return new PromiseCtor((resolve, reject) => {
+    let settled = false;
+    let answer = null; // the answer's head, once it came
+    let responseBody = null;
+    const fail = (e) => {
+      settled = true;
+      removeAbortAlgorithm(signal, onAbort);
+      upload.aborted = true; // an upload nobody takes stops
+      upload.reason = e;
+      reject(e);
+    };
+    const onAbort = () => {
+      const reason = abortSignalReason(signal);
+      upload.aborted = true;
+      upload.reason = reason;
+      cancelBody(body, reason);
+      if (!settled) {
+        settled = true;
+        uponPromise(hostCall("service.abort", idFrame(call)), undefined, noop);
+        reject(reason);
+      } else if (responseBody !== null) {
+        errorBody(responseBody, reason);
+        dropServiceBody(answer);
+      }
+    };
+    addAbortAlgorithm(signal, onAbort);
+    uponPromise(sent, (reply) => {
+      let head = null;
+      try {
+        head = serviceAnswerHead(reply);
+      } catch (e) {
+        if (!settled) fail(e);
+        return;
+      }
+      if (settled) {
+        dropServiceBody(head); // aborted meanwhile
+        return;
+      }
+      let response;
+      try {
+        response = responseFromHost(reply, SERVICE_BODY_CALLS);
+      } catch (e) {
+        dropServiceBody(head);
+        fail(e);
+        return;
+      }
+      settled = true;
+      answer = head;
+      responseBody = responseBodyOf(response);
+      if (responseBody === null) removeAbortAlgorithm(signal, onAbort);
+      resolve(response);
+    }, (e) => {
+      if (!settled) fail(new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError"));
+    });
+  });
 }
 
 /** A stub over `target` ({binding, worker: null | () => Promise<id>, entrypoint: null | name}):

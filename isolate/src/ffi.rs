@@ -16,9 +16,9 @@ pub struct StkIsolate {
 #[repr(C)]
 pub struct StkHost {
     pub userdata: *mut c_void,
-    pub log: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
+    pub log: unsafe extern "C" fn(*mut c_void, u32, i32, *const u8, usize) -> i32,
     pub random_fill: unsafe extern "C" fn(*mut c_void, *mut u8, usize) -> i32,
-    pub set_timer: unsafe extern "C" fn(*mut c_void, u32, f64) -> i32,
+    pub set_timer: unsafe extern "C" fn(*mut c_void, u32, u32, f64) -> i32,
     pub clear_timer: unsafe extern "C" fn(*mut c_void, u32),
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
     pub host_call:
@@ -227,6 +227,7 @@ extern "C" {
     pub fn stk_pump(iso: *mut StkIsolate, out: *mut StkOutcome) -> i32;
     pub fn stk_poll(iso: *mut StkIsolate, inv: u32, out: *mut StkOutcome) -> i32;
     pub fn stk_forget(iso: *mut StkIsolate, inv: u32);
+    pub fn stk_enter_task(iso: *mut StkIsolate, task: u32);
     pub fn stk_fire_timer(iso: *mut StkIsolate, id: u32, out: *mut StkOutcome) -> i32;
     pub fn stk_host_reply(
         iso: *mut StkIsolate,

@@ -4,9 +4,12 @@
 //! Guarantees: every callback checks its pointers and sizes, never panics across the FFI
 //! boundary (a panic would abort), and enforces its budget (output bytes per task, pending timers
 //! per isolate, host calls in flight per task). What a callback does is attributed to the task
-//! the current bridge entry works for ([`HostState::current`]): its console lines, the timers it
-//! arms (a timer's callback then runs for the same task) and its host calls. Output made while
-//! no task is current (0) is dropped. Synchronous native operations ([`crate::ops`]) run inside
+//! the running code belongs to: the bridge names it from the async context (a promise reaction
+//! runs as the task that created it, whichever task's entry runs it: see `stk_enter_task` in
+//! bridge.h), else the task the current bridge entry works for ([`HostState::current`]). That
+//! task owns the console lines, the timers it arms (a timer's callback then runs for the same
+//! task) and its host calls. Output made for no task (0), or for a task that is over, is dropped;
+//! such a task's timers never fire and its host calls are refused. Synchronous native operations ([`crate::ops`]) run inside
 //! the entry that asks for them, under `catch_unwind`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -74,6 +77,15 @@ pub const MAX_HOST_CALL_NAME: usize = 64;
 pub const MAX_HOST_CALL_PAYLOAD: usize = 16 << 20;
 
 impl HostState {
+    /// The task the bridge named, or the current entry's when it named none.
+    fn task_or_current(&self, named: u32) -> u32 {
+        if named == 0 {
+            self.current
+        } else {
+            named
+        }
+    }
+
     pub(crate) fn new(log_limit: usize, timer_limit: usize, sub_request_limit: usize) -> Self {
         HostState {
             current: 0,
@@ -193,7 +205,13 @@ unsafe fn state<'a>(ud: *mut c_void) -> &'a mut HostState {
     unsafe { &mut *ud.cast::<HostState>() }
 }
 
-unsafe extern "C" fn host_log(ud: *mut c_void, level: i32, text: *const u8, len: usize) -> i32 {
+unsafe extern "C" fn host_log(
+    ud: *mut c_void,
+    task: u32,
+    level: i32,
+    text: *const u8,
+    len: usize,
+) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
     let text_bytes = if text.is_null() || len == 0 {
@@ -202,11 +220,14 @@ unsafe extern "C" fn host_log(ud: *mut c_void, level: i32, text: *const u8, len:
         // SAFETY: the bridge passes a buffer of `len` bytes valid for this call.
         unsafe { std::slice::from_raw_parts(text, len) }
     };
-    if st.current == 0 {
+    // Output of a task that is over (a continuation of an ended request run by a neighbour's
+    // entry), or of none, goes nowhere.
+    let task = st.task_or_current(task);
+    if task == 0 || !st.calling_tasks.contains(&task) {
         return 0;
     }
     let limit = st.log_limit;
-    let (lines, bytes) = st.logs.entry(st.current).or_default();
+    let (lines, bytes) = st.logs.entry(task).or_default();
     *bytes = bytes.saturating_add(len + 1);
     if *bytes > limit {
         return 1;
@@ -243,11 +264,16 @@ unsafe extern "C" fn host_random_fill(_ud: *mut c_void, buf: *mut u8, len: usize
     0
 }
 
-unsafe extern "C" fn host_set_timer(ud: *mut c_void, id: u32, delay_ms: f64) -> i32 {
+unsafe extern "C" fn host_set_timer(ud: *mut c_void, task: u32, id: u32, delay_ms: f64) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
     if let Some(key) = st.timer_keys.remove(&id) {
         st.timers.remove(&key);
+    }
+    // A timer armed for a task that is over never fires (as the task's other timers).
+    let task = st.task_or_current(task);
+    if task != 0 && !st.calling_tasks.contains(&task) {
+        return 0;
     }
     if st.timers.len() >= st.timer_limit {
         return 1;
@@ -255,7 +281,7 @@ unsafe extern "C" fn host_set_timer(ud: *mut c_void, id: u32, delay_ms: f64) -> 
     let delay = Duration::from_secs_f64((delay_ms.clamp(0.0, 1e12)) / 1000.0);
     st.timer_seq += 1;
     let key = (Instant::now() + delay, st.timer_seq);
-    st.timers.insert(key, (id, st.current));
+    st.timers.insert(key, (id, task));
     st.timer_keys.insert(id, key);
     0
 }
@@ -300,7 +326,7 @@ unsafe extern "C" fn host_call(
     let st = unsafe { state(ud) };
     // The runtime names the task when the entry may run for another one (see bridge.h); a task
     // that is over (or never was) may not call.
-    let task = if task == 0 { st.current } else { task };
+    let task = st.task_or_current(task);
     if !st.calling_tasks.contains(&task)
         || name.is_null()
         || name_len > MAX_HOST_CALL_NAME

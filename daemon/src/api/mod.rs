@@ -22,6 +22,7 @@ mod prometheus;
 mod quota;
 mod run;
 mod secrets;
+mod service_fetch;
 mod services;
 mod tenants;
 mod types;

@@ -98,8 +98,8 @@ pub(super) enum Whole {
 
 /// Calls `def`'s fetch handler with `request` as one call of `tenant` in `chain`; a streamed
 /// answer is gathered whole (at most one host call's payload), since the caller hands on one
-/// body (the egress gateway for `globalOutbound`, a service binding's `fetch`). The outcome
-/// handler's console output and its answer.
+/// body (the egress gateway for `globalOutbound`; a service binding's `fetch` streams instead,
+/// `service_fetch`). The outcome handler's console output and its answer.
 pub(super) async fn fetch_whole(
     state: &AppState,
     tenant: &str,

@@ -5,8 +5,9 @@
 //! Host calls (payloads framed like storage calls: `u32 LE head_len`, JSON head, bytes):
 //! - `service.call` `{binding, method, worker?, entrypoint?}` + the encoded argument list (JSON
 //!   text, `isolate/js/rpc.js`) → `{}` + the target's answer (`{"ok"}` or `{"error"}`, encoded);
-//! - `service.fetch` `{binding, worker?, entrypoint?}` + a `fetch` request frame → a `fetch`
-//!   answer frame (as the egress gateway's);
+//! - `service.fetch` `{binding, worker?, entrypoint?, call?}` + a `fetch` request frame → a
+//!   `fetch` answer frame (as the egress gateway's), both bodies streamed (`service_fetch`:
+//!   `service.read`, `service.cancel`, `service.abort` naming `call`);
 //! - `loader.get` `{binding, name}` → `{"id"}` of the child cached for `(parent, name)`, or
 //!   `{"missing": true}` (the runtime then calls the tenant's callback and `loader.create`);
 //! - `loader.create` `{binding, name?}` + a `WorkerCode` as JSON text → `{"id"}`: the code becomes a
@@ -37,9 +38,7 @@ use stockade_ipc::{Call, Reply};
 
 use super::error::{error_code, ApiError};
 use super::loader::{define, find, hex, WorkerCode};
-use super::outbound::{fetch_whole, Whole};
 use super::AppState;
-use crate::egress::{decode_request, encode_response, ResponseHead};
 use crate::supervisor::bindings::{valid_name, Binding};
 use crate::supervisor::{CallContext, Chain, HostCalls, Job, Streams, WorkerDef};
 
@@ -85,8 +84,10 @@ impl Services {
         let _ = self.state.set(state);
     }
 
-    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`.
+    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`, and the
+    /// calls a service fetch's streamed body and abort need (`service_fetch`).
     pub fn register(self: &Arc<Services>, calls: &mut HostCalls) {
+        super::service_fetch::register(calls);
         for op in [
             "service.call",
             "service.fetch",
@@ -113,6 +114,9 @@ impl Services {
             .and_then(Weak::upgrade)
             .ok_or("the daemon is stopping")?;
         let (head, bytes) = crate::storage::split(&payload)?;
+        // A service fetch's streamed request body is let go of if the fetch never takes it.
+        let _upload = (op == "service.fetch")
+            .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
         // By the pool's id table (ids are kept across reloads; the config's order is not).
         let tenant = state
             .pool
@@ -177,7 +181,13 @@ impl Services {
                 if op == "service.call" {
                     rpc(&state, &tenant, def, entrypoint, &head, bytes, next).await
                 } else {
-                    fetch(&state, &tenant, def, bytes, next).await
+                    let call = head
+                        .get("call")
+                        .and_then(Value::as_u64)
+                        .and_then(|c| u32::try_from(c).ok());
+                    let resources = &context.resources;
+                    super::service_fetch::fetch(&state, &tenant, def, bytes, next, resources, call)
+                        .await
                 }
             }
         };
@@ -339,65 +349,6 @@ async fn rpc(
             "the service's worker gave no RPC answer",
         )),
         Err(e) => Err(refusal(
-            "OperationError",
-            format!(
-                "the service's worker failed ({}): {}",
-                error_code(e.kind),
-                e.message
-            ),
-        )),
-    }
-}
-
-/// A `fetch` to the target's fetch handler; a streamed answer is gathered whole.
-async fn fetch(
-    state: &AppState,
-    tenant: &str,
-    def: Arc<WorkerDef>,
-    request: &[u8],
-    chain: Chain,
-) -> Result<(Value, Vec<u8>), Value> {
-    let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
-    if request.upload.is_some() {
-        return Err(refusal(
-            "TypeError",
-            "a service fetch carries its body whole",
-        ));
-    }
-    let url = request.url.clone();
-    let id = hex(&def.id);
-    let (logs, answer) = fetch_whole(state, tenant, def, request, chain)
-        .await
-        .map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
-    state.logs.record(&id, &logs);
-    match answer {
-        Whole::Response(status, headers, body) => {
-            if !(200..=599).contains(&status) {
-                return Err(refusal(
-                    "TypeError",
-                    format!("the service answered status {status}"),
-                ));
-            }
-            let head = ResponseHead {
-                status,
-                status_text: String::new(),
-                headers,
-                url,
-                redirected: false,
-                stream: None,
-            };
-            // The fetch answer frame is the whole reply: its own head and body.
-            Ok((Value::Null, encode_response(&head, &body)))
-        }
-        Whole::BodyFailed(e) => Err(refusal(
-            "OperationError",
-            format!("the service's body: {e}"),
-        )),
-        Whole::NotAResponse => Err(refusal(
-            "TypeError",
-            "the service's worker did not return a Response",
-        )),
-        Whole::Failed(e) => Err(refusal(
             "OperationError",
             format!(
                 "the service's worker failed ({}): {}",

@@ -34,6 +34,7 @@ use reqwest::header::HeaderName;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use outbound::WorkerDispatch;
 pub use secrets::{check_secret, SecretError};
+pub use stream::{release_untaken_upload, upload_stream, MAX_STREAMED_BODY};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
 

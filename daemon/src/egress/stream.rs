@@ -197,7 +197,7 @@ async fn next_piece(upstream: &mut Upstream) -> Result<Vec<u8>, FetchError> {
 /// Chunks of an upload queued towards the upstream before `fetch.write` waits.
 const UPLOAD_QUEUE: usize = 4;
 
-type UploadItem = Result<Bytes, std::io::Error>;
+pub type UploadItem = Result<Bytes, std::io::Error>;
 
 /// A request body tenant code feeds (`fetch.write`) while its `fetch` waits: the two calls may
 /// come in either order, so whichever comes first makes the channel.
@@ -216,16 +216,35 @@ impl Upload {
     }
 }
 
-/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails).
-pub fn upload_body(resources: &Resources, id: u32) -> Result<reqwest::Body, FetchError> {
+/// The chunks of upload `id` as they are fed (once: a second fetch naming it fails); what a
+/// service binding's `fetch` hands its target as the request's streamed body.
+pub fn upload_stream(
+    resources: &Resources,
+    id: u32,
+) -> Result<impl futures_util::Stream<Item = UploadItem> + Send + 'static, FetchError> {
     let rx = resources
         .with_named(id, Upload::new, |u| u.rx.take())
         .flatten()
         .ok_or(FetchError::NoStream)?;
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
-    Ok(reqwest::Body::wrap_stream(stream))
+    }))
+}
+
+/// Lets go of upload `id` if nothing took its body (the request that named it was refused before
+/// it started): the feeder's next `fetch.write` fails instead of waiting for a reader forever.
+pub fn release_untaken_upload(resources: &Resources, id: u32) {
+    if resources
+        .with_named(id, Upload::new, |u| u.rx.is_some())
+        .unwrap_or(false)
+    {
+        resources.forget_named(id);
+    }
+}
+
+/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails).
+pub fn upload_body(resources: &Resources, id: u32) -> Result<reqwest::Body, FetchError> {
+    Ok(reqwest::Body::wrap_stream(upload_stream(resources, id)?))
 }
 
 /// `fetch.write`: `u32 LE id`, a kind byte (0: a chunk follows, 1: the end, 2: the body

@@ -143,6 +143,11 @@ impl BodyStream {
         })
     }
 
+    /// The next chunk (never empty), why the body was cut, or `None` at its end.
+    pub async fn next(&mut self) -> Option<Result<Bytes, BodyCut>> {
+        self.0.recv().await
+    }
+
     /// The whole body, or why it was cut or is larger than `cap`.
     pub async fn collect(mut self, cap: usize) -> Result<Vec<u8>, String> {
         let mut body = Vec::new();

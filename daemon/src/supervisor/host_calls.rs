@@ -101,6 +101,9 @@ pub struct Resources {
     slots: std::sync::Mutex<Slots>,
     /// Resources named by the request itself (an upload it feeds while its fetch waits).
     named: std::sync::Mutex<HashMap<u32, Box<dyn std::any::Any + Send>>>,
+    /// At most one value of each type, shared by the request's calls (its service fetches'
+    /// aborts, say).
+    shared: std::sync::Mutex<HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>>,
     /// Calls to tenant capabilities this request has made (`crate::capabilities`).
     pub capability_calls: std::sync::atomic::AtomicU32,
 }
@@ -157,6 +160,19 @@ impl Resources {
             named.insert(key, Box::new(make()));
         }
         named.get_mut(&key)?.downcast_mut::<T>().map(f)
+    }
+
+    /// Runs `f` on the request's one value of type `T` (made with `T::default()` first).
+    pub fn shared<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = shared
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        match slot.downcast_mut::<T>() {
+            Some(value) => f(value),
+            // Unreachable: the slot of `TypeId::of::<T>()` only ever holds a `T`.
+            None => f(&mut T::default()),
+        }
     }
 
     /// Forgets the resource the request named `key`.

@@ -401,13 +401,37 @@ int FindModule(stk_isolate* iso, v8::Local<v8::Module> module) {
 
 // ---- Host functions reachable from the runtime script as __stockade_host.* ----
 
+// The async context: V8's continuation-preserved embedder data (CPED), the value every promise
+// reaction job captures when it is created and restores while it runs. The bridge keeps a pair
+// there, [task, frame]: the invocation the code belongs to, and the prelude's AsyncLocalStorage
+// frame (js/node-process.js). So a continuation runs as the task that awaited, whichever task's
+// entry settles what it awaited: its console lines, timers and host calls are that task's (and
+// go nowhere once that task ended), not the neighbour's whose entry happens to run it. Each
+// entry for a task starts with [task, undefined] (stk_enter_task) and ends with none; tenant
+// code never sees the pair (getContext returns the frame alone).
+v8::Local<v8::Value> MakeAsyncContext(v8::Isolate* isolate, uint32_t task, v8::Local<v8::Value> frame) {
+  v8::Local<v8::Value> pair[2] = {v8::Integer::NewFromUnsigned(isolate, task), frame};
+  return v8::Array::New(isolate, pair, 2);
+}
+
+// The task the running code belongs to (see above); 0 outside any task's entry.
+uint32_t RunningTask(v8::Isolate* isolate) {
+  v8::Local<v8::Value> cped = isolate->GetContinuationPreservedEmbedderData();
+  if (!cped->IsArray()) return 0;
+  v8::Local<v8::Value> task;
+  if (!cped.As<v8::Array>()->Get(isolate->GetCurrentContext(), 0).ToLocal(&task) || !task->IsUint32()) {
+    return 0;
+  }
+  return task.As<v8::Uint32>()->Value();
+}
+
 void HostLog(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   stk_isolate* iso = From(isolate);
   int32_t level = args[0]->Int32Value(isolate->GetCurrentContext()).FromMaybe(1);
   std::string text = Utf8(isolate, args[1]);
-  if (iso->host.log(iso->host.userdata, level, reinterpret_cast<const uint8_t*>(text.data()),
-                    text.size()) != 0) {
+  if (iso->host.log(iso->host.userdata, RunningTask(isolate), level,
+                    reinterpret_cast<const uint8_t*>(text.data()), text.size()) != 0) {
     iso->limits.fetch_or(STK_LIMIT_LOG);
     isolate->TerminateExecution();
   }
@@ -445,7 +469,7 @@ void HostSetTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
   uint32_t id = args[0]->Uint32Value(ctx).FromMaybe(0);
   double delay = args[1]->NumberValue(ctx).FromMaybe(0);
   if (!(delay >= 0)) delay = 0;
-  if (iso->host.set_timer(iso->host.userdata, id, delay) != 0) {
+  if (iso->host.set_timer(iso->host.userdata, RunningTask(isolate), id, delay) != 0) {
     iso->limits.fetch_or(STK_LIMIT_TIMERS);
     isolate->ThrowException(v8::Exception::RangeError(
         v8::String::NewFromUtf8Literal(isolate, "too many pending timers")));
@@ -517,7 +541,7 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   // The runtime names the invocation a call belongs to when the current entry may run for
   // another one (a streamed body resumed by a neighbour's request); tenants never hold `call`.
-  const uint32_t task = args[2]->IsUint32() ? args[2].As<v8::Uint32>()->Value() : 0;
+  const uint32_t task = args[2]->IsUint32() ? args[2].As<v8::Uint32>()->Value() : RunningTask(isolate);
   std::string name = Utf8(isolate, args[0]);
   std::vector<uint8_t> payload;
   if (args[1]->IsUint8Array()) {
@@ -673,15 +697,19 @@ void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
 
-// getContext() / setContext(value): V8's continuation-preserved embedder data, the value every
-// promise reaction job captures when it is created and restores while it runs. The prelude's
-// AsyncLocalStorage keeps its frame there (js/node-async.js).
+// getContext() -> the current AsyncLocalStorage frame; setContext(frame) keeps the running task.
 void HostGetContext(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  args.GetReturnValue().Set(args.GetIsolate()->GetContinuationPreservedEmbedderData());
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Value> cped = isolate->GetContinuationPreservedEmbedderData();
+  v8::Local<v8::Value> frame;
+  if (cped->IsArray() && cped.As<v8::Array>()->Get(isolate->GetCurrentContext(), 1).ToLocal(&frame)) {
+    args.GetReturnValue().Set(frame);
+  }
 }
 
 void HostSetContext(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  args.GetIsolate()->SetContinuationPreservedEmbedderData(args[0]);
+  v8::Isolate* isolate = args.GetIsolate();
+  isolate->SetContinuationPreservedEmbedderData(MakeAsyncContext(isolate, RunningTask(isolate), args[0]));
 }
 
 // ---- V8 callbacks ----
@@ -1767,6 +1795,16 @@ void stk_host_forget(stk_isolate* iso, uint32_t call_id) {
   if (it == iso->calls.end()) return;
   Entry entry(iso);
   iso->calls.erase(it);
+}
+
+void stk_enter_task(stk_isolate* iso, uint32_t task) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  if (task == 0) {
+    isolate->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
+  } else {
+    isolate->SetContinuationPreservedEmbedderData(MakeAsyncContext(isolate, task, v8::Undefined(isolate)));
+  }
 }
 
 int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out) {

@@ -60,12 +60,15 @@ typedef struct {
   void* userdata;
   // Console output: level 0 debug, 1 log/info, 2 warn, 3 error. Returns 0 to go on, or nonzero
   // when the output budget is spent (the bridge then terminates execution).
-  int32_t (*log)(void* userdata, int32_t level, const uint8_t* text, size_t len);
+  // Made by invocation `task` (the async context's, see stk_enter_task; 0: none known, the
+  // host's current one).
+  int32_t (*log)(void* userdata, uint32_t task, int32_t level, const uint8_t* text, size_t len);
   // Fill `len` bytes with CSPRNG output. Returns 0 on success.
   int32_t (*random_fill)(void* userdata, uint8_t* buf, size_t len);
   // Arm (or re-arm) timer `id` to fire after `delay_ms`; the host later calls stk_fire_timer.
   // Returns 0, or nonzero when the timer budget is spent.
-  int32_t (*set_timer)(void* userdata, uint32_t id, double delay_ms);
+  // Armed by invocation `task` (as for log).
+  int32_t (*set_timer)(void* userdata, uint32_t task, uint32_t id, double delay_ms);
   void (*clear_timer)(void* userdata, uint32_t id);
   // Resolve `specifier` imported from module `referrer` to a module index returned by
   // stk_module_compile/stk_module_synthetic/stk_module_builtin, or -1 when it is outside the
@@ -73,7 +76,8 @@ typedef struct {
   // for, -3 when it is a built-in module Stockade does not support (each its own error message).
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
   // A host call `call_id` named `name` with `payload` (both borrowed for this call), made for
-  // invocation `task` (0: the invocation the current entry runs for): the host answers later
+  // invocation `task` (named by the runtime, else the async context's; 0: none known, the host's
+  // current one): the host answers later
   // with stk_host_reply. Returns 0, or nonzero to refuse it (the promise the JavaScript got
   // rejects at once): 2 when the invocation made its limit of outbound requests.
   int32_t (*host_call)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
@@ -252,6 +256,10 @@ int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
 int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out);
 // Drops invocation `inv` (cancelled, or past its deadline): nothing reports it any more.
 void stk_forget(stk_isolate* iso, uint32_t inv);
+// Starts the async context of an entry for invocation `task` (0: ends it): what runs in the entry
+// and the promise reactions it creates belong to `task` (see stk_host.log). Call it before each
+// entry made for a task, and with 0 after.
+void stk_enter_task(stk_isolate* iso, uint32_t task);
 int32_t stk_fire_timer(stk_isolate* iso, uint32_t id, stk_outcome* out);
 // Settles host call `call_id`: fulfils its promise with a Uint8Array of `bytes` when ok != 0,
 // rejects it with an Error whose message is `bytes` (UTF-8) otherwise. An unknown or already

@@ -31,6 +31,9 @@ impl Worker {
         let mut out = Outcome::new();
         let mut pumped = Outcome::new();
         let (status, pump) = self.call_at_now(|raw| {
+            // SAFETY: raw is our live isolate. The entry's code and the promise reactions it
+            // creates belong to `task`; reactions created earlier keep their own task.
+            unsafe { ffi::stk_enter_task(raw, task) };
             let status = f(raw, &mut out.0);
             let pump = if status == ffi::STK_TERMINATED {
                 status
@@ -38,6 +41,8 @@ impl Worker {
                 // SAFETY: raw is our live isolate; pumped is valid.
                 unsafe { ffi::stk_pump(raw, &mut pumped.0) }
             };
+            // SAFETY: as above; nothing runs for a task outside its entries.
+            unsafe { ffi::stk_enter_task(raw, 0) };
             (status, pump)
         });
         self.host().current = 0;
