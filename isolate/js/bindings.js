@@ -5,8 +5,9 @@
 //   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
 //   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
-//                                                 cap.call {binding, method: m, args} (JSON)
-//                                                 answered {result} or {error: {name, message}}
+//                                                 cap.call {binding, method: m, args} answered
+//                                                 {result} or {error: {name, message}}; args and
+//                                                 result in rpc.js's tagged encoding (below)
 //   {"binding": "service", ...}, {"binding": "loader"} -> RPC stubs, a WorkerLoader (rpc.js)
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
@@ -228,46 +229,17 @@ function capabilityError(e) {
 
 const ProxyConstructor = Proxy;
 const ObjectPrototype = Object.prototype;
-const dateToISOString = uncurry(Date.prototype.toISOString);
 
-// A copy of `value` as JSON data for a capability call: null, booleans, finite numbers, strings,
-// arrays and plain objects as they are (an `undefined` property is left out, as JSON does), a
-// Date as its ISO string; anything else (a Map, a typed array, a BigInt, a function, a class
-// instance) is a TypeError rather than something JSON would silently mangle.
-function capabilityJson(value, what, depth) {
-  if (depth > 64) throw new TypeError(`${what}: the arguments nest too deep`);
-  if (value === null || value === undefined) return null;
-  const type = typeof value;
-  if (type === "boolean" || type === "string") return value;
-  if (type === "number") {
-    if (!NumberIsFinite(value)) throw new TypeError(`${what}: ${value} is not a JSON number`);
-    return value;
-  }
-  if (type !== "object") throw new TypeError(`${what}: a ${type} cannot cross to a capability (JSON values only)`);
-  if (ArrayIsArray(value)) {
-    const out = [];
-    const n = value.length;
-    for (let i = 0; i < n; i++) ObjectDefineProperty(out, i, { value: capabilityJson(value[i], what, depth + 1), writable: true, enumerable: true, configurable: true });
-    return out;
-  }
-  let iso;
-  try { iso = dateToISOString(value); } catch { iso = undefined; }
-  if (iso !== undefined) return iso;
-  const proto = ObjectGetPrototypeOf(value);
-  if (proto !== ObjectPrototype && proto !== null) {
-    throw new TypeError(`${what}: only JSON values, arrays, plain objects and Dates cross to a capability`);
-  }
-  const out = {};
-  const keys = ObjectKeys(value);
-  for (let i = 0; i < keys.length; i++) {
-    const v = value[keys[i]];
-    if (v !== undefined) ObjectDefineProperty(out, keys[i], { value: capabilityJson(v, what, depth + 1), writable: true, enumerable: true, configurable: true });
-  }
-  return out;
-}
-
-// env[key] of a capability binding: any string property is a method (not `then`, so awaiting
-// the object does not call it); each call's arguments cross as JSON (capabilityJson).
+// A capability call's arguments and result are structured-clone data in rpc.js's tagged encoding
+// (`rpcEncode`/`rpcDecode`, the one encoder: JSON stays JSON, and a Map, Set, Date, Uint8Array,
+// ArrayBuffer, BigInt, undefined, NaN, ±Infinity, -0 or Error is a `{"$": tag, ...}` object). The
+// isolate does not know a capability's kind (the supervisor looks the capability up at every
+// call, and a redeclared one may change kind), so it always sends the tagged encoding and always
+// decodes the answer: the supervisor passes both through unchanged for an `http` capability and,
+// for an `mcp` one, turns the arguments into JSON (a Date as its ISO string; a Map, Set, bytes or
+// BigInt is a TypeError naming the tool) and its JSON results into the encoding
+// (daemon/src/capabilities/tagged.rs). What cannot be cloned (a function, a symbol, a class
+// instance, a cycle) is a DataCloneError before anything is sent.
 function makeCapability(key) {
   const methods = ObjectCreate(null);
   const handler = ObjectCreate(null);
@@ -275,9 +247,16 @@ function makeCapability(key) {
     if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
     const known = methods[prop];
     if (known !== undefined) return known;
+    const what = `${key}.${prop}`;
+    const dest = { __proto__: null, where: what, to: "a capability" };
     const method = async (...args) => {
-      const head = { binding: key, method: prop, args: capabilityJson(args, `${key}.${prop}`, 0) };
-      return (await bindingCall("cap.call", head, null, capabilityError))[0].result;
+      const head = { binding: key, method: prop, args: rpcEncode(args, dest) };
+      const [answer] = await bindingCall("cap.call", head, null, capabilityError);
+      try {
+        return rpcDecode(answer.result);
+      } catch (e) {
+        throw new TypeError(`${what}: the capability answered a value that is not in the tagged encoding (${e?.message})`);
+      }
     };
     methods[prop] = method;
     return method;

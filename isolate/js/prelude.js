@@ -149,7 +149,8 @@
  *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
  *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
- *       call cap.call ({binding, method, args} as JSON; answered {result} or {error}).
+ *       call cap.call ({binding, method, args}; answered {result} or {error}; args and result
+ *       in rpc.js's tagged structured-clone encoding).
  *       "service" and "loader" bindings become RPC stubs and a WorkerLoader (rpc.js: host calls
  *       service.call, service.fetch, loader.get, loader.create; a service fetch's streamed
  *       answer body is read with service.read and let go of with service.cancel, a waiting one

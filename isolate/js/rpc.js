@@ -14,7 +14,8 @@
 // JSON cannot carry: "u" undefined, "n" NaN/±Infinity/-0, "b" BigInt, "d" Date, "u8" Uint8Array
 // and "ab" ArrayBuffer (base64), "m" Map, "s" Set, "e" an Error's name and message, "o" a plain
 // object that has a "$" key of its own. Anything else (a function, a symbol, a class instance, a
-// cycle, nesting deeper than RPC_MAX_DEPTH) is a DataCloneError before anything is sent. A callee's
+// cycle, nesting deeper than RPC_MAX_DEPTH) is a DataCloneError before anything is sent. The same
+// encoding carries capability calls' arguments and results (bindings.js, `makeCapability`). A callee's
 // throw reaches the caller with its name and message (standard error classes and DOMException
 // names are rebuilt as such; any other name on an Error).
 // Trust: a stub grants nothing by itself (the supervisor checks every call against the calling
@@ -49,14 +50,28 @@ const RPC_DOM_NAMES = { __proto__: null, OperationError: 1, NotAllowedError: 1, 
 // a callee never runs as one.
 const RPC_RESERVED = { __proto__: null, then: 1, constructor: 1, fetch: 1, connect: 1, toJSON: 1, valueOf: 1, toString: 1 };
 
-const rpcCloneError = (what) => new DOMException(`RPC: ${what} cannot cross to another worker`, "DataCloneError");
+// Where an encoding is going, for its errors: `RPC: ... cannot cross to another worker`.
+const RPC_TO_WORKER = { __proto__: null, where: "RPC", to: "another worker" };
+const rpcCloneError = (dest, what) => new DOMException(`${dest.where}: ${what} cannot cross to ${dest.to}`, "DataCloneError");
+
+// `array` with `v` appended as an own element (never through a setter tenant code put on
+// Array.prototype).
+function rpcAppend(array, v) {
+  ObjectDefineProperty(array, array.length, { value: v, writable: true, enumerable: true, configurable: true });
+  return array;
+}
 
 function rpcBytesToBase64(u8) {
   return decodeBytes(u8, "base64", 0, typedArrayLength(u8));
 }
 
-/** `value` as JSON-safe data in the tagged encoding (see the header). */
-function rpcEncode(value, ancestors = new RpcSet(), depth = 0) {
+/** `value` as JSON-safe data in the tagged encoding (see the header); `dest` ({where, to}) names
+ *  the destination in a DataCloneError's message. */
+function rpcEncode(value, dest = RPC_TO_WORKER) {
+  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to }, 0);
+}
+
+function rpcEncodeValue(value, state, depth) {
   switch (typeof value) {
     case "string": case "boolean": return value;
     case "undefined": return { $: "u" };
@@ -64,28 +79,28 @@ function rpcEncode(value, ancestors = new RpcSet(), depth = 0) {
       if (rpcNumberIsFinite(value) && !ObjectIs(value, -0)) return value;
       return { $: "n", v: ObjectIs(value, -0) ? "-0" : `${value}` };
     case "bigint": return { $: "b", v: rpcBigIntString(value) };
-    case "function": throw rpcCloneError(`a function (${value.name || "anonymous"})`);
-    case "symbol": throw rpcCloneError("a symbol");
+    case "function": throw rpcCloneError(state, `a function (${value.name || "anonymous"})`);
+    case "symbol": throw rpcCloneError(state, "a symbol");
   }
   if (value === null) return null;
-  if (depth > RPC_MAX_DEPTH) throw rpcCloneError(`a value nested deeper than ${RPC_MAX_DEPTH}`);
-  if (rpcSetHas(ancestors, value)) throw rpcCloneError("a cyclic value");
-  rpcSetAdd(ancestors, value);
+  if (depth > RPC_MAX_DEPTH) throw rpcCloneError(state, `a value nested deeper than ${RPC_MAX_DEPTH}`);
+  if (rpcSetHas(state.ancestors, value)) throw rpcCloneError(state, "a cyclic value");
+  rpcSetAdd(state.ancestors, value);
   try {
-    return rpcEncodeObject(value, ancestors, depth + 1);
+    return rpcEncodeObject(value, state, depth + 1);
   } finally {
-    rpcSetDelete(ancestors, value);
+    rpcSetDelete(state.ancestors, value);
   }
 }
 
-function rpcEncodeObject(value, ancestors, depth) {
+function rpcEncodeObject(value, state, depth) {
   if (ArrayIsArray(value)) {
     const out = [];
-    for (let i = 0; i < value.length; i++) out[i] = rpcEncode(value[i], ancestors, depth);
+    for (let i = 0; i < value.length; i++) rpcAppend(out, rpcEncodeValue(value[i], state, depth));
     return out;
   }
   if (typedArrayName(value) !== undefined) {
-    if (typedArrayName(value) !== "Uint8Array") throw rpcCloneError(`a ${typedArrayName(value)} (send a Uint8Array)`);
+    if (typedArrayName(value) !== "Uint8Array") throw rpcCloneError(state, `a ${typedArrayName(value)} (send a Uint8Array)`);
     return { $: "u8", v: rpcBytesToBase64(value) };
   }
   const kind = builtinKind(value);
@@ -96,23 +111,23 @@ function rpcEncodeObject(value, ancestors, depth) {
   if (kind === K_ARRAYBUFFER) return { $: "ab", v: rpcBytesToBase64(new ByteArray(value)) };
   if (kind === K_MAP) {
     const entries = [];
-    rpcMapForEach(value, (v, k) => { entries[entries.length] = [rpcEncode(k, ancestors, depth), rpcEncode(v, ancestors, depth)]; });
+    rpcMapForEach(value, (v, k) => { rpcAppend(entries, [rpcEncodeValue(k, state, depth), rpcEncodeValue(v, state, depth)]); });
     return { $: "m", v: entries };
   }
   if (kind === K_SET) {
     const items = [];
-    rpcSetForEach(value, (v) => { items[items.length] = rpcEncode(v, ancestors, depth); });
+    rpcSetForEach(value, (v) => { rpcAppend(items, rpcEncodeValue(v, state, depth)); });
     return { $: "s", v: items };
   }
   if (kind === K_ERROR) return { $: "e", name: `${value.name}`, message: `${value.message}` };
   const proto = ObjectGetPrototypeOf(value);
   if (proto !== ObjectPrototype && proto !== null) {
-    throw rpcCloneError(`an instance of ${constructorName(value) ?? "a class"} (only plain data crosses)`);
+    throw rpcCloneError(state, `an instance of ${constructorName(value) ?? "a class"} (only plain data crosses)`);
   }
   const out = {};
   const keys = ObjectKeys(value);
   for (let i = 0; i < keys.length; i++) {
-    ObjectDefineProperty(out, keys[i], { value: rpcEncode(value[keys[i]], ancestors, depth), writable: true, enumerable: true, configurable: true });
+    ObjectDefineProperty(out, keys[i], { value: rpcEncodeValue(value[keys[i]], state, depth), writable: true, enumerable: true, configurable: true });
   }
   return ObjectGetOwnPropertyDescriptor(out, "$") !== undefined ? { $: "o", v: out } : out;
 }
@@ -122,7 +137,7 @@ function rpcDecode(data) {
   if (data === null || typeof data !== "object") return data;
   if (ArrayIsArray(data)) {
     const out = [];
-    for (let i = 0; i < data.length; i++) out[i] = rpcDecode(data[i]);
+    for (let i = 0; i < data.length; i++) rpcAppend(out, rpcDecode(data[i]));
     return out;
   }
   switch (data.$) {

@@ -1,6 +1,7 @@
 //! An `http` capability's call: `POST url` with JSON `{"method": "m", "args": [...]}`, answered
 //! `{"result": ...}` or `{"error": {"name", "message"}}`, through the egress gateway as the
-//! calling tenant.
+//! calling tenant. `args` and `result` are structured-clone data in the tagged encoding
+//! (`super::tagged`), passed through as they are: the isolate encodes and decodes them.
 //!
 //! Guarantees: the request goes out only if the tenant's egress rules allow it (with the secrets
 //! the matching rule injects, scrubbed from the answer); any other answer (a status other than

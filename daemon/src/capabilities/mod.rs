@@ -5,10 +5,13 @@
 //!
 //! - `http` (`{"kind": "http", "url", "types"}`): `env.X.m(...args)` is `POST url` with JSON
 //!   `{"method": "m", "args": [...]}`, answered `{"result": ...}` or `{"error": {"name",
-//!   "message"}}` (`http_call`); `types` is a `.d.ts` text declaring `interface Methods`;
+//!   "message"}}` (`http_call`), args and result structured-clone data in the tagged encoding
+//!   (`tagged`; plain JSON is its own encoding); `types` is a `.d.ts` text declaring
+//!   `interface Methods`;
 //! - `mcp` (`{"kind": "mcp", "url"}`): an upstream MCP server over streamable HTTP; each of its
 //!   tools is a method, `env.X.tool(args)` answering the tool's result (`mcp_client`, sessions
-//!   reused per tenant); its types are generated from the tools' JSON Schemas (`types`).
+//!   reused per tenant), its arguments turned into JSON (`tagged::to_json`); its types are
+//!   generated from the tools' JSON Schemas (`types`).
 //!
 //! Guarantees: every call to a capability goes out through the egress gateway as the calling
 //! tenant (its allow rules decide, its secrets are injected and scrubbed from the answer, every
@@ -22,6 +25,7 @@
 pub mod http_call;
 pub mod mcp_client;
 mod spec;
+pub mod tagged;
 pub mod types;
 
 pub use spec::{check_declared, valid_method, Capability, Declared, Kind, MAX_TYPES_LEN};
@@ -217,8 +221,19 @@ impl Capabilities {
             .ok_or_else(|| CapError::new("NotFoundError", format!("no capability {name:?}")))?;
         match cap.kind {
             Kind::Http => http_call::call(&self.egress, tenant, &cap.url, method, args).await,
+            // Tool arguments and results are JSON by protocol: the encoded arguments are
+            // turned into JSON (or refused) and the JSON result into the encoding (`tagged`).
             Kind::Mcp => {
-                let arguments = match args.into_iter().next() {
+                let first = match args.first().map(tagged::to_json).transpose() {
+                    Ok(v) => v.flatten(),
+                    Err(what) => {
+                        return Err(CapError::new(
+                            "TypeError",
+                            format!("{name}.{method}: {what} cannot be an MCP tool's argument (its arguments are JSON)"),
+                        ))
+                    }
+                };
+                let arguments = match first {
                     None | Some(Value::Null) => json!({}),
                     Some(v @ Value::Object(_)) => v,
                     Some(_) => {
@@ -237,6 +252,7 @@ impl Capabilities {
                     arguments,
                 )
                 .await
+                .map(tagged::from_json)
             }
         }
     }
@@ -264,7 +280,8 @@ impl Capabilities {
     }
 
     /// `cap.call`: the head `{"binding": "<env key>", "method": "m", "args": [...]}`; the
-    /// answer's head `{"result": ...}` or `{"error": {"name", "message"}}`.
+    /// answer's head `{"result": ...}` or `{"error": {"name", "message"}}`; args and result in
+    /// the tagged encoding whatever the kind (`tagged` says why and how `mcp` adapts it).
     async fn answer(&self, context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
         let (head, _) = crate::storage::split(&payload)?;
         // By the pool's own table: ids are given once and kept across reloads, while the

@@ -1,7 +1,8 @@
-//! Shared fixtures of the capability e2e tests (`e2e_capabilities.rs`, `e2e_mcp_server.rs`): the
-//! `http` capability's service, the upstream MCP server, a daemon whose tenant t0 may reach both
-//! (its secrets injected by its egress rules) and declares `calc` (with 2 s of CPU per request: a
-//! debug build spends more than the default 50 ms on 256 capability calls), and request helpers.
+//! Shared fixtures of the capability e2e tests (`e2e_capabilities.rs`, `e2e_capability_data.rs`,
+//! `e2e_mcp_server.rs`): the `http` capability's service, the upstream MCP server, a daemon whose
+//! tenant t0 may reach both (its secrets injected by its egress rules) and declares `calc` (with
+//! 2 s of CPU per request: a debug build spends more than the default 50 ms on 256 capability
+//! calls), and request helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -18,7 +19,8 @@ pub const WEATHER_KEY: &str = "weather-key-value-8c2a7f";
 pub const CALC_TYPES: &str = "interface Methods { add(a: number, b: number): Promise<number>; whoami(): Promise<{ auth: string }>; }";
 
 /// The `http` capability's service: `add`, `whoami` (echoes the Authorization it received, so a
-/// leak would show), `fail` (an error with a name of its own).
+/// leak would show), `echo` (answers its arguments as they came, tags and all), `fail` (an error
+/// with a name of its own).
 pub fn calc(seen: &Seen) -> Answer {
     let call: Value = serde_json::from_slice(&seen.body).unwrap_or(Value::Null);
     let args = call["args"].as_array().cloned().unwrap_or_default();

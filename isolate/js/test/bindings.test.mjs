@@ -82,30 +82,52 @@ test("workspace errors are DOMExceptions of the host's name", async () => {
   assert.deepEqual(fake.calls.at(-1), ["ws.readFile", { path: "nope", binding: "WS" }]);
 });
 
-test("a capability's methods are cap.call host calls with JSON arguments and named errors", async () => {
+test("a capability's methods are cap.call host calls with structured-clone arguments and named errors", async () => {
   const calls = [];
   const call = (name, payload) => {
     const [head] = unframe(payload);
     calls.push([name, head]);
     if (head.method === "fail") return Promise.resolve(frame({ error: { name: "ValidationError", message: "bad" } }));
     if (head.method === "range") return Promise.resolve(frame({ error: { name: "RangeError", message: "too big" } }));
+    if (head.method === "odd") return Promise.resolve(frame({ result: { $: "zz" } }));
+    if (head.method === "echo") return Promise.resolve(frame({ result: head.args }));
     return Promise.resolve(frame({ result: { got: head.args } }));
   };
-  const { exports, realm, run } = loadPrelude({ call });
+  const { exports, run } = loadPrelude({ call });
+  const realm = run("({ Error, TypeError, RangeError, DOMException, Map, Set, Date, Uint8Array, ArrayBuffer })");
   const env = exports.makeEnv(run('({ C: { binding: "capability", name: "calc" } })'));
-  const [obj, arr] = run("[{ d: new Date(0), u: undefined }, [undefined]]");
-  const out = await env.C.add(1, obj, arr);
-  assert.equal(JSON.stringify(out), '{"got":[1,{"d":"1970-01-01T00:00:00.000Z"},[null]]}');
+  // Plain JSON crosses as itself; what JSON cannot carry is tagged.
+  const [obj, arr] = run('[{ d: new Date(0), u: undefined, s: "x", n: [1.5, true, null], o: { $: 1 } }, [undefined, NaN]]');
+  await env.C.add(1, obj, arr);
+  assert.equal(JSON.stringify(calls[0][1].args), JSON.stringify([1,
+    { d: { $: "d", v: 0 }, u: { $: "u" }, s: "x", n: [1.5, true, null], o: { $: "o", v: { $: 1 } } },
+    [{ $: "u" }, { $: "n", v: "NaN" }]]));
   assert.deepEqual(calls[0][0], "cap.call");
   assert.equal(calls[0][1].binding, "C", "named by its env key");
   assert.equal(calls[0][1].method, "add");
+  // A round trip through a capability that echoes its arguments back.
+  const sent = run(`[new Map([[1, "a"], ["k", new Set([2n])]]), new Date(86400000), new Uint8Array([0, 255]),
+    new Uint8Array([7]).buffer, 12345678901234567890n, undefined, NaN, -0, { $: "d", v: 1 }, "plain"]`);
+  const back = await env.C.echo(...sent);
+  assert.ok(back[0] instanceof realm.Map && back[0].get(1) === "a" && back[0].get("k") instanceof realm.Set);
+  assert.equal([...back[0].get("k")][0], 2n);
+  assert.ok(back[1] instanceof realm.Date && back[1].getTime() === 86400000);
+  assert.ok(back[2] instanceof realm.Uint8Array && back[2].join() === "0,255");
+  assert.ok(back[3] instanceof realm.ArrayBuffer && new Uint8Array(back[3])[0] === 7);
+  assert.equal(back[4], 12345678901234567890n);
+  assert.ok(back.length === 10 && 5 in back && back[5] === undefined);
+  assert.ok(Number.isNaN(back[6]) && Object.is(back[7], -0));
+  assert.deepEqual(JSON.stringify(back[8]), '{"$":"d","v":1}', "an object owning $ stays an object");
+  assert.equal(back[9], "plain");
   assert.equal(env.C.add, env.C.add, "a method is made once");
   assert.equal(env.C.then, undefined, "awaiting the object does not call it");
   assert.deepEqual(Object.keys(env.C), []);
   await assert.rejects(env.C.fail(), (e) => e instanceof realm.Error && e.name === "ValidationError" && e.message === "bad");
-  await assert.rejects(env.C.range(), realm.RangeError);
-  for (const bad of ["new Map()", "1n", "new Uint8Array(1)", "() => 1", "Infinity", "new (class X {})()"]) {
-    await assert.rejects(env.C.add(run(`(${bad})`)), realm.TypeError, bad);
+  await assert.rejects(env.C.range(), (e) => e instanceof realm.RangeError && e.message === "too big");
+  await assert.rejects(env.C.odd(), (e) => e instanceof realm.TypeError && e.message.startsWith("calc.odd: ") === false && e.message.startsWith("C.odd: "));
+  const before = calls.length;
+  for (const bad of ["() => 1", "Symbol()", "new (class X {})()", "(() => { const a = []; a.push(a); return a; })()", "new Int16Array(1)"]) {
+    await assert.rejects(env.C.add(run(`(${bad})`)), (e) => e instanceof realm.DOMException && e.name === "DataCloneError" && e.message.startsWith("C.add: "), bad);
   }
-  assert.equal(calls.length, 3, "nothing malformed reached the host");
+  assert.equal(calls.length, before, "nothing that cannot be cloned reached the host");
 });
