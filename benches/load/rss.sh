@@ -12,24 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-600}"
 sample="${SAMPLE:-30}"
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey; }
-if [[ -z "${BIN:-}" ]]; then
-  cargo build --release -q -p stockade
-  BIN="${CARGO_TARGET_DIR:-target}/release/stockade"
-fi
-port=$((20000 + RANDOM % 20000))
-token="rss-bench-token-0123456789"
-cfg="$(mktemp)"
-printf 'listen = "127.0.0.1:%s"\nworkers = %s\noperator_token = "%s"\n[limits]\ncpu_ms = 1000\n' \
-  "$port" "$(nproc)" "$token" > "$cfg"
-printf '[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n' >> "$cfg"
-printf '[[tenants]]\nid = "bench"\ntoken = "%s"\n' "$token" >> "$cfg"
-"$BIN" serve --config "$cfg" 2>/tmp/stockade-rss.log &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -f "$cfg"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $token" "$base/v1/admin/workers" && break; sleep 0.1; done
-sleep 1
+source benches/load/lib.sh
+stockade_binary
+start_daemon rss "$(nproc)" $'[limits]\ncpu_ms = 1000\n'
 body='{"code":"export default (a) => ({ hello: a.name })","arg":{"name":"bench"}}'
 workers() {
   curl -sf -H "Authorization: Bearer $token" "$base/v1/admin/workers" | python3 -c '

@@ -15,23 +15,9 @@ cd "$(dirname "$0")/../.."
 secs="${1:-10}"
 slow="${SLOW:-1000}"
 c="${CONCURRENCY:-4}"
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey; }
-if [[ -z "${BIN:-}" ]]; then
-  cargo build --release -q -p stockade
-  BIN="${CARGO_TARGET_DIR:-target}/release/stockade"
-fi
-port=$((20000 + RANDOM % 20000))
-token="slow-bench-token-0123456789"
-cfg="$(mktemp)"
-printf 'listen = "127.0.0.1:%s"\nworkers = 2\noperator_token = "%s"\n[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n[[tenants]]\nid = "bench"\ntoken = "%s"\n' \
-  "$port" "$token" "$token" > "$cfg"
-"$BIN" serve --config "$cfg" 2>/tmp/stockade-slow.log &
-daemon=$!
-gen=""
-trap 'kill $gen 2>/dev/null; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -f "$cfg"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $token" "$base/v1/admin/workers" && break; sleep 0.1; done
-sleep 1
+source benches/load/lib.sh
+stockade_binary
+start_daemon slow 2
 id=$(curl -sf -H "Authorization: Bearer $token" -X POST "$base/v1/workers" \
   -d '{"mainModule":"main.js","modules":{"main.js":"export default { fetch() { return new Response(\"hello\"); } };"}}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -66,7 +52,7 @@ async def main():
     await asyncio.gather(*(one() for _ in range(n)))
 asyncio.run(main())
 PY
-gen=$!
+bench_children+=($!)
 # Wait until the daemon holds them (its own gauge), at most 20 s.
 for _ in $(seq 200); do
   open=$(curl -sf -H "Authorization: Bearer $token" "$base/metrics" | awk '/^stockade_http_connections /{print $2}')

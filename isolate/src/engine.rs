@@ -12,7 +12,7 @@ use crate::error::RunError;
 use crate::ffi;
 use crate::protection::{EngineKeys, MpkStats};
 use crate::watchdog::{Unresponsive, Watchdog};
-use crate::EngineMemory;
+use crate::{EngineMemory, RenewalCounters};
 
 /// Which V8 a process runs. Every isolate of a process shares it (V8 flags are per process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -276,6 +276,16 @@ impl Engine {
         let mut out = EngineMemory::default();
         // SAFETY: fills a plain struct of counters; callable from any thread.
         unsafe { ffi::stk_engine_memory_stats(&mut out) };
+        out
+    }
+
+    /// The renewal counters of [`Engine::memory`] alone, from two atomic loads and no lock: for
+    /// a loop that polls them on every pass (a worker's isolate stock). `memory` also counts the
+    /// range registry, under its mutex.
+    pub fn renewal_counters(&self) -> RenewalCounters {
+        let mut out = RenewalCounters::default();
+        // SAFETY: fills a plain struct from two atomic counters; callable from any thread.
+        unsafe { ffi::stk_engine_renewal_counters(&mut out) };
         out
     }
 

@@ -123,6 +123,19 @@ pub struct StkEngineMemory {
 }
 const _: () = assert!(size_of::<StkEngineMemory>() == 32);
 
+/// `stk_renewal_counters` (bridge.h): the renewal counters of [`StkEngineMemory`] alone, read
+/// without a lock.
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StkRenewalCounters {
+    /// Tenant isolates created since V8's shared heap was last renewed.
+    pub created_since_renewal: u64,
+    /// Renewals of V8's shared heap so far.
+    pub renewals: u64,
+}
+const _: () = assert!(size_of::<StkRenewalCounters>() == 16);
+const _: () = assert!(offset_of!(StkRenewalCounters, renewals) == 8);
+
 pub const STK_OK: i32 = 0;
 pub const STK_EXCEPTION: i32 = 1;
 pub const STK_TERMINATED: i32 = 2;
@@ -176,6 +189,7 @@ extern "C" {
     pub fn stk_pages_allocated_outside_isolates() -> u64;
     pub fn stk_isolate_heap_stats(iso: *mut StkIsolate, stats: *mut StkHeapStats);
     pub fn stk_engine_memory_stats(out: *mut StkEngineMemory);
+    pub fn stk_engine_renewal_counters(out: *mut StkRenewalCounters);
     pub fn stk_engine_renew_shared_heap(min_created: u64) -> i32;
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 

@@ -49,6 +49,7 @@ pub use configure::LoadOptions;
 pub use engine::{Engine, V8Profile, RENEW_SHARED_HEAP_AFTER};
 pub use ffi::StkEngineMemory as EngineMemory;
 pub use ffi::StkHeapStats as HeapStats;
+pub use ffi::StkRenewalCounters as RenewalCounters;
 pub use host::{MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};

@@ -1,6 +1,7 @@
 //! How the engine uses protection keys, on real isolates: the status it reports, how keys are
 //! spread and the sharing probability it exports, that no V8 page is ever allocated outside an
-//! isolate's scope, the tagged ArrayBuffer arena, and the watchdog under keys.
+//! isolate's scope, the tagged ArrayBuffer arena, the watchdog under keys, and keys after V8's
+//! shared heap is renewed (with `--features mpk-attack`, the attack is tried after it too).
 //!
 //! These run on any machine: without PKU they check the honest "no keys" state (every isolate
 //! unkeyed, sharing probability 1); in the QEMU VM (`mpk/tests/qemu/run-in-vm.sh`) they check
@@ -19,6 +20,7 @@ fn child_entry_point() {
         "spread" => spread(),
         "outside_scope" => outside_scope(),
         "watchdog" => watchdog(),
+        "renewal" => renewal(),
         other => panic!("unknown scenario {other}"),
     }
     report("done", 1u8);
@@ -210,6 +212,139 @@ fn the_watchdog_stops_a_keyed_isolate() {
     out.assert_completed();
     assert_eq!(out.num("cpu_limit"), 1, "{out}");
     assert_eq!(out.num("key") != 0, stockade_mpk::status().is_available());
+}
+
+/// The tenant module of the isolates made after a renewal: with `mpk-attack`, the attack tests'
+/// own (`tenant.rs`), hooks installed; without, a module doing the same `churn`.
+#[cfg(feature = "mpk-attack")]
+fn renewal_tenant() -> Worker {
+    mpk_common::tenant::tenant(MpkMode::Pooled)
+}
+#[cfg(not(feature = "mpk-attack"))]
+fn renewal_tenant() -> Worker {
+    worker(
+        MpkMode::Pooled,
+        "export default (x) => { let keep = []; for (let round = 0; round < x.rounds; round++) { \
+         for (let i = 0; i < 4000; i++) keep.push({ i, s: 'v' + i, a: new Array(24).fill(i) }); \
+         if (keep.length > x.keep) keep = []; } return keep.length; }",
+    )
+}
+
+/// Child: keyed isolates made, used and dropped; V8's shared heap renewed (the anchor isolate
+/// disposed and made again under the engine's scope); then two keyed isolates made on the new
+/// heap, which run JavaScript; their keys and the mappings under each key; with `mpk-attack`,
+/// the PKRU inside A's calls and A reading a canary in B's heap (the last step: it faults).
+fn renewal() {
+    install_segv_reporter();
+    let engine = engine();
+    let churn = serde_json::json!({ "op": "churn", "rounds": 3, "keep": 100_000 });
+    let mut before: Vec<Worker> = (0..2).map(|_| renewal_tenant()).collect();
+    for (i, w) in before.iter_mut().enumerate() {
+        report(
+            &format!("ran_before_{i}"),
+            call(w, &churn).as_u64().unwrap_or(0),
+        );
+        report(&format!("key_before_{i}"), w.mpk_key().unwrap_or(0));
+    }
+    drop(before);
+    let counters = engine.renewal_counters();
+    report("live_before_renewal", engine.memory().live_isolates);
+    let renewed = engine.renew_shared_heap(0).expect("the new anchor is made");
+    report("renewed", u8::from(renewed));
+    let after = engine.renewal_counters();
+    report("renewals", after.renewals - counters.renewals);
+    report("created_since_renewal", after.created_since_renewal);
+    // No tenant isolate lives: a page under a key now would be the new anchor's or its heap's.
+    let tagged = smaps().iter().filter(|v| v.pkey != 0).count();
+    report("tagged_after_renewal", tagged);
+    report("outside_scope", engine.pages_allocated_outside_isolates());
+
+    let (mut a, mut b) = (renewal_tenant(), renewal_tenant());
+    report("ran_a", call(&mut a, &churn).as_u64().unwrap_or(0));
+    report("ran_b", call(&mut b, &churn).as_u64().unwrap_or(0));
+    let (ka, kb) = (a.mpk_key().unwrap_or(0), b.mpk_key().unwrap_or(0));
+    report("ka", ka);
+    report("kb", kb);
+    let vmas = smaps();
+    let under = |key: u32| vmas.iter().filter(|v| v.pkey != 0 && v.pkey == key).count();
+    report("mappings_under_ka", under(ka));
+    report("mappings_under_kb", under(kb));
+    let others = vmas
+        .iter()
+        .filter(|v| v.pkey != 0 && v.pkey != ka && v.pkey != kb);
+    report("mappings_under_other_keys", others.count());
+    #[cfg(feature = "mpk-attack")]
+    {
+        use mpk_common::tenant::{hex, parse_hex, plant_string};
+        if let Some(pkru) = a.attack_pkru_in_call() {
+            report("pkru_a", pkru);
+        }
+        let targets = plant_string(&mut b, &canary_from_env());
+        report("addr", targets[0]);
+        let read = serde_json::json!({ "op": "read", "addr": hex(targets[0]) });
+        report("read_value", parse_hex(&call(&mut a, &read)));
+    }
+}
+
+/// Renewing V8's shared heap (`Engine::renew_shared_heap`) makes the anchor isolate again under
+/// the engine's scope: its pages carry no tenant key, and keyed isolates made after it get keys
+/// of their own and, with `mpk-attack`, still cannot read each other.
+#[test]
+fn keyed_isolates_made_after_a_shared_heap_renewal_get_their_own_keys_and_stay_isolated() {
+    let canary = fresh_canary();
+    let out = run_child("renewal", &[("STOCKADE_MPK_CANARY", canary.clone())]);
+    assert_eq!(out.num("live_before_renewal"), 0, "{out}");
+    assert_eq!(out.num("renewed"), 1, "no isolate lives: renewed\n{out}");
+    assert_eq!(out.num("renewals"), 1, "{out}");
+    assert_eq!(out.num("created_since_renewal"), 0, "{out}");
+    assert_eq!(
+        out.num("tagged_after_renewal"),
+        0,
+        "the new anchor's pages carry no tenant key\n{out}"
+    );
+    assert_eq!(out.num("outside_scope"), 0, "{out}");
+    for ran in ["ran_before_0", "ran_before_1", "ran_a", "ran_b"] {
+        assert_eq!(out.num(ran), 12_000, "{ran}\n{out}");
+    }
+    assert_eq!(out.num("mappings_under_other_keys"), 0, "{out}");
+    let attack = cfg!(feature = "mpk-attack");
+    let (ka, kb) = (out.num("ka"), out.num("kb"));
+    if !stockade_mpk::status().is_available() {
+        let keys = ["key_before_0", "key_before_1", "ka", "kb"];
+        assert!(keys.iter().all(|k| out.num(k) == 0), "{out}");
+        out.assert_completed();
+        if attack {
+            // The control: without keys the read returns B's canary (so the test can fail).
+            assert_eq!(out.num("read_value"), canary_word(&canary), "{out}");
+        }
+        only_unkeyed_state_checked(
+            "keyed_isolates_made_after_a_shared_heap_renewal_get_their_own_keys_and_stay_isolated",
+        );
+        return;
+    }
+    let tenant_key = |k: u64| (1..16).contains(&k);
+    let before = (out.num("key_before_0"), out.num("key_before_1"));
+    assert!(
+        tenant_key(before.0) && tenant_key(before.1) && before.0 != before.1,
+        "{out}"
+    );
+    assert!(tenant_key(ka) && tenant_key(kb) && ka != kb, "{out}");
+    assert!(
+        out.num("mappings_under_ka") > 0,
+        "A's pages carry its key\n{out}"
+    );
+    assert!(
+        out.num("mappings_under_kb") > 0,
+        "B's pages carry its key\n{out}"
+    );
+    if attack {
+        let only_a = stockade_mpk::pkru::only_default_and(ka as u32);
+        assert_eq!(out.num("pkru_a"), u64::from(only_a), "{out}");
+        assert!(!out.has("read_value"), "A read B's memory\n{out}");
+        out.assert_pkey_fault(out.num("addr"), kb);
+    } else {
+        out.assert_completed();
+    }
 }
 
 fn run_js(src: &str) -> Result<serde_json::Value, RunError> {

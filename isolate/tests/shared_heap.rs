@@ -5,7 +5,7 @@
 //! on parallel threads.
 mod common;
 use common::*;
-use stockade_isolate::{EngineMemory, Worker, RENEW_SHARED_HEAP_AFTER};
+use stockade_isolate::{Engine, EngineMemory, Worker, RENEW_SHARED_HEAP_AFTER};
 
 /// Resident KiB of this process's anonymous mappings (no file, not the brk heap or a stack).
 fn anonymous_rss_kib() -> u64 {
@@ -29,6 +29,19 @@ fn anonymous_rss_kib() -> u64 {
     total
 }
 
+/// The engine's counters, checking that the lock-free renewal counters agree with them (no
+/// isolate is created or renewal made meanwhile: one test function per binary).
+fn memory(engine: &Engine) -> EngineMemory {
+    let counters = engine.renewal_counters();
+    let memory = engine.memory();
+    assert_eq!(
+        (counters.created_since_renewal, counters.renewals),
+        (memory.created_since_renewal, memory.renewals),
+        "renewal_counters() agrees with memory()"
+    );
+    memory
+}
+
 fn fresh(n: usize) {
     for i in 0..n {
         if i % 100 == 0 {
@@ -43,15 +56,15 @@ fn fresh(n: usize) {
 fn fresh_isolates_leave_nothing_and_renewal_returns_the_shared_heap() {
     let engine = engine();
     fresh(10); // one-time allocations (code caches, pools) happen here
-    let start: EngineMemory = engine.memory();
+    let start: EngineMemory = memory(engine);
     assert_eq!(start.live_isolates, 0);
 
     // A held isolate, as a worker's spare or Loader isolate: the shared heap stays alive.
     let held = Worker::new(engine, limits()).expect("isolate");
-    let with_held = engine.memory();
+    let with_held = memory(engine);
     assert_eq!(with_held.live_isolates, 1);
     fresh(6000);
-    let after = engine.memory();
+    let after = memory(engine);
     assert_eq!(
         after.live_isolates, 1,
         "every isolate but the held one is gone"
@@ -85,7 +98,7 @@ fn fresh_isolates_leave_nothing_and_renewal_returns_the_shared_heap() {
         returned >= 1024,
         "renewal returned {returned} KiB of anonymous memory, expected about 2600"
     );
-    let renewed = engine.memory();
+    let renewed = memory(engine);
     assert_eq!(renewed.renewals, start.renewals + 1);
     assert_eq!(renewed.created_since_renewal, 0);
     assert_eq!(renewed.live_isolates, 0);
@@ -97,6 +110,6 @@ fn fresh_isolates_leave_nothing_and_renewal_returns_the_shared_heap() {
         )),
         serde_json::json!([null, "function", 2])
     );
-    assert_eq!(engine.memory().created_since_renewal, 1);
+    assert_eq!(memory(engine).created_since_renewal, 1);
     assert_eq!(engine.pages_allocated_outside_isolates(), 0);
 }

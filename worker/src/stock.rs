@@ -22,7 +22,7 @@
 //! [`RENEW_SHARED_HEAP_AFTER`] isolates later. A process that always hosts some isolate is
 //! never renewed.
 
-use stockade_isolate::{Engine, EngineMemory, RunError, Worker, RENEW_SHARED_HEAP_AFTER};
+use stockade_isolate::{Engine, RenewalCounters, RunError, Worker, RENEW_SHARED_HEAP_AFTER};
 
 use super::convert;
 
@@ -106,9 +106,10 @@ impl IsolateStock {
             || (hosts_nothing && memory.created_since_renewal >= self.renew_at)
     }
 
-    /// The engine's counters, with this thread's schedule reset after any renewal.
-    fn schedule(&mut self, engine: &'static Engine) -> EngineMemory {
-        let memory = engine.memory();
+    /// The engine's renewal counters (atomic loads, no lock: this runs on every pass of the
+    /// thread's loop), with this thread's schedule reset after any renewal.
+    fn schedule(&mut self, engine: &'static Engine) -> RenewalCounters {
+        let memory = engine.renewal_counters();
         if memory.renewals != self.renewals_seen {
             self.renewals_seen = memory.renewals;
             self.renew_at = RENEW_SHARED_HEAP_AFTER;
@@ -117,7 +118,7 @@ impl IsolateStock {
         memory
     }
 
-    fn wants_spare(&self, memory: &EngineMemory) -> bool {
+    fn wants_spare(&self, memory: &RenewalCounters) -> bool {
         let held: usize = self.spares.iter().map(|(_, _, bytes)| bytes).sum();
         self.last_limits.is_some()
             && self.spares.len() < MAX_SPARES
@@ -137,7 +138,7 @@ impl IsolateStock {
                     self.schedule(engine);
                 }
                 Ok(false) => {
-                    let created = engine.memory().created_since_renewal;
+                    let created = engine.renewal_counters().created_since_renewal;
                     self.renew_at = created.saturating_add(RENEW_SHARED_HEAP_AFTER);
                     self.spares_from = created.saturating_add(RENEWAL_GRACE);
                 }

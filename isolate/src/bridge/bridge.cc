@@ -73,6 +73,9 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
                   std::atomic<uint32_t>::is_always_lock_free,
               "stk_op_call.cancel is read as a plain atomic u32 by the host");
 static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
+static_assert(sizeof(stk_engine_memory) == 32, "stk_engine_memory layout");
+static_assert(sizeof(stk_renewal_counters) == 16, "stk_renewal_counters layout");
+static_assert(offsetof(stk_renewal_counters, renewals) == 8, "stk_renewal_counters.renewals offset");
 static_assert(sizeof(stk_range) == 32, "stk_range layout");
 
 namespace {
@@ -1449,6 +1452,11 @@ void stk_engine_memory_stats(stk_engine_memory* out) {
   out->created_since_renewal = g_created_since_renewal.load(std::memory_order_relaxed);
   out->renewals = g_renewals.load(std::memory_order_relaxed);
   out->owned_ranges = stockade::Registry().Size();
+}
+
+void stk_engine_renewal_counters(stk_renewal_counters* out) {
+  out->created_since_renewal = g_created_since_renewal.load(std::memory_order_relaxed);
+  out->renewals = g_renewals.load(std::memory_order_relaxed);
 }
 
 int32_t stk_engine_renew_shared_heap(uint64_t min_created) {

@@ -202,6 +202,15 @@ typedef struct {
 } stk_engine_memory;
 void stk_engine_memory_stats(stk_engine_memory* out);
 
+// The two renewal counters of stk_engine_memory alone, for a thread's loop to poll: atomic loads
+// only, no lock (stk_engine_memory_stats locks the range registry to count it). The two are read
+// one after the other, not as one snapshot. Any thread.
+typedef struct {
+  uint64_t created_since_renewal;  // as in stk_engine_memory
+  uint64_t renewals;               // as in stk_engine_memory
+} stk_renewal_counters;
+void stk_engine_renewal_counters(stk_renewal_counters* out);
+
 // V8 13.6 built without static roots (Debian's) takes table entries for every new isolate from
 // its shared read-only heap and frees them only with that heap, i.e. when the process's last
 // isolate is disposed; the anchor isolate (see bridge.cc) keeps it alive, so a process that
