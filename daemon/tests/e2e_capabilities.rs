@@ -34,19 +34,13 @@ const WORKER: &str = "export default { async fetch(req, env) {
 
 #[test]
 fn http_and_mcp_capabilities_work_through_the_egress_gateway_and_have_types() {
-    let service = Upstream::start(calc);
-    let (_weather, mcp_port) = weather_server("stateless");
-    let d = daemon("caps", service.port, mcp_port, &[]);
-    let t0 = tenant_token(0);
-    let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
-    let (status, body) = declare(
-        &d,
-        &t0,
-        "t0",
-        "weather",
-        json!({ "kind": "mcp", "url": mcp_url }),
-    );
-    assert_eq!(status, 200, "{body}");
+    let WithCapabilities {
+        d,
+        service,
+        t0,
+        weather: _weather,
+        ..
+    } = with_capabilities("caps", "stateless");
     let (status, list) = get_json(&d, Some(&t0), "/v1/tenants/t0/capabilities");
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["capabilities"][0]["name"], "calc");

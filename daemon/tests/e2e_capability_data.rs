@@ -65,19 +65,13 @@ const WORKER: &str = "export default { async fetch(req, env) {
 
 #[test]
 fn capability_calls_carry_structured_clone_data_and_mcp_tools_get_json() {
-    let service = Upstream::start(calc);
-    let (_weather, mcp_port) = weather_server("stateless");
-    let d = daemon("capdata", service.port, mcp_port, &[]);
-    let t0 = tenant_token(0);
-    let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
-    let (status, body) = declare(
-        &d,
-        &t0,
-        "t0",
-        "weather",
-        json!({ "kind": "mcp", "url": mcp_url }),
-    );
-    assert_eq!(status, 200, "{body}");
+    let WithCapabilities {
+        d,
+        service,
+        t0,
+        weather: _weather,
+        ..
+    } = with_capabilities("capdata", "stateless");
     let env = json!({
         "CALC": { "binding": "capability", "name": "calc" },
         "WEATHER": { "binding": "capability", "name": "weather" },

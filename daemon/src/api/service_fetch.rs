@@ -333,6 +333,18 @@ pub(super) async fn fetch(
 mod tests {
     use super::*;
 
+    /// A target's body as a caller's resource: its writing end and the resource's id.
+    fn open_body(resources: &Resources) -> (body::BodyOut, u32) {
+        let (out, stream) = body::channel();
+        let id = resources
+            .insert(ServiceBody(Arc::new(Rest {
+                body: Mutex::new(Some((stream, 0))),
+                cancelled: Notify::new(),
+            })))
+            .expect("room");
+        (out, id)
+    }
+
     #[tokio::test]
     async fn an_abort_ends_its_fetchs_wait_whichever_comes_first() {
         let resources = Resources::default();
@@ -363,13 +375,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_is_read_to_its_end_or_cut_and_a_cancel_drops_it() {
         let resources = Resources::default();
-        let (out, stream) = body::channel();
-        let id = resources
-            .insert(ServiceBody(Arc::new(Rest {
-                body: Mutex::new(Some((stream, 0))),
-                cancelled: Notify::new(),
-            })))
-            .expect("room");
+        let (out, id) = open_body(&resources);
         let name = id.to_le_bytes();
         out.write(b"ab".to_vec()).await.expect("queued");
         assert_eq!(read(&resources, &name).await, Ok(b"ab".to_vec()));
@@ -380,13 +386,7 @@ mod tests {
 
         // A read waiting for the target's next chunk ends when the body is cancelled, and the
         // target's next write fails (its request is then cancelled).
-        let (out, stream) = body::channel();
-        let id = resources
-            .insert(ServiceBody(Arc::new(Rest {
-                body: Mutex::new(Some((stream, 0))),
-                cancelled: Notify::new(),
-            })))
-            .expect("room");
+        let (out, id) = open_body(&resources);
         let name = id.to_le_bytes();
         let resources = Arc::new(resources);
         let reader = {
@@ -398,13 +398,7 @@ mod tests {
         assert!(reader.await.expect("joined").is_err());
         assert!(out.write(b"late".to_vec()).await.is_err());
         // An idle body is dropped at once.
-        let (out, stream) = body::channel();
-        let id = resources
-            .insert(ServiceBody(Arc::new(Rest {
-                body: Mutex::new(Some((stream, 0))),
-                cancelled: Notify::new(),
-            })))
-            .expect("room");
+        let (out, id) = open_body(&resources);
         cancel(&resources, id);
         assert!(out.write(b"late".to_vec()).await.is_err());
     }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::common::*;
 use super::mcp;
-use super::upstream::{Answer, Seen};
+use super::upstream::{Answer, Seen, Upstream};
 
 pub const RPC_SECRET: &str = "rpc-secret-value-4b1e9d";
 pub const WEATHER_KEY: &str = "weather-key-value-8c2a7f";
@@ -87,6 +87,40 @@ pub fn config(calc_port: u16, mcp_port: u16) -> String {
         t0 = tenant_token(0),
         t1 = tenant_token(1),
     )
+}
+
+/// The calc service, the weather MCP server (`mode`: `stateless` or `stateful`) and a daemon
+/// whose tenant t0 declared `weather` (an `mcp` capability) through the API. Fields drop in
+/// order: the daemon before the servers it reaches.
+pub struct WithCapabilities {
+    pub d: Daemon,
+    pub weather: Node,
+    pub service: Upstream,
+    pub t0: String,
+    pub mcp_port: u16,
+}
+
+pub fn with_capabilities(tag: &str, mode: &str) -> WithCapabilities {
+    let service = Upstream::start(calc);
+    let (weather, mcp_port) = weather_server(mode);
+    let d = daemon(tag, service.port, mcp_port, &[]);
+    let t0 = tenant_token(0);
+    let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
+    let (status, body) = declare(
+        &d,
+        &t0,
+        "t0",
+        "weather",
+        json!({ "kind": "mcp", "url": mcp_url }),
+    );
+    assert_eq!(status, 200, "{body}");
+    WithCapabilities {
+        d,
+        weather,
+        service,
+        t0,
+        mcp_port,
+    }
 }
 
 pub fn declare(d: &Daemon, token: &str, tenant: &str, name: &str, body: Value) -> (u16, Value) {
