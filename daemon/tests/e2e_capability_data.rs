@@ -19,7 +19,6 @@ mod upstream;
 use common::*;
 use fixtures::*;
 use serde_json::{json, Value};
-use upstream::Upstream;
 
 const WORKER: &str = "export default { async fetch(req, env) {
   const out = {};
