@@ -74,6 +74,12 @@ pub struct Config {
     /// isolates, a worker runs one isolate thread whatever this says (V8's page pool hands pages
     /// between isolates, which the key tagging can only follow on one thread).
     pub worker_threads: usize,
+    /// Microseconds a worker's isolate thread looks for a host call's reply before it sleeps
+    /// (default 150, at most 1000; 0: it sleeps at once). On a virtual machine whose idle CPUs
+    /// halt at once, a sleep costs a wake-up longer than the reply; the thread stops looking
+    /// when its CPU is wanted by another thread. Bare metal or a host with halt polling may
+    /// want 0.
+    pub worker_reply_spin_us: u32,
     /// Threads of the supervisor's async runtime (HTTP, IPC, storage, egress; default 2). The
     /// supervisor's work on a request is a chain of short tasks handing off to each other: on a
     /// small machine one thread saves the cross-thread wake-ups, on a large one more threads
@@ -234,6 +240,7 @@ impl Default for Config {
             workers: 2,
             max_in_flight_per_worker: 256,
             worker_threads: 0,
+            worker_reply_spin_us: 150,
             supervisor_threads: 2,
             jail: true,
             operator_token: None,
@@ -370,6 +377,9 @@ impl Config {
         }
         if self.worker_threads > 16 {
             return Err("worker_threads must be 0 (one per CPU) to 16".into());
+        }
+        if self.worker_reply_spin_us > 1000 {
+            return Err("worker_reply_spin_us must be 0 to 1000".into());
         }
         if !(1..=64).contains(&self.supervisor_threads) {
             return Err("supervisor_threads must be 1 to 64".into());

@@ -61,6 +61,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         profile: "standard",
         test_hooks: false,
         threads: 1,
+        reply_spin_us: 0,
         memory: None,
     };
     let mut child = match worker_command(&config, theirs.as_raw_fd()).spawn() {

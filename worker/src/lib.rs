@@ -79,6 +79,10 @@ pub struct WorkerArgs {
     /// Isolate threads (0: one per CPU this process may run on).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Microseconds an isolate thread looks for a host call's reply before it sleeps (0: it
+    /// sleeps at once; see `thread.rs`, `REPLY_SPIN`).
+    #[arg(long, default_value_t = 150)]
+    pub reply_spin_us: u32,
     /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in
     /// release builds).
     #[cfg(debug_assertions)]
@@ -180,7 +184,15 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     let test_hooks = args.test_hooks;
     #[cfg(not(debug_assertions))]
     let test_hooks = false;
-    serve::serve(engine, stream, report.as_ref(), test_hooks, threads)
+    let reply_spin = std::time::Duration::from_micros(u64::from(args.reply_spin_us.min(1000)));
+    serve::serve(
+        engine,
+        stream,
+        report.as_ref(),
+        test_hooks,
+        threads,
+        reply_spin,
+    )
 }
 
 /// Isolate threads one worker may run: the jail's `RLIMIT_NPROC` (32 tasks) must also hold the

@@ -38,6 +38,7 @@ pub fn serve(
     jail: Option<&stockade_seccomp::JailReport>,
     test_hooks: bool,
     threads: usize,
+    reply_spin: std::time::Duration,
 ) -> Result<(), String> {
     match read_frame::<ToWorker, _>(&mut stream) {
         Ok(Some(ToWorker::Hello { protocol_version })) if protocol_version == PROTOCOL_VERSION => {}
@@ -59,7 +60,7 @@ pub fn serve(
         },
     });
     if threads == 1 {
-        return serve_direct(engine, shared, test_hooks);
+        return serve_direct(engine, shared, test_hooks, reply_spin);
     }
     let mut inboxes: Vec<Sender<Work>> = Vec::with_capacity(threads);
     for index in 0..threads {
@@ -70,7 +71,7 @@ pub fn serve(
             .stack_size(THREAD_STACK)
             .spawn(move || {
                 // Made here: isolates are bound to the thread that creates them.
-                let thread = Thread::new(index, engine, shared, test_hooks);
+                let thread = Thread::new(index, engine, shared, test_hooks, reply_spin);
                 guarded(index, || thread.run(&mut rx));
             })
             .map_err(|e| format!("cannot start isolate thread {index}: {e}"))?;
@@ -106,6 +107,7 @@ fn serve_direct(
     engine: &'static Engine,
     shared: Arc<Shared>,
     test_hooks: bool,
+    reply_spin: std::time::Duration,
 ) -> Result<(), String> {
     let handle = std::thread::Builder::new()
         .name("stockade-isolates-0".into())
@@ -113,7 +115,7 @@ fn serve_direct(
         .spawn(move || {
             let router = Router::new(Arc::clone(&shared));
             let mut inbox = Direct::new(shared.stream(), router, READ_BUFFER);
-            let thread = Thread::new(0, engine, Arc::clone(&shared), test_hooks);
+            let thread = Thread::new(0, engine, Arc::clone(&shared), test_hooks, reply_spin);
             guarded(0, || thread.run(&mut inbox));
             inbox.ended.unwrap_or(Ok(()))
         })

@@ -118,14 +118,16 @@ pub struct Thread {
     spin_until: Option<Instant>,
     /// No spinning before this (the CPU was found contended; see `CONTENDED`).
     spin_cooldown: Option<Instant>,
+    /// How long to look for a reply (`REPLY_SPIN` unless configured; zero: never).
+    reply_spin: Duration,
 }
 
 /// How long an isolate thread keeps looking for work without sleeping after it forwarded a
-/// host call. A supervisor answers a host call in tens of microseconds; a thread that sleeps
+/// host call, by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host call in tens of microseconds; a thread that sleeps
 /// meanwhile pays a wake-up on top (an idle virtual CPU is halted, and waking it costs more than
 /// the answer: measured on a quiet 2-vCPU VM, a bare host call 120 → 60 us). Bounded: at most
 /// this much CPU per host call, and only while the CPU is not wanted (see `CONTENDED`).
-const REPLY_SPIN: Duration = Duration::from_micros(150);
+pub const REPLY_SPIN: Duration = Duration::from_micros(150);
 
 /// A `yield` between looks that took longer than this gave the CPU to another thread for a
 /// time slice: the machine is busy. There a spinning thread notices its reply a slice late
@@ -142,6 +144,7 @@ impl Thread {
         engine: &'static Engine,
         shared: Arc<Shared>,
         test_hooks: bool,
+        reply_spin: Duration,
     ) -> Self {
         Thread {
             index,
@@ -157,6 +160,7 @@ impl Thread {
             stock: IsolateStock::default(),
             spin_until: None,
             spin_cooldown: None,
+            reply_spin,
         }
     }
 
@@ -359,7 +363,9 @@ impl Thread {
                             name: call.name,
                             payload: call.payload,
                         });
-                        self.spin_until = Some(Instant::now() + REPLY_SPIN);
+                        if !self.reply_spin.is_zero() {
+                            self.spin_until = Some(Instant::now() + self.reply_spin);
+                        }
                     }
                     None => {
                         if let Some(h) = self.isolates.get_mut(&slot) {

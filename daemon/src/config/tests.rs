@@ -188,6 +188,19 @@ fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
 }
 
 #[test]
+fn the_reply_spin_defaults_to_150_us_and_is_bounded() {
+    assert_eq!(parse("").expect("valid").worker_reply_spin_us, 150);
+    assert_eq!(
+        parse("worker_reply_spin_us = 0\n")
+            .expect("valid")
+            .worker_reply_spin_us,
+        0
+    );
+    let err = parse("worker_reply_spin_us = 1001\n").expect_err("out of range");
+    assert!(err.contains("worker_reply_spin_us"), "{err}");
+}
+
+#[test]
 fn supervisor_threads_default_to_two_and_are_bounded() {
     assert_eq!(parse("").expect("valid").supervisor_threads, 2);
     assert_eq!(

@@ -93,6 +93,9 @@ pub struct SpawnConfig {
     pub test_hooks: bool,
     /// Isolate threads per worker process (`--threads`; 0: one per CPU it may use).
     pub threads: usize,
+    /// Microseconds an isolate thread looks for a host call's reply before sleeping
+    /// (`--reply-spin-us`).
+    pub reply_spin_us: u32,
     /// The memory cap of each worker process (`None`: none, as for `stockade run`).
     pub memory: Option<std::sync::Arc<super::memory_cap::MemoryCap>>,
 }
@@ -123,6 +126,8 @@ pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command 
         .arg(config.profile)
         .arg("--threads")
         .arg(config.threads.to_string())
+        .arg("--reply-spin-us")
+        .arg(config.reply_spin_us.to_string())
         .env_clear()
         // ICU and the C library read the zone from here, once, before the jail closes.
         .env("TZ", &config.timezone)
