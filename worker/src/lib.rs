@@ -80,8 +80,8 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Microseconds an isolate thread looks for a host call's reply before it sleeps (0: it
-    /// sleeps at once; see `thread.rs`, `REPLY_SPIN`).
-    #[arg(long, default_value_t = 150)]
+    /// sleeps at once; see `thread.rs`, `REPLY_SPIN_US`).
+    #[arg(long, default_value_t = thread::REPLY_SPIN_US)]
     pub reply_spin_us: u32,
     /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in
     /// release builds).

@@ -114,11 +114,11 @@ pub struct Thread {
     open: HashMap<(u64, TaskId), RequestId>,
     requests: HashMap<RequestId, (u64, TaskId)>,
     pub(super) stock: IsolateStock,
-    /// Until when the thread looks for a host call's reply without sleeping (see `REPLY_SPIN`).
+    /// Until when the thread looks for a host call's reply without sleeping (see `REPLY_SPIN_US`).
     spin_until: Option<Instant>,
     /// No spinning before this (the CPU was found contended; see `CONTENDED`).
     spin_cooldown: Option<Instant>,
-    /// How long to look for a reply (`REPLY_SPIN` unless configured; zero: never).
+    /// How long to look for a reply (`REPLY_SPIN_US` unless configured; zero: never).
     reply_spin: Duration,
 }
 
@@ -127,7 +127,7 @@ pub struct Thread {
 /// meanwhile pays a wake-up on top (an idle virtual CPU is halted, and waking it costs more than
 /// the answer: measured on a quiet 2-vCPU VM, a bare host call 120 → 60 us). Bounded: at most
 /// this much CPU per host call, and only while the CPU is not wanted (see `CONTENDED`).
-pub const REPLY_SPIN: Duration = Duration::from_micros(150);
+pub const REPLY_SPIN_US: u32 = 150;
 
 /// A `yield` between looks that took longer than this gave the CPU to another thread for a
 /// time slice: the machine is busy. There a spinning thread notices its reply a slice late
@@ -198,7 +198,7 @@ impl Thread {
     }
 
     /// The next work, by the next wake at the latest: looked for without sleeping while a host
-    /// call's reply is due soon (`REPLY_SPIN`), then waited for.
+    /// call's reply is due soon (`REPLY_SPIN_US`), then waited for.
     fn wait(&mut self, inbox: &mut dyn Inbox) -> Next {
         let wake = self.next_wake();
         if let Some(until) = self.spin_until.take() {
