@@ -118,6 +118,7 @@ uint64_t PagesAllocatedOutsideScope() { return g_outside_scope.load(); }
 void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignment,
                                           Permission access) {
   if (!tl_active) g_outside_scope.fetch_add(1);
+  if (void* pooled = TakePooled(size, alignment, access)) return pooled;
   if (alignment < page_) alignment = page_;
   const size_t request = size + alignment - page_;
   int flags = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -158,8 +159,99 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
 
 bool TaggingPageAllocator::FreePages(void* address, size_t size) {
   wasm_budget::CreditReservation(reinterpret_cast<uintptr_t>(address));
+  if (Pool(address, size)) return true;
   Registry().Remove(reinterpret_cast<uintptr_t>(address), size);
   return munmap(address, size) == 0;
+}
+
+// ---- The pool of freed heap pages (see the file comment in memory.h) ----
+
+void* TaggingPageAllocator::TakePooled(size_t size, size_t alignment, Permission access) {
+  // Pooled ranges start at a multiple of kPoolAlign, so any (power-of-two) alignment up to it
+  // holds.
+  if (size > kPoolMaxRange || alignment > kPoolAlign || access != kReadWrite) return nullptr;
+  void* range = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    for (size_t i = pool_.size(); i-- > 0;) {
+      if (pool_[i].size != size) continue;
+      range = pool_[i].start;
+      pool_.erase(pool_.begin() + static_cast<std::ptrdiff_t>(i));
+      pool_bytes_ -= size;
+      break;
+    }
+  }
+  if (!range) return nullptr;
+  // Zeroed and under key 0 since it was pooled; tagged before V8 sees the address.
+  if (TagPages(range, size, ToProt(access), tl_key) != 0) {
+    munmap(range, size);
+    return nullptr;
+  }
+  Registry().Add(reinterpret_cast<uintptr_t>(range), size, tl_key, tl_owner);
+  return range;
+}
+
+bool TaggingPageAllocator::Pool(void* address, size_t size) {
+  const uintptr_t start = reinterpret_cast<uintptr_t>(address);
+  if (size > kPoolMaxRange || size % page_ != 0 || (start & (kPoolAlign - 1)) != 0 ||
+      page_ != 4096) {
+    return false;
+  }
+  OwnedRange range;
+  // Exactly one range of ours, and not the shared WebAssembly code space.
+  if (!Registry().Find(start, &range) || range.start != start || range.end != start + size ||
+      range.owner == kSharedCodeOwner) {
+    return false;
+  }
+  // Key 0 and writable, so that any thread may clear it (a keyed page would fault on a thread
+  // whose PKRU does not open its key, e.g. when another isolate's call frees it).
+  const int untag = range.key >= 0 ? TagPages(address, size, PROT_READ | PROT_WRITE, 0)
+                                   : mprotect(address, size, PROT_READ | PROT_WRITE);
+  if (untag != 0) return false;
+  // Every byte back to zero: resident pages are cleared in place (no fault for the next owner);
+  // the others are dropped (they read as zeroes unless swapped out, which the drop also covers).
+  unsigned char resident[kPoolMaxRange / 4096];
+  const size_t pages = size / page_;
+  if (mincore(address, size, resident) != 0) {
+    if (madvise(address, size, MADV_DONTNEED) != 0) return false;
+  } else {
+    size_t i = 0;
+    while (i < pages) {
+      const bool in = (resident[i] & 1) != 0;
+      size_t j = i;
+      while (j < pages && ((resident[j] & 1) != 0) == in) j++;
+      char* from = static_cast<char*>(address) + i * page_;
+      if (in) {
+        memset(from, 0, (j - i) * page_);
+      } else if (madvise(from, (j - i) * page_, MADV_DONTNEED) != 0) {
+        return false;
+      }
+      i = j;
+    }
+  }
+  if (mprotect(address, size, PROT_NONE) != 0) return false;
+  Registry().Remove(start, size);
+  // The oldest ranges make room: a size nobody asks for again ages out.
+  std::vector<Pooled> evicted;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_.push_back(Pooled{address, size});
+    pool_bytes_ += size;
+    size_t drop = 0;
+    while (pool_bytes_ > kPoolBytes && drop < pool_.size()) {
+      pool_bytes_ -= pool_[drop].size;
+      evicted.push_back(pool_[drop]);
+      drop++;
+    }
+    pool_.erase(pool_.begin(), pool_.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  for (const Pooled& p : evicted) munmap(p.start, p.size);
+  return true;
+}
+
+size_t TaggingPageAllocator::pooled() {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  return pool_bytes_;
 }
 
 bool TaggingPageAllocator::ReleasePages(void* address, size_t size, size_t new_size) {

@@ -15,6 +15,13 @@ export default async (x) => {
       return globalThis.canary.length;
     }
     case 'peek': return globalThis.canary.slice(0, 8);
+    case 'spread': {
+      // `count` flat copies of the canary, each its own string object, kept alive.
+      const codes = [...x.a, ...x.b].map((c) => c.charCodeAt(0));
+      globalThis.copies = [];
+      for (let i = 0; i < x.count; i++) copies.push(String.fromCharCode(...codes));
+      return copies.length;
+    }
     case 'buffer': {
       const buf = new Uint8Array(x.size);
       for (let i = 0; i < 8; i++) buf[x.offset + i] = x.a.charCodeAt(i);

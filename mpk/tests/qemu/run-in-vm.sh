@@ -82,7 +82,8 @@ cgroup_filter=supervisor::memory_cap::v2_real::
 if [[ $mode == test ]]; then
     mapfile -t -O "${#exes[@]}" exes < <(executables cargo test -p stockade-mpk --no-run)
     mapfile -t -O "${#exes[@]}" exes < <(executables cargo test -p stockade-isolate \
-        --features mpk-attack --no-run --test mpk_wiring --test mpk_attack --test mpk_tagging)
+        --features mpk-attack --no-run --test mpk_wiring --test mpk_attack --test mpk_tagging \
+        --test mpk_page_pool)
     # pkru_writers scans the source tree, which the guest does not have; the host runs it
     # (cargo test --workspace).
     mapfile -t exes < <(printf '%s\n' "${exes[@]}" | grep -v '/pkru_writers-')
