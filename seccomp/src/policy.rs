@@ -314,6 +314,7 @@ pub const WORKER_POLICY: &[SyscallRule] = &[
     allow("pkey_alloc", libc::SYS_pkey_alloc, "allocating a protection key for the JIT/heap cordon"),
     allow("pkey_free", libc::SYS_pkey_free, "releasing a protection key"),
     allow("madvise", libc::SYS_madvise, "V8 discards freed heap pages (MADV_DONTNEED/FREE); glibc frees thread stacks"),
+    allow("mincore", libc::SYS_mincore, "the page allocator's pool of freed heap pages zeroes the resident pages of a page in place and drops the others (isolate/src/bridge/memory.cc); it reports residency of the process's own anonymous mappings"),
     // -- threads and synchronisation.
     allow_when("clone", libc::SYS_clone, &[long_masked(0, CLONE_THREAD_SHAPE | CLONE_FORBIDDEN, CLONE_THREAD_SHAPE)], "threads only: must carry VM|FS|FILES|SIGHAND|THREAD and no namespace/ptrace/vfork/pidfd/parent/exit-signal flag, so fork and vfork die"),
     fail("clone3", libc::SYS_clone3, libc::ENOSYS, "glibc >= 2.34 (2.43 included, measured) tries clone3 first; its flags live in memory BPF cannot read, so answer ENOSYS and glibc falls back to the checked clone"),

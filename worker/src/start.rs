@@ -98,7 +98,7 @@ impl Thread {
             Ok(c) => c,
             Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
         };
-        let mut worker = match Worker::new(self.engine, convert::limits(&load.limits)) {
+        let mut worker = match self.stock.take_if_spare(self.engine, &load.limits) {
             Ok(w) => w,
             Err(e) => return self.fail(id, convert::error_kind(&e), e.to_string()),
         };

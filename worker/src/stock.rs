@@ -1,4 +1,5 @@
-//! Fresh isolates for Code Mode, made off the request path, one stock per isolate thread.
+//! Fresh isolates for Code Mode (and for Loader workers whose limits match), made off the
+//! request path, one stock per isolate thread.
 //!
 //! Every snippet runs in an isolate nothing has run in before. Creating one costs most of a
 //! snippet's time (V8 deserialises its startup snapshot), so each thread keeps a few spares,
@@ -84,6 +85,22 @@ impl IsolateStock {
         }
         match self.spares.pop() {
             Some((_, worker, _)) => Ok(worker),
+            None => Worker::new(engine, convert::limits(limits)),
+        }
+    }
+
+    /// A never-used isolate with `limits` for a Loader worker: a spare made with the same
+    /// limits if there is one, else a new one. Unlike [`Self::take`], other limits leave the
+    /// spares alone (they are kept for Code Mode); a thread that has made no spares yet starts
+    /// making them for these limits.
+    pub fn take_if_spare(
+        &mut self,
+        engine: &'static Engine,
+        limits: &stockade_ipc::Limits,
+    ) -> Result<Worker, RunError> {
+        self.last_limits.get_or_insert(*limits);
+        match self.spares.iter().rposition(|(l, _, _)| l == limits) {
+            Some(at) => Ok(self.spares.remove(at).1),
             None => Worker::new(engine, convert::limits(limits)),
         }
     }

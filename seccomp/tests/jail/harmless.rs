@@ -20,7 +20,7 @@ pub fn run(ipc: RawFd) -> String {
         ("alloc", alloc),
         ("jit_wx_flip", jit_wx_flip),
         ("pkey", pkey),
-        ("madvise_mremap", madvise_mremap),
+        ("madvise_mincore_mremap", madvise_mincore_mremap),
         ("clock", clock),
         ("getrandom", getrandom),
         ("thread", thread),
@@ -123,7 +123,7 @@ fn pkey(_: RawFd) -> Result<String, i32> {
     }
 }
 
-fn madvise_mremap(_: RawFd) -> Result<String, i32> {
+fn madvise_mincore_mremap(_: RawFd) -> Result<String, i32> {
     // SAFETY: operations on a fresh anonymous mapping we own and unmap.
     unsafe {
         let page = libc::mmap(
@@ -137,6 +137,14 @@ fn madvise_mremap(_: RawFd) -> Result<String, i32> {
         if page == libc::MAP_FAILED {
             return Err(errno());
         }
+        *(page as *mut u8) = 1;
+        let mut resident = [0u8; 2];
+        if libc::mincore(page, 8192, resident.as_mut_ptr()) != 0 {
+            return Err(errno());
+        }
+        if resident[0] & 1 == 0 {
+            return Err(libc::EINVAL); // the page just written must be resident
+        }
         if libc::madvise(page, 8192, libc::MADV_DONTNEED) != 0 {
             return Err(errno());
         }
@@ -145,7 +153,7 @@ fn madvise_mremap(_: RawFd) -> Result<String, i32> {
             return Err(errno());
         }
         libc::munmap(grown, 65536);
-        Ok("8KiB -> 64KiB".into())
+        Ok("resident, dropped, 8KiB -> 64KiB".into())
     }
 }
 

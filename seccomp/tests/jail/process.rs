@@ -11,7 +11,7 @@ use crate::driver::{
 };
 use crate::spec::{Attack, ProbeSpec};
 
-/// Alloc, JIT W^X flip, pkeys, madvise/mremap, clocks, getrandom, a thread,
+/// Alloc, JIT W^X flip, pkeys, madvise/mincore/mremap, clocks, getrandom, a thread,
 /// self-signals, prctl, membarrier and a full IPC round trip, all under the
 /// production jail.
 pub fn harmless_program_runs_under_full_jail() {
