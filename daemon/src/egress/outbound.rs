@@ -4,33 +4,63 @@
 //!
 //! Guarantees: a `Blocked` request never reaches the network, and is audited as denied; a
 //! `Worker` request is handed to the dispatch the API set (which checks the worker is the same
-//! tenant's) and audited with the worker's id as its host and `worker` as its scheme. Trusts:
-//! the supervisor's call context (it attached the outbound of the request's worker definition).
+//! tenant's) and audited with the worker's id as its host and `worker` as its scheme. Both bodies
+//! stream as the network's do: a streamed request body (`fetch.write`, the egress upload) is the
+//! worker's request body as it is fed, and the worker's streamed answer is read with `fetch.read`
+//! as the worker writes it (`stream::Upstream`: the same pieces, the same
+//! `stream::MAX_STREAMED_BODY` cap); its audit record is written when the stream is over, with
+//! the bytes sent and received. An abort (`fetch.abort`), a `fetch.cancel`, or the end of the
+//! caller's request drops the worker's call: its request is cancelled. Trusts: the supervisor's
+//! call context (it attached the outbound of the request's worker definition).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use stockade_cordon::TenantId;
 use url::Url;
 
+use super::abort::watch;
 use super::audit::{now_ms, Record};
 use super::gateway::{FetchError, Gateway};
+use super::secrets::Scrubber;
+use super::stream::{hold, upload_stream, PendingAudit, Source, UploadItem, Upstream, FIRST_PART};
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
+use crate::supervisor::body::BodyStream;
 use crate::supervisor::{CallContext, Outbound};
 
-/// What a Loader worker's fetch handler answered: status, headers, body.
-pub type WorkerAnswer = Result<(u16, Vec<(String, String)>, Vec<u8>), String>;
+/// A request for a Loader worker's fetch handler.
+pub struct WorkerRequest {
+    /// The tenant's name, and the worker's id (hex).
+    pub tenant: String,
+    pub worker: String,
+    /// Its body is in `request.body`, unless `upload` streams it.
+    pub request: FetchRequest,
+    pub upload: Option<UploadStream>,
+}
 
-/// Delivers a request to a Loader worker: `(tenant, worker id, request)`. Set once the API
-/// exists (it holds the workers), so the gateway can serve `globalOutbound: {"worker": id}`.
+/// A request body as the caller feeds it.
+pub type UploadStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = UploadItem> + Send>>;
+
+/// What a Loader worker's fetch handler answered: its body whole, or streamed (`rest`).
+pub struct WorkerAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub rest: Option<BodyStream>,
+}
+
+/// Delivers a request to a Loader worker. Set once the API exists (it holds the workers), so
+/// the gateway can serve `globalOutbound: {"worker": id}`; dropping the future cancels the
+/// worker's request.
 pub type WorkerDispatch = Arc<
     dyn Fn(
-            String,
-            String,
-            FetchRequest,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkerAnswer> + Send>>
-        + Send
+            WorkerRequest,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<WorkerAnswer, String>> + Send>,
+        > + Send
         + Sync,
 >;
 
@@ -41,7 +71,7 @@ impl Gateway {
         context: CallContext,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        match context.outbound {
+        match &context.outbound {
             Outbound::Policy => {
                 let worker = context.caller.worker.as_ref().map(|w| w.id.to_hex());
                 self.fetch_with(
@@ -66,7 +96,7 @@ impl Gateway {
                 }
                 Err(error.into())
             }
-            Outbound::Worker(id) => self.to_worker(context.tenant, id, payload).await,
+            Outbound::Worker(id) => self.to_worker(&context, id.clone(), payload).await,
         }
     }
 
@@ -94,55 +124,116 @@ impl Gateway {
         })
     }
 
-    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler.
+    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler, both
+    /// bodies streamed; audited when its answer's body is over.
     async fn to_worker(
         &self,
-        tenant: TenantId,
+        context: &CallContext,
         worker: String,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
+        let tenant = context.tenant;
+        let resources = &context.resources;
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant.to_string())?;
         let rules = self
             .rules(index)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
-        let request = decode_request(&payload).map_err(|e| e.to_string())?;
+        let mut request = decode_request(&payload).map_err(|e| e.to_string())?;
         let mut record = self
             .worker_record(tenant, &worker, &payload)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
-        let dispatch = self
-            .dispatch
-            .get()
-            .ok_or("outbound workers are not available")?;
-        let url = request.url.clone();
+        drop(payload);
+        record.verdict = "allowed";
         let started = Instant::now();
-        let answer = dispatch(rules.name.clone(), worker, request).await;
-        record.ms = started.elapsed().as_millis() as u64;
-        match answer {
-            Ok((status, headers, body)) => {
-                record.verdict = "allowed";
-                record.status = Some(status);
-                record.bytes_in = body.len() as u64;
-                self.audit.record(index, record);
-                let head = ResponseHead {
-                    status,
-                    status_text: StatusCode::from_u16(status)
-                        .ok()
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("")
-                        .to_owned(),
-                    headers,
-                    url,
-                    redirected: false,
-                    stream: None,
-                };
-                Ok(encode_response(&head, &body))
+        let sent = Arc::new(AtomicU64::new(request.body.len() as u64));
+        // Taken now, so an upload nobody reads (a refused request) fails its feeder.
+        let upload = match request.upload.take() {
+            Some(id) => {
+                let counted = Arc::clone(&sent);
+                let stream = upload_stream(resources, id).map_err(|e| e.to_string())?;
+                Some(Box::pin(stream.inspect(move |item| {
+                    if let Ok(chunk) = item {
+                        counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                })) as UploadStream)
             }
+            None => None,
+        };
+        let outcome = match (self.dispatch.get(), watch(resources, request.call)) {
+            (None, _) => Err("outbound workers are not available".to_string()),
+            (Some(_), None) => Err(FetchError::Aborted.to_string()),
+            (Some(dispatch), Some((_watch, aborted))) => {
+                let url = request.url.clone();
+                let delivery = dispatch(WorkerRequest {
+                    tenant: rules.name.clone(),
+                    worker,
+                    request,
+                    upload,
+                });
+                // Dropping the delivery (an abort, or the caller's request ending) cancels it.
+                tokio::select! {
+                    answer = delivery => answer.map(|a| (a, url)),
+                    Ok(()) = aborted => Err(FetchError::Aborted.to_string()),
+                }
+            }
+        };
+        let (answer, url) = match outcome {
+            Ok(answered) => answered,
             Err(e) => {
-                record.verdict = "allowed";
                 record.reason = Some(e.clone());
+                record.bytes_out = sent.load(Ordering::Relaxed);
+                record.ms = started.elapsed().as_millis() as u64;
                 self.audit.record(index, record);
-                Err(e)
+                return Err(e);
             }
-        }
+        };
+        record.status = Some(answer.status);
+        let mut head = ResponseHead {
+            status: answer.status,
+            status_text: StatusCode::from_u16(answer.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_owned(),
+            headers: answer.headers,
+            url,
+            redirected: false,
+            stream: None,
+        };
+        // A body that streams, or is larger than a first part, is read with `fetch.read`.
+        let (first, rest): (Vec<u8>, Option<Source>) = match answer.rest {
+            Some(stream) => (
+                answer.body,
+                Some(Box::pin(stream.into_stream().map(|chunk| {
+                    chunk.map_err(|cut| FetchError::WorkerBody(cut.0))
+                }))),
+            ),
+            None if answer.body.len() > FIRST_PART => {
+                let whole = Ok(axum::body::Bytes::from(answer.body));
+                let once = futures_util::stream::once(std::future::ready(whole));
+                (Vec::new(), Some(Box::pin(once)))
+            }
+            None => (answer.body, None),
+        };
+        let Some(source) = rest else {
+            record.bytes_in = first.len() as u64;
+            record.bytes_out = sent.load(Ordering::Relaxed);
+            record.ms = started.elapsed().as_millis() as u64;
+            self.audit.record(index, record);
+            return Ok(encode_response(&head, &first));
+        };
+        let pending = PendingAudit {
+            audit: Arc::clone(&self.audit),
+            index,
+            record,
+            started,
+            injected: Vec::new(),
+            sent: Some(sent),
+        };
+        let upstream = Upstream::new(source, Scrubber::new(&[]), first.len(), pending);
+        // Past the request's cap the body is dropped here: audited, its worker's request ends.
+        let held = hold(resources, upstream).ok_or(FetchError::TooManyStreams.to_string())?;
+        head.stream = Some(held);
+        Ok(encode_response(&head, &first))
     }
 }
