@@ -78,9 +78,17 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 .await
                 .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
             let who = format!("globalOutbound worker {worker}");
-            let answered = deliver(&state, &tenant, def, request, upload, Chain::default(), &who)
-                .await
-                .map_err(|r| r.message)?;
+            let answered = deliver(
+                &state,
+                &tenant,
+                def,
+                request,
+                upload,
+                Chain::default(),
+                &who,
+            )
+            .await
+            .map_err(|r| r.message)?;
             Ok(crate::egress::WorkerAnswer {
                 status: answered.status,
                 headers: answered.headers,

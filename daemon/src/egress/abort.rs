@@ -41,7 +41,10 @@ impl Drop for Watch<'_> {
 
 /// The watch of fetch `call` and what fires when it is aborted; `None` when it was aborted
 /// already.
-pub fn watch(resources: &Resources, call: Option<u32>) -> Option<(Watch<'_>, oneshot::Receiver<()>)> {
+pub fn watch(
+    resources: &Resources,
+    call: Option<u32>,
+) -> Option<(Watch<'_>, oneshot::Receiver<()>)> {
     let (tx, rx) = oneshot::channel();
     if let Some(call) = call {
         let early = resources.shared(|a: &mut Aborts| {

@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 use reqwest::header::HeaderName;
 
-pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use abort::watch as watch_abort;
+pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use outbound::{UploadStream, WorkerAnswer, WorkerDispatch, WorkerRequest};
 pub use secrets::{check_secret, SecretError};
 pub use stream::{release_untaken_upload, upload_stream, MAX_STREAMED_BODY};
