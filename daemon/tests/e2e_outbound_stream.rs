@@ -175,6 +175,12 @@ const cases = {
     out.ticks = [t1, await (await fetch('http://t/ticks')).json()];
     return out;
   },
+  // Ends with the target's body unread.
+  async leave() {
+    const reader = (await fetch('http://t/forever')).body.getReader();
+    return dec.decode((await reader.read()).value);
+  },
+  async state() { return (await fetch('http://t/state')).json(); },
   async deleted() {
     let cancelled;
     const gone = new Promise((r) => { cancelled = r; });
@@ -271,7 +277,8 @@ fn bodies_larger_than_one_host_call_stream_both_ways() {
 }
 
 /// The caller's abort cancels the target's request: after its answer, the target's stream is
-/// cancelled and it writes no more; before it, the target's handler stops.
+/// cancelled and it writes no more; before it, the target's handler stops. A caller whose
+/// request ends with the target's body unread cancels the target's stream too.
 #[test]
 fn the_callers_abort_cancels_the_targets_request() {
     let (d, t, target, caller) = pair("obabort");
@@ -292,6 +299,24 @@ fn the_callers_abort_cancels_the_targets_request() {
             .iter()
             .any(|r| r["reason"].as_str() == Some("the fetch was aborted")),
         "{aborted:?}"
+    );
+
+    assert_eq!(fetch_json(&d, &t, &caller, "leave"), json!("tick1;"));
+    let mut state = Value::Null;
+    for _ in 0..50 {
+        state = fetch_json(&d, &t, &caller, "state");
+        if state["cancelled"].is_string() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(state["cancelled"].is_string(), "not cancelled: {state}");
+    let left = audit(&d, &target, "/forever");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.iter()
+            .all(|r| r["reason"] == "the body was not read to its end"),
+        "{left:?}"
     );
 }
 

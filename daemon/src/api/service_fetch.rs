@@ -3,12 +3,13 @@
 //! (`worker_fetch::deliver`):
 //! - the caller's streamed request body is fed with `fetch.write` (the egress upload,
 //!   `egress::upload_stream`) and reaches the target as a client's upload does;
-//! - the target's streamed response body is answered at once with its head, and the
-//!   caller reads the rest with `service.read` (an empty answer is the end) as it comes; a body
-//!   is cut at `egress::MAX_STREAMED_BODY` bytes;
+//! - the target's streamed response body is answered at once with its head, and the caller reads
+//!   the rest with `service.read` (an empty answer is the end) as it comes; a body is cut at
+//!   `egress::MAX_STREAMED_BODY` bytes;
 //! - `service.cancel` drops a body the caller no longer reads, and `fetch.abort` the fetch a
-//!   caller's signal aborted before the target answered (`egress::watch_abort`): either way the target's request is
-//!   cancelled the way a client that goes away cancels it (its request in flight gets `Cancel`;
+//!   caller's signal aborted before the target answered (`egress::watch_abort`): either way the
+//!   target's request is cancelled the way a client that goes away cancels it (its request in
+//!   flight gets `Cancel`;
 //!   an answered one's next `body.write` fails and its stream is cancelled). A caller's request
 //!   that ends takes its bodies and outstanding fetches with it in the same way.
 //!

@@ -7,7 +7,7 @@
 //!   text, `isolate/js/rpc.js`) → `{}` + the target's answer (`{"ok"}` or `{"error"}`, encoded);
 //! - `service.fetch` `{binding, worker?, entrypoint?, call?}` + a `fetch` request frame → a
 //!   `fetch` answer frame (as the egress gateway's), both bodies streamed (`service_fetch`:
-//!   `service.read`, `service.cancel`, `service.abort` naming `call`);
+//!   `service.read`, `service.cancel`, and the egress gateway's `fetch.abort` naming `call`);
 //! - `loader.get` `{binding, name}` → `{"id"}` of the child cached for `(parent, name)`, or
 //!   `{"missing": true}` (the runtime then calls the tenant's callback and `loader.create`);
 //! - `loader.create` `{binding, name?}` + a `WorkerCode` as JSON text → `{"id"}`: the code becomes a

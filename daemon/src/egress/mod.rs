@@ -35,9 +35,9 @@ use reqwest::header::HeaderName;
 
 pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
-pub use outbound::{UploadStream, WorkerAnswer, WorkerDispatch, WorkerRequest};
+pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
 pub use secrets::{check_secret, SecretError};
-pub use stream::{release_untaken_upload, upload_stream, MAX_STREAMED_BODY};
+pub use stream::{release_untaken_upload, upload_stream, UploadStream, MAX_STREAMED_BODY};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
 

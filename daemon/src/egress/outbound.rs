@@ -26,7 +26,9 @@ use super::abort::watch;
 use super::audit::{now_ms, Record};
 use super::gateway::{FetchError, Gateway};
 use super::secrets::Scrubber;
-use super::stream::{hold, upload_stream, PendingAudit, Source, UploadItem, Upstream, FIRST_PART};
+use super::stream::{
+    hold, upload_stream, PendingAudit, Source, UploadStream, Upstream, FIRST_PART,
+};
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
 use crate::supervisor::body::BodyStream;
 use crate::supervisor::{CallContext, Outbound};
@@ -40,9 +42,6 @@ pub struct WorkerRequest {
     pub request: FetchRequest,
     pub upload: Option<UploadStream>,
 }
-
-/// A request body as the caller feeds it.
-pub type UploadStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = UploadItem> + Send>>;
 
 /// What a Loader worker's fetch handler answered: its body whole, or streamed (`rest`).
 pub struct WorkerAnswer {
@@ -125,7 +124,7 @@ impl Gateway {
     }
 
     /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler, both
-    /// bodies streamed; audited when its answer's body is over.
+    /// bodies streamed; audited when its answer's body is over (or the delivery ended first).
     async fn to_worker(
         &self,
         context: &CallContext,
@@ -144,13 +143,18 @@ impl Gateway {
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
         drop(payload);
         record.verdict = "allowed";
-        let started = Instant::now();
-        let sent = Arc::new(AtomicU64::new(request.body.len() as u64));
+        let mut audit = Unwritten {
+            gateway: self,
+            index,
+            record: Some(record),
+            sent: Arc::new(AtomicU64::new(request.body.len() as u64)),
+            started: Instant::now(),
+        };
         // Taken now, so an upload nobody reads (a refused request) fails its feeder.
         let upload = match request.upload.take() {
             Some(id) => {
-                let counted = Arc::clone(&sent);
-                let stream = upload_stream(resources, id).map_err(|e| e.to_string())?;
+                let counted = Arc::clone(&audit.sent);
+                let stream = upload_stream(resources, id).map_err(|e| audit.failed(e))?;
                 Some(Box::pin(stream.inspect(move |item| {
                     if let Ok(chunk) = item {
                         counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
@@ -159,35 +163,24 @@ impl Gateway {
             }
             None => None,
         };
-        let outcome = match (self.dispatch.get(), watch(resources, request.call)) {
-            (None, _) => Err("outbound workers are not available".to_string()),
-            (Some(_), None) => Err(FetchError::Aborted.to_string()),
-            (Some(dispatch), Some((_watch, aborted))) => {
-                let url = request.url.clone();
-                let delivery = dispatch(WorkerRequest {
-                    tenant: rules.name.clone(),
-                    worker,
-                    request,
-                    upload,
-                });
-                // Dropping the delivery (an abort, or the caller's request ending) cancels it.
-                tokio::select! {
-                    answer = delivery => answer.map(|a| (a, url)),
-                    Ok(()) = aborted => Err(FetchError::Aborted.to_string()),
-                }
-            }
+        let dispatch = self
+            .dispatch
+            .get()
+            .ok_or_else(|| audit.failed("outbound workers are not available"))?;
+        let (_watch, aborted) =
+            watch(resources, request.call).ok_or_else(|| audit.failed(FetchError::Aborted))?;
+        let url = request.url.clone();
+        let delivery = dispatch(WorkerRequest {
+            tenant: rules.name.clone(),
+            worker,
+            request,
+            upload,
+        });
+        // Dropping the delivery (an abort, or the caller's request ending) cancels it.
+        let answer = tokio::select! {
+            answer = delivery => answer.map_err(|e| audit.failed(e))?,
+            Ok(()) = aborted => return Err(audit.failed(FetchError::Aborted)),
         };
-        let (answer, url) = match outcome {
-            Ok(answered) => answered,
-            Err(e) => {
-                record.reason = Some(e.clone());
-                record.bytes_out = sent.load(Ordering::Relaxed);
-                record.ms = started.elapsed().as_millis() as u64;
-                self.audit.record(index, record);
-                return Err(e);
-            }
-        };
-        record.status = Some(answer.status);
         let mut head = ResponseHead {
             status: answer.status,
             status_text: StatusCode::from_u16(answer.status)
@@ -200,6 +193,10 @@ impl Gateway {
             redirected: false,
             stream: None,
         };
+        let Some(mut record) = audit.record.take() else {
+            return Err("the delivery was audited already".into()); // only ever taken here
+        };
+        record.status = Some(answer.status);
         // A body that streams, or is larger than a first part, is read with `fetch.read`.
         let (first, rest): (Vec<u8>, Option<Source>) = match answer.rest {
             Some(stream) => (
@@ -217,23 +214,58 @@ impl Gateway {
         };
         let Some(source) = rest else {
             record.bytes_in = first.len() as u64;
-            record.bytes_out = sent.load(Ordering::Relaxed);
-            record.ms = started.elapsed().as_millis() as u64;
-            self.audit.record(index, record);
+            audit.record = Some(record); // written as the call ends
             return Ok(encode_response(&head, &first));
         };
         let pending = PendingAudit {
             audit: Arc::clone(&self.audit),
             index,
             record,
-            started,
+            started: audit.started,
             injected: Vec::new(),
-            sent: Some(sent),
+            sent: Some(Arc::clone(&audit.sent)),
         };
         let upstream = Upstream::new(source, Scrubber::new(&[]), first.len(), pending);
         // Past the request's cap the body is dropped here: audited, its worker's request ends.
-        let held = hold(resources, upstream).ok_or(FetchError::TooManyStreams.to_string())?;
+        let held =
+            hold(resources, upstream).ok_or_else(|| FetchError::TooManyStreams.to_string())?;
         head.stream = Some(held);
         Ok(encode_response(&head, &first))
+    }
+}
+
+/// A delivery's audit record, written when the delivery is over unless its answer's stream took
+/// it (a delivery dropped before it answered, the caller's request having ended, included).
+struct Unwritten<'a> {
+    gateway: &'a Gateway,
+    index: usize,
+    record: Option<Record>,
+    /// The request body's bytes sent so far.
+    sent: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Unwritten<'_> {
+    /// The delivery failed for `why`: its record says so; the text the fetch fails with.
+    fn failed(&mut self, why: impl ToString) -> String {
+        let why = why.to_string();
+        if let Some(record) = &mut self.record {
+            record.reason = Some(why.clone());
+        }
+        why
+    }
+}
+
+impl Drop for Unwritten<'_> {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        if record.status.is_none() && record.reason.is_none() {
+            record.reason = Some("the caller's request ended before the answer".into());
+        }
+        record.bytes_out = self.sent.load(Ordering::Relaxed);
+        record.ms = self.started.elapsed().as_millis() as u64;
+        self.gateway.audit.record(self.index, record);
     }
 }

@@ -248,6 +248,9 @@ const UPLOAD_QUEUE: usize = 4;
 
 pub type UploadItem = Result<Bytes, std::io::Error>;
 
+/// A request body as the caller feeds it, for a worker's fetch handler.
+pub type UploadStream = Pin<Box<dyn Stream<Item = UploadItem> + Send>>;
+
 /// A request body tenant code feeds (`fetch.write`) while its `fetch` waits: the two calls may
 /// come in either order, so whichever comes first makes the channel.
 pub struct Upload {
