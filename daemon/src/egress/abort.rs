@@ -1,7 +1,8 @@
-//! Aborting a fetch while the host works on it (`fetch.abort`): a request's `fetch()` to a
-//! worker (`globalOutbound: {"worker": id}`) and a service binding's `fetch` carry a number
-//! their runtime gave them (`call`), and an abort naming it ends the host's wait for the answer
-//! (the future is dropped: the target's request is cancelled).
+//! Aborting a fetch while the host works on it (`fetch.abort`): every `fetch()` and every service
+//! binding's `fetch` carries a number its runtime gave it (`call`), and an abort naming it ends
+//! the host's wait for a delivery to a worker (`globalOutbound: {"worker": id}`) or a service
+//! binding's answer: the future is dropped, so the target's request is cancelled. (A fetch to the
+//! network does not watch: its abort is remembered unused, and its hop runs to its answer.)
 //!
 //! Guarantees: an abort only reaches the fetches of the request that sent it (the table lives in
 //! that request's `Resources`); an abort handled before the fetch it names started is
