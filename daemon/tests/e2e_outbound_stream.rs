@@ -194,7 +194,14 @@ const cases = {
     return { error, upload };
   },
 };
-export default { async fetch(req) { return Response.json(await cases[new URL(req.url).pathname.slice(1)]()); } };
+export default {
+  async fetch(req) {
+    const path = new URL(req.url).pathname.slice(1);
+    // The target's answer, answered on to the client as it comes.
+    if (path === 'proxy') return fetch('http://t/big?mib=17');
+    return Response.json(await cases[path]());
+  },
+};
 "#;
 
 fn create(d: &Daemon, t: &str, code: &str, outbound: Option<&str>) -> String {
@@ -247,7 +254,8 @@ fn the_targets_answer_reaches_the_caller_as_it_is_written() {
 
 /// 17 MiB and more each way, by length and digest in the worker that received them and here:
 /// the target's streamed answer, the caller's streamed body and its body known whole (larger
-/// than one host call carries); audited with the bytes each way once over.
+/// than one host call carries); the target's answer answered on by the caller reaches a client
+/// whole (its SHA-256); audited with the bytes each way once over.
 #[test]
 fn bodies_larger_than_one_host_call_stream_both_ways() {
     let (d, t, target, caller) = pair("obbig");
@@ -264,9 +272,22 @@ fn bodies_larger_than_one_host_call_stream_both_ways() {
         out["upWhole"],
         json!({ "len": whole, "hash": tree_hash(whole, 3) })
     );
+    // Answered on to a client: its SHA-256 is the pattern's.
+    let r = client()
+        .get(format!("{}/v1/workers/{caller}/fetch/proxy", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("proxy");
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.bytes().expect("body");
+    let want: Vec<u8> = (0..down)
+        .map(|i| (i.wrapping_mul(7).wrapping_add(i >> 11) & 255) as u8)
+        .collect();
+    assert_eq!(body.len(), down);
+    assert_eq!(Sha256::digest(&body), Sha256::digest(&want));
     let records = audit(&d, &target, "/big");
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["bytesIn"], down, "{records:?}");
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|r| r["bytesIn"] == down), "{records:?}");
     let uploads = audit(&d, &target, "/hash");
     let mut sent: Vec<u64> = uploads
         .iter()
