@@ -33,12 +33,9 @@ function idFrame(id, kind = -1, chunk = null) {
   return out;
 }
 
-// The host calls that read and cancel a streamed answer's body: the egress gateway's, or a
-// service binding's (rpc.js).
-const OUTBOUND_BODY_CALLS = { __proto__: null, read: "fetch.read", cancel: "fetch.cancel" };
-
-/** The Response of a host's answer; `held.stream` gets the number of its host stream, if any. */
-function responseFromHost(reply, calls = OUTBOUND_BODY_CALLS, held = null) {
+/** The Response of a host's answer (the egress gateway's, or a service binding's: rpc.js);
+ *  `held.stream` gets the number of its host stream, if any. */
+function responseFromHost(reply, held = null) {
   const malformed = "fetch: malformed answer from the host";
   if (!isUint8Array(reply)) throw new TypeError(malformed);
   const length = typedArrayLength(reply);
@@ -52,16 +49,16 @@ function responseFromHost(reply, calls = OUTBOUND_BODY_CALLS, held = null) {
   const first = bytesCopy(reply, 4 + n, length);
   const stream = head.stream;
   if (held !== null && typeof stream === "number") held.stream = stream;
-  const body = typeof stream === "number" ? outboundBodySource(first, stream, calls) : first;
+  const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
 }
 
-/** The body of an answer that streams: its first part, then `fetch.read` (`calls.read`) host
- *  calls naming the host's stream until one answers empty (the end); cancelling
- *  (`calls.cancel`) tells the host to drop the upstream's connection (or the service's body).
+/** The body of an answer that streams: its first part, then `fetch.read` host calls naming the
+ *  host's stream until one answers empty (the end); cancelling (`fetch.cancel`) tells the host
+ *  to drop the upstream's connection (or cancel the worker's request, for a worker's answer).
  *  The calls name no task: a body read by another request's entry is refused by the host (its
  *  stream belongs to the request that fetched it). */
-function outboundBodySource(first, stream, calls) {
+function outboundBodySource(first, stream) {
   const id = idFrame(stream);
   let pending = typedArrayLength(first) > 0 ? first : null;
   let ended = false;
@@ -74,7 +71,7 @@ function outboundBodySource(first, stream, calls) {
         return chunk;
       }
       if (ended) return null;
-      const chunk = await hostCall(calls.read, id);
+      const chunk = await hostCall("fetch.read", id);
       if (isUint8Array(chunk) && typedArrayLength(chunk) > 0) return chunk;
       ended = true;
       return null;
@@ -83,7 +80,7 @@ function outboundBodySource(first, stream, calls) {
       pending = null;
       if (!ended) {
         ended = true;
-        uponPromise(hostCall(calls.cancel, id), undefined, noop);
+        uponPromise(hostCall("fetch.cancel", id), undefined, noop);
       }
     },
   };
@@ -196,7 +193,7 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
         }
         let response;
         try {
-          response = responseFromHost(reply, OUTBOUND_BODY_CALLS, held);
+          response = responseFromHost(reply, held);
         } catch (e) {
           fail(e);
           return;

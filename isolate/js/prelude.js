@@ -153,8 +153,8 @@
  *       in rpc.js's tagged structured-clone encoding).
  *       "service" and "loader" bindings become RPC stubs and a WorkerLoader (rpc.js: host calls
  *       service.call, service.fetch, loader.get, loader.create; a service fetch's streamed
- *       answer body is read with service.read and let go of with service.cancel, a waiting one
- *       is ended with fetch.abort, and a streamed request body is fed with fetch.write).
+ *       answer body is read with fetch.read and let go of with fetch.cancel, a waiting one is
+ *       ended with fetch.abort, and a streamed request body is fed with fetch.write).
  *   invokeRpc(ns, payload: string, ctx) -> Promise<string>
  *       Runs one RPC call (STK_INVOKE_RPC) of module namespace `ns`: payload {entrypoint, method,
  *       args, env}; the answer is JSON text {"ok": value} or {"error": {name, message}} (rpc.js).

@@ -251,7 +251,7 @@ impl Gateway {
                     sent: None,
                 };
                 let source = from_response(response);
-                let upstream = Upstream::new(source, scrubber, first.len(), audit);
+                let upstream = Upstream::new(source, scrubber, first.len(), Some(audit));
                 head.stream = Some(hold(resources, upstream).ok_or(FetchError::TooManyStreams)?);
             }
             _ => {

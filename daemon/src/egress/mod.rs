@@ -37,7 +37,7 @@ pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
 pub use secrets::{check_secret, SecretError};
-pub use stream::{release_untaken_upload, upload_stream, UploadStream, MAX_STREAMED_BODY};
+pub use stream::{from_worker, hold_answer, release_untaken_upload, upload_stream, UploadStream};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
 

@@ -25,9 +25,8 @@ use url::Url;
 use super::abort::watch;
 use super::audit::{now_ms, Record};
 use super::gateway::{FetchError, Gateway};
-use super::secrets::Scrubber;
 use super::stream::{
-    hold, upload_stream, PendingAudit, Source, UploadStream, Upstream, FIRST_PART,
+    from_worker, hold_answer, upload_stream, PendingAudit, Source, UploadStream, FIRST_PART,
 };
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
 use crate::supervisor::body::BodyStream;
@@ -199,12 +198,7 @@ impl Gateway {
         record.status = Some(answer.status);
         // A body that streams, or is larger than a first part, is read with `fetch.read`.
         let (first, rest): (Vec<u8>, Option<Source>) = match answer.rest {
-            Some(stream) => (
-                answer.body,
-                Some(Box::pin(stream.into_stream().map(|chunk| {
-                    chunk.map_err(|cut| FetchError::WorkerBody(cut.0))
-                }))),
-            ),
+            Some(stream) => (answer.body, Some(from_worker(stream))),
             None if answer.body.len() > FIRST_PART => {
                 let whole = Ok(axum::body::Bytes::from(answer.body));
                 let once = futures_util::stream::once(std::future::ready(whole));
@@ -225,10 +219,9 @@ impl Gateway {
             injected: Vec::new(),
             sent: Some(Arc::clone(&audit.sent)),
         };
-        let upstream = Upstream::new(source, Scrubber::new(&[]), first.len(), pending);
         // Past the request's cap the body is dropped here: audited, its worker's request ends.
-        let held =
-            hold(resources, upstream).ok_or_else(|| FetchError::TooManyStreams.to_string())?;
+        let held = hold_answer(resources, source, first.len(), Some(pending))
+            .ok_or_else(|| FetchError::TooManyStreams.to_string())?;
         head.stream = Some(held);
         Ok(encode_response(&head, &first))
     }

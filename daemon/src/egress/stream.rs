@@ -1,8 +1,9 @@
 //! Outbound response bodies that stream: an answer longer than its first part is handed to tenant
 //! code piece by piece (`fetch.read`), so a large download or an upstream's event stream (an LLM
 //! API's tokens, say) reaches the isolate as it comes, without the supervisor holding it whole.
-//! The rest of a body is a [`Source`]: an upstream's connection, or the body a Loader worker
-//! streams (`globalOutbound: {"worker": id}`, see `outbound`), read the same way.
+//! The rest of a body is a [`Source`]: an upstream's connection, or the body a worker streams
+//! (a `globalOutbound: {"worker": id}` delivery, see `outbound`, or a service binding's `fetch`,
+//! `api::service_fetch`), read the same way.
 //!
 //! Guarantees: the rest of a body is kept in the request's own `Resources` (no other request
 //! can name it; it is dropped, and its connection closed or its worker's request cancelled, when
@@ -29,6 +30,7 @@ use super::audit::{Audit, Record};
 use super::gateway::FetchError;
 use super::secrets::{scrub_str, Scrubber};
 use crate::config::SecretValue;
+use crate::supervisor::body::BodyStream;
 use crate::supervisor::Resources;
 
 /// The first part of an answer, read before the head is answered: a body no longer than this
@@ -59,6 +61,15 @@ pub fn from_response(response: reqwest::Response) -> Source {
     Box::pin(response.bytes_stream().map_err(upstream_error))
 }
 
+/// The rest of a worker's answer, as its fetch handler writes it (`body.write`); dropping it
+/// cancels the worker's request.
+pub fn from_worker(body: BodyStream) -> Source {
+    Box::pin(
+        body.into_stream()
+            .map(|chunk| chunk.map_err(|cut| FetchError::WorkerBody(cut.0))),
+    )
+}
+
 /// The rest of an answer, kept between reads.
 pub struct Upstream {
     source: Source,
@@ -73,7 +84,14 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(source: Source, scrubber: Scrubber, read: usize, audit: PendingAudit) -> Upstream {
+    /// The rest of an answer, `read` bytes of it answered already; audited with `audit` when
+    /// over (a service binding's answer is not egress, and has none).
+    pub fn new(
+        source: Source,
+        scrubber: Scrubber,
+        read: usize,
+        audit: Option<PendingAudit>,
+    ) -> Upstream {
         Upstream {
             source,
             scrubber,
@@ -81,7 +99,7 @@ impl Upstream {
             read: read as u64,
             ended: false,
             failure: None,
-            audit: Some(audit),
+            audit,
         }
     }
 }
@@ -158,6 +176,21 @@ pub async fn read_start(
 struct Held {
     upstream: Mutex<Option<Upstream>>,
     cancelled: Notify,
+}
+
+/// Keeps the rest of a worker's answer (`source`, `first` bytes of it answered already; nothing
+/// to scrub) in the request's `resources`, read with `fetch.read`: its number, or `None` when
+/// they are full (then it is dropped, audited, and the worker's request ends).
+pub fn hold_answer(
+    resources: &Resources,
+    source: Source,
+    first: usize,
+    audit: Option<PendingAudit>,
+) -> Option<u32> {
+    hold(
+        resources,
+        Upstream::new(source, Scrubber::new(&[]), first, audit),
+    )
 }
 
 /// Keeps `upstream` in the request's `resources`: its number, or `None` when they are full

@@ -40,7 +40,12 @@ fn stalled(first: &'static [u8]) -> Source {
 async fn a_cancel_ends_a_waiting_read_and_the_stream_is_audited_once_over() {
     let audit = Arc::new(Audit::new(1));
     let resources = Arc::new(Resources::default());
-    let upstream = Upstream::new(stalled(b"ab"), Scrubber::new(&[]), 0, pending_audit(&audit));
+    let upstream = Upstream::new(
+        stalled(b"ab"),
+        Scrubber::new(&[]),
+        0,
+        Some(pending_audit(&audit)),
+    );
     let id = hold(&resources, upstream).expect("room");
     let name = id.to_le_bytes();
     assert_eq!(read_next(&resources, &name).await.expect("a piece"), b"ab");
@@ -68,7 +73,7 @@ async fn a_source_read_to_its_end_is_audited_whole_and_let_go_of() {
     let resources = Resources::default();
     let chunks = vec![Ok(Bytes::from(vec![1u8; MAX_READ + 3])), Ok(Bytes::new())];
     let source: Source = Box::pin(futures_util::stream::iter(chunks));
-    let upstream = Upstream::new(source, Scrubber::new(&[]), 0, pending_audit(&audit));
+    let upstream = Upstream::new(source, Scrubber::new(&[]), 0, Some(pending_audit(&audit)));
     let name = hold(&resources, upstream).expect("room").to_le_bytes();
     assert_eq!(
         read_next(&resources, &name).await.map(|p| p.len()).ok(),
@@ -90,4 +95,43 @@ async fn a_source_read_to_its_end_is_audited_whole_and_let_go_of() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].bytes_in, MAX_READ as u64 + 3);
     assert_eq!(records[0].reason, None);
+}
+
+/// A worker's answer as the request's resource: its writing end and the resource's number.
+fn worker_body(resources: &Resources) -> (crate::supervisor::body::BodyOut, [u8; 4]) {
+    let (out, body) = crate::supervisor::body::channel();
+    let id = hold_answer(resources, from_worker(body), 0, None).expect("room");
+    (out, id.to_le_bytes())
+}
+
+#[tokio::test]
+async fn a_workers_body_is_read_to_its_end_or_cut_and_a_cancel_ends_the_workers_writes() {
+    let resources = Resources::default();
+    let (out, name) = worker_body(&resources);
+    out.write(b"ab".to_vec()).await.expect("queued");
+    assert_eq!(read_next(&resources, &name).await.expect("a piece"), b"ab");
+    out.cut("boom".into()).await;
+    let cut = read_next(&resources, &name).await.expect_err("cut");
+    assert!(cut.to_string().contains("boom"), "{cut}");
+    assert!(
+        read_next(&resources, &name).await.is_err(),
+        "gone after it was cut"
+    );
+
+    // A read waiting for the worker's next chunk ends when the body is cancelled, and the
+    // worker's next write fails (its request is then cancelled).
+    let resources = Arc::new(resources);
+    let (out, name) = worker_body(&resources);
+    let reader = {
+        let resources = Arc::clone(&resources);
+        tokio::spawn(async move { read_next(&resources, &name).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    cancel(&resources, &name).expect("cancelled");
+    assert!(reader.await.expect("joined").is_err());
+    assert!(out.write(b"late".to_vec()).await.is_err());
+    // An idle body is dropped at once.
+    let (out, name) = worker_body(&resources);
+    cancel(&resources, &name).expect("cancelled");
+    assert!(out.write(b"late".to_vec()).await.is_err());
 }

@@ -142,11 +142,6 @@ impl BodyStream {
             rx.recv().await.map(|item| (item, rx))
         })
     }
-
-    /// The next chunk (never empty), why the body was cut, or `None` at its end.
-    pub async fn next(&mut self) -> Option<Result<Bytes, BodyCut>> {
-        self.0.recv().await
-    }
 }
 
 #[cfg(test)]

@@ -519,7 +519,7 @@ async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_i
     let (link, end, mut worker) = start(echo_calls());
     let permits = Arc::new(Semaphore::new(1));
     let lease: Lease = Arc::new(Arc::clone(&permits).try_acquire_owned().expect("permit"));
-    let (out, mut stream) = crate::supervisor::body::channel();
+    let (out, stream) = crate::supervisor::body::channel();
     let waiting = ask(
         &link,
         Request {
@@ -559,7 +559,8 @@ async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_i
         })
         .await;
     let mut cut = false;
-    while let Some(chunk) = stream.next().await {
+    let mut stream = std::pin::pin!(stream.into_stream());
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
         cut = chunk.is_err();
     }
     assert!(cut, "an unended body is cut");
