@@ -78,7 +78,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 .await
                 .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
             let who = format!("globalOutbound worker {worker}");
-            let answered = deliver(
+            deliver(
                 &state,
                 &tenant,
                 def,
@@ -88,13 +88,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 &who,
             )
             .await
-            .map_err(|r| r.message)?;
-            Ok(crate::egress::WorkerAnswer {
-                status: answered.status,
-                headers: answered.headers,
-                body: answered.body,
-                rest: answered.rest,
-            })
+            .map_err(|r| r.message)
         })
     })
 }

@@ -18,17 +18,9 @@ use stockade_ipc::{Call, Reply};
 use super::error::error_code;
 use super::loader::hex;
 use super::AppState;
-use crate::egress::{FetchRequest, UploadStream};
-use crate::supervisor::body::{self, BodyIn, BodyStream};
+use crate::egress::{FetchRequest, UploadStream, WorkerAnswer};
+use crate::supervisor::body::{self, BodyIn};
 use crate::supervisor::{Chain, Job, Streams, WorkerDef};
-
-/// The target's answer: its body whole (`body`), or its first part and the rest (`rest`).
-pub(super) struct Answered {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub rest: Option<BodyStream>,
-}
 
 /// Why the fetch failed: the name of the error the caller throws, and its message.
 pub(super) struct Refused {
@@ -41,8 +33,8 @@ fn refused(name: &'static str, message: String) -> Refused {
 }
 
 /// Calls `def`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
-/// job of `tenant` in `chain`; `who` names the target in error messages ("the service's
-/// worker").
+/// job of `tenant` in `chain`: its answer, whose body is whole or streams (`rest`); `who` names
+/// the target in error messages ("the service's worker").
 pub(super) async fn deliver(
     state: &AppState,
     tenant: &str,
@@ -51,7 +43,7 @@ pub(super) async fn deliver(
     upload: Option<UploadStream>,
     chain: Chain,
     who: &str,
-) -> Result<Answered, Refused> {
+) -> Result<WorkerAnswer, Refused> {
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
     let id = hex(&def.id);
     let call = Call::Fetch {
@@ -102,7 +94,7 @@ pub(super) async fn deliver(
             format!("{who} answered a {status} with a body"),
         ));
     }
-    Ok(Answered {
+    Ok(WorkerAnswer {
         status,
         headers,
         body,
