@@ -2,13 +2,16 @@
 // Every outbound request leaves the isolate as the host call `fetch`; the supervisor's egress
 // gateway decides, adds credentials tenant code never holds, and answers. Wire format (both
 // ways): u32 LE length of a JSON head, the head, then the body bytes. A request body the prelude
-// knows whole rides in the call; a streamed one goes up as it is produced (`fetch.write`). An
-// answer longer than the gateway's first part streams in through `fetch.read`.
+// knows whole rides in the call up to 15 MiB; a streamed or larger one goes up as it is produced
+// (`fetch.write`). An answer longer than the gateway's first part (or a worker's streamed one,
+// `globalOutbound`) streams in through `fetch.read`.
 // Abort: the request's signal rejects the fetch with its reason before the call, while the body is
-// read or uploaded (the upload fails, the body stream is cancelled) or while the host works (its
-// late answer is dropped, a streamed one cancelled), and errors the response's body if the answer
-// came first. Private bytes only meet captured operations (bytesView, bytesCopy, typedArraySet,
-// typedArrayLength). Trusts: the host to validate every call natively.
+// read or uploaded (the upload fails, the body stream is cancelled) or while the host works
+// (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there; a
+// late answer is dropped, a streamed one cancelled), and if the answer came first errors the
+// response's body and lets go of its host stream (`fetch.cancel`). Private bytes only meet
+// captured operations (bytesView, bytesCopy, typedArraySet, typedArrayLength). Trusts: the host
+// to validate every call natively.
 
 function frameForHost(head, bytes) {
   const headBytes = utf8Encode(JSONStringify(head));
@@ -30,11 +33,9 @@ function idFrame(id, kind = -1, chunk = null) {
   return out;
 }
 
-// The host calls that read and cancel a streamed answer's body: the egress gateway's, or a
-// service binding's (rpc.js).
-const OUTBOUND_BODY_CALLS = { __proto__: null, read: "fetch.read", cancel: "fetch.cancel" };
-
-function responseFromHost(reply, calls = OUTBOUND_BODY_CALLS) {
+/** The Response of a host's answer (the egress gateway's, or a service binding's: rpc.js);
+ *  `held.stream` gets the number of its host stream, if any. */
+function responseFromHost(reply, held = null) {
   const malformed = "fetch: malformed answer from the host";
   if (!isUint8Array(reply)) throw new TypeError(malformed);
   const length = typedArrayLength(reply);
@@ -47,16 +48,17 @@ function responseFromHost(reply, calls = OUTBOUND_BODY_CALLS) {
   for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
   const first = bytesCopy(reply, 4 + n, length);
   const stream = head.stream;
-  const body = typeof stream === "number" ? outboundBodySource(first, stream, calls) : first;
+  if (held !== null && typeof stream === "number") held.stream = stream;
+  const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
   return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
 }
 
-/** The body of an answer that streams: its first part, then `fetch.read` (`calls.read`) host
- *  calls naming the host's stream until one answers empty (the end); cancelling
- *  (`calls.cancel`) tells the host to drop the upstream's connection (or the service's body).
+/** The body of an answer that streams: its first part, then `fetch.read` host calls naming the
+ *  host's stream until one answers empty (the end); cancelling (`fetch.cancel`) tells the host
+ *  to drop the upstream's connection (or cancel the worker's request, for a worker's answer).
  *  The calls name no task: a body read by another request's entry is refused by the host (its
  *  stream belongs to the request that fetched it). */
-function outboundBodySource(first, stream, calls) {
+function outboundBodySource(first, stream) {
   const id = idFrame(stream);
   let pending = typedArrayLength(first) > 0 ? first : null;
   let ended = false;
@@ -69,7 +71,7 @@ function outboundBodySource(first, stream, calls) {
         return chunk;
       }
       if (ended) return null;
-      const chunk = await hostCall(calls.read, id);
+      const chunk = await hostCall("fetch.read", id);
       if (isUint8Array(chunk) && typedArrayLength(chunk) > 0) return chunk;
       ended = true;
       return null;
@@ -78,15 +80,39 @@ function outboundBodySource(first, stream, calls) {
       pending = null;
       if (!ended) {
         ended = true;
-        uponPromise(hostCall(calls.cancel, id), undefined, noop);
+        uponPromise(hostCall("fetch.cancel", id), undefined, noop);
       }
     },
   };
 }
 
 let uploadSeq = 0;
+// The numbers `fetch.abort` names a request's fetches by, outbound fetches and service bindings'
+// (rpc.js) alike: the host keeps one table of them per request.
+let fetchCallSeq = 0;
+function nextFetchCall() {
+  fetchCallSeq = (fetchCallSeq + 1) >>> 0;
+  return fetchCallSeq;
+}
 const UPLOAD_CHUNK = 1 << 20;
+// A request body known whole rides in the `fetch` call up to this size (one host call carries
+// 16 MiB, its head included); a larger one goes up through fetch.write as a stream does.
+const FETCH_INLINE_BODY = 15 << 20;
 const UPLOAD_CHUNK_DATA = 0, UPLOAD_END = 1, UPLOAD_FAILED = 2;
+
+/** A reader over bytes known whole (fed in chunks by pumpUpload). */
+function bytesReader(bytes) {
+  let left = bytes;
+  return {
+    __proto__: null,
+    async read() {
+      const chunk = left;
+      left = null;
+      return chunk;
+    },
+    async cancel() { left = null; },
+  };
+}
 
 /** Feeds a streamed request body to the gateway, a chunk (at most 1 MiB) per `fetch.write`, each
  *  answered once queued towards the upstream; a failing stream, or an abort (`state.aborted`),
@@ -130,6 +156,8 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     let settled = false;
     let responseBody = null;
+    let call = 0; // the host call's number, once made
+    const held = { __proto__: null, stream: undefined };
     const upload = { __proto__: null, aborted: false, reason: undefined };
     const onAbort = () => {
       const reason = abortSignalReason(signal);
@@ -137,10 +165,12 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
         settled = true;
         upload.aborted = true;
         upload.reason = reason;
+        if (call !== 0) uponPromise(hostCall("fetch.abort", idFrame(call)), undefined, noop);
         reject(reason);
         cancelBody(body, reason);
       } else if (responseBody !== null) {
         errorBody(responseBody, reason);
+        if (held.stream !== undefined) uponPromise(hostCall("fetch.cancel", idFrame(held.stream)), undefined, noop);
       }
     };
     if (abortSignalAborted(signal)) {
@@ -154,15 +184,16 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
       removeAbortAlgorithm(signal, onAbort);
       reject(e);
     };
-    const call = (payload) => {
-      uponPromise(hostCall("fetch", payload), (reply) => {
+    const send = (head, bytes) => {
+      call = head.call = nextFetchCall();
+      uponPromise(hostCall("fetch", frameForHost(head, bytes)), (reply) => {
         if (settled) {
           dropLateAnswer(reply, abortSignalReason(signal));
           return;
         }
         let response;
         try {
-          response = responseFromHost(reply);
+          response = responseFromHost(reply, held);
         } catch (e) {
           fail(e);
           return;
@@ -174,17 +205,20 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
       }, (e) => fail(new TypeError(`fetch failed: ${e && e.message}`)));
     };
     if (body === null) {
-      call(frameForHost({ method, url, headers, redirect }, null));
+      send({ method, url, headers, redirect }, null);
       return;
     }
     const out = bodyForHost(body); // the whole body, or a reader over its stream
-    if (isUint8Array(out)) {
-      call(frameForHost({ method, url, headers, redirect }, out));
+    if (isUint8Array(out) && typedArrayLength(out) <= FETCH_INLINE_BODY) {
+      send({ method, url, headers, redirect }, out);
       return;
     }
-    // A streamed body goes up as it is produced: the fetch waits while fetch.write feeds it.
-    const id = ++uploadSeq;
-    call(frameForHost({ method, url, headers, redirect, upload: id }, null));
-    uponPromise(pumpUpload(out, id, upload), undefined, noop);
+    // A streamed (or too large) body goes up as it is produced: the fetch waits while
+    // fetch.write feeds it.
+    const reader = isUint8Array(out) ? bytesReader(out) : out;
+    uploadSeq = (uploadSeq + 1) >>> 0;
+    const id = uploadSeq;
+    send({ method, url, headers, redirect, upload: id }, null);
+    uponPromise(pumpUpload(reader, id, upload), undefined, noop);
   });
 });

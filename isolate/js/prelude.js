@@ -153,15 +153,15 @@
  *       in rpc.js's tagged structured-clone encoding).
  *       "service" and "loader" bindings become RPC stubs and a WorkerLoader (rpc.js: host calls
  *       service.call, service.fetch, loader.get, loader.create; a service fetch's streamed
- *       answer body is read with service.read and let go of with service.cancel, a waiting one
- *       is ended with service.abort, and a streamed request body is fed with fetch.write).
+ *       answer body is read with fetch.read and let go of with fetch.cancel, a waiting one is
+ *       ended with fetch.abort, and a streamed request body is fed with fetch.write).
  *   invokeRpc(ns, payload: string, ctx) -> Promise<string>
  *       Runs one RPC call (STK_INVOKE_RPC) of module namespace `ns`: payload {entrypoint, method,
  *       args, env}; the answer is JSON text {"ok": value} or {"error": {name, message}} (rpc.js).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
- * transferable, fetch() reads a streamed request body fully before sending and its host call
- * cannot be cancelled (an aborted fetch rejects at once and drops the host's answer),
+ * transferable, an aborted fetch() to the network rejects at once but its host call runs on
+ * until the hop answers (the answer is dropped; one to a worker or a service is cancelled),
  * structuredClone transfers ArrayBuffers only and cannot detect Proxies and cannot clone a Float16Array (V8
  * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
  * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.

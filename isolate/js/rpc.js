@@ -207,25 +207,10 @@ async function rpcCall(target, method, args) {
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
 // than RPC_INLINE_BODY rides in the call, any other is fed with fetch.write (pumpUpload, as an
-// outbound fetch's upload); a streamed answer's body is read with service.read as the target
-// writes it, and service.cancel lets go of it (the target's request is then cancelled).
+// outbound fetch's upload); a streamed answer's body is read with fetch.read as the target
+// writes it, and fetch.cancel lets go of it (the target's request is then cancelled), as an
+// outbound fetch's.
 const RPC_INLINE_BODY = 1 << 20;
-const SERVICE_BODY_CALLS = { __proto__: null, read: "service.read", cancel: "service.cancel" };
-let serviceCallSeq = 0;
-
-/** A reader over bytes known whole (fed in chunks by pumpUpload). */
-function bytesReader(bytes) {
-  let left = bytes;
-  return {
-    __proto__: null,
-    async read() {
-      const chunk = left;
-      left = null;
-      return chunk;
-    },
-    async cancel() { left = null; },
-  };
-}
 
 /** The head of a service fetch's answer, or a typed error for a refusal (a binding frame whose
  *  head is {"error"}; an answer is a fetch frame). */
@@ -242,13 +227,13 @@ function serviceAnswerHead(reply) {
 /** Lets go of the body of a service's answer nobody will read (a streamed one is cancelled, so
  *  the target's request ends). */
 function dropServiceBody(head) {
-  if (typeof head?.stream === "number") uponPromise(hostCall("service.cancel", idFrame(head.stream)), undefined, noop);
+  if (typeof head?.stream === "number") uponPromise(hostCall("fetch.cancel", idFrame(head.stream)), undefined, noop);
 }
 
 // The request's signal: aborted before the call, nothing is sent; aborted while the target works,
 // the fetch rejects with its reason at once and the target's request is cancelled
-// (service.abort); aborted after the answer, its body errors and the target's request is
-// cancelled (service.cancel). Either way an upload still going fails and its stream is cancelled.
+// (fetch.abort); aborted after the answer, its body errors and the target's request is
+// cancelled (fetch.cancel). Either way an upload still going fails and its stream is cancelled.
 async function rpcFetch(target, input, init) {
   const request = new Request(input, init);
   const { method, url, headers, body, redirect, signal } = requestForFetch(request);
@@ -256,8 +241,7 @@ async function rpcFetch(target, input, init) {
   if (body !== null && bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
   const binding = await rpcHead(target);
   if (abortSignalAborted(signal)) throw abortSignalReason(signal);
-  serviceCallSeq = (serviceCallSeq + 1) >>> 0;
-  const call = binding.call = serviceCallSeq;
+  const call = binding.call = nextFetchCall();
   const fetchHead = { method, url, headers, redirect };
   const out = body === null ? null : bodyForHost(body); // the whole body, or a reader over its stream
   let bytes = null;
@@ -292,7 +276,7 @@ async function rpcFetch(target, input, init) {
       cancelBody(body, reason);
       if (!settled) {
         settled = true;
-        uponPromise(hostCall("service.abort", idFrame(call)), undefined, noop);
+        uponPromise(hostCall("fetch.abort", idFrame(call)), undefined, noop);
         reject(reason);
       } else if (responseBody !== null) {
         errorBody(responseBody, reason);
@@ -314,7 +298,7 @@ async function rpcFetch(target, input, init) {
       }
       let response;
       try {
-        response = responseFromHost(reply, SERVICE_BODY_CALLS);
+        response = responseFromHost(reply);
       } catch (e) {
         dropServiceBody(head);
         fail(e);

@@ -294,7 +294,7 @@ fn fetch_leaves_as_a_host_call_and_its_answer_becomes_a_response() {
     let head: serde_json::Value = serde_json::from_slice(&p[4..4 + n]).expect("head");
     assert_eq!(
         head,
-        serde_json::json!({"method": "POST", "url": "https://api.example/v1/x?q=1", "headers": [["content-type", "text/plain;charset=UTF-8"], ["x-a", "b"]], "redirect": "follow"})
+        serde_json::json!({"method": "POST", "url": "https://api.example/v1/x?q=1", "headers": [["content-type", "text/plain;charset=UTF-8"], ["x-a", "b"]], "redirect": "follow", "call": 1})
     );
     assert_eq!(&p[4 + n..], b"hi");
     let reply_head = serde_json::json!({"status": 201, "statusText": "Created", "headers": [["content-type", "text/plain"]], "url": "https://api.example/v1/y", "redirected": true}).to_string();

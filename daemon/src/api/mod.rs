@@ -26,6 +26,7 @@ mod service_fetch;
 mod services;
 mod tenants;
 mod types;
+mod worker_fetch;
 mod workspaces;
 
 use std::collections::HashMap;

@@ -1,97 +1,38 @@
 //! A service binding's `fetch` (`env.SVC.fetch(request)`, host call `service.fetch`), with both
-//! bodies streamed through the parts the data plane and the egress gateway already use:
+//! bodies streamed through the parts the data plane and the egress gateway already use
+//! (`worker_fetch::deliver`, as a `globalOutbound: {"worker": id}` delivery):
 //! - the caller's streamed request body is fed with `fetch.write` (the egress upload,
-//!   `egress::upload_stream`) and reaches the target as a client's upload does (`BodyIn`, read
-//!   with `body.read`, capped at `[limits] max_fetch_body_bytes`);
-//! - the target's streamed response body (`body.write` into a `body::channel`, at most
-//!   `body::QUEUE` chunks queued: backpressure) is answered at once with its head, and the
-//!   caller reads the rest with `service.read` (an empty answer is the end) as it comes; a body
-//!   is cut at `egress::MAX_STREAMED_BODY` bytes;
-//! - `service.cancel` drops a body the caller no longer reads, and `service.abort` the fetch a
-//!   caller's signal aborted before the target answered: either way the target's request is
-//!   cancelled the way a client that goes away cancels it (its request in flight gets `Cancel`;
-//!   an answered one's next `body.write` fails and its stream is cancelled). A caller's request
-//!   that ends takes its bodies and outstanding fetches with it in the same way.
+//!   `egress::upload_stream`) and reaches the target as a client's upload does;
+//! - the target's streamed response body is answered at once with its head, and the caller reads
+//!   the rest with `fetch.read` (`egress::hold_answer`: an empty answer is the end) as it comes;
+//!   a body is cut at `MAX_STREAMED_BODY` bytes (1 GiB, `egress/stream.rs`);
+//! - `fetch.cancel` drops a body the caller no longer reads, and `fetch.abort` the fetch a
+//!   caller's signal aborted before the target answered (`egress::watch_abort`): either way the
+//!   target's request is cancelled the way a client that goes away cancels it (its request in
+//!   flight gets `Cancel`; an answered one's next `body.write` fails and its stream is
+//!   cancelled). A caller's request that ends takes its bodies and outstanding fetches with it
+//!   in the same way.
 //!
 //! Guarantees: a body is held in the caller's request's own `Resources` (no other request can
-//! name it); a read answers at most one chunk of the target's (at most 1 MiB); a cut body is an
-//! error, never a short body passed off as whole.
+//! name it); a cut body is an error, never a short body passed off as whole.
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payloads.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use stockade_ipc::{Call, Reply};
-use tokio::sync::{oneshot, Mutex, Notify};
 
-use super::error::error_code;
-use super::loader::hex;
+use super::worker_fetch::deliver;
 use super::AppState;
 use crate::egress::{
-    decode_request, encode_response, release_untaken_upload, upload_stream, ResponseHead,
-    MAX_STREAMED_BODY,
+    decode_request, encode_response, from_worker, hold_answer, release_untaken_upload,
+    upload_stream, watch_abort, ResponseHead, UploadStream,
 };
-use crate::supervisor::body::{self, BodyIn, BodyStream};
-use crate::supervisor::{Chain, HostCalls, Job, Resources, Streams, WorkerDef};
-
-/// Aborts that came before (or without) the fetch they name, remembered at most.
-const EARLY_ABORTS: usize = 64;
+use crate::supervisor::{Chain, Resources, WorkerDef};
 
 /// A call's refusal: the head the tenant's runtime throws as a typed error.
 fn refusal(name: &str, message: impl Into<String>) -> Value {
     json!({"error": {"name": name, "message": message.into()}})
-}
-
-/// The rest of a target's streamed response body, in the caller's request's `Resources`.
-struct ServiceBody(Arc<Rest>);
-
-struct Rest {
-    body: Mutex<Option<(BodyStream, u64)>>,
-    cancelled: Notify,
-}
-
-/// The service fetches of one request still waiting for their target's answer, by the number
-/// the caller's runtime gave each (`call` in the binding head), so `service.abort` can end one.
-#[derive(Default)]
-struct Aborts {
-    live: HashMap<u32, oneshot::Sender<()>>,
-    early: VecDeque<u32>,
-}
-
-/// Ends the wait of fetch `call` when dropped (it answered, or was itself dropped).
-struct Watch<'a> {
-    resources: &'a Resources,
-    call: Option<u32>,
-}
-
-impl Drop for Watch<'_> {
-    fn drop(&mut self) {
-        if let Some(call) = self.call {
-            self.resources.shared(|a: &mut Aborts| a.live.remove(&call));
-        }
-    }
-}
-
-/// The watch of fetch `call` and what fires when it is aborted; `None` when it was aborted
-/// already.
-fn watch(resources: &Resources, call: Option<u32>) -> Option<(Watch<'_>, oneshot::Receiver<()>)> {
-    let (tx, rx) = oneshot::channel();
-    if let Some(call) = call {
-        let early = resources.shared(|a: &mut Aborts| {
-            if let Some(at) = a.early.iter().position(|&c| c == call) {
-                a.early.remove(at);
-                return true;
-            }
-            a.live.insert(call, tx);
-            false
-        });
-        if early {
-            return None;
-        }
-    }
-    Some((Watch { resources, call }, rx))
 }
 
 /// Releases the upload a service fetch names, if nothing took it, when the call is over however
@@ -127,95 +68,8 @@ impl Drop for UploadGuard<'_> {
     }
 }
 
-fn stream_id(payload: &[u8]) -> Result<u32, String> {
-    let id: [u8; 4] = payload
-        .try_into()
-        .map_err(|_| "a service stream is named by 4 bytes")?;
-    Ok(u32::from_le_bytes(id))
-}
-
-/// Registers `service.read`, `service.cancel` and `service.abort`.
-pub fn register(calls: &mut HostCalls) {
-    calls.register_in_context("service.read", |context, payload| async move {
-        read(&context.resources, &payload).await
-    });
-    calls.register_in_context("service.cancel", |context, payload| async move {
-        cancel(&context.resources, stream_id(&payload)?);
-        Ok(Vec::new())
-    });
-    calls.register_in_context("service.abort", |context, payload| async move {
-        abort(&context.resources, stream_id(&payload)?);
-        Ok(Vec::new())
-    });
-}
-
-/// `service.cancel`: drops body `id` (a read in progress ends, and drops it).
-fn cancel(resources: &Resources, id: u32) {
-    if let Some(ServiceBody(rest)) = resources.take::<ServiceBody>(id) {
-        rest.cancelled.notify_one();
-        if let Ok(mut body) = rest.body.try_lock() {
-            *body = None;
-        }
-    }
-}
-
-/// `service.abort`: ends the wait of fetch `call`, or remembers the abort for a fetch not
-/// started yet (the two host calls may be handled in either order).
-fn abort(resources: &Resources, call: u32) {
-    resources.shared(|a: &mut Aborts| {
-        if let Some(tx) = a.live.remove(&call) {
-            let _ = tx.send(());
-        } else {
-            a.early.push_back(call);
-            while a.early.len() > EARLY_ABORTS {
-                a.early.pop_front();
-            }
-        }
-    });
-}
-
-/// `service.read`: the next chunk of body `id` (empty at the end).
-async fn read(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, String> {
-    let id = stream_id(payload)?;
-    let rest = match resources.take::<ServiceBody>(id) {
-        Some(ServiceBody(rest)) => {
-            resources.put_back(id, ServiceBody(Arc::clone(&rest)));
-            rest
-        }
-        None => return Err("no such service body (it ended, or was cancelled)".into()),
-    };
-    let mut guard = rest.body.lock().await;
-    let Some((stream, read)) = guard.as_mut() else {
-        return Err("the service body was cancelled".into());
-    };
-    let next = tokio::select! {
-        next = stream.next() => Some(next),
-        () = rest.cancelled.notified() => None,
-    };
-    let answer = match next {
-        None => Err("the service body was cancelled".into()),
-        Some(Some(Ok(chunk))) => {
-            *read += chunk.len() as u64;
-            if *read > MAX_STREAMED_BODY {
-                Err(format!(
-                    "the service's body is larger than {MAX_STREAMED_BODY} bytes"
-                ))
-            } else {
-                return Ok(chunk.to_vec());
-            }
-        }
-        Some(Some(Err(cut))) => Err(format!("the service's body: {cut}")),
-        Some(None) => Ok(Vec::new()),
-    };
-    // Over: the body is let go of (its target's request ends).
-    *guard = None;
-    drop(guard);
-    drop(resources.take::<ServiceBody>(id));
-    answer
-}
-
 /// A `fetch` to the target's fetch handler, both bodies streamed; `call` names it for
-/// `service.abort`.
+/// `fetch.abort`.
 pub(super) async fn fetch(
     state: &AppState,
     tenant: &str,
@@ -226,180 +80,48 @@ pub(super) async fn fetch(
     call: Option<u32>,
 ) -> Result<(Value, Vec<u8>), Value> {
     let aborted = || refusal("AbortError", "the fetch was aborted");
-    let Some((_watch, abort)) = watch(resources, call) else {
+    let Some((_watch, abort)) = watch_abort(resources, call) else {
         return Err(aborted());
     };
-    let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
-    let body_in = match request.upload {
+    let mut request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
+    let upload = match request.upload.take() {
         Some(id) => {
             let upload = upload_stream(resources, id)
                 .map_err(|e| refusal("TypeError", format!("the request body: {e}")))?;
-            let cap = state.config.limits.max_fetch_body_bytes;
-            Some(BodyIn::new(upload, cap))
+            Some(Box::pin(upload) as UploadStream)
         }
         None => None,
     };
-    let url = request.url;
-    let id = hex(&def.id);
-    let call = Call::Fetch {
-        method: request.method,
-        url: url.clone(),
-        headers: request.headers,
-        body: request.body,
-        body_streamed: body_in.is_some(),
-    };
-    let (out, stream) = body::channel();
-    let streams = Streams {
-        body_in,
-        body_out: Some(out),
-        chain,
-    };
-    // Dropping the submission (an abort, or the caller's request ending) cancels the target's.
-    let outcome = tokio::select! {
-        outcome = state.pool.submit(tenant, Job::Call { def, call, streams }) => outcome,
+    let url = request.url.clone();
+    let who = "the service's worker";
+    // Dropping the delivery (an abort, or the caller's request ending) cancels the target's.
+    let answered = tokio::select! {
+        answered = deliver(state, tenant, def, request, upload, chain, who) => answered,
         Ok(()) = abort => return Err(aborted()),
     };
-    let outcome =
-        outcome.map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
-    state.logs.record(&id, &outcome.logs);
-    let (status, headers, body, streamed) = match outcome.result {
-        Ok(Reply::Response {
-            status,
-            headers,
-            body,
-            streamed,
-        }) => (status, headers, body, streamed),
-        Ok(_) => {
-            return Err(refusal(
-                "TypeError",
-                "the service's worker did not return a Response",
-            ))
-        }
-        Err(e) => {
-            return Err(refusal(
-                "OperationError",
-                format!(
-                    "the service's worker failed ({}): {}",
-                    error_code(e.kind),
-                    e.message
-                ),
-            ))
-        }
-    };
-    // Checked here too, whatever the target (and its tenant's prototypes) claimed.
-    if !(200..=599).contains(&status) {
-        return Err(refusal(
-            "TypeError",
-            format!("the service answered status {status}"),
-        ));
-    }
-    if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
-        return Err(refusal(
-            "TypeError",
-            format!("the service answered a {status} with a body"),
-        ));
-    }
-    let stream = if streamed {
-        let rest = Rest {
-            body: Mutex::new(Some((stream, 0))),
-            cancelled: Notify::new(),
-        };
-        // Past the request's cap, the body is dropped here: the target's request ends.
-        let id = resources
-            .insert(ServiceBody(Arc::new(rest)))
-            .ok_or_else(|| {
+    let answered = answered.map_err(|r| refusal(r.name, r.message))?;
+    // Read with `fetch.read` as the target writes it, as a worker's answer to an outbound fetch
+    // is; past the request's cap it is dropped here, and the target's request ends.
+    let first = answered.body.len();
+    let stream = match answered.rest {
+        Some(rest) => Some(
+            hold_answer(resources, from_worker(rest), first, None).ok_or_else(|| {
                 refusal(
                     "RangeError",
                     format!("this request has {} bodies open already", Resources::MAX),
                 )
-            })?;
-        Some(id)
-    } else {
-        None
+            })?,
+        ),
+        None => None,
     };
     let head = ResponseHead {
-        status,
+        status: answered.status,
         status_text: String::new(),
-        headers,
+        headers: answered.headers,
         url,
         redirected: false,
         stream,
     };
     // The fetch answer frame is the whole reply: its own head and body.
-    Ok((Value::Null, encode_response(&head, &body)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A target's body as a caller's resource: its writing end and the resource's id.
-    fn open_body(resources: &Resources) -> (body::BodyOut, u32) {
-        let (out, stream) = body::channel();
-        let id = resources
-            .insert(ServiceBody(Arc::new(Rest {
-                body: Mutex::new(Some((stream, 0))),
-                cancelled: Notify::new(),
-            })))
-            .expect("room");
-        (out, id)
-    }
-
-    #[tokio::test]
-    async fn an_abort_ends_its_fetchs_wait_whichever_comes_first() {
-        let resources = Resources::default();
-        // The fetch first: the abort fires its wait.
-        let (watch1, fired) = watch(&resources, Some(1)).expect("not aborted");
-        abort(&resources, 1);
-        assert_eq!(fired.await, Ok(()));
-        drop(watch1);
-        // The abort first: the fetch finds it aborted, once.
-        abort(&resources, 2);
-        assert!(watch(&resources, Some(2)).is_none());
-        assert!(watch(&resources, Some(2)).is_some());
-        // A fetch that ended is forgotten: its number's later abort touches no other fetch.
-        let (watch3, mut waiting) = watch(&resources, Some(3)).expect("not aborted");
-        drop(watch3);
-        assert!(waiting.try_recv().is_err());
-        assert!(resources.shared(|a: &mut Aborts| a.live.is_empty()));
-        // Early aborts are remembered at most EARLY_ABORTS.
-        for call in 100..100 + 2 * EARLY_ABORTS as u32 {
-            abort(&resources, call);
-        }
-        assert_eq!(
-            resources.shared(|a: &mut Aborts| a.early.len()),
-            EARLY_ABORTS
-        );
-    }
-
-    #[tokio::test]
-    async fn a_body_is_read_to_its_end_or_cut_and_a_cancel_drops_it() {
-        let resources = Resources::default();
-        let (out, id) = open_body(&resources);
-        let name = id.to_le_bytes();
-        out.write(b"ab".to_vec()).await.expect("queued");
-        assert_eq!(read(&resources, &name).await, Ok(b"ab".to_vec()));
-        out.cut("boom".into()).await;
-        let cut = read(&resources, &name).await.expect_err("cut");
-        assert!(cut.contains("boom"), "{cut}");
-        assert!(read(&resources, &name).await.is_err(), "gone after its end");
-
-        // A read waiting for the target's next chunk ends when the body is cancelled, and the
-        // target's next write fails (its request is then cancelled).
-        let (out, id) = open_body(&resources);
-        let name = id.to_le_bytes();
-        let resources = Arc::new(resources);
-        let reader = {
-            let resources = Arc::clone(&resources);
-            tokio::spawn(async move { read(&resources, &name).await })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        cancel(&resources, id);
-        assert!(reader.await.expect("joined").is_err());
-        assert!(out.write(b"late".to_vec()).await.is_err());
-        // An idle body is dropped at once.
-        let (out, id) = open_body(&resources);
-        cancel(&resources, id);
-        assert!(out.write(b"late".to_vec()).await.is_err());
-    }
+    Ok((Value::Null, encode_response(&head, &answered.body)))
 }

@@ -6,8 +6,8 @@
 //! - `service.call` `{binding, method, worker?, entrypoint?}` + the encoded argument list (JSON
 //!   text, `isolate/js/rpc.js`) → `{}` + the target's answer (`{"ok"}` or `{"error"}`, encoded);
 //! - `service.fetch` `{binding, worker?, entrypoint?, call?}` + a `fetch` request frame → a
-//!   `fetch` answer frame (as the egress gateway's), both bodies streamed (`service_fetch`:
-//!   `service.read`, `service.cancel`, `service.abort` naming `call`);
+//!   `fetch` answer frame (as the egress gateway's), both bodies streamed (`service_fetch`: the
+//!   egress gateway's `fetch.read`, `fetch.cancel`, and `fetch.abort` naming `call`);
 //! - `loader.get` `{binding, name}` → `{"id"}` of the child cached for `(parent, name)`, or
 //!   `{"missing": true}` (the runtime then calls the tenant's callback and `loader.create`);
 //! - `loader.create` `{binding, name?}` + a `WorkerCode` as JSON text → `{"id"}`: the code becomes a
@@ -84,10 +84,8 @@ impl Services {
         let _ = self.state.set(state);
     }
 
-    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`, and the
-    /// calls a service fetch's streamed body and abort need (`service_fetch`).
+    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`.
     pub fn register(self: &Arc<Services>, calls: &mut HostCalls) {
-        super::service_fetch::register(calls);
         for op in [
             "service.call",
             "service.fetch",

@@ -42,7 +42,7 @@ use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
 use super::secrets::{scrub_str, Scrubber, Secrets};
-use super::stream::{read_start, upload_body, PendingAudit, Upstream};
+use super::stream::{from_response, hold, read_start, upload_body, PendingAudit, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
 use crate::config::SecretValue;
 use crate::supervisor::Resources;
@@ -100,6 +100,10 @@ pub enum FetchError {
     NoTenant,
     #[error("a redirect would send the request's streamed body again, which cannot be done")]
     StreamedRedirect,
+    #[error("the worker's response body failed: {0}")]
+    WorkerBody(String),
+    #[error("the fetch was aborted")]
+    Aborted,
     #[error("too many response bodies open at once in this request")]
     TooManyStreams,
     #[error("no such response body stream (it ended, or was never opened by this request)")]
@@ -244,13 +248,11 @@ impl Gateway {
                     record,
                     started: hop.started,
                     injected: injected.clone(),
+                    sent: None,
                 };
-                let upstream = Upstream::new(response, scrubber, first.len(), audit);
-                head.stream = Some(
-                    resources
-                        .insert(upstream)
-                        .ok_or(FetchError::TooManyStreams)?,
-                );
+                let source = from_response(response);
+                let upstream = Upstream::new(source, scrubber, first.len(), Some(audit));
+                head.stream = Some(hold(resources, upstream).ok_or(FetchError::TooManyStreams)?);
             }
             _ => {
                 body.extend(scrubber.finish());

@@ -8,12 +8,14 @@
 //! - `secrets`: tenants' secret values, injection and scrubbing;
 //! - `audit`: one record per outbound request, on stderr and in a ring per tenant;
 //! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
-//! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker).
+//! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker);
+//! - `stream`: answers and request bodies that stream; `abort`: a fetch aborted while it waits.
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
 //! of the tenant in the config (as `supervisor::tenants` assigns them).
 
+mod abort;
 mod addr;
 mod audit;
 mod gateway;
@@ -31,10 +33,11 @@ use std::sync::Arc;
 
 use reqwest::header::HeaderName;
 
+pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
-pub use outbound::WorkerDispatch;
+pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
 pub use secrets::{check_secret, SecretError};
-pub use stream::{release_untaken_upload, upload_stream, MAX_STREAMED_BODY};
+pub use stream::{from_worker, hold_answer, release_untaken_upload, upload_stream, UploadStream};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
 
@@ -212,7 +215,8 @@ impl Egress {
     }
 
     /// Registers the `fetch` host call, `fetch.read`/`fetch.cancel` for the answers whose bodies
-    /// stream and `fetch.write` for request bodies that do (see `stream`).
+    /// stream, `fetch.write` for request bodies that do (see `stream`), and `fetch.abort` for a
+    /// fetch (or a service binding's) aborted while it waits (see `abort`).
     pub fn register(&self, calls: &mut HostCalls) {
         let gateway = Arc::clone(&self.gateway);
         calls.register_in_context("fetch", move |context, payload| {
@@ -231,6 +235,9 @@ impl Egress {
         });
         calls.register_in_context("fetch.cancel", |context, payload| async move {
             stream::cancel(&context.resources, &payload).map_err(|e| e.to_string())
+        });
+        calls.register_in_context("fetch.abort", |context, payload| async move {
+            abort::abort(&context.resources, &payload)
         });
     }
 

@@ -4,33 +4,61 @@
 //!
 //! Guarantees: a `Blocked` request never reaches the network, and is audited as denied; a
 //! `Worker` request is handed to the dispatch the API set (which checks the worker is the same
-//! tenant's) and audited with the worker's id as its host and `worker` as its scheme. Trusts:
-//! the supervisor's call context (it attached the outbound of the request's worker definition).
+//! tenant's) and audited with the worker's id as its host and `worker` as its scheme. Both bodies
+//! stream as the network's do: a streamed request body (`fetch.write`, the egress upload) is the
+//! worker's request body as it is fed, and the worker's streamed answer is read with `fetch.read`
+//! as the worker writes it (`stream::Upstream`: the same pieces, the same
+//! `stream::MAX_STREAMED_BODY` cap); its audit record is written when the stream is over, with
+//! the bytes sent and received. An abort (`fetch.abort`), a `fetch.cancel`, or the end of the
+//! caller's request drops the worker's call: its request is cancelled. Trusts: the supervisor's
+//! call context (it attached the outbound of the request's worker definition).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use stockade_cordon::TenantId;
 use url::Url;
 
+use super::abort::watch;
 use super::audit::{now_ms, Record};
 use super::gateway::{FetchError, Gateway};
+use super::stream::{
+    from_worker, hold_answer, upload_stream, PendingAudit, Source, UploadStream, FIRST_PART,
+};
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
+use crate::supervisor::body::BodyStream;
 use crate::supervisor::{CallContext, Outbound};
 
-/// What a Loader worker's fetch handler answered: status, headers, body.
-pub type WorkerAnswer = Result<(u16, Vec<(String, String)>, Vec<u8>), String>;
+/// A request for a Loader worker's fetch handler.
+pub struct WorkerRequest {
+    /// The tenant's name, and the worker's id (hex).
+    pub tenant: String,
+    pub worker: String,
+    /// Its body is in `request.body`, unless `upload` streams it.
+    pub request: FetchRequest,
+    pub upload: Option<UploadStream>,
+}
 
-/// Delivers a request to a Loader worker: `(tenant, worker id, request)`. Set once the API
-/// exists (it holds the workers), so the gateway can serve `globalOutbound: {"worker": id}`.
+/// What a Loader worker's fetch handler answered: its body whole, or streamed (`rest`).
+pub struct WorkerAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub rest: Option<BodyStream>,
+}
+
+/// Delivers a request to a Loader worker. Set once the API exists (it holds the workers), so
+/// the gateway can serve `globalOutbound: {"worker": id}`; dropping the future cancels the
+/// worker's request.
 pub type WorkerDispatch = Arc<
     dyn Fn(
-            String,
-            String,
-            FetchRequest,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkerAnswer> + Send>>
-        + Send
+            WorkerRequest,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<WorkerAnswer, String>> + Send>,
+        > + Send
         + Sync,
 >;
 
@@ -41,7 +69,7 @@ impl Gateway {
         context: CallContext,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        match context.outbound {
+        match &context.outbound {
             Outbound::Policy => {
                 let worker = context.caller.worker.as_ref().map(|w| w.id.to_hex());
                 self.fetch_with(
@@ -66,7 +94,7 @@ impl Gateway {
                 }
                 Err(error.into())
             }
-            Outbound::Worker(id) => self.to_worker(context.tenant, id, payload).await,
+            Outbound::Worker(id) => self.to_worker(&context, id.clone(), payload).await,
         }
     }
 
@@ -94,55 +122,143 @@ impl Gateway {
         })
     }
 
-    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler.
+    /// `globalOutbound: {"worker": id}`: the request goes to that worker's fetch handler, both
+    /// bodies streamed; audited when its answer's body is over (or the delivery ended first).
     async fn to_worker(
         &self,
-        tenant: TenantId,
+        context: &CallContext,
         worker: String,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
+        let tenant = context.tenant;
+        let resources = &context.resources;
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant.to_string())?;
         let rules = self
             .rules(index)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
-        let request = decode_request(&payload).map_err(|e| e.to_string())?;
+        let mut request = decode_request(&payload).map_err(|e| e.to_string())?;
         let mut record = self
             .worker_record(tenant, &worker, &payload)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
+        drop(payload);
+        record.verdict = "allowed";
+        let mut audit = Unwritten {
+            gateway: self,
+            index,
+            record: Some(record),
+            sent: Arc::new(AtomicU64::new(request.body.len() as u64)),
+            started: Instant::now(),
+        };
+        // Taken now, so an upload nobody reads (a refused request) fails its feeder.
+        let upload = match request.upload.take() {
+            Some(id) => {
+                let counted = Arc::clone(&audit.sent);
+                let stream = upload_stream(resources, id).map_err(|e| audit.failed(e))?;
+                Some(Box::pin(stream.inspect(move |item| {
+                    if let Ok(chunk) = item {
+                        counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                })) as UploadStream)
+            }
+            None => None,
+        };
         let dispatch = self
             .dispatch
             .get()
-            .ok_or("outbound workers are not available")?;
+            .ok_or_else(|| audit.failed("outbound workers are not available"))?;
+        let (_watch, aborted) =
+            watch(resources, request.call).ok_or_else(|| audit.failed(FetchError::Aborted))?;
         let url = request.url.clone();
-        let started = Instant::now();
-        let answer = dispatch(rules.name.clone(), worker, request).await;
-        record.ms = started.elapsed().as_millis() as u64;
-        match answer {
-            Ok((status, headers, body)) => {
-                record.verdict = "allowed";
-                record.status = Some(status);
-                record.bytes_in = body.len() as u64;
-                self.audit.record(index, record);
-                let head = ResponseHead {
-                    status,
-                    status_text: StatusCode::from_u16(status)
-                        .ok()
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("")
-                        .to_owned(),
-                    headers,
-                    url,
-                    redirected: false,
-                    stream: None,
-                };
-                Ok(encode_response(&head, &body))
+        let delivery = dispatch(WorkerRequest {
+            tenant: rules.name.clone(),
+            worker,
+            request,
+            upload,
+        });
+        // Dropping the delivery (an abort, or the caller's request ending) cancels it.
+        let answer = tokio::select! {
+            answer = delivery => answer.map_err(|e| audit.failed(e))?,
+            Ok(()) = aborted => return Err(audit.failed(FetchError::Aborted)),
+        };
+        let mut head = ResponseHead {
+            status: answer.status,
+            status_text: StatusCode::from_u16(answer.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_owned(),
+            headers: answer.headers,
+            url,
+            redirected: false,
+            stream: None,
+        };
+        let Some(mut record) = audit.record.take() else {
+            return Err("the delivery was audited already".into()); // only ever taken here
+        };
+        record.status = Some(answer.status);
+        // A body that streams, or is larger than a first part, is read with `fetch.read`.
+        let (first, rest): (Vec<u8>, Option<Source>) = match answer.rest {
+            Some(stream) => (answer.body, Some(from_worker(stream))),
+            None if answer.body.len() > FIRST_PART => {
+                let whole = Ok(axum::body::Bytes::from(answer.body));
+                let once = futures_util::stream::once(std::future::ready(whole));
+                (Vec::new(), Some(Box::pin(once)))
             }
-            Err(e) => {
-                record.verdict = "allowed";
-                record.reason = Some(e.clone());
-                self.audit.record(index, record);
-                Err(e)
-            }
+            None => (answer.body, None),
+        };
+        let Some(source) = rest else {
+            record.bytes_in = first.len() as u64;
+            audit.record = Some(record); // written as the call ends
+            return Ok(encode_response(&head, &first));
+        };
+        let pending = PendingAudit {
+            audit: Arc::clone(&self.audit),
+            index,
+            record,
+            started: audit.started,
+            injected: Vec::new(),
+            sent: Some(Arc::clone(&audit.sent)),
+        };
+        // Past the request's cap the body is dropped here: audited, its worker's request ends.
+        let held = hold_answer(resources, source, first.len(), Some(pending))
+            .ok_or_else(|| FetchError::TooManyStreams.to_string())?;
+        head.stream = Some(held);
+        Ok(encode_response(&head, &first))
+    }
+}
+
+/// A delivery's audit record, written when the delivery is over unless its answer's stream took
+/// it (a delivery dropped before it answered, the caller's request having ended, included).
+struct Unwritten<'a> {
+    gateway: &'a Gateway,
+    index: usize,
+    record: Option<Record>,
+    /// The request body's bytes sent so far.
+    sent: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Unwritten<'_> {
+    /// The delivery failed for `why`: its record says so; the text the fetch fails with.
+    fn failed(&mut self, why: impl ToString) -> String {
+        let why = why.to_string();
+        if let Some(record) = &mut self.record {
+            record.reason = Some(why.clone());
         }
+        why
+    }
+}
+
+impl Drop for Unwritten<'_> {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        if record.status.is_none() && record.reason.is_none() {
+            record.reason = Some("the caller's request ended before the answer".into());
+        }
+        record.bytes_out = self.sent.load(Ordering::Relaxed);
+        record.ms = self.started.elapsed().as_millis() as u64;
+        self.gateway.audit.record(self.index, record);
     }
 }

@@ -1,9 +1,13 @@
 //! Outbound response bodies that stream: an answer longer than its first part is handed to tenant
 //! code piece by piece (`fetch.read`), so a large download or an upstream's event stream (an LLM
 //! API's tokens, say) reaches the isolate as it comes, without the supervisor holding it whole.
+//! The rest of a body is a [`Source`]: an upstream's connection, or the body a worker streams
+//! (a `globalOutbound: {"worker": id}` delivery, see `outbound`, or a service binding's `fetch`,
+//! `api::service_fetch`), read the same way.
 //!
 //! Guarantees: the rest of a body is kept in the request's own `Resources` (no other request
-//! can name it; it is dropped, and its connection closed, when the request ends); each read
+//! can name it; it is dropped, and its connection closed or its worker's request cancelled, when
+//! the request ends, or when `fetch.cancel` names it, a read waiting for it included); each read
 //! answers at most [`MAX_READ`] bytes, never an empty piece before the end (an empty answer IS
 //! the end); every piece passes the request's `Scrubber` (a secret split across pieces is still
 //! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error; the hop's audit
@@ -12,16 +16,21 @@
 //!
 //! Trusts: the upstream's bytes only as far as the scrubber and the caps go.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use stockade_ipc::limits::MAX_BODY_LEN;
+use tokio::sync::{Mutex, Notify};
 
 use super::audit::{Audit, Record};
 use super::gateway::FetchError;
 use super::secrets::{scrub_str, Scrubber};
 use crate::config::SecretValue;
+use crate::supervisor::body::BodyStream;
 use crate::supervisor::Resources;
 
 /// The first part of an answer, read before the head is answered: a body no longer than this
@@ -40,11 +49,30 @@ pub struct PendingAudit {
     pub started: Instant,
     /// Values injected in the chain, scrubbed from the record's host, path and reason.
     pub injected: Vec<SecretValue>,
+    /// The request body's bytes sent so far, when it streams (else the record has them).
+    pub sent: Option<Arc<AtomicU64>>,
+}
+
+/// Where the rest of an answer comes from, chunk by chunk.
+pub type Source = Pin<Box<dyn Stream<Item = Result<Bytes, FetchError>> + Send>>;
+
+/// The rest of an upstream's answer, from its connection.
+pub fn from_response(response: reqwest::Response) -> Source {
+    Box::pin(response.bytes_stream().map_err(upstream_error))
+}
+
+/// The rest of a worker's answer, as its fetch handler writes it (`body.write`); dropping it
+/// cancels the worker's request.
+pub fn from_worker(body: BodyStream) -> Source {
+    Box::pin(
+        body.into_stream()
+            .map(|chunk| chunk.map_err(|cut| FetchError::WorkerBody(cut.0))),
+    )
 }
 
 /// The rest of an answer, kept between reads.
 pub struct Upstream {
-    response: reqwest::Response,
+    source: Source,
     scrubber: Scrubber,
     /// Bytes received but not handed out yet (a piece larger than [`MAX_READ`]).
     pending: Bytes,
@@ -56,20 +84,22 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// The rest of an answer, `read` bytes of it answered already; audited with `audit` when
+    /// over (a service binding's answer is not egress, and has none).
     pub fn new(
-        response: reqwest::Response,
+        source: Source,
         scrubber: Scrubber,
         read: usize,
-        audit: PendingAudit,
+        audit: Option<PendingAudit>,
     ) -> Upstream {
         Upstream {
-            response,
+            source,
             scrubber,
             pending: Bytes::new(),
             read: read as u64,
             ended: false,
             failure: None,
-            audit: Some(audit),
+            audit,
         }
     }
 }
@@ -82,6 +112,9 @@ impl Drop for Upstream {
         };
         let mut record = pending.record;
         record.bytes_in = self.read;
+        if let Some(sent) = &pending.sent {
+            record.bytes_out = sent.load(Ordering::Relaxed);
+        }
         record.ms = pending.started.elapsed().as_millis() as u64;
         if !self.ended {
             let why = self
@@ -138,23 +171,72 @@ pub async fn read_start(
     }
 }
 
+/// A stream as the request's `Resources` hold it: a read holds the lock while it waits, and a
+/// cancel ends that wait.
+struct Held {
+    upstream: Mutex<Option<Upstream>>,
+    cancelled: Notify,
+}
+
+/// Keeps the rest of a worker's answer (`source`, `first` bytes of it answered already; nothing
+/// to scrub) in the request's `resources`, read with `fetch.read`: its number, or `None` when
+/// they are full (then it is dropped, audited, and the worker's request ends).
+pub fn hold_answer(
+    resources: &Resources,
+    source: Source,
+    first: usize,
+    audit: Option<PendingAudit>,
+) -> Option<u32> {
+    hold(
+        resources,
+        Upstream::new(source, Scrubber::new(&[]), first, audit),
+    )
+}
+
+/// Keeps `upstream` in the request's `resources`: its number, or `None` when they are full
+/// (then it is dropped, and audited).
+pub fn hold(resources: &Resources, upstream: Upstream) -> Option<u32> {
+    resources.insert(Arc::new(Held {
+        upstream: Mutex::new(Some(upstream)),
+        cancelled: Notify::new(),
+    }))
+}
+
 /// `fetch.read`: the next piece of stream `id` of this request (empty at the end).
 pub async fn read_next(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
     let id = stream_id(payload)?;
-    let mut upstream = resources.take::<Upstream>(id).ok_or(FetchError::NoStream)?;
-    let piece = next_piece(&mut upstream).await;
+    let held = resources
+        .take::<Arc<Held>>(id)
+        .ok_or(FetchError::NoStream)?;
+    resources.put_back(id, Arc::clone(&held));
+    let mut guard = held.upstream.lock().await;
+    let upstream = guard.as_mut().ok_or(FetchError::NoStream)?;
+    let piece = tokio::select! {
+        piece = next_piece(upstream) => piece,
+        () = held.cancelled.notified() => Err(FetchError::NoStream),
+    };
     match &piece {
-        Ok(p) if !p.is_empty() => resources.put_back(id, upstream),
+        Ok(p) if !p.is_empty() => return piece,
         Ok(_) => {}
         Err(e) => upstream.failure = Some(e.to_string()),
     }
+    // Over: the stream is let go of (and audited).
+    *guard = None;
+    drop(guard);
+    drop(resources.take::<Arc<Held>>(id));
     piece
 }
 
-/// `fetch.cancel`: drops stream `id` (its connection closes).
+/// `fetch.cancel`: drops stream `id` (its connection closes, its worker's request is
+/// cancelled), a read waiting for it included.
 pub fn cancel(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, FetchError> {
     let id = stream_id(payload)?;
-    drop(resources.take::<Upstream>(id));
+    if let Some(held) = resources.take::<Arc<Held>>(id) {
+        held.cancelled.notify_one();
+        if let Ok(mut upstream) = held.upstream.try_lock() {
+            *upstream = None;
+        }
+    }
     Ok(Vec::new())
 }
 
@@ -169,19 +251,19 @@ async fn next_piece(upstream: &mut Upstream) -> Result<Vec<u8>, FetchError> {
             return Ok(Vec::new());
         }
         if upstream.pending.is_empty() {
-            match upstream.response.chunk().await {
-                Ok(Some(chunk)) => {
+            match upstream.source.next().await {
+                Some(Ok(chunk)) => {
                     upstream.read += chunk.len() as u64;
                     if upstream.read > MAX_STREAMED_BODY {
                         return Err(FetchError::StreamTooLarge);
                     }
                     upstream.pending = chunk;
                 }
-                Ok(None) => {
+                None => {
                     upstream.ended = true;
                     return Ok(upstream.scrubber.finish());
                 }
-                Err(e) => return Err(upstream_error(e)),
+                Some(Err(e)) => return Err(e),
             }
         }
         let take = upstream.pending.len().min(MAX_READ);
@@ -198,6 +280,9 @@ async fn next_piece(upstream: &mut Upstream) -> Result<Vec<u8>, FetchError> {
 const UPLOAD_QUEUE: usize = 4;
 
 pub type UploadItem = Result<Bytes, std::io::Error>;
+
+/// A request body as the caller feeds it, for a worker's fetch handler.
+pub type UploadStream = Pin<Box<dyn Stream<Item = UploadItem> + Send>>;
 
 /// A request body tenant code feeds (`fetch.write`) while its `fetch` waits: the two calls may
 /// come in either order, so whichever comes first makes the channel.
@@ -277,3 +362,7 @@ pub async fn write(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, Fet
     }
     Ok(Vec::new())
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! body bytes (the rest).
 //!
 //! Guarantees: a request head is at most [`MAX_HEAD_LEN`] bytes of JSON with exactly the known
-//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`), at most
+//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `call`), at most
 //! `stockade_ipc::limits::MAX_HEADERS` headers; anything else is a typed [`WireError`], never a
 //! panic. Trusts nothing in a request payload (tenant code writes it).
 
@@ -33,6 +33,9 @@ struct RequestHead {
     /// The body is not in the payload: the request feeds it with `fetch.write` under this number.
     #[serde(default)]
     upload: Option<u32>,
+    /// The number `fetch.abort` names this request by (`abort`).
+    #[serde(default)]
+    call: Option<u32>,
 }
 
 /// One `fetch` request from tenant code.
@@ -45,6 +48,8 @@ pub struct FetchRequest {
     pub body: Vec<u8>,
     /// The body streams in through `fetch.write` under this number (`body` is then empty).
     pub upload: Option<u32>,
+    /// The number `fetch.abort` names this request by, if it may be aborted while it waits.
+    pub call: Option<u32>,
 }
 
 /// The head of the gateway's answer.
@@ -100,6 +105,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         redirect: head.redirect,
         body: payload[4 + head_len..].to_vec(),
         upload: head.upload,
+        call: head.call,
     })
 }
 

@@ -142,24 +142,6 @@ impl BodyStream {
             rx.recv().await.map(|item| (item, rx))
         })
     }
-
-    /// The next chunk (never empty), why the body was cut, or `None` at its end.
-    pub async fn next(&mut self) -> Option<Result<Bytes, BodyCut>> {
-        self.0.recv().await
-    }
-
-    /// The whole body, or why it was cut or is larger than `cap`.
-    pub async fn collect(mut self, cap: usize) -> Result<Vec<u8>, String> {
-        let mut body = Vec::new();
-        while let Some(chunk) = self.0.recv().await {
-            let chunk = chunk.map_err(|e| e.0)?;
-            if body.len() + chunk.len() > cap {
-                return Err(format!("the response body is larger than {cap} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    }
 }
 
 #[cfg(test)]
@@ -222,20 +204,5 @@ mod tests {
         assert!(blocked.is_err(), "a full queue holds the writer back");
         drop(stream);
         assert!(out.write(b"z".to_vec()).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn collect_reports_cuts_and_caps() {
-        let (out, stream) = channel();
-        tokio::spawn(async move {
-            out.write(b"ab".to_vec()).await.expect("queued");
-            out.cut("boom".into()).await;
-        });
-        assert_eq!(stream.collect(10).await, Err("boom".into()));
-        let (out, stream) = channel();
-        tokio::spawn(async move {
-            out.write(b"abcdef".to_vec()).await.expect("queued");
-        });
-        assert!(stream.collect(3).await.is_err());
     }
 }

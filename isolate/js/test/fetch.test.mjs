@@ -155,7 +155,7 @@ test("fetch frames the request for the host call `fetch` and rejects with a Type
   const n = new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
   assert.equal(name, "fetch");
   assert.deepEqual(JSON.parse(Buffer.from(payload.subarray(4, 4 + n)).toString()), {
-    method: "PUT", url: "https://h/p", headers: [["content-type", "text/plain;charset=UTF-8"]], redirect: "manual",
+    method: "PUT", url: "https://h/p", headers: [["content-type", "text/plain;charset=UTF-8"]], redirect: "manual", call: 1,
   });
   assert.equal(Buffer.from(payload.subarray(4 + n)).toString(), "data");
 });

@@ -135,8 +135,9 @@ test("fetch() aborted while a streamed request body goes up, and after the answe
     return log;
   })()`);
   assert.deepEqual(plain(r), ["cancelled stop", "rejected stop"]);
-  // The body streams up as it is produced: the call, then its first chunk (never answered here).
-  assert.deepEqual(calls, ["fetch", "fetch.write"]);
+  // The body streams up as it is produced: the call, then its first chunk (never answered here);
+  // the abort tells the host to stop waiting for the answer.
+  assert.deepEqual(calls, ["fetch", "fetch.write", "fetch.abort"]);
   calls.length = 0;
   p.run(`globalThis.c = new AbortController(); globalThis.pending = fetch("https://x.test/", { signal: c.signal });`);
   answer(reply(200, new TextEncoder().encode("payload")));
@@ -255,7 +256,9 @@ test("an aborted upload ends failed at the gateway; a late streamed answer is ca
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(calls[0][1].slice(4))));
   const id = head.upload;
   const frame = (kind, bytes = []) => [id & 255, id >> 8 & 255, 0, 0, kind, ...bytes];
-  assert.deepEqual(calls.slice(1), [["fetch.write", frame(0, [9, 8])], ["fetch.write", frame(2)]]);
+  assert.deepEqual(calls.slice(1), [
+    ["fetch.write", frame(0, [9, 8])], ["fetch.abort", [head.call, 0, 0, 0]], ["fetch.write", frame(2)],
+  ]);
   // The gateway answers after the abort with a streamed body: the prelude lets it go.
   calls.length = 0;
   const h = new TextEncoder().encode(JSON.stringify({ status: 200, statusText: "", headers: [], url: "https://x.test/", redirected: false, stream: 7 }));
@@ -265,4 +268,20 @@ test("an aborted upload ends failed at the gateway; a late streamed answer is ca
   answerFetch(reply);
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(calls, [["fetch.cancel", [7, 0, 0, 0]]]);
+  // Aborted after a streamed answer came: its body errors and the host lets go of the stream.
+  calls.length = 0;
+  const out = await p.run(`(async () => {
+    const c = new AbortController();
+    const pending = fetch("https://x.test/", { signal: c.signal });
+    for (let i = 0; i < 20; i++) await null;
+    return [pending, c];
+  })()`);
+  answerFetch(reply);
+  const res = await out[0];
+  out[1].abort("enough");
+  const read = await res.text().then(() => "read", (e) => "errored " + e);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(read, "errored enough");
+  assert.deepEqual(calls.map(([name]) => name), ["fetch", "fetch.cancel"]);
+  assert.deepEqual(calls[1][1], [7, 0, 0, 0]);
 });

@@ -558,10 +558,12 @@ async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_i
             error: None,
         })
         .await;
-    assert!(
-        stream.collect(1 << 20).await.is_err(),
-        "an unended body is cut"
-    );
+    let mut cut = false;
+    let mut stream = std::pin::pin!(stream.into_stream());
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        cut = chunk.is_err();
+    }
+    assert!(cut, "an unended body is cut");
     assert_eq!(permits.available_permits(), 1);
     // After its Finished, a call for it proves the worker confused.
     worker.send(&host_call(id, 3, "t.echo", b"")).await;

@@ -1,0 +1,103 @@
+//! A fetch to a worker's fetch handler with both bodies streamed: what a service binding's
+//! `fetch` (`service_fetch`) and a `globalOutbound: {"worker": id}` delivery (`outbound`) share.
+//!
+//! Guarantees: the call is a job of its own under the target's definition (its limits); a
+//! streamed request body reaches the target as a client's upload does (`BodyIn`, read with
+//! `body.read`, capped at `[limits] max_fetch_body_bytes`); a streamed answer comes back as the
+//! receiving end of the target's `body.write`s (`body::QUEUE` chunks at most queued:
+//! backpressure), whose dropping cancels the target's request, as dropping this future does
+//! before it answered; an answer is a status in 200..=599, and a 204 or 304 has no body. The
+//! target's console output goes to its logs.
+//!
+//! Trusts: the caller to have checked the target may be reached.
+
+use std::sync::Arc;
+
+use stockade_ipc::{Call, Reply};
+
+use super::error::error_code;
+use super::loader::hex;
+use super::AppState;
+use crate::egress::{FetchRequest, UploadStream, WorkerAnswer};
+use crate::supervisor::body::{self, BodyIn};
+use crate::supervisor::{Chain, Job, Streams, WorkerDef};
+
+/// Why the fetch failed: the name of the error the caller throws, and its message.
+pub(super) struct Refused {
+    pub name: &'static str,
+    pub message: String,
+}
+
+fn refused(name: &'static str, message: String) -> Refused {
+    Refused { name, message }
+}
+
+/// Calls `def`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
+/// job of `tenant` in `chain`: its answer, whose body is whole or streams (`rest`); `who` names
+/// the target in error messages ("the service's worker").
+pub(super) async fn deliver(
+    state: &AppState,
+    tenant: &str,
+    def: Arc<WorkerDef>,
+    request: FetchRequest,
+    upload: Option<UploadStream>,
+    chain: Chain,
+    who: &str,
+) -> Result<WorkerAnswer, Refused> {
+    let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
+    let id = hex(&def.id);
+    let call = Call::Fetch {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+        body_streamed: body_in.is_some(),
+    };
+    let (out, stream) = body::channel();
+    let streams = Streams {
+        body_in,
+        body_out: Some(out),
+        chain,
+    };
+    let outcome = state
+        .pool
+        .submit(tenant, Job::Call { def, call, streams })
+        .await
+        .map_err(|e| refused("OperationError", format!("{who}: {e}")))?;
+    state.logs.record(&id, &outcome.logs);
+    let (status, headers, body, streamed) = match outcome.result {
+        Ok(Reply::Response {
+            status,
+            headers,
+            body,
+            streamed,
+        }) => (status, headers, body, streamed),
+        Ok(_) => {
+            let message = format!("{who} did not return a Response");
+            return Err(refused("TypeError", message));
+        }
+        Err(e) => {
+            let message = format!("{who} failed ({}): {}", error_code(e.kind), e.message);
+            return Err(refused("OperationError", message));
+        }
+    };
+    // Checked here too, whatever the target (and its tenant's prototypes) claimed.
+    if !(200..=599).contains(&status) {
+        return Err(refused(
+            "TypeError",
+            format!("{who} answered status {status}"),
+        ));
+    }
+    if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
+        return Err(refused(
+            "TypeError",
+            format!("{who} answered a {status} with a body"),
+        ));
+    }
+    Ok(WorkerAnswer {
+        status,
+        headers,
+        body,
+        rest: streamed.then_some(stream),
+    })
+}
