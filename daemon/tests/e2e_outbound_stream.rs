@@ -11,24 +11,15 @@ use sha2::{Digest, Sha256};
 /// Limits roomy enough for 17 MiB bodies hashed on both sides.
 const ROOMY: &str = "[limits]\ncpu_ms = 20000\nwall_ms = 60000\nmemory_mb = 256\n";
 
-/// Hashing for bodies of any length, the same in the workers and in [`tree_hash`]: SHA-256 of the
-/// SHA-256 of each MiB (one `crypto.subtle.digest` takes at most 16 MiB), and a pattern.
+/// The workers' pattern and helpers (their `digest` is [`hashing::DIGEST_JS`], as [`tree_hash`]
+/// computes it here).
 const SHARED: &str = r#"
-const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
-const digest = async (b) => {
-  const all = new Uint8Array(b);
-  const parts = new Uint8Array(32 * Math.ceil(all.length / (1 << 20)));
-  for (let at = 0, i = 0; at < all.length; at += 1 << 20, i++) {
-    parts.set(new Uint8Array(await crypto.subtle.digest('SHA-256', all.subarray(at, at + (1 << 20)))), 32 * i);
-  }
-  return hex(await crypto.subtle.digest('SHA-256', parts));
-};
 const pattern = (n, seed) => { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * seed + (i >>> 11)) & 255; return a; };
 const enc = new TextEncoder();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 "#;
 
-/// [`SHARED`]'s `digest` of [`SHARED`]'s `pattern(n, seed)`, computed here.
+/// [`hashing::DIGEST_JS`]'s `digest` of [`SHARED`]'s `pattern(n, seed)`, computed here.
 fn tree_hash(n: usize, seed: usize) -> String {
     let all: Vec<u8> = (0..n)
         .map(|i| (i.wrapping_mul(seed).wrapping_add(i >> 11) & 255) as u8)
@@ -207,7 +198,7 @@ export default {
 fn create(d: &Daemon, t: &str, code: &str, outbound: Option<&str>) -> String {
     let mut body = json!({
         "mainModule": "main.js",
-        "modules": { "main.js": format!("{SHARED}{code}") },
+        "modules": { "main.js": format!("{}{SHARED}{code}", hashing::DIGEST_JS) },
         "limits": { "cpuMs": 20000, "wallMs": 60000, "memoryMb": 256 },
     });
     if let Some(target) = outbound {

@@ -555,21 +555,6 @@ fn roomy() -> Value {
     json!({ "limits": { "cpuMs": 20000, "wallMs": 60000, "memoryMb": 256 } })
 }
 
-/// Hashing for bodies of any length (one `digest` takes at most 16 MiB), prepended to the code of
-/// both sides of the streaming tests.
-const HASHING: &str = r#"
-const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
-// SHA-256 of the SHA-256 of each MiB (one digest takes at most 16 MiB).
-const digest = async (b) => {
-  const all = new Uint8Array(b);
-  const parts = new Uint8Array(32 * Math.ceil(all.length / (1 << 20)));
-  for (let at = 0, i = 0; at < all.length; at += 1 << 20, i++) {
-    parts.set(new Uint8Array(await crypto.subtle.digest('SHA-256', all.subarray(at, at + (1 << 20)))), 32 * i);
-  }
-  return hex(await crypto.subtle.digest('SHA-256', parts));
-};
-"#;
-
 /// A worker that streams: `/gate` writes `one;`, then waits (at most 5 s) for its `release()` RPC
 /// method before it writes the second chunk; `/big?mib=N` streams N MiB (and 12345 bytes) of a
 /// pattern and keeps their SHA-256; `/hash` reads its request body whole and answers its length
@@ -640,11 +625,23 @@ export default {
 
 /// A streaming target and a caller running `caller` with `env.SVC` bound to it.
 fn streaming_pair(d: &Daemon, t: &str, caller: &str) -> String {
-    let (status, v) = create(d, t, &format!("{HASHING}{STREAMER}"), json!({}), roomy());
+    let (status, v) = create(
+        d,
+        t,
+        &format!("{}{STREAMER}", hashing::DIGEST_JS),
+        json!({}),
+        roomy(),
+    );
     assert_eq!(status, 201, "{v}");
     let target = v["id"].as_str().expect("id").to_string();
     let env = json!({ "SVC": { "binding": "service", "worker": target } });
-    let (status, v) = create(d, t, &format!("{HASHING}{caller}"), env, roomy());
+    let (status, v) = create(
+        d,
+        t,
+        &format!("{}{caller}", hashing::DIGEST_JS),
+        env,
+        roomy(),
+    );
     assert_eq!(status, 201, "{v}");
     v["id"].as_str().expect("id").to_string()
 }

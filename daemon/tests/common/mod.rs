@@ -1,6 +1,8 @@
 //! A real `stockade serve` on 127.0.0.1 with real jailed worker processes, for end-to-end tests.
 #![allow(dead_code)]
 
+pub mod hashing;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
