@@ -34,6 +34,8 @@ pub struct Shared {
     chores: Vec<AtomicBool>,
     /// When renewal is overdue enough to tell the supervisor (`RenewalOverdue`).
     overdue: Overdue,
+    /// Which threads host a Loader worker's isolate (what keeps a renewal from ever happening).
+    loaders: Vec<AtomicBool>,
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
@@ -49,6 +51,7 @@ impl Shared {
             load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
             chores: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             overdue: Overdue::new(renew_after),
+            loaders: (0..threads).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -64,12 +67,21 @@ impl Shared {
         }
     }
 
+    /// Records whether thread `thread` hosts a Loader worker's isolate.
+    pub fn set_hosts_loader(&self, thread: usize, hosts: bool) {
+        if let Some(flag) = self.loaders.get(thread) {
+            flag.store(hosts, Ordering::Relaxed);
+        }
+    }
+
     /// Tells the supervisor, once per mark (see `stock::Overdue`), that V8's shared heap is
-    /// overdue for a renewal this process cannot do (some isolate always lives): it grows with
-    /// every isolate until it ends, so the supervisor replaces it. Two atomic loads otherwise.
+    /// overdue for a renewal this process cannot do (a Loader worker's isolate lives in it): it
+    /// grows with every isolate until it ends, so the supervisor replaces it. Two atomic loads
+    /// otherwise.
     pub fn check_overdue(&self, engine: &'static Engine) {
         let memory = engine.renewal_counters();
-        if self.overdue.passed(&memory) {
+        let blocked = || self.loaders.iter().any(|l| l.load(Ordering::Relaxed));
+        if self.overdue.passed(&memory, blocked) {
             self.send(&ToSupervisor::RenewalOverdue {
                 created_since_renewal: memory.created_since_renewal,
             });

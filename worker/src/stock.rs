@@ -17,10 +17,12 @@
 //! ([`Engine::renew_shared_heap`]), which needs a moment when no isolate lives in the process.
 //! Every `renew_after` isolates ([`RENEW_SHARED_HEAP_AFTER`] unless configured), a thread that
 //! hosts nothing else drops its spares and retired isolates at an idle moment and tries; if an
-//! isolate lives elsewhere (another thread's, a Loader worker's) it makes no spares for a
-//! twentieth of that (1,000 isolates by default) more, so the other threads can drop theirs and
-//! renew, then carries on and tries again `renew_after` isolates later. A process that always
-//! hosts some isolate is never renewed: once it is twice `renew_after` overdue it tells the
+//! isolate lives elsewhere (another thread's, a Loader worker's) it makes no spares for
+//! [`RENEWAL_GRACE`] more isolates (or until any renewal), so the other threads can drop theirs
+//! and renew, then carries on and tries again `renew_after` isolates later. A process that always
+//! hosts some isolate is never renewed: once it is twice `renew_after` overdue while a Loader
+//! worker's isolate lives in it (the isolate that never goes; spares and snippets come and go,
+//! and a process without a Loader worker renews at some later idle moment), it tells the
 //! supervisor, which replaces it ([`Overdue`], `RenewalOverdue` in the protocol).
 
 use std::sync::Mutex;
@@ -36,10 +38,11 @@ pub const SPARE_BUDGET: usize = 8 << 20;
 /// Used isolates a thread may keep waiting for an idle moment; past this they are disposed at
 /// once, so a thread that is never idle (sustained load) holds no more than this many.
 pub const MAX_RETIRED: usize = 2;
-/// The share of `renew_after` during which, after a failed renewal, this thread makes no spares
-/// (isolates created process-wide), leaving the other threads a chance to renew: 1/20, 1,000
-/// isolates at the default threshold.
-const RENEWAL_GRACE_DIVISOR: u64 = 20;
+/// Isolates created (process-wide) after a failed renewal during which this thread makes no
+/// spares, leaving the other threads a chance to renew (a renewal ends it sooner). Not scaled
+/// with `renew_after`: at a small threshold a short grace leaves two busy threads taking turns
+/// to hold spares, and neither ever renews.
+pub const RENEWAL_GRACE: u64 = 1_000;
 
 pub struct IsolateStock {
     spares: Vec<(stockade_ipc::Limits, Worker, usize)>,
@@ -147,8 +150,7 @@ impl IsolateStock {
                 Ok(false) => {
                     let created = engine.renewal_counters().created_since_renewal;
                     self.renew_at = created.saturating_add(self.renew_after);
-                    self.spares_from =
-                        created.saturating_add(self.renew_after / RENEWAL_GRACE_DIVISOR);
+                    self.spares_from = created.saturating_add(RENEWAL_GRACE);
                 }
                 // No anchor: every creation now fails and says so; nothing to retry.
                 Err(_) => self.renew_at = u64::MAX,
@@ -177,7 +179,8 @@ impl IsolateStock {
 
 /// When to tell the supervisor that renewal is overdue, process-wide (one per worker process,
 /// shared by its isolate threads): once `2 × renew_after` isolates were created since the last
-/// renewal, then again every `renew_after` more, until a renewal happens.
+/// renewal while the renewal is `blocked`, then again every `renew_after` more, until a
+/// renewal happens.
 pub struct Overdue {
     renew_after: u64,
     /// (the renewal count the mark is for, the next mark).
@@ -193,11 +196,11 @@ impl Overdue {
         }
     }
 
-    /// Whether `memory` passes the next mark (then the mark moves on): the caller reports it.
-    /// Lock-free below the first mark, which is every process that renews.
-    pub fn passed(&self, memory: &RenewalCounters) -> bool {
+    /// Whether `memory` passes the next mark while `blocked()` (then the mark moves on): the
+    /// caller reports it. Lock-free below the first mark, which is every process that renews.
+    pub fn passed(&self, memory: &RenewalCounters, blocked: impl FnOnce() -> bool) -> bool {
         let first = self.renew_after.saturating_mul(2);
-        if memory.created_since_renewal < first {
+        if memory.created_since_renewal < first || !blocked() {
             return false;
         }
         let mut mark = self.mark.lock().unwrap_or_else(|p| p.into_inner());
@@ -228,13 +231,17 @@ mod tests {
     #[test]
     fn overdue_is_reported_at_twice_the_threshold_then_every_threshold() {
         let overdue = Overdue::new(50);
-        assert!(!overdue.passed(&counters(99, 0)));
-        assert!(overdue.passed(&counters(100, 0)));
-        assert!(!overdue.passed(&counters(100, 0)), "once per mark");
-        assert!(!overdue.passed(&counters(149, 0)));
-        assert!(overdue.passed(&counters(150, 0)));
+        let blocked = || true;
+        assert!(!overdue.passed(&counters(99, 0), blocked));
+        assert!(overdue.passed(&counters(100, 0), blocked));
+        assert!(!overdue.passed(&counters(100, 0), blocked), "once per mark");
+        assert!(!overdue.passed(&counters(149, 0), blocked));
+        assert!(overdue.passed(&counters(150, 0), blocked));
         // A renewal starts over.
-        assert!(!overdue.passed(&counters(60, 1)));
-        assert!(overdue.passed(&counters(100, 1)));
+        assert!(!overdue.passed(&counters(60, 1), blocked));
+        assert!(overdue.passed(&counters(100, 1), blocked));
+        // Not blocked (no Loader worker's isolate): not reported, and the mark stays.
+        assert!(!overdue.passed(&counters(200, 1), || false));
+        assert!(overdue.passed(&counters(200, 1), blocked));
     }
 }

@@ -169,6 +169,8 @@ impl Thread {
     /// Serves until its inbox closes (the dispatcher hung up, or the socket it reads did).
     pub fn run(mut self, inbox: &mut dyn Inbox) {
         loop {
+            self.shared
+                .set_hosts_loader(self.index, !self.loaders.is_empty());
             self.shared.check_overdue(self.engine);
             let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
             let first = if chores {
