@@ -16,6 +16,10 @@
 //!   once and its old isolate is returned as a [`Drain`];
 //! - a worker crash retires the process, evicts every tenant in it and
 //!   quarantines the tenant whose code was running (unless pinned);
+//! - a recycled process ([`Cordon::recycle`]) takes no new isolate: its
+//!   tenants' next placements go to another process of their tier (their
+//!   isolates there are returned as [`Drain`]s), and it is retired once the
+//!   last is released; no tenant changes tier for it;
 //! - every fallible method validates before mutating: `Err` ⇒ no change.
 //!
 //! Trusts: the daemon to call [`Cordon::release`] once per isolate it
@@ -76,6 +80,16 @@ pub struct CrashOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Released {
     /// The process became empty and was retired: the daemon should stop it.
+    pub process_retired: bool,
+}
+
+/// What [`Cordon::recycle`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recycled {
+    /// The isolates to dispose there (each then [`Cordon::release`]d), one per
+    /// tenant that was active in it.
+    pub drains: Vec<Drain>,
+    /// The process was empty and is retired already: the daemon should stop it.
     pub process_retired: bool,
 }
 
@@ -388,8 +402,38 @@ impl Cordon {
         Ok(outcome)
     }
 
+    /// Replaces `process` (its worker must not grow on, say): it takes no
+    /// new isolate and no longer counts towards its tier's minimum; each
+    /// tenant active in it is moved to draining there (its next request is
+    /// placed afresh, in its own tier, while its jobs there finish), and the
+    /// process is retired with the last release, or at once if it holds
+    /// nothing. Nobody's history changes. Calling it again changes nothing.
+    pub fn recycle(&mut self, process: ProcessId) -> Result<Recycled, CordonError> {
+        let moved = self
+            .table
+            .start_retiring(process)
+            .ok_or(CordonError::UnknownProcess(process))?;
+        let mut drains = Vec::with_capacity(moved.len());
+        for tenant in moved {
+            if let Some(state) = self.tenants.get_mut(&tenant) {
+                if state.active == Some(process) {
+                    state.active = None;
+                }
+                state.draining.insert(process);
+            }
+            drains.push(Drain { process, tenant });
+        }
+        let process_retired = self
+            .table
+            .retire_if_surplus(process, &self.config.min_processes);
+        Ok(Recycled {
+            drains,
+            process_retired,
+        })
+    }
+
     /// The daemon disposed `tenant`'s isolate in `process`. An emptied
-    /// process is retired if it is a `Quarantine` process, or if its tier
+    /// process is retired if it is being recycled or a `Quarantine` process, or if its tier
     /// already has another empty one and more than its `min_processes`
     /// processes (a tier keeps its minimum, and above it one idle spare).
     pub fn release(

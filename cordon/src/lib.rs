@@ -22,7 +22,9 @@
 //!   share its cores; spreading gives each tenant cores (and a crash) of its
 //!   own. One tenant still has one active process per tier.
 //! - Tier changes return [`Drain`]s for the old isolates; a crash evicts all
-//!   co-residents and retires the process.
+//!   co-residents and retires the process; recycling a process
+//!   ([`Cordon::recycle`]) drains its tenants to other processes of their
+//!   tier and retires it once empty.
 //!
 //! # Balance: what holds and what does not
 //!
@@ -75,7 +77,7 @@ pub use assess::{
     History, Override, RiskReport, ScoringPolicy, SignalContribution, TenantProfile, TrustLevel,
 };
 pub use config::{CordonConfig, TierCapacity, TierMinProcesses};
-pub use cordon::{Cordon, CrashOutcome, Drain, Placement, Released, TenantView};
+pub use cordon::{Cordon, CrashOutcome, Drain, Placement, Recycled, Released, TenantView};
 pub use error::CordonError;
 pub use ids::{Millis, ProcessId, TenantId};
 pub use metrics::{CordonMetrics, TierMetrics};

@@ -9,7 +9,9 @@
 //!   processes whose load is below capacity, so its first entry not hosting
 //!   the tenant is the least-loaded eligible process, lowest id on ties;
 //! - `per_tier[tier]` is the number of live processes of the tier;
-//! - `Quarantine` processes are sealed at birth: single tenant, single use.
+//! - `Quarantine` processes are sealed at birth: single tenant, single use;
+//! - a retiring process (being recycled) takes no new isolate, does not count towards its
+//!   tier's minimum, and is retired as soon as it is empty.
 //!
 //! Trusts: its caller (`Cordon`) to keep tenant-side bookkeeping in step.
 
@@ -27,6 +29,8 @@ pub(crate) struct Process {
     active: BTreeSet<TenantId>,
     /// Tenants re-cordoned elsewhere whose isolate here awaits disposal.
     draining: BTreeSet<TenantId>,
+    /// Being recycled: every isolate drains, none is added, and it is retired once empty.
+    retiring: bool,
 }
 
 impl Process {
@@ -44,7 +48,7 @@ impl Process {
     }
 
     fn has_room(&self) -> bool {
-        !self.sealed() && self.load() < self.capacity
+        !self.sealed() && !self.retiring && self.load() < self.capacity
     }
 }
 
@@ -99,6 +103,11 @@ impl<'a> ProcessView<'a> {
     pub fn hosts(&self, tenant: TenantId) -> bool {
         self.process.hosts(tenant)
     }
+    /// Whether it is being recycled (see [`crate::Cordon::recycle`]).
+    #[must_use]
+    pub fn retiring(&self) -> bool {
+        self.process.retiring
+    }
 }
 
 /// All live processes plus the per-tier least-loaded index.
@@ -106,6 +115,7 @@ impl<'a> ProcessView<'a> {
 pub(crate) struct ProcessTable {
     processes: BTreeMap<ProcessId, Process>,
     with_room: [BTreeSet<(u32, ProcessId)>; 4],
+    /// Live processes per tier, retiring ones excepted.
     per_tier: [usize; 4],
     next_id: u64,
 }
@@ -138,7 +148,7 @@ impl ProcessTable {
             .find(|(_, id)| self.processes.get(id).is_some_and(|p| !p.hosts(tenant)))
     }
 
-    /// Live processes of `tier`. O(1).
+    /// Live processes of `tier` that are not retiring. O(1).
     pub(crate) fn processes_of(&self, tier: RiskTier) -> usize {
         self.per_tier[tier.index()]
     }
@@ -152,6 +162,7 @@ impl ProcessTable {
             capacity: capacity.max(1),
             active: BTreeSet::from([tenant]),
             draining: BTreeSet::new(),
+            retiring: false,
         };
         if process.has_room() {
             self.with_room[tier.index()].insert((process.load(), id));
@@ -199,6 +210,21 @@ impl ProcessTable {
         }
     }
 
+    /// Starts retiring `id`: no new isolate, every active one moved to draining; returns the
+    /// tenants moved (`None` if there is no such process). Idempotent.
+    pub(crate) fn start_retiring(&mut self, id: ProcessId) -> Option<Vec<TenantId>> {
+        let tier = self.processes.get(&id)?.tier;
+        let newly = self.update(id, |p| !std::mem::replace(&mut p.retiring, true))?;
+        if !newly {
+            return Some(Vec::new());
+        }
+        self.per_tier[tier.index()] -= 1;
+        let process = self.processes.get_mut(&id)?;
+        let moved: Vec<TenantId> = std::mem::take(&mut process.active).into_iter().collect();
+        process.draining.extend(moved.iter().copied());
+        Some(moved)
+    }
+
     /// Removes `tenant`'s isolate from `id`; returns whether it was there.
     pub(crate) fn remove_isolate(&mut self, id: ProcessId, tenant: TenantId) -> bool {
         self.update(id, |p| {
@@ -208,7 +234,8 @@ impl ProcessTable {
     }
 
     /// The retirement rule for a process that just became empty: a
-    /// `Quarantine` process is always retired (single use); a shared-tier
+    /// retiring process (being recycled) and a `Quarantine` process are
+    /// always retired (single use); a shared-tier
     /// process is retired if its tier already has another empty process and
     /// more than `min_processes` processes. So a tier keeps every process
     /// while it has at most its minimum, and above it at most one idle
@@ -223,6 +250,10 @@ impl ProcessTable {
         };
         if process.load() != 0 {
             return false;
+        }
+        if process.retiring {
+            self.retire(id);
+            return true;
         }
         let tier = process.tier;
         let other_empty = self.with_room[tier.index()]
@@ -240,7 +271,9 @@ impl ProcessTable {
     pub(crate) fn retire(&mut self, id: ProcessId) -> Option<Vec<TenantId>> {
         let process = self.processes.remove(&id)?;
         self.with_room[process.tier.index()].remove(&(process.load(), id));
-        self.per_tier[process.tier.index()] -= 1;
+        if !process.retiring {
+            self.per_tier[process.tier.index()] -= 1;
+        }
         Some(process.active.union(&process.draining).copied().collect())
     }
 }

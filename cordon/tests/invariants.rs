@@ -29,6 +29,7 @@ enum Op {
     },
     SetOverride(u64, Option<Override>),
     Release(usize),
+    Recycle(usize),
     Advance(u64),
     Reevaluate,
 }
@@ -50,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, running, seccomp)| Op::Crash { pick, running, seccomp }),
         1 => (tenant, pin).prop_map(|(t, p)| Op::SetOverride(t, p)),
         5 => any::<usize>().prop_map(Op::Release),
+        1 => any::<usize>().prop_map(Op::Recycle),
         2 => advance.prop_map(Op::Advance),
         1 => Just(Op::Reevaluate),
     ]
@@ -117,6 +119,14 @@ fn check_state(c: &Cordon, m: &Model) {
         );
         if p.load() == 0 {
             *empty_per_tier.entry(tier).or_default() += 1;
+        }
+        if p.retiring() {
+            assert_eq!(
+                p.active_tenants().count(),
+                0,
+                "recycled-takes-nothing-new: {id} has active tenants"
+            );
+            assert!(p.load() > 0, "recycled-retired-once-empty: {id} is empty");
         }
         for t in p.active_tenants() {
             *active_count.entry(t).or_default() += 1;
@@ -230,7 +240,9 @@ fn expected_existing(c: &Cordon, tenant: TenantId, tier: RiskTier) -> Option<Pro
     }
     let below_minimum = processes_of(c, tier) < minimum(c, tier);
     c.processes()
-        .filter(|p| p.tier() == tier && p.load() < p.capacity() && !p.hosts(tenant))
+        .filter(|p| {
+            p.tier() == tier && !p.retiring() && p.load() < p.capacity() && !p.hosts(tenant)
+        })
         .min_by_key(|p| (p.load(), p.id()))
         .filter(|p| p.load() == 0 || !below_minimum)
         .map(|p| p.id())
@@ -308,7 +320,12 @@ fn place(c: &mut Cordon, m: &mut Model, tenant: TenantId) {
             );
             let eligible: Vec<ProcessId> = before
                 .processes()
-                .filter(|q| q.tier() == got.tier && q.load() < q.capacity() && !q.hosts(tenant))
+                .filter(|q| {
+                    q.tier() == got.tier
+                        && !q.retiring()
+                        && q.load() < q.capacity()
+                        && !q.hosts(tenant)
+                })
                 .map(|q| q.id())
                 .collect();
             let (was, now) = (
@@ -473,9 +490,10 @@ fn step(c: &mut Cordon, m: &mut Model, op: &Op) {
                 .any(|q| q.tier() == tier && q.load() == 0 && q.id() != p);
             let above_minimum = processes_of(&before, tier) > minimum(&before, tier);
             let emptied = old.load() == 1;
+            let single_use = tier == RiskTier::Quarantine || old.retiring();
             assert_eq!(
                 gone,
-                emptied && (tier == RiskTier::Quarantine || (other_spare && above_minimum)),
+                emptied && (single_use || (other_spare && above_minimum)),
                 "idle-spare-rule: {p} of {:?} (load was {}, other spare {other_spare}, \
                  {} processes, minimum {}) retired: {gone}",
                 tier,
@@ -488,6 +506,40 @@ fn step(c: &mut Cordon, m: &mut Model, op: &Op) {
             }
             m.placed_tier.remove(&(t, p));
             Vec::new()
+        }
+        Op::Recycle(pick) => {
+            let live: Vec<_> = c.processes().map(|p| p.id()).collect();
+            let Some(&old) = live.get(pick % live.len().max(1)) else {
+                return;
+            };
+            let was = before.process(old).expect("picked live process");
+            let out = c.recycle(old).expect("live process recycles");
+            let gone = c.process(old).is_none();
+            assert_eq!(
+                out.process_retired, gone,
+                "recycle-reports-retirement: {old}"
+            );
+            assert_eq!(
+                gone,
+                was.load() == 0,
+                "recycle-retires-only-an-empty-process: {old}"
+            );
+            for t in (0..TENANTS).map(TenantId) {
+                assert_eq!(
+                    before.tenant(t).map(|v| v.tier),
+                    c.tenant(t).map(|v| v.tier),
+                    "recycle-changes-no-tier: {t}"
+                );
+            }
+            if gone {
+                m.retired.insert(old);
+            } else {
+                let after = c.clone();
+                let again = c.recycle(old).expect("a retiring process recycles again");
+                assert!(again.drains.is_empty(), "recycle-idempotent: drains");
+                assert_eq!(*c, after, "recycle-idempotent: state");
+            }
+            out.drains
         }
         Op::Advance(ms) => {
             m.now = m.now.plus(ms);

@@ -3,7 +3,7 @@
 
 use stockade_cordon::{
     Cordon, CordonConfig, CordonError, Drain, HistoryEvent, Millis, Override, ProcessId, RiskTier,
-    Signal, TenantId, TenantProfile, TierCapacity, TrustLevel, V8Profile,
+    Signal, TenantId, TenantProfile, TierCapacity, TierMinProcesses, TrustLevel, V8Profile,
 };
 
 const HOUR: u64 = Millis::HOUR;
@@ -400,4 +400,68 @@ fn metrics_count_processes_tenants_and_isolates_per_tier() {
         (1, 1, 1)
     );
     assert_eq!(m.untrusted, Default::default());
+}
+
+/// Recycling a process (its worker must not grow on): its tenants' next placements open a
+/// replacement of the same tier, their old isolates drain, nobody changes tier, and the old
+/// process is retired with its last release (at once when it held nothing).
+#[test]
+fn a_recycled_process_drains_to_a_replacement_of_its_tier_and_retires_once_empty() {
+    let mut c = Cordon::new(CordonConfig {
+        min_processes: TierMinProcesses {
+            trusted: 1,
+            standard: 2,
+            untrusted: 1,
+        },
+        ..CordonConfig::default()
+    })
+    .expect("valid config");
+    register(&mut c, 0..2, ordinary());
+    for t in 0..2 {
+        assert_eq!(
+            c.place(TenantId(t), Millis(0)).expect("registered").process,
+            ProcessId(t),
+            "spread over the minimum first"
+        );
+    }
+    let recycled = c.recycle(ProcessId(0)).expect("live");
+    assert_eq!(
+        recycled.drains,
+        [Drain {
+            process: ProcessId(0),
+            tenant: TenantId(0)
+        }]
+    );
+    assert!(!recycled.process_retired);
+    let old = c.process(ProcessId(0)).expect("still draining");
+    assert!(old.retiring() && !old.has_room());
+    assert_eq!(old.draining_tenants().collect::<Vec<_>>(), [TenantId(0)]);
+    // Below its minimum again (the retiring process does not count): a replacement opens, of
+    // the same tier, rather than stacking tenant 0 on tenant 1's process.
+    let next = c.place(TenantId(0), Millis(1)).expect("registered");
+    assert_eq!((next.process, next.new_process), (ProcessId(2), true));
+    assert_eq!(next.tier, RiskTier::Standard);
+    assert_eq!(next.drain, None, "no tier change");
+    assert_eq!(
+        c.tenant(TenantId(0)).expect("known").tier,
+        RiskTier::Standard
+    );
+    // Recycling again changes nothing; the last release retires it whatever the spares.
+    let before = c.clone();
+    assert_eq!(c.recycle(ProcessId(0)).expect("live").drains, []);
+    assert_eq!(c, before);
+    assert!(
+        c.release(TenantId(0), ProcessId(0))
+            .expect("draining isolate")
+            .process_retired
+    );
+    assert!(c.process(ProcessId(0)).is_none());
+    // An empty process is retired at once; an unknown one is refused.
+    assert!(c.release(TenantId(1), ProcessId(1)).is_ok());
+    let empty = c.recycle(ProcessId(1)).expect("live, empty");
+    assert!(empty.process_retired && empty.drains.is_empty());
+    assert_eq!(
+        c.recycle(ProcessId(1)),
+        Err(CordonError::UnknownProcess(ProcessId(1)))
+    );
 }

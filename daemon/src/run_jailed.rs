@@ -62,6 +62,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         test_hooks: false,
         threads: 1,
         reply_spin_us: 0,
+        renew_after: crate::config::Config::default().worker_renew_after,
         memory: None,
     };
     let mut child = match worker_command(&config, theirs.as_raw_fd()).spawn() {

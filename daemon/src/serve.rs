@@ -108,6 +108,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
         test_hooks: test_hooks_enabled(),
         threads: config.worker_threads,
         reply_spin_us: config.worker_reply_spin_us,
+        renew_after: config.worker_renew_after,
         memory: Some(Arc::new(crate::supervisor::MemoryCap::start(
             config.limits.worker_process_memory_mb,
             config.limits.worker_process_memory_enforcement,

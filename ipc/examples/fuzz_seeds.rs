@@ -176,6 +176,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 stack: None,
             }),
         },
+        ToSupervisor::RenewalOverdue {
+            created_since_renewal: 40_000,
+        },
     ];
     let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, m) in to_worker.iter().enumerate() {

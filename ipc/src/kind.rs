@@ -48,6 +48,8 @@ pub enum MessageKind {
     HostCall = 0x85,
     /// [`crate::ToSupervisor::Finished`].
     Finished = 0x86,
+    /// [`crate::ToSupervisor::RenewalOverdue`].
+    RenewalOverdue = 0x87,
 }
 
 impl MessageKind {
@@ -66,6 +68,7 @@ impl MessageKind {
         MessageKind::Disposed,
         MessageKind::HostCall,
         MessageKind::Finished,
+        MessageKind::RenewalOverdue,
     ];
 
     /// The header byte of this kind.
@@ -89,6 +92,7 @@ impl MessageKind {
             0x84 => MessageKind::Disposed,
             0x85 => MessageKind::HostCall,
             0x86 => MessageKind::Finished,
+            0x87 => MessageKind::RenewalOverdue,
             _ => return None,
         })
     }
@@ -119,6 +123,7 @@ impl MessageKind {
             MessageKind::Disposed => to_supervisor::DISPOSED_MAX,
             MessageKind::HostCall => to_supervisor::HOST_CALL_MAX,
             MessageKind::Finished => to_supervisor::FINISHED_MAX,
+            MessageKind::RenewalOverdue => to_supervisor::RENEWAL_OVERDUE_MAX,
         }
     }
 }

@@ -28,7 +28,8 @@
 //! request carrying a [`RequestId`] gets exactly one answer with the same id: `LoadWorker`,
 //! `Invoke` and `RunSnippet` an [`Outcome`], `Dispose` a `Disposed`. `Shutdown` gets none.
 //! Several requests may be in flight on one socket at once, and their answers may come in any
-//! order; the id is what matches them.
+//! order; the id is what matches them. `RenewalOverdue` is the worker's own notice, answered by
+//! nothing (the supervisor retires the process once its work is done).
 //!
 //! While a request is in flight:
 //! - the worker may ask the supervisor something with [`ToSupervisor::HostCall`] (`request_id`
@@ -46,7 +47,7 @@
 //! Protocol 3 removed `Stats`/`StatsReply` (kind codes `0x06` and `0x83` are unknown kinds now),
 //! `RunSnippet`'s `tenant`, and the error kinds 7 and 8; it added `Cancel`, `HostCall`,
 //! `HostReply` and `ErrorKind::Cancelled`. Protocol 6 added `Outcome::observed`, protocol 7
-//! `Outcome::memory_bytes`.
+//! `Outcome::memory_bytes`, protocol 8 `RenewalOverdue` (kind `0x87`).
 //!
 //! # Example: a receive loop over any byte source
 //!

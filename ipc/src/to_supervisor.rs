@@ -17,9 +17,13 @@
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
 //! | `Finished` | `request_id: u64, error: option<error>` |
+//! | `RenewalOverdue` | `created_since_renewal: u64` |
 //!
 //! A request answered with `open` set goes on after its `Outcome` (a streamed response body,
 //! `ctx.waitUntil` work): it may still make host calls, and it ends with one `Finished`.
+//!
+//! `RenewalOverdue` answers nothing: the worker sends it on its own when V8's shared heap is
+//! overdue for a renewal the process cannot do (see [`ToSupervisor::RenewalOverdue`]).
 
 use crate::common::{decode_headers, encode_headers, Headers, RequestId, WorkerId, HEADERS_MAX};
 use crate::error::{DecodeError, LimitExceeded};
@@ -72,6 +76,16 @@ pub enum ToSupervisor {
         request_id: RequestId,
         /// Why its work after the answer failed, if it did.
         error: Option<ErrorReply>,
+    },
+    /// The process has created `created_since_renewal` isolates since V8's shared heap was last
+    /// renewed, at least twice the renewal threshold: renewal needs a moment when no isolate
+    /// lives, and some isolate (a Loader worker's) always does. The process grows with every
+    /// isolate it creates until it ends, so the supervisor replaces it once its work is done.
+    /// Sent again for every further threshold's worth while it goes on. Unverified: a claim,
+    /// acted on only by retiring the process (which the worker could bring about by exiting).
+    RenewalOverdue {
+        /// Isolates created since the last renewal (or since the process started).
+        created_since_renewal: u64,
     },
 }
 
@@ -230,6 +244,7 @@ pub(crate) const OUTCOME_MAX: usize =
     8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16 + 1 + 2 + 8;
 pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
+pub(crate) const RENEWAL_OVERDUE_MAX: usize = 8;
 pub(crate) const HOST_CALL_MAX: usize =
     8 + 4 + prefixed(MAX_HOST_CALL_NAME_LEN) + prefixed(MAX_HOST_CALL_PAYLOAD);
 
@@ -242,11 +257,12 @@ impl ToSupervisor {
             ToSupervisor::Disposed { .. } => MessageKind::Disposed,
             ToSupervisor::HostCall { .. } => MessageKind::HostCall,
             ToSupervisor::Finished { .. } => MessageKind::Finished,
+            ToSupervisor::RenewalOverdue { .. } => MessageKind::RenewalOverdue,
         }
     }
 
     /// The request this answers (`Outcome`, `Disposed`) or belongs to (`HostCall`); `None` for
-    /// `Ready`. Unverified: the supervisor must check it names a request it actually has
+    /// `Ready` and `RenewalOverdue`. Unverified: the supervisor must check it names a request it actually has
     /// outstanding.
     pub const fn request_id(&self) -> Option<RequestId> {
         match self {
@@ -254,7 +270,7 @@ impl ToSupervisor {
             ToSupervisor::Disposed { request_id, .. }
             | ToSupervisor::HostCall { request_id, .. }
             | ToSupervisor::Finished { request_id, .. } => Some(*request_id),
-            ToSupervisor::Ready { .. } => None,
+            ToSupervisor::Ready { .. } | ToSupervisor::RenewalOverdue { .. } => None,
         }
     }
 
@@ -301,6 +317,9 @@ impl ToSupervisor {
                     }
                 }
             }
+            ToSupervisor::RenewalOverdue {
+                created_since_renewal,
+            } => w.u64(*created_since_renewal),
         }
         Ok(())
     }
@@ -343,6 +362,9 @@ impl ToSupervisor {
                         })
                     }
                 },
+            },
+            MessageKind::RenewalOverdue => ToSupervisor::RenewalOverdue {
+                created_since_renewal: r.u64()?,
             },
             MessageKind::Hello
             | MessageKind::LoadWorker

@@ -363,7 +363,8 @@ impl ToWorker {
             | MessageKind::Outcome
             | MessageKind::Disposed
             | MessageKind::HostCall
-            | MessageKind::Finished => {
+            | MessageKind::Finished
+            | MessageKind::RenewalOverdue => {
                 return Err(DecodeError::WrongDirection {
                     kind,
                     expected: Direction::ToWorker,

@@ -389,6 +389,9 @@ fn max_payload_is_exact_for_every_kind() {
                 stack: Some(text(MAX_STACK_LEN)),
             }),
         },
+        ToSupervisor::RenewalOverdue {
+            created_since_renewal: u64::MAX,
+        },
     ];
     let mut seen = Vec::new();
     for message in &to_worker {

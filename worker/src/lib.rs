@@ -83,6 +83,10 @@ pub struct WorkerArgs {
     /// sleeps at once; see `thread.rs`, `REPLY_SPIN_US`).
     #[arg(long, default_value_t = thread::REPLY_SPIN_US)]
     pub reply_spin_us: u32,
+    /// Isolates created between renewals of V8's shared heap (see `stock.rs`); twice this
+    /// without one, the supervisor is told (`RenewalOverdue`) and replaces the process.
+    #[arg(long, default_value_t = stockade_isolate::RENEW_SHARED_HEAP_AFTER)]
+    pub renew_after: u64,
     /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in
     /// release builds).
     #[cfg(debug_assertions)]
@@ -192,8 +196,14 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         test_hooks,
         threads,
         reply_spin,
+        args.renew_after.clamp(MIN_RENEW_AFTER, MAX_RENEW_AFTER),
     )
 }
+
+/// Bounds of `--renew-after` (the supervisor's `worker_renew_after` has the same): renewing
+/// costs an isolate's creation, so not too often; and a process must not grow without bound.
+const MIN_RENEW_AFTER: u64 = 50;
+const MAX_RENEW_AFTER: u64 = 1_000_000;
 
 /// Isolate threads one worker may run: the jail's `RLIMIT_NPROC` (32 tasks) must also hold the
 /// reaper, the dispatcher, the watchdog and the TypeScript helper threads.

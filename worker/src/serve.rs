@@ -39,13 +39,14 @@ pub fn serve(
     test_hooks: bool,
     threads: usize,
     reply_spin: std::time::Duration,
+    renew_after: u64,
 ) -> Result<(), String> {
     match read_frame::<ToWorker, _>(&mut stream) {
         Ok(Some(ToWorker::Hello { protocol_version })) if protocol_version == PROTOCOL_VERSION => {}
         Ok(other) => return Err(format!("expected Hello, got {other:?}")),
         Err(e) => return Err(format!("handshake: {e}")),
     }
-    let shared = Arc::new(Shared::new(stream, threads));
+    let shared = Arc::new(Shared::new(stream, threads, renew_after));
     shared.send(&ToSupervisor::Ready {
         protocol_version: PROTOCOL_VERSION,
         pid: std::process::id(),
@@ -60,7 +61,7 @@ pub fn serve(
         },
     });
     if threads == 1 {
-        return serve_direct(engine, shared, test_hooks, reply_spin);
+        return serve_direct(engine, shared, test_hooks, reply_spin, renew_after);
     }
     let mut inboxes: Vec<Sender<Work>> = Vec::with_capacity(threads);
     for index in 0..threads {
@@ -71,7 +72,8 @@ pub fn serve(
             .stack_size(THREAD_STACK)
             .spawn(move || {
                 // Made here: isolates are bound to the thread that creates them.
-                let thread = Thread::new(index, engine, shared, test_hooks, reply_spin);
+                let thread =
+                    Thread::new(index, engine, shared, test_hooks, reply_spin, renew_after);
                 guarded(index, || thread.run(&mut rx));
             })
             .map_err(|e| format!("cannot start isolate thread {index}: {e}"))?;
@@ -108,6 +110,7 @@ fn serve_direct(
     shared: Arc<Shared>,
     test_hooks: bool,
     reply_spin: std::time::Duration,
+    renew_after: u64,
 ) -> Result<(), String> {
     let handle = std::thread::Builder::new()
         .name("stockade-isolates-0".into())
@@ -115,7 +118,14 @@ fn serve_direct(
         .spawn(move || {
             let router = Router::new(Arc::clone(&shared));
             let mut inbox = Direct::new(shared.stream(), router, READ_BUFFER);
-            let thread = Thread::new(0, engine, Arc::clone(&shared), test_hooks, reply_spin);
+            let thread = Thread::new(
+                0,
+                engine,
+                Arc::clone(&shared),
+                test_hooks,
+                reply_spin,
+                renew_after,
+            );
             guarded(0, || thread.run(&mut inbox));
             inbox.ended.unwrap_or(Ok(()))
         })

@@ -1,6 +1,7 @@
 //! What the dispatcher and the isolate threads of one worker process share: the socket (read by
 //! the dispatcher, written by every thread, one whole frame at a time), which thread has which
-//! request, how many requests each thread has, and which threads are busy with a chore.
+//! request, how many requests each thread has, which threads are busy with a chore, and when
+//! the supervisor was last told that V8's shared heap is overdue for renewal.
 //!
 //! Guarantees: frames never interleave (one lock around each write); a request's route lives
 //! from its dispatch until its answer is written (for a request that goes on after its answer,
@@ -15,6 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use stockade_ipc::{write_frame, RequestId, ToSupervisor};
+use stockade_isolate::Engine;
+
+use super::stock::Overdue;
 
 /// What the dispatcher and the threads share: the socket's write side, which thread has which
 /// request, and how many requests each thread has.
@@ -28,19 +32,26 @@ pub struct Shared {
     /// Set while a thread makes or disposes an isolate for its stock (`stock.rs`): a chore runs
     /// to its end (milliseconds) before the thread reads its inbox again.
     chores: Vec<AtomicBool>,
+    /// When renewal is overdue enough to tell the supervisor (`RenewalOverdue`).
+    overdue: Overdue,
+    /// Which threads host a Loader worker's isolate (what keeps a renewal from ever happening).
+    loaders: Vec<AtomicBool>,
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
 pub const EXIT_BROKEN: i32 = 70;
 
 impl Shared {
-    pub fn new(stream: UnixStream, threads: usize) -> Shared {
+    /// `renew_after`: isolates between renewals of V8's shared heap (see `stock`).
+    pub fn new(stream: UnixStream, threads: usize, renew_after: u64) -> Shared {
         Shared {
             stream,
             writing: Mutex::new(()),
             routes: Mutex::new(HashMap::new()),
             load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
             chores: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            overdue: Overdue::new(renew_after),
+            loaders: (0..threads).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -53,6 +64,27 @@ impl Shared {
             // SAFETY: _exit ends the process without running destructors, which could touch V8
             // while other threads are inside it.
             unsafe { libc::_exit(EXIT_BROKEN) };
+        }
+    }
+
+    /// Records whether thread `thread` hosts a Loader worker's isolate.
+    pub fn set_hosts_loader(&self, thread: usize, hosts: bool) {
+        if let Some(flag) = self.loaders.get(thread) {
+            flag.store(hosts, Ordering::Relaxed);
+        }
+    }
+
+    /// Tells the supervisor, once per mark (see `stock::Overdue`), that V8's shared heap is
+    /// overdue for a renewal this process cannot do (a Loader worker's isolate lives in it): it
+    /// grows with every isolate until it ends, so the supervisor replaces it. Two atomic loads
+    /// otherwise.
+    pub fn check_overdue(&self, engine: &'static Engine) {
+        let memory = engine.renewal_counters();
+        let blocked = || self.loaders.iter().any(|l| l.load(Ordering::Relaxed));
+        if self.overdue.passed(&memory, blocked) {
+            self.send(&ToSupervisor::RenewalOverdue {
+                created_since_renewal: memory.created_since_renewal,
+            });
         }
     }
 

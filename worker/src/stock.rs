@@ -16,14 +16,19 @@
 //!
 //! V8's shared heap grows with every isolate created until it is renewed
 //! ([`Engine::renew_shared_heap`]), which needs a moment when no isolate lives in the process.
-//! Every [`RENEW_SHARED_HEAP_AFTER`] isolates, a thread that hosts nothing else drops its spares
-//! and retired isolates at an idle moment and tries; if an isolate lives elsewhere (another
-//! thread's, a Loader worker's) it makes no spares for [`RENEWAL_GRACE`] more isolates, so the
-//! other threads can drop theirs and renew, then carries on and tries again
-//! [`RENEW_SHARED_HEAP_AFTER`] isolates later. A process that always hosts some isolate is
-//! never renewed.
+//! Every `renew_after` isolates ([`RENEW_SHARED_HEAP_AFTER`] unless configured), a thread that
+//! hosts nothing else drops its spares and retired isolates at an idle moment and tries; if an
+//! isolate lives elsewhere (another thread's, a Loader worker's) it makes no spares for
+//! [`RENEWAL_GRACE`] more isolates (or until any renewal), so the other threads can drop theirs
+//! and renew, then carries on and tries again `renew_after` isolates later. A process that always
+//! hosts some isolate is never renewed: once it is twice `renew_after` overdue while a Loader
+//! worker's isolate lives in it (the isolate that never goes; spares and snippets come and go,
+//! and a process without a Loader worker renews at some later idle moment), it tells the
+//! supervisor, which replaces it ([`Overdue`], `RenewalOverdue` in the protocol).
 
-use stockade_isolate::{Engine, RenewalCounters, RunError, Worker, RENEW_SHARED_HEAP_AFTER};
+use std::sync::Mutex;
+
+use stockade_isolate::{Engine, RenewalCounters, RunError, Worker};
 
 use super::convert;
 
@@ -35,7 +40,9 @@ pub const SPARE_BUDGET: usize = 8 << 20;
 /// once, so a thread that is never idle (sustained load) holds no more than this many.
 pub const MAX_RETIRED: usize = 2;
 /// Isolates created (process-wide) after a failed renewal during which this thread makes no
-/// spares, leaving the other threads a chance to renew.
+/// spares, leaving the other threads a chance to renew (a renewal ends it sooner). Not scaled
+/// with `renew_after`: at a small threshold a short grace leaves two busy threads taking turns
+/// to hold spares, and neither ever renews.
 pub const RENEWAL_GRACE: u64 = 1_000;
 
 pub struct IsolateStock {
@@ -48,19 +55,8 @@ pub struct IsolateStock {
     renew_at: u64,
     /// Make no spares until the engine has created this many since its last renewal.
     spares_from: u64,
-}
-
-impl Default for IsolateStock {
-    fn default() -> Self {
-        IsolateStock {
-            spares: Vec::new(),
-            retired: Vec::new(),
-            last_limits: None,
-            renewals_seen: 0,
-            renew_at: RENEW_SHARED_HEAP_AFTER,
-            spares_from: 0,
-        }
-    }
+    /// Isolates between renewals ([`stockade_isolate::RENEW_SHARED_HEAP_AFTER`] by default).
+    renew_after: u64,
 }
 
 /// The memory an isolate holds as V8 counts it: heap committed, external (ArrayBuffer backing
@@ -71,6 +67,20 @@ pub fn footprint(worker: &Worker) -> usize {
 }
 
 impl IsolateStock {
+    /// An empty stock that renews V8's shared heap every `renew_after` isolates (at least 1).
+    pub fn new(renew_after: u64) -> Self {
+        let renew_after = renew_after.max(1);
+        IsolateStock {
+            spares: Vec::new(),
+            retired: Vec::new(),
+            last_limits: None,
+            renewals_seen: 0,
+            renew_at: renew_after,
+            spares_from: 0,
+            renew_after,
+        }
+    }
+
     /// A never-used isolate with `limits`.
     pub fn take(
         &mut self,
@@ -129,7 +139,7 @@ impl IsolateStock {
         let memory = engine.renewal_counters();
         if memory.renewals != self.renewals_seen {
             self.renewals_seen = memory.renewals;
-            self.renew_at = RENEW_SHARED_HEAP_AFTER;
+            self.renew_at = self.renew_after;
             self.spares_from = 0;
         }
         memory
@@ -150,13 +160,13 @@ impl IsolateStock {
         if hosts_nothing && memory.created_since_renewal >= self.renew_at {
             self.spares.clear();
             self.retired.clear();
-            match engine.renew_shared_heap(RENEW_SHARED_HEAP_AFTER) {
+            match engine.renew_shared_heap(self.renew_after) {
                 Ok(true) => {
                     self.schedule(engine);
                 }
                 Ok(false) => {
                     let created = engine.renewal_counters().created_since_renewal;
-                    self.renew_at = created.saturating_add(RENEW_SHARED_HEAP_AFTER);
+                    self.renew_at = created.saturating_add(self.renew_after);
                     self.spares_from = created.saturating_add(RENEWAL_GRACE);
                 }
                 // No anchor: every creation now fails and says so; nothing to retry.
@@ -181,5 +191,74 @@ impl IsolateStock {
                 Err(_) => self.last_limits = None,
             }
         }
+    }
+}
+
+/// When to tell the supervisor that renewal is overdue, process-wide (one per worker process,
+/// shared by its isolate threads): once `2 × renew_after` isolates were created since the last
+/// renewal while the renewal is `blocked`, then again every `renew_after` more, until a
+/// renewal happens.
+pub struct Overdue {
+    renew_after: u64,
+    /// (the renewal count the mark is for, the next mark).
+    mark: Mutex<(u64, u64)>,
+}
+
+impl Overdue {
+    pub fn new(renew_after: u64) -> Overdue {
+        let renew_after = renew_after.max(1);
+        Overdue {
+            renew_after,
+            mark: Mutex::new((0, renew_after.saturating_mul(2))),
+        }
+    }
+
+    /// Whether `memory` passes the next mark while `blocked()` (then the mark moves on): the
+    /// caller reports it. Lock-free below the first mark, which is every process that renews.
+    pub fn passed(&self, memory: &RenewalCounters, blocked: impl FnOnce() -> bool) -> bool {
+        let first = self.renew_after.saturating_mul(2);
+        if memory.created_since_renewal < first || !blocked() {
+            return false;
+        }
+        let mut mark = self.mark.lock().unwrap_or_else(|p| p.into_inner());
+        if mark.0 != memory.renewals {
+            *mark = (memory.renewals, first);
+        }
+        if memory.created_since_renewal < mark.1 {
+            return false;
+        }
+        mark.1 = memory
+            .created_since_renewal
+            .saturating_add(self.renew_after);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(created: u64, renewals: u64) -> RenewalCounters {
+        RenewalCounters {
+            created_since_renewal: created,
+            renewals,
+        }
+    }
+
+    #[test]
+    fn overdue_is_reported_at_twice_the_threshold_then_every_threshold() {
+        let overdue = Overdue::new(50);
+        let blocked = || true;
+        assert!(!overdue.passed(&counters(99, 0), blocked));
+        assert!(overdue.passed(&counters(100, 0), blocked));
+        assert!(!overdue.passed(&counters(100, 0), blocked), "once per mark");
+        assert!(!overdue.passed(&counters(149, 0), blocked));
+        assert!(overdue.passed(&counters(150, 0), blocked));
+        // A renewal starts over.
+        assert!(!overdue.passed(&counters(60, 1), blocked));
+        assert!(overdue.passed(&counters(100, 1), blocked));
+        // Not blocked (no Loader worker's isolate): not reported, and the mark stays.
+        assert!(!overdue.passed(&counters(200, 1), || false));
+        assert!(overdue.passed(&counters(200, 1), blocked));
     }
 }

@@ -6,7 +6,8 @@
 //! `stockade_isolate::protection`). The thread starts a request's task and goes on: while the
 //! task waits (a timer, a host call, another task) the thread runs other requests. It sleeps
 //! until its next timer or deadline or until the dispatcher sends something; idle moments go to
-//! the isolate stock (disposing used isolates, making fresh ones).
+//! the isolate stock (disposing used isolates, making fresh ones, renewing V8's shared heap);
+//! every pass checks whether that renewal is overdue (`stock::Overdue`: the supervisor is told).
 //!
 //! Guarantees: every request the dispatcher routed here is answered exactly once (its `Outcome`,
 //! or `Disposed`), from this thread, and its route is removed when it is; a host call is
@@ -145,6 +146,7 @@ impl Thread {
         shared: Arc<Shared>,
         test_hooks: bool,
         reply_spin: Duration,
+        renew_after: u64,
     ) -> Self {
         Thread {
             index,
@@ -157,7 +159,7 @@ impl Thread {
             tasks: HashMap::new(),
             open: HashMap::new(),
             requests: HashMap::new(),
-            stock: IsolateStock::default(),
+            stock: IsolateStock::new(renew_after),
             spin_until: None,
             spin_cooldown: None,
             reply_spin,
@@ -167,6 +169,9 @@ impl Thread {
     /// Serves until its inbox closes (the dispatcher hung up, or the socket it reads did).
     pub fn run(mut self, inbox: &mut dyn Inbox) {
         loop {
+            self.shared
+                .set_hosts_loader(self.index, !self.loaders.is_empty());
+            self.shared.check_overdue(self.engine);
             let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
             let first = if chores {
                 inbox.try_next()

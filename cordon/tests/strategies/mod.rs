@@ -71,6 +71,9 @@ pub fn minimum(c: &Cordon, tier: RiskTier) -> usize {
     c.config().min_processes.for_tier(tier) as usize
 }
 
+/// The tier's processes that count towards its minimum: live and not being recycled.
 pub fn processes_of(c: &Cordon, tier: RiskTier) -> usize {
-    c.processes().filter(|p| p.tier() == tier).count()
+    c.processes()
+        .filter(|p| p.tier() == tier && !p.retiring())
+        .count()
 }

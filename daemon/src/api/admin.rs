@@ -1,7 +1,7 @@
 //! The operator's view (operator token only):
 //! - `GET /v1/admin/workers`: every worker process, by slot: its cordon process and tier (none
 //!   for a warm spare), V8 profile, host pid, uptime, isolates, the tenants whose code it holds,
-//!   memory, restarts; plus the per-tier metrics;
+//!   whether it is being recycled, memory, restarts; plus the per-tier metrics;
 //! - `GET /v1/admin/metrics`: processes, tenants and isolates per tier;
 //! - `GET /v1/admin/egress?tenant=ID&limit=N`: the tenant's latest `N` (default 100, at most
 //!   1000) outbound requests and refusals, oldest first (`egress::Record`: no header values, no
@@ -74,6 +74,7 @@ pub async fn workers(
                 "isolates": p.info.isolates(),
                 "tenants": names(&hosted),
                 "drainingTenants": names(&p.draining),
+                "recycling": p.retiring,
                 "rssBytes": rss_bytes(pid),
                 "restarts": p.restarts,
                 "inFlight": p.info.in_flight.load(Ordering::Relaxed),

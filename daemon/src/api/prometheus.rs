@@ -153,13 +153,25 @@ fn render_pool(state: &AppState, out: &mut String) {
         out,
         "stockade_worker_reloads_total",
         "counter",
-        "Loader workers loaded again after their process died.",
+        "Loader workers loaded again after their process died or was recycled.",
     );
     sample(
         out,
         "stockade_worker_reloads_total",
         &[],
         c.reloads.load(Ordering::Relaxed) as f64,
+    );
+    help(
+        out,
+        "stockade_worker_recycles_total",
+        "counter",
+        "Worker processes replaced because they could not renew V8's shared heap.",
+    );
+    sample(
+        out,
+        "stockade_worker_recycles_total",
+        &[],
+        c.recycles.load(Ordering::Relaxed) as f64,
     );
     // MPK, as each ready process reported it at its handshake.
     let ready: Vec<_> = processes

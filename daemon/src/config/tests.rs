@@ -201,6 +201,21 @@ fn the_reply_spin_defaults_to_150_us_and_is_bounded() {
 }
 
 #[test]
+fn the_renewal_threshold_defaults_to_20000_isolates_and_is_bounded() {
+    assert_eq!(parse("").expect("valid").worker_renew_after, 20_000);
+    assert_eq!(
+        parse("worker_renew_after = 50\n")
+            .expect("valid")
+            .worker_renew_after,
+        50
+    );
+    for bad in ["49", "1000001"] {
+        let err = parse(&format!("worker_renew_after = {bad}\n")).expect_err("out of range");
+        assert!(err.contains("worker_renew_after"), "{err}");
+    }
+}
+
+#[test]
 fn supervisor_threads_default_to_two_and_are_bounded() {
     assert_eq!(parse("").expect("valid").supervisor_threads, 2);
     assert_eq!(

@@ -27,6 +27,9 @@
 //!   for its wall-clock limit plus [`GRACE`] since the request was sent or since the worker last
 //!   said anything: a worker that runs requests one after another starts each when the previous
 //!   is answered, and a backlog there is not a hang;
+//! - a `RenewalOverdue` (the worker's own notice that it cannot stop growing, see
+//!   `stockade_ipc::ToSupervisor::RenewalOverdue`) wakes [`Link::overdue`]'s waiter: the life
+//!   has the process replaced. It answers nothing and ends nothing;
 //! - when the link closes, every waiting ticket gets [`AskError::Lost`] and no request can be
 //!   registered any more ([`NotSent`]); the requests that were in flight stay listed
 //!   ([`Link::take_in_flight`]) for the death's attribution.
@@ -149,6 +152,8 @@ pub struct Link {
     host_calls: Arc<HostCalls>,
     /// [`GRACE`], but for tests.
     grace: Duration,
+    /// Notified when the worker says V8's shared heap is overdue for renewal.
+    overdue: tokio::sync::Notify,
 }
 
 impl Link {
@@ -180,6 +185,7 @@ impl Link {
             next_id: AtomicU64::new(0),
             host_calls,
             grace,
+            overdue: tokio::sync::Notify::new(),
         });
         let writer = tokio::spawn(write_loop(writer, queue));
         let router = tokio::spawn(route_loop(Arc::clone(&link), reader, writer));
@@ -223,6 +229,12 @@ impl Link {
             state: TicketState::Registered,
             answer: rx,
         })
+    }
+
+    /// Resolves when the worker has said (since the last time this resolved) that V8's shared
+    /// heap is overdue for a renewal it cannot do: the process should be replaced.
+    pub async fn overdue(&self) {
+        self.overdue.notified().await;
     }
 
     /// Queues `Shutdown` (the process is retired).
@@ -353,6 +365,10 @@ impl Link {
                 name,
                 payload,
             } => self.host_call(request_id, call_id, &name, payload),
+            ToSupervisor::RenewalOverdue { .. } => {
+                self.overdue.notify_one();
+                Ok(())
+            }
             ToSupervisor::Ready { .. } => Err("sent a second Ready".into()),
         }
     }

@@ -27,7 +27,13 @@
 //!   their next request finds them ready (with fresh module-level state: what a worker keeps in
 //!   module variables is lost with its process). The workers of the tenant the death is evidence
 //!   against (the culprit, or every suspect) are not, nor deleted ones; they load on their next
-//!   call as usual.
+//!   call as usual;
+//! - a worker process that cannot stop growing (its worker's `RenewalOverdue`: V8's shared heap
+//!   is overdue for a renewal, which a Loader worker's isolate prevents) is recycled: its
+//!   tenants' next jobs go to another process of their tier (a new one, if need be), its jobs in
+//!   flight finish there, and it is shut down once idle (see `state`); its Loader workers are
+//!   loaded again at once in their tenants' new processes, with fresh module-level state, as
+//!   after a death. No request fails for it and nobody is blamed.
 //!
 //! Trusts: the configuration; the runner (`process`) to report each death once.
 
@@ -43,7 +49,7 @@ use tokio::sync::oneshot;
 
 use super::host_calls::HostCalls;
 use super::jobs::{Job, JobError, Reply, WorkerDef};
-use super::process::{Answer, Blame, Death, DeathHook, Envelope};
+use super::process::{Answer, Blame, Death, DeathHook, Envelope, OverdueHook};
 
 mod deaths;
 mod risk;
@@ -323,16 +329,24 @@ impl Pool {
         let warm = config.workers;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let weak = weak.clone();
-            let on_death: DeathHook =
+            let on_death: DeathHook = {
+                let weak = weak.clone();
                 Arc::new(move |life, blame: &Blame, death: &Death, loaded| {
                     if let Some(inner) = weak.upgrade() {
                         inner.on_death(life, blame, death, loaded);
                     }
-                });
+                })
+            };
+            let on_overdue: OverdueHook = Arc::new(move |life| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_overdue(life);
+                }
+            });
             let launcher = Launcher {
                 spawn,
                 quarantine_caps,
                 on_death,
+                on_overdue,
                 max_in_flight: config.max_in_flight_per_worker,
                 host_calls: Arc::new(host_calls),
             };

@@ -26,6 +26,10 @@
 //!   death is evidence against their tenant (its module code was running then);
 //! - the death hook is given the Loader workers the process had loaded, so the pool can load
 //!   them again elsewhere (see `pool`);
+//! - a worker's `RenewalOverdue` (it grows with every isolate and cannot stop: see
+//!   `stockade_ipc::ToSupervisor::RenewalOverdue`) is passed to the overdue hook while the life
+//!   serves, so the pool retires the process gracefully (`state::State::recycle`); the life
+//!   itself serves on until it is retired like any other;
 //! - a death's attribution ([`Blame`]) comes from the requests running tenant code that the
 //!   worker had when it died (sent, not answered; cancelled ones included). A death of a SIGSYS
 //!   is classified a seccomp kill. Nobody is blamed when none was in flight (idle, or only a
@@ -153,6 +157,10 @@ impl Blame {
 pub type DeathHook =
     Arc<dyn Fn(u64, &Blame, &Death, Vec<(TenantId, Arc<WorkerDef>)>) + Send + Sync>;
 
+/// Called when a life's worker says V8's shared heap is overdue for a renewal it cannot do
+/// (life id): the process should be replaced. May be called again for the same life.
+pub type OverdueHook = Arc<dyn Fn(u64) + Send + Sync>;
+
 pub struct LifeConfig {
     /// Unique over the daemon's lifetime.
     pub id: u64,
@@ -176,11 +184,11 @@ pub struct Life {
     pub jobs: mpsc::Sender<Envelope>,
 }
 
-pub fn start(config: LifeConfig, on_death: DeathHook) -> Life {
+pub fn start(config: LifeConfig, on_death: DeathHook, on_overdue: OverdueHook) -> Life {
     let (tx, rx) = mpsc::channel(1024);
     let info = Arc::new(ProcessInfo::new(config.slot));
     let id = config.id;
-    tokio::spawn(run(Arc::clone(&info), config, rx, on_death));
+    tokio::spawn(run(Arc::clone(&info), config, rx, on_death, on_overdue));
     Life { id, info, jobs: tx }
 }
 
@@ -340,6 +348,7 @@ async fn run(
     config: LifeConfig,
     mut jobs: mpsc::Receiver<Envelope>,
     on_death: DeathHook,
+    on_overdue: OverdueHook,
 ) {
     tokio::time::sleep(config.delay).await;
     let mut memory = config.spawn.memory.as_ref().map(|cap| cap.guard(config.id));
@@ -387,6 +396,7 @@ async fn run(
                 // A job task panicked: its caller sees its answer dropped.
                 Err(e) => tracing::warn!("a job of worker {} failed: {e}", info.slot),
             },
+            () = link.overdue(), if !retiring => on_overdue(config.id),
             status = child.wait() => break Cause::Exited(status),
             why = &mut link_end => {
                 break Cause::Link(why.unwrap_or_else(|e| format!("the link task failed: {e}")))

@@ -4,7 +4,8 @@
 //! Guarantees:
 //! - a cordon process is bound to exactly one slot, and a life is bound at most once: when the
 //!   cordon retires a process its life is ended (its job channel dropped, so the worker is asked
-//!   to shut down), never given another tier or tenant; a slot that must stay gets a fresh life;
+//!   to shut down), never given another tier or tenant; a slot that must stay gets a fresh life
+//!   (so does a recycled process's slot, once the cordon retires it);
 //! - a life's profile is fixed at spawn: `strict` (jitless, no WebAssembly, the quarantine
 //!   limit caps) for quarantine, `standard` otherwise;
 //! - warm spares (standard profile, not yet bound) are kept at the configured number; a process
@@ -23,7 +24,7 @@ use stockade_cordon::{Cordon, ProcessId, RiskTier, TenantId, V8Profile};
 
 use super::host_calls::HostCalls;
 use super::jobs::ProcessInfo;
-use super::process::{start, DeathHook, Life, LifeConfig};
+use super::process::{start, DeathHook, Life, LifeConfig, OverdueHook};
 use super::spawn::SpawnConfig;
 
 /// How to start lives.
@@ -33,6 +34,8 @@ pub struct Launcher {
     /// Limit caps of quarantine (strict) processes.
     pub quarantine_caps: stockade_ipc::Limits,
     pub on_death: DeathHook,
+    /// Where a worker's `RenewalOverdue` goes (the pool recycles its process).
+    pub on_overdue: OverdueHook,
     /// Jobs one process runs at once, at most.
     pub max_in_flight: usize,
     /// What requests may ask the supervisor.
@@ -54,6 +57,8 @@ pub struct SlotView {
     pub profile: V8Profile,
     pub tenants: Vec<TenantId>,
     pub draining: Vec<TenantId>,
+    /// Being recycled: draining to a replacement, shut down once idle.
+    pub retiring: bool,
     pub restarts: u32,
     pub info: Arc<ProcessInfo>,
 }
@@ -108,7 +113,11 @@ impl Slots {
             max_in_flight: launcher.max_in_flight,
             host_calls: Arc::clone(&launcher.host_calls),
         };
-        start(config, Arc::clone(&launcher.on_death))
+        start(
+            config,
+            Arc::clone(&launcher.on_death),
+            Arc::clone(&launcher.on_overdue),
+        )
     }
 
     fn new_slot(&mut self, profile: V8Profile) -> usize {
@@ -191,6 +200,14 @@ impl Slots {
         self.life(process)
     }
 
+    /// The cordon process life `life` is bound to, if it is a current life and bound.
+    pub fn binding_of(&self, life: u64) -> Option<ProcessId> {
+        self.slots
+            .values()
+            .find(|s| s.life.id == life)
+            .and_then(|s| s.binding)
+    }
+
     /// The cordon retired `process`: end its life; the slot gets a fresh one if spares are
     /// short, else it goes.
     pub fn retire(&mut self, process: ProcessId) {
@@ -255,6 +272,7 @@ impl Slots {
                     draining: process
                         .map(|p| p.draining_tenants().collect())
                         .unwrap_or_default(),
+                    retiring: process.is_some_and(|p| p.retiring()),
                     restarts: s.restarts,
                     info: Arc::clone(&s.life.info),
                 }

@@ -96,6 +96,9 @@ pub struct SpawnConfig {
     /// Microseconds an isolate thread looks for a host call's reply before sleeping
     /// (`--reply-spin-us`).
     pub reply_spin_us: u32,
+    /// Isolates between renewals of V8's shared heap (`--renew-after`; the config's
+    /// `worker_renew_after`).
+    pub renew_after: u64,
     /// The memory cap of each worker process (`None`: none, as for `stockade run`).
     pub memory: Option<std::sync::Arc<super::memory_cap::MemoryCap>>,
 }
@@ -128,6 +131,8 @@ pub fn worker_command(config: &SpawnConfig, fd: RawFd) -> std::process::Command 
         .arg(config.threads.to_string())
         .arg("--reply-spin-us")
         .arg(config.reply_spin_us.to_string())
+        .arg("--renew-after")
+        .arg(config.renew_after.to_string())
         .env_clear()
         // ICU and the C library read the zone from here, once, before the jail closes.
         .env("TZ", &config.timezone)

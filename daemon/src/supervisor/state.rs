@@ -14,7 +14,12 @@
 //!   quarantines; when several tenants' code was in flight ([`Blame::Unknown`]) nobody is
 //!   blamed and each of them gets `worker_death`, exactly once, like every evicted tenant;
 //! - a death for the worker process memory cap blames nobody and records `memory_limit_hit`
-//!   for each tenant it charges (see `memory_cap::charged`), before any caller is answered.
+//!   for each tenant it charges (see `memory_cap::charged`), before any caller is answered;
+//! - a recycled process (its worker cannot stop growing, see [`State::recycle`]) takes no new
+//!   job: every tenant in it drains as after a tier change (its running jobs finish there, its
+//!   Loader workers there are then disposed) while its next jobs go to another process of its
+//!   tier; once the last is released the cordon retires the process and it is shut down.
+//!   Nobody's history changes.
 //!
 //! Trusts: the runner to report each death once, with whom it is evidence against.
 
@@ -27,7 +32,7 @@ use stockade_cordon::{
 use stockade_ipc::WorkerId;
 use tokio::sync::mpsc;
 
-use super::jobs::{JobError, ProcessInfo};
+use super::jobs::{JobError, ProcessInfo, WorkerDef};
 use super::process::{Blame, Death, Envelope};
 use super::slots::{Launcher, SlotView, Slots};
 
@@ -278,6 +283,36 @@ impl State {
             self.record(tenant, HistoryEvent::MemoryLimitHit, now, effects);
         }
         quarantined
+    }
+
+    /// Life `life`'s worker cannot stop growing (`RenewalOverdue`): its process is replaced
+    /// gracefully (see the module documentation). Returns the Loader workers it had loaded,
+    /// with their tenants, to load again in their new processes; `None` if nothing was done
+    /// (the life is not bound, or is already being recycled or gone).
+    pub fn recycle(
+        &mut self,
+        life: u64,
+        effects: &mut Vec<Effect>,
+    ) -> Option<Vec<(TenantId, Arc<WorkerDef>)>> {
+        let process = self.slots.binding_of(life)?;
+        if self.cordon.process(process)?.retiring() {
+            return None;
+        }
+        let loaded = self.slots.life(process)?.info.loaded_defs();
+        let recycled = match self.cordon.recycle(process) {
+            Ok(recycled) => recycled,
+            Err(e) => {
+                tracing::warn!("cannot recycle {process}: {e}");
+                return None;
+            }
+        };
+        for drain in recycled.drains {
+            self.drain(drain, effects);
+        }
+        if recycled.process_retired {
+            self.slots.retire(process);
+        }
+        Some(loaded)
     }
 
     /// Sets the tenant's facts (config trust plus code features).

@@ -256,5 +256,8 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
         ),
         (request_id(), proptest::option::of(error_reply()))
             .prop_map(|(request_id, error)| ToSupervisor::Finished { request_id, error }),
+        any::<u64>().prop_map(|created_since_renewal| ToSupervisor::RenewalOverdue {
+            created_since_renewal
+        }),
     ]
 }

@@ -162,6 +162,38 @@ async fn a_second_ready_or_garbage_ends_the_link() {
 }
 
 #[tokio::test]
+async fn renewal_overdue_wakes_the_waiter_and_leaves_requests_in_flight_alone() {
+    let (link, _end, mut worker) = start(HostCalls::default());
+    let waiting = {
+        let link = Arc::clone(&link);
+        tokio::spawn(async move { link.overdue().await })
+    };
+    let asked = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker
+        .send(&ToSupervisor::RenewalOverdue {
+            created_since_renewal: 100,
+        })
+        .await;
+    tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("the waiter wakes")
+        .expect("task");
+    // The request in flight is answered normally: the notice ends nothing.
+    worker.answer(id, "7").await;
+    assert_eq!(json_of(asked.await.expect("task")), "7");
+    // A notice with nobody waiting yet is kept for the next waiter.
+    worker
+        .send(&ToSupervisor::RenewalOverdue {
+            created_since_renewal: 150,
+        })
+        .await;
+    tokio::time::timeout(Duration::from_secs(2), link.overdue())
+        .await
+        .expect("kept for the next waiter");
+}
+
+#[tokio::test]
 async fn a_dropped_ticket_cancels_its_request_and_its_late_answer_is_accepted() {
     let (link, end, mut worker) = start(HostCalls::default());
     let permits = Arc::new(Semaphore::new(1));

@@ -1,6 +1,8 @@
 //! What the pool does when a worker process dies: record the death (the placement state
 //! evicts its tenants and the cordon blames whom the death is evidence against), count it, and
-//! load the bystanders' Loader workers again at once (see the pool's guarantees).
+//! load the bystanders' Loader workers again at once (see the pool's guarantees). And when a
+//! worker cannot stop growing (`RenewalOverdue`): recycle its process (`State::recycle`) and
+//! load its Loader workers again at once in their tenants' new processes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,8 +24,11 @@ pub struct Counters {
     pub deaths_process_memory: AtomicU64,
     /// Tenants quarantined by a death.
     pub quarantines: AtomicU64,
-    /// Loader workers loaded again after their process died.
+    /// Loader workers loaded again after their process died or was recycled.
     pub reloads: AtomicU64,
+    /// Worker processes recycled because V8's shared heap was overdue for a renewal they could
+    /// not do (`worker_renew_after`).
+    pub recycles: AtomicU64,
 }
 
 impl Inner {
@@ -83,26 +88,45 @@ impl Inner {
         }
         self.spawn_effects(effects);
         let charged = death.process_memory.as_deref().unwrap_or_default();
-        self.reload(blame, charged, loaded);
+        let loaded = loaded
+            .into_iter()
+            .filter(|(tenant, _)| !blame.names(*tenant) && !charged.contains(tenant));
+        self.reload(loaded, "after its process died");
     }
 
-    /// Loads the bystanders' workers of a dead process again (see the module documentation):
-    /// not those of the tenants the death is evidence against, nor of those a memory cap kill
-    /// charged (their workers may be what grows; they load on their next call).
+    /// Life `life`'s worker says it cannot stop growing: its process is recycled (no new job
+    /// goes there; it is shut down once its jobs are done) and its Loader workers are loaded
+    /// again at once where their tenants are placed next, as after a death. Nobody is blamed.
+    pub(super) fn on_overdue(self: &Arc<Self>, life: u64) {
+        let mut effects = Vec::new();
+        let loaded = self.lock().recycle(life, &mut effects);
+        let Some(loaded) = loaded else {
+            return; // not bound, or being recycled already
+        };
+        self.counters.recycles.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            "recycling a worker process: V8's shared heap is overdue for a renewal it cannot \
+             do; {} Loader worker(s) load again in its replacement",
+            loaded.len()
+        );
+        self.spawn_effects(effects);
+        self.reload(loaded.into_iter(), "after its process was recycled");
+    }
+
+    /// Loads the workers of a dead or recycled process again (see the module documentation),
+    /// deleted ones excepted. After a death, not those of the tenants the death is evidence
+    /// against, nor of those a memory cap kill charged (their workers may be what grows; they
+    /// load on their next call): the caller leaves them out.
     fn reload(
         self: &Arc<Self>,
-        blame: &Blame,
-        charged: &[TenantId],
-        loaded: Vec<(TenantId, Arc<WorkerDef>)>,
+        loaded: impl Iterator<Item = (TenantId, Arc<WorkerDef>)>,
+        why: &'static str,
     ) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         for (tenant, def) in loaded {
-            if blame.names(tenant)
-                || charged.contains(&tenant)
-                || def.deleted.load(Ordering::Relaxed)
-            {
+            if def.deleted.load(Ordering::Relaxed) {
                 continue;
             }
             self.counters.reloads.fetch_add(1, Ordering::Relaxed);
@@ -111,12 +135,12 @@ impl Inner {
                 match inner.submit(tenant, Job::Load { def }).await {
                     Ok(outcome) if outcome.result.is_ok() => {}
                     Ok(outcome) => tracing::warn!(
-                        "reloading a worker of {} after its process died: {:?}",
+                        "reloading a worker of {} {why}: {:?}",
                         inner.tenants.name(tenant),
                         outcome.result.err().map(|e| e.message)
                     ),
                     Err(e) => tracing::warn!(
-                        "reloading a worker of {} after its process died: {e}",
+                        "reloading a worker of {} {why}: {e}",
                         inner.tenants.name(tenant)
                     ),
                 }
