@@ -1,5 +1,5 @@
 //! Finds V8 13.6 in its runtime root (filling the root when absent; see `stockade-v8-root`) and
-//! compiles the one C++ bridge against it.
+//! compiles the C++ bridge (`src/bridge/`) against it.
 //!
 //! Exports to dependent build scripts (`links = "node"`): `DEP_NODE_ROOT`, `DEP_NODE_LIBDIR`,
 //! `DEP_NODE_LOADER`, `DEP_NODE_V8_VERSION`, and `DEP_NODE_LINK_ARGS` (the linker arguments an
@@ -11,7 +11,16 @@ fn main() {
     for file in [
         "bridge.cc",
         "bridge.h",
+        "internal.h",
+        "engine.cc",
+        "snapshot.cc",
+        "isolate.cc",
         "isolate.h",
+        "host_functions.cc",
+        "ops.cc",
+        "callbacks.cc",
+        "modules.cc",
+        "invoke.cc",
         "memory.cc",
         "memory.h",
         "attack.cc",
@@ -34,6 +43,14 @@ fn main() {
     build
         .cpp(true)
         .file("src/bridge/bridge.cc")
+        .file("src/bridge/engine.cc")
+        .file("src/bridge/snapshot.cc")
+        .file("src/bridge/isolate.cc")
+        .file("src/bridge/host_functions.cc")
+        .file("src/bridge/ops.cc")
+        .file("src/bridge/callbacks.cc")
+        .file("src/bridge/modules.cc")
+        .file("src/bridge/invoke.cc")
         .file("src/bridge/memory.cc")
         .file("src/bridge/lazy.cc");
     if attack {

@@ -1,6 +1,6 @@
-//! The flat `extern "C"` surface of `src/bridge/bridge.cc`, mirrored field for field from
-//! `bridge.h`. The layout assertions below repeat the `static_assert`s of the C++ side, so a
-//! mismatch fails the build on both sides rather than corrupting a call.
+//! The flat `extern "C"` surface of the C++ bridge (`src/bridge/`), mirrored field for field from
+//! `bridge.h`. The layout assertions below repeat the `static_assert`s of the C++ side
+//! (`bridge.cc`), so a mismatch fails the build on both sides rather than corrupting a call.
 //!
 //! Nothing here is safe to call directly; `engine.rs` and `worker.rs` wrap it.
 

@@ -13,7 +13,7 @@ pub struct Limits {
     /// V8 heap; the same budget again caps ArrayBuffer and WebAssembly memory outside the heap,
     /// and the arena of TypeScript transformation. At least [`Limits::MIN_MEMORY_BYTES`]: a
     /// smaller one is refused when the worker is created. Reaching it terminates the code; V8
-    /// then gets one fixed margin (256 MiB, `kHeapTerminationMargin` in bridge.cc) to unwind,
+    /// then gets one fixed margin (256 MiB, `kHeapTerminationMargin` in bridge/callbacks.cc) to unwind,
     /// which a builtin V8 cannot interrupt may exhaust, and V8 then ends the process.
     pub memory_bytes: usize,
     /// JS stack depth budget, in bytes of native stack below the entry frame.

@@ -161,7 +161,7 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
     engine.set_out_of_memory_exit(stockade_ipc::exit::MEMORY_LIMIT);
     // With memory protection keys, heap pages must never pass from one isolate to another under
     // the wrong key; V8's page pool moves pages between isolates by itself, and the bridge closes
-    // that route only while one thread runs isolates (bridge.cc, DrainPagePool). So a process
+    // that route only while one thread runs isolates (bridge/engine.cc, DrainPagePool). So a process
     // whose isolates are keyed runs one isolate thread: its requests still interleave on timers
     // and host calls, but its CPU work is on one core.
     let threads = if engine.mpk_status().is_available() && threads > 1 {

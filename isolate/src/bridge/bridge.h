@@ -1,4 +1,5 @@
-// The flat C surface between Rust (isolate/src/ffi.rs) and V8 13.6 (bridge.cc).
+// The flat C surface between Rust (isolate/src/ffi.rs) and V8 13.6 (the .cc files of this
+// directory; bridge.cc lists them).
 //
 // Every struct here is mirrored field for field in ffi.rs; bridge.cc static_asserts the sizes
 // and offsets the Rust side asserts too, so a mismatch fails the build, not a tenant's request.
@@ -213,7 +214,7 @@ void stk_engine_renewal_counters(stk_renewal_counters* out);
 
 // V8 13.6 built without static roots (Debian's) takes table entries for every new isolate from
 // its shared read-only heap and frees them only with that heap, i.e. when the process's last
-// isolate is disposed; the anchor isolate (see bridge.cc) keeps it alive, so a process that
+// isolate is disposed; the anchor isolate (see engine.cc) keeps it alive, so a process that
 // creates fresh isolates grows by about 450 bytes per isolate, without bound. This disposes the
 // anchor and creates a new one, and with it a new shared heap, under the engine's scope: only
 // when no tenant isolate lives and at least `min_created` were created since the last renewal.

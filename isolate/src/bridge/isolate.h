@@ -1,4 +1,4 @@
-// The bridge's per-isolate state, shared by bridge.cc and the test-only attack.cc.
+// The bridge's per-isolate state, shared by the bridge's files and the test-only attack.cc.
 // Owned by the Rust Worker through the opaque stk_isolate pointer; used only on the isolate's
 // thread, inside bridge calls (limits may be read and set from any thread).
 #ifndef STOCKADE_ISOLATE_H_
@@ -48,7 +48,7 @@ struct stk_isolate {
   int pkey = -1;
   uint64_t owner = 0;  // this isolate's id in the range registry, never reused
   bool allow_wasm = false;
-  // Keyed isolates only (see DrainPagePool in bridge.cc): a collection ran since the page pool
+  // Keyed isolates only (see DrainPagePool in engine.cc): a collection ran since the page pool
   // was last drained.
   bool drain_pool = false;
   bool gc_ran = false;

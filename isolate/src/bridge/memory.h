@@ -48,7 +48,7 @@ constexpr uint64_t kSharedCodeOwner = UINT64_MAX;
 // Owner id of decommitted pages of a tenant isolate: no contents (a fresh mapping), no access,
 // untagged. A decommitted page becomes the property of the isolate the thread works for when it
 // is made accessible again. (Pages V8 pools and hands over without any call to this allocator
-// are kept from moving between isolates in bridge.cc: DrainPagePool, DisposeReleasingPools.)
+// are kept from moving between isolates in engine.cc: DrainPagePool, DisposeReleasingPools.)
 constexpr uint64_t kDecommittedOwner = UINT64_MAX - 1;
 
 // Sets, for the current thread and until destroyed, the isolate whose pages new allocations
