@@ -22,6 +22,7 @@ fn main() {
         "modules.cc",
         "invoke.cc",
         "memory.cc",
+        "arena.cc",
         "memory.h",
         "attack.cc",
         "lazy.cc",
@@ -52,6 +53,7 @@ fn main() {
         .file("src/bridge/modules.cc")
         .file("src/bridge/invoke.cc")
         .file("src/bridge/memory.cc")
+        .file("src/bridge/arena.cc")
         .file("src/bridge/lazy.cc");
     if attack {
         build
