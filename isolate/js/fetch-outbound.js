@@ -3,8 +3,9 @@
 // gateway decides, adds credentials tenant code never holds, and answers. Wire format (both
 // ways): u32 LE length of a JSON head, the head, then the body bytes. A request body the prelude
 // knows whole rides in the call up to 15 MiB; a streamed or larger one goes up as it is produced
-// (`fetch.write`). An answer longer than the gateway's first part (or a worker's streamed one,
-// `globalOutbound`) streams in through `fetch.read`.
+// (`fetch.write`). An answer the gateway does not hand whole with its head (one of unknown or
+// large length: its head comes as soon as it arrives; or a worker's streamed one, `globalOutbound`)
+// streams in through `fetch.read`.
 // Abort: the request's signal rejects the fetch with its reason before the call, while the body is
 // read or uploaded (the upload fails, the body stream is cancelled) or while the host works
 // (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there; a

@@ -3,7 +3,7 @@
 //! HTTP client, against a direct request from this process to the same server.
 //!
 //!   cargo build --release -p stockade
-//!   [STOCKADE_BENCH_CONFIG='worker_threads = 1'] cargo run --release -p stockade-benches --bin egress-latency -- [target/release/stockade] [rounds]
+//!   [STOCKADE_BENCH_CONFIG='worker_threads = 1'] [STOCKADE_BENCH_CHUNKED=1] cargo run --release -p stockade-benches --bin egress-latency -- [target/release/stockade] [rounds]
 //!
 //! The isolate's clocks are coarse (1 ms, on purpose), so the time of one `fetch()` is measured
 //! from outside: a Loader worker's request that makes K sequential fetches, minus the same
@@ -21,7 +21,8 @@ const OPERATOR: &str = "egress-bench-operator-0123456789";
 /// Fetches per measured request (the per-invocation subrequest cap is 50).
 const K: usize = 50;
 
-/// A keep-alive HTTP/1.1 server answering `ok` to everything, a thread per connection.
+/// A keep-alive HTTP/1.1 server answering `ok` to everything, a thread per connection; with
+/// `STOCKADE_BENCH_CHUNKED` set, in chunked encoding (no length: an answer the gateway may stream).
 fn upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -34,6 +35,7 @@ fn upstream() -> u16 {
 }
 
 fn serve(stream: TcpStream) {
+    let chunked = std::env::var_os("STOCKADE_BENCH_CHUNKED").is_some();
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
@@ -58,12 +60,13 @@ fn serve(stream: TcpStream) {
         if !any {
             continue;
         }
-        if out
-            .write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
-            )
-            .is_err()
-        {
+        let answer: &[u8] = if chunked {
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\n\r\n\
+              2\r\nok\r\n0\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+        };
+        if out.write_all(answer).is_err() {
             return;
         }
     }

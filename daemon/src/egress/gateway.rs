@@ -179,8 +179,9 @@ impl Gateway {
     }
 
     /// The `fetch` host call of `tenant`'s Loader worker `worker` (hex id; `None` for Code Mode
-    /// and the daemon's own requests); with `resources` (the request's), an answer longer than
-    /// its first part streams: the rest is kept there and read with `fetch.read` (see `stream`).
+    /// and the daemon's own requests); with `resources` (the request's), its head is answered as it
+    /// comes, with what of the body came (see `stream::read_start`), and the rest is kept there
+    /// and read with `fetch.read`.
     pub async fn fetch_with(
         &self,
         tenant: TenantId,

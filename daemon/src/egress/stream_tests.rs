@@ -135,3 +135,96 @@ async fn a_workers_body_is_read_to_its_end_or_cut_and_a_cancel_ends_the_workers_
     cancel(&resources, &name).expect("cancelled");
     assert!(out.write(b"late".to_vec()).await.is_err());
 }
+
+/// A one-request HTTP server on 127.0.0.1 whose answer `script` writes; its URL.
+fn serve_once(script: impl FnOnce(&mut std::net::TcpStream) + Send + 'static) -> String {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        script(&mut stream);
+    });
+    format!("http://127.0.0.1:{port}/")
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    client.get(url).send().await.expect("the head")
+}
+
+fn send(stream: &mut std::net::TcpStream, bytes: &[u8]) {
+    use std::io::Write;
+    let _ = stream.write_all(bytes);
+    let _ = stream.flush();
+}
+
+#[tokio::test]
+async fn a_small_answer_of_known_length_comes_whole_with_its_head_though_its_body_lags() {
+    let url = serve_once(|s| {
+        send(s, b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello");
+        // The rest lags behind the head: it is still waited for, the length says it is coming.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        send(s, b" world");
+    });
+    let (first, rest) = read_start(get(&url).await, true).await.expect("read");
+    assert_eq!(first, b"hello world");
+    assert!(rest.is_none(), "whole with the head: nothing to stream");
+}
+
+#[tokio::test]
+async fn a_small_chunked_answer_sent_at_once_comes_whole_with_its_head() {
+    // Its end is in the same packet as its data, but the connection's task hands it on only
+    // once the data was taken: the yield in `first_part` lets it.
+    let url = serve_once(|s| {
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        )
+    });
+    let (first, rest) = read_start(get(&url).await, true).await.expect("read");
+    assert_eq!(first, b"ok");
+    assert!(rest.is_none(), "whole with the head: nothing to stream");
+}
+
+#[tokio::test]
+async fn an_event_streams_head_is_answered_with_what_came_without_waiting_for_more() {
+    let (gate, opened) = std::sync::mpsc::channel::<()>();
+    let url = serve_once(move |s| {
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+              transfer-encoding: chunked\r\n\r\nb\r\ndata: one\n\n\r\n",
+        );
+        // The second event does not exist until the test has its head.
+        if opened.recv().is_ok() {
+            send(s, b"b\r\ndata: two\n\n\r\n0\r\n\r\n");
+        }
+    });
+    let response = get(&url).await;
+    // A bound so that waiting (the bug) fails instead of hanging; the proof is the order.
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        read_start(response, true),
+    )
+    .await
+    .expect("answered before the second event was sent");
+    let (mut body, rest) = started.expect("read");
+    let mut rest = rest.expect("the rest streams");
+    assert!(b"data: one\n\n".starts_with(&body), "{body:?}");
+    gate.send(()).expect("the upstream waits");
+    while let Some(chunk) = rest.chunk().await.expect("a chunk") {
+        body.extend_from_slice(&chunk);
+    }
+    assert_eq!(body, b"data: one\n\ndata: two\n\n");
+}
