@@ -456,4 +456,67 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
             "a quick fetch was answered only after a slow request ended"
         );
     }
+    // Each hop cut short by its request's end is still audited, as such.
+    let (_, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
+    let cut = audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| {
+            r["path"] == "/slow"
+                && r["verdict"] == "allowed"
+                && r["status"].is_null()
+                && r["reason"] == "the caller's request ended before the answer"
+        })
+        .count();
+    assert_eq!(cut, 4, "{audit}");
+}
+
+/// A fetch aborted while its upstream has not answered lets go of the hop at once: the audit
+/// records it as aborted within moments, not when the upstream would have answered (20 s) or
+/// never (the request's end dropping it unrecorded).
+#[test]
+fn an_aborted_fetch_lets_go_of_its_upstream_and_is_audited() {
+    let slow = Upstream::start(|_| {
+        let mut a = Answer::ok(b"late");
+        a.delay = Duration::from_secs(20);
+        a
+    });
+    let p = slow.port;
+    let config = format!(
+        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n{}",
+        tenant(
+            0,
+            &format!("[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{p}]\n")
+        )
+    );
+    let d = Daemon::start_raw("egress-abort", 1, &config, &[]);
+    // The request goes on after the abort (a second timer), so the hop is let go because of
+    // the abort, not because the request ended.
+    let code = format!(
+        "export default async () => {{
+  const c = new AbortController();
+  setTimeout(() => c.abort(new RangeError('enough')), 200);
+  let got;
+  try {{ await fetch('http://127.0.0.1:{p}/aborted', {{ signal: c.signal }}); got = 'answered'; }}
+  catch (e) {{ got = [e.name, e.message]; }}
+  await new Promise((r) => setTimeout(r, 1500));
+  return got;
+}};"
+    );
+    let started = Instant::now();
+    let (status, body) = post_run(&d, &tenant_token(0), &code, 10_000);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], serde_json::json!(["RangeError", "enough"]));
+    assert!(started.elapsed() < Duration::from_secs(15), "{body}");
+    let (_, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=10");
+    let records = audit["records"].as_array().expect("records");
+    let aborted: Vec<_> = records.iter().filter(|r| r["path"] == "/aborted").collect();
+    assert_eq!(aborted.len(), 1, "{audit}");
+    assert_eq!(aborted[0]["reason"], "the fetch was aborted", "{audit}");
+    assert_eq!(aborted[0]["verdict"], "allowed", "{audit}");
+    // Let go at the abort (200 ms after the start), not at the request's end (1.7 s).
+    let ms = aborted[0]["ms"].as_u64().expect("ms");
+    assert!(ms < 1_500, "the hop lasted {ms} ms: {audit}");
+    assert_eq!(slow.requests().len(), 1, "the upstream saw the request");
 }

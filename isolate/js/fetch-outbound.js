@@ -8,9 +8,10 @@
 // streams in through `fetch.read`.
 // Abort: the request's signal rejects the fetch with its reason before the call, while the body is
 // read or uploaded (the upload fails, the body stream is cancelled) or while the host works
-// (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there; a
-// late answer is dropped, a streamed one cancelled), and if the answer came first errors the
-// response's body and lets go of its host stream (`fetch.cancel`). Private bytes only meet
+// (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there, one
+// to the network has its connection closed; a late answer is dropped, a streamed one cancelled),
+// and if the answer came first errors the response's body and lets go of its host stream
+// (`fetch.cancel`). Private bytes only meet
 // captured operations (bytesView, bytesCopy, typedArraySet, typedArrayLength). Trusts: the host
 // to validate every call natively.
 

@@ -1,8 +1,8 @@
 //! Aborting a fetch while the host works on it (`fetch.abort`): every `fetch()` and every service
 //! binding's `fetch` carries a number its runtime gave it (`call`), and an abort naming it ends
-//! the host's wait for a delivery to a worker (`globalOutbound: {"worker": id}`) or a service
-//! binding's answer: the future is dropped, so the target's request is cancelled. (A fetch to the
-//! network does not watch: its abort is remembered unused, and its hop runs to its answer.)
+//! the host's wait for a delivery to a worker (`globalOutbound: {"worker": id}`), a service
+//! binding's answer or a network hop's head: the future is dropped, so the target's request is
+//! cancelled, or the upstream's connection closed (`gateway`).
 //!
 //! Guarantees: an abort only reaches the fetches of the request that sent it (the table lives in
 //! that request's `Resources`); an abort handled before the fetch it names started is

@@ -33,8 +33,10 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use stockade_cordon::TenantId;
 use stockade_ipc::limits::{MAX_BODY_LEN, MAX_HOST_CALL_PAYLOAD};
+use tokio::sync::oneshot;
 use url::{Host, Url};
 
+use super::abort::watch;
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
 use super::hop::{classify, tenant_headers};
@@ -276,6 +278,15 @@ impl Gateway {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
         let rules = self.rules(index).ok_or(FetchError::NoTenant)?;
         let request = decode_request(payload)?;
+        // A fetch its caller aborts stops waiting for its hop: the request is dropped (its
+        // connection closed) and audited as aborted, as is one aborted before it started.
+        let (_watch, mut aborted, aborted_early) = match resources {
+            Some(resources) => match watch(resources, request.call) {
+                Some((watch, fired)) => (Some(watch), Some(fired), false),
+                None => (None, None, true),
+            },
+            None => (None, None, false),
+        };
         let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
         let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
@@ -295,6 +306,14 @@ impl Gateway {
             let (rule, mut record) =
                 self.admit(index, worker, &rules, &method, &url, body.len(), injected)?;
             let started = Instant::now();
+            if aborted_early {
+                return Err(self.fail(
+                    index,
+                    Hop { started, record },
+                    FetchError::Aborted,
+                    injected,
+                ));
+            }
             let mut sent = headers.clone();
             let mut injects = false;
             for (name, secret) in rules.injects.get(rule).map_or(&[][..], Vec::as_slice) {
@@ -328,7 +347,7 @@ impl Gateway {
                 started,
                 record: record.clone(),
             };
-            let response = self
+            let send = self
                 .client
                 .request(method.clone(), url.clone())
                 .headers(sent)
@@ -336,8 +355,23 @@ impl Gateway {
                     Some(stream) => stream,
                     None => reqwest::Body::from(body.clone()),
                 })
-                .send()
-                .await;
+                .send();
+            // Audited if the caller's request ends (and drops this) before the answer.
+            let cut = CutShort {
+                gateway: self,
+                index,
+                record: Some(record.clone()),
+                started,
+                injected: injected.clone(),
+            };
+            let response = tokio::select! {
+                response = send => response,
+                () = fired(&mut aborted) => {
+                    cut.disarm();
+                    return Err(self.fail(index, hop_state, FetchError::Aborted, injected));
+                }
+            };
+            cut.disarm();
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {
@@ -422,6 +456,43 @@ impl Gateway {
             return Ok((head, response, index, hop_state));
         }
         Err(FetchError::TooManyRedirects)
+    }
+}
+
+/// Resolves when the fetch's caller aborted it (never, for a fetch that cannot be aborted).
+async fn fired(aborted: &mut Option<oneshot::Receiver<()>>) {
+    if let Some(fired) = aborted.as_mut() {
+        if fired.await.is_ok() {
+            return;
+        }
+        *aborted = None; // the watch ended without an abort: never polled again
+    }
+    std::future::pending::<()>().await
+}
+
+/// A hop's audit record, written if the hop is dropped before its answer (the caller's request
+/// ended: wall limit, client gone), unless disarmed.
+struct CutShort<'a> {
+    gateway: &'a Gateway,
+    index: usize,
+    record: Option<Record>,
+    started: Instant,
+    injected: Vec<SecretValue>,
+}
+
+impl CutShort<'_> {
+    fn disarm(mut self) {
+        self.record = None;
+    }
+}
+
+impl Drop for CutShort<'_> {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.reason = Some("the caller's request ended before the answer".into());
+            record.ms = self.started.elapsed().as_millis() as u64;
+            self.gateway.log(self.index, record, &self.injected);
+        }
     }
 }
 
