@@ -13,9 +13,11 @@
 //! Guarantees, against hostile sources (oxc and swc have no depth guard and no way to be
 //! interrupted; oxc has no allocation limit of its own):
 //! - Nesting: [`stockade_source::nesting::check`] bounds the recursion depth to [`MAX_NESTING`] before oxc
-//!   parses, and oxc runs on a helper thread whose stack ([`STACK_BYTES`]) holds several times
-//!   that depth (measured: at most 3.3 KiB per level, unoptimised build), so a deep module is a
-//!   syntax error, never a stack overflow. swc, which needs more stack per level, gets a lower
+//!   parses, and oxc runs where [`STACK_BYTES`] of stack are free below it, which holds several
+//!   times that depth (measured: at most 3.3 KiB per level, unoptimised build), so a deep module
+//!   is a syntax error, never a stack overflow: on the calling thread when its own stack has that
+//!   room left (a worker's isolate threads are made so, see [`ROOMY_STACK_BYTES`]; no thread to
+//!   start, about 0.2 ms a module), else on a helper thread with a stack of that size. swc, which needs more stack per level, gets a lower
 //!   bound of its own (`decorators::MAX_NESTING`).
 //! - Memory: oxc's arena is one fixed block of at most the memory limit (and [`ARENA_PER_BYTE`]
 //!   times the source, at least [`ARENA_FLOOR`]); allocating past it panics inside oxc, which
@@ -24,8 +26,8 @@
 //!   exponential in the nesting depth but allocate every time. swc only sees what oxc parsed
 //!   and is bounded as `decorators` describes.
 //! - Enum folding: bounded by [`enum_fold_budget`] (`enums`), checked before oxc folds anything.
-//! - CPU: the helper thread's CPU time is returned ([`Transformation::cpu`]) for the caller to charge
-//!   to the request. The transformation itself cannot be interrupted: the memory bound above is
+//! - CPU: a helper thread's CPU time is returned ([`Transformation::cpu`]) for the caller to charge
+//!   to the request (on the calling thread, the request's own CPU clock counts it). The transformation itself cannot be interrupted: the memory bound above is
 //!   what ends a runaway parse, and the request ends when it returns.
 //!
 //! Trusts: oxc's parser and transformer and swc's decorators stage (memory-safe Rust; a panic
@@ -70,8 +72,9 @@ pub struct Transpiled {
     pub map: SourceMap,
 }
 
-/// What one transformation produced, and the CPU time it took on its helper thread (for the
-/// caller to charge to the request, whatever the result).
+/// What one transformation produced, and the CPU time it took off the calling thread, on a helper
+/// thread (for the caller to charge to the request, whatever the result; zero when it ran on the
+/// calling thread, whose own CPU clock counted it).
 #[derive(Debug)]
 pub struct Transformation<T = Transpiled> {
     pub result: Result<T, RunError>,
@@ -127,8 +130,51 @@ pub fn lower_javascript(
     })
 }
 
-/// Runs `work` on a helper thread with a big stack and an oxc arena capped by the memory limit,
-/// after the nesting check; returns its result and the thread's CPU time.
+/// A thread started with a stack of at least this many bytes can run transformations on itself:
+/// [`STACK_BYTES`] for oxc, and this much more for whatever is below the call (a worker's isolate
+/// threads; V8's own frames take at most its stack limit, 512 KiB by default).
+pub const ROOMY_STACK_BYTES: usize = STACK_BYTES + (16 << 20);
+
+/// The lowest usable address of the calling thread's stack (above its guard), looked up once per
+/// thread; `None` when it cannot be (the main thread of a jailed process, whose bounds glibc
+/// reads from `/proc`).
+fn stack_floor() -> Option<usize> {
+    thread_local! {
+        static FLOOR: std::cell::Cell<Option<Option<usize>>> = const { std::cell::Cell::new(None) };
+    }
+    FLOOR.with(|floor| {
+        if let Some(known) = floor.get() {
+            return known;
+        }
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+        // SAFETY: `attr` is initialised by pthread_getattr_np when it returns 0, read only then,
+        // and destroyed once; the out-pointers are valid locals.
+        let found = unsafe {
+            if libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) != 0 {
+                None
+            } else {
+                let mut low: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                let rc = libc::pthread_attr_getstack(attr.as_ptr(), &mut low, &mut size);
+                libc::pthread_attr_destroy(attr.as_mut_ptr());
+                (rc == 0 && size > 0).then_some(low as usize)
+            }
+        };
+        floor.set(Some(found));
+        found
+    })
+}
+
+/// Whether [`STACK_BYTES`] of the calling thread's stack are free below this frame.
+fn room_here() -> bool {
+    let marker = 0u8;
+    let here = std::hint::black_box(std::ptr::addr_of!(marker)) as usize;
+    stack_floor().is_some_and(|floor| here.saturating_sub(floor) >= STACK_BYTES)
+}
+
+/// Runs `work` where [`STACK_BYTES`] of stack are free (the calling thread when its stack has
+/// that room left, else a helper thread with a stack of that size) with an oxc arena capped by
+/// the memory limit, after the nesting check; returns its result and a helper thread's CPU time.
 fn on_helper<T: Send>(
     name: &str,
     source: &str,
@@ -159,16 +205,29 @@ fn on_helper<T: Send>(
         .saturating_mul(ARENA_PER_BYTE)
         .max(ARENA_FLOOR)
         .min(memory_bytes);
+    let run = || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let arena = CappedArena::new(arena)?;
+            work(&arena.allocator)
+        }));
+        match result {
+            Ok(result) => result,
+            Err(panic) => Err(from_panic(panic.as_ref())),
+        }
+    };
+    if room_here() {
+        return Transformation {
+            result: run(),
+            cpu: Duration::ZERO,
+        };
+    }
     let (result, cpu) = std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
             .name("stockade-typescript".into())
             .stack_size(STACK_BYTES)
             .spawn_scoped(scope, || {
                 let started = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let arena = CappedArena::new(arena)?;
-                    work(&arena.allocator)
-                }));
+                let result = run();
                 let cpu = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
                     .saturating_sub(started);
                 (result, cpu)
@@ -183,10 +242,6 @@ fn on_helper<T: Send>(
         let Ok((result, cpu)) = helper.join() else {
             let error = RunError::Internal("the TypeScript thread failed".into());
             return (Err(error), Duration::ZERO);
-        };
-        let result = match result {
-            Ok(result) => result,
-            Err(panic) => Err(from_panic(panic.as_ref())),
         };
         (result, cpu)
     });

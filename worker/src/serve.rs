@@ -25,8 +25,10 @@ use super::shared::{Shared, EXIT_BROKEN};
 use super::thread::{Thread, Work};
 
 /// Native stack of an isolate thread: room for V8's stack limit (the engine's `stack_bytes`,
-/// 512 KiB by default) and everything below the entry frame, with a wide margin.
-const THREAD_STACK: usize = 16 << 20;
+/// 512 KiB by default) and everything below the entry frame, with a wide margin, and for a
+/// TypeScript transformation on the thread itself (`typescript::ROOMY_STACK_BYTES`: no helper
+/// thread started per module). Reserved, not committed: only the pages used are memory.
+const THREAD_STACK: usize = stockade_isolate::typescript::ROOMY_STACK_BYTES;
 
 /// The dispatcher's read buffer: frames arrive whole in one read when they fit (larger ones are
 /// read straight into their payload).

@@ -5,8 +5,8 @@
 //! [--threads T] [--ts] [--node] [--maps] [--rss-every K] [--trim] [--hold H] [--renew]`
 //!
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
-//! threads do; `--ts` makes the module TypeScript (a helper thread per compile, as Code Mode
-//! does); `--node` loads it with `nodejs_compat` and has it import `node:buffer` (which builds
+//! threads do; `--ts` makes the module TypeScript (transformed on the churning thread, whose stack
+//! is a worker isolate thread's, as Code Mode's are); `--node` loads it with `nodejs_compat` and has it import `node:buffer` (which builds
 //! the prelude's lazy node group, see isolate/src/lazy); `--maps` prints the process's anonymous mappings by size at the end, to follow what
 //! concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
 //! start, RSS split by kind of mapping (`stockade_benches::memory::Smaps`) and malloc's view;
@@ -168,24 +168,22 @@ fn main() {
         println!("    done    time  {}", Smaps::header());
         sampler.sample(0);
     }
-    if threads == 1 {
-        for _ in 0..n {
-            churn_one(engine, &limits, create_only, ts, node);
-            sampler.one_done();
-        }
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let (limits, sampler) = (&limits, &sampler);
-                scope.spawn(move || {
+    // Each churning thread has a worker isolate thread's stack (so TypeScript is transformed on
+    // it, as there).
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (limits, sampler) = (&limits, &sampler);
+            std::thread::Builder::new()
+                .stack_size(stockade_isolate::typescript::ROOMY_STACK_BYTES)
+                .spawn_scoped(scope, move || {
                     for _ in 0..n / threads {
                         churn_one(engine, limits, create_only, ts, node);
                         sampler.one_done();
                     }
-                });
-            }
-        });
-    }
+                })
+                .expect("a churning thread");
+        }
+    });
     drop(held);
     if args.iter().any(|a| a == "--maps") {
         let maps = anonymous_maps();

@@ -132,6 +132,30 @@ fn javascript_is_lowered_only_when_it_has_decorators() {
 /// level: each is lowered on the helper thread without overflowing its stack.
 #[test]
 fn a_deep_decorated_module_is_a_syntax_error_not_a_crash() {
+    deep_modules(false);
+}
+
+/// The same on a thread whose own stack has the room (as a worker's isolate threads do): the
+/// transformations run on it (no helper thread: no CPU reported apart), without overflowing.
+#[test]
+fn on_a_roomy_stack_deep_modules_transform_on_the_calling_thread() {
+    std::thread::Builder::new()
+        .stack_size(ROOMY_STACK_BYTES)
+        .spawn(|| deep_modules(true))
+        .expect("thread")
+        .join()
+        .expect("no overflow, no failure");
+    // A thread without the room (a test thread's default stack) hands the work to a helper.
+    let done = transpile("m.ts", "export default (x: number) => x;", MEMORY);
+    assert!(done.result.is_ok() && done.cpu > Duration::ZERO, "{done:?}");
+}
+
+/// Transforms the deepest modules of each costly shape; `inline`: whether they must have run on
+/// the calling thread (else on a helper).
+fn deep_modules(inline: bool) {
+    let check = |done: &Transformation| {
+        assert_eq!(done.cpu == Duration::ZERO, inline, "cpu {:?}", done.cpu);
+    };
     let deep = |depth: usize, open: &str, close: &str| {
         format!(
             "const d = (v: unknown) => v;\nconst f = (x: unknown) => x;\nclass A {{ @d m() {{ return {}1{}; }} }}\n",
@@ -164,10 +188,22 @@ fn a_deep_decorated_module_is_a_syntax_error_not_a_crash() {
             .find(|&n| nesting::check(&deep(n, open, close), under as u32).is_ok())
             .unwrap_or(1);
         assert!(levels > under / 4, "{open}: {levels}");
-        transpile("deep.ts", &deep(levels, open, close), MEMORY)
-            .result
+        let done = transpile("deep.ts", &deep(levels, open, close), MEMORY);
+        check(&done);
+        done.result
             .unwrap_or_else(|e| panic!("{open} x{levels}: {e:?}"));
     }
+    // Undecorated, as deep as oxc's own bound lets through.
+    let plain = |n: usize| format!("export default {}1{};\n", "[".repeat(n), "]".repeat(n));
+    let levels = (1..=MAX_NESTING as usize)
+        .rev()
+        .find(|&n| nesting::check(&plain(n), MAX_NESTING).is_ok())
+        .unwrap_or(1);
+    assert!(levels > MAX_NESTING as usize / 2, "{levels}");
+    let plain = plain(levels);
+    let done = transpile("plain.ts", &plain, MEMORY);
+    check(&done);
+    done.result.expect("transforms");
 }
 
 /// A 200-line module of decorated classes, or the same classes without decorators.
