@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,6 +38,45 @@ int ToProt(v8::PageAllocator::Permission access) {
       return PROT_READ | PROT_EXEC;
   }
   return PROT_NONE;
+}
+
+// Whether this thread's PKRU lets it write pages under `key` (>= 0, so the CPU has protection
+// keys: keys are allocated only then).
+bool ThreadMayWrite(int key) {
+#if defined(__x86_64__)
+  uint32_t pkru;
+  uint32_t edx;
+  asm volatile("rdpkru" : "=a"(pkru), "=d"(edx) : "c"(0));
+  return ((pkru >> (2 * key)) & 3u) == 0;
+#else
+  (void)key;
+  return false;
+#endif
+}
+
+// Every byte of a writable range of at most TaggingPageAllocator::kPoolMaxRange back to zero:
+// resident pages are cleared in place (no fault for the next owner); the others are dropped
+// (they read as zeroes unless swapped out, which the drop also covers).
+bool Zero(void* address, size_t size, size_t page) {
+  unsigned char resident[TaggingPageAllocator::kPoolMaxRange / 4096];
+  const size_t pages = size / page;
+  if (pages > sizeof(resident) || mincore(address, size, resident) != 0) {
+    return madvise(address, size, MADV_DONTNEED) == 0;
+  }
+  size_t i = 0;
+  while (i < pages) {
+    const bool in = (resident[i] & 1) != 0;
+    size_t j = i;
+    while (j < pages && ((resident[j] & 1) != 0) == in) j++;
+    char* from = static_cast<char*>(address) + i * page;
+    if (in) {
+      memset(from, 0, (j - i) * page);
+    } else if (madvise(from, (j - i) * page, MADV_DONTNEED) != 0) {
+      return false;
+    }
+    i = j;
+  }
+  return true;
 }
 
 }  // namespace
@@ -160,10 +200,21 @@ void* TaggingPageAllocator::AllocatePages(void* hint, size_t size, size_t alignm
 }
 
 bool TaggingPageAllocator::FreePages(void* address, size_t size) {
-  wasm_budget::CreditReservation(reinterpret_cast<uintptr_t>(address));
-  if (Pool(address, size)) return true;
-  Registry().Remove(reinterpret_cast<uintptr_t>(address), size);
-  return munmap(address, size) == 0;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(address);
+  wasm_budget::CreditReservation(start);
+  // A page V8 shrank (ReleasePages) still has its released tail mapped behind it.
+  size_t mapped = size;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    auto it = shrunk_.find(start);
+    if (it != shrunk_.end()) {
+      mapped = std::max(size, it->second);
+      shrunk_.erase(it);
+    }
+  }
+  if (Pool(address, size, mapped)) return true;
+  Registry().Remove(start, size);
+  return munmap(address, mapped) == 0;
 }
 
 // ---- The pool of freed heap pages (see the file comment in memory.h) ----
@@ -175,69 +226,68 @@ void* TaggingPageAllocator::TakePooled(size_t size, size_t alignment, Permission
   void* range = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    for (size_t i = pool_.size(); i-- > 0;) {
-      if (pool_[i].size != size) continue;
-      range = pool_[i].start;
-      pool_.erase(pool_.begin() + static_cast<std::ptrdiff_t>(i));
-      pool_bytes_ -= size;
-      break;
+    // Whole pages first: a page with a released tail (see ReleasePages) has most of its pages
+    // to fault in again, which costs least where V8 touches few, its last requests of an
+    // isolate's creation.
+    for (int pass = 0; pass < 2 && !range; pass++) {
+      for (size_t i = pool_.size(); i-- > 0;) {
+        if (pool_[i].size != size || pool_[i].shrunk != (pass == 1)) continue;
+        range = pool_[i].start;
+        pool_.erase(pool_.begin() + static_cast<std::ptrdiff_t>(i));
+        pool_bytes_ -= size;
+        break;
+      }
     }
   }
   if (!range) return nullptr;
-  // Zeroed and under key 0 since it was pooled; tagged before V8 sees the address.
-  if (TagPages(range, size, ToProt(access), tl_key) != 0) {
-    munmap(range, size);
+  // Still its last owner's bytes, under key 0 and inaccessible since it was pooled. Zeroed here,
+  // before V8 sees the address and so before anything of the new owner can read it: after the
+  // tagging when this thread's PKRU opens the new key (one page-table change), else (the
+  // thread's keys do not include the new one) under key 0 first, then tagged.
+  const int prot = ToProt(access);
+  bool ready;
+  if (tl_key < 0 || ThreadMayWrite(tl_key)) {
+    ready = TagPages(range, size, prot, tl_key) == 0 && Zero(range, size, page_);
+  } else {
+    ready = TagPages(range, size, PROT_READ | PROT_WRITE, 0) == 0 && Zero(range, size, page_) &&
+            TagPages(range, size, prot, tl_key) == 0;
+  }
+  if (!ready) {
+    munmap(range, size);  // its contents go with it
     return nullptr;
   }
   Registry().Add(reinterpret_cast<uintptr_t>(range), size, tl_key, tl_owner);
   return range;
 }
 
-bool TaggingPageAllocator::Pool(void* address, size_t size) {
+bool TaggingPageAllocator::Poolable(uintptr_t start, size_t size) const {
+  return size <= kPoolMaxRange && size % page_ == 0 && (start & (kPoolAlign - 1)) == 0 &&
+         page_ == 4096;
+}
+
+bool TaggingPageAllocator::Pool(void* address, size_t size, size_t mapped) {
   const uintptr_t start = reinterpret_cast<uintptr_t>(address);
-  if (size > kPoolMaxRange || size % page_ != 0 || (start & (kPoolAlign - 1)) != 0 ||
-      page_ != 4096) {
-    return false;
-  }
+  if (!Poolable(start, mapped)) return false;
   OwnedRange range;
   // Exactly one range of ours, and not the shared WebAssembly code space.
   if (!Registry().Find(start, &range) || range.start != start || range.end != start + size ||
       range.owner == kSharedCodeOwner) {
     return false;
   }
-  // Key 0 and writable, so that any thread may clear it (a keyed page would fault on a thread
-  // whose PKRU does not open its key, e.g. when another isolate's call frees it).
-  const int untag = range.key >= 0 ? TagPages(address, size, PROT_READ | PROT_WRITE, 0)
-                                   : mprotect(address, size, PROT_READ | PROT_WRITE);
-  if (untag != 0) return false;
-  // Every byte back to zero: resident pages are cleared in place (no fault for the next owner);
-  // the others are dropped (they read as zeroes unless swapped out, which the drop also covers).
-  unsigned char resident[kPoolMaxRange / 4096];
-  const size_t pages = size / page_;
-  if (mincore(address, size, resident) != 0) {
-    if (madvise(address, size, MADV_DONTNEED) != 0) return false;
-  } else {
-    size_t i = 0;
-    while (i < pages) {
-      const bool in = (resident[i] & 1) != 0;
-      size_t j = i;
-      while (j < pages && ((resident[j] & 1) != 0) == in) j++;
-      char* from = static_cast<char*>(address) + i * page_;
-      if (in) {
-        memset(from, 0, (j - i) * page_);
-      } else if (madvise(from, (j - i) * page_, MADV_DONTNEED) != 0) {
-        return false;
-      }
-      i = j;
-    }
-  }
-  if (mprotect(address, size, PROT_NONE) != 0) return false;
+  // Untagged and inaccessible in one page-table change: nobody's, and nothing can read or write
+  // it until TakePooled zeroes it for its next owner.
+  // (A released tail behind it, see ReleasePages, is already so.)
+  const int closed = range.key >= 0 ? TagPages(address, size, PROT_NONE, 0)
+                                    : mprotect(address, size, PROT_NONE);
+  if (closed != 0) return false;
   Registry().Remove(start, size);
+  const bool shrunk = mapped != size;
+  size = mapped;  // the whole page goes to the pool
   // The oldest ranges make room: a size nobody asks for again ages out.
   std::vector<Pooled> evicted;
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    pool_.push_back(Pooled{address, size});
+    pool_.push_back(Pooled{address, size, shrunk});
     pool_bytes_ += size;
     size_t drop = 0;
     while (pool_bytes_ > kPoolBytes && drop < pool_.size()) {
@@ -257,9 +307,25 @@ size_t TaggingPageAllocator::pooled() {
 }
 
 bool TaggingPageAllocator::ReleasePages(void* address, size_t size, size_t new_size) {
-  const uintptr_t tail = reinterpret_cast<uintptr_t>(address) + new_size;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(address);
+  const uintptr_t tail = start + new_size;
+  void* tail_at = reinterpret_cast<void*>(tail);
   Registry().Remove(tail, size - new_size);
-  return munmap(reinterpret_cast<void*>(tail), size - new_size) == 0;
+  // V8 13.6 shrinks a few heap pages of every new isolate. A poolable page keeps its released
+  // tail reserved, as a fresh mapping (empty, inaccessible, key 0, nobody's), so that the whole
+  // page goes back to the pool when V8 frees it (FreePages) and the next isolate takes it
+  // instead of a fresh page it would fault in.
+  OwnedRange range;
+  if (new_size > 0 && new_size % page_ == 0 && Poolable(start, size) &&
+      Registry().Find(start, &range) && range.start == start && range.end == tail &&
+      range.owner != kSharedCodeOwner &&
+      mmap(tail_at, size - new_size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+          tail_at) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    shrunk_.emplace(start, size);  // a page shrunk twice keeps its first, whole size
+    return true;
+  }
+  return munmap(tail_at, size - new_size) == 0;
 }
 
 namespace {

@@ -13,11 +13,17 @@
 //   isolates, and a pooled page must never reach a new isolate under its old owner's key.
 // - A freed heap page (aligned to kPoolAlign, at most kPoolMaxRange long) is kept for the next
 //   allocation of its size instead of being unmapped (at most kPoolBytes, process-wide): on
-//   its way into the pool it is untagged (key 0), every byte of it zeroed, and made
-//   inaccessible; on its way out it is tagged and recorded exactly as a fresh mapping is. Its
-//   next owner, another tenant's isolate maybe, finds zeroes, as in a fresh mapping, and while
-//   pooled it is nobody's and nothing can read or write it. This saves the page faults a fresh
-//   mapping takes on first touch, a quarter of an isolate's creation cost.
+//   its way into the pool it is untagged (key 0) and made inaccessible, in one page-table
+//   change; on its way out, before V8 sees the address, every byte of it is zeroed and it is
+//   tagged and recorded exactly as a fresh mapping is (zeroed under the new key when the taking
+//   thread's PKRU opens it, otherwise under key 0 and then tagged). Its next owner, another
+//   tenant's isolate maybe, finds zeroes, as in a fresh mapping; while pooled it is nobody's and
+//   nothing can read or write it (its last owner's bytes stay in it, inaccessible, until it is
+//   taken and zeroed, or unmapped). This saves the page faults a fresh mapping takes on first
+//   touch, a quarter of an isolate's creation cost. A poolable page V8 shrinks (ReleasePages)
+//   keeps its released tail reserved as a fresh mapping (empty, inaccessible, key 0, owned by
+//   nobody and absent from the registry) until V8 frees the page, which then goes to the pool
+//   whole.
 // - A page allocation made on a thread with no OwnerScope is counted
 //   (PagesAllocatedOutsideScope): with V8's --single-threaded flag there is none, and the tests
 //   assert the count stays 0, because such a page would be tagged with no key (key 0).
@@ -127,20 +133,26 @@ class TaggingPageAllocator final : public v8::PageAllocator {
   size_t pooled();
 
  private:
-  // A pooled page for an allocation of this shape, tagged for the current owner; nullptr when
-  // the shape is not the pool's or the pool is empty.
+  // A pooled page for an allocation of this shape, zeroed and tagged for the current owner;
+  // nullptr when the shape is not the pool's or the pool is empty.
   void* TakePooled(size_t size, size_t alignment, Permission access);
-  // Whether the freed range went into the pool (zeroed, untagged, inaccessible).
-  bool Pool(void* address, size_t size);
+  // Whether the freed range went into the pool (untagged, inaccessible; zeroed when taken),
+  // with the released tail behind it when V8 shrank it (`mapped` bytes in all).
+  bool Pool(void* address, size_t size, size_t mapped);
+  // Whether a range of this start and size may be pooled.
+  bool Poolable(uintptr_t start, size_t size) const;
 
   const size_t page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   struct Pooled {
     void* start;
     size_t size;
+    bool shrunk;  // V8 had released its tail (ReleasePages), which holds no pages
   };
   std::mutex pool_mu_;
   std::vector<Pooled> pool_;  // oldest first
   size_t pool_bytes_ = 0;
+  // Poolable pages V8 shrank (ReleasePages), by start: their whole size, released tail included.
+  std::unordered_map<uintptr_t, size_t> shrunk_;
 };
 
 // ArrayBuffer backing stores of one isolate, from memory tagged with its key.
