@@ -382,6 +382,18 @@ fn loopback_in_any_spelling_is_refused_without_allow_private() {
     );
 }
 
+/// A daemon whose tenant 0 may reach port `p` of 127.0.0.1 (`allow_private` loopback).
+fn loopback_daemon(name: &str, p: u16) -> Daemon {
+    let config = format!(
+        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n{}",
+        tenant(
+            0,
+            &format!("[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{p}]\n")
+        )
+    );
+    Daemon::start_raw(name, 1, &config, &[])
+}
+
 #[test]
 fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
     let slow = Upstream::start(|seen| {
@@ -392,14 +404,7 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
         a
     });
     let p = slow.port;
-    let config = format!(
-        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n{}",
-        tenant(
-            0,
-            &format!("[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{p}]\n")
-        )
-    );
-    let d = Daemon::start_raw("egress-slow", 1, &config, &[]);
+    let d = loopback_daemon("egress-slow", p);
     let base = d.handle();
     let slow_code = fetch_code(&format!("http://127.0.0.1:{p}/slow"), serde_json::json!({}));
     let waiting: Vec<_> = (0..4)
@@ -483,14 +488,7 @@ fn an_aborted_fetch_lets_go_of_its_upstream_and_is_audited() {
         a
     });
     let p = slow.port;
-    let config = format!(
-        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n{}",
-        tenant(
-            0,
-            &format!("[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{p}]\n")
-        )
-    );
-    let d = Daemon::start_raw("egress-abort", 1, &config, &[]);
+    let d = loopback_daemon("egress-abort", p);
     // The request goes on after the abort (a second timer), so the hop is let go because of
     // the abort, not because the request ended.
     let code = format!(
