@@ -343,10 +343,6 @@ impl Gateway {
                 sent.remove(reqwest::header::RANGE);
                 sent.remove(reqwest::header::IF_RANGE);
             }
-            let hop_state = Hop {
-                started,
-                record: record.clone(),
-            };
             let send = self
                 .client
                 .request(method.clone(), url.clone())
@@ -360,18 +356,20 @@ impl Gateway {
             let cut = CutShort {
                 gateway: self,
                 index,
-                record: Some(record.clone()),
-                started,
-                injected: injected.clone(),
+                hop: Some(Hop {
+                    started,
+                    record: record.clone(),
+                }),
+                injected,
             };
             let response = tokio::select! {
                 response = send => response,
                 () = fired(&mut aborted) => {
-                    cut.disarm();
+                    let hop_state = cut.disarm();
                     return Err(self.fail(index, hop_state, FetchError::Aborted, injected));
                 }
             };
-            cut.disarm();
+            let hop_state = cut.disarm();
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {
@@ -470,28 +468,31 @@ async fn fired(aborted: &mut Option<oneshot::Receiver<()>>) {
     std::future::pending::<()>().await
 }
 
-/// A hop's audit record, written if the hop is dropped before its answer (the caller's request
-/// ended: wall limit, client gone), unless disarmed.
+/// A hop waiting for its answer: audited if dropped before it (the caller's request ended: wall
+/// limit, client gone); [`CutShort::disarm`] hands the hop back once the wait is over.
 struct CutShort<'a> {
     gateway: &'a Gateway,
     index: usize,
-    record: Option<Record>,
-    started: Instant,
-    injected: Vec<SecretValue>,
+    hop: Option<Hop>,
+    injected: &'a [SecretValue],
 }
 
 impl CutShort<'_> {
-    fn disarm(mut self) {
-        self.record = None;
+    fn disarm(mut self) -> Hop {
+        let Some(hop) = self.hop.take() else {
+            unreachable!("a hop is taken only here, once")
+        };
+        hop
     }
 }
 
 impl Drop for CutShort<'_> {
     fn drop(&mut self) {
-        if let Some(mut record) = self.record.take() {
+        if let Some(hop) = self.hop.take() {
+            let mut record = hop.record;
             record.reason = Some("the caller's request ended before the answer".into());
-            record.ms = self.started.elapsed().as_millis() as u64;
-            self.gateway.log(self.index, record, &self.injected);
+            record.ms = hop.started.elapsed().as_millis() as u64;
+            self.gateway.log(self.index, record, self.injected);
         }
     }
 }
