@@ -92,7 +92,7 @@ pub fn enum_fold_budget(source_len: usize, memory_bytes: usize) -> usize {
 /// TypeScript position; see the module documentation for what bounds the work.
 pub fn transpile(name: &str, source: &str, memory_bytes: usize) -> Transformation {
     let fold_budget = enum_fold_budget(source.len(), memory_bytes);
-    on_helper(name, source, memory_bytes, |arena| {
+    on_roomy_stack(name, source, memory_bytes, |arena| {
         transform(arena, name, source, fold_budget, memory_bytes)
     })
 }
@@ -111,7 +111,7 @@ pub fn lower_javascript(
     source: &str,
     memory_bytes: usize,
 ) -> Transformation<Option<Transpiled>> {
-    on_helper(name, source, memory_bytes, |arena| {
+    on_roomy_stack(name, source, memory_bytes, |arena| {
         let parsed = Parser::new(arena, source, SourceType::mjs()).parse();
         if let Some(first) = parsed.diagnostics.first() {
             return Err(syntax_error(name, source, first));
@@ -175,7 +175,7 @@ fn room_here() -> bool {
 /// Runs `work` where [`STACK_BYTES`] of stack are free (the calling thread when its stack has
 /// that room left, else a helper thread with a stack of that size) with an oxc arena capped by
 /// the memory limit, after the nesting check; returns its result and a helper thread's CPU time.
-fn on_helper<T: Send>(
+fn on_roomy_stack<T: Send>(
     name: &str,
     source: &str,
     memory_bytes: usize,
