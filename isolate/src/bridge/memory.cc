@@ -240,10 +240,11 @@ void* TaggingPageAllocator::TakePooled(size_t size, size_t alignment, Permission
     }
   }
   if (!range) return nullptr;
-  // Still its last owner's bytes, under key 0 and inaccessible since it was pooled. Zeroed here,
-  // before V8 sees the address and so before anything of the new owner can read it: after the
-  // tagging when this thread's PKRU opens the new key (one page-table change), else (the
-  // thread's keys do not include the new one) under key 0 first, then tagged.
+  // Still its last owner's bytes (under key 0 and inaccessible since it was pooled, if it was
+  // keyed; see Pool). Zeroed here, before V8 sees the address and so before anything of the new
+  // owner can read it: after the tagging when this thread's PKRU opens the new key (one
+  // page-table change), else (the thread's keys do not include the new one) under key 0 first,
+  // then tagged.
   const int prot = ToProt(access);
   bool ready;
   if (tl_key < 0 || ThreadMayWrite(tl_key)) {
@@ -274,12 +275,15 @@ bool TaggingPageAllocator::Pool(void* address, size_t size, size_t mapped) {
       range.owner == kSharedCodeOwner) {
     return false;
   }
-  // Untagged and inaccessible in one page-table change: nobody's, and nothing can read or write
-  // it until TakePooled zeroes it for its next owner.
-  // (A released tail behind it, see ReleasePages, is already so.)
-  const int closed = range.key >= 0 ? TagPages(address, size, PROT_NONE, 0)
-                                    : mprotect(address, size, PROT_NONE);
-  if (closed != 0) return false;
+  // A keyed page is untagged and made inaccessible in one page-table change: nobody's, and
+  // nothing can read or write it until TakePooled zeroes it for its next owner. (A released
+  // tail behind it, see ReleasePages, is already so.) An unkeyed page (no protection keys in
+  // this process) is left as it is: while its owner lived, every thread of the process could
+  // read it, and closing it would change nothing about who can read what, yet costs a
+  // page-table change whose TLB shootdown interrupts the process's other CPUs (with two
+  // isolate threads, a fifth of an isolate's creation cost). It is zeroed when taken, as a
+  // closed one is.
+  if (range.key >= 0 && TagPages(address, size, PROT_NONE, 0) != 0) return false;
   Registry().Remove(start, size);
   const bool shrunk = mapped != size;
   size = mapped;  // the whole page goes to the pool

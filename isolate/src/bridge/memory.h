@@ -13,14 +13,16 @@
 //   isolates, and a pooled page must never reach a new isolate under its old owner's key.
 // - A freed heap page (aligned to kPoolAlign, at most kPoolMaxRange long) is kept for the next
 //   allocation of its size instead of being unmapped (at most kPoolBytes, process-wide): on
-//   its way into the pool it is untagged (key 0) and made inaccessible, in one page-table
-//   change; on its way out, before V8 sees the address, every byte of it is zeroed and it is
+//   its way into the pool a keyed page is untagged (key 0) and made inaccessible, in one
+//   page-table change (an unkeyed one, in a process without protection keys, is left as open
+//   as it was while its owner lived, to every thread of the process); on its way out, before
+//   V8 sees the address, every byte of it is zeroed and it is
 //   tagged and recorded exactly as a fresh mapping is (zeroed under the new key when the taking
 //   thread's PKRU opens it, otherwise under key 0 and then tagged). Its next owner, another
 //   tenant's isolate maybe, finds zeroes, as in a fresh mapping; while pooled it is nobody's and
-//   nothing can read or write it (its last owner's bytes stay in it, inaccessible, until it is
-//   taken and zeroed, or unmapped). This saves the page faults a fresh mapping takes on first
-//   touch, a quarter of an isolate's creation cost. A poolable page V8 shrinks (ReleasePages)
+//   nothing of an isolate can read or write a keyed one (its last owner's bytes stay in it,
+//   inaccessible, until it is taken and zeroed, or unmapped). This saves the page faults a
+//   fresh mapping takes on first touch, a quarter of an isolate's creation cost. A poolable page V8 shrinks (ReleasePages)
 //   keeps its released tail reserved as a fresh mapping (empty, inaccessible, key 0, owned by
 //   nobody and absent from the registry) until V8 frees the page, which then goes to the pool
 //   whole.
