@@ -121,7 +121,20 @@ pub struct Thread {
     spin_cooldown: Option<Instant>,
     /// How long to look for a reply (`REPLY_SPIN_US` unless configured; zero: never).
     reply_spin: Duration,
+    /// When the thread last answered a Loader worker's load: chores wait for a lull after it.
+    last_load: Option<Instant>,
 }
+
+/// How long a thread with chores pending (a spare to make, a used isolate to dispose) waits
+/// after answering a load before it starts one. A chore cannot be interrupted (an isolate's
+/// creation takes about 1 ms), and a load is followed by the call that asked for it as soon as
+/// the supervisor reads the answer: without the lull the thread spent that moment making a spare
+/// in place of the one the load took, and the call waited for it (measured: a new Loader
+/// worker's first fetch 5.0-6.1 → 2.5-2.8 ms). Only after loads: after a snippet, the next
+/// request of a client is a network round trip away, and making the spare meanwhile is what
+/// keeps the following snippet off an isolate's creation (a lull after every request measured
+/// Code Mode at c1 636 → 400 req/s).
+const CHORE_LULL: Duration = Duration::from_millis(1);
 
 /// How long an isolate thread keeps looking for work without sleeping after it forwarded a
 /// host call, by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host call in tens of microseconds; a thread that sleeps
@@ -163,6 +176,7 @@ impl Thread {
             spin_until: None,
             spin_cooldown: None,
             reply_spin,
+            last_load: None,
         }
     }
 
@@ -173,28 +187,41 @@ impl Thread {
                 .set_hosts_loader(self.index, !self.loaders.is_empty());
             self.shared.check_overdue(self.engine);
             let chores = self.stock.has_chores(self.engine, self.isolates.is_empty());
-            let first = if chores {
-                inbox.try_next()
-            } else {
-                self.wait(inbox)
+            // After a load, chores wait for CHORE_LULL (its call is on its way).
+            let lull_ends = self
+                .last_load
+                .map(|at| at + CHORE_LULL)
+                .filter(|&end| end > Instant::now());
+            let first = match (chores, lull_ends) {
+                (true, None) => inbox.try_next(),
+                (true, Some(end)) => self.wait(inbox, Some(end)),
+                (false, _) => self.wait(inbox, None),
             };
             let idle = match first {
                 Next::Closed => return,
                 Next::Empty => true,
                 Next::Work(work) => {
+                    let mut loaded = matches!(work, Work::Load(_));
                     self.handle(work);
                     loop {
                         match inbox.try_next() {
-                            Next::Work(work) => self.handle(work),
+                            Next::Work(work) => {
+                                loaded |= matches!(work, Work::Load(_));
+                                self.handle(work)
+                            }
                             Next::Empty => break,
                             Next::Closed => return,
                         }
+                    }
+                    if loaded {
+                        self.last_load = Some(Instant::now());
                     }
                     false
                 }
             };
             let due = self.advance_due();
-            if idle && !due && chores {
+            let lulled = self.last_load.is_none_or(|at| at.elapsed() >= CHORE_LULL);
+            if idle && !due && chores && lulled {
                 self.shared.set_chore(self.index, true);
                 self.stock.chore(self.engine, self.isolates.is_empty());
                 self.shared.set_chore(self.index, false);
@@ -202,10 +229,13 @@ impl Thread {
         }
     }
 
-    /// The next work, by the next wake at the latest: looked for without sleeping while a host
-    /// call's reply is due soon (`REPLY_SPIN_US`), then waited for.
-    fn wait(&mut self, inbox: &mut dyn Inbox) -> Next {
-        let wake = self.next_wake();
+    /// The next work, by the next wake (or `until`, if sooner) at the latest: looked for without
+    /// sleeping while a host call's reply is due soon (`REPLY_SPIN_US`), then waited for.
+    fn wait(&mut self, inbox: &mut dyn Inbox, until: Option<Instant>) -> Next {
+        let wake = match (self.next_wake(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(until) = self.spin_until.take() {
             let until = wake.map_or(until, |w| w.min(until));
             let mut now = Instant::now();
