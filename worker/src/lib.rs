@@ -26,13 +26,14 @@
 //! 4. warm up by running one snippet inside the jail (a policy gap shows up here, at start, not
 //!    in a tenant's request), greet the supervisor with what the jail enforced, start the
 //!    isolate threads (born inside the jail, so they inherit every per-thread layer) and serve
-//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop).
+//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop at the pace `pace.rs` sets).
 //!
 //! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
 //! size-capped decoder the supervisor uses on ours.
 
 mod convert;
 mod inbox;
+mod pace;
 mod router;
 mod serve;
 mod shared;
@@ -80,8 +81,8 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Microseconds an isolate thread looks for a host call's reply before it sleeps (0: it
-    /// sleeps at once; see `thread.rs`, `REPLY_SPIN_US`).
-    #[arg(long, default_value_t = thread::REPLY_SPIN_US)]
+    /// sleeps at once; see `pace.rs`, `REPLY_SPIN_US`).
+    #[arg(long, default_value_t = pace::REPLY_SPIN_US)]
     pub reply_spin_us: u32,
     /// Isolates created between renewals of V8's shared heap (see `stock.rs`); twice this
     /// without one, the supervisor is told (`RenewalOverdue`) and replaces the process.
