@@ -89,8 +89,8 @@ impl FrameReader {
 }
 
 impl FrameWriter {
-    /// Encodes and writes one message (the handshake and tests; the link writes pre-encoded
-    /// frames with [`FrameWriter::write_frame`]).
+    /// Encodes and writes one message (the handshake and tests; after the handshake the link's
+    /// outbox writes to the half itself, see [`FrameWriter::into_half`]).
     pub async fn send(&mut self, message: &ToWorker) -> Result<(), ChannelError> {
         let frame = encode_to_vec(message)?;
         self.write_frame(&frame).await?;
@@ -98,7 +98,12 @@ impl FrameWriter {
     }
 
     /// Writes one encoded frame.
-    pub async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
+    async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
         self.half.write_all(frame).await
+    }
+
+    /// The socket's writing half, for the link's outbox (after the handshake).
+    pub fn into_half(self) -> OwnedWriteHalf {
+        self.half
     }
 }

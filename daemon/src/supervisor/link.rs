@@ -4,9 +4,10 @@
 //!
 //! Shape: one *router* task reads frames (`channel::FrameReader`, the size-capped decoder) and
 //! routes each answer to the [`Ticket`] waiting for it, through a table of pending requests;
-//! one *writer* task owns the socket's writing half and writes, in order, the encoded frames
-//! queued to it (requests, cancels, host replies). A request is registered in the table before
-//! its frame is queued, so its answer always finds it.
+//! frames to the worker (requests, cancels, host replies) go through the [`outbox`], in order:
+//! written by the task that queues them when the socket takes them at once, else by a *writer*
+//! task. A request is registered in the table before its frame is queued, so its answer always
+//! finds it.
 //!
 //! Guarantees:
 //! - an `Outcome` or `Disposed` naming no pending request, or answering a request with the wrong
@@ -17,8 +18,9 @@
 //!   `Cancel` for it if the request is cancellable, and leaves the request pending until the
 //!   worker answers, so that late answer is not taken for a confused worker. The entry keeps
 //!   the request's lease (its place under the process's cap) until then;
-//! - a host call is dispatched to the registry (`host_calls`) as a task of its own and answered
-//!   with one `HostReply` carrying its `request_id` and `call_id`, while its request is in
+//! - a host call is dispatched to the registry (`host_calls`) (its first steps in the router's
+//!   task, as far as its first wait, when its payload is small; the rest in a task of its own)
+//!   and answered with one `HostReply` carrying its `request_id` and `call_id`, while its request is in
 //!   flight; at most [`MAX_HOST_CALLS_PER_REQUEST`] are outstanding per request (beyond, the
 //!   call is refused at once), an unknown name is refused, a cancelled request's new calls are
 //!   refused, and the calls still outstanding when their request is answered or the link closes
@@ -45,7 +47,7 @@ use std::time::Duration;
 
 use stockade_cordon::TenantId;
 use stockade_ipc::{encode_to_vec, MessageKind, RequestId, ToSupervisor, ToWorker};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
@@ -146,7 +148,7 @@ struct Table {
 
 /// The supervisor's end of one worker's socket.
 pub struct Link {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: Arc<Outbox>,
     table: Mutex<Table>,
     next_id: AtomicU64,
     host_calls: Arc<HostCalls>,
@@ -173,9 +175,9 @@ impl Link {
         host_calls: Arc<HostCalls>,
         grace: Duration,
     ) -> (Arc<Link>, JoinHandle<String>) {
-        let (frames, queue) = mpsc::unbounded_channel();
+        let outbox = Arc::new(Outbox::new(writer.into_half()));
         let link = Arc::new(Link {
-            frames,
+            outbox: Arc::clone(&outbox),
             table: Mutex::new(Table {
                 open: true,
                 closed_because: None,
@@ -187,7 +189,7 @@ impl Link {
             grace,
             overdue: tokio::sync::Notify::new(),
         });
-        let writer = tokio::spawn(write_loop(writer, queue));
+        let writer = tokio::spawn(async move { outbox.drain().await });
         let router = tokio::spawn(route_loop(Arc::clone(&link), reader, writer));
         (link, router)
     }
@@ -240,13 +242,15 @@ impl Link {
     /// Queues `Shutdown` (the process is retired).
     pub fn shutdown(&self) {
         if let Ok(frame) = encode_to_vec(&ToWorker::Shutdown) {
-            let _ = self.frames.send(frame);
+            let _ = self.outbox.push(frame);
         }
     }
 
-    /// Closes the link (idempotent): no new request, every waiting ticket gets `Lost`, every
-    /// host call is aborted. The pending requests stay listed for [`Link::take_in_flight`].
+    /// Closes the link (idempotent): no new request, nothing more is written (the worker reads
+    /// the end of its input), every waiting ticket gets `Lost`, every host call is aborted. The
+    /// pending requests stay listed for [`Link::take_in_flight`].
     pub fn close(&self, why: &str) {
+        self.outbox.close();
         let mut table = self.table();
         table.open = false;
         if table.closed_because.is_none() {
@@ -386,20 +390,10 @@ impl Link {
         drop(table);
         if cancellable && open {
             if let Ok(frame) = encode_to_vec(&ToWorker::Cancel { request_id: id }) {
-                let _ = self.frames.send(frame);
+                let _ = self.outbox.push(frame);
             }
         }
     }
-}
-
-async fn write_loop(
-    mut writer: FrameWriter,
-    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
-) -> std::io::Result<()> {
-    while let Some(frame) = queue.recv().await {
-        writer.write_frame(&frame).await?;
-    }
-    Ok(())
 }
 
 async fn route_loop(
@@ -419,7 +413,7 @@ async fn route_loop(
             },
             written = &mut writer => {
                 let why = match written {
-                    Ok(Ok(())) => "the link was dropped".to_owned(),
+                    Ok(Ok(())) => "the link was closed".to_owned(),
                     Ok(Err(e)) => format!("cannot write to the worker: {e}"),
                     Err(e) => format!("the writer task failed: {e}"),
                 };
@@ -442,9 +436,11 @@ async fn route_loop(
 }
 
 mod host;
+mod outbox;
 #[cfg(test)]
 mod tests;
 mod ticket;
 
+use outbox::Outbox;
 pub use ticket::Ticket;
 use ticket::TicketState;

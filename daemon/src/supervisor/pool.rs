@@ -45,11 +45,10 @@ use stockade_cordon::{
     ScoringPolicy, TenantId, TenantSnapshot, TierCapacity, TierMinProcesses,
 };
 use stockade_ipc::{ErrorKind, Outcome};
-use tokio::sync::oneshot;
 
 use super::host_calls::HostCalls;
 use super::jobs::{Job, JobError, Reply, WorkerDef};
-use super::process::{Answer, Blame, Death, DeathHook, Envelope, OverdueHook};
+use super::process::{Answer, Blame, Death, DeathHook, OverdueHook};
 
 mod deaths;
 mod risk;
@@ -145,25 +144,7 @@ impl Inner {
                 tenant: id,
                 finished: false,
             };
-            // A slot first, so that a caller going away while the queue is full leaves nothing
-            // counted: between the count and the send there is no await.
-            let answer = match route.jobs.reserve().await {
-                Ok(slot) => {
-                    let (tx, rx) = oneshot::channel();
-                    route
-                        .info
-                        .in_flight
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    slot.send(Envelope {
-                        job,
-                        tenant: id,
-                        reply: tx,
-                    });
-                    rx.await.unwrap_or(Answer::Done(Err(JobError::Unavailable)))
-                }
-                // The process is gone.
-                Err(_) => Answer::NotStarted(job),
-            };
+            let answer = route.jobs.run(job, id).await;
             let event = match &answer {
                 Answer::Done(Ok(outcome)) => {
                     inner.observed(id, outcome.observed);
@@ -213,24 +194,13 @@ impl Inner {
                     process,
                     tenant,
                     jobs,
-                    info,
                     workers,
                 } => {
                     for worker_id in workers {
-                        let (tx, rx) = oneshot::channel();
-                        info.in_flight
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let envelope = Envelope {
-                            job: Job::Dispose { worker_id },
-                            tenant,
-                            reply: tx,
-                        };
-                        if jobs.send(envelope).await.is_err() {
-                            info.in_flight
-                                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        let job = Job::Dispose { worker_id };
+                        if let Answer::NotStarted(_) = jobs.run(job, tenant).await {
                             break; // the process is gone, and its isolates with it
                         }
-                        let _ = rx.await;
                     }
                     self.lock().disposed(process, tenant, &mut effects);
                 }

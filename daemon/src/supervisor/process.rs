@@ -6,9 +6,11 @@
 //! Guarantees:
 //! - a life is one OS process: it is never respawned, so a process that hosted one tier's
 //!   tenants never serves anything else; the pool starts a new life instead;
-//! - at most `max_in_flight` jobs of a process run at once (each as a task of its own, over the
-//!   process's multiplexed `link`); the others wait in its job channel. A request cancelled
-//!   because its caller went away keeps its place until the worker answers it;
+//! - at most `max_in_flight` jobs of a process run at once per depth (`lanes`), over the
+//!   process's multiplexed `link`; while the process serves, a job runs in its caller's own task
+//!   (`door`), before that it waits in the life's job channel and then runs in a task of its
+//!   own. A request cancelled because its caller went away keeps its place until the worker
+//!   answers it;
 //! - a job whose caller goes away (the HTTP handler's future is dropped when its client
 //!   disconnects) is cancelled: its request in flight gets `Cancel`;
 //! - a death is noticed while idle as well as mid-job, and reported through the death hook,
@@ -63,7 +65,6 @@ use stockade_cordon::TenantId;
 use stockade_ipc::ErrorKind;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
 
 use super::channel::{split, FrameReader, FrameWriter};
 use super::host_calls::HostCalls;
@@ -181,15 +182,28 @@ pub struct LifeConfig {
 pub struct Life {
     pub id: u64,
     pub info: Arc<ProcessInfo>,
-    pub jobs: mpsc::Sender<Envelope>,
+    pub jobs: Jobs,
 }
 
 pub fn start(config: LifeConfig, on_death: DeathHook, on_overdue: OverdueHook) -> Life {
     let (tx, rx) = mpsc::channel(1024);
     let info = Arc::new(ProcessInfo::new(config.slot));
     let id = config.id;
-    tokio::spawn(run(Arc::clone(&info), config, rx, on_death, on_overdue));
-    Life { id, info, jobs: tx }
+    let door = Arc::new(Door::default());
+    let jobs = Jobs {
+        queue: tx,
+        door: Arc::clone(&door),
+        info: Arc::clone(&info),
+    };
+    tokio::spawn(run(
+        Arc::clone(&info),
+        config,
+        rx,
+        door,
+        on_death,
+        on_overdue,
+    ));
+    Life { id, info, jobs }
 }
 
 /// Whether a worker without MPK has been logged (once per daemon is enough).
@@ -279,30 +293,33 @@ enum JobEnd {
     Unstarted(Envelope),
 }
 
-/// A job waiting for a place among the jobs of its depth (`lanes`), in the supervisor, then run.
+/// A job (counted in `in_flight` already) waiting for a place among the jobs of its depth
+/// (`lanes`), in the supervisor, then run. Dropped at any point, it is counted no more.
 async fn queued_job(runner: Arc<Runner>, mut envelope: Envelope, lane: Arc<Semaphore>) -> JobEnd {
+    let counted = Counted(Arc::clone(&runner.info));
     let permit = tokio::select! {
         permit = lane.acquire_owned() => permit,
-        () = envelope.reply.closed() => {
-            // Its caller went away while it waited: nothing was sent.
-            runner.info.in_flight.fetch_sub(1, Ordering::Relaxed);
-            return JobEnd::Over;
-        }
+        // Its caller went away while it waited: nothing was sent.
+        () = envelope.reply.closed() => return JobEnd::Over,
     };
     match permit {
-        Ok(permit) => job_task(runner, envelope, permit).await,
+        Ok(permit) => job_task(runner, envelope, permit, counted).await,
         Err(_closed) => JobEnd::Unstarted(envelope),
     }
 }
 
-/// One job, as a task of its own.
-async fn job_task(runner: Arc<Runner>, envelope: Envelope, permit: OwnedSemaphorePermit) -> JobEnd {
+/// One job, in its caller's task or a task of its own.
+async fn job_task(
+    runner: Arc<Runner>,
+    envelope: Envelope,
+    permit: OwnedSemaphorePermit,
+    counted: Counted,
+) -> JobEnd {
     let Envelope {
         job,
         tenant,
         mut reply,
     } = envelope;
-    let counted = Counted(Arc::clone(&runner.info));
     if reply.is_closed() {
         return JobEnd::Over; // its caller went away while it was queued
     }
@@ -347,6 +364,7 @@ async fn run(
     info: Arc<ProcessInfo>,
     config: LifeConfig,
     mut jobs: mpsc::Receiver<Envelope>,
+    door: Arc<Door>,
     on_death: DeathHook,
     on_overdue: OverdueHook,
 ) {
@@ -368,33 +386,48 @@ async fn run(
         caps: config.caps,
     };
     let runner = Arc::new(Runner::new(Arc::clone(&info), Arc::clone(&link), conduct));
-    let lanes = Lanes::new(config.max_in_flight);
-    let mut tasks: JoinSet<JobEnd> = JoinSet::new();
+    let lanes = Arc::new(Lanes::new(config.max_in_flight));
+    // Every job that runs holds a sender of `ends` (its `Entry`): when the door is closed and
+    // the life's own is dropped, `ends` ends once they all are over.
+    let (ends_tx, mut ends) = mpsc::unbounded_channel();
+    let entry = Entry {
+        runner,
+        lanes: Arc::clone(&lanes),
+        ends: ends_tx,
+    };
+    door.open(entry.clone());
+    let mut entry = Some(entry);
     let mut unstarted: Vec<Envelope> = Vec::new();
     let mut retiring = false;
     let cause = loop {
-        if retiring && tasks.is_empty() {
-            // Retired, and everything it had is answered.
-            link.shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-            link_end.abort();
-            return; // kill_on_drop ends a process that ignored Shutdown
-        }
         tokio::select! {
-            envelope = jobs.recv(), if !retiring => match envelope {
-                Some(envelope) => {
-                    let lane = lanes.of(envelope.job.depth());
-                    tasks.spawn(queued_job(Arc::clone(&runner), envelope, lane));
+            envelope = jobs.recv(), if !retiring => match (envelope, &entry) {
+                // Queued before the door opened.
+                (Some(envelope), Some(entry)) => {
+                    tokio::spawn(entry.clone().run(envelope));
+                }
+                (Some(envelope), None) => {
+                    info.in_flight.fetch_sub(1, Ordering::Relaxed); // as if it had waited
+                    unstarted.push(envelope);
                 }
                 // Retired: every sender is gone and the queue is empty.
-                None => retiring = true,
+                (None, _) => {
+                    retiring = true;
+                    door.close();
+                    entry = None;
+                }
             },
-            Some(ended) = tasks.join_next() => match ended {
-                Ok(JobEnd::Over) => {}
-                Ok(JobEnd::Failed(failed)) => break Cause::Job(failed),
-                Ok(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
-                // A job task panicked: its caller sees its answer dropped.
-                Err(e) => tracing::warn!("a job of worker {} failed: {e}", info.slot),
+            end = ends.recv() => match end {
+                Some(JobEnd::Over) => {}
+                Some(JobEnd::Failed(failed)) => break Cause::Job(failed),
+                Some(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
+                None => {
+                    // Retired, and everything it had is answered.
+                    link.shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                    link_end.abort();
+                    return; // kill_on_drop ends a process that ignored Shutdown
+                }
             },
             () = link.overdue(), if !retiring => on_overdue(config.id),
             status = child.wait() => break Cause::Exited(status),
@@ -403,6 +436,8 @@ async fn run(
             }
         }
     };
+    door.close();
+    drop(entry);
     info.ready.store(false, Ordering::Relaxed);
     let link_ended = matches!(cause, Cause::Link(_));
     let (mut death, mut failed) = match cause {
@@ -428,11 +463,11 @@ async fn run(
     let in_flight = link.take_in_flight();
     // Every job still running ends now: its answer came, or its request is lost.
     lanes.close();
-    while let Some(ended) = tasks.join_next().await {
-        match ended {
-            Ok(JobEnd::Failed(f)) => failed.push(f),
-            Ok(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
-            _ => {}
+    while let Some(end) = ends.recv().await {
+        match end {
+            JobEnd::Failed(f) => failed.push(f),
+            JobEnd::Unstarted(envelope) => unstarted.push(envelope),
+            JobEnd::Over => {}
         }
     }
     let running: BTreeSet<TenantId> = in_flight
@@ -464,24 +499,29 @@ async fn run(
     hand_back_queued(&info, unstarted, &mut jobs);
 }
 
-/// Answers with `NotStarted` the jobs that waited for a place, then every job still queued,
-/// after refusing new ones.
+/// Answers with `NotStarted` the jobs that waited for a place (no longer counted), then every
+/// job still queued, after refusing new ones.
 fn hand_back_queued(
     info: &ProcessInfo,
     waited: Vec<Envelope>,
     jobs: &mut mpsc::Receiver<Envelope>,
 ) {
+    for Envelope { job, reply, .. } in waited {
+        let _ = reply.send(Answer::NotStarted(job));
+    }
     jobs.close();
-    let queued = std::iter::from_fn(|| jobs.try_recv().ok());
-    for Envelope { job, reply, .. } in waited.into_iter().chain(queued) {
+    while let Ok(Envelope { job, reply, .. }) = jobs.try_recv() {
         info.in_flight.fetch_sub(1, Ordering::Relaxed);
         let _ = reply.send(Answer::NotStarted(job));
     }
 }
 
 mod death;
+mod door;
 mod lanes;
 use death::{reap, report, Verdict};
+pub use door::Jobs;
+use door::{Door, Entry};
 use lanes::Lanes;
 #[cfg(test)]
 mod tests;

@@ -30,10 +30,9 @@ use stockade_cordon::{
     Cordon, Drain, HistoryEvent, Millis, Override, ProcessId, TenantId, TenantProfile,
 };
 use stockade_ipc::WorkerId;
-use tokio::sync::mpsc;
 
-use super::jobs::{JobError, ProcessInfo, WorkerDef};
-use super::process::{Blame, Death, Envelope};
+use super::jobs::{JobError, WorkerDef};
+use super::process::{Blame, Death, Jobs};
 use super::slots::{Launcher, SlotView, Slots};
 
 /// Work to do outside the lock.
@@ -42,8 +41,7 @@ pub enum Effect {
     Dispose {
         process: ProcessId,
         tenant: TenantId,
-        jobs: mpsc::Sender<Envelope>,
-        info: Arc<ProcessInfo>,
+        jobs: Jobs,
         workers: Vec<WorkerId>,
     },
     /// `tenant`'s risk history or operator pin changed: store it (see `Pool::persist_history`).
@@ -53,8 +51,7 @@ pub enum Effect {
 /// Where a placed job goes.
 pub struct Route {
     pub process: ProcessId,
-    pub jobs: mpsc::Sender<Envelope>,
-    pub info: Arc<ProcessInfo>,
+    pub jobs: Jobs,
 }
 
 #[derive(Default)]
@@ -105,7 +102,6 @@ impl State {
         let route = Route {
             process,
             jobs: life.jobs.clone(),
-            info: Arc::clone(&life.info),
         };
         self.presence.entry((process, tenant)).or_default().running += 1;
         Ok(route)
@@ -179,7 +175,6 @@ impl State {
                     process,
                     tenant,
                     jobs: life.jobs.clone(),
-                    info: Arc::clone(&life.info),
                     workers,
                 });
             }
@@ -223,7 +218,6 @@ impl State {
                 process,
                 tenant,
                 jobs: life.jobs.clone(),
-                info: Arc::clone(&life.info),
                 workers: vec![*worker],
             });
         }

@@ -1,18 +1,27 @@
 //! A worker's host calls as the link takes them: each dispatched to the registry (`host_calls`)
-//! as a task of its own, or answered from the request's own body handles (`body.*`), and its
-//! `HostReply` queued while the request is still in flight.
+//! or answered from the request's own body handles (`body.*`); its first steps taken in the
+//! router's task, the rest (if it waits) in a task of its own; its `HostReply` queued while the
+//! request is still in flight.
 //!
 //! Guarantees: see the link's (`super`): at most [`MAX_HOST_CALLS_PER_REQUEST`] outstanding per
 //! request, an answer over the protocol's cap or an error message over its length is cut or
 //! refused rather than sent. Trusts: the handlers to bound their own work.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Waker};
 
 use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
 use super::{Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
 use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult};
+
+/// Host calls whose payload is at most this big take their first steps in the router's task
+/// (see `Link::host_call`); a bigger one (up to the protocol's 16 MiB, whose parsing alone
+/// would hold up the other answers of the process) goes to its task at once.
+const INLINE_PAYLOAD: usize = 64 << 10;
 
 impl Link {
     pub(super) fn host_call(
@@ -22,6 +31,7 @@ impl Link {
         name: &str,
         payload: Vec<u8>,
     ) -> Result<(), String> {
+        let payload_len = payload.len();
         let answer: HostFuture = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
@@ -75,12 +85,27 @@ impl Link {
             }
         };
         let link: Weak<Link> = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
+        let small = payload_len <= INLINE_PAYLOAD;
+        let mut call: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let result = answer.await;
             if let Some(link) = link.upgrade() {
                 link.reply(request_id, call_id, result);
             }
         });
+        // Its first steps run here, in the router's task, as far as its first wait: a call
+        // answered at once is answered without a task, and one that waits (for another worker,
+        // the store, the network) has sent what it waits for before its task is started. A
+        // spawned task is always polled again, with its own waker, so nothing the first look
+        // registered is missed.
+        if small
+            && call
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+        {
+            return Ok(());
+        }
+        let task = tokio::spawn(call);
         match self.table().pending.get_mut(&request_id) {
             Some(pending) if pending.waiter.is_some() || pending.open => {
                 pending.host_calls.push(task.abort_handle())
@@ -109,7 +134,7 @@ impl Link {
         };
         match encode_to_vec(&reply) {
             Ok(frame) => {
-                let _ = self.frames.send(frame);
+                let _ = self.outbox.push(frame);
             }
             Err(e) => eprintln!("stockade: cannot encode a host reply: {e}"),
         }

@@ -50,7 +50,7 @@ impl Ticket<'_> {
             Err(e) => return Err(AskError::Unencodable(e.to_string())), // dropped: unregistered
         };
         drop(message);
-        if self.link.frames.send(frame).is_err() {
+        if self.link.outbox.push(frame).is_err() {
             self.state = TicketState::Done;
             return Err(AskError::Lost(self.lost_because()));
         }

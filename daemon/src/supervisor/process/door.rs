@@ -1,0 +1,105 @@
+//! How a job reaches its process. While the process serves, its life keeps a *door* open, and a
+//! job goes through it and runs in its caller's own task (the HTTP handler's, or the host call's
+//! of a binding call): no hand-off to the life's task and on to a task of the job's own, and
+//! back, for every request. Before the process serves (or once it no longer does) the job is
+//! queued for the life instead, which runs it the same way, in a task, once it can, or hands it
+//! back unstarted.
+//!
+//! Guarantees: a job runs the same code whichever way it came ([`Entry::run`]: a place in its
+//! depth's lane, then `job_task`), so it is capped, cancelled with its caller, counted in
+//! `in_flight` and answered exactly as the life's own jobs are. A job that ends the process, or
+//! never started, is handed to the life ([`Entry::ends`]), which answers it after the death is
+//! recorded. The life closes the door before it retires or handles a death, and then waits
+//! until every job that went through is over (each holds an [`Entry`], and so a sender of
+//! `ends`), so none is left behind. Trusts: its life to open and close the door.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use stockade_cordon::TenantId;
+use tokio::sync::{mpsc, oneshot};
+
+use super::lanes::Lanes;
+use super::{queued_job, Answer, Envelope, JobEnd};
+use crate::supervisor::jobs::{Job, JobError, ProcessInfo, Runner};
+
+/// What a job needs to run in its caller's task; kept in the door while the process serves.
+#[derive(Clone)]
+pub(super) struct Entry {
+    pub(super) runner: Arc<Runner>,
+    pub(super) lanes: Arc<Lanes>,
+    /// Where a job that failed the process, or never started, goes for the life to answer.
+    pub(super) ends: mpsc::UnboundedSender<JobEnd>,
+}
+
+impl Entry {
+    /// Runs one job to its end. Its answer goes to its envelope's `reply`: from the job itself,
+    /// or from the life for one that failed the process or never started.
+    pub(super) async fn run(self, envelope: Envelope) {
+        let lane = self.lanes.of(envelope.job.depth());
+        match queued_job(Arc::clone(&self.runner), envelope, lane).await {
+            JobEnd::Over => {}
+            end => {
+                let _ = self.ends.send(end); // the life waits for every `ends` sender
+            }
+        }
+    }
+}
+
+/// The door: open (an [`Entry`]) while the process serves.
+#[derive(Default)]
+pub(super) struct Door(Mutex<Option<Entry>>);
+
+impl Door {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Entry>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn open(&self, entry: Entry) {
+        *self.lock() = Some(entry);
+    }
+
+    pub(super) fn close(&self) {
+        self.lock().take();
+    }
+
+    fn entry(&self) -> Option<Entry> {
+        self.lock().clone()
+    }
+}
+
+/// The pool's handle on one life's jobs. When every clone is gone, the life is retired: it
+/// finishes what it has and asks its process to shut down.
+#[derive(Clone)]
+pub struct Jobs {
+    pub(super) queue: mpsc::Sender<Envelope>,
+    pub(super) door: Arc<Door>,
+    pub(super) info: Arc<ProcessInfo>,
+}
+
+impl Jobs {
+    /// Runs `job` for `tenant` in this process and waits for its answer: through the door, in
+    /// this task, while the process serves; else queued for its life. `NotStarted` when the
+    /// process is gone (or goes before the job starts): it can run elsewhere.
+    pub async fn run(&self, job: Job, tenant: TenantId) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let entry = self.door.entry();
+        if let Some(entry) = entry {
+            self.info.in_flight.fetch_add(1, Ordering::Relaxed);
+            entry.run(Envelope { job, tenant, reply }).await;
+        } else {
+            // A slot first, so that a caller going away while the queue is full leaves nothing
+            // counted: between the count and the send there is no await.
+            match self.queue.reserve().await {
+                Ok(slot) => {
+                    self.info.in_flight.fetch_add(1, Ordering::Relaxed);
+                    slot.send(Envelope { job, tenant, reply });
+                }
+                Err(_) => return Answer::NotStarted(job), // the process is gone
+            }
+        }
+        answer
+            .await
+            .unwrap_or(Answer::Done(Err(JobError::Unavailable)))
+    }
+}
