@@ -23,9 +23,10 @@
 //   nothing of an isolate can read or write a keyed one (its last owner's bytes stay in it,
 //   inaccessible, until it is taken and zeroed, or unmapped). This saves the page faults a
 //   fresh mapping takes on first touch, a quarter of an isolate's creation cost. A poolable page V8 shrinks (ReleasePages)
-//   keeps its released tail reserved as a fresh mapping (empty, inaccessible, key 0, owned by
-//   nobody and absent from the registry) until V8 frees the page, which then goes to the pool
-//   whole.
+//   keeps its released tail reserved, absent from the registry, until V8 frees the page, which
+//   then goes to the pool whole: a keyed page's tail as a fresh mapping (empty, inaccessible,
+//   key 0, owned by nobody), an unkeyed page's tail as it was (open to every thread of the
+//   process, as the whole page was; its bytes are zeroed with the page's when it is taken).
 // - A page allocation made on a thread with no OwnerScope is counted
 //   (PagesAllocatedOutsideScope): with V8's --single-threaded flag there is none, and the tests
 //   assert the count stays 0, because such a page would be tagged with no key (key 0).
@@ -148,7 +149,7 @@ class TaggingPageAllocator final : public v8::PageAllocator {
   struct Pooled {
     void* start;
     size_t size;
-    bool shrunk;  // V8 had released its tail (ReleasePages), which holds no pages
+    bool shrunk;  // V8 had released its tail (ReleasePages): no pages in it when keyed
   };
   std::mutex pool_mu_;
   std::vector<Pooled> pool_;  // oldest first
