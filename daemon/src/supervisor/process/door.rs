@@ -103,3 +103,148 @@ impl Jobs {
             .unwrap_or(Answer::Done(Err(JobError::Unavailable)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use stockade_ipc::{Reply, ToWorker};
+
+    use super::*;
+    use crate::supervisor::fake_worker::{pair, FakeWorker};
+    use crate::supervisor::host_calls::HostCalls;
+    use crate::supervisor::jobs::Conduct;
+    use crate::supervisor::link::Link;
+
+    const T: TenantId = TenantId(3);
+
+    struct Rig {
+        jobs: Jobs,
+        queue: mpsc::Receiver<Envelope>,
+        ends: mpsc::UnboundedReceiver<JobEnd>,
+        lanes: Arc<Lanes>,
+        worker: FakeWorker,
+    }
+
+    /// A process's door, open, over a hand-driven worker; one place per depth.
+    fn rig() -> Rig {
+        let (reader, writer, worker) = pair();
+        let (link, _end) = Link::start(reader, writer, Arc::new(HostCalls::default()));
+        let info = Arc::new(ProcessInfo::new(0));
+        let conduct = Conduct {
+            profile: stockade_ipc::Profile::Standard,
+            caps: None,
+        };
+        let runner = Arc::new(Runner::new(Arc::clone(&info), link, conduct));
+        let lanes = Arc::new(Lanes::new(1));
+        let (ends_tx, ends) = mpsc::unbounded_channel();
+        let door = Arc::new(Door::default());
+        door.open(Entry {
+            runner,
+            lanes: Arc::clone(&lanes),
+            ends: ends_tx,
+        });
+        let (queue_tx, queue) = mpsc::channel(8);
+        let jobs = Jobs {
+            queue: queue_tx,
+            door,
+            info,
+        };
+        Rig {
+            jobs,
+            queue,
+            ends,
+            lanes,
+            worker,
+        }
+    }
+
+    fn snippet() -> Job {
+        Job::Run {
+            code: "export default () => 1".into(),
+            arg_json: b"null".to_vec(),
+            limits: stockade_ipc::Limits::default(),
+        }
+    }
+
+    fn in_flight(jobs: &Jobs) -> usize {
+        jobs.info.in_flight.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_job_goes_through_the_open_door_in_its_callers_task_and_is_answered() {
+        let mut rig = rig();
+        let jobs = rig.jobs.clone();
+        let caller = tokio::spawn(async move { jobs.run(snippet(), T).await });
+        let ToWorker::RunSnippet { request_id, .. } = rig.worker.expect().await else {
+            panic!("expected the snippet");
+        };
+        assert_eq!(in_flight(&rig.jobs), 1, "counted while it runs");
+        rig.worker.answer(request_id, "1").await;
+        match caller.await.expect("caller") {
+            Answer::Done(Ok(outcome)) => {
+                assert_eq!(outcome.result, Ok(Reply::Json(b"1".to_vec())));
+            }
+            _ => panic!("expected the worker's answer"),
+        }
+        assert_eq!(in_flight(&rig.jobs), 0);
+        assert!(
+            rig.queue.try_recv().is_err(),
+            "nothing went through the life"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_gone_while_its_job_waits_for_a_place_leaves_nothing_counted_or_sent() {
+        let mut rig = rig();
+        let place = rig.lanes.of(0).try_acquire_owned().expect("the only place");
+        let jobs = rig.jobs.clone();
+        let caller = tokio::spawn(async move { jobs.run(snippet(), T).await });
+        while in_flight(&rig.jobs) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        caller.abort();
+        assert!(caller.await.is_err(), "aborted");
+        assert_eq!(in_flight(&rig.jobs), 0, "the count went with the caller");
+        drop(place);
+        let sent = tokio::time::timeout(Duration::from_millis(100), rig.worker.expect()).await;
+        assert!(sent.is_err(), "nothing reached the worker");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_finds_its_lanes_closed_is_handed_to_the_life_uncounted() {
+        let mut rig = rig();
+        rig.lanes.close();
+        let jobs = rig.jobs.clone();
+        let caller = tokio::spawn(async move { jobs.run(snippet(), T).await });
+        let Some(JobEnd::Unstarted(envelope)) = rig.ends.recv().await else {
+            panic!("expected the unstarted job at the life");
+        };
+        assert_eq!(in_flight(&rig.jobs), 0);
+        let _ = envelope.reply.send(Answer::NotStarted(envelope.job));
+        assert!(matches!(
+            caller.await.expect("caller"),
+            Answer::NotStarted(Job::Run { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_closed_door_queues_the_job_for_the_life_and_a_gone_life_hands_it_back() {
+        let mut rig = rig();
+        rig.jobs.door.close();
+        let jobs = rig.jobs.clone();
+        let caller = tokio::spawn(async move { jobs.run(snippet(), T).await });
+        let envelope = rig.queue.recv().await.expect("queued");
+        assert_eq!(in_flight(&rig.jobs), 1, "counted while queued");
+        drop(envelope); // the life went away without answering
+        assert!(matches!(
+            caller.await.expect("caller"),
+            Answer::Done(Err(JobError::Unavailable))
+        ));
+        drop(rig.queue); // the process is gone
+        assert!(matches!(
+            rig.jobs.run(snippet(), T).await,
+            Answer::NotStarted(Job::Run { .. })
+        ));
+    }
+}

@@ -19,31 +19,38 @@ const MAX_DEPTH: u32 = 64;
 
 pub struct Lanes {
     per_depth: usize,
-    /// By depth, made on first use.
-    lanes: Mutex<Vec<Arc<Semaphore>>>,
+    /// By depth, made on first use; whether they are closed.
+    lanes: Mutex<(Vec<Arc<Semaphore>>, bool)>,
 }
 
 impl Lanes {
     pub fn new(per_depth: usize) -> Lanes {
         Lanes {
             per_depth: per_depth.max(1),
-            lanes: Mutex::new(Vec::new()),
+            lanes: Mutex::new((Vec::new(), false)),
         }
     }
 
-    /// The places of jobs `depth` deep.
+    /// The places of jobs `depth` deep (closed ones, once [`Lanes::close`] was called).
     pub fn of(&self, depth: u32) -> Arc<Semaphore> {
         let index = depth.min(MAX_DEPTH) as usize;
-        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let (lanes, closed) = &mut *guard;
         while lanes.len() <= index {
-            lanes.push(Arc::new(Semaphore::new(self.per_depth)));
+            let lane = Semaphore::new(self.per_depth);
+            if *closed {
+                lane.close();
+            }
+            lanes.push(Arc::new(lane));
         }
         Arc::clone(&lanes[index])
     }
 
-    /// No job starts any more: the ones waiting for a place are handed back.
+    /// No job starts any more, at any depth: the ones waiting for a place are handed back.
     pub fn close(&self) {
-        for lane in self.lanes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let mut guard = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1 = true;
+        for lane in guard.0.iter() {
             lane.close();
         }
     }
@@ -70,5 +77,9 @@ mod tests {
         lanes.close();
         assert!(lanes.of(0).try_acquire_owned().is_err());
         assert!(lanes.of(1).try_acquire_owned().is_err());
+        assert!(
+            lanes.of(5).try_acquire_owned().is_err(),
+            "a depth first asked for after the close is closed too"
+        );
     }
 }
