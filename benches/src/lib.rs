@@ -9,14 +9,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Starts `bin serve --config config` (quiet) and waits, at most 10 s, until `base`'s admin
-/// route answers `operator`. Returns the daemon and a client with `timeout`.
+/// route answers `operator`. Returns the daemon (killed when dropped) and a client with
+/// `timeout`.
 pub fn start_daemon(
     bin: &str,
     config: &Path,
     base: &str,
     operator: &str,
     timeout: Duration,
-) -> (Child, reqwest::blocking::Client) {
+) -> (Daemon, reqwest::blocking::Client) {
     let daemon = Command::new(bin)
         .args(["serve", "--config"])
         .arg(config)
@@ -41,5 +42,16 @@ pub fn start_daemon(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    (daemon, client)
+    (Daemon(daemon), client)
+}
+
+/// A daemon started by [`start_daemon`], killed when dropped (a bench that panics, on a failed
+/// request, does not leave it running).
+pub struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -71,7 +71,7 @@ fn main() {
     )
     .expect("config");
     let base = format!("http://127.0.0.1:{port}");
-    let (mut daemon, client) =
+    let (daemon, client) =
         stockade_benches::start_daemon(&bin, &config, &base, OPERATOR, Duration::from_secs(120));
     let create = |code: &str, env: serde_json::Value| -> String {
         let created: serde_json::Value = client
@@ -184,7 +184,6 @@ fn main() {
         "  LOADER.get of a new child (define, store, load) + its first call: {:.0} us (p50 of the difference / {K_NEW})",
         us(one_new)
     );
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
 }

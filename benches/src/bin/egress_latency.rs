@@ -113,7 +113,7 @@ fn main() {
     )
     .expect("config");
     let base = format!("http://127.0.0.1:{port}");
-    let (mut daemon, client) =
+    let (daemon, client) =
         stockade_benches::start_daemon(&bin, &config, &base, OPERATOR, Duration::from_secs(60));
     let code = format!(
         "export default {{ async fetch(req) {{ const n = Number(new URL(req.url).searchParams.get('n')); for (let i = 0; i < n; i++) {{ const r = await fetch('http://127.0.0.1:{up}/x'); await r.text(); }} return new Response('done'); }} }};"
@@ -187,7 +187,6 @@ fn main() {
         "  overhead of the gateway: {:.0} us per request (p50)",
         us(per_fetch) - us(direct_p50)
     );
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
 }
