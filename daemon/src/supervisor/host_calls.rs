@@ -2,8 +2,9 @@
 //! name. A registry maps each name to an async handler `(tenant, payload) -> Result<payload,
 //! message>`; the link (`link`) dispatches a worker's call to it and answers `HostReply`.
 //!
-//! Guarantees: a handler runs on the supervisor's runtime as a task of its own and must never
-//! block a thread (sleep with tokio, do I/O asynchronously); an unknown name is answered with an
+//! Guarantees: a handler runs on the supervisor's runtime (its first steps in the link's router
+//! task, up to its first wait, then as a task of its own) and must never block a thread (sleep
+//! with tokio, do I/O asynchronously, keep work before its first wait short); an unknown name is answered with an
 //! error, never dispatched; the registry is fixed once the pool starts. In debug builds only, the
 //! registry has `test.echo`, which proves the mechanism end to end; release builds contain no
 //! test call. Outbound `fetch` is registered by the egress gateway (`crate::egress`).
