@@ -8,6 +8,7 @@
 //! refused rather than sent. Trusts: the handlers to bound their own work.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Waker};
@@ -96,14 +97,23 @@ impl Link {
         // answered at once is answered without a task, and one that waits (for another worker,
         // the store, the network) has sent what it waits for before its task is started. A
         // spawned task is always polled again, with its own waker, so nothing the first look
-        // registered is missed.
-        if small
-            && call
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_ready()
-        {
-            return Ok(());
+        // registered is missed. A handler that panics there is answered with an error, as its
+        // task's panic would leave it unanswered: it never takes the router (and so the
+        // process's other requests) down with it.
+        if small {
+            let first = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                call.as_mut()
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                    .is_ready()
+            }));
+            match first {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(_) => {
+                    self.reply(request_id, call_id, Err("the host call failed".into()));
+                    return Ok(());
+                }
+            }
         }
         let task = tokio::spawn(call);
         match self.table().pending.get_mut(&request_id) {

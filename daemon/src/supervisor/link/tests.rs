@@ -385,6 +385,56 @@ async fn host_calls_are_answered_with_their_request_and_call_ids() {
     assert!(!end.is_finished());
 }
 
+/// A handler's first steps run in the router's task: one that panics there is answered with an
+/// error and the link goes on; one that waits is answered from its own task when it is done.
+#[tokio::test]
+async fn a_handler_that_panics_in_its_first_steps_is_answered_and_one_that_waits_still_is() {
+    let mut calls = echo_calls();
+    calls.register("t.panic", |_: TenantId, _: Vec<u8>| async move {
+        panic!("a handler's bug");
+        #[allow(unreachable_code)]
+        Ok(Vec::new())
+    });
+    calls.register("t.later", |_: TenantId, payload: Vec<u8>| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(payload)
+    });
+    let (link, end, mut worker) = start(calls);
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    worker.send(&host_call(id, 1, "t.panic", b"")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 1,
+            result: Err("the host call failed".into())
+        }
+    );
+    worker.send(&host_call(id, 2, "t.later", b"late")).await;
+    worker.send(&host_call(id, 3, "t.echo", b"now")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 3,
+            result: Ok(b"now".to_vec())
+        },
+        "the call answered at once overtakes the one that waits"
+    );
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 2,
+            result: Ok(b"late".to_vec())
+        }
+    );
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    assert!(!end.is_finished(), "the link goes on");
+}
+
 #[tokio::test]
 async fn a_host_call_outside_a_request_in_flight_ends_the_link() {
     let (_link, end, mut worker) = start(echo_calls());
