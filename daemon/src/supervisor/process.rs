@@ -64,11 +64,11 @@ use std::time::Duration;
 use stockade_cordon::TenantId;
 use stockade_ipc::ErrorKind;
 use tokio::process::Child;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use super::channel::{split, FrameReader, FrameWriter};
 use super::host_calls::HostCalls;
-use super::jobs::{handshake, serve_job, Conduct, Failure, Job, ProcessInfo, Runner, WorkerDef};
+use super::jobs::{handshake, Conduct, Failure, Job, ProcessInfo, Runner, WorkerDef};
 use super::link::Link;
 use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
@@ -266,89 +266,6 @@ async fn start_process(
     }
 }
 
-/// Counts a job in `ProcessInfo::in_flight` until it is answered (dropped).
-struct Counted(Arc<ProcessInfo>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A job the process failed: answered by the life once the death is recorded.
-struct Failed {
-    reply: oneshot::Sender<Answer>,
-    failure: Failure,
-    tenant: TenantId,
-    _counted: Counted,
-}
-
-enum JobEnd {
-    /// Answered, or its caller went away.
-    Over,
-    /// The process failed it.
-    Failed(Failed),
-    /// It never started: the process died (or stopped) while it waited for a place; handed back
-    /// once the death is recorded, to run elsewhere.
-    Unstarted(Envelope),
-}
-
-/// A job (counted in `in_flight` already) waiting for a place among the jobs of its depth
-/// (`lanes`), in the supervisor, then run. Dropped at any point, it is counted no more.
-async fn queued_job(runner: Arc<Runner>, mut envelope: Envelope, lane: Arc<Semaphore>) -> JobEnd {
-    let counted = Counted(Arc::clone(&runner.info));
-    let permit = tokio::select! {
-        permit = lane.acquire_owned() => permit,
-        // Its caller went away while it waited: nothing was sent.
-        () = envelope.reply.closed() => return JobEnd::Over,
-    };
-    match permit {
-        Ok(permit) => job_task(runner, envelope, permit, counted).await,
-        Err(_closed) => JobEnd::Unstarted(envelope),
-    }
-}
-
-/// One job, in its caller's task or a task of its own.
-async fn job_task(
-    runner: Arc<Runner>,
-    envelope: Envelope,
-    permit: OwnedSemaphorePermit,
-    counted: Counted,
-) -> JobEnd {
-    let Envelope {
-        job,
-        tenant,
-        mut reply,
-    } = envelope;
-    if reply.is_closed() {
-        return JobEnd::Over; // its caller went away while it was queued
-    }
-    let lease = Arc::new(permit);
-    let result = tokio::select! {
-        result = serve_job(&runner, job, tenant, &lease) => result,
-        // The caller went away: dropping `serve_job` cancels its request in flight.
-        () = reply.closed() => return JobEnd::Over,
-    };
-    drop(lease); // requests still pending hold their own share until answered
-    match result {
-        Ok(outcome) => {
-            let _ = reply.send(Answer::Done(Ok(outcome)));
-            JobEnd::Over
-        }
-        // The worker is fine: the supervisor gave up on a retry, or sent nothing.
-        Err(Failure::Error(error)) if !error.ends_the_process() => {
-            let _ = reply.send(Answer::Done(Err(error)));
-            JobEnd::Over
-        }
-        Err(failure) => JobEnd::Failed(Failed {
-            reply,
-            failure,
-            tenant,
-            _counted: counted,
-        }),
-    }
-}
-
 /// What ended a life's serving.
 enum Cause {
     /// The process exited.
@@ -518,10 +435,12 @@ fn hand_back_queued(
 
 mod death;
 mod door;
+mod job;
 mod lanes;
 use death::{reap, report, Verdict};
 pub use door::Jobs;
 use door::{Door, Entry};
+use job::{Failed, JobEnd};
 use lanes::Lanes;
 #[cfg(test)]
 mod tests;

@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 use stockade_cordon::TenantId;
 use tokio::sync::{mpsc, oneshot};
 
+use super::job::{queued_job, JobEnd};
 use super::lanes::Lanes;
-use super::{queued_job, Answer, Envelope, JobEnd};
+use super::{Answer, Envelope};
 use crate::supervisor::jobs::{Job, JobError, ProcessInfo, Runner};
 
 /// What a job needs to run in its caller's task; kept in the door while the process serves.
