@@ -84,8 +84,10 @@ pub struct Config {
     /// 50 to 1,000,000). V8 13.6 as Debian builds it grows a process by about 450 bytes for
     /// every isolate until the heap is renewed, which needs a moment when no isolate lives; a
     /// process that cannot renew for twice this many (a Loader worker's isolate always lives
-    /// there) is replaced once its work is done (its Loader workers are loaded afresh in the
-    /// replacement). Lower: a smaller sawtooth of memory, more renewals and replacements.
+    /// there), or for 1,000 more without a Loader worker (it never pauses: some request is
+    /// always in flight), is replaced once its work is done (its Loader workers are loaded
+    /// afresh in the replacement). Lower: a smaller sawtooth of memory, more renewals and
+    /// replacements.
     pub worker_renew_after: u64,
     /// Threads of the supervisor's async runtime (HTTP, IPC, storage, egress; default 2). The
     /// supervisor's work on a request is a chain of short tasks handing off to each other: on a

@@ -79,7 +79,8 @@ pub enum ToSupervisor {
     },
     /// The process has created `created_since_renewal` isolates since V8's shared heap was last
     /// renewed, at least twice the renewal threshold: renewal needs a moment when no isolate
-    /// lives, and some isolate (a Loader worker's) always does. The process grows with every
+    /// lives, and some isolate always does (a Loader worker's, or one of the requests of a
+    /// process that never pauses). The process grows with every
     /// isolate it creates until it ends, so the supervisor replaces it once its work is done.
     /// Sent again for every further threshold's worth while it goes on. Unverified: a claim,
     /// acted on only by retiring the process (which the worker could bring about by exiting).

@@ -34,7 +34,8 @@ pub struct Shared {
     chores: Vec<AtomicBool>,
     /// When renewal is overdue enough to tell the supervisor (`RenewalOverdue`).
     overdue: Overdue,
-    /// Which threads host a Loader worker's isolate (what keeps a renewal from ever happening).
+    /// Which threads host a Loader worker's isolate (what keeps a renewal from ever happening;
+    /// a process without one is given more time to find an idle moment).
     loaders: Vec<AtomicBool>,
 }
 
@@ -75,13 +76,13 @@ impl Shared {
     }
 
     /// Tells the supervisor, once per mark (see `stock::Overdue`), that V8's shared heap is
-    /// overdue for a renewal this process cannot do (a Loader worker's isolate lives in it): it
-    /// grows with every isolate until it ends, so the supervisor replaces it. Two atomic loads
-    /// otherwise.
+    /// overdue for a renewal this process cannot do (a Loader worker's isolate lives in it, or
+    /// it never has an idle moment): it grows with every isolate until it ends, so the
+    /// supervisor replaces it. Two atomic loads otherwise.
     pub fn check_overdue(&self, engine: &'static Engine) {
         let memory = engine.renewal_counters();
-        let blocked = || self.loaders.iter().any(|l| l.load(Ordering::Relaxed));
-        if self.overdue.passed(&memory, blocked) {
+        let loader_lives = || self.loaders.iter().any(|l| l.load(Ordering::Relaxed));
+        if self.overdue.passed(&memory, loader_lives) {
             self.send(&ToSupervisor::RenewalOverdue {
                 created_since_renewal: memory.created_since_renewal,
             });
