@@ -257,6 +257,21 @@ fn a_process_that_renews_by_itself_is_kept() {
         pids.sort_unstable();
         pids
     };
+    // The warm spare may still be starting (its pid is its launcher's until it is ready).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !d.admin()["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .all(|w| w["ready"] == true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "workers not ready: {}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let before = pids();
     // Six times the threshold, three times what makes a process holding a Loader worker
     // overdue: this one has idle moments with no isolate alive, and renews.
