@@ -297,14 +297,15 @@ fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
         "worker_renew_after = 50\n[limits]\nwall_ms = 120000\n[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
         tenant_token(0)
     );
-    let d = Arc::new(Daemon::start_raw("recycle-busy", 1, &config, &[]));
+    let d = Daemon::start_raw("recycle-busy", 1, &config, &[]);
     let token = tenant_token(0);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let long = {
-        let (d, token) = (Arc::clone(&d), token.clone());
+        // A handle, not the daemon: a failing assertion below must not leave it running.
+        let (handle, token) = (d.handle(), token.clone());
         std::thread::spawn(move || {
             let answer = run(
-                &*d,
+                &handle,
                 &token,
                 "export default async () => { await new Promise((r) => setTimeout(r, 45000)); return 2; }",
             );
@@ -327,7 +328,7 @@ fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
     let mut ran = 0;
     while recycles(&d) == 0 {
         for _ in 0..20 {
-            let (status, body) = run(&*d, &token, SNIPPET);
+            let (status, body) = run(&d, &token, SNIPPET);
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["result"], 1, "{body}");
         }
@@ -352,7 +353,7 @@ fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
         .expect("the old process, still finishing the long snippet");
     assert_eq!(old["recycling"], true, "{old}");
     // New requests run elsewhere meanwhile.
-    let (status, body) = run(&*d, &token, SNIPPET);
+    let (status, body) = run(&d, &token, SNIPPET);
     assert_eq!(status, 200, "{body}");
     // The long snippet finishes where it started, and that process then goes.
     let (status, body) = long.join().expect("long snippet");
