@@ -385,6 +385,18 @@ async fn host_calls_are_answered_with_their_request_and_call_ids() {
     assert!(!end.is_finished());
 }
 
+/// The worker's next message must be the host reply `(id, call_id, result)`.
+async fn expect_reply(worker: &mut FakeWorker, id: RequestId, call_id: u32, result: HostResult) {
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id,
+            result
+        }
+    );
+}
+
 /// A handler's first steps run in the router's task: one that panics there is answered with an
 /// error and the link goes on; one that waits is answered from its own task when it is done.
 #[tokio::test]
@@ -403,33 +415,12 @@ async fn a_handler_that_panics_in_its_first_steps_is_answered_and_one_that_waits
     let waiting = ask(&link, code(true));
     let id = id_of(&worker.expect().await);
     worker.send(&host_call(id, 1, "t.panic", b"")).await;
-    assert_eq!(
-        worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 1,
-            result: Err("the host call failed".into())
-        }
-    );
+    expect_reply(&mut worker, id, 1, Err("the host call failed".into())).await;
     worker.send(&host_call(id, 2, "t.later", b"late")).await;
     worker.send(&host_call(id, 3, "t.echo", b"now")).await;
-    assert_eq!(
-        worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 3,
-            result: Ok(b"now".to_vec())
-        },
-        "the call answered at once overtakes the one that waits"
-    );
-    assert_eq!(
-        worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 2,
-            result: Ok(b"late".to_vec())
-        }
-    );
+    // The call answered at once overtakes the one that waits.
+    expect_reply(&mut worker, id, 3, Ok(b"now".to_vec())).await;
+    expect_reply(&mut worker, id, 2, Ok(b"late".to_vec())).await;
     worker.answer(id, "1").await;
     assert_eq!(json_of(waiting.await.expect("task")), "1");
     assert!(!end.is_finished(), "the link goes on");
