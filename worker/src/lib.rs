@@ -26,7 +26,8 @@
 //! 4. warm up by running one snippet inside the jail (a policy gap shows up here, at start, not
 //!    in a tenant's request), greet the supervisor with what the jail enforced, start the
 //!    isolate threads (born inside the jail, so they inherit every per-thread layer) and serve
-//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop at the pace `pace.rs` sets).
+//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop,
+//!    at the pace `pace.rs` sets).
 //!
 //! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
 //! size-capped decoder the supervisor uses on ours.
@@ -85,7 +86,8 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = pace::REPLY_SPIN_US)]
     pub reply_spin_us: u32,
     /// Isolates created between renewals of V8's shared heap (see `stock.rs`); twice this
-    /// without one, the supervisor is told (`RenewalOverdue`) and replaces the process.
+    /// without one while a Loader worker lives here (`RENEWAL_GRACE` more without one), the
+    /// supervisor is told (`RenewalOverdue`) and replaces the process.
     #[arg(long, default_value_t = stockade_isolate::RENEW_SHARED_HEAP_AFTER)]
     pub renew_after: u64,
     /// Enable the test-only hooks of `test_hooks` (debug builds only; the flag does not exist in

@@ -25,10 +25,11 @@ use super::thread::{Thread, Work};
 const CHORE_LULL: Duration = Duration::from_millis(1);
 
 /// How long an isolate thread keeps looking for work without sleeping after it forwarded a
-/// host call, by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host call in tens of microseconds; a thread that sleeps
-/// meanwhile pays a wake-up on top (an idle virtual CPU is halted, and waking it costs more than
-/// the answer: measured on a quiet 2-vCPU VM, a bare host call 120 → 60 us). Bounded: at most
-/// this much CPU per host call, and only while the CPU is not wanted (see `CONTENDED`).
+/// host call, by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host
+/// call in tens of microseconds; a thread that sleeps meanwhile pays a wake-up on top (an idle
+/// virtual CPU is halted, and waking it costs more than the answer: measured on a quiet 2-vCPU
+/// VM, a bare host call 120 → 60 us). Bounded: at most this much CPU per host call, and only
+/// while the CPU is not wanted (see `CONTENDED`).
 pub const REPLY_SPIN_US: u32 = 150;
 
 /// A `yield` between looks that took longer than this gave the CPU to another thread for a

@@ -220,14 +220,14 @@ impl Overdue {
     /// Whether `memory` passes the next mark (then the mark moves on): the caller reports it.
     /// Lock-free below the first mark, which is every process that renews.
     pub fn passed(&self, memory: &RenewalCounters, loader_lives: impl FnOnce() -> bool) -> bool {
-        let blocked = self.renew_after.saturating_mul(2);
-        if memory.created_since_renewal < blocked {
+        let with_loader = self.renew_after.saturating_mul(2);
+        if memory.created_since_renewal < with_loader {
             return false;
         }
         let first = if loader_lives() {
-            blocked
+            with_loader
         } else {
-            blocked.saturating_add(RENEWAL_GRACE)
+            with_loader.saturating_add(RENEWAL_GRACE)
         };
         if memory.created_since_renewal < first {
             return false;

@@ -4,10 +4,11 @@
 //!
 //! Guarantees: a handler runs on the supervisor's runtime (its first steps in the link's router
 //! task, up to its first wait, then as a task of its own) and must never block a thread (sleep
-//! with tokio, do I/O asynchronously, keep work before its first wait short); an unknown name is answered with an
-//! error, never dispatched; the registry is fixed once the pool starts. In debug builds only, the
-//! registry has `test.echo`, which proves the mechanism end to end; release builds contain no
-//! test call. Outbound `fetch` is registered by the egress gateway (`crate::egress`).
+//! with tokio, do I/O asynchronously, keep work before its first wait short); an unknown name
+//! is answered with an error, never dispatched; the registry is fixed once the pool starts. In
+//! debug builds only, the registry has `test.echo`, which proves the mechanism end to end;
+//! release builds contain no test call. Outbound `fetch` is registered by the egress gateway
+//! (`crate::egress`).
 //!
 //! A handler registered with [`HostCalls::register_in_context`] also gets the request's
 //! [`CallContext`]: where its outbound requests go (the Loader API's `globalOutbound`) and the

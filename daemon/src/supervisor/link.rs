@@ -20,11 +20,11 @@
 //!   the request's lease (its place under the process's cap) until then;
 //! - a host call is dispatched to the registry (`host_calls`) (its first steps in the router's
 //!   task, as far as its first wait, when its payload is small; the rest in a task of its own)
-//!   and answered with one `HostReply` carrying its `request_id` and `call_id`, while its request is in
-//!   flight; at most [`MAX_HOST_CALLS_PER_REQUEST`] are outstanding per request (beyond, the
-//!   call is refused at once), an unknown name is refused, a cancelled request's new calls are
-//!   refused, and the calls still outstanding when their request is answered or the link closes
-//!   are aborted unanswered (the worker no longer has the request);
+//!   and answered with one `HostReply` carrying its `request_id` and `call_id`, while its
+//!   request is in flight; at most [`MAX_HOST_CALLS_PER_REQUEST`] are outstanding per request
+//!   (beyond, the call is refused at once), an unknown name is refused, a cancelled request's
+//!   new calls are refused, and the calls still outstanding when their request is answered or
+//!   the link closes are aborted unanswered (the worker no longer has the request);
 //! - a request is declared hung ([`AskError::Timeout`]) only when the worker has been silent
 //!   for its wall-clock limit plus [`GRACE`] since the request was sent or since the worker last
 //!   said anything: a worker that runs requests one after another starts each when the previous

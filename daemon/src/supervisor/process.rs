@@ -304,25 +304,24 @@ async fn run(
     };
     let runner = Arc::new(Runner::new(Arc::clone(&info), Arc::clone(&link), conduct));
     let lanes = Arc::new(Lanes::new(config.max_in_flight));
-    // Every job that runs holds a sender of `ends` (its `Entry`): when the door is closed and
-    // the life's own is dropped, `ends` ends once they all are over.
+    // Every job that runs holds a sender of `ends` (its `Entry`), and so does the open door:
+    // once the door is closed, `ends` ends when they all are over.
     let (ends_tx, mut ends) = mpsc::unbounded_channel();
-    let entry = Entry {
+    door.open(Entry {
         runner,
         lanes: Arc::clone(&lanes),
         ends: ends_tx,
-    };
-    door.open(entry.clone());
-    let mut entry = Some(entry);
+    });
     let mut unstarted: Vec<Envelope> = Vec::new();
     let mut retiring = false;
     let cause = loop {
         tokio::select! {
-            envelope = jobs.recv(), if !retiring => match (envelope, &entry) {
+            envelope = jobs.recv(), if !retiring => match (envelope, door.entry()) {
                 // Queued before the door opened.
                 (Some(envelope), Some(entry)) => {
-                    tokio::spawn(entry.clone().run(envelope));
+                    tokio::spawn(entry.run(envelope));
                 }
+                // The door closes only with `retiring` set or the loop left: not reached.
                 (Some(envelope), None) => {
                     info.in_flight.fetch_sub(1, Ordering::Relaxed); // as if it had waited
                     unstarted.push(envelope);
@@ -331,7 +330,6 @@ async fn run(
                 (None, _) => {
                     retiring = true;
                     door.close();
-                    entry = None;
                 }
             },
             end = ends.recv() => match end {
@@ -354,7 +352,6 @@ async fn run(
         }
     };
     door.close();
-    drop(entry);
     info.ready.store(false, Ordering::Relaxed);
     let link_ended = matches!(cause, Cause::Link(_));
     let (mut death, mut failed) = match cause {

@@ -41,7 +41,8 @@ struct State {
 }
 
 /// How much of `frame` a non-blocking write took, or `None` if the socket failed.
-fn write_now(half: &OwnedWriteHalf, frame: &[u8], mut at: usize) -> Option<usize> {
+fn write_now(half: &OwnedWriteHalf, frame: &[u8]) -> Option<usize> {
+    let mut at = 0;
     while at < frame.len() {
         match half.try_write(&frame[at..]) {
             Ok(0) => return Some(at),
@@ -74,7 +75,7 @@ impl Outbox {
             return Err(NotSent);
         }
         let at = if state.queue.is_empty() && !state.writing {
-            match write_now(&self.half, &frame, 0) {
+            match write_now(&self.half, &frame) {
                 Some(at) if at == frame.len() => return Ok(()),
                 Some(at) => at,
                 None => 0, // the writer task meets the error again and reports it

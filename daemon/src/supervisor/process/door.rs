@@ -64,7 +64,7 @@ impl Door {
         self.lock().take();
     }
 
-    fn entry(&self) -> Option<Entry> {
+    pub(super) fn entry(&self) -> Option<Entry> {
         self.lock().clone()
     }
 }
@@ -84,8 +84,7 @@ impl Jobs {
     /// process is gone (or goes before the job starts): it can run elsewhere.
     pub async fn run(&self, job: Job, tenant: TenantId) -> Answer {
         let (reply, answer) = oneshot::channel();
-        let entry = self.door.entry();
-        if let Some(entry) = entry {
+        if let Some(entry) = self.door.entry() {
             self.info.in_flight.fetch_add(1, Ordering::Relaxed);
             entry.run(Envelope { job, tenant, reply }).await;
         } else {
