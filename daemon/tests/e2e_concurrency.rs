@@ -14,12 +14,12 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every test runs twice: with the daemon's default isolate threads per process (a dispatcher
-/// thread reads the socket and hands each message to its thread), and with one (that thread
-/// reads the socket itself, as in every process whose isolates are keyed).
+/// Every test runs twice: with the daemon's default isolate threads per process (the threads
+/// read the socket in turn and queue each other what is not theirs), and with one (that thread
+/// reads everything itself, as in every process whose isolates are keyed).
 macro_rules! both_ways {
     ($($name:ident),* $(,)?) => {
-        mod dispatched {
+        mod several_threads {
             $(#[test]
             fn $name() {
                 super::$name("");

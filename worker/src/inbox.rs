@@ -1,23 +1,40 @@
-//! Where an isolate thread takes its work from: a channel the dispatcher fills (a process with
-//! several isolate threads), or the supervisor's socket itself (a process with one, as every
-//! process whose isolates are keyed: no dispatcher thread, so a message wakes one thread, not
-//! two).
+//! Where an isolate thread takes its work from: its own queue, or the supervisor's socket, which
+//! the threads read themselves (leader/followers: no dispatcher thread). A thread that goes
+//! back to its inbox between two tasks reads whatever the socket holds, keeps what is its own
+//! and queues the rest for the threads it belongs to (`router.rs`); only the last thread to run
+//! out of work waits on the socket (it *watches*), the others sleep until a reader queues them
+//! something. So a message wakes at most the thread that runs it, and a busy process reads its
+//! socket in batches between tasks without waking anybody (a dispatcher thread woke for every
+//! message, and woke the isolate thread after it).
 //!
-//! Guarantees: both give the same work in the same order (the socket's messages go through the
-//! same `Router`); a wait returns by its deadline when nothing arrives; the socket's end, a
-//! `Shutdown`, a decode error or a confused message closes the inbox, and the direct inbox
-//! keeps why (`Direct::ended`). Trusts: the supervisor to write each frame whole (a frame begun
-//! is read to its end, blocking).
+//! Guarantees:
+//! - every message is routed once, by the one thread holding the reader, in the order it was
+//!   written; each thread's work comes out of its queue in the order it was routed;
+//! - a message does not wait for a busy thread when another is idle: a thread about to start long
+//!   work (a snippet, a load, a chore) asks a sleeping thread to watch the socket in its place
+//!   (`before_long_work`); a watcher that leaves to run its own work wakes a thread that sleeps
+//!   because it was watching; and a thread that sleeps while another runs looks at the socket
+//!   every [`STALE`] (the running thread may be in long JavaScript);
+//! - a wait returns by its deadline when nothing arrives; no wake-up is lost (a thread marks
+//!   itself asleep under its queue's lock and checks the queue under it; a reader queues under
+//!   the same lock and wakes whoever it finds asleep);
+//! - the socket's end, a `Shutdown`, a decode error or a confused message closes every inbox
+//!   once the thread's queue is empty, and [`Hall::ended`] returns why.
+//!
+//! Trusts: the supervisor to write each frame whole (a frame begun is read to its end,
+//! blocking), and the decoder (size-capped, as the supervisor's).
 
-use std::io::{BufRead, BufReader};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use stockade_ipc::{read_frame, ToWorker};
 
 use super::router::{Routed, Router};
+use super::shared::Shared;
 use super::thread::Work;
 
 /// What one look at an inbox found.
@@ -36,126 +53,548 @@ pub trait Inbox {
     fn try_next(&mut self) -> Next;
     /// Work, waiting for it until `deadline` (for ever when `None`).
     fn next_until(&mut self, deadline: Option<Instant>) -> Next;
+    /// The thread is about to be busy for a while (milliseconds): someone else should watch.
+    fn before_long_work(&mut self) {}
 }
 
-impl Inbox for Receiver<Work> {
-    fn try_next(&mut self) -> Next {
-        match self.try_recv() {
-            Ok(work) => Next::Work(work),
-            Err(TryRecvError::Empty) => Next::Empty,
-            Err(TryRecvError::Disconnected) => Next::Closed,
-        }
-    }
+/// How long a thread that sleeps while another runs leaves the socket to the running one before
+/// it looks itself: the bound on how long a message waits behind a task that turned out long
+/// (JavaScript a Loader worker runs for milliseconds) while a thread is free. A sleeping thread
+/// wakes at most this often, and only while another thread runs and nobody watches.
+pub const STALE: Duration = Duration::from_millis(1);
 
-    fn next_until(&mut self, deadline: Option<Instant>) -> Next {
-        let Some(deadline) = deadline else {
-            return self.recv().map_or(Next::Closed, Next::Work);
-        };
-        match self.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(work) => Next::Work(work),
-            Err(RecvTimeoutError::Timeout) => Next::Empty,
-            Err(RecvTimeoutError::Disconnected) => Next::Closed,
-        }
-    }
-}
-
-/// The socket read by the isolate thread itself (one isolate thread in the process).
-pub struct Direct<'a> {
-    socket: BufReader<&'a UnixStream>,
+/// The socket's read side, with the router: held by the one thread that reads.
+struct Reader {
+    socket: BufReader<Stream>,
     router: Router,
-    /// Why the inbox closed: `Ok` for a `Shutdown` or the socket's end.
-    pub ended: Option<Result<(), String>>,
 }
 
-impl<'a> Direct<'a> {
-    pub fn new(stream: &'a UnixStream, router: Router, buffer: usize) -> Direct<'a> {
-        Direct {
-            socket: BufReader::with_capacity(buffer, stream),
-            router,
-            ended: None,
+/// The shared socket, readable through the `Arc` (`&UnixStream` implements `Read`).
+struct Stream(Arc<Shared>);
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut stream: &std::os::unix::net::UnixStream = self.0.stream();
+        stream.read(buf)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    Awake,
+    /// Asleep while another thread runs and nobody watches: looks again after [`STALE`].
+    Light,
+    /// Asleep while a thread watches: until its own deadline or until it is woken.
+    Deep,
+}
+
+struct Desk {
+    queue: VecDeque<Work>,
+    sleep: Sleep,
+    /// Asked to watch the socket (`before_long_work`) when it next runs out of work.
+    watch: bool,
+}
+
+/// One thread's place: its queue and whether it sleeps, under one lock.
+struct Seat {
+    desk: Mutex<Desk>,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+/// What the isolate threads of one process share to take their work.
+pub struct Hall {
+    reader: Mutex<Reader>,
+    seats: Vec<Seat>,
+    /// Threads neither asleep nor watching (a thread woken counts from when it is woken).
+    running: AtomicUsize,
+    /// A thread waits on the socket, holding the reader.
+    watching: AtomicBool,
+    closed: AtomicBool,
+    ended: Mutex<Option<Result<(), String>>>,
+    end_signal: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hall {
+    /// A hall for `threads` isolate threads reading `shared`'s socket through a buffer of
+    /// `buffer` bytes (frames arrive whole in one read when they fit).
+    pub fn new(shared: Arc<Shared>, threads: usize, buffer: usize) -> Arc<Hall> {
+        let threads = threads.max(1);
+        Arc::new(Hall {
+            reader: Mutex::new(Reader {
+                socket: BufReader::with_capacity(buffer, Stream(Arc::clone(&shared))),
+                router: Router::new(shared),
+            }),
+            seats: (0..threads)
+                .map(|_| Seat {
+                    desk: Mutex::new(Desk {
+                        queue: VecDeque::new(),
+                        sleep: Sleep::Awake,
+                        watch: false,
+                    }),
+                    thread: OnceLock::new(),
+                })
+                .collect(),
+            running: AtomicUsize::new(threads),
+            watching: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            ended: Mutex::new(None),
+            end_signal: Condvar::new(),
+        })
+    }
+
+    /// Thread `index`'s inbox; call on that thread (it is woken through its handle).
+    pub fn inbox(self: &Arc<Hall>, index: usize) -> ThreadInbox {
+        if let Some(seat) = self.seats.get(index) {
+            let _ = seat.thread.set(std::thread::current());
+        }
+        ThreadInbox {
+            hall: Arc::clone(self),
+            me: index.min(self.seats.len() - 1),
         }
     }
 
-    /// Whether a frame's bytes are there (buffered, or readable on the socket) by `deadline`.
-    fn readable_by(&self, deadline: Option<Instant>) -> bool {
-        if !self.socket.buffer().is_empty() {
-            return true;
-        }
+    /// Blocks until the inbox closes; why: `Ok` for a `Shutdown` or the socket's end.
+    pub fn ended(&self) -> Result<(), String> {
+        let mut ended = lock(&self.ended);
         loop {
-            let timeout = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    // Rounded up: a wake a little late is better than a busy loop of zero waits.
-                    i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-                }
-            };
-            let mut fd = libc::pollfd {
-                fd: self.socket.get_ref().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for the duration of the call; poll writes only revents.
-            let ready = unsafe { libc::poll(&mut fd, 1, timeout) };
-            if ready > 0 {
-                // Readable, or hung up / in error: the read that follows says which.
-                return true;
+            if let Some(why) = ended.clone() {
+                return why;
             }
-            if ready == 0 {
-                return false;
-            }
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                // poll itself failed: let the read report the socket's state.
-                return true;
-            }
+            ended = self
+                .end_signal
+                .wait(ended)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    fn close(&mut self, why: Result<(), String>) -> Next {
-        self.ended.get_or_insert(why);
-        Next::Closed
+    fn end(&self, why: Result<(), String>) {
+        lock(&self.ended).get_or_insert(why);
+        self.closed.store(true, Ordering::SeqCst);
+        self.end_signal.notify_all();
+        for seat in &self.seats {
+            let mut desk = lock(&seat.desk);
+            self.wake(seat, &mut desk);
+        }
     }
 
-    /// Reads and routes frames while they are there by `deadline`, until one is work.
-    fn take(&mut self, deadline: Option<Instant>) -> Next {
-        if self.ended.is_some() {
-            return Next::Closed;
+    /// Wakes the seat's thread if it sleeps (under its desk's lock); it counts as running from
+    /// here.
+    fn wake(&self, seat: &Seat, desk: &mut Desk) -> bool {
+        if desk.sleep == Sleep::Awake {
+            return false;
         }
-        loop {
-            if !self.readable_by(deadline) {
-                return Next::Empty;
+        desk.sleep = Sleep::Awake;
+        self.running.fetch_add(1, Ordering::SeqCst);
+        if let Some(thread) = seat.thread.get() {
+            thread.unpark();
+        }
+        true
+    }
+
+    fn deliver(&self, to: usize, work: Work) {
+        let Some(seat) = self.seats.get(to) else {
+            return;
+        };
+        let mut desk = lock(&seat.desk);
+        desk.queue.push_back(work);
+        self.wake(seat, &mut desk);
+    }
+
+    /// Reads and routes the frames there by `deadline` (`Some(now)`: those already there),
+    /// until the socket has nothing more at once.
+    fn read(&self, reader: &mut Reader, deadline: Option<Instant>) {
+        let mut wait = deadline;
+        while !self.closed.load(Ordering::SeqCst) {
+            if !readable_by(&reader.socket, wait) {
+                return;
             }
+            wait = Some(Instant::now());
             // Filling the buffer reads whatever the supervisor has written (several frames,
             // often); the frame's decoder then reads its rest, if any, blocking.
-            if self.socket.buffer().is_empty() {
-                match self.socket.fill_buf() {
-                    Ok([]) => return self.close(Ok(())),
+            if reader.socket.buffer().is_empty() {
+                match reader.socket.fill_buf() {
+                    Ok([]) => return self.end(Ok(())),
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return self.close(Err(format!("read: {e}"))),
+                    Err(e) => return self.end(Err(format!("read: {e}"))),
                 }
             }
-            let message = match read_frame::<ToWorker, _>(&mut self.socket) {
+            let message = match read_frame::<ToWorker, _>(&mut reader.socket) {
                 Ok(Some(m)) => m,
-                Ok(None) => return self.close(Ok(())),
-                Err(e) => return self.close(Err(format!("read: {e}"))),
+                Ok(None) => return self.end(Ok(())),
+                Err(e) => return self.end(Err(format!("read: {e}"))),
             };
-            match self.router.route(message) {
-                // One isolate thread: everything is this thread's.
-                Routed::Give(_, work) => return Next::Work(work),
+            match reader.router.route(message) {
+                Routed::Give(thread, work) => self.deliver(thread, work),
                 Routed::Done => {}
-                Routed::Stop(why) => return self.close(why),
+                Routed::Stop(why) => return self.end(why),
             }
         }
     }
 }
 
-impl Inbox for Direct<'_> {
+/// Whether a frame's bytes are there (buffered, or readable on the socket) by `deadline`.
+fn readable_by(socket: &BufReader<Stream>, deadline: Option<Instant>) -> bool {
+    if !socket.buffer().is_empty() {
+        return true;
+    }
+    loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Rounded up: a wake a little late is better than a busy loop of zero waits.
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        };
+        let mut fd = libc::pollfd {
+            fd: socket.get_ref().0.stream().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call; poll writes only revents.
+        let ready = unsafe { libc::poll(&mut fd, 1, timeout) };
+        if ready > 0 {
+            // Readable, or hung up / in error: the read that follows says which.
+            return true;
+        }
+        if ready == 0 {
+            return false;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // poll itself failed: let the read report the socket's state.
+            return true;
+        }
+    }
+}
+
+/// One isolate thread's inbox.
+pub struct ThreadInbox {
+    hall: Arc<Hall>,
+    me: usize,
+}
+
+impl ThreadInbox {
+    fn seat(&self) -> &Seat {
+        &self.hall.seats[self.me]
+    }
+
+    fn pop(&self) -> Option<Work> {
+        lock(&self.seat().desk).queue.pop_front()
+    }
+
+    /// Watches the socket until something arrives or `deadline`, if nobody else holds the
+    /// reader; whether it did. Called with this thread counted as not running.
+    fn watch(&self, deadline: Option<Instant>) -> bool {
+        let hall = &*self.hall;
+        let Ok(mut reader) = hall.reader.try_lock() else {
+            return false;
+        };
+        hall.watching.store(true, Ordering::SeqCst);
+        // Work queued before this thread took the reader is not missed: nobody can queue any
+        // while it holds it, and what was queued is looked at first.
+        let wait = if lock(&self.seat().desk).queue.is_empty() {
+            deadline
+        } else {
+            Some(Instant::now())
+        };
+        hall.read(&mut reader, wait);
+        hall.watching.store(false, Ordering::SeqCst);
+        hall.running.fetch_add(1, Ordering::SeqCst);
+        drop(reader);
+        // Leaving the watch to run something (its own work, or its timers): a thread that
+        // sleeps deeply because this one watched would not look at the socket meanwhile; wake
+        // one, which sleeps lightly after.
+        let due = deadline.is_some_and(|d| Instant::now() >= d);
+        if due || !lock(&self.seat().desk).queue.is_empty() {
+            for (i, seat) in hall.seats.iter().enumerate() {
+                if i != self.me {
+                    let mut desk = lock(&seat.desk);
+                    if desk.sleep == Sleep::Deep && hall.wake(seat, &mut desk) {
+                        break;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Sleeps until woken or `until`; the thread counts as not running meanwhile.
+    fn sleep(&self, until: Option<Instant>) {
+        let hall = &*self.hall;
+        let deep = hall.watching.load(Ordering::SeqCst);
+        let wake = if deep {
+            until
+        } else {
+            let stale = Instant::now() + STALE;
+            Some(until.map_or(stale, |u| u.min(stale)))
+        };
+        {
+            let mut desk = lock(&self.seat().desk);
+            if !desk.queue.is_empty() || hall.closed.load(Ordering::SeqCst) {
+                hall.running.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            desk.sleep = if deep { Sleep::Deep } else { Sleep::Light };
+        }
+        match wake {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        }
+        let mut desk = lock(&self.seat().desk);
+        if desk.sleep != Sleep::Awake {
+            // Woke by itself (its time, or spuriously): nobody counted it as running.
+            desk.sleep = Sleep::Awake;
+            hall.running.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Inbox for ThreadInbox {
     fn try_next(&mut self) -> Next {
-        self.take(Some(Instant::now()))
+        if let Ok(mut reader) = self.hall.reader.try_lock() {
+            self.hall.read(&mut reader, Some(Instant::now()));
+        }
+        if let Some(work) = self.pop() {
+            return Next::Work(work);
+        }
+        if self.hall.closed.load(Ordering::SeqCst) {
+            return Next::Closed;
+        }
+        Next::Empty
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Next {
-        self.take(deadline)
+        loop {
+            match self.try_next() {
+                Next::Empty => {}
+                found => return found,
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Next::Empty;
+            }
+            let hall = &*self.hall;
+            // Out of work: the last thread to run out watches the socket (so does one asked to).
+            let last = hall.running.fetch_sub(1, Ordering::SeqCst) == 1;
+            let asked = std::mem::take(&mut lock(&self.seat().desk).watch);
+            if (last || asked) && self.watch(deadline) {
+                continue;
+            }
+            self.sleep(deadline);
+        }
+    }
+
+    fn before_long_work(&mut self) {
+        let hall = &*self.hall;
+        if hall.watching.load(Ordering::SeqCst) {
+            return;
+        }
+        for (i, seat) in hall.seats.iter().enumerate() {
+            if i != self.me {
+                let mut desk = lock(&seat.desk);
+                if desk.sleep != Sleep::Awake {
+                    desk.watch = true;
+                    hall.wake(seat, &mut desk);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hall with real threads on a real socket pair; the supervisor's end writes frames. No
+    //! isolate is involved: the threads take work and record it.
+
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    use stockade_ipc::{write_frame, Limits, RequestId, ToWorker};
+
+    use super::super::shared::Shared;
+    use super::super::thread::Work;
+    use super::{Hall, Inbox, Next, ThreadInbox};
+    use std::sync::Arc;
+
+    fn snippet(id: u64) -> ToWorker {
+        ToWorker::RunSnippet {
+            request_id: RequestId(id),
+            code: String::new(),
+            arg_json: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    fn id_of(work: &Work) -> u64 {
+        match work {
+            Work::Snippet { id, .. } => id.0,
+            _ => u64::MAX,
+        }
+    }
+
+    /// A hall of `threads` threads; each runs `body` with its inbox on a thread of its own.
+    fn hall(
+        threads: usize,
+        body: impl Fn(usize, ThreadInbox) + Send + Sync + 'static,
+    ) -> (Arc<Hall>, Arc<Shared>, UnixStream) {
+        let (worker_end, supervisor_end) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, threads, 1000));
+        let hall = Hall::new(Arc::clone(&shared), threads, 64 << 10);
+        let body = Arc::new(body);
+        for index in 0..threads {
+            let hall = Arc::clone(&hall);
+            let body = Arc::clone(&body);
+            std::thread::spawn(move || body(index, hall.inbox(index)));
+        }
+        (hall, shared, supervisor_end)
+    }
+
+    fn send(to: &mut UnixStream, message: &ToWorker) {
+        write_frame(to, message).expect("write a frame");
+    }
+
+    #[test]
+    fn every_message_reaches_the_thread_it_is_routed_to_and_the_end_closes_every_inbox() {
+        let (taken, took) = channel::<(usize, u64)>();
+        let (closed, saw_closed) = channel();
+        let (hall, shared, mut supervisor) = hall(2, move |index, mut inbox| loop {
+            match inbox.next_until(None) {
+                Next::Work(work) => {
+                    let _ = taken.send((index, id_of(&work)));
+                }
+                Next::Empty => {}
+                Next::Closed => {
+                    let _ = closed.send(index);
+                    return;
+                }
+            }
+        });
+        for id in 0..20 {
+            send(&mut supervisor, &snippet(id));
+        }
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let (thread, id) = took
+                .recv_timeout(Duration::from_secs(10))
+                .expect("every snippet is taken");
+            // Routes are recorded before the work is handed over.
+            assert_eq!(shared.routes().get(&RequestId(id)), Some(&thread));
+            seen.push(id);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..20).collect::<Vec<_>>());
+        // Nobody answers, so the load alternates: both threads had work.
+        let routes = shared.routes();
+        assert!((0..2).all(|t| routes.values().filter(|&&r| r == t).count() == 10));
+        drop(routes);
+        send(&mut supervisor, &ToWorker::Shutdown);
+        let mut ends: Vec<usize> = (0..2)
+            .map(|_| {
+                saw_closed
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("every inbox closes")
+            })
+            .collect();
+        ends.sort_unstable();
+        assert_eq!(ends, vec![0, 1]);
+        assert_eq!(hall.ended(), Ok(()));
+    }
+
+    #[test]
+    fn the_socket_s_end_and_a_second_hello_end_the_hall_with_why() {
+        let (hall_a, _shared, supervisor) =
+            hall(
+                2,
+                |_, mut inbox| {
+                    while !matches!(inbox.next_until(None), Next::Closed) {}
+                },
+            );
+        drop(supervisor);
+        assert_eq!(hall_a.ended(), Ok(()));
+        let (hall_b, _shared, mut supervisor) =
+            hall(
+                2,
+                |_, mut inbox| {
+                    while !matches!(inbox.next_until(None), Next::Closed) {}
+                },
+            );
+        send(
+            &mut supervisor,
+            &ToWorker::Hello {
+                protocol_version: stockade_ipc::PROTOCOL_VERSION,
+            },
+        );
+        assert!(hall_b.ended().is_err());
+    }
+
+    /// A thread inside long work never looks at the socket; the other, idle one must read a
+    /// message for itself meanwhile (it watches, or looks after `STALE` at the latest), whichever
+    /// thread read the first message.
+    #[test]
+    fn a_thread_in_long_work_does_not_hold_up_a_message_for_an_idle_one() {
+        let (taken, took) = channel::<(usize, u64)>();
+        let (release, released) = channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let (_hall, _shared, mut supervisor) = hall(2, move |index, mut inbox| loop {
+            match inbox.next_until(None) {
+                Next::Work(work) => {
+                    let id = id_of(&work);
+                    let _ = taken.send((index, id));
+                    if id == 1 {
+                        // Long work that does not ask anyone to watch: blocks until the test
+                        // releases it (or 30 s pass).
+                        let _ = super::lock(&released).recv_timeout(Duration::from_secs(30));
+                    }
+                }
+                Next::Empty => {}
+                Next::Closed => return,
+            }
+        });
+        send(&mut supervisor, &snippet(1));
+        let (busy, _) = took.recv_timeout(Duration::from_secs(10)).expect("taken");
+        // Time for the idle thread to settle into its wait (watching or asleep): the message
+        // must find it there, not on its way.
+        std::thread::sleep(Duration::from_millis(100));
+        send(&mut supervisor, &snippet(2));
+        let got = took.recv_timeout(Duration::from_secs(10));
+        let _ = release.send(());
+        let (other, id) = got.expect("the idle thread takes the second snippet during the first");
+        assert_eq!(id, 2);
+        assert_ne!(other, busy);
+    }
+
+    /// One thread: it reads everything itself, waits on the socket, and returns `Empty` by its
+    /// deadline when nothing comes.
+    #[test]
+    fn a_single_thread_reads_for_itself_and_its_wait_ends_by_its_deadline() {
+        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
+        let hall = Hall::new(shared, 1, 64 << 10);
+        let mut inbox = hall.inbox(0);
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            inbox.next_until(Some(start + Duration::from_millis(30))),
+            Next::Empty
+        ));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(matches!(inbox.try_next(), Next::Empty));
+        send(&mut supervisor, &snippet(7));
+        send(&mut supervisor, &snippet(8));
+        let ids: Vec<u64> = (0..2)
+            .map(|_| match inbox.next_until(None) {
+                Next::Work(w) => id_of(&w),
+                _ => u64::MAX,
+            })
+            .collect();
+        assert_eq!(ids, vec![7, 8]);
+        send(&mut supervisor, &ToWorker::Shutdown);
+        assert!(matches!(inbox.next_until(None), Next::Closed));
+        assert_eq!(hall.ended(), Ok(()));
     }
 }

@@ -26,8 +26,9 @@
 //! 4. warm up by running one snippet inside the jail (a policy gap shows up here, at start, not
 //!    in a tenant's request), greet the supervisor with what the jail enforced, start the
 //!    isolate threads (born inside the jail, so they inherit every per-thread layer) and serve
-//!    many requests at once (`serve.rs` dispatches, `thread.rs` runs each thread's event loop,
-//!    at the pace `pace.rs` sets).
+//!    many requests at once (`serve.rs` starts them, `inbox.rs` is how they read the socket and
+//!    hand each other work, `thread.rs` runs each thread's event loop, at the pace `pace.rs`
+//!    sets).
 //!
 //! Trusts: nothing it reads from tenants; the supervisor's messages are decoded with the same
 //! size-capped decoder the supervisor uses on ours.
@@ -209,7 +210,7 @@ const MIN_RENEW_AFTER: u64 = 50;
 const MAX_RENEW_AFTER: u64 = 1_000_000;
 
 /// Isolate threads one worker may run: the jail's `RLIMIT_NPROC` (32 tasks) must also hold the
-/// reaper, the dispatcher, the watchdog and the TypeScript helper threads.
+/// reaper, the main thread, the watchdog and the TypeScript helper threads.
 const MAX_THREADS: usize = 16;
 
 /// The unprivileged identity a worker started as root takes.

@@ -6,7 +6,7 @@
 //! Guarantees: a chore (one isolate made or disposed, a renewal) starts only when the inbox is
 //! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; spinning is
 //! bounded by the configured reply window and stops for [`SPIN_COOLDOWN`] once the CPU is found
-//! contended. Trusts: the inbox to report a closed dispatcher or socket.
+//! contended. Trusts: the inbox to report a closed socket.
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,8 @@ const CONTENDED: Duration = Duration::from_micros(100);
 const SPIN_COOLDOWN: Duration = Duration::from_millis(20);
 
 impl Thread {
-    /// Serves until its inbox closes (the dispatcher hung up, or the socket it reads did).
+    /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no
+    /// sense).
     pub fn run(mut self, inbox: &mut dyn Inbox) {
         loop {
             self.shared
@@ -64,12 +65,12 @@ impl Thread {
                 Next::Empty => true,
                 Next::Work(work) => {
                     let mut loaded = matches!(work, Work::Load(_));
-                    self.handle(work);
+                    self.take(inbox, work);
                     loop {
                         match inbox.try_next() {
                             Next::Work(work) => {
                                 loaded |= matches!(work, Work::Load(_));
-                                self.handle(work)
+                                self.take(inbox, work)
                             }
                             Next::Empty => break,
                             Next::Closed => return,
@@ -84,11 +85,21 @@ impl Thread {
             let due = self.advance_due();
             let lulled = self.last_load.is_none_or(|at| at.elapsed() >= CHORE_LULL);
             if idle && !due && chores && lulled {
+                inbox.before_long_work();
                 self.shared.set_chore(self.index, true);
                 self.stock.chore(self.engine, self.isolates.is_empty());
                 self.shared.set_chore(self.index, false);
             }
         }
+    }
+
+    /// Handles one piece of work; before one that takes milliseconds (a fresh isolate's snippet,
+    /// a load), another thread is asked to watch the socket meanwhile.
+    fn take(&mut self, inbox: &mut dyn Inbox, work: Work) {
+        if matches!(work, Work::Snippet { .. } | Work::Load(_)) {
+            inbox.before_long_work();
+        }
+        self.handle(work);
     }
 
     /// The next work, by the next wake (or `until`, if sooner) at the latest: looked for without

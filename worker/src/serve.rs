@@ -1,7 +1,6 @@
-//! The worker's dispatcher: greets the supervisor, starts the isolate threads, then reads the
-//! socket and hands each message to the thread it belongs to (`router.rs`). A process with one
-//! isolate thread has no dispatcher: that thread reads the socket itself (`inbox.rs`), so each
-//! message wakes one thread instead of two.
+//! The worker's service: greets the supervisor, starts the isolate threads, which read the socket
+//! themselves and hand each message to the thread it belongs to (`inbox.rs`, `router.rs`), and
+//! waits for the end.
 //!
 //! Guarantees: many requests are in flight at once, each answered exactly once by the thread
 //! that has it (or by the router, for a worker no thread has); a decode error, a second `Hello`
@@ -11,18 +10,15 @@
 //! Trusts: nothing it reads; the supervisor's messages are decoded with the same size-capped
 //! decoder the supervisor applies to ours.
 
-use std::io::BufReader;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
 use stockade_ipc::{read_frame, JailReport, ToSupervisor, ToWorker, PROTOCOL_VERSION};
 use stockade_isolate::Engine;
 
-use super::inbox::Direct;
-use super::router::{Routed, Router};
+use super::inbox::Hall;
 use super::shared::{Shared, EXIT_BROKEN};
-use super::thread::{Thread, Work};
+use super::thread::Thread;
 
 /// Native stack of an isolate thread: room for V8's stack limit (the engine's `stack_bytes`,
 /// 512 KiB by default) and everything below the entry frame, with a wide margin, and for a
@@ -30,7 +26,7 @@ use super::thread::{Thread, Work};
 /// thread started per module). Reserved, not committed: only the pages used are memory.
 const THREAD_STACK: usize = stockade_isolate::typescript::ROOMY_STACK_BYTES;
 
-/// The dispatcher's read buffer: frames arrive whole in one read when they fit (larger ones are
+/// The socket's read buffer: frames arrive whole in one read when they fit (larger ones are
 /// read straight into their payload).
 const READ_BUFFER: usize = 64 << 10;
 
@@ -62,79 +58,26 @@ pub fn serve(
             mpk: engine.mpk_status().is_available(),
         },
     });
-    if threads == 1 {
-        return serve_direct(engine, shared, test_hooks, reply_spin, renew_after);
-    }
-    let mut inboxes: Vec<Sender<Work>> = Vec::with_capacity(threads);
+    let hall = Hall::new(Arc::clone(&shared), threads, READ_BUFFER);
     for index in 0..threads {
-        let (tx, mut rx) = channel();
         let shared = Arc::clone(&shared);
+        let hall = Arc::clone(&hall);
         std::thread::Builder::new()
             .name(format!("stockade-isolates-{index}"))
             .stack_size(THREAD_STACK)
             .spawn(move || {
-                // Made here: isolates are bound to the thread that creates them.
+                // Made here: isolates are bound to the thread that creates them, and the inbox
+                // to the thread it wakes.
+                let mut inbox = hall.inbox(index);
                 let thread =
                     Thread::new(index, engine, shared, test_hooks, reply_spin, renew_after);
-                guarded(index, || thread.run(&mut rx));
+                guarded(index, || thread.run(&mut inbox));
             })
             .map_err(|e| format!("cannot start isolate thread {index}: {e}"))?;
-        inboxes.push(tx);
     }
-    let mut router = Router::new(Arc::clone(&shared));
-    // One read(2) takes whatever the supervisor has written so far (a header and its payload,
-    // or several frames), not one for each header and one for each payload.
-    let mut socket = BufReader::with_capacity(READ_BUFFER, shared.stream());
-    loop {
-        let message = match read_frame::<ToWorker, _>(&mut socket) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("read: {e}")),
-        };
-        match router.route(message) {
-            Routed::Give(thread, work) => {
-                if inboxes[thread].send(work).is_err() {
-                    // The thread is gone (it only leaves when its inbox closes): nothing can
-                    // answer.
-                    // SAFETY: _exit ends the process at once; see `guarded`.
-                    unsafe { libc::_exit(EXIT_BROKEN) };
-                }
-            }
-            Routed::Done => {}
-            Routed::Stop(why) => return why,
-        }
-    }
-}
-
-/// One isolate thread that reads the socket itself; this thread waits for it to end.
-fn serve_direct(
-    engine: &'static Engine,
-    shared: Arc<Shared>,
-    test_hooks: bool,
-    reply_spin: std::time::Duration,
-    renew_after: u64,
-) -> Result<(), String> {
-    let handle = std::thread::Builder::new()
-        .name("stockade-isolates-0".into())
-        .stack_size(THREAD_STACK)
-        .spawn(move || {
-            let router = Router::new(Arc::clone(&shared));
-            let mut inbox = Direct::new(shared.stream(), router, READ_BUFFER);
-            let thread = Thread::new(
-                0,
-                engine,
-                Arc::clone(&shared),
-                test_hooks,
-                reply_spin,
-                renew_after,
-            );
-            guarded(0, || thread.run(&mut inbox));
-            inbox.ended.unwrap_or(Ok(()))
-        })
-        .map_err(|e| format!("cannot start isolate thread 0: {e}"))?;
-    handle
-        .join()
-        .unwrap_or_else(|_| Err("the isolate thread failed".into()))
+    // The process ends when the inbox does (a thread may still be inside a task: the supervisor
+    // asked for the end, or is gone).
+    hall.ended()
 }
 
 /// Runs an isolate thread's loop; a panic ends the process at once.

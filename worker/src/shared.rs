@@ -1,5 +1,5 @@
-//! What the dispatcher and the isolate threads of one worker process share: the socket (read by
-//! the dispatcher, written by every thread, one whole frame at a time), which thread has which
+//! What the isolate threads of one worker process share: the socket (read by whichever thread
+//! holds the inbox's reader, written by every thread, one whole frame at a time), which thread has which
 //! request, how many requests each thread has, which threads are busy with a chore, and when
 //! the supervisor was last told that V8's shared heap is overdue for renewal.
 //!
@@ -7,7 +7,7 @@
 //! from its dispatch until its answer is written (for a request that goes on after its answer,
 //! until its `Finished`), so `Cancel` and `HostReply` find its thread exactly while it can still
 //! use them; a write that fails ends the process (the supervisor is
-//! gone, or a frame could not encode, which `convert` rules out). Trusts: the dispatcher to route
+//! gone, or a frame could not encode, which `convert` rules out). Trusts: the inbox to route
 //! each request once.
 
 use std::collections::HashMap;
@@ -20,10 +20,10 @@ use stockade_isolate::Engine;
 
 use super::stock::Overdue;
 
-/// What the dispatcher and the threads share: the socket's write side, which thread has which
+/// What the threads share: the socket's write side, which thread has which
 /// request, and how many requests each thread has.
 pub struct Shared {
-    /// The one socket: the dispatcher reads it, threads write it under `writing` (no second
+    /// The one socket: the inbox's reader reads it, threads write it under `writing` (no second
     /// descriptor: the jail's seccomp policy refuses dup).
     stream: UnixStream,
     writing: Mutex<()>,
@@ -89,7 +89,7 @@ impl Shared {
         }
     }
 
-    /// The socket, for the dispatcher's reads.
+    /// The socket, for the inbox's reads.
     pub fn stream(&self) -> &UnixStream {
         &self.stream
     }

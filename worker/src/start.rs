@@ -5,7 +5,7 @@
 //!
 //! Guarantees: a request that cannot start is answered at once with a typed error; a debug build
 //! started with `--test-hooks` gives every isolate the test host call, and no other build does.
-//! Trusts: the dispatcher's routing (a Loader worker's calls reach the thread that loaded it).
+//! Trusts: the inbox's routing (a Loader worker's calls reach the thread that loaded it).
 
 use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
 use stockade_isolate::{FetchRequest, LoadOptions, Module, ModuleSet, Worker};

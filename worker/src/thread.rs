@@ -1,23 +1,23 @@
 //! One isolate thread: an event loop over the isolates it owns.
 //!
-//! The dispatcher (`serve.rs`) hands each thread its requests (or, in a process with one isolate
-//! thread, the thread reads them from the socket itself: `inbox.rs`); an isolate lives on one thread for
+//! Each thread takes its requests from its inbox (`inbox.rs`: the threads read the socket
+//! themselves and queue each other what is not their own); an isolate lives on one thread for
 //! its whole life (V8 binds it there; PKRU is per thread and every entry switches it, see
 //! `stockade_isolate::protection`). The thread starts a request's task and goes on: while the
 //! task waits (a timer, a host call, another task) the thread runs other requests. It sleeps
-//! until its next timer or deadline or until the dispatcher sends something; idle moments go to
+//! until its next timer or deadline or until its inbox has something; idle moments go to
 //! the isolate stock (disposing used isolates, making fresh ones, renewing V8's shared heap);
 //! every pass checks whether that renewal is overdue (`stock::Overdue`: the supervisor is told).
 //! The loop itself, and how the thread waits, is `pace.rs`; this file is what it does with work.
 //!
-//! Guarantees: every request the dispatcher routed here is answered exactly once (its `Outcome`,
+//! Guarantees: every request routed here is answered exactly once (its `Outcome`,
 //! or `Disposed`), from this thread, and its route is removed when it is; a host call is
 //! forwarded with the request it belongs to; a request cancelled by the supervisor stops (its
 //! task is dropped with its timers and host calls) and is answered `Cancelled`; a Code Mode
 //! snippet's isolate never serves anything else; a Loader worker's isolate whose code hit a
 //! limit is dropped as soon as its last task ends, and a later load makes a fresh one.
 //!
-//! Trusts: the dispatcher to route each request to one thread only.
+//! Trusts: the inbox to route each request to one thread only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use super::convert::{self, Spent};
 use super::shared::Shared;
 use super::stock::IsolateStock;
 
-/// What the dispatcher hands a thread.
+/// What a thread takes from its inbox.
 pub enum Work {
     Snippet {
         id: RequestId,
