@@ -1,0 +1,108 @@
+// What Debian's V8 13.6 takes by itself, with none of Stockade: the floor under issue 8's cold
+// and idle-isolate goals. V8's own snapshot, its default ArrayBuffer allocator and page
+// allocator, the single-threaded platform Stockade's workers use.
+//
+//   cold: Isolate::New + Context::New + compile and run `(() => 'hello')()` + Dispose, N times
+//         after 50 to warm up; the median and the mean of the cycles, in microseconds;
+//   idle: M isolates, each with a context that ran the same script, kept alive (one more is
+//         made first, as Stockade's bench does, so the shared read-only heap is mapped before
+//         measuring); RSS per idle isolate (VmRSS after minus before, over M) and V8's used heap
+//         per isolate.
+//
+//   bash benches/v8-repro/run.sh --floor [N] [M]     (defaults 1000 and 200)
+
+#include <libplatform/libplatform.h>
+#include <v8.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// A context that ran the hello script; returns it so the caller may keep it.
+v8::Global<v8::Context> Hello(v8::Isolate* isolate) {
+  v8::Isolate::Scope scope(isolate);
+  v8::HandleScope handles(isolate);
+  v8::Local<v8::Context> context = v8::Context::New(isolate);
+  v8::Context::Scope in(context);
+  v8::Local<v8::String> source =
+      v8::String::NewFromUtf8Literal(isolate, "(() => 'hello')()");
+  v8::Local<v8::Script> script = v8::Script::Compile(context, source).ToLocalChecked();
+  v8::Local<v8::Value> result = script->Run(context).ToLocalChecked();
+  if (!result->IsString()) std::abort();
+  return v8::Global<v8::Context>(isolate, context);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int m = argc > 2 ? std::atoi(argv[2]) : 200;
+  const char flags[] = "--single-threaded";
+  v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
+  std::unique_ptr<v8::Platform> platform = v8::platform::NewSingleThreadedDefaultPlatform();
+  v8::V8::InitializePlatform(platform.get());
+  v8::V8::Initialize();
+  std::unique_ptr<v8::ArrayBuffer::Allocator> buffers(
+      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = buffers.get();
+
+  std::vector<double> cycles;
+  for (int i = 0; i < n + 50; i++) {
+    auto start = std::chrono::steady_clock::now();
+    v8::Isolate* isolate = v8::Isolate::New(params);
+    Hello(isolate).Reset();
+    isolate->Dispose();
+    v8::platform::NotifyIsolateShutdown(platform.get(), isolate);
+    auto took = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
+    if (i >= 50) cycles.push_back(took.count());
+  }
+  double mean = 0;
+  for (double c : cycles) mean += c;
+  mean /= cycles.size();
+  std::sort(cycles.begin(), cycles.end());
+  std::printf("%s, bare: cold (isolate + context + hello + dispose) median %.0f us, mean %.0f us over %d\n",
+              v8::V8::GetVersion(), cycles[cycles.size() / 2], mean, n);
+
+  v8::Isolate* first = v8::Isolate::New(params);
+  v8::Global<v8::Context> first_context = Hello(first);
+  const long before = RssKib();
+  std::vector<std::pair<v8::Isolate*, v8::Global<v8::Context>>> idle;
+  for (int i = 0; i < m; i++) {
+    v8::Isolate* isolate = v8::Isolate::New(params);
+    idle.emplace_back(isolate, Hello(isolate));
+  }
+  const long after = RssKib();
+  double used = 0;
+  for (auto& [isolate, context] : idle) {
+    v8::HeapStatistics stats;
+    isolate->GetHeapStatistics(&stats);
+    used += static_cast<double>(stats.used_heap_size());
+  }
+  std::printf("idle isolates: %d, RSS per idle isolate %.3f MiB, V8 used heap per isolate %.3f MiB\n",
+              m, (after - before) / 1024.0 / m, used / m / 1048576.0);
+  for (auto& [isolate, context] : idle) {
+    context.Reset();
+    isolate->Dispose();
+  }
+  first_context.Reset();
+  first->Dispose();
+  return 0;
+}
