@@ -89,6 +89,8 @@ struct State {
     /// wait); `None` before its first wait. A new watch that cannot end before then needs no
     /// wake-up: the thread looks at every watch when it wakes.
     wakes_at: Option<Instant>,
+    /// How many times the thread has looked at the watches (each wake-up is one).
+    looks: u64,
 }
 
 pub(crate) struct Watchdog {
@@ -257,17 +259,34 @@ impl WatchGuard<'_> {
     }
     /// Adds CPU time spent for this invocation on another thread to its budget; when that
     /// exhausts it, the watch fires (CPU) at once.
+    /// The watchdog thread is woken only when that fired the watch (it then watches the
+    /// termination's grace) or moved its earliest end before the thread's next look; nothing is
+    /// done for no time at all (a transformation on the isolate's own thread, whose clock
+    /// already has it: every Code Mode snippet), which used to wake it once per snippet.
     pub(crate) fn charge(&self, cpu: Duration) {
+        if cpu.is_zero() {
+            return;
+        }
         self.charged.set(self.charged.get() + cpu);
         let mut state = self.dog.lock();
+        let mut earliest_end = None;
         if let Some(w) = state.watches.iter_mut().find(|w| w.id == self.id) {
             w.charged += cpu;
-            if w.terminated_at.is_none() && w.cpu_spent(cpu_time(w.cpu_clock)) >= w.cpu_budget {
-                fire(w, FIRED_CPU);
+            if w.terminated_at.is_none() {
+                let spent = w.cpu_spent(cpu_time(w.cpu_clock));
+                if spent >= w.cpu_budget {
+                    fire(w, FIRED_CPU);
+                    earliest_end = Some(Instant::now());
+                } else {
+                    earliest_end = Some(Instant::now() + (w.cpu_budget - spent));
+                }
             }
         }
+        let wake = earliest_end.is_some_and(|end| state.wakes_at.is_none_or(|at| end < at));
         drop(state);
-        self.dog.shared.1.notify_one();
+        if wake {
+            self.dog.shared.1.notify_one();
+        }
     }
 }
 
@@ -316,6 +335,7 @@ fn run(shared: &(Mutex<State>, Condvar), policy: &Policy) {
     let (lock, cond) = shared;
     let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
+        state.looks += 1;
         let now = Instant::now();
         let grace = Duration::from_micros(policy.grace_us.load(Ordering::Relaxed));
         let mut sleep = Duration::from_secs(3600);
@@ -355,5 +375,89 @@ fn run(shared: &(Mutex<State>, Condvar), policy: &Policy) {
             .wait_timeout(state, wait)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{TerminateHandle, Watchdog};
+
+    fn looks(dog: &Watchdog) -> u64 {
+        dog.lock().looks
+    }
+
+    /// Waits until the thread has made its first look and gone to sleep.
+    fn settled(dog: &Watchdog) -> u64 {
+        let until = Instant::now() + Duration::from_secs(10);
+        while dog.lock().wakes_at.is_none() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        looks(dog)
+    }
+
+    // The watches below have budgets of a minute and end long before: nothing fires, so the
+    // null isolate is never touched.
+    fn armed(dog: &Watchdog) -> super::WatchGuard<'_> {
+        dog.arm(
+            TerminateHandle(std::ptr::null_mut()),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        )
+        .expect("the watchdog starts")
+    }
+
+    #[test]
+    fn charging_no_time_does_not_wake_the_watchdog_and_charging_time_is_counted() {
+        let dog = Watchdog::new();
+        let guard = armed(&dog);
+        let before = settled(&dog);
+        for _ in 0..100 {
+            guard.charge(Duration::ZERO);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(looks(&dog), before, "a zero charge woke the watchdog");
+        // Time charged that leaves the watch far from its end needs no look either, but counts.
+        let spent = guard.cpu_spent();
+        guard.charge(Duration::from_millis(5));
+        assert!(guard.cpu_spent() >= spent + Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            looks(&dog),
+            before,
+            "a charge far from the end woke the watchdog"
+        );
+        assert_eq!(guard.fired(), None);
+    }
+
+    #[test]
+    fn a_new_watch_that_may_end_before_the_next_look_wakes_the_watchdog_and_a_later_one_does_not() {
+        let dog = Watchdog::new();
+        let _long = armed(&dog);
+        let before = settled(&dog);
+        let _also_long = armed(&dog);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            looks(&dog),
+            before,
+            "a watch ending after the next look woke the watchdog"
+        );
+        let _short = dog
+            .arm(
+                TerminateHandle(std::ptr::null_mut()),
+                Duration::from_secs(30),
+                Duration::from_secs(30),
+            )
+            .expect("armed");
+        let until = Instant::now() + Duration::from_secs(10);
+        while looks(&dog) == before && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            looks(&dog) > before,
+            "a watch that may end sooner did not wake the watchdog"
+        );
     }
 }
