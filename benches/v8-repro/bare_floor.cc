@@ -11,8 +11,7 @@
 //
 //   bash benches/v8-repro/run.sh --floor [N] [M]     (defaults 1000 and 200)
 
-#include <libplatform/libplatform.h>
-#include <v8.h>
+#include "bare_v8.h"
 
 #include <algorithm>
 #include <chrono>
@@ -54,23 +53,15 @@ v8::Global<v8::Context> Hello(v8::Isolate* isolate) {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
   const int m = argc > 2 ? std::atoi(argv[2]) : 200;
-  const char flags[] = "--single-threaded";
-  v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
-  std::unique_ptr<v8::Platform> platform = v8::platform::NewSingleThreadedDefaultPlatform();
-  v8::V8::InitializePlatform(platform.get());
-  v8::V8::Initialize();
-  std::unique_ptr<v8::ArrayBuffer::Allocator> buffers(
-      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = buffers.get();
+  BareV8 v8 = StartBareV8();
+  v8::Isolate::CreateParams& params = v8.params;
 
   std::vector<double> cycles;
   for (int i = 0; i < n + 50; i++) {
     auto start = std::chrono::steady_clock::now();
     v8::Isolate* isolate = v8::Isolate::New(params);
     Hello(isolate).Reset();
-    isolate->Dispose();
-    v8::platform::NotifyIsolateShutdown(platform.get(), isolate);
+    DisposeIsolate(v8, isolate);
     auto took = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
     if (i >= 50) cycles.push_back(took.count());
   }
@@ -100,9 +91,9 @@ int main(int argc, char** argv) {
               m, (after - before) / 1024.0 / m, used / m / 1048576.0);
   for (auto& [isolate, context] : idle) {
     context.Reset();
-    isolate->Dispose();
+    DisposeIsolate(v8, isolate);
   }
   first_context.Reset();
-  first->Dispose();
+  DisposeIsolate(v8, first);
   return 0;
 }

@@ -10,8 +10,7 @@
 // isolates and its Loader isolates do); without it, no isolate outlives its iteration.
 // Trusts: nothing; a measuring tool.
 
-#include <libplatform/libplatform.h>
-#include <v8.h>
+#include "bare_v8.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -54,15 +53,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--hold")) hold = true;
     if (!std::strcmp(argv[i], "--no-context")) context = false;
   }
-  const char flags[] = "--single-threaded";
-  v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
-  std::unique_ptr<v8::Platform> platform = v8::platform::NewSingleThreadedDefaultPlatform();
-  v8::V8::InitializePlatform(platform.get());
-  v8::V8::Initialize();
-  std::unique_ptr<v8::ArrayBuffer::Allocator> buffers(
-      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = buffers.get();
+  BareV8 v8 = StartBareV8();
+  v8::Isolate::CreateParams& params = v8.params;
   v8::Isolate* held = hold ? v8::Isolate::New(params) : nullptr;
   std::printf("%s%s, %s\n", v8::V8::GetVersion(), hold ? ", one isolate held" : "",
               context ? "a context per isolate" : "no context");
@@ -75,12 +67,10 @@ int main(int argc, char** argv) {
       v8::HandleScope handles(isolate);
       v8::Context::New(isolate);
     }
-    isolate->Dispose();
-    v8::platform::NotifyIsolateShutdown(platform.get(), isolate);
+    DisposeIsolate(v8, isolate);
   }
   if (held) {
-    held->Dispose();
-    v8::platform::NotifyIsolateShutdown(platform.get(), held);
+    DisposeIsolate(v8, held);
   }
   return 0;
 }
