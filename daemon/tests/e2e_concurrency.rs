@@ -119,6 +119,86 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
     }
 }
 
+/// Several isolate threads read the socket in turn (`worker/src/inbox.rs`): a thread inside a
+/// long call reads nothing until it returns, so the other thread, idle, must read a neighbour's
+/// request meanwhile (it watches the socket, or looks at it after a millisecond asleep). Both
+/// tenants are in one process; the busy call is a Loader worker's, which gives no warning that it
+/// will be long; the neighbour's are Code Mode snippets. Not run with one thread: there, a call
+/// that loops holds up the whole process.
+#[test]
+fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
+    let _serial = serial();
+    let d = Daemon::start(
+        "longcall",
+        2,
+        1,
+        &format!("worker_threads = 2\n{ONE_PROCESS}[limits]\ncpu_ms = 10000\n"),
+    );
+    let busy = load_code(
+        &d,
+        &tenant_token(0),
+        &serde_json::json!({
+            "mainModule": "main.js",
+            "modules": { "main.js": "export default { fetch() { let x = 0; for (let i = 0; i < 5e8; i++) { x = (x + i) | 0; } return new Response(x === 0.5 ? 'never' : 'busy'); } };" },
+            "limits": { "cpuMs": 8000, "wallMs": 20000 }
+        }),
+    );
+    // Tenant 1 keeps a Loader worker in the process, so that its snippets are placed there too.
+    let resident = load(
+        &d,
+        &tenant_token(1),
+        "export default { fetch() { return new Response('here'); } };",
+    );
+    assert_eq!(fetch(&d, &tenant_token(1), &resident), (200, "here".into()));
+    let looping = {
+        let base = d.base.clone();
+        let busy = busy.clone();
+        std::thread::spawn(move || {
+            let r = client()
+                .get(format!("{base}/v1/workers/{busy}/fetch/"))
+                .bearer_auth(tenant_token(0))
+                .send()
+                .expect("busy fetch");
+            let at = Instant::now();
+            (r.status().as_u16(), r.text().unwrap_or_default(), at)
+        })
+    };
+    // The loop (about two seconds of CPU here; time does not pass inside a request, so it counts) has
+    // started on its thread; the other thread is asleep or watching by now.
+    std::thread::sleep(Duration::from_millis(300));
+    let admin = d.admin();
+    assert!(
+        admin["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .any(|w| w["tenants"] == serde_json::json!(["t0", "t1"]) && w["inFlight"] == 1),
+        "the loop is in flight in the process both tenants share: {admin}"
+    );
+    let began = Instant::now();
+    let mut answered = Vec::new();
+    for _ in 0..10 {
+        // A fresh isolate each, on the thread with fewer requests: not the looping one. (A
+        // Loader worker's isolate is bound to the thread it was loaded on, which may be the
+        // looping call's: that is placement, not reading, and not what this test is about.)
+        let (status, body) = post_run(&d.base, &tenant_token(1), "export default () => 7", 5_000);
+        assert_eq!((status, body["result"].clone()), (200, 7.into()));
+        answered.push(Instant::now());
+    }
+    let (status, body, looped_until) = looping.join().expect("thread");
+    assert_eq!((status, body.as_str()), (200, "busy"));
+    let since = |at: &Instant| at.saturating_duration_since(began);
+    eprintln!(
+        "neighbour answered at {:?}; the loop ended at {:?}",
+        answered.iter().map(since).collect::<Vec<_>>(),
+        since(&looped_until)
+    );
+    assert!(
+        answered.iter().all(|at| *at < looped_until),
+        "a neighbour's request waited for the looping call to end"
+    );
+}
+
 fn two_hundred_requests_waiting_on_timers_run_together(threads: &str) {
     let _serial = serial();
     let d = Daemon::start("timers200", 1, 1, threads);
