@@ -2,10 +2,10 @@
 //! at once, or the end of the process.
 //!
 //! Placement: a Code Mode snippet goes to the thread with the fewest requests (among those, one
-//! not busy with its isolate stock); a Loader worker is placed on such a thread when it is first
-//! loaded and stays there (its isolate is bound to that thread), so its later calls, its disposal
-//! and its reloads go there too. Cancellations and host-call answers follow their request
-//! (`Shared::routes`).
+//! not busy with its isolate stock); a Loader worker is placed on such a thread (among those, the
+//! one holding fewest Loader workers) when it is first loaded and stays there (its isolate is
+//! bound to that thread), so its later calls, its disposal and its reloads go there too.
+//! Cancellations and host-call answers follow their request (`Shared::routes`).
 //!
 //! Guarantees: every request is routed to one thread and recorded there before it is handed
 //! over, or answered here (a call for a worker no thread has, `UnknownWorker`; a disposal of
@@ -68,10 +68,19 @@ impl Router {
                 )
             }
             ToWorker::LoadWorker(load) => {
-                let thread = *self
-                    .placement
-                    .entry(load.worker_id)
-                    .or_insert_with(|| shared.least_loaded());
+                let thread = match self.placement.get(&load.worker_id) {
+                    Some(&thread) => thread,
+                    None => {
+                        // Between threads of equal load, the one holding fewer Loader workers:
+                        // workers loaded while the threads are idle spread over them, so one's
+                        // long call does not hold up another's.
+                        let placed =
+                            |t: usize| self.placement.values().filter(|&&p| p == t).count();
+                        let thread = shared.least_loaded_by(placed);
+                        self.placement.insert(load.worker_id, thread);
+                        thread
+                    }
+                };
                 shared.route(load.request_id, thread);
                 Routed::Give(thread, Work::Load(load))
             }
@@ -148,5 +157,67 @@ impl Router {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+
+    use stockade_ipc::{LoadWorker, Profile, RequestId, ToWorker, WorkerId};
+
+    use super::super::shared::Shared;
+    use super::{Routed, Router};
+
+    fn load(request: u64, worker: u8) -> ToWorker {
+        ToWorker::LoadWorker(LoadWorker {
+            request_id: RequestId(request),
+            worker_id: WorkerId([worker; 32]),
+            tenant: "t".into(),
+            main_module: "main.js".into(),
+            modules: Vec::new(),
+            env: Vec::new(),
+            limits: Default::default(),
+            profile: Profile::Standard,
+            compatibility_date: String::new(),
+            compatibility_flags: Vec::new(),
+        })
+    }
+
+    fn thread_of(routed: Routed) -> usize {
+        match routed {
+            Routed::Give(thread, _) => thread,
+            _ => usize::MAX,
+        }
+    }
+
+    #[test]
+    fn loader_workers_loaded_while_the_threads_are_idle_spread_over_them_and_stay_placed() {
+        let (worker_end, _supervisor_end) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, 2, 1000));
+        let mut router = Router::new(Arc::clone(&shared));
+        let first = thread_of(router.route(load(1, 1)));
+        // Its load is answered: the threads are equally idle again.
+        shared.answer(
+            first,
+            RequestId(1),
+            &stockade_ipc::ToSupervisor::Disposed {
+                request_id: RequestId(1),
+                worker_id: WorkerId([1; 32]),
+            },
+        );
+        let second = thread_of(router.route(load(2, 2)));
+        assert_ne!(first, second, "both workers on thread {first}");
+        shared.answer(
+            second,
+            RequestId(2),
+            &stockade_ipc::ToSupervisor::Disposed {
+                request_id: RequestId(2),
+                worker_id: WorkerId([2; 32]),
+            },
+        );
+        // A reload of the first goes where it lives.
+        assert_eq!(thread_of(router.route(load(3, 1))), first);
     }
 }

@@ -109,10 +109,17 @@ impl Shared {
     /// The thread with the fewest requests; among those, one not in the middle of a chore, so a
     /// request does not wait out an isolate's creation while another thread is free.
     pub fn least_loaded(&self) -> usize {
+        self.least_loaded_by(|_| 0)
+    }
+
+    /// As [`Shared::least_loaded`], with `tie(thread)` deciding between threads of equal load
+    /// before the chores do.
+    pub fn least_loaded_by(&self, tie: impl Fn(usize) -> usize) -> usize {
         (0..self.load.len())
             .min_by_key(|&i| {
                 (
                     self.load[i].load(Ordering::Relaxed),
+                    tie(i),
                     self.chores[i].load(Ordering::Relaxed),
                 )
             })
