@@ -70,12 +70,30 @@ struct Reader {
 }
 
 /// The shared socket, readable through the `Arc` (`&UnixStream` implements `Read`).
-struct Stream(Arc<Shared>);
+struct Stream {
+    shared: Arc<Shared>,
+    /// The next read returns at once (`WouldBlock` when nothing is there): one `recv` with
+    /// `MSG_DONTWAIT` instead of a `poll` and a `recv` for a look between two tasks.
+    dontwait: bool,
+}
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut stream: &std::os::unix::net::UnixStream = self.0.stream();
-        stream.read(buf)
+        let mut stream: &std::os::unix::net::UnixStream = self.shared.stream();
+        if !self.dontwait {
+            return stream.read(buf);
+        }
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call;
+        // the descriptor is the shared socket, open for the life of `shared`.
+        let n = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
     }
 }
 
@@ -125,7 +143,13 @@ impl Hall {
         let threads = threads.max(1);
         Arc::new(Hall {
             reader: Mutex::new(Reader {
-                socket: BufReader::with_capacity(buffer, Stream(Arc::clone(&shared))),
+                socket: BufReader::with_capacity(
+                    buffer,
+                    Stream {
+                        shared: Arc::clone(&shared),
+                        dontwait: false,
+                    },
+                ),
                 router: Router::new(shared),
             }),
             seats: (0..threads)
@@ -209,20 +233,26 @@ impl Hall {
     fn read(&self, reader: &mut Reader, deadline: Option<Instant>) {
         let mut wait = deadline;
         while !self.closed.load(Ordering::SeqCst) {
-            if !readable_by(&reader.socket, wait) {
-                return;
-            }
-            wait = Some(Instant::now());
             // Filling the buffer reads whatever the supervisor has written (several frames,
-            // often); the frame's decoder then reads its rest, if any, blocking.
+            // often); the frame's decoder then reads its rest, if any, blocking. A look that
+            // must not wait reads without waiting; a wait polls first.
             if reader.socket.buffer().is_empty() {
-                match reader.socket.fill_buf() {
-                    Ok([]) => return self.end(Ok(())),
+                let at_once = wait.is_some_and(|w| w <= Instant::now());
+                if !at_once && !readable_by(&reader.socket, wait) {
+                    return;
+                }
+                reader.socket.get_mut().dontwait = at_once;
+                let filled = reader.socket.fill_buf().map(<[u8]>::len);
+                reader.socket.get_mut().dontwait = false;
+                match filled {
+                    Ok(0) => return self.end(Ok(())),
                     Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return self.end(Err(format!("read: {e}"))),
                 }
             }
+            wait = Some(Instant::now());
             let message = match read_frame::<ToWorker, _>(&mut reader.socket) {
                 Ok(Some(m)) => m,
                 Ok(None) => return self.end(Ok(())),
@@ -237,11 +267,8 @@ impl Hall {
     }
 }
 
-/// Whether a frame's bytes are there (buffered, or readable on the socket) by `deadline`.
+/// Whether the socket is readable by `deadline` (the buffer is empty).
 fn readable_by(socket: &BufReader<Stream>, deadline: Option<Instant>) -> bool {
-    if !socket.buffer().is_empty() {
-        return true;
-    }
     loop {
         let timeout = match deadline {
             None => -1,
@@ -252,7 +279,7 @@ fn readable_by(socket: &BufReader<Stream>, deadline: Option<Instant>) -> bool {
             }
         };
         let mut fd = libc::pollfd {
-            fd: socket.get_ref().0.stream().as_raw_fd(),
+            fd: socket.get_ref().shared.stream().as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
