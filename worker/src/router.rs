@@ -165,7 +165,7 @@ mod tests {
     use std::os::unix::net::UnixStream;
     use std::sync::Arc;
 
-    use stockade_ipc::{LoadWorker, Profile, RequestId, ToWorker, WorkerId};
+    use stockade_ipc::{LoadWorker, Profile, RequestId, ToSupervisor, ToWorker, WorkerId};
 
     use super::super::shared::Shared;
     use super::{Routed, Router};
@@ -197,26 +197,19 @@ mod tests {
         let (worker_end, _supervisor_end) = UnixStream::pair().expect("socket pair");
         let shared = Arc::new(Shared::new(worker_end, 2, 1000));
         let mut router = Router::new(Arc::clone(&shared));
+        // Each load is answered before the next: the threads are equally idle again.
+        let answered = |thread: usize, id: u64| {
+            let done = ToSupervisor::Disposed {
+                request_id: RequestId(id),
+                worker_id: WorkerId([0; 32]),
+            };
+            shared.answer(thread, RequestId(id), &done);
+        };
         let first = thread_of(router.route(load(1, 1)));
-        // Its load is answered: the threads are equally idle again.
-        shared.answer(
-            first,
-            RequestId(1),
-            &stockade_ipc::ToSupervisor::Disposed {
-                request_id: RequestId(1),
-                worker_id: WorkerId([1; 32]),
-            },
-        );
+        answered(first, 1);
         let second = thread_of(router.route(load(2, 2)));
         assert_ne!(first, second, "both workers on thread {first}");
-        shared.answer(
-            second,
-            RequestId(2),
-            &stockade_ipc::ToSupervisor::Disposed {
-                request_id: RequestId(2),
-                worker_id: WorkerId([2; 32]),
-            },
-        );
+        answered(second, 2);
         // A reload of the first goes where it lives.
         assert_eq!(thread_of(router.route(load(3, 1))), first);
     }
