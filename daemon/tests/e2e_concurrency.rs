@@ -163,8 +163,8 @@ fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
             (r.status().as_u16(), r.text().unwrap_or_default(), at)
         })
     };
-    // The loop (about two seconds of CPU here; time does not pass inside a request, so it counts) has
-    // started on its thread; the other thread is asleep or watching by now.
+    // The loop (about two seconds of CPU here; time does not pass inside a request, so it
+    // counts iterations) has started on its thread; the other is asleep or watching by now.
     std::thread::sleep(Duration::from_millis(300));
     let admin = d.admin();
     assert!(

@@ -48,15 +48,6 @@ pub enum Next {
     Closed,
 }
 
-pub trait Inbox {
-    /// Work that is already there, without waiting.
-    fn try_next(&mut self) -> Next;
-    /// Work, waiting for it until `deadline` (for ever when `None`).
-    fn next_until(&mut self, deadline: Option<Instant>) -> Next;
-    /// The thread is about to be busy for a while (milliseconds): someone else should watch.
-    fn before_long_work(&mut self) {}
-}
-
 /// How long a thread that sleeps while another runs leaves the socket to the running one before
 /// it looks itself: the bound on how long a message waits behind a task that turned out long
 /// (JavaScript a Loader worker runs for milliseconds) while a thread is free. A sleeping thread
@@ -379,10 +370,9 @@ impl ThreadInbox {
             hall.running.fetch_add(1, Ordering::SeqCst);
         }
     }
-}
 
-impl Inbox for ThreadInbox {
-    fn try_next(&mut self) -> Next {
+    /// Work that is already there, without waiting.
+    pub fn try_next(&mut self) -> Next {
         if let Ok(mut reader) = self.hall.reader.try_lock() {
             self.hall.read(&mut reader, Some(Instant::now()));
         }
@@ -395,7 +385,8 @@ impl Inbox for ThreadInbox {
         Next::Empty
     }
 
-    fn next_until(&mut self, deadline: Option<Instant>) -> Next {
+    /// Work, waiting for it until `deadline` (for ever when `None`).
+    pub fn next_until(&mut self, deadline: Option<Instant>) -> Next {
         loop {
             match self.try_next() {
                 Next::Empty => {}
@@ -415,7 +406,9 @@ impl Inbox for ThreadInbox {
         }
     }
 
-    fn before_long_work(&mut self) {
+    /// The thread is about to be busy for a while (milliseconds): a sleeping thread is asked
+    /// to watch the socket in its place, unless one already does.
+    pub fn before_long_work(&mut self) {
         let hall = &*self.hall;
         if hall.watching.load(Ordering::SeqCst) {
             return;
@@ -446,7 +439,7 @@ mod tests {
 
     use super::super::shared::Shared;
     use super::super::thread::Work;
-    use super::{Hall, Inbox, Next, ThreadInbox};
+    use super::{Hall, Next, ThreadInbox};
     use std::sync::Arc;
 
     fn snippet(id: u64) -> ToWorker {

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::inbox::{Inbox, Next};
+use super::inbox::{Next, ThreadInbox};
 use super::thread::{Thread, Work};
 
 /// How long a thread with chores pending (a spare to make, a used isolate to dispose) waits
@@ -44,7 +44,7 @@ const SPIN_COOLDOWN: Duration = Duration::from_millis(20);
 impl Thread {
     /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no
     /// sense).
-    pub fn run(mut self, inbox: &mut dyn Inbox) {
+    pub fn run(mut self, inbox: &mut ThreadInbox) {
         loop {
             self.shared
                 .set_hosts_loader(self.index, !self.loaders.is_empty());
@@ -95,7 +95,7 @@ impl Thread {
 
     /// Handles one piece of work; before one that takes milliseconds (a fresh isolate's snippet,
     /// a load), another thread is asked to watch the socket meanwhile.
-    fn take(&mut self, inbox: &mut dyn Inbox, work: Work) {
+    fn take(&mut self, inbox: &mut ThreadInbox, work: Work) {
         if matches!(work, Work::Snippet { .. } | Work::Load(_)) {
             inbox.before_long_work();
         }
@@ -104,7 +104,7 @@ impl Thread {
 
     /// The next work, by the next wake (or `until`, if sooner) at the latest: looked for without
     /// sleeping while a host call's reply is due soon (`REPLY_SPIN_US`), then waited for.
-    fn wait(&mut self, inbox: &mut dyn Inbox, until: Option<Instant>) -> Next {
+    fn wait(&mut self, inbox: &mut ThreadInbox, until: Option<Instant>) -> Next {
         let wake = match (self.next_wake(), until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -1,7 +1,7 @@
 //! What the isolate threads of one worker process share: the socket (read by whichever thread
-//! holds the inbox's reader, written by every thread, one whole frame at a time), which thread has which
-//! request, how many requests each thread has, which threads are busy with a chore, and when
-//! the supervisor was last told that V8's shared heap is overdue for renewal.
+//! holds the inbox's reader, written by every thread, one whole frame at a time), which thread
+//! has which request, how many requests each thread has, which threads are busy with a chore,
+//! and when the supervisor was last told that V8's shared heap is overdue for renewal.
 //!
 //! Guarantees: frames never interleave (one lock around each write); a request's route lives
 //! from its dispatch until its answer is written (for a request that goes on after its answer,
