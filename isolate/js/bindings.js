@@ -45,9 +45,9 @@ async function bindingCall(call, head, bytes = null, makeError = bindingError) {
 // The bytes of a value to store: a string (UTF-8), an ArrayBuffer or view, or a ReadableStream.
 async function valueBytes(value, what) {
   if (typeof value === "string") return utf8Encode(value);
-  const stream = streamRecord(value);
+  const stream = streamRecordOf(value);
   if (stream !== undefined) {
-    if (IsReadableStreamLocked(stream)) throw new TypeError(`${what}: the stream is locked`);
+    if (streamsInternals().IsReadableStreamLocked(stream)) throw new TypeError(`${what}: the stream is locked`);
     return readAllBytes(stream);
   }
   try {

@@ -181,7 +181,7 @@ class Crypto {
   constructor(key) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
-  get subtle() { return subtleObject; }
+  get subtle() { return lazyInternals("crypto").subtle; }
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;

@@ -6,30 +6,7 @@
 // made on the first chunk and freed when the stream ends, errors or is cancelled (else with the
 // isolate); its handle lives in this closure only.
 
-const NATIVE = {
-  free: 0x0001, compressNew: 0x0201, compressWrite: 0x0202, decompressNew: 0x0203, decompressWrite: 0x0204,
-};
 const CODEC_PIECE = 1 << 20;
-
-// Native objects a tenant abandons (a stream never finished nor cancelled, a streaming decoder
-// never flushed) are freed when their JavaScript owner is collected: best effort, on top of the
-// per-isolate cap (ops/src/state.rs). The registry is made on first use (not in the snapshot).
-const FinalizationRegistryCtor = FinalizationRegistry;
-const registryRegister = uncurry(FinalizationRegistry.prototype.register);
-const registryUnregister = uncurry(FinalizationRegistry.prototype.unregister);
-let nativeRegistry = null;
-/** Frees native `handle` once `owner` is collected, unless `untrackNative(owner)` comes first. */
-function trackNative(owner, handle) {
-  if (nativeRegistry === null) {
-    nativeRegistry = new FinalizationRegistryCtor((h) => {
-      try { callOp(NATIVE.free, [h]); } catch { /* the isolate is going */ }
-    });
-  }
-  registryRegister(nativeRegistry, owner, handle, owner);
-}
-function untrackNative(owner) {
-  if (nativeRegistry !== null) registryUnregister(nativeRegistry, owner);
-}
 const CODEC_MORE = 1;
 
 /** The format's number for the native side; a TypeError for anything but the three formats. */
@@ -127,7 +104,7 @@ class CompressionStream {
   get writable() { return thisCompressionStream(this, compressionStreamRecord, "CompressionStream").writable.pub; }
   static {
     compressionStreamRecord = (v) => (isObject(v) && #t in v ? v.#t : undefined);
-    platformBrands.push((v) => isObject(v) && #t in v);
+    addPlatformBrand((v) => isObject(v) && #t in v);
   }
 }
 exposeInterface(CompressionStream, "CompressionStream");
@@ -143,7 +120,7 @@ class DecompressionStream {
   get writable() { return thisCompressionStream(this, decompressionStreamRecord, "DecompressionStream").writable.pub; }
   static {
     decompressionStreamRecord = (v) => (isObject(v) && #t in v ? v.#t : undefined);
-    platformBrands.push((v) => isObject(v) && #t in v);
+    addPlatformBrand((v) => isObject(v) && #t in v);
   }
 }
 exposeInterface(DecompressionStream, "DecompressionStream");

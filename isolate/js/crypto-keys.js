@@ -23,10 +23,6 @@ const HASH_BLOCK_BITS = { __proto__: null, "SHA-1": 512, "SHA-256": 512, "SHA-38
 const FAMILY = { __proto__: null, "P-256": 1, "P-384": 2, Ed25519: 3, X25519: 4, RSA: 5, "P-521": 6 };
 const FORMAT_ID = { __proto__: null, raw: 0, spki: 1, pkcs8: 2, jwk: 3 };
 
-const StringToUpperCase = uncurry(String.prototype.toUpperCase);
-const StringCharCodeAt = uncurry(String.prototype.charCodeAt);
-const NumberIsFinite = Number.isFinite;
-const MathTrunc = Math.trunc;
 
 const dataError = (m) => new DOMException(m, "DataError");
 const syntaxError = (m) => new DOMException(m, "SyntaxError");
@@ -123,21 +119,19 @@ const DICT = {
 };
 
 /** The spec's registered algorithms: name -> { operation: dictionary type }. */
-const RSA_KEYS = { __proto__: null, generateKey: "RsaHashedKeyGenParams", importKey: "RsaHashedImportParams" };
-const AES_KEYS = { __proto__: null, generateKey: "AesKeyGenParams", importKey: "none", "get key length": "AesKeyGenParams" };
 const REGISTRY = {
   __proto__: null,
-  "RSASSA-PKCS1-v1_5": { __proto__: null, sign: "none", verify: "none", ...RSA_KEYS },
-  "RSA-PSS": { __proto__: null, sign: "RsaPssParams", verify: "RsaPssParams", ...RSA_KEYS },
-  "RSA-OAEP": { __proto__: null, encrypt: "RsaOaepParams", decrypt: "RsaOaepParams", ...RSA_KEYS },
+  "RSASSA-PKCS1-v1_5": { __proto__: null, sign: "none", verify: "none", generateKey: "RsaHashedKeyGenParams", importKey: "RsaHashedImportParams" },
+  "RSA-PSS": { __proto__: null, sign: "RsaPssParams", verify: "RsaPssParams", generateKey: "RsaHashedKeyGenParams", importKey: "RsaHashedImportParams" },
+  "RSA-OAEP": { __proto__: null, encrypt: "RsaOaepParams", decrypt: "RsaOaepParams", generateKey: "RsaHashedKeyGenParams", importKey: "RsaHashedImportParams" },
   ECDSA: { __proto__: null, sign: "EcdsaParams", verify: "EcdsaParams", generateKey: "EcKeyParams", importKey: "EcKeyParams" },
   ECDH: { __proto__: null, deriveBits: "EcdhKeyDeriveParams", generateKey: "EcKeyParams", importKey: "EcKeyParams" },
   Ed25519: { __proto__: null, sign: "none", verify: "none", generateKey: "none", importKey: "none" },
   X25519: { __proto__: null, deriveBits: "EcdhKeyDeriveParams", generateKey: "none", importKey: "none" },
-  "AES-CTR": { __proto__: null, encrypt: "AesCtrParams", decrypt: "AesCtrParams", ...AES_KEYS },
-  "AES-CBC": { __proto__: null, encrypt: "AesCbcParams", decrypt: "AesCbcParams", ...AES_KEYS },
-  "AES-GCM": { __proto__: null, encrypt: "AesGcmParams", decrypt: "AesGcmParams", ...AES_KEYS },
-  "AES-KW": { __proto__: null, wrapKey: "none", unwrapKey: "none", ...AES_KEYS },
+  "AES-CTR": { __proto__: null, encrypt: "AesCtrParams", decrypt: "AesCtrParams", generateKey: "AesKeyGenParams", importKey: "none", "get key length": "AesKeyGenParams" },
+  "AES-CBC": { __proto__: null, encrypt: "AesCbcParams", decrypt: "AesCbcParams", generateKey: "AesKeyGenParams", importKey: "none", "get key length": "AesKeyGenParams" },
+  "AES-GCM": { __proto__: null, encrypt: "AesGcmParams", decrypt: "AesGcmParams", generateKey: "AesKeyGenParams", importKey: "none", "get key length": "AesKeyGenParams" },
+  "AES-KW": { __proto__: null, wrapKey: "none", unwrapKey: "none", generateKey: "AesKeyGenParams", importKey: "none", "get key length": "AesKeyGenParams" },
   HMAC: { __proto__: null, sign: "none", verify: "none", generateKey: "HmacImportParams", importKey: "HmacImportParams", "get key length": "HmacImportParams" },
   "SHA-1": { __proto__: null, digest: "none" }, "SHA-256": { __proto__: null, digest: "none" },
   "SHA-384": { __proto__: null, digest: "none" }, "SHA-512": { __proto__: null, digest: "none" },
@@ -146,7 +140,9 @@ const REGISTRY = {
 };
 /** Upper-cased name -> registered name. */
 const CANONICAL = ObjectCreate(null);
-for (const name of ObjectKeys(REGISTRY)) CANONICAL[StringToUpperCase(name)] = name;
+// Indexed: the crypto group is built lazily, possibly after tenant code replaced the iterator.
+const REGISTERED = ObjectKeys(REGISTRY);
+for (let i = 0; i < REGISTERED.length; i++) CANONICAL[StringToUpperCase(REGISTERED[i])] = REGISTERED[i];
 
 /** The spec's "normalize an algorithm" for operation `op`: a null-prototype object with `name`
  *  and the converted members of the operation's dictionary type. */
@@ -229,13 +225,14 @@ function enumerableMembers(proto) {
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] === "constructor" || typeof keys[i] === "symbol") continue;
     const d = ObjectGetOwnPropertyDescriptor(proto, keys[i]);
+    ObjectSetPrototypeOf(d, null); // built lazily: Object.prototype may have tenant getters by now
     d.enumerable = true;
     ObjectDefineProperty(proto, keys[i], d);
   }
 }
 enumerableMembers(CryptoKey.prototype);
 setTag(CryptoKey.prototype, "CryptoKey");
-platformBrands.push((v) => keyState(v) !== undefined);
+addPlatformBrand((v) => keyState(v) !== undefined);
 defineGlobal("CryptoKey", CryptoKey);
 
 /** The tenant-visible algorithm object of a key's internal algorithm (the spec's KeyAlgorithm

@@ -284,8 +284,10 @@ class SubtleCrypto {
 enumerableMembers(SubtleCrypto.prototype);
 setTag(SubtleCrypto.prototype, "SubtleCrypto");
 const subtleObject = new SubtleCrypto(INTERNAL);
-platformBrands.push((v) => v === subtleObject);
+addPlatformBrand((v) => v === subtleObject);
 defineGlobal("SubtleCrypto", SubtleCrypto);
+// crypto.subtle (clone.js) is this object, reached through lazyInternals("crypto").
+shareInternals("crypto", ObjectFreeze({ __proto__: null, subtle: subtleObject }));
 
 function thisCheck(self, got, needed, what) {
   if (!isSubtle(self)) throw new TypeError(`SubtleCrypto.${what} called on an object that is not a SubtleCrypto`);

@@ -35,9 +35,9 @@ function extractBody(init) {
       const type = blobType(init);
       return { body: bodyFromBytes(blobBytes(init)), type: type === "" ? null : type };
     }
-    const s = streamRecord(init);
+    const s = streamRecordOf(init);
     if (s !== undefined) {
-      if (s.disturbed || IsReadableStreamLocked(s)) throw new TypeError("The body stream is disturbed or locked");
+      if (s.disturbed || streamsInternals().IsReadableStreamLocked(s)) throw new TypeError("The body stream is disturbed or locked");
       const b = new BodyState();
       b.stream = s;
       b.fromStream = true;
@@ -59,8 +59,8 @@ function extractBody(init) {
 
 /** "Close a ReadableStream" for the prelude's own byte streams. */
 function closeByteStream(c) {
-  ReadableByteStreamControllerClose(c);
-  if (c.pendingPullIntos.length > 0) ReadableByteStreamControllerRespond(c, 0);
+  streamsInternals().ReadableByteStreamControllerClose(c);
+  if (c.pendingPullIntos.length > 0) streamsInternals().ReadableByteStreamControllerRespond(c, 0);
 }
 
 /** A byte stream over `bytes` (never modified; chunks handed out are copies, at most `chunkSize`
@@ -68,20 +68,20 @@ function closeByteStream(c) {
 function streamOverBytes(bytes, chunkSize = Infinity) {
   let at = 0;
   const size = typedArrayLength(bytes);
-  const stream = CreateReadableByteStream(noop, () => {
+  const stream = streamsInternals().CreateReadableByteStream(noop, () => {
     const c = stream.controller;
     stream.source = null;
     if (at < size) {
-      const request = ReadableByteStreamControllerGetBYOBRequest(c);
+      const request = streamsInternals().ReadableByteStreamControllerGetBYOBRequest(c);
       if (request !== null) {
         const view = request.view;
         const n = MathMin(typedArrayLength(view), size - at);
         typedArraySet(view, bytesView(bytes, at, at + n));
         at += n;
-        ReadableByteStreamControllerRespond(c, n);
+        streamsInternals().ReadableByteStreamControllerRespond(c, n);
       } else {
         const end = size - at > chunkSize ? at + chunkSize : size;
-        ReadableByteStreamControllerEnqueue(c, bytesCopy(bytes, at, end));
+        streamsInternals().ReadableByteStreamControllerEnqueue(c, bytesCopy(bytes, at, end));
         at = end;
       }
     }
@@ -116,11 +116,11 @@ function streamOverHostSource(host) {
       }
       if (!isUint8Array(chunk)) throw new TypeError("the request body source produced a chunk that is not a Uint8Array");
       if (typedArrayByteLength(chunk) === 0) return pullOnce();
-      if (c.stream.state === "readable" && !c.closeRequested) ReadableByteStreamControllerEnqueue(c, chunk);
+      if (c.stream.state === "readable" && !c.closeRequested) streamsInternals().ReadableByteStreamControllerEnqueue(c, chunk);
       return undefined;
     }, undefined);
   };
-  const stream = CreateReadableByteStream(noop, () => (ended ? resolvedUndefined() : pullOnce()), (reason) => {
+  const stream = streamsInternals().CreateReadableByteStream(noop, () => (ended ? resolvedUndefined() : pullOnce()), (reason) => {
     if (!ended) {
       ended = true;
       try {
@@ -145,7 +145,7 @@ function bodyStream(b) {
   }
   if (b.taken) {
     // Consumed before the stream existed: show what reading it fully leaves behind.
-    AcquireReadableStreamDefaultReader(stream, false);
+    streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
     stream.disturbed = true;
     stream.source = null;
     closeByteStream(stream.controller);
@@ -156,7 +156,7 @@ function bodyStream(b) {
 
 const bodyDisturbed = (b) => (b.stream !== null ? b.stream.disturbed : b.taken);
 /** The spec's "unusable": a body whose stream is disturbed or locked. */
-const bodyUnusable = (b) => b !== null && (b.stream !== null ? b.stream.disturbed || IsReadableStreamLocked(b.stream) : b.taken);
+const bodyUnusable = (b) => b !== null && (b.stream !== null ? b.stream.disturbed || streamsInternals().IsReadableStreamLocked(b.stream) : b.taken);
 
 /** Fast path: takes the body's bytes when known without running a stream, marking the body used
  *  (as reading it fully would); null when the stream must run. The body must be usable. */
@@ -172,15 +172,15 @@ function takeKnownBytes(b) {
   if (s.source === null || s.state !== "readable") return null;
   const bytes = s.source;
   s.source = null;
-  AcquireReadableStreamDefaultReader(s, false);
+  streamsInternals().AcquireReadableStreamDefaultReader(s, false);
   s.disturbed = true;
-  ReadableStreamCancel(s, undefined); // the stream's own source: nothing to wait for
+  streamsInternals().ReadableStreamCancel(s, undefined); // the stream's own source: nothing to wait for
   return bytes;
 }
 
 /** The spec's "read all bytes" through an internal reader: a promise of one Uint8Array. */
 function readAllBytes(stream) {
-  const reader = AcquireReadableStreamDefaultReader(stream, false);
+  const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
   const result = new Deferred();
   const chunks = new List();
   let total = 0;
@@ -215,7 +215,7 @@ function readAllBytes(stream) {
     do {
       readAgain = false;
       inRead = true;
-      ReadableStreamDefaultReaderRead(reader, request);
+      streamsInternals().ReadableStreamDefaultReaderRead(reader, request);
       inRead = false;
     } while (readAgain);
   };
@@ -231,14 +231,14 @@ function bodyBytes(b) {
 
 /** Cancels a request body's stream, if it has one still readable (an aborted fetch). */
 function cancelBody(b, reason) {
-  if (b !== null && b.stream !== null && b.stream.state === "readable") setHandled(ReadableStreamCancel(b.stream, reason));
+  if (b !== null && b.stream !== null && b.stream.state === "readable") setHandled(streamsInternals().ReadableStreamCancel(b.stream, reason));
 }
 
 /** Errors a response body's stream (made now if need be) unless it already ended (an aborted
  *  fetch whose answer came first). */
 function errorBody(b, reason) {
   const s = bodyStream(b);
-  if (s.state === "readable") ReadableByteStreamControllerError(s.controller, reason);
+  if (s.state === "readable") streamsInternals().ReadableByteStreamControllerError(s.controller, reason);
 }
 
 /** The spec's "consume body". */
@@ -258,7 +258,7 @@ function cloneBody(b) {
     const copy = bodyFromBytes(b.bytes);
     return copy;
   }
-  const branches = ReadableStreamTee(bodyStream(b), true);
+  const branches = streamsInternals().ReadableStreamTee(bodyStream(b), true);
   b.stream = branches[0];
   const copy = new BodyState();
   copy.stream = branches[1];
@@ -282,11 +282,11 @@ function proxyBody(b) {
     copy.bytes = bytes;
     return copy;
   }
-  const identity = CreateTransformStream((chunk) => {
-    TransformStreamDefaultControllerEnqueue(identity.controller, chunk);
+  const identity = streamsInternals().CreateTransformStream((chunk) => {
+    streamsInternals().TransformStreamDefaultControllerEnqueue(identity.controller, chunk);
     return resolvedUndefined();
   }, resolvedUndefined);
-  setHandled(ReadableStreamPipeTo(b.stream, identity.writable, false, false, false, undefined));
+  setHandled(streamsInternals().ReadableStreamPipeTo(b.stream, identity.writable, false, false, false, undefined));
   copy.stream = identity.readable;
   return copy;
 }
@@ -367,18 +367,18 @@ function installBody(proto, bodyOf, headersOf) {
 
 /** The host's view of a response body stream: reads through the internal reader only. */
 function hostBodyReader(stream) {
-  const reader = AcquireReadableStreamDefaultReader(stream, false);
+  const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
   stream.disturbed = true;
   return ObjectFreeze({
     __proto__: null,
     read() {
       if (reader.stream === undefined) return promiseResolvedWith(null);
       const d = new Deferred();
-      ReadableStreamDefaultReaderRead(reader, {
+      streamsInternals().ReadableStreamDefaultReaderRead(reader, {
         chunkSteps: (chunk) => {
           if (!isUint8Array(chunk)) {
             const e = new TypeError("The response body stream produced a chunk that is not a Uint8Array");
-            setHandled(ReadableStreamCancel(stream, e));
+            setHandled(streamsInternals().ReadableStreamCancel(stream, e));
             d.reject(e);
             return;
           }
@@ -390,7 +390,7 @@ function hostBodyReader(stream) {
       return d.promise;
     },
     cancel(reason) {
-      return ReadableStreamCancel(stream, reason);
+      return streamsInternals().ReadableStreamCancel(stream, reason);
     },
   });
 }

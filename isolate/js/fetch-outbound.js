@@ -145,7 +145,7 @@ async function pumpUpload(reader, id, state) {
 function dropLateAnswer(reply, reason) {
   try {
     const body = responseBodyOf(responseFromHost(reply));
-    if (body !== null) setHandled(ReadableStreamCancel(bodyStream(body), reason));
+    if (body !== null) setHandled(streamsInternals().ReadableStreamCancel(bodyStream(body), reason));
   } catch {
     // a malformed late answer: nothing to release
   }

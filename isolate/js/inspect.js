@@ -11,6 +11,10 @@ const INSPECT_BREAK = 80;
 
 const brandOf = (fn) => (v) => { try { fn(v); return true; } catch { return false; } };
 const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
+// Captured for the crypto group (lazy, isolate/src/lazy), whose top level uses them when built.
+const StringToUpperCase = uncurry(String.prototype.toUpperCase);
+const StringCharCodeAt = uncurry(String.prototype.charCodeAt);
+const NumberIsFinite = Number.isFinite;
 const mapSize = uncurry(ObjectGetOwnPropertyDescriptor(Map.prototype, "size").get);
 const setSize = uncurry(ObjectGetOwnPropertyDescriptor(Set.prototype, "size").get);
 const arrayBufferByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get);
@@ -77,20 +81,29 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
 const inspectHooks = new Map();
+const inspectHooksSet = uncurry(Map.prototype.set);
 /** Classes shown as one string instead (node:buffer's `<Buffer 68 69>`): prototype -> (obj) => string. */
 const inspectReplacers = new Map();
 /** Displays instances of `Class` through its ORIGINAL getters (captured now, so later patching of
  *  the prototype cannot run tenant code inside console.log). */
 function inspectThroughGetters(Class, names) {
-  const getterOf = (n) => {
+  // Indexed, with captured operations only: a lazily built part (lazy.js) calls this after tenant
+  // code, which may have replaced Array.prototype.map, Map.prototype.set or the array iterator.
+  const getters = [];
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    let get;
     for (let o = Class.prototype; o !== null; o = ObjectGetPrototypeOf(o)) {
       const d = ObjectGetOwnPropertyDescriptor(o, n);
-      if (d !== undefined) return d.get;
+      if (d !== undefined) {
+        ObjectSetPrototypeOf(d, null);
+        get = d.get;
+        break;
+      }
     }
-    return undefined;
-  };
-  const getters = names.map((n) => [n, uncurry(getterOf(n))]);
-  inspectHooks.set(Class.prototype, (obj) => [getters.map(([n, get]) => [n, get(obj)]), false]);
+    ObjectDefineProperty(getters, i, { __proto__: null, value: [n, uncurry(get)], writable: true, enumerable: true, configurable: true });
+  }
+  inspectHooksSet(inspectHooks, Class.prototype, (obj) => [getters.map(([n, get]) => [n, get(obj)]), false]);
 }
 
 function quoteString(s) {

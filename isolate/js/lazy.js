@@ -20,8 +20,9 @@ const headersDelete = uncurry(Headers.prototype.delete); // rewriter.js
  *  globals it uses (`captured` now), and `call(f, captured, defineGlobal, defineBuiltin,
  *  exposeInterface)`, which calls the compiled group with every parameter (the three helpers in
  *  the group's own versions). Only the host's stubs call it. */
-function lazyPart(index, globals, builtins, captured, call) {
+function lazyPart(index, name, globals, builtins, captured, call) {
   const part = { __proto__: null, index, globals, captured, call, state: 0, values: { __proto__: null } };
+  lazyPartsByName[name] = part;
   for (let i = 0; i < globals.length; i++) {
     const name = globals[i];
     hostLazyGlobal(name, () => {
@@ -33,6 +34,21 @@ function lazyPart(index, globals, builtins, captured, call) {
     MapSet(builtinModules, builtins[i][0],
       { __proto__: null, names: builtins[i][1], factory: null, part, built: false, value: undefined });
   }
+}
+
+/** The lazy groups by name (see lazyInternals). */
+const lazyPartsByName = { __proto__: null };
+
+/** The internals a part shares (plumbing.js's shareInternals), building its group first if it is
+ *  lazy and not built yet. Called from function bodies only, so after this part ran. */
+function lazyInternals(name) {
+  if (sharedInternals[name] === undefined) {
+    const part = lazyPartsByName[name];
+    if (part !== undefined) buildLazyPart(part);
+  }
+  const internals = sharedInternals[name];
+  if (internals === undefined) throw new Error(`stockade: the runtime's ${name} internals are missing`);
+  return internals;
 }
 
 /** Builds `part` once: compiles and runs its group, which records its globals and factories. */

@@ -19,14 +19,15 @@
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *     1 prelude.js 2 inspect.js 3 console.js 4 timers.js 5 encoding.js 6 url-host.js
- *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
- *     13 events.js 14 abort.js 15 streams-core.js 16 streams-readable.js 17 streams-byte.js
- *     18 streams-pipe.js 19 streams-writable.js 20 streams-transform.js 21 blob.js 22 formdata.js
- *     23 multipart.js 24 fetch-body.js 25 fetch.js 26 fetch-outbound.js 27 compression.js
- *     28 workers.js 29 builtins.js 30 lazy.js 31 node-encodings.js 32 node-buffer.js
- *     33 node-buffer-rw.js 34 node-events.js 35 node-util.js 36 node-assert.js 37 node-path.js
- *     38 node-process.js 39 node-hash.js 40 node-crypto.js 41 bindings.js 42 rpc.js
- *     43 cache.js 44 urlpattern.js 45 rewriter.js 46 prelude-end.js
+ *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js
+ *     12 crypto-subtle.js 13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js
+ *     17 streams-readable.js 18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js
+ *     21 streams-transform.js 22 blob.js 23 formdata.js 24 multipart.js 25 fetch-body.js
+ *     26 fetch.js 27 fetch-outbound.js 28 compression.js 29 workers.js 30 builtins.js 31 lazy.js
+ *     32 node-encodings.js 33 node-buffer.js 34 node-buffer-rw.js 35 node-events.js
+ *     36 node-util.js 37 node-assert.js 38 node-path.js 39 node-process.js 40 node-hash.js
+ *     41 node-crypto.js 42 bindings.js 43 rpc.js 44 cache.js 45 urlpattern.js 46 rewriter.js
+ *     47 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -181,6 +182,7 @@ const SymbolIterator = Symbol.iterator;
 const SymbolToStringTag = Symbol.toStringTag;
 const JSONStringify = JSON.stringify;
 const MathFloor = Math.floor;
+const MathTrunc = Math.trunc;
 
 // Capture the host primitives, then make them unreachable from globalThis.
 const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp, hostGetContext,
@@ -221,6 +223,14 @@ if (Symbol.metadata === undefined) {
 
 /** Unforgeable token for constructors the web marks "Illegal constructor" (Performance, Crypto). */
 const INTERNAL = Symbol("internal");
+
+/** Each part's internals for other parts, by name, once the part ran: a lazy group's when it is
+ *  built (lazy.js's lazyInternals builds it on demand), the others' at prelude evaluation. */
+const sharedInternals = { __proto__: null };
+/** Called by a part's top level: `internals` (a frozen record) become reachable by `name`. */
+function shareInternals(name, internals) {
+  sharedInternals[name] = internals;
+}
 
 /** Brand checks of every platform class; structuredClone refuses their instances. */
 const platformBrands = [];

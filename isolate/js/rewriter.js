@@ -298,10 +298,10 @@ class HTMLRewriter {
     if (bodyUnusable(body)) throw new TypeError("HTMLRewriter.transform: the body is already used");
     const session = rewriterSession(this.#elements.slice(), this.#documents.slice());
     let rec;
-    const emit = (chunk) => TransformStreamDefaultControllerEnqueue(rec.controller, chunk);
+    const emit = (chunk) => streamsInternals().TransformStreamDefaultControllerEnqueue(rec.controller, chunk);
     // A rejected async handler errors the stream: free the native rewriter then.
     const settle = (wait) => (wait === null ? resolvedUndefined() : promiseThen(wait, undefined, (e) => { session.close(); throw e; }));
-    rec = CreateTransformStream((chunk) => {
+    rec = streamsInternals().CreateTransformStream((chunk) => {
       try {
         if (typedArrayName(chunk) !== "Uint8Array") throw new TypeError("HTMLRewriter: the body's chunks must be Uint8Arrays");
         return settle(session.write(chunk, emit));
@@ -320,7 +320,7 @@ class HTMLRewriter {
       session.close();
       return resolvedUndefined();
     });
-    setHandled(ReadableStreamPipeTo(bodyStream(body), rec.writable, false, false, false, undefined));
+    setHandled(streamsInternals().ReadableStreamPipeTo(bodyStream(body), rec.writable, false, false, false, undefined));
     const out = new Response(rec.readable.pub, init);
     headersDelete(responseHeaders(out), "content-length");
     return out;

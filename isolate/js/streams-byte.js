@@ -104,7 +104,7 @@ class ReadableByteStreamController {
       c.pub = pub;
       return c;
     };
-    platformBrands.push((v) => isObject(v) && #c in v);
+    addPlatformBrand((v) => isObject(v) && #c in v);
   }
 }
 exposeInterface(ReadableByteStreamController, "ReadableByteStreamController");
@@ -153,7 +153,7 @@ class ReadableStreamBYOBRequest {
       q.view = view;
       return q;
     };
-    platformBrands.push((v) => isObject(v) && #q in v);
+    addPlatformBrand((v) => isObject(v) && #q in v);
   }
 }
 exposeInterface(ReadableStreamBYOBRequest, "ReadableStreamBYOBRequest");
@@ -223,7 +223,7 @@ class ReadableStreamBYOBReader {
   }
   static {
     byobReaderRecord = (v) => (isObject(v) && #r in v ? v.#r : undefined);
-    platformBrands.push((v) => isObject(v) && #r in v);
+    addPlatformBrand((v) => isObject(v) && #r in v);
   }
 }
 exposeInterface(ReadableStreamBYOBReader, "ReadableStreamBYOBReader");

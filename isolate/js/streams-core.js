@@ -1,108 +1,13 @@
 // ---- streams-core.js: shared machinery of the Streams standard. ------------
-// Promise plumbing, internal queues, queuing strategies, ArrayBuffer transfer and the Web IDL
-// conversions the stream constructors share. Guarantees: internal state lives in records of
-// classes whose prototypes tenant code never sees (null prototypes), reached through private
-// fields of the public objects; promises are chained through captured primordials, never through
-// methods a tenant can replace. Trusts: the primordials captured here at prelude evaluation.
-
-const PromiseCtor = Promise;
-const PromiseResolveStatic = Promise.resolve;
-const PromiseRejectStatic = Promise.reject;
-const ArrayBufferCtor = ArrayBuffer;
-const Uint8ArrayCtor = Uint8Array;
-const DataViewCtor = DataView;
-const NumberIsNaN = Number.isNaN;
-const MathMin = Math.min;
-const SymbolAsyncIterator = Symbol.asyncIterator;
-const ArrayBufferIsView = ArrayBuffer.isView;
-// V8 13.6 ships ArrayBuffer.prototype.transfer and the `detached` / `resizable` getters.
-const ArrayBufferTransfer = uncurry(ArrayBuffer.prototype.transfer);
-const arrayBufferDetached = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "detached").get);
-const arrayBufferResizable = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "resizable").get);
-const Uint8ArraySet = uncurry(Uint8Array.prototype.set);
-const AsyncIteratorPrototype = ObjectGetPrototypeOf(ObjectGetPrototypeOf(async function* () {}).prototype);
-const noop = () => {};
-
-/** Makes a class's prototype (and, through it, every instance's lookups) unreachable. */
-const internalClass = (C) => { ObjectSetPrototypeOf(C.prototype, null); return C; };
-
-/** A promise with its resolving functions and a state the spec's "is pending" checks read. */
-const Deferred = internalClass(class Deferred {
-  promise;
-  state = 0; // 0 pending, 1 resolved, 2 rejected
-  #resolve;
-  #reject;
-  constructor() {
-    this.promise = new PromiseCtor((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
-  }
-  resolve(value) {
-    if (this.state !== 0) return;
-    this.state = 1;
-    this.#resolve(value);
-  }
-  reject(reason) {
-    if (this.state !== 0) return;
-    this.state = 2;
-    this.#reject(reason);
-  }
-});
-
-const promiseResolvedWith = (v) => ReflectApply(PromiseResolveStatic, PromiseCtor, [v]);
-const promiseRejectedWith = (e) => ReflectApply(PromiseRejectStatic, PromiseCtor, [e]);
-/** The spec's "react to" / "upon": PerformPromiseThen through the captured `then`. */
-const promiseThen = (p, onFulfilled, onRejected) => ReflectApply(PromisePrototypeThen, p, [onFulfilled, onRejected]);
-/** "upon" steps whose derived promise nobody reads: a missing rejection step swallows. */
-const uponPromise = (p, onFulfilled, onRejected = noop) => { promiseThen(p, onFulfilled, onRejected); };
-/** Sets [[PromiseIsHandled]]. */
-const setHandled = (p) => { promiseThen(p, undefined, noop); };
-const resolvedUndefined = () => promiseResolvedWith(undefined);
-/** A rejected promise with a fresh TypeError. */
-const rejectType = (message) => promiseRejectedWith(new TypeError(message));
-
-/** Runs `fn` and turns a throw into a rejected promise (Web IDL: promise-returning operations). */
-function promiseCall(fn, self, args) {
-  try {
-    return promiseResolvedWith(ReflectApply(fn, self, args));
-  } catch (e) {
-    return promiseRejectedWith(e);
-  }
-}
-
-/** A FIFO list (singly linked) whose nodes carry a value and, for queues-with-sizes, a size. */
-const QueueNode = internalClass(class QueueNode {
-  value;
-  size;
-  next = null;
-  constructor(value, size) { this.value = value; this.size = size; }
-});
-const List = internalClass(class List {
-  head = null;
-  tail = null;
-  length = 0;
-  push(value, size = 0) {
-    const node = new QueueNode(value, size);
-    if (this.tail === null) this.head = node;
-    else this.tail.next = node;
-    this.tail = node;
-    this.length++;
-  }
-  shift() {
-    const node = this.head;
-    this.head = node.next;
-    if (this.head === null) this.tail = null;
-    this.length--;
-    return node.value;
-  }
-  peek() { return this.head.value; }
-  clear() { this.head = this.tail = null; this.length = 0; }
-  /** Removes every item and returns them as a plain array, in order. */
-  drain() {
-    const out = [];
-    for (let n = this.head; n !== null; n = n.next) ObjectDefineProperty(out, out.length, { value: n.value, writable: true, enumerable: true, configurable: true });
-    this.clear();
-    return out;
-  }
-});
+// Queues with sizes, queuing strategies, ArrayBuffer views and the Web IDL conversions the stream
+// constructors share (the promise plumbing and internal lists are plumbing.js's). The streams
+// (these files to streams-transform.js, and compression.js) are the lazy group `streams`
+// (isolate/src/lazy): built on first use, a global's read or plumbing.js's `streamsInternals()`.
+// Guarantees: internal state lives in records of classes whose prototypes tenant code never sees
+// (null prototypes), reached through private fields of the public objects; promises are chained
+// through captured primordials, never through methods a tenant can replace; what runs when the
+// group is built calls captured operations only (tenant code may have run before).
+// Trusts: the primordials plumbing.js captured at prelude evaluation.
 
 // ---- queue-with-sizes (containers have `queue: List` and `queueTotalSize: number`) ------------
 function DequeueValue(container) {
@@ -127,7 +32,6 @@ function ResetQueue(container) {
 }
 
 // ---- Web IDL conversions ----------------------------------------------------------------------
-const isObjectLike = (v) => (typeof v === "object" && v !== null) || typeof v === "function";
 
 /** An `object` argument (optional: undefined passes as undefined). */
 function toOptionalObject(value, what) {
@@ -168,7 +72,6 @@ function toArrayBufferView(value, what) {
 const viewBuffer = (v) => (typedArrayName(v) !== undefined ? typedArrayBuffer(v) : dataViewBuffer(v));
 const viewByteOffset = (v) => (typedArrayName(v) !== undefined ? typedArrayByteOffset(v) : dataViewByteOffset(v));
 const viewByteLength = (v) => (typedArrayName(v) !== undefined ? typedArrayByteLength(v) : dataViewByteLength(v));
-const isUint8Array = (v) => isObject(v) && typedArrayName(v) === "Uint8Array";
 const IsDetachedBuffer = (buffer) => arrayBufferDetached(buffer);
 /** TransferArrayBuffer: detaches `buffer`, returning a new ArrayBuffer over the same memory. */
 const TransferArrayBuffer = (buffer) => ArrayBufferTransfer(buffer);
@@ -186,7 +89,6 @@ const ELEMENT_SIZES = {
   Int32Array: 4, Uint32Array: 4, Float16Array: 2, Float32Array: 4, Float64Array: 8, BigInt64Array: 8,
   BigUint64Array: 8,
 };
-const VIEW_CONSTRUCTORS = { __proto__: null, ...TYPED_ARRAYS }; // Float16Array included where it exists
 
 // ---- queuing strategies -----------------------------------------------------------------------
 /** Reads a QueuingStrategy dictionary (members in Web IDL order: highWaterMark, size). */
@@ -209,25 +111,6 @@ function ExtractSizeAlgorithm(strategy) {
   const size = strategy.size;
   if (size === undefined) return sizeOne;
   return (chunk) => ReflectApply(size, undefined, [chunk]);
-}
-
-/** Web IDL interface objects: operations and attributes are enumerable; a class string. `define`
- *  installs the global (a lazily built part records it instead, lazy.js). */
-function exposeInterface(Class, tag, define = defineGlobal) {
-  // Indexed, on a null-prototype descriptor: a lazily built part (lazy.js) calls this after
-  // tenant code, which may have replaced the array iterator or put setters on Object.prototype.
-  const proto = Class.prototype;
-  const keys = ReflectOwnKeys(proto);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    if (key === "constructor" || typeof key === "symbol") continue;
-    const d = ObjectGetOwnPropertyDescriptor(proto, key);
-    ObjectSetPrototypeOf(d, null);
-    d.enumerable = true;
-    ObjectDefineProperty(proto, key, d);
-  }
-  setTag(proto, tag);
-  define(tag, Class);
 }
 
 // The two queuing strategies' size functions: one per global, plain functions (not methods).
@@ -256,7 +139,7 @@ class ByteLengthQueuingStrategy {
     return byteLengthSizeFunction;
   }
   static {
-    platformBrands.push((v) => isObject(v) && #highWaterMark in v);
+    addPlatformBrand((v) => isObject(v) && #highWaterMark in v);
   }
 }
 exposeInterface(ByteLengthQueuingStrategy, "ByteLengthQueuingStrategy");
@@ -276,7 +159,7 @@ class CountQueuingStrategy {
     return countSizeFunction;
   }
   static {
-    platformBrands.push((v) => isObject(v) && #highWaterMark in v);
+    addPlatformBrand((v) => isObject(v) && #highWaterMark in v);
   }
 }
 exposeInterface(CountQueuingStrategy, "CountQueuingStrategy");

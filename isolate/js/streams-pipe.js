@@ -4,9 +4,6 @@
 
 /** Queues `fn` as a microtask. */
 const queueStreamMicrotask = (fn) => { promiseThen(resolvedPromise, fn, undefined); };
-const appendToArray = (array, value) => {
-  ObjectDefineProperty(array, array.length, { value, writable: true, enumerable: true, configurable: true });
-};
 
 function ReadableStreamTee(stream, cloneForBranch2) {
   if (stream.controller.isByte) return ReadableByteStreamTee(stream);

@@ -146,10 +146,11 @@ class ReadableStream {
   static {
     streamRecord = (v) => (isObject(v) && #s in v ? v.#s : undefined);
     newStreamObject = () => new ReadableStream(STREAM_INTERNAL).#s;
-    platformBrands.push((v) => isObject(v) && #s in v);
+    addPlatformBrand((v) => isObject(v) && #s in v);
   }
 }
 ObjectDefineProperty(ReadableStream.prototype, SymbolAsyncIterator, {
+  __proto__: null,
   value: ReadableStream.prototype.values, writable: true, enumerable: false, configurable: true,
 });
 exposeInterface(ReadableStream, "ReadableStream");
@@ -229,7 +230,7 @@ class ReadableStreamDefaultReader {
   }
   static {
     readerRecord = (v) => (isObject(v) && #r in v ? v.#r : undefined);
-    platformBrands.push((v) => isObject(v) && #r in v);
+    addPlatformBrand((v) => isObject(v) && #r in v);
   }
 }
 exposeInterface(ReadableStreamDefaultReader, "ReadableStreamDefaultReader");
@@ -412,7 +413,7 @@ class ReadableStreamDefaultController {
       c.pub = pub;
       return c;
     };
-    platformBrands.push((v) => isObject(v) && #c in v);
+    addPlatformBrand((v) => isObject(v) && #c in v);
   }
 }
 exposeInterface(ReadableStreamDefaultController, "ReadableStreamDefaultController");
@@ -636,8 +637,13 @@ class ReadableStreamAsyncIterator {
   const proto = ReadableStreamAsyncIterator.prototype;
   delete proto.constructor;
   ObjectSetPrototypeOf(proto, AsyncIteratorPrototype);
-  for (const key of ["next", "return"]) {
+  // Indexed, on a null-prototype descriptor: the streams are built lazily (lazy.js), possibly
+  // after tenant code replaced the array iterator or put setters on Object.prototype.
+  const keys = ["next", "return"];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const d = ObjectGetOwnPropertyDescriptor(proto, key);
+    ObjectSetPrototypeOf(d, null);
     d.enumerable = true;
     ObjectDefineProperty(proto, key, d);
   }

@@ -65,7 +65,7 @@ class TransformStream {
   static {
     transformRecord = (v) => (isObject(v) && #t in v ? v.#t : undefined);
     newTransformObject = () => new TransformStream(STREAM_INTERNAL).#t;
-    platformBrands.push((v) => isObject(v) && #t in v);
+    addPlatformBrand((v) => isObject(v) && #t in v);
   }
 }
 exposeInterface(TransformStream, "TransformStream");
@@ -106,7 +106,7 @@ class TransformStreamDefaultController {
       c.pub = pub;
       return c;
     };
-    platformBrands.push((v) => isObject(v) && #c in v);
+    addPlatformBrand((v) => isObject(v) && #c in v);
   }
 }
 exposeInterface(TransformStreamDefaultController, "TransformStreamDefaultController");
@@ -352,7 +352,7 @@ class TextEncoderStream {
   get writable() { return thisCodecStream(this).writable.pub; }
   static {
     encoderStreamRecord = (v) => (isObject(v) && #t in v ? v.#t : undefined);
-    platformBrands.push((v) => isObject(v) && #t in v);
+    addPlatformBrand((v) => isObject(v) && #t in v);
   }
 }
 exposeInterface(TextEncoderStream, "TextEncoderStream");
@@ -430,7 +430,7 @@ class TextDecoderStream {
   get writable() { return thisDecoderStream(this).writable.pub; }
   static {
     decoderStreamRecord = (v) => (isObject(v) && #t in v ? v.#t : undefined);
-    platformBrands.push((v) => isObject(v) && #t in v);
+    addPlatformBrand((v) => isObject(v) && #t in v);
   }
 }
 exposeInterface(TextDecoderStream, "TextDecoderStream");
@@ -445,3 +445,24 @@ function thisDecoderStream(self) {
   if (t === undefined) throw new TypeError("TextDecoderStream: Illegal invocation");
   return t;
 }
+
+// What eager parts (fetch-body.js, bindings.js, fetch-outbound.js) and the rewriter's group use of
+// the streams, reached through plumbing.js's streamsInternals().
+shareInternals("streams", ObjectFreeze({
+  __proto__: null,
+  AcquireReadableStreamDefaultReader,
+  CreateReadableByteStream,
+  CreateTransformStream,
+  IsReadableStreamLocked,
+  ReadableByteStreamControllerClose,
+  ReadableByteStreamControllerEnqueue,
+  ReadableByteStreamControllerError,
+  ReadableByteStreamControllerGetBYOBRequest,
+  ReadableByteStreamControllerRespond,
+  ReadableStreamCancel,
+  ReadableStreamDefaultReaderRead,
+  ReadableStreamPipeTo,
+  ReadableStreamTee,
+  TransformStreamDefaultControllerEnqueue,
+  streamRecord: (v) => streamRecord(v),
+}));

@@ -88,7 +88,7 @@ class WritableStream {
   static {
     writableRecord = (v) => (isObject(v) && #s in v ? v.#s : undefined);
     newWritableObject = () => new WritableStream(STREAM_INTERNAL).#s;
-    platformBrands.push((v) => isObject(v) && #s in v);
+    addPlatformBrand((v) => isObject(v) && #s in v);
   }
 }
 exposeInterface(WritableStream, "WritableStream");
@@ -158,7 +158,7 @@ class WritableStreamDefaultWriter {
   }
   static {
     writerRecord = (v) => (isObject(v) && #w in v ? v.#w : undefined);
-    platformBrands.push((v) => isObject(v) && #w in v);
+    addPlatformBrand((v) => isObject(v) && #w in v);
   }
 }
 exposeInterface(WritableStreamDefaultWriter, "WritableStreamDefaultWriter");
@@ -436,7 +436,7 @@ class WritableStreamDefaultController {
       c.pub = pub;
       return c;
     };
-    platformBrands.push((v) => isObject(v) && #c in v);
+    addPlatformBrand((v) => isObject(v) && #c in v);
   }
 }
 exposeInterface(WritableStreamDefaultController, "WritableStreamDefaultController");

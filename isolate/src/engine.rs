@@ -391,6 +391,12 @@ mod tests {
             original.len()
         );
         assert!(!printed.contains("// ---- "), "part headers are comments");
+        // The streams are a lazy group: a fresh isolate does not deserialise them.
+        assert!(!assembled.script.contains("class ReadableStream"));
+        assert!(assembled
+            .lazy
+            .iter()
+            .any(|u| u.source.contains("class ReadableStream")));
         // One character above U+00FF would make V8 keep the source as a two-byte string.
         assert!(
             printed.is_ascii(),

@@ -80,6 +80,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/crypto-subtle.js"),
     include_str!("../js/events.js"),
     include_str!("../js/abort.js"),
+    include_str!("../js/plumbing.js"),
     include_str!("../js/streams-core.js"),
     include_str!("../js/streams-readable.js"),
     include_str!("../js/streams-byte.js"),

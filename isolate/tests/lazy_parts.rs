@@ -278,3 +278,138 @@ export default () => {
         serde_json::json!([1, "undefined", "mine", false])
     );
 }
+
+/// The streams are a lazy group reached first from eager code (a body's stream) rather than a
+/// global: built after tenant code replaced what its top level and the helpers it calls would use,
+/// they still work, and every stream global is the one the body's stream belongs to.
+#[test]
+fn the_streams_built_from_a_body_after_tampering_use_the_snapshots_primordials() {
+    let src = r#"
+const hits = [];
+const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+export default async () => {
+  const saved = {
+    defineProperty: Object.defineProperty, push: Array.prototype.push, map: Array.prototype.map,
+    iterator: Array.prototype[Symbol.iterator], mapSet: Map.prototype.set, then: Promise.prototype.then,
+    resolve: Promise.resolve, min: Math.min, isView: ArrayBuffer.isView,
+  };
+  const response = new Response("stream me"); // made before: only its body's stream is tested
+  const keys = ["get", "set", "value", "writable", "enumerable"];
+  for (const key of keys) {
+    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
+  }
+  Object.defineProperty = trap("Object.defineProperty");
+  Array.prototype.push = trap("Array.prototype.push");
+  Array.prototype.map = trap("Array.prototype.map");
+  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
+  Map.prototype.set = trap("Map.prototype.set");
+  Promise.prototype.then = trap("Promise.prototype.then");
+  Promise.resolve = trap("Promise.resolve");
+  Math.min = trap("Math.min");
+  ArrayBuffer.isView = trap("ArrayBuffer.isView");
+  let body;
+  try {
+    body = response.body; // builds the streams group
+  } finally {
+    Array.prototype[Symbol.iterator] = saved.iterator;
+    for (const key of keys) delete Object.prototype[key];
+    Object.defineProperty = saved.defineProperty;
+    Array.prototype.push = saved.push;
+    Array.prototype.map = saved.map;
+    Map.prototype.set = saved.mapSet;
+    Promise.prototype.then = saved.then;
+    Promise.resolve = saved.resolve;
+    Math.min = saved.min;
+    ArrayBuffer.isView = saved.isView;
+  }
+  const text = await new Response(body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
+  const packed = new Response("zip ".repeat(50)).body.pipeThrough(new CompressionStream("gzip"));
+  const unpacked = await new Response(packed.pipeThrough(new DecompressionStream("gzip"))).text();
+  const chunks = [];
+  for await (const c of new ReadableStream({ start(c) { c.enqueue("a"); c.enqueue("b"); c.close(); } })) chunks.push(c);
+  return {
+    hits, text, unpacked: unpacked.length, chunks,
+    same: body instanceof ReadableStream && Object.getPrototypeOf(body) === ReadableStream.prototype,
+    tag: Object.prototype.toString.call(body),
+    protoEnumerable: Object.keys(ReadableStream.prototype).includes("getReader"),
+    cloneRefused: (() => { try { structuredClone(new WritableStream()); return false; } catch (e) { return e.name; } })(),
+    globals: ["ReadableStream", "WritableStream", "TransformStream", "CompressionStream", "ByteLengthQueuingStrategy"]
+      .map((n) => typeof globalThis[n]),
+  };
+};
+"#;
+    let v = ok(run(src));
+    assert_eq!(
+        v["hits"],
+        serde_json::json!([]),
+        "tenant functions ran while building: {v}"
+    );
+    assert_eq!(v["text"], "stream me");
+    assert_eq!(v["unpacked"], 200);
+    assert_eq!(v["chunks"], serde_json::json!(["a", "b"]));
+    assert_eq!(v["same"], true);
+    assert_eq!(v["tag"], "[object ReadableStream]");
+    assert_eq!(v["protoEnumerable"], true);
+    assert_eq!(v["cloneRefused"], "DataCloneError");
+    assert_eq!(
+        v["globals"],
+        serde_json::json!(["function", "function", "function", "function", "function"])
+    );
+}
+
+/// WebCrypto's SubtleCrypto is a lazy group reached first through `crypto.subtle` (an eager
+/// getter): built after tampering, it works, and it is one object however it is reached.
+#[test]
+fn webcrypto_built_from_crypto_subtle_after_tampering_uses_the_snapshots_primordials() {
+    let src = r#"
+const hits = [];
+const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+export default async () => {
+  const saved = {
+    defineProperty: Object.defineProperty, push: Array.prototype.push, keys: Object.keys,
+    iterator: Array.prototype[Symbol.iterator], upper: String.prototype.toUpperCase, isFinite: Number.isFinite,
+  };
+  const keys = ["get", "set", "value", "writable", "enumerable"];
+  for (const key of keys) {
+    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
+  }
+  Object.defineProperty = trap("Object.defineProperty");
+  Object.keys = trap("Object.keys");
+  Array.prototype.push = trap("Array.prototype.push");
+  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
+  String.prototype.toUpperCase = trap("String.prototype.toUpperCase");
+  Number.isFinite = trap("Number.isFinite");
+  let subtle;
+  try {
+    subtle = crypto.subtle; // builds the crypto group
+  } finally {
+    Array.prototype[Symbol.iterator] = saved.iterator;
+    for (const key of keys) delete Object.prototype[key];
+    Object.defineProperty = saved.defineProperty;
+    Object.keys = saved.keys;
+    Array.prototype.push = saved.push;
+    String.prototype.toUpperCase = saved.upper;
+    Number.isFinite = saved.isFinite;
+  }
+  const digest = new Uint8Array(await subtle.digest("sha-256", new TextEncoder().encode("abc")));
+  const key = await subtle.generateKey({ name: "hmac", hash: "SHA-256" }, false, ["sign"]);
+  return {
+    hits,
+    digest: Array.from(digest.slice(0, 4)),
+    same: subtle === crypto.subtle && subtle instanceof SubtleCrypto,
+    key: key instanceof CryptoKey && key.algorithm.name,
+    cloneRefused: (() => { try { structuredClone(subtle); return false; } catch (e) { return e.name; } })(),
+  };
+};
+"#;
+    let v = ok(run(src));
+    assert_eq!(
+        v["hits"],
+        serde_json::json!([]),
+        "tenant functions ran while building: {v}"
+    );
+    assert_eq!(v["digest"], serde_json::json!([0xba, 0x78, 0x16, 0xbf]));
+    assert_eq!(v["same"], true);
+    assert_eq!(v["key"], "HMAC");
+    assert_eq!(v["cloneRefused"], "DataCloneError");
+}

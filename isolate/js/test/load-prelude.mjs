@@ -14,7 +14,7 @@ v8.setFlagsFromString("--harmony-rab-gsab-transfer");
 export const PARTS = [
   "prelude.js", "inspect.js", "console.js", "timers.js", "encoding.js", "url-host.js",
   "url-parser.js", "url.js", "clone.js", "crypto-keys.js", "crypto-import.js", "crypto-subtle.js",
-  "events.js", "abort.js", "streams-core.js",
+  "events.js", "abort.js", "plumbing.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
   "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
   "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "lazy.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",

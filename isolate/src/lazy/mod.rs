@@ -1,6 +1,8 @@
-//! The prelude's lazy parts: parts most requests never touch (the `node:*` modules, URLPattern,
-//! HTMLRewriter, ...) are kept out of the startup snapshot, so a fresh isolate does not
-//! deserialise them, and are compiled and evaluated in an isolate on first use.
+//! The prelude's lazy parts: parts most requests never touch (the `node:*` modules, the streams,
+//! URLPattern, HTMLRewriter, ...) are kept out of the startup snapshot, so a fresh isolate does
+//! not deserialise them, and are compiled and evaluated in an isolate on first use. Eager code
+//! reaches a group's internals through `lazyInternals(name)` (js/lazy.js), which builds it first:
+//! the streams share theirs for the bodies of `Request` and `Response` (js/plumbing.js).
 //!
 //! How: [`assemble`] splits the prelude into the eager script (evaluated into the snapshot) and
 //! one source per [`LazyGroup`]. A group's parts become the body of a function compiled natively
@@ -54,6 +56,42 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-crypto.js",
         ],
         globals: &[],
+    },
+    LazyGroup {
+        name: "crypto",
+        parts: &["crypto-keys.js", "crypto-import.js", "crypto-subtle.js"],
+        globals: &["CryptoKey", "SubtleCrypto"],
+    },
+    LazyGroup {
+        name: "streams",
+        parts: &[
+            "streams-core.js",
+            "streams-readable.js",
+            "streams-byte.js",
+            "streams-pipe.js",
+            "streams-writable.js",
+            "streams-transform.js",
+            "compression.js",
+        ],
+        globals: &[
+            "ByteLengthQueuingStrategy",
+            "CountQueuingStrategy",
+            "ReadableStream",
+            "ReadableStreamDefaultReader",
+            "ReadableStreamDefaultController",
+            "ReadableByteStreamController",
+            "ReadableStreamBYOBRequest",
+            "ReadableStreamBYOBReader",
+            "WritableStream",
+            "WritableStreamDefaultWriter",
+            "WritableStreamDefaultController",
+            "TransformStream",
+            "TransformStreamDefaultController",
+            "TextEncoderStream",
+            "TextDecoderStream",
+            "CompressionStream",
+            "DecompressionStream",
+        ],
     },
     LazyGroup {
         name: "urlpattern",
@@ -234,7 +272,8 @@ pub(crate) fn assemble(
             .chain(prelude.iter().map(|s| s.to_string()))
             .collect();
         stubs.push_str(&format!(
-            "lazyPart({index},[{}],[{builtins}],[{}],(f,g,{}) => f({}));\n",
+            "lazyPart({index},{:?},[{}],[{builtins}],[{}],(f,g,{}) => f({}));\n",
+            group.name,
             quoted(group.globals),
             globals.join(","),
             OVERRIDDEN.join(","),
@@ -299,7 +338,7 @@ mod tests {
         assert!(a.lazy[0].source.starts_with("'use strict';"));
         assert!(
             a.script
-                .contains("lazyPart(0,[\"X\"],[[\"node:x\",['a']]],[Map],"),
+                .contains("lazyPart(0,\"g\",[\"X\"],[[\"node:x\",['a']]],[Map],"),
             "{}",
             a.script
         );
