@@ -83,6 +83,9 @@ function defineLazyGlobal(name, build) {
 }
 
 function configureWorker(config) {
+  // Refused before anything changes: the snapshot's warm-up (bridge/snapshot.cc) calls this with
+  // null so that V8 compiles it there, not in every fresh isolate.
+  if (config === null || typeof config !== "object") throw new TypeError("stockade: the worker's configuration must be an object");
   if (workerConfig.configured) throw new Error("stockade: the worker is configured already");
   workerConfig.configured = true;
   workerConfig.nodejs = config.nodejs === true;
