@@ -258,6 +258,20 @@ impl Engine {
         }
     }
 
+    /// The size in bytes of the code cache the lazy group `group` (`node`, `streams`, ...; see
+    /// `lazy::LAZY_GROUPS`) left for this process's isolates; 0 while it has none, or for a name
+    /// that is no group.
+    pub fn lazy_cache_bytes(&self, group: &str) -> usize {
+        match crate::lazy::LAZY_GROUPS
+            .iter()
+            .position(|g| g.name == group)
+        {
+            // SAFETY: reads a process-wide table under its lock; any index is checked there.
+            Some(index) => unsafe { ffi::stk_lazy_cache_bytes(index as u32) },
+            None => 0,
+        }
+    }
+
     /// The profile this process runs.
     pub fn profile(&self) -> V8Profile {
         self.profile

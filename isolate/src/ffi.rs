@@ -177,6 +177,9 @@ extern "C" {
         lazy_count: usize,
         out: *mut StkOutcome,
     ) -> i32;
+    pub fn stk_lazy_defer_caches(iso: *mut StkIsolate);
+    pub fn stk_lazy_leave_caches(iso: *mut StkIsolate) -> u32;
+    pub fn stk_lazy_cache_bytes(index: u32) -> usize;
     pub fn stk_isolate_new(
         config: *const StkIsolateConfig,
         host: *const StkHost,

@@ -222,6 +222,28 @@ impl Worker {
         })
     }
 
+    /// A worker for the process's warm-up, which the caller promises never to give tenant code:
+    /// the lazy groups it builds first in the process (js/lazy.js) keep their code caches back
+    /// until [`Worker::leave_lazy_caches`], so that the caches also hold every function the
+    /// warm-up's use of them compiled. (A tenant's isolate leaves a group's cache as soon as it
+    /// compiled it, before any of it runs: the top-level function only.)
+    pub fn for_warm_up(engine: &'static Engine) -> Result<Worker, RunError> {
+        let worker = Self::new(engine, Limits::default())?;
+        // SAFETY: raw is our live isolate; nothing ran in it yet.
+        worker
+            .iso
+            .call(|raw| unsafe { ffi::stk_lazy_defer_caches(raw) });
+        Ok(worker)
+    }
+
+    /// Ends a [`Worker::for_warm_up`]: every lazy group it built first leaves its code cache for
+    /// the process's later isolates. Returns how many did.
+    pub fn leave_lazy_caches(self) -> u32 {
+        // SAFETY: raw is our live isolate; stk_lazy_leave_caches enters it.
+        self.iso
+            .call(|raw| unsafe { ffi::stk_lazy_leave_caches(raw) })
+    }
+
     pub(crate) fn host(&mut self) -> &mut HostState {
         // SAFETY: host is alive for self's lifetime; no bridge call is running (we hold &mut
         // self), so the callbacks hold no reference to it right now.

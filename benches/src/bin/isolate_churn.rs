@@ -2,13 +2,18 @@
 //! (`valgrind --tool=callgrind`, `perf`), whose instruction counts do not depend on machine load.
 //!
 //! `cargo run --release -p stockade-benches --bin isolate-churn -- [N] [--create-only]
-//! [--threads T] [--ts] [--node] [--maps] [--rss-every K] [--trim] [--hold H] [--renew]`
+//! [--threads T] [--ts] [--node | --streams] [--warm-up] [--maps] [--rss-every K] [--trim]
+//! [--hold H] [--renew]`
 //!
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
 //! threads do; `--ts` makes the module TypeScript (transformed on the churning thread, whose stack
-//! is a worker isolate thread's, as Code Mode's are); `--node` loads it with `nodejs_compat` and has it import `node:buffer` (which builds
-//! the prelude's lazy node group, see isolate/src/lazy); `--maps` prints the process's anonymous mappings by size at the end, to follow what
-//! concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
+//! is a worker isolate thread's, as Code Mode's are); `--node` loads it with `nodejs_compat` and
+//! has it import `node:buffer` (which builds the prelude's lazy node group, see isolate/src/lazy);
+//! `--streams` has it pipe a body through a `TransformStream` (which builds the lazy streams
+//! group); `--warm-up` runs the module once first in a warm-up worker, as a worker process does
+//! (`Worker::for_warm_up`), so that the code cache of the lazy group it builds holds the functions
+//! its use compiled; `--maps` prints the process's anonymous mappings by size at the end, to follow
+//! what concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
 //! start, RSS split by kind of mapping (`stockade_benches::memory::Smaps`) and malloc's view;
 //! `--trim` runs `malloc_trim(0)` before each of those samples; `--hold H` keeps H more isolates
 //! alive through the run (a worker process's spares and Loader isolates); `--renew [M]` asks the
@@ -34,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use stockade_benches::memory::{Malloc, Smaps};
 use stockade_isolate::{
-    Compat, Engine, Limits, LoadOptions, Module, ModuleSet, V8Profile, Worker,
+    Compat, Engine, Limits, LoadOptions, Module, ModuleSet, RunError, V8Profile, Worker,
     RENEW_SHARED_HEAP_AFTER,
 };
 
@@ -43,32 +48,55 @@ fn flag_value(args: &[String], name: &str) -> Option<usize> {
     args.get(at + 1)?.parse().ok()
 }
 
-/// One isolate: created, and unless `create_only`, loaded and called once.
-fn churn_one(engine: &'static Engine, limits: &Limits, create_only: bool, ts: bool, node: bool) {
-    let Ok(mut w) = Worker::new(engine, limits.clone()) else {
-        std::process::exit(1);
-    };
-    if create_only {
-        return;
+/// What each isolate loads and calls: `--node`'s, `--streams`' or the plain module.
+struct Churn {
+    create_only: bool,
+    name: &'static str,
+    source: &'static str,
+    options: LoadOptions,
+}
+
+impl Churn {
+    fn from_args(args: &[String]) -> Churn {
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        let node = has("--node");
+        let source = if node {
+            "import { Buffer } from 'node:buffer'; export default (a) => ({ hello: Buffer.from(`${a}`).length });"
+        } else if has("--streams") {
+            "export default async (a) => ({ hello: await new Response(new Response(`${a}`).body.pipeThrough(new TransformStream())).text() });"
+        } else {
+            "export default (a) => ({ hello: a });"
+        };
+        let mut options = LoadOptions::default();
+        if node {
+            let Ok(compat) = Compat::parse("2025-06-01", &["nodejs_compat".to_string()]) else {
+                std::process::exit(1);
+            };
+            options.compat = compat;
+        }
+        Churn {
+            create_only: has("--create-only"),
+            name: if has("--ts") { "main.ts" } else { "main.js" },
+            source,
+            options,
+        }
     }
-    let name = if ts { "main.ts" } else { "main.js" };
-    let source = if node {
-        "import { Buffer } from 'node:buffer'; export default (a) => ({ hello: Buffer.from(`${a}`).length });"
-    } else {
-        "export default (a) => ({ hello: a });"
-    };
-    let Ok(mut set) = ModuleSet::new([Module::new(name, source)]) else {
-        std::process::exit(1);
-    };
-    let mut options = LoadOptions::default();
-    if node {
-        let Ok(compat) = Compat::parse("2025-06-01", &["nodejs_compat".to_string()]) else {
+
+    /// Loads the module into `w` and calls it once.
+    fn run(&self, w: &mut Worker) -> Result<(), RunError> {
+        let mut set = ModuleSet::new([Module::new(self.name, self.source)])?;
+        w.load_with(self.name, &mut set, &self.options).result?;
+        w.call("1").result.map(drop)
+    }
+
+    /// One isolate: created, and unless `create_only`, loaded and called once.
+    fn one(&self, engine: &'static Engine, limits: &Limits) {
+        let Ok(mut w) = Worker::new(engine, limits.clone()) else {
             std::process::exit(1);
         };
-        options.compat = compat;
-    }
-    if w.load_with(name, &mut set, &options).result.is_err() || w.call("1").result.is_err() {
-        std::process::exit(1);
+        if !self.create_only && self.run(&mut w).is_err() {
+            std::process::exit(1);
+        }
     }
 }
 
@@ -136,14 +164,22 @@ impl Sampler {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
-    let create_only = args.iter().any(|a| a == "--create-only");
-    let ts = args.iter().any(|a| a == "--ts");
-    let node = args.iter().any(|a| a == "--node");
+    let churn = Churn::from_args(&args);
     let threads = flag_value(&args, "--threads").unwrap_or(1).max(1);
     let Ok(engine) = Engine::init(V8Profile::Standard) else {
         eprintln!("engine failed");
         std::process::exit(1);
     };
+    if args.iter().any(|a| a == "--warm-up") {
+        let warmed = Worker::for_warm_up(engine).and_then(|mut w| {
+            churn.run(&mut w)?;
+            Ok(w.leave_lazy_caches())
+        });
+        if let Err(e) = warmed {
+            eprintln!("warm-up failed: {e}");
+            std::process::exit(1);
+        }
+    }
     let limits = Limits {
         cpu: Duration::from_secs(5),
         ..Limits::default()
@@ -172,12 +208,12 @@ fn main() {
     // it, as there).
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (limits, sampler) = (&limits, &sampler);
+            let (limits, sampler, churn) = (&limits, &sampler, &churn);
             std::thread::Builder::new()
                 .stack_size(stockade_isolate::typescript::ROOMY_STACK_BYTES)
                 .spawn_scoped(scope, move || {
                     for _ in 0..n / threads {
-                        churn_one(engine, limits, create_only, ts, node);
+                        churn.one(engine, limits);
                         sampler.one_done();
                     }
                 })

@@ -183,6 +183,17 @@ typedef struct {
 int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
                             size_t lazy_count, stk_outcome* out);
 
+// The lazy groups' code caches. A group's first compile in the process leaves V8's code cache of
+// it for later isolates, made at once (before any of it runs), so it holds the group's top-level
+// function only and every isolate compiles the rest from source when it runs. An isolate no
+// tenant code ever runs in (the worker's warm-up) may instead defer that: the groups it compiles
+// leave their caches when stk_lazy_leave_caches is called, after it used them, with every
+// function that use compiled. Returns how many caches it left (a group already cached is kept).
+void stk_lazy_defer_caches(stk_isolate* iso);
+uint32_t stk_lazy_leave_caches(stk_isolate* iso);
+// The size of group `index`'s code cache in bytes, 0 if it has none yet. Any thread.
+size_t stk_lazy_cache_bytes(uint32_t index);
+
 stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* host,
                              stk_outcome* out);
 void stk_isolate_dispose(stk_isolate* iso);

@@ -34,6 +34,10 @@ struct stk_isolate {
   // Lazy globals as [name, get, name, get, ...] (lazy.h): snapshot creation only; each isolate
   // made from the snapshot installs them.
   v8::Global<v8::Array> lazy_globals;
+  // stk_lazy_defer_caches: this isolate runs no tenant code, and the lazy groups it compiles first
+  // in the process wait here (by group index) to leave their code caches until it used them.
+  bool defer_lazy_caches = false;
+  std::vector<std::pair<uint32_t, v8::Global<v8::Function>>> deferred_lazy;
   // Pending invocations by the host's id, and pending host calls by call id (see bridge.h).
   std::unordered_map<uint32_t, v8::Global<v8::Promise>> pending;
   std::unordered_map<uint32_t, v8::Global<v8::Promise::Resolver>> calls;

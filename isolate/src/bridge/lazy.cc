@@ -2,6 +2,7 @@
 
 #include "lazy.h"
 
+#include "internal.h"
 #include "isolate.h"
 
 #include <memory>
@@ -23,9 +24,12 @@ struct LazyPart {
 // Written once by SetLazyParts before any isolate exists, read-only afterwards.
 std::vector<LazyPart> g_parts;
 
-// V8's code cache of each group, made by the first isolate that compiles it (right after the
-// compile, before any of the group runs: only the runtime's own source is in it) and read by
-// every later one, which then deserialises the group's functions instead of parsing its source.
+// V8's code cache of each group, made by the first isolate that compiles it and read by every
+// later one, which then deserialises the group's functions instead of parsing its source. Made
+// right after the compile, before any of the group runs, it holds the top-level function only
+// (V8 compiles inner functions when they first run); made by the warm-up isolate after it used
+// the group (stk_lazy_defer_caches), it also holds every function that use compiled. Either way
+// only the runtime's own code is in it: no tenant code ran in the isolate that made it.
 // Written once per group under g_cache_mutex; a cache V8 rejects is ignored (V8 compiles anew).
 std::mutex g_cache_mutex;
 std::vector<std::unique_ptr<v8::ScriptCompiler::CachedData>> g_caches;  // by group, or null
@@ -46,6 +50,20 @@ class StaticSource final : public v8::String::ExternalOneByteStringResource {
 void Throw(v8::Isolate* isolate, bool range, const char* message) {
   v8::Local<v8::String> text = v8::String::NewFromUtf8(isolate, message).ToLocalChecked();
   isolate->ThrowException(range ? v8::Exception::RangeError(text) : v8::Exception::TypeError(text));
+}
+
+// Makes group `index`'s code cache from `fn` unless the group has one. Returns whether it did.
+bool LeaveCache(uint32_t index, v8::Local<v8::Function> fn) {
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    if (g_caches[index]) return false;
+  }
+  std::unique_ptr<v8::ScriptCompiler::CachedData> made(
+      v8::ScriptCompiler::CreateCodeCacheForFunction(fn));
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  if (!made || g_caches[index]) return false;
+  g_caches[index] = std::move(made);
+  return true;
 }
 
 }  // namespace
@@ -130,10 +148,12 @@ void HostCompileLazy(const v8::FunctionCallbackInfo<v8::Value>& args) {
     return;  // an exception is pending
   }
   if (cached == nullptr) {
-    std::unique_ptr<v8::ScriptCompiler::CachedData> made(
-        v8::ScriptCompiler::CreateCodeCacheForFunction(fn));
-    std::lock_guard<std::mutex> lock(g_cache_mutex);
-    if (made && !g_caches[index]) g_caches[index] = std::move(made);
+    stk_isolate* iso = static_cast<stk_isolate*>(isolate->GetData(0));
+    if (iso != nullptr && iso->defer_lazy_caches) {
+      iso->deferred_lazy.emplace_back(index, v8::Global<v8::Function>(isolate, fn));
+    } else {
+      LeaveCache(index, fn);
+    }
   }
   args.GetReturnValue().Set(fn);
 }
@@ -189,3 +209,26 @@ void LazyGlobalGet(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::
 }
 
 }  // namespace stockade
+
+extern "C" {
+
+void stk_lazy_defer_caches(stk_isolate* iso) { iso->defer_lazy_caches = true; }
+
+uint32_t stk_lazy_leave_caches(stk_isolate* iso) {
+  stockade::bridge::Entry entry(iso);
+  uint32_t left = 0;
+  for (auto& [index, fn] : iso->deferred_lazy) {
+    if (stockade::LeaveCache(index, fn.Get(entry.isolate()))) left++;
+  }
+  iso->deferred_lazy.clear();
+  iso->defer_lazy_caches = false;
+  return left;
+}
+
+size_t stk_lazy_cache_bytes(uint32_t index) {
+  std::lock_guard<std::mutex> lock(stockade::g_cache_mutex);
+  if (index >= stockade::g_caches.size() || !stockade::g_caches[index]) return 0;
+  return static_cast<size_t>(stockade::g_caches[index]->length);
+}
+
+}  // extern "C"

@@ -4,8 +4,10 @@
 // Guarantees: the two host primitives below reach tenant code never (the runtime holds them in
 // closure constants; the host object is deleted before any tenant code runs); compileLazy
 // compiles only the host's own sources, by index, and throws a RangeError for any other index.
-// The first isolate that compiles a group leaves V8's code cache of it (made before any of the
-// group runs, so it holds the runtime's code only) for the process's later isolates.
+// The first isolate that compiles a group leaves V8's code cache of it for the process's later
+// isolates: a tenant's isolate before any of the group runs, the worker's warm-up isolate (which
+// no tenant code reaches; stk_lazy_defer_caches) after it used the group, so that the cache also
+// holds the functions that use compiled. Either way the cache holds the runtime's code only.
 // Trusts: the host to call SetLazyParts once, before any isolate exists, with sources and names
 // that outlive the process (Rust leaks them).
 #pragma once
