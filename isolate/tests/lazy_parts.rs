@@ -178,6 +178,32 @@ export default async () => {
     assert_eq!(v["name"], "Buffer");
 }
 
+/// JavaScript for the tampering tests: `hits` lists every tenant function the runtime called, and
+/// `tamper(replaced, accessors)` replaces each `[path, key]` of `replaced` (`["Array.prototype",
+/// "push"]`) and defines each name of `accessors` as a getter on `Object.prototype` (read by any
+/// descriptor or options object the runtime would build from a plain literal), all of them traps
+/// that record the call and throw; it returns the function that puts everything back, which
+/// itself uses nothing a trap replaced.
+const TAMPERING: &str = r#"
+const hits = [];
+const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+const tamper = (replaced, accessors) => {
+  const saved = replaced.map(([path, key]) => {
+    const owner = path.split(".").reduce((o, k) => o[k], globalThis);
+    return [owner, key, owner[key], `${path}.${String(key)}`];
+  });
+  for (let i = 0; i < accessors.length; i++) {
+    const get = trap(`Object.prototype.${accessors[i]}`);
+    Reflect.defineProperty(Object.prototype, accessors[i], { __proto__: null, get, configurable: true });
+  }
+  for (let i = 0; i < saved.length; i++) saved[i][0][saved[i][1]] = trap(saved[i][3]);
+  return () => {
+    for (let i = 0; i < saved.length; i++) saved[i][0][saved[i][1]] = saved[i][2];
+    for (let i = 0; i < accessors.length; i++) delete Object.prototype[accessors[i]];
+  };
+};
+"#;
+
 /// The lazy globals look like every other global before and after their first read (a data
 /// property: writable, configurable, not enumerable), are built on that read even after tenant
 /// code replaced Object.defineProperty, Array.prototype.push, the array iterator and put
@@ -185,9 +211,8 @@ export default async () => {
 /// literal into something else), and keep their identity and `instanceof`.
 #[test]
 fn lazy_globals_are_plain_globals_built_on_first_read_after_tampering() {
-    let src = r#"
-const hits = [];
-const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+    let src = TAMPERING.to_owned()
+        + r#"
 const describe = (n) => {
   const d = Reflect.getOwnPropertyDescriptor(globalThis, n);
   return [typeof d.value, d.writable, d.enumerable, d.configurable, "get" in d];
@@ -196,15 +221,10 @@ export default async () => {
   const names = Reflect.ownKeys(globalThis);
   const listed = ["URLPattern", "HTMLRewriter", "caches", "Cache", "CacheStorage"].map((n) => names.includes(n));
   const enumerable = Object.keys(globalThis).filter((n) => ["URLPattern", "HTMLRewriter", "caches"].includes(n));
-  const defineProperty = Object.defineProperty, push = Array.prototype.push;
-  const iterator = Array.prototype[Symbol.iterator];
-  const keys = ["get", "set", "value", "writable"];
-  for (const key of keys) {
-    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
-  }
-  Object.defineProperty = trap("Object.defineProperty");
-  Array.prototype.push = trap("Array.prototype.push");
-  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
+  const restore = tamper(
+    [["Object", "defineProperty"], ["Array.prototype", "push"], ["Array.prototype", Symbol.iterator]],
+    ["get", "set", "value", "writable"],
+  );
   let kind, name, match, rewriterKind, cachesKind;
   try {
     kind = typeof URLPattern;
@@ -212,10 +232,7 @@ export default async () => {
     rewriterKind = typeof HTMLRewriter;
     cachesKind = caches instanceof CacheStorage;
   } finally {
-    Array.prototype[Symbol.iterator] = iterator;
-    for (const key of keys) delete Object.prototype[key];
-    Object.defineProperty = defineProperty;
-    Array.prototype.push = push;
+    restore();
   }
   match = new URLPattern({ pathname: "/books/:id" }).exec("https://x.test/books/7").pathname.groups.id;
   const p = new URLPattern("https://*.test/*");
@@ -230,7 +247,7 @@ export default async () => {
   };
 };
 "#;
-    let v = ok(run(src));
+    let v = ok(run(&src));
     assert_eq!(
         v["hits"],
         serde_json::json!([]),
@@ -284,43 +301,23 @@ export default () => {
 /// they still work, and every stream global is the one the body's stream belongs to.
 #[test]
 fn the_streams_built_from_a_body_after_tampering_use_the_snapshots_primordials() {
-    let src = r#"
-const hits = [];
-const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+    let src = TAMPERING.to_owned()
+        + r#"
 export default async () => {
-  const saved = {
-    defineProperty: Object.defineProperty, push: Array.prototype.push, map: Array.prototype.map,
-    iterator: Array.prototype[Symbol.iterator], mapSet: Map.prototype.set, then: Promise.prototype.then,
-    resolve: Promise.resolve, min: Math.min, isView: ArrayBuffer.isView,
-  };
   const response = new Response("stream me"); // made before: only its body's stream is tested
-  const keys = ["get", "set", "value", "writable", "enumerable"];
-  for (const key of keys) {
-    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
-  }
-  Object.defineProperty = trap("Object.defineProperty");
-  Array.prototype.push = trap("Array.prototype.push");
-  Array.prototype.map = trap("Array.prototype.map");
-  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
-  Map.prototype.set = trap("Map.prototype.set");
-  Promise.prototype.then = trap("Promise.prototype.then");
-  Promise.resolve = trap("Promise.resolve");
-  Math.min = trap("Math.min");
-  ArrayBuffer.isView = trap("ArrayBuffer.isView");
+  const restore = tamper(
+    [
+      ["Object", "defineProperty"], ["Array.prototype", "push"], ["Array.prototype", "map"],
+      ["Map.prototype", "set"], ["Promise.prototype", "then"], ["Promise", "resolve"], ["Math", "min"],
+      ["ArrayBuffer", "isView"], ["Array.prototype", Symbol.iterator],
+    ],
+    ["get", "set", "value", "writable", "enumerable"],
+  );
   let body;
   try {
     body = response.body; // builds the streams group
   } finally {
-    Array.prototype[Symbol.iterator] = saved.iterator;
-    for (const key of keys) delete Object.prototype[key];
-    Object.defineProperty = saved.defineProperty;
-    Array.prototype.push = saved.push;
-    Array.prototype.map = saved.map;
-    Map.prototype.set = saved.mapSet;
-    Promise.prototype.then = saved.then;
-    Promise.resolve = saved.resolve;
-    Math.min = saved.min;
-    ArrayBuffer.isView = saved.isView;
+    restore();
   }
   const text = await new Response(body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
   const packed = new Response("zip ".repeat(50)).body.pipeThrough(new CompressionStream("gzip"));
@@ -338,7 +335,7 @@ export default async () => {
   };
 };
 "#;
-    let v = ok(run(src));
+    let v = ok(run(&src));
     assert_eq!(
         v["hits"],
         serde_json::json!([]),
@@ -361,35 +358,21 @@ export default async () => {
 /// getter): built after tampering, it works, and it is one object however it is reached.
 #[test]
 fn webcrypto_built_from_crypto_subtle_after_tampering_uses_the_snapshots_primordials() {
-    let src = r#"
-const hits = [];
-const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
+    let src = TAMPERING.to_owned()
+        + r#"
 export default async () => {
-  const saved = {
-    defineProperty: Object.defineProperty, push: Array.prototype.push, keys: Object.keys,
-    iterator: Array.prototype[Symbol.iterator], upper: String.prototype.toUpperCase, isFinite: Number.isFinite,
-  };
-  const keys = ["get", "set", "value", "writable", "enumerable"];
-  for (const key of keys) {
-    Reflect.defineProperty(Object.prototype, key, { __proto__: null, get: trap(`Object.prototype.${key}`), configurable: true });
-  }
-  Object.defineProperty = trap("Object.defineProperty");
-  Object.keys = trap("Object.keys");
-  Array.prototype.push = trap("Array.prototype.push");
-  Array.prototype[Symbol.iterator] = trap("Array.prototype[Symbol.iterator]");
-  String.prototype.toUpperCase = trap("String.prototype.toUpperCase");
-  Number.isFinite = trap("Number.isFinite");
+  const restore = tamper(
+    [
+      ["Object", "defineProperty"], ["Object", "keys"], ["Array.prototype", "push"],
+      ["String.prototype", "toUpperCase"], ["Number", "isFinite"], ["Array.prototype", Symbol.iterator],
+    ],
+    ["get", "set", "value", "writable", "enumerable"],
+  );
   let subtle;
   try {
     subtle = crypto.subtle; // builds the crypto group
   } finally {
-    Array.prototype[Symbol.iterator] = saved.iterator;
-    for (const key of keys) delete Object.prototype[key];
-    Object.defineProperty = saved.defineProperty;
-    Object.keys = saved.keys;
-    Array.prototype.push = saved.push;
-    String.prototype.toUpperCase = saved.upper;
-    Number.isFinite = saved.isFinite;
+    restore();
   }
   const digest = new Uint8Array(await subtle.digest("sha-256", new TextEncoder().encode("abc")));
   const key = await subtle.generateKey({ name: "hmac", hash: "SHA-256" }, false, ["sign"]);
@@ -402,7 +385,7 @@ export default async () => {
   };
 };
 "#;
-    let v = ok(run(src));
+    let v = ok(run(&src));
     assert_eq!(
         v["hits"],
         serde_json::json!([]),
