@@ -179,15 +179,15 @@ export default async () => {
 }
 
 /// JavaScript for the tampering tests: `hits` lists every tenant function the runtime called, and
-/// `tamper(replaced, accessors)` replaces each `[path, key]` of `replaced` (`["Array.prototype",
-/// "push"]`) and defines each name of `accessors` as a getter on `Object.prototype` (read by any
-/// descriptor or options object the runtime would build from a plain literal), all of them traps
-/// that record the call and throw; it returns the function that puts everything back, which
-/// itself uses nothing a trap replaced.
+/// `tampered(replaced, accessors, build)` returns `build()`, run while each `[path, key]` of
+/// `replaced` (`["Array.prototype", "push"]`) is replaced and each name of `accessors` is a getter
+/// on `Object.prototype` (read by any descriptor or options object the runtime would build from a
+/// plain literal), all of them traps that record the call and throw; it puts everything back
+/// afterwards using nothing a trap replaced.
 const TAMPERING: &str = r#"
 const hits = [];
 const trap = (what) => function () { hits[hits.length] = what; throw new Error(`tenant ${what} was called`); };
-const tamper = (replaced, accessors) => {
+const tampered = (replaced, accessors, build) => {
   const saved = replaced.map(([path, key]) => {
     const owner = path.split(".").reduce((o, k) => o[k], globalThis);
     return [owner, key, owner[key], `${path}.${String(key)}`];
@@ -197,12 +197,25 @@ const tamper = (replaced, accessors) => {
     Reflect.defineProperty(Object.prototype, accessors[i], { __proto__: null, get, configurable: true });
   }
   for (let i = 0; i < saved.length; i++) saved[i][0][saved[i][1]] = trap(saved[i][3]);
-  return () => {
+  try {
+    return build();
+  } finally {
     for (let i = 0; i < saved.length; i++) saved[i][0][saved[i][1]] = saved[i][2];
     for (let i = 0; i < accessors.length; i++) delete Object.prototype[accessors[i]];
-  };
+  }
 };
 "#;
+
+/// Runs `TAMPERING` followed by `main` and checks that no trap was called (`hits` empty).
+fn run_tampering(main: &str) -> serde_json::Value {
+    let v = ok(run(&format!("{TAMPERING}{main}")));
+    assert_eq!(
+        v["hits"],
+        serde_json::json!([]),
+        "tenant functions ran: {v}"
+    );
+    v
+}
 
 /// The lazy globals look like every other global before and after their first read (a data
 /// property: writable, configurable, not enumerable), are built on that read even after tenant
@@ -211,8 +224,8 @@ const tamper = (replaced, accessors) => {
 /// literal into something else), and keep their identity and `instanceof`.
 #[test]
 fn lazy_globals_are_plain_globals_built_on_first_read_after_tampering() {
-    let src = TAMPERING.to_owned()
-        + r#"
+    let v = run_tampering(
+        r#"
 const describe = (n) => {
   const d = Reflect.getOwnPropertyDescriptor(globalThis, n);
   return [typeof d.value, d.writable, d.enumerable, d.configurable, "get" in d];
@@ -221,20 +234,17 @@ export default async () => {
   const names = Reflect.ownKeys(globalThis);
   const listed = ["URLPattern", "HTMLRewriter", "caches", "Cache", "CacheStorage"].map((n) => names.includes(n));
   const enumerable = Object.keys(globalThis).filter((n) => ["URLPattern", "HTMLRewriter", "caches"].includes(n));
-  const restore = tamper(
+  const { kind, name, rewriterKind, cachesKind } = tampered(
     [["Object", "defineProperty"], ["Array.prototype", "push"], ["Array.prototype", Symbol.iterator]],
     ["get", "set", "value", "writable"],
+    () => ({
+      kind: typeof URLPattern,
+      name: URLPattern.name,
+      rewriterKind: typeof HTMLRewriter,
+      cachesKind: caches instanceof CacheStorage,
+    }),
   );
-  let kind, name, match, rewriterKind, cachesKind;
-  try {
-    kind = typeof URLPattern;
-    name = URLPattern.name;
-    rewriterKind = typeof HTMLRewriter;
-    cachesKind = caches instanceof CacheStorage;
-  } finally {
-    restore();
-  }
-  match = new URLPattern({ pathname: "/books/:id" }).exec("https://x.test/books/7").pathname.groups.id;
+  const match = new URLPattern({ pathname: "/books/:id" }).exec("https://x.test/books/7").pathname.groups.id;
   const p = new URLPattern("https://*.test/*");
   const replaced = (() => { globalThis.Cache = 5; return globalThis.Cache; })();
   return {
@@ -246,12 +256,7 @@ export default async () => {
     cloneRefused: (() => { try { structuredClone(p); return false; } catch (e) { return e.name; } })(),
   };
 };
-"#;
-    let v = ok(run(&src));
-    assert_eq!(
-        v["hits"],
-        serde_json::json!([]),
-        "tenant functions ran: {v}"
+"#,
     );
     assert_eq!(
         v["listed"],
@@ -301,24 +306,19 @@ export default () => {
 /// they still work, and every stream global is the one the body's stream belongs to.
 #[test]
 fn the_streams_built_from_a_body_after_tampering_use_the_snapshots_primordials() {
-    let src = TAMPERING.to_owned()
-        + r#"
+    let v = run_tampering(
+        r#"
 export default async () => {
   const response = new Response("stream me"); // made before: only its body's stream is tested
-  const restore = tamper(
+  const body = tampered(
     [
       ["Object", "defineProperty"], ["Array.prototype", "push"], ["Array.prototype", "map"],
       ["Map.prototype", "set"], ["Promise.prototype", "then"], ["Promise", "resolve"], ["Math", "min"],
       ["ArrayBuffer", "isView"], ["Array.prototype", Symbol.iterator],
     ],
     ["get", "set", "value", "writable", "enumerable"],
+    () => response.body, // builds the streams group
   );
-  let body;
-  try {
-    body = response.body; // builds the streams group
-  } finally {
-    restore();
-  }
   const text = await new Response(body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
   const packed = new Response("zip ".repeat(50)).body.pipeThrough(new CompressionStream("gzip"));
   const unpacked = await new Response(packed.pipeThrough(new DecompressionStream("gzip"))).text();
@@ -334,12 +334,7 @@ export default async () => {
       .map((n) => typeof globalThis[n]),
   };
 };
-"#;
-    let v = ok(run(&src));
-    assert_eq!(
-        v["hits"],
-        serde_json::json!([]),
-        "tenant functions ran while building: {v}"
+"#,
     );
     assert_eq!(v["text"], "stream me");
     assert_eq!(v["unpacked"], 200);
@@ -358,22 +353,17 @@ export default async () => {
 /// getter): built after tampering, it works, and it is one object however it is reached.
 #[test]
 fn webcrypto_built_from_crypto_subtle_after_tampering_uses_the_snapshots_primordials() {
-    let src = TAMPERING.to_owned()
-        + r#"
+    let v = run_tampering(
+        r#"
 export default async () => {
-  const restore = tamper(
+  const subtle = tampered(
     [
       ["Object", "defineProperty"], ["Object", "keys"], ["Array.prototype", "push"],
       ["String.prototype", "toUpperCase"], ["Number", "isFinite"], ["Array.prototype", Symbol.iterator],
     ],
     ["get", "set", "value", "writable", "enumerable"],
+    () => crypto.subtle, // builds the crypto group
   );
-  let subtle;
-  try {
-    subtle = crypto.subtle; // builds the crypto group
-  } finally {
-    restore();
-  }
   const digest = new Uint8Array(await subtle.digest("sha-256", new TextEncoder().encode("abc")));
   const key = await subtle.generateKey({ name: "hmac", hash: "SHA-256" }, false, ["sign"]);
   return {
@@ -384,12 +374,7 @@ export default async () => {
     cloneRefused: (() => { try { structuredClone(subtle); return false; } catch (e) { return e.name; } })(),
   };
 };
-"#;
-    let v = ok(run(&src));
-    assert_eq!(
-        v["hits"],
-        serde_json::json!([]),
-        "tenant functions ran while building: {v}"
+"#,
     );
     assert_eq!(v["digest"], serde_json::json!([0xba, 0x78, 0x16, 0xbf]));
     assert_eq!(v["same"], true);
