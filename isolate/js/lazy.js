@@ -39,7 +39,7 @@ function lazyPart(index, name, globals, builtins, captured, call) {
 /** The lazy groups by name (see lazyInternals). */
 const lazyPartsByName = { __proto__: null };
 
-/** The internals a part shares (plumbing.js's shareInternals), building its group first if it is
+/** The internals a part shares (prelude.js's shareInternals), building its group first if it is
  *  lazy and not built yet. Called from function bodies only, so after this part ran. */
 function lazyInternals(name) {
   if (sharedInternals[name] === undefined) {

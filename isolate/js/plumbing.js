@@ -3,7 +3,7 @@
 // primordials, promises chained through them, an internal FIFO list, the Web IDL interface
 // exposure, ArrayBuffer transfer, and the owners of native handles. Also the one road from eager
 // code into the streams: `streamsInternals()` builds the group on first use (a fresh isolate whose
-// request never touches a stream does not pay for it; measured in issue 8's notes) and
+// request never touches a stream does not pay for it; measured in the README, session 14) and
 // `streamRecordOf(v)` answers without building it (no stream can exist before it is built).
 // Guarantees: internal state lives in records of classes whose prototypes tenant code never sees
 // (null prototypes); promises are chained through captured primordials, never through methods a

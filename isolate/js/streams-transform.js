@@ -464,5 +464,5 @@ shareInternals("streams", ObjectFreeze({
   ReadableStreamPipeTo,
   ReadableStreamTee,
   TransformStreamDefaultControllerEnqueue,
-  streamRecord: (v) => streamRecord(v),
+  streamRecord,
 }));

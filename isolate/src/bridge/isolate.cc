@@ -171,6 +171,7 @@ void stk_isolate_dispose(stk_isolate* iso) {
     iso->synthetic.clear();
     iso->modules.clear();
     iso->context.Reset();
+    iso->deferred_lazy.clear();  // a warm-up dropped before stk_lazy_leave_caches
     DisposeReleasingPools(isolate);
   }
   delete iso;  // the arena unmaps the backing stores' memory here
