@@ -41,6 +41,23 @@ fn child(name: &str) -> usize {
         .unwrap_or_else(|| panic!("{name} printed no cache size: {stdout}"))
 }
 
+/// A warm-up worker that built the streams and used them, with its cache still kept back.
+fn warm_up_using_the_streams() -> Worker {
+    let mut warm = Worker::for_warm_up(engine()).expect("isolate");
+    let mut set = ModuleSet::new([Module::new("main.js", USES_STREAMS)]).expect("module set");
+    warm.load("main.js", &mut set).result.expect("loads");
+    assert_eq!(
+        warm.call("null").result.expect("the streams work"),
+        r#""ab""#
+    );
+    assert_eq!(
+        engine().lazy_cache_bytes("streams"),
+        0,
+        "the warm-up keeps its cache back until it is done"
+    );
+    warm
+}
+
 #[test]
 fn a_warm_up_leaves_a_code_cache_holding_what_its_use_compiled() {
     let tenant = child("tenant_child_builds_the_streams");
@@ -70,18 +87,7 @@ fn tenant_child_builds_the_streams() {
 #[ignore = "run in a process of its own by a_warm_up_leaves_a_code_cache_holding_what_its_use_compiled"]
 fn warm_up_child_builds_the_streams() {
     let engine = engine();
-    let mut warm = Worker::for_warm_up(engine).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", USES_STREAMS)]).expect("module set");
-    warm.load("main.js", &mut set).result.expect("loads");
-    assert_eq!(
-        warm.call("null").result.expect("the streams work"),
-        r#""ab""#
-    );
-    assert_eq!(
-        engine.lazy_cache_bytes("streams"),
-        0,
-        "the warm-up keeps its cache back until it is done"
-    );
+    let warm = warm_up_using_the_streams();
     assert_eq!(
         warm.leave_lazy_caches(),
         1,
@@ -109,13 +115,7 @@ fn a_warm_up_dropped_before_it_left_its_caches_leaves_none() {
 #[ignore = "run in a process of its own by a_warm_up_dropped_before_it_left_its_caches_leaves_none"]
 fn abandoned_warm_up_child_then_a_tenant_builds_the_streams() {
     let engine = engine();
-    let mut warm = Worker::for_warm_up(engine).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", USES_STREAMS)]).expect("module set");
-    warm.load("main.js", &mut set).result.expect("loads");
-    assert_eq!(
-        warm.call("null").result.expect("the streams work"),
-        r#""ab""#
-    );
+    let warm = warm_up_using_the_streams();
     drop(warm); // its deferred group is released with the isolate, no cache left
     assert_eq!(engine.lazy_cache_bytes("streams"), 0);
     let out = run(USES_STREAMS);
