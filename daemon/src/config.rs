@@ -80,6 +80,13 @@ pub struct Config {
     /// when its CPU is wanted by another thread. Bare metal or a host with halt polling may
     /// want 0.
     pub worker_reply_spin_us: u32,
+    /// Microseconds a supervisor runtime thread keeps looking at the worker sockets before it
+    /// sleeps, after a host call came in or was answered (default 150, at most 1000; 0: it
+    /// sleeps at once). The same trade as `worker_reply_spin_us`, for the supervisor's side of a
+    /// host call: the answer a call waits for (another worker's, for a binding) and the next
+    /// call of a caller making them in sequence are caught without a wake-up. Only around host
+    /// calls: a daemon serving plain requests never looks.
+    pub supervisor_spin_us: u32,
     /// Isolates a worker process creates between renewals of V8's shared heap (default 20,000,
     /// 50 to 1,000,000). V8 13.6 as Debian builds it grows a process by about 450 bytes for
     /// every isolate until the heap is renewed, which needs a moment when no isolate lives; a
@@ -250,6 +257,7 @@ impl Default for Config {
             max_in_flight_per_worker: 256,
             worker_threads: 0,
             worker_reply_spin_us: 150,
+            supervisor_spin_us: 150,
             worker_renew_after: 20_000,
             supervisor_threads: 2,
             jail: true,
@@ -390,6 +398,9 @@ impl Config {
         }
         if self.worker_reply_spin_us > 1000 {
             return Err("worker_reply_spin_us must be 0 to 1000".into());
+        }
+        if self.supervisor_spin_us > 1000 {
+            return Err("supervisor_spin_us must be 0 to 1000".into());
         }
         if !(50..=1_000_000).contains(&self.worker_renew_after) {
             return Err("worker_renew_after must be 50 to 1000000".into());

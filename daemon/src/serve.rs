@@ -78,8 +78,14 @@ pub fn main(args: ServeArgs) -> ExitCode {
         config.jail = false;
     }
     init_logs(config.log_format);
+    let spin = std::time::Duration::from_micros(config.supervisor_spin_us.into());
+    if let Err(e) = crate::supervisor::lookout::start(spin) {
+        tracing::error!("cannot start the supervisor's lookout: {e}");
+        return ExitCode::from(4);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.supervisor_threads)
+        .on_thread_park(crate::supervisor::lookout::before_park)
         .enable_all()
         .build()
     {

@@ -5,8 +5,8 @@
 //!
 //! Guarantees: a chore (one isolate made or disposed, a renewal) starts only when the inbox is
 //! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; spinning is
-//! bounded by the configured reply window and stops for [`SPIN_COOLDOWN`] once the CPU is found
-//! contended. Trusts: the inbox to report a closed socket.
+//! bounded by the configured reply window and stops for a cooldown once the CPU is found
+//! contended, a long one when that happens often (`stockade_ipc::pace::cooldown`). Trusts: the inbox to report a closed socket.
 
 use std::time::{Duration, Instant};
 
@@ -25,21 +25,15 @@ use super::thread::{Thread, Work};
 const CHORE_LULL: Duration = Duration::from_millis(1);
 
 /// How long an isolate thread keeps looking for work without sleeping after it forwarded a
-/// host call, by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host
+/// host call, or answered a binding's method call (whose caller usually makes the next at once),
+/// by default (`worker_reply_spin_us`; 0 turns it off). A supervisor answers a host
 /// call in tens of microseconds; a thread that sleeps meanwhile pays a wake-up on top (an idle
 /// virtual CPU is halted, and waking it costs more than the answer: measured on a quiet 2-vCPU
 /// VM, a bare host call 120 → 60 us). Bounded: at most this much CPU per host call, and only
-/// while the CPU is not wanted (see `CONTENDED`).
+/// while the CPU is not wanted (see `stockade_ipc::pace::CONTENDED`).
 pub const REPLY_SPIN_US: u32 = 150;
 
-/// A `yield` between looks that took longer than this gave the CPU to another thread for a
-/// time slice: the machine is busy. There a spinning thread notices its reply a slice late
-/// (a thread woken from `poll` is scheduled at once; one that yielded waits its turn; measured:
-/// a bare host call 50 → 100 us at load 7 on 2 vCPUs), so the thread stops spinning, and does not
-/// start again for `SPIN_COOLDOWN`. (A quiet VM shows a look over 100 us about every 30 ms, a busy
-/// one nearly every time, after a millisecond or more.)
-const CONTENDED: Duration = Duration::from_micros(100);
-const SPIN_COOLDOWN: Duration = Duration::from_millis(20);
+use stockade_ipc::pace::{cooldown, CONTENDED};
 
 impl Thread {
     /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no
@@ -122,7 +116,9 @@ impl Thread {
                 }
                 let after = Instant::now();
                 if after.saturating_duration_since(now) > CONTENDED {
-                    self.spin_cooldown = Some(after + SPIN_COOLDOWN);
+                    let since = self.last_contended.map(|at| after.duration_since(at));
+                    self.last_contended = Some(after);
+                    self.spin_cooldown = Some(after + cooldown(since));
                     break;
                 }
                 now = after;

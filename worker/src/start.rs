@@ -149,6 +149,8 @@ impl Thread {
         let Some(h) = self.isolates.get_mut(&slot) else {
             return self.fail(id, ErrorKind::UnknownWorker, "this worker is gone".into());
         };
+        // A binding's method call: its caller waits on it, and usually makes another.
+        let rpc = matches!(call, Call::Rpc { .. });
         let task = match call {
             Call::Default { arg_json } => match String::from_utf8(arg_json) {
                 Ok(arg) => h.worker.start_call(&arg),
@@ -201,7 +203,7 @@ impl Thread {
                 }
             }
         };
-        self.track(slot, task, Purpose::Invoke { request: id });
+        self.track(slot, task, Purpose::Invoke { request: id, rpc });
         self.after(slot);
     }
 }

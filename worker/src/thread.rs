@@ -87,6 +87,8 @@ pub(super) enum Purpose {
     },
     Invoke {
         request: RequestId,
+        /// A binding's method call (`Call::Rpc`), not a `fetch`.
+        rpc: bool,
     },
 }
 
@@ -96,7 +98,7 @@ impl Purpose {
             Purpose::SnippetLoad { request, .. }
             | Purpose::SnippetCall { request, .. }
             | Purpose::Load { request, .. }
-            | Purpose::Invoke { request } => *request,
+            | Purpose::Invoke { request, .. } => *request,
         }
     }
 }
@@ -119,6 +121,8 @@ pub struct Thread {
     pub(super) spin_until: Option<Instant>,
     /// No spinning before this (the CPU was found contended; see `CONTENDED`).
     pub(super) spin_cooldown: Option<Instant>,
+    /// When a spin last found the CPU contended (see `stockade_ipc::pace::cooldown`).
+    pub(super) last_contended: Option<Instant>,
     /// How long to look for a reply (`REPLY_SPIN_US` unless configured; zero: never).
     pub(super) reply_spin: Duration,
     /// When the thread last answered a Loader worker's load: chores wait for a lull after it.
@@ -148,6 +152,7 @@ impl Thread {
             stock: IsolateStock::new(renew_after),
             spin_until: None,
             spin_cooldown: None,
+            last_contended: None,
             reply_spin,
             last_load: None,
         }
@@ -383,7 +388,13 @@ impl Thread {
                 }
                 convert::outcome(request, a.result, spent, self.seen(slot), false)
             }
-            Purpose::Invoke { .. } => {
+            Purpose::Invoke { rpc, .. } => {
+                if rpc && !self.reply_spin.is_zero() {
+                    // The caller of a binding's method waits on each call and usually makes the
+                    // next at once (an RPC loop, a chain of calls): the thread keeps looking for
+                    // it for a moment, as for a host call's reply (see `REPLY_SPIN_US`).
+                    self.spin_until = Some(Instant::now() + self.reply_spin);
+                }
                 convert::outcome(request, a.result, spent, self.seen(slot), open)
             }
         };

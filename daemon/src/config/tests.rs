@@ -201,6 +201,19 @@ fn the_reply_spin_defaults_to_150_us_and_is_bounded() {
 }
 
 #[test]
+fn the_supervisor_spin_defaults_to_150_us_and_is_bounded() {
+    assert_eq!(parse("").expect("valid").supervisor_spin_us, 150);
+    assert_eq!(
+        parse("supervisor_spin_us = 0\n")
+            .expect("valid")
+            .supervisor_spin_us,
+        0
+    );
+    let err = parse("supervisor_spin_us = 1001\n").expect_err("out of range");
+    assert!(err.contains("supervisor_spin_us"), "{err}");
+}
+
+#[test]
 fn the_renewal_threshold_defaults_to_20000_isolates_and_is_bounded() {
     assert_eq!(parse("").expect("valid").worker_renew_after, 20_000);
     assert_eq!(

@@ -60,6 +60,13 @@ pub fn split(stream: UnixStream) -> (FrameReader, FrameWriter) {
 }
 
 impl FrameReader {
+    /// The socket's descriptor (for the supervisor's lookout, `link/lookout.rs`).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        let stream: &UnixStream = self.half.as_ref();
+        stream.as_fd()
+    }
+
     /// The next frame from the worker.
     pub async fn recv(&mut self) -> Result<ToSupervisor, ChannelError> {
         loop {

@@ -175,6 +175,11 @@ impl Link {
         host_calls: Arc<HostCalls>,
         grace: Duration,
     ) -> (Arc<Link>, JoinHandle<String>) {
+        if let Some(lookout) = lookout::get() {
+            if let Err(e) = lookout.watch(reader.as_fd()) {
+                tracing::warn!("the lookout cannot watch a worker's socket: {e}");
+            }
+        }
         let outbox = Arc::new(Outbox::new(writer.into_half()));
         let link = Arc::new(Link {
             outbox: Arc::clone(&outbox),
@@ -430,12 +435,16 @@ async fn route_loop(
             }
         }
     };
+    if let Some(lookout) = lookout::get() {
+        lookout.unwatch(reader.as_fd());
+    }
     link.close(&why);
     writer.abort();
     why
 }
 
 mod host;
+pub mod lookout;
 mod outbox;
 #[cfg(test)]
 mod tests;

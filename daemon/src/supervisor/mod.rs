@@ -33,6 +33,7 @@ mod tenants;
 
 pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
+pub use link::lookout;
 pub use memory_cap::MemoryCap;
 pub use pool::{Pool, TenantNames};
 pub use spawn::{rss_bytes, tenant_pid, worker_command, SpawnConfig, WorkerRuntime};

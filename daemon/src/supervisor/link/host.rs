@@ -16,7 +16,7 @@ use std::task::{Context, Waker};
 use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
-use super::{Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
+use super::{lookout, Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
 use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult};
 
 /// Host calls whose payload is at most this big take their first steps in the router's task
@@ -32,6 +32,9 @@ impl Link {
         name: &str,
         payload: Vec<u8>,
     ) -> Result<(), String> {
+        if let Some(lookout) = lookout::get() {
+            lookout.noted();
+        }
         let payload_len = payload.len();
         let answer: HostFuture = {
             let mut table = self.table();
@@ -145,6 +148,9 @@ impl Link {
         match encode_to_vec(&reply) {
             Ok(frame) => {
                 let _ = self.outbox.push(frame);
+                if let Some(lookout) = lookout::get() {
+                    lookout.noted();
+                }
             }
             Err(e) => eprintln!("stockade: cannot encode a host reply: {e}"),
         }
