@@ -188,29 +188,18 @@ fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
 }
 
 #[test]
-fn the_reply_spin_defaults_to_150_us_and_is_bounded() {
-    assert_eq!(parse("").expect("valid").worker_reply_spin_us, 150);
-    assert_eq!(
-        parse("worker_reply_spin_us = 0\n")
-            .expect("valid")
-            .worker_reply_spin_us,
-        0
-    );
-    let err = parse("worker_reply_spin_us = 1001\n").expect_err("out of range");
-    assert!(err.contains("worker_reply_spin_us"), "{err}");
-}
-
-#[test]
-fn the_supervisor_spin_defaults_to_150_us_and_is_bounded() {
-    assert_eq!(parse("").expect("valid").supervisor_spin_us, 150);
-    assert_eq!(
-        parse("supervisor_spin_us = 0\n")
-            .expect("valid")
-            .supervisor_spin_us,
-        0
-    );
-    let err = parse("supervisor_spin_us = 1001\n").expect_err("out of range");
-    assert!(err.contains("supervisor_spin_us"), "{err}");
+fn the_spins_default_to_150_us_and_are_bounded() {
+    let spins = |c: &Config| [c.worker_reply_spin_us, c.supervisor_spin_us];
+    assert_eq!(spins(&parse("").expect("valid")), [150, 150]);
+    for (i, key) in ["worker_reply_spin_us", "supervisor_spin_us"]
+        .iter()
+        .enumerate()
+    {
+        let off = parse(&format!("{key} = 0\n")).expect("valid");
+        assert_eq!(spins(&off)[i], 0, "{key}");
+        let err = parse(&format!("{key} = 1001\n")).expect_err("out of range");
+        assert!(err.contains(key), "{err}");
+    }
 }
 
 #[test]
