@@ -33,7 +33,7 @@ const CHORE_LULL: Duration = Duration::from_millis(1);
 /// while the CPU is not wanted (see `stockade_ipc::pace::CONTENDED`).
 pub const REPLY_SPIN_US: u32 = 150;
 
-use stockade_ipc::pace::{cooldown, CONTENDED};
+use stockade_ipc::pace::{cooldown, CONTENDED, ISOLATE_THREAD_COOLDOWN};
 
 impl Thread {
     /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no
@@ -118,7 +118,7 @@ impl Thread {
                 if after.saturating_duration_since(now) > CONTENDED {
                     let since = self.last_contended.map(|at| after.duration_since(at));
                     self.last_contended = Some(after);
-                    self.spin_cooldown = Some(after + cooldown(since));
+                    self.spin_cooldown = Some(after + cooldown(since, ISOLATE_THREAD_COOLDOWN));
                     break;
                 }
                 now = after;

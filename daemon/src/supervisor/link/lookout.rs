@@ -17,8 +17,8 @@
 //! - one thread looks at a time; the others sleep at once;
 //! - a look that finds the CPU wanted (a `yield` that gave it away for longer than
 //!   [`CONTENDED`]) ends the looking, and none starts again for a cooldown: 1 ms, or 64 ms
-//!   when the last such look was recent ([`cooldown`]): on a busy machine the CPU is worth more
-//!   to the thread that wants it than a wake-up saved;
+//!   when the last such look was recent ([`cooldown`], [`LOOKOUT_COOLDOWN`]): on a busy machine
+//!   the CPU is worth more to the thread that wants it than a wake-up saved;
 //! - a socket is looked at from its link's start to its router's end ([`Lookout::watch`],
 //!   [`Lookout::unwatch`]).
 //!
@@ -32,9 +32,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A `yield` between two looks that took longer than this gave the CPU to another thread for a
-/// time slice: the machine is busy. The worker's isolate threads use the same bound and the same
-/// cooldown after it (`worker/src/pace.rs`).
-pub use stockade_ipc::pace::{cooldown, CONTENDED};
+/// time slice: the machine is busy. The worker's isolate threads use the same bound and rule,
+/// with a longer cooldown after an isolated contended spin (`worker/src/pace.rs`).
+pub use stockade_ipc::pace::{cooldown, CONTENDED, LOOKOUT_COOLDOWN};
 
 /// How a [`Lookout::look`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Lookout {
                 let last = self.last_contended.swap(after, Ordering::Relaxed);
                 let since = (last != 0).then(|| Duration::from_nanos(after.saturating_sub(last)));
                 self.cooldown_until.store(
-                    after.saturating_add(cooldown(since).as_nanos() as u64),
+                    after.saturating_add(cooldown(since, LOOKOUT_COOLDOWN).as_nanos() as u64),
                     Ordering::Relaxed,
                 );
                 break Looked::Contended;
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(l.look(), Looked::Contended);
         let first =
             l.cooldown_until.load(Ordering::Relaxed) - l.last_contended.load(Ordering::Relaxed);
-        assert_eq!(first, cooldown(None).as_nanos() as u64);
+        assert_eq!(first, LOOKOUT_COOLDOWN.as_nanos() as u64);
         l.noted();
         assert_eq!(l.look(), Looked::Idle, "cooling down");
         // After the cooldown, looks resume; contended again so soon, the cooldown is the long one.
@@ -313,7 +313,10 @@ mod tests {
         assert_eq!(l.look(), Looked::Contended);
         let second =
             l.cooldown_until.load(Ordering::Relaxed) - l.last_contended.load(Ordering::Relaxed);
-        assert_eq!(second, cooldown(Some(Duration::ZERO)).as_nanos() as u64);
+        assert_eq!(
+            second,
+            cooldown(Some(Duration::ZERO), LOOKOUT_COOLDOWN).as_nanos() as u64
+        );
         assert!(second > first);
     }
 }
