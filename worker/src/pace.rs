@@ -6,9 +6,12 @@
 //! Guarantees: a chore (one isolate made or disposed, a renewal) starts only when the inbox is
 //! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; spinning is
 //! bounded by the configured reply window and stops for a cooldown once the CPU is found
-//! contended, a long one when that happens often (`stockade_ipc::pace::cooldown`). Trusts: the inbox to report a closed socket.
+//! contended, a long one when that happens often (`stockade_ipc::pace::cooldown`). Trusts: the
+//! inbox to report a closed socket.
 
 use std::time::{Duration, Instant};
+
+use stockade_ipc::pace::{cooldown, CONTENDED, ISOLATE_THREAD_COOLDOWN};
 
 use super::inbox::{Next, ThreadInbox};
 use super::thread::{Thread, Work};
@@ -32,8 +35,6 @@ const CHORE_LULL: Duration = Duration::from_millis(1);
 /// VM, a bare host call 120 → 60 us). Bounded: at most this much CPU per host call, and only
 /// while the CPU is not wanted (see `stockade_ipc::pace::CONTENDED`).
 pub const REPLY_SPIN_US: u32 = 150;
-
-use stockade_ipc::pace::{cooldown, CONTENDED, ISOLATE_THREAD_COOLDOWN};
 
 impl Thread {
     /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no

@@ -31,10 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A `yield` between two looks that took longer than this gave the CPU to another thread for a
-/// time slice: the machine is busy. The worker's isolate threads use the same bound and rule,
-/// with a longer cooldown after an isolated contended spin (`worker/src/pace.rs`).
-pub use stockade_ipc::pace::{cooldown, CONTENDED, LOOKOUT_COOLDOWN};
+// The worker's isolate threads use the same bound and rule, with a longer cooldown after an
+// isolated contended spin (`worker/src/pace.rs`).
+use stockade_ipc::pace::{cooldown, CONTENDED, LOOKOUT_COOLDOWN};
 
 /// How a [`Lookout::look`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
