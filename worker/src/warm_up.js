@@ -3,9 +3,9 @@
 // (the compiler, module linking, promises, timers, the watchdog thread), so that a system call the
 // jail refuses fails the start and not a request; it loads ICU's data (about 20 ms of CPU the
 // first time in a process, else charged to the first request that formats a date); and it uses
-// the streams and WebCrypto, the lazy groups of the prelude most requests that need one need, so
-// that their code caches hold what that use compiled and a tenant's first use of them
-// deserialises it instead of compiling from source.
+// the streams, WebCrypto, URLPattern and HTMLRewriter, the lazy groups of the prelude that need no
+// host (the Cache API does), so that their code caches hold what that use compiled and a tenant's
+// first use of them deserialises it instead of compiling from source.
 import d from './d.json';
 
 async function streams() {
@@ -55,6 +55,26 @@ async function webCrypto() {
   return [digest.byteLength, ok, jwk.kty].join();
 }
 
+function patterns() {
+  const route = new URLPattern({ pathname: '/books/:id(\\d+)' });
+  const found = route.exec('https://example.com/books/12?x=1');
+  const any = new URLPattern('https://*.example.com/*');
+  return [route.test({ pathname: '/books/x' }), found.pathname.groups.id, any.test('https://a.example.com/b')].join();
+}
+
+async function rewriting() {
+  const rewriter = new HTMLRewriter()
+    .on('a[href]', {
+      element(e) {
+        e.setAttribute('href', e.getAttribute('href').toUpperCase());
+        e.append('!', { html: false });
+      },
+    })
+    .on('p', { text(t) { if (t.lastInTextNode) t.after('.'); } })
+    .onDocument({ comments(c) { c.remove(); } });
+  return rewriter.transform(new Response('<p>a<!-- c --></p><a href="x">y</a>')).text();
+}
+
 export default async (x) => {
   await new Promise((r) => setTimeout(r, 1));
   return [
@@ -69,5 +89,7 @@ export default async (x) => {
     new Intl.Collator().compare('a', 'b'),
     await streams(),
     await webCrypto(),
+    patterns(),
+    await rewriting(),
   ];
 };
