@@ -2,15 +2,16 @@
 //! (`valgrind --tool=callgrind`, `perf`), whose instruction counts do not depend on machine load.
 //!
 //! `cargo run --release -p stockade-benches --bin isolate-churn -- [N] [--create-only]
-//! [--threads T] [--ts] [--node | --streams] [--warm-up] [--maps] [--rss-every K] [--trim]
-//! [--hold H] [--renew]`
+//! [--threads T] [--ts] [--node | --streams | --urlpattern | --rewriter] [--warm-up] [--maps]
+//! [--rss-every K] [--trim] [--hold H] [--renew]`
 //!
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
 //! threads do; `--ts` makes the module TypeScript (transformed on the churning thread, whose stack
 //! is a worker isolate thread's, as Code Mode's are); `--node` loads it with `nodejs_compat` and
 //! has it import `node:buffer` (which builds the prelude's lazy node group, see isolate/src/lazy);
 //! `--streams` has it pipe a body through a `TransformStream` (which builds the lazy streams
-//! group); `--warm-up` runs the module once first in a warm-up worker, as a worker process does
+//! group), `--urlpattern` match a `URLPattern`, `--rewriter` rewrite a body with `HTMLRewriter`
+//! (the urlpattern and rewriter groups, the latter with the streams); `--warm-up` runs the module once first in a warm-up worker, as a worker process does
 //! (`Worker::for_warm_up`), so that the code cache of the lazy group it builds holds the functions
 //! its use compiled; `--maps` prints the process's anonymous mappings by size at the end, to follow
 //! what concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
@@ -48,7 +49,8 @@ fn flag_value(args: &[String], name: &str) -> Option<usize> {
     args.get(at + 1)?.parse().ok()
 }
 
-/// What each isolate loads and calls: `--node`'s, `--streams`' or the plain module.
+/// What each isolate loads and calls: `--node`'s, `--streams`', `--urlpattern`'s, `--rewriter`'s
+/// or the plain module.
 struct Churn {
     create_only: bool,
     name: &'static str,
@@ -64,6 +66,10 @@ impl Churn {
             "import { Buffer } from 'node:buffer'; export default (a) => ({ hello: Buffer.from(`${a}`).length });"
         } else if has("--streams") {
             "export default async (a) => ({ hello: await new Response(new Response(`${a}`).body.pipeThrough(new TransformStream())).text() });"
+        } else if has("--urlpattern") {
+            "export default (a) => ({ hello: new URLPattern({ pathname: '/b/:id' }).exec(`https://x.test/b/${a}`).pathname.groups.id });"
+        } else if has("--rewriter") {
+            "export default async (a) => ({ hello: await new HTMLRewriter().on('p', { element(e) { e.setAttribute('a', `${a}`); } }).transform(new Response('<p>x</p>')).text() });"
         } else {
             "export default (a) => ({ hello: a });"
         };
