@@ -74,8 +74,9 @@ pub struct Config {
     /// isolates, a worker runs one isolate thread whatever this says (V8's page pool hands pages
     /// between isolates, which the key tagging can only follow on one thread).
     pub worker_threads: usize,
-    /// Microseconds a worker's isolate thread looks for a host call's reply before it sleeps
-    /// (default 150, at most 1000; 0: it sleeps at once). On a virtual machine whose idle CPUs
+    /// Microseconds a worker's isolate thread looks for a host call's reply, or for a binding
+    /// caller's next method call after answering one, before it sleeps (default 150, at most
+    /// 1000; 0: it sleeps at once). On a virtual machine whose idle CPUs
     /// halt at once, a sleep costs a wake-up longer than the reply; the thread stops looking
     /// when its CPU is wanted by another thread. Bare metal or a host with halt polling may
     /// want 0.

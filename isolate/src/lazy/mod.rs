@@ -15,9 +15,10 @@
 //! modules by name (their export names are read here from the source), built on first access.
 //! The first isolate to build a group leaves V8's code cache of it for the process's later
 //! isolates (bridge/lazy.cc), so they deserialise the group's functions instead of parsing it. A
-//! worker process's warm-up (`Worker::for_warm_up`, worker/src/warm_up*.js) builds and uses the
-//! streams, WebCrypto and the `node:*` modules before any tenant code, and its caches also hold the functions that use
-//! compiled (a tenant's isolate leaves a cache before any of the group ran: its top level only).
+//! worker process's warm-up (`Worker::for_warm_up`, worker/src/warm_up*.js) builds and uses every
+//! group but the Cache API (which needs a host) before any tenant code, and its caches also hold
+//! the functions that use compiled (a tenant's isolate leaves a cache before any of the group ran:
+//! its top level only).
 //!
 //! Guarantees, checked here when the engine starts (a violation is an engine error, so a test
 //! fails): no eager code uses a name a lazy group declares; a lazy group assigns no outer name;
