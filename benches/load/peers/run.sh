@@ -22,46 +22,19 @@ cd "$here"
 secs="${1:-10}"
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "seconds must be a positive integer" >&2; exit 2; }
 
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey; }
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
-if [[ ! -x node_modules/.bin/workerd || ! -f node_modules/isolated-vm/out/isolated_vm.node ]]; then
-  # isolated-vm has no prebuilt binary reachable here: it builds against the local Node headers
-  # (/usr/include/node), hence nodedir=/usr. The registry client keeps NODE_EXTRA_CA_CERTS.
-  npm_config_nodedir=/usr npm install --prefix . --no-audit --no-fund >/dev/null
-fi
-workerd="$here/node_modules/.bin/workerd"
-# NODE_EXTRA_CA_CERTS adds ~85 ms to every node start and plays no part in serving loopback.
-node_cmd=(env -u NODE_EXTRA_CA_CERTS node --no-node-snapshot)
+source "$here/lib.sh"
+peers_install
 
 run_body='{"code":"export default (a) => ({ hello: a.name })","arg":{"name":"bench"}}'
 out="$(mktemp)"
-server=""
-stop_server() {
-  if [[ -n "$server" ]]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=""
-  fi
-}
-trap 'stop_server; rm -f "$out"' EXIT
+trap 'peer_stop; rm -f "$out"' EXIT
 trap 'exit 130' INT TERM
-
-# start KIND PORT: starts one server in the background, its pid in $server.
-start() {
-  local kind=$1 port=$2
-  case "$kind" in
-    static) "$workerd" serve hello.capnp --socket-addr "http=127.0.0.1:$port" 2>/tmp/peers-workerd.log & ;;
-    loader) "$workerd" serve --experimental loader.capnp --socket-addr "http=127.0.0.1:$port" 2>/tmp/peers-workerd.log & ;;
-    ivm) PORT="$port" "${node_cmd[@]}" ivm-server.js 2>/tmp/peers-ivm.log & ;;
-  esac
-  server=$!
-}
 
 # bench NAME KIND PATH METHOD EXPECT CONCURRENCY
 bench() {
   local name=$1 kind=$2 path=$3 method=$4 expect=$5 c=$6
   local port=$((20000 + RANDOM % 20000))
-  start "$kind" "$port"
+  peer_start "$kind" "$port"
   local url="http://127.0.0.1:$port$path" args=() got=""
   [[ $method == POST ]] && args=(-m POST -T application/json -d "$run_body")
   for _ in $(seq 100); do
@@ -75,14 +48,14 @@ bench() {
   done
   if [[ "$got" != "$expect" ]]; then
     echo "$name: server answered '${got}' instead of '$expect' (see /tmp/peers-*.log)" >&2
-    stop_server
+    peer_stop
     return 1
   fi
   timeout 60 hey -n 200 -c 8 "${args[@]}" "$url" >/dev/null
   timeout $((secs + 30)) hey -z "${secs}s" -c "$c" "${args[@]}" "$url" > "$out"
   local rss
   rss=$(awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$server/status" 2>/dev/null || echo "?")
-  stop_server
+  peer_stop
   python3 - "$name, c$c" "$out" "$rss" <<'PY'
 import re, sys
 name, path, rss = sys.argv[1], sys.argv[2], sys.argv[3]
