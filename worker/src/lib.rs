@@ -186,6 +186,7 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         Some(stockade_seccomp::close(&config).map_err(|e| format!("jail: {e}"))?)
     };
     warm(engine)?;
+    give_back_free_heap();
     // SAFETY: the supervisor passed us this fd as our one IPC socket; nothing else owns it.
     let stream = unsafe { UnixStream::from_raw_fd(args.ipc_fd) };
     #[cfg(debug_assertions)]
@@ -274,6 +275,17 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
     )
 }
 
+/// Returns to the kernel the pages `malloc` holds free (all arenas). Called once, after the
+/// warm-up: its isolates, disposed, leave about 2.3 MiB of freed but resident heap behind, a fifth
+/// of an idle worker process's private memory (11.7 → 9.4 MiB, `Private_Dirty`), which the
+/// process would otherwise keep until it happens to reuse it. Not after requests: measured after
+/// 10 s of fresh isolates at c8, or 40 Loader workers loaded, a trim gave back 0.2 MiB at most.
+fn give_back_free_heap() {
+    // SAFETY: malloc_trim only releases free memory of malloc's arenas (madvise and brk, both
+    // allowed by the jail's policy); no live allocation moves or changes.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// Loads `main` (with a `d.json` beside it) in a warm-up worker, calls it with `1`, checks that its
 /// answer (JSON text) contains each of `expect`, and leaves its caches.
 fn warm_one(
@@ -311,7 +323,7 @@ mod warm_up_tests {
     const WARMED: [&str; 5] = ["streams", "crypto", "urlpattern", "rewriter", "node"];
 
     #[test]
-    fn the_warm_up_leaves_a_code_cache_for_each_lazy_group_it_uses() {
+    fn the_warm_up_leaves_a_code_cache_for_each_lazy_group_it_uses_and_no_free_heap() {
         let exe = std::env::current_exe().expect("the test binary");
         let name = "warm_up_tests::warm_up_child";
         let out = std::process::Command::new(exe)
@@ -327,7 +339,7 @@ mod warm_up_tests {
     }
 
     #[test]
-    #[ignore = "run by the_warm_up_leaves_a_code_cache_for_each_lazy_group_it_uses, alone in its process"]
+    #[ignore = "run by the_warm_up_leaves_a_code_cache_for_each_lazy_group_it_uses_and_no_free_heap, alone in its process"]
     fn warm_up_child() {
         let engine = Engine::init(V8Profile::Standard).expect("V8 initialises");
         for group in WARMED.into_iter().chain(["cache"]) {
@@ -344,5 +356,25 @@ mod warm_up_tests {
             0,
             "the Cache API is not warmed"
         );
+        // What the disposed warm-up isolates left in malloc's arenas goes back to the kernel.
+        let before = private_dirty_kib();
+        give_back_free_heap();
+        let after = private_dirty_kib();
+        println!("private dirty after the warm-up: {before} KiB, after giving back: {after} KiB");
+        assert!(
+            before >= after + 1024,
+            "giving back the free heap returned {} KiB, not at least 1 MiB",
+            before.saturating_sub(after)
+        );
+    }
+
+    /// This process's private dirty memory (`/proc/self/smaps_rollup`), in KiB.
+    fn private_dirty_kib() -> u64 {
+        let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").expect("smaps_rollup");
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Private_Dirty:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a Private_Dirty line")
     }
 }
