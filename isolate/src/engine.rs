@@ -363,6 +363,15 @@ impl Engine {
         }
     }
 
+    /// Unmaps the pages disposed isolates left in the platform's page allocator for the next
+    /// isolates (at most 8 MiB per process, resident; see `bridge/memory.h`) and returns how many
+    /// bytes that was. The next isolates then map fresh pages, as the first ones did: for a
+    /// process that has been idle a while (a worker's isolate threads call it then).
+    pub fn release_page_pool(&self) -> u64 {
+        // SAFETY: takes no arguments; the bridge locks the pool itself. Any thread.
+        unsafe { ffi::stk_engine_release_page_pool() }
+    }
+
     /// The V8 version linked, e.g. `13.6.233.17-node.37`.
     pub fn v8_version() -> String {
         // SAFETY: V8 returns a static NUL-terminated string.

@@ -194,6 +194,7 @@ extern "C" {
     pub fn stk_engine_memory_stats(out: *mut StkEngineMemory);
     pub fn stk_engine_renewal_counters(out: *mut StkRenewalCounters);
     pub fn stk_engine_renew_shared_heap(min_created: u64) -> i32;
+    pub fn stk_engine_release_page_pool() -> u64;
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 
     pub fn stk_module_compile(

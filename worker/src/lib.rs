@@ -34,6 +34,7 @@
 //! size-capped decoder the supervisor uses on ours.
 
 mod convert;
+mod idle;
 mod inbox;
 mod pace;
 mod router;
@@ -281,7 +282,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
 /// process would otherwise keep until it happens to reuse it. Not repeated after requests: a trim
 /// after 10 s of fresh isolates at c8 gave back 0.2 MiB, after 40 Loader workers loaded nothing
 /// beyond the warm-up's part (README, session 16).
-fn give_back_free_heap() {
+pub(crate) fn give_back_free_heap() {
     // SAFETY: malloc_trim only releases free memory of malloc's arenas (madvise and brk, both
     // allowed by the jail's policy); no live allocation moves or changes.
     unsafe { libc::malloc_trim(0) };

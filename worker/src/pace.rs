@@ -4,7 +4,8 @@
 //! leaving chores for a lull after a load.
 //!
 //! Guarantees: a chore (one isolate made or disposed, a renewal) starts only when the inbox is
-//! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; spinning is
+//! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; an idle process's
+//! memory is given back (`idle.rs`) only when this thread has no chore left either; spinning is
 //! bounded by the configured reply window and stops for a cooldown once the CPU is found
 //! contended, a long one when that happens often (`stockade_ipc::pace::cooldown`). Trusts: the
 //! inbox to report a closed socket.
@@ -53,12 +54,14 @@ impl Thread {
             let first = match (chores, lull_ends) {
                 (true, None) => inbox.try_next(),
                 (true, Some(end)) => self.wait(inbox, Some(end)),
-                (false, _) => self.wait(inbox, None),
+                // Nothing to do: sleep, but look again when an idle process gives memory back.
+                (false, _) => self.wait(inbox, self.shared.idle.deadline()),
             };
             let idle = match first {
                 Next::Closed => return,
                 Next::Empty => true,
                 Next::Work(work) => {
+                    self.shared.idle.worked();
                     let mut loaded = matches!(work, Work::Load(_));
                     self.take(inbox, work);
                     loop {
@@ -84,6 +87,10 @@ impl Thread {
                 self.shared.set_chore(self.index, true);
                 self.stock.chore(self.engine, self.isolates.is_empty());
                 self.shared.set_chore(self.index, false);
+            }
+            if idle && !due && !chores && self.shared.idle.take_release(Instant::now()) {
+                self.engine.release_page_pool();
+                crate::give_back_free_heap();
             }
         }
     }

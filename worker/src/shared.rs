@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use stockade_ipc::{write_frame, RequestId, ToSupervisor};
 use stockade_isolate::Engine;
 
+use super::idle::Idle;
 use super::stock::Overdue;
 
 /// What the threads share: the socket's write side, which thread has which
@@ -37,6 +38,8 @@ pub struct Shared {
     /// Which threads host a Loader worker's isolate (what keeps a renewal from ever happening;
     /// a process without one is given more time to find an idle moment).
     loaders: Vec<AtomicBool>,
+    /// When the process last took work, for the memory an idle process gives back (`idle.rs`).
+    pub idle: Idle,
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
@@ -53,6 +56,7 @@ impl Shared {
             chores: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             overdue: Overdue::new(renew_after),
             loaders: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            idle: Idle::default(),
         }
     }
 

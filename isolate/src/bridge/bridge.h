@@ -234,6 +234,11 @@ void stk_engine_renewal_counters(stk_renewal_counters* out);
 // stk_isolate_new fails from then on). Any thread.
 int32_t stk_engine_renew_shared_heap(uint64_t min_created);
 
+// Unmaps every range in the page allocator's pool of freed heap pages (memory.h) and returns
+// the bytes released (0 before V8 is initialised, or when the pool is empty). The pool speeds up
+// the creation of the next isolates; a process that stays idle gives it back. Any thread.
+uint64_t stk_engine_release_page_pool(void);
+
 // Date.now() and performance.now() read these; they move only when the host sets them.
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms);
 

@@ -89,6 +89,7 @@ class StockadePlatform final : public v8::Platform {
   v8::Platform* inner() { return inner_.get(); }
 
   v8::PageAllocator* GetPageAllocator() override { return &pages_; }
+  stockade::TaggingPageAllocator& pages() { return pages_; }
   int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
   std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate* isolate,
                                                           v8::TaskPriority priority) override {
@@ -241,6 +242,11 @@ void stk_engine_memory_stats(stk_engine_memory* out) {
   out->created_since_renewal = g_created_since_renewal.load(std::memory_order_relaxed);
   out->renewals = g_renewals.load(std::memory_order_relaxed);
   out->owned_ranges = stockade::Registry().Size();
+}
+
+uint64_t stk_engine_release_page_pool(void) {
+  if (g_platform == nullptr) return 0;
+  return g_platform->pages().ReleasePool();
 }
 
 void stk_engine_renewal_counters(stk_renewal_counters* out) {

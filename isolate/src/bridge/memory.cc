@@ -310,6 +310,21 @@ size_t TaggingPageAllocator::pooled() {
   return pool_bytes_;
 }
 
+size_t TaggingPageAllocator::ReleasePool() {
+  std::vector<Pooled> released;
+  size_t bytes;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    released.swap(pool_);
+    bytes = pool_bytes_;
+    pool_bytes_ = 0;
+  }
+  // Pooled ranges are nobody's (out of the registry since Pool) and whole, released tails
+  // included (Pooled::size is the mapped size): their contents go with them.
+  for (const Pooled& p : released) munmap(p.start, p.size);
+  return bytes;
+}
+
 bool TaggingPageAllocator::ReleasePages(void* address, size_t size, size_t new_size) {
   const uintptr_t start = reinterpret_cast<uintptr_t>(address);
   const uintptr_t tail = start + new_size;

@@ -134,6 +134,8 @@ class TaggingPageAllocator final : public v8::PageAllocator {
   bool DecommitPages(void* address, size_t size) override;
   // Bytes in the pool now.
   size_t pooled();
+  // Unmaps every pooled range; the bytes released.
+  size_t ReleasePool();
 
  private:
   // A pooled page for an allocation of this shape, zeroed and tagged for the current owner;
