@@ -175,6 +175,8 @@ extern "C" {
         runtime_len: usize,
         lazy: *const StkLazyPart,
         lazy_count: usize,
+        eager: *const i32,
+        eager_count: usize,
         out: *mut StkOutcome,
     ) -> i32;
     pub fn stk_lazy_defer_caches(iso: *mut StkIsolate);

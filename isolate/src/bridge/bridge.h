@@ -179,9 +179,13 @@ typedef struct {
   size_t params_len;
 } stk_lazy_part;
 
-// `lazy` (`lazy_count` groups) is what the runtime's compileLazy(index) compiles.
+// `lazy` (`lazy_count` groups) is what the runtime's compileLazy(index) compiles. `eager`
+// (`eager_count` source positions in `runtime_js`, each the opening parenthesis of a function's
+// parameters) are functions compiled with the runtime, so that the snapshot holds their bytecode
+// although nothing runs them while it is made (a lazy group's build and the op calls use them).
 int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
-                            size_t lazy_count, stk_outcome* out);
+                            size_t lazy_count, const int32_t* eager, size_t eager_count,
+                            stk_outcome* out);
 
 // The lazy groups' code caches. A group's first compile in the process leaves V8's code cache of
 // it for later isolates, made at once (before any of it runs), so it holds the group's top-level

@@ -220,7 +220,7 @@ const intptr_t* ExternalReferences() {
 // Installs the private host object, runs the runtime script (which removes the host object
 // again), and hands the prelude's exports to the runtime.
 bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtime_js,
-                size_t runtime_len, stk_outcome* out) {
+                size_t runtime_len, EagerFunctions eager, stk_outcome* out) {
   v8::Isolate* isolate = iso->isolate;
   v8::TryCatch tc(isolate);
   v8::Local<v8::Object> host_obj = v8::Object::New(isolate);
@@ -244,7 +244,20 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   v8::ScriptOrigin origin(v8::String::NewFromUtf8Literal(isolate, "stockade:runtime"));
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> exports;
-  if (!v8::Script::Compile(ctx, Str(isolate, runtime_js, runtime_len), &origin).ToLocal(&script) ||
+  // V8 asks, for every function literal it parses, whether to compile it now; the answer is yes
+  // for the listed ones (compile hints), whose bytecode then lives in the snapshot.
+  v8::ScriptCompiler::Source source(
+      Str(isolate, runtime_js, runtime_len), origin,
+      [](int position, void* data) -> bool {
+        const EagerFunctions* e = static_cast<const EagerFunctions*>(data);
+        for (size_t i = 0; i < e->count; i++) {
+          if (e->positions[i] == position) return true;
+        }
+        return false;
+      },
+      &eager);
+  if (!v8::ScriptCompiler::Compile(ctx, &source, v8::ScriptCompiler::kConsumeCompileHints)
+           .ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&exports)) {
     FromTryCatch(isolate, ctx, tc, out);
     return false;

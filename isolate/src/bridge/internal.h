@@ -90,10 +90,16 @@ v8::Local<v8::Value> MakeAsyncContext(v8::Isolate* isolate, uint32_t task, v8::L
 void HostOp(const v8::FunctionCallbackInfo<v8::Value>& args);
 // The C++ functions reachable from snapshotted JavaScript; V8 serialises them by index here.
 const intptr_t* ExternalReferences();
-// Installs the private host object, runs the runtime script, and hands the prelude's exports to
-// the runtime. False (with `out` saying why) when it fails.
+// Source positions of runtime functions to compile with the script (see stk_engine_snapshot),
+// sorted or not; none when `count` is 0.
+struct EagerFunctions {
+  const int32_t* positions;
+  size_t count;
+};
+// Installs the private host object, runs the runtime script (compiling `eager` with it), and
+// hands the prelude's exports to the runtime. False (with `out` saying why) when it fails.
 bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtime_js,
-                size_t runtime_len, stk_outcome* out);
+                size_t runtime_len, EagerFunctions eager, stk_outcome* out);
 
 // ---- V8 callbacks (callbacks.cc) ----
 

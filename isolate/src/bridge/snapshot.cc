@@ -115,7 +115,8 @@ bool WarmRequestPath(stk_isolate* shim, v8::Local<v8::Context> ctx, stk_outcome*
 
 // Evaluates the runtime in a snapshot creator and keeps the blob in g_snapshot. False (with `out`
 // saying why) when it fails. The creator and its isolate are destroyed on return.
-bool CreateSnapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out) {
+bool CreateSnapshot(const char* runtime_js, size_t runtime_len, EagerFunctions eager,
+                    stk_outcome* out) {
   v8::SnapshotCreator creator(ExternalReferences());
   stk_isolate shim;  // host state for the runtime's registration calls; nothing else runs
   shim.isolate = creator.GetIsolate();
@@ -126,7 +127,8 @@ bool CreateSnapshot(const char* runtime_js, size_t runtime_len, stk_outcome* out
     v8::HandleScope handles(shim.isolate);
     v8::Local<v8::Context> ctx = v8::Context::New(shim.isolate);
     v8::Context::Scope context_scope(ctx);
-    ok = RunRuntime(&shim, ctx, runtime_js, runtime_len, out) && WarmRequestPath(&shim, ctx, out);
+    ok = RunRuntime(&shim, ctx, runtime_js, runtime_len, eager, out) &&
+         WarmRequestPath(&shim, ctx, out);
     if (ok) {
       creator.AddData(ctx, shim.invoker.Get(shim.isolate));
       creator.AddData(ctx, shim.timer_dispatch.Get(shim.isolate));
@@ -164,7 +166,8 @@ using namespace stockade::bridge;
 extern "C" {
 
 int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const stk_lazy_part* lazy,
-                            size_t lazy_count, stk_outcome* out) {
+                            size_t lazy_count, const int32_t* eager, size_t eager_count,
+                            stk_outcome* out) {
   // Callers that race each make no second snapshot and never rewrite the lazy parts in use.
   static std::mutex snapshot_mu;
   std::lock_guard<std::mutex> once(snapshot_mu);
@@ -177,7 +180,9 @@ int32_t stk_engine_snapshot(const char* runtime_js, size_t runtime_len, const st
   // The creator is gone before the anchor exists: with no other isolate alive at its teardown, V8
   // frees its page pool at once (see DrainPagePool), so none of these untagged engine pages can
   // ever carry a tenant's heap.
-  if (!CreateSnapshot(runtime_js, runtime_len, out)) return out->status;
+  if (!CreateSnapshot(runtime_js, runtime_len, EagerFunctions{eager, eager_count}, out)) {
+    return out->status;
+  }
   g_anchor = NewAnchor();
   if (!g_anchor) {
     SetValue(out, STK_INTERNAL, "V8 could not create the anchor isolate");
