@@ -12,7 +12,8 @@
 //   with the key of the isolate the calling thread works for: V8 13.6 pools freed pages between
 //   isolates, and a pooled page must never reach a new isolate under its old owner's key.
 // - A freed heap page (aligned to kPoolAlign, at most kPoolMaxRange long) is kept for the next
-//   allocation of its size instead of being unmapped (at most kPoolBytes, process-wide): on
+//   allocation of its size instead of being unmapped (at most kPoolBytes, process-wide, until
+//   ReleasePool unmaps them all: a worker process that has been idle a while): on
 //   its way into the pool a keyed page is untagged (key 0) and made inaccessible, in one
 //   page-table change (an unkeyed one, in a process without protection keys, is left as open
 //   as it was while its owner lived, to every thread of the process); on its way out, before
