@@ -95,6 +95,26 @@ pub(crate) struct Task {
     answered: bool,
 }
 
+/// What a fetch task hands the runtime's `fetch` dispatch (`js/`), as JSON text.
+#[derive(serde::Serialize)]
+struct FetchHead<'a> {
+    method: &'a str,
+    url: &'a str,
+    /// `[name, value]` pairs.
+    headers: &'a [(String, String)],
+    env: &'a serde_json::Value,
+    streamed: bool,
+}
+
+/// What an RPC task hands the runtime's `rpc` dispatch (`js/rpc.js`), as JSON text.
+#[derive(serde::Serialize)]
+struct RpcPayload<'a> {
+    entrypoint: &'a str,
+    method: &'a str,
+    args: &'a serde_json::Value,
+    env: &'a serde_json::Value,
+}
+
 impl Worker {
     fn new_task(&mut self, kind: Kind) -> u32 {
         let mut id = self.next_task;
@@ -211,30 +231,38 @@ impl Worker {
                 return TaskId(id);
             }
         };
-        let payload = serde_json::json!({
-            "entrypoint": entrypoint,
-            "method": method,
-            "args": args,
-            "env": env,
-        })
-        .to_string();
-        self.start_invoke(id, ffi::STK_INVOKE_RPC, &payload, None);
+        let payload = RpcPayload {
+            entrypoint,
+            method,
+            args: &args,
+            env,
+        };
+        match serde_json::to_string(&payload) {
+            Ok(payload) => self.start_invoke(id, ffi::STK_INVOKE_RPC, &payload, None),
+            Err(e) => self.fail(id, RunError::Internal(format!("the RPC call: {e}"))),
+        }
         TaskId(id)
     }
 
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
         let id = self.new_task(Kind::Fetch);
-        let head = serde_json::json!({
-            "method": request.method,
-            "url": request.url,
-            "headers": request.headers,
-            "env": request.env,
-            "streamed": request.body_streamed,
-        })
-        .to_string();
-        let body = (!request.body.is_empty()).then_some(request.body.as_slice());
-        self.start_invoke(id, ffi::STK_INVOKE_FETCH, &head, body);
+        // Serialized from the request as it is (a `json!` tree copied every header and the
+        // whole `env` first: ~6% of a worker's CPU per cached-worker request).
+        let head = FetchHead {
+            method: &request.method,
+            url: &request.url,
+            headers: &request.headers,
+            env: &request.env,
+            streamed: request.body_streamed,
+        };
+        match serde_json::to_string(&head) {
+            Ok(head) => {
+                let body = (!request.body.is_empty()).then_some(request.body.as_slice());
+                self.start_invoke(id, ffi::STK_INVOKE_FETCH, &head, body);
+            }
+            Err(e) => self.fail(id, RunError::Internal(format!("the request's head: {e}"))),
+        }
         TaskId(id)
     }
 

@@ -66,13 +66,25 @@ struct Stream {
     /// The next read returns at once (`WouldBlock` when nothing is there): one `recv` with
     /// `MSG_DONTWAIT` instead of a `poll` and a `recv` for a look between two tasks.
     dontwait: bool,
+    /// The last read returned less than it could take: the socket held nothing more then (a
+    /// stream socket's `recv` takes from every queued buffer until it has `len` bytes).
+    emptied: bool,
+    /// Reads made (tests count them).
+    #[cfg(test)]
+    reads: usize,
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let mut stream: &std::os::unix::net::UnixStream = self.shared.stream();
+        #[cfg(test)]
+        {
+            self.reads += 1;
+        }
         if !self.dontwait {
-            return stream.read(buf);
+            let n = stream.read(buf)?;
+            self.emptied = n < buf.len();
+            return Ok(n);
         }
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call;
         // the descriptor is the shared socket, open for the life of `shared`.
@@ -84,7 +96,9 @@ impl Read for Stream {
                 libc::MSG_DONTWAIT,
             )
         };
-        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+        self.emptied = n < buf.len();
+        Ok(n)
     }
 }
 
@@ -139,6 +153,9 @@ impl Hall {
                     Stream {
                         shared: Arc::clone(&shared),
                         dontwait: false,
+                        emptied: false,
+                        #[cfg(test)]
+                        reads: 0,
                     },
                 ),
                 router: Router::new(shared),
@@ -223,11 +240,18 @@ impl Hall {
     /// until the socket has nothing more at once.
     fn read(&self, reader: &mut Reader, deadline: Option<Instant>) {
         let mut wait = deadline;
+        let mut filled_here = false;
         while !self.closed.load(Ordering::SeqCst) {
             // Filling the buffer reads whatever the supervisor has written (several frames,
             // often); the frame's decoder then reads its rest, if any, blocking. A look that
             // must not wait reads without waiting; a wait polls first.
             if reader.socket.buffer().is_empty() {
+                // The frames this look read are routed and their last read emptied the
+                // socket: a second read would find nothing (a `recv` answering EAGAIN per
+                // message); what arrives from now on is the next look's.
+                if filled_here && reader.socket.get_ref().emptied {
+                    return;
+                }
                 let at_once = wait.is_some_and(|w| w <= Instant::now());
                 if !at_once && !readable_by(&reader.socket, wait) {
                     return;
@@ -237,7 +261,7 @@ impl Hall {
                 reader.socket.get_mut().dontwait = false;
                 match filled {
                     Ok(0) => return self.end(Ok(())),
-                    Ok(_) => {}
+                    Ok(_) => filled_here = true,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return self.end(Err(format!("read: {e}"))),
@@ -616,5 +640,57 @@ mod tests {
         send(&mut supervisor, &ToWorker::Shutdown);
         assert!(matches!(inbox.next_until(None), Next::Closed));
         assert_eq!(hall.ended(), Ok(()));
+    }
+
+    /// Frames written together are read with one `recv` (none more to find the socket empty),
+    /// and frames that span many reads of a small buffer are all routed, in order.
+    #[test]
+    fn one_read_takes_the_frames_written_together_and_small_reads_lose_none() {
+        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
+        let hall = Hall::new(shared, 1, 64 << 10);
+        let mut inbox = hall.inbox(0);
+        let mut together = Vec::new();
+        for id in 1..=3 {
+            write_frame(&mut together, &snippet(id)).expect("encode a frame");
+        }
+        std::io::Write::write_all(&mut supervisor, &together).expect("write three frames");
+        let reads = || super::lock(&hall.reader).socket.get_ref().reads;
+        // One look: one recv takes the three, and none more is made to find the socket empty.
+        let first = match inbox.try_next() {
+            Next::Work(w) => id_of(&w),
+            _ => u64::MAX,
+        };
+        assert_eq!(first, 1);
+        assert_eq!(reads(), 1, "one recv for three frames");
+        let rest: Vec<u64> = (0..2)
+            .map(|_| match inbox.try_next() {
+                Next::Work(w) => id_of(&w),
+                _ => u64::MAX,
+            })
+            .collect();
+        assert_eq!(rest, vec![2, 3]);
+        // A look with the buffer empty still reads (without waiting), and finds nothing.
+        assert!(matches!(inbox.try_next(), Next::Empty));
+
+        // A buffer of 16 bytes: every frame takes several reads, each full but the last.
+        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
+        let hall = Hall::new(shared, 1, 16);
+        let mut inbox = hall.inbox(0);
+        let mut together = Vec::new();
+        for id in 10..15 {
+            write_frame(&mut together, &snippet(id)).expect("encode a frame");
+        }
+        std::io::Write::write_all(&mut supervisor, &together).expect("write five frames");
+        let ids: Vec<u64> = (0..5)
+            .map(|_| {
+                match inbox.next_until(Some(std::time::Instant::now() + Duration::from_secs(10))) {
+                    Next::Work(w) => id_of(&w),
+                    _ => u64::MAX,
+                }
+            })
+            .collect();
+        assert_eq!(ids, vec![10, 11, 12, 13, 14]);
     }
 }
