@@ -26,6 +26,7 @@ let isHeaders; // (v) -> boolean
 let headersList; // (headers) -> [name, value][]: the internal list, insertion order
 let headersPairs; // (headers) -> [name, value][]: sorted and combined (what iteration yields)
 let newHeadersWithGuard; // (list, immutable) -> Headers
+let newHeadersFromHost; // (flat [n0, v0, ...], names and values as append() leaves them) -> Headers
 
 class Headers {
   #list = []; // [lower-case name, normalized value], in insertion order
@@ -125,6 +126,13 @@ class Headers {
     isHeaders = (v) => v !== null && typeof v === "object" && #list in v;
     headersList = (h) => h.#list;
     headersPairs = (h) => h.#pairs();
+    newHeadersFromHost = (flat) => {
+      const h = new Headers();
+      const list = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) list[i >> 1] = [`${flat[i]}`, `${flat[i + 1]}`];
+      h.#list = list;
+      return h;
+    };
     newHeadersWithGuard = (list, immutable) => {
       const h = new Headers();
       h.#list = list.map((p) => [p[0], p[1]]);
@@ -262,13 +270,14 @@ class Request {
       return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal };
     };
     newRequestFromHost = (method, url, flatHeaders, body) => {
-      const r = new Request(parseRequestURL(url));
+      const r = new Request(url);
       r.#method = normalizeMethod(method);
-      for (let i = 0; i + 1 < flatHeaders.length; i += 2) r.#headers.append(flatHeaders[i], flatHeaders[i + 1]);
+      // The host checked and normalized them as append() would (isolate/src/tasks/head.rs).
+      r.#headers = newHeadersFromHost(flatHeaders);
       r.#body = bodyFromHost(body);
       let acceptEncoding = "";
       for (let i = 0; i + 1 < flatHeaders.length; i += 2) {
-        if (`${flatHeaders[i]}`.toLowerCase() === "accept-encoding") acceptEncoding = `${flatHeaders[i + 1]}`;
+        if (flatHeaders[i] === "accept-encoding") acceptEncoding = flatHeaders[i + 1];
       }
       r.#cf = incomingCf(acceptEncoding);
       return r;

@@ -172,9 +172,8 @@ async function invokeFetch(ns, payload, body, task) {
       "(export default { fetch() {} }, or a class with a fetch(request) method), and no \"fetch\" event listener was added");
   }
   const req = parse(payload);
-  const flat = [];
-  for (const [name, value] of req.headers) flat.push(name, value);
-  const request = web.newRequest(req.method, req.url, flat, req.streamed === true ? streamedBody(body, task) : body);
+  // req.headers: flat [n0, v0, n1, v1, ...], checked and normalized by the host.
+  const request = web.newRequest(req.method, req.url, req.headers, req.streamed === true ? streamedBody(body, task) : body);
   const background = backgroundWork();
   const ctx = {
     waitUntil(p) { background.waitUntil(p); },

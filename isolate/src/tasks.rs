@@ -95,26 +95,6 @@ pub(crate) struct Task {
     answered: bool,
 }
 
-/// What a fetch task hands the runtime's `fetch` dispatch (`js/`), as JSON text.
-#[derive(serde::Serialize)]
-struct FetchHead<'a> {
-    method: &'a str,
-    url: &'a str,
-    /// `[name, value]` pairs.
-    headers: &'a [(String, String)],
-    env: &'a serde_json::Value,
-    streamed: bool,
-}
-
-/// What an RPC task hands the runtime's `rpc` dispatch (`js/rpc.js`), as JSON text.
-#[derive(serde::Serialize)]
-struct RpcPayload<'a> {
-    entrypoint: &'a str,
-    method: &'a str,
-    args: &'a serde_json::Value,
-    env: &'a serde_json::Value,
-}
-
 impl Worker {
     fn new_task(&mut self, kind: Kind) -> u32 {
         let mut id = self.next_task;
@@ -231,7 +211,7 @@ impl Worker {
                 return TaskId(id);
             }
         };
-        let payload = RpcPayload {
+        let payload = head::RpcPayload {
             entrypoint,
             method,
             args: &args,
@@ -247,12 +227,17 @@ impl Worker {
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
         let id = self.new_task(Kind::Fetch);
-        // Serialized from the request as it is (a `json!` tree copied every header and the
-        // whole `env` first: ~6% of a worker's CPU per cached-worker request).
-        let head = FetchHead {
+        let headers = match head::normalize(&request.headers) {
+            Ok(h) => h,
+            Err(e) => {
+                self.fail(id, e);
+                return TaskId(id);
+            }
+        };
+        let head = head::FetchHead {
             method: &request.method,
             url: &request.url,
-            headers: &request.headers,
+            headers: &headers,
             env: &request.env,
             streamed: request.body_streamed,
         };
@@ -385,4 +370,5 @@ impl Worker {
     }
 }
 
+mod head;
 mod settle;

@@ -123,3 +123,48 @@ fn fetch_handlers_get_a_real_request_and_return_a_response() {
         serde_json::json!({"m": "POST", "u": "https://worker.test/path?q=1", "h": "yes", "body": "payload", "env": "value"})
     );
 }
+
+/// The request's headers reach the handler as `Headers.append` would have stored them (the host
+/// normalizes them, `tasks/head.rs`); one append would refuse fails the request before the
+/// handler runs, with an InvalidInput error naming it.
+#[test]
+fn a_fetch_s_headers_are_normalized_and_an_invalid_one_is_refused_before_the_handler() {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let src = "let calls = 0; export default { fetch(request) { calls++; return new Response(JSON.stringify({ calls, all: [...request.headers], a: request.headers.get('x-a') })); } };";
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    assert!(worker.load("main.js", &mut set).result.is_ok());
+    let with = |headers: &[(&str, &str)]| FetchRequest {
+        method: "GET".into(),
+        url: "https://worker.test/".into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        ..FetchRequest::default()
+    };
+    let (response, _) = worker.fetch(&with(&[("X-A", " 1\t"), ("x-a", "2"), ("Accept", "*/*")]));
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.expect("a response").body).expect("json body");
+    assert_eq!(
+        body,
+        serde_json::json!({"calls": 1, "all": [["accept", "*/*"], ["x-a", "1, 2"]], "a": "1, 2"})
+    );
+    for bad in [
+        ("bad name", "v"),
+        ("x-b", "a\r\nx-c: d"),
+        ("x-b", "\u{20ac}"),
+    ] {
+        let (response, _) = worker.fetch(&with(&[("x-a", "1"), bad]));
+        match response {
+            Err(RunError::InvalidInput(message)) => {
+                assert!(message.contains("header"), "{message}")
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    // The handler did not run for them.
+    let (response, _) = worker.fetch(&with(&[]));
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.expect("a response").body).expect("json body");
+    assert_eq!(body["calls"], 2);
+}

@@ -163,14 +163,15 @@ test("fetch frames the request for the host call `fetch` and rejects with a Type
 test("host exports: newRequest builds a Request, readResponse drains a genuine Response once", async () => {
   assert.equal(Object.isFrozen(exports), true);
   assert.equal(Object.getPrototypeOf(exports), null);
-  const req = exports.newRequest("post", "https://h/p?q", ["X-A", "1", "x-a", "2"], new Uint8Array([104, 105]));
+  // The headers come as append() would store them: the host normalizes and checks them
+  // (isolate/src/tasks/head.rs, whose tests hold what is refused).
+  const req = exports.newRequest("post", "https://h/p?q", ["x-a", "1", "x-a", "2"], new Uint8Array([104, 105]));
   assert.ok(req instanceof context.Request);
   assert.deepEqual([req.method, req.url, req.headers.get("x-a")], ["POST", "https://h/p?q", "1, 2"]);
   assert.equal(await req.text(), "hi");
   const get = exports.newRequest("GET", "https://h/", [], null);
   assert.equal(await get.text(), "");
   assert.throws(() => exports.newRequest("GET", "not a url", [], null), realm.TypeError);
-  assert.throws(() => exports.newRequest("GET", "https://h/", ["bad name", "v"], null), realm.TypeError);
 
   const res = run("new Response('body', { status: 201, statusText: 'Made', headers: [['Set-Cookie', 'a'], ['set-cookie', 'b'], ['X', '1']] })");
   const [status, statusText, headers, body] = exports.readResponse(res);
