@@ -18,6 +18,9 @@ use serde::ser::{SerializeSeq, Serializer};
 
 use crate::error::RunError;
 
+/// A header as the runtime takes it: borrowed from the request when it needed no change.
+pub(super) type Header<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// A fetch task's head.
 #[derive(serde::Serialize)]
 pub(super) struct FetchHead<'a> {
@@ -25,7 +28,7 @@ pub(super) struct FetchHead<'a> {
     pub url: &'a str,
     /// Flat `[name, value, ...]`, normalized (see [`normalize`]).
     #[serde(serialize_with = "flat")]
-    pub headers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    pub headers: &'a [Header<'a>],
     pub env: &'a serde_json::Value,
     pub streamed: bool,
 }
@@ -39,7 +42,7 @@ pub(super) struct RpcPayload<'a> {
     pub env: &'a serde_json::Value,
 }
 
-fn flat<S: Serializer>(pairs: &&[(Cow<'_, str>, Cow<'_, str>)], s: S) -> Result<S::Ok, S::Error> {
+fn flat<S: Serializer>(pairs: &&[Header<'_>], s: S) -> Result<S::Ok, S::Error> {
     let mut seq = s.serialize_seq(Some(pairs.len() * 2))?;
     for (name, value) in pairs.iter() {
         seq.serialize_element(name)?;
@@ -59,9 +62,7 @@ fn http_whitespace(c: char) -> bool {
 }
 
 /// The headers as `Headers.append` would store them, borrowing what needs no change.
-pub(super) fn normalize(
-    headers: &[(String, String)],
-) -> Result<Vec<(Cow<'_, str>, Cow<'_, str>)>, RunError> {
+pub(super) fn normalize(headers: &[(String, String)]) -> Result<Vec<Header<'_>>, RunError> {
     let mut out = Vec::with_capacity(headers.len());
     for (name, value) in headers {
         if name.is_empty() || !name.chars().all(token_char) {
