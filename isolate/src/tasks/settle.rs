@@ -205,26 +205,25 @@ impl Worker {
     }
 }
 
+/// The response head the runtime's invoker writes (`js/runtime.js`, `invokeFetch`).
+#[derive(serde::Deserialize)]
+struct ResponseHead {
+    status: u16,
+    /// `[name, value]` pairs.
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    streamed: bool,
+}
+
 /// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
 fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
-    let bad =
-        |what: &str| RunError::Internal(format!("malformed response from the runtime: {what}"));
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-    let status = v["status"]
-        .as_u64()
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or_else(|| bad("status"))?;
-    let headers = v["headers"]
-        .as_array()
-        .ok_or_else(|| bad("headers"))?
-        .iter()
-        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-        .collect();
-    let streamed = v["streamed"].as_bool().unwrap_or(false);
+    let head: ResponseHead = serde_json::from_str(text).map_err(|e| {
+        RunError::Internal(format!("malformed response head from the runtime: {e}"))
+    })?;
     Ok(FetchResponse {
-        status,
-        headers,
+        status: head.status,
+        headers: head.headers,
         body,
-        streamed,
+        streamed: head.streamed,
     })
 }
