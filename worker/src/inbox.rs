@@ -503,6 +503,23 @@ mod tests {
         write_frame(to, message).expect("write a frame");
     }
 
+    /// A hall of one thread (the caller's) reading through a buffer of `buffer` bytes.
+    fn single(buffer: usize) -> (Arc<Hall>, ThreadInbox, UnixStream) {
+        let (worker_end, supervisor_end) = UnixStream::pair().expect("socket pair");
+        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
+        let hall = Hall::new(shared, 1, buffer);
+        let inbox = hall.inbox(0);
+        (hall, inbox, supervisor_end)
+    }
+
+    /// The id of the snippet `next` took, `u64::MAX` for anything else.
+    fn taken(next: Next) -> u64 {
+        match next {
+            Next::Work(w) => id_of(&w),
+            _ => u64::MAX,
+        }
+    }
+
     #[test]
     fn every_message_reaches_the_thread_it_is_routed_to_and_the_end_closes_every_inbox() {
         let (taken, took) = channel::<(usize, u64)>();
@@ -617,10 +634,7 @@ mod tests {
     /// deadline when nothing comes.
     #[test]
     fn a_single_thread_reads_for_itself_and_its_wait_ends_by_its_deadline() {
-        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
-        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
-        let hall = Hall::new(shared, 1, 64 << 10);
-        let mut inbox = hall.inbox(0);
+        let (hall, mut inbox, mut supervisor) = single(64 << 10);
         let start = std::time::Instant::now();
         assert!(matches!(
             inbox.next_until(Some(start + Duration::from_millis(30))),
@@ -630,12 +644,7 @@ mod tests {
         assert!(matches!(inbox.try_next(), Next::Empty));
         send(&mut supervisor, &snippet(7));
         send(&mut supervisor, &snippet(8));
-        let ids: Vec<u64> = (0..2)
-            .map(|_| match inbox.next_until(None) {
-                Next::Work(w) => id_of(&w),
-                _ => u64::MAX,
-            })
-            .collect();
+        let ids: Vec<u64> = (0..2).map(|_| taken(inbox.next_until(None))).collect();
         assert_eq!(ids, vec![7, 8]);
         send(&mut supervisor, &ToWorker::Shutdown);
         assert!(matches!(inbox.next_until(None), Next::Closed));
@@ -646,51 +655,29 @@ mod tests {
     /// and frames that span many reads of a small buffer are all routed, in order.
     #[test]
     fn one_read_takes_the_frames_written_together_and_small_reads_lose_none() {
-        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
-        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
-        let hall = Hall::new(shared, 1, 64 << 10);
-        let mut inbox = hall.inbox(0);
-        let mut together = Vec::new();
-        for id in 1..=3 {
-            write_frame(&mut together, &snippet(id)).expect("encode a frame");
-        }
-        std::io::Write::write_all(&mut supervisor, &together).expect("write three frames");
+        let (hall, mut inbox, mut supervisor) = single(64 << 10);
+        let frames = |ids: std::ops::Range<u64>| {
+            let mut together = Vec::new();
+            for id in ids {
+                write_frame(&mut together, &snippet(id)).expect("encode a frame");
+            }
+            together
+        };
+        std::io::Write::write_all(&mut supervisor, &frames(1..4)).expect("write three frames");
         let reads = || super::lock(&hall.reader).socket.get_ref().reads;
         // One look: one recv takes the three, and none more is made to find the socket empty.
-        let first = match inbox.try_next() {
-            Next::Work(w) => id_of(&w),
-            _ => u64::MAX,
-        };
-        assert_eq!(first, 1);
+        assert_eq!(taken(inbox.try_next()), 1);
         assert_eq!(reads(), 1, "one recv for three frames");
-        let rest: Vec<u64> = (0..2)
-            .map(|_| match inbox.try_next() {
-                Next::Work(w) => id_of(&w),
-                _ => u64::MAX,
-            })
-            .collect();
+        let rest: Vec<u64> = (0..2).map(|_| taken(inbox.try_next())).collect();
         assert_eq!(rest, vec![2, 3]);
         // A look with the buffer empty still reads (without waiting), and finds nothing.
         assert!(matches!(inbox.try_next(), Next::Empty));
 
         // A buffer of 16 bytes: every frame takes several reads, each full but the last.
-        let (worker_end, mut supervisor) = UnixStream::pair().expect("socket pair");
-        let shared = Arc::new(Shared::new(worker_end, 1, 1000));
-        let hall = Hall::new(shared, 1, 16);
-        let mut inbox = hall.inbox(0);
-        let mut together = Vec::new();
-        for id in 10..15 {
-            write_frame(&mut together, &snippet(id)).expect("encode a frame");
-        }
-        std::io::Write::write_all(&mut supervisor, &together).expect("write five frames");
-        let ids: Vec<u64> = (0..5)
-            .map(|_| {
-                match inbox.next_until(Some(std::time::Instant::now() + Duration::from_secs(10))) {
-                    Next::Work(w) => id_of(&w),
-                    _ => u64::MAX,
-                }
-            })
-            .collect();
+        let (_hall, mut inbox, mut supervisor) = single(16);
+        std::io::Write::write_all(&mut supervisor, &frames(10..15)).expect("write five frames");
+        let soon = || Some(std::time::Instant::now() + Duration::from_secs(10));
+        let ids: Vec<u64> = (0..5).map(|_| taken(inbox.next_until(soon()))).collect();
         assert_eq!(ids, vec![10, 11, 12, 13, 14]);
     }
 }
