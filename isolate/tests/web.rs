@@ -96,12 +96,17 @@ fn console_formats_objects_and_survives_hostile_ones() {
     );
 }
 
-#[test]
-fn fetch_handlers_get_a_real_request_and_return_a_response() {
+/// An isolate that loaded `src` as its main module.
+fn loaded(src: &str) -> Worker {
     let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let src = "export default { async fetch(request, env, ctx) { const body = await request.text(); return new Response(JSON.stringify({ m: request.method, u: request.url, h: request.headers.get('x-test'), body, env: env.NAME }), { status: 202, headers: { 'content-type': 'application/json' } }); } };";
     let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
     assert!(worker.load("main.js", &mut set).result.is_ok());
+    worker
+}
+
+#[test]
+fn fetch_handlers_get_a_real_request_and_return_a_response() {
+    let mut worker = loaded("export default { async fetch(request, env, ctx) { const body = await request.text(); return new Response(JSON.stringify({ m: request.method, u: request.url, h: request.headers.get('x-test'), body, env: env.NAME }), { status: 202, headers: { 'content-type': 'application/json' } }); } };");
     let request = FetchRequest {
         method: "POST".into(),
         url: "https://worker.test/path?q=1".into(),
@@ -129,10 +134,7 @@ fn fetch_handlers_get_a_real_request_and_return_a_response() {
 /// handler runs, with an InvalidInput error naming it.
 #[test]
 fn a_fetch_s_headers_are_normalized_and_an_invalid_one_is_refused_before_the_handler() {
-    let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let src = "let calls = 0; export default { fetch(request) { calls++; return new Response(JSON.stringify({ calls, all: [...request.headers], a: request.headers.get('x-a') })); } };";
-    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
-    assert!(worker.load("main.js", &mut set).result.is_ok());
+    let mut worker = loaded("let calls = 0; export default { fetch(request) { calls++; return new Response(JSON.stringify({ calls, all: [...request.headers], a: request.headers.get('x-a') })); } };");
     let with = |headers: &[(&str, &str)]| FetchRequest {
         method: "GET".into(),
         url: "https://worker.test/".into(),
