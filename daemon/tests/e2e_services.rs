@@ -548,6 +548,64 @@ fn a_service_fetch_honours_its_abort_signal() {
     );
 }
 
+/// A caller that switches off its own runtime's header checks (by replacing
+/// `RegExp.prototype.test`, which only its isolate sees) and sends a service fetch with a header
+/// `Headers.append` would refuse: the target's host refuses the request before its handler runs
+/// (`isolate/src/tasks/head.rs`), naming the header, and the caller's fetch rejects.
+#[test]
+fn a_service_fetch_with_headers_a_subverted_caller_made_is_refused_before_the_target_runs() {
+    let d = Daemon::start("svchdr", 1, 1, "");
+    let t = tenant_token(0);
+    let target = "let calls = 0;
+      export default {
+        fetch(req) { calls++; return new Response([...req.headers].join(';')); },
+        calls() { return calls; },
+      };";
+    let target = load(&d, &t, target, json!({}));
+    let caller = r#"export default { async fetch(req, env) {
+        const test = RegExp.prototype.test;
+        RegExp.prototype.test = function (s) {
+          if (this.source.startsWith('^[!#')) return true;   // header names
+          if (this.source === '[\\0\\r\\n]') return false;   // header values
+          return test.call(this, s);
+        };
+        const out = {};
+        const attempt = async (headers) => {
+          try { return await (await env.SVC.fetch('http://b/', { headers })).text(); }
+          catch (e) { return [e.name, e.message]; }
+        };
+        out.name = await attempt([['bad name', 'v']]);
+        out.value = await attempt([['x-b', 'a\r\nx-c: d']]);
+        RegExp.prototype.test = test;
+        out.fine = await attempt([['X-Fine', ' yes ']]);
+        out.calls = await env.SVC.calls();
+        return Response.json(out);
+    } };"#;
+    let id = load(
+        &d,
+        &t,
+        caller,
+        json!({ "SVC": { "binding": "service", "worker": target } }),
+    );
+    let out = fetch_json(&d, &t, &id, "");
+    for (key, says) in [
+        ("name", "header name \"bad name\""),
+        ("value", "request header \"x-b\""),
+    ] {
+        let message = out[key][1].as_str().unwrap_or_default();
+        assert!(
+            message.contains("invalid_input") && message.contains(says),
+            "{key}: {}",
+            out[key]
+        );
+    }
+    assert_eq!(out["fine"], "x-fine,yes");
+    assert_eq!(
+        out["calls"], 1,
+        "the target's handler ran only for the valid request"
+    );
+}
+
 /// Limits roomy enough for multi-MiB bodies hashed on both sides (the daemon's and the workers').
 const ROOMY: &str = "[limits]\ncpu_ms = 20000\nwall_ms = 60000\nmemory_mb = 256\n";
 
