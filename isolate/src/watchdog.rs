@@ -200,7 +200,9 @@ impl Watchdog {
         self.ensure_thread()?;
         let clock = current_thread_clock();
         let fired = Arc::new(AtomicU8::new(FIRED_NONE));
-        let cpu_start = cpu_time(clock);
+        // The calling thread's own clock: the time `clock` tells the watchdog thread, read
+        // without the kernel looking the thread up by its id (twice per entry into an isolate).
+        let cpu_start = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
         let now = Instant::now();
         // The earliest moment this watch can run out: its thread's CPU clock never runs faster
         // than the wall clock.
@@ -231,21 +233,22 @@ impl Watchdog {
             dog: self,
             id,
             fired,
-            clock,
             cpu_start,
             charged: std::cell::Cell::new(Duration::ZERO),
+            on_arming_thread: std::marker::PhantomData,
         })
     }
 }
 
-/// Disarms on drop. Reports which budget fired, if any, and what was spent.
+/// Disarms on drop. Reports which budget fired, if any, and what was spent. Stays on the
+/// thread that armed it (not `Send`): it reads that thread's CPU clock as its own.
 pub(crate) struct WatchGuard<'a> {
     dog: &'a Watchdog,
     id: u64,
     fired: Arc<AtomicU8>,
-    clock: libc::clockid_t,
     cpu_start: Duration,
     charged: std::cell::Cell<Duration>,
+    on_arming_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl WatchGuard<'_> {
@@ -257,7 +260,7 @@ impl WatchGuard<'_> {
         }
     }
     pub(crate) fn cpu_spent(&self) -> Duration {
-        cpu_time(self.clock).saturating_sub(self.cpu_start) + self.charged.get()
+        cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(self.cpu_start) + self.charged.get()
     }
     /// Adds CPU time spent for this invocation on another thread to its budget; when that
     /// exhausts it, the watch fires (CPU) at once.
