@@ -4,8 +4,10 @@
 //! leaving chores for a lull after a load.
 //!
 //! Guarantees: a chore (one isolate made or disposed, a renewal) starts only when the inbox is
-//! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; an idle process's
-//! memory is given back (`idle.rs`) only when this thread has no chore left either; spinning is
+//! empty and nothing is due, and not within [`CHORE_LULL`] of a load's answer; the steps of an
+//! idle period (`idle.rs`: the page pool and free heap given back, then one spare kept) are
+//! taken once each per period, when the inbox is empty and nothing is due, before any chore of
+//! that moment; spinning is
 //! bounded by the configured reply window and stops for a cooldown once the CPU is found
 //! contended, a long one when that happens often (`stockade_ipc::pace::cooldown`). Trusts: the
 //! inbox to report a closed socket.
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use stockade_ipc::pace::{cooldown, CONTENDED, ISOLATE_THREAD_COOLDOWN};
 
+use super::idle::Rest;
 use super::inbox::{Next, ThreadInbox};
 use super::thread::{Thread, Work};
 
@@ -54,14 +57,17 @@ impl Thread {
             let first = match (chores, lull_ends) {
                 (true, None) => inbox.try_next(),
                 (true, Some(end)) => self.wait(inbox, Some(end)),
-                // Nothing to do: sleep, but look again when an idle process gives memory back.
-                (false, _) => self.wait(inbox, self.shared.idle.deadline()),
+                // Nothing to do: sleep, but look again when the process has been idle long
+                // enough for this thread's next step (`idle.rs`).
+                (false, _) => self.wait(inbox, self.shared.idle.next_at(self.rest)),
             };
             let idle = match first {
                 Next::Closed => return,
                 Next::Empty => true,
                 Next::Work(work) => {
                     self.shared.idle.worked();
+                    self.rest = Rest::Active;
+                    self.stock.wake();
                     let mut loaded = matches!(work, Work::Load(_));
                     self.take(inbox, work);
                     loop {
@@ -81,6 +87,12 @@ impl Thread {
                 }
             };
             let due = self.advance_due();
+            if idle && !due {
+                if let Some(step) = self.shared.idle.due(self.rest, Instant::now()) {
+                    self.step(step);
+                    continue;
+                }
+            }
             let lulled = self.last_load.is_none_or(|at| at.elapsed() >= CHORE_LULL);
             if idle && !due && chores && lulled {
                 inbox.before_long_work();
@@ -88,11 +100,19 @@ impl Thread {
                 self.stock.chore(self.engine, self.isolates.is_empty());
                 self.shared.set_chore(self.index, false);
             }
-            if idle && !due && !chores && self.shared.idle.take_release(Instant::now()) {
-                self.engine.release_page_pool();
-                crate::give_back_free_heap();
-            }
         }
+    }
+
+    /// A step of the idle period (`idle.rs`): at [`Rest::Rested`] the stock keeps one spare and
+    /// drops the rest first; then the page pool (holding their pages too) and `malloc`'s free
+    /// heap go back to the kernel.
+    fn step(&mut self, to: Rest) {
+        if to == Rest::Rested {
+            self.stock.rest();
+        }
+        self.engine.release_page_pool();
+        crate::give_back_free_heap();
+        self.rest = to;
     }
 
     /// Handles one piece of work; before one that takes milliseconds (a fresh isolate's snippet,

@@ -3,7 +3,8 @@
 //!
 //! Every snippet runs in an isolate nothing has run in before. Creating one costs most of a
 //! snippet's time (V8 deserialises its startup snapshot), so each thread keeps a few spares,
-//! made while it has nothing else to do; and it disposes used isolates at such times too. A
+//! made while it has nothing else to do (one, once the process has been idle for a minute:
+//! [`IsolateStock::rest`], `idle.rs`); and it disposes used isolates at such times too. A
 //! spare is handed out only to a request with the limits it was made with (the heap limit is
 //! fixed at creation); otherwise a new one is made on the spot. Nothing about a spare is
 //! tenant-specific: it has run no code at all.
@@ -36,6 +37,9 @@ use super::convert;
 
 /// Spares one thread keeps at most.
 pub const MAX_SPARES: usize = 4;
+/// Spares a resting thread keeps (one idle for [`crate::idle::IDLE_RELEASE`]): the next
+/// request still finds one; a burst makes the rest on its way, as after a start.
+pub const RESTING_SPARES: usize = 1;
 /// Memory one thread's spares may hold, in bytes.
 pub const SPARE_BUDGET: usize = 8 << 20;
 /// Used isolates a thread may keep waiting for an idle moment; past this they are disposed at
@@ -59,6 +63,8 @@ pub struct IsolateStock {
     spares_from: u64,
     /// Isolates between renewals ([`stockade_isolate::RENEW_SHARED_HEAP_AFTER`] by default).
     renew_after: u64,
+    /// The thread rests ([`Self::rest`]) until it takes work again ([`Self::wake`]).
+    resting: bool,
 }
 
 /// The memory an isolate holds as V8 counts it: heap committed, external (ArrayBuffer backing
@@ -80,6 +86,7 @@ impl IsolateStock {
             renew_at: renew_after,
             spares_from: 0,
             renew_after,
+            resting: false,
         }
     }
 
@@ -147,10 +154,40 @@ impl IsolateStock {
         memory
     }
 
+    /// The thread has been idle a while: spares beyond [`RESTING_SPARES`] and used isolates
+    /// waiting for disposal go now (their pages into the page pool, which the caller releases
+    /// next), and no spare beyond that is made until [`Self::wake`].
+    pub fn rest(&mut self) {
+        self.retired.clear();
+        self.spares.truncate(RESTING_SPARES);
+        self.resting = true;
+    }
+
+    /// The thread took work: the stock fills up to [`MAX_SPARES`] again at idle moments.
+    pub fn wake(&mut self) {
+        self.resting = false;
+    }
+
+    #[cfg(test)]
+    pub fn resting(&self) -> bool {
+        self.resting
+    }
+
+    /// Spares held now.
+    #[cfg(test)]
+    pub fn spares(&self) -> usize {
+        self.spares.len()
+    }
+
     fn wants_spare(&self, memory: &RenewalCounters) -> bool {
         let held: usize = self.spares.iter().map(|(_, _, bytes)| bytes).sum();
+        let most = if self.resting {
+            RESTING_SPARES
+        } else {
+            MAX_SPARES
+        };
         self.last_limits.is_some()
-            && self.spares.len() < MAX_SPARES
+            && self.spares.len() < most
             && held < SPARE_BUDGET
             && memory.created_since_renewal >= self.spares_from
     }
@@ -286,5 +323,40 @@ mod tests {
             "once per mark"
         );
         assert!(overdue.passed(&counters(150 + RENEWAL_GRACE, 0), none));
+    }
+
+    /// A resting stock keeps one spare, disposes the others and its used isolates at once, and
+    /// makes no more until the thread takes work; then it fills up again.
+    #[test]
+    fn a_resting_stock_keeps_one_spare_until_the_thread_takes_work() {
+        let engine = Engine::init(stockade_isolate::V8Profile::Standard).expect("V8");
+        let limits = stockade_ipc::Limits::default();
+        let mut stock = IsolateStock::new(u64::MAX);
+        let used = stock.take(engine, &limits).expect("an isolate");
+        stock.retire(used);
+        while stock.has_chores(engine, true) {
+            stock.chore(engine, true);
+        }
+        let full = stock.spares();
+        assert!(full > RESTING_SPARES && full <= MAX_SPARES, "{full} spares");
+        stock.rest();
+        assert!(stock.resting());
+        assert_eq!(stock.spares(), RESTING_SPARES);
+        assert!(stock.retired.is_empty(), "used isolates go too");
+        assert!(
+            !stock.has_chores(engine, true),
+            "no spare made while resting"
+        );
+        // The one spare is taken: a resting thread makes one again, and no more.
+        let _request = stock.take(engine, &limits).expect("the spare");
+        assert!(stock.has_chores(engine, true));
+        stock.chore(engine, true);
+        assert_eq!(stock.spares(), RESTING_SPARES);
+        assert!(!stock.has_chores(engine, true));
+        stock.wake();
+        while stock.has_chores(engine, true) {
+            stock.chore(engine, true);
+        }
+        assert_eq!(stock.spares(), full);
     }
 }

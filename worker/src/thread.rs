@@ -127,6 +127,8 @@ pub struct Thread {
     pub(super) reply_spin: Duration,
     /// When the thread last answered a Loader worker's load: chores wait for a lull after it.
     pub(super) last_load: Option<Instant>,
+    /// Where the thread is in the process's idle period (`idle.rs`).
+    pub(super) rest: crate::idle::Rest,
 }
 
 impl Thread {
@@ -155,6 +157,7 @@ impl Thread {
             last_contended: None,
             reply_spin,
             last_load: None,
+            rest: crate::idle::Rest::Active,
         }
     }
 
