@@ -89,6 +89,11 @@ impl Thread {
             let due = self.advance_due();
             if idle && !due {
                 if let Some(step) = self.shared.idle.due(self.rest, Instant::now()) {
+                    if step == Rest::Rested {
+                        // Disposing spares takes a moment: a message meanwhile is not left
+                        // waiting for this thread.
+                        inbox.before_long_work();
+                    }
                     self.step(step);
                     continue;
                 }
