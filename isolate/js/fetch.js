@@ -401,8 +401,9 @@ class Response {
         throw new TypeError("the handler did not return a Response");
       }
       if (bodyUnusable(value.#body)) throw new TypeError("the handler returned a Response whose body is already used or locked");
+      const pairs = headersPairs(value.#headers);
       const flat = [];
-      for (const [name, v] of headersPairs(value.#headers)) flat.push(name, v);
+      for (let i = 0; i < pairs.length; i++) flat.push(pairs[i][0], pairs[i][1]);
       return [value.#status, value.#statusText, flat, bodyForHost(value.#body)];
     };
     responseBodyOf = (r) => r.#body;

@@ -193,19 +193,18 @@ async function invokeFetch(ns, payload, body, task) {
   const status = answer[0];
   const headers = answer[2];
   const out = answer[3];
-  const pairs = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-  // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The body is
-  // a Uint8Array when the prelude knows it whole, null, or a reader the body streams from.
+  // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The head's
+  // headers are flat [n0, v0, n1, v1, ...] (isolate/src/tasks/settle.rs). The body is a
+  // Uint8Array when the prelude knows it whole, null, or a reader the body streams from.
   if (out === null || isView(out)) {
-    return [stringify({ status, headers: pairs }), out, background.drain()];
+    return [stringify({ status, headers }), out, background.drain()];
   }
   const pump = pumpBody(out, task);
   const rest = (async () => {
     await pump;
     await background.drain();
   })();
-  return [stringify({ status, headers: pairs, streamed: true }), null, rest];
+  return [stringify({ status, headers, streamed: true }), null, rest];
 }
 
 async function invokeDefault(ns, payload) {

@@ -209,21 +209,61 @@ impl Worker {
 #[derive(serde::Deserialize)]
 struct ResponseHead {
     status: u16,
-    /// `[name, value]` pairs.
-    headers: Vec<(String, String)>,
+    /// Flat `[name, value, ...]`.
+    headers: Vec<String>,
     #[serde(default)]
     streamed: bool,
 }
 
 /// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
 fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
-    let head: ResponseHead = serde_json::from_str(text).map_err(|e| {
-        RunError::Internal(format!("malformed response head from the runtime: {e}"))
-    })?;
+    let malformed = |why: String| {
+        RunError::Internal(format!("malformed response head from the runtime: {why}"))
+    };
+    let head: ResponseHead = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+    if !head.headers.len().is_multiple_of(2) {
+        return Err(malformed("an odd number of header fields".into()));
+    }
+    let mut fields = head.headers.into_iter();
+    let mut headers = Vec::with_capacity(fields.len() / 2);
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        headers.push((name, value));
+    }
     Ok(FetchResponse {
         status: head.status,
-        headers: head.headers,
+        headers,
         body,
         streamed: head.streamed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_head;
+
+    #[test]
+    fn the_response_head_s_flat_headers_become_pairs_and_an_odd_list_is_refused() {
+        let head = r#"{"status":201,"headers":["content-type","text/plain","set-cookie","a"]}"#;
+        let response = parse_head(head, b"hi".to_vec()).expect("a head");
+        assert_eq!(response.status, 201);
+        assert_eq!(
+            response.headers,
+            [
+                ("content-type".to_string(), "text/plain".to_string()),
+                ("set-cookie".to_string(), "a".to_string())
+            ]
+        );
+        assert_eq!(response.body, b"hi");
+        assert!(!response.streamed);
+        let streamed = parse_head(r#"{"status":200,"headers":[],"streamed":true}"#, Vec::new());
+        assert!(streamed.expect("a head").streamed);
+        for bad in [
+            r#"{"status":200,"headers":["x"]}"#,
+            r#"{"status":200,"headers":[["x","1"]]}"#,
+            r#"{"status":70000,"headers":[]}"#,
+            "not json",
+        ] {
+            assert!(parse_head(bad, Vec::new()).is_err(), "{bad}");
+        }
+    }
 }
