@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// Run workers without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
+    /// Once listening, write the API's address (`http://ip:port`) to this file, and the metrics
+    /// address on a second line when `metrics_listen` is set: how whoever started the daemon on
+    /// port 0 learns the port it got. Written whole (a temporary file renamed over it).
+    #[arg(long)]
+    pub address_file: Option<PathBuf>,
 }
 
 /// Starts logging: `tracing` to stderr, as text or JSON (`log_format`, or
@@ -95,7 +100,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    match runtime.block_on(serve(config, args.config)) {
+    match runtime.block_on(serve(config, args.config, args.address_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -104,7 +109,11 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
+async fn serve(
+    config: Config,
+    path: Option<PathBuf>,
+    address_file: Option<PathBuf>,
+) -> Result<(), String> {
     let nofile = raise_nofile();
     let spawn = SpawnConfig {
         runtime: crate::supervisor::WorkerRuntime::locate()?,
@@ -178,10 +187,13 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));
+    let mut metrics_local = None;
     if let Some(addr) = metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on {addr} (metrics_listen): {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        metrics_local = Some(addr);
         tracing::info!("metrics on http://{addr}/metrics");
         let app = metrics_only_router(Arc::clone(&state));
         let stats = Arc::new(ConnectionStats::default());
@@ -197,6 +209,9 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
             std::future::pending(),
         ));
     }
+    if let Some(file) = &address_file {
+        write_address_file(file, local, metrics_local)?;
+    }
     if let Some(path) = path {
         tokio::spawn(reload_on_hangup(path, Arc::downgrade(&state)));
     }
@@ -205,6 +220,25 @@ async fn serve(config: Config, path: Option<PathBuf>) -> Result<(), String> {
     tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())
+}
+
+/// Writes the addresses the daemon listens on to `file` (see `--address-file`): to a temporary
+/// beside it first, then renamed, so a reader never sees half of it.
+fn write_address_file(
+    file: &std::path::Path,
+    api: std::net::SocketAddr,
+    metrics: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
+    let mut text = format!("http://{api}\n");
+    if let Some(metrics) = metrics {
+        text.push_str(&format!("http://{metrics}\n"));
+    }
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| format!("cannot write the address file {}: {e}", file.display()))
 }
 
 /// Reloads tenants, tokens and quotas from `path` on every `SIGHUP` (see the module docs).

@@ -4,14 +4,16 @@
 pub mod hashing;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Daemon {
     child: Child,
+    /// The API's address, as the daemon wrote it once listening (it binds port 0).
     pub base: String,
+    /// The metrics listener's address, when the config set `metrics_listen`.
+    pub metrics_base: Option<String>,
     pub dir: PathBuf,
     /// Leave `dir` (the data folder among it) when dropped.
     pub keep_dir: bool,
@@ -23,11 +25,20 @@ pub fn tenant_token(i: usize) -> String {
     format!("tenant-{i}-token-abcdefghij")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// Waits until the daemon has written the addresses it listens on (`--address-file`), or
+/// panics if it exits first: a test then never talks to another test's daemon.
+fn wait_for_addresses(child: &mut Child, file: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            return text;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the daemon exited before listening: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the daemon did not listen within 60 s");
 }
 
 impl Daemon {
@@ -110,10 +121,11 @@ impl Daemon {
         nofile: Option<u64>,
     ) -> Daemon {
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let port = free_port();
         let data = dir.join("data");
+        let address_file = dir.join("address");
+        let _ = std::fs::remove_file(&address_file);
         let config = format!(
-            "listen = \"127.0.0.1:{port}\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\ndata_dir = \"{}\"\n{tail}\n",
+            "listen = \"127.0.0.1:0\"\nworkers = {workers}\noperator_token = \"{OPERATOR}\"\ndata_dir = \"{}\"\n{tail}\n",
             data.display()
         );
         let path = dir.join("stockade.toml");
@@ -133,6 +145,8 @@ impl Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_stockade"));
         command
             .args(["serve", "--config", path.to_str().expect("utf8")])
+            .arg("--address-file")
+            .arg(&address_file)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr);
@@ -152,10 +166,13 @@ impl Daemon {
                 });
             }
         }
-        let child = command.spawn().expect("spawn daemon");
+        let mut child = command.spawn().expect("spawn daemon");
+        let addresses = wait_for_addresses(&mut child, &address_file);
+        let mut lines = addresses.lines().map(str::to_string);
         let daemon = Daemon {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: lines.next().expect("the API's address"),
+            metrics_base: lines.next(),
             dir,
             keep_dir: false,
         };
