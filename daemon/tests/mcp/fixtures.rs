@@ -50,13 +50,10 @@ impl Drop for Node {
     }
 }
 
-/// The upstream MCP server on a free port (`stateless` or `stateful`), once it says it is ready.
+/// The upstream MCP server (`stateless` or `stateful`) on the port the kernel gave it, once it
+/// says it is ready.
 pub fn weather_server(mode: &str) -> (Node, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let mut child = mcp::node("upstream.mjs", &[&port.to_string(), mode])
+    let mut child = mcp::node("upstream.mjs", &["0", mode])
         .env("WEATHER_KEY", WEATHER_KEY)
         .stdout(Stdio::piped())
         .spawn()
@@ -64,7 +61,11 @@ pub fn weather_server(mode: &str) -> (Node, u16) {
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("ready");
-    assert_eq!(line.trim(), "ready", "the MCP server did not start");
+    let port = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the MCP server did not start: {line:?}"));
     (Node(child), port)
 }
 

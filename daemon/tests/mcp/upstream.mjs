@@ -1,7 +1,7 @@
 // An upstream MCP server built with the official TypeScript SDK, for e2e_capabilities.rs:
-// streamable HTTP on 127.0.0.1:<argv[2]>, either `stateless` (argv[3]; a server and transport
+// streamable HTTP on 127.0.0.1 (argv[2] the port, 0 for any), either `stateless` (argv[3]; a server and transport
 // per request) or `stateful` (sessions: `Mcp-Session-Id`, ended by DELETE). Every request must
-// carry `X-Weather-Key: <$WEATHER_KEY>` (the daemon's egress rule injects it). It prints "ready"
+// carry `X-Weather-Key: <$WEATHER_KEY>` (the daemon's egress rule injects it). It prints "ready <port>"
 // once listening; `GET /stats` answers {opened, open} (sessions made, sessions still open);
 // `POST /forget` ends every session on the server's side, as a server restart or expiry would.
 import http from "node:http";
@@ -97,4 +97,6 @@ http
     }
     return stateless(req, res, body);
   })
-  .listen(port, "127.0.0.1", () => console.log("ready"));
+  .listen(port, "127.0.0.1", function () {
+    console.log(`ready ${this.address().port}`);
+  });
