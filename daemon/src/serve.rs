@@ -30,6 +30,9 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
+mod start_error;
+pub use start_error::StartError;
+
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// TOML configuration; embedded defaults when absent.
@@ -85,7 +88,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     init_logs(config.log_format);
     let spin = std::time::Duration::from_micros(config.supervisor_spin_us.into());
     if let Err(e) = crate::supervisor::lookout::start(spin) {
-        tracing::error!("cannot start the supervisor's lookout: {e}");
+        tracing::error!("{}", StartError::Lookout(e));
         return ExitCode::from(4);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -96,7 +99,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("cannot start the runtime: {e}");
+            tracing::error!("{}", StartError::Runtime(e));
             return ExitCode::from(4);
         }
     };
@@ -113,10 +116,10 @@ async fn serve(
     config: Config,
     path: Option<PathBuf>,
     address_file: Option<PathBuf>,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let nofile = raise_nofile();
     let spawn = SpawnConfig {
-        runtime: crate::supervisor::WorkerRuntime::locate()?,
+        runtime: crate::supervisor::WorkerRuntime::locate().map_err(StartError::WorkerRuntime)?,
         timezone: config.timezone.clone(),
         jail: config.jail,
         profile: "standard",
@@ -124,10 +127,13 @@ async fn serve(
         threads: config.worker_threads,
         reply_spin_us: config.worker_reply_spin_us,
         renew_after: config.worker_renew_after,
-        memory: Some(Arc::new(crate::supervisor::MemoryCap::start(
-            config.limits.worker_process_memory_mb,
-            config.limits.worker_process_memory_enforcement,
-        )?)),
+        memory: Some(Arc::new(
+            crate::supervisor::MemoryCap::start(
+                config.limits.worker_process_memory_mb,
+                config.limits.worker_process_memory_enforcement,
+            )
+            .map_err(StartError::MemoryCap)?,
+        )),
     };
     if !config.jail {
         tracing::warn!("workers run WITHOUT the jail (--no-jail)");
@@ -137,10 +143,12 @@ async fn serve(
     }
     let store = Store::open(&config.store_settings())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(StartError::Store)?;
     tracing::info!("store: {}", store.backend_name());
-    let egress = Arc::new(Egress::new(&config)?);
-    load_secrets(&store, &egress).await?;
+    let egress = Arc::new(Egress::new(&config).map_err(StartError::Egress)?);
+    load_secrets(&store, &egress)
+        .await
+        .map_err(StartError::Secrets)?;
     let mut host_calls = HostCalls::standard();
     egress.register(&mut host_calls);
     let storage = Storage::new(store.clone());
@@ -156,14 +164,14 @@ async fn serve(
     let services = crate::api::Services::new();
     services.register(&mut host_calls);
     sweep_expired_keys(store.clone());
-    let pool = Pool::start(&config, spawn, host_calls)?;
+    let pool = Pool::start(&config, spawn, host_calls).map_err(StartError::Pool)?;
     storage.resolve_tenants_with(pool.tenant_names());
     capabilities.resolve_tenants_with(pool.tenant_names());
     keep_risk_history(&store, &pool).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = config.listen;
+    let listen = |source| StartError::Listen { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen)?;
+    let local = listener.local_addr().map_err(listen)?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
         idle_timeout: Duration::from_millis(config.http.idle_timeout_ms(config.limits.wall_ms)),
@@ -189,10 +197,9 @@ async fn serve(
     services.attach(Arc::downgrade(&state));
     let mut metrics_local = None;
     if let Some(addr) = metrics_listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr} (metrics_listen): {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let metrics = |source| StartError::MetricsListen { addr, source };
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(metrics)?;
+        let addr = listener.local_addr().map_err(metrics)?;
         metrics_local = Some(addr);
         tracing::info!("metrics on http://{addr}/metrics");
         let app = metrics_only_router(Arc::clone(&state));
@@ -228,7 +235,7 @@ fn write_address_file(
     file: &std::path::Path,
     api: std::net::SocketAddr,
     metrics: Option<std::net::SocketAddr>,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let mut text = format!("http://{api}\n");
     if let Some(metrics) = metrics {
         text.push_str(&format!("http://{metrics}\n"));
@@ -238,7 +245,10 @@ fn write_address_file(
     let partial = PathBuf::from(partial);
     std::fs::write(&partial, text)
         .and_then(|()| std::fs::rename(&partial, file))
-        .map_err(|e| format!("cannot write the address file {}: {e}", file.display()))
+        .map_err(|source| StartError::AddressFile {
+            path: file.to_path_buf(),
+            source,
+        })
 }
 
 /// Reloads tenants, tokens and quotas from `path` on every `SIGHUP` (see the module docs).
@@ -304,11 +314,11 @@ async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
 /// Restores each tenant's stored risk history (signals, quarantine latch, operator pin: a
 /// restart must not free a quarantined tenant), then stores every change from now on, in order,
 /// on a task of its own. A store failure here is logged; the history in memory stays in force.
-async fn keep_risk_history(store: &Store, pool: &Pool) -> Result<(), String> {
+async fn keep_risk_history(store: &Store, pool: &Pool) -> Result<(), StartError> {
     let stored = store
         .tx(crate::store::risk::all)
         .await
-        .map_err(|e| format!("reading risk histories: {e}"))?;
+        .map_err(StartError::RiskHistory)?;
     for (tenant, snapshot, taken_ms) in stored {
         pool.restore_history(&tenant, &snapshot, taken_ms);
     }

@@ -331,4 +331,33 @@ fn hostile_bodies_and_headers_are_rejected_with_json_errors() {
         .send()
         .expect("ok");
     assert_eq!(ok.text().expect("text"), "500");
+    // A handler that logs, then throws or answers no Response: its error carries its logs.
+    for (code, kind) in [
+        (
+            "export default { fetch() { console.warn('about to fail'); throw new Error('boom'); } };",
+            "boom",
+        ),
+        (
+            "export default { fetch() { console.warn('about to fail'); return 'text'; } };",
+            "Response",
+        ),
+    ] {
+        let id = load(&d, &t, code);
+        let r = c
+            .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("fails");
+        assert_eq!(r.status().as_u16(), 422, "{code}");
+        let v: serde_json::Value = r.json().expect("errors are JSON");
+        assert!(
+            v["error"]["message"].as_str().is_some_and(|m| m.contains(kind)),
+            "{v}"
+        );
+        assert_eq!(
+            v["logs"],
+            serde_json::json!([{"level": "warn", "message": "about to fail"}]),
+            "{v}"
+        );
+    }
 }

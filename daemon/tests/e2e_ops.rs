@@ -1,5 +1,6 @@
 //! Running as a service: `stockade check-config`, refusing a configuration without an operator,
-//! and `SIGHUP` reloading tenants and tokens in a running daemon.
+//! a start that fails naming its step, and `SIGHUP` reloading tenants and tokens in a running
+//! daemon.
 mod common;
 #[path = "../src/egress/test_upstream.rs"]
 mod upstream;
@@ -72,6 +73,94 @@ fn a_configuration_without_an_operator_is_refused_by_check_config_and_serve() {
     let (code, _, stderr) = check_config(std::path::Path::new("/nonexistent/stockade.toml"));
     assert_eq!(code, 2);
     assert!(stderr.contains("/nonexistent/stockade.toml"), "{stderr}");
+}
+
+/// `stockade serve --config path [extra...]`, to its end: exit status and stderr.
+fn serve_to_the_end(path: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(["serve", "--config", path.to_str().expect("utf8")])
+        .args(extra)
+        .output()
+        .expect("serve");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_start_that_fails_says_which_step_and_exits_4() {
+    let dir = temp_config("start-fails", "").with_file_name("");
+    let data = dir.join("data");
+    let head = format!(
+        "workers = 1\noperator_token = \"operator-token-0123456789\"\ndata_dir = \"{}\"\n{TENANT}",
+        data.display()
+    );
+    // The API's address is another socket's.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let path = temp_config("start-fails", &format!("listen = \"{addr}\"\n{head}"));
+    let (code, stderr) = serve_to_the_end(&path, &[]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}: Address already in use")),
+        "{stderr}"
+    );
+    // So is the metrics address.
+    let path = temp_config(
+        "start-fails",
+        &format!("listen = \"127.0.0.1:0\"\nmetrics_listen = \"{addr}\"\n{head}"),
+    );
+    let (code, stderr) = serve_to_the_end(&path, &[]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (metrics_listen)")),
+        "{stderr}"
+    );
+    // The address file's folder does not exist.
+    let path = temp_config("start-fails", &format!("listen = \"127.0.0.1:0\"\n{head}"));
+    let missing = dir.join("no-such-folder").join("address");
+    let (code, stderr) = serve_to_the_end(&path, &["--address-file".as_ref(), missing.as_os_str()]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot write the address file {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    // Written, it holds the API's address, which answers.
+    let file = dir.join("address");
+    let _ = std::fs::remove_file(&file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args([
+            "serve",
+            "--config",
+            path.to_str().expect("utf8"),
+            "--address-file",
+        ])
+        .arg(&file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            break text.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let status = client()
+        .get(format!("{base}/v1/admin/workers"))
+        .bearer_auth("operator-token-0123456789")
+        .send()
+        .expect("the written address answers")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn run_status(d: &Daemon, token: &str) -> u16 {

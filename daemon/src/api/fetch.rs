@@ -28,7 +28,7 @@ use stockade_ipc::{limits as wire, Call, Reply};
 
 use super::error::ApiError;
 use super::loader::find;
-use super::run::{logs_json, outcome_or_error};
+use super::run::logs_json;
 use super::AppState;
 use crate::supervisor::body::{self, BodyIn};
 use crate::supervisor::{Job, Streams};
@@ -128,31 +128,30 @@ pub async fn fetch(
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;
     state.logs.record(&id, &outcome.logs);
-    let logs = logs_json(&outcome.logs);
-    let Reply::Response {
-        status,
-        headers,
-        body,
-        streamed,
-    } = outcome_or_error(outcome)?
-    else {
-        return Err(ApiError::Script(
-            bad_response("the worker did not return a Response".into()),
-            logs,
-        ));
+    let lines = outcome.logs;
+    // The logs go back as JSON only with an error; a good answer does not build them.
+    let refuse = |why: String| ApiError::Script(bad_response(why), logs_json(&lines));
+    let (status, headers, body, streamed) = match outcome.result {
+        Ok(Reply::Response {
+            status,
+            headers,
+            body,
+            streamed,
+        }) => (status, headers, body, streamed),
+        Ok(_) => return Err(refuse("the worker did not return a Response".into())),
+        Err(e) => return Err(ApiError::Script(e, logs_json(&lines))),
     };
     // Checked here too, whatever the worker (and the tenant's prototypes) claimed.
     if !(200..=599).contains(&status) {
-        let why = format!("the status {status} is not one a worker may answer (200-599)");
-        return Err(ApiError::Script(bad_response(why), logs));
+        return Err(refuse(format!(
+            "the status {status} is not one a worker may answer (200-599)"
+        )));
     }
     if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
-        let why = format!("a {status} response cannot have a body");
-        return Err(ApiError::Script(bad_response(why), logs));
+        return Err(refuse(format!("a {status} response cannot have a body")));
     }
     let Ok(status) = StatusCode::from_u16(status) else {
-        let why = format!("invalid status {status}");
-        return Err(ApiError::Script(bad_response(why), logs));
+        return Err(refuse(format!("invalid status {status}")));
     };
     let body = if streamed {
         Body::from_stream(stream.into_stream())

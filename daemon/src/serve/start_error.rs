@@ -1,0 +1,58 @@
+//! Why `stockade serve` could not start: one variant per step of the start, in the order
+//! `serve::main` takes them, each naming what it was doing and carrying what failed. The daemon
+//! logs it and exits with status 4 (a configuration that does not load or check exits 2 before
+//! any of these steps).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The supervisor's lookout thread (`supervisor::link::lookout`).
+    #[error("cannot start the supervisor's lookout: {0}")]
+    Lookout(std::io::Error),
+    /// The tokio runtime.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The worker processes' V8 runtime root, beside the binary or under `STOCKADE_V8_ROOT`.
+    #[error("{0}")]
+    WorkerRuntime(String),
+    /// The worker processes' memory cap (`limits.worker_process_memory_mb`).
+    #[error("worker process memory cap: {0}")]
+    MemoryCap(String),
+    /// The store (SQLite or PostgreSQL), opened and migrated.
+    #[error("{0}")]
+    Store(StoreError),
+    /// The egress gateway, from `[egress]` and the tenants' rules.
+    #[error("egress: {0}")]
+    Egress(String),
+    /// The secrets set through the API, read from the store and unsealed.
+    #[error("the stored secrets: {0}")]
+    Secrets(String),
+    /// The pool of warm worker processes.
+    #[error("the worker pool: {0}")]
+    Pool(String),
+    /// The tenants' stored risk histories.
+    #[error("reading risk histories: {0}")]
+    RiskHistory(StoreError),
+    /// The API's listening socket (`listen`, or `--listen`).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The metrics listener (`metrics_listen`).
+    #[error("cannot listen on {addr} (metrics_listen): {source}")]
+    MetricsListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// `--address-file`.
+    #[error("cannot write the address file {}: {source}", path.display())]
+    AddressFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
