@@ -48,7 +48,7 @@ pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
         .collect();
     let runtime = match WorkerRuntime::locate() {
         Ok(r) => r,
-        Err(e) => return fail(EXIT_INTERNAL, &e),
+        Err(e) => return fail(EXIT_INTERNAL, &e.to_string()),
     };
     let (mut ours, theirs) = match UnixStream::pair() {
         Ok(p) => p,

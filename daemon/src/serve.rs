@@ -31,7 +31,7 @@ use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
 mod start_error;
-pub use start_error::StartError;
+pub use start_error::{SecretsError, StartError};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -292,17 +292,17 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
 
 /// Hands the secrets set through the API (sealed in the store) to the egress gateway; those of
 /// tenants no longer configured stay stored, unused.
-async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), String> {
+async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), SecretsError> {
     let all = store
         .tx(crate::store::secrets::all)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(SecretsError::Read)?;
     for (tenant, name, sealed) in all {
         let value = store
             .sealer
             .open(&tenant, &name, &sealed)
-            .map_err(|e| format!("{e} (is [store] secret_key_file the key it was sealed with?)"))?;
-        let value = String::from_utf8(value).map_err(|_| format!("secret {name} is not text"))?;
+            .map_err(SecretsError::Unseal)?;
+        let value = String::from_utf8(value).map_err(|_| SecretsError::NotText(name.clone()))?;
         match egress.set_secret(&tenant, &name, value) {
             Ok(()) | Err(crate::egress::SecretError::NoTenant) => {}
             Err(e) => tracing::warn!("stored secret {name} of {tenant}: {e}"),

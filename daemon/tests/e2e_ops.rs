@@ -163,6 +163,46 @@ fn a_start_that_fails_says_which_step_and_exits_4() {
     let _ = child.wait();
 }
 
+#[test]
+fn secrets_sealed_with_another_key_stop_the_start_naming_the_key_file() {
+    let dir = std::env::temp_dir().join(format!("stockade-ops-sealed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (first, second) = (dir.join("first.key"), dir.join("second.key"));
+    std::fs::write(&first, "ab".repeat(32)).expect("key");
+    std::fs::write(&second, "cd".repeat(32)).expect("key");
+    let tail = |key: &std::path::Path| {
+        format!("[store]\nsecret_key_file = \"{}\"\n{TENANT}", key.display())
+    };
+    let mut d = Daemon::start_in(dir.clone(), 1, &tail(&first), &[]);
+    let r = client()
+        .put(format!("{}/v1/tenants/acme/secrets/api_key", d.base))
+        .bearer_auth("acme-token-0123456789")
+        .json(&serde_json::json!({"value": "s3cret"}))
+        .send()
+        .expect("set a secret");
+    assert!(r.status().is_success(), "{}", r.status());
+    let config = d.config_path();
+    d.keep_dir = true;
+    drop(d);
+    // The same store, the other key: the start stops at the secrets and says why.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(&first.display().to_string(), &second.display().to_string()),
+    )
+    .expect("config");
+    let (code, stderr) = serve_to_the_end(&config, &[]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("the stored secrets")
+            && stderr.contains("is [store] secret_key_file the key it was sealed with?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn run_status(d: &Daemon, token: &str) -> u16 {
     client()
         .post(format!("{}/v1/run", d.base))

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::store::StoreError;
+use crate::supervisor::{CgroupRequired, LocateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -18,10 +19,10 @@ pub enum StartError {
     Runtime(std::io::Error),
     /// The worker processes' V8 runtime root, beside the binary or under `STOCKADE_V8_ROOT`.
     #[error("{0}")]
-    WorkerRuntime(String),
+    WorkerRuntime(LocateError),
     /// The worker processes' memory cap (`limits.worker_process_memory_mb`).
     #[error("worker process memory cap: {0}")]
-    MemoryCap(String),
+    MemoryCap(CgroupRequired),
     /// The store (SQLite or PostgreSQL), opened and migrated.
     #[error("{0}")]
     Store(StoreError),
@@ -30,10 +31,10 @@ pub enum StartError {
     Egress(String),
     /// The secrets set through the API, read from the store and unsealed.
     #[error("the stored secrets: {0}")]
-    Secrets(String),
+    Secrets(SecretsError),
     /// The pool of warm worker processes.
-    #[error("the worker pool: {0}")]
-    Pool(String),
+    #[error("the worker pool: cordon: {0}")]
+    Pool(stockade_cordon::CordonError),
     /// The tenants' stored risk histories.
     #[error("reading risk histories: {0}")]
     RiskHistory(StoreError),
@@ -55,4 +56,15 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Why the secrets stored through the API could not be handed to the egress gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{0}")]
+    Read(StoreError),
+    #[error("{0} (is [store] secret_key_file the key it was sealed with?)")]
+    Unseal(StoreError),
+    #[error("secret {0} is not text")]
+    NotText(String),
 }

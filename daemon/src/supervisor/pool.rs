@@ -263,7 +263,7 @@ impl Pool {
         config: &Config,
         spawn: SpawnConfig,
         host_calls: HostCalls,
-    ) -> Result<Pool, String> {
+    ) -> Result<Pool, stockade_cordon::CordonError> {
         let settings = &config.cordon;
         let mut cordon = Cordon::new(CordonConfig {
             capacity: TierCapacity {
@@ -279,8 +279,7 @@ impl Pool {
             scoring: ScoringPolicy {
                 large_bundle_bytes: settings.large_bundle_bytes,
             },
-        })
-        .map_err(|e| format!("cordon: {e}"))?;
+        })?;
         let tenants = Tenants::new(&[]);
         let clock = Clock::new();
         for (id, profile) in tenants.reload(&config.tenants) {

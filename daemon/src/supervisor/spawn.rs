@@ -30,9 +30,8 @@ impl WorkerRuntime {
     /// Finds the pieces: the root where the build put it (`STOCKADE_V8_ROOT` overrides), the
     /// shared object in this binary's `deps/` folder (cargo's layout), beside it (an install), or
     /// where the build wrote it.
-    pub fn locate() -> Result<WorkerRuntime, String> {
-        let stockade =
-            std::env::current_exe().map_err(|e| format!("cannot find the stockade binary: {e}"))?;
+    pub fn locate() -> Result<WorkerRuntime, LocateError> {
+        let stockade = std::env::current_exe().map_err(LocateError::Binary)?;
         let (loader, libdir) = match std::env::var_os("STOCKADE_V8_ROOT") {
             Some(root) => {
                 let libdir = Path::new(&root).join("usr/lib/x86_64-linux-gnu");
@@ -44,12 +43,7 @@ impl WorkerRuntime {
             ),
         };
         if !loader.is_file() || !libdir.join("libnode.so.137").is_file() {
-            return Err(format!(
-                "the V8 runtime root is missing ({} or {}/libnode.so.137); rebuild, or set \
-                 STOCKADE_V8_ROOT to the folder the build unpacked",
-                loader.display(),
-                libdir.display()
-            ));
+            return Err(LocateError::V8Root { loader, libdir });
         }
         const SO: &str = "libstockade_worker.so";
         let dir = stockade.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -63,12 +57,7 @@ impl WorkerRuntime {
         ]
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            format!(
-                "cannot find {SO} beside {} or in its deps/ folder",
-                stockade.display()
-            )
-        })?;
+        .ok_or_else(|| LocateError::WorkerLibrary(stockade.clone()))?;
         Ok(WorkerRuntime {
             loader,
             libdir,
@@ -76,6 +65,22 @@ impl WorkerRuntime {
             engine,
         })
     }
+}
+
+/// Why [`WorkerRuntime::locate`] found no runtime for worker processes.
+#[derive(Debug, thiserror::Error)]
+pub enum LocateError {
+    #[error("cannot find the stockade binary: {0}")]
+    Binary(std::io::Error),
+    #[error(
+        "the V8 runtime root is missing ({} or {}/libnode.so.137); rebuild, or set \
+         STOCKADE_V8_ROOT to the folder the build unpacked",
+        loader.display(),
+        libdir.display()
+    )]
+    V8Root { loader: PathBuf, libdir: PathBuf },
+    #[error("cannot find libstockade_worker.so beside {} or in its deps/ folder", .0.display())]
+    WorkerLibrary(PathBuf),
 }
 
 /// How to start workers.

@@ -73,12 +73,43 @@ pub fn detect(root: &Path) -> Option<Version> {
         .then_some(Version::V1)
 }
 
-fn write(path: &Path, value: &str) -> Result<(), String> {
-    std::fs::write(path, value).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Why a cgroup could not be made or set up.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no cgroup memory controller is mounted")]
+    NoController,
+    #[error("/proc/self/cgroup names no {} group", .0.name())]
+    NoOwnGroup(Version),
+    #[error("the memory controller is not delegated to {}", .0.display())]
+    NotDelegated(PathBuf),
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn create_dir(path: PathBuf) -> Result<PathBuf, CgroupError> {
+    match std::fs::create_dir(&path) {
+        Ok(()) => Ok(path),
+        Err(source) => Err(CgroupError::Create { path, source }),
+    }
 }
 
 /// Enables the memory controller for the children of `dir` (v2), unless it already is.
-fn enable_memory(dir: &Path) -> Result<(), String> {
+fn enable_memory(dir: &Path) -> Result<(), CgroupError> {
     let control = dir.join("cgroup.subtree_control");
     let enabled = std::fs::read_to_string(&control).unwrap_or_default();
     if enabled.split_whitespace().any(|c| c == "memory") {
@@ -91,12 +122,10 @@ impl Parent {
     /// Creates `stockade-<pid>` below the daemon's own cgroup (`root`: `/sys/fs/cgroup`;
     /// `self_cgroup`: the text of `/proc/self/cgroup`). v2 may move the daemon into a leaf
     /// `supervisor` group of it (see the module documentation).
-    pub fn create(root: &Path, self_cgroup: &str, pid: u32) -> Result<Parent, String> {
-        let version = detect(root).ok_or("no cgroup memory controller is mounted")?;
-        let own = own_dir(root, self_cgroup, version)
-            .ok_or_else(|| format!("/proc/self/cgroup names no {} group", version.name()))?;
-        let dir = own.join(format!("stockade-{pid}"));
-        std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub fn create(root: &Path, self_cgroup: &str, pid: u32) -> Result<Parent, CgroupError> {
+        let version = detect(root).ok_or(CgroupError::NoController)?;
+        let own = own_dir(root, self_cgroup, version).ok_or(CgroupError::NoOwnGroup(version))?;
+        let dir = create_dir(own.join(format!("stockade-{pid}")))?;
         let mut parent = Parent {
             version,
             dir,
@@ -112,20 +141,15 @@ impl Parent {
     }
 
     /// Makes the memory controller available to the children of `self.dir`.
-    fn delegate_v2(&mut self, own: &Path, pid: u32) -> Result<(), String> {
+    fn delegate_v2(&mut self, own: &Path, pid: u32) -> Result<(), CgroupError> {
         if let Ok(available) = std::fs::read_to_string(own.join("cgroup.controllers")) {
             if !available.split_whitespace().any(|c| c == "memory") {
-                return Err(format!(
-                    "the memory controller is not delegated to {}",
-                    own.display()
-                ));
+                return Err(CgroupError::NotDelegated(own.to_path_buf()));
             }
         }
         if enable_memory(own).is_err() {
             // The daemon's group holds processes: move the daemon into a leaf of its own.
-            let leaf = self.dir.join("supervisor");
-            std::fs::create_dir(&leaf)
-                .map_err(|e| format!("cannot create {}: {e}", leaf.display()))?;
+            let leaf = create_dir(self.dir.join("supervisor"))?;
             self.moved_from = Some(own.to_path_buf());
             write(&leaf.join("cgroup.procs"), &pid.to_string())?;
             enable_memory(own)?;
@@ -134,12 +158,12 @@ impl Parent {
     }
 
     /// A child group `name` whose processes may use `bytes` of memory and no swap.
-    pub fn child(&self, name: &str, bytes: u64) -> Result<Group, String> {
+    pub fn child(&self, name: &str, bytes: u64) -> Result<Group, CgroupError> {
         let dir = self.dir.join(name);
         // A group left by an earlier life of the same name (none should be) is reused.
-        if let Err(e) = std::fs::create_dir(&dir) {
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                return Err(format!("cannot create {}: {e}", dir.display()));
+        if let Err(source) = std::fs::create_dir(&dir) {
+            if source.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(CgroupError::Create { path: dir, source });
             }
         }
         let group = Group {

@@ -71,10 +71,15 @@ impl std::fmt::Debug for MemoryCap {
     }
 }
 
+/// `worker_process_memory_enforcement = "cgroup"`, and no cgroup could be made.
+#[derive(Debug, thiserror::Error)]
+#[error("worker_process_memory_enforcement = \"cgroup\", but no cgroup can be created: {0}")]
+pub struct CgroupRequired(#[source] pub cgroup::CgroupError);
+
 impl MemoryCap {
     /// Sets up the cap of `mb` MiB per worker process (0: none) and logs how it is enforced.
     /// `Cgroup` refuses to start without a cgroup; `Auto` falls back to polling.
-    pub fn start(mb: u64, enforcement: MemoryEnforcement) -> Result<MemoryCap, String> {
+    pub fn start(mb: u64, enforcement: MemoryEnforcement) -> Result<MemoryCap, CgroupRequired> {
         let cap = MemoryCap::choose(
             mb,
             enforcement,
@@ -111,7 +116,7 @@ impl MemoryCap {
         enforcement: MemoryEnforcement,
         root: &Path,
         self_cgroup: &str,
-    ) -> Result<MemoryCap, String> {
+    ) -> Result<MemoryCap, CgroupRequired> {
         let bytes = mb.saturating_mul(1 << 20);
         let mechanism = match (mb, enforcement) {
             (0, _) => Mechanism::Off,
@@ -120,10 +125,7 @@ impl MemoryCap {
                 match cgroup::Parent::create(root, self_cgroup, std::process::id()) {
                     Ok(parent) => Mechanism::Cgroup(parent),
                     Err(why) if enforcement == MemoryEnforcement::Cgroup => {
-                        return Err(format!(
-                            "worker_process_memory_enforcement = \"cgroup\", but no cgroup can \
-                             be created: {why}"
-                        ))
+                        return Err(CgroupRequired(why))
                     }
                     Err(why) => {
                         tracing::warn!(
