@@ -24,8 +24,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use stockade_ipc::{limits as wire, Call, Reply};
+use stockade_ipc::{limits as wire, Call};
 
+use super::answer::{self, BadAnswer};
 use super::error::ApiError;
 use super::loader::find;
 use super::run::logs_json;
@@ -129,29 +130,26 @@ pub async fn fetch(
     let outcome = state.pool.submit(&tenant, job).await?;
     state.logs.record(&id, &outcome.logs);
     let lines = outcome.logs;
-    // The logs go back as JSON only with an error; a good answer does not build them.
-    let refuse = |why: String| ApiError::Script(bad_response(why), logs_json(&lines));
-    let (status, headers, body, streamed) = match outcome.result {
-        Ok(Reply::Response {
-            status,
-            headers,
-            body,
-            streamed,
-        }) => (status, headers, body, streamed),
-        Ok(_) => return Err(refuse("the worker did not return a Response".into())),
-        Err(e) => return Err(ApiError::Script(e, logs_json(&lines))),
+    let logs = || logs_json(&lines);
+    let answer::Answer {
+        status,
+        headers,
+        body,
+        streamed,
+    } = match answer::checked(outcome.result) {
+        Ok(answer) => answer,
+        // The logs go back as JSON only with an error; a good answer does not build them.
+        Err(BadAnswer::Failed(e)) => return Err(ApiError::Script(e, logs())),
+        Err(bad) => {
+            return Err(ApiError::Script(
+                bad_response(format!("the worker {bad}")),
+                logs(),
+            ))
+        }
     };
-    // Checked here too, whatever the worker (and the tenant's prototypes) claimed.
-    if !(200..=599).contains(&status) {
-        return Err(refuse(format!(
-            "the status {status} is not one a worker may answer (200-599)"
-        )));
-    }
-    if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
-        return Err(refuse(format!("a {status} response cannot have a body")));
-    }
     let Ok(status) = StatusCode::from_u16(status) else {
-        return Err(refuse(format!("invalid status {status}")));
+        let why = format!("the worker answered the invalid status {status}");
+        return Err(ApiError::Script(bad_response(why), logs()));
     };
     let body = if streamed {
         Body::from_stream(stream.into_stream())

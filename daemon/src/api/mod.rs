@@ -9,6 +9,7 @@
 //! metrics (`GET /metrics`, operator only, `prometheus`).
 
 mod admin;
+mod answer;
 mod capabilities;
 mod edge;
 mod error;

@@ -6,15 +6,16 @@
 //! `body.read`, capped at `[limits] max_fetch_body_bytes`); a streamed answer comes back as the
 //! receiving end of the target's `body.write`s (`body::QUEUE` chunks at most queued:
 //! backpressure), whose dropping cancels the target's request, as dropping this future does
-//! before it answered; an answer is a status in 200..=599, and a 204 or 304 has no body. The
-//! target's console output goes to its logs.
+//! before it answered; an answer is checked as the data plane's is (`answer.rs`: a status in
+//! 200..=599, and a 204, 205 or 304 has no body). The target's console output goes to its logs.
 //!
 //! Trusts: the caller to have checked the target may be reached.
 
 use std::sync::Arc;
 
-use stockade_ipc::{Call, Reply};
+use stockade_ipc::Call;
 
+use super::answer::{self, BadAnswer};
 use super::error::error_code;
 use super::loader::hex;
 use super::AppState;
@@ -65,39 +66,17 @@ pub(super) async fn deliver(
         .await
         .map_err(|e| refused("OperationError", format!("{who}: {e}")))?;
     state.logs.record(&id, &outcome.logs);
-    let (status, headers, body, streamed) = match outcome.result {
-        Ok(Reply::Response {
-            status,
-            headers,
-            body,
-            streamed,
-        }) => (status, headers, body, streamed),
-        Ok(_) => {
-            let message = format!("{who} did not return a Response");
-            return Err(refused("TypeError", message));
-        }
-        Err(e) => {
-            let message = format!("{who} failed ({}): {}", error_code(e.kind), e.message);
-            return Err(refused("OperationError", message));
-        }
-    };
-    // Checked here too, whatever the target (and its tenant's prototypes) claimed.
-    if !(200..=599).contains(&status) {
-        return Err(refused(
-            "TypeError",
-            format!("{who} answered status {status}"),
-        ));
-    }
-    if matches!(status, 204 | 304) && (streamed || !body.is_empty()) {
-        return Err(refused(
-            "TypeError",
-            format!("{who} answered a {status} with a body"),
-        ));
-    }
+    let answer = answer::checked(outcome.result).map_err(|bad| match bad {
+        BadAnswer::Failed(e) => refused(
+            "OperationError",
+            format!("{who} failed ({}): {}", error_code(e.kind), e.message),
+        ),
+        bad => refused("TypeError", format!("{who} {bad}")),
+    })?;
     Ok(WorkerAnswer {
-        status,
-        headers,
-        body,
-        rest: streamed.then_some(stream),
+        status: answer.status,
+        headers: answer.headers,
+        body: answer.body,
+        rest: answer.streamed.then_some(stream),
     })
 }
