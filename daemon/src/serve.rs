@@ -13,7 +13,9 @@
 //!   refused whole (logged) and the running configuration stays. Other settings (listen
 //!   addresses, `[limits]`, `[cordon]`, `[http]`, `[egress]`) take a restart;
 //! - `SIGTERM`/`SIGINT` stop accepting, let the requests in progress finish, then stop the
-//!   workers.
+//!   workers;
+//! - under a service manager (`NOTIFY_SOCKET`), it says when it is ready, reloading and stopping
+//!   (`serve/service_manager.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
+mod service_manager;
 mod start_error;
 pub use start_error::{SecretsError, StartError};
 
@@ -219,6 +222,7 @@ async fn serve(
     if let Some(file) = &address_file {
         write_address_file(file, local, metrics_local)?;
     }
+    service_manager::ready(local);
     if let Some(path) = path {
         tokio::spawn(reload_on_hangup(path, Arc::downgrade(&state)));
     }
@@ -262,6 +266,7 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
         let Some(state) = state.upgrade() else {
             return;
         };
+        service_manager::reloading();
         match Config::load(Some(&path)) {
             Ok(config) => {
                 state.pool.reload_tenants(&config.tenants);
@@ -287,6 +292,7 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
             }
             Err(e) => tracing::error!("reload refused, the running configuration stays: {e}"),
         }
+        service_manager::reloaded();
     }
 }
 
@@ -367,6 +373,7 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+    service_manager::stopping();
 }
 
 /// `stockade check-config FILE`: loads and checks FILE as `serve` would, prints a summary.

@@ -1,6 +1,6 @@
 //! Running as a service: `stockade check-config`, refusing a configuration without an operator,
-//! a start that fails naming its step, and `SIGHUP` reloading tenants and tokens in a running
-//! daemon.
+//! a start that fails naming its step, the service manager's notifications, and `SIGHUP` reloading
+//! tenants and tokens in a running daemon.
 mod common;
 #[path = "../src/egress/test_upstream.rs"]
 mod upstream;
@@ -230,6 +230,63 @@ fn wait_until_served(d: &Daemon, token: &str) {
 fn hangup(d: &Daemon) {
     // SAFETY: kill(2) on the daemon we started.
     assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
+}
+
+/// The next notification the service manager's socket got, its lines sorted.
+fn next_notification(manager: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    let mut buf = [0u8; 4096];
+    let n = manager.recv(&mut buf).expect("a notification within 60 s");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_service_manager_hears_ready_reloading_and_stopping() {
+    let dir = std::env::temp_dir().join(format!("stockade-ops-notify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let socket = dir.join("notify.sock");
+    let manager = std::os::unix::net::UnixDatagram::bind(&socket).expect("bind");
+    manager
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let path = socket.to_str().expect("utf8");
+    let d = Daemon::start_raw("notify", 1, TENANT, &[("NOTIFY_SOCKET", path)]);
+    assert_eq!(
+        next_notification(&manager),
+        vec![
+            "READY=1".to_string(),
+            format!("STATUS=listening on {}", d.base)
+        ]
+    );
+    // Worker processes do not inherit the variable (nor anything else of the environment).
+    let admin = d.admin();
+    let pid = admin["workers"][0]["pid"].as_u64().expect("a worker's pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    assert!(
+        !String::from_utf8_lossy(&environ).contains("NOTIFY_SOCKET"),
+        "{environ:?}"
+    );
+    // A reload says so, with the monotonic clock, then ready again.
+    hangup(&d);
+    let reloading = next_notification(&manager);
+    assert_eq!(reloading.len(), 2, "{reloading:?}");
+    assert!(
+        reloading[0]
+            .strip_prefix("MONOTONIC_USEC=")
+            .is_some_and(|v| v.parse::<u64>().is_ok_and(|us| us > 0)),
+        "{reloading:?}"
+    );
+    assert_eq!(reloading[1], "RELOADING=1");
+    assert_eq!(next_notification(&manager), vec!["READY=1".to_string()]);
+    // SIGTERM (what dropping the daemon sends): stopping.
+    drop(d);
+    assert_eq!(next_notification(&manager), vec!["STOPPING=1".to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -56,6 +56,8 @@ fn the_unit_sandboxes_the_daemon_and_leaves_the_workers_their_jail() {
     assert!(d["ExecStartPre"].ends_with("stockade check-config /etc/stockade/stockade.toml"));
     assert!(d["ExecStart"].ends_with("stockade serve --config /etc/stockade/stockade.toml"));
     assert_eq!(d["ExecReload"], "/bin/kill -HUP $MAINPID");
+    // The daemon says when it is ready (e2e_ops.rs proves what it sends).
+    assert_eq!(d["Type"], "notify");
 }
 
 #[test]
