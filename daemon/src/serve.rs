@@ -15,7 +15,8 @@
 //! - `SIGTERM`/`SIGINT` stop accepting, let the requests in progress finish, then stop the
 //!   workers;
 //! - under a service manager (`NOTIFY_SOCKET`), it says when it is ready, reloading and stopping
-//!   (`serve/service_manager.rs`).
+//!   (`serve/service_manager.rs`), and serves on the sockets it passed, if any
+//!   (`serve/listeners.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
+mod listeners;
 mod service_manager;
 mod start_error;
 pub use start_error::{SecretsError, StartError};
@@ -89,6 +91,14 @@ pub fn main(args: ServeArgs) -> ExitCode {
         config.jail = false;
     }
     init_logs(config.log_format);
+    // Before any thread starts: it edits the environment.
+    let passed = match listeners::take() {
+        Ok(passed) => passed,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(4);
+        }
+    };
     let spin = std::time::Duration::from_micros(config.supervisor_spin_us.into());
     if let Err(e) = crate::supervisor::lookout::start(spin) {
         tracing::error!("{}", StartError::Lookout(e));
@@ -106,7 +116,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    match runtime.block_on(serve(config, args.config, args.address_file)) {
+    match runtime.block_on(serve(config, args.config, args.address_file, passed)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -119,6 +129,7 @@ async fn serve(
     config: Config,
     path: Option<PathBuf>,
     address_file: Option<PathBuf>,
+    passed: listeners::Passed,
 ) -> Result<(), StartError> {
     let nofile = raise_nofile();
     let spawn = SpawnConfig {
@@ -173,7 +184,7 @@ async fn serve(
     keep_risk_history(&store, &pool).await?;
     let addr = config.listen;
     let listen = |source| StartError::Listen { addr, source };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen)?;
+    let listener = listen_on(passed.api, addr).await.map_err(listen)?;
     let local = listener.local_addr().map_err(listen)?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
@@ -199,9 +210,16 @@ async fn serve(
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));
     let mut metrics_local = None;
-    if let Some(addr) = metrics_listen {
+    // A passed metrics socket serves metrics whatever `metrics_listen` says (its address only
+    // names it in errors then; take() made sure it has one).
+    let metrics_addr = passed
+        .metrics
+        .as_ref()
+        .and_then(|s| s.local_addr().ok())
+        .or(metrics_listen);
+    if let Some(addr) = metrics_addr {
         let metrics = |source| StartError::MetricsListen { addr, source };
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(metrics)?;
+        let listener = listen_on(passed.metrics, addr).await.map_err(metrics)?;
         let addr = listener.local_addr().map_err(metrics)?;
         metrics_local = Some(addr);
         tracing::info!("metrics on http://{addr}/metrics");
@@ -231,6 +249,20 @@ async fn serve(
     tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())
+}
+
+/// The socket the service manager passed for this use (`listeners.rs`), else one bound at `addr`.
+async fn listen_on(
+    passed: Option<std::net::TcpListener>,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<tokio::net::TcpListener> {
+    match passed {
+        Some(socket) => {
+            socket.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(socket)
+        }
+        None => tokio::net::TcpListener::bind(addr).await,
+    }
 }
 
 /// Writes the addresses the daemon listens on to `file` (see `--address-file`): to a temporary

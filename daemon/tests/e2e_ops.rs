@@ -1,6 +1,6 @@
 //! Running as a service: `stockade check-config`, refusing a configuration without an operator,
-//! a start that fails naming its step, the service manager's notifications, and `SIGHUP` reloading
-//! tenants and tokens in a running daemon.
+//! a start that fails naming its step, the service manager's notifications and passed sockets, and
+//! `SIGHUP` reloading tenants and tokens in a running daemon.
 mod common;
 #[path = "../src/egress/test_upstream.rs"]
 mod upstream;
@@ -286,6 +286,189 @@ fn the_service_manager_hears_ready_reloading_and_stopping() {
     // SIGTERM (what dropping the daemon sends): stopping.
     drop(d);
     assert_eq!(next_notification(&manager), vec!["STOPPING=1".to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `stockade serve --config config --address-file address` as a service manager starts it with
+/// socket activation: `fds` become descriptors 3, 4, ... named `names` (`LISTEN_FDNAMES`), and
+/// `LISTEN_PID` is the daemon's (the shell execs it, keeping its pid). Its stderr is piped.
+fn serve_passed(
+    config: &std::path::Path,
+    address: &std::path::Path,
+    fds: &[std::os::fd::RawFd],
+    names: &str,
+) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let script = format!(
+        "export LISTEN_PID=$$ LISTEN_FDS={} LISTEN_FDNAMES={names}; \
+         exec \"$0\" serve --config \"$1\" --address-file \"$2\"",
+        fds.len()
+    );
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_stockade"))
+        .arg(config)
+        .arg(address)
+        .stderr(std::process::Stdio::piped());
+    let fds = fds.to_vec();
+    // SAFETY: fcntl(2) and dup2(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // Out of the way first (a source may be 3 or 4 already; these copies close at exec),
+            // then into place (dup2 leaves those open across exec).
+            let mut high = Vec::with_capacity(fds.len());
+            for &fd in &fds {
+                let copy = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+                if copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(copy);
+            }
+            for (i, &copy) in high.iter().enumerate() {
+                if libc::dup2(copy, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    command.spawn().expect("sh")
+}
+
+/// A daemon started by hand, killed if the test ends early.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The socket inode a descriptor link names (`socket:[N]`), if it is a socket.
+fn socket_inode(link: &std::path::Path) -> Option<String> {
+    let target = std::fs::read_link(link).ok()?;
+    let target = target.to_str()?;
+    target.starts_with("socket:").then(|| target.to_string())
+}
+
+#[test]
+fn sockets_the_service_manager_passes_are_served_and_no_worker_inherits_them() {
+    use std::os::fd::AsRawFd;
+    let dir = std::env::temp_dir().join(format!("stockade-ops-passed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let api = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (api_addr, metrics_addr) = (
+        api.local_addr().expect("addr"),
+        metrics.local_addr().expect("addr"),
+    );
+    // `listen` names an address no interface here has: binding it would fail the start.
+    let config = dir.join("stockade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"192.0.2.1:80\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
+             data_dir = \"{}\"\n{TENANT}",
+            dir.join("data").display()
+        ),
+    )
+    .expect("config");
+    let address = dir.join("address");
+    let mut daemon = Running(serve_passed(
+        &config,
+        &address,
+        &[api.as_raw_fd(), metrics.as_raw_fd()],
+        "stockade:metrics",
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let written = loop {
+        if let Ok(text) = std::fs::read_to_string(&address) {
+            break text;
+        }
+        if let Ok(Some(status)) = daemon.0.try_wait() {
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(
+                daemon.0.stderr.as_mut().expect("stderr"),
+                &mut stderr,
+            );
+            panic!("the daemon exited ({status}): {stderr}");
+        }
+        assert!(Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        written,
+        format!("http://{api_addr}\nhttp://{metrics_addr}\n")
+    );
+    // The API on the passed socket, the metrics on the other, without a token.
+    let c = client();
+    let admin: serde_json::Value = loop {
+        let v: serde_json::Value = c
+            .get(format!("http://{api_addr}/v1/admin/workers"))
+            .bearer_auth(OPERATOR)
+            .send()
+            .expect("the passed API socket answers")
+            .json()
+            .expect("json");
+        // Ready: jailed, its descriptors closed but its socket to the supervisor.
+        if v["workers"][0]["rssBytes"].as_u64().unwrap_or(0) > 0 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no worker: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let r = c
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .expect("the passed metrics socket answers");
+    assert_eq!(r.status().as_u16(), 200);
+    // Close-on-exec in the daemon, and in no worker process.
+    let pid = daemon.0.id();
+    for fd in [3, 4] {
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("fdinfo");
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u64::from_str_radix(f.trim(), 8).ok())
+            .expect("flags");
+        assert_ne!(flags & libc::O_CLOEXEC as u64, 0, "descriptor {fd}: {info}");
+    }
+    let ours: Vec<String> = [api.as_raw_fd(), metrics.as_raw_fd()]
+        .iter()
+        .filter_map(|fd| socket_inode(std::path::Path::new(&format!("/proc/self/fd/{fd}"))))
+        .collect();
+    assert_eq!(ours.len(), 2);
+    let worker = admin["workers"][0]["pid"].as_u64().expect("pid");
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{worker}/fd"))
+        .expect("the worker's descriptors")
+        .flatten()
+        .filter_map(|e| socket_inode(&e.path()))
+        .collect();
+    assert!(
+        !held.iter().any(|s| ours.contains(s)),
+        "a worker holds a listening socket: {held:?} / {ours:?}"
+    );
+    drop(daemon);
+
+    // A socket that does not listen is refused, naming it.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let mut daemon = Running(serve_passed(
+        &config,
+        &address,
+        &[udp.as_raw_fd()],
+        "stockade",
+    ));
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(daemon.0.stderr.as_mut().expect("stderr"), &mut stderr);
+    assert_eq!(daemon.0.wait().expect("wait").code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("descriptor 3 (stockade) is not a listening TCP socket"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

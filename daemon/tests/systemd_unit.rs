@@ -1,5 +1,6 @@
-//! The systemd unit in `dist/systemd/`: its sandboxing leaves the workers what their jail needs,
-//! its commands are this binary's, and `systemd-analyze verify` accepts it.
+//! The systemd units in `dist/systemd/`: the service's sandboxing leaves the workers what their
+//! jail needs, its commands are this binary's, and `systemd-analyze verify` accepts it and the
+//! socket unit.
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -9,6 +10,14 @@ fn unit() -> String {
         "/../dist/systemd/stockade.service"
     );
     std::fs::read_to_string(path).expect("the unit")
+}
+
+fn socket_unit() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dist/systemd/stockade.socket"
+    );
+    std::fs::read_to_string(path).expect("the socket unit")
 }
 
 /// `Key=value` lines of the unit (the last one of each key).
@@ -58,6 +67,10 @@ fn the_unit_sandboxes_the_daemon_and_leaves_the_workers_their_jail() {
     assert_eq!(d["ExecReload"], "/bin/kill -HUP $MAINPID");
     // The daemon says when it is ready (e2e_ops.rs proves what it sends).
     assert_eq!(d["Type"], "notify");
+    // The socket unit passes the API's socket under a name that is not the metrics'.
+    let s = directives(&socket_unit());
+    assert!(s["ListenStream"].parse::<std::net::SocketAddr>().is_ok());
+    assert_ne!(s["FileDescriptorName"], "metrics");
 }
 
 #[test]
@@ -74,9 +87,13 @@ fn systemd_analyze_verifies_the_unit() {
     let path = dir.join("stockade.service");
     let text = unit().replace("/usr/local/bin/stockade", env!("CARGO_BIN_EXE_stockade"));
     std::fs::write(&path, text).expect("write");
+    // And the socket unit beside it (socket activation, daemon/src/serve/listeners.rs).
+    let socket = dir.join("stockade.socket");
+    std::fs::write(&socket, socket_unit()).expect("write");
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(&path)
+        .arg(&socket)
         .output()
         .expect("systemd-analyze");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,7 +101,7 @@ fn systemd_analyze_verifies_the_unit() {
     // reports unknown keys and unparsable values there and still exits 0.
     let ours: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("stockade.service"))
+        .filter(|l| l.contains("stockade.service") || l.contains("stockade.socket"))
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(ours.is_empty(), "systemd-analyze verify:\n{stderr}");

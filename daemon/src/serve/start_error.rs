@@ -11,6 +11,15 @@ use crate::supervisor::{CgroupRequired, LocateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The service manager's `LISTEN_FDS` could not be read.
+    #[error("the sockets the service manager passed (LISTEN_FDS): {0}")]
+    Passed(std::io::Error),
+    /// A passed descriptor is not a listening TCP socket.
+    #[error("the socket the service manager passed as descriptor {fd} ({name}) is not a listening TCP socket")]
+    PassedSocket { fd: i32, name: String },
+    /// Two passed sockets for the same use (the API, or `metrics`).
+    #[error("the service manager passed more than one socket for {name:?}; one serves the API, one named \"metrics\" the metrics")]
+    PassedTwice { name: String },
     /// The supervisor's lookout thread (`supervisor::link::lookout`).
     #[error("cannot start the supervisor's lookout: {0}")]
     Lookout(std::io::Error),
