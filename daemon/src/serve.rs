@@ -245,7 +245,14 @@ async fn serve(
         tokio::spawn(reload_on_hangup(path, Arc::downgrade(&state)));
     }
     let app = router(Arc::clone(&state));
-    crate::http::serve(listener, app, limits, connections, shutdown_signal()).await;
+    let drain = Arc::clone(&state);
+    let stop = async move {
+        shutdown_signal().await;
+        drain
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    crate::http::serve(listener, app, limits, connections, stop).await;
     tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())

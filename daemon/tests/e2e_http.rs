@@ -1,6 +1,7 @@
 //! The HTTP server's own limits and the operator's view, against a real daemon: slow
 //! unauthenticated connections under a small descriptor limit, request ids on every response,
-//! `/metrics` (operator only, or on its own address), JSON logs carrying the request id.
+//! `/metrics` (operator only, or on its own address), the probes (`/healthz`, `/readyz`), JSON
+//! logs carrying the request id.
 mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -258,4 +259,71 @@ fn logs_are_json_lines_carrying_the_request_id_when_asked() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
+    let d = Daemon::start_raw(
+        "http-probes",
+        1,
+        &format!("metrics_listen = \"127.0.0.1:0\"\n{}", tenant(0)),
+        &[],
+    );
+    let metrics = d.metrics_base.clone().expect("the metrics address");
+    let c = client();
+    let probe = |base: &str, path: &str| {
+        let r = c.get(format!("{base}{path}")).send().expect("probe");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    // Ready once the warm worker process has answered its handshake (503 "no worker ready"
+    // until then), on both listeners.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for base in [d.base.as_str(), metrics.as_str()] {
+        assert_eq!(probe(base, "/healthz"), (200, "ok\n".to_string()));
+        loop {
+            match probe(base, "/readyz") {
+                (200, text) => break assert_eq!(text, "ready\n"),
+                (503, text) => assert_eq!(text, "no worker ready\n"),
+                other => panic!("{other:?}"),
+            }
+            assert!(Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // A response still streaming holds the drain open: its first chunk is out, the rest comes
+    // once the test has seen the readiness change.
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { fetch() { const enc = new TextEncoder(); let tick; \
+         const body = new ReadableStream({ start(c) { c.enqueue(enc.encode('first,')); \
+         tick = setTimeout(() => { c.enqueue(enc.encode('last')); c.close(); }, 1500); } }); \
+         return new Response(body); } };",
+    );
+    let mut open = c
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("the streamed response");
+    let mut first = [0u8; 6];
+    open.read_exact(&mut first).expect("the first chunk");
+    assert_eq!(&first, b"first,");
+    // SAFETY: kill(2) on the daemon this test started.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, text) = probe(&metrics, "/readyz");
+        if status == 503 {
+            assert_eq!(text, "draining\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status} {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Liveness is not readiness: the daemon still answers.
+    assert_eq!(probe(&metrics, "/healthz"), (200, "ok\n".to_string()));
+    let mut rest = String::new();
+    open.read_to_string(&mut rest).expect("the rest");
+    assert_eq!(rest, "last");
 }

@@ -14,6 +14,7 @@ mod capabilities;
 mod edge;
 mod error;
 mod fetch;
+mod health;
 mod loader;
 mod logs;
 mod mcp;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub store: Store,
     /// Tenants' capabilities (`http` and `mcp` services their workers' `env` may bind).
     pub capabilities: Arc<Capabilities>,
+    /// `SIGTERM` came: the daemon drains (`/readyz` says so).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +142,7 @@ impl AppState {
             logs: logs::LogRings::default(),
             store,
             capabilities,
+            draining: Default::default(),
         }
     }
 
@@ -286,6 +290,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/workers", get(admin::workers))
         .route("/v1/admin/metrics", get(admin::metrics))
         .route("/metrics", get(prometheus::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

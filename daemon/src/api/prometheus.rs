@@ -34,13 +34,15 @@ pub async fn metrics(
     Ok(page(&state))
 }
 
-/// The router of `metrics_listen`: `/metrics` only, without authentication.
+/// The router of `metrics_listen`: `/metrics` and the probes (`health.rs`), without authentication.
 pub fn metrics_only_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/metrics",
             get(|State(state): State<Arc<AppState>>| async move { page(&state) }),
         )
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(state)
 }

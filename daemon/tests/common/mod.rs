@@ -147,6 +147,11 @@ impl Daemon {
             .args(["serve", "--config", path.to_str().expect("utf8")])
             .arg("--address-file")
             .arg(&address_file)
+            // Whatever service manager runs the tests is not the daemon's (a test passes its own).
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_FDNAMES")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr);
