@@ -3,7 +3,9 @@
 // allocator, the single-threaded platform Stockade's workers use.
 //
 //   cold: Isolate::New + Context::New + compile and run `(() => 'hello')()` + Dispose, N times
-//         after 50 to warm up; the median and the mean of the cycles, in microseconds;
+//         after 50 to warm up; the median and the mean of the cycles, in microseconds, the
+//         median of each phase (Isolate::New; Context::New and the script; Dispose), and the
+//         process's user and system CPU per cycle (getrusage over the N cycles);
 //   idle: M isolates, each with a context that ran the same script, kept alive (one more is
 //         made first, as Stockade's bench does, so the shared read-only heap is mapped before
 //         measuring); RSS per idle isolate (VmRSS after minus before, over M) and V8's used heap
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sys/resource.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,21 +59,49 @@ int main(int argc, char** argv) {
   BareV8 v8 = StartBareV8();
   v8::Isolate::CreateParams& params = v8.params;
 
-  std::vector<double> cycles;
+  using Clock = std::chrono::steady_clock;
+  auto us = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::micro>(b - a).count();
+  };
+  auto cpu = []() {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    return std::pair<double, double>(r.ru_utime.tv_sec * 1e6 + r.ru_utime.tv_usec,
+                                     r.ru_stime.tv_sec * 1e6 + r.ru_stime.tv_usec);
+  };
+  std::vector<double> cycles, create, context, dispose;
+  std::pair<double, double> cpu_start;
   for (int i = 0; i < n + 50; i++) {
-    auto start = std::chrono::steady_clock::now();
+    if (i == 50) cpu_start = cpu();
+    auto start = Clock::now();
     v8::Isolate* isolate = v8::Isolate::New(params);
+    auto created = Clock::now();
     Hello(isolate).Reset();
+    auto ran = Clock::now();
     DisposeIsolate(v8, isolate);
-    auto took = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
-    if (i >= 50) cycles.push_back(took.count());
+    auto end = Clock::now();
+    if (i >= 50) {
+      cycles.push_back(us(start, end));
+      create.push_back(us(start, created));
+      context.push_back(us(created, ran));
+      dispose.push_back(us(ran, end));
+    }
   }
+  auto cpu_end = cpu();
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   double mean = 0;
   for (double c : cycles) mean += c;
   mean /= cycles.size();
   std::sort(cycles.begin(), cycles.end());
   std::printf("%s, bare: cold (isolate + context + hello + dispose) median %.0f us, mean %.0f us over %d\n",
               v8::V8::GetVersion(), cycles[cycles.size() / 2], mean, n);
+  std::printf("phases (medians): Isolate::New %.0f us, Context::New + hello %.0f us, Dispose %.0f us; "
+              "CPU per cycle: user %.0f us, system %.0f us\n",
+              median(create), median(context), median(dispose),
+              (cpu_end.first - cpu_start.first) / n, (cpu_end.second - cpu_start.second) / n);
 
   v8::Isolate* first = v8::Isolate::New(params);
   v8::Global<v8::Context> first_context = Hello(first);
