@@ -11,7 +11,9 @@
 //!   sends half a request line and waits is disconnected;
 //! - a connection on which nothing is read or written for the idle timeout is closed (a stalled
 //!   upload, a client that stopped reading its response);
-//! - on shutdown the listener stops accepting and the connections finish what they serve.
+//! - on shutdown the listener stops accepting and the connections finish what they serve;
+//! - a Unix stream socket (one a service manager passed, `serve/listeners.rs`) is served as a TCP
+//!   one is, under the same limits.
 //!
 //! Trusts: hyper's HTTP/1 parser (its own header count and size caps apply).
 
@@ -25,8 +27,30 @@ use std::time::{Duration, Instant};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
+
+/// A listening socket the server accepts connections on.
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// Where it listens, for people and the address file: `http://ip:port` or `unix:/path`.
+    pub fn describe(&self) -> std::io::Result<String> {
+        match self {
+            Listener::Tcp(l) => Ok(format!("http://{}", l.local_addr()?)),
+            Listener::Unix(l) => {
+                let addr = l.local_addr()?;
+                Ok(match addr.as_pathname() {
+                    Some(path) => format!("unix:{}", path.display()),
+                    None => "unix:(unnamed)".to_string(),
+                })
+            }
+        }
+    }
+}
 
 /// The server's limits.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +102,7 @@ pub fn connection_cap(configured: usize, nofile: u64) -> usize {
 
 /// Serves `app` on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     app: axum::Router,
     limits: Limits,
     stats: Arc<ConnectionStats>,
@@ -95,24 +119,27 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // EMFILE and friends: wait a moment instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                // EMFILE and friends: wait a moment instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
         let (app, stats, stop) = (app.clone(), Arc::clone(&stats), stop_rx.clone());
         tokio::spawn(async move {
-            connection(stream, app, limits, &stats, stop).await;
+            match stream {
+                Accepted::Tcp(stream) => connection(stream, app, limits, &stats, stop).await,
+                Accepted::Unix(stream) => connection(stream, app, limits, &stats, stop).await,
+            }
             stats.open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -123,13 +150,31 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
 }
 
-async fn connection(
-    stream: TcpStream,
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (stream, _peer) = l.accept().await?;
+            let _ = stream.set_nodelay(true);
+            Ok(Accepted::Tcp(stream))
+        }
+        Listener::Unix(l) => Ok(Accepted::Unix(l.accept().await?.0)),
+    }
+}
+
+async fn connection<S>(
+    stream: S,
     app: axum::Router,
     limits: Limits,
     stats: &ConnectionStats,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let last = Arc::new(AtomicU64::new(0));
     let origin = Instant::now();
     let io = TokioIo::new(Watched {
@@ -186,21 +231,21 @@ async fn idle_watch(last: &AtomicU64, origin: Instant, idle: Duration) {
 }
 
 /// A stream that records when it last read or wrote something.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     /// Milliseconds since `origin`.
     last: Arc<AtomicU64>,
     origin: Instant,
 }
 
-impl Watched {
+impl<S> Watched<S> {
     fn touch(&self) {
         let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(ms, Ordering::Relaxed);
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -215,7 +260,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -27,7 +27,7 @@ use crate::api::{metrics_only_router, router, AppState};
 use crate::capabilities::Capabilities;
 use crate::config::{Config, LogFormat};
 use crate::egress::Egress;
-use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits};
+use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits, Listener};
 use crate::storage::cache::Caches;
 use crate::storage::Storage;
 use crate::store::Store;
@@ -185,14 +185,14 @@ async fn serve(
     let addr = config.listen;
     let listen = |source| StartError::Listen { addr, source };
     let listener = listen_on(passed.api, addr).await.map_err(listen)?;
-    let local = listener.local_addr().map_err(listen)?;
+    let local = listener.describe().map_err(listen)?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
         idle_timeout: Duration::from_millis(config.http.idle_timeout_ms(config.limits.wall_ms)),
         max_connections: connection_cap(config.http.max_connections, nofile),
     };
     tracing::info!(
-        "listening on http://{local} with {} warm worker processes (at most {} connections, \
+        "listening on {local} with {} warm worker processes (at most {} connections, \
          {nofile} file descriptors)",
         config.workers,
         limits.max_connections
@@ -212,17 +212,14 @@ async fn serve(
     let mut metrics_local = None;
     // A passed metrics socket serves metrics whatever `metrics_listen` says (its address only
     // names it in errors then; take() made sure it has one).
-    let metrics_addr = passed
-        .metrics
-        .as_ref()
-        .and_then(|s| s.local_addr().ok())
-        .or(metrics_listen);
-    if let Some(addr) = metrics_addr {
+    if passed.metrics.is_some() || metrics_listen.is_some() {
+        // A passed socket needs no address (none is bound); `addr` then only names the use.
+        let addr = metrics_listen.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let metrics = |source| StartError::MetricsListen { addr, source };
         let listener = listen_on(passed.metrics, addr).await.map_err(metrics)?;
-        let addr = listener.local_addr().map_err(metrics)?;
-        metrics_local = Some(addr);
-        tracing::info!("metrics on http://{addr}/metrics");
+        let described = listener.describe().map_err(metrics)?;
+        tracing::info!("metrics on {described} (/metrics)");
+        metrics_local = Some(described);
         let app = metrics_only_router(Arc::clone(&state));
         let stats = Arc::new(ConnectionStats::default());
         let small = Limits {
@@ -238,9 +235,9 @@ async fn serve(
         ));
     }
     if let Some(file) = &address_file {
-        write_address_file(file, local, metrics_local)?;
+        write_address_file(file, &local, metrics_local.as_deref())?;
     }
-    service_manager::ready(local);
+    service_manager::ready(&local);
     if let Some(path) = path {
         tokio::spawn(reload_on_hangup(path, Arc::downgrade(&state)));
     }
@@ -260,15 +257,12 @@ async fn serve(
 
 /// The socket the service manager passed for this use (`listeners.rs`), else one bound at `addr`.
 async fn listen_on(
-    passed: Option<std::net::TcpListener>,
+    passed: Option<listeners::Socket>,
     addr: std::net::SocketAddr,
-) -> std::io::Result<tokio::net::TcpListener> {
+) -> std::io::Result<Listener> {
     match passed {
-        Some(socket) => {
-            socket.set_nonblocking(true)?;
-            tokio::net::TcpListener::from_std(socket)
-        }
-        None => tokio::net::TcpListener::bind(addr).await,
+        Some(socket) => socket.listener(),
+        None => Ok(Listener::Tcp(tokio::net::TcpListener::bind(addr).await?)),
     }
 }
 
@@ -276,12 +270,12 @@ async fn listen_on(
 /// beside it first, then renamed, so a reader never sees half of it.
 fn write_address_file(
     file: &std::path::Path,
-    api: std::net::SocketAddr,
-    metrics: Option<std::net::SocketAddr>,
+    api: &str,
+    metrics: Option<&str>,
 ) -> Result<(), StartError> {
-    let mut text = format!("http://{api}\n");
+    let mut text = format!("{api}\n");
     if let Some(metrics) = metrics {
-        text.push_str(&format!("http://{metrics}\n"));
+        text.push_str(&format!("{metrics}\n"));
     }
     let mut partial = file.as_os_str().to_owned();
     partial.push(".partial");

@@ -355,7 +355,7 @@ fn socket_inode(link: &std::path::Path) -> Option<String> {
 }
 
 #[test]
-fn sockets_the_service_manager_passes_are_served_and_no_worker_inherits_them() {
+fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inherits_them() {
     use std::os::fd::AsRawFd;
     let dir = std::env::temp_dir().join(format!("stockade-ops-passed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -466,10 +466,63 @@ fn sockets_the_service_manager_passes_are_served_and_no_worker_inherits_them() {
     let _ = std::io::Read::read_to_string(daemon.0.stderr.as_mut().expect("stderr"), &mut stderr);
     assert_eq!(daemon.0.wait().expect("wait").code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains("descriptor 3 (stockade) is not a listening TCP socket"),
+        stderr.contains("descriptor 3 (stockade) is not a listening TCP or Unix stream socket"),
         "{stderr}"
     );
+
+    // A Unix stream socket serves the API as well (a reverse proxy's).
+    let path = dir.join("api.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&path).expect("unix listener");
+    let _ = std::fs::remove_file(&address);
+    let daemon = Running(serve_passed(&config, &address, &[unix.as_raw_fd()], "api"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&address).is_err() {
+        assert!(Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&address).expect("address"),
+        format!("unix:{}\n", path.display())
+    );
+    while unix_http(&path, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready over the Unix socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let body = r#"{"code":"export default (a: { n: number }) => a.n * 2","arg":{"n":21}}"#;
+    let (status, answer) = unix_http(
+        &path,
+        &format!(
+            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-token-0123456789\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(v["result"], 42, "{v}");
+    drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One HTTP/1.1 request over the Unix socket at `path` (`Connection: close` added): the status
+/// and the body (the daemon's answers here carry a length, never chunks).
+fn unix_http(path: &std::path::Path, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    let request = request.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
 }
 
 #[test]

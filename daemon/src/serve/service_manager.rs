@@ -18,9 +18,9 @@ fn send(what: &str, states: &[NotifyState]) {
     }
 }
 
-/// The daemon listens at `api` and serves.
-pub fn ready(api: std::net::SocketAddr) {
-    let status = format!("listening on http://{api}");
+/// The daemon listens at `api` (`http://ip:port` or `unix:/path`) and serves.
+pub fn ready(api: &str) {
+    let status = format!("listening on {api}");
     send("ready", &[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 

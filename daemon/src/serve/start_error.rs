@@ -15,7 +15,10 @@ pub enum StartError {
     #[error("the sockets the service manager passed (LISTEN_FDS): {0}")]
     Passed(std::io::Error),
     /// A passed descriptor is not a listening TCP socket.
-    #[error("the socket the service manager passed as descriptor {fd} ({name}) is not a listening TCP socket")]
+    #[error(
+        "the socket the service manager passed as descriptor {fd} ({name}) is not a listening TCP \
+         or Unix stream socket"
+    )]
     PassedSocket { fd: i32, name: String },
     /// Two passed sockets for the same use (the API, or `metrics`).
     #[error("the service manager passed more than one socket for {name:?}; one serves the API, one named \"metrics\" the metrics")]
