@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod api;
 mod capabilities;
+mod check_config;
 mod config;
 mod egress;
 mod http;
@@ -51,7 +52,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check a `serve` configuration file as `serve` would, without starting anything: exit 0
     /// and a summary, or exit 2 and what is wrong.
-    CheckConfig(serve::CheckConfigArgs),
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
-        Command::CheckConfig(args) => serve::check_config(args),
+        Command::CheckConfig(args) => check_config::check_config(args),
     }
 }
 

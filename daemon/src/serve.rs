@@ -49,9 +49,10 @@ pub struct ServeArgs {
     /// Run workers without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
-    /// Once listening, write the API's address (`http://ip:port`) to this file, and the metrics
-    /// address on a second line when `metrics_listen` is set: how whoever started the daemon on
-    /// port 0 learns the port it got. Written whole (a temporary file renamed over it).
+    /// Once listening, write the API's address (`http://ip:port`, or `unix:/path` for a Unix
+    /// socket a service manager passed) to this file, and the metrics address on a second line
+    /// when there is one: how whoever started the daemon on port 0 learns the port it got.
+    /// Written whole (a temporary file renamed over it).
     #[arg(long)]
     pub address_file: Option<PathBuf>,
 }
@@ -210,10 +211,9 @@ async fn serve(
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));
     let mut metrics_local = None;
-    // A passed metrics socket serves metrics whatever `metrics_listen` says (its address only
-    // names it in errors then; take() made sure it has one).
+    // A passed metrics socket serves the metrics whatever `metrics_listen` says; nothing is bound
+    // then, and `addr` only names the listener in an error.
     if passed.metrics.is_some() || metrics_listen.is_some() {
-        // A passed socket needs no address (none is bound); `addr` then only names the use.
         let addr = metrics_listen.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let metrics = |source| StartError::MetricsListen { addr, source };
         let listener = listen_on(passed.metrics, addr).await.map_err(metrics)?;
@@ -407,42 +407,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     service_manager::stopping();
-}
-
-/// `stockade check-config FILE`: loads and checks FILE as `serve` would, prints a summary.
-pub fn check_config(args: CheckConfigArgs) -> ExitCode {
-    match Config::load(Some(&args.file)) {
-        Ok(config) => {
-            let operators: Vec<&str> = config
-                .tenants
-                .iter()
-                .filter(|t| t.operator)
-                .map(|t| t.id.as_str())
-                .collect();
-            let operator = match (&config.operator_token, operators.is_empty()) {
-                (Some(_), true) => "operator_token".to_string(),
-                (Some(_), false) => {
-                    format!("operator_token and tenant(s) {}", operators.join(", "))
-                }
-                (None, _) => format!("tenant(s) {}", operators.join(", ")),
-            };
-            println!(
-                "{}: ok: listen {}, {} tenant(s), operator: {operator}",
-                args.file.display(),
-                config.listen,
-                config.tenants.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("stockade: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-#[derive(clap::Args, Debug)]
-pub struct CheckConfigArgs {
-    /// The TOML configuration to check.
-    pub file: PathBuf,
 }
