@@ -185,7 +185,7 @@ async fn serve(
     keep_risk_history(&store, &pool).await?;
     let addr = config.listen;
     let listen = |source| StartError::Listen { addr, source };
-    let listener = listen_on(passed.api, addr).await.map_err(listen)?;
+    let listener = listen_on(passed.api, addr, listen).await?;
     let local = listener.describe().map_err(listen)?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
@@ -216,7 +216,7 @@ async fn serve(
     if passed.metrics.is_some() || metrics_listen.is_some() {
         let addr = metrics_listen.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let metrics = |source| StartError::MetricsListen { addr, source };
-        let listener = listen_on(passed.metrics, addr).await.map_err(metrics)?;
+        let listener = listen_on(passed.metrics, addr, metrics).await?;
         let described = listener.describe().map_err(metrics)?;
         tracing::info!("metrics on {described} (/metrics)");
         metrics_local = Some(described);
@@ -255,14 +255,19 @@ async fn serve(
     Ok(())
 }
 
-/// The socket the service manager passed for this use (`listeners.rs`), else one bound at `addr`.
+/// The socket the service manager passed for this use (`listeners.rs`), else one bound at `addr`
+/// (`bind_error` says which listener failed).
 async fn listen_on(
     passed: Option<listeners::Socket>,
     addr: std::net::SocketAddr,
-) -> std::io::Result<Listener> {
+    bind_error: impl Fn(std::io::Error) -> StartError,
+) -> Result<Listener, StartError> {
     match passed {
-        Some(socket) => socket.listener(),
-        None => Ok(Listener::Tcp(tokio::net::TcpListener::bind(addr).await?)),
+        Some(socket) => socket.listener().map_err(StartError::PassedUnusable),
+        None => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => Ok(Listener::Tcp(listener)),
+            Err(e) => Err(bind_error(e)),
+        },
     }
 }
 

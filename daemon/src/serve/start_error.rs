@@ -20,6 +20,9 @@ pub enum StartError {
          or Unix stream socket"
     )]
     PassedSocket { fd: i32, name: String },
+    /// A passed socket the runtime could not take (`set_nonblocking`, registering it).
+    #[error("cannot serve on a socket the service manager passed: {0}")]
+    PassedUnusable(std::io::Error),
     /// Two passed sockets for the same use (the API, or `metrics`).
     #[error("the service manager passed more than one socket for {name:?}; one serves the API, one named \"metrics\" the metrics")]
     PassedTwice { name: String },
