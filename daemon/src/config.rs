@@ -41,18 +41,20 @@ mod cordon;
 mod egress;
 mod http;
 mod limits;
+mod listen;
 mod quotas;
 pub use cordon::CordonSettings;
 pub use egress::{EgressRuleConfig, EgressSettings, SecretValue};
 pub use http::{HttpSettings, LogFormat};
 pub use limits::{LimitsConfig, MemoryEnforcement};
+pub use listen::ListenAddr;
 pub use quotas::{QuotaOverrides, Quotas};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Where the HTTP API listens.
-    pub listen: SocketAddr,
+    /// Where the HTTP API listens: `ip:port`, or `unix:/absolute/path` (a Unix stream socket).
+    pub listen: ListenAddr,
     /// Warm spares: worker processes kept started, jailed and ready but not yet given to a
     /// tier, so a placement that opens a process (a tier growing to its `[cordon]`
     /// `*_min_processes`, or a full tier) takes one instead of waiting for a start; the spare is
@@ -253,7 +255,7 @@ fn default_trust() -> String {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            listen: ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8787))),
             workers: 2,
             max_in_flight_per_worker: 256,
             worker_threads: 0,

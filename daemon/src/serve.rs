@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::api::{metrics_only_router, router, AppState};
 use crate::capabilities::Capabilities;
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, ListenAddr, LogFormat};
 use crate::egress::Egress;
 use crate::http::{connection_cap, raise_nofile, ConnectionStats, Limits, Listener};
 use crate::storage::cache::Caches;
@@ -43,9 +43,9 @@ pub struct ServeArgs {
     /// TOML configuration; embedded defaults when absent.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Listen address (overrides the config), e.g. 127.0.0.1:8787.
+    /// Listen address (overrides the config), e.g. 127.0.0.1:8787 or unix:/run/stockade/api.sock.
     #[arg(long)]
-    pub listen: Option<std::net::SocketAddr>,
+    pub listen: Option<crate::config::ListenAddr>,
     /// Run workers without the jail (debugging only).
     #[arg(long)]
     pub no_jail: bool,
@@ -183,9 +183,17 @@ async fn serve(
     storage.resolve_tenants_with(pool.tenant_names());
     capabilities.resolve_tenants_with(pool.tenant_names());
     keep_risk_history(&store, &pool).await?;
-    let addr = config.listen;
-    let listen = |source| StartError::Listen { addr, source };
-    let listener = listen_on(passed.api, addr, listen).await?;
+    let addr = config.listen.clone();
+    let listen = |source| StartError::Listen {
+        addr: addr.clone(),
+        source,
+    };
+    // A Unix socket file the daemon made goes when it stops (a passed one is the manager's).
+    let made_socket = match (&passed.api, &addr) {
+        (None, ListenAddr::Unix(path)) => Some(path.clone()),
+        _ => None,
+    };
+    let listener = listen_on(passed.api, &addr, listen).await?;
     let local = listener.describe().map_err(listen)?;
     let limits = Limits {
         header_read_timeout: Duration::from_millis(config.http.header_read_timeout_ms),
@@ -216,7 +224,7 @@ async fn serve(
     if passed.metrics.is_some() || metrics_listen.is_some() {
         let addr = metrics_listen.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         let metrics = |source| StartError::MetricsListen { addr, source };
-        let listener = listen_on(passed.metrics, addr, metrics).await?;
+        let listener = listen_on(passed.metrics, &ListenAddr::Tcp(addr), metrics).await?;
         let described = listener.describe().map_err(metrics)?;
         tracing::info!("metrics on {described} (/metrics)");
         metrics_local = Some(described);
@@ -250,6 +258,9 @@ async fn serve(
             .store(true, std::sync::atomic::Ordering::Relaxed);
     };
     crate::http::serve(listener, app, limits, connections, stop).await;
+    if let Some(path) = made_socket {
+        let _ = std::fs::remove_file(path);
+    }
     tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())
@@ -259,16 +270,17 @@ async fn serve(
 /// (`bind_error` says which listener failed).
 async fn listen_on(
     passed: Option<listeners::Socket>,
-    addr: std::net::SocketAddr,
+    addr: &ListenAddr,
     bind_error: impl Fn(std::io::Error) -> StartError,
 ) -> Result<Listener, StartError> {
-    match passed {
-        Some(socket) => socket.listener().map_err(StartError::PassedUnusable),
-        None => match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => Ok(Listener::Tcp(listener)),
-            Err(e) => Err(bind_error(e)),
-        },
+    if let Some(socket) = passed {
+        return socket.listener().map_err(StartError::PassedUnusable);
     }
+    let bound = match addr {
+        ListenAddr::Tcp(addr) => tokio::net::TcpListener::bind(addr).await.map(Listener::Tcp),
+        ListenAddr::Unix(path) => listeners::bind_unix(path).map(Listener::Unix),
+    };
+    bound.map_err(bind_error)
 }
 
 /// Writes the addresses the daemon listens on to `file` (see `--address-file`): to a temporary

@@ -507,6 +507,100 @@ fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inher
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("stockade-ops-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("api.sock");
+    let config = dir.join("stockade.toml");
+    let write_config = |listen: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"{listen}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
+                 data_dir = \"{}\"\n{TENANT}",
+                dir.join("data").display()
+            ),
+        )
+        .expect("config");
+    };
+    // A relative path is refused when the configuration is read.
+    write_config("unix:api.sock");
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("must be absolute"), "{stderr}");
+    write_config(&format!("unix:{}", path.display()));
+    // A socket file an earlier daemon left is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).expect("a stale socket"));
+    assert!(path.exists());
+    let address = dir.join("address");
+    let daemon = Running(
+        Command::new(env!("CARGO_BIN_EXE_stockade"))
+            .args(["serve", "--config", config.to_str().expect("utf8")])
+            .arg("--address-file")
+            .arg(&address)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&address).is_err() {
+        assert!(Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&address).expect("address"),
+        format!("unix:{}\n", path.display())
+    );
+    let mode = std::fs::metadata(&path)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660, "{mode:o}");
+    while unix_http(&path, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready over the Unix socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let body = r#"{"code":"export default () => 'over unix'"}"#;
+    let (status, answer) = unix_http(
+        &path,
+        &format!(
+            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-token-0123456789\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("over unix"), "{answer}");
+    // SIGTERM: drained, and the socket file is gone.
+    let mut daemon = daemon;
+    let pid = daemon.0.id() as i32;
+    // SAFETY: kill(2) on the daemon this test started, not yet waited for.
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    assert_eq!(daemon.0.wait().expect("wait").code(), Some(0));
+    assert!(!path.exists(), "the socket file stayed");
+    // A path that is some other file is not replaced: the start stops there.
+    std::fs::write(&path, "not a socket").expect("file");
+    let (code, stderr) = serve_to_the_end(&config, &[]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on unix:{}", path.display()))
+            && stderr.contains("not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("kept"),
+        "not a socket"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// One HTTP/1.1 request over the Unix socket at `path` (`Connection: close` added): the status
 /// and the body (the daemon's answers here carry a length, never chunks).
 fn unix_http(path: &std::path::Path, request: &str) -> (u16, String) {

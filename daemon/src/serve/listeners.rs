@@ -1,9 +1,10 @@
-//! The sockets the daemon serves on when the service manager passed them (socket activation:
-//! `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`, as a systemd `.socket` unit sets them): the
-//! daemon then neither binds `listen` nor `metrics_listen` for what it was given, so it can serve a
-//! privileged port without privileges, and a restart loses no connection (they wait in the
-//! socket's backlog, which the manager keeps open). A passed socket may be TCP or a Unix stream
-//! socket (a reverse proxy's, with the mode and owner the `.socket` unit gives it).
+//! The sockets the daemon serves on beyond a TCP `listen`: a Unix socket it binds itself
+//! (`listen = "unix:/path"`, mode 0660, a stale socket file replaced), and those the service
+//! manager passed (socket activation: `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`, as a systemd
+//! `.socket` unit sets them). For what it was passed the daemon binds neither `listen` nor
+//! `metrics_listen`, so it can serve a privileged port without privileges, and a restart loses no
+//! connection (they wait in the socket's backlog, which the manager keeps open). A passed socket
+//! may be TCP or a Unix stream socket (with the mode and owner the `.socket` unit gives it).
 //!
 //! Guarantees: a socket named `metrics` serves `/metrics`; exactly one other serves the API, and
 //! more than one is refused; a socket that is not a listening TCP or Unix stream socket is
@@ -39,6 +40,30 @@ impl Socket {
             }
         }
     }
+}
+
+/// Mode of a Unix socket the daemon makes (`listen = "unix:..."`): the daemon's user and group
+/// may connect (give a reverse proxy the group), nobody else.
+const UNIX_SOCKET_MODE: u32 = 0o660;
+
+/// A Unix stream socket bound at `path` (`listen = "unix:..."`), mode [`UNIX_SOCKET_MODE`]. A
+/// socket file left there by an earlier daemon is replaced; any other file is refused.
+pub fn bind_unix(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))?;
+    Ok(listener)
 }
 
 /// What the service manager passed; `None` where it passed nothing (the daemon binds).

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::config::ListenAddr;
 use crate::store::StoreError;
 use crate::supervisor::{CgroupRequired, LocateError};
 
@@ -56,7 +57,7 @@ pub enum StartError {
     /// The API's listening socket (`listen`, or `--listen`).
     #[error("cannot listen on {addr}: {source}")]
     Listen {
-        addr: SocketAddr,
+        addr: ListenAddr,
         source: std::io::Error,
     },
     /// The metrics listener (`metrics_listen`).
