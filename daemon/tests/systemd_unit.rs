@@ -65,6 +65,11 @@ fn the_unit_sandboxes_the_daemon_and_leaves_the_workers_their_jail() {
     assert!(d["ExecStartPre"].ends_with("stockade check-config /etc/stockade/stockade.toml"));
     assert!(d["ExecStart"].ends_with("stockade serve --config /etc/stockade/stockade.toml"));
     assert_eq!(d["ExecReload"], "/bin/kill -HUP $MAINPID");
+    // With the file system read-only, the default store (data_dir = ./stockade-data, relative)
+    // must land in the state directory: it is the working directory.
+    assert_eq!(d["StateDirectory"], "stockade");
+    assert_eq!(d["WorkingDirectory"], "/var/lib/stockade");
+    assert_eq!(d["RuntimeDirectory"], "stockade");
     // The daemon says when it is ready (e2e_ops.rs proves what it sends).
     assert_eq!(d["Type"], "notify");
     // The socket unit passes the API's socket under a name that is not the metrics'.
