@@ -475,30 +475,13 @@ fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inher
     let unix = std::os::unix::net::UnixListener::bind(&path).expect("unix listener");
     let _ = std::fs::remove_file(&address);
     let daemon = Running(serve_passed(&config, &address, &[unix.as_raw_fd()], "api"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&address).is_err() {
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert_eq!(
-        std::fs::read_to_string(&address).expect("address"),
+        address_written(&address),
         format!("unix:{}\n", path.display())
     );
-    while unix_http(&path, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "never ready over the Unix socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let body = r#"{"code":"export default (a: { n: number }) => a.n * 2","arg":{"n":21}}"#;
-    let (status, answer) = unix_http(
+    let (status, answer) = run_over_unix(
         &path,
-        &format!(
-            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-token-0123456789\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
+        r#"{"code":"export default (a: { n: number }) => a.n * 2","arg":{"n":21}}"#,
     );
     assert_eq!(status, 200, "{answer}");
     let v: serde_json::Value = serde_json::from_str(&answer).expect("json");
@@ -545,13 +528,8 @@ fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
             .spawn()
             .expect("serve"),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&address).is_err() {
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert_eq!(
-        std::fs::read_to_string(&address).expect("address"),
+        address_written(&address),
         format!("unix:{}\n", path.display())
     );
     let mode = std::fs::metadata(&path)
@@ -559,22 +537,7 @@ fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o660, "{mode:o}");
-    while unix_http(&path, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "never ready over the Unix socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let body = r#"{"code":"export default () => 'over unix'"}"#;
-    let (status, answer) = unix_http(
-        &path,
-        &format!(
-            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-token-0123456789\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
+    let (status, answer) = run_over_unix(&path, r#"{"code":"export default () => 'over unix'"}"#);
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("over unix"), "{answer}");
     // SIGTERM: drained, and the socket file is gone.
@@ -599,6 +562,39 @@ fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
         "not a socket"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The address file `address` once the daemon has written it (60 s at most).
+fn address_written(address: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(address) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Over the Unix socket at `path`: waits (60 s at most) until `/readyz` answers 200, then posts
+/// `body` to `/v1/run` as the tenant acme; the status and the answer.
+fn run_over_unix(path: &std::path::Path, body: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unix_http(path, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready over the Unix socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unix_http(
+        path,
+        &format!(
+            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-token-0123456789\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
 }
 
 /// One HTTP/1.1 request over the Unix socket at `path` (`Connection: close` added): the status
