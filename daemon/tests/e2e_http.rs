@@ -290,6 +290,24 @@ fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    let gauges = |base: &str| {
+        let page = c
+            .get(format!("{base}/metrics"))
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("text");
+        let value = |name: &str| {
+            page.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .map(str::to_string)
+        };
+        (value("stockade_ready"), value("stockade_draining"))
+    };
+    assert_eq!(
+        gauges(&metrics),
+        (Some("1".to_string()), Some("0".to_string()))
+    );
     // A response still streaming holds the drain open: its first chunk is out, the rest comes
     // once the test has seen the readiness change.
     let t = tenant_token(0);
@@ -321,8 +339,12 @@ fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
         assert!(Instant::now() < deadline, "still {status} {text}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Liveness is not readiness: the daemon still answers.
+    // Liveness is not readiness: the daemon still answers, and its gauges say the same.
     assert_eq!(probe(&metrics, "/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(
+        gauges(&metrics),
+        (Some("0".to_string()), Some("1".to_string()))
+    );
     let mut rest = String::new();
     open.read_to_string(&mut rest).expect("the rest");
     assert_eq!(rest, "last");

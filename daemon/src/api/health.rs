@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
+use crate::supervisor::SlotView;
 
 /// Why the daemon cannot serve a request now.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,15 +40,18 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    let ready = state
-        .pool
-        .processes()
+/// The daemon's readiness now, from the pool's view of its processes.
+pub fn of(state: &AppState, processes: &[SlotView]) -> Result<(), NotReady> {
+    let ready = processes
         .iter()
         .filter(|p| p.info.ready.load(Ordering::Relaxed))
         .count();
     let draining = state.draining.load(Ordering::Relaxed);
-    match readiness(draining, state.config.workers, ready) {
+    readiness(draining, state.config.workers, ready)
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
+    match of(&state, &state.pool.processes()) {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(NotReady::Draining) => (StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         Err(NotReady::NoWorkerReady) => (StatusCode::SERVICE_UNAVAILABLE, "no worker ready\n"),

@@ -110,6 +110,27 @@ fn render_pool(state: &AppState, out: &mut String) {
         "Warm worker processes not yet given to a tier.",
     );
     sample(out, "stockade_spare_processes", &[], spares as f64);
+    let readiness = super::health::of(state, &processes);
+    help(
+        out,
+        "stockade_ready",
+        "gauge",
+        "1 when a request can be served now (what /readyz answers 200 for).",
+    );
+    sample(
+        out,
+        "stockade_ready",
+        &[],
+        f64::from(u8::from(readiness.is_ok())),
+    );
+    help(
+        out,
+        "stockade_draining",
+        "gauge",
+        "1 once SIGTERM came: the daemon finishes what it serves and stops.",
+    );
+    let draining = readiness == Err(super::health::NotReady::Draining);
+    sample(out, "stockade_draining", &[], f64::from(u8::from(draining)));
     let restarts: u64 = processes.iter().map(|p| u64::from(p.restarts)).sum();
     help(
         out,

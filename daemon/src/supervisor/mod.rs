@@ -36,5 +36,6 @@ pub use jobs::{Job, JobError, Streams, WorkerDef};
 pub use link::lookout;
 pub use memory_cap::{CgroupRequired, MemoryCap};
 pub use pool::{Pool, TenantNames};
+pub use slots::SlotView;
 pub use spawn::{rss_bytes, tenant_pid, worker_command, LocateError, SpawnConfig, WorkerRuntime};
 pub use tenants::CodeFeatures;
