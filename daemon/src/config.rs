@@ -127,8 +127,9 @@ pub struct Config {
     /// Log lines as text (default) or JSON objects (`"json"`; also `STOCKADE_LOG_FORMAT=json`).
     pub log_format: LogFormat,
     /// Serve `GET /metrics` without authentication on this address too (e.g. a port only the
-    /// monitoring network reaches); on `listen` it always needs the operator token.
-    pub metrics_listen: Option<SocketAddr>,
+    /// monitoring network reaches, or `unix:/path`); on `listen` it always needs the operator
+    /// token.
+    pub metrics_listen: Option<ListenAddr>,
     /// Where the embedded store (SQLite) and the generated secret key live (default
     /// `./stockade-data`, created 0700).
     pub data_dir: std::path::PathBuf,

@@ -188,11 +188,8 @@ async fn serve(
         addr: addr.clone(),
         source,
     };
-    // A Unix socket file the daemon made goes when it stops (a passed one is the manager's).
-    let made_socket = match (&passed.api, &addr) {
-        (None, ListenAddr::Unix(path)) => Some(path.clone()),
-        _ => None,
-    };
+    // The Unix socket files the daemon makes go when it stops (a passed one is the manager's).
+    let mut made_sockets: Vec<PathBuf> = made_here(&passed.api, &addr).into_iter().collect();
     let listener = listen_on(passed.api, &addr, listen).await?;
     let local = listener.describe().map_err(listen)?;
     let limits = Limits {
@@ -207,7 +204,7 @@ async fn serve(
         limits.max_connections
     );
     let connections = Arc::new(ConnectionStats::default());
-    let metrics_listen = config.metrics_listen;
+    let metrics_listen = config.metrics_listen.clone();
     let state = Arc::new(AppState::new(
         config,
         pool,
@@ -222,9 +219,16 @@ async fn serve(
     // A passed metrics socket serves the metrics whatever `metrics_listen` says; nothing is bound
     // then, and `addr` only names the listener in an error.
     if passed.metrics.is_some() || metrics_listen.is_some() {
-        let addr = metrics_listen.unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-        let metrics = |source| StartError::MetricsListen { addr, source };
-        let listener = listen_on(passed.metrics, &ListenAddr::Tcp(addr), metrics).await?;
+        let addr = metrics_listen.unwrap_or(ListenAddr::Tcp(std::net::SocketAddr::from((
+            [0, 0, 0, 0],
+            0,
+        ))));
+        made_sockets.extend(made_here(&passed.metrics, &addr));
+        let metrics = |source| StartError::MetricsListen {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = listen_on(passed.metrics, &addr, metrics).await?;
         let described = listener.describe().map_err(metrics)?;
         tracing::info!("metrics on {described} (/metrics)");
         metrics_local = Some(described);
@@ -258,12 +262,20 @@ async fn serve(
             .store(true, std::sync::atomic::Ordering::Relaxed);
     };
     crate::http::serve(listener, app, limits, connections, stop).await;
-    if let Some(path) = made_socket {
+    for path in made_sockets {
         let _ = std::fs::remove_file(path);
     }
     tracing::info!("drained; stopping workers");
     drop(state);
     Ok(())
+}
+
+/// The Unix socket file the daemon makes for `addr`, unless the service manager passed a socket.
+fn made_here(passed: &Option<listeners::Socket>, addr: &ListenAddr) -> Option<PathBuf> {
+    match (passed, addr) {
+        (None, ListenAddr::Unix(path)) => Some(path.clone()),
+        _ => None,
+    }
 }
 
 /// The socket the service manager passed for this use (`listeners.rs`), else one bound at `addr`

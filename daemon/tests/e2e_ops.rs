@@ -491,19 +491,21 @@ fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inher
 }
 
 #[test]
-fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
+fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("stockade-ops-unix-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join("api.sock");
+    let metrics = dir.join("metrics.sock");
     let config = dir.join("stockade.toml");
     let write_config = |listen: &str| {
         std::fs::write(
             &config,
             format!(
-                "listen = \"{listen}\"\nworkers = 1\noperator_token = \"{OPERATOR}\"\n\
-                 data_dir = \"{}\"\n{TENANT}",
+                "listen = \"{listen}\"\nmetrics_listen = \"unix:{}\"\nworkers = 1\n\
+                 operator_token = \"{OPERATOR}\"\ndata_dir = \"{}\"\n{TENANT}",
+                metrics.display(),
                 dir.join("data").display()
             ),
         )
@@ -530,16 +532,22 @@ fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
     );
     assert_eq!(
         address_written(&address),
-        format!("unix:{}\n", path.display())
+        format!("unix:{}\nunix:{}\n", path.display(), metrics.display())
     );
-    let mode = std::fs::metadata(&path)
-        .expect("socket")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o660, "{mode:o}");
+    for socket in [&path, &metrics] {
+        let mode = std::fs::metadata(socket)
+            .expect("socket")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o660, "{mode:o}");
+    }
     let (status, answer) = run_over_unix(&path, r#"{"code":"export default () => 'over unix'"}"#);
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("over unix"), "{answer}");
+    // The metrics on theirs, without a token.
+    let (status, page) = unix_http(&metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("stockade_ready 1"), "{page}");
     // SIGTERM: drained, and the socket file is gone.
     let mut daemon = daemon;
     let pid = daemon.0.id() as i32;
@@ -548,6 +556,7 @@ fn a_unix_socket_listen_address_is_served_with_mode_0660_and_removed_at_stop() {
     assert_eq!(sent, 0);
     assert_eq!(daemon.0.wait().expect("wait").code(), Some(0));
     assert!(!path.exists(), "the socket file stayed");
+    assert!(!metrics.exists(), "the metrics socket file stayed");
     // A path that is some other file is not replaced: the start stops there.
     std::fs::write(&path, "not a socket").expect("file");
     let (code, stderr) = serve_to_the_end(&config, &[]);

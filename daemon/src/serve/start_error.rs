@@ -3,7 +3,6 @@
 //! logs it and exits with status 4 (a configuration that does not load or check exits 2 before
 //! any of these steps).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::ListenAddr;
@@ -63,7 +62,7 @@ pub enum StartError {
     /// The metrics listener (`metrics_listen`).
     #[error("cannot listen on {addr} (metrics_listen): {source}")]
     MetricsListen {
-        addr: SocketAddr,
+        addr: ListenAddr,
         source: std::io::Error,
     },
     /// `--address-file`.
