@@ -12,8 +12,8 @@
 //! - a connection on which nothing is read or written for the idle timeout is closed (a stalled
 //!   upload, a client that stopped reading its response);
 //! - on shutdown the listener stops accepting and the connections finish what they serve;
-//! - a Unix stream socket (one a service manager passed, `serve/listeners.rs`) is served as a TCP
-//!   one is, under the same limits.
+//! - a Unix stream socket (`listen = "unix:/path"`, or one a service manager passed,
+//!   `serve/listeners.rs`) is served as a TCP one is, under the same limits.
 //!
 //! Trusts: hyper's HTTP/1 parser (its own header count and size caps apply).
 

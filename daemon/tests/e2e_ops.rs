@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// An empty folder of this test run's own, `stockade-ops-{tag}-{pid}` under the temp dir.
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockade-ops-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+/// `text` as `stockade.toml` in the folder of `tag` (made if missing, its other files kept).
 fn temp_config(tag: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("stockade-ops-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -90,7 +99,7 @@ fn serve_to_the_end(path: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (Opti
 
 #[test]
 fn a_start_that_fails_says_which_step_and_exits_4() {
-    let dir = temp_config("start-fails", "").with_file_name("");
+    let dir = scratch("start-fails");
     let data = dir.join("data");
     let head = format!(
         "workers = 1\noperator_token = \"operator-token-0123456789\"\ndata_dir = \"{}\"\n{TENANT}",
@@ -132,25 +141,8 @@ fn a_start_that_fails_says_which_step_and_exits_4() {
     // Written, it holds the API's address, which answers.
     let file = dir.join("address");
     let _ = std::fs::remove_file(&file);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockade"))
-        .args([
-            "serve",
-            "--config",
-            path.to_str().expect("utf8"),
-            "--address-file",
-        ])
-        .arg(&file)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let base = loop {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            break text.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let _daemon = Running::serve(&path, &file);
+    let base = address_written(&file).trim().to_string();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let status = client()
         .get(format!("{base}/v1/admin/workers"))
@@ -159,15 +151,11 @@ fn a_start_that_fails_says_which_step_and_exits_4() {
         .expect("the written address answers")
         .status();
     assert_eq!(status.as_u16(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
 fn secrets_sealed_with_another_key_stop_the_start_naming_the_key_file() {
-    let dir = std::env::temp_dir().join(format!("stockade-ops-sealed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = scratch("sealed");
     let (first, second) = (dir.join("first.key"), dir.join("second.key"));
     std::fs::write(&first, "ab".repeat(32)).expect("key");
     std::fs::write(&second, "cd".repeat(32)).expect("key");
@@ -246,9 +234,7 @@ fn next_notification(manager: &std::os::unix::net::UnixDatagram) -> Vec<String> 
 
 #[test]
 fn the_service_manager_hears_ready_reloading_and_stopping() {
-    let dir = std::env::temp_dir().join(format!("stockade-ops-notify-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = scratch("notify");
     let socket = dir.join("notify.sock");
     let manager = std::os::unix::net::UnixDatagram::bind(&socket).expect("bind");
     manager
@@ -340,6 +326,21 @@ fn serve_passed(
 /// A daemon started by hand, killed if the test ends early.
 struct Running(std::process::Child);
 
+impl Running {
+    /// `stockade serve --config config --address-file address`, its stderr dropped.
+    fn serve(config: &std::path::Path, address: &std::path::Path) -> Running {
+        Running(
+            Command::new(env!("CARGO_BIN_EXE_stockade"))
+                .args(["serve", "--config", config.to_str().expect("utf8")])
+                .arg("--address-file")
+                .arg(address)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("serve"),
+        )
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -357,9 +358,7 @@ fn socket_inode(link: &std::path::Path) -> Option<String> {
 #[test]
 fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inherits_them() {
     use std::os::fd::AsRawFd;
-    let dir = std::env::temp_dir().join(format!("stockade-ops-passed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = scratch("passed");
     let api = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let (api_addr, metrics_addr) = (
@@ -493,9 +492,7 @@ fn sockets_the_service_manager_passes_tcp_or_unix_are_served_and_no_worker_inher
 #[test]
 fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("stockade-ops-unix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = scratch("unix");
     let path = dir.join("api.sock");
     let metrics = dir.join("metrics.sock");
     let config = dir.join("stockade.toml");
@@ -521,15 +518,7 @@ fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() 
     drop(std::os::unix::net::UnixListener::bind(&path).expect("a stale socket"));
     assert!(path.exists());
     let address = dir.join("address");
-    let daemon = Running(
-        Command::new(env!("CARGO_BIN_EXE_stockade"))
-            .args(["serve", "--config", config.to_str().expect("utf8")])
-            .arg("--address-file")
-            .arg(&address)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("serve"),
-    );
+    let daemon = Running::serve(&config, &address);
     assert_eq!(
         address_written(&address),
         format!("unix:{}\nunix:{}\n", path.display(), metrics.display())

@@ -105,8 +105,8 @@
  *       Builds the Request handed to the tenant. The headers must be what Headers.append would
  *       store (lower-case token names, trimmed byte-string values without NUL, CR or LF): the
  *       host checks them (isolate/src/tasks/head.rs) and they are taken as they are. Throws
- *       TypeError on an invalid url/method or body. A Uint8Array is the whole body; the prelude keeps it without copying (the host
- *       must not change it afterwards). A source object is read lazily: request.body is a byte
+ *       TypeError on an invalid url/method or body. A Uint8Array is the whole body; the prelude
+ *       keeps it without copying (the host must not change it afterwards). A source object is read lazily: request.body is a byte
  *       stream over it, and `pull` is called (with the source as `this`) only when that stream
  *       wants more, i.e. when a read is waiting (no read-ahead beyond one chunk); it resolves with
  *       the next chunk (the prelude takes the chunk's ArrayBuffer: it is detached), or null at the

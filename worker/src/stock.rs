@@ -37,8 +37,8 @@ use super::convert;
 
 /// Spares one thread keeps at most.
 pub const MAX_SPARES: usize = 4;
-/// Spares a resting thread keeps (one idle for [`crate::idle::IDLE_RELEASE`]): the next
-/// request still finds one; a burst makes the rest on its way, as after a start.
+/// Spares a resting thread keeps (one idle for [`crate::idle::IDLE_REST`]): the next request
+/// still finds one; a burst makes the rest on its way, as after a start.
 pub const RESTING_SPARES: usize = 1;
 /// Memory one thread's spares may hold, in bytes.
 pub const SPARE_BUDGET: usize = 8 << 20;
