@@ -44,7 +44,7 @@ mod limits;
 mod listen;
 mod quotas;
 pub use cordon::CordonSettings;
-pub use egress::{EgressRuleConfig, EgressSettings, SecretValue};
+pub use egress::{BadPrivateNet, EgressRuleConfig, EgressSettings, SecretValue};
 pub use http::{HttpSettings, LogFormat};
 pub use limits::{LimitsConfig, MemoryEnforcement};
 pub use listen::ListenAddr;
@@ -464,7 +464,9 @@ impl Config {
         if c.reevaluate_ms < 100 {
             return Err("cordon.reevaluate_ms must be at least 100".into());
         }
-        self.egress.allow_private_nets()?;
+        self.egress
+            .allow_private_nets()
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }

@@ -25,15 +25,26 @@ impl Default for EgressSettings {
     }
 }
 
+/// An `egress.allow_private` entry that is not a network.
+#[derive(Debug, thiserror::Error)]
+#[error("egress.allow_private {net:?}: {source}")]
+pub struct BadPrivateNet {
+    pub net: String,
+    pub source: ipnet::AddrParseError,
+}
+
 impl EgressSettings {
     /// `allow_private`, parsed (validated at load, so this cannot fail afterwards).
-    pub fn allow_private_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+    pub fn allow_private_nets(&self) -> Result<Vec<ipnet::IpNet>, BadPrivateNet> {
         self.allow_private
             .iter()
             .map(|n| {
                 n.parse::<ipnet::IpNet>()
                     .map(|net| net.trunc())
-                    .map_err(|e| format!("egress.allow_private {n:?}: {e}"))
+                    .map_err(|source| BadPrivateNet {
+                        net: n.clone(),
+                        source,
+                    })
             })
             .collect()
     }

@@ -152,7 +152,7 @@ impl Gateway {
         audit: Arc<Audit>,
         addresses: Arc<AddressPolicy>,
         hop_timeout: Duration,
-    ) -> Result<Gateway, String> {
+    ) -> Result<Gateway, super::EgressError> {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(CheckedResolver {
                 policy: Arc::clone(&addresses),
@@ -162,7 +162,7 @@ impl Gateway {
             .timeout(hop_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the egress HTTP client: {e}"))?;
+            .map_err(super::EgressError::Client)?;
         Ok(Gateway {
             dispatch: std::sync::OnceLock::new(),
             tenants: std::sync::RwLock::new(tenants.into_iter().map(Arc::new).collect()),

@@ -4,7 +4,7 @@ use super::*;
 use crate::config::Config;
 use crate::egress::test_upstream::{Answer, Upstream};
 use crate::egress::wire::encode_request;
-use crate::egress::Egress;
+use crate::egress::{Egress, EgressError, RuleError, SecretError};
 
 const SECRET: &str = "s3cr3t-value-42";
 
@@ -464,5 +464,52 @@ async fn a_hop_that_outlasts_the_hop_timeout_fails_with_a_typed_error() {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(3),
         "ended by the timeout, not the answer"
+    );
+}
+
+#[test]
+fn rules_that_do_not_check_are_refused_naming_the_tenant_the_rule_and_the_cause() {
+    let refused = |allow: &str, rules: &str| {
+        let text = format!(
+            "{allow}[[tenants]]\nid = \"t0\"\ntoken = \"0123456789abcdef\"\n{}{rules}",
+            rule("ok.example", "")
+        );
+        let config: Config = toml::from_str(&text).expect("config");
+        Egress::new(&config).err().expect("refused")
+    };
+    let e = refused("", &rule("", ""));
+    assert!(
+        matches!(&e, EgressError::Rule { tenant, index: 2, source: RuleError::Criteria(_) } if tenant == "t0"),
+        "{e:?}"
+    );
+    let e = refused("", &rule("x.com", "inject_headers = { \"Host\" = \"k\" }"));
+    assert!(
+        matches!(&e, EgressError::Rule { index: 2, source: RuleError::NotInjectable(h), .. } if h == "Host"),
+        "{e:?}"
+    );
+    let e = refused(
+        "",
+        &rule("x.com", "inject_headers = { \"Bad Name\" = \"k\" }"),
+    );
+    assert!(
+        matches!(&e, EgressError::Rule { source: RuleError::HeaderName(h), .. } if h == "Bad Name"),
+        "{e:?}"
+    );
+    let e = refused(
+        "",
+        &rule("x.com", "inject_headers = { \"X-Key\" = \"no spaces\" }"),
+    );
+    assert!(
+        matches!(&e, EgressError::Rule { source: RuleError::Secret { header, source: SecretError::BadName }, .. } if header == "X-Key"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "tenant t0: egress rule 2: inject_headers X-Key: a secret name must be 1-64 of [A-Za-z0-9_.-]"
+    );
+    let e = refused("[egress]\nallow_private = [\"10.0.0.0/33\"]\n", "");
+    assert!(
+        matches!(&e, EgressError::PrivateNet(bad) if bad.net == "10.0.0.0/33"),
+        "{e:?}"
     );
 }

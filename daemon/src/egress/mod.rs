@@ -18,6 +18,7 @@
 mod abort;
 mod addr;
 mod audit;
+mod error;
 mod gateway;
 mod hop;
 mod outbound;
@@ -35,6 +36,7 @@ use reqwest::header::HeaderName;
 
 pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
+pub use error::{EgressError, RuleError};
 pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
 pub use secrets::{check_secret, SecretError};
 pub use stream::{from_worker, hold_answer, release_untaken_upload, upload_stream, UploadStream};
@@ -63,29 +65,34 @@ fn not_injectable(name: &str) -> bool {
 }
 
 /// A configured rule, checked: its criteria and what it injects.
-fn rule_of(rule: &EgressRuleConfig) -> Result<(policy::Rule, Vec<(HeaderName, String)>), String> {
+fn rule_of(
+    rule: &EgressRuleConfig,
+) -> Result<(policy::Rule, Vec<(HeaderName, String)>), RuleError> {
     let criteria = policy::Rule::new(
         &rule.host,
         rule.ports.clone(),
         rule.methods.clone(),
         rule.path_prefix.clone(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(RuleError::Criteria)?;
     let mut injects = Vec::new();
     for (header, secret) in &rule.inject_headers {
         let name = HeaderName::from_bytes(header.as_bytes())
-            .map_err(|_| format!("inject_headers: {header:?} is not a header name"))?;
+            .map_err(|_| RuleError::HeaderName(header.clone()))?;
         if not_injectable(name.as_str()) {
-            return Err(format!("inject_headers: {header} cannot be injected"));
+            return Err(RuleError::NotInjectable(header.clone()));
         }
-        check_secret(secret, "x").map_err(|e| format!("inject_headers {header}: {e}"))?;
+        check_secret(secret, "x").map_err(|source| RuleError::Secret {
+            header: header.clone(),
+            source,
+        })?;
         injects.push((name, secret.clone()));
     }
     Ok((criteria, injects))
 }
 
 /// Checks one configured rule (config validation).
-pub fn check_rule(rule: &EgressRuleConfig) -> Result<(), String> {
+pub fn check_rule(rule: &EgressRuleConfig) -> Result<(), RuleError> {
     rule_of(rule).map(|_| ())
 }
 
@@ -126,12 +133,15 @@ fn no_rules(name: String) -> gateway::TenantRules {
 }
 
 /// `tenant`'s egress rules, checked.
-fn tenant_rules(t: &crate::config::TenantConfig) -> Result<gateway::TenantRules, String> {
+fn tenant_rules(t: &crate::config::TenantConfig) -> Result<gateway::TenantRules, EgressError> {
     let mut rules = Vec::new();
     let mut injects = Vec::new();
     for (i, rule) in t.egress.iter().enumerate() {
-        let (criteria, inject) =
-            rule_of(rule).map_err(|e| format!("tenant {}: egress rule {}: {e}", t.id, i + 1))?;
+        let (criteria, inject) = rule_of(rule).map_err(|source| EgressError::Rule {
+            tenant: t.id.clone(),
+            index: i + 1,
+            source,
+        })?;
         rules.push(criteria);
         injects.push(inject);
     }
@@ -144,7 +154,7 @@ fn tenant_rules(t: &crate::config::TenantConfig) -> Result<gateway::TenantRules,
 
 impl Egress {
     /// From a validated config.
-    pub fn new(config: &Config) -> Result<Egress, String> {
+    pub fn new(config: &Config) -> Result<Egress, EgressError> {
         let addresses = Arc::new(addr::AddressPolicy::new(
             config.egress.allow_private_nets()?,
         ));
@@ -181,11 +191,12 @@ impl Egress {
         &self,
         config: &Config,
         id_of: impl Fn(&str) -> Option<stockade_cordon::TenantId>,
-    ) -> Result<(), String> {
+    ) -> Result<(), EgressError> {
         let mut updates = Vec::new();
         for t in &config.tenants {
-            let id = id_of(&t.id).ok_or_else(|| format!("tenant {} has no id", t.id))?;
-            let index = usize::try_from(id.0).map_err(|_| format!("tenant {}: id", t.id))?;
+            let index = id_of(&t.id)
+                .and_then(|id| usize::try_from(id.0).ok())
+                .ok_or_else(|| EgressError::NoTenantId(t.id.clone()))?;
             updates.push((index, t, tenant_rules(t)?));
         }
         let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());

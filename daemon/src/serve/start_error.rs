@@ -43,7 +43,7 @@ pub enum StartError {
     Store(StoreError),
     /// The egress gateway, from `[egress]` and the tenants' rules.
     #[error("egress: {0}")]
-    Egress(String),
+    Egress(crate::egress::EgressError),
     /// The secrets set through the API, read from the store and unsealed.
     #[error("the stored secrets: {0}")]
     Secrets(SecretsError),
