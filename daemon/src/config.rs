@@ -431,6 +431,9 @@ impl Config {
                 "limits.memory_mb and cordon.quarantine_memory_mb must be at least {min_mb}"
             ));
         }
+        if !(64..=1 << 20).contains(&self.limits.host_call_memory_mb) {
+            return Err("limits.host_call_memory_mb must be 64 to 1048576".into());
+        }
         let process_mb = self.limits.worker_process_memory_mb;
         if process_mb != 0 && !(64..=1 << 30).contains(&process_mb) {
             return Err("limits.worker_process_memory_mb must be 0 (no cap) or at least 64".into());

@@ -165,6 +165,8 @@ async fn serve(
         .await
         .map_err(StartError::Secrets)?;
     let mut host_calls = HostCalls::standard();
+    host_calls.set_budget_mb(config.limits.host_call_memory_mb);
+    let host_call_budget = Arc::clone(host_calls.budget());
     egress.register(&mut host_calls);
     let storage = Storage::new(store.clone());
     storage.register(&mut host_calls);
@@ -212,6 +214,7 @@ async fn serve(
         Arc::clone(&connections),
         store,
         capabilities,
+        host_call_budget,
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));

@@ -76,6 +76,8 @@ pub struct AppState {
     pub capabilities: Arc<Capabilities>,
     /// `SIGTERM` came: the daemon drains (`/readyz` says so).
     pub draining: std::sync::atomic::AtomicBool,
+    /// What outstanding host calls' payloads hold (a gauge of `/metrics`).
+    pub host_call_budget: Arc<crate::supervisor::HostCallBudget>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,7 @@ impl AppState {
         connections: Arc<ConnectionStats>,
         store: Store,
         capabilities: Arc<Capabilities>,
+        host_call_budget: Arc<crate::supervisor::HostCallBudget>,
     ) -> AppState {
         AppState {
             tokens: RwLock::new(token_table(&config)),
@@ -143,6 +146,7 @@ impl AppState {
             store,
             capabilities,
             draining: Default::default(),
+            host_call_budget,
         }
     }
 

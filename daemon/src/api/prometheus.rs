@@ -131,6 +131,18 @@ fn render_pool(state: &AppState, out: &mut String) {
     );
     let draining = readiness == Err(super::health::NotReady::Draining);
     sample(out, "stockade_draining", &[], f64::from(u8::from(draining)));
+    help(
+        out,
+        "stockade_host_call_bytes_held",
+        "gauge",
+        "Bytes the payloads of outstanding host calls hold in the supervisor (capped by limits.host_call_memory_mb).",
+    );
+    sample(
+        out,
+        "stockade_host_call_bytes_held",
+        &[],
+        state.host_call_budget.held() as f64,
+    );
     let restarts: u64 = processes.iter().map(|p| u64::from(p.restarts)).sum();
     help(
         out,

@@ -31,6 +31,10 @@ pub struct LimitsConfig {
     /// How the cap is enforced: `auto` (default: a cgroup when the daemon may create one, else
     /// polling), `cgroup` (refuse to start without one) or `poll`.
     pub worker_process_memory_enforcement: MemoryEnforcement,
+    /// What the payloads of every outstanding host call may hold in the supervisor together,
+    /// MiB (default 512, at least 64): a call past it is refused (see `supervisor::held`, which
+    /// also caps one request's share at 48 MiB).
+    pub host_call_memory_mb: u64,
 }
 
 /// `[limits] worker_process_memory_enforcement`.
@@ -60,6 +64,7 @@ impl Default for LimitsConfig {
             max_binding_depth: 8,
             worker_process_memory_mb: 1024,
             worker_process_memory_enforcement: MemoryEnforcement::Auto,
+            host_call_memory_mb: crate::supervisor::HOST_CALL_BUDGET_MB,
         }
     }
 }

@@ -17,7 +17,8 @@
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
 //! itself attached to the request. A handler's time counts against the request's wall-clock limit
-//! only (the worker enforces that); the link caps how many calls one request has outstanding.
+//! only (the worker enforces that); the link caps how many calls one request has outstanding,
+//! and what their payloads hold (`held`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use stockade_cordon::TenantId;
 
 use super::bindings::Bindings;
+use super::held::Budget;
 
 /// What a handler eventually answers: the reply payload, or why the call failed.
 pub type HostResult = Result<Vec<u8>, String>;
@@ -186,13 +188,25 @@ impl Resources {
     }
 }
 
-/// The registry of host calls, by name.
+/// The registry of host calls, by name, and the budget of what their payloads hold.
 #[derive(Default)]
 pub struct HostCalls {
     handlers: HashMap<String, Handler>,
+    budget: Arc<Budget>,
 }
 
 impl HostCalls {
+    /// Sets the daemon's budget for the payloads of outstanding calls (`[limits]
+    /// host_call_memory_mb`); before the pool starts.
+    pub fn set_budget_mb(&mut self, mb: u64) {
+        self.budget = Arc::new(Budget::of_mb(mb));
+    }
+
+    /// What every outstanding call's payload is counted against (see `held`).
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
     /// The daemon's registry: in debug builds `test.echo`, else nothing yet.
     pub fn standard() -> HostCalls {
         #[allow(unused_mut)] // release builds register nothing yet

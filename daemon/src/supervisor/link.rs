@@ -134,6 +134,8 @@ struct Pending {
     open: bool,
     /// What its host calls hold across calls (see `host_calls::Resources`).
     resources: Arc<Resources>,
+    /// Bytes of payload its outstanding host calls hold (see `held`).
+    held: Arc<std::sync::atomic::AtomicUsize>,
     body_in: Option<BodyIn>,
     body_out: Option<BodyOut>,
 }
@@ -225,6 +227,7 @@ impl Link {
                 lease: request.lease,
                 open: false,
                 resources: Arc::default(),
+                held: Arc::default(),
                 body_in: request.body_in,
                 body_out: request.body_out,
             },

@@ -9,7 +9,8 @@
 //! - `jobs`: one job over the IPC protocol;
 //! - `link`: a process's multiplexed socket: requests in flight, cancels, host calls;
 //! - `body`: request and response bodies streamed through a request's `body.*` host calls;
-//! - `host_calls`: what a running request may ask the supervisor;
+//! - `host_calls`: what a running request may ask the supervisor; `held`: what those calls'
+//!   payloads may hold meanwhile, per request and for the daemon;
 //! - `bindings`: the capabilities a worker's `env` grants (key-value, workspaces);
 //! - `tenants`: configured tenants and the code features that feed their scores;
 //! - `spawn`, `channel`: starting a jailed worker; framed messages over its socket;
@@ -20,6 +21,7 @@ pub mod body;
 mod channel;
 #[cfg(test)]
 mod fake_worker;
+mod held;
 mod host_calls;
 mod jobs;
 mod link;
@@ -31,6 +33,7 @@ mod spawn;
 mod state;
 mod tenants;
 
+pub use held::{Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB};
 pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
 pub use link::lookout;

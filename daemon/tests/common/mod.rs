@@ -200,11 +200,10 @@ impl Daemon {
                 .send()
             {
                 if let Ok(v) = r.json::<serde_json::Value>() {
-                    let up = v["workers"].as_array().map_or(0, |a| {
-                        a.iter()
-                            .filter(|w| w["rssBytes"].as_u64().unwrap_or(0) > 0)
-                            .count()
-                    });
+                    // Ready: the worker has greeted (jail report checked) and warmed up.
+                    let up = v["workers"]
+                        .as_array()
+                        .map_or(0, |a| a.iter().filter(|w| w["ready"] == true).count());
                     if up >= workers {
                         return;
                     }

@@ -4,7 +4,8 @@
 //! request is still in flight.
 //!
 //! Guarantees: see the link's (`super`): at most [`MAX_HOST_CALLS_PER_REQUEST`] outstanding per
-//! request, an answer over the protocol's cap or an error message over its length is cut or
+//! request, their payloads counted against the request's share and the daemon's budget until
+//! each call is over (`held`; a call past either is refused before any handler sees it), an answer over the protocol's cap or an error message over its length is cut or
 //! refused rather than sent. Trusts: the handlers to bound their own work.
 
 use std::future::Future;
@@ -36,6 +37,7 @@ impl Link {
             lookout.noted();
         }
         let payload_len = payload.len();
+        let held;
         let answer: HostFuture = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
@@ -63,6 +65,14 @@ impl Link {
                 self.reply(request_id, call_id, Err(refusal.into()));
                 return Ok(());
             }
+            held = match self.host_calls.budget().take(&pending.held, payload_len) {
+                Ok(held) => held,
+                Err(refused) => {
+                    drop(table);
+                    self.reply(request_id, call_id, Err(refused.to_string()));
+                    return Ok(());
+                }
+            };
             match body_call(pending, name, payload) {
                 Ok(answer) => answer,
                 Err(payload) => {
@@ -91,6 +101,8 @@ impl Link {
         let link: Weak<Link> = Arc::downgrade(self);
         let small = payload_len <= INLINE_PAYLOAD;
         let mut call: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            // The payload's bytes stay counted while the call lives (dropped or answered).
+            let _held = held;
             let result = answer.await;
             if let Some(link) = link.upgrade() {
                 link.reply(request_id, call_id, result);

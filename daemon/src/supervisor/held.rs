@@ -1,0 +1,193 @@
+//! The bytes host calls hold in the supervisor while they are outstanding. A call's payload
+//! (up to the protocol's 16 MiB) is counted from the moment the link takes it until the call is
+//! over (answered, failed, or dropped with its cancelled or finished request), against its
+//! request's share and against the daemon's whole budget. Without it, one request of plain tenant
+//! code (64 concurrent `fetch()`es of one 15 MiB buffer to an upstream that never reads) held
+//! 2.2 GiB in the supervisor, and a few such requests would take the daemon down for everyone.
+//!
+//! Guarantees:
+//! - the payloads of one request's outstanding calls never add up to more than
+//!   [`MAX_HELD_PER_REQUEST`], nor those of every request of the daemon to more than its budget
+//!   (`[limits] host_call_memory_mb`); a call that would pass either is refused before any
+//!   handler sees it, and leaves both counts as they were;
+//! - a count is given back exactly once, when its [`Held`] drops, however the call ends.
+//!
+//! Trusts: the link to hold each call's [`Held`] for as long as the call's future lives.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// What one request's outstanding host calls may hold: three calls of the protocol's largest
+/// payload (a `fetch()` with a 15 MiB body rides in one call; two of them in parallel pass).
+pub const MAX_HELD_PER_REQUEST: usize = 48 << 20;
+
+/// The daemon's budget when the configuration does not name one (`host_call_memory_mb`).
+pub const DEFAULT_BUDGET_MB: u64 = 512;
+
+/// Which share a refused call would have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "the request's host calls in flight already hold {held} bytes; {MAX_HELD_PER_REQUEST} \
+         is its share (wait for some to finish)"
+    )]
+    Request { held: usize },
+    #[error("the daemon's host calls in flight hold their whole budget; try again shortly")]
+    Daemon,
+}
+
+/// The daemon-wide count, shared by every link.
+#[derive(Debug)]
+pub struct Budget {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes for every outstanding call together.
+    pub fn new(limit: usize) -> Budget {
+        Budget {
+            held: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// A budget of `mb` MiB (saturating).
+    pub fn of_mb(mb: u64) -> Budget {
+        Budget::new(usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
+    }
+
+    /// Bytes held now by every outstanding call.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` against `request`'s share and this budget, or refuses them (and counts
+    /// nothing).
+    pub fn take(
+        self: &Arc<Self>,
+        request: &Arc<AtomicUsize>,
+        bytes: usize,
+    ) -> Result<Held, Refused> {
+        add_within(request, bytes, MAX_HELD_PER_REQUEST)
+            .map_err(|held| Refused::Request { held })?;
+        if add_within(&self.held, bytes, self.limit).is_err() {
+            request.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(Refused::Daemon);
+        }
+        Ok(Held {
+            request: Arc::clone(request),
+            budget: Arc::clone(self),
+            bytes,
+        })
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::of_mb(DEFAULT_BUDGET_MB)
+    }
+}
+
+/// Adds `bytes` to `count` unless the sum would pass `max`; the count it found when refusing.
+fn add_within(count: &AtomicUsize, bytes: usize, max: usize) -> Result<(), usize> {
+    count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            now.checked_add(bytes).filter(|&sum| sum <= max)
+        })
+        .map(|_| ())
+}
+
+/// One call's bytes, counted until it drops.
+#[derive(Debug)]
+pub struct Held {
+    request: Arc<AtomicUsize>,
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.request.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.budget.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_request_past_its_share_is_refused_and_counts_nothing() {
+        let budget = Arc::new(Budget::new(1 << 30));
+        let request = Arc::new(AtomicUsize::new(0));
+        let a = budget.take(&request, 30 << 20).expect("within");
+        let b = budget.take(&request, 18 << 20).expect("exactly the share");
+        assert_eq!(
+            budget.take(&request, 1).err(),
+            Some(Refused::Request {
+                held: MAX_HELD_PER_REQUEST
+            })
+        );
+        assert_eq!(budget.held(), 48 << 20);
+        drop(a);
+        assert_eq!(request.load(Ordering::Relaxed), 18 << 20);
+        let _c = budget.take(&request, 30 << 20).expect("room again");
+        drop(b);
+        assert_eq!(budget.held(), 30 << 20);
+    }
+
+    #[test]
+    fn the_daemons_budget_binds_across_requests_and_a_refusal_gives_the_share_back() {
+        let budget = Arc::new(Budget::of_mb(64));
+        let one = Arc::new(AtomicUsize::new(0));
+        let two = Arc::new(AtomicUsize::new(0));
+        let _a = budget.take(&one, 40 << 20).expect("within");
+        assert_eq!(budget.take(&two, 30 << 20).err(), Some(Refused::Daemon));
+        assert_eq!(
+            two.load(Ordering::Relaxed),
+            0,
+            "the request's share is given back"
+        );
+        let _b = budget.take(&two, 24 << 20).expect("exactly the budget");
+        assert_eq!(budget.held(), 64 << 20);
+    }
+
+    #[test]
+    fn empty_payloads_always_pass_and_sizes_cannot_overflow() {
+        let budget = Arc::new(Budget::new(0));
+        let request = Arc::new(AtomicUsize::new(0));
+        let _held = budget.take(&request, 0).expect("nothing to hold");
+        assert!(budget.take(&request, usize::MAX).is_err());
+        assert_eq!(Budget::of_mb(u64::MAX).limit, usize::MAX);
+    }
+
+    proptest! {
+        /// Invariants: after any sequence of takes and drops over several requests, each count
+        /// equals the sum of its live `Held`s, and no count is above its bound.
+        #[test]
+        fn counts_are_the_live_holds_and_stay_within_bounds(
+            steps in proptest::collection::vec((0usize..3, 0usize..(20 << 20), any::<bool>()), 1..200)
+        ) {
+            let budget = Arc::new(Budget::new(64 << 20));
+            let requests: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+            let mut live: Vec<(usize, Held)> = Vec::new();
+            for (who, bytes, release) in steps {
+                if release && !live.is_empty() {
+                    live.remove(bytes % live.len());
+                } else if let Ok(held) = budget.take(&requests[who], bytes) {
+                    live.push((who, held));
+                }
+                let total: usize = live.iter().map(|(_, h)| h.bytes).sum();
+                prop_assert_eq!(budget.held(), total);
+                prop_assert!(total <= 64 << 20);
+                for (r, count) in requests.iter().enumerate() {
+                    let mine: usize = live.iter().filter(|(w, _)| *w == r).map(|(_, h)| h.bytes).sum();
+                    prop_assert_eq!(count.load(Ordering::Relaxed), mine);
+                    prop_assert!(mine <= MAX_HELD_PER_REQUEST);
+                }
+            }
+        }
+    }
+}
