@@ -193,7 +193,7 @@ impl Gateway {
     ) -> Result<Vec<u8>, String> {
         let mut injected = Vec::new();
         match self
-            .answer(tenant, worker, &payload, resources, &mut injected)
+            .answer(tenant, worker, payload, resources, &mut injected)
             .await
         {
             Ok((head, body)) => {
@@ -225,7 +225,7 @@ impl Gateway {
         &self,
         tenant: TenantId,
         worker: Option<&str>,
-        payload: &[u8],
+        payload: Vec<u8>,
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
@@ -271,15 +271,16 @@ impl Gateway {
         &self,
         tenant: TenantId,
         worker: Option<&str>,
-        payload: &[u8],
+        payload: Vec<u8>,
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
     ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
         let rules = self.rules(index).ok_or(FetchError::NoTenant)?;
-        let request = decode_request(payload)?;
-        // A fetch its caller aborts stops waiting for its hop: the request is dropped (its
-        // connection closed) and audited as aborted, as is one aborted before it started.
+        let request = decode_request(&payload)?;
+        drop(payload); // the body is copied out; a 15 MiB payload is not held twice
+                       // A fetch its caller aborts stops waiting for its hop: the request is dropped (its
+                       // connection closed) and audited as aborted, as is one aborted before it started.
         let (_watch, mut aborted, aborted_early) = match resources {
             Some(resources) => match watch(resources, request.call) {
                 Some((watch, fired)) => (Some(watch), Some(fired), false),
@@ -297,7 +298,8 @@ impl Gateway {
             (Some(_), None) => return Err(FetchError::NoStream),
             (None, _) => None,
         };
-        let mut body = request.body;
+        // Shared, not copied, with each hop's request (a redirect may send it again).
+        let mut body = bytes::Bytes::from(request.body);
         let mut redirected = false;
         for hop in 0..=MAX_REDIRECTS {
             if hop > 0 && request.upload.is_some() && !body_dropped(&method, &request.method) {
@@ -402,7 +404,7 @@ impl Gateway {
                     || matches!(status.as_u16(), 301 | 302) && method == Method::POST
                 {
                     method = Method::GET;
-                    body = Vec::new();
+                    body = bytes::Bytes::new();
                     for name in [
                         "content-type",
                         "content-encoding",
