@@ -1,18 +1,20 @@
-//! The bytes host calls hold in the supervisor while they are outstanding. A call's payload
-//! (up to the protocol's 16 MiB) is counted from the moment the link takes it until the call is
-//! over (answered, failed, or dropped with its cancelled or finished request), against its
-//! request's share and against the daemon's whole budget. Without it, one request of plain tenant
+//! The bytes host calls hold in the supervisor. A call's payload (up to the protocol's 16 MiB)
+//! is counted from the moment the link takes it until the call is over (answered, failed, or
+//! dropped with its cancelled or finished request), and its answer from then until it is
+//! written to the worker (which may read slowly, or not at all), against its request's share
+//! and against the daemon's whole budget. Without it, one request of plain tenant
 //! code (64 concurrent `fetch()`es of one 15 MiB buffer to an upstream that never reads) held
 //! 2.2 GiB in the supervisor, and a few such requests would take the daemon down for everyone.
 //!
 //! Guarantees:
-//! - the payloads of one request's outstanding calls never add up to more than
+//! - the payloads and unwritten answers of one request's calls never add up to more than
 //!   [`MAX_HELD_PER_REQUEST`], nor those of every request of the daemon to more than its budget
 //!   (`[limits] host_call_memory_mb`); a call that would pass either is refused before any
-//!   handler sees it, and leaves both counts as they were;
+//!   handler sees it, an answer is dropped (the call fails), and both counts stay as they were;
 //! - a count is given back exactly once, when its [`Held`] drops, however the call ends.
 //!
-//! Trusts: the link to hold each call's [`Held`] for as long as the call's future lives.
+//! Trusts: the link to hold each call's [`Held`] for as long as the call's future lives, and
+//! each answer's until its outbox has written it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -140,16 +140,31 @@ impl Link {
         Ok(())
     }
 
-    /// Queues the `HostReply` of a call, if its request is still in flight.
+    /// Queues the `HostReply` of a call, if its request is still in flight. An answer's bytes
+    /// are counted against the request's share and the daemon's budget until they are written
+    /// to the worker (which may read slowly, or not at all); one that does not fit is dropped
+    /// and the call fails.
     fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
-        if !self.table().pending.contains_key(&request_id) {
+        let Some(share) = self
+            .table()
+            .pending
+            .get(&request_id)
+            .map(|pending| Arc::clone(&pending.held))
+        else {
             return;
-        }
+        };
+        let mut held = None;
         let result = match result {
             Ok(payload) if payload.len() > MAX_HOST_CALL_PAYLOAD => Err(format!(
                 "the host call's answer is larger than {MAX_HOST_CALL_PAYLOAD} bytes"
             )),
-            Ok(payload) => Ok(payload),
+            Ok(payload) => match self.host_calls.budget().take(&share, payload.len()) {
+                Ok(counted) => {
+                    held = Some(counted);
+                    Ok(payload)
+                }
+                Err(refused) => Err(format!("the host call's answer was dropped: {refused}")),
+            },
             Err(message) => Err(clip(message, MAX_ERROR_MESSAGE_LEN)),
         };
         let reply = ToWorker::HostReply {
@@ -159,7 +174,7 @@ impl Link {
         };
         match encode_to_vec(&reply) {
             Ok(frame) => {
-                let _ = self.outbox.push(frame);
+                let _ = self.outbox.push_held(frame, held);
                 if let Some(lookout) = lookout::get() {
                     lookout.noted();
                 }

@@ -11,7 +11,9 @@
 //! a frame written in part goes into the queue with what is left of it, for the writer task to
 //! finish before anything after it. After [`Outbox::close`] (the link closed, or a write failed)
 //! nothing more is accepted or written, and the socket's writing direction is shut down, so the
-//! worker reads the end of its input. A write error is the writer task's to report (the link
+//! worker reads the end of its input. A frame queued with a [`Held`] (a host call's answer)
+//! keeps its bytes counted against the host-call budget until it is written whole or dropped.
+//! A write error is the writer task's to report (the link
 //! then closes): a sender that meets one leaves its frame queued and wakes the writer task.
 //! Trusts: nothing.
 
@@ -23,6 +25,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::Notify;
 
 use super::NotSent;
+use crate::supervisor::held::Held;
 
 pub(super) struct Outbox {
     half: OwnedWriteHalf,
@@ -33,8 +36,9 @@ pub(super) struct Outbox {
 
 #[derive(Default)]
 struct State {
-    /// Frames to write, each with how much of it is written already.
-    queue: VecDeque<(Vec<u8>, usize)>,
+    /// Frames to write, each with how much of it is written already and what it holds of the
+    /// host-call budget.
+    queue: VecDeque<(Vec<u8>, usize, Option<Held>)>,
     /// The writer task holds a frame it took from the queue and has not finished.
     writing: bool,
     closed: bool,
@@ -70,6 +74,11 @@ impl Outbox {
 
     /// Queues `frame` (written at once when nothing is before it); `NotSent` once closed.
     pub(super) fn push(&self, frame: Vec<u8>) -> Result<(), NotSent> {
+        self.push_held(frame, None)
+    }
+
+    /// [`Outbox::push`], `held` given back once `frame` is written whole (or dropped).
+    pub(super) fn push_held(&self, frame: Vec<u8>, held: Option<Held>) -> Result<(), NotSent> {
         let mut state = self.state();
         if state.closed {
             return Err(NotSent);
@@ -83,7 +92,7 @@ impl Outbox {
         } else {
             0
         };
-        state.queue.push_back((frame, at));
+        state.queue.push_back((frame, at, held));
         drop(state);
         self.queued.notify_one();
         Ok(())
@@ -93,7 +102,7 @@ impl Outbox {
     /// (the error) or the outbox is closed (`Ok`).
     pub(super) async fn drain(&self) -> std::io::Result<()> {
         loop {
-            let (frame, mut at) = loop {
+            let (frame, mut at, _held) = loop {
                 {
                     let mut state = self.state();
                     if state.closed {

@@ -656,3 +656,56 @@ async fn a_finished_for_a_request_not_answered_open_ends_the_link() {
         .await;
     assert!(ended(end).await.contains("not answered open"));
 }
+
+#[tokio::test]
+async fn answers_a_worker_does_not_read_stay_within_the_requests_share() {
+    const BIG: usize = 8 << 20;
+    let mut calls = HostCalls::default();
+    calls.register("t.big", |_: TenantId, _: Vec<u8>| async move {
+        Ok(vec![7u8; BIG])
+    });
+    let budget = Arc::clone(calls.budget());
+    let (link, _end, mut worker) = start(calls);
+    let waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    // Ten calls whose answers the worker does not read: they wait in the link's outbox, and
+    // only the request's 48 MiB share of them is kept.
+    for call_id in 0..10 {
+        worker.send(&host_call(id, call_id, "t.big", b"")).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while budget.held() < 6 * BIG {
+        assert!(Instant::now() < deadline, "held {}", budget.held());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(budget.held(), 6 * BIG, "the share, and no more");
+    let (mut answered, mut dropped) = (0, 0);
+    for _ in 0..10 {
+        match worker.expect().await {
+            ToWorker::HostReply {
+                result: Ok(payload),
+                ..
+            } => {
+                assert_eq!(payload.len(), BIG);
+                answered += 1;
+            }
+            ToWorker::HostReply {
+                result: Err(message),
+                ..
+            } => {
+                assert!(message.contains("answer was dropped"), "{message}");
+                dropped += 1;
+            }
+            other => panic!("expected a host reply, got {other:?}"),
+        }
+    }
+    assert_eq!((answered, dropped), (6, 4));
+    // Written whole, every answer is given back.
+    while budget.held() != 0 {
+        assert!(Instant::now() < deadline, "held {}", budget.held());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.answer(id, "1").await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+}
