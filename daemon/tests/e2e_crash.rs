@@ -106,3 +106,68 @@ fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_ar
         );
     }
 }
+
+#[test]
+fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewhere() {
+    // One isolate thread: while A's snippet computes, B's requests wait in the process, sent
+    // but not started (their marks are missing when it dies).
+    let d = Daemon::start(
+        "crash-unstarted",
+        2,
+        1,
+        "worker_threads = 1\n[limits]\ncpu_ms = 10000\n[cordon]\nstandard_min_processes = 1\n",
+    );
+    assert_eq!(
+        run(&d, &tenant_token(1), "export default () => 'warm'").0,
+        200
+    );
+    let busy = d.handle();
+    let running = std::thread::spawn(move || {
+        client()
+            .post(format!("{}/v1/run", busy.base))
+            .bearer_auth(tenant_token(0))
+            .json(&serde_json::json!({"code": "export default () => { const end = Date.now() + 8000; let n = 0; while (Date.now() < end) n++; return n; };", "limits": {"cpuMs": 10000, "wallMs": 20000}}))
+            .send()
+            .expect("a's request")
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(1) {
+        assert!(
+            Instant::now() < deadline,
+            "a never in flight: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300)); // A's loop is under way
+    let queued: Vec<_> = (0..3)
+        .map(|i| {
+            let h = d.handle();
+            std::thread::spawn(move || {
+                let code = format!("export default () => 'b{i}'");
+                run(&h, &tenant_token(1), &code)
+            })
+        })
+        .collect();
+    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(4) {
+        assert!(
+            Instant::now() < deadline,
+            "b never in flight: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+
+    // A's code was running: its request dies with the process.
+    let r = running.join().expect("thread");
+    assert_eq!(r.status().as_u16(), 502);
+    // B's had been sent but never started: each is served by the replacement.
+    for (i, b) in queued.into_iter().enumerate() {
+        let (status, body) = b.join().expect("thread");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"], format!("b{i}"), "{body}");
+    }
+}

@@ -84,6 +84,7 @@ mod frame;
 mod io;
 mod kind;
 pub mod limits;
+pub mod marks;
 pub mod pace;
 mod to_supervisor;
 mod to_worker;

@@ -13,7 +13,11 @@
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use stockade_ipc::{read_frame, JailReport, ToSupervisor, ToWorker, PROTOCOL_VERSION};
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use stockade_ipc::marks::{recv_with_fd, Marks};
+use stockade_ipc::{decode_frame, Decoded, JailReport, ToSupervisor, ToWorker, PROTOCOL_VERSION};
 use stockade_isolate::Engine;
 
 use super::inbox::Hall;
@@ -39,12 +43,8 @@ pub fn serve(
     reply_spin: std::time::Duration,
     renew_after: u64,
 ) -> Result<(), String> {
-    match read_frame::<ToWorker, _>(&mut stream) {
-        Ok(Some(ToWorker::Hello { protocol_version })) if protocol_version == PROTOCOL_VERSION => {}
-        Ok(other) => return Err(format!("expected Hello, got {other:?}")),
-        Err(e) => return Err(format!("handshake: {e}")),
-    }
-    let shared = Arc::new(Shared::new(stream, threads, renew_after));
+    let marks = greeted(&mut stream)?;
+    let shared = Arc::new(Shared::new(stream, threads, renew_after).with_marks(marks));
     shared.send(&ToSupervisor::Ready {
         protocol_version: PROTOCOL_VERSION,
         pid: std::process::id(),
@@ -78,6 +78,40 @@ pub fn serve(
     // The process ends when the inbox does (a thread may still be inside a task: the supervisor
     // asked for the end, or is gone).
     hall.ended()
+}
+
+/// Reads the supervisor's `Hello` and maps the marks file it passed with it (`None` from a
+/// supervisor that passed none). Nothing may follow `Hello` before the worker's `Ready`.
+fn greeted(stream: &mut UnixStream) -> Result<Option<Marks>, String> {
+    let mut buf = [0u8; 256];
+    let (got, fd) =
+        recv_with_fd(stream.as_fd(), &mut buf).map_err(|e| format!("handshake: {e}"))?;
+    let mut have = buf[..got].to_vec();
+    loop {
+        match decode_frame::<ToWorker>(&have) {
+            Ok(Decoded::Frame {
+                message: ToWorker::Hello { protocol_version },
+                consumed,
+            }) if protocol_version == PROTOCOL_VERSION && consumed == have.len() => break,
+            Ok(Decoded::Frame { message, .. }) => {
+                return Err(format!("expected Hello alone, got {message:?}"))
+            }
+            Ok(Decoded::NeedMore(_)) => {
+                let got = stream
+                    .read(&mut buf)
+                    .map_err(|e| format!("handshake: {e}"))?;
+                if got == 0 {
+                    return Err("handshake: the socket closed".into());
+                }
+                have.extend_from_slice(&buf[..got]);
+            }
+            Err(e) => return Err(format!("handshake: {e}")),
+        }
+    }
+    // The descriptor is closed once mapped: the mapping keeps the file.
+    fd.map(|fd| Marks::map(fd.as_fd()))
+        .transpose()
+        .map_err(|e| format!("cannot map the marks file: {e}"))
 }
 
 /// Runs an isolate thread's loop; a panic ends the process at once.

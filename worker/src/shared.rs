@@ -40,6 +40,9 @@ pub struct Shared {
     loaders: Vec<AtomicBool>,
     /// When the process last took work, for the memory an idle process gives back (`idle.rs`).
     pub idle: Idle,
+    /// Where a thread marks each request it starts (`stockade_ipc::marks`), when the supervisor
+    /// passed the file.
+    marks: Option<stockade_ipc::marks::Marks>,
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
@@ -57,6 +60,21 @@ impl Shared {
             overdue: Overdue::new(renew_after),
             loaders: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             idle: Idle::default(),
+            marks: None,
+        }
+    }
+
+    /// With the supervisor's marks file: a request is marked before any of its code runs.
+    pub fn with_marks(mut self, marks: Option<stockade_ipc::marks::Marks>) -> Shared {
+        self.marks = marks;
+        self
+    }
+
+    /// `id` starts now (see `stockade_ipc::marks`): if the process dies from here on, the
+    /// supervisor fails it rather than running it again elsewhere.
+    pub fn starting(&self, id: RequestId) {
+        if let Some(marks) = &self.marks {
+            marks.mark(id);
         }
     }
 

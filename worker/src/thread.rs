@@ -162,6 +162,13 @@ impl Thread {
     }
 
     pub(super) fn handle(&mut self, work: Work) {
+        if let Work::Snippet { id, .. }
+        | Work::Load(LoadWorker { request_id: id, .. })
+        | Work::Invoke { id, .. }
+        | Work::Dispose { id, .. } = &work
+        {
+            self.shared.starting(*id);
+        }
         match work {
             Work::Snippet {
                 id,

@@ -96,11 +96,25 @@ impl FrameReader {
 }
 
 impl FrameWriter {
-    /// Encodes and writes one message (the handshake and tests; after the handshake the link's
-    /// outbox writes to the half itself, see [`FrameWriter::into_half`]).
-    pub async fn send(&mut self, message: &ToWorker) -> Result<(), ChannelError> {
+    /// Encodes and writes one message, `fd` attached to its first bytes (`SCM_RIGHTS`): the
+    /// handshake's `Hello` and marks file (`stockade_ipc::marks`); after the handshake the link's
+    /// outbox writes to the half itself, see [`FrameWriter::into_half`].
+    pub async fn send_with_fd(
+        &mut self,
+        message: &ToWorker,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), ChannelError> {
+        use std::os::fd::AsFd;
         let frame = encode_to_vec(message)?;
-        self.write_frame(&frame).await?;
+        let sent = loop {
+            self.half.as_ref().writable().await?;
+            let socket = self.half.as_ref().as_fd();
+            match stockade_ipc::marks::send_with_fd(socket, &frame, fd) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                other => break other?,
+            }
+        };
+        self.write_frame(&frame[sent..]).await?;
         Ok(())
     }
 

@@ -143,6 +143,14 @@ pub enum Failure {
     /// load may be run again anywhere, as every replacement process does). It can run
     /// elsewhere unless the death is evidence against its tenant, whose module code was running.
     Unstarted(Job),
+    /// Its request was sent and the link closed before the answer: the process died, maybe
+    /// before the worker started it. Placed again when the process's marks say it never started
+    /// (`stockade_ipc::marks`), else failed with `WorkerDied`.
+    Sent {
+        job: Job,
+        request: stockade_ipc::RequestId,
+        why: String,
+    },
     /// It failed.
     Error(JobError),
 }
@@ -165,15 +173,18 @@ pub type Reply = Result<Outcome, JobError>;
 /// worker that says it runs without seccomp or its own namespaces is refused: the report is
 /// self-reported and proves nothing about a compromised worker, but a worker that admits it is
 /// unjailed is a misconfiguration that must not serve.
+/// The marks file (`stockade_ipc::marks`) goes with `Hello`.
 pub async fn handshake(
     reader: &mut FrameReader,
     writer: &mut FrameWriter,
     jail: bool,
+    marks: std::os::fd::BorrowedFd<'_>,
 ) -> Result<JailReport, String> {
+    let hello = ToWorker::Hello {
+        protocol_version: PROTOCOL_VERSION,
+    };
     writer
-        .send(&ToWorker::Hello {
-            protocol_version: PROTOCOL_VERSION,
-        })
+        .send_with_fd(&hello, marks)
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {

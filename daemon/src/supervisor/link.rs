@@ -136,6 +136,8 @@ struct Pending {
     resources: Arc<Resources>,
     /// Bytes of payload its outstanding host calls hold (see `held`).
     held: Arc<std::sync::atomic::AtomicUsize>,
+    /// Its marks slot, named in its id (`request_slots`).
+    _slot: request_slots::Slot,
     body_in: Option<BodyIn>,
     body_out: Option<BodyOut>,
 }
@@ -153,6 +155,8 @@ pub struct Link {
     outbox: Arc<Outbox>,
     table: Mutex<Table>,
     next_id: AtomicU64,
+    /// The marks slots of its requests in flight.
+    slots: request_slots::RequestSlots,
     host_calls: Arc<HostCalls>,
     /// [`GRACE`], but for tests.
     grace: Duration,
@@ -192,6 +196,7 @@ impl Link {
                 last_heard: Instant::now(),
             }),
             next_id: AtomicU64::new(0),
+            slots: request_slots::RequestSlots::new(),
             host_calls,
             grace,
             overdue: tokio::sync::Notify::new(),
@@ -207,7 +212,9 @@ impl Link {
 
     /// Registers a request under a fresh id; its frame goes out with [`Ticket::exchange`].
     pub fn register(&self, request: Request) -> Result<Ticket<'_>, NotSent> {
-        let id = RequestId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        let (slot, id) = self
+            .slots
+            .take(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let (tx, rx) = oneshot::channel();
         let mut table = self.table();
         if !table.open {
@@ -228,6 +235,7 @@ impl Link {
                 open: false,
                 resources: Arc::default(),
                 held: Arc::default(),
+                _slot: slot,
                 body_in: request.body_in,
                 body_out: request.body_out,
             },
@@ -449,6 +457,7 @@ async fn route_loop(
 mod host;
 pub mod lookout;
 mod outbox;
+mod request_slots;
 #[cfg(test)]
 mod tests;
 mod ticket;

@@ -72,6 +72,8 @@ use super::jobs::{handshake, Conduct, Failure, Job, ProcessInfo, Runner, WorkerD
 use super::link::Link;
 use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
+use std::os::fd::AsFd;
+use stockade_ipc::marks::Marks;
 
 /// A job for one process, with the tenant it is for and where to answer.
 pub struct Envelope {
@@ -216,19 +218,29 @@ fn unix_ms() -> u64 {
 }
 
 /// Spawns the process and completes the handshake, retrying with backoff; `None` once the life
-/// has been retired (its channel closed) before it ever became ready.
+/// has been retired (its channel closed) before it ever became ready. The process's marks
+/// (`stockade_ipc::marks`) go with its `Hello`.
 async fn start_process(
     info: &ProcessInfo,
     config: &LifeConfig,
     jobs: &mpsc::Receiver<Envelope>,
     mut memory: Option<&mut Guard>,
-) -> Option<(Child, FrameReader, FrameWriter)> {
+) -> Option<(Child, FrameReader, FrameWriter, Marks)> {
     let mut backoff = Duration::from_millis(100);
     loop {
         if jobs.is_closed() && jobs.is_empty() {
             return None;
         }
         let cgroup = memory.as_deref().and_then(Guard::join_path);
+        let (marks, marks_fd) = match Marks::create() {
+            Ok(made) => made,
+            Err(e) => {
+                tracing::warn!("cannot make worker {}'s marks file: {e}", info.slot);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
         match spawn(&config.spawn, cgroup) {
             Ok(mut spawned) => {
                 let pid = spawned.child.id().unwrap_or(0);
@@ -238,7 +250,15 @@ async fn start_process(
                 }
                 info.started_unix_ms.store(unix_ms(), Ordering::Relaxed);
                 let (mut reader, mut writer) = split(spawned.stream);
-                match handshake(&mut reader, &mut writer, config.spawn.jail).await {
+                let greeted = handshake(
+                    &mut reader,
+                    &mut writer,
+                    config.spawn.jail,
+                    marks_fd.as_fd(),
+                )
+                .await;
+                drop(marks_fd); // the worker has its own descriptor, or is gone
+                match greeted {
                     Ok(report) => {
                         if let Some(guard) = memory.as_deref_mut() {
                             guard.note_baseline(pid, config.spawn.jail);
@@ -251,7 +271,7 @@ async fn start_process(
                             );
                         }
                         *info.jail.lock().unwrap_or_else(|e| e.into_inner()) = report;
-                        return Some((spawned.child, reader, writer));
+                        return Some((spawned.child, reader, writer, marks));
                     }
                     Err(e) => {
                         tracing::warn!("worker {} failed its handshake: {e}", info.slot);
@@ -287,7 +307,7 @@ async fn run(
 ) {
     tokio::time::sleep(config.delay).await;
     let mut memory = config.spawn.memory.as_ref().map(|cap| cap.guard(config.id));
-    let Some((mut child, reader, writer)) =
+    let Some((mut child, reader, writer, marks)) =
         start_process(&info, &config, &jobs, memory.as_mut()).await
     else {
         return;
@@ -360,7 +380,9 @@ async fn run(
         Cause::Job(failed) => {
             let why = match &failed.failure {
                 Failure::Error(e) => e.to_string(),
-                Failure::NotSent(_) | Failure::Unstarted(_) => "its link closed".into(),
+                Failure::NotSent(_) | Failure::Unstarted(_) | Failure::Sent { .. } => {
+                    "its link closed".into()
+                }
             };
             (reap(&mut child, &why).await, vec![failed])
         }
@@ -408,7 +430,8 @@ async fn run(
             .process_memory
             .as_ref()
             .is_some_and(|c| c.contains(&tenant));
-        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged));
+        let started = |request| marks.started(request);
+        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged, &started));
     }
     hand_back_queued(&info, unstarted, &mut jobs);
 }

@@ -14,7 +14,7 @@ use super::{
     capped, expect_outcome, wall_of, Failure, Job, JobError, ProcessInfo, Streams, WorkerDef,
 };
 use crate::supervisor::host_calls::{Caller, Outbound};
-use crate::supervisor::link::{Lease, Link, NotSent, Request};
+use crate::supervisor::link::{AskError, Lease, Link, NotSent, Request};
 
 /// How one process runs jobs: its V8 profile and, for quarantine, the limit caps.
 pub struct Conduct {
@@ -119,16 +119,29 @@ pub async fn serve_job(
                     limits,
                 }));
             };
-            let limits = capped(limits, runner.caps());
+            let request = ticket.id();
+            let sent = capped(limits, runner.caps());
             let snippet = ToWorker::RunSnippet {
-                request_id: ticket.id(),
+                request_id: request,
                 code,
                 arg_json,
-                limits,
+                limits: sent,
             };
-            Ok(expect_outcome(
-                ticket.exchange(snippet, wall_of(&limits)).await?,
-            )?)
+            match ticket.exchange_keeping(&snippet, wall_of(&sent)).await {
+                Err(AskError::Lost(why)) => match snippet {
+                    ToWorker::RunSnippet { code, arg_json, .. } => Err(Failure::Sent {
+                        job: Job::Run {
+                            code,
+                            arg_json,
+                            limits,
+                        },
+                        request,
+                        why,
+                    }),
+                    _ => Err(JobError::WorkerDied(why).into()),
+                },
+                answer => Ok(expect_outcome(answer?)?),
+            }
         }
         Job::Dispose { worker_id } => {
             let Ok(ticket) = runner
@@ -200,12 +213,19 @@ pub async fn serve_job(
                 else {
                     return Err(Failure::NotSent(Job::Call { def, call, streams }));
                 };
+                let request = ticket.id();
                 let invoke = ToWorker::Invoke {
-                    request_id: ticket.id(),
+                    request_id: request,
                     worker_id: def.id,
                     call: call.clone(),
                 };
-                let outcome = expect_outcome(ticket.exchange(invoke, wall).await?)?;
+                let outcome = match ticket.exchange(invoke, wall).await {
+                    Err(AskError::Lost(why)) => {
+                        let job = Job::Call { def, call, streams };
+                        return Err(Failure::Sent { job, request, why });
+                    }
+                    answer => expect_outcome(answer?)?,
+                };
                 runner.info.note_memory(&def.id, outcome.memory_bytes);
                 match &outcome.result {
                     Err(e) if e.kind == ErrorKind::UnknownWorker => {

@@ -40,16 +40,37 @@ impl Ticket<'_> {
     /// Sends `message` (which must carry [`Ticket::id`]) and waits for its answer, for at most
     /// `wall` plus [`GRACE`] of the worker's silence.
     pub async fn exchange(
-        mut self,
+        self,
         message: ToWorker,
         wall: Duration,
     ) -> Result<ToSupervisor, AskError> {
-        debug_assert_eq!(message.request_id(), Some(self.id));
-        let frame = match encode_to_vec(&message) {
-            Ok(frame) => frame,
-            Err(e) => return Err(AskError::Unencodable(e.to_string())), // dropped: unregistered
-        };
+        let frame = self.encode(&message)?;
         drop(message);
+        self.send_and_wait(frame, wall).await
+    }
+
+    /// [`Ticket::exchange`], the caller keeping `message` (to place its job again should the
+    /// process die before the request started; see `stockade_ipc::marks`).
+    pub async fn exchange_keeping(
+        self,
+        message: &ToWorker,
+        wall: Duration,
+    ) -> Result<ToSupervisor, AskError> {
+        let frame = self.encode(message)?;
+        self.send_and_wait(frame, wall).await
+    }
+
+    fn encode(&self, message: &ToWorker) -> Result<Vec<u8>, AskError> {
+        debug_assert_eq!(message.request_id(), Some(self.id));
+        // An error drops the ticket, which unregisters it.
+        encode_to_vec(message).map_err(|e| AskError::Unencodable(e.to_string()))
+    }
+
+    async fn send_and_wait(
+        mut self,
+        frame: Vec<u8>,
+        wall: Duration,
+    ) -> Result<ToSupervisor, AskError> {
         if self.link.outbox.push(frame).is_err() {
             self.state = TicketState::Done;
             return Err(AskError::Lost(self.lost_because()));

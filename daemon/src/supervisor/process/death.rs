@@ -49,9 +49,24 @@ impl Verdict {
         }
     }
 
-    /// The answer of a failed job; `suspect`: the death is evidence against its tenant.
-    pub(super) fn answer(&self, failure: Failure, suspect: bool) -> Answer {
+    /// The answer of a failed job; `suspect`: the death is evidence against its tenant;
+    /// `started`: whether the process's marks say a request may have started.
+    pub(super) fn answer(
+        &self,
+        failure: Failure,
+        suspect: bool,
+        started: &dyn Fn(RequestId) -> bool,
+    ) -> Answer {
         let error = match failure {
+            // Sent, but the worker never started it: it ran nowhere, so it runs elsewhere, unless
+            // the process ended itself for a limit of this very request.
+            Failure::Sent { job, request, .. }
+                if !started(request)
+                    && !matches!(self, Verdict::Limit(id, _) if *id == request) =>
+            {
+                return Answer::NotStarted(job)
+            }
+            Failure::Sent { why, .. } => JobError::WorkerDied(why),
             Failure::NotSent(job) => return Answer::NotStarted(job),
             // Its own request never ran. Placed again unless its tenant's code (the load) may
             // be what killed the process, or the process ended itself for a limit of the one

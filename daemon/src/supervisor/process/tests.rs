@@ -46,14 +46,16 @@ fn died() -> Failure {
 #[test]
 fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
     let limit = death(false, Some(ErrorKind::MemoryLimit));
-    let Answer::Done(Ok(outcome)) = Verdict::of(&limit, &in_flight(1)).answer(died(), false) else {
+    let Answer::Done(Ok(outcome)) =
+        Verdict::of(&limit, &in_flight(1)).answer(died(), false, &|_| true)
+    else {
         panic!("expected the limit's outcome");
     };
     assert_eq!(outcome.request_id, RequestId(1));
     assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::MemoryLimit));
 
     let Answer::Done(Err(JobError::WorkerDied(why))) =
-        Verdict::of(&limit, &in_flight(3)).answer(died(), false)
+        Verdict::of(&limit, &in_flight(3)).answer(died(), false, &|_| true)
     else {
         panic!("expected WorkerDied");
     };
@@ -67,19 +69,20 @@ fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
 fn a_crash_answers_worker_died_with_how_and_keeps_timeouts_and_unsent_jobs() {
     let crash = death(false, None);
     let verdict = Verdict::of(&crash, &in_flight(2));
-    let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died(), false) else {
+    let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died(), false, &|_| true)
+    else {
         panic!("expected WorkerDied");
     };
     assert_eq!(why, "killed by signal 11");
     assert!(matches!(
-        verdict.answer(Failure::Error(JobError::Timeout), false),
+        verdict.answer(Failure::Error(JobError::Timeout), false, &|_| true),
         Answer::Done(Err(JobError::Timeout))
     ));
     let unsent = Failure::NotSent(Job::Dispose {
         worker_id: stockade_ipc::WorkerId([1; 32]),
     });
     assert!(matches!(
-        verdict.answer(unsent, true),
+        verdict.answer(unsent, true, &|_| true),
         Answer::NotStarted(_)
     ));
 }
@@ -95,18 +98,18 @@ fn a_call_that_never_ran_is_placed_again_unless_its_tenant_is_suspected() {
     for death in [death(false, None), death(true, None)] {
         let verdict = Verdict::of(&death, &in_flight(2));
         assert!(matches!(
-            verdict.answer(unstarted(), false),
+            verdict.answer(unstarted(), false, &|_| true),
             Answer::NotStarted(_)
         ));
         assert!(matches!(
-            verdict.answer(unstarted(), true),
+            verdict.answer(unstarted(), true, &|_| true),
             Answer::Done(Err(JobError::WorkerDied(_)))
         ));
     }
     // The process ended itself for the limit of the one request it had (the load this call
     // waited for): that limit is the call's answer, not a retry.
     let limit = death(false, Some(ErrorKind::CpuLimit));
-    let answer = Verdict::of(&limit, &in_flight(1)).answer(unstarted(), false);
+    let answer = Verdict::of(&limit, &in_flight(1)).answer(unstarted(), false, &|_| true);
     assert!(matches!(answer, Answer::Done(Ok(_))));
 }
 
@@ -141,7 +144,9 @@ fn a_memory_cap_kill_blames_nobody_and_answers_process_memory_limit() {
     assert_eq!(capped.blame(&[a].into()), Blame::Nobody);
     assert_eq!(capped.blame(&[a, b].into()), Blame::Nobody);
     let verdict = Verdict::of(&capped, &in_flight(1));
-    let Answer::Done(Err(error @ JobError::ProcessMemory(_))) = verdict.answer(died(), true) else {
+    let Answer::Done(Err(error @ JobError::ProcessMemory(_))) =
+        verdict.answer(died(), true, &|_| true)
+    else {
         panic!("expected ProcessMemory");
     };
     assert_eq!(
@@ -151,15 +156,56 @@ fn a_memory_cap_kill_blames_nobody_and_answers_process_memory_limit() {
     );
     // A call still waiting for its load is placed again, unless its tenant is charged.
     assert!(matches!(
-        verdict.answer(unstarted(), false),
+        verdict.answer(unstarted(), false, &|_| true),
         Answer::NotStarted(_)
     ));
     assert!(matches!(
-        verdict.answer(unstarted(), true),
+        verdict.answer(unstarted(), true, &|_| true),
         Answer::Done(Err(JobError::ProcessMemory(_)))
     ));
     assert!(matches!(
-        verdict.answer(Failure::Error(JobError::Timeout), true),
+        verdict.answer(Failure::Error(JobError::Timeout), true, &|_| true),
         Answer::Done(Err(JobError::Timeout))
+    ));
+}
+
+fn sent(request: u64) -> Failure {
+    Failure::Sent {
+        job: Job::Dispose {
+            worker_id: stockade_ipc::WorkerId([0; 32]),
+        },
+        request: RequestId(request),
+        why: "the worker's socket closed".into(),
+    }
+}
+
+#[test]
+fn a_sent_request_the_worker_never_started_runs_elsewhere_one_it_started_fails() {
+    let crash = death(false, None);
+    let verdict = Verdict::of(&crash, &in_flight(2));
+    let started_only_1 = |id: RequestId| id == RequestId(1);
+    assert!(matches!(
+        verdict.answer(sent(1), true, &started_only_1),
+        Answer::Done(Err(JobError::WorkerDied(_)))
+    ));
+    // Not started: placed again, even when its tenant is a suspect (its code never ran here).
+    for suspect in [false, true] {
+        assert!(matches!(
+            verdict.answer(sent(2), suspect, &started_only_1),
+            Answer::NotStarted(Job::Dispose { .. })
+        ));
+    }
+    // The process ended itself for this request's limit: that limit is its answer, whatever
+    // the marks say.
+    let limit = death(false, Some(ErrorKind::CpuLimit));
+    let one = Verdict::of(&limit, &in_flight(1));
+    let Answer::Done(Ok(outcome)) = one.answer(sent(1), false, &|_| false) else {
+        panic!("expected the limit's outcome");
+    };
+    assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::CpuLimit));
+    // Another request's limit: an unstarted one runs elsewhere.
+    assert!(matches!(
+        one.answer(sent(2), false, &|_| false),
+        Answer::NotStarted(_)
     ));
 }
