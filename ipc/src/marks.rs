@@ -8,7 +8,9 @@
 //! supervisor gives to one request in flight at a time. The worker raises the slot to the id
 //! (`fetch_max`): ids only grow, so a request that started after its slot was given to a newer
 //! one (cancelled, then run late) cannot hide the newer one's mark. Slot 0 is no slot: such a
-//! request is never marked and counts as started.
+//! request is never marked and counts as started; its word holds [`MAPPED`] once the worker has
+//! mapped the file, and without it every request counts as started (a worker that could not
+//! map it marks nothing, which must not read as "nothing started").
 //!
 //! Guarantees: the file is exactly [`LEN`] bytes and sealed against shrinking and growing before
 //! the worker gets it, so no worker can make the supervisor's mapping fault; the supervisor only
@@ -40,8 +42,12 @@ pub const SLOT_BITS: u32 = 12;
 pub const SLOTS: usize = 1 << SLOT_BITS;
 /// Bytes of the shared file: one 64-bit word per slot.
 pub const LEN: usize = SLOTS * 8;
-/// The slot of requests that have none (more requests in flight than slots).
+/// The slot of requests that have none (more requests in flight than slots). Its word holds
+/// [`MAPPED`] once the worker has mapped the file.
 pub const NO_SLOT: u16 = 0;
+/// What the worker writes in slot 0's word once it has mapped the file: until then (a worker
+/// that failed to map it, or never got it), every request counts as started.
+pub const MAPPED: u64 = u64::from_le_bytes(*b"stkmarks");
 
 /// The id of the `seq`-th request of a process, in `slot` (`seq` from 1).
 pub fn request_id(seq: u64, slot: u16) -> RequestId {
@@ -73,13 +79,21 @@ impl Marks {
         )?;
         rustix::fs::ftruncate(&fd, LEN as u64)?;
         rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
-        let marks = Marks::map(fd.as_fd())?;
+        let marks = Marks::map_only(fd.as_fd())?;
         Ok((marks, fd))
     }
 
     /// The worker's side: maps the file the supervisor passed (the descriptor may be closed
-    /// afterwards).
+    /// afterwards) and says so in it (see [`MAPPED`]).
     pub fn map(fd: BorrowedFd<'_>) -> std::io::Result<Marks> {
+        let marks = Marks::map_only(fd)?;
+        marks
+            .word(usize::from(NO_SLOT))
+            .store(MAPPED, Ordering::Release);
+        Ok(marks)
+    }
+
+    fn map_only(fd: BorrowedFd<'_>) -> std::io::Result<Marks> {
         // SAFETY: a fresh shared mapping of LEN bytes of a file at least that long (sealed so
         // by the supervisor), at an address the kernel picks; nothing else refers to it.
         let at = unsafe {
@@ -113,10 +127,12 @@ impl Marks {
     }
 
     /// The supervisor's side, once the worker is gone: whether `id` may have run (a request
-    /// without a slot may have).
+    /// without a slot may have, and so may any of a worker that never mapped the file).
     pub fn started(&self, id: RequestId) -> bool {
         let slot = slot_of(id);
-        slot == usize::from(NO_SLOT) || self.word(slot).load(Ordering::Acquire) == id.0
+        slot == usize::from(NO_SLOT)
+            || self.word(usize::from(NO_SLOT)).load(Ordering::Acquire) != MAPPED
+            || self.word(slot).load(Ordering::Acquire) == id.0
     }
 }
 
@@ -198,6 +214,10 @@ mod tests {
     fn a_mark_made_through_a_passed_descriptor_is_seen_and_stale_marks_hide_nothing() {
         let (ours, theirs) = UnixStream::pair().expect("pair");
         let (supervisor, fd) = Marks::create().expect("create");
+        assert!(
+            supervisor.started(request_id(1, 3)),
+            "before the worker maps the file, everything may have started"
+        );
         let sent = send_with_fd(ours.as_fd(), b"hi", fd.as_fd()).expect("send");
         assert_eq!(sent, 2);
         drop(fd);
