@@ -11,6 +11,15 @@ use serde_json::Value;
 /// Both tenants in one standard process.
 const ONE_STANDARD_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
+/// Waits (10 s at most) until the first worker process has `n` requests in flight.
+fn until_in_flight(d: &Daemon, n: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(n) {
+        assert!(Instant::now() < deadline, "{what}: {:#}", d.admin());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The one process hosting `tenant`, once `done` holds for it (polled for 10 s).
 fn hosting_until(d: &Daemon, tenant: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -66,15 +75,7 @@ fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_ar
             .expect("a's request")
     });
     let waiting = std::thread::spawn(move || fetch(&hb, &tenant_token(1), &slow_load));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(2) {
-        assert!(
-            Instant::now() < deadline,
-            "never in flight: {:#}",
-            d.admin()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_in_flight(&d, 2, "never in flight");
     std::thread::sleep(Duration::from_millis(200));
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(shared_pid, libc::SIGKILL) }, 0);
@@ -130,15 +131,7 @@ fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewher
             .send()
             .expect("a's request")
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(1) {
-        assert!(
-            Instant::now() < deadline,
-            "a never in flight: {:#}",
-            d.admin()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_in_flight(&d, 1, "a never in flight");
     std::thread::sleep(Duration::from_millis(300)); // A's loop is under way
     let queued: Vec<_> = (0..3)
         .map(|i| {
@@ -149,14 +142,7 @@ fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewher
             })
         })
         .collect();
-    while d.admin()["workers"][0]["inFlight"].as_u64() != Some(4) {
-        assert!(
-            Instant::now() < deadline,
-            "b never in flight: {:#}",
-            d.admin()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_in_flight(&d, 4, "b never in flight");
     let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);

@@ -85,13 +85,7 @@ fn config(port: u16, budget_mb: u64) -> String {
 
 /// `stockade_host_call_bytes_held` from `/metrics`.
 fn held_bytes(d: &Daemon) -> u64 {
-    let metrics = client()
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(OPERATOR)
-        .send()
-        .expect("metrics")
-        .text()
-        .expect("text");
+    let metrics = d.metrics();
     metrics
         .lines()
         .find_map(|l| l.strip_prefix("stockade_host_call_bytes_held "))

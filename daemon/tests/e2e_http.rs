@@ -93,13 +93,7 @@ fn slow_unauthenticated_connections_neither_exhaust_descriptors_nor_starve_a_ten
         "{:?}",
         start.elapsed()
     );
-    let metrics = client()
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(OPERATOR)
-        .send()
-        .expect("metrics")
-        .text()
-        .expect("text");
+    let metrics = d.metrics();
     let timed_out = metrics
         .lines()
         .find_map(|l| l.strip_prefix("stockade_http_connections_timed_out_total "))

@@ -100,15 +100,7 @@ fn grower_is_killed_charged_and_replaced(
     assert_ne!(replaced, shared, "the killed process was replaced");
     // SAFETY: kill(2) with signal 0 only checks whether the pid exists.
     assert_eq!(unsafe { libc::kill(shared as i32, 0) }, -1, "it is gone");
-    let (status, metrics) = {
-        let r = client()
-            .get(format!("{}/metrics", d.base))
-            .bearer_auth(OPERATOR)
-            .send()
-            .expect("metrics");
-        (r.status().as_u16(), r.text().expect("text"))
-    };
-    assert_eq!(status, 200);
+    let metrics = d.metrics();
     assert!(
         metrics.contains("stockade_worker_deaths_total{cause=\"process_memory\"} 1"),
         "{metrics}"
@@ -176,13 +168,7 @@ export default {
 };";
 
 fn deaths_for_the_cap(d: &Daemon) -> u64 {
-    let metrics = client()
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(OPERATOR)
-        .send()
-        .and_then(|r| r.text())
-        .expect("metrics");
-    metrics
+    d.metrics()
         .lines()
         .find_map(|l| l.strip_prefix("stockade_worker_deaths_total{cause=\"process_memory\"} "))
         .and_then(|n| n.parse().ok())

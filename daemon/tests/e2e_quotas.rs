@@ -54,13 +54,7 @@ fn a_tenant_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(run_status(&d, &t0).0, 200);
     // The hits are counted for the operator.
-    let metrics = client()
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(OPERATOR)
-        .send()
-        .expect("metrics")
-        .text()
-        .expect("text");
+    let metrics = d.metrics();
     assert!(
         metrics.contains("stockade_limit_hits_total{tenant=\"t0\",kind=\"rate\"}"),
         "{metrics}"

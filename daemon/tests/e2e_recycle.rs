@@ -66,18 +66,8 @@ fn wait_gone(d: &Daemon, pid: u64) {
     panic!("the recycled process {pid} is still there: {}", d.admin());
 }
 
-fn metrics(d: &Daemon) -> String {
-    let r = client()
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(OPERATOR)
-        .send()
-        .expect("metrics");
-    assert_eq!(r.status().as_u16(), 200);
-    r.text().expect("text")
-}
-
 fn recycles(d: &Daemon) -> u64 {
-    metrics(d)
+    d.metrics()
         .lines()
         .find_map(|l| l.strip_prefix("stockade_worker_recycles_total "))
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -133,7 +123,7 @@ fn a_process_holding_a_loader_worker_is_replaced_and_the_worker_answers_on_afres
     assert_eq!(fetch(&d, &token, &id), (200, "2".into()));
     assert_eq!(active_pid(&d, "t0"), Some(new));
     assert!(recycles(&d) >= 1);
-    let metrics = metrics(&d);
+    let metrics = d.metrics();
     let deaths: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("stockade_worker_deaths_total{"))

@@ -224,6 +224,17 @@ impl Daemon {
         self.dir.clone()
     }
 
+    /// `GET /metrics` as the operator (which must answer 200): the exposition text.
+    pub fn metrics(&self) -> String {
+        let r = client()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(OPERATOR)
+            .send()
+            .expect("metrics");
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().expect("text")
+    }
+
     /// The supervisor's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
