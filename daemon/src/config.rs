@@ -431,8 +431,14 @@ impl Config {
                 "limits.memory_mb and cordon.quarantine_memory_mb must be at least {min_mb}"
             ));
         }
-        if !(64..=1 << 20).contains(&self.limits.host_call_memory_mb) {
-            return Err("limits.host_call_memory_mb must be 64 to 1048576".into());
+        if !(64..=1 << 20).contains(&self.limits.host_call_memory_mb)
+            || !(64..=self.limits.host_call_memory_mb)
+                .contains(&self.limits.host_call_memory_per_tenant_mb)
+        {
+            return Err(
+                "limits.host_call_memory_mb must be 64 to 1048576, and                  limits.host_call_memory_per_tenant_mb 64 to host_call_memory_mb"
+                    .into(),
+            );
         }
         let process_mb = self.limits.worker_process_memory_mb;
         if process_mb != 0 && !(64..=1 << 30).contains(&process_mb) {

@@ -165,7 +165,10 @@ async fn serve(
         .await
         .map_err(StartError::Secrets)?;
     let mut host_calls = HostCalls::standard();
-    host_calls.set_budget_mb(config.limits.host_call_memory_mb);
+    host_calls.set_budget_mb(
+        config.limits.host_call_memory_mb,
+        config.limits.host_call_memory_per_tenant_mb,
+    );
     let host_call_budget = Arc::clone(host_calls.budget());
     egress.register(&mut host_calls);
     let storage = Storage::new(store.clone());

@@ -73,14 +73,46 @@ fn watch_peak(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     })
 }
 
-fn config(port: u16, budget_mb: u64) -> String {
-    format!(
+/// Tenants `t0` and `t1`, each allowed to reach the tarpit; the daemon's budget and a tenant's
+/// share, MiB.
+fn config(port: u16, budget_mb: u64, tenant_mb: u64) -> String {
+    let mut text = format!(
         "[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
          [limits]\ncpu_ms = 5000\nhost_call_memory_mb = {budget_mb}\n\
-         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n\
-         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\n",
-        tenant_token(0)
-    )
+         host_call_memory_per_tenant_mb = {tenant_mb}\n"
+    );
+    for i in 0..2 {
+        text.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\ntoken = \"{}\"\n\
+             [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\n",
+            tenant_token(i)
+        ));
+    }
+    text
+}
+
+/// Runs `flood(port, calls, 3000)` for each tenant index given, all at once; the refusals each
+/// saw.
+fn floods_at_once(d: &Daemon, port: u16, tenants: &[usize], calls: usize) -> Vec<Vec<String>> {
+    let runs: Vec<_> = tenants
+        .iter()
+        .map(|&tenant| {
+            let base = d.base.clone();
+            std::thread::spawn(move || {
+                client()
+                    .post(format!("{base}/v1/run"))
+                    .bearer_auth(tenant_token(tenant))
+                    .json(&serde_json::json!({ "code": flood(port, calls, 3000) }))
+                    .send()
+                    .expect("run")
+                    .json::<serde_json::Value>()
+                    .expect("json")
+            })
+        })
+        .collect();
+    runs.into_iter()
+        .map(|r| messages(&r.join().expect("run thread")))
+        .collect()
 }
 
 /// `stockade_host_call_bytes_held` from `/metrics`.
@@ -121,7 +153,7 @@ fn messages(body: &serde_json::Value) -> Vec<String> {
 #[test]
 fn one_requests_host_calls_hold_at_most_its_share_in_the_supervisor() {
     let port = tarpit();
-    let d = Daemon::start_raw("host-call-share", 1, &config(port, 512), &[]);
+    let d = Daemon::start_raw("host-call-share", 1, &config(port, 512, 128), &[]);
     let before = rss_kib(d.pid());
     let stop = Arc::new(AtomicBool::new(false));
     let peak = watch_peak(d.pid(), Arc::clone(&stop));
@@ -152,31 +184,31 @@ fn one_requests_host_calls_hold_at_most_its_share_in_the_supervisor() {
 #[test]
 fn all_requests_host_calls_together_stay_within_the_daemons_budget() {
     let port = tarpit();
-    let d = Daemon::start_raw("host-call-budget", 1, &config(port, 64), &[]);
-    // Two requests at once, each of which alone could hold 45 MiB: 64 MiB hold four calls.
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            let base = d.base.clone();
-            std::thread::spawn(move || {
-                client()
-                    .post(format!("{base}/v1/run"))
-                    .bearer_auth(tenant_token(0))
-                    .json(&serde_json::json!({ "code": flood(port, 3, 3000) }))
-                    .send()
-                    .expect("run")
-                    .json::<serde_json::Value>()
-                    .expect("json")
-            })
-        })
-        .collect();
-    let refused: Vec<String> = runs
-        .into_iter()
-        .flat_map(|r| messages(&r.join().expect("run thread")))
-        .collect();
+    let d = Daemon::start_raw("host-call-budget", 1, &config(port, 64, 64), &[]);
+    // Two tenants' requests at once, each of which alone could hold 45 MiB: 64 MiB hold four
+    // calls.
+    let refused: Vec<String> = floods_at_once(&d, port, &[0, 1], 3).concat();
     assert_eq!(refused.len(), 2, "six calls, four held: {refused:?}");
     assert!(
         refused.iter().all(|m| m.contains("whole budget")),
         "{refused:?}"
     );
+    wait_released(&d);
+}
+
+#[test]
+fn one_tenant_cannot_take_the_daemons_budget_from_another() {
+    let port = tarpit();
+    let d = Daemon::start_raw("host-call-tenant", 1, &config(port, 512, 64), &[]);
+    // t0's two requests could hold 90 MiB together; its 64 MiB share holds four calls. t1's
+    // request, at the same time, holds its three.
+    let refused = floods_at_once(&d, port, &[0, 0, 1], 3);
+    let of_t0: Vec<&String> = refused[0].iter().chain(&refused[1]).collect();
+    assert_eq!(of_t0.len(), 2, "six calls of t0, four held: {refused:?}");
+    assert!(
+        of_t0.iter().all(|m| m.contains("its whole share")),
+        "{refused:?}"
+    );
+    assert!(refused[2].is_empty(), "t1 keeps its own share: {refused:?}");
     wait_released(&d);
 }

@@ -35,6 +35,9 @@ pub struct LimitsConfig {
     /// MiB (default 512, at least 64): a call past it is refused (see `supervisor::held`, which
     /// also caps one request's share at 48 MiB).
     pub host_call_memory_mb: u64,
+    /// What one tenant's outstanding host calls may hold of it, MiB (default 128, at least 64,
+    /// at most `host_call_memory_mb`): one tenant cannot take the whole budget from the others.
+    pub host_call_memory_per_tenant_mb: u64,
 }
 
 /// `[limits] worker_process_memory_enforcement`.
@@ -65,6 +68,7 @@ impl Default for LimitsConfig {
             worker_process_memory_mb: 1024,
             worker_process_memory_enforcement: MemoryEnforcement::Auto,
             host_call_memory_mb: crate::supervisor::HOST_CALL_BUDGET_MB,
+            host_call_memory_per_tenant_mb: crate::supervisor::HOST_CALL_TENANT_SHARE_MB,
         }
     }
 }

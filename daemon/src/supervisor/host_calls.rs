@@ -196,10 +196,11 @@ pub struct HostCalls {
 }
 
 impl HostCalls {
-    /// Sets the daemon's budget for the payloads of outstanding calls (`[limits]
-    /// host_call_memory_mb`); before the pool starts.
-    pub fn set_budget_mb(&mut self, mb: u64) {
-        self.budget = Arc::new(Budget::of_mb(mb));
+    /// Sets the daemon's budget for the payloads of outstanding calls and one tenant's share of
+    /// it (`[limits] host_call_memory_mb`, `host_call_memory_per_tenant_mb`); before the pool
+    /// starts.
+    pub fn set_budget_mb(&mut self, mb: u64, tenant_mb: u64) {
+        self.budget = Arc::new(Budget::of_mb(mb, tenant_mb));
     }
 
     /// What every outstanding call's payload is counted against (see `held`).

@@ -33,7 +33,10 @@ mod spawn;
 mod state;
 mod tenants;
 
-pub use held::{Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB};
+pub use held::{
+    Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB,
+    DEFAULT_TENANT_SHARE_MB as HOST_CALL_TENANT_SHARE_MB,
+};
 pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
 pub use jobs::{Job, JobError, Streams, WorkerDef};
 pub use link::lookout;

@@ -65,7 +65,8 @@ impl Link {
                 self.reply(request_id, call_id, Err(refusal.into()));
                 return Ok(());
             }
-            held = match self.host_calls.budget().take(&pending.held, payload_len) {
+            let budget = self.host_calls.budget();
+            held = match budget.take(pending.tenant, &pending.held, payload_len) {
                 Ok(held) => held,
                 Err(refused) => {
                     drop(table);
@@ -145,11 +146,11 @@ impl Link {
     /// to the worker (which may read slowly, or not at all); one that does not fit is dropped
     /// and the call fails.
     fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
-        let Some(share) = self
+        let Some((tenant, share)) = self
             .table()
             .pending
             .get(&request_id)
-            .map(|pending| Arc::clone(&pending.held))
+            .map(|pending| (pending.tenant, Arc::clone(&pending.held)))
         else {
             return;
         };
@@ -158,7 +159,7 @@ impl Link {
             Ok(payload) if payload.len() > MAX_HOST_CALL_PAYLOAD => Err(format!(
                 "the host call's answer is larger than {MAX_HOST_CALL_PAYLOAD} bytes"
             )),
-            Ok(payload) => match self.host_calls.budget().take(&share, payload.len()) {
+            Ok(payload) => match self.host_calls.budget().take(tenant, &share, payload.len()) {
                 Ok(counted) => {
                     held = Some(counted);
                     Ok(payload)

@@ -302,20 +302,23 @@ mod tests {
         l.watch(a.as_fd()).expect("watch");
         l.noted();
         assert_eq!(l.look(), Looked::Contended);
-        let first =
-            l.cooldown_until.load(Ordering::Relaxed) - l.last_contended.load(Ordering::Relaxed);
+        let first_at = l.last_contended.load(Ordering::Relaxed);
+        let first = l.cooldown_until.load(Ordering::Relaxed) - first_at;
         assert_eq!(first, LOOKOUT_COOLDOWN.as_nanos() as u64);
         l.noted();
         assert_eq!(l.look(), Looked::Idle, "cooling down");
-        // After the cooldown, looks resume; contended again so soon, the cooldown is the long one.
+        // After the cooldown, looks resume; contended again, the cooldown is the one `pace`'s
+        // rule gives for the time since the first (the long one when that is under 4 ms, which
+        // a loaded machine may not give this test: the rule itself is `pace`'s unit test).
         l.cooldown_until.store(1, Ordering::Relaxed);
         assert_eq!(l.look(), Looked::Contended);
-        let second =
-            l.cooldown_until.load(Ordering::Relaxed) - l.last_contended.load(Ordering::Relaxed);
+        let second_at = l.last_contended.load(Ordering::Relaxed);
+        let second = l.cooldown_until.load(Ordering::Relaxed) - second_at;
+        let since = Duration::from_nanos(second_at - first_at);
         assert_eq!(
             second,
-            cooldown(Some(Duration::ZERO), LOOKOUT_COOLDOWN).as_nanos() as u64
+            cooldown(Some(since), LOOKOUT_COOLDOWN).as_nanos() as u64
         );
-        assert!(second > first);
+        assert!(second >= first);
     }
 }
