@@ -349,3 +349,22 @@ fn the_worker_process_memory_cap_has_a_default_an_off_switch_and_a_floor() {
     assert!(parse("[limits]\nworker_process_memory_mb = 63\n").is_err());
     assert!(parse("[limits]\nworker_process_memory_enforcement = \"rlimit\"\n").is_err());
 }
+
+#[test]
+fn the_host_call_budget_and_a_tenants_share_have_defaults_and_bounds() {
+    let config = parse("").expect("defaults");
+    assert_eq!(config.limits.host_call_memory_mb, 512);
+    assert_eq!(config.limits.host_call_memory_per_tenant_mb, 128);
+    let config = parse("[limits]\nhost_call_memory_mb = 64\nhost_call_memory_per_tenant_mb = 64\n")
+        .expect("the smallest");
+    assert_eq!(config.limits.host_call_memory_mb, 64);
+    for bad in [
+        "host_call_memory_mb = 63\nhost_call_memory_per_tenant_mb = 63\n",
+        "host_call_memory_mb = 1048577\n",
+        "host_call_memory_per_tenant_mb = 63\n",
+        "host_call_memory_per_tenant_mb = 513\n",
+    ] {
+        let e = parse(&format!("[limits]\n{bad}")).expect_err(bad);
+        assert!(e.contains("host_call_memory"), "{bad}: {e}");
+    }
+}
