@@ -163,6 +163,7 @@ fn one_requests_host_calls_hold_at_most_its_share_in_the_supervisor() {
     let peak = peak.join().expect("watcher");
     assert_eq!(status, 200, "{body}");
     let grown_mib = peak.saturating_sub(before) / 1024;
+    eprintln!("the supervisor grew {grown_mib} MiB holding one request's host calls");
     assert!(
         grown_mib < 256,
         "the supervisor grew {grown_mib} MiB (from {} MiB) holding one request's host calls",
