@@ -4,9 +4,10 @@
 //! request is still in flight.
 //!
 //! Guarantees: see the link's (`super`): at most [`MAX_HOST_CALLS_PER_REQUEST`] outstanding per
-//! request, their payloads counted against the request's share and the daemon's budget until
-//! each call is over (`held`; a call past either is refused before any handler sees it), an answer over the protocol's cap or an error message over its length is cut or
-//! refused rather than sent. Trusts: the handlers to bound their own work.
+//! request; their payloads, then their answers until written, counted against the request's,
+//! the tenant's and the daemon's shares (`held`; a call past any is refused before any handler
+//! sees it, an answer past any is dropped); an answer over the protocol's cap or an error
+//! message over its length is cut or refused rather than sent. Trusts: the handlers to bound their own work.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -102,9 +103,11 @@ impl Link {
         let link: Weak<Link> = Arc::downgrade(self);
         let small = payload_len <= INLINE_PAYLOAD;
         let mut call: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-            // The payload's bytes stay counted while the call lives (dropped or answered).
-            let _held = held;
+            // The payload's bytes stay counted while the handler lives (it owns the payload),
+            // then the answer's are, until written.
+            let payload = held;
             let result = answer.await;
+            drop(payload);
             if let Some(link) = link.upgrade() {
                 link.reply(request_id, call_id, result);
             }
@@ -142,7 +145,7 @@ impl Link {
     }
 
     /// Queues the `HostReply` of a call, if its request is still in flight. An answer's bytes
-    /// are counted against the request's share and the daemon's budget until they are written
+    /// are counted against the request's, the tenant's and the daemon's shares until written
     /// to the worker (which may read slowly, or not at all); one that does not fit is dropped
     /// and the call fails.
     fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
