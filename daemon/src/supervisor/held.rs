@@ -1,10 +1,10 @@
 //! The bytes host calls hold in the supervisor. A call's payload (up to the protocol's 16 MiB)
-//! is counted from the moment the link takes it until the call is over (answered, failed, or
-//! dropped with its cancelled or finished request), and its answer from then until it is
-//! written to the worker (which may read slowly, or not at all), against its request's share,
-//! its tenant's share and the daemon's whole budget. Without it, one request of plain tenant
-//! code (64 concurrent `fetch()`es of one 15 MiB buffer to an upstream that never reads) held
-//! 2.2 GiB in the supervisor, and a few such requests would take the daemon down for everyone.
+//! is counted from the moment the link takes it until its handler is done (or dropped with its
+//! cancelled or finished request), and its answer from then until it is written to the worker
+//! (which may read slowly, or not at all), against its request's share, its tenant's share and
+//! the daemon's whole budget. Without it, one request of plain tenant code (40 concurrent
+//! `fetch()`es of one 15 MiB buffer to an upstream that never reads) grew the supervisor by
+//! 1.8 GiB, and a few such requests would take the daemon down for everyone.
 //!
 //! Guarantees:
 //! - the payloads and unwritten answers of one request's calls never add up to more than
