@@ -110,14 +110,19 @@ fn request_id(r: &reqwest::blocking::Response) -> String {
         .to_string()
 }
 
-#[test]
-fn every_response_has_a_request_id_and_metrics_are_the_operators() {
-    let d = Daemon::start_raw(
-        "http-ids",
+/// A daemon with one process, tenant `t0`, and `/metrics` on a listener of its own.
+fn with_metrics_listener(tag: &str) -> Daemon {
+    Daemon::start_raw(
+        tag,
         1,
         &format!("metrics_listen = \"127.0.0.1:0\"\n{}", tenant(0)),
         &[],
-    );
+    )
+}
+
+#[test]
+fn every_response_has_a_request_id_and_metrics_are_the_operators() {
+    let d = with_metrics_listener("http-ids");
     let t = tenant_token(0);
     let id = load(
         &d,
@@ -257,12 +262,7 @@ fn logs_are_json_lines_carrying_the_request_id_when_asked() {
 
 #[test]
 fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
-    let d = Daemon::start_raw(
-        "http-probes",
-        1,
-        &format!("metrics_listen = \"127.0.0.1:0\"\n{}", tenant(0)),
-        &[],
-    );
+    let d = with_metrics_listener("http-probes");
     let metrics = d.metrics_base.clone().expect("the metrics address");
     let c = client();
     let probe = |base: &str, path: &str| {

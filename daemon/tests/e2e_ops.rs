@@ -604,11 +604,7 @@ fn unix_http(path: &std::path::Path, request: &str) -> (u16, String) {
     stream.write_all(request.as_bytes()).expect("write");
     let mut text = String::new();
     stream.read_to_string(&mut text).expect("read");
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = status_of(&text);
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_string())
 }

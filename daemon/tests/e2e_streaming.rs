@@ -89,11 +89,7 @@ fn raw_post(
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).expect("status line");
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = status_of(&line);
     let mut headers = Vec::new();
     loop {
         line.clear();

@@ -14,8 +14,8 @@
 //!
 //! Guarantees: the file is exactly [`LEN`] bytes and sealed against shrinking and growing before
 //! the worker gets it, so no worker can make the supervisor's mapping fault; the supervisor only
-//! compares the 64-bit words it reads. A mark is one atomic store, visible to the supervisor
-//! once the worker died.
+//! compares the 64-bit words it reads. A mark is one atomic operation on one word, visible to
+//! the supervisor once the worker died.
 //! Trusts: the worker's marks as far as its own requests go: a compromised worker can leave a
 //! started request unmarked (it is then run again elsewhere) or mark one that never ran. It
 //! hosts those requests anyway (it could forge their answers and their host calls); marks decide

@@ -18,7 +18,7 @@
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
 //! itself attached to the request. A handler's time counts against the request's wall-clock limit
 //! only (the worker enforces that); the link caps how many calls one request has outstanding,
-//! and what their payloads hold (`held`).
+//! and what their payloads and answers hold (`held`).
 
 use std::collections::HashMap;
 use std::future::Future;

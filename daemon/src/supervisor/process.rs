@@ -57,11 +57,13 @@
 //! Trusts: the kernel's exit status; nothing the worker says about itself.
 
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_cordon::TenantId;
+use stockade_ipc::marks::Marks;
 use stockade_ipc::ErrorKind;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
@@ -72,8 +74,6 @@ use super::jobs::{handshake, Conduct, Failure, Job, ProcessInfo, Runner, WorkerD
 use super::link::Link;
 use super::memory_cap::{charged, Guard};
 use super::spawn::{spawn, SpawnConfig};
-use std::os::fd::AsFd;
-use stockade_ipc::marks::Marks;
 
 /// A job for one process, with the tenant it is for and where to answer.
 pub struct Envelope {

@@ -380,6 +380,14 @@ pub fn assert_all_refused(body: &serde_json::Value) {
     );
 }
 
+/// The status code of an HTTP/1.1 status line (0 when it has none).
+pub fn status_of(line: &str) -> u16 {
+    line.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// POST /v1/run as `token`: (status, JSON body).
 pub fn run(d: &impl Target, token: &str, code: &str) -> (u16, serde_json::Value) {
     let r = client()
