@@ -163,11 +163,23 @@ fn converse(
         other => return Err(format!("unexpected greeting {other:?}")),
     }
     for request in [load, invoke] {
+        let id = request.request_id();
         send(stream, &request)?;
-        let ToSupervisor::Outcome(outcome) = recv(stream)? else {
-            return Err("expected an outcome".into());
+        let outcome = loop {
+            match recv(stream)? {
+                ToSupervisor::Outcome(outcome) if Some(outcome.request_id) == id => break outcome,
+                ToSupervisor::HostCall {
+                    request_id,
+                    call_id,
+                    name,
+                    ..
+                } => send(stream, &refusal(request_id, call_id, &name))?,
+                // Renewal notices and the like: nothing to do for one request.
+                _ => {}
+            }
         };
         print_logs(&outcome.logs);
+        let open = outcome.open;
         match outcome.result {
             Err(e) => return Ok(error_exit(&e)),
             Ok(Reply::Json(json)) => {
@@ -179,8 +191,45 @@ fn converse(
             }
             Ok(_) => {}
         }
+        // Work the request goes on with after its answer (`ctx.waitUntil`) ends before the
+        // worker is shut down; its host calls are refused as the request's were.
+        while open {
+            match recv(stream)? {
+                ToSupervisor::Finished { request_id, error } if Some(request_id) == id => {
+                    if let Some(e) = error {
+                        return Ok(error_exit(&e));
+                    }
+                    break;
+                }
+                ToSupervisor::HostCall {
+                    request_id,
+                    call_id,
+                    name,
+                    ..
+                } => send(stream, &refusal(request_id, call_id, &name))?,
+                _ => {}
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The answer to every host call under `stockade run`: there is no supervisor behind this
+/// worker, so no egress gateway, bindings or storage; the tenant code sees the call fail with
+/// this message (`fetch()` rejects with a `TypeError` naming it).
+fn refusal(request_id: RequestId, call_id: u32, name: &str) -> ToWorker {
+    let mut shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    if shown.is_empty() {
+        shown.push('?');
+    }
+    ToWorker::HostReply {
+        request_id,
+        call_id,
+        result: Err(format!(
+            "`{shown}` is not available under `stockade run`: it has no supervisor, so no \
+             outbound fetch, bindings or storage (run the code in `stockade serve`)"
+        )),
+    }
 }
 
 fn error_exit(e: &stockade_ipc::ErrorReply) -> ExitCode {

@@ -306,3 +306,36 @@ fn the_worker_of_stockade_run_is_jailed_like_the_daemons() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "\"done\"");
 }
+
+#[test]
+fn host_calls_fail_with_a_clear_error_and_the_script_goes_on() {
+    // `stockade run` has no supervisor: a `fetch()` (a host call) is refused with a message the
+    // script can catch, instead of breaking the conversation with the worker; nothing leaves.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let dir = tempdir("hostcall");
+    write(
+        &dir,
+        "main.js",
+        &format!(
+            "export default async () => {{\n  const seen = [];\n  for (let i = 0; i < 3; i++) {{\n    try {{ await fetch('http://127.0.0.1:{port}/'); seen.push('fetched'); }}\n    catch (e) {{ seen.push(e.constructor.name + ': ' + e.message); }}\n  }}\n  return seen;\n}};\n"
+        ),
+    );
+    let out = stockade(&["run", dir.join("main.js").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let seen: Vec<String> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for line in &seen {
+        assert!(
+            line.starts_with(
+                "TypeError: fetch failed: `fetch` is not available under `stockade run`"
+            ),
+            "{line}"
+        );
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection reached the listener"
+    );
+}
