@@ -193,21 +193,23 @@ fn converse(
         }
         // Work the request goes on with after its answer (`ctx.waitUntil`) ends before the
         // worker is shut down; its host calls are refused as the request's were.
-        while open {
-            match recv(stream)? {
-                ToSupervisor::Finished { request_id, error } if Some(request_id) == id => {
-                    if let Some(e) = error {
-                        return Ok(error_exit(&e));
+        if open {
+            loop {
+                match recv(stream)? {
+                    ToSupervisor::Finished { request_id, error } if Some(request_id) == id => {
+                        if let Some(e) = error {
+                            return Ok(error_exit(&e));
+                        }
+                        break;
                     }
-                    break;
+                    ToSupervisor::HostCall {
+                        request_id,
+                        call_id,
+                        name,
+                        ..
+                    } => send(stream, &refusal(request_id, call_id, &name))?,
+                    _ => {}
                 }
-                ToSupervisor::HostCall {
-                    request_id,
-                    call_id,
-                    name,
-                    ..
-                } => send(stream, &refusal(request_id, call_id, &name))?,
-                _ => {}
             }
         }
     }

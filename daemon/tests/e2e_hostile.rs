@@ -170,6 +170,25 @@ fn cpu_limit_holds_inside_long_builtins() {
 }
 
 #[test]
+fn describing_a_tenants_error_runs_under_its_limits_and_the_process_survives() {
+    // An uncaught error's `stack` is read for the answer; tenant code decides what reading it
+    // runs. It used to run with no watchdog armed: a getter that never returned held the
+    // worker's thread past every limit until the supervisor killed the process (and with it
+    // every other request it ran), answering `worker_timeout` after the wall limit and more.
+    let d = daemon("stack-getter");
+    for code in [
+        "export default () => { const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { for (;;) {} } }); throw e; }",
+        "export default async () => { Error.prepareStackTrace = () => { for (;;) {} }; await null; throw new Error('x'); }",
+    ] {
+        let (status, body, _) = run_with(&d, code, json!({ "cpuMs": 50, "wallMs": 5000 }));
+        assert_eq!(code_of(&body), "cpu_limit", "{code}: {status} {body:#}");
+    }
+    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_survived(&d);
+}
+
+#[test]
 fn heap_limit_holds_and_the_process_survives() {
     let d = daemon("heap");
     for mb in [16, 128] {

@@ -141,6 +141,7 @@ pub const STK_EXCEPTION: i32 = 1;
 pub const STK_TERMINATED: i32 = 2;
 pub const STK_PENDING: i32 = 3;
 pub const STK_INTERNAL: i32 = 4;
+pub const STK_REJECTED: i32 = 5;
 
 pub const STK_LIMIT_HEAP: u32 = 1;
 pub const STK_LIMIT_EXTERNAL: u32 = 2;
@@ -246,6 +247,7 @@ extern "C" {
     pub fn stk_install_test_hooks(iso: *mut StkIsolate) -> i32;
     pub fn stk_pump(iso: *mut StkIsolate, out: *mut StkOutcome) -> i32;
     pub fn stk_poll(iso: *mut StkIsolate, inv: u32, out: *mut StkOutcome) -> i32;
+    pub fn stk_describe_rejection(iso: *mut StkIsolate, inv: u32, out: *mut StkOutcome) -> i32;
     pub fn stk_forget(iso: *mut StkIsolate, inv: u32);
     pub fn stk_enter_task(iso: *mut StkIsolate, task: u32);
     pub fn stk_fire_timer(iso: *mut StkIsolate, id: u32, out: *mut StkOutcome) -> i32;

@@ -294,3 +294,42 @@ fn webassembly_memory_counts_against_the_same_budget_as_array_buffers() {
         LimitKind::ExternalMemory
     );
 }
+
+/// Runs `src` under `tight()` on a thread of its own; `None` if it has not answered in 20 s (it
+/// hangs: the test fails instead of hanging with it).
+fn run_tight_or_hang(src: &'static str) -> Option<stockade_isolate::Invocation> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_tight(src));
+    });
+    rx.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+#[test]
+fn describing_a_thrown_error_runs_under_the_limits() {
+    // The answer reads the error's `stack`, which tenant code can make a getter; reading it is
+    // an entry of the request's like any other: a getter that never returns hits the CPU limit
+    // (it used to run with no watchdog armed and hold the thread until the process was killed).
+    for src in [
+        "export default () => { const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { for (;;) {} } }); throw e; };",
+        "export default async () => { await null; const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { for (;;) {} } }); throw e; };",
+        "export default () => Promise.reject(Object.defineProperty(new Error('x'), 'stack', { get() { for (;;) {} } }));",
+        "export default () => { Error.prepareStackTrace = () => { for (;;) {} }; throw new Error('x'); };",
+    ] {
+        let inv = run_tight_or_hang(src).unwrap_or_else(|| panic!("hung: {src}"));
+        assert!(
+            matches!(inv.result, Err(RunError::Limit(LimitKind::Cpu))),
+            "{src}: {:?}",
+            inv.result
+        );
+    }
+    // A getter that answers is still read, as before.
+    let inv = run_tight_or_hang(
+        "export default () => { const e = new Error('x'); Object.defineProperty(e, 'stack', { get() { return 'custom stack'; } }); throw e; };",
+    )
+    .expect("answers");
+    match inv.result {
+        Err(RunError::Threw { stack, .. }) => assert_eq!(stack, "custom stack"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -102,6 +102,7 @@ enum {
   STK_TERMINATED = 2,  // execution was terminated (a limit); see stk_isolate_limits
   STK_PENDING = 3,     // the invocation's promise has not settled yet
   STK_INTERNAL = 4,    // the bridge failed (message says how)
+  STK_REJECTED = 5,    // the invocation's promise was rejected (see stk_describe_rejection)
 };
 
 // stk_outcome.flags
@@ -281,9 +282,14 @@ int32_t stk_install_test_hooks(stk_isolate* iso);
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
 // The state of invocation `inv`: STK_PENDING; STK_OK with the result (a fetch's response head as
 // JSON text in value, its body in body; STK_FLAG_BACKGROUND when its waitUntil work is still
-// pending under `inv`); STK_EXCEPTION with the rejection; STK_INTERNAL for an unknown id. A
-// settled invocation is forgotten. Runs no JavaScript.
+// pending under `inv`); STK_REJECTED, the invocation kept for stk_describe_rejection or
+// stk_forget; STK_INTERNAL for an unknown id or a result the runtime did not make. A fulfilled
+// invocation is forgotten. Runs no JavaScript.
 int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out);
+// Describes the rejection of invocation `inv` (STK_EXCEPTION with message and stack; or
+// STK_TERMINATED) and forgets it. May run tenant code (a `stack` getter,
+// `Error.prepareStackTrace`): call it under the task's watchdog, as an entry.
+int32_t stk_describe_rejection(stk_isolate* iso, uint32_t inv, stk_outcome* out);
 // Drops invocation `inv` (cancelled, or past its deadline): nothing reports it any more.
 void stk_forget(stk_isolate* iso, uint32_t inv);
 // Starts the async context of an entry for invocation `task` (0: ends it): what runs in the entry

@@ -54,9 +54,16 @@ int32_t Poll(stk_isolate* iso, v8::Local<v8::Context> ctx, uint32_t inv, stk_out
     case v8::Promise::kFulfilled: {
       iso->pending.erase(it);
       v8::Local<v8::Value> result = promise->Result();
-      if (!result->IsArray()) {
+      // A call's JSON text, or a module evaluation's undefined. A primitive other than a
+      // symbol converts to text without running JavaScript; an object (other than the array
+      // below) could run tenant code (a toString), so the runtime never resolves with one.
+      if (!result->IsObject() && !result->IsSymbol()) {
         SetValue(out, STK_OK, Utf8(isolate, result));
         return STK_OK;
+      }
+      if (!result->IsArray()) {
+        SetValue(out, STK_INTERNAL, "malformed result from the runtime");
+        return out->status;
       }
       // A fetch invocation: [response head (JSON text), body bytes or null, background promise
       // or undefined], built by the runtime's invoker, never by tenant code.
@@ -79,12 +86,11 @@ int32_t Poll(stk_isolate* iso, v8::Local<v8::Context> ctx, uint32_t inv, stk_out
       }
       return STK_OK;
     }
-    case v8::Promise::kRejected: {
-      iso->pending.erase(it);
-      v8::Local<v8::Value> reason = promise->Result();
-      DescribeException(isolate, ctx, reason, v8::Exception::CreateMessage(isolate, reason), out);
-      return out->status;
-    }
+    case v8::Promise::kRejected:
+      // Describing the reason may run tenant code (a `stack` getter): not here, where no
+      // watchdog need be armed, but in stk_describe_rejection.
+      out->status = STK_REJECTED;
+      return STK_REJECTED;
   }
   return STK_INTERNAL;
 }
@@ -193,6 +199,27 @@ int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out) {
   Entry entry(iso);
   v8::TryCatch tc(entry.isolate());
   return Poll(iso, entry.context(), inv, out);
+}
+
+int32_t stk_describe_rejection(stk_isolate* iso, uint32_t inv, stk_outcome* out) {
+  Entry entry(iso);
+  v8::Isolate* isolate = entry.isolate();
+  v8::TryCatch tc(isolate);
+  auto it = iso->pending.find(inv);
+  if (it == iso->pending.end()) {
+    SetValue(out, STK_INTERNAL, "no such invocation");
+    return out->status;
+  }
+  v8::Local<v8::Promise> promise = it->second.Get(isolate);
+  iso->pending.erase(it);
+  if (promise->State() != v8::Promise::kRejected) {
+    SetValue(out, STK_INTERNAL, "the invocation was not rejected");
+    return out->status;
+  }
+  v8::Local<v8::Value> reason = promise->Result();
+  DescribeException(isolate, entry.context(), reason,
+                    v8::Exception::CreateMessage(isolate, reason), out);
+  return out->status;
 }
 
 void stk_forget(stk_isolate* iso, uint32_t inv) {

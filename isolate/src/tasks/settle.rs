@@ -84,8 +84,57 @@ impl Worker {
             if self.poisoned.is_some() {
                 return;
             }
-            self.settled(id, status, &out);
+            if status == ffi::STK_REJECTED {
+                self.rejected(id);
+            } else {
+                self.settled(id, status, &out);
+            }
         }
+    }
+
+    /// Task `id`'s promise was rejected. Describing the reason may run tenant code (a `stack`
+    /// getter, `Error.prepareStackTrace`), so it is an entry of the task's own, under what is
+    /// left of its budgets, like any other; a limit hit there poisons the isolate.
+    fn rejected(&mut self, id: u32) {
+        let Some(t) = self.tasks.get(&id) else {
+            return;
+        };
+        if t.answered {
+            // Its background work failed: the runtime reported it already (see `settled`).
+            return self.end(id, true, None);
+        }
+        let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
+        let wall_left = t.deadline.saturating_duration_since(Instant::now());
+        let guard = match self
+            .engine
+            .watchdog
+            .arm(self.iso.terminate_handle(), cpu_left, wall_left)
+        {
+            Ok(g) => g,
+            Err(e) => return self.fail(id, e),
+        };
+        let mut out = Outcome::new();
+        let status = self.call_at_now(|raw| {
+            // SAFETY: raw is our live isolate; out is valid. What the description runs belongs
+            // to task `id`.
+            unsafe {
+                ffi::stk_enter_task(raw, id);
+                let status = ffi::stk_describe_rejection(raw, id, &mut out.0);
+                ffi::stk_enter_task(raw, 0);
+                status
+            }
+        });
+        let fired = guard.fired();
+        let spent = guard.cpu_spent();
+        drop(guard);
+        if let Some(t) = self.tasks.get_mut(&id) {
+            t.cpu += spent;
+        }
+        if status == ffi::STK_TERMINATED || fired.is_some() {
+            let error = self.classify(ffi::STK_TERMINATED, &out, fired);
+            return self.poison(error);
+        }
+        self.settled(id, status, &out);
     }
 
     pub(super) fn settled(&mut self, id: u32, status: i32, out: &Outcome) {
