@@ -370,6 +370,44 @@ fn a_body_whose_stream_fails_is_cut_not_passed_off_as_complete() {
 }
 
 #[test]
+fn a_body_whose_stream_can_never_go_on_is_cut_not_passed_off_as_complete() {
+    // Nothing can wake the stream's pull (no timer, no host call): the isolate ends the request
+    // as never settling, after its head has left; the client must not see a complete body.
+    let _serial = serial();
+    let d = Daemon::start("stuck", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    for chunks in [0, 2] {
+        let id = load_js(
+            &d,
+            &t,
+            &"export default { fetch() {
+           let n = 0;
+           const body = new ReadableStream({ pull(c) {
+             if (n++ < NCHUNKS) c.enqueue(new TextEncoder().encode('chunk ' + n + ';'));
+             else return new Promise(() => {});
+           } });
+           return new Response(body);
+         } };"
+                .replace("NCHUNKS", &chunks.to_string()),
+        );
+        // The head may or may not have left before the cut (with no chunk, the cut comes with
+        // the answer); either way the client must see a broken response, never a complete one.
+        let read = client()
+            .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(&t)
+            .send()
+            .and_then(|response| {
+                assert_eq!(response.status().as_u16(), 200);
+                response.bytes()
+            });
+        assert!(
+            read.is_err(),
+            "{chunks} chunks: the client must see a broken response, got {read:?}"
+        );
+    }
+}
+
+#[test]
 fn wait_until_work_calls_the_host_after_the_response() {
     let _serial = serial();
     let d = Daemon::start_with(

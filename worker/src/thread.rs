@@ -295,17 +295,21 @@ impl Thread {
                     }
                 }
             }
+            // Tasks that ended well in this batch. One that ended with an error after its
+            // answer (a streamed body that can never go on) is answered open and then
+            // `Finished` with the error, or the client would see its cut body as complete.
             let ends: Vec<TaskId> = events
                 .iter()
                 .filter_map(|e| match e {
-                    TaskEvent::Ended { task, .. } => Some(*task),
-                    TaskEvent::Answered(_) => None,
+                    TaskEvent::Ended { task, error: None } => Some(*task),
+                    TaskEvent::Ended { .. } | TaskEvent::Answered(_) => None,
                 })
                 .collect();
             for event in events {
                 match event {
                     TaskEvent::Answered(a) => {
-                        // A task that does not end with its answer goes on: its request is open.
+                        // A task that does not end well with its answer goes on: its request
+                        // is open.
                         let open = !ends.contains(&a.task);
                         self.answered(slot, a, open);
                     }
