@@ -6,7 +6,7 @@
 //!   others and its used isolates (`IsolateStock::rest`), and the pool and heap, which now hold
 //!   their memory, go back again.
 //!
-//! Measured (README, sessions 16 and 17): processes idle since their start 9.4 -> 6.8 MiB
+//! Measured (benches/RESULTS.md, sessions 16 and 17): processes idle since their start 9.4 -> 6.8 MiB
 //! private; a process that had served 40 snippets 29.3-31.9 -> 16.8-17.2 MiB once rested. The
 //! cost falls on the next isolates, which fault fresh pages in as the first ones did, and, after
 //! a rest, on a burst: past each thread's one spare its requests' isolates are made on their way

@@ -281,7 +281,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
 /// idle worker process's private memory (11.7 → 9.4 MiB, `Private_Dirty`), which the process
 /// would otherwise keep until it happens to reuse it; and at the steps of an idle period
 /// (`idle.rs`). Not after requests: a trim after 10 s of fresh isolates at c8 gave back 0.2 MiB,
-/// after 40 Loader workers loaded nothing beyond the warm-up's part (README, session 16).
+/// after 40 Loader workers loaded nothing beyond the warm-up's part (benches/RESULTS.md, session 16).
 pub(crate) fn give_back_free_heap() {
     // SAFETY: malloc_trim only releases free memory of malloc's arenas (madvise and brk, both
     // allowed by the jail's policy); no live allocation moves or changes.

@@ -4,7 +4,7 @@
 //! bytes into an empty socket buffer); whatever the socket does not take is left to the writer
 //! task ([`Outbox::drain`]), which waits for the socket to be writable. Writing in place saves a
 //! hand-off to the writer task and back for every frame (measured: the supervisor's part of a
-//! binding call's round trip, see the README's binding figures).
+//! binding call's round trip, see benches/RESULTS.md's binding figures).
 //!
 //! Guarantees: frames are written whole and in queue order, never interleaved: a sender writes
 //! only when the queue is empty and the writer task holds no frame, under the queue's lock, and
