@@ -151,6 +151,58 @@ export default { async fetch(req, env) {
 "#;
 
 #[test]
+fn strings_with_lone_surrogates_reach_the_host_as_utf8() {
+    // A JavaScript string may hold a lone surrogate; UTF-8 cannot. What the host parses (a host
+    // call's head, a snippet's result) carries U+FFFD in its place, as a TextEncoder would,
+    // instead of the whole call failing as JSON the host cannot read.
+    let d = Daemon::start("surrogates", 1, 1, "");
+    let t = tenant_token(0);
+    let code = r#"
+export default { async fetch(req, env) {
+  const kv = env.KV;
+  await kv.put('k\ud800', 'v', { metadata: { ['m\udc00']: 'x\ud800y' } });
+  const listed = (await kv.list()).keys;
+  return Response.json({
+    got: await kv.get('k\ud800'),
+    sameKey: await kv.get('k\ufffd'),
+    names: listed.map((k) => k.name),
+    metadata: listed.map((k) => k.metadata),
+  });
+} };
+"#;
+    let id = load_env(
+        &d,
+        &t,
+        code,
+        json!({ "KV": { "binding": "kv", "namespace": "s" } }),
+    );
+    let out = fetch_json(&d, &t, &id, "");
+    assert_eq!(out["got"], "v", "{out}");
+    assert_eq!(out["sameKey"], "v", "{out}");
+    assert_eq!(out["names"], json!(["k\u{fffd}"]), "{out}");
+    assert_eq!(
+        out["metadata"],
+        json!([{ "m\u{fffd}": "x\u{fffd}y" }]),
+        "{out}"
+    );
+    // A snippet's result, keys included.
+    let r = client()
+        .post(format!("{}/v1/run", d.base()))
+        .bearer_auth(&t)
+        .json(&json!({ "code": "export default () => ({ ['k\\udc00']: 'a\\ud800b', pair: '\\ud83d\\ude00' })" }))
+        .send()
+        .expect("run");
+    let status = r.status().as_u16();
+    let body: Value = r.json().expect("json");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"],
+        json!({ "k\u{fffd}": "a\u{fffd}b", "pair": "\u{1f600}" }),
+        "{body}"
+    );
+}
+
+#[test]
 fn workspace_binding_does_every_operation_and_refuses_hostile_paths() {
     let d = Daemon::start("ws", 1, 1, "");
     let t = tenant_token(0);

@@ -19,6 +19,33 @@ function bytesCopy(src, from = 0, to = typedArrayLength(src)) {
   return out;
 }
 
+const StringIndexOf = uncurry(String.prototype.indexOf);
+const StringSlice = uncurry(String.prototype.slice);
+
+/** JSON text as JSON.stringify wrote it, every lone surrogate in it (which JSON.stringify writes as
+ *  a `\udXXX` escape, and which UTF-8 cannot carry) replaced by U+FFFD, as `utf8Encode` replaces
+ *  one in a plain string: for JSON the host parses (a host call's head, a result), which would
+ *  otherwise refuse the whole text. */
+function wellFormedJson(text) {
+  if (StringIndexOf(text, "\\ud") === -1) return text;
+  const n = text.length;
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    if (StringCharCodeAt(text, i) !== 0x5c) continue; // a backslash starts an escape
+    const h = StringCharCodeAt(text, i + 3); // \ud8XX to \udfXX are surrogates
+    if (StringCharCodeAt(text, i + 1) === 0x75 && StringCharCodeAt(text, i + 2) === 0x64 &&
+        (h === 0x38 || h === 0x39 || (h >= 0x61 && h <= 0x66))) {
+      out += `${StringSlice(text, from, i)}\\ufffd`;
+      from = i + 6;
+      i += 5;
+    } else {
+      i += 1; // the escaped character (the JSON text \\ud800 is a backslash, then "ud800")
+    }
+  }
+  return out + StringSlice(text, from);
+}
+
 /** UTF-8 bytes of a string; lone surrogates encode as U+FFFD. Returns an exactly sized array. */
 function utf8Encode(input) {
   const s = `${input}`;

@@ -16,7 +16,7 @@
 // to validate every call natively.
 
 function frameForHost(head, bytes) {
-  const headBytes = utf8Encode(JSONStringify(head));
+  const headBytes = utf8Encode(wellFormedJson(JSONStringify(head)));
   const n = typedArrayLength(headBytes);
   const out = new ByteArray(4 + n + (bytes === null ? 0 : typedArrayLength(bytes)));
   out[0] = n & 0xff; out[1] = (n >>> 8) & 0xff; out[2] = (n >>> 16) & 0xff; out[3] = (n >>> 24) & 0xff;

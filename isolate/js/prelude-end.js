@@ -35,5 +35,8 @@ return ObjectFreeze({
   invokeRpc(ns, payload, ctx) {
     return rpcInvoke(ns, payload, ctx);
   },
+  wellFormedJson(text) {
+    return wellFormedJson(text);
+  },
 });
 })();

@@ -273,7 +273,10 @@ class DOMException extends Error {
   #name;
   #message;
   constructor(message = "", name = "Error") {
-    super();
+    // V8 13.6 writes a stack's first line from the message the Error constructor was given, so
+    // it is given one; WebIDL's message is the prototype's accessor, so the own copy goes.
+    super(`${message}`);
+    delete this.message;
     this.#message = `${message}`;
     this.#name = `${name}`;
   }

@@ -361,7 +361,7 @@ function workerCodeJson(code) {
     return value;
   }) ?? "null");
   if (out === null || typeof out !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
-  return utf8Encode(JSONStringify(out));
+  return utf8Encode(wellFormedJson(JSONStringify(out)));
 }
 
 class WorkerStub {

@@ -39,10 +39,11 @@ function describe(key) {
   return key === "" ? "the result" : `the result (at key ${stringify(String(key))})`;
 }
 
-// JSON text of `value`; undefined at the top level is `null`, anything JSON cannot carry is an error.
+// JSON text of `value`; undefined at the top level is `null`, anything JSON cannot carry is an error;
+// a lone surrogate in a string becomes U+FFFD (the host's JSON is UTF-8).
 function toJson(value) {
   if (value === undefined) return "null";
-  return stringify(value, function (key, v) {
+  return web.wellFormedJson(stringify(value, function (key, v) {
     switch (typeof v) {
       case "function":
         throw new TypeError(`${describe(key)} is a function, which is not JSON`);
@@ -55,7 +56,7 @@ function toJson(value) {
       default:
         return v;
     }
-  });
+  }));
 }
 
 // ctx.waitUntil: the promises a request leaves running after its response. The host keeps the

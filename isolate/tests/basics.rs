@@ -165,6 +165,47 @@ fn thrown_errors_and_rejections_carry_message_and_stack() {
 }
 
 #[test]
+fn an_uncaught_error_whose_name_and_message_are_accessors_says_both() {
+    // A DOMException (what every binding rejects with: NotFoundError, QuotaExceededError, ...)
+    // keeps its name and message behind accessors, which V8's own text of an uncaught exception
+    // does not run: it used to read "Uncaught " and nothing, and its stack lacked the message.
+    // (V8 13.6 writes a stack's first line from the message given to the Error constructor,
+    // so a class of the tenant's own that never gives one has only its name there.)
+    for (src, want, first_line) in [
+        (
+            "export default () => { throw new DOMException('no such file: a', 'NotFoundError'); };",
+            "NotFoundError: no such file: a",
+            "NotFoundError: no such file: a\n",
+        ),
+        (
+            "export default async () => { await null; throw new DOMException('over quota', 'QuotaExceededError'); };",
+            "QuotaExceededError: over quota",
+            "QuotaExceededError: over quota\n",
+        ),
+        (
+            "class E extends Error { get name() { return 'Custom'; } get message() { return 'from a getter'; } }\nexport default () => { throw new E(); };",
+            "Custom: from a getter",
+            "Custom\n",
+        ),
+    ] {
+        match err(run(src)) {
+            RunError::Threw { message, stack, .. } => {
+                assert!(message.starts_with(&format!("Uncaught {want}")), "{src}: {message}");
+                assert!(stack.starts_with(first_line), "{src}: {stack}");
+            }
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+    // A message accessor that throws leaves V8's own text.
+    match err(run(
+        "export default () => { const e = new Error('x'); Object.defineProperty(e, 'message', { get() { throw 1; } }); throw e; };",
+    )) {
+        RunError::Threw { message, .. } => assert!(message.starts_with("Uncaught Error"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_promise_nothing_can_settle_is_reported() {
     assert!(matches!(
         err(run("export default () => new Promise(() => {});")),

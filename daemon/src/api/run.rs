@@ -186,8 +186,17 @@ pub(super) async fn execute(
     let (cpu_us, wall_us) = (outcome.cpu_us, outcome.wall_us);
     let logs = logs_json(&outcome.logs);
     let result = match outcome_or_error(outcome)? {
-        Reply::Json(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|_| ApiError::BadRequest("the worker returned invalid JSON".into()))?,
+        // The worker's fault, not the client's: a 502 like any answer a worker cannot give.
+        Reply::Json(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
+            ApiError::Script(
+                stockade_ipc::ErrorReply {
+                    kind: stockade_ipc::ErrorKind::InvalidResponse,
+                    message: format!("the worker returned invalid JSON: {e}"),
+                    stack: None,
+                },
+                logs.clone(),
+            )
+        })?,
         _ => serde_json::Value::Null,
     };
     Ok(serde_json::json!({

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadPrelude } from "./load-prelude.mjs";
 
-const { context, realm, run } = loadPrelude();
+const { context, realm, run, exports } = loadPrelude();
 const { TextEncoder: SandboxEncoder, TextDecoder: SandboxDecoder, atob: sandboxAtob, btoa: sandboxBtoa } = context;
 const SU8 = run("Uint8Array");
 
@@ -155,4 +155,22 @@ test("atob / btoa match Node, errors are InvalidCharacterError DOMExceptions", (
   }
   assert.throws(() => sandboxAtob("*"), (e) => e.name === "InvalidCharacterError" && e.code === 5 && e instanceof context.DOMException);
   assert.throws(() => sandboxBtoa("\u0100"), (e) => e.name === "InvalidCharacterError" && e instanceof realm.Error);
+});
+
+test("wellFormedJson replaces exactly the lone surrogates of JSON.stringify's text with U+FFFD", () => {
+  const pool = ["a", "\\", "\\ud800", "\\\\ud800", "u", "d800", "\"", "\uD800", "\uDBFF", "\uDC00", "\uDFFF",
+    "\u{1F600}", "\u0000", "\u001f", "\uFFFD", "é"];
+  for (let i = 0; i < 2000; i++) {
+    let s = "";
+    for (let k = rand(12); k > 0; k--) s += pool[rand(pool.length)];
+    const value = rand(2) === 0 ? s : { [s]: [s, { k: s }] };
+    const text = exports.wellFormedJson(JSON.stringify(value));
+    assert.ok(text.isWellFormed(), JSON.stringify(s));
+    const expected = typeof value === "string" ? s.toWellFormed() : { [s.toWellFormed()]: [s.toWellFormed(), { k: s.toWellFormed() }] };
+    assert.deepEqual(JSON.parse(text), expected, JSON.stringify(s));
+    // Nothing a UTF-8 JSON parser would refuse: no surrogate escape is left.
+    assert.ok(!/(^|[^\\])(\\\\)*\\ud[89a-f]/i.test(text), text);
+  }
+  const clean = JSON.stringify({ a: "plain \u{1F600}" });
+  assert.equal(exports.wellFormedJson(clean), clean, "text without a lone surrogate is returned as it is");
 });

@@ -77,6 +77,31 @@ void SetValue(stk_outcome* out, int32_t status, const std::string& value) {
   out->value = CopyOut(value, &out->value_len);
 }
 
+// Error.prototype.toString of `error` (name, ": ", message; either alone when the other is
+// empty), reading both with their accessors; false when a read throws or is not a string.
+static bool ErrorToString(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                          v8::Local<v8::Object> error, std::string* out) {
+  v8::TryCatch tc(isolate);
+  auto read = [&](v8::Local<v8::String> key, const char* fallback, std::string* into) {
+    v8::Local<v8::Value> v;
+    if (!error->Get(ctx, key).ToLocal(&v)) return false;
+    if (v->IsUndefined()) {
+      *into = fallback;
+      return true;
+    }
+    if (!v->IsString()) return false;  // converting it could run more tenant code
+    *into = Utf8(isolate, v);
+    return true;
+  };
+  std::string name, message;
+  if (!read(v8::String::NewFromUtf8Literal(isolate, "name"), "Error", &name) ||
+      !read(v8::String::NewFromUtf8Literal(isolate, "message"), "", &message)) {
+    return false;
+  }
+  *out = name.empty() ? message : message.empty() ? name : name + ": " + message;
+  return true;
+}
+
 // Describes a thrown value (or a rejected promise's reason) in `out`.
 void DescribeException(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
                        v8::Local<v8::Value> exception, v8::Local<v8::Message> message,
@@ -100,6 +125,16 @@ void DescribeException(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
   }
   if (!message.IsEmpty()) {
     text = Utf8(isolate, message->Get());
+    // V8's text reads an error's name and message without running accessors, so an error whose
+    // name or message is one (a DOMException: every binding's NotFoundError, QuotaExceededError,
+    // ...) read "Uncaught " and nothing. Error.prototype.toString's reading instead; V8's text
+    // stays when that throws.
+    if (exception->IsNativeError()) {
+      std::string described;
+      if (ErrorToString(isolate, ctx, exception.As<v8::Object>(), &described)) {
+        text = "Uncaught " + described;
+      }
+    }
   } else {
     v8::Local<v8::String> str;
     text = exception->ToString(ctx).ToLocal(&str) ? Utf8(isolate, str) : "exception";
