@@ -27,9 +27,10 @@ fn tarpit() -> u16 {
     port
 }
 
-/// Tenant code: `calls` fetches of one 15 MiB body, started together; after `hold_ms` the
-/// messages of those refused so far, then every fetch is aborted.
-fn flood(port: u16, calls: usize, hold_ms: u64) -> String {
+/// Tenant code: `calls` fetches of one 15 MiB body, started together; once `expected` of them
+/// were refused (or after `wait_ms`), and half a second more, the messages of those refused so
+/// far, then every fetch is aborted.
+fn flood(port: u16, calls: usize, expected: usize, wait_ms: u64) -> String {
     format!(
         "export default async () => {{
            const body = new Uint8Array(15 << 20);
@@ -40,7 +41,12 @@ fn flood(port: u16, calls: usize, hold_ms: u64) -> String {
              calls.push(fetch('http://127.0.0.1:{port}/', {{ method: 'POST', body, signal: ctrl.signal }})
                .then(() => 'answered', (e) => {{ refused.push(String(e.message)); }}));
            }}
-           await new Promise((r) => setTimeout(r, {hold_ms}));
+           // Each call's 15 MiB travel to the supervisor first, which a loaded machine makes
+           // slow: wait for the refusals expected, then a while for any beyond.
+           for (let waited = 0; refused.length < {expected} && waited < {wait_ms}; waited += 50) {{
+             await new Promise((r) => setTimeout(r, 50));
+           }}
+           await new Promise((r) => setTimeout(r, 500));
            const seen = refused.slice();
            ctrl.abort();
            await Promise.allSettled(calls);
@@ -91,7 +97,7 @@ fn config(port: u16, budget_mb: u64, tenant_mb: u64) -> String {
     text
 }
 
-/// Runs `flood(port, calls, 3000)` for each tenant index given, all at once; the refusals each
+/// Runs `flood(port, calls, calls, 3000)` for each tenant index given, all at once; the refusals each
 /// saw.
 fn floods_at_once(d: &Daemon, port: u16, tenants: &[usize], calls: usize) -> Vec<Vec<String>> {
     let runs: Vec<_> = tenants
@@ -102,7 +108,7 @@ fn floods_at_once(d: &Daemon, port: u16, tenants: &[usize], calls: usize) -> Vec
                 client()
                     .post(format!("{base}/v1/run"))
                     .bearer_auth(tenant_token(tenant))
-                    .json(&serde_json::json!({ "code": flood(port, calls, 3000) }))
+                    .json(&serde_json::json!({ "code": flood(port, calls, calls, 3000) }))
                     .send()
                     .expect("run")
                     .json::<serde_json::Value>()
@@ -158,7 +164,7 @@ fn one_requests_host_calls_hold_at_most_its_share_in_the_supervisor() {
     let stop = Arc::new(AtomicBool::new(false));
     let peak = watch_peak(d.pid(), Arc::clone(&stop));
     // 40: under the 50 outbound requests an invocation may make.
-    let (status, body) = run(&d, &tenant_token(0), &flood(port, 40, 2000));
+    let (status, body) = run(&d, &tenant_token(0), &flood(port, 40, 37, 8000));
     stop.store(true, Ordering::Relaxed);
     let peak = peak.join().expect("watcher");
     assert_eq!(status, 200, "{body}");
@@ -178,7 +184,7 @@ fn one_requests_host_calls_hold_at_most_its_share_in_the_supervisor() {
     );
     // Over, they are given back: the same flood again is refused exactly as much.
     wait_released(&d);
-    let (_, body) = run(&d, &tenant_token(0), &flood(port, 8, 500));
+    let (_, body) = run(&d, &tenant_token(0), &flood(port, 8, 5, 8000));
     assert_eq!(messages(&body).len(), 5, "{body}");
 }
 

@@ -61,15 +61,16 @@ pub async fn post(
         let error = rpc_error(&Value::Null, PARSE_ERROR, "the body is not JSON");
         return Ok((StatusCode::BAD_REQUEST, Json(error)).into_response());
     };
-    let id = message.get("id").cloned();
-    let method = message.get("method").and_then(Value::as_str);
-    let (Some(id), Some(method)) = (id, method) else {
+    let (id, method) = match classify(&message) {
+        Message::Request { id, method } => (id, method),
         // A notification, or a response to a request this server never makes.
-        if message.get("jsonrpc") == Some(&json!("2.0")) && message.is_object() {
-            return Ok(StatusCode::ACCEPTED.into_response());
+        Message::Notification | Message::Response => {
+            return Ok(StatusCode::ACCEPTED.into_response())
         }
-        let error = rpc_error(&Value::Null, INVALID_REQUEST, "not a JSON-RPC 2.0 message");
-        return Ok((StatusCode::BAD_REQUEST, Json(error)).into_response());
+        Message::Invalid => {
+            let error = rpc_error(&Value::Null, INVALID_REQUEST, "not a JSON-RPC 2.0 message");
+            return Ok((StatusCode::BAD_REQUEST, Json(error)).into_response());
+        }
     };
     let params = message.get("params").cloned().unwrap_or(json!({}));
     let answer = match method {
@@ -88,6 +89,42 @@ pub async fn post(
         reply.to_string(),
     )
         .into_response())
+}
+
+/// What one JSON-RPC 2.0 message is (a batch is not one: MCP's streamable HTTP since 2025-06-18
+/// sends none).
+#[derive(Debug, PartialEq)]
+enum Message<'a> {
+    /// A method and an id (a string, a number or null) to answer under.
+    Request { id: Value, method: &'a str },
+    /// A method without an id.
+    Notification,
+    /// An id with a `result` or an `error`, no method.
+    Response,
+    /// Anything else: not an object, not version 2.0, a request whose id is neither a string nor
+    /// a number nor null, a message with neither a method nor a result.
+    Invalid,
+}
+
+fn classify(message: &Value) -> Message<'_> {
+    if message.get("jsonrpc") != Some(&json!("2.0")) {
+        return Message::Invalid;
+    }
+    let id = message.get("id");
+    match (message.get("method"), id) {
+        (
+            Some(Value::String(method)),
+            Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)),
+        ) => Message::Request {
+            id: id.clone(),
+            method,
+        },
+        (Some(Value::String(_)), None) => Message::Notification,
+        (None, Some(_)) if message.get("result").is_some() || message.get("error").is_some() => {
+            Message::Response
+        }
+        _ => Message::Invalid,
+    }
 }
 
 /// The transport's DNS-rebinding defence: a request that names an `Origin` (a browser's) must come
@@ -266,5 +303,62 @@ async fn tools_call(
             })
         }
         other => Err((INVALID_PARAMS, format!("no tool {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_classified_as_json_rpc_2_0_says() {
+        let request = |id: Value| Message::Request { id, method: "ping" };
+        for (text, want) in [
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                request(json!(1)),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#,
+                request(json!("a")),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                request(Value::Null),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                Message::Notification,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, Message::Response),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#,
+                Message::Response,
+            ),
+            (r#"{"jsonrpc":"2.0"}"#, Message::Invalid),
+            (r#"{"jsonrpc":"2.0","id":1}"#, Message::Invalid),
+            (
+                r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+                Message::Invalid,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":[1],"method":"ping"}"#,
+                Message::Invalid,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"method":5}"#, Message::Invalid),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+                Message::Invalid,
+            ),
+            (r#"{"id":1,"method":"ping"}"#, Message::Invalid),
+            (
+                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+                Message::Invalid,
+            ),
+            ("5", Message::Invalid),
+        ] {
+            let message: Value = serde_json::from_str(text).expect("json");
+            assert_eq!(classify(&message), want, "{text}");
+        }
     }
 }
