@@ -189,6 +189,55 @@ fn describing_a_tenants_error_runs_under_its_limits_and_the_process_survives() {
 }
 
 #[test]
+fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requests() {
+    // One process serves both of the tenant's requests: one asleep in a timer, one stuck in a
+    // builtin V8 does not interrupt. The worker ends itself for the second's CPU limit and names
+    // it in its marks file: the culprit is answered `cpu_limit`, and only the bystander, which
+    // had started, is lost with the process (before, both were `worker_crashed`).
+    let d = daemon("culprit");
+    let sleeper = {
+        let base = d.base.clone();
+        std::thread::spawn(move || {
+            let r = client()
+                .post(format!("{base}/v1/run"))
+                .bearer_auth(tenant_token(0))
+                .json(&json!({
+                    "code": "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return 'slept'; }",
+                    "limits": { "wallMs": 10000 },
+                }))
+                .send()
+                .expect("run");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().expect("json"))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500)); // the sleeper has started
+    let (status, body, _) = run_with(
+        &d,
+        "export default () => JSON.parse('['.repeat(3e6) + ']'.repeat(3e6)).length",
+        json!({ "cpuMs": 20 }),
+    );
+    assert_eq!(code_of(&body), "cpu_limit", "{status} {body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the worker process was ended")),
+        "the process ended itself for it: {body:#}"
+    );
+    let (status, body) = sleeper.join().expect("sleeper");
+    assert_eq!(code_of(&body), "worker_crashed", "{status} {body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another of the 2 requests")),
+        "{body:#}"
+    );
+    // The next request is served by a fresh process.
+    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+}
+
+#[test]
 fn heap_limit_holds_and_the_process_survives() {
     let d = daemon("heap");
     for mb in [16, 128] {

@@ -12,14 +12,21 @@
 //! mapped the file, and without it every request counts as started (a worker that could not
 //! map it marks nothing, which must not read as "nothing started").
 //!
+//! One more word names the culprit when the process ends itself for a limit of one request
+//! (`crate::exit`) while others run beside it: the worker writes that request's id
+//! ([`Marks::blame`]) just before it exits, and the supervisor answers that request with its
+//! limit ([`Marks::culprit`]) and the others as lost with the process.
+//!
 //! Guarantees: the file is exactly [`LEN`] bytes and sealed against shrinking and growing before
 //! the worker gets it, so no worker can make the supervisor's mapping fault; the supervisor only
 //! compares the 64-bit words it reads. A mark is one atomic operation on one word, visible to
 //! the supervisor once the worker died.
 //! Trusts: the worker's marks as far as its own requests go: a compromised worker can leave a
 //! started request unmarked (it is then run again elsewhere) or mark one that never ran. It
-//! hosts those requests anyway (it could forge their answers and their host calls); marks decide
-//! nothing else (not blame).
+//! hosts those requests anyway (it could forge their answers and their host calls). The culprit
+//! it names must be one of its requests in flight, which it could fail anyway: it decides that
+//! request's answer and the weak `cpu_limit_hit`/`memory_limit_hit` signal an answered limit
+//! gives its tenant, not crash blame.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -40,8 +47,12 @@ use crate::RequestId;
 pub const SLOT_BITS: u32 = 12;
 /// Slots, slot 0 (no slot) included.
 pub const SLOTS: usize = 1 << SLOT_BITS;
-/// Bytes of the shared file: one 64-bit word per slot.
-pub const LEN: usize = SLOTS * 8;
+/// The word after the slots': the culprit's id (see [`Marks::blame`]), 0 for none.
+const CULPRIT: usize = SLOTS;
+/// 64-bit words of the shared file: one per slot, and the culprit's.
+const WORDS: usize = SLOTS + 1;
+/// Bytes of the shared file.
+pub const LEN: usize = WORDS * 8;
 /// The slot of requests that have none (more requests in flight than slots). Its word holds
 /// [`MAPPED`] once the worker has mapped the file.
 pub const NO_SLOT: u16 = 0;
@@ -111,11 +122,12 @@ impl Marks {
         Ok(Marks { words })
     }
 
-    fn word(&self, slot: usize) -> &AtomicU64 {
-        debug_assert!(slot < SLOTS);
-        // SAFETY: slot < SLOTS, so the word lies inside the LEN-byte mapping (page-aligned,
-        // hence 8-byte aligned), which lives as long as `self`; AtomicU64 has u64's layout.
-        unsafe { &*self.words.as_ptr().add(slot % SLOTS) }
+    fn word(&self, index: usize) -> &AtomicU64 {
+        debug_assert!(index < WORDS);
+        // SAFETY: index % WORDS < WORDS, so the word lies inside the LEN-byte mapping
+        // (page-aligned, hence 8-byte aligned), which lives as long as `self`; AtomicU64 has
+        // u64's layout.
+        unsafe { &*self.words.as_ptr().add(index % WORDS) }
     }
 
     /// The worker's side: `id` is about to run.
@@ -133,6 +145,23 @@ impl Marks {
         slot == usize::from(NO_SLOT)
             || self.word(usize::from(NO_SLOT)).load(Ordering::Acquire) != MAPPED
             || self.word(slot).load(Ordering::Acquire) == id.0
+    }
+}
+
+impl Marks {
+    /// The worker's side, as it ends itself to enforce a limit of request `id`: names it. One
+    /// atomic store, safe from any thread while the process is going down.
+    pub fn blame(&self, id: RequestId) {
+        self.word(CULPRIT).store(id.0, Ordering::Release);
+    }
+
+    /// The supervisor's side, once the worker ended itself for a limit: the request it named,
+    /// if it named one.
+    pub fn culprit(&self) -> Option<RequestId> {
+        match self.word(CULPRIT).load(Ordering::Acquire) {
+            0 => None,
+            id => Some(RequestId(id)),
+        }
     }
 }
 
@@ -236,6 +265,20 @@ mod tests {
         assert!(!supervisor.started(never));
         let unslotted = request_id(4, NO_SLOT);
         assert!(supervisor.started(unslotted), "no slot: may have run");
+    }
+
+    #[test]
+    fn the_culprit_the_worker_names_is_the_one_the_supervisor_reads() {
+        let (supervisor, fd) = Marks::create().expect("create");
+        let worker = Marks::map(fd.as_fd()).expect("map");
+        assert_eq!(supervisor.culprit(), None, "none named");
+        let (culprit, beside) = (request_id(5, SLOTS as u16 - 1), request_id(6, 1));
+        worker.mark(culprit);
+        worker.mark(beside);
+        worker.blame(culprit);
+        assert_eq!(supervisor.culprit(), Some(culprit));
+        // The culprit's word is its own: the last slot's mark is untouched by it.
+        assert!(supervisor.started(culprit) && supervisor.started(beside));
     }
 
     #[test]

@@ -334,6 +334,17 @@ impl Engine {
         unsafe { ffi::stk_engine_set_oom_exit(code) }
     }
 
+    /// Called just before the process ends itself for a limit (under
+    /// [`Unresponsive::ExitProcess`], or the out-of-memory exit above) with the tag of the task
+    /// whose limit it enforces ([`crate::Worker::set_tag`]; 0 for a task started untagged). It
+    /// runs while the process goes down, on the watchdog's thread or the isolate's: it must only
+    /// store to memory (no locks, no allocation, no I/O that can block).
+    pub fn set_limit_exit_hook(&self, hook: extern "C" fn(u64)) {
+        self.watchdog.set_exit_hook(hook);
+        // SAFETY: stores a function pointer in an atomic; callable from any thread.
+        unsafe { ffi::stk_engine_set_limit_exit_hook(Some(hook)) }
+    }
+
     /// Isolates that ran the grace period past their termination, since the process started
     /// (export it as a metric).
     pub fn unresponsive_isolates(&self) -> u64 {

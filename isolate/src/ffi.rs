@@ -170,6 +170,8 @@ extern "C" {
     pub fn stk_engine_init(flags: *const c_char, flags_len: usize) -> i32;
     pub fn stk_v8_version() -> *const c_char;
     pub fn stk_engine_set_oom_exit(code: i32);
+    pub fn stk_engine_set_limit_exit_hook(hook: Option<extern "C" fn(u64)>);
+    pub fn stk_set_entry_tag(iso: *mut StkIsolate, tag: u64);
 
     pub fn stk_engine_snapshot(
         runtime_js: *const c_char,

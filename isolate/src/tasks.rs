@@ -89,6 +89,9 @@ pub(crate) enum Kind {
 
 pub(crate) struct Task {
     kind: Kind,
+    /// The embedder's tag (its request, say), given to the limit-exit hook if the process ends
+    /// itself for this task's limit.
+    tag: u64,
     started: Instant,
     deadline: Instant,
     cpu: Duration,
@@ -96,6 +99,31 @@ pub(crate) struct Task {
 }
 
 impl Worker {
+    /// Tags the tasks started from now on with `tag` (the embedder's name for the request, say):
+    /// if the process ends itself to enforce a limit of one of them, the engine's limit-exit
+    /// hook gets its tag (see [`crate::Engine::set_limit_exit_hook`]).
+    pub fn set_tag(&mut self, tag: u64) {
+        self.tag = tag;
+    }
+
+    /// Starts watching an entry for task `task` under `cpu` and `wall`: the watchdog, and the
+    /// isolate's note of whose entry it is for an out-of-memory exit, both get the task's tag.
+    pub(crate) fn watch(
+        &self,
+        task: u32,
+        cpu: Duration,
+        wall: Duration,
+    ) -> Result<crate::watchdog::WatchGuard<'static>, RunError> {
+        let tag = self.tasks.get(&task).map_or(0, |t| t.tag);
+        // SAFETY: raw is our live isolate; the call writes one field of the bridge's isolate
+        // record and touches no V8 state.
+        self.iso
+            .call(|raw| unsafe { ffi::stk_set_entry_tag(raw, tag) });
+        self.engine
+            .watchdog
+            .arm(self.iso.terminate_handle(), cpu, wall, tag)
+    }
+
     fn new_task(&mut self, kind: Kind) -> u32 {
         let mut id = self.next_task;
         loop {
@@ -110,6 +138,7 @@ impl Worker {
             id,
             Task {
                 kind,
+                tag: self.tag,
                 started: now,
                 deadline: now + self.limits.wall,
                 cpu: Duration::ZERO,
@@ -140,11 +169,7 @@ impl Worker {
             self.fail(id, e);
             return TaskId(id);
         }
-        let guard = match self.engine.watchdog.arm(
-            self.iso.terminate_handle(),
-            self.limits.cpu,
-            self.limits.wall,
-        ) {
+        let guard = match self.watch(id, self.limits.cpu, self.limits.wall) {
             Ok(g) => g,
             Err(e) => {
                 self.fail(id, e);

@@ -70,6 +70,8 @@ struct Watch {
     charged: Duration,
     wall_deadline: Instant,
     fired: Arc<AtomicU8>,
+    /// The embedder's tag of the task this entry runs for (see `Engine::set_limit_exit_hook`).
+    tag: u64,
     /// The isolate thread's CPU clock when the watchdog terminated it.
     terminated_at: Option<Duration>,
     reported: bool,
@@ -106,6 +108,8 @@ pub(crate) struct Watchdog {
 struct Policy {
     /// The exit status under [`Unresponsive::ExitProcess`]; 0 for [`Unresponsive::Report`].
     exit: AtomicI32,
+    /// Called with the watch's tag before such an exit.
+    exit_hook: std::sync::OnceLock<extern "C" fn(u64)>,
     grace_us: AtomicU64,
     unresponsive: AtomicU64,
 }
@@ -165,6 +169,12 @@ impl Watchdog {
         self.shared.1.notify_one();
     }
 
+    /// The hook called with an unresponsive watch's tag before the process exits for it.
+    /// Set once: a later call changes nothing.
+    pub(crate) fn set_exit_hook(&self, hook: extern "C" fn(u64)) {
+        let _ = self.policy.exit_hook.set(hook);
+    }
+
     /// Isolates that kept running a grace period past their termination, since the process
     /// started.
     pub(crate) fn unresponsive(&self) -> u64 {
@@ -190,12 +200,14 @@ impl Watchdog {
         self.shared.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts watching the calling thread's isolate. Must be called on the isolate's thread.
+    /// Starts watching the calling thread's isolate, running for the task tagged `tag`. Must be
+    /// called on the isolate's thread.
     pub(crate) fn arm(
         &self,
         isolate: TerminateHandle,
         cpu: Duration,
         wall: Duration,
+        tag: u64,
     ) -> Result<WatchGuard<'_>, RunError> {
         self.ensure_thread()?;
         let clock = current_thread_clock();
@@ -219,6 +231,7 @@ impl Watchdog {
             charged: Duration::ZERO,
             wall_deadline: now + wall,
             fired: Arc::clone(&fired),
+            tag,
             terminated_at: None,
             reported: false,
         });
@@ -331,6 +344,9 @@ fn unresponsive(w: &mut Watch, policy: &Policy, grace: Duration) {
     // SAFETY: `line` is a valid buffer of `line.len()` bytes.
     let _ = unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
     if exit {
+        if let Some(hook) = policy.exit_hook.get() {
+            hook(w.tag);
+        }
         // SAFETY: _exit ends the process without running destructors or atexit handlers, which
         // could touch V8 while another thread is inside it.
         unsafe { libc::_exit(code) };
@@ -414,6 +430,7 @@ mod tests {
             TerminateHandle(std::ptr::null_mut()),
             Duration::from_secs(60),
             Duration::from_secs(60),
+            0,
         )
         .expect("the watchdog starts")
     }
@@ -458,6 +475,7 @@ mod tests {
                 TerminateHandle(std::ptr::null_mut()),
                 Duration::from_secs(30),
                 Duration::from_secs(30),
+                0,
             )
             .expect("armed");
         let until = Instant::now() + Duration::from_secs(10);

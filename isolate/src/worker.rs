@@ -149,6 +149,8 @@ pub struct Worker {
     pub(crate) tasks: BTreeMap<u32, Task>,
     pub(crate) next_task: u32,
     pub(crate) events: Vec<TaskEvent>,
+    /// The tag tasks started from now on carry (see [`Worker::set_tag`]).
+    pub(crate) tag: u64,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -218,6 +220,7 @@ impl Worker {
             tasks: BTreeMap::new(),
             next_task: 0,
             events: Vec::new(),
+            tag: 0,
             _not_send: PhantomData,
         })
     }

@@ -45,6 +45,26 @@ fn report(key: &str, value: impl std::fmt::Display) {
 
 const LONG_REPLACE: &str = "export default () => 'a'.repeat(1e7).replace(/a/g, 'bb').length;";
 
+/// The exit status the child processes below ask for when V8 runs out of memory.
+const EXIT_OUT_OF_MEMORY: i32 = 87;
+
+/// The limit-exit hook of the child processes: reports the tag it is given.
+extern "C" fn report_exit_tag(tag: u64) {
+    report("exit_tag", tag);
+}
+
+/// `src`'s default export, in a worker whose tasks carry `tag`.
+fn run_tagged(limits: Limits, src: &str, tag: u64) -> Invocation {
+    let mut worker = Worker::new(engine(), limits).expect("isolate");
+    worker.set_tag(tag);
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    let loaded = worker.load("main.js", &mut set);
+    if loaded.result.is_err() {
+        return loaded;
+    }
+    worker.call("null")
+}
+
 /// Scenarios run in a child process (see `run_child`).
 #[test]
 #[ignore = "entry point of the child processes; run by the tests below"]
@@ -61,8 +81,16 @@ fn child_entry_point() {
             } else {
                 "export default () => { for (;;) {} };"
             };
+            engine().set_limit_exit_hook(report_exit_tag);
             report("started", 1);
-            let inv = run_with(limits_with(20, 128), &[("main.js", src)], "null");
+            let inv = run_tagged(limits_with(20, 128), src, 41);
+            report("result", format!("{:?}", inv.result));
+        }
+        "heap-past-margin-exit" => {
+            engine().set_out_of_memory_exit(EXIT_OUT_OF_MEMORY);
+            engine().set_limit_exit_hook(report_exit_tag);
+            report("started", 1);
+            let inv = run_tagged(limits_with(30_000, 16), LONG_REPLACE, 77);
             report("result", format!("{:?}", inv.result));
         }
         "heap-past-margin" => {
@@ -128,6 +156,13 @@ fn under_the_exit_policy_an_unresponsive_isolate_ends_its_process_within_100_ms_
     };
     let (limit_ms, spent_ms) = (field("cpu_limit_ms="), field("cpu_spent_ms="));
     assert_eq!(limit_ms, 20);
+    // The embedder heard whose limit it was before the process ended (the worker process names
+    // that request to its supervisor).
+    assert_eq!(
+        child.reports.get("exit_tag").map(String::as_str),
+        Some("41"),
+        "{child}"
+    );
     assert!(
         spent_ms <= limit_ms + 100,
         "{spent_ms} ms of CPU against a 20 ms limit\n{child}"
@@ -183,6 +218,18 @@ fn a_terminated_isolate_allocating_past_the_margin_ends_the_process_with_a_clear
             && child
                 .stderr
                 .contains("kept allocating past its heap limit plus the termination margin"),
+        "{child}"
+    );
+}
+
+#[test]
+fn under_the_out_of_memory_exit_the_process_ends_with_its_status_and_names_the_task() {
+    let child = run_child("heap-past-margin-exit", &[]);
+    assert_eq!(child.status.code(), Some(EXIT_OUT_OF_MEMORY), "{child}");
+    assert!(!child.has("done"), "{child}");
+    assert_eq!(
+        child.reports.get("exit_tag").map(String::as_str),
+        Some("77"),
         "{child}"
     );
 }

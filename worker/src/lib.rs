@@ -164,6 +164,9 @@ fn run(args: &WorkerArgs) -> Result<(), String> {
         DEFAULT_GRACE,
     );
     engine.set_out_of_memory_exit(stockade_ipc::exit::MEMORY_LIMIT);
+    // Either exit names the request whose limit it enforces in the marks file, so that with
+    // several requests in flight the supervisor answers that one with its limit.
+    engine.set_limit_exit_hook(shared::blame);
     // With memory protection keys, heap pages must never pass from one isolate to another under
     // the wrong key; V8's page pool moves pages between isolates by itself, and the bridge closes
     // that route only while one thread runs isolates (bridge/engine.cc, DrainPagePool). So a process

@@ -41,8 +41,21 @@ pub struct Shared {
     /// When the process last took work, for the memory an idle process gives back (`idle.rs`).
     pub idle: Idle,
     /// Where a thread marks each request it starts (`stockade_ipc::marks`), when the supervisor
-    /// passed the file.
-    marks: Option<stockade_ipc::marks::Marks>,
+    /// passed the file: the process's one mapping ([`MARKS`]).
+    marks: Option<&'static stockade_ipc::marks::Marks>,
+}
+
+/// The process's marks file, once mapped: process-wide because the engine's limit-exit hook
+/// ([`blame`]) names the culprit in it from whichever thread ends the process.
+static MARKS: std::sync::OnceLock<stockade_ipc::marks::Marks> = std::sync::OnceLock::new();
+
+/// The engine's limit-exit hook (`Engine::set_limit_exit_hook`): the process is about to end
+/// itself to enforce a limit of the task tagged `tag`, which the isolate threads tag with its
+/// request's id; the supervisor reads it as the request whose limit that was. One atomic store.
+pub extern "C" fn blame(tag: u64) {
+    if let (Some(marks), true) = (MARKS.get(), tag != 0) {
+        marks.blame(RequestId(tag));
+    }
 }
 
 /// The exit status of a worker whose socket broke or whose thread panicked.
@@ -66,7 +79,11 @@ impl Shared {
 
     /// With the supervisor's marks file: a request is marked before any of its code runs.
     pub fn with_marks(mut self, marks: Option<stockade_ipc::marks::Marks>) -> Shared {
-        self.marks = marks;
+        self.marks = marks.and_then(|m| {
+            // A process maps one marks file, once (it has one Hello).
+            let _ = MARKS.set(m);
+            MARKS.get()
+        });
         self
     }
 

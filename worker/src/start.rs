@@ -53,6 +53,7 @@ impl Thread {
         let Ok(mut set) = ModuleSet::new([Module::new("main.ts", code.into_bytes())]) else {
             return self.fail(id, ErrorKind::Internal, "snippet module".into());
         };
+        worker.set_tag(id.0);
         let task = worker.start_load("main.ts", &mut set);
         let slot = self.host(worker, Role::Snippet);
         self.track(slot, task, Purpose::SnippetLoad { request: id, arg });
@@ -119,6 +120,7 @@ impl Thread {
             compat,
             env: env.clone(),
         };
+        worker.set_tag(id.0);
         let task = worker.start_load_with(&load.main_module, &mut set, &options);
         let slot = self.host(
             worker,
@@ -151,6 +153,9 @@ impl Thread {
         };
         // A binding's method call: its caller waits on it, and usually makes another.
         let rpc = matches!(call, Call::Rpc { .. });
+        // The task's limits are this request's: if the process must end to enforce one, it names
+        // this request as the culprit (shared.rs, `blame`).
+        h.worker.set_tag(id.0);
         let task = match call {
             Call::Default { arg_json } => match String::from_utf8(arg_json) {
                 Ok(arg) => h.worker.start_call(&arg),

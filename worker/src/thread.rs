@@ -372,6 +372,7 @@ impl Thread {
                     let Some(h) = self.isolates.get_mut(&slot) else {
                         return;
                     };
+                    h.worker.set_tag(request.0);
                     let task = h.worker.start_call(&arg);
                     return self.track(
                         slot,

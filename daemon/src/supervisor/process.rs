@@ -19,9 +19,10 @@
 //!   is routed first, so a request it answered does not count as in flight;
 //! - every job the process had is answered: with its own answer if the worker gave it, else
 //!   `WorkerDied` (`Timeout` for a request the supervisor declared hung), or, when the process
-//!   ended itself to enforce a limit (`stockade_ipc::exit`) with exactly one request in flight,
-//!   that limit's outcome for the jobs that depended on that request. With several in flight a
-//!   limit exit cannot be pinned on one, and they all fail `WorkerDied`, saying so. Jobs still
+//!   ended itself to enforce a limit (`stockade_ipc::exit`), that limit's outcome for the
+//!   request it was enforced for: the one in flight, or, with several, the one the worker named
+//!   in its marks file (`Marks::culprit`); the others fail `WorkerDied`, saying so (all of them
+//!   when it named none in flight). Jobs still
 //!   queued, and jobs nothing of which was sent, are handed back unstarted (`Answer::NotStarted`)
 //!   so the pool places them again, elsewhere; so are Loader calls whose own request was never
 //!   sent because the process died loading their worker ([`Failure::Unstarted`]), unless the
@@ -418,7 +419,7 @@ async fn run(
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
     on_death(config.id, &blame, &death, info.loaded_defs());
-    let verdict = Verdict::of(&death, &in_flight);
+    let verdict = Verdict::of(&death, &in_flight, marks.culprit());
     for Failed {
         reply,
         failure,

@@ -164,6 +164,13 @@ const char* stk_v8_version(void);
 // When a terminated isolate keeps allocating past its heap margin, V8 can only abort the process:
 // end it with `code` instead (0, the default: let V8 abort). Any thread; process-wide.
 void stk_engine_set_oom_exit(int32_t code);
+// Called, when set, just before the process ends itself for a limit (the exit above, or the
+// watchdog's), with the tag of the task it ends for (stk_set_entry_tag): the embedder's last word
+// on whose limit it was. It runs on a dying process: one store to memory, no locks, no allocation.
+void stk_engine_set_limit_exit_hook(void (*hook)(uint64_t tag));
+// The tag of the task the calling thread is about to run in `iso` (for the hook above). Touches
+// no V8 state; call it on the isolate's thread.
+void stk_set_entry_tag(stk_isolate* iso, uint64_t tag);
 
 // Evaluates the runtime script (runtime + web prelude) once in a snapshot isolate and keeps the
 // resulting startup snapshot; every isolate then starts from it. Call once after

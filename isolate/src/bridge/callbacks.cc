@@ -34,6 +34,10 @@ constexpr size_t kHeapTerminationMargin = size_t{256} << 20;
 // heap margin (stk_engine_set_oom_exit); 0: let V8 abort.
 std::atomic<int32_t> g_oom_exit{0};
 
+// The embedder's hook called just before the process ends itself for a limit
+// (stk_engine_set_limit_exit_hook); null: none.
+std::atomic<void (*)(uint64_t)> g_limit_exit_hook{nullptr};
+
 }  // namespace
 
 constinit thread_local stk_isolate* tl_current = nullptr;
@@ -95,7 +99,10 @@ void OnOutOfMemory(const char* location, const v8::OOMDetails& details) {
     (void)ignored;
   }
   const int32_t code = g_oom_exit.load();
-  if (code != 0 && iso && iso->heap_margin_granted) _exit(code);
+  if (code != 0 && iso && iso->heap_margin_granted) {
+    if (void (*hook)(uint64_t) = g_limit_exit_hook.load()) hook(iso->entry_tag);
+    _exit(code);
+  }
 }
 
 v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
@@ -118,5 +125,9 @@ using namespace stockade::bridge;
 extern "C" {
 
 void stk_engine_set_oom_exit(int32_t code) { g_oom_exit.store(code); }
+
+void stk_engine_set_limit_exit_hook(void (*hook)(uint64_t)) { g_limit_exit_hook.store(hook); }
+
+void stk_set_entry_tag(stk_isolate* iso, uint64_t tag) { iso->entry_tag = tag; }
 
 }  // extern "C"

@@ -57,6 +57,7 @@ struct stk_isolate {
   bool drain_pool = false;
   bool gc_ran = false;
   bool heap_margin_granted = false;  // NearHeapLimit has raised the limit (it does so once)
+  uint64_t entry_tag = 0;  // the embedder's tag of the task the thread runs for (stk_set_entry_tag)
 };
 
 #endif  // STOCKADE_ISOLATE_H_

@@ -19,11 +19,7 @@ impl Worker {
         };
         let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
         let wall_left = t.deadline.saturating_duration_since(Instant::now());
-        let engine = self.engine;
-        let guard = match engine
-            .watchdog
-            .arm(self.iso.terminate_handle(), cpu_left, wall_left)
-        {
+        let guard = match self.watch(task, cpu_left, wall_left) {
             Ok(g) => g,
             Err(e) => return self.fail(task, e),
         };
@@ -105,11 +101,7 @@ impl Worker {
         }
         let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
         let wall_left = t.deadline.saturating_duration_since(Instant::now());
-        let guard = match self
-            .engine
-            .watchdog
-            .arm(self.iso.terminate_handle(), cpu_left, wall_left)
-        {
+        let guard = match self.watch(id, cpu_left, wall_left) {
             Ok(g) => g,
             Err(e) => return self.fail(id, e),
         };

@@ -31,21 +31,49 @@ pub(super) enum Verdict {
     Died(String),
     /// It ended itself for `kind`, with this one request in flight: that limit's outcome.
     Limit(RequestId, ErrorKind),
-    /// It ended itself for `kind` with several requests in flight.
+    /// It ended itself for `kind` of `culprit`, one of the `n` requests in flight, which the
+    /// worker named in its marks file: that limit's outcome for the culprit, `WorkerDied`
+    /// saying so for the others.
+    LimitAmong {
+        culprit: RequestId,
+        kind: ErrorKind,
+        n: usize,
+    },
+    /// It ended itself for `kind` with several requests in flight and named none of them.
     LimitOfSeveral(ErrorKind, usize),
     /// It was killed for the worker process memory cap: how.
     ProcessMemory(String),
 }
 
 impl Verdict {
-    pub(super) fn of(death: &Death, in_flight: &[InFlight]) -> Verdict {
+    /// `culprit`: the request the worker named as it ended itself for a limit (its marks
+    /// file), if any; heeded only when it is one of the requests in flight.
+    pub(super) fn of(death: &Death, in_flight: &[InFlight], culprit: Option<RequestId>) -> Verdict {
         if death.process_memory.is_some() {
             return Verdict::ProcessMemory(death.how.clone());
         }
         match (death.limit, in_flight) {
             (None, _) => Verdict::Died(death.how.clone()),
             (Some(kind), [only]) => Verdict::Limit(only.id, kind),
-            (Some(kind), several) => Verdict::LimitOfSeveral(kind, several.len()),
+            (Some(kind), several) => match culprit.filter(|c| several.iter().any(|r| r.id == *c)) {
+                Some(culprit) => Verdict::LimitAmong {
+                    culprit,
+                    kind,
+                    n: several.len(),
+                },
+                None => Verdict::LimitOfSeveral(kind, several.len()),
+            },
+        }
+    }
+
+    /// The request whose limit the process ended itself for, when known, and that limit.
+    fn culprit(&self) -> Option<(RequestId, ErrorKind)> {
+        match self {
+            Verdict::Limit(id, kind)
+            | Verdict::LimitAmong {
+                culprit: id, kind, ..
+            } => Some((*id, *kind)),
+            _ => None,
         }
     }
 
@@ -57,13 +85,16 @@ impl Verdict {
         suspect: bool,
         started: &dyn Fn(RequestId) -> bool,
     ) -> Answer {
+        // The request whose limit the process ended itself for: that limit, nothing crashed
+        // (whether or not its mark says it started).
+        if let (Failure::Sent { request, .. }, Some((culprit, kind))) = (&failure, self.culprit()) {
+            if *request == culprit {
+                return Answer::Done(Ok(limit_outcome(culprit, kind)));
+            }
+        }
         let error = match failure {
-            // Sent, but the worker never started it: it ran nowhere, so it runs elsewhere, unless
-            // the process ended itself for a limit of this very request.
-            Failure::Sent { job, request, .. }
-                if !started(request)
-                    && !matches!(self, Verdict::Limit(id, _) if *id == request) =>
-            {
+            // Sent, but the worker never started it: it ran nowhere, so it runs elsewhere.
+            Failure::Sent { job, request, .. } if !started(request) => {
                 return Answer::NotStarted(job)
             }
             Failure::Sent { why, .. } => JobError::WorkerDied(why),
@@ -84,6 +115,13 @@ impl Verdict {
             }
             // The engine's own limit enforcement: the tenant hit its limit, nothing crashed.
             (JobError::WorkerDied(_), Verdict::Limit(id, kind)) => Ok(limit_outcome(*id, *kind)),
+            (JobError::WorkerDied(_), Verdict::LimitAmong { kind, n, .. }) => {
+                Err(JobError::WorkerDied(format!(
+                    "the process ended itself to enforce a {} limit of another of the {n} \
+                     requests running in it",
+                    limit_name(*kind)
+                )))
+            }
             (JobError::WorkerDied(_), Verdict::LimitOfSeveral(kind, n)) => {
                 Err(JobError::WorkerDied(format!(
                     "the process ended itself to enforce a {} limit of one of the {n} requests \

@@ -47,7 +47,7 @@ fn died() -> Failure {
 fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
     let limit = death(false, Some(ErrorKind::MemoryLimit));
     let Answer::Done(Ok(outcome)) =
-        Verdict::of(&limit, &in_flight(1)).answer(died(), false, &|_| true)
+        Verdict::of(&limit, &in_flight(1), None).answer(died(), false, &|_| true)
     else {
         panic!("expected the limit's outcome");
     };
@@ -55,7 +55,7 @@ fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
     assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::MemoryLimit));
 
     let Answer::Done(Err(JobError::WorkerDied(why))) =
-        Verdict::of(&limit, &in_flight(3)).answer(died(), false, &|_| true)
+        Verdict::of(&limit, &in_flight(3), None).answer(died(), false, &|_| true)
     else {
         panic!("expected WorkerDied");
     };
@@ -68,7 +68,7 @@ fn a_limit_exit_answers_the_one_request_in_flight_with_its_limit() {
 #[test]
 fn a_crash_answers_worker_died_with_how_and_keeps_timeouts_and_unsent_jobs() {
     let crash = death(false, None);
-    let verdict = Verdict::of(&crash, &in_flight(2));
+    let verdict = Verdict::of(&crash, &in_flight(2), None);
     let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(died(), false, &|_| true)
     else {
         panic!("expected WorkerDied");
@@ -96,7 +96,7 @@ fn unstarted() -> Failure {
 #[test]
 fn a_call_that_never_ran_is_placed_again_unless_its_tenant_is_suspected() {
     for death in [death(false, None), death(true, None)] {
-        let verdict = Verdict::of(&death, &in_flight(2));
+        let verdict = Verdict::of(&death, &in_flight(2), None);
         assert!(matches!(
             verdict.answer(unstarted(), false, &|_| true),
             Answer::NotStarted(_)
@@ -109,7 +109,7 @@ fn a_call_that_never_ran_is_placed_again_unless_its_tenant_is_suspected() {
     // The process ended itself for the limit of the one request it had (the load this call
     // waited for): that limit is the call's answer, not a retry.
     let limit = death(false, Some(ErrorKind::CpuLimit));
-    let answer = Verdict::of(&limit, &in_flight(1)).answer(unstarted(), false, &|_| true);
+    let answer = Verdict::of(&limit, &in_flight(1), None).answer(unstarted(), false, &|_| true);
     assert!(matches!(answer, Answer::Done(Ok(_))));
 }
 
@@ -143,7 +143,7 @@ fn a_memory_cap_kill_blames_nobody_and_answers_process_memory_limit() {
     // Not a crash: no culprit, no suspects, even with the grower alone in flight.
     assert_eq!(capped.blame(&[a].into()), Blame::Nobody);
     assert_eq!(capped.blame(&[a, b].into()), Blame::Nobody);
-    let verdict = Verdict::of(&capped, &in_flight(1));
+    let verdict = Verdict::of(&capped, &in_flight(1), None);
     let Answer::Done(Err(error @ JobError::ProcessMemory(_))) =
         verdict.answer(died(), true, &|_| true)
     else {
@@ -182,7 +182,7 @@ fn sent(request: u64) -> Failure {
 #[test]
 fn a_sent_request_the_worker_never_started_runs_elsewhere_one_it_started_fails() {
     let crash = death(false, None);
-    let verdict = Verdict::of(&crash, &in_flight(2));
+    let verdict = Verdict::of(&crash, &in_flight(2), None);
     let started_only_1 = |id: RequestId| id == RequestId(1);
     assert!(matches!(
         verdict.answer(sent(1), true, &started_only_1),
@@ -198,7 +198,7 @@ fn a_sent_request_the_worker_never_started_runs_elsewhere_one_it_started_fails()
     // The process ended itself for this request's limit: that limit is its answer, whatever
     // the marks say.
     let limit = death(false, Some(ErrorKind::CpuLimit));
-    let one = Verdict::of(&limit, &in_flight(1));
+    let one = Verdict::of(&limit, &in_flight(1), None);
     let Answer::Done(Ok(outcome)) = one.answer(sent(1), false, &|_| false) else {
         panic!("expected the limit's outcome");
     };
@@ -207,5 +207,36 @@ fn a_sent_request_the_worker_never_started_runs_elsewhere_one_it_started_fails()
     assert!(matches!(
         one.answer(sent(2), false, &|_| false),
         Answer::NotStarted(_)
+    ));
+}
+
+#[test]
+fn a_limit_exit_among_several_answers_the_culprit_the_worker_named_with_its_limit() {
+    let limit = death(false, Some(ErrorKind::CpuLimit));
+    let three = in_flight(3);
+    let started_all = |_: RequestId| true;
+    let verdict = Verdict::of(&limit, &three, Some(RequestId(2)));
+    let Answer::Done(Ok(outcome)) = verdict.answer(sent(2), false, &started_all) else {
+        panic!("expected the culprit's limit");
+    };
+    assert_eq!(outcome.request_id, RequestId(2));
+    assert!(matches!(&outcome.result, Err(e) if e.kind == ErrorKind::CpuLimit));
+    // The others it ran are lost with the process, and told whose limit it was not.
+    let Answer::Done(Err(JobError::WorkerDied(why))) = verdict.answer(sent(1), false, &started_all)
+    else {
+        panic!("expected WorkerDied");
+    };
+    assert!(why.contains("cpu") || why.contains("CPU"), "{why}");
+    assert!(why.contains("another of the 3 requests"), "{why}");
+    // One it never started still runs elsewhere.
+    assert!(matches!(
+        verdict.answer(sent(3), false, &|id| id != RequestId(3)),
+        Answer::NotStarted(_)
+    ));
+    // A culprit that is not in flight (a confused or lying worker) names nobody.
+    let stray = Verdict::of(&limit, &three, Some(RequestId(9)));
+    assert!(matches!(
+        stray.answer(sent(2), false, &started_all),
+        Answer::Done(Err(JobError::WorkerDied(why))) if why.contains("one of the 3 requests")
     ));
 }
