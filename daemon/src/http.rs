@@ -11,6 +11,12 @@
 //!   sends half a request line and waits is disconnected;
 //! - a connection on which nothing is read or written for the idle timeout is closed (a stalled
 //!   upload, a client that stopped reading its response);
+//! - a connection is closed gracefully: the server's side first, after the last response, and
+//!   what the client still sends (a request body nobody read: a handler that answered without
+//!   reading its upload, a 413) is read and discarded until the client closes, for
+//!   [`LINGER_MAX`] at most, so that the kernel never answers unread data with a reset that
+//!   destroys the response on its way (clients that send a whole body before reading, such as
+//!   Python's, then read the response instead of a broken pipe);
 //! - on shutdown the listener stops accepting and the connections finish what they serve;
 //! - a Unix stream socket (`listen = "unix:/path"`, or one a service manager passed,
 //!   `serve/listeners.rs`) is served as a TCP one is, under the same limits.
@@ -183,23 +189,26 @@ async fn connection<S>(
         origin,
     });
     let service = TowerToHyperService::new(app);
-    let conn = hyper::server::conn::http1::Builder::new()
+    let mut conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true)
         .serve_connection(io, service);
-    tokio::pin!(conn);
     let idle = idle_watch(&last, origin, limits.idle_timeout);
     tokio::pin!(idle);
     let mut stopping = false;
     loop {
         tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    if e.is_timeout() {
-                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+                match result {
+                    Err(e) => {
+                        if e.is_timeout() {
+                            stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                        }
+                        tracing::debug!("connection ended: {e}");
                     }
-                    tracing::debug!("connection ended: {e}");
+                    // Served to the end: close gracefully (an error or a timeout just closes).
+                    Ok(()) => linger(conn.into_parts().io.into_inner()).await,
                 }
                 return;
             }
@@ -211,9 +220,35 @@ async fn connection<S>(
             changed = stop.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() {
-                    conn.as_mut().graceful_shutdown();
+                    std::pin::Pin::new(&mut conn).graceful_shutdown();
                 }
             }
+        }
+    }
+}
+
+/// The longest a closing connection reads what its client still sends ([`linger`]).
+pub const LINGER_MAX: Duration = Duration::from_secs(5);
+/// ... and the longest it waits for the next bytes of it.
+const LINGER_IDLE: Duration = Duration::from_secs(1);
+
+/// Closes a connection whose last response has been written: the server's side first (the
+/// client reads the response, then the end), then reads and discards whatever the client still
+/// sends until it closes its side, falls silent for [`LINGER_IDLE`], or [`LINGER_MAX`] has
+/// passed. Closing a socket with unread data makes the kernel send a reset, which can destroy
+/// the response before the client has read it.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER_MAX;
+    let mut discard = [0u8; 16 * 1024];
+    loop {
+        let next = (tokio::time::Instant::now() + LINGER_IDLE).min(deadline);
+        match tokio::time::timeout_at(next, stream.read(&mut discard)).await {
+            Ok(Ok(n)) if n > 0 => continue,
+            _ => return,
         }
     }
 }

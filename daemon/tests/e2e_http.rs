@@ -343,3 +343,62 @@ fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
     open.read_to_string(&mut rest).expect("the rest");
     assert_eq!(rest, "last");
 }
+
+/// Sends `head` and then the whole `body` before reading anything (as Python's `urllib` and
+/// many other clients do), then reads the response to its end: `Err` if the connection broke.
+fn send_all_then_read(d: &Daemon, head: &str, body: &[u8]) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr(d))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[test]
+fn a_response_given_before_the_upload_was_read_reaches_a_client_that_sends_it_all_first() {
+    // The handler answers without reading its 8 MiB upload, and the API refuses an oversized
+    // body with 413 before reading it. Closing such a connection with the upload still arriving
+    // made the kernel reset it: a client that writes its whole body before reading saw a broken
+    // pipe or a reset instead of the response. The server now closes its side and reads what
+    // still comes.
+    let d = Daemon::start_raw(
+        "linger",
+        1,
+        &format!(
+            "[limits]\nmax_fetch_body_bytes = {}\n{}",
+            16 << 20,
+            tenant(0)
+        ),
+        &[],
+    );
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { fetch() { return new Response('ignored'); } };",
+    );
+    let body = vec![b'x'; 8 << 20];
+    let head = format!(
+        "POST /v1/workers/{id}/fetch/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    for round in 0..3 {
+        let response = send_all_then_read(&d, &head, &body)
+            .unwrap_or_else(|e| panic!("round {round}: the connection broke: {e}"));
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("ignored"), "{response}");
+    }
+    let big = vec![b'x'; 24 << 20];
+    let head = format!(
+        "POST /v1/workers/{id}/fetch/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+         Content-Length: {}\r\n\r\n",
+        big.len()
+    );
+    let response = send_all_then_read(&d, &head, &big)
+        .unwrap_or_else(|e| panic!("413: the connection broke: {e}"));
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("too_large"), "{response}");
+}
