@@ -376,6 +376,12 @@ impl Config {
             if !seen_ids.insert(&t.id) || !seen_tokens.insert(&t.token) {
                 return Err(format!("tenant {}: duplicate id or token", t.id));
             }
+            if self.operator_token.as_ref() == Some(&t.token) {
+                return Err(format!(
+                    "tenant {}: its token is the operator_token (one secret would be both)",
+                    t.id
+                ));
+            }
             for (name, value) in &t.secrets {
                 crate::egress::check_secret(name, &value.0)
                     .map_err(|e| format!("tenant {}: secret {name:?}: {e}", t.id))?;
@@ -425,6 +431,15 @@ impl Config {
                 self.timezone
             ));
         }
+        known_zone(&self.timezone, Path::new(ZONEINFO))?;
+        if let Some(url) = &self.store.url {
+            if !["sqlite://", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+            {
+                return Err("store.url must start with sqlite:// or postgres://".into());
+            }
+        }
         let min_mb = crate::api::MIN_MEMORY_MB;
         if self.limits.memory_mb < min_mb || self.cordon.quarantine_memory_mb < min_mb {
             return Err(format!(
@@ -435,10 +450,9 @@ impl Config {
             || !(64..=self.limits.host_call_memory_mb)
                 .contains(&self.limits.host_call_memory_per_tenant_mb)
         {
-            return Err(
-                "limits.host_call_memory_mb must be 64 to 1048576, and                  limits.host_call_memory_per_tenant_mb 64 to host_call_memory_mb"
-                    .into(),
-            );
+            return Err("limits.host_call_memory_mb must be 64 to 1048576, and \
+                        limits.host_call_memory_per_tenant_mb 64 to host_call_memory_mb"
+                .into());
         }
         let process_mb = self.limits.worker_process_memory_mb;
         if process_mb != 0 && !(64..=1 << 30).contains(&process_mb) {
@@ -486,6 +500,28 @@ fn generate_token() -> Result<String, String> {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .map_err(|e| format!("cannot generate a token: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The host's time-zone database, the names tenant code may be given as its zone.
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// `zone` names a zone of the host's database in `zoneinfo` (V8's ICU knows those; it ignores a
+/// POSIX rule string and leaves a name it does not know undefined, which tenant code sees as
+/// `resolvedOptions().timeZone === undefined`). UTC always; anything on a host without the
+/// database (the name's shape is checked above).
+fn known_zone(zone: &str, zoneinfo: &Path) -> Result<(), String> {
+    if zone == "UTC" || !zoneinfo.is_dir() {
+        return Ok(());
+    }
+    let alias_tree = zone.starts_with("posix/") || zone.starts_with("right/");
+    if alias_tree || !zoneinfo.join(zone).is_file() {
+        return Err(format!(
+            "timezone {zone:?} is not a zone of {} (an IANA name such as Europe/Berlin; \
+             POSIX rule strings are not supported)",
+            zoneinfo.display()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

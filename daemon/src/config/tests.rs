@@ -368,3 +368,54 @@ fn the_host_call_budget_and_a_tenants_share_have_defaults_and_bounds() {
         assert!(e.contains("host_call_memory"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_tenant_token_may_not_be_the_operator_token() {
+    let err = parse_exactly(&format!("operator_token = \"0123456789abcdef\"\n{TENANT}"))
+        .expect_err("shared secret");
+    assert!(err.contains("operator_token"), "{err}");
+}
+
+#[test]
+fn the_store_url_names_a_backend_the_daemon_has() {
+    for ok in [
+        "sqlite:///tmp/x.db",
+        "postgres://u@h/db",
+        "postgresql://u@h/db",
+    ] {
+        parse(&format!("[store]\nurl = \"{ok}\"\n")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in ["mysql://x", "/tmp/x.db", ""] {
+        let err = parse(&format!("[store]\nurl = \"{bad}\"\n")).expect_err(bad);
+        assert!(err.contains("store.url"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_time_zone_must_be_one_of_the_hosts_database() {
+    let dir = std::env::temp_dir().join(format!("stockade-zoneinfo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("Europe")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("posix/Europe")).expect("mkdir");
+    std::fs::write(dir.join("Europe/Berlin"), b"TZif").expect("zone");
+    std::fs::write(dir.join("EST5EDT"), b"TZif").expect("zone");
+    std::fs::write(dir.join("posix/Europe/Berlin"), b"TZif").expect("zone");
+    for ok in ["UTC", "Europe/Berlin", "EST5EDT"] {
+        known_zone(ok, &dir).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    // Unknown names, a folder, the alias trees and POSIX rules: V8's ICU would leave the zone
+    // undefined or silently use UTC.
+    for bad in [
+        "Mars/Olympus",
+        "Europe",
+        "posix/Europe/Berlin",
+        "EST5EDT,M3.2.0,M11.1.0",
+        "<+03>-3",
+    ] {
+        let err = known_zone(bad, &dir).expect_err(bad);
+        assert!(err.contains("not a zone"), "{bad}: {err}");
+    }
+    // A host without the database: the name's shape alone was checked.
+    known_zone("Europe/Berlin", &dir.join("absent")).expect("no database");
+    let _ = std::fs::remove_dir_all(&dir);
+}
