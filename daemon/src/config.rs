@@ -376,12 +376,6 @@ impl Config {
             if !seen_ids.insert(&t.id) || !seen_tokens.insert(&t.token) {
                 return Err(format!("tenant {}: duplicate id or token", t.id));
             }
-            if self.operator_token.as_ref() == Some(&t.token) {
-                return Err(format!(
-                    "tenant {}: its token is the operator_token (one secret would be both)",
-                    t.id
-                ));
-            }
             for (name, value) in &t.secrets {
                 crate::egress::check_secret(name, &value.0)
                     .map_err(|e| format!("tenant {}: secret {name:?}: {e}", t.id))?;

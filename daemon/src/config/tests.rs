@@ -370,13 +370,6 @@ fn the_host_call_budget_and_a_tenants_share_have_defaults_and_bounds() {
 }
 
 #[test]
-fn a_tenant_token_may_not_be_the_operator_token() {
-    let err = parse_exactly(&format!("operator_token = \"0123456789abcdef\"\n{TENANT}"))
-        .expect_err("shared secret");
-    assert!(err.contains("operator_token"), "{err}");
-}
-
-#[test]
 fn the_store_url_names_a_backend_the_daemon_has() {
     for ok in [
         "sqlite:///tmp/x.db",
