@@ -139,13 +139,6 @@ fn converse(
     invoke: ToWorker,
     jailed: bool,
 ) -> Result<ExitCode, String> {
-    let send =
-        |s: &mut UnixStream, m: &ToWorker| write_frame(s, m).map(|_| ()).map_err(|e| e.to_string());
-    let recv = |s: &mut UnixStream| match read_frame::<ToSupervisor, _>(s) {
-        Ok(Some(m)) => Ok(m),
-        Ok(None) => Err("the worker closed its socket".to_string()),
-        Err(e) => Err(e.to_string()),
-    };
     send(
         stream,
         &ToWorker::Hello {
@@ -165,18 +158,8 @@ fn converse(
     for request in [load, invoke] {
         let id = request.request_id();
         send(stream, &request)?;
-        let outcome = loop {
-            match recv(stream)? {
-                ToSupervisor::Outcome(outcome) if Some(outcome.request_id) == id => break outcome,
-                ToSupervisor::HostCall {
-                    request_id,
-                    call_id,
-                    name,
-                    ..
-                } => send(stream, &refusal(request_id, call_id, &name))?,
-                // Renewal notices and the like: nothing to do for one request.
-                _ => {}
-            }
+        let ToSupervisor::Outcome(outcome) = next_of(stream, id)? else {
+            return Err("expected an outcome".into());
         };
         print_logs(&outcome.logs);
         let open = outcome.open;
@@ -192,28 +175,49 @@ fn converse(
             Ok(_) => {}
         }
         // Work the request goes on with after its answer (`ctx.waitUntil`) ends before the
-        // worker is shut down; its host calls are refused as the request's were.
+        // worker is shut down.
         if open {
-            loop {
-                match recv(stream)? {
-                    ToSupervisor::Finished { request_id, error } if Some(request_id) == id => {
-                        if let Some(e) = error {
-                            return Ok(error_exit(&e));
-                        }
-                        break;
-                    }
-                    ToSupervisor::HostCall {
-                        request_id,
-                        call_id,
-                        name,
-                        ..
-                    } => send(stream, &refusal(request_id, call_id, &name))?,
-                    _ => {}
-                }
+            if let ToSupervisor::Finished { error: Some(e), .. } = next_of(stream, id)? {
+                return Ok(error_exit(&e));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn send(stream: &mut UnixStream, message: &ToWorker) -> Result<(), String> {
+    write_frame(stream, message)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn recv(stream: &mut UnixStream) -> Result<ToSupervisor, String> {
+    match read_frame::<ToSupervisor, _>(stream) {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err("the worker closed its socket".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The next answer (`Outcome`) or end (`Finished`) of request `id`. Host calls meanwhile are
+/// refused; other frames (renewal notices) need nothing for one request.
+fn next_of(stream: &mut UnixStream, id: Option<RequestId>) -> Result<ToSupervisor, String> {
+    loop {
+        match recv(stream)? {
+            m @ (ToSupervisor::Outcome(_) | ToSupervisor::Finished { .. })
+                if m.request_id() == id =>
+            {
+                return Ok(m)
+            }
+            ToSupervisor::HostCall {
+                request_id,
+                call_id,
+                name,
+                ..
+            } => send(stream, &refusal(request_id, call_id, &name))?,
+            _ => {}
+        }
+    }
 }
 
 /// The answer to every host call under `stockade run`: there is no supervisor behind this

@@ -44,6 +44,12 @@ fn assert_not_blamed(d: &Daemon) {
     assert_ne!(report["tier"], "quarantine", "{report:#}");
 }
 
+/// The tenant's next request is served (by the same process or a new one).
+fn assert_serves(d: &Daemon) {
+    let (status, body, _) = run_with(d, "export default () => 2 + 2", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+}
+
 fn code_of(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
@@ -164,8 +170,7 @@ fn cpu_limit_holds_inside_long_builtins() {
     }
     // Where V8 does not honour termination, the worker ended itself after a 100 ms grace: the
     // next request is served by a fresh process.
-    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
-    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_serves(&d);
     assert_not_blamed(&d);
 }
 
@@ -183,8 +188,7 @@ fn describing_a_tenants_error_runs_under_its_limits_and_the_process_survives() {
         let (status, body, _) = run_with(&d, code, json!({ "cpuMs": 50, "wallMs": 5000 }));
         assert_eq!(code_of(&body), "cpu_limit", "{code}: {status} {body:#}");
     }
-    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
-    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_serves(&d);
     assert_survived(&d);
 }
 
@@ -233,8 +237,7 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
         "{body:#}"
     );
     // The next request is served by a fresh process.
-    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
-    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_serves(&d);
 }
 
 #[test]
@@ -259,8 +262,7 @@ fn heap_limit_holds_and_the_process_survives() {
     );
     assert_eq!(code_of(&body), "memory_limit", "{status} {body:#}");
     // Same process, still serving.
-    let (status, body, _) = run_with(&d, "export default () => 2 + 2", json!({}));
-    assert_eq!((status, &body["result"]), (200, &json!(4)), "{body:#}");
+    assert_serves(&d);
     assert_survived(&d);
 }
 
