@@ -9,7 +9,11 @@
 //! - headers from the matching rule's `inject_headers` replace any the tenant set of that name,
 //!   with values of the tenant's secrets, on that hop only (a redirect to another rule's host
 //!   gets that rule's headers, or none); a hop that injects asks for an uncompressed, whole
-//!   answer (no `Range`) and a compressed one is refused, since it could not be scrubbed;
+//!   answer (no `Range`); an answer in an encoding the gateway does not decode is refused
+//!   there, since it could not be scrubbed;
+//! - an answer compressed with gzip, deflate or br reaches tenant code decoded (without its
+//!   `Content-Encoding` and `Content-Length`), as a Workers `fetch()` gives it, and is scrubbed
+//!   decoded; the caps below count decoded bytes;
 //! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
 //!   common encodings, see `secrets::scrub`) in the status text, header names and values, final
 //!   URL, body and error text the tenant gets back;
@@ -159,6 +163,11 @@ impl Gateway {
             }))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            // Decoded for tenant code, and so that scrubbing sees the bytes (reqwest asks for
+            // these encodings unless the request names its own).
+            .gzip(true)
+            .deflate(true)
+            .brotli(true)
             .timeout(hop_timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()

@@ -355,8 +355,10 @@ async fn oversized_and_compressed_answers_are_refused() {
     let up = Upstream::start(|seen| match seen.target.as_str() {
         "/big" => Answer::ok(&vec![b'x'; MAX_BODY_LEN + 1]),
         _ => {
-            let mut a = Answer::ok(b"\x1f\x8b");
-            a.headers.push(("Content-Encoding".into(), "gzip".into()));
+            // An encoding the gateway does not decode.
+            let mut a = Answer::ok(b"\x1f\x9d");
+            a.headers
+                .push(("Content-Encoding".into(), "compress".into()));
             a
         }
     });
@@ -512,4 +514,45 @@ fn rules_that_do_not_check_are_refused_naming_the_tenant_the_rule_and_the_cause(
         matches!(&e, EgressError::PrivateNet(bad) if bad.net == "10.0.0.0/33"),
         "{e:?}"
     );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(bytes).expect("gzip");
+    z.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn a_gzip_answer_reaches_the_tenant_decoded_and_scrubbed() {
+    let up = Upstream::start(|seen| {
+        // Echoes the injected header, compressed whether asked or not (as a stored gzip
+        // object is served).
+        let text = format!("key={}", seen.header("x-api-key").unwrap_or("none"));
+        let mut a = Answer::ok(&gzip(text.as_bytes()));
+        a.headers.push(("Content-Encoding".into(), "gzip".into()));
+        a
+    });
+    let p = up.port;
+    let plain = egress(true, &rule("127.0.0.1", &format!("ports = [{p}]")));
+    let got = get(&plain, &format!("http://127.0.0.1:{p}/a"))
+        .await
+        .expect("plain");
+    assert_eq!(got.body, "key=none", "decoded");
+    assert!(
+        !got.head["headers"].to_string().contains("content-encoding"),
+        "{}",
+        got.head
+    );
+    let injecting = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
+        ),
+    );
+    let got = get(&injecting, &format!("http://127.0.0.1:{p}/b"))
+        .await
+        .expect("injecting");
+    assert_eq!(got.body, "key=[redacted]", "decoded, then scrubbed");
 }
