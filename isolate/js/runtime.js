@@ -10,6 +10,7 @@ const stringify = JSON.stringify;
 const parse = JSON.parse;
 const PromiseResolve = Promise.resolve.bind(Promise);
 const isView = ArrayBuffer.isView;
+const isArray = Array.isArray;
 const UInt8ArrayCtor = Uint8Array;
 // Bytes the host hands in or takes out only meet these captured getters and the captured
 // constructor: never a typed array's prototype methods, getters or species lookup (tenant code may
@@ -39,24 +40,46 @@ function describe(key) {
   return key === "" ? "the result" : `the result (at key ${stringify(String(key))})`;
 }
 
+// The most UTF-16 units of strings a result may hold: each is at least one byte of JSON, and a
+// result is at most 16 MiB (stockade_ipc::limits::MAX_RESULT_JSON_LEN).
+const MAX_RESULT_UNITS = 16 * 1024 * 1024;
+// Thrown out of JSON.stringify once a result holds more: it cannot fit.
+const TOO_LARGE = Object.freeze({ __proto__: null });
+
 // JSON text of `value`; undefined at the top level is `null`, anything JSON cannot carry is an error;
-// a lone surrogate in a string becomes U+FFFD (the host's JSON is UTF-8).
+// a lone surrogate in a string becomes U+FFFD (the host's JSON is UTF-8). `false` (the bridge's
+// STK_TOO_LARGE) when its strings alone exceed the most a result may be: found before V8 writes
+// them, since writing a huge string is an operation V8 does not interrupt.
 function toJson(value) {
   if (value === undefined) return "null";
-  return web.wellFormedJson(stringify(value, function (key, v) {
-    switch (typeof v) {
-      case "function":
-        throw new TypeError(`${describe(key)} is a function, which is not JSON`);
-      case "symbol":
-        throw new TypeError(`${describe(key)} is a symbol, which is not JSON`);
-      case "bigint":
-        throw new TypeError(`${describe(key)} is a BigInt, which is not JSON`);
-      case "undefined":
-        throw new TypeError(`${describe(key)} is undefined, which is not JSON`);
-      default:
-        return v;
-    }
-  }));
+  let units = 0;
+  try {
+    return web.wellFormedJson(stringify(value, function (key, v) {
+      if (!isArray(this)) units += key.length; // an array's indices are not written
+      if (typeof v === "string") units += v.length;
+      if (units > MAX_RESULT_UNITS) throw TOO_LARGE;
+      return checked(key, v);
+    }));
+  } catch (e) {
+    if (e === TOO_LARGE) return false;
+    throw e;
+  }
+}
+
+// `v`, found at `key` of the result, if JSON can carry it.
+function checked(key, v) {
+  switch (typeof v) {
+    case "function":
+      throw new TypeError(`${describe(key)} is a function, which is not JSON`);
+    case "symbol":
+      throw new TypeError(`${describe(key)} is a symbol, which is not JSON`);
+    case "bigint":
+      throw new TypeError(`${describe(key)} is a BigInt, which is not JSON`);
+    case "undefined":
+      throw new TypeError(`${describe(key)} is undefined, which is not JSON`);
+    default:
+      return v;
+  }
 }
 
 // ctx.waitUntil: the promises a request leaves running after its response. The host keeps the

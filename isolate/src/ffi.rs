@@ -142,6 +142,7 @@ pub const STK_TERMINATED: i32 = 2;
 pub const STK_PENDING: i32 = 3;
 pub const STK_INTERNAL: i32 = 4;
 pub const STK_REJECTED: i32 = 5;
+pub const STK_TOO_LARGE: i32 = 6;
 
 pub const STK_LIMIT_HEAP: u32 = 1;
 pub const STK_LIMIT_EXTERNAL: u32 = 2;

@@ -159,6 +159,42 @@ fn results_are_bounded() {
 }
 
 #[test]
+fn a_result_too_large_for_any_limit_is_refused_before_it_is_written() {
+    // JSON.stringify of a 100-million-character string is a builtin V8 does not interrupt; it
+    // ran past the CPU limit until the process ended itself. Strings that cannot fit the largest
+    // result (16 MiB) are now counted before V8 writes them, keys of objects included, indices
+    // of arrays not: the result limit, at once, in-process.
+    let limits = Limits {
+        cpu: Duration::from_millis(50),
+        wall: Duration::from_secs(20),
+        memory_bytes: 512 << 20,
+        ..Limits::default()
+    };
+    for src in [
+        "export default () => 'x'.repeat(1e8);",
+        "export default () => ({ a: 'x'.repeat(9e6), b: ['y'.repeat(9e6)] });",
+        "export default () => ({ ['k'.repeat(2e7)]: 1 });",
+    ] {
+        let inv =
+            run_tight_or_hang_with(limits.clone(), src).unwrap_or_else(|| panic!("hung: {src}"));
+        assert!(
+            matches!(inv.result, Err(RunError::Limit(LimitKind::Result))),
+            "{src}: {:?}",
+            inv.result
+        );
+    }
+    // Three million array elements (their index keys alone 20 million characters) are a 6 MB
+    // result that fits.
+    let roomy = Limits {
+        cpu: Duration::from_secs(5),
+        ..limits
+    };
+    let inv = run_tight_or_hang_with(roomy, "export default () => new Array(3e6).fill(1);")
+        .expect("answers");
+    assert_eq!(inv.result.expect("fits").len(), 6_000_001);
+}
+
+#[test]
 fn a_20_mb_source_is_refused_by_the_source_limit() {
     let big = format!("export default () => 1;\n//{}", "a".repeat(20 << 20));
     let limits = Limits {
@@ -298,9 +334,17 @@ fn webassembly_memory_counts_against_the_same_budget_as_array_buffers() {
 /// Runs `src` under `tight()` on a thread of its own; `None` if it has not answered in 20 s (it
 /// hangs: the test fails instead of hanging with it).
 fn run_tight_or_hang(src: &'static str) -> Option<stockade_isolate::Invocation> {
+    run_tight_or_hang_with(tight(), src)
+}
+
+/// [`run_tight_or_hang`] under `limits`.
+fn run_tight_or_hang_with(
+    limits: Limits,
+    src: &'static str,
+) -> Option<stockade_isolate::Invocation> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(run_tight(src));
+        let _ = tx.send(run_with(limits, &[("main.js", src)], "null"));
     });
     rx.recv_timeout(Duration::from_secs(20)).ok()
 }

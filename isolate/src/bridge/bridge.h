@@ -103,6 +103,7 @@ enum {
   STK_PENDING = 3,     // the invocation's promise has not settled yet
   STK_INTERNAL = 4,    // the bridge failed (message says how)
   STK_REJECTED = 5,    // the invocation's promise was rejected (see stk_describe_rejection)
+  STK_TOO_LARGE = 6,   // the invocation's result cannot fit the largest result there is
 };
 
 // stk_outcome.flags
@@ -289,7 +290,8 @@ int32_t stk_install_test_hooks(stk_isolate* iso);
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
 // The state of invocation `inv`: STK_PENDING; STK_OK with the result (a fetch's response head as
 // JSON text in value, its body in body; STK_FLAG_BACKGROUND when its waitUntil work is still
-// pending under `inv`); STK_REJECTED, the invocation kept for stk_describe_rejection or
+// pending under `inv`); STK_TOO_LARGE when the runtime found the result too large to write
+// (it resolves with `false`); STK_REJECTED, the invocation kept for stk_describe_rejection or
 // stk_forget; STK_INTERNAL for an unknown id or a result the runtime did not make. A fulfilled
 // invocation is forgotten. Runs no JavaScript.
 int32_t stk_poll(stk_isolate* iso, uint32_t inv, stk_outcome* out);

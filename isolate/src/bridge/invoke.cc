@@ -57,6 +57,10 @@ int32_t Poll(stk_isolate* iso, v8::Local<v8::Context> ctx, uint32_t inv, stk_out
       // A call's JSON text, or a module evaluation's undefined. A primitive other than a
       // symbol converts to text without running JavaScript; an object (other than the array
       // below) could run tenant code (a toString), so the runtime never resolves with one.
+      if (result->IsFalse()) {
+        out->status = STK_TOO_LARGE;
+        return STK_TOO_LARGE;
+      }
       if (!result->IsObject() && !result->IsSymbol()) {
         SetValue(out, STK_OK, Utf8(isolate, result));
         return STK_OK;

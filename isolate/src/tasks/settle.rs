@@ -143,6 +143,9 @@ impl Worker {
             let error = self.classify(status, out, None);
             return self.poison(error);
         }
+        if status == ffi::STK_TOO_LARGE {
+            return self.poison(RunError::Limit(LimitKind::Result));
+        }
         if status != ffi::STK_OK {
             return match self.classify(status, out, None) {
                 e @ RunError::Limit(_) => self.poison(e),
