@@ -72,6 +72,9 @@ export default { async fetch(req, env) {
     b.m instanceof Map, b.m.get('k') instanceof Set, [...b.m.get('k')], b.m.get(2), [...b.s],
     Number.isNaN(b.n[0]), Object.is(b.n[1], -0), b.n[2], b.n.length, 3 in b.n && b.n[3] === undefined, b.n[4], b.n[5],
     b.big === 10n, b.nested.$, b.nested.deep[0].a, b.e instanceof TypeError, b.e.message];
+  // A string may hold a lone surrogate, in an argument and in the answer: kept both ways.
+  const lone = await env.API.echo(['a\ud800', { ['k\udc00']: 'z' }]);
+  out.lone = [lone[0].length, lone[0].charCodeAt(1), Object.keys(lone[1])[0].charCodeAt(1)];
   out.whoami = await env.API.whoami();
   out.range = await err(() => env.API.fail('range'));
   out.rangeClass = await env.API.fail('range').catch((e) => e instanceof RangeError);
@@ -150,6 +153,7 @@ fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data(
         json!(["target", "undefined"]),
         "the method runs in the target's isolate with the target's env"
     );
+    assert_eq!(out["lone"], json!([2, 0xd800, 0xdc00]), "{}", out["lone"]);
     assert_eq!(out["range"], json!(["RangeError", "too far"]));
     assert_eq!(out["rangeClass"], true);
     assert_eq!(out["dom"], json!(["NotFoundError", "gone"]));

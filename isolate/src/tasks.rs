@@ -226,8 +226,10 @@ impl Worker {
         env: &serde_json::Value,
     ) -> TaskId {
         let id = self.new_task(Kind::Call);
-        let args: serde_json::Value = match serde_json::from_str(args_json) {
-            Ok(args @ serde_json::Value::Array(_)) => args,
+        // Checked as JSON and passed on as written: a string may hold a lone surrogate, which
+        // JavaScript has and a Rust string does not (the runtime parses it).
+        let args: &serde_json::value::RawValue = match serde_json::from_str(args_json) {
+            Ok(args) if args_json.trim_start().starts_with('[') => args,
             _ => {
                 self.fail(
                     id,
@@ -239,7 +241,7 @@ impl Worker {
         let payload = head::RpcPayload {
             entrypoint,
             method,
-            args: &args,
+            args,
             env,
         };
         match serde_json::to_string(&payload) {

@@ -38,7 +38,7 @@ pub(super) struct FetchHead<'a> {
 pub(super) struct RpcPayload<'a> {
     pub entrypoint: &'a str,
     pub method: &'a str,
-    pub args: &'a serde_json::Value,
+    pub args: &'a serde_json::value::RawValue,
     pub env: &'a serde_json::Value,
 }
 
