@@ -103,8 +103,9 @@ pub enum RunError {
     /// The worker definition or the argument is malformed (bad names, invalid UTF-8, bad JSON).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// The result promise is still pending but nothing (no timer) can ever settle it.
-    #[error("the promise returned by the default export never settles (no timers are pending)")]
+    /// The result promise is still pending but nothing (no timer, no host call) can ever settle
+    /// it.
+    #[error("the code's promise never settles: nothing it could wait for is pending (no timer, no host call)")]
     NeverSettled,
     /// The engine failed; not the tenant's fault.
     #[error("internal error: {0}")]
