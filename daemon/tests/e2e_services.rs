@@ -36,6 +36,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 let calls = 0;
 export class Api extends WorkerEntrypoint {
   async echo(v) { return v; }
+  big(n) { return 'x'.repeat(n); }
   whoami() { return [this.env.NAME, typeof globalThis.callerMarker]; }
   async fail(kind) {
     if (kind === 'range') throw new RangeError('too far');
@@ -75,6 +76,11 @@ export default { async fetch(req, env) {
   // A string may hold a lone surrogate, in an argument and in the answer: kept both ways.
   const lone = await env.API.echo(['a\ud800', { ['k\udc00']: 'z' }]);
   out.lone = [lone[0].length, lone[0].charCodeAt(1), Object.keys(lone[1])[0].charCodeAt(1)];
+  // Strings that cannot fit what crosses are refused before JSON.stringify would write them
+  // (a builtin V8 does not interrupt): an answer, an argument; both workers serve on.
+  out.bigAnswer = await err(() => env.API.big(1e8));
+  out.bigArg = await err(() => env.API.echo('y'.repeat(2e7)));
+  out.after = await env.API.echo('still here');
   out.whoami = await env.API.whoami();
   out.range = await err(() => env.API.fail('range'));
   out.rangeClass = await env.API.fail('range').catch((e) => e instanceof RangeError);
@@ -154,6 +160,17 @@ fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data(
         "the method runs in the target's isolate with the target's env"
     );
     assert_eq!(out["lone"], json!([2, 0xd800, 0xdc00]), "{}", out["lone"]);
+    for key in ["bigAnswer", "bigArg"] {
+        assert_eq!(out[key][0], "DataCloneError", "{key}: {}", out[key]);
+        assert!(
+            out[key][1]
+                .as_str()
+                .is_some_and(|m| m.contains("larger than 16 MiB")),
+            "{key}: {}",
+            out[key]
+        );
+    }
+    assert_eq!(out["after"], "still here");
     assert_eq!(out["range"], json!(["RangeError", "too far"]));
     assert_eq!(out["rangeClass"], true);
     assert_eq!(out["dom"], json!(["NotFoundError", "gone"]));

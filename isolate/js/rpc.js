@@ -42,6 +42,10 @@ const rpcBigIntString = uncurry(BigInt.prototype.toString);
 const rpcBigInt = BigInt;
 const rpcNumberIsFinite = Number.isFinite;
 const RPC_MAX_DEPTH = 256;
+// The most UTF-16 units of strings (and base64 of bytes) one encoding may hold: what crosses is
+// at most a 16 MiB result (stockade_ipc::limits::MAX_RESULT_JSON_LEN), and counting before
+// JSON.stringify writes a huge string spares the worker a builtin V8 does not interrupt.
+const RPC_MAX_UNITS = 16 * 1024 * 1024;
 const RPC_ERRORS = {
   __proto__: null, Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
 };
@@ -68,12 +72,19 @@ function rpcBytesToBase64(u8) {
 /** `value` as JSON-safe data in the tagged encoding (see the header); `dest` ({where, to}) names
  *  the destination in a DataCloneError's message. */
 function rpcEncode(value, dest = RPC_TO_WORKER) {
-  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to }, 0);
+  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0 }, 0);
+}
+
+// Counts `n` more units of text in the encoding of `state`.
+function rpcCount(state, n) {
+  state.units += n;
+  if (state.units > RPC_MAX_UNITS) throw rpcCloneError(state, "a value larger than 16 MiB");
 }
 
 function rpcEncodeValue(value, state, depth) {
   switch (typeof value) {
-    case "string": case "boolean": return value;
+    case "string": rpcCount(state, value.length); return value;
+    case "boolean": return value;
     case "undefined": return { $: "u" };
     case "number":
       if (rpcNumberIsFinite(value) && !ObjectIs(value, -0)) return value;
@@ -101,6 +112,7 @@ function rpcEncodeObject(value, state, depth) {
   }
   if (typedArrayName(value) !== undefined) {
     if (typedArrayName(value) !== "Uint8Array") throw rpcCloneError(state, `a ${typedArrayName(value)} (send a Uint8Array)`);
+    rpcCount(state, typedArrayLength(value) / 3 * 4);
     return { $: "u8", v: rpcBytesToBase64(value) };
   }
   const kind = builtinKind(value);
@@ -108,7 +120,11 @@ function rpcEncodeObject(value, state, depth) {
     const t = rpcDateTime(value);
     return { $: "d", v: t === t ? t : null };
   }
-  if (kind === K_ARRAYBUFFER) return { $: "ab", v: rpcBytesToBase64(new ByteArray(value)) };
+  if (kind === K_ARRAYBUFFER) {
+    const bytes = new ByteArray(value);
+    rpcCount(state, typedArrayLength(bytes) / 3 * 4);
+    return { $: "ab", v: rpcBytesToBase64(bytes) };
+  }
   if (kind === K_MAP) {
     const entries = [];
     rpcMapForEach(value, (v, k) => { rpcAppend(entries, [rpcEncodeValue(k, state, depth), rpcEncodeValue(v, state, depth)]); });
@@ -119,7 +135,12 @@ function rpcEncodeObject(value, state, depth) {
     rpcSetForEach(value, (v) => { rpcAppend(items, rpcEncodeValue(v, state, depth)); });
     return { $: "s", v: items };
   }
-  if (kind === K_ERROR) return { $: "e", name: `${value.name}`, message: `${value.message}` };
+  if (kind === K_ERROR) {
+    const name = `${value.name}`;
+    const message = `${value.message}`;
+    rpcCount(state, name.length + message.length);
+    return { $: "e", name, message };
+  }
   const proto = ObjectGetPrototypeOf(value);
   if (proto !== ObjectPrototype && proto !== null) {
     throw rpcCloneError(state, `an instance of ${constructorName(value) ?? "a class"} (only plain data crosses)`);
@@ -127,6 +148,7 @@ function rpcEncodeObject(value, state, depth) {
   const out = {};
   const keys = ObjectKeys(value);
   for (let i = 0; i < keys.length; i++) {
+    rpcCount(state, keys[i].length);
     ObjectDefineProperty(out, keys[i], { value: rpcEncodeValue(value[keys[i]], state, depth), writable: true, enumerable: true, configurable: true });
   }
   return ObjectGetOwnPropertyDescriptor(out, "$") !== undefined ? { $: "o", v: out } : out;
