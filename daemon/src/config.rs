@@ -427,7 +427,7 @@ impl Config {
         }
         known_zone(&self.timezone, Path::new(ZONEINFO))?;
         if let Some(url) = &self.store.url {
-            if !["sqlite://", "postgres://", "postgresql://"]
+            if !crate::store::URL_SCHEMES
                 .iter()
                 .any(|scheme| url.starts_with(scheme))
             {

@@ -106,19 +106,15 @@ impl Worker {
         self.tag = tag;
     }
 
-    /// Starts watching an entry for task `task` under `cpu` and `wall`: the watchdog, and the
-    /// isolate's note of whose entry it is for an out-of-memory exit, both get the task's tag.
+    /// Starts watching an entry into the isolate under `cpu` and `wall` for the task tagged
+    /// `tag` (the watchdog hands it to the limit-exit hook; the entry itself tells the bridge,
+    /// `stk_set_entry_tag`, for an out-of-memory exit).
     pub(crate) fn watch(
         &self,
-        task: u32,
+        tag: u64,
         cpu: Duration,
         wall: Duration,
     ) -> Result<crate::watchdog::WatchGuard<'static>, RunError> {
-        let tag = self.tasks.get(&task).map_or(0, |t| t.tag);
-        // SAFETY: raw is our live isolate; the call writes one field of the bridge's isolate
-        // record and touches no V8 state.
-        self.iso
-            .call(|raw| unsafe { ffi::stk_set_entry_tag(raw, tag) });
         self.engine
             .watchdog
             .arm(self.iso.terminate_handle(), cpu, wall, tag)
@@ -169,7 +165,13 @@ impl Worker {
             self.fail(id, e);
             return TaskId(id);
         }
-        let guard = match self.watch(id, self.limits.cpu, self.limits.wall) {
+        // Compilation runs outside the task's entries: the bridge learns its tag here.
+        let tag = self.tasks.get(&id).map_or(0, |t| t.tag);
+        // SAFETY: raw is our live isolate; the call writes one field of the bridge's isolate
+        // record and touches no V8 state.
+        self.iso
+            .call(|raw| unsafe { ffi::stk_set_entry_tag(raw, tag) });
+        let guard = match self.watch(tag, self.limits.cpu, self.limits.wall) {
             Ok(g) => g,
             Err(e) => {
                 self.fail(id, e);

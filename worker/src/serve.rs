@@ -43,8 +43,10 @@ pub fn serve(
     reply_spin: std::time::Duration,
     renew_after: u64,
 ) -> Result<(), String> {
-    let marks = greeted(&mut stream)?;
-    let shared = Arc::new(Shared::new(stream, threads, renew_after).with_marks(marks));
+    if let Some(marks) = greeted(&mut stream)? {
+        crate::shared::install_marks(marks);
+    }
+    let shared = Arc::new(Shared::new(stream, threads, renew_after));
     shared.send(&ToSupervisor::Ready {
         protocol_version: PROTOCOL_VERSION,
         pid: std::process::id(),

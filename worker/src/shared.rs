@@ -40,14 +40,18 @@ pub struct Shared {
     loaders: Vec<AtomicBool>,
     /// When the process last took work, for the memory an idle process gives back (`idle.rs`).
     pub idle: Idle,
-    /// Where a thread marks each request it starts (`stockade_ipc::marks`), when the supervisor
-    /// passed the file: the process's one mapping ([`MARKS`]).
-    marks: Option<&'static stockade_ipc::marks::Marks>,
 }
 
-/// The process's marks file, once mapped: process-wide because the engine's limit-exit hook
+/// Where a thread marks each request it starts (`stockade_ipc::marks`), once the supervisor
+/// passed the file ([`install_marks`]): process-wide because the engine's limit-exit hook
 /// ([`blame`]) names the culprit in it from whichever thread ends the process.
 static MARKS: std::sync::OnceLock<stockade_ipc::marks::Marks> = std::sync::OnceLock::new();
+
+/// The process's marks file, mapped (a process has one `Hello`, so one file; a second is
+/// ignored).
+pub fn install_marks(marks: stockade_ipc::marks::Marks) {
+    let _ = MARKS.set(marks);
+}
 
 /// The engine's limit-exit hook (`Engine::set_limit_exit_hook`): the process is about to end
 /// itself to enforce a limit of the task tagged `tag`, which the isolate threads tag with its
@@ -73,24 +77,13 @@ impl Shared {
             overdue: Overdue::new(renew_after),
             loaders: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             idle: Idle::default(),
-            marks: None,
         }
-    }
-
-    /// With the supervisor's marks file: a request is marked before any of its code runs.
-    pub fn with_marks(mut self, marks: Option<stockade_ipc::marks::Marks>) -> Shared {
-        self.marks = marks.and_then(|m| {
-            // A process maps one marks file, once (it has one Hello).
-            let _ = MARKS.set(m);
-            MARKS.get()
-        });
-        self
     }
 
     /// `id` starts now (see `stockade_ipc::marks`): if the process dies from here on, the
     /// supervisor fails it rather than running it again elsewhere.
     pub fn starting(&self, id: RequestId) {
-        if let Some(marks) = &self.marks {
+        if let Some(marks) = MARKS.get() {
             marks.mark(id);
         }
     }

@@ -198,6 +198,9 @@ pub struct Quotas {
     pub files: i64,
 }
 
+/// The `[store] url` schemes there is a backend for (see [`Store::open`]).
+pub const URL_SCHEMES: &[&str] = &["sqlite://", "postgres://", "postgresql://"];
+
 /// `[store]` of the config, resolved.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {

@@ -14,24 +14,53 @@ impl Worker {
         task: u32,
         f: impl FnOnce(*mut ffi::StkIsolate, *mut ffi::StkOutcome) -> i32,
     ) {
-        let Some(t) = self.tasks.get(&task) else {
+        let Some((status, out)) = self.entry(task, true, f) else {
             return;
         };
+        if status != ffi::STK_OK {
+            match self.classify(status, &out, None) {
+                e @ RunError::Limit(_) => return self.poison(e),
+                e => self.fail(task, e),
+            }
+        }
+        self.poll_all();
+        self.reap_stuck();
+    }
+
+    /// One entry into the isolate for `task`: `f`, and then, with `pump`, the microtasks it
+    /// leaves, under what is left of the task's budgets and charged to it. `f`'s status and
+    /// outcome; `None` when the task is gone, or failed because its watch could not start, or
+    /// a limit was hit (the isolate is then poisoned).
+    fn entry(
+        &mut self,
+        task: u32,
+        pump: bool,
+        f: impl FnOnce(*mut ffi::StkIsolate, *mut ffi::StkOutcome) -> i32,
+    ) -> Option<(i32, Outcome)> {
+        let t = self.tasks.get(&task)?;
         let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
         let wall_left = t.deadline.saturating_duration_since(Instant::now());
-        let guard = match self.watch(task, cpu_left, wall_left) {
+        let tag = t.tag;
+        let guard = match self.watch(tag, cpu_left, wall_left) {
             Ok(g) => g,
-            Err(e) => return self.fail(task, e),
+            Err(e) => {
+                self.fail(task, e);
+                return None;
+            }
         };
         self.host().current = task;
         let mut out = Outcome::new();
         let mut pumped = Outcome::new();
         let (status, pump) = self.call_at_now(|raw| {
             // SAFETY: raw is our live isolate. The entry's code and the promise reactions it
-            // creates belong to `task`; reactions created earlier keep their own task.
-            unsafe { ffi::stk_enter_task(raw, task) };
+            // creates belong to `task`; reactions created earlier keep their own task. The tag
+            // names the task to an out-of-memory exit.
+            unsafe {
+                ffi::stk_set_entry_tag(raw, tag);
+                ffi::stk_enter_task(raw, task);
+            }
             let status = f(raw, &mut out.0);
-            let pump = if status == ffi::STK_TERMINATED {
+            let pump = if status == ffi::STK_TERMINATED || !pump {
                 status
             } else {
                 // SAFETY: raw is our live isolate; pumped is valid.
@@ -50,16 +79,10 @@ impl Worker {
         }
         if status == ffi::STK_TERMINATED || pump == ffi::STK_TERMINATED || fired.is_some() {
             let error = self.classify(ffi::STK_TERMINATED, &out, fired);
-            return self.poison(error);
+            self.poison(error);
+            return None;
         }
-        if status != ffi::STK_OK {
-            match self.classify(status, &out, None) {
-                e @ RunError::Limit(_) => return self.poison(e),
-                e => self.fail(task, e),
-            }
-        }
-        self.poll_all();
-        self.reap_stuck();
+        Some((status, out))
     }
 
     /// Reads the state of every live task's promise and acts on the settled ones.
@@ -92,41 +115,17 @@ impl Worker {
     /// getter, `Error.prepareStackTrace`), so it is an entry of the task's own, under what is
     /// left of its budgets, like any other; a limit hit there poisons the isolate.
     fn rejected(&mut self, id: u32) {
-        let Some(t) = self.tasks.get(&id) else {
-            return;
-        };
-        if t.answered {
+        if self.tasks.get(&id).is_some_and(|t| t.answered) {
             // Its background work failed: the runtime reported it already (see `settled`).
             return self.end(id, true, None);
         }
-        let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
-        let wall_left = t.deadline.saturating_duration_since(Instant::now());
-        let guard = match self.watch(id, cpu_left, wall_left) {
-            Ok(g) => g,
-            Err(e) => return self.fail(id, e),
-        };
-        let mut out = Outcome::new();
-        let status = self.call_at_now(|raw| {
-            // SAFETY: raw is our live isolate; out is valid. What the description runs belongs
-            // to task `id`.
-            unsafe {
-                ffi::stk_enter_task(raw, id);
-                let status = ffi::stk_describe_rejection(raw, id, &mut out.0);
-                ffi::stk_enter_task(raw, 0);
-                status
-            }
+        // SAFETY: raw is our live isolate; out is valid.
+        let described = self.entry(id, false, |raw, out| unsafe {
+            ffi::stk_describe_rejection(raw, id, out)
         });
-        let fired = guard.fired();
-        let spent = guard.cpu_spent();
-        drop(guard);
-        if let Some(t) = self.tasks.get_mut(&id) {
-            t.cpu += spent;
+        if let Some((status, out)) = described {
+            self.settled(id, status, &out);
         }
-        if status == ffi::STK_TERMINATED || fired.is_some() {
-            let error = self.classify(ffi::STK_TERMINATED, &out, fired);
-            return self.poison(error);
-        }
-        self.settled(id, status, &out);
     }
 
     pub(super) fn settled(&mut self, id: u32, status: i32, out: &Outcome) {
