@@ -44,7 +44,13 @@ fn hosting_until(d: &Daemon, tenant: &str, done: impl Fn(&Value) -> bool) -> Val
 
 #[test]
 fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_are_served() {
-    let d = Daemon::start("crash-neighbours", 2, 1, ONE_STANDARD_PROCESS);
+    let d = Daemon::start_with(
+        "crash-neighbours",
+        &["normal"; 2],
+        1,
+        ONE_STANDARD_PROCESS,
+        TEST_HOOKS,
+    );
     let (a, b) = (tenant_token(0), tenant_token(1));
     // B's worker counts its requests in a module variable.
     let counter = load(
@@ -58,34 +64,51 @@ fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_ar
     let shared = hosting_until(&d, "t1", |p| p["isolates"] == 1);
     let shared_pid = shared["pid"].as_u64().expect("pid") as i32;
 
-    // A's request runs code (a timer); B's first request to a worker that takes a second to
-    // load (its module awaits a timer) waits for that load.
+    // A's two requests run code (a timer), one of them after a host call; B's first request to
+    // a worker that takes a second to load (its module awaits a timer) waits for that load.
     let slow_load = load(
         &d,
         &b,
         "await new Promise((r) => setTimeout(r, 1000)); export default { fetch() { return new Response('loaded'); } };",
     );
-    let (ha, hb) = (d.handle(), d.handle());
-    let running = std::thread::spawn(move || {
-        client()
-            .post(format!("{}/v1/run", ha.base))
-            .bearer_auth(tenant_token(0))
-            .json(&serde_json::json!({"code": "export default () => new Promise((r) => setTimeout(() => r('late'), 5000));", "limits": {"wallMs": 10000}}))
-            .send()
-            .expect("a's request")
-    });
+    let a_runs = |code: String| {
+        let h = d.handle();
+        std::thread::spawn(move || {
+            let r = client()
+                .post(format!("{}/v1/run", h.base))
+                .bearer_auth(tenant_token(0))
+                .json(&serde_json::json!({"code": code, "limits": {"wallMs": 10000}}))
+                .send()
+                .expect("a's request");
+            (r.status().as_u16(), r.json::<Value>().expect("json"))
+        })
+    };
+    let acting = a_runs(acting_then_asleep(5000));
+    let quiet = a_runs(
+        "export default () => new Promise((r) => setTimeout(() => r('late'), 5000));".into(),
+    );
+    let hb = d.handle();
     let waiting = std::thread::spawn(move || fetch(&hb, &tenant_token(1), &slow_load));
-    until_in_flight(&d, 2, "never in flight");
-    std::thread::sleep(Duration::from_millis(200));
+    until_in_flight(&d, 3, "never in flight");
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(shared_pid, libc::SIGKILL) }, 0);
 
-    // A's code was running: its request dies with the process.
-    let r = running.join().expect("thread");
-    assert_eq!(r.status().as_u16(), 502);
+    // A's request that made a host call may have acted outside its isolate: it dies with the
+    // process.
+    let (status, body) = acting.join().expect("thread");
     assert_eq!(
-        r.json::<Value>().expect("json")["error"]["code"],
-        "worker_crashed"
+        (status, &body["error"]["code"]),
+        (502, &serde_json::json!("worker_crashed")),
+        "{body}"
+    );
+    // The one that only ran inside its isolate, which a kill from outside does not blame, runs
+    // again from the start in the replacement.
+    let (status, body) = quiet.join().expect("thread");
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &serde_json::json!("late")),
+        "{body}"
     );
     // B's call had not started (its worker was loading): it is served by the replacement.
     assert_eq!(waiting.join().expect("thread"), (200, "loaded".into()));
@@ -112,11 +135,12 @@ fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_ar
 fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewhere() {
     // One isolate thread: while A's snippet computes, B's requests wait in the process, sent
     // but not started (their marks are missing when it dies).
-    let d = Daemon::start(
+    let d = Daemon::start_with(
         "crash-unstarted",
-        2,
+        &["normal"; 2],
         1,
         "worker_threads = 1\n[limits]\ncpu_ms = 10000\n[cordon]\nstandard_min_processes = 1\n",
+        TEST_HOOKS,
     );
     assert_eq!(
         run(&d, &tenant_token(1), "export default () => 'warm'").0,
@@ -127,7 +151,8 @@ fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewher
         client()
             .post(format!("{}/v1/run", busy.base))
             .bearer_auth(tenant_token(0))
-            .json(&serde_json::json!({"code": "export default () => { const end = Date.now() + 8000; let n = 0; while (Date.now() < end) n++; return n; };", "limits": {"cpuMs": 10000, "wallMs": 20000}}))
+            // A host call first: a request that may have acted outside is not run again.
+            .json(&serde_json::json!({"code": "export default async () => { await __stockadeTestHostCall('test.echo', new TextEncoder().encode('{\"sleepMs\": 0, \"echo\": 1}')); const end = Date.now() + 8000; let n = 0; while (Date.now() < end) n++; return n; };", "limits": {"cpuMs": 10000, "wallMs": 20000}}))
             .send()
             .expect("a's request")
     });

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, get_json, tenant_token, Daemon, Target, OPERATOR};
+use common::{
+    acting_then_asleep, client, get_json, tenant_token, Daemon, Target, OPERATOR, TEST_HOOKS,
+};
 use serde_json::{json, Value};
 
 /// POST /v1/run with `limits`: (status, body, elapsed).
@@ -194,28 +196,38 @@ fn describing_a_tenants_error_runs_under_its_limits_and_the_process_survives() {
 
 #[test]
 fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requests() {
-    // One process serves both of the tenant's requests: one asleep in a timer, one stuck in a
-    // builtin V8 does not interrupt. The worker ends itself for the second's CPU limit and names
-    // it in its marks file: the culprit is answered `cpu_limit`, and only the bystander, which
-    // had started, is lost with the process (before, both were `worker_crashed`).
-    let d = daemon("culprit");
-    let sleeper = {
+    // One process serves the tenant's three requests: two asleep in a timer (one of them made a
+    // host call first), one stuck in a builtin V8 does not interrupt. The worker ends itself for
+    // the third's CPU limit and names it in its marks file: the culprit is answered `cpu_limit`;
+    // the sleeper that acted only inside its isolate runs again in the next process and
+    // answers; only the one that made a host call (it may have acted outside) is lost with the
+    // process (before, all three were `worker_crashed`).
+    let d = Daemon::start_with(
+        "culprit",
+        &["normal"],
+        1,
+        "[limits]\ncpu_ms = 5000\n[cordon]\nstandard_min_processes = 1\n",
+        TEST_HOOKS,
+    );
+    let asleep = |code: String| {
         let base = d.base.clone();
         std::thread::spawn(move || {
+            let started = Instant::now();
             let r = client()
                 .post(format!("{base}/v1/run"))
                 .bearer_auth(tenant_token(0))
-                .json(&json!({
-                    "code": "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return 'slept'; }",
-                    "limits": { "wallMs": 10000 },
-                }))
+                .json(&json!({ "code": code, "limits": { "wallMs": 10000 } }))
                 .send()
                 .expect("run");
             let status = r.status().as_u16();
-            (status, r.json::<Value>().expect("json"))
+            (status, r.json::<Value>().expect("json"), started.elapsed())
         })
     };
-    std::thread::sleep(Duration::from_millis(500)); // the sleeper has started
+    let quiet = asleep(
+        "export default () => new Promise((r) => setTimeout(() => r('late'), 3000));".into(),
+    );
+    let acting = asleep(acting_then_asleep(3000));
+    std::thread::sleep(Duration::from_millis(500)); // both sleepers have started
     let (status, body, _) = run_with(
         &d,
         "export default () => JSON.parse('['.repeat(3e6) + ']'.repeat(3e6)).length",
@@ -228,14 +240,18 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
             .is_some_and(|m| m.contains("the worker process was ended")),
         "the process ended itself for it: {body:#}"
     );
-    let (status, body) = sleeper.join().expect("sleeper");
+    let (status, body, _) = acting.join().expect("acting sleeper");
     assert_eq!(code_of(&body), "worker_crashed", "{status} {body:#}");
     assert!(
         body["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("another of the 2 requests")),
+            .is_some_and(|m| m.contains("another of the 3 requests")),
         "{body:#}"
     );
+    // Run again from the start: its first run's time is lost, nothing else.
+    let (status, body, took) = quiet.join().expect("quiet sleeper");
+    assert_eq!((status, &body["result"]), (200, &json!("late")), "{body:#}");
+    assert!(took > Duration::from_millis(3400), "ran twice: {took:?}");
     // The next request is served by a fresh process.
     assert_serves(&d);
 }

@@ -117,6 +117,10 @@ pub struct InFlight {
     pub id: RequestId,
     pub tenant: TenantId,
     pub runs_code: bool,
+    /// Whether it made a host call the supervisor took up: the only way a request acts outside
+    /// its isolate (storage, egress, bindings, its body's stream), so one that made none can run
+    /// again elsewhere as if it had not run.
+    pub called: bool,
 }
 
 struct Pending {
@@ -129,6 +133,8 @@ struct Pending {
     /// `None` once its ticket is gone (cancelled) or the link closed.
     waiter: Option<oneshot::Sender<ToSupervisor>>,
     host_calls: Vec<AbortHandle>,
+    /// It made a host call that was taken up (see [`InFlight::called`]).
+    called: bool,
     lease: Option<Lease>,
     /// Answered with an open `Outcome`: its work goes on until its `Finished`.
     open: bool,
@@ -231,6 +237,7 @@ impl Link {
                 answer: request.answer,
                 waiter: Some(tx),
                 host_calls: Vec::new(),
+                called: false,
                 lease: request.lease,
                 open: false,
                 resources: Arc::default(),
@@ -297,6 +304,7 @@ impl Link {
                 id,
                 tenant: p.tenant,
                 runs_code: p.runs_code,
+                called: p.called,
             })
             .collect();
         in_flight.sort_by_key(|r| r.id);

@@ -18,8 +18,9 @@
 //!   history before the job's caller gets its answer;
 //! - a job still queued for a process that dies (beyond its `max_in_flight_per_worker`), or that
 //!   could not send its request before the process died, is placed again (at most three
-//!   placements per job), so co-resident tenants are served elsewhere instead of failing; jobs
-//!   whose request was in flight in it fail with it;
+//!   placements per job), so co-resident tenants are served elsewhere instead of failing; so is
+//!   a request that was in flight in it but acted only inside its isolate and is not blamed
+//!   (see `process`); the other jobs whose request was in flight in it fail with it;
 //! - a job whose caller goes away (its `submit` future is dropped) still finishes its placement,
 //!   so the tenant's presence in the process is released; its request is cancelled (`process`);
 //! - a death costs the neighbours of a process as little as it can: their Loader workers loaded

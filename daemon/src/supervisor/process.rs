@@ -27,6 +27,13 @@
 //!   so the pool places them again, elsewhere; so are Loader calls whose own request was never
 //!   sent because the process died loading their worker ([`Failure::Unstarted`]), unless the
 //!   death is evidence against their tenant (its module code was running then);
+//! - a request sent and not answered that made no host call (the link's own record, not the
+//!   worker's word) acted nowhere but in its isolate, which is gone: it is handed back too when
+//!   the worker never started it (its marks), and when it did but the death is neither
+//!   evidence against its tenant nor a limit exit for an unnamed one of several requests (a
+//!   neighbour's named limit, the memory cap's charge of another tenant, a kill from outside),
+//!   so a neighbour's death costs it only the time it had run. A request that made a host call
+//!   is never run twice;
 //! - the death hook is given the Loader workers the process had loaded, so the pool can load
 //!   them again elsewhere (see `pool`);
 //! - a worker's `RenewalOverdue` (it grows with every isolate and cannot stop: see
@@ -431,8 +438,8 @@ async fn run(
             .process_memory
             .as_ref()
             .is_some_and(|c| c.contains(&tenant));
-        let started = |request| marks.started(request);
-        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged, &started));
+        let ran = |request| Ran::of(request, &in_flight, |r| marks.started(r));
+        let _ = reply.send(verdict.answer(failure, blame.names(tenant) || charged, &ran));
     }
     hand_back_queued(&info, unstarted, &mut jobs);
 }
@@ -458,7 +465,7 @@ mod death;
 mod door;
 mod job;
 mod lanes;
-use death::{reap, report, Verdict};
+use death::{reap, report, Ran, Verdict};
 pub use door::Jobs;
 use door::{Door, Entry};
 use job::{Failed, JobEnd};

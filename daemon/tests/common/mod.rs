@@ -442,6 +442,22 @@ pub fn put_json(
 #[allow(dead_code)] // not every test binary uses the hooks
 pub const FORBIDDEN_SYSCALL: &str = "/* stockade test hook: forbidden syscall */";
 
+/// The daemon environment that turns the test hooks on (debug builds): the forbidden syscall
+/// above and `__stockadeTestHostCall` in every isolate.
+#[allow(dead_code)] // not every test binary uses the hooks
+pub const TEST_HOOKS: &[(&str, &str)] = &[("STOCKADE_TEST_HOOKS", "1")];
+
+/// Code Mode: a snippet that makes one host call (`test.echo`, answered at once) and then sleeps
+/// `ms` in a timer before it returns `'late'`: a request that may have acted outside its isolate.
+#[allow(dead_code)] // not every test binary uses the hooks
+pub fn acting_then_asleep(ms: u32) -> String {
+    format!(
+        "export default async () => {{ await __stockadeTestHostCall('test.echo', new \
+         TextEncoder().encode('{{\"sleepMs\": 0, \"echo\": 1}}')); return new Promise((r) => \
+         setTimeout(() => r('late'), {ms})); }};"
+    )
+}
+
 /// `tenant`'s risk report, asked as `token`.
 #[allow(dead_code)] // not every test binary looks at risk
 pub fn risk(d: &impl Target, token: &str, tenant: &str) -> serde_json::Value {

@@ -75,6 +75,8 @@ impl Link {
                     return Ok(());
                 }
             };
+            // Taken up: from here on the call may act outside the isolate.
+            pending.called = true;
             match body_call(pending, name, payload) {
                 Ok(answer) => answer,
                 Err(payload) => {

@@ -114,7 +114,8 @@ async fn an_answer_nobody_asked_for_ends_the_link_and_fails_the_requests_in_flig
         [InFlight {
             id,
             tenant: T,
-            runs_code: true
+            runs_code: true,
+            called: false,
         }]
     );
 }
@@ -573,6 +574,29 @@ async fn a_closed_socket_fails_waiting_requests_and_refuses_new_ones() {
     assert!(matches!(waiting.await, Ok(Err(AskError::Lost(_)))));
     assert!(matches!(link.register(code(true)), Err(NotSent)));
     assert_eq!(link.take_in_flight().first().map(|r| r.id), Some(id));
+}
+
+#[tokio::test]
+async fn the_requests_in_flight_at_a_close_say_which_made_a_host_call() {
+    let (link, end, mut worker) = start(echo_calls());
+    let calling = ask(&link, code(true));
+    let calling_id = id_of(&worker.expect().await);
+    let quiet = ask(&link, code(true));
+    let quiet_id = id_of(&worker.expect().await);
+    worker
+        .send(&host_call(calling_id, 1, "t.echo", b"hi"))
+        .await;
+    assert!(matches!(worker.expect().await, ToWorker::HostReply { .. }));
+    drop(worker);
+    assert!(ended(end).await.contains("closed its socket"));
+    assert!(matches!(calling.await, Ok(Err(AskError::Lost(_)))));
+    assert!(matches!(quiet.await, Ok(Err(AskError::Lost(_)))));
+    let called: Vec<(RequestId, bool)> = link
+        .take_in_flight()
+        .iter()
+        .map(|r| (r.id, r.called))
+        .collect();
+    assert_eq!(called, [(calling_id, true), (quiet_id, false)]);
 }
 
 /// An answer after which the request goes on (`Outcome.open`).

@@ -78,12 +78,19 @@ impl Verdict {
     }
 
     /// The answer of a failed job; `suspect`: the death is evidence against its tenant;
-    /// `started`: whether the process's marks say a request may have started.
+    /// `ran`: how far a request sent and not answered went (the link's record of its host
+    /// calls, and the process's marks).
+    ///
+    /// A sent request that made no host call changed nothing outside its isolate, which died
+    /// with the process: it is placed again (`NotStarted`) when it never started, or when it did
+    /// and the death is not evidence against its tenant and its culprit is known not to be it
+    /// (a neighbour's limit, the process memory cap's charge, a kill from outside). One that
+    /// made a host call is never placed again, whatever the marks say.
     pub(super) fn answer(
         &self,
         failure: Failure,
         suspect: bool,
-        started: &dyn Fn(RequestId) -> bool,
+        ran: &dyn Fn(RequestId) -> Ran,
     ) -> Answer {
         // The request whose limit the process ended itself for: that limit, nothing crashed
         // (whether or not its mark says it started).
@@ -93,11 +100,15 @@ impl Verdict {
             }
         }
         let error = match failure {
-            // Sent, but the worker never started it: it ran nowhere, so it runs elsewhere.
-            Failure::Sent { job, request, .. } if !started(request) => {
-                return Answer::NotStarted(job)
-            }
-            Failure::Sent { why, .. } => JobError::WorkerDied(why),
+            Failure::Sent { job, request, why } => match ran(request) {
+                // It ran nowhere, so it runs elsewhere.
+                Ran::NotStarted => return Answer::NotStarted(job),
+                // It ran, but only inside its isolate, and it is not what ended the process.
+                Ran::Inside if !suspect && self.culprit_is_known_or_none() => {
+                    return Answer::NotStarted(job)
+                }
+                Ran::Inside | Ran::Outside => JobError::WorkerDied(why),
+            },
             Failure::NotSent(job) => return Answer::NotStarted(job),
             // Its own request never ran. Placed again unless its tenant's code (the load) may
             // be what killed the process, or the process ended itself for a limit of the one
@@ -131,6 +142,40 @@ impl Verdict {
             }
             (other, _) => Err(other),
         })
+    }
+
+    /// Whether every request this death did not blame may run again: not when the process
+    /// ended itself for a limit of a request it did not name (any of them may be the one).
+    fn culprit_is_known_or_none(&self) -> bool {
+        !matches!(self, Verdict::LimitOfSeveral(..))
+    }
+}
+
+/// How far a request the process had sent it went before the process died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ran {
+    /// The worker never started it (its marks).
+    NotStarted,
+    /// It started, and made no host call.
+    Inside,
+    /// It made a host call: it may have acted outside its isolate.
+    Outside,
+}
+
+impl Ran {
+    /// `request`'s, from the requests the link had in flight (the supervisor's own record of
+    /// host calls) and `started` (the worker's marks). A request the link does not list is
+    /// taken to have acted.
+    pub(super) fn of(
+        request: RequestId,
+        in_flight: &[InFlight],
+        started: impl Fn(RequestId) -> bool,
+    ) -> Ran {
+        match in_flight.iter().find(|r| r.id == request) {
+            Some(r) if !r.called && !started(request) => Ran::NotStarted,
+            Some(r) if !r.called => Ran::Inside,
+            _ => Ran::Outside,
+        }
     }
 }
 
