@@ -81,4 +81,10 @@ pub struct EgressRuleConfig {
     /// rule allows (replacing a header of that name the tenant set).
     #[serde(default)]
     pub inject_headers: std::collections::BTreeMap<String, String>,
+    /// Whether `inject_headers` may go over plain `http` to an address that is not loopback. By
+    /// default a hop that would inject them is refused unless it is `https` (or to a loopback
+    /// address, which never leaves the host): a secret sent in cleartext is readable on the
+    /// network, and a rule names a host and ports, not a scheme.
+    #[serde(default)]
+    pub inject_over_http: bool,
 }

@@ -14,9 +14,12 @@
 //! - an answer compressed with gzip, deflate or br reaches tenant code decoded (without its
 //!   `Content-Encoding` and `Content-Length`), as a Workers `fetch()` gives it, and is scrubbed
 //!   decoded; the caps below count decoded bytes;
+//! - a hop that injects goes over `https`, or `http` to a loopback address, unless its rule
+//!   says `inject_over_http` (a rule names a host and ports, not a scheme);
 //! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
-//!   common encodings, see `secrets::scrub`) in the status text, header names and values, final
-//!   URL, body and error text the tenant gets back;
+//!   common encodings, mixed, see `scrub`) in the status text, header names and values, final
+//!   URL, body and error text the tenant gets back, and a scrubbed answer has no
+//!   `Content-Length`; a redirect whose location holds one is not followed;
 //! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
@@ -47,6 +50,7 @@ use super::hop::{classify, tenant_headers};
 use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
+use super::scrub::holds_any;
 use super::secrets::{scrub_str, Scrubber, Secrets};
 use super::stream::{from_response, hold, read_start, upload_body, PendingAudit, Upstream};
 use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
@@ -56,11 +60,19 @@ use crate::supervisor::Resources;
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
 
-/// One rule with the headers it injects (header -> secret name).
+/// A tenant's rules, each with what it injects.
 pub struct TenantRules {
     pub name: String,
     pub rules: Vec<Rule>,
-    pub injects: Vec<Vec<(HeaderName, String)>>,
+    pub injects: Vec<Injects>,
+}
+
+/// What one rule injects: header -> secret name, and whether over plain `http` to an address
+/// that is not loopback (the rule's `inject_over_http`).
+#[derive(Default)]
+pub struct Injects {
+    pub headers: Vec<(HeaderName, String)>,
+    pub over_http: bool,
 }
 
 /// Why a fetch failed (the text tenant code's `TypeError` carries; never a secret value).
@@ -98,6 +110,13 @@ pub enum FetchError {
     BodyTooLarge,
     #[error("the upstream answered a compressed body ({0}) to a request carrying secrets")]
     Compressed(String),
+    #[error(
+        "this egress rule injects secrets, which go over https only (or http to a loopback \
+         address; the rule's inject_over_http allows more)"
+    )]
+    CleartextSecret,
+    #[error("redirect not followed: its location holds a secret the gateway injected")]
+    SecretInLocation,
     #[error("the upstream did not answer within the hop timeout")]
     Timeout,
     #[error("upstream request failed: {0}")]
@@ -327,7 +346,17 @@ impl Gateway {
             }
             let mut sent = headers.clone();
             let mut injects = false;
-            for (name, secret) in rules.injects.get(rule).map_or(&[][..], Vec::as_slice) {
+            let rule_injects = rules.injects.get(rule);
+            let to_inject = rule_injects.map_or(&[][..], |i| i.headers.as_slice());
+            if !to_inject.is_empty()
+                && url.scheme() == "http"
+                && !rule_injects.is_some_and(|i| i.over_http)
+                && !is_loopback(&url)
+            {
+                let refused = FetchError::CleartextSecret;
+                return Err(self.fail(index, Hop { started, record }, refused, injected));
+            }
+            for (name, secret) in to_inject {
                 let value = self
                     .secrets
                     .value(index, secret)
@@ -409,6 +438,11 @@ impl Gateway {
                     return Err(FetchError::TooManyRedirects);
                 }
                 let next = url.join(&location).map_err(|_| FetchError::BadLocation)?;
+                // An upstream that echoes a secret into its redirect would have the gateway
+                // carry it elsewhere (perhaps to a host the tenant controls): not followed.
+                if holds_any(&location, injected) || holds_any(next.as_str(), injected) {
+                    return Err(FetchError::SecretInLocation);
+                }
                 if status == StatusCode::SEE_OTHER && method != Method::HEAD
                     || matches!(status.as_u16(), 301 | 302) && method == Method::POST
                 {
@@ -451,6 +485,8 @@ impl Gateway {
                 headers: response
                     .headers()
                     .iter()
+                    // A scrubbed body's length may not be the upstream's.
+                    .filter(|(n, _)| injected.is_empty() || *n != reqwest::header::CONTENT_LENGTH)
                     .map(|(n, v)| {
                         (
                             n.as_str().to_owned(),
@@ -505,6 +541,17 @@ impl Drop for CutShort<'_> {
             record.ms = hop.started.elapsed().as_millis() as u64;
             self.gateway.log(self.index, record, self.injected);
         }
+    }
+}
+
+/// Whether `url`'s host is a loopback address (or `localhost`): a hop there never leaves the
+/// host.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 

@@ -25,6 +25,7 @@ fn rule(host: &str, extra: &str) -> String {
     format!("[[tenants.egress]]\nhost = \"{host}\"\n{extra}\n")
 }
 
+#[derive(Debug)]
 struct Got {
     status: u16,
     head: serde_json::Value,
@@ -204,18 +205,21 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
         !head.contains(SECRET) && head.contains("[redacted]"),
         "{head}"
     );
-    // A value a redirect put into the URL is scrubbed from the final URL and from the audit.
-    let got = get(&e, &format!("http://127.0.0.1:{p}/leak"))
+    // A redirect whose location holds the value is not followed (the gateway would carry the
+    // value to wherever it points), and the value is in neither the error nor the audit.
+    let before = up.requests().len();
+    let err = get(&e, &format!("http://127.0.0.1:{p}/leak"))
         .await
-        .expect("followed");
+        .expect_err("not followed");
+    assert!(err.contains("redirect not followed"), "{err}");
     assert_eq!(
-        got.head["url"],
-        format!("http://127.0.0.1:{p}/landed/[redacted]")
+        up.requests().len(),
+        before + 1,
+        "the /landed hop was not made"
     );
-    assert!(!got.body.contains(SECRET));
     let audit = format!("{:?}", e.audit("t0", 100));
     assert!(
-        !audit.contains(SECRET) && audit.contains("/landed/[redacted]"),
+        !audit.contains(SECRET) && !audit.contains("/landed"),
         "{audit}"
     );
     // A rule whose secret is not set fails by the secret's name.
@@ -555,4 +559,90 @@ async fn a_gzip_answer_reaches_the_tenant_decoded_and_scrubbed() {
         .await
         .expect("injecting");
     assert_eq!(got.body, "key=[redacted]", "decoded, then scrubbed");
+}
+
+#[tokio::test]
+async fn an_injected_secret_echoed_in_any_common_escape_reaches_the_tenant_redacted() {
+    // The upstream hands the key back as Go, PHP and fully \u-escaped JSON, percent-encoded, in
+    // HTML, and in a header name (which the HTTP stack lower-cases).
+    let up = Upstream::start(|seen| {
+        let key = seen.header("x-api-key").unwrap_or("").to_string();
+        let u: String = key
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let pct: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+        let body = format!(
+            "{{\"go\": \"{}\", \"u\": \"{u}\", \"pct\": \"{pct}\", \"html\": \"{}\"}}",
+            key.replace('-', "\\u002d"),
+            key.replace('-', "&#45;"),
+        );
+        let mut answer = Answer::ok(body.as_bytes());
+        answer
+            .headers
+            .push((format!("X-{}", key.to_uppercase()), "1".into()));
+        answer
+    });
+    let p = up.port;
+    let e = egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
+        ),
+    );
+    let got = get(&e, &format!("http://127.0.0.1:{p}/"))
+        .await
+        .expect("allowed");
+    let body: serde_json::Value = serde_json::from_str(&got.body).expect("json");
+    for field in ["go", "u", "pct", "html"] {
+        assert_eq!(body[field], "[redacted]", "{field}: {}", got.body);
+    }
+    let head = got.head.to_string().to_ascii_lowercase();
+    assert!(
+        !head.contains(SECRET) && head.contains("x-[redacted]"),
+        "{head}"
+    );
+    // The body was rewritten: the upstream's length is not passed on.
+    assert!(!head.contains("content-length"), "{head}");
+}
+
+/// A non-loopback address of this host (the one its default route leaves from).
+fn own_address() -> std::net::IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp");
+    // No packet is sent: connecting a UDP socket only picks the route and source address.
+    probe.connect("192.0.2.1:9").expect("a route off this host");
+    let ip = probe.local_addr().expect("addr").ip();
+    assert!(!ip.is_loopback(), "{ip}");
+    ip
+}
+
+#[tokio::test]
+async fn a_rule_that_injects_sends_its_secret_over_plain_http_only_to_loopback_unless_it_says_so() {
+    let ip = own_address();
+    let up = Upstream::start_on("0.0.0.0", Answer::echo);
+    let p = up.port;
+    let rules = |extra: &str| {
+        let text = format!(
+            "[egress]\nallow_private = [\"{ip}/32\"]\n[[tenants]]\nid = \"t0\"\ntoken = \
+             \"0123456789abcdef\"\n[tenants.secrets]\napi_key = \"{SECRET}\"\n{}",
+            rule(
+                &ip.to_string(),
+                &format!(
+                    "ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}\n{extra}"
+                ),
+            )
+        );
+        let config: Config = toml::from_str(&text).expect("config");
+        Egress::new(&config).expect("egress")
+    };
+    let url = format!("http://{ip}:{p}/");
+    let err = get(&rules(""), &url).await.expect_err("cleartext refused");
+    assert!(err.contains("https only"), "{err}");
+    assert!(up.requests().is_empty(), "nothing was sent");
+    let got = get(&rules("inject_over_http = true"), &url)
+        .await
+        .expect("allowed by the rule");
+    assert_eq!(got.status, 200);
+    assert_eq!(up.requests()[0].header("x-api-key"), Some(SECRET));
 }

@@ -5,7 +5,7 @@
 //! - `addr`: which addresses may be reached (public, or the operator's `allow_private`);
 //! - `resolver`: DNS resolution whose every answer is checked before any connection;
 //! - `wire`: the host call's payloads;
-//! - `secrets`: tenants' secret values, injection and scrubbing;
+//! - `secrets`: tenants' secret values, for injection; `scrub`: finding them in answers;
 //! - `audit`: one record per outbound request, on stderr and in a ring per tenant;
 //! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
 //! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker);
@@ -24,6 +24,7 @@ mod hop;
 mod outbound;
 mod policy;
 mod resolver;
+mod scrub;
 mod secrets;
 mod stream;
 #[cfg(test)]
@@ -65,9 +66,7 @@ fn not_injectable(name: &str) -> bool {
 }
 
 /// A configured rule, checked: its criteria and what it injects.
-fn rule_of(
-    rule: &EgressRuleConfig,
-) -> Result<(policy::Rule, Vec<(HeaderName, String)>), RuleError> {
+fn rule_of(rule: &EgressRuleConfig) -> Result<(policy::Rule, gateway::Injects), RuleError> {
     let criteria = policy::Rule::new(
         &rule.host,
         rule.ports.clone(),
@@ -88,7 +87,13 @@ fn rule_of(
         })?;
         injects.push((name, secret.clone()));
     }
-    Ok((criteria, injects))
+    Ok((
+        criteria,
+        gateway::Injects {
+            headers: injects,
+            over_http: rule.inject_over_http,
+        },
+    ))
 }
 
 /// Checks one configured rule (config validation).

@@ -83,7 +83,15 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        Upstream::start_on("127.0.0.1", handler)
+    }
+
+    /// [`Upstream::start`], listening on `ip` (`0.0.0.0`: every address of the host).
+    pub fn start_on(
+        ip: &str,
+        handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+    ) -> Upstream {
+        let listener = TcpListener::bind((ip, 0)).expect("bind upstream");
         let port = listener.local_addr().expect("addr").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = Arc::new(handler);
