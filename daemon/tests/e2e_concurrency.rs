@@ -119,6 +119,70 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
     }
 }
 
+/// One tenant fills every place the process has for requests (`max_in_flight_per_worker`)
+/// with requests asleep in timers, and has more waiting: a neighbour's request still finds a
+/// place at once (the lane keeps its last places for tenants below their share,
+/// `supervisor/process/lanes.rs`), and is answered while every sleeper still sleeps. Before, it
+/// queued behind the sleepers until one woke.
+#[test]
+fn a_tenant_filling_a_process_with_sleepers_leaves_a_place_for_its_neighbour() {
+    let _serial = serial();
+    let d = Daemon::start(
+        "lane-share",
+        2,
+        1,
+        &format!("max_in_flight_per_worker = 8\n{ONE_PROCESS}"),
+    );
+    let quick = load(
+        &d,
+        &tenant_token(1),
+        "export default { fetch() { return new Response('quick'); } };",
+    );
+    assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
+    let sleepers: Vec<_> = (0..12)
+        .map(|_| {
+            let base = d.base.clone();
+            std::thread::spawn(move || {
+                post_run(
+                    &base,
+                    &tenant_token(0),
+                    "export default async () => { await new Promise((r) => setTimeout(r, 4000)); return 'slept'; };",
+                    20_000,
+                )
+            })
+        })
+        .collect();
+    // Every place the sleepers may take is taken (the rest wait in the supervisor).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let admin = d.admin();
+        let in_flight: u64 = admin["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .filter_map(|w| w["inFlight"].as_u64())
+            .sum();
+        if in_flight >= 12 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sleepers never went in flight: {admin}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
+    assert!(
+        sleepers.iter().all(|s| !s.is_finished()),
+        "the neighbour was answered only after a sleeper woke"
+    );
+    for s in sleepers {
+        let (status, body) = s.join().expect("thread");
+        assert_eq!((status, body["result"].clone()), (200, "slept".into()));
+    }
+}
+
 /// Several isolate threads read the socket in turn (`worker/src/inbox.rs`): a thread inside a
 /// long call reads nothing until it returns, so the other thread, idle, must read a neighbour's
 /// request meanwhile (it watches the socket, or looks at it after a millisecond asleep). Both

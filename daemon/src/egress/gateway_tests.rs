@@ -102,10 +102,7 @@ async fn allowed_denied_and_narrowed_requests() {
             "http and https only",
         ),
     ] {
-        let err = call(&e, method, &url, &[], "follow")
-            .await
-            .err()
-            .expect(&url);
+        let err = call(&e, method, &url, &[], "follow").await.expect_err(&url);
         assert!(err.contains(why), "{method} {url}: {err}");
     }
     assert_eq!(
@@ -131,15 +128,13 @@ async fn allowed_denied_and_narrowed_requests() {
     let unresolvable = egress(true, &rule("*.invalid", ""));
     let err = get(&unresolvable, "http://no-such-host.invalid/")
         .await
-        .err()
-        .expect("unresolvable");
+        .expect_err("unresolvable");
     assert!(err.contains("cannot resolve no-such-host.invalid"), "{err}");
 
     let none = egress(true, "");
     let err = get(&none, &format!("http://127.0.0.1:{p}/"))
         .await
-        .err()
-        .expect("no rules");
+        .expect_err("no rules");
     assert!(err.contains("no egress rules"), "{err}");
 }
 
@@ -232,8 +227,7 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
     );
     let err = get(&e2, &format!("http://127.0.0.1:{p}/"))
         .await
-        .err()
-        .expect("missing secret");
+        .expect_err("missing secret");
     assert!(
         err.contains("\"missing\"") && err.contains("not set"),
         "{err}"
@@ -261,7 +255,7 @@ async fn private_addresses_are_refused_without_allow_private() {
         format!("http://0x7f.1:{p}/"),
         "http://169.254.169.254/latest/meta-data/".to_string(),
     ] {
-        let err = get(&e, &url).await.err().expect(&url);
+        let err = get(&e, &url).await.expect_err(&url);
         assert!(
             err.contains("denied") && err.contains("not allowed"),
             "{url}: {err}"
@@ -309,13 +303,11 @@ async fn redirects_are_followed_hop_by_hop_and_rechecked() {
 
     let err = get(&e, &format!("http://127.0.0.1:{ap}/to-denied"))
         .await
-        .err()
-        .expect("denied hop");
+        .expect_err("denied hop");
     assert!(err.contains("host not allowed"), "{err}");
     let err = get(&e, &format!("http://127.0.0.1:{ap}/loop"))
         .await
-        .err()
-        .expect("loop");
+        .expect_err("loop");
     assert!(err.contains("more than 20 redirects"), "{err}");
     let manual = call(
         &e,
@@ -335,8 +327,7 @@ async fn redirects_are_followed_hop_by_hop_and_rechecked() {
         "error",
     )
     .await
-    .err()
-    .expect("error mode");
+    .expect_err("error mode");
     assert!(err.contains("redirect refused"), "{err}");
     let posted = call(
         &e,
@@ -376,13 +367,11 @@ async fn oversized_and_compressed_answers_are_refused() {
     );
     let err = get(&e, &format!("http://127.0.0.1:{p}/big"))
         .await
-        .err()
-        .expect("big");
+        .expect_err("big");
     assert!(err.contains("larger than"), "{err}");
     let err = get(&e, &format!("http://127.0.0.1:{p}/gz"))
         .await
-        .err()
-        .expect("gz");
+        .expect_err("gz");
     assert!(err.contains("compressed"), "{err}");
     let err = e
         .gateway
@@ -464,8 +453,7 @@ async fn a_hop_that_outlasts_the_hop_timeout_fails_with_a_typed_error() {
     let started = std::time::Instant::now();
     let error = get(&e, &format!("http://127.0.0.1:{}/slow", up.port))
         .await
-        .err()
-        .expect("the hop times out");
+        .expect_err("the hop times out");
     assert!(error.contains("hop timeout"), "{error}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(3),
@@ -481,7 +469,10 @@ fn rules_that_do_not_check_are_refused_naming_the_tenant_the_rule_and_the_cause(
             rule("ok.example", "")
         );
         let config: Config = toml::from_str(&text).expect("config");
-        Egress::new(&config).err().expect("refused")
+        match Egress::new(&config) {
+            Err(e) => e,
+            Ok(_) => panic!("refused"),
+        }
     };
     let e = refused("", &rule("", ""));
     assert!(

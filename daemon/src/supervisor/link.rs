@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use stockade_cordon::TenantId;
 use stockade_ipc::{encode_to_vec, MessageKind, RequestId, ToSupervisor, ToWorker};
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
@@ -66,9 +66,9 @@ pub const GRACE: Duration = Duration::from_secs(5);
 /// frames (it is most likely dead; its last answers are still worth delivering).
 const DRAIN: Duration = Duration::from_millis(200);
 
-/// A request's place under its process's cap of requests in flight, shared by the job and its
-/// pending requests: released when both are done.
-pub type Lease = Arc<OwnedSemaphorePermit>;
+/// A request's place under its process's cap of requests in flight (`process/lanes.rs`),
+/// shared by the job and its pending requests: released when both are done.
+pub type Lease = Arc<dyn std::any::Any + Send + Sync>;
 
 /// The link is closed: nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

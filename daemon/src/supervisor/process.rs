@@ -6,7 +6,8 @@
 //! Guarantees:
 //! - a life is one OS process: it is never respawned, so a process that hosted one tier's
 //!   tenants never serves anything else; the pool starts a new life instead;
-//! - at most `max_in_flight` jobs of a process run at once per depth (`lanes`), over the
+//! - at most `max_in_flight` jobs of a process run at once per depth (`lanes`, which share
+//!   them fairly among the process's tenants), over the
 //!   process's multiplexed `link`; while the process serves, a job runs in its caller's own task
 //!   (`door`), before that it waits in the life's job channel and then runs in a task of its
 //!   own. A request cancelled because its caller went away keeps its place until the worker

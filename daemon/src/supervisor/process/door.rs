@@ -197,7 +197,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_gone_while_its_job_waits_for_a_place_leaves_nothing_counted_or_sent() {
         let mut rig = rig();
-        let place = rig.lanes.of(0).try_acquire_owned().expect("the only place");
+        let place = rig.lanes.of(0).try_acquire(T).expect("the only place");
         let jobs = rig.jobs.clone();
         let caller = tokio::spawn(async move { jobs.run(snippet(), T).await });
         while in_flight(&rig.jobs) == 0 {

@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use stockade_cordon::TenantId;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 
+use super::lanes::{Lane, Place};
 use super::{Answer, Envelope};
 use crate::supervisor::jobs::{serve_job, Failure, ProcessInfo, Runner};
 
@@ -50,11 +51,11 @@ pub(super) enum JobEnd {
 pub(super) async fn queued_job(
     runner: Arc<Runner>,
     mut envelope: Envelope,
-    lane: Arc<Semaphore>,
+    lane: Arc<Lane>,
 ) -> JobEnd {
     let counted = Counted(Arc::clone(&runner.info));
     let permit = tokio::select! {
-        permit = lane.acquire_owned() => permit,
+        permit = lane.acquire(envelope.tenant) => permit,
         // Its caller went away while it waited: nothing was sent.
         () = envelope.reply.closed() => return JobEnd::Over,
     };
@@ -68,7 +69,7 @@ pub(super) async fn queued_job(
 async fn job_task(
     runner: Arc<Runner>,
     envelope: Envelope,
-    permit: OwnedSemaphorePermit,
+    permit: Place,
     counted: Counted,
 ) -> JobEnd {
     let Envelope {
@@ -79,7 +80,7 @@ async fn job_task(
     if reply.is_closed() {
         return JobEnd::Over; // its caller went away while it was queued
     }
-    let lease = Arc::new(permit);
+    let lease: crate::supervisor::link::Lease = Arc::new(permit);
     let result = tokio::select! {
         result = serve_job(&runner, job, tenant, &lease) => result,
         // The caller went away: dropping `serve_job` cancels its request in flight.
