@@ -164,11 +164,16 @@ impl Lane {
     /// one; forgets the waits whose callers went away.
     fn dispatch(&self, state: &mut LaneState) {
         state.waiting.retain(|w| !w.grant.is_closed());
+        if state.free == 0 || state.waiting.is_empty() {
+            return;
+        }
+        // A grant moves a tenant from waiting to holding: the count of active tenants stays.
+        let active = state.active();
         let mut i = 0;
         while state.free > 0 && i < state.waiting.len() {
             let tenant = state.waiting[i].tenant;
             let held = state.held.get(&tenant).copied().unwrap_or(0);
-            if !may_take(self.places, state.free, held, state.active()) {
+            if !may_take(self.places, state.free, held, active) {
                 i += 1;
                 continue;
             }
@@ -184,15 +189,26 @@ impl Lane {
 
     /// A place for a job of `tenant`, once the lane has one for it.
     pub async fn acquire(self: &Arc<Self>, tenant: TenantId) -> Result<Place, Closed> {
-        let (grant, granted) = oneshot::channel();
-        {
+        let granted = {
             let mut state = self.lock();
             if state.closed {
                 return Err(Closed);
             }
+            // Nobody waits: the place is this tenant's now if it may take it.
+            let held = state.held.get(&tenant).copied().unwrap_or(0);
+            let active = state.held.len() + usize::from(held == 0);
+            if state.waiting.is_empty() && may_take(self.places, state.free, held, active) {
+                state.take(tenant);
+                return Ok(Place {
+                    lane: Arc::clone(self),
+                    tenant,
+                });
+            }
+            let (grant, granted) = oneshot::channel();
             state.waiting.push_back(Waiter { tenant, grant });
             self.dispatch(&mut state);
-        }
+            granted
+        };
         let mut wait = Wait {
             lane: Arc::clone(self),
             tenant,
