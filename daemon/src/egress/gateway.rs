@@ -46,7 +46,7 @@ use url::{Host, Url};
 use super::abort::watch;
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
-use super::hop::{classify, tenant_headers};
+use super::hop::{classify, isomorphic_decode, tenant_headers};
 use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
@@ -487,12 +487,7 @@ impl Gateway {
                     .iter()
                     // A scrubbed body's length may not be the upstream's.
                     .filter(|(n, _)| injected.is_empty() || *n != reqwest::header::CONTENT_LENGTH)
-                    .map(|(n, v)| {
-                        (
-                            n.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
+                    .map(|(n, v)| (n.as_str().to_owned(), isomorphic_decode(v.as_bytes())))
                     .collect(),
                 url: url.to_string(),
                 redirected,

@@ -637,3 +637,44 @@ async fn a_rule_that_injects_sends_its_secret_over_plain_http_only_to_loopback_u
     assert_eq!(got.status, 200);
     assert_eq!(up.requests()[0].header("x-api-key"), Some(SECRET));
 }
+
+#[tokio::test]
+async fn header_values_are_bytes_each_one_character_both_ways() {
+    // A raw upstream: it keeps the request's bytes and answers a header holding byte 0xE9.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = listener.local_addr().expect("addr").port();
+    let got = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).expect("read");
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let mut answer = b"HTTP/1.1 200 OK\r\nX-Name: caf".to_vec();
+        answer.extend_from_slice(&[0xE9]);
+        answer.extend_from_slice(b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        stream.write_all(&answer).expect("write");
+        request
+    });
+    let e = egress(true, &rule("127.0.0.1", &format!("ports = [{p}]")));
+    let url = format!("http://127.0.0.1:{p}/");
+    let answer = call(&e, "GET", &url, &[("x-byte", "a\u{ff}b")], "follow")
+        .await
+        .expect("allowed");
+    let request = got.join().expect("upstream");
+    assert!(
+        request.windows(11).any(|w| w == b"x-byte: a\xffb"),
+        "one byte 0xFF, not its UTF-8: {:?}",
+        String::from_utf8_lossy(&request)
+    );
+    let headers = answer.head["headers"].to_string();
+    assert!(headers.contains("caf\u{e9}"), "{headers}");
+    // A character above U+00FF is no byte: refused before anything is sent.
+    let err = call(&e, "GET", &url, &[("x-byte", "\u{100}")], "follow")
+        .await
+        .expect_err("refused");
+    assert!(err.contains("invalid header"), "{err}");
+}

@@ -28,11 +28,28 @@ pub fn tenant_headers(pairs: &[(String, String)]) -> Result<HeaderMap, FetchErro
         if dropped(header.as_str()) {
             continue;
         }
+        // A header value is bytes: JavaScript gives each as one character (a ByteString, below
+        // U+0100), which goes out as that one byte, as `fetch()` sends it.
+        let bytes = isomorphic_encode(value).ok_or_else(|| FetchError::BadHeader(name.clone()))?;
         let value =
-            HeaderValue::from_str(value).map_err(|_| FetchError::BadHeader(name.clone()))?;
+            HeaderValue::from_bytes(&bytes).map_err(|_| FetchError::BadHeader(name.clone()))?;
         headers.append(header, value);
     }
     Ok(headers)
+}
+
+/// `text`'s characters as bytes, if each is below U+0100 (the Fetch standard's isomorphic
+/// encoding of a ByteString).
+pub fn isomorphic_encode(text: &str) -> Option<Vec<u8>> {
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
+/// `bytes` as characters, each byte one (the Fetch standard's isomorphic decoding): what
+/// JavaScript sees of a header value.
+pub fn isomorphic_decode(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// What a client error means for the tenant.
