@@ -28,8 +28,8 @@ case "$mode" in
   busy)
     port=$((20000 + RANDOM % 20000)); token="busy-bench-token-0123456789"
     cfg="$(mktemp)"
-    printf 'listen = "127.0.0.1:%s"\nworkers = 2\noperator_token = "%s"\n[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n[[tenants]]\nid = "busy"\ntoken = "%s"\n' \
-      "$port" "$token" "$token" > "$cfg"
+    printf 'listen = "127.0.0.1:%s"\nworkers = 2\n[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n[[tenants]]\nid = "busy"\ntoken = "%s"\noperator = true\n' \
+      "$port" "$token" > "$cfg"
     "$bin" serve --config "$cfg" 2>/dev/null & pids+=($!)
     for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/admin/workers" && break; sleep 0.1; done
     out="$(mktemp)"

@@ -36,10 +36,11 @@ start_daemon() {
   port=$((20000 + RANDOM % 20000))
   token="${name}-bench-token-0123456789"
   cfg="$(mktemp)"
-  printf 'listen = "127.0.0.1:%s"\nworkers = %s\noperator_token = "%s"\n%s' \
-    "$port" "$workers" "$token" "$extra" > "$cfg"
+  # The bench tenant is also the operator (its token polls /v1/admin/workers below).
+  printf 'listen = "127.0.0.1:%s"\nworkers = %s\n%s' \
+    "$port" "$workers" "$extra" > "$cfg"
   printf '[quotas]\nrequests_per_second = 0\nmax_concurrent_requests = 0\n' >> "$cfg"
-  printf '[[tenants]]\nid = "bench"\ntoken = "%s"\n' "$token" >> "$cfg"
+  printf '[[tenants]]\nid = "bench"\ntoken = "%s"\noperator = true\n' "$token" >> "$cfg"
   "$BIN" serve --config "$cfg" 2>"/tmp/stockade-$name.log" &
   daemon=$!
   trap stop_daemon EXIT

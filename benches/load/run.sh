@@ -29,8 +29,9 @@ port=$((20000 + RANDOM % 20000))
 token="load-bench-token-0123456789"
 workers="$(nproc)"
 cfg="$(mktemp)"
-printf 'listen = "127.0.0.1:%s"\nworkers = %s\noperator_token = "%s"\n[limits]\ncpu_ms = 1000\n' \
-  "$port" "$workers" "$token" > "$cfg"
+# The first tenant is also the operator (its token polls /v1/admin/workers below).
+printf 'listen = "127.0.0.1:%s"\nworkers = %s\n[limits]\ncpu_ms = 1000\n' \
+  "$port" "$workers" > "$cfg"
 if [[ -n "${MIN_PROCESSES:-}" ]]; then
   [[ "$MIN_PROCESSES" =~ ^[1-9][0-9]*$ ]] || { echo "MIN_PROCESSES must be a positive integer" >&2; exit 2; }
   printf '[cordon]\nstandard_min_processes = %s\n' "$MIN_PROCESSES" >> "$cfg"
@@ -43,6 +44,7 @@ for i in $(seq 0 $((tenants - 1))); do
   tokens+=("$t")
   if ((i == 0)); then name=bench; else name="bench-$i"; fi
   printf '[[tenants]]\nid = "%s"\ntoken = "%s"\n' "$name" "$t" >> "$cfg"
+  if ((i == 0)); then printf 'operator = true\n' >> "$cfg"; fi
 done
 "$bin" serve --config "$cfg" 2>/tmp/stockade-load.log &
 daemon=$!

@@ -109,7 +109,8 @@ pub struct Config {
     /// The operator's bearer token (admin endpoints, `/metrics`, risk overrides). Without it,
     /// the tenants marked `operator = true` are the operator; with neither (and tenants
     /// configured) the daemon refuses to start. With no tenants configured, the embedded
-    /// `default` tenant is the operator.
+    /// `default` tenant is the operator. It may not be a tenant's token too (that would make the
+    /// tenant operator without saying so: mark it `operator = true` instead).
     pub operator_token: Option<String>,
     /// The time zone tenant code sees (`new Date().getHours()`, `Intl`), as an IANA name or a
     /// POSIX `TZ` string; `UTC` by default, whatever the host's zone.
@@ -316,7 +317,14 @@ impl Config {
     /// `path` parsed, without the embedded default tenant and without checks.
     fn parse(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        toml::from_str::<Config>(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Config::parse_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// `text` parsed; an error says where (line and column) and what, never quoting the text:
+    /// any line may hold a token or a secret (`[tenants.secrets]`), and this error is printed by
+    /// `check-config`, by `serve` at start and in the log by a refused reload.
+    fn parse_text(text: &str) -> Result<Config, String> {
+        toml::from_str::<Config>(text).map_err(|e| redacted_parse_error(text, &e))
     }
 
     /// `tenant`'s quotas: `[quotas]` with its own overrides.
@@ -333,8 +341,14 @@ impl Config {
             );
         }
         if let Some(op) = &self.operator_token {
-            if op.len() < 16 {
-                return Err("operator_token must be at least 16 characters".into());
+            check_token(op).map_err(|e| format!("operator_token {e}"))?;
+            if let Some(t) = self.tenants.iter().find(|t| t.token == *op) {
+                return Err(format!(
+                    "operator_token is also the token of tenant {}, which would make that tenant \
+                     the operator without saying so: give the operator a token of its own, or \
+                     mark the tenant `operator = true` and drop operator_token",
+                    t.id
+                ));
             }
         }
         self.quotas.validate("quotas")?;
@@ -361,12 +375,7 @@ impl Config {
                     t.id
                 ));
             }
-            if t.token.len() < 16 {
-                return Err(format!(
-                    "tenant {}: token must be at least 16 characters",
-                    t.id
-                ));
-            }
+            check_token(&t.token).map_err(|e| format!("tenant {}: token {e}", t.id))?;
             if !["trusted", "normal", "low"].contains(&t.trust.as_str()) {
                 return Err(format!(
                     "tenant {}: trust must be trusted, normal or low",
@@ -486,6 +495,65 @@ impl Config {
             .map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// Why `token` could never authenticate a request, or is too easy to guess (the error says
+/// what, never the token): at least 16 characters, printable ASCII (an HTTP header carries
+/// nothing else), no space or tab at either end (a presented token is trimmed before it is
+/// looked up, so such a token would never match).
+fn check_token(token: &str) -> Result<(), String> {
+    if token.len() < 16 {
+        return Err("must be at least 16 characters".into());
+    }
+    if token.trim() != token {
+        return Err("begins or ends with whitespace, so no request could present it".into());
+    }
+    if !token.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Err(
+            "must be printable ASCII (an HTTP header carries nothing else), so no request \
+             could present it"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// `error` (of parsing `text`) as `line L, column C: message`, without toml's excerpt of the
+/// source and without a value serde's message would quote (`invalid type: string "..."`).
+fn redacted_parse_error(text: &str, error: &toml::de::Error) -> String {
+    // One line: toml's message may span several (`invalid string` / `expected ...`).
+    let message = redacted_message(&error.message().trim().replace('\n', "; "));
+    match error.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let before = text.get(..start).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML parse error: {message}"),
+    }
+}
+
+/// serde's `invalid type: <what> <value>, expected ...` and `invalid value: ...` quote the value
+/// (`string "s3cret"`, ``integer `42` ``): keep what kind it was, drop the value.
+fn redacted_message(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let (unexpected, expected) = match rest.rfind(", expected ") {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        let kind = unexpected
+            .split(['"', '`', '\''])
+            .next()
+            .unwrap_or("")
+            .trim_end();
+        return format!("{prefix}{kind}{expected}");
+    }
+    message.to_string()
 }
 
 fn generate_token() -> Result<String, String> {

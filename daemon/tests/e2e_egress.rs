@@ -199,6 +199,36 @@ fn fetch_is_allowed_denied_and_narrowed_by_the_tenants_rules_and_secrets_stay_hi
         .expect("delete");
     assert_eq!(r.status().as_u16(), 204);
     assert_refused(&run_fetch(&d, 0, &later, put), "not set");
+    // A secret only the configuration file sets is the operator's to change: 409, and it still
+    // works. A value set over the file's and deleted gives the file's back.
+    let delete = |name: &str| {
+        client()
+            .delete(format!("{}/v1/tenants/t0/secrets/{name}", d.base))
+            .bearer_auth(tenant_token(0))
+            .send()
+            .expect("delete")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(delete("api_key"), 409);
+    let (status, _) = put_json(
+        &d,
+        Some(&tenant_token(0)),
+        "/v1/tenants/t0/secrets/api_key",
+        "{\"value\": \"an-override-value\"}",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(delete("api_key"), 204);
+    assert_eq!(
+        run_fetch(&d, 0, &url("/v1/echo"), serde_json::json!({}))[0],
+        200
+    );
+    let seen = up.requests().pop().expect("upstream reached");
+    assert_eq!(
+        seen.header("x-api-key"),
+        Some(SECRET),
+        "the file's value again"
+    );
 
     // The audit: every request, allowed or denied, and never a value.
     let (status, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");

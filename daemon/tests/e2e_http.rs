@@ -1,7 +1,8 @@
 //! The HTTP server's own limits and the operator's view, against a real daemon: slow
 //! unauthenticated connections under a small descriptor limit, request ids on every response,
 //! `/metrics` (operator only, or on its own address), the probes (`/healthz`, `/readyz`), JSON
-//! logs carrying the request id.
+//! logs carrying the request id, bodies refused before they are read (no token, too large), and
+//! the JSON error envelope for requests the router itself refuses.
 mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -79,8 +80,14 @@ fn slow_unauthenticated_connections_neither_exhaust_descriptors_nor_starve_a_ten
     }
     // A kept-alive connection idle after its answer is closed on the same clock.
     let mut kept = TcpStream::connect(addr(&d)).expect("connect");
-    kept.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("write");
+    kept.write_all(
+        format!(
+            "GET /nowhere HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+            tenant_token(0)
+        )
+        .as_bytes(),
+    )
+    .expect("write");
     kept.set_read_timeout(Some(Duration::from_secs(8)))
         .expect("timeout");
     let start = Instant::now();
@@ -214,6 +221,15 @@ fn every_response_has_a_request_id_and_metrics_are_the_operators() {
         .send()
         .expect("other path");
     assert_eq!(r.status().as_u16(), 404);
+    let r = c
+        .post(format!("{metrics}/metrics"))
+        .send()
+        .expect("other method");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(
+        r.json::<Value>().expect("json")["error"]["code"],
+        "method_not_allowed"
+    );
 }
 
 #[test]
@@ -401,4 +417,255 @@ fn a_response_given_before_the_upload_was_read_reaches_a_client_that_sends_it_al
         .unwrap_or_else(|e| panic!("413: the connection broke: {e}"));
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("too_large"), "{response}");
+}
+
+/// Sends `head` alone (the body it declares never follows) and reads what comes back until the
+/// daemon closes the connection or `wait` passes: everything read by then.
+fn head_only(d: &Daemon, head: &str, wait: Duration) -> String {
+    let mut s = TcpStream::connect(addr(d)).expect("connect");
+    s.write_all(head.as_bytes()).expect("write");
+    let deadline = Instant::now() + wait;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_body_is_not_read_before_its_sender_is_authenticated_nor_when_declared_too_large() {
+    // Unauthenticated clients each sending 120 MiB bodies used to be read whole (to the route's
+    // limit) before the token was looked at, and one asking `Expect: 100-continue` with 4 GB was
+    // told to go ahead. Here the body never comes: an answer at all shows it was not waited for.
+    let d = Daemon::start_raw("http-unauth-body", 1, &tenant(0), &[]);
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { fetch() { return new Response('ok'); } };",
+    );
+    let routes = [
+        "POST /v1/workers".to_string(),
+        "POST /v1/types".into(),
+        "POST /mcp".into(),
+        "POST /v1/run".into(),
+        "PUT /v1/tenants/t0/risk".into(),
+        "PUT /v1/tenants/t0/secrets/k".into(),
+        "PUT /v1/tenants/t0/capabilities/c".into(),
+        "PUT /v1/workspaces/w/files/a.txt".into(),
+        "POST /v1/workspaces/w/search".into(),
+        format!("POST /v1/workers/{id}/fetch/"),
+        "POST /nowhere".into(),
+    ];
+    let huge = [120u64 << 20, 4 << 30];
+    for route in &routes {
+        for (auth, name) in [
+            ("", "no token"),
+            (
+                "Authorization: Bearer not-a-token-0123456789\r\n",
+                "a wrong token",
+            ),
+            (
+                "X-Stockade-Token: not-a-token-0123456789\r\n",
+                "a wrong data-plane token",
+            ),
+        ] {
+            for (len, expect) in huge.iter().zip(["", "Expect: 100-continue\r\n"]) {
+                let head = format!(
+                    "{route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                     {auth}{expect}Content-Length: {len}\r\n\r\n"
+                );
+                let answer = head_only(&d, &head, Duration::from_secs(5));
+                assert!(
+                    answer.starts_with("HTTP/1.1 401"),
+                    "{route}, {name}, {len} bytes {expect}: {answer:?}"
+                );
+                assert!(!answer.contains("100 Continue"), "{route}: {answer}");
+                assert!(answer.contains("\"unauthorized\""), "{route}: {answer}");
+            }
+        }
+    }
+    // Authenticated, a body declared over the route's limit is refused at once, unread.
+    for route in [
+        "POST /v1/workers",
+        "POST /v1/run",
+        "PUT /v1/tenants/t0/risk",
+    ] {
+        let head = format!(
+            "{route} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+             Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            4u64 << 30
+        );
+        let answer = head_only(&d, &head, Duration::from_secs(5));
+        assert!(answer.starts_with("HTTP/1.1 413"), "{route}: {answer:?}");
+        assert!(!answer.contains("100 Continue"), "{route}: {answer}");
+        assert!(answer.contains("\"too_large\""), "{route}: {answer}");
+    }
+    // A tenant's body within the limit is asked for (`100 Continue`) and served.
+    let body = br#"{"code": "export default () => 7"}"#;
+    let mut s = TcpStream::connect(addr(&d)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(
+        format!(
+            "POST /v1/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+             Content-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("head");
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).expect("100 Continue");
+    assert!(interim.starts_with(b"HTTP/1.1 100 Continue"), "{interim:?}");
+    s.write_all(body).expect("body");
+    let mut rest = String::new();
+    let _ = s.read_to_string(&mut rest);
+    assert!(
+        rest.contains("200 OK") && rest.contains("\"result\":7"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn requests_the_router_refuses_get_the_json_envelope_and_count_as_errors() {
+    let d = Daemon::start_raw("http-envelope", 1, &tenant(0), &[]);
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        "export default { fetch(req) { return new Response(new URL(req.url).pathname); } };",
+    );
+    let c = client();
+    let cases = [
+        (
+            "GET",
+            format!("/v1/workers/{id}/logs?limit=-1"),
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            format!("/v1/workers/{id}/logs?limit=abc"),
+            400,
+            "bad_request",
+        ),
+        ("GET", "/v1/workers/%FF".to_string(), 400, "bad_request"),
+        ("DELETE", "/v1/workers/%FF".to_string(), 400, "bad_request"),
+        (
+            "GET",
+            "/v1/tenants/%FF/risk".to_string(),
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/v1/workspaces/%FF/files".to_string(),
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/v1/workspaces/w/files/%FF".to_string(),
+            400,
+            "bad_request",
+        ),
+        (
+            "PATCH",
+            "/v1/workers".to_string(),
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/v1/run".to_string(), 405, "method_not_allowed"),
+        ("PUT", "/metrics".to_string(), 405, "method_not_allowed"),
+        ("GET", "/mcp".to_string(), 405, "method_not_allowed"),
+    ];
+    for (method, path, status, code) in &cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = c
+            .request(method.clone(), format!("{}{path}", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("send");
+        assert_eq!(r.status().as_u16(), *status, "{method} {path}");
+        let kind = r.headers().get("content-type").cloned();
+        let text = r.text().expect("text");
+        assert!(
+            kind.is_some_and(|k| k.as_bytes().starts_with(b"application/json")),
+            "{method} {path}: {text}"
+        );
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+        assert_eq!(body["error"]["code"], *code, "{method} {path}: {body}");
+    }
+    // The token is looked at before the query: no token, a 401 whatever the query says.
+    let r = c
+        .get(format!("{}/v1/workers/{id}/logs?limit=-1", d.base))
+        .send()
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = c
+        .get(format!("{}/v1/workers/{id}/logs?limit=5", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("logs");
+    assert_eq!(r.status().as_u16(), 200);
+    // The worker's path may hold any bytes, percent-encoded: it reaches the worker as sent.
+    let r = c
+        .get(format!("{}/v1/workers/{id}/fetch/%FF/a%2Fb", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("fetch");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().expect("text"), "/%FF/a%2Fb");
+    // Counted under their routes as the errors they are, never as `ok`.
+    let metrics = d.metrics();
+    for series in [
+        "{tenant=\"t0\",route=\"logs\",outcome=\"bad_request\"} 2",
+        "{tenant=\"t0\",route=\"logs\",outcome=\"ok\"} 1",
+        "{tenant=\"t0\",route=\"logs\",outcome=\"unauthorized\"}",
+        "{tenant=\"t0\",route=\"workers_get\",outcome=\"bad_request\"} 1",
+        "{tenant=\"t0\",route=\"workers_delete\",outcome=\"bad_request\"} 1",
+        "{tenant=\"t0\",route=\"risk\",outcome=\"bad_request\"} 1",
+        "{tenant=\"t0\",route=\"workspaces\",outcome=\"bad_request\"} 2",
+        "{tenant=\"t0\",route=\"workers_create\",outcome=\"method_not_allowed\"} 1",
+        "{tenant=\"t0\",route=\"run\",outcome=\"method_not_allowed\"} 1",
+        "{tenant=\"t0\",route=\"metrics\",outcome=\"method_not_allowed\"} 1",
+        "{tenant=\"t0\",route=\"mcp\",outcome=\"method_not_allowed\"} 1",
+        "{tenant=\"t0\",route=\"fetch\",outcome=\"ok\"} 1",
+    ] {
+        let series = series.replace(
+            "\"t0\",route=\"logs\",outcome=\"unauthorized\"",
+            "\"-\",route=\"logs\",outcome=\"unauthorized\"",
+        );
+        assert!(
+            metrics.contains(&format!("stockade_requests_total{series}")),
+            "{series} in\n{metrics}"
+        );
+    }
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("stockade_requests_total"))
+    {
+        assert!(!line.contains("route=\"other\""), "{line}");
+        for route in [
+            "risk",
+            "workspaces",
+            "workers_get",
+            "workers_delete",
+            "run",
+            "mcp",
+        ] {
+            assert!(
+                !line.contains(&format!("route=\"{route}\",outcome=\"ok\"")),
+                "{line}"
+            );
+        }
+    }
 }

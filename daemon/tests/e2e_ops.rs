@@ -84,6 +84,104 @@ fn a_configuration_without_an_operator_is_refused_by_check_config_and_serve() {
     assert!(stderr.contains("/nonexistent/stockade.toml"), "{stderr}");
 }
 
+#[test]
+fn a_typo_on_a_secrets_line_is_refused_without_printing_the_secret() {
+    let head = "operator_token = \"operator-token-0123456789\"\n";
+    // A typo on a secret's line (line 6), or a value of the wrong type there: check-config and
+    // serve say where and what, never the value (toml's excerpt of the line used to show it).
+    for (tag, line) in [
+        ("secret-quote", "api_key = \"TOPSECRET-VALUE"),
+        ("secret-type", "api_key = 4242424242"),
+        ("secret-bare", "api_key = TOPSECRET-VALUE"),
+    ] {
+        let path = temp_config(tag, &format!("{head}{TENANT}[tenants.secrets]\n{line}\n"));
+        let (code, stdout, stderr) = check_config(&path);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stderr.contains("line 6, column"), "{stderr}");
+        for out in [&stdout, &stderr] {
+            assert!(
+                !out.contains("TOPSECRET") && !out.contains("4242424242"),
+                "{out}"
+            );
+        }
+        let (code, stderr) = serve_to_the_end(&path, &[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("line 6, column"), "{stderr}");
+        assert!(
+            !stderr.contains("TOPSECRET") && !stderr.contains("4242424242"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_operator_token_shared_with_a_tenant_or_a_token_no_request_could_present_is_refused() {
+    let head = "operator_token = \"operator-token-0123456789\"\n";
+    // operator_token equal to a tenant's token would make that tenant the operator silently.
+    let shared = temp_config(
+        "shared-token",
+        &format!("operator_token = \"acme-token-0123456789\"\n{TENANT}"),
+    );
+    let (code, _, stderr) = check_config(&shared);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("operator_token is also the token of tenant acme")
+            && stderr.contains("operator = true"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("acme-token-0123456789"), "{stderr}");
+    let (code, stderr) = serve_to_the_end(&shared, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("operator_token is also the token of tenant acme"),
+        "{stderr}"
+    );
+    // A token with whitespace at an end could never be presented (lookups trim).
+    let spaced = temp_config(
+        "spaced-token",
+        &format!("{head}[[tenants]]\nid = \"acme\"\ntoken = \"acme-token-0123456789 \"\n"),
+    );
+    let (code, _, stderr) = check_config(&spaced);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("tenant acme: token begins or ends with whitespace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_reload_refused_for_a_typo_does_not_log_the_secret_on_that_line() {
+    let d = Daemon::start_raw(
+        "ops-sighup-secret",
+        1,
+        &format!(
+            "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
+            tenant_token(0)
+        ),
+        &[],
+    );
+    let config = std::fs::read_to_string(d.config_path()).expect("config");
+    let lines = config.lines().count();
+    std::fs::write(
+        d.config_path(),
+        format!("{config}[tenants.secrets]\napi_key = \"TOPSECRET-VALUE\n"),
+    )
+    .expect("rewrite");
+    hangup(&d);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.stderr().contains("reload refused") {
+        assert!(Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr = d.stderr();
+    assert!(!stderr.contains("TOPSECRET"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line {}, column", lines + 2)),
+        "{stderr}"
+    );
+    assert_eq!(run_status(&d, &tenant_token(0)), 200);
+}
+
 /// `stockade serve --config path [extra...]`, to its end: exit status and stderr.
 fn serve_to_the_end(path: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_stockade"))

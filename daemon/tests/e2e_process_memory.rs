@@ -266,7 +266,11 @@ fn a_tenant_keeping_memory_is_charged_when_a_neighbours_request_tips_the_process
     let status = r.status().as_u16();
     let body = r.text().expect("body");
     assert_eq!((status, body.as_str()), (200, "allocated 128 MiB"));
-    assert_ne!(pid_of(&d, "t1"), Some(pid), "the process over its cap was replaced");
+    assert_ne!(
+        pid_of(&d, "t1"),
+        Some(pid),
+        "the process over its cap was replaced"
+    );
     // The hoarder, idle, holding most of the process, is charged; the neighbour is not.
     let report = risk(&d, &hoarder, "t0");
     assert!(

@@ -119,6 +119,82 @@ fn a_tenant_over_its_concurrent_requests_gets_429_until_one_ends() {
 }
 
 #[test]
+fn a_stray_data_plane_token_header_does_not_lift_a_tenants_concurrency_quota() {
+    // `X-Stockade-Token: garbage` beside a valid `Authorization` used to make the edge see no
+    // tenant (so no quota) while the handler served the tenant of `Authorization`: 30
+    // concurrent requests all ran under a cap of 3. The edge and the handlers now decide the
+    // principal by the same function.
+    let d = Daemon::start_raw(
+        "quota-token-header",
+        1,
+        &format!(
+            "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[tenants.quotas]\nmax_concurrent_requests = 2\n",
+            tenant_token(0)
+        ),
+        &[],
+    );
+    let id = load(
+        &d,
+        &tenant_token(0),
+        "export default { fetch() { return new Response('hi'); } };",
+    );
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let h = d.handle();
+            std::thread::spawn(move || {
+                client()
+                    .post(format!("{}/v1/run", h.base))
+                    .bearer_auth(tenant_token(0))
+                    .header("x-stockade-token", "garbage")
+                    .json(&serde_json::json!({"code": "export default () => new Promise((r) => setTimeout(() => r('slept'), 1500));"}))
+                    .send()
+                    .expect("slow")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.admin()["workers"].as_array().map_or(0, |w| {
+        w.iter()
+            .map(|p| p["inFlight"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    }) < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "never in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Both count against t0's cap of 2: a third request is refused, with or without the header.
+    let (status, _, body) = run_status(&d, &tenant_token(0));
+    assert_eq!(status, 429, "{body}");
+    let r = client()
+        .post(format!("{}/v1/run", d.base))
+        .bearer_auth(tenant_token(0))
+        .header("x-stockade-token", "garbage")
+        .json(&serde_json::json!({ "code": "export default () => 1" }))
+        .send()
+        .expect("run");
+    assert_eq!(r.status().as_u16(), 429);
+    let body: Value = r.json().expect("json");
+    assert_eq!(
+        body["error"]["code"], "too_many_concurrent_requests",
+        "{body}"
+    );
+    // On the data plane the header is the token: a wrong one is a 401, not a free pass.
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(tenant_token(0))
+        .header("x-stockade-token", "garbage")
+        .send()
+        .expect("fetch");
+    assert_eq!(r.status().as_u16(), 401);
+    for s in slow {
+        assert_eq!(s.join().expect("thread"), 200);
+    }
+    assert_eq!(run_status(&d, &tenant_token(0)).0, 200);
+}
+
+#[test]
 fn worker_definitions_are_capped_by_count_and_bytes_per_tenant() {
     let d = Daemon::start_raw(
         "quota-workers",
@@ -196,4 +272,76 @@ fn worker_definitions_are_capped_by_count_and_bytes_per_tenant() {
         .0,
         201
     );
+}
+
+/// A Loader worker's children count toward its tenant's `max_workers`; `GET /v1/workers` lists
+/// them (they have no id tenant code sees), so the tenant can delete them and make room again.
+#[test]
+fn loader_children_are_listed_and_deleted_to_free_the_workers_quota() {
+    let d = Daemon::start_raw(
+        "quota-children",
+        1,
+        &format!(
+            "[quotas]\nmax_workers = 3\n[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
+            tenant_token(0)
+        ),
+        &[],
+    );
+    let t = tenant_token(0);
+    let parent = load_code(
+        &d,
+        &t,
+        &serde_json::json!({
+            "mainModule": "main.js",
+            "modules": { "main.js": "export default { async fetch(req, env) {
+  const n = new URL(req.url).pathname.slice(1);
+  const child = env.LOADER.load({ mainModule: 'c.js', modules: { 'c.js': `export default { v() { return ${JSON.stringify(n)}; } }` } });
+  try { return new Response(await child.getEntrypoint().v()); } catch (e) { return new Response(e.name); }
+} };" },
+            "env": { "LOADER": { "binding": "loader" } },
+        }),
+    );
+    let child = |n: &str| {
+        let r = client()
+            .get(format!("{}/v1/workers/{parent}/fetch/{n}", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("fetch");
+        r.text().expect("text")
+    };
+    assert_eq!(child("one"), "one");
+    assert_eq!(child("two"), "two");
+    assert_eq!(
+        child("three"),
+        "QuotaExceededError",
+        "the parent and two children"
+    );
+    let list = |token: &str| {
+        let r = client()
+            .get(format!("{}/v1/workers", d.base))
+            .bearer_auth(token)
+            .send()
+            .expect("list");
+        assert_eq!(r.status().as_u16(), 200);
+        r.json::<Value>().expect("json")
+    };
+    let listed = list(&t);
+    assert_eq!(listed["count"], 3, "{listed}");
+    let ids: Vec<String> = listed["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids[0], parent, "oldest first: {listed}");
+    for id in &ids[1..] {
+        let r = client()
+            .delete(format!("{}/v1/workers/{id}", d.base))
+            .bearer_auth(&t)
+            .send()
+            .expect("delete");
+        assert_eq!(r.status().as_u16(), 204);
+    }
+    assert_eq!(list(&t)["count"], 1);
+    assert_eq!(child("three"), "three", "room again");
 }

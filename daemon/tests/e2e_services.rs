@@ -44,7 +44,10 @@ export class Api extends WorkerEntrypoint {
     const e = new Error('custom message'); e.name = 'MyError'; throw e;
   }
   giveFunction() { return () => 1; }
+  fetch(req) { return new Response(`api fetch ${this.env.NAME} ${new URL(req.url).pathname}`); }
 }
+export const Obj = { fetch(req) { return new Response('obj fetch'); } };
+export const NoFetch = { ping() { return 1; } };
 export default {
   async fetch(req, env) {
     return new Response(`hello ${new URL(req.url).pathname} ${req.method} ${await req.text()}`, { status: 201, headers: { 'x-b': env.NAME } });
@@ -63,6 +66,12 @@ export default { async fetch(req, env) {
   out.fetch = [r instanceof Response, r.status, await r.text(), r.headers.get('x-b')];
   const r2 = await env.SVC.fetch(new Request('http://b.example/two'));
   out.fetch2 = await r2.text();
+  // A binding's entrypoint names whose fetch is called: a WorkerEntrypoint class's, an object's;
+  // one that names no export with a fetch fails, naming it.
+  out.entrypointFetch = [await (await env.API.fetch('http://b.example/ep')).text(),
+    await (await env.OBJ.fetch('http://b.example/')).text(),
+    await err(async () => await (await env.NOFETCH.fetch('http://b.example/')).text()),
+    await err(async () => await (await env.NOSUCH.fetch('http://b.example/')).text())];
   out.add = await env.SVC.add(2, 3);
   out.count = [await env.SVC.count(), await env.SVC.count()];
   const v = { u8: new Uint8Array([0, 1, 255]), d: new Date(86400000), m: new Map([['k', new Set([1, 'two'])], [2, null]]),
@@ -114,9 +123,23 @@ fn a_service_binding_reaches_the_targets_fetch_and_methods_with_structured_data(
         json!({
             "SVC": { "binding": "service", "worker": target },
             "API": { "binding": "service", "worker": target, "entrypoint": "Api" },
+            "OBJ": { "binding": "service", "worker": target, "entrypoint": "Obj" },
+            "NOFETCH": { "binding": "service", "worker": target, "entrypoint": "NoFetch" },
+            "NOSUCH": { "binding": "service", "worker": target, "entrypoint": "Nope" },
         }),
     );
     let out = fetch_json(&d, &t, &caller, "");
+    assert_eq!(out["entrypointFetch"][0], "api fetch target /ep", "{out:#}");
+    assert_eq!(out["entrypointFetch"][1], "obj fetch", "{out:#}");
+    for (i, name) in [(2, "NoFetch"), (3, "Nope")] {
+        let message = out["entrypointFetch"][i][1].as_str().unwrap_or("");
+        assert!(
+            message.contains(&format!(
+                "the entrypoint {name} is not an export with a fetch"
+            )),
+            "{out:#}"
+        );
+    }
     assert_eq!(
         out["fetch"],
         json!([true, 201, "hello /path POST payload", "target"])

@@ -565,3 +565,182 @@ fn the_largest_file_and_value_cross_a_binding_and_one_byte_more_is_refused() {
         json!([max, 7, max, 9, "TypeError", "TypeError"])
     );
 }
+
+#[test]
+fn moves_past_the_path_rules_replace_case_and_oversize_arguments_are_type_errors() {
+    let d = Daemon::start("typed", 1, 1, "[limits]\ncpu_ms = 2000\n");
+    let t = tenant_token(0);
+    let code = r#"
+export default { async fetch(req, env) {
+  const ws = env.WS, kv = env.KV, out = {};
+  const err = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name + ': ' + e.message; } };
+  // A RegExp's i flag holds in replace as in search.
+  await ws.writeFile('h.txt', 'Hello HELLO hello\n');
+  out.anyCase = [await ws.replace('h.txt', /HELLO/i, 'yo'), await ws.replace('h.txt', /YO/, 'no'), await ws.readFile('h.txt')];
+  // A move that would take an entry past 1024 bytes or 64 components moves nothing.
+  const [a, b, c] = ['a', 'b', 'c'].map((l) => l.repeat(250));
+  const deep = `x/${a}/${b}/${c}/f.txt`;
+  await ws.writeFile(deep, 'deep');
+  out.long = await err(() => ws.move('x', `${'p'.repeat(250)}/${'q'.repeat(250)}/y`));
+  await ws.mkdir(Array.from({ length: 60 }, (_, i) => 'd' + i).join('/'));
+  out.deepMove = await err(() => ws.move('d0', 'e/f/g/h/i/d0'));
+  out.unmoved = [await ws.readFile(deep), await ws.stat('p'.repeat(250)), await ws.stat('e'), (await ws.stat('d0')).type];
+  out.fits = [await ws.move('d0', 'e/f/g/d0'), (await ws.stat('e/f/g/d0/d1')).type];
+  // Arguments over the host's limits: TypeErrors naming the limit, nothing sent.
+  const big = 16 * 1024 * 1024;
+  let pulled = 0, cancelled = false;
+  const stream = new ReadableStream({
+    pull(ctl) { if (pulled++ < 16) ctl.enqueue(new Uint8Array(1024 * 1024)); else ctl.close(); },
+    cancel() { cancelled = true; },
+  });
+  out.oversize = [
+    await err(() => kv.put('x', new Uint8Array(big))),
+    await err(() => ws.writeFile('big', new Uint8Array(big))),
+    await err(() => kv.put('s', stream)),
+    await err(() => ws.replace('h.txt', 'abc', 'x'.repeat(2 << 20))),
+    await err(() => ws.search('x'.repeat(2 << 20))),
+    await err(() => ws.diff('h.txt', { text: 'x'.repeat(big) })),
+  ];
+  out.cancelled = cancelled;
+  out.stored = [await kv.get('x'), await kv.get('s'), await ws.stat('big')];
+  return Response.json(out);
+} };
+"#;
+    let env = json!({ "WS": { "binding": "workspace", "name": "typed" }, "KV": { "binding": "kv", "namespace": "typed" } });
+    let id = load_env(&d, &t, code, env);
+    let out = fetch_json(&d, &t, &id, "");
+    assert_eq!(out["anyCase"], json!([3, 0, "yo yo yo\n"]), "{out}");
+    for key in ["long", "deepMove"] {
+        let e = out[key].as_str().expect(key);
+        assert!(e.starts_with("TypeError: invalid path"), "{key}: {e}");
+    }
+    assert!(out["long"]
+        .as_str()
+        .is_some_and(|e| e.contains("longer than 1024 bytes")));
+    assert!(out["deepMove"]
+        .as_str()
+        .is_some_and(|e| e.contains("too deep")));
+    assert_eq!(
+        out["unmoved"],
+        json!(["deep", null, null, "directory"]),
+        "{out}"
+    );
+    assert_eq!(out["fits"], json!([null, "directory"]), "{out}");
+    let oversize: Vec<&str> = out["oversize"]
+        .as_array()
+        .expect("oversize")
+        .iter()
+        .map(|e| e.as_str().expect("text"))
+        .collect();
+    let limits = [
+        "15728640", "15728640", "15728640", "1048576", "1048576", "15728640",
+    ];
+    assert_eq!(oversize.len(), limits.len());
+    for (e, limit) in oversize.iter().zip(limits) {
+        assert!(e.starts_with("TypeError: ") && e.contains(limit), "{e}");
+    }
+    assert_eq!(out["cancelled"], true, "the stream stops being read");
+    assert_eq!(out["stored"], json!([null, null, null]));
+}
+
+/// Microseconds are not the point: another tenant's write must not wait whole seconds behind a
+/// store operation (the pathological calls below held the store's thread for tens of seconds).
+const NOT_HELD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The supervisor's peak resident set, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .expect("VmHWM")
+}
+
+#[test]
+fn a_pathological_diff_or_replace_never_holds_another_tenants_store() {
+    let d = Daemon::start("held", 2, 2, "[limits]\ncpu_ms = 2000\n");
+    let (t0, t1) = (tenant_token(0), tenant_token(1));
+    let c = client();
+    let put = |t: &str, ws: &str, path: &str, body: String| {
+        let r = c
+            .put(format!("{}/v1/workspaces/{ws}/files/{path}", d.base))
+            .bearer_auth(t)
+            .body(body)
+            .send()
+            .expect("put");
+        assert_eq!(r.status().as_u16(), 204, "{path}");
+    };
+    // Two 700 KB files of 100,000 lines, none in common: Myers' diff is quadratic in that.
+    put(
+        &t0,
+        "w",
+        "a.txt",
+        (0..100_000).map(|i| format!("a{i:05}\n")).collect(),
+    );
+    put(
+        &t0,
+        "w",
+        "b.txt",
+        (0..100_000).map(|i| format!("b{i:05}\n")).collect(),
+    );
+    // 20,000 matches, each to be replaced by 100,000 bytes: a 2 GB result.
+    put(&t0, "w", "r.txt", "a".repeat(20_000));
+    let code = r#"
+export default { async fetch(req, env) {
+  const op = new URL(req.url).searchParams.get('op');
+  if (op === 'diff') {
+    const d = (await env.WS.diff('a.txt', 'b.txt')).split('\n');
+    return Response.json([d.filter((l) => l.startsWith('-a')).length, d.filter((l) => l.startsWith('+b')).length]);
+  }
+  if (op === 'replace') {
+    try { return Response.json(await env.WS.replace('r.txt', 'a', 'b'.repeat(100000))); }
+    catch (e) { return Response.json(e.name + ': ' + e.message); }
+  }
+  return Response.json('warm');
+} };
+"#;
+    let id = load_env(
+        &d,
+        &t0,
+        code,
+        json!({ "WS": { "binding": "workspace", "name": "w" } }),
+    );
+    assert_eq!(fetch_json(&d, &t0, &id, "?op=warm"), "warm");
+    // While each runs, the other tenant writes.
+    let other = |i: usize| {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let start = std::time::Instant::now();
+        put(&t1, "mine", &format!("f{i}"), "x".into());
+        start.elapsed()
+    };
+    let h = d.handle();
+    let (t, i) = (t0.clone(), id.clone());
+    let diff = std::thread::spawn(move || fetch_json(&h, &t, &i, "?op=diff"));
+    let waited = other(0);
+    assert!(waited < NOT_HELD, "a write waited {waited:?} behind a diff");
+    assert_eq!(diff.join().expect("diff"), json!([100_000, 100_000]));
+    let before = peak_rss_kib(d.pid());
+    let h = d.handle();
+    let (t, i) = (t0.clone(), id.clone());
+    let replace = std::thread::spawn(move || fetch_json(&h, &t, &i, "?op=replace"));
+    let waited = other(1);
+    assert!(
+        waited < NOT_HELD,
+        "a write waited {waited:?} behind a replace"
+    );
+    assert_eq!(
+        replace.join().expect("replace"),
+        "TypeError: the result would exceed 15728640 bytes"
+    );
+    let grew = peak_rss_kib(d.pid()).saturating_sub(before);
+    assert!(grew < 512 << 10, "the supervisor grew by {grew} KiB");
+    let r = c
+        .get(format!("{}/v1/workspaces/w/files/r.txt", d.base))
+        .bearer_auth(&t0)
+        .send()
+        .expect("get");
+    assert_eq!(r.text().expect("text"), "a".repeat(20_000), "unchanged");
+}

@@ -93,6 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 headers: vec![("content-type".into(), "text/plain".into())],
                 body: b"body".to_vec(),
                 body_streamed: true,
+                entrypoint: String::new(),
             },
         },
         ToWorker::Invoke {

@@ -47,7 +47,8 @@
 //! Protocol 3 removed `Stats`/`StatsReply` (kind codes `0x06` and `0x83` are unknown kinds now),
 //! `RunSnippet`'s `tenant`, and the error kinds 7 and 8; it added `Cancel`, `HostCall`,
 //! `HostReply` and `ErrorKind::Cancelled`. Protocol 6 added `Outcome::observed`, protocol 7
-//! `Outcome::memory_bytes`, protocol 8 `RenewalOverdue` (kind `0x87`).
+//! `Outcome::memory_bytes`, protocol 8 `RenewalOverdue` (kind `0x87`), protocol 9
+//! `Call::Fetch::entrypoint`.
 //!
 //! # Example: a receive loop over any byte source
 //!

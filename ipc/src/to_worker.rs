@@ -173,6 +173,9 @@ pub enum Call {
         /// The rest of the body follows through the request's `body.read` host calls (each
         /// answered with the next chunk, an empty answer at the end).
         body_streamed: bool,
+        /// Whose `fetch`: empty for the default export, else a named export (a
+        /// `WorkerEntrypoint` class or an object), as a service binding's `entrypoint` names it.
+        entrypoint: String,
     },
     /// Call method `method` of entrypoint `entrypoint` (empty: the default export; else a named
     /// export, a `WorkerEntrypoint` class or an object) with arguments in the runtime's
@@ -213,7 +216,12 @@ pub(crate) const LOAD_WORKER_MAX: usize = 8
 const CALL_MAX: usize = 1 + max_of(
     prefixed(MAX_ARG_JSON_LEN),
     max_of(
-        prefixed(MAX_METHOD_LEN) + prefixed(MAX_URL_LEN) + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
+        prefixed(MAX_METHOD_LEN)
+            + prefixed(MAX_URL_LEN)
+            + HEADERS_MAX
+            + prefixed(MAX_BODY_LEN)
+            + 1
+            + prefixed(MAX_RPC_NAME_LEN),
         2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
     ),
 );
@@ -462,6 +470,7 @@ impl Call {
                 headers,
                 body,
                 body_streamed,
+                entrypoint,
             } => {
                 w.u8(CALL_FETCH);
                 w.str(Field::Method, method)?;
@@ -469,6 +478,7 @@ impl Call {
                 encode_headers(w, headers)?;
                 w.bytes(Field::Body, body)?;
                 w.bool(*body_streamed);
+                w.str(Field::RpcName, entrypoint)?;
             }
             Call::Rpc {
                 entrypoint,
@@ -495,6 +505,7 @@ impl Call {
                 headers: decode_headers(r)?,
                 body: r.byte_vec(Field::Body)?,
                 body_streamed: r.bool()?,
+                entrypoint: r.string(Field::RpcName)?,
             }),
             CALL_RPC => Ok(Call::Rpc {
                 entrypoint: r.string(Field::RpcName)?,

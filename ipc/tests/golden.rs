@@ -28,14 +28,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 8,
+            protocol_version: 9,
         },
         &[
             b"SK",         // magic
-            &[0x08],       // version
+            &[0x09],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x08],       // protocol_version
+            &[0x09],       // protocol_version
         ],
     );
 }
@@ -48,7 +48,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x08, 0x08],
+            &[0x09, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -69,7 +69,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x08, 0x04],
+            &[0x09, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -92,7 +92,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x08, 0x09],
+            &[0x09, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -109,7 +109,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x08, 0x09],
+            &[0x09, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -131,7 +131,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x08, 0x85], // kind: HostCall
+            &[0x09, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -145,7 +145,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x08, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x09, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x08, 0x02],
+            &[0x09, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -220,12 +220,13 @@ fn invoke_fetch() {
                 headers: vec![("a".into(), "b".into())],
                 body: b"hi".to_vec(),
                 body_streamed: true,
+                entrypoint: "Ep".into(),
             },
         },
         &[
             b"SK",
-            &[0x08, 0x03],
-            &[75, 0, 0, 0],
+            &[0x09, 0x03],
+            &[81, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
             &[0x02], // Call::Fetch
@@ -241,6 +242,8 @@ fn invoke_fetch() {
             &[2, 0, 0, 0],
             b"hi",
             &[0x01], // body_streamed
+            &[2, 0, 0, 0],
+            b"Ep", // entrypoint
         ],
     );
 }
@@ -259,7 +262,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x08, 0x03],
+            &[0x09, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -289,7 +292,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x08, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x09, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -323,7 +326,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x08, 0x82],
+            &[0x09, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -362,7 +365,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x08, 0x82],
+            &[0x09, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -399,7 +402,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x08, 0x82],
+            &[0x09, 0x82],
             &[52, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],       // Ok
@@ -427,7 +430,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x08, 0x86],
+            &[0x09, 0x86],
             &[16, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -444,7 +447,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x08, 0x86],
+            &[0x09, 0x86],
             &[9, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -460,7 +463,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x08, 0x87], // kind: RenewalOverdue
+            &[0x09, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],

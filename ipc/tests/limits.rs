@@ -66,6 +66,7 @@ fn fetch(method: usize, url: usize, headers: Vec<(String, String)>, body: usize)
             headers,
             body: vec![0; body],
             body_streamed: false,
+            entrypoint: String::new(),
         },
     }
 }
@@ -343,12 +344,22 @@ fn max_payload_is_exact_for_every_kind() {
             l.compatibility_date = text(MAX_COMPAT_DATE_LEN);
             l.compatibility_flags = vec![text(MAX_COMPAT_FLAG_LEN); MAX_COMPAT_FLAGS];
         }),
-        fetch(
-            MAX_METHOD_LEN,
-            MAX_URL_LEN,
-            max_headers.clone(),
-            MAX_BODY_LEN,
-        ),
+        {
+            let mut at_limits = fetch(
+                MAX_METHOD_LEN,
+                MAX_URL_LEN,
+                max_headers.clone(),
+                MAX_BODY_LEN,
+            );
+            if let ToWorker::Invoke {
+                call: Call::Fetch { entrypoint, .. },
+                ..
+            } = &mut at_limits
+            {
+                *entrypoint = text(MAX_RPC_NAME_LEN);
+            }
+            at_limits
+        },
         snippet(MAX_SNIPPET_LEN, MAX_ARG_JSON_LEN),
         ToWorker::Dispose {
             request_id: RequestId(u64::MAX),

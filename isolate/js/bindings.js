@@ -11,12 +11,20 @@
 //   {"binding": "service", ...}, {"binding": "loader"} -> RPC stubs, a WorkerLoader (rpc.js)
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
+// The host's limits are checked here first, so an argument over them is a TypeError naming the
+// limit (not the host's refusal, an OperationError): a call's payload and head
+// (isolate/src/host.rs, daemon/src/storage/mod.rs), a stored value or file
+// (daemon/src/store/kv.rs, workspace.rs).
 // Trust: the supervisor resolves the binding name against the worker definition it stored, so an
 // object here grants nothing by itself; its internal state is private (#fields), and it calls no
 // method tenant code can patch.
 
 const u8Subarray = uncurry(Uint8Array.prototype.subarray);
 const u8Slice = uncurry(Uint8Array.prototype.slice);
+
+const HOST_CALL_MAX_BYTES = 16 * 1024 * 1024; // a host call's whole payload
+const HOST_CALL_MAX_HEAD = 1024 * 1024; // its JSON head
+const STORED_MAX_BYTES = 15 * 1024 * 1024; // a KV value, a workspace file
 
 function bindingError(e) {
   const name = `${e?.name}`;
@@ -26,11 +34,15 @@ function bindingError(e) {
   return new DOMException(message, name);
 }
 
-// One host call: [answer head, answer bytes].
-async function bindingCall(call, head, bytes = null, makeError = bindingError) {
+// One host call: [answer head, answer bytes]. `what` names the call in a refusal's message.
+async function bindingCall(call, head, bytes = null, makeError = bindingError, what = call) {
+  const payload = frameForHost(head, bytes);
+  const headLength = (payload[0] | (payload[1] << 8) | (payload[2] << 16) | (payload[3] << 24)) >>> 0;
+  if (headLength > HOST_CALL_MAX_HEAD) throw new TypeError(`${what}: the arguments are more than ${HOST_CALL_MAX_HEAD} bytes of JSON`);
+  if (typedArrayLength(payload) > HOST_CALL_MAX_BYTES) throw new TypeError(`${what}: the call carries more than ${HOST_CALL_MAX_BYTES} bytes`);
   let reply;
   try {
-    reply = await hostCall(call, frameForHost(head, bytes));
+    reply = await hostCall(call, payload);
   } catch (e) {
     throw new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
   }
@@ -42,19 +54,84 @@ async function bindingCall(call, head, bytes = null, makeError = bindingError) {
   return [answer, u8Slice(reply, 4 + n)];
 }
 
-// The bytes of a value to store: a string (UTF-8), an ArrayBuffer or view, or a ReadableStream.
-async function valueBytes(value, what) {
-  if (typeof value === "string") return utf8Encode(value);
+// The bytes of a value to store: a string (UTF-8), an ArrayBuffer or view, or a ReadableStream;
+// at most STORED_MAX_BYTES (`what` names the call, `noun` what is stored), refused before copying
+// (a stream is cancelled as soon as it passes the limit).
+async function valueBytes(value, what, noun) {
+  const tooLarge = () => new TypeError(`${what}: ${noun} is at most ${STORED_MAX_BYTES} bytes`);
+  if (typeof value === "string") {
+    if (value.length > STORED_MAX_BYTES) throw tooLarge(); // UTF-8 takes at least a byte per unit
+    const bytes = utf8Encode(value);
+    if (typedArrayLength(bytes) > STORED_MAX_BYTES) throw tooLarge();
+    return bytes;
+  }
   const stream = streamRecordOf(value);
   if (stream !== undefined) {
     if (streamsInternals().IsReadableStreamLocked(stream)) throw new TypeError(`${what}: the stream is locked`);
-    return readAllBytes(stream);
+    return readAtMost(stream, STORED_MAX_BYTES, tooLarge);
   }
+  let view;
   try {
-    return u8Slice(bufferSourceBytes(value, what));
+    view = bufferSourceBytes(value, what);
   } catch {
     throw new TypeError(`${what}: the value must be a string, ArrayBuffer, ArrayBufferView or ReadableStream`);
   }
+  if (typedArrayLength(view) > STORED_MAX_BYTES) throw tooLarge();
+  return u8Slice(view);
+}
+
+// All of a stream's bytes (fetch-body.js's readAllBytes), refused with `tooLarge()` and the stream
+// cancelled as soon as they pass `max`.
+function readAtMost(stream, max, tooLarge) {
+  const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
+  const result = new Deferred();
+  const chunks = new List();
+  let total = 0;
+  let inRead = false;
+  let readAgain = false;
+  const fail = (e) => {
+    result.reject(e);
+    setHandled(streamsInternals().ReadableStreamCancel(stream, e));
+  };
+  const request = {
+    chunkSteps: (chunk) => {
+      if (!isUint8Array(chunk)) {
+        fail(new TypeError("The body stream produced a chunk that is not a Uint8Array"));
+        return;
+      }
+      const n = typedArrayByteLength(chunk);
+      total += n;
+      if (total > max) {
+        fail(tooLarge());
+        return;
+      }
+      chunks.push(n === 0 ? EMPTY_BYTES : bytesCopy(chunk));
+      if (inRead) readAgain = true;
+      else loop();
+    },
+    closeSteps: () => {
+      const out = new ByteArray(total);
+      let offset = 0;
+      while (chunks.length > 0) {
+        const c = chunks.shift();
+        typedArraySet(out, c, offset);
+        offset += typedArrayLength(c);
+      }
+      result.resolve(out);
+    },
+    errorSteps: (e) => result.reject(e),
+  };
+  // Iterative read-loop: chunks available synchronously do not grow the stack.
+  const loop = () => {
+    do {
+      readAgain = false;
+      inRead = true;
+      streamsInternals().ReadableStreamDefaultReaderRead(reader, request);
+      inRead = false;
+    } while (readAgain);
+  };
+  loop();
+  return result.promise;
 }
 
 // `type` of a read ("text" by default; a string or {type}).
@@ -91,12 +168,12 @@ class KVNamespace {
   }
   async get(key, options = undefined) {
     const type = readType(options, "KVNamespace.get");
-    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` });
+    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.get");
     return head.found ? asType(bytes, type) : null;
   }
   async getWithMetadata(key, options = undefined) {
     const type = readType(options, "KVNamespace.getWithMetadata");
-    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` });
+    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.getWithMetadata");
     if (!head.found) return { value: null, metadata: null, cacheStatus: null };
     return { value: asType(bytes, type), metadata: head.metadata ?? null, cacheStatus: null };
   }
@@ -108,10 +185,10 @@ class KVNamespace {
     if (expiration !== undefined) head.expiration = expiration;
     if (expirationTtl !== undefined) head.expirationTtl = expirationTtl;
     if (metadata !== undefined && metadata !== null) head.metadata = JSONParse(JSONStringify(metadata));
-    await bindingCall("kv.put", head, await valueBytes(value, "KVNamespace.put"));
+    await bindingCall("kv.put", head, await valueBytes(value, "KVNamespace.put", "a value"), bindingError, "KVNamespace.put");
   }
   async delete(key) {
-    await bindingCall("kv.delete", { binding: this.#name, key: `${key}` });
+    await bindingCall("kv.delete", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.delete");
   }
   async list(options = undefined) {
     const head = { binding: this.#name };
@@ -121,7 +198,7 @@ class KVNamespace {
     if (prefix !== undefined && prefix !== null) head.prefix = `${prefix}`;
     if (cursor !== undefined && cursor !== null) head.cursor = `${cursor}`;
     if (limit !== undefined) head.limit = limit;
-    const [answer] = await bindingCall("kv.list", head);
+    const [answer] = await bindingCall("kv.list", head, null, bindingError, "KVNamespace.list");
     const out = { keys: answer.keys, list_complete: answer.list_complete, cacheStatus: null };
     if (answer.cursor !== null && answer.cursor !== undefined) out.cursor = answer.cursor;
     return out;
@@ -145,7 +222,7 @@ class Workspace {
   }
   async #call(op, head, bytes = null) {
     head.binding = this.#name;
-    return bindingCall(`ws.${op}`, head, bytes);
+    return bindingCall(`ws.${op}`, head, bytes, bindingError, `Workspace.${op}`);
   }
   async readFile(path, options = undefined) {
     const type = readType(options, "Workspace.readFile");
@@ -153,17 +230,14 @@ class Workspace {
     return asType(bytes, type);
   }
   async writeFile(path, data) {
-    const bytes = await valueBytes(data, "Workspace.writeFile");
+    const bytes = await valueBytes(data, "Workspace.writeFile", "a file");
     await this.#call("writeFile", { path: `${path}` }, bytes);
   }
   async list(path = "") {
     return (await this.#call("list", { path: `${path}` }))[0].entries;
   }
   async glob(pattern) {
-    const [answer] = await this.#call("glob", { pattern: `${pattern}` });
-    const paths = [];
-    for (const e of answer.entries) paths[paths.length] = e.path;
-    return paths;
+    return (await this.#call("glob", { pattern: `${pattern}`, pathsOnly: true }))[0].paths;
   }
   async search(pattern, options = undefined) {
     const [source, ignoreCase] = patternOf(pattern);
@@ -180,14 +254,15 @@ class Workspace {
     if (typeof to === "string") return (await this.#call("diff", { from: `${from}`, to }))[0].diff;
     const text = dictGet(to, "text");
     if (text === undefined) throw new TypeError("Workspace.diff: give a second path or {text}");
-    return (await this.#call("diff", { from: `${from}` }, utf8Encode(`${text}`)))[0].diff;
+    return (await this.#call("diff", { from: `${from}` }, await valueBytes(`${text}`, "Workspace.diff", "the text")))[0].diff;
   }
   async replace(path, search, replacement, options = undefined) {
-    const [source] = patternOf(search);
+    const [source, ignoreCase] = patternOf(search);
     const head = {
       path: `${path}`, search: source, replacement: `${replacement}`,
       regex: isRegExp(search) || dictGet(options, "regex") === true,
     };
+    if (ignoreCase) head.ignoreCase = true;
     const limit = optionalNumber(dictGet(options, "limit"), "Workspace.replace: limit");
     if (limit !== undefined) head.limit = limit;
     return (await this.#call("replace", head))[0].count;
@@ -251,7 +326,7 @@ function makeCapability(key) {
     const dest = { __proto__: null, where: what, to: "a capability" };
     const method = async (...args) => {
       const head = { binding: key, method: prop, args: rpcEncode(args, dest) };
-      const [answer] = await bindingCall("cap.call", head, null, capabilityError);
+      const [answer] = await bindingCall("cap.call", head, null, capabilityError, what);
       try {
         return rpcDecode(answer.result);
       } catch (e) {

@@ -188,14 +188,20 @@ function exposeEnv(env) {
 // without one that listens for "fetch" events at the global scope (service-worker syntax),
 // dispatches a FetchEvent.
 async function invokeFetch(ns, payload, body, task) {
-  const handler = ns.default;
+  const req = parse(payload);
+  // A service binding's `entrypoint` names an export of its own (never a listener's).
+  const named = typeof req.entrypoint === "string";
+  const handler = named ? ns[req.entrypoint] : ns.default;
   const isClass = isEntrypointClass(handler);
   const moduleSyntax = isClass || (handler !== null && typeof handler === "object" && typeof handler.fetch === "function");
+  if (named && !moduleSyntax) {
+    throw new TypeError(`the entrypoint ${req.entrypoint} is not an export with a fetch(request) method ` +
+      "(a WorkerEntrypoint class, or an object with fetch)");
+  }
   if (!moduleSyntax && !web.hasFetchListener()) {
     throw new TypeError("the main module's default export has no fetch(request, env, ctx) method " +
       "(export default { fetch() {} }, or a class with a fetch(request) method), and no \"fetch\" event listener was added");
   }
-  const req = parse(payload);
   // req.headers: flat [n0, v0, n1, v1, ...], checked and normalized by the host.
   const request = web.newRequest(req.method, req.url, req.headers, req.streamed === true ? streamedBody(body, task) : body);
   const background = backgroundWork();

@@ -255,6 +255,13 @@ impl Worker {
 
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
+        self.start_fetch_at("", request)
+    }
+
+    /// [`Worker::start_fetch`] of the named export `entrypoint` (a `WorkerEntrypoint` class or
+    /// an object with a `fetch` method; empty: the default export), as a service binding with
+    /// an `entrypoint` calls it.
+    pub fn start_fetch_at(&mut self, entrypoint: &str, request: &FetchRequest) -> TaskId {
         let id = self.new_task(Kind::Fetch);
         let headers = match head::normalize(&request.headers) {
             Ok(h) => h,
@@ -269,6 +276,7 @@ impl Worker {
             headers: &headers,
             env: &request.env,
             streamed: request.body_streamed,
+            entrypoint,
         };
         match serde_json::to_string(&head) {
             Ok(head) => {

@@ -173,19 +173,23 @@ impl Thread {
                 headers,
                 body,
                 body_streamed,
+                entrypoint,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
                     Role::Snippet => serde_json::Value::Null,
                 };
-                h.worker.start_fetch(&FetchRequest {
-                    method,
-                    url,
-                    headers,
-                    body,
-                    body_streamed,
-                    env,
-                })
+                h.worker.start_fetch_at(
+                    &entrypoint,
+                    &FetchRequest {
+                        method,
+                        url,
+                        headers,
+                        body,
+                        body_streamed,
+                        env,
+                    },
+                )
             }
             Call::Rpc {
                 entrypoint,

@@ -14,12 +14,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::loader::body_or_error;
 use super::AppState;
 use crate::capabilities::{Capability, Source};
@@ -51,7 +52,7 @@ fn checked_name(name: &str) -> Result<(), ApiError> {
 pub async fn put(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
@@ -84,7 +85,7 @@ fn describe(name: &str, cap: &Capability, source: Source) -> serde_json::Value {
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
     let all = state.capabilities.list(&tenant).await?;
@@ -98,7 +99,7 @@ pub async fn list(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
     checked_name(&name)?;

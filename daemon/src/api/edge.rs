@@ -5,11 +5,19 @@
 //! - every response carries `x-request-id`: the client's own when it sent a plausible one
 //!   (1-64 of `[A-Za-z0-9._:-]`), else one made here; every log line written while the request
 //!   is handled carries it too (a `tracing` span);
+//! - every request but the probes (`/healthz`, `/readyz`) is authenticated here, before any
+//!   handler runs and so before a byte of its body is read (a client that asked with
+//!   `Expect: 100-continue` is not told to send it): without a valid token it is answered `401`
+//!   at once. The principal is decided by `AppState::authenticate`, the function the handlers
+//!   use, so the tenant whose quotas admit a request is the tenant its handler serves;
 //! - a request whose token names a tenant is admitted by that tenant's quotas (`quota`) before
 //!   its handler runs, or answered `429` with `Retry-After`; its place under the tenant's
 //!   concurrency is held until its response body is over;
+//! - an error answer off the data plane is the JSON envelope with a stable code even when axum
+//!   made it rather than a handler (one without an `ErrorCode` and not JSON is replaced);
 //! - each request is counted once, by tenant (configured ids only), route (a fixed name) and
-//!   outcome (`ok` or the stable error code), with its time to the response head.
+//!   outcome (`ok` or the stable error code), with its time to the response head. A worker's own
+//!   answer on the data plane is `ok` whatever its status.
 //!
 //! Trusts: the handlers to mark their errors (`ErrorCode`, set by `ApiError`).
 
@@ -21,7 +29,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -37,8 +45,12 @@ pub fn route_of(method: &Method, path: &str) -> &'static str {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("v1"), Some("run"), None, _) => "run",
+        (Some("v1"), Some("workers"), None | Some(""), _) if method == Method::GET => {
+            "workers_list"
+        }
         (Some("v1"), Some("workers"), None | Some(""), _) => "workers_create",
         (Some("v1"), Some("workers"), Some(_), Some("fetch")) => "fetch",
+        (Some("v1"), Some("workers"), Some(_), Some("logs")) => "logs",
         (Some("v1"), Some("workers"), Some(_), None) if method == Method::DELETE => {
             "workers_delete"
         }
@@ -51,6 +63,8 @@ pub fn route_of(method: &Method, path: &str) -> &'static str {
         (Some("mcp"), None, _, _) => "mcp",
         (Some("v1"), Some("admin"), _, _) => "admin",
         (Some("metrics"), None, _, _) => "metrics",
+        (Some("v1"), Some("workspaces"), Some(_), Some(_)) => "workspaces",
+        (Some("healthz" | "readyz"), None, _, _) => "probe",
         _ => "other",
     }
 }
@@ -97,37 +111,57 @@ pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Ne
     let started = Instant::now();
     let id = request_id(&request);
     let route = route_of(request.method(), request.uri().path());
-    let tenant = state.claimed_tenant(request.headers());
+    // Everything but the probes needs a token, an unknown route too (so nothing but the probes
+    // answers an unauthenticated client otherwise than 401).
+    let who = match route {
+        "probe" => Ok(None),
+        _ => state
+            .authenticate(request.headers(), route == "fetch")
+            .map(|(who, _)| Some(who)),
+    };
+    let tenant = who
+        .as_ref()
+        .ok()
+        .and_then(|w| w.as_ref())
+        .and_then(|w| w.tenant.clone());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         route,
         tenant = tenant.as_deref().unwrap_or("-"),
     );
-    let admitted = match &tenant {
-        Some(t) => state.quotas.admit(t),
-        None => Ok(None),
+    let admitted = match (&who, &tenant) {
+        (Err(_), _) => Ok(None),
+        (Ok(_), Some(t)) => state.quotas.admit(t),
+        (Ok(_), None) => Ok(None),
     };
-    let mut response = match admitted {
-        Ok(permit) => {
+    let mut response = match (who, admitted) {
+        // Answered without reading the body (nor asking for it: no `100 Continue`).
+        (Err(e), _) => e.into_response(),
+        (Ok(_), Ok(permit)) => {
             let response = next.run(request).instrument(span.clone()).await;
             match permit {
                 Some(permit) => hold_until_sent(response, permit),
                 None => response,
             }
         }
-        Err(refusal) => {
+        (Ok(_), Err(refusal)) => {
             span.in_scope(|| tracing::info!("refused: {}", refusal.message));
             ApiError::Quota(refusal).into_response()
         }
     };
+    if route != "fetch" {
+        response = enveloped(response);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    let outcome = response
-        .extensions()
-        .get::<ErrorCode>()
-        .map_or("ok", |c| c.0);
+    let outcome = match response.extensions().get::<ErrorCode>() {
+        Some(code) => code.0,
+        // The worker's own answer, whatever its status.
+        None if route == "fetch" => "ok",
+        None => status_code(response.status()).unwrap_or("ok"),
+    };
     let took = started.elapsed();
     span.in_scope(|| {
         tracing::debug!(
@@ -141,6 +175,52 @@ pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Ne
         .metrics
         .request(tenant.as_deref().unwrap_or("-"), route, outcome, took);
     response
+}
+
+/// The stable code of an error status no handler marked (`None`: not an error).
+fn status_code(status: StatusCode) -> Option<&'static str> {
+    Some(match status {
+        s if !s.is_client_error() && !s.is_server_error() => return None,
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    })
+}
+
+/// `response`, an error answer axum made (no `ErrorCode`, not JSON: a rejection's plain text, an
+/// empty `405`) replaced by the JSON envelope with the same status and headers.
+fn enveloped(response: Response) -> Response {
+    let Some(code) = status_code(response.status()) else {
+        return response;
+    };
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json || response.extensions().get::<ErrorCode>().is_some() {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let message = parts
+        .status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase();
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.extensions.insert(ErrorCode(code));
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// `response` with its body holding `permit` until the body is over or dropped.
@@ -190,7 +270,7 @@ mod tests {
         let get = Method::GET;
         for (path, route) in [
             ("/v1/run", "run"),
-            ("/v1/workers", "workers_create"),
+            ("/v1/workers", "workers_list"),
             ("/v1/workers/abc", "workers_get"),
             ("/v1/workers/abc/fetch", "fetch"),
             ("/v1/workers/abc/fetch/x/y?z", "fetch"),
@@ -198,6 +278,13 @@ mod tests {
             ("/v1/tenants/t/secrets/k", "secrets"),
             ("/v1/tenants/t/capabilities/k", "capabilities"),
             ("/v1/workers/abc/types", "types"),
+            ("/v1/workers/abc/logs", "logs"),
+            ("/v1/workspaces/w/files", "workspaces"),
+            ("/v1/workspaces/w/files/a/b", "workspaces"),
+            ("/v1/workspaces/w/search", "workspaces"),
+            ("/healthz", "probe"),
+            ("/readyz", "probe"),
+            ("/healthz/x", "other"),
             ("/v1/types", "types"),
             ("/mcp", "mcp"),
             ("/v1/admin/workers", "admin"),
@@ -211,6 +298,41 @@ mod tests {
             route_of(&Method::DELETE, "/v1/workers/abc"),
             "workers_delete"
         );
+        assert_eq!(route_of(&Method::POST, "/v1/workers"), "workers_create");
+    }
+
+    #[test]
+    fn error_answers_axum_made_become_the_json_envelope() {
+        let plain = Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "POST")
+            .body(Body::empty())
+            .expect("response");
+        let out = enveloped(plain);
+        assert_eq!(out.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(out.headers()[header::ALLOW], "POST");
+        assert_eq!(out.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            out.extensions().get::<ErrorCode>().map(|c| c.0),
+            Some("method_not_allowed")
+        );
+        // A handler's own JSON error (MCP's JSON-RPC errors) and a success stay as they are.
+        for (status, kind) in [
+            (StatusCode::BAD_REQUEST, "application/json"),
+            (StatusCode::OK, "text/plain"),
+        ] {
+            let given = Response::builder()
+                .status(status)
+                .header(header::CONTENT_TYPE, kind)
+                .body(Body::from("x"))
+                .expect("response");
+            let out = enveloped(given);
+            assert_eq!(out.headers()[header::CONTENT_TYPE], kind);
+            assert!(out.extensions().get::<ErrorCode>().is_none());
+        }
+        assert_eq!(status_code(StatusCode::OK), None);
+        assert_eq!(status_code(StatusCode::IM_A_TEAPOT), Some("bad_request"));
+        assert_eq!(status_code(StatusCode::BAD_GATEWAY), Some("internal"));
     }
 
     #[test]

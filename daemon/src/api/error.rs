@@ -24,6 +24,9 @@ pub enum ApiError {
     Exceeds(String),
     #[error("{0}")]
     NotFound(&'static str),
+    /// The route does not take this method (`Allow` names those it takes).
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Exceeds(_) => (StatusCode::FORBIDDEN, "exceeds_parent"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Worker(JobError::WorkerDied(_)) => {

@@ -17,11 +17,10 @@
 //!
 //! Trusts: the worker's answer only as far as these checks go.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use stockade_ipc::{limits as wire, Call};
@@ -58,27 +57,51 @@ fn forwarded(name: &HeaderName, keep_authorization: bool) -> bool {
     }
 }
 
-/// Who calls, and whether the client's `Authorization` is its own (to forward) or Stockade's.
+/// Who calls, and whether the client's `Authorization` is its own (to forward) or Stockade's:
+/// the data plane's rule of `AppState::authenticate`, the one `edge` charged the quotas by.
 fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, bool), ApiError> {
-    match headers.get(TOKEN_HEADER) {
-        Some(token) => {
-            let token = token.to_str().map_err(|_| ApiError::Unauthorized)?;
-            Ok((state.tenant_by_token(token)?, true))
+    let (who, own_authorization) = state.authenticate(headers, true)?;
+    Ok((who.tenant.ok_or(ApiError::Forbidden)?, own_authorization))
+}
+
+/// The worker id of a data-plane request, from the path as the client sent it (the router's
+/// decoded copy of the rest of it is not used: it may hold any bytes, percent-encoded).
+fn worker_id(uri: &Uri) -> Result<String, ApiError> {
+    let raw = uri.path().split('/').nth(3).unwrap_or("");
+    percent_decoded(raw).ok_or_else(|| ApiError::BadRequest("invalid worker id".into()))
+}
+
+/// `raw` percent-decoded, if that is UTF-8 (a malformed escape stays as it is, as axum's router
+/// leaves it).
+fn percent_decoded(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h)? * 16 + hex(l)?) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
         }
-        None => Ok((state.tenant(headers)?, false)),
     }
+    String::from_utf8(out).ok()
 }
 
 pub async fn fetch(
     State(state): State<Arc<AppState>>,
-    Path(params): Path<BTreeMap<String, String>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (tenant, keep_authorization) = caller(&state, &headers)?;
-    let id = params.get("id").cloned().unwrap_or_default();
+    let id = worker_id(&uri)?;
     let def = find(&state, &tenant, &id).await?;
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
     // for the worker's URL parser to judge), not the router's decoded copy: the segments after
@@ -119,6 +142,7 @@ pub async fn fetch(
         headers: pairs,
         body: inline,
         body_streamed: body_in.is_some(),
+        entrypoint: String::new(),
     };
     let (out, stream) = body::channel();
     let streams = Streams {
@@ -210,5 +234,22 @@ fn bad_response(message: String) -> stockade_ipc::ErrorReply {
         kind: stockade_ipc::ErrorKind::InvalidResponse,
         message,
         stack: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_id_comes_from_the_raw_path_whatever_follows_it() {
+        let id = |path: &str| worker_id(&path.parse::<Uri>().expect("uri"));
+        assert_eq!(id("/v1/workers/ab12/fetch/%FF%FE").expect("id"), "ab12");
+        assert_eq!(id("/v1/workers/a%62c/fetch").expect("id"), "abc");
+        assert_eq!(id("/v1/workers/a%zz/fetch/").expect("id"), "a%zz");
+        assert!(matches!(
+            id("/v1/workers/%FF/fetch/"),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
@@ -402,10 +403,36 @@ pub(super) async fn find(
     Ok(def)
 }
 
+/// `GET /v1/workers`: the tenant's stored worker definitions, its Loader workers' children
+/// included (which count toward its `max_workers` quota too, and are deleted the same way).
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = state.tenant(&headers)?;
+    let who = tenant.clone();
+    let listed = state
+        .store
+        .tx(move |tx| workers::list(tx, &who))
+        .await
+        .map_err(ApiError::from)?;
+    let bytes: i64 = listed.iter().map(|w| w.bytes).sum();
+    let workers: Vec<serde_json::Value> = listed
+        .iter()
+        .map(|w| serde_json::json!({ "id": w.id, "createdMs": w.created_ms, "bytes": w.bytes }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "workers": workers,
+        "count": listed.len(),
+        "bytes": bytes,
+    }))
+    .into_response())
+}
+
 pub async fn describe(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
     let def = find(&state, &tenant, &id).await?;
@@ -432,7 +459,7 @@ pub async fn describe(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
     let def = find(&state, &tenant, &id).await?;

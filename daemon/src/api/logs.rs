@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +23,7 @@ use serde::Deserialize;
 use stockade_ipc::LogLine;
 
 use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
 use super::loader::find;
 use super::run::logs_json;
 use super::AppState;
@@ -121,8 +122,8 @@ pub struct LogsQuery {
 pub async fn logs(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query<LogsQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
     find(&state, &tenant, &id).await?;

@@ -1,8 +1,8 @@
 //! The MCP server: `POST /mcp`, MCP's streamable-HTTP transport (JSON-RPC 2.0, one message per
 //! request, answered with `application/json`), so agent harnesses can run Code Mode against a
 //! tenant's capabilities. Methods: `initialize`, `ping`, `tools/list`, `tools/call`;
-//! notifications and responses are accepted with `202`. `GET` and `DELETE` are `405` (no
-//! server-initiated stream, no sessions).
+//! notifications and responses are accepted with `202`. Other methods (`GET`, `DELETE`) are `405`
+//! (no server-initiated stream, no sessions; the router's JSON `method_not_allowed`).
 //!
 //! Tools:
 //! - `execute` (`{"code", "arg"?, "env"?}`): runs a TypeScript module whose default export is
@@ -147,15 +147,6 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// `GET` and `DELETE /mcp`: this server opens no stream and keeps no session.
-pub async fn not_allowed() -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "POST")],
-        "this MCP server answers POST only",
-    )
-        .into_response()
-}
-
 fn initialize(params: &Value) -> Value {
     let asked = params.get("protocolVersion").and_then(Value::as_str);
     let version = asked

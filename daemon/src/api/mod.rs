@@ -1,18 +1,24 @@
 //! The HTTP API (JSON): the Loader API, Code Mode, tenants' risk and secrets, workspaces, and
 //! the admin view.
 //!
-//! Guarantees: every request is authenticated by a bearer token from the config (401 without
-//! one; on the data plane it may come as `X-Stockade-Token` instead, see `fetch`); a tenant only ever sees its own workers (another tenant's id is a 404, like a missing
-//! one); bodies are size-limited per route; every error is JSON `{"error": {"code", "message"}}`
-//! with a stable `code`. The Stockade token never reaches tenant code. Every request passes
-//! `edge` first: a request id, the tenant's quotas (`quota`, 429 with `Retry-After`), logs and
-//! metrics (`GET /metrics`, operator only, `prometheus`).
+//! Guarantees: every request but the probes is authenticated by a bearer token from the config
+//! (on the data plane it may come as `X-Stockade-Token` instead, see `fetch`) in `edge`, before
+//! its handler runs or its body is read: 401 at once without one (`AppState::authenticate`
+//! decides the principal, for the edge and the handlers alike); a tenant only ever sees its own
+//! workers (another tenant's id is a 404, like a missing one); bodies are size-limited per route
+//! (`limited`: a larger declared `Content-Length` is a 413 before any of it is read); every error
+//! is JSON `{"error": {"code", "message"}}` with a stable `code` (a path or query that does not
+//! parse is `bad_request`, `extract`; a method a route does not take is `method_not_allowed`).
+//! The Stockade token never reaches tenant code. Every request passes `edge` first: a request
+//! id, the token, the tenant's quotas (`quota`, 429 with `Retry-After`), logs and metrics
+//! (`GET /metrics`, operator only, `prometheus`).
 
 mod admin;
 mod answer;
 mod capabilities;
 mod edge;
 mod error;
+mod extract;
 mod fetch;
 mod health;
 mod loader;
@@ -36,7 +42,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, get, post, put, MethodRouter};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
@@ -166,9 +172,26 @@ impl AppState {
             .cloned()
     }
 
-    /// Who sent this request. Tokens are compared by digest, so lookup time does not depend on
-    /// how much of a guess matches.
-    pub fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    /// Who sent this request, by the one rule both the edge (quotas, logs, metrics) and the
+    /// handlers use, so that the tenant charged is always the tenant served. On the data plane
+    /// (`data_plane`: the `fetch` routes) the token is `X-Stockade-Token` when that header is
+    /// present (a wrong one is a 401 whatever `Authorization` says), else `Authorization: Bearer`;
+    /// elsewhere it is `Authorization: Bearer` only (an `X-Stockade-Token` is ignored). Also
+    /// whether the token came as `X-Stockade-Token` (the client's `Authorization` is then its
+    /// own). Tokens are compared by digest, so lookup time does not depend on how much of a guess
+    /// matches.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        data_plane: bool,
+    ) -> Result<(Principal, bool), ApiError> {
+        if data_plane {
+            if let Some(token) = headers.get(fetch::TOKEN_HEADER) {
+                let token = token.to_str().map_err(|_| ApiError::Unauthorized)?;
+                let who = self.lookup(token).ok_or(ApiError::Unauthorized)?;
+                return Ok((who, true));
+            }
+        }
         let value = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -176,34 +199,46 @@ impl AppState {
         let token = value
             .strip_prefix("Bearer ")
             .ok_or(ApiError::Unauthorized)?;
-        self.lookup(token).ok_or(ApiError::Unauthorized)
+        let who = self.lookup(token).ok_or(ApiError::Unauthorized)?;
+        Ok((who, false))
     }
 
-    /// The tenant a request's token names, if any (`X-Stockade-Token`, else `Authorization`),
-    /// for quotas, logs and metrics; authentication proper is the handlers'.
-    pub fn claimed_tenant(&self, headers: &HeaderMap) -> Option<String> {
-        let token = match headers.get(fetch::TOKEN_HEADER) {
-            Some(token) => token.to_str().ok()?,
-            None => headers
-                .get(axum::http::header::AUTHORIZATION)?
-                .to_str()
-                .ok()?
-                .strip_prefix("Bearer ")?,
-        };
-        self.lookup(token)?.tenant
+    /// Who sent this request (off the data plane, see [`AppState::authenticate`]).
+    pub fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        self.authenticate(headers, false).map(|(who, _)| who)
     }
 
     pub fn tenant(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         self.principal(headers)?.tenant.ok_or(ApiError::Forbidden)
     }
+}
 
-    /// The tenant whose token is `token` (given some other way than `Authorization`).
-    pub fn tenant_by_token(&self, token: &str) -> Result<String, ApiError> {
-        self.lookup(token)
-            .ok_or(ApiError::Unauthorized)?
-            .tenant
-            .ok_or(ApiError::Forbidden)
+/// `route` with its request bodies limited to `max` bytes: a body that declares more
+/// (`Content-Length`) is refused with `413` before a byte of it is read (and before a client that
+/// asked with `Expect: 100-continue` is told to send it); one that turns out longer while it is
+/// read fails there (`DefaultBodyLimit`). Runs after `edge`, so only for an authenticated caller.
+fn limited(route: MethodRouter<Arc<AppState>>, max: usize) -> MethodRouter<Arc<AppState>> {
+    route
+        .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn_with_state(max, declared_length))
+}
+
+async fn declared_length(
+    axum::extract::State(max): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return ApiError::TooLarge(format!("the request body is larger than {max} bytes"))
+            .into_response();
     }
+    next.run(request).await
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -219,7 +254,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/v1/workers",
-            post(loader::create).layer(DefaultBodyLimit::max(code_body)),
+            limited(post(loader::create), code_body).get(loader::list),
         )
         .route(
             "/v1/workers/{id}",
@@ -227,68 +262,54 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/workers/{id}/logs", get(logs::logs))
         .route("/v1/workers/{id}/types", get(types::of_worker))
-        .route(
-            "/v1/types",
-            post(types::of_env).layer(DefaultBodyLimit::max(code_body)),
-        )
+        .route("/v1/types", limited(post(types::of_env), code_body))
         .route("/v1/tenants/{id}/capabilities", get(capabilities::list))
         .route(
             "/v1/tenants/{id}/capabilities/{name}",
-            put(capabilities::put)
-                .delete(capabilities::delete)
-                .layer(DefaultBodyLimit::max(
-                    crate::capabilities::MAX_TYPES_LEN * 2 + 16384,
-                )),
+            limited(
+                put(capabilities::put).delete(capabilities::delete),
+                crate::capabilities::MAX_TYPES_LEN * 2 + 16384,
+            ),
         )
         .route(
             "/v1/workers/{id}/fetch",
-            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            limited(any(fetch::fetch), fetch_body),
         )
         .route(
             "/v1/workers/{id}/fetch/",
-            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            limited(any(fetch::fetch), fetch_body),
         )
         .route(
             "/v1/workers/{id}/fetch/{*path}",
-            any(fetch::fetch).layer(DefaultBodyLimit::max(fetch_body)),
+            limited(any(fetch::fetch), fetch_body),
         )
-        .route(
-            "/v1/run",
-            post(run::run).layer(DefaultBodyLimit::max(run_body)),
-        )
+        .route("/v1/run", limited(post(run::run), run_body))
         .route(
             "/v1/tenants/{id}/risk",
-            get(tenants::risk)
-                .put(tenants::set_risk)
-                .layer(DefaultBodyLimit::max(4096)),
+            limited(get(tenants::risk).put(tenants::set_risk), 4096),
         )
         .route("/v1/tenants/{id}/secrets", get(secrets::list))
         .route(
             "/v1/tenants/{id}/secrets/{name}",
-            put(secrets::set)
-                .delete(secrets::delete)
-                .layer(DefaultBodyLimit::max(16 << 10)),
+            limited(put(secrets::set).delete(secrets::delete), 16 << 10),
         )
         .route("/v1/workspaces/{name}/files", get(workspaces::files))
         .route(
             "/v1/workspaces/{name}/files/{*path}",
-            get(workspaces::read)
-                .put(workspaces::write)
-                .delete(workspaces::delete)
-                .layer(DefaultBodyLimit::max(
-                    crate::store::workspace::MAX_FILE_BYTES,
-                )),
+            limited(
+                get(workspaces::read)
+                    .put(workspaces::write)
+                    .delete(workspaces::delete),
+                crate::store::workspace::MAX_FILE_BYTES,
+            ),
         )
         .route(
             "/v1/workspaces/{name}/search",
-            post(workspaces::search).layer(DefaultBodyLimit::max(64 << 10)),
+            limited(post(workspaces::search), 64 << 10),
         )
         .route(
             "/mcp",
-            post(mcp::post)
-                .get(mcp::not_allowed)
-                .delete(mcp::not_allowed)
-                .layer(DefaultBodyLimit::max(run_body.saturating_add(code_body))),
+            limited(post(mcp::post), run_body.saturating_add(code_body)),
         )
         .route("/v1/admin/egress", get(admin::egress))
         .route("/v1/admin/workers", get(admin::workers))
@@ -296,6 +317,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(prometheus::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // After every route: it is given to the routes there are.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

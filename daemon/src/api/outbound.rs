@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::loader::find;
-use super::worker_fetch::deliver;
+use super::worker_fetch::{deliver, Callee};
 use super::AppState;
 use crate::supervisor::{Chain, Outbound};
 
@@ -81,7 +81,10 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
             deliver(
                 &state,
                 &tenant,
-                def,
+                Callee {
+                    def,
+                    entrypoint: String::new(),
+                },
                 request,
                 upload,
                 Chain::default(),

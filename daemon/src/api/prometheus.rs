@@ -43,6 +43,7 @@ pub fn metrics_only_router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such route") })
         .with_state(state)
 }

@@ -2,7 +2,9 @@
 //! - `PUT /v1/tenants/{id}/secrets/{name}` `{"value": "..."}`: sets or replaces one
 //!   (`200 {"name"}`);
 //! - `GET /v1/tenants/{id}/secrets`: `{"names": [...]}`, names only;
-//! - `DELETE /v1/tenants/{id}/secrets/{name}`: `204`, or `404` when there was none.
+//! - `DELETE /v1/tenants/{id}/secrets/{name}`: `204` (a value set here over the configuration
+//!   file's: the file's is in force again), `404` when there was none, `409` for one only the
+//!   configuration file sets (the operator's to change).
 //!
 //! The tenant itself or the operator; anyone else gets the 404 an unknown tenant gets. Secrets
 //! set here are kept in the store, sealed (AES-256-GCM, `store::secrets`), and answered only
@@ -14,17 +16,19 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::loader::body_or_error;
 use super::AppState;
-use crate::egress::SecretError;
+use crate::egress::{Deleted, SecretError};
 use crate::store::secrets as store_secrets;
+use crate::store::StoreError;
 
 const NO_SUCH_TENANT: ApiError = ApiError::NotFound("no such tenant");
 
@@ -53,7 +57,7 @@ struct SecretBody {
 pub async fn set(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
@@ -86,7 +90,7 @@ pub async fn set(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
     let names = state.egress.secret_names(&tenant).map_err(api_error)?;
@@ -96,21 +100,30 @@ pub async fn list(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((tenant, name)): Path<(String, String)>,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     may_manage(&state, &headers, &tenant)?;
-    let in_memory = state
+    let in_file = state
         .egress
-        .delete_secret(&tenant, &name)
+        .secret_in_file(&tenant, &name)
         .map_err(api_error)?;
     let (who, key) = (tenant.clone(), name.clone());
     let stored = state
         .store
         .tx(move |tx| store_secrets::delete(tx, &who, &key))
         .await?;
-    if in_memory || stored {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound("no such secret"))
+    if in_file && !stored {
+        // Only the operator's file can take it away.
+        return Err(ApiError::Store(StoreError::Conflict(
+            "this secret is set in the configuration file; change it there and reload".into(),
+        )));
+    }
+    match state
+        .egress
+        .delete_secret(&tenant, &name)
+        .map_err(api_error)?
+    {
+        Deleted::Missing if !stored => Err(ApiError::NotFound("no such secret")),
+        _ => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }

@@ -18,17 +18,15 @@
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payloads.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use super::worker_fetch::deliver;
+use super::worker_fetch::{deliver, Callee};
 use super::AppState;
 use crate::egress::{
     decode_request, encode_response, from_worker, hold_answer, release_untaken_upload,
     upload_stream, watch_abort, ResponseHead, UploadStream,
 };
-use crate::supervisor::{Chain, Resources, WorkerDef};
+use crate::supervisor::{Chain, Resources};
 
 /// A call's refusal: the head the tenant's runtime throws as a typed error.
 fn refusal(name: &str, message: impl Into<String>) -> Value {
@@ -68,12 +66,12 @@ impl Drop for UploadGuard<'_> {
     }
 }
 
-/// A `fetch` to the target's fetch handler, both bodies streamed; `call` names it for
+/// A `fetch` to the callee's fetch handler, both bodies streamed; `call` names it for
 /// `fetch.abort`.
 pub(super) async fn fetch(
     state: &AppState,
     tenant: &str,
-    def: Arc<WorkerDef>,
+    callee: Callee,
     request: &[u8],
     chain: Chain,
     resources: &Resources,
@@ -96,7 +94,7 @@ pub(super) async fn fetch(
     let who = "the service's worker";
     // Dropping the delivery (an abort, or the caller's request ending) cancels the target's.
     let answered = tokio::select! {
-        answered = deliver(state, tenant, def, request, upload, chain, who) => answered,
+        answered = deliver(state, tenant, callee, request, upload, chain, who) => answered,
         Ok(()) = abort => return Err(aborted()),
     };
     let answered = answered.map_err(|r| refusal(r.name, r.message))?;

@@ -184,8 +184,11 @@ impl Services {
                         .and_then(Value::as_u64)
                         .and_then(|c| u32::try_from(c).ok());
                     let resources = &context.resources;
-                    super::service_fetch::fetch(&state, &tenant, def, bytes, next, resources, call)
-                        .await
+                    let callee = super::worker_fetch::Callee { def, entrypoint };
+                    super::service_fetch::fetch(
+                        &state, &tenant, callee, bytes, next, resources, call,
+                    )
+                    .await
                 }
             }
         };

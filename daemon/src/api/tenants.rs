@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use stockade_cordon::{Override, RiskReport, RiskScore, RiskTier};
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::loader::body_or_error;
 use super::AppState;
 
@@ -36,7 +37,7 @@ fn report_json(tenant: &str, report: &RiskReport) -> Result<Response, ApiError> 
 pub async fn risk(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let who = state.principal(&headers)?;
     if !who.operator && who.tenant.as_deref() != Some(tenant.as_str()) {
@@ -92,7 +93,7 @@ fn parse_override(body: &[u8]) -> Result<Option<Override>, ApiError> {
 pub async fn set_risk(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     if !state.principal(&headers)?.operator {

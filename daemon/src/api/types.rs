@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::loader::{find, tenant_and_json};
 use super::run::checked_env;
 use super::AppState;
@@ -68,7 +69,7 @@ fn typescript(text: String) -> Response {
 pub async fn of_worker(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
     let def = find(&state, &tenant, &id).await?;

@@ -33,18 +33,26 @@ fn refused(name: &'static str, message: String) -> Refused {
     Refused { name, message }
 }
 
-/// Calls `def`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
+/// The worker a fetch goes to, and whose `fetch` in it: a named export's (`entrypoint`), or
+/// the default's (empty).
+pub(super) struct Callee {
+    pub def: Arc<WorkerDef>,
+    pub entrypoint: String,
+}
+
+/// Calls `callee`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
 /// job of `tenant` in `chain`: its answer, whose body is whole or streams (`rest`); `who` names
 /// the target in error messages ("the service's worker").
 pub(super) async fn deliver(
     state: &AppState,
     tenant: &str,
-    def: Arc<WorkerDef>,
+    callee: Callee,
     request: FetchRequest,
     upload: Option<UploadStream>,
     chain: Chain,
     who: &str,
 ) -> Result<WorkerAnswer, Refused> {
+    let Callee { def, entrypoint } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
     let id = hex(&def.id);
     let call = Call::Fetch {
@@ -53,6 +61,7 @@ pub(super) async fn deliver(
         headers: request.headers,
         body: request.body,
         body_streamed: body_in.is_some(),
+        entrypoint,
     };
     let (out, stream) = body::channel();
     let streams = Streams {

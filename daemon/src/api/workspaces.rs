@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
 use super::loader::body_or_error;
 use super::AppState;
 use crate::storage::ws_calls;
@@ -54,7 +55,7 @@ async fn op(
 pub async fn read(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((name, path)): Path<(String, String)>,
+    ApiPath((name, path)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ws = workspace(&state, &headers, &name)?;
     let (_, bytes) = op(&state, ws, "readFile", json!({ "path": path }), &[]).await?;
@@ -64,7 +65,7 @@ pub async fn read(
 pub async fn write(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((name, path)): Path<(String, String)>,
+    ApiPath((name, path)): ApiPath<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ws = workspace(&state, &headers, &name)?;
@@ -76,8 +77,8 @@ pub async fn write(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((name, path)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiPath((name, path)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let ws = workspace(&state, &headers, &name)?;
     let recursive = query
@@ -101,8 +102,8 @@ pub async fn delete(
 pub async fn files(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let ws = workspace(&state, &headers, &name)?;
     let pattern = query.get("glob").map_or("**", String::as_str);
@@ -113,7 +114,7 @@ pub async fn files(
 pub async fn search(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let ws = workspace(&state, &headers, &name)?;

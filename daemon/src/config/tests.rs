@@ -412,3 +412,85 @@ fn a_time_zone_must_be_one_of_the_hosts_database() {
     known_zone("Europe/Berlin", &dir.join("absent")).expect("no database");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_operator_token_may_not_be_a_tenants_token() {
+    let same = "operator_token = \"0123456789abcdef\"\n";
+    let err = parse_exactly(&format!("{same}{TENANT}")).expect_err("shared token");
+    assert!(
+        err.contains("tenant a") && err.contains("operator = true"),
+        "{err}"
+    );
+    assert!(!err.contains("0123456789abcdef"), "{err}");
+    // The documented way to make a tenant the operator.
+    let c = parse_exactly(&format!("{TENANT}operator = true\n")).expect("marked");
+    assert!(c.tenants[0].operator);
+}
+
+#[test]
+fn tokens_that_no_request_could_present_are_refused() {
+    for token in [
+        " 0123456789abcdef",
+        "0123456789abcdef ",
+        "0123456789abcdef\t",
+    ] {
+        let tenant = format!("[[tenants]]\nid = \"a\"\ntoken = {token:?}\n");
+        let err = parse(&tenant).expect_err(token);
+        assert!(
+            err.contains("tenant a: token") && err.contains("whitespace"),
+            "{err}"
+        );
+        let operator = format!("operator_token = {token:?}\n{TENANT}");
+        let err = parse_exactly(&operator).expect_err(token);
+        assert!(
+            err.contains("operator_token") && err.contains("whitespace"),
+            "{err}"
+        );
+    }
+    let err = parse("[[tenants]]\nid = \"a\"\ntoken = \"0123456789abcdéf\"\n").expect_err("utf8");
+    assert!(err.contains("printable ASCII"), "{err}");
+    // Inner spaces reach the daemon intact: such a token works, and is taken.
+    parse("[[tenants]]\nid = \"a\"\ntoken = \"0123456789 abcdef\"\n").expect("inner space");
+}
+
+#[test]
+fn parse_errors_say_where_without_quoting_the_file() {
+    let head = "operator_token = \"operator-token-0123456789\"\n";
+    for (text, line) in [
+        // An unterminated string on a secret's line.
+        (
+            format!("{head}{TENANT}[tenants.secrets]\napi_key = \"TOPSECRET-VALUE\n"),
+            6,
+        ),
+        // A value of the wrong type, which serde's message would quote.
+        (
+            format!("{head}{TENANT}[tenants.secrets]\napi_key = 42424242\n"),
+            6,
+        ),
+        (format!("{head}workers = \"TOPSECRET-VALUE\"\n"), 2),
+        (
+            format!("{head}{TENANT}[tenants.secrets]\napi_key = TOPSECRET-VALUE\n"),
+            6,
+        ),
+    ] {
+        let err = Config::parse_text(&text).expect_err(&text);
+        assert!(
+            !err.contains("TOPSECRET") && !err.contains("42424242"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("line {line}, column ")), "{err}");
+        assert!(!err.contains('\n') || !err.contains('|'), "{err}");
+    }
+    assert_eq!(
+        redacted_message("invalid type: string \"a, expected b\", expected usize"),
+        "invalid type: string, expected usize"
+    );
+    assert_eq!(
+        redacted_message("invalid value: integer `7`, expected a port"),
+        "invalid value: integer, expected a port"
+    );
+    assert_eq!(
+        redacted_message("unknown field `x`, expected `y`"),
+        "unknown field `x`, expected `y`"
+    );
+}

@@ -39,7 +39,7 @@ pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use error::{EgressError, RuleError};
 pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
-pub use secrets::{check_secret, SecretError};
+pub use secrets::{check_secret, Deleted, SecretError};
 pub use stream::{from_worker, hold_answer, release_untaken_upload, upload_stream, UploadStream};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
@@ -276,10 +276,17 @@ impl Egress {
         self.secrets.set(self.index(tenant)?, name, value)
     }
 
-    /// Deletes `tenant`'s secret `name`; whether it existed.
-    pub fn delete_secret(&self, tenant: &str, name: &str) -> Result<bool, SecretError> {
+    /// Deletes the value set through the API of `tenant`'s secret `name` (the configuration
+    /// file's, if it gives one, is in force again).
+    pub fn delete_secret(&self, tenant: &str, name: &str) -> Result<Deleted, SecretError> {
         check_secret(name, "x")?;
         Ok(self.secrets.delete(self.index(tenant)?, name))
+    }
+
+    /// Whether the configuration file gives `tenant` a secret `name`.
+    pub fn secret_in_file(&self, tenant: &str, name: &str) -> Result<bool, SecretError> {
+        check_secret(name, "x")?;
+        Ok(self.secrets.in_file(self.index(tenant)?, name))
     }
 
     /// The names of `tenant`'s secrets.

@@ -52,22 +52,30 @@ pub fn check_secret(name: &str, value: &str) -> Result<(), SecretError> {
     Ok(())
 }
 
-/// Every tenant's secrets, by tenant index (`TenantId`), and which names the configuration file
-/// gave (a reload replaces those; the ones set through the API are set again after it).
+/// Every tenant's secrets, by tenant index (`TenantId`), and the values the configuration file
+/// gave (a reload replaces those; the ones set through the API are set again after it, over the
+/// file's of the same name; deleting one set through the API brings the file's back).
 pub struct Secrets {
     by_tenant: RwLock<Vec<BTreeMap<String, SecretValue>>>,
-    from_file: RwLock<Vec<std::collections::BTreeSet<String>>>,
+    from_file: RwLock<Vec<BTreeMap<String, SecretValue>>>,
+}
+
+/// What deleting a secret through the API did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// It had a value; it has none now.
+    Gone,
+    /// Its value set through the API is gone, and the configuration file's is in force again.
+    FileValueBack,
+    /// It had no value.
+    Missing,
 }
 
 impl Secrets {
     pub fn new(configured: Vec<BTreeMap<String, SecretValue>>) -> Secrets {
-        let from_file = configured
-            .iter()
-            .map(|m| m.keys().cloned().collect())
-            .collect();
         Secrets {
+            from_file: RwLock::new(configured.clone()),
             by_tenant: RwLock::new(configured),
-            from_file: RwLock::new(from_file),
         }
     }
 
@@ -80,21 +88,27 @@ impl Secrets {
             all.push(BTreeMap::new());
         }
         while from_file.len() <= tenant {
-            from_file.push(std::collections::BTreeSet::new());
+            from_file.push(BTreeMap::new());
         }
-        for gone in from_file[tenant].iter().filter(|n| !file.contains_key(*n)) {
+        for gone in from_file[tenant].keys().filter(|n| !file.contains_key(*n)) {
             all[tenant].remove(gone);
         }
         for (name, value) in file {
             all[tenant].insert(name.clone(), value.clone());
         }
-        from_file[tenant] = file.keys().cloned().collect();
+        from_file[tenant] = file.clone();
     }
 
     /// The value of `tenant`'s secret `name`, for injection.
     pub fn value(&self, tenant: usize, name: &str) -> Option<SecretValue> {
         let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
         all.get(tenant)?.get(name).cloned()
+    }
+
+    /// Whether the configuration file gives `tenant` a secret `name`.
+    pub fn in_file(&self, tenant: usize, name: &str) -> bool {
+        let file = self.from_file.read().unwrap_or_else(|e| e.into_inner());
+        file.get(tenant).is_some_and(|f| f.contains_key(name))
     }
 
     /// The names of `tenant`'s secrets, sorted.
@@ -115,11 +129,23 @@ impl Secrets {
         Ok(())
     }
 
-    /// Deletes a secret; whether it existed.
-    pub fn delete(&self, tenant: usize, name: &str) -> bool {
+    /// Deletes the value set through the API of a secret: the file's comes back if it gives
+    /// one.
+    pub fn delete(&self, tenant: usize, name: &str) -> Deleted {
+        let file = self.from_file.read().unwrap_or_else(|e| e.into_inner());
         let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
-        all.get_mut(tenant)
-            .is_some_and(|map| map.remove(name).is_some())
+        let Some(map) = all.get_mut(tenant) else {
+            return Deleted::Missing;
+        };
+        let had = map.remove(name).is_some();
+        match file.get(tenant).and_then(|f| f.get(name)) {
+            Some(value) => {
+                map.insert(name.to_owned(), value.clone());
+                Deleted::FileValueBack
+            }
+            None if had => Deleted::Gone,
+            None => Deleted::Missing,
+        }
     }
 }
 
@@ -144,6 +170,12 @@ mod tests {
         assert_eq!(value(0, "a").as_deref(), Some("1b"), "changed in the file");
         assert_eq!(value(0, "b"), None, "dropped from the file");
         assert_eq!(value(0, "api").as_deref(), Some("x"), "set through the API");
+        // A value set through the API over the file's: deleting it brings the file's back.
+        secrets.set(0, "a", "over".into()).expect("set");
+        assert_eq!(value(0, "a").as_deref(), Some("over"));
+        assert!(secrets.in_file(0, "a") && !secrets.in_file(0, "api"));
+        assert_eq!(secrets.delete(0, "a"), Deleted::FileValueBack);
+        assert_eq!(value(0, "a").as_deref(), Some("1b"));
         secrets.configure(2, &file(&[("c", "3")]));
         assert_eq!(
             value(2, "c").as_deref(),
@@ -169,8 +201,8 @@ mod tests {
             Err(SecretError::BadValue)
         );
         assert_eq!(secrets.set(5, "k", "v".into()), Err(SecretError::NoTenant));
-        assert!(secrets.delete(1, "k"));
-        assert!(!secrets.delete(1, "k"));
+        assert_eq!(secrets.delete(1, "k"), Deleted::Gone);
+        assert_eq!(secrets.delete(1, "k"), Deleted::Missing);
         assert_eq!(format!("{:?}", SecretValue("v".into())), "[redacted]");
     }
 }

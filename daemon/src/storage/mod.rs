@@ -23,12 +23,14 @@ use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD;
 
 use crate::store::{Store, StoreError};
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::{CallContext, HostCalls, TenantNames};
 
-/// Largest request head, bytes (a `replace` carries its search and replacement texts in it).
+/// Largest request head, bytes (a `replace` carries its search and replacement texts in it;
+/// `isolate/js/bindings.js` refuses a larger one as a `TypeError` before calling).
 const MAX_HEAD_LEN: usize = 1 << 20;
 
 /// What a call answers: a head and bytes, or the error a tenant sees.
@@ -108,7 +110,7 @@ impl Storage {
             }
         };
         Ok(match result {
-            Ok((head, bytes)) => frame(&head, &bytes),
+            Ok((head, bytes)) => within_a_call(frame(&head, &bytes)),
             Err(e) => frame(&error_head(&e), &[]),
         })
     }
@@ -133,6 +135,22 @@ pub fn error_head(e: &StoreError) -> Value {
         }
     };
     json!({"error": {"name": name, "message": e.to_string()}})
+}
+
+/// `framed`, or a `TypeError` when it is more than a host call's answer carries (the operations
+/// bound their answers below that; this is the net under them, so a tenant sees a typed error,
+/// never the link's refusal).
+fn within_a_call(framed: Vec<u8>) -> Vec<u8> {
+    if framed.len() <= MAX_HOST_CALL_PAYLOAD {
+        return framed;
+    }
+    let message = format!(
+        "the answer would be more than {MAX_HOST_CALL_PAYLOAD} bytes, what a host call carries: ask for less"
+    );
+    frame(
+        &json!({"error": {"name": "TypeError", "message": message}}),
+        &[],
+    )
 }
 
 /// Splits a framed host-call payload (storage, capability, service and loader calls) into its
@@ -170,4 +188,20 @@ pub fn parse<T: DeserializeOwned>(head: &Value, op: &str) -> Result<T, StoreErro
         o.remove("binding");
     }
     serde_json::from_value(head).map_err(|e| StoreError::Invalid(format!("{op}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_past_what_a_call_carries_is_a_type_error() {
+        let small = frame(&json!({"size": 1}), b"x");
+        assert_eq!(within_a_call(small.clone()), small);
+        let large = frame(&json!({}), &vec![0; MAX_HOST_CALL_PAYLOAD]);
+        let refused = within_a_call(large);
+        let (head, bytes) = split(&refused).expect("framed");
+        assert_eq!(head["error"]["name"], "TypeError", "{head}");
+        assert!(bytes.is_empty());
+    }
 }

@@ -173,6 +173,17 @@ async fn workers_round_trip(s: &Store) {
     assert_eq!(back.features, d.features);
     let other = s.tx(|tx| workers::get(tx, "t-b", ID)).await.expect("get");
     assert!(other.is_none(), "another tenant does not see it");
+    let listed = s.tx(|tx| workers::list(tx, "t-a")).await.expect("list");
+    let (held, bytes) = s.tx(|tx| workers::usage(tx, "t-a")).await.expect("usage");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].bytes as u64), (ID, bytes));
+    assert_eq!(held, 1);
+    assert!(listed[0].created_ms > 0);
+    assert!(s
+        .tx(|tx| workers::list(tx, "t-b"))
+        .await
+        .expect("list")
+        .is_empty());
     assert!(!s
         .tx(|tx| workers::delete(tx, "t-b", ID))
         .await
@@ -422,6 +433,7 @@ async fn workspaces_behave(s: &Store) {
                 search: r"fn (\w)".into(),
                 replacement: "pub fn ${1}_x".into(),
                 regex: true,
+                ignore_case: false,
                 limit: None,
             };
             workspace_ops::replace(tx, &w, "src/lib.rs", &r, q, 2)
@@ -452,6 +464,40 @@ async fn workspaces_behave(s: &Store) {
         .await
         .expect("stat")
         .is_none());
+    // A move that would take an entry past the path rules (1024 bytes) is refused; nothing
+    // moved, no parent made.
+    let (a, b, c) = ("a".repeat(250), "b".repeat(250), "c".repeat(250));
+    let deep = format!("x/{a}/{b}/{c}/f.txt");
+    let to = format!("{}/{}/y", "p".repeat(250), "q".repeat(250));
+    let (w, file) = (ws.clone(), deep.clone());
+    s.tx(move |tx| workspace::write(tx, &w, &file, b"deep".to_vec(), q, 3))
+        .await
+        .expect("deep file");
+    let w = ws.clone();
+    let e = s
+        .tx(move |tx| workspace::rename(tx, &w, "x", &to, q, 3))
+        .await
+        .expect_err("too long once moved");
+    assert!(
+        matches!(&e, StoreError::Invalid(m) if m.contains("longer than 1024 bytes")),
+        "{e}"
+    );
+    let w = ws.clone();
+    let (data, _) = s
+        .tx(move |tx| workspace::read(tx, &w, &deep))
+        .await
+        .expect("still there");
+    assert_eq!(data, b"deep");
+    let w = ws.clone();
+    assert!(s
+        .tx(move |tx| workspace::stat(tx, &w, &"p".repeat(250)))
+        .await
+        .expect("stat")
+        .is_none());
+    let w = ws.clone();
+    s.tx(move |tx| workspace::delete(tx, &w, "x", true))
+        .await
+        .expect("delete");
     // Conflicts and refusals.
     let w = ws.clone();
     let e = s

@@ -145,6 +145,33 @@ pub fn usage(tx: &mut dyn Tx, tenant: &str) -> Result<(usize, u64), StoreError> 
     }
 }
 
+/// One stored definition as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    pub created_ms: i64,
+    pub bytes: i64,
+}
+
+/// `tenant`'s stored worker definitions (its own and its workers' Loader children), oldest
+/// first.
+pub fn list(tx: &mut dyn Tx, tenant: &str) -> Result<Vec<Listed>, StoreError> {
+    let rows = tx.query(
+        "SELECT id, CAST(created_ms AS BIGINT), CAST(length(def) AS BIGINT) FROM workers \
+         WHERE tenant = ?1 ORDER BY created_ms, id",
+        &[tenant.into()],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(Listed {
+                id: row.text(0)?,
+                created_ms: row.int(1)?,
+                bytes: row.int(2)?,
+            })
+        })
+        .collect()
+}
+
 /// Whether `tenant`'s worker `id` is stored.
 pub fn exists(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
     let rows = tx.query(

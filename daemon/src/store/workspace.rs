@@ -320,7 +320,8 @@ pub fn delete(tx: &mut dyn Tx, ws: &Ws, path: &str, recursive: bool) -> Result<b
 }
 
 /// Moves the entry at normal `from` (a directory with everything below it) to normal `to`,
-/// which must not exist; missing parents of `to` are made.
+/// which must not exist; missing parents of `to` are made. Refused when an entry's new path
+/// would break the path rules (`paths`: too long, too deep).
 pub fn rename(
     tx: &mut dyn Tx,
     ws: &Ws,
@@ -348,14 +349,25 @@ pub fn rename(
     if stat(tx, ws, to)?.is_some() {
         return Err(StoreError::Conflict(format!("{to} exists")));
     }
-    make_dirs(tx, ws, &ancestors(to), &mut usage, now_ms)?;
-    check_quotas(usage, quotas)?;
     let mut moving = vec![entry.path.clone()];
     if entry.dir {
         moving.extend(below(tx, ws, from)?.into_iter().map(|e| e.path));
     }
-    for old in moving {
-        let new = format!("{to}{}", &old[from.len()..]);
+    let moving: Vec<(String, String)> = moving
+        .into_iter()
+        .map(|old| {
+            let new = format!("{to}{}", &old[from.len()..]);
+            (old, new)
+        })
+        .collect();
+    // A deeper or longer `to` may take an entry below it past the path rules: refused, like
+    // any path that breaks them, before anything moves.
+    for (_, new) in &moving {
+        paths::normalise(new)?;
+    }
+    make_dirs(tx, ws, &ancestors(to), &mut usage, now_ms)?;
+    check_quotas(usage, quotas)?;
+    for (old, new) in moving {
         tx.exec(
             "UPDATE files SET path = ?4 WHERE tenant = ?1 AND workspace = ?2 AND path = ?3",
             &[

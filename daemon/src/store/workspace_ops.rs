@@ -3,13 +3,20 @@
 //! Guarantees: patterns come from tenants, so regexes are the `regex` crate's (linear time, no
 //! backreferences) with a compiled-size cap, globs are `globset`'s; `search` returns at most
 //! [`MAX_SEARCH_RESULTS`] matches with lines cut to [`MAX_LINE_CHARS`] characters and says when it
-//! stopped early; a `diff` or `replace` result is bounded by the file limit. Trusts: the
-//! workspace its caller resolved.
+//! stopped early; a `diff` or `replace` result is bounded by the file limit, a `replace` refusing
+//! as soon as its result passes it (never building more); a `diff` looks for the smallest edit
+//! script for at most [`DIFF_TIME`], then settles for a coarser one. The callers (`storage`) run
+//! the matching and diffing off the store's thread. Trusts: the workspace its caller resolved.
+
+use std::fmt::Write as _;
+use std::time::Duration;
 
 use regex::bytes::RegexBuilder;
 
 use super::workspace::{self, Entry, Ws, MAX_FILE_BYTES};
-use super::{Quotas, StoreError, Tx};
+#[cfg(test)]
+use super::Quotas;
+use super::{StoreError, Tx};
 
 /// Most matches one `search` returns.
 pub const MAX_SEARCH_RESULTS: usize = 1000;
@@ -156,13 +163,51 @@ pub fn search(tx: &mut dyn Tx, ws: &Ws, q: &SearchQuery) -> Result<(Vec<Hit>, bo
     }
 }
 
-/// A unified diff from `old` to `new` (3 lines of context), headed with the two names.
-pub fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(old_name, new_name)
-        .to_string()
+/// How long a `diff` looks for the smallest edit script: past it the rest of the texts is one
+/// coarser change (whole runs of lines replaced), so two large, unlike files (Myers' algorithm is
+/// quadratic in their differences) take about this long, not minutes.
+pub const DIFF_TIME: Duration = Duration::from_secs(2);
+
+/// A `String` that refuses to grow past `cap` bytes.
+struct Capped {
+    text: String,
+    cap: usize,
+}
+
+impl std::fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len() + s.len() > self.cap {
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// A unified diff from `old` to `new` (3 lines of context), headed with the two names, searched
+/// for at most `time` (then coarser); refused when larger than the file limit.
+pub fn diff(
+    old: &str,
+    new: &str,
+    old_name: &str,
+    new_name: &str,
+    time: Duration,
+) -> Result<String, StoreError> {
+    let mut config = similar::TextDiff::configure();
+    config.timeout(time);
+    let lines = config.diff_lines(old, new);
+    let mut out = Capped {
+        text: String::new(),
+        cap: MAX_FILE_BYTES,
+    };
+    let mut unified = lines.unified_diff();
+    unified.context_radius(3).header(old_name, new_name);
+    if write!(out, "{unified}").is_err() {
+        return Err(StoreError::Invalid(format!(
+            "the diff would exceed {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(out.text)
 }
 
 /// Text of a file, which must be UTF-8.
@@ -178,12 +223,188 @@ pub struct Replace {
     pub replacement: String,
     /// `search` is a regex and `replacement` may use `$1`, `${name}`.
     pub regex: bool,
+    /// Letters match whatever their case.
+    pub ignore_case: bool,
     /// At most this many replacements (all when `None`).
     pub limit: Option<usize>,
 }
 
+/// A piece of a regex replacement: text, or a capture group's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Group(usize),
+}
+
+/// What a `replace` looks for and puts in its place.
+enum How {
+    /// Plain text, replaced by plain text.
+    Text { search: String, with: String },
+    Regex {
+        regex: regex::Regex,
+        with: Vec<Piece>,
+    },
+}
+
+/// A compiled `replace`.
+pub struct Replacer {
+    how: How,
+    limit: usize,
+}
+
+/// The capture reference at the start of `rest` (which starts with `$`): its name or number, and
+/// its length (`$name` takes the longest run of `[0-9A-Za-z_]`; `${name}` anything but `}`).
+fn capture_ref(rest: &str) -> Option<(&str, usize)> {
+    if rest.as_bytes().get(1) == Some(&b'{') {
+        let close = rest[2..].find('}')?;
+        return Some((&rest[2..2 + close], close + 3));
+    }
+    let len = rest.as_bytes()[1..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
+    (len > 0).then(|| (&rest[1..1 + len], 1 + len))
+}
+
+/// A replacement parsed once, with the `regex` crate's rules (`Captures::expand`): `$$` is `$`; a
+/// reference to no group is empty; a `$` that starts no reference is itself.
+fn template(replacement: &str, regex: &regex::Regex) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = replacement;
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.as_bytes().get(1) == Some(&b'$') {
+            text.push('$');
+            rest = &rest[2..];
+            continue;
+        }
+        let Some((name, len)) = capture_ref(rest) else {
+            text.push('$');
+            rest = &rest[1..];
+            continue;
+        };
+        rest = &rest[len..];
+        let group = match name.parse::<usize>() {
+            Ok(i) => Some(i),
+            Err(_) => regex.capture_names().position(|n| n == Some(name)),
+        };
+        if let Some(group) = group {
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            pieces.push(Piece::Group(group));
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
+/// Appends `s` to `out` unless that takes it past `cap` bytes.
+fn push_within(out: &mut String, s: &str, cap: usize) -> Result<(), StoreError> {
+    if out.len() + s.len() > cap {
+        return Err(StoreError::Invalid(format!(
+            "the result would exceed {cap} bytes"
+        )));
+    }
+    out.push_str(s);
+    Ok(())
+}
+
+impl Replacer {
+    pub fn new(r: &Replace) -> Result<Replacer, StoreError> {
+        if r.search.is_empty() {
+            return Err(StoreError::Invalid("the search text is empty".into()));
+        }
+        let how = if r.regex || r.ignore_case {
+            let pattern = if r.regex {
+                r.search.clone()
+            } else {
+                regex::escape(&r.search)
+            };
+            let regex = regex::RegexBuilder::new(&pattern)
+                .case_insensitive(r.ignore_case)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| invalid("regular expression", e))?;
+            let with = if r.regex {
+                template(&r.replacement, &regex)
+            } else {
+                vec![Piece::Text(r.replacement.clone())]
+            };
+            How::Regex { regex, with }
+        } else {
+            How::Text {
+                search: r.search.clone(),
+                with: r.replacement.clone(),
+            }
+        };
+        Ok(Replacer {
+            how,
+            limit: r.limit.unwrap_or(usize::MAX),
+        })
+    }
+
+    /// `text` with the replacements made, and how many (`0`: nothing matched, and the text is
+    /// empty); refused as soon as the result would pass `cap` bytes, so it never holds more.
+    pub fn apply(&self, text: &str, cap: usize) -> Result<(String, usize), StoreError> {
+        let (mut out, mut last, mut count) = (String::new(), 0, 0);
+        match &self.how {
+            How::Text { search, with } => {
+                for (at, _) in text.match_indices(search.as_str()).take(self.limit) {
+                    push_within(&mut out, &text[last..at], cap)?;
+                    push_within(&mut out, with, cap)?;
+                    last = at + search.len();
+                    count += 1;
+                }
+            }
+            How::Regex { regex, with } if with.iter().all(|p| matches!(p, Piece::Text(_))) => {
+                for m in regex.find_iter(text).take(self.limit) {
+                    push_within(&mut out, &text[last..m.start()], cap)?;
+                    for piece in with {
+                        if let Piece::Text(t) = piece {
+                            push_within(&mut out, t, cap)?;
+                        }
+                    }
+                    last = m.end();
+                    count += 1;
+                }
+            }
+            How::Regex { regex, with } => {
+                for caps in regex.captures_iter(text).take(self.limit) {
+                    let Some(m) = caps.get(0) else { continue };
+                    push_within(&mut out, &text[last..m.start()], cap)?;
+                    for piece in with {
+                        match piece {
+                            Piece::Text(t) => push_within(&mut out, t, cap)?,
+                            Piece::Group(i) => {
+                                if let Some(g) = caps.get(*i) {
+                                    push_within(&mut out, g.as_str(), cap)?;
+                                }
+                            }
+                        }
+                    }
+                    last = m.end();
+                    count += 1;
+                }
+            }
+        }
+        if count == 0 {
+            return Ok((String::new(), 0));
+        }
+        push_within(&mut out, &text[last..], cap)?;
+        Ok((out, count))
+    }
+}
+
 /// Replaces occurrences in the text file at `path` and writes it back (only if something
-/// changed); how many were replaced.
+/// changed), in one transaction; how many were replaced. (The host call and the API replace off
+/// the store's thread instead, see `storage::ws_calls`; the store suite uses this one.)
+#[cfg(test)]
 pub fn replace(
     tx: &mut dyn Tx,
     ws: &Ws,
@@ -192,38 +413,12 @@ pub fn replace(
     quotas: Quotas,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    if r.search.is_empty() {
-        return Err(StoreError::Invalid("the search text is empty".into()));
-    }
+    let replacer = Replacer::new(r)?;
     let text = read_text(tx, ws, path)?;
-    let limit = r.limit.unwrap_or(usize::MAX);
-    let (out, count) = if r.regex {
-        let regex = regex::RegexBuilder::new(&r.search)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| invalid("regular expression", e))?;
-        let count = regex.find_iter(&text).take(limit).count();
-        if count == 0 {
-            return Ok(0);
-        }
-        let out = regex.replacen(&text, count, r.replacement.as_str());
-        (out.into_owned(), count)
-    } else {
-        let count = text.matches(r.search.as_str()).take(limit).count();
-        (
-            text.replacen(r.search.as_str(), &r.replacement, count),
-            count,
-        )
-    };
-    if count == 0 {
-        return Ok(0);
+    let (out, count) = replacer.apply(&text, MAX_FILE_BYTES)?;
+    if count > 0 {
+        workspace::write(tx, ws, path, out.into_bytes(), quotas, now_ms)?;
     }
-    if out.len() > MAX_FILE_BYTES {
-        return Err(StoreError::Invalid(format!(
-            "the result would exceed {MAX_FILE_BYTES} bytes"
-        )));
-    }
-    workspace::write(tx, ws, path, out.into_bytes(), quotas, now_ms)?;
     Ok(count)
 }
 
@@ -278,6 +473,8 @@ mod tests {
 
     #[test]
     fn diffs_are_unified() {
+        let diff =
+            |a: &str, b: &str, from: &str, to: &str| diff(a, b, from, to, DIFF_TIME).expect("diff");
         let d = diff("a\nb\nc\n", "a\nB\nc\n", "old.txt", "new.txt");
         assert!(
             d.starts_with("--- old.txt\n+++ new.txt\n@@ -1,3 +1,3 @@\n"),
@@ -285,5 +482,122 @@ mod tests {
         );
         assert!(d.contains("-b\n+B\n"), "{d}");
         assert_eq!(diff("same\n", "same\n", "a", "b"), "");
+    }
+
+    #[test]
+    fn a_diff_out_of_time_is_coarser_but_whole_and_a_large_one_is_refused() {
+        // No time at all to search: still a diff of every line, with the common ones kept.
+        let old: String = (0..3000).map(|i| format!("old {i}\n")).collect();
+        let new: String = (0..3000).map(|i| format!("new {i}\n")).collect();
+        let (old, new) = (format!("same\n{old}end\n"), format!("same\n{new}end\n"));
+        let d = diff(&old, &new, "a", "b", Duration::ZERO).expect("diff");
+        let count = |prefix: &str| d.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!((count("-old "), count("+new ")), (3000, 3000));
+        assert_eq!(count(" same") + count(" end"), 2, "{}", &d[..200]);
+        // Two 9 MiB files with nothing in common: the diff would pass the file limit.
+        let line = "x".repeat(999);
+        let old: String = (0..9 << 10).map(|i| format!("{i}{line}\n")).collect();
+        let new: String = (0..9 << 10).map(|i| format!("{line}{i}\n")).collect();
+        let e = diff(&old, &new, "a", "b", Duration::ZERO).expect_err("too large");
+        assert_eq!(
+            e,
+            StoreError::Invalid(format!("the diff would exceed {MAX_FILE_BYTES} bytes"))
+        );
+    }
+
+    fn replacer(search: &str, replacement: &str, regex: bool, ignore_case: bool) -> Replacer {
+        Replacer::new(&Replace {
+            search: search.into(),
+            replacement: replacement.into(),
+            regex,
+            ignore_case,
+            limit: None,
+        })
+        .expect("replacer")
+    }
+
+    #[test]
+    fn replacements_expand_as_the_regex_crate_does() {
+        let text = "fn alpha() {}\nfn beta_2() {}\n$x\n";
+        let pattern = r"fn (?P<name>\w+)\((?P<none>z)?";
+        let regex = regex::Regex::new(pattern).expect("regex");
+        for template in [
+            "pub fn $1(",
+            "${1}x",
+            "$1x",
+            "$name/${name}/$none/$9/${}/$$/$/${open",
+            "$0$0 $ $$1",
+            "no references",
+            "",
+        ] {
+            let (out, count) = replacer(pattern, template, true, false)
+                .apply(text, MAX_FILE_BYTES)
+                .expect(template);
+            assert_eq!(out, regex.replace_all(text, template), "{template:?}");
+            assert_eq!(count, 2, "{template:?}");
+        }
+        // Plain text, a limit, case.
+        let (out, count) = replacer("fn", "$1", false, false)
+            .apply(text, MAX_FILE_BYTES)
+            .expect("text");
+        assert_eq!(
+            (out.as_str(), count),
+            ("$1 alpha() {}\n$1 beta_2() {}\n$x\n", 2)
+        );
+        let mut limited = replacer("fn", "f", false, false);
+        limited.limit = 1;
+        assert_eq!(limited.apply(text, 100).expect("limit").1, 1);
+        let (out, count) = replacer("HELLO", "yo", true, true)
+            .apply("hello Hello", 100)
+            .expect("regex, any case");
+        assert_eq!((out.as_str(), count), ("yo yo", 2));
+        let (out, count) = replacer("A.B", "$0", false, true)
+            .apply("a.b axb", 100)
+            .expect("text, any case");
+        assert_eq!((out.as_str(), count), ("$0 axb", 1));
+        assert_eq!(
+            replacer("zz", "y", false, false)
+                .apply(text, 1)
+                .expect("none")
+                .1,
+            0
+        );
+        assert!(
+            Replacer::new(&Replace::default()).is_err(),
+            "an empty search"
+        );
+    }
+
+    #[test]
+    fn a_replacement_is_refused_as_soon_as_it_passes_the_cap() {
+        // Exactly the cap fits; one byte more is refused, whichever way the result grows.
+        let text = "a".repeat(10);
+        for (search, with, regex, out) in [
+            ("a", "bb", false, "b"),
+            ("a", "bb", true, "b"),
+            ("(a)", "$1$1", true, "a"),
+            ("a+", "$0$0", true, "a"),
+        ] {
+            let r = replacer(search, with, regex, false);
+            assert_eq!(r.apply(&text, 20).expect(search).0, out.repeat(20));
+            let e = r.apply(&text, 19).expect_err(search);
+            assert_eq!(
+                e,
+                StoreError::Invalid("the result would exceed 19 bytes".into())
+            );
+        }
+        // 20,000 matches each replaced by 100,000 bytes would be 2 GB; refused at the file
+        // limit, having built no more than it.
+        let r = replacer("a", &"b".repeat(100_000), false, false);
+        let e = r
+            .apply(&"a".repeat(20_000), MAX_FILE_BYTES)
+            .expect_err("2 GB");
+        assert_eq!(
+            e,
+            StoreError::Invalid(format!("the result would exceed {MAX_FILE_BYTES} bytes"))
+        );
+        // One match expanded a thousand times over.
+        let r = replacer("a+", &"$0".repeat(1000), true, false);
+        assert!(r.apply(&"a".repeat(20_000), MAX_FILE_BYTES).is_err());
     }
 }

@@ -97,15 +97,24 @@ fn load_worker() -> impl Strategy<Value = LoadWorker> {
 fn call() -> impl Strategy<Value = Call> {
     prop_oneof![
         bytes(64).prop_map(|arg_json| Call::Default { arg_json }),
-        (text(8), text(40), headers(), bytes(64), any::<bool>()).prop_map(
-            |(method, url, headers, body, body_streamed)| Call::Fetch {
-                method,
-                url,
-                headers,
-                body,
-                body_streamed,
-            }
-        ),
+        (
+            text(8),
+            text(40),
+            headers(),
+            bytes(64),
+            any::<bool>(),
+            text(8)
+        )
+            .prop_map(|(method, url, headers, body, body_streamed, entrypoint)| {
+                Call::Fetch {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    body_streamed,
+                    entrypoint,
+                }
+            }),
         (text(8), text(8), bytes(64)).prop_map(|(entrypoint, method, args_json)| Call::Rpc {
             entrypoint,
             method,

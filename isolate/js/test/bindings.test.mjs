@@ -36,6 +36,8 @@ function fakeStore() {
         return Promise.resolve(e ? frame({ found: true, metadata: e[1] }, e[0]) : frame({ found: false }));
       }
       if (name === "ws.readFile") return Promise.resolve(frame({ error: { name: "NotFoundError", message: "no such file" } }));
+      if (name === "ws.replace") return Promise.resolve(frame({ count: 1 }));
+      if (name === "ws.glob") return Promise.resolve(frame(head.pathsOnly ? { paths: ["a/b.rs"] } : { entries: [] }));
       return Promise.reject(new Error(`refused ${name}`));
     },
   };
@@ -130,4 +132,52 @@ test("a capability's methods are cap.call host calls with structured-clone argum
     await assert.rejects(env.C.add(run(`(${bad})`)), (e) => e instanceof realm.DOMException && e.name === "DataCloneError" && e.message.startsWith("C.add: "), bad);
   }
   assert.equal(calls.length, before, "nothing that cannot be cloned reached the host");
+});
+
+test("replace keeps a RegExp's ignoreCase; glob asks for paths only", async () => {
+  const fake = fakeStore();
+  const { exports, run } = loadPrelude({ call: (n, p) => fake.call(n, p) });
+  const env = exports.makeEnv({ WS: { binding: "workspace", name: "w" } });
+  const [anyCase, exact] = run("[/HELLO/i, /HELLO/]");
+  await env.WS.replace("f", anyCase, "yo");
+  await env.WS.replace("f", exact, "yo");
+  await env.WS.replace("f", "HELLO", "yo", { limit: 1 });
+  assert.deepEqual(fake.calls.map(([, head]) => [head.search, head.regex, head.ignoreCase]),
+    [["HELLO", true, true], ["HELLO", true, undefined], ["HELLO", false, undefined]]);
+  assert.deepEqual([...await env.WS.glob("**/*.rs")], ["a/b.rs"]);
+  assert.deepEqual(fake.calls.at(-1), ["ws.glob", { pattern: "**/*.rs", pathsOnly: true, binding: "WS" }]);
+});
+
+test("arguments over the host's limits are TypeErrors naming them, and nothing is sent", async () => {
+  const fake = fakeStore();
+  const { exports, run, realm } = loadPrelude({ call: (n, p) => fake.call(n, p) });
+  const env = exports.makeEnv({ KV: { binding: "kv", namespace: "n" }, WS: { binding: "workspace", name: "w" } });
+  const value = 15 * 1024 * 1024, head = 1024 * 1024;
+  const refused = (what, limit) => (e) => e instanceof realm.TypeError && e.message.startsWith(`${what}: `) && e.message.includes(`${limit} bytes`);
+  await assert.rejects(env.KV.put("k", new Uint8Array(16 << 20)), refused("KVNamespace.put", value));
+  await assert.rejects(env.KV.put("k", run(`new ArrayBuffer(${value + 1})`)), refused("KVNamespace.put", value));
+  await assert.rejects(env.KV.put("k", "x".repeat(value + 1)), refused("KVNamespace.put", value));
+  await assert.rejects(env.KV.put("k", "\u00e9".repeat(value / 2 + 1)), refused("KVNamespace.put", value), "UTF-8 bytes count");
+  await assert.rejects(env.WS.writeFile("f", new Uint8Array(16 << 20)), refused("Workspace.writeFile", value));
+  await assert.rejects(env.WS.diff("f", { text: "x".repeat(16 << 20) }), refused("Workspace.diff", value));
+  await assert.rejects(env.WS.replace("f", "abc", "x".repeat(2 << 20)), refused("Workspace.replace", head));
+  await assert.rejects(env.WS.search("x".repeat(2 << 20)), refused("Workspace.search", head));
+  await assert.rejects(env.KV.put("k".repeat(2 << 20), "v"), refused("KVNamespace.put", head));
+  // A stream is read only until it passes the limit, then cancelled.
+  const stream = run(`(() => {
+    globalThis.pulled = 0;
+    return new ReadableStream({
+      pull(c) { if (globalThis.pulled++ < 64) c.enqueue(new Uint8Array(1024 * 1024)); else c.close(); },
+      cancel(reason) { globalThis.cancelled = reason; },
+    });
+  })()`);
+  await assert.rejects(env.KV.put("k", stream), refused("KVNamespace.put", value));
+  assert.equal(run("globalThis.pulled"), 16);
+  assert.ok(run("globalThis.cancelled") instanceof realm.TypeError);
+  assert.equal(fake.calls.length, 0, "nothing reached the host");
+  // The limits themselves pass.
+  await env.KV.put("k", new Uint8Array(value));
+  const last = run(`new ReadableStream({ start(c) { c.enqueue(new Uint8Array(${value})); c.close(); } })`);
+  await env.KV.put("s", last);
+  assert.equal(fake.calls.length, 2);
 });

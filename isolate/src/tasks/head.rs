@@ -31,6 +31,9 @@ pub(super) struct FetchHead<'a> {
     pub headers: &'a [Header<'a>],
     pub env: &'a serde_json::Value,
     pub streamed: bool,
+    /// The named export whose `fetch` is called; absent for the default export.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub entrypoint: &'a str,
 }
 
 /// An RPC task's payload (`js/rpc.js`).
@@ -162,6 +165,7 @@ mod tests {
             headers: &headers,
             env: &serde_json::json!({"K": 1}),
             streamed: false,
+            entrypoint: "",
         };
         let text = serde_json::to_string(&head).expect("serializes");
         let parsed: serde_json::Value = serde_json::from_str(&text).expect("JSON");
@@ -175,5 +179,12 @@ mod tests {
                 "streamed": false,
             })
         );
+        // A named entrypoint's fetch carries its name.
+        let named = FetchHead {
+            entrypoint: "Api",
+            ..head
+        };
+        let text = serde_json::to_string(&named).expect("serializes");
+        assert!(text.ends_with(r#","entrypoint":"Api"}"#), "{text}");
     }
 }
