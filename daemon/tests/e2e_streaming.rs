@@ -408,6 +408,66 @@ fn a_body_whose_stream_can_never_go_on_is_cut_not_passed_off_as_complete() {
 }
 
 #[test]
+fn a_body_that_fails_at_once_is_a_typed_error_not_an_empty_reply() {
+    // The stream errors in start(), in its first pull, or gives a chunk that is not bytes: the
+    // head has not left, so the client gets the JSON error of a script that threw (before, the
+    // connection closed with no answer at all and the request was counted as served).
+    let _serial = serial();
+    let d = Daemon::start("fails-at-once", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    for (stream, says) in [
+        (
+            "{ start(c) { c.error(new TypeError('broken at once')); } }",
+            "broken at once",
+        ),
+        (
+            "{ pull() { return Promise.reject(new RangeError('first pull failed')); } }",
+            "first pull failed",
+        ),
+        ("{ start(c) { c.enqueue('not bytes'); } }", ""),
+    ] {
+        let id = load_js(
+            &d,
+            &t,
+            &format!("export default {{ fetch() {{ return new Response(new ReadableStream({stream})); }} }};"),
+        );
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(&t)
+            .send()
+            .unwrap_or_else(|e| panic!("{stream}: no answer: {e}"));
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r
+            .json()
+            .unwrap_or_else(|e| panic!("{stream}: not the JSON error: {e}"));
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (422, &serde_json::json!("script_threw")),
+            "{stream}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(says)),
+            "{stream}: {body}"
+        );
+    }
+    // A stream whose first chunk takes real time still answers its head at once.
+    let id = load_js(
+        &d,
+        &t,
+        "export default { fetch() { return new Response(new ReadableStream({ async pull(c) { await new Promise((r) => setTimeout(r, 300)); c.enqueue(new Uint8Array([104, 105])); c.close(); } })); } };",
+    );
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("answered");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().expect("body"), "hi");
+}
+
+#[test]
 fn wait_until_work_calls_the_host_after_the_response() {
     let _serial = serial();
     let d = Daemon::start_with(

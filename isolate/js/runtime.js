@@ -142,20 +142,38 @@ function streamedBody(inline, task) {
   };
 }
 
+// Microtask turns a streamed response waits to see whether its body fails at once: a stream
+// that errors in start() or in its first pull rejects its first read within a few.
+const EARLY_FAILURE_TURNS = 32;
+
+// Notes in `box` when `p` settles: state 1 fulfilled, 2 rejected (with its error).
+async function watchFirst(p, box) {
+  try {
+    await p;
+    box.state = 1;
+  } catch (e) {
+    box.error = e;
+    box.state = 2;
+  }
+}
+
 // Streams a response body to the host: one `body.write` per chunk (each waits until the host
 // took the previous one: backpressure), then `body.end`; a failing stream ends the body with
 // its error, which cuts the client's response.
 // Its host calls name `task`, for the same reason as streamedBody's.
-async function pumpBody(reader, task) {
+// `first` is the promise of the reader's first read, made already.
+async function pumpBody(reader, task, first) {
   try {
+    let next = first;
     for (;;) {
-      const chunk = await reader.read();
+      const chunk = await next;
       if (chunk === null) break;
       const length = byteLength(chunk);
       for (let at = 0; at < length; at += WRITE_CHUNK) {
         const n = length - at < WRITE_CHUNK ? length - at : WRITE_CHUNK;
         await hostCall("body.write", new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
       }
+      next = reader.read();
     }
   } catch (e) {
     try { await reader.cancel(e); } catch {}
@@ -229,7 +247,19 @@ async function invokeFetch(ns, payload, body, task) {
   if (out === null || isView(out)) {
     return [stringify({ status, headers }), out, background.drain()];
   }
-  const pump = pumpBody(out, task);
+  // A body that fails at once (its stream errors in start() or in its first pull) fails the
+  // request, whose head has not gone out: the client gets a typed error rather than a cut
+  // answer. Waiting for that costs a few microtask turns, never a timer or the host: a stream
+  // whose first chunk takes real time is answered at once, as before.
+  const first = out.read();
+  const early = { __proto__: null, state: 0, error: undefined };
+  watchFirst(first, early);
+  for (let turn = 0; turn < EARLY_FAILURE_TURNS && early.state === 0; turn++) await undefined;
+  if (early.state === 2) {
+    try { await out.cancel(early.error); } catch {}
+    throw early.error;
+  }
+  const pump = pumpBody(out, task, first);
   const rest = (async () => {
     await pump;
     await background.drain();

@@ -232,11 +232,23 @@ fn a_chunk_that_is_not_a_uint8array_is_a_clear_type_error() {
     let src = "export default { async fetch() {
         return new Response(new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } }));
     } };";
-    // The answer's head has left when the stream fails: the body ends with the TypeError's text,
-    // which cuts the client's response.
+    // The stream fails at its first read, before the answer's head has left: the fetch fails
+    // with the TypeError (the client gets a typed error, not a cut answer), and no body goes out.
     let fetched = fetch_with(src, &request("GET", "/streams", b""));
+    match fetched.response {
+        Err(RunError::Threw { message, .. }) => {
+            assert!(message.contains("not a Uint8Array"), "{message}")
+        }
+        other => panic!("expected the TypeError, got {other:?}"),
+    }
+    assert_eq!(fetched.end_error, None);
+    // Once the head has left (a first chunk came), a bad chunk cuts the body with its text.
+    let later = "export default { async fetch() {
+        return new Response(new ReadableStream({ start(c) { c.enqueue(new Uint8Array([1])); c.enqueue('not bytes'); c.close(); } }));
+    } };";
+    let fetched = fetch_with(later, &request("GET", "/streams", b""));
     let response = fetched.response.expect("an answer");
-    assert!(response.streamed && response.body.is_empty());
+    assert!(response.streamed);
     let error = fetched.end_error.expect("the body ended with an error");
     assert!(error.contains("not a Uint8Array"), "{error}");
     // Inside the worker, reading such a body rejects the same way.
