@@ -957,3 +957,41 @@ fn a_callers_abort_or_end_cancels_the_targets_request() {
     assert_eq!(t1, t2, "the target's handler ran on after its caller ended");
     assert!(t1 - before < 40, "{before} {t1}");
 }
+
+/// Code Mode's `env` is checked as a worker's is: a service binding must name a worker of the
+/// tenant when the request arrives (a 400 naming the key), not fail only when it is called.
+#[test]
+fn a_snippets_service_binding_is_checked_when_the_request_arrives() {
+    let d = Daemon::start("svc-snippet", 2, 1, "");
+    let (t0, t1) = (tenant_token(0), tenant_token(1));
+    let theirs = load(&d, &t1, TARGET, json!({ "NAME": "t1" }));
+    let mine = load(&d, &t0, TARGET, json!({ "NAME": "t0" }));
+    let run = |worker: &str| {
+        let r = client()
+            .post(format!("{}/v1/run", d.base))
+            .bearer_auth(&t0)
+            .json(&json!({
+                "code": "export default async (arg: unknown, env: any) => env.S.add(1, 2)",
+                "env": { "S": { "binding": "service", "worker": worker } },
+            }))
+            .send()
+            .expect("run");
+        (r.status().as_u16(), r.json::<Value>().expect("json"))
+    };
+    for worker in [theirs.as_str(), &"0".repeat(64)] {
+        let (status, body) = run(worker);
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!("bad_request")),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("env.S: no worker")),
+            "{body}"
+        );
+    }
+    let (status, body) = run(&mine);
+    assert_eq!((status, &body["result"]), (200, &json!(3)), "{body}");
+}

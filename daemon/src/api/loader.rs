@@ -285,13 +285,7 @@ pub(super) async fn define(
     if let Some(parent) = parent {
         bindings::subset(&bindings, &parent.bindings).map_err(ApiError::Exceeds)?;
     }
-    for (key, binding) in &bindings {
-        if let bindings::Binding::Service { worker, .. } = binding {
-            find(state, &tenant, worker).await.map_err(|_| {
-                ApiError::BadRequest(format!("env.{key}: no worker {worker:?} of this tenant"))
-            })?;
-        }
-    }
+    check_services(state, &tenant, &bindings).await?;
     state
         .capabilities
         .check_bindings(&tenant, &bindings)
@@ -351,6 +345,22 @@ pub(super) async fn define(
     };
     refresh_code_features(state, &tenant);
     Ok((id, def))
+}
+
+/// Every service binding of `bindings` names a worker of `tenant` (a 400 naming the key otherwise).
+pub(super) async fn check_services(
+    state: &AppState,
+    tenant: &str,
+    bindings: &bindings::Bindings,
+) -> Result<(), ApiError> {
+    for (key, binding) in bindings.iter() {
+        if let bindings::Binding::Service { worker, .. } = binding {
+            find(state, tenant, worker).await.map_err(|_| {
+                ApiError::BadRequest(format!("env.{key}: no worker {worker:?} of this tenant"))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The code features of all of `tenant`'s workers are risk signals of the tenant.

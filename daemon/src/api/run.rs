@@ -216,6 +216,7 @@ async fn one_off(
     limits: stockade_ipc::Limits,
 ) -> Result<Arc<WorkerDef>, ApiError> {
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
+    super::loader::check_services(state, tenant, &bindings).await?;
     state
         .capabilities
         .check_bindings(tenant, &bindings)
