@@ -180,6 +180,32 @@ impl QuotaBook {
     }
 }
 
+impl QuotaBook {
+    /// Takes one token of `tenant`'s rate for a request within a request already admitted (the
+    /// further requests of an MCP batch), or refuses it. No place under the concurrency quota:
+    /// the request admitted holds one.
+    pub fn take_rate(&self, tenant: &str) -> Result<(), Refusal> {
+        let mut book = self.lock();
+        let Some(t) = book.get_mut(tenant) else {
+            return Ok(());
+        };
+        let q = t.quotas;
+        if q.requests_per_second <= 0.0 {
+            return Ok(());
+        }
+        t.bucket
+            .take(Instant::now(), q.requests_per_second, q.burst)
+            .map_err(|wait| Refusal {
+                kind: QuotaKind::Rate,
+                retry_after_secs: wait,
+                message: format!(
+                    "tenant {tenant} is over its rate of {} requests per second",
+                    q.requests_per_second
+                ),
+            })
+    }
+}
+
 /// Checks a new worker definition of `bytes` against `quotas`, given what the tenant holds.
 pub fn check_workers(
     quotas: &Quotas,
