@@ -508,6 +508,38 @@ export default {{ async fetch(req, env) {{
     assert_eq!(out[1], "QuotaExceededError");
 }
 
+/// A fan-out wider than the host calls a request may have in flight (64): 300 concurrent RPC
+/// calls all get their answers (before, the 65th and later failed with "the host refused the
+/// call"): the calls past 64 wait in the caller's isolate and leave as earlier ones are answered.
+#[test]
+fn a_fan_out_of_300_concurrent_service_calls_gets_every_answer() {
+    let d = Daemon::start(
+        "svcwide",
+        1,
+        2,
+        "[limits]\ncpu_ms = 20000\nwall_ms = 60000\n",
+    );
+    let t = tenant_token(0);
+    let target = load(&d, &t, TARGET, json!({ "NAME": "target" }));
+    let caller = "export default { async fetch(req, env) {
+  const out = await Promise.all(Array.from({ length: 300 },
+    (_, i) => env.S.add(i, 1).catch((e) => `${e.name}: ${e.message}`)));
+  return Response.json(out);
+} };";
+    let (status, v) = create(
+        &d,
+        &t,
+        caller,
+        json!({ "S": { "binding": "service", "worker": target } }),
+        json!({ "limits": { "cpuMs": 20000, "wallMs": 60000 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let out = fetch_json(&d, &t, &id, "");
+    let expected: Vec<Value> = (1..=300).map(|n| json!(n)).collect();
+    assert_eq!(out, Value::Array(expected), "{out}");
+}
+
 /// Callers waiting on their callees never starve them: with two requests at a time per process,
 /// two requests of a worker each calling another worker (the one process holds both) both
 /// finish, because a call waits for a place among the calls of its own depth only (before, both

@@ -44,6 +44,9 @@ async function bindingCall(call, head, bytes = null, makeError = bindingError, w
   try {
     reply = await hostCall(call, payload);
   } catch (e) {
+    // A limit of the isolate's (too many host calls waiting in the request, an answer too large
+    // for its memory) stays a RangeError naming it; a refusal is an OperationError naming why.
+    if (e instanceof RangeError) throw new RangeError(`${call}: ${e.message}`);
     throw new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
   }
   if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError(`${call}: malformed answer from the host`);

@@ -332,7 +332,10 @@ async function rpcFetch(target, input, init) {
       if (responseBody === null) removeAbortAlgorithm(signal, onAbort);
       resolve(response);
     }, (e) => {
-      if (!settled) fail(new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError"));
+      if (settled) return;
+      // As bindingCall's (bindings.js): an isolate's limit stays a RangeError.
+      if (e instanceof RangeError) fail(new RangeError(`service.fetch: ${e.message}`));
+      else fail(new DOMException(`service.fetch: ${e?.message ?? e}`, "OperationError"));
     });
   });
 }

@@ -60,6 +60,12 @@ pub struct StkOpCall {
 /// The longest error message an op hands back (longer ones are cut at a character boundary).
 pub const STK_OP_MESSAGE_CAP: usize = 256;
 
+/// The host calls one task may have in flight at once, and what its calls waiting for a place
+/// may add up to: calls, and payload bytes (bridge.h's, which names them in its refusals).
+pub const STK_HOST_CALLS_IN_FLIGHT_MAX: usize = 64;
+pub const STK_HOST_CALLS_QUEUED_MAX: usize = 10_000;
+pub const STK_HOST_CALL_BYTES_QUEUED_MAX: usize = 64 << 20;
+
 #[repr(C)]
 pub struct StkIsolateConfig {
     pub heap_limit_bytes: usize,
@@ -107,6 +113,12 @@ const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);
 const _: () = assert!(offset_of!(StkOpCall, message_len) == 56);
 const _: () = assert!(offset_of!(StkOpCall, message) == 64);
 const _: () = assert!(size_of::<StkHeapStats>() == 40);
+// The host-call bounds bridge.cc pins (bridge.h names them in its refusals).
+const _: () = assert!(
+    STK_HOST_CALLS_IN_FLIGHT_MAX == 64
+        && STK_HOST_CALLS_QUEUED_MAX == 10_000
+        && STK_HOST_CALL_BYTES_QUEUED_MAX == 64 << 20
+);
 
 /// `stk_engine_memory` (bridge.h): what the engine holds process-wide.
 #[repr(C)]

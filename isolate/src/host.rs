@@ -3,16 +3,25 @@
 //!
 //! Guarantees: every callback checks its pointers and sizes, never panics across the FFI
 //! boundary (a panic would abort), and enforces its budget (output bytes per task, pending timers
-//! per isolate, host calls in flight per task). What a callback does is attributed to the task
-//! the running code belongs to: the bridge names it from the async context (a promise reaction
-//! runs as the task that created it, whichever task's entry runs it: see `stk_enter_task` in
-//! bridge.h), else the task the current bridge entry works for ([`HostState::current`]). That
+//! per isolate, host calls in flight and waiting per task). What a callback does is attributed to
+//! the task the running code belongs to: the bridge names it from the async context (a promise
+//! reaction runs as the task that created it, whichever task's entry runs it: see
+//! `stk_enter_task` in bridge.h), else the task the current bridge entry works for ([`HostState::current`]). That
 //! task owns the console lines, the timers it arms (a timer's callback then runs for the same
 //! task) and its host calls. Output made for no task (0), or for a task that is over, is dropped;
 //! such a task's timers never fire and its host calls are refused. Synchronous native operations ([`crate::ops`]) run inside
 //! the entry that asks for them, under `catch_unwind`.
+//!
+//! Host calls: a task has at most [`MAX_HOST_CALLS_PER_TASK`] in flight (handed to the host's
+//! owner and not yet answered; the supervisor allows a request no more). Its further calls wait
+//! here, in a FIFO queue of the task's, and each answer sends the next one (before the answer
+//! runs any JavaScript), so a task's calls leave in the order it made them and a fan-out of any
+//! width completes. The queue is bounded ([`MAX_QUEUED_HOST_CALLS_PER_TASK`] calls,
+//! [`MAX_QUEUED_HOST_CALL_BYTES_PER_TASK`] payload bytes): a call past either is refused (a
+//! `RangeError` naming the bound). Waiting costs the task wall-clock time only. A task that ends
+//! drops its queued calls with those in flight: their promises never settle.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ffi::c_void;
 use std::time::{Duration, Instant};
 
@@ -35,6 +44,8 @@ pub(crate) struct HostState {
     pub calls_out: Vec<HostCallOut>,
     /// Host calls in flight: call id -> task.
     pub calls_pending: HashMap<u32, u32>,
+    /// Each task's calls in flight (counted) and waiting for a place (queued), while it has any.
+    pub task_calls: HashMap<u32, TaskCalls>,
     /// Tasks that may make host calls: alive (running, or answered with work going on).
     pub calling_tasks: HashSet<u32>,
     /// Outbound requests (host calls named `fetch`) made by each task, and the most one may make.
@@ -57,6 +68,15 @@ pub(crate) struct HostState {
     pub ops: std::rc::Rc<ops::state::OpState>,
 }
 
+/// One task's host calls: how many are in flight, and those waiting for a place, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct TaskCalls {
+    in_flight: usize,
+    queued: VecDeque<HostCallOut>,
+    /// The payload bytes `queued` holds.
+    queued_bytes: usize,
+}
+
 /// A host call made by a task, for the host's owner to forward.
 #[derive(Debug)]
 pub(crate) struct HostCallOut {
@@ -66,11 +86,17 @@ pub(crate) struct HostCallOut {
     pub payload: Vec<u8>,
 }
 
-// What `host_call` answers: 0 accepted, 1 refused, 2 refused because the task made its limit of
-// outbound requests (see bridge.h).
+// What `host_call` answers: 0 accepted (sent, or queued), 1 refused, 2 refused because the task
+// made its limit of outbound requests, 3 (4) refused because the task's queue holds its most
+// calls (payload bytes) (see bridge.h).
 
-/// Host calls one task may have in flight at once.
-pub const MAX_HOST_CALLS_PER_TASK: usize = 64;
+/// Host calls one task may have in flight at once (the supervisor's cap per request is the same);
+/// its further calls wait in its queue.
+pub const MAX_HOST_CALLS_PER_TASK: usize = ffi::STK_HOST_CALLS_IN_FLIGHT_MAX;
+/// Host calls one task may have waiting for a place in flight.
+pub const MAX_QUEUED_HOST_CALLS_PER_TASK: usize = ffi::STK_HOST_CALLS_QUEUED_MAX;
+/// The payload bytes one task's waiting host calls may hold together.
+pub const MAX_QUEUED_HOST_CALL_BYTES_PER_TASK: usize = ffi::STK_HOST_CALL_BYTES_QUEUED_MAX;
 /// The longest host call name.
 pub const MAX_HOST_CALL_NAME: usize = 64;
 /// The largest host call payload.
@@ -95,6 +121,7 @@ impl HostState {
             timer_keys: HashMap::new(),
             calls_out: Vec::new(),
             calls_pending: HashMap::new(),
+            task_calls: HashMap::new(),
             calling_tasks: HashSet::new(),
             sub_requests: HashMap::new(),
             sub_request_limit,
@@ -137,8 +164,32 @@ impl HostState {
         Some((id, task))
     }
 
+    /// Host call `call` was answered: forgets it and returns its task, after sending the task's
+    /// next waiting call in its place (`None`: not a call in flight).
+    pub(crate) fn call_answered(&mut self, call: u32) -> Option<u32> {
+        let task = self.calls_pending.remove(&call)?;
+        let Some(calls) = self.task_calls.get_mut(&task) else {
+            return Some(task);
+        };
+        calls.in_flight = calls.in_flight.saturating_sub(1);
+        if let Some(next) = calls.queued.pop_front() {
+            calls.queued_bytes -= next.payload.len();
+            calls.in_flight += 1;
+            self.calls_pending.insert(next.call, task);
+            self.calls_out.push(next);
+        } else if calls.in_flight == 0 {
+            self.task_calls.remove(&task);
+        }
+        Some(task)
+    }
+
+    /// Whether any host call is in flight or waiting in this isolate (something may wake a task).
+    pub(crate) fn calls_outstanding(&self) -> bool {
+        !self.calls_pending.is_empty() || !self.task_calls.is_empty()
+    }
+
     /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
-    /// returns its host calls in flight (for the bridge to drop).
+    /// returns its host calls in flight and waiting (for the bridge to drop).
     pub(crate) fn end_task(&mut self, task: u32) -> Vec<u32> {
         self.timers.retain(|_, (id, t)| {
             if *t == task {
@@ -151,7 +202,7 @@ impl HostState {
         self.logs.remove(&task);
         self.calling_tasks.remove(&task);
         self.sub_requests.remove(&task);
-        let calls: Vec<u32> = self
+        let mut calls: Vec<u32> = self
             .calls_pending
             .iter()
             .filter(|(_, t)| **t == task)
@@ -159,6 +210,9 @@ impl HostState {
             .collect();
         for c in &calls {
             self.calls_pending.remove(c);
+        }
+        if let Some(waiting) = self.task_calls.remove(&task) {
+            calls.extend(waiting.queued.iter().map(|c| c.call));
         }
         self.calls_out.retain(|c| c.task != task);
         calls
@@ -331,7 +385,6 @@ unsafe extern "C" fn host_call(
         || name.is_null()
         || name_len > MAX_HOST_CALL_NAME
         || payload_len > MAX_HOST_CALL_PAYLOAD
-        || st.calls_pending.values().filter(|t| **t == task).count() >= MAX_HOST_CALLS_PER_TASK
     {
         return 1;
     }
@@ -340,6 +393,21 @@ unsafe extern "C" fn host_call(
     let Ok(name) = std::str::from_utf8(name) else {
         return 1;
     };
+    // A call waits while the task has its most in flight, or calls waiting before it (so that
+    // its calls leave in the order it made them).
+    let waits = st
+        .task_calls
+        .get(&task)
+        .is_some_and(|c| c.in_flight >= MAX_HOST_CALLS_PER_TASK || !c.queued.is_empty());
+    if waits {
+        let calls = &st.task_calls[&task];
+        if calls.queued.len() >= MAX_QUEUED_HOST_CALLS_PER_TASK {
+            return 3;
+        }
+        if calls.queued_bytes + payload_len > MAX_QUEUED_HOST_CALL_BYTES_PER_TASK {
+            return 4;
+        }
+    }
     if name == "fetch" {
         let made = st.sub_requests.entry(task).or_insert(0);
         if *made >= st.sub_request_limit {
@@ -353,13 +421,21 @@ unsafe extern "C" fn host_call(
         // SAFETY: as above.
         unsafe { std::slice::from_raw_parts(payload, payload_len) }.to_vec()
     };
-    st.calls_pending.insert(call, task);
-    st.calls_out.push(HostCallOut {
+    let out = HostCallOut {
         task,
         call,
         name: name.to_string(),
         payload,
-    });
+    };
+    let calls = st.task_calls.entry(task).or_default();
+    if waits {
+        calls.queued_bytes += out.payload.len();
+        calls.queued.push_back(out);
+    } else {
+        calls.in_flight += 1;
+        st.calls_pending.insert(call, task);
+        st.calls_out.push(out);
+    }
     0
 }
 

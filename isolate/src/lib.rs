@@ -50,7 +50,10 @@ pub use engine::{Engine, V8Profile, RENEW_SHARED_HEAP_AFTER};
 pub use ffi::StkEngineMemory as EngineMemory;
 pub use ffi::StkHeapStats as HeapStats;
 pub use ffi::StkRenewalCounters as RenewalCounters;
-pub use host::{MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
+pub use host::{
+    MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD,
+    MAX_QUEUED_HOST_CALLS_PER_TASK, MAX_QUEUED_HOST_CALL_BYTES_PER_TASK,
+};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;

@@ -21,7 +21,10 @@
 //! - a limit hit while JavaScript runs (CPU, wall, heap, output, result size) poisons the
 //!   isolate: every task still running in it is answered with that error and ended;
 //! - a task waiting with nothing that could wake it (no timer, no host call in flight in the
-//!   isolate) is answered `NeverSettled`.
+//!   isolate) is answered `NeverSettled`;
+//! - a task has at most [`crate::MAX_HOST_CALLS_PER_TASK`] host calls in flight; its further
+//!   calls wait in the isolate, within its wall limit (not CPU), and leave in the order made, each
+//!   as an earlier one is answered (the queue is bounded; see `host.rs`).
 //!
 //! Trusts: the bridge to report settled invocations under the ids it was given.
 
@@ -360,9 +363,11 @@ impl Worker {
     }
 
     /// Settles host call `call` with the host's answer (bytes, or an error message) and runs
-    /// what it wakes, for the task that made the call. Unknown calls are ignored.
+    /// what it wakes, for the task that made the call. Unknown calls are ignored. The task's next
+    /// call waiting for a place in flight (if any) is sent first: it comes before the calls this
+    /// answer's JavaScript makes ([`Worker::take_host_calls`]).
     pub fn host_reply(&mut self, call: u32, result: Result<Vec<u8>, String>) {
-        let Some(task) = self.host().calls_pending.remove(&call) else {
+        let Some(task) = self.host().call_answered(call) else {
             return;
         };
         if !self.tasks.contains_key(&task) {
@@ -393,7 +398,9 @@ impl Worker {
         std::mem::take(&mut self.events)
     }
 
-    /// The host calls made since the last call, in order.
+    /// The host calls to send since the last call, in order: those made, and those that waited
+    /// for a place in flight and got one (a task has at most
+    /// [`crate::MAX_HOST_CALLS_PER_TASK`] unanswered; the rest wait in the isolate).
     pub fn take_host_calls(&mut self) -> Vec<HostCall> {
         std::mem::take(&mut self.host().calls_out)
             .into_iter()

@@ -344,11 +344,19 @@ impl Worker {
     /// are refused: a worker without an owner has no host to ask.
     fn wait(&mut self, task: TaskId, text: impl FnOnce(Answer) -> String) -> Invocation {
         loop {
-            for call in self.take_host_calls() {
-                self.host_reply(
-                    call.call,
-                    Err("host calls need a worker process; this isolate has no host".into()),
-                );
+            // Until none is left: an answer sends the call waiting behind it, and what it wakes
+            // may call again.
+            loop {
+                let calls = self.take_host_calls();
+                if calls.is_empty() {
+                    break;
+                }
+                for call in calls {
+                    self.host_reply(
+                        call.call,
+                        Err("host calls need a worker process; this isolate has no host".into()),
+                    );
+                }
             }
             let mut answered = None;
             for event in self.drain_events() {

@@ -248,26 +248,194 @@ fn host_calls_leave_the_isolate_and_their_answers_come_back() {
     );
 }
 
+/// A fan-out wider than the calls a task may have in flight: 1000 concurrent host calls all
+/// complete, never more than `MAX_HOST_CALLS_PER_TASK` (64) unanswered at once, and they leave
+/// in the order they were made (a call made by an answer's continuation after those waiting).
 #[test]
-fn a_task_may_not_flood_its_host_with_calls() {
-    let src = "export default async () => { const ps = []; for (let i = 0; i < 100; i++) ps.push(__stockadeTestHostCall('test.echo').then(() => 'ok', (e) => e.message)); return (await Promise.all(ps.slice(60))); };";
+fn a_thousand_concurrent_host_calls_of_one_task_all_complete_with_at_most_64_in_flight() {
+    let src = "export default async () => { const enc = new TextEncoder(), dec = new TextDecoder(); \
+        const call = (what) => __stockadeTestHostCall('test.echo', enc.encode(what)).then((r) => dec.decode(r)); \
+        const ps = Array.from({ length: 1000 }, (_, i) => call(String(i))); \
+        const late = ps[0].then(() => call('late')); \
+        const answers = await Promise.all(ps); \
+        return [answers.every((a, i) => a === 'answer ' + i), answers.length, await late]; };";
     let mut worker = loaded(limits(), src);
     worker.install_test_host_call().expect("test hooks");
     let task = worker.start_call("null");
+    assert_eq!(stockade_isolate::MAX_HOST_CALLS_PER_TASK, 64);
+    let mut outstanding: std::collections::VecDeque<(u32, Vec<u8>)> = Default::default();
+    let (mut sent, mut most, mut round) = (Vec::new(), 0, 0usize);
+    let mut events = Vec::new();
+    while answered(&events, task).is_none() {
+        for call in worker.take_host_calls() {
+            assert_eq!(call.task, task);
+            sent.push(String::from_utf8(call.payload.clone()).expect("text"));
+            outstanding.push_back((call.call, call.payload));
+        }
+        most = most.max(outstanding.len());
+        assert!(
+            outstanding.len() <= 64,
+            "{} host calls of one task unanswered at once",
+            outstanding.len()
+        );
+        assert!(!outstanding.is_empty(), "the task waits on nothing");
+        // Answer a few at a time, not always the oldest first.
+        round += 1;
+        for _ in 0..(round % 5 + 1).min(outstanding.len()) {
+            let (call, payload) = if round % 2 == 0 {
+                outstanding.pop_front()
+            } else {
+                outstanding.pop_back()
+            }
+            .expect("a call");
+            let mut answer = b"answer ".to_vec();
+            answer.extend_from_slice(&payload);
+            worker.host_reply(call, Ok(answer));
+        }
+        events.extend(worker.drain_events());
+    }
+    assert_eq!(
+        json(answered(&events, task).expect("answered")),
+        serde_json::json!([true, 1000, "answer late"])
+    );
+    assert_eq!(most, 64, "the task used every place in flight");
+    let mut expected: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+    expected.push("late".into());
+    assert_eq!(sent, expected, "the calls left in the order they were made");
+    assert!(ended(&events, task));
+}
+
+/// The calls waiting for a place are bounded, in number and in payload bytes: a call past either
+/// bound is refused at once with a RangeError naming it (not "the host refused the call"), the
+/// calls before it go on, and a task that ends drops the calls it had waiting.
+#[test]
+fn a_tasks_waiting_host_calls_are_bounded_with_a_clear_error() {
+    use stockade_isolate::{MAX_QUEUED_HOST_CALLS_PER_TASK, MAX_QUEUED_HOST_CALL_BYTES_PER_TASK};
+    assert_eq!(
+        (
+            MAX_QUEUED_HOST_CALLS_PER_TASK,
+            MAX_QUEUED_HOST_CALL_BYTES_PER_TASK
+        ),
+        (10_000, 64 << 20)
+    );
+    // (n calls without a payload, m calls of 1 MiB after them, whether to wait for all): the
+    // outcome of the last five.
+    let src = "export default async ([n, m, all]) => { const ps = []; const mib = new Uint8Array(1 << 20); \
+        for (let i = 0; i < n + m; i++) ps.push(__stockadeTestHostCall('test.echo', i < n ? undefined : mib) \
+          .then(() => 'ok', (e) => [e.name, e.message])); \
+        if (all) await Promise.all(ps); return Promise.all(ps.slice(-5)); };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let refusals = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|r| Some((r[0].as_str()?.to_string(), r[1].as_str()?.to_string())))
+            .collect()
+    };
+
+    // By number: 64 in flight, 10,000 waiting, the last five refused (the task answers with
+    // them at once, and its calls end with it).
+    let task = worker.start_call("[10069, 0, false]");
+    let events = worker.drain_events();
+    let v = json(answered(&events, task).expect("the refusals settle at once"));
+    let refused = refusals(&v);
+    assert_eq!(refused.len(), 5, "{v}");
+    for (name, message) in &refused {
+        assert_eq!(name, "RangeError");
+        assert!(
+            message.contains("more than 10000 host calls waiting in this request"),
+            "{message}"
+        );
+        assert!(!message.contains("refused"), "{message}");
+    }
+
+    // By bytes: 64 in flight, 64 calls of 1 MiB waiting (64 MiB), the next refused; the rest
+    // complete as the host answers.
+    let task = worker.start_call("[64, 69, true]");
+    let mut calls = worker.take_host_calls();
+    assert_eq!(calls.len(), 64, "64 in flight");
+    let mut events = Vec::new();
+    let mut answers = 0;
+    while answered(&events, task).is_none() {
+        assert!(!calls.is_empty(), "the task waits on nothing");
+        assert!(calls.len() <= 64);
+        for call in calls {
+            answers += 1;
+            worker.host_reply(call.call, Ok(Vec::new()));
+        }
+        events.extend(worker.drain_events());
+        calls = worker.take_host_calls();
+    }
+    assert_eq!(
+        answers,
+        64 + 64,
+        "every call not refused was sent and answered"
+    );
+    let v = json(answered(&events, task).expect("answered"));
+    let refused = refusals(&v);
+    assert_eq!(refused.len(), 5, "{v}");
+    for (name, message) in &refused {
+        assert_eq!(name, "RangeError");
+        assert!(
+            message.contains("the host calls waiting in this request would hold more than 64 MiB"),
+            "{message}"
+        );
+    }
+
+    // A task that ends (here: cancelled) drops its calls in flight and waiting: nothing more
+    // leaves, late answers are ignored, and the isolate serves on.
+    let src = "export default async (n) => { if (n === 0) return 'still here'; \
+        await Promise.all(Array.from({ length: n }, () => __stockadeTestHostCall('test.echo'))); return 'all'; };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let task = worker.start_call("500");
     let calls = worker.take_host_calls();
-    assert_eq!(calls.len(), 64, "at most 64 in flight per task");
+    assert_eq!(calls.len(), 64);
+    worker.cancel(task);
     for call in calls {
         worker.host_reply(call.call, Ok(Vec::new()));
     }
+    assert!(
+        worker.take_host_calls().is_empty(),
+        "its waiting calls are dropped"
+    );
+    assert!(
+        worker.drain_events().is_empty(),
+        "a cancelled task says nothing"
+    );
+    assert!(!worker.busy());
+    let next = worker.start_call("0");
+    let events = worker.drain_events();
+    assert_eq!(
+        json(answered(&events, next).expect("answered")),
+        "still here"
+    );
+}
+
+/// Calls waiting for a place count against the task's wall-clock limit (not its CPU): a task
+/// whose calls in flight are never answered ends at its wall limit, its waiting calls with it.
+#[test]
+fn host_calls_waiting_for_a_place_count_against_the_wall_limit_only() {
+    let src = "export default async () => { await Promise.all(Array.from({ length: 100 }, () => __stockadeTestHostCall('test.echo'))); return 'all'; };";
+    let limits = Limits {
+        wall: Duration::from_millis(300),
+        ..limits()
+    };
+    let mut worker = loaded(limits, src);
+    worker.install_test_host_call().expect("test hooks");
+    let task = worker.start_call("null");
+    assert_eq!(worker.take_host_calls().len(), 64);
     let events = drive(&mut worker, |e| answered(e, task).is_some());
-    let v = json(answered(&events, task).expect("answered"));
-    let refused = v
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter(|s| s.as_str().is_some_and(|s| s.contains("refused")))
-        .count();
-    assert_eq!(refused, 36);
+    let a = answered(&events, task).expect("answered");
+    assert!(
+        matches!(a.result, Err(RunError::Limit(LimitKind::Wall))),
+        "{:?}",
+        a.result
+    );
+    assert!(a.cpu < Duration::from_millis(200), "{:?}", a.cpu);
+    assert!(worker.take_host_calls().is_empty());
+    assert!(!worker.busy());
 }
 
 #[test]

@@ -135,6 +135,9 @@ struct Pending {
     host_calls: Vec<AbortHandle>,
     /// It made a host call that was taken up (see [`InFlight::called`]).
     called: bool,
+    /// Its host calls taken up and not yet answered (at most
+    /// [`MAX_HOST_CALLS_PER_REQUEST`]).
+    outstanding: usize,
     lease: Option<Lease>,
     /// Answered with an open `Outcome`: its work goes on until its `Finished`.
     open: bool,
@@ -238,6 +241,7 @@ impl Link {
                 waiter: Some(tx),
                 host_calls: Vec::new(),
                 called: false,
+                outstanding: 0,
                 lease: request.lease,
                 open: false,
                 resources: Arc::default(),

@@ -76,6 +76,16 @@ test("KV calls carry the binding's env name and values cross as bytes", async ()
   await assert.rejects(env.MY_KV.delete("k"), (e) => e.name === "OperationError" && /refused kv.delete/.test(e.message));
 });
 
+test("a host call past the request's queue of waiting calls is a RangeError naming the bound", async () => {
+  // The bridge rejects such a call with a RangeError of the isolate's realm (host_functions.cc).
+  const why = "more than 10000 host calls waiting in this request (at most 64 are in flight at once)";
+  let realm;
+  const loaded = loadPrelude({ call: () => Promise.reject(new realm.RangeError(why)) });
+  realm = loaded.realm;
+  const env = loaded.exports.makeEnv({ MY_KV: { binding: "kv", namespace: "n" } });
+  await assert.rejects(env.MY_KV.get("k"), (e) => e instanceof realm.RangeError && e.message === `kv.get: ${why}`);
+});
+
 test("workspace errors are DOMExceptions of the host's name", async () => {
   const fake = fakeStore();
   const { exports } = loadPrelude({ call: (n, p) => fake.call(n, p) });

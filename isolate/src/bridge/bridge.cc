@@ -48,6 +48,9 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
               "stk_op_call.cancel is read as a plain atomic u32 by the host");
 static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
 static_assert(sizeof(stk_engine_memory) == 32, "stk_engine_memory layout");
+static_assert(STK_HOST_CALLS_IN_FLIGHT_MAX == 64 && STK_HOST_CALLS_QUEUED_MAX == 10000 &&
+                   STK_HOST_CALL_BYTES_QUEUED_MAX == (64u << 20),
+              "the host-call queue bounds (named in refusals) are isolate/src/ffi.rs's");
 static_assert(sizeof(stk_renewal_counters) == 16, "stk_renewal_counters layout");
 static_assert(offsetof(stk_renewal_counters, renewals) == 8, "stk_renewal_counters.renewals offset");
 static_assert(sizeof(stk_range) == 32, "stk_range layout");

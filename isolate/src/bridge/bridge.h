@@ -55,6 +55,12 @@ enum { STK_OP_OK = 0, STK_OP_CANCELLED = -1 };
 // The largest input the bridge hands an op (16 MiB; the host checks too).
 #define STK_OP_MAX_INPUT ((size_t)16 << 20)
 
+// The host calls an invocation may have in flight at once, and what its calls waiting for a place
+// may add up to (stk_host.host_call refuses past them; isolate/src/host.rs enforces them).
+#define STK_HOST_CALLS_IN_FLIGHT_MAX 64
+#define STK_HOST_CALLS_QUEUED_MAX 10000
+#define STK_HOST_CALL_BYTES_QUEUED_MAX (64u << 20)
+
 // Host functions the isolate's JavaScript may call (through the runtime's private
 // `__stockade_host` object). All are called on the isolate's thread, inside a bridge call.
 typedef struct {
@@ -78,9 +84,13 @@ typedef struct {
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
   // A host call `call_id` named `name` with `payload` (both borrowed for this call), made for
   // invocation `task` (named by the runtime, else the async context's; 0: none known, the host's
-  // current one): the host answers later
-  // with stk_host_reply. Returns 0, or nonzero to refuse it (the promise the JavaScript got
-  // rejects at once): 2 when the invocation made its limit of outbound requests.
+  // current one): the host answers later with stk_host_reply. An accepted call may first wait in
+  // the host's queue (an invocation has at most STK_HOST_CALLS_IN_FLIGHT_MAX calls in flight; the
+  // rest are sent in the order made as earlier ones are answered). Returns 0, or nonzero to refuse
+  // it (the promise the JavaScript got rejects at once): 2 when the invocation made its limit of
+  // outbound requests, 3 when STK_HOST_CALLS_QUEUED_MAX of its calls wait already, 4 when its
+  // waiting calls' payloads would hold more than STK_HOST_CALL_BYTES_QUEUED_MAX bytes (3 and 4
+  // reject with a RangeError naming the bound).
   int32_t (*host_call)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
                        size_t name_len, const uint8_t* payload, size_t payload_len);
   // Runs synchronous native operation `code` on `call` (see stk_op_call): inside the bridge entry

@@ -127,7 +127,8 @@ void HostSetWasmGuard(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsFunction()) iso->wasm_guard.Reset(args.GetIsolate(), args[0].As<v8::Function>());
 }
 
-// hostCall(name, payload): a promise of the host's answer (a Uint8Array), see stk_host.host_call.
+// hostCall(name, payload): a promise of the host's answer (a Uint8Array), see stk_host.host_call
+// (a call the host accepts may first wait in its queue: a task has at most 64 in flight).
 void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   stk_isolate* iso = From(isolate);
@@ -161,6 +162,20 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
                                 reinterpret_cast<const uint8_t*>(name.data()), name.size(),
                                 payload.data(), payload.size())
           : 1;
+  if (refused == 3 || refused == 4) {
+    // The invocation's queue of calls waiting for a place in flight is full: a RangeError naming
+    // the bound, as for the other budgets of an isolate (timers).
+    const std::string why =
+        " (at most " + std::to_string(STK_HOST_CALLS_IN_FLIGHT_MAX) + " are in flight at once)";
+    std::string msg = refused == 3 ? "more than " + std::to_string(STK_HOST_CALLS_QUEUED_MAX) +
+                                         " host calls waiting in this request" + why
+                                   : "the host calls waiting in this request would hold more than " +
+                                         std::to_string(STK_HOST_CALL_BYTES_QUEUED_MAX >> 20) +
+                                         " MiB" + why;
+    resolver->Reject(ctx, v8::Exception::RangeError(Str(isolate, msg.data(), msg.size())))
+        .FromMaybe(false);
+    return;
+  }
   if (refused != 0) {
     std::string msg = refused == 2
                           ? "this invocation made its limit of outbound requests (subRequests)"

@@ -238,7 +238,7 @@ impl Worker {
             return;
         }
         let host = self.host();
-        if !host.timers.is_empty() || !host.calls_pending.is_empty() {
+        if !host.timers.is_empty() || host.calls_outstanding() {
             return;
         }
         let ids: Vec<u32> = self.tasks.keys().copied().collect();

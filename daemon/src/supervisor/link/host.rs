@@ -4,7 +4,8 @@
 //! request is still in flight.
 //!
 //! Guarantees: see the link's (`super`): at most [`MAX_HOST_CALLS_PER_REQUEST`] outstanding per
-//! request; their payloads, then their answers until written, counted against the request's,
+//! request, a call counted from when it is taken up until its reply is queued (before the worker
+//! can see the reply, so the call it frees a place for is never refused); their payloads, then their answers until written, counted against the request's,
 //! the tenant's and the daemon's shares (`held`; a call past any is refused before any handler
 //! sees it, an answer past any is dropped); an answer over the protocol's cap or an error
 //! message over its length is cut or refused rather than sent. Trusts: the handlers to bound their own work.
@@ -15,6 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Waker};
 
+use futures_util::FutureExt as _;
 use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
@@ -56,14 +58,14 @@ impl Link {
             pending.host_calls.retain(|call| !call.is_finished());
             let refusal = if pending.waiter.is_none() && !pending.open {
                 Some("the request was cancelled")
-            } else if pending.host_calls.len() >= MAX_HOST_CALLS_PER_REQUEST {
+            } else if pending.outstanding >= MAX_HOST_CALLS_PER_REQUEST {
                 Some("too many host calls in flight")
             } else {
                 None
             };
             if let Some(refusal) = refusal {
                 drop(table);
-                self.reply(request_id, call_id, Err(refusal.into()));
+                self.send_reply(request_id, call_id, Err(refusal.into()));
                 return Ok(());
             }
             let budget = self.host_calls.budget();
@@ -71,12 +73,14 @@ impl Link {
                 Ok(held) => held,
                 Err(refused) => {
                     drop(table);
-                    self.reply(request_id, call_id, Err(refused.to_string()));
+                    self.send_reply(request_id, call_id, Err(refused.to_string()));
                     return Ok(());
                 }
             };
-            // Taken up: from here on the call may act outside the isolate.
+            // Taken up: from here on the call may act outside the isolate, and it is
+            // outstanding until its reply is queued (`reply`).
             pending.called = true;
+            pending.outstanding += 1;
             match body_call(pending, name, payload) {
                 Ok(answer) => answer,
                 Err(payload) => {
@@ -108,7 +112,12 @@ impl Link {
             // The payload's bytes stay counted while the handler lives (it owns the payload),
             // then the answer's are, until written.
             let payload = held;
-            let result = answer.await;
+            // A handler that panics is answered with an error, so its call is outstanding no
+            // more (and the worker is not left waiting).
+            let result = AssertUnwindSafe(answer)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err("the host call failed".into()));
             drop(payload);
             if let Some(link) = link.upgrade() {
                 link.reply(request_id, call_id, result);
@@ -146,11 +155,21 @@ impl Link {
         Ok(())
     }
 
+    /// Queues the `HostReply` of a call taken up (counted outstanding): it is outstanding no
+    /// more from this moment, before the worker can see the reply, so the worker's next call,
+    /// which the reply may free a place for, is never refused as one too many.
+    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
+        if let Some(pending) = self.table().pending.get_mut(&request_id) {
+            pending.outstanding = pending.outstanding.saturating_sub(1);
+        }
+        self.send_reply(request_id, call_id, result);
+    }
+
     /// Queues the `HostReply` of a call, if its request is still in flight. An answer's bytes
     /// are counted against the request's, the tenant's and the daemon's shares until written
     /// to the worker (which may read slowly, or not at all); one that does not fit is dropped
     /// and the call fails.
-    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
+    fn send_reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
         let Some((tenant, share)) = self
             .table()
             .pending

@@ -518,6 +518,61 @@ async fn at_most_64_host_calls_per_request_and_they_end_with_it() {
 }
 
 #[tokio::test]
+async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answered() {
+    let mut calls = HostCalls::default();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let opened = Arc::clone(&gate);
+    calls.register("t.gated", move |_: TenantId, _: Vec<u8>| {
+        let gate = Arc::clone(&opened);
+        async move {
+            gate.notified().await;
+            Ok::<Vec<u8>, String>(b"through".to_vec())
+        }
+    });
+    calls.register("t.panics", |_: TenantId, _: Vec<u8>| async {
+        tokio::task::yield_now().await; // past its first look, in a task of its own
+        panic!("a handler's bug")
+    });
+    let (link, _end, mut worker) = start(calls);
+    let _waiting = ask(&link, code(true));
+    let id = id_of(&worker.expect().await);
+    for call_id in 0..64 {
+        worker.send(&host_call(id, call_id, "t.gated", b"")).await;
+    }
+    worker.send(&host_call(id, 64, "t.gated", b"")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 64,
+            result: Err("too many host calls in flight".into())
+        }
+    );
+    // One answered: its place is free as soon as its reply is out.
+    gate.notify_one();
+    assert!(matches!(
+        worker.expect().await,
+        ToWorker::HostReply { result: Ok(_), .. }
+    ));
+    worker.send(&host_call(id, 65, "t.panics", b"")).await;
+    // The panicking handler's call is answered (before, nothing ever came), and the place it
+    // held is free again.
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 65,
+            result: Err("the host call failed".into())
+        }
+    );
+    worker.send(&host_call(id, 66, "t.gated", b"")).await;
+    assert!(
+        worker.silent_for(Duration::from_millis(100)).await,
+        "taken up, not refused"
+    );
+}
+
+#[tokio::test]
 async fn a_cancelled_requests_new_host_calls_are_refused() {
     let (link, _end, mut worker) = start(echo_calls());
     let waiting = ask(&link, code(true));
