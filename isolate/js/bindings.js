@@ -71,7 +71,7 @@ async function valueBytes(value, what, noun) {
   const stream = streamRecordOf(value);
   if (stream !== undefined) {
     if (streamsInternals().IsReadableStreamLocked(stream)) throw new TypeError(`${what}: the stream is locked`);
-    return readAtMost(stream, STORED_MAX_BYTES, tooLarge);
+    return readAllBytes(stream, STORED_MAX_BYTES, tooLarge);
   }
   let view;
   try {
@@ -81,60 +81,6 @@ async function valueBytes(value, what, noun) {
   }
   if (typedArrayLength(view) > STORED_MAX_BYTES) throw tooLarge();
   return u8Slice(view);
-}
-
-// All of a stream's bytes (fetch-body.js's readAllBytes), refused with `tooLarge()` and the stream
-// cancelled as soon as they pass `max`.
-function readAtMost(stream, max, tooLarge) {
-  const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
-  const result = new Deferred();
-  const chunks = new List();
-  let total = 0;
-  let inRead = false;
-  let readAgain = false;
-  const fail = (e) => {
-    result.reject(e);
-    setHandled(streamsInternals().ReadableStreamCancel(stream, e));
-  };
-  const request = {
-    chunkSteps: (chunk) => {
-      if (!isUint8Array(chunk)) {
-        fail(new TypeError("The body stream produced a chunk that is not a Uint8Array"));
-        return;
-      }
-      const n = typedArrayByteLength(chunk);
-      total += n;
-      if (total > max) {
-        fail(tooLarge());
-        return;
-      }
-      chunks.push(n === 0 ? EMPTY_BYTES : bytesCopy(chunk));
-      if (inRead) readAgain = true;
-      else loop();
-    },
-    closeSteps: () => {
-      const out = new ByteArray(total);
-      let offset = 0;
-      while (chunks.length > 0) {
-        const c = chunks.shift();
-        typedArraySet(out, c, offset);
-        offset += typedArrayLength(c);
-      }
-      result.resolve(out);
-    },
-    errorSteps: (e) => result.reject(e),
-  };
-  // Iterative read-loop: chunks available synchronously do not grow the stack.
-  const loop = () => {
-    do {
-      readAgain = false;
-      inRead = true;
-      streamsInternals().ReadableStreamDefaultReaderRead(reader, request);
-      inRead = false;
-    } while (readAgain);
-  };
-  loop();
-  return result.promise;
 }
 
 // `type` of a read ("text" by default; a string or {type}).

@@ -178,8 +178,9 @@ function takeKnownBytes(b) {
   return bytes;
 }
 
-/** The spec's "read all bytes" through an internal reader: a promise of one Uint8Array. */
-function readAllBytes(stream) {
+/** The spec's "read all bytes" through an internal reader: a promise of one Uint8Array. With
+ *  `max`, refused with `tooLarge()` (and the stream cancelled) as soon as the bytes pass it. */
+function readAllBytes(stream, max = Infinity, tooLarge = undefined) {
   const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
   const result = new Deferred();
   const chunks = new List();
@@ -193,8 +194,14 @@ function readAllBytes(stream) {
         return;
       }
       const n = typedArrayByteLength(chunk);
-      chunks.push(n === 0 ? EMPTY_BYTES : bytesCopy(chunk));
       total += n;
+      if (total > max) {
+        const e = tooLarge();
+        result.reject(e);
+        setHandled(streamsInternals().ReadableStreamCancel(stream, e));
+        return;
+      }
+      chunks.push(n === 0 ? EMPTY_BYTES : bytesCopy(chunk));
       if (inRead) readAgain = true;
       else loop();
     },
