@@ -25,6 +25,17 @@ fn rule(host: &str, extra: &str) -> String {
     format!("[[tenants.egress]]\nhost = \"{host}\"\n{extra}\n")
 }
 
+/// Loopback upstreams allowed, and a rule for 127.0.0.1:`port` injecting `X-Api-Key`.
+fn injecting(port: u16) -> Egress {
+    egress(
+        true,
+        &rule(
+            "127.0.0.1",
+            &format!("ports = [{port}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
+        ),
+    )
+}
+
 #[derive(Debug)]
 struct Got {
     status: u16,
@@ -149,13 +160,7 @@ async fn injected_secrets_reach_the_upstream_and_never_come_back() {
         _ => Answer::echo(seen),
     });
     let p = up.port;
-    let e = egress(
-        true,
-        &rule(
-            "127.0.0.1",
-            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
-        ),
-    );
+    let e = injecting(p);
     let got = call(
         &e,
         "GET",
@@ -358,13 +363,7 @@ async fn oversized_and_compressed_answers_are_refused() {
         }
     });
     let p = up.port;
-    let e = egress(
-        true,
-        &rule(
-            "127.0.0.1",
-            &format!("inject_headers = {{ \"X-Api-Key\" = \"api_key\" }}\nports = [{p}]"),
-        ),
-    );
+    let e = injecting(p);
     let err = get(&e, &format!("http://127.0.0.1:{p}/big"))
         .await
         .expect_err("big");
@@ -539,13 +538,7 @@ async fn a_gzip_answer_reaches_the_tenant_decoded_and_scrubbed() {
         "{}",
         got.head
     );
-    let injecting = egress(
-        true,
-        &rule(
-            "127.0.0.1",
-            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
-        ),
-    );
+    let injecting = injecting(p);
     let got = get(&injecting, &format!("http://127.0.0.1:{p}/b"))
         .await
         .expect("injecting");
@@ -575,13 +568,7 @@ async fn an_injected_secret_echoed_in_any_common_escape_reaches_the_tenant_redac
         answer
     });
     let p = up.port;
-    let e = egress(
-        true,
-        &rule(
-            "127.0.0.1",
-            &format!("ports = [{p}]\ninject_headers = {{ \"X-Api-Key\" = \"api_key\" }}"),
-        ),
-    );
+    let e = injecting(p);
     let got = get(&e, &format!("http://127.0.0.1:{p}/"))
         .await
         .expect("allowed");
