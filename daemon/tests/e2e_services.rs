@@ -540,6 +540,83 @@ fn a_fan_out_of_300_concurrent_service_calls_gets_every_answer() {
     assert_eq!(out, Value::Array(expected), "{out}");
 }
 
+/// Service fetches at once, each uploading a stream its target reads whole before it answers,
+/// beside sixty slow calls that hold most of the request's places for host calls: the uploads'
+/// `fetch.write` calls continue streams the request holds and take no place (they do not wait
+/// behind the slow calls), and a request streams at most 16 bodies at once: past that a fetch
+/// fails saying so (before: "no such response body stream").
+#[test]
+fn streamed_uploads_beside_slow_calls_complete_and_past_sixteen_fail_saying_why() {
+    let d = Daemon::start("svcuploads", 1, 2, "[limits]\nwall_ms = 60000\n");
+    let t = tenant_token(0);
+    let target = load(
+        &d,
+        &t,
+        "export default {
+  async fetch(req) { return new Response(String((await req.text()).length)); },
+  async slow() { await new Promise((r) => setTimeout(r, 3000)); return 'slow'; },
+};",
+        json!({}),
+    );
+    let caller = "export default { async fetch(req, env) {
+  const n = Number(new URL(req.url).pathname.slice(1));
+  const body = () => new ReadableStream({ start(c) {
+    c.enqueue(new TextEncoder().encode('x'.repeat(1000)));
+    c.enqueue(new TextEncoder().encode('y'.repeat(500)));
+    c.close();
+  } });
+  const slow = Array.from({ length: 60 }, () => env.S.slow());
+  const started = Date.now();
+  const uploads = await Promise.all(Array.from({ length: n }, () =>
+    env.S.fetch('http://t.example/', { method: 'POST', body: body(), duplex: 'half' })
+      .then((r) => r.text(), (e) => `${e.name}: ${e.message}`)));
+  const took = Date.now() - started;
+  await Promise.all(slow);
+  return Response.json({ uploads, beforeTheSlowCalls: took < 2000 });
+} };";
+    let (status, v) = create(
+        &d,
+        &t,
+        caller,
+        json!({ "S": { "binding": "service", "worker": target } }),
+        json!({ "limits": { "wallMs": 20000 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/4", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("fetch");
+    let out: Value = r.json().expect("json");
+    assert_eq!(
+        out["uploads"],
+        json!(["1500", "1500", "1500", "1500"]),
+        "{out}"
+    );
+    assert_eq!(
+        out["beforeTheSlowCalls"], true,
+        "the uploads waited behind the slow calls: {out}"
+    );
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/20", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("fetch");
+    let out: Value = r.json().expect("json");
+    let uploads = out["uploads"].as_array().unwrap_or_else(|| panic!("{out}"));
+    let done = uploads.iter().filter(|u| *u == "1500").count();
+    assert!((1..=16).contains(&done), "{out}");
+    for refused in uploads.iter().filter(|u| *u != "1500") {
+        assert!(
+            refused
+                .as_str()
+                .is_some_and(|m| m.contains("streams 16 request bodies at once already")),
+            "{out}"
+        );
+    }
+}
+
 /// Callers waiting on their callees never starve them: with two requests at a time per process,
 /// two requests of a worker each calling another worker (the one process holds both) both
 /// finish, because a call waits for a place among the calls of its own depth only (before, both

@@ -82,6 +82,7 @@ mod common;
 mod error;
 pub mod exit;
 mod frame;
+pub mod host_calls;
 mod io;
 mod kind;
 pub mod limits;

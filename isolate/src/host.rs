@@ -44,6 +44,8 @@ pub(crate) struct HostState {
     pub calls_out: Vec<HostCallOut>,
     /// Host calls in flight: call id -> task.
     pub calls_pending: HashMap<u32, u32>,
+    /// Those of them that continue a stream (see [`continues_a_stream`]): not counted.
+    pub calls_uncounted: HashSet<u32>,
     /// Each task's calls in flight (counted) and waiting for a place (queued), while it has any.
     pub task_calls: HashMap<u32, TaskCalls>,
     /// Tasks that may make host calls: alive (running, or answered with work going on).
@@ -97,6 +99,26 @@ pub const MAX_HOST_CALLS_PER_TASK: usize = ffi::STK_HOST_CALLS_IN_FLIGHT_MAX;
 pub const MAX_QUEUED_HOST_CALLS_PER_TASK: usize = ffi::STK_HOST_CALLS_QUEUED_MAX;
 /// The payload bytes one task's waiting host calls may hold together.
 pub const MAX_QUEUED_HOST_CALL_BYTES_PER_TASK: usize = ffi::STK_HOST_CALL_BYTES_QUEUED_MAX;
+/// Whether a host call named `name` continues a stream its request already holds (the body it
+/// reads or writes, an upload or answer of one of its fetches, or ends one): such a call never
+/// waits for a place and is not counted among the calls in flight, here or by the supervisor
+/// (`daemon/src/supervisor/link/host.rs` has the same list). Each stream has at most one in
+/// flight (the runtime awaits each) and a request's streams are few (`Resources`), so they stay
+/// bounded; and a request whose places are all held by fetches waiting for their uploads can
+/// still send those uploads.
+pub fn continues_a_stream(name: &str) -> bool {
+    matches!(
+        name,
+        "body.read"
+            | "body.write"
+            | "body.end"
+            | "fetch.read"
+            | "fetch.write"
+            | "fetch.cancel"
+            | "fetch.abort"
+    )
+}
+
 /// The longest host call name.
 pub const MAX_HOST_CALL_NAME: usize = 64;
 /// The largest host call payload.
@@ -121,6 +143,7 @@ impl HostState {
             timer_keys: HashMap::new(),
             calls_out: Vec::new(),
             calls_pending: HashMap::new(),
+            calls_uncounted: HashSet::new(),
             task_calls: HashMap::new(),
             calling_tasks: HashSet::new(),
             sub_requests: HashMap::new(),
@@ -168,6 +191,9 @@ impl HostState {
     /// next waiting call in its place (`None`: not a call in flight).
     pub(crate) fn call_answered(&mut self, call: u32) -> Option<u32> {
         let task = self.calls_pending.remove(&call)?;
+        if self.calls_uncounted.remove(&call) {
+            return Some(task); // it held no place
+        }
         let Some(calls) = self.task_calls.get_mut(&task) else {
             return Some(task);
         };
@@ -210,6 +236,7 @@ impl HostState {
             .collect();
         for c in &calls {
             self.calls_pending.remove(c);
+            self.calls_uncounted.remove(c);
         }
         if let Some(waiting) = self.task_calls.remove(&task) {
             calls.extend(waiting.queued.iter().map(|c| c.call));
@@ -394,11 +421,13 @@ unsafe extern "C" fn host_call(
         return 1;
     };
     // A call waits while the task has its most in flight, or calls waiting before it (so that
-    // its calls leave in the order it made them).
-    let waits = st
-        .task_calls
-        .get(&task)
-        .is_some_and(|c| c.in_flight >= MAX_HOST_CALLS_PER_TASK || !c.queued.is_empty());
+    // its calls leave in the order it made them); one that continues a stream never does.
+    let uncounted = continues_a_stream(name);
+    let waits = !uncounted
+        && st
+            .task_calls
+            .get(&task)
+            .is_some_and(|c| c.in_flight >= MAX_HOST_CALLS_PER_TASK || !c.queued.is_empty());
     if waits {
         let calls = &st.task_calls[&task];
         if calls.queued.len() >= MAX_QUEUED_HOST_CALLS_PER_TASK {
@@ -427,6 +456,12 @@ unsafe extern "C" fn host_call(
         name: name.to_string(),
         payload,
     };
+    if uncounted {
+        st.calls_uncounted.insert(call);
+        st.calls_pending.insert(call, task);
+        st.calls_out.push(out);
+        return 0;
+    }
     let calls = st.task_calls.entry(task).or_default();
     if waits {
         calls.queued_bytes += out.payload.len();

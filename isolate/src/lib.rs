@@ -51,7 +51,7 @@ pub use ffi::StkEngineMemory as EngineMemory;
 pub use ffi::StkHeapStats as HeapStats;
 pub use ffi::StkRenewalCounters as RenewalCounters;
 pub use host::{
-    MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD,
+    continues_a_stream, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD,
     MAX_QUEUED_HOST_CALLS_PER_TASK, MAX_QUEUED_HOST_CALL_BYTES_PER_TASK,
 };
 pub use limits::Limits;

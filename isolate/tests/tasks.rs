@@ -599,3 +599,62 @@ export const Obj = { twice(x) { return x * 2; } };";
         "arguments that are not a list are refused before any code runs"
     );
 }
+
+/// A call that continues a stream the request holds (`fetch.read`, `body.write`, ...) never
+/// waits for a place and takes none: with every place held and calls waiting, it goes out at
+/// once, and its answer frees no place for the waiting calls.
+#[test]
+fn a_call_that_continues_a_stream_goes_out_at_once_and_takes_no_place() {
+    let src = "export default async () => { const enc = new TextEncoder(); \
+        const call = (name, what) => __stockadeTestHostCall(name, enc.encode(what)); \
+        const ps = Array.from({ length: 70 }, (_, i) => call('test.echo', String(i))); \
+        await new Promise((r) => setTimeout(r, 0)); \
+        const read = await call('fetch.read', 'stream'); \
+        await Promise.all(ps); return new TextDecoder().decode(read); };";
+    let mut worker = loaded(limits(), src);
+    worker.install_test_host_call().expect("test hooks");
+    let task = worker.start_call("null");
+    let mut events = worker.drain_events();
+    let first = worker.take_host_calls();
+    assert_eq!(first.len(), 64, "every place taken, six calls waiting");
+    // The timer fires; the stream's call goes out though every place is held.
+    let mut continued = Vec::new();
+    for _ in 0..100 {
+        events.extend(worker.drain_events());
+        continued = worker.take_host_calls();
+        if !continued.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        worker.advance(std::time::Instant::now());
+    }
+    assert_eq!(
+        continued.len(),
+        1,
+        "{:?}",
+        continued.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
+    assert_eq!(continued[0].name, "fetch.read");
+    // Its answer frees no place: nothing waiting goes out.
+    worker.host_reply(continued[0].call, Ok(b"streamed".to_vec()));
+    events.extend(worker.drain_events());
+    assert!(
+        worker.take_host_calls().is_empty(),
+        "a waiting call took a place it never had"
+    );
+    // The counted ones, answered, let the waiting six go, and the task ends.
+    for call in first {
+        worker.host_reply(call.call, Ok(Vec::new()));
+    }
+    events.extend(worker.drain_events());
+    let rest = worker.take_host_calls();
+    assert_eq!(rest.len(), 6);
+    for call in rest {
+        worker.host_reply(call.call, Ok(Vec::new()));
+    }
+    events.extend(worker.drain_events());
+    assert_eq!(
+        json(answered(&events, task).expect("answered")),
+        serde_json::json!("streamed")
+    );
+}

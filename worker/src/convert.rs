@@ -328,6 +328,35 @@ mod tests {
         assert!(o.result.is_ok());
     }
 
+    /// The supervisor's list of host calls that take no place (`stockade_ipc::host_calls`) is
+    /// the engine's (the engine does not link the protocol's crate, so each has a copy).
+    #[test]
+    fn the_supervisor_and_the_engine_agree_on_the_calls_that_continue_a_stream() {
+        for name in stockade_ipc::host_calls::STREAM_CONTINUATIONS {
+            assert!(stockade_isolate::continues_a_stream(name), "{name}");
+        }
+        for name in [
+            "fetch",
+            "service.fetch",
+            "service.call",
+            "kv.get",
+            "ws.readFile",
+            "cap.call",
+            "loader.get",
+            "test.echo",
+            "body",
+            "fetch.",
+            "",
+        ] {
+            assert_eq!(
+                stockade_isolate::continues_a_stream(name),
+                stockade_ipc::host_calls::continues_a_stream(name),
+                "{name}"
+            );
+            assert!(!stockade_isolate::continues_a_stream(name), "{name}");
+        }
+    }
+
     #[test]
     fn clipping_keeps_characters_whole() {
         assert_eq!(clip("ééé".into(), 3), "é");

@@ -131,6 +131,11 @@ pub enum FetchError {
     Aborted,
     #[error("too many response bodies open at once in this request")]
     TooManyStreams,
+    #[error(
+        "this request streams {} request bodies at once already (the most it may)",
+        crate::supervisor::Resources::MAX
+    )]
+    TooManyUploads,
     #[error("no such response body stream (it ended, or was never opened by this request)")]
     NoStream,
     #[error(

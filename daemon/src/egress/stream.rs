@@ -355,18 +355,43 @@ impl Upload {
 }
 
 /// The chunks of upload `id` as they are fed (once: a second fetch naming it fails); what a
-/// service binding's `fetch` hands its target as the request's streamed body.
+/// service binding's `fetch` hands its target as the request's streamed body. The upload may
+/// have been fed whole already (its fetch waited for a place among the request's host calls
+/// while `fetch.write`, which takes none, went ahead): its chunks wait in the channel, and the
+/// name is let go now that the reader has them.
 pub fn upload_stream(
     resources: &Resources,
     id: u32,
 ) -> Result<impl futures_util::Stream<Item = UploadItem> + Send + 'static, FetchError> {
-    let rx = resources
-        .with_named(id, Upload::new, |u| u.rx.take())
-        .flatten()
-        .ok_or(FetchError::NoStream)?;
+    if resources.shared(|refused: &mut RefusedUploads| refused.0.contains(&id)) {
+        return Err(FetchError::TooManyUploads);
+    }
+    let (rx, fed) = resources
+        .with_named(id, Upload::new, |u| (u.rx.take(), u.tx.is_none()))
+        .ok_or_else(|| no_upload(resources, id))?;
+    let rx = rx.ok_or(FetchError::NoStream)?;
+    if fed {
+        resources.forget_named(id);
+    }
     Ok(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))
+}
+
+/// The uploads whose feeding was refused for want of room (the request fed as many as it may at
+/// once): their fetches fail the same way, whenever they come, rather than wait for chunks no
+/// one will send.
+#[derive(Default)]
+struct RefusedUploads(std::collections::HashSet<u32>);
+
+/// Why upload `id` has no channel: the request feeds as many bodies as it may at once, or the
+/// upload ended (or never was).
+fn no_upload(resources: &Resources, id: u32) -> FetchError {
+    if resources.named_full(id) {
+        FetchError::TooManyUploads
+    } else {
+        FetchError::NoStream
+    }
 }
 
 /// Lets go of upload `id` if nothing took its body (the request that named it was refused before
@@ -391,13 +416,21 @@ pub async fn write(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, Fet
     let (id, rest) = payload.split_at_checked(4).ok_or(FetchError::NoStream)?;
     let id = stream_id(id)?;
     let (&kind, chunk) = rest.split_first().ok_or(FetchError::NoStream)?;
-    let tx = resources
-        .with_named(id, Upload::new, |u| match kind {
+    let Some(fed) = resources.with_named(id, Upload::new, |u| {
+        let tx = match kind {
             0 => u.tx.clone(),
             _ => u.tx.take(),
-        })
-        .flatten()
-        .ok_or(FetchError::NoStream)?;
+        };
+        (tx, u.rx.is_none())
+    }) else {
+        let refused = no_upload(resources, id);
+        if matches!(refused, FetchError::TooManyUploads) {
+            resources.shared(|r: &mut RefusedUploads| r.0.insert(id));
+        }
+        return Err(refused);
+    };
+    let (tx, taken) = fed;
+    let tx = tx.ok_or(FetchError::NoStream)?;
     let gone = || FetchError::Upstream("the upstream stopped reading the request body".into());
     match kind {
         0 if !chunk.is_empty() => tx
@@ -410,7 +443,8 @@ pub async fn write(resources: &Resources, payload: &[u8]) -> Result<Vec<u8>, Fet
             let _ = tx.send(Err(why)).await;
         }
     }
-    if kind != 0 {
+    // Ended: the name is let go once its reader has the channel (else `upload_stream` does).
+    if kind != 0 && taken {
         resources.forget_named(id);
     }
     Ok(Vec::new())

@@ -166,6 +166,13 @@ impl Resources {
         named.get_mut(&key)?.downcast_mut::<T>().map(f)
     }
 
+    /// Whether the request names [`Resources::MAX`] resources and `key` is not one of them (why
+    /// [`Resources::with_named`] found no room for it).
+    pub fn named_full(&self, key: u32) -> bool {
+        let named = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        !named.contains_key(&key) && named.len() >= Resources::MAX
+    }
+
     /// Runs `f` on the request's one value of type `T` (made with `T::default()` first).
     pub fn shared<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,6 +17,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Waker};
 
 use futures_util::FutureExt as _;
+use stockade_ipc::host_calls::continues_a_stream;
 use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
@@ -40,6 +41,9 @@ impl Link {
             lookout.noted();
         }
         let payload_len = payload.len();
+        // A call that continues a stream of the request takes no place (see
+        // `stockade_ipc::host_calls`).
+        let counted = !continues_a_stream(name);
         let held;
         let answer: HostFuture = {
             let mut table = self.table();
@@ -58,7 +62,7 @@ impl Link {
             pending.host_calls.retain(|call| !call.is_finished());
             let refusal = if pending.waiter.is_none() && !pending.open {
                 Some("the request was cancelled")
-            } else if pending.outstanding >= MAX_HOST_CALLS_PER_REQUEST {
+            } else if counted && pending.outstanding >= MAX_HOST_CALLS_PER_REQUEST {
                 Some("too many host calls in flight")
             } else {
                 None
@@ -80,7 +84,9 @@ impl Link {
             // Taken up: from here on the call may act outside the isolate, and it is
             // outstanding until its reply is queued (`reply`).
             pending.called = true;
-            pending.outstanding += 1;
+            if counted {
+                pending.outstanding += 1;
+            }
             match body_call(pending, name, payload) {
                 Ok(answer) => answer,
                 Err(payload) => {
@@ -98,6 +104,7 @@ impl Link {
                             self.reply(
                                 request_id,
                                 call_id,
+                                counted,
                                 Err(format!("unknown host call `{name}`")),
                             );
                             return Ok(());
@@ -120,7 +127,7 @@ impl Link {
                 .unwrap_or_else(|_| Err("the host call failed".into()));
             drop(payload);
             if let Some(link) = link.upgrade() {
-                link.reply(request_id, call_id, result);
+                link.reply(request_id, call_id, counted, result);
             }
         });
         // Its first steps run here, in the router's task, as far as its first wait: a call
@@ -140,7 +147,12 @@ impl Link {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(_) => {
-                    self.reply(request_id, call_id, Err("the host call failed".into()));
+                    self.reply(
+                        request_id,
+                        call_id,
+                        counted,
+                        Err("the host call failed".into()),
+                    );
                     return Ok(());
                 }
             }
@@ -158,8 +170,8 @@ impl Link {
     /// Queues the `HostReply` of a call taken up (counted outstanding): it is outstanding no
     /// more from this moment, before the worker can see the reply, so the worker's next call,
     /// which the reply may free a place for, is never refused as one too many.
-    fn reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
-        if let Some(pending) = self.table().pending.get_mut(&request_id) {
+    fn reply(&self, request_id: RequestId, call_id: u32, counted: bool, result: HostResult) {
+        if let (true, Some(pending)) = (counted, self.table().pending.get_mut(&request_id)) {
             pending.outstanding = pending.outstanding.saturating_sub(1);
         }
         self.send_reply(request_id, call_id, result);

@@ -529,6 +529,9 @@ async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answ
             Ok::<Vec<u8>, String>(b"through".to_vec())
         }
     });
+    calls.register("fetch.read", |_: TenantId, payload: Vec<u8>| async move {
+        Ok::<Vec<u8>, String>(payload)
+    });
     calls.register("t.panics", |_: TenantId, _: Vec<u8>| async {
         tokio::task::yield_now().await; // past its first look, in a task of its own
         panic!("a handler's bug")
@@ -548,6 +551,17 @@ async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answ
             result: Err("too many host calls in flight".into())
         }
     );
+    // A call that continues a stream of the request takes no place: taken up with every place
+    // held.
+    worker.send(&host_call(id, 66, "fetch.read", b"more")).await;
+    assert_eq!(
+        worker.expect().await,
+        ToWorker::HostReply {
+            request_id: id,
+            call_id: 66,
+            result: Ok(b"more".to_vec())
+        }
+    );
     // One answered: its place is free as soon as its reply is out.
     gate.notify_one();
     assert!(matches!(
@@ -565,7 +579,7 @@ async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answ
             result: Err("the host call failed".into())
         }
     );
-    worker.send(&host_call(id, 66, "t.gated", b"")).await;
+    worker.send(&host_call(id, 67, "t.gated", b"")).await;
     assert!(
         worker.silent_for(Duration::from_millis(100)).await,
         "taken up, not refused"

@@ -1,0 +1,26 @@
+//! What the supervisor and the engine must agree on about host calls beyond their frames.
+//!
+//! Guarantees: [`continues_a_stream`] is the supervisor's copy of the engine's list
+//! (`stockade_isolate::continues_a_stream`, which does not link this crate); the worker's tests
+//! check the two agree. Trusts nothing.
+
+/// The host calls that continue a stream their request already holds: the request's own body
+/// (`body.*`) and its fetches' uploads and answers (`fetch.read`, `fetch.write`, `fetch.cancel`,
+/// `fetch.abort`).
+pub const STREAM_CONTINUATIONS: [&str; 7] = [
+    "body.read",
+    "body.write",
+    "body.end",
+    "fetch.read",
+    "fetch.write",
+    "fetch.cancel",
+    "fetch.abort",
+];
+
+/// Whether a host call named `name` continues a stream: it takes no place among the request's
+/// host calls in flight (each stream has at most one such call at a time, and a request holds
+/// few streams), so fetches waiting for their uploads can never hold the places the uploads
+/// need.
+pub fn continues_a_stream(name: &str) -> bool {
+    STREAM_CONTINUATIONS.contains(&name)
+}
