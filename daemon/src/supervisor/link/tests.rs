@@ -313,6 +313,14 @@ fn host_call(id: RequestId, call_id: u32, name: &str, payload: &[u8]) -> ToSuper
     }
 }
 
+fn reply(id: RequestId, call_id: u32, result: Result<Vec<u8>, String>) -> ToWorker {
+    ToWorker::HostReply {
+        request_id: id,
+        call_id,
+        result,
+    }
+}
+
 #[tokio::test]
 async fn a_host_call_gets_its_requests_outbound_context() {
     let mut calls = HostCalls::default();
@@ -545,23 +553,12 @@ async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answ
     worker.send(&host_call(id, 64, "t.gated", b"")).await;
     assert_eq!(
         worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 64,
-            result: Err("too many host calls in flight".into())
-        }
+        reply(id, 64, Err("too many host calls in flight".into()))
     );
     // A call that continues a stream of the request takes no place: taken up with every place
     // held.
     worker.send(&host_call(id, 66, "fetch.read", b"more")).await;
-    assert_eq!(
-        worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 66,
-            result: Ok(b"more".to_vec())
-        }
-    );
+    assert_eq!(worker.expect().await, reply(id, 66, Ok(b"more".to_vec())));
     // One answered: its place is free as soon as its reply is out.
     gate.notify_one();
     assert!(matches!(
@@ -573,11 +570,7 @@ async fn a_call_is_outstanding_until_its_reply_and_a_handler_that_panics_is_answ
     // held is free again.
     assert_eq!(
         worker.expect().await,
-        ToWorker::HostReply {
-            request_id: id,
-            call_id: 65,
-            result: Err("the host call failed".into())
-        }
+        reply(id, 65, Err("the host call failed".into()))
     );
     worker.send(&host_call(id, 67, "t.gated", b"")).await;
     assert!(
