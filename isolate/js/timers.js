@@ -2,7 +2,8 @@
 // Timer ids are positive int32s shared by timeouts and intervals (clearTimeout clears an interval,
 // as on the web) and never reused. The host owns the clock and the loop; see the contract in
 // prelude.js. An interval re-arms before its callback runs, so a throwing callback keeps its
-// schedule and clearInterval from inside the callback wins.
+// schedule and clearInterval from inside the callback wins; what a callback throws is reported
+// (workers.js, reportUncaughtException), not the request's failure.
 
 const timerTable = new Map(); // id -> { callback, args, delay, repeat }
 let lastTimerId = 0;
@@ -55,6 +56,10 @@ function dispatchTimer(id) {
   hostSetContext(timer.context);
   try {
     ReflectApply(timer.callback, globalThis, timer.args);
+  } catch (e) {
+    // As on the web and in Workers: reported (an "error" event, the logs), and the request goes
+    // on. A limit's termination is no exception and is not caught here.
+    reportUncaughtException(e);
   } finally {
     hostSetContext(previous);
   }

@@ -151,6 +151,60 @@ webidlEnumerable(FetchEvent);
 setTag(FetchEvent.prototype, "FetchEvent");
 defineGlobal("FetchEvent", FetchEvent);
 
+// ---- Uncaught exceptions: ErrorEvent, reportError ----------------------------------------------
+// An exception nothing caught in a callback the runtime ran (a timer's) is reported as the web
+// does it: a trusted, cancelable ErrorEvent "error" at the global scope, and, unless a listener
+// canceled it, a console line (level error) in the request's logs. The request goes on.
+
+class ErrorEvent extends Event {
+  #message;
+  #filename;
+  #lineno;
+  #colno;
+  #error;
+  constructor(type, init = undefined) {
+    requireArgs(arguments.length, 1, "ErrorEvent");
+    super(type, init);
+    const message = dictGet(init, "message");
+    const filename = dictGet(init, "filename");
+    const lineno = dictGet(init, "lineno");
+    const colno = dictGet(init, "colno");
+    this.#message = message === undefined ? "" : `${message}`;
+    this.#filename = filename === undefined ? "" : `${filename}`;
+    this.#lineno = lineno === undefined ? 0 : lineno >>> 0;
+    this.#colno = colno === undefined ? 0 : colno >>> 0;
+    this.#error = dictGet(init, "error");
+  }
+  get message() { return this.#message; }
+  get filename() { return this.#filename; }
+  get lineno() { return this.#lineno; }
+  get colno() { return this.#colno; }
+  get error() { return this.#error; }
+}
+webidlEnumerable(ErrorEvent);
+setTag(ErrorEvent.prototype, "ErrorEvent");
+defineGlobal("ErrorEvent", ErrorEvent);
+
+/** HTML's "report an exception" at the global scope (see above). */
+function reportUncaughtException(error) {
+  let message = "uncaught exception";
+  try {
+    message = error !== null && typeof error === "object" && typeof error.message === "string"
+      ? error.message
+      : `${error}`;
+  } catch {
+    // a message that cannot be read is no reason not to report
+  }
+  const event = new ErrorEvent("error", { message, error, cancelable: true });
+  eventSetTrusted(event, true);
+  if (dispatchInternal(globalThis, event)) reportException(error);
+}
+
+defineGlobal("reportError", function reportError(error) {
+  requireArgs(arguments.length, 1, "reportError");
+  reportUncaughtException(error);
+});
+
 /** Whether the global scope has a "fetch" listener (an `onfetch` handler counts). */
 function hasFetchListenerForHost() {
   const listeners = targetState(globalThis).listeners;

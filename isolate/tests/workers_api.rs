@@ -243,3 +243,39 @@ fn structured_clone_transfers_array_buffers() {
         ])
     );
 }
+
+#[test]
+fn an_exception_in_a_timer_is_reported_and_the_request_goes_on() {
+    // As workerd does: the request answers; the exception is an "error" event at the global
+    // scope and, unless a listener cancels it, a console line.
+    let src = "export default { async fetch() {
+        const seen = [];
+        addEventListener('error', (e) => { seen.push([e instanceof ErrorEvent, e.message, e.error?.name, e.isTrusted]); if (seen.length === 2) e.preventDefault(); });
+        setTimeout(() => { throw new TypeError('timer boom'); }, 1);
+        setTimeout(() => { throw new RangeError('canceled by a listener'); }, 2);
+        await new Promise((r) => setTimeout(r, 20));
+        reportError(new Error('reported'));
+        return Response.json(seen);
+    } };";
+    let (status, body, logs) = answer(src, &get("https://w.example/", &[], serde_json::json!({})));
+    assert_eq!(status, 200, "{body}");
+    let seen: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        seen,
+        serde_json::json!([
+            [true, "timer boom", "TypeError", true],
+            [true, "canceled by a listener", "RangeError", true],
+            [true, "reported", "Error", true]
+        ])
+    );
+    let uncaught: Vec<&String> = logs.iter().filter(|l| l.contains("Uncaught")).collect();
+    assert_eq!(
+        uncaught.len(),
+        2,
+        "the canceled one is not logged: {logs:?}"
+    );
+    assert!(
+        uncaught[0].contains("timer boom") && uncaught[1].contains("reported"),
+        "{logs:?}"
+    );
+}

@@ -168,6 +168,13 @@ export function installReporter() {
   setup({ explicit_done: true });
 }
 
+// An exception in a callback the runtime runs (a timer's) is reported as on the web: an "error"
+// event at the global scope, which reaches the harness's listeners like a top-level throw.
+const globalAddEventListener = globalThis.addEventListener; // own or inherited, before any lending
+if (typeof globalAddEventListener === "function") {
+  globalAddEventListener.call(globalThis, "error", (event) => uncaught(event.error));
+}
+
 function uncaught(error) {
   const message = `Uncaught ${text(error)}`;
   if (listeners.error.length === 0) {

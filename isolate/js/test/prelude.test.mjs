@@ -288,7 +288,12 @@ test("timers: order, arguments, clearing, intervals, host contract", async () =>
   await p.advance(20);
   // At 12 ms both intervals are due; "flaky" was re-armed first (at 6 ms), so it fires first.
   assert.deepEqual([...p.run("order")], ["t0", "neg", "nan", "huge", "throws", "iv1", "flaky", "iv2", "t10:xy", "flaky", "iv3"]);
-  assert.equal(p.uncaught.length, 3, "callback exceptions reach the host's dispatch call");
+  assert.equal(p.uncaught.length, 0, "callback exceptions are reported, not thrown to the host");
+  assert.deepEqual(
+    p.logs.filter(([, text]) => text.startsWith("Uncaught")).map(([level, text]) => [level, text.split("\n")[0]]),
+    [[3, "Uncaught Error: tenant bug"], [3, "Uncaught Error: again"], [3, "Uncaught Error: again"]],
+    "each one a console error line, in the order they were thrown",
+  );
   assert.equal(p.armed.size, 0, "nothing stays armed");
   const ids = p.run("[setTimeout(() => {}), setInterval(() => {}, 0), setTimeout(() => {})]");
   assert.ok(ids.every((id) => Number.isInteger(id) && id > 0) && new Set(ids).size === 3);
