@@ -99,6 +99,14 @@ function configureWorker(config) {
   if (workerConfig.nodeGlobals) {
     defineLazyGlobal("Buffer", () => builtinExports("node:buffer").Buffer);
     defineLazyGlobal("process", () => builtinExports("node:process"));
+    // Node's other globals that npm code reaches for (workerd has them under nodejs_compat).
+    defineLazyGlobal("global", () => globalThis);
+    defineLazyGlobal("setImmediate", () => function setImmediate(callback, ...args) {
+      return globalThis.setTimeout(callback, 0, ...args);
+    });
+    defineLazyGlobal("clearImmediate", () => function clearImmediate(id) {
+      globalThis.clearTimeout(id);
+    });
   }
 }
 

@@ -1,10 +1,13 @@
 // ---- inspect.js: the value formatter behind console. -----------------------------
-// inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_DEPTH.
+// inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_MAX_DEPTH
+// (INSPECT_DEPTH unless asked).
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
 // formatted prints as "[object]".
 
 const INSPECT_DEPTH = 4;
+/** The deepest `util.inspect` goes, whatever its `depth` option says (`null` and `Infinity` too). */
+const INSPECT_MAX_DEPTH = 32;
 const INSPECT_MAX_ITEMS = 100;
 const INSPECT_MAX_STRING = 10000;
 const INSPECT_BREAK = 80;
@@ -237,7 +240,7 @@ function inspectObject(obj, depth, ctx, indent) {
   const ctor = constructorName(obj);
   const isArray = ArrayIsArray(obj);
   const taName = typedArrayName(obj);
-  if (depth > INSPECT_DEPTH) {
+  if (depth > ctx.maxDepth) {
     return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
   }
   ctx.currentDepth = depth;
@@ -312,10 +315,13 @@ function inspectObject(obj, depth, ctx, indent) {
   return ref === undefined ? text : `<ref *${ref}> ${text}`;
 }
 
-/** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only. */
-function inspect(value) {
+/** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only.
+ *  Objects nested deeper than `maxDepth` (0: the value's own entries only; at most
+ *  INSPECT_MAX_DEPTH) are shown as `[Object]`. */
+function inspect(value, maxDepth = INSPECT_DEPTH) {
+  const limit = maxDepth > INSPECT_MAX_DEPTH ? INSPECT_MAX_DEPTH : maxDepth < 0 ? 0 : maxDepth;
   try {
-    return inspectValue(value, 0, { stack: [], refs: new Map(), currentDepth: 0 }, "");
+    return inspectValue(value, 0, { stack: [], refs: new Map(), currentDepth: 0, maxDepth: limit }, "");
   } catch {
     return "[object]";
   }

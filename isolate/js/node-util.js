@@ -64,11 +64,15 @@ function utilModule() {
   const customInspect = SymbolFor("nodejs.util.inspect.custom");
   const customPromisify = SymbolFor("nodejs.util.promisify.custom");
 
+  // Node's `depth` (default 2; `null` or `Infinity` as deep as inspect goes). Its other options
+  // are accepted and ignored.
   function utilInspect(value, options) {
-    if (options !== null && typeof options === "object" && options.depth === 0 && value !== null && typeof value === "object") {
-      return ArrayIsArray(value) ? `[Array]` : `[${constructorName(value) ?? "Object"}]`;
+    let depth = 2;
+    if (options !== null && typeof options === "object" && "depth" in options) {
+      const asked = options.depth;
+      depth = asked === null ? Infinity : typeof asked === "number" && asked === asked ? asked : 2;
     }
-    return inspect(value);
+    return inspect(value, depth);
   }
   utilInspect.custom = customInspect;
   utilInspect.defaultOptions = { depth: 2, colors: false };

@@ -69,6 +69,16 @@ hostOnTimer(dispatchTimer);
 defineGlobal("setTimeout", function setTimeout(callback, delay = 0, ...args) {
   return armTimer(callback, delay, args, false);
 });
+// `util.promisify(setTimeout)` is Node's `timers/promises` setTimeout, as in Node and workerd.
+const TimerPromise = Promise; // captured while the prelude runs, before any tenant code
+ObjectDefineProperty(globalThis.setTimeout, Symbol.for("nodejs.util.promisify.custom"), {
+  value: function setTimeout(delay = 0, value = undefined) {
+    return new TimerPromise((resolve) => { armTimer(resolve, delay, [value], false); });
+  },
+  writable: false,
+  enumerable: false,
+  configurable: true,
+});
 defineGlobal("setInterval", function setInterval(callback, delay = 0, ...args) {
   return armTimer(callback, delay, args, true);
 });

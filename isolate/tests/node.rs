@@ -311,3 +311,33 @@ fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
         .unwrap_or("")
         .contains("not supported"));
 }
+
+#[test]
+fn node_globals_promisified_timers_and_inspect_depth_are_nodes() {
+    // With the globals: `global`, `setImmediate`/`clearImmediate` (workerd has them); before,
+    // all three were undefined. The inspected texts are Node 20's own for the same calls.
+    let v = node_eval(
+        "const util = await import('node:util');
+         const order = [];
+         const cleared = setImmediate(() => order.push('cleared'));
+         clearImmediate(cleared);
+         await new Promise((r) => setImmediate((a, b) => { order.push(a + b); r(); }, 'x', 'y'));
+         const slept = await util.promisify(setTimeout)(1, 'woke');
+         return [global === globalThis, order, slept,
+                 util.inspect([1, 2, 3], { depth: 0 }), util.inspect({ a: [1] }, { depth: 0 }),
+                 util.inspect({ a: { b: { c: { d: { e: 1 } } } } }),
+                 util.inspect({ a: { b: { c: { d: 1 } } } }, { depth: null })];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            true,
+            ["xy"],
+            "woke",
+            "[ 1, 2, 3 ]",
+            "{ a: [Array] }",
+            "{ a: { b: { c: [Object] } } }",
+            "{\n  a: { b: { c: { d: 1 } } }\n}"
+        ])
+    );
+}
