@@ -177,3 +177,31 @@ fn a_wasm_module_is_required_from_commonjs_and_bad_bytes_are_a_clear_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn typescript_imports_written_the_typescript_way_find_their_modules() {
+    // `./util.js` for util.ts (TypeScript's own rule for ES module output), an extensionless
+    // `./lib` for lib/index.ts, `./e.mjs` for e.mts; static and dynamic imports alike. Before,
+    // each was `module_not_found`.
+    let v = ok(run_set(vec![
+        text(
+            "main.ts",
+            "import { twice } from './util.js'; import { name } from './lib'; import { e } from './e.mjs';
+             export default async () => [twice(21), name, e, (await import('./util')).twice(2)];",
+        ),
+        text("util.ts", "export const twice = (n: number): number => n * 2;"),
+        text("lib/index.ts", "export const name: string = 'lib';"),
+        text("e.mts", "export const e = 'mts';"),
+    ]));
+    assert_eq!(v, serde_json::json!([42, "lib", "mts", 4]));
+    // A module of the exact name wins over the TypeScript one.
+    let v = ok(run_set(vec![
+        text(
+            "main.ts",
+            "import { who } from './x.js'; export default () => who;",
+        ),
+        text("x.js", "export const who = 'js';"),
+        text("x.ts", "export const who = 'ts';"),
+    ]));
+    assert_eq!(v, serde_json::json!("js"));
+}

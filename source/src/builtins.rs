@@ -143,7 +143,7 @@ pub fn target(
     }
     let bare =
         !specifier.contains(':') && !specifier.starts_with('.') && !specifier.starts_with('/');
-    match modules::resolve(referrer, specifier) {
+    match modules::resolve_in(referrer, specifier, &mut has_module) {
         Some(name) if has_module(&name) => Target::Module(name),
         _ if bare
             && features.node_globals

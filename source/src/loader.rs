@@ -239,10 +239,16 @@ impl ImportWalk {
         Ok(None)
     }
 
-    /// Records that module `name` imports `specifier`; a specifier that cannot name a module
-    /// of the set is `ModuleNotFound` at once.
-    pub fn import(&mut self, name: &str, specifier: String) -> Result<(), RunError> {
-        match crate::modules::resolve(name, &specifier) {
+    /// Records that module `name` imports `specifier`, which names module `target`
+    /// (`builtins::target`'s answer); a specifier that cannot name a module of the set
+    /// (`None`) is `ModuleNotFound` at once.
+    pub fn import(
+        &mut self,
+        name: &str,
+        specifier: String,
+        target: Option<String>,
+    ) -> Result<(), RunError> {
+        match target {
             Some(target) => {
                 self.queue
                     .push_back((target, Some((name.to_string(), specifier))));
@@ -289,7 +295,8 @@ pub fn collect(
             );
             match target {
                 Target::Builtin(_) | Target::Unavailable(_) => {}
-                Target::Module(_) | Target::NotFound => walk.import(&module.name, specifier)?,
+                Target::Module(target) => walk.import(&module.name, specifier, Some(target))?,
+                Target::NotFound => walk.import(&module.name, specifier, None)?,
             }
         }
         found.insert(module.name.clone(), module);

@@ -126,9 +126,81 @@ pub fn resolve(referrer: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// [`resolve`], then, for a relative or absolute specifier whose exact name no module has
+/// (`has` says which names do), the names TypeScript and bundlers try: `./util.js` may be
+/// `util.ts` or `util.tsx` (`.mjs` `.mts`, `.cjs` `.cts`, `.jsx` `.tsx`), and a name without a
+/// script extension (`./util`) `util.ts`, `util.tsx`, `util.js`, `util.mjs`, `util/index.ts` or
+/// `util/index.js`, in that order. The exact name always wins; with none of them, the exact name
+/// (for the error to name it).
+pub fn resolve_in(
+    referrer: &str,
+    specifier: &str,
+    mut has: impl FnMut(&str) -> bool,
+) -> Option<String> {
+    let name = resolve(referrer, specifier)?;
+    let relative =
+        specifier.starts_with("./") || specifier.starts_with("../") || specifier.starts_with('/');
+    if !relative || has(&name) {
+        return Some(name);
+    }
+    Some(
+        alternatives(&name)
+            .into_iter()
+            .find(|alt| has(alt))
+            .unwrap_or(name),
+    )
+}
+
+/// What a module name may stand for, as TypeScript resolves it (see [`resolve_in`]).
+fn alternatives(name: &str) -> Vec<String> {
+    const SCRIPT: [(&str, &[&str]); 4] = [
+        (".js", &[".ts", ".tsx"]),
+        (".mjs", &[".mts"]),
+        (".cjs", &[".cts"]),
+        (".jsx", &[".tsx"]),
+    ];
+    for (ext, instead) in SCRIPT {
+        if let Some(stem) = name.strip_suffix(ext) {
+            return instead.iter().map(|e| format!("{stem}{e}")).collect();
+        }
+    }
+    if name.ends_with(".ts") || name.ends_with(".mts") || name.ends_with(".tsx") {
+        return Vec::new();
+    }
+    [".ts", ".tsx", ".js", ".mjs", "/index.ts", "/index.js"]
+        .iter()
+        .map(|e| format!("{name}{e}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typescript_style_specifiers_find_the_module_they_mean() {
+        let set = [
+            "util.ts",
+            "lib/e.mts",
+            "comp.tsx",
+            "dir/index.ts",
+            "exact.js",
+            "exact.ts",
+        ];
+        let has = |n: &str| set.contains(&n);
+        let r = |from: &str, spec: &str| resolve_in(from, spec, has);
+        assert_eq!(r("main.ts", "./util.js").as_deref(), Some("util.ts"));
+        assert_eq!(r("main.ts", "./util").as_deref(), Some("util.ts"));
+        assert_eq!(r("lib/a.ts", "./e.mjs").as_deref(), Some("lib/e.mts"));
+        assert_eq!(r("main.ts", "./comp.jsx").as_deref(), Some("comp.tsx"));
+        assert_eq!(r("main.ts", "./dir").as_deref(), Some("dir/index.ts"));
+        assert_eq!(r("main.ts", "/util").as_deref(), Some("util.ts"));
+        // The exact name wins; a bare specifier is never rewritten; none found: the exact name.
+        assert_eq!(r("main.ts", "./exact.js").as_deref(), Some("exact.js"));
+        assert_eq!(r("main.ts", "util").as_deref(), Some("util"));
+        assert_eq!(r("main.ts", "./missing.js").as_deref(), Some("missing.js"));
+        assert_eq!(r("main.ts", "./util.ts.js").as_deref(), Some("util.ts.js"));
+    }
 
     #[test]
     fn relative_imports_resolve_against_the_referrers_folder() {

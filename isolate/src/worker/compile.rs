@@ -37,7 +37,8 @@ impl Worker {
                             referrer: module.name.clone(),
                         })
                     }
-                    Target::Module(_) | Target::NotFound => walk.import(&module.name, specifier)?,
+                    Target::Module(target) => walk.import(&module.name, specifier, Some(target))?,
+                    Target::NotFound => walk.import(&module.name, specifier, None)?,
                 }
             }
         }
