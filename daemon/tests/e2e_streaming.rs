@@ -468,6 +468,28 @@ fn a_body_that_fails_at_once_is_a_typed_error_not_an_empty_reply() {
 }
 
 #[test]
+fn a_whole_body_larger_than_an_answer_carries_reaches_the_client() {
+    // `new Response(new Uint8Array(17e6))`: before, a 502 `invalid_response` ("at most
+    // 16777216"); now it streams.
+    let _serial = serial();
+    let d = Daemon::start("big-whole", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    let id = load_js(
+        &d,
+        &t,
+        "export default { fetch() { const b = new Uint8Array(17000000); b[16999999] = 7; return new Response(b); } };",
+    );
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("answered");
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.bytes().expect("the whole body");
+    assert_eq!((body.len(), body[16_999_999]), (17_000_000, 7));
+}
+
+#[test]
 fn wait_until_work_calls_the_host_after_the_response() {
     let _serial = serial();
     let d = Daemon::start_with(

@@ -26,6 +26,24 @@ const defineProperty = Object.defineProperty;
 const hasOwn = Object.hasOwn;
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
+// The largest body known whole that crosses with its answer (an answer carries 16 MiB); a larger
+// one streams.
+const INLINE_BODY_MAX = 8 << 20;
+
+// A reader over bytes known whole: them, then the end.
+function wholeBodyReader(bytes) {
+  let left = bytes;
+  return {
+    async read() {
+      const chunk = left;
+      left = null;
+      return chunk;
+    },
+    async cancel() {
+      left = null;
+    },
+  };
+}
 let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?, task?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
@@ -240,10 +258,12 @@ async function invokeFetch(ns, payload, body, task) {
   const answer = web.readResponse(response);
   const status = answer[0];
   const headers = answer[2];
-  const out = answer[3];
+  let out = answer[3];
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The head's
   // headers are flat [n0, v0, n1, v1, ...] (isolate/src/tasks/settle.rs). The body is a
-  // Uint8Array when the prelude knows it whole, null, or a reader the body streams from.
+  // Uint8Array when the prelude knows it whole, null, or a reader the body streams from. A
+  // whole body larger than an answer carries streams like any other (in WRITE_CHUNK pieces).
+  if (out !== null && isView(out) && byteLength(out) > INLINE_BODY_MAX) out = wholeBodyReader(out);
   if (out === null || isView(out)) {
     return [stringify({ status, headers }), out, background.drain()];
   }

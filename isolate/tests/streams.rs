@@ -397,3 +397,24 @@ fn patched_typed_array_methods_never_see_private_body_bytes() {
         );
     }
 }
+
+#[test]
+fn a_body_known_whole_but_larger_than_an_answer_carries_streams() {
+    // 17 MB in one Uint8Array: before, the answer was refused (`invalid_response`, "at most
+    // 16777216"); Workers has no such cap. It goes out in 1 MiB writes, whole.
+    let src = "export default { fetch() {
+        const bytes = new Uint8Array(17000000);
+        for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) & 255;
+        return new Response(bytes);
+    } };";
+    let fetched = fetch_with(src, &request("GET", "/big", b""));
+    let response = fetched.response.expect("an answer");
+    assert!(response.streamed, "streamed");
+    assert_eq!(fetched.end_error, None);
+    assert_eq!(response.body.len(), 17_000_000);
+    assert!(response
+        .body
+        .chunks(4096)
+        .enumerate()
+        .all(|(i, c)| c[0] == (i & 255) as u8));
+}
