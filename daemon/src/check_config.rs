@@ -8,6 +8,7 @@ use crate::config::Config;
 
 /// `stockade check-config FILE`: loads and checks FILE as `serve` would, prints a summary.
 pub fn check_config(args: CheckConfigArgs) -> ExitCode {
+    crate::config::keep_generated_token_quiet();
     match Config::load(Some(&args.file)) {
         Ok(config) => {
             let operators: Vec<&str> = config

@@ -290,13 +290,10 @@ impl Config {
             None => Config::default(),
         };
         if config.tenants.is_empty() {
-            let (token, generated) = match std::env::var("STOCKADE_TOKEN") {
-                Ok(t) if !t.is_empty() => (t, false),
-                _ => (generate_token()?, true),
+            let token = match std::env::var("STOCKADE_TOKEN") {
+                Ok(t) if !t.is_empty() => t,
+                _ => generated_token()?,
             };
-            if generated {
-                eprintln!("stockade: no tenants configured; tenant `default` and the operator use token {token}");
-            }
             config.tenants.push(TenantConfig {
                 id: "default".into(),
                 token,
@@ -556,12 +553,34 @@ fn redacted_message(message: &str) -> String {
     message.to_string()
 }
 
-fn generate_token() -> Result<String, String> {
+/// The token of the default tenant when no tenants are configured and `STOCKADE_TOKEN` is unset:
+/// generated and printed once per process, so a `SIGHUP` reload keeps it (a new one would lock
+/// every client out).
+fn generated_token() -> Result<String, String> {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(token) = TOKEN.get() {
+        return Ok(token.clone());
+    }
     let mut bytes = [0u8; 24];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .map_err(|e| format!("cannot generate a token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let made: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = TOKEN.get_or_init(|| made);
+    if !QUIET_TOKEN.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "stockade: no tenants configured; tenant `default` and the operator use token {token}"
+        );
+    }
+    Ok(token.clone())
+}
+
+/// Set by `check-config`, whose generated token nobody will use: it is not printed.
+static QUIET_TOKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A generated token is not printed by this process (`check-config`).
+pub fn keep_generated_token_quiet() {
+    QUIET_TOKEN.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The host's time-zone database, the names tenant code may be given as its zone.
@@ -576,7 +595,18 @@ fn known_zone(zone: &str, zoneinfo: &Path) -> Result<(), String> {
         return Ok(());
     }
     let alias_tree = zone.starts_with("posix/") || zone.starts_with("right/");
-    if alias_tree || !zoneinfo.join(zone).is_file() {
+    // A name inside the database (not an absolute path, no `..`) of a compiled zone file: the
+    // folder also holds tables (`zone.tab`), `localtime` and `posixrules`, which ICU does not
+    // know as zones.
+    let inside = !zone.starts_with('/') && !zone.split('/').any(|part| part == "..");
+    let is_zone = || {
+        let mut magic = [0u8; 4];
+        std::fs::File::open(zoneinfo.join(zone))
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| &magic == b"TZif")
+    };
+    let not_a_name = matches!(zone, "localtime" | "posixrules" | "Factory");
+    if alias_tree || !inside || not_a_name || !zoneinfo.join(zone).is_file() || !is_zone() {
         return Err(format!(
             "timezone {zone:?} is not a zone of {} (an IANA name such as Europe/Berlin; \
              POSIX rule strings are not supported)",

@@ -631,6 +631,16 @@ fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() 
     let (status, answer) = run_over_unix(&path, r#"{"code":"export default () => 'over unix'"}"#);
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("over unix"), "{answer}");
+    // A second daemon on the same path does not take the live socket over (it would leave the
+    // first unreachable, and remove the file when it stops): "address in use", as for TCP.
+    let (code, stderr) = serve_to_the_end(&config, &[]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("another process is listening on this socket"),
+        "{stderr}"
+    );
+    let (status, answer) = run_over_unix(&path, r#"{"code":"export default () => 'still mine'"}"#);
+    assert_eq!(status, 200, "the first daemon still serves: {answer}");
     // The metrics on theirs, without a token.
     let (status, page) = unix_http(&metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status, 200, "{page}");
@@ -856,5 +866,42 @@ fn a_sighup_brings_egress_rules_and_secrets() {
         keys.last().map(String::as_str),
         Some("second-0"),
         "{keys:?}"
+    );
+}
+
+/// With no tenants configured and no `STOCKADE_TOKEN`, the generated token is the process's:
+/// a `SIGHUP` reload keeps it (before, each reload printed a new one and every client was
+/// locked out).
+#[test]
+fn a_reload_keeps_the_generated_token() {
+    let d = Daemon::start_raw("generated-token", 1, "", &[]);
+    let token_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("use token ").nth(1))
+            .map(|t| t.trim().to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let tokens = loop {
+        let tokens = token_of(&d.stderr());
+        if !tokens.is_empty() || Instant::now() > deadline {
+            break tokens;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(tokens.len(), 1, "{}", d.stderr());
+    let token = tokens[0].clone();
+    assert_eq!(run_status(&d, &token), 200);
+    hangup(&d);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.stderr().contains("reloaded") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(d.stderr().contains("reloaded"), "{}", d.stderr());
+    assert_eq!(run_status(&d, &token), 200, "{}", d.stderr());
+    assert!(
+        token_of(&d.stderr()).iter().all(|t| *t == token),
+        "{}",
+        d.stderr()
     );
 }

@@ -393,6 +393,10 @@ fn a_time_zone_must_be_one_of_the_hosts_database() {
     std::fs::write(dir.join("Europe/Berlin"), b"TZif").expect("zone");
     std::fs::write(dir.join("EST5EDT"), b"TZif").expect("zone");
     std::fs::write(dir.join("posix/Europe/Berlin"), b"TZif").expect("zone");
+    // Files of the folder that are not zones, and paths out of it.
+    std::fs::write(dir.join("zone.tab"), b"# tz zone descriptions").expect("table");
+    std::fs::write(dir.join("localtime"), b"TZif").expect("link");
+    std::fs::write(dir.join("posixrules"), b"TZif").expect("link");
     for ok in ["UTC", "Europe/Berlin", "EST5EDT"] {
         known_zone(ok, &dir).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
@@ -404,6 +408,11 @@ fn a_time_zone_must_be_one_of_the_hosts_database() {
         "posix/Europe/Berlin",
         "EST5EDT,M3.2.0,M11.1.0",
         "<+03>-3",
+        "zone.tab",
+        "localtime",
+        "posixrules",
+        "/etc/localtime",
+        "Europe/../Europe/Berlin",
     ] {
         let err = known_zone(bad, &dir).expect_err(bad);
         assert!(err.contains("not a zone"), "{bad}: {err}");

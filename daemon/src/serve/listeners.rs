@@ -47,11 +47,21 @@ impl Socket {
 const UNIX_SOCKET_MODE: u32 = 0o660;
 
 /// A Unix stream socket bound at `path` (`listen = "unix:..."`), mode [`UNIX_SOCKET_MODE`]. A
-/// socket file left there by an earlier daemon is replaced; any other file is refused.
+/// socket file left there by an earlier daemon that is gone is replaced; one a live process
+/// still accepts on is "address in use", as a TCP port is (replacing it would leave that process
+/// unreachable, and this one would remove the file when it stops); any other file is refused.
 pub fn bind_unix(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another process is listening on this socket",
+                ));
+            }
+            std::fs::remove_file(path)?
+        }
         Ok(_) => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
