@@ -106,13 +106,16 @@ pub fn connection_cap(configured: usize, nofile: u64) -> usize {
     configured.min(nofile.saturating_sub(reserve)).max(1)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves; then closes the listener (a new
+/// connection is refused at once rather than left waiting in its backlog), lets the open
+/// connections finish what they serve for at most `drain_for`, and logs those it cuts.
 pub async fn serve(
     listener: Listener,
     app: axum::Router,
     limits: Limits,
     stats: Arc<ConnectionStats>,
     shutdown: impl Future<Output = ()>,
+    drain_for: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -150,10 +153,20 @@ pub async fn serve(
             drop(permit);
         });
     }
+    drop(listener);
     let _ = stop_tx.send(true);
     // Wait for the connections to finish what they serve (each holds a slot), for a while.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+    if tokio::time::timeout(drain_for, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the drain ended after {} s with {} connection(s) still open: their requests are cut",
+            drain_for.as_secs(),
+            stats.open.load(Ordering::Relaxed)
+        );
+    }
 }
 
 enum Accepted {

@@ -209,6 +209,7 @@ async fn serve(
         limits.max_connections
     );
     let connections = Arc::new(ConnectionStats::default());
+    let drain_wall_ms = config.limits.wall_ms;
     let metrics_listen = config.metrics_listen.clone();
     let state = Arc::new(AppState::new(
         config,
@@ -250,6 +251,7 @@ async fn serve(
             small,
             stats,
             std::future::pending(),
+            Duration::ZERO, // never drains: it answers until the daemon ends
         ));
     }
     if let Some(file) = &address_file {
@@ -267,7 +269,12 @@ async fn serve(
             .draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
     };
-    crate::http::serve(listener, app, limits, connections, stop).await;
+    // A request in progress may run for its wall limit (a streamed body, `waitUntil` work
+    // included): the drain waits that long, and 5 s more, at least 30 s.
+    let drain_for =
+        Duration::from_millis(u64::from(drain_wall_ms)).saturating_add(Duration::from_secs(5));
+    let drain_for = drain_for.max(Duration::from_secs(30));
+    crate::http::serve(listener, app, limits, connections, stop, drain_for).await;
     for path in made_sockets {
         let _ = std::fs::remove_file(path);
     }

@@ -349,6 +349,13 @@ fn probes_answer_without_a_token_and_readiness_turns_503_while_draining() {
         assert!(Instant::now() < deadline, "still {status} {text}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The API's listener is closed: a new connection is refused at once (before, it waited in
+    // the backlog, unanswered, until the drain ended), while the open response goes on.
+    let connect = std::net::TcpStream::connect(addr(&d));
+    assert!(
+        connect.is_err(),
+        "a new connection to a draining daemon was taken"
+    );
     // Liveness is not readiness: the daemon still answers, and its gauges say the same.
     assert_eq!(probe(&metrics, "/healthz"), (200, "ok\n".to_string()));
     assert_eq!(
