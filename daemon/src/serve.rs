@@ -18,10 +18,13 @@
 //!   (`serve/service_manager.rs`), and serves on the sockets it passed, if any
 //!   (`serve/listeners.rs`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+use stockade_cordon::TenantSnapshot;
 
 use crate::api::{metrics_only_router, router, AppState};
 use crate::capabilities::Capabilities;
@@ -394,7 +397,9 @@ async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), SecretsError
 
 /// Restores each tenant's stored risk history (signals, quarantine latch, operator pin: a
 /// restart must not free a quarantined tenant), then stores every change from now on, in order,
-/// on a task of its own. A store failure here is logged; the history in memory stays in force.
+/// on a task of its own. A change the store refuses (it is down) is logged and stored again
+/// every second until it is (a newer change of the tenant replaces it); the history in memory
+/// stays in force meanwhile.
 async fn keep_risk_history(store: &Store, pool: &Pool) -> Result<(), StartError> {
     let stored = store
         .tx(crate::store::risk::all)
@@ -403,20 +408,67 @@ async fn keep_risk_history(store: &Store, pool: &Pool) -> Result<(), StartError>
     for (tenant, snapshot, taken_ms) in stored {
         pool.restore_history(&tenant, &snapshot, taken_ms);
     }
-    let (sink, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let (sink, changes) = tokio::sync::mpsc::unbounded_channel();
     pool.persist_history(sink);
     let store = store.clone();
-    tokio::spawn(async move {
-        while let Some((tenant, snapshot, taken_ms)) = changes.recv().await {
-            let result = store
-                .tx(move |tx| crate::store::risk::put(tx, &tenant, &snapshot, taken_ms))
-                .await;
-            if let Err(e) = result {
-                tracing::error!("store: keeping a risk history: {e}");
+    tokio::spawn(store_risk_changes(store, changes));
+    Ok(())
+}
+
+/// Stores each risk history change in order; one the store refuses is tried again every second
+/// until it is stored (a newer change of the same tenant replaces it).
+async fn store_risk_changes(
+    store: Store,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<(String, TenantSnapshot, u64)>,
+) {
+    let mut unstored: BTreeMap<String, (TenantSnapshot, u64)> = BTreeMap::new();
+    loop {
+        let change = if unstored.is_empty() {
+            changes.recv().await
+        } else {
+            tokio::select! {
+                change = changes.recv() => change,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    for (tenant, (snapshot, taken_ms)) in unstored.clone() {
+                        if store_history(&store, &tenant, &snapshot, taken_ms).await.is_ok() {
+                            unstored.remove(&tenant);
+                        }
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some((tenant, snapshot, taken_ms)) = change else {
+            break;
+        };
+        match store_history(&store, &tenant, &snapshot, taken_ms).await {
+            Ok(()) => {
+                unstored.remove(&tenant);
+            }
+            Err(e) => {
+                if unstored.is_empty() {
+                    tracing::error!(
+                        "store: keeping {tenant}'s risk history (tried again every second until \
+                         the store takes it): {e}"
+                    );
+                }
+                unstored.insert(tenant, (snapshot, taken_ms));
             }
         }
-    });
-    Ok(())
+    }
+}
+
+/// Stores one tenant's risk history.
+async fn store_history(
+    store: &Store,
+    tenant: &str,
+    snapshot: &TenantSnapshot,
+    taken_ms: u64,
+) -> Result<(), crate::store::StoreError> {
+    let (who, kept) = (tenant.to_owned(), snapshot.clone());
+    store
+        .tx(move |tx| crate::store::risk::put(tx, &who, &kept, taken_ms))
+        .await
 }
 
 /// Every minute, deletes the key-value entries that have expired (reads never return them).
@@ -449,4 +501,59 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     service_manager::stopping();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change the store refuses (here: its table is gone for a while) is stored once the store
+    /// takes it again, with no newer change to carry it (before, it was lost: an operator's pin
+    /// made while the store was down did not survive a restart).
+    #[tokio::test]
+    async fn a_risk_history_the_store_refused_is_stored_once_it_takes_it() {
+        let dir = std::env::temp_dir().join(format!("stockade-risk-retry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let settings = crate::store::StoreSettings {
+            url: format!("sqlite://{}", dir.join("store.db").display()),
+            key_file: dir.join("secret.key"),
+            generate_key: true,
+            quotas: crate::store::Quotas {
+                bytes: 1 << 20,
+                files: 100,
+            },
+        };
+        let store = Store::open(&settings).await.expect("store");
+        store
+            .tx(|tx| tx.exec("ALTER TABLE risk_history RENAME TO risk_history_away", &[]))
+            .await
+            .expect("take the table away");
+        let (sink, changes) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(store_risk_changes(store.clone(), changes));
+        let pinned = TenantSnapshot {
+            counts: Vec::new(),
+            latch_ms: None,
+            pin: Some(stockade_cordon::persist::Pin::Tier(
+                stockade_cordon::RiskTier::Quarantine,
+            )),
+        };
+        sink.send(("acme".into(), pinned.clone(), 1)).expect("send");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        store
+            .tx(|tx| tx.exec("ALTER TABLE risk_history_away RENAME TO risk_history", &[]))
+            .await
+            .expect("bring the table back");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stored = store.tx(crate::store::risk::all).await.expect("read");
+            if let Some((_, snapshot, _)) = stored.iter().find(|(t, _, _)| t == "acme") {
+                assert_eq!(*snapshot, pinned);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never stored");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
