@@ -21,7 +21,10 @@ use crate::run::{
 use crate::supervisor::{worker_command, SpawnConfig, WorkerRuntime};
 
 pub fn main(args: &RunArgs, dir: &Path, name: &str) -> ExitCode {
-    let mut disk = match DiskSource::new(dir, MAX_SOURCE_BYTES as u64) {
+    // A module goes to the jailed worker in one frame field: a file beyond what one carries is
+    // the source limit (exit 3), as a set beyond MAX_SOURCE_BYTES is, not a failed frame.
+    let per_file = MAX_SOURCE_BYTES.min(stockade_ipc::limits::MAX_MODULE_LEN);
+    let mut disk = match DiskSource::new(dir, per_file as u64) {
         Ok(d) => d,
         Err(e) => return fail(EXIT_USAGE, &e.to_string()),
     };

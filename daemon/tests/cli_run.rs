@@ -147,6 +147,23 @@ fn a_limit_exits_3_and_names_it() {
 }
 
 #[test]
+fn a_file_larger_than_a_frame_carries_is_the_source_limit() {
+    // 33 MiB: under the whole set's 64 MiB but over what one frame field carries to the jailed
+    // worker (32 MiB). Before, exit 4: "encoding frame: ModuleCode is ... over the limit".
+    let dir = tempdir("huge");
+    let mut source = String::from("export default () => 1;");
+    source.push_str(&" ".repeat(33 << 20));
+    write(&dir, "huge.js", &source);
+    let out = stockade(&["run", dir.join("huge.js").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(source)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn deeply_nested_source_is_a_compile_error_not_a_crash() {
     // 20 KB of nesting: the CLI's import scan runs outside the jail and must not overflow its
     // stack; the worker's compiler must not either.
