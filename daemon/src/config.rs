@@ -348,6 +348,11 @@ impl Config {
                 ));
             }
         }
+        if self.metrics_listen.as_ref() == Some(&self.listen) {
+            return Err(
+                "metrics_listen must differ from listen (both would bind one address)".into(),
+            );
+        }
         self.quotas.validate("quotas")?;
         self.http.validate()?;
         if self.limits.max_binding_calls == 0 || !(1..=64).contains(&self.limits.max_binding_depth)
@@ -371,6 +376,13 @@ impl Config {
                     "tenant id {:?} must be 1-64 of [A-Za-z0-9_-]",
                     t.id
                 ));
+            }
+            if t.id == "-" {
+                // The metrics' and logs' word for "no tenant".
+                return Err(
+                    "tenant id \"-\" is reserved (it stands for no tenant in metrics and logs)"
+                        .into(),
+                );
             }
             check_token(&t.token).map_err(|e| format!("tenant {}: token {e}", t.id))?;
             if !["trusted", "normal", "low"].contains(&t.trust.as_str()) {

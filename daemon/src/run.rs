@@ -125,10 +125,12 @@ pub fn main(args: RunArgs) -> ExitCode {
         return fail(EXIT_USAGE, &e);
     }
     if !args.file.is_file() {
-        return fail(
-            EXIT_USAGE,
-            &format!("{}: no such file", args.file.display()),
-        );
+        let what = if args.file.is_dir() {
+            "a directory, not a file"
+        } else {
+            "no such file"
+        };
+        return fail(EXIT_USAGE, &format!("{}: {what}", args.file.display()));
     }
     super::run_jailed::main(&args, &dir, &name)
 }

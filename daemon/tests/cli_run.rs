@@ -164,6 +164,19 @@ fn a_file_larger_than_a_frame_carries_is_the_source_limit() {
 }
 
 #[test]
+fn a_directory_is_named_as_one() {
+    let dir = tempdir("dir");
+    std::fs::create_dir_all(dir.join("lib.js")).expect("mkdir");
+    let out = stockade(&["run", dir.join("lib.js").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a directory, not a file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn deeply_nested_source_is_a_compile_error_not_a_crash() {
     // 20 KB of nesting: the CLI's import scan runs outside the jail and must not overflow its
     // stack; the worker's compiler must not either.

@@ -503,3 +503,19 @@ fn parse_errors_say_where_without_quoting_the_file() {
         "unknown field `x`, expected `y`"
     );
 }
+
+#[test]
+fn a_tenant_named_like_no_tenant_and_one_address_for_two_listeners_are_refused() {
+    let err = parse("[[tenants]]\nid = \"-\"\ntoken = \"0123456789abcdef\"\noperator = true\n")
+        .expect_err("the id of no tenant");
+    assert!(err.contains("reserved"), "{err}");
+    let err = parse(&format!(
+        "listen = \"127.0.0.1:8787\"\nmetrics_listen = \"127.0.0.1:8787\"\n{TENANT}operator = true\n"
+    ))
+    .expect_err("one address twice");
+    assert!(err.contains("metrics_listen must differ"), "{err}");
+    parse(&format!(
+        "listen = \"127.0.0.1:8787\"\nmetrics_listen = \"127.0.0.1:9090\"\n{TENANT}operator = true\n"
+    ))
+    .expect("two addresses");
+}

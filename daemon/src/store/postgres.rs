@@ -28,7 +28,23 @@ pub struct Postgres {
 }
 
 fn backend(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(with_causes(&e))
+}
+
+/// `e` and its causes (`error connecting to server: Connection refused (os error 111)`): the
+/// driver's own text alone does not say why.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl Postgres {

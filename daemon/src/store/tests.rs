@@ -702,3 +702,15 @@ async fn postgres_passes_the_store_suite() {
     drop_schema(&mig).await;
     drop_schema(&schema).await;
 }
+
+/// A PostgreSQL server that cannot be reached says why, not only "error connecting to server".
+#[tokio::test]
+async fn an_unreachable_postgresql_says_why() {
+    let err = postgres::Postgres::connect("postgres://stockade@127.0.0.1:1/none")
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    let text = err.to_string();
+    assert!(text.contains("error connecting to server"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+}
