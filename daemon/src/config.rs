@@ -348,7 +348,9 @@ impl Config {
                 ));
             }
         }
-        if self.metrics_listen.as_ref() == Some(&self.listen) {
+        // Port 0 is the kernel's choice, a different port for each.
+        let fixed = !matches!(&self.listen, ListenAddr::Tcp(a) if a.port() == 0);
+        if fixed && self.metrics_listen.as_ref() == Some(&self.listen) {
             return Err(
                 "metrics_listen must differ from listen (both would bind one address)".into(),
             );

@@ -518,4 +518,9 @@ fn a_tenant_named_like_no_tenant_and_one_address_for_two_listeners_are_refused()
         "listen = \"127.0.0.1:8787\"\nmetrics_listen = \"127.0.0.1:9090\"\n{TENANT}operator = true\n"
     ))
     .expect("two addresses");
+    // Port 0 twice: the kernel picks a port for each.
+    parse(&format!(
+        "listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n{TENANT}operator = true\n"
+    ))
+    .expect("two ports the kernel picks");
 }
