@@ -149,8 +149,6 @@ impl Secrets {
     }
 }
 
-pub use super::scrub::{scrub_str, Scrubber};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use tokio::sync::{Mutex, Notify};
 
 use super::audit::{Audit, Record};
 use super::gateway::FetchError;
-use super::secrets::{scrub_str, Scrubber};
+use super::scrub::{scrub_str, Scrubber};
 use crate::config::SecretValue;
 use crate::supervisor::body::BodyStream;
 use crate::supervisor::Resources;
