@@ -228,15 +228,49 @@ fn request_ids_are_echoed_byte_for_byte() {
 fn batches_are_answered_as_json_rpc_2_0_says() {
     let d = plain_daemon("mcpbatch");
     let error_code = |v: &Value| v["error"]["code"].as_i64();
-    // The protocol versions that have batches are still agreed to.
-    let (status, _, text) = post_raw(
-        &d,
-        r#"[{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}]"#,
-        &[],
-    );
+    // The protocol version that has batches is still agreed to, by an `initialize` sent alone:
+    // 2025-03-26 says it "MUST NOT be part of a JSON-RPC batch", so a batch holding one is one
+    // -32600 error (as the official SDK's server answers it), none of its messages run.
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for body in [format!("[{init}]"), format!("[{ping},{init}]")] {
+        let (status, _, text) = post_raw(&d, &body, &[]);
+        assert_eq!(status, 400, "{body}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["id"], Value::Null, "{text}");
+        assert_eq!(error_code(&v), Some(-32600), "{text}");
+        let message = v["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("initialize must not be part of a JSON-RPC batch"),
+            "{text}"
+        );
+    }
+    let (status, _, text) = post_raw(&d, init, &[]);
     assert_eq!(status, 200, "{text}");
     let v: Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(v[0]["result"]["protocolVersion"], "2025-03-26", "{text}");
+    assert_eq!(v["result"]["protocolVersion"], "2025-03-26", "{text}");
+    // A client speaking 2025-06-18 (which removed batches) gets no batch served; one speaking
+    // 2025-03-26 does; a version this server does not speak is a 400 (2025-06-18's transport).
+    let batch = format!("[{ping}]");
+    let version = |v: &'static str| [("MCP-Protocol-Version", v)];
+    let (status, _, text) = post_raw(&d, &batch, &version("2025-06-18"));
+    assert_eq!(status, 400, "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(error_code(&v), Some(-32600), "{text}");
+    assert!(
+        text.contains("MCP 2025-06-18 has no JSON-RPC batches"),
+        "{text}"
+    );
+    assert_eq!(post_raw(&d, ping, &version("2025-06-18")).0, 200);
+    assert_eq!(post_raw(&d, &batch, &version("2025-03-26")).0, 200);
+    let (status, _, text) = post_raw(&d, ping, &version("1999-01-01"));
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains(r#"unsupported MCP-Protocol-Version \"1999-01-01\""#),
+        "{text}"
+    );
+    // But an `initialize` alone negotiates the version in its body, whatever the header says.
+    assert_eq!(post_raw(&d, init, &version("2099-01-01")).0, 200);
 
     // Requests, a notification, a response, invalid elements and a nested batch, in one batch:
     // each request answered in order under its own id (big ones intact), each invalid element

@@ -94,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 body: b"body".to_vec(),
                 body_streamed: true,
                 entrypoint: String::new(),
+                encode_body: true,
             },
         },
         ToWorker::Invoke {
@@ -148,6 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             headers: vec![("x-a".into(), "b".into())],
             body: b"hi".to_vec(),
             streamed: false,
+            length: None,
         })),
         outcome(Err(ErrorReply {
             kind: ErrorKind::ScriptThrew,

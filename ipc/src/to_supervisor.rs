@@ -13,7 +13,7 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
-//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool` |
+//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool, length: option<u64>` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
 //! | `Finished` | `request_id: u64, error: option<error>` |
@@ -156,6 +156,10 @@ pub enum Reply {
         /// The body is produced after the answer, through the request's `body.write` host
         /// calls, and ends with `body.end` (the `Outcome` is then `open`).
         streamed: bool,
+        /// A streamed body's length as the runtime vouches for it (a `FixedLengthStream`, which
+        /// errors the body if it carries more or fewer bytes): the HTTP response's
+        /// `Content-Length`. Never a header's claim (protocol 10).
+        length: Option<u64>,
     },
 }
 
@@ -219,12 +223,15 @@ wire_enum! {
     pub enum LogLevel {
         /// `console.debug`.
         Debug = 1,
-        /// `console.log`, `console.info`.
+        /// `console.info` (before protocol 10, also `console.log`).
         Info = 2,
         /// `console.warn`.
         Warn = 3,
         /// `console.error`.
         Error = 4,
+        /// `console.log` and the other plain lines (`dir`, `table`, `count`, `timeLog`, `group`);
+        /// since protocol 10.
+        Log = 5,
     }
 }
 
@@ -237,7 +244,7 @@ const REPLY_RESPONSE: u8 = 3;
 pub(crate) const READY_MAX: usize = 1 + 4 + 4;
 const REPLY_MAX: usize = 1 + max_of(
     prefixed(MAX_RESULT_JSON_LEN),
-    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1,
+    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1 + 1 + 8,
 );
 const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
@@ -401,12 +408,20 @@ impl Outcome {
                         headers,
                         body,
                         streamed,
+                        length,
                     } => {
                         w.u8(REPLY_RESPONSE);
                         w.u16(*status);
                         encode_headers(w, headers)?;
                         w.bytes(Field::Body, body)?;
                         w.bool(*streamed);
+                        match length {
+                            None => w.u8(0),
+                            Some(n) => {
+                                w.u8(1);
+                                w.u64(*n);
+                            }
+                        }
                     }
                 }
             }
@@ -508,6 +523,16 @@ fn decode_reply(r: &mut Reader<'_>) -> Result<Reply, DecodeError> {
             headers: decode_headers(r)?,
             body: r.byte_vec(Field::Body)?,
             streamed: r.bool()?,
+            length: match r.raw_tag()? {
+                0 => None,
+                1 => Some(r.u64()?),
+                value => {
+                    return Err(DecodeError::InvalidTag {
+                        tag: Tag::Option,
+                        value,
+                    })
+                }
+            },
         }),
         value => Err(DecodeError::InvalidTag {
             tag: Tag::Reply,

@@ -176,6 +176,11 @@ pub enum Call {
         /// Whose `fetch`: empty for the default export, else a named export (a
         /// `WorkerEntrypoint` class or an object), as a service binding's `entrypoint` names it.
         entrypoint: String,
+        /// The answer goes to an HTTP client: a body whose `Content-Encoding` is `gzip` or `br`
+        /// is encoded by the runtime unless the handler's `Response` says `encodeBody: "manual"`,
+        /// as Cloudflare does. False for a worker's own `fetch` (a service binding, a worker
+        /// outbound), which, like a Workers `fetch()`, gets the body as the handler made it.
+        encode_body: bool,
     },
     /// Call method `method` of entrypoint `entrypoint` (empty: the default export; else a named
     /// export, a `WorkerEntrypoint` class or an object) with arguments in the runtime's
@@ -221,7 +226,8 @@ const CALL_MAX: usize = 1 + max_of(
             + HEADERS_MAX
             + prefixed(MAX_BODY_LEN)
             + 1
-            + prefixed(MAX_RPC_NAME_LEN),
+            + prefixed(MAX_RPC_NAME_LEN)
+            + 1,
         2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
     ),
 );
@@ -471,6 +477,7 @@ impl Call {
                 body,
                 body_streamed,
                 entrypoint,
+                encode_body,
             } => {
                 w.u8(CALL_FETCH);
                 w.str(Field::Method, method)?;
@@ -479,6 +486,7 @@ impl Call {
                 w.bytes(Field::Body, body)?;
                 w.bool(*body_streamed);
                 w.str(Field::RpcName, entrypoint)?;
+                w.bool(*encode_body);
             }
             Call::Rpc {
                 entrypoint,
@@ -506,6 +514,7 @@ impl Call {
                 body: r.byte_vec(Field::Body)?,
                 body_streamed: r.bool()?,
                 entrypoint: r.string(Field::RpcName)?,
+                encode_body: r.bool()?,
             }),
             CALL_RPC => Ok(Call::Rpc {
                 entrypoint: r.string(Field::RpcName)?,

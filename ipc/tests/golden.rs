@@ -3,7 +3,8 @@
 //! needs a `PROTOCOL_VERSION` bump (2: `ErrorKind::InvalidResponse`; 3: `Stats`/`StatsReply`,
 //! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
 //! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`;
-//! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`).
+//! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`; 9: `Call::Fetch::entrypoint`; 10:
+//! `Call::Fetch::encode_body`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -28,14 +29,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 9,
+            protocol_version: 10,
         },
         &[
             b"SK",         // magic
-            &[0x09],       // version
+            &[0x0A],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x09],       // protocol_version
+            &[0x0A],       // protocol_version
         ],
     );
 }
@@ -48,7 +49,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x09, 0x08],
+            &[0x0A, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -69,7 +70,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x09, 0x04],
+            &[0x0A, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -92,7 +93,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x09, 0x09],
+            &[0x0A, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -109,7 +110,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x09, 0x09],
+            &[0x0A, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -131,7 +132,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x09, 0x85], // kind: HostCall
+            &[0x0A, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -145,7 +146,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x09, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0A, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -177,7 +178,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x09, 0x02],
+            &[0x0A, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -221,12 +222,13 @@ fn invoke_fetch() {
                 body: b"hi".to_vec(),
                 body_streamed: true,
                 entrypoint: "Ep".into(),
+                encode_body: true,
             },
         },
         &[
             b"SK",
-            &[0x09, 0x03],
-            &[81, 0, 0, 0],
+            &[0x0A, 0x03],
+            &[82, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
             &[0x02], // Call::Fetch
@@ -243,7 +245,8 @@ fn invoke_fetch() {
             b"hi",
             &[0x01], // body_streamed
             &[2, 0, 0, 0],
-            b"Ep", // entrypoint
+            b"Ep",   // entrypoint
+            &[0x01], // encode_body
         ],
     );
 }
@@ -262,7 +265,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x09, 0x03],
+            &[0x0A, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -292,7 +295,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x09, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x0A, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -326,7 +329,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x09, 0x82],
+            &[0x0A, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -365,7 +368,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x09, 0x82],
+            &[0x0A, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -392,6 +395,7 @@ fn outcome_streamed_response_and_finished() {
                 headers: vec![],
                 body: vec![],
                 streamed: true,
+                length: Some(70_000),
             }),
             logs: vec![],
             cpu_us: 0,
@@ -402,16 +406,17 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x09, 0x82],
-            &[52, 0, 0, 0],
+            &[0x0A, 0x82],
+            &[61, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
-            &[0x01],       // Ok
-            &[0x03],       // Reply::Response
-            &[200, 0],     // status
-            &[0, 0, 0, 0], // no headers
-            &[0, 0, 0, 0], // empty body
-            &[0x01],       // streamed
-            &[0, 0, 0, 0], // no logs
+            &[0x01],                               // Ok
+            &[0x03],                               // Reply::Response
+            &[200, 0],                             // status
+            &[0, 0, 0, 0],                         // no headers
+            &[0, 0, 0, 0],                         // empty body
+            &[0x01],                               // streamed
+            &[0x01, 0x70, 0x11, 1, 0, 0, 0, 0, 0], // length: Some(70000)
+            &[0, 0, 0, 0],                         // no logs
             &[0; 8],
             &[0; 8],
             &[0x01],       // open
@@ -430,7 +435,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x09, 0x86],
+            &[0x0A, 0x86],
             &[16, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -447,7 +452,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x09, 0x86],
+            &[0x0A, 0x86],
             &[9, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -463,7 +468,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x09, 0x87], // kind: RenewalOverdue
+            &[0x0A, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],
@@ -494,7 +499,7 @@ fn enum_codes_are_pinned() {
     let modules: Vec<u8> = ModuleKind::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(modules, [1, 2, 3, 4, 5, 6, 7]);
     let levels: Vec<u8> = LogLevel::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(levels, [1, 2, 3, 4]);
+    assert_eq!(levels, [1, 2, 3, 4, 5]);
     let profiles: Vec<u8> = Profile::ALL.iter().map(|k| k.code()).collect();
     assert_eq!(profiles, [1, 2]);
 }

@@ -67,6 +67,7 @@ fn fetch(method: usize, url: usize, headers: Vec<(String, String)>, body: usize)
             body: vec![0; body],
             body_streamed: false,
             entrypoint: String::new(),
+            encode_body: false,
         },
     }
 }
@@ -91,6 +92,7 @@ fn response(headers: Vec<(String, String)>, body: usize) -> ToSupervisor {
             headers,
             body: vec![0; body],
             streamed: false,
+            length: None,
         }),
         vec![],
     )
@@ -384,6 +386,7 @@ fn max_payload_is_exact_for_every_kind() {
                 headers: max_headers,
                 body: vec![0; MAX_BODY_LEN],
                 streamed: true,
+                length: Some(u64::MAX),
             }),
             logs(MAX_LOG_LINES, MAX_LOG_TOTAL / MAX_LOG_LINES),
         ),

@@ -286,17 +286,17 @@ fn invalid_discriminants_rejected() {
         .u8(2)
         .frame(MessageKind::Outcome);
     assert_eq!(supervisor_err(&frame), invalid(Tag::Option, 2));
-    // A log line with level 5.
+    // A log line with level 6 (5 is `LogLevel::Log` since protocol 10).
     let frame = Raw::default()
         .u64(1)
         .u8(1)
         .u8(1)
         .u32(1)
-        .u8(5)
+        .u8(6)
         .str(0)
         .fill(16, 0)
         .frame(MessageKind::Outcome);
-    assert_eq!(supervisor_err(&frame), invalid(Tag::LogLevel, 5));
+    assert_eq!(supervisor_err(&frame), invalid(Tag::LogLevel, 6));
 
     // Invoke with call tag 4 (3 is `Call::Rpc` since protocol 5).
     let frame = Raw::default()

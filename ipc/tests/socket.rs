@@ -214,6 +214,7 @@ fn slice_decoder_over_short_reads() {
                     headers: vec![("x-i".into(), i.to_string())],
                     body: vec![i as u8; (i as usize * 331) % 5000],
                     streamed: i % 2 == 0,
+                    length: None,
                 }),
             )
         })

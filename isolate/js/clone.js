@@ -3,9 +3,10 @@
 // a memory map so shared references and cycles are preserved. Platform objects (URL, Headers, ...)
 // and functions, symbols, WeakMap/WeakSet/Promise throw DataCloneError as in browsers. Like V8,
 // an ordinary class instance clones as a plain object (own enumerable string keys, prototype lost).
-// `transfer` moves ArrayBuffers (they are detached afterwards: ArrayBuffer.prototype.transfer);
-// other transferables (MessagePort, streams) do not exist here. Limit: Proxies are read through
-// their traps rather than rejected.
+// `transfer` moves ArrayBuffers (they are detached afterwards: ArrayBuffer.prototype.transfer) and
+// MessagePorts (workers.js: the copy takes over the port's entanglement and queue); other
+// transferables (streams) are refused with DataCloneError. Limit: Proxies are read through their
+// traps rather than rejected.
 
 const ERROR_CONSTRUCTORS = {
   __proto__: null, Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError,
@@ -117,38 +118,78 @@ function cloneValue(value, memory) {
 // ArrayBufferTransfer and arrayBufferDetached come from streams-core.js (a later part: used at
 // call time only).
 
+/** Transferable platform objects besides ArrayBuffer, as { __proto__: null, is(v), detached(v),
+ *  prepare(v) -> its copy, commit(v, copy) }: `prepare` makes the copy the clone refers to,
+ *  `commit` (only once the whole value cloned) moves the original's state to it and detaches the
+ *  original. A later part adds MessagePort's (workers.js). */
+const transferHooks = [];
+
+function transferHookOf(item) {
+  for (let i = 0; i < transferHooks.length; i++) if (transferHooks[i].is(item)) return transferHooks[i];
+  return null;
+}
+
 /** The transfer list (WebIDL sequence<object>), checked as StructuredSerializeWithTransfer does:
- *  ArrayBuffers only (the one transferable this runtime has), none twice, none detached. */
-function transferList(transfer) {
+ *  ArrayBuffers and the transferHooks' objects only, none twice, none detached. `what` names the
+ *  caller in messages. */
+function transferList(transfer, what = "structuredClone") {
   if (transfer === undefined) return [];
   if (transfer === null || typeof transfer !== "object" || typeof transfer[SymbolIterator] !== "function") {
-    throw new TypeError("structuredClone: options.transfer must be a sequence of objects");
+    throw new TypeError(`${what}: the transfer list must be a sequence of objects`);
   }
   const list = [];
   for (const item of transfer) {
     if (item === null || (typeof item !== "object" && typeof item !== "function")) {
-      throw new TypeError("structuredClone: options.transfer must hold objects only");
+      throw new TypeError(`${what}: the transfer list must hold objects only`);
     }
-    if (builtinKind(item) !== K_ARRAYBUFFER) {
-      throw new DOMException(`structuredClone: ${constructorName(item) ?? "this object"} is not transferable`, "DataCloneError");
+    const isBuffer = builtinKind(item) === K_ARRAYBUFFER;
+    const hook = isBuffer ? null : transferHookOf(item);
+    if (!isBuffer && hook === null) {
+      throw new DOMException(`${what}: ${constructorName(item) ?? "this object"} is not transferable`, "DataCloneError");
     }
-    if (list.includes(item)) throw new DOMException("structuredClone: an ArrayBuffer is listed twice in transfer", "DataCloneError");
-    if (arrayBufferDetached(item)) throw new DOMException("structuredClone: a detached ArrayBuffer cannot be transferred", "DataCloneError");
-    list.push(item);
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === item) throw new DOMException(`${what}: an object is listed twice in the transfer list`, "DataCloneError");
+    }
+    if (isBuffer ? arrayBufferDetached(item) : hook.detached(item)) {
+      throw new DOMException(`${what}: a detached ${isBuffer ? "ArrayBuffer" : constructorName(item) ?? "object"} cannot be transferred`, "DataCloneError");
+    }
+    ObjectDefineProperty(list, list.length, { __proto__: null, value: item, writable: true, enumerable: true, configurable: true });
   }
   return list;
 }
 
-// With `transfer`, the listed ArrayBuffers are cloned with the value (a view over one keeps its
-// offset and length) and then detached, after the whole value cloned; if cloning fails, none is.
+/** Clones `value` moving the objects of `transfer` (a checked transferList): the listed
+ *  ArrayBuffers are cloned with the value (a view over one keeps its offset and length) and then
+ *  detached, the other transferables are moved to their copies, all after the whole value cloned;
+ *  if cloning fails, nothing is. Returns [clone, the copies of the non-buffer transferables in
+ *  the list's order] (a message's `ports`). */
+function cloneWithTransfer(value, transfer) {
+  const memory = new Map();
+  const moved = [];
+  for (let i = 0; i < transfer.length; i++) {
+    const hook = builtinKind(transfer[i]) === K_ARRAYBUFFER ? null : transferHookOf(transfer[i]);
+    if (hook === null) continue;
+    const copy = hook.prepare(transfer[i]);
+    memory.set(transfer[i], copy);
+    ObjectDefineProperty(moved, moved.length, { __proto__: null, value: [hook, transfer[i], copy], writable: true, enumerable: true, configurable: true });
+  }
+  const out = cloneValue(value, memory);
+  // Detaches each listed buffer (a listed buffer the value does not reach is detached too).
+  for (let i = 0; i < transfer.length; i++) {
+    if (builtinKind(transfer[i]) === K_ARRAYBUFFER) ArrayBufferTransfer(transfer[i]);
+  }
+  const copies = [];
+  for (let i = 0; i < moved.length; i++) {
+    moved[i][0].commit(moved[i][1], moved[i][2]);
+    ObjectDefineProperty(copies, i, { __proto__: null, value: moved[i][2], writable: true, enumerable: true, configurable: true });
+  }
+  return [out, copies];
+}
+
 defineGlobal("structuredClone", function structuredClone(value, options = undefined) {
   requireArgs(arguments.length, 1, "structuredClone");
   const transfer = transferList(dictGet(options, "transfer"));
-  const memory = new Map();
-  const out = cloneValue(value, memory);
-  // Detaches each listed buffer (a listed buffer the value does not reach is detached too).
-  for (let i = 0; i < transfer.length; i++) ArrayBufferTransfer(transfer[i]);
-  return out;
+  return cloneWithTransfer(value, transfer)[0];
 });
 
 /** WebIDL's QuotaExceededError (a DOMException with the quota and the amount requested). */
@@ -182,6 +223,8 @@ class Crypto {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
   get subtle() { return lazyInternals("crypto").subtle; }
+  // Cloudflare Workers' crypto.DigestStream (a WritableStream, so in the streams group).
+  get DigestStream() { return lazyInternals("streams").DigestStream; }
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;

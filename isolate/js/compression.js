@@ -6,9 +6,6 @@
 // made on the first chunk and freed when the stream ends, errors or is cancelled (else with the
 // isolate); its handle lives in this closure only.
 
-const CODEC_PIECE = 1 << 20;
-const CODEC_MORE = 1;
-
 /** The format's number for the native side; a TypeError for anything but the three formats. */
 function compressionFormat(format, what) {
   const f = `${format}`;
@@ -21,64 +18,20 @@ function compressionFormat(format, what) {
   }
 }
 
-/** The native codec of one stream: `write(bytes, finish, emit)` and `close()`. */
-function nativeCodec(newOp, writeOp, format) {
-  let handle = 0; // 0: not made yet; -1: closed
-  const owner = {};
-  const close = () => {
-    if (handle > 0) {
-      untrackNative(owner);
-      callOp(NATIVE.free, [handle]);
-    }
-    handle = -1;
-  };
-  const write = (bytes, finish, emit) => {
-    if (handle < 0) throw new TypeError("The compression stream is closed");
-    try {
-      if (handle === 0) {
-        handle = fieldU32(callOp(newOp, [format]));
-        trackNative(owner, handle);
-      }
-      const total = typedArrayByteLength(bytes);
-      let off = 0;
-      do {
-        const end = off + CODEC_PIECE < total ? off + CODEC_PIECE : total;
-        const last = finish && end === total ? 1 : 0;
-        let rest = bytesView(bytes, off, end);
-        for (;;) {
-          const answer = unpackFields(callOp(writeOp, [handle, rest, last]));
-          const consumed = fieldU32(answer[0]);
-          const flags = fieldU32(answer[1]);
-          const out = answer[2];
-          if (typedArrayByteLength(out) > 0) emit(bytesCopy(out));
-          rest = bytesView(rest, consumed, typedArrayByteLength(rest));
-          if ((flags & CODEC_MORE) === 0 && typedArrayByteLength(rest) === 0) break;
-        }
-        off = end;
-      } while (off < total);
-    } catch (e) {
-      close();
-      throw e;
-    }
-    if (finish) close();
-  };
-  return { write, close, owner };
-}
-
 /** A TransformStream record whose transform feeds `codec`; `what` names the class in errors. */
 function codecTransformStream(codec, what) {
   let rec;
   const emit = (chunk) => TransformStreamDefaultControllerEnqueue(rec.controller, chunk);
   rec = CreateTransformStream((chunk) => {
     try {
-      codec.write(bufferSourceBytes(chunk, what), false, emit);
+      codec.write(bufferSourceBytes(chunk, what), CODEC_NONE, emit);
     } catch (e) {
       return promiseRejectedWith(e);
     }
     return resolvedUndefined();
   }, () => {
     try {
-      codec.write(new ByteArray(0), true, emit);
+      codec.write(new ByteArray(0), CODEC_FINISH, emit);
     } catch (e) {
       return promiseRejectedWith(e);
     }

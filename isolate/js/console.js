@@ -78,7 +78,7 @@ const consoleTimers = new Map();
 const consoleMethods = {
   debug(...args) { emit(0, args); },
   log(...args) { emit(1, args); },
-  info(...args) { emit(1, args); },
+  info(...args) { emit(4, args); },
   warn(...args) { emit(2, args); },
   error(...args) { emit(3, args); },
   trace(...args) {

@@ -17,8 +17,9 @@ const OP = ObjectFreeze({
   rsaGenerate: 0x0150, rsaSign: 0x0151, rsaVerify: 0x0152, oaepEncrypt: 0x0153, oaepDecrypt: 0x0154,
   keyImport: 0x0160, keyExport: 0x0161,
 });
-/** Hash ids and key families of the native side (ops/crypto/hash.rs, ops/crypto/mod.rs). */
-const HASH_ID = { __proto__: null, "SHA-1": 1, "SHA-256": 2, "SHA-384": 3, "SHA-512": 4 };
+/** Hash ids and key families of the native side (ops/crypto/hash.rs, ops/crypto/mod.rs). MD5 is
+ *  for digest only (a Cloudflare Workers extension): no key operation takes it as its hash. */
+const HASH_ID = { __proto__: null, "SHA-1": 1, "SHA-256": 2, "SHA-384": 3, "SHA-512": 4, MD5: 5 };
 const HASH_BLOCK_BITS = { __proto__: null, "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
 const FAMILY = { __proto__: null, "P-256": 1, "P-384": 2, Ed25519: 3, X25519: 4, RSA: 5, "P-521": 6 };
 const FORMAT_ID = { __proto__: null, raw: 0, spki: 1, pkcs8: 2, jwk: 3 };
@@ -88,7 +89,12 @@ const asLong = (v, what) => enforceRange(v, 0xffffffff, what);
 const asShort = (v, what) => enforceRange(v, 0xffff, what);
 const asOctet = (v, what) => enforceRange(v, 0xff, what);
 const asString = (v) => `${v}`;
-const asHash = (v) => normalizeAlgorithm(v, "digest");
+/** A `hash` member: a digest algorithm, but not MD5, which Workers digests but no key here uses. */
+const asHash = (v) => {
+  const h = normalizeAlgorithm(v, "digest");
+  if (h.name === "MD5") throw notSupported("MD5 is supported by digest only, not as a key's hash");
+  return h;
+};
 const asBigInteger = (v, what) => {
   if (typeof v !== "object" || typedArrayName(v) !== "Uint8Array") throw new TypeError(`${what} is not a Uint8Array`);
   return bytesCopy(v);
@@ -135,6 +141,9 @@ const REGISTRY = {
   HMAC: { __proto__: null, sign: "none", verify: "none", generateKey: "HmacImportParams", importKey: "HmacImportParams", "get key length": "HmacImportParams" },
   "SHA-1": { __proto__: null, digest: "none" }, "SHA-256": { __proto__: null, digest: "none" },
   "SHA-384": { __proto__: null, digest: "none" }, "SHA-512": { __proto__: null, digest: "none" },
+  // Not in the Web Cryptography API: Cloudflare Workers digests MD5 (workerd's
+  // lookupDigestAlgorithm), and code written for it relies on that.
+  MD5: { __proto__: null, digest: "none" },
   HKDF: { __proto__: null, deriveBits: "HkdfParams", importKey: "none", "get key length": "none" },
   PBKDF2: { __proto__: null, deriveBits: "Pbkdf2Params", importKey: "none", "get key length": "none" },
 };

@@ -68,6 +68,9 @@ function verifyOp(alg, st, signature, data) {
   return r[0] === 1;
 }
 
+/** AES-GCM's tagLength values, in bits (the spec's encrypt and decrypt operations). */
+const GCM_TAG_LENGTHS = [32, 64, 96, 104, 112, 120, 128];
+
 function cipherOp(alg, st, data, encrypt) {
   switch (alg.name) {
     case "AES-CBC":
@@ -78,8 +81,11 @@ function cipherOp(alg, st, data, encrypt) {
       if (alg.length === 0 || alg.length > 128) throw operationError("the AES-CTR length must be between 1 and 128");
       return callOp(OP.ctr, [st.material, alg.counter, alg.length, data]);
     case "AES-GCM": {
+      // Any IV length but zero (the spec bounds it only at 2^64 - 1 bytes; GCM needs at least one
+      // bit, and workerd refuses an empty one with an OperationError); 96 bits is the usual.
+      if (typedArrayByteLength(alg.iv) === 0) throw operationError("the AES-GCM iv must not be empty");
       const tag = alg.tagLength ?? 128;
-      if (!has([32, 64, 96, 104, 112, 120, 128], tag)) throw operationError("the AES-GCM tagLength is not valid");
+      if (!has(GCM_TAG_LENGTHS, tag)) throw operationError(`the AES-GCM tagLength must be 32, 64, 96, 104, 112, 120 or 128, not ${tag}`);
       if (!encrypt && typedArrayByteLength(data) < tag / 8) throw operationError("the AES-GCM data is shorter than its tag");
       return callOp(encrypt ? OP.gcmEncrypt : OP.gcmDecrypt, [st.material, alg.iv, alg.additionalData ?? new U8(0), tag, data]);
     }
@@ -279,6 +285,20 @@ class SubtleCrypto {
     const result = importKey(fmt, data, keyAlg, !!extractable, usages);
     emptyUsageCheck(result, usages);
     return result;
+  }
+  /** Cloudflare Workers' extension (after Node's crypto.timingSafeEqual): whether two buffers of
+   *  the same length hold the same bytes, in time that depends on the length only. Synchronous;
+   *  a TypeError for anything but an ArrayBuffer or view, or for lengths that differ. */
+  timingSafeEqual(a, b) {
+    thisCheck(this, arguments.length, 2, "timingSafeEqual");
+    const x = bufferArg(a, "timingSafeEqual: a");
+    const y = bufferArg(b, "timingSafeEqual: b");
+    const n = typedArrayByteLength(x);
+    if (n !== typedArrayByteLength(y)) throw new TypeError("timingSafeEqual: the input buffers must have the same byte length");
+    // No early exit: every byte pair is looked at, and only their accumulated difference decides.
+    let diff = 0;
+    for (let i = 0; i < n; i++) diff |= x[i] ^ y[i];
+    return diff === 0;
   }
 }
 enumerableMembers(SubtleCrypto.prototype);

@@ -297,7 +297,7 @@ defineGlobal("Request", Request);
 // ---- Response -----------------------------------------------------------------------------------
 const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
-let readResponseForHost; // (value) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader]
+let readResponseForHost; // (value, encode) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader, length]
 
 let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
@@ -313,6 +313,7 @@ class Response {
   #statusText = "";
   #headers;
   #body = null; // BodyState | null
+  #encodeBody = "automatic"; // Cloudflare's ResponseInit.encodeBody: "manual" sends the body as is
   constructor(body = null, init = undefined) {
     this.#initialize(init, extractBody(body));
   }
@@ -321,6 +322,14 @@ class Response {
     const initHeaders = dictGet(init, "headers");
     const initStatus = dictGet(init, "status");
     const initStatusText = dictGet(init, "statusText");
+    const initEncodeBody = dictGet(init, "encodeBody");
+    if (initEncodeBody !== undefined) {
+      const mode = `${initEncodeBody}`;
+      if (mode !== "automatic" && mode !== "manual") {
+        throw new TypeError(`Response: encodeBody must be "automatic" or "manual", not ${JSONStringify(mode.slice(0, 40))}`);
+      }
+      this.#encodeBody = mode;
+    }
     if (initStatus !== undefined) this.#status = Number(initStatus) & 0xffff;
     if (this.#status < 200 || this.#status > 599) {
       throw new RangeError(`Response: status ${this.#status} is outside the range [200, 599]`);
@@ -376,6 +385,7 @@ class Response {
     copy.#statusText = this.#statusText;
     copy.#url = this.#url;
     copy.#redirected = this.#redirected;
+    copy.#encodeBody = this.#encodeBody;
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), this.#type === "error");
     copy.#body = cloneBody(this.#body);
     return copy;
@@ -396,15 +406,31 @@ class Response {
       r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromHost(bytes);
       return r;
     };
-    readResponseForHost = (value) => {
+    readResponseForHost = (value, encode) => {
       if (value === null || typeof value !== "object" || !(#status in value)) {
         throw new TypeError("the handler did not return a Response");
       }
       if (bodyUnusable(value.#body)) throw new TypeError("the handler returned a Response whose body is already used or locked");
       const pairs = headersPairs(value.#headers);
+      // For a client, a body is encoded as its Content-Encoding says (gzip or br), unless the
+      // handler said it already is (encodeBody: "manual"); its length is then unknown.
+      let format = -1;
+      if (encode && value.#body !== null && value.#encodeBody === "automatic") {
+        for (let i = 0; i < pairs.length; i++) {
+          if (pairs[i][0] === "content-encoding") format = responseEncodingFormat(pairs[i][1]);
+        }
+      }
       const flat = [];
-      for (let i = 0; i < pairs.length; i++) flat.push(pairs[i][0], pairs[i][1]);
-      return [value.#status, value.#statusText, flat, bodyForHost(value.#body)];
+      for (let i = 0; i < pairs.length; i++) {
+        if (format >= 0 && pairs[i][0] === "content-length") continue;
+        flat.push(pairs[i][0], pairs[i][1]);
+      }
+      // A FixedLengthStream's readable as the body: its length, which the stream enforces (an
+      // encoded body's length is another).
+      const stream = value.#body === null ? null : value.#body.stream;
+      const length = format < 0 && stream !== null && stream.expectedLength !== undefined ? Number(stream.expectedLength) : undefined;
+      const body = bodyForHost(value.#body);
+      return [value.#status, value.#statusText, flat, format >= 0 ? encodedBodyForHost(body, format) : body, length];
     };
     responseBodyOf = (r) => r.#body;
     responseForCache = (v) => (v !== null && typeof v === "object" && #status in v ? [v.#status, v.#statusText, v.#headers, v.#body] : null);

@@ -4,8 +4,8 @@
 // step of "package data": multipart/form-data or application/x-www-form-urlencoded, anything else
 // (or a malformed body) a TypeError saying what is wrong.
 // The multipart parser is linear in the body: every search resumes where the last one stopped, a
-// boundary may not contain CR (so candidate matches never overlap), it is at most 70 bytes, and a
-// part's header section is bounded (MULTIPART_MAX_HEAD bytes).
+// boundary may not contain CR or LF (so candidate matches never overlap), it is at most 70 bytes,
+// and a part's header section is bounded (MULTIPART_MAX_HEAD bytes).
 
 const MIME_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MIME_QUOTED_OK = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -204,44 +204,60 @@ function parseDisposition(value) {
   return { name: decode(params.get("name")), filename };
 }
 
-/** The multipart/form-data parser: [name, string | File][] or a TypeError. */
+/** After a line break at `pos` (CRLF or a bare LF): the position past it, or -1. */
+function pastLineBreak(input, pos) {
+  if (input[pos] === 0x0d && input[pos + 1] === 0x0a) return pos + 2;
+  if (input[pos] === 0x0a) return pos + 1;
+  return -1;
+}
+
+/** The multipart/form-data parser: [name, string | File][] or a TypeError. Lines end with CRLF,
+ *  or with a bare LF as some clients write them (workerd and browsers' servers accept both): a
+ *  delimiter is found as LF "--" boundary, and a CR before it belongs to the delimiter. */
 function parseMultipart(input, boundary) {
   if (!/^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/.test(boundary)) {
     throw new TypeError("formData: the multipart/form-data boundary is missing or invalid");
   }
-  const delimiter = isomorphicEncode(`\r\n--${boundary}`);
+  const delimiter = isomorphicEncode(`\n--${boundary}`);
   const m = typedArrayLength(delimiter);
   const n = typedArrayLength(input);
   if (n === 0) return []; // an empty form's body
   let pos;
-  let k = 2;
-  while (k < m && input[k - 2] === delimiter[k]) k++;
-  if (k === m) pos = m - 2; // the body opens with "--boundary"
+  let k = 1;
+  while (k < m && input[k - 1] === delimiter[k]) k++;
+  if (k === m) pos = m - 1; // the body opens with "--boundary"
   else {
     const first = indexOfBytes(input, delimiter, 0, n); // after a preamble
     if (first === -1) throw multipartError("no boundary delimiter");
     pos = first + m;
   }
   const entries = [];
-  const headEndPattern = isomorphicEncode("\r\n\r\n");
   for (;;) {
     if (input[pos] === 0x2d && input[pos + 1] === 0x2d) return entries; // the close delimiter
     while (input[pos] === 0x20 || input[pos] === 0x09) pos++; // transport padding
-    if (input[pos] !== 0x0d || input[pos + 1] !== 0x0a) throw multipartError("a boundary is not followed by CRLF");
-    pos += 2;
-    let bodyStart;
+    pos = pastLineBreak(input, pos);
+    if (pos === -1) throw multipartError("a boundary is not followed by a line break");
+    let bodyStart = pastLineBreak(input, pos); // no header at all
     let headers = "";
-    if (input[pos] === 0x0d && input[pos + 1] === 0x0a) bodyStart = pos + 2; // no header at all
-    else {
+    if (bodyStart === -1) {
+      // The header section ends at the first empty line: a line break right after a line break.
       const limit = pos + MULTIPART_MAX_HEAD < n ? pos + MULTIPART_MAX_HEAD : n;
-      const headEnd = indexOfBytes(input, headEndPattern, pos, limit);
-      if (headEnd === -1) throw multipartError("a part's header section is unterminated or too large");
-      headers = isomorphicDecode(bytesView(input, pos, headEnd));
-      bodyStart = headEnd + 4;
+      let at = pos;
+      for (;;) {
+        const lf = Uint8ArrayIndexOf(input, 0x0a, at);
+        if (lf === -1 || lf >= limit) throw multipartError("a part's header section is unterminated or too large");
+        bodyStart = pastLineBreak(input, lf + 1);
+        if (bodyStart !== -1) {
+          headers = isomorphicDecode(bytesView(input, pos, lf));
+          break;
+        }
+        at = lf + 1;
+      }
     }
     let disposition = null, contentType = null;
     if (headers !== "") {
-      for (const line of headers.split("\r\n")) {
+      for (let line of headers.split("\n")) {
+        if (line.endsWith("\r")) line = line.slice(0, -1);
         const colon = line.indexOf(":");
         if (colon <= 0) throw multipartError("a part has a malformed header line");
         const name = line.slice(0, colon).trim().toLowerCase();
@@ -251,15 +267,16 @@ function parseMultipart(input, boundary) {
       }
     }
     if (disposition === null) throw multipartError("a part has no Content-Disposition header");
-    const bodyEnd = indexOfBytes(input, delimiter, bodyStart, n);
-    if (bodyEnd === -1) throw multipartError("the body ends before its closing boundary");
+    const found = indexOfBytes(input, delimiter, bodyStart, n);
+    if (found === -1) throw multipartError("the body ends before its closing boundary");
+    const bodyEnd = found > bodyStart && input[found - 1] === 0x0d ? found - 1 : found;
     const body = bytesView(input, bodyStart, bodyEnd);
     if (disposition.filename === null) entries.push([disposition.name, utf8Decode(body)]);
     else {
       const type = normalizeBlobType(contentType ?? "text/plain");
       entries.push([disposition.name, newFileFromBytes(bytesCopy(body), disposition.filename, type, ReflectApply(DateNow, Date, []))]);
     }
-    pos = bodyEnd + m;
+    pos = found + m;
   }
 }
 

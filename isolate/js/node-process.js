@@ -1,4 +1,4 @@
-// ---- node-process.js: node:process and node:async_hooks. ----------------------------------------
+// ---- node-process.js: node:process, node:async_hooks and node:os. ------------------------------
 // process: an EventEmitter with `env` (the worker's string bindings when the compatibility date
 // or flags say so, see stockade_source::compat; otherwise empty), nextTick (a microtask: it runs
 // before timers but, unlike Node, among promise reactions rather than before them), version,
@@ -187,3 +187,87 @@ defineBuiltin("node:async_hooks", ["AsyncLocalStorage", "AsyncResource", "execut
     createHook: () => ({ enable() { return this; }, disable() { return this; } }),
   };
 });
+
+// ---- node:os: workerd's stub (a worker sees no host: no CPUs, memory, interfaces or user). ----
+function osModule() {
+  const validateNumber = (value, name) => {
+    if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  };
+  const frozen = (o) => ObjectFreeze(o);
+  const errno = {
+    __proto__: null, E2BIG: 7, EACCES: 13, EADDRINUSE: 98, EADDRNOTAVAIL: 99, EAFNOSUPPORT: 97, EAGAIN: 11,
+    EALREADY: 114, EBADF: 9, EBADMSG: 74, EBUSY: 16, ECANCELED: 125, ECHILD: 10, ECONNABORTED: 103,
+    ECONNREFUSED: 111, ECONNRESET: 104, EDEADLK: 35, EDESTADDRREQ: 89, EDOM: 33, EDQUOT: 122, EEXIST: 17,
+    EFAULT: 14, EFBIG: 27, EHOSTUNREACH: 113, EIDRM: 43, EILSEQ: 84, EINPROGRESS: 115, EINTR: 4, EINVAL: 22,
+    EIO: 5, EISCONN: 106, EISDIR: 21, ELOOP: 40, EMFILE: 24, EMLINK: 31, EMSGSIZE: 90, EMULTIHOP: 72,
+    ENAMETOOLONG: 36, ENETDOWN: 100, ENETRESET: 102, ENETUNREACH: 101, ENFILE: 23, ENOBUFS: 105, ENODATA: 61,
+    ENODEV: 19, ENOENT: 2, ENOEXEC: 8, ENOLCK: 37, ENOLINK: 67, ENOMEM: 12, ENOMSG: 42, ENOPROTOOPT: 92,
+    ENOSPC: 28, ENOSR: 63, ENOSTR: 60, ENOSYS: 38, ENOTCONN: 107, ENOTDIR: 20, ENOTEMPTY: 39, ENOTSOCK: 88,
+    ENOTSUP: 95, ENOTTY: 25, ENXIO: 6, EOPNOTSUPP: 95, EOVERFLOW: 75, EPERM: 1, EPIPE: 32, EPROTO: 71,
+    EPROTONOSUPPORT: 93, EPROTOTYPE: 91, ERANGE: 34, EROFS: 30, ESPIPE: 29, ESRCH: 3, ESTALE: 116, ETIME: 62,
+    ETIMEDOUT: 110, ETXTBSY: 26, EWOULDBLOCK: 11, EXDEV: 18,
+  };
+  const signals = {
+    __proto__: null, SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGIOT: 6, SIGBUS: 7,
+    SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+    SIGCHLD: 17, SIGSTKFLT: 16, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23,
+    SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPOLL: 29, SIGPWR: 30,
+    SIGSYS: 31,
+  };
+  const constants = frozen({
+    __proto__: null,
+    UV_UDP_REUSEADDR: 4,
+    dlopen: frozen({ __proto__: null, RTLD_LAZY: 1, RTLD_NOW: 2, RTLD_GLOBAL: 256, RTLD_LOCAL: 0, RTLD_DEEPBIND: 8 }),
+    errno: frozen(errno),
+    signals: frozen(signals),
+    priority: frozen({
+      __proto__: null, PRIORITY_LOW: 19, PRIORITY_BELOW_NORMAL: 10, PRIORITY_NORMAL: 0,
+      PRIORITY_ABOVE_NORMAL: -7, PRIORITY_HIGH: -14, PRIORITY_HIGHEST: -20,
+    }),
+  });
+  return {
+    EOL: "\n",
+    devNull: "/dev/null",
+    constants,
+    availableParallelism: function availableParallelism() { return 1; },
+    arch: function arch() { return "x64"; },
+    cpus: function cpus() { return []; },
+    endianness: function endianness() { return "LE"; },
+    freemem: function freemem() { return 0; },
+    getPriority: function getPriority(pid = undefined) {
+      if (pid !== undefined) validateNumber(pid, "pid");
+      return 0;
+    },
+    homedir: function homedir() { return "/tmp/"; },
+    hostname: function hostname() { return "localhost"; },
+    loadavg: function loadavg() { return [0, 0, 0]; },
+    machine: function machine() { return "x86_64"; },
+    networkInterfaces: function networkInterfaces() { return {}; },
+    platform: function platform() { return "linux"; },
+    release: function release() { return ""; },
+    setPriority: function setPriority(pid, priority) {
+      validateNumber(pid, "pid");
+      validateNumber(priority, "priority");
+    },
+    tmpdir: function tmpdir() { return "/tmp/"; },
+    totalmem: function totalmem() { return 0; },
+    type: function type() { return "Linux"; },
+    uptime: function uptime() { return 0; },
+    userInfo: function userInfo(options = {}) {
+      if (options === null || typeof options !== "object" || ArrayIsArray(options)) {
+        throw invalidArgType("options", "of type object", options);
+      }
+      const encoding = options.encoding ?? null;
+      if (encoding !== null && encoding !== "buffer" && !builtinExports("node:buffer").Buffer.isEncoding(encoding)) {
+        throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE",
+          `The property 'options.encoding' must be a valid encoding. Received ${JSONStringify(`${encoding}`)}`);
+      }
+      return {};
+    },
+    version: function version() { return ""; },
+  };
+}
+
+defineBuiltin("node:os", ["EOL", "devNull", "constants", "availableParallelism", "arch", "cpus", "endianness",
+  "freemem", "getPriority", "homedir", "hostname", "loadavg", "machine", "networkInterfaces", "platform",
+  "release", "setPriority", "tmpdir", "totalmem", "type", "uptime", "userInfo", "version"], osModule);

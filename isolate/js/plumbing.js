@@ -159,6 +159,61 @@ function untrackNative(owner) {
   if (nativeRegistry !== null) registryUnregister(nativeRegistry, owner);
 }
 
+const CODEC_PIECE = 1 << 20;
+const CODEC_MORE = 1;
+// What a codec write does after its bytes (ops/src/compression `Flush`): nothing more, end the
+// stream, or (a compressor) make all written so far decodable.
+const CODEC_NONE = 0;
+const CODEC_FINISH = 1;
+const CODEC_SYNC = 2;
+
+/** The native (de)compressor of one stream (`format`: compression.js's numbers, 3 for brotli):
+ *  `write(bytes, flush, emit)` hands `bytes` over in pieces of at most CODEC_PIECE, the last with
+ *  `flush` (a CODEC_ mode), and emits what comes back; `close()`. CompressionStream,
+ *  DecompressionStream and the response encoder (fetch-body.js) use it. */
+function nativeCodec(newOp, writeOp, format) {
+  let handle = 0; // 0: not made yet; -1: closed
+  const owner = {};
+  const close = () => {
+    if (handle > 0) {
+      untrackNative(owner);
+      callOp(NATIVE.free, [handle]);
+    }
+    handle = -1;
+  };
+  const write = (bytes, flush, emit) => {
+    if (handle < 0) throw new TypeError("The compression stream is closed");
+    try {
+      if (handle === 0) {
+        handle = fieldU32(callOp(newOp, [format]));
+        trackNative(owner, handle);
+      }
+      const total = typedArrayByteLength(bytes);
+      let off = 0;
+      do {
+        const end = off + CODEC_PIECE < total ? off + CODEC_PIECE : total;
+        const last = end === total ? flush : CODEC_NONE;
+        let rest = bytesView(bytes, off, end);
+        for (;;) {
+          const answer = unpackFields(callOp(writeOp, [handle, rest, last]));
+          const consumed = fieldU32(answer[0]);
+          const flags = fieldU32(answer[1]);
+          const out = answer[2];
+          if (typedArrayByteLength(out) > 0) emit(bytesCopy(out));
+          rest = bytesView(rest, consumed, typedArrayByteLength(rest));
+          if ((flags & CODEC_MORE) === 0 && typedArrayByteLength(rest) === 0) break;
+        }
+        off = end;
+      } while (off < total);
+    } catch (e) {
+      close();
+      throw e;
+    }
+    if (flush === CODEC_FINISH) close();
+  };
+  return { write, close, owner };
+}
+
 // ---- the streams' internals -------------------------------------------------------------------
 /** The streams group's internals (streams-transform.js shares them), built on first use. */
 function streamsInternals() {

@@ -5,8 +5,8 @@ return ObjectFreeze({
   newRequest(method, url, headers, body) {
     return newRequestFromHost(`${method}`, `${url}`, ArrayIsArray(headers) ? headers : [], body ?? null);
   },
-  readResponse(value) {
-    return readResponseForHost(value);
+  readResponse(value, encode) {
+    return readResponseForHost(value, encode === true);
   },
   inspect(value) {
     return inspect(value);

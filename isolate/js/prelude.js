@@ -9,10 +9,12 @@
  *   `performance` are EventTargets too), AbortController, AbortSignal, the
  *   Streams standard (ReadableStream and its readers/controllers, WritableStream,
  *   TransformStream, the queuing strategies, TextEncoderStream, TextDecoderStream),
- *   CompressionStream, DecompressionStream, URLPattern, HTMLRewriter, Blob, File,
+ *   CompressionStream, DecompressionStream, Cloudflare's IdentityTransformStream and
+ *   FixedLengthStream (and crypto.DigestStream), URLPattern, HTMLRewriter, Blob, File,
  *   caches (the Cache API),
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
- *   navigator, scheduler and FetchEvent (service-worker syntax). Globals are non-enumerable, writable
+ *   navigator, scheduler and FetchEvent (service-worker syntax), PromiseRejectionEvent (unhandledrejection,
+ *   rejectionhandled), and MessageChannel, MessagePort, MessageEvent (within the isolate). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
@@ -22,12 +24,12 @@
  *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js
  *     12 crypto-subtle.js 13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js
  *     17 streams-readable.js 18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js
- *     21 streams-transform.js 22 blob.js 23 formdata.js 24 multipart.js 25 fetch-body.js
- *     26 fetch.js 27 fetch-outbound.js 28 compression.js 29 workers.js 30 builtins.js 31 lazy.js
- *     32 node-encodings.js 33 node-buffer.js 34 node-buffer-rw.js 35 node-events.js
- *     36 node-util.js 37 node-assert.js 38 node-path.js 39 node-process.js 40 node-hash.js
- *     41 node-crypto.js 42 bindings.js 43 rpc.js 44 cache.js 45 urlpattern.js 46 rewriter.js
- *     47 prelude-end.js
+ *     21 streams-transform.js 22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js
+ *     26 fetch-body.js 27 fetch.js 28 fetch-outbound.js 29 compression.js 30 workers.js
+ *     31 messaging.js 32 builtins.js 33 lazy.js 34 node-encodings.js 35 node-buffer.js
+ *     36 node-buffer-rw.js 37 node-events.js 38 node-util.js 39 node-assert.js 40 node-path.js
+ *     41 node-process.js 42 node-hash.js 43 node-crypto.js 44 node-timers.js 45 node-zlib.js
+ *     46 bindings.js 47 rpc.js 48 cache.js 49 urlpattern.js 50 rewriter.js 51 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -46,7 +48,7 @@
  * (`this`) of every call is unspecified. The host must validate every argument natively: values
  * reaching a primitive may be derived from tenant input.
  *   log(level: number, text: string) -> undefined
- *       level 0 = debug, 1 = log/info, 2 = warn, 3 = error. `text` is already formatted. The host
+ *       level 0 = debug, 1 = log, 2 = warn, 3 = error, 4 = info. `text` is already formatted. The host
  *       may truncate or rate-limit; if it throws, console swallows the exception.
  *   randomFill(u8: Uint8Array) -> undefined
  *       Fill the view with CSPRNG bytes. The prelude only passes a Uint8Array of <= 65536 bytes, but
@@ -58,12 +60,16 @@
  *       replaces its deadline. Intervals are re-armed by the prelude, one firing at a time.
  *   clearTimer(id: number) -> undefined
  *       Disarm `id`; unknown or already-fired ids are a no-op.
- *   onTimer(dispatch: (id: number) => void) -> undefined
+ *   onTimer(dispatch: (id: number) => void, rejections: (kind, promise, reason) => void) -> undefined
  *       Called exactly once, during the prelude. The host keeps `dispatch` (a persistent handle) and
  *       calls it, with `this` undefined, each time an armed timer fires, then runs a microtask
  *       checkpoint. Exceptions thrown by `dispatch` are the tenant callback's uncaught exceptions:
  *       report them like any uncaught error. Calls for unknown ids are ignored. The host should
- *       refuse a second onTimer call.
+ *       refuse a second onTimer call. The host keeps `rejections` too and calls it after a
+ *       microtask checkpoint for each promise V8 reported (its PromiseRejectCallback): kind 0, a
+ *       promise rejected with `reason` that no handler took by then (not an invocation's own);
+ *       kind 1, a handler added to such a promise later; kind 2, `reason` more kind-0 rejections
+ *       the host did not keep (workers.js fires unhandledrejection / rejectionhandled).
  *   compileLazy(index: number) -> Function
  *       Lazy group `index` (lazy.js; the host decides which parts are lazy and appends their stubs
  *       before prelude-end.js), compiled as a strict function of the parameters the host chose.
@@ -94,8 +100,8 @@
  *       turns into that exception. Runs on the isolate's thread, charged to the request.
  *
  * MICROTASKS — queueMicrotask is built on a resolved promise. An exception thrown by its callback
- * rejects an internal promise nobody handles, so the host sees it through its
- * PromiseRejectCallback (kPromiseRejectWithNoHandler) with the original thrown value.
+ * is reported like a timer's (an "error" event at the global scope, then the logs), as in HTML
+ * and workerd; a promise left rejected with no handler reaches `rejections` (see onTimer).
  *
  * HOST EXPORTS — the script's completion value (keep it; tenant code never sees it). A frozen,
  * null-prototype object:
@@ -113,8 +119,14 @@
  *       end of the body, after which it is never called again; a rejection (or a non-Uint8Array
  *       chunk) errors the stream. `cancel(reason)` is called at most once, when the tenant cancels
  *       the stream before its end; its result is ignored.
- *   readResponse(value: unknown) -> [status: number, statusText: string, headers: string[] (flat,
- *              lower-case names, set-cookie kept separate), body: null | Uint8Array | reader]
+ *   readResponse(value: unknown, encode: boolean) -> [status: number, statusText: string,
+ *              headers: string[] (flat, lower-case names, set-cookie kept separate),
+ *              body: null | Uint8Array | reader, length: number | undefined]
+ *       With `encode` (the answer goes to an HTTP client), a body whose Content-Encoding is
+ *       exactly "gzip" or "br" comes compressed so (its Content-Length left out) unless the
+ *       Response was made with `encodeBody: "manual"`, as Cloudflare's runtime does.
+ *       `length` is the body's length when its stream enforces one (a FixedLengthStream's
+ *       readable, not encoded): the HTTP response's Content-Length.
  *       Throws TypeError unless `value` is a genuine Response whose body is neither used nor
  *       locked; marks it used. Read the answer by index, never by destructuring or iterating
  *       it (tenant code may have replaced the array iterator), and read the bytes through
@@ -165,7 +177,7 @@
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, an aborted fetch() to the network rejects at once but its host call runs on
  * until the hop answers (the answer is dropped; one to a worker or a service is cancelled),
- * structuredClone transfers ArrayBuffers only and cannot detect Proxies and cannot clone a Float16Array (V8
+ * structuredClone transfers ArrayBuffers and MessagePorts only and cannot detect Proxies and cannot clone a Float16Array (V8
  * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
  * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.
  */

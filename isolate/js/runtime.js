@@ -255,10 +255,12 @@ async function invokeFetch(ns, payload, body, task) {
       ? await handler.fetch(request, env, ctx)
       : await web.dispatchFetch(request, ctx.waitUntil, ctx.passThroughOnException);
   // Indexed, not destructured: a patched array iterator must never see the body.
-  const answer = web.readResponse(response);
+  // For a client (req.encode), the body is encoded as its Content-Encoding says.
+  const answer = web.readResponse(response, req.encode === true);
   const status = answer[0];
   const headers = answer[2];
   let out = answer[3];
+  const length = answer[4]; // a FixedLengthStream body's, for a streamed answer
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The head's
   // headers are flat [n0, v0, n1, v1, ...] (isolate/src/tasks/settle.rs). The body is a
   // Uint8Array when the prelude knows it whole, null, or a reader the body streams from. A
@@ -284,7 +286,7 @@ async function invokeFetch(ns, payload, body, task) {
     await pump;
     await background.drain();
   })();
-  return [stringify({ status, headers, streamed: true }), null, rest];
+  return [stringify({ status, headers, streamed: true, length }), null, rest];
 }
 
 async function invokeDefault(ns, payload) {

@@ -18,6 +18,9 @@ const ReadableStreamState = internalClass(class ReadableStreamState {
   // Fetch: the bytes a prelude-made body stream was made over (see fetch.js), else null. Valid
   // only while the stream is untouched (not disturbed, not locked).
   source = null;
+  // The readable side of a FixedLengthStream: the bytes it will carry in all (workerd's
+  // `expectedLength`, which becomes a body's Content-Length), else undefined.
+  expectedLength = undefined;
 });
 
 const ReaderState = internalClass(class ReaderState {

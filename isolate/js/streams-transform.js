@@ -445,24 +445,3 @@ function thisDecoderStream(self) {
   if (t === undefined) throw new TypeError("TextDecoderStream: Illegal invocation");
   return t;
 }
-
-// What eager parts (fetch-body.js, bindings.js, fetch-outbound.js) and the rewriter's group use of
-// the streams, reached through plumbing.js's streamsInternals().
-shareInternals("streams", ObjectFreeze({
-  __proto__: null,
-  AcquireReadableStreamDefaultReader,
-  CreateReadableByteStream,
-  CreateTransformStream,
-  IsReadableStreamLocked,
-  ReadableByteStreamControllerClose,
-  ReadableByteStreamControllerEnqueue,
-  ReadableByteStreamControllerError,
-  ReadableByteStreamControllerGetBYOBRequest,
-  ReadableByteStreamControllerRespond,
-  ReadableStreamCancel,
-  ReadableStreamDefaultReaderRead,
-  ReadableStreamPipeTo,
-  ReadableStreamTee,
-  TransformStreamDefaultControllerEnqueue,
-  streamRecord,
-}));

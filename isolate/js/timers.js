@@ -64,7 +64,9 @@ function dispatchTimer(id) {
     hostSetContext(previous);
   }
 }
-hostOnTimer(dispatchTimer);
+// The host keeps both: the timers' dispatch, and the promise rejections' (workers.js, a later
+// part: its function is hoisted, its classes are used only when a rejection is dispatched).
+hostOnTimer(dispatchTimer, dispatchRejectionForHost);
 
 defineGlobal("setTimeout", function setTimeout(callback, delay = 0, ...args) {
   return armTimer(callback, delay, args, false);
@@ -89,7 +91,15 @@ const resolvedPromise = Promise.resolve();
 const PromisePrototypeThen = Promise.prototype.then;
 defineGlobal("queueMicrotask", function queueMicrotask(callback) {
   if (typeof callback !== "function") throw new TypeError("queueMicrotask: callback is not a function");
-  ReflectApply(PromisePrototypeThen, resolvedPromise, [() => { ReflectApply(callback, undefined, []); }]);
+  // What the callback throws is reported as HTML and workerd do (an "error" event, the logs),
+  // never an unhandled rejection of this internal promise.
+  ReflectApply(PromisePrototypeThen, resolvedPromise, [() => {
+    try {
+      ReflectApply(callback, undefined, []);
+    } catch (e) {
+      reportUncaughtException(e);
+    }
+  }]);
 });
 
 // Computed on first use, never at prelude time: the host may evaluate the prelude once into a

@@ -1,6 +1,8 @@
 // ---- workers.js: Workers-only globals: navigator, scheduler, request.cf and the -
-// service-worker syntax (FetchEvent). As workerd reports them: `navigator.userAgent` is
-// "Cloudflare-Workers" (code that sniffs for Workers takes the Workers path) and
+// service-worker syntax (FetchEvent); uncaught errors and promise rejections at the global scope
+// (ErrorEvent, PromiseRejectionEvent); channel messaging is messaging.js. As
+// workerd reports them: `navigator.userAgent` is "Cloudflare-Workers" (code that sniffs for
+// Workers takes the Workers path) and
 // `navigator.hardwareConcurrency` is 1 (one request is one thread of JavaScript, whatever the
 // machine has). `scheduler.wait(ms, { signal })` is a promise-returning setTimeout. The
 // service-worker syntax: a module without a default `fetch` handler that calls
@@ -198,6 +200,84 @@ function reportUncaughtException(error) {
   const event = new ErrorEvent("error", { message, error, cancelable: true });
   eventSetTrusted(event, true);
   if (dispatchInternal(globalThis, event)) reportException(error);
+}
+
+// ---- Promise rejections: unhandledrejection, rejectionhandled -----------------------------------
+// As HTML and workerd do: a promise still rejected with no handler once the microtask checkpoint
+// that rejected it is over is a trusted, cancelable PromiseRejectionEvent "unhandledrejection" at
+// the global scope and, unless a listener canceled it, an "Uncaught (in promise)" console line
+// (level error) in the logs of the request whose code rejected it. A handler added to it later
+// fires "rejectionhandled" (not cancelable). The host records the rejections (V8's promise-reject
+// callback) and calls dispatchRejectionForHost after each checkpoint, in the async context the
+// promise was rejected in; a task's own promise (what a handler returned) is never one of them.
+
+class PromiseRejectionEvent extends Event {
+  #promise;
+  #reason;
+  constructor(type, init) {
+    requireArgs(arguments.length, 2, "PromiseRejectionEvent");
+    if (init === null || (typeof init !== "object" && typeof init !== "function")) {
+      throw new TypeError("PromiseRejectionEvent: init must be an object with a promise");
+    }
+    // Dictionary members in lexicographic order, inherited ones first (bubbles, cancelable,
+    // composed, then promise and reason).
+    super(type, init);
+    const promise = init.promise;
+    if (promise === null || (typeof promise !== "object" && typeof promise !== "function")) {
+      throw new TypeError("PromiseRejectionEvent: init.promise is required and must be an object");
+    }
+    this.#promise = promise;
+    this.#reason = init.reason;
+  }
+  get promise() { return this.#promise; }
+  get reason() { return this.#reason; }
+}
+webidlEnumerable(PromiseRejectionEvent);
+setTag(PromiseRejectionEvent.prototype, "PromiseRejectionEvent");
+inspectThroughGetters(PromiseRejectionEvent, ["type", "promise", "reason", "defaultPrevented", "cancelable", "timeStamp"]);
+defineGlobal("PromiseRejectionEvent", PromiseRejectionEvent);
+
+// HTML's "outstanding rejected promises weak set": those an unhandledrejection fired for, which a
+// later handler turns into a rejectionhandled. Made per isolate on first use (never in the
+// snapshot's evaluation).
+let notifiedRejections = null;
+const WeakSetCtor = WeakSet;
+const WeakSetAdd = uncurry(WeakSet.prototype.add);
+const WeakSetDelete = uncurry(WeakSet.prototype.delete);
+
+/** kind 0: `promise` was rejected with `reason` and nothing handled it; kind 1: a handler was
+ *  added to `promise` after that; kind 2: `reason` more rejections were not recorded (the host's
+ *  cap between two checkpoints). Never throws: listeners' exceptions are reported. */
+function dispatchRejectionForHost(kind, promise, reason) {
+  if (kind === 2) {
+    reportRejectionLine(`${reason} more promise rejections with no handler were not reported`);
+    return;
+  }
+  if (kind === 1) {
+    if (notifiedRejections === null || !WeakSetDelete(notifiedRejections, promise)) return;
+    const event = new PromiseRejectionEvent("rejectionhandled", { __proto__: null, promise, reason });
+    eventSetTrusted(event, true);
+    dispatchInternal(globalThis, event);
+    return;
+  }
+  const event = new PromiseRejectionEvent("unhandledrejection", { __proto__: null, promise, reason, cancelable: true });
+  eventSetTrusted(event, true);
+  const notCanceled = dispatchInternal(globalThis, event);
+  (notifiedRejections ??= new WeakSetCtor());
+  WeakSetAdd(notifiedRejections, promise);
+  if (notCanceled) {
+    let text = "[object]";
+    try { text = inspect(reason); } catch { /* keep "[object]" */ }
+    reportRejectionLine(`Uncaught (in promise) ${text}`);
+  }
+}
+
+function reportRejectionLine(text) {
+  try {
+    hostLog(3, text);
+  } catch {
+    // the host may refuse output (quota); nothing else can be done
+  }
 }
 
 defineGlobal("reportError", function reportError(error) {

@@ -317,6 +317,7 @@ unsafe extern "C" fn host_log(
         0 => LogLevel::Debug,
         2 => LogLevel::Warn,
         3 => LogLevel::Error,
+        4 => LogLevel::Info,
         _ => LogLevel::Log,
     };
     lines.push(LogLine {

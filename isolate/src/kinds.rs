@@ -15,15 +15,18 @@ use stockade_source::{modules, ModuleKind, ModuleSource, RunError};
 pub(crate) const HIDDEN: char = '\\';
 
 /// The ES module source for CommonJS module `name`: its literal `require`s that name a module of
-/// `source` are imported (missing ones throw only when called).
+/// `source` are imported (missing ones throw only when called), and its namespace holds the names
+/// it exports, with those of the CommonJS modules it re-exports (`module.exports = require(...)`,
+/// followed through at most [`REEXPORT_DEPTH`] modules, each once).
 pub(crate) fn commonjs(
     name: &str,
     text: &str,
     source: &mut dyn ModuleSource,
 ) -> Result<String, RunError> {
+    let analysis = cjs::analyse(text);
     let mut deps = Vec::new();
-    for specifier in cjs::requires(text) {
-        let Some(target) = modules::resolve(name, &specifier) else {
+    for specifier in &analysis.requires {
+        let Some(target) = modules::resolve(name, specifier) else {
             continue;
         };
         let Some(module) = source.get(&target)? else {
@@ -36,10 +39,43 @@ pub(crate) fn commonjs(
                 Required::Default
             }
         };
-        deps.push((specifier, target, kind));
+        deps.push((specifier.clone(), target, kind));
     }
-    Ok(cjs::wrap(name, text, &deps))
+    let mut exports = analysis.exports;
+    let mut seen = vec![name.to_string()];
+    let mut pending: Vec<(String, Vec<String>, usize)> =
+        vec![(name.to_string(), analysis.reexports, 1)];
+    while let Some((from, reexports, depth)) = pending.pop() {
+        for specifier in reexports {
+            let Some(target) = modules::resolve(&from, &specifier) else {
+                continue;
+            };
+            if seen.contains(&target) || depth > REEXPORT_DEPTH {
+                continue;
+            }
+            seen.push(target.clone());
+            let Some(module) = source.get(&target)? else {
+                continue;
+            };
+            if module.kind != ModuleKind::Cjs {
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(&module.bytes) else {
+                continue;
+            };
+            let found = cjs::analyse(text);
+            exports.extend(found.exports);
+            pending.push((target, found.reexports, depth + 1));
+        }
+    }
+    exports.sort();
+    exports.dedup();
+    exports.truncate(cjs::MAX_NAMED_EXPORTS);
+    Ok(cjs::wrap(name, text, &deps, &exports))
 }
+
+/// How many CommonJS modules deep re-exports are followed.
+pub(crate) const REEXPORT_DEPTH: usize = 8;
 
 /// The hidden data module holding wasm module `name`'s bytes.
 pub(crate) fn wasm_bytes_name(name: &str) -> String {

@@ -279,6 +279,7 @@ impl Worker {
             headers: &headers,
             env: &request.env,
             streamed: request.body_streamed,
+            encode: request.encode_body,
             entrypoint,
         };
         match serde_json::to_string(&head) {

@@ -36,7 +36,10 @@ pub const CLOCK_RESOLUTION_MS: f64 = 1.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
     Debug,
+    /// `console.log` and the other plain lines.
     Log,
+    /// `console.info`.
+    Info,
     Warn,
     Error,
 }
@@ -78,6 +81,10 @@ pub struct FetchRequest {
     /// The rest of the body comes through the task's `body.read` host calls, each answered
     /// with the next chunk, an empty answer at the end.
     pub body_streamed: bool,
+    /// The answer goes to an HTTP client: the runtime encodes a body whose `Content-Encoding`
+    /// is `gzip` or `br` (unless the `Response` says `encodeBody: "manual"`), as Cloudflare's
+    /// does. False when a worker's `fetch` is the caller, which gets the body unencoded.
+    pub encode_body: bool,
     /// The worker's `env` bindings (a JSON object).
     pub env: serde_json::Value,
 }
@@ -92,6 +99,9 @@ pub struct FetchResponse {
     /// The body is produced after the answer: the task's `body.write` host calls carry its
     /// chunks and `body.end` ends it (the task stays alive until then).
     pub streamed: bool,
+    /// With `streamed`, the body's length when the runtime vouches for it: the body is a
+    /// `FixedLengthStream`'s, which errors (cutting the body) on more or fewer bytes.
+    pub length: Option<u64>,
 }
 
 /// Owns a bridge outcome and frees its strings on drop.

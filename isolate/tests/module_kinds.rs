@@ -38,7 +38,7 @@ fn commonjs_modules_export_and_require_each_other() {
         text(
             "main.js",
             "import lib, * as ns from './lib/math.cjs'; import counter from './counter.cjs';
-             export default () => [lib.add(2, 3), lib.name, typeof ns.__stockade_cjs, counter.next(), counter.next(),
+             export default () => [lib.add(2, 3), lib.name, Object.keys(ns).filter((k) => k.includes('stockade')).length, counter.next(), counter.next(),
                lib.fromEsm, lib.config.mode, lib.thisIsExports, lib.filename, lib.missing];",
         ),
         text(
@@ -64,7 +64,7 @@ fn commonjs_modules_export_and_require_each_other() {
         serde_json::json!([
             5,
             "helper",
-            "function",
+            0,
             1,
             2,
             "hi from esm",
@@ -93,6 +93,79 @@ fn a_commonjs_cycle_gets_partial_exports_never_an_error() {
     // starts first and its require of a runs a whole, which sees b's partial (empty) exports:
     // Node's cycle rule with the roles swapped. Never a TDZ error.
     assert_eq!(v, serde_json::json!([null, ["a-early", "a-late"]]));
+}
+
+#[test]
+fn a_commonjs_namespace_is_default_and_named_exports_only() {
+    let v = ok(run_set(vec![
+        text(
+            "main.js",
+            "import * as ns from './lib.cjs'; import { add, 'kebab-name' as kebab } from './lib.cjs';
+             import * as literal from './literal.cjs'; import * as re from './re.cjs'; import * as prim from './prim.cjs';
+             export default () => [Object.keys(ns), ns.default === ns.default.self, add(2, 3), kebab,
+               ns.late, Object.keys(literal), literal.fetch(), literal.value, Object.keys(re), re.add === add,
+               re.fromBase, Object.keys(prim), prim.default, prim.x ?? null,
+               Object.getOwnPropertyNames(ns).filter((k) => k.startsWith('__stockade')).length];",
+        ),
+        text(
+            "lib.cjs",
+            "exports.add = (a, b) => a + b; exports['kebab-name'] = 'k'; exports.self = exports;
+             Object.defineProperty(exports, 'late', { enumerable: true, get: () => 'got late' });
+             exports.default = 'not the default export';",
+        ),
+        text(
+            "literal.cjs",
+            "const value = 41; module.exports = { value: value + 1, fetch() { return 'fetched'; } };",
+        ),
+        text(
+            "re.cjs",
+            "module.exports = require('./lib.cjs'); module.exports.fromBase = require('./base.cjs').base;",
+        ),
+        text("base.cjs", "exports.base = 'base';"),
+        text("prim.cjs", "exports.x = 1; module.exports = 7;"),
+    ]));
+    assert_eq!(
+        v,
+        serde_json::json!([
+            ["add", "default", "kebab-name", "late", "self"],
+            true,
+            5,
+            "k",
+            "got late",
+            ["default", "fetch", "value"],
+            "fetched",
+            42,
+            ["add", "default", "fromBase", "kebab-name", "late", "self"],
+            true,
+            "base",
+            ["default", "x"],
+            7,
+            null,
+            0
+        ])
+    );
+}
+
+#[test]
+fn a_commonjs_cycle_with_a_reassigned_module_exports_sees_the_new_object() {
+    // main imports b first, so a (b's import) starts first: a replaces module.exports, then
+    // requires b, which requires a back while a is still running: b sees a's new object (as in
+    // Node), not the one a started with, and a's named export is read once a has run.
+    let v = ok(run_set(vec![
+        text(
+            "main.js",
+            "import b from './b.cjs'; import a, { who } from './a.cjs'; export default () => [who, a.who, b.sawA];",
+        ),
+        text(
+            "a.cjs",
+            "module.exports = { who: 'a-new' }; require('./b.cjs');",
+        ),
+        text(
+            "b.cjs",
+            "const a = require('./a.cjs'); exports.sawA = a.who ?? 'nothing yet';",
+        ),
+    ]));
+    assert_eq!(v, serde_json::json!(["a-new", "a-new", "a-new"]));
 }
 
 #[test]

@@ -21,6 +21,7 @@ fn request(method: &str, path: &str, body: &[u8]) -> FetchRequest {
         headers: vec![("content-type".into(), "text/plain".into())],
         body: body.to_vec(),
         body_streamed: false,
+        encode_body: false,
         env: serde_json::json!({}),
     }
 }

@@ -113,6 +113,7 @@ fn fetch_handlers_get_a_real_request_and_return_a_response() {
         headers: vec![("X-Test".into(), "yes".into())],
         body: b"payload".to_vec(),
         body_streamed: false,
+        encode_body: false,
         env: serde_json::json!({"NAME": "value"}),
     };
     let (response, _inv) = worker.fetch(&request);

@@ -25,6 +25,7 @@ fn post(body: Vec<u8>, content_type: &str) -> FetchRequest {
         headers: vec![("Content-Type".into(), content_type.into())],
         body,
         body_streamed: false,
+        encode_body: false,
         env: serde_json::json!({}),
     }
 }
@@ -97,6 +98,7 @@ fn abort_signal_timeout_fires_inside_a_handler_that_awaits_it() {
         headers: vec![],
         body: vec![],
         body_streamed: false,
+        encode_body: false,
         env: serde_json::json!({}),
     };
     let started = Instant::now();

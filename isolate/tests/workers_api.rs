@@ -23,6 +23,7 @@ fn get(url: &str, headers: &[(&str, &str)], env: serde_json::Value) -> FetchRequ
             .collect(),
         body: Vec::new(),
         body_streamed: false,
+        encode_body: false,
         env,
     }
 }

@@ -50,7 +50,8 @@ pub const MAX_OP_INPUT: usize = 16 << 20;
 pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
 
 /// Every op, by family. The numbers are the contract with the prelude (`OP` in
-/// `js/crypto-keys.js`, `NATIVE` in `js/compression.js`); a family owns one range of 0x100 codes.
+/// `js/crypto-keys.js`, `DIGEST_OP` in `js/streams-transform.js`, `NATIVE` in `js/compression.js`);
+/// a family owns one range of 0x100 codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum OpCode {
@@ -60,6 +61,9 @@ pub enum OpCode {
     Digest = 0x0101,
     HmacSign = 0x0102,
     HmacVerify = 0x0103,
+    DigestNew = 0x0104,
+    DigestUpdate = 0x0105,
+    DigestFinish = 0x0106,
     AesGcmEncrypt = 0x0110,
     AesGcmDecrypt = 0x0111,
     AesCbcEncrypt = 0x0112,
@@ -103,11 +107,14 @@ pub enum OpCode {
 }
 
 impl OpCode {
-    const ALL: [OpCode; 40] = [
+    const ALL: [OpCode; 43] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
         OpCode::HmacVerify,
+        OpCode::DigestNew,
+        OpCode::DigestUpdate,
+        OpCode::DigestFinish,
         OpCode::AesGcmEncrypt,
         OpCode::AesGcmDecrypt,
         OpCode::AesCbcEncrypt,

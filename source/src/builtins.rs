@@ -23,13 +23,17 @@ pub const NODE_MODULES: &[&str] = &[
     "buffer",
     "crypto",
     "events",
+    "os",
     "path",
     "path/posix",
     "process",
     "string_decoder",
+    "timers",
+    "timers/promises",
     "url",
     "util",
     "util/types",
+    "zlib",
 ];
 
 /// Node.js modules Stockade does not implement; importing one is a clear refusal.
@@ -50,7 +54,6 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "inspector",
     "module",
     "net",
-    "os",
     "perf_hooks",
     "punycode",
     "querystring",
@@ -62,8 +65,6 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "stream/web",
     "sys",
     "test",
-    "timers",
-    "timers/promises",
     "tls",
     "trace_events",
     "tty",
@@ -71,7 +72,6 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "vm",
     "wasi",
     "worker_threads",
-    "zlib",
 ];
 
 /// What an import specifier names.
@@ -224,6 +224,21 @@ mod tests {
             target("main.js", "fs", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
+        for timers in ["timers", "timers/promises", "os"] {
+            assert_eq!(
+                target("main.js", timers, &NODE, has),
+                Target::Builtin(format!("node:{timers}"))
+            );
+            assert_eq!(
+                target(
+                    "main.js",
+                    &format!("node:{timers}"),
+                    &Features::default(),
+                    has
+                ),
+                Target::Unavailable(Unavailable::NeedsNodejsCompat)
+            );
+        }
         let v1 = Features {
             node_globals: false,
             ..NODE

@@ -3,7 +3,8 @@
 //!
 //! Guarantees: [`Compat::parse`] accepts a date only as `YYYY-MM-DD` naming a real calendar day
 //! no later than [`SUPPORTED_DATE`], and flags only from [`KNOWN_FLAGS`] (a flag and its `no_`
-//! opposite together are refused); anything else is an error message fit for a 400. The
+//! opposite together are refused); anything else is an error message fit for a 400 that names
+//! the flag (and, for one of [`REFUSED_FLAGS`], why). The
 //! supervisor validates with it and the worker interprets with it, so both read a definition the
 //! same way. Pure functions, no I/O.
 //!
@@ -16,6 +17,9 @@
 //!   [`POPULATE_PROCESS_ENV_DATE`] (or with `nodejs_compat_populate_process_env`;
 //!   `nodejs_compat_do_not_populate_process_env` turns it off); otherwise it is empty.
 //! - `nodejs_als`: `node:async_hooks` alone, without the rest of `nodejs_compat`.
+//! - The other accepted flags change nothing: Stockade always behaves as they ask (their
+//!   descriptions in [`KNOWN_FLAGS`] say why). Cloudflare flags that ask for what Stockade does
+//!   not have, or to turn off what it cannot, are refused with the reason ([`REFUSED_FLAGS`]).
 //!
 //! Nothing else changes with the date yet.
 
@@ -26,7 +30,14 @@ pub const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
 /// From this date, `nodejs_compat` fills `process.env` (as on Cloudflare).
 pub const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
 
-/// Every flag a definition may name, with what it does.
+/// The start of a [`KNOWN_FLAGS`] description for a flag whose behaviour Stockade always has (so
+/// naming it changes nothing); the rest of the description says why it is already true.
+pub const ALREADY_TRUE: &str = "already true: ";
+
+/// Every flag a definition may name, with what it does. Cloudflare flags whose behaviour is
+/// Stockade's anyway (on Cloudflare most are on by default from a date) are accepted, and say
+/// why they are already true (each is checked in a real isolate by
+/// `isolate/tests/compat_flags.rs`, or through the daemon by `daemon/tests/e2e_compat_flags.rs`).
 pub const KNOWN_FLAGS: &[(&str, &str)] = &[
     ("nodejs_compat", "the node:* modules Stockade implements"),
     (
@@ -46,7 +57,212 @@ pub const KNOWN_FLAGS: &[(&str, &str)] = &[
         "nodejs_compat_do_not_populate_process_env",
         "process.env stays empty",
     ),
+    (
+        "formdata_parser_supports_files",
+        "already true: formData() gives a File for every part with a filename",
+    ),
+    (
+        "fetch_refuses_unknown_protocols",
+        "already true: the egress gateway refuses a fetch() of any scheme but http and https",
+    ),
+    (
+        "fetch_standard_url",
+        "already true: fetch() and Request parse URLs with the WHATWG parser",
+    ),
+    (
+        "url_standard",
+        "already true: URL and URLSearchParams are the WHATWG URL Standard's",
+    ),
+    (
+        "response_redirect_url_standard",
+        "already true: Response.redirect() parses its URL with the WHATWG parser",
+    ),
+    (
+        "urlsearchparams_delete_has_value_arg",
+        "already true: URLSearchParams.delete() and has() take the optional value argument",
+    ),
+    (
+        "streams_enable_constructors",
+        "already true: ReadableStream and WritableStream are constructible from JavaScript sources and sinks",
+    ),
+    (
+        "transformstream_enable_standard_constructor",
+        "already true: TransformStream's constructor is the Streams Standard's (transform, flush)",
+    ),
+    (
+        "streams_byob_reader_detaches_buffer",
+        "already true: a BYOB reader's read(view) transfers (detaches) the view's buffer",
+    ),
+    (
+        "export_commonjs_default",
+        "already true: a CommonJS module's default export is its module.exports",
+    ),
+    (
+        "global_fetch_strictly_public",
+        "already true: global fetch() always goes through the egress gateway as to the public \
+         internet (the tenant's rules, private addresses refused); there is no zone origin to reach",
+    ),
+    (
+        "global_navigator",
+        "already true: the navigator global exists",
+    ),
+    (
+        "http_headers_getsetcookie",
+        "already true: Headers has getSetCookie(), and iteration yields each Set-Cookie apart",
+    ),
+    (
+        "workers_api_getters_setters_on_prototype",
+        "already true: the runtime's classes keep their accessors on the prototype (subclassable)",
+    ),
+    (
+        "set_tostring_tag",
+        "already true: the runtime's objects carry Symbol.toStringTag",
+    ),
+    (
+        "no_global_importscripts",
+        "already true: there is no importScripts global",
+    ),
+    (
+        "enable_weak_ref",
+        "already true: WeakRef and FinalizationRegistry exist",
+    ),
+    (
+        "rpc",
+        "already true: service and Loader bindings take RPC method calls (env.SVC.method(...))",
+    ),
+    (
+        "fetcher_no_get_put_delete",
+        "already true: a binding's get/put/delete are RPC methods, not fetch() shortcuts",
+    ),
+    (
+        "enable_nodejs_os_module",
+        "already true: with nodejs_compat, node:os (workerd's stub) is there whatever the date",
+    ),
 ];
+
+/// Cloudflare flags Stockade knows but refuses, with why: each asks for a behaviour Stockade
+/// does not have, or to turn off one it cannot turn off.
+pub const REFUSED_FLAGS: &[(&str, &str)] = &[
+    (
+        "formdata_parser_converts_files_to_strings",
+        "Stockade cannot turn off File parts: formData() always gives a File for a part with a filename",
+    ),
+    (
+        "fetch_treats_unknown_protocols_as_http",
+        "Stockade cannot treat other schemes as http: the egress gateway refuses them",
+    ),
+    (
+        "fetch_legacy_url",
+        "Stockade cannot turn off the WHATWG URL parser of fetch()",
+    ),
+    (
+        "url_original",
+        "Stockade has only the WHATWG URL Standard's parser",
+    ),
+    (
+        "response_redirect_url_original",
+        "Stockade cannot turn off the WHATWG URL parser of Response.redirect()",
+    ),
+    (
+        "no_urlsearchparams_delete_has_value_arg",
+        "Stockade cannot turn off the value argument of URLSearchParams.delete() and has()",
+    ),
+    (
+        "streams_disable_constructors",
+        "Stockade cannot turn off the ReadableStream and WritableStream constructors",
+    ),
+    (
+        "transformstream_disable_standard_constructor",
+        "Stockade has only the standard TransformStream constructor",
+    ),
+    (
+        "streams_byob_reader_does_not_detach_buffer",
+        "Stockade cannot turn off the detaching of a BYOB read's buffer",
+    ),
+    (
+        "export_commonjs_namespace",
+        "Stockade cannot export a CommonJS module's namespace as its default: the default export is module.exports",
+    ),
+    (
+        "global_fetch_private_origin",
+        "Stockade has no zone origin: global fetch() always goes through the egress gateway",
+    ),
+    (
+        "no_global_navigator",
+        "Stockade cannot remove the navigator global",
+    ),
+    (
+        "no_http_headers_getsetcookie",
+        "Stockade cannot turn off Headers.getSetCookie()",
+    ),
+    (
+        "workers_api_getters_setters_on_instance",
+        "Stockade cannot move the runtime's accessors onto instances",
+    ),
+    (
+        "do_not_set_tostring_tag",
+        "Stockade cannot remove Symbol.toStringTag from the runtime's objects",
+    ),
+    (
+        "global_importscripts",
+        "Stockade has no importScripts",
+    ),
+    (
+        "disable_weak_ref",
+        "Stockade cannot remove WeakRef and FinalizationRegistry",
+    ),
+    (
+        "no_rpc",
+        "Stockade cannot turn off RPC on service and Loader bindings",
+    ),
+    (
+        "fetcher_has_get_put_delete",
+        "Stockade's bindings have no get/put/delete fetch() shortcuts (those names are RPC methods)",
+    ),
+    (
+        "web_socket_compression",
+        "Stockade has no WebSocket support",
+    ),
+    (
+        "no_web_socket_compression",
+        "Stockade has no WebSocket support",
+    ),
+    (
+        "no_nodejs_compat",
+        "leave out nodejs_compat instead: Stockade has no Node.js modules without it",
+    ),
+    (
+        "no_nodejs_als",
+        "leave out nodejs_als instead",
+    ),
+    (
+        "enable_nodejs_http_modules",
+        "Stockade has no node:http or node:https",
+    ),
+    (
+        "enable_nodejs_fs_module",
+        "Stockade has no node:fs",
+    ),
+    (
+        "disable_nodejs_os_module",
+        "Stockade cannot remove node:os from nodejs_compat",
+    ),
+    (
+        "allow_eval_during_startup",
+        "Stockade never allows eval() or new Function()",
+    ),
+    (
+        "disallow_importable_env",
+        "Stockade cannot hide env from `import { env } from \"cloudflare:workers\"`",
+    ),
+];
+/// The flags of [`KNOWN_FLAGS`] whose behaviour Stockade always has.
+pub fn already_true_flags() -> impl Iterator<Item = &'static str> {
+    KNOWN_FLAGS
+        .iter()
+        .filter(|(_, what)| what.starts_with(ALREADY_TRUE))
+        .map(|(name, _)| *name)
+}
 
 /// The runtime behaviours a date and flags switch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,6 +300,11 @@ impl Compat {
         };
         let mut seen: Vec<String> = Vec::new();
         for flag in flags {
+            if let Some((_, why)) = REFUSED_FLAGS.iter().find(|(name, _)| name == flag) {
+                return Err(format!(
+                    "compatibility flag {flag:?} is not supported: {why}"
+                ));
+            }
             if !KNOWN_FLAGS.iter().any(|(name, _)| name == flag) {
                 let known: Vec<&str> = KNOWN_FLAGS.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -197,6 +418,24 @@ mod tests {
     }
 
     #[test]
+    fn flag_lists_are_consistent() {
+        let mut names: Vec<&str> = KNOWN_FLAGS
+            .iter()
+            .chain(REFUSED_FLAGS)
+            .map(|(n, _)| *n)
+            .collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "a flag is listed twice");
+        let always: Vec<&str> = already_true_flags().collect();
+        assert!(always.contains(&"url_standard") && !always.contains(&"nodejs_compat"));
+        for (name, what) in KNOWN_FLAGS.iter().chain(REFUSED_FLAGS) {
+            assert!(!what.is_empty() && !what.contains('\n'), "{name}: one line");
+        }
+    }
+
+    #[test]
     fn flags_are_checked_and_switch_features() {
         let err = Compat::parse("", &flags(&["nodejs_compat", "warp_drive"])).expect_err("unknown");
         assert!(
@@ -224,6 +463,33 @@ mod tests {
         let opted_out =
             Compat::parse("", &flags(&["nodejs_compat", "no_nodejs_compat_v2"])).expect("ok");
         assert!(opted_out.features.nodejs && !opted_out.features.node_globals);
+        // Flags Stockade's behaviour already satisfies change nothing.
+        let wrangler = flags(&[
+            "nodejs_compat",
+            "url_standard",
+            "streams_enable_constructors",
+            "transformstream_enable_standard_constructor",
+            "formdata_parser_supports_files",
+            "export_commonjs_default",
+            "global_fetch_strictly_public",
+            "fetch_refuses_unknown_protocols",
+            "rpc",
+        ]);
+        let with = Compat::parse("2025-06-01", &wrangler).expect("accepted");
+        assert_eq!(with.features, recent.features);
+        assert_eq!(with.flags, wrangler);
+        // Their opposites, and what Stockade does not have, are refused with the reason.
+        for (flag, needle) in [
+            ("url_original", "WHATWG"),
+            ("export_commonjs_namespace", "module.exports"),
+            ("no_rpc", "RPC"),
+            ("web_socket_compression", "WebSocket"),
+            ("streams_disable_constructors", "cannot turn off"),
+        ] {
+            let err = Compat::parse("", &flags(&["nodejs_compat", flag])).expect_err(flag);
+            assert!(err.contains(flag) && err.contains(needle), "{err}");
+            assert!(!err.contains("unknown"), "{err}");
+        }
         let als = Compat::parse("", &flags(&["nodejs_als", "nodejs_als"])).expect("ok");
         assert_eq!(als.flags, ["nodejs_als"]);
         assert!(als.features.async_hooks && !als.features.nodejs);

@@ -67,7 +67,8 @@ pub fn module_kind(kind: stockade_ipc::ModuleKind) -> ModuleKind {
 fn log_level(level: stockade_isolate::LogLevel) -> LogLevel {
     match level {
         stockade_isolate::LogLevel::Debug => LogLevel::Debug,
-        stockade_isolate::LogLevel::Log => LogLevel::Info,
+        stockade_isolate::LogLevel::Log => LogLevel::Log,
+        stockade_isolate::LogLevel::Info => LogLevel::Info,
         stockade_isolate::LogLevel::Warn => LogLevel::Warn,
         stockade_isolate::LogLevel::Error => LogLevel::Error,
     }
@@ -116,6 +117,7 @@ pub fn outcome(
                 headers: r.headers,
                 body: r.body,
                 streamed: r.streamed,
+                length: r.length,
             }),
             Err(why) => Err(error(ErrorKind::InvalidResponse, why)),
         },
@@ -294,6 +296,7 @@ mod tests {
                 headers: vec![],
                 body,
                 streamed: false,
+                length: None,
             }))
         };
         let spent = || Spent {

@@ -174,6 +174,7 @@ impl Thread {
                 body,
                 body_streamed,
                 entrypoint,
+                encode_body,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
@@ -187,6 +188,7 @@ impl Thread {
                         headers,
                         body,
                         body_streamed,
+                        encode_body,
                         env,
                     },
                 )

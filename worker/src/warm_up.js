@@ -39,7 +39,15 @@ async function streams() {
   for await (const chunk of zipped) unzipped += chunk;
   const tee = new Response('t').body.tee();
   await Promise.all(tee.map((s) => new Response(s).arrayBuffer()));
-  return [piped, unzipped, written.length].join();
+  // Cloudflare Workers' own: the identity streams and crypto.DigestStream (all in this group).
+  const [sent, hashed] = new Response('i').body
+    .pipeThrough(new IdentityTransformStream())
+    .pipeThrough(new FixedLengthStream(1))
+    .tee();
+  const digesting = new crypto.DigestStream('SHA-256');
+  const [identity] = await Promise.all([new Response(sent).text(), hashed.pipeTo(digesting)]);
+  const digest = await digesting.digest;
+  return [piped, unzipped, written.length, identity, digest.byteLength].join();
 }
 
 async function webCrypto() {

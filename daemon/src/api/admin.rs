@@ -12,28 +12,20 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stockade_cordon::TenantId;
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::supervisor::{rss_bytes, tenant_pid};
 
-fn operator_only(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if state.principal(headers)?.operator {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
-}
-
 pub async fn workers(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
 ) -> Result<Response, ApiError> {
-    operator_only(&state, &headers)?;
+    who.operator_only()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -92,9 +84,9 @@ pub async fn workers(
 
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
 ) -> Result<Response, ApiError> {
-    operator_only(&state, &headers)?;
+    who.operator_only()?;
     Ok(Json(state.pool.metrics()).into_response())
 }
 
@@ -107,10 +99,10 @@ pub struct EgressQuery {
 
 pub async fn egress(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
     query: Result<Query<EgressQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    operator_only(&state, &headers)?;
+    who.operator_only()?;
     let Query(query) = query.map_err(|e| {
         ApiError::BadRequest(format!("expected ?tenant=ID&limit=N: {}", e.body_text()))
     })?;

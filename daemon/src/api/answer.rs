@@ -19,6 +19,8 @@ pub(super) struct Answer {
     pub body: Vec<u8>,
     /// The body streams after the answer.
     pub streamed: bool,
+    /// A streamed body's length, as the runtime vouches for it (a `FixedLengthStream`).
+    pub length: Option<u64>,
 }
 
 /// What was wrong with a fetch's result.
@@ -37,13 +39,14 @@ pub(super) enum BadAnswer {
 
 /// Checks a fetch job's result (see the module's guarantees).
 pub(super) fn checked(result: Result<Reply, ErrorReply>) -> Result<Answer, BadAnswer> {
-    let (status, headers, body, streamed) = match result {
+    let (status, headers, body, streamed, length) = match result {
         Ok(Reply::Response {
             status,
             headers,
             body,
             streamed,
-        }) => (status, headers, body, streamed),
+            length,
+        }) => (status, headers, body, streamed, length),
         Ok(_) => return Err(BadAnswer::NotAResponse),
         Err(e) => return Err(BadAnswer::Failed(e)),
     };
@@ -58,6 +61,7 @@ pub(super) fn checked(result: Result<Reply, ErrorReply>) -> Result<Answer, BadAn
         headers,
         body,
         streamed,
+        length: length.filter(|_| streamed),
     })
 }
 
@@ -72,6 +76,7 @@ mod tests {
             headers: vec![("x-a".into(), "1".into())],
             body: body.to_vec(),
             streamed,
+            length: None,
         })
     }
 

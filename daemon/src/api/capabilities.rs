@@ -8,19 +8,21 @@
 //!
 //! The tenant itself or the operator; anyone else gets the 404 an unknown tenant gets.
 //! Guarantees: a declaration is checked (`Capability::check`) before it is stored and answered
-//! only once stored. Trusts: the token check in `AppState`.
+//! only once stored. Trusts: the token check of `edge` (`auth::Caller`).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{Api, ApiPath};
+use super::json;
 use super::loader::body_or_error;
 use super::AppState;
 use crate::capabilities::{Capability, Source};
@@ -29,8 +31,8 @@ use crate::supervisor::bindings::valid_name;
 
 const NO_SUCH_TENANT: ApiError = ApiError::NotFound("no such tenant");
 
-fn may_manage(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), ApiError> {
-    let who = state.principal(headers)?;
+fn may_manage(state: &AppState, who: &Caller, tenant: &str) -> Result<(), ApiError> {
+    let who = &who.principal;
     let allowed = who.operator || who.tenant.as_deref() == Some(tenant);
     if allowed && state.capabilities.has_tenant(tenant) {
         Ok(())
@@ -51,15 +53,14 @@ fn checked_name(name: &str) -> Result<(), ApiError> {
 
 pub async fn put(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    who: Caller,
+    Api((tenant, name)): ApiPath<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&state, &who, &tenant)?;
     checked_name(&name)?;
     let body = body_or_error(body)?;
-    let cap: Capability = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid capability: {e}")))?;
+    let cap: Capability = json::from_body(&body, "capability")?;
     cap.check().map_err(ApiError::BadRequest)?;
     let (who, key, value) = (tenant.clone(), name.clone(), cap.clone());
     state
@@ -84,10 +85,10 @@ fn describe(name: &str, cap: &Capability, source: Source) -> serde_json::Value {
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(tenant): ApiPath<String>,
+    who: Caller,
+    Api(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&state, &who, &tenant)?;
     let all = state.capabilities.list(&tenant).await?;
     let out: Vec<serde_json::Value> = all
         .iter()
@@ -98,10 +99,10 @@ pub async fn list(
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    who: Caller,
+    Api((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&state, &who, &tenant)?;
     checked_name(&name)?;
     let (who, key) = (tenant.clone(), name.clone());
     if state

@@ -8,8 +8,9 @@
 //! - every request but the probes (`/healthz`, `/readyz`) is authenticated here, before any
 //!   handler runs and so before a byte of its body is read (a client that asked with
 //!   `Expect: 100-continue` is not told to send it): without a valid token it is answered `401`
-//!   at once. The principal is decided by `AppState::authenticate`, the function the handlers
-//!   use, so the tenant whose quotas admit a request is the tenant its handler serves;
+//!   at once. The token is checked here only (`auth::Tokens::authenticate`): the principal it
+//!   names goes to the handler in the request's extensions (`auth::Caller`), so the tenant whose
+//!   quotas admit a request is the tenant its handler serves;
 //! - a request whose token names a tenant is admitted by that tenant's quotas (`quota`) before
 //!   its handler runs, or answered `429` with `Retry-After`; its place under the tenant's
 //!   concurrency is held until its response body is over;
@@ -34,9 +35,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use super::auth::Tokens;
 use super::error::{ApiError, ErrorCode};
-use super::quota::Permit;
+use super::quota::{Permit, QuotaBook};
 use super::AppState;
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -107,7 +110,31 @@ fn new_id() -> String {
     format!("{:016x}", z ^ (z >> 31))
 }
 
-pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+/// What the edge needs of the daemon's state: a trait so that its tests can run it without a
+/// worker pool.
+pub trait Gate: Send + Sync + 'static {
+    fn tokens(&self) -> &Tokens;
+    fn quotas(&self) -> &QuotaBook;
+    fn metrics(&self) -> &Metrics;
+}
+
+impl Gate for AppState {
+    fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+    fn quotas(&self) -> &QuotaBook {
+        &self.quotas
+    }
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+pub async fn edge<G: Gate>(
+    State(state): State<Arc<G>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
     let route = route_of(request.method(), request.uri().path());
@@ -116,14 +143,15 @@ pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Ne
     let who = match route {
         "probe" => Ok(None),
         _ => state
+            .tokens()
             .authenticate(request.headers(), route == "fetch")
-            .map(|(who, _)| Some(who)),
+            .map(Some),
     };
     let tenant = who
         .as_ref()
         .ok()
         .and_then(|w| w.as_ref())
-        .and_then(|w| w.tenant.clone());
+        .and_then(|w| w.principal.tenant.clone());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -132,13 +160,17 @@ pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Ne
     );
     let admitted = match (&who, &tenant) {
         (Err(_), _) => Ok(None),
-        (Ok(_), Some(t)) => state.quotas.admit(t),
+        (Ok(_), Some(t)) => state.quotas().admit(t),
         (Ok(_), None) => Ok(None),
     };
     let mut response = match (who, admitted) {
         // Answered without reading the body (nor asking for it: no `100 Continue`).
         (Err(e), _) => e.into_response(),
-        (Ok(_), Ok(permit)) => {
+        (Ok(caller), Ok(permit)) => {
+            // The handler's `Caller`: the token is not checked again.
+            if let Some(caller) = caller {
+                request.extensions_mut().insert(caller);
+            }
             let response = next.run(request).instrument(span.clone()).await;
             match permit {
                 Some(permit) => hold_until_sent(response, permit),
@@ -172,7 +204,7 @@ pub async fn edge(State(state): State<Arc<AppState>>, request: Request, next: Ne
         )
     });
     state
-        .metrics
+        .metrics()
         .request(tenant.as_deref().unwrap_or("-"), route, outcome, took);
     response
 }
@@ -262,95 +294,5 @@ impl http_body::Body for Held {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_have_fixed_names() {
-        let get = Method::GET;
-        for (path, route) in [
-            ("/v1/run", "run"),
-            ("/v1/workers", "workers_list"),
-            ("/v1/workers/abc", "workers_get"),
-            ("/v1/workers/abc/fetch", "fetch"),
-            ("/v1/workers/abc/fetch/x/y?z", "fetch"),
-            ("/v1/tenants/t/risk", "risk"),
-            ("/v1/tenants/t/secrets/k", "secrets"),
-            ("/v1/tenants/t/capabilities/k", "capabilities"),
-            ("/v1/workers/abc/types", "types"),
-            ("/v1/workers/abc/logs", "logs"),
-            ("/v1/workspaces/w/files", "workspaces"),
-            ("/v1/workspaces/w/files/a/b", "workspaces"),
-            ("/v1/workspaces/w/search", "workspaces"),
-            ("/healthz", "probe"),
-            ("/readyz", "probe"),
-            ("/healthz/x", "other"),
-            ("/v1/types", "types"),
-            ("/mcp", "mcp"),
-            ("/v1/admin/workers", "admin"),
-            ("/metrics", "metrics"),
-            ("/v1/run/../../etc", "other"),
-            ("/anything", "other"),
-        ] {
-            assert_eq!(route_of(&get, path), route, "{path}");
-        }
-        assert_eq!(
-            route_of(&Method::DELETE, "/v1/workers/abc"),
-            "workers_delete"
-        );
-        assert_eq!(route_of(&Method::POST, "/v1/workers"), "workers_create");
-    }
-
-    #[test]
-    fn error_answers_axum_made_become_the_json_envelope() {
-        let plain = Response::builder()
-            .status(StatusCode::METHOD_NOT_ALLOWED)
-            .header(header::ALLOW, "POST")
-            .body(Body::empty())
-            .expect("response");
-        let out = enveloped(plain);
-        assert_eq!(out.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(out.headers()[header::ALLOW], "POST");
-        assert_eq!(out.headers()[header::CONTENT_TYPE], "application/json");
-        assert_eq!(
-            out.extensions().get::<ErrorCode>().map(|c| c.0),
-            Some("method_not_allowed")
-        );
-        // A handler's own JSON error (MCP's JSON-RPC errors) and a success stay as they are.
-        for (status, kind) in [
-            (StatusCode::BAD_REQUEST, "application/json"),
-            (StatusCode::OK, "text/plain"),
-        ] {
-            let given = Response::builder()
-                .status(status)
-                .header(header::CONTENT_TYPE, kind)
-                .body(Body::from("x"))
-                .expect("response");
-            let out = enveloped(given);
-            assert_eq!(out.headers()[header::CONTENT_TYPE], kind);
-            assert!(out.extensions().get::<ErrorCode>().is_none());
-        }
-        assert_eq!(status_code(StatusCode::OK), None);
-        assert_eq!(status_code(StatusCode::IM_A_TEAPOT), Some("bad_request"));
-        assert_eq!(status_code(StatusCode::BAD_GATEWAY), Some("internal"));
-    }
-
-    #[test]
-    fn request_ids_are_unique_and_only_plausible_ones_are_taken() {
-        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
-        assert_eq!(ids.len(), 1000);
-        let with = |v: &str| {
-            let request = Request::builder()
-                .header(REQUEST_ID, v)
-                .body(Body::empty())
-                .expect("request");
-            request_id(&request)
-        };
-        assert_eq!(with("abc-123.x:y_z"), "abc-123.x:y_z");
-        for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
-            let id = with(bad);
-            assert_ne!(id, bad);
-            assert_eq!(id.len(), 16);
-        }
-    }
-}
+#[path = "edge_tests.rs"]
+mod tests;

@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use stockade_ipc::{limits as wire, Call};
 
 use super::answer::{self, BadAnswer};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::loader::find;
 use super::run::logs_json;
@@ -58,10 +59,10 @@ fn forwarded(name: &HeaderName, keep_authorization: bool) -> bool {
 }
 
 /// Who calls, and whether the client's `Authorization` is its own (to forward) or Stockade's:
-/// the data plane's rule of `AppState::authenticate`, the one `edge` charged the quotas by.
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, bool), ApiError> {
-    let (who, own_authorization) = state.authenticate(headers, true)?;
-    Ok((who.tenant.ok_or(ApiError::Forbidden)?, own_authorization))
+/// as `edge` decided by the data plane's rule (`auth::Tokens::authenticate`), the tenant it
+/// charged the quotas to.
+fn caller(caller: &Caller) -> Result<(String, bool), ApiError> {
+    Ok((caller.tenant()?, caller.token_header))
 }
 
 /// The worker id of a data-plane request, from the path as the client sent it (the router's
@@ -95,12 +96,13 @@ fn percent_decoded(raw: &str) -> Option<String> {
 
 pub async fn fetch(
     State(state): State<Arc<AppState>>,
+    who: Caller,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, keep_authorization) = caller(&state, &headers)?;
+    let (tenant, keep_authorization) = caller(&who)?;
     let id = worker_id(&uri)?;
     let def = find(&state, &tenant, &id).await?;
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
@@ -143,6 +145,8 @@ pub async fn fetch(
         body: inline,
         body_streamed: body_in.is_some(),
         entrypoint: String::new(),
+        // The client gets the body encoded as its Content-Encoding says (gzip, br).
+        encode_body: true,
     };
     let (out, stream) = body::channel();
     let streams = Streams {
@@ -160,6 +164,7 @@ pub async fn fetch(
         headers,
         body,
         streamed,
+        length,
     } = match answer::checked(outcome.result) {
         Ok(answer) => answer,
         // The logs go back as JSON only with an error; a good answer does not build them.
@@ -190,6 +195,13 @@ pub async fn fetch(
                 response.headers_mut().append(n, v);
             }
         }
+    }
+    // A streamed body of a length the runtime vouches for (a FixedLengthStream's) is framed by
+    // it; hyper cuts the connection should the body end short of it.
+    if let Some(n) = length {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }
     Ok(response)
 }

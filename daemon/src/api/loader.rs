@@ -24,7 +24,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
@@ -32,8 +32,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use stockade_ipc::{limits as wire, ModuleKind, WorkerId};
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{Api, ApiPath};
+use super::json;
 use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{request_limits, LimitsIn};
@@ -83,15 +85,13 @@ struct TypedModule {
 
 /// The calling tenant and its request body, parsed as JSON (`what` names it in errors).
 pub(super) fn tenant_and_json<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    headers: &HeaderMap,
+    who: &Caller,
     body: Result<Bytes, BytesRejection>,
     what: &str,
 ) -> Result<(String, T), ApiError> {
-    let tenant = state.tenant(headers)?;
+    let tenant = who.tenant()?;
     let body = body_or_error(body)?;
-    let value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))?;
+    let value = json::from_body(&body, what)?;
     Ok((tenant, value))
 }
 
@@ -212,11 +212,10 @@ pub fn hex(id: &WorkerId) -> String {
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (tenant, code): (String, WorkerCode) =
-        tenant_and_json(&state, &headers, body, "WorkerCode JSON")?;
+    let (tenant, code): (String, WorkerCode) = tenant_and_json(&who, body, "WorkerCode JSON")?;
     let (id, _) = define(&state, &tenant, code, None).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
 }
@@ -415,11 +414,8 @@ pub(super) async fn find(
 
 /// `GET /v1/workers`: the tenant's stored worker definitions, its Loader workers' children
 /// included (which count toward its `max_workers` quota too, and are deleted the same way).
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+pub async fn list(State(state): State<Arc<AppState>>, who: Caller) -> Result<Response, ApiError> {
+    let tenant = who.tenant()?;
     let who = tenant.clone();
     let listed = state
         .store
@@ -441,10 +437,10 @@ pub async fn list(
 
 pub async fn describe(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    who: Caller,
+    Api(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+    let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
     let bindings: serde_json::Map<String, serde_json::Value> = def
@@ -468,10 +464,10 @@ pub async fn describe(
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    who: Caller,
+    Api(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+    let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
     let (who, key) = (tenant.clone(), id.clone());
     state

@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use stockade_ipc::LogLine;
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{Api, ApiPath, ApiQuery};
 use super::loader::find;
 use super::run::logs_json;
 use super::AppState;
@@ -121,11 +121,11 @@ pub struct LogsQuery {
 /// `GET /v1/workers/{id}/logs?limit=N`: `{"logs": [{"level", "message", "timeMs"}]}`.
 pub async fn logs(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<LogsQuery>,
+    who: Caller,
+    Api(id): ApiPath<String>,
+    Api(query): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+    let tenant = who.tenant()?;
     find(&state, &tenant, &id).await?;
     let limit = query.limit.unwrap_or(MAX_LINES).min(MAX_LINES);
     Ok(Json(serde_json::json!({ "logs": state.logs.latest(&id, limit) })).into_response())

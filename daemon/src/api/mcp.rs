@@ -5,10 +5,15 @@
 //! sessions; the router's JSON `method_not_allowed`).
 //!
 //! A body is one message or, as JSON-RPC 2.0 and MCP 2025-03-26 have it (a version `initialize`
-//! still agrees to; 2025-06-18 dropped batches), a batch: an array of up to [`MAX_BATCH`]
-//! messages, answered `200` with the array of the requests' responses in order (an invalid
-//! element gets its own error; notifications and responses get none, and a batch of only those
-//! is a `202`). An empty or longer batch is one `-32600` error (`400`). The elements run one
+//! still agrees to), a batch: an array of up to [`MAX_BATCH`] messages, answered `200` with the
+//! array of the requests' responses in order (an invalid element gets its own error;
+//! notifications and responses get none, and a batch of only those is a `202`). An empty or
+//! longer batch is one `-32600` error (`400`), and so, before any of its elements runs, is a
+//! batch holding an `initialize` (2025-03-26: it "MUST NOT be part of a JSON-RPC batch"; the
+//! official SDK's server refuses it the same way) and any batch from a client that says
+//! `MCP-Protocol-Version: 2025-06-18` (that revision removed batches). A `MCP-Protocol-Version`
+//! this server does not speak is a `400` too, as 2025-06-18's transport says (but for an
+//! `initialize` alone, which negotiates the version in its body). The elements run one
 //! after another, so a batch never runs more at once (no more `execute`s) than one request; each
 //! of its requests after the first takes a token of the tenant's rate, as a request of its own
 //! would (one over it gets the error `-32029` with the quota's message). Ids are echoed as they
@@ -26,8 +31,8 @@
 //! of the API, and everything runs as that tenant; a request with an `Origin` is refused (403,
 //! the transport's DNS-rebinding defence) unless that is `http://` and the `Host`, and the host
 //! an IP address or `localhost`, a name no one can re-point (`origin.rs` has the rule and why);
-//! a malformed message is a JSON-RPC error, never a panic. Trusts: the token check in
-//! `AppState`.
+//! a malformed message is a JSON-RPC error, never a panic. Trusts: the token check of `edge`
+//! (the `Caller` it hands over).
 
 mod jsonrpc;
 mod origin;
@@ -44,6 +49,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::loader::body_or_error;
 use super::AppState;
@@ -54,16 +60,20 @@ use jsonrpc::{
 /// Protocol versions this server speaks, newest first.
 const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
 
+/// The header in which a client names the MCP revision it speaks.
+const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
 /// The error of a batch's request over the tenant's rate (a server error code, JSON-RPC's
 /// -32000 to -32099).
 const RATE_LIMITED: i64 = -32029;
 
 pub async fn post(
     State(state): State<Arc<AppState>>,
+    who: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+    let tenant = who.tenant()?;
     if !origin::allowed(&headers) {
         return Err(ApiError::Forbidden);
     }
@@ -72,6 +82,23 @@ pub async fn post(
         let error = Reply::error(None, PARSE_ERROR, "the body is not JSON");
         return Ok(json_response(StatusCode::BAD_REQUEST, &error));
     };
+    // The revision the client says it speaks (none: 2025-03-26, as the transport specifies),
+    // once it has agreed to one: an `initialize` alone negotiates it in its body.
+    let version = headers
+        .get(PROTOCOL_VERSION_HEADER)
+        .map(|v| v.to_str().unwrap_or(""));
+    let negotiating = matches!(body, Body::One(m) if is_initialize(m));
+    if let Some(version) = version.filter(|v| !negotiating && !VERSIONS.contains(v)) {
+        let error = Reply::error(
+            None,
+            INVALID_REQUEST,
+            format!(
+                "unsupported MCP-Protocol-Version {version:?}; this server speaks {}",
+                VERSIONS.join(", ")
+            ),
+        );
+        return Ok(json_response(StatusCode::BAD_REQUEST, &error));
+    }
     let messages = match body {
         Body::One(message) => {
             return Ok(match answer(&state, &tenant, message).await {
@@ -91,6 +118,10 @@ pub async fn post(
                 messages.len()
             ),
         );
+        return Ok(json_response(StatusCode::BAD_REQUEST, &error));
+    }
+    if let Some(refusal) = batch_refusal(version, &messages) {
+        let error = Reply::error(None, INVALID_REQUEST, refusal);
         return Ok(json_response(StatusCode::BAD_REQUEST, &error));
     }
     // One after another: a batch runs no more at once (no more `execute`s) than one request.
@@ -117,6 +148,24 @@ pub async fn post(
     } else {
         json_response(StatusCode::OK, &replies)
     })
+}
+
+/// Why the MCP revision the client speaks (`version`, from its `MCP-Protocol-Version`) does not
+/// allow the batch `messages`, if it does not.
+fn batch_refusal(version: Option<&str>, messages: &[&RawValue]) -> Option<&'static str> {
+    if version == Some("2025-06-18") {
+        return Some(
+            "MCP 2025-06-18 has no JSON-RPC batches: send each message in a request of its own",
+        );
+    }
+    messages.iter().any(|m| is_initialize(m)).then_some(
+        "initialize must not be part of a JSON-RPC batch (MCP 2025-03-26): send it alone, \
+         before any other request",
+    )
+}
+
+fn is_initialize(message: &RawValue) -> bool {
+    matches!(jsonrpc::classify(message), Message::Request { method, .. } if method == "initialize")
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
@@ -147,11 +196,12 @@ async fn answer<'a>(state: &Arc<AppState>, tenant: &str, message: &'a RawValue) 
             return Answer::Invalid(error);
         }
     };
-    let params = match params.map(|p| serde_json::from_str::<Value>(p.get())) {
+    let params = match params.map(|p| (p, serde_json::from_str::<Value>(p.get()))) {
         None => json!({}),
-        Some(Ok(params)) => params,
-        Some(Err(e)) => {
-            let error = Reply::error(Some(id), INVALID_PARAMS, format!("params: {e}"));
+        Some((_, Ok(params))) => params,
+        Some((raw, Err(e))) => {
+            let explained = super::json::explain(&e, raw.get().as_bytes());
+            let error = Reply::error(Some(id), INVALID_PARAMS, format!("params: {explained}"));
             return Answer::Reply(error);
         }
     };

@@ -3,24 +3,27 @@
 //!
 //! Guarantees: every request but the probes is authenticated by a bearer token from the config
 //! (on the data plane it may come as `X-Stockade-Token` instead, see `fetch`) in `edge`, before
-//! its handler runs or its body is read: 401 at once without one (`AppState::authenticate`
-//! decides the principal, for the edge and the handlers alike); a tenant only ever sees its own
-//! workers (another tenant's id is a 404, like a missing one); bodies are size-limited per route
-//! (`limited`: a larger declared `Content-Length` is a 413 before any of it is read); every error
-//! is JSON `{"error": {"code", "message"}}` with a stable `code` (a path or query that does not
-//! parse is `bad_request`, `extract`; a method a route does not take is `method_not_allowed`).
-//! The Stockade token never reaches tenant code. Every request passes `edge` first: a request
-//! id, the token, the tenant's quotas (`quota`, 429 with `Retry-After`), logs and metrics
-//! (`GET /metrics`, operator only, `prometheus`).
+//! its handler runs or its body is read: 401 at once without one; the token is checked there
+//! once and the principal it names reaches the handler as a `Caller` (`auth`); a tenant only
+//! ever sees its own workers (another tenant's id is a 404, like a missing one); bodies are
+//! size-limited per route (`limited`: a larger declared `Content-Length` is a 413 before any of
+//! it is read); every error is JSON `{"error": {"code", "message"}}` with a stable `code` (a
+//! path or query that does not parse is `bad_request`, `extract`; a body that is not the JSON
+//! expected is `bad_request` saying why, `json`; a method a route does not take is
+//! `method_not_allowed`). The Stockade token never reaches tenant code. Every request passes
+//! `edge` first: a request id, the token, the tenant's quotas (`quota`, 429 with
+//! `Retry-After`), logs and metrics (`GET /metrics`, operator only, `prometheus`).
 
 mod admin;
 mod answer;
+mod auth;
 mod capabilities;
 mod edge;
 mod error;
 mod extract;
 mod fetch;
 mod health;
+mod json;
 mod loader;
 mod logs;
 mod mcp;
@@ -41,10 +44,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use axum::routing::{any, get, post, put, MethodRouter};
 use axum::Router;
-use sha2::{Digest, Sha256};
 
 use crate::capabilities::Capabilities;
 use crate::config::{Config, TenantConfig};
@@ -68,8 +69,8 @@ pub struct AppState {
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
     /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
     pub logs: logs::LogRings,
-    /// SHA-256 of each token → who it is (replaced whole by a reload).
-    tokens: RwLock<HashMap<[u8; 32], Principal>>,
+    /// Who each token is (replaced whole by a reload); checked by `edge` only.
+    tokens: auth::Tokens,
     /// Each tenant's quotas and usage.
     pub quotas: quota::QuotaBook,
     /// Request counters.
@@ -84,41 +85,6 @@ pub struct AppState {
     pub draining: std::sync::atomic::AtomicBool,
     /// What outstanding host calls' payloads hold (a gauge of `/metrics`).
     pub host_call_budget: Arc<crate::supervisor::HostCallBudget>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub tenant: Option<String>,
-    pub operator: bool,
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// Every token of `config` by digest: the tenants' (a tenant marked `operator` is also the
-/// operator) and `operator_token`.
-fn token_table(config: &Config) -> HashMap<[u8; 32], Principal> {
-    let mut tokens: HashMap<[u8; 32], Principal> = HashMap::new();
-    for t in &config.tenants {
-        tokens.insert(
-            digest(&t.token),
-            Principal {
-                tenant: Some(t.id.clone()),
-                operator: t.operator,
-            },
-        );
-    }
-    if let Some(op) = &config.operator_token {
-        tokens
-            .entry(digest(op))
-            .or_insert(Principal {
-                tenant: None,
-                operator: false,
-            })
-            .operator = true;
-    }
-    tokens
 }
 
 fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
@@ -140,7 +106,7 @@ impl AppState {
         host_call_budget: Arc<crate::supervisor::HostCallBudget>,
     ) -> AppState {
         AppState {
-            tokens: RwLock::new(token_table(&config)),
+            tokens: auth::Tokens::new(&config),
             quotas: quota::QuotaBook::new(quota_table(&config)),
             config,
             pool,
@@ -159,57 +125,9 @@ impl AppState {
     /// Applies a reloaded configuration's tenants, tokens and quotas (see `serve`): tokens no
     /// longer configured stop working at once, new tenants can be served.
     pub fn reload(&self, config: &Config) {
-        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = token_table(config);
+        self.tokens.configure(config);
         self.quotas.configure(quota_table(config));
         self.capabilities.configure(config);
-    }
-
-    fn lookup(&self, token: &str) -> Option<Principal> {
-        self.tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&digest(token.trim()))
-            .cloned()
-    }
-
-    /// Who sent this request, by the one rule both the edge (quotas, logs, metrics) and the
-    /// handlers use, so that the tenant charged is always the tenant served. On the data plane
-    /// (`data_plane`: the `fetch` routes) the token is `X-Stockade-Token` when that header is
-    /// present (a wrong one is a 401 whatever `Authorization` says), else `Authorization: Bearer`;
-    /// elsewhere it is `Authorization: Bearer` only (an `X-Stockade-Token` is ignored). Also
-    /// whether the token came as `X-Stockade-Token` (the client's `Authorization` is then its
-    /// own). Tokens are compared by digest, so lookup time does not depend on how much of a guess
-    /// matches.
-    pub fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        data_plane: bool,
-    ) -> Result<(Principal, bool), ApiError> {
-        if data_plane {
-            if let Some(token) = headers.get(fetch::TOKEN_HEADER) {
-                let token = token.to_str().map_err(|_| ApiError::Unauthorized)?;
-                let who = self.lookup(token).ok_or(ApiError::Unauthorized)?;
-                return Ok((who, true));
-            }
-        }
-        let value = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .ok_or(ApiError::Unauthorized)?;
-        let who = self.lookup(token).ok_or(ApiError::Unauthorized)?;
-        Ok((who, false))
-    }
-
-    /// Who sent this request (off the data plane, see [`AppState::authenticate`]).
-    pub fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        self.authenticate(headers, false).map(|(who, _)| who)
-    }
-
-    pub fn tenant(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        self.principal(headers)?.tenant.ok_or(ApiError::Forbidden)
     }
 }
 
@@ -322,34 +240,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            edge::edge,
+            edge::edge::<AppState>,
         ))
         .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_held_by_their_sha256_digest_only() {
-        let config: Config = toml::from_str(
-            "operator_token = \"operator-token-0123456789\"\n\
-             [[tenants]]\nid = \"a\"\ntoken = \"tenant-a-token-0123456789\"\n\
-             [[tenants]]\nid = \"b\"\ntoken = \"tenant-b-token-0123456789\"\noperator = true\n",
-        )
-        .expect("config");
-        let table = token_table(&config);
-        assert_eq!(table.len(), 3);
-        let a = &table[&digest("tenant-a-token-0123456789")];
-        assert_eq!((a.tenant.as_deref(), a.operator), (Some("a"), false));
-        let b = &table[&digest("tenant-b-token-0123456789")];
-        assert_eq!((b.tenant.as_deref(), b.operator), (Some("b"), true));
-        let op = &table[&digest("operator-token-0123456789")];
-        assert_eq!((op.tenant.as_deref(), op.operator), (None, true));
-        // The digest is SHA-256 of the token's bytes: nothing else keys the table.
-        let expected: [u8; 32] = Sha256::digest(b"tenant-a-token-0123456789").into();
-        assert!(table.contains_key(&expected));
-        assert!(!table.contains_key(&digest("tenant-a-token-012345678")));
-    }
 }

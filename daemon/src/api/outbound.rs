@@ -3,8 +3,8 @@
 //!
 //! Guarantees: `{"worker": id}` names an existing worker of the same tenant at creation, and is
 //! checked again on every delivery (a deleted worker fails the fetch); a delivery is a call of
-//! its own, under the target worker's limits, both bodies streamed. Trusts: the token check in
-//! `AppState`.
+//! its own, under the target worker's limits, both bodies streamed. Trusts: the token check of
+//! `edge`.
 
 use std::sync::Arc;
 

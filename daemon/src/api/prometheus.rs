@@ -11,12 +11,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use stockade_cordon::RiskTier;
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::metrics::{header as help, sample};
@@ -26,11 +27,9 @@ const MPK_KEYS: u64 = 15;
 
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
 ) -> Result<Response, ApiError> {
-    if !state.principal(&headers)?.operator {
-        return Err(ApiError::Forbidden);
-    }
+    who.operator_only()?;
     Ok(page(&state))
 }
 

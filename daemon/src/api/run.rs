@@ -12,12 +12,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use stockade_ipc::{limits as wire, Call, ModuleKind, Outcome, Reply, WorkerId};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::loader::tenant_and_json;
 use super::AppState;
@@ -103,7 +103,8 @@ pub fn logs_json(logs: &[stockade_ipc::LogLine]) -> Vec<serde_json::Value> {
         .map(|l| {
             let level = match l.level {
                 stockade_ipc::LogLevel::Debug => "debug",
-                stockade_ipc::LogLevel::Info => "log",
+                stockade_ipc::LogLevel::Info => "info",
+                stockade_ipc::LogLevel::Log => "log",
                 stockade_ipc::LogLevel::Warn => "warn",
                 stockade_ipc::LogLevel::Error => "error",
             };
@@ -122,10 +123,10 @@ pub fn outcome_or_error(outcome: Outcome) -> Result<Reply, ApiError> {
 
 pub async fn run(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (tenant, request): (String, RunRequest) = tenant_and_json(&state, &headers, body, "JSON")?;
+    let (tenant, request): (String, RunRequest) = tenant_and_json(&who, body, "JSON")?;
     let env = checked_env(&state, request.env)?;
     let answer = execute(
         &state,

@@ -10,20 +10,22 @@
 //! set here are kept in the store, sealed (AES-256-GCM, `store::secrets`), and answered only
 //! once stored; they are loaded back at start (over the config's `[tenants.secrets]` of the
 //! same name). Guarantees: no answer, error or log line of these routes contains a value (a
-//! malformed body is refused without echoing it). Trusts: the token check in `AppState`.
+//! malformed body is refused without echoing it). Trusts: the token check of `edge`
+//! (`auth::Caller`).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{Api, ApiPath};
 use super::loader::body_or_error;
 use super::AppState;
 use crate::egress::{Deleted, SecretError};
@@ -32,8 +34,8 @@ use crate::store::StoreError;
 
 const NO_SUCH_TENANT: ApiError = ApiError::NotFound("no such tenant");
 
-fn may_manage(state: &AppState, headers: &HeaderMap, tenant: &str) -> Result<(), ApiError> {
-    let who = state.principal(headers)?;
+fn may_manage(who: &Caller, tenant: &str) -> Result<(), ApiError> {
+    let who = &who.principal;
     if who.operator || who.tenant.as_deref() == Some(tenant) {
         Ok(())
     } else {
@@ -56,11 +58,11 @@ struct SecretBody {
 
 pub async fn set(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    who: Caller,
+    Api((tenant, name)): ApiPath<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&who, &tenant)?;
     let body = body_or_error(body)?;
     // serde's message could quote the value: say only what was expected.
     let body: SecretBody = serde_json::from_slice(&body)
@@ -89,20 +91,20 @@ pub async fn set(
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(tenant): ApiPath<String>,
+    who: Caller,
+    Api(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&who, &tenant)?;
     let names = state.egress.secret_names(&tenant).map_err(api_error)?;
     Ok(Json(serde_json::json!({ "names": names })).into_response())
 }
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    who: Caller,
+    Api((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    may_manage(&state, &headers, &tenant)?;
+    may_manage(&who, &tenant)?;
     let in_file = state
         .egress
         .secret_in_file(&tenant, &name)

@@ -14,14 +14,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use stockade_cordon::{Override, RiskReport, RiskScore, RiskTier};
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{Api, ApiPath};
+use super::json;
 use super::loader::body_or_error;
 use super::AppState;
 
@@ -36,10 +37,10 @@ fn report_json(tenant: &str, report: &RiskReport) -> Result<Response, ApiError> 
 
 pub async fn risk(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(tenant): ApiPath<String>,
+    who: Caller,
+    Api(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let who = state.principal(&headers)?;
+    let who = &who.principal;
     if !who.operator && who.tenant.as_deref() != Some(tenant.as_str()) {
         return Err(NO_SUCH_TENANT);
     }
@@ -57,7 +58,8 @@ struct OverrideBody {
 fn parse_override(body: &[u8]) -> Result<Option<Override>, ApiError> {
     let body: Option<OverrideBody> = serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
-            "expected {{\"tier\": ...}}, {{\"score\": ...}}, {{}} or null: {e}"
+            "expected {{\"tier\": ...}}, {{\"score\": ...}}, {{}} or null: {}",
+            json::explain(&e, body)
         ))
     })?;
     let Some(body) = body else {
@@ -92,13 +94,11 @@ fn parse_override(body: &[u8]) -> Result<Option<Override>, ApiError> {
 
 pub async fn set_risk(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(tenant): ApiPath<String>,
+    who: Caller,
+    Api(tenant): ApiPath<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !state.principal(&headers)?.operator {
-        return Err(ApiError::Forbidden);
-    }
+    who.operator_only()?;
     let body = body_or_error(body)?;
     if state.pool.risk(&tenant).is_none() {
         return Err(NO_SUCH_TENANT);

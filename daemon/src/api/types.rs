@@ -5,9 +5,11 @@
 //!
 //! Answered `text/plain; charset=utf-8`. Guarantees: a tenant sees only its own workers and
 //! capabilities (an `env` naming a capability it does not have is a 400); an `mcp`
-//! capability's types come from its server's `tools/list`, asked through the tenant's egress
-//! (when that fails, the binding is declared untyped with the reason in a comment). Trusts: the
-//! token check in `AppState`.
+//! capability's types come from its server's `tools/list`, asked through the tenant's egress,
+//! every capability's server at once and each for at most `mcp_client::LIST_TOOLS_TIMEOUT` (5 s)
+//! (when that fails, the binding is declared untyped with the reason in a comment: a server that
+//! never answers is a `TimeoutError` naming its URL, and the other bindings are typed as ever).
+//! Trusts: the token check of `edge` (`auth::Caller`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,13 +17,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::join_all;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{Api, ApiPath};
 use super::loader::{find, tenant_and_json};
 use super::run::checked_env;
 use super::AppState;
@@ -35,8 +39,9 @@ pub(super) async fn env_types(
     env: &[(String, Value)],
     bindings: &Bindings,
 ) -> String {
-    let mut members = Vec::with_capacity(env.len());
-    for (key, value) in env {
+    // All at once: each `mcp` capability asks its server (bounded by
+    // `mcp_client::LIST_TOOLS_TIMEOUT`), and one slow server must not delay the others.
+    let members = join_all(env.iter().map(|(key, value)| async move {
         let member = match bindings.get(key) {
             None => Member::Plain(value.clone()),
             Some(Binding::Kv { .. }) => Member::Kv,
@@ -45,8 +50,9 @@ pub(super) async fn env_types(
             Some(Binding::Loader) => Member::Loader,
             Some(Binding::Capability { name }) => capability_member(state, tenant, name).await,
         };
-        members.push((key.clone(), member));
-    }
+        (key.clone(), member)
+    }))
+    .await;
     env_declarations(&members)
 }
 
@@ -68,10 +74,10 @@ fn typescript(text: String) -> Response {
 
 pub async fn of_worker(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiPath(id): ApiPath<String>,
+    who: Caller,
+    Api(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let tenant = state.tenant(&headers)?;
+    let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
     Ok(typescript(
         env_types(&state, &tenant, &def.env, &def.bindings).await,
@@ -87,11 +93,10 @@ struct TypesRequest {
 
 pub async fn of_env(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    who: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (tenant, request): (String, TypesRequest) =
-        tenant_and_json(&state, &headers, body, "JSON")?;
+    let (tenant, request): (String, TypesRequest) = tenant_and_json(&who, body, "JSON")?;
     let env = checked_env(&state, request.env)?;
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
     state

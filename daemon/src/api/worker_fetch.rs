@@ -62,6 +62,8 @@ pub(super) async fn deliver(
         body: request.body,
         body_streamed: body_in.is_some(),
         entrypoint,
+        // A worker's fetch gets the body as the handler made it (as a Workers fetch() decodes it).
+        encode_body: false,
     };
     let (out, stream) = body::channel();
     let streams = Streams {

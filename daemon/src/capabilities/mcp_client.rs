@@ -35,6 +35,13 @@ pub const IDLE_TTL: Duration = Duration::from_secs(60);
 /// Idle sessions kept per (tenant, URL).
 pub const MAX_IDLE: usize = 4;
 
+/// How long [`list_tools`] waits for a server, all of it (a new session's `initialize` and every
+/// page): the types of an `env` (`GET /v1/workers/{id}/types`, `POST /v1/types`, the MCP
+/// server's `tools/list`) wait for it, so one server that never answers must not hold them for
+/// the egress hop timeout (30 s by default). Past it the capability is declared untyped with a
+/// `TimeoutError` naming the server. A tool *call* is bounded by the hop timeout only.
+pub const LIST_TOOLS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An initialised session between uses.
 struct Idle {
     /// The server's `Mcp-Session-Id` (`None`: the server keeps no sessions).
@@ -322,8 +329,28 @@ fn find_response(answer: &Answer, id: u64) -> Option<Value> {
     None
 }
 
-/// The server's tools (`tools/list`, every page).
+/// The server's tools (`tools/list`, every page), within [`LIST_TOOLS_TIMEOUT`]: a server that
+/// takes longer is a `TimeoutError` naming it (the session it was using is dropped, not pooled).
 pub async fn list_tools(
+    pool: &SessionPool,
+    egress: &Egress,
+    tenant: &str,
+    url: &str,
+) -> Result<Vec<Value>, CapError> {
+    let listed = tokio::time::timeout(LIST_TOOLS_TIMEOUT, all_tools(pool, egress, tenant, url));
+    match listed.await {
+        Ok(listed) => listed,
+        Err(_) => Err(CapError::new(
+            "TimeoutError",
+            format!(
+                "the MCP server {url} did not answer tools/list within {} ms",
+                LIST_TOOLS_TIMEOUT.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn all_tools(
     pool: &SessionPool,
     egress: &Egress,
     tenant: &str,

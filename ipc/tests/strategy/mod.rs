@@ -103,18 +103,22 @@ fn call() -> impl Strategy<Value = Call> {
             headers(),
             bytes(64),
             any::<bool>(),
-            text(8)
+            text(8),
+            any::<bool>()
         )
-            .prop_map(|(method, url, headers, body, body_streamed, entrypoint)| {
-                Call::Fetch {
-                    method,
-                    url,
-                    headers,
-                    body,
-                    body_streamed,
-                    entrypoint,
-                }
-            }),
+            .prop_map(
+                |(method, url, headers, body, body_streamed, entrypoint, encode_body)| {
+                    Call::Fetch {
+                        method,
+                        url,
+                        headers,
+                        body,
+                        body_streamed,
+                        entrypoint,
+                        encode_body,
+                    }
+                },
+            ),
         (text(8), text(8), bytes(64)).prop_map(|(entrypoint, method, args_json)| Call::Rpc {
             entrypoint,
             method,
@@ -165,14 +169,22 @@ fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
         Just(Reply::Loaded),
         bytes(64).prop_map(Reply::Json),
-        (any::<u16>(), headers(), bytes(64), any::<bool>()).prop_map(
-            |(status, headers, body, streamed)| Reply::Response {
-                status,
-                headers,
-                body,
-                streamed,
-            }
-        ),
+        (
+            any::<u16>(),
+            headers(),
+            bytes(64),
+            any::<bool>(),
+            proptest::option::of(any::<u64>())
+        )
+            .prop_map(
+                |(status, headers, body, streamed, length)| Reply::Response {
+                    status,
+                    headers,
+                    body,
+                    streamed,
+                    length,
+                }
+            ),
     ]
 }
 

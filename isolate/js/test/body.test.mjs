@@ -93,9 +93,13 @@ test("malformed or unsupported form bodies are clear TypeErrors", async () => {
     return [
       await parse("multipart/form-data; boundary=x", "--x--\\r\\n"),
       await parse("Multipart/Form-Data; Boundary=\\"a b\\"", "preamble\\r\\n--a b \\t\\r\\ncontent-disposition: FORM-DATA; NAME=n\\r\\n\\r\\nv\\r\\n--a b--epilogue"),
+      // Bare LF line breaks, as workerd accepts them, alone and mixed with CRLF.
+      await parse("multipart/form-data; boundary=x", "--x\\nContent-Disposition: form-data; name=a\\n\\n1\\n--x\\ncontent-disposition: form-data; name=b\\r\\n\\r\\n2\\r\\n--x--\\n"),
+      await parse("multipart/form-data; boundary=x", "pre\\n--x\\nContent-Disposition: form-data; name=c\\nContent-Type: text/plain\\n\\nline\\r\\nnext\\n--x--"),
+      await parse("multipart/form-data; boundary=x", "--x\\nContent-Disposition: form-data; name=e\\n\\n\\n--x--"),
     ];
   })()`);
-  assert.deepEqual(plain(ok), [[], ["n=v"]]);
+  assert.deepEqual(plain(ok), [[], ["n=v"], ["a=1", "b=2"], ["c=line\r\nnext"], ["e="]]);
 });
 
 test("hostile multipart bodies are parsed in linear time", async () => {

@@ -16,10 +16,10 @@ export const PARTS = [
   "url-parser.js", "url.js", "clone.js", "crypto-keys.js", "crypto-import.js", "crypto-subtle.js",
   "events.js", "abort.js", "plumbing.js", "streams-core.js",
   "streams-readable.js", "streams-byte.js", "streams-pipe.js", "streams-writable.js",
-  "streams-transform.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
-  "fetch-outbound.js", "compression.js", "workers.js", "builtins.js", "lazy.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
+  "streams-transform.js", "streams-workers.js", "blob.js", "formdata.js", "multipart.js", "fetch-body.js", "fetch.js",
+  "fetch-outbound.js", "compression.js", "workers.js", "messaging.js", "builtins.js", "lazy.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
-  "node-crypto.js", "bindings.js", "rpc.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
+  "node-crypto.js", "node-timers.js", "node-zlib.js", "bindings.js", "rpc.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

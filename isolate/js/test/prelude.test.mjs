@@ -220,7 +220,7 @@ test("console formats like Node's util.format (at depth 4) for ordinary values",
 test("console: levels, depth limit, truncation, errors, never throws on hostile objects", () => {
   const p = loadPrelude();
   p.run("console.debug('d'); console.log('l'); console.info('i'); console.warn('w'); console.error('e'); console.assert(true, 'no'); console.assert(false, 'yes')");
-  assert.deepEqual(p.logs.map(([l, t]) => [l, t]), [[0, "d"], [1, "l"], [1, "i"], [2, "w"], [3, "e"], [3, "Assertion failed: yes"]]);
+  assert.deepEqual(p.logs.map(([l, t]) => [l, t]), [[0, "d"], [1, "l"], [4, "i"], [2, "w"], [3, "e"], [3, "Assertion failed: yes"]]);
   p.logs.length = 0;
   p.run("console.log({ l1: { l2: { l3: { l4: { l5: { l6: 1 } } } } } })");
   assert.match(p.logs[0][1], /l5: \[Object\]/);
@@ -310,8 +310,8 @@ test("timers: a host timer quota error reaches the caller and leaves nothing reg
   assert.equal(p.run("globalThis.ran"), undefined);
 });
 
-test("queueMicrotask runs in FIFO order with promise jobs; a throw becomes an unhandled rejection", () => {
-  // In a child process: the test runner would claim the unhandled rejection for itself.
+test("queueMicrotask runs in FIFO order with promise jobs; a throw is reported, not an unhandled rejection", () => {
+  // In a child process: the test runner would claim an unhandled rejection for itself.
   const script = `
     import { loadPrelude } from ${JSON.stringify(new URL("./load-prelude.mjs", import.meta.url).href)};
     const p = loadPrelude();
@@ -319,6 +319,8 @@ test("queueMicrotask runs in FIFO order with promise jobs; a throw becomes an un
     process.on("unhandledRejection", (reason) => rejections.push(reason));
     p.run(\`
       globalThis.seq = [];
+      globalThis.errors = [];
+      addEventListener("error", (e) => errors.push([e.constructor.name, e.message]));
       queueMicrotask(() => seq.push(1));
       Promise.resolve().then(() => seq.push(2));
       queueMicrotask(() => { seq.push(3); throw new RangeError("microtask bug"); });
@@ -328,12 +330,16 @@ test("queueMicrotask runs in FIFO order with promise jobs; a throw becomes an un
     let typeError = false;
     try { p.run("queueMicrotask('x')"); } catch (e) { typeError = e instanceof p.realm.TypeError; }
     setTimeout(() => console.log(JSON.stringify({
-      seq: [...p.run("seq")], typeError,
-      rejections: rejections.map((r) => [r instanceof p.realm.RangeError, r.message]),
+      seq: [...p.run("seq")], typeError, errors: p.run("errors").map((e) => [...e]),
+      logs: p.logs.filter(([, text]) => text.includes("microtask bug")).map(([level, text]) => [level, text.split("\\n")[0]]),
+      rejections: rejections.length,
     })), 20);`;
   const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   assert.equal(child.status, 0, child.stderr);
-  assert.deepEqual(JSON.parse(child.stdout), { seq: [0, 1, 2, 3, 4], typeError: true, rejections: [[true, "microtask bug"]] });
+  assert.deepEqual(JSON.parse(child.stdout), {
+    seq: [0, 1, 2, 3, 4], typeError: true, errors: [["ErrorEvent", "microtask bug"]],
+    logs: [[3, "Uncaught RangeError: microtask bug"]], rejections: 0,
+  });
 });
 
 test("performance.now follows the host clock; timeOrigin is Date.now() - now() on first use", async () => {

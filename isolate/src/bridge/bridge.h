@@ -65,7 +65,7 @@ enum { STK_OP_OK = 0, STK_OP_CANCELLED = -1 };
 // `__stockade_host` object). All are called on the isolate's thread, inside a bridge call.
 typedef struct {
   void* userdata;
-  // Console output: level 0 debug, 1 log/info, 2 warn, 3 error. Returns 0 to go on, or nonzero
+  // Console output: level 0 debug, 1 log, 2 warn, 3 error, 4 info. Returns 0 to go on, or nonzero
   // when the output budget is spent (the bridge then terminates execution).
   // Made by invocation `task` (the async context's, see stk_enter_task; 0: none known, the
   // host's current one).
@@ -296,7 +296,9 @@ int32_t stk_invoke(stk_isolate* iso, int32_t index, int32_t kind, uint32_t inv, 
 // honours it only in a debug build's snapshot): defines `globalThis.__stockadeTestHostCall(name,
 // payload)` in this isolate, the host-call road without any real capability behind it.
 int32_t stk_install_test_hooks(stk_isolate* iso);
-// Runs microtasks and platform tasks: STK_OK, or STK_TERMINATED when execution was terminated.
+// Runs microtasks, then the runtime's unhandledrejection / rejectionhandled events for the promises
+// V8 reported (not an invocation's own; see DispatchRejections in callbacks.cc) and the microtasks
+// they leave, then platform tasks: STK_OK, or STK_TERMINATED when execution was terminated.
 int32_t stk_pump(stk_isolate* iso, stk_outcome* out);
 // The state of invocation `inv`: STK_PENDING; STK_OK with the result (a fetch's response head as
 // JSON text in value, its body in body; STK_FLAG_BACKGROUND when its waitUntil work is still

@@ -1,6 +1,7 @@
 // The callbacks V8 calls into the bridge while an isolate runs: the heap limit, the process's
-// out-of-memory path, string code generation, WebAssembly compilation, and the first read of the
-// WebAssembly namespace.
+// out-of-memory path, string code generation, WebAssembly compilation, the first read of the
+// WebAssembly namespace, and promise rejections nothing handles (with their dispatch to the
+// runtime after a microtask checkpoint, DispatchRejections).
 //
 // Guarantees:
 // - The V8 heap limit is raised at most once, by kHeapTerminationMargin, when the isolate first
@@ -11,7 +12,13 @@
 //   is observed and allowed only when the isolate allows WebAssembly (AllowWasm).
 // - Tenant code never holds the WebAssembly namespace before the shared-memory guard has run on
 //   it (GuardedWebAssembly, a lazy data property).
-// Trusts: V8 to call these on the isolate's thread; the runtime's guard (js/no-shared-memory.js).
+// - A promise rejected with no handler at the end of a microtask checkpoint reaches the runtime
+//   once (unhandledrejection), in the async context it was rejected in, unless it is an
+//   invocation's own promise (the task's failure, reported as its outcome); a handler added
+//   later reaches it once more (rejectionhandled). At most kMaxRejections wait between two
+//   dispatches; the rest are counted, never kept.
+// Trusts: V8 to call these on the isolate's thread; the runtime's guard (js/no-shared-memory.js);
+// the runtime's rejection dispatch (js/workers.js) to catch what listeners throw.
 
 #include "internal.h"
 
@@ -19,7 +26,9 @@
 #include <v8.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdio>
+#include <vector>
 
 namespace stockade::bridge {
 namespace {
@@ -38,9 +47,107 @@ std::atomic<int32_t> g_oom_exit{0};
 // (stk_engine_set_limit_exit_hook); null: none.
 std::atomic<void (*)(uint64_t)> g_limit_exit_hook{nullptr};
 
+// The most promise rejections recorded between two dispatches (each holds three handles): a
+// loop rejecting promises by the million costs the tenant CPU, not the process memory.
+constexpr size_t kMaxRejections = 10000;
+// Rounds of dispatch and microtasks one pump runs: a listener that rejects a fresh promise each
+// time cannot keep the pump (what is left waits for the next one).
+constexpr int kMaxRejectionRounds = 8;
+
+// Whether `promise` is a task's own (an invocation's, see stk_poll): its rejection is the task's
+// outcome, never an unhandledrejection.
+bool IsInvocation(stk_isolate* iso, v8::Local<v8::Promise> promise) {
+  for (auto& entry : iso->pending) {
+    if (entry.second.Get(iso->isolate) == promise) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 constinit thread_local stk_isolate* tl_current = nullptr;
+
+// V8 reports a promise rejected while it has no handler, and a handler added to such a promise
+// later. Both are recorded for DispatchRejections; a handler added before the dispatch cancels
+// the record (HTML's "about-to-be-notified rejected promises" list), so a rejection handled
+// within the same checkpoint (an `await` of a rejected promise, say) fires nothing.
+void OnPromiseReject(v8::PromiseRejectMessage message) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  stk_isolate* iso = isolate ? From(isolate) : nullptr;
+  if (!iso || iso->rejection_dispatch.IsEmpty()) return;  // the snapshot creator's shim
+  v8::HandleScope handles(isolate);
+  v8::Local<v8::Promise> promise = message.GetPromise();
+  const bool handled = message.GetEvent() == v8::kPromiseHandlerAddedAfterReject;
+  if (handled) {
+    const int hash = promise->GetIdentityHash();
+    for (size_t i = iso->rejections.size(); i-- > 0;) {
+      stk_isolate::Rejection& r = iso->rejections[i];
+      if (!r.handled && r.hash == hash && r.promise.Get(isolate) == promise) {
+        iso->rejections.erase(iso->rejections.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
+    }
+  } else if (message.GetEvent() != v8::kPromiseRejectWithNoHandler) {
+    return;  // a resolve or reject after resolution: nothing the web reports
+  }
+  if (iso->rejections.size() >= kMaxRejections) {
+    if (!handled) iso->rejections_dropped++;
+    return;
+  }
+  stk_isolate::Rejection& r = iso->rejections.emplace_back();
+  r.hash = promise->GetIdentityHash();
+  r.handled = handled;
+  r.promise.Reset(isolate, promise);
+  if (!handled) r.reason.Reset(isolate, message.GetValue());
+  r.context.Reset(isolate, isolate->GetContinuationPreservedEmbedderData());
+}
+
+bool DispatchRejections(stk_isolate* iso, v8::Local<v8::Context> ctx) {
+  v8::Isolate* isolate = iso->isolate;
+  if (iso->rejection_dispatch.IsEmpty()) return true;
+  v8::Local<v8::Value> saved = isolate->GetContinuationPreservedEmbedderData();
+  for (int round = 0; round < kMaxRejectionRounds; round++) {
+    if (iso->rejections.empty() && iso->rejections_dropped == 0) break;
+    std::vector<stk_isolate::Rejection> batch;
+    batch.swap(iso->rejections);
+    const uint32_t dropped = iso->rejections_dropped;
+    iso->rejections_dropped = 0;
+    v8::Local<v8::Function> dispatch = iso->rejection_dispatch.Get(isolate);
+    auto call = [&](int32_t kind, v8::Local<v8::Value> promise, v8::Local<v8::Value> reason) {
+      v8::TryCatch tc(isolate);
+      v8::Local<v8::Value> argv[3] = {v8::Integer::New(isolate, kind), promise, reason};
+      v8::Local<v8::Value> ignored;
+      // The dispatch catches what listeners throw; it fails only when execution terminates.
+      const bool ran = dispatch->Call(ctx, v8::Undefined(isolate), 3, argv).ToLocal(&ignored);
+      return ran || !(tc.HasTerminated() || isolate->IsExecutionTerminating());
+    };
+    for (stk_isolate::Rejection& r : batch) {
+      v8::HandleScope handles(isolate);
+      v8::Local<v8::Promise> promise = r.promise.Get(isolate);
+      if (!r.handled && IsInvocation(iso, promise)) continue;
+      // The event runs as the code that rejected (or handled) the promise: its console lines
+      // and timers are that task's.
+      isolate->SetContinuationPreservedEmbedderData(r.context.Get(isolate));
+      // rejectionhandled carries the reason too (the promise's result: it stays rejected).
+      v8::Local<v8::Value> reason = !r.reason.IsEmpty() ? r.reason.Get(isolate)
+                                    : promise->State() == v8::Promise::kRejected
+                                        ? promise->Result()
+                                        : v8::Undefined(isolate).As<v8::Value>();
+      if (!call(r.handled ? 1 : 0, promise, reason)) {
+        isolate->SetContinuationPreservedEmbedderData(saved);
+        return false;
+      }
+    }
+    isolate->SetContinuationPreservedEmbedderData(saved);
+    if (dropped > 0 &&
+        !call(2, v8::Undefined(isolate), v8::Integer::NewFromUnsigned(isolate, dropped))) {
+      return false;
+    }
+    isolate->PerformMicrotaskCheckpoint();
+    if (isolate->IsExecutionTerminating()) return false;
+  }
+  return true;
+}
 
 // The first read of the global `WebAssembly` in a tenant context: runs the shared-memory guard on
 // the namespace (its data) and answers it; V8 then keeps the answer as a plain data property. If

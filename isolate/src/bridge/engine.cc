@@ -283,6 +283,9 @@ int32_t stk_pump(stk_isolate* iso, stk_outcome* out) {
   v8::Isolate* isolate = entry.isolate();
   v8::TryCatch tc(isolate);
   isolate->PerformMicrotaskCheckpoint();
+  // Promises the checkpoint left rejected with no handler: unhandledrejection (callbacks.cc).
+  // A termination meanwhile is read below.
+  if (!isolate->IsExecutionTerminating()) DispatchRejections(iso, entry.context());
   while (v8::platform::PumpMessageLoop(g_platform->inner(), isolate)) {
   }
   if (tc.HasTerminated() || isolate->IsExecutionTerminating()) {

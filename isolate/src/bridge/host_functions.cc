@@ -108,10 +108,15 @@ void HostClearTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
   iso->host.clear_timer(iso->host.userdata, id);
 }
 
+// onTimer(dispatch, rejections): the timers' dispatch, and the runtime's dispatch of promise
+// rejections (see DispatchRejections in callbacks.cc).
 void HostOnTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
   stk_isolate* iso = From(args.GetIsolate());
   if (!iso->timer_dispatch.IsEmpty()) return;  // once, during the prelude
   if (args[0]->IsFunction()) iso->timer_dispatch.Reset(args.GetIsolate(), args[0].As<v8::Function>());
+  if (args[1]->IsFunction()) {
+    iso->rejection_dispatch.Reset(args.GetIsolate(), args[1].As<v8::Function>());
+  }
 }
 
 void HostSetInvoker(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -286,9 +291,11 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   iso->attach.Reset();
   // Belt and braces: the runtime deletes it too; tenant code must never reach the host object.
   global->Delete(ctx, host_name).FromMaybe(false);
-  if (iso->invoker.IsEmpty() || iso->timer_dispatch.IsEmpty() || iso->wasm_guard.IsEmpty()) {
+  if (iso->invoker.IsEmpty() || iso->timer_dispatch.IsEmpty() || iso->wasm_guard.IsEmpty() ||
+      iso->rejection_dispatch.IsEmpty()) {
     SetValue(out, STK_INTERNAL,
-             "the runtime script did not register its invoker, timers and WebAssembly guard");
+             "the runtime script did not register its invoker, timers, rejection dispatch and "
+             "WebAssembly guard");
     return false;
   }
   return true;

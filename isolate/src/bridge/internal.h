@@ -49,6 +49,7 @@ constexpr size_t kSnapshotInvoker = 0;
 constexpr size_t kSnapshotTimerDispatch = 1;
 constexpr size_t kSnapshotWasmGuard = 2;
 constexpr size_t kSnapshotLazyGlobals = 3;  // [name, get, ...]: see lazy.h
+constexpr size_t kSnapshotRejectionDispatch = 4;
 
 inline stk_isolate* From(v8::Isolate* isolate) {
   return static_cast<stk_isolate*>(isolate->GetData(0));
@@ -109,6 +110,12 @@ void OnOutOfMemory(const char* location, const v8::OOMDetails& details);
 v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
                                                         v8::Local<v8::Value>, bool);
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>);
+// V8's promise-reject callback: records what DispatchRejections hands the runtime.
+void OnPromiseReject(v8::PromiseRejectMessage message);
+// Fires the recorded rejections' events (unhandledrejection, rejectionhandled) through the
+// runtime's dispatch, each in the async context it was recorded in, running microtasks after
+// them; false when execution was terminated meanwhile.
+bool DispatchRejections(stk_isolate* iso, v8::Local<v8::Context> ctx);
 
 // ---- Modules (modules.cc) ----
 

@@ -87,6 +87,7 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
   isolate->SetAllowWasmCodeGenerationCallback(AllowWasm);
   isolate->SetAllowAtomicsWait(false);
   isolate->SetHostImportModuleDynamicallyCallback(DynamicImport);
+  isolate->SetPromiseRejectCallback(OnPromiseReject);
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 16);
   bool ok = false;
   {
@@ -106,7 +107,9 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     v8::Local<v8::Function> dispatch;
     v8::Local<v8::Function> wasm_guard;
     v8::Local<v8::Array> lazy_globals;
+    v8::Local<v8::Function> rejections;
     if (ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotInvoker).ToLocal(&invoker) &&
+        ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotRejectionDispatch).ToLocal(&rejections) &&
         ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotTimerDispatch).ToLocal(&dispatch) &&
         ctx->GetDataFromSnapshotOnce<v8::Function>(kSnapshotWasmGuard).ToLocal(&wasm_guard) &&
         ctx->GetDataFromSnapshotOnce<v8::Array>(kSnapshotLazyGlobals).ToLocal(&lazy_globals)) {
@@ -133,6 +136,7 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
       if (guarded && stockade::InstallLazyGlobals(isolate, ctx, lazy_globals)) {
         iso->invoker.Reset(isolate, invoker);
         iso->timer_dispatch.Reset(isolate, dispatch);
+        iso->rejection_dispatch.Reset(isolate, rejections);
         iso->context.Reset(isolate, ctx);
         ok = true;
       }
@@ -167,6 +171,8 @@ void stk_isolate_dispose(stk_isolate* iso) {
     iso->invoker.Reset();
     iso->attach.Reset();
     iso->timer_dispatch.Reset();
+    iso->rejection_dispatch.Reset();
+    iso->rejections.clear();
     iso->wasm_guard.Reset();
     iso->synthetic.clear();
     iso->modules.clear();

@@ -30,6 +30,22 @@ struct stk_isolate {
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;
+  // The runtime's (kind, promise, reason) -> undefined that fires unhandledrejection and
+  // rejectionhandled at the global scope (js/workers.js); see RecordRejection in callbacks.cc.
+  v8::Global<v8::Function> rejection_dispatch;
+  // Promise rejections V8 reported since the last dispatch (stk_pump): a promise rejected with
+  // no handler (handled = false), or a handler added to a rejected one (handled = true), with
+  // the async context current then, which its event runs in. At most kMaxRejections; past that
+  // they are counted in rejections_dropped.
+  struct Rejection {
+    v8::Global<v8::Promise> promise;
+    v8::Global<v8::Value> reason;
+    v8::Global<v8::Value> context;
+    int hash = 0;  // the promise's identity hash, to find it again without a handle
+    bool handled = false;
+  };
+  std::vector<Rejection> rejections;
+  uint32_t rejections_dropped = 0;
   v8::Global<v8::Function> wasm_guard;  // snapshot creation only; see js/no-shared-memory.js
   // Lazy globals as [name, get, name, get, ...] (lazy.h): snapshot creation only; each isolate
   // made from the snapshot installs them.

@@ -135,11 +135,13 @@ bool CreateSnapshot(const char* runtime_js, size_t runtime_len, EagerFunctions e
       creator.AddData(ctx, shim.wasm_guard.Get(shim.isolate));
       creator.AddData(ctx, shim.lazy_globals.IsEmpty() ? v8::Array::New(shim.isolate)
                                                        : shim.lazy_globals.Get(shim.isolate));
+      creator.AddData(ctx, shim.rejection_dispatch.Get(shim.isolate));
     }
     // Also on failure: V8 13.6's CreateBlob CHECK-fails without a default context.
     creator.SetDefaultContext(ctx);
     shim.invoker.Reset();
     shim.timer_dispatch.Reset();
+    shim.rejection_dispatch.Reset();
     shim.wasm_guard.Reset();
     shim.lazy_globals.Reset();
     shim.attach.Reset();

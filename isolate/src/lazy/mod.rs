@@ -58,6 +58,8 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-process.js",
             "node-hash.js",
             "node-crypto.js",
+            "node-timers.js",
+            "node-zlib.js",
         ],
         globals: &[],
     },
@@ -75,6 +77,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "streams-pipe.js",
             "streams-writable.js",
             "streams-transform.js",
+            "streams-workers.js",
             "compression.js",
         ],
         globals: &[
@@ -95,6 +98,8 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "TextDecoderStream",
             "CompressionStream",
             "DecompressionStream",
+            "IdentityTransformStream",
+            "FixedLengthStream",
         ],
     },
     LazyGroup {

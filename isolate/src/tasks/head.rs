@@ -31,6 +31,9 @@ pub(super) struct FetchHead<'a> {
     pub headers: &'a [Header<'a>],
     pub env: &'a serde_json::Value,
     pub streamed: bool,
+    /// The runtime encodes the body as its `Content-Encoding` says (see `FetchRequest`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encode: bool,
     /// The named export whose `fetch` is called; absent for the default export.
     #[serde(skip_serializing_if = "str::is_empty")]
     pub entrypoint: &'a str,
@@ -165,6 +168,7 @@ mod tests {
             headers: &headers,
             env: &serde_json::json!({"K": 1}),
             streamed: false,
+            encode: false,
             entrypoint: "",
         };
         let text = serde_json::to_string(&head).expect("serializes");

@@ -256,6 +256,9 @@ struct ResponseHead {
     headers: Vec<String>,
     #[serde(default)]
     streamed: bool,
+    /// A streamed body's length the runtime vouches for (a `FixedLengthStream`'s).
+    #[serde(default)]
+    length: Option<u64>,
 }
 
 /// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
@@ -277,6 +280,8 @@ fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
         headers,
         body,
         streamed: head.streamed,
+        // Only a streamed body has a length apart from its bytes.
+        length: head.length.filter(|_| head.streamed),
     })
 }
 

@@ -11,7 +11,7 @@ use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOx
 use miniz_oxide::deflate::stream::deflate;
 use miniz_oxide::{MZError, MZFlush, MZStatus};
 
-use super::{Format, OutBuf, Step, MAX_CALL_OUTPUT};
+use super::{Flush, Format, OutBuf, Step, MAX_CALL_OUTPUT};
 use crate::{OpError, OpResult};
 
 /// The native memory one compressor holds (measured: the LZ buffer, the hash chains, the
@@ -47,8 +47,11 @@ impl Compressor {
         }
     }
 
-    /// Compresses a prefix of `input`; with `finish`, ends the stream once `input` is consumed.
-    pub fn write(&mut self, input: &[u8], finish: bool) -> OpResult<Step> {
+    /// Compresses a prefix of `input`; with [`Flush::Finish`], ends the stream once `input` is
+    /// consumed; with [`Flush::Sync`], makes all of it decodable (a sync flush: an empty stored
+    /// block ends what was written).
+    pub fn write(&mut self, input: &[u8], mode: Flush) -> OpResult<Step> {
+        let finish = mode == Flush::Finish;
         if self.ended {
             if input.is_empty() {
                 return Ok(Step {
@@ -66,10 +69,10 @@ impl Compressor {
             out.len = GZIP_HEADER.len();
             self.header_written = true;
         }
-        let flush = if finish {
-            MZFlush::Finish
-        } else {
-            MZFlush::None
+        let flush = match mode {
+            Flush::Finish => MZFlush::Finish,
+            Flush::Sync => MZFlush::Sync,
+            Flush::None => MZFlush::None,
         };
         let mut consumed = 0;
         let mut more = false;
@@ -79,6 +82,7 @@ impl Compressor {
                 more = true;
                 break;
             }
+            let room = space.len();
             let r = deflate(&mut self.comp, &input[consumed..], space, flush);
             let taken = &input[consumed..consumed + r.bytes_consumed];
             self.crc.update(taken);
@@ -99,7 +103,9 @@ impl Compressor {
                 }
                 Ok(_) => {
                     let progress = r.bytes_consumed > 0 || r.bytes_written > 0;
-                    if !finish && (consumed == input.len() || !progress) {
+                    // A sync flush is whole once a call with all the input taken had room left.
+                    let flushed = mode != Flush::Sync || r.bytes_written < room;
+                    if !finish && (consumed == input.len() && flushed || !progress) {
                         break;
                     }
                     if finish && !progress && !out.full() && !out.space().is_empty() {

@@ -1,17 +1,20 @@
 //! The native half of CompressionStream and DecompressionStream (js/compression.js) for the
 //! formats `deflate` (RFC 1950, zlib), `deflate-raw` (RFC 1951) and `gzip` (RFC 1952), on
-//! `miniz_oxide` (the pure-Rust deflate that flate2's default backend is) and `crc32fast`.
+//! `miniz_oxide` (the pure-Rust deflate that flate2's default backend is) and `crc32fast`; and of
+//! the runtime's response encoding (js/fetch-body.js: gzip, and `br` compression in `brotli`).
 //!
 //! A stream's compressor or decompressor lives between chunks in the isolate's [`OpState`],
 //! behind a handle the prelude holds and frees when the stream ends, errors or is cancelled.
 //!
 //! Ops (fields in, fields out):
 //! - `CompressNew(format)` / `DecompressNew(format)` -> handle (u32).
-//! - `CompressWrite(handle, input, finish)` / `DecompressWrite(handle, input, finish)` ->
+//! - `CompressWrite(handle, input, flush)` / `DecompressWrite(handle, input, flush)` ->
 //!   `[consumed u32, flags u32, output]`: the call consumes a prefix of `input` and answers at
 //!   most [`MAX_CALL_OUTPUT`] bytes; flag [`MORE`] says the output was cut at the cap (call again,
 //!   with the rest of the input, possibly none), [`ENDED`] that the stream's end was reached.
-//!   The prelude calls with pieces of at most [`MAX_CALL_INPUT`] bytes.
+//!   The prelude calls with pieces of at most [`MAX_CALL_INPUT`] bytes. `flush` is a [`Flush`]:
+//!   0 none, 1 finish (the end of the stream), 2 sync (a compressor makes everything written so
+//!   far decodable: a streamed response's chunk reaches its client; a decompressor ignores it).
 //! - `Free(handle)` (lib.rs) drops it.
 //!
 //! Guarantees:
@@ -29,6 +32,7 @@
 //!
 //! Trusts: `miniz_oxide` (inflate and deflate, pure safe Rust, fuzzed upstream), `crc32fast`.
 
+pub mod brotli;
 pub mod deflate;
 pub mod inflate;
 
@@ -51,6 +55,33 @@ pub enum Format {
     Deflate = 0,
     DeflateRaw = 1,
     Gzip = 2,
+    /// Compression only, for the runtime's response encoding.
+    Brotli = 3,
+}
+
+/// What a write does after its input: nothing more, end the stream, or flush what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    None,
+    Finish,
+    Sync,
+}
+
+impl Flush {
+    fn from_u32(v: u32) -> OpResult<Flush> {
+        Ok(match v {
+            0 => Flush::None,
+            1 => Flush::Finish,
+            2 => Flush::Sync,
+            _ => return Err(OpError::type_error(format!("unknown flush mode {v}"))),
+        })
+    }
+}
+
+/// A compressor of either kind.
+enum Encoder {
+    Deflate(deflate::Compressor),
+    Brotli(Box<brotli::Compressor>),
 }
 
 impl Format {
@@ -59,6 +90,7 @@ impl Format {
             0 => Format::Deflate,
             1 => Format::DeflateRaw,
             2 => Format::Gzip,
+            3 => Format::Brotli,
             _ => {
                 return Err(OpError::type_error(format!(
                     "unknown compression format {v}"
@@ -123,26 +155,41 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
     let state: &OpState = ctx.state()?;
     match op {
         OpCode::CompressNew => {
-            let c = deflate::Compressor::new(Format::from_u32(f.u32(0)?)?);
-            let id = state.insert(Box::new(c), deflate::COST)?;
+            let (c, cost) = match Format::from_u32(f.u32(0)?)? {
+                Format::Brotli => (Encoder::Brotli(Box::default()), brotli::COST),
+                format => (
+                    Encoder::Deflate(deflate::Compressor::new(format)),
+                    deflate::COST,
+                ),
+            };
+            let id = state.insert(Box::new(c), cost)?;
             Ok(id.to_le_bytes().to_vec())
         }
         OpCode::DecompressNew => {
-            let d = inflate::Decompressor::new(Format::from_u32(f.u32(0)?)?);
+            let format = Format::from_u32(f.u32(0)?)?;
+            if format == Format::Brotli {
+                return Err(OpError::type_error(
+                    "brotli is not a decompression format here",
+                ));
+            }
+            let d = inflate::Decompressor::new(format);
             let id = state.insert(Box::new(d), inflate::COST)?;
             Ok(id.to_le_bytes().to_vec())
         }
         OpCode::CompressWrite => {
-            let (id, data, finish) = write_args(&f)?;
-            let mut c = state.take::<deflate::Compressor>(id)?;
-            let step = c.write(data, finish);
+            let (id, data, flush) = write_args(&f)?;
+            let mut c = state.take::<Encoder>(id)?;
+            let step = match c.as_mut() {
+                Encoder::Deflate(c) => c.write(data, flush),
+                Encoder::Brotli(c) => c.write(data, flush),
+            };
             state.put(id, c)?;
             Ok(step?.answer())
         }
         OpCode::DecompressWrite => {
-            let (id, data, finish) = write_args(&f)?;
+            let (id, data, flush) = write_args(&f)?;
             let mut d = state.take::<inflate::Decompressor>(id)?;
-            let step = d.write(data, finish);
+            let step = d.write(data, flush == Flush::Finish);
             match step {
                 Ok(step) => {
                     state.put(id, d)?;
@@ -160,14 +207,14 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
     }
 }
 
-fn write_args<'a>(f: &Fields<'a>) -> OpResult<(u32, &'a [u8], bool)> {
+fn write_args<'a>(f: &Fields<'a>) -> OpResult<(u32, &'a [u8], Flush)> {
     let data = f.bytes(1)?;
     if data.len() > MAX_CALL_INPUT {
         return Err(OpError::type_error(
             "a compression input piece is too large",
         ));
     }
-    Ok((f.u32(0)?, data, f.u32(2)? != 0))
+    Ok((f.u32(0)?, data, Flush::from_u32(f.u32(2)?)?))
 }
 
 #[cfg(test)]

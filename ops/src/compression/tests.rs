@@ -165,3 +165,138 @@ fn handles_are_typed_and_capped() {
     let e = op(&ctx, OpCode::CompressNew, &[&9u32.to_le_bytes()]).expect_err("format");
     assert_eq!(e.kind, ErrorKind::TypeError);
 }
+
+/// Writes `chunk` through compressor `h` with `flush` (0 none, 1 finish, 2 sync), as the prelude
+/// does (again while the answer says MORE); the output.
+fn write_through(ctx: &OpCtx<'_>, h: u32, chunk: &[u8], flush: u32) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut rest = chunk;
+    loop {
+        let out = op(
+            ctx,
+            OpCode::CompressWrite,
+            &[&h.to_le_bytes(), rest, &flush.to_le_bytes()],
+        )
+        .expect("write");
+        let f = Fields::parse(&out).expect("fields");
+        let bytes = f.bytes(2).expect("output");
+        assert!(bytes.len() <= MAX_CALL_OUTPUT + 18, "one answer is bounded");
+        all.extend_from_slice(bytes);
+        rest = &rest[f.u32(0).expect("consumed") as usize..];
+        if f.u32(1).expect("flags") & MORE == 0 && rest.is_empty() {
+            return all;
+        }
+    }
+}
+
+/// What a streaming brotli decoder makes of `packed` so far (it may be a prefix of a stream:
+/// the decoder answers what it has, then runs out of input).
+fn unbrotli(packed: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut r = ::brotli::Decompressor::new(packed, 4096);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// What a streaming inflater makes of the raw deflate data in `packed` so far.
+fn inflate_prefix(packed: &[u8]) -> Vec<u8> {
+    use miniz_oxide::inflate::stream::{inflate, InflateState};
+    use miniz_oxide::DataFormat;
+    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    let mut out = vec![0; 1 << 22];
+    let r = inflate(&mut state, packed, &mut out, miniz_oxide::MZFlush::None);
+    assert!(
+        r.status.is_ok() || r.status == Err(miniz_oxide::MZError::Buf),
+        "{r:?}"
+    );
+    out.truncate(r.bytes_written);
+    out
+}
+
+#[test]
+fn brotli_round_trips_with_bounded_answers_and_is_not_a_decompression_format() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    // Text, then bytes that do not compress: an answer stays within the cap either way.
+    let mut data = text(3 << 20);
+    let mut x: u32 = 1;
+    data.extend((0..(3 << 20)).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    let c = new(&ctx, OpCode::CompressNew, Format::Brotli);
+    let pieces: Vec<&[u8]> = data.chunks(MAX_CALL_INPUT).collect();
+    let packed = pump(&ctx, OpCode::CompressWrite, c, &pieces, usize::MAX).expect("compress");
+    assert!(packed.len() < data.len() * 3 / 4, "{}", packed.len());
+    assert!(unbrotli(&packed) == data, "brotli round trip");
+    // Ended: more input is refused.
+    let e = op(
+        &ctx,
+        OpCode::CompressWrite,
+        &[&c.to_le_bytes(), b"more", &0u32.to_le_bytes()],
+    );
+    assert!(e.is_err());
+    let e = op(
+        &ctx,
+        OpCode::DecompressNew,
+        &[&(Format::Brotli as u32).to_le_bytes()],
+    )
+    .expect_err("no brotli decompression");
+    assert_eq!(e.kind, ErrorKind::TypeError);
+}
+
+#[test]
+fn a_sync_flush_makes_everything_written_so_far_decodable() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    for format in [Format::Gzip, Format::Brotli] {
+        let c = new(&ctx, OpCode::CompressNew, format);
+        let mut packed = Vec::new();
+        let mut plain = Vec::new();
+        for i in 0..5 {
+            let event = format!("data: event {i}\n\n");
+            plain.extend_from_slice(event.as_bytes());
+            packed.extend(write_through(&ctx, c, event.as_bytes(), 2));
+            let so_far = match format {
+                Format::Brotli => unbrotli(&packed),
+                _ => inflate_prefix(&packed[10..]),
+            };
+            assert_eq!(so_far, plain, "{format:?}: event {i} is decodable at once");
+        }
+        // A flush of a large piece is whole too, whatever it takes.
+        let big = text(3 << 20);
+        for piece in big.chunks(MAX_CALL_INPUT) {
+            plain.extend_from_slice(piece);
+            packed.extend(write_through(&ctx, c, piece, 2));
+        }
+        let so_far = match format {
+            Format::Brotli => unbrotli(&packed),
+            _ => inflate_prefix(&packed[10..]),
+        };
+        assert!(
+            so_far == plain,
+            "{format:?}: a large flushed piece is decodable: {} of {}",
+            so_far.len(),
+            plain.len()
+        );
+        packed.extend(write_through(&ctx, c, b"", 1));
+        match format {
+            Format::Brotli => assert!(unbrotli(&packed) == plain),
+            _ => {
+                let whole = miniz_oxide::inflate::decompress_to_vec(&packed[10..packed.len() - 8])
+                    .expect("gzip body");
+                assert!(whole == plain);
+            }
+        }
+    }
+}

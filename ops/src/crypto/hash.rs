@@ -1,9 +1,25 @@
-//! SHA-1 and SHA-2 digests and HMAC (sha1, sha2, hmac crates). Inputs are hashed in 1 MiB steps
-//! with a termination check between them.
+//! SHA-1 and SHA-2 digests and HMAC (sha1, sha2, hmac crates), MD5 (md-5) for digests only, and
+//! the checksums `crypto.DigestStream` also computes (CRC-32 on crc32fast, CRC-32C and CRC-64/NVME
+//! on crc). Inputs are hashed in 1 MiB steps with a termination check between them.
+//!
+//! Digests come one-shot (`crypto.subtle.digest`) or incremental (`crypto.DigestStream`, a
+//! Cloudflare Workers extension: a WritableStream whose bytes are hashed as they come). An
+//! incremental digest is a [`Hasher`] kept in the isolate's [`OpState`] between writes:
+//! - `DigestNew(alg)` -> handle (u32); `DigestUpdate(handle, data)` -> nothing;
+//!   `DigestFinish(handle)` -> the digest, and the handle is freed; `Free(handle)` (lib.rs) drops
+//!   an unfinished one (an aborted stream).
+//! - Bounded: one hasher holds about [`HASHER_COST`] bytes, declared to the [`OpState`] caps; an
+//!   update is at most the op road's input cap (16 MiB), hashed in [`STEP`]s with termination
+//!   checks between them, like a one-shot digest.
+//!
+//! MD5 is here because Cloudflare Workers accepts it in `digest` and `DigestStream` (workerd's
+//! `lookupDigestAlgorithm`): code written for Workers uses it for ETags and legacy checksums. It is
+//! never a key's hash ([`Hash`] has no MD5): HMAC, HKDF, PBKDF2, RSA and ECDSA refuse it.
 
 use hmac::{KeyInit, Mac};
 use sha2::Digest;
 
+use crate::state::OpState;
 use crate::{OpCtx, OpError, OpResult};
 
 /// How much is hashed between two termination checks (about 1 to 3 ms).
@@ -40,6 +56,122 @@ impl Hash {
     }
 }
 
+/// A digest algorithm's number in the `alg` field of `Digest` and `DigestNew`: a [`Hash`]'s, or
+/// one of these: MD5 (`crypto.subtle.digest` and `DigestStream`), and the checksums only
+/// `DigestStream` names (CRC-32 as zlib's, CRC-32C, CRC-64/NVME; big-endian, as workerd gives them).
+pub(crate) const MD5: u32 = 5;
+pub(crate) const CRC32: u32 = 6;
+pub(crate) const CRC32C: u32 = 7;
+pub(crate) const CRC64_NVME: u32 = 8;
+
+static CRC32C_TABLE: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+static CRC64_NVME_TABLE: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_NVME);
+
+/// An incremental digest of any algorithm `crypto.subtle.digest` accepts.
+#[derive(Clone)]
+pub(crate) enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+    Md5(md5::Md5),
+    Crc32(crc32fast::Hasher),
+    Crc32c(crc::Digest<'static, u32, crc::Table<16>>),
+    Crc64Nvme(crc::Digest<'static, u64, crc::Table<16>>),
+}
+
+/// What one [`Hasher`] is declared to hold in the [`OpState`] (its state and block buffer are at
+/// most about 350 bytes; the rest is the box and the table's entry).
+pub(crate) const HASHER_COST: usize = 512;
+
+impl Hasher {
+    /// A fresh hasher of digest algorithm `alg` ([`Hash`]'s numbers, or [`MD5`]).
+    pub(crate) fn new(alg: u32) -> OpResult<Hasher> {
+        match alg {
+            MD5 => return Ok(Hasher::Md5(md5::Md5::new())),
+            CRC32 => return Ok(Hasher::Crc32(crc32fast::Hasher::new())),
+            CRC32C => return Ok(Hasher::Crc32c(CRC32C_TABLE.digest())),
+            CRC64_NVME => return Ok(Hasher::Crc64Nvme(CRC64_NVME_TABLE.digest())),
+            _ => {}
+        }
+        Ok(match Hash::from_u32(alg)? {
+            Hash::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            Hash::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Hash::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Hash::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        })
+    }
+
+    /// Hashes `data` in [`STEP`]s, checking for termination before each.
+    pub(crate) fn update(&mut self, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<()> {
+        for chunk in data.chunks(STEP) {
+            ctx.check()?;
+            match self {
+                Hasher::Sha1(h) => Digest::update(h, chunk),
+                Hasher::Sha256(h) => Digest::update(h, chunk),
+                Hasher::Sha384(h) => Digest::update(h, chunk),
+                Hasher::Sha512(h) => Digest::update(h, chunk),
+                Hasher::Md5(h) => Digest::update(h, chunk),
+                Hasher::Crc32(h) => h.update(chunk),
+                Hasher::Crc32c(h) => h.update(chunk),
+                Hasher::Crc64Nvme(h) => h.update(chunk),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Vec<u8> {
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+            Hasher::Md5(h) => h.finalize().to_vec(),
+            Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
+            Hasher::Crc32c(h) => h.finalize().to_be_bytes().to_vec(),
+            Hasher::Crc64Nvme(h) => h.finalize().to_be_bytes().to_vec(),
+        }
+    }
+}
+
+/// The one-shot digest of `data` with algorithm `alg` (`crypto.subtle.digest`).
+pub(crate) fn digest(alg: u32, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
+    let mut h = Hasher::new(alg)?;
+    h.update(data, ctx)?;
+    Ok(h.finish())
+}
+
+/// `DigestNew(alg)`: a hasher in the isolate's state; its handle.
+pub(crate) fn digest_new(alg: u32, state: &OpState) -> OpResult<Vec<u8>> {
+    let h = Hasher::new(alg)?;
+    Ok(state
+        .insert(Box::new(h), HASHER_COST)?
+        .to_le_bytes()
+        .to_vec())
+}
+
+/// `DigestUpdate(handle, data)`: hashes `data` into the handle's hasher.
+pub(crate) fn digest_update(
+    id: u32,
+    data: &[u8],
+    state: &OpState,
+    ctx: &OpCtx<'_>,
+) -> OpResult<Vec<u8>> {
+    let mut h = state.take::<Hasher>(id)?;
+    let done = h.update(data, ctx);
+    state.put(id, h)?;
+    done.map(|()| Vec::new())
+}
+
+/// `DigestFinish(handle)`: the digest of everything the handle's hasher was given; frees it.
+pub(crate) fn digest_finish(id: u32, state: &OpState) -> OpResult<Vec<u8>> {
+    let h = state.take::<Hasher>(id)?;
+    state.free(id)?;
+    Ok(h.finish())
+}
+
 /// Runs `$body` with `$D` the digest type of `$hash`.
 macro_rules! with_hash {
     ($hash:expr, $D:ident => $body:expr) => {
@@ -68,17 +200,6 @@ pub(crate) use with_hash;
 /// The digest of `data`, for signature schemes that take a prehashed message.
 pub(crate) fn prehash(hash: Hash, data: &[u8]) -> Vec<u8> {
     with_hash!(hash, D => D::digest(data).to_vec())
-}
-
-pub(crate) fn digest(hash: Hash, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
-    with_hash!(hash, D => {
-        let mut h = D::new();
-        for chunk in data.chunks(STEP) {
-            ctx.check()?;
-            Digest::update(&mut h, chunk);
-        }
-        Ok(h.finalize().to_vec())
-    })
 }
 
 fn hmac_tag(hash: Hash, key: &[u8], data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
@@ -132,9 +253,120 @@ mod tests {
             (Hash::Sha512, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"),
         ];
         for (h, want) in cases {
-            assert_eq!(digest(h, b"abc", &ctx).expect("digest"), hex(want), "{h:?}");
+            assert_eq!(
+                digest(h as u32, b"abc", &ctx).expect("digest"),
+                hex(want),
+                "{h:?}"
+            );
             assert_eq!(h.len(), want.len() / 2);
         }
+    }
+
+    #[test]
+    fn rfc_1321_md5_test_suite() {
+        // RFC 1321 appendix A.5.
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "d41d8cd98f00b204e9800998ecf8427e"),
+            (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
+            (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                b"abcdefghijklmnopqrstuvwxyz",
+                "c3fcd3d76192e4007dfb496cca67e13b",
+            ),
+            (
+                b"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (data, want) in cases {
+            assert_eq!(digest(MD5, data, &ctx).expect("md5"), hex(want));
+        }
+        // Digest-only: no key operation takes MD5 as its hash.
+        assert_eq!(
+            Hash::from_u32(MD5).expect_err("not a key hash").kind,
+            crate::ErrorKind::NotSupported
+        );
+        assert!(digest(9, b"", &ctx).is_err());
+    }
+
+    #[test]
+    fn digest_stream_checksums_as_workerd_gives_them() {
+        // The CRC catalogue's check values (of "123456789"), and the cases workerd's DigestStream
+        // test takes from the AWS SDK, big-endian.
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let cases: [(u32, &[u8], &str); 12] = [
+            (CRC32, b"123456789", "cbf43926"),
+            (CRC32C, b"123456789", "e3069283"),
+            (CRC64_NVME, b"123456789", "ae8b14860a799888"),
+            (CRC32, b"", "00000000"),
+            (CRC32, b"abc", "352441c2"),
+            (CRC32, b"Hello world", "8bd69e52"),
+            (CRC32C, b"", "00000000"),
+            (CRC32C, b"abc", "364b3fb7"),
+            (CRC32C, b"Hello world", "72b51f78"),
+            (CRC64_NVME, b"", "0000000000000000"),
+            (CRC64_NVME, b"abc", "05e5cabb3fc1faeb"),
+            (CRC64_NVME, b"Hello world", "38e259d03f312adb"),
+        ];
+        for (alg, data, want) in cases {
+            assert_eq!(
+                digest(alg, data, &ctx).expect("crc"),
+                hex(want),
+                "{alg} {data:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn incremental_digests_match_one_shot_and_free_their_state() {
+        let flag = AtomicU32::new(0);
+        let state = OpState::new();
+        let ctx = OpCtx::with_state(&flag, &state);
+        let data: Vec<u8> = (0..(3 * STEP + 17)).map(|i| (i * 31 % 251) as u8).collect();
+        for alg in [1, 2, 3, 4, MD5, CRC32, CRC32C, CRC64_NVME] {
+            let id = u32::from_le_bytes(
+                digest_new(alg, &state)
+                    .expect("new")
+                    .try_into()
+                    .expect("u32"),
+            );
+            assert_eq!(state.usage(), (1, HASHER_COST));
+            // Uneven pieces, one of them empty and one over a step.
+            for piece in [
+                &data[..5],
+                &data[5..5],
+                &data[5..STEP + 9],
+                &data[STEP + 9..],
+            ] {
+                assert!(digest_update(id, piece, &state, &ctx)
+                    .expect("update")
+                    .is_empty());
+            }
+            let got = digest_finish(id, &state).expect("finish");
+            assert_eq!(
+                got,
+                digest(alg, &data, &ctx).expect("one shot"),
+                "alg {alg}"
+            );
+            assert_eq!(state.usage(), (0, 0), "finishing frees the state");
+            assert!(
+                digest_update(id, b"x", &state, &ctx).is_err(),
+                "a finished handle is gone"
+            );
+            assert!(digest_finish(id, &state).is_err());
+        }
+        assert!(digest_new(9, &state).is_err());
+        assert_eq!(state.usage(), (0, 0));
+        // A terminated isolate stops an update between steps, and the state stays usable to free.
+        let id = u32::from_le_bytes(digest_new(2, &state).expect("new").try_into().expect("u32"));
+        let stopped = AtomicU32::new(1);
+        let cancelled = OpCtx::with_state(&stopped, &state);
+        let e = digest_update(id, &data, &state, &cancelled).expect_err("cancelled");
+        assert_eq!(e.kind, crate::ErrorKind::Cancelled);
+        assert!(state.free(id).expect("free"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! WebCrypto's native half: the operations behind `crypto.subtle` (js/crypto-*.js), one module
-//! per algorithm family, on the RustCrypto crates (sha1, sha2, hmac, hkdf, aes, aes-gcm, cbc, ctr,
-//! aes-kw, p256, p384, p521, ed25519-dalek, x25519-dalek, rsa, pkcs8, spki): audited, constant-time
+//! WebCrypto's native half: the operations behind `crypto.subtle` (js/crypto-*.js) and
+//! `crypto.DigestStream` (js/streams-transform.js), one module per algorithm family, on the
+//! RustCrypto crates (sha1, sha2, md-5, hmac, hkdf, aes, aes-gcm, ghash, cbc, ctr, aes-kw, p256,
+//! p384, p521, ed25519-dalek, x25519-dalek, rsa, pkcs8, spki): audited, constant-time
 //! where it matters (rsa 0.10 on crypto-bigint, the Marvin-attack fix), pure Rust (no system
 //! calls, no C), the library the Rust ecosystem uses.
 //!
@@ -12,7 +13,8 @@
 //! - PBKDF2: at most [`kdf::MAX_PBKDF2_ITERATIONS`] iterations (NotSupportedError above, as
 //!   Cloudflare Workers) and [`kdf::MAX_DERIVED_BYTES`] bytes; it checks for termination every
 //!   4096 iterations (about 2 ms).
-//! - Digest, HMAC: input in 1 MiB steps with a termination check between them.
+//! - Digest, HMAC: input in 1 MiB steps with a termination check between them; an incremental
+//!   digest (DigestStream) holds [`hash::HASHER_COST`] bytes of native state between writes.
 //! - RSA: moduli of 1024 to [`rsa::MAX_MODULUS_BITS`] bits (4096; NotSupportedError beyond), public
 //!   exponents of at most 33 bits; key generation checks for termination before each prime
 //!   candidate's test (one modular exponentiation, a few ms at 2048-bit primes), so an RSA-4096
@@ -66,7 +68,10 @@ fn verdict(ok: bool) -> Vec<u8> {
 pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
     let f = Fields::parse(input)?;
     match op {
-        OpCode::Digest => hash::digest(hash::Hash::from_u32(f.u32(0)?)?, f.bytes(1)?, ctx),
+        OpCode::Digest => hash::digest(f.u32(0)?, f.bytes(1)?, ctx),
+        OpCode::DigestNew => hash::digest_new(f.u32(0)?, ctx.state()?),
+        OpCode::DigestUpdate => hash::digest_update(f.u32(0)?, f.bytes(1)?, ctx.state()?, ctx),
+        OpCode::DigestFinish => hash::digest_finish(f.u32(0)?, ctx.state()?),
         OpCode::HmacSign => hash::hmac_sign(
             hash::Hash::from_u32(f.u32(0)?)?,
             f.bytes(1)?,

@@ -1,0 +1,162 @@
+// ---- node-zlib.js: node:zlib without its stream classes. -------------------------------------
+// The one-shot forms over the runtime's native compressors (ops/src/compression, shared with
+// CompressionStream through plumbing.js's nativeCodec): gzip, gunzip, deflate, inflate,
+// deflateRaw, inflateRaw, unzip (gzip or zlib, by its header) and brotliCompress, each as
+// `xSync(buffer[, options])`, `x(buffer[, options], callback)` (called back on a later task, so
+// `util.promisify` works); `crc32(data[, value])`; `constants`. Guarantees: decompression
+// answers at most `options.maxOutputLength` bytes (default buffer.kMaxLength) and a bomb ends at
+// the isolate's memory limit, as a DecompressionStream does; corrupt input is an Error with
+// Node's `code` "Z_DATA_ERROR" (errno -3). Not here, each a clear ERR_METHOD_NOT_IMPLEMENTED:
+// the stream classes (`createGzip`, `Gzip`, ...: they need node:stream, which Stockade does not
+// implement; CompressionStream is the web's equivalent) and brotli decompression. Compression is
+// at zlib's default level 6 whatever `options.level` says (the output differs from Node's
+// bytes, never in what it decodes to).
+
+function zlibModule() {
+  const { Buffer, kMaxLength } = builtinExports("node:buffer");
+  const toBuffer = (u8) => Buffer.from(typedArrayBuffer(u8), typedArrayByteOffset(u8), typedArrayByteLength(u8));
+  // The native formats (compression.js's numbers; 3: brotli, compression only).
+  const DEFLATE = 0, DEFLATE_RAW = 1, GZIP = 2, BROTLI = 3, UNZIP = -1;
+
+  function inputBytes(data) {
+    if (typeof data === "string") return utf8Encode(data);
+    if (data !== null && typeof data === "object" && (typedArrayName(data) !== undefined || isDataView(data) || isArrayBuffer(data))) {
+      return bufferSourceBytes(data, "buffer");
+    }
+    throw invalidArgType("buffer", "of type string or an instance of Buffer, TypedArray, DataView, or ArrayBuffer", data);
+  }
+
+  function maxOutput(options) {
+    const max = options !== null && typeof options === "object" ? options.maxOutputLength : undefined;
+    if (max === undefined) return kMaxLength;
+    if (typeof max !== "number" || !(max >= 1 && max <= kMaxLength) || max % 1 !== 0) {
+      throw nodeError(RangeError, "ERR_OUT_OF_RANGE",
+        `The value of "options.maxOutputLength" is out of range. It must be >= 1 && <= ${kMaxLength}. Received ${max}`);
+    }
+    return max;
+  }
+
+  /** Runs `bytes` through one native codec and joins what it emits. */
+  function run(compress, format, bytes, options) {
+    const limit = compress ? kMaxLength : maxOutput(options);
+    if (format === UNZIP) format = bytes[0] === 0x1f && bytes[1] === 0x8b ? GZIP : DEFLATE;
+    const codec = compress
+      ? nativeCodec(NATIVE.compressNew, NATIVE.compressWrite, format)
+      : nativeCodec(NATIVE.decompressNew, NATIVE.decompressWrite, format);
+    const pieces = [];
+    let total = 0;
+    try {
+      codec.write(bytes, CODEC_FINISH, (piece) => {
+        total += typedArrayByteLength(piece);
+        if (total > limit) {
+          throw nodeError(RangeError, "ERR_BUFFER_TOO_LARGE", `Cannot create a Buffer larger than ${limit} bytes`);
+        }
+        pieces[pieces.length] = piece;
+      });
+    } catch (e) {
+      codec.close();
+      if (isObject(e) && e.name === "TypeError" && typeof e.message === "string" && e.code === undefined) {
+        const err = new Error(e.message);
+        err.code = "Z_DATA_ERROR";
+        err.errno = -3;
+        throw err;
+      }
+      throw e;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < pieces.length; i++) {
+      typedArraySet(out, pieces[i], at);
+      at += typedArrayByteLength(pieces[i]);
+    }
+    return out;
+  }
+
+  const exports = { __proto__: null };
+  // Index loops, not for-of over arrays: the module may be built after tenant code replaced the
+  // array iterator.
+  const ONE_SHOT = [
+    ["gzip", true, GZIP], ["gunzip", false, GZIP], ["deflate", true, DEFLATE], ["inflate", false, DEFLATE],
+    ["deflateRaw", true, DEFLATE_RAW], ["inflateRaw", false, DEFLATE_RAW], ["unzip", false, UNZIP],
+    ["brotliCompress", true, BROTLI],
+  ];
+  for (let i = 0; i < ONE_SHOT.length; i++) {
+    const name = ONE_SHOT[i][0], compress = ONE_SHOT[i][1], format = ONE_SHOT[i][2];
+    const sync = (buffer, options) => run(compress, format, inputBytes(buffer), options);
+    exports[`${name}Sync`] = sync;
+    exports[name] = (buffer, options, callback) => {
+      if (typeof options === "function") {
+        callback = options;
+        options = undefined;
+      }
+      if (typeof callback !== "function") throw invalidArgType("callback", "of type function", callback);
+      let result, error = null;
+      try {
+        result = sync(buffer, options);
+      } catch (e) {
+        error = e;
+      }
+      // Node answers from its thread pool, on a later turn of the event loop.
+      armInternalTimer(() => (error !== null ? callback(error) : callback(null, result)), 0);
+    };
+  }
+
+  const notImplemented = (name, why) => () => {
+    throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", `zlib.${name} is not implemented by Stockade's node:zlib (${why})`);
+  };
+  const STREAMS = "its streams need node:stream, which Stockade does not have; CompressionStream is the web's equivalent";
+  const CLASSES = ["Gzip", "Gunzip", "Deflate", "Inflate", "DeflateRaw", "InflateRaw", "Unzip", "BrotliCompress", "BrotliDecompress"];
+  for (let i = 0; i < CLASSES.length; i++) {
+    const name = CLASSES[i];
+    exports[`create${name}`] = notImplemented(`create${name}`, STREAMS);
+    exports[name] = notImplemented(name, STREAMS);
+  }
+  exports.brotliDecompress = notImplemented("brotliDecompress", "brotli is compressed only, for responses");
+  exports.brotliDecompressSync = notImplemented("brotliDecompressSync", "brotli is compressed only, for responses");
+
+  // CRC-32 (IEEE, as zlib's crc32), continuing from `value`.
+  let table = null;
+  exports.crc32 = (data, value = 0) => {
+    const bytes = inputBytes(data);
+    if (typeof value !== "number" || !(value >= 0 && value <= 0xffffffff) || value % 1 !== 0) {
+      throw invalidArgType("value", "of type number (an unsigned 32-bit integer)", value);
+    }
+    if (table === null) {
+      table = [];
+      for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        table[n] = c >>> 0;
+      }
+    }
+    let crc = (value ^ 0xffffffff) >>> 0;
+    const n = typedArrayByteLength(bytes);
+    for (let i = 0; i < n; i++) crc = (table[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8)) >>> 0;
+    return (crc ^ 0xffffffff) >>> 0;
+  };
+
+  exports.constants = ObjectFreeze({
+    __proto__: null,
+    Z_NO_FLUSH: 0, Z_PARTIAL_FLUSH: 1, Z_SYNC_FLUSH: 2, Z_FULL_FLUSH: 3, Z_FINISH: 4, Z_BLOCK: 5,
+    Z_OK: 0, Z_STREAM_END: 1, Z_NEED_DICT: 2, Z_ERRNO: -1, Z_STREAM_ERROR: -2, Z_DATA_ERROR: -3,
+    Z_MEM_ERROR: -4, Z_BUF_ERROR: -5, Z_VERSION_ERROR: -6,
+    Z_NO_COMPRESSION: 0, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, Z_DEFAULT_COMPRESSION: -1,
+    Z_FILTERED: 1, Z_HUFFMAN_ONLY: 2, Z_RLE: 3, Z_FIXED: 4, Z_DEFAULT_STRATEGY: 0,
+    DEFLATE: 1, INFLATE: 2, GZIP: 3, GUNZIP: 4, DEFLATERAW: 5, INFLATERAW: 6, UNZIP: 7,
+    BROTLI_DECODE: 8, BROTLI_ENCODE: 9,
+    BROTLI_OPERATION_PROCESS: 0, BROTLI_OPERATION_FLUSH: 1, BROTLI_OPERATION_FINISH: 2,
+    BROTLI_PARAM_MODE: 0, BROTLI_PARAM_QUALITY: 1, BROTLI_PARAM_LGWIN: 2, BROTLI_PARAM_SIZE_HINT: 5,
+    BROTLI_MIN_QUALITY: 0, BROTLI_MAX_QUALITY: 11, BROTLI_DEFAULT_QUALITY: 11,
+  });
+  return exports;
+}
+
+const ZLIB_NAMES = [
+  "gzip", "gzipSync", "gunzip", "gunzipSync", "deflate", "deflateSync", "inflate", "inflateSync",
+  "deflateRaw", "deflateRawSync", "inflateRaw", "inflateRawSync", "unzip", "unzipSync",
+  "brotliCompress", "brotliCompressSync", "brotliDecompress", "brotliDecompressSync", "crc32", "constants",
+  "createGzip", "createGunzip", "createDeflate", "createInflate", "createDeflateRaw", "createInflateRaw",
+  "createUnzip", "createBrotliCompress", "createBrotliDecompress",
+  "Gzip", "Gunzip", "Deflate", "Inflate", "DeflateRaw", "InflateRaw", "Unzip", "BrotliCompress", "BrotliDecompress",
+];
+defineBuiltin("node:zlib", ZLIB_NAMES, zlibModule);

@@ -1,0 +1,153 @@
+//! `node:zlib` (isolate/js/node-zlib.js) inside real V8 isolates: Node's own compressed bytes
+//! decoded (vectors made by Node 20's zlib), the isolate's output decoded by flate2 and brotli
+//! outside it, the callback form through `util.promisify`, Node's errors for corrupt input and
+//! `maxOutputLength`, `crc32` against Node's values, and a clear error for what is not here.
+mod common;
+use std::io::Read;
+
+use common::*;
+use stockade_isolate::{Compat, Invocation, LoadOptions, Module, ModuleSet, Worker};
+
+fn node() -> LoadOptions {
+    LoadOptions {
+        compat: Compat::parse("2025-06-01", &["nodejs_compat".to_string()]).expect("valid compat"),
+        env: serde_json::json!({}),
+    }
+}
+
+fn run(body: &str) -> Invocation {
+    let src = format!(
+        "import zlib from 'node:zlib'; import {{ promisify }} from 'node:util';
+         import {{ Buffer }} from 'node:buffer';
+         export default async () => {{ {body} }};"
+    );
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let mut set = ModuleSet::new([Module::new("main.js", src.as_bytes())]).expect("module set");
+    let loaded = worker.load_with("main.js", &mut set, &node());
+    if loaded.result.is_err() {
+        return loaded;
+    }
+    worker.call("null")
+}
+
+/// What Node 20 made of "hello from node zlib " three times.
+const TEXT: &str = "hello from node zlib hello from node zlib hello from node zlib ";
+const NODE_GZIP: &str = "H4sIAAAAAAAAA8tIzcnJV0grys9VyMtPSVWoyslMUsggWhAAy+qloT8AAAA=";
+const NODE_DEFLATE: &str = "eJzLSM3JyVdIK8rPVcjLT0lVqMrJTFLIIFoQAOTHFt4=";
+const NODE_RAW: &str = "y0jNyclXSCvKz1XIy09JVajKyUxSyCBaEAA=";
+
+#[test]
+fn nodes_compressed_bytes_decode_and_ours_decode_outside() {
+    let v = ok(run(&format!(
+        "const b = (s) => Buffer.from(s, 'base64');
+         const text = (buf) => [Buffer.isBuffer(buf), buf.toString()];
+         return {{
+           gunzip: text(zlib.gunzipSync(b('{NODE_GZIP}'))),
+           inflate: text(zlib.inflateSync(b('{NODE_DEFLATE}'))),
+           inflateRaw: text(zlib.inflateRawSync(b('{NODE_RAW}'))),
+           unzipGzip: text(zlib.unzipSync(b('{NODE_GZIP}'))),
+           unzipZlib: text(zlib.unzipSync(b('{NODE_DEFLATE}'))),
+           promisified: text(await promisify(zlib.gunzip)(b('{NODE_GZIP}'))),
+           gzip: Array.from(zlib.gzipSync('{TEXT}')),
+           deflate: Array.from(zlib.deflateSync(new TextEncoder().encode('{TEXT}'))),
+           raw: Array.from(zlib.deflateRawSync(Buffer.from('{TEXT}'))),
+           br: Array.from(zlib.brotliCompressSync('{TEXT}')),
+           roundTrip: zlib.inflateRawSync(zlib.deflateRawSync('x'.repeat(100000))).length,
+         }};"
+    )));
+    for key in [
+        "gunzip",
+        "inflate",
+        "inflateRaw",
+        "unzipGzip",
+        "unzipZlib",
+        "promisified",
+    ] {
+        assert_eq!(v[key], serde_json::json!([true, TEXT]), "{key}: {v:#}");
+    }
+    assert_eq!(v["roundTrip"], 100000);
+    let bytes = |key: &str| -> Vec<u8> {
+        serde_json::from_value(v[key].clone()).unwrap_or_else(|e| panic!("{key}: {e}: {v:#}"))
+    };
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&bytes("gzip")[..])
+        .read_to_string(&mut out)
+        .expect("gzip");
+    assert_eq!(out, TEXT);
+    out.clear();
+    flate2::read::ZlibDecoder::new(&bytes("deflate")[..])
+        .read_to_string(&mut out)
+        .expect("zlib");
+    assert_eq!(out, TEXT);
+    out.clear();
+    flate2::read::DeflateDecoder::new(&bytes("raw")[..])
+        .read_to_string(&mut out)
+        .expect("raw deflate");
+    assert_eq!(out, TEXT);
+    out.clear();
+    brotli::Decompressor::new(&bytes("br")[..], 4096)
+        .read_to_string(&mut out)
+        .expect("brotli");
+    assert_eq!(out, TEXT);
+}
+
+#[test]
+fn errors_are_nodes_and_what_is_missing_says_so() {
+    let v = ok(run(
+        "const err = (f) => { try { f(); return 'no error'; } catch (e) { return [e.name, e.code, e.errno ?? null]; } };
+         const later = await new Promise((resolve) => zlib.gunzip(Buffer.from('not gzip'), (e, r) => resolve([e?.code, r ?? null])));
+         return {
+           corrupt: err(() => zlib.gunzipSync(Buffer.from('not gzip'))),
+           tooLarge: err(() => zlib.inflateSync(zlib.deflateSync('x'.repeat(1000)), { maxOutputLength: 10 })),
+           badLimit: err(() => zlib.inflateSync(zlib.deflateSync('x'), { maxOutputLength: 0 })),
+           badInput: err(() => zlib.gzipSync(42)),
+           later,
+           crc: [zlib.crc32('hello'), zlib.crc32('world', zlib.crc32('hello ')), zlib.crc32('hello world')],
+           streams: err(() => zlib.createGzip()),
+           brotliDecompress: err(() => zlib.brotliDecompressSync(Buffer.alloc(1))),
+           constants: [zlib.constants.Z_SYNC_FLUSH, zlib.constants.Z_DATA_ERROR],
+         };",
+    ));
+    assert_eq!(
+        v["corrupt"],
+        serde_json::json!(["Error", "Z_DATA_ERROR", -3]),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["tooLarge"],
+        serde_json::json!(["RangeError", "ERR_BUFFER_TOO_LARGE", null])
+    );
+    assert_eq!(
+        v["badLimit"],
+        serde_json::json!(["RangeError", "ERR_OUT_OF_RANGE", null])
+    );
+    assert_eq!(
+        v["badInput"],
+        serde_json::json!(["TypeError", "ERR_INVALID_ARG_TYPE", null])
+    );
+    assert_eq!(v["later"], serde_json::json!(["Z_DATA_ERROR", null]));
+    // Node 20's zlib.crc32 of the same inputs.
+    assert_eq!(
+        v["crc"],
+        serde_json::json!([907060870u32, 222957957u32, 222957957u32])
+    );
+    for key in ["streams", "brotliDecompress"] {
+        assert_eq!(v[key][1], "ERR_METHOD_NOT_IMPLEMENTED", "{key}: {v:#}");
+    }
+    assert_eq!(v["constants"], serde_json::json!([2, -3]));
+}
+
+#[test]
+fn a_decompression_bomb_ends_at_the_memory_limit_not_the_process() {
+    // 1 GiB of zeros kept from 16 KiB of input: the isolate's memory limit ends it, and the
+    // isolate's process (this test) goes on.
+    let v = run("const bomb = zlib.deflateRawSync(new Uint8Array(16 << 20));
+         const kept = [];
+         for (let i = 0; i < 64; i++) kept.push(zlib.inflateRawSync(bomb));
+         return kept.length;");
+    assert!(v.result.is_err(), "{:?}", v.result);
+    let after = ok(run(
+        "return zlib.inflateRawSync(zlib.deflateRawSync('still here')).toString();",
+    ));
+    assert_eq!(after, "still here");
+}
