@@ -100,3 +100,55 @@ fn a_snippet_s_rejections_through_code_mode() {
     assert!(v.to_string().contains("the snippet failed"), "{v}");
     assert!(!v.to_string().contains("in promise"), "{v}");
 }
+
+/// Console output of `ctx.waitUntil` work after the response, and the rejection of a
+/// `waitUntil` promise, reach the worker's logs (they come with the worker's `Finished`), after
+/// the handler's own lines.
+#[test]
+fn wait_until_work_after_the_response_logs_and_its_rejection_is_reported() {
+    let d = Daemon::start("wait-until-logs", 1, 1, "");
+    let main = "export default { fetch(req, env, ctx) {
+          console.log('before the answer');
+          ctx.waitUntil((async () => {
+            await scheduler.wait(20);
+            console.warn('after the answer');
+            throw new Error('background work failed');
+          })());
+          ctx.waitUntil(scheduler.wait(40).then(() => console.log('the other task went on')));
+          return new Response('answered');
+        } };";
+    let t = tenant_token(0);
+    let id = load_code(
+        &d,
+        &t,
+        &serde_json::json!({ "mainModule": "main.js", "modules": { "main.js": main } }),
+    );
+    let r = client()
+        .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("answered");
+    assert_eq!(r.text().expect("body"), "answered");
+    // The background work ends within its wall limit; its lines come when it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let lines = loop {
+        let (status, v) = get_json(&d, Some(&t), &format!("/v1/workers/{id}/logs"));
+        assert_eq!(status, 200, "{v}");
+        let lines = lines(&v["logs"]);
+        if lines.len() >= 4 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0], ("log".into(), "before the answer".into()));
+    assert_eq!(lines[1], ("warn".into(), "after the answer".into()));
+    assert_eq!(lines[2].0, "error");
+    assert!(
+        lines[2]
+            .1
+            .starts_with("Uncaught (in promise) Error: background work failed"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[3], ("log".into(), "the other task went on".into()));
+}

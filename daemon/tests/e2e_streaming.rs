@@ -235,16 +235,6 @@ impl Read for Fed {
 }
 
 /// One chunk of a chunked body.
-fn next_chunk(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("chunk size");
-    let size = usize::from_str_radix(line.trim_end(), 16).expect("hex size");
-    let mut chunk = vec![0u8; size + 2];
-    reader.read_exact(&mut chunk).expect("chunk");
-    chunk.truncate(size);
-    chunk
-}
-
 #[test]
 fn a_streamed_response_reaches_the_client_while_its_handler_still_runs() {
     let _serial = serial();

@@ -178,6 +178,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 message: "cpu".into(),
                 stack: None,
             }),
+            logs: vec![LogLine {
+                level: LogLevel::Log,
+                text: "after".into(),
+            }],
         },
         ToSupervisor::RenewalOverdue {
             created_since_renewal: 40_000,

@@ -48,8 +48,8 @@
 //! `RunSnippet`'s `tenant`, and the error kinds 7 and 8; it added `Cancel`, `HostCall`,
 //! `HostReply` and `ErrorKind::Cancelled`. Protocol 6 added `Outcome::observed`, protocol 7
 //! `Outcome::memory_bytes`, protocol 8 `RenewalOverdue` (kind `0x87`), protocol 9
-//! `Call::Fetch::entrypoint`, protocol 10 `Call::Fetch::encode_body`, `Reply::Response::length` and
-//! `LogLevel::Log` (`console.log`, apart from `console.info`).
+//! `Call::Fetch::entrypoint`, protocol 10 `Call::Fetch::encode_body`, `Reply::Response::length`,
+//! `Finished::logs` and `LogLevel::Log` (`console.log`, apart from `console.info`).
 //!
 //! # Example: a receive loop over any byte source
 //!

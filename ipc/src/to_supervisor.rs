@@ -16,7 +16,7 @@
 //! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool, length: option<u64>` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
-//! | `Finished` | `request_id: u64, error: option<error>` |
+//! | `Finished` | `request_id: u64, error: option<error>, logs: list<(level: tag, text: str)>` |
 //! | `RenewalOverdue` | `created_since_renewal: u64` |
 //!
 //! A request answered with `open` set goes on after its `Outcome` (a streamed response body,
@@ -76,6 +76,9 @@ pub enum ToSupervisor {
         request_id: RequestId,
         /// Why its work after the answer failed, if it did.
         error: Option<ErrorReply>,
+        /// The console lines it made after its answer (the `Outcome` carried those before),
+        /// under the same caps as an `Outcome`'s (protocol 10).
+        logs: Vec<LogLine>,
     },
     /// The process has created `created_since_renewal` isolates since V8's shared heap was last
     /// renewed, at least twice the renewal threshold: renewal needs a moment when no isolate
@@ -250,7 +253,7 @@ const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixe
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
 pub(crate) const OUTCOME_MAX: usize =
     8 + 1 + max_of(REPLY_MAX, ERROR_REPLY_MAX) + LOGS_MAX + 16 + 1 + 2 + 8;
-pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX;
+pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX + LOGS_MAX;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
 pub(crate) const RENEWAL_OVERDUE_MAX: usize = 8;
 pub(crate) const HOST_CALL_MAX: usize =
@@ -315,7 +318,11 @@ impl ToSupervisor {
                 w.str(Field::HostCallName, name)?;
                 w.bytes(Field::HostCallPayload, payload)?;
             }
-            ToSupervisor::Finished { request_id, error } => {
+            ToSupervisor::Finished {
+                request_id,
+                error,
+                logs,
+            } => {
                 w.u64(request_id.0);
                 match error {
                     None => w.u8(0),
@@ -324,6 +331,7 @@ impl ToSupervisor {
                         error.encode(w)?;
                     }
                 }
+                encode_logs(w, logs)?;
             }
             ToSupervisor::RenewalOverdue {
                 created_since_renewal,
@@ -370,6 +378,7 @@ impl ToSupervisor {
                         })
                     }
                 },
+                logs: decode_logs(r)?,
             },
             MessageKind::RenewalOverdue => ToSupervisor::RenewalOverdue {
                 created_since_renewal: r.u64()?,
@@ -430,12 +439,7 @@ impl Outcome {
                 error.encode(w)?;
             }
         }
-        w.count(Field::Logs, self.logs.len())?;
-        let mut total = Budget::new(Field::LogTotal);
-        for line in &self.logs {
-            w.tag(line.level);
-            w.str_in(Field::LogText, &line.text, &mut total)?;
-        }
+        encode_logs(w, &self.logs)?;
         w.u64(self.cpu_us);
         w.u64(self.wall_us);
         w.bool(self.open);
@@ -457,15 +461,7 @@ impl Outcome {
                 })
             }
         };
-        let count = r.count(Field::Logs)?;
-        let mut logs = Vec::with_capacity(r.list_capacity(count, 1 + 4));
-        let mut total = Budget::new(Field::LogTotal);
-        for _ in 0..count {
-            logs.push(LogLine {
-                level: r.tag()?,
-                text: r.string_in(Field::LogText, &mut total)?,
-            });
-        }
+        let logs = decode_logs(r)?;
         Ok(Outcome {
             request_id,
             result,
@@ -512,6 +508,30 @@ impl ErrorReply {
             },
         })
     }
+}
+
+/// A list of console lines, within the per-message caps (`Logs`, `LogTotal`, `LogText`).
+fn encode_logs(w: &mut Writer<'_>, logs: &[LogLine]) -> Result<(), LimitExceeded> {
+    w.count(Field::Logs, logs.len())?;
+    let mut total = Budget::new(Field::LogTotal);
+    for line in logs {
+        w.tag(line.level);
+        w.str_in(Field::LogText, &line.text, &mut total)?;
+    }
+    Ok(())
+}
+
+fn decode_logs(r: &mut Reader<'_>) -> Result<Vec<LogLine>, DecodeError> {
+    let count = r.count(Field::Logs)?;
+    let mut logs = Vec::with_capacity(r.list_capacity(count, 1 + 4));
+    let mut total = Budget::new(Field::LogTotal);
+    for _ in 0..count {
+        logs.push(LogLine {
+            level: r.tag()?,
+            text: r.string_in(Field::LogText, &mut total)?,
+        });
+    }
+    Ok(logs)
 }
 
 fn decode_reply(r: &mut Reader<'_>) -> Result<Reply, DecodeError> {

@@ -432,30 +432,40 @@ fn outcome_streamed_response_and_finished() {
                 message: "w".into(),
                 stack: None,
             }),
+            logs: vec![LogLine {
+                level: LogLevel::Error,
+                text: "late".into(),
+            }],
         },
         &[
             b"SK",
             &[0x0A, 0x86],
-            &[16, 0, 0, 0],
+            &[29, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
             &[0x05], // WallLimit
             &[1, 0, 0, 0],
             b"w",
-            &[0x00], // no stack
+            &[0x00],       // no stack
+            &[1, 0, 0, 0], // one log line
+            &[0x04],       // Error
+            &[4, 0, 0, 0],
+            b"late",
         ],
     );
     assert_golden(
         ToSupervisor::Finished {
             request_id: RequestId(1),
             error: None,
+            logs: vec![],
         },
         &[
             b"SK",
             &[0x0A, 0x86],
-            &[9, 0, 0, 0],
+            &[13, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
+            &[0, 0, 0, 0], // no log lines
         ],
     );
 }

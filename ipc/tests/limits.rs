@@ -402,6 +402,7 @@ fn max_payload_is_exact_for_every_kind() {
                 message: text(MAX_ERROR_MESSAGE_LEN),
                 stack: Some(text(MAX_STACK_LEN)),
             }),
+            logs: logs(MAX_LOG_LINES, MAX_LOG_TOTAL / MAX_LOG_LINES),
         },
         ToSupervisor::RenewalOverdue {
             created_since_renewal: u64::MAX,

@@ -79,7 +79,13 @@ function joinBlobParts(items, native) {
     appendToArray(chunks, bytes);
     total += byteLength(bytes);
   }
-  if (chunks.length === 1) return chunks[0]; // a private copy already, or a Blob's immutable bytes
+  // One chunk is a private copy already, or a Blob's immutable bytes.
+  return joinBytes(chunks, total);
+}
+
+/** `chunks` (Uint8Arrays, `total` bytes in all) as one Uint8Array: a lone chunk is itself. */
+function joinBytes(chunks, total) {
+  if (chunks.length === 1) return chunks[0];
   const out = new ByteArray(total);
   let at = 0;
   for (let i = 0; i < chunks.length; i++) {

@@ -419,16 +419,9 @@ function responseEncodingFormat(value) {
 
 /** Pieces a codec emitted, as one Uint8Array. */
 function joinPieces(pieces) {
-  if (pieces.length === 1) return pieces[0];
   let total = 0;
   for (let i = 0; i < pieces.length; i++) total += typedArrayByteLength(pieces[i]);
-  const out = new ByteArray(total);
-  let at = 0;
-  for (let i = 0; i < pieces.length; i++) {
-    typedArraySet(out, pieces[i], at);
-    at += typedArrayByteLength(pieces[i]);
-  }
-  return out;
+  return joinBytes(pieces, total);
 }
 
 /** `body` (bodyForHost's: the whole bytes, or a reader) compressed in `format` on the way to the

@@ -63,13 +63,7 @@ function zlibModule() {
       }
       throw e;
     }
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (let i = 0; i < pieces.length; i++) {
-      typedArraySet(out, pieces[i], at);
-      at += typedArrayByteLength(pieces[i]);
-    }
-    return out;
+    return toBuffer(joinBytes(pieces, total));
   }
 
   const exports = { __proto__: null };

@@ -5,6 +5,9 @@ return ObjectFreeze({
   newRequest(method, url, headers, body) {
     return newRequestFromHost(`${method}`, `${url}`, ArrayIsArray(headers) ? headers : [], body ?? null);
   },
+  reportRejection(reason) {
+    reportCaughtRejection(reason);
+  },
   readResponse(value, encode) {
     return readResponseForHost(value, encode === true);
   },

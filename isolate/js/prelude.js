@@ -53,11 +53,13 @@
  *   randomFill(u8: Uint8Array) -> undefined
  *       Fill the view with CSPRNG bytes. The prelude only passes a Uint8Array of <= 65536 bytes, but
  *       the host must enforce both (and reject detached / shared buffers).
- *   setTimer(id: number, delayMs: number) -> undefined
+ *   setTimer(id: number, delayMs: number) -> undefined | number[]
  *       Arm one-shot timer `id` (a positive int32, never reused within the context) to fire after
  *       `delayMs` (an integer >= 0, already clamped). The host must throw (the exception reaches the
  *       tenant's setTimeout call) if its per-context timer limit is exceeded. Re-arming an armed id
- *       replaces its deadline. Intervals are re-armed by the prelude, one firing at a time.
+ *       replaces its deadline. Intervals are re-armed by the prelude, one firing at a time. The
+ *       answer lists timers the prelude armed that will never fire (their invocation ended first;
+ *       possibly `id` itself): the prelude forgets their callbacks.
  *   clearTimer(id: number) -> undefined
  *       Disarm `id`; unknown or already-fired ids are a no-op.
  *   onTimer(dispatch: (id: number) => void, rejections: (kind, promise, reason) => void) -> undefined

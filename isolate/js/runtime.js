@@ -100,6 +100,17 @@ function checked(key, v) {
   }
 }
 
+// One ctx.waitUntil promise, settled: a rejection is reported as workerd reports it (an
+// "Uncaught (in promise)" error line in the request's logs) and does not stop the others.
+// async/await, not .then: tenant code may have replaced Promise.prototype.then.
+async function settledWork(p) {
+  try {
+    await p;
+  } catch (e) {
+    web.reportRejection(e);
+  }
+}
+
 // ctx.waitUntil: the promises a request leaves running after its response. The host keeps the
 // request alive (timers included, within its wall limit) until they have all settled.
 function backgroundWork() {
@@ -108,7 +119,7 @@ function backgroundWork() {
   let draining = false;
   return {
     waitUntil(p) {
-      tasks[count++] = PromiseResolve(p).then(undefined, () => {});
+      tasks[count++] = settledWork(p);
     },
     // A promise that settles once every task so far, and any a task adds, has settled; undefined
     // when there are none.

@@ -22,10 +22,18 @@ function armTimer(callback, delay, args, repeat, internal = false) {
   const id = ++lastTimerId;
   let ms = timerDelay(delay);
   if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
-  hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
+  const dropped = hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
   // The async context (AsyncLocalStorage's frame) current now is the one the callback runs in.
   timerTable.set(id, { callback, args, delay: ms, repeat, internal, context: hostGetContext() });
+  forgetDroppedTimers(dropped);
   return id;
+}
+
+/** Forgets the timers the host says will never fire (their request ended first; possibly the
+ *  one just armed): setTimer's answer, an array of ids or undefined. */
+function forgetDroppedTimers(dropped) {
+  if (dropped === undefined) return;
+  for (let i = 0; i < dropped.length; i++) timerTable.delete(dropped[i]);
 }
 
 /** A one-shot timer of the prelude itself (e.g. AbortSignal.timeout): `ms` is clamped to the
@@ -50,7 +58,7 @@ function disarmInternalTimer(id) {
 function dispatchTimer(id) {
   const timer = timerTable.get(id);
   if (timer === undefined) return;
-  if (timer.repeat) hostSetTimer(id, timer.delay);
+  if (timer.repeat) forgetDroppedTimers(hostSetTimer(id, timer.delay));
   else timerTable.delete(id);
   const previous = hostGetContext();
   hostSetContext(timer.context);

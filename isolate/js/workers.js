@@ -265,11 +265,15 @@ function dispatchRejectionForHost(kind, promise, reason) {
   const notCanceled = dispatchInternal(globalThis, event);
   (notifiedRejections ??= new WeakSetCtor());
   WeakSetAdd(notifiedRejections, promise);
-  if (notCanceled) {
-    let text = "[object]";
-    try { text = inspect(reason); } catch { /* keep "[object]" */ }
-    reportRejectionLine(`Uncaught (in promise) ${text}`);
-  }
+  if (notCanceled) reportCaughtRejection(reason);
+}
+
+/** The error line of a rejection nobody handled, or that the runtime caught for the tenant (a
+ *  `ctx.waitUntil` promise's): "Uncaught (in promise) <reason>", as workerd logs both. */
+function reportCaughtRejection(reason) {
+  let text = "[object]";
+  try { text = inspect(reason); } catch { /* keep "[object]" */ }
+  reportRejectionLine(`Uncaught (in promise) ${text}`);
 }
 
 function reportRejectionLine(text) {

@@ -20,6 +20,7 @@ pub struct StkHost {
     pub random_fill: unsafe extern "C" fn(*mut c_void, *mut u8, usize) -> i32,
     pub set_timer: unsafe extern "C" fn(*mut c_void, u32, u32, f64) -> i32,
     pub clear_timer: unsafe extern "C" fn(*mut c_void, u32),
+    pub take_dropped_timer: unsafe extern "C" fn(*mut c_void) -> u32,
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
     pub host_call:
         unsafe extern "C" fn(*mut c_void, u32, u32, *const u8, usize, *const u8, usize) -> i32,
@@ -106,7 +107,7 @@ const _: () = assert!(offset_of!(StkOutcome, body_len) == 72);
 const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
-const _: () = assert!(size_of::<StkHost>() == 64);
+const _: () = assert!(size_of::<StkHost>() == 72);
 const _: () = assert!(size_of::<StkOpCall>() == 328);
 const _: () = assert!(offset_of!(StkOpCall, callback) == 320);
 const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);

@@ -31,6 +31,11 @@ use crate::worker::{LogLevel, LogLine};
 
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
 /// worker, so its address is stable for the isolate's lifetime.
+/// The most dropped timers that wait for the runtime to forget them (their ids, 4 bytes each);
+/// past it, the runtime keeps records of timers that cannot fire (each request that leaves that
+/// many pending timers behind).
+pub(crate) const MAX_DROPPED_TIMERS: usize = 1 << 20;
+
 pub(crate) struct HostState {
     /// The task the running bridge entry works for; 0 for none.
     pub current: u32,
@@ -40,6 +45,11 @@ pub(crate) struct HostState {
     /// Pending timers by due time (ties broken by arming order): (timer id, task).
     pub timers: BTreeMap<(Instant, u64), (u32, u32)>,
     pub timer_keys: HashMap<u32, (Instant, u64)>,
+    /// Timers the runtime recorded that will never fire (their task ended first): handed back
+    /// through `take_dropped_timer` so the runtime forgets their callbacks (a reused isolate
+    /// would otherwise keep every ended request's pending callbacks, and what they hold).
+    /// At most [`MAX_DROPPED_TIMERS`] wait.
+    pub dropped_timers: Vec<u32>,
     /// Host calls made during entries and not yet handed to the host's owner.
     pub calls_out: Vec<HostCallOut>,
     /// Host calls in flight: call id -> task.
@@ -141,6 +151,7 @@ impl HostState {
             log_limit,
             timers: BTreeMap::new(),
             timer_keys: HashMap::new(),
+            dropped_timers: Vec::new(),
             calls_out: Vec::new(),
             calls_pending: HashMap::new(),
             calls_uncounted: HashSet::new(),
@@ -165,6 +176,7 @@ impl HostState {
             random_fill: host_random_fill,
             set_timer: host_set_timer,
             clear_timer: host_clear_timer,
+            take_dropped_timer: host_take_dropped_timer,
             resolve: host_resolve,
             host_call,
             op: host_op,
@@ -174,6 +186,13 @@ impl HostState {
     /// When the earliest timer is due.
     pub(crate) fn next_due(&self) -> Option<Instant> {
         self.timers.keys().next().map(|k| k.0)
+    }
+
+    /// Records that timer `id`, which the runtime knows, will never fire.
+    pub(crate) fn timer_dropped(&mut self, id: u32) {
+        if self.dropped_timers.len() < MAX_DROPPED_TIMERS {
+            self.dropped_timers.push(id);
+        }
     }
 
     /// Removes and returns the earliest timer if it is due at `now`: (timer id, task).
@@ -217,14 +236,19 @@ impl HostState {
     /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
     /// returns its host calls in flight and waiting (for the bridge to drop).
     pub(crate) fn end_task(&mut self, task: u32) -> Vec<u32> {
+        let mut dropped = Vec::new();
         self.timers.retain(|_, (id, t)| {
             if *t == task {
                 self.timer_keys.remove(id);
+                dropped.push(*id);
                 false
             } else {
                 true
             }
         });
+        for id in dropped {
+            self.timer_dropped(id);
+        }
         self.logs.remove(&task);
         self.calling_tasks.remove(&task);
         self.sub_requests.remove(&task);
@@ -355,6 +379,7 @@ unsafe extern "C" fn host_set_timer(ud: *mut c_void, task: u32, id: u32, delay_m
     // A timer armed for a task that is over never fires (as the task's other timers).
     let task = st.task_or_current(task);
     if task != 0 && !st.calling_tasks.contains(&task) {
+        st.timer_dropped(id);
         return 0;
     }
     if st.timers.len() >= st.timer_limit {
@@ -366,6 +391,12 @@ unsafe extern "C" fn host_set_timer(ud: *mut c_void, task: u32, id: u32, delay_m
     st.timers.insert(key, (id, task));
     st.timer_keys.insert(id, key);
     0
+}
+
+unsafe extern "C" fn host_take_dropped_timer(ud: *mut c_void) -> u32 {
+    // SAFETY: the bridge passes our userdata.
+    let st = unsafe { state(ud) };
+    st.dropped_timers.pop().unwrap_or(0)
 }
 
 unsafe extern "C" fn host_clear_timer(ud: *mut c_void, id: u32) {

@@ -71,6 +71,9 @@ pub enum TaskEvent {
     Ended {
         task: TaskId,
         error: Option<RunError>,
+        /// The console lines it made after its answer (in `ctx.waitUntil` work, a streamed
+        /// body's producer, a timer): the answer carried the ones before.
+        logs: Vec<LogLine>,
     },
 }
 
@@ -353,6 +356,7 @@ impl Worker {
                 break;
             };
             if !self.tasks.contains_key(&task) {
+                self.host().timer_dropped(timer);
                 continue;
             }
             // SAFETY: raw is our live isolate; out is valid.

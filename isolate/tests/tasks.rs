@@ -543,7 +543,7 @@ fn background_work_calls_the_host_after_the_response_until_its_task_ends() {
     let events = drive(&mut worker, |e| ended(e, post));
     assert!(events
         .iter()
-        .any(|e| matches!(e, TaskEvent::Ended { task, error: None } if *task == post)));
+        .any(|e| matches!(e, TaskEvent::Ended { task, error: None, .. } if *task == post)));
     let (response, _) = worker.fetch(&FetchRequest {
         method: "GET".into(),
         url: "http://x/".into(),
@@ -657,4 +657,33 @@ fn a_call_that_continues_a_stream_goes_out_at_once_and_takes_no_place() {
         json(answered(&events, task).expect("answered")),
         serde_json::json!("streamed")
     );
+}
+
+#[test]
+fn a_reused_isolate_forgets_the_pending_timers_of_requests_that_ended() {
+    // Each call leaves a pending timer whose callback holds 4 MiB, then ends: its timer can
+    // never fire. 100 calls would keep 400 MiB of callbacks (the isolate's limit is 128 MiB)
+    // if the runtime remembered them; the host hands their ids back and the runtime forgets
+    // them, so every call succeeds, a cancelled call's timers included.
+    let src = "export default (i) => {
+                 const held = new Array(1 << 19).fill(i);
+                 setTimeout(() => held.length, 1e9);
+                 setInterval(() => held.length, 1e9);
+                 return i;
+               };";
+    let mut worker = loaded(limits(), src);
+    for i in 0..100 {
+        if i % 10 == 5 {
+            let cancelled = worker.start_call(&i.to_string());
+            worker.cancel(cancelled);
+            continue;
+        }
+        let call = worker.start_call(&i.to_string());
+        let events = drive(&mut worker, |e| answered(e, call).is_some());
+        assert_eq!(
+            json(answered(&events, call).expect("answered")),
+            i,
+            "call {i}"
+        );
+    }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stockade_ipc::{Call, ErrorKind, LoadWorker, RequestId, ToSupervisor, WorkerId};
-use stockade_isolate::{Answered, Engine, RunError, TaskEvent, TaskId, Worker};
+use stockade_isolate::{Answered, Engine, LogLine, RunError, TaskEvent, TaskId, Worker};
 
 use super::convert::{self, Spent};
 use super::shared::Shared;
@@ -244,6 +244,7 @@ impl Thread {
             let finished = ToSupervisor::Finished {
                 request_id: id,
                 error: Some(convert::failed_reply(ErrorKind::Cancelled, why)),
+                logs: Vec::new(),
             };
             self.shared.answer(self.index, id, &finished);
         } else {
@@ -298,22 +299,31 @@ impl Thread {
             // Tasks that ended well in this batch. One that ended with an error after its
             // answer (a streamed body that can never go on) is answered open and then
             // `Finished` with the error, or the client would see its cut body as complete.
-            let ends: Vec<TaskId> = events
-                .iter()
-                .filter_map(|e| match e {
-                    TaskEvent::Ended { task, error: None } => Some(*task),
-                    TaskEvent::Ended { .. } | TaskEvent::Answered(_) => None,
-                })
-                .collect();
+            // Their lines after the answer go with the answer.
+            let mut ends: Vec<(TaskId, Vec<LogLine>)> = Vec::new();
+            let mut rest = Vec::with_capacity(events.len());
             for event in events {
                 match event {
-                    TaskEvent::Answered(a) => {
+                    TaskEvent::Ended {
+                        task,
+                        error: None,
+                        logs,
+                    } if events_answer(&rest, task) => ends.push((task, logs)),
+                    event => rest.push(event),
+                }
+            }
+            for event in rest {
+                match event {
+                    TaskEvent::Answered(mut a) => {
                         // A task that does not end well with its answer goes on: its request
                         // is open.
-                        let open = !ends.contains(&a.task);
-                        self.answered(slot, a, open);
+                        let end = ends.iter().position(|(t, _)| *t == a.task);
+                        if let Some(i) = end {
+                            a.logs.extend(ends.swap_remove(i).1);
+                        }
+                        self.answered(slot, a, end.is_none());
                     }
-                    TaskEvent::Ended { task, error } => self.ended(slot, task, error),
+                    TaskEvent::Ended { task, error, logs } => self.ended(slot, task, error, logs),
                 }
             }
         }
@@ -335,8 +345,9 @@ impl Thread {
         }
     }
 
-    /// A task ended: an open request's `Finished` goes out.
-    fn ended(&mut self, slot: u64, task: TaskId, error: Option<RunError>) {
+    /// A task ended: an open request's `Finished` goes out, with the lines it made since its
+    /// answer.
+    fn ended(&mut self, slot: u64, task: TaskId, error: Option<RunError>, logs: Vec<LogLine>) {
         self.tasks.remove(&(slot, task));
         let Some(request_id) = self.open.remove(&(slot, task)) else {
             return;
@@ -345,6 +356,7 @@ impl Thread {
         let finished = ToSupervisor::Finished {
             request_id,
             error: error.as_ref().map(convert::error_reply),
+            logs: convert::logs(logs),
         };
         self.shared.answer(self.index, request_id, &finished);
     }
@@ -431,4 +443,12 @@ impl Thread {
             h.dropping = true;
         }
     }
+}
+
+/// Whether `events` (this batch's so far) answer `task`: a task that ends well in the batch that
+/// answers it is answered closed.
+fn events_answer(events: &[TaskEvent], task: TaskId) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, TaskEvent::Answered(a) if a.task == task))
 }

@@ -153,6 +153,7 @@ pub async fn fetch(
         body_in,
         body_out: Some(out),
         chain: Default::default(),
+        after_logs: Some(state.logs.after_answer(&id)),
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;

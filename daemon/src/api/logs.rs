@@ -27,6 +27,7 @@ use super::extract::{Api, ApiPath, ApiQuery};
 use super::loader::find;
 use super::run::logs_json;
 use super::AppState;
+use crate::supervisor::LogSink;
 
 /// Lines kept per worker.
 pub const MAX_LINES: usize = 1000;
@@ -51,6 +52,13 @@ pub struct LogRings {
 }
 
 impl LogRings {
+    /// Where the lines a request of `worker` makes after its answer go: its ring.
+    pub fn after_answer(self: &Arc<Self>, worker: &str) -> LogSink {
+        let rings = Arc::clone(self);
+        let worker = worker.to_owned();
+        Arc::new(move |lines| rings.record(&worker, &lines))
+    }
+
     /// Appends one request's lines to `worker`'s ring.
     pub fn record(&self, worker: &str, lines: &[LogLine]) {
         if lines.is_empty() {

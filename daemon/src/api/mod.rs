@@ -68,7 +68,7 @@ pub struct AppState {
     /// Worker definitions by hex id, as far as this daemon has met them (the store has all).
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
     /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
-    pub logs: logs::LogRings,
+    pub logs: Arc<logs::LogRings>,
     /// Who each token is (replaced whole by a reload); checked by `edge` only.
     tokens: auth::Tokens,
     /// Each tenant's quotas and usage.
@@ -114,7 +114,7 @@ impl AppState {
             workers: RwLock::new(HashMap::new()),
             metrics: Metrics::default(),
             connections,
-            logs: logs::LogRings::default(),
+            logs: Arc::default(),
             store,
             capabilities,
             draining: Default::default(),

@@ -70,6 +70,7 @@ pub(super) async fn deliver(
         body_in,
         body_out: Some(out),
         chain,
+        after_logs: Some(state.logs.after_answer(&id)),
     };
     let outcome = state
         .pool

@@ -66,7 +66,13 @@ pub struct Streams {
     pub body_out: Option<super::body::BodyOut>,
     /// The chain of service / Loader calls the call belongs to (default: a client's request).
     pub chain: super::host_calls::Chain,
+    /// Where the console lines its work makes after the answer go (`ctx.waitUntil` work, a
+    /// streamed body's producer): they come with the worker's `Finished`. None: dropped.
+    pub after_logs: Option<LogSink>,
 }
+
+/// Takes the console lines a request made after its answer (see [`Streams::after_logs`]).
+pub type LogSink = Arc<dyn Fn(Vec<stockade_ipc::LogLine>) + Send + Sync>;
 
 pub enum Job {
     Run {

@@ -55,6 +55,7 @@ use super::bindings::Bindings;
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
 use super::host_calls::{Caller, HostCalls, Outbound, Resources};
+use super::jobs::LogSink;
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -109,6 +110,8 @@ pub struct Request {
     pub body_in: Option<BodyIn>,
     /// Where its streamed response body goes (`body.write`, `body.end`).
     pub body_out: Option<BodyOut>,
+    /// Where the console lines its `Finished` carries go.
+    pub after_logs: Option<LogSink>,
 }
 
 /// A request sent and not yet answered, as a death's attribution sees it.
@@ -149,6 +152,7 @@ struct Pending {
     _slot: request_slots::Slot,
     body_in: Option<BodyIn>,
     body_out: Option<BodyOut>,
+    after_logs: Option<LogSink>,
 }
 
 struct Table {
@@ -249,6 +253,7 @@ impl Link {
                 _slot: slot,
                 body_in: request.body_in,
                 body_out: request.body_out,
+                after_logs: request.after_logs,
             },
         );
         Ok(Ticket {
@@ -366,7 +371,11 @@ impl Link {
                 }
                 Ok(())
             }
-            ToSupervisor::Finished { request_id, error } => {
+            ToSupervisor::Finished {
+                request_id,
+                error,
+                logs,
+            } => {
                 let mut table = self.table();
                 if !table.pending.get(&request_id).is_some_and(|p| p.open) {
                     return Err(format!(
@@ -380,6 +389,9 @@ impl Link {
                 drop(table);
                 for call in &pending.host_calls {
                     call.abort();
+                }
+                if let (Some(sink), false) = (&pending.after_logs, logs.is_empty()) {
+                    sink(logs);
                 }
                 if let Some(out) = pending.body_out {
                     // Not ended by `body.end`: the body is incomplete, so it is cut.

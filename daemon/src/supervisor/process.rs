@@ -302,8 +302,9 @@ enum Cause {
     /// The link closed (the worker closed its socket, sent garbage, or answered what it was not
     /// asked): why.
     Link(String),
-    /// A job failed in a way that ends the process.
-    Job(Failed),
+    /// A job failed in a way that ends the process (boxed: a job is large, the other causes
+    /// small).
+    Job(Box<Failed>),
 }
 
 async fn run(
@@ -363,7 +364,7 @@ async fn run(
             },
             end = ends.recv() => match end {
                 Some(JobEnd::Over) => {}
-                Some(JobEnd::Failed(failed)) => break Cause::Job(failed),
+                Some(JobEnd::Failed(failed)) => break Cause::Job(Box::new(failed)),
                 Some(JobEnd::Unstarted(envelope)) => unstarted.push(envelope),
                 None => {
                     // Retired, and everything it had is answered.
@@ -393,7 +394,7 @@ async fn run(
                     "its link closed".into()
                 }
             };
-            (reap(&mut child, &why).await, vec![failed])
+            (reap(&mut child, &why).await, vec![*failed])
         }
     };
     // The process is gone: let the router deliver what it wrote before it died, then close.

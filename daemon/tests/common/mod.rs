@@ -477,3 +477,16 @@ pub fn contribution(report: &serde_json::Value, signal: &str) -> f64 {
         .and_then(|s| s["contribution"].as_f64())
         .unwrap_or(0.0)
 }
+
+/// Reads one chunk of a chunked HTTP/1.1 body from a raw connection (empty at the body's end).
+#[allow(dead_code)] // only the raw streaming tests read chunks
+pub fn next_chunk(reader: &mut std::io::BufReader<std::net::TcpStream>) -> Vec<u8> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("chunk size");
+    let size = usize::from_str_radix(line.trim_end(), 16).expect("hex size");
+    let mut chunk = vec![0u8; size + 2];
+    reader.read_exact(&mut chunk).expect("chunk");
+    chunk.truncate(size);
+    chunk
+}

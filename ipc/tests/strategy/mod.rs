@@ -275,8 +275,16 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
                 payload,
             }
         ),
-        (request_id(), proptest::option::of(error_reply()))
-            .prop_map(|(request_id, error)| ToSupervisor::Finished { request_id, error }),
+        (
+            request_id(),
+            proptest::option::of(error_reply()),
+            vec(log_line(), 0..6)
+        )
+            .prop_map(|(request_id, error, logs)| ToSupervisor::Finished {
+                request_id,
+                error,
+                logs
+            }),
         any::<u64>().prop_map(|created_since_renewal| ToSupervisor::RenewalOverdue {
             created_since_renewal
         }),

@@ -77,6 +77,10 @@ typedef struct {
   // Armed by invocation `task` (as for log).
   int32_t (*set_timer)(void* userdata, uint32_t task, uint32_t id, double delay_ms);
   void (*clear_timer)(void* userdata, uint32_t id);
+  // A timer the JavaScript armed that will never fire (its invocation ended first, so the host
+  // forgot it), one per call; 0 when none is left. setTimer hands them to the runtime, which
+  // forgets their callbacks.
+  uint32_t (*take_dropped_timer)(void* userdata);
   // Resolve `specifier` imported from module `referrer` to a module index returned by
   // stk_module_compile/stk_module_synthetic/stk_module_builtin, or -1 when it is outside the
   // worker's module set, -2 when it is a Node.js built-in the worker lacks the nodejs_compat flag

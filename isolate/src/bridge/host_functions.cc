@@ -98,7 +98,21 @@ void HostSetTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {
     iso->limits.fetch_or(STK_LIMIT_TIMERS);
     isolate->ThrowException(v8::Exception::RangeError(
         v8::String::NewFromUtf8Literal(isolate, "too many pending timers")));
+    return;
   }
+  // The timers that will never fire, for the runtime to forget (at most kDroppedPerCall: the
+  // rest come with the next setTimer).
+  constexpr uint32_t kDroppedPerCall = 4096;
+  v8::Local<v8::Array> dropped;
+  uint32_t n = 0;
+  while (n < kDroppedPerCall) {
+    uint32_t gone = iso->host.take_dropped_timer(iso->host.userdata);
+    if (gone == 0) break;
+    if (n == 0) dropped = v8::Array::New(isolate);
+    if (dropped->Set(ctx, n, v8::Integer::NewFromUnsigned(isolate, gone)).IsNothing()) return;
+    n++;
+  }
+  if (n > 0) args.GetReturnValue().Set(dropped);
 }
 
 void HostClearTimer(const v8::FunctionCallbackInfo<v8::Value>& args) {

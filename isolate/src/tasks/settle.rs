@@ -203,6 +203,7 @@ impl Worker {
         if self.tasks.remove(&id).is_none() {
             return;
         }
+        let logs = self.host().take_logs(id);
         let calls = self.host().end_task(id);
         self.iso.call(|raw| {
             // SAFETY: raw is our live isolate.
@@ -216,6 +217,7 @@ impl Worker {
             self.events.push(TaskEvent::Ended {
                 task: TaskId(id),
                 error,
+                logs,
             });
         }
     }

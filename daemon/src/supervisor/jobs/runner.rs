@@ -102,6 +102,7 @@ pub async fn serve_job(
         caller: caller.clone(),
         body_in: streams.body_in.clone(),
         body_out: streams.body_out.clone(),
+        after_logs: streams.after_logs.clone(),
     };
     match job {
         Job::Run {
@@ -316,6 +317,7 @@ async fn load(
         },
         body_in: None,
         body_out: None,
+        after_logs: None,
     });
     let loaded = match registered {
         Err(NotSent) => LoadResult::NotSent,

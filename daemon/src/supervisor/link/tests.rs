@@ -38,6 +38,7 @@ fn code(cancellable: bool) -> Request {
         caller: Default::default(),
         body_in: None,
         body_out: None,
+        after_logs: None,
     }
 }
 
@@ -715,6 +716,7 @@ async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_i
         .send(&ToSupervisor::Finished {
             request_id: id,
             error: None,
+            logs: vec![],
         })
         .await;
     let mut cut = false;
@@ -738,6 +740,7 @@ async fn a_finished_for_a_request_not_answered_open_ends_the_link() {
         .send(&ToSupervisor::Finished {
             request_id: id,
             error: None,
+            logs: vec![],
         })
         .await;
     assert!(ended(end).await.contains("not answered open"));
