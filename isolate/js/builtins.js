@@ -101,11 +101,12 @@ function configureWorker(config) {
     defineLazyGlobal("process", () => builtinExports("node:process"));
     // Node's other globals that npm code reaches for (workerd has them under nodejs_compat).
     defineLazyGlobal("global", () => globalThis);
+    // On the runtime's own timers (timers.js), never the tenant-replaceable globals.
     defineLazyGlobal("setImmediate", () => function setImmediate(callback, ...args) {
-      return globalThis.setTimeout(callback, 0, ...args);
+      return armTimer(callback, 0, args, false);
     });
     defineLazyGlobal("clearImmediate", () => function clearImmediate(id) {
-      globalThis.clearTimeout(id);
+      disarmTimer(id);
     });
   }
 }

@@ -169,28 +169,53 @@ function eventsModule() {
     ObjectDefineProperty(proto, name, { value: methods[name], writable: true, enumerable: false, configurable: true });
   }
 
-  /** A promise of the arguments of the next `name` event (rejected by an 'error' event first). */
+  /** A promise of the arguments of the next `name` event (rejected by an 'error' event first,
+   *  or by Node's AbortError when `options.signal` aborts, before or while it waits: followed
+   *  through abort.js's private algorithms, as node-timers.js does). */
   function once(emitter, name, options) {
     const signal = options?.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(invalidArgType("options.signal", "an instance of AbortSignal", signal));
+    }
     return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new DOMException("The operation was aborted", "AbortError"));
+      if (signal !== undefined && abortSignalAborted(signal)) {
+        reject(timersAbortError(signal));
         return;
       }
+      let onAbort = null;
+      let stop = () => {};
+      const settle = (f, value) => {
+        if (onAbort !== null) removeAbortAlgorithm(signal, onAbort);
+        f(value);
+      };
       if (typeof emitter.addEventListener === "function" && typeof emitter.on !== "function") {
-        emitter.addEventListener(name, (...args) => resolve(args), { once: true });
-        return;
+        const listener = (...args) => settle(resolve, args);
+        emitter.addEventListener(name, listener, { once: true });
+        stop = () => emitter.removeEventListener(name, listener);
+      } else {
+        const onError = (err) => {
+          emitter.removeListener(name, onEvent);
+          settle(reject, err);
+        };
+        const onEvent = (...args) => {
+          if (name !== "error") emitter.removeListener("error", onError);
+          settle(resolve, args);
+        };
+        emitter.once(name, onEvent);
+        if (name !== "error") emitter.once("error", onError);
+        stop = () => {
+          emitter.removeListener(name, onEvent);
+          if (name !== "error") emitter.removeListener("error", onError);
+        };
       }
-      const onError = (err) => {
-        emitter.removeListener(name, onEvent);
-        reject(err);
-      };
-      const onEvent = (...args) => {
-        if (name !== "error") emitter.removeListener("error", onError);
-        resolve(args);
-      };
-      emitter.once(name, onEvent);
-      if (name !== "error") emitter.once("error", onError);
+      if (signal !== undefined) {
+        onAbort = () => {
+          onAbort = null;
+          stop();
+          reject(timersAbortError(signal));
+        };
+        addAbortAlgorithm(signal, onAbort);
+      }
     });
   }
 

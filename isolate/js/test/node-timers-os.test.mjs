@@ -164,3 +164,15 @@ test("node:os is workerd's stub: no host information, Node's constants and error
   assert.throws(() => os.userInfo({ encoding: "nope" }), { code: "ERR_INVALID_ARG_VALUE" });
   assert.deepEqual({ ...os.userInfo({ encoding: "utf8" }) }, {});
 });
+
+test("the setImmediate global runs on the runtime's timers, whatever the tenant did to setTimeout", async () => {
+  const p = configured();
+  const seen = [];
+  p.context.record = (v) => seen.push(v);
+  p.run(`globalThis.setTimeout = () => { throw new Error("replaced"); };
+         globalThis.clearTimeout = () => { throw new Error("replaced"); };
+         setImmediate((v) => record(v), "ran");
+         clearImmediate(setImmediate(() => record("cleared")));`);
+  await p.advance(5);
+  assert.deepEqual(seen, ["ran"]);
+});

@@ -138,6 +138,38 @@ test("events: order, once, errors, removal while emitting", async () => {
   assert.deepEqual([...s.eventNames()], ["y"]);
 });
 
+test("events.once with a signal rejects as Node's does when it aborts, before or while waiting", async () => {
+  const nodeEvents = await import("node:events");
+  const run = async (EE, AC, events) => {
+    const out = [];
+    for (const when of ["before", "while"]) {
+      const e = new EE();
+      const c = new AC();
+      if (when === "before") c.abort("early");
+      const waiting = events.once(e, "ready", { signal: c.signal });
+      if (when === "while") c.abort("late");
+      try {
+        await waiting;
+        out.push("resolved");
+      } catch (err) {
+        out.push([err.name, err.code, String(err.cause), e.listenerCount("ready"), e.listenerCount("error")]);
+      }
+    }
+    const e = new EE();
+    const c = new AC();
+    const got = events.once(e, "ready", { signal: c.signal });
+    e.emit("ready", 7);
+    c.abort();
+    out.push([...await got]);
+    return out;
+  };
+  const EventEmitter = mod("node:events");
+  const ours = await run(EventEmitter, p.run("AbortController"), EventEmitter);
+  const theirs = await run(nodeEvents.EventEmitter, AbortController, nodeEvents);
+  assert.deepEqual(JSON.parse(JSON.stringify(ours)), theirs);
+  await assert.rejects(EventEmitter.once(new EventEmitter(), "x", { signal: {} }), { code: "ERR_INVALID_ARG_TYPE" });
+});
+
 test("util.format, inspect, promisify, types, inherits and deepStrictEqual", async () => {
   const util = mod("node:util");
   for (const args of [["%s=%d", "a", 42], ["%i %f %j", "3.7", "1.5", { a: 1 }], ["100%% %s", "x", "extra"], ["%c%s", "css", "y"], [1, "two"]]) {
