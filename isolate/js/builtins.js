@@ -24,10 +24,6 @@ const ObjectPrototypeIsPrototypeOf = (proto, v) => ReflectApply(Object.prototype
 const RegExpTest = uncurry(RegExp.prototype.test);
 const ObjectFromEntries = Object.fromEntries;
 const MapCtor = Map;
-const MapGet = uncurry(Map.prototype.get);
-const MapSet = uncurry(Map.prototype.set);
-const MapDelete = uncurry(Map.prototype.delete);
-const MapHas = uncurry(Map.prototype.has);
 const hashSin = Math.sin;
 const hashAbs = Math.abs;
 const cryptoRandomUUID = Crypto.prototype.randomUUID;

@@ -18,6 +18,61 @@ const TYPED_ARRAYS = {
 // V8 13.6 ships Float16Array (Node 20, the fast test loop, does not).
 if (typeof Float16Array === "function") TYPED_ARRAYS.Float16Array = Float16Array;
 const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+// Captured now (tenant code may replace the globals, their prototypes' methods and the array
+// iterator before it clones anything): the clone's memory and its Maps and Sets, Dates, RegExps
+// and errors are made and read only through these.
+const CloneObject = Object, CloneArray = Array, CloneMap = Map, CloneSet = Set, CloneDate = Date;
+const CloneRegExp = RegExp, CloneError = Error, CloneDataView = DataView;
+const cloneMapForEach = uncurry(Map.prototype.forEach);
+const cloneSetAdd = uncurry(Set.prototype.add);
+const cloneSetHas = uncurry(Set.prototype.has);
+const cloneSetForEach = uncurry(Set.prototype.forEach);
+const cloneWeakMapHas = uncurry(WeakMap.prototype.has);
+const cloneWeakSetHas = uncurry(WeakSet.prototype.has);
+const cloneDateGetTime = uncurry(Date.prototype.getTime);
+const cloneSymbolToString = uncurry(Symbol.prototype.toString);
+const domExceptionName = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, "name").get);
+const domExceptionMessage = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, "message").get);
+/** [flag, getter] of every RegExp flag, in `flags` order (the `v` flag included). */
+const REGEXP_FLAGS = [];
+for (const [flag, name] of [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
+  ["s", "dotAll"], ["u", "unicode"], ["v", "unicodeSets"], ["y", "sticky"]]) {
+  const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, name);
+  if (d !== undefined) REGEXP_FLAGS.push([flag, uncurry(d.get)]);
+}
+/** A RegExp's flags, read through the captured getters ([[OriginalFlags]]). */
+function cloneRegExpFlags(re) {
+  let f = "";
+  for (let i = 0; i < REGEXP_FLAGS.length; i++) if (REGEXP_FLAGS[i][1](re)) f += REGEXP_FLAGS[i][0];
+  return f;
+}
+// The brand checks builtinKind's table does through live lookups, captured.
+const CLONE_BRANDS = new Map([
+  [Map.prototype, brandOf((v) => MapHas(v, 0))], [Set.prototype, brandOf((v) => cloneSetHas(v, 0))],
+  [WeakMap.prototype, brandOf((v) => cloneWeakMapHas(v, CLONE_BRANDS))],
+  [WeakSet.prototype, brandOf((v) => cloneWeakSetHas(v, CLONE_BRANDS))],
+]);
+/** builtinKind (inspect.js) through captured operations only. */
+function cloneKind(obj) {
+  for (let p = ObjectGetPrototypeOf(obj), hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
+    const entry = MapGet(BUILTIN_PROTOTYPES, p);
+    if (entry === undefined) continue;
+    const brand = MapHas(CLONE_BRANDS, p) ? MapGet(CLONE_BRANDS, p) : entry[1];
+    return brand === null || brand(obj) ? entry[0] : K_PLAIN;
+  }
+  return K_PLAIN;
+}
+/** An own property's descriptor with a null prototype (so no Object.prototype accessor answers
+ *  for its missing fields), or undefined. */
+function ownDescriptor(obj, key) {
+  const d = ObjectGetOwnPropertyDescriptor(obj, key);
+  if (d !== undefined) ObjectSetPrototypeOf(d, null);
+  return d;
+}
+/** Defines `obj[key]` as a writable, configurable data property. */
+function cloneDefine(obj, key, value, enumerable) {
+  ObjectDefineProperty(obj, key, { __proto__: null, value, writable: true, enumerable, configurable: true });
+}
 
 /** Serializable platform classes: [isBrand(v), clone(v)], consulted before platformBrands (whose
  *  instances cannot be cloned). Later parts add theirs (Blob, File). */
@@ -29,88 +84,95 @@ function dataCloneError(what) {
 
 function cloneValue(value, memory) {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) {
-    if (typeof value === "symbol") throw dataCloneError(String(value));
+    if (typeof value === "symbol") throw dataCloneError(cloneSymbolToString(value));
     return value;
   }
-  const seen = memory.get(value);
+  const seen = MapGet(memory, value);
   if (seen !== undefined) return seen;
   if (typeof value === "function") throw dataCloneError(formatFunction(value));
-  const kind = builtinKind(value);
+  const kind = cloneKind(value);
   if (kind >= K_BOX) {
-    const [name, valueOf] = BOXES[kind - K_BOX];
-    if (name === "Symbol") throw dataCloneError("Symbol object");
-    const box = Object(valueOf(value));
-    memory.set(value, box);
+    const boxed = BOXES[kind - K_BOX];
+    if (boxed[0] === "Symbol") throw dataCloneError("Symbol object");
+    const box = CloneObject(boxed[1](value));
+    MapSet(memory, value, box);
     return box;
   }
   let out;
-  if (kind === K_DATE) out = new Date(ReflectApply(Date.prototype.getTime, value, []));
-  else if (kind === K_REGEXP) out = new RegExp(regExpSource(value), regExpFlags(value));
+  if (kind === K_DATE) out = new CloneDate(cloneDateGetTime(value));
+  else if (kind === K_REGEXP) out = new CloneRegExp(regExpSource(value), cloneRegExpFlags(value));
   else if (kind === K_ARRAYBUFFER) out = ArrayBufferSlice(value, 0);
   else if (typedArrayName(value) !== undefined || kind === K_DATAVIEW) {
     const name = typedArrayName(value);
     if (name === undefined) {
-      out = new DataView(cloneValue(dataViewBuffer(value), memory), dataViewByteOffset(value), dataViewByteLength(value));
+      out = new CloneDataView(cloneValue(dataViewBuffer(value), memory), dataViewByteOffset(value), dataViewByteLength(value));
     } else {
       const buffer = cloneValue(typedArrayBuffer(value), memory);
       out = new TYPED_ARRAYS[name](buffer, typedArrayByteOffset(value), typedArrayLength(value));
     }
   } else if (kind === K_MAP) {
-    out = new Map();
-    memory.set(value, out);
-    for (const [k, v] of [...ReflectApply(Map.prototype.entries, value, [])]) {
-      out.set(cloneValue(k, memory), cloneValue(v, memory));
+    out = new CloneMap();
+    MapSet(memory, value, out);
+    // The entries as they are now (cloning them runs getters, which may change the Map).
+    const entries = [];
+    cloneMapForEach(value, (v, k) => { cloneDefine(entries, entries.length, k, true); cloneDefine(entries, entries.length, v, true); });
+    for (let i = 0; i < entries.length; i += 2) {
+      const k = cloneValue(entries[i], memory);
+      MapSet(out, k, cloneValue(entries[i + 1], memory));
     }
     return out;
   } else if (kind === K_SET) {
-    out = new Set();
-    memory.set(value, out);
-    for (const v of [...ReflectApply(Set.prototype.values, value, [])]) out.add(cloneValue(v, memory));
+    out = new CloneSet();
+    MapSet(memory, value, out);
+    const items = [];
+    cloneSetForEach(value, (v) => { cloneDefine(items, items.length, v, true); });
+    for (let i = 0; i < items.length; i++) cloneSetAdd(out, cloneValue(items[i], memory));
     return out;
   } else if (isDOMException(value)) {
-    out = new DOMException(value.message, value.name);
-    const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
+    out = new DOMException(domExceptionMessage(value), domExceptionName(value));
+    const stack = ownDescriptor(value, "stack");
     if (stack !== undefined && typeof stack.value === "string") out.stack = stack.value;
   } else if (kind === K_ERROR) {
     const name = value.name;
-    const Ctor = ERROR_CONSTRUCTORS[typeof name === "string" ? name : "Error"] ?? Error;
+    const Ctor = ERROR_CONSTRUCTORS[typeof name === "string" ? name : "Error"] ?? CloneError;
     out = new Ctor();
-    memory.set(value, out);
-    const message = ObjectGetOwnPropertyDescriptor(value, "message");
-    if (message !== undefined && "value" in message) {
-      ObjectDefineProperty(out, "message", { value: `${message.value}`, writable: true, enumerable: false, configurable: true });
-    }
-    const stack = ObjectGetOwnPropertyDescriptor(value, "stack");
-    ObjectDefineProperty(out, "stack", {
-      value: stack !== undefined && typeof stack.value === "string" ? stack.value : undefined,
-      writable: true, enumerable: false, configurable: true,
-    });
-    const cause = ObjectGetOwnPropertyDescriptor(value, "cause");
-    if (cause !== undefined && "value" in cause) {
-      ObjectDefineProperty(out, "cause", { value: cloneValue(cause.value, memory), writable: true, enumerable: false, configurable: true });
-    }
+    MapSet(memory, value, out);
+    const message = ownDescriptor(value, "message");
+    if (message !== undefined && "value" in message) cloneDefine(out, "message", `${message.value}`, false);
+    const stack = ownDescriptor(value, "stack");
+    cloneDefine(out, "stack", stack !== undefined && typeof stack.value === "string" ? stack.value : undefined, false);
+    const cause = ownDescriptor(value, "cause");
+    if (cause !== undefined && "value" in cause) cloneDefine(out, "cause", cloneValue(cause.value, memory), false);
     return out;
   } else if (kind === K_WEAK || kind === K_PROMISE) {
     throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
   } else {
-    const hook = cloneHooks.find((h) => h[0](value));
+    // Indexed: Array.prototype.find / some may be the tenant's.
+    let hook;
+    for (let i = 0; i < cloneHooks.length; i++) {
+      if (cloneHooks[i][0](value)) { hook = cloneHooks[i]; break; }
+    }
     if (hook !== undefined) out = hook[1](value);
-    else if (platformBrands.some((isBrand) => isBrand(value))) {
-      throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+    else {
+      for (let i = 0; i < platformBrands.length; i++) {
+        if (platformBrands[i](value)) throw dataCloneError(`#<${constructorName(value) ?? "Object"}>`);
+      }
     }
   }
   if (out !== undefined) {
-    memory.set(value, out);
+    MapSet(memory, value, out);
     return out;
   }
   // Arrays and ordinary objects: own enumerable string-keyed properties, read with [[Get]].
-  out = ArrayIsArray(value) ? new Array(value.length) : {};
-  memory.set(value, out);
-  for (const key of ReflectOwnKeys(value)) {
+  out = ArrayIsArray(value) ? new CloneArray(value.length) : {};
+  MapSet(memory, value, out);
+  const keys = ReflectOwnKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (typeof key !== "string") continue;
-    const d = ObjectGetOwnPropertyDescriptor(value, key);
+    const d = ownDescriptor(value, key);
     if (d === undefined || !d.enumerable) continue;
-    ObjectDefineProperty(out, key, { value: cloneValue(value[key], memory), writable: true, enumerable: true, configurable: true });
+    cloneDefine(out, key, cloneValue(value[key], memory), true);
   }
   return out;
 }
@@ -142,7 +204,7 @@ function transferList(transfer, what = "structuredClone") {
     if (item === null || (typeof item !== "object" && typeof item !== "function")) {
       throw new TypeError(`${what}: the transfer list must hold objects only`);
     }
-    const isBuffer = builtinKind(item) === K_ARRAYBUFFER;
+    const isBuffer = cloneKind(item) === K_ARRAYBUFFER;
     const hook = isBuffer ? null : transferHookOf(item);
     if (!isBuffer && hook === null) {
       throw new DOMException(`${what}: ${constructorName(item) ?? "this object"} is not transferable`, "DataCloneError");
@@ -164,19 +226,19 @@ function transferList(transfer, what = "structuredClone") {
  *  if cloning fails, nothing is. Returns [clone, the copies of the non-buffer transferables in
  *  the list's order] (a message's `ports`). */
 function cloneWithTransfer(value, transfer) {
-  const memory = new Map();
+  const memory = new CloneMap();
   const moved = [];
   for (let i = 0; i < transfer.length; i++) {
-    const hook = builtinKind(transfer[i]) === K_ARRAYBUFFER ? null : transferHookOf(transfer[i]);
+    const hook = cloneKind(transfer[i]) === K_ARRAYBUFFER ? null : transferHookOf(transfer[i]);
     if (hook === null) continue;
     const copy = hook.prepare(transfer[i]);
-    memory.set(transfer[i], copy);
+    MapSet(memory, transfer[i], copy);
     ObjectDefineProperty(moved, moved.length, { __proto__: null, value: [hook, transfer[i], copy], writable: true, enumerable: true, configurable: true });
   }
   const out = cloneValue(value, memory);
   // Detaches each listed buffer (a listed buffer the value does not reach is detached too).
   for (let i = 0; i < transfer.length; i++) {
-    if (builtinKind(transfer[i]) === K_ARRAYBUFFER) ArrayBufferTransfer(transfer[i]);
+    if (cloneKind(transfer[i]) === K_ARRAYBUFFER) ArrayBufferTransfer(transfer[i]);
   }
   const copies = [];
   for (let i = 0; i < moved.length; i++) {
@@ -228,18 +290,20 @@ class Crypto {
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;
-    if (!INTEGER_ARRAYS.includes(name)) {
+    let integer = false;
+    for (let i = 0; i < INTEGER_ARRAYS.length; i++) if (INTEGER_ARRAYS[i] === name) integer = true;
+    if (!integer) {
       throw new DOMException("crypto.getRandomValues: the argument must be an integer TypedArray", "TypeMismatchError");
     }
     const byteLength = typedArrayByteLength(array);
     if (byteLength > 65536) {
       throw new QuotaExceededError(`crypto.getRandomValues: ${byteLength} bytes requested, the maximum is 65536`);
     }
-    hostRandomFill(new Uint8Array(typedArrayBuffer(array), typedArrayByteOffset(array), byteLength));
+    hostRandomFill(new U8(typedArrayBuffer(array), typedArrayByteOffset(array), byteLength));
     return array;
   }
   randomUUID() {
-    const b = new Uint8Array(16);
+    const b = new U8(16);
     hostRandomFill(b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

@@ -9,9 +9,14 @@
 
 /** Makes a WebIDL interface's prototype members enumerable (class syntax defines them not). */
 function webidlEnumerable(Class) {
-  for (const key of ReflectOwnKeys(Class.prototype)) {
+  // Indexed, on null-prototype descriptors: no tenant-replaceable iterator or Object.prototype
+  // accessor takes part.
+  const keys = ReflectOwnKeys(Class.prototype);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === "constructor" || typeof key === "symbol") continue;
     const d = ObjectGetOwnPropertyDescriptor(Class.prototype, key);
+    ObjectSetPrototypeOf(d, null);
     d.enumerable = true;
     ObjectDefineProperty(Class.prototype, key, d);
   }
@@ -19,7 +24,7 @@ function webidlEnumerable(Class) {
 
 /** A WebIDL constant on both the interface object and its prototype. */
 function webidlConstant(Class, name, value) {
-  const d = { value, writable: false, enumerable: true, configurable: false };
+  const d = { __proto__: null, value, writable: false, enumerable: true, configurable: false };
   ObjectDefineProperty(Class, name, d);
   ObjectDefineProperty(Class.prototype, name, d);
 }
@@ -77,7 +82,8 @@ class Event {
     this.#composed = !!dictGet(eventInitDict, "composed");
     this.#timeStamp = hostNow();
     // [LegacyUnforgeable]: an own, non-configurable accessor sharing one getter.
-    ObjectDefineProperty(this, "isTrusted", { get: isTrustedGetter, set: undefined, enumerable: true, configurable: false });
+    // A null-prototype descriptor: an Object.prototype "value" or "get" accessor must not answer.
+    ObjectDefineProperty(this, "isTrusted", { __proto__: null, get: isTrustedGetter, set: undefined, enumerable: true, configurable: false });
   }
   get type() { return this.#type; }
   get target() { return this.#target; }
@@ -199,11 +205,11 @@ function fireEvent(target, type, event = new Event(type)) {
 // A target's state: listener records { type, callback, capture, passive, once, removed, internal }
 // (`internal` is a function the prelude installed: event handler attributes, internal listeners)
 // and its event handler attributes (type -> { value, record }). Null-prototype records and arrays
-// walked by index and grown by defineProperty: a patched Array.prototype (push, iterator, slice,
-// indexOf) never sees them.
+// walked by index and grown by defineProperty (with null-prototype descriptors): a patched
+// Array.prototype (push, iterator, slice, indexOf) or Object.prototype accessor never sees them.
 const newTargetState = () => ({ __proto__: null, listeners: [], handlers: null });
 const listAppend = (list, value) => {
-  ObjectDefineProperty(list, list.length, { value, writable: true, enumerable: true, configurable: true });
+  ObjectDefineProperty(list, list.length, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
 };
 const listCopy = (list) => {
   const out = [];

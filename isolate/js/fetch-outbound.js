@@ -11,7 +11,10 @@
 // (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there, one
 // to the network has its connection closed; a late answer is dropped, a streamed one cancelled),
 // and if the answer came first errors the response's body and lets go of its host stream
-// (`fetch.cancel`). Private bytes only meet
+// (`fetch.cancel`). `encodeResponseBody: "manual"` rides in the head; the gateway then hands the
+// body as the upstream sent it, with its Content-Encoding, unless a secret was injected (then it
+// is decoded and scrubbed as ever), and the Response is returned to a client as it is
+// (encodeBody "manual", as workerd). Private bytes only meet
 // captured operations (bytesView, bytesCopy, typedArraySet, typedArrayLength). Trusts: the host
 // to validate every call natively.
 
@@ -36,8 +39,9 @@ function idFrame(id, kind = -1, chunk = null) {
 }
 
 /** The Response of a host's answer (the egress gateway's, or a service binding's: rpc.js);
- *  `held.stream` gets the number of its host stream, if any. */
-function responseFromHost(reply, held = null) {
+ *  `held.stream` gets the number of its host stream, if any; `manual`: asked with
+ *  encodeResponseBody "manual". */
+function responseFromHost(reply, held = null, manual = false) {
   const malformed = "fetch: malformed answer from the host";
   if (!isUint8Array(reply)) throw new TypeError(malformed);
   const length = typedArrayLength(reply);
@@ -52,7 +56,7 @@ function responseFromHost(reply, held = null) {
   const stream = head.stream;
   if (held !== null && typeof stream === "number") held.stream = stream;
   const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
-  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true);
+  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true, manual);
 }
 
 /** The body of an answer that streams: its first part, then `fetch.read` host calls naming the
@@ -154,7 +158,8 @@ function dropLateAnswer(reply, reason) {
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
-    const { method, url, headers, body, redirect, signal } = requestForFetch(request);
+    const { method, url, headers, body, redirect, signal, encodeResponseBody } = requestForFetch(request);
+    const manual = encodeResponseBody === "manual";
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     let settled = false;
     let responseBody = null;
@@ -188,6 +193,7 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
     };
     const send = (head, bytes) => {
       call = head.call = nextFetchCall();
+      if (manual) head.encodeResponseBody = "manual";
       uponPromise(hostCall("fetch", frameForHost(head, bytes)), (reply) => {
         if (settled) {
           dropLateAnswer(reply, abortSignalReason(signal));
@@ -195,7 +201,7 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
         }
         let response;
         try {
-          response = responseFromHost(reply, held);
+          response = responseFromHost(reply, held, manual);
         } catch (e) {
           fail(e);
           return;

@@ -173,7 +173,7 @@ function parseRequestURL(input) {
 
 let requestBody; // (v) -> BodyState | null, throwing unless v is a Request
 let newRequestFromHost; // (method, url, flatHeaders, body) -> Request
-let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal }
+let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal, encodeResponseBody }
 let requestHeaders; // (request) -> Headers
 let isRequest; // (v) -> boolean
 
@@ -185,6 +185,10 @@ class Request {
   #body = null; // BodyState | null
   #signal;
   #cf = undefined; // Cloudflare's request.cf: the host's incomingCf(), init.cf, or the input's
+  // Cloudflare's RequestInit.encodeResponseBody: "manual" asks fetch() for the answer's body as
+  // the upstream sent it. As in workerd: kept by clone() and taken from an init that is a Request,
+  // not from an input Request (so `new Request(req)` and `fetch(req)` are "automatic" again).
+  #encodeResponseBody = "automatic";
   constructor(input, init = undefined) {
     requireArgs(arguments.length, 1, "Request");
     const source = input !== null && typeof input === "object" && #url in input ? input : null;
@@ -202,6 +206,8 @@ class Request {
     const initBody = dictGet(init, "body");
     const initCf = dictGet(init, "cf");
     const initDuplex = dictGet(init, "duplex");
+    const initEncode = init !== null && typeof init === "object" && #url in init
+      ? init.#encodeResponseBody : dictGet(init, "encodeResponseBody");
     const initHeaders = dictGet(init, "headers");
     const initMethod = dictGet(init, "method");
     const initRedirect = dictGet(init, "redirect");
@@ -209,6 +215,11 @@ class Request {
     if (initCf !== undefined && initCf !== null && typeof initCf !== "object") throw new TypeError("Request: init.cf must be an object");
     if (initCf !== undefined) this.#cf = initCf ?? undefined;
     if (initDuplex !== undefined && `${initDuplex}` !== "half") throw new TypeError(`Request: invalid duplex mode ${initDuplex}`);
+    if (initEncode !== undefined) {
+      const mode = `${initEncode}`;
+      if (mode !== "automatic" && mode !== "manual") throw new TypeError(`encodeResponseBody: unexpected value: ${mode.slice(0, 40)}`);
+      this.#encodeResponseBody = mode;
+    }
     if (initMethod !== undefined) this.#method = normalizeMethod(initMethod);
     if (initRedirect !== undefined) {
       if (!REDIRECT_MODES.includes(`${initRedirect}`)) throw new TypeError(`Request: invalid redirect mode ${initRedirect}`);
@@ -254,6 +265,7 @@ class Request {
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
     copy.#cf = this.#cf;
+    copy.#encodeResponseBody = this.#encodeResponseBody;
     copy.#signal = createDependentAbortSignal([this.#signal]);
     copy.#headers = newHeadersWithGuard(headersList(this.#headers), false);
     copy.#body = cloneBody(this.#body);
@@ -267,7 +279,7 @@ class Request {
       const pairs = headersPairs(r.#headers);
       for (let i = 0; i < pairs.length; i++) headers.push([pairs[i][0], pairs[i][1]]);
       // A null-prototype record: its fields are own properties no tenant getter can intercept.
-      return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal };
+      return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal, encodeResponseBody: r.#encodeResponseBody };
     };
     newRequestFromHost = (method, url, flatHeaders, body) => {
       const r = new Request(url);
@@ -299,7 +311,7 @@ const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 let readResponseForHost; // (value, encode) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader, length]
 
-let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected) -> Response
+let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected, manual = false) -> Response
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
 let responseHeaders; // (response) -> Headers
 let responseBodyOf; // (response) -> BodyState | null (no brand check)
@@ -392,7 +404,9 @@ class Response {
   }
   static {
     responseHeaders = (r) => r.#headers;
-    newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected) => {
+    // `manual`: an outbound fetch's answer asked with encodeResponseBody: "manual", which (as in
+    // workerd) is returned to a client as it is (encodeBody: "manual"), not encoded again.
+    newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected, manual = false) => {
       const r = new Response();
       r.#type = "basic";
       r.#status = status;
@@ -402,6 +416,7 @@ class Response {
       r.#headers = newHeadersWithGuard(pairs, true);
       r.#url = url;
       r.#redirected = redirected;
+      if (manual === true) r.#encodeBody = "manual";
       // `bytes`: the whole body, or a { pull, cancel } source for one that streams.
       r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromHost(bytes);
       return r;

@@ -14,6 +14,23 @@ const INSPECT_BREAK = 80;
 
 const brandOf = (fn) => (v) => { try { fn(v); return true; } catch { return false; } };
 const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
+// Map's methods for the runtime's own maps (timers.js's table, builtins.js's modules, ...): tenant
+// code may replace Map.prototype's, and must never be handed a runtime record through them.
+const MapGet = uncurry(Map.prototype.get);
+const MapSet = uncurry(Map.prototype.set);
+const MapDelete = uncurry(Map.prototype.delete);
+const MapHas = uncurry(Map.prototype.has);
+const InspectMapCtor = Map; // a tenant may replace the global
+const MapForEach = uncurry(Map.prototype.forEach);
+const SetForEach = uncurry(Set.prototype.forEach);
+const ArrayJoin = uncurry(Array.prototype.join);
+const ArrayIndexOf = uncurry(Array.prototype.indexOf);
+const RegExpTestForInspect = uncurry(RegExp.prototype.test);
+/** Appends `value` to the runtime's own array `list` as a data property: never through
+ *  Array.prototype.push or an index setter a tenant may have defined on Array.prototype. */
+function appendEntry(list, value) {
+  ObjectDefineProperty(list, list.length, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+}
 // Captured for the crypto group (lazy, isolate/src/lazy), whose top level uses them when built.
 const StringToUpperCase = uncurry(String.prototype.toUpperCase);
 const StringCharCodeAt = uncurry(String.prototype.charCodeAt);
@@ -32,12 +49,21 @@ const dataViewByteLength = uncurry(ObjectGetOwnPropertyDescriptor(DataView.proto
 const dataViewBuffer = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "buffer").get);
 const dataViewByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteOffset").get);
 const regExpSource = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, "source").get);
+// The flag getters, captured now (in the order RegExp.prototype.flags lists them), as
+// [flag, getter] pairs read by index: a tenant may replace them or the array iterator.
+const REGEXP_FLAG_GETTERS = [];
+{
+  const names = [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
+    ["s", "dotAll"], ["u", "unicode"], ["v", "unicodeSets"], ["y", "sticky"]];
+  for (let i = 0; i < names.length; i++) {
+    const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, names[i][1]);
+    if (d !== undefined) REGEXP_FLAG_GETTERS[REGEXP_FLAG_GETTERS.length] = [names[i][0], d.get];
+  }
+}
 const regExpFlags = (re) => {
   let f = "";
-  for (const [flag, name] of [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
-    ["s", "dotAll"], ["u", "unicode"], ["y", "sticky"]]) {
-    const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, name);
-    if (d !== undefined && ReflectApply(d.get, re, [])) f += flag;
+  for (let i = 0; i < REGEXP_FLAG_GETTERS.length; i++) {
+    if (ReflectApply(REGEXP_FLAG_GETTERS[i][1], re, [])) f += REGEXP_FLAG_GETTERS[i][0];
   }
   return f;
 };
@@ -54,14 +80,19 @@ const BOXES = [
   ["Boolean", uncurry(Boolean.prototype.valueOf)], ["Symbol", uncurry(Symbol.prototype.valueOf)],
   ["BigInt", uncurry(BigInt.prototype.valueOf)],
 ];
+/** A brand check through `Class.prototype.has`, captured now (a tenant may replace it). */
+function uncurryHas(Class) {
+  const has = Class.prototype.has;
+  return (v) => ReflectApply(has, v, [Class === Set ? 0 : {}]);
+}
 const BUILTIN_PROTOTYPES = new Map([
   [Date.prototype, [K_DATE, brandOf(uncurry(Date.prototype.getTime))]],
   [RegExp.prototype, [K_REGEXP, brandOf(regExpSource)]],
   [Error.prototype, [K_ERROR, null]],
-  [Map.prototype, [K_MAP, brandOf((v) => ReflectApply(Map.prototype.has, v, [0]))]],
-  [Set.prototype, [K_SET, brandOf((v) => ReflectApply(Set.prototype.has, v, [0]))]],
-  [WeakMap.prototype, [K_WEAK, brandOf((v) => ReflectApply(WeakMap.prototype.has, v, [{}]))]],
-  [WeakSet.prototype, [K_WEAK, brandOf((v) => ReflectApply(WeakSet.prototype.has, v, [{}]))]],
+  [Map.prototype, [K_MAP, brandOf((v) => MapHas(v, 0))]],
+  [Set.prototype, [K_SET, brandOf(uncurryHas(Set))]],
+  [WeakMap.prototype, [K_WEAK, brandOf(uncurryHas(WeakMap))]],
+  [WeakSet.prototype, [K_WEAK, brandOf(uncurryHas(WeakSet))]],
   [ArrayBuffer.prototype, [K_ARRAYBUFFER, brandOf(arrayBufferByteLength)]],
   [DataView.prototype, [K_DATAVIEW, brandOf(dataViewByteLength)]],
   [Promise.prototype, [K_PROMISE, null]],
@@ -71,7 +102,7 @@ const BUILTIN_PROTOTYPES = new Map([
 /** The builtin kind of an object (K_*; a boxed primitive is K_BOX + its index in BOXES). */
 function builtinKind(obj) {
   for (let p = ObjectGetPrototypeOf(obj), hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
-    const entry = BUILTIN_PROTOTYPES.get(p);
+    const entry = MapGet(BUILTIN_PROTOTYPES, p);
     if (entry === undefined) continue;
     return entry[1] === null || entry[1](obj) ? entry[0] : K_PLAIN;
   }
@@ -84,7 +115,6 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
 const inspectHooks = new Map();
-const inspectHooksSet = uncurry(Map.prototype.set);
 /** Classes shown as one string instead (node:buffer's `<Buffer 68 69>`): prototype -> (obj) => string. */
 const inspectReplacers = new Map();
 /** Displays instances of `Class` through its ORIGINAL getters (captured now, so later patching of
@@ -106,7 +136,13 @@ function inspectThroughGetters(Class, names) {
     }
     ObjectDefineProperty(getters, i, { __proto__: null, value: [n, uncurry(get)], writable: true, enumerable: true, configurable: true });
   }
-  inspectHooksSet(inspectHooks, Class.prototype, (obj) => [getters.map(([n, get]) => [n, get(obj)]), false]);
+  MapSet(inspectHooks, Class.prototype, (obj) => {
+    const entries = [];
+    for (let i = 0; i < getters.length; i++) {
+      ObjectDefineProperty(entries, i, { __proto__: null, value: [getters[i][0], getters[i][1](obj)], writable: true, enumerable: true, configurable: true });
+    }
+    return [entries, false];
+  });
 }
 
 function quoteString(s) {
@@ -187,9 +223,9 @@ function joinEntries(prefix, open, close, entries, indent, singleLineAllowed) {
     total += entries[i].length + 1;
     if (total > INSPECT_BREAK || entries[i].includes("\n")) fits = false;
   }
-  if (fits) return `${prefix}${open} ${entries.join(", ")} ${close}`;
+  if (fits) return `${prefix}${open} ${ArrayJoin(entries, ", ")} ${close}`;
   const nl = `\n${indent}  `;
-  return `${prefix}${open}${nl}${entries.join(`,${nl}`)}\n${indent}${close}`;
+  return `${prefix}${open}${nl}${ArrayJoin(entries, `,${nl}`)}\n${indent}${close}`;
 }
 
 function inspectValue(value, depth, ctx, indent) {
@@ -203,28 +239,39 @@ function inspectValue(value, depth, ctx, indent) {
   }
 }
 
+/** An array's own keys other than its indices and `length` (strings and symbols). */
+function extraArrayKeys(keys) {
+  const out = [];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (typeof k !== "string" || (!RegExpTestForInspect(/^(0|[1-9]\d*)$/, k) && k !== "length")) appendEntry(out, k);
+  }
+  return out;
+}
+
 function propertyEntries(obj, keys, depth, ctx, indent, out) {
   let shown = 0;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const d = ObjectGetOwnPropertyDescriptor(obj, key);
     if (d === undefined || !d.enumerable) continue;
-    if (shown++ >= INSPECT_MAX_ITEMS) { out.push("..."); break; }
+    if (shown++ >= INSPECT_MAX_ITEMS) { appendEntry(out, "..."); break; }
     let text;
     if ("value" in d) text = inspectValue(d.value, depth + 1, ctx, `${indent}  `);
     else text = d.get !== undefined ? (d.set !== undefined ? "[Getter/Setter]" : "[Getter]") : "[Setter]";
-    out.push(`${formatKey(key)}: ${text}`);
+    appendEntry(out, `${formatKey(key)}: ${text}`);
   }
 }
 
 function inspectObject(obj, depth, ctx, indent) {
   if (typeof obj === "function") return formatFunction(obj);
-  const ci = ctx.stack.indexOf(obj);
+  const ci = ArrayIndexOf(ctx.stack, obj);
   if (ci !== -1) {
-    let ref = ctx.refs.get(obj);
-    if (ref === undefined) ctx.refs.set(obj, ref = ctx.refs.size + 1);
+    let ref = MapGet(ctx.refs, obj);
+    if (ref === undefined) MapSet(ctx.refs, obj, ref = mapSize(ctx.refs) + 1);
     return `[Circular *${ref}]`;
   }
-  const replacer = inspectReplacers.get(ObjectGetPrototypeOf(obj));
+  const replacer = MapGet(inspectReplacers, ObjectGetPrototypeOf(obj));
   if (replacer !== undefined) return replacer(obj);
   const kind = builtinKind(obj);
   if (kind === K_DATE) {
@@ -245,12 +292,12 @@ function inspectObject(obj, depth, ctx, indent) {
   }
   ctx.currentDepth = depth;
   if (kind === K_WEAK) return `${ctor ?? "Weak"} { <items unknown> }`;
-  const hook = inspectHooks.get(ObjectGetPrototypeOf(obj));
+  const hook = MapGet(inspectHooks, ObjectGetPrototypeOf(obj));
   let shown = null;
   if (hook !== undefined) {
     try { shown = hook(obj); } catch { /* not a genuine instance: format generically */ }
   }
-  ctx.stack.push(obj);
+  appendEntry(ctx.stack, obj);
   const entries = [];
   let prefix = ctor === null ? "[Object: null prototype] " : ctor === "Object" ? "" : `${ctor} `;
   let open = "{";
@@ -260,9 +307,10 @@ function inspectObject(obj, depth, ctx, indent) {
   if (shown !== null) {
     prefix = `${ctor} `;
     keys = [];
-    for (const [k, v] of shown[0]) {
+    for (let i = 0; i < shown[0].length; i++) {
+      const k = shown[0][i][0], v = shown[0][i][1];
       const text = inspectValue(v, depth + 1, ctx, inner);
-      entries.push(shown[1] ? `${inspectValue(k, depth + 1, ctx, inner)} => ${text}` : `${formatKey(k)}: ${text}`);
+      appendEntry(entries, shown[1] ? `${inspectValue(k, depth + 1, ctx, inner)} => ${text}` : `${formatKey(k)}: ${text}`);
     }
   } else if (isArray || taName !== undefined) {
     open = "[";
@@ -274,44 +322,46 @@ function inspectObject(obj, depth, ctx, indent) {
     for (let i = 0; i < limit; i++) {
       const d = ObjectGetOwnPropertyDescriptor(obj, i);
       if (d === undefined) { holes++; continue; }
-      if (holes > 0) { entries.push(`<${holes} empty item${holes > 1 ? "s" : ""}>`); holes = 0; }
-      entries.push("value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
+      if (holes > 0) { appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`); holes = 0; }
+      appendEntry(entries, "value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
     }
-    if (holes > 0) entries.push(`<${holes} empty item${holes > 1 ? "s" : ""}>`);
-    if (length > limit) entries.push(`... ${length - limit} more item${length - limit > 1 ? "s" : ""}`);
+    if (holes > 0) appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`);
+    if (length > limit) appendEntry(entries, `... ${length - limit} more item${length - limit > 1 ? "s" : ""}`);
     // Extra (non-index) properties are listed only for short arrays: ownKeys is O(length).
     keys = length > INSPECT_MAX_ITEMS || !isArray ? []
-      : ReflectOwnKeys(obj).filter((k) => typeof k !== "string" || (!/^(0|[1-9]\d*)$/.test(k) && k !== "length"));
+      : extraArrayKeys(ReflectOwnKeys(obj));
   } else if (kind === K_MAP) {
     prefix = `${ctor ?? "Map"}(${mapSize(obj)}) `;
     let n = 0;
-    for (const [k, v] of ReflectApply(Map.prototype.entries, obj, [])) {
-      if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
-      entries.push(`${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
-    }
+    MapForEach(obj, (v, k) => {
+      if (n++ > INSPECT_MAX_ITEMS) return;
+      if (n > INSPECT_MAX_ITEMS) appendEntry(entries, "...");
+      else appendEntry(entries, `${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
+    });
   } else if (kind === K_SET) {
     prefix = `${ctor ?? "Set"}(${setSize(obj)}) `;
     let n = 0;
-    for (const v of ReflectApply(Set.prototype.values, obj, [])) {
-      if (n++ >= INSPECT_MAX_ITEMS) { entries.push("..."); break; }
-      entries.push(inspectValue(v, depth + 1, ctx, inner));
-    }
+    SetForEach(obj, (v) => {
+      if (n++ > INSPECT_MAX_ITEMS) return;
+      appendEntry(entries, n > INSPECT_MAX_ITEMS ? "..." : inspectValue(v, depth + 1, ctx, inner));
+    });
   } else if (kind === K_ARRAYBUFFER) {
     const len = arrayBufferByteLength(obj);
     const bytes = new Uint8Array(obj, 0, len < 50 ? len : 50);
     let hex = "";
     for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${bytes[i].toString(16).padStart(2, "0")}`;
     if (len > 50) hex += ` ... ${len - 50} more bytes`;
-    entries.push(`[Uint8Contents]: <${hex}>`, `byteLength: ${len}`);
+    appendEntry(entries, `[Uint8Contents]: <${hex}>`);
+    appendEntry(entries, `byteLength: ${len}`);
   } else if (kind === K_DATAVIEW) {
-    entries.push(`byteLength: ${dataViewByteLength(obj)}`);
+    appendEntry(entries, `byteLength: ${dataViewByteLength(obj)}`);
   } else if (kind === K_PROMISE) {
-    entries.push("<unknown>");
+    appendEntry(entries, "<unknown>");
   }
   propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);
-  ctx.stack.pop();
+  ctx.stack.length = ctx.stack.length - 1;
   const text = joinEntries(prefix, open, close, entries, indent, ctx.currentDepth - depth < 3);
-  const ref = ctx.refs.get(obj);
+  const ref = MapGet(ctx.refs, obj);
   return ref === undefined ? text : `<ref *${ref}> ${text}`;
 }
 
@@ -321,7 +371,7 @@ function inspectObject(obj, depth, ctx, indent) {
 function inspect(value, maxDepth = INSPECT_DEPTH) {
   const limit = maxDepth > INSPECT_MAX_DEPTH ? INSPECT_MAX_DEPTH : maxDepth < 0 ? 0 : maxDepth;
   try {
-    return inspectValue(value, 0, { stack: [], refs: new Map(), currentDepth: 0, maxDepth: limit }, "");
+    return inspectValue(value, 0, { stack: [], refs: new InspectMapCtor(), currentDepth: 0, maxDepth: limit }, "");
   } catch {
     return "[object]";
   }

@@ -317,7 +317,7 @@ function bufferModule() {
     ObjectDefineProperty(Buffer, name, { value: statics[name], writable: true, enumerable: false, configurable: true });
   }
   Buffer.poolSize = 8192;
-  inspectReplacers.set(proto, (b) => {
+  MapSet(inspectReplacers, proto, (b) => {
     const n = typedArrayLength(b);
     const shown = n > 50 ? 50 : n;
     let s = "<Buffer";

@@ -4,11 +4,32 @@
 // added and 'removeListener' after one is removed; emitting 'error' without a listener throws
 // the error (or an ERR_UNHANDLED_ERROR for a non-Error); more listeners than the maximum only
 // warn, once per event name.
+// Tenant code may have replaced Array.prototype's methods, the array iterator, Promise's statics,
+// Function.prototype.call or put accessors on Object.prototype before this group is built or
+// used: listener lists are grown, copied and shrunk by index with null-prototype descriptors,
+// promises made through plumbing.js's captures, and internal records have null prototypes.
 
 function eventsModule() {
   const kCapture = SymbolFor("nodejs.rejection");
   const errorMonitor = SymbolFor("events.errorMonitor");
   let defaultMaxListeners = 10;
+
+  /** Defines `obj[key]` as an ordinary data property (what an assignment would make). */
+  const put = (obj, key, value) => {
+    ObjectDefineProperty(obj, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+  };
+  const append = (list, value) => put(list, list.length, value);
+  /** A copy of `list` (Node's arrayClone). */
+  const arrayClone = (list) => {
+    const out = [];
+    for (let i = 0; i < list.length; i++) put(out, i, list[i]);
+    return out;
+  };
+  /** Removes `list[index]` (Node's spliceOne). */
+  const spliceOne = (list, index) => {
+    for (let i = index; i + 1 < list.length; i++) list[i] = list[i + 1];
+    list.length--;
+  };
 
   function listenersOf(emitter) {
     let events = emitter._events;
@@ -21,7 +42,7 @@ function eventsModule() {
   }
 
   function EventEmitter(opts) {
-    EventEmitter.init.call(this, opts);
+    ReflectApply(EventEmitter.init, this, [opts]);
   }
   EventEmitter.init = function init(opts) {
     if (this._events === undefined || this._events === ObjectGetPrototypeOf(this)._events) {
@@ -47,10 +68,14 @@ function eventsModule() {
       events[type] = [listener];
       target._eventsCount++;
     } else {
-      if (prepend) existing.unshift(listener); else existing.push(listener);
+      if (prepend) {
+        put(existing, existing.length, undefined);
+        for (let i = existing.length - 1; i > 0; i--) existing[i] = existing[i - 1];
+        existing[0] = listener;
+      } else append(existing, listener);
       const max = target.getMaxListeners();
-      if (max > 0 && existing.length > max && !existing.warned) {
-        existing.warned = true;
+      if (max > 0 && existing.length > max && ObjectGetOwnPropertyDescriptor(existing, "warned") === undefined) {
+        put(existing, "warned", true);
         console.warn(`MaxListenersExceededWarning: Possible EventEmitter memory leak detected. ${existing.length} ` +
           `${String(type)} listeners added. Use emitter.setMaxListeners() to increase limit`);
       }
@@ -59,14 +84,14 @@ function eventsModule() {
   }
 
   function onceWrapper(target, type, listener) {
-    const state = { fired: false, target, type, listener };
+    const state = { __proto__: null, fired: false, target, type, listener };
     const wrapped = function (...args) {
       if (state.fired) return undefined;
       state.fired = true;
       state.target.removeListener(state.type, wrapped);
       return ReflectApply(state.listener, state.target, args);
     };
-    wrapped.listener = listener;
+    put(wrapped, "listener", listener);
     return wrapped;
   }
 
@@ -82,7 +107,9 @@ function eventsModule() {
     emit(type, ...args) {
       const events = this._events;
       if (type === "error" && events !== undefined && events[errorMonitor] !== undefined) {
-        ReflectApply(methods.emit, this, [errorMonitor, ...args]);
+        const monitorArgs = [errorMonitor];
+        for (let i = 0; i < args.length; i++) append(monitorArgs, args[i]);
+        ReflectApply(methods.emit, this, monitorArgs);
       }
       const handlers = events === undefined ? undefined : events[type];
       if (handlers === undefined) {
@@ -93,11 +120,14 @@ function eventsModule() {
         }
         return false;
       }
-      const list = [...handlers];
+      const list = arrayClone(handlers);
       for (let i = 0; i < list.length; i++) {
         const result = ReflectApply(list[i], this, args);
-        if (this[kCapture] === true && result !== undefined && result !== null && typeof result.then === "function") {
-          result.then(undefined, (err) => queueMicrotask(() => ReflectApply(methods.emit, this, ["error", err])));
+        if (this[kCapture] === true && result !== undefined && result !== null) {
+          const then = result.then; // the listener's thenable: its own `then`, as Node reads it
+          if (typeof then === "function") {
+            ReflectApply(then, result, [undefined, (err) => queueMicrotask(() => ReflectApply(methods.emit, this, ["error", err]))]);
+          }
         }
       }
       return true;
@@ -121,7 +151,7 @@ function eventsModule() {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i] === listener || list[i].listener === listener) {
           const removed = list[i];
-          list.splice(i, 1);
+          spliceOne(list, i);
           if (list.length === 0) {
             delete events[type];
             this._eventsCount--;
@@ -137,7 +167,8 @@ function eventsModule() {
       const events = this._events;
       if (events === undefined) return this;
       if (type === undefined) {
-        for (const key of ReflectOwnKeys(events)) if (key !== "removeListener") this.removeAllListeners(key);
+        const keys = ReflectOwnKeys(events);
+        for (let i = 0; i < keys.length; i++) if (keys[i] !== "removeListener") this.removeAllListeners(keys[i]);
         this.removeAllListeners("removeListener");
         this._events = ObjectCreate(null);
         this._eventsCount = 0;
@@ -149,24 +180,29 @@ function eventsModule() {
     },
     listeners(type) {
       const list = this._events === undefined ? undefined : this._events[type];
-      return list === undefined ? [] : list.map((l) => l.listener ?? l);
+      const out = [];
+      if (list !== undefined) for (let i = 0; i < list.length; i++) append(out, list[i].listener ?? list[i]);
+      return out;
     },
     rawListeners(type) {
       const list = this._events === undefined ? undefined : this._events[type];
-      return list === undefined ? [] : [...list];
+      return list === undefined ? [] : arrayClone(list);
     },
     listenerCount(type, listener) {
       const list = this._events === undefined ? undefined : this._events[type];
       if (list === undefined) return 0;
       if (listener === undefined) return list.length;
-      return list.filter((l) => l === listener || l.listener === listener).length;
+      let n = 0;
+      for (let i = 0; i < list.length; i++) if (list[i] === listener || list[i].listener === listener) n++;
+      return n;
     },
     eventNames() {
       return this._events === undefined || this._eventsCount === 0 ? [] : ReflectOwnKeys(this._events);
     },
   };
-  for (const name of ObjectKeys(methods)) {
-    ObjectDefineProperty(proto, name, { value: methods[name], writable: true, enumerable: false, configurable: true });
+  const names = ObjectKeys(methods);
+  for (let i = 0; i < names.length; i++) {
+    ObjectDefineProperty(proto, names[i], { __proto__: null, value: methods[names[i]], writable: true, enumerable: false, configurable: true });
   }
 
   /** A promise of the arguments of the next `name` event (rejected by an 'error' event first,
@@ -175,7 +211,7 @@ function eventsModule() {
   function once(emitter, name, options) {
     const signal = options?.signal;
     if (signal !== undefined && !isAbortSignal(signal)) {
-      return Promise.reject(invalidArgType("options.signal", "an instance of AbortSignal", signal));
+      return promiseRejectedWith(invalidArgType("options.signal", "an instance of AbortSignal", signal));
     }
     return new Promise((resolve, reject) => {
       if (signal !== undefined && abortSignalAborted(signal)) {
@@ -190,7 +226,7 @@ function eventsModule() {
       };
       if (typeof emitter.addEventListener === "function" && typeof emitter.on !== "function") {
         const listener = (...args) => settle(resolve, args);
-        emitter.addEventListener(name, listener, { once: true });
+        emitter.addEventListener(name, listener, { __proto__: null, once: true });
         stop = () => emitter.removeEventListener(name, listener);
       } else {
         const onError = (err) => {
@@ -221,8 +257,9 @@ function eventsModule() {
 
   /** An async iterator of the arguments of every `name` event until 'error' (which it throws). */
   function on(emitter, name) {
-    const queue = [];
-    const waiting = [];
+    // Internal FIFOs (plumbing.js): events not read yet, and reads waiting for one.
+    const queue = new List();
+    const waiting = new List();
     let error = null;
     let done = false;
     const onEvent = (...args) => {
@@ -243,18 +280,19 @@ function eventsModule() {
     };
     return {
       next() {
-        if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false });
-        if (error !== null) { const e = error; error = null; finish(); return Promise.reject(e); }
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+        if (queue.length > 0) return promiseResolvedWith({ value: queue.shift(), done: false });
+        if (error !== null) { const e = error; error = null; finish(); return promiseRejectedWith(e); }
+        if (done) return promiseResolvedWith({ value: undefined, done: true });
+        return new Promise((resolve, reject) => waiting.push({ __proto__: null, resolve, reject }));
       },
-      return() { finish(); return Promise.resolve({ value: undefined, done: true }); },
-      throw(err) { finish(); return Promise.reject(err); },
+      return() { finish(); return promiseResolvedWith({ value: undefined, done: true }); },
+      throw(err) { finish(); return promiseRejectedWith(err); },
       [SymbolAsyncIterator]() { return this; },
     };
   }
 
   ObjectDefineProperty(EventEmitter, "defaultMaxListeners", {
+    __proto__: null,
     get() { return defaultMaxListeners; },
     set(n) {
       if (typeof n !== "number" || n < 0 || n !== n) throw outOfRange("defaultMaxListeners", "a non-negative number", n);
@@ -274,7 +312,7 @@ function eventsModule() {
   EventEmitter.getEventListeners = (emitter, type) => emitter.listeners(type);
   EventEmitter.setMaxListeners = (n = defaultMaxListeners, ...targets) => {
     if (targets.length === 0) defaultMaxListeners = n;
-    for (const t of targets) t.setMaxListeners(n);
+    for (let i = 0; i < targets.length; i++) targets[i].setMaxListeners(n);
   };
   EventEmitter.EventTarget = globalThis.EventTarget;
   EventEmitter.Event = globalThis.Event;

@@ -28,8 +28,6 @@ const RpcDate = Date;
 const RpcProxy = Proxy;
 const RpcWeakMap = WeakMap;
 const RpcError = Error;
-const rpcMapGet = uncurry(Map.prototype.get);
-const rpcMapSet = uncurry(Map.prototype.set);
 const rpcMapForEach = uncurry(Map.prototype.forEach);
 const rpcSetAdd = uncurry(Set.prototype.add);
 const rpcSetHas = uncurry(Set.prototype.has);
@@ -172,7 +170,7 @@ function rpcDecode(data) {
     case "ab": return typedArrayBuffer(encodeString(`${data.v}`, "base64"));
     case "m": {
       const out = new RpcMap();
-      for (let i = 0; i < data.v.length; i++) rpcMapSet(out, rpcDecode(data.v[i][0]), rpcDecode(data.v[i][1]));
+      for (let i = 0; i < data.v.length; i++) MapSet(out, rpcDecode(data.v[i][0]), rpcDecode(data.v[i][1]));
       return out;
     }
     case "s": {
@@ -351,10 +349,10 @@ function rpcStub(target) {
       if (typeof property !== "string") return undefined;
       if (property === "fetch") return fetch;
       if (property in RPC_RESERVED) return undefined;
-      let method = rpcMapGet(methods, property);
+      let method = MapGet(methods, property);
       if (method === undefined) {
         method = (...args) => rpcCall(target, property, args);
-        rpcMapSet(methods, property, method);
+        MapSet(methods, property, method);
       }
       return method;
     },

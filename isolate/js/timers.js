@@ -24,7 +24,7 @@ function armTimer(callback, delay, args, repeat, internal = false) {
   if (repeat && ms < 1) ms = 1; // a 0 ms interval would spin the host loop
   const dropped = hostSetTimer(id, ms); // may throw (host timer quota); then nothing is recorded
   // The async context (AsyncLocalStorage's frame) current now is the one the callback runs in.
-  timerTable.set(id, { callback, args, delay: ms, repeat, internal, context: hostGetContext() });
+  MapSet(timerTable, id, { callback, args, delay: ms, repeat, internal, context: hostGetContext() });
   forgetDroppedTimers(dropped);
   return id;
 }
@@ -33,7 +33,7 @@ function armTimer(callback, delay, args, repeat, internal = false) {
  *  one just armed): setTimer's answer, an array of ids or undefined. */
 function forgetDroppedTimers(dropped) {
   if (dropped === undefined) return;
-  for (let i = 0; i < dropped.length; i++) timerTable.delete(dropped[i]);
+  for (let i = 0; i < dropped.length; i++) MapDelete(timerTable, dropped[i]);
 }
 
 /** A one-shot timer of the prelude itself (e.g. AbortSignal.timeout): `ms` is clamped to the
@@ -45,21 +45,21 @@ function armInternalTimer(callback, ms) {
 
 function disarmTimer(id) {
   const key = Number(id);
-  const timer = timerTable.get(key);
+  const timer = MapGet(timerTable, key);
   if (timer === undefined || timer.internal) return;
-  timerTable.delete(key);
+  MapDelete(timerTable, key);
   hostClearTimer(key);
 }
 
 function disarmInternalTimer(id) {
-  if (timerTable.delete(id)) hostClearTimer(id);
+  if (MapDelete(timerTable, id)) hostClearTimer(id);
 }
 
 function dispatchTimer(id) {
-  const timer = timerTable.get(id);
+  const timer = MapGet(timerTable, id);
   if (timer === undefined) return;
   if (timer.repeat) forgetDroppedTimers(hostSetTimer(id, timer.delay));
-  else timerTable.delete(id);
+  else MapDelete(timerTable, id);
   const previous = hostGetContext();
   hostSetContext(timer.context);
   try {

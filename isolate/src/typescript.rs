@@ -3,8 +3,12 @@
 //! down-levelling; `using` and `await using` pass through to V8, which runs them). Standard
 //! decorators and `accessor` fields, which V8 13.6 cannot parse, are then lowered by swc
 //! (`decorators`), in TypeScript and in JavaScript modules alike, only when the module has one.
-//! Each transformed module keeps a line/column map back to its source (`map`), so errors point
-//! at the file, line and column the tenant wrote.
+//! A module of erasable syntax only (no enum, namespace, parameter property, `import =`,
+//! decorator...) is not transformed: its TypeScript-only text becomes spaces (`blank`), so every
+//! line and column V8 reports, in `error.stack` too, is the one the tenant wrote. Each
+//! transformed module keeps a line/column map back to its source (`map`), so errors point at the
+//! file, line and column the tenant wrote (its `error.stack`, read by the tenant's own code, still
+//! shows the transformed positions).
 //!
 //! Two entries: [`transpile`] for every TypeScript module; [`lower_javascript`] for a
 //! JavaScript module that V8 refused and that may hold decorators ([`may_be_decorated`]): V8
@@ -47,6 +51,7 @@ use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 
+mod blank;
 mod decorators;
 mod enums;
 mod map;
@@ -93,7 +98,7 @@ pub fn enum_fold_budget(source_len: usize, memory_bytes: usize) -> usize {
 pub fn transpile(name: &str, source: &str, memory_bytes: usize) -> Transformation {
     let fold_budget = enum_fold_budget(source.len(), memory_bytes);
     on_roomy_stack(name, source, memory_bytes, |arena| {
-        transform(arena, name, source, fold_budget, memory_bytes)
+        transform(arena, name, source, fold_budget, memory_bytes, true)
     })
 }
 
@@ -311,13 +316,15 @@ impl Drop for CappedArena {
 }
 
 /// Parses, checks enum folding, transforms and prints one module in `allocator`; lowers its
-/// decorators and `accessor` fields if it has any.
+/// decorators and `accessor` fields if it has any. With `erase`, a module of erasable syntax only
+/// is stripped in place instead (`blank`).
 fn transform(
     allocator: &Allocator,
     name: &str,
     source: &str,
     fold_budget: usize,
     memory_bytes: usize,
+    erase: bool,
 ) -> Result<Transpiled, RunError> {
     let path = Path::new(name);
     let source_type = SourceType::ts().with_module(true);
@@ -337,6 +344,20 @@ fn transform(
     }
     let semantic = SemanticBuilder::new().with_enum_eval(true).build(&program);
     let scoping = semantic.semantic.into_scoping();
+    // Only erasable syntax: the types become spaces, every position stays where it was written
+    // (and `error.stack` needs no map). The result must parse as JavaScript, else the module
+    // takes the transform below (see `blank`).
+    if erase && found.first.is_none() {
+        if let Some(code) = blank::strip(source, &program, &scoping) {
+            let check = Parser::new(allocator, &code, SourceType::mjs()).parse();
+            if check.diagnostics.is_empty() && !check.panicked {
+                return Ok(Transpiled {
+                    code,
+                    map: SourceMap::default(),
+                });
+            }
+        }
+    }
     // The defaults keep enums as objects: no const-enum or enum inlining, so a folded value is
     // printed once, where its member is declared. Decorators are left as they are (the legacy
     // transform is off) for the decorators stage below.

@@ -14,6 +14,11 @@
 //! - an answer compressed with gzip, deflate or br reaches tenant code decoded (without its
 //!   `Content-Encoding` and `Content-Length`), as a Workers `fetch()` gives it, and is scrubbed
 //!   decoded; the caps below count decoded bytes;
+//! - `encodeResponseBody: "manual"` hands tenant code the body as the upstream sent it, with its
+//!   `Content-Encoding` (and `Content-Length`), only when no hop of the chain injected a secret
+//!   (there is then nothing to scrub); after an injection the answer is decoded and scrubbed as
+//!   above (no `Content-Encoding`: that absence is how tenant code can tell). Either way the
+//!   upstream is asked for the same encodings an automatic fetch asks for (`hop::negotiate`);
 //! - a hop that injects goes over `https`, or `http` to a loopback address, unless its rule
 //!   says `inject_over_http` (a rule names a host and ports, not a scheme);
 //! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
@@ -46,7 +51,7 @@ use url::{Host, Url};
 use super::abort::watch;
 use super::addr::{AddressPolicy, Refused};
 use super::audit::{now_ms, Audit, Record};
-use super::hop::{classify, isomorphic_decode, tenant_headers};
+use super::hop::{classify, isomorphic_decode, negotiate, tenant_headers};
 use super::outbound::WorkerDispatch;
 use super::policy::{decide, Decision, Rule, Target, TargetHost};
 use super::resolver::CheckedResolver;
@@ -54,7 +59,9 @@ use super::scrub::holds_any;
 use super::scrub::{scrub_str, Scrubber};
 use super::secrets::Secrets;
 use super::stream::{from_response, hold, read_start, upload_body, PendingAudit, Upstream};
-use super::wire::{decode_request, encode_response, RedirectMode, ResponseHead, WireError};
+use super::wire::{
+    decode_request, encode_response, RedirectMode, ResponseBodyEncoding, ResponseHead, WireError,
+};
 use crate::config::SecretValue;
 use crate::supervisor::Resources;
 
@@ -154,7 +161,11 @@ pub struct Gateway {
     secrets: Arc<Secrets>,
     pub(super) audit: Arc<Audit>,
     addresses: Arc<AddressPolicy>,
+    /// Decodes gzip, deflate and br answers (every hop but a raw one).
     client: reqwest::Client,
+    /// Decodes nothing: a hop whose answer goes to tenant code as the upstream sent it
+    /// (`encodeResponseBody: "manual"` in a chain that injected nothing).
+    raw_client: reqwest::Client,
 }
 
 /// What one hop is about, for its audit record.
@@ -182,21 +193,25 @@ impl Gateway {
         addresses: Arc<AddressPolicy>,
         hop_timeout: Duration,
     ) -> Result<Gateway, super::EgressError> {
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(CheckedResolver {
-                policy: Arc::clone(&addresses),
-            }))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            // Decoded for tenant code, and so that scrubbing sees the bytes (reqwest asks for
-            // these encodings unless the request names its own).
-            .gzip(true)
-            .deflate(true)
-            .brotli(true)
-            .timeout(hop_timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(super::EgressError::Client)?;
+        let builder = |decode: bool| {
+            reqwest::Client::builder()
+                .dns_resolver(Arc::new(CheckedResolver {
+                    policy: Arc::clone(&addresses),
+                }))
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                // Decoded for tenant code, and so that scrubbing sees the bytes; each hop names
+                // the encodings it asks for (`hop::negotiate`).
+                .gzip(decode)
+                .deflate(decode)
+                .brotli(decode)
+                .timeout(hop_timeout)
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(super::EgressError::Client)
+        };
+        let client = builder(true)?;
+        let raw_client = builder(false)?;
         Ok(Gateway {
             dispatch: std::sync::OnceLock::new(),
             tenants: std::sync::RwLock::new(tenants.into_iter().map(Arc::new).collect()),
@@ -204,6 +219,7 @@ impl Gateway {
             audit,
             addresses,
             client,
+            raw_client,
         })
     }
 
@@ -351,7 +367,6 @@ impl Gateway {
                 ));
             }
             let mut sent = headers.clone();
-            let mut injects = false;
             let rule_injects = rules.injects.get(rule);
             let to_inject = rule_injects.map_or(&[][..], |i| i.headers.as_slice());
             if !to_inject.is_empty()
@@ -377,20 +392,17 @@ impl Gateway {
                 sent.remove(name);
                 sent.insert(name.clone(), header);
                 injected.push(value);
-                injects = true;
             }
-            if injects {
-                // An answer that could hold a secret must come whole and uncompressed, or it
-                // could not be scrubbed (a range could cut a value in two).
-                sent.insert(
-                    reqwest::header::ACCEPT_ENCODING,
-                    HeaderValue::from_static("identity"),
-                );
-                sent.remove(reqwest::header::RANGE);
-                sent.remove(reqwest::header::IF_RANGE);
-            }
-            let send = self
-                .client
+            // An answer that could hold a secret (injected on this hop or an earlier one) must
+            // come whole and uncompressed, or decoded, or it could not be scrubbed (a range could
+            // cut a value in two); any other answer may go to tenant code as it came.
+            let raw = negotiate(
+                &mut sent,
+                !injected.is_empty(),
+                request.encode_response_body == ResponseBodyEncoding::Manual,
+            );
+            let client = if raw { &self.raw_client } else { &self.client };
+            let send = client
                 .request(method.clone(), url.clone())
                 .headers(sent)
                 .body(match upload.take() {

@@ -1,10 +1,12 @@
-//! One hop's plumbing for the gateway: the tenant's headers as they may be sent, client errors
-//! as the tenant may read them, and an answer's body read under its cap.
+//! One hop's plumbing for the gateway: the tenant's headers as they may be sent, the encodings
+//! the hop asks for, client errors as the tenant may read them, and an answer's body read under
+//! its cap.
 //!
 //! Guarantees: headers the HTTP client owns (`Host`, framing, hop-by-hop, proxy) are dropped; an
 //! invalid header is a typed error naming it (never its value); a client error's text has the
-//! URL replaced by its host; a body is never held beyond `MAX_BODY_LEN` bytes. Trusts: nothing
-//! of the tenant's or the upstream's.
+//! URL replaced by its host; a body is never held beyond `MAX_BODY_LEN` bytes; a hop of a chain
+//! that injected a secret asks for an uncompressed, whole answer and has it decoded, whatever
+//! the tenant asked (see [`negotiate`]). Trusts: nothing of the tenant's or the upstream's.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
@@ -52,6 +54,32 @@ pub fn isomorphic_decode(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
+/// The encodings the gateway asks for when the tenant names none: exactly those its decoding
+/// client decodes (and would ask for itself), so that `encodeResponseBody: "manual"` changes
+/// what tenant code gets, never what the upstream is asked.
+pub const DECODED_ENCODINGS: &str = "gzip, deflate, br";
+
+/// Sets one hop's `Accept-Encoding` (and drops its ranges) in `sent`, and says whether its
+/// answer goes to tenant code as the upstream sent it (`true`: the client that does not decode
+/// sends it) or decoded. `secrets` is whether any hop of the chain, this one included, injected
+/// a value: then the answer must be whole and uncompressed (or decoded) to be scrubbed, so the
+/// hop asks for `identity`, drops `Range`/`If-Range`, and is decoded even when `manual` asked
+/// otherwise (tenant code then gets it without `Content-Encoding`, as an automatic fetch does).
+/// Otherwise the tenant's `Accept-Encoding` stands, or [`DECODED_ENCODINGS`] when it set none.
+pub fn negotiate(sent: &mut HeaderMap, secrets: bool, manual: bool) -> bool {
+    use reqwest::header::{ACCEPT_ENCODING, IF_RANGE, RANGE};
+    if secrets {
+        sent.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        sent.remove(RANGE);
+        sent.remove(IF_RANGE);
+        return false;
+    }
+    if !sent.contains_key(ACCEPT_ENCODING) {
+        sent.insert(ACCEPT_ENCODING, HeaderValue::from_static(DECODED_ENCODINGS));
+    }
+    manual
+}
+
 /// What a client error means for the tenant.
 pub fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
     let host = url.host_str().unwrap_or("").to_owned();
@@ -74,4 +102,48 @@ pub fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
         next = e.source();
     }
     FetchError::Upstream(text.replace(url.as_str(), &host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        tenant_headers(&pairs).expect("valid")
+    }
+
+    fn accept(sent: &HeaderMap) -> Option<&str> {
+        sent.get("accept-encoding").and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn a_manual_hop_without_secrets_is_raw_and_asks_what_an_automatic_one_asks() {
+        for manual in [false, true] {
+            let mut sent = headers(&[("range", "bytes=0-3")]);
+            assert_eq!(negotiate(&mut sent, false, manual), manual);
+            assert_eq!(accept(&sent), Some(DECODED_ENCODINGS), "manual={manual}");
+            assert!(sent.contains_key("range"), "a range is the tenant's to ask");
+            let mut sent = headers(&[("accept-encoding", "zstd")]);
+            assert_eq!(negotiate(&mut sent, false, manual), manual);
+            assert_eq!(accept(&sent), Some("zstd"), "the tenant's own stands");
+        }
+    }
+
+    #[test]
+    fn a_hop_after_a_secret_asks_identity_whole_and_is_decoded_even_when_manual() {
+        for manual in [false, true] {
+            let mut sent = headers(&[
+                ("accept-encoding", "gzip"),
+                ("range", "bytes=0-3"),
+                ("if-range", "\"e\""),
+            ]);
+            assert!(!negotiate(&mut sent, true, manual), "manual={manual}");
+            assert_eq!(accept(&sent), Some("identity"));
+            assert!(!sent.contains_key("range") && !sent.contains_key("if-range"));
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! body bytes (the rest).
 //!
 //! Guarantees: a request head is at most [`MAX_HEAD_LEN`] bytes of JSON with exactly the known
-//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `call`), at most
+//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `call`,
+//! `encodeResponseBody`), at most
 //! `stockade_ipc::limits::MAX_HEADERS` headers; anything else is a typed [`WireError`], never a
 //! panic. Trusts nothing in a request payload (tenant code writes it).
 
@@ -21,6 +22,18 @@ pub enum RedirectMode {
     Error,
 }
 
+/// What `encodeResponseBody` asks of the gateway (Cloudflare's `RequestInit` option): the
+/// answer's body decoded as its `Content-Encoding` says (the default), or as the upstream sent it,
+/// its `Content-Encoding` kept. The gateway honours `Manual` only when no secret was injected on
+/// any hop (see `gateway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseBodyEncoding {
+    #[default]
+    Automatic,
+    Manual,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestHead {
@@ -36,6 +49,8 @@ struct RequestHead {
     /// The number `fetch.abort` names this request by (`abort`).
     #[serde(default)]
     call: Option<u32>,
+    #[serde(default, rename = "encodeResponseBody")]
+    encode_response_body: ResponseBodyEncoding,
 }
 
 /// One `fetch` request from tenant code.
@@ -50,6 +65,8 @@ pub struct FetchRequest {
     pub upload: Option<u32>,
     /// The number `fetch.abort` names this request by, if it may be aborted while it waits.
     pub call: Option<u32>,
+    /// Whether tenant code asked for the answer's body as the upstream sent it.
+    pub encode_response_body: ResponseBodyEncoding,
 }
 
 /// The head of the gateway's answer.
@@ -106,6 +123,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         body: payload[4 + head_len..].to_vec(),
         upload: head.upload,
         call: head.call,
+        encode_response_body: head.encode_response_body,
     })
 }
 
@@ -163,6 +181,36 @@ mod tests {
         ));
         let wrong = encode_request("GET", "http://a/", &[], "sometimes", b"");
         assert!(matches!(decode_request(&wrong), Err(WireError::BadHead(_))));
+    }
+
+    /// A head with `extra` fields after the method and URL.
+    fn head_with(extra: &str) -> Vec<u8> {
+        let head = format!("{{\"method\":\"GET\",\"url\":\"http://a/\"{extra}}}");
+        let mut out = (head.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(head.as_bytes());
+        out
+    }
+
+    #[test]
+    fn the_response_body_encoding_is_automatic_unless_asked_and_a_bad_one_is_a_typed_error() {
+        let plain = decode_request(&head_with("")).expect("valid");
+        assert_eq!(plain.encode_response_body, ResponseBodyEncoding::Automatic);
+        let manual =
+            decode_request(&head_with(",\"encodeResponseBody\":\"manual\"")).expect("valid");
+        assert_eq!(manual.encode_response_body, ResponseBodyEncoding::Manual);
+        let automatic =
+            decode_request(&head_with(",\"encodeResponseBody\":\"automatic\"")).expect("valid");
+        assert_eq!(
+            automatic.encode_response_body,
+            ResponseBodyEncoding::Automatic
+        );
+        for bad in ["\"Manual\"", "\"raw\"", "1", "null", "true"] {
+            let payload = head_with(&format!(",\"encodeResponseBody\":{bad}"));
+            assert!(
+                matches!(decode_request(&payload), Err(WireError::BadHead(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,11 @@ impl SourceMap {
         SourceMap { mappings }
     }
 
+    /// Whether the map has no mapping at all (the module kept its positions: see `blank`).
+    pub fn is_empty(&self) -> bool {
+        self.mappings.is_empty()
+    }
+
     /// Maps a 1-based generated (line, column) to the 1-based source (line, column): the
     /// nearest mapping at or before the position on the same line.
     pub fn original(&self, line: u32, column: u32) -> Option<(u32, u32)> {
