@@ -23,10 +23,6 @@ const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
 // and errors are made and read only through these.
 const CloneObject = Object, CloneArray = Array, CloneMap = Map, CloneSet = Set, CloneDate = Date;
 const CloneRegExp = RegExp, CloneError = Error, CloneDataView = DataView;
-const cloneMapForEach = uncurry(Map.prototype.forEach);
-const cloneSetAdd = uncurry(Set.prototype.add);
-const cloneSetHas = uncurry(Set.prototype.has);
-const cloneSetForEach = uncurry(Set.prototype.forEach);
 const cloneWeakMapHas = uncurry(WeakMap.prototype.has);
 const cloneWeakSetHas = uncurry(WeakSet.prototype.has);
 const cloneDateGetTime = uncurry(Date.prototype.getTime);
@@ -48,7 +44,7 @@ function cloneRegExpFlags(re) {
 }
 // The brand checks builtinKind's table does through live lookups, captured.
 const CLONE_BRANDS = new Map([
-  [Map.prototype, brandOf((v) => MapHas(v, 0))], [Set.prototype, brandOf((v) => cloneSetHas(v, 0))],
+  [Map.prototype, brandOf((v) => MapHas(v, 0))], [Set.prototype, brandOf((v) => SetHas(v, 0))],
   [WeakMap.prototype, brandOf((v) => cloneWeakMapHas(v, CLONE_BRANDS))],
   [WeakSet.prototype, brandOf((v) => cloneWeakSetHas(v, CLONE_BRANDS))],
 ]);
@@ -115,7 +111,7 @@ function cloneValue(value, memory) {
     MapSet(memory, value, out);
     // The entries as they are now (cloning them runs getters, which may change the Map).
     const entries = [];
-    cloneMapForEach(value, (v, k) => { cloneDefine(entries, entries.length, k, true); cloneDefine(entries, entries.length, v, true); });
+    MapForEach(value, (v, k) => { cloneDefine(entries, entries.length, k, true); cloneDefine(entries, entries.length, v, true); });
     for (let i = 0; i < entries.length; i += 2) {
       const k = cloneValue(entries[i], memory);
       MapSet(out, k, cloneValue(entries[i + 1], memory));
@@ -125,8 +121,8 @@ function cloneValue(value, memory) {
     out = new CloneSet();
     MapSet(memory, value, out);
     const items = [];
-    cloneSetForEach(value, (v) => { cloneDefine(items, items.length, v, true); });
-    for (let i = 0; i < items.length; i++) cloneSetAdd(out, cloneValue(items[i], memory));
+    SetForEach(value, (v) => { cloneDefine(items, items.length, v, true); });
+    for (let i = 0; i < items.length; i++) SetAdd(out, cloneValue(items[i], memory));
     return out;
   } else if (isDOMException(value)) {
     out = new DOMException(domExceptionMessage(value), domExceptionName(value));

@@ -28,11 +28,6 @@ const RpcDate = Date;
 const RpcProxy = Proxy;
 const RpcWeakMap = WeakMap;
 const RpcError = Error;
-const rpcMapForEach = uncurry(Map.prototype.forEach);
-const rpcSetAdd = uncurry(Set.prototype.add);
-const rpcSetHas = uncurry(Set.prototype.has);
-const rpcSetDelete = uncurry(Set.prototype.delete);
-const rpcSetForEach = uncurry(Set.prototype.forEach);
 const rpcWeakGet = uncurry(WeakMap.prototype.get);
 const rpcWeakSet = uncurry(WeakMap.prototype.set);
 const rpcDateTime = uncurry(Date.prototype.getTime);
@@ -93,12 +88,12 @@ function rpcEncodeValue(value, state, depth) {
   }
   if (value === null) return null;
   if (depth > RPC_MAX_DEPTH) throw rpcCloneError(state, `a value nested deeper than ${RPC_MAX_DEPTH}`);
-  if (rpcSetHas(state.ancestors, value)) throw rpcCloneError(state, "a cyclic value");
-  rpcSetAdd(state.ancestors, value);
+  if (SetHas(state.ancestors, value)) throw rpcCloneError(state, "a cyclic value");
+  SetAdd(state.ancestors, value);
   try {
     return rpcEncodeObject(value, state, depth + 1);
   } finally {
-    rpcSetDelete(state.ancestors, value);
+    SetDelete(state.ancestors, value);
   }
 }
 
@@ -125,12 +120,12 @@ function rpcEncodeObject(value, state, depth) {
   }
   if (kind === K_MAP) {
     const entries = [];
-    rpcMapForEach(value, (v, k) => { rpcAppend(entries, [rpcEncodeValue(k, state, depth), rpcEncodeValue(v, state, depth)]); });
+    MapForEach(value, (v, k) => { rpcAppend(entries, [rpcEncodeValue(k, state, depth), rpcEncodeValue(v, state, depth)]); });
     return { $: "m", v: entries };
   }
   if (kind === K_SET) {
     const items = [];
-    rpcSetForEach(value, (v) => { rpcAppend(items, rpcEncodeValue(v, state, depth)); });
+    SetForEach(value, (v) => { rpcAppend(items, rpcEncodeValue(v, state, depth)); });
     return { $: "s", v: items };
   }
   if (kind === K_ERROR) {
@@ -175,7 +170,7 @@ function rpcDecode(data) {
     }
     case "s": {
       const out = new RpcSet();
-      for (let i = 0; i < data.v.length; i++) rpcSetAdd(out, rpcDecode(data.v[i]));
+      for (let i = 0; i < data.v.length; i++) SetAdd(out, rpcDecode(data.v[i]));
       return out;
     }
     case "e": return rpcThrown(data);
