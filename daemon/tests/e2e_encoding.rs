@@ -287,3 +287,26 @@ fn a_fixed_length_stream_frames_its_streamed_body_by_its_length() {
     assert_ne!(header(&r, "content-length").as_deref(), Some("11"));
     assert_eq!(gunzip(&r.bytes().expect("body")), b"hello world");
 }
+
+#[test]
+fn a_service_binding_caller_sees_a_fixed_length_streams_length() {
+    let d = Daemon::start("fixed-length-svc", 1, 1, "");
+    let t = tenant_token(0);
+    let target = create(&d, &t, FIXED, json!({}));
+    let caller = create(
+        &d,
+        &t,
+        "export default { async fetch(req, env) {
+           const r = await env.B.fetch('http://b/?n=11');
+           return Response.json({ length: r.headers.get('content-length'), text: await r.text() });
+         } };",
+        json!({ "B": { "binding": "service", "worker": target } }),
+    );
+    let r = raw_client()
+        .get(format!("{}/v1/workers/{caller}/fetch/", d.base))
+        .bearer_auth(&t)
+        .send()
+        .expect("answered");
+    let out: serde_json::Value = r.json().expect("json");
+    assert_eq!(out, json!({ "length": "11", "text": "hello world" }));
+}

@@ -27,6 +27,7 @@ const SetHas = uncurry(Set.prototype.has);
 const SetDelete = uncurry(Set.prototype.delete);
 const SetForEach = uncurry(Set.prototype.forEach);
 const ArrayJoin = uncurry(Array.prototype.join);
+const StringReplaceAll = uncurry(String.prototype.replaceAll);
 const ArrayIndexOf = uncurry(Array.prototype.indexOf);
 const RegExpTestForInspect = uncurry(RegExp.prototype.test);
 /** Appends `value` to the runtime's own array `list` as a data property: never through
@@ -203,9 +204,24 @@ function formatFunction(fn) {
   return name === null ? "[Function (anonymous)]" : `[Function: ${name}]`;
 }
 
+// V8's own accessor for an error's `stack` (13.6 installs it on each error), captured while the
+// prelude runs: formatError calls it, and never a getter tenant code put there.
+const ERROR_STACK_GETTER = (() => {
+  const d = ObjectGetOwnPropertyDescriptor(new Error("probe"), "stack");
+  return d !== undefined && typeof d.get === "function" ? d.get : undefined;
+})();
+
+/** An error as Node and workerd show it: its stack (V8's, or a string the code stored), else
+ *  "name: message". */
 function formatError(err) {
   const sd = ObjectGetOwnPropertyDescriptor(err, "stack");
   if (sd !== undefined && typeof sd.value === "string" && sd.value !== "") return sd.value;
+  if (sd !== undefined && sd.get !== undefined && sd.get === ERROR_STACK_GETTER) {
+    try {
+      const stack = ReflectApply(ERROR_STACK_GETTER, err, []);
+      if (typeof stack === "string" && stack !== "") return stack;
+    } catch { /* fall back to name and message */ }
+  }
   let name = "Error";
   let message = "";
   try {
@@ -213,6 +229,25 @@ function formatError(err) {
     message = `${err.message}`;
   } catch { /* hostile getter: keep defaults */ }
   return message === "" ? name : `${name}: ${message}`;
+}
+
+/** An error with its stack, nested lines indented to where it stands (as Node's util.inspect),
+ *  then its own enumerable properties but `stack` and `message` in braces. */
+function formatErrorObject(err, depth, ctx, indent) {
+  let text = formatError(err);
+  if (indent !== "") text = StringReplaceAll(text, "\n", `\n${indent}`);
+  const keys = ReflectOwnKeys(err);
+  const own = [];
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== "stack" && keys[i] !== "message") appendEntry(own, keys[i]);
+  }
+  if (own.length === 0 || depth > ctx.maxDepth) return text;
+  appendEntry(ctx.stack, err);
+  const entries = [];
+  propertyEntries(err, own, depth, ctx, indent, entries);
+  ctx.stack.length = ctx.stack.length - 1;
+  if (entries.length === 0) return text;
+  return `${text} {\n${indent}  ${ArrayJoin(entries, `,\n${indent}  `)}\n${indent}}`;
 }
 
 /** Joins entries Node-style (util.inspect's reduceToSingleString with compact = 3): one line when
@@ -282,7 +317,7 @@ function inspectObject(obj, depth, ctx, indent) {
     return t === t ? ReflectApply(Date.prototype.toISOString, obj, []) : "Invalid Date";
   }
   if (kind === K_REGEXP) return `/${regExpSource(obj)}/${regExpFlags(obj)}`;
-  if (kind === K_ERROR) return formatError(obj);
+  if (kind === K_ERROR) return formatErrorObject(obj, depth, ctx, indent);
   if (kind >= K_BOX) {
     const [name, valueOf] = BOXES[kind - K_BOX];
     return `[${name}: ${formatPrimitive(valueOf(obj), true)}]`;

@@ -28,3 +28,34 @@ fn console_info_is_recorded_as_info_and_log_as_log() {
         ]
     );
 }
+
+/// An error is logged as workerd and Node show one: its stack, then its own properties in
+/// braces; nested, its stack lines indented to where it stands. A `stack` getter the code put
+/// on an error is not called by the console (name and message instead).
+#[test]
+fn an_error_is_logged_with_its_stack_and_own_properties() {
+    let inv = run("export default () => {
+        const e = new TypeError('bad thing');
+        e.extra = 1;
+        console.log(e);
+        console.log('wrapped', { err: new Error('inner') });
+        const odd = new RangeError('odd');
+        let called = false;
+        Object.defineProperty(odd, 'stack', { get() { called = true; return 'tenant text'; } });
+        console.log(odd);
+        return called;
+      };");
+    let lines: Vec<String> = inv.logs.iter().map(|l| l.text.clone()).collect();
+    assert_eq!(ok(inv), serde_json::json!(false));
+    assert!(
+        lines[0].starts_with("TypeError: bad thing\n    at default (main.js:2:"),
+        "{lines:?}"
+    );
+    assert!(lines[0].ends_with(" {\n  extra: 1\n}"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("wrapped {\n  err: Error: inner\n      at default (main.js:5:"),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with("\n}"), "{lines:?}");
+    assert_eq!(lines[2], "RangeError: odd");
+}

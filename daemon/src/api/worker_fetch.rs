@@ -85,9 +85,16 @@ pub(super) async fn deliver(
         ),
         bad => refused("TypeError", format!("{who} {bad}")),
     })?;
+    let mut headers = answer.headers;
+    // A streamed body of a length the callee's runtime vouches for (a FixedLengthStream's): the
+    // caller's Response says it, as a Workers service binding's does.
+    if let Some(n) = answer.length {
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
+        headers.push(("content-length".to_owned(), n.to_string()));
+    }
     Ok(WorkerAnswer {
         status: answer.status,
-        headers: answer.headers,
+        headers,
         body: answer.body,
         rest: answer.streamed.then_some(stream),
     })
