@@ -155,7 +155,15 @@ pub struct StoreConfig {
     pub workspace_max_bytes: u64,
     /// Quota of one workspace: files and directories (default 100000).
     pub workspace_max_files: u64,
+    /// With a PostgreSQL store, how often each daemon checks whether any daemon sharing it set
+    /// or deleted a secret through the API (one read of a change counter), reloading the stored
+    /// secrets when one did: the longest such a change takes to reach this daemon's egress, plus
+    /// the reload. Milliseconds, 100 to 600000 (default 2000). Unused with SQLite.
+    pub secrets_poll_ms: u64,
 }
+
+/// The range of `[store] secrets_poll_ms`.
+pub const SECRETS_POLL_MS: std::ops::RangeInclusive<u64> = 100..=600_000;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -164,6 +172,7 @@ impl Default for StoreConfig {
             secret_key_file: None,
             workspace_max_bytes: 1 << 30,
             workspace_max_files: 100_000,
+            secrets_poll_ms: 2_000,
         }
     }
 }
@@ -453,6 +462,13 @@ impl Config {
             {
                 return Err("store.url must start with sqlite:// or postgres://".into());
             }
+        }
+        if !SECRETS_POLL_MS.contains(&self.store.secrets_poll_ms) {
+            return Err(format!(
+                "store.secrets_poll_ms must be {} to {}",
+                SECRETS_POLL_MS.start(),
+                SECRETS_POLL_MS.end()
+            ));
         }
         let min_mb = crate::api::MIN_MEMORY_MB;
         if self.limits.memory_mb < min_mb || self.cordon.quarantine_memory_mb < min_mb {

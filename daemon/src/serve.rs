@@ -8,10 +8,13 @@
 //!   connection cap is kept below it (`http`);
 //! - `SIGHUP` reloads the configuration file's tenants (new ones, trust and account facts),
 //!   tokens (the operator's included), quotas, capabilities, and egress rules and secrets (the
-//!   secrets stored through the API set again after the file's, as at start), atomically for
+//!   secrets stored through the API kept over the file's, then read again from the store), atomically for
 //!   each, without dropping a connection or a worker; a file that no longer parses or checks is
 //!   refused whole (logged) and the running configuration stays. Other settings (listen
 //!   addresses, `[limits]`, `[cordon]`, `[http]`, `[egress]`) take a restart;
+//! - with a PostgreSQL store, the secrets set or deleted through any daemon sharing it reach this
+//!   one's egress within `[store] secrets_poll_ms` (`follow_stored_secrets`), swapped whole; a
+//!   store that is down leaves the set in force (logged, tried again);
 //! - `SIGTERM`/`SIGINT` stop accepting, let the requests in progress finish, then stop the
 //!   workers;
 //! - under a service manager (`NOTIFY_SOCKET`), it says when it is ready, reloading and stopping
@@ -164,9 +167,17 @@ async fn serve(
         .map_err(StartError::Store)?;
     tracing::info!("store: {}", store.backend_name());
     let egress = Arc::new(Egress::new(&config).map_err(StartError::Egress)?);
-    load_secrets(&store, &egress)
+    let secrets_seen = load_secrets(&store, &egress)
         .await
         .map_err(StartError::Secrets)?;
+    if store.backend_name() == "postgres" {
+        follow_stored_secrets(
+            store.clone(),
+            Arc::downgrade(&egress),
+            Duration::from_millis(config.store.secrets_poll_ms),
+            secrets_seen,
+        );
+    }
     let mut host_calls = HostCalls::standard();
     host_calls.set_budget_mb(
         config.limits.host_call_memory_mb,
@@ -374,25 +385,88 @@ async fn reload_on_hangup(path: PathBuf, state: std::sync::Weak<AppState>) {
     }
 }
 
-/// Hands the secrets set through the API (sealed in the store) to the egress gateway; those of
-/// tenants no longer configured stay stored, unused.
-async fn load_secrets(store: &Store, egress: &Egress) -> Result<(), SecretsError> {
-    let all = store
-        .tx(crate::store::secrets::all)
+/// Hands the secrets set through the API (sealed in the store) to the egress gateway, replacing
+/// those it had from the store whole (one swap: a request injects the old set or the new, and a
+/// secret deleted from the store goes, the configuration file's value coming back if it gives
+/// one); those of tenants no longer configured stay stored, unused. Nothing changes when the
+/// store cannot be read or a value does not open: the set in force stays. Answers the store's
+/// change counter the set was read at (`store::secrets::snapshot`).
+async fn load_secrets(store: &Store, egress: &Egress) -> Result<i64, SecretsError> {
+    let _held = store.secrets_lock.lock().await;
+    let (generation, all) = store
+        .tx(crate::store::secrets::snapshot)
         .await
         .map_err(SecretsError::Read)?;
+    let mut values = Vec::with_capacity(all.len());
     for (tenant, name, sealed) in all {
         let value = store
             .sealer
             .open(&tenant, &name, &sealed)
             .map_err(SecretsError::Unseal)?;
         let value = String::from_utf8(value).map_err(|_| SecretsError::NotText(name.clone()))?;
-        match egress.set_secret(&tenant, &name, value) {
-            Ok(()) | Err(crate::egress::SecretError::NoTenant) => {}
-            Err(e) => tracing::warn!("stored secret {name} of {tenant}: {e}"),
-        }
+        values.push((tenant, name, value));
     }
-    Ok(())
+    for (tenant, name, why) in egress.replace_stored_secrets(values) {
+        tracing::warn!("stored secret {name} of {tenant}: {why}");
+    }
+    Ok(generation)
+}
+
+/// With a store daemons share (PostgreSQL), every `every` reads the secrets' change counter and,
+/// when it moved (a secret set or deleted through any daemon's API, this one's included), loads
+/// the stored secrets again (`load_secrets`): a change reaches this daemon's egress within
+/// `every` plus the reload. A store that cannot be read, or a set that does not load, is logged
+/// (once, then again when it recovers) and tried again at the next tick; the set in force stays
+/// meanwhile. `seen` is the counter the set in force was read at.
+fn follow_stored_secrets(
+    store: Store,
+    egress: std::sync::Weak<Egress>,
+    every: Duration,
+    seen: i64,
+) {
+    tokio::spawn(async move {
+        let mut seen = seen;
+        let mut failing = false;
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(egress) = egress.upgrade() else {
+                return;
+            };
+            let result = match store.tx(crate::store::secrets::generation).await {
+                Ok(generation) if generation == seen => Ok(None),
+                Ok(_) => load_secrets(&store, &egress).await.map(Some),
+                Err(e) => Err(SecretsError::Read(e)),
+            };
+            match result {
+                Ok(changed) => {
+                    if failing {
+                        failing = false;
+                        tracing::info!("secrets: following the stored secrets' changes again");
+                    }
+                    if let Some(generation) = changed {
+                        tracing::info!(
+                            "secrets: reloaded the stored secrets (change {seen} -> {generation}, \
+                             made through this or another daemon sharing the store)"
+                        );
+                        seen = generation;
+                    }
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::error!(
+                            "secrets: cannot follow the stored secrets' changes (tried again \
+                             every {} ms; the secrets in force stay): {e}",
+                            every.as_millis()
+                        );
+                    }
+                    failing = true;
+                }
+            }
+        }
+    });
 }
 
 /// Restores each tenant's stored risk history (signals, quarantine latch, operator pin: a

@@ -73,6 +73,7 @@ function emit(level, args) {
   try { hostLog(level, text); } catch { /* host refused the line */ }
 }
 
+const ErrorCaptureStackTrace = Error.captureStackTrace;
 const consoleCounts = new Map();
 const consoleTimers = new Map();
 const consoleMethods = {
@@ -83,7 +84,13 @@ const consoleMethods = {
   error(...args) { emit(3, args); },
   trace(...args) {
     let stack = "";
-    try { stack = `${new Error().stack}`.split("\n").slice(2).join("\n"); } catch { /* ignore */ }
+    // The caller's frames: this method's own is left out by V8 (captureStackTrace's second
+    // argument), whatever the runtime's frames look like in the stack.
+    try {
+      const holder = {};
+      ErrorCaptureStackTrace(holder, consoleMethods.trace);
+      stack = `${holder.stack}`.split("\n").slice(1).join("\n");
+    } catch { /* ignore */ }
     emit(3, [`Trace${args.length ? ": " : ""}${formatArgs(args)}\n${stack}`]);
   },
   assert(condition, ...args) {

@@ -25,6 +25,10 @@ pub struct StkHost {
     pub host_call:
         unsafe extern "C" fn(*mut c_void, u32, u32, *const u8, usize, *const u8, usize) -> i32,
     pub op: unsafe extern "C" fn(*mut c_void, u32, *mut StkOpCall) -> i32,
+    /// (userdata, module name, its length, line, column): maps a position of a transformed
+    /// module in place; 1 when mapped (see bridge.h).
+    pub map_position:
+        unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u32, *mut u32) -> i32,
 }
 
 /// One lazy group of the prelude (`stk_lazy_part` in bridge.h); its bytes must outlive the
@@ -107,7 +111,8 @@ const _: () = assert!(offset_of!(StkOutcome, body_len) == 72);
 const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
-const _: () = assert!(size_of::<StkHost>() == 72);
+const _: () = assert!(size_of::<StkHost>() == 80);
+const _: () = assert!(offset_of!(StkHost, map_position) == 72);
 const _: () = assert!(size_of::<StkOpCall>() == 328);
 const _: () = assert!(offset_of!(StkOpCall, callback) == 320);
 const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);

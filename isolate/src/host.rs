@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::ffi;
 use crate::ops;
+use crate::typescript::SourceMap;
 use crate::worker::{LogLevel, LogLine};
 
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
@@ -78,6 +79,31 @@ pub(crate) struct HostState {
     /// struct, while it runs (an op may call back into JavaScript, which may reach other
     /// callbacks).
     pub ops: std::rc::Rc<ops::state::OpState>,
+    /// The source maps of the worker's transformed modules (`map_position`).
+    pub maps: SourceMaps,
+}
+
+/// The source maps of a worker's transformed modules (TypeScript, lowered decorators) by module
+/// name: shared by the worker, which adds one as it compiles a module and maps an uncaught
+/// error's location, and the bridge's stack formatting (`map_position`), which only reads.
+#[derive(Clone, Default)]
+pub(crate) struct SourceMaps(std::rc::Rc<std::cell::RefCell<HashMap<String, SourceMap>>>);
+
+impl SourceMaps {
+    /// Keeps `map` for module `name` (replacing an earlier one).
+    pub(crate) fn insert(&self, name: String, map: SourceMap) {
+        // Nothing else borrows it across this call (the bridge reads only inside V8 calls).
+        if let Ok(mut maps) = self.0.try_borrow_mut() {
+            maps.insert(name, map);
+        }
+    }
+
+    /// The written (line, column) of a 1-based generated position of module `name`; `None`
+    /// when the module has no map or the map does not know the position.
+    pub(crate) fn original(&self, name: &str, line: u32, column: u32) -> Option<(u32, u32)> {
+        let maps = self.0.try_borrow().ok()?;
+        maps.get(name)?.original(line, column)
+    }
 }
 
 /// One task's host calls: how many are in flight, and those waiting for a place, oldest first.
@@ -166,6 +192,7 @@ impl HostState {
             builtin_index: HashMap::new(),
             features: stockade_source::Features::default(),
             ops: std::rc::Rc::new(ops::state::OpState::new()),
+            maps: SourceMaps::default(),
         }
     }
 
@@ -180,6 +207,7 @@ impl HostState {
             resolve: host_resolve,
             host_call,
             op: host_op,
+            map_position: host_map_position,
         }
     }
 
@@ -424,6 +452,40 @@ unsafe extern "C" fn host_resolve(
         return -1;
     };
     st.resolve_index(referrer, specifier)
+}
+
+/// Maps a position of a transformed module in place (bridge.h `map_position`): 1 when mapped.
+unsafe extern "C" fn host_map_position(
+    ud: *mut c_void,
+    name: *const u8,
+    len: usize,
+    line: *mut u32,
+    column: *mut u32,
+) -> i32 {
+    if ud.is_null() || name.is_null() || line.is_null() || column.is_null() {
+        return 0;
+    }
+    // SAFETY: the bridge passes our userdata; only the shared maps are read, through their own
+    // `Rc` (no reference into the rest of the state is held).
+    let maps = unsafe { &*ud.cast::<HostState>() }.maps.clone();
+    // SAFETY: the bridge passes a buffer of `len` bytes valid for this call.
+    let bytes = unsafe { std::slice::from_raw_parts(name, len) };
+    let Ok(name) = std::str::from_utf8(bytes) else {
+        return 0;
+    };
+    // SAFETY: line and column point to the bridge's two u32s, valid for this call.
+    let (l, c) = unsafe { (*line, *column) };
+    match maps.original(name, l, c) {
+        Some((sl, sc)) => {
+            // SAFETY: as above.
+            unsafe {
+                *line = sl;
+                *column = sc;
+            }
+            1
+        }
+        None => 0,
+    }
 }
 
 unsafe extern "C" fn host_call(

@@ -10,7 +10,7 @@
 //! [`Limits::MIN_MEMORY_BYTES`] are refused.
 //! Every bridge call runs under the isolate's protection key ([`crate::protection`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,7 +25,7 @@ use crate::loader::{ImportWalk, ModuleSource};
 use crate::modules::{self, ModuleKind};
 use crate::protection::{KeyedIsolate, MpkMode};
 use crate::tasks::{Answer, Task, TaskEvent, TaskId};
-use crate::typescript::{self, SourceMap};
+use crate::typescript;
 use crate::watchdog::WatchGuard;
 
 /// The resolution of the clocks tenant code reads (`Date.now()`, `performance.now()`), in
@@ -152,7 +152,7 @@ pub struct Worker {
     pub(crate) engine: &'static Engine,
     pub(crate) limits: Limits,
     pub(crate) main: Option<i32>,
-    maps: HashMap<String, SourceMap>,
+    maps: crate::host::SourceMaps,
     pub(crate) poisoned: Option<RunError>,
     epoch: Instant,
     /// Live tasks by id (see `tasks.rs`), the last id given, and events not yet drained.
@@ -197,6 +197,7 @@ impl Worker {
             limits.sub_requests,
         ));
         let callbacks = host.callbacks();
+        let maps = host.maps.clone();
         let config = ffi::StkIsolateConfig {
             heap_limit_bytes: limits.memory_bytes,
             external_limit_bytes: limits.memory_bytes,
@@ -224,7 +225,7 @@ impl Worker {
             engine,
             limits,
             main: None,
-            maps: HashMap::new(),
+            maps,
             poisoned: None,
             epoch: Instant::now(),
             tasks: BTreeMap::new(),

@@ -9,7 +9,8 @@
 //! The tenant itself or the operator; anyone else gets the 404 an unknown tenant gets. Secrets
 //! set here are kept in the store, sealed (AES-256-GCM, `store::secrets`), and answered only
 //! once stored; they are loaded back at start (over the config's `[tenants.secrets]` of the
-//! same name). Guarantees: no answer, error or log line of these routes contains a value (a
+//! same name), and a change made through another daemon sharing a PostgreSQL store reaches this
+//! one within `[store] secrets_poll_ms` (`serve::follow_stored_secrets`). Guarantees: no answer, error or log line of these routes contains a value (a
 //! malformed body is refused without echoing it). Trusts: the token check of `edge`
 //! (`auth::Caller`).
 
@@ -72,7 +73,10 @@ pub async fn set(
         .sealer
         .seal(&tenant, &name, body.value.as_bytes())
         .map_err(ApiError::from)?;
-    // In memory first (this checks the name, the value and the count), then durably.
+    // In memory first (this checks the name, the value and the count), then durably; under the
+    // store's secrets lock, so this daemon's reload of the stored set (`serve`) cannot put back
+    // a set read before this change.
+    let _held = state.store.secrets_lock.lock().await;
     state
         .egress
         .set_secret(&tenant, &name, body.value)
@@ -105,6 +109,7 @@ pub async fn delete(
     Api((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     may_manage(&who, &tenant)?;
+    let _held = state.store.secrets_lock.lock().await;
     let in_file = state
         .egress
         .secret_in_file(&tenant, &name)

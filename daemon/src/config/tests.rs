@@ -385,6 +385,22 @@ fn the_store_url_names_a_backend_the_daemon_has() {
 }
 
 #[test]
+fn the_secrets_poll_interval_is_bounded() {
+    let default = parse("").expect("default");
+    assert_eq!(default.store.secrets_poll_ms, 2_000);
+    for ok in [100, 2_000, 600_000] {
+        let c = parse(&format!("[store]\nsecrets_poll_ms = {ok}\n"))
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert_eq!(c.store.secrets_poll_ms, ok);
+    }
+    for bad in ["0", "99", "600001"] {
+        let err = parse(&format!("[store]\nsecrets_poll_ms = {bad}\n")).expect_err(bad);
+        assert!(err.contains("store.secrets_poll_ms"), "{bad}: {err}");
+    }
+    assert!(parse("[store]\nsecrets_poll_ms = -1\n").is_err());
+}
+
+#[test]
 fn a_time_zone_must_be_one_of_the_hosts_database() {
     let dir = std::env::temp_dir().join(format!("stockade-zoneinfo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

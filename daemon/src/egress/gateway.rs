@@ -377,11 +377,12 @@ impl Gateway {
                 let refused = FetchError::CleartextSecret;
                 return Err(self.fail(index, Hop { started, record }, refused, injected));
             }
-            for (name, secret) in to_inject {
-                let value = self
-                    .secrets
-                    .value(index, secret)
-                    .ok_or_else(|| FetchError::SecretMissing(secret.clone()));
+            // All of the hop's values at once: a reload of the secrets is seen whole or not.
+            let values = self
+                .secrets
+                .values(index, to_inject.iter().map(|(_, s)| s.as_str()));
+            for ((name, secret), value) in to_inject.iter().zip(values) {
+                let value = value.ok_or_else(|| FetchError::SecretMissing(secret.clone()));
                 let value = match value {
                     Ok(v) => v,
                     Err(e) => return Err(self.fail(index, Hop { started, record }, e, injected)),

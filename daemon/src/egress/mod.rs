@@ -283,6 +283,30 @@ impl Egress {
         Ok(self.secrets.delete(self.index(tenant)?, name))
     }
 
+    /// Replaces every secret set through the API with `stored`, `(tenant, name, value)`: the
+    /// store's set, reloaded. Atomic: a request injects the old set or the new, never some of
+    /// each. A tenant the configuration does not name is left out (its secrets stay stored,
+    /// unused); a name or value that does not check, or one past the tenant's count, is left
+    /// out and said in the answer, `(tenant, name, why)` (never a value).
+    pub fn replace_stored_secrets(
+        &self,
+        stored: Vec<(String, String, String)>,
+    ) -> Vec<(String, String, SecretError)> {
+        let names = self.names.read().unwrap_or_else(|e| e.into_inner());
+        let mut by_index: Vec<std::collections::BTreeMap<String, crate::config::SecretValue>> =
+            vec![Default::default(); names.len()];
+        for (tenant, name, value) in stored {
+            if let Some(index) = names.iter().position(|n| *n == tenant) {
+                by_index[index].insert(name, crate::config::SecretValue(value));
+            }
+        }
+        self.secrets
+            .replace_from_api(by_index)
+            .into_iter()
+            .map(|(index, name, why)| (names.get(index).cloned().unwrap_or_default(), name, why))
+            .collect()
+    }
+
     /// Whether the configuration file gives `tenant` a secret `name`.
     pub fn secret_in_file(&self, tenant: &str, name: &str) -> Result<bool, SecretError> {
         check_secret(name, "x")?;

@@ -1,10 +1,11 @@
 //! Tenants' secrets: values the gateway injects into outbound headers and tenant code never
 //! sees. Configured secrets (`[tenants.secrets]`) are loaded at start; the API may set or delete
 //! secrets at run time (it also keeps them sealed in the store, `store::secrets`, and `serve`
-//! sets them here again at start).
+//! sets them here again at start, at `SIGHUP` and whenever a daemon sharing the store changed
+//! them, [`Secrets::replace_from_api`]).
 //!
-//! Guarantees: a value leaves this module only through [`Secrets::value`] (for injection) and is
-//! never part of a `Debug`, `Display` or error text (`scrub` finds them in what comes back).
+//! Guarantees: a value leaves this module only through [`Secrets::values`] (for injection) and
+//! is never part of a `Debug`, `Display` or error text (`scrub` finds them in what comes back).
 //! Names are 1-64 of `[A-Za-z0-9_.-]`; values are 1 to [`MAX_SECRET_LEN`] bytes and valid in an
 //! HTTP header (visible ASCII, space or tab). Trusts: the config; the API to have authorised the
 //! caller.
@@ -52,12 +53,39 @@ pub fn check_secret(name: &str, value: &str) -> Result<(), SecretError> {
     Ok(())
 }
 
-/// Every tenant's secrets, by tenant index (`TenantId`), and the values the configuration file
-/// gave (a reload replaces those; the ones set through the API are set again after it, over the
-/// file's of the same name; deleting one set through the API brings the file's back).
+/// Every tenant's secrets, by tenant index (`TenantId`): the values the configuration file gave
+/// (a reload replaces those), the values set through the API (stored in the store; they win over
+/// the file's of the same name; deleting one brings the file's back) and the two merged, the set
+/// in force. All three sit behind one lock, so a change (a file reload, the stored set reloaded
+/// from the store, one API call) is seen whole or not at all.
 pub struct Secrets {
-    by_tenant: RwLock<Vec<BTreeMap<String, SecretValue>>>,
-    from_file: RwLock<Vec<BTreeMap<String, SecretValue>>>,
+    state: RwLock<State>,
+}
+
+#[derive(Default)]
+struct State {
+    from_file: Vec<BTreeMap<String, SecretValue>>,
+    from_api: Vec<BTreeMap<String, SecretValue>>,
+    /// `from_file` with `from_api` over it: what the gateway injects.
+    merged: Vec<BTreeMap<String, SecretValue>>,
+}
+
+impl State {
+    fn grow(&mut self, len: usize) {
+        for list in [&mut self.from_file, &mut self.from_api, &mut self.merged] {
+            while list.len() < len {
+                list.push(BTreeMap::new());
+            }
+        }
+    }
+
+    fn merge(&mut self, tenant: usize) {
+        let mut merged = self.from_file[tenant].clone();
+        for (name, value) in &self.from_api[tenant] {
+            merged.insert(name.clone(), value.clone());
+        }
+        self.merged[tenant] = merged;
+    }
 }
 
 /// What deleting a secret through the API did.
@@ -73,74 +101,138 @@ pub enum Deleted {
 
 impl Secrets {
     pub fn new(configured: Vec<BTreeMap<String, SecretValue>>) -> Secrets {
+        let len = configured.len();
+        let mut state = State {
+            from_file: configured.clone(),
+            from_api: Vec::new(),
+            merged: configured,
+        };
+        state.grow(len);
         Secrets {
-            from_file: RwLock::new(configured.clone()),
-            by_tenant: RwLock::new(configured),
+            state: RwLock::new(state),
         }
     }
 
-    /// A reloaded file's secrets for `tenant`: its names the file no longer gives are deleted,
-    /// the file's values set (the caller then sets the API's stored ones again).
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A reloaded file's secrets for `tenant`: its names the file no longer gives are gone, the
+    /// file's values set, the values set through the API kept over them.
     pub fn configure(&self, tenant: usize, file: &BTreeMap<String, SecretValue>) {
-        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
-        let mut from_file = self.from_file.write().unwrap_or_else(|e| e.into_inner());
-        while all.len() <= tenant {
-            all.push(BTreeMap::new());
-        }
-        while from_file.len() <= tenant {
-            from_file.push(BTreeMap::new());
-        }
-        for gone in from_file[tenant].keys().filter(|n| !file.contains_key(*n)) {
-            all[tenant].remove(gone);
-        }
-        for (name, value) in file {
-            all[tenant].insert(name.clone(), value.clone());
-        }
-        from_file[tenant] = file.clone();
+        let mut state = self.write();
+        state.grow(tenant + 1);
+        state.from_file[tenant] = file.clone();
+        state.merge(tenant);
     }
 
-    /// The value of `tenant`'s secret `name`, for injection.
+    /// The values set through the API, every tenant's at once (`stored[i]` is tenant `i`'s; a
+    /// tenant past its end has none): what the store holds, reloaded. Names and values were
+    /// checked when set; one that does not check now is skipped, and so is one past the
+    /// per-tenant count: their names are returned, `(tenant, name, why)`.
+    pub fn replace_from_api(
+        &self,
+        mut stored: Vec<BTreeMap<String, SecretValue>>,
+    ) -> Vec<(usize, String, SecretError)> {
+        let mut skipped = Vec::new();
+        let mut state = self.write();
+        let len = state.merged.len();
+        stored.resize_with(len, BTreeMap::new);
+        for (tenant, api) in stored.iter_mut().enumerate() {
+            let file = &state.from_file[tenant];
+            let mut count = file.len();
+            api.retain(|name, value| {
+                let new_name = !file.contains_key(name);
+                let why = match check_secret(name, &value.0) {
+                    Err(e) => Some(e),
+                    Ok(()) if new_name && count >= MAX_SECRETS_PER_TENANT => {
+                        Some(SecretError::TooMany)
+                    }
+                    Ok(()) => None,
+                };
+                match why {
+                    Some(why) => {
+                        skipped.push((tenant, name.clone(), why));
+                        false
+                    }
+                    None => {
+                        count += usize::from(new_name);
+                        true
+                    }
+                }
+            });
+        }
+        state.from_api = stored;
+        for tenant in 0..len {
+            state.merge(tenant);
+        }
+        skipped
+    }
+
+    /// The value of `tenant`'s secret `name`.
+    #[cfg(test)]
     pub fn value(&self, tenant: usize, name: &str) -> Option<SecretValue> {
-        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
-        all.get(tenant)?.get(name).cloned()
+        self.read().merged.get(tenant)?.get(name).cloned()
+    }
+
+    /// The values of `tenant`'s secrets `names`, for one request's injection: all read at once,
+    /// so a reload never gives a request some old values and some new.
+    pub fn values<'a>(
+        &self,
+        tenant: usize,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Option<SecretValue>> {
+        let state = self.read();
+        let map = state.merged.get(tenant);
+        names
+            .into_iter()
+            .map(|name| map.and_then(|m| m.get(name)).cloned())
+            .collect()
     }
 
     /// Whether the configuration file gives `tenant` a secret `name`.
     pub fn in_file(&self, tenant: usize, name: &str) -> bool {
-        let file = self.from_file.read().unwrap_or_else(|e| e.into_inner());
-        file.get(tenant).is_some_and(|f| f.contains_key(name))
+        self.read()
+            .from_file
+            .get(tenant)
+            .is_some_and(|f| f.contains_key(name))
     }
 
     /// The names of `tenant`'s secrets, sorted.
     pub fn names(&self, tenant: usize) -> Option<Vec<String>> {
-        let all = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
-        Some(all.get(tenant)?.keys().cloned().collect())
+        Some(self.read().merged.get(tenant)?.keys().cloned().collect())
     }
 
-    /// Sets (or replaces) a secret.
+    /// Sets (or replaces) a secret through the API.
     pub fn set(&self, tenant: usize, name: &str, value: String) -> Result<(), SecretError> {
         check_secret(name, &value)?;
-        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
-        let map = all.get_mut(tenant).ok_or(SecretError::NoTenant)?;
+        let mut state = self.write();
+        let map = state.merged.get(tenant).ok_or(SecretError::NoTenant)?;
         if !map.contains_key(name) && map.len() >= MAX_SECRETS_PER_TENANT {
             return Err(SecretError::TooMany);
         }
-        map.insert(name.to_owned(), SecretValue(value));
+        let value = SecretValue(value);
+        state.from_api[tenant].insert(name.to_owned(), value.clone());
+        state.merged[tenant].insert(name.to_owned(), value);
         Ok(())
     }
 
     /// Deletes the value set through the API of a secret: the file's comes back if it gives
     /// one.
     pub fn delete(&self, tenant: usize, name: &str) -> Deleted {
-        let file = self.from_file.read().unwrap_or_else(|e| e.into_inner());
-        let mut all = self.by_tenant.write().unwrap_or_else(|e| e.into_inner());
-        let Some(map) = all.get_mut(tenant) else {
+        let mut state = self.write();
+        if tenant >= state.merged.len() {
             return Deleted::Missing;
-        };
-        let had = map.remove(name).is_some();
-        match file.get(tenant).and_then(|f| f.get(name)) {
+        }
+        state.from_api[tenant].remove(name);
+        let had = state.merged[tenant].remove(name).is_some();
+        match state.from_file[tenant].get(name).cloned() {
             Some(value) => {
-                map.insert(name.to_owned(), value.clone());
+                state.merged[tenant].insert(name.to_owned(), value);
                 Deleted::FileValueBack
             }
             None if had => Deleted::Gone,
@@ -181,6 +273,58 @@ mod tests {
             "a tenant the reload added"
         );
         assert_eq!(secrets.names(1), Some(Vec::new()));
+    }
+
+    /// A file reload keeps the values set through the API over the file's (it used to put the
+    /// file's back until the stored ones were set again), and the stored set reloaded from the
+    /// store replaces the API's values whole: one deleted elsewhere goes (the file's comes back),
+    /// one changed elsewhere changes, the file's stay.
+    #[test]
+    fn the_apis_values_survive_a_file_reload_and_are_replaced_whole() {
+        let file = |pairs: &[(&str, &str)]| -> BTreeMap<String, SecretValue> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), SecretValue(v.to_string())))
+                .collect()
+        };
+        let secrets = Secrets::new(vec![file(&[("a", "file-a"), ("f", "file-f")]), file(&[])]);
+        let value = |t: usize, n: &str| secrets.value(t, n).map(|v| v.0);
+        secrets.set(0, "a", "api-a".into()).expect("set");
+        secrets.set(0, "b", "api-b".into()).expect("set");
+        secrets.configure(0, &file(&[("a", "file-a2"), ("f", "file-f")]));
+        assert_eq!(
+            value(0, "a").as_deref(),
+            Some("api-a"),
+            "the API's stays over"
+        );
+        assert_eq!(value(0, "b").as_deref(), Some("api-b"));
+        // The store now holds: a deleted, b rotated, c new; tenant 1 gets one too.
+        let skipped = secrets.replace_from_api(vec![
+            file(&[("b", "api-b2"), ("c", "api-c"), ("bad name", "x")]),
+            file(&[("d", "api-d")]),
+        ]);
+        assert_eq!(skipped.len(), 1, "the bad name is skipped");
+        assert_eq!(skipped[0].1, "bad name");
+        assert_eq!(
+            value(0, "a").as_deref(),
+            Some("file-a2"),
+            "the file's is back"
+        );
+        assert_eq!(value(0, "b").as_deref(), Some("api-b2"));
+        assert_eq!(value(0, "c").as_deref(), Some("api-c"));
+        assert_eq!(value(0, "f").as_deref(), Some("file-f"));
+        assert_eq!(value(1, "d").as_deref(), Some("api-d"));
+        let both: Vec<_> = secrets
+            .values(0, ["b", "zz"])
+            .into_iter()
+            .map(|v| v.map(|v| v.0))
+            .collect();
+        assert_eq!(both, vec![Some("api-b2".to_string()), None]);
+        // An empty stored set: only the file's remain.
+        assert!(secrets.replace_from_api(Vec::new()).is_empty());
+        assert_eq!(secrets.names(0), Some(vec!["a".into(), "f".into()]));
+        assert_eq!(secrets.names(1), Some(Vec::new()));
+        assert_eq!(secrets.delete(0, "f"), Deleted::FileValueBack);
     }
 
     #[test]

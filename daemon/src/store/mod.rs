@@ -220,6 +220,10 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     pub sealer: Arc<Sealer>,
     pub quotas: Quotas,
+    /// Held across one change of the stored secrets together with the egress's copy (the
+    /// secrets API), and across a reload of the stored set into the egress (`serve`): a reload
+    /// never applies a set read before a change this daemon already answered for.
+    pub secrets_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -253,6 +257,7 @@ impl Store {
             backend,
             sealer,
             quotas,
+            secrets_lock: Arc::default(),
         };
         store.tx(migrations::migrate).await?;
         Ok(store)

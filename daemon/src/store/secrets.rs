@@ -134,6 +134,22 @@ impl Sealer {
     }
 }
 
+/// Moves the secrets' change counter (`secrets_generation`), in the transaction that changed
+/// them: daemons sharing the store poll it (`serve`). The row's lock also serialises the
+/// changes of secrets across daemons.
+fn bump(tx: &mut dyn Tx) -> Result<(), StoreError> {
+    let moved = tx.exec(
+        "UPDATE secrets_generation SET generation = generation + 1 WHERE id = 1",
+        &[],
+    )?;
+    if moved != 1 {
+        return Err(StoreError::Corrupt(
+            "the secrets' change counter (secrets_generation) is missing".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Sets (or replaces) a sealed secret.
 pub fn put(tx: &mut dyn Tx, tenant: &str, name: &str, sealed: Vec<u8>) -> Result<(), StoreError> {
     tx.exec(
@@ -141,19 +157,39 @@ pub fn put(tx: &mut dyn Tx, tenant: &str, name: &str, sealed: Vec<u8>) -> Result
          ON CONFLICT (tenant, name) DO UPDATE SET sealed = excluded.sealed",
         &[tenant.into(), name.into(), sealed.into()],
     )?;
-    Ok(())
+    bump(tx)
 }
 
 /// Deletes a secret; whether it existed.
 pub fn delete(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<bool, StoreError> {
-    Ok(tx.exec(
+    let gone = tx.exec(
         "DELETE FROM secrets WHERE tenant = ?1 AND name = ?2",
         &[tenant.into(), name.into()],
-    )? > 0)
+    )? > 0;
+    if gone {
+        bump(tx)?;
+    }
+    Ok(gone)
 }
 
+/// The secrets' change counter: it moves with every change of them (any daemon's).
+pub fn generation(tx: &mut dyn Tx) -> Result<i64, StoreError> {
+    tx.query(
+        "SELECT generation FROM secrets_generation WHERE id = 1",
+        &[],
+    )?
+    .first()
+    .ok_or_else(|| {
+        StoreError::Corrupt("the secrets' change counter (secrets_generation) is missing".into())
+    })?
+    .int(0)
+}
+
+/// One stored secret: (tenant, name, sealed).
+pub type Stored = (String, String, Vec<u8>);
+
 /// Every stored secret: (tenant, name, sealed).
-pub fn all(tx: &mut dyn Tx) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+pub fn all(tx: &mut dyn Tx) -> Result<Vec<Stored>, StoreError> {
     tx.query(
         "SELECT tenant, name, sealed FROM secrets ORDER BY tenant, name",
         &[],
@@ -161,6 +197,14 @@ pub fn all(tx: &mut dyn Tx) -> Result<Vec<(String, String, Vec<u8>)>, StoreError
     .into_iter()
     .map(|mut row| Ok((row.text(0)?, row.text(1)?, row.blob(2)?)))
     .collect()
+}
+
+/// The change counter, then every stored secret: the set is at least as new as the counter (it
+/// is read first; under PostgreSQL's READ COMMITTED each statement sees the latest commits), so
+/// a reload keyed on the counter never misses a change, at worst reloads once more.
+pub fn snapshot(tx: &mut dyn Tx) -> Result<(i64, Vec<Stored>), StoreError> {
+    let generation = generation(tx)?;
+    Ok((generation, all(tx)?))
 }
 
 #[cfg(test)]

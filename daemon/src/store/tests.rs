@@ -116,6 +116,7 @@ async fn migrations_are_versioned(backend: Arc<dyn Backend>) {
         backend: Arc::clone(&backend),
         sealer: Arc::new(Sealer::new([3; 32])),
         quotas: QUOTAS,
+        secrets_lock: Arc::default(),
     };
     assert_eq!(raw.tx(migrations::version).await.expect("version"), 0);
     raw.tx(|tx| migrations::migrate_to(tx, 1))
@@ -200,11 +201,14 @@ async fn workers_round_trip(s: &Store) {
 }
 
 async fn secrets_are_sealed(s: &Store) {
+    let before = s.tx(secrets::generation).await.expect("generation");
     let sealed = s.sealer.seal("t-a", "api", b"hunter2-value").expect("seal");
     s.tx(move |tx| secrets::put(tx, "t-a", "api", sealed))
         .await
         .expect("put");
-    let all = s.tx(secrets::all).await.expect("all");
+    // Every change moves the counter other daemons poll; the snapshot reads it with the set.
+    let (generation, all) = s.tx(secrets::snapshot).await.expect("snapshot");
+    assert_eq!(generation, before + 1, "a put moves the counter");
     let (tenant, name, sealed) = all
         .iter()
         .find(|(t, n, _)| t == "t-a" && n == "api")
@@ -218,10 +222,30 @@ async fn secrets_are_sealed(s: &Store) {
         .tx(|tx| secrets::delete(tx, "t-a", "api"))
         .await
         .expect("del"));
+    let after_delete = s.tx(secrets::generation).await.expect("generation");
+    assert_eq!(after_delete, before + 2, "a delete moves the counter");
     assert!(!s
         .tx(|tx| secrets::delete(tx, "t-a", "api"))
         .await
         .expect("del"));
+    assert_eq!(
+        s.tx(secrets::generation).await.expect("generation"),
+        after_delete,
+        "deleting nothing changes nothing"
+    );
+    // A put that fails later in its transaction leaves the counter where it was.
+    let sealed = s.sealer.seal("t-a", "api", b"x").expect("seal");
+    let failed = s
+        .tx(move |tx| {
+            secrets::put(tx, "t-a", "api", sealed)?;
+            Err::<(), _>(StoreError::Invalid("rolled back".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        s.tx(secrets::generation).await.expect("generation"),
+        after_delete
+    );
 }
 
 async fn kv_behaves(s: &Store) {

@@ -100,6 +100,13 @@ typedef struct {
   // Runs synchronous native operation `code` on `call` (see stk_op_call): inside the bridge entry
   // that asks, on the isolate's thread, so its CPU time is the invocation's.
   int32_t (*op)(void* userdata, uint32_t code, stk_op_call* call);
+  // Maps a 1-based (line, column) of module `name` (UTF-8, borrowed for the call), as V8 counts
+  // it in the JavaScript it compiled, to the one the tenant wrote, in place: 1 when the module was
+  // transformed (TypeScript, lowered decorators) and the position is mapped, else 0 (unchanged).
+  // Called while V8 formats an error's stack, JavaScript on the stack: the host must not enter
+  // the isolate.
+  int32_t (*map_position)(void* userdata, const uint8_t* name, size_t name_len, uint32_t* line,
+                          uint32_t* column);
 } stk_host;
 
 typedef struct {

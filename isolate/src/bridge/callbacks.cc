@@ -17,8 +17,19 @@
 //   invocation's own promise (the task's failure, reported as its outcome); a handler added
 //   later reaches it once more (rejectionhandled). At most kMaxRejections wait between two
 //   dispatches; the rest are counted, never kept.
+// - An error's stack (PrepareStackTrace) reads as V8 formats it by default (its first line as V8
+//   writes it, then "\n    at " and V8's own CallSite serialisation per frame), except that the
+//   runtime's frames (scripts stockade:runtime and stockade:lazy/...) are left out and positions
+//   in a transformed module (TypeScript) are the ones written (stk_host.map_position). A tenant's
+//   Error.prepareStackTrace is called with the same CallSites, the runtime's left out, and its
+//   answer is the stack. V8 does not call back while one is being formatted: a stack read
+//   meanwhile (inside prepareStackTrace, or a getter of the error) is V8's own default, runtime
+//   frames and generated positions included. The work is linear in the frames V8 captured (at
+//   most Error.stackTraceLimit), stops when execution terminates, and what tenant code runs
+//   meanwhile (getters of the error, prepareStackTrace) throws into the `stack` read as in V8.
 // Trusts: V8 to call these on the isolate's thread; the runtime's guard (js/no-shared-memory.js);
-// the runtime's rejection dispatch (js/workers.js) to catch what listeners throw.
+// the runtime's rejection dispatch (js/workers.js) to catch what listeners throw; CallSite's
+// methods as captured before tenant code could reach one.
 
 #include "internal.h"
 
@@ -28,6 +39,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace stockade::bridge {
@@ -63,9 +75,286 @@ bool IsInvocation(stk_isolate* iso, v8::Local<v8::Promise> promise) {
   return false;
 }
 
+// Whether a frame's script is the runtime's own: the runtime script (host_functions.cc) or a
+// lazy group of the prelude (isolate/src/lazy). A tenant module of that name (none: the loader's
+// names are the tenant's files) would be kept.
+bool IsRuntimeScript(stk_isolate* iso, const std::string& name) {
+  static constexpr char kRuntime[] = "stockade:runtime";
+  static constexpr char kLazy[] = "stockade:lazy/";
+  const bool runtime = name == kRuntime || name.compare(0, sizeof kLazy - 1, kLazy) == 0;
+  return runtime && iso->by_name.find(name) == iso->by_name.end();
+}
+
+// Takes CallSite.prototype's methods from `site` (a CallSite V8 made) the first time; false when
+// they are not all functions.
+bool CaptureSiteMethods(stk_isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> site) {
+  if (!iso->site_to_string.IsEmpty()) return true;
+  v8::Isolate* isolate = iso->isolate;
+  if (!site->IsObject()) return false;
+  v8::Local<v8::Value> proto = site.As<v8::Object>()->GetPrototypeV2();
+  if (!proto->IsObject()) return false;
+  v8::Local<v8::Object> p = proto.As<v8::Object>();
+  v8::Local<v8::Function> fns[4];
+  const char* names[4] = {"getScriptNameOrSourceURL", "getLineNumber", "getColumnNumber",
+                          "toString"};
+  for (int i = 0; i < 4; i++) {
+    v8::Local<v8::Value> fn;
+    if (!p->Get(ctx, v8::String::NewFromUtf8(isolate, names[i]).ToLocalChecked()).ToLocal(&fn) ||
+        !fn->IsFunction()) {
+      return false;
+    }
+    fns[i] = fn.As<v8::Function>();
+  }
+  iso->site_script.Reset(isolate, fns[0]);
+  iso->site_line.Reset(isolate, fns[1]);
+  iso->site_column.Reset(isolate, fns[2]);
+  iso->site_to_string.Reset(isolate, fns[3]);
+  return true;
+}
+
+// "Error: message" as V8's default format reads it: %Error.prototype.toString% of the error;
+// when that throws, "<error: " and the same of what it threw, ">", or "<error>". False (nothing
+// appended) when execution terminates.
+bool AppendErrorString(stk_isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> error,
+                       v8::Local<v8::String>* out) {
+  v8::Isolate* isolate = iso->isolate;
+  v8::Local<v8::Function> to_string = iso->error_to_string.Get(isolate);
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> text;
+  if (to_string->Call(ctx, error, 0, nullptr).ToLocal(&text) && text->IsString()) {
+    *out = text.As<v8::String>();
+    return true;
+  }
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating()) return false;
+  v8::Local<v8::Value> thrown = tc.Exception();
+  tc.Reset();
+  if (!thrown.IsEmpty() && to_string->Call(ctx, thrown, 0, nullptr).ToLocal(&text) &&
+      text->IsString()) {
+    v8::Local<v8::String> s = v8::String::Concat(
+        isolate, v8::String::NewFromUtf8Literal(isolate, "<error: "), text.As<v8::String>());
+    if (s.IsEmpty()) return false;
+    s = v8::String::Concat(isolate, s, v8::String::NewFromUtf8Literal(isolate, ">"));
+    if (s.IsEmpty()) return false;
+    *out = s;
+    return true;
+  }
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating()) return false;
+  *out = v8::String::NewFromUtf8Literal(isolate, "<error>");
+  return true;
+}
+
+// Calls a captured CallSite method on `site`; empty when it threw (or execution terminates).
+v8::MaybeLocal<v8::Value> CallSiteMethod(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                                         const v8::Global<v8::Function>& fn,
+                                         v8::Local<v8::Value> site) {
+  return fn.Get(isolate)->Call(ctx, site, 0, nullptr);
+}
+
+// `frame` (a CallSite's serialisation, which ends with "name:line:column", then ")" when the
+// frame names a function) with line and column replaced; `frame` itself when they are not there.
+v8::Local<v8::String> ReplacePosition(v8::Isolate* isolate, v8::Local<v8::String> frame,
+                                      uint32_t line, uint32_t column, uint32_t new_line,
+                                      uint32_t new_column) {
+  const int length = frame->Length();
+  std::u16string text(static_cast<size_t>(length), u'\0');
+  frame->WriteV2(isolate, 0, static_cast<uint32_t>(length),
+                 reinterpret_cast<uint16_t*>(text.data()));
+  auto digits = [](uint32_t n) {
+    std::u16string s;
+    do {
+      s.insert(s.begin(), static_cast<char16_t>(u'0' + n % 10));
+      n /= 10;
+    } while (n != 0);
+    return s;
+  };
+  const std::u16string old_pos = u":" + digits(line) + u":" + digits(column);
+  size_t end = text.size();
+  if (end > 0 && text[end - 1] == u')') end--;
+  if (end < old_pos.size() || text.compare(end - old_pos.size(), old_pos.size(), old_pos) != 0) {
+    return frame;
+  }
+  const std::u16string new_pos = u":" + digits(new_line) + u":" + digits(new_column);
+  text.replace(end - old_pos.size(), old_pos.size(), new_pos);
+  v8::Local<v8::String> replaced;
+  if (!v8::String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(text.data()),
+                                  v8::NewStringType::kNormal, static_cast<int>(text.size()))
+           .ToLocal(&replaced)) {
+    return frame;
+  }
+  return replaced;
+}
+
+// "\n    at ": what V8's default format puts before each frame.
+constexpr size_t kAtLength = 8;
+
+// The first line(s) of V8's own default format of `error`'s stack: V8 writes it from the message
+// the error was constructed with (kept where the API cannot read it), not from its `message`
+// property. Reading `stack` while this callback runs makes V8 format it by default (it never
+// calls back meanwhile; the answer of this callback then replaces that format): its text less
+// the frames (`frames_length`: every frame's "\n    at " and serialisation) is the header.
+// *headed is false, and nothing is set, when the text is not that (a tenant's `stack` getter
+// answered instead); false only when execution terminates.
+bool DefaultHeader(stk_isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> error,
+                   size_t frames_length, v8::Local<v8::String>* out, bool* headed) {
+  v8::Isolate* isolate = iso->isolate;
+  *headed = false;
+  if (!error->IsObject()) return true;
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> formatted;
+  if (!error.As<v8::Object>()
+           ->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "stack"))
+           .ToLocal(&formatted)) {
+    return !(tc.HasTerminated() || isolate->IsExecutionTerminating());
+  }
+  if (!formatted->IsString()) return true;
+  v8::Local<v8::String> text = formatted.As<v8::String>();
+  const size_t length = static_cast<size_t>(text->Length());
+  if (length < frames_length) return true;
+  const size_t header_length = length - frames_length;
+  // The header and, when there are frames, the "\n    at " that must follow it.
+  const size_t read = header_length + (frames_length > 0 ? kAtLength : 0);
+  std::u16string chars(read, u'\0');
+  text->WriteV2(isolate, 0, static_cast<uint32_t>(read), reinterpret_cast<uint16_t*>(chars.data()));
+  if (frames_length > 0 && chars.compare(header_length, kAtLength, u"\n    at ") != 0) return true;
+  v8::Local<v8::String> header;
+  if (!v8::String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(chars.data()),
+                                  v8::NewStringType::kNormal, static_cast<int>(header_length))
+           .ToLocal(&header)) {
+    return true;
+  }
+  *out = header;
+  *headed = true;
+  return true;
+}
+
 }  // namespace
 
 constinit thread_local stk_isolate* tl_current = nullptr;
+
+// V8 calls this the first time an error's `stack` is read (or Error.captureStackTrace's target's),
+// with the CallSites it captured. See the guarantee at the top of this file.
+v8::MaybeLocal<v8::Value> PrepareStackTrace(v8::Local<v8::Context> ctx, v8::Local<v8::Value> error,
+                                            v8::Local<v8::Array> sites) {
+  v8::Isolate* isolate = ctx->GetIsolate();
+  stk_isolate* iso = From(isolate);
+  v8::EscapableHandleScope scope(isolate);
+  if (!iso || iso->error_to_string.IsEmpty() || iso->error_function.IsEmpty()) {
+    return scope.Escape(v8::String::Empty(isolate));  // not a tenant isolate: nothing to format
+  }
+  const uint32_t count = sites->Length();
+  if (count > 0) {
+    v8::Local<v8::Value> first;
+    if (!sites->Get(ctx, 0).ToLocal(&first)) return {};
+    if (!CaptureSiteMethods(iso, ctx, first)) {
+      isolate->ThrowException(v8::Exception::Error(
+          v8::String::NewFromUtf8Literal(isolate, "the stack trace cannot be formatted")));
+      return {};
+    }
+  }
+  // Every frame V8 captured, with its script's name (empty: none, a builtin's frame).
+  struct Frame {
+    v8::Local<v8::Value> site;
+    std::string script;
+    bool runtime;
+  };
+  std::vector<Frame> frames;
+  frames.reserve(count);
+  std::vector<v8::Local<v8::Value>> kept;  // the tenant's CallSites
+  kept.reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    v8::Local<v8::Value> site;
+    v8::Local<v8::Value> script;
+    if (!sites->Get(ctx, i).ToLocal(&site) ||
+        !CallSiteMethod(isolate, ctx, iso->site_script, site).ToLocal(&script)) {
+      return {};  // execution terminates (CallSite's own methods do not throw on CallSites)
+    }
+    std::string name = script->IsString() ? Utf8(isolate, script) : std::string();
+    const bool runtime = IsRuntimeScript(iso, name);
+    if (!runtime) kept.push_back(site);
+    frames.push_back(Frame{site, std::move(name), runtime});
+  }
+
+  // A prepareStackTrace the tenant (or the runtime) set on %Error% gets the tenant's CallSites,
+  // and what it answers is the stack, as in V8 without this callback. (V8 never calls this
+  // callback again while it runs: a stack read meanwhile gets V8's own default format.)
+  {
+    v8::Local<v8::Function> error_function = iso->error_function.Get(isolate);
+    v8::Local<v8::Value> prepare;
+    if (!error_function->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "prepareStackTrace"))
+             .ToLocal(&prepare)) {
+      return {};
+    }
+    if (prepare->IsFunction()) {
+      v8::Local<v8::Value> argv[2] = {error, v8::Array::New(isolate, kept.data(), kept.size())};
+      v8::Local<v8::Value> result;
+      if (!prepare.As<v8::Function>()->Call(ctx, error_function, 2, argv).ToLocal(&result)) {
+        return {};
+      }
+      return scope.Escape(result);
+    }
+  }
+
+  // Each frame as V8 serialises it ("<error>" when that throws, as V8's default does).
+  std::vector<v8::Local<v8::String>> texts;
+  texts.reserve(count);
+  size_t frames_length = 0;  // of "\n    at " and the text, for every frame
+  for (const Frame& frame : frames) {
+    v8::TryCatch tc(isolate);
+    v8::Local<v8::Value> text;
+    if (CallSiteMethod(isolate, ctx, iso->site_to_string, frame.site).ToLocal(&text) &&
+        text->IsString()) {
+      texts.push_back(text.As<v8::String>());
+    } else if (tc.HasTerminated() || isolate->IsExecutionTerminating()) {
+      return {};
+    } else {
+      texts.push_back(v8::String::NewFromUtf8Literal(isolate, "<error>"));
+    }
+    frames_length += kAtLength + static_cast<size_t>(texts.back()->Length());
+  }
+
+  v8::Local<v8::String> stack;
+  bool headed = false;
+  if (!DefaultHeader(iso, ctx, error, frames_length, &stack, &headed)) return {};
+  if (!headed && !AppendErrorString(iso, ctx, error, &stack)) return {};
+  v8::Local<v8::String> at = v8::String::NewFromUtf8Literal(isolate, "\n    at ");
+  for (size_t i = 0; i < frames.size(); i++) {
+    if (frames[i].runtime) continue;
+    v8::EscapableHandleScope frame_scope(isolate);
+    v8::Local<v8::Value> site = frames[i].site;
+    v8::Local<v8::String> frame = texts[i];
+    const std::string& name = frames[i].script;
+    if (!name.empty() && iso->host.map_position) {
+      v8::Local<v8::Value> line_value;
+      v8::Local<v8::Value> column_value;
+      if (!CallSiteMethod(isolate, ctx, iso->site_line, site).ToLocal(&line_value) ||
+          !CallSiteMethod(isolate, ctx, iso->site_column, site).ToLocal(&column_value)) {
+        return {};
+      }
+      if (line_value->IsUint32() && column_value->IsUint32()) {
+        const uint32_t line = line_value.As<v8::Uint32>()->Value();
+        const uint32_t column = column_value.As<v8::Uint32>()->Value();
+        uint32_t new_line = line;
+        uint32_t new_column = column;
+        if (iso->host.map_position(iso->host.userdata,
+                                   reinterpret_cast<const uint8_t*>(name.data()), name.size(),
+                                   &new_line, &new_column) == 1 &&
+            (new_line != line || new_column != column)) {
+          frame = ReplacePosition(isolate, frame, line, column, new_line, new_column);
+        }
+      }
+    }
+    v8::Local<v8::String> joined = v8::String::Concat(isolate, stack, at);
+    if (!joined.IsEmpty()) joined = v8::String::Concat(isolate, joined, frame);
+    if (joined.IsEmpty()) {
+      isolate->ThrowException(v8::Exception::RangeError(
+          v8::String::NewFromUtf8Literal(isolate, "Invalid string length")));
+      return {};
+    }
+    // Into the outer scope: the per-frame scope closes on each round.
+    stack = frame_scope.Escape(joined);
+  }
+  return scope.Escape(stack);
+}
 
 // V8 reports a promise rejected while it has no handler, and a handler added to such a promise
 // later. Both are recorded for DispatchRejections; a handler added before the dispatch cancels

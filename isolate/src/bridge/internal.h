@@ -110,6 +110,10 @@ void OnOutOfMemory(const char* location, const v8::OOMDetails& details);
 v8::ModifyCodeGenerationFromStringsResult RefuseCodegen(v8::Local<v8::Context>,
                                                         v8::Local<v8::Value>, bool);
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>);
+// V8's PrepareStackTraceCallback: an error's `stack`, the runtime's frames left out and
+// transformed modules' positions mapped back (see callbacks.cc).
+v8::MaybeLocal<v8::Value> PrepareStackTrace(v8::Local<v8::Context> ctx, v8::Local<v8::Value> error,
+                                            v8::Local<v8::Array> sites);
 // V8's promise-reject callback: records what DispatchRejections hands the runtime.
 void OnPromiseReject(v8::PromiseRejectMessage message);
 // Fires the recorded rejections' events (unhandledrejection, rejectionhandled) through the

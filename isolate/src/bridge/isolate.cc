@@ -132,8 +132,29 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
                         .FromMaybe(false);
         }
       }
+      // What error stacks are formatted with (PrepareStackTrace), before any tenant code.
+      v8::Local<v8::Value> error_function;
+      v8::Local<v8::Value> error_prototype;
+      v8::Local<v8::Value> error_to_string;
+      const bool errors =
+          global->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "Error"))
+              .ToLocal(&error_function) &&
+          error_function->IsFunction() &&
+          error_function.As<v8::Object>()
+              ->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "prototype"))
+              .ToLocal(&error_prototype) &&
+          error_prototype->IsObject() &&
+          error_prototype.As<v8::Object>()
+              ->Get(ctx, v8::String::NewFromUtf8Literal(isolate, "toString"))
+              .ToLocal(&error_to_string) &&
+          error_to_string->IsFunction();
+      if (errors) {
+        iso->error_function.Reset(isolate, error_function.As<v8::Function>());
+        iso->error_to_string.Reset(isolate, error_to_string.As<v8::Function>());
+        isolate->SetPrepareStackTraceCallback(PrepareStackTrace);
+      }
       // The prelude's lazy globals (lazy.h), before any tenant code.
-      if (guarded && stockade::InstallLazyGlobals(isolate, ctx, lazy_globals)) {
+      if (guarded && errors && stockade::InstallLazyGlobals(isolate, ctx, lazy_globals)) {
         iso->invoker.Reset(isolate, invoker);
         iso->timer_dispatch.Reset(isolate, dispatch);
         iso->rejection_dispatch.Reset(isolate, rejections);
@@ -146,6 +167,10 @@ stk_isolate* stk_isolate_new(const stk_isolate_config* config, const stk_host* h
     SetValue(out, STK_INTERNAL,
              "the startup snapshot lacks the runtime's functions, or its WebAssembly guard failed");
     iso->isolate = nullptr;
+    // No handle may outlive its isolate.
+    iso->wasm_guard.Reset();
+    iso->error_function.Reset();
+    iso->error_to_string.Reset();
     isolate->Dispose();
     return nullptr;
   }
@@ -174,6 +199,12 @@ void stk_isolate_dispose(stk_isolate* iso) {
     iso->rejection_dispatch.Reset();
     iso->rejections.clear();
     iso->wasm_guard.Reset();
+    iso->error_function.Reset();
+    iso->error_to_string.Reset();
+    iso->site_script.Reset();
+    iso->site_line.Reset();
+    iso->site_column.Reset();
+    iso->site_to_string.Reset();
     iso->synthetic.clear();
     iso->modules.clear();
     iso->context.Reset();

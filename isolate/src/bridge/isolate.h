@@ -47,6 +47,17 @@ struct stk_isolate {
   std::vector<Rejection> rejections;
   uint32_t rejections_dropped = 0;
   v8::Global<v8::Function> wasm_guard;  // snapshot creation only; see js/no-shared-memory.js
+  // What PrepareStackTrace (callbacks.cc) formats a stack with, taken before tenant code can
+  // replace them: the context's %Error% (whose prepareStackTrace tenant code may set) and
+  // %Error.prototype.toString%, at creation; CallSite.prototype's getScriptNameOrSourceURL,
+  // getLineNumber, getColumnNumber and toString at the first stack formatted (tenant code can
+  // reach a CallSite only through a stack formatted after that).
+  v8::Global<v8::Function> error_function;
+  v8::Global<v8::Function> error_to_string;
+  v8::Global<v8::Function> site_script;
+  v8::Global<v8::Function> site_line;
+  v8::Global<v8::Function> site_column;
+  v8::Global<v8::Function> site_to_string;
   // Lazy globals as [name, get, name, get, ...] (lazy.h): snapshot creation only; each isolate
   // made from the snapshot installs them.
   v8::Global<v8::Array> lazy_globals;

@@ -1,7 +1,8 @@
 //! How a worker's failed bridge call becomes the error its tenant sees: the limit it hit (the
 //! watchdog's, else the isolate's own limit flags), or the exception, with its position in the
-//! module as written (TypeScript positions mapped back through the transform's source maps, in
-//! the message and in every stack line; the runtime's own frames dropped).
+//! module as written (TypeScript positions mapped back through the transform's source maps). Its
+//! stack is the error's `stack` as the bridge formats it (bridge/callbacks.cc,
+//! PrepareStackTrace: positions mapped back, the runtime's own frames left out), untouched here.
 //!
 //! Guarantees: a limit is never reported as an exception. Trusts: the bridge's outcome.
 
@@ -37,7 +38,7 @@ impl Worker {
                 let location = self.location(out);
                 RunError::Threw {
                     message: out.value(),
-                    stack: self.remap_stack(&out.stack()),
+                    stack: out.stack(),
                     location,
                 }
             }
@@ -54,48 +55,14 @@ impl Worker {
             return None;
         }
         let (line, column) = (out.0.line as u32, out.0.column.max(1) as u32);
-        let (line, column) = match self.maps.get(&module) {
-            Some(map) => map.original(line, column).unwrap_or((line, column)),
-            None => (line, column),
-        };
+        let (line, column) = self
+            .maps
+            .original(&module, line, column)
+            .unwrap_or((line, column));
         Some(SourceLocation {
             module,
             line,
             column,
         })
     }
-
-    /// Rewrites `name:line:col` positions of TypeScript modules in a stack trace and drops the
-    /// runtime's own frames (they say nothing about the tenant's code).
-    pub(super) fn remap_stack(&self, stack: &str) -> String {
-        let mut out = String::with_capacity(stack.len());
-        for line in stack.lines().filter(|l| !l.contains("(stockade:runtime:")) {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(&remap_line(line, &self.maps));
-        }
-        out
-    }
-}
-
-fn remap_line(line: &str, maps: &HashMap<String, SourceMap>) -> String {
-    for (name, map) in maps {
-        let pat = format!("{name}:");
-        if let Some(pos) = line.find(&pat) {
-            let rest = &line[pos + pat.len()..];
-            let mut nums = rest.splitn(3, |c: char| !c.is_ascii_digit());
-            let (Some(l), Some(c)) = (nums.next(), nums.next()) else {
-                continue;
-            };
-            let (Ok(l), Ok(c)) = (l.parse::<u32>(), c.parse::<u32>()) else {
-                continue;
-            };
-            if let Some((sl, sc)) = map.original(l, c) {
-                let consumed = l.to_string().len() + 1 + c.to_string().len();
-                return format!("{}{pat}{sl}:{sc}{}", &line[..pos], &rest[consumed..]);
-            }
-        }
-    }
-    line.to_string()
 }
