@@ -201,25 +201,10 @@ fn acknowledged_writes_survive_kill_9_and_worker_ids_keep_working() {
 
 #[test]
 fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
-    let Ok(url) = std::env::var("STOCKADE_TEST_PG_URL") else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI must run this test: set STOCKADE_TEST_PG_URL"
-        );
-        eprintln!("STOCKADE_TEST_PG_URL is not set: skipped");
+    let Some(schema) = pg_schema("e2e_two_daemons") else {
         return;
     };
-    // A schema of its own, so that runs (and other suites) sharing the database never meet.
-    let schema = format!(
-        "e2e_two_daemons_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
-    pg_execute(&url, &format!("CREATE SCHEMA {schema}"));
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let url = &schema.url;
     let shared = std::env::temp_dir().join(format!("stockade-e2e-pgkey-{}", std::process::id()));
     std::fs::create_dir_all(&shared).expect("mkdir");
     let key = shared.join("secret.key");
@@ -264,25 +249,6 @@ fn two_daemons_sharing_postgresql_serve_each_others_workers_and_files() {
         .expect("read on B");
     assert_eq!(r.text().expect("text"), "written on A");
     let _ = std::fs::remove_dir_all(&shared);
-    drop((a, b));
-    if let Ok(base) = std::env::var("STOCKADE_TEST_PG_URL") {
-        pg_execute(&base, &format!("DROP SCHEMA {schema} CASCADE"));
-    }
-}
-
-/// Runs `sql` on the PostgreSQL server at `url`.
-fn pg_execute(url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to PostgreSQL");
-        tokio::spawn(conn);
-        client.batch_execute(sql).await.expect(sql);
-    });
 }
 
 #[test]

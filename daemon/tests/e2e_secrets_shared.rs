@@ -99,21 +99,6 @@ fn delete_secret(d: &Daemon, name: &str) -> Instant {
     Instant::now()
 }
 
-/// Runs `sql` on the PostgreSQL server at `url`.
-fn pg_execute(url: &str, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to PostgreSQL");
-        tokio::spawn(conn);
-        client.batch_execute(sql).await.expect(sql);
-    });
-}
-
 /// Waits (bounded) until `d`'s stderr says `text`.
 fn until_logged(d: &Daemon, text: &str) {
     let deadline = Instant::now() + BOUND;
@@ -129,24 +114,10 @@ fn until_logged(d: &Daemon, text: &str) {
 
 #[test]
 fn secrets_changed_through_one_daemon_reach_another_sharing_postgresql() {
-    let Ok(base_url) = std::env::var("STOCKADE_TEST_PG_URL") else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI must run this test: set STOCKADE_TEST_PG_URL"
-        );
-        eprintln!("STOCKADE_TEST_PG_URL is not set: skipped");
+    let Some(pg) = pg_schema("e2e_shared_secrets") else {
         return;
     };
-    let schema = format!(
-        "e2e_shared_secrets_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
-    pg_execute(&base_url, &format!("CREATE SCHEMA {schema}"));
-    let sep = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{sep}options=-csearch_path%3D{schema}");
+    let (base_url, schema, url) = (&pg.base, &pg.name, &pg.url);
     let shared = std::env::temp_dir().join(format!(
         "stockade-e2e-shared-secrets-{}",
         std::process::id()
@@ -193,7 +164,7 @@ fn secrets_changed_through_one_daemon_reach_another_sharing_postgresql() {
     // B cannot read the store's change counter (its table taken away): B logs it and keeps
     // serving with the set it has; once it can again, it says so and follows changes again.
     pg_execute(
-        &base_url,
+        base_url,
         &format!("ALTER TABLE {schema}.secrets_generation RENAME TO secrets_generation_away"),
     );
     until_logged(&b, "cannot follow the stored secrets' changes");
@@ -203,7 +174,7 @@ fn secrets_changed_through_one_daemon_reach_another_sharing_postgresql() {
         "the last good set stays in force"
     );
     pg_execute(
-        &base_url,
+        base_url,
         &format!("ALTER TABLE {schema}.secrets_generation_away RENAME TO secrets_generation"),
     );
     until_logged(&b, "following the stored secrets' changes again");
@@ -221,6 +192,4 @@ fn secrets_changed_through_one_daemon_reach_another_sharing_postgresql() {
     assert_eq!(names["names"], serde_json::json!(["api_key"]));
 
     let _ = std::fs::remove_dir_all(&shared);
-    drop((a, b));
-    pg_execute(&base_url, &format!("DROP SCHEMA {schema} CASCADE"));
 }

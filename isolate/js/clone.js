@@ -20,44 +20,14 @@ if (typeof Float16Array === "function") TYPED_ARRAYS.Float16Array = Float16Array
 const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
 // Captured now (tenant code may replace the globals, their prototypes' methods and the array
 // iterator before it clones anything): the clone's memory and its Maps and Sets, Dates, RegExps
-// and errors are made and read only through these.
+// and errors are made and read only through these, and inspect.js's builtinKind and
+// regExpFlags, which read through captured operations too.
 const CloneObject = Object, CloneArray = Array, CloneMap = Map, CloneSet = Set, CloneDate = Date;
 const CloneRegExp = RegExp, CloneError = Error, CloneDataView = DataView;
-const cloneWeakMapHas = uncurry(WeakMap.prototype.has);
-const cloneWeakSetHas = uncurry(WeakSet.prototype.has);
 const cloneDateGetTime = uncurry(Date.prototype.getTime);
 const cloneSymbolToString = uncurry(Symbol.prototype.toString);
 const domExceptionName = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, "name").get);
 const domExceptionMessage = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, "message").get);
-/** [flag, getter] of every RegExp flag, in `flags` order (the `v` flag included). */
-const REGEXP_FLAGS = [];
-for (const [flag, name] of [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
-  ["s", "dotAll"], ["u", "unicode"], ["v", "unicodeSets"], ["y", "sticky"]]) {
-  const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, name);
-  if (d !== undefined) REGEXP_FLAGS.push([flag, uncurry(d.get)]);
-}
-/** A RegExp's flags, read through the captured getters ([[OriginalFlags]]). */
-function cloneRegExpFlags(re) {
-  let f = "";
-  for (let i = 0; i < REGEXP_FLAGS.length; i++) if (REGEXP_FLAGS[i][1](re)) f += REGEXP_FLAGS[i][0];
-  return f;
-}
-// The brand checks builtinKind's table does through live lookups, captured.
-const CLONE_BRANDS = new Map([
-  [Map.prototype, brandOf((v) => MapHas(v, 0))], [Set.prototype, brandOf((v) => SetHas(v, 0))],
-  [WeakMap.prototype, brandOf((v) => cloneWeakMapHas(v, CLONE_BRANDS))],
-  [WeakSet.prototype, brandOf((v) => cloneWeakSetHas(v, CLONE_BRANDS))],
-]);
-/** builtinKind (inspect.js) through captured operations only. */
-function cloneKind(obj) {
-  for (let p = ObjectGetPrototypeOf(obj), hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
-    const entry = MapGet(BUILTIN_PROTOTYPES, p);
-    if (entry === undefined) continue;
-    const brand = MapHas(CLONE_BRANDS, p) ? MapGet(CLONE_BRANDS, p) : entry[1];
-    return brand === null || brand(obj) ? entry[0] : K_PLAIN;
-  }
-  return K_PLAIN;
-}
 /** An own property's descriptor with a null prototype (so no Object.prototype accessor answers
  *  for its missing fields), or undefined. */
 function ownDescriptor(obj, key) {
@@ -86,7 +56,7 @@ function cloneValue(value, memory) {
   const seen = MapGet(memory, value);
   if (seen !== undefined) return seen;
   if (typeof value === "function") throw dataCloneError(formatFunction(value));
-  const kind = cloneKind(value);
+  const kind = builtinKind(value);
   if (kind >= K_BOX) {
     const boxed = BOXES[kind - K_BOX];
     if (boxed[0] === "Symbol") throw dataCloneError("Symbol object");
@@ -96,7 +66,7 @@ function cloneValue(value, memory) {
   }
   let out;
   if (kind === K_DATE) out = new CloneDate(cloneDateGetTime(value));
-  else if (kind === K_REGEXP) out = new CloneRegExp(regExpSource(value), cloneRegExpFlags(value));
+  else if (kind === K_REGEXP) out = new CloneRegExp(regExpSource(value), regExpFlags(value));
   else if (kind === K_ARRAYBUFFER) out = ArrayBufferSlice(value, 0);
   else if (typedArrayName(value) !== undefined || kind === K_DATAVIEW) {
     const name = typedArrayName(value);
@@ -200,7 +170,7 @@ function transferList(transfer, what = "structuredClone") {
     if (item === null || (typeof item !== "object" && typeof item !== "function")) {
       throw new TypeError(`${what}: the transfer list must hold objects only`);
     }
-    const isBuffer = cloneKind(item) === K_ARRAYBUFFER;
+    const isBuffer = builtinKind(item) === K_ARRAYBUFFER;
     const hook = isBuffer ? null : transferHookOf(item);
     if (!isBuffer && hook === null) {
       throw new DOMException(`${what}: ${constructorName(item) ?? "this object"} is not transferable`, "DataCloneError");
@@ -225,7 +195,7 @@ function cloneWithTransfer(value, transfer) {
   const memory = new CloneMap();
   const moved = [];
   for (let i = 0; i < transfer.length; i++) {
-    const hook = cloneKind(transfer[i]) === K_ARRAYBUFFER ? null : transferHookOf(transfer[i]);
+    const hook = builtinKind(transfer[i]) === K_ARRAYBUFFER ? null : transferHookOf(transfer[i]);
     if (hook === null) continue;
     const copy = hook.prepare(transfer[i]);
     MapSet(memory, transfer[i], copy);
@@ -234,7 +204,7 @@ function cloneWithTransfer(value, transfer) {
   const out = cloneValue(value, memory);
   // Detaches each listed buffer (a listed buffer the value does not reach is detached too).
   for (let i = 0; i < transfer.length; i++) {
-    if (cloneKind(transfer[i]) === K_ARRAYBUFFER) ArrayBufferTransfer(transfer[i]);
+    if (builtinKind(transfer[i]) === K_ARRAYBUFFER) ArrayBufferTransfer(transfer[i]);
   }
   const copies = [];
   for (let i = 0; i < moved.length; i++) {

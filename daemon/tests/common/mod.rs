@@ -490,3 +490,64 @@ pub fn next_chunk(reader: &mut std::io::BufReader<std::net::TcpStream>) -> Vec<u
     chunk.truncate(size);
     chunk
 }
+
+/// A PostgreSQL schema of one test's own (runs and suites sharing the database never meet),
+/// dropped when this is: declare it before the daemons that use it, so they go first.
+#[allow(dead_code)] // only the PostgreSQL tests use it
+pub struct PgSchema {
+    /// The server's URL (`STOCKADE_TEST_PG_URL`).
+    pub base: String,
+    /// The schema's name, for SQL that names its tables.
+    pub name: String,
+    /// The URL whose connections use the schema: a daemon's `[store] url`.
+    pub url: String,
+}
+
+/// A fresh schema named after `prefix` on `STOCKADE_TEST_PG_URL`'s server; `None` (the test
+/// skips, saying so) when the variable is unset outside CI. Under `CI=true` it must be set.
+#[allow(dead_code)]
+pub fn pg_schema(prefix: &str) -> Option<PgSchema> {
+    let Ok(base) = std::env::var("STOCKADE_TEST_PG_URL") else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI must run this test: set STOCKADE_TEST_PG_URL"
+        );
+        eprintln!("STOCKADE_TEST_PG_URL is not set: skipped");
+        return None;
+    };
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    pg_execute(&base, &format!("CREATE SCHEMA {name}"));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+    Some(PgSchema { base, name, url })
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            pg_execute(&self.base, &format!("DROP SCHEMA {} CASCADE", self.name));
+        }
+    }
+}
+
+/// Runs `sql` on the PostgreSQL server at `url`.
+#[allow(dead_code)]
+pub fn pg_execute(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.expect(sql);
+    });
+}
