@@ -18,6 +18,9 @@
 //!   destroys the response on its way (clients that send a whole body before reading, such as
 //!   Python's, then read the response instead of a broken pipe);
 //! - on shutdown the listener stops accepting and the connections finish what they serve;
+//! - a connection whose last response was a 101 (a WebSocket, `api/websocket.rs`) is handed,
+//!   with what hyper read past that request, to the relay the handler left in the
+//!   connection's `UpgradeSlot`, and stays counted among the open connections until it ends;
 //! - a Unix stream socket (`listen = "unix:/path"`, or one a service manager passed,
 //!   `serve/listeners.rs`) is served as a TCP one is, under the same limits.
 //!
@@ -201,7 +204,16 @@ async fn connection<S>(
         last: Arc::clone(&last),
         origin,
     });
-    let service = TowerToHyperService::new(app);
+    let upgrade = crate::api::websocket::UpgradeSlot::default();
+    let service = {
+        use hyper::service::Service as _;
+        let app = TowerToHyperService::new(app);
+        let upgrade = upgrade.clone();
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(upgrade.clone());
+            app.call(request)
+        })
+    };
     let mut conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -220,8 +232,15 @@ async fn connection<S>(
                         }
                         tracing::debug!("connection ended: {e}");
                     }
-                    // Served to the end: close gracefully (an error or a timeout just closes).
-                    Ok(()) => linger(conn.into_parts().io.into_inner()).await,
+                    // Served to the end: close gracefully (an error or a timeout just closes),
+                    // or, after a 101, relay the WebSocket.
+                    Ok(()) => {
+                        let parts = conn.into_parts();
+                        match upgrade.take() {
+                            Some(relay) => relay(Box::new(parts.io.into_inner()), parts.read_buf).await,
+                            None => linger(parts.io.into_inner()).await,
+                        }
+                    }
                 }
                 return;
             }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -166,6 +167,72 @@ impl Metrics {
     }
 }
 
+/// How this daemon follows the secrets other daemons sharing its PostgreSQL store change
+/// (`serve::follow_stored_secrets`, every `[store] secrets_poll_ms`): rendered only once it
+/// follows them (never with SQLite, which no other daemon shares).
+#[derive(Default)]
+pub struct SecretsFollow {
+    following: AtomicBool,
+    /// The stored secrets' change counter as last read.
+    generation: AtomicI64,
+    /// Reloads of the stored set because the counter moved.
+    reloads: AtomicU64,
+    /// Polls that could not read the counter or reload the set (the set in force stayed).
+    failures: AtomicU64,
+}
+
+impl SecretsFollow {
+    /// Following starts, with the set in force read at `generation`.
+    pub fn start(&self, generation: i64) {
+        self.generation.store(generation, Ordering::Relaxed);
+        self.following.store(true, Ordering::Relaxed);
+    }
+
+    /// A poll read the counter at `generation`; `reloaded`: it had moved and the set was
+    /// reloaded.
+    pub fn polled(&self, generation: i64, reloaded: bool) {
+        self.generation.store(generation, Ordering::Relaxed);
+        if reloaded {
+            self.reloads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A poll failed.
+    pub fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Renders the series, if this daemon follows the stored secrets.
+    pub fn render(&self, out: &mut String) {
+        if !self.following.load(Ordering::Relaxed) {
+            return;
+        }
+        for (name, kind, help, value) in [
+            (
+                "stockade_secrets_reloads_total",
+                "counter",
+                "Reloads of the stored secrets because a daemon sharing the store changed them.",
+                self.reloads.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "stockade_secrets_poll_failures_total",
+                "counter",
+                "Polls of the stored secrets' change counter that failed (the secrets in force stay).",
+                self.failures.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "stockade_secrets_generation",
+                "gauge",
+                "The stored secrets' change counter as this daemon last read it.",
+                self.generation.load(Ordering::Relaxed) as f64,
+            ),
+        ] {
+            header(out, name, kind, help);
+            sample(out, name, &[], value);
+        }
+    }
+}
+
 /// Writes `# HELP` and `# TYPE` lines.
 pub fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -231,5 +298,38 @@ mod tests {
         let mut escaped = String::new();
         sample(&mut escaped, "x", &[("l", "a\"b\\c\nd")], 1.0);
         assert_eq!(escaped, "x{l=\"a\\\"b\\\\c\\nd\"} 1\n");
+    }
+
+    #[test]
+    fn following_the_stored_secrets_renders_once_it_starts() {
+        let follow = SecretsFollow::default();
+        let rendered = |f: &SecretsFollow| {
+            let mut out = String::new();
+            f.render(&mut out);
+            out
+        };
+        assert_eq!(rendered(&follow), "", "nothing to follow (SQLite)");
+        follow.start(3);
+        follow.polled(3, false);
+        follow.polled(5, true);
+        follow.failed();
+        let out = rendered(&follow);
+        assert!(
+            out.contains("# TYPE stockade_secrets_reloads_total counter\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\nstockade_secrets_reloads_total 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\nstockade_secrets_poll_failures_total 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# TYPE stockade_secrets_generation gauge\n"),
+            "{out}"
+        );
+        assert!(out.contains("\nstockade_secrets_generation 5\n"), "{out}");
     }
 }

@@ -171,6 +171,7 @@ async fn serve(
         .await
         .map_err(StartError::Secrets)?;
     if store.backend_name() == "postgres" {
+        egress.secrets_follow().start(secrets_seen);
         follow_stored_secrets(
             store.clone(),
             Arc::downgrade(&egress),
@@ -440,6 +441,11 @@ fn follow_stored_secrets(
                 Ok(_) => load_secrets(&store, &egress).await.map(Some),
                 Err(e) => Err(SecretsError::Read(e)),
             };
+            let follow = egress.secrets_follow();
+            match &result {
+                Ok(changed) => follow.polled(changed.unwrap_or(seen), changed.is_some()),
+                Err(_) => follow.failed(),
+            }
             match result {
                 Ok(changed) => {
                     if failing {

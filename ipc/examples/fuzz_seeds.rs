@@ -150,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             body: b"hi".to_vec(),
             streamed: false,
             length: None,
+            web_socket: false,
         })),
         outcome(Err(ErrorReply {
             kind: ErrorKind::ScriptThrew,

@@ -13,7 +13,7 @@
 //! | kind | payload |
 //! |------|---------|
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
-//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool, length: option<u64>` |
+//! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool, length: option<u64>, web_socket: bool` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
 //! | `Finished` | `request_id: u64, error: option<error>, logs: list<(level: tag, text: str)>` |
@@ -163,6 +163,10 @@ pub enum Reply {
         /// errors the body if it carries more or fewer bytes): the HTTP response's
         /// `Content-Length`. Never a header's claim (protocol 10).
         length: Option<u64>,
+        /// The response carries a WebSocket whose other end the runtime holds (a `101` to a
+        /// WebSocket upgrade): its messages travel as the request's `socket.*` host calls and
+        /// the `Outcome` is `open` while it lives (protocol 11).
+        web_socket: bool,
     },
 }
 
@@ -247,7 +251,7 @@ const REPLY_RESPONSE: u8 = 3;
 pub(crate) const READY_MAX: usize = 1 + 4 + 4;
 const REPLY_MAX: usize = 1 + max_of(
     prefixed(MAX_RESULT_JSON_LEN),
-    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1 + 1 + 8,
+    2 + HEADERS_MAX + prefixed(MAX_BODY_LEN) + 1 + 1 + 8 + 1,
 );
 const ERROR_REPLY_MAX: usize = 1 + prefixed(MAX_ERROR_MESSAGE_LEN) + 1 + prefixed(MAX_STACK_LEN);
 const LOGS_MAX: usize = 4 + MAX_LOG_LINES * (1 + 4) + MAX_LOG_TOTAL;
@@ -418,6 +422,7 @@ impl Outcome {
                         body,
                         streamed,
                         length,
+                        web_socket,
                     } => {
                         w.u8(REPLY_RESPONSE);
                         w.u16(*status);
@@ -431,6 +436,7 @@ impl Outcome {
                                 w.u64(*n);
                             }
                         }
+                        w.bool(*web_socket);
                     }
                 }
             }
@@ -553,6 +559,7 @@ fn decode_reply(r: &mut Reader<'_>) -> Result<Reply, DecodeError> {
                     })
                 }
             },
+            web_socket: r.bool()?,
         }),
         value => Err(DecodeError::InvalidTag {
             tag: Tag::Reply,

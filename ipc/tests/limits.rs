@@ -93,6 +93,7 @@ fn response(headers: Vec<(String, String)>, body: usize) -> ToSupervisor {
             body: vec![0; body],
             streamed: false,
             length: None,
+            web_socket: false,
         }),
         vec![],
     )
@@ -387,6 +388,7 @@ fn max_payload_is_exact_for_every_kind() {
                 body: vec![0; MAX_BODY_LEN],
                 streamed: true,
                 length: Some(u64::MAX),
+                web_socket: false,
             }),
             logs(MAX_LOG_LINES, MAX_LOG_TOTAL / MAX_LOG_LINES),
         ),

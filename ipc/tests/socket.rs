@@ -215,6 +215,7 @@ fn slice_decoder_over_short_reads() {
                     body: vec![i as u8; (i as usize * 331) % 5000],
                     streamed: i % 2 == 0,
                     length: None,
+                    web_socket: false,
                 }),
             )
         })

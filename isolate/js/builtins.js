@@ -28,6 +28,8 @@ const hashSin = Math.sin;
 const hashAbs = Math.abs;
 const cryptoRandomUUID = Crypto.prototype.randomUUID;
 const cryptoGetRandomValues = Crypto.prototype.getRandomValues;
+const StringFromCodePoint = String.fromCodePoint; // node:punycode
+const StringToLowerCase = uncurry(String.prototype.toLowerCase); // node:punycode
 
 const builtinModules = new Map(); // name -> { names, factory, built, value }
 

@@ -99,14 +99,18 @@ function cloneValue(value, memory) {
     const stack = ownDescriptor(value, "stack");
     if (stack !== undefined && typeof stack.value === "string") out.stack = stack.value;
   } else if (kind === K_ERROR) {
-    const name = value.name;
-    const Ctor = ERROR_CONSTRUCTORS[typeof name === "string" ? name : "Error"] ?? CloneError;
+    // As V8's serializer (Node, Chrome): `name` read with [[Get]] and made a string (a Symbol
+    // throws), one of the native error names or Error; `message` only as an own data property;
+    // `stack` read with [[Get]], kept when a string (V8 13.6 installs it on each error as an own
+    // accessor, so it is never read as a descriptor's value); `cause` as an own data property.
+    const name = `${value.name}`;
+    const Ctor = ERROR_CONSTRUCTORS[name] ?? CloneError;
     out = new Ctor();
     MapSet(memory, value, out);
     const message = ownDescriptor(value, "message");
     if (message !== undefined && "value" in message) cloneDefine(out, "message", `${message.value}`, false);
-    const stack = ownDescriptor(value, "stack");
-    cloneDefine(out, "stack", stack !== undefined && typeof stack.value === "string" ? stack.value : undefined, false);
+    const stack = value.stack;
+    cloneDefine(out, "stack", typeof stack === "string" ? stack : undefined, false);
     const cause = ownDescriptor(value, "cause");
     if (cause !== undefined && "value" in cause) cloneDefine(out, "cause", cloneValue(cause.value, memory), false);
     return out;

@@ -295,6 +295,9 @@ function proxyBody(b) {
   }, resolvedUndefined);
   setHandled(streamsInternals().ReadableStreamPipeTo(b.stream, identity.writable, false, false, false, undefined));
   copy.stream = identity.readable;
+  // The source enforces its length (a FixedLengthStream errors short or long), so the proxy
+  // carries it: a Request or Response made from this one keeps its Content-Length.
+  copy.stream.expectedLength = b.stream.expectedLength;
   return copy;
 }
 

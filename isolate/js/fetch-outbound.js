@@ -5,7 +5,10 @@
 // knows whole rides in the call up to 15 MiB; a streamed or larger one goes up as it is produced
 // (`fetch.write`). An answer the gateway does not hand whole with its head (one of unknown or
 // large length: its head comes as soon as it arrives; or a worker's streamed one, `globalOutbound`)
-// streams in through `fetch.read`.
+// streams in through `fetch.read`. An uploaded body whose length the runtime knows (a
+// FixedLengthStream's readable, which holds its writer to it, or bytes too large to ride in the
+// call) carries it as `length` in the head: the gateway sends it as the request's Content-Length,
+// as Workers does, and fails an upload short or long of it.
 // Abort: the request's signal rejects the fetch with its reason before the call, while the body is
 // read or uploaded (the upload fails, the body stream is cancelled) or while the host works
 // (`fetch.abort` names the fetch by its `call` number: a fetch to a worker is cancelled there, one
@@ -222,11 +225,14 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
       return;
     }
     // A streamed (or too large) body goes up as it is produced: the fetch waits while
-    // fetch.write feeds it.
-    const reader = isUint8Array(out) ? bytesReader(out) : out;
+    // fetch.write feeds it. Its length, when known, is in the literal (never an assignment a
+    // setter on Object.prototype could take); undefined leaves it out of the JSON.
+    const known = isUint8Array(out);
+    const length = known ? typedArrayLength(out) : body.stream !== null ? body.stream.expectedLength : undefined;
+    const reader = known ? bytesReader(out) : out;
     uploadSeq = (uploadSeq + 1) >>> 0;
     const id = uploadSeq;
-    send({ method, url, headers, redirect, upload: id }, null);
+    send({ method, url, headers, redirect, upload: id, length }, null);
     uponPromise(pumpUpload(reader, id, upload), undefined, noop);
   });
 });

@@ -309,7 +309,7 @@ defineGlobal("Request", Request);
 // ---- Response -----------------------------------------------------------------------------------
 const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
-let readResponseForHost; // (value, encode) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader, length]
+let readResponseForHost; // (value, encode) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader, length, socket link | null]
 
 let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected, manual = false) -> Response
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
@@ -326,6 +326,7 @@ class Response {
   #headers;
   #body = null; // BodyState | null
   #encodeBody = "automatic"; // Cloudflare's ResponseInit.encodeBody: "manual" sends the body as is
+  #webSocket = null; // Cloudflare's ResponseInit.webSocket (websocket.js), only with status 101
   constructor(body = null, init = undefined) {
     this.#initialize(init, extractBody(body));
   }
@@ -343,7 +344,15 @@ class Response {
       this.#encodeBody = mode;
     }
     if (initStatus !== undefined) this.#status = Number(initStatus) & 0xffff;
-    if (this.#status < 200 || this.#status > 599) {
+    const initWebSocket = dictGet(init, "webSocket");
+    if (initWebSocket !== undefined && initWebSocket !== null) {
+      if (!lazyInternals("websocket").isWebSocket(initWebSocket)) throw new TypeError("Response: webSocket must be a WebSocket");
+      if (this.#status !== 101) throw new TypeError("Response: a response with a webSocket must have the status 101");
+      this.#webSocket = initWebSocket;
+    } else if (this.#status === 101) {
+      throw new RangeError("Response: the status 101 is only for a response with a webSocket (new Response(null, { status: 101, webSocket }))");
+    }
+    if (this.#status !== 101 && (this.#status < 200 || this.#status > 599)) {
       throw new RangeError(`Response: status ${this.#status} is outside the range [200, 599]`);
     }
     if (initStatusText !== undefined) {
@@ -389,7 +398,9 @@ class Response {
   get ok() { return this.#status >= 200 && this.#status <= 299; }
   get statusText() { return this.#statusText; }
   get headers() { return this.#headers; }
+  get webSocket() { return this.#webSocket; }
   clone() {
+    if (this.#webSocket !== null) throw new TypeError("Response.clone: a response with a webSocket cannot be cloned");
     if (bodyUnusable(this.#body)) throw new TypeError("Response.clone: the body has already been used");
     const copy = new Response();
     copy.#type = this.#type;
@@ -444,8 +455,10 @@ class Response {
       // encoded body's length is another).
       const stream = value.#body === null ? null : value.#body.stream;
       const length = format < 0 && stream !== null && stream.expectedLength !== undefined ? Number(stream.expectedLength) : undefined;
+      // A webSocket goes to the client: its peer is then driven through the host (websocket.js).
+      const socket = value.#webSocket === null ? null : lazyInternals("websocket").webSocketForResponse(value.#webSocket);
       const body = bodyForHost(value.#body);
-      return [value.#status, value.#statusText, flat, format >= 0 ? encodedBodyForHost(body, format) : body, length];
+      return [value.#status, value.#statusText, flat, format >= 0 ? encodedBodyForHost(body, format) : body, length, socket];
     };
     responseBodyOf = (r) => r.#body;
     responseForCache = (v) => (v !== null && typeof v === "object" && #status in v ? [v.#status, v.#statusText, v.#headers, v.#body] : null);
@@ -458,5 +471,5 @@ class Response {
 }
 installBody(Response.prototype, (v) => responseBody(v), (r) => responseHeaders(r));
 setTag(Response.prototype, "Response");
-inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed"]);
+inspectThroughGetters(Response, ["status", "statusText", "ok", "headers", "type", "url", "redirected", "bodyUsed", "webSocket"]);
 defineGlobal("Response", Response);

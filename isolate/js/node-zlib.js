@@ -1,21 +1,21 @@
-// ---- node-zlib.js: node:zlib without its stream classes. -------------------------------------
+// ---- node-zlib.js: node:zlib. -----------------------------------------------------------------
 // The one-shot forms over the runtime's native compressors (ops/src/compression, shared with
 // CompressionStream through plumbing.js's nativeCodec): gzip, gunzip, deflate, inflate,
-// deflateRaw, inflateRaw, unzip (gzip or zlib, by its header) and brotliCompress, each as
-// `xSync(buffer[, options])`, `x(buffer[, options], callback)` (called back on a later task, so
-// `util.promisify` works); `crc32(data[, value])`; `constants`. Guarantees: decompression
-// answers at most `options.maxOutputLength` bytes (default buffer.kMaxLength) and a bomb ends at
-// the isolate's memory limit, as a DecompressionStream does; corrupt input is an Error with
-// Node's `code` "Z_DATA_ERROR" (errno -3). Not here, each a clear ERR_METHOD_NOT_IMPLEMENTED:
-// the stream classes (`createGzip`, `Gzip`, ...: they need node:stream, which Stockade does not
-// implement; CompressionStream is the web's equivalent) and brotli decompression. Compression is
-// at zlib's default level 6 whatever `options.level` says (the output differs from Node's
-// bytes, never in what it decodes to).
+// deflateRaw, inflateRaw, unzip (gzip or zlib, by its header), brotliCompress and
+// brotliDecompress, each as `xSync(buffer[, options])`, `x(buffer[, options], callback)` (called
+// back on a later task, so `util.promisify` works); `crc32(data[, value])`; `constants`; and the
+// stream classes (`createGzip`, `Gzip`, ...: node-zlib-streams.js, on node:stream). Guarantees:
+// one-shot decompression answers at most `options.maxOutputLength` bytes (default
+// buffer.kMaxLength) and a bomb ends at the isolate's memory limit, as a DecompressionStream
+// does; corrupt input is an Error with Node's `code` "Z_DATA_ERROR" (errno -3), a truncated
+// stream "Z_BUF_ERROR" (-5). Compression is at
+// zlib's default level 6 (brotli: quality 5) whatever `options.level` says (the output differs
+// from Node's bytes, never in what it decodes to).
 
 function zlibModule() {
   const { Buffer, kMaxLength } = builtinExports("node:buffer");
   const toBuffer = (u8) => Buffer.from(typedArrayBuffer(u8), typedArrayByteOffset(u8), typedArrayByteLength(u8));
-  // The native formats (compression.js's numbers; 3: brotli, compression only).
+  // The native formats (compression.js's numbers; 3: brotli, which CompressionStream refuses).
   const DEFLATE = 0, DEFLATE_RAW = 1, GZIP = 2, BROTLI = 3, UNZIP = -1;
 
   function inputBytes(data) {
@@ -55,13 +55,7 @@ function zlibModule() {
       });
     } catch (e) {
       codec.close();
-      if (isObject(e) && e.name === "TypeError" && typeof e.message === "string" && e.code === undefined) {
-        const err = new Error(e.message);
-        err.code = "Z_DATA_ERROR";
-        err.errno = -3;
-        throw err;
-      }
-      throw e;
+      throw zlibError(e);
     }
     return toBuffer(joinBytes(pieces, total));
   }
@@ -72,7 +66,7 @@ function zlibModule() {
   const ONE_SHOT = [
     ["gzip", true, GZIP], ["gunzip", false, GZIP], ["deflate", true, DEFLATE], ["inflate", false, DEFLATE],
     ["deflateRaw", true, DEFLATE_RAW], ["inflateRaw", false, DEFLATE_RAW], ["unzip", false, UNZIP],
-    ["brotliCompress", true, BROTLI],
+    ["brotliCompress", true, BROTLI], ["brotliDecompress", false, BROTLI],
   ];
   for (let i = 0; i < ONE_SHOT.length; i++) {
     const name = ONE_SHOT[i][0], compress = ONE_SHOT[i][1], format = ONE_SHOT[i][2];
@@ -95,18 +89,13 @@ function zlibModule() {
     };
   }
 
-  const notImplemented = (name, why) => () => {
-    throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", `zlib.${name} is not implemented by Stockade's node:zlib (${why})`);
-  };
-  const STREAMS = "its streams need node:stream, which Stockade does not have; CompressionStream is the web's equivalent";
+  const classes = zlibStreamClasses({ __proto__: null, GZIP, BROTLI, UNZIP });
   const CLASSES = ["Gzip", "Gunzip", "Deflate", "Inflate", "DeflateRaw", "InflateRaw", "Unzip", "BrotliCompress", "BrotliDecompress"];
   for (let i = 0; i < CLASSES.length; i++) {
     const name = CLASSES[i];
-    exports[`create${name}`] = notImplemented(`create${name}`, STREAMS);
-    exports[name] = notImplemented(name, STREAMS);
+    exports[`create${name}`] = classes[`create${name}`];
+    exports[name] = classes[name];
   }
-  exports.brotliDecompress = notImplemented("brotliDecompress", "brotli is compressed only, for responses");
-  exports.brotliDecompressSync = notImplemented("brotliDecompressSync", "brotli is compressed only, for responses");
 
   // CRC-32 (IEEE, as zlib's crc32), continuing from `value`.
   let table = null;

@@ -14,22 +14,25 @@
  *   caches (the Cache API),
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
  *   navigator, scheduler and FetchEvent (service-worker syntax), PromiseRejectionEvent (unhandledrejection,
- *   rejectionhandled), and MessageChannel, MessagePort, MessageEvent (within the isolate). Globals are non-enumerable, writable
+ *   rejectionhandled), and MessageChannel, MessagePort, MessageEvent (within the isolate), and
+ *   WebSocketPair, WebSocket, CloseEvent (server-side WebSockets). Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *     1 prelude.js 2 inspect.js 3 console.js 4 timers.js 5 encoding.js 6 url-host.js
- *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js
- *     12 crypto-subtle.js 13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js
- *     17 streams-readable.js 18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js
- *     21 streams-transform.js 22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js
- *     26 fetch-body.js 27 fetch.js 28 fetch-outbound.js 29 compression.js 30 workers.js
- *     31 messaging.js 32 builtins.js 33 lazy.js 34 node-encodings.js 35 node-buffer.js
- *     36 node-buffer-rw.js 37 node-events.js 38 node-util.js 39 node-assert.js 40 node-path.js
- *     41 node-process.js 42 node-hash.js 43 node-crypto.js 44 node-timers.js 45 node-zlib.js
- *     46 bindings.js 47 rpc.js 48 cache.js 49 urlpattern.js 50 rewriter.js 51 prelude-end.js
+ *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
+ *     13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js 17 streams-readable.js
+ *     18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js 21 streams-transform.js
+ *     22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js 26 fetch-body.js 27 fetch.js
+ *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket.js
+ *     33 builtins.js 34 lazy.js 35 node-encodings.js 36 node-buffer.js 37 node-buffer-rw.js
+ *     38 node-events.js 39 node-util.js 40 node-assert.js 41 node-path.js 42 node-process.js
+ *     43 node-hash.js 44 node-crypto.js 45 node-timers.js 46 node-zlib.js 47 node-zlib-streams.js
+ *     48 vendor/readable-stream.js 49 node-stream-web.js 50 node-stream.js 51 node-querystring.js
+ *     52 node-punycode.js 53 node-diagnostics-channel.js 54 bindings.js 55 rpc.js 56 cache.js
+ *     57 urlpattern.js 58 rewriter.js 59 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -123,7 +126,9 @@
  *       the stream before its end; its result is ignored.
  *   readResponse(value: unknown, encode: boolean) -> [status: number, statusText: string,
  *              headers: string[] (flat, lower-case names, set-cookie kept separate),
- *              body: null | Uint8Array | reader, length: number | undefined]
+ *              body: null | Uint8Array | reader, length: number | undefined, socket: null | link]
+ *       `socket`, for a 101 carrying a `webSocket`, is the link of its peer (websocket.js):
+ *       { run(task) -> Promise<void> }, which the task runs while the socket lives.
  *       With `encode` (the answer goes to an HTTP client), a body whose Content-Encoding is
  *       exactly "gzip" or "br" comes compressed so (its Content-Length left out) unless the
  *       Response was made with `encodeBody: "manual"`, as Cloudflare's runtime does.

@@ -272,6 +272,16 @@ async function invokeFetch(ns, payload, body, task) {
   const headers = answer[2];
   let out = answer[3];
   const length = answer[4]; // a FixedLengthStream body's, for a streamed answer
+  const socket = answer[5]; // a 101's WebSocket link (js/websocket.js), or null
+  if (socket !== null) {
+    // The task lives on while the socket is open (within its wall limit): the link's host
+    // calls (socket.recv, socket.send, socket.close) carry its messages.
+    const rest = (async () => {
+      await socket.run(task);
+      await background.drain();
+    })();
+    return [stringify({ status, headers, webSocket: true }), null, rest];
+  }
   // [head, body, background]: read by the bridge (stk_poll), never by tenant code. The head's
   // headers are flat [n0, v0, n1, v1, ...] (isolate/src/tasks/settle.rs). The body is a
   // Uint8Array when the prelude knows it whole, null, or a reader the body streams from. A

@@ -102,6 +102,9 @@ pub struct FetchResponse {
     /// With `streamed`, the body's length when the runtime vouches for it: the body is a
     /// `FixedLengthStream`'s, which errors (cutting the body) on more or fewer bytes.
     pub length: Option<u64>,
+    /// A `101` carrying a WebSocket whose other end the task drives: its messages travel as the
+    /// task's `socket.send` / `socket.recv` / `socket.close` host calls while it stays alive.
+    pub web_socket: bool,
 }
 
 /// Owns a bridge outcome and frees its strings on drop.

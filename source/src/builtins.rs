@@ -22,11 +22,18 @@ pub const NODE_MODULES: &[&str] = &[
     "async_hooks",
     "buffer",
     "crypto",
+    "diagnostics_channel",
     "events",
     "os",
     "path",
     "path/posix",
     "process",
+    "punycode",
+    "querystring",
+    "stream",
+    "stream/consumers",
+    "stream/promises",
+    "stream/web",
     "string_decoder",
     "timers",
     "timers/promises",
@@ -43,7 +50,6 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "console",
     "constants",
     "dgram",
-    "diagnostics_channel",
     "dns",
     "domain",
     "fs",
@@ -55,14 +61,9 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "module",
     "net",
     "perf_hooks",
-    "punycode",
-    "querystring",
     "readline",
     "repl",
     "sqlite",
-    "stream",
-    "stream/promises",
-    "stream/web",
     "sys",
     "test",
     "tls",
@@ -224,7 +225,14 @@ mod tests {
             target("main.js", "fs", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
-        for timers in ["timers", "timers/promises", "os"] {
+        for timers in [
+            "timers",
+            "timers/promises",
+            "os",
+            "querystring",
+            "punycode",
+            "diagnostics_channel",
+        ] {
             assert_eq!(
                 target("main.js", timers, &NODE, has),
                 Target::Builtin(format!("node:{timers}"))

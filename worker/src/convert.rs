@@ -118,6 +118,7 @@ pub fn outcome(
                 body: r.body,
                 streamed: r.streamed,
                 length: r.length,
+                web_socket: r.web_socket,
             }),
             Err(why) => Err(error(ErrorKind::InvalidResponse, why)),
         },
@@ -220,7 +221,14 @@ pub fn error_reply(e: &RunError) -> ErrorReply {
 /// would end this process and every isolate in it).
 fn carriable(r: &FetchResponse) -> Result<(), String> {
     let status = r.status;
-    if !(200..=599).contains(&status) {
+    // A 101 only as the answer that hands a WebSocket over (the supervisor checks the client
+    // asked for one).
+    if r.web_socket && status != 101 {
+        return Err(format!(
+            "a response with a WebSocket must have the status 101, not {status}"
+        ));
+    }
+    if !r.web_socket && !(200..=599).contains(&status) {
         return Err(format!(
             "the status {status} is not one a worker may answer (200-599)"
         ));
@@ -297,6 +305,7 @@ mod tests {
                 body,
                 streamed: false,
                 length: None,
+                web_socket: false,
             }))
         };
         let spent = || Spent {

@@ -264,7 +264,12 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
         engine,
         include_str!("warm_up.js"),
         &LoadOptions::default(),
-        &["w,z,", "false,12,true", "<p>a.</p><a href=\\\"X\\\">y!</a>"],
+        &[
+            "w,z,",
+            "false,12,true",
+            "<p>a.</p><a href=\\\"X\\\">y!</a>",
+            "socket:1000:101",
+        ],
     )?;
     let node = LoadOptions {
         compat: Compat::parse("2025-06-01", &["nodejs_compat".to_string()])
@@ -275,7 +280,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
         engine,
         include_str!("warm_up_node.js"),
         &node,
-        &["d2FybQ==,5,30561,1,a=1"],
+        &["d2FybQ==,5,30561,1,a=1", "q=w%20a%20r&m=1&m=2,warm streamx"],
     )
 }
 
@@ -325,7 +330,15 @@ mod warm_up_tests {
     use super::*;
 
     /// The lazy groups the warm-up uses; the Cache API needs a host, which the warm-up has not.
-    const WARMED: [&str; 5] = ["streams", "crypto", "urlpattern", "rewriter", "node"];
+    const WARMED: [&str; 7] = [
+        "streams",
+        "crypto",
+        "urlpattern",
+        "rewriter",
+        "node",
+        "nodestream",
+        "websocket",
+    ];
 
     #[test]
     fn the_warm_up_leaves_a_code_cache_for_each_lazy_group_it_uses_and_no_free_heap() {

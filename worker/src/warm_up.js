@@ -3,7 +3,7 @@
 // (the compiler, module linking, promises, timers, the watchdog thread), so that a system call the
 // jail refuses fails the start and not a request; it loads ICU's data (about 20 ms of CPU the
 // first time in a process, else charged to the first request that formats a date); and it uses
-// the streams, WebCrypto, URLPattern and HTMLRewriter, the lazy groups of the prelude that need no
+// the streams, WebCrypto, URLPattern, HTMLRewriter and WebSockets, the lazy groups of the prelude that need no
 // host (the Cache API does), so that their code caches hold what that use compiled and a tenant's
 // first use of them deserialises it instead of compiling from source.
 import d from './d.json';
@@ -83,6 +83,19 @@ async function rewriting() {
   return rewriter.transform(new Response('<p>a<!-- c --></p><a href="x">y</a>')).text();
 }
 
+async function sockets() {
+  const [client, server] = Object.values(new WebSocketPair());
+  const got = new Promise((resolve) => server.addEventListener('message', (e) => resolve(e.data)));
+  const closed = new Promise((resolve) => client.addEventListener('close', (e) => resolve(e.code)));
+  server.accept();
+  client.accept();
+  client.send('socket');
+  const data = await got;
+  server.close(1000, 'done');
+  const response = new Response(null, { status: 101, webSocket: new WebSocketPair()[0] });
+  return [data, await closed, response.status].join(':');
+}
+
 export default async (x) => {
   await new Promise((r) => setTimeout(r, 1));
   return [
@@ -99,5 +112,6 @@ export default async (x) => {
     await webCrypto(),
     patterns(),
     await rewriting(),
+    await sockets(),
   ];
 };

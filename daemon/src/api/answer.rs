@@ -4,7 +4,9 @@
 //!
 //! Guarantees: an [`Answer`] holds a status in 200..=599, and a 204, 205 or 304 (the Fetch
 //! standard's null-body statuses in that range, as the worker runtime's `Response` has them)
-//! holds no body, neither whole nor streamed; anything else is a [`BadAnswer`] saying what.
+//! holds no body, neither whole nor streamed; or it is a 101 with a WebSocket and no body, and
+//! only for a client whose request asked to upgrade to a WebSocket ([`checked_upgrade`]; a
+//! worker-to-worker fetch cannot take one yet); anything else is a [`BadAnswer`] saying what.
 //!
 //! Trusts: nothing of the reply.
 
@@ -21,6 +23,8 @@ pub(super) struct Answer {
     pub streamed: bool,
     /// A streamed body's length, as the runtime vouches for it (a `FixedLengthStream`).
     pub length: Option<u64>,
+    /// A 101 handing the client a WebSocket (see the module's guarantees).
+    pub web_socket: bool,
 }
 
 /// What was wrong with a fetch's result.
@@ -35,22 +39,54 @@ pub(super) enum BadAnswer {
     Status(u16),
     #[error("answered a {0} with a body")]
     BodyWithoutContent(u16),
+    #[error(
+        "answered a WebSocket (a 101 with a webSocket) to a request that did not ask for one \
+         (a GET with `Upgrade: websocket`)"
+    )]
+    WebSocketNotAsked,
+    #[error(
+        "answered a WebSocket (a 101 with a webSocket), which a fetch from another worker \
+         cannot take: not supported yet"
+    )]
+    WebSocketToWorker,
 }
 
-/// Checks a fetch job's result (see the module's guarantees).
+/// Checks a worker-to-worker fetch's result (see the module's guarantees).
 pub(super) fn checked(result: Result<Reply, ErrorReply>) -> Result<Answer, BadAnswer> {
-    let (status, headers, body, streamed, length) = match result {
+    match checked_upgrade(result, true)? {
+        answer if answer.web_socket => Err(BadAnswer::WebSocketToWorker),
+        answer => Ok(answer),
+    }
+}
+
+/// Checks the result of a client's fetch; `upgrade`: the client asked for a WebSocket.
+pub(super) fn checked_upgrade(
+    result: Result<Reply, ErrorReply>,
+    upgrade: bool,
+) -> Result<Answer, BadAnswer> {
+    let (status, headers, body, streamed, length, web_socket) = match result {
         Ok(Reply::Response {
             status,
             headers,
             body,
             streamed,
             length,
-        }) => (status, headers, body, streamed, length),
+            web_socket,
+        }) => (status, headers, body, streamed, length, web_socket),
         Ok(_) => return Err(BadAnswer::NotAResponse),
         Err(e) => return Err(BadAnswer::Failed(e)),
     };
-    if !(200..=599).contains(&status) {
+    if web_socket || status == 101 {
+        if status != 101 || !web_socket {
+            return Err(BadAnswer::Status(status));
+        }
+        if streamed || !body.is_empty() {
+            return Err(BadAnswer::BodyWithoutContent(status));
+        }
+        if !upgrade {
+            return Err(BadAnswer::WebSocketNotAsked);
+        }
+    } else if !(200..=599).contains(&status) {
         return Err(BadAnswer::Status(status));
     }
     if matches!(status, 204 | 205 | 304) && (streamed || !body.is_empty()) {
@@ -62,6 +98,7 @@ pub(super) fn checked(result: Result<Reply, ErrorReply>) -> Result<Answer, BadAn
         body,
         streamed,
         length: length.filter(|_| streamed),
+        web_socket,
     })
 }
 
@@ -77,6 +114,7 @@ mod tests {
             body: body.to_vec(),
             streamed,
             length: None,
+            web_socket: false,
         })
     }
 
@@ -114,6 +152,48 @@ mod tests {
         for status in [200, 206, 303, 305] {
             assert!(checked(response(status, b"x", true)).is_ok());
         }
+    }
+
+    #[test]
+    fn a_web_socket_is_a_bodiless_101_for_a_client_that_asked_for_one() {
+        let ws = |status: u16, body: &[u8], web_socket: bool| {
+            Ok(Reply::Response {
+                status,
+                headers: vec![],
+                body: body.to_vec(),
+                streamed: false,
+                length: None,
+                web_socket,
+            })
+        };
+        let answer = checked_upgrade(ws(101, b"", true), true).expect("passes");
+        assert!(answer.web_socket && answer.status == 101);
+        assert!(matches!(
+            checked_upgrade(ws(101, b"", true), false),
+            Err(BadAnswer::WebSocketNotAsked)
+        ));
+        assert!(matches!(
+            checked(ws(101, b"", true)),
+            Err(BadAnswer::WebSocketToWorker)
+        ));
+        assert!(matches!(
+            checked_upgrade(ws(101, b"", false), true),
+            Err(BadAnswer::Status(101))
+        ));
+        assert!(matches!(
+            checked_upgrade(ws(200, b"", true), true),
+            Err(BadAnswer::Status(200))
+        ));
+        assert!(matches!(
+            checked_upgrade(ws(101, b"x", true), true),
+            Err(BadAnswer::BodyWithoutContent(101))
+        ));
+        // An upgrade request may still get an ordinary answer.
+        assert!(
+            !checked_upgrade(ws(200, b"x", false), true)
+                .expect("passes")
+                .web_socket
+        );
     }
 
     #[test]

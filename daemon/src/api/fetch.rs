@@ -13,7 +13,11 @@
 //!   an error for the worker's read when it is found out while streaming);
 //! - a response whose body the worker streams reaches the client chunk by chunk as the worker
 //!   writes it; one the worker fails to finish is cut (an aborted response), never passed off as
-//!   complete; statuses and headers are checked whatever the worker claims.
+//!   complete; statuses and headers are checked whatever the worker claims;
+//! - a request that asks for a WebSocket (`api/websocket.rs`) reaches the worker with its
+//!   `Upgrade: websocket`, and a 101 with a `webSocket` (only then: `answer::checked_upgrade`)
+//!   completes the handshake; the socket then lives as the worker's request does, within its
+//!   wall-clock limit.
 //!
 //! Trusts: the worker's answer only as far as these checks go.
 
@@ -23,6 +27,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use stockade_ipc::{limits as wire, Call};
 
 use super::answer::{self, BadAnswer};
@@ -30,9 +35,10 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::loader::find;
 use super::run::logs_json;
+use super::websocket::{self, UpgradeSlot};
 use super::AppState;
 use crate::supervisor::body::{self, BodyIn};
-use crate::supervisor::{Job, Streams};
+use crate::supervisor::{websocket as socket, Job, Streams};
 
 /// The header that carries Stockade's token on the data plane, leaving `Authorization` to the app.
 pub const TOKEN_HEADER: &str = "x-stockade-token";
@@ -100,9 +106,13 @@ pub async fn fetch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    slot: Option<Extension<UpgradeSlot>>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (tenant, keep_authorization) = caller(&who)?;
+    // A WebSocket needs the connection back from hyper (`http.rs` puts the slot in).
+    let upgrade =
+        slot.and_then(|Extension(slot)| Some((websocket::asked(&method, &headers)?, slot)));
     let id = worker_id(&uri)?;
     let def = find(&state, &tenant, &id).await?;
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
@@ -136,6 +146,10 @@ pub async fn fetch(
         }
         pairs.push((name.as_str().to_string(), value.to_string()));
     }
+    if upgrade.is_some() {
+        // As on Workers, the handler sees the upgrade it is asked for.
+        pairs.push(("upgrade".into(), "websocket".into()));
+    }
     let cap = state.config.limits.max_fetch_body_bytes;
     let (inline, body_in) = request_body(&headers, body, cap).await?;
     let call = Call::Fetch {
@@ -149,9 +163,17 @@ pub async fn fetch(
         encode_body: true,
     };
     let (out, stream) = body::channel();
+    let (socket, client) = match upgrade {
+        Some(_) => {
+            let (socket, client) = socket::pair();
+            (Some(socket), Some(client))
+        }
+        None => (None, None),
+    };
     let streams = Streams {
         body_in,
         body_out: Some(out),
+        socket,
         chain: Default::default(),
         after_logs: Some(state.logs.after_answer(&id)),
     };
@@ -166,7 +188,8 @@ pub async fn fetch(
         body,
         streamed,
         length,
-    } = match answer::checked(outcome.result) {
+        web_socket,
+    } = match answer::checked_upgrade(outcome.result, upgrade.is_some()) {
         Ok(answer) => answer,
         // The logs go back as JSON only with an error; a good answer does not build them.
         Err(BadAnswer::Failed(e)) => return Err(ApiError::Script(e, logs())),
@@ -181,6 +204,17 @@ pub async fn fetch(
         let why = format!("the worker answered the invalid status {status}");
         return Err(ApiError::Script(bad_response(why), logs()));
     };
+    if let (true, Some((key, slot)), Some(client)) = (web_socket, &upgrade, client) {
+        let headers = headers
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let n = HeaderName::from_bytes(name.as_bytes()).ok()?;
+                let v = HeaderValue::from_str(&value).ok()?;
+                (forwarded(&n, false) && n != header::SEC_WEBSOCKET_ACCEPT).then_some((n, v))
+            })
+            .collect();
+        return Ok(websocket::accept(slot, key, client, headers));
+    }
     let body = if streamed {
         Body::from_stream(stream.into_stream())
     } else {

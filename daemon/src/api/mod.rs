@@ -37,6 +37,7 @@ mod service_fetch;
 mod services;
 mod tenants;
 mod types;
+pub mod websocket;
 mod worker_fetch;
 mod workspaces;
 

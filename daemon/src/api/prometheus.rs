@@ -5,7 +5,8 @@
 //! Series (see README): requests by tenant, route and outcome; latency histograms; limit and
 //! quota hits by kind; worker processes, tenants and isolates per tier; worker deaths by cause,
 //! restarts, reloads; quarantines; MPK as the workers report it and the chance that two isolates
-//! of a process share a key; open connections.
+//! of a process share a key; open connections; with a PostgreSQL store, the stored secrets'
+//! reloads, failed polls and change counter.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -51,6 +52,7 @@ fn page(state: &AppState) -> Response {
     let mut out = String::with_capacity(8192);
     state.metrics.render(&mut out);
     render_pool(state, &mut out);
+    state.egress.secrets_follow().render(&mut out);
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -77,7 +77,7 @@ pub async fn set(
     // store's secrets lock, so this daemon's reload of the stored set (`serve`) cannot put back
     // a set read before this change.
     let _held = state.store.secrets_lock.lock().await;
-    state
+    let replaced = state
         .egress
         .set_secret(&tenant, &name, body.value)
         .map_err(api_error)?;
@@ -87,7 +87,9 @@ pub async fn set(
         .tx(move |tx| store_secrets::put(tx, &who, &key, sealed))
         .await
     {
-        let _ = state.egress.delete_secret(&tenant, &name);
+        // Refused: the value before this PUT is in force again (an earlier PUT's, else the
+        // configuration file's, else none), as the store still holds.
+        state.egress.undo_secret(replaced);
         return Err(e.into());
     }
     Ok(Json(serde_json::json!({ "name": name })).into_response())

@@ -69,6 +69,7 @@ pub(super) async fn deliver(
     let streams = Streams {
         body_in,
         body_out: Some(out),
+        socket: None,
         chain,
         after_logs: Some(state.logs.after_answer(&id)),
     };

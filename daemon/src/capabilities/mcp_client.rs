@@ -7,7 +7,10 @@
 //! [`SessionPool`] for the next use by the *same tenant* of the same URL, for at most
 //! [`IDLE_TTL`]; beyond [`MAX_IDLE`] per (tenant, URL), and once expired, a session is ended with
 //! a `DELETE`. A reused session the server no longer knows (404, as the transport specifies) is
-//! replaced by a new one and the request sent once more.
+//! replaced by a new one and the request sent once more. A session dropped while open (its
+//! caller gave up on it: [`list_tools`]'s bound, a request that ended mid-call, an `initialize`
+//! whose next step failed) is ended too, in the background, so the caller never waits on it.
+//! Every `DELETE` waits at most [`CLOSE_TIMEOUT`].
 //!
 //! Guarantees: only answers whose `id` matches the request are taken; a JSON-RPC error and a
 //! tool result with `isError` are typed errors (`McpError`, `ToolError`) carrying the server's
@@ -15,13 +18,18 @@
 //! upstream's answers only as data.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::CapError;
 use crate::egress::{Answer, Egress};
+
+#[path = "mcp_answer.rs"]
+mod answer;
+use answer::find_response;
+pub use answer::tool_result;
 
 /// The MCP protocol version this client speaks.
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -41,6 +49,9 @@ pub const MAX_IDLE: usize = 4;
 /// the egress hop timeout (30 s by default). Past it the capability is declared untyped with a
 /// `TimeoutError` naming the server. A tool *call* is bounded by the hop timeout only.
 pub const LIST_TOOLS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the `DELETE` that ends a session may take (it is best effort).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An initialised session between uses.
 struct Idle {
@@ -88,8 +99,10 @@ impl SessionPool {
     }
 }
 
+/// A session in use. Dropped while it still has an id (neither released nor closed nor known
+/// gone), it is ended in the background.
 struct Session<'a> {
-    egress: &'a Egress,
+    egress: &'a Arc<Egress>,
     tenant: &'a str,
     url: &'a str,
     id: Option<String>,
@@ -122,7 +135,7 @@ impl<'a> Session<'a> {
     /// A session of `tenant` for `url`: an idle one from `pool`, else a new one.
     async fn get(
         pool: &SessionPool,
-        egress: &'a Egress,
+        egress: &'a Arc<Egress>,
         tenant: &'a str,
         url: &'a str,
     ) -> Result<Self, CapError> {
@@ -136,7 +149,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn resumed(egress: &'a Egress, tenant: &'a str, url: &'a str, idle: Idle) -> Self {
+    fn resumed(egress: &'a Arc<Egress>, tenant: &'a str, url: &'a str, idle: Idle) -> Self {
         Session {
             egress,
             tenant,
@@ -147,7 +160,11 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn open(egress: &'a Egress, tenant: &'a str, url: &'a str) -> Result<Self, CapError> {
+    async fn open(
+        egress: &'a Arc<Egress>,
+        tenant: &'a str,
+        url: &'a str,
+    ) -> Result<Self, CapError> {
         let mut s = Session {
             egress,
             tenant,
@@ -230,7 +247,7 @@ impl<'a> Session<'a> {
     /// once. The session goes back to the pool unless the request failed on the transport.
     async fn use_once(
         pool: &SessionPool,
-        egress: &'a Egress,
+        egress: &'a Arc<Egress>,
         tenant: &'a str,
         url: &'a str,
         method: &str,
@@ -240,6 +257,7 @@ impl<'a> Session<'a> {
         match session.request(method, params.clone()).await {
             Ok(v) => Ok((session, v)),
             Err(Failed::Gone) if session.reused => {
+                session.forget();
                 let mut fresh = Session::open(egress, tenant, url).await?;
                 match fresh.request(method, params).await {
                     Ok(v) => Ok((fresh, v)),
@@ -254,7 +272,10 @@ impl<'a> Session<'a> {
     /// pool); anything else ends it. The error for the caller.
     async fn settle(self, pool: &SessionPool, failed: Failed) -> CapError {
         match failed {
-            Failed::Gone => mcp_error("the server ended the session (404)"),
+            Failed::Gone => {
+                self.forget();
+                mcp_error("the server ended the session (404)")
+            }
             Failed::Rpc(e) => {
                 self.release(pool).await;
                 e
@@ -267,9 +288,9 @@ impl<'a> Session<'a> {
     }
 
     /// Back to the pool for the next use, or ended when the pool is full.
-    async fn release(self, pool: &SessionPool) {
+    async fn release(mut self, pool: &SessionPool) {
         let idle = Idle {
-            id: self.id.clone(),
+            id: self.id.take(),
             next: self.next,
             since: Instant::now(),
         };
@@ -282,58 +303,51 @@ impl<'a> Session<'a> {
 
     async fn close(mut self) {
         if let Some(id) = self.id.take() {
-            let headers = [
-                ("mcp-session-id", id.as_str()),
-                ("mcp-protocol-version", PROTOCOL_VERSION),
-            ];
-            // Best effort: a server that keeps no sessions, or a rule without DELETE, is fine.
-            let _ = self
-                .egress
-                .request_as(self.tenant, "DELETE", self.url, &headers, Vec::new())
-                .await;
+            end(self.egress, self.tenant, self.url, &id).await;
         }
+    }
+
+    /// The server has ended it already: nothing to end.
+    fn forget(mut self) {
+        self.id = None;
     }
 }
 
-/// The JSON-RPC response numbered `id` in an answer (a JSON body, or an event stream).
-fn find_response(answer: &Answer, id: u64) -> Option<Value> {
-    let matches = |v: &Value| v.get("id").and_then(Value::as_u64) == Some(id);
-    let event_stream = answer
-        .header("content-type")
-        .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
-    if !event_stream {
-        let v: Value = serde_json::from_slice(&answer.body).ok()?;
-        return match v {
-            Value::Array(items) => items.into_iter().find(matches),
-            v if matches(&v) => Some(v),
-            _ => None,
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
         };
+        // Outside a runtime (never, in the daemon) there is nothing to end it with.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (egress, tenant, url) = (
+            Arc::clone(self.egress),
+            self.tenant.to_owned(),
+            self.url.to_owned(),
+        );
+        runtime.spawn(async move { end(&egress, &tenant, &url, &id).await });
     }
-    let text = String::from_utf8_lossy(&answer.body);
-    let text = text.replace("\r\n", "\n");
-    for event in text.split("\n\n") {
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        if data.is_empty() {
-            continue;
-        }
-        if let Ok(v) = serde_json::from_str::<Value>(&data.join("\n")) {
-            if matches(&v) {
-                return Some(v);
-            }
-        }
-    }
-    None
+}
+
+/// Ends session `id` with a `DELETE`, waiting at most [`CLOSE_TIMEOUT`]. Best effort: a server
+/// that keeps no sessions, or a rule without DELETE, is fine.
+async fn end(egress: &Egress, tenant: &str, url: &str, id: &str) {
+    let headers = [
+        ("mcp-session-id", id),
+        ("mcp-protocol-version", PROTOCOL_VERSION),
+    ];
+    let delete = egress.request_as(tenant, "DELETE", url, &headers, Vec::new());
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, delete).await;
 }
 
 /// The server's tools (`tools/list`, every page), within [`LIST_TOOLS_TIMEOUT`]: a server that
-/// takes longer is a `TimeoutError` naming it (the session it was using is dropped, not pooled).
+/// takes longer is a `TimeoutError` naming it (the session it was using is not pooled: it is
+/// ended in the background, `Session`'s drop).
 pub async fn list_tools(
     pool: &SessionPool,
-    egress: &Egress,
+    egress: &Arc<Egress>,
     tenant: &str,
     url: &str,
 ) -> Result<Vec<Value>, CapError> {
@@ -352,7 +366,7 @@ pub async fn list_tools(
 
 async fn all_tools(
     pool: &SessionPool,
-    egress: &Egress,
+    egress: &Arc<Egress>,
     tenant: &str,
     url: &str,
 ) -> Result<Vec<Value>, CapError> {
@@ -385,7 +399,7 @@ async fn all_tools(
 /// one text item (as JSON when it parses), else its content list.
 pub async fn call_tool(
     pool: &SessionPool,
-    egress: &Egress,
+    egress: &Arc<Egress>,
     tenant: &str,
     url: &str,
     name: &str,
@@ -398,108 +412,6 @@ pub async fn call_tool(
     tool_result(result)
 }
 
-/// What a `tools/call` result means to the caller.
-pub fn tool_result(result: Value) -> Result<Value, CapError> {
-    let content = result.get("content").cloned().unwrap_or(json!([]));
-    let texts: Vec<&str> = content
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|i| i.get("type").and_then(Value::as_str) == Some("text"))
-                .filter_map(|i| i.get("text").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
-    if result.get("isError").and_then(Value::as_bool) == Some(true) {
-        return Err(CapError::new("ToolError", texts.join("\n")));
-    }
-    if let Some(structured) = result.get("structuredContent") {
-        return Ok(structured.clone());
-    }
-    match (content.as_array().map(Vec::len), texts.as_slice()) {
-        (Some(1), [text]) => Ok(serde_json::from_str(text).unwrap_or(json!(text))),
-        _ => Ok(content),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn idle(id: &str, age: Duration) -> Idle {
-        Idle {
-            id: Some(id.into()),
-            next: 7,
-            since: Instant::now()
-                .checked_sub(age)
-                .expect("an instant that long ago"),
-        }
-    }
-
-    #[test]
-    fn the_pool_keeps_sessions_per_tenant_and_url_drops_expired_ones_and_caps_idle_ones() {
-        let pool = SessionPool::default();
-        assert!(pool.take("a", "u").0.is_none());
-        assert!(pool.put("a", "u", idle("old", IDLE_TTL * 2)).is_none());
-        assert!(pool.put("a", "u", idle("fresh", Duration::ZERO)).is_none());
-        // Another tenant, or another URL, never gets a's sessions.
-        assert!(pool.take("b", "u").0.is_none());
-        assert!(pool.take("a", "v").0.is_none());
-        let (taken, expired) = pool.take("a", "u");
-        assert_eq!(taken.and_then(|s| s.id), Some("fresh".into()));
-        assert_eq!(expired.len(), 1);
-        assert!(
-            pool.take("a", "u").0.is_none(),
-            "each session serves one use at a time"
-        );
-        for i in 0..MAX_IDLE {
-            assert!(pool
-                .put("a", "u", idle(&i.to_string(), Duration::ZERO))
-                .is_none());
-        }
-        let extra = pool.put("a", "u", idle("extra", Duration::ZERO));
-        assert_eq!(
-            extra.and_then(|s| s.id),
-            Some("extra".into()),
-            "beyond MAX_IDLE: ended"
-        );
-    }
-
-    fn answer(content_type: &str, body: &str) -> Answer {
-        Answer {
-            status: 200,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn responses_are_found_by_id_in_json_and_event_streams() {
-        let json = answer(
-            "application/json",
-            r#"{"jsonrpc":"2.0","id":2,"result":{"a":1}}"#,
-        );
-        assert_eq!(find_response(&json, 2).expect("found")["result"]["a"], 1);
-        assert!(find_response(&json, 3).is_none(), "another id is not taken");
-        let sse = answer(
-            "text/event-stream",
-            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}\n\n\
-             id: 7\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}\r\n\r\n",
-        );
-        assert!(find_response(&sse, 5).is_some());
-        assert!(find_response(&sse, 6).is_none());
-    }
-
-    #[test]
-    fn tool_results_prefer_structured_content_and_errors_are_typed() {
-        let r = json!({"content": [{"type": "text", "text": "{\"t\":3}"}], "structuredContent": {"t": 4}});
-        assert_eq!(tool_result(r).expect("ok"), json!({"t": 4}));
-        let r = json!({"content": [{"type": "text", "text": "{\"t\":3}"}]});
-        assert_eq!(tool_result(r).expect("ok"), json!({"t": 3}));
-        let r = json!({"content": [{"type": "text", "text": "plain"}]});
-        assert_eq!(tool_result(r).expect("ok"), json!("plain"));
-        let r = json!({"content": [{"type": "text", "text": "bad city"}], "isError": true});
-        assert_eq!(tool_result(r), Err(CapError::new("ToolError", "bad city")));
-    }
-}
+#[path = "mcp_client_tests.rs"]
+mod tests;

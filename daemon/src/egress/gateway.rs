@@ -344,7 +344,7 @@ impl Gateway {
         let mut headers = tenant_headers(&request.headers)?;
         // A streamed upload can be sent once: a redirect that would send it again fails.
         let mut upload = match (request.upload, resources) {
-            (Some(id), Some(resources)) => Some(upload_body(resources, id)?),
+            (Some(id), Some(resources)) => Some(upload_body(resources, id, request.length)?),
             (Some(_), None) => return Err(FetchError::NoStream),
             (None, _) => None,
         };
@@ -403,13 +403,20 @@ impl Gateway {
                 request.encode_response_body == ResponseBodyEncoding::Manual,
             );
             let client = if raw { &self.raw_client } else { &self.client };
+            let hop_body = match upload.take() {
+                Some(stream) => {
+                    // The length the runtime knows (`upload_length`), not chunked framing.
+                    if let Some(length) = request.length {
+                        sent.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(length));
+                    }
+                    stream
+                }
+                None => reqwest::Body::from(body.clone()),
+            };
             let send = client
                 .request(method.clone(), url.clone())
                 .headers(sent)
-                .body(match upload.take() {
-                    Some(stream) => stream,
-                    None => reqwest::Body::from(body.clone()),
-                })
+                .body(hop_body)
                 .send();
             // Audited if the caller's request ends (and drops this) before the answer.
             let cut = CutShort {

@@ -9,7 +9,8 @@
 //! - `audit`: one record per outbound request, on stderr and in a ring per tenant;
 //! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
 //! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker);
-//! - `stream`: answers and request bodies that stream; `abort`: a fetch aborted while it waits.
+//! - `stream`: answers and request bodies that stream (`upload_length`: one whose length the
+//!   runtime knows, sent with it); `abort`: a fetch aborted while it waits.
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
@@ -29,6 +30,7 @@ mod secrets;
 mod stream;
 #[cfg(test)]
 mod test_upstream;
+mod upload_length;
 mod wire;
 
 use std::sync::Arc;
@@ -39,7 +41,7 @@ pub use abort::watch as watch_abort;
 pub use audit::{Record, RING_LEN as AUDIT_RING_LEN};
 pub use error::{EgressError, RuleError};
 pub use outbound::{WorkerAnswer, WorkerDispatch, WorkerRequest};
-pub use secrets::{check_secret, Deleted, SecretError};
+pub use secrets::{check_secret, Deleted, Replaced, SecretError};
 pub use stream::{from_worker, hold_answer, release_untaken_upload, upload_stream, UploadStream};
 pub use wire::FetchRequest;
 pub use wire::{decode_request, encode_response, ResponseHead};
@@ -126,6 +128,8 @@ pub struct Egress {
     audit: Arc<audit::Audit>,
     /// Tenant names by index (`TenantId`).
     names: std::sync::RwLock<Vec<String>>,
+    /// How the secrets stored by daemons sharing the store are followed (metrics).
+    secrets_follow: crate::metrics::SecretsFollow,
 }
 
 /// No network: a tenant the configuration no longer names.
@@ -184,7 +188,14 @@ impl Egress {
             secrets,
             audit,
             names: std::sync::RwLock::new(config.tenants.iter().map(|t| t.id.clone()).collect()),
+            secrets_follow: crate::metrics::SecretsFollow::default(),
         })
+    }
+
+    /// How the secrets stored by daemons sharing the store are followed (`serve`), for the
+    /// metrics.
+    pub fn secrets_follow(&self) -> &crate::metrics::SecretsFollow {
+        &self.secrets_follow
     }
 
     /// A reloaded configuration's egress rules and file secrets. `id_of` names each tenant's
@@ -271,9 +282,19 @@ impl Egress {
             .ok_or(SecretError::NoTenant)
     }
 
-    /// Sets `tenant`'s secret `name` (in memory).
-    pub fn set_secret(&self, tenant: &str, name: &str, value: String) -> Result<(), SecretError> {
+    /// Sets `tenant`'s secret `name` (in memory); what it replaced, for [`Egress::undo_secret`].
+    pub fn set_secret(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: String,
+    ) -> Result<Replaced, SecretError> {
         self.secrets.set(self.index(tenant)?, name, value)
+    }
+
+    /// Undoes a [`Egress::set_secret`] the store refused: the value before it is in force again.
+    pub fn undo_secret(&self, replaced: Replaced) {
+        self.secrets.undo(replaced);
     }
 
     /// Deletes the value set through the API of `tenant`'s secret `name` (the configuration

@@ -88,6 +88,16 @@ impl State {
     }
 }
 
+/// What setting a secret through the API replaced: the value set through the API before it, if
+/// any. Handed back to [`Secrets::undo`] when the store refuses the change, so the set in force is
+/// the one before it (not the configuration file's, which the earlier value was over).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Replaced {
+    tenant: usize,
+    name: String,
+    before: Option<SecretValue>,
+}
+
 /// What deleting a secret through the API did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
@@ -207,8 +217,8 @@ impl Secrets {
         Some(self.read().merged.get(tenant)?.keys().cloned().collect())
     }
 
-    /// Sets (or replaces) a secret through the API.
-    pub fn set(&self, tenant: usize, name: &str, value: String) -> Result<(), SecretError> {
+    /// Sets (or replaces) a secret through the API; what it replaced, for [`Secrets::undo`].
+    pub fn set(&self, tenant: usize, name: &str, value: String) -> Result<Replaced, SecretError> {
         check_secret(name, &value)?;
         let mut state = self.write();
         let map = state.merged.get(tenant).ok_or(SecretError::NoTenant)?;
@@ -216,9 +226,32 @@ impl Secrets {
             return Err(SecretError::TooMany);
         }
         let value = SecretValue(value);
-        state.from_api[tenant].insert(name.to_owned(), value.clone());
+        let before = state.from_api[tenant].insert(name.to_owned(), value.clone());
         state.merged[tenant].insert(name.to_owned(), value);
-        Ok(())
+        Ok(Replaced {
+            tenant,
+            name: name.to_owned(),
+            before,
+        })
+    }
+
+    /// Undoes a [`Secrets::set`] the store refused: the value set through the API before it is
+    /// in force again, or, when there was none, the configuration file's (or none).
+    pub fn undo(&self, replaced: Replaced) {
+        let Replaced {
+            tenant,
+            name,
+            before,
+        } = replaced;
+        let mut state = self.write();
+        if tenant >= state.merged.len() {
+            return;
+        }
+        match before {
+            Some(value) => state.from_api[tenant].insert(name, value),
+            None => state.from_api[tenant].remove(&name),
+        };
+        state.merge(tenant);
     }
 
     /// Deletes the value set through the API of a secret: the file's comes back if it gives
@@ -325,6 +358,34 @@ mod tests {
         assert_eq!(secrets.names(0), Some(vec!["a".into(), "f".into()]));
         assert_eq!(secrets.names(1), Some(Vec::new()));
         assert_eq!(secrets.delete(0, "f"), Deleted::FileValueBack);
+    }
+
+    /// A set the store refused is undone to the value before it: an earlier value set through
+    /// the API (not the file's, which that value was over), the file's when there was none, or
+    /// none at all.
+    #[test]
+    fn an_undone_set_restores_the_value_it_replaced() {
+        let file: BTreeMap<String, SecretValue> =
+            [("a".to_string(), SecretValue("file-a".into()))].into();
+        let secrets = Secrets::new(vec![file]);
+        let value = |n: &str| secrets.value(0, n).map(|v| v.0);
+        secrets.set(0, "a", "api-1".into()).expect("set");
+        let refused = secrets.set(0, "a", "api-2".into()).expect("set");
+        assert_eq!(value("a").as_deref(), Some("api-2"));
+        secrets.undo(refused);
+        assert_eq!(
+            value("a").as_deref(),
+            Some("api-1"),
+            "the earlier API value"
+        );
+        assert_eq!(secrets.delete(0, "a"), Deleted::FileValueBack);
+        let refused = secrets.set(0, "a", "api-3".into()).expect("set");
+        secrets.undo(refused);
+        assert_eq!(value("a").as_deref(), Some("file-a"), "the file's");
+        let refused = secrets.set(0, "new", "api-4".into()).expect("set");
+        secrets.undo(refused);
+        assert_eq!(value("new"), None, "none");
+        assert_eq!(secrets.names(0), Some(vec!["a".to_string()]));
     }
 
     #[test]

@@ -405,9 +405,18 @@ pub fn release_untaken_upload(resources: &Resources, id: u32) {
     }
 }
 
-/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails).
-pub fn upload_body(resources: &Resources, id: u32) -> Result<reqwest::Body, FetchError> {
-    Ok(reqwest::Body::wrap_stream(upload_stream(resources, id)?))
+/// The body of upload `id` for the HTTP client (once: a second fetch naming it fails), held to
+/// `length` when the runtime gave one (`upload_length`).
+pub fn upload_body(
+    resources: &Resources,
+    id: u32,
+    length: Option<u64>,
+) -> Result<reqwest::Body, FetchError> {
+    let stream = upload_stream(resources, id)?;
+    Ok(match length {
+        Some(length) => reqwest::Body::wrap_stream(super::upload_length::exactly(stream, length)),
+        None => reqwest::Body::wrap_stream(stream),
+    })
 }
 
 /// `fetch.write`: `u32 LE id`, a kind byte (0: a chunk follows, 1: the end, 2: the body

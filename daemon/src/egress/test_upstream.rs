@@ -119,7 +119,9 @@ fn serve_one(stream: std::net::TcpStream, handler: &Handler, record: &Mutex<Vec<
     };
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
+    // A connection closed before a request line (a client that gave up on its request before
+    // writing it) is no request.
+    if !matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
         return;
     }
     let mut parts = line.split_whitespace();

@@ -2,8 +2,8 @@
 //! body bytes (the rest).
 //!
 //! Guarantees: a request head is at most [`MAX_HEAD_LEN`] bytes of JSON with exactly the known
-//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `call`,
-//! `encodeResponseBody`), at most
+//! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `length`
+//! (only with `upload`), `call`, `encodeResponseBody`), at most
 //! `stockade_ipc::limits::MAX_HEADERS` headers; anything else is a typed [`WireError`], never a
 //! panic. Trusts nothing in a request payload (tenant code writes it).
 
@@ -46,6 +46,9 @@ struct RequestHead {
     /// The body is not in the payload: the request feeds it with `fetch.write` under this number.
     #[serde(default)]
     upload: Option<u32>,
+    /// The upload's length, when the runtime knows it (`upload_length`).
+    #[serde(default)]
+    length: Option<u64>,
     /// The number `fetch.abort` names this request by (`abort`).
     #[serde(default)]
     call: Option<u32>,
@@ -63,6 +66,9 @@ pub struct FetchRequest {
     pub body: Vec<u8>,
     /// The body streams in through `fetch.write` under this number (`body` is then empty).
     pub upload: Option<u32>,
+    /// The upload's length, when the runtime knows it (a `FixedLengthStream`'s): sent as the
+    /// request's `Content-Length`, the upload held to it (`upload_length`).
+    pub length: Option<u64>,
     /// The number `fetch.abort` names this request by, if it may be aborted while it waits.
     pub call: Option<u32>,
     /// Whether tenant code asked for the answer's body as the upstream sent it.
@@ -115,6 +121,9 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
     if head.headers.len() > stockade_ipc::limits::MAX_HEADERS {
         return Err(WireError::TooManyHeaders);
     }
+    if head.length.is_some() && head.upload.is_none() {
+        return Err(WireError::BadHead("a length is for an upload".into()));
+    }
     Ok(FetchRequest {
         method: head.method,
         url: head.url,
@@ -122,6 +131,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         redirect: head.redirect,
         body: payload[4 + head_len..].to_vec(),
         upload: head.upload,
+        length: head.length,
         call: head.call,
         encode_response_body: head.encode_response_body,
     })
@@ -189,6 +199,24 @@ mod tests {
         let mut out = (head.len() as u32).to_le_bytes().to_vec();
         out.extend_from_slice(head.as_bytes());
         out
+    }
+
+    #[test]
+    fn a_length_comes_with_an_upload_only() {
+        let request = decode_request(&head_with(",\"upload\":3,\"length\":11")).expect("valid");
+        assert_eq!((request.upload, request.length), (Some(3), Some(11)));
+        let request = decode_request(&head_with(",\"upload\":3")).expect("valid");
+        assert_eq!(request.length, None);
+        for bad in [
+            ",\"length\":11",
+            ",\"upload\":3,\"length\":-1",
+            ",\"upload\":3,\"length\":1.5",
+        ] {
+            assert!(
+                matches!(decode_request(&head_with(bad)), Err(WireError::BadHead(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct WorkerDef {
 pub struct Streams {
     pub body_in: Option<super::body::BodyIn>,
     pub body_out: Option<super::body::BodyOut>,
+    /// The worker's end of a WebSocket the client asked for (`socket.*` host calls), if any.
+    pub socket: Option<super::websocket::SocketEnd>,
     /// The chain of service / Loader calls the call belongs to (default: a client's request).
     pub chain: super::host_calls::Chain,
     /// Where the console lines its work makes after the answer go (`ctx.waitUntil` work, a

@@ -56,6 +56,7 @@ use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
 use super::host_calls::{Caller, HostCalls, Outbound, Resources};
 use super::jobs::LogSink;
+use super::websocket::SocketEnd;
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -110,6 +111,8 @@ pub struct Request {
     pub body_in: Option<BodyIn>,
     /// Where its streamed response body goes (`body.write`, `body.end`).
     pub body_out: Option<BodyOut>,
+    /// The worker's end of the client's WebSocket (`socket.send`, `socket.recv`, `socket.close`).
+    pub socket: Option<SocketEnd>,
     /// Where the console lines its `Finished` carries go.
     pub after_logs: Option<LogSink>,
 }
@@ -152,6 +155,7 @@ struct Pending {
     _slot: request_slots::Slot,
     body_in: Option<BodyIn>,
     body_out: Option<BodyOut>,
+    socket: Option<SocketEnd>,
     after_logs: Option<LogSink>,
 }
 
@@ -253,6 +257,7 @@ impl Link {
                 _slot: slot,
                 body_in: request.body_in,
                 body_out: request.body_out,
+                socket: request.socket,
                 after_logs: request.after_logs,
             },
         );
@@ -392,6 +397,10 @@ impl Link {
                 }
                 if let (Some(sink), false) = (&pending.after_logs, logs.is_empty()) {
                     sink(logs);
+                }
+                if let (Some(socket), Some(e)) = (&pending.socket, &error) {
+                    // The request ended (its wall limit, say) with the socket open.
+                    socket.ended(&e.message);
                 }
                 if let Some(out) = pending.body_out {
                     // Not ended by `body.end`: the body is incomplete, so it is cut.

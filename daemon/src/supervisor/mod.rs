@@ -32,6 +32,7 @@ mod slots;
 mod spawn;
 mod state;
 mod tenants;
+pub mod websocket;
 
 pub use held::{
     Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB,

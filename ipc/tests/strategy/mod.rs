@@ -174,17 +174,19 @@ fn reply() -> impl Strategy<Value = Reply> {
             headers(),
             bytes(64),
             any::<bool>(),
-            proptest::option::of(any::<u64>())
+            proptest::option::of(any::<u64>()),
+            any::<bool>()
         )
-            .prop_map(
-                |(status, headers, body, streamed, length)| Reply::Response {
+            .prop_map(|(status, headers, body, streamed, length, web_socket)| {
+                Reply::Response {
                     status,
                     headers,
                     body,
                     streamed,
                     length,
+                    web_socket,
                 }
-            ),
+            }),
     ]
 }
 

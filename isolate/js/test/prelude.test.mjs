@@ -359,10 +359,12 @@ test("the part list covers every prelude file, matches the documented order, and
   // runtime.js and no-shared-memory.js belong to the host bridge (the runtime script before the
   // prelude), not to the prelude.
   const bridgeOwned = ["runtime.js", "no-shared-memory.js"];
-  const files = readdirSync(dir).filter((f) => f.endsWith(".js") && !bridgeOwned.includes(f)).sort();
+  // Vendored packages (vendor/*.js, generated) are parts too.
+  const vendored = readdirSync(new URL("vendor/", dir)).filter((f) => f.endsWith(".js")).map((f) => `vendor/${f}`);
+  const files = [...readdirSync(dir).filter((f) => f.endsWith(".js") && !bridgeOwned.includes(f)), ...vendored].sort();
   assert.deepEqual([...PARTS].sort(), files);
   const header = readFileSync(new URL("prelude.js", dir), "utf8");
-  const documented = [...header.matchAll(/\b(\d+) ([\w-]+\.js)\b/g)].map((m) => [Number(m[1]), m[2]]);
+  const documented = [...header.matchAll(/\b(\d+) ([\w/-]+\.js)\b/g)].map((m) => [Number(m[1]), m[2]]);
   assert.deepEqual(documented.map(([, f]) => f), PARTS, "the header's order is the loader's order");
   assert.deepEqual(documented.map(([n]) => n), PARTS.map((_, i) => i + 1));
   for (const part of PARTS) assert.ok(readFileSync(new URL(part, dir), "utf8").endsWith("\n"), part);

@@ -60,6 +60,19 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-crypto.js",
             "node-timers.js",
             "node-zlib.js",
+            "node-zlib-streams.js",
+            "node-querystring.js",
+            "node-punycode.js",
+            "node-diagnostics-channel.js",
+        ],
+        globals: &[],
+    },
+    LazyGroup {
+        name: "nodestream",
+        parts: &[
+            "vendor/readable-stream.js",
+            "node-stream-web.js",
+            "node-stream.js",
         ],
         globals: &[],
     },
@@ -111,6 +124,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         name: "rewriter",
         parts: &["rewriter.js"],
         globals: &["HTMLRewriter"],
+    },
+    LazyGroup {
+        name: "websocket",
+        parts: &["websocket.js"],
+        globals: &["CloseEvent", "WebSocket", "WebSocketPair"],
     },
     LazyGroup {
         name: "cache",

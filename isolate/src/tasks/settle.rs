@@ -261,6 +261,9 @@ struct ResponseHead {
     /// A streamed body's length the runtime vouches for (a `FixedLengthStream`'s).
     #[serde(default)]
     length: Option<u64>,
+    /// The response carries a WebSocket whose other end the task drives (`js/websocket.js`).
+    #[serde(default, rename = "webSocket")]
+    web_socket: bool,
 }
 
 /// The response head the runtime's invoker wrote (`{"status", "headers"}`) and the body bytes.
@@ -284,6 +287,7 @@ fn parse_head(text: &str, body: Vec<u8>) -> Result<FetchResponse, RunError> {
         streamed: head.streamed,
         // Only a streamed body has a length apart from its bytes.
         length: head.length.filter(|_| head.streamed),
+        web_socket: head.web_socket,
     })
 }
 

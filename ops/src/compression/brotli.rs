@@ -1,6 +1,7 @@
 //! The brotli compressor behind the runtime's response encoding: a response whose
 //! `Content-Encoding` is `br` is encoded here on its way to the client (`js/fetch-body.js`), as
-//! Cloudflare's runtime does. Compression only, and not a CompressionStream format (the
+//! Cloudflare's runtime does, and node:zlib's brotli compression (its decompression is
+//! `unbrotli.rs`). Not a CompressionStream format (the
 //! Compression Streams standard has no `br`; `js/compression.js` refuses it).
 //!
 //! Guarantees: one `write` consumes all of its input (at most [`super::MAX_CALL_INPUT`] bytes) and

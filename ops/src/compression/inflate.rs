@@ -193,6 +193,11 @@ impl Decompressor {
         self.header.push(b);
         let h = &self.header;
         match self.part {
+            // The magic number is checked as it arrives: input that is not gzip is said so
+            // even when it is shorter than a header.
+            Part::Fixed if h.len() <= 2 && h[h.len() - 1] != [0x1f, 0x8b][h.len() - 1] => {
+                return Err(corrupt("not gzip (bad magic number)"));
+            }
             Part::Fixed if h.len() == 10 => {
                 if h[0] != 0x1f || h[1] != 0x8b {
                     return Err(corrupt("not gzip (bad magic number)"));

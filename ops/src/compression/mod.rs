@@ -1,7 +1,9 @@
 //! The native half of CompressionStream and DecompressionStream (js/compression.js) for the
 //! formats `deflate` (RFC 1950, zlib), `deflate-raw` (RFC 1951) and `gzip` (RFC 1952), on
 //! `miniz_oxide` (the pure-Rust deflate that flate2's default backend is) and `crc32fast`; and of
-//! the runtime's response encoding (js/fetch-body.js: gzip, and `br` compression in `brotli`).
+//! the runtime's response encoding (js/fetch-body.js: gzip, and `br` compression in `brotli`);
+//! node:zlib's brotli decompression is `unbrotli` (format 3 of `DecompressNew`, which
+//! js/compression.js never asks for).
 //!
 //! A stream's compressor or decompressor lives between chunks in the isolate's [`OpState`],
 //! behind a handle the prelude holds and frees when the stream ends, errors or is cancelled.
@@ -35,6 +37,7 @@
 pub mod brotli;
 pub mod deflate;
 pub mod inflate;
+pub mod unbrotli;
 
 use crate::fields::{self, Fields};
 use crate::state::OpState;
@@ -76,6 +79,12 @@ impl Flush {
             _ => return Err(OpError::type_error(format!("unknown flush mode {v}"))),
         })
     }
+}
+
+/// A decompressor of either kind.
+enum Decoder {
+    Inflate(inflate::Decompressor),
+    Brotli(Box<unbrotli::Decompressor>),
 }
 
 /// A compressor of either kind.
@@ -166,14 +175,14 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
             Ok(id.to_le_bytes().to_vec())
         }
         OpCode::DecompressNew => {
-            let format = Format::from_u32(f.u32(0)?)?;
-            if format == Format::Brotli {
-                return Err(OpError::type_error(
-                    "brotli is not a decompression format here",
-                ));
-            }
-            let d = inflate::Decompressor::new(format);
-            let id = state.insert(Box::new(d), inflate::COST)?;
+            let (d, cost) = match Format::from_u32(f.u32(0)?)? {
+                Format::Brotli => (Decoder::Brotli(Box::default()), unbrotli::COST),
+                format => (
+                    Decoder::Inflate(inflate::Decompressor::new(format)),
+                    inflate::COST,
+                ),
+            };
+            let id = state.insert(Box::new(d), cost)?;
             Ok(id.to_le_bytes().to_vec())
         }
         OpCode::CompressWrite => {
@@ -188,8 +197,12 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
         }
         OpCode::DecompressWrite => {
             let (id, data, flush) = write_args(&f)?;
-            let mut d = state.take::<inflate::Decompressor>(id)?;
-            let step = d.write(data, flush == Flush::Finish);
+            let mut d = state.take::<Decoder>(id)?;
+            let finish = flush == Flush::Finish;
+            let step = match d.as_mut() {
+                Decoder::Inflate(d) => d.write(data, finish),
+                Decoder::Brotli(d) => d.write(data, finish),
+            };
             match step {
                 Ok(step) => {
                     state.put(id, d)?;

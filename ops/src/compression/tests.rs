@@ -220,7 +220,7 @@ fn inflate_prefix(packed: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn brotli_round_trips_with_bounded_answers_and_is_not_a_decompression_format() {
+fn brotli_round_trips_with_bounded_answers_both_ways() {
     let flag = AtomicU32::new(0);
     let st = OpState::new();
     let ctx = OpCtx::with_state(&flag, &st);
@@ -245,13 +245,56 @@ fn brotli_round_trips_with_bounded_answers_and_is_not_a_decompression_format() {
         &[&c.to_le_bytes(), b"more", &0u32.to_le_bytes()],
     );
     assert!(e.is_err());
-    let e = op(
-        &ctx,
-        OpCode::DecompressNew,
-        &[&(Format::Brotli as u32).to_le_bytes()],
-    )
-    .expect_err("no brotli decompression");
-    assert_eq!(e.kind, ErrorKind::TypeError);
+    // The ops' own decoder gives it back, in odd pieces, each answer bounded (`pump`).
+    let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+    let pieces: Vec<&[u8]> = packed.chunks(333_333).collect();
+    let plain = pump(&ctx, OpCode::DecompressWrite, d, &pieces, usize::MAX).expect("decompress");
+    assert!(plain == data, "brotli decompression round trip");
+}
+
+/// A brotli stream of `n` zero bytes, made by the `brotli` crate's encoder at quality 9.
+fn brotli_zeros(n: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = ::brotli::CompressorWriter::new(Vec::new(), 4096, 9, 22);
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..n >> 20 {
+        w.write_all(&zeros).expect("compress");
+    }
+    w.into_inner()
+}
+
+#[test]
+fn brotli_decompression_bounds_a_bomb_and_refuses_bad_input() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    // 256 MiB of zeros packs into a few hundred bytes; each answer stays within the cap, and the
+    // caller stops when it has enough (here at 64 MiB, as the isolate's memory limit would).
+    let bomb = brotli_zeros(1 << 28);
+    assert!(bomb.len() < 4096, "{}", bomb.len());
+    let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+    let e = pump(&ctx, OpCode::DecompressWrite, d, &[&bomb], 64 << 20).expect_err("stopped");
+    assert_eq!(e.kind, ErrorKind::RangeError);
+    op(&ctx, OpCode::Free, &[&d.to_le_bytes()]).expect("free");
+    // Corrupt, truncated, and trailing data.
+    let good = brotli_zeros(1 << 20);
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    bad[1] ^= 0x55;
+    for (input, why) in [
+        (&bad[..], "corrupt"),
+        (&good[..good.len() - 1], "truncated"),
+        (&[&good[..], b"x"].concat()[..], "trailing"),
+        (
+            &[0x11u8, 0x01, 0x8c, 0xc1, 0xc5][..],
+            "a large-window header",
+        ),
+    ] {
+        let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+        let e = pump(&ctx, OpCode::DecompressWrite, d, &[input], usize::MAX).expect_err(why);
+        assert_eq!(e.kind, ErrorKind::TypeError, "{why}: {e:?}");
+    }
 }
 
 #[test]

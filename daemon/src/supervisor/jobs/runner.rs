@@ -102,6 +102,7 @@ pub async fn serve_job(
         caller: caller.clone(),
         body_in: streams.body_in.clone(),
         body_out: streams.body_out.clone(),
+        socket: streams.socket.clone(),
         after_logs: streams.after_logs.clone(),
     };
     match job {
@@ -317,6 +318,7 @@ async fn load(
         },
         body_in: None,
         body_out: None,
+        socket: None,
         after_logs: None,
     });
     let loaded = match registered {

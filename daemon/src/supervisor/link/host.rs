@@ -1,5 +1,6 @@
 //! A worker's host calls as the link takes them: each dispatched to the registry (`host_calls`)
-//! or answered from the request's own body handles (`body.*`); its first steps taken in the
+//! or answered from the request's own body handles (`body.*`) or WebSocket (`socket.*`,
+//! `supervisor/websocket.rs`); its first steps taken in the
 //! router's task, the rest (if it waits) in a task of its own; its `HostReply` queued while the
 //! request is still in flight.
 //!
@@ -224,7 +225,9 @@ impl Link {
 /// The streamed-body calls, answered by the link from the request's own body handles:
 /// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
 /// response, answered once queued to the client), `body.end` (empty payload: the body is
-/// complete; otherwise its text says why the body is cut). Any other name is handed back.
+/// complete; otherwise its text says why the body is cut), and the WebSocket's `socket.send`,
+/// `socket.recv` and `socket.close` (see `supervisor/websocket.rs`). Any other name is handed
+/// back.
 fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<HostFuture, Vec<u8>> {
     let missing = |what: &'static str| -> HostFuture { Box::pin(async move { Err(what.into()) }) };
     Ok(match name {
@@ -235,6 +238,18 @@ fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<Host
         "body.write" => match pending.body_out.clone() {
             Some(out) => Box::pin(async move { out.write(payload).await.map(|()| Vec::new()) }),
             None => missing("this request has no streamed response body"),
+        },
+        "socket.send" => match pending.socket.clone() {
+            Some(socket) => Box::pin(async move { socket.send(payload).await }),
+            None => missing("this request has no WebSocket"),
+        },
+        "socket.recv" => match pending.socket.clone() {
+            Some(socket) => Box::pin(async move { socket.recv().await }),
+            None => missing("this request has no WebSocket"),
+        },
+        "socket.close" => match pending.socket.clone() {
+            Some(socket) => Box::pin(async move { socket.close(payload).await }),
+            None => missing("this request has no WebSocket"),
         },
         "body.end" => match pending.body_out.take() {
             Some(out) if !payload.is_empty() => {

@@ -38,6 +38,7 @@ fn code(cancellable: bool) -> Request {
         caller: Default::default(),
         body_in: None,
         body_out: None,
+        socket: None,
         after_logs: None,
     }
 }

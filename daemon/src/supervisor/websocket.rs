@@ -1,0 +1,241 @@
+//! A WebSocket between a client and a worker's request: the two ends of the channels that carry
+//! its messages. The link answers the request's `socket.*` host calls from its [`SocketEnd`]
+//! (never the registry); the data plane (`api/websocket.rs`) relays the [`ClientEnd`] to the
+//! client's connection.
+//!
+//! Guarantees:
+//! - `socket.send` (a message to the client) is answered once queued, and the queue holds at most
+//!   [`QUEUE`] messages: a slow client slows the worker's sends (backpressure); a client that went
+//!   away fails them. A message is at most [`MAX_MESSAGE`] bytes (a larger one is refused);
+//! - `socket.recv` answers the client's next message, or its close (`clean`), or, once the client
+//!   went away, a close with 1006 that is not clean; the data plane buffers at most [`QUEUE`]
+//!   messages of the client before it stops reading from it;
+//! - `socket.close` queues the close frame (code and reason, or none); the request ending (its
+//!   `SocketEnd` dropped) closes the client's connection.
+//!
+//! Frames (`isolate/js/websocket.js` writes and reads the same): a message is its kind
+//! ([`TEXT`] or [`BINARY`]) then its bytes; a close from the client is [`CLOSE`], `clean` (0 or
+//! 1), the code (u16 LE), then the reason's UTF-8; a close from the worker is the code (u16 LE)
+//! and the reason, or nothing (no code).
+//!
+//! Trusts: nothing in the payloads (tenant code chose them).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Mutex};
+
+/// The largest message either way (Cloudflare Workers' limit).
+pub const MAX_MESSAGE: usize = 1 << 20;
+/// Messages queued each way before the sender waits.
+pub const QUEUE: usize = 16;
+/// The longest close reason (a close frame's payload is at most 125 bytes).
+pub const MAX_REASON: usize = 123;
+
+pub const TEXT: u8 = 1;
+pub const BINARY: u8 = 2;
+pub const CLOSE: u8 = 3;
+
+/// A message of the worker's to the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    Text(String),
+    Binary(Vec<u8>),
+    /// A close frame: a code and reason, or none.
+    Close(Option<(u16, String)>),
+}
+
+/// What the client sent, or that it went away.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming {
+    Text(String),
+    Binary(Vec<u8>),
+    Close {
+        code: u16,
+        reason: String,
+        clean: bool,
+    },
+}
+
+/// The worker's end, held by the request's entry in the link (cloned with its `Streams`).
+#[derive(Clone)]
+pub struct SocketEnd {
+    to_client: mpsc::Sender<Outgoing>,
+    from_client: Arc<Mutex<mpsc::Receiver<Incoming>>>,
+}
+
+/// The client's end, relayed by the data plane.
+pub struct ClientEnd {
+    pub to_client: mpsc::Receiver<Outgoing>,
+    pub from_client: mpsc::Sender<Incoming>,
+}
+
+/// A connected pair.
+pub fn pair() -> (SocketEnd, ClientEnd) {
+    let (to_tx, to_rx) = mpsc::channel(QUEUE);
+    let (from_tx, from_rx) = mpsc::channel(QUEUE);
+    (
+        SocketEnd {
+            to_client: to_tx,
+            from_client: Arc::new(Mutex::new(from_rx)),
+        },
+        ClientEnd {
+            to_client: to_rx,
+            from_client: from_tx,
+        },
+    )
+}
+
+const GONE: &str = "the WebSocket's client went away";
+
+impl SocketEnd {
+    /// `socket.send`: queues a message for the client.
+    pub async fn send(&self, frame: Vec<u8>) -> Result<Vec<u8>, String> {
+        let Some((&kind, bytes)) = frame.split_first() else {
+            return Err("an empty WebSocket frame".into());
+        };
+        if bytes.len() > MAX_MESSAGE {
+            return Err(format!(
+                "a WebSocket message is at most {MAX_MESSAGE} bytes, not {}",
+                bytes.len()
+            ));
+        }
+        let message = match kind {
+            TEXT => Outgoing::Text(
+                String::from_utf8(bytes.to_vec()).map_err(|_| "a text message is not UTF-8")?,
+            ),
+            BINARY => Outgoing::Binary(bytes.to_vec()),
+            _ => return Err(format!("an unknown WebSocket frame kind {kind}")),
+        };
+        self.to_client
+            .send(message)
+            .await
+            .map_err(|_| GONE.to_owned())?;
+        Ok(Vec::new())
+    }
+
+    /// `socket.close`: queues the close frame.
+    pub async fn close(&self, frame: Vec<u8>) -> Result<Vec<u8>, String> {
+        let close = match frame.as_slice() {
+            [] => None,
+            [lo, hi, reason @ ..] => {
+                let code = u16::from_le_bytes([*lo, *hi]);
+                if reason.len() > MAX_REASON {
+                    return Err(format!("a close reason is at most {MAX_REASON} bytes"));
+                }
+                let reason = String::from_utf8(reason.to_vec())
+                    .map_err(|_| "a close reason is not UTF-8")?;
+                Some((code, reason))
+            }
+            [_] => return Err("a malformed close frame".into()),
+        };
+        self.to_client
+            .send(Outgoing::Close(close))
+            .await
+            .map_err(|_| GONE.to_owned())?;
+        Ok(Vec::new())
+    }
+
+    /// `socket.recv`: the client's next message or its close (after which, a close with 1006).
+    pub async fn recv(&self) -> Result<Vec<u8>, String> {
+        let next = self.from_client.lock().await.recv().await;
+        Ok(match next {
+            Some(Incoming::Text(text)) => framed(TEXT, text.as_bytes()),
+            Some(Incoming::Binary(bytes)) => framed(BINARY, &bytes),
+            Some(Incoming::Close {
+                code,
+                reason,
+                clean,
+            }) => close_frame(code, &reason, clean),
+            None => close_frame(
+                1006,
+                "WebSocket disconnected without sending Close frame.",
+                false,
+            ),
+        })
+    }
+
+    /// The request ended with `why` while the socket was open: the client's connection is
+    /// closed with 1011 and (the start of) that reason, if the queue takes it now.
+    pub fn ended(&self, why: &str) {
+        let mut cut = why.len().min(MAX_REASON);
+        while !why.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let _ = self
+            .to_client
+            .try_send(Outgoing::Close(Some((1011, why[..cut].to_owned()))));
+    }
+}
+
+fn framed(kind: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + bytes.len());
+    out.push(kind);
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn close_frame(code: u16, reason: &str, clean: bool) -> Vec<u8> {
+    let mut out = vec![CLOSE, u8::from(clean)];
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(reason.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_cross_both_ways_and_a_gone_client_is_a_1006_close() {
+        let (end, mut client) = pair();
+        end.send(framed(TEXT, "hé".as_bytes())).await.expect("sent");
+        end.send(framed(BINARY, &[0, 1])).await.expect("sent");
+        end.close(vec![0xA1, 0x0F, b'x']).await.expect("closed");
+        end.close(Vec::new()).await.expect("closed");
+        assert_eq!(
+            client.to_client.recv().await,
+            Some(Outgoing::Text("hé".into()))
+        );
+        assert_eq!(
+            client.to_client.recv().await,
+            Some(Outgoing::Binary(vec![0, 1]))
+        );
+        assert_eq!(
+            client.to_client.recv().await,
+            Some(Outgoing::Close(Some((4001, "x".into()))))
+        );
+        assert_eq!(client.to_client.recv().await, Some(Outgoing::Close(None)));
+        client
+            .from_client
+            .send(Incoming::Text("a".into()))
+            .await
+            .expect("queued");
+        let close = Incoming::Close {
+            code: 4002,
+            reason: "r".into(),
+            clean: true,
+        };
+        client.from_client.send(close).await.expect("queued");
+        assert_eq!(end.recv().await, Ok(vec![TEXT, b'a']));
+        assert_eq!(end.recv().await, Ok(vec![CLOSE, 1, 0xA2, 0x0F, b'r']));
+        drop(client);
+        let gone = end.recv().await.expect("a close");
+        assert_eq!(&gone[..4], &[CLOSE, 0, 0xEE, 0x03]);
+        assert_eq!(end.send(framed(TEXT, b"late")).await, Err(GONE.to_owned()));
+    }
+
+    #[tokio::test]
+    async fn malformed_or_oversize_frames_are_refused() {
+        let (end, _client) = pair();
+        assert!(end.send(Vec::new()).await.is_err());
+        assert!(end.send(vec![9, 1]).await.is_err());
+        assert!(end.send(vec![TEXT, 0xFF]).await.is_err());
+        let mut big = vec![BINARY];
+        big.resize(MAX_MESSAGE + 2, 0);
+        assert!(end.send(big).await.is_err());
+        assert!(end.close(vec![1]).await.is_err());
+        let mut long = vec![0xE8, 0x03];
+        long.resize(2 + MAX_REASON + 1, b'a');
+        assert!(end.close(long).await.is_err());
+    }
+}
