@@ -155,6 +155,14 @@ pub struct StoreConfig {
     pub workspace_max_bytes: u64,
     /// Quota of one workspace: files and directories (default 100000).
     pub workspace_max_files: u64,
+    /// Size cap of one D1 database (`{"binding": "d1"}`), bytes (default 100 MiB, 1 MiB to
+    /// 10 GiB): SQLite's `max_page_count`, set by the supervisor; a write past it fails with
+    /// `D1_ERROR: database or disk is full`. D1 databases are SQLite files under
+    /// `data_dir/d1/<tenant>/` whatever `url` says (with PostgreSQL too).
+    pub d1_max_bytes: u64,
+    /// Time budget of one D1 call (a statement, a batch, an `exec`), milliseconds (default
+    /// 30000, as on Cloudflare; 10 to 300000): a query still running past it is interrupted.
+    pub d1_query_ms: u64,
     /// With a PostgreSQL store, how often each daemon checks whether any daemon sharing it set
     /// or deleted a secret through the API (one read of a change counter), reloading the stored
     /// secrets when one did: the longest such a change takes to reach this daemon's egress, plus
@@ -172,6 +180,8 @@ impl Default for StoreConfig {
             secret_key_file: None,
             workspace_max_bytes: 1 << 30,
             workspace_max_files: 100_000,
+            d1_max_bytes: 100 << 20,
+            d1_query_ms: 30_000,
             secrets_poll_ms: 2_000,
         }
     }
@@ -200,6 +210,23 @@ impl Config {
         }
     }
 }
+
+impl Config {
+    /// Where and how D1 databases are kept (`[store] d1_*`, under `data_dir`).
+    pub fn d1_settings(&self) -> crate::storage::d1::D1Settings {
+        crate::storage::d1::D1Settings {
+            dir: self.data_dir.join("d1"),
+            max_bytes: self.store.d1_max_bytes,
+            query_ms: self.store.d1_query_ms,
+        }
+    }
+}
+
+/// The range of `[store] d1_max_bytes`.
+pub const D1_MAX_BYTES: std::ops::RangeInclusive<u64> = (1 << 20)..=(10 << 30);
+
+/// The range of `[store] d1_query_ms`.
+pub const D1_QUERY_MS: std::ops::RangeInclusive<u64> = 10..=300_000;
 
 /// The largest `max_in_flight_per_worker` accepted.
 const MAX_IN_FLIGHT_PER_WORKER: usize = 65_536;
@@ -468,6 +495,16 @@ impl Config {
                 "store.secrets_poll_ms must be {} to {}",
                 SECRETS_POLL_MS.start(),
                 SECRETS_POLL_MS.end()
+            ));
+        }
+        if !D1_MAX_BYTES.contains(&self.store.d1_max_bytes) {
+            return Err("store.d1_max_bytes must be 1 MiB (1048576) to 10 GiB".into());
+        }
+        if !D1_QUERY_MS.contains(&self.store.d1_query_ms) {
+            return Err(format!(
+                "store.d1_query_ms must be {} to {}",
+                D1_QUERY_MS.start(),
+                D1_QUERY_MS.end()
             ));
         }
         let min_mb = crate::api::MIN_MEMORY_MB;

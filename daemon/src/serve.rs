@@ -186,7 +186,7 @@ async fn serve(
     );
     let host_call_budget = Arc::clone(host_calls.budget());
     egress.register(&mut host_calls);
-    let storage = Storage::new(store.clone());
+    let storage = Storage::new(store.clone(), config.d1_settings());
     storage.register(&mut host_calls);
     let cache_budgets = config
         .tenants

@@ -4,6 +4,8 @@
 // the binding by its env key:
 //   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
+//   {"binding": "d1", "database": "db"}        -> a D1Database (Cloudflare D1's client API): d1.*
+//                                                 (d1.js, a lazy part)
 //   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
 //                                                 cap.call {binding, method: m, args} answered
 //                                                 {result} or {error: {name, message}}; args and
@@ -297,6 +299,7 @@ function makeEnv(raw) {
     const kind = v !== null && typeof v === "object" && !ArrayIsArray(v) ? v.binding : undefined;
     if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
+    else if (kind === "d1") env[key] = lazyInternals("d1").makeD1Database(key); // d1.js
     else if (kind === "capability") env[key] = makeCapability(key);
     else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
     else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);

@@ -4,6 +4,8 @@
 // (writer) it holds, one chunk per `_read` (each `_write` after the writer is ready), so the
 // web stream's backpressure is the Node stream's; a web stream made from a Node stream pauses it
 // when its queue is full and resumes it on `pull`. Errors and destruction cross both ways.
+// `Duplex.from` of a web stream, a TransformStream or a {readable, writable} pair goes through
+// readable-stream's duplexify, which calls these.
 // Trusts: the web classes it is given (node-stream.js passes the streams group's own).
 
 function addWebStreamBridges(library, web) {
@@ -110,9 +112,13 @@ function addWebStreamBridges(library, web) {
     const { highWaterMark, decodeStrings = true, objectMode = false, signal } = options;
     const writer = writableStream.getWriter();
     let closed = false;
+    // As Node's: a string still a string here is written as a plain Uint8Array of its bytes;
+    // anything else (a Buffer the Writable made of a string, too) as it is.
     const bytes = (chunk, encoding) => {
-      if (typeof chunk === "string" && decodeStrings && !objectMode) chunk = Buffer.from(chunk, encoding);
-      if (Buffer.isBuffer(chunk) && !objectMode) chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (typeof chunk === "string" && decodeStrings && !objectMode) {
+        chunk = Buffer.from(chunk, encoding);
+        chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
       return chunk;
     };
     const writable = new Writable({

@@ -3,11 +3,12 @@
 // instantiated once per isolate on first import over the runtime's node:buffer, node:events,
 // node:string_decoder, a nextTick on the runtime's queueMicrotask, and the AbortController,
 // AbortSignal, Blob and AggregateError captured before any tenant code ran (never the
-// tenant-replaceable globals); node-stream-web.js adds Readable/Writable/Duplex fromWeb/toWeb.
+// tenant-replaceable globals); node-stream-web.js adds Readable/Writable/Duplex fromWeb/toWeb;
+// duplexPair is Node 20.20's, written here.
 // Guarantees: the classes behave as Node 20's (object mode, highWaterMark and backpressure,
 // destroy and errors, async iteration, pipeline/finished/compose/addAbortSignal). Differences:
 // process.nextTick is a microtask (as all of Stockade's), so a tick does not run before promise
-// reactions queued earlier; no duplexPair. node:stream/web re-exports the runtime's own web
+// reactions queued earlier. node:stream/web re-exports the runtime's own web
 // stream classes (the streams group's, not the globals tenant code may have replaced).
 // Trusts: readable-stream (MIT), which reads methods of the objects it is handed as Node's does:
 // a tenant that replaces built-in prototypes changes its own streams only; the runtime's state
@@ -43,9 +44,51 @@ function nodeStreamLibrary() {
     AggregateError,
   });
   library._isArrayBufferView = ArrayBufferIsView;
+  library.duplexPair = duplexPairOf(library.Duplex, nextTick);
   addWebStreamBridges(library, webStreamClasses());
   nodeStreamHolder.library = library;
   return library;
+}
+
+/** Node 20.20's `duplexPair([options])` (lib/internal/streams/duplexpair.js): two Duplexes, what
+ *  is written to one read from the other, each write's callback called once the other side's
+ *  reader asks for more; ending one ends the other's readable side. */
+function duplexPairOf(Duplex, nextTick) {
+  class DuplexSide extends Duplex {
+    #otherSide = null;
+    #callback = null;
+    static link(side, otherSide) {
+      side.#otherSide = otherSide;
+    }
+    _read() {
+      const callback = this.#callback;
+      if (callback) {
+        this.#callback = null;
+        callback();
+      }
+    }
+    _write(chunk, encoding, callback) {
+      if (chunk.length === 0) {
+        nextTick(callback);
+      } else {
+        this.#otherSide.push(chunk);
+        this.#otherSide.#callback = callback;
+      }
+    }
+    _final(callback) {
+      this.#otherSide.on("end", callback);
+      this.#otherSide.push(null);
+    }
+  }
+  const link = DuplexSide.link;
+  delete DuplexSide.link;
+  return function duplexPair(options) {
+    const side0 = new DuplexSide(options);
+    const side1 = new DuplexSide(options);
+    link(side0, side1);
+    link(side1, side0);
+    return [side0, side1];
+  };
 }
 
 shareInternals("nodestream", ObjectFreeze({ __proto__: null, library: nodeStreamLibrary }));
@@ -54,7 +97,7 @@ const STREAM_NAMES = [
   "isDestroyed", "isDisturbed", "isErrored", "isReadable", "isWritable", "Readable", "Writable",
   "Duplex", "Transform", "PassThrough", "pipeline", "addAbortSignal", "finished", "destroy",
   "compose", "setDefaultHighWaterMark", "getDefaultHighWaterMark", "promises", "Stream",
-  "_isArrayBufferView", "_isUint8Array", "_uint8ArrayToBuffer",
+  "_isArrayBufferView", "_isUint8Array", "_uint8ArrayToBuffer", "duplexPair",
 ];
 defineBuiltin("node:stream", STREAM_NAMES, nodeStreamLibrary);
 

@@ -32,7 +32,7 @@
  *     43 node-hash.js 44 node-crypto.js 45 node-timers.js 46 node-zlib.js 47 node-zlib-streams.js
  *     48 vendor/readable-stream.js 49 node-stream-web.js 50 node-stream.js 51 node-querystring.js
  *     52 node-punycode.js 53 node-diagnostics-channel.js 54 bindings.js 55 rpc.js 56 cache.js
- *     57 urlpattern.js 58 rewriter.js 59 prelude-end.js
+ *     57 d1.js 58 urlpattern.js 59 rewriter.js 60 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -169,7 +169,8 @@
  *   makeEnv(raw: object | null) -> object
  *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
  *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
- *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js).
+ *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js);
+ *       {"binding": "d1", ...} a D1Database making the host calls d1.* (d1.js).
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
  *       call cap.call ({binding, method, args}; answered {result} or {error}; args and result
  *       in rpc.js's tagged structured-clone encoding).

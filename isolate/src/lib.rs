@@ -125,6 +125,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/bindings.js"),
     include_str!("../js/rpc.js"),
     include_str!("../js/cache.js"),
+    include_str!("../js/d1.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),
     include_str!("../js/prelude-end.js"),

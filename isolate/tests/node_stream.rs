@@ -187,6 +187,58 @@ fn web_and_node_streams_bridge_both_ways() {
 }
 
 #[test]
+fn duplex_pair_and_duplex_from_web_streams() {
+    // The values are Node 20.20's for the same script (isolate/js/test/node-stream.test.mjs
+    // compares the two line by line).
+    let v = ok(run("const [a, b] = stream.duplexPair();
+         const log = { a: [], b: [] }; // each side's order (between the sides, ticks decide)
+         b.on('data', (c) => log.b.push(String(c)));
+         a.on('data', (c) => log.a.push(String(c)));
+         a.write('one'); b.write(Buffer.from('two')); a.end('three');
+         await new Promise((resolve) => b.on('end', resolve));
+         b.end();
+         await Promise.all([sp.finished(a), sp.finished(b)]);
+         const [x, y] = stream.duplexPair({ objectMode: true });
+         x.end({ k: 1 });
+         const objects = await y.toArray();
+         const [p, q] = stream.duplexPair({ highWaterMark: 4 });
+         const rets = [p.write('xx'), p.write('xx'), p.write('xx')];
+         const held = [p.writableLength, q.readableLength];
+         const drained = new Promise((resolve) => p.once('drain', resolve));
+         let all = '';
+         q.on('data', (c) => { all += c; });
+         await drained;
+         const got = [];
+         const pair = Duplex.from({
+           readable: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('from web')); c.close(); } }),
+           writable: new WritableStream({ write(c) { got.push([c.constructor.name, Buffer.from(c).toString()]); } }),
+         });
+         pair.end('to web');
+         let read = '';
+         for await (const c of pair) read += c;
+         const upper = Duplex.from(new TransformStream({
+           transform(chunk, c) { c.enqueue(new TextEncoder().encode(new TextDecoder().decode(chunk).toUpperCase())); } }));
+         upper.end('shout');
+         const shouted = (await upper.toArray()).join('');
+         return { log, ended: [a.writableFinished, b.writableFinished, a.readableEnded, b.readableEnded],
+                  objects, rets, held, all, got, read, shouted };"));
+    assert_eq!(
+        v["log"],
+        serde_json::json!({ "a": ["two"], "b": ["one", "three"] }),
+        "{v:#}"
+    );
+    assert_eq!(v["ended"], serde_json::json!([true, true, true, true]));
+    assert_eq!(v["objects"], serde_json::json!([{ "k": 1 }]));
+    assert_eq!(v["rets"], serde_json::json!([true, false, false]));
+    assert_eq!(v["held"], serde_json::json!([6, 2]));
+    assert_eq!(v["all"], "xxxxxx");
+    // A Buffer written to a web WritableStream arrives as that Buffer, as in Node 20.
+    assert_eq!(v["got"], serde_json::json!([["Buffer", "to web"]]));
+    assert_eq!(v["read"], "from web");
+    assert_eq!(v["shouted"], "SHOUT");
+}
+
+#[test]
 fn node_stream_web_gives_the_runtimes_classes_even_after_tampering() {
     // Tenant code replaced the global before the first import: node:stream/web is the runtime's.
     let src = "globalThis.ReadableStream = class Fake {};

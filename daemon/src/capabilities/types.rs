@@ -323,6 +323,8 @@ pub fn mcp_declarations(tools: &[Value]) -> String {
 pub enum Member {
     Kv,
     Workspace,
+    /// A D1 database (`crate::storage::d1`).
+    D1,
     /// A service binding: `fetch` and RPC methods (the target's own types are not known here).
     Service,
     /// A Worker Loader binding (`env.LOADER`).
@@ -342,6 +344,9 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     }
     if members.iter().any(|(_, m)| matches!(m, Member::Workspace)) {
         out.push_str(WORKSPACE);
+    }
+    if members.iter().any(|(_, m)| matches!(m, Member::D1)) {
+        out.push_str(crate::storage::d1::DECLARATIONS);
     }
     if members
         .iter()
@@ -369,6 +374,7 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
         let t = match m {
             Member::Kv => "KVNamespace".to_owned(),
             Member::Workspace => "Workspace".to_owned(),
+            Member::D1 => "D1Database".to_owned(),
             Member::Service => "Service".to_owned(),
             Member::Loader => "WorkerLoader".to_owned(),
             Member::Capability(name, _) => format!("{}.Methods", namespace(name)),

@@ -1,6 +1,7 @@
 //! Storage for tenant code: the `kv.*` and `ws.*` host calls behind the `kv` and `workspace`
-//! bindings, and the operations the HTTP API shares with them; the Cache API's `cache.*` (in
-//! memory, per tenant: `cache`).
+//! bindings, and the operations the HTTP API shares with them; the `d1.*` calls behind the `d1`
+//! binding (SQLite files of the tenant's, `d1`); the Cache API's `cache.*` (in memory, per
+//! tenant: `cache`).
 //!
 //! Wire format (both ways, like `fetch`): `u32 LE head_len`, a JSON head, then raw bytes (a
 //! value or a file's contents). A request head names the binding by its `env` name
@@ -16,6 +17,10 @@
 //! call context; nothing in the payload.
 
 pub mod cache;
+pub mod d1;
+mod d1_calls;
+mod d1_exec;
+mod d1_guard;
 mod kv_calls;
 pub mod ws_calls;
 
@@ -39,15 +44,18 @@ pub type Answer = Result<(Value, Vec<u8>), StoreError>;
 /// The storage host calls' shared state.
 pub struct Storage {
     pub store: Store,
+    /// The D1 databases.
+    d1: Arc<d1::D1>,
     /// Tenant names by `TenantId`, from the pool (set once it starts, before any call can come;
     /// tenants a configuration reload adds are found too).
     tenants: OnceLock<TenantNames>,
 }
 
 impl Storage {
-    pub fn new(store: Store) -> Arc<Storage> {
+    pub fn new(store: Store, d1: d1::D1Settings) -> Arc<Storage> {
         Arc::new(Storage {
             store,
+            d1: d1::D1::new(d1),
             tenants: OnceLock::new(),
         })
     }
@@ -57,7 +65,7 @@ impl Storage {
         let _ = self.tenants.set(names);
     }
 
-    /// Registers `kv.*` and `ws.*`.
+    /// Registers `kv.*`, `ws.*` and `d1.*`.
     pub fn register(self: &Arc<Storage>, calls: &mut HostCalls) {
         for op in kv_calls::OPS {
             let me = Arc::clone(self);
@@ -71,6 +79,16 @@ impl Storage {
             calls.register_in_context(&format!("ws.{op}"), move |context, payload| {
                 let me = Arc::clone(&me);
                 async move { me.answer(context, payload, Kind::Workspace, op).await }
+            });
+        }
+        for op in d1_calls::OPS {
+            let me = Arc::clone(self);
+            calls.register_in_context(&format!("d1.{op}"), move |context, payload| {
+                let me = Arc::clone(&me);
+                async move {
+                    let d1 = Arc::clone(&me.d1);
+                    me.answer_d1(d1, context, payload, op).await
+                }
             });
         }
     }

@@ -3,6 +3,9 @@
 //!
 //! - `{"binding": "kv", "namespace": "n"}`: the tenant's key-value namespace `n`;
 //! - `{"binding": "workspace", "name": "w"}`: the tenant's workspace `w`;
+//! - `{"binding": "d1", "database": "db"}`: the tenant's D1 (SQL) database `db`, a SQLite file
+//!   of its own (`crate::storage::d1`); its name is 1-64 of `[A-Za-z0-9_-]` (no dot: it names a
+//!   file);
 //! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
 //!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
 //!   definition is created (`api::loader`, `api::run`), and again at every call.
@@ -28,6 +31,9 @@ pub enum Binding {
     Workspace {
         name: String,
     },
+    D1 {
+        database: String,
+    },
     Service {
         worker: String,
         entrypoint: Option<String>,
@@ -48,6 +54,12 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// Whether `name` is a valid D1 database name: a [`valid_name`] without dots (it becomes a
+/// file name, so `.` and `..` are never one).
+pub fn valid_database_name(name: &str) -> bool {
+    valid_name(name) && !name.contains('.')
 }
 
 /// The bindings among `env`'s values; an error names the first malformed one.
@@ -88,6 +100,14 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                 Binding::Workspace {
                     name: field("name")?,
                 }
+            }
+            Some("d1") => {
+                expect_keys(&["binding", "database"])?;
+                let database = field("database")?;
+                if !valid_database_name(&database) {
+                    return Err(format!("env.{key}: database must be 1-64 of [A-Za-z0-9_-]"));
+                }
+                Binding::D1 { database }
             }
             Some("capability") => {
                 expect_keys(&["binding", "name"])?;
@@ -152,9 +172,16 @@ mod tests {
             ("KV", json!({"binding": "kv", "namespace": "ns-1"})),
             ("WS", json!({"binding": "workspace", "name": "w1"})),
             ("CAP", json!({"binding": "capability", "name": "weather"})),
+            ("DB", json!({"binding": "d1", "database": "main_db-1"})),
         ]))
         .expect("valid");
-        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed.len(), 4);
+        assert_eq!(
+            parsed.get("DB"),
+            Some(&Binding::D1 {
+                database: "main_db-1".into()
+            })
+        );
         assert_eq!(
             parsed.get("CAP"),
             Some(&Binding::Capability {
@@ -210,6 +237,14 @@ mod tests {
             json!({"binding": "service", "worker": "a/b"}),
             json!({"binding": "service", "worker": "w", "entrypoint": 3}),
             json!({"binding": "loader", "extra": 1}),
+            json!({"binding": "d1"}),
+            json!({"binding": "d1", "database": ".."}),
+            json!({"binding": "d1", "database": "a.db"}),
+            json!({"binding": "d1", "database": "../x"}),
+            json!({"binding": "d1", "database": "a/b"}),
+            json!({"binding": "d1", "database": ""}),
+            json!({"binding": "d1", "database": "x".repeat(65)}),
+            json!({"binding": "d1", "database": "d", "path": "/tmp/x"}),
         ] {
             assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
         }

@@ -4,7 +4,8 @@
 //! installs them once per lockfile into `CARGO_TARGET_TMPDIR/frameworks-<hash>` (node_modules is
 //! never in the repository), and esbuild bundles each app there (`--format=esm
 //! --platform=neutral`, as for Workers) on every run. Without Node.js and npm the tests fail
-//! with a message saying so: they never skip.
+//! with a message saying so: they never skip. [`installed`] does the same for any sibling folder
+//! of fixtures (`e2e_npm_streams.rs`: `daemon/tests/npm-streams/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,11 +16,19 @@ use sha2::{Digest, Sha256};
 /// The apps of `daemon/tests/frameworks/` (entry file names).
 pub const APPS: &[&str] = &["hono-app.js", "hono-jwt.js", "itty-app.js"];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks")
+/// `daemon/tests/<folder>`.
+pub fn fixtures_of(folder: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(folder)
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+fn fixtures() -> PathBuf {
+    fixtures_of("frameworks")
+}
+
+/// Runs `cmd` to success; its output in the error otherwise.
+pub fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     let out = cmd.output().map_err(|e| {
         format!(
             "{what}: cannot start {:?} ({e}); the framework tests need Node.js and npm on PATH \
@@ -38,10 +47,11 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `npm ci` into a folder named by the hash of the manifest and lockfile (reused while they stay
-/// the same; a fresh install goes to a temporary folder first, renamed when complete).
-fn installed() -> Result<PathBuf, String> {
-    let dir = fixtures();
+/// `npm ci` of `daemon/tests/<folder>` into a folder named by the hash of the manifest and
+/// lockfile (reused while they stay the same; a fresh install goes to a temporary folder first,
+/// renamed when complete).
+pub fn installed(folder: &str) -> Result<PathBuf, String> {
+    let dir = fixtures_of(folder);
     let mut hash = Sha256::new();
     for file in ["package.json", "package-lock.json"] {
         let bytes = std::fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
@@ -51,7 +61,7 @@ fn installed() -> Result<PathBuf, String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("frameworks-{hex}"));
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{folder}-{hex}"));
     if root.join("node_modules/.bin/esbuild").exists() {
         return Ok(root);
     }
@@ -76,7 +86,7 @@ fn installed() -> Result<PathBuf, String> {
 
 /// Bundles every app; (entry name, bundled ES module source).
 fn build() -> Result<Vec<(String, String)>, String> {
-    let root = installed()?;
+    let root = installed("frameworks")?;
     let esbuild = root.join("node_modules/.bin/esbuild");
     let mut out = Vec::new();
     for app in APPS {

@@ -20,7 +20,7 @@ export const PARTS = [
   "fetch-outbound.js", "compression.js", "workers.js", "messaging.js", "websocket.js", "builtins.js", "lazy.js", "node-encodings.js", "node-buffer.js", "node-buffer-rw.js",
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
   "node-crypto.js", "node-timers.js", "node-zlib.js", "node-zlib-streams.js", "vendor/readable-stream.js", "node-stream-web.js", "node-stream.js", "node-querystring.js", "node-punycode.js",
-  "node-diagnostics-channel.js", "bindings.js", "rpc.js", "cache.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
+  "node-diagnostics-channel.js", "bindings.js", "rpc.js", "cache.js", "d1.js", "urlpattern.js", "rewriter.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

@@ -90,6 +90,63 @@ const SCENARIOS = {
     json: await consumers.json(stream.Readable.from([Buffer.from('{"k":'), Buffer.from("[1]}")])),
     buffer: [...(await consumers.buffer(stream.Readable.from([Buffer.from([1]), Buffer.from([2, 3])])))],
   })`,
+  // Node 20.20's duplexPair: each side reads what the other writes, with backpressure.
+  duplexPair: `async ({ stream, Buffer }) => {
+    const log = [];
+    const [a, b] = stream.duplexPair();
+    b.on("data", (c) => log.push("b<" + c));
+    a.on("data", (c) => log.push("a<" + c));
+    log.push("w:" + a.write("one"));
+    log.push("w:" + b.write(Buffer.from("two")));
+    a.write("", () => log.push("empty-cb"));
+    a.end("three");
+    await new Promise((resolve) => b.on("end", resolve));
+    log.push("b-ended");
+    b.end();
+    await new Promise((resolve) => a.on("end", resolve));
+    await Promise.all([stream.promises.finished(a), stream.promises.finished(b)]);
+    log.push(a.writableFinished, b.writableFinished, a.readableEnded, b.readableEnded);
+    const [x, y] = stream.duplexPair({ objectMode: true });
+    x.write({ k: 1 }); x.write([2]); x.end();
+    const objs = await y.toArray();
+    const [p, q] = stream.duplexPair({ highWaterMark: 4 });
+    const rets = []; for (let i = 0; i < 4; i++) rets.push(p.write("xx"));
+    const before = [p.writableLength, q.readableLength];
+    const drained = new Promise((resolve) => p.once("drain", resolve));
+    const all = [];
+    q.on("data", (c) => all.push(c.toString()));
+    await drained;
+    return { log, objs, rets, before, all, after: [p.writableLength, q.readableLength], names: [typeof stream.duplexPair, stream.duplexPair.length, stream.duplexPair.name] };
+  }`,
+  // Duplex.from and Duplex.fromWeb over web streams: a {readable, writable} pair, a
+  // ReadableStream, a TransformStream, a WritableStream, object mode, a web stream's error.
+  duplexFromWeb: `async ({ stream, Buffer }) => {
+    const got = [];
+    const ws = new WritableStream({ write(c) { got.push([c.constructor.name, Buffer.from(c).toString()]); } });
+    const rs = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("from web")); c.close(); } });
+    const d = stream.Duplex.from({ readable: rs, writable: ws });
+    d.end("to web");
+    const read = [];
+    for await (const c of d) read.push([Buffer.isBuffer(c), Buffer.from(c).toString()]);
+    await stream.promises.finished(d).catch(e => read.push(e.code));
+    const r2 = stream.Duplex.from(new ReadableStream({ start(c) { c.enqueue("s1"); c.enqueue("s2"); c.close(); } }));
+    const fromReadable = [r2.readable, r2.writable, r2.readableObjectMode];
+    let r2data = ""; for await (const c of r2) r2data += c; // how bytes are cut follows ticks
+    const t = stream.Duplex.from(new TransformStream({ transform(chunk, c) { c.enqueue(new Uint8Array([...chunk].reverse())); } }));
+    t.end(Buffer.from("abc"));
+    const tdata = []; for await (const c of t) tdata.push(Buffer.from(c).toString());
+    const w2got = [];
+    const w2 = stream.Duplex.from(new WritableStream({ write(c) { w2got.push(Buffer.from(c).toString()); } }));
+    const fromWritable = [w2.readable, w2.writable];
+    await new Promise((resolve, reject) => w2.end("end-me", (e) => e ? reject(e) : resolve()));
+    const obj = stream.Duplex.fromWeb(new TransformStream(), { objectMode: true });
+    obj.end({ o: 1 });
+    const odata = await obj.toArray();
+    const errs = [];
+    const bad = stream.Duplex.from({ readable: new ReadableStream({ pull(c) { c.error(new Error("web broke")); } }), writable: new WritableStream() });
+    await stream.promises.finished(bad).catch((e) => errs.push(e.message));
+    return { got, read, fromReadable, r2data, tdata, w2got, fromWritable, odata, errs };
+  }`,
 };
 
 async function inHarness(source) {
@@ -123,8 +180,8 @@ test("the export lists match the values and Node's", () => {
   const names = p.exports.builtinNames("node:stream");
   const value = p.exports.builtinExports("node:stream");
   for (const n of names) assert.ok(n in value, `node:stream lacks ${n}`);
-  // Node 20's, but duplexPair.
-  assert.deepEqual(Array.from(names).sort(), Object.keys(nodeStream.default).filter((n) => n !== "duplexPair").sort());
+  // Node 20's.
+  assert.deepEqual(Array.from(names).sort(), Object.keys(nodeStream.default).sort());
   for (const name of ["node:stream/promises", "node:stream/web", "node:stream/consumers"]) {
     const v = p.exports.builtinExports(name);
     for (const n of p.exports.builtinNames(name)) assert.ok(v[n] !== undefined, `${name} lacks ${n}`);

@@ -135,6 +135,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         parts: &["cache.js"],
         globals: &["Cache", "CacheStorage", "caches"],
     },
+    LazyGroup {
+        name: "d1",
+        parts: &["d1.js"],
+        globals: &[],
+    },
 ];
 
 /// Globals a lazy group reads live instead of receiving their value from the snapshot: values
