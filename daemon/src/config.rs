@@ -160,6 +160,12 @@ pub struct StoreConfig {
     /// `D1_ERROR: database or disk is full`. D1 databases are SQLite files under
     /// `data_dir/d1/<tenant>/` whatever `url` says (with PostgreSQL too).
     pub d1_max_bytes: u64,
+    /// Quota of one tenant's D1 databases together, bytes (default 256 MiB, 1 MiB to 1 TiB):
+    /// the files of all its databases, WAL included, counted before each call, whose database
+    /// may then grow only into what is left (`D1_ERROR: database or disk is full: this
+    /// tenant's D1 databases ... d1_tenant_max_bytes`); no new database when it is used up.
+    /// A tenant's temporary files (sorts, temporary tables) are capped at `d1_max_bytes`.
+    pub d1_tenant_max_bytes: u64,
     /// Time budget of one D1 call (a statement, a batch, an `exec`), milliseconds (default
     /// 30000, as on Cloudflare; 10 to 300000): a query still running past it is interrupted.
     pub d1_query_ms: u64,
@@ -181,6 +187,7 @@ impl Default for StoreConfig {
             workspace_max_bytes: 1 << 30,
             workspace_max_files: 100_000,
             d1_max_bytes: 100 << 20,
+            d1_tenant_max_bytes: 256 << 20,
             d1_query_ms: 30_000,
             secrets_poll_ms: 2_000,
         }
@@ -217,6 +224,7 @@ impl Config {
         crate::storage::d1::D1Settings {
             dir: self.data_dir.join("d1"),
             max_bytes: self.store.d1_max_bytes,
+            tenant_max_bytes: self.store.d1_tenant_max_bytes,
             query_ms: self.store.d1_query_ms,
         }
     }
@@ -224,6 +232,9 @@ impl Config {
 
 /// The range of `[store] d1_max_bytes`.
 pub const D1_MAX_BYTES: std::ops::RangeInclusive<u64> = (1 << 20)..=(10 << 30);
+
+/// The range of `[store] d1_tenant_max_bytes`.
+pub const D1_TENANT_MAX_BYTES: std::ops::RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 
 /// The range of `[store] d1_query_ms`.
 pub const D1_QUERY_MS: std::ops::RangeInclusive<u64> = 10..=300_000;
@@ -499,6 +510,9 @@ impl Config {
         }
         if !D1_MAX_BYTES.contains(&self.store.d1_max_bytes) {
             return Err("store.d1_max_bytes must be 1 MiB (1048576) to 10 GiB".into());
+        }
+        if !D1_TENANT_MAX_BYTES.contains(&self.store.d1_tenant_max_bytes) {
+            return Err("store.d1_tenant_max_bytes must be 1 MiB (1048576) to 1 TiB".into());
         }
         if !D1_QUERY_MS.contains(&self.store.d1_query_ms) {
             return Err(format!(

@@ -112,7 +112,7 @@ fn the_ways_out_of_a_sqlite_connection_are_closed() {
     assert!(
         filled[1..]
             .iter()
-            .any(|a| a == "D1_ERROR: database or disk is full: SQLITE_FULL"),
+            .any(|a| a == "D1_ERROR: database or disk is full: the database is at its size cap, [store] d1_max_bytes = 1048576 bytes: SQLITE_FULL"),
         "{filled:?}"
     );
     let file = d.dir.join("data/d1/t0/attacked.sqlite3");

@@ -13,7 +13,8 @@
 //!   quotas admit a request is the tenant its handler serves;
 //! - a request whose token names a tenant is admitted by that tenant's quotas (`quota`) before
 //!   its handler runs, or answered `429` with `Retry-After`; its place under the tenant's
-//!   concurrency is held until its response body is over;
+//!   concurrency is held until its response body is over, or, for a WebSocket's 101, until the
+//!   socket's relay ends (`websocket::UpgradeSlot::hold`);
 //! - an error answer off the data plane is the JSON envelope with a stable code even when axum
 //!   made it rather than a handler (one without an `ErrorCode` and not JSON is replaced);
 //! - each request is counted once, by tenant (configured ids only), route (a fixed name) and
@@ -38,6 +39,7 @@ use tracing::Instrument;
 use super::auth::Tokens;
 use super::error::{ApiError, ErrorCode};
 use super::quota::{Permit, QuotaBook};
+use super::websocket::UpgradeSlot;
 use super::AppState;
 use crate::metrics::Metrics;
 
@@ -171,9 +173,10 @@ pub async fn edge<G: Gate>(
             if let Some(caller) = caller {
                 request.extensions_mut().insert(caller);
             }
+            let upgrade = request.extensions().get::<UpgradeSlot>().cloned();
             let response = next.run(request).instrument(span.clone()).await;
             match permit {
-                Some(permit) => hold_until_sent(response, permit),
+                Some(permit) => hold_until_sent(response, permit, upgrade),
                 None => response,
             }
         }
@@ -255,8 +258,18 @@ fn enveloped(response: Response) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// `response` with its body holding `permit` until the body is over or dropped.
-fn hold_until_sent(response: Response, permit: Permit) -> Response {
+/// `response` with its body holding `permit` until the body is over or dropped; a 101's
+/// WebSocket relay (left in the connection's `upgrade` slot) holding it until the socket closes.
+fn hold_until_sent(response: Response, permit: Permit, upgrade: Option<UpgradeSlot>) -> Response {
+    let permit = match upgrade {
+        Some(slot) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            match slot.hold(permit) {
+                Ok(()) => return response,
+                Err(permit) => permit,
+            }
+        }
+        _ => permit,
+    };
     let (parts, body) = response.into_parts();
     Response::from_parts(
         parts,

@@ -17,7 +17,8 @@
 //! - a request that asks for a WebSocket (`api/websocket.rs`) reaches the worker with its
 //!   `Upgrade: websocket`, and a 101 with a `webSocket` (only then: `answer::checked_upgrade`)
 //!   completes the handshake; the socket then lives as the worker's request does, within its
-//!   wall-clock limit.
+//!   wall-clock limit, and keeps its place under the tenant's concurrency quota until it closes
+//!   (`edge.rs`).
 //!
 //! Trusts: the worker's answer only as far as these checks go.
 

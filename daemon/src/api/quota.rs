@@ -6,7 +6,8 @@
 //! - a request of a tenant over its rate or its concurrency is refused before any work is done
 //!   for it, with `429` and a `Retry-After` (seconds until a token is due; 1 for concurrency);
 //! - a request counts against its tenant's concurrency from its admission until its response
-//!   body has been sent or dropped ([`Permit`] travels with the body);
+//!   body has been sent or dropped ([`Permit`] travels with the body), or, when it became a
+//!   WebSocket, until the socket's relay ends (the permit travels with the relay, `api/edge.rs`);
 //! - quotas follow the configuration: a tenant's bucket and count survive a reload, with the new
 //!   figures applied from then on.
 //!

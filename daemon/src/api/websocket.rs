@@ -12,7 +12,12 @@
 //!   [`MAX_MESSAGE`] closes the connection with 1009 and the worker sees a close with 1009;
 //! - the client going away (no close frame) is a close with 1006 for the worker, and the relay
 //!   ends; the worker's close is sent to the client as given; the worker's request ending
-//!   without one (its end dropped) closes the client's connection with 1011.
+//!   without one (its end dropped) closes the client's connection with 1011;
+//! - the connection (not under hyper's timeouts once upgraded) ends at most [`CLOSE_WAIT`] after
+//!   the worker's request did (its wall-clock limit bounds that), however the client behaves: one
+//!   that never answers a close, or never reads, is dropped;
+//! - an open socket counts against its tenant's concurrency quota until the relay ends (the
+//!   edge's permit is held by the relay, [`UpgradeSlot::hold`]).
 //!
 //! Trusts: tungstenite's frame parser and its size caps.
 
@@ -24,6 +29,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -53,6 +59,24 @@ impl UpgradeSlot {
 
     fn put(&self, relay: Relay) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(relay);
+    }
+
+    /// Keeps `guard` alive while the relay in the slot runs (the edge's quota permit: an open
+    /// socket is a request being served), dropping it when the relay ends, or with the slot
+    /// when the relay never runs (the 101 was never written). Without a relay, `guard` comes
+    /// back.
+    pub fn hold<G: Send + 'static>(&self, guard: G) -> Result<(), G> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(relay) = slot.take() else {
+            return Err(guard);
+        };
+        *slot = Some(Box::new(move |io, read| {
+            Box::pin(async move {
+                relay(io, read).await;
+                drop(guard);
+            })
+        }));
+        Ok(())
     }
 }
 
@@ -140,7 +164,11 @@ impl AsyncWrite for Prefixed {
     }
 }
 
-/// Relays frames until both sides are done (see the module's guarantees).
+type Ws = WebSocketStream<Prefixed>;
+
+/// Relays frames until both sides are done (see the module's guarantees), and at most
+/// [`CLOSE_WAIT`] after the worker's end has gone, whatever the client does: one that reads
+/// nothing leaves a send to it waiting, which the relay's own close wait never sees end.
 async fn relay(io: Box<dyn Io>, read: Bytes, end: ClientEnd) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
@@ -151,6 +179,31 @@ async fn relay(io: Box<dyn Io>, read: Bytes, end: ClientEnd) {
         mut to_client,
         from_client,
     } = end;
+    let worker_gone = async {
+        // Resolves once every clone of the worker's end is dropped (its request ended).
+        from_client.closed().await;
+        tokio::time::sleep(CLOSE_WAIT).await;
+    };
+    let finished = tokio::select! {
+        () = frames(&mut ws, &mut to_client, &from_client) => true,
+        () = worker_gone => false,
+    };
+    // With the worker's end gone the close handshake is over or given up: the connection is
+    // dropped as it is, within the bound.
+    let flush = finished && !from_client.is_closed();
+    // Drop the worker's side now: a recv waiting there answers the close.
+    drop(from_client);
+    if flush {
+        let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+    }
+}
+
+/// The relay's loop, until both sides are done.
+async fn frames(
+    ws: &mut Ws,
+    to_client: &mut mpsc::Receiver<Outgoing>,
+    from_client: &mpsc::Sender<Incoming>,
+) {
     // A message of the client's waiting for room towards the worker.
     let mut held: Option<Incoming> = None;
     let mut client_done = false;
@@ -230,9 +283,6 @@ async fn relay(io: Box<dyn Io>, read: Bytes, end: ClientEnd) {
             held = None;
         }
     }
-    // Drop the worker's side now: a recv waiting there answers the close.
-    drop(from_client);
-    let _ = ws.close(None).await;
 }
 
 /// How long the relay waits for the client's answer to a close it did not start.

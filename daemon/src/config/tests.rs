@@ -405,15 +405,20 @@ fn the_d1_size_cap_and_time_budget_are_bounded() {
     let default = parse("").expect("default");
     assert_eq!(default.store.d1_max_bytes, 100 << 20);
     assert_eq!(default.store.d1_query_ms, 30_000);
+    assert_eq!(default.store.d1_tenant_max_bytes, 256 << 20);
     let d1 = default.d1_settings();
     assert!(d1.dir.ends_with("d1"), "{}", d1.dir.display());
     let c = parse("[store]\nd1_max_bytes = 1048576\nd1_query_ms = 10\n").expect("valid");
     assert_eq!((c.store.d1_max_bytes, c.store.d1_query_ms), (1 << 20, 10));
+    let c = parse("[store]\nd1_tenant_max_bytes = 1099511627776\n").expect("valid");
+    assert_eq!(c.d1_settings().tenant_max_bytes, 1 << 40);
     for (field, bad) in [
         ("d1_max_bytes", "1048575"),
         ("d1_max_bytes", "10737418241"),
         ("d1_query_ms", "9"),
         ("d1_query_ms", "300001"),
+        ("d1_tenant_max_bytes", "1048575"),
+        ("d1_tenant_max_bytes", "1099511627777"),
     ] {
         let err = parse(&format!("[store]\n{field} = {bad}\n")).expect_err(bad);
         assert!(err.contains(&format!("store.{field}")), "{bad}: {err}");

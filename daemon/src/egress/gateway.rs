@@ -1,38 +1,23 @@
 //! The `fetch` host call: tenant code's outbound HTTP(S), made by the supervisor on its behalf.
+//! Here the gateway and the answer's way back to tenant code; one hop's admission is in
+//! `gateway_admit.rs`, the chain of hops (injection, redirects, aborts) in `gateway_hops.rs`,
+//! the errors in `gateway_error.rs`.
 //!
-//! Guarantees, for every hop (the first request and each redirect the gateway follows):
-//! - only `http` and `https` URLs, parsed by the `url` crate (so `http://2130706433/` and
-//!   `http://0177.0.0.1/` are 127.0.0.1 before anything is checked);
-//! - the tenant's allow rules decide (`policy`, first match wins, no rule no network), then the
-//!   address: an IP literal is checked directly, a name through the checked resolver
-//!   (`resolver`), and the connection goes to the checked address only;
-//! - headers from the matching rule's `inject_headers` replace any the tenant set of that name,
-//!   with values of the tenant's secrets, on that hop only (a redirect to another rule's host
-//!   gets that rule's headers, or none); a hop that injects asks for an uncompressed, whole
-//!   answer (no `Range`); an answer in an encoding the gateway does not decode is refused
-//!   there, since it could not be scrubbed;
+//! Guarantees, for every answer (see `gateway_hops.rs` for every hop):
 //! - an answer compressed with gzip, deflate or br reaches tenant code decoded (without its
 //!   `Content-Encoding` and `Content-Length`), as a Workers `fetch()` gives it, and is scrubbed
-//!   decoded; the caps below count decoded bytes;
-//! - `encodeResponseBody: "manual"` hands tenant code the body as the upstream sent it, with its
-//!   `Content-Encoding` (and `Content-Length`), only when no hop of the chain injected a secret
-//!   (there is then nothing to scrub); after an injection the answer is decoded and scrubbed as
-//!   above (no `Content-Encoding`: that absence is how tenant code can tell). Either way the
-//!   upstream is asked for the same encodings an automatic fetch asks for (`hop::negotiate`);
-//! - a hop that injects goes over `https`, or `http` to a loopback address, unless its rule
-//!   says `inject_over_http` (a rule names a host and ports, not a scheme);
+//!   decoded; the caps below count decoded bytes (the client built here decodes; the raw one,
+//!   for `encodeResponseBody: "manual"` with nothing injected, does not);
 //! - every value injected anywhere in the chain is replaced by `[redacted]` (verbatim and in its
 //!   common encodings, mixed, see `scrub`) in the status text, header names and values, final
-//!   URL, body and error text the tenant gets back, and a scrubbed answer has no
-//!   `Content-Length`; a redirect whose location holds one is not followed;
-//! - at most [`MAX_REDIRECTS`] redirects, each re-checked; `redirect: "manual"` answers a 3xx
-//!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
-//!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET;
+//!   URL, body and error text the tenant gets back;
 //! - each hop is bounded by `[egress] hop_timeout_ms` (default 30 s, body included); an answer read whole by
 //!   `MAX_BODY_LEN` bytes, one that streams (longer than its first part, see `stream`) by
 //!   `stream::MAX_STREAMED_BODY`, scrubbed piece by piece (a value split across pieces is still
 //!   caught); the request's wall-clock limit (the worker's) bounds the whole;
-//! - every hop and every refusal is audited (`audit`), without header values or query.
+//! - every hop and every refusal is audited (`audit`), without header values or query: the
+//!   last hop here, once its body is read or its stream is over, the others and the refusals
+//!   where they happen.
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
 //! answer only as far as its size and a verbatim scrub go (an upstream that transforms a secret,
@@ -41,29 +26,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderName, HeaderValue};
-use reqwest::{Method, StatusCode};
+use reqwest::header::HeaderName;
 use stockade_cordon::TenantId;
-use stockade_ipc::limits::{MAX_BODY_LEN, MAX_HOST_CALL_PAYLOAD};
-use tokio::sync::oneshot;
-use url::{Host, Url};
+use stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD;
 
-use super::abort::watch;
-use super::addr::{AddressPolicy, Refused};
-use super::audit::{now_ms, Audit, Record};
-use super::hop::{classify, isomorphic_decode, negotiate, tenant_headers};
+use super::addr::AddressPolicy;
+use super::audit::{Audit, Record};
 use super::outbound::WorkerDispatch;
-use super::policy::{decide, Decision, Rule, Target, TargetHost};
+use super::policy::Rule;
 use super::resolver::CheckedResolver;
-use super::scrub::holds_any;
 use super::scrub::{scrub_str, Scrubber};
 use super::secrets::Secrets;
-use super::stream::{from_response, hold, read_start, upload_body, PendingAudit, Upstream};
-use super::wire::{
-    decode_request, encode_response, RedirectMode, ResponseBodyEncoding, ResponseHead, WireError,
-};
+use super::stream::{from_response, hold, read_start, PendingAudit, Upstream};
+use super::wire::{encode_response, ResponseHead};
 use crate::config::SecretValue;
 use crate::supervisor::Resources;
+
+pub use fetch_error::FetchError;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 20;
@@ -81,76 +60,6 @@ pub struct TenantRules {
 pub struct Injects {
     pub headers: Vec<(HeaderName, String)>,
     pub over_http: bool,
-}
-
-/// Why a fetch failed (the text tenant code's `TypeError` carries; never a secret value).
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("{0}")]
-    Wire(#[from] WireError),
-    #[error("invalid URL: {0}")]
-    BadUrl(String),
-    #[error("fetch supports http and https only, not {0}:")]
-    Scheme(String),
-    #[error("invalid method {0:?}")]
-    BadMethod(String),
-    #[error("invalid header {0:?}")]
-    BadHeader(String),
-    #[error("egress to {host}:{port} denied: {reason}")]
-    Denied {
-        host: String,
-        port: u16,
-        reason: &'static str,
-    },
-    #[error("egress to {host} denied: {refused}")]
-    Refused { host: String, refused: Refused },
-    #[error("cannot resolve {0}")]
-    Unresolvable(String),
-    #[error("egress rule needs secret {0:?}, which is not set")]
-    SecretMissing(String),
-    #[error("more than {MAX_REDIRECTS} redirects")]
-    TooManyRedirects,
-    #[error("redirect refused: the request's redirect mode is \"error\"")]
-    RedirectRefused,
-    #[error("invalid redirect location")]
-    BadLocation,
-    #[error("the response body is larger than {MAX_BODY_LEN} bytes")]
-    BodyTooLarge,
-    #[error("the upstream answered a compressed body ({0}) to a request carrying secrets")]
-    Compressed(String),
-    #[error(
-        "this egress rule injects secrets, which go over https only (or http to a loopback \
-         address; the rule's inject_over_http allows more)"
-    )]
-    CleartextSecret,
-    #[error("redirect not followed: its location holds a secret the gateway injected")]
-    SecretInLocation,
-    #[error("the upstream did not answer within the hop timeout")]
-    Timeout,
-    #[error("upstream request failed: {0}")]
-    Upstream(String),
-    #[error("this tenant has no egress configuration")]
-    NoTenant,
-    #[error("a redirect would send the request's streamed body again, which cannot be done")]
-    StreamedRedirect,
-    #[error("the worker's response body failed: {0}")]
-    WorkerBody(String),
-    #[error("the fetch was aborted")]
-    Aborted,
-    #[error("too many response bodies open at once in this request")]
-    TooManyStreams,
-    #[error(
-        "this request streams {} request bodies at once already (the most it may)",
-        crate::supervisor::Resources::MAX
-    )]
-    TooManyUploads,
-    #[error("no such response body stream (it ended, or was never opened by this request)")]
-    NoStream,
-    #[error(
-        "the streamed response body is larger than {} bytes",
-        super::stream::MAX_STREAMED_BODY
-    )]
-    StreamTooLarge,
 }
 
 pub struct Gateway {
@@ -314,275 +223,14 @@ impl Gateway {
         }
         Ok((head, body))
     }
-
-    /// Follows the request's hops to its answer: its head, the response to read its body
-    /// from, and the last hop (audited once its body is read, or its stream is over).
-    async fn run(
-        &self,
-        tenant: TenantId,
-        worker: Option<&str>,
-        payload: Vec<u8>,
-        resources: Option<&Resources>,
-        injected: &mut Vec<SecretValue>,
-    ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
-        let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
-        let rules = self.rules(index).ok_or(FetchError::NoTenant)?;
-        let request = decode_request(&payload)?;
-        drop(payload); // the body is copied out; a 15 MiB payload is not held twice
-                       // A fetch its caller aborts stops waiting for its hop: the request is dropped (its
-                       // connection closed) and audited as aborted, as is one aborted before it started.
-        let (_watch, mut aborted, aborted_early) = match resources {
-            Some(resources) => match watch(resources, request.call) {
-                Some((watch, fired)) => (Some(watch), Some(fired), false),
-                None => (None, None, true),
-            },
-            None => (None, None, false),
-        };
-        let mut method = Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
-        let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
-        let mut headers = tenant_headers(&request.headers)?;
-        // A streamed upload can be sent once: a redirect that would send it again fails.
-        let mut upload = match (request.upload, resources) {
-            (Some(id), Some(resources)) => Some(upload_body(resources, id, request.length)?),
-            (Some(_), None) => return Err(FetchError::NoStream),
-            (None, _) => None,
-        };
-        // Shared, not copied, with each hop's request (a redirect may send it again).
-        let mut body = bytes::Bytes::from(request.body);
-        let mut redirected = false;
-        for hop in 0..=MAX_REDIRECTS {
-            if hop > 0 && request.upload.is_some() && !body_dropped(&method, &request.method) {
-                return Err(FetchError::StreamedRedirect);
-            }
-            let (rule, mut record) =
-                self.admit(index, worker, &rules, &method, &url, body.len(), injected)?;
-            let started = Instant::now();
-            if aborted_early {
-                return Err(self.fail(
-                    index,
-                    Hop { started, record },
-                    FetchError::Aborted,
-                    injected,
-                ));
-            }
-            let mut sent = headers.clone();
-            let rule_injects = rules.injects.get(rule);
-            let to_inject = rule_injects.map_or(&[][..], |i| i.headers.as_slice());
-            if !to_inject.is_empty()
-                && url.scheme() == "http"
-                && !rule_injects.is_some_and(|i| i.over_http)
-                && !is_loopback(&url)
-            {
-                let refused = FetchError::CleartextSecret;
-                return Err(self.fail(index, Hop { started, record }, refused, injected));
-            }
-            // All of the hop's values at once: a reload of the secrets is seen whole or not.
-            let values = self
-                .secrets
-                .values(index, to_inject.iter().map(|(_, s)| s.as_str()));
-            for ((name, secret), value) in to_inject.iter().zip(values) {
-                let value = value.ok_or_else(|| FetchError::SecretMissing(secret.clone()));
-                let value = match value {
-                    Ok(v) => v,
-                    Err(e) => return Err(self.fail(index, Hop { started, record }, e, injected)),
-                };
-                // Checked when set: visible ASCII.
-                let header = HeaderValue::from_str(&value.0)
-                    .map_err(|_| FetchError::SecretMissing(secret.clone()))?;
-                sent.remove(name);
-                sent.insert(name.clone(), header);
-                injected.push(value);
-            }
-            // An answer that could hold a secret (injected on this hop or an earlier one) must
-            // come whole and uncompressed, or decoded, or it could not be scrubbed (a range could
-            // cut a value in two); any other answer may go to tenant code as it came.
-            let raw = negotiate(
-                &mut sent,
-                !injected.is_empty(),
-                request.encode_response_body == ResponseBodyEncoding::Manual,
-            );
-            let client = if raw { &self.raw_client } else { &self.client };
-            let hop_body = match upload.take() {
-                Some(stream) => {
-                    // The length the runtime knows (`upload_length`), not chunked framing.
-                    if let Some(length) = request.length {
-                        sent.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(length));
-                    }
-                    stream
-                }
-                None => reqwest::Body::from(body.clone()),
-            };
-            let send = client
-                .request(method.clone(), url.clone())
-                .headers(sent)
-                .body(hop_body)
-                .send();
-            // Audited if the caller's request ends (and drops this) before the answer.
-            let cut = CutShort {
-                gateway: self,
-                index,
-                hop: Some(Hop {
-                    started,
-                    record: record.clone(),
-                }),
-                injected,
-            };
-            let response = tokio::select! {
-                response = send => response,
-                () = fired(&mut aborted) => {
-                    let hop_state = cut.disarm();
-                    return Err(self.fail(index, hop_state, FetchError::Aborted, injected));
-                }
-            };
-            let hop_state = cut.disarm();
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => {
-                    let error = classify(&e, &url);
-                    return Err(self.fail(index, hop_state, error, injected));
-                }
-            };
-            let status = response.status();
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_owned);
-            if let (true, Some(location), false) = (
-                status.is_redirection(),
-                location,
-                request.redirect == RedirectMode::Manual,
-            ) {
-                record.status = Some(status.as_u16());
-                record.ms = started.elapsed().as_millis() as u64;
-                self.log(index, record, injected);
-                if request.redirect == RedirectMode::Error {
-                    return Err(FetchError::RedirectRefused);
-                }
-                if hop == MAX_REDIRECTS {
-                    return Err(FetchError::TooManyRedirects);
-                }
-                let next = url.join(&location).map_err(|_| FetchError::BadLocation)?;
-                // An upstream that echoes a secret into its redirect would have the gateway
-                // carry it elsewhere (perhaps to a host the tenant controls): not followed.
-                if holds_any(&location, injected) || holds_any(next.as_str(), injected) {
-                    return Err(FetchError::SecretInLocation);
-                }
-                if status == StatusCode::SEE_OTHER && method != Method::HEAD
-                    || matches!(status.as_u16(), 301 | 302) && method == Method::POST
-                {
-                    method = Method::GET;
-                    body = bytes::Bytes::new();
-                    for name in [
-                        "content-type",
-                        "content-encoding",
-                        "content-language",
-                        "content-location",
-                    ] {
-                        headers.remove(name);
-                    }
-                }
-                if next.origin() != url.origin() {
-                    headers.remove(reqwest::header::AUTHORIZATION);
-                    headers.remove(reqwest::header::COOKIE);
-                }
-                url = next;
-                redirected = true;
-                continue;
-            }
-            let encoding = response
-                .headers()
-                .get(reqwest::header::CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("identity")
-                .to_ascii_lowercase();
-            if !injected.is_empty() && encoding != "identity" {
-                return Err(self.fail(
-                    index,
-                    hop_state,
-                    FetchError::Compressed(encoding),
-                    injected,
-                ));
-            }
-            let head = ResponseHead {
-                status: status.as_u16(),
-                status_text: status.canonical_reason().unwrap_or("").to_owned(),
-                headers: response
-                    .headers()
-                    .iter()
-                    // A scrubbed body's length may not be the upstream's.
-                    .filter(|(n, _)| injected.is_empty() || *n != reqwest::header::CONTENT_LENGTH)
-                    .map(|(n, v)| (n.as_str().to_owned(), isomorphic_decode(v.as_bytes())))
-                    .collect(),
-                url: url.to_string(),
-                redirected,
-                stream: None,
-            };
-            return Ok((head, response, index, hop_state));
-        }
-        Err(FetchError::TooManyRedirects)
-    }
-}
-
-/// Resolves when the fetch's caller aborted it (never, for a fetch that cannot be aborted).
-async fn fired(aborted: &mut Option<oneshot::Receiver<()>>) {
-    if let Some(fired) = aborted.as_mut() {
-        if fired.await.is_ok() {
-            return;
-        }
-        *aborted = None; // the watch ended without an abort: never polled again
-    }
-    std::future::pending::<()>().await
-}
-
-/// A hop waiting for its answer: audited if dropped before it (the caller's request ended: wall
-/// limit, client gone); [`CutShort::disarm`] hands the hop back once the wait is over.
-struct CutShort<'a> {
-    gateway: &'a Gateway,
-    index: usize,
-    hop: Option<Hop>,
-    injected: &'a [SecretValue],
-}
-
-impl CutShort<'_> {
-    fn disarm(mut self) -> Hop {
-        let Some(hop) = self.hop.take() else {
-            unreachable!("a hop is taken only here, once")
-        };
-        hop
-    }
-}
-
-impl Drop for CutShort<'_> {
-    fn drop(&mut self) {
-        if let Some(hop) = self.hop.take() {
-            let mut record = hop.record;
-            record.reason = Some("the caller's request ended before the answer".into());
-            record.ms = hop.started.elapsed().as_millis() as u64;
-            self.gateway.log(self.index, record, self.injected);
-        }
-    }
-}
-
-/// Whether `url`'s host is a loopback address (or `localhost`): a hop there never leaves the
-/// host.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Whether a redirect turned the request into a bodyless one (`method` now, `asked` at first).
-fn body_dropped(method: &Method, asked: &str) -> bool {
-    *method == Method::GET && !asked.eq_ignore_ascii_case("GET")
 }
 
 #[path = "gateway_admit.rs"]
 mod admit;
+#[path = "gateway_error.rs"]
+mod fetch_error;
+#[path = "gateway_hops.rs"]
+mod hops;
 #[cfg(test)]
 #[path = "gateway_tests.rs"]
 mod tests;

@@ -7,7 +7,12 @@
 //! the chain is scrubbed from the audited host, path and reason. Trusts: the rules as compiled
 //! (`policy`).
 
+use reqwest::Method;
+use url::{Host, Url};
+
 use super::*;
+use crate::egress::audit::now_ms;
+use crate::egress::policy::{decide, Decision, Target, TargetHost};
 
 impl Gateway {
     /// Checks one hop against the scheme, the tenant's rules and (for an IP literal) the address

@@ -1,5 +1,7 @@
 //! The gateway against real HTTP servers on 127.0.0.1.
 
+use stockade_ipc::limits::MAX_BODY_LEN;
+
 use super::*;
 use crate::config::Config;
 use crate::egress::test_upstream::{Answer, Upstream};

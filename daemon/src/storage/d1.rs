@@ -6,21 +6,34 @@
 //! again here (`[A-Za-z0-9_-]`, 1-64: no path separator, no dot), under a folder created 0700,
 //! opened without following a symbolic link and without URI file names; a tenant has at most
 //! [`MAX_DATABASES_PER_TENANT`] files; every connection is hardened (`d1_guard`) before a
-//! tenant statement runs on it, its size capped at `[store] d1_max_bytes`, each call under a
-//! time budget of `[store] d1_query_ms`; WAL with `synchronous=FULL`, so a write whose call
+//! tenant statement runs on it, its size capped at `[store] d1_max_bytes` and, before each
+//! call, at what the tenant has left of `[store] d1_tenant_max_bytes` (the bytes of all its
+//! databases' files, WAL included, counted then: a call's own WAL growth, at most what one
+//! transaction writes, is counted by the next); no new database once fewer than
+//! [`NEW_DATABASE_BYTES`] are left; the tenant's temporary files at most `d1_max_bytes` together
+//! (`d1_temp`); each call under a time budget of `[store] d1_query_ms`, and stopped once the
+//! request that made it is over (its host call's future dropped, for its wall-clock limit, say),
+//! so it frees the database; WAL with `synchronous=FULL`, so a write whose call
 //! answered survives a `kill -9` of the daemon; the SQL runs on the blocking pool, at most
 //! [`CALLS_PER_TENANT`] calls of one tenant at once (more wait their turn), one at a time per
 //! database. Trusts: the tenant and database names its caller resolved from the stored binding.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use super::d1_exec::{self, Allowance, Outcome, Query, SqlError, RESULT_MAX_BYTES};
-use super::d1_guard::{harden, Fence};
+use super::d1_guard::{cap_pages, harden, Fence};
+use d1_temp::TempQuota;
+
+/// The temporary-file cap (a module of its own, declared here: `storage/mod.rs` lists D1's
+/// others).
+#[path = "d1_temp.rs"]
+pub(super) mod d1_temp;
 
 /// Calls of one tenant running at once (each holds a thread of the blocking pool).
 pub const CALLS_PER_TENANT: usize = 2;
@@ -28,12 +41,16 @@ pub const CALLS_PER_TENANT: usize = 2;
 pub const MAX_DATABASES_PER_TENANT: usize = 100;
 /// Connections kept open; past it, idle ones are closed.
 const MAX_OPEN: usize = 256;
+/// What a tenant must have left of its quota for a new database (its file, WAL and index).
+pub const NEW_DATABASE_BYTES: u64 = 64 << 10;
 
 /// `[store] d1_*`, resolved.
 #[derive(Debug, Clone)]
 pub struct D1Settings {
     pub dir: PathBuf,
     pub max_bytes: u64,
+    /// All of a tenant's databases together, bytes.
+    pub tenant_max_bytes: u64,
     pub query_ms: u64,
 }
 
@@ -62,6 +79,31 @@ pub struct D1 {
     settings: D1Settings,
     open: Mutex<HashMap<(String, String), Arc<Database>>>,
     turns: Mutex<HashMap<String, Arc<Semaphore>>>,
+    temp: Mutex<HashMap<String, Arc<TempQuota>>>,
+}
+
+/// Sets its flag when dropped: with the future of the call that holds it, when the request that
+/// made the call is over.
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The bytes of the files in `dir` (none: 0).
+fn bytes_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,11 +128,43 @@ fn failed(what: &str, e: impl std::fmt::Display) -> SqlError {
 
 impl D1 {
     pub fn new(settings: D1Settings) -> Arc<D1> {
+        if let Err(code) = d1_temp::register() {
+            // Every open then fails (no such VFS): D1 is refused, never run uncapped.
+            tracing::error!("d1: registering the temporary-file VFS failed: SQLite code {code}");
+        }
         Arc::new(D1 {
             settings,
             open: Mutex::new(HashMap::new()),
             turns: Mutex::new(HashMap::new()),
+            temp: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn temp_quota(&self, tenant: &str) -> Arc<TempQuota> {
+        let mut temp = lock(&self.temp);
+        Arc::clone(
+            temp.entry(tenant.to_owned())
+                .or_insert_with(|| TempQuota::new(self.settings.max_bytes)),
+        )
+    }
+
+    /// Caps `db` (at `path`) for the next call at what it and its tenant have left.
+    fn cap(&self, db: &Database, conn: &Connection, path: &Path) -> Result<(), SqlError> {
+        let (max, quota) = (self.settings.max_bytes, self.settings.tenant_max_bytes);
+        let used = path.parent().map_or(0, bytes_in);
+        let main = std::fs::metadata(path).map_or(0, |m| m.len());
+        let left = quota.saturating_sub(used.saturating_sub(main));
+        let (bytes, why) = if max <= left {
+            (
+                max,
+                format!("the database is at its size cap, [store] d1_max_bytes = {max} bytes"),
+            )
+        } else {
+            (left, format!(
+                "this tenant's D1 databases (WAL included) take {used} bytes of its quota, [store] d1_tenant_max_bytes = {quota} bytes"
+            ))
+        };
+        cap_pages(conn, &db.fence, bytes, why).map_err(|e| failed("cap", e))
     }
 
     /// The file of `tenant`'s `database`, or why there is none.
@@ -135,12 +209,19 @@ impl D1 {
                     "this tenant has {count} databases, the most it may have: SQLITE_CANTOPEN"
                 )));
             }
+            let (used, quota) = (bytes_in(&dir), self.settings.tenant_max_bytes);
+            if used.saturating_add(NEW_DATABASE_BYTES) > quota {
+                return Err(SqlError(format!(
+                    "this tenant's D1 databases take {used} bytes, no room for a new one in its quota, [store] d1_tenant_max_bytes = {quota} bytes: SQLITE_FULL"
+                )));
+            }
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let mut conn = Connection::open_with_flags(&path, flags).map_err(|e| failed("open", e))?;
+        let mut conn = Connection::open_with_flags_and_vfs(&path, flags, d1_temp::VFS_NAME)
+            .map_err(|e| failed("open", e))?;
         let fence = harden(&mut conn, self.settings.max_bytes).map_err(|e| failed("harden", e))?;
         if open.len() >= MAX_OPEN {
             open.retain(|_, db| Arc::strong_count(db) > 1);
@@ -169,6 +250,9 @@ impl D1 {
         database: &str,
         work: Work,
     ) -> Result<Done, SqlError> {
+        // Dropped with this future: by the link when the request is over.
+        let abandon = Abandon(Arc::new(AtomicBool::new(false)));
+        let abandoned = Arc::clone(&abandon.0);
         let turn = self
             .turns(tenant)
             .acquire_owned()
@@ -176,11 +260,19 @@ impl D1 {
             .map_err(|e| failed("turn", e))?;
         let me = Arc::clone(self);
         let (tenant, database) = (tenant.to_owned(), database.to_owned());
-        tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            let _temp = d1_temp::enter(me.temp_quota(&tenant));
             let db = me.database(&tenant, &database)?;
             let conn = lock(&db.conn);
+            if abandoned.load(Ordering::SeqCst) {
+                return Err(SqlError(
+                    "the request that made the call is over: SQLITE_INTERRUPT".into(),
+                ));
+            }
+            me.cap(&db, &conn, &me.path(&tenant, &database)?)?;
             let budget_ms = me.settings.query_ms;
+            db.fence.watch(Some(abandoned));
             db.fence.arm(budget_ms);
             let mut allowance = Allowance {
                 budget_ms,
@@ -198,12 +290,19 @@ impl D1 {
             };
             d1_exec::close_transaction(&conn, &db.fence);
             db.fence.disarm();
+            db.fence.watch(None);
             done
         })
         .await
-        .map_err(|e| failed("call", e))?
+        .map_err(|e| failed("call", e));
+        drop(abandon);
+        done?
     }
 }
+
+#[cfg(test)]
+#[path = "d1_tests.rs"]
+mod tests;
 
 /// The TypeScript of a `d1` binding (`GET /v1/workers/{id}/types`).
 pub const DECLARATIONS: &str = "interface D1Meta {

@@ -6,8 +6,9 @@
 //! [`RESULT_MAX_BYTES`] (counted as they are read: a larger one stops reading and is an error);
 //! no transaction survives a call (a batch commits or rolls back, and anything a statement
 //! left open is rolled back); an error is a message in D1's shape, `<what SQLite said>:
-//! SQLITE_<CODE>`, naming the fence's reason for a refusal and the time budget for an
-//! interruption. Trusts: the connection's fence, armed by the caller.
+//! SQLITE_<CODE>`, naming the fence's reason for a refusal, the time budget for an
+//! interruption (or that the request was over), and the cap a full database or temporary
+//! files met. Trusts: the connection's fence, armed by the caller.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -136,6 +137,12 @@ fn code_name(extended: std::os::raw::c_int) -> &'static str {
 
 /// `e` as the tenant sees it.
 pub fn describe(e: &rusqlite::Error, fence: &Fence, budget_ms: u64) -> SqlError {
+    if fence.abandoned() {
+        return SqlError(
+            "the request that made the call is over, so the query was stopped: SQLITE_INTERRUPT"
+                .into(),
+        );
+    }
     if fence.interrupted() {
         return SqlError(format!(
             "the query ran longer than its time budget of {budget_ms} ms and was interrupted: SQLITE_INTERRUPT"
@@ -153,6 +160,16 @@ pub fn describe(e: &rusqlite::Error, fence: &Fence, budget_ms: u64) -> SqlError 
             match fence.denied() {
                 // The authorizer refused (SQLITE_AUTH, or SQLITE_ERROR for a function).
                 Some(why) => format!("{text}: {why}: {code}"),
+                None if err.code == ErrorCode::DiskFull => match super::d1::d1_temp::refused() {
+                    true => format!(
+                        "{text}: this tenant's temporary files (sorts, temporary tables) are at their cap, [store] d1_max_bytes = {} bytes: {code}",
+                        super::d1::d1_temp::cap().unwrap_or(0)
+                    ),
+                    false => match fence.full() {
+                        Some(why) => format!("{text}: {why}: {code}"),
+                        None => format!("{text}: {code}"),
+                    },
+                },
                 None => {
                     if matches!(
                         err.code,

@@ -10,12 +10,16 @@
 //!   is the transaction; the supervisor's own, [`Fence::internal`], pass); `VACUUM` (and
 //!   `VACUUM INTO 'file'`) fails too, on the `ATTACH` it runs inside and on the limit of
 //!   attached databases, 0;
-//! - the size cap is `max_page_count` (which the tenant cannot change: `PRAGMA` refused);
+//! - the size cap is `max_page_count` (which the tenant cannot change: `PRAGMA` refused), set
+//!   again before each call ([`cap_pages`]) to what the database and its tenant have left;
+//! - temporary files stay files (`temp_store = FILE`, counted by `d1_temp`'s VFS), the page
+//!   cache (and so what a sort keeps in memory before it spills) at [`CACHE_KIB`];
 //! - SQLite's limits: a string, BLOB or row is at most [`MAX_LENGTH`] bytes, a statement
 //!   [`MAX_SQL_LENGTH`], a table [`MAX_COLUMNS`] columns, [`MAX_PARAMS`] bound parameters,
 //!   [`MAX_EXPR_DEPTH`] deep expressions, no attached database;
 //! - defensive mode (no `writable_schema` corruption), an untrusted schema;
-//! - a progress handler interrupts a statement past the deadline [`Fence::arm`] set.
+//! - a progress handler interrupts a statement past the deadline [`Fence::arm`] set, or once
+//!   the request that made the call is over ([`Fence::watch`]); never the supervisor's own.
 //!
 //! Trusts: SQLite's authorizer and progress handler (`sqlite3_set_authorizer`,
 //! `sqlite3_progress_handler`).
@@ -41,6 +45,8 @@ pub const MAX_PARAMS: i32 = 100;
 pub const MAX_EXPR_DEPTH: i32 = 100;
 /// SQLite page size of a new database; `max_page_count` is the cap over it.
 const PAGE_SIZE: i64 = 4096;
+/// The page cache of a connection, KiB (SQLite's default, set so that it stays the bound).
+pub const CACHE_KIB: i64 = 2000;
 /// Virtual machine steps between two looks at the deadline.
 const PROGRESS_STEPS: i32 = 1000;
 
@@ -70,6 +76,12 @@ pub struct Fence {
     pub internal: AtomicBool,
     /// Why the authorizer refused the last statement it refused.
     denied: Mutex<Option<String>>,
+    /// Set (by the caller's drop guard) once the request that made the running call is over.
+    abandoned: Mutex<Option<Arc<AtomicBool>>>,
+    /// The progress handler stopped the running call because its request was over.
+    gone: AtomicBool,
+    /// Which cap a full database met in the running call (see [`cap_pages`]).
+    full: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -101,6 +113,24 @@ impl Fence {
         self.deadline_ms.store(0, Ordering::SeqCst);
     }
 
+    /// Stops the running call once `abandoned` is set (`None`: the call is over).
+    pub fn watch(&self, abandoned: Option<Arc<AtomicBool>>) {
+        self.gone.store(false, Ordering::SeqCst);
+        if let Ok(mut a) = self.abandoned.lock() {
+            *a = abandoned;
+        }
+    }
+
+    /// Whether the progress handler stopped the running call because its request was over.
+    pub fn abandoned(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    /// Which cap a full database met in the running call.
+    pub fn full(&self) -> Option<String> {
+        self.full.lock().ok().and_then(|f| f.clone())
+    }
+
     /// Whether the progress handler interrupted the running call.
     pub fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
@@ -112,12 +142,24 @@ impl Fence {
     }
 
     fn past_deadline(&self) -> bool {
+        if self.internal.load(Ordering::SeqCst) {
+            return false;
+        }
         let at = self.deadline_ms.load(Ordering::SeqCst);
         if at != 0 && self.now_ms() >= at {
             self.interrupted.store(true, Ordering::SeqCst);
             return true;
         }
-        false
+        let gone = self
+            .abandoned
+            .lock()
+            .map(|a| a.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst)))
+            .unwrap_or(false);
+        if gone {
+            self.gone.store(true, Ordering::SeqCst);
+            self.interrupted.store(true, Ordering::SeqCst);
+        }
+        gone
     }
 }
 
@@ -136,7 +178,11 @@ pub fn authorize(action: &AuthAction<'_>, internal: bool) -> Result<(), String> 
             let name = lower(pragma_name);
             let read = READ_PRAGMAS.contains(&name.as_str());
             let set = SET_PRAGMAS.contains(&name.as_str());
-            if read || set || (internal && pragma_value.is_none() && ["page_count", "page_size"].contains(&name.as_str())) {
+            let own = match pragma_value {
+                None => ["page_count", "page_size"].contains(&name.as_str()),
+                Some(_) => name == "max_page_count",
+            };
+            if read || set || (internal && own) {
                 Ok(())
             } else {
                 Err(format!("PRAGMA {name} is not allowed"))
@@ -176,6 +222,8 @@ pub fn harden(conn: &mut Connection, max_bytes: u64) -> rusqlite::Result<Arc<Fen
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "journal_size_limit", 4 << 20)?;
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
     let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
     let pages = i64::try_from(max_bytes / page_size)
@@ -221,6 +269,31 @@ pub fn harden(conn: &mut Connection, max_bytes: u64) -> rusqlite::Result<Arc<Fen
     let progress = Arc::clone(&fence);
     conn.progress_handler(PROGRESS_STEPS, Some(move || progress.past_deadline()))?;
     Ok(fence)
+}
+
+/// Caps the database at `max_bytes` (at least its size now) for the next call, which, when
+/// full, is told `why`.
+pub fn cap_pages(
+    conn: &Connection,
+    fence: &Fence,
+    max_bytes: u64,
+    why: String,
+) -> rusqlite::Result<()> {
+    if let Ok(mut f) = fence.full.lock() {
+        *f = Some(why);
+    }
+    fence.internal.store(true, Ordering::SeqCst);
+    let set = conn
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+        .and_then(|page_size| {
+            let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
+            let pages = i64::try_from(max_bytes / page_size)
+                .unwrap_or(i64::MAX)
+                .clamp(1, i64::from(u32::MAX - 1));
+            conn.pragma_update(None, "max_page_count", pages)
+        });
+    fence.internal.store(false, Ordering::SeqCst);
+    set
 }
 
 #[cfg(test)]

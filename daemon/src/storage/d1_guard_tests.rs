@@ -93,6 +93,12 @@ fn the_authorizer_allows_schema_reads_and_refuses_the_rest() {
     };
     assert_eq!(authorize(&begin, true), Ok(()));
     assert_eq!(authorize(&pragma("page_count", None), true), Ok(()));
+    // Its size cap too (`cap_pages`), and only that with a value.
+    assert_eq!(
+        authorize(&pragma("max_page_count", Some("9")), true),
+        Ok(())
+    );
+    assert!(authorize(&pragma("journal_mode", Some("off")), true).is_err());
     let attach = AuthAction::Attach { filename: "x" };
     assert!(authorize(&attach, true).is_err());
 }
