@@ -196,15 +196,7 @@ impl Storage {
         op: &'static str,
     ) -> Result<Vec<u8>, String> {
         let (head, body) = split(&payload)?;
-        let tenant = self
-            .tenants
-            .get()
-            .and_then(|names| names.name(context.tenant))
-            .ok_or("unknown tenant")?;
-        let name = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
+        let (tenant, name) = self.caller(&context, &head)?;
         let Some(Binding::D1 { database }) = context.bindings.get(name) else {
             return Err(format!("this worker has no D1 binding named {name:?}"));
         };
