@@ -6,7 +6,7 @@
 //! daemon unaffected, the next query served).
 mod common;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CAPS: &str = "[store]\nd1_max_bytes = 1048576\nd1_query_ms = 500\n";
 
@@ -16,16 +16,7 @@ fn load_db(d: &impl Target, token: &str, code: &str) -> String {
         "modules": { "main.js": code },
         "env": { "DB": { "binding": "d1", "database": "attacked" } },
     });
-    let r = client()
-        .post(format!("{}/v1/workers", d.base()))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("load");
-    let status = r.status().as_u16();
-    let v: Value = r.json().expect("json");
-    assert_eq!(status, 201, "{v}");
-    v["id"].as_str().expect("id").to_string()
+    load_code(d, token, &body)
 }
 
 /// Runs each SQL text of the request's `q` (JSON) with `exec`; the answer lists, per text,
@@ -43,15 +34,6 @@ export default { async fetch(req, env) {
 
 fn attempt(d: &Daemon, t: &str, id: &str, sql: &[String]) -> Vec<String> {
     attempt_on(d, t, id, sql)
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

@@ -41,15 +41,6 @@ fn load_worker(d: &impl Target, token: &str, databases: &[&str], limits: Value) 
     load_code(d, token, &body)
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The worker's request with `sql` ([binding, sql] pairs): (status, body text).
 fn ask(d: &impl Target, t: &str, id: &str, sql: &[(&str, &str)]) -> (u16, String) {
     let q = serde_json::to_string(sql).expect("json");

@@ -321,6 +321,17 @@ pub fn load(d: &impl Target, token: &str, main: &str) -> String {
     load_code(d, token, &body)
 }
 
+/// `s` percent-encoded for a URL's query (unreserved characters kept).
+#[allow(dead_code)] // not every test binary builds query strings
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// POST /v1/workers with a whole WorkerCode `body`; returns the id.
 #[allow(dead_code)] // not every test binary creates workers this way
 pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> String {
