@@ -3,11 +3,8 @@
 //! answering with a ReadableStream, and the clear error a chunk that is not bytes gets.
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
 
-use stockade_isolate::{
-    Answer, FetchRequest, FetchResponse, Module, ModuleSet, RunError, TaskEvent, Worker,
-};
+use stockade_isolate::{FetchRequest, FetchResponse, RunError};
 
 fn eval(body: &str) -> serde_json::Value {
     ok(run(&format!("export default async () => {{ {body} }};")))
@@ -23,86 +20,6 @@ fn request(method: &str, path: &str, body: &[u8]) -> FetchRequest {
         body_streamed: false,
         encode_body: false,
         env: serde_json::json!({}),
-    }
-}
-
-/// A fetch answered through the task API, as a worker process drives it: a streamed answer's
-/// `body.write` host calls are collected into `response.body`, and `body.end` ends it (with the
-/// error text the prelude sends when the body stream failed). Other host calls are refused.
-struct Fetched {
-    response: Result<FetchResponse, RunError>,
-    end_error: Option<String>,
-}
-
-fn fetch_with(src: &str, request: &FetchRequest) -> Fetched {
-    let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
-    let loaded = worker.load("main.js", &mut set);
-    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
-    let task = worker.start_fetch(request);
-    let started = Instant::now();
-    let mut response = None;
-    let mut body = Vec::new();
-    let mut end_error = None;
-    loop {
-        let calls = worker.take_host_calls();
-        let busy = !calls.is_empty();
-        for call in calls {
-            let reply = match call.name.as_str() {
-                "body.write" => {
-                    body.extend_from_slice(&call.payload);
-                    Ok(Vec::new())
-                }
-                "body.end" => {
-                    if !call.payload.is_empty() {
-                        end_error = Some(String::from_utf8_lossy(&call.payload).into_owned());
-                    }
-                    Ok(Vec::new())
-                }
-                other => Err(format!("this test has no host for `{other}`")),
-            };
-            worker.host_reply(call.call, reply);
-        }
-        let mut ended = false;
-        for event in worker.drain_events() {
-            match event {
-                TaskEvent::Answered(a) if a.task == task => {
-                    response = Some(a.result.and_then(|answer| match answer {
-                        Answer::Response(r) => Ok(r),
-                        other => Err(RunError::Internal(format!("not a response: {other:?}"))),
-                    }));
-                }
-                TaskEvent::Ended { task: t, .. } if t == task => ended = true,
-                _ => {}
-            }
-        }
-        if ended {
-            break;
-        }
-        if busy {
-            continue; // the replies may have made more calls
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the fetch did not end"
-        );
-        let wake = worker
-            .next_wake()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
-        worker.advance(Instant::now());
-    }
-    let response = response
-        .unwrap_or_else(|| Err(RunError::Internal("the fetch ended unanswered".into())))
-        .map(|mut r| {
-            if r.streamed {
-                r.body = body;
-            }
-            r
-        });
-    Fetched {
-        response,
-        end_error,
     }
 }
 

@@ -4,11 +4,8 @@
 //! and AES-GCM's IV lengths and tag lengths with the Web Cryptography API's error types.
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
 
-use stockade_isolate::{
-    Answer, FetchRequest, FetchResponse, Module, ModuleSet, RunError, TaskEvent, Worker,
-};
+use stockade_isolate::{FetchRequest, FetchResponse};
 
 fn eval(body: &str) -> serde_json::Value {
     ok(run(&format!(
@@ -470,70 +467,11 @@ fn request() -> FetchRequest {
     }
 }
 
-/// The worker `src`'s answer to one fetch through the task API, as a worker process drives it:
-/// a streamed answer's `body.write` calls collected into its body, and the error text `body.end`
-/// carries when the body stream failed.
+/// The worker `src`'s answer to one GET through the task API (`common::fetch_with`): a
+/// streamed answer's body collected, and the error text `body.end` carries when it failed.
 fn fetch(src: &str) -> (FetchResponse, Option<String>) {
-    let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
-    let loaded = worker.load("main.js", &mut set);
-    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
-    let task = worker.start_fetch(&request());
-    let started = Instant::now();
-    let (mut response, mut body, mut end_error) = (None, Vec::new(), None);
-    loop {
-        let calls = worker.take_host_calls();
-        let busy = !calls.is_empty();
-        for call in calls {
-            let reply = match call.name.as_str() {
-                "body.write" => {
-                    body.extend_from_slice(&call.payload);
-                    Ok(Vec::new())
-                }
-                "body.end" => {
-                    if !call.payload.is_empty() {
-                        end_error = Some(String::from_utf8_lossy(&call.payload).into_owned());
-                    }
-                    Ok(Vec::new())
-                }
-                other => Err(format!("this test has no host for `{other}`")),
-            };
-            worker.host_reply(call.call, reply);
-        }
-        let mut ended = false;
-        for event in worker.drain_events() {
-            match event {
-                TaskEvent::Answered(a) if a.task == task => {
-                    response = Some(a.result.and_then(|answer| match answer {
-                        Answer::Response(r) => Ok(r),
-                        other => Err(RunError::Internal(format!("not a response: {other:?}"))),
-                    }));
-                }
-                TaskEvent::Ended { task: t, .. } if t == task => ended = true,
-                _ => {}
-            }
-        }
-        if ended {
-            break;
-        }
-        if busy {
-            continue;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the fetch did not end"
-        );
-        let wake = worker
-            .next_wake()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
-        worker.advance(Instant::now());
-    }
-    let mut response = response.expect("answered").expect("a response");
-    if response.streamed {
-        response.body = body;
-    }
-    (response, end_error)
+    let fetched = fetch_with(src, &request());
+    (fetched.response.expect("a response"), fetched.end_error)
 }
 
 #[test]
