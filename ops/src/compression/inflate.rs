@@ -13,7 +13,7 @@
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
-use super::{Format, OutBuf, Step};
+use super::{decompress_call, Decode, Format, OutBuf, Step};
 use crate::{OpError, OpResult};
 
 /// The native memory one decompressor holds (the inflate state with its 32 KiB window and
@@ -81,33 +81,17 @@ impl Decompressor {
 
     /// Decompresses a prefix of `input`; with `finish`, a stream that has not ended is an error.
     pub fn write(&mut self, input: &[u8], finish: bool) -> OpResult<Step> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = OutBuf::new(input.len().saturating_mul(4));
-        let mut consumed = 0;
-        let mut more = false;
-        let result = self.steps(input, &mut consumed, &mut out, &mut more);
-        let result = result.and_then(|()| {
-            if finish && !more && self.part != Part::Ended {
-                Err(corrupt("the stream is truncated"))
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = result {
-            if out.len == 0 {
-                return Err(e);
-            }
-            self.failed = Some(e);
-            more = true;
-        }
-        Ok(Step {
-            consumed,
-            more,
-            ended: self.part == Part::Ended,
-            output: out.into_vec(),
-        })
+        decompress_call(self, input, finish, || corrupt("the stream is truncated"))
+    }
+}
+
+impl Decode for Decompressor {
+    fn ended(&self) -> bool {
+        self.part == Part::Ended
+    }
+
+    fn failed(&mut self) -> &mut Option<OpError> {
+        &mut self.failed
     }
 
     fn steps(
@@ -185,7 +169,9 @@ impl Decompressor {
             }
         }
     }
+}
 
+impl Decompressor {
     fn header_byte(&mut self, b: u8) -> OpResult<()> {
         if self.header.len() >= MAX_GZIP_HEADER {
             return Err(corrupt("the gzip header is too long"));

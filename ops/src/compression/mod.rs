@@ -128,6 +128,57 @@ impl Step {
     }
 }
 
+/// A decompressor's steps over one call's input, as [`decompress_call`] drives them.
+pub trait Decode {
+    /// Decodes from `input[*i..]` into `out` until the input is used, `out` is full (`*more`)
+    /// or the stream ended; an error is the compressed data's fault.
+    fn steps(
+        &mut self,
+        input: &[u8],
+        i: &mut usize,
+        out: &mut OutBuf,
+        more: &mut bool,
+    ) -> OpResult<()>;
+    /// The stream's end was decoded.
+    fn ended(&self) -> bool;
+    /// Where an error waits for the next call (sticky).
+    fn failed(&mut self) -> &mut Option<OpError>;
+}
+
+/// One call of a decompressor: a prefix of `input` decoded (at most [`MAX_CALL_OUTPUT`] bytes);
+/// with `finish`, a stream that has not ended is `truncated`. An error is sticky, and a call
+/// that meets it after producing output answers that output first (the error comes next call).
+pub fn decompress_call<D: Decode>(
+    d: &mut D,
+    input: &[u8],
+    finish: bool,
+    truncated: impl FnOnce() -> OpError,
+) -> OpResult<Step> {
+    if let Some(e) = d.failed() {
+        return Err(e.clone());
+    }
+    let mut out = OutBuf::new(input.len().saturating_mul(4));
+    let mut consumed = 0;
+    let mut more = false;
+    let mut result = d.steps(input, &mut consumed, &mut out, &mut more);
+    if result.is_ok() && finish && !more && !d.ended() {
+        result = Err(truncated());
+    }
+    if let Err(e) = result {
+        if out.len == 0 {
+            return Err(e);
+        }
+        *d.failed() = Some(e);
+        more = true;
+    }
+    Ok(Step {
+        consumed,
+        more,
+        ended: d.ended(),
+        output: out.into_vec(),
+    })
+}
+
 /// A growing output buffer capped at [`MAX_CALL_OUTPUT`]: starts near `hint` and doubles.
 pub struct OutBuf {
     pub buf: Vec<u8>,

@@ -13,7 +13,7 @@
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 
-use super::{OutBuf, Step};
+use super::{decompress_call, Decode, OutBuf, Step};
 use crate::{OpError, OpResult};
 
 /// The native memory one decoder may hold: the ring buffer of the largest standard window
@@ -48,29 +48,19 @@ impl Decompressor {
 
     /// Decompresses a prefix of `input`; with `finish`, a stream that has not ended is an error.
     pub fn write(&mut self, input: &[u8], finish: bool) -> OpResult<Step> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = OutBuf::new(input.len().saturating_mul(4));
-        let mut consumed = 0;
-        let mut more = false;
-        let mut result = self.steps(input, &mut consumed, &mut out, &mut more);
-        if result.is_ok() && finish && !more && !self.ended {
-            result = Err(corrupt("the brotli stream is truncated"));
-        }
-        if let Err(e) = result {
-            if out.len == 0 {
-                return Err(e);
-            }
-            self.failed = Some(e);
-            more = true;
-        }
-        Ok(Step {
-            consumed,
-            more,
-            ended: self.ended,
-            output: out.into_vec(),
+        decompress_call(self, input, finish, || {
+            corrupt("the brotli stream is truncated")
         })
+    }
+}
+
+impl Decode for Decompressor {
+    fn ended(&self) -> bool {
+        self.ended
+    }
+
+    fn failed(&mut self) -> &mut Option<OpError> {
+        &mut self.failed
     }
 
     fn steps(
