@@ -76,8 +76,10 @@ fn start_upstream() -> Upstream {
 }
 
 fn start_daemon(tag: &str, port: u16) -> Daemon {
+    // CPU room for the tenant code's base64 of a 300 KB body on a loaded host (the tests are
+    // about encodings, not the CPU limit, which a busy CI machine's 50 ms default hit once).
     let config = format!(
-        "[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+        "[limits]\ncpu_ms = 2000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
          [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n\
          [tenants.secrets]\napi_key = \"{SECRET}\"\n\
          [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\npath_prefix = \"/inject/\"\n\
