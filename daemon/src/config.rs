@@ -169,6 +169,13 @@ pub struct StoreConfig {
     /// Time budget of one D1 call (a statement, a batch, an `exec`), milliseconds (default
     /// 30000, as on Cloudflare; 10 to 300000): a query still running past it is interrupted.
     pub d1_query_ms: u64,
+    /// Size cap of one R2 object (`{"binding": "r2"}`), bytes (default 100 MiB, 1 byte to
+    /// 5 GiB): a `put` past it fails and leaves nothing. R2 buckets are files under
+    /// `data_dir/r2/<tenant>/` whatever `url` says (with PostgreSQL too).
+    pub r2_max_object_bytes: u64,
+    /// Quota of one tenant's R2 objects together, bytes (default 1 GiB, 1 byte to 1 PiB): the
+    /// stored objects plus the uploads under way; a `put` past it fails and leaves nothing.
+    pub r2_tenant_max_bytes: u64,
     /// With a PostgreSQL store, how often each daemon checks whether any daemon sharing it set
     /// or deleted a secret through the API (one read of a change counter), reloading the stored
     /// secrets when one did: the longest such a change takes to reach this daemon's egress, plus
@@ -189,6 +196,8 @@ impl Default for StoreConfig {
             d1_max_bytes: 100 << 20,
             d1_tenant_max_bytes: 256 << 20,
             d1_query_ms: 30_000,
+            r2_max_object_bytes: 100 << 20,
+            r2_tenant_max_bytes: 1 << 30,
             secrets_poll_ms: 2_000,
         }
     }
@@ -229,6 +238,23 @@ impl Config {
         }
     }
 }
+
+impl Config {
+    /// Where and how R2 buckets are kept (`[store] r2_*`, under `data_dir`).
+    pub fn r2_settings(&self) -> crate::storage::r2::R2Settings {
+        crate::storage::r2::R2Settings {
+            dir: self.data_dir.join("r2"),
+            max_object_bytes: self.store.r2_max_object_bytes,
+            tenant_max_bytes: self.store.r2_tenant_max_bytes,
+        }
+    }
+}
+
+/// The range of `[store] r2_max_object_bytes`.
+pub const R2_MAX_OBJECT_BYTES: std::ops::RangeInclusive<u64> = 1..=(5 << 30);
+
+/// The range of `[store] r2_tenant_max_bytes`.
+pub const R2_TENANT_MAX_BYTES: std::ops::RangeInclusive<u64> = 1..=(1 << 50);
 
 /// The range of `[store] d1_max_bytes`.
 pub const D1_MAX_BYTES: std::ops::RangeInclusive<u64> = (1 << 20)..=(10 << 30);
@@ -520,6 +546,12 @@ impl Config {
                 D1_QUERY_MS.start(),
                 D1_QUERY_MS.end()
             ));
+        }
+        if !R2_MAX_OBJECT_BYTES.contains(&self.store.r2_max_object_bytes) {
+            return Err("store.r2_max_object_bytes must be 1 to 5 GiB (5368709120)".into());
+        }
+        if !R2_TENANT_MAX_BYTES.contains(&self.store.r2_tenant_max_bytes) {
+            return Err("store.r2_tenant_max_bytes must be 1 to 1 PiB".into());
         }
         let min_mb = crate::api::MIN_MEMORY_MB;
         if self.limits.memory_mb < min_mb || self.cordon.quarantine_memory_mb < min_mb {

@@ -17,6 +17,7 @@ mod http;
 mod metrics;
 mod run;
 mod run_jailed;
+mod scheduled;
 mod serve;
 mod storage;
 mod store;

@@ -186,7 +186,7 @@ async fn serve(
     );
     let host_call_budget = Arc::clone(host_calls.budget());
     egress.register(&mut host_calls);
-    let storage = Storage::new(store.clone(), config.d1_settings());
+    let storage = Storage::new(store.clone(), config.d1_settings(), config.r2_settings());
     storage.register(&mut host_calls);
     let cache_budgets = config
         .tenants
@@ -237,6 +237,8 @@ async fn serve(
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));
+    // Cron triggers of every tenant's stored workers (`scheduled`).
+    crate::scheduled::start(Arc::downgrade(&state));
     let mut metrics_local = None;
     // A passed metrics socket serves the metrics whatever `metrics_listen` says; nothing is bound
     // then, and `addr` only names the listener in an error.

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, or tag 3 `entrypoint: str, method: str, args_json: bytes` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, or tag 4 `cron: str, scheduled_time_ms: u64` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -194,11 +194,24 @@ pub enum Call {
         /// `[arg, ...]`, encoded.
         args_json: Vec<u8>,
     },
+    /// Call the `scheduled` handler (a cron trigger's event, protocol 12): the default export's
+    /// `scheduled(controller, env, ctx)`, a `WorkerEntrypoint` class's `scheduled(controller)`,
+    /// or a "scheduled" event at the global scope. Answered `Reply::Json` with
+    /// `{"outcome": "ok"|"exception", "noRetry": bool, "error"?: {name, message}}`, once the
+    /// handler and its `waitUntil` work are over.
+    Scheduled {
+        /// The cron expression that fired, as the definition gave it (at most
+        /// [`crate::limits::MAX_RPC_NAME_LEN`] bytes).
+        cron: String,
+        /// When it was due, milliseconds since the Unix epoch (UTC).
+        scheduled_time_ms: u64,
+    },
 }
 
 const CALL_DEFAULT: u8 = 1;
 const CALL_FETCH: u8 = 2;
 const CALL_RPC: u8 = 3;
+const CALL_SCHEDULED: u8 = 4;
 const HOST_RESULT_OK: u8 = 1;
 const HOST_RESULT_ERR: u8 = 2;
 
@@ -228,7 +241,10 @@ const CALL_MAX: usize = 1 + max_of(
             + 1
             + prefixed(MAX_RPC_NAME_LEN)
             + 1,
-        2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
+        max_of(
+            2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
+            prefixed(MAX_RPC_NAME_LEN) + 8,
+        ),
     ),
 );
 pub(crate) const INVOKE_MAX: usize = 8 + 32 + CALL_MAX;
@@ -498,6 +514,14 @@ impl Call {
                 w.str(Field::RpcName, method)?;
                 w.bytes(Field::ArgJson, args_json)?;
             }
+            Call::Scheduled {
+                cron,
+                scheduled_time_ms,
+            } => {
+                w.u8(CALL_SCHEDULED);
+                w.str(Field::RpcName, cron)?;
+                w.u64(*scheduled_time_ms);
+            }
         }
         Ok(())
     }
@@ -520,6 +544,10 @@ impl Call {
                 entrypoint: r.string(Field::RpcName)?,
                 method: r.string(Field::RpcName)?,
                 args_json: r.byte_vec(Field::ArgJson)?,
+            }),
+            CALL_SCHEDULED => Ok(Call::Scheduled {
+                cron: r.string(Field::RpcName)?,
+                scheduled_time_ms: r.u64()?,
             }),
             value => Err(DecodeError::InvalidTag {
                 tag: Tag::Call,

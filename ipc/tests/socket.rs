@@ -58,6 +58,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                     Call::Default { arg_json } => arg_json.len(),
                     Call::Fetch { body, .. } => body.len(),
                     Call::Rpc { args_json, .. } => args_json.len(),
+                    Call::Scheduled { cron, .. } => cron.len(),
                 };
                 outcome(request_id, Ok(Reply::Json(len.to_string().into_bytes())))
             }

@@ -6,6 +6,8 @@
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
 //   {"binding": "d1", "database": "db"}        -> a D1Database (Cloudflare D1's client API): d1.*
 //                                                 (d1.js, a lazy part)
+//   {"binding": "r2", "bucket": "b"}           -> an R2Bucket (Cloudflare R2's Workers API): r2.*
+//                                                 (r2.js, a lazy part)
 //   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
 //                                                 cap.call {binding, method: m, args} answered
 //                                                 {result} or {error: {name, message}}; args and
@@ -300,6 +302,7 @@ function makeEnv(raw) {
     if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
     else if (kind === "d1") env[key] = lazyInternals("d1").makeD1Database(key); // d1.js
+    else if (kind === "r2") env[key] = lazyInternals("r2").makeR2Bucket(key); // r2.js
     else if (kind === "capability") env[key] = makeCapability(key);
     else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
     else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);

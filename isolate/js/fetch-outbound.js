@@ -18,8 +18,12 @@
 // body as the upstream sent it, with its Content-Encoding, unless a secret was injected (then it
 // is decoded and scrubbed as ever), and the Response is returned to a client as it is
 // (encodeBody "manual", as workerd). Private bytes only meet
-// captured operations (bytesView, bytesCopy, typedArraySet, typedArrayLength). Trusts: the host
-// to validate every call natively.
+// captured operations (bytesView, bytesCopy, typedArraySet, typedArrayLength).
+// WebSockets: a GET with `Upgrade: websocket` (a ws:/wss: URL is its http:/https: one) goes out
+// with `websocket: true` in the head; the gateway makes the handshake (daemon/src/egress/
+// websocket.rs) and a 101 answer names the outbound socket (`socket`), which the Response's
+// webSocket drives (websocket.js, built then); any other answer is an ordinary Response.
+// Trusts: the host to validate every call natively.
 
 function frameForHost(head, bytes) {
   const headBytes = utf8Encode(wellFormedJson(JSONStringify(head)));
@@ -41,17 +45,62 @@ function idFrame(id, kind = -1, chunk = null) {
   return out;
 }
 
-/** The Response of a host's answer (the egress gateway's, or a service binding's: rpc.js);
- *  `held.stream` gets the number of its host stream, if any; `manual`: asked with
- *  encodeResponseBody "manual". */
-function responseFromHost(reply, held = null, manual = false) {
+/** The head of a host's fetch answer and where its body starts. */
+function parseHostAnswer(reply) {
   const malformed = "fetch: malformed answer from the host";
   if (!isUint8Array(reply)) throw new TypeError(malformed);
   const length = typedArrayLength(reply);
   if (length < 4) throw new TypeError(malformed);
   const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
   if (4 + n > length) throw new TypeError(malformed);
-  const head = JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n)));
+  return [JSONParse(utf8DecodeStripBOM(bytesView(reply, 4, 4 + n))), 4 + n];
+}
+
+/** A WebSocket handshake's answer (websocket.js's standard client): [status, the server's
+ *  Sec-WebSocket-Protocol or "", the outbound socket's number or -1 when it did not upgrade]. */
+function hostAnswerHead(reply) {
+  const head = parseHostAnswer(reply)[0];
+  let protocol = "";
+  const headers = head.headers;
+  for (let i = 0; i < headers.length; i++) {
+    if (`${headers[i][0]}` === "sec-websocket-protocol") protocol = `${headers[i][1]}`;
+  }
+  const socket = head.status === 101 && typeof head.socket === "number" ? head.socket >>> 0 : -1;
+  return [head.status | 0, protocol, socket];
+}
+
+/** Tells the host to close outbound socket `socket`, which no one will use (1000). */
+function closeUnusedSocket(socket) {
+  const out = new ByteArray(6);
+  out[0] = socket & 0xff; out[1] = (socket >>> 8) & 0xff; out[2] = (socket >>> 16) & 0xff; out[3] = (socket >>> 24) & 0xff;
+  out[4] = 1000 & 0xff; out[5] = 1000 >>> 8;
+  uponPromise(hostCall("socket.close", out), undefined, noop);
+}
+
+/** `url` (serialized) with ws:/wss: made http:/https:, for a WebSocket handshake. */
+function webSocketHandshakeURL(url) {
+  if (url[0] === "w" && url[1] === "s" && url[2] === ":") return `http:${url.slice(3)}`;
+  if (url[0] === "w" && url[1] === "s" && url[2] === "s" && url[3] === ":") return `https:${url.slice(4)}`;
+  return url;
+}
+
+/** Whether a request's headers ([name, value] pairs, names lower case) ask for a WebSocket. */
+function asksForWebSocket(headers) {
+  for (let i = 0; i < headers.length; i++) {
+    if (headers[i][0] === "upgrade" && `${headers[i][1]}`.toLowerCase() === "websocket") return true;
+  }
+  return false;
+}
+
+/** The Response of a host's answer (the egress gateway's, or a service binding's: rpc.js);
+ *  `held.stream` gets the number of its host stream, if any; `manual`: asked with
+ *  encodeResponseBody "manual". A 101 naming an outbound socket carries its webSocket (only
+ *  with `held`: an answer dropped unused closes its socket). */
+function responseFromHost(reply, held = null, manual = false) {
+  const parsed = parseHostAnswer(reply);
+  const head = parsed[0];
+  const n = parsed[1] - 4;
+  const length = typedArrayLength(reply);
   const flat = [];
   const headers = head.headers;
   for (let i = 0; i < headers.length; i++) flat.push(`${headers[i][0]}`, `${headers[i][1]}`);
@@ -59,7 +108,17 @@ function responseFromHost(reply, held = null, manual = false) {
   const stream = head.stream;
   if (held !== null && typeof stream === "number") held.stream = stream;
   const body = typeof stream === "number" ? outboundBodySource(first, stream) : first;
-  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true, manual);
+  let webSocket = null;
+  if (head.status === 101 && typeof head.socket === "number") {
+    if (held === null) {
+      closeUnusedSocket(head.socket >>> 0);
+    } else {
+      let protocol = "";
+      for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === "sec-websocket-protocol") protocol = flat[i + 1];
+      webSocket = lazyInternals("websocket").outboundWebSocket(head.socket >>> 0, protocol);
+    }
+  }
+  return newResponseFromHost(head.status | 0, `${head.statusText}`, flat, body, `${head.url}`, head.redirected === true, manual, webSocket);
 }
 
 /** The body of an answer that streams: its first part, then `fetch.read` host calls naming the
@@ -161,8 +220,13 @@ function dropLateAnswer(reply, reason) {
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
-    const { method, url, headers, body, redirect, signal, encodeResponseBody } = requestForFetch(request);
+    const { method, url: asked, headers, body, redirect, signal, encodeResponseBody } = requestForFetch(request);
     const manual = encodeResponseBody === "manual";
+    const websocket = asksForWebSocket(headers);
+    if (websocket && (method !== "GET" || body !== null)) {
+      throw new TypeError("fetch: a WebSocket upgrade (Upgrade: websocket) is a GET without a body");
+    }
+    const url = websocket ? webSocketHandshakeURL(asked) : asked;
     if (bodyUnusable(body)) throw new TypeError("fetch: the request body has already been used");
     let settled = false;
     let responseBody = null;
@@ -215,6 +279,10 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
         resolve(response);
       }, (e) => fail(new TypeError(`fetch failed: ${e && e.message}`)));
     };
+    if (websocket) {
+      send({ __proto__: null, method, url, headers, redirect, websocket: true }, null);
+      return;
+    }
     if (body === null) {
       send({ method, url, headers, redirect }, null);
       return;

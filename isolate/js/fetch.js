@@ -311,11 +311,12 @@ const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 let readResponseForHost; // (value, encode) -> [status, statusText, flatHeaders, body: null | Uint8Array | reader, length, socket link | null]
 
-let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected, manual = false) -> Response
+let newResponseFromHost; // (status, statusText, flatHeaders, bytes, url, redirected, manual = false, webSocket = null) -> Response
 let responseBody; // (v) -> BodyState | null, throwing unless v is a Response
 let responseHeaders; // (response) -> Headers
 let responseBodyOf; // (response) -> BodyState | null (no brand check)
 let responseForCache; // (value) -> [status, statusText, Headers, BodyState | null] | null (not a Response)
+let responseFacts; // (value) -> { status, headers, body: BodyState | null, url, redirected } | null (not a Response)
 
 class Response {
   #type = "default";
@@ -417,7 +418,7 @@ class Response {
     responseHeaders = (r) => r.#headers;
     // `manual`: an outbound fetch's answer asked with encodeResponseBody: "manual", which (as in
     // workerd) is returned to a client as it is (encodeBody: "manual"), not encoded again.
-    newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected, manual = false) => {
+    newResponseFromHost = (status, statusText, flatHeaders, bytes, url, redirected, manual = false, webSocket = null) => {
       const r = new Response();
       r.#type = "basic";
       r.#status = status;
@@ -428,6 +429,7 @@ class Response {
       r.#url = url;
       r.#redirected = redirected;
       if (manual === true) r.#encodeBody = "manual";
+      r.#webSocket = webSocket; // an outbound fetch's 101 (fetch-outbound.js), else null
       // `bytes`: the whole body, or a { pull, cancel } source for one that streams.
       r.#body = NULL_BODY_STATUSES.includes(status) ? null : bodyFromHost(bytes);
       return r;
@@ -462,6 +464,9 @@ class Response {
     };
     responseBodyOf = (r) => r.#body;
     responseForCache = (v) => (v !== null && typeof v === "object" && #status in v ? [v.#status, v.#statusText, v.#headers, v.#body] : null);
+    responseFacts = (v) => (v !== null && typeof v === "object" && #status in v
+      ? { __proto__: null, status: v.#status, headers: v.#headers, body: v.#body, url: v.#url, redirected: v.#redirected }
+      : null);
     responseBody = (v) => {
       if (!isObject(v) || !(#status in v)) throw new TypeError("Illegal invocation");
       return v.#body;

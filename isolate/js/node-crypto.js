@@ -1,11 +1,12 @@
 // ---- node-crypto.js: node:crypto. ---------------------------------------------------------------
 // randomBytes/randomFill(Sync)/randomInt/randomUUID/getRandomValues draw from the host's CSPRNG
-// (the same primitive as crypto.getRandomValues); createHash/createHmac/hash support md5, sha1,
-// sha224, sha256, sha384 and sha512 (node-hash.js: in JavaScript until the native op road lands,
-// see there); timingSafeEqual compares without an early exit; webcrypto is the global `crypto`,
-// and `subtle` is whatever the global `crypto.subtle` is (WebCrypto arrives with branch `crypto`;
-// until then it is undefined). Keys, ciphers, signatures, key derivation and Diffie-Hellman are
-// not implemented: they throw ERR_METHOD_NOT_IMPLEMENTED naming the function.
+// (the same primitive as crypto.getRandomValues); timingSafeEqual compares without an early exit;
+// webcrypto is the global `crypto`. The rest is on the native ops, one part each: hashes and HMAC
+// (node-hash.js), pbkdf2/hkdf/scrypt (node-crypto-kdf.js), KeyObject and key making
+// (node-crypto-keys.js), signatures, RSA-OAEP and diffieHellman (node-crypto-sign.js), ciphers
+// (node-crypto-cipher.js); this part gives them their shared helpers (`h`) and assembles the
+// module. createDiffieHellman, createECDH, privateEncrypt, publicDecrypt and the prime functions
+// throw ERR_METHOD_NOT_IMPLEMENTED naming the function.
 
 function cryptoModule() {
   const { Buffer } = builtinExports("node:buffer");
@@ -19,73 +20,18 @@ function cryptoModule() {
     }
     throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray, or DataView", data);
   }
-  function algorithm(name) {
-    const key = `${name}`.toLowerCase();
-    const canonical = HASH_ALIASES[key] ?? key;
-    if (newHashState(canonical) === undefined) throw nodeError(Error, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${name}`);
-    return canonical;
+  /** Node's "ArrayBuffer, Buffer, TypedArray, DataView or string" arguments (password, salt, iv). */
+  function bytesLike(data, name, encoding) {
+    if (typeof data === "string") return encodeString(data, encodingOrThrow(encoding ?? "utf8"));
+    if (data !== null && typeof data === "object" && (typedArrayName(data) !== undefined || isDataView(data) || isArrayBuffer(data))) {
+      return bufferSourceBytes(data, name);
+    }
+    throw invalidArgType(name, "of type string or an instance of ArrayBuffer, Buffer, TypedArray, or DataView", data);
   }
   function output(bytes, encoding) {
     if (encoding === undefined || encoding === "buffer") return toBuffer(bytes);
-    return decodeBytes(bytes, encodingOrThrow(encoding), 0, bytes.length);
+    return decodeBytes(bytes, encodingOrThrow(encoding), 0, typedArrayByteLength(bytes));
   }
-
-  class Hash {
-    #state;
-    #done = false;
-    constructor(name, state) {
-      this.#state = state ?? newHashState(algorithm(name));
-    }
-    update(data, encoding) {
-      if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
-      hashUpdate(this.#state, bytesOf(data, encoding, "data"));
-      return this;
-    }
-    digest(encoding) {
-      if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
-      this.#done = true;
-      return output(hashFinal(this.#state), encoding);
-    }
-    copy() {
-      if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
-      return new Hash(undefined, hashCopy(this.#state));
-    }
-  }
-
-  class Hmac {
-    #inner;
-    #outer;
-    #done = false;
-    constructor(name, key, options) {
-      const alg = algorithm(name);
-      let k = bytesOf(key, options?.encoding, "key");
-      const block = HASH_SPECS[alg].block;
-      if (k.length > block) {
-        const st = newHashState(alg);
-        hashUpdate(st, k);
-        k = hashFinal(st);
-      }
-      const ipad = new Uint8Array(block).fill(0x36);
-      const opad = new Uint8Array(block).fill(0x5c);
-      for (let i = 0; i < k.length; i++) { ipad[i] ^= k[i]; opad[i] ^= k[i]; }
-      this.#inner = newHashState(alg);
-      hashUpdate(this.#inner, ipad);
-      this.#outer = newHashState(alg);
-      hashUpdate(this.#outer, opad);
-    }
-    update(data, encoding) {
-      if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
-      hashUpdate(this.#inner, bytesOf(data, encoding, "data"));
-      return this;
-    }
-    digest(encoding) {
-      if (this.#done) return output(new Uint8Array(0), encoding);
-      this.#done = true;
-      hashUpdate(this.#outer, hashFinal(this.#inner));
-      return output(hashFinal(this.#outer), encoding);
-    }
-  }
-
   function randomFillSync(buf, offset = 0, size) {
     if (!(typedArrayName(buf) !== undefined || isDataView(buf) || isArrayBuffer(buf))) {
       throw invalidArgType("buf", "an instance of ArrayBuffer or ArrayBufferView", buf);
@@ -100,6 +46,22 @@ function cryptoModule() {
     }
     return buf;
   }
+  const h = {
+    Buffer, toBuffer, bytesOf, bytesLike, output,
+    randomBytes: (n) => randomFillSync(new U8(n)),
+    /** A secret: a secret KeyObject's bytes, or bytesOf (createHmac's key, hkdf's ikm, a cipher key). */
+    secretBytes(key, encoding, name) {
+      const st = keys.keyState(key);
+      if (st !== undefined) {
+        if (st.type !== "secret") throw keys.invalidType(st.type, "secret");
+        return st.der;
+      }
+      return bytesOf(key, encoding, name);
+    },
+  };
+  const keys = nodeKeys(h);
+  const { Hash, Hmac, hash } = nodeHashClasses(h);
+
   function randomBytes(size, callback) {
     validateInteger(size, "size", 0, 2 ** 31 - 1);
     const buf = randomFillSync(Buffer.alloc(size));
@@ -136,16 +98,22 @@ function cryptoModule() {
     for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
     return diff === 0;
   }
+  const listCopy = (list) => {
+    const out = [];
+    for (let i = 0; i < list.length; i++) out[i] = list[i];
+    return out;
+  };
   const notImplemented = (name) => () => {
     throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", `The ${name} method is not implemented by Stockade's node:crypto`);
   };
   const webcrypto = globalThis.crypto;
   const exports = {
-    createHash: (name, options) => new Hash(name),
-    createHmac: (name, key, options) => new Hmac(name, key, options),
-    hash: (name, data, encoding = "hex") => output((() => { const st = newHashState(algorithm(name)); hashUpdate(st, bytesOf(data, undefined, "data")); return hashFinal(st); })(), encoding),
-    getHashes: () => ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
-    getCiphers: () => [], getCurves: () => [],
+    createHash: (algorithm, options) => new Hash(algorithm, options),
+    createHmac: (hmac, key, options) => new Hmac(hmac, key, options),
+    hash,
+    getHashes: () => listCopy(NODE_HASH_NAMES),
+    getCiphers: () => listCopy(NODE_CIPHER_NAMES),
+    getCurves: () => ["prime256v1", "secp384r1", "secp521r1"],
     randomBytes, pseudoRandomBytes: randomBytes, randomFillSync,
     randomFill(buf, offset, size, callback) {
       if (typeof offset === "function") { callback = offset; offset = 0; size = undefined; }
@@ -161,18 +129,21 @@ function cryptoModule() {
     webcrypto,
     subtle: webcrypto.subtle,
     Hash, Hmac,
-    constants: {},
+    constants: ObjectFreeze({
+      __proto__: null, RSA_PKCS1_PADDING: 1, RSA_NO_PADDING: 3, RSA_PKCS1_OAEP_PADDING: 4, RSA_PKCS1_PSS_PADDING: 6,
+      RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+    }),
   };
-  for (const name of ["createCipheriv", "createDecipheriv", "createSign", "createVerify", "sign", "verify",
-    "createPublicKey", "createPrivateKey", "createSecretKey", "generateKeyPair", "generateKeyPairSync",
-    "generateKey", "generateKeySync", "pbkdf2", "pbkdf2Sync", "hkdf", "hkdfSync", "scrypt", "scryptSync",
-    "createDiffieHellman", "createECDH", "diffieHellman", "publicEncrypt", "privateDecrypt", "privateEncrypt",
-    "publicDecrypt", "checkPrime", "checkPrimeSync", "generatePrime", "generatePrimeSync"]) {
-    exports[name] = notImplemented(name);
+  const parts = [keys.exports, nodeKdf(h), nodeSign(h, keys), nodeCipher(h, keys)];
+  for (let i = 0; i < parts.length; i++) {
+    const names = ObjectKeys(parts[i]);
+    for (let j = 0; j < names.length; j++) exports[names[j]] = parts[i][names[j]];
   }
+  const missing = ["createDiffieHellman", "createECDH", "privateEncrypt", "publicDecrypt", "checkPrime",
+    "checkPrimeSync", "generatePrime", "generatePrimeSync"];
+  for (let i = 0; i < missing.length; i++) exports[missing[i]] = notImplemented(missing[i]);
   return exports;
 }
-
 
 defineBuiltin("node:crypto", ["createHash", "createHmac", "hash", "getHashes", "getCiphers", "getCurves",
   "randomBytes", "pseudoRandomBytes", "randomFillSync", "randomFill", "randomInt", "randomUUID", "getRandomValues",
@@ -181,4 +152,4 @@ defineBuiltin("node:crypto", ["createHash", "createHmac", "hash", "getHashes", "
   "generateKeyPair", "generateKeyPairSync", "generateKey", "generateKeySync", "pbkdf2", "pbkdf2Sync", "hkdf",
   "hkdfSync", "scrypt", "scryptSync", "createDiffieHellman", "createECDH", "diffieHellman", "publicEncrypt",
   "privateDecrypt", "privateEncrypt", "publicDecrypt", "checkPrime", "checkPrimeSync", "generatePrime",
-  "generatePrimeSync"], cryptoModule);
+  "generatePrimeSync", "KeyObject", "Sign", "Verify", "Cipheriv", "Decipheriv"], cryptoModule);

@@ -38,6 +38,9 @@ return ObjectFreeze({
   invokeRpc(ns, payload, ctx) {
     return rpcInvoke(ns, payload, ctx);
   },
+  invokeScheduled(ns, payload) {
+    return lazyInternals("scheduled").invoke(ns, payload);
+  },
   wellFormedJson(text) {
     return wellFormedJson(text);
   },

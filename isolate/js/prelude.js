@@ -15,24 +15,26 @@
  *   FormData, Headers, Request (with Cloudflare's `cf`), Response, fetch, and the Workers-only
  *   navigator, scheduler and FetchEvent (service-worker syntax), PromiseRejectionEvent (unhandledrejection,
  *   rejectionhandled), and MessageChannel, MessagePort, MessageEvent (within the isolate), and
- *   WebSocketPair, WebSocket, CloseEvent (server-side WebSockets). Globals are non-enumerable, writable
+ *   WebSocketPair, WebSocket, CloseEvent (server-side WebSockets), EventSource. Globals are non-enumerable, writable
  *   and configurable, like on the web. It never uses eval / new Function (the context refuses
  *   code generation from strings).
  *
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *     1 prelude.js 2 inspect.js 3 console.js 4 timers.js 5 encoding.js 6 url-host.js
- *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
- *     13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js 17 streams-readable.js
- *     18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js 21 streams-transform.js
- *     22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js 26 fetch-body.js 27 fetch.js
- *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket.js
- *     33 builtins.js 34 lazy.js 35 node-encodings.js 36 node-buffer.js 37 node-buffer-rw.js
- *     38 node-events.js 39 node-util.js 40 node-assert.js 41 node-path.js 42 node-process.js
- *     43 node-hash.js 44 node-crypto.js 45 node-timers.js 46 node-zlib.js 47 node-zlib-streams.js
- *     48 vendor/readable-stream.js 49 node-stream-web.js 50 node-stream.js 51 node-querystring.js
- *     52 node-punycode.js 53 node-diagnostics-channel.js 54 bindings.js 55 rpc.js 56 cache.js
- *     57 d1.js 58 urlpattern.js 59 rewriter.js 60 prelude-end.js
+ *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js
+ *     12 crypto-subtle.js 13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js
+ *     17 streams-readable.js 18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js
+ *     21 streams-transform.js 22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js
+ *     26 fetch-body.js 27 fetch.js 28 fetch-outbound.js 29 compression.js 30 workers.js
+ *     31 messaging.js 32 websocket-link.js 33 websocket.js 34 eventsource.js 35 builtins.js
+ *     36 lazy.js 37 node-encodings.js 38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js
+ *     41 node-util.js 42 node-assert.js 43 node-path.js 44 node-process.js 45 node-hash.js
+ *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js
+ *     50 node-crypto.js 51 node-timers.js 52 node-zlib.js 53 node-zlib-streams.js
+ *     54 vendor/readable-stream.js 55 node-stream-web.js 56 node-stream.js 57 node-querystring.js
+ *     58 node-punycode.js 59 node-diagnostics-channel.js 60 bindings.js 61 rpc.js 62 cache.js
+ *     63 d1.js 64 r2.js 65 urlpattern.js 66 rewriter.js 67 scheduled.js 68 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -170,7 +172,8 @@
  *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
  *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
  *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js);
- *       {"binding": "d1", ...} a D1Database making the host calls d1.* (d1.js).
+ *       {"binding": "d1", ...} a D1Database making the host calls d1.* (d1.js);
+ *       {"binding": "r2", ...} an R2Bucket making the host calls r2.* (r2.js).
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host
  *       call cap.call ({binding, method, args}; answered {result} or {error}; args and result
  *       in rpc.js's tagged structured-clone encoding).
@@ -181,6 +184,10 @@
  *   invokeRpc(ns, payload: string, ctx) -> Promise<string>
  *       Runs one RPC call (STK_INVOKE_RPC) of module namespace `ns`: payload {entrypoint, method,
  *       args, env}; the answer is JSON text {"ok": value} or {"error": {name, message}} (rpc.js).
+ *   invokeScheduled(ns, payload: string) -> Promise<string>
+ *       Runs one scheduled event (STK_INVOKE_SCHEDULED): payload {cron, scheduledTime, env}; the
+ *       answer is JSON text {outcome: "ok"|"exception"|"noHandler", noRetry, error?}, once the
+ *       handler and its waitUntil work are over (scheduled.js).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, an aborted fetch() to the network rejects at once but its host call runs on

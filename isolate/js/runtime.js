@@ -353,6 +353,9 @@ __stockade_host.setInvoker(
     if (kind === 5) return web.builtinExports(payload);
     setAsyncContext(undefined);
     if (kind === 6) return invokeRpc(ns, payload);
+    // A cron trigger's event (js/scheduled.js): JSON text once the handler and its waitUntil
+    // work are over.
+    if (kind === 7) return web.invokeScheduled(ns, payload);
     return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {

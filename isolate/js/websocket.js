@@ -1,39 +1,35 @@
-// ---- websocket.js: WebSocketPair, WebSocket, CloseEvent (server-side WebSockets, as workerd). ----
+// ---- websocket.js: WebSocketPair, WebSocket, CloseEvent (as workerd). -------------------
 // A WebSocketPair is two entangled WebSockets (0: the client end, 1: the server end). Each end
 // takes part only once accepted (accept(); idempotent): sending needs it, and what its peer sent
 // before waits at it and is delivered, in order, after it (each event in a microtask of its own
 // turn, never synchronously inside send/close). Within one isolate a pair needs no host.
 // Returning an end in `new Response(null, { status: 101, webSocket })` (fetch.js) releases it:
-// `webSocketForResponse` couples its peer to the host, and the request's task then runs the link
-// (`run(task)`: `socket.recv` pulls the client's next message or close, `socket.send` and
-// `socket.close` carry the server end's, one at a time: backpressure) until the socket closed
-// both ways or the client went away. Semantics follow workerd's src/workerd/api/web-socket.c++:
-// send() after close() throws, after the peer went away it is silently dropped; close() twice is
-// a no-op; close codes are 1000-4999 but 1004, 1005, 1006 and 1015; readyState is OPEN from the
-// start (CLOSING once a close was sent or received, CLOSED both); no "open" event for an
-// accepted socket; url null, protocol and extensions "". `new WebSocket(url)` (an outbound
-// client) is not supported yet and says so. A message to the client is at most 1 MiB (Workers'
-// limit; a larger send throws), a client's larger one closes the socket with 1009 (the
-// supervisor, daemon/src/api/websocket.rs). Runtime state lives in private fields and captured
+// `webSocketForResponse` couples its peer to the host (websocket-link.js, socket 0), and the
+// request's task then runs the link until the socket closed both ways or the client went away.
+// Outbound sockets: a fetch() with `Upgrade: websocket` (fetch-outbound.js) whose handshake the
+// server accepted answers a 101 Response whose webSocket (`outboundWebSocket`) is coupled to the
+// gateway's socket (daemon/src/egress/websocket.rs); it too must be accept()ed, and its messages
+// are pulled from then on. `new WebSocket(url, protocols?)` is the standard client: CONNECTING
+// while the same handshake goes out (a subrequest, through the egress gateway), then OPEN with
+// an `open` event (or an `error` and a `close` with 1006 when it fails), accepted on its own;
+// `url` (ws:/wss:), `protocol` (the server's pick, which must be one offered), `binaryType`
+// ("arraybuffer", or "blob"). Semantics follow workerd's src/workerd/api/web-socket.c++: send()
+// after close() throws, after the peer went away it is silently dropped; close() twice is a
+// no-op; close codes are 1000-4999 but 1004, 1005, 1006 and 1015; readyState is OPEN from the
+// start for a pair's end and a fetch's socket (CLOSING once a close was sent or received, CLOSED
+// both); no "open" event but the standard client's; url null but the standard client's. A
+// message is at most 1 MiB each way (a larger send throws; a larger incoming one closes the
+// socket with 1009, in the supervisor). The on<event> attributes (onopen, onmessage, onclose,
+// onerror) are the events' handlers. Runtime state lives in private fields and captured
 // operations only: a tenant's replaced prototypes or globals never reach it.
 
-const WS_MAX_MESSAGE = 1 << 20;
-// Messages (and their bytes) the server end may have waiting for the host to take them: a
-// socket's sends are answered once the supervisor queued them, so these fill only when the
-// client reads slower than the handler sends.
-const WS_MAX_QUEUED = 1024;
-const WS_MAX_QUEUED_BYTES = 16 << 20;
-// Frames of the socket.* host calls (daemon/src/supervisor/websocket.rs has the same).
-const WS_TEXT = 1, WS_BINARY = 2, WS_CLOSE = 3;
-// Inbox items.
-const WS_EVENT_MESSAGE = 0, WS_EVENT_CLOSE = 1, WS_EVENT_ERROR = 2;
 const WS_NO_PORTS = ObjectFreeze([]);
-const WS_DISCONNECTED = "WebSocket disconnected without sending Close frame.";
 
 let isWebSocket; // (v) -> boolean
 let webSocketForResponse; // (ws) -> a frozen link { run(task) -> Promise<void> }, or throws
 let newCloseEvent; // (code, reason, wasClean) -> a trusted "close" CloseEvent
 let entangleWebSockets; // (a, b) -> undefined: a pair's two ends
+let outboundWebSocket; // (socket, protocol) -> a fetch()'s WebSocket, coupled to outbound socket `socket`
 
 class CloseEvent extends Event {
   #code = 0;
@@ -68,22 +64,6 @@ setTag(CloseEvent.prototype, "CloseEvent");
 inspectThroughGetters(CloseEvent, ["type", "code", "reason", "wasClean"]);
 defineGlobal("CloseEvent", CloseEvent);
 
-/** A FIFO walked by index (never Array.prototype methods). */
-const newWsQueue = () => ({ __proto__: null, items: [], head: 0, bytes: 0 });
-function wsQueuePush(queue, item) {
-  ObjectDefineProperty(queue.items, queue.items.length, { __proto__: null, value: item, writable: true, enumerable: true, configurable: true });
-}
-function wsQueueShift(queue) {
-  const item = queue.items[queue.head];
-  queue.items[queue.head++] = undefined;
-  if (queue.head === queue.items.length) {
-    queue.items = [];
-    queue.head = 0;
-  }
-  return item;
-}
-const wsQueueLength = (queue) => queue.items.length - queue.head;
-
 /** A message as send() takes it: a string (USVString), or a private copy of its bytes. */
 function wsMessageData(message) {
   if (isArrayBuffer(message) || typedArrayName(message) !== undefined || isDataView(message)) {
@@ -92,52 +72,90 @@ function wsMessageData(message) {
   return toUSVString(message);
 }
 
-/** A frame of a socket.* host call: `kind`, then `bytes`. */
-function wsFrame(kind, bytes) {
-  const out = new ByteArray(1 + typedArrayLength(bytes));
-  out[0] = kind;
-  typedArraySet(out, bytes, 1);
-  return out;
+/** A standard client's URL: [the URL as `url` says it (ws:/wss:), the URL the gateway gets
+ *  (http:/https:)]; a SyntaxError DOMException for anything else, as the standard says. */
+function wsClientURL(input) {
+  const record = parseURL(toUSVString(input), null);
+  if (record === null) throw new DOMException(`WebSocket: invalid URL ${JSONStringify(toUSVString(input))}`, "SyntaxError");
+  const scheme = record.scheme;
+  if (scheme !== "ws" && scheme !== "wss" && scheme !== "http" && scheme !== "https") {
+    throw new DOMException(`WebSocket: the URL's scheme must be ws:, wss:, http: or https:, not ${scheme}:`, "SyntaxError");
+  }
+  if (record.fragment !== null) throw new DOMException("WebSocket: the URL has a fragment", "SyntaxError");
+  const secure = scheme === "wss" || scheme === "https";
+  record.scheme = secure ? "wss" : "ws";
+  const ws = serializeURL(record, false);
+  record.scheme = secure ? "https" : "http";
+  return [ws, serializeURL(record, false)];
 }
 
-/** The close frame: u16 LE code and the reason's UTF-8, or nothing for no code (1005). */
-function wsCloseFrame(code, reason) {
-  if (code === 1005) return new ByteArray(0);
-  const text = utf8Encode(reason);
-  const out = new ByteArray(2 + typedArrayLength(text));
-  out[0] = code & 255;
-  out[1] = code >>> 8;
-  typedArraySet(out, text, 2);
-  return out;
+/** The subprotocols a standard client offers: tokens, no duplicates (a SyntaxError else). */
+function wsProtocols(protocols) {
+  const list = [];
+  if (protocols === undefined) return list;
+  const push = (p) => {
+    const token = toUSVString(p);
+    let ok = token.length > 0;
+    for (let i = 0; ok && i < token.length; i++) {
+      const c = token[i];
+      ok = c > " " && c < "\x7f";
+      for (let j = 0; ok && j < WS_SEPARATORS.length; j++) ok = WS_SEPARATORS[j] !== c;
+    }
+    if (!ok) throw new DOMException(`WebSocket: ${JSONStringify(token)} is not a valid subprotocol`, "SyntaxError");
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === token) throw new DOMException(`WebSocket: the subprotocol ${JSONStringify(token)} is given twice`, "SyntaxError");
+    }
+    ObjectDefineProperty(list, list.length, { __proto__: null, value: token, writable: true, enumerable: true, configurable: true });
+  };
+  if (protocols === null || typeof protocols !== "object") push(protocols);
+  else if (ArrayIsArray(protocols)) for (let i = 0; i < protocols.length; i++) push(protocols[i]);
+  else for (const p of protocols) push(p); // the tenant's own iterable
+  return list;
 }
+const WS_SEPARATORS = "()<>@,;:\\\"/[]?={}";
 
 class WebSocket extends EventTarget {
   #state = 0; // 0 awaiting accept() or a response, 1 accepted, 2 released (used in a response)
+  #kind = 0; // 0 an end of a pair, 1 a fetch()'s outbound socket, 2 a standard client
   #peer = null; // the other end of its pair in this isolate, or null
-  #link = null; // the host link once its peer went to a client
-  #inbox = newWsQueue(); // [kind, a, b, c] waiting for accept() or for delivery
+  #link = null; // the host link (its pair's peer went to a client, or an outbound socket)
+  #inbox = newWsQueue(); // [kind, a, b, c, done?] waiting for accept() or for delivery
   #delivering = false;
+  #connecting = false; // a standard client until its handshake is over
   #closedOutgoing = false;
   #closedIncoming = false;
   #outgoingAborted = false;
   #errored = false;
+  #url = null;
+  #protocol = "";
+  #binaryType = "arraybuffer";
   constructor(url = undefined, protocols = undefined) {
-    if (url !== INTERNAL) {
-      throw new TypeError("new WebSocket(url) (an outbound WebSocket client) is not supported yet; " +
-        "a worker accepts WebSockets with new WebSocketPair() and a 101 Response's webSocket");
+    if (url === INTERNAL) {
+      super();
+      return;
     }
+    requireArgs(arguments.length, 1, "WebSocket");
+    const urls = wsClientURL(url);
+    const offered = wsProtocols(protocols);
     super();
+    this.#kind = 2;
+    this.#connecting = true;
+    this.#url = urls[0];
+    this.#connect(urls[1], offered);
   }
   accept() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    if (this.#kind === 2) throw new TypeError("accept() is for a WebSocket from a WebSocketPair or a fetch(); new WebSocket() needs none");
     if (this.#state === 2) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
     if (this.#state === 1) return;
     this.#state = 1;
+    if (this.#kind === 1) this.#runLink();
     this.#deliverSoon();
   }
   send(message) {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
     requireArgs(arguments.length, 1, "WebSocket.send");
+    if (this.#connecting) throw new DOMException("WebSocket.send: the WebSocket is still CONNECTING", "InvalidStateError");
     if (this.#closedOutgoing) throw new TypeError("Can't call WebSocket send() after close().");
     if (this.#outgoingAborted || this.#state === 2) return; // the peer went away: dropped, as the spec says
     if (this.#state !== 1) {
@@ -146,12 +164,7 @@ class WebSocket extends EventTarget {
     const data = wsMessageData(message);
     const link = this.#link;
     if (link !== null) {
-      const bytes = typeof data === "string" ? utf8Encode(data) : data;
-      const n = typedArrayLength(bytes);
-      if (n > WS_MAX_MESSAGE) {
-        throw new RangeError(`WebSocket.send: the message is ${n} bytes; a WebSocket message is at most ${WS_MAX_MESSAGE} bytes`);
-      }
-      link.enqueue(wsFrame(typeof data === "string" ? WS_TEXT : WS_BINARY, bytes), false);
+      link.message(data);
       return;
     }
     const peer = this.#peer;
@@ -160,7 +173,7 @@ class WebSocket extends EventTarget {
   close(code = undefined, reason = undefined) {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
     if (this.#closedOutgoing || this.#outgoingAborted || this.#state === 2) return;
-    if (this.#state !== 1) {
+    if (this.#state !== 1 && !this.#connecting) {
       throw new TypeError("You must call one of accept() or state.acceptWebSocket() on this WebSocket before sending messages.");
     }
     let c = 1005;
@@ -178,9 +191,10 @@ class WebSocket extends EventTarget {
       if (n > 123) throw new DOMException(`WebSocket.close: the reason is ${n} bytes of UTF-8; at most 123`, "SyntaxError");
     }
     this.#closedOutgoing = true;
+    if (this.#connecting) return; // the handshake's end fails the connection (#opened)
     const link = this.#link;
     if (link !== null) {
-      link.enqueue(wsCloseFrame(c, text), true);
+      link.close(c, text);
       return;
     }
     const peer = this.#peer;
@@ -188,21 +202,113 @@ class WebSocket extends EventTarget {
   }
   get readyState() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    if (this.#connecting) return this.#closedOutgoing ? 2 : 0;
     if ((this.#closedIncoming && this.#closedOutgoing) || this.#errored) return 3;
     if (this.#closedIncoming || this.#closedOutgoing) return 2;
     return 1;
   }
   get url() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
-    return null;
+    return this.#url;
   }
   get protocol() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
-    return "";
+    return this.#protocol;
   }
   get extensions() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
     return "";
+  }
+  get binaryType() {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    return this.#binaryType;
+  }
+  set binaryType(value) {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    const type = `${value}`;
+    if (type === "arraybuffer" || type === "blob") this.#binaryType = type; // else ignored (WebIDL)
+  }
+  get onopen() { return this.#handler("open"); }
+  set onopen(value) { this.#setHandler("open", value); }
+  get onmessage() { return this.#handler("message"); }
+  set onmessage(value) { this.#setHandler("message", value); }
+  get onclose() { return this.#handler("close"); }
+  set onclose(value) { this.#setHandler("close", value); }
+  get onerror() { return this.#handler("error"); }
+  set onerror(value) { this.#setHandler("error", value); }
+  #handler(type) {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    return eventHandlerGet(this, type);
+  }
+  #setHandler(type, value) {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    eventHandlerSet(this, type, value);
+  }
+  /** A standard client's handshake: the `fetch` host call of a GET with `websocket` (a
+   *  subrequest, through the egress gateway), never the global fetch. */
+  #connect(url, offered) {
+    const headers = [];
+    if (offered.length > 0) {
+      let joined = offered[0];
+      for (let i = 1; i < offered.length; i++) joined = `${joined}, ${offered[i]}`;
+      headers[0] = ["sec-websocket-protocol", joined];
+    }
+    const head = { __proto__: null, method: "GET", url, headers, redirect: "manual", websocket: true, call: nextFetchCall() };
+    uponPromise(hostCall("fetch", frameForHost(head, null)), (reply) => this.#opened(reply, offered), (e) => {
+      this.#fail(new TypeError(`WebSocket: the connection failed: ${e !== null && typeof e === "object" ? e.message : e}`));
+    });
+  }
+  /** The handshake's answer: the socket's number and the server's subprotocol, or a failure. */
+  #opened(reply, offered) {
+    let answer;
+    try {
+      answer = hostAnswerHead(reply);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    const socket = answer[2];
+    if (socket === -1) {
+      dropLateAnswer(reply, undefined); // its body, if it streams, is let go of
+      this.#fail(new TypeError(`WebSocket: the server answered ${answer[0]}, not 101 Switching Protocols`));
+      return;
+    }
+    const protocol = answer[1];
+    let known = protocol === "";
+    for (let i = 0; !known && i < offered.length; i++) known = offered[i] === protocol;
+    this.#link = this.#newLink(socket);
+    if (!known || this.#closedOutgoing) {
+      // Failed: a subprotocol never offered, or close() while CONNECTING. The server is told.
+      this.#link.close(known ? 1000 : 1002, known ? "" : "the server chose a subprotocol not offered");
+      this.#link.handle.begin(undefined);
+      this.#fail(new TypeError(known ? "WebSocket: closed before it opened" : `WebSocket: the server chose the subprotocol ${JSONStringify(protocol)}, which was not offered`));
+      return;
+    }
+    this.#connecting = false;
+    this.#protocol = protocol;
+    this.#state = 1;
+    const open = new Event("open");
+    eventSetTrusted(open, true);
+    dispatchInternal(this, open);
+    this.#runLink();
+  }
+  /** Fails a standard client's connection: an "error" event, then a "close" with 1006. */
+  #fail(error) {
+    this.#connecting = false;
+    this.#closedOutgoing = true;
+    this.#outgoingAborted = true;
+    this.#state = 1;
+    this.#receive([WS_EVENT_ERROR, error]);
+  }
+  #newLink(socket) {
+    return newHostLink(socket, (item) => this.#receive(item), () => this.#state === 1, () => {
+      this.#outgoingAborted = true;
+    });
+  }
+  /** Pulls an outbound socket's messages, in the running request's task. */
+  #runLink() {
+    const link = this.#link;
+    if (link !== null) uponPromise(link.handle.run(undefined), undefined, noop);
   }
   /** Queues an event for this end; delivered once it is accepted. */
   #receive(item) {
@@ -226,9 +332,13 @@ class WebSocket extends EventTarget {
   #dispatch(item) {
     const kind = item[0];
     if (kind === WS_EVENT_MESSAGE) {
-      dispatchInternal(this, newMessageEvent(item[1], WS_NO_PORTS));
+      let data = item[1];
+      if (typeof data !== "string" && this.#binaryType === "blob") data = newBlobFromBytes(new ByteArray(data), "");
+      dispatchInternal(this, newMessageEvent(data, WS_NO_PORTS));
     } else if (kind === WS_EVENT_CLOSE) {
       this.#closedIncoming = true;
+      // A standard client's close is answered by the host (the relay): it is over both ways.
+      if (this.#kind === 2) this.#closedOutgoing = true;
       try {
         dispatchInternal(this, newCloseEvent(item[1], item[2], item[3]));
       } finally {
@@ -242,6 +352,8 @@ class WebSocket extends EventTarget {
         const event = new ErrorEvent("error", { message: error.message, error });
         eventSetTrusted(event, true);
         dispatchInternal(this, event);
+        // A standard client's failure is followed by its close (1006), as the standard says.
+        if (this.#kind === 2) dispatchInternal(this, newCloseEvent(1006, "", false));
       } finally {
         if (item[4] !== undefined) item[4]();
       }
@@ -254,27 +366,32 @@ class WebSocket extends EventTarget {
       a.#peer = b;
       b.#peer = a;
     };
+    outboundWebSocket = (socket, protocol) => {
+      const ws = new WebSocket(INTERNAL);
+      ws.#kind = 1;
+      ws.#protocol = protocol;
+      ws.#link = ws.#newLink(socket);
+      return ws;
+    };
     webSocketForResponse = (ws) => {
       if (!isWebSocket(ws)) throw new TypeError("Response: webSocket must be a WebSocket");
+      if (ws.#kind !== 0) throw new TypeError("Response: only a WebSocketPair's end can be returned in a Response (an outbound WebSocket cannot, yet)");
       if (ws.#state === 1) throw new TypeError("Can't return WebSocket in a Response after calling accept().");
       const server = ws.#peer;
       if (ws.#state === 2 || server === null) throw new TypeError("Can't return WebSocket that was already used in a response.");
       ws.#state = 2;
       ws.#peer = null;
       server.#peer = null;
-      const link = newHostLink((item) => server.#receive(item), () => server.#state === 1, () => {
-        server.#outgoingAborted = true;
-      });
+      const link = server.#newLink(0);
       server.#link = link;
       // What the server end sent before the handoff waits at this end: it goes out first.
       while (wsQueueLength(ws.#inbox) > 0) {
         const item = wsQueueShift(ws.#inbox);
         if (item[0] === WS_EVENT_MESSAGE) {
           const data = item[1];
-          const text = typeof data === "string";
-          link.enqueue(wsFrame(text ? WS_TEXT : WS_BINARY, text ? utf8Encode(data) : new ByteArray(data)), false);
+          link.message(typeof data === "string" ? data : new ByteArray(data));
         } else if (item[0] === WS_EVENT_CLOSE) {
-          link.enqueue(wsCloseFrame(item[1], item[2]), true);
+          link.close(item[1], item[2]);
         }
       }
       return link.handle;
@@ -293,111 +410,8 @@ webidlConstant(WebSocket, "CLOSING", 2);
 webidlConstant(WebSocket, "READY_STATE_CLOSED", 3);
 webidlConstant(WebSocket, "CLOSED", 3);
 setTag(WebSocket.prototype, "WebSocket");
-inspectThroughGetters(WebSocket, ["readyState", "url", "protocol", "extensions"]);
+inspectThroughGetters(WebSocket, ["readyState", "url", "protocol", "extensions", "binaryType"]);
 defineGlobal("WebSocket", WebSocket);
-
-/** The host side of a server end whose peer went to a client: its outgoing frames (sent one
- *  `socket.send`/`socket.close` at a time) and, once `run(task)`, the loop that pulls the
- *  client's messages with `socket.recv`. `deliver(item)` hands an event to the server end,
- *  `accepted()` says whether it was accepted, `stopped(true)` that the client is gone. */
-function newHostLink(deliver, accepted, stopped) {
-  const out = newWsQueue();
-  let lastEvent; // resolves once the client's close (or the failure) was dispatched
-  let task = -1; // known once run() is called; frames wait until then
-  let pumping = false;
-  let closing = false; // a close frame is queued: nothing more goes out after it
-  let aborted = false;
-  let idle = null; // resolves when the pump stops
-  let idleResolve = null;
-  const pump = async () => {
-    pumping = true;
-    try {
-      while (wsQueueLength(out) > 0) {
-        const item = wsQueueShift(out);
-        out.bytes -= typedArrayLength(item[1]);
-        try {
-          await hostCall(item[0] ? "socket.close" : "socket.send", item[1], task);
-        } catch {
-          aborted = true; // the client went away: what is left is dropped
-          out.items = [];
-          out.head = 0;
-          out.bytes = 0;
-          stopped(true);
-        }
-      }
-    } finally {
-      pumping = false;
-      if (idleResolve !== null) {
-        const resolve = idleResolve;
-        idleResolve = null;
-        idle = null;
-        resolve();
-      }
-    }
-  };
-  const link = {
-    __proto__: null,
-    enqueue(frame, isClose) {
-      if (aborted || closing) return;
-      const n = typedArrayLength(frame);
-      if (wsQueueLength(out) >= WS_MAX_QUEUED || out.bytes + n > WS_MAX_QUEUED_BYTES) {
-        throw new RangeError(`WebSocket.send: more than ${WS_MAX_QUEUED} messages or ${WS_MAX_QUEUED_BYTES} bytes wait to be sent to the client`);
-      }
-      if (isClose) closing = true;
-      out.bytes += n;
-      wsQueuePush(out, [isClose, frame]);
-      if (task !== -1 && !pumping) pump();
-    },
-    handle: ObjectFreeze({
-      __proto__: null,
-      // Runs until the client's close (or its going away) was delivered and the server end's
-      // frames went out; the request's task stays alive meanwhile (within its wall limit).
-      async run(taskId) {
-        task = taskId;
-        if (!pumping && wsQueueLength(out) > 0) pump();
-        for (;;) {
-          let frame;
-          try {
-            frame = await hostCall("socket.recv", undefined, task);
-          } catch (e) {
-            const error = new TypeError(`the WebSocket failed: ${e !== null && typeof e === "object" ? e.message : e}`);
-            lastEvent = new TimerPromise((resolve) => deliver([WS_EVENT_ERROR, error, undefined, undefined, resolve]));
-            aborted = true;
-            stopped(true);
-            break;
-          }
-          const n = typedArrayLength(frame);
-          const kind = n > 0 ? frame[0] : 0;
-          if (kind === WS_TEXT) {
-            deliver([WS_EVENT_MESSAGE, utf8Decode(bytesView(frame, 1, n))]);
-          } else if (kind === WS_BINARY) {
-            deliver([WS_EVENT_MESSAGE, typedArrayBuffer(bytesCopy(frame, 1, n))]);
-          } else {
-            // [WS_CLOSE, clean, code u16 LE, reason]; anything else is the client gone.
-            const ok = kind === WS_CLOSE && n >= 4;
-            const clean = ok && frame[1] === 1;
-            const code = ok ? frame[2] | (frame[3] << 8) : 1006;
-            const reason = ok ? utf8Decode(bytesView(frame, 4, n)) : WS_DISCONNECTED;
-            lastEvent = new TimerPromise((resolve) => deliver([WS_EVENT_CLOSE, code, reason, clean, resolve]));
-            if (!clean) {
-              aborted = true;
-              stopped(true);
-            }
-            break;
-          }
-        }
-        // The close event's listener may answer with close(): wait for its dispatch (unless the
-        // server end was never accepted, which then never sees it), then for what it queued.
-        if (accepted()) await lastEvent;
-        while (pumping) {
-          if (idle === null) idle = new TimerPromise((resolve) => { idleResolve = resolve; });
-          await idle;
-        }
-      },
-    }),
-  };
-  return link;
-}
 
 class WebSocketPair {
   #first;
@@ -426,4 +440,4 @@ setTag(WebSocketPair.prototype, "WebSocketPair");
 defineGlobal("WebSocketPair", WebSocketPair);
 // Eager code (fetch.js's Response) reaches these through lazyInternals("websocket"): this part is
 // built on first use (isolate/src/lazy/mod.rs), which a Response carrying a webSocket implies.
-shareInternals("websocket", ObjectFreeze({ __proto__: null, isWebSocket, webSocketForResponse }));
+shareInternals("websocket", ObjectFreeze({ __proto__: null, isWebSocket, webSocketForResponse, outboundWebSocket }));

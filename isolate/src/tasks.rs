@@ -259,6 +259,30 @@ impl Worker {
         TaskId(id)
     }
 
+    /// Starts the main module's scheduled handler for the cron trigger `cron` due at
+    /// `scheduled_time_ms` (ms since the Unix epoch): `scheduled(controller, env, ctx)` of the
+    /// default export, a `WorkerEntrypoint` class's `scheduled(controller)`, or a "scheduled"
+    /// event at the global scope. The task answers JSON text once the handler and its
+    /// `waitUntil` work are over: `{"outcome": "ok"|"exception", "noRetry": bool, "error"?}`.
+    pub fn start_scheduled(
+        &mut self,
+        cron: &str,
+        scheduled_time_ms: u64,
+        env: &serde_json::Value,
+    ) -> TaskId {
+        let id = self.new_task(Kind::Call);
+        let payload = head::ScheduledPayload {
+            cron,
+            scheduled_time: scheduled_time_ms,
+            env,
+        };
+        match serde_json::to_string(&payload) {
+            Ok(payload) => self.start_invoke(id, ffi::STK_INVOKE_SCHEDULED, &payload, None),
+            Err(e) => self.fail(id, RunError::Internal(format!("the scheduled event: {e}"))),
+        }
+        TaskId(id)
+    }
+
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
         self.start_fetch_at("", request)

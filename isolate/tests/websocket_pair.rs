@@ -106,7 +106,7 @@ fn misuse_is_a_clear_error() {
         const out = [
           msg(() => s.send('x')),
           msg(() => s.close()),
-          msg(() => new WebSocket('wss://example.com/')),
+          msg(() => new WebSocket('ftp://example.com/')),
         ];
         s.accept();
         out.push(
@@ -135,7 +135,7 @@ fn misuse_is_a_clear_error() {
     let expect = [
         "You must call one of accept()",
         "You must call one of accept()",
-        "is not supported yet",
+        "SyntaxError: WebSocket: the URL's scheme must be ws:, wss:, http: or https:, not ftp:",
         "TypeError: Invalid WebSocket close code: 999.",
         "TypeError: Invalid WebSocket close code: 1005.",
         "TypeError: Invalid WebSocket close code: 5000.",

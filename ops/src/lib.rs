@@ -50,7 +50,8 @@ pub const MAX_OP_INPUT: usize = 16 << 20;
 pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
 
 /// Every op, by family. The numbers are the contract with the prelude (`OP` in
-/// `js/crypto-keys.js`, `DIGEST_OP` in `js/streams-transform.js`, `NATIVE` in `js/compression.js`);
+/// `js/crypto-keys.js`, `DIGEST_OP` in `js/streams-transform.js`, `NATIVE` in `js/compression.js`,
+/// `NODE_OP` in `js/node-crypto.js`);
 /// a family owns one range of 0x100 codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -104,10 +105,26 @@ pub enum OpCode {
     RewriterNew = 0x0502,
     RewriterWrite = 0x0503,
     RewriterEnd = 0x0504,
+    // 0x06xx: node:crypto (crypto/node/).
+    DigestCopy = 0x0601,
+    HmacNew = 0x0602,
+    HmacUpdate = 0x0603,
+    HmacFinish = 0x0604,
+    NodePbkdf2 = 0x0610,
+    NodeHkdf = 0x0611,
+    Scrypt = 0x0612,
+    KeyParse = 0x0620,
+    KeyPublicOf = 0x0621,
+    KeyEncode = 0x0622,
+    CipherNew = 0x0630,
+    CipherUpdate = 0x0631,
+    CipherFinal = 0x0632,
+    CipherAad = 0x0633,
+    CipherPadding = 0x0634,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 43] = [
+    const ALL: [OpCode; 58] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -151,6 +168,21 @@ impl OpCode {
         OpCode::RewriterNew,
         OpCode::RewriterWrite,
         OpCode::RewriterEnd,
+        OpCode::DigestCopy,
+        OpCode::HmacNew,
+        OpCode::HmacUpdate,
+        OpCode::HmacFinish,
+        OpCode::NodePbkdf2,
+        OpCode::NodeHkdf,
+        OpCode::Scrypt,
+        OpCode::KeyParse,
+        OpCode::KeyPublicOf,
+        OpCode::KeyEncode,
+        OpCode::CipherNew,
+        OpCode::CipherUpdate,
+        OpCode::CipherFinal,
+        OpCode::CipherAad,
+        OpCode::CipherPadding,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {
@@ -296,6 +328,7 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
         0x03 => encoding::run(op, input, ctx)?,
         0x04 => urlpattern::run(op, input)?,
         0x05 => rewriter::run(op, input, ctx)?,
+        0x06 => crypto::node::run(op, input, ctx)?,
         _ => {
             return Err(OpError::not_supported(format!(
                 "unknown operation {code:#x}"

@@ -269,6 +269,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
             "false,12,true",
             "<p>a.</p><a href=\\\"X\\\">y!</a>",
             "socket:1000:101",
+            "sse=bok",
         ],
     )?;
     let node = LoadOptions {
@@ -330,7 +331,7 @@ mod warm_up_tests {
     use super::*;
 
     /// The lazy groups the warm-up uses; the Cache API needs a host, which the warm-up has not.
-    const WARMED: [&str; 7] = [
+    const WARMED: [&str; 8] = [
         "streams",
         "crypto",
         "urlpattern",
@@ -338,6 +339,7 @@ mod warm_up_tests {
         "node",
         "nodestream",
         "websocket",
+        "eventsource",
     ];
 
     #[test]

@@ -213,6 +213,16 @@ impl Thread {
                     }
                 }
             }
+            Call::Scheduled {
+                cron,
+                scheduled_time_ms,
+            } => {
+                let env = match &h.role {
+                    Role::Loader { env, .. } => env.clone(),
+                    Role::Snippet => serde_json::Value::Null,
+                };
+                h.worker.start_scheduled(&cron, scheduled_time_ms, &env)
+            }
         };
         self.track(slot, task, Purpose::Invoke { request: id, rpc });
         self.after(slot);

@@ -96,6 +96,18 @@ async function sockets() {
   return [data, await closed, response.status].join(':');
 }
 
+async function eventSource() {
+  const bytes = new TextEncoder().encode('data: sse\r\n\r\nevent: b\ndata: ok\n\n');
+  const source = EventSource.from(new Response(bytes).body);
+  const got = [];
+  await new Promise((resolve) => {
+    source.onmessage = (e) => got.push(e.data);
+    source.addEventListener('b', (e) => got.push(e.type + e.data));
+    source.onerror = () => resolve();
+  });
+  return got.join('=');
+}
+
 export default async (x) => {
   await new Promise((r) => setTimeout(r, 1));
   return [
@@ -113,5 +125,6 @@ export default async (x) => {
     patterns(),
     await rewriting(),
     await sockets(),
+    await eventSource(),
   ];
 };

@@ -56,6 +56,7 @@ pub fn route_of(method: &Method, path: &str) -> &'static str {
         (Some("v1"), Some("workers"), None | Some(""), _) => "workers_create",
         (Some("v1"), Some("workers"), Some(_), Some("fetch")) => "fetch",
         (Some("v1"), Some("workers"), Some(_), Some("logs")) => "logs",
+        (Some("v1"), Some("workers"), Some(_), Some("scheduled")) => "scheduled",
         (Some("v1"), Some("workers"), Some(_), None) if method == Method::DELETE => {
             "workers_delete"
         }

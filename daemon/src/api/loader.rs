@@ -17,6 +17,10 @@
 //! policy; `null`, nowhere (every fetch fails); `{"worker": "<id>"}`, to that worker's `fetch`
 //! handler (one of the same tenant's workers, which must exist when this one is created). As the
 //! id hashes the definition, `globalOutbound` included, such chains cannot form a cycle.
+//!
+//! `triggers: {"crons": [...]}` gives the worker cron triggers (`crate::scheduled`): each a valid
+//! expression (a 400 naming a bad one), no two alike, at most `[limits] max_crons_per_worker`;
+//! they hash into the id and are stored with the definition. A Loader child takes none.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +63,16 @@ pub struct WorkerCode {
     /// Absent: `None`; `null`: `Some(None)`.
     #[serde(default, deserialize_with = "outbound::present")]
     global_outbound: Option<Option<outbound::OutboundWorker>>,
+    #[serde(default)]
+    triggers: Triggers,
+}
+
+/// `triggers` of a WorkerCode, as wrangler's configuration spells it.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Triggers {
+    #[serde(default)]
+    crons: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +217,14 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
             field(id.as_bytes());
         }
     }
+    // Only when there are any: a definition without triggers keeps the id it always had.
+    if !def.crons.is_empty() {
+        field(b"crons");
+        field(&(def.crons.len() as u64).to_le_bytes());
+        for cron in &def.crons {
+            field(cron.as_bytes());
+        }
+    }
     WorkerId(h.finalize().into())
 }
 
@@ -290,6 +312,12 @@ pub(super) async fn define(
         .check_bindings(&tenant, &bindings)
         .await
         .map_err(ApiError::BadRequest)?;
+    let crons = crate::scheduled::check_crons(
+        code.triggers.crons,
+        limits.max_crons_per_worker,
+        parent.is_some(),
+    )
+    .map_err(ApiError::BadRequest)?;
     let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
     let mut asked_limits = request_limits(&code.limits, limits)?;
     if let Some(parent) = parent {
@@ -308,6 +336,7 @@ pub(super) async fn define(
         compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
         outbound,
+        crons,
         deleted: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
@@ -456,6 +485,7 @@ pub async fn describe(
         "compatibilityDate": def.compatibility_date,
         "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
+        "triggers": { "crons": def.crons },
         "bindings": bindings,
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))

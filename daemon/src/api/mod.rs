@@ -32,6 +32,7 @@ mod outbound;
 mod prometheus;
 mod quota;
 mod run;
+mod scheduled;
 mod secrets;
 mod service_fetch;
 mod services;
@@ -59,6 +60,7 @@ pub use error::ApiError;
 pub use outbound::outbound_dispatch;
 pub use prometheus::metrics_only_router;
 pub use run::MIN_MEMORY_MB;
+pub use scheduled::{fire as fire_scheduled, Fired};
 pub use services::Services;
 
 pub struct AppState {
@@ -86,6 +88,8 @@ pub struct AppState {
     pub draining: std::sync::atomic::AtomicBool,
     /// What outstanding host calls' payloads hold (a gauge of `/metrics`).
     pub host_call_budget: Arc<crate::supervisor::HostCallBudget>,
+    /// Runs of workers' scheduled handlers (`crate::scheduled`, `/metrics`).
+    pub scheduled: crate::scheduled::Counters,
 }
 
 fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
@@ -120,6 +124,7 @@ impl AppState {
             capabilities,
             draining: Default::default(),
             host_call_budget,
+            scheduled: Default::default(),
         }
     }
 
@@ -180,6 +185,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(loader::describe).delete(loader::delete),
         )
         .route("/v1/workers/{id}/logs", get(logs::logs))
+        .route("/v1/workers/{id}/scheduled", post(scheduled::run_now))
         .route("/v1/workers/{id}/types", get(types::of_worker))
         .route("/v1/types", limited(post(types::of_env), code_body))
         .route("/v1/tenants/{id}/capabilities", get(capabilities::list))

@@ -243,6 +243,7 @@ async fn one_off(
         compatibility_date: None,
         compatibility_flags: Vec::new(),
         outbound: Outbound::Policy,
+        crons: Vec::new(),
         deleted: Default::default(),
     }))
 }

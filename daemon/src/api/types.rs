@@ -47,6 +47,7 @@ pub(super) async fn env_types(
             Some(Binding::Kv { .. }) => Member::Kv,
             Some(Binding::Workspace { .. }) => Member::Workspace,
             Some(Binding::D1 { .. }) => Member::D1,
+            Some(Binding::R2 { .. }) => Member::R2,
             Some(Binding::Service { .. }) => Member::Service,
             Some(Binding::Loader) => Member::Loader,
             Some(Binding::Capability { name }) => capability_member(state, tenant, name).await,

@@ -325,6 +325,8 @@ pub enum Member {
     Workspace,
     /// A D1 database (`crate::storage::d1`).
     D1,
+    /// An R2 bucket (`crate::storage::r2`).
+    R2,
     /// A service binding: `fetch` and RPC methods (the target's own types are not known here).
     Service,
     /// A Worker Loader binding (`env.LOADER`).
@@ -347,6 +349,9 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     }
     if members.iter().any(|(_, m)| matches!(m, Member::D1)) {
         out.push_str(crate::storage::d1::DECLARATIONS);
+    }
+    if members.iter().any(|(_, m)| matches!(m, Member::R2)) {
+        out.push_str(crate::storage::r2::DECLARATIONS);
     }
     if members
         .iter()
@@ -375,6 +380,7 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
             Member::Kv => "KVNamespace".to_owned(),
             Member::Workspace => "Workspace".to_owned(),
             Member::D1 => "D1Database".to_owned(),
+            Member::R2 => "R2Bucket".to_owned(),
             Member::Service => "Service".to_owned(),
             Member::Loader => "WorkerLoader".to_owned(),
             Member::Capability(name, _) => format!("{}.Methods", namespace(name)),

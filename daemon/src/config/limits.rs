@@ -38,6 +38,9 @@ pub struct LimitsConfig {
     /// What one tenant's outstanding host calls may hold of it, MiB (default 128, at least 64,
     /// at most `host_call_memory_mb`): one tenant cannot take the whole budget from the others.
     pub host_call_memory_per_tenant_mb: u64,
+    /// Cron triggers one worker definition may have (`triggers.crons`; default 5, as
+    /// Cloudflare's paid plan; 0: none).
+    pub max_crons_per_worker: usize,
 }
 
 /// `[limits] worker_process_memory_enforcement`.
@@ -69,6 +72,7 @@ impl Default for LimitsConfig {
             worker_process_memory_enforcement: MemoryEnforcement::Auto,
             host_call_memory_mb: crate::supervisor::HOST_CALL_BUDGET_MB,
             host_call_memory_per_tenant_mb: crate::supervisor::HOST_CALL_TENANT_SHARE_MB,
+            max_crons_per_worker: 5,
         }
     }
 }

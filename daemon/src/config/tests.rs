@@ -565,3 +565,32 @@ fn a_tenant_named_like_no_tenant_and_one_address_for_two_listeners_are_refused()
     ))
     .expect("two ports the kernel picks");
 }
+
+#[test]
+fn the_r2_caps_are_bounded() {
+    let default = parse("").expect("default");
+    assert_eq!(default.store.r2_max_object_bytes, 100 << 20);
+    assert_eq!(default.store.r2_tenant_max_bytes, 1 << 30);
+    let r2 = default.r2_settings();
+    assert!(r2.dir.ends_with("r2"), "{}", r2.dir.display());
+    let c =
+        parse("[store]\nr2_max_object_bytes = 1000\nr2_tenant_max_bytes = 5000\n").expect("valid");
+    assert_eq!(
+        (
+            c.r2_settings().max_object_bytes,
+            c.r2_settings().tenant_max_bytes
+        ),
+        (1000, 5000)
+    );
+    for (field, bad) in [
+        ("r2_max_object_bytes", "0"),
+        ("r2_max_object_bytes", "5368709121"),
+        ("r2_tenant_max_bytes", "0"),
+        ("r2_tenant_max_bytes", "-1"),
+    ] {
+        assert!(
+            parse(&format!("[store]\n{field} = {bad}\n")).is_err(),
+            "{field} = {bad}"
+        );
+    }
+}

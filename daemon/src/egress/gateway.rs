@@ -75,6 +75,8 @@ pub struct Gateway {
     /// Decodes nothing: a hop whose answer goes to tenant code as the upstream sent it
     /// (`encodeResponseBody: "manual"` in a chain that injected nothing).
     raw_client: reqwest::Client,
+    /// HTTP/1.1 only, decodes nothing: a WebSocket handshake's hop (`websocket.rs`).
+    pub(super) upgrade_client: reqwest::Client,
 }
 
 /// What one hop is about, for its audit record.
@@ -102,8 +104,10 @@ impl Gateway {
         addresses: Arc<AddressPolicy>,
         hop_timeout: Duration,
     ) -> Result<Gateway, super::EgressError> {
-        let builder = |decode: bool| {
-            reqwest::Client::builder()
+        let builder = |decode: bool, http1: bool| {
+            let builder = reqwest::Client::builder();
+            let builder = if http1 { builder.http1_only() } else { builder };
+            builder
                 .dns_resolver(Arc::new(CheckedResolver {
                     policy: Arc::clone(&addresses),
                 }))
@@ -119,8 +123,9 @@ impl Gateway {
                 .build()
                 .map_err(super::EgressError::Client)
         };
-        let client = builder(true)?;
-        let raw_client = builder(false)?;
+        let client = builder(true, false)?;
+        let raw_client = builder(false, false)?;
+        let upgrade_client = builder(false, true)?;
         Ok(Gateway {
             dispatch: std::sync::OnceLock::new(),
             tenants: std::sync::RwLock::new(tenants.into_iter().map(Arc::new).collect()),
@@ -129,6 +134,7 @@ impl Gateway {
             addresses,
             client,
             raw_client,
+            upgrade_client,
         })
     }
 
@@ -155,7 +161,7 @@ impl Gateway {
             .answer(tenant, worker, payload, resources, &mut injected)
             .await
         {
-            Ok((head, body)) => {
+            Ok((head, body, socket)) => {
                 let head = ResponseHead {
                     status: head.status,
                     status_text: scrub_str(&head.status_text, &injected),
@@ -168,7 +174,10 @@ impl Gateway {
                     redirected: head.redirected,
                     stream: head.stream,
                 };
-                let out = encode_response(&head, &body);
+                let out = match socket {
+                    Some(socket) => websocket::encode_answer(&head, socket),
+                    None => encode_response(&head, &body),
+                };
                 if out.len() > MAX_HOST_CALL_PAYLOAD {
                     return Err(FetchError::BodyTooLarge.to_string());
                 }
@@ -179,7 +188,8 @@ impl Gateway {
     }
 
     /// The answer's head and its body (scrubbed), or its first part with the rest kept in
-    /// `resources` under `head.stream`.
+    /// `resources` under `head.stream`; or, for a WebSocket handshake the server accepted, its
+    /// head and the number of the socket (`websocket.rs`).
     async fn answer(
         &self,
         tenant: TenantId,
@@ -187,10 +197,22 @@ impl Gateway {
         payload: Vec<u8>,
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
-    ) -> Result<(ResponseHead, Vec<u8>), FetchError> {
-        let (mut head, response, index, hop) = self
+    ) -> Result<(ResponseHead, Vec<u8>, Option<u32>), FetchError> {
+        let ran = self
             .run(tenant, worker, payload, resources, injected)
             .await?;
+        if let (Some(key), 101) = (&ran.websocket_key, ran.head.status) {
+            let key = key.clone();
+            let socket = self.upgraded(ran, &key, resources, injected).await?;
+            return Ok((socket.0, Vec::new(), Some(socket.1)));
+        }
+        let hops::Ran {
+            mut head,
+            response,
+            index,
+            hop,
+            ..
+        } = ran;
         let mut scrubber = Scrubber::new(injected);
         let (first, rest) = match read_start(response, resources.is_some()).await {
             Ok(read) => read,
@@ -221,7 +243,7 @@ impl Gateway {
                 self.log(index, record, injected);
             }
         }
-        Ok((head, body))
+        Ok((head, body, None))
     }
 }
 
@@ -234,3 +256,5 @@ mod hops;
 #[cfg(test)]
 #[path = "gateway_tests.rs"]
 mod tests;
+#[path = "websocket.rs"]
+mod websocket;

@@ -62,6 +62,15 @@ pub enum FetchError {
     StreamedRedirect,
     #[error("the worker's response body failed: {0}")]
     WorkerBody(String),
+    #[error("a WebSocket handshake is a GET, not {0}")]
+    WebSocketMethod(String),
+    #[error("the server's WebSocket handshake is not valid: {0}")]
+    WebSocketHandshake(&'static str),
+    #[error(
+        "this request has {} outbound WebSockets open already (the most it may)",
+        crate::supervisor::websocket::MAX_OUTBOUND
+    )]
+    TooManyWebSockets,
     #[error("the fetch was aborted")]
     Aborted,
     #[error("too many response bodies open at once in this request")]

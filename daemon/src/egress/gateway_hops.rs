@@ -26,6 +26,10 @@
 //!   as it is; `"error"` fails on one; a cross-origin redirect drops `Authorization` and
 //!   `Cookie`; 303, and 301/302 after a POST, become a bodyless GET; a streamed upload is sent
 //!   once (a redirect that would send it again fails);
+//! - a WebSocket handshake (`websocket: true`, a bodyless `GET`) is a hop like any other (rules,
+//!   address checks, injection, audit) whose `Upgrade`, `Connection` and `Sec-WebSocket-*`
+//!   headers but the protocol are the gateway's, over HTTP/1.1, its redirects never followed (a
+//!   3xx is its answer, as a browser's WebSocket does not follow one either);
 //! - a fetch its caller aborts stops waiting for its hop, which is audited as aborted (so is one
 //!   aborted before it started); a hop whose caller's request ends before its answer is audited
 //!   as cut short.
@@ -38,12 +42,23 @@ use reqwest::{Method, StatusCode};
 use tokio::sync::oneshot;
 use url::{Host, Url};
 
+use super::websocket;
 use super::*;
 use crate::egress::abort::watch;
 use crate::egress::hop::{classify, isomorphic_decode, negotiate, tenant_headers};
 use crate::egress::scrub::holds_any;
 use crate::egress::stream::upload_body;
 use crate::egress::wire::{decode_request, RedirectMode, ResponseBodyEncoding};
+
+/// Where a chain of hops ended: the last answer's head and response, the tenant's index, the
+/// last hop, and the key of the WebSocket handshake it made, if it made one.
+pub(super) struct Ran {
+    pub head: ResponseHead,
+    pub response: reqwest::Response,
+    pub index: usize,
+    pub hop: Hop,
+    pub websocket_key: Option<String>,
+}
 
 impl Gateway {
     /// Follows the request's hops to its answer: its head, the response to read its body
@@ -55,7 +70,7 @@ impl Gateway {
         payload: Vec<u8>,
         resources: Option<&Resources>,
         injected: &mut Vec<SecretValue>,
-    ) -> Result<(ResponseHead, reqwest::Response, usize, Hop), FetchError> {
+    ) -> Result<Ran, FetchError> {
         let index = usize::try_from(tenant.0).map_err(|_| FetchError::NoTenant)?;
         let rules = self.rules(index).ok_or(FetchError::NoTenant)?;
         let request = decode_request(&payload)?;
@@ -74,6 +89,17 @@ impl Gateway {
             .map_err(|_| FetchError::BadMethod(request.method.clone()))?;
         let mut url = Url::parse(&request.url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
         let mut headers = tenant_headers(&request.headers)?;
+        // A WebSocket handshake's own headers are the gateway's (its key, checked in the 101).
+        let websocket_key = request.websocket.then(|| {
+            websocket::drop_handshake_headers(&mut headers);
+            websocket::new_key()
+        });
+        if request.websocket && method != Method::GET {
+            return Err(FetchError::WebSocketMethod(request.method.clone()));
+        }
+        if request.websocket && !websocket::has_room(resources) {
+            return Err(FetchError::TooManyWebSockets);
+        }
         // A streamed upload can be sent once: a redirect that would send it again fails.
         let mut upload = match (request.upload, resources) {
             (Some(id), Some(resources)) => Some(upload_body(resources, id, request.length)?),
@@ -134,7 +160,14 @@ impl Gateway {
                 !injected.is_empty(),
                 request.encode_response_body == ResponseBodyEncoding::Manual,
             );
-            let client = if raw { &self.raw_client } else { &self.client };
+            let client = match &websocket_key {
+                Some(key) => {
+                    websocket::handshake_headers(&mut sent, key);
+                    &self.upgrade_client
+                }
+                None if raw => &self.raw_client,
+                None => &self.client,
+            };
             let hop_body = match upload.take() {
                 Some(stream) => {
                     // The length the runtime knows (`upload_length`), not chunked framing.
@@ -184,7 +217,7 @@ impl Gateway {
             if let (true, Some(location), false) = (
                 status.is_redirection(),
                 location,
-                request.redirect == RedirectMode::Manual,
+                request.redirect == RedirectMode::Manual || request.websocket,
             ) {
                 record.status = Some(status.as_u16());
                 record.ms = started.elapsed().as_millis() as u64;
@@ -251,7 +284,13 @@ impl Gateway {
                 redirected,
                 stream: None,
             };
-            return Ok((head, response, index, hop_state));
+            return Ok(Ran {
+                head,
+                response,
+                index,
+                hop: hop_state,
+                websocket_key,
+            });
         }
         Err(FetchError::TooManyRedirects)
     }

@@ -10,7 +10,9 @@
 //! - `gateway`: the host call itself (`hop`: one hop's headers, errors and body);
 //! - `outbound`: a Loader worker's `globalOutbound` (no network, or another worker);
 //! - `stream`: answers and request bodies that stream (`upload_length`: one whose length the
-//!   runtime knows, sent with it); `abort`: a fetch aborted while it waits.
+//!   runtime knows, sent with it); `abort`: a fetch aborted while it waits;
+//! - `websocket` (under `gateway`): a fetch's WebSocket handshake and its outbound socket,
+//!   relayed by `websocket_relay`.
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
@@ -31,6 +33,7 @@ mod stream;
 #[cfg(test)]
 mod test_upstream;
 mod upload_length;
+mod websocket_relay;
 mod wire;
 
 use std::sync::Arc;

@@ -137,6 +137,9 @@ impl Gateway {
             .rules(index)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
         let mut request = decode_request(&payload).map_err(|e| e.to_string())?;
+        if request.websocket {
+            return Err("a WebSocket to a worker (globalOutbound) is not supported yet".into());
+        }
         let mut record = self
             .worker_record(tenant, &worker, &payload)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;

@@ -3,7 +3,7 @@
 //!
 //! Guarantees: a request head is at most [`MAX_HEAD_LEN`] bytes of JSON with exactly the known
 //! fields (`method`, `url`, `headers` as `[name, value]` pairs, `redirect`, `upload`, `length`
-//! (only with `upload`), `call`, `encodeResponseBody`), at most
+//! (only with `upload`), `call`, `encodeResponseBody`, `websocket`), at most
 //! `stockade_ipc::limits::MAX_HEADERS` headers; anything else is a typed [`WireError`], never a
 //! panic. Trusts nothing in a request payload (tenant code writes it).
 
@@ -54,6 +54,9 @@ struct RequestHead {
     call: Option<u32>,
     #[serde(default, rename = "encodeResponseBody")]
     encode_response_body: ResponseBodyEncoding,
+    /// A WebSocket handshake (`egress/websocket.rs`).
+    #[serde(default)]
+    websocket: bool,
 }
 
 /// One `fetch` request from tenant code.
@@ -73,6 +76,9 @@ pub struct FetchRequest {
     pub call: Option<u32>,
     /// Whether tenant code asked for the answer's body as the upstream sent it.
     pub encode_response_body: ResponseBodyEncoding,
+    /// Whether it asks for a WebSocket (`Upgrade: websocket`): a bodyless `GET` whose 101
+    /// answer carries an outbound socket (`egress/websocket.rs`).
+    pub websocket: bool,
 }
 
 /// The head of the gateway's answer.
@@ -124,6 +130,11 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
     if head.length.is_some() && head.upload.is_none() {
         return Err(WireError::BadHead("a length is for an upload".into()));
     }
+    if head.websocket && (head.upload.is_some() || payload.len() > 4 + head_len) {
+        return Err(WireError::BadHead(
+            "a WebSocket handshake has no body".into(),
+        ));
+    }
     Ok(FetchRequest {
         method: head.method,
         url: head.url,
@@ -134,6 +145,7 @@ pub fn decode_request(payload: &[u8]) -> Result<FetchRequest, WireError> {
         length: head.length,
         call: head.call,
         encode_response_body: head.encode_response_body,
+        websocket: head.websocket,
     })
 }
 
@@ -239,6 +251,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_websocket_handshake_is_flagged_and_has_no_body() {
+        assert!(!decode_request(&head_with("")).expect("valid").websocket);
+        let asked = decode_request(&head_with(",\"websocket\":true")).expect("valid");
+        assert!(asked.websocket);
+        let mut with_body = head_with(",\"websocket\":true");
+        with_body.push(b'x');
+        assert!(matches!(
+            decode_request(&with_body),
+            Err(WireError::BadHead(_))
+        ));
+        let upload = head_with(",\"websocket\":true,\"upload\":1");
+        assert!(matches!(
+            decode_request(&upload),
+            Err(WireError::BadHead(_))
+        ));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Storage for tenant code: the `kv.*` and `ws.*` host calls behind the `kv` and `workspace`
 //! bindings, and the operations the HTTP API shares with them; the `d1.*` calls behind the `d1`
-//! binding (SQLite files of the tenant's, `d1`); the Cache API's `cache.*` (in memory, per
+//! binding (SQLite files of the tenant's, `d1`); the `r2.*` calls behind the `r2` binding
+//! (object storage in files of the tenant's, `r2`); the Cache API's `cache.*` (in memory, per
 //! tenant: `cache`).
 //!
 //! Wire format (both ways, like `fetch`): `u32 LE head_len`, a JSON head, then raw bytes (a
@@ -22,6 +23,12 @@ mod d1_calls;
 mod d1_exec;
 mod d1_guard;
 mod kv_calls;
+pub mod r2;
+mod r2_args;
+mod r2_calls;
+mod r2_cond;
+mod r2_index;
+mod r2_upload;
 pub mod ws_calls;
 
 use std::sync::{Arc, OnceLock};
@@ -46,16 +53,19 @@ pub struct Storage {
     pub store: Store,
     /// The D1 databases.
     d1: Arc<d1::D1>,
+    /// The R2 buckets.
+    r2: Arc<r2::R2>,
     /// Tenant names by `TenantId`, from the pool (set once it starts, before any call can come;
     /// tenants a configuration reload adds are found too).
     tenants: OnceLock<TenantNames>,
 }
 
 impl Storage {
-    pub fn new(store: Store, d1: d1::D1Settings) -> Arc<Storage> {
+    pub fn new(store: Store, d1: d1::D1Settings, r2: r2::R2Settings) -> Arc<Storage> {
         Arc::new(Storage {
             store,
             d1: d1::D1::new(d1),
+            r2: r2::R2::new(r2),
             tenants: OnceLock::new(),
         })
     }
@@ -65,7 +75,7 @@ impl Storage {
         let _ = self.tenants.set(names);
     }
 
-    /// Registers `kv.*`, `ws.*` and `d1.*`.
+    /// Registers `kv.*`, `ws.*`, `d1.*` and `r2.*`.
     pub fn register(self: &Arc<Storage>, calls: &mut HostCalls) {
         for op in kv_calls::OPS {
             let me = Arc::clone(self);
@@ -88,6 +98,16 @@ impl Storage {
                 async move {
                     let d1 = Arc::clone(&me.d1);
                     me.answer_d1(d1, context, payload, op).await
+                }
+            });
+        }
+        for op in r2_calls::OPS {
+            let me = Arc::clone(self);
+            calls.register_in_context(&format!("r2.{op}"), move |context, payload| {
+                let me = Arc::clone(&me);
+                async move {
+                    let r2 = Arc::clone(&me.r2);
+                    me.answer_r2(r2, context, payload, op).await
                 }
             });
         }

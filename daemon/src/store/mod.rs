@@ -27,6 +27,7 @@ pub mod secrets;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+pub mod triggers;
 pub mod workers;
 pub mod workspace;
 pub mod workspace_ops;

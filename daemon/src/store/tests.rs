@@ -105,6 +105,7 @@ fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
         compatibility_date: Some("2025-01-01".into()),
         compatibility_flags: vec!["nodejs_compat".into()],
         outbound: Outbound::Worker("cd".repeat(32)),
+        crons: vec!["*/5 * * * *".into(), "0 0 * * MON".into()],
         deleted: Default::default(),
     }
 }
@@ -123,8 +124,10 @@ async fn migrations_are_versioned(backend: Arc<dyn Backend>) {
         .await
         .expect("v1");
     assert_eq!(raw.tx(migrations::version).await.expect("version"), 1);
-    // Data written at version 1 survives the upgrade.
-    let d = def("t-mig", vec![]);
+    // Data written at version 1 survives the upgrade (a definition of then: no cron triggers,
+    // whose table came with version 8).
+    let mut d = def("t-mig", vec![]);
+    d.crons.clear();
     raw.tx(move |tx| workers::put(tx, ID, &d))
         .await
         .expect("put");
@@ -172,6 +175,30 @@ async fn workers_round_trip(s: &Store) {
     assert_eq!(back.compatibility_date, d.compatibility_date);
     assert_eq!(back.compatibility_flags, d.compatibility_flags);
     assert_eq!(back.features, d.features);
+    assert_eq!(back.crons, d.crons);
+    let listed = s.tx(super::triggers::list).await.expect("triggers");
+    let listed: Vec<_> = listed.into_iter().filter(|t| t.tenant == "t-a").collect();
+    let crons: Vec<(&str, &str, &str)> = listed
+        .iter()
+        .map(|t| (t.tenant.as_str(), t.worker.as_str(), t.cron.as_str()))
+        .collect();
+    assert_eq!(
+        crons,
+        [("t-a", ID, "*/5 * * * *"), ("t-a", ID, "0 0 * * MON")],
+        "the triggers are listed with the definition"
+    );
+    let first = listed[0].clone();
+    let again = first.clone();
+    assert!(s
+        .tx(move |tx| super::triggers::claim(tx, &first, 60_000))
+        .await
+        .expect("claim"));
+    assert!(
+        !s.tx(move |tx| super::triggers::claim(tx, &again, 60_000))
+            .await
+            .expect("claim"),
+        "a run is claimed once"
+    );
     let other = s.tx(|tx| workers::get(tx, "t-b", ID)).await.expect("get");
     assert!(other.is_none(), "another tenant does not see it");
     let listed = s.tx(|tx| workers::list(tx, "t-a")).await.expect("list");
@@ -193,6 +220,14 @@ async fn workers_round_trip(s: &Store) {
         .tx(|tx| workers::delete(tx, "t-a", ID))
         .await
         .expect("del"));
+    assert!(
+        !s.tx(super::triggers::list)
+            .await
+            .expect("triggers")
+            .iter()
+            .any(|t| t.tenant == "t-a"),
+        "a deleted worker's triggers go with it"
+    );
     assert!(s
         .tx(|tx| workers::get(tx, "t-a", ID))
         .await

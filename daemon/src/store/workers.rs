@@ -1,7 +1,7 @@
 //! Worker definitions at rest: the Loader API's `WorkerDef`, as JSON, by tenant and hex id.
 //!
 //! Guarantees: a definition read back equals the one written (modules byte for byte, env values
-//! as JSON, limits, compatibility date and flags, `globalOutbound`); its code features are recomputed from
+//! as JSON, limits, compatibility date and flags, `globalOutbound`, cron triggers); its code features are recomputed from
 //! the modules; a row that does not parse is `Corrupt`, never a half definition. A definition is
 //! only ever found under its own tenant. Trusts: the store's rows (written by this module).
 
@@ -33,6 +33,9 @@ struct StoredDef {
     compatibility_flags: Vec<String>,
     /// `policy`, `blocked` or `worker:<hex id>`.
     outbound: String,
+    /// `triggers.crons`, as given (validated when the definition was made); absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    crons: Vec<String>,
 }
 
 fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
@@ -56,6 +59,7 @@ fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
             Outbound::Blocked => "blocked".into(),
             Outbound::Worker(id) => format!("worker:{id}"),
         },
+        crons: def.crons.clone(),
     };
     serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
 }
@@ -94,6 +98,7 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         compatibility_date: stored.compatibility_date,
         compatibility_flags: stored.compatibility_flags,
         outbound,
+        crons: stored.crons,
         deleted: Default::default(),
     })
 }
@@ -126,7 +131,7 @@ pub fn put(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), StoreError>
             now_ms().into(),
         ],
     )?;
-    Ok(())
+    super::triggers::put(tx, &def.tenant, id, &def.crons)
 }
 
 /// How many worker definitions `tenant` has stored and their stored bytes (the tenant's quota).
@@ -200,6 +205,7 @@ pub fn get(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Option<WorkerDef>,
 
 /// Deletes `tenant`'s worker `id`; whether it existed.
 pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    super::triggers::delete(tx, tenant, id)?;
     Ok(tx.exec(
         "DELETE FROM workers WHERE tenant = ?1 AND id = ?2",
         &[tenant.into(), id.into()],

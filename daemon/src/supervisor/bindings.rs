@@ -6,6 +6,8 @@
 //! - `{"binding": "d1", "database": "db"}`: the tenant's D1 (SQL) database `db`, a SQLite file
 //!   of its own (`crate::storage::d1`); its name is 1-64 of `[A-Za-z0-9_-]` (no dot: it names a
 //!   file);
+//! - `{"binding": "r2", "bucket": "b"}`: the tenant's R2 bucket `b` (`crate::storage::r2`),
+//!   named as a D1 database is;
 //! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
 //!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
 //!   definition is created (`api::loader`, `api::run`), and again at every call.
@@ -33,6 +35,9 @@ pub enum Binding {
     },
     D1 {
         database: String,
+    },
+    R2 {
+        bucket: String,
     },
     Service {
         worker: String,
@@ -109,6 +114,14 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                 }
                 Binding::D1 { database }
             }
+            Some("r2") => {
+                expect_keys(&["binding", "bucket"])?;
+                let bucket = field("bucket")?;
+                if !valid_database_name(&bucket) {
+                    return Err(format!("env.{key}: bucket must be 1-64 of [A-Za-z0-9_-]"));
+                }
+                Binding::R2 { bucket }
+            }
             Some("capability") => {
                 expect_keys(&["binding", "name"])?;
                 Binding::Capability {
@@ -173,9 +186,16 @@ mod tests {
             ("WS", json!({"binding": "workspace", "name": "w1"})),
             ("CAP", json!({"binding": "capability", "name": "weather"})),
             ("DB", json!({"binding": "d1", "database": "main_db-1"})),
+            ("B", json!({"binding": "r2", "bucket": "files_1"})),
         ]))
         .expect("valid");
-        assert_eq!(parsed.len(), 4);
+        assert_eq!(parsed.len(), 5);
+        assert_eq!(
+            parsed.get("B"),
+            Some(&Binding::R2 {
+                bucket: "files_1".into()
+            })
+        );
         assert_eq!(
             parsed.get("DB"),
             Some(&Binding::D1 {
@@ -245,6 +265,12 @@ mod tests {
             json!({"binding": "d1", "database": ""}),
             json!({"binding": "d1", "database": "x".repeat(65)}),
             json!({"binding": "d1", "database": "d", "path": "/tmp/x"}),
+            json!({"binding": "r2"}),
+            json!({"binding": "r2", "bucket": ".."}),
+            json!({"binding": "r2", "bucket": "a.b"}),
+            json!({"binding": "r2", "bucket": "../x"}),
+            json!({"binding": "r2", "bucket": ""}),
+            json!({"binding": "r2", "bucket": "b", "database": "d"}),
         ] {
             assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
         }

@@ -53,6 +53,8 @@ pub struct WorkerDef {
     pub features: super::tenants::CodeFeatures,
     /// Where its `fetch()` goes (`globalOutbound`).
     pub outbound: Outbound,
+    /// Its cron triggers (`triggers.crons`, validated by `crate::scheduled::cron`), as given.
+    pub crons: Vec<String>,
     /// Deleted through the API: never loaded again (a reload after a death skips it).
     pub deleted: AtomicBool,
 }

@@ -18,6 +18,12 @@
 //! 1), the code (u16 LE), then the reason's UTF-8; a close from the worker is the code (u16 LE)
 //! and the reason, or nothing (no code).
 //!
+//! Every `socket.*` payload starts with the socket's number (u32 LE, [`split_id`]): 0 is the
+//! request's own socket (its client's, `Streams::socket`), any other an outbound socket the
+//! request opened (`egress/websocket.rs`), kept in the request's [`OutboundSockets`] (at most
+//! [`MAX_OUTBOUND`] open at once; dropped, and so closed, when the request ends). For an
+//! outbound socket the [`ClientEnd`] is the relay's to the upstream server.
+//!
 //! Trusts: nothing in the payloads (tenant code chose them).
 
 use std::sync::Arc;
@@ -67,6 +73,52 @@ pub struct SocketEnd {
 pub struct ClientEnd {
     pub to_client: mpsc::Receiver<Outgoing>,
     pub from_client: mpsc::Sender<Incoming>,
+}
+
+/// Outbound WebSockets one request may have open at once. Each holds a `socket.recv` in flight
+/// (of the 64 host calls a request may have), a relay task, and its two queues of at most
+/// [`QUEUE`] messages of at most [`MAX_MESSAGE`] bytes: 6 keeps a request's worst case near
+/// 200 MiB of queued messages while leaving room for the usual fan-out (a few upstream feeds
+/// merged into one client socket).
+pub const MAX_OUTBOUND: usize = 6;
+
+/// The outbound sockets of one request, by number (kept in its `Resources`; dropping them, as
+/// the request's end does, ends their relays, which close the upstream with 1001).
+#[derive(Default)]
+pub struct OutboundSockets {
+    last: u32,
+    open: std::collections::HashMap<u32, SocketEnd>,
+}
+
+impl OutboundSockets {
+    /// Keeps `end` under a new number (never 0), or `None` when [`MAX_OUTBOUND`] are open. A
+    /// socket whose relay is over (closed both ways, or failed) no longer counts.
+    pub fn insert(&mut self, end: SocketEnd) -> Option<u32> {
+        self.open.retain(|_, end| !end.to_client.is_closed());
+        if self.open.len() >= MAX_OUTBOUND {
+            return None;
+        }
+        self.last = self.last.wrapping_add(1).max(1);
+        self.open.insert(self.last, end);
+        Some(self.last)
+    }
+
+    /// Whether [`MAX_OUTBOUND`] sockets are open (a socket whose relay is over no longer counts).
+    pub fn is_full(&mut self) -> bool {
+        self.open.retain(|_, end| !end.to_client.is_closed());
+        self.open.len() >= MAX_OUTBOUND
+    }
+
+    /// Socket `id`'s end, if the request opened it.
+    pub fn get(&self, id: u32) -> Option<SocketEnd> {
+        self.open.get(&id).cloned()
+    }
+}
+
+/// A `socket.*` payload's socket number and the rest.
+pub fn split_id(payload: &[u8]) -> Option<(u32, &[u8])> {
+    let (id, rest) = payload.split_first_chunk::<4>()?;
+    Some((u32::from_le_bytes(*id), rest))
 }
 
 /// A connected pair.
@@ -222,6 +274,26 @@ mod tests {
         let gone = end.recv().await.expect("a close");
         assert_eq!(&gone[..4], &[CLOSE, 0, 0xEE, 0x03]);
         assert_eq!(end.send(framed(TEXT, b"late")).await, Err(GONE.to_owned()));
+    }
+
+    #[test]
+    fn a_request_keeps_at_most_max_outbound_open_sockets_numbered_from_1() {
+        let mut sockets = OutboundSockets::default();
+        let mut peers = Vec::new();
+        for n in 1..=MAX_OUTBOUND as u32 {
+            let (end, peer) = pair();
+            assert_eq!(sockets.insert(end), Some(n));
+            peers.push(peer);
+        }
+        assert!(sockets.is_full());
+        assert!(sockets.insert(pair().0).is_none(), "one too many");
+        assert!(sockets.get(1).is_some() && sockets.get(0).is_none());
+        drop(peers.remove(0)); // socket 1's relay is over: its place is free
+        assert!(!sockets.is_full());
+        assert!(sockets.get(1).is_none());
+        assert_eq!(sockets.insert(pair().0), Some(MAX_OUTBOUND as u32 + 1));
+        assert_eq!(split_id(&[2, 0, 0, 0, 9]), Some((2, &[9][..])));
+        assert_eq!(split_id(&[2, 0, 0]), None);
     }
 
     #[tokio::test]

@@ -124,6 +124,10 @@ fn call() -> impl Strategy<Value = Call> {
             method,
             args_json,
         }),
+        (text(16), any::<u64>()).prop_map(|(cron, scheduled_time_ms)| Call::Scheduled {
+            cron,
+            scheduled_time_ms,
+        }),
     ]
 }
 

@@ -241,31 +241,18 @@ test("path, url and string_decoder match Node's", () => {
   }
 });
 
-test("crypto hashes, HMACs and helpers match Node's", () => {
+// node:crypto's hashes, KDFs, keys, signatures and ciphers run on native ops the harness does not
+// have: isolate/tests/node_crypto_*.rs compare them with Node in real isolates.
+test("crypto helpers match Node's", () => {
   const c = mod("node:crypto");
-  const inputs = ["", "abc", "a".repeat(55), "a".repeat(56), "a".repeat(64), "a".repeat(111), "a".repeat(112), "b".repeat(1000), "héllo"];
-  for (const alg of ["md5", "sha1", "sha224", "sha256", "sha384", "sha512", "SHA256"]) {
-    for (const s of inputs) {
-      assert.equal(c.createHash(alg).update(s).digest("hex"), nodeCrypto.createHash(alg).update(s).digest("hex"), `${alg} ${s.length}`);
-      assert.equal(c.createHmac(alg, "k".repeat(s.length % 200)).update(s).digest("base64"),
-        nodeCrypto.createHmac(alg, "k".repeat(s.length % 200)).update(s).digest("base64"), `hmac ${alg} ${s.length}`);
-    }
-    const h = c.createHash(alg).update("ab");
-    const copy = h.copy();
-    assert.equal(h.update("c").digest("hex"), copy.update("c").digest("hex"));
-  }
-  const parts = c.createHash("sha256");
-  for (let i = 0; i < 300; i++) parts.update(Buffer.from([i & 255]));
-  const whole = nodeCrypto.createHash("sha256").update(NB.from(Array.from({ length: 300 }, (_, i) => i & 255))).digest();
-  assert.deepEqual(bytes(parts.digest()), bytes(whole));
-  assert.throws(() => c.createHash("sha3-999"), { code: "ERR_CRYPTO_INVALID_DIGEST" });
   assert.equal(c.randomBytes(16).length, 16);
   assert.ok(Buffer.isBuffer(c.randomBytes(4)));
   assert.ok(c.timingSafeEqual(Buffer.from("ab"), Buffer.from("ab")) && !c.timingSafeEqual(Buffer.from("ab"), Buffer.from("ac")));
   assert.throws(() => c.timingSafeEqual(Buffer.from("a"), Buffer.from("ab")), { code: "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH" });
   for (let i = 0; i < 50; i++) { const n = c.randomInt(3, 7); assert.ok(n >= 3 && n < 7); }
   assert.match(c.randomUUID(), /^[0-9a-f]{8}-[0-9a-f]{4}-4/);
-  assert.throws(() => c.createCipheriv("aes-128-gcm"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+  assert.throws(() => c.createHash("sha3-999"), { message: "Digest method not supported" });
+  assert.throws(() => c.createECDH("prime256v1"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
 });
 
 test("process and the nodejs_compat globals", () => {

@@ -57,6 +57,10 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-path.js",
             "node-process.js",
             "node-hash.js",
+            "node-crypto-keys.js",
+            "node-crypto-kdf.js",
+            "node-crypto-sign.js",
+            "node-crypto-cipher.js",
             "node-crypto.js",
             "node-timers.js",
             "node-zlib.js",
@@ -127,8 +131,18 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     },
     LazyGroup {
         name: "websocket",
-        parts: &["websocket.js"],
+        parts: &["websocket-link.js", "websocket.js"],
         globals: &["CloseEvent", "WebSocket", "WebSocketPair"],
+    },
+    LazyGroup {
+        name: "scheduled",
+        parts: &["scheduled.js"],
+        globals: &["ScheduledController", "ScheduledEvent"],
+    },
+    LazyGroup {
+        name: "eventsource",
+        parts: &["eventsource.js"],
+        globals: &["EventSource"],
     },
     LazyGroup {
         name: "cache",
@@ -138,6 +152,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     LazyGroup {
         name: "d1",
         parts: &["d1.js"],
+        globals: &[],
+    },
+    LazyGroup {
+        name: "r2",
+        parts: &["r2.js"],
         globals: &[],
     },
 ];

@@ -48,6 +48,16 @@ pub(super) struct RpcPayload<'a> {
     pub env: &'a serde_json::Value,
 }
 
+/// A scheduled task's payload (`js/scheduled.js`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ScheduledPayload<'a> {
+    pub cron: &'a str,
+    /// Milliseconds since the Unix epoch (a JavaScript number holds it exactly).
+    pub scheduled_time: u64,
+    pub env: &'a serde_json::Value,
+}
+
 fn flat<S: Serializer>(pairs: &&[Header<'_>], s: S) -> Result<S::Ok, S::Error> {
     let mut seq = s.serialize_seq(Some(pairs.len() * 2))?;
     for (name, value) in pairs.iter() {

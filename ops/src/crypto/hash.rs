@@ -7,7 +7,8 @@
 //! incremental digest is a [`Hasher`] kept in the isolate's [`OpState`] between writes:
 //! - `DigestNew(alg)` -> handle (u32); `DigestUpdate(handle, data)` -> nothing;
 //!   `DigestFinish(handle)` -> the digest, and the handle is freed; `Free(handle)` (lib.rs) drops
-//!   an unfinished one (an aborted stream).
+//!   an unfinished one (an aborted stream); `DigestCopy(handle)` -> a new handle holding a copy
+//!   (node:crypto's `Hash.copy()`).
 //! - Bounded: one hasher holds about [`HASHER_COST`] bytes, declared to the [`OpState`] caps; an
 //!   update is at most the op road's input cap (16 MiB), hashed in [`STEP`]s with termination
 //!   checks between them, like a one-shot digest.
@@ -63,6 +64,10 @@ pub(crate) const MD5: u32 = 5;
 pub(crate) const CRC32: u32 = 6;
 pub(crate) const CRC32C: u32 = 7;
 pub(crate) const CRC64_NVME: u32 = 8;
+/// Digests only node:crypto names (createHash, createHmac, the Node KDFs; crypto/node/).
+pub(crate) const SHA224: u32 = 9;
+pub(crate) const SHA512_224: u32 = 10;
+pub(crate) const SHA512_256: u32 = 11;
 
 static CRC32C_TABLE: crc::Crc<u32, crc::Table<16>> =
     crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
@@ -77,6 +82,9 @@ pub(crate) enum Hasher {
     Sha384(sha2::Sha384),
     Sha512(sha2::Sha512),
     Md5(md5::Md5),
+    Sha224(sha2::Sha224),
+    Sha512_224(sha2::Sha512_224),
+    Sha512_256(sha2::Sha512_256),
     Crc32(crc32fast::Hasher),
     Crc32c(crc::Digest<'static, u32, crc::Table<16>>),
     Crc64Nvme(crc::Digest<'static, u64, crc::Table<16>>),
@@ -91,6 +99,9 @@ impl Hasher {
     pub(crate) fn new(alg: u32) -> OpResult<Hasher> {
         match alg {
             MD5 => return Ok(Hasher::Md5(md5::Md5::new())),
+            SHA224 => return Ok(Hasher::Sha224(sha2::Sha224::new())),
+            SHA512_224 => return Ok(Hasher::Sha512_224(sha2::Sha512_224::new())),
+            SHA512_256 => return Ok(Hasher::Sha512_256(sha2::Sha512_256::new())),
             CRC32 => return Ok(Hasher::Crc32(crc32fast::Hasher::new())),
             CRC32C => return Ok(Hasher::Crc32c(CRC32C_TABLE.digest())),
             CRC64_NVME => return Ok(Hasher::Crc64Nvme(CRC64_NVME_TABLE.digest())),
@@ -114,6 +125,9 @@ impl Hasher {
                 Hasher::Sha384(h) => Digest::update(h, chunk),
                 Hasher::Sha512(h) => Digest::update(h, chunk),
                 Hasher::Md5(h) => Digest::update(h, chunk),
+                Hasher::Sha224(h) => Digest::update(h, chunk),
+                Hasher::Sha512_224(h) => Digest::update(h, chunk),
+                Hasher::Sha512_256(h) => Digest::update(h, chunk),
                 Hasher::Crc32(h) => h.update(chunk),
                 Hasher::Crc32c(h) => h.update(chunk),
                 Hasher::Crc64Nvme(h) => h.update(chunk),
@@ -129,6 +143,9 @@ impl Hasher {
             Hasher::Sha384(h) => h.finalize().to_vec(),
             Hasher::Sha512(h) => h.finalize().to_vec(),
             Hasher::Md5(h) => h.finalize().to_vec(),
+            Hasher::Sha224(h) => h.finalize().to_vec(),
+            Hasher::Sha512_224(h) => h.finalize().to_vec(),
+            Hasher::Sha512_256(h) => h.finalize().to_vec(),
             Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Crc32c(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Crc64Nvme(h) => h.finalize().to_be_bytes().to_vec(),
@@ -170,6 +187,15 @@ pub(crate) fn digest_finish(id: u32, state: &OpState) -> OpResult<Vec<u8>> {
     let h = state.take::<Hasher>(id)?;
     state.free(id)?;
     Ok(h.finish())
+}
+
+/// `DigestCopy(handle)`: a new handle holding a copy of the handle's hasher (node:crypto's
+/// `Hash.copy()`); the original stays as it was.
+pub(crate) fn digest_copy(id: u32, state: &OpState) -> OpResult<Vec<u8>> {
+    let h = state.take::<Hasher>(id)?;
+    let copy = Box::new((*h).clone());
+    state.put(id, h)?;
+    Ok(state.insert(copy, HASHER_COST)?.to_le_bytes().to_vec())
 }
 
 /// Runs `$body` with `$D` the digest type of `$hash`.
@@ -288,7 +314,7 @@ mod tests {
             Hash::from_u32(MD5).expect_err("not a key hash").kind,
             crate::ErrorKind::NotSupported
         );
-        assert!(digest(9, b"", &ctx).is_err());
+        assert!(digest(99, b"", &ctx).is_err());
     }
 
     #[test]
@@ -326,7 +352,9 @@ mod tests {
         let state = OpState::new();
         let ctx = OpCtx::with_state(&flag, &state);
         let data: Vec<u8> = (0..(3 * STEP + 17)).map(|i| (i * 31 % 251) as u8).collect();
-        for alg in [1, 2, 3, 4, MD5, CRC32, CRC32C, CRC64_NVME] {
+        for alg in [
+            1, 2, 3, 4, MD5, CRC32, CRC32C, CRC64_NVME, SHA224, SHA512_224, SHA512_256,
+        ] {
             let id = u32::from_le_bytes(
                 digest_new(alg, &state)
                     .expect("new")
@@ -358,7 +386,7 @@ mod tests {
             );
             assert!(digest_finish(id, &state).is_err());
         }
-        assert!(digest_new(9, &state).is_err());
+        assert!(digest_new(99, &state).is_err());
         assert_eq!(state.usage(), (0, 0));
         // A terminated isolate stops an update between steps, and the state stays usable to free.
         let id = u32::from_le_bytes(digest_new(2, &state).expect("new").try_into().expect("u32"));
@@ -367,6 +395,50 @@ mod tests {
         let e = digest_update(id, &data, &state, &cancelled).expect_err("cancelled");
         assert_eq!(e.kind, crate::ErrorKind::Cancelled);
         assert!(state.free(id).expect("free"));
+    }
+
+    #[test]
+    fn sha224_family_and_copies_are_independent() {
+        let flag = AtomicU32::new(0);
+        let state = OpState::new();
+        let ctx = OpCtx::with_state(&flag, &state);
+        // FIPS 180-4 examples ("abc").
+        for (alg, want) in [
+            (
+                SHA224,
+                "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+            ),
+            (
+                SHA512_224,
+                "4634270f707b6a54daae7530460842e20e37ed265ceee9a43e8924aa",
+            ),
+            (
+                SHA512_256,
+                "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23",
+            ),
+        ] {
+            assert_eq!(digest(alg, b"abc", &ctx).expect("digest"), hex(want));
+        }
+        let id = u32::from_le_bytes(digest_new(2, &state).expect("new").try_into().expect("u32"));
+        digest_update(id, b"ab", &state, &ctx).expect("update");
+        let copy = u32::from_le_bytes(
+            digest_copy(id, &state)
+                .expect("copy")
+                .try_into()
+                .expect("u32"),
+        );
+        assert_eq!(state.usage(), (2, 2 * HASHER_COST));
+        digest_update(id, b"c", &state, &ctx).expect("update");
+        digest_update(copy, b"x", &state, &ctx).expect("update");
+        assert_eq!(
+            digest_finish(id, &state).expect("finish"),
+            digest(2, b"abc", &ctx).expect("abc")
+        );
+        assert_eq!(
+            digest_finish(copy, &state).expect("finish"),
+            digest(2, b"abx", &ctx).expect("abx")
+        );
+        assert_eq!(state.usage(), (0, 0));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! p384, p521, ed25519-dalek, x25519-dalek, rsa, pkcs8, spki): audited, constant-time
 //! where it matters (rsa 0.10 on crypto-bigint, the Marvin-attack fix), pure Rust (no system
 //! calls, no C), the library the Rust ecosystem uses.
+//! node:crypto's own ops (0x06xx: HMAC and digest copies, Node's KDFs, key encodings, streaming
+//! ciphers) are in `node/`, on the same crates and rules.
 //!
 //! Keys cross as bytes: secret keys raw, asymmetric private keys as PKCS#8 DER and public keys as
 //! SubjectPublicKeyInfo DER, canonical (re-encoded on import). The prelude keeps them in a private
@@ -28,6 +30,7 @@ pub(crate) mod ec;
 pub(crate) mod hash;
 pub(crate) mod kdf;
 pub(crate) mod keys;
+pub(crate) mod node;
 pub(crate) mod okp;
 pub(crate) mod rng;
 pub(crate) mod rsa;

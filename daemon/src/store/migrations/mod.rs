@@ -51,10 +51,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0007_secrets_generation.sqlite.sql"),
         postgres: include_str!("0007_secrets_generation.postgres.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("0008_worker_crons.sqlite.sql"),
+        postgres: include_str!("0008_worker_crons.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;

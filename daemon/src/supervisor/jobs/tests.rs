@@ -43,6 +43,7 @@ fn def() -> Arc<WorkerDef> {
         compatibility_flags: vec![],
         features: Default::default(),
         outbound: Default::default(),
+        crons: Vec::new(),
         deleted: Default::default(),
     })
 }

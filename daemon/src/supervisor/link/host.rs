@@ -24,6 +24,7 @@ use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
 use super::{lookout, Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
 use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult};
+use crate::supervisor::websocket::{self, SocketEnd};
 
 /// Host calls whose payload is at most this big take their first steps in the router's task
 /// (see `Link::host_call`); a bigger one (up to the protocol's 16 MiB, whose parsing alone
@@ -225,9 +226,9 @@ impl Link {
 /// The streamed-body calls, answered by the link from the request's own body handles:
 /// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
 /// response, answered once queued to the client), `body.end` (empty payload: the body is
-/// complete; otherwise its text says why the body is cut), and the WebSocket's `socket.send`,
-/// `socket.recv` and `socket.close` (see `supervisor/websocket.rs`). Any other name is handed
-/// back.
+/// complete; otherwise its text says why the body is cut), and the WebSockets' `socket.send`,
+/// `socket.recv` and `socket.close` (see `supervisor/websocket.rs`: the payload names the
+/// socket, the client's or an outbound one). Any other name is handed back.
 fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<HostFuture, Vec<u8>> {
     let missing = |what: &'static str| -> HostFuture { Box::pin(async move { Err(what.into()) }) };
     Ok(match name {
@@ -239,18 +240,16 @@ fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<Host
             Some(out) => Box::pin(async move { out.write(payload).await.map(|()| Vec::new()) }),
             None => missing("this request has no streamed response body"),
         },
-        "socket.send" => match pending.socket.clone() {
-            Some(socket) => Box::pin(async move { socket.send(payload).await }),
-            None => missing("this request has no WebSocket"),
-        },
-        "socket.recv" => match pending.socket.clone() {
-            Some(socket) => Box::pin(async move { socket.recv().await }),
-            None => missing("this request has no WebSocket"),
-        },
-        "socket.close" => match pending.socket.clone() {
-            Some(socket) => Box::pin(async move { socket.close(payload).await }),
-            None => missing("this request has no WebSocket"),
-        },
+        "socket.send" | "socket.recv" | "socket.close" => {
+            let Some((socket, frame)) = socket_of(pending, payload) else {
+                return Ok(missing("this request has no such WebSocket"));
+            };
+            match name {
+                "socket.send" => Box::pin(async move { socket.send(frame).await }),
+                "socket.recv" => Box::pin(async move { socket.recv().await }),
+                _ => Box::pin(async move { socket.close(frame).await }),
+            }
+        }
         "body.end" => match pending.body_out.take() {
             Some(out) if !payload.is_empty() => {
                 let why = clip(
@@ -270,6 +269,20 @@ fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<Host
         },
         _ => return Err(payload),
     })
+}
+
+/// The socket a `socket.*` payload names (0: the request's client's; any other: an outbound
+/// one the request opened, `websocket::OutboundSockets`) and the frame after its number.
+fn socket_of(pending: &Pending, mut payload: Vec<u8>) -> Option<(SocketEnd, Vec<u8>)> {
+    let (id, _) = websocket::split_id(&payload)?;
+    let socket = match id {
+        0 => pending.socket.clone()?,
+        id => pending
+            .resources
+            .shared(|sockets: &mut websocket::OutboundSockets| sockets.get(id))?,
+    };
+    payload.drain(..4);
+    Some((socket, payload))
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -1,0 +1,256 @@
+//! Scheduled events of stored workers: one run of a worker's `scheduled` handler (a
+//! `Call::Scheduled` job, `js/scheduled.js` in the isolate), for a cron trigger the scheduler
+//! fires (`crate::scheduled`) or for `POST /v1/workers/{id}/scheduled?cron=&scheduledTime=`, which
+//! runs it now, as wrangler's `/__scheduled` test route does.
+//!
+//! Guarantees: a run is a request of the worker's tenant: placed by its cordon, under the
+//! worker's CPU, wall-clock and memory limits; a run the scheduler fires is first admitted by the
+//! tenant's quotas (rate and concurrency, its permit held for the run) and skipped when they
+//! refuse; the run's console lines go to the worker's log ring (`GET /v1/workers/{id}/logs`) as
+//! a fetch handler's do; whatever happens, the answer is an outcome: `ok`, `exception` (the
+//! handler or a `waitUntil` promise threw), `noHandler`, `exceededCpu`, `exceededMemory`,
+//! `exceededWall`, `canceled` or `unknown` (the run failed for a reason of Stockade's, such as
+//! its process dying), never a panic. The manual route's `cron` must parse and its
+//! `scheduledTime` be a JavaScript date's milliseconds (a 400 otherwise); a worker without a
+//! handler answers 422 with outcome `noHandler`.
+//!
+//! Trusts: the worker's answer only as far as its JSON parses into the fields read here.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use stockade_ipc::{Call, ErrorKind, LogLevel, LogLine, Reply};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Api, ApiPath, ApiQuery};
+use super::loader::find;
+use super::run::logs_json;
+use super::AppState;
+use crate::scheduled::cron::CronExpr;
+use crate::store::triggers::StoredTrigger;
+use crate::supervisor::{Job, Streams, WorkerDef};
+
+/// The latest `scheduledTime` taken: JavaScript's largest date, ms.
+const MAX_TIME_MS: u64 = 8_640_000_000_000_000;
+
+/// What one run came to.
+#[derive(Debug)]
+pub struct Report {
+    /// `ok`, `exception`, `noHandler`, `exceededCpu`, ... (see the module's guarantees).
+    pub outcome: &'static str,
+    /// The handler called `noRetry()`.
+    pub no_retry: bool,
+    /// What failed, when something did: `{name, message}`.
+    pub error: Option<serde_json::Value>,
+    /// The run's console lines.
+    pub logs: Vec<LogLine>,
+}
+
+/// Runs the scheduled handler of `def` for `cron` due at `time_ms`, and records its lines in
+/// the worker's log ring.
+pub async fn run_event(state: &AppState, def: Arc<WorkerDef>, cron: &str, time_ms: u64) -> Report {
+    let id = def.id.to_hex();
+    let tenant = def.tenant.clone();
+    let call = Call::Scheduled {
+        cron: cron.to_owned(),
+        scheduled_time_ms: time_ms,
+    };
+    let streams = Streams {
+        after_logs: Some(state.logs.after_answer(&id)),
+        ..Streams::default()
+    };
+    let job = Job::Call { def, call, streams };
+    let report = match state.pool.submit(&tenant, job).await {
+        Ok(outcome) => {
+            let logs = outcome.logs;
+            match outcome.result {
+                Ok(Reply::Json(json)) => answered(&json, logs),
+                Ok(other) => Report {
+                    outcome: "unknown",
+                    no_retry: false,
+                    error: Some(error_json("Error", &format!("unexpected answer {other:?}"))),
+                    logs,
+                },
+                Err(e) => Report {
+                    outcome: match e.kind {
+                        ErrorKind::CpuLimit => "exceededCpu",
+                        ErrorKind::MemoryLimit => "exceededMemory",
+                        ErrorKind::WallLimit => "exceededWall",
+                        ErrorKind::Cancelled => "canceled",
+                        ErrorKind::ScriptThrew => "exception",
+                        _ => "unknown",
+                    },
+                    no_retry: false,
+                    error: Some(error_json(&format!("{:?}", e.kind), &e.message)),
+                    logs,
+                },
+            }
+        }
+        Err(e) => Report {
+            outcome: "unknown",
+            no_retry: false,
+            error: Some(error_json("Error", &e.to_string())),
+            logs: Vec::new(),
+        },
+    };
+    state.logs.record(&id, &report.logs);
+    report
+}
+
+/// The run's own answer (`js/scheduled.js`): `{outcome, noRetry, error?}`.
+fn answered(json: &[u8], logs: Vec<LogLine>) -> Report {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Answer {
+        outcome: String,
+        #[serde(default)]
+        no_retry: bool,
+        #[serde(default)]
+        error: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Answer>(json) {
+        Ok(a) => Report {
+            outcome: match a.outcome.as_str() {
+                "ok" => "ok",
+                "exception" => "exception",
+                "noHandler" => "noHandler",
+                _ => "unknown",
+            },
+            no_retry: a.no_retry,
+            error: a.error,
+            logs,
+        },
+        Err(e) => Report {
+            outcome: "unknown",
+            no_retry: false,
+            error: Some(error_json("Error", &format!("the answer is not JSON: {e}"))),
+            logs,
+        },
+    }
+}
+
+fn error_json(name: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "name": name, "message": message })
+}
+
+/// What the scheduler did with one due run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fired {
+    /// It ran; its outcome.
+    Ran(&'static str),
+    /// The tenant's quotas refused it (rate or concurrency), or the tenant is not configured.
+    Refused,
+    /// The worker is gone.
+    Gone,
+}
+
+/// Runs `trigger` due at `time_ms` as the scheduler does: the worker is found again (deleted
+/// since: nothing runs), the tenant's quotas admit the run, and a failure is logged.
+pub async fn fire(state: &AppState, trigger: &StoredTrigger, time_ms: i64) -> Fired {
+    let Ok(def) = find(state, &trigger.tenant, &trigger.worker).await else {
+        return Fired::Gone;
+    };
+    if def.deleted.load(std::sync::atomic::Ordering::Relaxed) {
+        return Fired::Gone;
+    }
+    // A run is a request of the tenant: its permit is held until the run is over.
+    let _permit = match state.quotas.admit(&trigger.tenant) {
+        Ok(Some(permit)) => permit,
+        Ok(None) => return Fired::Refused,
+        Err(refusal) => {
+            tracing::warn!(
+                tenant = %trigger.tenant,
+                worker = %trigger.worker,
+                cron = %trigger.cron,
+                "scheduled run skipped: {}",
+                refusal.message
+            );
+            return Fired::Refused;
+        }
+    };
+    let time = u64::try_from(time_ms).unwrap_or(0);
+    let report = run_event(state, def, &trigger.cron, time).await;
+    if report.outcome == "noHandler" {
+        // Said where the tenant looks: its worker's logs.
+        let line = LogLine {
+            level: LogLevel::Warn,
+            text: format!(
+                "cron trigger {:?} fired, but the worker has no scheduled handler",
+                trigger.cron
+            ),
+        };
+        state.logs.record(&trigger.worker, &[line]);
+    }
+    if report.outcome != "ok" {
+        tracing::warn!(
+            tenant = %trigger.tenant,
+            worker = %trigger.worker,
+            cron = %trigger.cron,
+            outcome = report.outcome,
+            "scheduled run did not succeed: {}",
+            report.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+    Fired::Ran(report.outcome)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledQuery {
+    cron: Option<String>,
+    scheduled_time: Option<u64>,
+}
+
+/// `POST /v1/workers/{id}/scheduled?cron=<expr>&scheduledTime=<ms>`: runs the worker's scheduled
+/// handler now (the edge has admitted the request). `cron` defaults to the worker's first
+/// trigger (else `* * * * *`), `scheduledTime` to now.
+pub async fn run_now(
+    State(state): State<Arc<AppState>>,
+    who: Caller,
+    Api(id): ApiPath<String>,
+    Api(query): ApiQuery<ScheduledQuery>,
+) -> Result<Response, ApiError> {
+    let tenant = who.tenant()?;
+    let def = find(&state, &tenant, &id).await?;
+    let cron = match query.cron {
+        Some(cron) => cron,
+        None => def
+            .crons
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "* * * * *".into()),
+    };
+    CronExpr::parse(&cron).map_err(ApiError::BadRequest)?;
+    let time = match query.scheduled_time {
+        Some(t) if t > MAX_TIME_MS => {
+            return Err(ApiError::BadRequest(format!(
+                "scheduledTime is after {MAX_TIME_MS} (JavaScript's last date)"
+            )))
+        }
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let report = run_event(&state, def, &cron, time).await;
+    state.scheduled.ran("manual", report.outcome);
+    let status = if report.outcome == "noHandler" {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut body = serde_json::json!({
+        "outcome": report.outcome,
+        "noRetry": report.no_retry,
+        "logs": logs_json(&report.logs),
+    });
+    if let Some(error) = report.error {
+        body["error"] = error;
+    }
+    Ok((status, Json(body)).into_response())
+}

@@ -1,0 +1,150 @@
+// ---- node-crypto-cipher.js: node:crypto's createCipheriv/createDecipheriv. ---------------------
+// AES-128/192/256 in CBC and ECB (PKCS#7 padding, setAutoPadding), CTR and GCM (setAAD,
+// getAuthTag/setAuthTag, authTagLength), as native streams (ops/src/crypto/node/cipher.rs): each
+// update() hands its bytes to the native cipher and returns what comes out at once; final()
+// ends it. A cipher holds one native handle, freed by final() or, if the tenant drops it, when it
+// is collected (trackNative). String output keeps back an incomplete base64 group or UTF-8
+// sequence between calls, as Node's StringDecoder does. Errors are Node's (codes and messages).
+// Not supported: chacha20-poly1305, CCM, OCB, the legacy createCipher (no IV).
+// Trusts: the native ops; node-crypto.js's helpers `h`.
+
+const NODE_CIPHERS = {
+  __proto__: null,
+  "aes-128-cbc": [1, 16, 16], "aes-192-cbc": [1, 24, 16], "aes-256-cbc": [1, 32, 16],
+  "aes-128-ctr": [2, 16, 16], "aes-192-ctr": [2, 24, 16], "aes-256-ctr": [2, 32, 16],
+  "aes-128-ecb": [3, 16, 0], "aes-192-ecb": [3, 24, 0], "aes-256-ecb": [3, 32, 0],
+  "aes-128-gcm": [4, 16, 12], "aes-192-gcm": [4, 24, 12], "aes-256-gcm": [4, 32, 12],
+  aes128: [1, 16, 16], aes192: [1, 24, 16], aes256: [1, 32, 16],
+  "id-aes128-gcm": [4, 16, 12], "id-aes192-gcm": [4, 24, 12], "id-aes256-gcm": [4, 32, 12],
+};
+const NODE_CIPHER_NAMES = ["aes-128-cbc", "aes-128-ctr", "aes-128-ecb", "aes-128-gcm", "aes-192-cbc", "aes-192-ctr",
+  "aes-192-ecb", "aes-192-gcm", "aes-256-cbc", "aes-256-ctr", "aes-256-ecb", "aes-256-gcm", "aes128", "aes192", "aes256",
+  "id-aes128-gcm", "id-aes192-gcm", "id-aes256-gcm"];
+
+function nodeCipher(h, keys) {
+  const invalidState = (op) => nodeError(Error, "ERR_CRYPTO_INVALID_STATE", `Invalid state for operation ${op}`);
+  const validTag = (n) => n === 4 || n === 8 || (n >= 12 && n <= 16);
+
+  /** Bytes -> text in `encoding`, keeping what cannot be decoded yet (Node's StringDecoder). */
+  function textOut(state, bytes, encoding, last) {
+    if (encoding === undefined || encoding === "buffer") return h.toBuffer(bytes);
+    const enc = encodingOrThrow(encoding);
+    let all = bytes;
+    if (state.rest !== undefined) {
+      all = new U8(typedArrayByteLength(state.rest) + typedArrayByteLength(bytes));
+      typedArraySet(all, state.rest, 0);
+      typedArraySet(all, bytes, typedArrayByteLength(state.rest));
+      state.rest = undefined;
+    }
+    const n = typedArrayByteLength(all);
+    let keep = 0;
+    if (!last) {
+      if (enc === "base64" || enc === "base64url") keep = n % 3;
+      else if (enc === "utf8") {
+        // An incomplete UTF-8 sequence at the end waits for its continuation bytes.
+        for (let back = 1; back <= 3 && back <= n; back++) {
+          const b = all[n - back];
+          if ((b & 0xc0) === 0x80) continue;
+          const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+          if (need > back) keep = back;
+          break;
+        }
+      } else if (enc === "utf16le") keep = n % 2;
+    }
+    if (keep > 0) state.rest = bytesCopy(all, n - keep, n);
+    return decodeBytes(all, enc, 0, n - keep);
+  }
+
+  class CipherBase {
+    #handle = 0;
+    #encrypt;
+    #mode;
+    #tagLength;
+    #tag = undefined;
+    #done = false;
+    #text = { rest: undefined };
+    constructor(encrypt, cipher, key, iv, options) {
+      if (typeof cipher !== "string") throw invalidArgType("cipher", "of type string", cipher);
+      const spec = NODE_CIPHERS[StringToLowerCase(cipher)];
+      if (spec === undefined) throw nodeError(Error, "ERR_CRYPTO_UNKNOWN_CIPHER", "Unknown cipher");
+      const k = h.secretBytes(key, undefined, "key");
+      let v;
+      if (iv === null || iv === undefined) {
+        if (spec[2] !== 0) throw invalidArgType("iv", "of type string or an instance of ArrayBuffer, Buffer, TypedArray, or DataView", iv);
+        v = new U8(0);
+      } else v = h.bytesLike(iv, "iv");
+      if (typedArrayByteLength(k) !== spec[1]) throw nodeError(RangeError, "ERR_CRYPTO_INVALID_KEYLEN", "Invalid key length");
+      const ivLength = typedArrayByteLength(v);
+      if (spec[0] === 4 ? ivLength === 0 : ivLength !== spec[2]) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_IV", "Invalid initialization vector");
+      let tagLength = 16;
+      if (options?.authTagLength !== undefined) {
+        tagLength = options.authTagLength;
+        if (spec[0] !== 4) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
+        validateInteger(tagLength, "options.authTagLength", 0, 2147483647);
+        if (!validTag(tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
+      }
+      this.#encrypt = encrypt;
+      this.#mode = spec[0];
+      this.#tagLength = options?.authTagLength;
+      this.#handle = fieldU32(callOp(NODE_OP.cipherNew, [spec[0], encrypt ? 1 : 0, k, v, tagLength]));
+      trackNative(this, this.#handle);
+    }
+    update(data, inputEncoding, outputEncoding) {
+      if (this.#done) throw invalidState("update");
+      const bytes = typeof data === "string" ? encodeString(data, encodingOrThrow(inputEncoding ?? "utf8")) : h.bytesLike(data, "data");
+      return textOut(this.#text, callOp(NODE_OP.cipherUpdate, [this.#handle, bytes]), outputEncoding, false);
+    }
+    final(outputEncoding) {
+      if (this.#done) throw invalidState("final");
+      this.#done = true;
+      untrackNative(this);
+      let answer;
+      try {
+        answer = unpackFields(callOp(NODE_OP.cipherFinal, [this.#handle, this.#tag ?? new U8(0)]));
+      } catch (e) {
+        const m = e?.message;
+        if (m === "bad decrypt") throw nodeError(Error, "ERR_OSSL_BAD_DECRYPT", "error:1C800064:Provider routines::bad decrypt");
+        if (m === "wrong final block length") throw nodeError(Error, "ERR_OSSL_WRONG_FINAL_BLOCK_LENGTH", "error:1C80006B:Provider routines::wrong final block length");
+        if (m === "Unsupported state or unable to authenticate data") throw new Error(m);
+        throw e;
+      }
+      if (this.#encrypt && this.#mode === 4) this.#tag = bytesCopy(answer[1]);
+      return textOut(this.#text, answer[0], outputEncoding, true);
+    }
+    setAutoPadding(autoPadding = true) {
+      if (this.#done) throw invalidState("setAutoPadding");
+      callOp(NODE_OP.cipherPadding, [this.#handle, autoPadding ? 1 : 0]);
+      return this;
+    }
+    setAAD(buffer, options) {
+      if (this.#done || this.#mode !== 4) throw invalidState("setAAD");
+      callOp(NODE_OP.cipherAad, [this.#handle, h.bytesLike(buffer, "buffer")]);
+      return this;
+    }
+    getAuthTag() {
+      if (!this.#encrypt || this.#mode !== 4 || !this.#done || this.#tag === undefined) throw invalidState("getAuthTag");
+      return h.toBuffer(bytesCopy(this.#tag));
+    }
+    setAuthTag(tagbuf, encoding) {
+      if (this.#encrypt || this.#mode !== 4 || this.#done || this.#tag !== undefined) throw invalidState("setAuthTag");
+      const tag = bytesCopy(typeof tagbuf === "string" ? encodeString(tagbuf, encodingOrThrow(encoding ?? "utf8")) : h.bytesLike(tagbuf, "buffer"));
+      const n = typedArrayByteLength(tag);
+      if (!validTag(n) || (this.#tagLength !== undefined && n !== this.#tagLength)) {
+        throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${n}`);
+      }
+      this.#tag = tag;
+      return this;
+    }
+  }
+  class Cipheriv extends CipherBase {
+    constructor(cipher, key, iv, options) { super(true, cipher, key, iv, options); }
+  }
+  class Decipheriv extends CipherBase {
+    constructor(cipher, key, iv, options) { super(false, cipher, key, iv, options); }
+  }
+  return {
+    Cipheriv, Decipheriv,
+    createCipheriv: (cipher, key, iv, options) => new Cipheriv(cipher, key, iv, options),
+    createDecipheriv: (cipher, key, iv, options) => new Decipheriv(cipher, key, iv, options),
+  };
+}

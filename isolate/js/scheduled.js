@@ -1,0 +1,199 @@
+// ---- scheduled.js: the scheduled handler (cron triggers) ------------------------------------------
+// What a cron trigger calls (STK_INVOKE_SCHEDULED, runtime.js): the default export's
+// `scheduled(controller, env, ctx)`, a WorkerEntrypoint class's `scheduled(controller)` (the class
+// constructed with (ctx, env) per event, as for fetch), or, in service-worker syntax, a trusted
+// ScheduledEvent "scheduled" dispatched to the global scope's listeners. The run is over once the
+// handler settled and every `waitUntil` promise has: its outcome is "exception" when the handler
+// (or a listener) threw or any of those promises rejected, each reported in the request's logs
+// ("Uncaught ..."), as workerd reports them; `noRetry()` is remembered either way. A lazy group
+// (isolate/src/lazy/): built by the first scheduled event, or the first read of its globals.
+// Guarantees: the answer is built from captured primordials only (JSONStringify, ReflectApply);
+// what tenant code replaces (Promise.prototype.then, a listener list's prototype) cannot reach
+// the outcome. Trusts: the host's payload {cron, scheduledTime, env}.
+
+let scheduledRetryOff; // (controller) -> boolean: noRetry() was called
+
+/** ScheduledController: what `scheduled(controller, env, ctx)` gets. */
+class ScheduledController {
+  #scheduledTime;
+  #cron;
+  #noRetry = false;
+  constructor(key, scheduledTime, cron) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#scheduledTime = scheduledTime;
+    this.#cron = cron;
+  }
+  get scheduledTime() { return this.#scheduledTime; }
+  get cron() { return this.#cron; }
+  get type() { return "scheduled"; }
+  /** The run is not retried should it fail (Stockade never retries one; kept for its outcome). */
+  noRetry() { this.#noRetry = true; }
+  static {
+    scheduledRetryOff = (c) => c.#noRetry;
+  }
+}
+webidlEnumerable(ScheduledController);
+setTag(ScheduledController.prototype, "ScheduledController");
+inspectThroughGetters(ScheduledController, ["scheduledTime", "cron"]);
+defineGlobal("ScheduledController", ScheduledController);
+
+let scheduledEventRetryOff; // (event) -> boolean
+let scheduledEventBegin; // (event, waitUntil(p)) -> undefined
+
+/** ScheduledEvent: what a "scheduled" listener gets (service-worker syntax). */
+class ScheduledEvent extends Event {
+  #scheduledTime = 0;
+  #cron = "";
+  #noRetry = false;
+  #waitUntil = null;
+  constructor(type, init = undefined) {
+    requireArgs(arguments.length, 1, "ScheduledEvent");
+    super(type, init);
+    const scheduledTime = dictGet(init, "scheduledTime");
+    const cron = dictGet(init, "cron");
+    this.#scheduledTime = scheduledTime === undefined ? 0 : +scheduledTime;
+    this.#cron = cron === undefined ? "" : `${cron}`;
+  }
+  get scheduledTime() { return this.#scheduledTime; }
+  get cron() { return this.#cron; }
+  noRetry() { this.#noRetry = true; }
+  waitUntil(promise) {
+    requireArgs(arguments.length, 1, "ScheduledEvent.waitUntil");
+    if (this.#waitUntil === null) throw new DOMException("ScheduledEvent.waitUntil: this event is not the runtime's", "InvalidStateError");
+    this.#waitUntil(promise);
+  }
+  static {
+    scheduledEventRetryOff = (e) => e.#noRetry;
+    scheduledEventBegin = (e, waitUntil) => { e.#waitUntil = waitUntil; };
+  }
+}
+webidlEnumerable(ScheduledEvent);
+setTag(ScheduledEvent.prototype, "ScheduledEvent");
+defineGlobal("ScheduledEvent", ScheduledEvent);
+
+/** The "scheduled" listeners of the global scope, in order, as a dispatch would snapshot them. */
+function scheduledListeners() {
+  const listeners = targetState(globalThis).listeners;
+  // A null-prototype record, indexed: no setter tenant code put on Array.prototype runs.
+  const out = { __proto__: null, length: 0 };
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.type === "scheduled" && !l.removed) out[out.length++] = l;
+  }
+  return out;
+}
+
+/** Calls each "scheduled" listener with `event`; a throw is reported and remembered (workerd's
+ *  dispatch lets it fail the run), the others still run. The first error, or undefined. */
+function dispatchScheduled(event) {
+  const state = targetState(globalThis);
+  const listeners = scheduledListeners();
+  let failed = false;
+  let first;
+  eventSetTrusted(event, true);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.removed) continue;
+    if (l.once) removeListener(state, l);
+    try {
+      if (l.internal !== null) ReflectApply(l.internal, globalThis, [event]);
+      else if (typeof l.callback === "function") ReflectApply(l.callback, globalThis, [event]);
+      else {
+        const handleEvent = l.callback.handleEvent;
+        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
+        ReflectApply(handleEvent, l.callback, [event]);
+      }
+    } catch (e) {
+      if (!failed) first = e;
+      failed = true;
+    }
+  }
+  return failed ? { __proto__: null, error: first } : null;
+}
+
+/** The error's {name, message}, read without letting a throwing getter escape. */
+function scheduledErrorOf(e) {
+  let name = "Error";
+  let message = "";
+  try {
+    if (e !== null && typeof e === "object") {
+      name = typeof e.name === "string" ? e.name : "Error";
+      message = typeof e.message === "string" ? e.message : "";
+    } else {
+      message = `${e}`;
+    }
+  } catch {}
+  return { name, message };
+}
+
+/** Runs one scheduled event of module namespace `ns` (payload: {cron, scheduledTime, env}); the
+ *  answer is JSON text {outcome, noRetry, error?}, once the handler and its waitUntil work are
+ *  over. */
+async function scheduledInvoke(ns, payload) {
+  const call = JSONParse(payload);
+  const cron = `${call.cron}`;
+  const scheduledTime = +call.scheduledTime;
+  // waitUntil work: each promise's rejection is reported and fails the run.
+  const pending = { __proto__: null, length: 0 };
+  const failures = { __proto__: null, count: 0, first: undefined };
+  const settle = async (p) => {
+    try {
+      await p;
+    } catch (e) {
+      reportCaughtRejection(e);
+      if (failures.count++ === 0) failures.first = e;
+    }
+  };
+  const waitUntil = (p) => { pending[pending.length++] = settle(p); };
+  const ctx = { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} };
+  const handler = ns.default;
+  const isClass = typeof handler === "function" && handler.prototype !== null &&
+    typeof handler.prototype === "object" && typeof handler.prototype.scheduled === "function";
+  const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler.scheduled === "function";
+  const env = workerEnv() ?? makeEnv(call.env);
+  let thrown = null;
+  let retryOff;
+  if (isClass || isObject) {
+    const controller = new ScheduledController(INTERNAL, scheduledTime, cron);
+    retryOff = () => scheduledRetryOff(controller);
+    try {
+      if (isClass) await new handler(ctx, env).scheduled(controller);
+      else await handler.scheduled(controller, env, ctx);
+    } catch (e) {
+      thrown = { __proto__: null, error: e };
+    }
+  } else if (scheduledListeners().length > 0) {
+    // Service-worker syntax: no env argument; the bindings are globals (runtime.js's exposeEnv
+    // does it for fetch; the same rule here).
+    const names = ObjectKeys(env);
+    for (let i = 0; i < names.length; i++) {
+      if (ObjectGetOwnPropertyDescriptor(globalThis, names[i]) === undefined) {
+        ObjectDefineProperty(globalThis, names[i], { __proto__: null, value: env[names[i]], writable: true, enumerable: false, configurable: true });
+      }
+    }
+    const event = new ScheduledEvent("scheduled", { __proto__: null, scheduledTime, cron });
+    scheduledEventBegin(event, waitUntil);
+    retryOff = () => scheduledEventRetryOff(event);
+    thrown = dispatchScheduled(event);
+  } else {
+    return JSONStringify({
+      outcome: "noHandler",
+      noRetry: false,
+      error: {
+        name: "TypeError",
+        message: "the worker has no scheduled handler (export default { scheduled(controller, env, ctx) {} }, " +
+          "a class with a scheduled(controller) method, or a \"scheduled\" event listener)",
+      },
+    });
+  }
+  if (thrown !== null) reportException(thrown.error);
+  for (let i = 0; i < pending.length; i++) await pending[i];
+  const failed = thrown !== null ? thrown.error : failures.count > 0 ? failures.first : undefined;
+  const failedAtAll = thrown !== null || failures.count > 0;
+  const noRetry = retryOff();
+  return JSONStringify(failedAtAll
+    ? { outcome: "exception", noRetry, error: scheduledErrorOf(failed) }
+    : { outcome: "ok", noRetry });
+}
+
+shareInternals("scheduled", ObjectFreeze({ __proto__: null, invoke: scheduledInvoke }));

@@ -1,0 +1,100 @@
+//! node:crypto's hashes, HMACs and key derivations in real isolates, against real Node: the same
+//! code runs in both and must give the same answers (node_crypto_support), plus known answers
+//! Node gave, pasted as constants with the command that produced them.
+mod common;
+mod node_crypto_support;
+use node_crypto_support::*;
+
+#[test]
+fn hashes_and_hmacs_match_node_incrementally_and_copied() {
+    same(
+        "const out = [];
+         const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 255));
+         for (const alg of ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha512-256', 'RSA-SHA256', 'SHA-512']) {
+           const h = crypto.createHash(alg).update('ab');
+           const c = h.copy();
+           h.update(data.subarray(0, 100)).update(data.subarray(100));
+           out.push(h.digest('hex'), c.update('c').digest('base64'), crypto.hash(alg.toLowerCase(), 'abc'));
+           out.push(crypto.createHmac(alg, 'k'.repeat(200)).update('x').update(data).digest('hex'));
+           out.push(crypto.createHmac(alg, Buffer.from('key')).update('abc', 'latin1').digest('base64url'));
+         }
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.code ?? null, e.message]; } };
+         const done = crypto.createHash('sha256'); done.digest();
+         out.push(t(() => crypto.createHash('nope')), t(() => crypto.createHmac('nope', 'k')),
+                  t(() => done.update('x')), t(() => done.digest()), t(() => done.copy()));
+         const m = crypto.createHmac('sha1', 'k'); m.digest();
+         out.push(m.digest('hex'));
+         out.push(crypto.createHmac('sha256', crypto.createSecretKey(Buffer.from('key'))).update('a').digest('hex'));
+         return out;",
+    );
+}
+
+#[test]
+fn hash_known_answers_from_node() {
+    // env -u NODE_EXTRA_CA_CERTS node -p "const c=require('crypto');[c.createHash('sha224').update('abc').digest('hex'),c.createHmac('sha512-256','key').update('data').digest('hex')]"
+    let v = stockade(
+        "return [crypto.createHash('sha224').update('abc').digest('hex'),
+                 crypto.createHmac('sha512-256', 'key').update('data').digest('hex')];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7",
+            HMAC_SHA512_256_KEY_DATA
+        ])
+    );
+}
+const HMAC_SHA512_256_KEY_DATA: &str =
+    "e1d10dee05c387bc0407b77dead2b0626e46d9993ab3a6157cabc805c84f0e09";
+
+#[test]
+fn kdfs_match_node() {
+    same(
+        "const out = [];
+         for (const d of ['sha1', 'sha256', 'sha384', 'sha512', 'md5', 'sha224'])
+           out.push(crypto.pbkdf2Sync('password', 'salt', 1000, 70, d).toString('hex'));
+         out.push(crypto.pbkdf2Sync(Buffer.from('pw'), new Uint8Array([1, 2, 3]), 1, 0, 'sha256').length);
+         out.push(await new Promise((res, rej) => crypto.pbkdf2('p', 's', 2, 16, 'sha512', (e, k) => e ? rej(e) : res(k.toString('hex')))));
+         out.push(Buffer.from(crypto.hkdfSync('sha256', 'ikm', 'salt', 'info', 42)).toString('hex'));
+         out.push(Buffer.from(crypto.hkdfSync('sha512', crypto.createSecretKey(Buffer.from('k')), '', '', 64)).toString('hex'));
+         out.push(await new Promise((res) => crypto.hkdf('sha1', 'a', 'b', 'c', 20, (e, k) => res([e, k instanceof ArrayBuffer, Buffer.from(k).toString('hex')]))));
+         out.push(crypto.scryptSync('password', 'salt', 64).toString('hex'));
+         out.push(crypto.scryptSync('pw', 'NaCl', 32, { N: 1024, r: 8, p: 4 }).toString('base64'));
+         out.push(crypto.scryptSync('pw', 's', 16, { cost: 32768, maxmem: 64 * 1024 * 1024 }).toString('hex'));
+         out.push(await new Promise((res) => crypto.scrypt('a', 'b', 8, { N: 16 }, (e, k) => res([e, k.toString('hex')]))));
+         out.push(await new Promise((res) => {
+           const order = [];
+           crypto.scrypt('a', 'b', 8, { N: 16 }, () => { order.push('callback'); res(order); });
+           order.push('sync');
+         }));
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.code ?? null, e.message]; } };
+         out.push(t(() => crypto.pbkdf2Sync('p', 's', 1, 32, 'nope')), t(() => crypto.pbkdf2Sync('p', 's', 0, 32, 'sha256')),
+                  t(() => crypto.pbkdf2Sync(1, 's', 1, 32, 'sha256')),
+                  t(() => crypto.scryptSync('p', 's', 64, { N: 3 })), t(() => crypto.scryptSync('p', 's', 64, { N: 32768 })),
+                  t(() => crypto.hkdfSync('sha256', 'k', 's', 'i', 255 * 32 + 1)), t(() => crypto.hkdfSync('nope', 'k', 's', 'i', 1)));
+         return out;",
+    );
+}
+
+/// Derivations whose cost is the tenant's choice end as the request's CPU limit (the native
+/// loops check for termination), not as a hung isolate.
+#[test]
+fn huge_derivations_end_as_the_cpu_limit() {
+    use std::time::Duration;
+    use stockade_isolate::{LimitKind, Limits, RunError};
+    let tight = || Limits {
+        cpu: Duration::from_millis(200),
+        wall: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    for body in [
+        "return crypto.pbkdf2Sync('p', 's', 2147483647, 64, 'sha512').length;",
+        "return crypto.scryptSync('p', 's', 16, { N: 16384, r: 8, p: 10000, maxmem: 2 ** 30 }).length;",
+        "return crypto.scryptSync('p', 's', 16, { N: 2 ** 17, r: 8, maxmem: 2 ** 30 }).length;",
+    ] {
+        match common::err(stockade_with(tight(), body)) {
+            RunError::Limit(LimitKind::Cpu) => {}
+            other => panic!("{body}: expected the CPU limit, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! node:crypto's KeyObject, key import/export, key generation, signatures, RSA-OAEP and
+//! diffieHellman in real isolates, against real Node: deterministic outputs must be equal (the
+//! same code runs in both), and what one side signs or encrypts the other verifies or decrypts,
+//! including JWTs signed the way jsonwebtoken does (createSign('RSA-SHA256'), ES256, EdDSA).
+mod common;
+mod node_crypto_support;
+use node_crypto_support::*;
+
+/// Keys made by Node once, as PEM (`env -u NODE_EXTRA_CA_CERTS node -e` with
+/// generateKeyPairSync('rsa', {modulusLength: 2048}), ('ec', {namedCurve: 'P-256'}), ('ed25519'),
+/// exported as pkcs8/spki PEM): made fresh here by Node for each run instead, then handed over.
+fn node_keys() -> serde_json::Value {
+    node(
+        "const out = {};
+         for (const [name, type, opts] of [['rsa', 'rsa', { modulusLength: 2048 }], ['ec', 'ec', { namedCurve: 'P-256' }],
+             ['ec384', 'ec', { namedCurve: 'secp384r1' }], ['ed', 'ed25519'], ['x', 'x25519']]) {
+           const { publicKey, privateKey } = crypto.generateKeyPairSync(type, opts);
+           out[name] = { pub: publicKey.export({ type: 'spki', format: 'pem' }), priv: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+                         jwk: privateKey.export({ format: 'jwk' }) };
+           if (type === 'rsa') { out[name].pkcs1 = privateKey.export({ type: 'pkcs1', format: 'pem' }); out[name].pub1 = publicKey.export({ type: 'pkcs1', format: 'der' }).toString('base64'); }
+           if (type === 'ec') out[name].sec1 = privateKey.export({ type: 'sec1', format: 'pem' });
+         }
+         return out;",
+    )
+}
+
+/// `body` with `K` (Node's keys) in scope.
+fn with_keys(keys: &serde_json::Value, body: &str) -> String {
+    format!("const K = {keys}; {body}")
+}
+
+#[test]
+fn keys_import_export_and_details_match_node() {
+    let keys = node_keys();
+    same(&with_keys(
+        &keys,
+        "const out = [];
+         const sort = (o) => Object.fromEntries(Object.entries(o).sort());
+         for (const name of ['rsa', 'ec', 'ec384', 'ed', 'x']) {
+           const k = K[name];
+           const priv = crypto.createPrivateKey(k.priv), pub = crypto.createPublicKey(k.pub);
+           const d = priv.asymmetricKeyDetails;
+           out.push(name, priv.type, pub.type, priv.asymmetricKeyType, d.modulusLength ?? null, String(d.publicExponent ?? ''), d.namedCurve ?? null,
+             priv.export({ type: 'pkcs8', format: 'pem' }) === k.priv, pub.export({ type: 'spki', format: 'der' }).toString('base64'),
+             crypto.createPublicKey(k.priv).export({ type: 'spki', format: 'pem' }) === k.pub,
+             crypto.createPublicKey(priv).equals(pub), priv.equals(pub),
+             sort(priv.export({ format: 'jwk' })), sort(pub.export({ format: 'jwk' })),
+             crypto.createPrivateKey({ key: k.jwk, format: 'jwk' }).equals(priv),
+             crypto.createPublicKey({ key: k.jwk, format: 'jwk' }).equals(pub),
+             crypto.createPrivateKey({ key: priv.export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' }).equals(priv));
+           if (k.pkcs1) out.push(crypto.createPrivateKey(k.pkcs1).equals(priv), priv.export({ type: 'pkcs1', format: 'pem' }) === k.pkcs1,
+             crypto.createPublicKey({ key: Buffer.from(k.pub1, 'base64'), format: 'der', type: 'pkcs1' }).equals(pub),
+             pub.export({ type: 'pkcs1', format: 'der' }).toString('base64') === k.pub1);
+           if (k.sec1) out.push(crypto.createPrivateKey(k.sec1).equals(priv), priv.export({ type: 'sec1', format: 'pem' }) === k.sec1);
+         }
+         const s = crypto.createSecretKey(Buffer.from('0123456789abcdef'));
+         out.push(s.type, s.symmetricKeySize, s.export().toString(), s.export({ format: 'jwk' }), s.asymmetricKeyType ?? null);
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.code ?? null]; } };
+         out.push(t(() => crypto.createPrivateKey('garbage')), t(() => crypto.createPrivateKey(K.ed.pub)),
+           t(() => crypto.sign('sha256', Buffer.from('x'), s)));
+         return out;",
+    ));
+}
+
+#[test]
+fn deterministic_signatures_match_node_and_ecdsa_cross_verifies() {
+    let keys = node_keys();
+    let sigs = same(&with_keys(
+        &keys,
+        "const data = Buffer.from('the data to sign');
+         return [crypto.sign('sha256', data, K.rsa.priv).toString('base64'),
+           crypto.sign('sha512', data, { key: K.rsa.pkcs1 }).toString('base64'),
+           crypto.createSign('RSA-SHA256').update('the data ').update('to sign').sign(K.rsa.priv, 'base64'),
+           crypto.sign(null, data, K.ed.priv).toString('base64'),
+           crypto.verify('sha256', data, K.rsa.pub, crypto.sign('sha256', data, K.rsa.priv)),
+           crypto.verify('sha256', Buffer.from('other'), K.rsa.pub, crypto.sign('sha256', data, K.rsa.priv))];",
+    ));
+    assert_eq!(sigs[4], true);
+    assert_eq!(sigs[5], false);
+    // Randomised signatures (ECDSA, RSA-PSS) and OAEP: made on one side, checked on the other.
+    let make = "const data = Buffer.from('the data to sign');
+        return [crypto.sign('sha256', data, K.ec.priv).toString('base64'),
+          crypto.sign('sha384', data, { key: K.ec384.priv, dsaEncoding: 'ieee-p1363' }).toString('base64'),
+          crypto.sign('sha256', data, { key: K.rsa.priv, padding: crypto.constants.RSA_PKCS1_PSS_PADDING }).toString('base64'),
+          crypto.sign('sha256', data, { key: K.rsa.priv, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }).toString('base64'),
+          crypto.publicEncrypt(K.rsa.pub, Buffer.from('oaep sha1')).toString('base64'),
+          crypto.publicEncrypt({ key: K.rsa.pub, oaepHash: 'sha256' }, Buffer.from('oaep sha256')).toString('base64'),
+          crypto.createSign('sha256').update(data).sign({ key: K.ec.priv, dsaEncoding: 'ieee-p1363' }, 'base64')];";
+    let check = |made: &serde_json::Value| {
+        format!("const M = {made}; ")
+            + "const data = Buffer.from('the data to sign'); const b = (s) => Buffer.from(s, 'base64');
+             return [crypto.verify('sha256', data, K.ec.pub, b(M[0])),
+               crypto.verify('sha384', data, { key: K.ec384.pub, dsaEncoding: 'ieee-p1363' }, b(M[1])),
+               crypto.verify('sha256', data, { key: K.rsa.pub, padding: crypto.constants.RSA_PKCS1_PSS_PADDING }, b(M[2])),
+               crypto.verify('sha256', data, { key: K.rsa.pub, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, b(M[3])),
+               crypto.privateDecrypt(K.rsa.priv, b(M[4])).toString(),
+               crypto.privateDecrypt({ key: K.rsa.priv, oaepHash: 'sha256' }, b(M[5])).toString(),
+               crypto.createVerify('sha256').update(data).verify({ key: K.ec.pub, dsaEncoding: 'ieee-p1363' }, M[6], 'base64'),
+               crypto.verify('sha256', Buffer.from('tampered'), K.ec.pub, b(M[0]))];"
+    };
+    let want = serde_json::json!([
+        true,
+        true,
+        true,
+        true,
+        "oaep sha1",
+        "oaep sha256",
+        true,
+        false
+    ]);
+    let ours = stockade(&with_keys(&keys, make));
+    assert_eq!(
+        node(&with_keys(&keys, &check(&ours))),
+        want,
+        "Node checks Stockade's"
+    );
+    let theirs = node(&with_keys(&keys, make));
+    assert_eq!(
+        stockade(&with_keys(&keys, &check(&theirs))),
+        want,
+        "Stockade checks Node's"
+    );
+}
+
+/// A JWT the way jsonwebtoken makes one (jws: createSign('RSA-SHA256'), ES256 as IEEE P1363,
+/// EdDSA with sign(null)), made in Stockade and checked by Node, and the other way round.
+#[test]
+fn jwts_cross_verify() {
+    let keys = node_keys();
+    let make = "const b64u = (b) => Buffer.from(b).toString('base64url');
+        const jwt = (alg, sign) => { const input = b64u(JSON.stringify({ alg, typ: 'JWT' })) + '.' + b64u(JSON.stringify({ sub: '42', iat: 1 }));
+          return input + '.' + sign(input); };
+        return [jwt('RS256', (i) => crypto.createSign('RSA-SHA256').update(i).sign(K.rsa.priv, 'base64url')),
+          jwt('ES256', (i) => crypto.sign('sha256', Buffer.from(i), { key: K.ec.priv, dsaEncoding: 'ieee-p1363' }).toString('base64url')),
+          jwt('EdDSA', (i) => crypto.sign(null, Buffer.from(i), K.ed.priv).toString('base64url'))];";
+    let check = |tokens: &serde_json::Value| {
+        format!("const T = {tokens}; ")
+            + "const parts = (t) => { const [h, p, s] = t.split('.'); return [Buffer.from(h + '.' + p), Buffer.from(s, 'base64url')]; };
+             const [r, e, d] = T.map(parts);
+             return [crypto.createVerify('RSA-SHA256').update(r[0]).verify(K.rsa.pub, r[1]),
+               crypto.verify('sha256', e[0], { key: K.ec.pub, dsaEncoding: 'ieee-p1363' }, e[1]),
+               crypto.verify(null, d[0], K.ed.pub, d[1]),
+               crypto.verify(null, Buffer.from('x'), K.ed.pub, d[1])];"
+    };
+    let want = serde_json::json!([true, true, true, false]);
+    let ours = stockade(&with_keys(&keys, make));
+    assert_eq!(node(&with_keys(&keys, &check(&ours))), want);
+    let theirs = node(&with_keys(&keys, make));
+    assert_eq!(stockade(&with_keys(&keys, &check(&theirs))), want);
+}
+
+#[test]
+fn generated_keys_and_key_agreement_work_with_node() {
+    // Stockade generates (with encodings), Node uses the keys, and both agree on ECDH/X25519.
+    let made = stockade(
+        "const out = {};
+         const enc = { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } };
+         for (const [name, type, opts] of [['rsa', 'rsa', { modulusLength: 1024 }], ['ec', 'ec', { namedCurve: 'prime256v1' }],
+             ['p521', 'ec', { namedCurve: 'P-521' }], ['ed', 'ed25519', {}], ['x', 'x25519', {}], ['x2', 'x25519', {}], ['ec2', 'ec', { namedCurve: 'P-256' }]])
+           out[name] = crypto.generateKeyPairSync(type, { ...opts, ...enc });
+         const kp = await new Promise((res, rej) => crypto.generateKeyPair('ec', { namedCurve: 'P-384' }, (e, pub, priv) => e ? rej(e) : res([pub.type, priv.type, priv.asymmetricKeyDetails.namedCurve])));
+         out.async = kp;
+         const P = (s) => crypto.createPrivateKey(s), U = (s) => crypto.createPublicKey(s);
+         out.x25519 = crypto.diffieHellman({ privateKey: P(out.x.privateKey), publicKey: U(out.x2.publicKey) }).toString('hex');
+         out.ecdh = crypto.diffieHellman({ privateKey: P(out.ec.privateKey), publicKey: U(out.ec2.publicKey) }).toString('hex');
+         out.sig = crypto.sign('sha256', Buffer.from('m'), out.p521.privateKey).toString('base64');
+         out.rsaSig = crypto.sign('sha1', Buffer.from('m'), out.rsa.privateKey).toString('base64');
+         return out;",
+    );
+    assert_eq!(
+        made["async"],
+        serde_json::json!(["public", "private", "secp384r1"])
+    );
+    let check = format!(
+        "const M = {made}; const P = (s) => crypto.createPrivateKey(s), U = (s) => crypto.createPublicKey(s);
+         return [crypto.diffieHellman({{ privateKey: P(M.x2.privateKey), publicKey: U(M.x.publicKey) }}).toString('hex') === M.x25519,
+           crypto.diffieHellman({{ privateKey: P(M.ec2.privateKey), publicKey: U(M.ec.publicKey) }}).toString('hex') === M.ecdh,
+           crypto.verify('sha256', Buffer.from('m'), M.p521.publicKey, Buffer.from(M.sig, 'base64')),
+           crypto.verify('sha1', Buffer.from('m'), M.rsa.publicKey, Buffer.from(M.rsaSig, 'base64')),
+           U(M.rsa.publicKey).asymmetricKeyDetails.modulusLength,
+           crypto.sign(null, Buffer.from('z'), M.ed.privateKey).length];"
+    );
+    assert_eq!(
+        node(&check),
+        serde_json::json!([true, true, true, true, 1024, 64])
+    );
+}
