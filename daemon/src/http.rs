@@ -21,7 +21,7 @@
 //! - a connection whose last response was a 101 (a WebSocket, `api/websocket.rs`) is handed,
 //!   with what hyper read past that request, to the relay the handler left in the
 //!   connection's `UpgradeSlot`, and stays counted among the open connections until it ends
-//!   (the timeouts above no longer apply: the relay ends at most `websocket::CLOSE_WAIT` after
+//!   (the timeouts above no longer apply: the relay ends at most `websocket_relay::CLOSE_WAIT` after
 //!   the worker's request, whose wall-clock limit bounds it);
 //! - a Unix stream socket (`listen = "unix:/path"`, or one a service manager passed,
 //!   `serve/listeners.rs`) is served as a TCP one is, under the same limits.

@@ -33,6 +33,7 @@ mod spawn;
 mod state;
 mod tenants;
 pub mod websocket;
+pub mod websocket_relay;
 
 pub use held::{
     Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB,
