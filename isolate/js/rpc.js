@@ -474,16 +474,22 @@ async function rpcInvoke(ns, payload, ctx) {
     const result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
     return JSONStringify({ ok: rpcEncode(result) });
   } catch (e) {
-    let name = "Error";
-    let message = "";
-    try {
-      if (e !== null && typeof e === "object") {
-        name = typeof e.name === "string" ? e.name : "Error";
-        message = typeof e.message === "string" ? e.message : "";
-      } else {
-        message = `${e}`;
-      }
-    } catch {}
-    return JSONStringify({ error: { name, message } });
+    return JSONStringify({ error: errorSummary(e) });
   }
+}
+
+/** A thrown value's {name, message} for an answer to the host, read without letting a throwing
+ *  getter escape (scheduled.js answers with it too). */
+function errorSummary(e) {
+  let name = "Error";
+  let message = "";
+  try {
+    if (e !== null && typeof e === "object") {
+      name = typeof e.name === "string" ? e.name : "Error";
+      message = typeof e.message === "string" ? e.message : "";
+    } else {
+      message = `${e}`;
+    }
+  } catch {}
+  return { name, message };
 }

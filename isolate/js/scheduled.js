@@ -111,21 +111,6 @@ function dispatchScheduled(event) {
   return failed ? { __proto__: null, error: first } : null;
 }
 
-/** The error's {name, message}, read without letting a throwing getter escape. */
-function scheduledErrorOf(e) {
-  let name = "Error";
-  let message = "";
-  try {
-    if (e !== null && typeof e === "object") {
-      name = typeof e.name === "string" ? e.name : "Error";
-      message = typeof e.message === "string" ? e.message : "";
-    } else {
-      message = `${e}`;
-    }
-  } catch {}
-  return { name, message };
-}
-
 /** Runs one scheduled event of module namespace `ns` (payload: {cron, scheduledTime, env}); the
  *  answer is JSON text {outcome, noRetry, error?}, once the handler and its waitUntil work are
  *  over. */
@@ -192,7 +177,7 @@ async function scheduledInvoke(ns, payload) {
   const failedAtAll = thrown !== null || failures.count > 0;
   const noRetry = retryOff();
   return JSONStringify(failedAtAll
-    ? { outcome: "exception", noRetry, error: scheduledErrorOf(failed) }
+    ? { outcome: "exception", noRetry, error: errorSummary(failed) }
     : { outcome: "ok", noRetry });
 }
 
