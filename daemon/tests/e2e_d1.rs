@@ -7,23 +7,6 @@ use common::*;
 use serde_json::{json, Value};
 
 /// POST /v1/workers with one JavaScript module and `env`: (status, answer).
-fn create(d: &impl Target, token: &str, code: &str, env: Value) -> (u16, Value) {
-    let body = json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
-    let r = client()
-        .post(format!("{}/v1/workers", d.base()))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("load");
-    (r.status().as_u16(), r.json().expect("json"))
-}
-
-fn load_env(d: &impl Target, token: &str, code: &str, env: Value) -> String {
-    let (status, v) = create(d, token, code, env);
-    assert_eq!(status, 201, "{v}");
-    v["id"].as_str().expect("id").to_string()
-}
-
 fn db_env(database: &str) -> Value {
     json!({ "DB": { "binding": "d1", "database": database } })
 }
@@ -82,7 +65,7 @@ export default { async fetch(req, env) {
 fn d1_binding_has_cloudflare_d1s_methods() {
     let d = Daemon::start("d1crud", 1, 1, "");
     let t = tenant_token(0);
-    let id = load_env(&d, &t, CRUD_WORKER, db_env("main"));
+    let id = load_with_env(&d, &t, CRUD_WORKER, db_env("main"));
     let out = fetch_json(&d, &t, &id, "");
     assert_eq!(
         out["tag"],
@@ -210,8 +193,8 @@ fn tenants_databases_of_the_same_name_never_meet() {
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let (t0, t1) = (tenant_token(0), tenant_token(1));
-    let w0 = load_env(&d, &t0, NOTE_WORKER, db_env("main"));
-    let w1 = load_env(&d, &t1, NOTE_WORKER, db_env("main"));
+    let w0 = load_with_env(&d, &t0, NOTE_WORKER, db_env("main"));
+    let w1 = load_with_env(&d, &t1, NOTE_WORKER, db_env("main"));
     assert_eq!(fetch_json(&d, &t0, &w0, "?put=zero"), json!(1));
     assert_eq!(fetch_json(&d, &t1, &w1, "?put=one"), json!(1));
     assert_eq!(fetch_json(&d, &t0, &w0, ""), json!(["zero"]));
@@ -220,14 +203,14 @@ fn tenants_databases_of_the_same_name_never_meet() {
     assert!(d.dir.join("data/d1/t1/main.sqlite3").is_file());
     // A name cannot reach another tenant's file.
     for bad in ["../t1/main", "t1/main", "..", "main.sqlite3", "/tmp/x", ""] {
-        let (status, v) = create(&d, &t0, NOTE_WORKER, db_env(bad));
+        let (status, v) = create_with_env(&d, &t0, NOTE_WORKER, db_env(bad));
         assert_eq!(status, 400, "{bad}: {v}");
     }
     // Nor can a worker asking the host call directly, under any name or with a database of its
     // choosing in the request: only its own stored binding counts.
-    let attacker = r#"
-const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
-const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => new TextDecoder().decode(b.subarray(4)), (e) => 'refused: ' + e.message);
+    let attacker = &[
+        DIRECT_HOST_CALL,
+        r#"
 export default { async fetch(req, env) {
   return Response.json([
     await ask('d1.query', { binding: 'main', sql: 'SELECT body FROM notes' }),
@@ -235,9 +218,11 @@ export default { async fetch(req, env) {
     await ask('d1.exec', { binding: 'KV', sql: 'SELECT 1' }),
     await ask('d1.query', { binding: 'DB', database: '../t1/main', sql: 'SELECT body FROM notes' }),
   ]);
-} };"#;
+} };"#,
+    ]
+    .concat();
     let env = json!({ "DB": { "binding": "d1", "database": "own" }, "KV": { "binding": "kv", "namespace": "main" } });
-    let a = load_env(&d, &t0, attacker, env);
+    let a = load_with_env(&d, &t0, attacker, env);
     let out = fetch_json(&d, &t0, &a, "");
     for i in 0..3 {
         let s = out[i].as_str().unwrap_or("");
@@ -262,7 +247,7 @@ fn an_acknowledged_insert_survives_kill_9() {
     );
     let d = Daemon::start_raw("d1durable", 1, &tenants, &[]);
     let t = tenant_token(0);
-    let id = load_env(&d, &t, NOTE_WORKER, db_env("durable"));
+    let id = load_with_env(&d, &t, NOTE_WORKER, db_env("durable"));
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let body = format!("note-{i}");

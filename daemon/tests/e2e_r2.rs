@@ -8,23 +8,6 @@ use common::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-fn create(d: &impl Target, token: &str, code: &str, env: Value) -> (u16, Value) {
-    let body = json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
-    let r = client()
-        .post(format!("{}/v1/workers", d.base()))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .expect("load");
-    (r.status().as_u16(), r.json().expect("json"))
-}
-
-fn load_env(d: &impl Target, token: &str, code: &str, env: Value) -> String {
-    let (status, v) = create(d, token, code, env);
-    assert_eq!(status, 201, "{v}");
-    v["id"].as_str().expect("id").to_string()
-}
-
 fn bucket_env(bucket: &str) -> Value {
     json!({ "B": { "binding": "r2", "bucket": bucket } })
 }
@@ -125,7 +108,7 @@ export default { async fetch(req, env) {
 fn r2_binding_has_cloudflare_r2s_methods() {
     let d = Daemon::start("r2api", 1, 1, "");
     let t = tenant_token(0);
-    let id = load_env(&d, &t, API_WORKER, bucket_env("files"));
+    let id = load_with_env(&d, &t, API_WORKER, bucket_env("files"));
     let out = fetch_json(&d, &t, &id, "");
     assert_eq!(out["tag"], "[object R2Bucket]");
     let md5 = "5eb63bbbe01eeed093cb22bb8f5acdc3"; // md5("hello world")
@@ -291,7 +274,7 @@ fn a_20_mib_body_streams_in_and_out() {
     // 50 ms of CPU on a loaded machine; the wall limit still bounds the request.
     let d = Daemon::start("r2stream", 1, 1, "[limits]\ncpu_ms = 2000\n");
     let t = tenant_token(0);
-    let id = load_env(&d, &t, STREAM_WORKER, bucket_env("big"));
+    let id = load_with_env(&d, &t, STREAM_WORKER, bucket_env("big"));
     let body: Vec<u8> = (0..20u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -327,7 +310,7 @@ fn the_object_cap_and_the_tenants_quota_are_clear_errors_that_leave_nothing() {
     let extra = "[limits]\ncpu_ms = 2000\n[store]\nr2_max_object_bytes = 3145728\nr2_tenant_max_bytes = 5242880\n";
     let d = Daemon::start("r2quota", 1, 1, extra);
     let t = tenant_token(0);
-    let id = load_env(&d, &t, STREAM_WORKER, bucket_env("q"));
+    let id = load_with_env(&d, &t, STREAM_WORKER, bucket_env("q"));
     let dir = d.dir.join("data/r2/t0/q");
     let (status, v) = put_body(&d, &t, &id, "key=too-big", vec![7; (3 << 20) + 1]);
     assert_eq!(status, 400, "{v}");
@@ -373,8 +356,8 @@ fn tenants_buckets_of_the_same_name_never_meet() {
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let (t0, t1) = (tenant_token(0), tenant_token(1));
-    let w0 = load_env(&d, &t0, STREAM_WORKER, bucket_env("shared"));
-    let w1 = load_env(&d, &t1, STREAM_WORKER, bucket_env("shared"));
+    let w0 = load_with_env(&d, &t0, STREAM_WORKER, bucket_env("shared"));
+    let w1 = load_with_env(&d, &t1, STREAM_WORKER, bucket_env("shared"));
     assert_eq!(put_body(&d, &t0, &w0, "key=k", b"zero".to_vec()).0, 200);
     assert_eq!(
         get_body(&d, &t1, &w1, "k").0,
@@ -385,22 +368,24 @@ fn tenants_buckets_of_the_same_name_never_meet() {
     assert_eq!(get_body(&d, &t0, &w0, "k").1, b"zero");
     assert_eq!(get_body(&d, &t1, &w1, "k").1, b"one");
     for bad in ["../t1/shared", "t1/shared", "..", "a.b", ""] {
-        let (status, v) = create(&d, &t0, STREAM_WORKER, bucket_env(bad));
+        let (status, v) = create_with_env(&d, &t0, STREAM_WORKER, bucket_env(bad));
         assert_eq!(status, 400, "{bad}: {v}");
     }
     // A worker calling the host directly reaches only its own stored binding.
-    let attacker = r#"
-const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
-const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => new TextDecoder().decode(b.subarray(4)), (e) => 'refused: ' + e.message);
+    let attacker = &[
+        DIRECT_HOST_CALL,
+        r#"
 export default { async fetch(req, env) {
   return Response.json([
     await ask('r2.get', { binding: 'shared', key: 'k' }),
     await ask('r2.get', { binding: 'KV', key: 'k' }),
     await ask('r2.get', { binding: 'B', bucket: '../t1/shared', key: 'k' }),
   ]);
-} };"#;
+} };"#,
+    ]
+    .concat();
     let env = json!({ "B": { "binding": "r2", "bucket": "own" }, "KV": { "binding": "kv", "namespace": "shared" } });
-    let a = load_env(&d, &t0, attacker, env);
+    let a = load_with_env(&d, &t0, attacker, env);
     let out = fetch_json(&d, &t0, &a, "");
     for i in 0..2 {
         let s = out[i].as_str().unwrap_or("");
@@ -424,7 +409,7 @@ fn an_acknowledged_put_survives_kill_9() {
     );
     let d = Daemon::start_raw("r2durable", 1, &tenants, &[]);
     let t = tenant_token(0);
-    let id = load_env(&d, &t, STREAM_WORKER, bucket_env("durable"));
+    let id = load_with_env(&d, &t, STREAM_WORKER, bucket_env("durable"));
     let body: Vec<u8> = (0..(3u32 << 20) + 17).map(|i| (i % 251) as u8).collect();
     for i in 0..5 {
         let (status, v) = put_body(&d, &t, &id, &format!("key=k{i}"), body.clone());

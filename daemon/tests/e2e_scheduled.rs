@@ -52,16 +52,6 @@ fn run_now(d: &impl Target, token: &str, id: &str, query: &str) -> (u16, Value) 
     (r.status().as_u16(), r.json().expect("json"))
 }
 
-fn create(d: &impl Target, token: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{}/v1/workers", d.base()))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .expect("create");
-    (r.status().as_u16(), r.json().expect("json"))
-}
-
 #[test]
 fn the_manual_route_runs_the_handler_with_its_cron_time_and_bindings() {
     let d = Daemon::start("sched-manual", 2, 1, "");
@@ -150,26 +140,26 @@ fn exceptions_and_missing_handlers_are_outcomes_and_bad_crons_are_400s() {
         json!({ "mainModule": "m.js", "modules": { "m.js": "export default {}" },
                 "triggers": { "crons": crons } })
     };
-    let (status, body) = create(&d, &t, &code(json!(["*/5 * * * *", "0 25 * * *"])));
+    let (status, body) = create_worker(&d, &t, &code(json!(["*/5 * * * *", "0 25 * * *"])));
     assert_eq!(status, 400);
     let message = body["error"]["message"].as_str().expect("message");
     assert!(
         message.contains("\"0 25 * * *\""),
         "the bad one is named: {message}"
     );
-    let (status, _) = create(
+    let (status, _) = create_worker(
         &d,
         &t,
         &code(json!(["* * * * *", "0 * * * *", "0 0 * * *"])),
     );
     assert_eq!(status, 400, "over max_crons_per_worker");
-    let (status, _) = create(&d, &t, &code(json!(["@daily"])));
+    let (status, _) = create_worker(&d, &t, &code(json!(["@daily"])));
     assert_eq!(status, 400);
-    let (status, _) = create(&d, &t, &code(json!(1)));
+    let (status, _) = create_worker(&d, &t, &code(json!(1)));
     assert_eq!(status, 400);
-    let (status, a) = create(&d, &t, &code(json!(["0 17 * * sun", "59 23 L * *"])));
+    let (status, a) = create_worker(&d, &t, &code(json!(["0 17 * * sun", "59 23 L * *"])));
     assert_eq!(status, 201, "{a}");
-    let (_, b) = create(&d, &t, &code(json!(["0 17 * * sun"])));
+    let (_, b) = create_worker(&d, &t, &code(json!(["0 17 * * sun"])));
     assert_ne!(a["id"], b["id"], "the triggers hash into the id");
 }
 

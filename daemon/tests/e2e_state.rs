@@ -252,10 +252,6 @@ fn workspace_binding_does_every_operation_and_refuses_hostile_paths() {
     assert_eq!(out["tag"], "[object Workspace]");
 }
 
-/// Frames a storage host call's payload as a script expression.
-const FRAME: &str = "const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
-const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => new TextDecoder().decode(b.subarray(4)), (e) => 'refused: ' + e.message);";
-
 #[test]
 fn a_worker_without_the_grant_cannot_reach_a_namespace_by_any_name() {
     let d = Daemon::start_with("grant", &["normal"], 1, "", &[("STOCKADE_TEST_HOOKS", "1")]);
@@ -268,7 +264,7 @@ fn a_worker_without_the_grant_cannot_reach_a_namespace_by_any_name() {
     );
     assert_eq!(fetch_json(&d, &t, &owner, ""), json!("owner-only"));
     let attacker = format!(
-        "{FRAME}
+        "{DIRECT_HOST_CALL}
 export default {{ async fetch(req, env) {{
   return Response.json([
     await ask('kv.get', {{ binding: 'KV', key: 'secret' }}),
@@ -309,7 +305,7 @@ export default {{ async fetch(req, env) {{
     let (status, body) = run(
         &d,
         &t,
-        &format!("{FRAME}\nexport default async () => [await ask('kv.get', {{ binding: 'KV', key: 'secret' }}), await ask('ws.list', {{ binding: 'WS' }})];"),
+        &format!("{DIRECT_HOST_CALL}\nexport default async () => [await ask('kv.get', {{ binding: 'KV', key: 'secret' }}), await ask('ws.list', {{ binding: 'WS' }})];"),
     );
     assert_eq!(status, 200, "{body}");
     assert_all_refused(&body);

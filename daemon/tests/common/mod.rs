@@ -348,6 +348,51 @@ pub fn load_code(d: &impl Target, token: &str, body: &serde_json::Value) -> Stri
         .to_string()
 }
 
+/// POST /v1/workers with `body`: the status and the JSON answer, whatever they are.
+#[allow(dead_code)] // not every test binary creates workers this way
+pub fn create_worker(
+    d: &impl Target,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = client()
+        .post(format!("{}/v1/workers", d.base()))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .expect("create");
+    (r.status().as_u16(), r.json().expect("json"))
+}
+
+/// A worker of one module, `main.js` = `code`, with `env`: the status and the JSON answer.
+#[allow(dead_code)] // not every test binary creates workers this way
+pub fn create_with_env(
+    d: &impl Target,
+    token: &str,
+    code: &str,
+    env: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body =
+        serde_json::json!({ "mainModule": "main.js", "modules": { "main.js": code }, "env": env });
+    create_worker(d, token, &body)
+}
+
+/// As [`create_with_env`], which must succeed; the worker's id.
+#[allow(dead_code)] // not every test binary creates workers this way
+pub fn load_with_env(d: &impl Target, token: &str, code: &str, env: serde_json::Value) -> String {
+    let (status, v) = create_with_env(d, token, code, env);
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// Script text defining `frame(head)` (a host call's payload: a little-endian u32 length and
+/// the head as JSON) and `ask(name, head)` (the test-only direct host call, answered as text or
+/// `refused: <message>`): what an attacker calling the host without the runtime would write.
+#[allow(dead_code)] // only the binding isolation tests use it
+pub const DIRECT_HOST_CALL: &str = "const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
+const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => new TextDecoder().decode(b.subarray(4)), (e) => 'refused: ' + e.message);
+";
+
 /// The worker processes hosting `tenant` (active or draining), from the admin view.
 #[allow(dead_code)] // only the placement tests look
 pub fn hosting(admin: &serde_json::Value, tenant: &str) -> Vec<serde_json::Value> {
