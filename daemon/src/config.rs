@@ -42,12 +42,14 @@ mod egress;
 mod http;
 mod limits;
 mod listen;
+mod objects;
 mod quotas;
 pub use cordon::CordonSettings;
 pub use egress::{BadPrivateNet, EgressRuleConfig, EgressSettings, SecretValue};
 pub use http::{HttpSettings, LogFormat};
 pub use limits::{LimitsConfig, MemoryEnforcement};
 pub use listen::ListenAddr;
+pub use objects::ObjectsConfig;
 pub use quotas::{QuotaOverrides, Quotas};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,6 +139,8 @@ pub struct Config {
     /// The durable store: worker definitions, secrets set through the API, key-value data and
     /// workspaces.
     pub store: StoreConfig,
+    /// Durable Objects: idle eviction, live caps, storage caps (`[durable_objects]`).
+    pub durable_objects: ObjectsConfig,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -350,6 +354,7 @@ impl Default for Config {
             metrics_listen: None,
             data_dir: std::path::PathBuf::from("./stockade-data"),
             store: StoreConfig::default(),
+            durable_objects: ObjectsConfig::default(),
             tenants: Vec::new(),
         }
     }
@@ -540,6 +545,7 @@ impl Config {
         if !D1_TENANT_MAX_BYTES.contains(&self.store.d1_tenant_max_bytes) {
             return Err("store.d1_tenant_max_bytes must be 1 MiB (1048576) to 1 TiB".into());
         }
+        self.durable_objects.validate()?;
         if !D1_QUERY_MS.contains(&self.store.d1_query_ms) {
             return Err(format!(
                 "store.d1_query_ms must be {} to {}",

@@ -15,6 +15,8 @@ mod config;
 mod egress;
 mod http;
 mod metrics;
+mod objects;
+mod queues;
 mod run;
 mod run_jailed;
 mod scheduled;

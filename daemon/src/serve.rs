@@ -188,6 +188,8 @@ async fn serve(
     egress.register(&mut host_calls);
     let storage = Storage::new(store.clone(), config.d1_settings(), config.r2_settings());
     storage.register(&mut host_calls);
+    let queues = crate::queues::Queues::new(store.clone());
+    queues.register(&mut host_calls);
     let cache_budgets = config
         .tenants
         .iter()
@@ -198,9 +200,14 @@ async fn serve(
     capabilities.register(&mut host_calls);
     let services = crate::api::Services::new();
     services.register(&mut host_calls);
+    let objects = crate::objects::Objects::new(config.durable_objects.settings(&config.data_dir));
+    objects.register(&mut host_calls);
+    let object_calls = crate::api::ObjectCalls::new(objects);
+    object_calls.register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls).map_err(StartError::Pool)?;
     storage.resolve_tenants_with(pool.tenant_names());
+    queues.resolve_tenants_with(pool.tenant_names());
     capabilities.resolve_tenants_with(pool.tenant_names());
     keep_risk_history(&store, &pool).await?;
     let addr = config.listen.clone();
@@ -234,11 +241,15 @@ async fn serve(
         store,
         capabilities,
         host_call_budget,
+        Arc::clone(&queues),
     ));
     egress.set_worker_dispatch(crate::api::outbound_dispatch(Arc::downgrade(&state)));
     services.attach(Arc::downgrade(&state));
+    object_calls.attach(Arc::downgrade(&state));
     // Cron triggers of every tenant's stored workers (`scheduled`).
     crate::scheduled::start(Arc::downgrade(&state));
+    // Batches of every tenant's queues to their consumers (`queues`).
+    crate::queues::start(Arc::downgrade(&state), queues);
     let mut metrics_local = None;
     // A passed metrics socket serves the metrics whatever `metrics_listen` says; nothing is bound
     // then, and `addr` only names the listener in an error.

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, or tag 4 `cron: str, scheduled_time_ms: u64` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64`, or tag 5 `queue: str, messages_json: bytes, bodies: bytes` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -206,12 +206,28 @@ pub enum Call {
         /// When it was due, milliseconds since the Unix epoch (UTC).
         scheduled_time_ms: u64,
     },
+    /// Deliver a batch of queue messages to the `queue` handler (protocol 13): the default
+    /// export's `queue(batch, env, ctx)`, a `WorkerEntrypoint` class's `queue(batch)`, or a
+    /// "queue" event at the global scope. Answered `Reply::Json` with `{"outcome":
+    /// "ok"|"exception"|"noHandler", "error"?: {name, message}, "messages": [{"id", "action":
+    /// "ack"|"retry"|"none", "delaySeconds"?}]}` once the handler and its `waitUntil` work are
+    /// over (`isolate/js/queue.js`).
+    Queue {
+        /// The queue's name (at most [`crate::limits::MAX_RPC_NAME_LEN`] bytes).
+        queue: String,
+        /// The messages, JSON text written by the supervisor: `[{"id", "timestamp" (ms),
+        /// "attempts", "contentType", "body": [offset, length]}]`, each body a range of `bodies`.
+        messages_json: Vec<u8>,
+        /// The messages' bodies, back to back.
+        bodies: Vec<u8>,
+    },
 }
 
 const CALL_DEFAULT: u8 = 1;
 const CALL_FETCH: u8 = 2;
 const CALL_RPC: u8 = 3;
 const CALL_SCHEDULED: u8 = 4;
+const CALL_QUEUE: u8 = 5;
 const HOST_RESULT_OK: u8 = 1;
 const HOST_RESULT_ERR: u8 = 2;
 
@@ -243,7 +259,10 @@ const CALL_MAX: usize = 1 + max_of(
             + 1,
         max_of(
             2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
-            prefixed(MAX_RPC_NAME_LEN) + 8,
+            max_of(
+                prefixed(MAX_RPC_NAME_LEN) + 8,
+                prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN) + prefixed(MAX_BODY_LEN),
+            ),
         ),
     ),
 );
@@ -522,6 +541,16 @@ impl Call {
                 w.str(Field::RpcName, cron)?;
                 w.u64(*scheduled_time_ms);
             }
+            Call::Queue {
+                queue,
+                messages_json,
+                bodies,
+            } => {
+                w.u8(CALL_QUEUE);
+                w.str(Field::RpcName, queue)?;
+                w.bytes(Field::ArgJson, messages_json)?;
+                w.bytes(Field::Body, bodies)?;
+            }
         }
         Ok(())
     }
@@ -548,6 +577,11 @@ impl Call {
             CALL_SCHEDULED => Ok(Call::Scheduled {
                 cron: r.string(Field::RpcName)?,
                 scheduled_time_ms: r.u64()?,
+            }),
+            CALL_QUEUE => Ok(Call::Queue {
+                queue: r.string(Field::RpcName)?,
+                messages_json: r.byte_vec(Field::ArgJson)?,
+                bodies: r.byte_vec(Field::Body)?,
             }),
             value => Err(DecodeError::InvalidTag {
                 tag: Tag::Call,

@@ -4,7 +4,7 @@
 //! `RunSnippet::tenant` and error kinds 7 and 8 removed, `Cancel`, `HostCall`, `HostReply` and
 //! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`;
 //! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`; 9: `Call::Fetch::entrypoint`; 10:
-//! `Call::Fetch::encode_body`; 11: `Reply::Response::web_socket`; 12: `Call::Scheduled`).
+//! `Call::Fetch::encode_body`; 11: `Reply::Response::web_socket`; 12: `Call::Scheduled`; 13: `Call::Queue`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -29,14 +29,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 12,
+            protocol_version: 13,
         },
         &[
             b"SK",         // magic
-            &[0x0C],       // version
+            &[0x0D],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x0C],       // protocol_version
+            &[0x0D],       // protocol_version
         ],
     );
 }
@@ -49,7 +49,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x0C, 0x08],
+            &[0x0D, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -70,7 +70,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x0C, 0x04],
+            &[0x0D, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -93,7 +93,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x0C, 0x09],
+            &[0x0D, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -110,7 +110,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x0C, 0x09],
+            &[0x0D, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -132,7 +132,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x0C, 0x85], // kind: HostCall
+            &[0x0D, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -146,7 +146,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0C, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0D, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x0C, 0x02],
+            &[0x0D, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -227,7 +227,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x0C, 0x03],
+            &[0x0D, 0x03],
             &[82, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -265,7 +265,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x0C, 0x03],
+            &[0x0D, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -293,7 +293,7 @@ fn invoke_scheduled() {
         },
         &[
             b"SK",
-            &[0x0C, 0x03],
+            &[0x0D, 0x03],
             &[62, 0, 0, 0],
             &[8, 0, 0, 0, 0, 0, 0, 0],
             &[0xCC; 32],
@@ -301,6 +301,35 @@ fn invoke_scheduled() {
             &[9, 0, 0, 0],
             b"* * * * *",
             &[6, 5, 4, 3, 2, 1, 0, 0],
+        ],
+    );
+}
+
+#[test]
+fn invoke_queue() {
+    assert_golden(
+        ToWorker::Invoke {
+            request_id: RequestId(9),
+            worker_id: WorkerId([0xDD; 32]),
+            call: Call::Queue {
+                queue: "jobs".into(),
+                messages_json: b"[]".to_vec(),
+                bodies: b"xyz".to_vec(),
+            },
+        },
+        &[
+            b"SK",
+            &[0x0D, 0x03],
+            &[62, 0, 0, 0],
+            &[9, 0, 0, 0, 0, 0, 0, 0],
+            &[0xDD; 32],
+            &[0x05], // Call::Queue
+            &[4, 0, 0, 0],
+            b"jobs",
+            &[2, 0, 0, 0],
+            b"[]",
+            &[3, 0, 0, 0],
+            b"xyz",
         ],
     );
 }
@@ -320,7 +349,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x0C, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x0D, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -354,7 +383,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x0C, 0x82],
+            &[0x0D, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -393,7 +422,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x0C, 0x82],
+            &[0x0D, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -432,7 +461,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x0C, 0x82],
+            &[0x0D, 0x82],
             &[62, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],                               // Ok
@@ -466,7 +495,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0C, 0x86],
+            &[0x0D, 0x86],
             &[29, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -488,7 +517,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0C, 0x86],
+            &[0x0D, 0x86],
             &[13, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -505,7 +534,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x0C, 0x87], // kind: RenewalOverdue
+            &[0x0D, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],

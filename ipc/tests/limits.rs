@@ -347,21 +347,15 @@ fn max_payload_is_exact_for_every_kind() {
             l.compatibility_date = text(MAX_COMPAT_DATE_LEN);
             l.compatibility_flags = vec![text(MAX_COMPAT_FLAG_LEN); MAX_COMPAT_FLAGS];
         }),
-        {
-            let mut at_limits = fetch(
-                MAX_METHOD_LEN,
-                MAX_URL_LEN,
-                max_headers.clone(),
-                MAX_BODY_LEN,
-            );
-            if let ToWorker::Invoke {
-                call: Call::Fetch { entrypoint, .. },
-                ..
-            } = &mut at_limits
-            {
-                *entrypoint = text(MAX_RPC_NAME_LEN);
-            }
-            at_limits
+        // A queue batch (protocol 13) is the largest call: its messages' JSON and their bodies.
+        ToWorker::Invoke {
+            request_id: RequestId(u64::MAX),
+            worker_id: id,
+            call: Call::Queue {
+                queue: text(MAX_RPC_NAME_LEN),
+                messages_json: vec![b' '; MAX_ARG_JSON_LEN],
+                bodies: vec![0; MAX_BODY_LEN],
+            },
         },
         snippet(MAX_SNIPPET_LEN, MAX_ARG_JSON_LEN),
         ToWorker::Dispose {

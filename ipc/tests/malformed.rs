@@ -298,13 +298,14 @@ fn invalid_discriminants_rejected() {
         .frame(MessageKind::Outcome);
     assert_eq!(supervisor_err(&frame), invalid(Tag::LogLevel, 6));
 
-    // Invoke with call tag 5 (4 is `Call::Scheduled` since protocol 12).
+    // Invoke with call tag 200 (4 is `Call::Scheduled` since protocol 12, 5 `Call::Queue` since
+    // protocol 13).
     let frame = Raw::default()
         .u64(1)
         .fill(32, 0)
-        .u8(5)
+        .u8(200)
         .frame(MessageKind::Invoke);
-    assert_eq!(worker_err(&frame), invalid(Tag::Call, 5));
+    assert_eq!(worker_err(&frame), invalid(Tag::Call, 200));
     // A module of kind 6, and a profile of 3.
     let lw = |module_kind: u8, profile: u8| {
         Raw::default()

@@ -59,6 +59,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                     Call::Fetch { body, .. } => body.len(),
                     Call::Rpc { args_json, .. } => args_json.len(),
                     Call::Scheduled { cron, .. } => cron.len(),
+                    Call::Queue { bodies, .. } => bodies.len(),
                 };
                 outcome(request_id, Ok(Reply::Json(len.to_string().into_bytes())))
             }

@@ -8,11 +8,15 @@
 //                                                 (d1.js, a lazy part)
 //   {"binding": "r2", "bucket": "b"}           -> an R2Bucket (Cloudflare R2's Workers API): r2.*
 //                                                 (r2.js, a lazy part)
+//   {"binding": "queue", "queue": "q"}         -> a Queue producer (send, sendBatch): queue.send
+//                                                 (queue.js, a lazy part)
 //   {"binding": "capability", "name": "c"}     -> an object whose every method `m(...args)` is one
 //                                                 cap.call {binding, method: m, args} answered
 //                                                 {result} or {error: {name, message}}; args and
 //                                                 result in rpc.js's tagged encoding (below)
 //   {"binding": "service", ...}, {"binding": "loader"} -> RPC stubs, a WorkerLoader (rpc.js)
+//   {"binding": "durable_object_namespace", "class_name": "C"} -> a DurableObjectNamespace whose
+//                                                 stubs make do.call / do.fetch (durable.js)
 // Wire format (both ways, like fetch): u32 LE head length, JSON head, raw bytes. An answer head
 // `{"error": {name, message}}` is thrown as a TypeError, RangeError or DOMException of that name.
 // The host's limits are checked here first, so an argument over them is a TypeError naming the
@@ -303,9 +307,11 @@ function makeEnv(raw) {
     else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
     else if (kind === "d1") env[key] = lazyInternals("d1").makeD1Database(key); // d1.js
     else if (kind === "r2") env[key] = lazyInternals("r2").makeR2Bucket(key); // r2.js
+    else if (kind === "queue") env[key] = lazyInternals("queue").makeQueue(key); // queue.js
     else if (kind === "capability") env[key] = makeCapability(key);
     else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
     else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);
+    else if (kind === "durable_object_namespace") env[key] = lazyInternals("durable").makeNamespace(key, `${v.class_name}`); // durable.js
     else env[key] = v;
     if (kind !== undefined) rememberCapability(env[key], v); // rpc.js: a child's WorkerCode may name it
   }

@@ -63,7 +63,19 @@ function builtinExports(name) {
 const workerConfig = {
   configured: false, nodejs: false, nodeGlobals: false, asyncHooks: false, populateProcessEnv: false,
   compatibilityDate: null, compatibilityFlags: [], env: null,
+  // A Durable Object's isolate: which object ({class, id, name}; the supervisor's, see
+  // daemon/src/objects/directory.rs), else null.
+  object: null,
 };
+
+/** The env key under which the supervisor names the object an isolate is (never a tenant's). */
+const OBJECT_ENV_KEY = "\u0000stockade:object";
+
+/** The object this isolate is, if the call goes to its class `name`; else null. */
+function durableObjectOf(name) {
+  const object = workerConfig.object;
+  return object !== null && object.class === name ? object : null;
+}
 
 /** A global whose value is built on first read (so a worker that never touches it never pays
  *  for it); writing it replaces it like any global. */
@@ -92,8 +104,15 @@ function configureWorker(config) {
   workerConfig.populateProcessEnv = config.populateProcessEnv === true;
   workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
   workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
+  const rawEnv = config.env !== null && typeof config.env === "object" ? config.env : null;
+  const object = rawEnv === null ? undefined : ObjectGetOwnPropertyDescriptor(rawEnv, OBJECT_ENV_KEY);
+  if (object !== undefined) {
+    const o = object.value;
+    workerConfig.object = { __proto__: null, class: `${o?.class}`, id: `${o?.id}`, name: typeof o?.name === "string" ? o.name : undefined };
+    delete rawEnv[OBJECT_ENV_KEY];
+  }
   // Plain values as given; binding objects become capabilities (makeEnv, bindings.js).
-  workerConfig.env = config.env !== null && typeof config.env === "object" ? makeEnv(config.env) : null;
+  workerConfig.env = rawEnv !== null ? makeEnv(rawEnv) : null;
   if (workerConfig.nodeGlobals) {
     defineLazyGlobal("Buffer", () => builtinExports("node:buffer").Buffer);
     defineLazyGlobal("process", () => builtinExports("node:process"));
@@ -160,8 +179,8 @@ function validateFunction(value, name) {
 
 // ---- cloudflare:workers ----
 function featureNotSupported(what) {
-  return new Error(`${what} is not supported by Stockade: it runs stateless workers (no Durable Objects, ` +
-    "no RpcTarget stubs, no Workflows); see the README's compatibility table");
+  return new Error(`${what} is not supported by Stockade (no RpcTarget stubs, no Workflows); ` +
+    "see the README's compatibility table");
 }
 
 defineBuiltin("cloudflare:workers",
@@ -175,8 +194,13 @@ defineBuiltin("cloudflare:workers",
         this.env = env;
       }
     }
+    /** The base class of a Durable Object: constructed once per object with (ctx, env)
+     *  (durable.js). */
     class DurableObject {
-      constructor() { throw featureNotSupported("DurableObject"); }
+      constructor(ctx, env) {
+        this.ctx = ctx;
+        this.env = env;
+      }
     }
     class RpcTarget {
       constructor() { throw featureNotSupported("RpcTarget"); }

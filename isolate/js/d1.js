@@ -236,4 +236,23 @@ class D1Database {
 }
 setTag(D1Database.prototype, "D1Database");
 
-shareInternals("d1", ObjectFreeze({ __proto__: null, makeD1Database: (binding) => new D1Database(INTERNAL, binding) }));
+/** `values` checked and encoded as d1.query's params: {params, bytes} (a Durable Object's
+ *  sql.exec shares the wire, durable.js). */
+function d1EncodeValues(values, what) {
+  const checked = [];
+  for (let i = 0; i < values.length; i++) {
+    const entry = d1Bindable(values[i]);
+    if (entry === undefined) throw new TypeError(`${what}: Type '${typeof values[i]}' not supported for value '${d1Describe(values[i])}'`);
+    appendEntry(checked, entry);
+  }
+  const chunks = [];
+  const state = { offset: 0 };
+  const params = d1EncodeParams(checked, chunks, state);
+  return { params, bytes: d1Concat(chunks, state.offset) };
+}
+
+shareInternals("d1", ObjectFreeze({
+  __proto__: null,
+  makeD1Database: (binding) => new D1Database(INTERNAL, binding),
+  encodeParams: d1EncodeValues,
+}));

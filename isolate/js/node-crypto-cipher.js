@@ -1,11 +1,12 @@
 // ---- node-crypto-cipher.js: node:crypto's createCipheriv/createDecipheriv. ---------------------
-// AES-128/192/256 in CBC and ECB (PKCS#7 padding, setAutoPadding), CTR and GCM (setAAD,
-// getAuthTag/setAuthTag, authTagLength), as native streams (ops/src/crypto/node/cipher.rs): each
+// AES-128/192/256 in CBC and ECB (PKCS#7 padding, setAutoPadding), CTR and GCM, and
+// chacha20-poly1305 (the AEADs: setAAD, getAuthTag/setAuthTag, authTagLength), as native streams
+// (ops/src/crypto/node/cipher.rs, gcm.rs, chacha.rs), and getCipherInfo: each
 // update() hands its bytes to the native cipher and returns what comes out at once; final()
 // ends it. A cipher holds one native handle, freed by final() or, if the tenant drops it, when it
 // is collected (trackNative). String output keeps back an incomplete base64 group or UTF-8
 // sequence between calls, as Node's StringDecoder does. Errors are Node's (codes and messages).
-// Not supported: chacha20-poly1305, CCM, OCB, the legacy createCipher (no IV).
+// Not supported: CCM, OCB, the legacy createCipher (no IV).
 // Trusts: the native ops; node-crypto.js's helpers `h`.
 
 const NODE_CIPHERS = {
@@ -16,14 +17,31 @@ const NODE_CIPHERS = {
   "aes-128-gcm": [4, 16, 12], "aes-192-gcm": [4, 24, 12], "aes-256-gcm": [4, 32, 12],
   aes128: [1, 16, 16], aes192: [1, 24, 16], aes256: [1, 32, 16],
   "id-aes128-gcm": [4, 16, 12], "id-aes192-gcm": [4, 24, 12], "id-aes256-gcm": [4, 32, 12],
+  "chacha20-poly1305": [5, 32, 12],
 };
+/** getCipherInfo's answers: name -> [OpenSSL's name, nid, blockSize]; mode, key and IV lengths
+ *  come from NODE_CIPHERS. */
+const NODE_CIPHER_INFO = {
+  __proto__: null,
+  "aes-128-cbc": ["aes-128-cbc", 419, 16], "aes-192-cbc": ["aes-192-cbc", 423, 16], "aes-256-cbc": ["aes-256-cbc", 427, 16],
+  "aes-128-ecb": ["aes-128-ecb", 418, 16], "aes-192-ecb": ["aes-192-ecb", 422, 16], "aes-256-ecb": ["aes-256-ecb", 426, 16],
+  "aes-128-ctr": ["aes-128-ctr", 904, 1], "aes-192-ctr": ["aes-192-ctr", 905, 1], "aes-256-ctr": ["aes-256-ctr", 906, 1],
+  "aes-128-gcm": ["id-aes128-gcm", 895, 1], "aes-192-gcm": ["id-aes192-gcm", 898, 1], "aes-256-gcm": ["id-aes256-gcm", 901, 1],
+  aes128: ["aes-128-cbc", 419, 16], aes192: ["aes-192-cbc", 423, 16], aes256: ["aes-256-cbc", 427, 16],
+  "id-aes128-gcm": ["id-aes128-gcm", 895, 1], "id-aes192-gcm": ["id-aes192-gcm", 898, 1], "id-aes256-gcm": ["id-aes256-gcm", 901, 1],
+  "chacha20-poly1305": ["chacha20-poly1305", 1018, 0],
+};
+const NODE_CIPHER_MODE = { __proto__: null, 1: "cbc", 2: "ctr", 3: "ecb", 4: "gcm", 5: "stream" };
 const NODE_CIPHER_NAMES = ["aes-128-cbc", "aes-128-ctr", "aes-128-ecb", "aes-128-gcm", "aes-192-cbc", "aes-192-ctr",
   "aes-192-ecb", "aes-192-gcm", "aes-256-cbc", "aes-256-ctr", "aes-256-ecb", "aes-256-gcm", "aes128", "aes192", "aes256",
-  "id-aes128-gcm", "id-aes192-gcm", "id-aes256-gcm"];
+  "chacha20-poly1305", "id-aes128-gcm", "id-aes192-gcm", "id-aes256-gcm"];
 
 function nodeCipher(h, keys) {
   const invalidState = (op) => nodeError(Error, "ERR_CRYPTO_INVALID_STATE", `Invalid state for operation ${op}`);
   const validTag = (n) => n === 4 || n === 8 || (n >= 12 && n <= 16);
+  const AEAD = (mode) => mode === 4 || mode === 5;
+  /** A tag length the cipher takes: GCM's, or 1 to 16 bytes for ChaCha20-Poly1305. */
+  const tagFits = (mode, n) => (mode === 5 ? n >= 1 && n <= 16 : validTag(n));
 
   /** Bytes -> text in `encoding`, keeping what cannot be decoded yet (Node's StringDecoder). */
   function textOut(state, bytes, encoding, last) {
@@ -79,13 +97,14 @@ function nodeCipher(h, keys) {
       let tagLength = 16;
       if (options?.authTagLength !== undefined) {
         tagLength = options.authTagLength;
-        if (spec[0] !== 4) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
+        if (!AEAD(spec[0])) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
         validateInteger(tagLength, "options.authTagLength", 0, 2147483647);
-        if (!validTag(tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
+        if (!tagFits(spec[0], tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
       }
       this.#encrypt = encrypt;
       this.#mode = spec[0];
-      this.#tagLength = options?.authTagLength;
+      // ChaCha20-Poly1305 checks a tag of exactly its length (16 unless authTagLength says).
+      this.#tagLength = spec[0] === 5 ? tagLength : options?.authTagLength;
       this.#handle = fieldU32(callOp(NODE_OP.cipherNew, [spec[0], encrypt ? 1 : 0, k, v, tagLength]));
       trackNative(this, this.#handle);
     }
@@ -108,7 +127,7 @@ function nodeCipher(h, keys) {
         if (m === "Unsupported state or unable to authenticate data") throw new Error(m);
         throw e;
       }
-      if (this.#encrypt && this.#mode === 4) this.#tag = bytesCopy(answer[1]);
+      if (this.#encrypt && AEAD(this.#mode)) this.#tag = bytesCopy(answer[1]);
       return textOut(this.#text, answer[0], outputEncoding, true);
     }
     setAutoPadding(autoPadding = true) {
@@ -117,19 +136,19 @@ function nodeCipher(h, keys) {
       return this;
     }
     setAAD(buffer, options) {
-      if (this.#done || this.#mode !== 4) throw invalidState("setAAD");
+      if (this.#done || !AEAD(this.#mode)) throw invalidState("setAAD");
       callOp(NODE_OP.cipherAad, [this.#handle, h.bytesLike(buffer, "buffer")]);
       return this;
     }
     getAuthTag() {
-      if (!this.#encrypt || this.#mode !== 4 || !this.#done || this.#tag === undefined) throw invalidState("getAuthTag");
+      if (!this.#encrypt || !AEAD(this.#mode) || !this.#done || this.#tag === undefined) throw invalidState("getAuthTag");
       return h.toBuffer(bytesCopy(this.#tag));
     }
     setAuthTag(tagbuf, encoding) {
-      if (this.#encrypt || this.#mode !== 4 || this.#done || this.#tag !== undefined) throw invalidState("setAuthTag");
+      if (this.#encrypt || !AEAD(this.#mode) || this.#done || this.#tag !== undefined) throw invalidState("setAuthTag");
       const tag = bytesCopy(typeof tagbuf === "string" ? encodeString(tagbuf, encodingOrThrow(encoding ?? "utf8")) : h.bytesLike(tagbuf, "buffer"));
       const n = typedArrayByteLength(tag);
-      if (!validTag(n) || (this.#tagLength !== undefined && n !== this.#tagLength)) {
+      if (!tagFits(this.#mode, n) || (this.#tagLength !== undefined && n !== this.#tagLength)) {
         throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${n}`);
       }
       this.#tag = tag;
@@ -142,8 +161,41 @@ function nodeCipher(h, keys) {
   class Decipheriv extends CipherBase {
     constructor(cipher, key, iv, options) { super(false, cipher, key, iv, options); }
   }
+  function getCipherInfo(nameOrNid, options) {
+    if (typeof nameOrNid !== "string" && typeof nameOrNid !== "number") {
+      throw invalidArgType("nameOrNid", "of type string or number", nameOrNid);
+    }
+    let key;
+    if (typeof nameOrNid === "number") {
+      const names = ObjectKeys(NODE_CIPHER_INFO);
+      for (let i = 0; i < names.length && key === undefined; i++) if (NODE_CIPHER_INFO[names[i]][1] === nameOrNid) key = names[i];
+    } else key = StringToLowerCase(nameOrNid);
+    const info = key === undefined ? undefined : NODE_CIPHER_INFO[key];
+    if (info === undefined) return undefined;
+    const spec = NODE_CIPHERS[key];
+    let ivLength = spec[2];
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
+      const { keyLength, ivLength: iv } = options;
+      if (keyLength !== undefined) {
+        if (typeof keyLength !== "number") throw invalidArgType("options.keyLength", "of type number", keyLength);
+        if (keyLength !== spec[1]) return undefined;
+      }
+      if (iv !== undefined) {
+        if (typeof iv !== "number") throw invalidArgType("options.ivLength", "of type number", iv);
+        // GCM takes IVs of other lengths; the other modes only their own.
+        if (spec[0] === 4 ? !(iv >= 1 && iv < 256) : iv !== spec[2]) return undefined;
+        ivLength = iv;
+      }
+    }
+    const out = { mode: NODE_CIPHER_MODE[spec[0]], name: info[0], nid: info[1] };
+    if (info[2] !== 0) out.blockSize = info[2];
+    if (spec[2] !== 0) out.ivLength = ivLength;
+    out.keyLength = spec[1];
+    return out;
+  }
   return {
-    Cipheriv, Decipheriv,
+    Cipheriv, Decipheriv, getCipherInfo,
     createCipheriv: (cipher, key, iv, options) => new Cipheriv(cipher, key, iv, options),
     createDecipheriv: (cipher, key, iv, options) => new Decipheriv(cipher, key, iv, options),
   };

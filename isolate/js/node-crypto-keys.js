@@ -5,10 +5,22 @@
 // ec (P-256, P-384, P-521), ed25519 and x25519, generateKey(Sync) for hmac and aes. Key material
 // lives in a private field as canonical PKCS#8 or SPKI DER (secret keys as raw bytes), the same
 // form as a CryptoKey's; the native ops (ops/src/crypto/node/keys.rs and WebCrypto's family ops)
-// decode, check and re-encode everything that comes in. Not supported: encrypted PEM
-// (passphrase, cipher), certificates, RSA-PSS, DSA, DH and X448/Ed448 keys.
+// decode, check and re-encode everything that comes in. Encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`,
+// DER with a passphrase) is read and written (`cipher` aes-128/192/256-cbc, `passphrase`;
+// ops/src/crypto/node/pkcs8_encrypted.rs). Not supported: the legacy encrypted PEM of PKCS#1 and
+// SEC1 keys (Proc-Type), reading a key from a certificate (X509Certificate.publicKey does),
+// RSA-PSS, DSA, DH and X448/Ed448 keys.
 // Trusts: the native ops; node-crypto.js's helpers `h`.
 
+/** The node:crypto ops after node-hash.js's NODE_OP (ops/src/lib.rs OpCode, 0x06xx). */
+const NODE_OP_EXT = ObjectFreeze({
+  __proto__: null,
+  keyDecrypt: 0x0623, keyEncrypt: 0x0624, ecdhKeys: 0x0640, ecdhPoint: 0x0641, ecdhCompute: 0x0642,
+  dhGroup: 0x0648, dhCheck: 0x0649, dhKeys: 0x064a, dhCompute: 0x064b, dhPrime: 0x064c, rsaRaw: 0x0650,
+  x509Parse: 0x0660, x509Verify: 0x0661, x509Check: 0x0662,
+});
+/** Private-key ciphers of export({cipher}) -> KeyEncrypt's numbers. */
+const NODE_KEY_CIPHERS = { __proto__: null, "aes-128-cbc": 1, "aes-192-cbc": 2, "aes-256-cbc": 3, aes128: 1, aes192: 2, aes256: 3 };
 const NODE_KEY_KIND = { __proto__: null, pkcs8: 0, spki: 1, pkcs1private: 2, pkcs1public: 3, sec1: 4 };
 /** Family numbers (ops/src/crypto/mod.rs) -> Node's asymmetricKeyType, and the EC curve names. */
 const NODE_FAMILY_TYPE = { __proto__: null, 1: "ec", 2: "ec", 3: "ed25519", 4: "x25519", 5: "rsa", 6: "ec" };
@@ -71,8 +83,19 @@ function nodeKeys(h) {
       if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
       const format = options.format;
       if (format === "jwk") return exportJwk(st);
-      if (options.cipher !== undefined || options.passphrase !== undefined) throw unsupported("Encrypting a private key");
       const type = options.type;
+      let cipher;
+      if (options.cipher !== undefined || options.passphrase !== undefined) {
+        if (st.type !== "private") throw nodeError(TypeError, "ERR_CRYPTO_INCOMPATIBLE_KEY_OPTIONS", "The selected key encoding spki does not support encryption.");
+        if (typeof options.cipher !== "string") throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.cipher' is invalid. Received ${nodeCryptoShown(options.cipher)}`);
+        if (options.passphrase === undefined) throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The property 'options.passphrase' is invalid. Received undefined");
+        cipher = NODE_KEY_CIPHERS[StringToLowerCase(options.cipher)];
+        if (cipher === undefined) {
+          if (NODE_CIPHERS[StringToLowerCase(options.cipher)] === undefined) throw nodeError(Error, "ERR_CRYPTO_UNKNOWN_CIPHER", "Unknown cipher");
+          throw unsupported(`Encrypting a private key with ${options.cipher}`);
+        }
+        if (type !== "pkcs8") throw unsupported("Encrypting a PKCS#1 or SEC1 private key (legacy PEM encryption)");
+      }
       let der, label;
       if (st.type === "public") {
         if (type === "spki") { der = st.der; label = "PUBLIC KEY"; }
@@ -82,6 +105,10 @@ function nodeKeys(h) {
       else if (type === "pkcs1" && st.family === 5) { der = callOp(NODE_OP.keyEncode, [5, NODE_KEY_KIND.pkcs1private, st.der]); label = "RSA PRIVATE KEY"; }
       else if (type === "sec1" && NODE_CURVE_OF[st.family] !== undefined) { der = callOp(NODE_OP.keyEncode, [st.family, NODE_KEY_KIND.sec1, st.der]); label = "EC PRIVATE KEY"; }
       else throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.type' is invalid. Received ${nodeCryptoShown(type)}`);
+      if (cipher !== undefined && (format === "der" || format === "pem")) {
+        der = callOp(NODE_OP_EXT.keyEncrypt, [der, cipher, h.bytesLike(options.passphrase, "options.passphrase")]);
+        label = "ENCRYPTED PRIVATE KEY";
+      }
       if (format === "der") return h.toBuffer(bytesCopy(der));
       if (format === "pem") return pem(label, der);
       throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.format' is invalid. Received ${nodeCryptoShown(format)}`);
@@ -120,8 +147,9 @@ function nodeKeys(h) {
     return o;
   }
 
-  /** [kind, der] of PEM text, or throws as Node's decoder does. */
-  function parsePem(text) {
+  /** [kind, der] of PEM text, or throws as Node's decoder does; an ENCRYPTED PRIVATE KEY is
+   *  decrypted with `passphrase`. */
+  function parsePem(text, passphrase) {
     const begin = StringIndexOf(text, "-----BEGIN ");
     if (begin < 0) throw nodeError(Error, "ERR_OSSL_UNSUPPORTED", "error:1E08010C:DECODER routines::unsupported");
     const labelEnd = StringIndexOf(text, "-----", begin + 11);
@@ -129,11 +157,26 @@ function nodeKeys(h) {
     const end = StringIndexOf(text, `-----END ${label}-----`, labelEnd);
     if (labelEnd < 0 || end < 0) throw nodeError(Error, "ERR_OSSL_UNSUPPORTED", "error:1E08010C:DECODER routines::unsupported");
     const body = StringSlice(text, labelEnd + 5, end);
-    if (label === "ENCRYPTED PRIVATE KEY" || StringIndexOf(body, "Proc-Type:") >= 0) throw unsupported("An encrypted private key");
+    if (label === "ENCRYPTED PRIVATE KEY") return [0, decryptPkcs8(encodeString(body, "base64"), passphrase)];
+    if (StringIndexOf(body, "Proc-Type:") >= 0) throw unsupported("A legacy encrypted PEM key (Proc-Type)");
     if (label === "CERTIFICATE") throw unsupported("Reading a key from a certificate");
     const kind = NODE_PEM_LABEL[label];
     if (kind === undefined) throw nodeError(Error, "ERR_OSSL_UNSUPPORTED", "error:1E08010C:DECODER routines::unsupported");
     return [kind, encodeString(body, "base64")];
+  }
+
+  /** The PKCS#8 inside an EncryptedPrivateKeyInfo. */
+  function decryptPkcs8(der, passphrase) {
+    // OpenSSL asks for a passphrase and is told there is none: Node 20 shows that as cancelled.
+    if (passphrase === undefined) throw nodeError(Error, "ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED", "error:07880109:common libcrypto routines::interrupted or cancelled");
+    try {
+      return callOp(NODE_OP_EXT.keyDecrypt, [der, passphrase]);
+    } catch (e) {
+      if (e?.message === "bad decrypt") throw nodeError(Error, "ERR_OSSL_BAD_DECRYPT", "error:1C800064:Provider routines::bad decrypt");
+      if (e instanceof DOMException && e.name === "NotSupportedError") throw unsupported(`This private key encryption (${e.message})`);
+      if (e instanceof DOMException) throw nodeError(Error, "ERR_OSSL_UNSUPPORTED", "error:1E08010C:DECODER routines::unsupported");
+      throw e;
+    }
   }
 
   function fromDer(kind, der) {
@@ -175,18 +218,19 @@ function nodeKeys(h) {
       if (st.type === "secret") throw invalidType("secret", isPublic ? "private or public" : "private");
       return key;
     }
-    let data = key, format = "pem", type, encoding;
+    let data = key, format = "pem", type, encoding, passphrase;
     if (key !== null && typeof key === "object" && typeof key !== "string" && typedArrayName(key) === undefined && !isArrayBuffer(key)) {
       if (keyState(key.key) !== undefined) return asymmetricKey(key.key, isPublic, name);
-      if (key.passphrase !== undefined && key.passphrase !== "") throw unsupported("An encrypted private key");
+      if (key.passphrase !== undefined) passphrase = h.bytesLike(key.passphrase, "key.passphrase");
       data = key.key; format = key.format ?? "pem"; type = key.type; encoding = key.encoding;
       if (format === "jwk") return fromJwk(data, !isPublic);
     }
-    if (typeof data === "string" && format === "pem") return fromDerPair(parsePem(data));
+    if (typeof data === "string" && format === "pem") return fromDerPair(parsePem(data, passphrase));
     const bytes = h.bytesLike(data, name, encoding);
-    if (format === "pem") return fromDerPair(parsePem(decodeBytes(bytes, "latin1", 0, typedArrayByteLength(bytes))));
+    if (format === "pem") return fromDerPair(parsePem(decodeBytes(bytes, "latin1", 0, typedArrayByteLength(bytes)), passphrase));
     if (format !== "der") throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'key.format' is invalid. Received ${nodeCryptoShown(format)}`);
     let kind;
+    if (type === "pkcs8" && passphrase !== undefined && !isPublic) return fromDer(0, decryptPkcs8(bytes, passphrase));
     if (type === "pkcs8") kind = 0;
     else if (type === "spki") kind = 1;
     else if (type === "pkcs1") {

@@ -1,11 +1,12 @@
 // ---- node-crypto-sign.js: node:crypto's signatures, RSA encryption and key agreement. ----------
-// sign/verify (one-shot, optional callback), createSign/createVerify, publicEncrypt/privateDecrypt
-// and diffieHellman, on WebCrypto's native family ops: RSASSA-PKCS1-v1_5 and RSA-PSS (`padding`,
+// sign/verify (one-shot, optional callback), createSign/createVerify, publicEncrypt/privateDecrypt,
+// privateEncrypt/publicDecrypt and diffieHellman, on WebCrypto's native family ops: RSASSA-PKCS1-v1_5 and RSA-PSS (`padding`,
 // `saltLength`: RSA_PSS_SALTLEN_MAX_SIGN by default when signing; when verifying, AUTO tries the
 // largest salt, then the digest's length, then none) with SHA-1/256/384/512, ECDSA (DER by
 // default, `dsaEncoding: 'ieee-p1363'`), Ed25519 (algorithm null), RSA-OAEP (Node's default
-// padding, SHA-1 unless `oaepHash`), ECDH and X25519. Not supported: RSA_PKCS1_PADDING
-// encryption (Node 20 refuses its decryption too), privateEncrypt/publicDecrypt.
+// padding, SHA-1 unless `oaepHash`), RSA_PKCS1_PADDING and RSA_NO_PADDING (ops/src/crypto/node/
+// rsa_raw.rs; privateDecrypt refuses RSA_PKCS1_PADDING as Node 20 does, CVE-2023-46809), ECDH and
+// X25519.
 // Trusts: the native ops; node-crypto.js's helpers `h` and node-crypto-keys.js's `keys`.
 
 const NODE_RSA = { __proto__: null, PKCS1: 1, NO: 3, OAEP: 4, PSS: 6, SALT_DIGEST: -1, SALT_MAX: -2, SALT_AUTO: -2 };
@@ -150,21 +151,42 @@ function nodeSign(h, keys) {
     }
   }
 
-  function oaep(encrypt, key, buffer) {
-    const [k, o] = keyAndOptions(key, encrypt);
+  /** publicEncrypt (0), privateDecrypt (1), privateEncrypt (2), publicDecrypt (3). */
+  function rsaCrypt(op, key, buffer) {
+    const usesPublic = op === 0 || op === 3;
+    const [k, o] = keyAndOptions(key, usesPublic);
     let st = keys.keyState(k);
-    if (encrypt) st = keys.keyState(keys.publicOf(k));
+    if (usesPublic) st = keys.keyState(keys.publicOf(k));
     else if (st.type !== "private") throw keys.invalidType(st.type, "private");
     if (st.family !== 5) throw opFailed();
-    const padding = o.padding ?? NODE_RSA.OAEP;
-    if (padding !== NODE_RSA.OAEP) throw opFailed("only RSA_PKCS1_OAEP_PADDING is supported");
-    const hashId = hashOf(o.oaepHash ?? "sha1");
-    const label = o.oaepLabel === undefined ? new U8(0) : h.bytesLike(o.oaepLabel, "oaepLabel");
+    const padding = o.padding ?? (op < 2 ? NODE_RSA.OAEP : NODE_RSA.PKCS1);
     const data = h.bytesLike(buffer, "buffer");
+    if (padding === NODE_RSA.OAEP && op < 2) {
+      const hashId = hashOf(o.oaepHash ?? "sha1");
+      const label = o.oaepLabel === undefined ? new U8(0) : h.bytesLike(o.oaepLabel, "oaepLabel");
+      try {
+        return h.toBuffer(callOp(op === 0 ? NODE_OP.oaepEncrypt : NODE_OP.oaepDecrypt, [hashId, st.der, label, data]));
+      } catch (e) {
+        if (e instanceof DOMException) throw nodeError(Error, op === 0 ? "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_KEY_SIZE" : "ERR_OSSL_RSA_OAEP_DECODING_ERROR", e.message);
+        throw e;
+      }
+    }
+    if (padding === NODE_RSA.PKCS1 && op === 1) {
+      // Node 20 refuses PKCS#1 v1.5 decryption (CVE-2023-46809, the Marvin attack) unless run with
+      // --security-revert, which Stockade has no way to set.
+      throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "RSA_PKCS1_PADDING is no longer supported for private decryption, this can be reverted with --security-revert=CVE-2023-46809");
+    }
+    if (padding !== NODE_RSA.PKCS1 && padding !== NODE_RSA.NO) {
+      throw nodeError(Error, "ERR_OSSL_RSA_UNKNOWN_PADDING_TYPE", "error:0200008F:rsa routines::unknown padding type");
+    }
     try {
-      return h.toBuffer(callOp(encrypt ? NODE_OP.oaepEncrypt : NODE_OP.oaepDecrypt, [hashId, st.der, label, data]));
+      return h.toBuffer(callOp(NODE_OP_EXT.rsaRaw, [op, padding, st.der, data]));
     } catch (e) {
-      if (e instanceof DOMException) throw nodeError(Error, encrypt ? "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_KEY_SIZE" : "ERR_OSSL_RSA_OAEP_DECODING_ERROR", e.message);
+      const m = e?.message;
+      if (m === "data too large for key size") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_KEY_SIZE", "error:0200006E:rsa routines::data too large for key size");
+      if (m === "data too small for key size") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_SMALL_FOR_KEY_SIZE", "error:0200006F:rsa routines::data too small for key size");
+      if (m === "data too large for modulus") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_MODULUS", "error:02000084:rsa routines::data too large for modulus");
+      if (m === "invalid padding") throw nodeError(Error, "ERR_OSSL_RSA_INVALID_PADDING", "error:0200008A:rsa routines::invalid padding");
       throw e;
     }
   }
@@ -187,8 +209,10 @@ function nodeSign(h, keys) {
     sign, verify, Sign, Verify, diffieHellman,
     createSign: (algorithm, options) => new Sign(algorithm, options),
     createVerify: (algorithm, options) => new Verify(algorithm, options),
-    publicEncrypt: (key, buffer) => oaep(true, key, buffer),
-    privateDecrypt: (key, buffer) => oaep(false, key, buffer),
+    publicEncrypt: (key, buffer) => rsaCrypt(0, key, buffer),
+    privateDecrypt: (key, buffer) => rsaCrypt(1, key, buffer),
+    privateEncrypt: (key, buffer) => rsaCrypt(2, key, buffer),
+    publicDecrypt: (key, buffer) => rsaCrypt(3, key, buffer),
   };
 }
 

@@ -3,10 +3,11 @@
 // (the same primitive as crypto.getRandomValues); timingSafeEqual compares without an early exit;
 // webcrypto is the global `crypto`. The rest is on the native ops, one part each: hashes and HMAC
 // (node-hash.js), pbkdf2/hkdf/scrypt (node-crypto-kdf.js), KeyObject and key making
-// (node-crypto-keys.js), signatures, RSA-OAEP and diffieHellman (node-crypto-sign.js), ciphers
-// (node-crypto-cipher.js); this part gives them their shared helpers (`h`) and assembles the
-// module. createDiffieHellman, createECDH, privateEncrypt, publicDecrypt and the prime functions
-// throw ERR_METHOD_NOT_IMPLEMENTED naming the function.
+// (node-crypto-keys.js), signatures, RSA encryption and diffieHellman (node-crypto-sign.js),
+// ciphers (node-crypto-cipher.js), createECDH and finite-field Diffie-Hellman (node-crypto-dh.js),
+// X509Certificate (node-crypto-x509.js); this part gives them their shared helpers (`h`) and
+// assembles the module. The prime functions (checkPrime, generatePrime) throw
+// ERR_METHOD_NOT_IMPLEMENTED naming the function.
 
 function cryptoModule() {
   const { Buffer } = builtinExports("node:buffer");
@@ -130,17 +131,19 @@ function cryptoModule() {
     subtle: webcrypto.subtle,
     Hash, Hmac,
     constants: ObjectFreeze({
-      __proto__: null, RSA_PKCS1_PADDING: 1, RSA_NO_PADDING: 3, RSA_PKCS1_OAEP_PADDING: 4, RSA_PKCS1_PSS_PADDING: 6,
-      RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+      // Node's crypto constants but the TLS/SSL and engine ones (Stockade has no TLS API here).
+      __proto__: null, DH_CHECK_P_NOT_SAFE_PRIME: 2, DH_CHECK_P_NOT_PRIME: 1, DH_UNABLE_TO_CHECK_GENERATOR: 4,
+      DH_NOT_SUITABLE_GENERATOR: 8, RSA_PKCS1_PADDING: 1, RSA_NO_PADDING: 3, RSA_PKCS1_OAEP_PADDING: 4,
+      RSA_X931_PADDING: 5, RSA_PKCS1_PSS_PADDING: 6, RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2,
+      RSA_PSS_SALTLEN_AUTO: -2, POINT_CONVERSION_COMPRESSED: 2, POINT_CONVERSION_UNCOMPRESSED: 4, POINT_CONVERSION_HYBRID: 6,
     }),
   };
-  const parts = [keys.exports, nodeKdf(h), nodeSign(h, keys), nodeCipher(h, keys)];
+  const parts = [keys.exports, nodeKdf(h), nodeSign(h, keys), nodeCipher(h, keys), nodeDh(h), nodeX509(h, keys)];
   for (let i = 0; i < parts.length; i++) {
     const names = ObjectKeys(parts[i]);
     for (let j = 0; j < names.length; j++) exports[names[j]] = parts[i][names[j]];
   }
-  const missing = ["createDiffieHellman", "createECDH", "privateEncrypt", "publicDecrypt", "checkPrime",
-    "checkPrimeSync", "generatePrime", "generatePrimeSync"];
+  const missing = ["checkPrime", "checkPrimeSync", "generatePrime", "generatePrimeSync"];
   for (let i = 0; i < missing.length; i++) exports[missing[i]] = notImplemented(missing[i]);
   return exports;
 }
@@ -152,4 +155,5 @@ defineBuiltin("node:crypto", ["createHash", "createHmac", "hash", "getHashes", "
   "generateKeyPair", "generateKeyPairSync", "generateKey", "generateKeySync", "pbkdf2", "pbkdf2Sync", "hkdf",
   "hkdfSync", "scrypt", "scryptSync", "createDiffieHellman", "createECDH", "diffieHellman", "publicEncrypt",
   "privateDecrypt", "privateEncrypt", "publicDecrypt", "checkPrime", "checkPrimeSync", "generatePrime",
-  "generatePrimeSync", "KeyObject", "Sign", "Verify", "Cipheriv", "Decipheriv"], cryptoModule);
+  "generatePrimeSync", "KeyObject", "Sign", "Verify", "Cipheriv", "Decipheriv", "getCipherInfo", "ECDH",
+  "DiffieHellman", "DiffieHellmanGroup", "getDiffieHellman", "createDiffieHellmanGroup", "X509Certificate"], cryptoModule);

@@ -35,11 +35,20 @@ return ObjectFreeze({
   makeEnv(raw) {
     return makeEnv(raw);
   },
+  durableObjectOf(name) {
+    return durableObjectOf(`${name}`);
+  },
+  deliverToObject(object, Class, env, ctx, run) {
+    return lazyInternals("durable").deliver(object, Class, env, ctx, run);
+  },
   invokeRpc(ns, payload, ctx) {
     return rpcInvoke(ns, payload, ctx);
   },
   invokeScheduled(ns, payload) {
     return lazyInternals("scheduled").invoke(ns, payload);
+  },
+  invokeQueue(ns, payload, bodies) {
+    return lazyInternals("queue").invoke(ns, payload, bodies);
   },
   wellFormedJson(text) {
     return wellFormedJson(text);

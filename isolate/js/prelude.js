@@ -30,11 +30,12 @@
  *     31 messaging.js 32 websocket-link.js 33 websocket.js 34 eventsource.js 35 builtins.js
  *     36 lazy.js 37 node-encodings.js 38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js
  *     41 node-util.js 42 node-assert.js 43 node-path.js 44 node-process.js 45 node-hash.js
- *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js
- *     50 node-crypto.js 51 node-timers.js 52 node-zlib.js 53 node-zlib-streams.js
- *     54 vendor/readable-stream.js 55 node-stream-web.js 56 node-stream.js 57 node-querystring.js
- *     58 node-punycode.js 59 node-diagnostics-channel.js 60 bindings.js 61 rpc.js 62 cache.js
- *     63 d1.js 64 r2.js 65 urlpattern.js 66 rewriter.js 67 scheduled.js 68 prelude-end.js
+ *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js
+ *     49 node-crypto-cipher.js 50 node-crypto-dh.js 51 node-crypto-x509.js 52 node-crypto.js
+ *     53 node-timers.js 54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js
+ *     57 node-stream-web.js 58 node-stream.js 59 node-querystring.js 60 node-punycode.js
+ *     61 node-diagnostics-channel.js 62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js
+ *     67 durable.js 68 urlpattern.js 69 rewriter.js 70 scheduled.js 71 queue.js 72 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -188,6 +189,10 @@
  *       Runs one scheduled event (STK_INVOKE_SCHEDULED): payload {cron, scheduledTime, env}; the
  *       answer is JSON text {outcome: "ok"|"exception"|"noHandler", noRetry, error?}, once the
  *       handler and its waitUntil work are over (scheduled.js).
+ *   invokeQueue(ns, payload: string, bodies: Uint8Array) -> Promise<string>
+ *       Delivers one batch (STK_INVOKE_QUEUE): payload {queue, messages, env}, each message's
+ *       body a range of `bodies`; the answer is JSON text {outcome, error?, messages: [{id,
+ *       action, delaySeconds?}]} once the handler and its waitUntil work are over (queue.js).
  *
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, an aborted fetch() to the network rejects at once but its host call runs on

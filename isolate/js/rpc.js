@@ -207,6 +207,10 @@ async function rpcHead(target) {
   const head = { binding: target.binding };
   if (target.worker !== null) head.worker = await target.worker();
   if (target.entrypoint !== null) head.entrypoint = target.entrypoint;
+  if (target.object !== undefined) { // a Durable Object's stub (durable.js)
+    head.id = target.object.id;
+    if (target.object.name !== undefined) head.name = target.object.name;
+  }
   return head;
 }
 
@@ -214,7 +218,8 @@ async function rpcCall(target, method, args) {
   const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
   const head = await rpcHead(target);
   head.method = method;
-  const [, bytes] = await bindingCall("service.call", head, utf8Encode(JSONStringify(encoded)));
+  const call = target.object !== undefined ? "do.call" : "service.call";
+  const [, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
   return rpcDecode(answer?.ok);
@@ -270,7 +275,7 @@ async function rpcFetch(target, input, init) {
       fetchHead.upload = uploadSeq;
     }
   }
-  const sent = hostCall("service.fetch", frameForHost(binding, frameForHost(fetchHead, bytes)));
+  const sent = hostCall(target.object !== undefined ? "do.fetch" : "service.fetch", frameForHost(binding, frameForHost(fetchHead, bytes)));
   const upload = { __proto__: null, aborted: false, reason: undefined };
   if (reader !== null) uponPromise(pumpUpload(reader, fetchHead.upload, upload), undefined, noop);
   return new PromiseCtor((resolve, reject) => {
@@ -333,8 +338,9 @@ async function rpcFetch(target, input, init) {
   });
 }
 
-/** A stub over `target` ({binding, worker: null | () => Promise<id>, entrypoint: null | name}):
- *  `fetch`, and any other string property is an RPC method. */
+/** A stub over `target` ({binding, worker: null | () => Promise<id>, entrypoint: null | name,
+ *  and for a Durable Object's: object {id, name}, props {id, name}}): `fetch`, and any other
+ *  string property is an RPC method. */
 function rpcStub(target) {
   const methods = new RpcMap();
   const fetch = (input, init = undefined) => rpcFetch(target, input, init);
@@ -343,6 +349,8 @@ function rpcStub(target) {
     get(_, property) {
       if (typeof property !== "string") return undefined;
       if (property === "fetch") return fetch;
+      // A Durable Object's stub: `id` and `name` are properties (durable.js).
+      if (target.props !== undefined && property in target.props) return target.props[property];
       if (property in RPC_RESERVED) return undefined;
       let method = MapGet(methods, property);
       if (method === undefined) {
@@ -461,6 +469,17 @@ async function rpcInvoke(ns, payload, ctx) {
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];
     const env = workerEnv() ?? makeEnv(call.env);
+    const object = durableObjectOf(name);
+    if (object !== null) {
+      // A Durable Object's call: its one instance, behind its gates (durable.js).
+      const method = `${call.method}`;
+      const result = await lazyInternals("durable").deliver(object, handler, env, ctx, (target) => {
+        const f = rpcMethodOf(target, method);
+        if (f === undefined) throw new TypeError(`the Durable Object class ${JSONStringify(name)} has no RPC method ${JSONStringify(method)}`);
+        return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
+      });
+      return JSONStringify({ ok: rpcEncode(result) });
+    }
     let target;
     if (typeof handler === "function" && handler.prototype !== null && typeof handler.prototype === "object") {
       target = new handler(ctx, env); // a WorkerEntrypoint class: constructed per call, as Cloudflare does

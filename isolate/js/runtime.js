@@ -260,7 +260,11 @@ async function invokeFetch(ns, payload, body, task) {
   // Plain env values as given; binding objects become capabilities (bindings.js).
   const env = web.workerEnv() ?? web.makeEnv(req.env);
   if (!moduleSyntax) exposeEnv(env);
-  const response = isClass
+  // A Durable Object's class: its one instance, behind its gates (js/durable.js).
+  const object = named ? web.durableObjectOf(req.entrypoint) : null;
+  const response = object !== null
+    ? await web.deliverToObject(object, handler, env, ctx, (instance) => instance.fetch(request))
+    : isClass
     ? await new handler(ctx, env).fetch(request)
     : moduleSyntax
       ? await handler.fetch(request, env, ctx)
@@ -356,6 +360,9 @@ __stockade_host.setInvoker(
     // A cron trigger's event (js/scheduled.js): JSON text once the handler and its waitUntil
     // work are over.
     if (kind === 7) return web.invokeScheduled(ns, payload);
+    // A queue's batch (js/queue.js): JSON text of each message's fate once the handler and its
+    // waitUntil work are over; the bodies are ranges of `body`.
+    if (kind === 8) return web.invokeQueue(ns, payload, body);
     return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
   },
   function attach(exports) {

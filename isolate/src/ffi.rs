@@ -178,6 +178,7 @@ pub const STK_INVOKE_DEFAULT: i32 = 0;
 pub const STK_INVOKE_FETCH: i32 = 1;
 pub const STK_INVOKE_RPC: i32 = 6;
 pub const STK_INVOKE_SCHEDULED: i32 = 7;
+pub const STK_INVOKE_QUEUE: i32 = 8;
 
 pub const STK_FLAG_BACKGROUND: i32 = 1;
 

@@ -118,6 +118,8 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-crypto-kdf.js"),
     include_str!("../js/node-crypto-sign.js"),
     include_str!("../js/node-crypto-cipher.js"),
+    include_str!("../js/node-crypto-dh.js"),
+    include_str!("../js/node-crypto-x509.js"),
     include_str!("../js/node-crypto.js"),
     include_str!("../js/node-timers.js"),
     include_str!("../js/node-zlib.js"),
@@ -133,9 +135,11 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/cache.js"),
     include_str!("../js/d1.js"),
     include_str!("../js/r2.js"),
+    include_str!("../js/durable.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),
     include_str!("../js/scheduled.js"),
+    include_str!("../js/queue.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

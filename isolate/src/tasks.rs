@@ -283,6 +283,42 @@ impl Worker {
         TaskId(id)
     }
 
+    /// Starts the main module's queue handler with one batch of `queue`: `messages` (JSON text
+    /// `[{id, timestamp, attempts, contentType, body: [offset, length]}]`, each body a range of
+    /// `bodies`) reach `queue(batch, env, ctx)` of the default export, a `WorkerEntrypoint`
+    /// class's `queue(batch)`, or a "queue" event at the global scope. The task answers JSON
+    /// text once the handler and its `waitUntil` work are over: `{"outcome", "error"?,
+    /// "messages": [{id, action, delaySeconds?}]}` (`js/queue.js`).
+    pub fn start_queue(
+        &mut self,
+        queue: &str,
+        messages: &[u8],
+        bodies: &[u8],
+        env: &serde_json::Value,
+    ) -> TaskId {
+        let id = self.new_task(Kind::Call);
+        let messages = match serde_json::from_slice::<serde_json::Value>(messages) {
+            Ok(messages) if messages.is_array() => messages,
+            _ => {
+                self.fail(
+                    id,
+                    RunError::Internal("the queue batch is not a JSON list".into()),
+                );
+                return TaskId(id);
+            }
+        };
+        let payload = head::QueuePayload {
+            queue,
+            messages: &messages,
+            env,
+        };
+        match serde_json::to_string(&payload) {
+            Ok(payload) => self.start_invoke(id, ffi::STK_INVOKE_QUEUE, &payload, Some(bodies)),
+            Err(e) => self.fail(id, RunError::Internal(format!("the queue batch: {e}"))),
+        }
+        TaskId(id)
+    }
+
     /// Starts the main module's `fetch(request, env, ctx)`; the body reaches it as bytes.
     pub fn start_fetch(&mut self, request: &FetchRequest) -> TaskId {
         self.start_fetch_at("", request)

@@ -276,13 +276,15 @@ fn async_local_storage_follows_awaits_timers_and_concurrent_runs() {
 #[test]
 fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
     let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let src = "import { WorkerEntrypoint, env, DurableObject } from 'cloudflare:workers';
+    let src = "import { WorkerEntrypoint, env, DurableObject, RpcTarget } from 'cloudflare:workers';
                const atLoad = env.GREETING;
                export default class extends WorkerEntrypoint {
                  async fetch(request) {
-                   let refused; try { new (class extends DurableObject {})(); } catch (e) { refused = e.message; }
+                   let refused; try { new (class extends RpcTarget {})(); } catch (e) { refused = e.message; }
+                   const object = new (class extends DurableObject {})('ctx', env);
                    return Response.json({ path: new URL(request.url).pathname, mine: this.env.GREETING, atLoad,
-                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused });
+                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused,
+                     object: [object.ctx, object.env === env] });
                  }
                }";
     let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
@@ -306,6 +308,7 @@ fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
     assert_eq!(body["atLoad"], "hi");
     assert_eq!(body["same"], true);
     assert_eq!(body["waitUntil"], "function");
+    assert_eq!(body["object"], serde_json::json!(["ctx", true]));
     assert!(body["refused"]
         .as_str()
         .unwrap_or("")

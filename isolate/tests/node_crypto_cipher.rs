@@ -70,3 +70,53 @@ fn a_ciphertext_from_node_decrypts_here_and_back() {
     let from_us = stockade(make);
     assert_eq!(node(&open(&from_us)), "secret message");
 }
+
+#[test]
+fn chacha20_poly1305_matches_node_piece_by_piece() {
+    same(
+        "const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 & 255));
+         const iv = Buffer.from('000102030405060708090a0b', 'hex');
+         const msg = Buffer.from(Array.from({ length: 150 }, (_, i) => (i * 31) & 255));
+         const out = [];
+         for (const tagLen of [undefined, 16, 8, 1]) {
+           const o = tagLen === undefined ? undefined : { authTagLength: tagLen };
+           const c = crypto.createCipheriv('chacha20-poly1305', key, iv, o);
+           c.setAAD(Buffer.from('header, 17 bytes!'));
+           const pieces = [c.update(msg.subarray(0, 1)), c.update(msg.subarray(1, 64)), c.update(msg.subarray(64)), c.final()];
+           const tag = c.getAuthTag();
+           out.push(pieces.map((p) => p.toString('hex')), tag.toString('hex'));
+           const d = crypto.createDecipheriv('chacha20-poly1305', key, iv, o);
+           d.setAAD(Buffer.from('header, 17 bytes!')); d.setAuthTag(tag);
+           const all = Buffer.concat(pieces);
+           out.push(Buffer.concat([d.update(all.subarray(0, 33)), d.update(all.subarray(33)), d.final()]).equals(msg));
+         }
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.code ?? null, e.message]; } };
+         out.push(
+           t(() => crypto.createCipheriv('chacha20-poly1305', key, iv.subarray(0, 8))),
+           t(() => crypto.createCipheriv('chacha20-poly1305', key.subarray(1), iv)),
+           t(() => crypto.createCipheriv('chacha20-poly1305', key, iv, { authTagLength: 17 })),
+           t(() => crypto.createDecipheriv('chacha20-poly1305', key, iv).setAuthTag(Buffer.alloc(8))),
+           t(() => { const d = crypto.createDecipheriv('chacha20-poly1305', key, iv); d.update(Buffer.from('abc')); return d.final(); }),
+           t(() => { const d = crypto.createDecipheriv('chacha20-poly1305', key, iv); d.setAuthTag(Buffer.alloc(16)); d.update(Buffer.from('abc')); return d.final(); }),
+           crypto.getCiphers().includes('chacha20-poly1305'));
+         return out;",
+    );
+}
+
+#[test]
+fn get_cipher_info_matches_node() {
+    same(
+        "const out = [];
+         for (const n of ['aes-128-cbc', 'aes-128-ctr', 'aes-128-ecb', 'aes-128-gcm', 'aes-192-cbc', 'aes-192-ctr', 'aes-192-ecb',
+           'aes-192-gcm', 'aes-256-cbc', 'aes-256-ctr', 'aes-256-ecb', 'aes-256-gcm', 'aes128', 'aes192', 'aes256',
+           'chacha20-poly1305', 'id-aes128-gcm', 'id-aes192-gcm', 'id-aes256-gcm']) out.push(crypto.getCipherInfo(n));
+         out.push(crypto.getCipherInfo('AES-128-CBC'), crypto.getCipherInfo(419), crypto.getCipherInfo(1018), crypto.getCipherInfo(1) ?? null,
+           crypto.getCipherInfo('nope') ?? null);
+         for (const ivLength of [0, 1, 12, 16, 64, 256]) out.push(crypto.getCipherInfo('aes-128-gcm', { ivLength }) ?? null,
+           crypto.getCipherInfo('aes-128-cbc', { ivLength }) ?? null, crypto.getCipherInfo('chacha20-poly1305', { ivLength }) ?? null);
+         out.push(crypto.getCipherInfo('aes-128-cbc', { keyLength: 16 }), crypto.getCipherInfo('aes-128-cbc', { keyLength: 17 }) ?? null);
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.code ?? null]; } };
+         out.push(t(() => crypto.getCipherInfo({})), t(() => crypto.getCipherInfo('aes-128-cbc', { ivLength: 'x' })));
+         return out;",
+    );
+}

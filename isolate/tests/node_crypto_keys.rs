@@ -185,3 +185,76 @@ fn generated_keys_and_key_agreement_work_with_node() {
         serde_json::json!([true, true, true, true, 1024, 64])
     );
 }
+
+/// RSA_PKCS1_PADDING and RSA_NO_PADDING, privateEncrypt/publicDecrypt, and Node 20's refusal of
+/// PKCS#1 v1.5 decryption (CVE-2023-46809): what one side encrypts the other decrypts, the
+/// deterministic ones are equal, the errors are Node's.
+#[test]
+fn rsa_paddings_and_private_encryption_match_node() {
+    let keys = node_keys();
+    let theirs = node(&with_keys(
+        &keys,
+        "const P1 = crypto.constants.RSA_PKCS1_PADDING;
+         return [crypto.publicEncrypt({ key: K.rsa.pub, padding: P1 }, Buffer.from('to the key owner')).toString('base64'),
+           crypto.privateEncrypt(K.rsa.priv, Buffer.from('signed by the owner')).toString('base64')];",
+    ));
+    same(&with_keys(
+        &keys,
+        &format!(
+            "const N = {theirs}; const c = crypto.constants;
+             const out = [crypto.publicDecrypt(K.rsa.pub, Buffer.from(N[1], 'base64')).toString(),
+               crypto.privateEncrypt(K.rsa.priv, Buffer.from('signed by the owner')).toString('base64') === N[1],
+               crypto.publicDecrypt({{ key: K.rsa.priv, padding: c.RSA_PKCS1_PADDING }}, crypto.privateEncrypt(K.rsa.pkcs1, Buffer.from('x'))).toString()];
+             const raw = Buffer.alloc(256, 0); raw[255] = 42; raw[1] = 7;
+             const enc = crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_NO_PADDING }}, raw);
+             out.push(enc.toString('base64'), crypto.privateDecrypt({{ key: K.rsa.priv, padding: c.RSA_NO_PADDING }}, enc).equals(raw),
+               crypto.privateEncrypt({{ key: K.rsa.priv, padding: c.RSA_NO_PADDING }}, raw).toString('base64'));
+             const mine = crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_PKCS1_PADDING }}, Buffer.from('hi'));
+             out.push(mine.length);
+             const t = (f) => {{ try {{ return f(); }} catch (e) {{ return [e.name, e.code ?? null]; }} }};
+             out.push(t(() => crypto.privateDecrypt({{ key: K.rsa.priv, padding: c.RSA_PKCS1_PADDING }}, Buffer.from(N[0], 'base64'))),
+               t(() => crypto.publicDecrypt(K.rsa.pub, Buffer.alloc(256, 1))),
+               t(() => crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_PKCS1_PADDING }}, Buffer.alloc(250))),
+               t(() => crypto.privateEncrypt(K.rsa.priv, Buffer.alloc(250))),
+               t(() => crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_NO_PADDING }}, Buffer.alloc(10))),
+               Object.entries(c).filter(([k]) => /^(RSA|DH|POINT)_/.test(k)).sort());
+             return out;"
+        ),
+    ));
+}
+
+/// Encrypted PKCS#8 both ways: Node's encrypted PEM and DER open here, ours open in Node, and a
+/// wrong or missing passphrase fails as Node's does.
+#[test]
+fn encrypted_pkcs8_round_trips_with_node() {
+    let keys = node_keys();
+    let make = "return [K.rsa, K.ec, K.ed].map((k) => crypto.createPrivateKey(k.priv).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'top secret' }))
+        .concat([crypto.createPrivateKey(K.ec.priv).export({ type: 'pkcs8', format: 'der', cipher: 'aes-128-cbc', passphrase: Buffer.from('pw') }).toString('base64')]);";
+    let open = |made: &serde_json::Value| {
+        with_keys(
+            &keys,
+            &format!(
+                "const E = {made}; const out = [];
+                 [K.rsa, K.ec, K.ed].forEach((k, i) => out.push(E[i].split('\\n')[0],
+                   crypto.createPrivateKey({{ key: E[i], passphrase: 'top secret' }}).equals(crypto.createPrivateKey(k.priv)),
+                   crypto.createPublicKey({{ key: E[i], passphrase: 'top secret' }}).export({{ type: 'spki', format: 'pem' }}) === k.pub));
+                 out.push(crypto.createPrivateKey({{ key: Buffer.from(E[3], 'base64'), format: 'der', type: 'pkcs8', passphrase: 'pw' }}).equals(crypto.createPrivateKey(K.ec.priv)));
+                 const t = (f) => {{ try {{ return f(); }} catch (e) {{ return [e.name, e.code ?? null]; }} }};
+                 out.push(t(() => crypto.createPrivateKey({{ key: E[1], passphrase: 'wrong' }})), t(() => crypto.createPrivateKey(E[1])),
+                   t(() => crypto.createPrivateKey(K.ec.priv).export({{ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc' }})),
+                   t(() => crypto.createPrivateKey(K.ec.priv).export({{ type: 'pkcs8', format: 'pem', cipher: 'nope', passphrase: 'x' }})),
+                   t(() => crypto.createPrivateKey(K.ec.priv).export({{ type: 'pkcs8', format: 'pem', passphrase: 'x' }})));
+                 return out;"
+            ),
+        )
+    };
+    let from_node = node(&with_keys(&keys, make));
+    let here = stockade(&open(&from_node));
+    assert_eq!(
+        here,
+        node(&open(&from_node)),
+        "Node's encrypted keys open the same here"
+    );
+    let from_us = stockade(&with_keys(&keys, make));
+    assert_eq!(node(&open(&from_us)), here, "ours open in Node");
+}

@@ -51,7 +51,8 @@ pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
 
 /// Every op, by family. The numbers are the contract with the prelude (`OP` in
 /// `js/crypto-keys.js`, `DIGEST_OP` in `js/streams-transform.js`, `NATIVE` in `js/compression.js`,
-/// `NODE_OP` in `js/node-crypto.js`);
+/// `NODE_OP` in `js/node-hash.js` and
+/// `NODE_OP_EXT` in `js/node-crypto-keys.js`);
 /// a family owns one range of 0x100 codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -116,15 +117,29 @@ pub enum OpCode {
     KeyParse = 0x0620,
     KeyPublicOf = 0x0621,
     KeyEncode = 0x0622,
+    KeyDecrypt = 0x0623,
+    KeyEncrypt = 0x0624,
     CipherNew = 0x0630,
     CipherUpdate = 0x0631,
     CipherFinal = 0x0632,
     CipherAad = 0x0633,
     CipherPadding = 0x0634,
+    EcdhKeys = 0x0640,
+    EcdhPoint = 0x0641,
+    EcdhCompute = 0x0642,
+    DhGroup = 0x0648,
+    DhCheck = 0x0649,
+    DhKeys = 0x064A,
+    DhCompute = 0x064B,
+    DhPrime = 0x064C,
+    RsaRaw = 0x0650,
+    X509Parse = 0x0660,
+    X509Verify = 0x0661,
+    X509Check = 0x0662,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 58] = [
+    const ALL: [OpCode; 72] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -178,11 +193,25 @@ impl OpCode {
         OpCode::KeyParse,
         OpCode::KeyPublicOf,
         OpCode::KeyEncode,
+        OpCode::KeyDecrypt,
+        OpCode::KeyEncrypt,
         OpCode::CipherNew,
         OpCode::CipherUpdate,
         OpCode::CipherFinal,
         OpCode::CipherAad,
         OpCode::CipherPadding,
+        OpCode::EcdhKeys,
+        OpCode::EcdhPoint,
+        OpCode::EcdhCompute,
+        OpCode::DhGroup,
+        OpCode::DhCheck,
+        OpCode::DhKeys,
+        OpCode::DhCompute,
+        OpCode::DhPrime,
+        OpCode::RsaRaw,
+        OpCode::X509Parse,
+        OpCode::X509Verify,
+        OpCode::X509Check,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {

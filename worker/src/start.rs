@@ -223,6 +223,17 @@ impl Thread {
                 };
                 h.worker.start_scheduled(&cron, scheduled_time_ms, &env)
             }
+            Call::Queue {
+                queue,
+                messages_json,
+                bodies,
+            } => {
+                let env = match &h.role {
+                    Role::Loader { env, .. } => env.clone(),
+                    Role::Snippet => serde_json::Value::Null,
+                };
+                h.worker.start_queue(&queue, &messages_json, &bodies, &env)
+            }
         };
         self.track(slot, task, Purpose::Invoke { request: id, rpc });
         self.after(slot);

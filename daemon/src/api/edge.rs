@@ -57,6 +57,7 @@ pub fn route_of(method: &Method, path: &str) -> &'static str {
         (Some("v1"), Some("workers"), Some(_), Some("fetch")) => "fetch",
         (Some("v1"), Some("workers"), Some(_), Some("logs")) => "logs",
         (Some("v1"), Some("workers"), Some(_), Some("scheduled")) => "scheduled",
+        (Some("v1"), Some("queues"), Some(_), _) => "queues",
         (Some("v1"), Some("workers"), Some(_), None) if method == Method::DELETE => {
             "workers_delete"
         }

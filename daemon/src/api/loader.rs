@@ -21,6 +21,10 @@
 //! `triggers: {"crons": [...]}` gives the worker cron triggers (`crate::scheduled`): each a valid
 //! expression (a 400 naming a bad one), no two alike, at most `[limits] max_crons_per_worker`;
 //! they hash into the id and are stored with the definition. A Loader child takes none.
+//! `triggers: {"queues": [{"queue": "q", "max_batch_size"?, "max_batch_timeout"?, "max_retries"?,
+//! "dead_letter_queue"?, "retry_delay"?}]}` makes it the consumer of the tenant's queues
+//! (`crate::queues`, Cloudflare's names and defaults; a 400 naming a bad entry); a queue another
+//! of the tenant's workers consumes is a 409, and nothing is stored.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -73,6 +77,9 @@ pub struct WorkerCode {
 struct Triggers {
     #[serde(default)]
     crons: Vec<String>,
+    /// Queues it consumes (`crate::queues`).
+    #[serde(default)]
+    queues: Vec<crate::queues::Consumer>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +232,12 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
             field(cron.as_bytes());
         }
     }
+    if !def.queues.is_empty() {
+        field(b"queues");
+        for c in &def.queues {
+            field(serde_json::to_string(c).unwrap_or_default().as_bytes());
+        }
+    }
     WorkerId(h.finalize().into())
 }
 
@@ -289,6 +302,12 @@ pub(super) async fn define(
     let mut env = Vec::with_capacity(code.env.len());
     let mut env_total = 0usize;
     for (k, v) in code.env {
+        // A NUL-led key is the runtime's own (a Durable Object's identity, `objects::directory`).
+        if k.starts_with('\0') {
+            return Err(ApiError::BadRequest(format!(
+                "env: the key {k:?} is reserved (a NUL starts the runtime's own)"
+            )));
+        }
         // Any JSON value; it crosses to the worker as JSON text.
         env_total += k.len() + v.to_string().len();
         if env_total > limits.max_env_bytes.min(wire::MAX_ENV_TOTAL)
@@ -318,6 +337,8 @@ pub(super) async fn define(
         parent.is_some(),
     )
     .map_err(ApiError::BadRequest)?;
+    let queues = crate::queues::check_consumers(code.triggers.queues, parent.is_some())
+        .map_err(ApiError::BadRequest)?;
     let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
     let mut asked_limits = request_limits(&code.limits, limits)?;
     if let Some(parent) = parent {
@@ -337,6 +358,7 @@ pub(super) async fn define(
         features: CodeFeatures::default(),
         outbound,
         crons,
+        queues,
         deleted: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
@@ -485,7 +507,7 @@ pub async fn describe(
         "compatibilityDate": def.compatibility_date,
         "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
-        "triggers": { "crons": def.crons },
+        "triggers": { "crons": def.crons, "queues": def.queues },
         "bindings": bindings,
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
     }))

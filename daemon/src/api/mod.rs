@@ -28,8 +28,10 @@ mod loader;
 mod logs;
 mod mcp;
 mod narrow;
+mod objects;
 mod outbound;
 mod prometheus;
+mod queues;
 mod quota;
 mod run;
 mod scheduled;
@@ -57,8 +59,10 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::supervisor::{Pool, WorkerDef};
 pub use error::ApiError;
+pub use objects::ObjectCalls;
 pub use outbound::outbound_dispatch;
 pub use prometheus::metrics_only_router;
+pub use queues::deliver as deliver_queue_batch;
 pub use run::MIN_MEMORY_MB;
 pub use scheduled::{fire as fire_scheduled, Fired};
 pub use services::Services;
@@ -90,6 +94,8 @@ pub struct AppState {
     pub host_call_budget: Arc<crate::supervisor::HostCallBudget>,
     /// Runs of workers' scheduled handlers (`crate::scheduled`, `/metrics`).
     pub scheduled: crate::scheduled::Counters,
+    /// Queues: sends from the API, the messages' counters (`crate::queues`, `/metrics`).
+    pub queues: Arc<crate::queues::Queues>,
 }
 
 fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
@@ -101,6 +107,8 @@ fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
 }
 
 impl AppState {
+    /// The state's parts, each made by `serve` (one call site, each argument a distinct part).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         pool: Pool,
@@ -109,6 +117,7 @@ impl AppState {
         store: Store,
         capabilities: Arc<Capabilities>,
         host_call_budget: Arc<crate::supervisor::HostCallBudget>,
+        queues: Arc<crate::queues::Queues>,
     ) -> AppState {
         AppState {
             tokens: auth::Tokens::new(&config),
@@ -125,6 +134,7 @@ impl AppState {
             draining: Default::default(),
             host_call_budget,
             scheduled: Default::default(),
+            queues,
         }
     }
 
@@ -186,6 +196,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/workers/{id}/logs", get(logs::logs))
         .route("/v1/workers/{id}/scheduled", post(scheduled::run_now))
+        .route("/v1/queues/{name}", get(queues::describe))
+        .route("/v1/queues/{name}/messages", post(queues::send))
         .route("/v1/workers/{id}/types", get(types::of_worker))
         .route("/v1/types", limited(post(types::of_env), code_body))
         .route("/v1/tenants/{id}/capabilities", get(capabilities::list))

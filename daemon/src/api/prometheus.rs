@@ -52,6 +52,7 @@ fn page(state: &AppState) -> Response {
     let mut out = String::with_capacity(8192);
     state.metrics.render(&mut out);
     state.scheduled.render(&mut out);
+    state.queues.render(&mut out);
     render_pool(state, &mut out);
     state.egress.secrets_follow().render(&mut out);
     let mut response = out.into_response();

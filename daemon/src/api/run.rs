@@ -244,6 +244,7 @@ async fn one_off(
         compatibility_flags: Vec::new(),
         outbound: Outbound::Policy,
         crons: Vec::new(),
+        queues: Vec::new(),
         deleted: Default::default(),
     }))
 }

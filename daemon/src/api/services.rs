@@ -313,7 +313,7 @@ fn api_error_name(e: &ApiError) -> &'static str {
 }
 
 /// An RPC call in the target's isolate: `Call::Rpc`, answered `Reply::Json`.
-async fn rpc(
+pub(super) async fn rpc(
     state: &AppState,
     tenant: &str,
     def: Arc<WorkerDef>,

@@ -48,8 +48,10 @@ pub(super) async fn env_types(
             Some(Binding::Workspace { .. }) => Member::Workspace,
             Some(Binding::D1 { .. }) => Member::D1,
             Some(Binding::R2 { .. }) => Member::R2,
+            Some(Binding::Queue { .. }) => Member::Queue,
             Some(Binding::Service { .. }) => Member::Service,
             Some(Binding::Loader) => Member::Loader,
+            Some(Binding::DurableObjectNamespace { .. }) => Member::ObjectNamespace,
             Some(Binding::Capability { name }) => capability_member(state, tenant, name).await,
         };
         (key.clone(), member)

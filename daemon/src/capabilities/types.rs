@@ -327,10 +327,14 @@ pub enum Member {
     D1,
     /// An R2 bucket (`crate::storage::r2`).
     R2,
+    /// A queue's producer (`crate::queues`).
+    Queue,
     /// A service binding: `fetch` and RPC methods (the target's own types are not known here).
     Service,
     /// A Worker Loader binding (`env.LOADER`).
     Loader,
+    /// A Durable Object namespace (`crate::objects`).
+    ObjectNamespace,
     /// A capability: its name and its declarations (declaring `interface Methods`).
     Capability(String, String),
     /// A capability whose types could not be had: why.
@@ -350,6 +354,9 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     if members.iter().any(|(_, m)| matches!(m, Member::D1)) {
         out.push_str(crate::storage::d1::DECLARATIONS);
     }
+    if members.iter().any(|(_, m)| matches!(m, Member::Queue)) {
+        out.push_str(QUEUE_DECLARATIONS);
+    }
     if members.iter().any(|(_, m)| matches!(m, Member::R2)) {
         out.push_str(crate::storage::r2::DECLARATIONS);
     }
@@ -361,6 +368,12 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     }
     if members.iter().any(|(_, m)| matches!(m, Member::Loader)) {
         out.push_str(LOADER);
+    }
+    if members
+        .iter()
+        .any(|(_, m)| matches!(m, Member::ObjectNamespace))
+    {
+        out.push_str(crate::objects::DECLARATIONS);
     }
     let mut declared = std::collections::BTreeSet::new();
     for (_, m) in members {
@@ -381,8 +394,10 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
             Member::Workspace => "Workspace".to_owned(),
             Member::D1 => "D1Database".to_owned(),
             Member::R2 => "R2Bucket".to_owned(),
+            Member::Queue => "Queue".to_owned(),
             Member::Service => "Service".to_owned(),
             Member::Loader => "WorkerLoader".to_owned(),
+            Member::ObjectNamespace => "DurableObjectNamespace".to_owned(),
             Member::Capability(name, _) => format!("{}.Methods", namespace(name)),
             Member::Unavailable(name, why) => {
                 out.push_str(&comment(
@@ -398,6 +413,17 @@ pub fn env_declarations(members: &[(String, Member)]) -> String {
     out.push_str("}\ndeclare const env: Env;\n");
     out
 }
+
+/// The producer side of a queue binding (`js/queue.js`), as Cloudflare's types declare it.
+const QUEUE_DECLARATIONS: &str = "type QueueContentType = \"text\" | \"bytes\" | \"json\" | \"v8\";
+interface QueueSendOptions { contentType?: QueueContentType; delaySeconds?: number; }
+interface MessageSendRequest<Body = unknown> { body: Body; contentType?: QueueContentType; delaySeconds?: number; }
+interface QueueSendBatchOptions { delaySeconds?: number; }
+interface Queue<Body = unknown> {
+  send(message: Body, options?: QueueSendOptions): Promise<void>;
+  sendBatch(messages: Iterable<MessageSendRequest<Body>>, options?: QueueSendBatchOptions): Promise<void>;
+}
+";
 
 #[cfg(test)]
 mod tests {

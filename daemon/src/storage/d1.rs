@@ -33,7 +33,7 @@ use d1_temp::TempQuota;
 /// The temporary-file cap (a module of its own, declared here: `storage/mod.rs` lists D1's
 /// others).
 #[path = "d1_temp.rs"]
-pub(super) mod d1_temp;
+pub(crate) mod d1_temp;
 
 /// Calls of one tenant running at once (each holds a thread of the blocking pool).
 pub const CALLS_PER_TENANT: usize = 2;

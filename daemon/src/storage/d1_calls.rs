@@ -78,7 +78,7 @@ fn param(v: &Value, body: &[u8]) -> Result<Param, String> {
     })
 }
 
-fn query(v: &Value, body: &[u8]) -> Result<Query, String> {
+pub(crate) fn query(v: &Value, body: &[u8]) -> Result<Query, String> {
     let sql = v
         .get("sql")
         .and_then(Value::as_str)
@@ -142,7 +142,7 @@ fn meta(m: &Meta) -> Value {
 }
 
 /// `o` as an answer's JSON, its BLOBs appended to `bytes`.
-fn outcome(o: Outcome, bytes: &mut Vec<u8>) -> Value {
+pub(crate) fn outcome(o: Outcome, bytes: &mut Vec<u8>) -> Value {
     let rows: Vec<Value> = o
         .rows
         .into_iter()

@@ -217,6 +217,40 @@ pub fn authorize(action: &AuthAction<'_>, internal: bool) -> Result<(), String> 
 /// Configures `conn` as the module comment says, for a database of at most `max_bytes`; the
 /// [`Fence`] its hooks share. Run before any tenant statement.
 pub fn harden(conn: &mut Connection, max_bytes: u64) -> rusqlite::Result<Arc<Fence>> {
+    harden_reserving(conn, max_bytes, None)
+}
+
+/// The table an action reads, writes, makes, alters or drops, if it names one.
+fn table_of<'a>(action: &AuthAction<'a>) -> Option<&'a str> {
+    match action {
+        AuthAction::Read { table_name, .. }
+        | AuthAction::Insert { table_name }
+        | AuthAction::Update { table_name, .. }
+        | AuthAction::Delete { table_name }
+        | AuthAction::CreateTable { table_name }
+        | AuthAction::CreateTempTable { table_name }
+        | AuthAction::DropTable { table_name }
+        | AuthAction::DropTempTable { table_name }
+        | AuthAction::AlterTable { table_name, .. }
+        | AuthAction::CreateIndex { table_name, .. }
+        | AuthAction::CreateTrigger { table_name, .. }
+        | AuthAction::CreateTempTrigger { table_name, .. }
+        | AuthAction::CreateVtable { table_name, .. }
+        | AuthAction::Analyze { table_name } => Some(table_name),
+        AuthAction::CreateView { view_name } | AuthAction::CreateTempView { view_name } => {
+            Some(view_name)
+        }
+        _ => None,
+    }
+}
+
+/// [`harden`], and tenant statements may not name a table whose name starts with `reserved`
+/// (any case): the supervisor's own tables in the file (a Durable Object's `_cf_KV`).
+pub fn harden_reserving(
+    conn: &mut Connection,
+    max_bytes: u64,
+    reserved: Option<&'static str>,
+) -> rusqlite::Result<Arc<Fence>> {
     conn.pragma_update(None, "page_size", PAGE_SIZE)?; // a new database's; kept otherwise
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -256,7 +290,18 @@ pub fn harden(conn: &mut Connection, max_bytes: u64) -> rusqlite::Result<Arc<Fen
     let hooks = Arc::clone(&fence);
     conn.authorizer(Some(move |context: AuthContext<'_>| {
         let internal = hooks.internal.load(Ordering::SeqCst);
-        match authorize(&context.action, internal) {
+        let reserved_table = reserved.zip(table_of(&context.action)).and_then(|(p, t)| {
+            t.to_ascii_lowercase()
+                .starts_with(&p.to_ascii_lowercase())
+                .then(|| {
+                    format!("the table {t} is the runtime's (names starting {p} are reserved)")
+                })
+        });
+        let verdict = match reserved_table {
+            Some(why) if !internal => Err(why),
+            _ => authorize(&context.action, internal),
+        };
+        match verdict {
             Ok(()) => Authorization::Allow,
             Err(why) => {
                 if let Ok(mut d) = hooks.denied.lock() {

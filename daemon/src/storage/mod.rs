@@ -19,9 +19,9 @@
 
 pub mod cache;
 pub mod d1;
-mod d1_calls;
-mod d1_exec;
-mod d1_guard;
+pub(crate) mod d1_calls;
+pub(crate) mod d1_exec;
+pub(crate) mod d1_guard;
 mod kv_calls;
 pub mod r2;
 mod r2_args;

@@ -22,6 +22,9 @@ pub mod kv;
 mod migrations;
 pub mod paths;
 mod postgres;
+pub mod queues;
+#[cfg(test)]
+mod queues_tests;
 pub mod risk;
 pub mod secrets;
 mod sqlite;

@@ -106,6 +106,7 @@ fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
         compatibility_flags: vec!["nodejs_compat".into()],
         outbound: Outbound::Worker("cd".repeat(32)),
         crons: vec!["*/5 * * * *".into(), "0 0 * * MON".into()],
+        queues: Vec::new(),
         deleted: Default::default(),
     }
 }
@@ -731,6 +732,7 @@ async fn suite(backend: Arc<dyn Backend>) {
     let s = store(backend).await;
     relaxed_commits_stay_confined(&s).await;
     workers_round_trip(&s).await;
+    super::queues_tests::queues_behave(&s).await;
     capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
     kv_behaves(&s).await;

@@ -36,6 +36,9 @@ struct StoredDef {
     /// `triggers.crons`, as given (validated when the definition was made); absent: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     crons: Vec<String>,
+    /// `triggers.queues`, as checked when the definition was made; absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    queues: Vec<crate::queues::Consumer>,
 }
 
 fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
@@ -60,6 +63,7 @@ fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
             Outbound::Worker(id) => format!("worker:{id}"),
         },
         crons: def.crons.clone(),
+        queues: def.queues.clone(),
     };
     serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
 }
@@ -99,6 +103,7 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         compatibility_flags: stored.compatibility_flags,
         outbound,
         crons: stored.crons,
+        queues: stored.queues,
         deleted: Default::default(),
     })
 }
@@ -131,7 +136,8 @@ pub fn put(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), StoreError>
             now_ms().into(),
         ],
     )?;
-    super::triggers::put(tx, &def.tenant, id, &def.crons)
+    super::triggers::put(tx, &def.tenant, id, &def.crons)?;
+    super::queues::put_consumers(tx, &def.tenant, id, &def.queues)
 }
 
 /// How many worker definitions `tenant` has stored and their stored bytes (the tenant's quota).
@@ -206,6 +212,7 @@ pub fn get(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Option<WorkerDef>,
 /// Deletes `tenant`'s worker `id`; whether it existed.
 pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
     super::triggers::delete(tx, tenant, id)?;
+    super::queues::delete_consumers(tx, tenant, id)?;
     Ok(tx.exec(
         "DELETE FROM workers WHERE tenant = ?1 AND id = ?2",
         &[tenant.into(), id.into()],

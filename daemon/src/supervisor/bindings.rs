@@ -8,6 +8,8 @@
 //!   file);
 //! - `{"binding": "r2", "bucket": "b"}`: the tenant's R2 bucket `b` (`crate::storage::r2`),
 //!   named as a D1 database is;
+//! - `{"binding": "queue", "queue": "q"}`: a producer of the tenant's queue `q`
+//!   (`crate::queues`), named as a D1 database is;
 //! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
 //!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
 //!   definition is created (`api::loader`, `api::run`), and again at every call.
@@ -15,7 +17,12 @@
 //!   the same tenant (checked by the Loader API at creation and by `api/services.rs` at every
 //!   call): `fetch` and RPC to its default export or to the named export `entrypoint`;
 //! - `{"binding": "loader"}`: `env.LOADER`, Loader workers made at run time by this one, each
-//!   never granted more than its parent ([`subset`]).
+//!   never granted more than its parent ([`subset`]);
+//! - `{"binding": "durable_object_namespace", "class_name": "Counter"}`: the Durable Objects of
+//!   the class this worker exports under that name (`crate::objects`); the class name is a
+//!   JavaScript identifier of 1-64 of `[A-Za-z0-9_$]` (it names a folder). That the module
+//!   exports it can only be seen when it is loaded: an object of a class it lacks fails its
+//!   first call with a `TypeError`.
 //!
 //! Guarantees: a binding is parsed once, when the definition is created (or read back from the
 //! store), and the supervisor resolves a host call's binding name against the parsed map of the
@@ -39,6 +46,9 @@ pub enum Binding {
     R2 {
         bucket: String,
     },
+    Queue {
+        queue: String,
+    },
     Service {
         worker: String,
         entrypoint: Option<String>,
@@ -46,6 +56,9 @@ pub enum Binding {
     Loader,
     Capability {
         name: String,
+    },
+    DurableObjectNamespace {
+        class_name: String,
     },
 }
 
@@ -65,6 +78,17 @@ pub fn valid_name(name: &str) -> bool {
 /// file name, so `.` and `..` are never one).
 pub fn valid_database_name(name: &str) -> bool {
     valid_name(name) && !name.contains('.')
+}
+
+/// Whether `name` is a Durable Object class name: a JavaScript identifier of 1-64 of
+/// `[A-Za-z0-9_$]`, not starting with a digit.
+pub fn valid_class_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.as_bytes()[0].is_ascii_digit()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
 }
 
 /// The bindings among `env`'s values; an error names the first malformed one.
@@ -106,6 +130,14 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                     name: field("name")?,
                 }
             }
+            Some("queue") => {
+                expect_keys(&["binding", "queue"])?;
+                let queue = field("queue")?;
+                if !valid_database_name(&queue) {
+                    return Err(format!("env.{key}: queue must be 1-64 of [A-Za-z0-9_-]"));
+                }
+                Binding::Queue { queue }
+            }
             Some("d1") => {
                 expect_keys(&["binding", "database"])?;
                 let database = field("database")?;
@@ -142,6 +174,21 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
             Some("loader") => {
                 expect_keys(&["binding"])?;
                 Binding::Loader
+            }
+            Some("durable_object_namespace") => {
+                expect_keys(&["binding", "class_name"])?;
+                let class_name = object
+                    .get("class_name")
+                    .and_then(|v| v.as_str())
+                    .filter(|c| valid_class_name(c))
+                    .ok_or_else(|| {
+                        format!(
+                            "env.{key}: class_name must be a class name, 1-64 of [A-Za-z0-9_$] not starting with a digit"
+                        )
+                    })?;
+                Binding::DurableObjectNamespace {
+                    class_name: class_name.to_owned(),
+                }
             }
             _ => return Err(format!("env.{key}: unknown binding {kind}")),
         };
@@ -187,9 +234,16 @@ mod tests {
             ("CAP", json!({"binding": "capability", "name": "weather"})),
             ("DB", json!({"binding": "d1", "database": "main_db-1"})),
             ("B", json!({"binding": "r2", "bucket": "files_1"})),
+            ("Q", json!({"binding": "queue", "queue": "jobs-1"})),
         ]))
         .expect("valid");
-        assert_eq!(parsed.len(), 5);
+        assert_eq!(parsed.len(), 6);
+        assert_eq!(
+            parsed.get("Q"),
+            Some(&Binding::Queue {
+                queue: "jobs-1".into()
+            })
+        );
         assert_eq!(
             parsed.get("B"),
             Some(&Binding::R2 {
@@ -225,6 +279,17 @@ mod tests {
             })
         );
         assert_eq!(more.get("L"), Some(&Binding::Loader));
+        let objects = parse(&env(&[(
+            "NS",
+            json!({"binding": "durable_object_namespace", "class_name": "Counter_$1"}),
+        )]))
+        .expect("valid");
+        assert_eq!(
+            objects.get("NS"),
+            Some(&Binding::DurableObjectNamespace {
+                class_name: "Counter_$1".into()
+            })
+        );
         let parent = more.clone();
         let renamed = parse(&env(&[("MINE", json!({"binding": "loader"}))])).expect("valid");
         assert!(
@@ -271,6 +336,15 @@ mod tests {
             json!({"binding": "r2", "bucket": "../x"}),
             json!({"binding": "r2", "bucket": ""}),
             json!({"binding": "r2", "bucket": "b", "database": "d"}),
+            json!({"binding": "queue"}),
+            json!({"binding": "queue", "queue": "a.b"}),
+            json!({"binding": "queue", "queue": ""}),
+            json!({"binding": "queue", "queue": "q", "bucket": "b"}),
+            json!({"binding": "durable_object_namespace"}),
+            json!({"binding": "durable_object_namespace", "class_name": "../x"}),
+            json!({"binding": "durable_object_namespace", "class_name": "1Counter"}),
+            json!({"binding": "durable_object_namespace", "class_name": "A.B"}),
+            json!({"binding": "durable_object_namespace", "class_name": "C", "script_name": "w"}),
         ] {
             assert!(parse(&env(&[("X", bad.clone())])).is_err(), "{bad}");
         }

@@ -55,6 +55,8 @@ pub struct WorkerDef {
     pub outbound: Outbound,
     /// Its cron triggers (`triggers.crons`, validated by `crate::scheduled::cron`), as given.
     pub crons: Vec<String>,
+    /// The queues it consumes (`triggers.queues`, checked by `crate::queues::check_consumers`).
+    pub queues: Vec<crate::queues::Consumer>,
     /// Deleted through the API: never loaded again (a reload after a death skips it).
     pub deleted: AtomicBool,
 }

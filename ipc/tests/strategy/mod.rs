@@ -128,6 +128,11 @@ fn call() -> impl Strategy<Value = Call> {
             cron,
             scheduled_time_ms,
         }),
+        (text(16), bytes(64), bytes(64)).prop_map(|(queue, messages_json, bodies)| Call::Queue {
+            queue,
+            messages_json,
+            bodies,
+        }),
     ]
 }
 

@@ -179,7 +179,14 @@ enum { STK_SYNTH_TEXT = 0, STK_SYNTH_JSON = 1, STK_SYNTH_DATA = 2 };
 // (2-5 are the runtime's own: test hooks, configure, built-in modules.) STK_INVOKE_RPC: a method
 // of an entrypoint, the payload JSON text {entrypoint, method, args, env} (see js/rpc.js).
 // STK_INVOKE_SCHEDULED: the scheduled handler, the payload {cron, scheduledTime, env} (js/scheduled.js).
-enum { STK_INVOKE_DEFAULT = 0, STK_INVOKE_FETCH = 1, STK_INVOKE_RPC = 6, STK_INVOKE_SCHEDULED = 7 };
+// STK_INVOKE_QUEUE: the queue handler, the payload {queue, messages, env}, the bodies (js/queue.js).
+enum {
+  STK_INVOKE_DEFAULT = 0,
+  STK_INVOKE_FETCH = 1,
+  STK_INVOKE_RPC = 6,
+  STK_INVOKE_SCHEDULED = 7,
+  STK_INVOKE_QUEUE = 8
+};
 
 // Process-wide. `flags` are V8 flags; returns 0, or -1 when called twice with other flags.
 int32_t stk_engine_init(const char* flags, size_t flags_len);

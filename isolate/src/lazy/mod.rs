@@ -61,6 +61,8 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-crypto-kdf.js",
             "node-crypto-sign.js",
             "node-crypto-cipher.js",
+            "node-crypto-dh.js",
+            "node-crypto-x509.js",
             "node-crypto.js",
             "node-timers.js",
             "node-zlib.js",
@@ -140,6 +142,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         globals: &["ScheduledController", "ScheduledEvent"],
     },
     LazyGroup {
+        name: "queue",
+        parts: &["queue.js"],
+        globals: &[],
+    },
+    LazyGroup {
         name: "eventsource",
         parts: &["eventsource.js"],
         globals: &["EventSource"],
@@ -157,6 +164,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     LazyGroup {
         name: "r2",
         parts: &["r2.js"],
+        globals: &[],
+    },
+    LazyGroup {
+        name: "durable",
+        parts: &["durable.js"],
         globals: &[],
     },
 ];

@@ -58,6 +58,15 @@ pub(super) struct ScheduledPayload<'a> {
     pub env: &'a serde_json::Value,
 }
 
+/// A queue task's payload (`js/queue.js`): the messages as the supervisor wrote them, whose
+/// bodies are ranges of the invocation's bytes.
+#[derive(serde::Serialize)]
+pub(super) struct QueuePayload<'a> {
+    pub queue: &'a str,
+    pub messages: &'a serde_json::Value,
+    pub env: &'a serde_json::Value,
+}
+
 fn flat<S: Serializer>(pairs: &&[Header<'_>], s: S) -> Result<S::Ok, S::Error> {
     let mut seq = s.serialize_seq(Some(pairs.len() * 2))?;
     for (name, value) in pairs.iter() {

@@ -56,10 +56,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0008_worker_crons.sqlite.sql"),
         postgres: include_str!("0008_worker_crons.postgres.sql"),
     },
+    Migration {
+        version: 9,
+        sqlite: include_str!("0009_queues.sqlite.sql"),
+        postgres: include_str!("0009_queues.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 8;
+pub const LATEST: i64 = 9;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;

@@ -44,6 +44,7 @@ fn def() -> Arc<WorkerDef> {
         features: Default::default(),
         outbound: Default::default(),
         crons: Vec::new(),
+        queues: Vec::new(),
         deleted: Default::default(),
     })
 }

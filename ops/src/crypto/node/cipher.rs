@@ -1,16 +1,17 @@
 //! node:crypto's `createCipheriv`/`createDecipheriv` as native streams: AES-128/192/256 in CBC
-//! and ECB (PKCS#7 padding unless `setAutoPadding(false)`), CTR and GCM (gcm.rs). A cipher is a
+//! and ECB (PKCS#7 padding unless `setAutoPadding(false)`), CTR and GCM (gcm.rs), and
+//! ChaCha20-Poly1305 (chacha.rs, algorithm 5). A cipher is a
 //! [`CipherHandle`] in the isolate's [`OpState`] between calls; `update` returns what it can as it
 //! goes (a block mode keeps back an incomplete block, and a padded decryption its last whole
 //! block, as OpenSSL does); `final` ends it and frees the handle.
 //!
 //! CipherNew(alg, encrypt, key, iv, tag_len) -> handle; CipherUpdate(handle, data) -> bytes;
 //! CipherAad(handle, aad); CipherPadding(handle, on); CipherFinal(handle, tag) -> [bytes, tag]
-//! (the tag of an encrypting GCM; the tag given is checked by a decrypting one).
+//! (the tag of an encrypting AEAD; the tag given is checked by a decrypting one).
 //!
 //! Bounded: a handle is declared at [`CIPHER_COST`] bytes and holds at most one block; an update
 //! is linear in its input (16 MiB cap: about 20 ms), so no step needs a termination check.
-//! Trusts: aes, ctr, ghash (gcm.rs).
+//! Trusts: aes, ctr, ghash (gcm.rs), chacha20 and poly1305 (chacha.rs).
 
 use aes::cipher::{
     Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit, KeyIvInit, StreamCipher,
@@ -18,6 +19,7 @@ use aes::cipher::{
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::consts::U16;
 
+use super::chacha::ChaChaPoly;
 use super::gcm::Gcm;
 use crate::state::OpState;
 use crate::{ErrorKind, OpError, OpResult};
@@ -29,6 +31,7 @@ pub(crate) const CBC: u32 = 1;
 pub(crate) const CTR: u32 = 2;
 pub(crate) const ECB: u32 = 3;
 pub(crate) const GCM: u32 = 4;
+pub(crate) const CHACHA20_POLY1305: u32 = 5;
 
 /// OpenSSL's words for a failed check, which Node shows (the prelude adds Node's codes).
 pub(crate) fn auth_failed() -> OpError {
@@ -237,11 +240,15 @@ pub(crate) fn new(
     state: &OpState,
 ) -> OpResult<Vec<u8>> {
     let tag_len = tag_len as usize;
-    let mode = match key.len() {
-        16 => make::<Aes128>(alg, encrypt, key, iv, tag_len)?,
-        24 => make::<Aes192>(alg, encrypt, key, iv, tag_len)?,
-        32 => make::<Aes256>(alg, encrypt, key, iv, tag_len)?,
-        _ => return Err(OpError::type_error("Invalid key length")),
+    let mode: Box<dyn Mode> = if alg == CHACHA20_POLY1305 {
+        Box::new(ChaChaPoly::new(encrypt, key, iv, tag_len)?)
+    } else {
+        match key.len() {
+            16 => make::<Aes128>(alg, encrypt, key, iv, tag_len)?,
+            24 => make::<Aes192>(alg, encrypt, key, iv, tag_len)?,
+            32 => make::<Aes256>(alg, encrypt, key, iv, tag_len)?,
+            _ => return Err(OpError::type_error("Invalid key length")),
+        }
     };
     Ok(state
         .insert(Box::new(CipherHandle(mode)), CIPHER_COST)?

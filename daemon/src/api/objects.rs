@@ -1,0 +1,234 @@
+//! The calls that reach a Durable Object through its namespace binding (`env.NS.get(id)`'s stub),
+//! and the eviction of idle objects.
+//!
+//! Host calls (framed like `service.*`):
+//! - `do.call` `{binding, id, name?, method}` + the encoded argument list → `{}` + the object's
+//!   answer (`{"ok"}` or `{"error"}`, rpc.js's encoding), as `service.call`;
+//! - `do.fetch` `{binding, id, name?, call?}` + a `fetch` request frame → a `fetch` answer frame,
+//!   as `service.fetch` (both bodies streamed).
+//!
+//! Guarantees:
+//! - the binding is resolved against the calling worker's *stored* definition (an object's own
+//!   calls: its worker's, found through the directory); the object is (calling tenant, that
+//!   worker, the binding's class, the id), so one tenant's object is never another's whatever
+//!   the id or name says; the id is 64 hex digits, or the call is a `TypeError`;
+//! - every call of an object goes to its one live incarnation (`objects::directory`), placed by
+//!   the pool as a Loader worker of its own: one isolate, which constructs the class once
+//!   (`isolate/js/durable.js`); a call for an object past the live caps is refused at once with
+//!   a `QuotaExceededError`;
+//! - calls count against the request's chain of binding calls as service calls do (budget and
+//!   depth); an object calling itself runs as another task of the same isolate, so it does not
+//!   wait for itself;
+//! - an object idle for `[durable_objects] idle_ms` (no call in flight), or whose worker was
+//!   deleted, is disposed: its memory is gone, its storage stays; its next call constructs it
+//!   again in a fresh isolate.
+//!
+//! Trusts: the call context the supervisor attached; nothing in the payload.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::loader::{find, hex};
+use super::AppState;
+use crate::objects::directory::{valid_id, ObjectKey};
+use crate::objects::Objects;
+use crate::supervisor::bindings::Binding;
+use crate::supervisor::{CallContext, Chain, HostCalls};
+
+/// Longest name an id is made from, bytes.
+const MAX_NAME_BYTES: usize = 2048;
+
+/// The object calls' shared state.
+pub struct ObjectCalls {
+    state: OnceLock<Weak<AppState>>,
+    objects: Arc<Objects>,
+}
+
+fn refusal(name: &str, message: impl Into<String>) -> Vec<u8> {
+    crate::storage::frame(
+        &json!({"error": {"name": name, "message": message.into()}}),
+        &[],
+    )
+}
+
+/// Leaves the directory's count of calls in flight when dropped.
+struct InFlight<'a> {
+    objects: &'a Objects,
+    key: ObjectKey,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.objects.directory().leave(&self.key);
+    }
+}
+
+impl ObjectCalls {
+    pub fn new(objects: Arc<Objects>) -> Arc<ObjectCalls> {
+        Arc::new(ObjectCalls {
+            state: OnceLock::new(),
+            objects,
+        })
+    }
+
+    /// Hands the calls the API's state, and starts evicting idle objects.
+    pub fn attach(self: &Arc<Self>, state: Weak<AppState>) {
+        let _ = self.state.set(state.clone());
+        let objects = Arc::clone(&self.objects);
+        let idle = objects.settings.idle;
+        tokio::spawn(async move {
+            let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else {
+                    return;
+                };
+                let gone = objects.directory().idle(idle);
+                for (key, def) in gone {
+                    state.pool.dispose_worker(&def).await;
+                    objects.db.close(&key);
+                }
+            }
+        });
+    }
+
+    /// Registers `do.call` and `do.fetch`.
+    pub fn register(self: &Arc<Self>, calls: &mut HostCalls) {
+        for op in ["do.call", "do.fetch"] {
+            let me = Arc::clone(self);
+            calls.register_in_context(op, move |context, payload| {
+                let me = Arc::clone(&me);
+                async move { me.answer(op, context, payload).await }
+            });
+        }
+    }
+
+    async fn answer(
+        &self,
+        op: &str,
+        context: CallContext,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let state = self
+            .state
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or("the daemon is stopping")?;
+        let (head, bytes) = crate::storage::split(&payload)?;
+        let _upload = (op == "do.fetch")
+            .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
+        let tenant = state
+            .pool
+            .tenant_names()
+            .name(context.tenant)
+            .ok_or("unknown tenant")?;
+        let name = head
+            .get("binding")
+            .and_then(Value::as_str)
+            .ok_or("the request names no binding")?;
+        let (Some(Binding::DurableObjectNamespace { class_name }), Some(caller)) =
+            (context.bindings.get(name), &context.caller.worker)
+        else {
+            return Err(format!(
+                "this worker has no Durable Object namespace binding named {name:?}"
+            ));
+        };
+        // An object's own calls are its worker's: the namespace is that worker's class.
+        let worker = self
+            .objects
+            .directory()
+            .object_of(&caller.id)
+            .map(|k| k.worker.clone())
+            .unwrap_or_else(|| hex(&caller.id));
+        let id = head.get("id").and_then(Value::as_str).unwrap_or_default();
+        if !valid_id(id) {
+            return Ok(refusal(
+                "TypeError",
+                "a Durable Object id is 64 lowercase hex digits",
+            ));
+        }
+        let object_name = match head.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) if n.len() <= MAX_NAME_BYTES => Some(n.as_str()),
+            Some(_) => {
+                return Ok(refusal(
+                    "TypeError",
+                    format!(
+                        "a Durable Object's name is a string of at most {MAX_NAME_BYTES} bytes"
+                    ),
+                ))
+            }
+        };
+        // As a service call: every call counts; over budget or too deep, nothing runs.
+        let chain = &context.caller.chain;
+        let limits = &state.config.limits;
+        if chain.calls.fetch_add(1, Ordering::Relaxed) >= limits.max_binding_calls {
+            return Ok(refusal(
+                "QuotaExceededError",
+                format!(
+                    "this request made its {} binding calls",
+                    limits.max_binding_calls
+                ),
+            ));
+        }
+        let next = Chain {
+            depth: chain.depth + 1,
+            calls: Arc::clone(&chain.calls),
+        };
+        if next.depth > limits.max_binding_depth {
+            return Ok(refusal(
+                "RangeError",
+                format!(
+                    "binding calls nest at most {} deep",
+                    limits.max_binding_depth
+                ),
+            ));
+        }
+        let parent = find(&state, &tenant, &worker)
+            .await
+            .map_err(|_| format!("the worker {worker} is not one of this tenant's (any more)"))?;
+        let key = ObjectKey {
+            tenant: tenant.clone(),
+            worker,
+            class: class_name.clone(),
+            id: id.to_owned(),
+        };
+        let settings = &self.objects.settings;
+        let caps = (settings.max_live_per_tenant, settings.max_live);
+        let entered = self
+            .objects
+            .directory()
+            .enter(&key, object_name, &parent, caps);
+        let def = match entered {
+            Ok(def) => def,
+            Err(full) => return Ok(refusal("QuotaExceededError", full.0)),
+        };
+        let _in_flight = InFlight {
+            objects: &self.objects,
+            key,
+        };
+        let answer = if op == "do.call" {
+            super::services::rpc(&state, &tenant, def, class_name.clone(), &head, bytes, next).await
+        } else {
+            let call = head
+                .get("call")
+                .and_then(Value::as_u64)
+                .and_then(|c| u32::try_from(c).ok());
+            let callee = super::worker_fetch::Callee {
+                def,
+                entrypoint: class_name.clone(),
+            };
+            let resources = &context.resources;
+            super::service_fetch::fetch(&state, &tenant, callee, bytes, next, resources, call).await
+        };
+        Ok(match answer {
+            Ok((head, bytes)) if head.is_null() => bytes,
+            Ok((head, bytes)) => crate::storage::frame(&head, &bytes),
+            Err(head) => crate::storage::frame(&head, &[]),
+        })
+    }
+}

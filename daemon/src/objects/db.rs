@@ -1,0 +1,414 @@
+//! A Durable Object's storage: one SQLite file per object,
+//! `DIR/<tenant>/<worker>/<class>/<id>.sqlite3` (`DIR` is `data_dir/do`), holding the tenant's own
+//! SQL tables (`ctx.storage.sql`) and the key-value API's table `_cf_KV` (as on Cloudflare).
+//!
+//! Guarantees:
+//! - each path component is checked again here (a tenant name, 64 hex digits, a class name):
+//!   no separator, no dot; folders are created 0700, the file opened without following a
+//!   symbolic link, through D1's temporary-file VFS (`storage::d1::d1_temp`);
+//! - the connection is hardened as a D1 database's (`storage::d1_guard`: authorizer, limits,
+//!   progress handler, no ATTACH, no PRAGMA but the schema's), and tenant SQL may not name a
+//!   `_cf_` table; each operation runs under `query_ms` and is stopped when the request that
+//!   made it is over;
+//! - the file is capped at `max_bytes`, and before each operation at what the tenant has left of
+//!   `tenant_max_bytes` (the bytes of all its objects' files, WAL included);
+//! - an object's operations run one at a time, in the order their host calls arrived
+//!   ([`ObjectDb::submit`] queues synchronously), on the blocking pool; a write is committed
+//!   (WAL, `synchronous=FULL`) before its call answers, so an acknowledged `put` survives a
+//!   `kill -9`;
+//! - a value is the runtime's encoding of it (rpc.js's tagged JSON, UTF-8), stored as a BLOB;
+//!   keys are text, at most [`MAX_KEY_BYTES`], values at most [`MAX_VALUE_BYTES`].
+//!
+//! Trusts: the object key its caller resolved from the directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use tokio::sync::{mpsc, oneshot};
+
+use super::directory::{valid_id, ObjectKey};
+use crate::storage::d1::d1_temp::{self, TempQuota};
+use crate::storage::d1_exec::{self, Allowance, Outcome, Query, SqlError, RESULT_MAX_BYTES};
+use crate::storage::d1_guard::{cap_pages, harden_reserving, Fence};
+use crate::supervisor::bindings::valid_class_name;
+
+/// Longest key, bytes (Cloudflare's).
+pub const MAX_KEY_BYTES: usize = 2048;
+/// Largest value, bytes (a SQLite-backed object's, as on Cloudflare).
+pub const MAX_VALUE_BYTES: usize = 2 << 20;
+/// Most keys one get, put or delete names (Cloudflare's).
+pub const MAX_KEYS: usize = 128;
+
+const SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID";
+
+/// `[durable_objects]`' storage settings, resolved.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub tenant_max_bytes: u64,
+    pub query_ms: u64,
+}
+
+/// `list`'s options.
+#[derive(Debug, Default, Clone)]
+pub struct ListOptions {
+    pub start: Option<String>,
+    pub start_after: Option<String>,
+    pub end: Option<String>,
+    pub prefix: Option<String>,
+    pub reverse: bool,
+    pub limit: Option<u64>,
+}
+
+/// One storage operation.
+pub enum Work {
+    Get(Vec<String>),
+    Put(Vec<(String, Vec<u8>)>),
+    Delete(Vec<String>),
+    DeleteAll,
+    List(ListOptions),
+    Sql(Query),
+}
+
+/// What it answered.
+pub enum Done {
+    /// Found entries, in key order.
+    Entries(Vec<(String, Vec<u8>)>),
+    /// Keys deleted (or nothing, for a put).
+    Count(u64),
+    Sql(Outcome),
+}
+
+struct Task {
+    work: Work,
+    abandoned: Arc<AtomicBool>,
+    reply: oneshot::Sender<Result<Done, SqlError>>,
+}
+
+struct Opened {
+    conn: Connection,
+    fence: Arc<Fence>,
+    path: PathBuf,
+}
+
+/// The objects' files and their queues.
+pub struct ObjectDb {
+    settings: DbSettings,
+    queues: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Task>>>,
+    temp: Mutex<HashMap<String, Arc<TempQuota>>>,
+}
+
+/// Sets its flag when dropped (with the future waiting for the answer: the request is over).
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> SqlError {
+    tracing::error!("durable object storage: {what}: {e}");
+    SqlError("the object's storage could not be opened or used (the operator's log says why): SQLITE_CANTOPEN".into())
+}
+
+/// The bytes of the files under `dir`, however deep.
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
+        .map(|(path, kind)| {
+            if kind.is_dir() {
+                bytes_under(&path)
+            } else if kind.is_file() {
+                std::fs::metadata(&path).map_or(0, |m| m.len())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+fn valid_tenant(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl ObjectDb {
+    pub fn new(settings: DbSettings) -> Arc<ObjectDb> {
+        if let Err(code) = d1_temp::register() {
+            tracing::error!("durable objects: registering the temporary-file VFS failed: {code}");
+        }
+        Arc::new(ObjectDb {
+            settings,
+            queues: Mutex::default(),
+            temp: Mutex::default(),
+        })
+    }
+
+    /// The file of `key`, or why there is none.
+    pub fn path(&self, key: &ObjectKey) -> Result<PathBuf, SqlError> {
+        if !valid_tenant(&key.tenant)
+            || !valid_id(&key.worker)
+            || !valid_class_name(&key.class)
+            || !valid_id(&key.id)
+        {
+            return Err(SqlError("not an object's name: SQLITE_CANTOPEN".into()));
+        }
+        Ok(self
+            .settings
+            .dir
+            .join(&key.tenant)
+            .join(&key.worker)
+            .join(&key.class)
+            .join(format!("{}.sqlite3", key.id)))
+    }
+
+    /// Queues `work` on `key`'s file, behind what is queued there: its answer, once run. The
+    /// queueing happens now (before the future is first polled), so operations run in the order
+    /// of the calls to this.
+    pub fn submit(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        work: Work,
+    ) -> impl std::future::Future<Output = Result<Done, SqlError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let abandon = Abandon(Arc::new(AtomicBool::new(false)));
+        let task = Task {
+            work,
+            abandoned: Arc::clone(&abandon.0),
+            reply,
+        };
+        let sent = {
+            let mut queues = lock(&self.queues);
+            let queue = queues.entry(key.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(Arc::clone(self).drain(key.clone(), rx));
+                tx
+            });
+            queue.send(task).is_ok()
+        };
+        async move {
+            let _abandon = abandon;
+            if !sent {
+                return Err(failed("queue", "closed"));
+            }
+            answer.await.map_err(|e| failed("answer", e))?
+        }
+    }
+
+    /// Lets go of `key`'s queue (and, once it has run what it holds, its connection).
+    pub fn close(&self, key: &ObjectKey) {
+        lock(&self.queues).remove(key);
+    }
+
+    /// Runs `key`'s operations one at a time until its queue is let go of.
+    async fn drain(self: Arc<Self>, key: ObjectKey, mut rx: mpsc::UnboundedReceiver<Task>) {
+        let opened: Arc<Mutex<Option<Opened>>> = Arc::default();
+        while let Some(task) = rx.recv().await {
+            let (me, key, opened) = (Arc::clone(&self), key.clone(), Arc::clone(&opened));
+            let Task {
+                work,
+                abandoned,
+                reply,
+            } = task;
+            let done = tokio::task::spawn_blocking(move || {
+                let _temp = d1_temp::enter(me.temp_quota(&key.tenant));
+                let mut slot = lock(&opened);
+                if slot.is_none() {
+                    *slot = Some(me.open(&key)?);
+                }
+                let Some(db) = slot.as_mut() else {
+                    return Err(failed("open", "no connection"));
+                };
+                if abandoned.load(Ordering::SeqCst) {
+                    return Err(SqlError(
+                        "the request that made the call is over: SQLITE_INTERRUPT".into(),
+                    ));
+                }
+                me.cap(db)?;
+                me.run(db, work, abandoned)
+            })
+            .await
+            .unwrap_or_else(|e| Err(failed("run", e)));
+            let _ = reply.send(done);
+        }
+    }
+
+    fn temp_quota(&self, tenant: &str) -> Arc<TempQuota> {
+        let mut temp = lock(&self.temp);
+        Arc::clone(
+            temp.entry(tenant.to_owned())
+                .or_insert_with(|| TempQuota::new(self.settings.max_bytes)),
+        )
+    }
+
+    fn open(&self, key: &ObjectKey) -> Result<Opened, SqlError> {
+        let path = self.path(key)?;
+        let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| failed("mkdir", e))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut conn = Connection::open_with_flags_and_vfs(&path, flags, d1_temp::VFS_NAME)
+            .map_err(|e| failed("open", e))?;
+        let fence = harden_reserving(&mut conn, self.settings.max_bytes, Some("_cf_"))
+            .map_err(|e| failed("harden", e))?;
+        fence.internal.store(true, Ordering::SeqCst);
+        let made = conn.execute_batch(SCHEMA);
+        fence.internal.store(false, Ordering::SeqCst);
+        made.map_err(|e| failed("schema", e))?;
+        Ok(Opened { conn, fence, path })
+    }
+
+    /// Caps the file for the next operation at what it and its tenant have left.
+    fn cap(&self, db: &Opened) -> Result<(), SqlError> {
+        let (max, quota) = (self.settings.max_bytes, self.settings.tenant_max_bytes);
+        let tenant_dir = db.path.ancestors().nth(3).map(PathBuf::from);
+        let used = tenant_dir.as_deref().map_or(0, bytes_under);
+        let main = std::fs::metadata(&db.path).map_or(0, |m| m.len());
+        let left = quota.saturating_sub(used.saturating_sub(main));
+        let (bytes, why) = if max <= left {
+            (max, format!("the object's storage is at its size cap, [durable_objects] max_bytes = {max} bytes"))
+        } else {
+            (left, format!("this tenant's Durable Objects take {used} bytes of its quota, [durable_objects] tenant_max_bytes = {quota} bytes"))
+        };
+        cap_pages(&db.conn, &db.fence, bytes, why).map_err(|e| failed("cap", e))
+    }
+
+    fn run(&self, db: &Opened, work: Work, abandoned: Arc<AtomicBool>) -> Result<Done, SqlError> {
+        let budget_ms = self.settings.query_ms;
+        db.fence.watch(Some(abandoned));
+        db.fence.arm(budget_ms);
+        let done = match work {
+            Work::Sql(query) => {
+                let mut allowance = Allowance {
+                    budget_ms,
+                    bytes_left: RESULT_MAX_BYTES,
+                };
+                d1_exec::statement(&db.conn, &db.fence, &query, &mut allowance).map(Done::Sql)
+            }
+            kv => {
+                // The supervisor's own statements (the tenant's SQL may not name _cf_KV).
+                db.fence.internal.store(true, Ordering::SeqCst);
+                let done =
+                    kv_op(&db.conn, kv).map_err(|e| d1_exec::describe(&e, &db.fence, budget_ms));
+                db.fence.internal.store(false, Ordering::SeqCst);
+                done
+            }
+        };
+        d1_exec::close_transaction(&db.conn, &db.fence);
+        db.fence.disarm();
+        db.fence.watch(None);
+        done
+    }
+}
+
+/// A key-value operation on `_cf_KV` (writes in one transaction).
+fn kv_op(conn: &Connection, work: Work) -> rusqlite::Result<Done> {
+    match work {
+        Work::Get(keys) => {
+            let mut stmt = conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
+            let mut out = Vec::new();
+            for key in keys {
+                if let Some(v) = stmt
+                    .query_row([&key], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?
+                {
+                    out.push((key, v));
+                }
+            }
+            Ok(Done::Entries(out))
+        }
+        Work::Put(entries) => {
+            let tx = conn.unchecked_transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO _cf_KV (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (k, v) in &entries {
+                    stmt.execute(rusqlite::params![k, v])?;
+                }
+            }
+            tx.commit()?;
+            Ok(Done::Count(0))
+        }
+        Work::Delete(keys) => {
+            let tx = conn.unchecked_transaction()?;
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
+                for k in &keys {
+                    n += stmt.execute([k])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(Done::Count(n))
+        }
+        Work::DeleteAll => {
+            let n = conn.execute("DELETE FROM _cf_KV", [])? as u64;
+            Ok(Done::Count(n))
+        }
+        Work::List(o) => {
+            let sql = format!(
+                "SELECT key, value FROM _cf_KV WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key > ?2) \
+                 AND (?3 IS NULL OR key < ?3) AND (?4 IS NULL OR substr(key, 1, length(?4)) = ?4) \
+                 ORDER BY key {} LIMIT ?5",
+                if o.reverse { "DESC" } else { "ASC" }
+            );
+            let limit = o.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query(rusqlite::params![
+                o.start,
+                o.start_after,
+                o.end,
+                o.prefix,
+                limit
+            ])?;
+            let (mut out, mut bytes) = (Vec::new(), 0usize);
+            while let Some(row) = rows.next()? {
+                let (k, v): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
+                bytes += k.len() + v.len();
+                if bytes > RESULT_MAX_BYTES {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+                        Some(format!(
+                            "list() found more than {RESULT_MAX_BYTES} bytes: give it a limit"
+                        )),
+                    ));
+                }
+                out.push((k, v));
+            }
+            Ok(Done::Entries(out))
+        }
+        Work::Sql(_) => Ok(Done::Count(0)),
+    }
+}
+
+#[cfg(test)]
+#[path = "db_tests.rs"]
+mod tests;

@@ -1,0 +1,179 @@
+use super::*;
+
+/// A fresh folder of this test's (no tempfile crate in the daemon: as d1_tests does).
+fn folder(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockade-do-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn db(dir: &Path, max_bytes: u64, query_ms: u64) -> Arc<ObjectDb> {
+    ObjectDb::new(DbSettings {
+        dir: dir.to_path_buf(),
+        max_bytes,
+        tenant_max_bytes: 1 << 30,
+        query_ms,
+    })
+}
+
+fn key(id: char) -> ObjectKey {
+    ObjectKey {
+        tenant: "t1".into(),
+        worker: "a".repeat(64),
+        class: "Counter".into(),
+        id: id.to_string().repeat(64),
+    }
+}
+
+fn sql(text: &str) -> Work {
+    Work::Sql(Query {
+        sql: text.into(),
+        params: Vec::new(),
+    })
+}
+
+#[tokio::test]
+async fn key_values_are_kept_in_order_and_listed() {
+    let dir = folder("kv");
+    let db = db(dir.as_path(), 1 << 20, 5_000);
+    let k = key('b');
+    // Queued before any is awaited: they run in this order.
+    let puts: Vec<_> = (0..20)
+        .map(|i| {
+            db.submit(
+                &k,
+                Work::Put(vec![("n".into(), format!("{i}").into_bytes())]),
+            )
+        })
+        .collect();
+    for p in puts {
+        p.await.expect("put");
+    }
+    let Done::Entries(got) = db
+        .submit(&k, Work::Get(vec!["n".into(), "none".into()]))
+        .await
+        .expect("get")
+    else {
+        panic!("entries")
+    };
+    assert_eq!(
+        got,
+        vec![("n".to_owned(), b"19".to_vec())],
+        "the last put wins"
+    );
+    let entries = ["a1", "a2", "b1"].map(|k| (k.to_owned(), k.as_bytes().to_vec()));
+    db.submit(&k, Work::Put(entries.to_vec()))
+        .await
+        .expect("put");
+    let list = |o: ListOptions| db.submit(&k, Work::List(o));
+    let Done::Entries(a) = list(ListOptions {
+        prefix: Some("a".into()),
+        reverse: true,
+        ..Default::default()
+    })
+    .await
+    .expect("list") else {
+        panic!("entries")
+    };
+    assert_eq!(
+        a.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["a2", "a1"]
+    );
+    let Done::Entries(b) = list(ListOptions {
+        start: Some("a2".into()),
+        end: Some("n".into()),
+        limit: Some(5),
+        ..Default::default()
+    })
+    .await
+    .expect("list") else {
+        panic!("entries")
+    };
+    assert_eq!(
+        b.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["a2", "b1"]
+    );
+    let Done::Count(n) = db
+        .submit(&k, Work::Delete(vec!["a1".into(), "zz".into()]))
+        .await
+        .expect("delete")
+    else {
+        panic!("count")
+    };
+    assert_eq!(n, 1);
+    assert!(dir
+        .as_path()
+        .join("t1")
+        .join("a".repeat(64))
+        .join("Counter")
+        .join(format!("{}.sqlite3", "b".repeat(64)))
+        .is_file());
+}
+
+#[tokio::test]
+async fn tenant_sql_is_fenced() {
+    let dir = folder("fence");
+    let db = db(dir.as_path(), 1 << 20, 300);
+    let k = key('c');
+    db.submit(&k, sql("CREATE TABLE t (x)"))
+        .await
+        .expect("create");
+    db.submit(&k, sql("INSERT INTO t VALUES (1)"))
+        .await
+        .expect("insert");
+    let Done::Sql(o) = db.submit(&k, sql("SELECT x FROM t")).await.expect("select") else {
+        panic!("sql")
+    };
+    assert_eq!(o.rows.len(), 1);
+    for hostile in [
+        "SELECT * FROM _cf_KV",
+        "DELETE FROM _cf_kv",
+        "CREATE TABLE _cf_mine (x)",
+        "ATTACH DATABASE '/tmp/x.db' AS x",
+        "PRAGMA journal_mode = OFF",
+    ] {
+        let e = db
+            .submit(&k, sql(hostile))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{hostile} ran"));
+        assert!(
+            e.0.contains("not authorized")
+                || e.0.contains("not allowed")
+                || e.0.contains("reserved"),
+            "{hostile}: {}",
+            e.0
+        );
+    }
+    let runaway =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let e = db.submit(&k, sql(runaway)).await.err().expect("stopped");
+    assert!(e.0.contains("SQLITE_INTERRUPT"), "{}", e.0);
+    // The key-value table still works after the refusals.
+    db.submit(&k, Work::Put(vec![("k".into(), b"v".to_vec())]))
+        .await
+        .expect("put");
+}
+
+#[tokio::test]
+async fn the_size_cap_holds_and_bad_names_are_refused() {
+    let dir = folder("cap");
+    let db = db(dir.as_path(), 1 << 20, 5_000);
+    let k = key('d');
+    let big = vec![7u8; 600 << 10];
+    db.submit(&k, Work::Put(vec![("a".into(), big.clone())]))
+        .await
+        .expect("fits");
+    let e = db
+        .submit(&k, Work::Put(vec![("b".into(), big)]))
+        .await
+        .err()
+        .expect("full");
+    assert!(e.0.contains("max_bytes"), "{}", e.0);
+    let mut bad = key('e');
+    bad.class = "../x".into();
+    assert!(db.path(&bad).is_err());
+    bad = key('e');
+    bad.id = "../../etc".into();
+    assert!(db.path(&bad).is_err());
+}

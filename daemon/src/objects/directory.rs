@@ -1,0 +1,264 @@
+//! Which Durable Objects are live, and where: one entry per object (tenant, worker, class, id),
+//! each with the definition of its *incarnation*, a Loader definition of its own (the worker's
+//! modules, env and limits under a fresh id), so that the pool gives it an isolate of its own.
+//!
+//! Guarantees:
+//! - one incarnation per object at a time: every call for an object made while its entry lives
+//!   gets the same definition, so the same isolate (a tenant's Loader workers live in the one
+//!   process the cordon gives it, `cordon::place`, one isolate per definition there);
+//! - an entry leaves only when no call of it is in flight and it has been idle for the idle
+//!   time ([`Directory::idle`]), or when its worker was deleted; the next call makes a new
+//!   incarnation under a new id (so a disposal still under way never meets it);
+//! - at most `max_live_per_tenant` entries per tenant and `max_live` in all: a call for an
+//!   object beyond them is refused at once with [`Full`] (never queued: a live object waiting
+//!   on one that cannot start would wait for ever);
+//! - an incarnation's identity is known only here, by its definition's id: the storage calls
+//!   and the object's own calls find which object they belong to from the definition the
+//!   supervisor attached to the request, never from the payload.
+//!
+//! Trusts: its caller to have resolved the key from the calling worker's stored binding.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use stockade_ipc::WorkerId;
+
+use crate::supervisor::WorkerDef;
+
+/// The `env` key under which an incarnation's definition tells the runtime which object it is
+/// (`{"class", "id", "name"}`; `isolate/js/builtins.js` takes it out before tenant code sees
+/// `env`). A NUL cannot start a tenant's key (`api::loader` checks `env` keys).
+pub const OBJECT_ENV_KEY: &str = "\u{0}stockade:object";
+
+/// One object: its tenant, the hex id of the worker whose class it is, the class, its hex id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub tenant: String,
+    pub worker: String,
+    pub class: String,
+    pub id: String,
+}
+
+/// The directory is full for this call: the message the caller sees.
+#[derive(Debug)]
+pub struct Full(pub String);
+
+struct Live {
+    def: Arc<WorkerDef>,
+    /// The worker's definition the incarnation was made from (a deleted one ends it).
+    parent: Arc<WorkerDef>,
+    in_flight: usize,
+    last_used: Instant,
+}
+
+/// The live objects.
+#[derive(Default)]
+pub struct Directory {
+    live: HashMap<ObjectKey, Live>,
+    by_def: HashMap<WorkerId, ObjectKey>,
+    per_tenant: HashMap<String, usize>,
+    made: u64,
+}
+
+/// Whether `s` is an object id: 64 lowercase hex digits.
+pub fn valid_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Directory {
+    /// The incarnation of `key` (made from `parent` if it has none), counted as in flight until
+    /// [`Directory::leave`]; `name` is the name its id was made from, if any.
+    pub fn enter(
+        &mut self,
+        key: &ObjectKey,
+        name: Option<&str>,
+        parent: &Arc<WorkerDef>,
+        caps: (usize, usize),
+    ) -> Result<Arc<WorkerDef>, Full> {
+        if let Some(live) = self.live.get_mut(key) {
+            live.in_flight += 1;
+            live.last_used = Instant::now();
+            return Ok(Arc::clone(&live.def));
+        }
+        let (per_tenant, total) = caps;
+        let mine = self.per_tenant.get(&key.tenant).copied().unwrap_or(0);
+        if mine >= per_tenant {
+            return Err(Full(format!(
+                "this tenant has {mine} Durable Objects live, the most it may ([durable_objects] max_live_per_tenant); \
+                 an idle one is evicted after [durable_objects] idle_ms"
+            )));
+        }
+        if self.live.len() >= total {
+            return Err(Full(format!(
+                "the daemon has {} Durable Objects live, the most it may ([durable_objects] max_live)",
+                self.live.len()
+            )));
+        }
+        self.made += 1;
+        let def = Arc::new(incarnation(key, name, parent, self.made));
+        self.by_def.insert(def.id, key.clone());
+        *self.per_tenant.entry(key.tenant.clone()).or_default() += 1;
+        self.live.insert(
+            key.clone(),
+            Live {
+                def: Arc::clone(&def),
+                parent: Arc::clone(parent),
+                in_flight: 1,
+                last_used: Instant::now(),
+            },
+        );
+        Ok(def)
+    }
+
+    /// A call [`Directory::enter`] counted is over.
+    pub fn leave(&mut self, key: &ObjectKey) {
+        if let Some(live) = self.live.get_mut(key) {
+            live.in_flight = live.in_flight.saturating_sub(1);
+            live.last_used = Instant::now();
+        }
+    }
+
+    /// Which object the incarnation `def` is, while it is live.
+    pub fn object_of(&self, def: &WorkerId) -> Option<&ObjectKey> {
+        self.by_def.get(def)
+    }
+
+    /// Takes out every entry idle for `idle` (no call in flight) or whose worker was deleted:
+    /// their keys and incarnations, to dispose.
+    pub fn idle(&mut self, idle: Duration) -> Vec<(ObjectKey, Arc<WorkerDef>)> {
+        let now = Instant::now();
+        let gone: Vec<ObjectKey> = self
+            .live
+            .iter()
+            .filter(|(_, l)| {
+                l.in_flight == 0
+                    && (now.duration_since(l.last_used) >= idle
+                        || l.parent.deleted.load(std::sync::atomic::Ordering::Relaxed))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut out = Vec::with_capacity(gone.len());
+        for key in gone {
+            if let Some(live) = self.live.remove(&key) {
+                self.by_def.remove(&live.def.id);
+                if let Some(n) = self.per_tenant.get_mut(&key.tenant) {
+                    *n = n.saturating_sub(1);
+                }
+                out.push((key, live.def));
+            }
+        }
+        out
+    }
+}
+
+/// The definition of a new incarnation of `key`: `parent`'s code, env (plus the object's
+/// identity), bindings, limits and outbound, under an id no other definition has.
+fn incarnation(key: &ObjectKey, name: Option<&str>, parent: &WorkerDef, n: u64) -> WorkerDef {
+    let mut h = Sha256::new();
+    for part in [
+        "stockade-object",
+        key.tenant.as_str(),
+        key.worker.as_str(),
+        key.class.as_str(),
+        key.id.as_str(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.update(n.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    let mut env: Vec<(String, serde_json::Value)> = parent
+        .env
+        .iter()
+        .filter(|(k, _)| k != OBJECT_ENV_KEY)
+        .cloned()
+        .collect();
+    env.push((
+        OBJECT_ENV_KEY.to_owned(),
+        serde_json::json!({"class": key.class, "id": key.id, "name": name}),
+    ));
+    WorkerDef {
+        id: WorkerId(h.finalize().into()),
+        tenant: parent.tenant.clone(),
+        main_module: parent.main_module.clone(),
+        modules: parent.modules.clone(),
+        env,
+        bindings: Arc::clone(&parent.bindings),
+        limits: parent.limits,
+        compatibility_date: parent.compatibility_date.clone(),
+        compatibility_flags: parent.compatibility_flags.clone(),
+        features: parent.features,
+        outbound: parent.outbound.clone(),
+        crons: Vec::new(),
+        queues: Vec::new(),
+        deleted: AtomicBool::new(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent() -> Arc<WorkerDef> {
+        Arc::new(WorkerDef {
+            id: WorkerId([7; 32]),
+            tenant: "t".into(),
+            main_module: "m.js".into(),
+            modules: Vec::new(),
+            env: vec![("A".into(), serde_json::json!(1))],
+            bindings: Arc::default(),
+            limits: stockade_ipc::Limits::default(),
+            compatibility_date: None,
+            compatibility_flags: Vec::new(),
+            features: Default::default(),
+            outbound: Default::default(),
+            crons: Vec::new(),
+            queues: Vec::new(),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    fn key(tenant: &str, id: char) -> ObjectKey {
+        ObjectKey {
+            tenant: tenant.into(),
+            worker: "w".into(),
+            class: "C".into(),
+            id: id.to_string().repeat(64),
+        }
+    }
+
+    #[test]
+    fn one_incarnation_per_object_until_idle_and_caps_refuse() {
+        let mut d = Directory::default();
+        let p = parent();
+        let a = d
+            .enter(&key("t", 'a'), Some("n"), &p, (2, 10))
+            .expect("room");
+        let again = d.enter(&key("t", 'a'), None, &p, (2, 10)).expect("live");
+        assert!(Arc::ptr_eq(&a, &again), "the same incarnation");
+        assert_eq!(d.object_of(&a.id), Some(&key("t", 'a')));
+        assert!(a.env.iter().any(|(k, _)| k == OBJECT_ENV_KEY));
+        d.enter(&key("t", 'b'), None, &p, (2, 10)).expect("room");
+        let full = d.enter(&key("t", 'c'), None, &p, (2, 10));
+        assert!(full.is_err(), "the tenant's cap");
+        d.enter(&key("u", 'c'), None, &p, (2, 10))
+            .expect("another tenant");
+        // In flight: never idle.
+        assert!(d.idle(Duration::ZERO).is_empty());
+        d.leave(&key("t", 'a'));
+        d.leave(&key("t", 'a'));
+        let gone = d.idle(Duration::ZERO);
+        assert_eq!(gone.len(), 1);
+        assert!(d.object_of(&a.id).is_none());
+        let b = d
+            .enter(&key("t", 'a'), None, &p, (2, 10))
+            .expect("room again");
+        assert_ne!(a.id, b.id, "a new incarnation, a new id");
+        assert!(valid_id(&"a".repeat(64)) && !valid_id(&"A".repeat(64)) && !valid_id("ab"));
+    }
+}

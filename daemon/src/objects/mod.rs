@@ -1,0 +1,266 @@
+//! Durable Objects (`{"binding": "durable_object_namespace", "class_name": "Counter"}`): which
+//! objects are live (`directory`), their storage (`db`), and the `ctx.storage` host calls an
+//! object's isolate makes. The calls that reach an object (`do.call`, `do.fetch`) and the
+//! eviction of idle objects are the API's (`api/objects.rs`), which places them with the pool.
+//!
+//! Storage host calls (framed like the other storage calls; made only by an object's own
+//! isolate, whose definition the directory knows: any other caller is refused):
+//! - `do.get` `{keys}` → `{keys, lengths}` + the values found, concatenated;
+//! - `do.put` `{keys, lengths}` + the values → `{}` (one transaction);
+//! - `do.delete` `{keys}` → `{count}`; `do.deleteAll` `{}` → `{count}`;
+//! - `do.list` `{start?, startAfter?, end?, prefix?, reverse?, limit?}` → as `do.get`;
+//! - `do.sql` `{sql, params}` (+ BLOB bytes, as `d1.query`) → `{columns, rows, meta}` as D1's.
+//!
+//! A value is the runtime's encoding of a structured-cloneable value (rpc.js's tagged JSON),
+//! opaque here. Errors: `{"error": {"name": "Error", "message"}}` (SQLite's, D1's shape) or a
+//! `TypeError` for a malformed call.
+//!
+//! Guarantees: which object a storage call touches is the directory's answer for the calling
+//! request's definition (attached by the supervisor), never the payload's; an object's
+//! operations run in the order its isolate made them (queued before the handler's future runs).
+//! Trusts: the call context.
+
+pub mod db;
+pub mod directory;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::storage::{frame, split};
+use crate::supervisor::{CallContext, HostCalls};
+use db::{Done, ListOptions, ObjectDb, Work, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use directory::Directory;
+
+/// `[durable_objects]`, resolved.
+#[derive(Debug, Clone)]
+pub struct ObjectsSettings {
+    pub db: db::DbSettings,
+    pub idle: Duration,
+    pub max_live_per_tenant: usize,
+    pub max_live: usize,
+}
+
+/// The live objects and their storage.
+pub struct Objects {
+    pub settings: ObjectsSettings,
+    directory: Mutex<Directory>,
+    pub db: Arc<ObjectDb>,
+}
+
+const OPS: [&str; 6] = [
+    "do.get",
+    "do.put",
+    "do.delete",
+    "do.deleteAll",
+    "do.list",
+    "do.sql",
+];
+
+fn refusal(name: &str, message: impl Into<String>) -> Vec<u8> {
+    frame(
+        &json!({"error": {"name": name, "message": message.into()}}),
+        &[],
+    )
+}
+
+impl Objects {
+    pub fn new(settings: ObjectsSettings) -> Arc<Objects> {
+        Arc::new(Objects {
+            db: ObjectDb::new(settings.db.clone()),
+            settings,
+            directory: Mutex::default(),
+        })
+    }
+
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        self.directory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers the `ctx.storage` calls (`do.get`, `do.put`, ...).
+    pub fn register(self: &Arc<Objects>, calls: &mut HostCalls) {
+        for op in OPS {
+            let me = Arc::clone(self);
+            calls.register_in_context(op, move |context, payload| {
+                // Queued here, synchronously, so that an object's operations keep their order.
+                let queued = me.queue(op, &context, &payload);
+                async move {
+                    match queued {
+                        Ok(answer) => Ok(answer.await),
+                        Err(Ok(refused)) => Ok(refused),
+                        Err(Err(why)) => Err(why),
+                    }
+                }
+            });
+        }
+    }
+
+    /// Parses `op` and queues it on the calling object's file.
+    #[allow(clippy::type_complexity)]
+    fn queue(
+        self: &Arc<Self>,
+        op: &'static str,
+        context: &CallContext,
+        payload: &[u8],
+    ) -> Result<
+        std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>,
+        Result<Vec<u8>, String>,
+    > {
+        let key = context
+            .caller
+            .worker
+            .as_ref()
+            .and_then(|def| self.directory().object_of(&def.id).cloned())
+            .ok_or_else(|| {
+                Err(
+                    "ctx.storage belongs to a live Durable Object; this request is not one's"
+                        .to_owned(),
+                )
+            })?;
+        let (head, bytes) = split(payload).map_err(Err)?;
+        let work = work(op, &head, bytes).map_err(|why| Ok(refusal("TypeError", why)))?;
+        let done = self.db.submit(&key, work);
+        Ok(Box::pin(async move { answer(done.await) }))
+    }
+}
+
+fn string_list(head: &Value, field: &str) -> Result<Vec<String>, String> {
+    let list = head
+        .get(field)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("the call needs its {field}"))?;
+    if list.len() > MAX_KEYS {
+        return Err(format!("at most {MAX_KEYS} keys at once"));
+    }
+    list.iter()
+        .map(|k| {
+            let k = k.as_str().ok_or("a key is a string")?;
+            if k.len() > MAX_KEY_BYTES {
+                return Err(format!("a key is at most {MAX_KEY_BYTES} bytes"));
+            }
+            Ok(k.to_owned())
+        })
+        .collect()
+}
+
+fn optional_string(head: &Value, field: &str) -> Result<Option<String>, String> {
+    match head.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{field} must be a string")),
+    }
+}
+
+fn work(op: &str, head: &Value, bytes: &[u8]) -> Result<Work, String> {
+    Ok(match op {
+        "do.get" => Work::Get(string_list(head, "keys")?),
+        "do.delete" => Work::Delete(string_list(head, "keys")?),
+        "do.deleteAll" => Work::DeleteAll,
+        "do.put" => {
+            let keys = string_list(head, "keys")?;
+            let lengths = head
+                .get("lengths")
+                .and_then(Value::as_array)
+                .filter(|l| l.len() == keys.len())
+                .ok_or("a put needs one length per key")?;
+            let mut at = 0usize;
+            let mut entries = Vec::with_capacity(keys.len());
+            for (k, n) in keys.into_iter().zip(lengths) {
+                let n = n
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| *n <= MAX_VALUE_BYTES)
+                    .ok_or_else(|| format!("a value is at most {MAX_VALUE_BYTES} bytes"))?;
+                let end = at.checked_add(n).ok_or("a length is malformed")?;
+                let v = bytes.get(at..end).ok_or("a length is malformed")?;
+                entries.push((k, v.to_vec()));
+                at = end;
+            }
+            Work::Put(entries)
+        }
+        "do.list" => Work::List(ListOptions {
+            start: optional_string(head, "start")?,
+            start_after: optional_string(head, "startAfter")?,
+            end: optional_string(head, "end")?,
+            prefix: optional_string(head, "prefix")?,
+            reverse: head
+                .get("reverse")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            limit: match head.get("limit") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or("limit must be a positive integer")?),
+            },
+        }),
+        "do.sql" => Work::Sql(crate::storage::d1_calls::query(head, bytes)?),
+        _ => return Err(format!("no storage operation {op}")),
+    })
+}
+
+fn answer(done: Result<Done, crate::storage::d1_exec::SqlError>) -> Vec<u8> {
+    match done {
+        Ok(Done::Entries(entries)) => {
+            let mut bytes = Vec::new();
+            let (mut keys, mut lengths) = (Vec::new(), Vec::new());
+            for (k, v) in entries {
+                lengths.push(v.len());
+                bytes.extend_from_slice(&v);
+                keys.push(k);
+            }
+            frame(&json!({"keys": keys, "lengths": lengths}), &bytes)
+        }
+        Ok(Done::Count(n)) => frame(&json!({ "count": n }), &[]),
+        Ok(Done::Sql(o)) => {
+            let mut bytes = Vec::new();
+            let head = crate::storage::d1_calls::outcome(o, &mut bytes);
+            frame(&head, &bytes)
+        }
+        Err(e) => refusal("Error", e.0),
+    }
+}
+
+/// The TypeScript of a `durable_object_namespace` binding (`GET /v1/workers/{id}/types`).
+pub const DECLARATIONS: &str = "interface DurableObjectId { toString(): string; equals(other: DurableObjectId): boolean; readonly name?: string }
+interface DurableObjectStub {
+  readonly id: DurableObjectId; readonly name?: string;
+  fetch(input: Request | string, init?: RequestInit): Promise<Response>;
+  [method: string]: any;
+}
+interface DurableObjectNamespace {
+  idFromName(name: string): DurableObjectId;
+  newUniqueId(): DurableObjectId;
+  idFromString(hex: string): DurableObjectId;
+  get(id: DurableObjectId): DurableObjectStub;
+  getByName(name: string): DurableObjectStub;
+}
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_calls_are_parsed_strictly() {
+        let head = json!({"keys": ["a", "b"], "lengths": [1, 2]});
+        match work("do.put", &head, b"xyz").expect("valid") {
+            Work::Put(e) => assert_eq!(
+                e,
+                vec![("a".into(), b"x".to_vec()), ("b".into(), b"yz".to_vec())]
+            ),
+            _ => panic!("a put"),
+        }
+        for (op, bad) in [
+            ("do.put", json!({"keys": ["a"], "lengths": [4]})),
+            ("do.put", json!({"keys": ["a"], "lengths": []})),
+            ("do.get", json!({"keys": [1]})),
+            ("do.get", json!({"keys": vec!["k"; MAX_KEYS + 1]})),
+            ("do.get", json!({"keys": ["k".repeat(MAX_KEY_BYTES + 1)]})),
+            ("do.list", json!({"limit": -1})),
+            ("do.list", json!({"prefix": 3})),
+            ("do.drop", json!({})),
+        ] {
+            assert!(work(op, &bad, b"xyz").is_err(), "{op} {bad}");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+// ---- queue.js: Queues, the producer binding and the consumer's queue handler -------------------
+// Producer: `{"binding": "queue", "queue": "q"}` in env becomes an object with Cloudflare's
+// `send(body, {contentType, delaySeconds})` and `sendBatch([{body, contentType, delaySeconds}],
+// {delaySeconds})` (bindings.js's makeEnv, through lazyInternals("queue")). A body is encoded here
+// by its contentType ("json", the default: JSON text; "text": a string; "bytes": an ArrayBuffer or
+// view; "v8": a structured clone, kept in rpc.js's tagged encoding) and must be at most 128 KiB;
+// a batch at most 100 messages and 256 KiB; a delay 0 to 43200 s. One host call, queue.send
+// ({binding, messages: [{contentType, delaySeconds, length}]} + the bodies back to back),
+// resolves once the supervisor has stored the messages (daemon/src/queues/producer.rs, which
+// checks all of it again).
+// Consumer (STK_INVOKE_QUEUE, runtime.js): the default export's `queue(batch, env, ctx)`, a
+// WorkerEntrypoint class's `queue(batch)` (constructed with (ctx, env)), or, in service-worker
+// syntax, the global scope's "queue" listeners (the event has `queue`, `messages`, `ackAll`,
+// `retryAll`, `waitUntil`). `batch.messages[i]` has id, timestamp (a Date), body, attempts,
+// ack(), retry({delaySeconds}); the batch ackAll() and retryAll({delaySeconds}). The first call
+// that concerns a message wins (its own ack/retry before the batch's ackAll/retryAll), as on
+// Cloudflare. The answer says each message's fate: "ack", "retry" (with its delay) or "none"
+// (the supervisor acks those when the handler succeeded and retries them when it threw).
+// Guarantees: the answer is built from the runtime's own records with captured primordials; what
+// tenant code replaces (Array.prototype, JSON, Date) cannot change which messages are acked.
+// Trusts: the host's payload {queue, messages: [{id, timestamp, attempts, contentType, body:
+// [offset, length]}], env} and the bodies.
+
+const QUEUE_MAX_BODY = 128 * 1024;
+const QUEUE_MAX_BATCH = 100;
+const QUEUE_MAX_BATCH_BYTES = 256 * 1024;
+const QUEUE_MAX_DELAY = 43200;
+const QUEUE_TO = { __proto__: null, where: "Queue.send", to: "a queue" };
+
+/** `delaySeconds` of `options` (`what` names the call): undefined when absent. */
+function queueDelay(options, what) {
+  const v = dictGet(options, "delaySeconds");
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !NumberIsInteger(v) || v < 0 || v > QUEUE_MAX_DELAY) {
+    throw new RangeError(`${what}: delaySeconds must be an integer from 0 to ${QUEUE_MAX_DELAY}`);
+  }
+  return v;
+}
+
+/** One message's body as [contentType, bytes]. */
+function queueEncode(body, contentType, what) {
+  const type = contentType === undefined ? "json" : `${contentType}`;
+  let bytes;
+  if (type === "json") {
+    const text = JSONStringify(body);
+    if (typeof text !== "string") throw new TypeError(`${what}: the body has no JSON form`);
+    bytes = utf8Encode(text);
+  } else if (type === "text") {
+    if (typeof body !== "string") throw new TypeError(`${what}: a "text" body must be a string`);
+    bytes = utf8Encode(body);
+  } else if (type === "bytes") {
+    let view;
+    try {
+      view = bufferSourceBytes(body, what);
+    } catch {
+      throw new TypeError(`${what}: a "bytes" body must be an ArrayBuffer or ArrayBufferView`);
+    }
+    bytes = bytesCopy(view);
+  } else if (type === "v8") {
+    bytes = utf8Encode(JSONStringify(rpcEncode(body, QUEUE_TO)));
+  } else {
+    throw new TypeError(`${what}: contentType must be "json", "text", "bytes" or "v8"`);
+  }
+  if (typedArrayLength(bytes) > QUEUE_MAX_BODY) {
+    throw new RangeError(`${what}: a message is at most ${QUEUE_MAX_BODY} bytes (this one is ${typedArrayLength(bytes)})`);
+  }
+  return [type, bytes];
+}
+
+/** Sends `list` ([contentType, bytes, delaySeconds] each) in one queue.send call. */
+async function queueSend(binding, list, what) {
+  let total = 0;
+  for (let i = 0; i < list.length; i++) total += typedArrayLength(list[i][1]);
+  if (total > QUEUE_MAX_BATCH_BYTES) {
+    throw new RangeError(`${what}: a batch is at most ${QUEUE_MAX_BATCH_BYTES} bytes (this one is ${total})`);
+  }
+  const all = new ByteArray(total);
+  const messages = [];
+  let at = 0;
+  for (let i = 0; i < list.length; i++) {
+    const n = typedArrayLength(list[i][1]);
+    typedArraySet(all, list[i][1], at);
+    at += n;
+    ObjectDefineProperty(messages, i, {
+      __proto__: null,
+      value: { contentType: list[i][0], delaySeconds: list[i][2], length: n },
+      writable: true, enumerable: true, configurable: true,
+    });
+  }
+  await bindingCall("queue.send", { binding, messages }, all, bindingError, what);
+}
+
+/** A Queue producer binding (Cloudflare's `Queue`). */
+class WorkerQueue {
+  #binding;
+  constructor(key, binding) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#binding = binding;
+  }
+  async send(body, options = undefined) {
+    const what = "Queue.send";
+    const delay = queueDelay(options, what) ?? 0;
+    const [type, bytes] = queueEncode(body, dictGet(options, "contentType"), what);
+    await queueSend(this.#binding, [[type, bytes, delay]], what);
+  }
+  async sendBatch(messages, options = undefined) {
+    const what = "Queue.sendBatch";
+    const batchDelay = queueDelay(options, what) ?? 0;
+    if (messages === null || typeof messages !== "object") throw new TypeError(`${what}: give an iterable of messages`);
+    const list = [];
+    let n = 0;
+    for (const m of messages) {
+      if (n === QUEUE_MAX_BATCH) throw new RangeError(`${what}: a batch is at most ${QUEUE_MAX_BATCH} messages`);
+      if (m === null || typeof m !== "object") throw new TypeError(`${what}: each message is an object {body, contentType?, delaySeconds?}`);
+      const delay = queueDelay(m, what) ?? batchDelay;
+      const [type, bytes] = queueEncode(m.body, dictGet(m, "contentType"), what);
+      ObjectDefineProperty(list, n++, { __proto__: null, value: [type, bytes, delay], writable: true, enumerable: true, configurable: true });
+    }
+    if (n === 0) throw new TypeError(`${what}: the batch is empty`);
+    await queueSend(this.#binding, list, what);
+  }
+}
+webidlEnumerable(WorkerQueue);
+setTag(WorkerQueue.prototype, "WorkerQueue");
+
+// ---- the consumer ----
+
+/** A message's fate: null (no call yet) or [action, delaySeconds]. */
+let queueMessageFate; // (message) -> null | [action, delay]
+let queueMessageId; // (message) -> its id, whatever its prototype's getters became
+
+/** One delivered message. */
+class QueueMessage {
+  #id;
+  #timestamp;
+  #body;
+  #attempts;
+  #fate = null;
+  constructor(key, id, timestamp, body, attempts) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#id = id;
+    this.#timestamp = timestamp;
+    this.#body = body;
+    this.#attempts = attempts;
+  }
+  get id() { return this.#id; }
+  get timestamp() { return new Date(this.#timestamp); }
+  get body() { return this.#body; }
+  get attempts() { return this.#attempts; }
+  /** Acknowledged, whatever the handler does next (the first call on a message wins). */
+  ack() {
+    if (this.#fate === null) this.#fate = ["ack", 0];
+  }
+  /** Delivered again later (after `delaySeconds`, else the consumer's retry_delay). */
+  retry(options = undefined) {
+    const delay = queueDelay(options, "Message.retry");
+    if (this.#fate === null) this.#fate = ["retry", delay];
+  }
+  static {
+    queueMessageFate = (m) => m.#fate;
+    queueMessageId = (m) => m.#id;
+  }
+}
+webidlEnumerable(QueueMessage);
+setTag(QueueMessage.prototype, "Message");
+inspectThroughGetters(QueueMessage, ["id", "timestamp", "body", "attempts"]);
+
+let queueBatchFate; // (batch) -> null | [action, delay]
+
+/** What `queue(batch, env, ctx)` gets. */
+class MessageBatch {
+  #queue;
+  #messages;
+  #fate = null;
+  constructor(key, queue, messages) {
+    if (key !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#queue = queue;
+    this.#messages = messages;
+  }
+  get queue() { return this.#queue; }
+  get messages() { return this.#messages; }
+  /** Every message without a call of its own is acknowledged. */
+  ackAll() {
+    if (this.#fate === null) this.#fate = ["ack", 0];
+  }
+  /** Every message without a call of its own is delivered again later. */
+  retryAll(options = undefined) {
+    const delay = queueDelay(options, "MessageBatch.retryAll");
+    if (this.#fate === null) this.#fate = ["retry", delay];
+  }
+  static {
+    queueBatchFate = (b) => b.#fate;
+  }
+}
+webidlEnumerable(MessageBatch);
+setTag(MessageBatch.prototype, "MessageBatch");
+inspectThroughGetters(MessageBatch, ["queue", "messages"]);
+
+/** A message's body from its stored bytes. */
+function queueDecode(type, bytes) {
+  if (type === "bytes") return typedArrayBuffer(bytesCopy(bytes));
+  const text = utf8Decode(bytes);
+  if (type === "text") return text;
+  if (type === "v8") return rpcDecode(JSONParse(text));
+  return JSONParse(text);
+}
+
+/** The global scope's "queue" listeners, in order (a null-prototype record, indexed). */
+function queueListeners() {
+  const listeners = targetState(globalThis).listeners;
+  const out = { __proto__: null, length: 0 };
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.type === "queue" && !l.removed) out[out.length++] = l;
+  }
+  return out;
+}
+
+/** Calls each "queue" listener with `event`; the first error, or null. */
+function queueDispatch(event) {
+  const state = targetState(globalThis);
+  const listeners = queueListeners();
+  let failed = null;
+  eventSetTrusted(event, true);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.removed) continue;
+    if (l.once) removeListener(state, l);
+    try {
+      if (l.internal !== null) ReflectApply(l.internal, globalThis, [event]);
+      else if (typeof l.callback === "function") ReflectApply(l.callback, globalThis, [event]);
+      else {
+        const handleEvent = l.callback.handleEvent;
+        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
+        ReflectApply(handleEvent, l.callback, [event]);
+      }
+    } catch (e) {
+      if (failed === null) failed = { __proto__: null, error: e };
+    }
+  }
+  return failed;
+}
+
+/** Delivers one batch to module namespace `ns`: JSON text of each message's fate, once the
+ *  handler and its waitUntil work are over. */
+async function queueInvoke(ns, payload, bodies) {
+  const call = JSONParse(payload);
+  const queue = `${call.queue}`;
+  const list = call.messages;
+  const messages = [];
+  const records = { __proto__: null, length: 0 };
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i];
+    const off = m.body[0];
+    const len = m.body[1];
+    const body = queueDecode(`${m.contentType}`, u8Subarray(bodies, off, off + len));
+    const message = new QueueMessage(INTERNAL, `${m.id}`, +m.timestamp, body, +m.attempts);
+    records[records.length++] = message;
+    ObjectDefineProperty(messages, i, { __proto__: null, value: message, writable: false, enumerable: true, configurable: false });
+  }
+  ObjectFreeze(messages);
+  const batch = new MessageBatch(INTERNAL, queue, messages);
+  const pending = { __proto__: null, length: 0 };
+  const failures = { __proto__: null, count: 0, first: undefined };
+  const settle = async (p) => {
+    try {
+      await p;
+    } catch (e) {
+      reportCaughtRejection(e);
+      if (failures.count++ === 0) failures.first = e;
+    }
+  };
+  const waitUntil = (p) => { pending[pending.length++] = settle(p); };
+  const ctx = { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} };
+  const handler = ns.default;
+  const isClass = typeof handler === "function" && handler.prototype !== null &&
+    typeof handler.prototype === "object" && typeof handler.prototype.queue === "function";
+  const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler.queue === "function";
+  const env = workerEnv() ?? makeEnv(call.env);
+  let thrown = null;
+  if (isClass || isObject) {
+    try {
+      if (isClass) await new handler(ctx, env).queue(batch);
+      else await handler.queue(batch, env, ctx);
+    } catch (e) {
+      thrown = { __proto__: null, error: e };
+    }
+  } else if (queueListeners().length > 0) {
+    const names = ObjectKeys(env);
+    for (let i = 0; i < names.length; i++) {
+      if (ObjectGetOwnPropertyDescriptor(globalThis, names[i]) === undefined) {
+        ObjectDefineProperty(globalThis, names[i], { __proto__: null, value: env[names[i]], writable: true, enumerable: false, configurable: true });
+      }
+    }
+    const event = new Event("queue");
+    ObjectDefineProperty(event, "queue", { __proto__: null, value: queue, enumerable: true });
+    ObjectDefineProperty(event, "messages", { __proto__: null, value: messages, enumerable: true });
+    ObjectDefineProperty(event, "ackAll", { __proto__: null, value: () => batch.ackAll() });
+    ObjectDefineProperty(event, "retryAll", { __proto__: null, value: (o) => batch.retryAll(o) });
+    ObjectDefineProperty(event, "waitUntil", { __proto__: null, value: (p) => waitUntil(p) });
+    thrown = queueDispatch(event);
+  } else {
+    return JSONStringify({
+      outcome: "noHandler",
+      error: {
+        name: "TypeError",
+        message: "the worker has no queue handler (export default { queue(batch, env, ctx) {} }, " +
+          "a class with a queue(batch) method, or a \"queue\" event listener)",
+      },
+      messages: [],
+    });
+  }
+  if (thrown !== null) reportException(thrown.error);
+  for (let i = 0; i < pending.length; i++) await pending[i];
+  const failedAtAll = thrown !== null || failures.count > 0;
+  const all = queueBatchFate(batch);
+  // The answer's text is put together from strings: no object of the tenant's realm (whose
+  // prototypes may have a toJSON or setters by now) goes through JSONStringify.
+  let text = "";
+  for (let i = 0; i < records.length; i++) {
+    const m = records[i];
+    const fate = queueMessageFate(m) ?? all;
+    text += `${i === 0 ? "" : ","}{"id":${JSONStringify(queueMessageId(m))},"action":"${fate === null ? "none" : fate[0]}"`;
+    if (fate !== null && fate[1] !== undefined) text += `,"delaySeconds":${fate[1]}`;
+    text += "}";
+  }
+  let error = "";
+  if (failedAtAll) {
+    const summary = errorSummary(thrown !== null ? thrown.error : failures.first);
+    error = `,"error":{"name":${JSONStringify(`${summary.name}`)},"message":${JSONStringify(`${summary.message}`)}}`;
+  }
+  return `{"outcome":"${failedAtAll ? "exception" : "ok"}"${error},"messages":[${text}]}`;
+}
+
+shareInternals("queue", ObjectFreeze({
+  __proto__: null,
+  invoke: queueInvoke,
+  makeQueue: (binding) => new WorkerQueue(INTERNAL, binding),
+}));
