@@ -79,15 +79,15 @@ function closeUnusedSocket(socket) {
 
 /** `url` (serialized) with ws:/wss: made http:/https:, for a WebSocket handshake. */
 function webSocketHandshakeURL(url) {
-  if (url[0] === "w" && url[1] === "s" && url[2] === ":") return `http:${url.slice(3)}`;
-  if (url[0] === "w" && url[1] === "s" && url[2] === "s" && url[3] === ":") return `https:${url.slice(4)}`;
+  if (url[0] === "w" && url[1] === "s" && url[2] === ":") return `http:${StringSlice(url, 3)}`;
+  if (url[0] === "w" && url[1] === "s" && url[2] === "s" && url[3] === ":") return `https:${StringSlice(url, 4)}`;
   return url;
 }
 
 /** Whether a request's headers ([name, value] pairs, names lower case) ask for a WebSocket. */
 function asksForWebSocket(headers) {
   for (let i = 0; i < headers.length; i++) {
-    if (headers[i][0] === "upgrade" && `${headers[i][1]}`.toLowerCase() === "websocket") return true;
+    if (headers[i][0] === "upgrade" && StringToLowerCase(`${headers[i][1]}`) === "websocket") return true;
   }
   return false;
 }

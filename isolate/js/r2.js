@@ -34,7 +34,7 @@ function r2Error(method) {
   };
 }
 
-const StringPrototypeStartsWith = (s, prefix) => s.length >= prefix.length && s.slice(0, prefix.length) === prefix;
+const StringPrototypeStartsWith = (s, prefix) => s.length >= prefix.length && StringSlice(s, 0, prefix.length) === prefix;
 
 function r2Own(object, name, value) {
   ObjectDefineProperty(object, name, { __proto__: null, value, writable: false, enumerable: true, configurable: false });
@@ -57,7 +57,7 @@ function r2Hex(bytes) {
 function r2Unhex(hex) {
   const n = hex.length >>> 1;
   const out = new ByteArray(n);
-  for (let i = 0; i < n; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < n; i++) out[i] = parseInt(StringSlice(hex, 2 * i, 2 * i + 2), 16);
   return typedArrayBuffer(out);
 }
 
