@@ -180,6 +180,10 @@ pub struct StoreConfig {
     /// Quota of one tenant's R2 objects together, bytes (default 1 GiB, 1 byte to 1 PiB): the
     /// stored objects plus the uploads under way; a `put` past it fails and leaves nothing.
     pub r2_tenant_max_bytes: u64,
+    /// How long an R2 multipart upload may stay neither completed nor aborted, seconds (default
+    /// 604800, 7 days, as on R2; 1 to 31536000): then it and its parts are removed (checked
+    /// every quarter of it, at most every 10 minutes, and when the daemon starts).
+    pub r2_multipart_expiry_secs: u64,
     /// With a PostgreSQL store, how often each daemon checks whether any daemon sharing it set
     /// or deleted a secret through the API (one read of a change counter), reloading the stored
     /// secrets when one did: the longest such a change takes to reach this daemon's egress, plus
@@ -202,6 +206,7 @@ impl Default for StoreConfig {
             d1_query_ms: 30_000,
             r2_max_object_bytes: 100 << 20,
             r2_tenant_max_bytes: 1 << 30,
+            r2_multipart_expiry_secs: 7 * 24 * 3600,
             secrets_poll_ms: 2_000,
         }
     }
@@ -250,6 +255,7 @@ impl Config {
             dir: self.data_dir.join("r2"),
             max_object_bytes: self.store.r2_max_object_bytes,
             tenant_max_bytes: self.store.r2_tenant_max_bytes,
+            multipart_expiry: std::time::Duration::from_secs(self.store.r2_multipart_expiry_secs),
         }
     }
 }
@@ -259,6 +265,9 @@ pub const R2_MAX_OBJECT_BYTES: std::ops::RangeInclusive<u64> = 1..=(5 << 30);
 
 /// The range of `[store] r2_tenant_max_bytes`.
 pub const R2_TENANT_MAX_BYTES: std::ops::RangeInclusive<u64> = 1..=(1 << 50);
+
+/// The range of `[store] r2_multipart_expiry_secs`.
+pub const R2_MULTIPART_EXPIRY_SECS: std::ops::RangeInclusive<u64> = 1..=31_536_000;
 
 /// The range of `[store] d1_max_bytes`.
 pub const D1_MAX_BYTES: std::ops::RangeInclusive<u64> = (1 << 20)..=(10 << 30);
@@ -558,6 +567,9 @@ impl Config {
         }
         if !R2_TENANT_MAX_BYTES.contains(&self.store.r2_tenant_max_bytes) {
             return Err("store.r2_tenant_max_bytes must be 1 to 1 PiB".into());
+        }
+        if !R2_MULTIPART_EXPIRY_SECS.contains(&self.store.r2_multipart_expiry_secs) {
+            return Err("store.r2_multipart_expiry_secs must be 1 to 31536000 (a year)".into());
         }
         let min_mb = crate::api::MIN_MEMORY_MB;
         if self.limits.memory_mb < min_mb || self.cordon.quarantine_memory_mb < min_mb {

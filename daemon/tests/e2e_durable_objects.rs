@@ -3,7 +3,7 @@
 //! field and its storage agree), two names two objects, RPC and fetch, an object calling itself,
 //! `sql.exec` fenced as D1 is, the live cap, tenants that never meet (also by a direct host
 //! call), eviction (memory gone, storage kept), ids stable across a restart and a put that
-//! survives `kill -9`.
+//! survives `kill -9`; an object's console output in its worker's logs.
 mod common;
 use common::*;
 use serde_json::{json, Value};
@@ -27,7 +27,7 @@ export class Counter extends DurableObject {
     await this.ctx.storage.put("n", stored + 1);
     return Response.json({ n: this.n });
   }
-  touch() { return ++this.hits; }
+  touch() { console.log(`touched ${this.ctx.id.name}`); return ++this.hits; }
   async peek() {
     return { mem: this.n, stored: (await this.ctx.storage.get("n")) ?? null, id: this.ctx.id.toString(), name: this.ctx.id.name ?? null };
   }
@@ -262,6 +262,16 @@ fn an_idle_object_is_evicted_and_its_storage_kept() {
         }
     }
     assert!(evicted, "the object was never evicted");
+    // An object's console output is its worker's (an object runs as a definition of its own).
+    let (status, logs) = get_json(&d, Some(&t), &format!("/v1/workers/{w}/logs"));
+    assert_eq!(status, 200, "{logs}");
+    let touched = logs["logs"].as_array().map_or(0, |l| {
+        l.iter().filter(|x| x["message"] == "touched e").count()
+    });
+    assert!(
+        touched >= 3,
+        "the object's lines are in its worker's logs: {logs}"
+    );
     let e = call(&d, &t, &w, "peek", "e");
     assert_eq!(
         (e["mem"].clone(), e["stored"].clone()),

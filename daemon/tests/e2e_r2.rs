@@ -79,7 +79,7 @@ export default { async fetch(req, env) {
     await err(() => b.put('', 'v')),
     await err(() => b.put('k', 12)),
     await err(() => b.list({ limit: 1001 })),
-    await err(() => b.createMultipartUpload('m')),
+    await err(() => b.resumeMultipartUpload('m', 'f'.repeat(32)).complete([{ partNumber: 1, etag: 'x' }])),
   ];
   // list: prefix, delimiter, cursor paging, include.
   for (const k of ['l/1', 'l/2', 'l/3', 'l/sub/1', 'l/sub/2', 'l/z/9', 'm']) await b.put(k, k, { customMetadata: { k } });
@@ -196,6 +196,11 @@ fn r2_binding_has_cloudflare_r2s_methods() {
     assert_eq!(errors[2][0], "TypeError", "{}", errors[2]);
     assert_eq!(errors[3][0], "TypeError", "{}", errors[3]);
     assert_eq!(errors[4][0], "Error");
+    assert!(
+        errors[4][1].as_str().unwrap_or("").ends_with("(10024)"),
+        "no such upload: {}",
+        errors[4]
+    );
     assert_eq!(
         out["delimited"],
         json!([["l/1", "l/2", "l/3"], ["l/sub/", "l/z/"], false, false])

@@ -5,16 +5,37 @@
 //   prepare(sql) -> D1PreparedStatement; bind(...values) -> a new statement (null, number,
 //   string, boolean as 1/0, ArrayBuffer / a view / an Array of bytes as a BLOB; anything else is
 //   D1_TYPE_ERROR at bind); first(column?), all(), run() -> { success, meta, results }, raw(
-//   { columnNames }); batch([stmt...]) -> one transaction; exec(sql) -> { count, duration }.
+//   { columnNames }); batch([stmt...]) -> one transaction; exec(sql) -> { count, duration };
+//   dump() -> ArrayBuffer (the database file); withSession(constraintOrBookmark?) ->
+//   D1DatabaseSession (prepare, batch, getBookmark(): the latest bookmark its answers carried,
+//   the one it started from, or null; with one copy every read is consistent, so a bookmark
+//   only has to be well formed).
 //   A BLOB comes back as an Array of numbers, as D1 returns it. Errors are Errors whose message
-//   starts D1_ERROR / D1_EXEC_ERROR / D1_TYPE_ERROR / D1_COLUMN_NOTFOUND, with `cause`.
-//   Left out: withSession() and dump().
+//   starts D1_ERROR / D1_EXEC_ERROR / D1_TYPE_ERROR / D1_COLUMN_NOTFOUND / D1_SESSION_ERROR,
+//   with `cause`.
 // Wire (d1_calls.rs): params in the JSON head; a BLOB, and a text longer than D1_INLINE_TEXT,
 // as {"b"|"t": [offset, length]} into the bytes after it; a BLOB cell of an answer likewise.
 // Trust: the supervisor resolves the binding name against the stored definition; state is
 // private (#fields) and only captured operations run (tenant code may have replaced any).
 
 const D1_INLINE_TEXT = 4096;
+
+/** Whether `s` is a bookmark as the supervisor makes them: 16 hex digits, '-', 16 more. */
+function d1IsBookmark(s) {
+  if (typeof s !== "string" || s.length !== 33) return false;
+  for (let i = 0; i < 33; i++) {
+    const c = StringCharCodeAt(s, i);
+    if (i === 16 ? c !== 0x2d : !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+/** Keeps the latest bookmark a session's answers carried (they compare as strings). */
+function d1Track(tracker, answer) {
+  if (tracker === null) return;
+  const bookmark = answer.bookmark;
+  if (typeof bookmark === "string" && (tracker.bookmark === null || bookmark > tracker.bookmark)) tracker.bookmark = bookmark;
+}
 
 function d1Error(prefix, message) {
   return new Error(`${prefix}: ${message}`, { cause: new Error(message) });
@@ -134,11 +155,13 @@ class D1PreparedStatement {
   #binding;
   #sql;
   #values;
-  constructor(token, binding, sql, values) {
+  #session; // the bookmark tracker of the session that prepared it, or null
+  constructor(token, binding, sql, values, session = null) {
     if (token !== INTERNAL) throw new TypeError("Illegal constructor");
     this.#binding = binding;
     this.#sql = sql;
     this.#values = values;
+    this.#session = session;
   }
   static isStatement(value) {
     return value !== null && typeof value === "object" && #sql in value;
@@ -158,14 +181,16 @@ class D1PreparedStatement {
       if (entry === undefined) throw d1Error("D1_TYPE_ERROR", `Type '${typeof value}' not supported for value '${d1Describe(value)}'`);
       appendEntry(checked, entry);
     }
-    return new D1PreparedStatement(INTERNAL, this.#binding, this.#sql, checked);
+    return new D1PreparedStatement(INTERNAL, this.#binding, this.#sql, checked, this.#session);
   }
   async #query(what) {
     const chunks = [];
     const state = { offset: 0 };
     const encoded = D1PreparedStatement.encode(this, chunks, state);
     const head = { binding: this.#binding, sql: encoded.sql, params: encoded.params };
-    return bindingCall("d1.query", head, d1Concat(chunks, state.offset), d1AnswerError("D1_ERROR"), `D1PreparedStatement.${what}`);
+    const reply = await bindingCall("d1.query", head, d1Concat(chunks, state.offset), d1AnswerError("D1_ERROR"), `D1PreparedStatement.${what}`);
+    d1Track(this.#session, reply[0]);
+    return reply;
   }
   async first(column = undefined) {
     const reply = await this.#query("first");
@@ -200,6 +225,48 @@ class D1PreparedStatement {
 }
 setTag(D1PreparedStatement.prototype, "D1PreparedStatement");
 
+/** `statements` (of `binding`) run as one transaction: their results. */
+async function d1Batch(binding, statements, session, what) {
+  if (!ArrayIsArray(statements)) throw new TypeError(`${what}: give an array of prepared statements`);
+  const chunks = [];
+  const state = { offset: 0 };
+  const encoded = [];
+  for (let i = 0; i < statements.length; i++) {
+    const s = statements[i];
+    if (!D1PreparedStatement.isStatement(s)) throw new TypeError(`${what}: statements[${i}] is not a D1PreparedStatement`);
+    if (D1PreparedStatement.bindingOf(s) !== binding) throw new TypeError(`${what}: statements[${i}] was prepared on another database`);
+    appendEntry(encoded, D1PreparedStatement.encode(s, chunks, state));
+  }
+  if (encoded.length === 0) return [];
+  const head = { binding, statements: encoded };
+  const reply = await bindingCall("d1.batch", head, d1Concat(chunks, state.offset), d1AnswerError("D1_ERROR"), what);
+  const answer = reply[0], bytes = reply[1];
+  d1Track(session, answer);
+  const out = [];
+  for (let i = 0; i < answer.results.length; i++) appendEntry(out, d1Result(answer.results[i], bytes));
+  return out;
+}
+
+class D1DatabaseSession {
+  #binding;
+  #tracker;
+  constructor(token, binding, bookmark) {
+    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
+    this.#binding = binding;
+    this.#tracker = { __proto__: null, bookmark };
+  }
+  prepare(query) {
+    return new D1PreparedStatement(INTERNAL, this.#binding, `${query}`, [], this.#tracker);
+  }
+  async batch(statements) {
+    return d1Batch(this.#binding, statements, this.#tracker, "D1DatabaseSession.batch");
+  }
+  getBookmark() {
+    return this.#tracker.bookmark;
+  }
+}
+setTag(D1DatabaseSession.prototype, "D1DatabaseSession");
+
 class D1Database {
   #binding;
   constructor(token, binding) {
@@ -210,23 +277,17 @@ class D1Database {
     return new D1PreparedStatement(INTERNAL, this.#binding, `${query}`, []);
   }
   async batch(statements) {
-    if (!ArrayIsArray(statements)) throw new TypeError("D1Database.batch: give an array of prepared statements");
-    const chunks = [];
-    const state = { offset: 0 };
-    const encoded = [];
-    for (let i = 0; i < statements.length; i++) {
-      const s = statements[i];
-      if (!D1PreparedStatement.isStatement(s)) throw new TypeError(`D1Database.batch: statements[${i}] is not a D1PreparedStatement`);
-      if (D1PreparedStatement.bindingOf(s) !== this.#binding) throw new TypeError(`D1Database.batch: statements[${i}] was prepared on another database`);
-      appendEntry(encoded, D1PreparedStatement.encode(s, chunks, state));
-    }
-    if (encoded.length === 0) return [];
-    const head = { binding: this.#binding, statements: encoded };
-    const reply = await bindingCall("d1.batch", head, d1Concat(chunks, state.offset), d1AnswerError("D1_ERROR"), "D1Database.batch");
-    const answer = reply[0], bytes = reply[1];
-    const out = [];
-    for (let i = 0; i < answer.results.length; i++) appendEntry(out, d1Result(answer.results[i], bytes));
-    return out;
+    return d1Batch(this.#binding, statements, null, "D1Database.batch");
+  }
+  withSession(constraintOrBookmark = "first-unconstrained") {
+    const c = constraintOrBookmark;
+    if (c === "first-unconstrained" || c === "first-primary") return new D1DatabaseSession(INTERNAL, this.#binding, null);
+    if (d1IsBookmark(c)) return new D1DatabaseSession(INTERNAL, this.#binding, c);
+    throw d1Error("D1_SESSION_ERROR", `invalid bookmark or constraint provided: give "first-primary", "first-unconstrained" or a bookmark from getBookmark(), not ${typeof c === "string" && c.length <= 80 ? JSONStringify(c) : typeof c}`);
+  }
+  async dump() {
+    const reply = await bindingCall("d1.dump", { binding: this.#binding }, null, d1AnswerError("D1_DUMP_ERROR"), "D1Database.dump");
+    return typedArrayBuffer(reply[1]);
   }
   async exec(query) {
     const head = { binding: this.#binding, sql: `${query}` };

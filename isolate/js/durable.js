@@ -15,7 +15,9 @@
 // committed (the output gate).
 // Storage (daemon/src/objects/): values in rpc.js's tagged encoding (what RPC carries: a class
 // instance or a function is a DataCloneError); sql.exec(query, ...bindings) is async here (the
-// SQL runs in the supervisor): it returns a Promise of the cursor.
+// SQL runs in the supervisor): it returns a Promise of the cursor. One alarm per object
+// (setAlarm/getAlarm/deleteAlarm, writes as puts are): the supervisor fires it as a call of the
+// class's alarm({retryCount, isRetry}) (daemon/src/api/object_alarms.rs).
 // Trust: the supervisor decides which object a call or a storage operation reaches; nothing
 // here grants anything. Only captured operations run (tenant code may have replaced any).
 
@@ -96,6 +98,7 @@ setTag(DurableObjectNamespace.prototype, "DurableObjectNamespace");
 const doLive = {
   __proto__: null,
   instance: null, // the constructed object
+  Class: null, // its class
   constructing: null, // the promise of its construction
   blockers: 0, // blockConcurrencyWhile callbacks running
   pending: 0, // storage operations sent and not answered
@@ -260,7 +263,19 @@ class SqlStorage {
 }
 setTag(SqlStorage.prototype, "SqlStorage");
 
-const doNoAlarms = () => new Error("Durable Object alarms are not supported by Stockade yet");
+/** An alarm's time: ms since the epoch, from a number or a Date. */
+function doAlarmTime(scheduledTime) {
+  let t = scheduledTime;
+  if (typeof t !== "number") {
+    try {
+      t = cloneDateGetTime(t);
+    } catch {
+      throw new TypeError("DurableObjectStorage.setAlarm: give a time in milliseconds since the epoch or a Date");
+    }
+  }
+  if (!NumberIsFinite(t)) throw new TypeError("DurableObjectStorage.setAlarm: the time is not a finite number");
+  return t;
+}
 
 class DurableObjectStorage {
   #sql = new SqlStorage(INTERNAL);
@@ -333,9 +348,24 @@ class DurableObjectStorage {
   transactionSync() {
     throw new Error("DurableObjectStorage.transactionSync is not supported by Stockade (storage calls are asynchronous here)");
   }
-  async getAlarm() { throw doNoAlarms(); }
-  async setAlarm() { throw doNoAlarms(); }
-  async deleteAlarm() { throw doNoAlarms(); }
+  /** The alarm's time (ms since the epoch), or null. */
+  async getAlarm() {
+    const reply = await doStorageCall("do.getAlarm", {}, null, false);
+    return reply[0].time;
+  }
+  /** Sets the object's one alarm (a time past fires as soon as possible); the supervisor calls
+   *  the class's alarm({retryCount, isRetry}) then. */
+  async setAlarm(scheduledTime) {
+    const time = doAlarmTime(scheduledTime);
+    const Class = doLive.Class;
+    if (Class === null || typeof Class.prototype?.alarm !== "function") {
+      throw new TypeError("Your Durable Object class must have an alarm() handler in order to call setAlarm()");
+    }
+    await doStorageCall("do.setAlarm", { time }, null, true);
+  }
+  async deleteAlarm() {
+    await doStorageCall("do.deleteAlarm", {}, null, true);
+  }
 }
 setTag(DurableObjectStorage.prototype, "DurableObjectStorage");
 
@@ -380,6 +410,7 @@ async function doDeliver(object, Class, env, ctx, run) {
     if (doLive.constructing === null) {
       doLive.constructing = (async () => {
         const id = new DurableObjectId(INTERNAL, object.id, object.name ?? undefined);
+        doLive.Class = Class;
         doLive.instance = new Class(new DurableObjectState(INTERNAL, id), env);
       })();
     }

@@ -35,7 +35,8 @@
  *     53 node-timers.js 54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js
  *     57 node-stream-web.js 58 node-stream.js 59 node-querystring.js 60 node-punycode.js
  *     61 node-diagnostics-channel.js 62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js
- *     67 durable.js 68 urlpattern.js 69 rewriter.js 70 scheduled.js 71 queue.js 72 prelude-end.js
+ *     67 r2-upload.js 68 durable.js 69 urlpattern.js 70 rewriter.js 71 scheduled.js 72 queue.js
+ *     73 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

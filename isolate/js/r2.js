@@ -8,10 +8,12 @@
 //   delimiter, startAfter, include}) -> {objects, truncated, cursor?, delimitedPrefixes}.
 //   onlyIf, range and httpMetadata also take a Headers (If-Match..., Range, Content-Type...).
 //   Errors: a TypeError for a malformed argument, else an Error "<method>: <what> (<code>)".
-//   Left out: multipart uploads (createMultipartUpload throws), storage classes ("Standard").
-// Bytes: a value known whole of at most R2_CHUNK rides in r2.put; any other goes up R2_CHUNK at a
-// time (r2.upload, r2.write, then r2.put naming the upload); a body comes down the same way (its
-// first chunk with r2.get, the rest pulled with r2.read), so neither side holds an object whole.
+//   createMultipartUpload(key, {httpMetadata, customMetadata}) -> R2MultipartUpload {key,
+//   uploadId, uploadPart(n, value) -> {partNumber, etag}, abort(), complete(parts) -> R2Object};
+//   resumeMultipartUpload(key, uploadId) (no call: a wrong id fails at the first use).
+//   Left out: storage classes ("Standard").
+// Bytes go up as r2-upload.js's r2Value sends them (which also holds R2MultipartUpload); a body
+// comes down R2_CHUNK at a time (its first chunk with r2.get, the rest pulled with r2.read).
 // Trust: the supervisor resolves the binding name against the stored definition; state is
 // private (#fields) and only captured operations run on runtime state (tenant code may have
 // replaced any global or prototype method).
@@ -171,51 +173,6 @@ function r2Checksum(options, what) {
   return found;
 }
 
-function r2ReadChunk(reader) {
-  const d = new Deferred();
-  streamsInternals().ReadableStreamDefaultReaderRead(reader, {
-    chunkSteps: (chunk) => d.resolve({ __proto__: null, chunk }),
-    closeSteps: () => d.resolve({ __proto__: null, chunk: null }),
-    errorSteps: (e) => d.reject(e),
-  });
-  return d.promise;
-}
-
-/** Sends what `next()` gives (Uint8Arrays, then null) up as an upload, R2_CHUNK per call. */
-async function r2Upload(binding, hash, next) {
-  const head = { binding };
-  if (hash !== null) head.hash = hash;
-  const upload = (await bindingCall("r2.upload", head, null, r2Error("put")))[0].upload;
-  const buffer = new ByteArray(R2_CHUNK);
-  let fill = 0;
-  const flush = async () => {
-    // bindingCall frames (copies) the bytes before it waits: the buffer is free again after.
-    const call = bindingCall("r2.write", { upload }, bytesView(buffer, 0, fill), r2Error("put"));
-    fill = 0;
-    await call;
-  };
-  try {
-    for (;;) {
-      const chunk = await next();
-      if (chunk === null) break;
-      if (!isUint8Array(chunk)) throw new TypeError("put: the stream produced a chunk that is not a Uint8Array");
-      const n = typedArrayLength(chunk);
-      for (let at = 0; at < n;) {
-        const take = MathMin(R2_CHUNK - fill, n - at);
-        typedArraySet(buffer, bytesView(chunk, at, at + take), fill);
-        fill += take;
-        at += take;
-        if (fill === R2_CHUNK) await flush();
-      }
-    }
-    if (fill > 0) await flush();
-  } catch (e) {
-    uponPromise(bindingCall("r2.abort", { upload }), undefined, noop);
-    throw e;
-  }
-  return upload;
-}
-
 /** The body of a get: its first chunk, then r2.read calls until the host says done. */
 function r2BodySource(first, stream) {
   let pending = typedArrayLength(first) > 0 ? first : null;
@@ -352,6 +309,7 @@ setTag(R2ObjectBody.prototype, "R2ObjectBody");
 
 const r2Key = (key) => toUSVString(key);
 
+
 class R2Bucket {
   #binding;
   constructor(token, binding) {
@@ -385,43 +343,7 @@ class R2Bucket {
     if (onlyIf !== null) head.onlyIf = onlyIf;
     const check = r2Checksum(options, what);
     if (check !== null) head.checksums = { [check[0]]: check[1] };
-    const hash = check === null ? null : check[0];
-    let bytes = null;
-    let stream;
-    if (value === null || value === undefined) bytes = EMPTY_BYTES;
-    else if (typeof value === "string") bytes = utf8Encode(value);
-    else if (isBlob(value)) bytes = blobBytes(value);
-    else if ((stream = streamRecordOf(value)) !== undefined) {
-      if (streamsInternals().IsReadableStreamLocked(stream)) throw new TypeError("put: the stream is locked");
-    } else {
-      try {
-        bytes = bufferSourceBytes(value, what);
-      } catch {
-        throw new TypeError("put: the value must be a ReadableStream, ArrayBuffer, ArrayBufferView, string, Blob or null");
-      }
-    }
-    let body = bytes;
-    if (bytes === null) {
-      const reader = streamsInternals().AcquireReadableStreamDefaultReader(stream, false);
-      try {
-        head.upload = await r2Upload(this.#binding, hash, async () => (await r2ReadChunk(reader)).chunk);
-      } catch (e) {
-        setHandled(streamsInternals().ReadableStreamCancel(stream, e));
-        throw e;
-      }
-      body = null;
-    } else if (typedArrayLength(bytes) > R2_CHUNK) {
-      let at = 0;
-      const size = typedArrayLength(bytes);
-      head.upload = await r2Upload(this.#binding, hash, async () => {
-        if (at >= size) return null;
-        const end = MathMin(size, at + R2_CHUNK);
-        const chunk = bytesView(bytes, at, end);
-        at = end;
-        return chunk;
-      });
-      body = null;
-    }
+    const body = await r2Value(this.#binding, value, check === null ? null : check[0], head, what);
     const answer = (await bindingCall("r2.put", head, body, r2Error("put")))[0];
     return answer.object === null ? null : new R2Object(INTERNAL, answer.object);
   }
@@ -461,11 +383,19 @@ class R2Bucket {
     if (answer.truncated === true) return { objects, truncated: true, cursor: answer.cursor, delimitedPrefixes: prefixes };
     return { objects, truncated: false, delimitedPrefixes: prefixes };
   }
-  createMultipartUpload() {
-    return promiseRejectedWith(new Error("createMultipartUpload: multipart uploads are not supported by Stockade's R2 (put streams any size up to the object cap)"));
+  async createMultipartUpload(key, options = undefined) {
+    const what = "createMultipartUpload";
+    const head = { binding: this.#binding, key: r2Key(key) };
+    const http = r2HttpMetadata(dictGet(options, "httpMetadata"), what);
+    if (http !== null) head.httpMetadata = http;
+    const custom = r2CustomMetadata(dictGet(options, "customMetadata"), what);
+    if (custom !== null) head.customMetadata = custom;
+    const answer = (await bindingCall("r2.createMultipart", head, null, r2Error(what)))[0];
+    return new R2MultipartUpload(INTERNAL, this.#binding, head.key, answer.uploadId);
   }
-  resumeMultipartUpload() {
-    throw new Error("resumeMultipartUpload: multipart uploads are not supported by Stockade's R2");
+  resumeMultipartUpload(key, uploadId) {
+    if (arguments.length < 2) throw new TypeError("resumeMultipartUpload: give a key and an uploadId");
+    return new R2MultipartUpload(INTERNAL, this.#binding, r2Key(key), toUSVString(uploadId));
   }
 }
 setTag(R2Bucket.prototype, "R2Bucket");

@@ -135,6 +135,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/cache.js"),
     include_str!("../js/d1.js"),
     include_str!("../js/r2.js"),
+    include_str!("../js/r2-upload.js"),
     include_str!("../js/durable.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),

@@ -96,6 +96,8 @@ pub struct AppState {
     pub scheduled: crate::scheduled::Counters,
     /// Queues: sends from the API, the messages' counters (`crate::queues`, `/metrics`).
     pub queues: Arc<crate::queues::Queues>,
+    /// Durable Objects, once `ObjectCalls::attach` ran (their alarms' counters, `/metrics`).
+    pub objects: std::sync::OnceLock<Arc<crate::objects::Objects>>,
 }
 
 fn quota_table(config: &Config) -> Vec<(String, crate::config::Quotas)> {
@@ -135,6 +137,7 @@ impl AppState {
             host_call_budget,
             scheduled: Default::default(),
             queues,
+            objects: Default::default(),
         }
     }
 

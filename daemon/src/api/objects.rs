@@ -1,5 +1,6 @@
 //! The calls that reach a Durable Object through its namespace binding (`env.NS.get(id)`'s stub),
-//! and the eviction of idle objects.
+//! and the eviction of idle objects; `ObjectCalls::attach` also starts the alarms' firing
+//! (`object_alarms.rs`).
 //!
 //! Host calls (framed like `service.*`):
 //! - `do.call` `{binding, id, name?, method}` + the encoded argument list → `{}` + the object's
@@ -38,6 +39,9 @@ use crate::objects::Objects;
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::{CallContext, Chain, HostCalls};
 
+#[path = "object_alarms.rs"]
+mod alarms;
+
 /// Longest name an id is made from, bytes.
 const MAX_NAME_BYTES: usize = 2048;
 
@@ -74,9 +78,13 @@ impl ObjectCalls {
         })
     }
 
-    /// Hands the calls the API's state, and starts evicting idle objects.
+    /// Hands the calls the API's state, and starts evicting idle objects and firing alarms.
     pub fn attach(self: &Arc<Self>, state: Weak<AppState>) {
         let _ = self.state.set(state.clone());
+        if let Some(app) = state.upgrade() {
+            let _ = app.objects.set(Arc::clone(&self.objects));
+        }
+        tokio::spawn(alarms::run(state.clone(), Arc::clone(&self.objects)));
         let objects = Arc::clone(&self.objects);
         let idle = objects.settings.idle;
         tokio::spawn(async move {
@@ -231,4 +239,20 @@ impl ObjectCalls {
             Err(head) => crate::storage::frame(&head, &[]),
         })
     }
+}
+
+/// The worker whose log ring a call's console lines go to (`GET /v1/workers/{id}/logs`): the
+/// definition's own, except for a live Durable Object's, which runs as a definition of its own
+/// (`objects/directory.rs`) and whose lines go to the worker that exports its class.
+pub(super) fn log_ring_of(state: &AppState, def: &stockade_ipc::WorkerId) -> String {
+    state
+        .objects
+        .get()
+        .and_then(|objects| {
+            objects
+                .directory()
+                .object_of(def)
+                .map(|key| key.worker.clone())
+        })
+        .unwrap_or_else(|| hex(def))
 }

@@ -53,6 +53,9 @@ fn page(state: &AppState) -> Response {
     state.metrics.render(&mut out);
     state.scheduled.render(&mut out);
     state.queues.render(&mut out);
+    if let Some(objects) = state.objects.get() {
+        objects.db.alarms.render(&mut out);
+    }
     render_pool(state, &mut out);
     state.egress.secrets_follow().render(&mut out);
     let mut response = out.into_response();

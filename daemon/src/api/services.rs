@@ -336,7 +336,7 @@ pub(super) async fn rpc(
         chain,
         ..Streams::default()
     };
-    let id = hex(&def.id);
+    let id = super::objects::log_ring_of(state, &def.id);
     let outcome = state
         .pool
         .submit(tenant, Job::Call { def, call, streams })

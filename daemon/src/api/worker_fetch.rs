@@ -17,7 +17,6 @@ use stockade_ipc::Call;
 
 use super::answer::{self, BadAnswer};
 use super::error::error_code;
-use super::loader::hex;
 use super::AppState;
 use crate::egress::{FetchRequest, UploadStream, WorkerAnswer};
 use crate::supervisor::body::{self, BodyIn};
@@ -54,7 +53,7 @@ pub(super) async fn deliver(
 ) -> Result<WorkerAnswer, Refused> {
     let Callee { def, entrypoint } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
-    let id = hex(&def.id);
+    let id = super::objects::log_ring_of(state, &def.id);
     let call = Call::Fetch {
         method: request.method,
         url: request.url,

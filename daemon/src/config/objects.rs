@@ -23,6 +23,9 @@ pub struct ObjectsConfig {
     /// Time budget of one storage operation (a `sql.exec`, a `put`...), milliseconds (default
     /// 30000, 10 to 300000).
     pub query_ms: u64,
+    /// The first wait before an alarm whose `alarm()` threw runs again, milliseconds (default
+    /// 2000, as Cloudflare's, 10 to 60000); each retry waits twice the last, up to 6 retries.
+    pub alarm_retry_ms: u64,
 }
 
 impl Default for ObjectsConfig {
@@ -34,6 +37,7 @@ impl Default for ObjectsConfig {
             max_bytes: 100 << 20,
             tenant_max_bytes: 1 << 30,
             query_ms: 30_000,
+            alarm_retry_ms: 2_000,
         }
     }
 }
@@ -41,7 +45,7 @@ impl Default for ObjectsConfig {
 impl ObjectsConfig {
     /// Why the settings cannot be used, if they cannot.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 6] = [
+        let checks: [(bool, &str); 7] = [
             (
                 (100..=3_600_000).contains(&self.idle_ms),
                 "durable_objects.idle_ms must be 100 to 3600000",
@@ -66,6 +70,10 @@ impl ObjectsConfig {
                 super::D1_QUERY_MS.contains(&self.query_ms),
                 "durable_objects.query_ms must be 10 to 300000",
             ),
+            (
+                (10..=60_000).contains(&self.alarm_retry_ms),
+                "durable_objects.alarm_retry_ms must be 10 to 60000",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, why)) => Err((*why).to_owned()),
@@ -85,6 +93,7 @@ impl ObjectsConfig {
             idle: std::time::Duration::from_millis(self.idle_ms),
             max_live_per_tenant: self.max_live_per_tenant,
             max_live: self.max_live,
+            alarm_retry: std::time::Duration::from_millis(self.alarm_retry_ms),
         }
     }
 }

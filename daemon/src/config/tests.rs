@@ -573,6 +573,9 @@ fn the_r2_caps_are_bounded() {
     assert_eq!(default.store.r2_tenant_max_bytes, 1 << 30);
     let r2 = default.r2_settings();
     assert!(r2.dir.ends_with("r2"), "{}", r2.dir.display());
+    assert_eq!(r2.multipart_expiry.as_secs(), 7 * 24 * 3600, "R2's 7 days");
+    let c = parse("[store]\nr2_multipart_expiry_secs = 60\n").expect("valid");
+    assert_eq!(c.r2_settings().multipart_expiry.as_secs(), 60);
     let c =
         parse("[store]\nr2_max_object_bytes = 1000\nr2_tenant_max_bytes = 5000\n").expect("valid");
     assert_eq!(
@@ -587,6 +590,8 @@ fn the_r2_caps_are_bounded() {
         ("r2_max_object_bytes", "5368709121"),
         ("r2_tenant_max_bytes", "0"),
         ("r2_tenant_max_bytes", "-1"),
+        ("r2_multipart_expiry_secs", "0"),
+        ("r2_multipart_expiry_secs", "31536001"),
     ] {
         assert!(
             parse(&format!("[store]\n{field} = {bad}\n")).is_err(),

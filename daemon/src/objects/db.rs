@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::{valid_id, ObjectKey};
@@ -71,8 +71,17 @@ pub enum Work {
     Put(Vec<(String, Vec<u8>)>),
     Delete(Vec<String>),
     DeleteAll,
+    /// `DeleteAll` and the alarm (compatibility date 2026-02-24 or later, as on Cloudflare).
+    DeleteAllAndAlarm,
     List(ListOptions),
     Sql(Query),
+    /// The alarm's time (`alarms::Alarms`).
+    GetAlarm,
+    /// As `GetAlarm`, and makes the index and the schedule say the same.
+    SyncAlarm,
+    SetAlarm(i64),
+    /// Deletes the alarm if it is set for this time (any, for `None`): the alarm left.
+    DeleteAlarm(Option<i64>),
 }
 
 /// What it answered.
@@ -82,6 +91,8 @@ pub enum Done {
     /// Keys deleted (or nothing, for a put).
     Count(u64),
     Sql(Outcome),
+    /// The alarm set (after the operation), ms since the epoch.
+    Alarm(Option<i64>),
 }
 
 struct Task {
@@ -99,6 +110,8 @@ struct Opened {
 /// The objects' files and their queues.
 pub struct ObjectDb {
     settings: DbSettings,
+    /// The objects' alarms: the daemon's index of them and their schedule.
+    pub alarms: super::alarms::Alarms,
     queues: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Task>>>,
     temp: Mutex<HashMap<String, Arc<TempQuota>>>,
 }
@@ -155,6 +168,7 @@ impl ObjectDb {
             tracing::error!("durable objects: registering the temporary-file VFS failed: {code}");
         }
         Arc::new(ObjectDb {
+            alarms: super::alarms::Alarms::open(&settings.dir),
             settings,
             queues: Mutex::default(),
             temp: Mutex::default(),
@@ -242,7 +256,7 @@ impl ObjectDb {
                     ));
                 }
                 me.cap(db)?;
-                me.run(db, work, abandoned)
+                me.run(db, &key, work, abandoned)
             })
             .await
             .unwrap_or_else(|e| Err(failed("run", e)));
@@ -278,7 +292,9 @@ impl ObjectDb {
         let fence = harden_reserving(&mut conn, self.settings.max_bytes, Some("_cf_"))
             .map_err(|e| failed("harden", e))?;
         fence.internal.store(true, Ordering::SeqCst);
-        let made = conn.execute_batch(SCHEMA);
+        let made = conn
+            .execute_batch(SCHEMA)
+            .and_then(|()| conn.execute_batch(super::alarms::FILE_SCHEMA));
         fence.internal.store(false, Ordering::SeqCst);
         made.map_err(|e| failed("schema", e))?;
         Ok(Opened { conn, fence, path })
@@ -299,7 +315,13 @@ impl ObjectDb {
         cap_pages(&db.conn, &db.fence, bytes, why).map_err(|e| failed("cap", e))
     }
 
-    fn run(&self, db: &Opened, work: Work, abandoned: Arc<AtomicBool>) -> Result<Done, SqlError> {
+    fn run(
+        &self,
+        db: &Opened,
+        key: &ObjectKey,
+        work: Work,
+        abandoned: Arc<AtomicBool>,
+    ) -> Result<Done, SqlError> {
         let budget_ms = self.settings.query_ms;
         db.fence.watch(Some(abandoned));
         db.fence.arm(budget_ms);
@@ -314,8 +336,21 @@ impl ObjectDb {
             kv => {
                 // The supervisor's own statements (the tenant's SQL may not name _cf_KV).
                 db.fence.internal.store(true, Ordering::SeqCst);
-                let done =
-                    kv_op(&db.conn, kv).map_err(|e| d1_exec::describe(&e, &db.fence, budget_ms));
+                let done = match kv {
+                    Work::GetAlarm => self.alarms.get_for(&db.conn, key).map(Done::Alarm),
+                    Work::DeleteAllAndAlarm => super::kv::kv_op(&db.conn, Work::DeleteAll)
+                        .and_then(|done| self.alarms.delete(&db.conn, key, None).map(|_| done)),
+                    Work::SyncAlarm => self.alarms.sync(&db.conn, key).map(Done::Alarm),
+                    Work::SetAlarm(at) => self
+                        .alarms
+                        .set(&db.conn, key, at)
+                        .map(|()| Done::Alarm(Some(at))),
+                    Work::DeleteAlarm(only) => {
+                        self.alarms.delete(&db.conn, key, only).map(Done::Alarm)
+                    }
+                    kv => super::kv::kv_op(&db.conn, kv),
+                }
+                .map_err(|e| d1_exec::describe(&e, &db.fence, budget_ms));
                 db.fence.internal.store(false, Ordering::SeqCst);
                 done
             }
@@ -324,88 +359,6 @@ impl ObjectDb {
         db.fence.disarm();
         db.fence.watch(None);
         done
-    }
-}
-
-/// A key-value operation on `_cf_KV` (writes in one transaction).
-fn kv_op(conn: &Connection, work: Work) -> rusqlite::Result<Done> {
-    match work {
-        Work::Get(keys) => {
-            let mut stmt = conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
-            let mut out = Vec::new();
-            for key in keys {
-                if let Some(v) = stmt
-                    .query_row([&key], |r| r.get::<_, Vec<u8>>(0))
-                    .optional()?
-                {
-                    out.push((key, v));
-                }
-            }
-            Ok(Done::Entries(out))
-        }
-        Work::Put(entries) => {
-            let tx = conn.unchecked_transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO _cf_KV (key, value) VALUES (?1, ?2) \
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                )?;
-                for (k, v) in &entries {
-                    stmt.execute(rusqlite::params![k, v])?;
-                }
-            }
-            tx.commit()?;
-            Ok(Done::Count(0))
-        }
-        Work::Delete(keys) => {
-            let tx = conn.unchecked_transaction()?;
-            let mut n = 0;
-            {
-                let mut stmt = tx.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
-                for k in &keys {
-                    n += stmt.execute([k])? as u64;
-                }
-            }
-            tx.commit()?;
-            Ok(Done::Count(n))
-        }
-        Work::DeleteAll => {
-            let n = conn.execute("DELETE FROM _cf_KV", [])? as u64;
-            Ok(Done::Count(n))
-        }
-        Work::List(o) => {
-            let sql = format!(
-                "SELECT key, value FROM _cf_KV WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key > ?2) \
-                 AND (?3 IS NULL OR key < ?3) AND (?4 IS NULL OR substr(key, 1, length(?4)) = ?4) \
-                 ORDER BY key {} LIMIT ?5",
-                if o.reverse { "DESC" } else { "ASC" }
-            );
-            let limit = o.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-            let mut stmt = conn.prepare(&sql)?;
-            let mut rows = stmt.query(rusqlite::params![
-                o.start,
-                o.start_after,
-                o.end,
-                o.prefix,
-                limit
-            ])?;
-            let (mut out, mut bytes) = (Vec::new(), 0usize);
-            while let Some(row) = rows.next()? {
-                let (k, v): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
-                bytes += k.len() + v.len();
-                if bytes > RESULT_MAX_BYTES {
-                    return Err(rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
-                        Some(format!(
-                            "list() found more than {RESULT_MAX_BYTES} bytes: give it a limit"
-                        )),
-                    ));
-                }
-                out.push((k, v));
-            }
-            Ok(Done::Entries(out))
-        }
-        Work::Sql(_) => Ok(Done::Count(0)),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Durable Objects (`{"binding": "durable_object_namespace", "class_name": "Counter"}`): which
-//! objects are live (`directory`), their storage (`db`), and the `ctx.storage` host calls an
-//! object's isolate makes. The calls that reach an object (`do.call`, `do.fetch`) and the
-//! eviction of idle objects are the API's (`api/objects.rs`), which places them with the pool.
+//! objects are live (`directory`), their storage (`db`, its key-value operations `kv`), their
+//! alarms (`alarms`: kept and scheduled), and the `ctx.storage` host calls an object's isolate
+//! makes. The calls that reach an object (`do.call`, `do.fetch`), the eviction of idle objects
+//! and the firing of alarms are the API's (`api/objects.rs`, `api/object_alarms.rs`), which
+//! places them with the pool.
 //!
 //! Storage host calls (framed like the other storage calls; made only by an object's own
 //! isolate, whose definition the directory knows: any other caller is refused):
@@ -9,7 +11,9 @@
 //! - `do.put` `{keys, lengths}` + the values → `{}` (one transaction);
 //! - `do.delete` `{keys}` → `{count}`; `do.deleteAll` `{}` → `{count}`;
 //! - `do.list` `{start?, startAfter?, end?, prefix?, reverse?, limit?}` → as `do.get`;
-//! - `do.sql` `{sql, params}` (+ BLOB bytes, as `d1.query`) → `{columns, rows, meta}` as D1's.
+//! - `do.sql` `{sql, params}` (+ BLOB bytes, as `d1.query`) → `{columns, rows, meta}` as D1's;
+//! - `do.getAlarm` `{}`, `do.setAlarm` `{time}` (ms since the epoch, at most JavaScript's last
+//!   date), `do.deleteAlarm` `{}` → `{time}` (the alarm set after the call, or null; `alarms`).
 //!
 //! A value is the runtime's encoding of a structured-cloneable value (rpc.js's tagged JSON),
 //! opaque here. Errors: `{"error": {"name": "Error", "message"}}` (SQLite's, D1's shape) or a
@@ -20,8 +24,10 @@
 //! operations run in the order its isolate made them (queued before the handler's future runs).
 //! Trusts: the call context.
 
+pub mod alarms;
 pub mod db;
 pub mod directory;
+mod kv;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -40,6 +46,8 @@ pub struct ObjectsSettings {
     pub idle: Duration,
     pub max_live_per_tenant: usize,
     pub max_live: usize,
+    /// The first wait before a failed alarm runs again (doubled for each retry).
+    pub alarm_retry: Duration,
 }
 
 /// The live objects and their storage.
@@ -49,14 +57,21 @@ pub struct Objects {
     pub db: Arc<ObjectDb>,
 }
 
-const OPS: [&str; 6] = [
+const OPS: [&str; 9] = [
     "do.get",
     "do.put",
     "do.delete",
     "do.deleteAll",
     "do.list",
     "do.sql",
+    "do.getAlarm",
+    "do.setAlarm",
+    "do.deleteAlarm",
 ];
+
+/// From this compatibility date on, `deleteAll()` deletes the alarm too (Cloudflare's; dates
+/// are `YYYY-MM-DD`, checked by the Loader API, so they order as text).
+const DELETE_ALL_ALARM_DATE: &str = "2026-02-24";
 
 fn refusal(name: &str, message: impl Into<String>) -> Vec<u8> {
     frame(
@@ -119,7 +134,15 @@ impl Objects {
                 )
             })?;
         let (head, bytes) = split(payload).map_err(Err)?;
-        let work = work(op, &head, bytes).map_err(|why| Ok(refusal("TypeError", why)))?;
+        let mut work = work(op, &head, bytes).map_err(|why| Ok(refusal("TypeError", why)))?;
+        let date = context
+            .caller
+            .worker
+            .as_ref()
+            .and_then(|d| d.compatibility_date.as_deref());
+        if matches!(work, Work::DeleteAll) && date.is_some_and(|d| d >= DELETE_ALL_ALARM_DATE) {
+            work = Work::DeleteAllAndAlarm;
+        }
         let done = self.db.submit(&key, work);
         Ok(Box::pin(async move { answer(done.await) }))
     }
@@ -194,6 +217,20 @@ fn work(op: &str, head: &Value, bytes: &[u8]) -> Result<Work, String> {
             },
         }),
         "do.sql" => Work::Sql(crate::storage::d1_calls::query(head, bytes)?),
+        "do.getAlarm" => Work::GetAlarm,
+        "do.deleteAlarm" => Work::DeleteAlarm(None),
+        "do.setAlarm" => {
+            let max = alarms::MAX_TIME_MS as f64;
+            let time = head
+                .get("time")
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite() && t.abs() <= max)
+                .ok_or(
+                    "setAlarm takes a time in milliseconds since the epoch (a number or a Date)",
+                )?;
+            // In range, so the cast is exact to the millisecond.
+            Work::SetAlarm(time.floor() as i64)
+        }
         _ => return Err(format!("no storage operation {op}")),
     })
 }
@@ -211,6 +248,7 @@ fn answer(done: Result<Done, crate::storage::d1_exec::SqlError>) -> Vec<u8> {
             frame(&json!({"keys": keys, "lengths": lengths}), &bytes)
         }
         Ok(Done::Count(n)) => frame(&json!({ "count": n }), &[]),
+        Ok(Done::Alarm(time)) => frame(&json!({ "time": time }), &[]),
         Ok(Done::Sql(o)) => {
             let mut bytes = Vec::new();
             let head = crate::storage::d1_calls::outcome(o, &mut bytes);
@@ -258,6 +296,9 @@ mod tests {
             ("do.get", json!({"keys": ["k".repeat(MAX_KEY_BYTES + 1)]})),
             ("do.list", json!({"limit": -1})),
             ("do.list", json!({"prefix": 3})),
+            ("do.setAlarm", json!({})),
+            ("do.setAlarm", json!({"time": "soon"})),
+            ("do.setAlarm", json!({"time": 1e300})),
             ("do.drop", json!({})),
         ] {
             assert!(work(op, &bad, b"xyz").is_err(), "{op} {bad}");

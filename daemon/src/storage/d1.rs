@@ -9,7 +9,9 @@
 //! tenant statement runs on it, its size capped at `[store] d1_max_bytes` and, before each
 //! call, at what the tenant has left of `[store] d1_tenant_max_bytes` (the bytes of all its
 //! databases' files, WAL included, counted then: a call's own WAL growth, at most what one
-//! transaction writes, is counted by the next); no new database once fewer than
+//! transaction writes, is counted by the next; after a call that wrote, the pages it freed are
+//! returned and the WAL folded into the file and emptied, `d1_upkeep`, so between calls each
+//! page is on disk, and counted, once); no new database once fewer than
 //! [`NEW_DATABASE_BYTES`] are left; the tenant's temporary files at most `d1_max_bytes` together
 //! (`d1_temp`); each call under a time budget of `[store] d1_query_ms`, and stopped once the
 //! request that made it is over (its host call's future dropped, for its wall-clock limit, say),
@@ -29,11 +31,15 @@ use tokio::sync::Semaphore;
 use super::d1_exec::{self, Allowance, Outcome, Query, SqlError, RESULT_MAX_BYTES};
 use super::d1_guard::{cap_pages, harden, Fence};
 use d1_temp::TempQuota;
+use d1_upkeep::Commits;
 
 /// The temporary-file cap (a module of its own, declared here: `storage/mod.rs` lists D1's
 /// others).
 #[path = "d1_temp.rs"]
 pub(crate) mod d1_temp;
+/// Bookmarks, returning freed space, `dump()` (declared here as `d1_temp` is).
+#[path = "d1_upkeep.rs"]
+pub(crate) mod d1_upkeep;
 
 /// Calls of one tenant running at once (each holds a thread of the blocking pool).
 pub const CALLS_PER_TENANT: usize = 2;
@@ -43,6 +49,9 @@ pub const MAX_DATABASES_PER_TENANT: usize = 100;
 const MAX_OPEN: usize = 256;
 /// What a tenant must have left of its quota for a new database (its file, WAL and index).
 pub const NEW_DATABASE_BYTES: u64 = 64 << 10;
+/// Most bytes `dump()` returns (with `d1_max_bytes`): what one host call's answer carries, less
+/// room for its head.
+pub const DUMP_MAX_BYTES: u64 = (stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD - (64 << 10)) as u64;
 
 /// `[store] d1_*`, resolved.
 #[derive(Debug, Clone)]
@@ -59,19 +68,29 @@ pub enum Work {
     Statement(Query),
     Batch(Vec<Query>),
     Exec(String),
+    /// The database's bytes (`dump()`).
+    Dump,
 }
 
 /// What it got.
 pub enum Done {
     Statement(Outcome),
     Batch(Vec<Outcome>),
-    /// Lines run, milliseconds.
+    /// Statements run, milliseconds.
     Exec(u64, f64),
+    Dump(Vec<u8>),
+}
+
+/// What a call got and the database's bookmark after it (`d1_upkeep`).
+pub struct Answered {
+    pub done: Done,
+    pub bookmark: String,
 }
 
 struct Database {
     conn: Mutex<Connection>,
     fence: Arc<Fence>,
+    commits: Commits,
 }
 
 /// The open databases and the tenants' turns.
@@ -222,13 +241,16 @@ impl D1 {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let mut conn = Connection::open_with_flags_and_vfs(&path, flags, d1_temp::VFS_NAME)
             .map_err(|e| failed("open", e))?;
+        d1_upkeep::prepare_new(&conn).map_err(|e| failed("auto_vacuum", e))?;
         let fence = harden(&mut conn, self.settings.max_bytes).map_err(|e| failed("harden", e))?;
+        let commits = Commits::install(&mut conn).map_err(|e| failed("commit hook", e))?;
         if open.len() >= MAX_OPEN {
             open.retain(|_, db| Arc::strong_count(db) > 1);
         }
         let db = Arc::new(Database {
             conn: Mutex::new(conn),
             fence,
+            commits,
         });
         open.insert(key, Arc::clone(&db));
         Ok(db)
@@ -249,7 +271,7 @@ impl D1 {
         tenant: &str,
         database: &str,
         work: Work,
-    ) -> Result<Done, SqlError> {
+    ) -> Result<Answered, SqlError> {
         // Dropped with this future: by the link when the request is over.
         let abandon = Abandon(Arc::new(AtomicBool::new(false)));
         let abandoned = Arc::clone(&abandon.0);
@@ -264,7 +286,7 @@ impl D1 {
             let _turn = turn;
             let _temp = d1_temp::enter(me.temp_quota(&tenant));
             let db = me.database(&tenant, &database)?;
-            let conn = lock(&db.conn);
+            let mut conn = lock(&db.conn);
             if abandoned.load(Ordering::SeqCst) {
                 return Err(SqlError(
                     "the request that made the call is over: SQLITE_INTERRUPT".into(),
@@ -272,6 +294,7 @@ impl D1 {
             }
             me.cap(&db, &conn, &me.path(&tenant, &database)?)?;
             let budget_ms = me.settings.query_ms;
+            let commits = db.commits.now();
             db.fence.watch(Some(abandoned));
             db.fence.arm(budget_ms);
             let mut allowance = Allowance {
@@ -287,11 +310,21 @@ impl D1 {
                 }
                 Work::Exec(sql) => d1_exec::exec(&conn, &db.fence, &sql, budget_ms)
                     .map(|(n, ms)| Done::Exec(n, ms)),
+                Work::Dump => {
+                    let cap = me.settings.max_bytes.min(DUMP_MAX_BYTES);
+                    d1_upkeep::dump(&mut conn, &db.fence, cap).map(Done::Dump)
+                }
             };
             d1_exec::close_transaction(&conn, &db.fence);
+            if db.commits.now() != commits {
+                d1_upkeep::settle(&conn, &db.fence);
+            }
             db.fence.disarm();
             db.fence.watch(None);
-            done
+            done.map(|done| Answered {
+                done,
+                bookmark: db.commits.bookmark(),
+            })
         })
         .await
         .map_err(|e| failed("call", e));
@@ -308,7 +341,7 @@ mod tests;
 pub const DECLARATIONS: &str = "interface D1Meta {
   duration: number; size_after: number; rows_read: number; rows_written: number;
   last_row_id: number; changed_db: boolean; changes: number;
-  served_by?: string; served_by_primary?: boolean; timings?: { sql_duration_ms: number }; total_attempts?: number;
+  served_by?: string; served_by_region?: string; served_by_primary?: boolean; timings?: { sql_duration_ms: number }; total_attempts?: number;
 }
 interface D1Result<T = Record<string, unknown>> { success: true; meta: D1Meta; results: T[] }
 interface D1ExecResult { count: number; duration: number }
@@ -322,11 +355,22 @@ interface D1PreparedStatement {
   raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
   raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
 }
+type D1SessionBookmark = string;
+type D1SessionConstraint = \"first-primary\" | \"first-unconstrained\";
+interface D1DatabaseSession {
+  prepare(query: string): D1PreparedStatement;
+  batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
+  /** The latest bookmark of the session's answers (or the one it started from), else null. */
+  getBookmark(): D1SessionBookmark | null;
+}
 interface D1Database {
   prepare(query: string): D1PreparedStatement;
   /** One transaction: every statement's result, or the first error and nothing written. */
   batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
-  /** Each line on its own, no bindings. */
+  /** Each line on its own, no bindings; `count` is the statements run. */
   exec(query: string): Promise<D1ExecResult>;
+  /** The database file, as SQLite serializes it (at most `[store] d1_max_bytes`). */
+  dump(): Promise<ArrayBuffer>;
+  withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint): D1DatabaseSession;
 }
 ";

@@ -1,13 +1,16 @@
 //! The `d1.*` host calls behind a `{"binding": "d1"}` (isolate/js/d1.js): `query` (one
-//! statement: `first`, `all`, `run`, `raw`), `batch` (statements in one transaction), `exec`.
+//! statement: `first`, `all`, `run`, `raw`), `batch` (statements in one transaction), `exec`,
+//! `dump` (the database's bytes).
 //!
 //! Wire (framed like the other storage calls): a request head `{binding, sql, params}`,
 //! `{binding, statements: [{sql, params}]}` or `{binding, sql}`; a parameter is null, a number,
 //! a string, or `{"b": [offset, length]}` (a BLOB) / `{"t": [offset, length]}` (a long text)
 //! into the bytes after the head. An answer head is `{columns, rows, meta}` (a BLOB cell as
-//! `{"b": [offset, length]}` into the answer's bytes), `{results: [...]}` or `{count,
-//! duration}`; `{"error": {"name": "Error", "message"}}` is D1's error (the runtime adds the
-//! `D1_ERROR: ` prefix), a `TypeError` a malformed request.
+//! `{"b": [offset, length]}` into the answer's bytes), `{results: [...]}`, `{count,
+//! duration}` or `{size}` (a dump, its bytes after the head), each with the database's
+//! `bookmark` after the call (a session's, `d1_upkeep`); `{"error": {"name": "Error",
+//! "message"}}` is D1's error (the runtime adds the `D1_ERROR: ` prefix), a `TypeError` a
+//! malformed request.
 //!
 //! Guarantees: a call reaches only a database of a D1 binding of the calling worker's stored
 //! definition, within the calling tenant (`Storage::answer_d1`). Trusts: the call context.
@@ -17,13 +20,13 @@ use std::sync::Arc;
 use rusqlite::types::Value as Cell;
 use serde_json::{json, Map, Value};
 
-use super::d1::{Done, Work, D1};
+use super::d1::{Answered, Done, Work, D1};
 use super::d1_exec::{Meta, Outcome, Param, Query, SqlError};
 use super::{frame, split, within_a_call, Storage};
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::CallContext;
 
-pub const OPS: [&str; 3] = ["query", "batch", "exec"];
+pub const OPS: [&str; 4] = ["query", "batch", "exec", "dump"];
 
 /// Most statements in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -121,6 +124,7 @@ fn work(op: &str, head: &Value, body: &[u8]) -> Result<Work, String> {
                 .ok_or("exec needs its sql")?
                 .to_owned(),
         ),
+        "dump" => Work::Dump,
         _ => return Err(format!("no d1 operation {op}")),
     })
 }
@@ -128,6 +132,8 @@ fn work(op: &str, head: &Value, body: &[u8]) -> Result<Work, String> {
 fn meta(m: &Meta) -> Value {
     json!({
         "served_by": "stockade",
+        // One copy, written and read here: the primary (D1 names a region, `WNAM` say).
+        "served_by_region": "local",
         "served_by_primary": true,
         "timings": {"sql_duration_ms": m.duration_ms},
         "duration": m.duration_ms,
@@ -172,15 +178,26 @@ pub(crate) fn outcome(o: Outcome, bytes: &mut Vec<u8>) -> Value {
 }
 
 /// The framed answer to `done`.
-pub fn answer(done: Result<Done, SqlError>) -> Vec<u8> {
+pub fn answer(done: Result<Answered, SqlError>) -> Vec<u8> {
     let mut bytes = Vec::new();
     let head = match done {
-        Ok(Done::Statement(o)) => outcome(o, &mut bytes),
-        Ok(Done::Batch(os)) => {
-            let results: Vec<Value> = os.into_iter().map(|o| outcome(o, &mut bytes)).collect();
-            json!({ "results": results })
+        Ok(Answered { done, bookmark }) => {
+            let mut head = match done {
+                Done::Statement(o) => outcome(o, &mut bytes),
+                Done::Batch(os) => {
+                    let results: Vec<Value> =
+                        os.into_iter().map(|o| outcome(o, &mut bytes)).collect();
+                    json!({ "results": results })
+                }
+                Done::Exec(count, duration) => json!({"count": count, "duration": duration}),
+                Done::Dump(dump) => {
+                    bytes = dump;
+                    json!({ "size": bytes.len() })
+                }
+            };
+            head["bookmark"] = Value::String(bookmark);
+            head
         }
-        Ok(Done::Exec(count, duration)) => json!({"count": count, "duration": duration}),
         Err(SqlError(message)) => json!({"error": {"name": "Error", "message": message}}),
     };
     within_a_call(frame(&head, &bytes))
@@ -254,11 +271,15 @@ mod tests {
             rows: vec![vec![Cell::Blob(vec![9, 8]), Cell::Text("x".into())]],
             meta: Meta::default(),
         };
-        let framed = answer(Ok(Done::Statement(o)));
+        let framed = answer(Ok(Answered {
+            done: Done::Statement(o),
+            bookmark: "b".into(),
+        }));
         let (head, bytes) = split(&framed).expect("framed");
         assert_eq!(head["rows"], json!([[{"b": [0, 2]}, "x"]]));
         assert_eq!(bytes, &[9, 8]);
         assert_eq!(head["meta"]["served_by_primary"], true);
+        assert_eq!(head["bookmark"], "b");
         let err = answer(Err(SqlError("no such table: t: SQLITE_ERROR".into())));
         let (head, _) = split(&err).expect("framed");
         assert_eq!(head["error"]["name"], "Error");

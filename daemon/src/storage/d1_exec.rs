@@ -74,9 +74,14 @@ pub struct Meta {
     pub last_row_id: i64,
     pub changed_db: bool,
     pub size_after: u64,
-    /// Rows returned, or the rows a full scan stepped through when more (SQLite counts no
-    /// rows read as D1 does: an estimate).
+    /// Rows returned, or the rows full scans stepped through when more
+    /// (`SQLITE_STMTSTATUS_FULLSCAN_STEP`, a row each; `VM_STEP` counts virtual machine
+    /// instructions, not rows, and a row found through an index is counted only when returned:
+    /// stock SQLite counts rows read no closer, so this is an estimate, low for an aggregate
+    /// over an index range).
     pub rows_read: u64,
+    /// Rows inserted, updated or deleted, those of triggers included (`sqlite3_total_changes`
+    /// before and after; D1 also counts each index entry written, this does not).
     pub rows_written: u64,
 }
 
@@ -281,8 +286,8 @@ pub fn statement(
     }
     let scanned = u64::try_from(stmt.get_status(StatementStatus::FullscanStep)).unwrap_or(0);
     drop(stmt);
-    let changed = conn.total_changes() != before;
-    let changes = if changed && !readonly {
+    let written = conn.total_changes().saturating_sub(before);
+    let changes = if written > 0 && !readonly {
         conn.changes()
     } else {
         0
@@ -294,7 +299,7 @@ pub fn statement(
         changed_db: !readonly,
         size_after: size(conn, fence),
         rows_read: (out.len() as u64).max(scanned),
-        rows_written: changes,
+        rows_written: if readonly { 0 } else { written },
     };
     Ok(Outcome {
         columns,
@@ -349,7 +354,8 @@ pub fn batch(
 }
 
 /// D1's `exec`: each line of `sql` (trimmed) on its own, in order, every statement on it run
-/// to its end; rows are not returned. The lines run and their time, or the first failing line.
+/// to its end; rows are not returned. The statements run (D1's `count`: two on one line are
+/// two, a blank line none) and their time, or the first failing line.
 pub fn exec(
     conn: &Connection,
     fence: &Fence,
@@ -362,11 +368,12 @@ pub fn exec(
         if line.trim().is_empty() {
             continue;
         }
-        let run = || -> rusqlite::Result<()> {
+        let mut run = || -> rusqlite::Result<()> {
             let mut statements = Batch::new(conn, line);
             while let Some(mut stmt) = statements.next()? {
                 let mut rows = stmt.raw_query();
                 while rows.next()?.is_some() {}
+                count += 1;
             }
             Ok(())
         };
@@ -374,7 +381,6 @@ pub fn exec(
             let SqlError(why) = describe(&e, fence, budget_ms);
             return Err(SqlError(format!("Error in line {}: {line}: {why}", i + 1)));
         }
-        count += 1;
     }
     Ok((count, started.elapsed().as_secs_f64() * 1000.0))
 }

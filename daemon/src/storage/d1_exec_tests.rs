@@ -93,6 +93,22 @@ fn writes_report_changes_and_the_last_row_id() {
     let sel = statement(&conn, &fence, &select, &mut a).expect("select");
     assert_eq!(sel.meta.changes, 0, "a read changes nothing after a write");
     assert_eq!(sel.rows, vec![vec![Value::Integer(2)]]);
+    assert_eq!(sel.meta.rows_written, 0);
+    // A trigger's writes are rows written too (`changes` stays the statement's own).
+    for sql in [
+        "CREATE TABLE log (name TEXT)",
+        "CREATE TRIGGER t_log AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (new.name); END",
+    ] {
+        statement(&conn, &fence, &q(sql, vec![]), &mut a).expect("schema");
+    }
+    let update = q("UPDATE t SET name = name || '!'", vec![]);
+    let up = statement(&conn, &fence, &update, &mut a).expect("update");
+    assert_eq!(
+        (up.meta.changes, up.meta.rows_written),
+        (2, 4),
+        "{:?}",
+        up.meta
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -194,7 +210,8 @@ fn exec_runs_line_by_line_and_names_the_failing_line() {
         10_000,
     )
     .expect("exec");
-    assert_eq!(count, 3);
+    // D1's count is the statements run: two on a line are two, the blank line none.
+    assert_eq!(count, 4);
     let n: i64 = conn
         .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
         .expect("count");

@@ -178,9 +178,11 @@ pub fn authorize(action: &AuthAction<'_>, internal: bool) -> Result<(), String> 
             let name = lower(pragma_name);
             let read = READ_PRAGMAS.contains(&name.as_str());
             let set = SET_PRAGMAS.contains(&name.as_str());
+            // The supervisor's own: the cap, the size, and the upkeep after a write (`d1_upkeep`).
             let own = match pragma_value {
-                None => ["page_count", "page_size"].contains(&name.as_str()),
-                Some(_) => name == "max_page_count",
+                None => ["page_count", "page_size", "freelist_count", "incremental_vacuum"]
+                    .contains(&name.as_str()),
+                Some(_) => ["max_page_count", "wal_checkpoint"].contains(&name.as_str()),
             };
             if read || set || (internal && own) {
                 Ok(())

@@ -24,7 +24,7 @@ fn sql(text: &str) -> Work {
 }
 
 async fn run(d1: &Arc<D1>, database: &str, text: &str) -> Result<Done, SqlError> {
-    d1.run("t", database, sql(text)).await
+    d1.run("t", database, sql(text)).await.map(|a| a.done)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,8 @@ mod r2_args;
 mod r2_calls;
 mod r2_cond;
 mod r2_index;
+mod r2_multipart;
+mod r2_parts;
 mod r2_upload;
 pub mod ws_calls;
 
@@ -62,10 +64,12 @@ pub struct Storage {
 
 impl Storage {
     pub fn new(store: Store, d1: d1::D1Settings, r2: r2::R2Settings) -> Arc<Storage> {
+        let r2 = r2::R2::new(r2);
+        r2_multipart::start_reaper(&r2);
         Arc::new(Storage {
             store,
             d1: d1::D1::new(d1),
-            r2: r2::R2::new(r2),
+            r2,
             tenants: OnceLock::new(),
         })
     }

@@ -17,7 +17,9 @@
 //! way at most `r2_tenant_max_bytes`: a write past either fails and its temporary file is
 //! removed at once (`r2_upload`). A get opens its file under the index's lock, and a replaced or
 //! deleted object's file is removed only after the commit, so a reader always reads the bytes
-//! of the version it was answered. Blocking work runs on tokio's blocking pool (`r2_calls`).
+//! of the version it was answered. Multipart uploads (`r2_multipart`, `r2_parts`) keep their
+//! parts' files in the bucket's folder, named by rows of the same index; an upload older than
+//! `r2_multipart_expiry_secs` is removed when the index opens and by the reaper. Blocking work runs on tokio's blocking pool (`r2_calls`).
 //! Trusts: the tenant and bucket names its caller resolved from the stored binding.
 
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use super::r2_index;
+use super::{r2_index, r2_parts};
 
 /// Most bytes of a key (UTF-8), as on R2.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -42,6 +44,8 @@ pub struct R2Settings {
     pub dir: PathBuf,
     pub max_object_bytes: u64,
     pub tenant_max_bytes: u64,
+    /// How long a multipart upload may stay neither completed nor aborted.
+    pub multipart_expiry: std::time::Duration,
 }
 
 /// What went wrong, as the tenant sees it.
@@ -188,13 +192,26 @@ impl R2 {
                 "a bucket name is 1-64 of [A-Za-z0-9_-]".into(),
             ));
         }
+        self.open(tenant)
+    }
+
+    /// `tenant`'s index (a checked name), opened on first use: its multipart uploads past
+    /// `multipart_expiry` removed, then the files no row names. Blocks.
+    fn open(&self, tenant: &str) -> Result<Arc<Tenant>, R2Error> {
         let mut tenants = lock(&self.tenants);
         if let Some(t) = tenants.get(tenant) {
             return Ok(Arc::clone(t));
         }
         let dir = self.settings.dir.join(tenant);
         make_dir(&dir)?;
-        let conn = r2_index::open(&dir.join("index.sqlite3"))?;
+        let mut conn = r2_index::open(&dir.join("index.sqlite3"))?;
+        let expiry = self
+            .settings
+            .multipart_expiry
+            .as_millis()
+            .min(i64::MAX as u128) as i64;
+        // The reaped parts' files are among those the sweep removes.
+        r2_parts::reap(&mut conn, crate::store::now_ms().saturating_sub(expiry))?;
         let used = r2_index::usage(&conn)?;
         sweep(&conn, &dir)?;
         let t = Arc::new(Tenant {
@@ -205,6 +222,28 @@ impl R2 {
         });
         tenants.insert(tenant.to_owned(), Arc::clone(&t));
         Ok(t)
+    }
+}
+
+impl R2 {
+    /// Opens every tenant that has R2 files (at start: uploads past their time go). Blocks.
+    pub fn open_all(&self) {
+        let Ok(dirs) = std::fs::read_dir(&self.settings.dir) else {
+            return;
+        };
+        for d in dirs.filter_map(Result::ok) {
+            let name = d.file_name().to_string_lossy().into_owned();
+            if valid_name(&name) && d.path().is_dir() {
+                if let Err(e) = self.open(&name) {
+                    tracing::error!("r2: opening tenant {name}: {e:?}");
+                }
+            }
+        }
+    }
+
+    /// The tenants opened so far.
+    pub fn opened(&self) -> Vec<Arc<Tenant>> {
+        lock(&self.tenants).values().cloned().collect()
     }
 }
 
@@ -306,5 +345,17 @@ interface R2Bucket {
   delete(keys: string | string[]): Promise<void>;
   list(options?: { limit?: number; prefix?: string; cursor?: string; delimiter?: string;
     startAfter?: string; include?: ('httpMetadata' | 'customMetadata')[] }): Promise<R2Objects>;
+  createMultipartUpload(key: string, options?: { httpMetadata?: R2HTTPMetadata | Headers;
+    customMetadata?: Record<string, string> }): Promise<R2MultipartUpload>;
+  /** No call: an id that names no upload fails at the upload's first use. */
+  resumeMultipartUpload(key: string, uploadId: string): R2MultipartUpload;
+}
+interface R2UploadedPart { partNumber: number; etag: string; }
+interface R2MultipartUpload {
+  readonly key: string; readonly uploadId: string;
+  /** 1 to 10000; every part but the last at least 5 MiB. */
+  uploadPart(partNumber: number, value: ReadableStream | ArrayBuffer | ArrayBufferView | string | Blob): Promise<R2UploadedPart>;
+  abort(): Promise<void>;
+  complete(uploadedParts: R2UploadedPart[]): Promise<R2Object>;
 }
 ";

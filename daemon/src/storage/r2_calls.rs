@@ -9,6 +9,8 @@
 //! - `r2.upload {hash?}` -> `{upload}`; `r2.write {upload}` and a chunk; `r2.abort {upload}`;
 //! - `r2.put {key, upload?, httpMetadata?, customMetadata?, onlyIf?, checksums?}` and the bytes
 //!   when no upload -> `{object}` (null: the condition failed);
+//! - the multipart uploads' `r2.createMultipart`, `r2.uploadPart`, `r2.completeMultipart`,
+//!   `r2.abortMultipart` (`r2_multipart`);
 //! - `r2.delete {keys}`; `r2.list {prefix?, limit?, cursor?, delimiter?, startAfter?}` ->
 //!   `{objects, truncated, cursor?, delimitedPrefixes}`.
 //!
@@ -35,8 +37,21 @@ use super::{frame, split, Storage};
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::CallContext;
 
-pub const OPS: [&str; 10] = [
-    "head", "get", "read", "cancel", "upload", "write", "abort", "put", "delete", "list",
+pub const OPS: [&str; 14] = [
+    "head",
+    "get",
+    "read",
+    "cancel",
+    "upload",
+    "write",
+    "abort",
+    "put",
+    "delete",
+    "list",
+    super::r2_multipart::OPS[0],
+    super::r2_multipart::OPS[1],
+    super::r2_multipart::OPS[2],
+    super::r2_multipart::OPS[3],
 ];
 
 type Done = Result<(Value, Vec<u8>), R2Error>;
@@ -147,6 +162,9 @@ impl R2 {
                     }),
                     Vec::new(),
                 ))
+            }
+            _ if super::r2_multipart::OPS.contains(&op) => {
+                self.multipart(context, t, bucket, op, head, body).await
             }
             _ => Err(R2Error::Invalid(format!("no r2 operation {op}"))),
         }

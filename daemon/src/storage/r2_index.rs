@@ -60,6 +60,8 @@ pub fn open(path: &Path) -> Result<Connection, R2Error> {
          INSERT OR IGNORE INTO usage (id, bytes) VALUES (0, 0);",
     )
     .map_err(failed)?;
+    conn.execute_batch(super::r2_parts::SCHEMA)
+        .map_err(failed)?;
     Ok(conn)
 }
 
@@ -72,7 +74,8 @@ pub fn usage(conn: &Connection) -> Result<u64, R2Error> {
     .map_err(failed)
 }
 
-/// The versions `bucket`'s rows name (the files to keep).
+/// The versions `bucket`'s rows name, its objects' and its multipart uploads' parts (the files
+/// to keep).
 pub fn versions(conn: &Connection, bucket: &str) -> Result<HashSet<String>, R2Error> {
     let mut stmt = conn
         .prepare("SELECT version FROM objects WHERE bucket = ?1")
@@ -80,7 +83,9 @@ pub fn versions(conn: &Connection, bucket: &str) -> Result<HashSet<String>, R2Er
     let rows = stmt
         .query_map([bucket], |r| r.get::<_, String>(0))
         .map_err(failed)?;
-    rows.collect::<Result<_, _>>().map_err(failed)
+    let mut kept: HashSet<String> = rows.collect::<Result<_, _>>().map_err(failed)?;
+    kept.extend(super::r2_parts::versions(conn, bucket)?);
+    Ok(kept)
 }
 
 const COLUMNS: &str = "key, version, size, etag, uploaded, http, custom, checksums";
@@ -144,7 +149,16 @@ pub fn commit(
     if after > quota && after > used {
         return Err(too_large_for_tenant(quota));
     }
-    tx.execute(
+    insert(&tx, bucket, object)?;
+    tx.execute("UPDATE usage SET bytes = ?1 WHERE id = 0", [after as i64])
+        .map_err(failed)?;
+    tx.commit().map_err(failed)?;
+    Ok((Committed::Written(old.map(|o| o.version)), after))
+}
+
+/// Writes `object`'s row into `bucket`, replacing any of its key (the caller keeps the usage).
+pub fn insert(conn: &Connection, bucket: &str, object: &Meta) -> Result<(), R2Error> {
+    conn.execute(
         &format!("INSERT OR REPLACE INTO objects ({COLUMNS}, bucket) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             object.key.as_bytes(),
@@ -159,10 +173,7 @@ pub fn commit(
         ],
     )
     .map_err(failed)?;
-    tx.execute("UPDATE usage SET bytes = ?1 WHERE id = 0", [after as i64])
-        .map_err(failed)?;
-    tx.commit().map_err(failed)?;
-    Ok((Committed::Written(old.map(|o| o.version)), after))
+    Ok(())
 }
 
 /// Deletes `keys` of `bucket`: the versions whose files are to be removed, and the tenant's bytes

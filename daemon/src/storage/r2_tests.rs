@@ -15,6 +15,7 @@ fn r2(tag: &str, max_object_bytes: u64, tenant_max_bytes: u64) -> (Arc<R2>, Path
         dir: dir.clone(),
         max_object_bytes,
         tenant_max_bytes,
+        multipart_expiry: std::time::Duration::from_secs(3600),
     });
     (r2, dir)
 }

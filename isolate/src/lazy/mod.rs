@@ -163,7 +163,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     },
     LazyGroup {
         name: "r2",
-        parts: &["r2.js"],
+        parts: &["r2.js", "r2-upload.js"],
         globals: &[],
     },
     LazyGroup {
