@@ -205,42 +205,6 @@ function queueDecode(type, bytes) {
   return JSONParse(text);
 }
 
-/** The global scope's "queue" listeners, in order (a null-prototype record, indexed). */
-function queueListeners() {
-  const listeners = targetState(globalThis).listeners;
-  const out = { __proto__: null, length: 0 };
-  for (let i = 0; i < listeners.length; i++) {
-    const l = listeners[i];
-    if (l.type === "queue" && !l.removed) out[out.length++] = l;
-  }
-  return out;
-}
-
-/** Calls each "queue" listener with `event`; the first error, or null. */
-function queueDispatch(event) {
-  const state = targetState(globalThis);
-  const listeners = queueListeners();
-  let failed = null;
-  eventSetTrusted(event, true);
-  for (let i = 0; i < listeners.length; i++) {
-    const l = listeners[i];
-    if (l.removed) continue;
-    if (l.once) removeListener(state, l);
-    try {
-      if (l.internal !== null) ReflectApply(l.internal, globalThis, [event]);
-      else if (typeof l.callback === "function") ReflectApply(l.callback, globalThis, [event]);
-      else {
-        const handleEvent = l.callback.handleEvent;
-        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
-        ReflectApply(handleEvent, l.callback, [event]);
-      }
-    } catch (e) {
-      if (failed === null) failed = { __proto__: null, error: e };
-    }
-  }
-  return failed;
-}
-
 /** Delivers one batch to module namespace `ns`: JSON text of each message's fate, once the
  *  handler and its waitUntil work are over. */
 async function queueInvoke(ns, payload, bodies) {
@@ -260,45 +224,24 @@ async function queueInvoke(ns, payload, bodies) {
   }
   ObjectFreeze(messages);
   const batch = new MessageBatch(INTERNAL, queue, messages);
-  const pending = { __proto__: null, length: 0 };
-  const failures = { __proto__: null, count: 0, first: undefined };
-  const settle = async (p) => {
-    try {
-      await p;
-    } catch (e) {
-      reportCaughtRejection(e);
-      if (failures.count++ === 0) failures.first = e;
-    }
-  };
-  const waitUntil = (p) => { pending[pending.length++] = settle(p); };
-  const ctx = { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} };
-  const handler = ns.default;
-  const isClass = typeof handler === "function" && handler.prototype !== null &&
-    typeof handler.prototype === "object" && typeof handler.prototype.queue === "function";
-  const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler.queue === "function";
-  const env = workerEnv() ?? makeEnv(call.env);
+  const run = eventRun(ns, "queue", call.env);
+  const { ctx, env, handler } = run;
   let thrown = null;
-  if (isClass || isObject) {
+  if (run.shape !== null) {
     try {
-      if (isClass) await new handler(ctx, env).queue(batch);
+      if (run.shape === "class") await new handler(ctx, env).queue(batch);
       else await handler.queue(batch, env, ctx);
     } catch (e) {
       thrown = { __proto__: null, error: e };
     }
-  } else if (queueListeners().length > 0) {
-    const names = ObjectKeys(env);
-    for (let i = 0; i < names.length; i++) {
-      if (ObjectGetOwnPropertyDescriptor(globalThis, names[i]) === undefined) {
-        ObjectDefineProperty(globalThis, names[i], { __proto__: null, value: env[names[i]], writable: true, enumerable: false, configurable: true });
-      }
-    }
+  } else if (globalListenersOf("queue").length > 0) {
     const event = new Event("queue");
     ObjectDefineProperty(event, "queue", { __proto__: null, value: queue, enumerable: true });
     ObjectDefineProperty(event, "messages", { __proto__: null, value: messages, enumerable: true });
     ObjectDefineProperty(event, "ackAll", { __proto__: null, value: () => batch.ackAll() });
     ObjectDefineProperty(event, "retryAll", { __proto__: null, value: (o) => batch.retryAll(o) });
-    ObjectDefineProperty(event, "waitUntil", { __proto__: null, value: (p) => waitUntil(p) });
-    thrown = queueDispatch(event);
+    ObjectDefineProperty(event, "waitUntil", { __proto__: null, value: (p) => run.waitUntil(p) });
+    thrown = dispatchToGlobalListeners("queue", event, env);
   } else {
     return JSONStringify({
       outcome: "noHandler",
@@ -311,8 +254,8 @@ async function queueInvoke(ns, payload, bodies) {
     });
   }
   if (thrown !== null) reportException(thrown.error);
-  for (let i = 0; i < pending.length; i++) await pending[i];
-  const failedAtAll = thrown !== null || failures.count > 0;
+  const rejected = await run.settle(); // the waitUntil work, awaited whatever the handler did
+  const failed = thrown ?? rejected;
   const all = queueBatchFate(batch);
   // The answer's text is put together from strings: no object of the tenant's realm (whose
   // prototypes may have a toJSON or setters by now) goes through JSONStringify.
@@ -325,11 +268,11 @@ async function queueInvoke(ns, payload, bodies) {
     text += "}";
   }
   let error = "";
-  if (failedAtAll) {
-    const summary = errorSummary(thrown !== null ? thrown.error : failures.first);
+  if (failed !== null) {
+    const summary = errorSummary(failed.error);
     error = `,"error":{"name":${JSONStringify(`${summary.name}`)},"message":${JSONStringify(`${summary.message}`)}}`;
   }
-  return `{"outcome":"${failedAtAll ? "exception" : "ok"}"${error},"messages":[${text}]}`;
+  return `{"outcome":"${failed !== null ? "exception" : "ok"}"${error},"messages":[${text}]}`;
 }
 
 shareInternals("queue", ObjectFreeze({

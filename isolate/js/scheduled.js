@@ -71,46 +71,6 @@ webidlEnumerable(ScheduledEvent);
 setTag(ScheduledEvent.prototype, "ScheduledEvent");
 defineGlobal("ScheduledEvent", ScheduledEvent);
 
-/** The "scheduled" listeners of the global scope, in order, as a dispatch would snapshot them. */
-function scheduledListeners() {
-  const listeners = targetState(globalThis).listeners;
-  // A null-prototype record, indexed: no setter tenant code put on Array.prototype runs.
-  const out = { __proto__: null, length: 0 };
-  for (let i = 0; i < listeners.length; i++) {
-    const l = listeners[i];
-    if (l.type === "scheduled" && !l.removed) out[out.length++] = l;
-  }
-  return out;
-}
-
-/** Calls each "scheduled" listener with `event`; a throw is reported and remembered (workerd's
- *  dispatch lets it fail the run), the others still run. The first error, or undefined. */
-function dispatchScheduled(event) {
-  const state = targetState(globalThis);
-  const listeners = scheduledListeners();
-  let failed = false;
-  let first;
-  eventSetTrusted(event, true);
-  for (let i = 0; i < listeners.length; i++) {
-    const l = listeners[i];
-    if (l.removed) continue;
-    if (l.once) removeListener(state, l);
-    try {
-      if (l.internal !== null) ReflectApply(l.internal, globalThis, [event]);
-      else if (typeof l.callback === "function") ReflectApply(l.callback, globalThis, [event]);
-      else {
-        const handleEvent = l.callback.handleEvent;
-        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
-        ReflectApply(handleEvent, l.callback, [event]);
-      }
-    } catch (e) {
-      if (!failed) first = e;
-      failed = true;
-    }
-  }
-  return failed ? { __proto__: null, error: first } : null;
-}
-
 /** Runs one scheduled event of module namespace `ns` (payload: {cron, scheduledTime, env}); the
  *  answer is JSON text {outcome, noRetry, error?}, once the handler and its waitUntil work are
  *  over. */
@@ -118,48 +78,25 @@ async function scheduledInvoke(ns, payload) {
   const call = JSONParse(payload);
   const cron = `${call.cron}`;
   const scheduledTime = +call.scheduledTime;
-  // waitUntil work: each promise's rejection is reported and fails the run.
-  const pending = { __proto__: null, length: 0 };
-  const failures = { __proto__: null, count: 0, first: undefined };
-  const settle = async (p) => {
-    try {
-      await p;
-    } catch (e) {
-      reportCaughtRejection(e);
-      if (failures.count++ === 0) failures.first = e;
-    }
-  };
-  const waitUntil = (p) => { pending[pending.length++] = settle(p); };
-  const ctx = { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} };
-  const handler = ns.default;
-  const isClass = typeof handler === "function" && handler.prototype !== null &&
-    typeof handler.prototype === "object" && typeof handler.prototype.scheduled === "function";
-  const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler.scheduled === "function";
-  const env = workerEnv() ?? makeEnv(call.env);
+  const run = eventRun(ns, "scheduled", call.env);
+  const { ctx, env, handler } = run;
   let thrown = null;
   let retryOff;
-  if (isClass || isObject) {
+  if (run.shape !== null) {
     const controller = new ScheduledController(INTERNAL, scheduledTime, cron);
     retryOff = () => scheduledRetryOff(controller);
     try {
-      if (isClass) await new handler(ctx, env).scheduled(controller);
+      if (run.shape === "class") await new handler(ctx, env).scheduled(controller);
       else await handler.scheduled(controller, env, ctx);
     } catch (e) {
       thrown = { __proto__: null, error: e };
     }
-  } else if (scheduledListeners().length > 0) {
-    // Service-worker syntax: no env argument; the bindings are globals (runtime.js's exposeEnv
-    // does it for fetch; the same rule here).
-    const names = ObjectKeys(env);
-    for (let i = 0; i < names.length; i++) {
-      if (ObjectGetOwnPropertyDescriptor(globalThis, names[i]) === undefined) {
-        ObjectDefineProperty(globalThis, names[i], { __proto__: null, value: env[names[i]], writable: true, enumerable: false, configurable: true });
-      }
-    }
+  } else if (globalListenersOf("scheduled").length > 0) {
+    // Service-worker syntax: no env argument; the bindings are globals.
     const event = new ScheduledEvent("scheduled", { __proto__: null, scheduledTime, cron });
-    scheduledEventBegin(event, waitUntil);
+    scheduledEventBegin(event, run.waitUntil);
     retryOff = () => scheduledEventRetryOff(event);
-    thrown = dispatchScheduled(event);
+    thrown = dispatchToGlobalListeners("scheduled", event, env);
   } else {
     return JSONStringify({
       outcome: "noHandler",
@@ -172,12 +109,11 @@ async function scheduledInvoke(ns, payload) {
     });
   }
   if (thrown !== null) reportException(thrown.error);
-  for (let i = 0; i < pending.length; i++) await pending[i];
-  const failed = thrown !== null ? thrown.error : failures.count > 0 ? failures.first : undefined;
-  const failedAtAll = thrown !== null || failures.count > 0;
+  const rejected = await run.settle();
+  const failed = thrown ?? rejected;
   const noRetry = retryOff();
-  return JSONStringify(failedAtAll
-    ? { outcome: "exception", noRetry, error: errorSummary(failed) }
+  return JSONStringify(failed !== null
+    ? { outcome: "exception", noRetry, error: errorSummary(failed.error) }
     : { outcome: "ok", noRetry });
 }
 

@@ -317,3 +317,86 @@ function dispatchFetchForHost(request, waitUntil, passThrough) {
   }
   return answer[1];
 }
+
+// ---- Non-fetch events (scheduled.js, queue.js): a run's ctx, handler and global listeners -----
+/** One run of a non-fetch event (`method`: "scheduled", "queue") of module namespace `ns`:
+ *  `ctx` (`waitUntil`, `passThroughOnException`), `waitUntil(p)` for an event object's own,
+ *  `shape` "class" (a WorkerEntrypoint-style class: construct with (ctx, env), call `method`),
+ *  "object" (the default export's `method`) or null, the `handler`, the worker's `env`, and
+ *  `settle()`: every waitUntil promise awaited, each rejection reported; its answer is the first
+ *  rejection as { error } or null. */
+function eventRun(ns, method, envJson) {
+  const pending = { __proto__: null, length: 0 };
+  const failures = { __proto__: null, count: 0, first: undefined };
+  const track = async (p) => {
+    try {
+      await p;
+    } catch (e) {
+      reportCaughtRejection(e);
+      if (failures.count++ === 0) failures.first = e;
+    }
+  };
+  const waitUntil = (p) => { pending[pending.length++] = track(p); };
+  const handler = ns.default;
+  const isClass = typeof handler === "function" && handler.prototype !== null &&
+    typeof handler.prototype === "object" && typeof handler.prototype[method] === "function";
+  const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler[method] === "function";
+  return {
+    __proto__: null,
+    ctx: { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} },
+    waitUntil,
+    handler,
+    shape: isClass ? "class" : isObject ? "object" : null,
+    env: workerEnv() ?? makeEnv(envJson),
+    async settle() {
+      for (let i = 0; i < pending.length; i++) await pending[i];
+      return failures.count > 0 ? { __proto__: null, error: failures.first } : null;
+    },
+  };
+}
+
+/** The global scope's listeners of `type`, in order, as a dispatch would snapshot them (a
+ *  null-prototype record, indexed: no setter tenant code put on Array.prototype runs). */
+function globalListenersOf(type) {
+  const listeners = targetState(globalThis).listeners;
+  const out = { __proto__: null, length: 0 };
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.type === type && !l.removed) out[out.length++] = l;
+  }
+  return out;
+}
+
+/** Service-worker syntax for a non-fetch event: the env's bindings become globals (as
+ *  runtime.js's exposeEnv does for fetch), then each `type` listener of the global scope is
+ *  called with `event` (trusted); a throw is remembered and the others still run. The first
+ *  error as { error }, or null. */
+function dispatchToGlobalListeners(type, event, env) {
+  const names = ObjectKeys(env);
+  for (let i = 0; i < names.length; i++) {
+    if (ObjectGetOwnPropertyDescriptor(globalThis, names[i]) === undefined) {
+      ObjectDefineProperty(globalThis, names[i], { __proto__: null, value: env[names[i]], writable: true, enumerable: false, configurable: true });
+    }
+  }
+  const state = targetState(globalThis);
+  const listeners = globalListenersOf(type);
+  let failed = null;
+  eventSetTrusted(event, true);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i];
+    if (l.removed) continue;
+    if (l.once) removeListener(state, l);
+    try {
+      if (l.internal !== null) ReflectApply(l.internal, globalThis, [event]);
+      else if (typeof l.callback === "function") ReflectApply(l.callback, globalThis, [event]);
+      else {
+        const handleEvent = l.callback.handleEvent;
+        if (typeof handleEvent !== "function") throw new TypeError("the listener has no handleEvent method");
+        ReflectApply(handleEvent, l.callback, [event]);
+      }
+    } catch (e) {
+      if (failed === null) failed = { __proto__: null, error: e };
+    }
+  }
+  return failed;
+}
