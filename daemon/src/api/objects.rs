@@ -26,7 +26,6 @@
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payload.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -37,7 +36,7 @@ use super::AppState;
 use crate::objects::directory::{valid_id, ObjectKey};
 use crate::objects::Objects;
 use crate::supervisor::bindings::Binding;
-use crate::supervisor::{CallContext, Chain, HostCalls};
+use crate::supervisor::{CallContext, HostCalls};
 
 #[path = "object_alarms.rs"]
 mod alarms;
@@ -172,29 +171,17 @@ impl ObjectCalls {
             }
         };
         // As a service call: every call counts; over budget or too deep, nothing runs.
-        let chain = &context.caller.chain;
         let limits = &state.config.limits;
-        if chain.calls.fetch_add(1, Ordering::Relaxed) >= limits.max_binding_calls {
-            return Ok(refusal(
-                "QuotaExceededError",
-                format!(
-                    "this request made its {} binding calls",
-                    limits.max_binding_calls
-                ),
-            ));
-        }
-        let next = Chain {
-            depth: chain.depth + 1,
-            calls: Arc::clone(&chain.calls),
+        let next = match super::services::spend_binding_call(
+            &context.caller.chain,
+            limits.max_binding_calls,
+        ) {
+            Ok(next) => next,
+            Err(refused) => return Ok(crate::storage::frame(&refused, &[])),
         };
-        if next.depth > limits.max_binding_depth {
-            return Ok(refusal(
-                "RangeError",
-                format!(
-                    "binding calls nest at most {} deep",
-                    limits.max_binding_depth
-                ),
-            ));
+        if let Err(refused) = super::services::check_binding_depth(&next, limits.max_binding_depth)
+        {
+            return Ok(crate::storage::frame(&refused, &[]));
         }
         let parent = find(&state, &tenant, &worker)
             .await

@@ -71,6 +71,33 @@ fn refusal(name: &str, message: impl Into<String>) -> Value {
     json!({"error": {"name": name, "message": message.into()}})
 }
 
+/// Counts one binding call against the request's `budget` (every call counts, whatever it
+/// does): the chain the called worker runs in, one deeper, or the refusal when the budget is
+/// spent. (A chain's depth counts calls: a client's request is at 0, the one it calls at 1.)
+pub(super) fn spend_binding_call(chain: &Chain, budget: u32) -> Result<Chain, Value> {
+    if chain.calls.fetch_add(1, Ordering::Relaxed) >= budget {
+        return Err(refusal(
+            "QuotaExceededError",
+            format!("this request made its {budget} binding calls"),
+        ));
+    }
+    Ok(Chain {
+        depth: chain.depth + 1,
+        calls: Arc::clone(&chain.calls),
+    })
+}
+
+/// The refusal of a call `next` (from [`spend_binding_call`]) nested deeper than `max_depth`.
+pub(super) fn check_binding_depth(next: &Chain, max_depth: u32) -> Result<(), Value> {
+    if next.depth > max_depth {
+        return Err(refusal(
+            "RangeError",
+            format!("binding calls nest at most {max_depth} deep"),
+        ));
+    }
+    Ok(())
+}
+
 impl Services {
     pub fn new() -> Arc<Services> {
         Arc::new(Services {
@@ -135,25 +162,11 @@ impl Services {
                 ))
             }
         };
-        // Every binding call counts, whatever it does; over budget or too deep, nothing runs.
-        // (A chain's depth counts calls: a client's request is at 0, the one it calls at 1.)
-        let chain = &context.caller.chain;
-        let (budget, max_depth) = (
-            state.config.limits.max_binding_calls,
-            state.config.limits.max_binding_depth,
-        );
-        if chain.calls.fetch_add(1, Ordering::Relaxed) >= budget {
-            return Ok(frame(
-                &refusal(
-                    "QuotaExceededError",
-                    format!("this request made its {budget} binding calls"),
-                ),
-                &[],
-            ));
-        }
-        let next = Chain {
-            depth: chain.depth + 1,
-            calls: Arc::clone(&chain.calls),
+        // Over budget or too deep, nothing runs.
+        let limits = &state.config.limits;
+        let next = match spend_binding_call(&context.caller.chain, limits.max_binding_calls) {
+            Ok(next) => next,
+            Err(refused) => return Ok(frame(&refused, &[])),
         };
         let answer = match op {
             "loader.get" | "loader.create" => {
@@ -164,14 +177,8 @@ impl Services {
                     .await
             }
             _ => {
-                if next.depth > max_depth {
-                    return Ok(frame(
-                        &refusal(
-                            "RangeError",
-                            format!("binding calls nest at most {max_depth} deep"),
-                        ),
-                        &[],
-                    ));
+                if let Err(refused) = check_binding_depth(&next, limits.max_binding_depth) {
+                    return Ok(frame(&refused, &[]));
                 }
                 let (def, entrypoint) = self
                     .target(&state, &tenant, &parent, &binding, &head)
