@@ -128,15 +128,7 @@ impl ObjectCalls {
         let (head, bytes) = crate::storage::split(&payload)?;
         let _upload = (op == "do.fetch")
             .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
-        let tenant = state
-            .pool
-            .tenant_names()
-            .name(context.tenant)
-            .ok_or("unknown tenant")?;
-        let name = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
+        let (tenant, name) = context.binding_caller(Some(&state.pool.tenant_names()), &head)?;
         let (Some(Binding::DurableObjectNamespace { class_name }), Some(caller)) =
             (context.bindings.get(name), &context.caller.worker)
         else {

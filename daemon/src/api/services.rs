@@ -142,16 +142,7 @@ impl Services {
         // A service fetch's streamed request body is let go of if the fetch never takes it.
         let _upload = (op == "service.fetch")
             .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
-        // By the pool's id table (ids are kept across reloads; the config's order is not).
-        let tenant = state
-            .pool
-            .tenant_names()
-            .name(context.tenant)
-            .ok_or("unknown tenant")?;
-        let name = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
+        let (tenant, name) = context.binding_caller(Some(&state.pool.tenant_names()), &head)?;
         let (binding, parent) = match (context.bindings.get(name), &context.caller.worker) {
             (Some(b @ (Binding::Service { .. } | Binding::Loader)), Some(parent)) => {
                 (b.clone(), Arc::clone(parent))

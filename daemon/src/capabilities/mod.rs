@@ -284,18 +284,9 @@ impl Capabilities {
     /// the tagged encoding whatever the kind (`tagged` says why and how `mcp` adapts it).
     async fn answer(&self, context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
         let (head, _) = crate::storage::split(&payload)?;
-        // By the pool's own table: ids are given once and kept across reloads, while the
-        // config's order may change (a reload that reorders or removes tenants must never make
-        // one tenant's id name another).
-        let tenant = self
-            .names
-            .get()
-            .and_then(|names| names.name(context.tenant))
-            .ok_or("unknown tenant")?;
-        let key = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
+        // By the pool's own table (a reload that reorders or removes tenants must never make one
+        // tenant's id name another).
+        let (tenant, key) = context.binding_caller(self.names.get(), &head)?;
         let Some(Binding::Capability { name }) = context.bindings.get(key) else {
             return Err(format!(
                 "this worker has no capability binding named {key:?}"

@@ -165,15 +165,7 @@ impl Queues {
 
     async fn answer_send(&self, context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
         let (head, bytes) = split(&payload)?;
-        let tenant = self
-            .tenants
-            .get()
-            .and_then(|names| names.name(context.tenant))
-            .ok_or("unknown tenant")?;
-        let name = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
+        let (tenant, name) = context.binding_caller(self.tenants.get(), &head)?;
         let Some(Binding::Queue { queue }) = context.bindings.get(name) else {
             return Err(format!("this worker has no queue binding named {name:?}"));
         };

@@ -213,7 +213,7 @@ impl Storage {
         op: &'static str,
     ) -> Result<Vec<u8>, String> {
         let (head, body) = split(&payload)?;
-        let (tenant, name) = self.caller(&context, &head)?;
+        let (tenant, name) = context.binding_caller(self.tenants.get(), &head)?;
         let Some(Binding::D1 { database }) = context.bindings.get(name) else {
             return Err(format!("this worker has no D1 binding named {name:?}"));
         };

@@ -117,24 +117,6 @@ impl Storage {
         }
     }
 
-    /// The calling tenant's name and the binding name a request head gives.
-    fn caller<'h>(
-        &self,
-        context: &CallContext,
-        head: &'h Value,
-    ) -> Result<(String, &'h str), String> {
-        let tenant = self
-            .tenants
-            .get()
-            .and_then(|names| names.name(context.tenant))
-            .ok_or("unknown tenant")?;
-        let name = head
-            .get("binding")
-            .and_then(Value::as_str)
-            .ok_or("the request names no binding")?;
-        Ok((tenant, name))
-    }
-
     async fn answer(
         &self,
         context: CallContext,
@@ -143,7 +125,7 @@ impl Storage {
         op: &'static str,
     ) -> Result<Vec<u8>, String> {
         let (head, body) = split(&payload)?;
-        let (tenant, name) = self.caller(&context, &head)?;
+        let (tenant, name) = context.binding_caller(self.tenants.get(), &head)?;
         let tenant = &tenant;
         let result = match (kind, context.bindings.get(name)) {
             (Kind::Kv, Some(Binding::Kv { namespace })) => {

@@ -394,7 +394,7 @@ impl Storage {
         let done = if matches!(op, "read" | "cancel" | "write" | "abort") {
             on_resource(&context, op, &head, body).await
         } else {
-            let (tenant, name) = self.caller(&context, &head)?;
+            let (tenant, name) = context.binding_caller(self.tenants.get(), &head)?;
             let Some(Binding::R2 { bucket }) = context.bindings.get(name) else {
                 return Err(format!("this worker has no R2 binding named {name:?}"));
             };

@@ -81,6 +81,26 @@ pub struct Chain {
     pub calls: Arc<std::sync::atomic::AtomicU32>,
 }
 
+impl CallContext {
+    /// The calling tenant's name (by the pool's own id table: ids are given once and kept
+    /// across reloads, while the config's order may change) and the binding a host call's
+    /// request `head` names: what every binding's host call starts with.
+    pub fn binding_caller<'h>(
+        &self,
+        names: Option<&super::TenantNames>,
+        head: &'h serde_json::Value,
+    ) -> Result<(String, &'h str), String> {
+        let tenant = names
+            .and_then(|names| names.name(self.tenant))
+            .ok_or("unknown tenant")?;
+        let name = head
+            .get("binding")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("the request names no binding")?;
+        Ok((tenant, name))
+    }
+}
+
 impl From<TenantId> for CallContext {
     fn from(tenant: TenantId) -> CallContext {
         CallContext {
