@@ -104,6 +104,19 @@ impl Tenant {
         lock(&self.index)
     }
 
+    /// Runs `change` on the index under its lock; `change` answers its result and the tenant's
+    /// stored bytes after it, which become [`Tenant::used`] before the lock is let go (the only
+    /// way `used` changes).
+    pub fn change<T>(
+        &self,
+        change: impl FnOnce(&mut Connection) -> Result<(T, u64), R2Error>,
+    ) -> Result<T, R2Error> {
+        let mut conn = self.lock();
+        let (result, after) = change(&mut conn)?;
+        self.used.store(after, Ordering::SeqCst);
+        Ok(result)
+    }
+
     /// The folder of `bucket`'s files.
     pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
         self.dir.join(bucket)

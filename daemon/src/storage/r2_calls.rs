@@ -134,12 +134,7 @@ impl R2 {
                     )));
                 }
                 blocking(move || {
-                    let gone = {
-                        let mut conn = t.lock();
-                        let (gone, after) = r2_index::delete(&mut conn, &bucket, &keys)?;
-                        t.used.store(after, std::sync::atomic::Ordering::SeqCst);
-                        gone
-                    };
+                    let gone = t.change(|conn| r2_index::delete(conn, &bucket, &keys))?;
                     for version in gone {
                         remove_version(&t, &bucket, &version);
                     }
@@ -298,17 +293,12 @@ impl R2 {
                 custom,
                 checksums,
             };
-            let (done, replaced) = {
-                let mut conn = stored.tenant.lock();
-                let (done, after) = r2_index::commit(&mut conn, &bucket, &meta, &only_if, quota)?;
-                stored
-                    .tenant
-                    .used
-                    .store(after, std::sync::atomic::Ordering::SeqCst);
-                match done {
-                    Committed::ConditionFailed => (false, None),
-                    Committed::Written(old) => (true, old),
-                }
+            let committed = stored
+                .tenant
+                .change(|conn| r2_index::commit(conn, &bucket, &meta, &only_if, quota))?;
+            let (done, replaced) = match committed {
+                Committed::ConditionFailed => (false, None),
+                Committed::Written(old) => (true, old),
             };
             if !done {
                 return Ok((json!({"object": null}), Vec::new()));

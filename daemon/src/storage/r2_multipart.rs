@@ -27,7 +27,6 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -250,12 +249,7 @@ impl R2 {
                     return Ok((json!({}), Vec::new()));
                 };
                 blocking(move || {
-                    let files = {
-                        let mut conn = t.lock();
-                        let (files, after) = r2_parts::abort(&mut conn, &id, &bucket, &key)?;
-                        t.used.store(after, Ordering::SeqCst);
-                        files
-                    };
+                    let files = t.change(|conn| r2_parts::abort(conn, &id, &bucket, &key))?;
                     for v in files {
                         remove_version(&t, &bucket, &v);
                     }
@@ -330,13 +324,8 @@ fn store_part(
         size: stored.size,
         md5: stored.md5.clone(),
     };
-    let replaced = {
-        let mut conn = t.lock();
-        // On an error `stored` is dropped: the part's file goes.
-        let (replaced, after) = r2_parts::put_part(&mut conn, id, bucket, key, &part, quota)?;
-        t.used.store(after, Ordering::SeqCst);
-        replaced
-    };
+    // On an error `stored` is dropped: the part's file goes.
+    let replaced = t.change(|conn| r2_parts::put_part(conn, id, bucket, key, &part, quota))?;
     stored.keep();
     if let Some(old) = replaced {
         remove_version(t, bucket, &old);
@@ -376,14 +365,9 @@ fn complete(
         custom: upload.custom,
         checksums: json!({}),
     };
-    let files = {
-        let mut conn = t.lock();
-        let (done, after) = r2_parts::complete(&mut conn, id, bucket, &object, &parts)?;
-        t.used.store(after, Ordering::SeqCst);
-        match done {
-            Completed::Changed => return Err(no_such_upload(M)),
-            Completed::Written(files) => files,
-        }
+    let files = match t.change(|conn| r2_parts::complete(conn, id, bucket, &object, &parts))? {
+        Completed::Changed => return Err(no_such_upload(M)),
+        Completed::Written(files) => files,
     };
     file.kept = true;
     for v in files {
@@ -396,12 +380,7 @@ fn complete(
 pub fn reap(t: &Tenant, expiry: Duration) -> Result<(), R2Error> {
     let before =
         crate::store::now_ms().saturating_sub(expiry.as_millis().min(i64::MAX as u128) as i64);
-    let files = {
-        let mut conn = t.lock();
-        let (files, after) = r2_parts::reap(&mut conn, before)?;
-        t.used.store(after, Ordering::SeqCst);
-        files
-    };
+    let files = t.change(|conn| r2_parts::reap(conn, before))?;
     for (bucket, v) in files {
         remove_version(t, &bucket, &v);
     }

@@ -7,6 +7,7 @@ use super::super::r2::{R2Settings, R2};
 use super::super::r2_index;
 use super::*;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 fn r2_in(dir: &Path, max_object_bytes: u64, tenant_max_bytes: u64, expiry: Duration) -> Arc<R2> {
     R2::new(R2Settings {

@@ -50,11 +50,8 @@ fn put(r2: &R2, key: &str, bytes: &[u8], only_if: &OnlyIf) -> Result<Option<Meta
         custom: json!({}),
         checksums: json!({"md5": stored.md5}),
     };
-    let mut conn = t.lock();
-    let (done, after) =
-        r2_index::commit(&mut conn, "b", &meta, only_if, r2.settings.tenant_max_bytes)?;
-    t.used.store(after, Ordering::SeqCst);
-    drop(conn);
+    let done =
+        t.change(|conn| r2_index::commit(conn, "b", &meta, only_if, r2.settings.tenant_max_bytes))?;
     match done {
         Committed::ConditionFailed => Ok(None),
         Committed::Written(old) => {
