@@ -134,11 +134,7 @@ where
         let (body, given) = data.split_at(data.len() - tag_len);
         let expected = tag(body);
         // Compared in constant time, as the crate does, before anything is decrypted.
-        let diff = expected[..tag_len]
-            .iter()
-            .zip(given)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if std::hint::black_box(diff) != 0 {
+        if !super::equal_in_constant_time(&expected[..tag_len], given) {
             return Err(OpError::operation("AES-GCM decryption failed: the data or tag was altered, or the key, IV or additional data differ"));
         }
         let mut out = body.to_vec();

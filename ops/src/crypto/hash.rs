@@ -253,11 +253,7 @@ pub(crate) fn hmac_verify(
     ctx: &OpCtx<'_>,
 ) -> OpResult<bool> {
     let tag = hmac_tag(hash, key, data, ctx)?;
-    if tag.len() != sig.len() {
-        return Ok(false);
-    }
-    let diff = tag.iter().zip(sig).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    Ok(std::hint::black_box(diff) == 0)
+    Ok(super::equal_in_constant_time(&tag, sig))
 }
 
 #[cfg(test)]

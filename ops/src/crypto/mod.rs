@@ -38,6 +38,12 @@ pub(crate) mod rsa;
 use super::fields::{self, Fields};
 use super::{OpCode, OpCtx, OpError, OpResult};
 
+/// Whether `a` and `b` are equal, compared in constant time (`subtle`; unequal lengths are
+/// unequal): tags, MACs.
+pub(crate) fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
 /// Asymmetric key families (the `family` field of generate, import and export).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {

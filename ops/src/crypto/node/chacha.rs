@@ -131,11 +131,7 @@ impl Mode for ChaChaPoly {
         if given.len() != self.tag_len {
             return Err(auth_failed());
         }
-        let diff = tag[..given.len()]
-            .iter()
-            .zip(given)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if std::hint::black_box(diff) != 0 {
+        if !crate::crypto::equal_in_constant_time(&tag[..given.len()], given) {
             return Err(auth_failed());
         }
         Ok((Vec::new(), Vec::new()))
