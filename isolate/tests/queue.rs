@@ -4,11 +4,9 @@
 //! a worker with no handler, and tenant code that replaced what the runtime uses.
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::{json, Value};
-use stockade_isolate::{Answer, LogLine, Module, ModuleSet, TaskEvent, Worker};
+use stockade_isolate::LogLine;
 
 const TIME: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -31,30 +29,10 @@ fn batch(bodies: &[(&str, &[u8])]) -> (Vec<u8>, Vec<u8>) {
 
 /// Loads `src` and delivers one batch of `bodies` to it: the answer's JSON and the logs.
 fn deliver(src: &str, bodies: &[(&str, &[u8])]) -> (Value, Vec<LogLine>) {
-    let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
-    let loaded = worker.load("main.js", &mut set);
-    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
+    let mut worker = loaded_worker(src);
     let (messages, all) = batch(bodies);
     let task = worker.start_queue("jobs", &messages, &all, &json!({ "NAME": "n" }));
-    let start = Instant::now();
-    loop {
-        for event in worker.drain_events() {
-            if let TaskEvent::Answered(a) = event {
-                assert_eq!(a.task, task);
-                return match a.result {
-                    Ok(Answer::Json(text)) => (serde_json::from_str(&text).expect("JSON"), a.logs),
-                    other => panic!("expected JSON, got {other:?}; logs {:?}", a.logs),
-                };
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no answer");
-        let wake = worker
-            .next_wake()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
-        worker.advance(Instant::now());
-    }
+    json_answer(&mut worker, task)
 }
 
 fn lines(logs: &[LogLine]) -> Vec<String> {

@@ -4,38 +4,16 @@
 //! worker with no handler, and tenant code that replaced globals the runtime uses.
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
-use stockade_isolate::{Answer, LogLine, Module, ModuleSet, TaskEvent, Worker};
+use stockade_isolate::LogLine;
 
 const TIME: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 /// Loads `src` (an ES module) and runs one scheduled event of it: the answer's JSON and the logs.
 fn scheduled(src: &str, cron: &str, env: serde_json::Value) -> (serde_json::Value, Vec<LogLine>) {
-    let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
-    let loaded = worker.load("main.js", &mut set);
-    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
+    let mut worker = loaded_worker(src);
     let task = worker.start_scheduled(cron, TIME, &env);
-    let start = Instant::now();
-    loop {
-        for event in worker.drain_events() {
-            if let TaskEvent::Answered(a) = event {
-                assert_eq!(a.task, task);
-                return match a.result {
-                    Ok(Answer::Json(text)) => (serde_json::from_str(&text).expect("JSON"), a.logs),
-                    other => panic!("expected JSON, got {other:?}; logs {:?}", a.logs),
-                };
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no answer");
-        let wake = worker
-            .next_wake()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
-        worker.advance(Instant::now());
-    }
+    json_answer(&mut worker, task)
 }
 
 fn messages(logs: &[LogLine]) -> Vec<String> {

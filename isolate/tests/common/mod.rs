@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use stockade_isolate::{
-    Answer, Engine, FetchRequest, FetchResponse, Invocation, Limits, Module, ModuleSet, RunError,
-    TaskEvent, V8Profile, Worker,
+    Answer, Engine, FetchRequest, FetchResponse, Invocation, Limits, LogLine, Module, ModuleSet,
+    RunError, TaskEvent, TaskId, V8Profile, Worker,
 };
 
 pub fn engine() -> &'static Engine {
@@ -135,5 +135,37 @@ pub fn fetch_with(src: &str, request: &FetchRequest) -> Fetched {
     Fetched {
         response,
         end_error,
+    }
+}
+
+/// A worker with `src` (an ES module named `main.js`) loaded into a fresh isolate.
+pub fn loaded_worker(src: &str) -> Worker {
+    let mut worker = Worker::new(engine(), limits()).expect("isolate");
+    let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+    let loaded = worker.load("main.js", &mut set);
+    assert!(loaded.result.is_ok(), "{:?}", loaded.result);
+    worker
+}
+
+/// Drives `worker` (timers included, no host) until `task` answers JSON text: the answer parsed
+/// and its console lines. Panics on any other answer or after 20 s.
+pub fn json_answer(worker: &mut Worker, task: TaskId) -> (serde_json::Value, Vec<LogLine>) {
+    let start = Instant::now();
+    loop {
+        for event in worker.drain_events() {
+            if let TaskEvent::Answered(a) = event {
+                assert_eq!(a.task, task);
+                return match a.result {
+                    Ok(Answer::Json(text)) => (serde_json::from_str(&text).expect("JSON"), a.logs),
+                    other => panic!("expected JSON, got {other:?}; logs {:?}", a.logs),
+                };
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no answer");
+        let wake = worker
+            .next_wake()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(1));
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        worker.advance(Instant::now());
     }
 }
