@@ -238,3 +238,75 @@ fn a_trigger_fires_each_minute_after_a_restart_and_not_once_deleted() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn triggers_are_replaced_without_a_new_definition_and_fire_without_a_restart() {
+    let d = Daemon::start("sched-put", 2, 1, "");
+    let (t, other) = (tenant_token(0), tenant_token(1));
+    // A trigger that does not fire during the test, replaced by one that fires each minute.
+    let id = load_code(&d, &t, &recorder("put", &["0 0 1 1 *"]));
+    let path = format!("/v1/workers/{id}/triggers");
+    assert_eq!(
+        get_json(&d, Some(&t), &path),
+        (200, json!({ "crons": ["0 0 1 1 *"] }))
+    );
+    let replaced = now_ms();
+    let (status, body) = put_json(&d, Some(&t), &path, r#"{"crons": ["* * * * *"]}"#);
+    assert_eq!((status, body), (200, json!({ "crons": ["* * * * *"] })));
+    assert_eq!(
+        get_json(&d, Some(&t), &path),
+        (200, json!({ "crons": ["* * * * *"] }))
+    );
+
+    // Checked as a definition's triggers are; a refused change changes nothing.
+    for bad in [
+        r#"{"crons": ["@daily"]}"#,
+        r#"{"crons": ["* * * * *", "* * * * *"]}"#,
+        r#"{"crons": ["0 * * * *", "1 * * * *", "2 * * * *", "3 * * * *", "4 * * * *", "5 * * * *"]}"#,
+        r#"{"crons": "* * * * *"}"#,
+        r#"{"crons": [], "queues": []}"#,
+        r#"not json"#,
+    ] {
+        let (status, body) = put_json(&d, Some(&t), &path, bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    // Another tenant's worker is not found, to read or to change.
+    let (status, _) = put_json(&d, Some(&other), &path, r#"{"crons": ["0 0 * * *"]}"#);
+    assert_eq!(status, 404);
+    assert_eq!(get_json(&d, Some(&other), &path).0, 404);
+    let (status, _) = put_json(
+        &d,
+        Some(&t),
+        &format!("/v1/workers/{}/triggers", "0".repeat(64)),
+        r#"{"crons": []}"#,
+    );
+    assert_eq!(status, 404);
+    assert_eq!(
+        get_json(&d, Some(&t), &path),
+        (200, json!({ "crons": ["* * * * *"] }))
+    );
+
+    // The scheduler fires the new trigger at the next minute boundary, no restart.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let fired = loop {
+        let recorded = runs(&d, &t, &id);
+        if let Some(run) = recorded.first() {
+            break run.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run within 75 s: {recorded:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(fired["cron"], "* * * * *", "{fired}");
+    let at = fired["t"].as_i64().expect("time");
+    assert!(at > replaced && at - replaced <= 61_000, "{fired}");
+    // The manual route's default cron is the stored one too.
+    let (status, body) = run_now(&d, &t, &id, "scheduledTime=1767225600000");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["logs"][0]["message"],
+        "scheduled * * * * * at 1767225600000"
+    );
+}

@@ -2,9 +2,11 @@
 // Producer: `{"binding": "queue", "queue": "q"}` in env becomes an object with Cloudflare's
 // `send(body, {contentType, delaySeconds})` and `sendBatch([{body, contentType, delaySeconds}],
 // {delaySeconds})` (bindings.js's makeEnv, through lazyInternals("queue")). A body is encoded here
-// by its contentType ("json", the default: JSON text; "text": a string; "bytes": an ArrayBuffer or
-// view; "v8": a structured clone, kept in rpc.js's tagged encoding) and must be at most 128 KiB;
-// a batch at most 100 messages and 256 KiB; a delay 0 to 43200 s. One host call, queue.send
+// by its contentType ("v8", the default as on Cloudflare: a structured clone, kept in rpc.js's
+// tagged encoding; "json": JSON text; "text": a string; "bytes": an ArrayBuffer or view; an
+// undefined body is a TypeError) and must be at most 128 KB (128,000 bytes: Cloudflare counts
+// 1 KB as 1,000 bytes); a batch at most 100 messages and 256 KB; a delay 0 to 43200 s. One host
+// call, queue.send
 // ({binding, messages: [{contentType, delaySeconds, length}]} + the bodies back to back),
 // resolves once the supervisor has stored the messages (daemon/src/queues/producer.rs, which
 // checks all of it again).
@@ -13,17 +15,19 @@
 // syntax, the global scope's "queue" listeners (the event has `queue`, `messages`, `ackAll`,
 // `retryAll`, `waitUntil`). `batch.messages[i]` has id, timestamp (a Date), body, attempts,
 // ack(), retry({delaySeconds}); the batch ackAll() and retryAll({delaySeconds}). The first call
-// that concerns a message wins (its own ack/retry before the batch's ackAll/retryAll), as on
-// Cloudflare. The answer says each message's fate: "ack", "retry" (with its delay) or "none"
+// that concerns a message wins, in the order made, as workerd's: ackAll()/retryAll() decide every
+// message without a call of its own yet, after which ack() does nothing, and retry() only
+// changes the delay of a message the batch's retryAll() retries. The answer says each message's
+// fate: "ack", "retry" (with its delay) or "none"
 // (the supervisor acks those when the handler succeeded and retries them when it threw).
 // Guarantees: the answer is built from the runtime's own records with captured primordials; what
 // tenant code replaces (Array.prototype, JSON, Date) cannot change which messages are acked.
 // Trusts: the host's payload {queue, messages: [{id, timestamp, attempts, contentType, body:
 // [offset, length]}], env} and the bodies.
 
-const QUEUE_MAX_BODY = 128 * 1024;
+const QUEUE_MAX_BODY = 128000;
 const QUEUE_MAX_BATCH = 100;
-const QUEUE_MAX_BATCH_BYTES = 256 * 1024;
+const QUEUE_MAX_BATCH_BYTES = 256000;
 const QUEUE_MAX_DELAY = 43200;
 const QUEUE_TO = { __proto__: null, where: "Queue.send", to: "a queue" };
 
@@ -39,7 +43,8 @@ function queueDelay(options, what) {
 
 /** One message's body as [contentType, bytes]. */
 function queueEncode(body, contentType, what) {
-  const type = contentType === undefined ? "json" : `${contentType}`;
+  if (body === undefined) throw new TypeError(`${what}: the message body cannot be undefined`);
+  const type = contentType === undefined ? "v8" : `${contentType}`;
   let bytes;
   if (type === "json") {
     const text = JSONStringify(body);
@@ -125,8 +130,9 @@ setTag(WorkerQueue.prototype, "WorkerQueue");
 
 // ---- the consumer ----
 
-/** A message's fate: null (no call yet) or [action, delaySeconds]. */
-let queueMessageFate; // (message) -> null | [action, delay]
+/** A message's fate: null (no call yet) or [action, delaySeconds, set by the batch]. */
+let queueMessageFate; // (message) -> null | [action, delay, byBatch]
+let queueBatchDecides; // (message, action, delay) -> gives a message without a fate the batch's
 let queueMessageId; // (message) -> its id, whatever its prototype's getters became
 
 /** One delivered message. */
@@ -149,15 +155,21 @@ class QueueMessage {
   get attempts() { return this.#attempts; }
   /** Acknowledged, whatever the handler does next (the first call on a message wins). */
   ack() {
-    if (this.#fate === null) this.#fate = ["ack", 0];
+    if (this.#fate === null) this.#fate = ["ack", 0, false];
   }
-  /** Delivered again later (after `delaySeconds`, else the consumer's retry_delay). */
+  /** Delivered again later (after `delaySeconds`, else the batch's retryAll delay, else the
+   *  consumer's retry_delay). After the batch's retryAll(), it sets this message's delay. */
   retry(options = undefined) {
     const delay = queueDelay(options, "Message.retry");
-    if (this.#fate === null) this.#fate = ["retry", delay];
+    const fate = this.#fate;
+    if (fate === null) this.#fate = ["retry", delay, false];
+    else if (fate[0] === "retry" && fate[2] && delay !== undefined) this.#fate = ["retry", delay, false];
   }
   static {
     queueMessageFate = (m) => m.#fate;
+    queueBatchDecides = (m, action, delay) => {
+      if (m.#fate === null) m.#fate = [action, delay, true];
+    };
     queueMessageId = (m) => m.#id;
   }
 }
@@ -165,31 +177,33 @@ webidlEnumerable(QueueMessage);
 setTag(QueueMessage.prototype, "Message");
 inspectThroughGetters(QueueMessage, ["id", "timestamp", "body", "attempts"]);
 
-let queueBatchFate; // (batch) -> null | [action, delay]
-
 /** What `queue(batch, env, ctx)` gets. */
 class MessageBatch {
   #queue;
   #messages;
-  #fate = null;
-  constructor(key, queue, messages) {
+  #records; // the runtime's own list of the messages (tenant code cannot change it)
+  #decided = false;
+  constructor(key, queue, messages, records) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
     this.#queue = queue;
     this.#messages = messages;
+    this.#records = records;
   }
   get queue() { return this.#queue; }
   get messages() { return this.#messages; }
-  /** Every message without a call of its own is acknowledged. */
-  ackAll() {
-    if (this.#fate === null) this.#fate = ["ack", 0];
+  #decide(action, delay) {
+    if (this.#decided) return; // the first of ackAll/retryAll wins
+    this.#decided = true;
+    for (let i = 0; i < this.#records.length; i++) queueBatchDecides(this.#records[i], action, delay);
   }
-  /** Every message without a call of its own is delivered again later. */
+  /** Every message without a call of its own yet is acknowledged. */
+  ackAll() {
+    this.#decide("ack", 0);
+  }
+  /** Every message without a call of its own yet is delivered again later. */
   retryAll(options = undefined) {
     const delay = queueDelay(options, "MessageBatch.retryAll");
-    if (this.#fate === null) this.#fate = ["retry", delay];
-  }
-  static {
-    queueBatchFate = (b) => b.#fate;
+    this.#decide("retry", delay);
   }
 }
 webidlEnumerable(MessageBatch);
@@ -223,7 +237,7 @@ async function queueInvoke(ns, payload, bodies) {
     ObjectDefineProperty(messages, i, { __proto__: null, value: message, writable: false, enumerable: true, configurable: false });
   }
   ObjectFreeze(messages);
-  const batch = new MessageBatch(INTERNAL, queue, messages);
+  const batch = new MessageBatch(INTERNAL, queue, messages, records);
   const run = eventRun(ns, "queue", call.env);
   const { ctx, env, handler } = run;
   let thrown = null;
@@ -256,13 +270,12 @@ async function queueInvoke(ns, payload, bodies) {
   if (thrown !== null) reportException(thrown.error);
   const rejected = await run.settle(); // the waitUntil work, awaited whatever the handler did
   const failed = thrown ?? rejected;
-  const all = queueBatchFate(batch);
   // The answer's text is put together from strings: no object of the tenant's realm (whose
   // prototypes may have a toJSON or setters by now) goes through JSONStringify.
   let text = "";
   for (let i = 0; i < records.length; i++) {
     const m = records[i];
-    const fate = queueMessageFate(m) ?? all;
+    const fate = queueMessageFate(m);
     text += `${i === 0 ? "" : ","}{"id":${JSONStringify(queueMessageId(m))},"action":"${fate === null ? "none" : fate[0]}"`;
     if (fate !== null && fate[1] !== undefined) text += `,"delaySeconds":${fate[1]}`;
     text += "}";

@@ -96,37 +96,62 @@ fn messages_carry_their_fields_and_each_content_type_decodes() {
 
 #[test]
 fn the_first_call_on_a_message_wins_and_a_throw_is_the_outcome() {
+    // In the order made, as workerd's: retryAll() decides every message without a call yet, so
+    // a later ack() (c) does nothing, a later retry() (e) only sets its delay, and a later
+    // ackAll() nothing at all.
     let src = r#"export default {
         queue(batch) {
-            const [a, b, c, d] = batch.messages;
+            const [a, b, c, d, e] = batch.messages;
             a.ack(); a.retry();
             b.retry({ delaySeconds: 7 }); b.ack();
             batch.retryAll({ delaySeconds: 3 });
             batch.ackAll();
             c.ack();
+            e.retry({ delaySeconds: 9 });
             try { d.retry({ delaySeconds: 43201 }); } catch (e) { console.log(e.name); }
             throw new RangeError("boom");
         },
     };"#;
     let one: &[u8] = b"1";
-    let (answer, logs) = deliver(src, &[("json", one); 4]);
+    let (answer, logs) = deliver(src, &[("json", one); 5]);
     assert_eq!(answer["outcome"], "exception");
     assert_eq!(
         answer["error"],
         json!({ "name": "RangeError", "message": "boom" })
     );
+    let f = |a: &str, d: &str| (a.to_string(), d.to_string());
     assert_eq!(
         fates(&answer),
         [
-            ("ack".to_string(), "0".to_string()),
-            ("retry".to_string(), "7".to_string()),
-            ("ack".to_string(), "0".to_string()),
-            ("retry".to_string(), "3".to_string()),
+            f("ack", "0"),
+            f("retry", "7"),
+            f("retry", "3"),
+            f("retry", "3"),
+            f("retry", "9"),
         ]
     );
     let logs = lines(&logs);
     assert_eq!(logs[0], "RangeError", "a delay past 12 hours is refused");
     assert!(logs[1].contains("Uncaught RangeError: boom"), "{logs:?}");
+}
+
+#[test]
+fn after_ack_all_a_retry_changes_nothing() {
+    let src = r#"export default {
+        queue(batch) {
+            const [a, b] = batch.messages;
+            a.retry({ delaySeconds: 5 });
+            batch.ackAll();
+            b.retry({ delaySeconds: 6 });
+            batch.retryAll();
+            b.ack();
+        },
+    };"#;
+    let one: &[u8] = b"1";
+    let (answer, _) = deliver(src, &[("json", one); 2]);
+    assert_eq!(answer["outcome"], "ok", "{answer}");
+    let f = |a: &str, d: &str| (a.to_string(), d.to_string());
+    assert_eq!(fates(&answer), [f("retry", "5"), f("ack", "0")]);
 }
 
 #[test]

@@ -199,6 +199,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/workers/{id}/logs", get(logs::logs))
         .route("/v1/workers/{id}/scheduled", post(scheduled::run_now))
+        .route(
+            "/v1/workers/{id}/triggers",
+            get(scheduled::get_triggers).put(scheduled::put_triggers),
+        )
         .route("/v1/queues/{name}", get(queues::describe))
         .route("/v1/queues/{name}/messages", post(queues::send))
         .route("/v1/workers/{id}/types", get(types::of_worker))

@@ -75,6 +75,8 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
             return false;
         }
     };
+    let held = i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+    queues.backlog.in_flight(&c.tenant, &c.consumer.queue, held);
     let (messages_json, bodies) = call_parts(&claimed);
     let id = def.id.to_hex();
     let call = Call::Queue {
@@ -134,6 +136,9 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
         // The lease ends and the batch is delivered again: at least once.
         tracing::warn!("cannot settle a queue batch (delivered again later): {e}");
     }
+    queues
+        .backlog
+        .in_flight(&c.tenant, &c.consumer.queue, -held);
     true
 }
 

@@ -14,6 +14,12 @@
 //! `scheduledTime` be a JavaScript date's milliseconds (a 400 otherwise); a worker without a
 //! handler answers 422 with outcome `noHandler`.
 //!
+//! `PUT /v1/workers/{id}/triggers` `{"crons": [...]}` replaces a stored worker's cron triggers
+//! without a new definition (checked as `triggers.crons` of a new one: each parses, none twice,
+//! at most `[limits] max_crons_per_worker`; a 400 otherwise, nothing changed); the scheduler
+//! fires the new ones from its next minute on. `GET` of it answers `{"crons": [...]}` as stored.
+//! Another tenant's worker, or none, is a 404 for both.
+//!
 //! Trusts: the worker's answer only as far as its JSON parses into the fields read here.
 
 use std::sync::Arc;
@@ -32,7 +38,7 @@ use super::loader::find;
 use super::run::logs_json;
 use super::AppState;
 use crate::scheduled::cron::CronExpr;
-use crate::store::triggers::StoredTrigger;
+use crate::store::triggers::{self, StoredTrigger};
 use crate::supervisor::{Job, Streams, WorkerDef};
 
 /// The latest `scheduledTime` taken: JavaScript's largest date, ms.
@@ -219,10 +225,10 @@ pub async fn run_now(
     let def = find(&state, &tenant, &id).await?;
     let cron = match query.cron {
         Some(cron) => cron,
-        None => def
-            .crons
-            .first()
-            .cloned()
+        None => stored_crons(&state, &tenant, &id)
+            .await?
+            .into_iter()
+            .next()
             .unwrap_or_else(|| "* * * * *".into()),
     };
     CronExpr::parse(&cron).map_err(ApiError::BadRequest)?;
@@ -253,4 +259,63 @@ pub async fn run_now(
         body["error"] = error;
     }
     Ok((status, Json(body)).into_response())
+}
+
+/// `tenant`'s worker `id`'s cron triggers as stored.
+async fn stored_crons(state: &AppState, tenant: &str, id: &str) -> Result<Vec<String>, ApiError> {
+    let (tenant, id) = (tenant.to_owned(), id.to_owned());
+    Ok(state
+        .store
+        .tx(move |tx| triggers::of(tx, &tenant, &id))
+        .await?)
+}
+
+/// `PUT /v1/workers/{id}/triggers`' body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggersBody {
+    crons: Vec<String>,
+}
+
+/// `GET /v1/workers/{id}/triggers`: `{"crons": [...]}` of the tenant's worker.
+pub async fn get_triggers(
+    State(state): State<Arc<AppState>>,
+    who: Caller,
+    Api(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let tenant = who.tenant()?;
+    find(&state, &tenant, &id).await?;
+    let crons = stored_crons(&state, &tenant, &id).await?;
+    Ok(Json(serde_json::json!({ "crons": crons })).into_response())
+}
+
+/// `PUT /v1/workers/{id}/triggers`: replaces the cron triggers of the tenant's worker; answers
+/// them as `GET` does.
+pub async fn put_triggers(
+    State(state): State<Arc<AppState>>,
+    who: Caller,
+    Api(id): ApiPath<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (tenant, body): (String, TriggersBody) =
+        super::loader::tenant_and_json(&who, body, "a triggers' JSON")?;
+    let def = find(&state, &tenant, &id).await?;
+    if def.deleted.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::NotFound("no such worker"));
+    }
+    let crons =
+        crate::scheduled::check_crons(body.crons, state.config.limits.max_crons_per_worker, false)
+            .map_err(ApiError::BadRequest)?;
+    let (t, i, stored) = (tenant.clone(), id.clone(), crons.clone());
+    let replaced = state
+        .store
+        .tx(move |tx| triggers::replace(tx, &t, &i, &stored))
+        .await?;
+    if !replaced {
+        return Err(ApiError::NotFound("no such worker"));
+    }
+    Ok(
+        Json(serde_json::json!({ "crons": stored_crons(&state, &tenant, &id).await? }))
+            .into_response(),
+    )
 }

@@ -73,6 +73,7 @@ mod tests {
             max_retries: retries,
             dead_letter_queue: dlq.then(|| "dlq".into()),
             retry_delay: 4,
+            max_concurrency: None,
         }
     }
 

@@ -2,13 +2,16 @@
 //! store, SQLite or PostgreSQL) four times a second, and at once after a send, and delivers each
 //! due batch (`batch::due`) as a task of its own (`api::queues::deliver`).
 //!
-//! Guarantees: one batch per consumer in flight in this daemon; a batch is claimed in the store
+//! Guarantees: at most `Consumer::concurrency` batches of a consumer in flight in this daemon
+//! (its `max_concurrency`, bounded by the tenant's `max_concurrent_requests`), each claiming
+//! messages no other holds (a claimed message is invisible until its lease ends, whichever
+//! batch asks); a batch is claimed in the store
 //! before it is delivered (daemons sharing a PostgreSQL store never claim the same message twice
 //! while its lease lasts); a store that fails a read keeps the last known consumers (logged)
 //! rather than stopping. It stops when the daemon drains or its state is dropped. Trusts: the
 //! store.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -27,8 +30,8 @@ pub fn start(state: Weak<AppState>, queues: Arc<Queues>) {
     tokio::spawn(run(state, queues));
 }
 
-/// (tenant, queue) of the batches in flight.
-type Busy = Arc<Mutex<HashSet<(String, String)>>>;
+/// (tenant, queue) -> batches in flight.
+type Busy = Arc<Mutex<HashMap<(String, String), u32>>>;
 
 async fn run(state: Weak<AppState>, queues: Arc<Queues>) {
     let busy: Busy = Arc::default();
@@ -47,7 +50,14 @@ async fn run(state: Weak<AppState>, queues: Arc<Queues>) {
         }
         if listed.is_none_or(|at| at.elapsed() >= REFRESH) {
             match queues.store.tx(stored::list_consumers).await {
-                Ok(now) => consumers = now,
+                Ok(now) => {
+                    consumers = now;
+                    let keep: Vec<(String, String)> = consumers
+                        .iter()
+                        .map(|c| (c.tenant.clone(), c.consumer.queue.clone()))
+                        .collect();
+                    queues.backlog.retain(&keep);
+                }
                 Err(e) => {
                     tracing::warn!("cannot read the queue consumers (the last known serve): {e}")
                 }
@@ -56,11 +66,16 @@ async fn run(state: Weak<AppState>, queues: Arc<Queues>) {
         }
         for c in &consumers {
             let key = (c.tenant.clone(), c.consumer.queue.clone());
-            if busy
+            let limit = c
+                .consumer
+                .concurrency(state.quotas.quotas(&c.tenant).max_concurrent_requests);
+            let in_flight = busy
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .contains(&key)
-            {
+                .get(&key)
+                .copied()
+                .unwrap_or(0);
+            if in_flight >= limit {
                 continue;
             }
             let now = now_ms();
@@ -69,33 +84,58 @@ async fn run(state: Weak<AppState>, queues: Arc<Queues>) {
                 .store
                 .tx(move |tx| stored::backlog(tx, &tenant, &queue, now))
                 .await;
-            let (_, ready, oldest) = match backlog {
+            let (stored_now, ready, oldest) = match backlog {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!("cannot read a queue's backlog: {e}");
                     continue;
                 }
             };
+            queues
+                .backlog
+                .stored(&c.tenant, &c.consumer.queue, stored_now);
             if !due(&c.consumer, ready, oldest, now) {
                 continue;
             }
-            busy.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone());
-            let (state, queues, busy, c) = (
-                Arc::clone(&state),
-                Arc::clone(&queues),
-                Arc::clone(&busy),
-                c.clone(),
-            );
-            tokio::spawn(async move {
-                let delivered = deliver_queue_batch(&state, &queues, &c).await;
-                busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-                if delivered {
-                    // More may be due already (a full queue): look again at once.
-                    queues.wake.notify_one();
-                }
-            });
+            // As many full batches as are ready, up to the free places (a partial batch, due by
+            // its wait, goes alone); each claims its own messages.
+            let full = ready / i64::from(c.consumer.max_batch_size.max(1));
+            let starts = u32::try_from(full.max(1))
+                .unwrap_or(u32::MAX)
+                .min(limit - in_flight);
+            for _ in 0..starts {
+                *busy
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(key.clone())
+                    .or_default() += 1;
+                let (state, queues, busy, c, key) = (
+                    Arc::clone(&state),
+                    Arc::clone(&queues),
+                    Arc::clone(&busy),
+                    c.clone(),
+                    key.clone(),
+                );
+                tokio::spawn(async move {
+                    let delivered = deliver_queue_batch(&state, &queues, &c).await;
+                    release(&busy, &key);
+                    if delivered {
+                        // More may be due already (a full queue): look again at once.
+                        queues.wake.notify_one();
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// One batch of `key` less in flight.
+fn release(busy: &Busy, key: &(String, String)) {
+    let mut busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = busy.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            busy.remove(key);
         }
     }
 }

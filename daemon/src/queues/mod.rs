@@ -15,6 +15,7 @@
 //! again once its lease ends. Everything is per tenant: a queue name means the calling tenant's
 //! queue, and a consumer only ever receives its own tenant's messages. Trusts: the store.
 
+mod backlog;
 mod batch;
 pub mod deliver;
 mod dispatcher;
@@ -32,16 +33,24 @@ use crate::supervisor::TenantNames;
 
 pub use dispatcher::start;
 
-/// Largest message body, bytes (Cloudflare's 128 KB).
-pub const MAX_BODY: usize = 128 * 1024;
+/// Largest message body, bytes (Cloudflare's 128 KB, whose KB is 1,000 bytes).
+pub const MAX_BODY: usize = 128_000;
 /// Most messages in one send.
 pub const MAX_BATCH: usize = 100;
 /// Largest sum of the bodies of one send, bytes.
-pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+pub const MAX_BATCH_BYTES: usize = 256_000;
 /// Longest delay, seconds (12 hours).
 pub const MAX_DELAY: u32 = 43_200;
 /// Most queues one worker consumes.
 pub const MAX_CONSUMERS_PER_WORKER: usize = 16;
+/// Largest `max_concurrency` (Cloudflare's ceiling of concurrent consumer invocations).
+pub const MAX_CONCURRENCY: u32 = 250;
+/// Batches of one queue in flight at once when `max_concurrency` is not given. Cloudflare
+/// autoscales from 1 up to 250 by the backlog; here there is no autoscaler, and every batch holds
+/// one of the tenant's `max_concurrent_requests` (it is a request of the tenant), so a small
+/// number: a backlog drains several batches at a time without a busy queue taking the slots the
+/// tenant's fetches need.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
 
 /// One `triggers.queues` entry, with Cloudflare's names and defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +69,25 @@ pub struct Consumer {
     /// Seconds.
     #[serde(default)]
     pub retry_delay: u32,
+    /// Batches of the queue delivered at once (absent: [`DEFAULT_CONCURRENCY`]), never more than
+    /// the tenant's `max_concurrent_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+}
+
+impl Consumer {
+    /// How many batches may be in flight at once for a tenant whose `max_concurrent_requests`
+    /// is `tenant_cap` (0: none): the setting, else the default, at most the tenant's cap, at
+    /// least 1.
+    pub fn concurrency(&self, tenant_cap: u32) -> u32 {
+        let asked = self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        let capped = if tenant_cap == 0 {
+            asked
+        } else {
+            asked.min(tenant_cap)
+        };
+        capped.max(1)
+    }
 }
 
 fn default_batch_size() -> u32 {
@@ -109,6 +137,13 @@ pub fn check_consumers(consumers: Vec<Consumer>, child: bool) -> Result<Vec<Cons
                 "{at}.retry_delay must be 0 to {MAX_DELAY} (seconds)"
             ));
         }
+        if c.max_concurrency
+            .is_some_and(|n| !(1..=MAX_CONCURRENCY).contains(&n))
+        {
+            return Err(format!(
+                "{at}.max_concurrency must be 1 to {MAX_CONCURRENCY}"
+            ));
+        }
         if let Some(dlq) = &c.dead_letter_queue {
             if !crate::supervisor::bindings::valid_database_name(dlq) || *dlq == c.queue {
                 return Err(format!(
@@ -132,6 +167,8 @@ pub struct Queues {
     tenants: OnceLock<TenantNames>,
     /// outcome -> messages.
     counts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Each consumed queue's messages waiting and in flight (`/metrics`).
+    pub backlog: backlog::Backlog,
 }
 
 impl Queues {
@@ -141,6 +178,7 @@ impl Queues {
             wake: Notify::new(),
             tenants: OnceLock::new(),
             counts: Mutex::new(BTreeMap::new()),
+            backlog: backlog::Backlog::default(),
         })
     }
 
@@ -174,6 +212,8 @@ impl Queues {
                 n as f64,
             );
         }
+        drop(counts);
+        self.backlog.render(out);
     }
 }
 
@@ -205,8 +245,18 @@ mod tests {
                 max_retries: 3,
                 dead_letter_queue: None,
                 retry_delay: 0,
+                max_concurrency: None,
             }
         );
+        assert_eq!(got[0].concurrency(0), DEFAULT_CONCURRENCY);
+        assert_eq!(
+            got[0].concurrency(2),
+            2,
+            "at most the tenant's concurrent requests"
+        );
+        let two = c(serde_json::json!([{"queue": "q", "max_concurrency": 2}])).expect("valid");
+        assert_eq!(two[0].concurrency(512), 2);
+        assert_eq!(two[0].concurrency(0), 2);
         for bad in [
             serde_json::json!([{"queue": "a.b"}]),
             serde_json::json!([{"queue": "a"}, {"queue": "a"}]),
@@ -216,7 +266,9 @@ mod tests {
             serde_json::json!([{"queue": "a", "retry_delay": 43201}]),
             serde_json::json!([{"queue": "a", "dead_letter_queue": "a"}]),
             serde_json::json!([{"queue": "a", "dead_letter_queue": "../x"}]),
-            serde_json::json!([{"queue": "a", "max_concurrency": 2}]),
+            serde_json::json!([{"queue": "a", "max_concurrency": 0}]),
+            serde_json::json!([{"queue": "a", "max_concurrency": 251}]),
+            serde_json::json!([{"queue": "a", "visibility_timeout_ms": 2}]),
         ] {
             assert!(c(bad.clone()).is_err(), "{bad}");
         }
@@ -227,6 +279,7 @@ mod tests {
             max_retries: 0,
             dead_letter_queue: None,
             retry_delay: 0,
+            max_concurrency: None,
         }];
         assert!(check_consumers(one, true).is_err(), "a Loader child");
     }

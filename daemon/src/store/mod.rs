@@ -31,6 +31,8 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 pub mod triggers;
+#[cfg(test)]
+mod triggers_tests;
 pub mod workers;
 pub mod workspace;
 pub mod workspace_ops;

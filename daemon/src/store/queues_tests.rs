@@ -14,6 +14,7 @@ fn consumer(queue: &str) -> Consumer {
         max_retries: 1,
         dead_letter_queue: Some("dead".into()),
         retry_delay: 0,
+        max_concurrency: None,
     }
 }
 

@@ -733,6 +733,7 @@ async fn suite(backend: Arc<dyn Backend>) {
     relaxed_commits_stay_confined(&s).await;
     workers_round_trip(&s).await;
     super::queues_tests::queues_behave(&s).await;
+    super::triggers_tests::triggers_behave(&s).await;
     capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
     kv_behaves(&s).await;

@@ -3,8 +3,10 @@
 //! store take on each run (`scheduled_claims`).
 //!
 //! Guarantees: a definition's triggers are listed exactly while the definition is stored (they
-//! are written and deleted in its transactions); a run `(tenant, worker, cron, time)` is claimed
-//! by one caller only, however many daemons ask. Trusts: the rows (written by this module).
+//! are written with it, replaced by [`replace`] in one transaction that first finds it stored,
+//! and deleted in its transactions); a run `(tenant, worker, cron, time)` is claimed by one caller
+//! only, however many daemons ask. Trusts: the rows (written by this module) and its callers'
+//! checks of the expressions.
 
 use super::{StoreError, Tx};
 
@@ -26,6 +28,35 @@ pub fn put(tx: &mut dyn Tx, tenant: &str, id: &str, crons: &[String]) -> Result<
         )?;
     }
     Ok(())
+}
+
+/// Makes `crons` the triggers of `tenant`'s worker `id` in place of those it had; false (nothing
+/// written) when the worker is not stored.
+pub fn replace(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    id: &str,
+    crons: &[String],
+) -> Result<bool, StoreError> {
+    if !super::workers::exists(tx, tenant, id)? {
+        return Ok(false);
+    }
+    tx.exec(
+        "DELETE FROM worker_crons WHERE tenant = ?1 AND id = ?2",
+        &[tenant.into(), id.into()],
+    )?;
+    put(tx, tenant, id, crons)?;
+    Ok(true)
+}
+
+/// The triggers of `tenant`'s worker `id`, in the expressions' order (none for a worker not
+/// stored).
+pub fn of(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = tx.query(
+        "SELECT cron FROM worker_crons WHERE tenant = ?1 AND id = ?2 ORDER BY cron",
+        &[tenant.into(), id.into()],
+    )?;
+    rows.iter().map(|row| row.text(0)).collect()
 }
 
 /// Forgets the triggers of `tenant`'s worker `id`.
