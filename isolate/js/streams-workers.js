@@ -329,6 +329,11 @@ shareInternals("streams", ObjectFreeze({
   ReadableStreamPipeTo,
   ReadableStreamTee,
   TransformStreamDefaultControllerEnqueue,
+  // cloudflare:sockets' writable side (sockets.js).
+  CreateWritableStream,
+  WritableStreamClose,
+  WritableStreamCloseQueuedOrInFlight,
+  WritableStreamDefaultControllerErrorIfNeeded,
   streamRecord,
   // crypto.DigestStream (clone.js's Crypto.prototype.DigestStream).
   DigestStream,

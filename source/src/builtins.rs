@@ -12,8 +12,10 @@
 use crate::compat::Features;
 use crate::modules;
 
-/// The one Cloudflare module, available to every worker.
+/// The Cloudflare modules, available to every worker (as on Cloudflare, no flag needed).
 pub const CLOUDFLARE_WORKERS: &str = "cloudflare:workers";
+/// Outbound TCP sockets (`connect`), through the egress gateway.
+pub const CLOUDFLARE_SOCKETS: &str = "cloudflare:sockets";
 
 /// The Node.js modules Stockade implements (without their `node:` prefix).
 pub const NODE_MODULES: &[&str] = &[
@@ -107,7 +109,7 @@ impl Unavailable {
             ),
             Unavailable::Unsupported => format!(
                 "{specifier:?} is a built-in module Stockade does not support (supported: \
-                 cloudflare:workers and, with nodejs_compat, node:{})",
+                 cloudflare:workers, cloudflare:sockets and, with nodejs_compat, node:{})",
                 NODE_MODULES.join(", node:")
             ),
         }
@@ -116,7 +118,10 @@ impl Unavailable {
 
 /// The built-in modules a worker with `features` may import, by canonical name.
 pub fn available(features: &Features) -> Vec<String> {
-    let mut names = vec![CLOUDFLARE_WORKERS.to_string()];
+    let mut names = vec![
+        CLOUDFLARE_WORKERS.to_string(),
+        CLOUDFLARE_SOCKETS.to_string(),
+    ];
     for m in NODE_MODULES {
         if features.nodejs || (features.async_hooks && *m == "async_hooks") {
             names.push(format!("node:{m}"));
@@ -136,8 +141,8 @@ pub fn target(
     if let Some(rest) = specifier.strip_prefix("node:") {
         return node(rest, features);
     }
-    if specifier == CLOUDFLARE_WORKERS {
-        return Target::Builtin(CLOUDFLARE_WORKERS.to_string());
+    if specifier == CLOUDFLARE_WORKERS || specifier == CLOUDFLARE_SOCKETS {
+        return Target::Builtin(specifier.to_string());
     }
     if specifier.starts_with("cloudflare:") {
         return Target::Unavailable(Unavailable::Unsupported);
@@ -205,7 +210,11 @@ mod tests {
             Target::Builtin(CLOUDFLARE_WORKERS.into())
         );
         assert_eq!(
-            target("a.js", "cloudflare:sockets", &NODE, has),
+            target("a.js", "cloudflare:sockets", &Features::default(), has),
+            Target::Builtin(CLOUDFLARE_SOCKETS.into())
+        );
+        assert_eq!(
+            target("a.js", "cloudflare:email", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
     }
@@ -263,7 +272,14 @@ mod tests {
             target("main.js", "node:async_hooks", &als, has),
             Target::Builtin("node:async_hooks".into())
         );
-        assert_eq!(available(&als), ["cloudflare:workers", "node:async_hooks"]);
-        assert_eq!(available(&NODE).len(), 1 + NODE_MODULES.len());
+        assert_eq!(
+            available(&als),
+            [
+                "cloudflare:workers",
+                "cloudflare:sockets",
+                "node:async_hooks"
+            ]
+        );
+        assert_eq!(available(&NODE).len(), 2 + NODE_MODULES.len());
     }
 }

@@ -14,6 +14,11 @@ pub struct EgressSettings {
     pub allow_private: Vec<String>,
     /// The longest one outbound hop may take, its answer's body included (default 30 s).
     pub hop_timeout_ms: u64,
+    /// PEM files of certificate authorities that `cloudflare:sockets` TLS connections
+    /// (`secureTransport: "on"`, `startTls()`) trust besides the webpki roots: a private CA's
+    /// database, say. Read at start; a file that holds no certificate stops the daemon. It does
+    /// not change what `fetch()` over https trusts (the webpki roots). Default: none.
+    pub sockets_extra_roots: Vec<String>,
 }
 
 impl Default for EgressSettings {
@@ -21,6 +26,7 @@ impl Default for EgressSettings {
         EgressSettings {
             allow_private: Vec::new(),
             hop_timeout_ms: 30_000,
+            sockets_extra_roots: Vec::new(),
         }
     }
 }

@@ -45,4 +45,7 @@ pub enum EgressError {
     /// The HTTP client (TLS roots, resolver) could not be built.
     #[error("cannot build the egress HTTP client: {0}")]
     Client(reqwest::Error),
+    /// `cloudflare:sockets`' TLS (`egress.sockets_extra_roots`) could not be configured.
+    #[error("{0}")]
+    SocketsTls(String),
 }

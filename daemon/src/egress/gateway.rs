@@ -69,7 +69,7 @@ pub struct Gateway {
     tenants: std::sync::RwLock<Vec<Arc<TenantRules>>>,
     secrets: Arc<Secrets>,
     pub(super) audit: Arc<Audit>,
-    addresses: Arc<AddressPolicy>,
+    pub(super) addresses: Arc<AddressPolicy>,
     /// Decodes gzip, deflate and br answers (every hop but a raw one).
     client: reqwest::Client,
     /// Decodes nothing: a hop whose answer goes to tenant code as the upstream sent it

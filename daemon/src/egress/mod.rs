@@ -12,7 +12,9 @@
 //! - `stream`: answers and request bodies that stream (`upload_length`: one whose length the
 //!   runtime knows, sent with it); `abort`: a fetch aborted while it waits;
 //! - `websocket` (under `gateway`): a fetch's WebSocket handshake and its outbound socket,
-//!   relayed by `websocket_relay`.
+//!   relayed by `websocket_relay`;
+//! - `tcp`: `cloudflare:sockets`' connections (the `tcp.*` host calls), relayed by `tcp_relay`,
+//!   secured by `tcp_tls`.
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
@@ -30,6 +32,9 @@ mod resolver;
 mod scrub;
 mod secrets;
 mod stream;
+mod tcp;
+mod tcp_relay;
+mod tcp_tls;
 #[cfg(test)]
 mod test_upstream;
 mod upload_length;
@@ -133,6 +138,8 @@ pub struct Egress {
     names: std::sync::RwLock<Vec<String>>,
     /// How the secrets stored by daemons sharing the store are followed (metrics).
     secrets_follow: crate::metrics::SecretsFollow,
+    /// `cloudflare:sockets`' TLS (`tcp_tls`).
+    sockets_tls: Arc<tokio_rustls::rustls::ClientConfig>,
 }
 
 /// No network: a tenant the configuration no longer names.
@@ -186,7 +193,10 @@ impl Egress {
             addresses,
             std::time::Duration::from_millis(config.egress.hop_timeout_ms.max(1)),
         )?;
+        let sockets_tls = tcp_tls::client_config(&config.egress.sockets_extra_roots)
+            .map_err(|e| EgressError::SocketsTls(e.to_string()))?;
         Ok(Egress {
+            sockets_tls,
             gateway: Arc::new(gateway),
             secrets,
             audit,
@@ -268,6 +278,35 @@ impl Egress {
         });
         calls.register_in_context("fetch.abort", |context, payload| async move {
             abort::abort(&context.resources, &payload)
+        });
+        self.register_sockets(calls);
+    }
+
+    /// Registers `cloudflare:sockets`' `tcp.*` host calls (see `tcp`).
+    fn register_sockets(&self, calls: &mut HostCalls) {
+        let gateway = Arc::clone(&self.gateway);
+        let tls = Arc::clone(&self.sockets_tls);
+        calls.register_in_context("tcp.connect", move |context, payload| {
+            let gateway = Arc::clone(&gateway);
+            let tls = Arc::clone(&tls);
+            async move { gateway.tcp_connect(context, payload, tls).await }
+        });
+        calls.register_in_context("tcp.read", |context, payload| async move {
+            tcp::read(&context.resources, &payload).await
+        });
+        calls.register_in_context("tcp.write", |context, payload| async move {
+            tcp::write(&context.resources, &payload).await
+        });
+        calls.register_in_context("tcp.shutdown", |context, payload| async move {
+            tcp::shutdown(&context.resources, &payload).await
+        });
+        calls.register_in_context("tcp.close", |context, payload| async move {
+            tcp::close(&context.resources, &payload)
+        });
+        let tls = Arc::clone(&self.sockets_tls);
+        calls.register_in_context("tcp.starttls", move |context, payload| {
+            let tls = Arc::clone(&tls);
+            async move { tcp::start_tls(&context.resources, &payload, &tls).await }
         });
     }
 

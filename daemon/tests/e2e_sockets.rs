@@ -1,0 +1,552 @@
+//! `cloudflare:sockets` end to end: a real daemon, a jailed Loader worker whose code opens TCP
+//! connections with `connect()` through the egress gateway to real servers on 127.0.0.1
+//! (allowed with `allow_private` loopback and a rule naming their ports): an echo round trip,
+//! 4 MiB each way at once (checked byte by byte as it streams, never held whole), TLS
+//! (`secureTransport: "on"`) to a rustls server whose certificate a test CA signed (trusted
+//! through `[egress] sockets_extra_roots`), a `starttls` upgrade, a host no rule names, port 25,
+//! a loopback address without `allow_private`, the 7th socket of a request, `closed` rejecting
+//! when the server resets, and the request's end closing the sockets it left open (the server
+//! sees EOF). Each audited connection carries its bytes each way.
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
+
+/// What the servers saw, as lines.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+fn wait_for(seen: &Seen, prefix: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = seen.lock().expect("seen").clone();
+        if lines.iter().any(|l| l.starts_with(prefix)) || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Serves each connection of a fresh listener on 127.0.0.1 with `serve`, on a thread of its own;
+/// the port.
+fn listen<F, Fut>(serve: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
+            }
+        });
+    });
+    port
+}
+
+/// Echoes every byte; at EOF notes `eof <bytes>` and closes its side too.
+fn echo_server(seen: &Seen) -> u16 {
+    let seen = Arc::clone(seen);
+    listen(move |mut stream| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let (mut r, mut w) = stream.split();
+            let copied = tokio::io::copy(&mut r, &mut w).await;
+            let _ = w.shutdown().await;
+            let line = match copied {
+                Ok(n) => format!("eof {n}"),
+                Err(e) => format!("error {e}"),
+            };
+            seen.lock().expect("seen").push(line);
+        }
+    })
+}
+
+/// Reads one byte, then resets the connection (SO_LINGER 0).
+fn reset_server() -> u16 {
+    listen(|mut stream| async move {
+        let mut one = [0u8; 1];
+        let _ = stream.read_exact(&mut one).await;
+        // SO_LINGER 0: closing sends RST (the deprecation is about blocking on drop, which a
+        // zero linger does not do).
+        #[allow(deprecated)]
+        let _ = stream.set_linger(Some(Duration::ZERO));
+        drop(stream);
+    })
+}
+
+/// A test CA, and a server configuration whose certificate (for 127.0.0.1 and localhost) it
+/// signed; the CA's PEM.
+fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Stockade sockets test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let cert = params.signed_by(&key, &ca_cert, &ca_key).expect("cert");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+    (ca_cert.pem(), Arc::new(config))
+}
+
+/// TLS from the first byte; echoes what it reads over TLS, noting `tls <text>`.
+fn tls_server(config: &Arc<rustls::ServerConfig>, seen: &Seen) -> u16 {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
+    let seen = Arc::clone(seen);
+    listen(move |stream| {
+        let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
+        async move { tls_echo(&acceptor, stream, &seen).await }
+    })
+}
+
+async fn tls_echo(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    seen: &Seen,
+) {
+    let mut tls = match acceptor.accept(stream).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            seen.lock()
+                .expect("seen")
+                .push(format!("handshake failed {e}"));
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 1024];
+    while let Ok(n) = tls.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        seen.lock().expect("seen").push(format!("tls {text}"));
+        if tls.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = tls.shutdown().await;
+}
+
+/// Plain until `STARTTLS\r\n` (noted `plain <line>`), answers `GO\r\n`, then TLS on the same
+/// connection, echoing.
+fn starttls_server(config: &Arc<rustls::ServerConfig>, seen: &Seen) -> u16 {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
+    let seen = Arc::clone(seen);
+    listen(move |mut stream| {
+        let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
+        async move {
+            let mut line = [0u8; 10];
+            if stream.read_exact(&mut line).await.is_err() {
+                return;
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            seen.lock()
+                .expect("seen")
+                .push(format!("plain {}", text.trim()));
+            if text != "STARTTLS\r\n" || stream.write_all(b"GO\r\n").await.is_err() {
+                return;
+            }
+            tls_echo(&acceptor, stream, &seen).await;
+        }
+    })
+}
+
+/// A daemon whose tenant t0 may reach `ports` of 127.0.0.1 (loopback allowed when `private`),
+/// trusting the CA in `roots` (a PEM file) for sockets' TLS.
+fn daemon(tag: &str, ports: &[u16], private: bool, roots: Option<&std::path::Path>) -> Daemon {
+    // CPU enough to generate and check 4 MiB byte by byte in JavaScript.
+    let mut egress = String::from("[limits]\ncpu_ms = 20000\nwall_ms = 60000\n[egress]\n");
+    if private {
+        egress.push_str("allow_private = [\"127.0.0.0/8\"]\n");
+    }
+    if let Some(roots) = roots {
+        egress.push_str(&format!(
+            "sockets_extra_roots = [{:?}]\n",
+            roots.display().to_string()
+        ));
+    }
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let config = format!(
+        "{egress}[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n\
+         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{}]\n",
+        tenant_token(0),
+        ports.join(", ")
+    );
+    Daemon::start_raw(tag, 1, &config, &[])
+}
+
+/// The worker: one path per scenario, each answering JSON.
+const WORKER: &str = r#"
+import { connect } from "cloudflare:sockets";
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const pattern = (i) => (i * 31 + 7) & 255;
+async function readText(reader, n) {
+  let got = "";
+  while (got.length < n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got += dec.decode(value);
+  }
+  return got;
+}
+const message = (e) => `${e.constructor.name}: ${e.message}`;
+async function attempt(address, options) {
+  const socket = connect(address, options);
+  try {
+    await socket.opened;
+    await socket.close();
+    return "opened";
+  } catch (e) {
+    const closed = await socket.closed.then(() => "resolved", (c) => c === e ? "same" : message(c));
+    return `${message(e)} / closed ${closed}`;
+  }
+}
+const scenarios = {
+  async echo(port) {
+    const socket = connect(`127.0.0.1:${port}`);
+    const info = await socket.opened;
+    const writer = socket.writable.getWriter();
+    await writer.write(enc.encode("hello"));
+    const reader = socket.readable.getReader();
+    const echoed = await readText(reader, 5);
+    await writer.close();
+    const last = await reader.read();
+    await socket.closed;
+    return { remote: info.remoteAddress, echoed, done: last.done, upgraded: socket.upgraded, secure: socket.secureTransport };
+  },
+  async big(port) {
+    const total = 4 << 20;
+    const socket = connect({ hostname: "127.0.0.1", port });
+    const writing = (async () => {
+      const writer = socket.writable.getWriter();
+      for (let at = 0; at < total;) {
+        const n = Math.min(100000, total - at);
+        const chunk = new Uint8Array(n);
+        for (let i = 0; i < n; i++) chunk[i] = pattern(at + i);
+        await writer.write(chunk);
+        at += n;
+      }
+      await writer.close();
+    })();
+    let received = 0, bad = -1, largest = 0;
+    for await (const chunk of socket.readable) {
+      largest = Math.max(largest, chunk.length);
+      for (let i = 0; i < chunk.length; i++) if (bad < 0 && chunk[i] !== pattern(received + i)) bad = received + i;
+      received += chunk.length;
+    }
+    await writing;
+    await socket.closed;
+    return { received, bad, largest };
+  },
+  async tls(port) {
+    const socket = connect(`127.0.0.1:${port}`, { secureTransport: "on" });
+    await socket.opened;
+    const writer = socket.writable.getWriter();
+    await writer.write(enc.encode("over tls"));
+    const back = await readText(socket.readable.getReader(), 8);
+    await socket.close();
+    let again;
+    try { socket.startTls(); } catch (e) { again = message(e); }
+    return { back, secure: socket.secureTransport, again };
+  },
+  async untrusted(port) {
+    return attempt(`127.0.0.1:${port}`, { secureTransport: "on" });
+  },
+  async starttls(port) {
+    const socket = connect(`127.0.0.1:${port}`, { secureTransport: "starttls" });
+    const writer = socket.writable.getWriter();
+    await writer.write(enc.encode("STARTTLS\r\n"));
+    const reader = socket.readable.getReader();
+    const go = await readText(reader, 4);
+    writer.releaseLock();
+    reader.releaseLock();
+    const secure = socket.startTls({ expectedServerHostname: "localhost" });
+    let twice;
+    try { socket.startTls(); } catch (e) { twice = message(e); }
+    const oldClosed = await socket.closed.then(() => "resolved");
+    await secure.opened;
+    const w2 = secure.writable.getWriter();
+    await w2.write(enc.encode("secret"));
+    const back = await readText(secure.readable.getReader(), 6);
+    await secure.close();
+    let plain;
+    try { connect(`127.0.0.1:${port}`).startTls(); } catch (e) { plain = message(e); }
+    return { go, back, twice, oldClosed, upgraded: socket.upgraded, secure: secure.secureTransport, plain };
+  },
+  async refusals(port, reset) {
+    const out = {};
+    out.denied = await attempt(`127.0.0.2:${port}`);
+    out.port25 = await attempt("127.0.0.1:25");
+    for (const bad of ["nohostport", ":80", "a b:80", "[::1]"]) {
+      try { connect(bad); out[bad] = "connected"; } catch (e) { out[bad] = message(e); }
+    }
+    try { connect("127.0.0.1:1", { secureTransport: "maybe" }); } catch (e) { out.transport = message(e); }
+    const six = [];
+    for (let i = 0; i < 6; i++) {
+      const s = connect(`127.0.0.1:${port}`);
+      await s.opened;
+      six.push(s);
+    }
+    out.seventh = await attempt(`127.0.0.1:${port}`);
+    for (const s of six) await s.close();
+    out.afterClosing = await attempt(`127.0.0.1:${port}`);
+    const r = connect(`127.0.0.1:${reset}`);
+    const writer = r.writable.getWriter();
+    await writer.write(enc.encode("x"));
+    const read = await r.readable.getReader().read().then(() => "read", message);
+    out.reset = [read, await r.closed.then(() => "resolved", message)];
+    return out;
+  },
+  async private(port) {
+    return attempt(`127.0.0.1:${port}`);
+  },
+  async leave(port) {
+    const socket = connect(`127.0.0.1:${port}`);
+    await socket.opened;
+    await socket.writable.getWriter().write(enc.encode("left open"));
+    return "left";
+  },
+};
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const name = url.pathname.split("/").pop();
+    const port = Number(url.searchParams.get("port"));
+    const other = Number(url.searchParams.get("other"));
+    try {
+      return Response.json(await scenarios[name](port, other));
+    } catch (e) {
+      return Response.json({ threw: message(e) });
+    }
+  },
+};
+"#;
+
+fn worker(d: &Daemon) -> String {
+    load_with_env(d, &tenant_token(0), WORKER, serde_json::json!({}))
+}
+
+/// The audit records of t0's sockets (method CONNECT).
+fn socket_audit(d: &Daemon) -> Vec<serde_json::Value> {
+    let (status, audit) = get_json(d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=100");
+    assert_eq!(status, 200, "{audit}");
+    audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["method"] == "CONNECT")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn plain_tcp_echoes_and_carries_4_mib_each_way_audited() {
+    let seen = Seen::default();
+    let port = echo_server(&seen);
+    let d = daemon("sockets-plain", &[port], true, None);
+    let id = worker(&d);
+    let t0 = tenant_token(0);
+    let got = fetch_json(&d, &t0, &id, &format!("echo?port={port}"));
+    assert_eq!(
+        got,
+        serde_json::json!({ "remote": format!("127.0.0.1:{port}"), "echoed": "hello", "done": true,
+            "upgraded": false, "secure": "off" }),
+    );
+    assert!(wait_for(&seen, "eof 5").contains(&"eof 5".to_owned()));
+    let got = fetch_json(&d, &t0, &id, &format!("big?port={port}"));
+    assert_eq!(got["received"], 4 << 20, "{got}");
+    assert_eq!(got["bad"], -1, "{got}");
+    assert!(got["largest"].as_u64().expect("largest") <= 65536, "{got}");
+    let total = (4u64 << 20).to_string();
+    assert!(wait_for(&seen, &format!("eof {total}")).contains(&format!("eof {total}")));
+    // Audited once each connection is over, with what it carried.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut records = socket_audit(&d);
+    while records.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        records = socket_audit(&d);
+    }
+    let carried: Vec<(u64, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["bytesOut"].as_u64().unwrap_or(0),
+                r["bytesIn"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(carried, vec![(5, 5), (4 << 20, 4 << 20)], "{records:?}");
+    assert!(
+        records.iter().all(|r| r["verdict"] == "allowed"
+            && r["scheme"] == "tcp"
+            && r["host"] == "127.0.0.1"
+            && r["reason"] == "closed"),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn tls_on_and_starttls_use_the_gateways_roots() {
+    let (ca_pem, config) = test_pki();
+    let dir = std::env::temp_dir().join(format!("stockade-e2e-sockets-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, ca_pem).expect("ca");
+    let seen = Seen::default();
+    let tls = tls_server(&config, &seen);
+    let starttls = starttls_server(&config, &seen);
+    let d = daemon("sockets-tls", &[tls, starttls], true, Some(&ca));
+    let id = worker(&d);
+    let t0 = tenant_token(0);
+    let got = fetch_json(&d, &t0, &id, &format!("tls?port={tls}"));
+    assert_eq!(
+        got,
+        serde_json::json!({ "back": "over tls", "secure": "on",
+            "again": "TypeError: Cannot startTls on a TLS socket." })
+    );
+    let got = fetch_json(&d, &t0, &id, &format!("starttls?port={starttls}"));
+    assert_eq!(
+        got,
+        serde_json::json!({ "go": "GO\r\n", "back": "secret", "twice": "TypeError: startTls can only be called once.",
+            "oldClosed": "resolved", "upgraded": true, "secure": "on",
+            "plain": "TypeError: The `secureTransport` socket option must be set to 'starttls' for startTls to be used." })
+    );
+    let lines = wait_for(&seen, "tls secret");
+    assert!(lines.contains(&"plain STARTTLS".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"tls over tls".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"tls secret".to_owned()), "{lines:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Without the test CA among its roots, the daemon refuses the server's certificate.
+    drop(d);
+    let d = daemon("sockets-untrusted", &[tls], true, None);
+    let id = worker(&d);
+    let got = fetch_json(&d, &t0, &id, &format!("untrusted?port={tls}"));
+    let text = got.as_str().expect("text");
+    assert!(
+        text.starts_with("Error: the TLS handshake failed") && text.contains("UnknownIssuer"),
+        "{got}"
+    );
+}
+
+#[test]
+fn refusals_the_seventh_socket_and_a_reset_are_clear_errors() {
+    let seen = Seen::default();
+    let port = echo_server(&seen);
+    let reset = reset_server();
+    let d = daemon("sockets-refusals", &[port, reset, 25], true, None);
+    let id = worker(&d);
+    let got = fetch_json(
+        &d,
+        &tenant_token(0),
+        &id,
+        &format!("refusals?port={port}&other={reset}"),
+    );
+    assert_eq!(
+        got["denied"],
+        format!("Error: egress to 127.0.0.2:{port} denied: host not allowed / closed same"),
+        "{got}"
+    );
+    assert_eq!(
+        got["port25"], "Error: Connections to port 25 are prohibited / closed same",
+        "{got}"
+    );
+    assert_eq!(
+        got["nohostport"],
+        "TypeError: Specified address is missing port."
+    );
+    assert_eq!(
+        got[":80"],
+        "TypeError: Specified address is missing hostname."
+    );
+    assert_eq!(
+        got["a b:80"],
+        "TypeError: Specified address is empty string, contains unsupported characters or is too long."
+    );
+    assert_eq!(
+        got["[::1]"],
+        "TypeError: Specified address is missing port."
+    );
+    assert_eq!(
+        got["transport"],
+        "TypeError: Unsupported value in secureTransport socket option: maybe"
+    );
+    assert_eq!(
+        got["seventh"],
+        "Error: too many open sockets: a request may have at most 6 open at once / closed same",
+        "{got}"
+    );
+    assert_eq!(got["afterClosing"], "opened", "{got}");
+    assert_eq!(
+        got["reset"],
+        serde_json::json!([
+            "Error: the connection was reset by the server",
+            "Error: the connection was reset by the server"
+        ]),
+        "{got}"
+    );
+    let records = socket_audit(&d);
+    let reasons: Vec<&str> = records
+        .iter()
+        .filter(|r| r["verdict"] == "denied")
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("host not allowed")),
+        "{records:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("port 25")), "{records:?}");
+}
+
+#[test]
+fn a_loopback_address_needs_allow_private() {
+    let seen = Seen::default();
+    let port = echo_server(&seen);
+    let d = daemon("sockets-private", &[port], false, None);
+    let id = worker(&d);
+    let got = fetch_json(&d, &tenant_token(0), &id, &format!("private?port={port}"));
+    assert_eq!(
+        got,
+        "Error: egress to 127.0.0.1 denied: address 127.0.0.1 is loopback and not allowed / closed same"
+    );
+    assert!(seen.lock().expect("seen").is_empty(), "never connected");
+}
+
+#[test]
+fn the_requests_end_closes_the_sockets_it_left_open() {
+    let seen = Seen::default();
+    let port = echo_server(&seen);
+    let d = daemon("sockets-end", &[port], true, None);
+    let id = worker(&d);
+    let got = fetch_json(&d, &tenant_token(0), &id, &format!("leave?port={port}"));
+    assert_eq!(got, "left");
+    let lines = wait_for(&seen, "eof");
+    assert_eq!(lines, vec!["eof 9".to_owned()], "the server saw EOF");
+}
