@@ -10,12 +10,15 @@
 // its configuration, builtins.js's workerConfig.object), `deliver` runs every call: the class is
 // constructed once with (ctx, env) (ctx: DurableObjectState {id, storage, waitUntil,
 // blockConcurrencyWhile}), its fields live as long as the isolate; calls interleave at awaits,
-// but a new call is held (the input gate) while blockConcurrencyWhile's callback runs or a
-// storage operation is pending, and a call answers only once the writes it left pending are
-// committed (the output gate).
-// Storage (daemon/src/objects/): values in rpc.js's tagged encoding (what RPC carries: a class
-// instance or a function is a DataCloneError); sql.exec(query, ...bindings) is async here (the
-// SQL runs in the supervisor): it returns a Promise of the cursor. One alarm per object
+// but a new call is held (the input gate) while blockConcurrencyWhile's callback or a
+// transaction() runs.
+// Storage (daemon/src/objects/): every operation is a synchronous host call (hostCallSync: the
+// isolate's thread waits for the supervisor's answer, the wait counted as the request's CPU
+// time), so a write is committed when its call returns (the output gate has nothing to wait
+// for) and sql.exec, ctx.storage.kv and transactionSync are synchronous, as on Cloudflare; the
+// async API (get, put, ...) keeps its promises. Values in rpc.js's tagged encoding (what RPC
+// carries: a class instance or a function is a DataCloneError). Transactions are savepoints the
+// supervisor holds between calls (daemon/src/objects/txn.rs). One alarm per object
 // (setAlarm/getAlarm/deleteAlarm, writes as puts are): the supervisor fires it as a call of the
 // class's alarm({retryCount, isRetry}) (daemon/src/api/object_alarms.rs).
 // Trust: the supervisor decides which object a call or a storage operation reaches; nothing
@@ -100,16 +103,15 @@ const doLive = {
   instance: null, // the constructed object
   Class: null, // its class
   constructing: null, // the promise of its construction
-  blockers: 0, // blockConcurrencyWhile callbacks running
-  pending: 0, // storage operations sent and not answered
+  blockers: 0, // blockConcurrencyWhile callbacks and transactions running
   waiters: { __proto__: null, head: 0, tail: 0 }, // calls held by the input gate, in order
   waking: false,
-  lastWrite: null, // the promise of the last write sent (writes run in order)
+  transactions: null, // the promise of the last transaction() to end (they run one at a time)
   calls: { __proto__: null, head: 0, tail: 0 }, // the running calls' ctx (for waitUntil)
 };
 
 function doGateClosed() {
-  return doLive.blockers > 0 || doLive.pending > 0;
+  return doLive.blockers > 0;
 }
 
 // Lets the next held call in once nothing has held the gate for DO_GATE_TURNS turns.
@@ -141,233 +143,6 @@ async function doEnterGate() {
 function doReleased() {
   if (!doGateClosed()) doWake();
 }
-
-/** Runs `send()` (a storage host call) as one operation of the gates; `write` for a write. */
-async function doOperation(send, write) {
-  doLive.pending++;
-  const sent = send();
-  if (write) doLive.lastWrite = (async () => { try { await sent; } catch {} })();
-  try {
-    return await sent;
-  } finally {
-    doLive.pending--;
-    doReleased();
-  }
-}
-
-function doStorageCall(call, head, bytes, write) {
-  return doOperation(() => bindingCall(call, head, bytes, bindingError, `DurableObjectStorage (${call})`), write);
-}
-
-function doEncodeValue(value) {
-  if (value === undefined) throw new TypeError("DurableObjectStorage.put: a value cannot be undefined");
-  return utf8Encode(JSONStringify(rpcEncode(value, DO_TO_STORAGE)));
-}
-
-function doKeys(keys, what) {
-  if (!ArrayIsArray(keys)) return null;
-  if (keys.length > 128) throw new RangeError(`${what}: at most 128 keys at once`);
-  const out = [];
-  for (let i = 0; i < keys.length; i++) appendEntry(out, `${keys[i]}`);
-  return out;
-}
-
-/** The entries of a get or list answer, as a Map in the answer's order. */
-function doEntries(answer, bytes) {
-  const out = new RpcMap();
-  let at = 0;
-  for (let i = 0; i < answer.keys.length; i++) {
-    const n = answer.lengths[i];
-    MapSet(out, answer.keys[i], rpcDecode(JSONParse(utf8DecodeStripBOM(bytesView(bytes, at, at + n)))));
-    at += n;
-  }
-  return out;
-}
-
-class SqlStorageCursor {
-  #columns;
-  #rows;
-  #at = 0;
-  #read;
-  #written;
-  constructor(token, answer, bytes) {
-    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
-    const rows = answer.rows;
-    for (let r = 0; r < rows.length; r++) {
-      for (let c = 0; c < rows[r].length; c++) {
-        const cell = rows[r][c];
-        if (cell !== null && typeof cell === "object") rows[r][c] = typedArrayBuffer(bytesCopy(bytesView(bytes, cell.b[0], cell.b[0] + cell.b[1])));
-      }
-    }
-    this.#columns = answer.columns;
-    this.#rows = rows;
-    this.#read = answer.meta.rows_read;
-    this.#written = answer.meta.rows_written;
-  }
-  #object(row) {
-    const out = {};
-    for (let c = 0; c < this.#columns.length; c++) {
-      ObjectDefineProperty(out, this.#columns[c], { __proto__: null, value: row[c], writable: true, enumerable: true, configurable: true });
-    }
-    return out;
-  }
-  next() {
-    if (this.#at >= this.#rows.length) return { done: true, value: undefined };
-    return { done: false, value: this.#object(this.#rows[this.#at++]) };
-  }
-  toArray() {
-    const out = [];
-    while (this.#at < this.#rows.length) appendEntry(out, this.#object(this.#rows[this.#at++]));
-    return out;
-  }
-  one() {
-    const left = this.#rows.length - this.#at;
-    if (left === 0) throw new Error("Expected exactly one result from SQL query, but got no results.");
-    if (left > 1) throw new Error("Expected exactly one result from SQL query, but got multiple results.");
-    return this.next().value;
-  }
-  raw() {
-    const cursor = this;
-    const rows = this.#rows;
-    const step = () => (cursor.#at >= rows.length ? { done: true, value: undefined } : { done: false, value: rows[cursor.#at++] });
-    const iterator = {
-      next: step,
-      toArray() {
-        const out = [];
-        for (let r = step(); !r.done; r = step()) appendEntry(out, r.value);
-        return out;
-      },
-      [SymbolIterator]() { return iterator; },
-    };
-    return iterator;
-  }
-  get columnNames() { return this.#columns; }
-  get rowsRead() { return this.#read; }
-  get rowsWritten() { return this.#written; }
-  [SymbolIterator]() { return this; }
-}
-setTag(SqlStorageCursor.prototype, "SqlStorageCursor");
-
-class SqlStorage {
-  constructor(token) {
-    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
-  }
-  /** The cursor of one statement's result (a Promise here: the SQL runs in the supervisor). */
-  async exec(query, ...bindings) {
-    const d1 = lazyInternals("d1");
-    const encoded = d1.encodeParams(bindings, "SqlStorage.exec");
-    const head = { sql: `${query}`, params: encoded.params };
-    const reply = await doStorageCall("do.sql", head, encoded.bytes, true);
-    return new SqlStorageCursor(INTERNAL, reply[0], reply[1]);
-  }
-}
-setTag(SqlStorage.prototype, "SqlStorage");
-
-/** An alarm's time: ms since the epoch, from a number or a Date. */
-function doAlarmTime(scheduledTime) {
-  let t = scheduledTime;
-  if (typeof t !== "number") {
-    try {
-      t = cloneDateGetTime(t);
-    } catch {
-      throw new TypeError("DurableObjectStorage.setAlarm: give a time in milliseconds since the epoch or a Date");
-    }
-  }
-  if (!NumberIsFinite(t)) throw new TypeError("DurableObjectStorage.setAlarm: the time is not a finite number");
-  return t;
-}
-
-class DurableObjectStorage {
-  #sql = new SqlStorage(INTERNAL);
-  constructor(token) {
-    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
-  }
-  get sql() { return this.#sql; }
-  async get(keys) {
-    const many = doKeys(keys, "DurableObjectStorage.get");
-    const reply = await doStorageCall("do.get", { keys: many ?? [`${keys}`] }, null, false);
-    const found = doEntries(reply[0], reply[1]);
-    return many !== null ? found : MapGet(found, `${keys}`);
-  }
-  async put(keyOrEntries, value = undefined) {
-    const keys = [];
-    const values = [];
-    if (typeof keyOrEntries === "string") {
-      appendEntry(keys, keyOrEntries);
-      appendEntry(values, doEncodeValue(value));
-    } else if (keyOrEntries !== null && typeof keyOrEntries === "object") {
-      const names = ObjectKeys(keyOrEntries);
-      if (names.length > 128) throw new RangeError("DurableObjectStorage.put: at most 128 entries at once");
-      for (let i = 0; i < names.length; i++) {
-        appendEntry(keys, names[i]);
-        appendEntry(values, doEncodeValue(keyOrEntries[names[i]]));
-      }
-    } else {
-      throw new TypeError("DurableObjectStorage.put: give a key and a value, or an object of entries");
-    }
-    const lengths = [];
-    let total = 0;
-    for (let i = 0; i < values.length; i++) {
-      appendEntry(lengths, typedArrayLength(values[i]));
-      total += typedArrayLength(values[i]);
-    }
-    const bytes = new ByteArray(total);
-    for (let i = 0, at = 0; i < values.length; at += typedArrayLength(values[i]), i++) typedArraySet(bytes, values[i], at);
-    await doStorageCall("do.put", { keys, lengths }, bytes, true);
-  }
-  async delete(keys) {
-    const many = doKeys(keys, "DurableObjectStorage.delete");
-    const reply = await doStorageCall("do.delete", { keys: many ?? [`${keys}`] }, null, true);
-    return many !== null ? reply[0].count : reply[0].count > 0;
-  }
-  async deleteAll() {
-    await doStorageCall("do.deleteAll", {}, null, true);
-  }
-  async list(options = undefined) {
-    const head = {};
-    const names = ["start", "startAfter", "end", "prefix"];
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const v = dictGet(options, name);
-      if (v !== undefined && v !== null) head[name] = `${v}`;
-    }
-    if (dictGet(options, "reverse") === true) head.reverse = true;
-    const limit = dictGet(options, "limit");
-    if (limit !== undefined && limit !== null) {
-      const n = +limit;
-      if (!(n >= 1) || n !== (n | 0)) throw new TypeError("DurableObjectStorage.list: limit must be a positive integer");
-      head.limit = n;
-    }
-    const reply = await doStorageCall("do.list", head, null, false);
-    return doEntries(reply[0], reply[1]);
-  }
-  /** Resolves once every write sent so far is committed. */
-  async sync() {
-    if (doLive.lastWrite !== null) await doLive.lastWrite;
-  }
-  transactionSync() {
-    throw new Error("DurableObjectStorage.transactionSync is not supported by Stockade (storage calls are asynchronous here)");
-  }
-  /** The alarm's time (ms since the epoch), or null. */
-  async getAlarm() {
-    const reply = await doStorageCall("do.getAlarm", {}, null, false);
-    return reply[0].time;
-  }
-  /** Sets the object's one alarm (a time past fires as soon as possible); the supervisor calls
-   *  the class's alarm({retryCount, isRetry}) then. */
-  async setAlarm(scheduledTime) {
-    const time = doAlarmTime(scheduledTime);
-    const Class = doLive.Class;
-    if (Class === null || typeof Class.prototype?.alarm !== "function") {
-      throw new TypeError("Your Durable Object class must have an alarm() handler in order to call setAlarm()");
-    }
-    await doStorageCall("do.setAlarm", { time }, null, true);
-  }
-  async deleteAlarm() {
-    await doStorageCall("do.deleteAlarm", {}, null, true);
-  }
-}
-setTag(DurableObjectStorage.prototype, "DurableObjectStorage");
 
 class DurableObjectState {
   #id;
@@ -421,9 +196,7 @@ async function doDeliver(object, Class, env, ctx, run) {
       throw e;
     }
     await doEnterGate();
-    const result = await run(doLive.instance);
-    if (doLive.lastWrite !== null) await doLive.lastWrite;
-    return result;
+    return await run(doLive.instance);
   } finally {
     delete calls[slot];
     while (calls.head < calls.tail && calls[calls.head] === undefined) calls.head++;

@@ -35,8 +35,8 @@
  *     53 node-timers.js 54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js
  *     57 node-stream-web.js 58 node-stream.js 59 node-querystring.js 60 node-punycode.js
  *     61 node-diagnostics-channel.js 62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js
- *     67 r2-upload.js 68 durable.js 69 urlpattern.js 70 rewriter.js 71 scheduled.js 72 queue.js
- *     73 prelude-end.js
+ *     67 r2-upload.js 68 durable.js 69 durable-storage.js 70 urlpattern.js 71 rewriter.js
+ *     72 scheduled.js 73 queue.js 74 sockets.js 75 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -220,13 +220,14 @@ const MathFloor = Math.floor;
 const MathTrunc = Math.trunc;
 
 // Capture the host primitives, then make them unreachable from globalThis.
-const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostOp, hostGetContext,
+const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostCallSync, hostOp, hostGetContext,
   hostSetContext, hostCompileLazy, hostLazyGlobal } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
     hostLog: h.log, hostRandomFill: h.randomFill, hostSetTimer: h.setTimer,
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
+    hostCallSync: h.callSync, // a Durable Object's storage only (isolate/src/host.rs refuses the rest)
     hostOp: h.op,
     hostGetContext: h.getContext, hostSetContext: h.setContext,
     hostCompileLazy: h.compileLazy, hostLazyGlobal: h.lazyGlobal,

@@ -48,6 +48,9 @@ let web = null; // the prelude's exports: newRequest, readResponse
 // hostCall(name, Uint8Array?, task?) -> Promise<Uint8Array>: the one road from an isolate to its host
 // (see bridge.h, stk_host.host_call). Captured here; tenants never see the host object.
 const hostCall = __stockade_host.call;
+// hostCallSync(name, Uint8Array?) -> Uint8Array: the same road, answered inside the call (only the
+// test hook below uses it here; the prelude captures its own).
+const hostCallSync = __stockade_host.callSync;
 // Every invocation starts in an empty async context (AsyncLocalStorage; see node-process.js).
 const setAsyncContext = __stockade_host.setContext;
 
@@ -345,6 +348,11 @@ __stockade_host.setInvoker(
       if (STOCKADE_TEST_HOST_CALLS) {
         Object.defineProperty(globalThis, "__stockadeTestHostCall", {
           value: (name, payload) => hostCall(name, payload),
+          configurable: true,
+        });
+        // The synchronous road (isolate/src/host.rs allows only a Durable Object's storage calls).
+        Object.defineProperty(globalThis, "__stockadeTestHostCallSync", {
+          value: (name, payload) => hostCallSync(name, payload),
           configurable: true,
         });
       }

@@ -24,6 +24,19 @@ pub struct StkHost {
     pub resolve: unsafe extern "C" fn(*mut c_void, i32, *const u8, usize) -> i32,
     pub host_call:
         unsafe extern "C" fn(*mut c_void, u32, u32, *const u8, usize, *const u8, usize) -> i32,
+    /// (userdata, call, task, name, its length, payload, its length, answer, its length): a
+    /// synchronous host call, answered inside the call (`STK_SYNC_*`; see bridge.h).
+    pub host_call_sync: unsafe extern "C" fn(
+        *mut c_void,
+        u32,
+        u32,
+        *const u8,
+        usize,
+        *const u8,
+        usize,
+        *mut *const u8,
+        *mut usize,
+    ) -> i32,
     pub op: unsafe extern "C" fn(*mut c_void, u32, *mut StkOpCall) -> i32,
     /// (userdata, module name, its length, line, column): maps a position of a transformed
     /// module in place; 1 when mapped (see bridge.h).
@@ -70,6 +83,11 @@ pub const STK_OP_MESSAGE_CAP: usize = 256;
 pub const STK_HOST_CALLS_IN_FLIGHT_MAX: usize = 64;
 pub const STK_HOST_CALLS_QUEUED_MAX: usize = 10_000;
 pub const STK_HOST_CALL_BYTES_QUEUED_MAX: usize = 64 << 20;
+/// `stk_host.host_call_sync`'s answers (bridge.h).
+pub const STK_SYNC_OK: i32 = 0;
+pub const STK_SYNC_FAILED: i32 = 1;
+pub const STK_SYNC_REFUSED: i32 = 2;
+pub const STK_SYNC_ENDED: i32 = 3;
 
 #[repr(C)]
 pub struct StkIsolateConfig {
@@ -111,8 +129,9 @@ const _: () = assert!(offset_of!(StkOutcome, body_len) == 72);
 const _: () = assert!(offset_of!(StkOutcome, value) == 16);
 const _: () = assert!(offset_of!(StkOutcome, resource_len) == 56);
 const _: () = assert!(size_of::<StkIsolateConfig>() == 32);
-const _: () = assert!(size_of::<StkHost>() == 80);
-const _: () = assert!(offset_of!(StkHost, map_position) == 72);
+const _: () = assert!(size_of::<StkHost>() == 88);
+const _: () = assert!(offset_of!(StkHost, host_call_sync) == 64);
+const _: () = assert!(offset_of!(StkHost, map_position) == 80);
 const _: () = assert!(size_of::<StkOpCall>() == 328);
 const _: () = assert!(offset_of!(StkOpCall, callback) == 320);
 const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);

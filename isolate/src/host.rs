@@ -20,6 +20,13 @@
 //! [`MAX_QUEUED_HOST_CALL_BYTES_PER_TASK`] payload bytes): a call past either is refused (a
 //! `RangeError` naming the bound). Waiting costs the task wall-clock time only. A task that ends
 //! drops its queued calls with those in flight: their promises never settle.
+//!
+//! Synchronous host calls (`callSync`, [`SyncHost`]): only [`SYNC_HOST_CALLS`] (a Durable
+//! Object's storage) are accepted, whatever the JavaScript asks; the owner's `SyncHost` sends the
+//! call and waits for its answer inside the entry, which holds the isolate's thread, so the wait
+//! is charged to the entry's watch as CPU time and ends at the smaller of the entry's CPU budget
+//! and the task's wall deadline, where the watch fires as if JavaScript had spent it. The call
+//! counts among the task's calls in flight while it waits.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ffi::c_void;
@@ -81,6 +88,74 @@ pub(crate) struct HostState {
     pub ops: std::rc::Rc<ops::state::OpState>,
     /// The source maps of the worker's transformed modules (`map_position`).
     pub maps: SourceMaps,
+    /// Each live task's tag (the embedder's name for its request): a synchronous host call goes
+    /// out for its task's request.
+    pub tags: HashMap<u32, u64>,
+    /// Who sends a synchronous host call and waits for its answer (the worker process's isolate
+    /// thread); none: such calls are refused.
+    pub sync_host: Option<Box<dyn SyncHost>>,
+    /// The running entry's budget while one runs (set and cleared by the worker around it).
+    pub entry: Option<EntryBudget>,
+    /// The last synchronous answer (or error message), valid until the next callback.
+    pub sync_answer: Vec<u8>,
+}
+
+/// The running entry's watch and what it may still spend: a synchronous host call's wait is
+/// charged to it as CPU time and ends by its deadline.
+pub(crate) struct EntryBudget {
+    /// The entry's watch, alive on the worker's stack for as long as this is set.
+    pub guard: *const crate::watchdog::WatchGuard<'static>,
+    /// The CPU time the entry may spend (what its task had left when it started).
+    pub cpu: Duration,
+    /// The task's wall-clock deadline.
+    pub deadline: Instant,
+}
+
+/// How a synchronous host call's wait ended.
+#[derive(Debug)]
+pub enum SyncEnd {
+    /// The host's answer: bytes, or its error message.
+    Answered(Result<Vec<u8>, String>),
+    /// The deadline passed first.
+    TimedOut,
+    /// The wait ended for another reason (the request was cancelled, the host went away): why.
+    Ended(String),
+}
+
+/// Sends a synchronous host call and waits for its answer, on the isolate's thread, inside the
+/// entry that made it (see [`crate::Worker::set_sync_host`]). It must not enter any isolate.
+pub trait SyncHost {
+    /// Sends call `call` named `name` for the request tagged `tag`, and waits for its answer
+    /// until `deadline` at the latest.
+    fn call(
+        &mut self,
+        tag: u64,
+        call: u32,
+        name: &str,
+        payload: Vec<u8>,
+        deadline: Instant,
+    ) -> SyncEnd;
+}
+
+/// The host calls that may be synchronous (`__stockade_host.callSync`): a Durable Object's
+/// storage operations, which answer from the object's own file. Anything else (an outbound
+/// `fetch`, a binding's call to another worker) is refused here, whatever the JavaScript asks.
+pub const SYNC_HOST_CALLS: &[&str] = &[
+    "do.get",
+    "do.put",
+    "do.delete",
+    "do.deleteAll",
+    "do.list",
+    "do.sql",
+    "do.getAlarm",
+    "do.setAlarm",
+    "do.deleteAlarm",
+    "do.txn",
+];
+
+/// Whether a host call named `name` may be made synchronously.
+pub fn may_call_synchronously(name: &str) -> bool {
+    SYNC_HOST_CALLS.contains(&name)
 }
 
 /// The source maps of a worker's transformed modules (TypeScript, lowered decorators) by module
@@ -193,6 +268,10 @@ impl HostState {
             features: stockade_source::Features::default(),
             ops: std::rc::Rc::new(ops::state::OpState::new()),
             maps: SourceMaps::default(),
+            tags: HashMap::new(),
+            sync_host: None,
+            entry: None,
+            sync_answer: Vec::new(),
         }
     }
 
@@ -206,6 +285,7 @@ impl HostState {
             take_dropped_timer: host_take_dropped_timer,
             resolve: host_resolve,
             host_call,
+            host_call_sync,
             op: host_op,
             map_position: host_map_position,
         }
@@ -278,6 +358,7 @@ impl HostState {
             self.timer_dropped(id);
         }
         self.logs.remove(&task);
+        self.tags.remove(&task);
         self.calling_tasks.remove(&task);
         self.sub_requests.remove(&task);
         let mut calls: Vec<u32> = self
@@ -566,6 +647,145 @@ unsafe extern "C" fn host_call(
         st.calls_out.push(out);
     }
     0
+}
+
+/// `stk_host.host_call_sync`: sends the call through the owner's [`SyncHost`] and waits for its
+/// answer inside the entry, its wait charged to the entry's CPU budget and ended by the smaller
+/// of that budget and the task's wall deadline (past it, the entry's watch fires as if
+/// JavaScript had spent the time). Only [`SYNC_HOST_CALLS`] are accepted.
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn host_call_sync(
+    ud: *mut c_void,
+    call: u32,
+    task: u32,
+    name: *const u8,
+    name_len: usize,
+    payload: *const u8,
+    payload_len: usize,
+    answer: *mut *const u8,
+    answer_len: *mut usize,
+) -> i32 {
+    if ud.is_null() || answer.is_null() || answer_len.is_null() {
+        return ffi::STK_SYNC_REFUSED;
+    }
+    // SAFETY: the bridge passes our userdata, on the isolate's thread, inside an entry; no other
+    // reference to the state is live during this callback (the wait below enters no isolate).
+    let st = unsafe { state(ud) };
+    let (status, message) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the bridge passes buffers of the given lengths, valid for this call.
+        let name = (!name.is_null() && name_len <= MAX_HOST_CALL_NAME)
+            .then(|| unsafe { std::slice::from_raw_parts(name, name_len) });
+        let payload = if payload.is_null() || payload_len == 0 {
+            Some(&[][..])
+        } else {
+            // SAFETY: as above.
+            (payload_len <= MAX_HOST_CALL_PAYLOAD)
+                .then(|| unsafe { std::slice::from_raw_parts(payload, payload_len) })
+        };
+        sync_call(st, call, task, name, payload)
+    }))
+    .unwrap_or_else(|_| {
+        (
+            ffi::STK_SYNC_REFUSED,
+            Err("internal error in a synchronous host call".to_owned()),
+        )
+    });
+    st.sync_answer = match message {
+        Ok(bytes) => bytes,
+        Err(text) => text.into_bytes(),
+    };
+    // SAFETY: the out-pointers are the bridge's, valid for this call; the bytes live in the
+    // state until the next callback (bridge.h).
+    unsafe {
+        *answer = st.sync_answer.as_ptr();
+        *answer_len = st.sync_answer.len();
+    }
+    status
+}
+
+/// The work of [`host_call_sync`]: its status and answer bytes (or message).
+fn sync_call(
+    st: &mut HostState,
+    call: u32,
+    task: u32,
+    name: Option<&[u8]>,
+    payload: Option<&[u8]>,
+) -> (i32, Result<Vec<u8>, String>) {
+    let refuse = |why: String| (ffi::STK_SYNC_REFUSED, Err(why));
+    let task = st.task_or_current(task);
+    let Some(name) = name.and_then(|n| std::str::from_utf8(n).ok()) else {
+        return refuse("a host call needs a name".into());
+    };
+    if !may_call_synchronously(name) {
+        return refuse(format!(
+            "the host call `{name}` cannot be made synchronously (only a Durable Object's storage calls can)"
+        ));
+    }
+    let Some(payload) = payload else {
+        return refuse(format!(
+            "a host call carries at most {MAX_HOST_CALL_PAYLOAD} bytes"
+        ));
+    };
+    if !st.calling_tasks.contains(&task) {
+        return refuse("this invocation is over: it can make no host call".into());
+    }
+    let (Some(tag), Some(entry)) = (st.tags.get(&task).copied(), st.entry.as_ref()) else {
+        return refuse("a synchronous host call needs a running invocation".into());
+    };
+    let in_flight = st.task_calls.get(&task).map_or(0, |c| c.in_flight);
+    if in_flight >= MAX_HOST_CALLS_PER_TASK {
+        return refuse(format!(
+            "this request has {MAX_HOST_CALLS_PER_TASK} host calls in flight: a synchronous one must wait for them"
+        ));
+    }
+    // SAFETY: `guard` points to the running entry's watch, which outlives the entry (the worker
+    // clears `entry` before dropping it), and this callback runs inside that entry.
+    let guard = unsafe { &*entry.guard };
+    let now = Instant::now();
+    let cpu_left = entry.cpu.saturating_sub(guard.cpu_spent());
+    let wall_left = entry.deadline.saturating_duration_since(now);
+    let Some(mut host) = st.sync_host.take() else {
+        return refuse("host calls need a worker process; this isolate has no host".into());
+    };
+    st.task_calls.entry(task).or_default().in_flight += 1;
+    let cpu_before = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
+    let end = host.call(
+        tag,
+        call,
+        name,
+        payload.to_vec(),
+        now + cpu_left.min(wall_left),
+    );
+    // The wait held the thread: its time is the request's CPU (what the thread itself ran
+    // meanwhile, reading its socket, its clock has already).
+    let ran = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(cpu_before);
+    guard.charge(now.elapsed().saturating_sub(ran));
+    st.sync_host = Some(host);
+    if let Some(calls) = st.task_calls.get_mut(&task) {
+        calls.in_flight = calls.in_flight.saturating_sub(1);
+        if calls.in_flight == 0 && calls.queued.is_empty() {
+            st.task_calls.remove(&task);
+        }
+    }
+    match end {
+        SyncEnd::Answered(Ok(bytes)) => (ffi::STK_SYNC_OK, Ok(bytes)),
+        SyncEnd::Answered(Err(message)) => (ffi::STK_SYNC_FAILED, Err(message)),
+        SyncEnd::TimedOut => {
+            let kind = if cpu_left <= wall_left {
+                crate::error::LimitKind::Cpu
+            } else {
+                crate::error::LimitKind::Wall
+            };
+            guard.expire(kind);
+            (
+                ffi::STK_SYNC_ENDED,
+                Err(format!(
+                    "`{name}` did not answer within the request's limits"
+                )),
+            )
+        }
+        SyncEnd::Ended(why) => (ffi::STK_SYNC_ENDED, Err(why)),
+    }
 }
 
 /// `stk_host.op`: runs native operation `code` (see [`crate::ops`]) on the call's input and writes

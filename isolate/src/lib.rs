@@ -54,6 +54,7 @@ pub use host::{
     continues_a_stream, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD,
     MAX_QUEUED_HOST_CALLS_PER_TASK, MAX_QUEUED_HOST_CALL_BYTES_PER_TASK,
 };
+pub use host::{may_call_synchronously, SyncEnd, SyncHost, SYNC_HOST_CALLS};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;
@@ -137,10 +138,12 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/r2.js"),
     include_str!("../js/r2-upload.js"),
     include_str!("../js/durable.js"),
+    include_str!("../js/durable-storage.js"),
     include_str!("../js/urlpattern.js"),
     include_str!("../js/rewriter.js"),
     include_str!("../js/scheduled.js"),
     include_str!("../js/queue.js"),
+    include_str!("../js/sockets.js"),
     include_str!("../js/prelude-end.js"),
 ];
 

@@ -14,7 +14,8 @@
 //!   after which it yields nothing;
 //! - CPU is charged per entry: each entry runs under the watchdog with what is left of its task's
 //!   CPU budget and wall-clock deadline, so a task's CPU time is the CPU its own entries spent
-//!   (microtasks an entry runs count for that entry's task);
+//!   (microtasks an entry runs count for that entry's task), and so does the wait of a
+//!   synchronous host call made inside it (`host.rs`);
 //! - a task's wall limit runs from its start; past it the task is answered with the wall limit
 //!   even while it waits (no JavaScript is running then, so the isolate is not poisoned); its
 //!   timers and host calls die with it;
@@ -148,6 +149,8 @@ impl Worker {
             },
         );
         self.host().calling_tasks.insert(id);
+        let tag = self.tag;
+        self.host().tags.insert(id, tag);
         id
     }
 

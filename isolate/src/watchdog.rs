@@ -307,6 +307,30 @@ impl WatchGuard<'_> {
             self.dog.shared.1.notify_one();
         }
     }
+
+    /// Ends the watched entry now for `kind` (CPU or wall), as if its budget had run out: a
+    /// wait inside the entry that reached the budget's end (a synchronous host call). Nothing
+    /// when the watch fired already.
+    pub(crate) fn expire(&self, kind: LimitKind) {
+        let why = if kind == LimitKind::Wall {
+            FIRED_WALL
+        } else {
+            FIRED_CPU
+        };
+        let mut state = self.dog.lock();
+        let fired = match state.watches.iter_mut().find(|w| w.id == self.id) {
+            Some(w) if w.terminated_at.is_none() => {
+                fire(w, why);
+                true
+            }
+            _ => false,
+        };
+        drop(state);
+        if fired {
+            // It watches the termination's grace from here.
+            self.dog.shared.1.notify_one();
+        }
+    }
 }
 
 impl Drop for WatchGuard<'_> {

@@ -284,6 +284,14 @@ impl Worker {
         }
     }
 
+    /// Lets this isolate's JavaScript make synchronous host calls (`__stockade_host.callSync`,
+    /// only the names `host.rs` allows: a Durable Object's storage): `host` sends each and waits
+    /// for its answer inside the entry that made it, the wait charged to that entry's CPU budget.
+    /// Without one, such calls are refused.
+    pub fn set_sync_host(&mut self, host: Box<dyn crate::host::SyncHost>) {
+        self.host().sync_host = Some(host);
+    }
+
     /// The protection key of this worker's isolate (1..=15), `None` when it has none.
     pub fn mpk_key(&self) -> Option<u32> {
         self.iso.key().map(|k| k.as_raw())

@@ -19,14 +19,20 @@
 //!   itself asleep under its queue's lock and checks the queue under it; a reader queues under
 //!   the same lock and wakes whoever it finds asleep);
 //! - the socket's end, a `Shutdown`, a decode error or a confused message closes every inbox
-//!   once the thread's queue is empty, and [`Hall::ended`] returns why.
+//!   once the thread's queue is empty, and [`Hall::ended`] returns why;
+//! - a thread waiting inside an entry for a synchronous host call's answer
+//!   ([`ThreadInbox::wait_for_reply`]) reads as it would between two tasks (the same counting of
+//!   running threads, the same watch and sleep), and keeps the other work it takes, in order,
+//!   handed out before anything newer once the entry is over.
 //!
 //! Trusts: the supervisor to write each frame whole (a frame begun is read to its end,
 //! blocking), and the decoder (size-capped, as the supervisor's).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -186,6 +192,7 @@ impl Hall {
         ThreadInbox {
             hall: Arc::clone(self),
             me: index.min(self.seats.len() - 1),
+            held: Rc::default(),
         }
     }
 
@@ -318,6 +325,21 @@ fn readable_by(socket: &BufReader<Stream>, deadline: Option<Instant>) -> bool {
 pub struct ThreadInbox {
     hall: Arc<Hall>,
     me: usize,
+    /// Work taken while the thread waited inside an entry for a synchronous host call's answer
+    /// ([`ThreadInbox::wait_for_reply`]), in the order it came: handed out before anything new.
+    /// Shared by the thread's handles ([`ThreadInbox::handle`]), all on this thread.
+    held: Rc<RefCell<VecDeque<Work>>>,
+}
+
+/// How a wait for a synchronous host call's answer ended.
+pub enum Reply {
+    Answered(Result<Vec<u8>, String>),
+    /// Its deadline passed.
+    TimedOut,
+    /// The request was cancelled.
+    Cancelled,
+    /// The inbox closed (the socket's end, a `Shutdown`).
+    Closed,
 }
 
 impl ThreadInbox {
@@ -395,8 +417,30 @@ impl ThreadInbox {
         }
     }
 
+    /// Another handle of this thread's inbox (same queue, same held work), for the wait inside
+    /// an entry ([`ThreadInbox::wait_for_reply`]). Stays on this thread.
+    pub fn handle(&self) -> ThreadInbox {
+        ThreadInbox {
+            hall: Arc::clone(&self.hall),
+            me: self.me,
+            held: Rc::clone(&self.held),
+        }
+    }
+
+    fn take_held(&self) -> Option<Work> {
+        self.held.borrow_mut().pop_front()
+    }
+
     /// Work that is already there, without waiting.
     pub fn try_next(&mut self) -> Next {
+        match self.take_held() {
+            Some(work) => Next::Work(work),
+            None => self.try_fresh(),
+        }
+    }
+
+    /// Work that is already there and was not held, without waiting.
+    fn try_fresh(&mut self) -> Next {
         if let Ok(mut reader) = self.hall.reader.try_lock() {
             self.hall.read(&mut reader, Some(Instant::now()));
         }
@@ -411,8 +455,52 @@ impl ThreadInbox {
 
     /// Work, waiting for it until `deadline` (for ever when `None`).
     pub fn next_until(&mut self, deadline: Option<Instant>) -> Next {
+        match self.take_held() {
+            Some(work) => Next::Work(work),
+            None => self.fresh_until(deadline),
+        }
+    }
+
+    /// Waits, inside an entry, for the answer to host call `call` of request `request` until
+    /// `deadline`: the thread reads its inbox as it would between two tasks (it may hold the
+    /// reader and route for the others, the leader/followers protocol unchanged), and keeps
+    /// every other piece of work it takes, in order, for after ([`ThreadInbox::next_until`]
+    /// hands it out first). A `Cancel` of the request ends the wait (and is kept too).
+    pub fn wait_for_reply(
+        &mut self,
+        request: stockade_ipc::RequestId,
+        call: u32,
+        deadline: Instant,
+    ) -> Reply {
+        let cancelled = |w: &Work| matches!(w, Work::Cancel(id) if *id == request);
+        if self.held.borrow().iter().any(cancelled) {
+            return Reply::Cancelled;
+        }
         loop {
-            match self.try_next() {
+            match self.fresh_until(Some(deadline)) {
+                Next::Work(Work::HostReply {
+                    id,
+                    call: answered,
+                    result,
+                }) if id == request && answered == call => return Reply::Answered(result),
+                Next::Work(work) => {
+                    let cancel = cancelled(&work);
+                    self.held.borrow_mut().push_back(work);
+                    if cancel {
+                        return Reply::Cancelled;
+                    }
+                }
+                Next::Closed => return Reply::Closed,
+                Next::Empty if Instant::now() >= deadline => return Reply::TimedOut,
+                Next::Empty => {}
+            }
+        }
+    }
+
+    /// New work (not held), waiting for it until `deadline` (for ever when `None`).
+    fn fresh_until(&mut self, deadline: Option<Instant>) -> Next {
+        loop {
+            match self.try_fresh() {
                 Next::Empty => {}
                 found => return found,
             }
@@ -679,5 +767,54 @@ mod tests {
         let soon = || Some(std::time::Instant::now() + Duration::from_secs(10));
         let ids: Vec<u64> = (0..5).map(|_| taken(inbox.next_until(soon()))).collect();
         assert_eq!(ids, vec![10, 11, 12, 13, 14]);
+    }
+
+    /// A wait for a synchronous call's answer, inside an entry: the work that arrives meanwhile
+    /// is kept in order and handed out first afterwards; a `Cancel` of the request ends the wait
+    /// (and is kept); nothing ends it by its deadline.
+    #[test]
+    fn a_wait_for_a_reply_keeps_other_work_in_order_and_ends_on_cancel_or_deadline() {
+        use super::Reply;
+        let (_hall, mut inbox, mut supervisor) = single(64 << 10);
+        let reply = |id: u64, call: u32| ToWorker::HostReply {
+            request_id: RequestId(id),
+            call_id: call,
+            result: Ok(vec![id as u8]),
+        };
+        send(&mut supervisor, &snippet(1));
+        send(&mut supervisor, &reply(1, 4)); // another call of request 1 (routed by its snippet)
+        send(&mut supervisor, &snippet(2));
+        send(&mut supervisor, &reply(1, 5));
+        let soon = std::time::Instant::now() + Duration::from_secs(10);
+        let mut waiter = inbox.handle();
+        assert!(matches!(
+            waiter.wait_for_reply(RequestId(1), 5, soon),
+            Reply::Answered(Ok(b)) if b == [1]
+        ));
+        assert_eq!(taken(inbox.try_next()), 1);
+        assert!(matches!(
+            inbox.try_next(),
+            Next::Work(Work::HostReply { call: 4, .. })
+        ));
+        assert_eq!(taken(inbox.next_until(Some(soon))), 2);
+        send(
+            &mut supervisor,
+            &ToWorker::Cancel {
+                request_id: RequestId(1),
+            },
+        );
+        assert!(matches!(
+            waiter.wait_for_reply(RequestId(1), 6, soon),
+            Reply::Cancelled
+        ));
+        assert!(matches!(
+            inbox.try_next(),
+            Next::Work(Work::Cancel(RequestId(1)))
+        ));
+        let brief = std::time::Instant::now() + Duration::from_millis(30);
+        assert!(matches!(
+            waiter.wait_for_reply(RequestId(3), 1, brief),
+            Reply::TimedOut
+        ));
     }
 }

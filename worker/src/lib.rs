@@ -42,6 +42,7 @@ mod serve;
 mod shared;
 mod start;
 mod stock;
+mod sync_call;
 #[cfg(debug_assertions)]
 mod test_hooks;
 mod thread;

@@ -44,6 +44,7 @@ impl Thread {
     /// Serves until its inbox closes (the socket's end, a `Shutdown`, or a message that makes no
     /// sense).
     pub fn run(mut self, inbox: &mut ThreadInbox) {
+        self.sync_inbox = Some(inbox.handle());
         loop {
             self.shared
                 .set_hosts_loader(self.index, !self.loaders.is_empty());

@@ -129,6 +129,9 @@ pub struct Thread {
     pub(super) last_load: Option<Instant>,
     /// Where the thread is in the process's idle period (`idle.rs`).
     pub(super) rest: crate::idle::Rest,
+    /// A handle of the thread's inbox, for its isolates' synchronous host calls
+    /// (`sync_call.rs`); set when the thread starts serving.
+    pub(super) sync_inbox: Option<super::inbox::ThreadInbox>,
 }
 
 impl Thread {
@@ -158,6 +161,7 @@ impl Thread {
             reply_spin,
             last_load: None,
             rest: crate::idle::Rest::Active,
+            sync_inbox: None,
         }
     }
 
@@ -208,7 +212,13 @@ impl Thread {
         }
     }
 
-    pub(super) fn host(&mut self, worker: Worker, role: Role) -> u64 {
+    pub(super) fn host(&mut self, mut worker: Worker, role: Role) -> u64 {
+        if let Some(inbox) = &self.sync_inbox {
+            worker.set_sync_host(Box::new(super::sync_call::SyncWait {
+                shared: Arc::clone(&self.shared),
+                inbox: inbox.handle(),
+            }));
+        }
         self.next_slot += 1;
         let slot = self.next_slot;
         self.isolates.insert(

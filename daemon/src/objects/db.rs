@@ -13,15 +13,16 @@
 //! - the file is capped at `max_bytes`, and before each operation at what the tenant has left of
 //!   `tenant_max_bytes` (the bytes of all its objects' files, WAL included);
 //! - an object's operations run one at a time, in the order their host calls arrived
-//!   ([`ObjectDb::submit`] queues synchronously), on the blocking pool; a write is committed
-//!   (WAL, `synchronous=FULL`) before its call answers, so an acknowledged `put` survives a
-//!   `kill -9`;
+//!   ([`ObjectDb::submit`] queues synchronously, `db_queue.rs`), on the blocking pool; a write
+//!   is committed (WAL, `synchronous=FULL`) before its call answers, so an acknowledged `put`
+//!   survives a `kill -9`; a transaction held between calls (`txn.rs`) commits at its outermost
+//!   level's end, and one its request left open is rolled back before anything else runs;
 //! - a value is the runtime's encoding of it (rpc.js's tagged JSON, UTF-8), stored as a BLOB;
 //!   keys are text, at most [`MAX_KEY_BYTES`], values at most [`MAX_VALUE_BYTES`].
 //!
 //! Trusts: the object key its caller resolved from the directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +31,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use super::directory::{valid_id, ObjectKey};
+use super::txn::{self, Held, Owner, Turn, TxnOp};
 use crate::storage::d1::d1_temp::{self, TempQuota};
 use crate::storage::d1_exec::{self, Allowance, Outcome, Query, SqlError, RESULT_MAX_BYTES};
 use crate::storage::d1_guard::{cap_pages, harden_reserving, Fence};
@@ -82,6 +84,10 @@ pub enum Work {
     SetAlarm(i64),
     /// Deletes the alarm if it is set for this time (any, for `None`): the alarm left.
     DeleteAlarm(Option<i64>),
+    /// Begins, commits or rolls back one level of a transaction (`txn.rs`).
+    Txn(TxnOp),
+    /// Nothing: lets the queue look at a transaction whose request ended (`TxnHold`).
+    Settle,
 }
 
 /// What it answered.
@@ -95,12 +101,6 @@ pub enum Done {
     Alarm(Option<i64>),
 }
 
-struct Task {
-    work: Work,
-    abandoned: Arc<AtomicBool>,
-    reply: oneshot::Sender<Result<Done, SqlError>>,
-}
-
 struct Opened {
     conn: Connection,
     fence: Arc<Fence>,
@@ -112,17 +112,8 @@ pub struct ObjectDb {
     settings: DbSettings,
     /// The objects' alarms: the daemon's index of them and their schedule.
     pub alarms: super::alarms::Alarms,
-    queues: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Task>>>,
+    queues: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<queue::Task>>>,
     temp: Mutex<HashMap<String, Arc<TempQuota>>>,
-}
-
-/// Sets its flag when dropped (with the future waiting for the answer: the request is over).
-struct Abandon(Arc<AtomicBool>);
-
-impl Drop for Abandon {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -193,77 +184,6 @@ impl ObjectDb {
             .join(format!("{}.sqlite3", key.id)))
     }
 
-    /// Queues `work` on `key`'s file, behind what is queued there: its answer, once run. The
-    /// queueing happens now (before the future is first polled), so operations run in the order
-    /// of the calls to this.
-    pub fn submit(
-        self: &Arc<Self>,
-        key: &ObjectKey,
-        work: Work,
-    ) -> impl std::future::Future<Output = Result<Done, SqlError>> + Send + 'static {
-        let (reply, answer) = oneshot::channel();
-        let abandon = Abandon(Arc::new(AtomicBool::new(false)));
-        let task = Task {
-            work,
-            abandoned: Arc::clone(&abandon.0),
-            reply,
-        };
-        let sent = {
-            let mut queues = lock(&self.queues);
-            let queue = queues.entry(key.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(Arc::clone(self).drain(key.clone(), rx));
-                tx
-            });
-            queue.send(task).is_ok()
-        };
-        async move {
-            let _abandon = abandon;
-            if !sent {
-                return Err(failed("queue", "closed"));
-            }
-            answer.await.map_err(|e| failed("answer", e))?
-        }
-    }
-
-    /// Lets go of `key`'s queue (and, once it has run what it holds, its connection).
-    pub fn close(&self, key: &ObjectKey) {
-        lock(&self.queues).remove(key);
-    }
-
-    /// Runs `key`'s operations one at a time until its queue is let go of.
-    async fn drain(self: Arc<Self>, key: ObjectKey, mut rx: mpsc::UnboundedReceiver<Task>) {
-        let opened: Arc<Mutex<Option<Opened>>> = Arc::default();
-        while let Some(task) = rx.recv().await {
-            let (me, key, opened) = (Arc::clone(&self), key.clone(), Arc::clone(&opened));
-            let Task {
-                work,
-                abandoned,
-                reply,
-            } = task;
-            let done = tokio::task::spawn_blocking(move || {
-                let _temp = d1_temp::enter(me.temp_quota(&key.tenant));
-                let mut slot = lock(&opened);
-                if slot.is_none() {
-                    *slot = Some(me.open(&key)?);
-                }
-                let Some(db) = slot.as_mut() else {
-                    return Err(failed("open", "no connection"));
-                };
-                if abandoned.load(Ordering::SeqCst) {
-                    return Err(SqlError(
-                        "the request that made the call is over: SQLITE_INTERRUPT".into(),
-                    ));
-                }
-                me.cap(db)?;
-                me.run(db, &key, work, abandoned)
-            })
-            .await
-            .unwrap_or_else(|e| Err(failed("run", e)));
-            let _ = reply.send(done);
-        }
-    }
-
     fn temp_quota(&self, tenant: &str) -> Arc<TempQuota> {
         let mut temp = lock(&self.temp);
         Arc::clone(
@@ -300,6 +220,16 @@ impl ObjectDb {
         Ok(Opened { conn, fence, path })
     }
 
+    /// Makes the daemon's alarm index and schedule say what the file says again, after a
+    /// rollback (an alarm set or deleted inside the transaction had changed them).
+    fn resync_alarm(&self, db: &Opened, key: &ObjectKey) {
+        db.fence.internal.store(true, Ordering::SeqCst);
+        if let Err(e) = self.alarms.sync(&db.conn, key) {
+            tracing::error!("durable object storage: the alarm after a rollback: {e}");
+        }
+        db.fence.internal.store(false, Ordering::SeqCst);
+    }
+
     /// Caps the file for the next operation at what it and its tenant have left.
     fn cap(&self, db: &Opened) -> Result<(), SqlError> {
         let (max, quota) = (self.settings.max_bytes, self.settings.tenant_max_bytes);
@@ -318,20 +248,38 @@ impl ObjectDb {
     fn run(
         &self,
         db: &Opened,
+        held: &mut Option<Held>,
         key: &ObjectKey,
         work: Work,
+        owner: Option<&Owner>,
         abandoned: Arc<AtomicBool>,
     ) -> Result<Done, SqlError> {
         let budget_ms = self.settings.query_ms;
         db.fence.watch(Some(abandoned));
         db.fence.arm(budget_ms);
         let done = match work {
+            Work::Settle => Ok(Done::Count(0)),
+            Work::Txn(op) => {
+                let done = txn::apply(&db.conn, &db.fence, held, op, owner);
+                if op == TxnOp::Rollback {
+                    self.resync_alarm(db, key);
+                }
+                done.map(|()| Done::Count(0))
+            }
             Work::Sql(query) => {
                 let mut allowance = Allowance {
                     budget_ms,
                     bytes_left: RESULT_MAX_BYTES,
                 };
-                d1_exec::statement(&db.conn, &db.fence, &query, &mut allowance).map(Done::Sql)
+                txn::exec(&db.conn, &db.fence, &query, &mut allowance)
+                    .map(Done::Sql)
+                    .map_err(|SqlError(why)| {
+                        // The guard's refusal names D1's batch(); an object has its own way.
+                        SqlError(why.replace(
+                            "batch() runs statements in one transaction",
+                            "use ctx.storage.transactionSync() or ctx.storage.transaction()",
+                        ))
+                    })
             }
             kv => {
                 // The supervisor's own statements (the tenant's SQL may not name _cf_KV).
@@ -355,12 +303,17 @@ impl ObjectDb {
                 done
             }
         };
-        d1_exec::close_transaction(&db.conn, &db.fence);
+        if held.is_none() {
+            d1_exec::close_transaction(&db.conn, &db.fence);
+        }
         db.fence.disarm();
         db.fence.watch(None);
         done
     }
 }
+
+#[path = "db_queue.rs"]
+mod queue;
 
 #[cfg(test)]
 #[path = "db_tests.rs"]

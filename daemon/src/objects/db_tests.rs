@@ -177,3 +177,101 @@ async fn the_size_cap_holds_and_bad_names_are_refused() {
     bad.id = "../../etc".into();
     assert!(db.path(&bad).is_err());
 }
+
+/// The rows of `SELECT v FROM t ORDER BY v` as text.
+async fn rows(db: &Arc<ObjectDb>, k: &ObjectKey) -> Vec<String> {
+    let Done::Sql(o) = db
+        .submit(k, sql("SELECT v FROM t ORDER BY v"))
+        .await
+        .expect("select")
+    else {
+        panic!("sql")
+    };
+    o.rows
+        .into_iter()
+        .map(|r| match &r[0] {
+            rusqlite::types::Value::Text(t) => t.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn transactions_nest_and_one_whose_request_ended_is_rolled_back_before_anything_else() {
+    let dir = folder("txn");
+    let db = db(dir.as_path(), 1 << 20, 5_000);
+    let k = key('c');
+    let request: Arc<()> = Arc::new(());
+    let me = txn::owner(&request, stockade_ipc::WorkerId([1; 32]));
+    let ours = |work: Work| db.submit_as(&k, work, Some(me.clone()));
+    ours(sql("CREATE TABLE t (v TEXT)")).await.expect("create");
+    // Committed, and a nested level rolled back alone.
+    ours(Work::Txn(TxnOp::Begin)).await.expect("begin");
+    ours(sql("INSERT INTO t VALUES ('a')"))
+        .await
+        .expect("insert");
+    ours(Work::Txn(TxnOp::Begin)).await.expect("begin inner");
+    ours(sql("INSERT INTO t VALUES ('b')"))
+        .await
+        .expect("insert");
+    ours(Work::Txn(TxnOp::Rollback))
+        .await
+        .expect("roll back inner");
+    ours(Work::Txn(TxnOp::Commit)).await.expect("commit");
+    assert_eq!(rows(&db, &k).await, ["a"]);
+    assert!(
+        ours(Work::Txn(TxnOp::Commit)).await.is_err(),
+        "nothing to commit"
+    );
+    // Several statements in one exec: all of them or none.
+    let failed = ours(sql(
+        "INSERT INTO t VALUES ('c'); INSERT INTO nowhere VALUES (1)",
+    ))
+    .await;
+    assert!(failed.is_err());
+    assert_eq!(rows(&db, &k).await, ["a"]);
+
+    // An open transaction: the supervisor's own work waits for it; the holder's joins it.
+    ours(Work::Txn(TxnOp::Begin)).await.expect("begin");
+    ours(sql("INSERT INTO t VALUES ('x')"))
+        .await
+        .expect("insert");
+    let alarm = db.submit(&k, Work::GetAlarm);
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(200), alarm).await;
+    assert!(
+        waited.is_err(),
+        "the supervisor's work waits while the transaction is live"
+    );
+    // The request ends with it open: the next call of the same incarnation (a reloaded isolate)
+    // finds it rolled back; so does the work that waited.
+    drop(request);
+    db.nudge(&k);
+    let next: Arc<()> = Arc::new(());
+    let after = db.submit_as(
+        &k,
+        sql("SELECT v FROM t ORDER BY v"),
+        Some(txn::owner(&next, stockade_ipc::WorkerId([1; 32]))),
+    );
+    let Done::Sql(o) = after.await.expect("select") else {
+        panic!("sql")
+    };
+    assert_eq!(o.rows.len(), 1, "only 'a': the abandoned 'x' is gone");
+    assert!(matches!(
+        db.submit(&k, Work::GetAlarm).await,
+        Ok(Done::Alarm(None))
+    ));
+    // Another incarnation's call also ends a live holder's transaction (its isolate is gone).
+    let holder: Arc<()> = Arc::new(());
+    let old = txn::owner(&holder, stockade_ipc::WorkerId([1; 32]));
+    db.submit_as(&k, Work::Txn(TxnOp::Begin), Some(old.clone()))
+        .await
+        .expect("begin");
+    db.submit_as(&k, sql("INSERT INTO t VALUES ('y')"), Some(old))
+        .await
+        .expect("insert");
+    let fresh = txn::owner(&holder, stockade_ipc::WorkerId([2; 32]));
+    db.submit_as(&k, sql("INSERT INTO t VALUES ('z')"), Some(fresh))
+        .await
+        .expect("insert");
+    assert_eq!(rows(&db, &k).await, ["a", "z"]);
+}

@@ -1,7 +1,8 @@
 //! The key-value API's operations on an object's `_cf_KV` table (`ctx.storage.get`, `put`, ...),
 //! run by `db::ObjectDb` on the object's connection.
 //!
-//! Guarantees: a write is one transaction; a `list` answers at most `RESULT_MAX_BYTES` (an error
+//! Guarantees: a write is one savepoint (a transaction of its own, or a level of the object's
+//! open transaction, `txn.rs`); a `list` answers at most `RESULT_MAX_BYTES` (an error
 //! beyond, asking for a limit). Trusts: its caller to run it on the right object's connection,
 //! with the connection's fence marking these statements as the supervisor's own.
 
@@ -26,32 +27,24 @@ pub(super) fn kv_op(conn: &Connection, work: Work) -> rusqlite::Result<Done> {
             }
             Ok(Done::Entries(out))
         }
-        Work::Put(entries) => {
-            let tx = conn.unchecked_transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO _cf_KV (key, value) VALUES (?1, ?2) \
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                )?;
-                for (k, v) in &entries {
-                    stmt.execute(rusqlite::params![k, v])?;
-                }
+        Work::Put(entries) => atomic(conn, || {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO _cf_KV (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (k, v) in &entries {
+                stmt.execute(rusqlite::params![k, v])?;
             }
-            tx.commit()?;
             Ok(Done::Count(0))
-        }
-        Work::Delete(keys) => {
-            let tx = conn.unchecked_transaction()?;
+        }),
+        Work::Delete(keys) => atomic(conn, || {
             let mut n = 0;
-            {
-                let mut stmt = tx.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
-                for k in &keys {
-                    n += stmt.execute([k])? as u64;
-                }
+            let mut stmt = conn.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
+            for k in &keys {
+                n += stmt.execute([k])? as u64;
             }
-            tx.commit()?;
             Ok(Done::Count(n))
-        }
+        }),
         Work::DeleteAll => {
             let n = conn.execute("DELETE FROM _cf_KV", [])? as u64;
             Ok(Done::Count(n))
@@ -93,6 +86,27 @@ pub(super) fn kv_op(conn: &Connection, work: Work) -> rusqlite::Result<Done> {
         | Work::SyncAlarm
         | Work::DeleteAllAndAlarm
         | Work::SetAlarm(_)
-        | Work::DeleteAlarm(_) => Ok(Done::Count(0)),
+        | Work::DeleteAlarm(_)
+        | Work::Txn(_)
+        | Work::Settle => Ok(Done::Count(0)),
+    }
+}
+
+/// Runs `body` in a savepoint of its own (a transaction of its own outside one, a level of the
+/// object's transaction inside one): all of it, or none.
+fn atomic(
+    conn: &Connection,
+    body: impl FnOnce() -> rusqlite::Result<Done>,
+) -> rusqlite::Result<Done> {
+    conn.execute_batch("SAVEPOINT _cf_kv")?;
+    match body() {
+        Ok(done) => {
+            conn.execute_batch("RELEASE _cf_kv")?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO _cf_kv; RELEASE _cf_kv");
+            Err(e)
+        }
     }
 }

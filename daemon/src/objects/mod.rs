@@ -12,6 +12,8 @@
 //! - `do.delete` `{keys}` → `{count}`; `do.deleteAll` `{}` → `{count}`;
 //! - `do.list` `{start?, startAfter?, end?, prefix?, reverse?, limit?}` → as `do.get`;
 //! - `do.sql` `{sql, params}` (+ BLOB bytes, as `d1.query`) → `{columns, rows, meta}` as D1's;
+//! - `do.txn` `{op: "begin" | "commit" | "rollback"}` → `{count: 0}`: one level of a transaction
+//!   held between calls (`txn.rs`; a request's transaction it left open is rolled back);
 //! - `do.getAlarm` `{}`, `do.setAlarm` `{time}` (ms since the epoch, at most JavaScript's last
 //!   date), `do.deleteAlarm` `{}` → `{time}` (the alarm set after the call, or null; `alarms`).
 //!
@@ -28,6 +30,8 @@ pub mod alarms;
 pub mod db;
 pub mod directory;
 mod kv;
+mod split;
+pub mod txn;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,6 +42,7 @@ use crate::storage::{frame, split};
 use crate::supervisor::{CallContext, HostCalls};
 use db::{Done, ListOptions, ObjectDb, Work, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use directory::Directory;
+use txn::TxnOp;
 
 /// `[durable_objects]`, resolved.
 #[derive(Debug, Clone)]
@@ -57,7 +62,7 @@ pub struct Objects {
     pub db: Arc<ObjectDb>,
 }
 
-const OPS: [&str; 9] = [
+const OPS: [&str; 10] = [
     "do.get",
     "do.put",
     "do.delete",
@@ -67,6 +72,7 @@ const OPS: [&str; 9] = [
     "do.getAlarm",
     "do.setAlarm",
     "do.deleteAlarm",
+    "do.txn",
 ];
 
 /// From this compatibility date on, `deleteAll()` deletes the alarm too (Cloudflare's; dates
@@ -122,11 +128,10 @@ impl Objects {
         std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>,
         Result<Vec<u8>, String>,
     > {
-        let key = context
-            .caller
-            .worker
+        let incarnation = context.caller.worker.as_ref().map(|def| def.id);
+        let key = incarnation
             .as_ref()
-            .and_then(|def| self.directory().object_of(&def.id).cloned())
+            .and_then(|id| self.directory().object_of(id).cloned())
             .ok_or_else(|| {
                 Err(
                     "ctx.storage belongs to a live Durable Object; this request is not one's"
@@ -143,8 +148,34 @@ impl Objects {
         if matches!(work, Work::DeleteAll) && date.is_some_and(|d| d >= DELETE_ALL_ALARM_DATE) {
             work = Work::DeleteAllAndAlarm;
         }
-        let done = self.db.submit(&key, work);
+        if matches!(work, Work::Txn(TxnOp::Begin)) {
+            // Whatever way the request ends, the queue then looks at the transaction it began.
+            let (db, key) = (Arc::downgrade(&self.db), key.clone());
+            context.resources.shared(|hold: &mut TxnHold| {
+                if !hold.0.iter().any(|(_, k)| *k == key) {
+                    hold.0.push((db, key));
+                }
+            });
+        }
+        let owner = incarnation.map(|id| txn::owner(&context.resources, id));
+        let done = self.db.submit_as(&key, work, owner);
         Ok(Box::pin(async move { answer(done.await) }))
+    }
+}
+
+/// The objects a request began transactions on: when the request ends (its `Resources` are
+/// dropped), each object's queue is nudged, and rolls back a transaction the request left open
+/// before anything else runs (`txn::turn`).
+#[derive(Default)]
+struct TxnHold(Vec<(std::sync::Weak<ObjectDb>, directory::ObjectKey)>);
+
+impl Drop for TxnHold {
+    fn drop(&mut self) {
+        for (db, key) in self.0.drain(..) {
+            if let Some(db) = db.upgrade() {
+                db.nudge(&key);
+            }
+        }
     }
 }
 
@@ -218,6 +249,12 @@ fn work(op: &str, head: &Value, bytes: &[u8]) -> Result<Work, String> {
         }),
         "do.sql" => Work::Sql(crate::storage::d1_calls::query(head, bytes)?),
         "do.getAlarm" => Work::GetAlarm,
+        "do.txn" => Work::Txn(match head.get("op").and_then(Value::as_str) {
+            Some("begin") => TxnOp::Begin,
+            Some("commit") => TxnOp::Commit,
+            Some("rollback") => TxnOp::Rollback,
+            _ => return Err("a transaction's op is begin, commit or rollback".into()),
+        }),
         "do.deleteAlarm" => Work::DeleteAlarm(None),
         "do.setAlarm" => {
             let max = alarms::MAX_TIME_MS as f64;

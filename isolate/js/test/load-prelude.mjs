@@ -21,7 +21,7 @@ export const PARTS = [
   "node-events.js", "node-util.js", "node-assert.js", "node-path.js", "node-process.js", "node-hash.js",
   "node-crypto-keys.js", "node-crypto-kdf.js", "node-crypto-sign.js", "node-crypto-cipher.js",
   "node-crypto-dh.js", "node-crypto-x509.js", "node-crypto.js", "node-timers.js", "node-zlib.js", "node-zlib-streams.js", "vendor/readable-stream.js", "node-stream-web.js", "node-stream.js", "node-querystring.js", "node-punycode.js",
-  "node-diagnostics-channel.js", "bindings.js", "rpc.js", "cache.js", "d1.js", "r2.js", "r2-upload.js", "durable.js", "urlpattern.js", "rewriter.js", "scheduled.js", "queue.js", "prelude-end.js",
+  "node-diagnostics-channel.js", "bindings.js", "rpc.js", "cache.js", "d1.js", "r2.js", "r2-upload.js", "durable.js", "durable-storage.js", "urlpattern.js", "rewriter.js", "scheduled.js", "queue.js", "sockets.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);
@@ -43,6 +43,10 @@ export function installHost(context, impl) {
     onTimer: function onTimer(fn) { return impl.onTimer(fn); },
     now: function now() { return impl.now(); },
     call: function call(name, payload) { return impl.call(name, payload); },
+    callSync: function callSync(name, payload) {
+      if (typeof impl.callSync !== "function") throw new TypeError("the host refused the call " + name);
+      return impl.callSync(name, payload);
+    },
     op: function op(code, input) { return impl.op(code, input); },
     getContext: function getContext() { return impl.getContext(); },
     setContext: function setContext(value) { return impl.setContext(value); },

@@ -37,8 +37,9 @@ static_assert(offsetof(stk_outcome, body_len) == 72, "stk_outcome.body_len offse
 static_assert(offsetof(stk_outcome, value) == 16, "stk_outcome.value offset");
 static_assert(offsetof(stk_outcome, resource_len) == 56, "stk_outcome.resource_len offset");
 static_assert(sizeof(stk_isolate_config) == 32, "stk_isolate_config layout");
-static_assert(sizeof(stk_host) == 80, "stk_host layout");
-static_assert(offsetof(stk_host, map_position) == 72, "stk_host.map_position offset");
+static_assert(sizeof(stk_host) == 88, "stk_host layout");
+static_assert(offsetof(stk_host, host_call_sync) == 64, "stk_host.host_call_sync offset");
+static_assert(offsetof(stk_host, map_position) == 80, "stk_host.map_position offset");
 static_assert(sizeof(stk_op_call) == 328, "stk_op_call layout");
 static_assert(offsetof(stk_op_call, callback) == 320, "stk_op_call.callback offset");
 static_assert(offsetof(stk_op_call, alloc) == 32, "stk_op_call.alloc offset");

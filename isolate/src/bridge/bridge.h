@@ -61,6 +61,12 @@ enum { STK_OP_OK = 0, STK_OP_CANCELLED = -1 };
 #define STK_HOST_CALLS_QUEUED_MAX 10000
 #define STK_HOST_CALL_BYTES_QUEUED_MAX (64u << 20)
 
+// What stk_host.host_call_sync answers.
+#define STK_SYNC_OK 0
+#define STK_SYNC_FAILED 1
+#define STK_SYNC_REFUSED 2
+#define STK_SYNC_ENDED 3
+
 // Host functions the isolate's JavaScript may call (through the runtime's private
 // `__stockade_host` object). All are called on the isolate's thread, inside a bridge call.
 typedef struct {
@@ -97,6 +103,16 @@ typedef struct {
   // reject with a RangeError naming the bound).
   int32_t (*host_call)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
                        size_t name_len, const uint8_t* payload, size_t payload_len);
+  // A synchronous host call (`__stockade_host.callSync`): as host_call, but the host sends it and
+  // waits for its answer inside this call (the entry's budget pays for the wait; only names the
+  // host allows may be synchronous). Returns STK_SYNC_OK with the answer in *answer/*answer_len,
+  // STK_SYNC_FAILED with the host's error message there, STK_SYNC_REFUSED with why, or
+  // STK_SYNC_ENDED with why the wait ended (a limit, a cancellation, the socket's end): the bridge
+  // throws, and terminates execution when the entry's watch fired. The bytes stay valid until
+  // the host's next callback.
+  int32_t (*host_call_sync)(void* userdata, uint32_t call_id, uint32_t task, const uint8_t* name,
+                            size_t name_len, const uint8_t* payload, size_t payload_len,
+                            const uint8_t** answer, size_t* answer_len);
   // Runs synchronous native operation `code` on `call` (see stk_op_call): inside the bridge entry
   // that asks, on the isolate's thread, so its CPU time is the invocation's.
   int32_t (*op)(void* userdata, uint32_t code, stk_op_call* call);

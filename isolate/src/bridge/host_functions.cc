@@ -205,6 +205,53 @@ void HostCall(const v8::FunctionCallbackInfo<v8::Value>& args) {
   iso->calls[id].Reset(isolate, resolver);
 }
 
+// callSync(name, payload): the host's answer (a Uint8Array), waited for inside this call (see
+// stk_host.host_call_sync); throws what the host answered as an error, or why it refused. When
+// the wait ended because the entry's watch fired (its budget is spent), execution is already
+// terminating: nothing after this runs.
+void HostCallSync(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  stk_isolate* iso = From(isolate);
+  if (!args[0]->IsString() || !(args[1]->IsUint8Array() || args[1]->IsUndefined())) {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8::String::NewFromUtf8Literal(isolate, "callSync(name, Uint8Array?)")));
+    return;
+  }
+  std::string name = Utf8(isolate, args[0]);
+  std::vector<uint8_t> payload;
+  if (args[1]->IsUint8Array()) {
+    v8::Local<v8::Uint8Array> view = args[1].As<v8::Uint8Array>();
+    payload.resize(view->ByteLength());
+    if (!payload.empty()) view->CopyContents(payload.data(), payload.size());
+  }
+  uint32_t id = ++iso->next_call;
+  if (id == 0) id = ++iso->next_call;
+  const uint8_t* answer = nullptr;
+  size_t answer_len = 0;
+  const int32_t status =
+      iso->host.host_call_sync
+          ? iso->host.host_call_sync(iso->host.userdata, id, RunningTask(isolate),
+                                     reinterpret_cast<const uint8_t*>(name.data()), name.size(),
+                                     payload.data(), payload.size(), &answer, &answer_len)
+          : STK_SYNC_REFUSED;
+  if (status == STK_SYNC_OK) {
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (!ArenaCopy(iso, answer, answer_len).ToLocal(&buffer)) {
+      isolate->ThrowException(v8::Exception::RangeError(
+          v8::String::NewFromUtf8Literal(isolate, "the host's answer exceeds the memory limit")));
+      return;
+    }
+    args.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, answer_len));
+    return;
+  }
+  std::string why = answer != nullptr && answer_len > 0
+                        ? std::string(reinterpret_cast<const char*>(answer), answer_len)
+                        : "the host refused the call `" + name + "`";
+  v8::Local<v8::String> message = Str(isolate, why.data(), why.size());
+  isolate->ThrowException(status == STK_SYNC_FAILED ? v8::Exception::Error(message)
+                                                     : v8::Exception::TypeError(message));
+}
+
 void HostNow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(From(args.GetIsolate())->monotonic_ms);
 }
@@ -247,6 +294,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostGetContext), reinterpret_cast<intptr_t>(HostSetContext),
       reinterpret_cast<intptr_t>(stockade::HostCompileLazy),
       reinterpret_cast<intptr_t>(stockade::HostLazyGlobal),
+      reinterpret_cast<intptr_t>(HostCallSync),
       0};
   return refs;
 }
@@ -267,6 +315,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "now", HostNow);
   SetHostFunction(isolate, ctx, host_obj, "setWasmGuard", HostSetWasmGuard);
   SetHostFunction(isolate, ctx, host_obj, "call", HostCall);
+  SetHostFunction(isolate, ctx, host_obj, "callSync", HostCallSync);
   SetHostFunction(isolate, ctx, host_obj, "op", HostOp);
   SetHostFunction(isolate, ctx, host_obj, "getContext", HostGetContext);
   SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);

@@ -147,6 +147,11 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         globals: &[],
     },
     LazyGroup {
+        name: "sockets",
+        parts: &["sockets.js"],
+        globals: &[],
+    },
+    LazyGroup {
         name: "eventsource",
         parts: &["eventsource.js"],
         globals: &["EventSource"],
@@ -168,7 +173,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     },
     LazyGroup {
         name: "durable",
-        parts: &["durable.js"],
+        parts: &["durable.js", "durable-storage.js"],
         globals: &[],
     },
 ];

@@ -40,7 +40,7 @@ impl Worker {
         let t = self.tasks.get(&task)?;
         let cpu_left = self.limits.cpu.saturating_sub(t.cpu);
         let wall_left = t.deadline.saturating_duration_since(Instant::now());
-        let tag = t.tag;
+        let (tag, t_deadline) = (t.tag, t.deadline);
         let guard = match self.watch(tag, cpu_left, wall_left) {
             Ok(g) => g,
             Err(e) => {
@@ -49,6 +49,12 @@ impl Worker {
             }
         };
         self.host().current = task;
+        // A synchronous host call made during the entry waits under this watch (`host.rs`).
+        self.host().entry = Some(crate::host::EntryBudget {
+            guard: &guard,
+            cpu: cpu_left,
+            deadline: t_deadline,
+        });
         let mut out = Outcome::new();
         let mut pumped = Outcome::new();
         let (status, pump) = self.call_at_now(|raw| {
@@ -71,6 +77,7 @@ impl Worker {
             (status, pump)
         });
         self.host().current = 0;
+        self.host().entry = None;
         let fired = guard.fired();
         let spent = guard.cpu_spent();
         drop(guard);
