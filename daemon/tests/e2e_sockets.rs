@@ -324,6 +324,12 @@ const scenarios = {
     out.reset = [read, await r.closed.then(() => "resolved", message)];
     return out;
   },
+  async budget(port) {
+    const out = [];
+    for (let i = 0; i < 4; i++) out.push(await attempt(`127.0.0.1:${port}`));
+    try { out.push((await fetch(`http://127.0.0.1:${port}/`)).status); } catch (e) { out.push(message(e)); }
+    return out;
+  },
   async private(port) {
     return attempt(`127.0.0.1:${port}`);
   },
@@ -549,4 +555,42 @@ fn the_requests_end_closes_the_sockets_it_left_open() {
     assert_eq!(got, "left");
     let lines = wait_for(&seen, "eof");
     assert_eq!(lines, vec!["eof 9".to_owned()], "the server saw EOF");
+}
+
+/// Each connection is an outbound request of the invocation's: with `subRequests` 3, the fourth
+/// `connect()` is refused (and a `fetch` after it too), before anything reaches the gateway.
+#[test]
+fn a_connection_counts_against_the_invocations_sub_requests() {
+    let seen = Seen::default();
+    let port = echo_server(&seen);
+    let d = daemon("sockets-budget", &[port], true, None);
+    let (status, created) = create_worker(
+        &d,
+        &tenant_token(0),
+        &serde_json::json!({
+            "mainModule": "main.js",
+            "modules": { "main.js": WORKER },
+            "limits": { "subRequests": 3 },
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id");
+    let got = fetch_json(&d, &tenant_token(0), id, &format!("budget?port={port}"));
+    let limit = "this invocation made its limit of outbound requests (subRequests)";
+    assert_eq!(
+        got,
+        serde_json::json!([
+            "opened",
+            "opened",
+            "opened",
+            format!("Error: {limit} / closed same"),
+            format!("TypeError: fetch failed: {limit}"),
+        ]),
+        "{got}"
+    );
+    assert_eq!(
+        socket_audit(&d).len(),
+        3,
+        "only three connections reached the gateway"
+    );
 }

@@ -612,7 +612,9 @@ unsafe extern "C" fn host_call(
             return 4;
         }
     }
-    if name == "fetch" {
+    // A fetch (a WebSocket handshake is one) and a `cloudflare:sockets` connection are each an
+    // outbound request of the invocation's.
+    if name == "fetch" || name == "tcp.connect" {
         let made = st.sub_requests.entry(task).or_insert(0);
         if *made >= st.sub_request_limit {
             return 2;
