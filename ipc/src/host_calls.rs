@@ -1,8 +1,9 @@
 //! What the supervisor and the engine must agree on about host calls beyond their frames.
 //!
-//! Guarantees: [`continues_a_stream`] is the supervisor's copy of the engine's list
-//! (`stockade_isolate::continues_a_stream`, which does not link this crate); the worker's tests
-//! check the two agree. Trusts nothing.
+//! Guarantees: [`continues_a_stream`] and [`SYNCHRONOUS`] are the supervisor's copies of the
+//! engine's lists (`stockade_isolate::continues_a_stream`, `stockade_isolate::SYNC_HOST_CALLS`;
+//! the engine does not link this crate); the worker's tests check each pair agrees. Trusts
+//! nothing.
 
 /// The host calls that continue a stream their request already holds: the request's own body
 /// (`body.*`) and its fetches' uploads and answers (`fetch.read`, `fetch.write`, `fetch.cancel`,
@@ -24,3 +25,19 @@ pub const STREAM_CONTINUATIONS: [&str; 7] = [
 pub fn continues_a_stream(name: &str) -> bool {
     STREAM_CONTINUATIONS.contains(&name)
 }
+
+/// The host calls an isolate may make synchronously (its thread waits for the answer inside the
+/// entry): a Durable Object's storage operations, every one of them (`daemon/src/objects`
+/// serves exactly these). The engine refuses any other synchronous call.
+pub const SYNCHRONOUS: [&str; 10] = [
+    "do.get",
+    "do.put",
+    "do.delete",
+    "do.deleteAll",
+    "do.list",
+    "do.sql",
+    "do.getAlarm",
+    "do.setAlarm",
+    "do.deleteAlarm",
+    "do.txn",
+];

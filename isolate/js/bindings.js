@@ -42,27 +42,44 @@ function bindingError(e) {
   return new DOMException(message, name);
 }
 
-// One host call: [answer head, answer bytes]. `what` names the call in a refusal's message.
-async function bindingCall(call, head, bytes = null, makeError = bindingError, what = call) {
+// A host call's payload for `head` and `bytes`, refused past the host's sizes (`what` names the
+// call in the message).
+function bindingPayload(head, bytes, what) {
   const payload = frameForHost(head, bytes);
   const headLength = (payload[0] | (payload[1] << 8) | (payload[2] << 16) | (payload[3] << 24)) >>> 0;
   if (headLength > HOST_CALL_MAX_HEAD) throw new TypeError(`${what}: the arguments are more than ${HOST_CALL_MAX_HEAD} bytes of JSON`);
   if (typedArrayLength(payload) > HOST_CALL_MAX_BYTES) throw new TypeError(`${what}: the call carries more than ${HOST_CALL_MAX_BYTES} bytes`);
-  let reply;
-  try {
-    reply = await hostCall(call, payload);
-  } catch (e) {
-    // A limit of the isolate's (too many host calls waiting in the request, an answer too large
-    // for its memory) stays a RangeError naming it; a refusal is an OperationError naming why.
-    if (e instanceof RangeError) throw new RangeError(`${call}: ${e.message}`);
-    throw new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
-  }
+  return payload;
+}
+
+// What a host call `call` threw, as the caller sees it: a limit of the isolate's (too many host
+// calls waiting in the request, an answer too large for its memory) stays a RangeError naming
+// it; a refusal is an OperationError naming why.
+function bindingFailure(call, e) {
+  if (e instanceof RangeError) return new RangeError(`${call}: ${e.message}`);
+  return new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
+}
+
+// A host call's answer: [answer head, answer bytes], or the error the head names, thrown.
+function bindingAnswer(call, reply, makeError) {
   if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError(`${call}: malformed answer from the host`);
   const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
   if (4 + n > reply.length) throw new TypeError(`${call}: malformed answer from the host`);
   const answer = JSONParse(utf8DecodeStripBOM(u8Subarray(reply, 4, 4 + n)));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw makeError(answer.error);
   return [answer, u8Slice(reply, 4 + n)];
+}
+
+// One host call: [answer head, answer bytes]. `what` names the call in a refusal's message.
+async function bindingCall(call, head, bytes = null, makeError = bindingError, what = call) {
+  const payload = bindingPayload(head, bytes, what);
+  let reply;
+  try {
+    reply = await hostCall(call, payload);
+  } catch (e) {
+    throw bindingFailure(call, e);
+  }
+  return bindingAnswer(call, reply, makeError);
 }
 
 // The bytes of a value to store: a string (UTF-8), an ArrayBuffer or view, or a ReadableStream;

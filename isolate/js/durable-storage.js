@@ -14,24 +14,14 @@
  *  its time counted as the request's CPU time): [answer head, answer bytes]. What the
  *  supervisor refused or SQLite failed with is thrown as bindings.js's binding calls throw it. */
 function doCall(call, head, bytes = null) {
-  const what = `DurableObjectStorage (${call})`;
-  const payload = frameForHost(head, bytes);
-  const headLength = (payload[0] | (payload[1] << 8) | (payload[2] << 16) | (payload[3] << 24)) >>> 0;
-  if (headLength > HOST_CALL_MAX_HEAD) throw new TypeError(`${what}: the arguments are more than ${HOST_CALL_MAX_HEAD} bytes of JSON`);
-  if (typedArrayLength(payload) > HOST_CALL_MAX_BYTES) throw new TypeError(`${what}: the call carries more than ${HOST_CALL_MAX_BYTES} bytes`);
+  const payload = bindingPayload(head, bytes, `DurableObjectStorage (${call})`);
   let reply;
   try {
     reply = hostCallSync(call, payload);
   } catch (e) {
-    if (e instanceof RangeError) throw new RangeError(`${call}: ${e.message}`);
-    throw new DOMException(`${call}: ${e?.message ?? e}`, "OperationError");
+    throw bindingFailure(call, e);
   }
-  if (!ArrayBufferIsView(reply) || reply.length < 4) throw new TypeError(`${call}: malformed answer from the host`);
-  const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
-  if (4 + n > reply.length) throw new TypeError(`${call}: malformed answer from the host`);
-  const answer = JSONParse(utf8DecodeStripBOM(u8Subarray(reply, 4, 4 + n)));
-  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw bindingError(answer.error);
-  return [answer, u8Slice(reply, 4 + n)];
+  return bindingAnswer(call, reply, bindingError);
 }
 
 function doEncodeValue(value, where) {

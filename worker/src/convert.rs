@@ -340,6 +340,19 @@ mod tests {
         assert!(o.result.is_ok());
     }
 
+    /// The host calls the supervisor serves as a Durable Object's storage are exactly those the
+    /// engine lets an isolate make synchronously.
+    #[test]
+    fn the_supervisor_and_the_engine_agree_on_the_calls_that_may_be_synchronous() {
+        assert_eq!(
+            stockade_ipc::host_calls::SYNCHRONOUS.as_slice(),
+            stockade_isolate::SYNC_HOST_CALLS
+        );
+        for name in ["fetch", "service.call", "tcp.connect", "kv.get", "do", ""] {
+            assert!(!stockade_isolate::may_call_synchronously(name), "{name}");
+        }
+    }
+
     /// The supervisor's list of host calls that take no place (`stockade_ipc::host_calls`) is
     /// the engine's (the engine does not link the protocol's crate, so each has a copy).
     #[test]

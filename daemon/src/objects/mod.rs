@@ -62,18 +62,8 @@ pub struct Objects {
     pub db: Arc<ObjectDb>,
 }
 
-const OPS: [&str; 10] = [
-    "do.get",
-    "do.put",
-    "do.delete",
-    "do.deleteAll",
-    "do.list",
-    "do.sql",
-    "do.getAlarm",
-    "do.setAlarm",
-    "do.deleteAlarm",
-    "do.txn",
-];
+/// The storage operations, each of which an object's isolate may call synchronously.
+const OPS: [&str; 10] = stockade_ipc::host_calls::SYNCHRONOUS;
 
 /// From this compatibility date on, `deleteAll()` deletes the alarm too (Cloudflare's; dates
 /// are `YYYY-MM-DD`, checked by the Loader API, so they order as text).
