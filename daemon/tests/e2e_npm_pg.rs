@@ -13,7 +13,6 @@ mod common;
 #[path = "frameworks/bundle.rs"]
 mod npm;
 
-use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
@@ -22,21 +21,7 @@ use serde_json::{json, Value};
 /// `npm-pg/app.js` bundled (once per test binary).
 fn bundle() -> String {
     static BUILT: OnceLock<Result<String, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = npm::installed("npm-pg")?;
-        for file in ["build.mjs", "app.js"] {
-            std::fs::copy(npm::fixtures_of("npm-pg").join(file), root.join(file))
-                .map_err(|e| format!("{file}: {e}"))?;
-        }
-        npm::run(
-            Command::new("node")
-                .args(["build.mjs", "app.js"])
-                .env_remove("NODE_EXTRA_CA_CERTS")
-                .current_dir(&root),
-            "node build.mjs",
-        )?;
-        std::fs::read_to_string(root.join("app.js.bundle.mjs")).map_err(|e| format!("bundle: {e}"))
-    });
+    let built = BUILT.get_or_init(|| npm::built_by_folder("npm-pg"));
     match built {
         Ok(code) => code.clone(),
         Err(why) => panic!("cannot bundle npm-pg/app.js: {why}"),
@@ -48,31 +33,6 @@ fn host_port(url: &str) -> (String, u16) {
     let parsed = url::Url::parse(url).expect("STOCKADE_TEST_PG_URL is a URL");
     let host = parsed.host_str().expect("a host").to_string();
     (host, parsed.port().unwrap_or(5432))
-}
-
-/// Rows of `sql` on `url`, each as its text columns.
-fn query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to PostgreSQL");
-        tokio::spawn(conn);
-        let rows = client.simple_query(sql).await.expect(sql);
-        rows.iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect()
-    })
 }
 
 /// Runs `steps` (`[sql, params]` pairs) in one request of the worker; its JSON answer.
@@ -166,7 +126,7 @@ fn node_postgres_from_npm_queries_a_real_postgresql_through_the_gateway() {
     );
 
     // What the worker wrote is in the server, read back by another client.
-    let rows = query(
+    let rows = pg_query(
         &schema.base,
         &format!(
             "SELECT body, n::text FROM {}.notes ORDER BY id",

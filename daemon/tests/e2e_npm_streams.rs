@@ -25,21 +25,7 @@ const ROOMY: &str = "[limits]\ncpu_ms = 5000\n";
 /// `npm-streams/app.js` bundled (once per test binary).
 fn bundle() -> String {
     static BUILT: OnceLock<Result<String, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = npm::installed("npm-streams")?;
-        for file in ["build.mjs", "app.js"] {
-            std::fs::copy(npm::fixtures_of("npm-streams").join(file), root.join(file))
-                .map_err(|e| format!("{file}: {e}"))?;
-        }
-        npm::run(
-            Command::new("node")
-                .args(["build.mjs", "app.js"])
-                .env_remove("NODE_EXTRA_CA_CERTS")
-                .current_dir(&root),
-            "node build.mjs",
-        )?;
-        std::fs::read_to_string(root.join("app.js.bundle.mjs")).map_err(|e| format!("bundle: {e}"))
-    });
+    let built = BUILT.get_or_init(|| npm::built_by_folder("npm-streams"));
     match built {
         Ok(code) => code.clone(),
         Err(why) => panic!("cannot bundle npm-streams/app.js: {why}"),

@@ -595,6 +595,13 @@ impl Drop for PgSchema {
 /// Runs `sql` on the PostgreSQL server at `url`.
 #[allow(dead_code)]
 pub fn pg_execute(url: &str, sql: &str) {
+    pg_query(url, sql);
+}
+
+/// The rows `sql` (one statement or several, PostgreSQL's simple protocol) answers on the
+/// server at `url`, each as its columns' text.
+#[allow(dead_code)]
+pub fn pg_query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -604,6 +611,17 @@ pub fn pg_execute(url: &str, sql: &str) {
             .await
             .expect("connect to PostgreSQL");
         tokio::spawn(conn);
-        client.batch_execute(sql).await.expect(sql);
-    });
+        let messages = client.simple_query(sql).await.expect(sql);
+        messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
 }

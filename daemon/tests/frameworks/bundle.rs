@@ -124,3 +124,23 @@ pub fn bundle(app: &str) -> String {
         Err(why) => panic!("cannot bundle the framework apps: {why}"),
     }
 }
+
+/// `daemon/tests/<folder>/app.js` installed (`npm ci`) and bundled by the folder's own
+/// `build.mjs` (`node build.mjs app.js`, as Wrangler bundles for `nodejs_compat`): the bundle's
+/// source, or why not.
+#[allow(dead_code)] // the npm fixtures' tests use it, the framework apps are bundled by `build`
+pub fn built_by_folder(folder: &str) -> Result<String, String> {
+    let root = installed(folder)?;
+    for file in ["build.mjs", "app.js"] {
+        std::fs::copy(fixtures_of(folder).join(file), root.join(file))
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
+    run(
+        Command::new("node")
+            .args(["build.mjs", "app.js"])
+            .env_remove("NODE_EXTRA_CA_CERTS")
+            .current_dir(&root),
+        "node build.mjs",
+    )?;
+    std::fs::read_to_string(root.join("app.js.bundle.mjs")).map_err(|e| format!("bundle: {e}"))
+}
