@@ -444,6 +444,7 @@ impl Config {
         }
         self.quotas.validate("quotas")?;
         self.http.validate()?;
+        self.limits.validate()?;
         if self.limits.max_binding_calls == 0 || !(1..=64).contains(&self.limits.max_binding_depth)
         {
             return Err(

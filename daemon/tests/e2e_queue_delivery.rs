@@ -155,12 +155,14 @@ fn max_concurrency_runs_batches_at_once_or_one_at_a_time() {
 #[test]
 fn a_batch_killed_mid_delivery_comes_back_and_an_acked_one_never_does() {
     let t = tenant_token(0);
-    let tenants = format!("[[tenants]]\nid = \"t0\"\ntoken = \"{t}\"\n");
+    // A 15 s event wall limit: a batch's lease then ends 45 s after its claim (the consumer's
+    // load under its 15 s wall limit, the batch's 15 s, and 15 s more).
+    let tenants =
+        format!("[limits]\nevent_wall_ms = 15000\n[[tenants]]\nid = \"t0\"\ntoken = \"{t}\"\n");
     let dir =
         std::env::temp_dir().join(format!("stockade-e2e-queue-midkill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let first = Daemon::start_in(dir.clone(), 1, &tenants, &[]);
-    // A 15 s wall limit: the delivery's lease is 15 s + 15 s from its claim.
     let id = load_code(&first, &t, &worker(json!([consumer("slow", 4)]), 15_000));
 
     // Acked before the kill.

@@ -106,6 +106,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 args_json: b"[1,{\"$\":\"u\"}]".to_vec(),
             },
         },
+        ToWorker::Invoke {
+            request_id: RequestId(3),
+            worker_id,
+            call: Call::Scheduled {
+                cron: "*/5 * * * *".into(),
+                scheduled_time_ms: 1_767_225_600_000,
+                wall_ms: 900_000,
+            },
+        },
+        ToWorker::Invoke {
+            request_id: RequestId(3),
+            worker_id,
+            call: Call::Queue {
+                queue: "jobs".into(),
+                messages_json:
+                    br#"[{"id":"a","timestamp":1,"attempts":1,"contentType":"text","body":[0,2]}]"#
+                        .to_vec(),
+                bodies: b"hi".to_vec(),
+                wall_ms: 0,
+            },
+        },
         ToWorker::RunSnippet {
             request_id: RequestId(4),
             code: "export default (x) => x".into(),

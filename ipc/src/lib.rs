@@ -50,7 +50,8 @@
 //! `Outcome::memory_bytes`, protocol 8 `RenewalOverdue` (kind `0x87`), protocol 9
 //! `Call::Fetch::entrypoint`, protocol 10 `Call::Fetch::encode_body`, `Reply::Response::length`,
 //! `Finished::logs` and `LogLevel::Log` (`console.log`, apart from `console.info`), protocol 11
-//! `Reply::Response::web_socket`, protocol 12 `Call::Scheduled`, protocol 13 `Call::Queue`.
+//! `Reply::Response::web_socket`, protocol 12 `Call::Scheduled`, protocol 13 `Call::Queue`, protocol 14 the `wall_ms` of
+//! `Call::Scheduled` and `Call::Queue` (an event's own wall-clock limit).
 //!
 //! # Example: a receive loop over any byte source
 //!

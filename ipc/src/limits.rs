@@ -15,7 +15,7 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// Version of the wire format. Carried in every frame header and restated by `Hello` / `Ready`.
-pub const PROTOCOL_VERSION: u8 = 13;
+pub const PROTOCOL_VERSION: u8 = 14;
 /// First two bytes of every frame (`"SK"`, for Stockade).
 pub const MAGIC: [u8; 2] = *b"SK";
 /// Bytes in a frame header: magic (2), version (1), message kind (1), payload length (u32 LE).
@@ -82,6 +82,11 @@ pub const MAX_HOST_CALL_NAME_LEN: usize = 64;
 /// Largest host call payload, either way (`HostCall::payload`, `HostReply`'s `Ok` payload),
 /// bytes.
 pub const MAX_HOST_CALL_PAYLOAD: usize = 16 * MIB;
+
+/// The largest wall-clock limit an event call carries (`Call::Scheduled::wall_ms`,
+/// `Call::Queue::wall_ms`), milliseconds: 24 hours (the supervisor's `[limits] event_wall_ms`
+/// is at most this).
+pub const MAX_CALL_WALL_MS: u32 = 86_400_000;
 
 /// The wall-clock limit, milliseconds, that a 0 in [`crate::Limits::wall_ms`] stands for. The
 /// worker's engine applies the same default; the supervisor uses it to know how long a request
@@ -155,10 +160,13 @@ pub enum Field {
     HostCallName,
     /// Host call payload length (the call's, or its reply's `Ok` payload).
     HostCallPayload,
+    /// An event call's own wall-clock limit, milliseconds (not a length).
+    CallWallMs,
 }
 
 impl Field {
-    /// The cap on this quantity (bytes, or items for list counts).
+    /// The cap on this quantity (bytes, items for list counts, milliseconds for
+    /// [`Field::CallWallMs`]).
     pub const fn max(self) -> usize {
         match self {
             Field::Tenant => MAX_TENANT_LEN,
@@ -191,6 +199,7 @@ impl Field {
             Field::Stack => MAX_STACK_LEN,
             Field::HostCallName => MAX_HOST_CALL_NAME_LEN,
             Field::HostCallPayload => MAX_HOST_CALL_PAYLOAD,
+            Field::CallWallMs => MAX_CALL_WALL_MS as usize,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64`, or tag 5 `queue: str, messages_json: bytes, bodies: bytes` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64, wall_ms: u32`, or tag 5 `queue: str, messages_json: bytes, bodies: bytes, wall_ms: u32` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -205,6 +205,11 @@ pub enum Call {
         cron: String,
         /// When it was due, milliseconds since the Unix epoch (UTC).
         scheduled_time_ms: u64,
+        /// This run's wall-clock limit, ms (protocol 14), in place of the loaded worker's
+        /// `limits.wall_ms` (a cron event may run longer than a fetch: `[limits]
+        /// event_wall_ms`); 0: the worker's. At most [`crate::limits::MAX_CALL_WALL_MS`]. CPU
+        /// and the other limits stay the worker's.
+        wall_ms: u32,
     },
     /// Deliver a batch of queue messages to the `queue` handler (protocol 13): the default
     /// export's `queue(batch, env, ctx)`, a `WorkerEntrypoint` class's `queue(batch)`, or a
@@ -220,6 +225,8 @@ pub enum Call {
         messages_json: Vec<u8>,
         /// The messages' bodies, back to back.
         bodies: Vec<u8>,
+        /// This batch's wall-clock limit, ms (protocol 14): as [`Call::Scheduled::wall_ms`].
+        wall_ms: u32,
     },
 }
 
@@ -260,8 +267,11 @@ const CALL_MAX: usize = 1 + max_of(
         max_of(
             2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
             max_of(
-                prefixed(MAX_RPC_NAME_LEN) + 8,
-                prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN) + prefixed(MAX_BODY_LEN),
+                prefixed(MAX_RPC_NAME_LEN) + 8 + 4,
+                prefixed(MAX_RPC_NAME_LEN)
+                    + prefixed(MAX_ARG_JSON_LEN)
+                    + prefixed(MAX_BODY_LEN)
+                    + 4,
             ),
         ),
     ),
@@ -498,7 +508,40 @@ impl LoadWorker {
     }
 }
 
+/// An event call's `wall_ms`, refused above [`crate::limits::MAX_CALL_WALL_MS`] by the encoder
+/// and the decoder alike.
+fn check_wall(wall_ms: u32) -> Result<u32, LimitExceeded> {
+    let max = Field::CallWallMs.max();
+    if wall_ms as usize > max {
+        return Err(LimitExceeded {
+            field: Field::CallWallMs,
+            actual: wall_ms as usize,
+            max,
+        });
+    }
+    Ok(wall_ms)
+}
+
 impl Call {
+    /// The wall-clock limit this call carries for itself, if any (an event's `wall_ms` other
+    /// than 0); `None`: the loaded worker's.
+    pub const fn own_wall_ms(&self) -> Option<u32> {
+        match self {
+            Call::Scheduled { wall_ms, .. } | Call::Queue { wall_ms, .. } if *wall_ms != 0 => {
+                Some(*wall_ms)
+            }
+            _ => None,
+        }
+    }
+
+    /// Lowers the wall-clock limit an event call carries to at most `cap` ms (0 stays 0: the
+    /// worker's own limit, which the caller caps itself). Other calls are left as they are.
+    pub fn cap_wall_ms(&mut self, cap: u32) {
+        if let Call::Scheduled { wall_ms, .. } | Call::Queue { wall_ms, .. } = self {
+            *wall_ms = (*wall_ms).min(cap);
+        }
+    }
+
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), LimitExceeded> {
         match self {
             Call::Default { arg_json } => {
@@ -536,20 +579,24 @@ impl Call {
             Call::Scheduled {
                 cron,
                 scheduled_time_ms,
+                wall_ms,
             } => {
                 w.u8(CALL_SCHEDULED);
                 w.str(Field::RpcName, cron)?;
                 w.u64(*scheduled_time_ms);
+                w.u32(check_wall(*wall_ms)?);
             }
             Call::Queue {
                 queue,
                 messages_json,
                 bodies,
+                wall_ms,
             } => {
                 w.u8(CALL_QUEUE);
                 w.str(Field::RpcName, queue)?;
                 w.bytes(Field::ArgJson, messages_json)?;
                 w.bytes(Field::Body, bodies)?;
+                w.u32(check_wall(*wall_ms)?);
             }
         }
         Ok(())
@@ -577,11 +624,13 @@ impl Call {
             CALL_SCHEDULED => Ok(Call::Scheduled {
                 cron: r.string(Field::RpcName)?,
                 scheduled_time_ms: r.u64()?,
+                wall_ms: check_wall(r.u32()?)?,
             }),
             CALL_QUEUE => Ok(Call::Queue {
                 queue: r.string(Field::RpcName)?,
                 messages_json: r.byte_vec(Field::ArgJson)?,
                 bodies: r.byte_vec(Field::Body)?,
+                wall_ms: check_wall(r.u32()?)?,
             }),
             value => Err(DecodeError::InvalidTag {
                 tag: Tag::Call,

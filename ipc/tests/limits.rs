@@ -355,6 +355,7 @@ fn max_payload_is_exact_for_every_kind() {
                 queue: text(MAX_RPC_NAME_LEN),
                 messages_json: vec![b' '; MAX_ARG_JSON_LEN],
                 bodies: vec![0; MAX_BODY_LEN],
+                wall_ms: stockade_ipc::limits::MAX_CALL_WALL_MS,
             },
         },
         snippet(MAX_SNIPPET_LEN, MAX_ARG_JSON_LEN),

@@ -378,3 +378,58 @@ fn truncated_and_trailing_payloads_rejected() {
         .frame(MessageKind::Invoke);
     assert_eq!(worker_err(&frame), DecodeError::TrailingBytes { extra: 1 });
 }
+
+#[test]
+fn an_event_wall_over_its_cap_is_refused_both_ways() {
+    // Call::Scheduled (tag 4) and Call::Queue (tag 5) whose wall_ms is one past the cap, and
+    // u32::MAX: refused by the decoder; the cap itself decodes.
+    for wall in [MAX_CALL_WALL_MS + 1, u32::MAX] {
+        let scheduled = Raw::default()
+            .u64(1)
+            .fill(32, 0)
+            .u8(4)
+            .str(9)
+            .u64(0)
+            .u32(wall)
+            .frame(MessageKind::Invoke);
+        assert_eq!(
+            worker_err(&scheduled),
+            limit(Field::CallWallMs, wall as usize)
+        );
+        let queue = Raw::default()
+            .u64(1)
+            .fill(32, 0)
+            .u8(5)
+            .str(4)
+            .str(2)
+            .str(0)
+            .u32(wall)
+            .frame(MessageKind::Invoke);
+        assert_eq!(worker_err(&queue), limit(Field::CallWallMs, wall as usize));
+    }
+    let at_cap = Raw::default()
+        .u64(1)
+        .fill(32, 0)
+        .u8(4)
+        .str(9)
+        .u64(0)
+        .u32(MAX_CALL_WALL_MS)
+        .frame(MessageKind::Invoke);
+    assert!(matches!(
+        decode_frame::<ToWorker>(&at_cap),
+        Ok(Decoded::Frame { .. })
+    ));
+    // The encoder refuses what the decoder would.
+    let over = ToWorker::Invoke {
+        request_id: stockade_ipc::RequestId(1),
+        worker_id: stockade_ipc::WorkerId([0; 32]),
+        call: stockade_ipc::Call::Queue {
+            queue: "q".into(),
+            messages_json: b"[]".to_vec(),
+            bodies: Vec::new(),
+            wall_ms: MAX_CALL_WALL_MS + 1,
+        },
+    };
+    let refused = stockade_ipc::encode_to_vec(&over).expect_err("over the cap");
+    assert!(refused.to_string().contains("CallWallMs"), "{refused}");
+}

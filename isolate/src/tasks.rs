@@ -16,7 +16,7 @@
 //!   CPU budget and wall-clock deadline, so a task's CPU time is the CPU its own entries spent
 //!   (microtasks an entry runs count for that entry's task), and so does the wait of a
 //!   synchronous host call made inside it (`host.rs`);
-//! - a task's wall limit runs from its start; past it the task is answered with the wall limit
+//! - a task's wall limit (the worker's, or the one [`Worker::within`] gives) runs from its start; past it the task is answered with the wall limit
 //!   even while it waits (no JavaScript is running then, so the isolate is not poisoned); its
 //!   timers and host calls die with it;
 //! - a limit hit while JavaScript runs (CPU, wall, heap, output, result size) poisons the
@@ -113,6 +113,17 @@ impl Worker {
         self.tag = tag;
     }
 
+    /// Runs `start` (which starts tasks: [`Worker::start_scheduled`], say) with `wall` as the
+    /// wall-clock limit of the tasks it starts instead of the worker's `limits.wall`: a cron
+    /// event or a queue batch has a limit of its own. CPU and every other limit stay the
+    /// worker's; the tasks started after it returns have `limits.wall` again.
+    pub fn within(&mut self, wall: Duration, start: impl FnOnce(&mut Self) -> TaskId) -> TaskId {
+        let outer = self.task_wall.replace(wall);
+        let task = start(self);
+        self.task_wall = outer;
+        task
+    }
+
     /// Starts watching an entry into the isolate under `cpu` and `wall` for the task tagged
     /// `tag` (the watchdog hands it to the limit-exit hook; the entry itself tells the bridge,
     /// `stk_set_entry_tag`, for an out-of-memory exit).
@@ -143,7 +154,7 @@ impl Worker {
                 kind,
                 tag: self.tag,
                 started: now,
-                deadline: now + self.limits.wall,
+                deadline: now + self.task_wall.unwrap_or(self.limits.wall),
                 cpu: Duration::ZERO,
                 answered: false,
             },

@@ -164,6 +164,8 @@ pub struct Worker {
     pub(crate) events: Vec<TaskEvent>,
     /// The tag tasks started from now on carry (see [`Worker::set_tag`]).
     pub(crate) tag: u64,
+    /// The wall-clock limit of the tasks started inside [`Worker::within`]; `None`: `limits.wall`.
+    pub(crate) task_wall: Option<Duration>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -235,6 +237,7 @@ impl Worker {
             next_task: 0,
             events: Vec::new(),
             tag: 0,
+            task_wall: None,
             _not_send: PhantomData,
         })
     }

@@ -46,6 +46,17 @@ pub fn limits(l: &stockade_ipc::Limits) -> Limits {
     }
 }
 
+/// The wall-clock limit of an event call (`Call::Scheduled`, `Call::Queue`) whose own limit is
+/// `wall_ms` (the decoder capped it at [`stockade_ipc::limits::MAX_CALL_WALL_MS`]): 0 means
+/// the loaded worker's, `worker.wall`.
+pub fn event_wall(wall_ms: u32, worker: &Limits) -> Duration {
+    if wall_ms == 0 {
+        worker.wall
+    } else {
+        Duration::from_millis(u64::from(wall_ms))
+    }
+}
+
 /// The engine's compatibility settings of a `LoadWorker`'s date and flags (which the supervisor
 /// validated; a worker checks again and refuses what it does not know).
 pub fn compat(date: &str, flags: &[String]) -> Result<stockade_isolate::Compat, RunError> {
@@ -287,6 +298,16 @@ pub fn clip(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_wall_of_zero_is_the_workers() {
+        let worker = Limits {
+            wall: Duration::from_millis(1_000),
+            ..Limits::default()
+        };
+        assert_eq!(event_wall(0, &worker), Duration::from_millis(1_000));
+        assert_eq!(event_wall(900_000, &worker), Duration::from_secs(900));
+    }
 
     #[test]
     fn zero_limits_mean_the_defaults_and_the_wall_default_is_the_protocols() {

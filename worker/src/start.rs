@@ -213,26 +213,35 @@ impl Thread {
                     }
                 }
             }
+            // An event's own wall-clock limit (0: the worker's) bounds its task instead of the
+            // worker's: `[limits] event_wall_ms`, as Cloudflare gives cron and queue handlers.
             Call::Scheduled {
                 cron,
                 scheduled_time_ms,
+                wall_ms,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
                     Role::Snippet => serde_json::Value::Null,
                 };
-                h.worker.start_scheduled(&cron, scheduled_time_ms, &env)
+                let wall = convert::event_wall(wall_ms, h.worker.limits());
+                h.worker
+                    .within(wall, |w| w.start_scheduled(&cron, scheduled_time_ms, &env))
             }
             Call::Queue {
                 queue,
                 messages_json,
                 bodies,
+                wall_ms,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
                     Role::Snippet => serde_json::Value::Null,
                 };
-                h.worker.start_queue(&queue, &messages_json, &bodies, &env)
+                let wall = convert::event_wall(wall_ms, h.worker.limits());
+                h.worker.within(wall, |w| {
+                    w.start_queue(&queue, &messages_json, &bodies, &env)
+                })
             }
         };
         self.track(slot, task, Purpose::Invoke { request: id, rpc });

@@ -5,8 +5,9 @@
 //!
 //! Guarantees: a batch is a request of the consumer's tenant: admitted by its quotas (a refusal
 //! leaves the messages where they are for a later look), placed by its cordon, under the
-//! worker's CPU, wall-clock and memory limits; its console lines go to the worker's log ring; its
-//! messages are claimed with a lease longer than the run may last, and settled after it whatever
+//! worker's CPU and memory limits and the wall-clock limit of events (`[limits]
+//! event_wall_ms`); its console lines go to the worker's log ring; its messages are claimed
+//! with a lease longer than the run may last (`queues::deliver::lease_end`), and settled after it whatever
 //! happened (`queues::deliver`). The HTTP body is `{"messages": [{"body", "contentType"?,
 //! "delaySeconds"?}]}` (a "bytes" body in base64, "v8" not taken), checked as a worker's send
 //! is; a name that is not a queue name is a 400. Trusts: the worker's answer only as far as it
@@ -29,15 +30,12 @@ use super::error::ApiError;
 use super::extract::{Api, ApiPath};
 use super::loader::{find, tenant_and_json};
 use super::AppState;
-use crate::queues::deliver::{call_parts, parse_answer};
+use crate::queues::deliver::{call_parts, lease_end, parse_answer};
 use crate::queues::producer::{Outgoing, SendError};
 use crate::queues::Queues;
 use crate::store::queues::{self as stored, StoredConsumer};
 use crate::supervisor::bindings::valid_database_name;
 use crate::supervisor::{Job, Streams};
-
-/// How long a delivery's lease outlasts the worker's wall-clock limit.
-const LEASE_MARGIN_MS: i64 = 15_000;
 
 /// Delivers one due batch of `c`'s queue; whether a batch ran.
 pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> bool {
@@ -57,7 +55,8 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
         def.limits.wall_ms
     };
     let now = crate::queues::now_ms();
-    let lease = now + i64::from(wall) + LEASE_MARGIN_MS;
+    let event_wall = state.config.limits.event_wall_ms;
+    let lease = lease_end(now, wall, event_wall);
     let (tenant, queue, n) = (
         c.tenant.clone(),
         c.consumer.queue.clone(),
@@ -83,6 +82,7 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
         queue: c.consumer.queue.clone(),
         messages_json,
         bodies,
+        wall_ms: event_wall,
     };
     let streams = Streams {
         after_logs: Some(state.logs.after_answer(&id)),

@@ -4,7 +4,8 @@
 //! runs it now, as wrangler's `/__scheduled` test route does.
 //!
 //! Guarantees: a run is a request of the worker's tenant: placed by its cordon, under the
-//! worker's CPU, wall-clock and memory limits; a run the scheduler fires is first admitted by the
+//! worker's CPU and memory limits and the wall-clock limit of events (`[limits]
+//! event_wall_ms`, 15 minutes by default, not the worker's `wall_ms`); a run the scheduler fires is first admitted by the
 //! tenant's quotas (rate and concurrency, its permit held for the run) and skipped when they
 //! refuse; the run's console lines go to the worker's log ring (`GET /v1/workers/{id}/logs`) as
 //! a fetch handler's do; whatever happens, the answer is an outcome: `ok`, `exception` (the
@@ -65,6 +66,7 @@ pub async fn run_event(state: &AppState, def: Arc<WorkerDef>, cron: &str, time_m
     let call = Call::Scheduled {
         cron: cron.to_owned(),
         scheduled_time_ms: time_ms,
+        wall_ms: state.config.limits.event_wall_ms,
     };
     let streams = Streams {
         after_logs: Some(state.logs.after_answer(&id)),

@@ -1,6 +1,7 @@
 //! `[limits]`: the limits of every request (a request may ask for less), the sizes the API
 //! accepts (code, env, bodies), the budgets of a request's chain of binding calls, and the memory
-//! cap of each worker process. Checked at load (`Config::validate`).
+//! cap of each worker process, and the wall-clock limit of events (cron runs, queue batches).
+//! Checked at load (`Config::validate`, which calls [`LimitsConfig::validate`]).
 
 use serde::Deserialize;
 
@@ -9,6 +10,10 @@ use serde::Deserialize;
 pub struct LimitsConfig {
     pub cpu_ms: u32,
     pub wall_ms: u32,
+    /// The wall-clock limit of a cron run (`scheduled()`) and of a queue batch (`queue()`), ms,
+    /// in place of `wall_ms` (default 900000, Cloudflare's 15 minutes; 1000 to 86400000, 24 h).
+    /// CPU and memory stay the worker's. A queue batch's lease outlasts it.
+    pub event_wall_ms: u32,
     pub memory_mb: u32,
     /// Largest request body of `POST /v1/workers` (the code), bytes.
     pub max_code_bytes: usize,
@@ -43,6 +48,28 @@ pub struct LimitsConfig {
     pub max_crons_per_worker: usize,
 }
 
+/// `[limits] event_wall_ms`'s default: Cloudflare's 15 minutes for a cron trigger or a queue
+/// consumer.
+pub const DEFAULT_EVENT_WALL_MS: u32 = 15 * 60_000;
+
+/// The range of `[limits] event_wall_ms`: 1 s to the protocol's cap (24 h).
+pub const EVENT_WALL_MS: std::ops::RangeInclusive<u32> =
+    1_000..=stockade_ipc::limits::MAX_CALL_WALL_MS;
+
+impl LimitsConfig {
+    /// The figures of this section checked here (the others are in `Config::validate`).
+    pub fn validate(&self) -> Result<(), String> {
+        if !EVENT_WALL_MS.contains(&self.event_wall_ms) {
+            return Err(format!(
+                "limits.event_wall_ms must be {} to {} (24 h)",
+                EVENT_WALL_MS.start(),
+                EVENT_WALL_MS.end()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[limits] worker_process_memory_enforcement`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +88,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             cpu_ms: 50,
             wall_ms: 30_000,
+            event_wall_ms: DEFAULT_EVENT_WALL_MS,
             memory_mb: 128,
             max_code_bytes: 64 << 20,
             max_env_bytes: 1 << 20,

@@ -83,6 +83,18 @@ fn http_limits_have_defaults_and_bounds() {
 }
 
 #[test]
+fn event_wall_ms_has_cloudflares_default_and_bounds() {
+    assert_eq!(parse("").expect("valid").limits.event_wall_ms, 900_000);
+    let c = parse("[limits]\nevent_wall_ms = 120000\n").expect("valid");
+    assert_eq!(c.limits.event_wall_ms, 120_000);
+    assert!(parse("[limits]\nevent_wall_ms = 86400000\n").is_ok());
+    for bad in ["0", "999", "86400001"] {
+        let err = parse(&format!("[limits]\nevent_wall_ms = {bad}\n")).expect_err(bad);
+        assert!(err.contains("limits.event_wall_ms"), "{err}");
+    }
+}
+
+#[test]
 fn egress_rules_secrets_and_allow_private_parse_and_are_checked() {
     let text = r#"
 [egress]

@@ -1,7 +1,9 @@
 //! One delivery: a claimed batch becomes a `Call::Queue` (its messages' JSON and bodies), the
 //! handler's answer becomes each message's fate, and the fates are written to the store.
 //!
-//! Guarantees: only the ids of the batch are read from the answer (an id the handler invents
+//! Guarantees: a batch's lease outlasts the longest its delivery may take ([`lease_end`]: the
+//! consumer's load, then the batch under `[limits] event_wall_ms`), so it is not delivered
+//! again while its handler runs; only the ids of the batch are read from the answer (an id the handler invents
 //! changes nothing); a run that did not answer (a limit, a crash, a malformed answer) retries the
 //! whole batch; every message of the batch leaves its lease in the same transaction (acked,
 //! retried with its delay, dead-lettered or dropped). Trusts: the store; the worker's answer only
@@ -16,6 +18,19 @@ use super::batch::{fate, Fate, Said};
 use super::{now_ms, Consumer, Queues};
 use crate::store::queues::{self as stored, Claimed};
 use crate::store::StoreError;
+
+/// How long a delivery's lease outlasts the longest its job may take.
+const LEASE_MARGIN_MS: i64 = 15_000;
+
+/// When the lease of a batch claimed at `now` (ms) ends: after the longest its job may take (a
+/// load of the consumer first, under the worker's wall-clock limit `load_wall_ms`, then the
+/// batch, under its own `event_wall_ms`), and a margin. A lease that ended sooner would deliver
+/// the batch again while its handler still runs.
+pub fn lease_end(now: i64, load_wall_ms: u32, event_wall_ms: u32) -> i64 {
+    now.saturating_add(i64::from(load_wall_ms))
+        .saturating_add(i64::from(event_wall_ms))
+        .saturating_add(LEASE_MARGIN_MS)
+}
 
 /// `claimed` as the isolate reads it: the messages' JSON and their bodies back to back.
 pub fn call_parts(claimed: &[Claimed]) -> (Vec<u8>, Vec<u8>) {
@@ -148,6 +163,15 @@ impl Queues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_outlasts_a_load_and_the_event_wall() {
+        assert_eq!(
+            lease_end(1_000, 30_000, 900_000),
+            1_000 + 30_000 + 900_000 + 15_000
+        );
+        assert_eq!(lease_end(i64::MAX - 5, u32::MAX, u32::MAX), i64::MAX);
+    }
 
     #[test]
     fn answers_parse_into_what_was_said() {

@@ -20,7 +20,9 @@
 //! - the Loader workers a process has loaded are known with their definitions
 //!   ([`ProcessInfo::loaded_defs`]), so that a death can reload them elsewhere ([`Job::Load`]);
 //! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
-//!   memory limit above them.
+//!   memory limit above them (an event's own wall-clock limit included);
+//! - a call that carries its own wall-clock limit (`Call::Scheduled`, `Call::Queue`: `[limits]
+//!   event_wall_ms`) is waited for that long, not for the worker's `wall_ms`.
 //!
 //! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 

@@ -27,6 +27,11 @@ fn worker_id() -> impl Strategy<Value = WorkerId> {
     any::<[u8; 32]>().prop_map(WorkerId)
 }
 
+/// An event call's own wall-clock limit: 0 (the worker's) up to the protocol's cap.
+fn wall_ms() -> impl Strategy<Value = u32> {
+    0..=stockade_ipc::limits::MAX_CALL_WALL_MS
+}
+
 fn limits() -> impl Strategy<Value = Limits> {
     any::<[u32; 7]>().prop_map(|v| Limits {
         cpu_ms: v[0],
@@ -124,15 +129,21 @@ fn call() -> impl Strategy<Value = Call> {
             method,
             args_json,
         }),
-        (text(16), any::<u64>()).prop_map(|(cron, scheduled_time_ms)| Call::Scheduled {
-            cron,
-            scheduled_time_ms,
+        (text(16), any::<u64>(), wall_ms()).prop_map(|(cron, scheduled_time_ms, wall_ms)| {
+            Call::Scheduled {
+                cron,
+                scheduled_time_ms,
+                wall_ms,
+            }
         }),
-        (text(16), bytes(64), bytes(64)).prop_map(|(queue, messages_json, bodies)| Call::Queue {
-            queue,
-            messages_json,
-            bodies,
-        }),
+        (text(16), bytes(64), bytes(64), wall_ms()).prop_map(
+            |(queue, messages_json, bodies, wall_ms)| Call::Queue {
+                queue,
+                messages_json,
+                bodies,
+                wall_ms,
+            }
+        ),
     ]
 }
 

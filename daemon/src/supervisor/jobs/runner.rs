@@ -191,9 +191,20 @@ pub async fn serve_job(
                 LoadResult::Failed(e) => Err(e.into()),
             }
         }
-        Job::Call { def, call, streams } => {
+        Job::Call {
+            def,
+            mut call,
+            streams,
+        } => {
             let limits = capped(def.limits, runner.caps());
-            let wall = wall_of(&limits);
+            if let Some(caps) = runner.caps() {
+                call.cap_wall_ms(caps.wall_ms);
+            }
+            // An event (a cron run, a queue batch) has a wall-clock limit of its own.
+            let wall = call.own_wall_ms().map_or_else(
+                || wall_of(&limits),
+                |ms| Duration::from_millis(u64::from(ms)),
+            );
             for _attempt in 0..2 {
                 let generation = match ensure_loaded(runner, &def, tenant, limits, lease).await {
                     // What the load was seen doing reaches the tenant with the call's outcome
