@@ -253,7 +253,15 @@ class Socket {
     socketAttach(t, numbered);
     return new Socket(SOCKET_CONSTRUCT, t);
   }
+  /** A Socket's state record (node-net.js's road to it; deleted below, never tenant-visible). */
+  static stateOf(socket) {
+    return socket.#s;
+  }
 }
+const socketStateOf = Socket.stateOf;
+delete Socket.stateOf;
+const socketClose = Socket.prototype.close;
+const socketStartTls = Socket.prototype.startTls;
 
 /** cloudflare:sockets' connect(): a Socket at once, its connection opened by the host. */
 function connect(address, options = undefined) {
@@ -271,3 +279,15 @@ function connect(address, options = undefined) {
 }
 
 defineBuiltin("cloudflare:sockets", ["connect"], () => ({ __proto__: null, connect }));
+
+// node:net and node:tls (node-net.js) drive a Socket through these captured operations, never
+// through its tenant-replaceable methods: its state record, a write of bytes on its connection
+// (as its writable's sink does), close() and startTls().
+shareInternals("sockets", ObjectFreeze({
+  __proto__: null,
+  connect,
+  stateOf: socketStateOf,
+  write: socketWrite,
+  close: (socket) => ReflectApply(socketClose, socket, []),
+  startTls: (socket, options) => ReflectApply(socketStartTls, socket, [options]),
+}));
