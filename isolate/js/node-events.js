@@ -135,13 +135,17 @@ function eventsModule() {
     addListener(type, listener) { return addListener(this, type, listener, false); },
     on(type, listener) { return addListener(this, type, listener, false); },
     prependListener(type, listener) { return addListener(this, type, listener, true); },
+    // Through the emitter's own on/prependListener, as Node's: a subclass's override runs (a
+    // Readable's on("data") starts it flowing, so once("data") does too).
     once(type, listener) {
       validateFunction(listener, "listener");
-      return addListener(this, type, onceWrapper(this, type, listener), false);
+      this.on(type, onceWrapper(this, type, listener));
+      return this;
     },
     prependOnceListener(type, listener) {
       validateFunction(listener, "listener");
-      return addListener(this, type, onceWrapper(this, type, listener), true);
+      this.prependListener(type, onceWrapper(this, type, listener));
+      return this;
     },
     removeListener(type, listener) {
       validateFunction(listener, "listener");

@@ -23,6 +23,19 @@ const SCENARIOS = {
     await new Promise((resolve) => r.on("close", resolve));
     return log;
   }`,
+  onceData: `async ({ stream }) => {
+    // once() registers through this.on (a Readable's on("data") starts it flowing), as Node does;
+    // prependOnceListener through this.prependListener.
+    const log = [];
+    const r = new stream.Readable({ objectMode: true, read() {} });
+    r.once("data", (x) => log.push("once:" + x));
+    r.prependOnceListener("data", (x) => log.push("first:" + x));
+    const ended = new Promise((resolve) => r.on("end", resolve));
+    r.push("a"); r.push("b"); r.push(null);
+    await ended; // never, unless once("data") started the flow
+    log.push("flowing:" + r.readableFlowing, "listeners:" + r.listenerCount("data"));
+    return log;
+  }`,
   backpressure: `async ({ stream }) => {
     const log = [];
     const w = new stream.Writable({ objectMode: true, highWaterMark: 3,
