@@ -1,4 +1,5 @@
-//! node-postgres from npm, unchanged, against a real PostgreSQL through `cloudflare:sockets`:
+//! Two PostgreSQL drivers from npm, unchanged, against a real PostgreSQL. node-postgres through
+//! `cloudflare:sockets`:
 //! `daemon/tests/npm-pg/app.js` (npm `pg` 8.23.1, which takes `pg-cloudflare`'s socket on a
 //! runtime whose `navigator.userAgent` is "Cloudflare-Workers"), installed by `npm ci` from the
 //! pinned lockfile and bundled as Wrangler bundles for `nodejs_compat` (`npm-pg/build.mjs`),
@@ -6,8 +7,10 @@
 //! gateway (a rule naming the server's host and port, loopback allowed by `allow_private`), the
 //! driver authenticates with the server's own method (SCRAM-SHA-256 on Debian's default
 //! `pg_hba.conf`, on the runtime's WebCrypto), and what the worker wrote is read back here with
-//! `tokio-postgres`. Needs Node.js, npm and `STOCKADE_TEST_PG_URL` (CI sets it; outside CI the
-//! test says it skipped).
+//! `tokio-postgres`. postgres.js through `node:net` (`npm-pg/app-postgres.node.js`: npm `postgres`
+//! bundled with Node's conditions, so its connections are `net.connect` sockets: the runtime's
+//! node:net over the same sockets and gateway). Needs Node.js, npm and `STOCKADE_TEST_PG_URL` (CI
+//! sets it; outside CI the tests say they skipped).
 mod common;
 #[allow(dead_code)] // the framework apps' own bundling is e2e_frameworks.rs's
 #[path = "frameworks/bundle.rs"]
@@ -18,14 +21,43 @@ use std::sync::OnceLock;
 use common::*;
 use serde_json::{json, Value};
 
-/// `npm-pg/app.js` bundled (once per test binary).
-fn bundle() -> String {
-    static BUILT: OnceLock<Result<String, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| npm::built_by_folder("npm-pg"));
-    match built {
-        Ok(code) => code.clone(),
-        Err(why) => panic!("cannot bundle npm-pg/app.js: {why}"),
+/// The apps of `npm-pg/`, bundled (once per test binary).
+const APPS: [&str; 2] = ["app.js", "app-postgres.node.js"];
+
+/// `npm-pg/<app>` (one of [`APPS`]) bundled.
+fn bundle(app: &str) -> String {
+    static BUILT: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
+    match BUILT.get_or_init(|| npm::built_by_folder("npm-pg", &APPS)) {
+        Ok(all) => all[APPS.iter().position(|a| *a == app).expect("an app")].clone(),
+        Err(why) => panic!("cannot bundle npm-pg's apps: {why}"),
     }
+}
+
+/// A daemon whose tenant t0 may reach the PostgreSQL server of `schema` (loopback allowed) and
+/// a worker of `app` given `PG_URL` (the schema's URL); the daemon and the worker's id.
+fn daemon_with(app: &str, schema: &PgSchema) -> (Daemon, String) {
+    let (host, port) = host_port(&schema.base);
+    let config = format!(
+        "[limits]\ncpu_ms = 5000\nwall_ms = 30000\n[egress]\nallow_private = [\"127.0.0.0/8\", \"::1/128\"]\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"{host}\"\nports = [{port}]\n",
+        tenant_token(0)
+    );
+    let d = Daemon::start_raw("npm-pg", 1, &config, &[]);
+    let (status, created) = create_worker(
+        &d,
+        &tenant_token(0),
+        &json!({
+            "mainModule": "app.mjs",
+            "modules": { "app.mjs": bundle(app) },
+            "compatibilityDate": "2025-06-01",
+            "compatibilityFlags": ["nodejs_compat"],
+            "env": { "PG_URL": schema.url },
+            "limits": { "cpuMs": 5000, "wallMs": 30000 },
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    (d, id)
 }
 
 /// The host and port of a `postgres://` URL (5432 when it names none).
@@ -35,12 +67,12 @@ fn host_port(url: &str) -> (String, u16) {
     (host, parsed.port().unwrap_or(5432))
 }
 
-/// Runs `steps` (`[sql, params]` pairs) in one request of the worker; its JSON answer.
-fn run(d: &Daemon, id: &str, steps: Value) -> Value {
+/// One request of the worker with the JSON `body`; its JSON answer.
+fn run(d: &Daemon, id: &str, body: Value) -> Value {
     let r = client()
         .post(format!("{}/v1/workers/{id}/fetch/", d.base))
         .bearer_auth(tenant_token(0))
-        .json(&json!({ "steps": steps }))
+        .json(&body)
         .send()
         .expect("fetch");
     let status = r.status().as_u16();
@@ -54,37 +86,15 @@ fn node_postgres_from_npm_queries_a_real_postgresql_through_the_gateway() {
     let Some(schema) = pg_schema("e2e_npm_pg") else {
         return;
     };
-    let (host, port) = host_port(&schema.base);
-    let config = format!(
-        "[limits]\ncpu_ms = 5000\nwall_ms = 30000\n[egress]\nallow_private = [\"127.0.0.0/8\", \"::1/128\"]\n\
-         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"{host}\"\nports = [{port}]\n",
-        tenant_token(0)
-    );
-    let d = Daemon::start_raw("npm-pg", 1, &config, &[]);
-    let r = client()
-        .post(format!("{}/v1/workers", d.base))
-        .bearer_auth(tenant_token(0))
-        .json(&json!({
-            "mainModule": "app.mjs",
-            "modules": { "app.mjs": bundle() },
-            "compatibilityDate": "2025-06-01",
-            "compatibilityFlags": ["nodejs_compat"],
-            "env": { "PG_URL": schema.url },
-            "limits": { "cpuMs": 5000, "wallMs": 30000 },
-        }))
-        .send()
-        .expect("create");
-    let status = r.status().as_u16();
-    let created: Value = r.json().expect("json");
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().expect("id").to_string();
+    let (d, id) = daemon_with("app.js", &schema);
+    let port = host_port(&schema.base).1;
 
     // Parameters go as the extended protocol's binds; text with quotes and non-ASCII, bytea and
     // a NULL cross as the server's wire formats.
     let answer = run(
         &d,
         &id,
-        json!([
+        json!({ "steps": [
             [
                 "CREATE TABLE notes (id serial PRIMARY KEY, body text, n int, raw bytea)",
                 []
@@ -102,7 +112,7 @@ fn node_postgres_from_npm_queries_a_real_postgresql_through_the_gateway() {
                 [5]
             ],
             ["SELECT current_schema() AS schema", []],
-        ]),
+        ] }),
     );
     let steps = answer.as_array().expect("an array");
     assert_eq!(steps.len(), 5, "{answer}");
@@ -147,10 +157,10 @@ fn node_postgres_from_npm_queries_a_real_postgresql_through_the_gateway() {
     let answer = run(
         &d,
         &id,
-        json!([
+        json!({ "steps": [
             ["SELECT count(*)::int AS c FROM notes", []],
             ["SELECT * FROM no_such_table", []],
-        ]),
+        ] }),
     );
     assert_eq!(answer[0]["rows"], json!([{ "c": 3 }]), "{answer}");
     assert_eq!(answer[1]["code"], "42P01", "{answer}");
@@ -167,6 +177,44 @@ fn node_postgres_from_npm_queries_a_real_postgresql_through_the_gateway() {
     let text = audit.to_string();
     assert!(
         text.matches(&format!("\"port\":{port}")).count() >= 2,
-        "two connections to {host}:{port} in the audit: {audit}"
+        "two connections to port {port} in the audit: {audit}"
+    );
+}
+
+/// postgres.js built for Node: its `net.connect` socket is the runtime's node:net over
+/// `cloudflare:sockets`, so the same gateway; a multi-row insert, parameters, the server's error.
+#[test]
+fn postgres_js_from_npm_queries_a_real_postgresql_over_node_net() {
+    let Some(schema) = pg_schema("e2e_npm_postgres_js") else {
+        return;
+    };
+    let (d, id) = daemon_with("app-postgres.node.js", &schema);
+    let answer = run(&d, &id, json!({ "above": 30 }));
+    assert_eq!(answer["inserted"], json!([1, 2, 3]), "{answer}");
+    assert_eq!(
+        answer["rows"],
+        json!([{ "name": "Ada", "age": 36 }, { "name": "Grace", "age": 45 }]),
+        "{answer}"
+    );
+    assert_eq!(answer["schema"], schema.name.as_str(), "{answer}");
+    assert_eq!(answer["error"]["code"], "42P01", "{answer}");
+    let rows = pg_query(
+        &schema.base,
+        &format!("SELECT name FROM {}.people ORDER BY id", schema.name),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("Ada".to_string())],
+            vec![Some("Grace".to_string())],
+            vec![Some("Édith".to_string())],
+        ]
+    );
+    let (status, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
+    assert_eq!(status, 200, "{audit}");
+    let port = host_port(&schema.base).1;
+    assert!(
+        audit.to_string().contains(&format!("\"port\":{port}")),
+        "the connection in the audit: {audit}"
     );
 }

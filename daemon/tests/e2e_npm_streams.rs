@@ -25,7 +25,9 @@ const ROOMY: &str = "[limits]\ncpu_ms = 5000\n";
 /// `npm-streams/app.js` bundled (once per test binary).
 fn bundle() -> String {
     static BUILT: OnceLock<Result<String, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| npm::built_by_folder("npm-streams"));
+    let built = BUILT.get_or_init(|| {
+        npm::built_by_folder("npm-streams", &["app.js"]).map(|mut all| all.remove(0))
+    });
     match built {
         Ok(code) => code.clone(),
         Err(why) => panic!("cannot bundle npm-streams/app.js: {why}"),

@@ -125,22 +125,28 @@ pub fn bundle(app: &str) -> String {
     }
 }
 
-/// `daemon/tests/<folder>/app.js` installed (`npm ci`) and bundled by the folder's own
-/// `build.mjs` (`node build.mjs app.js`, as Wrangler bundles for `nodejs_compat`): the bundle's
-/// source, or why not.
+/// `apps` of `daemon/tests/<folder>` installed (`npm ci`) and bundled by the folder's own
+/// `build.mjs` (`node build.mjs <app>...`, as Wrangler bundles for `nodejs_compat`): each bundle's
+/// source, in the order given, or why not.
 #[allow(dead_code)] // the npm fixtures' tests use it, the framework apps are bundled by `build`
-pub fn built_by_folder(folder: &str) -> Result<String, String> {
+pub fn built_by_folder(folder: &str, apps: &[&str]) -> Result<Vec<String>, String> {
     let root = installed(folder)?;
-    for file in ["build.mjs", "app.js"] {
+    for file in apps.iter().copied().chain(["build.mjs"]) {
         std::fs::copy(fixtures_of(folder).join(file), root.join(file))
             .map_err(|e| format!("{file}: {e}"))?;
     }
     run(
         Command::new("node")
-            .args(["build.mjs", "app.js"])
+            .arg("build.mjs")
+            .args(apps)
             .env_remove("NODE_EXTRA_CA_CERTS")
             .current_dir(&root),
         "node build.mjs",
     )?;
-    std::fs::read_to_string(root.join("app.js.bundle.mjs")).map_err(|e| format!("bundle: {e}"))
+    apps.iter()
+        .map(|app| {
+            std::fs::read_to_string(root.join(format!("{app}.bundle.mjs")))
+                .map_err(|e| format!("{app}: bundle: {e}"))
+        })
+        .collect()
 }

@@ -1,14 +1,16 @@
-// Bundles app.js (`node build.mjs app.js` → app.js.bundle.mjs) as Wrangler bundles a worker for
-// nodejs_compat: one ES module, the runtime's Node built-ins and `cloudflare:sockets` left to the
-// runtime, a CommonJS `require("events")` turned into an import of `node:events` whose default
-// export is what require returns. Node modules the runtime does not have and that node-postgres
-// only reaches on Node's own code paths (`net`, `tls` for Node's sockets, `dns` for a
-// `client_encoding` lookup, `fs` for a ~/.pgpass read when no password is given) resolve to an
-// empty module that throws if used, as Wrangler's unenv polyfills stand in for them.
+// Bundles each app given (`node build.mjs app.js ...` → app.js.bundle.mjs) as Wrangler bundles a
+// worker for nodejs_compat, resolving packages' `workerd` export conditions (so `pg` takes
+// `pg-cloudflare`, on cloudflare:sockets); an app named `*.node.js` is resolved with Node's
+// conditions instead (so `postgres` takes its Node build, on node:net). Each bundle is one ES
+// module: the runtime's Node built-ins and `cloudflare:sockets` left to the runtime, a CommonJS
+// `require("events")` turned into an import of `node:events` whose default export is what require
+// returns. Node modules the runtime does not have and that the drivers only reach on paths these
+// tests do not take (`dns` for a `client_encoding` lookup, `fs` for a ~/.pgpass or certificate
+// file) resolve to a module that throws if used, as Wrangler's unenv polyfills stand in for them.
 import { build } from "esbuild";
 
-const BUILTIN = /^(node:)?(buffer|events|stream(\/(promises|web|consumers))?|string_decoder|util(\/types)?|crypto|path)$/;
-const ABSENT = /^(node:)?(net|tls|dns|fs)$/;
+const BUILTIN = /^(node:)?(buffer|events|stream(\/(promises|web|consumers))?|string_decoder|util(\/types)?|crypto|path|os|net|tls|diagnostics_channel)$/;
+const ABSENT = /^(node:)?(dns|fs)$/;
 
 const nodejsCompat = {
   name: "nodejs-compat",
@@ -39,7 +41,7 @@ for (const app of process.argv.slice(2)) {
     format: "esm",
     platform: "neutral",
     mainFields: ["module", "main"],
-    conditions: ["workerd", "worker"],
+    conditions: app.endsWith(".node.js") ? ["node"] : ["workerd", "worker"],
     logLevel: "warning",
     plugins: [nodejsCompat],
     outfile: `${app}.bundle.mjs`,
