@@ -16,6 +16,9 @@ use crate::modules;
 pub const CLOUDFLARE_WORKERS: &str = "cloudflare:workers";
 /// Outbound TCP sockets (`connect`), through the egress gateway.
 pub const CLOUDFLARE_SOCKETS: &str = "cloudflare:sockets";
+/// `httpServerHandler`: a `node:http` server as a Workers fetch handler (with `nodejs_compat`, as
+/// it serves `node:http` servers).
+pub const CLOUDFLARE_NODE: &str = "cloudflare:node";
 
 /// The Node.js modules Stockade implements (without their `node:` prefix).
 pub const NODE_MODULES: &[&str] = &[
@@ -26,6 +29,9 @@ pub const NODE_MODULES: &[&str] = &[
     "crypto",
     "diagnostics_channel",
     "events",
+    "http",
+    "https",
+    "net",
     "os",
     "path",
     "path/posix",
@@ -39,6 +45,7 @@ pub const NODE_MODULES: &[&str] = &[
     "string_decoder",
     "timers",
     "timers/promises",
+    "tls",
     "url",
     "util",
     "util/types",
@@ -56,19 +63,15 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "domain",
     "fs",
     "fs/promises",
-    "http",
     "http2",
-    "https",
     "inspector",
     "module",
-    "net",
     "perf_hooks",
     "readline",
     "repl",
     "sqlite",
     "sys",
     "test",
-    "tls",
     "trace_events",
     "tty",
     "v8",
@@ -109,7 +112,8 @@ impl Unavailable {
             ),
             Unavailable::Unsupported => format!(
                 "{specifier:?} is a built-in module Stockade does not support (supported: \
-                 cloudflare:workers, cloudflare:sockets and, with nodejs_compat, node:{})",
+                 cloudflare:workers, cloudflare:sockets and, with nodejs_compat, cloudflare:node, \
+                 node:{})",
                 NODE_MODULES.join(", node:")
             ),
         }
@@ -122,6 +126,9 @@ pub fn available(features: &Features) -> Vec<String> {
         CLOUDFLARE_WORKERS.to_string(),
         CLOUDFLARE_SOCKETS.to_string(),
     ];
+    if features.nodejs {
+        names.push(CLOUDFLARE_NODE.to_string());
+    }
     for m in NODE_MODULES {
         if features.nodejs || (features.async_hooks && *m == "async_hooks") {
             names.push(format!("node:{m}"));
@@ -143,6 +150,13 @@ pub fn target(
     }
     if specifier == CLOUDFLARE_WORKERS || specifier == CLOUDFLARE_SOCKETS {
         return Target::Builtin(specifier.to_string());
+    }
+    if specifier == CLOUDFLARE_NODE {
+        return if features.nodejs {
+            Target::Builtin(specifier.to_string())
+        } else {
+            Target::Unavailable(Unavailable::NeedsNodejsCompat)
+        };
     }
     if specifier.starts_with("cloudflare:") {
         return Target::Unavailable(Unavailable::Unsupported);
@@ -241,6 +255,10 @@ mod tests {
             "querystring",
             "punycode",
             "diagnostics_channel",
+            "net",
+            "tls",
+            "http",
+            "https",
         ] {
             assert_eq!(
                 target("main.js", timers, &NODE, has),
@@ -280,6 +298,14 @@ mod tests {
                 "node:async_hooks"
             ]
         );
-        assert_eq!(available(&NODE).len(), 2 + NODE_MODULES.len());
+        assert_eq!(available(&NODE).len(), 3 + NODE_MODULES.len());
+        assert_eq!(
+            target("a.js", CLOUDFLARE_NODE, &NODE, has),
+            Target::Builtin(CLOUDFLARE_NODE.into())
+        );
+        assert_eq!(
+            target("a.js", CLOUDFLARE_NODE, &Features::default(), has),
+            Target::Unavailable(Unavailable::NeedsNodejsCompat)
+        );
     }
 }
