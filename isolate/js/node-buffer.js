@@ -313,10 +313,15 @@ function bufferModule() {
       return from(new Uint8Array(typedArrayBuffer(view), typedArrayByteOffset(view) + offset * size, count * size));
     },
   };
-  for (const name of ObjectKeys(statics)) {
-    ObjectDefineProperty(Buffer, name, { value: statics[name], writable: true, enumerable: false, configurable: true });
-  }
+  // Enumerable, in Node's order (packages copy them with for-in: safer-buffer, under iconv-lite
+  // and body-parser, builds its Buffer that way).
   Buffer.poolSize = 8192;
+  const staticOrder = ["from", "copyBytesFrom", "of", "alloc", "allocUnsafe", "allocUnsafeSlow", "isBuffer",
+    "compare", "isEncoding", "concat", "byteLength"];
+  for (let i = 0; i < staticOrder.length; i++) {
+    const name = staticOrder[i];
+    ObjectDefineProperty(Buffer, name, { value: statics[name], writable: true, enumerable: true, configurable: true });
+  }
   MapSet(inspectReplacers, proto, (b) => {
     const n = typedArrayLength(b);
     const shown = n > 50 ? 50 : n;

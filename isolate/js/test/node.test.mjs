@@ -30,6 +30,13 @@ test("every listed export exists, and the lists match the values", () => {
   }
 });
 
+test("Buffer's own enumerable statics are Node's, in Node's order", () => {
+  assert.deepEqual(Object.keys(Buffer), Object.keys(NB));
+  const copied = {};
+  for (const key in Buffer) copied[key] = Buffer[key];
+  assert.equal(copied.isBuffer(Buffer.alloc(1)), true);
+});
+
 test("Buffer encodes and decodes like Node's", () => {
   const samples = ["", "hello", "héllo wörld €", "\u{1F600} emoji", "a\uD800b", "\x00\xff\x7f"];
   for (const enc of ["utf8", "hex", "base64", "base64url", "latin1", "binary", "ascii", "utf16le", "ucs2"]) {
