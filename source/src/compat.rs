@@ -138,6 +138,15 @@ pub const KNOWN_FLAGS: &[(&str, &str)] = &[
         "enable_nodejs_os_module",
         "already true: with nodejs_compat, node:os (workerd's stub) is there whatever the date",
     ),
+    (
+        "enable_nodejs_http_modules",
+        "already true: with nodejs_compat, node:http and node:https (and cloudflare:node's \
+         httpServerHandler) are there whatever the date",
+    ),
+    (
+        "no_web_socket_compression",
+        "already true: Stockade's WebSockets never negotiate compression",
+    ),
 ];
 
 /// Cloudflare flags Stockade knows but refuses, with why: each asks for a behaviour Stockade
@@ -221,11 +230,7 @@ pub const REFUSED_FLAGS: &[(&str, &str)] = &[
     ),
     (
         "web_socket_compression",
-        "Stockade has no WebSocket support",
-    ),
-    (
-        "no_web_socket_compression",
-        "Stockade has no WebSocket support",
+        "Stockade's WebSockets do not negotiate compression (permessage-deflate)",
     ),
     (
         "no_nodejs_compat",
@@ -234,10 +239,6 @@ pub const REFUSED_FLAGS: &[(&str, &str)] = &[
     (
         "no_nodejs_als",
         "leave out nodejs_als instead",
-    ),
-    (
-        "enable_nodejs_http_modules",
-        "Stockade has no node:http or node:https",
     ),
     (
         "enable_nodejs_fs_module",
