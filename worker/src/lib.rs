@@ -282,7 +282,11 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
         engine,
         include_str!("warm_up_node.js"),
         &node,
-        &["d2FybQ==,5,30561,1,a=1", "q=w%20a%20r&m=1&m=2,warm streamx"],
+        &[
+            "d2FybQ==,5,30561,1,a=1",
+            "q=w%20a%20r&m=1&m=2,warm streamx",
+            "200 GET /up?x=1 Not Found,4true open TypeError",
+        ],
     )
 }
 
@@ -332,13 +336,16 @@ mod warm_up_tests {
     use super::*;
 
     /// The lazy groups the warm-up uses; the Cache API needs a host, which the warm-up has not.
-    const WARMED: [&str; 8] = [
+    const WARMED: [&str; 11] = [
         "streams",
         "crypto",
         "urlpattern",
         "rewriter",
         "node",
         "nodestream",
+        "nodehttp",
+        "nodenet",
+        "sockets",
         "websocket",
         "eventsource",
     ];

@@ -1,6 +1,8 @@
 // The warm-up's second module (lib.rs, `warm`; see warm_up.js), loaded with `nodejs_compat` in an
 // isolate of its own: the `node:*` modules packages import most, used, so that the code cache of
-// the prelude's lazy node and nodestream groups hold what that use compiled.
+// the prelude's lazy node, nodestream, nodehttp, nodenet and sockets groups hold what that use
+// compiled (without a host: an Express-style server served by httpServerHandler, a socket made
+// but never connected, an address connect() refuses before it asks the host).
 import { Buffer } from 'node:buffer';
 import EventEmitter from 'node:events';
 import { format, inspect, promisify } from 'node:util';
@@ -11,6 +13,26 @@ import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystri
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createGunzip } from 'node:zlib';
+import http from 'node:http';
+import net from 'node:net';
+import { httpServerHandler } from 'cloudflare:node';
+import { connect } from 'cloudflare:sockets';
+
+async function served() {
+  http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`${req.method} ${req.url}`);
+  }).listen(8080);
+  const answer = await httpServerHandler({ port: 8080 }).fetch(new Request('http://warm/up?x=1'));
+  return `${answer.status} ${await answer.text()} ${http.STATUS_CODES[404]}`;
+}
+
+function sockets() {
+  const socket = new net.Socket();
+  let refused = '';
+  try { connect('no port'); } catch (e) { refused = e.name; }
+  return `${net.isIP('10.0.0.1')}${net.isIPv6('::1')} ${socket.readyState} ${refused}`;
+}
 
 export default async () => {
   const bytes = Buffer.from('warm');
@@ -43,5 +65,7 @@ export default async () => {
     await later(),
     stringifyQuery(parseQuery('q=w%20a+r&m=1&m=2')),
     streamed,
+    await served(),
+    sockets(),
   ].join();
 };
