@@ -21,6 +21,8 @@
 // supervisor holds between calls (daemon/src/objects/txn.rs). One alarm per object
 // (setAlarm/getAlarm/deleteAlarm, writes as puts are): the supervisor fires it as a call of the
 // class's alarm({retryCount, isRetry}) (daemon/src/api/object_alarms.rs).
+// WebSockets the object accepts (ctx.acceptWebSocket, getWebSockets, ...) are
+// durable-websocket.js's: their events are calls of the reserved method DO_WS_EVENT.
 // Trust: the supervisor decides which object a call or a storage operation reaches; nothing
 // here grants anything. Only captured operations run (tenant code may have replaced any).
 
@@ -161,6 +163,15 @@ class DurableObjectState {
     }
     uponPromise(p, undefined, (e) => reportCaughtRejection(e));
   }
+  acceptWebSocket(ws, tags = undefined) {
+    requireArgs(arguments.length, 1, "DurableObjectState.acceptWebSocket");
+    doWsAccept(ws, tags);
+  }
+  getWebSockets(tag = undefined) { return doWsList(tag); }
+  getTags(ws) { return doWsGetTags(ws); }
+  setWebSocketAutoResponse(pair = undefined) { doWsSetAuto(pair); }
+  getWebSocketAutoResponse() { return doWsGetAuto(); }
+  getWebSocketAutoResponseTimestamp(ws) { return doWsStamp(ws); }
   /** Holds every other call out until `fn()` settled; its result. */
   async blockConcurrencyWhile(fn) {
     doLive.blockers++;
@@ -175,8 +186,10 @@ class DurableObjectState {
 setTag(DurableObjectState.prototype, "DurableObjectState");
 
 /** Runs one call of the object `object` ({class, id, name}) whose class is `Class`: constructs it
- *  on the first, waits for the input gate, runs `run(instance)`, then waits for the writes. */
-async function doDeliver(object, Class, env, ctx, run) {
+ *  on the first, waits for the input gate, runs `run(instance)`, then waits for the writes. An
+ *  RPC call's `method` DO_WS_EVENT (the supervisor's only) is a WebSocket's event instead. */
+async function doDeliver(object, Class, env, ctx, run, method = undefined, args = undefined) {
+  if (method === DO_WS_EVENT) run = (instance) => doWsEvent(instance, ArrayIsArray(args) ? args[0] : []);
   if (typeof Class !== "function") throw new TypeError(`the worker exports no class ${object.class} (its Durable Object namespace's class_name)`);
   const calls = doLive.calls;
   const slot = calls.tail++;
@@ -184,6 +197,7 @@ async function doDeliver(object, Class, env, ctx, run) {
   try {
     if (doLive.constructing === null) {
       doLive.constructing = (async () => {
+        await doWsLoad(); // the sockets it holds, which may have outlived an earlier incarnation
         const id = new DurableObjectId(INTERNAL, object.id, object.name ?? undefined);
         doLive.Class = Class;
         doLive.instance = new Class(new DurableObjectState(INTERNAL, id), env);
@@ -196,7 +210,11 @@ async function doDeliver(object, Class, env, ctx, run) {
       throw e;
     }
     await doEnterGate();
-    return await run(doLive.instance);
+    try {
+      return await run(doLive.instance);
+    } finally {
+      await doWsSent(); // its WebSocket sends reached the host before the call ends
+    }
   } finally {
     delete calls[slot];
     while (calls.head < calls.tail && calls[calls.head] === undefined) calls.head++;

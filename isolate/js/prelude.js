@@ -30,13 +30,15 @@
  *     31 messaging.js 32 websocket-link.js 33 websocket.js 34 eventsource.js 35 builtins.js
  *     36 lazy.js 37 node-encodings.js 38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js
  *     41 node-util.js 42 node-assert.js 43 node-path.js 44 node-process.js 45 node-hash.js
- *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js
- *     49 node-crypto-cipher.js 50 node-crypto-dh.js 51 node-crypto-x509.js 52 node-crypto.js
- *     53 node-timers.js 54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js
- *     57 node-stream-web.js 58 node-stream.js 59 node-querystring.js 60 node-punycode.js
- *     61 node-diagnostics-channel.js 62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js
- *     67 r2-upload.js 68 durable.js 69 durable-storage.js 70 urlpattern.js 71 rewriter.js
- *     72 scheduled.js 73 queue.js 74 sockets.js 75 prelude-end.js
+ *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js
+ *     50 node-crypto-dh.js 51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js
+ *     54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js
+ *     58 node-stream.js 59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js
+ *     62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js 67 r2-upload.js 68 durable.js
+ *     69 durable-storage.js 70 durable-websocket.js 71 urlpattern.js 72 rewriter.js
+ *     73 scheduled.js 74 queue.js 75 sockets.js 76 node-net-args.js 77 node-net.js 78 node-tls.js
+ *     79 node-http-common.js 80 node-http-client.js 81 node-http-server.js 82 cloudflare-node.js
+ *     83 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -318,7 +318,8 @@ async function rpcFetch(target, input, init) {
       }
       let response;
       try {
-        response = responseFromHost(reply);
+        // A Durable Object's 101 carries the socket it accepted (durable-websocket.js).
+        response = responseFromHost(reply, target.object !== undefined ? { __proto__: null } : null);
       } catch (e) {
         dropServiceBody(head);
         fail(e);
@@ -477,7 +478,7 @@ async function rpcInvoke(ns, payload, ctx) {
         const f = rpcMethodOf(target, method);
         if (f === undefined) throw new TypeError(`the Durable Object class ${JSONStringify(name)} has no RPC method ${JSONStringify(method)}`);
         return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
-      });
+      }, method, args); // the method and arguments: a WebSocket's event is durable.js's own
       return JSONStringify({ ok: rpcEncode(result) });
     }
     let target;

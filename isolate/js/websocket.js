@@ -22,6 +22,12 @@
 // socket with 1009, in the supervisor). The on<event> attributes (onopen, onmessage, onclose,
 // onerror) are the events' handlers. Runtime state lives in private fields and captured
 // operations only: a tenant's replaced prototypes or globals never reach it.
+// A Durable Object's accepted socket (ctx.acceptWebSocket, durable-websocket.js) is a pair's end
+// whose link is the object's (its record holds its tags and attachment); returning its peer in a
+// 101 names it to the host (an ADOPT frame on socket 0), and the caller's runtime, given that
+// 101 as an outbound socket, hands its own client's socket over to it when it returns the 101 in
+// turn (SPLICE_TOKEN, SPLICE; daemon/src/supervisor/websocket.rs): the socket is then the
+// object's, not any request's.
 
 const WS_NO_PORTS = ObjectFreeze([]);
 
@@ -30,6 +36,32 @@ let webSocketForResponse; // (ws) -> a frozen link { run(task) -> Promise<void> 
 let newCloseEvent; // (code, reason, wasClean) -> a trusted "close" CloseEvent
 let entangleWebSockets; // (a, b) -> undefined: a pair's two ends
 let outboundWebSocket; // (socket, protocol) -> a fetch()'s WebSocket, coupled to outbound socket `socket`
+let objectAccept; // (ws, record, link) -> undefined: a pair's end becomes a Durable Object's
+let objectSocket; // (record, link) -> a Durable Object's accepted WebSocket, made again
+let objectOf; // (ws) -> its Durable Object record, or null
+let objectClosed; // (ws) -> undefined: its client closed (or went away)
+const WS_SPLICE_TOKEN = 4, WS_SPLICE = 5, WS_ADOPT = 6;
+
+/** The handle of a WebSocket returned in a 101 that the host, not the task, carries on: `first`
+ *  then `second` (host calls of the returning request's task), and on failure its client is
+ *  closed with 1011. */
+function wsHandOver(first) {
+  return ObjectFreeze({
+    __proto__: null,
+    async run(task) {
+      try {
+        await first(task);
+      } catch {
+        const reason = utf8Encode("the WebSocket could not be handed over");
+        const body = new ByteArray(2 + typedArrayLength(reason));
+        body[0] = 1011 & 255;
+        body[1] = 1011 >>> 8;
+        typedArraySet(body, reason, 2);
+        try { await hostCall("socket.close", wsFrame(0, -1, body), task); } catch {}
+      }
+    },
+  });
+}
 
 class CloseEvent extends Event {
   #code = 0;
@@ -129,6 +161,8 @@ class WebSocket extends EventTarget {
   #url = null;
   #protocol = "";
   #binaryType = "arraybuffer";
+  #number = -1; // an outbound socket's number
+  #object = null; // a Durable Object's record (durable-websocket.js), once accepted by it
   constructor(url = undefined, protocols = undefined) {
     if (url === INTERNAL) {
       super();
@@ -199,6 +233,19 @@ class WebSocket extends EventTarget {
     }
     const peer = this.#peer;
     if (peer !== null) peer.#receive([WS_EVENT_CLOSE, c, text, true]);
+  }
+  /** A Durable Object's accepted socket's attachment (durable-websocket.js keeps it). */
+  serializeAttachment(value) {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    requireArgs(arguments.length, 1, "WebSocket.serializeAttachment");
+    const record = this.#object;
+    if (record === null) throw new TypeError("serializeAttachment() is for a WebSocket accepted with ctx.acceptWebSocket()");
+    record.serialize(value);
+  }
+  deserializeAttachment() {
+    if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
+    const record = this.#object;
+    return record === null ? null : record.deserialize();
   }
   get readyState() {
     if (!isWebSocket(this)) throw new TypeError("Illegal invocation");
@@ -370,11 +417,41 @@ class WebSocket extends EventTarget {
       const ws = new WebSocket(INTERNAL);
       ws.#kind = 1;
       ws.#protocol = protocol;
+      ws.#number = socket;
       ws.#link = ws.#newLink(socket);
       return ws;
     };
+    objectAccept = (ws, record, link) => {
+      if (!isWebSocket(ws) || ws.#kind !== 0 || ws.#peer === null) throw new TypeError("acceptWebSocket: give the server end of a new WebSocketPair");
+      if (ws.#object !== null) throw new TypeError("acceptWebSocket: this WebSocket was accepted already");
+      if (ws.#state !== 0) throw new TypeError("acceptWebSocket: this WebSocket was accept()ed or used in a response already");
+      ws.#object = record;
+      ws.#link = link;
+      ws.#state = 1;
+    };
+    objectSocket = (record, link) => {
+      const ws = new WebSocket(INTERNAL);
+      ws.#object = record;
+      ws.#link = link;
+      ws.#state = 1;
+      return ws;
+    };
+    objectOf = (ws) => (isWebSocket(ws) ? ws.#object : null);
+    objectClosed = (ws) => {
+      ws.#closedIncoming = true;
+      ws.#closedOutgoing = true;
+    };
     webSocketForResponse = (ws) => {
       if (!isWebSocket(ws)) throw new TypeError("Response: webSocket must be a WebSocket");
+      if (ws.#kind === 1 && ws.#state === 0 && ws.#number > 0) {
+        // A Durable Object's 101, passed on: the client's socket goes to the object's.
+        const number = ws.#number;
+        ws.#state = 2;
+        return wsHandOver(async (task) => {
+          const token = await hostCall("socket.send", wsFrame(number, WS_SPLICE_TOKEN, null), task);
+          await hostCall("socket.send", wsFrame(0, WS_SPLICE, token), task);
+        });
+      }
       if (ws.#kind !== 0) throw new TypeError("Response: only a WebSocketPair's end can be returned in a Response (an outbound WebSocket cannot, yet)");
       if (ws.#state === 1) throw new TypeError("Can't return WebSocket in a Response after calling accept().");
       const server = ws.#peer;
@@ -382,6 +459,13 @@ class WebSocket extends EventTarget {
       ws.#state = 2;
       ws.#peer = null;
       server.#peer = null;
+      if (server.#object !== null) {
+        // Accepted by a Durable Object: the host learns which of its sockets this 101 carries.
+        const id = server.#object.id;
+        const n = new ByteArray(4);
+        n[0] = id & 0xff; n[1] = (id >>> 8) & 0xff; n[2] = (id >>> 16) & 0xff; n[3] = (id >>> 24) & 0xff;
+        return wsHandOver((task) => hostCall("socket.send", wsFrame(0, WS_ADOPT, n), task));
+      }
       const link = server.#newLink(0);
       server.#link = link;
       // What the server end sent before the handoff waits at this end: it goes out first.
@@ -440,4 +524,6 @@ setTag(WebSocketPair.prototype, "WebSocketPair");
 defineGlobal("WebSocketPair", WebSocketPair);
 // Eager code (fetch.js's Response) reaches these through lazyInternals("websocket"): this part is
 // built on first use (isolate/src/lazy/mod.rs), which a Response carrying a webSocket implies.
-shareInternals("websocket", ObjectFreeze({ __proto__: null, isWebSocket, webSocketForResponse, outboundWebSocket }));
+shareInternals("websocket", ObjectFreeze({
+  __proto__: null, isWebSocket, webSocketForResponse, outboundWebSocket, objectAccept, objectSocket, objectOf, objectClosed,
+}));

@@ -6,7 +6,8 @@
 //! - `do.call` `{binding, id, name?, method}` + the encoded argument list → `{}` + the object's
 //!   answer (`{"ok"}` or `{"error"}`, rpc.js's encoding), as `service.call`;
 //! - `do.fetch` `{binding, id, name?, call?}` + a `fetch` request frame → a `fetch` answer frame,
-//!   as `service.fetch` (both bodies streamed).
+//!   as `service.fetch` (both bodies streamed); one that asks for a WebSocket goes to
+//!   `object_sockets.rs`, where a 101 hands the caller the object's accepted socket.
 //!
 //! Guarantees:
 //! - the binding is resolved against the calling worker's *stored* definition (an object's own
@@ -40,6 +41,8 @@ use crate::supervisor::{CallContext, HostCalls};
 
 #[path = "object_alarms.rs"]
 mod alarms;
+#[path = "object_sockets.rs"]
+mod sockets;
 
 /// Longest name an id is made from, bytes.
 const MAX_NAME_BYTES: usize = 2048;
@@ -143,6 +146,14 @@ impl ObjectCalls {
             .object_of(&caller.id)
             .map(|k| k.worker.clone())
             .unwrap_or_else(|| hex(&caller.id));
+        if op == "do.call"
+            && head
+                .get("method")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.starts_with('\0'))
+        {
+            return Ok(refusal("TypeError", "no such RPC method"));
+        }
         let id = head.get("id").and_then(Value::as_str).unwrap_or_default();
         if !valid_id(id) {
             return Ok(refusal(
@@ -196,10 +207,13 @@ impl ObjectCalls {
         };
         let _in_flight = InFlight {
             objects: &self.objects,
-            key,
+            key: key.clone(),
         };
         let answer = if op == "do.call" {
             super::services::rpc(&state, &tenant, def, class_name.clone(), &head, bytes, next).await
+        } else if sockets::asks_for_socket(bytes) {
+            let resources = &context.resources;
+            sockets::fetch(&state, &self.objects, def, &key, bytes, next, resources).await
         } else {
             let call = head
                 .get("call")

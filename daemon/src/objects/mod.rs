@@ -30,6 +30,7 @@ pub mod alarms;
 pub mod db;
 pub mod directory;
 mod kv;
+pub mod sockets;
 mod split;
 pub mod txn;
 
@@ -60,6 +61,8 @@ pub struct Objects {
     pub settings: ObjectsSettings,
     directory: Mutex<Directory>,
     pub db: Arc<ObjectDb>,
+    /// The objects' accepted WebSockets (`sockets.rs`).
+    pub sockets: sockets::ObjectSockets,
 }
 
 /// The storage operations, each of which an object's isolate may call synchronously.
@@ -82,6 +85,7 @@ impl Objects {
             db: ObjectDb::new(settings.db.clone()),
             settings,
             directory: Mutex::default(),
+            sockets: sockets::ObjectSockets::default(),
         })
     }
 
@@ -105,6 +109,41 @@ impl Objects {
                 }
             });
         }
+        for op in ["do.ws.send", "do.ws.auto", "do.ws.state"] {
+            let me = Arc::clone(self);
+            calls.register_in_context(op, move |context, payload| {
+                // Applied here, synchronously, so that the object's sends keep their order.
+                let answer = me.socket_call(op, &context, &payload);
+                async move { answer }
+            });
+        }
+    }
+
+    /// A `do.ws.*` call of the calling object's (`sockets.rs`).
+    fn socket_call(
+        &self,
+        op: &str,
+        context: &CallContext,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let key = context
+            .caller
+            .worker
+            .as_ref()
+            .and_then(|def| self.directory().object_of(&def.id).cloned())
+            .ok_or(
+                "ctx.acceptWebSocket belongs to a live Durable Object; this request is not one's",
+            )?;
+        let (head, bytes) = split(payload)?;
+        let done = match op {
+            "do.ws.send" => self.sockets.apply(&key, bytes).map(|()| json!({})),
+            "do.ws.auto" => self.sockets.set_auto(&key, &head).map(|()| json!({})),
+            _ => Ok(self.sockets.state(&key)),
+        };
+        Ok(match done {
+            Ok(head) => frame(&head, &[]),
+            Err(why) => refusal("TypeError", why),
+        })
     }
 
     /// Parses `op` and queues it on the calling object's file.

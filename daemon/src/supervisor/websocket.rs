@@ -24,11 +24,20 @@
 //! [`MAX_OUTBOUND`] open at once; dropped, and so closed, when the request ends). For an
 //! outbound socket the [`ClientEnd`] is the relay's to the upstream server.
 //!
+//! A Durable Object's accepted sockets (`objects/sockets.rs`) use three more frame kinds of
+//! `socket.send`, written only by the runtime: [`ADOPT`] (+ u32 LE) on the socket 0 of an
+//! object's request that answered a 101 ([`adopting_pair`]: the number of the object's socket it
+//! answered with); [`SPLICE_TOKEN`] on the caller's placeholder socket ([`placeholder`]: answers
+//! its 16-byte random token); [`SPLICE`] (+ that token) on the caller's own client socket, which
+//! then goes to the object's socket waiting for that token (at most once; the waiting ends with
+//! the placeholder, so with the caller's request).
+//!
 //! Trusts: nothing in the payloads (tenant code chose them).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The largest message either way (Cloudflare Workers' limit).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -40,6 +49,43 @@ pub const MAX_REASON: usize = 123;
 pub const TEXT: u8 = 1;
 pub const BINARY: u8 = 2;
 pub const CLOSE: u8 = 3;
+/// `socket.send` on a placeholder: its token.
+pub const SPLICE_TOKEN: u8 = 4;
+/// `socket.send` + a token: this socket goes to the object's socket waiting for the token.
+pub const SPLICE: u8 = 5;
+/// `socket.send` + u32 LE on an object's request's socket 0: the object's socket it answered.
+pub const ADOPT: u8 = 6;
+
+/// What a socket end is besides a channel pair.
+#[derive(Clone, Default)]
+enum Role {
+    #[default]
+    Plain,
+    /// An object's request's socket 0: [`ADOPT`] frames go here.
+    Adopt(mpsc::UnboundedSender<u32>),
+    /// A caller's stand-in for an object's socket: answers [`SPLICE_TOKEN`].
+    Placeholder(Arc<Waiting>),
+}
+
+/// An object's socket waiting for its client's socket, by token (removed when dropped).
+struct Waiting {
+    token: [u8; 16],
+    /// Keeps the placeholder's own channels open (it never carries a message).
+    _ends: std::sync::Mutex<Option<ClientEnd>>,
+}
+
+type Splices = HashMap<[u8; 16], oneshot::Sender<SocketEnd>>;
+static WAITING: LazyLock<std::sync::Mutex<Splices>> = LazyLock::new(Default::default);
+
+fn waiting() -> std::sync::MutexGuard<'static, Splices> {
+    WAITING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        waiting().remove(&self.token);
+    }
+}
 
 /// A message of the worker's to the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,6 +113,7 @@ pub enum Incoming {
 pub struct SocketEnd {
     to_client: mpsc::Sender<Outgoing>,
     from_client: Arc<Mutex<mpsc::Receiver<Incoming>>>,
+    role: Role,
 }
 
 /// The client's end, relayed by the data plane.
@@ -129,12 +176,38 @@ pub fn pair() -> (SocketEnd, ClientEnd) {
         SocketEnd {
             to_client: to_tx,
             from_client: Arc::new(Mutex::new(from_rx)),
+            role: Role::Plain,
         },
         ClientEnd {
             to_client: to_rx,
             from_client: from_tx,
         },
     )
+}
+
+/// A pair whose worker end takes [`ADOPT`] frames: the numbers they carry come out of the
+/// receiver (which ends once every clone of the end is dropped, i.e. with the request).
+pub fn adopting_pair() -> (SocketEnd, ClientEnd, mpsc::UnboundedReceiver<u32>) {
+    let (mut end, client) = pair();
+    let (tx, rx) = mpsc::unbounded_channel();
+    end.role = Role::Adopt(tx);
+    (end, client, rx)
+}
+
+/// A caller's stand-in for an object's socket (kept in its `OutboundSockets`) and what its
+/// client's socket becomes once the caller's runtime splices it ([`SPLICE`]); the receiver
+/// fails once the stand-in is gone (the caller's request ended) without a splice.
+pub fn placeholder() -> Result<(SocketEnd, oneshot::Receiver<SocketEnd>), String> {
+    let mut token = [0u8; 16];
+    getrandom::getrandom(&mut token).map_err(|e| format!("no randomness: {e}"))?;
+    let (tx, rx) = oneshot::channel();
+    waiting().insert(token, tx);
+    let (mut end, client) = pair();
+    end.role = Role::Placeholder(Arc::new(Waiting {
+        token,
+        _ends: std::sync::Mutex::new(Some(client)),
+    }));
+    Ok((end, rx))
 }
 
 const GONE: &str = "the WebSocket's client went away";
@@ -152,6 +225,34 @@ impl SocketEnd {
             ));
         }
         let message = match kind {
+            SPLICE_TOKEN => {
+                return match &self.role {
+                    Role::Placeholder(w) => Ok(w.token.to_vec()),
+                    _ => Err("this WebSocket is not a Durable Object's".into()),
+                }
+            }
+            SPLICE => {
+                let token: [u8; 16] = bytes.try_into().map_err(|_| "a malformed splice")?;
+                let Some(to) = waiting().remove(&token) else {
+                    return Err("no Durable Object's WebSocket waits for this one".into());
+                };
+                let mut end = self.clone();
+                end.role = Role::Plain;
+                return to
+                    .send(end)
+                    .map(|()| Vec::new())
+                    .map_err(|_| "the Durable Object's WebSocket is gone".into());
+            }
+            ADOPT => {
+                let n: [u8; 4] = bytes.try_into().map_err(|_| "a malformed adoption")?;
+                return match &self.role {
+                    Role::Adopt(tx) => tx
+                        .send(u32::from_le_bytes(n))
+                        .map(|()| Vec::new())
+                        .map_err(|_| "the answer was already taken".into()),
+                    _ => Err("this request's WebSocket is not a Durable Object's".into()),
+                };
+            }
             TEXT => Outgoing::Text(
                 String::from_utf8(bytes.to_vec()).map_err(|_| "a text message is not UTF-8")?,
             ),
@@ -187,8 +288,22 @@ impl SocketEnd {
         Ok(Vec::new())
     }
 
+    /// Queues `message` for the client (an object's socket's writer); `false` once it is gone.
+    pub async fn push(&self, message: Outgoing) -> bool {
+        self.to_client.send(message).await.is_ok()
+    }
+
+    /// The client's next message or close; `None` once it went away (no close frame).
+    pub async fn next_incoming(&self) -> Option<Incoming> {
+        self.from_client.lock().await.recv().await
+    }
+
     /// `socket.recv`: the client's next message or its close (after which, a close with 1006).
     pub async fn recv(&self) -> Result<Vec<u8>, String> {
+        if matches!(self.role, Role::Placeholder(_)) {
+            let why = "a Durable Object's accepted WebSocket can only be returned in a Response";
+            return Ok(close_frame(1011, why, false));
+        }
         let next = self.from_client.lock().await.recv().await;
         Ok(match next {
             Some(Incoming::Text(text)) => framed(TEXT, text.as_bytes()),
@@ -294,6 +409,48 @@ mod tests {
         assert_eq!(sockets.insert(pair().0), Some(MAX_OUTBOUND as u32 + 1));
         assert_eq!(split_id(&[2, 0, 0, 0, 9]), Some((2, &[9][..])));
         assert_eq!(split_id(&[2, 0, 0]), None);
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_splices_a_client_socket_once_and_adoption_names_a_socket() {
+        let (client_end, mut client) = pair();
+        let (holder, spliced) = placeholder().expect("placeholder");
+        let token = holder.send(vec![SPLICE_TOKEN]).await.expect("its token");
+        assert_eq!(token.len(), 16);
+        assert!(
+            client_end.send(vec![SPLICE_TOKEN]).await.is_err(),
+            "not a placeholder"
+        );
+        let mut splice = vec![SPLICE];
+        splice.extend_from_slice(&token);
+        client_end.send(splice.clone()).await.expect("spliced");
+        assert!(client_end.send(splice).await.is_err(), "only once");
+        let object = spliced.await.expect("the client's socket");
+        object.send(vec![TEXT, b'x']).await.expect("sent");
+        assert_eq!(
+            client.to_client.recv().await,
+            Some(Outgoing::Text("x".into()))
+        );
+        assert!(
+            matches!(holder.recv().await, Ok(f) if f[0] == CLOSE),
+            "a placeholder never opens"
+        );
+        // A placeholder gone (its request ended) ends the wait, and its token with it.
+        let (holder, spliced) = placeholder().expect("placeholder");
+        let token = holder.send(vec![SPLICE_TOKEN]).await.expect("its token");
+        drop(holder);
+        assert!(spliced.await.is_err());
+        let mut splice = vec![SPLICE];
+        splice.extend_from_slice(&token);
+        assert!(client_end.send(splice).await.is_err());
+        let (end, _client, mut adopted) = adopting_pair();
+        end.send(vec![ADOPT, 7, 0, 0, 0]).await.expect("adopted");
+        assert_eq!(adopted.recv().await, Some(7));
+        assert!(end.send(vec![ADOPT, 7]).await.is_err(), "malformed");
+        assert!(
+            client_end.send(vec![ADOPT, 7, 0, 0, 0]).await.is_err(),
+            "not an object's"
+        );
     }
 
     #[tokio::test]

@@ -152,6 +152,21 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         globals: &[],
     },
     LazyGroup {
+        name: "nodenet",
+        parts: &["node-net-args.js", "node-net.js", "node-tls.js"],
+        globals: &[],
+    },
+    LazyGroup {
+        name: "nodehttp",
+        parts: &[
+            "node-http-common.js",
+            "node-http-client.js",
+            "node-http-server.js",
+            "cloudflare-node.js",
+        ],
+        globals: &[],
+    },
+    LazyGroup {
         name: "eventsource",
         parts: &["eventsource.js"],
         globals: &["EventSource"],
@@ -173,8 +188,8 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
     },
     LazyGroup {
         name: "durable",
-        parts: &["durable.js", "durable-storage.js"],
-        globals: &[],
+        parts: &["durable.js", "durable-storage.js", "durable-websocket.js"],
+        globals: &["WebSocketRequestResponsePair"],
     },
 ];
 

@@ -1,0 +1,309 @@
+//! A Durable Object's accepted WebSockets, end to end: the upgrade a worker forwards to the
+//! object (`stub.fetch(request)` with `Upgrade: websocket`), and the delivery of each client's
+//! messages and close to the object as calls of its class (`webSocketMessage`,
+//! `webSocketClose`, through `isolate/js/durable-websocket.js`).
+//!
+//! The road of one socket:
+//! 1. the object's request gets a socket 0 of its own ([`websocket::adopting_pair`]); its fetch
+//!    calls `ctx.acceptWebSocket(server, tags)` (the `ACCEPT` entry of a `do.ws.send`: the
+//!    socket is the object's, `objects/sockets.rs`) and answers a 101 with the client end, whose
+//!    runtime then names the accepted socket in an `ADOPT` frame;
+//! 2. the caller's answer is a 101 naming a placeholder among its request's outbound sockets
+//!    ([`websocket::placeholder`]); the caller returns it in its own 101 to its client, and its
+//!    runtime splices its client's socket to the object's (`SPLICE`, with the placeholder's
+//!    token): from then on the object holds the client's socket, whatever the requests that
+//!    carried the handshake do (their wall limits end them, not the socket);
+//! 3. every message of the client is a call of the object (its current incarnation, made again
+//!    if it was evicted), one at a time per socket, in order; a text message equal to the
+//!    object's auto-response request is answered here, without a call; the client's close (or
+//!    its going away, 1006) is the last call, after which the socket is forgotten.
+//!
+//! Guarantees: a socket counts against its tenant's concurrency as any client socket does (the
+//! data plane's relay holds the edge's permit, `api/websocket.rs`); a socket whose client never
+//! arrives (the caller did not return the 101) is closed for the object (a 1006 call); only the
+//! runtime names the reserved method of these calls (`do.call` refuses it).
+//!
+//! Trusts: the call context the supervisor attached; the runtime's frames only as far as the
+//! object's own sockets go (an `ADOPT` names a socket of the answering object's, checked here).
+
+use std::sync::{Arc, Weak};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use stockade_ipc::{Call, LogLevel, LogLine, Reply};
+
+use crate::api::answer::{checked_upgrade, BadAnswer};
+use crate::api::error::error_code;
+use crate::api::loader::find;
+use crate::api::AppState;
+use crate::egress::{decode_request, encode_response, from_worker, hold_answer, ResponseHead};
+use crate::objects::directory::ObjectKey;
+use crate::objects::Objects;
+use crate::supervisor::websocket::{self, Incoming, OutboundSockets, SocketEnd};
+use crate::supervisor::{body, Chain, Job, Resources, Streams, WorkerDef};
+
+/// The RPC method of the calls that carry a socket's events (never a tenant's: a NUL).
+pub const EVENT_METHOD: &str = "\u{0}stockade:ws";
+
+fn refusal(name: &str, message: impl Into<String>) -> Value {
+    json!({"error": {"name": name, "message": message.into()}})
+}
+
+/// Whether a `fetch` request frame asks for a WebSocket.
+pub(super) fn asks_for_socket(request: &[u8]) -> bool {
+    decode_request(request).is_ok_and(|r| {
+        r.websocket
+            || r.headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("upgrade")
+                    && v.split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+            })
+    })
+}
+
+/// The object `key`'s fetch of an upgrade request (its incarnation `def`): the fetch answer
+/// frame for the caller.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn fetch(
+    state: &Arc<AppState>,
+    objects: &Arc<Objects>,
+    def: Arc<WorkerDef>,
+    key: &ObjectKey,
+    request: &[u8],
+    chain: Chain,
+    resources: &Resources,
+) -> Result<(Value, Vec<u8>), Value> {
+    let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
+    if request.upload.is_some() {
+        return Err(refusal(
+            "TypeError",
+            "a WebSocket upgrade request has no body",
+        ));
+    }
+    let (socket, client, mut adopted) = websocket::adopting_pair();
+    let call = Call::Fetch {
+        method: request.method,
+        url: request.url.clone(),
+        headers: request.headers,
+        body: request.body,
+        body_streamed: false,
+        entrypoint: key.class.clone(),
+        encode_body: false,
+    };
+    let (out, stream) = body::channel();
+    let streams = Streams {
+        body_in: None,
+        body_out: Some(out),
+        socket: Some(socket),
+        chain,
+        after_logs: Some(state.logs.after_answer(&key.worker)),
+    };
+    let who = "the Durable Object";
+    let outcome = state
+        .pool
+        .submit(&key.tenant, Job::Call { def, call, streams })
+        .await
+        .map_err(|e| refusal("OperationError", format!("{who}: {e}")))?;
+    state.logs.record(&key.worker, &outcome.logs);
+    let answer = checked_upgrade(outcome.result, true).map_err(|bad| match bad {
+        BadAnswer::Failed(e) => refusal(
+            "OperationError",
+            format!("{who} failed ({}): {}", error_code(e.kind), e.message),
+        ),
+        bad => refusal("TypeError", format!("{who} {bad}")),
+    })?;
+    // The object's request has no client of its own: a socket it did not accept ends now.
+    drop(client);
+    if !answer.web_socket {
+        let first = answer.body.len();
+        let stream = match answer.streamed {
+            true => Some(
+                hold_answer(resources, from_worker(stream), first, None).ok_or_else(|| {
+                    refusal(
+                        "RangeError",
+                        format!("this request has {} bodies open already", Resources::MAX),
+                    )
+                })?,
+            ),
+            false => None,
+        };
+        let head = ResponseHead {
+            status: answer.status,
+            status_text: String::new(),
+            headers: answer.headers,
+            url: request.url,
+            redirected: false,
+            stream,
+        };
+        return Ok((Value::Null, encode_response(&head, &answer.body)));
+    }
+    let not_accepted = || {
+        refusal(
+            "TypeError",
+            "the Durable Object answered a 101 with a WebSocket it did not accept with \
+             ctx.acceptWebSocket (only an accepted one can go to its caller)",
+        )
+    };
+    let id = adopted.recv().await.ok_or_else(not_accepted)?;
+    if !objects.sockets.is_waiting(key, id) {
+        return Err(not_accepted());
+    }
+    let (placeholder, spliced) = websocket::placeholder().map_err(|e| refusal("Error", e))?;
+    let number = resources.shared(|s: &mut OutboundSockets| s.insert(placeholder));
+    let Some(number) = number else {
+        objects.sockets.remove(key, id);
+        return Err(refusal(
+            "RangeError",
+            format!(
+                "this request has {} WebSockets open already",
+                websocket::MAX_OUTBOUND
+            ),
+        ));
+    };
+    let (weak, objects, key) = (Arc::downgrade(state), Arc::clone(objects), key.clone());
+    tokio::spawn(async move {
+        match spliced.await {
+            Ok(end) if objects.sockets.link(&key, id, end.clone()) => {
+                pump(weak, objects, key, id, end).await
+            }
+            _ => {
+                objects.sockets.remove(&key, id);
+                let why = "the WebSocket never reached a client";
+                deliver(
+                    &weak,
+                    &objects,
+                    &key,
+                    json!(["close", id, 1006, why, false]),
+                )
+                .await;
+            }
+        }
+    });
+    let head = json!({
+        "status": 101, "statusText": "", "headers": answer.headers, "url": request.url,
+        "redirected": false, "socket": number,
+    });
+    // A JSON value of strings and numbers always serialises.
+    let head = serde_json::to_vec(&head).unwrap_or_default();
+    let mut frame = (head.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&head);
+    Ok((Value::Null, frame))
+}
+
+/// Delivers socket `id`'s messages and close to the object, one call at a time.
+async fn pump(
+    state: Weak<AppState>,
+    objects: Arc<Objects>,
+    key: ObjectKey,
+    id: u32,
+    end: SocketEnd,
+) {
+    loop {
+        let (event, last) = match end.next_incoming().await {
+            Some(Incoming::Text(text)) => {
+                if objects.sockets.auto_answer(&key, id, &text).is_some() {
+                    continue;
+                }
+                (
+                    json!(["message", id, text, objects.sockets.stamp(&key, id)]),
+                    false,
+                )
+            }
+            Some(Incoming::Binary(bytes)) => {
+                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let data = json!({"$": "ab", "v": data});
+                (
+                    json!(["message", id, data, objects.sockets.stamp(&key, id)]),
+                    false,
+                )
+            }
+            Some(Incoming::Close {
+                code,
+                reason,
+                clean,
+            }) => (json!(["close", id, code, reason, clean]), true),
+            None => {
+                let why = "WebSocket disconnected without sending Close frame.";
+                (json!(["close", id, 1006, why, false]), true)
+            }
+        };
+        if last {
+            objects.sockets.remove(&key, id);
+        }
+        deliver(&state, &objects, &key, event).await;
+        if last {
+            return;
+        }
+    }
+}
+
+/// One event as a call of the object's class (its live incarnation, or a new one). A failure
+/// goes to the worker's log ring: a socket's events have no caller to answer.
+async fn deliver(state: &Weak<AppState>, objects: &Objects, key: &ObjectKey, event: Value) {
+    let Some(app) = state.upgrade() else {
+        return;
+    };
+    let failed = |why: String| {
+        let text = format!(
+            "a WebSocket event of Durable Object {} {} failed: {why}",
+            key.class, key.id
+        );
+        app.logs.record(
+            &key.worker,
+            &[LogLine {
+                level: LogLevel::Error,
+                text,
+            }],
+        );
+    };
+    let parent = match find(&app, &key.tenant, &key.worker).await {
+        Ok(def) if !def.deleted.load(std::sync::atomic::Ordering::Relaxed) => def,
+        _ => return,
+    };
+    let settings = &objects.settings;
+    let caps = (settings.max_live_per_tenant, settings.max_live);
+    let entered = objects.directory().enter(key, None, &parent, caps);
+    let def = match entered {
+        Ok(def) => def,
+        Err(full) => return failed(full.0),
+    };
+    let _in_flight = super::InFlight {
+        objects,
+        key: key.clone(),
+    };
+    let call = Call::Rpc {
+        entrypoint: key.class.clone(),
+        method: EVENT_METHOD.to_owned(),
+        args_json: json!([event]).to_string().into_bytes(),
+    };
+    let streams = Streams {
+        after_logs: Some(app.logs.after_answer(&key.worker)),
+        ..Streams::default()
+    };
+    match app
+        .pool
+        .submit(&key.tenant, Job::Call { def, call, streams })
+        .await
+    {
+        Ok(outcome) => {
+            app.logs.record(&key.worker, &outcome.logs);
+            match outcome.result {
+                Ok(Reply::Json(answer)) => {
+                    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+                    if let Some(e) = answer.get("error") {
+                        let part = |f: &str| {
+                            e.get(f)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        failed(format!("{}: {}", part("name"), part("message")));
+                    }
+                }
+                Ok(_) => failed("the object gave no RPC answer".into()),
+                Err(e) => failed(format!("{}: {}", error_code(e.kind), e.message)),
+            }
+        }
+        Err(e) => failed(e.to_string()),
+    }
+}
