@@ -113,7 +113,7 @@ fn wrangler_flags_stockade_already_honours_are_accepted_and_hold() {
         ("url_original", "WHATWG"),
         ("export_commonjs_namespace", "module.exports"),
         ("no_rpc", "cannot turn off"),
-        ("web_socket_compression", "no WebSocket"),
+        ("web_socket_compression", "do not negotiate compression"),
         ("global_fetch_private_origin", "egress gateway"),
         ("warp_drive", "unknown compatibility flag"),
     ] {
