@@ -108,6 +108,25 @@ const CHECKS: &[(&str, &str)] = &[
            && os.constants.signals.SIGTERM === 15 && Object.isFrozen(os.constants);",
     ),
     (
+        "enable_nodejs_http_modules",
+        "const http = await import('node:http');
+         const https = await import('node:https');
+         const { httpServerHandler } = await import('cloudflare:node');
+         http.createServer((req, res) => res.end(req.url)).listen(9000);
+         const answer = await httpServerHandler({ port: 9000 }).fetch(new Request('http://x/flag'));
+         return typeof http.request === 'function' && typeof https.get === 'function'
+           && await answer.text() === '/flag';",
+    ),
+    (
+        // What a tenant's WebSocket reports; the outbound handshake never offers an extension and
+        // refuses a server's (daemon/src/egress/websocket.rs's tests), and the data plane's
+        // server side negotiates none (tungstenite has no permessage-deflate).
+        "no_web_socket_compression",
+        "const [client, server] = Object.values(new WebSocketPair());
+         server.accept();
+         return client.extensions === '' && server.extensions === '';",
+    ),
+    (
         "enable_weak_ref",
         "const target = {};
          return new WeakRef(target).deref() === target && typeof new FinalizationRegistry(() => {}).register === 'function';",
