@@ -50,6 +50,14 @@ return ObjectFreeze({
   invokeQueue(ns, payload, bodies) {
     return lazyInternals("queue").invoke(ns, payload, bodies);
   },
+  // node:fs's per-request /tmp (node-fs-scope.js): the context an invocation starts in, and its
+  // answer with that request's scope released once it and its waitUntil work have settled.
+  requestContext() {
+    return fsRequestContext();
+  },
+  releaseAfter(context, result) {
+    return fsReleaseAfter(context, result);
+  },
   wellFormedJson(text) {
     return wellFormedJson(text);
   },

@@ -34,11 +34,12 @@
  *     50 node-crypto-dh.js 51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js
  *     54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js
  *     58 node-stream.js 59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js
- *     62 bindings.js 63 rpc.js 64 cache.js 65 d1.js 66 r2.js 67 r2-upload.js 68 durable.js
- *     69 durable-storage.js 70 durable-websocket.js 71 urlpattern.js 72 rewriter.js
- *     73 scheduled.js 74 queue.js 75 sockets.js 76 node-net-args.js 77 node-net.js 78 node-tls.js
- *     79 node-http-common.js 80 node-http-client.js 81 node-http-server.js 82 cloudflare-node.js
- *     83 prelude-end.js
+ *     62 node-fs-scope.js 63 node-fs-vfs.js 64 node-fs.js 65 node-fs-streams.js 66 node-fs-api.js
+ *     67 bindings.js 68 rpc.js 69 cache.js 70 d1.js 71 r2.js 72 r2-upload.js 73 durable.js
+ *     74 durable-storage.js 75 durable-websocket.js 76 urlpattern.js 77 rewriter.js
+ *     78 scheduled.js 79 queue.js 80 sockets.js 81 node-net-args.js 82 node-net.js 83 node-tls.js
+ *     84 node-http-common.js 85 node-http-client.js 86 node-http-server.js 87 cloudflare-node.js
+ *     88 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

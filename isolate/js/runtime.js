@@ -340,6 +340,17 @@ async function invokeRpc(ns, payload) {
   return [answer, null, background.drain()];
 }
 
+function dispatch(ns, kind, payload, body, task) {
+  if (kind === 6) return invokeRpc(ns, payload);
+  // A cron trigger's event (js/scheduled.js): JSON text once the handler and its waitUntil
+  // work are over.
+  if (kind === 7) return web.invokeScheduled(ns, payload);
+  // A queue's batch (js/queue.js): JSON text of each message's fate once the handler and its
+  // waitUntil work are over; the bodies are ranges of `body`.
+  if (kind === 8) return web.invokeQueue(ns, payload, body);
+  return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
+}
+
 __stockade_host.setInvoker(
   function invoke(ns, kind, payload, body, task) {
     if (kind === 2) {
@@ -363,15 +374,12 @@ __stockade_host.setInvoker(
     if (kind === 3) return web.configure(parse(payload));
     if (kind === 4) return web.builtinNames(payload);
     if (kind === 5) return web.builtinExports(payload);
-    setAsyncContext(undefined);
-    if (kind === 6) return invokeRpc(ns, payload);
-    // A cron trigger's event (js/scheduled.js): JSON text once the handler and its waitUntil
-    // work are over.
-    if (kind === 7) return web.invokeScheduled(ns, payload);
-    // A queue's batch (js/queue.js): JSON text of each message's fate once the handler and its
-    // waitUntil work are over; the bodies are ranges of `body`.
-    if (kind === 8) return web.invokeQueue(ns, payload, body);
-    return kind === 1 ? invokeFetch(ns, payload, body, task) : invokeDefault(ns, payload);
+    // An empty context, or (once node:fs is in use) one carrying this request's /tmp, released
+    // when the request is over (node-fs-scope.js).
+    const context = web.requestContext();
+    setAsyncContext(context);
+    const result = dispatch(ns, kind, payload, body, task);
+    return context === undefined ? result : web.releaseAfter(context, result);
   },
   function attach(exports) {
     web = exports;

@@ -405,7 +405,9 @@ impl HostState {
             Target::Module(name) => self.module_index.get(&name).copied().unwrap_or(-1),
             Target::Builtin(name) => self.builtin_index.get(&name).copied().unwrap_or(-1),
             Target::Unavailable(Unavailable::NeedsNodejsCompat) => -2,
-            Target::Unavailable(Unavailable::Unsupported) => -3,
+            // node:fs off by date or flag: not supported in this configuration (a static import's
+            // error names the date and flag; compile.rs).
+            Target::Unavailable(Unavailable::Unsupported | Unavailable::NeedsFsModule) => -3,
             Target::NotFound => -1,
         }
     }

@@ -29,6 +29,8 @@ pub const NODE_MODULES: &[&str] = &[
     "crypto",
     "diagnostics_channel",
     "events",
+    "fs",
+    "fs/promises",
     "http",
     "https",
     "net",
@@ -61,8 +63,6 @@ pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
     "dgram",
     "dns",
     "domain",
-    "fs",
-    "fs/promises",
     "http2",
     "inspector",
     "module",
@@ -100,6 +100,8 @@ pub enum Unavailable {
     NeedsNodejsCompat,
     /// A module Stockade does not implement.
     Unsupported,
+    /// `node:fs` with `nodejs_compat` but a date before it comes by default (or turned off).
+    NeedsFsModule,
 }
 
 impl Unavailable {
@@ -109,6 +111,12 @@ impl Unavailable {
             Unavailable::NeedsNodejsCompat => format!(
                 "{specifier:?} is a Node.js built-in module: it needs the \"nodejs_compat\" \
                  compatibility flag (compatibilityFlags: [\"nodejs_compat\"])"
+            ),
+            Unavailable::NeedsFsModule => format!(
+                "{specifier:?} needs a compatibility date of {} or later, or the \
+                 \"enable_nodejs_fs_module\" compatibility flag (and not \
+                 \"disable_nodejs_fs_module\")",
+                crate::compat::NODEJS_FS_DATE
             ),
             Unavailable::Unsupported => format!(
                 "{specifier:?} is a built-in module Stockade does not support (supported: \
@@ -130,7 +138,7 @@ pub fn available(features: &Features) -> Vec<String> {
         names.push(CLOUDFLARE_NODE.to_string());
     }
     for m in NODE_MODULES {
-        if features.nodejs || (features.async_hooks && *m == "async_hooks") {
+        if node_allowed(m, features) {
             names.push(format!("node:{m}"));
         }
     }
@@ -177,15 +185,24 @@ pub fn target(
     }
 }
 
+/// Whether Node.js module `name` (one of [`NODE_MODULES`]) is importable with `features`.
+fn node_allowed(name: &str, features: &Features) -> bool {
+    match name {
+        "async_hooks" => features.async_hooks,
+        "fs" | "fs/promises" => features.fs,
+        _ => features.nodejs,
+    }
+}
+
 fn node(name: &str, features: &Features) -> Target {
-    if NODE_MODULES.contains(&name) {
-        if features.nodejs || (features.async_hooks && name == "async_hooks") {
-            Target::Builtin(format!("node:{name}"))
-        } else {
-            Target::Unavailable(Unavailable::NeedsNodejsCompat)
-        }
-    } else {
+    if !NODE_MODULES.contains(&name) {
         Target::Unavailable(Unavailable::Unsupported)
+    } else if node_allowed(name, features) {
+        Target::Builtin(format!("node:{name}"))
+    } else if features.nodejs && (name == "fs" || name == "fs/promises") {
+        Target::Unavailable(Unavailable::NeedsFsModule)
+    } else {
+        Target::Unavailable(Unavailable::NeedsNodejsCompat)
     }
 }
 
@@ -198,6 +215,7 @@ mod tests {
         node_globals: true,
         async_hooks: true,
         populate_process_env: true,
+        fs: true,
     };
 
     #[test]
@@ -209,6 +227,15 @@ mod tests {
         );
         assert_eq!(
             target("main.js", "node:fs", &NODE, has),
+            Target::Builtin("node:fs".into())
+        );
+        let before_fs = Features { fs: false, ..NODE };
+        assert_eq!(
+            target("main.js", "node:fs/promises", &before_fs, has),
+            Target::Unavailable(Unavailable::NeedsFsModule)
+        );
+        assert_eq!(
+            target("main.js", "node:vm", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
         assert_eq!(
@@ -246,6 +273,10 @@ mod tests {
         );
         assert_eq!(
             target("main.js", "fs", &NODE, has),
+            Target::Builtin("node:fs".into())
+        );
+        assert_eq!(
+            target("main.js", "vm", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
         for timers in [

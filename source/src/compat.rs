@@ -16,6 +16,9 @@
 //! - `process.env` holds the worker's string bindings with `nodejs_compat` from
 //!   [`POPULATE_PROCESS_ENV_DATE`] (or with `nodejs_compat_populate_process_env`;
 //!   `nodejs_compat_do_not_populate_process_env` turns it off); otherwise it is empty.
+//! - `node:fs` and `node:fs/promises` (an in-memory virtual file system) with `nodejs_compat` from
+//!   [`NODEJS_FS_DATE`] (or no date), or with `enable_nodejs_fs_module`;
+//!   `disable_nodejs_fs_module` turns them off.
 //! - `nodejs_als`: `node:async_hooks` alone, without the rest of `nodejs_compat`.
 //! - The other accepted flags change nothing: Stockade always behaves as they ask (their
 //!   descriptions in [`KNOWN_FLAGS`] say why). Cloudflare flags that ask for what Stockade does
@@ -29,6 +32,8 @@ pub const SUPPORTED_DATE: &str = "2026-12-01";
 pub const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
 /// From this date, `nodejs_compat` fills `process.env` (as on Cloudflare).
 pub const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
+/// From this date, `nodejs_compat` brings `node:fs` (as on Cloudflare).
+pub const NODEJS_FS_DATE: &str = "2025-09-01";
 
 /// The start of a [`KNOWN_FLAGS`] description for a flag whose behaviour Stockade always has (so
 /// naming it changes nothing); the rest of the description says why it is already true.
@@ -49,6 +54,14 @@ pub const KNOWN_FLAGS: &[(&str, &str)] = &[
         "nodejs_compat without the v2 globals and bare specifiers",
     ),
     ("nodejs_als", "node:async_hooks (AsyncLocalStorage) alone"),
+    (
+        "enable_nodejs_fs_module",
+        "node:fs and node:fs/promises (with nodejs_compat), whatever the date",
+    ),
+    (
+        "disable_nodejs_fs_module",
+        "no node:fs, whatever the date",
+    ),
     (
         "nodejs_compat_populate_process_env",
         "process.env holds the worker's string bindings, whatever the date",
@@ -241,10 +254,6 @@ pub const REFUSED_FLAGS: &[(&str, &str)] = &[
         "leave out nodejs_als instead",
     ),
     (
-        "enable_nodejs_fs_module",
-        "Stockade has no node:fs",
-    ),
-    (
         "disable_nodejs_os_module",
         "Stockade cannot remove node:os from nodejs_compat",
     ),
@@ -276,6 +285,8 @@ pub struct Features {
     pub async_hooks: bool,
     /// `process.env` holds the worker's string bindings.
     pub populate_process_env: bool,
+    /// `node:fs` and `node:fs/promises`.
+    pub fs: bool,
 }
 
 /// A validated compatibility date and flag list.
@@ -324,6 +335,7 @@ impl Compat {
                 "nodejs_compat_populate_process_env",
                 "nodejs_compat_do_not_populate_process_env",
             ),
+            ("enable_nodejs_fs_module", "disable_nodejs_fs_module"),
         ] {
             if has(on) && has(off) {
                 return Err(format!(
@@ -340,6 +352,9 @@ impl Compat {
             && (has("nodejs_compat_populate_process_env")
                 || (as_of >= POPULATE_PROCESS_ENV_DATE
                     && !has("nodejs_compat_do_not_populate_process_env")));
+        let fs = nodejs
+            && (has("enable_nodejs_fs_module")
+                || (as_of >= NODEJS_FS_DATE && !has("disable_nodejs_fs_module")));
         Ok(Compat {
             date,
             flags: seen.clone(),
@@ -348,6 +363,7 @@ impl Compat {
                 node_globals,
                 async_hooks: nodejs || has("nodejs_als"),
                 populate_process_env,
+                fs,
             },
         })
     }
@@ -453,7 +469,8 @@ mod tests {
                 nodejs: true,
                 node_globals: true,
                 async_hooks: true,
-                populate_process_env: true
+                populate_process_env: true,
+                fs: false,
             }
         );
         let old = Compat::parse("2024-01-01", &flags(&["nodejs_compat"])).expect("ok");
@@ -491,6 +508,24 @@ mod tests {
             assert!(err.contains(flag) && err.contains(needle), "{err}");
             assert!(!err.contains("unknown"), "{err}");
         }
+        // node:fs: on from 2025-09-01 with nodejs_compat (as on Cloudflare), or by flag.
+        let fs = |date: &str, f: &[&str]| Compat::parse(date, &flags(f)).expect("ok").features.fs;
+        assert!(fs("2025-09-01", &["nodejs_compat"]) && fs("", &["nodejs_compat"]));
+        assert!(!fs("2025-08-31", &["nodejs_compat"]) && !fs("2025-09-01", &[]));
+        assert!(fs(
+            "2024-01-01",
+            &["nodejs_compat", "enable_nodejs_fs_module"]
+        ));
+        assert!(!fs(
+            "2025-09-01",
+            &["nodejs_compat", "disable_nodejs_fs_module"]
+        ));
+        assert!(!fs("2025-09-01", &["enable_nodejs_fs_module"]));
+        assert!(Compat::parse(
+            "",
+            &flags(&["enable_nodejs_fs_module", "disable_nodejs_fs_module"])
+        )
+        .is_err());
         let als = Compat::parse("", &flags(&["nodejs_als", "nodejs_als"])).expect("ok");
         assert_eq!(als.flags, ["nodejs_als"]);
         assert!(als.features.async_hooks && !als.features.nodejs);

@@ -274,8 +274,14 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
         ],
     )?;
     let node = LoadOptions {
-        compat: Compat::parse("2025-06-01", &["nodejs_compat".to_string()])
-            .map_err(|e| format!("warm-up: {e}"))?,
+        compat: Compat::parse(
+            "2025-06-01",
+            &[
+                "nodejs_compat".to_string(),
+                "enable_nodejs_fs_module".to_string(),
+            ],
+        )
+        .map_err(|e| format!("warm-up: {e}"))?,
         env: serde_json::Value::Null,
     };
     warm_one(
@@ -285,7 +291,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
         &[
             "d2FybQ==,5,30561,1,a=1",
             "q=w%20a%20r&m=1&m=2,warm streamx",
-            "200 GET /up?x=1 Not Found,4true open TypeError",
+            "200 GET /up?x=1 Not Found,4true open TypeError,fs",
         ],
     )
 }
@@ -336,13 +342,14 @@ mod warm_up_tests {
     use super::*;
 
     /// The lazy groups the warm-up uses; the Cache API needs a host, which the warm-up has not.
-    const WARMED: [&str; 11] = [
+    const WARMED: [&str; 12] = [
         "streams",
         "crypto",
         "urlpattern",
         "rewriter",
         "node",
         "nodestream",
+        "nodefs",
         "nodehttp",
         "nodenet",
         "sockets",

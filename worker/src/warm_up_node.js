@@ -1,6 +1,6 @@
 // The warm-up's second module (lib.rs, `warm`; see warm_up.js), loaded with `nodejs_compat` in an
 // isolate of its own: the `node:*` modules packages import most, used, so that the code cache of
-// the prelude's lazy node, nodestream, nodehttp, nodenet and sockets groups hold what that use
+// the prelude's lazy node, nodestream, nodefs, nodehttp, nodenet and sockets groups hold what that use
 // compiled (without a host: an Express-style server served by httpServerHandler, a socket made
 // but never connected, an address connect() refuses before it asks the host).
 import { Buffer } from 'node:buffer';
@@ -13,6 +13,7 @@ import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystri
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createGunzip } from 'node:zlib';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { httpServerHandler } from 'cloudflare:node';
@@ -67,5 +68,6 @@ export default async () => {
     streamed,
     await served(),
     sockets(),
+    (writeFileSync('/tmp/warm', 'fs'), readFileSync('/tmp/warm', 'utf8')),
   ].join();
 };

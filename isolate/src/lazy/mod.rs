@@ -74,6 +74,16 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
         globals: &[],
     },
     LazyGroup {
+        name: "nodefs",
+        parts: &[
+            "node-fs-vfs.js",
+            "node-fs.js",
+            "node-fs-streams.js",
+            "node-fs-api.js",
+        ],
+        globals: &[],
+    },
+    LazyGroup {
         name: "nodestream",
         parts: &[
             "vendor/readable-stream.js",

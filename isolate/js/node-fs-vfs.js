@@ -1,0 +1,293 @@
+// ---- node-fs-vfs.js: node:fs's virtual file system (the tree, paths, errors, Stats). ----------
+// The tree Cloudflare's node:fs shows (workerd's filesystem.c++): `/bundle` (the worker's modules,
+// read-only; empty until the host hands the module set over, see the README), `/tmp` (writable,
+// in memory, one per request: node-fs-scope.js), `/dev` (null, zero, full, random, urandom).
+// Guarantees: every path is resolved here against that tree, never against a host file system
+// (there is no host call); a write anywhere but under /tmp is EPERM; the bytes and files under
+// the /tmp of the live requests are capped isolate-wide (TMP_MAX_BYTES, TMP_MAX_FILES: ENOSPC
+// past them, the isolate lives on); errors are Node's (code, errno, syscall, path, dest, and
+// the message "CODE: description, syscall 'path'"). Internal state is in null-prototype records
+// tenant code never sees. Trusts: the captured primordials of the eager parts.
+
+function fsVfs() {
+  const TMP_MAX_BYTES = 64 * 1024 * 1024;
+  const TMP_MAX_FILES = 10000;
+  const S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFCHR = 0o020000;
+  const ERRNO = {
+    __proto__: null,
+    EPERM: [-1, "operation not permitted"], ENOENT: [-2, "no such file or directory"],
+    EBADF: [-9, "bad file descriptor"], EACCES: [-13, "permission denied"],
+    EEXIST: [-17, "file already exists"], EXDEV: [-18, "cross-device link not permitted"],
+    ENOTDIR: [-20, "not a directory"], EISDIR: [-21, "illegal operation on a directory"],
+    EINVAL: [-22, "invalid argument"], EMFILE: [-24, "too many open files"],
+    ENOSPC: [-28, "no space left on device"], ENOTEMPTY: [-39, "directory not empty"],
+    ENOSYS: [-38, "function not implemented"],
+  };
+  let inodes = 1;
+
+  /** Node's uvException: `code: description, syscall 'path' -> 'dest'`. */
+  function fsError(code, syscall, path, dest) {
+    const [errno, text] = ERRNO[code];
+    let message = `${code}: ${text}, ${syscall}`;
+    if (path !== undefined) message += ` '${path}'`;
+    if (dest !== undefined) message += ` -> '${dest}'`;
+    const e = new Error(message);
+    e.errno = errno;
+    e.code = code;
+    e.syscall = syscall;
+    if (path !== undefined) e.path = path;
+    if (dest !== undefined) e.dest = dest;
+    return e;
+  }
+
+  function newNode(kind, mode, extra) {
+    const now = DateNow();
+    const node = {
+      __proto__: null, kind, mode, ino: inodes++, atimeMs: now, mtimeMs: now, ctimeMs: now,
+      birthtimeMs: now, entries: null, data: null, size: 0, device: null, readonly: false, scope: null,
+    };
+    if (kind === "dir") node.entries = new MapCtor();
+    if (extra !== undefined) ObjectAssignInto(node, extra);
+    return node;
+  }
+  function ObjectAssignInto(target, source) {
+    const keys = ObjectKeys(source);
+    for (let i = 0; i < keys.length; i++) target[keys[i]] = source[keys[i]];
+  }
+
+  const dev = newNode("dir", S_IFDIR | 0o755, { readonly: true });
+  const DEVICES = ["full", "null", "random", "urandom", "zero"];
+  for (let i = 0; i < DEVICES.length; i++) {
+    MapSet(dev.entries, DEVICES[i], newNode("dev", S_IFCHR | 0o666, { device: DEVICES[i] }));
+  }
+  const bundle = newNode("dir", S_IFDIR | 0o555, { readonly: true });
+  const root = newNode("dir", S_IFDIR | 0o555, { readonly: true });
+
+  /** Adds module `name` (text or bytes) under /bundle, making its directories (the host's). */
+  function addBundleFile(name, bytes) {
+    const parts = splitPath(`/${name}`);
+    let dir = bundle;
+    for (let i = 0; i < parts.length - 1; i++) {
+      let next = MapGet(dir.entries, parts[i]);
+      if (next === undefined) {
+        next = newNode("dir", S_IFDIR | 0o555, { readonly: true });
+        MapSet(dir.entries, parts[i], next);
+      }
+      if (next.kind !== "dir") return;
+      dir = next;
+    }
+    const file = newNode("file", S_IFREG | 0o444, { readonly: true, data: bytes, size: typedArrayByteLength(bytes) });
+    MapSet(dir.entries, parts[parts.length - 1], file);
+  }
+
+  /** The scope's /tmp directory, made on first use. */
+  function tmpOf(scope) {
+    if (scope.tmp === null) scope.tmp = newNode("dir", S_IFDIR | 0o1777);
+    return scope.tmp;
+  }
+
+  /** The path's components, "." and ".." resolved against "/" (process.cwd() is "/"). */
+  function splitPath(path) {
+    const out = [];
+    for (let start = 0; start <= path.length;) {
+      let end = StringIndexOf(path, "/", start);
+      if (end === -1) end = path.length;
+      const c = StringSlice(path, start, end);
+      start = end + 1;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        if (out.length > 0) out.length--;
+        continue;
+      }
+      out[out.length] = c;
+    }
+    return out;
+  }
+
+  function childOf(dir, name, scope) {
+    if (dir === root) {
+      if (name === "bundle") return bundle;
+      if (name === "dev") return dev;
+      if (name === "tmp") return tmpOf(scope);
+      return undefined;
+    }
+    return MapGet(dir.entries, name);
+  }
+
+  /** Looks `path` up: {node (or undefined), parent, name}; ENOTDIR/ENOENT for a missing or
+   *  non-directory ancestor. */
+  function lookup(path, syscall, scope) {
+    const parts = splitPath(path);
+    let node = root, parent = null, name = "";
+    for (let i = 0; i < parts.length; i++) {
+      if (node === undefined) throw fsError("ENOENT", syscall, path);
+      if (node.kind !== "dir") throw fsError("ENOTDIR", syscall, path);
+      parent = node;
+      name = parts[i];
+      node = childOf(node, name, scope);
+    }
+    return { __proto__: null, node, parent, name, parts };
+  }
+
+  function existing(path, syscall, scope) {
+    const found = lookup(path, syscall, scope);
+    if (found.node === undefined) throw fsError("ENOENT", syscall, path);
+    return found.node;
+  }
+
+  /** Whether `dir` may be changed (only /tmp and what is under it). */
+  function writable(dir) {
+    return dir !== null && dir.kind === "dir" && !dir.readonly && dir !== root;
+  }
+
+  /** Makes the entry `name` in `parent` (under the scope's /tmp), counting it. */
+  function create(parent, name, kind, mode, scope, syscall, path) {
+    if (!writable(parent)) throw fsError("EPERM", syscall, path);
+    if (fsScopes.files >= TMP_MAX_FILES) throw fsError("ENOSPC", syscall, path);
+    const node = newNode(kind, kind === "dir" ? S_IFDIR | (mode & 0o7777) : S_IFREG | (mode & 0o7777), { scope });
+    if (kind === "file") node.data = new Uint8ArrayCtor(0);
+    MapSet(parent.entries, name, node);
+    scope.files++;
+    fsScopes.files++;
+    parent.mtimeMs = parent.ctimeMs = node.birthtimeMs;
+    return node;
+  }
+
+  /** Forgets `node` (and what is under it) from its scope's counts. */
+  function uncount(node) {
+    if (node.kind === "dir") {
+      MapForEach(node.entries, (child) => uncount(child));
+    } else {
+      resize(node, 0, "unlink");
+    }
+    const scope = node.scope;
+    if (scope !== null && !scope.released) {
+      scope.files--;
+      fsScopes.files--;
+    }
+  }
+
+  /** Sets a file's size to `size` (zero-filled), checking the isolate's /tmp byte cap. */
+  function resize(node, size, syscall, path) {
+    const scope = node.scope;
+    const delta = size - node.size;
+    if (delta > 0 && scope !== null && !scope.released && fsScopes.bytes + delta > TMP_MAX_BYTES) {
+      throw fsError("ENOSPC", syscall, path);
+    }
+    if (size > typedArrayByteLength(node.data)) {
+      let capacity = fsMathMax(size, typedArrayByteLength(node.data) * 2, 64);
+      if (capacity > TMP_MAX_BYTES) capacity = size;
+      const grown = new Uint8ArrayCtor(capacity);
+      typedArraySet(grown, fsSubarray(node.data, 0, node.size));
+      node.data = grown;
+    } else if (size < node.size) {
+      typedArrayFill(node.data, 0, size, node.size);
+    }
+    node.size = size;
+    if (scope !== null && !scope.released) {
+      scope.bytes += delta;
+      fsScopes.bytes += delta;
+    }
+  }
+
+  /** Writes `bytes` into file `node` at `position`, growing it as needed. */
+  function writeAt(node, bytes, position, syscall) {
+    if (node.kind === "dev") {
+      if (node.device === "full") throw fsError("ENOSPC", syscall);
+      return typedArrayByteLength(bytes);
+    }
+    if (node.readonly) throw fsError("EBADF", syscall);
+    const n = typedArrayByteLength(bytes);
+    if (position + n > node.size) resize(node, position + n, syscall);
+    typedArraySet(node.data, bytes, position);
+    node.mtimeMs = node.ctimeMs = DateNow();
+    return n;
+  }
+
+  /** Reads up to `length` bytes of `node` from `position` into `target` at `offset`. */
+  function readAt(node, target, offset, length, position) {
+    if (node.kind === "dev") {
+      if (node.device === "null") return 0;
+      const view = fsSubarray(target, offset, offset + length);
+      if (node.device === "random" || node.device === "urandom") {
+        for (let at = 0; at < length; at += 65536) hostRandomFill(fsSubarray(view, at, MathMin(at + 65536, length)));
+      } else {
+        typedArrayFill(view, 0);
+      }
+      return length;
+    }
+    if (position >= node.size) return 0;
+    const n = MathMin(length, node.size - position);
+    typedArraySet(target, fsSubarray(node.data, position, position + n), offset);
+    node.atimeMs = DateNow();
+    return n;
+  }
+
+  /** The bytes of file `node` (a copy). */
+  function contents(node) {
+    if (node.kind === "dev") return new Uint8ArrayCtor(0);
+    const out = new Uint8ArrayCtor(node.size);
+    typedArraySet(out, fsSubarray(node.data, 0, node.size));
+    return out;
+  }
+
+  class Stats {
+    constructor(node) {
+      this.dev = node.kind === "dev" ? 6 : node.readonly ? 1 : 2;
+      this.mode = node.mode;
+      this.nlink = 1;
+      this.uid = 0;
+      this.gid = 0;
+      this.rdev = 0;
+      this.blksize = 4096;
+      this.ino = node.ino;
+      this.size = node.kind === "file" ? node.size : 0;
+      this.blocks = fsMathCeil(this.size / 512);
+      this.atimeMs = node.atimeMs;
+      this.mtimeMs = node.mtimeMs;
+      this.ctimeMs = node.ctimeMs;
+      this.birthtimeMs = node.birthtimeMs;
+      this.atime = new FsDate(node.atimeMs);
+      this.mtime = new FsDate(node.mtimeMs);
+      this.ctime = new FsDate(node.ctimeMs);
+      this.birthtime = new FsDate(node.birthtimeMs);
+    }
+    isFile() { return (this.mode & 0o170000) === S_IFREG; }
+    isDirectory() { return (this.mode & 0o170000) === S_IFDIR; }
+    isCharacterDevice() { return (this.mode & 0o170000) === S_IFCHR; }
+    isSymbolicLink() { return false; }
+    isBlockDevice() { return false; }
+    isFIFO() { return false; }
+    isSocket() { return false; }
+  }
+
+  class Dirent {
+    constructor(name, node, parentPath) {
+      this.name = name;
+      this.parentPath = parentPath;
+      this.path = parentPath;
+      ObjectDefineProperty(this, "kind", { value: node.kind, enumerable: false });
+    }
+    isFile() { return this.kind === "file"; }
+    isDirectory() { return this.kind === "dir"; }
+    isCharacterDevice() { return this.kind === "dev"; }
+    isSymbolicLink() { return false; }
+    isBlockDevice() { return false; }
+    isFIFO() { return false; }
+    isSocket() { return false; }
+  }
+
+  /** The names in directory `node`, sorted (Node's order is the file system's). */
+  function names(node) {
+    if (node === root) return ["bundle", "dev", "tmp"];
+    const out = [];
+    MapForEach(node.entries, (_, name) => { out[out.length] = name; });
+    return fsArraySort(out);
+  }
+
+  return {
+    __proto__: null, fsError, lookup, existing, create, uncount, resize, writeAt, readAt, contents,
+    names, childOf, writable, splitPath, addBundleFile, Stats, Dirent, root,
+    S_IFREG, S_IFDIR, S_IFCHR,
+  };
+}
