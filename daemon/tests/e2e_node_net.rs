@@ -9,51 +9,14 @@
 //! were checked against Node 20's own net/tls (isolate/js/test/node-net.test.mjs runs the plain
 //! scenarios under both); what differs is said in the README's Node.js table.
 mod common;
+#[path = "common/tcp_servers.rs"]
+mod tcp_servers;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use common::*;
+use tcp_servers::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
-
-/// What the servers saw, as lines.
-type Seen = Arc<Mutex<Vec<String>>>;
-
-fn wait_for(seen: &Seen, line: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lines = seen.lock().expect("seen").clone();
-        if lines.iter().any(|l| l == line) || Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Serves each connection of a fresh listener on 127.0.0.1 with `serve`; the port.
-fn listen<F, Fut>(serve: F) -> u16
-where
-    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream));
-            }
-        });
-    });
-    port
-}
 
 /// Echoes every byte; at EOF closes its side too.
 fn echo_server() -> u16 {
@@ -94,113 +57,7 @@ fn idle_server(seen: &Seen) -> u16 {
     })
 }
 
-/// A test CA's PEM, and a server configuration whose certificate (for 127.0.0.1 and localhost)
-/// it signed.
-fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Stockade node:tls test CA");
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-    let key = KeyPair::generate().expect("key");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
-    let cert = params.signed_by(&key, &ca_cert, &ca_key).expect("cert");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .expect("server config");
-    (ca_cert.pem(), Arc::new(config))
-}
-
-/// Echoes over TLS what it reads, noting `tls <text>`, until EOF.
-async fn tls_echo(
-    acceptor: &tokio_rustls::TlsAcceptor,
-    stream: tokio::net::TcpStream,
-    seen: &Seen,
-) {
-    let Ok(mut tls) = acceptor.accept(stream).await else {
-        seen.lock()
-            .expect("seen")
-            .push("handshake failed".to_owned());
-        return;
-    };
-    let mut buf = vec![0u8; 1024];
-    while let Ok(n) = tls.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        seen.lock().expect("seen").push(format!("tls {text}"));
-        if tls.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = tls.shutdown().await;
-}
-
-/// TLS from the first byte.
-fn tls_server(config: &Arc<rustls::ServerConfig>, seen: &Seen) -> u16 {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
-    let seen = Arc::clone(seen);
-    listen(move |stream| {
-        let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
-        async move { tls_echo(&acceptor, stream, &seen).await }
-    })
-}
-
-/// Plain until `STARTTLS\r\n` (noted `plain STARTTLS`), answers `GO\r\n`, then TLS.
-fn starttls_server(config: &Arc<rustls::ServerConfig>, seen: &Seen) -> u16 {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
-    let seen = Arc::clone(seen);
-    listen(move |mut stream| {
-        let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
-        async move {
-            let mut line = [0u8; 10];
-            if stream.read_exact(&mut line).await.is_err() || &line != b"STARTTLS\r\n" {
-                return;
-            }
-            seen.lock().expect("seen").push("plain STARTTLS".to_owned());
-            if stream.write_all(b"GO\r\n").await.is_err() {
-                return;
-            }
-            tls_echo(&acceptor, stream, &seen).await;
-        }
-    })
-}
-
-/// A daemon whose tenant t0 may reach `ports` of 127.0.0.1, trusting the CA in `roots`.
-fn daemon(tag: &str, ports: &[u16], roots: Option<&std::path::Path>) -> Daemon {
-    let mut head = String::from(
-        "[limits]\ncpu_ms = 5000\nwall_ms = 30000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n",
-    );
-    if let Some(roots) = roots {
-        head.push_str(&format!(
-            "sockets_extra_roots = [{:?}]\n",
-            roots.display().to_string()
-        ));
-    }
-    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let config = format!(
-        "{head}[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n\
-         [[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{}]\n",
-        tenant_token(0),
-        ports.join(", ")
-    );
-    Daemon::start_raw(tag, 1, &config, &[])
-}
-
-/// The worker: one path per scenario, each answering the events it saw as JSON.
+/// The worker: one path per scenario, each answering its event log as JSON.
 const WORKER: &str = r#"
 import net from "node:net";
 import tls from "node:tls";
@@ -309,7 +166,7 @@ fn net_connect_events_half_close_timeout_and_a_denied_host() {
     let echo = echo_server();
     let half = half_close_server(&seen);
     let idle = idle_server(&seen);
-    let d = daemon("node-net", &[echo, half, idle], None);
+    let d = daemon("node-net", &[echo, half, idle], true, None);
     let id = worker(&d);
     let t0 = tenant_token(0);
     let got = fetch_json(&d, &t0, &id, &format!("echo?port={echo}"));
@@ -367,7 +224,7 @@ fn tls_connect_and_a_starttls_upgrade_use_the_gateways_roots() {
     let seen = Seen::default();
     let tls = tls_server(&config, &seen);
     let starttls = starttls_server(&config, &seen);
-    let d = daemon("node-tls", &[tls, starttls], Some(&ca));
+    let d = daemon("node-tls", &[tls, starttls], true, Some(&ca));
     let id = worker(&d);
     let t0 = tenant_token(0);
     let got = fetch_json(&d, &t0, &id, &format!("tls?port={tls}"));
@@ -403,7 +260,7 @@ fn tls_connect_and_a_starttls_upgrade_use_the_gateways_roots() {
 
     // Without the test CA among the daemon's roots, the certificate is refused: an error event.
     drop(d);
-    let d = daemon("node-tls-untrusted", &[tls], None);
+    let d = daemon("node-tls-untrusted", &[tls], true, None);
     let id = worker(&d);
     let got = fetch_json(&d, &t0, &id, &format!("untrusted?port={tls}"));
     assert_eq!(got, serde_json::json!(["error:true", "close:true"]));
