@@ -1,6 +1,6 @@
 //! Express from npm, unchanged, as a Worker: `daemon/tests/npm-express/app.js` (npm `express`
 //! 5.1.0, installed by `npm ci` from the pinned lockfile and bundled as Wrangler bundles for
-//! `nodejs_compat`, `npm-express/build.mjs`) listens with `app.listen(3000)` and exports
+//! `nodejs_compat`, `npm/build.mjs`) listens with `app.listen(3000)` and exports
 //! `httpServerHandler({ port: 3000 })` from `cloudflare:node`; loaded through `POST /v1/workers`
 //! and called over real HTTP through `/v1/workers/{id}/fetch/...`: routing and `req.params`,
 //! status codes, headers both ways (`res.set`, `req.get`), `req.query`, a 404 from Express's own
@@ -15,11 +15,20 @@ mod npm;
 use common::*;
 use serde_json::json;
 
-fn worker(d: &Daemon) -> String {
-    let bundle = match npm::built_by_folder("npm-express", &["app.js"]) {
-        Ok(mut all) => all.remove(0),
+/// `npm-express/app.js` bundled (once per test binary: the tests run on threads of one process).
+fn bundle() -> String {
+    static BUILT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        npm::built_by_folder("npm-express", &["app.js"]).map(|mut all| all.remove(0))
+    });
+    match built {
+        Ok(code) => code.clone(),
         Err(why) => panic!("cannot bundle npm-express's app: {why}"),
-    };
+    }
+}
+
+fn worker(d: &Daemon) -> String {
+    let bundle = bundle();
     let (status, created) = create_worker(
         d,
         &tenant_token(0),

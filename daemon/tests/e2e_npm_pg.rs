@@ -2,7 +2,7 @@
 //! `cloudflare:sockets`:
 //! `daemon/tests/npm-pg/app.js` (npm `pg` 8.23.1, which takes `pg-cloudflare`'s socket on a
 //! runtime whose `navigator.userAgent` is "Cloudflare-Workers"), installed by `npm ci` from the
-//! pinned lockfile and bundled as Wrangler bundles for `nodejs_compat` (`npm-pg/build.mjs`),
+//! pinned lockfile and bundled as Wrangler bundles for `nodejs_compat` (`npm/build.mjs`),
 //! loaded through `POST /v1/workers` and called over HTTP. The connection goes through the egress
 //! gateway (a rule naming the server's host and port, loopback allowed by `allow_private`), the
 //! driver authenticates with the server's own method (SCRAM-SHA-256 on Debian's default

@@ -2,7 +2,7 @@
 //! (csv-parse and csv-stringify with node:zlib in one `stream.pipeline`, split2 over
 //! node:string_decoder, busboy, stream-json chained by stream-chain's Duplex), installed by
 //! `npm ci` from the pinned lockfile and bundled as Wrangler does for `nodejs_compat`
-//! (`npm-streams/build.mjs`), loaded through `POST /v1/workers` with `nodejs_compat` and called
+//! (`npm/build.mjs`), loaded through `POST /v1/workers` with `nodejs_compat` and called
 //! over HTTP. Every answer is checked against what this file computes itself from the input it
 //! generated (the CSV written out by its own rules, hashes by `sha2`, gzip by `flate2`). The tests
 //! need Node.js and npm and fail without them.

@@ -65,7 +65,10 @@ pub fn installed(folder: &str) -> Result<PathBuf, String> {
     if root.join("node_modules/.bin/esbuild").exists() {
         return Ok(root);
     }
-    let staging = root.with_extension(format!("tmp{}", std::process::id()));
+    // Its own staging folder per call, also between threads of one test binary.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging = root.with_extension(format!("tmp{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     for file in ["package.json", "package-lock.json"] {
@@ -125,16 +128,18 @@ pub fn bundle(app: &str) -> String {
     }
 }
 
-/// `apps` of `daemon/tests/<folder>` installed (`npm ci`) and bundled by the folder's own
-/// `build.mjs` (`node build.mjs <app>...`, as Wrangler bundles for `nodejs_compat`): each bundle's
-/// source, in the order given, or why not.
+/// `apps` of `daemon/tests/<folder>` installed (`npm ci`) and bundled by `daemon/tests/npm/build.mjs`
+/// (`node build.mjs <app>...`, as Wrangler bundles for `nodejs_compat`): each bundle's source, in
+/// the order given, or why not.
 #[allow(dead_code)] // the npm fixtures' tests use it, the framework apps are bundled by `build`
 pub fn built_by_folder(folder: &str, apps: &[&str]) -> Result<Vec<String>, String> {
     let root = installed(folder)?;
-    for file in apps.iter().copied().chain(["build.mjs"]) {
+    for file in apps {
         std::fs::copy(fixtures_of(folder).join(file), root.join(file))
             .map_err(|e| format!("{file}: {e}"))?;
     }
+    std::fs::copy(fixtures_of("npm").join("build.mjs"), root.join("build.mjs"))
+        .map_err(|e| format!("build.mjs: {e}"))?;
     run(
         Command::new("node")
             .arg("build.mjs")

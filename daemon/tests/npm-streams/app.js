@@ -1,4 +1,4 @@
-// A Workers app on npm packages built on node:stream (bundled by build.mjs, run with
+// A Workers app on npm packages built on node:stream (bundled by daemon/tests/npm/build.mjs, run with
 // nodejs_compat by daemon/tests/e2e_npm_streams.rs), one route per package:
 //   POST /csv     gzipped CSV in; csv-parse (object-mode Transform) → a Transform of records →
 //                 csv-stringify → createGzip, joined by stream.pipeline; gzipped CSV out.

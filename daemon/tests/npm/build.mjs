@@ -1,13 +1,19 @@
-// Bundles app.js (`node build.mjs app.js` → app.js.bundle.mjs) as Wrangler bundles a worker for
-// nodejs_compat: one ES module, the runtime's Node built-ins and `cloudflare:*` left to the
-// runtime, a CommonJS `require("http")` turned into an import of `node:http` whose default export
-// is what require returns. `fs`, which Express reaches only to send files and render views, is an
-// empty module that throws if used but for its `Stats` class (Stockade has no node:fs); `tty`, which `debug` asks whether
-// stderr is a terminal when it loads, answers no (Wrangler's unenv polyfills stand in for both).
+// Bundles each app given (`node build.mjs app.js ...` → app.js.bundle.mjs) as Wrangler bundles a
+// worker for nodejs_compat; the npm fixture folders' tests (daemon/tests/npm-*/) all use it
+// (`npm::built_by_folder` copies it beside their apps). Each bundle is one ES module:
+// - the runtime's Node built-ins and `cloudflare:*` stay imports for the runtime, and a CommonJS
+//   `require("events")` becomes an import of `node:events` whose default export is what require
+//   returns (an ES module worker has no `require`), as Wrangler's nodejs_compat plugin does;
+// - packages resolve with their `workerd` export conditions (so `pg` takes `pg-cloudflare`); an
+//   app named `*.node.js` resolves with Node's instead (so `postgres` takes its Node build, on
+//   node:net);
+// - what the fixtures' packages import but never use on the paths tested stands in as Wrangler's
+//   unenv polyfills do: `fs` and `dns` throw when used (but `fs.Stats`, a class: Express's etag
+//   asks `instanceof fs.Stats`), `tty.isatty()` answers no (`debug` asks at load).
 import { build } from "esbuild";
 
-const BUILTIN = /^(node:)?(async_hooks|buffer|crypto|diagnostics_channel|events|http|https|net|path|querystring|stream(\/(promises|web|consumers))?|string_decoder|url|util(\/types)?|zlib)$/;
-const ABSENT = /^(node:)?fs$/;
+const BUILTIN = /^(node:)?(async_hooks|buffer|crypto|diagnostics_channel|events|http|https|net|os|path|querystring|stream(\/(promises|web|consumers))?|string_decoder|tls|url|util(\/types)?|zlib)$/;
+const ABSENT = /^(node:)?(fs|dns)$/;
 const TTY = /^(node:)?tty$/;
 
 const nodejsCompat = {
@@ -16,7 +22,6 @@ const nodejsCompat = {
     b.onResolve({ filter: /^cloudflare:/ }, (args) => ({ path: args.path, external: true }));
     b.onResolve({ filter: ABSENT }, (args) => ({ path: args.path, namespace: "absent" }));
     b.onLoad({ filter: /.*/, namespace: "absent" }, (args) => ({
-      // `Stats` is a class (etag asks `instanceof fs.Stats`), as unenv's; anything else throws.
       contents: `class Stats {} module.exports = new Proxy({ Stats }, { get(t, key) { if (key in t) return t[key]; throw new Error(${JSON.stringify(args.path)} + " is not available (used: " + String(key) + ")"); } });`,
       loader: "js",
     }));
@@ -45,7 +50,7 @@ for (const app of process.argv.slice(2)) {
     format: "esm",
     platform: "neutral",
     mainFields: ["module", "main"],
-    conditions: ["workerd", "worker"],
+    conditions: app.endsWith(".node.js") ? ["node"] : ["workerd", "worker"],
     logLevel: "warning",
     plugins: [nodejsCompat],
     outfile: `${app}.bundle.mjs`,
