@@ -3,8 +3,8 @@
 // (the compiler, module linking, promises, timers, the watchdog thread), so that a system call the
 // jail refuses fails the start and not a request; it loads ICU's data (about 20 ms of CPU the
 // first time in a process, else charged to the first request that formats a date); and it uses
-// the streams, WebCrypto, URLPattern, HTMLRewriter and WebSockets, the lazy groups of the prelude that need no
-// host (the Cache API does), so that their code caches hold what that use compiled and a tenant's
+// the streams, WebCrypto, URLPattern, HTMLRewriter, WebSockets and EventSource, lazy groups of the
+// prelude whose use needs no host (warm_up_node.js uses the node ones), so that their code caches hold what that use compiled and a tenant's
 // first use of them deserialises it instead of compiling from source.
 import d from './d.json';
 

@@ -65,6 +65,29 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl R2 {
+    /// An upload of `t`'s `bucket` holding `body`, the bytes a call carried whole (checked by
+    /// `check` as they are written). Blocks a pool thread, not the caller.
+    pub(super) async fn upload_whole(
+        &self,
+        t: &Arc<Tenant>,
+        bucket: &str,
+        body: &[u8],
+        check: Option<Check>,
+    ) -> Result<Upload, R2Error> {
+        let (settings, t, bucket, bytes) = (
+            self.settings.clone(),
+            Arc::clone(t),
+            bucket.to_owned(),
+            body.to_vec(),
+        );
+        blocking(move || {
+            let mut u = Upload::begin(t, &settings, &bucket, check)?;
+            u.write(&bytes)?;
+            Ok(u)
+        })
+        .await
+    }
+
     async fn tenant_of(
         self: &Arc<Self>,
         tenant: &str,
@@ -247,22 +270,11 @@ impl R2 {
                 upload
             }
             None => {
-                let (settings, t, bucket, bytes) = (
-                    self.settings.clone(),
-                    Arc::clone(&t),
-                    bucket.clone(),
-                    body.to_vec(),
-                );
                 let check = match &wanted {
                     Some((name, _)) => Check::new(name)?,
                     None => None,
                 };
-                blocking(move || {
-                    let mut u = Upload::begin(t, &settings, &bucket, check)?;
-                    u.write(&bytes)?;
-                    Ok(u)
-                })
-                .await?
+                self.upload_whole(&t, &bucket, body, check).await?
             }
         };
         let quota = self.settings.tenant_max_bytes;

@@ -287,20 +287,7 @@ impl R2 {
                 }
                 upload
             }
-            None => {
-                let (settings, t, bucket, bytes) = (
-                    self.settings.clone(),
-                    Arc::clone(&t),
-                    bucket.clone(),
-                    body.to_vec(),
-                );
-                blocking(move || {
-                    let mut u = Upload::begin(t, &settings, &bucket, None)?;
-                    u.write(&bytes)?;
-                    Ok(u)
-                })
-                .await?
-            }
+            None => self.upload_whole(&t, &bucket, body, None).await?,
         };
         let quota = self.settings.tenant_max_bytes;
         blocking(move || store_part(&t, &bucket, &key, &id, number, upload, quota)).await

@@ -15,8 +15,9 @@
 //! modules by name (their export names are read here from the source), built on first access.
 //! The first isolate to build a group leaves V8's code cache of it for the process's later
 //! isolates (bridge/lazy.cc), so they deserialise the group's functions instead of parsing it. A
-//! worker process's warm-up (`Worker::for_warm_up`, worker/src/warm_up*.js) builds and uses every
-//! group but the Cache API (which needs a host) before any tenant code, and its caches also hold
+//! worker process's warm-up (`Worker::for_warm_up`, worker/src/warm_up*.js) builds and uses the
+//! groups whose use needs no host (not the Cache API, D1, R2, Durable Objects, queues or scheduled
+//! events) before any tenant code, and its caches also hold
 //! the functions that use compiled (a tenant's isolate leaves a cache before any of the group ran:
 //! its top level only).
 //!
