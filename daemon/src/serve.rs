@@ -39,6 +39,7 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
+mod data_dir_lock;
 mod listeners;
 mod service_manager;
 mod start_error;
@@ -162,6 +163,9 @@ async fn serve(
     if spawn.test_hooks {
         tracing::warn!("test hooks are on (debug build, STOCKADE_TEST_HOOKS=1)");
     }
+    // Held until `serve` returns: one daemon per data_dir.
+    let _data_dir =
+        data_dir_lock::DataDirLock::take(&config.data_dir).map_err(StartError::DataDir)?;
     let store = Store::open(&config.store_settings())
         .await
         .map_err(StartError::Store)?;

@@ -38,6 +38,9 @@ pub enum StartError {
     /// The worker processes' memory cap (`limits.worker_process_memory_mb`).
     #[error("worker process memory cap: {0}")]
     MemoryCap(CgroupRequired),
+    /// `data_dir`'s lock: another daemon serves the folder (`serve/data_dir_lock.rs`).
+    #[error("{0}")]
+    DataDir(super::data_dir_lock::DataDirError),
     /// The store (SQLite or PostgreSQL), opened and migrated.
     #[error("{0}")]
     Store(StoreError),
