@@ -127,6 +127,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 wall_ms: 0,
             },
         },
+        ToWorker::Invoke {
+            request_id: RequestId(3),
+            worker_id,
+            call: Call::Alarm {
+                entrypoint: "Clock".into(),
+                args_json: br#"[{"retryCount":0,"isRetry":false}]"#.to_vec(),
+                wall_ms: 900_000,
+            },
+        },
         ToWorker::RunSnippet {
             request_id: RequestId(4),
             code: "export default (x) => x".into(),

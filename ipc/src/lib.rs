@@ -51,7 +51,8 @@
 //! `Call::Fetch::entrypoint`, protocol 10 `Call::Fetch::encode_body`, `Reply::Response::length`,
 //! `Finished::logs` and `LogLevel::Log` (`console.log`, apart from `console.info`), protocol 11
 //! `Reply::Response::web_socket`, protocol 12 `Call::Scheduled`, protocol 13 `Call::Queue`, protocol 14 the `wall_ms` of
-//! `Call::Scheduled` and `Call::Queue` (an event's own wall-clock limit).
+//! `Call::Scheduled` and `Call::Queue` (an event's own wall-clock limit), protocol 15
+//! `Call::Alarm` (a Durable Object's alarm under such a limit).
 //!
 //! # Example: a receive loop over any byte source
 //!
@@ -104,4 +105,4 @@ pub use limits::{Field, Tag, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use to_supervisor::{
     ErrorKind, ErrorReply, JailReport, LogLevel, LogLine, Observed, Outcome, Reply, ToSupervisor,
 };
-pub use to_worker::{Call, LoadWorker, Module, ModuleKind, ToWorker};
+pub use to_worker::{Call, LoadWorker, Module, ModuleKind, ToWorker, ALARM_METHOD};

@@ -15,7 +15,7 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// Version of the wire format. Carried in every frame header and restated by `Hello` / `Ready`.
-pub const PROTOCOL_VERSION: u8 = 14;
+pub const PROTOCOL_VERSION: u8 = 15;
 /// First two bytes of every frame (`"SK"`, for Stockade).
 pub const MAGIC: [u8; 2] = *b"SK";
 /// Bytes in a frame header: magic (2), version (1), message kind (1), payload length (u32 LE).
@@ -84,7 +84,7 @@ pub const MAX_HOST_CALL_NAME_LEN: usize = 64;
 pub const MAX_HOST_CALL_PAYLOAD: usize = 16 * MIB;
 
 /// The largest wall-clock limit an event call carries (`Call::Scheduled::wall_ms`,
-/// `Call::Queue::wall_ms`), milliseconds: 24 hours (the supervisor's `[limits] event_wall_ms`
+/// `Call::Queue::wall_ms`, `Call::Alarm::wall_ms`), milliseconds: 24 hours (the supervisor's `[limits] event_wall_ms`
 /// is at most this).
 pub const MAX_CALL_WALL_MS: u32 = 86_400_000;
 

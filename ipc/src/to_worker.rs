@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64, wall_ms: u32`, or tag 5 `queue: str, messages_json: bytes, bodies: bytes, wall_ms: u32` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64, wall_ms: u32`, tag 5 `queue: str, messages_json: bytes, bodies: bytes, wall_ms: u32`, or tag 6 `entrypoint: str, args_json: bytes, wall_ms: u32` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -228,13 +228,29 @@ pub enum Call {
         /// This batch's wall-clock limit, ms (protocol 14): as [`Call::Scheduled::wall_ms`].
         wall_ms: u32,
     },
+    /// Run a Durable Object's alarm (protocol 15): the class `entrypoint`'s `alarm(info)`, as
+    /// [`Call::Rpc`] calls a method named `alarm` (answered the same way, `Reply::Json` with
+    /// `{"ok"}` or `{"error"}`), but under the event's own wall-clock limit, as Cloudflare gives
+    /// an alarm handler 15 minutes while the object's fetch and RPC calls keep the worker's.
+    Alarm {
+        /// The Durable Object class.
+        entrypoint: String,
+        /// `[info]`, encoded as `Call::Rpc::args_json` (`{retryCount, isRetry}`).
+        args_json: Vec<u8>,
+        /// This run's wall-clock limit, ms: as [`Call::Scheduled::wall_ms`].
+        wall_ms: u32,
+    },
 }
+
+/// The method a [`Call::Alarm`] calls.
+pub const ALARM_METHOD: &str = "alarm";
 
 const CALL_DEFAULT: u8 = 1;
 const CALL_FETCH: u8 = 2;
 const CALL_RPC: u8 = 3;
 const CALL_SCHEDULED: u8 = 4;
 const CALL_QUEUE: u8 = 5;
+const CALL_ALARM: u8 = 6;
 const HOST_RESULT_OK: u8 = 1;
 const HOST_RESULT_ERR: u8 = 2;
 
@@ -268,10 +284,13 @@ const CALL_MAX: usize = 1 + max_of(
             2 * prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN),
             max_of(
                 prefixed(MAX_RPC_NAME_LEN) + 8 + 4,
-                prefixed(MAX_RPC_NAME_LEN)
-                    + prefixed(MAX_ARG_JSON_LEN)
-                    + prefixed(MAX_BODY_LEN)
-                    + 4,
+                max_of(
+                    prefixed(MAX_RPC_NAME_LEN)
+                        + prefixed(MAX_ARG_JSON_LEN)
+                        + prefixed(MAX_BODY_LEN)
+                        + 4,
+                    prefixed(MAX_RPC_NAME_LEN) + prefixed(MAX_ARG_JSON_LEN) + 4,
+                ),
             ),
         ),
     ),
@@ -527,7 +546,11 @@ impl Call {
     /// than 0); `None`: the loaded worker's.
     pub const fn own_wall_ms(&self) -> Option<u32> {
         match self {
-            Call::Scheduled { wall_ms, .. } | Call::Queue { wall_ms, .. } if *wall_ms != 0 => {
+            Call::Scheduled { wall_ms, .. }
+            | Call::Queue { wall_ms, .. }
+            | Call::Alarm { wall_ms, .. }
+                if *wall_ms != 0 =>
+            {
                 Some(*wall_ms)
             }
             _ => None,
@@ -537,7 +560,10 @@ impl Call {
     /// Lowers the wall-clock limit an event call carries to at most `cap` ms (0 stays 0: the
     /// worker's own limit, which the caller caps itself). Other calls are left as they are.
     pub fn cap_wall_ms(&mut self, cap: u32) {
-        if let Call::Scheduled { wall_ms, .. } | Call::Queue { wall_ms, .. } = self {
+        if let Call::Scheduled { wall_ms, .. }
+        | Call::Queue { wall_ms, .. }
+        | Call::Alarm { wall_ms, .. } = self
+        {
             *wall_ms = (*wall_ms).min(cap);
         }
     }
@@ -598,6 +624,16 @@ impl Call {
                 w.bytes(Field::Body, bodies)?;
                 w.u32(check_wall(*wall_ms)?);
             }
+            Call::Alarm {
+                entrypoint,
+                args_json,
+                wall_ms,
+            } => {
+                w.u8(CALL_ALARM);
+                w.str(Field::RpcName, entrypoint)?;
+                w.bytes(Field::ArgJson, args_json)?;
+                w.u32(check_wall(*wall_ms)?);
+            }
         }
         Ok(())
     }
@@ -630,6 +666,11 @@ impl Call {
                 queue: r.string(Field::RpcName)?,
                 messages_json: r.byte_vec(Field::ArgJson)?,
                 bodies: r.byte_vec(Field::Body)?,
+                wall_ms: check_wall(r.u32()?)?,
+            }),
+            CALL_ALARM => Ok(Call::Alarm {
+                entrypoint: r.string(Field::RpcName)?,
+                args_json: r.byte_vec(Field::ArgJson)?,
                 wall_ms: check_wall(r.u32()?)?,
             }),
             value => Err(DecodeError::InvalidTag {

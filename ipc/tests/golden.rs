@@ -5,7 +5,7 @@
 //! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`;
 //! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`; 9: `Call::Fetch::entrypoint`; 10:
 //! `Call::Fetch::encode_body`; 11: `Reply::Response::web_socket`; 12: `Call::Scheduled`; 13: `Call::Queue`;
-//! 14: `Call::Scheduled::wall_ms`, `Call::Queue::wall_ms`).
+//! 14: `Call::Scheduled::wall_ms`, `Call::Queue::wall_ms`; 15: `Call::Alarm`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -30,14 +30,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 14,
+            protocol_version: 15,
         },
         &[
             b"SK",         // magic
-            &[0x0E],       // version
+            &[0x0F],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x0E],       // protocol_version
+            &[0x0F],       // protocol_version
         ],
     );
 }
@@ -50,7 +50,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x0E, 0x08],
+            &[0x0F, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -71,7 +71,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x0E, 0x04],
+            &[0x0F, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -94,7 +94,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x0E, 0x09],
+            &[0x0F, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -111,7 +111,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x0E, 0x09],
+            &[0x0F, 0x09],
             &[19, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -133,7 +133,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x0E, 0x85], // kind: HostCall
+            &[0x0F, 0x85], // kind: HostCall
             &[24, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -147,7 +147,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0E, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0F, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x0E, 0x02],
+            &[0x0F, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -228,7 +228,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x0E, 0x03],
+            &[0x0F, 0x03],
             &[82, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -266,7 +266,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x0E, 0x03],
+            &[0x0F, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -295,7 +295,7 @@ fn invoke_scheduled() {
         },
         &[
             b"SK",
-            &[0x0E, 0x03],
+            &[0x0F, 0x03],
             &[66, 0, 0, 0],
             &[8, 0, 0, 0, 0, 0, 0, 0],
             &[0xCC; 32],
@@ -323,7 +323,7 @@ fn invoke_queue() {
         },
         &[
             b"SK",
-            &[0x0E, 0x03],
+            &[0x0F, 0x03],
             &[66, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0xDD; 32],
@@ -335,6 +335,34 @@ fn invoke_queue() {
             &[3, 0, 0, 0],
             b"xyz",
             &[0, 0, 0, 0], // wall_ms 0: the worker's
+        ],
+    );
+}
+
+#[test]
+fn invoke_alarm() {
+    assert_golden(
+        ToWorker::Invoke {
+            request_id: RequestId(10),
+            worker_id: WorkerId([0xEE; 32]),
+            call: Call::Alarm {
+                entrypoint: "Clock".into(),
+                args_json: b"[1]".to_vec(),
+                wall_ms: 900_000,
+            },
+        },
+        &[
+            b"SK",
+            &[0x0F, 0x03],
+            &[61, 0, 0, 0],
+            &[10, 0, 0, 0, 0, 0, 0, 0],
+            &[0xEE; 32],
+            &[0x06], // Call::Alarm
+            &[5, 0, 0, 0],
+            b"Clock",
+            &[3, 0, 0, 0],
+            b"[1]",
+            &[0xA0, 0xBB, 0x0D, 0x00], // wall_ms 900000
         ],
     );
 }
@@ -354,7 +382,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x0E, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x0F, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -388,7 +416,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x0E, 0x82],
+            &[0x0F, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -427,7 +455,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x0E, 0x82],
+            &[0x0F, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -466,7 +494,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x0E, 0x82],
+            &[0x0F, 0x82],
             &[62, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],                               // Ok
@@ -500,7 +528,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0E, 0x86],
+            &[0x0F, 0x86],
             &[29, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -522,7 +550,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0E, 0x86],
+            &[0x0F, 0x86],
             &[13, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -539,7 +567,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x0E, 0x87], // kind: RenewalOverdue
+            &[0x0F, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],

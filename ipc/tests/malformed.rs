@@ -299,7 +299,7 @@ fn invalid_discriminants_rejected() {
     assert_eq!(supervisor_err(&frame), invalid(Tag::LogLevel, 6));
 
     // Invoke with call tag 200 (4 is `Call::Scheduled` since protocol 12, 5 `Call::Queue` since
-    // protocol 13).
+    // protocol 13, 6 `Call::Alarm` since protocol 15).
     let frame = Raw::default()
         .u64(1)
         .fill(32, 0)
@@ -381,8 +381,8 @@ fn truncated_and_trailing_payloads_rejected() {
 
 #[test]
 fn an_event_wall_over_its_cap_is_refused_both_ways() {
-    // Call::Scheduled (tag 4) and Call::Queue (tag 5) whose wall_ms is one past the cap, and
-    // u32::MAX: refused by the decoder; the cap itself decodes.
+    // Call::Scheduled (tag 4), Call::Queue (tag 5) and Call::Alarm (tag 6) whose wall_ms is one
+    // past the cap, and u32::MAX: refused by the decoder; the cap itself decodes.
     for wall in [MAX_CALL_WALL_MS + 1, u32::MAX] {
         let scheduled = Raw::default()
             .u64(1)
@@ -406,6 +406,15 @@ fn an_event_wall_over_its_cap_is_refused_both_ways() {
             .u32(wall)
             .frame(MessageKind::Invoke);
         assert_eq!(worker_err(&queue), limit(Field::CallWallMs, wall as usize));
+        let alarm = Raw::default()
+            .u64(1)
+            .fill(32, 0)
+            .u8(6)
+            .str(5)
+            .str(2)
+            .u32(wall)
+            .frame(MessageKind::Invoke);
+        assert_eq!(worker_err(&alarm), limit(Field::CallWallMs, wall as usize));
     }
     let at_cap = Raw::default()
         .u64(1)

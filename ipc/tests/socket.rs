@@ -60,6 +60,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                     Call::Rpc { args_json, .. } => args_json.len(),
                     Call::Scheduled { cron, .. } => cron.len(),
                     Call::Queue { bodies, .. } => bodies.len(),
+                    Call::Alarm { args_json, .. } => args_json.len(),
                 };
                 outcome(request_id, Ok(Reply::Json(len.to_string().into_bytes())))
             }

@@ -46,9 +46,9 @@ pub fn limits(l: &stockade_ipc::Limits) -> Limits {
     }
 }
 
-/// The wall-clock limit of an event call (`Call::Scheduled`, `Call::Queue`) whose own limit is
-/// `wall_ms` (the decoder capped it at [`stockade_ipc::limits::MAX_CALL_WALL_MS`]): 0 means
-/// the loaded worker's, `worker.wall`.
+/// The wall-clock limit of an event call (`Call::Scheduled`, `Call::Queue`, `Call::Alarm`)
+/// whose own limit is `wall_ms` (the decoder capped it at
+/// [`stockade_ipc::limits::MAX_CALL_WALL_MS`]): 0 means the loaded worker's, `worker.wall`.
 pub fn event_wall(wall_ms: u32, worker: &Limits) -> Duration {
     if wall_ms == 0 {
         worker.wall

@@ -243,6 +243,29 @@ impl Thread {
                     w.start_queue(&queue, &messages_json, &bodies, &env)
                 })
             }
+            // A Durable Object's alarm: its class's `alarm(info)`, called as an RPC method is,
+            // under the event's wall-clock limit.
+            Call::Alarm {
+                entrypoint,
+                args_json,
+                wall_ms,
+            } => {
+                let env = match &h.role {
+                    Role::Loader { env, .. } => env.clone(),
+                    Role::Snippet => serde_json::Value::Null,
+                };
+                let Ok(args) = String::from_utf8(args_json) else {
+                    return self.fail(
+                        id,
+                        ErrorKind::InvalidInput,
+                        "the alarm's arguments are not UTF-8".into(),
+                    );
+                };
+                let wall = convert::event_wall(wall_ms, h.worker.limits());
+                h.worker.within(wall, |w| {
+                    w.start_rpc(&entrypoint, stockade_ipc::ALARM_METHOD, &args, &env)
+                })
+            }
         };
         self.track(slot, task, Purpose::Invoke { request: id, rpc });
         self.after(slot);

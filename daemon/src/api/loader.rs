@@ -25,6 +25,11 @@
 //! "dead_letter_queue"?, "retry_delay"?}]}` makes it the consumer of the tenant's queues
 //! (`crate::queues`, Cloudflare's names and defaults; a 400 naming a bad entry); a queue another
 //! of the tenant's workers consumes is a 409, and nothing is stored.
+//!
+//! `limits: {cpuMs, wallMs, memoryMb, subRequests}` are capped by `[limits]`; `eventWallMs`, the
+//! wall-clock limit of the worker's events (cron runs, queue batches, its Durable Objects'
+//! alarms), is 1 to `[limits] event_wall_ms` (a larger one is a 400 naming both), absent the
+//! daemon's; a Loader child's is at most its parent's. `GET` shows each as it applies.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,7 +51,7 @@ use super::extract::{Api, ApiPath};
 use super::json;
 use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
-use super::run::{request_limits, LimitsIn};
+use super::run::{event_wall_ms, request_limits, LimitsIn};
 use super::{outbound, AppState};
 use crate::store::workers;
 use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
@@ -211,6 +216,11 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
     for v in def.limits.to_array() {
         field(&v.to_le_bytes());
     }
+    // Only when given: a definition without it keeps the id it always had.
+    if let Some(ms) = def.event_wall_ms {
+        field(b"eventWallMs");
+        field(&ms.to_le_bytes());
+    }
     field(def.compatibility_date.as_deref().unwrap_or("").as_bytes());
     field(&(def.compatibility_flags.len() as u64).to_le_bytes());
     for flag in &def.compatibility_flags {
@@ -341,9 +351,15 @@ pub(super) async fn define(
         .map_err(ApiError::BadRequest)?;
     let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
     let mut asked_limits = request_limits(&code.limits, limits)?;
+    let mut event_wall = event_wall_ms(&code.limits, limits)?;
     if let Some(parent) = parent {
         outbound = narrowed_outbound(outbound, &parent.outbound)?;
         asked_limits = narrowed_limits(asked_limits, &parent.limits);
+        // A child's events get no longer than its parent's.
+        event_wall = match (event_wall, parent.event_wall_ms) {
+            (Some(c), Some(p)) => Some(c.min(p)),
+            (c, p) => c.or(p),
+        };
     }
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
@@ -353,6 +369,7 @@ pub(super) async fn define(
         env,
         bindings: Arc::new(bindings),
         limits: asked_limits,
+        event_wall_ms: event_wall,
         compatibility_date: compat.date.clone(),
         compatibility_flags: compat.flags.clone(),
         features: CodeFeatures::default(),
@@ -509,10 +526,14 @@ pub async fn describe(
         "globalOutbound": outbound::describe(&def.outbound),
         "triggers": { "crons": def.crons, "queues": def.queues },
         "bindings": bindings,
-        "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests },
+        "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests,
+            "eventWallMs": def.event_wall_ms.unwrap_or(state.config.limits.event_wall_ms) },
     }))
     .into_response())
 }
+
+/// The close reason of a deleted worker's Durable Objects' WebSockets (code 1001).
+pub const DELETED_REASON: &str = "the Durable Object's worker was deleted";
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
@@ -532,6 +553,12 @@ pub async fn delete(
     }
     def.deleted
         .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Its Durable Objects' accepted WebSockets go with it ("going away"), as its objects do.
+    if let Some(objects) = state.objects.get() {
+        objects
+            .sockets
+            .close_worker(&tenant, &id, 1001, DELETED_REASON);
+    }
     state.logs.forget(&id);
     refresh_code_features(&state, &tenant);
     state.pool.dispose_worker(&def).await;

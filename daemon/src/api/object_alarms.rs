@@ -6,8 +6,11 @@
 //!   or deleted: the alarm is dropped, counted `gone`), the tenant's quotas admit it (its permit
 //!   held for the run), the directory gives its one live incarnation (constructed if it is not
 //!   live, within the live caps), and the class's `alarm({retryCount, isRetry})` runs behind the
-//!   object's gates (`durable.js`), under the worker's limits; its console lines go to the
-//!   worker's log ring, as does a line for each failed run;
+//!   object's gates (`durable.js`), as a `Call::Alarm`: under the worker's CPU and memory limits
+//!   and the event wall-clock limit (`[limits] event_wall_ms`, Cloudflare's 15 minutes, which the
+//!   pool lowers to the worker's `limits.eventWallMs`), not the worker's `wallMs`, which the
+//!   object's fetch and RPC calls keep; its console lines go to the worker's log ring, as does a
+//!   line for each failed run;
 //! - the object's own file is read first: an alarm deleted or moved since is not run for the
 //!   old time;
 //! - when `alarm()` resolves, the alarm is cleared only if it is still the time that fired (one
@@ -178,10 +181,10 @@ async fn attempt(
         key: key.clone(),
     };
     let info = json!([{ "retryCount": retry, "isRetry": retry > 0 }]);
-    let call = Call::Rpc {
+    let call = Call::Alarm {
         entrypoint: key.class.clone(),
-        method: "alarm".to_owned(),
         args_json: info.to_string().into_bytes(),
+        wall_ms: state.config.limits.event_wall_ms,
     };
     let streams = Streams {
         after_logs: Some(state.logs.after_answer(&key.worker)),

@@ -32,6 +32,22 @@ pub struct LimitsIn {
     wall_ms: Option<u32>,
     memory_mb: Option<u32>,
     sub_requests: Option<u32>,
+    /// A worker's events' wall-clock limit (`api/loader.rs`, [`event_wall_ms`]); a snippet has
+    /// no events, so `/v1/run` refuses it.
+    pub(super) event_wall_ms: Option<u32>,
+}
+
+/// A worker definition's `limits.eventWallMs`: absent, the daemon's `[limits] event_wall_ms`
+/// (`None`); else 1 to that bound, or a 400 naming the field and the bound.
+pub fn event_wall_ms(asked: &LimitsIn, config: &LimitsConfig) -> Result<Option<u32>, ApiError> {
+    match asked.event_wall_ms {
+        None => Ok(None),
+        Some(ms) if (1..=config.event_wall_ms).contains(&ms) => Ok(Some(ms)),
+        Some(ms) => Err(ApiError::BadRequest(format!(
+            "limits.eventWallMs is {ms}; it must be 1 to {} ms (the daemon's [limits] event_wall_ms)",
+            config.event_wall_ms
+        ))),
+    }
 }
 
 /// The smallest `memoryMb` a request may ask for: below it V8 cannot even deserialise a context
@@ -149,6 +165,13 @@ pub(super) async fn execute(
     env: Vec<(String, serde_json::Value)>,
     limits: &LimitsIn,
 ) -> Result<serde_json::Value, ApiError> {
+    if limits.event_wall_ms.is_some() {
+        return Err(ApiError::BadRequest(
+            "limits.eventWallMs is a worker's (its cron, queue and alarm events); \
+             a /v1/run snippet has none"
+                .into(),
+        ));
+    }
     if code.len()
         > state
             .config
@@ -240,6 +263,7 @@ async fn one_off(
         env,
         bindings: Arc::new(bindings),
         limits,
+        event_wall_ms: None,
         compatibility_date: None,
         compatibility_flags: Vec::new(),
         outbound: Outbound::Policy,

@@ -1,6 +1,7 @@
 //! `[limits]`: the limits of every request (a request may ask for less), the sizes the API
 //! accepts (code, env, bodies), the budgets of a request's chain of binding calls, and the memory
-//! cap of each worker process, and the wall-clock limit of events (cron runs, queue batches).
+//! cap of each worker process, and the wall-clock limit of events (cron runs, queue batches,
+//! Durable Object alarms).
 //! Checked at load (`Config::validate`, which calls [`LimitsConfig::validate`]).
 
 use serde::Deserialize;
@@ -10,9 +11,10 @@ use serde::Deserialize;
 pub struct LimitsConfig {
     pub cpu_ms: u32,
     pub wall_ms: u32,
-    /// The wall-clock limit of a cron run (`scheduled()`) and of a queue batch (`queue()`), ms,
-    /// in place of `wall_ms` (default 900000, Cloudflare's 15 minutes; 1000 to 86400000, 24 h).
-    /// CPU and memory stay the worker's. A queue batch's lease outlasts it.
+    /// The wall-clock limit of a cron run (`scheduled()`), a queue batch (`queue()`) and a
+    /// Durable Object's `alarm()`, ms, in place of `wall_ms` (default 900000, Cloudflare's 15
+    /// minutes; 1000 to 86400000, 24 h). CPU and memory stay the worker's. A queue batch's lease
+    /// outlasts it. A worker's `limits.eventWallMs` may lower it (never raise it: a 400).
     pub event_wall_ms: u32,
     pub memory_mb: u32,
     /// Largest request body of `POST /v1/workers` (the code), bytes.
@@ -48,8 +50,8 @@ pub struct LimitsConfig {
     pub max_crons_per_worker: usize,
 }
 
-/// `[limits] event_wall_ms`'s default: Cloudflare's 15 minutes for a cron trigger or a queue
-/// consumer.
+/// `[limits] event_wall_ms`'s default: Cloudflare's 15 minutes for a cron trigger, a queue
+/// consumer or a Durable Object alarm.
 pub const DEFAULT_EVENT_WALL_MS: u32 = 15 * 60_000;
 
 /// The range of `[limits] event_wall_ms`: 1 s to the protocol's cap (24 h).

@@ -17,7 +17,9 @@
 //! Guarantees: at most [`MAX_PER_OBJECT`] sockets per object, [`MAX_TAGS`] tags each of at most
 //! [`MAX_TAG_CHARS`] characters; a socket whose client reads slower than the object sends has at
 //! most [`MAX_QUEUED_BYTES`] waiting, past which it is closed with 1011 and later sends are
-//! dropped; a send never waits (as `WebSocket.send` does not).
+//! dropped; a send never waits (as `WebSocket.send` does not); when a worker is deleted, every
+//! socket of its objects is closed with 1001 after what the object sent before
+//! ([`ObjectSockets::close_worker`]).
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payloads.
 
@@ -301,6 +303,32 @@ impl ObjectSockets {
         }
     }
 
+    /// Closes every socket of `tenant`'s worker `worker`'s objects with `code` and `reason` (the
+    /// worker was deleted), after what each object sent before, and forgets them: how many.
+    /// A socket still waiting for its client is dropped (its client never comes).
+    pub fn close_worker(&self, tenant: &str, worker: &str, code: u16, reason: &str) -> usize {
+        let mut rooms = self.rooms();
+        let keys: Vec<ObjectKey> = rooms
+            .keys()
+            .filter(|k| k.tenant == tenant && k.worker == worker)
+            .cloned()
+            .collect();
+        let mut closed = 0;
+        for key in keys {
+            let Some(room) = rooms.remove(&key) else {
+                continue;
+            };
+            for socket in room.sockets.into_values() {
+                // Its writer sends the close after what is queued, then ends with the queue.
+                let close = Outgoing::Close(Some((code, reason.to_owned())));
+                if socket.out.send(close).is_ok() {
+                    closed += 1;
+                }
+            }
+        }
+        closed
+    }
+
     /// How many sockets `key` holds.
     #[cfg(test)]
     pub fn count(&self, key: &ObjectKey) -> usize {
@@ -309,76 +337,5 @@ impl ObjectSockets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: u32, kind: u8, bytes: &[u8]) -> Vec<u8> {
-        let mut out = id.to_le_bytes().to_vec();
-        out.push(kind);
-        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(bytes);
-        out
-    }
-
-    fn key() -> ObjectKey {
-        ObjectKey {
-            tenant: "t".into(),
-            worker: "w".into(),
-            class: "C".into(),
-            id: "a".repeat(64),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_batch_accepts_sends_attaches_and_refuses_what_is_malformed() {
-        let sockets = ObjectSockets::default();
-        let k = key();
-        let mut batch = entry(1, ACCEPT, br#"["a","b"]"#);
-        batch.extend(entry(1, TEXT, b"hi"));
-        batch.extend(entry(1, ATTACH, b"{\"x\":1}"));
-        sockets.apply(&k, &batch).expect("applied");
-        assert!(sockets.is_waiting(&k, 1));
-        let state = sockets.state(&k);
-        assert_eq!(state["sockets"][0]["tags"], json!(["a", "b"]));
-        assert_eq!(state["sockets"][0]["attachment"], json!("{\"x\":1}"));
-        let eleven: Vec<String> = (0..11).map(|i| i.to_string()).collect();
-        let too_many = serde_json::to_vec(&eleven).expect("json");
-        assert!(sockets.apply(&k, &entry(2, ACCEPT, &too_many)).is_err());
-        let long = serde_json::to_vec(&["x".repeat(MAX_TAG_CHARS + 1)]).expect("json");
-        assert!(sockets.apply(&k, &entry(2, ACCEPT, &long)).is_err());
-        assert!(
-            sockets.apply(&k, &entry(1, ACCEPT, b"[]")).is_err(),
-            "a number in use"
-        );
-        assert!(sockets
-            .apply(&k, &entry(1, ATTACH, &[b'1'; MAX_ATTACHMENT + 1]))
-            .is_err());
-        assert!(sockets.apply(&k, &[1, 0, 0]).is_err());
-        assert!(sockets.apply(&k, &entry(1, 9, b"")).is_err());
-        // Linked: what was queued before goes out first.
-        let (end, mut client) = crate::supervisor::websocket::pair();
-        assert!(sockets.link(&k, 1, end));
-        sockets.apply(&k, &entry(1, BINARY, &[7])).expect("sent");
-        assert_eq!(
-            client.to_client.recv().await,
-            Some(Outgoing::Text("hi".into()))
-        );
-        assert_eq!(
-            client.to_client.recv().await,
-            Some(Outgoing::Binary(vec![7]))
-        );
-        sockets
-            .set_auto(&k, &json!({"pair": ["ping", "pong"]}))
-            .expect("set");
-        assert_eq!(sockets.auto_answer(&k, 1, "ping").as_deref(), Some("pong"));
-        assert!(sockets.auto_answer(&k, 1, "other").is_none());
-        assert!(sockets.stamp(&k, 1).is_some());
-        assert_eq!(
-            client.to_client.recv().await,
-            Some(Outgoing::Text("pong".into()))
-        );
-        sockets.remove(&k, 1);
-        assert_eq!(sockets.count(&k), 0);
-        assert!(client.to_client.recv().await.is_none(), "its queue ended");
-    }
-}
+#[path = "sockets_tests.rs"]
+mod tests;

@@ -102,6 +102,7 @@ fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
             result_bytes: 6,
             log_bytes: 7,
         },
+        event_wall_ms: Some(4321),
         compatibility_date: Some("2025-01-01".into()),
         compatibility_flags: vec!["nodejs_compat".into()],
         outbound: Outbound::Worker("cd".repeat(32)),
@@ -171,6 +172,7 @@ async fn workers_round_trip(s: &Store) {
     assert_eq!(back.env, d.env);
     assert_eq!(back.bindings, d.bindings);
     assert_eq!(back.limits, d.limits);
+    assert_eq!(back.event_wall_ms, Some(4321));
     assert_eq!(back.outbound, d.outbound);
     assert_eq!(back.id, d.id);
     assert_eq!(back.compatibility_date, d.compatibility_date);

@@ -1,7 +1,7 @@
 //! Worker definitions at rest: the Loader API's `WorkerDef`, as JSON, by tenant and hex id.
 //!
 //! Guarantees: a definition read back equals the one written (modules byte for byte, env values
-//! as JSON, limits, compatibility date and flags, `globalOutbound`, cron triggers); its code features are recomputed from
+//! as JSON, limits (`eventWallMs` too), compatibility date and flags, `globalOutbound`, cron triggers); its code features are recomputed from
 //! the modules; a row that does not parse is `Corrupt`, never a half definition. A definition is
 //! only ever found under its own tenant. Trusts: the store's rows (written by this module).
 
@@ -28,6 +28,9 @@ struct StoredDef {
     env: Vec<(String, serde_json::Value)>,
     /// cpu, wall, memory, stack, sub-requests, result bytes, log bytes.
     limits: [u32; 7],
+    /// `limits.eventWallMs`; absent: the daemon's `[limits] event_wall_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_wall_ms: Option<u32>,
     compatibility_date: Option<String>,
     #[serde(default)]
     compatibility_flags: Vec<String>,
@@ -55,6 +58,7 @@ fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
             .collect(),
         env: def.env.clone(),
         limits: def.limits.to_array(),
+        event_wall_ms: def.event_wall_ms,
         compatibility_date: def.compatibility_date.clone(),
         compatibility_flags: def.compatibility_flags.clone(),
         outbound: match &def.outbound {
@@ -99,6 +103,7 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         env: stored.env,
         bindings: std::sync::Arc::new(bindings),
         limits: stockade_ipc::Limits::from_array(stored.limits),
+        event_wall_ms: stored.event_wall_ms,
         compatibility_date: stored.compatibility_date,
         compatibility_flags: stored.compatibility_flags,
         outbound,

@@ -21,8 +21,9 @@
 //!   ([`ProcessInfo::loaded_defs`]), so that a death can reload them elsewhere ([`Job::Load`]);
 //! - in a process with `caps` (a quarantine process) no request runs with a CPU, wall-clock or
 //!   memory limit above them (an event's own wall-clock limit included);
-//! - a call that carries its own wall-clock limit (`Call::Scheduled`, `Call::Queue`: `[limits]
-//!   event_wall_ms`) is waited for that long, not for the worker's `wall_ms`.
+//! - a call that carries its own wall-clock limit (`Call::Scheduled`, `Call::Queue`,
+//!   `Call::Alarm`: `[limits] event_wall_ms`, lowered to the worker's own `event_wall_ms`) is
+//!   waited for that long, not for the worker's `wall_ms`.
 //!
 //! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 
@@ -48,6 +49,10 @@ pub struct WorkerDef {
     /// The capabilities among `env`, parsed when the definition was made.
     pub bindings: Arc<super::bindings::Bindings>,
     pub limits: stockade_ipc::Limits,
+    /// Its events' wall-clock limit (`limits.eventWallMs`: cron runs, queue batches, Durable
+    /// Object alarms), ms, at most `[limits] event_wall_ms` when it was defined; `None`: the
+    /// daemon's. The runner lowers an event call's own `wall_ms` to it.
+    pub event_wall_ms: Option<u32>,
     pub compatibility_date: Option<String>,
     /// Cloudflare's `compatibilityFlags`, validated (`stockade_source::compat`).
     pub compatibility_flags: Vec<String>,

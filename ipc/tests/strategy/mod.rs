@@ -144,6 +144,13 @@ fn call() -> impl Strategy<Value = Call> {
                 wall_ms,
             }
         ),
+        (text(8), bytes(64), wall_ms()).prop_map(|(entrypoint, args_json, wall_ms)| {
+            Call::Alarm {
+                entrypoint,
+                args_json,
+                wall_ms,
+            }
+        }),
     ]
 }
 

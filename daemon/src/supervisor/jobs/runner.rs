@@ -197,10 +197,14 @@ pub async fn serve_job(
             streams,
         } => {
             let limits = capped(def.limits, runner.caps());
+            // The worker's own event limit (`limits.eventWallMs`), then a quarantine's cap.
+            if let Some(ms) = def.event_wall_ms {
+                call.cap_wall_ms(ms);
+            }
             if let Some(caps) = runner.caps() {
                 call.cap_wall_ms(caps.wall_ms);
             }
-            // An event (a cron run, a queue batch) has a wall-clock limit of its own.
+            // An event (a cron run, a queue batch, an alarm) has a wall-clock limit of its own.
             let wall = call.own_wall_ms().map_or_else(
                 || wall_of(&limits),
                 |ms| Duration::from_millis(u64::from(ms)),

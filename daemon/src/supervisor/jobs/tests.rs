@@ -31,6 +31,11 @@ fn lease() -> Lease {
 }
 
 fn def() -> Arc<WorkerDef> {
+    def_with(None)
+}
+
+/// [`def`] with its own `limits.eventWallMs`.
+fn def_with(event_wall_ms: Option<u32>) -> Arc<WorkerDef> {
     Arc::new(WorkerDef {
         id: WorkerId([9; 32]),
         tenant: "t".into(),
@@ -39,6 +44,7 @@ fn def() -> Arc<WorkerDef> {
         env: vec![],
         bindings: Default::default(),
         limits: stockade_ipc::Limits::default(),
+        event_wall_ms,
         compatibility_date: None,
         compatibility_flags: vec![],
         features: Default::default(),
@@ -198,4 +204,53 @@ fn forgetting_an_old_load_keeps_a_newer_one() {
     info.mark_loaded(&def, T, 0);
     drop(def);
     assert!(info.loaded_defs().is_empty());
+}
+
+/// The `wall_ms` that `call` of a worker whose `limits.eventWallMs` is `event_wall_ms` reaches
+/// the worker with.
+async fn sent_wall(event_wall_ms: Option<u32>, call: Call) -> u32 {
+    let (runner, mut worker) = runner();
+    let def = def_with(event_wall_ms);
+    let job = spawn_job(
+        &runner,
+        Job::Call {
+            def: Arc::clone(&def),
+            call,
+            streams: Streams::default(),
+        },
+    );
+    let ToWorker::LoadWorker(load) = worker.expect().await else {
+        panic!("expected the load");
+    };
+    let loaded =
+        crate::supervisor::fake_worker::outcome(load.request_id, Ok(stockade_ipc::Reply::Loaded));
+    worker.send(&loaded).await;
+    let ToWorker::Invoke {
+        request_id, call, ..
+    } = worker.expect().await
+    else {
+        panic!("expected the invoke");
+    };
+    worker.answer(request_id, "{\"ok\":null}").await;
+    json(job.await.expect("task"));
+    call.own_wall_ms().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_event_call_runs_under_the_workers_event_wall_when_it_set_one() {
+    let alarm = |wall_ms| Call::Alarm {
+        entrypoint: "C".into(),
+        args_json: b"[]".to_vec(),
+        wall_ms,
+    };
+    let scheduled = |wall_ms| Call::Scheduled {
+        cron: "* * * * *".into(),
+        scheduled_time_ms: 0,
+        wall_ms,
+    };
+    // The daemon's 900 s: lowered to the worker's 2 s; kept when it set none, or a larger one.
+    assert_eq!(sent_wall(Some(2000), alarm(900_000)).await, 2000);
+    assert_eq!(sent_wall(Some(2000), scheduled(900_000)).await, 2000);
+    assert_eq!(sent_wall(None, alarm(900_000)).await, 900_000);
+    assert_eq!(sent_wall(Some(5000), scheduled(3000)).await, 3000);
 }

@@ -1,0 +1,127 @@
+//! Deleting a worker closes its Durable Objects' accepted WebSockets, end to end (a real daemon,
+//! jailed workers, real WebSocket clients over loopback): two clients of two objects of the
+//! worker, and one of another worker of the tenant's; after `DELETE /v1/workers/{id}` the first
+//! two get a close frame 1001 ("going away") whose reason names the worker's deletion, after
+//! what their object sent before; the other worker's client still talks to its object.
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The object `?room=` accepts the socket and echoes each message; `env.TAG` tells two workers
+/// (two definitions, two ids) apart.
+const WORKER: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject {
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws, message) { ws.send(`${this.env.TAG} echo ${message}`); }
+}
+export default { fetch(req, env) {
+  const room = new URL(req.url).searchParams.get("room") ?? "a";
+  return env.ROOMS.getByName(room).fetch(req);
+} }
+"#;
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(d: &Daemon, token: &str, id: &str, room: &str) -> Client {
+    let url = format!(
+        "{}/v1/workers/{id}/fetch/?room={room}",
+        d.base.replacen("http://", "ws://", 1)
+    );
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (ws, response) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    assert_eq!(response.status().as_u16(), 101);
+    ws
+}
+
+/// The next frame (a guard of 20 s against a hang: none is a failure).
+async fn next(ws: &mut Client) -> Message {
+    tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .expect("a frame in time")
+        .expect("open")
+        .expect("a frame")
+}
+
+async fn echo(ws: &mut Client, text: &str) -> String {
+    ws.send(Message::text(text)).await.expect("sent");
+    match next(ws).await {
+        Message::Text(t) => t.as_str().to_owned(),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+}
+
+fn worker(tag: &str) -> serde_json::Value {
+    json!({
+        "mainModule": "main.js",
+        "modules": { "main.js": WORKER },
+        "env": {
+            "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" },
+            "TAG": tag,
+        },
+    })
+}
+
+#[test]
+fn deleting_a_worker_closes_its_objects_sockets_with_1001() {
+    let d = Daemon::start("do-ws-delete", 1, 1, "");
+    let token = tenant_token(0);
+    let doomed = load_code(&d, &token, &worker("doomed"));
+    let kept = load_code(&d, &token, &worker("kept"));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let mut a = connect(&d, &token, &doomed, "a").await;
+            let mut b = connect(&d, &token, &doomed, "b").await;
+            let mut other = connect(&d, &token, &kept, "a").await;
+            assert_eq!(echo(&mut a, "1").await, "doomed echo 1");
+            assert_eq!(echo(&mut b, "2").await, "doomed echo 2");
+            assert_eq!(echo(&mut other, "3").await, "kept echo 3");
+
+            // The blocking client, off the runtime's thread.
+            let (url, bearer) = (format!("{}/v1/workers/{doomed}", d.base()), token.clone());
+            let status = tokio::task::spawn_blocking(move || {
+                let r = client().delete(url).bearer_auth(bearer).send();
+                r.expect("delete").status().as_u16()
+            })
+            .await
+            .expect("the delete's thread");
+            assert_eq!(status, 204);
+
+            for ws in [&mut a, &mut b] {
+                match next(ws).await {
+                    Message::Close(Some(frame)) => {
+                        assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
+                        assert!(frame.reason.contains("worker was deleted"), "{frame:?}");
+                    }
+                    other => panic!("expected a close frame 1001, got {other:?}"),
+                }
+            }
+            // Another worker's object keeps its client.
+            assert_eq!(echo(&mut other, "4").await, "kept echo 4");
+        });
+}
