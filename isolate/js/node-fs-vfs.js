@@ -1,17 +1,21 @@
 // ---- node-fs-vfs.js: node:fs's virtual file system (the tree, paths, errors, Stats). ----------
 // The tree Cloudflare's node:fs shows (workerd's filesystem.c++): `/bundle` (the worker's modules,
-// read-only; empty until the host hands the module set over, see the README), `/tmp` (writable,
+// read-only, each under its name: listed by the host's bundle op when first touched, its bytes
+// read from the host at each read, never kept here; isolate/src/bundle.rs), `/tmp` (writable,
 // in memory, one per request: node-fs-scope.js), `/dev` (null, zero, full, random, urandom).
 // Guarantees: every path is resolved here against that tree, never against a host file system
 // (there is no host call); a write anywhere but under /tmp is EPERM; the bytes and files under
 // the /tmp of the live requests are capped isolate-wide (TMP_MAX_BYTES, TMP_MAX_FILES: ENOSPC
 // past them, the isolate lives on); errors are Node's (code, errno, syscall, path, dest, and
 // the message "CODE: description, syscall 'path'"). Internal state is in null-prototype records
-// tenant code never sees. Trusts: the captured primordials of the eager parts.
+// tenant code never sees. Trusts: the captured primordials of the eager parts; the host's bundle
+// ops to answer what they are asked (a read at most its length, within the file).
 
 function fsVfs() {
   const TMP_MAX_BYTES = 64 * 1024 * 1024;
   const TMP_MAX_FILES = 10000;
+  // The host's bundle ops (isolate/src/bundle.rs) and the most bytes one read answers.
+  const BUNDLE_LIST = 0x7f01, BUNDLE_READ = 0x7f02, BUNDLE_READ_MAX = 8 << 20;
   const S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFCHR = 0o020000;
   const ERRNO = {
     __proto__: null,
@@ -45,6 +49,7 @@ function fsVfs() {
     const node = {
       __proto__: null, kind, mode, ino: inodes++, atimeMs: now, mtimeMs: now, ctimeMs: now,
       birthtimeMs: now, entries: null, data: null, size: 0, device: null, readonly: false, scope: null,
+      module: -1, // a /bundle file: its index in the host's list (its bytes stay there)
     };
     if (kind === "dir") node.entries = new MapCtor();
     if (extra !== undefined) ObjectAssignInto(node, extra);
@@ -62,10 +67,25 @@ function fsVfs() {
   }
   const bundle = newNode("dir", S_IFDIR | 0o555, { readonly: true });
   const root = newNode("dir", S_IFDIR | 0o555, { readonly: true });
+  let bundleListed = false;
 
-  /** Adds module `name` (text or bytes) under /bundle, making its directories (the host's). */
-  function addBundleFile(name, bytes) {
+  /** /bundle, its files listed from the host on first use (names and sizes, no bytes). */
+  function bundleDir() {
+    if (bundleListed) return bundle;
+    const fields = unpackFields(callOp(BUNDLE_LIST, []));
+    bundleListed = true;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const size = fields[i + 1];
+      addBundleFile(utf8Decode(fields[i]), i / 2, (size[0] | (size[1] << 8) | (size[2] << 16) | (size[3] << 24)) >>> 0);
+    }
+    return bundle;
+  }
+
+  /** Adds the host's module number `index` (`size` bytes) as /bundle/`name`, making its
+   *  directories; a name under another module's name (a file) is left out. */
+  function addBundleFile(name, index, size) {
     const parts = splitPath(`/${name}`);
+    if (parts.length === 0) return;
     let dir = bundle;
     for (let i = 0; i < parts.length - 1; i++) {
       let next = MapGet(dir.entries, parts[i]);
@@ -76,8 +96,9 @@ function fsVfs() {
       if (next.kind !== "dir") return;
       dir = next;
     }
-    const file = newNode("file", S_IFREG | 0o444, { readonly: true, data: bytes, size: typedArrayByteLength(bytes) });
-    MapSet(dir.entries, parts[parts.length - 1], file);
+    const last = parts[parts.length - 1];
+    if (MapGet(dir.entries, last) !== undefined) return;
+    MapSet(dir.entries, last, newNode("file", S_IFREG | 0o444, { readonly: true, module: index, size }));
   }
 
   /** The scope's /tmp directory, made on first use. */
@@ -106,7 +127,7 @@ function fsVfs() {
 
   function childOf(dir, name, scope) {
     if (dir === root) {
-      if (name === "bundle") return bundle;
+      if (name === "bundle") return bundleDir();
       if (name === "dev") return dev;
       if (name === "tmp") return tmpOf(scope);
       return undefined;
@@ -218,6 +239,18 @@ function fsVfs() {
     }
     if (position >= node.size) return 0;
     const n = MathMin(length, node.size - position);
+    if (node.module !== -1) {
+      let at = 0;
+      while (at < n) {
+        const got = callOp(BUNDLE_READ, [node.module, position + at, MathMin(n - at, BUNDLE_READ_MAX)]);
+        const len = typedArrayByteLength(got);
+        if (len === 0) break;
+        typedArraySet(target, got, offset + at);
+        at += len;
+      }
+      node.atimeMs = DateNow();
+      return at;
+    }
     typedArraySet(target, fsSubarray(node.data, position, position + n), offset);
     node.atimeMs = DateNow();
     return n;
@@ -227,6 +260,10 @@ function fsVfs() {
   function contents(node) {
     if (node.kind === "dev") return new Uint8ArrayCtor(0);
     const out = new Uint8ArrayCtor(node.size);
+    if (node.module !== -1) {
+      readAt(node, out, 0, node.size, 0);
+      return out;
+    }
     typedArraySet(out, fsSubarray(node.data, 0, node.size));
     return out;
   }
@@ -287,7 +324,7 @@ function fsVfs() {
 
   return {
     __proto__: null, fsError, lookup, existing, create, uncount, resize, writeAt, readAt, contents,
-    names, childOf, writable, splitPath, addBundleFile, Stats, Dirent, root,
+    names, childOf, writable, splitPath, Stats, Dirent, root,
     S_IFREG, S_IFDIR, S_IFCHR,
   };
 }

@@ -259,6 +259,8 @@ function fsSyncApi() {
     const found = lookup(p, "rmdir", fsCurrentScope());
     if (found.node === undefined) throw fsError("ENOENT", "rmdir", p);
     if (found.node.kind !== "dir") throw fsError("ENOTDIR", "rmdir", p);
+    // A read-only parent refuses before emptiness is looked at (workerd's rm, Linux's rmdir).
+    if (!vfs.writable(found.parent) || found.node.readonly) throw fsError("EPERM", "rmdir", p);
     if (found.node.entries.size > 0 && !optionsOf(options).recursive) throw fsError("ENOTEMPTY", "rmdir", p);
     detach(found, "rmdir", p);
   }

@@ -86,6 +86,9 @@ pub(crate) struct HostState {
     /// struct, while it runs (an op may call back into JavaScript, which may reach other
     /// callbacks).
     pub ops: std::rc::Rc<ops::state::OpState>,
+    /// The worker's modules for node:fs's `/bundle` (empty unless its flags give it node:fs),
+    /// read by the bundle ops (`crate::bundle`).
+    pub bundle: std::rc::Rc<crate::bundle::Bundle>,
     /// The source maps of the worker's transformed modules (`map_position`).
     pub maps: SourceMaps,
     /// Each live task's tag (the embedder's name for its request): a synchronous host call goes
@@ -267,6 +270,7 @@ impl HostState {
             builtin_index: HashMap::new(),
             features: stockade_source::Features::default(),
             ops: std::rc::Rc::new(ops::state::OpState::new()),
+            bundle: std::rc::Rc::default(),
             maps: SourceMaps::default(),
             tags: HashMap::new(),
             sync_host: None,
@@ -800,8 +804,11 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
         return ops::ErrorKind::Operation as i32;
     }
     // SAFETY: `ud` is the HostState this isolate was created with (see `callbacks`), alive for the
-    // isolate's lifetime; the shared borrow ends with this statement (the op holds its own `Rc`).
-    let state = unsafe { (*ud.cast::<HostState>()).ops.clone() };
+    // isolate's lifetime; the shared borrow ends with this block (the op holds its own `Rc`s).
+    let (state, bundle) = unsafe {
+        let host = &*ud.cast::<HostState>();
+        (host.ops.clone(), host.bundle.clone())
+    };
     // SAFETY: the bridge passes a valid, exclusive stk_op_call for the duration of this call.
     let call = unsafe { &mut *call };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -830,7 +837,11 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
                 .clone()
                 .map(|c| c as std::rc::Rc<dyn ops::Callback>),
         );
-        let result = ops::run(code, input, &ctx);
+        let result = if crate::bundle::owns(code) {
+            bundle.run(code, input)
+        } else {
+            ops::run(code, input, &ctx)
+        };
         if let Some(c) = callback {
             c.live.set(false); // whatever kept a clone can no longer call into a finished op
         }

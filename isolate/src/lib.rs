@@ -31,6 +31,7 @@ compile_error!(
 
 #[cfg(feature = "mpk-attack")]
 pub mod attack;
+mod bundle;
 mod configure;
 mod engine;
 mod ffi;

@@ -1,6 +1,7 @@
 //! Compiling a worker's modules: `main` and everything it imports (and the source's eager
 //! names), each transformed as its kind needs (TypeScript stripped, CommonJS wrapped, standard
-//! decorators lowered when V8 refuses them) and compiled by the bridge.
+//! decorators lowered when V8 refuses them) and compiled by the bridge; with node:fs, each
+//! module's bytes as given are kept for its `/bundle` (`crate::bundle`).
 //!
 //! Guarantees: every step runs under the load's watch, the transform's helper-thread CPU charged
 //! to it; an import of a built-in the worker's flags do not allow is an error naming it and its
@@ -20,8 +21,13 @@ impl Worker {
         use stockade_source::builtins::{target, Target};
         let mut walk = ImportWalk::new(main, source.eager_names(), self.limits.source_bytes)?;
         let features = self.host().features;
+        // node:fs shows the modules under /bundle (bundle.rs): kept only when it can.
+        let mut bundle = features.fs.then(crate::bundle::Bundle::default);
         while let Some(module) = walk.next(source)? {
             let index = self.compile(&module.name, module.kind, &module.bytes, guard, source)?;
+            if let Some(bundle) = bundle.as_mut() {
+                bundle.add(&module.name, module.bytes);
+            }
             for specifier in self.requests(index)? {
                 // Hidden modules (kinds.rs) are compiled with the module that imports them.
                 if specifier.starts_with(kinds::HIDDEN) {
@@ -41,6 +47,10 @@ impl Worker {
                     Target::NotFound => walk.import(&module.name, specifier, None)?,
                 }
             }
+        }
+        if let Some(mut bundle) = bundle {
+            bundle.finish();
+            self.host().bundle = std::rc::Rc::new(bundle);
         }
         let main = modules::normalise_name(main).map_err(RunError::InvalidInput)?;
         self.host()
