@@ -17,7 +17,10 @@
 //!   caught); the request's wall-clock limit (the worker's) bounds the whole;
 //! - every hop and every refusal is audited (`audit`), without header values or query: the
 //!   last hop here, once its body is read or its stream is over, the others and the refusals
-//!   where they happen.
+//!   where they happen;
+//! - a request's fetch holds one of its six places for open connections (`connections`) from
+//!   its first hop until its answer's body came whole, or its stream is over (`stream`), or, for
+//!   a WebSocket, until the socket is (`websocket.rs`).
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
 //! answer only as far as its size and a verbatim scrub go (an upstream that transforms a secret,
@@ -211,6 +214,7 @@ impl Gateway {
             response,
             index,
             hop,
+            slot,
             ..
         } = ran;
         let mut scrubber = Scrubber::new(injected);
@@ -235,7 +239,9 @@ impl Gateway {
                     sent: None,
                 };
                 let source = from_response(response);
-                let upstream = Upstream::new(source, scrubber, first.len(), Some(audit));
+                // The fetch stays one of the request's open connections until its stream is over.
+                let upstream =
+                    Upstream::new(source, scrubber, first.len(), Some(audit)).holding(slot);
                 head.stream = Some(hold(resources, upstream).ok_or(FetchError::TooManyStreams)?);
             }
             _ => {

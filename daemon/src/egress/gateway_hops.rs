@@ -32,7 +32,10 @@
 //!   3xx is its answer, as a browser's WebSocket does not follow one either);
 //! - a fetch its caller aborts stops waiting for its hop, which is audited as aborted (so is one
 //!   aborted before it started); a hop whose caller's request ends before its answer is audited
-//!   as cut short.
+//!   as cut short;
+//! - a fetch of a request (`resources`) is one of its open connections (`connections`): its first
+//!   hop that is admitted waits, in turn, while six are open (an abort or the request's end
+//!   ends that wait as they end a hop's); the chain keeps its place, which [`Ran`] hands on.
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
 //! status and `Location` only as far as they are checked again here.
@@ -45,19 +48,22 @@ use url::{Host, Url};
 use super::websocket;
 use super::*;
 use crate::egress::abort::watch;
+use crate::egress::connections::{self, Slot};
 use crate::egress::hop::{classify, isomorphic_decode, negotiate, tenant_headers};
 use crate::egress::scrub::holds_any;
 use crate::egress::stream::upload_body;
 use crate::egress::wire::{decode_request, RedirectMode, ResponseBodyEncoding};
 
 /// Where a chain of hops ended: the last answer's head and response, the tenant's index, the
-/// last hop, and the key of the WebSocket handshake it made, if it made one.
+/// last hop, the key of the WebSocket handshake it made, if it made one, and its place among
+/// the request's open connections (none without a request).
 pub(super) struct Ran {
     pub head: ResponseHead,
     pub response: reqwest::Response,
     pub index: usize,
     pub hop: Hop,
     pub websocket_key: Option<String>,
+    pub slot: Option<Slot>,
 }
 
 impl Gateway {
@@ -109,6 +115,7 @@ impl Gateway {
         // Shared, not copied, with each hop's request (a redirect may send it again).
         let mut body = bytes::Bytes::from(request.body);
         let mut redirected = false;
+        let mut slot = None;
         for hop in 0..=MAX_REDIRECTS {
             if hop > 0 && request.upload.is_some() && !body_dropped(&method, &request.method) {
                 return Err(FetchError::StreamedRedirect);
@@ -168,6 +175,34 @@ impl Gateway {
                 None if raw => &self.raw_client,
                 None => &self.client,
             };
+            // Audited if the caller's request ends (and drops this) before the answer.
+            let cut = CutShort {
+                gateway: self,
+                index,
+                hop: Some(Hop {
+                    started,
+                    record: record.clone(),
+                }),
+                injected,
+            };
+            if let (None, Some(resources)) = (&slot, resources) {
+                // One of the request's open connections: waits (holding no lock) while six are
+                // open; an abort ends the wait.
+                slot = Some(tokio::select! {
+                    opened = connections::open(resources) => match opened {
+                        Ok(slot) => slot,
+                        Err(closed) => {
+                            let hop_state = cut.disarm();
+                            let error = FetchError::Upstream(closed.to_string());
+                            return Err(self.fail(index, hop_state, error, injected));
+                        }
+                    },
+                    () = fired(&mut aborted) => {
+                        let hop_state = cut.disarm();
+                        return Err(self.fail(index, hop_state, FetchError::Aborted, injected));
+                    }
+                });
+            }
             let hop_body = match upload.take() {
                 Some(stream) => {
                     // The length the runtime knows (`upload_length`), not chunked framing.
@@ -183,16 +218,6 @@ impl Gateway {
                 .headers(sent)
                 .body(hop_body)
                 .send();
-            // Audited if the caller's request ends (and drops this) before the answer.
-            let cut = CutShort {
-                gateway: self,
-                index,
-                hop: Some(Hop {
-                    started,
-                    record: record.clone(),
-                }),
-                injected,
-            };
             let response = tokio::select! {
                 response = send => response,
                 () = fired(&mut aborted) => {
@@ -290,6 +315,7 @@ impl Gateway {
                 index,
                 hop: hop_state,
                 websocket_key,
+                slot,
             });
         }
         Err(FetchError::TooManyRedirects)

@@ -14,7 +14,8 @@
 //! - `websocket` (under `gateway`): a fetch's WebSocket handshake and its outbound socket,
 //!   relayed by `websocket_relay`;
 //! - `tcp`: `cloudflare:sockets`' connections (the `tcp.*` host calls), relayed by `tcp_relay`,
-//!   secured by `tcp_tls`.
+//!   secured by `tcp_tls`;
+//! - `connections`: a request's six open connections (fetches and sockets), more waiting.
 //!
 //! Guarantees: a tenant with no rules has no network; tenant code never receives a secret
 //! value (see `gateway`). Trusts: the config; the supervisor's tenant ids, which are the index
@@ -23,6 +24,7 @@
 mod abort;
 mod addr;
 mod audit;
+mod connections;
 mod error;
 mod gateway;
 mod hop;

@@ -10,8 +10,10 @@
 //! as the worker writes it (`stream::Upstream`: the same pieces, the same
 //! `stream::MAX_STREAMED_BODY` cap); its audit record is written when the stream is over, with
 //! the bytes sent and received. An abort (`fetch.abort`), a `fetch.cancel`, or the end of the
-//! caller's request drops the worker's call: its request is cancelled. Trusts: the supervisor's
-//! call context (it attached the outbound of the request's worker definition).
+//! caller's request drops the worker's call: its request is cancelled. A `Worker` request is one
+//! of the caller's open connections (`connections`) until its answer came whole or its stream is
+//! over, as a network fetch is. Trusts: the supervisor's call context (it attached the outbound
+//! of the request's worker definition).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,9 +26,11 @@ use url::Url;
 
 use super::abort::watch;
 use super::audit::{now_ms, Record};
+use super::connections;
 use super::gateway::{FetchError, Gateway};
+use super::scrub::Scrubber;
 use super::stream::{
-    from_worker, hold_answer, upload_stream, PendingAudit, Source, UploadStream, FIRST_PART,
+    from_worker, hold, upload_stream, PendingAudit, Source, UploadStream, Upstream, FIRST_PART,
 };
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
 use crate::supervisor::body::BodyStream;
@@ -169,8 +173,14 @@ impl Gateway {
             .dispatch
             .get()
             .ok_or_else(|| audit.failed("outbound workers are not available"))?;
-        let (_watch, aborted) =
+        let (_watch, mut aborted) =
             watch(resources, request.call).ok_or_else(|| audit.failed(FetchError::Aborted))?;
+        // One of the request's open connections, as a network fetch is: waits (holding no lock)
+        // while six are open; an abort ends the wait.
+        let slot = tokio::select! {
+            opened = connections::open(resources) => opened.map_err(|e| audit.failed(e))?,
+            Ok(()) = &mut aborted => return Err(audit.failed(FetchError::Aborted)),
+        };
         let url = request.url.clone();
         let delivery = dispatch(WorkerRequest {
             tenant: rules.name.clone(),
@@ -181,7 +191,7 @@ impl Gateway {
         // Dropping the delivery (an abort, or the caller's request ending) cancels it.
         let answer = tokio::select! {
             answer = delivery => answer.map_err(|e| audit.failed(e))?,
-            Ok(()) = aborted => return Err(audit.failed(FetchError::Aborted)),
+            Ok(()) = &mut aborted => return Err(audit.failed(FetchError::Aborted)),
         };
         let mut head = ResponseHead {
             status: answer.status,
@@ -223,7 +233,9 @@ impl Gateway {
             sent: Some(Arc::clone(&audit.sent)),
         };
         // Past the request's cap the body is dropped here: audited, its worker's request ends.
-        let held = hold_answer(resources, source, first.len(), Some(pending))
+        // Held, it keeps the fetch's place among the open connections until it is over.
+        let upstream = Upstream::new(source, Scrubber::new(&[]), first.len(), Some(pending));
+        let held = hold(resources, upstream.holding(Some(slot)))
             .ok_or_else(|| FetchError::TooManyStreams.to_string())?;
         head.stream = Some(held);
         Ok(encode_response(&head, &first))

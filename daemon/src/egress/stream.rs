@@ -14,7 +14,8 @@
 //! the end); every piece passes the request's `Scrubber` (a secret split across pieces is still
 //! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error; the hop's audit
 //! record is written when the stream is over (read to its end, failed, cancelled, or dropped with
-//! its request), with every byte received and the whole time taken.
+//! its request), with every byte received and the whole time taken; then, not before, the fetch's
+//! place among the request's open connections (`connections`) is given back.
 //!
 //! Trusts: the upstream's bytes only as far as the scrubber and the caps go.
 
@@ -29,6 +30,7 @@ use stockade_ipc::limits::MAX_BODY_LEN;
 use tokio::sync::{Mutex, Notify};
 
 use super::audit::{Audit, Record};
+use super::connections::Slot;
 use super::gateway::FetchError;
 use super::scrub::{scrub_str, Scrubber};
 use crate::config::SecretValue;
@@ -83,6 +85,9 @@ pub struct Upstream {
     /// Why the stream failed, for its audit record.
     failure: Option<String>,
     audit: Option<PendingAudit>,
+    /// The fetch's place among the request's open connections (`connections`), given back
+    /// with the stream.
+    slot: Option<Slot>,
 }
 
 impl Upstream {
@@ -102,7 +107,15 @@ impl Upstream {
             ended: false,
             failure: None,
             audit,
+            slot: None,
         }
+    }
+
+    /// This stream, holding `slot` (the fetch's place among the request's open connections)
+    /// until it is over.
+    pub fn holding(mut self, slot: Option<Slot>) -> Upstream {
+        self.slot = slot;
+        self
     }
 }
 

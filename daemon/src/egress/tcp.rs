@@ -22,9 +22,11 @@
 //!   whatever the tenant writes) and nothing is scrubbed from them;
 //! - every connection and every refusal is audited: a refusal at once, a connection once it is
 //!   over (bytes each way, duration, how it ended; `tcp_relay::Finish`);
-//! - a request has at most [`MAX_SOCKETS`] open (checked before connecting and when kept), kept
-//!   in its `Resources` (`TcpSockets`) under numbers only its calls can name; dropped, so
-//!   closed, when the request ends;
+//! - a connection is one of the request's open connections (`connections`: six at once with its
+//!   fetches; one more waits for one of them to end, in turn, before it resolves or connects),
+//!   its place held until the connection is over (closed, failed, or dropped with the request);
+//!   kept in the request's `Resources` (`TcpSockets`) under numbers only its calls can name;
+//!   dropped, so closed, when the request ends (a connect still waiting for its place included);
 //! - connecting takes at most [`CONNECT_TIMEOUT`] (and TLS `tcp_tls::HANDSHAKE_TIMEOUT`).
 //!
 //! Trusts: the tenant id and the request's `CallContext` (the supervisor attached them); nothing
@@ -41,6 +43,7 @@ use tokio_rustls::rustls::ClientConfig;
 use url::{Host, Url};
 
 use super::audit::{now_ms, Record};
+use super::connections;
 use super::gateway::Gateway;
 use super::policy::{decide, Decision, Target, TargetHost};
 use super::resolver::resolve_checked;
@@ -48,8 +51,9 @@ use super::tcp_relay::{self, BoxIo, Closer, Command, Finish, SocketEnd, CHUNK};
 use super::tcp_tls;
 use crate::supervisor::{CallContext, Outbound, Resources};
 
-/// Sockets one request may have open at once (Cloudflare's limit of simultaneous connections).
-pub const MAX_SOCKETS: usize = 6;
+/// Sockets one request may have open at once: the places of `connections` (which its fetches
+/// share), so keeping one never finds this many open.
+pub const MAX_SOCKETS: usize = super::connections::MAX_OPEN;
 /// The longest establishing the TCP connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -319,11 +323,11 @@ impl Gateway {
             }
         };
         record.rule = Some(rule);
-        let has_room =
-            |resources: &Resources| resources.shared(|sockets: &mut TcpSockets| sockets.has_room());
-        if !has_room(&context.resources) {
-            return refuse(record, too_many());
-        }
+        // One of the request's open connections: waits (holding no lock) while six are open.
+        let slot = match connections::open(&context.resources).await {
+            Ok(slot) => slot,
+            Err(closed) => return refuse(record, closed.to_string()),
+        };
         // The addresses to connect to, each checked (a name's, all of them, by the resolver).
         let literal: Option<IpAddr> = match &host {
             Host::Domain(_) => None,
@@ -389,6 +393,7 @@ impl Gateway {
             bytes_in: Arc::default(),
             bytes_out: Arc::default(),
             failure: Arc::default(),
+            slot: Some(slot),
         };
         let (end, closer) = tcp_relay::spawn(io, finish);
         let entry = Entry {
@@ -396,7 +401,8 @@ impl Gateway {
             _closer: closer,
             mode,
         };
-        // Dropped (closed, and audited) if the request has no room for it after all.
+        // Dropped (closed, and audited) if the request has no room for it after all (never: it
+        // holds one of the request's places).
         let socket = context
             .resources
             .shared(|sockets: &mut TcpSockets| sockets.insert(entry))

@@ -15,7 +15,8 @@
 //!   server that does not read; or hands its connection back, after the queued writes, for a
 //!   `startTls` upgrade (`Detach`);
 //! - what it carried (bytes each way) and how it ended go to the connection's [`Finish`], which
-//!   audits one record when the connection is over (an upgrade hands it on).
+//!   audits one record when the connection is over (an upgrade hands it on), and then gives its
+//!   place among the request's open connections back (after the connection is closed).
 //!
 //! Trusts: nothing from the worker but the byte counts it is given (each checked by `tcp.rs`).
 
@@ -27,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::audit::{Audit, Record};
+use super::connections::Slot;
 
 /// The most one `tcp.read` answers, and one `tcp.write` carries.
 pub const CHUNK: usize = 64 << 10;
@@ -64,6 +66,9 @@ pub struct Finish {
     pub bytes_out: Arc<AtomicU64>,
     /// How it ended, when not as the worker or its request closed it.
     pub failure: Arc<Mutex<Option<String>>>,
+    /// Its place among the request's open connections (`connections`): given back when the
+    /// connection is over (an upgrade hands it on with the rest).
+    pub slot: Option<Slot>,
 }
 
 impl Drop for Finish {
@@ -79,6 +84,8 @@ impl Drop for Finish {
             .clone();
         record.reason = Some(failure.unwrap_or_else(|| "closed".into()));
         self.audit.record(self.index, record);
+        // Audited: its place goes to the request's next connection.
+        drop(self.slot.take());
     }
 }
 
@@ -266,12 +273,16 @@ async fn relay(
     let (rd, (wr, ended)) = tokio::join!(reading, writing);
     match ended {
         Ended::Detach(reply) => {
-            // The upgrade carries on the connection and its audit record.
+            // The upgrade carries on the connection, its audit record and its place.
             let _ = reply.send((rd.unsplit(wr), finish));
+            return;
         }
         Ended::Failed(why) => note_failure(&finish.failure, why),
         Ended::Closed => {}
     }
+    // The connection is closed first; then it is audited and its place given back.
+    drop((rd, wr));
+    drop(finish);
 }
 
 #[cfg(test)]
@@ -303,6 +314,7 @@ mod tests {
             bytes_in: Arc::default(),
             bytes_out: Arc::default(),
             failure: Arc::default(),
+            slot: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Servers on 127.0.0.1 for the socket tests (`e2e_sockets.rs`, `e2e_node_net.rs`): a listener
 //! serving each connection on a thread of its own, a test CA and a rustls server configuration it
-//! signed, TLS and STARTTLS echo servers noting what they saw, and a daemon whose tenant t0 may
-//! reach their ports. Included with `#[path]` by the tests that use it, after `mod common`.
+//! signed, TLS and STARTTLS echo servers noting what they saw, an HTTP server holding its
+//! answers' bodies open until released (`HoldServer`), and a daemon whose tenant t0 may reach
+//! their ports. Included with `#[path]` by the tests that use it, after `mod common`.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::sync::{Arc, Mutex};
@@ -163,4 +164,97 @@ pub fn daemon(tag: &str, ports: &[u16], private: bool, roots: Option<&std::path:
         ports.join(", ")
     );
     Daemon::start_raw(tag, 1, &config, &[])
+}
+
+/// What a [`HoldServer`] saw: the paths in the order they arrived, how many requests it is
+/// holding open now, and the most it held open at once.
+#[derive(Default)]
+pub struct Held {
+    pub arrived: Vec<String>,
+    pub open: usize,
+    pub most: usize,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers each request's head at once (`200`, chunked,
+/// a first chunk `<path> `) and holds its body open until the test lets it end
+/// ([`HoldServer::release`], in the order their heads were sent): then it counts it as no longer
+/// open, and only then sends `done` and the body's end. A request is open from its arrival to
+/// that moment.
+pub struct HoldServer {
+    pub port: u16,
+    held: Arc<Mutex<Held>>,
+    releases: Arc<tokio::sync::Semaphore>,
+}
+
+impl HoldServer {
+    pub fn start() -> HoldServer {
+        let held = Arc::new(Mutex::new(Held::default()));
+        let releases = Arc::new(tokio::sync::Semaphore::new(0));
+        let (state, gate) = (Arc::clone(&held), Arc::clone(&releases));
+        let port = listen(move |mut stream| {
+            let (held, releases) = (Arc::clone(&state), Arc::clone(&gate));
+            async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let path = text.split(' ').nth(1).unwrap_or("").to_owned();
+                {
+                    let mut held = held.lock().expect("held");
+                    held.arrived.push(path.clone());
+                    held.open += 1;
+                    held.most = held.most.max(held.open);
+                }
+                let first = format!("{path} ");
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\
+                     connection: close\r\n\r\n{:x}\r\n{first}\r\n",
+                    first.len()
+                );
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    held.lock().expect("held").open -= 1;
+                    return;
+                }
+                if let Ok(permit) = releases.acquire().await {
+                    permit.forget();
+                }
+                held.lock().expect("held").open -= 1;
+                let _ = stream.write_all(b"4\r\ndone\r\n0\r\n\r\n").await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        HoldServer {
+            port,
+            held,
+            releases,
+        }
+    }
+
+    /// Lets the next `n` held requests (in the order their heads were sent) end.
+    pub fn release(&self, n: usize) {
+        self.releases.add_permits(n);
+    }
+
+    /// What it saw so far.
+    pub fn seen(&self) -> (Vec<String>, usize, usize) {
+        let held = self.held.lock().expect("held");
+        (held.arrived.clone(), held.open, held.most)
+    }
+
+    /// Waits (20 s at most) until `n` requests arrived; what it saw then.
+    pub fn wait_arrived(&self, n: usize) -> (Vec<String>, usize, usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = self.seen();
+            if seen.0.len() >= n || Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
