@@ -101,13 +101,12 @@ impl Daemon {
         nofile: Option<u64>,
     ) -> Daemon {
         // A folder of its own per daemon, also when two tests of one binary start daemons of the
-        // same tag at once (removing the folder under a running daemon kills it: stop 33's CI).
+        // same tag at once (stop 33's CI: one's start removed the other's configuration, and both
+        // tests talked to one daemon until one's end stopped it).
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "stockade-e2e-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("stockade-e2e-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         Daemon::launch_in(dir, workers, tail, env, capture, nofile)
     }
