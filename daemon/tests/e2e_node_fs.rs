@@ -1,13 +1,16 @@
 //! node:fs's `/bundle` through the Loader API of a real daemon with jailed workers: a worker's
 //! modules, as POST /v1/workers received them (an ES module, one in a folder, a text and a data
-//! module), are files under `/bundle` that its requests list and read, and cannot change.
+//! module), are files under `/bundle` that its requests list (recursively too) and read, also
+//! through a symbolic link in /tmp, and cannot change (`access` W_OK: ENOENT, as workerd).
 mod common;
 use common::*;
 
 const MAIN: &str = "import fs from 'node:fs';
 export default { async fetch() {
-  let write;
+  let write, access;
   try { fs.writeFileSync('/bundle/main.js', 'x'); } catch (e) { write = [e.code, e.syscall]; }
+  try { fs.accessSync('/bundle/notes.txt', fs.constants.W_OK); } catch (e) { access = e.code; }
+  fs.symlinkSync('../bundle/lib', '/tmp/lib');
   return Response.json({
     root: fs.readdirSync('/bundle'),
     lib: fs.readdirSync('/bundle/lib'),
@@ -17,6 +20,10 @@ export default { async fetch() {
     blob: [...fs.readFileSync('/bundle/blob.bin')],
     mainSize: fs.statSync('/bundle/main.js').size,
     write,
+    access,
+    recursive: fs.readdirSync('/bundle', { recursive: true }),
+    linked: [fs.readFileSync('/tmp/lib/util.js', 'utf8'), fs.lstatSync('/tmp/lib').isSymbolicLink(),
+      fs.realpathSync('/tmp/lib/util.js')],
   });
 } };";
 
@@ -67,4 +74,13 @@ fn a_loaded_workers_modules_are_read_only_files_under_bundle() {
     assert_eq!(v["blob"], serde_json::json!([0, 1, 255, 128]));
     assert_eq!(v["mainSize"], MAIN.len());
     assert_eq!(v["write"], serde_json::json!(["EPERM", "open"]));
+    assert_eq!(v["access"], "ENOENT");
+    assert_eq!(
+        v["recursive"],
+        serde_json::json!(["blob.bin", "lib", "main.js", "notes.txt", "lib/util.js"])
+    );
+    assert_eq!(
+        v["linked"],
+        serde_json::json!([UTIL, true, "/bundle/lib/util.js"])
+    );
 }

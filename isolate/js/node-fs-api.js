@@ -1,16 +1,130 @@
 // ---- node-fs-api.js: node:fs and node:fs/promises (callbacks, promises, streams, constants). --
-// The callback form of every synchronous call (node-fs.js) answers on a later turn of the event
+// readdirSync (Node 20's `recursive`: breadth first, paths relative to the directory, links to
+// directories followed unless `withFileTypes`), symlinkSync, readlinkSync and realpathSync over
+// the tree (symbolic links are made only under /tmp, as workerd's); then the module: the
+// callback form of every synchronous call (node-fs.js) answers on a later turn of the event
 // loop (`callback(err, value)`); `fs.promises` / node:fs/promises are async functions over the
 // same calls, `open` giving a FileHandle; createReadStream / createWriteStream are node:stream
 // Readable/Writable over an fd. What Cloudflare's node:fs lacks throws Node's
-// ERR_METHOD_NOT_IMPLEMENTED (watch, watchFile, symlinks and hard links, chown, glob, opendir,
+// ERR_METHOD_NOT_IMPLEMENTED (watch, watchFile, hard links, chown, glob, opendir,
 // cp, statfs). Guarantees: the module's state is the isolate's fd table and tree (node-fs.js);
 // a callback runs on the runtime's own timers, never tenant-replaceable globals.
 // Trusts: node-fs.js.
 
+function fsTreeSync(core) {
+  const { vfs, pathOf, optionsOf } = core;
+  const { fsError, lookup } = vfs;
+  const { Buffer } = builtinExports("node:buffer");
+  const named = (name, encoding) => (encoding === "buffer" ? Buffer.from(name) : name);
+
+  function readdirSync(path, options) {
+    const p = pathOf(path);
+    const { withFileTypes, encoding, recursive } = optionsOf(options);
+    if (recursive !== undefined && recursive !== null && typeof recursive !== "boolean") {
+      throw nodeError(TypeError, "ERR_INVALID_ARG_TYPE",
+        `The "options.recursive" property must be of type boolean.${describeReceived(recursive)}`);
+    }
+    const scope = fsCurrentScope();
+    const node = vfs.existing(p, "scandir", scope);
+    if (node.kind !== "dir") throw fsError("ENOTDIR", "scandir", p);
+    // Breadth first, as Node 20's readdirSyncRecursive: each directory's path as given, relative.
+    const dirs = [node], paths = [p], prefixes = [""];
+    const out = [];
+    for (let d = 0; d < dirs.length; d++) {
+      const names = vfs.names(dirs[d]);
+      for (let i = 0; i < names.length; i++) {
+        const child = vfs.childOf(dirs[d], names[i], scope);
+        if (withFileTypes) out[out.length] = new vfs.Dirent(named(names[i], encoding), child, paths[d]);
+        else out[out.length] = named(prefixes[d] + names[i], encoding);
+        if (recursive !== true) continue;
+        const at = joinPath(paths[d], names[i]);
+        let dir = child;
+        // Without withFileTypes Node stats each entry: a link to a directory is walked (Linux's
+        // MAX_LINKS in one path ends a loop); a Dirent's type is the link's own.
+        if (child.kind === "link" && !withFileTypes) {
+          try {
+            dir = lookup(at, "stat", scope).node;
+          } catch {
+            dir = undefined;
+          }
+        }
+        if (dir === undefined || dir.kind !== "dir") continue;
+        dirs[dirs.length] = dir;
+        paths[paths.length] = at;
+        prefixes[prefixes.length] = `${prefixes[d]}${names[i]}/`;
+      }
+    }
+    return out;
+  }
+
+  /** Node's path.join(dir, name): "." and ".." resolved as written, a relative path kept so. */
+  function joinPath(dir, name) {
+    const whole = `${dir}/${name}`, absolute = whole[0] === "/";
+    const parts = [];
+    for (let start = 0; start <= whole.length;) {
+      let end = StringIndexOf(whole, "/", start);
+      if (end === -1) end = whole.length;
+      const c = StringSlice(whole, start, end);
+      start = end + 1;
+      if (c === "" || c === ".") continue;
+      if (c !== "..") parts[parts.length] = c;
+      else if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.length--;
+      else if (!absolute) parts[parts.length] = "..";
+    }
+    const joined = ArrayJoin(parts, "/");
+    return absolute ? `/${joined}` : joined === "" ? "." : joined;
+  }
+
+  function symlinkSync(target, path, type) {
+    const t = pathOf(target, "target"), p = pathOf(path);
+    if (typeof type === "string" && type !== "dir" && type !== "file" && type !== "junction") {
+      throw nodeError(Error, "ERR_FS_INVALID_SYMLINK_TYPE",
+        `Symlink type must be one of "dir", "file", or "junction". Received "${type}"`);
+    }
+    const scope = fsCurrentScope();
+    try {
+      if (t === "") throw fsError("ENOENT", "symlink");
+      if (typedArrayByteLength(utf8Encode(t)) >= vfs.PATH_MAX) throw fsError("ENAMETOOLONG", "symlink");
+      const found = lookup(p, "symlink", scope, false);
+      if (found.node !== undefined) throw fsError("EEXIST", "symlink");
+      vfs.create(found.parent, found.name, "link", 0o777, scope, "symlink", p, t);
+    } catch (e) {
+      // Node names both: `symlink 'target' -> 'path'`.
+      throw typeof e.errno === "number" && e.syscall !== undefined ? fsError(e.code, "symlink", t, p) : e;
+    }
+  }
+
+  function readlinkSync(path, options) {
+    const p = pathOf(path);
+    const node = vfs.existing(p, "readlink", fsCurrentScope(), false);
+    if (node.kind !== "link") throw fsError("EINVAL", "readlink", p);
+    const { encoding } = optionsOf(options);
+    if (encoding && encoding !== "buffer" && encoding !== "utf8" && encoding !== "utf-8") {
+      return Buffer.from(node.target).toString(encoding);
+    }
+    return named(node.target, encoding);
+  }
+
+  /** As Node's realpathSync: the path resolved as written ("..", ".") first, then every link. */
+  function realpathSync(path, options) {
+    const p = `/${ArrayJoin(vfs.splitPath(pathOf(path)), "/")}`;
+    const scope = fsCurrentScope();
+    const last = vfs.existing(p, "lstat", scope, false);
+    const found = last.kind === "link" ? lookup(p, "stat", scope) : lookup(p, "lstat", scope, false);
+    if (found.node === undefined) throw fsError("ENOENT", "stat", p);
+    return named(`/${ArrayJoin(found.real, "/")}`, optionsOf(options).encoding);
+  }
+  realpathSync.native = realpathSync;
+
+  return { __proto__: null, readdirSync, symlinkSync, readlinkSync, realpathSync };
+}
+
 function fsModules() {
   const core = fsSyncApi();
   const sync = core.sync;
+  const tree = fsTreeSync(core);
+  const treeNames = ObjectKeys(tree);
+  for (let i = 0; i < treeNames.length; i++) sync[treeNames[i]] = tree[treeNames[i]];
   fsScopes.enabled = true; // from now on, every invocation gets a /tmp of its own
   const fs = { __proto__: null };
   const names = ObjectKeys(sync);
@@ -46,7 +160,7 @@ function fsModules() {
   const unsupported = (name) => () => {
     throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", `The ${name} method is not implemented`);
   };
-  const UNSUPPORTED = ["watch", "watchFile", "unwatchFile", "symlink", "symlinkSync", "link", "linkSync",
+  const UNSUPPORTED = ["watch", "watchFile", "unwatchFile", "link", "linkSync",
     "chown", "chownSync", "lchown", "lchownSync", "fchown", "fchownSync", "glob", "globSync", "opendir",
     "opendirSync", "cp", "cpSync", "statfs", "statfsSync", "lutimes", "lutimesSync"];
   for (let i = 0; i < UNSUPPORTED.length; i++) fs[UNSUPPORTED[i]] = unsupported(UNSUPPORTED[i]);
@@ -89,7 +203,7 @@ function fsModules() {
   promises.readFile = async (path, options) => (path instanceof FileHandle ? path.readFile(options) : sync.readFileSync(path, options));
   promises.writeFile = async (path, data, options) => (path instanceof FileHandle ? path.writeFile(data, options) : sync.writeFileSync(path, data, options));
   promises.appendFile = async (path, data, options) => (path instanceof FileHandle ? path.appendFile(data, options) : sync.appendFileSync(path, data, options));
-  const PROMISE_UNSUPPORTED = ["watch", "symlink", "link", "chown", "lchown", "glob", "opendir", "cp", "statfs", "lutimes"];
+  const PROMISE_UNSUPPORTED = ["watch", "link", "chown", "lchown", "glob", "opendir", "cp", "statfs", "lutimes"];
   for (let i = 0; i < PROMISE_UNSUPPORTED.length; i++) {
     const name = PROMISE_UNSUPPORTED[i];
     promises[name] = async () => unsupported(name)();
@@ -128,11 +242,11 @@ const FS_NAMES = [
   "openSync", "closeSync", "readSync", "writeSync", "readFileSync", "writeFileSync", "appendFileSync",
   "statSync", "lstatSync", "fstatSync", "existsSync", "accessSync", "readdirSync", "mkdirSync", "unlinkSync",
   "rmdirSync", "rmSync", "renameSync", "copyFileSync", "truncateSync", "ftruncateSync", "realpathSync",
-  "mkdtempSync", "chmodSync", "utimesSync", "fsyncSync", "fdatasyncSync", "readlinkSync",
+  "mkdtempSync", "chmodSync", "utimesSync", "fsyncSync", "fdatasyncSync", "readlinkSync", "symlinkSync",
   "open", "close", "read", "write", "readFile", "writeFile", "appendFile", "stat", "lstat", "fstat", "exists",
   "access", "readdir", "mkdir", "unlink", "rmdir", "rm", "rename", "copyFile", "truncate", "ftruncate",
-  "realpath", "mkdtemp", "chmod", "utimes", "fsync", "fdatasync", "readlink",
-  "watch", "watchFile", "unwatchFile", "symlink", "symlinkSync", "link", "linkSync", "chown", "chownSync",
+  "realpath", "mkdtemp", "chmod", "utimes", "fsync", "fdatasync", "readlink", "symlink",
+  "watch", "watchFile", "unwatchFile", "link", "linkSync", "chown", "chownSync",
   "lchown", "lchownSync", "fchown", "fchownSync", "glob", "globSync", "opendir", "opendirSync", "cp", "cpSync",
   "statfs", "statfsSync", "lutimes", "lutimesSync",
   "constants", "F_OK", "R_OK", "W_OK", "X_OK", "promises", "Stats", "Dirent",

@@ -2,12 +2,16 @@
 // The tree Cloudflare's node:fs shows (workerd's filesystem.c++): `/bundle` (the worker's modules,
 // read-only, each under its name: listed by the host's bundle op when first touched, its bytes
 // read from the host at each read, never kept here; isolate/src/bundle.rs), `/tmp` (writable,
-// in memory, one per request: node-fs-scope.js), `/dev` (null, zero, full, random, urandom).
+// in memory, one per request: node-fs-scope.js, where symbolic links may be made),
+// `/dev` (null, zero, full, random, urandom).
 // Guarantees: every path is resolved here against that tree, never against a host file system
-// (there is no host call); a write anywhere but under /tmp is EPERM; the bytes and files under
-// the /tmp of the live requests are capped isolate-wide (TMP_MAX_BYTES, TMP_MAX_FILES: ENOSPC
-// past them, the isolate lives on); errors are Node's (code, errno, syscall, path, dest, and
-// the message "CODE: description, syscall 'path'"). Internal state is in null-prototype records
+// (there is no host call), component by component as Linux does: a symbolic link on the way is
+// followed (a relative target from the link's directory, ".." from where a link led), at most
+// MAX_LINKS per resolution (ELOOP past it); a write anywhere but under /tmp is EPERM; the bytes
+// and files under the /tmp of the live requests are capped isolate-wide (TMP_MAX_BYTES,
+// TMP_MAX_FILES: ENOSPC past them, the isolate lives on; a link counts as a file, its target at
+// most PATH_MAX bytes); errors are Node's (code, errno, syscall, path, dest, and the message
+// "CODE: description, syscall 'path'"). Internal state is in null-prototype records
 // tenant code never sees. Trusts: the captured primordials of the eager parts; the host's bundle
 // ops to answer what they are asked (a read at most its length, within the file).
 
@@ -16,7 +20,9 @@ function fsVfs() {
   const TMP_MAX_FILES = 10000;
   // The host's bundle ops (isolate/src/bundle.rs) and the most bytes one read answers.
   const BUNDLE_LIST = 0x7f01, BUNDLE_READ = 0x7f02, BUNDLE_READ_MAX = 8 << 20;
-  const S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFCHR = 0o020000;
+  const S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFLNK = 0o120000;
+  // Linux's MAXSYMLINKS (links followed in one resolution) and PATH_MAX (a link's target).
+  const MAX_LINKS = 40, PATH_MAX = 4096;
   const ERRNO = {
     __proto__: null,
     EPERM: [-1, "operation not permitted"], ENOENT: [-2, "no such file or directory"],
@@ -25,7 +31,8 @@ function fsVfs() {
     ENOTDIR: [-20, "not a directory"], EISDIR: [-21, "illegal operation on a directory"],
     EINVAL: [-22, "invalid argument"], EMFILE: [-24, "too many open files"],
     ENOSPC: [-28, "no space left on device"], ENOTEMPTY: [-39, "directory not empty"],
-    ENOSYS: [-38, "function not implemented"],
+    ENOSYS: [-38, "function not implemented"], ENAMETOOLONG: [-36, "name too long"],
+    ELOOP: [-40, "too many symbolic links encountered"],
   };
   let inodes = 1;
 
@@ -50,6 +57,7 @@ function fsVfs() {
       __proto__: null, kind, mode, ino: inodes++, atimeMs: now, mtimeMs: now, ctimeMs: now,
       birthtimeMs: now, entries: null, data: null, size: 0, device: null, readonly: false, scope: null,
       module: -1, // a /bundle file: its index in the host's list (its bytes stay there)
+      target: null, // a symbolic link: the path it holds, as given
     };
     if (kind === "dir") node.entries = new MapCtor();
     if (extra !== undefined) ObjectAssignInto(node, extra);
@@ -135,23 +143,65 @@ function fsVfs() {
     return MapGet(dir.entries, name);
   }
 
-  /** Looks `path` up: {node (or undefined), parent, name}; ENOTDIR/ENOENT for a missing or
-   *  non-directory ancestor. */
-  function lookup(path, syscall, scope) {
-    const parts = splitPath(path);
-    let node = root, parent = null, name = "";
-    for (let i = 0; i < parts.length; i++) {
-      if (node === undefined) throw fsError("ENOENT", syscall, path);
-      if (node.kind !== "dir") throw fsError("ENOTDIR", syscall, path);
-      parent = node;
-      name = parts[i];
-      node = childOf(node, name, scope);
+  /** Looks `path` up, following the symbolic links on the way, and the last component's when
+   *  `follow`: {node (undefined when missing), parent (the directory it is or would be in; null
+   *  for "/"), name, real (the resolved path's components)}. ENOENT/ENOTDIR for a missing or
+   *  non-directory ancestor, ELOOP past MAX_LINKS links. A trailing "/" is not looked at (Linux
+   *  would follow a last link then; here `lstat` and the removals always take the link itself). */
+  function lookup(path, syscall, scope, follow = true) {
+    // What is left to walk, last component first (a link's target is pushed in its place).
+    const todo = [];
+    pushComponents(todo, path);
+    const nodes = [root], names = [];
+    let links = 0;
+    while (todo.length > 0) {
+      const c = todo[todo.length - 1];
+      todo.length--;
+      const dir = nodes[nodes.length - 1];
+      if (dir === undefined) throw fsError("ENOENT", syscall, path);
+      if (dir.kind !== "dir") throw fsError("ENOTDIR", syscall, path);
+      if (c === ".") continue;
+      if (c === "..") {
+        if (names.length > 0) {
+          nodes.length--;
+          names.length--;
+        }
+        continue;
+      }
+      const child = childOf(dir, c, scope);
+      if (child !== undefined && child.kind === "link" && (todo.length > 0 || follow)) {
+        if (++links > MAX_LINKS) throw fsError("ELOOP", syscall, path);
+        if (child.target[0] === "/") {
+          nodes.length = 1;
+          names.length = 0;
+        }
+        pushComponents(todo, child.target);
+        continue;
+      }
+      nodes[nodes.length] = child;
+      names[names.length] = c;
     }
-    return { __proto__: null, node, parent, name, parts };
+    const n = names.length;
+    return {
+      __proto__: null, node: nodes[n], parent: n === 0 ? null : nodes[n - 1], name: n === 0 ? "" : names[n - 1],
+      real: names,
+    };
   }
 
-  function existing(path, syscall, scope) {
-    const found = lookup(path, syscall, scope);
+  /** Pushes the components of `path` onto `todo`, last first (empty ones left out). */
+  function pushComponents(todo, path) {
+    const parts = [];
+    for (let start = 0; start <= path.length;) {
+      let end = StringIndexOf(path, "/", start);
+      if (end === -1) end = path.length;
+      if (end > start) parts[parts.length] = StringSlice(path, start, end);
+      start = end + 1;
+    }
+    for (let i = parts.length - 1; i >= 0; i--) todo[todo.length] = parts[i];
+  }
+
+  function existing(path, syscall, scope, follow = true) {
+    const found = lookup(path, syscall, scope, follow);
     if (found.node === undefined) throw fsError("ENOENT", syscall, path);
     return found.node;
   }
@@ -161,12 +211,18 @@ function fsVfs() {
     return dir !== null && dir.kind === "dir" && !dir.readonly && dir !== root;
   }
 
-  /** Makes the entry `name` in `parent` (under the scope's /tmp), counting it. */
-  function create(parent, name, kind, mode, scope, syscall, path) {
+  /** Makes the entry `name` in `parent` (under the scope's /tmp), counting it; a link holds
+   *  `target` (checked by the caller). */
+  function create(parent, name, kind, mode, scope, syscall, path, target) {
     if (!writable(parent)) throw fsError("EPERM", syscall, path);
     if (fsScopes.files >= TMP_MAX_FILES) throw fsError("ENOSPC", syscall, path);
-    const node = newNode(kind, kind === "dir" ? S_IFDIR | (mode & 0o7777) : S_IFREG | (mode & 0o7777), { scope });
+    const type = kind === "dir" ? S_IFDIR : kind === "link" ? S_IFLNK : S_IFREG;
+    const node = newNode(kind, type | (kind === "link" ? 0o777 : mode & 0o7777), { scope });
     if (kind === "file") node.data = new Uint8ArrayCtor(0);
+    if (kind === "link") {
+      node.target = target;
+      node.size = typedArrayByteLength(utf8Encode(target));
+    }
     MapSet(parent.entries, name, node);
     scope.files++;
     fsScopes.files++;
@@ -178,7 +234,7 @@ function fsVfs() {
   function uncount(node) {
     if (node.kind === "dir") {
       MapForEach(node.entries, (child) => uncount(child));
-    } else {
+    } else if (node.kind === "file") {
       resize(node, 0, "unlink");
     }
     const scope = node.scope;
@@ -278,7 +334,7 @@ function fsVfs() {
       this.rdev = 0;
       this.blksize = 4096;
       this.ino = node.ino;
-      this.size = node.kind === "file" ? node.size : 0;
+      this.size = node.kind === "file" || node.kind === "link" ? node.size : 0;
       this.blocks = fsMathCeil(this.size / 512);
       this.atimeMs = node.atimeMs;
       this.mtimeMs = node.mtimeMs;
@@ -292,7 +348,7 @@ function fsVfs() {
     isFile() { return (this.mode & 0o170000) === S_IFREG; }
     isDirectory() { return (this.mode & 0o170000) === S_IFDIR; }
     isCharacterDevice() { return (this.mode & 0o170000) === S_IFCHR; }
-    isSymbolicLink() { return false; }
+    isSymbolicLink() { return (this.mode & 0o170000) === S_IFLNK; }
     isBlockDevice() { return false; }
     isFIFO() { return false; }
     isSocket() { return false; }
@@ -308,7 +364,7 @@ function fsVfs() {
     isFile() { return this.kind === "file"; }
     isDirectory() { return this.kind === "dir"; }
     isCharacterDevice() { return this.kind === "dev"; }
-    isSymbolicLink() { return false; }
+    isSymbolicLink() { return this.kind === "link"; }
     isBlockDevice() { return false; }
     isFIFO() { return false; }
     isSocket() { return false; }
@@ -324,7 +380,7 @@ function fsVfs() {
 
   return {
     __proto__: null, fsError, lookup, existing, create, uncount, resize, writeAt, readAt, contents,
-    names, childOf, writable, splitPath, Stats, Dirent, root,
+    names, childOf, writable, splitPath, Stats, Dirent, root, PATH_MAX,
     S_IFREG, S_IFDIR, S_IFCHR,
   };
 }

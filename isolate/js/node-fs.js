@@ -1,12 +1,13 @@
 // ---- node-fs.js: node:fs's synchronous API over the virtual file system (node-fs-vfs.js). ------
 // readFileSync, writeFileSync, appendFileSync, existsSync, accessSync, stat/lstat/fstatSync,
-// readdirSync (withFileTypes), mkdirSync (recursive), rmSync, rmdirSync, unlinkSync, renameSync,
-// copyFileSync, open/read/write/close/fsync/ftruncateSync with numeric fds, truncateSync,
-// realpathSync, mkdtempSync, chmodSync and utimesSync, as Node 20 does them on that tree (errors
-// included). Guarantees: an fd names an open-file record of this isolate's table (at most
-// MAX_FDS at once, EMFILE past it); every path goes through the tree's lookup; arguments are
-// checked as Node checks them (ERR_INVALID_ARG_TYPE). Trusts: node-fs-vfs.js and the captured
-// primordials.
+// mkdirSync (recursive), rmSync, rmdirSync, unlinkSync, renameSync, copyFileSync,
+// open/read/write/close/fsync/ftruncateSync with numeric fds, truncateSync, mkdtempSync, chmodSync
+// and utimesSync, as Node 20 does them on that tree (errors included; symbolic links followed
+// where Linux follows them, not by lstat, unlink, rmdir, rm, rename and mkdir's last component);
+// readdir, symbolic links and realpath are node-fs-api.js's. Guarantees: an fd names an
+// open-file record of this isolate's table (at most MAX_FDS at once, EMFILE past it); every path
+// goes through the tree's lookup; arguments are checked as Node checks them
+// (ERR_INVALID_ARG_TYPE). Trusts: node-fs-vfs.js and the captured primordials.
 
 function fsSyncApi() {
   const vfs = fsVfs();
@@ -59,6 +60,8 @@ function fsSyncApi() {
     const f = flagsOf(flags, "r");
     const read = f[0], write = f[1], create = f[2], exclusive = f[3], truncate = f[4], append = f[5];
     const scope = fsCurrentScope();
+    // O_CREAT|O_EXCL refuses any entry there, a dangling link too; otherwise links are followed.
+    if (create && exclusive && lookup(p, "open", scope, false).node !== undefined) throw fsError("EEXIST", "open", p);
     const found = lookup(p, "open", scope);
     let node = found.node;
     if (node === undefined) {
@@ -171,7 +174,7 @@ function fsSyncApi() {
   function lstatSync(path, options) {
     const p = pathOf(path);
     try {
-      return new vfs.Stats(existing(p, "lstat", fsCurrentScope()));
+      return new vfs.Stats(existing(p, "lstat", fsCurrentScope(), false));
     } catch (e) {
       if (options?.throwIfNoEntry === false && e.code === "ENOENT") return undefined;
       throw e;
@@ -188,26 +191,16 @@ function fsSyncApi() {
     }
   }
 
-  function accessSync(path, mode = 0) {
+  /** As workerd's: ENOENT for what may not be written (W_OK) and for X_OK (nothing executes). */
+  function accessSync(path, mode) {
     const p = pathOf(path);
-    const node = existing(p, "access", fsCurrentScope());
-    if (mode & 2 && node.readonly) throw fsError("EACCES", "access", p);
-  }
-
-  function readdirSync(path, options) {
-    const p = pathOf(path);
-    const { withFileTypes, encoding } = optionsOf(options);
-    const scope = fsCurrentScope();
-    const node = existing(p, "scandir", scope);
-    if (node.kind !== "dir") throw fsError("ENOTDIR", "scandir", p);
-    const names = vfs.names(node);
-    const out = [];
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      if (withFileTypes) out[i] = new vfs.Dirent(name, vfs.childOf(node, name, scope), p);
-      else out[i] = encoding === "buffer" ? Buffer.from(name) : name;
+    if (mode !== undefined && mode !== null) {
+      if (typeof mode !== "number") throw nodeError(TypeError, "ERR_INVALID_ARG_TYPE", "mode must be int32 or null/undefined");
+      if (mode !== mode) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", "mode is out of range");
+      if (mode < 0 || mode > 7) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", "mode is out of range: >= 0 && <= 7");
     }
-    return out;
+    const node = existing(p, "access", fsCurrentScope());
+    if (mode & 1 || (mode & 2 && node.readonly)) throw fsError("ENOENT", "access", p);
   }
 
   function mkdirSync(path, options) {
@@ -216,26 +209,48 @@ function fsSyncApi() {
     const mode = typeof opts.mode === "number" ? opts.mode : 0o777;
     const scope = fsCurrentScope();
     if (!opts.recursive) {
-      const found = lookup(p, "mkdir", scope);
+      const found = lookup(p, "mkdir", scope, false);
       if (found.node !== undefined) throw fsError("EEXIST", "mkdir", p);
-      if (found.parent === null) throw fsError("EEXIST", "mkdir", p);
       vfs.create(found.parent, found.name, "dir", mode, scope, "mkdir", p);
       return undefined;
     }
-    const parts = vfs.splitPath(p);
-    let dir = vfs.root, made, walked = "";
-    for (let i = 0; i < parts.length; i++) {
-      walked += `/${parts[i]}`;
-      let next = vfs.childOf(dir, parts[i], scope);
-      if (next === undefined) {
-        next = vfs.create(dir, parts[i], "dir", mode, scope, "mkdir", p);
-        if (made === undefined) made = walked;
-      } else if (next.kind !== "dir") {
-        throw fsError(i === parts.length - 1 ? "EEXIST" : "ENOTDIR", "mkdir", p);
+    // Node's mkdirp: up the path's parents (as written) to one whose parent exists, then down.
+    const pending = [];
+    for (let at = p; ; at = dirname(at)) {
+      let found = null;
+      try {
+        found = lookup(at, "mkdir", scope, false);
+      } catch (e) {
+        if (e.code === "ENOTDIR" || e.code === "ELOOP") throw fsError(e.code, "mkdir", p);
+        if (e.code !== "ENOENT") throw e;
       }
-      dir = next;
+      if (found !== null && found.node !== undefined) {
+        // The entry there, a link followed: a directory ends the climb, anything else fails.
+        const dir = found.node.kind === "link" ? lookup(at, "mkdir", scope).node : found.node;
+        if (dir === undefined) throw fsError("ENOENT", "mkdir", p);
+        if (dir.kind !== "dir") throw fsError(pending.length === 0 ? "EEXIST" : "ENOTDIR", "mkdir", p);
+        break;
+      }
+      pending[pending.length] = at;
+      if (found !== null) break;
+      if (dirname(at) === at) throw fsError("ENOENT", "mkdir", p);
     }
-    return made;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const found = lookup(pending[i], "mkdir", scope, false);
+      if (found.node === undefined) vfs.create(found.parent, found.name, "dir", mode, scope, "mkdir", p);
+    }
+    return pending.length === 0 ? undefined : pending[pending.length - 1];
+  }
+
+  /** Node's path.dirname on POSIX (a relative path's parent is "."). */
+  function dirname(path) {
+    let end = path.length;
+    while (end > 1 && path[end - 1] === "/") end--;
+    let cut = end - 1;
+    while (cut >= 0 && path[cut] !== "/") cut--;
+    if (cut < 0) return ".";
+    while (cut > 0 && path[cut - 1] === "/") cut--;
+    return cut === 0 ? "/" : StringSlice(path, 0, cut);
   }
 
   /** Removes the entry `found` names (a lookup's answer) from its parent. */
@@ -248,7 +263,7 @@ function fsSyncApi() {
 
   function unlinkSync(path) {
     const p = pathOf(path);
-    const found = lookup(p, "unlink", fsCurrentScope());
+    const found = lookup(p, "unlink", fsCurrentScope(), false);
     if (found.node === undefined) throw fsError("ENOENT", "unlink", p);
     if (found.node.kind === "dir") throw fsError("EISDIR", "unlink", p);
     detach(found, "unlink", p);
@@ -256,7 +271,7 @@ function fsSyncApi() {
 
   function rmdirSync(path, options) {
     const p = pathOf(path);
-    const found = lookup(p, "rmdir", fsCurrentScope());
+    const found = lookup(p, "rmdir", fsCurrentScope(), false);
     if (found.node === undefined) throw fsError("ENOENT", "rmdir", p);
     if (found.node.kind !== "dir") throw fsError("ENOTDIR", "rmdir", p);
     // A read-only parent refuses before emptiness is looked at (workerd's rm, Linux's rmdir).
@@ -268,7 +283,7 @@ function fsSyncApi() {
   function rmSync(path, options) {
     const p = pathOf(path);
     const { recursive, force } = optionsOf(options);
-    const found = lookup(p, "rm", fsCurrentScope());
+    const found = lookup(p, "rm", fsCurrentScope(), false);
     if (found.node === undefined) {
       if (force) return;
       throw fsError("ENOENT", "lstat", p);
@@ -286,9 +301,9 @@ function fsSyncApi() {
   function renameSync(from, to) {
     const a = pathOf(from, "oldPath"), b = pathOf(to, "newPath");
     const scope = fsCurrentScope();
-    const src = lookup(a, "rename", scope);
+    const src = lookup(a, "rename", scope, false);
     if (src.node === undefined) throw fsError("ENOENT", "rename", a, b);
-    const dst = lookup(b, "rename", scope);
+    const dst = lookup(b, "rename", scope, false);
     if (dst.parent === null || dst.parent.kind !== "dir") throw fsError("ENOENT", "rename", a, b);
     if (!vfs.writable(src.parent) || !vfs.writable(dst.parent) || src.node.readonly) throw fsError("EPERM", "rename", a, b);
     if (src.node.scope !== dst.parent.scope && dst.parent.scope !== null) throw fsError("EXDEV", "rename", a, b);
@@ -334,13 +349,6 @@ function fsSyncApi() {
     vfs.resize(file.node, len, "ftruncate");
   }
 
-  function realpathSync(path) {
-    const p = pathOf(path);
-    existing(p, "lstat", fsCurrentScope());
-    return `/${ArrayJoin(vfs.splitPath(p), "/")}`;
-  }
-  realpathSync.native = realpathSync;
-
   function mkdtempSync(prefix) {
     const p = pathOf(prefix, "prefix");
     const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -374,19 +382,14 @@ function fsSyncApi() {
     node.mtimeMs = ms(mtime);
   }
   const fsyncSync = (fd) => { fileOf(fd, "fsync"); };
-  function readlinkSync(path) {
-    const p = pathOf(path);
-    existing(p, "readlink", fsCurrentScope());
-    throw fsError("EINVAL", "readlink", p);
-  }
 
   return {
     __proto__: null, vfs, fds, pathOf, bytesOf, decoded, toBuffer, fileOf, optionsOf,
     sync: {
       __proto__: null, openSync, closeSync, readSync, writeSync, readFileSync, writeFileSync, appendFileSync,
-      statSync, lstatSync, fstatSync, existsSync, accessSync, readdirSync, mkdirSync, unlinkSync, rmdirSync,
-      rmSync, renameSync, copyFileSync, truncateSync, ftruncateSync, realpathSync, mkdtempSync, chmodSync,
-      utimesSync, fsyncSync, fdatasyncSync: fsyncSync, readlinkSync,
+      statSync, lstatSync, fstatSync, existsSync, accessSync, mkdirSync, unlinkSync, rmdirSync,
+      rmSync, renameSync, copyFileSync, truncateSync, ftruncateSync, mkdtempSync, chmodSync,
+      utimesSync, fsyncSync, fdatasyncSync: fsyncSync,
     },
   };
 }

@@ -315,3 +315,66 @@ fn the_flag_alone_brings_the_bundle() {
     assert_eq!(v["util"], UTIL);
     assert_eq!(v["blob"], serde_json::json!(BLOB));
 }
+
+#[test]
+fn modules_nobody_imports_are_listed_and_read() {
+    // As workerd: every module the worker was given, imported or not (text, data, JSON, JS).
+    let main = "import fs from 'node:fs';
+        export default () => [fs.readdirSync('/bundle', { recursive: true }),
+          fs.readFileSync('/bundle/spare/notes.txt', 'utf8'), [...fs.readFileSync('/bundle/spare/blob.bin')],
+          fs.readFileSync('/bundle/conf.json', 'utf8'), fs.readFileSync('/bundle/unused.js', 'utf8')];";
+    let mut w = worker_with(
+        vec![
+            Module::new("main.js", main),
+            Module::new("spare/notes.txt", NOTES),
+            Module {
+                name: "spare/blob.bin".into(),
+                kind: ModuleKind::Data,
+                bytes: BLOB.to_vec(),
+            },
+            Module::new("conf.json", CONF),
+            Module::new("unused.js", UTIL),
+        ],
+        &options("2025-09-01", &["nodejs_compat"]),
+    );
+    assert_eq!(
+        ok(w.call("null")),
+        serde_json::json!([
+            [
+                "conf.json",
+                "main.js",
+                "spare",
+                "unused.js",
+                "spare/blob.bin",
+                "spare/notes.txt"
+            ],
+            NOTES,
+            BLOB,
+            CONF,
+            UTIL
+        ])
+    );
+}
+
+#[test]
+fn the_node_warm_up_lists_and_reads_its_bundle() {
+    // worker/src/warm_up_node.js as worker/src/lib.rs's warm-up loads it (main.ts beside d.json,
+    // with node:fs), so that the bundle's listing and reads are in the nodefs group's code cache.
+    let limits = stockade_isolate::Limits {
+        memory_bytes: 128 << 20,
+        cpu: Duration::from_secs(5),
+        ..limits()
+    };
+    let mut worker = Worker::new(engine(), limits).expect("isolate");
+    let mut set = ModuleSet::new([
+        Module::new("main.ts", include_str!("../../worker/src/warm_up_node.js")),
+        Module::new("d.json", "1"),
+    ])
+    .expect("module set");
+    let options = options("2025-06-01", &["nodejs_compat", "enable_nodejs_fs_module"]);
+    let load = worker.load_with("main.ts", &mut set, &options);
+    assert!(load.result.is_ok(), "{:?}", load.result);
+    let answer = ok(worker.call("1"));
+    let text = answer.as_str().expect("a string");
+    assert!(text.ends_with(",fs,d.json+main.ts=1"), "{text}");
+}

@@ -54,6 +54,7 @@ pub const MAX_OP_OUTPUT: usize = MAX_OP_INPUT + 4096;
 /// `NODE_OP` in `js/node-hash.js` and
 /// `NODE_OP_EXT` in `js/node-crypto-keys.js`);
 /// a family owns one range of 0x100 codes.
+/// 0x7fxx belongs to the isolate crate's `/bundle` ops (`isolate/src/bundle.rs`, via `host.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum OpCode {

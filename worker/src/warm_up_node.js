@@ -2,7 +2,8 @@
 // isolate of its own: the `node:*` modules packages import most, used, so that the code cache of
 // the prelude's lazy node, nodestream, nodefs, nodehttp, nodenet and sockets groups hold what that use
 // compiled (without a host: an Express-style server served by httpServerHandler, a socket made
-// but never connected, an address connect() refuses before it asks the host).
+// but never connected, an address connect() refuses before it asks the host; node:fs's /bundle
+// listed, recursively, and a module read through a symbolic link in /tmp).
 import { Buffer } from 'node:buffer';
 import EventEmitter from 'node:events';
 import { format, inspect, promisify } from 'node:util';
@@ -13,7 +14,7 @@ import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystri
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createGunzip } from 'node:zlib';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { httpServerHandler } from 'cloudflare:node';
@@ -26,6 +27,11 @@ async function served() {
   }).listen(8080);
   const answer = await httpServerHandler({ port: 8080 }).fetch(new Request('http://warm/up?x=1'));
   return `${answer.status} ${await answer.text()} ${http.STATUS_CODES[404]}`;
+}
+
+function bundle() {
+  symlinkSync('/bundle/d.json', '/tmp/d');
+  return `${readdirSync('/bundle', { recursive: true }).join('+')}=${readFileSync('/tmp/d', 'utf8')}`;
 }
 
 function sockets() {
@@ -69,5 +75,6 @@ export default async () => {
     await served(),
     sockets(),
     (writeFileSync('/tmp/warm', 'fs'), readFileSync('/tmp/warm', 'utf8')),
+    bundle(),
   ].join();
 };
