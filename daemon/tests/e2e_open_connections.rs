@@ -1,11 +1,13 @@
 //! Cloudflare's six simultaneous open connections per request, end to end: a real daemon, a
 //! jailed Loader worker, real servers on 127.0.0.1. A 7th `connect()` waits (its `opened`
 //! neither resolves nor rejects) while six sockets are open and opens once one is closed; 7
-//! `fetch()`es to a server that holds its answers' bodies open reach it at most 6 at once and
-//! all complete once it lets one end (an 8th, aborted while it waits, is never sent); a
-//! `connect()` still waiting when its request ends (its wall limit) is dropped, never reaching
-//! the server, and the next request gets its six; an outbound WebSocket holds its place until it
-//! is closed.
+//! `fetch()`es to a server that holds its answers, heads included, reach it at most 6 at once
+//! (the 7th waits, seen waiting on `/metrics`) and all complete once it lets one answer (an 8th,
+//! aborted at once, is never sent); an answer whose head came holds no place, so ten fetches
+//! whose bodies are held all answer (Cloudflare's rule since April 2026; before it, six unread
+//! bodies stalled a 7th fetch); a `connect()` still waiting when its request ends (its wall
+//! limit) is dropped, never reaching the server, and the next request gets its six; an outbound
+//! WebSocket holds no place once its handshake is done.
 mod common;
 #[path = "common/tcp_servers.rs"]
 mod tcp_servers;
@@ -33,8 +35,8 @@ fn echo_server(seen: &Seen) -> u16 {
 }
 
 /// A WebSocket server (tokio-tungstenite) answering a close with a close, and the text
-/// `arrived?` with `arrived <n>`, the requests `hold` has seen, once it has seen one or 2 s
-/// passed (the time a fetch not held back has to arrive).
+/// `arrived?` with `arrived <n>`, the requests `hold` has seen, once it has seen one or 20 s
+/// passed (a hang guard: the fetch it waits for is not held back).
 fn ws_server(hold: &Arc<HoldServer>) -> u16 {
     use futures_util::{SinkExt, StreamExt};
     let hold = Arc::clone(hold);
@@ -48,7 +50,7 @@ fn ws_server(hold: &Arc<HoldServer>) -> u16 {
                 if !message.is_text() {
                     continue;
                 }
-                for _ in 0..100 {
+                for _ in 0..1000 {
                     if !hold.seen().0.is_empty() {
                         break;
                     }
@@ -131,23 +133,38 @@ export default {
     const name = url.pathname.split("/").pop();
     const port = Number(url.searchParams.get("port"));
     if (name === "fetches") {
-      // Seven fetches at once to a server that holds each answer's body open: what the first six
-      // answered, then every body once the server lets them end, streamed as it happens.
+      // Seven fetches at once to a server that holds its answers, heads included, and an eighth
+      // aborted at once: a line once all are made, then every body, streamed as it happens.
       const { readable, writable } = new TransformStream();
       const writer = writable.getWriter();
       ctx.waitUntil((async () => {
         try {
           const all = Array.from({ length: 7 }, (_, i) => fetch(`http://127.0.0.1:${port}/hold/${i}`));
-          let seventh = "pending";
-          all[6].then(() => { seventh = "answered"; }, (e) => { seventh = message(e); });
-          // An eighth, aborted while it waits behind the seventh.
           const ctrl = new AbortController();
           const eighth = fetch(`http://127.0.0.1:${port}/hold/7`, { signal: ctrl.signal })
             .then(() => "answered", (e) => e.name);
-          const six = await Promise.all(all.slice(0, 6));
           ctrl.abort();
-          await writer.write(enc.encode(`six answered, the seventh ${seventh}, the eighth ${await eighth}\n`));
-          const texts = await Promise.all([...six.map((r) => r.text()), all[6].then((r) => r.text())]);
+          await writer.write(enc.encode(`made, the eighth ${await eighth}\n`));
+          const texts = await Promise.all(all.map((p) => p.then((r) => r.text())));
+          await writer.write(enc.encode(JSON.stringify(texts) + "\n"));
+        } catch (e) {
+          await writer.write(enc.encode(`threw ${message(e)}\n`));
+        }
+        await writer.close();
+      })());
+      return new Response(readable);
+    }
+    if (name === "unread") {
+      // Ten fetches at once to a server that answers heads at once and holds the bodies: a line
+      // once all ten answered (no body read yet), then every body.
+      const { readable, writable } = new TransformStream();
+      const writer = writable.getWriter();
+      ctx.waitUntil((async () => {
+        try {
+          const answers = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => fetch(`http://127.0.0.1:${port}/body/${i}`)));
+          await writer.write(enc.encode("ten answered\n"));
+          const texts = await Promise.all(answers.map((r) => r.text()));
           await writer.write(enc.encode(JSON.stringify(texts) + "\n"));
         } catch (e) {
           await writer.write(enc.encode(`threw ${message(e)}\n`));
@@ -207,67 +224,108 @@ fn the_seventh_socket_waits_for_one_of_six_to_close_then_opens() {
     );
 }
 
-/// (b) Seven fetches at once: the first six reach the server and are answered while the 7th
-/// waits (not sent: the server saw six); once the server ends one body, the 7th goes, and all
-/// seven complete. The server never held more than six open at once. An 8th, aborted while it
-/// waits, is never sent: the gateway audits it as aborted, without a status.
-#[test]
-fn seven_fetches_reach_the_server_at_most_six_at_once_and_all_complete() {
-    let server = HoldServer::start();
-    let d = daemon("open-conns-fetch", &[server.port], true, None);
-    let id = worker(&d, serde_json::json!({}));
+/// A streamed answer of the worker's scenario `name` against `port`, read line by line.
+fn lines_of(
+    d: &Daemon,
+    id: &str,
+    name: &str,
+    port: u16,
+) -> std::io::BufReader<reqwest::blocking::Response> {
     let response = client()
         .get(format!(
-            "{}/v1/workers/{id}/fetch/fetches?port={}",
-            d.base, server.port
+            "{}/v1/workers/{id}/fetch/{name}?port={port}",
+            d.base
         ))
         .bearer_auth(tenant_token(0))
         .send()
         .expect("fetch");
     assert_eq!(response.status(), 200);
-    let mut lines = std::io::BufReader::new(response);
+    std::io::BufReader::new(response)
+}
+
+fn next_line(lines: &mut std::io::BufReader<reqwest::blocking::Response>) -> String {
     let mut line = String::new();
-    lines.read_line(&mut line).expect("first line");
-    assert_eq!(
-        line,
-        "six answered, the seventh pending, the eighth AbortError\n"
-    );
-    let (arrived, open, _) = server.seen();
-    let mut six: Vec<String> = (0..6).map(|i| format!("/hold/{i}")).collect();
-    let mut sorted = arrived.clone();
-    sorted.sort();
-    assert_eq!(sorted, six, "only the first six were sent: {arrived:?}");
-    assert_eq!(open, 6);
-    // The abort ended the 8th's wait there and then (audited, never sent), while all six places
-    // are still taken.
+    lines.read_line(&mut line).expect("a line");
+    line
+}
+
+/// `stockade_egress_connections_waiting` on `/metrics`: connections waiting for a place now.
+fn waiting(d: &Daemon) -> f64 {
+    d.metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix("stockade_egress_connections_waiting "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
+/// (b) Seven fetches at once to a server that holds its answers, heads included: six reach it,
+/// the 7th waits for a place (the daemon's gauge shows one waiting, the server saw six); once the
+/// server answers one, the 7th is sent, and all seven complete. The server never had more than
+/// six at once. An 8th, aborted at once, is never sent: the gateway audits it as aborted,
+/// without a status.
+#[test]
+fn seven_fetches_wait_for_heads_at_most_six_at_once_and_all_complete() {
+    let server = HoldServer::start_heads();
+    let d = daemon("open-conns-fetch", &[server.port], true, None);
+    let id = worker(&d, serde_json::json!({}));
+    let mut lines = lines_of(&d, &id, "fetches", server.port);
+    assert_eq!(next_line(&mut lines), "made, the eighth AbortError\n");
+    let (arrived, _, _) = server.wait_arrived(6);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut eighth = audited(&d, "/hold/7");
-    while eighth.is_empty() && std::time::Instant::now() < deadline {
+    while waiting(&d) != 1.0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        eighth = audited(&d, "/hold/7");
     }
-    assert_eq!(eighth.len(), 1, "{eighth:?}");
-    assert_eq!(eighth[0]["reason"], "the fetch was aborted", "{eighth:?}");
-    assert!(eighth[0]["status"].is_null(), "{eighth:?}");
-    assert_eq!(server.seen().1, 6, "six still open");
-    // One body ends: its place goes to the 7th.
+    assert_eq!(waiting(&d), 1.0, "the 7th waits for a place");
+    let mut six: Vec<String> = (0..6).map(|i| format!("/hold/{i}")).collect();
+    let (arrived_now, open, _) = server.seen();
+    let mut sorted = arrived_now.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, six,
+        "only six were sent: {arrived:?} {arrived_now:?}"
+    );
+    assert_eq!(open, 6);
+    // One head goes out: its place goes to the 7th.
     server.release(1);
     let (arrived, _, _) = server.wait_arrived(7);
     assert_eq!(arrived.len(), 7, "{arrived:?}");
     assert_eq!(arrived[6], "/hold/6", "{arrived:?}");
     server.release(6);
-    line.clear();
-    lines.read_line(&mut line).expect("second line");
     six.push("/hold/6".into());
     let texts: Vec<String> = six.iter().map(|p| format!("{p} done")).collect();
+    let line = next_line(&mut lines);
     let got: serde_json::Value =
         serde_json::from_str(line.trim()).unwrap_or_else(|_| panic!("not JSON: {line}"));
     assert_eq!(got, serde_json::json!(texts));
     let (arrived, open, most) = server.seen();
     assert_eq!((open, most), (0, 6), "at most six at once");
     assert!(!arrived.contains(&"/hold/7".to_owned()), "{arrived:?}");
+    assert_eq!(waiting(&d), 0.0);
     let eighth = audited(&d, "/hold/7");
     assert_eq!(eighth.len(), 1, "{eighth:?}");
+    assert_eq!(eighth[0]["reason"], "the fetch was aborted", "{eighth:?}");
+    assert!(eighth[0]["status"].is_null(), "{eighth:?}");
+}
+
+/// (e) An answer whose head came holds no place: ten fetches to a server that answers heads at
+/// once and holds every body all answer while the server holds ten bodies open (with places
+/// held until a body's end, the 7th would wait for a body nobody reads until after all ten
+/// answered: a stall until the wall limit), then all ten bodies are read.
+#[test]
+fn answers_whose_heads_came_hold_no_place_so_ten_unread_bodies_do_not_stall() {
+    let server = HoldServer::start();
+    let d = daemon("open-conns-unread", &[server.port], true, None);
+    let id = worker(&d, serde_json::json!({ "wallMs": 20000 }));
+    let mut lines = lines_of(&d, &id, "unread", server.port);
+    assert_eq!(next_line(&mut lines), "ten answered\n");
+    let (arrived, open, _) = server.seen();
+    assert_eq!((arrived.len(), open), (10, 10), "{arrived:?}");
+    server.release(10);
+    let line = next_line(&mut lines);
+    let got: serde_json::Value =
+        serde_json::from_str(line.trim()).unwrap_or_else(|_| panic!("not JSON: {line}"));
+    let texts: Vec<String> = (0..10).map(|i| format!("/body/{i} done")).collect();
+    assert_eq!(got, serde_json::json!(texts));
 }
 
 /// The audit records of t0's hops to `path`.
@@ -328,11 +386,10 @@ fn wait_for_count(seen: &Seen, line: &str, n: usize) -> Vec<String> {
     seen.lock().expect("seen").clone()
 }
 
-/// (d) An outbound WebSocket is one of the request's open connections until it is closed: with
-/// six open, a `fetch()` waits (not sent: its server, asked over the sixth socket, has seen
-/// nothing), and is sent once the first socket is closed.
+/// (d) An outbound WebSocket holds no place once its handshake is done: with six open, a
+/// `fetch()` is sent at once (its server, asked over the sixth socket, has seen it).
 #[test]
-fn an_open_websocket_holds_its_place_until_it_is_closed() {
+fn an_open_websocket_holds_no_place_once_its_handshake_is_done() {
     let server = Arc::new(HoldServer::start());
     let hold = server.port;
     let ws = ws_server(&server);
@@ -345,26 +402,23 @@ fn an_open_websocket_holds_its_place_until_it_is_closed() {
     r.webSocket.accept();
     sockets.push(r.webSocket);
   }}
-  let state = 'pending';
-  const answered = fetch('http://127.0.0.1:{hold}/hold/after-ws').then((r) => {{ state = 'answered'; return r; }});
+  const answered = fetch('http://127.0.0.1:{hold}/hold/after-ws');
   // What the fetch's server saw, asked on the sixth socket after the fetch was made.
   const echoed = await new Promise((resolve) => {{
     sockets[5].addEventListener('message', (e) => resolve(e.data), {{ once: true }});
     sockets[5].send('arrived?');
   }});
-  const whileSixOpen = state;
-  sockets[0].close(1000, 'done');
   const r = await answered;
-  for (const s of sockets.slice(1)) s.close(1000, 'done');
+  for (const s of sockets) s.close(1000, 'done');
   await r.body.cancel();
-  return {{ echoed, whileSixOpen, status: r.status }};
+  return {{ echoed, status: r.status }};
 }};"#
     );
     let (status, got) = run(&d, &tenant_token(0), &code);
     assert_eq!(status, 200, "{got}");
     assert_eq!(
         got["result"],
-        serde_json::json!({ "echoed": "arrived 0", "whileSixOpen": "pending", "status": 200 }),
+        serde_json::json!({ "echoed": "arrived 1", "status": 200 }),
         "{got}"
     );
     assert_eq!(server.seen().0, vec!["/hold/after-ws".to_owned()]);

@@ -19,8 +19,8 @@
 //!   last hop here, once its body is read or its stream is over, the others and the refusals
 //!   where they happen;
 //! - a request's fetch holds one of its six places for open connections (`connections`) from
-//!   its first hop until its answer's body came whole, or its stream is over (`stream`), or, for
-//!   a WebSocket, until the socket is (`websocket.rs`).
+//!   its first hop until its last hop's response head arrived (`gateway_hops.rs`): a body being
+//!   read, streamed or not, and an open WebSocket hold none, as on Cloudflare since April 2026.
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
 //! answer only as far as its size and a verbatim scrub go (an upstream that transforms a secret,
@@ -214,7 +214,6 @@ impl Gateway {
             response,
             index,
             hop,
-            slot,
             ..
         } = ran;
         let mut scrubber = Scrubber::new(injected);
@@ -239,9 +238,7 @@ impl Gateway {
                     sent: None,
                 };
                 let source = from_response(response);
-                // The fetch stays one of the request's open connections until its stream is over.
-                let upstream =
-                    Upstream::new(source, scrubber, first.len(), Some(audit)).holding(slot);
+                let upstream = Upstream::new(source, scrubber, first.len(), Some(audit));
                 head.stream = Some(hold(resources, upstream).ok_or(FetchError::TooManyStreams)?);
             }
             _ => {

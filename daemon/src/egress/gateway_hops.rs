@@ -34,8 +34,11 @@
 //!   aborted before it started); a hop whose caller's request ends before its answer is audited
 //!   as cut short;
 //! - a fetch of a request (`resources`) is one of its open connections (`connections`): its first
-//!   hop that is admitted waits, in turn, while six are open (an abort or the request's end
-//!   ends that wait as they end a hop's); the chain keeps its place, which [`Ran`] hands on.
+//!   hop that is admitted waits, in turn, while six are waiting for their answers' heads (an abort
+//!   or the request's end ends that wait as they end a hop's); the chain keeps its place across
+//!   redirects and gives it back when its last hop's head arrived (this returns), so a body
+//!   being read never holds one (Cloudflare's rule since April 2026: no deadlock of six
+//!   unread answers and a seventh fetch).
 //!
 //! Trusts: the tenant id (the supervisor attached it); nothing in the payload; the upstream's
 //! status and `Location` only as far as they are checked again here.
@@ -48,22 +51,20 @@ use url::{Host, Url};
 use super::websocket;
 use super::*;
 use crate::egress::abort::watch;
-use crate::egress::connections::{self, Slot};
+use crate::egress::connections;
 use crate::egress::hop::{classify, isomorphic_decode, negotiate, tenant_headers};
 use crate::egress::scrub::holds_any;
 use crate::egress::stream::upload_body;
 use crate::egress::wire::{decode_request, RedirectMode, ResponseBodyEncoding};
 
 /// Where a chain of hops ended: the last answer's head and response, the tenant's index, the
-/// last hop, the key of the WebSocket handshake it made, if it made one, and its place among
-/// the request's open connections (none without a request).
+/// last hop, and the key of the WebSocket handshake it made, if it made one.
 pub(super) struct Ran {
     pub head: ResponseHead,
     pub response: reqwest::Response,
     pub index: usize,
     pub hop: Hop,
     pub websocket_key: Option<String>,
-    pub slot: Option<Slot>,
 }
 
 impl Gateway {
@@ -315,7 +316,6 @@ impl Gateway {
                 index,
                 hop: hop_state,
                 websocket_key,
-                slot,
             });
         }
         Err(FetchError::TooManyRedirects)

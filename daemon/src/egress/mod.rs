@@ -24,7 +24,7 @@
 mod abort;
 mod addr;
 mod audit;
-mod connections;
+pub(crate) mod connections;
 mod error;
 mod gateway;
 mod hop;

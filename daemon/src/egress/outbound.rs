@@ -11,8 +11,8 @@
 //! `stream::MAX_STREAMED_BODY` cap); its audit record is written when the stream is over, with
 //! the bytes sent and received. An abort (`fetch.abort`), a `fetch.cancel`, or the end of the
 //! caller's request drops the worker's call: its request is cancelled. A `Worker` request is one
-//! of the caller's open connections (`connections`) until its answer came whole or its stream is
-//! over, as a network fetch is. Trusts: the supervisor's call context (it attached the outbound
+//! of the caller's open connections (`connections`) until its answer's head came, as a network
+//! fetch is. Trusts: the supervisor's call context (it attached the outbound
 //! of the request's worker definition).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,9 +28,8 @@ use super::abort::watch;
 use super::audit::{now_ms, Record};
 use super::connections;
 use super::gateway::{FetchError, Gateway};
-use super::scrub::Scrubber;
 use super::stream::{
-    from_worker, hold, upload_stream, PendingAudit, Source, UploadStream, Upstream, FIRST_PART,
+    from_worker, hold_answer, upload_stream, PendingAudit, Source, UploadStream, FIRST_PART,
 };
 use super::wire::{decode_request, encode_response, FetchRequest, ResponseHead};
 use crate::supervisor::body::BodyStream;
@@ -175,8 +174,8 @@ impl Gateway {
             .ok_or_else(|| audit.failed("outbound workers are not available"))?;
         let (_watch, mut aborted) =
             watch(resources, request.call).ok_or_else(|| audit.failed(FetchError::Aborted))?;
-        // One of the request's open connections, as a network fetch is: waits (holding no lock)
-        // while six are open; an abort ends the wait.
+        // One of the request's open connections until its answer's head came, as a network fetch
+        // is: waits (holding no lock) while six wait for theirs; an abort ends the wait.
         let slot = tokio::select! {
             opened = connections::open(resources) => opened.map_err(|e| audit.failed(e))?,
             Ok(()) = &mut aborted => return Err(audit.failed(FetchError::Aborted)),
@@ -193,6 +192,7 @@ impl Gateway {
             answer = delivery => answer.map_err(|e| audit.failed(e))?,
             Ok(()) = &mut aborted => return Err(audit.failed(FetchError::Aborted)),
         };
+        drop(slot);
         let mut head = ResponseHead {
             status: answer.status,
             status_text: StatusCode::from_u16(answer.status)
@@ -233,9 +233,7 @@ impl Gateway {
             sent: Some(Arc::clone(&audit.sent)),
         };
         // Past the request's cap the body is dropped here: audited, its worker's request ends.
-        // Held, it keeps the fetch's place among the open connections until it is over.
-        let upstream = Upstream::new(source, Scrubber::new(&[]), first.len(), Some(pending));
-        let held = hold(resources, upstream.holding(Some(slot)))
+        let held = hold_answer(resources, source, first.len(), Some(pending))
             .ok_or_else(|| FetchError::TooManyStreams.to_string())?;
         head.stream = Some(held);
         Ok(encode_response(&head, &first))

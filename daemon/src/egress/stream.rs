@@ -14,8 +14,7 @@
 //! the end); every piece passes the request's `Scrubber` (a secret split across pieces is still
 //! replaced); a body is cut at [`MAX_STREAMED_BODY`] bytes with a typed error; the hop's audit
 //! record is written when the stream is over (read to its end, failed, cancelled, or dropped with
-//! its request), with every byte received and the whole time taken; then, not before, the fetch's
-//! place among the request's open connections (`connections`) is given back.
+//! its request), with every byte received and the whole time taken.
 //!
 //! Trusts: the upstream's bytes only as far as the scrubber and the caps go.
 
@@ -30,7 +29,6 @@ use stockade_ipc::limits::MAX_BODY_LEN;
 use tokio::sync::{Mutex, Notify};
 
 use super::audit::{Audit, Record};
-use super::connections::Slot;
 use super::gateway::FetchError;
 use super::scrub::{scrub_str, Scrubber};
 use crate::config::SecretValue;
@@ -85,9 +83,6 @@ pub struct Upstream {
     /// Why the stream failed, for its audit record.
     failure: Option<String>,
     audit: Option<PendingAudit>,
-    /// The fetch's place among the request's open connections (`connections`), given back
-    /// with the stream.
-    slot: Option<Slot>,
 }
 
 impl Upstream {
@@ -107,15 +102,7 @@ impl Upstream {
             ended: false,
             failure: None,
             audit,
-            slot: None,
         }
-    }
-
-    /// This stream, holding `slot` (the fetch's place among the request's open connections)
-    /// until it is over.
-    pub fn holding(mut self, slot: Option<Slot>) -> Upstream {
-        self.slot = slot;
-        self
     }
 }
 

@@ -18,8 +18,8 @@
 //! - a request has at most `MAX_OUTBOUND` outbound sockets open (checked before its hop and again
 //!   when kept); each is closed when the request ends (its `Resources` dropped: 1001);
 //! - the handshake is audited once, with its status (101), when the socket is kept;
-//! - the socket holds its fetch's place among the request's open connections (`connections`)
-//!   until its relay is over.
+//! - its handshake held a place among the request's open connections (`connections`) until
+//!   the 101 arrived; the open socket holds none (`MAX_OUTBOUND` bounds them).
 //!
 //! Trusts: the gateway's hop (`gateway_hops.rs`) to have admitted and audited the request; the
 //! upstream's answer only as far as it is checked here.
@@ -122,7 +122,6 @@ impl Gateway {
             response,
             index,
             hop,
-            slot,
             ..
         } = ran;
         let Some(resources) = resources else {
@@ -149,12 +148,11 @@ impl Gateway {
         record.status = Some(101);
         record.ms = hop.started.elapsed().as_millis() as u64;
         self.log(index, record, injected);
-        let relay = crate::egress::websocket_relay::relay(upgraded, peer, injected.to_vec());
-        tokio::spawn(async move {
-            relay.await;
-            // One of the request's open connections until the socket is over.
-            drop(slot);
-        });
+        tokio::spawn(crate::egress::websocket_relay::relay(
+            upgraded,
+            peer,
+            injected.to_vec(),
+        ));
         Ok((head, socket))
     }
 }

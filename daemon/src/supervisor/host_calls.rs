@@ -14,6 +14,12 @@
 //! [`CallContext`]: where its outbound requests go (the Loader API's `globalOutbound`) and the
 //! bindings its worker's `env` grants (`bindings`).
 //!
+//! The calls of the bindings Cloudflare counts among a request's six simultaneous open
+//! connections (`crate::egress::connections::counts`: KV, Cache, R2, Queues) are dispatched
+//! through the request's gate: a handler starts only once the call holds a slot, given back when
+//! the call ends or is dropped (an R2 body that streams on after its `r2.get` answered holds
+//! none, as a fetch's body holds none).
+//!
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
 //! itself attached to the request. A handler's time counts against the request's wall-clock limit
@@ -29,6 +35,7 @@ use stockade_cordon::TenantId;
 
 use super::bindings::Bindings;
 use super::held::Budget;
+use crate::egress::connections;
 
 /// What a handler eventually answers: the reply payload, or why the call failed.
 pub type HostResult = Result<Vec<u8>, String>;
@@ -270,16 +277,26 @@ impl HostCalls {
     }
 
     /// The call `name` of a request (its tenant, or its whole context) with `payload`, ready to
-    /// be awaited; `None` for an unknown name.
+    /// be awaited; `None` for an unknown name. A call that is one of the request's open
+    /// connections (`connections::counts`) first waits for its slot.
     pub fn call(
         &self,
         name: &str,
         context: impl Into<CallContext>,
         payload: Vec<u8>,
     ) -> Option<HostFuture> {
-        self.handlers
-            .get(name)
-            .map(|handler| handler(context.into(), payload))
+        let handler = self.handlers.get(name)?;
+        let context = context.into();
+        if !connections::counts(name) {
+            return Some(handler(context, payload));
+        }
+        let handler = Arc::clone(handler);
+        let resources = Arc::clone(&context.resources);
+        Some(Box::pin(async move {
+            connections::gated(&resources, || handler(context, payload))
+                .await
+                .map_err(|closed| closed.to_string())?
+        }))
     }
 }
 
@@ -359,6 +376,35 @@ mod tests {
         });
         let answer = calls.call("t.who", TenantId(7), b"hi".to_vec());
         assert_eq!(answer.expect("registered").await, Ok(b"7:hi".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn counted_binding_calls_wait_for_a_place_among_the_open_connections() {
+        use futures_util::FutureExt as _;
+        let mut calls = HostCalls::default();
+        for name in ["kv.get", "d1.exec"] {
+            calls.register_in_context(name, |_: CallContext, _: Vec<u8>| async { Ok(Vec::new()) });
+        }
+        let context = CallContext::from(TenantId(1));
+        let six: Vec<_> = (0..connections::MAX_OPEN)
+            .map(|_| {
+                connections::open(&context.resources)
+                    .now_or_never()
+                    .expect("room")
+                    .expect("slot")
+            })
+            .collect();
+        let mut kv = calls
+            .call("kv.get", context.clone(), Vec::new())
+            .expect("registered");
+        assert!(
+            (&mut kv).now_or_never().is_none(),
+            "KV waits while six are open"
+        );
+        let d1 = calls.call("d1.exec", context.clone(), Vec::new());
+        assert_eq!(d1.expect("registered").now_or_never(), Some(Ok(Vec::new())));
+        drop(six);
+        assert_eq!(kv.now_or_never(), Some(Ok(Vec::new())), "then it runs");
     }
 
     #[cfg(debug_assertions)]

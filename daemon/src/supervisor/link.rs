@@ -57,6 +57,7 @@ use super::channel::{FrameReader, FrameWriter};
 use super::host_calls::{Caller, HostCalls, Outbound, Resources};
 use super::jobs::LogSink;
 use super::websocket::SocketEnd;
+use crate::egress::connections;
 
 /// Host calls one request may have outstanding; more are refused at once.
 pub const MAX_HOST_CALLS_PER_REQUEST: usize = 64;
@@ -297,6 +298,7 @@ impl Link {
         for pending in table.pending.values_mut() {
             pending.waiter = None;
             pending.lease = None;
+            connections::close(&pending.resources);
             for call in pending.host_calls.drain(..) {
                 call.abort();
             }
@@ -368,6 +370,7 @@ impl Link {
                     return Err(format!("lost request {} while routing its answer", id.0));
                 };
                 drop(table);
+                connections::close(&pending.resources);
                 for call in &pending.host_calls {
                     call.abort(); // moot: the request is over
                 }
@@ -392,6 +395,7 @@ impl Link {
                     return Err(format!("lost request {}", request_id.0));
                 };
                 drop(table);
+                connections::close(&pending.resources);
                 for call in &pending.host_calls {
                     call.abort();
                 }

@@ -177,9 +177,9 @@ pub struct Held {
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers each request's head at once (`200`, chunked,
 /// a first chunk `<path> `) and holds its body open until the test lets it end
-/// ([`HoldServer::release`], in the order their heads were sent): then it counts it as no longer
-/// open, and only then sends `done` and the body's end. A request is open from its arrival to
-/// that moment.
+/// ([`HoldServer::release`], in the order they arrived): then it counts it as no longer open,
+/// and only then sends `done` and the body's end. A request is open from its arrival to that
+/// moment. [`HoldServer::start_heads`] holds the whole answer, head included, instead.
 pub struct HoldServer {
     pub port: u16,
     held: Arc<Mutex<Held>>,
@@ -187,7 +187,17 @@ pub struct HoldServer {
 }
 
 impl HoldServer {
+    /// Heads at once, bodies held.
     pub fn start() -> HoldServer {
+        HoldServer::launch(false)
+    }
+
+    /// Whole answers held: a request waits for its head until released.
+    pub fn start_heads() -> HoldServer {
+        HoldServer::launch(true)
+    }
+
+    fn launch(hold_heads: bool) -> HoldServer {
         let held = Arc::new(Mutex::new(Held::default()));
         let releases = Arc::new(tokio::sync::Semaphore::new(0));
         let (state, gate) = (Arc::clone(&held), Arc::clone(&releases));
@@ -209,6 +219,21 @@ impl HoldServer {
                     held.arrived.push(path.clone());
                     held.open += 1;
                     held.most = held.most.max(held.open);
+                }
+                if hold_heads {
+                    if let Ok(permit) = releases.acquire().await {
+                        permit.forget();
+                    }
+                    held.lock().expect("held").open -= 1;
+                    let body = format!("{path} done");
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+                         connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                    return;
                 }
                 let first = format!("{path} ");
                 let answer = format!(

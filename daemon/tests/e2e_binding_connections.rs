@@ -1,0 +1,305 @@
+//! The binding calls Cloudflare counts among a request's six simultaneous open connections (KV,
+//! Cache, R2, Queues), end to end: a real daemon, a jailed Loader worker with KV and R2 bindings,
+//! an HTTP server on 127.0.0.1 that holds its answers until the test lets them go. With six
+//! fetches waiting for their answers, a KV get, a Cache match and an R2 get wait: they read what
+//! another request wrote after they were made, and all complete once one fetch is answered. An
+//! R2 body that streams on after its `get` answered holds no place (as a fetch's body holds
+//! none). A KV put still waiting when its request ends (its wall limit) never runs, not even once
+//! the request's connections are closed.
+//!
+//! Order and value proofs only (no timing): a call that did not wait would have read the store
+//! before the other request wrote it (that request starts after this one's call was sent).
+mod common;
+#[path = "common/tcp_servers.rs"]
+mod tcp_servers;
+
+use std::io::BufRead;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+use tcp_servers::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An HTTP/1.1 server on 127.0.0.1 that notes each request's path as it arrives and answers it
+/// (`<path> done`, whole) only once the test lets it ([`HeadHold::release`], in arrival order).
+struct HeadHold {
+    port: u16,
+    arrived: Arc<Mutex<Vec<String>>>,
+    releases: Arc<tokio::sync::Semaphore>,
+}
+
+impl HeadHold {
+    fn start() -> HeadHold {
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let releases = Arc::new(tokio::sync::Semaphore::new(0));
+        let (seen, gate) = (Arc::clone(&arrived), Arc::clone(&releases));
+        let port = listen(move |mut stream| {
+            let (seen, gate) = (Arc::clone(&seen), Arc::clone(&gate));
+            async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let path = text.split(' ').nth(1).unwrap_or("").to_owned();
+                seen.lock().expect("arrived").push(path.clone());
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                let body = format!("{path} done");
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        HeadHold {
+            port,
+            arrived,
+            releases,
+        }
+    }
+
+    /// Lets the next `n` requests (in arrival order) be answered.
+    fn release(&self, n: usize) {
+        self.releases.add_permits(n);
+    }
+
+    /// Waits (20 s at most) until `n` requests arrived; the paths arrived then.
+    fn wait_arrived(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let arrived = self.arrived.lock().expect("arrived").clone();
+            if arrived.len() >= n || Instant::now() > deadline {
+                return arrived;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+const WORKER: &str = r#"
+const enc = new TextEncoder();
+const CACHED = "https://cache.test/c";
+const message = (e) => `${e.constructor.name}: ${e.message}`;
+// Signals between requests by name (the loaded worker's isolate serves them all).
+const signals = new Map();
+function signal(name) {
+  let s = signals.get(name);
+  if (s === undefined) {
+    s = {};
+    s.promise = new Promise((resolve) => { s.resolve = resolve; });
+    signals.set(name, s);
+  }
+  return s;
+}
+/** `n` fetches to a server that holds their answers; they are all sent once `go` is signalled. */
+async function fetching(port, tag, n, go, line) {
+  const answers = Array.from({ length: n }, (_, i) =>
+    fetch(`http://127.0.0.1:${port}/${tag}/${i}`).then((r) => r.text()));
+  await line(`${n} fetching`);
+  await signal(go).promise;
+  return Promise.all(answers);
+}
+const scenarios = {
+  // Six fetches waiting for their answers: a KV get, a Cache match and an R2 get wait for one.
+  async gated(env, port, go, line) {
+    const answered = fetching(port, "gated", 6, go, line);
+    await signal(go).promise;
+    const order = [];
+    const kv = env.KV.get("k").then((v) => { order.push("kv"); return v; });
+    const cached = caches.default.match(CACHED)
+      .then(async (r) => { order.push("cache"); return r === undefined ? null : await r.text(); });
+    const r2 = env.B.get("o")
+      .then(async (o) => { order.push("r2"); return o === null ? null : await o.text(); });
+    await line(`calls made, ${order.length} answered`);
+    const got = { kv: await kv, cache: await cached, r2: await r2, answered: order.sort() };
+    await line(JSON.stringify(got));
+    await line(JSON.stringify(await answered));
+  },
+  // Five fetches waiting and an R2 body streaming on, unread: a KV get goes at once.
+  async stream(env, port, go, line) {
+    await env.B.put("big", new Uint8Array(1536 * 1024).fill(7));
+    const answered = fetching(port, "stream", 5, go, line);
+    await signal(go).promise;
+    const big = await env.B.get("big");
+    const kv = await env.KV.get("k2");
+    await line(JSON.stringify({ kv, bodyUsed: big.bodyUsed }));
+    await big.body.cancel();
+    await line(JSON.stringify((await answered).length));
+  },
+  // Six fetches waiting, then a KV put that waits until the wall limit ends the request.
+  async stall(env, port, go, line) {
+    fetching(port, "stall", 6, go, line);
+    await signal(go).promise;
+    await env.KV.put("leak", "written");
+    await line("the put ran");
+  },
+};
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const name = url.pathname.split("/").pop();
+    const port = Number(url.searchParams.get("port"));
+    const go = url.searchParams.get("go");
+    if (name === "go") {
+      signal(go).resolve();
+      return Response.json("went");
+    }
+    if (name === "late") {
+      // Another request, with its own six: writes what the waiting calls read.
+      await env.KV.put("k", "late");
+      await caches.default.put(CACHED,
+        new Response("late", { headers: { "cache-control": "max-age=600" } }));
+      await env.B.put("o", "late");
+      return Response.json("written");
+    }
+    if (name === "peek") return Response.json({ leak: await env.KV.get("leak") });
+    const { readable, writable } = new TransformStream();
+    const writer = writable.getWriter();
+    const line = (text) => writer.write(enc.encode(text + "\n"));
+    ctx.waitUntil((async () => {
+      try {
+        await scenarios[name](env, port, go, line);
+      } catch (e) {
+        await line(`threw ${message(e)}`);
+      }
+      await writer.close();
+    })());
+    return new Response(readable);
+  },
+};
+"#;
+
+/// A worker of tenant t0 with a KV namespace and an R2 bucket, and `limits`.
+fn worker(d: &Daemon, limits: serde_json::Value) -> String {
+    let (status, created) = create_worker(
+        d,
+        &tenant_token(0),
+        &json!({
+            "mainModule": "main.js",
+            "modules": { "main.js": WORKER },
+            "env": {
+                "KV": { "binding": "kv", "namespace": "n" },
+                "B": { "binding": "r2", "bucket": "b" },
+            },
+            "limits": limits,
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().expect("id").to_owned()
+}
+
+/// The lines of a streamed answer of worker `id` at `path`, as they come ("" at its end or cut).
+fn lines(d: &Daemon, id: &str, path: &str) -> impl FnMut() -> String {
+    let response = client()
+        .get(format!("{}/v1/workers/{id}/fetch/{path}", d.base))
+        .bearer_auth(tenant_token(0))
+        .send()
+        .expect("fetch");
+    assert_eq!(response.status(), 200);
+    let mut reader = std::io::BufReader::new(response);
+    move || {
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        line.trim_end().to_owned()
+    }
+}
+
+/// Once `server` has `n` requests (each holding one of the request's places while it waits for
+/// its answer), signals `go` to the scenario that sent them.
+fn go_once_arrived(d: &Daemon, id: &str, server: &HeadHold, n: usize, go: &str) {
+    assert_eq!(server.wait_arrived(n).len(), n, "{n} fetches sent");
+    let went = fetch_json(d, &tenant_token(0), id, &format!("go?go={go}"));
+    assert_eq!(went, json!("went"));
+}
+
+/// With six fetches waiting for their answers, a KV get, a Cache match and an R2 get wait: each
+/// reads the value another request wrote after they were made (without the gate they read
+/// nothing), and once one fetch is answered they complete (one after the other, through the place
+/// it freed).
+fn six_open_then_binding_calls_wait(d: &Daemon, id: &str, server: &HeadHold, go: &str) {
+    let mut next = lines(d, id, &format!("gated?port={}&go={go}", server.port));
+    assert_eq!(next(), "6 fetching");
+    go_once_arrived(d, id, server, 6, go);
+    assert_eq!(next(), "calls made, 0 answered");
+    assert_eq!(
+        fetch_json(d, &tenant_token(0), id, "late"),
+        json!("written")
+    );
+    server.release(1);
+    let got: serde_json::Value = serde_json::from_str(&next()).expect("JSON");
+    assert_eq!(
+        got,
+        json!({ "kv": "late", "cache": "late", "r2": "late", "answered": ["cache", "kv", "r2"] }),
+    );
+    server.release(5);
+    let bodies: Vec<String> = (0..6).map(|i| format!("/gated/{i} done")).collect();
+    assert_eq!(next(), serde_json::to_string(&bodies).expect("JSON"));
+}
+
+#[test]
+fn binding_calls_wait_while_six_connections_are_open() {
+    let server = HeadHold::start();
+    let d = daemon("binding-conns-gated", &[server.port], true, None);
+    let id = worker(&d, json!({}));
+    six_open_then_binding_calls_wait(&d, &id, &server, "gated");
+}
+
+/// An R2 body that streams on after its `get` answered (more than the 1 MiB the answer carries)
+/// holds no place: with five fetches waiting besides it, a KV get completes while it is unread.
+#[test]
+fn a_streaming_r2_body_holds_no_place_once_answered() {
+    let server = HeadHold::start();
+    let d = daemon("binding-conns-stream", &[server.port], true, None);
+    let id = worker(&d, json!({}));
+    let mut next = lines(&d, &id, &format!("stream?port={}&go=stream", server.port));
+    assert_eq!(next(), "5 fetching");
+    go_once_arrived(&d, &id, &server, 5, "stream");
+    assert_eq!(next(), r#"{"kv":null,"bodyUsed":false}"#);
+    server.release(5);
+    assert_eq!(next(), "5");
+}
+
+/// A KV put waiting for a place when its request ends (the worker's 3 s wall limit) is dropped:
+/// it never runs, not even once the request's end closed its six connections; the next requests
+/// have their own six, and their binding calls wait and complete as before.
+#[test]
+fn a_binding_call_waiting_when_its_request_ends_never_runs() {
+    let stalled = HeadHold::start();
+    let server = HeadHold::start();
+    let d = daemon(
+        "binding-conns-stall",
+        &[stalled.port, server.port],
+        true,
+        None,
+    );
+    let id = worker(&d, json!({ "wallMs": 3000 }));
+    let mut next = lines(&d, &id, &format!("stall?port={}&go=stall", stalled.port));
+    assert_eq!(next(), "6 fetching");
+    go_once_arrived(&d, &id, &stalled, 6, "stall");
+    // The wall limit cuts the answer before the put's line.
+    let mut rest = Vec::new();
+    loop {
+        let line = next();
+        if line.is_empty() {
+            break;
+        }
+        rest.push(line);
+    }
+    assert!(rest.is_empty(), "{rest:?}");
+    let peek = || fetch_json(&d, &tenant_token(0), &id, "peek");
+    assert_eq!(peek(), json!({ "leak": null }));
+    six_open_then_binding_calls_wait(&d, &id, &server, "after-stall");
+    assert_eq!(peek(), json!({ "leak": null }), "the dropped put never ran");
+    stalled.release(6);
+}
