@@ -257,6 +257,14 @@ fn triggers_are_replaced_without_a_new_definition_and_fire_without_a_restart() {
         get_json(&d, Some(&t), &path),
         (200, json!({ "crons": ["* * * * *"] }))
     );
+    // The worker's description shows the crons in force, not the definition's.
+    let (status, described) = get_json(&d, Some(&t), &format!("/v1/workers/{id}"));
+    assert_eq!(status, 200, "{described}");
+    assert_eq!(
+        described["triggers"]["crons"],
+        json!(["* * * * *"]),
+        "{described}"
+    );
 
     // Checked as a definition's triggers are; a refused change changes nothing.
     for bad in [

@@ -510,6 +510,8 @@ pub async fn describe(
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
+    // As the scheduler fires them: a `PUT .../triggers` replaces the definition's.
+    let crons = super::scheduled::stored_crons(&state, &tenant, &id).await?;
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
     let bindings: serde_json::Map<String, serde_json::Value> = def
         .env
@@ -524,7 +526,7 @@ pub async fn describe(
         "compatibilityDate": def.compatibility_date,
         "compatibilityFlags": def.compatibility_flags,
         "globalOutbound": outbound::describe(&def.outbound),
-        "triggers": { "crons": def.crons, "queues": def.queues },
+        "triggers": { "crons": crons, "queues": def.queues },
         "bindings": bindings,
         "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests,
             "eventWallMs": def.event_wall_ms.unwrap_or(state.config.limits.event_wall_ms) },

@@ -263,8 +263,12 @@ pub async fn run_now(
     Ok((status, Json(body)).into_response())
 }
 
-/// `tenant`'s worker `id`'s cron triggers as stored.
-async fn stored_crons(state: &AppState, tenant: &str, id: &str) -> Result<Vec<String>, ApiError> {
+/// `tenant`'s worker `id`'s cron triggers as stored (the definition's, or a `PUT`'s since).
+pub(super) async fn stored_crons(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Vec<String>, ApiError> {
     let (tenant, id) = (tenant.to_owned(), id.to_owned());
     Ok(state
         .store
