@@ -14,78 +14,10 @@ mod common;
 mod tcp_servers;
 
 use std::io::BufRead;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
 use tcp_servers::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// An HTTP/1.1 server on 127.0.0.1 that notes each request's path as it arrives and answers it
-/// (`<path> done`, whole) only once the test lets it ([`HeadHold::release`], in arrival order).
-struct HeadHold {
-    port: u16,
-    arrived: Arc<Mutex<Vec<String>>>,
-    releases: Arc<tokio::sync::Semaphore>,
-}
-
-impl HeadHold {
-    fn start() -> HeadHold {
-        let arrived = Arc::new(Mutex::new(Vec::new()));
-        let releases = Arc::new(tokio::sync::Semaphore::new(0));
-        let (seen, gate) = (Arc::clone(&arrived), Arc::clone(&releases));
-        let port = listen(move |mut stream| {
-            let (seen, gate) = (Arc::clone(&seen), Arc::clone(&gate));
-            async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let path = text.split(' ').nth(1).unwrap_or("").to_owned();
-                seen.lock().expect("arrived").push(path.clone());
-                if let Ok(permit) = gate.acquire().await {
-                    permit.forget();
-                }
-                let body = format!("{path} done");
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
-                     connection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            }
-        });
-        HeadHold {
-            port,
-            arrived,
-            releases,
-        }
-    }
-
-    /// Lets the next `n` requests (in arrival order) be answered.
-    fn release(&self, n: usize) {
-        self.releases.add_permits(n);
-    }
-
-    /// Waits (20 s at most) until `n` requests arrived; the paths arrived then.
-    fn wait_arrived(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let arrived = self.arrived.lock().expect("arrived").clone();
-            if arrived.len() >= n || Instant::now() > deadline {
-                return arrived;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 const WORKER: &str = r#"
 const enc = new TextEncoder();
@@ -217,8 +149,8 @@ fn lines(d: &Daemon, id: &str, path: &str) -> impl FnMut() -> String {
 
 /// Once `server` has `n` requests (each holding one of the request's places while it waits for
 /// its answer), signals `go` to the scenario that sent them.
-fn go_once_arrived(d: &Daemon, id: &str, server: &HeadHold, n: usize, go: &str) {
-    assert_eq!(server.wait_arrived(n).len(), n, "{n} fetches sent");
+fn go_once_arrived(d: &Daemon, id: &str, server: &HoldServer, n: usize, go: &str) {
+    assert_eq!(server.wait_arrived(n).0.len(), n, "{n} fetches sent");
     let went = fetch_json(d, &tenant_token(0), id, &format!("go?go={go}"));
     assert_eq!(went, json!("went"));
 }
@@ -227,7 +159,7 @@ fn go_once_arrived(d: &Daemon, id: &str, server: &HeadHold, n: usize, go: &str) 
 /// reads the value another request wrote after they were made (without the gate they read
 /// nothing), and once one fetch is answered they complete (one after the other, through the place
 /// it freed).
-fn six_open_then_binding_calls_wait(d: &Daemon, id: &str, server: &HeadHold, go: &str) {
+fn six_open_then_binding_calls_wait(d: &Daemon, id: &str, server: &HoldServer, go: &str) {
     let mut next = lines(d, id, &format!("gated?port={}&go={go}", server.port));
     assert_eq!(next(), "6 fetching");
     go_once_arrived(d, id, server, 6, go);
@@ -249,7 +181,7 @@ fn six_open_then_binding_calls_wait(d: &Daemon, id: &str, server: &HeadHold, go:
 
 #[test]
 fn binding_calls_wait_while_six_connections_are_open() {
-    let server = HeadHold::start();
+    let server = HoldServer::start_heads();
     let d = daemon("binding-conns-gated", &[server.port], true, None);
     let id = worker(&d, json!({}));
     six_open_then_binding_calls_wait(&d, &id, &server, "gated");
@@ -259,7 +191,7 @@ fn binding_calls_wait_while_six_connections_are_open() {
 /// holds no place: with five fetches waiting besides it, a KV get completes while it is unread.
 #[test]
 fn a_streaming_r2_body_holds_no_place_once_answered() {
-    let server = HeadHold::start();
+    let server = HoldServer::start_heads();
     let d = daemon("binding-conns-stream", &[server.port], true, None);
     let id = worker(&d, json!({}));
     let mut next = lines(&d, &id, &format!("stream?port={}&go=stream", server.port));
@@ -275,8 +207,8 @@ fn a_streaming_r2_body_holds_no_place_once_answered() {
 /// have their own six, and their binding calls wait and complete as before.
 #[test]
 fn a_binding_call_waiting_when_its_request_ends_never_runs() {
-    let stalled = HeadHold::start();
-    let server = HeadHold::start();
+    let stalled = HoldServer::start_heads();
+    let server = HoldServer::start_heads();
     let d = daemon(
         "binding-conns-stall",
         &[stalled.port, server.port],
