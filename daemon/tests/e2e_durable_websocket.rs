@@ -8,14 +8,16 @@
 //! client), and after the object was evicted (idle_ms) the next message constructs it again and
 //! `getWebSockets()` still lists both clients with their tags and attachments.
 mod common;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use ws_client::{connect, next, Client};
 
 const WORKER: &str = r#"
 import { DurableObject } from "cloudflare:workers";
@@ -67,38 +69,6 @@ export default { fetch(req, env) {
 } }
 "#;
 
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(d: &Daemon, token: &str, id: &str, who: &str) -> Client {
-    let url = format!(
-        "{}/v1/workers/{id}/fetch/?who={who}",
-        d.base.replacen("http://", "ws://", 1)
-    );
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    let (ws, response) = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    assert_eq!(response.status().as_u16(), 101);
-    ws
-}
-
-async fn next(ws: &mut Client) -> Message {
-    tokio::time::timeout(Duration::from_secs(20), ws.next())
-        .await
-        .expect("a message in time")
-        .expect("open")
-        .expect("a message")
-}
-
 async fn say(ws: &mut Client, text: &str) {
     ws.send(Message::text(text)).await.expect("sent");
 }
@@ -133,8 +103,8 @@ fn a_chat_room_object_holds_its_clients_past_the_wall_limit_and_its_eviction() {
         .build()
         .expect("runtime")
         .block_on(async {
-            let mut ann = connect(&d, &token, &id, "ann").await;
-            let mut bob = connect(&d, &token, &id, "bob").await;
+            let mut ann = connect(&d, &token, &id, "who=ann").await;
+            let mut bob = connect(&d, &token, &id, "who=bob").await;
             // A broadcast reaches both clients.
             say(&mut ann, "say hi").await;
             let first = tokio::time::timeout(Duration::from_secs(20), ann.next()).await;

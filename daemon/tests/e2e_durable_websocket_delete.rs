@@ -4,15 +4,15 @@
 //! two get a close frame 1001 ("going away") whose reason names the worker's deletion, after
 //! what their object sent before; the other worker's client still talks to its object.
 mod common;
-
-use std::time::Duration;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
+use ws_client::{connect, next, Client};
 
 /// The object `?room=` accepts the socket and echoes each message; `env.TAG` tells two workers
 /// (two definitions, two ids) apart.
@@ -31,39 +31,6 @@ export default { fetch(req, env) {
   return env.ROOMS.getByName(room).fetch(req);
 } }
 "#;
-
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(d: &Daemon, token: &str, id: &str, room: &str) -> Client {
-    let url = format!(
-        "{}/v1/workers/{id}/fetch/?room={room}",
-        d.base.replacen("http://", "ws://", 1)
-    );
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    let (ws, response) = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    assert_eq!(response.status().as_u16(), 101);
-    ws
-}
-
-/// The next frame (a guard of 20 s against a hang: none is a failure).
-async fn next(ws: &mut Client) -> Message {
-    tokio::time::timeout(Duration::from_secs(20), ws.next())
-        .await
-        .expect("a frame in time")
-        .expect("open")
-        .expect("a frame")
-}
 
 async fn echo(ws: &mut Client, text: &str) -> String {
     ws.send(Message::text(text)).await.expect("sent");
@@ -95,9 +62,9 @@ fn deleting_a_worker_closes_its_objects_sockets_with_1001() {
         .build()
         .expect("runtime")
         .block_on(async {
-            let mut a = connect(&d, &token, &doomed, "a").await;
-            let mut b = connect(&d, &token, &doomed, "b").await;
-            let mut other = connect(&d, &token, &kept, "a").await;
+            let mut a = connect(&d, &token, &doomed, "room=a").await;
+            let mut b = connect(&d, &token, &doomed, "room=b").await;
+            let mut other = connect(&d, &token, &kept, "room=a").await;
             assert_eq!(echo(&mut a, "1").await, "doomed echo 1");
             assert_eq!(echo(&mut b, "2").await, "doomed echo 2");
             assert_eq!(echo(&mut other, "3").await, "kept echo 3");
