@@ -39,6 +39,7 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::supervisor::{HostCalls, Pool, SpawnConfig};
 
+mod daemon_id;
 mod data_dir_lock;
 mod listeners;
 mod service_manager;
@@ -166,6 +167,8 @@ async fn serve(
     // Held until `serve` returns: one daemon per data_dir.
     let _data_dir =
         data_dir_lock::DataDirLock::take(&config.data_dir).map_err(StartError::DataDir)?;
+    // Under the lock: whoever held this id before is dead (`serve/daemon_id.rs`).
+    let daemon_id = daemon_id::load_or_create(&config.data_dir).map_err(StartError::DaemonId)?;
     let store = Store::open(&config.store_settings())
         .await
         .map_err(StartError::Store)?;
@@ -192,8 +195,14 @@ async fn serve(
     egress.register(&mut host_calls);
     let storage = Storage::new(store.clone(), config.d1_settings(), config.r2_settings());
     storage.register(&mut host_calls);
-    let queues = crate::queues::Queues::new(store.clone());
+    let queues = crate::queues::Queues::new(store.clone(), daemon_id);
     queues.register(&mut host_calls);
+    // Before the dispatcher starts: the batches a killed predecessor held go out again now.
+    if let Err(e) = queues.release_held().await {
+        tracing::warn!(
+            "queues: cannot release a previous daemon's leases (they end by themselves): {e}"
+        );
+    }
     let cache_budgets = config
         .tenants
         .iter()

@@ -1,8 +1,10 @@
 //! Queue deliveries end to end, on a real daemon with jailed workers: a consumer's
 //! `max_concurrency` really lets that many batches run at once (two handlers meet at a barrier in
 //! KV) and `max_concurrency: 1` really keeps them one at a time; a daemon killed with `kill -9`
-//! while a batch is in its handler delivers that batch again after the restart, once its lease
-//! is over (one more attempt), and never again a message acknowledged before the kill; the
+//! while a batch is in its handler delivers that batch again right after its restart on the same
+//! data_dir, though the batch's lease (the default, about 16 minutes) is far from over (one more
+//! attempt), and never again a message acknowledged before the kill, while a daemon sharing its
+//! PostgreSQL store (a data_dir of its own) never releases a live neighbour's lease; the
 //! backlog gauge on `/metrics` shows messages in flight and waiting per (tenant, queue).
 mod common;
 
@@ -153,12 +155,13 @@ fn max_concurrency_runs_batches_at_once_or_one_at_a_time() {
 }
 
 #[test]
-fn a_batch_killed_mid_delivery_comes_back_and_an_acked_one_never_does() {
+fn a_batch_killed_mid_delivery_comes_back_at_the_restart_and_an_acked_one_never_does() {
     let t = tenant_token(0);
-    // A 15 s event wall limit: a batch's lease then ends 45 s after its claim (the consumer's
-    // load under its 15 s wall limit, the batch's 15 s, and 15 s more).
-    let tenants =
-        format!("[limits]\nevent_wall_ms = 15000\n[[tenants]]\nid = \"t0\"\ntoken = \"{t}\"\n");
+    // The default event wall limit (15 minutes): a batch's lease ends about 16 minutes after its
+    // claim (the consumer's load under its 15 s wall limit, the batch's 15 minutes, and 15 s
+    // more), so only the restarted daemon's release of its predecessor's leases brings it back
+    // within the minute waited below.
+    let tenants = format!("[[tenants]]\nid = \"t0\"\ntoken = \"{t}\"\n");
     let dir =
         std::env::temp_dir().join(format!("stockade-e2e-queue-midkill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -210,9 +213,16 @@ fn a_batch_killed_mid_delivery_comes_back_and_an_acked_one_never_does() {
     let dir = first.kill9();
 
     let d = Daemon::start_in(dir.clone(), 1, &tenants, &[]);
-    // Delivered again once the lease is over: its second attempt, which finishes.
-    let done = wait_keys(&d, &t, &id, "done:slow:held:", 90, |k| !k.is_empty());
+    // Delivered again at the restart, its lease long from over: its second attempt, which
+    // finishes (60 s: a hang guard, a small part of the lease).
+    let done = wait_keys(&d, &t, &id, "done:slow:held:", 60, |k| !k.is_empty());
     assert_eq!(done, ["done:slow:held:2"]);
+    // The successor said what it released: the one held message, not the delayed one.
+    let log = d.stderr();
+    assert!(
+        log.contains("queues: 1 message(s) in flight when this data_dir's previous daemon"),
+        "{log}"
+    );
     let seen = keys(&d, &t, &id, "seen:slow:");
     assert_eq!(
         seen,
@@ -229,4 +239,65 @@ fn a_batch_killed_mid_delivery_comes_back_and_an_acked_one_never_does() {
     );
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_daemon_sharing_postgresql_never_releases_a_live_neighbours_lease() {
+    let Some(pg) = pg_schema("e2e_queue_leases") else {
+        return;
+    };
+    let t = tenant_token(0);
+    let shared =
+        std::env::temp_dir().join(format!("stockade-e2e-queue-leases-{}", std::process::id()));
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    let key = shared.join("secret.key");
+    std::fs::write(&key, "ef".repeat(32)).expect("key");
+    let tail = format!(
+        "[store]\nurl = \"{}\"\nsecret_key_file = \"{}\"\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{t}\"\n",
+        pg.url,
+        key.display()
+    );
+    // A holds a batch in its handler (60 s on its first attempt), under the default lease.
+    let a = Daemon::start_raw("queue-leases-a", 1, &tail, &[]);
+    let id = load_code(&a, &t, &worker(json!([consumer("slow", 4)]), 15_000));
+    send(
+        &a,
+        &t,
+        &id,
+        "SLOW",
+        json!({ "mode": "slow", "n": "held" }),
+        json!({}),
+    );
+    wait_keys(&a, &t, &id, "seen:slow:held:", 60, |k| !k.is_empty());
+
+    // B, with a data_dir of its own on the same store, starts, is killed, starts again: neither
+    // start releases A's lease (A is alive), and the batch stays in A's first attempt.
+    let b = Daemon::start_raw("queue-leases-b", 1, &tail, &[]);
+    let b = Daemon::start_in(b.kill9(), 1, &tail, &[]);
+    let log = b.stderr();
+    assert_eq!(
+        log.matches("queues: no lease of a previous daemon on this data_dir to release")
+            .count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("message(s) in flight"), "{log}");
+    assert_eq!(keys(&b, &t, &id, "seen:slow:held:"), ["seen:slow:held:1"]);
+
+    // A killed and started again on its own data_dir releases its batch: delivered again now
+    // (by whichever daemon claims it first), its second attempt.
+    let a = Daemon::start_in(a.kill9(), 1, &tail, &[]);
+    let done = wait_keys(&a, &t, &id, "done:slow:held:", 60, |k| !k.is_empty());
+    assert_eq!(done, ["done:slow:held:2"]);
+    let log = a.stderr();
+    assert!(
+        log.contains("queues: 1 message(s) in flight when this data_dir's previous daemon"),
+        "{log}"
+    );
+    let dirs = [a.kill9(), b.kill9()];
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let _ = std::fs::remove_dir_all(&shared);
 }

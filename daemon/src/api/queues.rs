@@ -57,14 +57,9 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
     let now = crate::queues::now_ms();
     let event_wall = state.config.limits.event_wall_ms;
     let lease = lease_end(now, wall, event_wall);
-    let (tenant, queue, n) = (
-        c.tenant.clone(),
-        c.consumer.queue.clone(),
-        c.consumer.max_batch_size as usize,
-    );
-    let claimed = match state
-        .store
-        .tx(move |tx| stored::claim(tx, &tenant, &queue, now, n, lease))
+    let n = c.consumer.max_batch_size as usize;
+    let claimed = match queues
+        .claim(&c.tenant, &c.consumer.queue, now, n, lease)
         .await
     {
         Ok(claimed) if !claimed.is_empty() => claimed,

@@ -6,19 +6,22 @@
 //! - `producer`: the `queue.send` host call and the checks every send passes (sizes, content
 //!   types, delays), then the store;
 //! - `batch`: when a batch is due, what becomes of a message after a delivery (no clock);
-//! - `dispatcher`: the supervisor's task that claims due batches and delivers them (`deliver`).
+//! - `dispatcher`: the supervisor's task that claims due batches and delivers them (`deliver`);
+//! - `lease`: claims under this daemon's id, and the release at start of the leases that id held.
 //!
 //! Guarantees: a send is answered once its messages are in the store (SQLite fsynced, PostgreSQL
 //! committed); delivery is at least once: a message leaves the store only when acknowledged
 //! (explicitly, or by a handler that returned), dead-lettered or dropped after `max_retries + 1`
 //! deliveries; a delivery the daemon did not finish (killed, its process died) is delivered
-//! again once its lease ends. Everything is per tenant: a queue name means the calling tenant's
+//! again once its lease ends, or as soon as the daemon restarts on its data_dir (`lease`).
+//! Everything is per tenant: a queue name means the calling tenant's
 //! queue, and a consumer only ever receives its own tenant's messages. Trusts: the store.
 
 mod backlog;
 mod batch;
 pub mod deliver;
 mod dispatcher;
+mod lease;
 pub mod producer;
 
 use std::collections::BTreeMap;
@@ -161,6 +164,8 @@ const OUTCOMES: [&str; 5] = ["sent", "acked", "retried", "dead_lettered", "dropp
 /// The queues' shared state: the store, the dispatcher's wake-up, the counters.
 pub struct Queues {
     store: Store,
+    /// This daemon's id (`serve/daemon_id.rs`), recorded by each claim (`lease`).
+    holder: String,
     /// Rung by every send: the dispatcher looks at once instead of at its next tick.
     wake: Notify,
     /// Tenant names by `TenantId`, from the pool (set once it starts).
@@ -172,9 +177,11 @@ pub struct Queues {
 }
 
 impl Queues {
-    pub fn new(store: Store) -> std::sync::Arc<Queues> {
+    /// The queues of `store`, claimed as the daemon `holder` (its data_dir's id).
+    pub fn new(store: Store, holder: String) -> std::sync::Arc<Queues> {
         std::sync::Arc::new(Queues {
             store,
+            holder,
             wake: Notify::new(),
             tenants: OnceLock::new(),
             counts: Mutex::new(BTreeMap::new()),

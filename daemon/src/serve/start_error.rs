@@ -41,6 +41,9 @@ pub enum StartError {
     /// `data_dir`'s lock: another daemon serves the folder (`serve/data_dir_lock.rs`).
     #[error("{0}")]
     DataDir(super::data_dir_lock::DataDirError),
+    /// The daemon's id, `data_dir/daemon.id` (`serve/daemon_id.rs`).
+    #[error("{0}")]
+    DaemonId(super::daemon_id::DaemonIdError),
     /// The store (SQLite or PostgreSQL), opened and migrated.
     #[error("{0}")]
     Store(StoreError),

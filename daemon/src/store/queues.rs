@@ -7,8 +7,12 @@
 //! definition is stored; every operation is scoped by tenant and queue, so one tenant never reads,
 //! claims or deletes another's messages, whatever their names. A message leaves the table only
 //! through [`ack`], [`remove`] or [`move_to`]; a claimed one is invisible until its lease ends
-//! (so a daemon killed mid-delivery delivers it again once the lease is over). Trusts: the rows
-//! (written by this module) and its callers' checks of names and sizes.
+//! or its holder's successor releases it: a claim records the claiming daemon's id (`holder`),
+//! which [`retry`] and [`move_to`] clear, and [`release_held`] makes the messages one id holds
+//! deliverable at once (attempts kept), touching no other id's. Trusts: the rows (written by this
+//! module), its callers' checks of names and sizes, and the caller of [`release_held`] to name
+//! only the id of a daemon known to be dead (`serve`: its own data_dir's, under the folder's
+//! lock).
 
 use super::{StoreError, Tx, Val};
 use crate::queues::Consumer;
@@ -170,10 +174,11 @@ pub fn backlog(
     Ok((row.int(0)?, row.int(1)?, oldest))
 }
 
-/// Claims up to `n` messages of `tenant`'s `queue` deliverable at `now_ms`, oldest first: each
-/// counts one more attempt and is invisible until `lease_until_ms`.
+/// Claims up to `n` messages of `tenant`'s `queue` deliverable at `now_ms`, oldest first, for
+/// the daemon `holder`: each counts one more attempt and is invisible until `lease_until_ms`.
 pub fn claim(
     tx: &mut dyn Tx,
+    holder: &str,
     tenant: &str,
     queue: &str,
     now_ms: i64,
@@ -201,7 +206,7 @@ pub fn claim(
             created_ms: row.int(4)?,
         };
         tx.exec(
-            "UPDATE queue_messages SET attempts = ?4, visible_ms = ?5 \
+            "UPDATE queue_messages SET attempts = ?4, visible_ms = ?5, holder = ?6 \
              WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
             &[
                 tenant.into(),
@@ -209,6 +214,7 @@ pub fn claim(
                 m.id.as_str().into(),
                 m.attempts.into(),
                 lease_until_ms.into(),
+                holder.into(),
             ],
         )?;
         out.push(m);
@@ -229,7 +235,7 @@ pub fn remove(tx: &mut dyn Tx, tenant: &str, queue: &str, id: &str) -> Result<bo
     )? > 0)
 }
 
-/// Makes message `id` deliverable again at `visible_ms` (a retry).
+/// Makes message `id` deliverable again at `visible_ms` (a retry), held by no daemon.
 pub fn retry(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -238,13 +244,14 @@ pub fn retry(
     visible_ms: i64,
 ) -> Result<bool, StoreError> {
     Ok(tx.exec(
-        "UPDATE queue_messages SET visible_ms = ?4 WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
+        "UPDATE queue_messages SET visible_ms = ?4, holder = NULL \
+         WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
         &[tenant.into(), queue.into(), id.into(), visible_ms.into()],
     )? > 0)
 }
 
 /// Moves message `id` from `tenant`'s `queue` to its queue `to` (a dead-letter queue), with no
-/// attempts, deliverable at `now_ms`; whether it was there.
+/// attempts, deliverable at `now_ms`, held by no daemon; whether it was there.
 pub fn move_to(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -254,7 +261,7 @@ pub fn move_to(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     Ok(tx.exec(
-        "UPDATE queue_messages SET queue = ?4, attempts = 0, visible_ms = ?5 \
+        "UPDATE queue_messages SET queue = ?4, attempts = 0, visible_ms = ?5, holder = NULL \
          WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
         &[
             tenant.into(),
@@ -264,4 +271,17 @@ pub fn move_to(
             now_ms.into(),
         ],
     )? > 0)
+}
+
+/// Releases every lease the daemon `holder` holds, of every tenant's queues: those messages are
+/// deliverable at `now_ms` (or when they already were, if earlier: a lease that ended), held by
+/// no daemon, their attempts kept (the interrupted delivery counts, as when a lease ends). The
+/// messages other daemons hold are untouched. How many were released.
+pub fn release_held(tx: &mut dyn Tx, holder: &str, now_ms: i64) -> Result<u64, StoreError> {
+    tx.exec(
+        "UPDATE queue_messages SET holder = NULL, \
+         visible_ms = CASE WHEN visible_ms > ?2 THEN ?2 ELSE visible_ms END \
+         WHERE holder = ?1",
+        &[holder.into(), now_ms.into()],
+    )
 }

@@ -1,10 +1,14 @@
 //! The queue store's behaviour, run on both backends by the store suite (`tests::suite`):
 //! one consumer per queue of a tenant, tenants apart, claims with leases, acks, retries,
-//! dead-letter moves.
+//! dead-letter moves, and the release of the leases one daemon held (only its own).
 
 use super::queues::{self as q, NewMessage};
 use super::{Store, StoreError};
 use crate::queues::Consumer;
+
+/// The daemon claiming, and another sharing the store.
+const ME: &str = "0123456789abcdef0123456789abcdef";
+const OTHER: &str = "fedcba9876543210fedcba9876543210";
 
 fn consumer(queue: &str) -> Consumer {
     Consumer {
@@ -85,7 +89,7 @@ pub(super) async fn queues_behave(s: &Store) {
         (3, 2, Some(1_000))
     );
     let claimed = s
-        .tx(|tx| q::claim(tx, "qa", "jobs", 2_000, 10, 60_000))
+        .tx(|tx| q::claim(tx, ME, "qa", "jobs", 2_000, 10, 60_000))
         .await
         .expect("claim");
     let ids: Vec<_> = claimed
@@ -96,7 +100,7 @@ pub(super) async fn queues_behave(s: &Store) {
     assert_eq!(claimed[0].body, b"a");
     assert_eq!(claimed[0].created_ms, 500);
     assert!(
-        s.tx(|tx| q::claim(tx, "qa", "jobs", 2_000, 10, 60_000))
+        s.tx(|tx| q::claim(tx, ME, "qa", "jobs", 2_000, 10, 60_000))
             .await
             .expect("claim")
             .is_empty(),
@@ -104,7 +108,7 @@ pub(super) async fn queues_behave(s: &Store) {
     );
     // The lease over, a message not settled is claimed again, one attempt more.
     let again = s
-        .tx(|tx| q::claim(tx, "qa", "jobs", 60_000, 3, 120_000))
+        .tx(|tx| q::claim(tx, ME, "qa", "jobs", 60_000, 3, 120_000))
         .await
         .expect("claim");
     let ids: Vec<_> = again.iter().map(|m| (m.id.as_str(), m.attempts)).collect();
@@ -133,7 +137,7 @@ pub(super) async fn queues_behave(s: &Store) {
         (1, 1, Some(70_000))
     );
     let dead = s
-        .tx(|tx| q::claim(tx, "qa", "dead", 80_000, 10, 90_000))
+        .tx(|tx| q::claim(tx, ME, "qa", "dead", 80_000, 10, 90_000))
         .await
         .expect("claim dead");
     assert_eq!(
@@ -173,4 +177,143 @@ pub(super) async fn queues_behave(s: &Store) {
     s.tx(|tx| q::delete_consumers(tx, "qb", "w9"))
         .await
         .expect("clean");
+    leases_are_released_by_holder(s).await;
+}
+
+/// A daemon's release frees the messages its id holds (deliverable now, attempts kept), and
+/// none another daemon holds, nor a retried or dead-lettered one (held by nobody).
+async fn leases_are_released_by_holder(s: &Store) {
+    let ids = |claimed: Vec<q::Claimed>| -> Vec<(String, i64)> {
+        claimed.into_iter().map(|m| (m.id, m.attempts)).collect()
+    };
+    s.tx(|tx| {
+        q::insert(
+            tx,
+            "ql",
+            "jobs",
+            &[msg("m1", 0), msg("m2", 0), msg("o1", 0), msg("r1", 0)],
+            0,
+        )?;
+        q::insert(tx, "ql2", "jobs", &[msg("m3", 0)], 0)
+    })
+    .await
+    .expect("insert");
+    // This daemon holds m1, m2 (one tenant) and m3 (another); the other daemon o1; r1 was
+    // claimed by this daemon and then retried with a delay, d1 dead-lettered.
+    let mine = s
+        .tx(|tx| q::claim(tx, ME, "ql", "jobs", 1_000, 2, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(ids(mine), [("m1".into(), 1), ("m2".into(), 1)]);
+    let theirs = s
+        .tx(|tx| q::claim(tx, OTHER, "ql", "jobs", 1_000, 1, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(ids(theirs), [("o1".into(), 1)]);
+    let retried = s
+        .tx(|tx| q::claim(tx, ME, "ql", "jobs", 1_000, 1, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(ids(retried), [("r1".into(), 1)]);
+    assert!(s
+        .tx(|tx| q::retry(tx, "ql", "jobs", "r1", 500_000))
+        .await
+        .expect("retry"));
+    let other_tenant = s
+        .tx(|tx| q::claim(tx, ME, "ql2", "jobs", 1_000, 5, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(ids(other_tenant), [("m3".into(), 1)]);
+    s.tx(|tx| q::insert(tx, "ql", "jobs", &[msg("d1", 0)], 0))
+        .await
+        .expect("insert");
+    s.tx(|tx| q::claim(tx, ME, "ql", "jobs", 1_000, 1, 1_000_000))
+        .await
+        .expect("claim d1");
+    assert!(s
+        .tx(|tx| q::move_to(tx, "ql", "jobs", "d1", "dead", 600_000))
+        .await
+        .expect("move"));
+    assert!(
+        s.tx(|tx| q::claim(tx, ME, "ql", "jobs", 2_000, 10, 1_000_000))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "all leased or delayed"
+    );
+
+    // This daemon's successor releases its id's leases: three, of both tenants.
+    let released = s
+        .tx(|tx| q::release_held(tx, ME, 2_000))
+        .await
+        .expect("release");
+    assert_eq!(released, 3);
+    let again = s
+        .tx(|tx| q::claim(tx, OTHER, "ql", "jobs", 2_000, 10, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        ids(again),
+        [("m1".into(), 2), ("m2".into(), 2)],
+        "deliverable at once, the interrupted delivery counted; not o1 (the other daemon's \
+         lease), not r1 (its retry delay)"
+    );
+    let again = s
+        .tx(|tx| q::claim(tx, OTHER, "ql2", "jobs", 2_000, 10, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(ids(again), [("m3".into(), 2)]);
+    assert!(
+        s.tx(|tx| q::claim(tx, ME, "ql", "dead", 2_000, 10, 1_000_000))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the dead-lettered message waits for its time, held by no one"
+    );
+    // Nothing of this daemon's is held now; a second release changes nothing.
+    assert_eq!(
+        s.tx(|tx| q::release_held(tx, ME, 3_000))
+            .await
+            .expect("release"),
+        0
+    );
+    // The other daemon's leases (o1, and m1, m2, m3 it claimed since) are its own still.
+    assert!(
+        s.tx(|tx| q::claim(tx, ME, "ql", "jobs", 3_000, 10, 1_000_000))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the other daemon's leases stand"
+    );
+    // Released by the other daemon's successor: its four, o1 one attempt in, m1 and m2 two.
+    assert_eq!(
+        s.tx(|tx| q::release_held(tx, OTHER, 3_000))
+            .await
+            .expect("release"),
+        4
+    );
+    let last = s
+        .tx(|tx| q::claim(tx, ME, "ql", "jobs", 3_000, 10, 1_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        ids(last),
+        [("m1".into(), 3), ("m2".into(), 3), ("o1".into(), 2)]
+    );
+    // Leave nothing for the other suites.
+    for (t, queue, id) in [
+        ("ql", "jobs", "m1"),
+        ("ql", "jobs", "m2"),
+        ("ql", "jobs", "o1"),
+        ("ql", "jobs", "r1"),
+        ("ql", "dead", "d1"),
+        ("ql2", "jobs", "m3"),
+    ] {
+        assert!(
+            s.tx(move |tx| q::remove(tx, t, queue, id))
+                .await
+                .expect("clean"),
+            "{t}/{queue}/{id}"
+        );
+    }
 }

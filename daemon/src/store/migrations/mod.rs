@@ -61,10 +61,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0009_queues.sqlite.sql"),
         postgres: include_str!("0009_queues.postgres.sql"),
     },
+    Migration {
+        version: 10,
+        sqlite: include_str!("0010_queue_holder.sqlite.sql"),
+        postgres: include_str!("0010_queue_holder.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;
