@@ -594,18 +594,20 @@ fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() 
     let path = dir.join("api.sock");
     let metrics = dir.join("metrics.sock");
     let config = dir.join("stockade.toml");
-    let write_config = |listen: &str| {
+    // `file`: a configuration listening on `listen` with its own data_dir `data`.
+    let write_config_in = |file: &std::path::Path, listen: &str, data: &str| {
         std::fs::write(
-            &config,
+            file,
             format!(
                 "listen = \"{listen}\"\nmetrics_listen = \"unix:{}\"\nworkers = 1\n\
                  operator_token = \"{OPERATOR}\"\ndata_dir = \"{}\"\n{TENANT}",
                 metrics.display(),
-                dir.join("data").display()
+                dir.join(data).display()
             ),
         )
         .expect("config");
     };
+    let write_config = |listen: &str| write_config_in(&config, listen, "data");
     // A relative path is refused when the configuration is read.
     write_config("unix:api.sock");
     let (code, _, stderr) = check_config(&config);
@@ -631,9 +633,12 @@ fn unix_socket_listen_addresses_are_served_with_mode_0660_and_removed_at_stop() 
     let (status, answer) = run_over_unix(&path, r#"{"code":"export default () => 'over unix'"}"#);
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("over unix"), "{answer}");
-    // A second daemon on the same path does not take the live socket over (it would leave the
-    // first unreachable, and remove the file when it stops): "address in use", as for TCP.
-    let (code, stderr) = serve_to_the_end(&config, &[]);
+    // A second daemon on the same path (with a data_dir of its own: one on the same folder is
+    // refused before it listens) does not take the live socket over (it would leave the first
+    // unreachable, and remove the file when it stops): "address in use", as for TCP.
+    let second = dir.join("second.toml");
+    write_config_in(&second, &format!("unix:{}", path.display()), "data-second");
+    let (code, stderr) = serve_to_the_end(&second, &[]);
     assert_eq!(code, Some(4), "{stderr}");
     assert!(
         stderr.contains("another process is listening on this socket"),
