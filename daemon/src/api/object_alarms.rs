@@ -5,11 +5,12 @@
 //! - a firing is a call of the object like any other: the object's worker is found again (gone
 //!   or deleted: the alarm is dropped, counted `gone`), the tenant's quotas admit it (its permit
 //!   held for the run), the directory gives its one live incarnation (constructed if it is not
-//!   live, within the live caps), and the class's `alarm({retryCount, isRetry})` runs behind the
-//!   object's gates (`durable.js`), as a `Call::Alarm`: under the worker's CPU and memory limits
-//!   and the event wall-clock limit (`[limits] event_wall_ms`, Cloudflare's 15 minutes, which the
-//!   pool lowers to the worker's `limits.eventWallMs`), not the worker's `wallMs`, which the
-//!   object's fetch and RPC calls keep; its console lines go to the worker's log ring, as does a
+//!   live, within the live caps, its `ctx.id.name` the name its file keeps, `objects/name.rs`),
+//!   and the class's `alarm({retryCount, isRetry})` runs behind the object's gates
+//!   (`durable.js`), as a `Call::Alarm`: under the worker's CPU and memory limits and the event
+//!   wall-clock limit (`[limits] event_wall_ms`, Cloudflare's 15 minutes, which the pool lowers
+//!   to the worker's `limits.eventWallMs`), not the worker's `wallMs`, which the object's fetch
+//!   and RPC calls keep; its console lines go to the worker's log ring, as does a
 //!   line for each failed run;
 //! - the object's own file is read first: an alarm deleted or moved since is not run for the
 //!   old time;
@@ -171,7 +172,7 @@ async fn attempt(
     };
     let settings = &objects.settings;
     let caps = (settings.max_live_per_tenant, settings.max_live);
-    let entered = objects.directory().enter(key, None, &parent, caps);
+    let entered = objects.enter_for_event(key, &parent, caps).await;
     let def = match entered {
         Ok(def) => def,
         Err(full) => return Attempt::Failed(full.0),

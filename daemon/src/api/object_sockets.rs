@@ -14,9 +14,10 @@
 //!    token): from then on the object holds the client's socket, whatever the requests that
 //!    carried the handshake do (their wall limits end them, not the socket);
 //! 3. every message of the client is a call of the object (its current incarnation, made again
-//!    if it was evicted), one at a time per socket, in order; a text message equal to the
-//!    object's auto-response request is answered here, without a call; the client's close (or
-//!    its going away, 1006) is the last call, after which the socket is forgotten.
+//!    if it was evicted, named as its file keeps, `objects/name.rs`), one at a time per socket,
+//!    in order; a text message equal to the object's auto-response request is answered here,
+//!    without a call; the client's close (or its going away, 1006) is the last call, after which
+//!    the socket is forgotten.
 //!
 //! Guarantees: a socket counts against its tenant's concurrency as any client socket does (the
 //! data plane's relay holds the edge's permit, `api/websocket.rs`); a socket whose client never
@@ -262,7 +263,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Objects, key: &ObjectKey, eve
     };
     let settings = &objects.settings;
     let caps = (settings.max_live_per_tenant, settings.max_live);
-    let entered = objects.directory().enter(key, None, &parent, caps);
+    let entered = objects.enter_for_event(key, &parent, caps).await;
     let def = match entered {
         Ok(def) => def,
         Err(full) => return failed(full.0),

@@ -1,6 +1,7 @@
 //! A Durable Object's storage: one SQLite file per object,
 //! `DIR/<tenant>/<worker>/<class>/<id>.sqlite3` (`DIR` is `data_dir/do`), holding the tenant's own
-//! SQL tables (`ctx.storage.sql`) and the key-value API's table `_cf_KV` (as on Cloudflare).
+//! SQL tables (`ctx.storage.sql`), the key-value API's table `_cf_KV` (as on Cloudflare), the
+//! alarm's `_cf_ALARM` (`alarms.rs`) and the object's name's `_cf_NAME` (`name.rs`).
 //!
 //! Guarantees:
 //! - each path component is checked again here (a tenant name, 64 hex digits, a class name):
@@ -88,6 +89,10 @@ pub enum Work {
     Txn(TxnOp),
     /// Nothing: lets the queue look at a transaction whose request ended (`TxnHold`).
     Settle,
+    /// Keeps the object's name unless its file keeps one already (`name.rs`).
+    KeepName(String),
+    /// The name the object's file keeps (`name.rs`).
+    Name,
 }
 
 /// What it answered.
@@ -99,6 +104,8 @@ pub enum Done {
     Sql(Outcome),
     /// The alarm set (after the operation), ms since the epoch.
     Alarm(Option<i64>),
+    /// The object's name, as its file keeps it.
+    Name(Option<String>),
 }
 
 struct Opened {
@@ -296,6 +303,8 @@ impl ObjectDb {
                     Work::DeleteAlarm(only) => {
                         self.alarms.delete(&db.conn, key, only).map(Done::Alarm)
                     }
+                    Work::KeepName(name) => super::name::keep(&db.conn, &name),
+                    Work::Name => super::name::read(&db.conn).map(Done::Name),
                     kv => super::kv::kv_op(&db.conn, kv),
                 }
                 .map_err(|e| d1_exec::describe(&e, &db.fence, budget_ms));

@@ -14,7 +14,11 @@
 //!   on one that cannot start would wait for ever);
 //! - an incarnation's identity is known only here, by its definition's id: the storage calls
 //!   and the object's own calls find which object they belong to from the definition the
-//!   supervisor attached to the request, never from the payload.
+//!   supervisor attached to the request, never from the payload;
+//! - an incarnation's name (`ctx.id.name`) is one whose hash is the object's id
+//!   (`name::verified`), else none; a name a caller gave that its file may not keep yet is
+//!   handed out once ([`Directory::object_keeping`]) for the object's first storage or socket
+//!   call to keep (`name.rs`): once per incarnation at most, never per call.
 //!
 //! Trusts: its caller to have resolved the key from the calling worker's stored binding.
 
@@ -26,6 +30,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use stockade_ipc::WorkerId;
 
+use super::name::verified;
 use crate::supervisor::WorkerDef;
 
 /// The `env` key under which an incarnation's definition tells the runtime which object it is
@@ -52,6 +57,10 @@ struct Live {
     parent: Arc<WorkerDef>,
     in_flight: usize,
     last_used: Instant,
+    /// A verified name a caller gave, for the object's file to keep (taken once).
+    keep: Option<String>,
+    /// Whether a name is known for it (given, read from its file, or handed out to keep).
+    named: bool,
 }
 
 /// The live objects.
@@ -72,7 +81,8 @@ pub fn valid_id(s: &str) -> bool {
 
 impl Directory {
     /// The incarnation of `key` (made from `parent` if it has none), counted as in flight until
-    /// [`Directory::leave`]; `name` is the name its id was made from, if any.
+    /// [`Directory::leave`]; `name` is the name a caller says its id was made from, if any (taken
+    /// only if it did make it).
     pub fn enter(
         &mut self,
         key: &ObjectKey,
@@ -80,9 +90,46 @@ impl Directory {
         parent: &Arc<WorkerDef>,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
+        self.enter_named(key, name, true, parent, caps)
+    }
+
+    /// [`Directory::enter`] for an event's call (an alarm, a WebSocket's): `stored` is the name
+    /// the object's file keeps (`name.rs`), so nothing to keep again.
+    pub fn enter_stored(
+        &mut self,
+        key: &ObjectKey,
+        stored: Option<&str>,
+        parent: &Arc<WorkerDef>,
+        caps: (usize, usize),
+    ) -> Result<Arc<WorkerDef>, Full> {
+        self.enter_named(key, stored, false, parent, caps)
+    }
+
+    /// The live incarnation of `key`, if it has one, counted as [`Directory::enter`] counts it.
+    pub fn enter_live(&mut self, key: &ObjectKey) -> Option<Arc<WorkerDef>> {
+        let live = self.live.get_mut(key)?;
+        live.in_flight += 1;
+        live.last_used = Instant::now();
+        Some(Arc::clone(&live.def))
+    }
+
+    fn enter_named(
+        &mut self,
+        key: &ObjectKey,
+        name: Option<&str>,
+        keep: bool,
+        parent: &Arc<WorkerDef>,
+        caps: (usize, usize),
+    ) -> Result<Arc<WorkerDef>, Full> {
+        let name = name.filter(|n| verified(key, n));
         if let Some(live) = self.live.get_mut(key) {
             live.in_flight += 1;
             live.last_used = Instant::now();
+            if let (Some(n), false) = (name, live.named) {
+                // Made nameless (its instance keeps that), but its file may learn the name.
+                live.named = true;
+                live.keep = keep.then(|| n.to_owned());
+            }
             return Ok(Arc::clone(&live.def));
         }
         let (per_tenant, total) = caps;
@@ -110,6 +157,8 @@ impl Directory {
                 parent: Arc::clone(parent),
                 in_flight: 1,
                 last_used: Instant::now(),
+                keep: name.filter(|_| keep).map(str::to_owned),
+                named: name.is_some(),
             },
         );
         Ok(def)
@@ -126,6 +175,14 @@ impl Directory {
     /// Which object the incarnation `def` is, while it is live.
     pub fn object_of(&self, def: &WorkerId) -> Option<&ObjectKey> {
         self.by_def.get(def)
+    }
+
+    /// [`Directory::object_of`], and (once) the verified name a caller gave it that its file is
+    /// to keep (`name.rs`).
+    pub fn object_keeping(&mut self, def: &WorkerId) -> Option<(ObjectKey, Option<String>)> {
+        let key = self.by_def.get(def)?;
+        let keep = self.live.get_mut(key).and_then(|l| l.keep.take());
+        Some((key.clone(), keep))
     }
 
     /// Takes out every entry idle for `idle` (no call in flight) or whose worker was deleted:
@@ -262,5 +319,59 @@ mod tests {
             .expect("room again");
         assert_ne!(a.id, b.id, "a new incarnation, a new id");
         assert!(valid_id(&"a".repeat(64)) && !valid_id(&"A".repeat(64)) && !valid_id("ab"));
+    }
+
+    #[test]
+    fn only_the_name_that_made_the_id_is_taken_and_handed_out_once_to_keep() {
+        let mut d = Directory::default();
+        let p = parent();
+        // sha256("stockade-do\0Clock\0room-7"), as durable.js's idFromName("room-7").
+        let k = ObjectKey {
+            tenant: "t".into(),
+            worker: "w".into(),
+            class: "Clock".into(),
+            id: "ed2f0fbc7d5580ff8e964d4f968c1c41e74eba2c4fce4dafd1850b4db36b6984".into(),
+        };
+        let name_of = |def: &WorkerDef| {
+            def.env
+                .iter()
+                .find(|(e, _)| e == OBJECT_ENV_KEY)
+                .map(|(_, v)| v["name"].clone())
+        };
+        // A name that did not make the id is dropped: nameless, nothing to keep.
+        let forged = d.enter(&k, Some("room-8"), &p, (9, 9)).expect("room");
+        assert_eq!(name_of(&forged), Some(serde_json::Value::Null));
+        assert_eq!(d.object_keeping(&forged.id), Some((k.clone(), None)));
+        // The live nameless incarnation stays so, but its file is to learn the name, once.
+        let again = d.enter(&k, Some("room-7"), &p, (9, 9)).expect("live");
+        assert!(Arc::ptr_eq(&forged, &again));
+        assert_eq!(
+            d.object_keeping(&forged.id),
+            Some((k.clone(), Some("room-7".into())))
+        );
+        assert_eq!(d.object_keeping(&forged.id), Some((k.clone(), None)));
+        for _ in 0..2 {
+            d.leave(&k);
+        }
+        assert_eq!(d.idle(Duration::ZERO).len(), 1);
+        // An event's incarnation, named as the file keeps it: nothing to keep again.
+        assert!(d.enter_live(&k).is_none());
+        let stored = d
+            .enter_stored(&k, Some("room-7"), &p, (9, 9))
+            .expect("room");
+        assert_eq!(name_of(&stored), Some(serde_json::json!("room-7")));
+        assert_eq!(d.object_keeping(&stored.id), Some((k.clone(), None)));
+        let live = d.enter_live(&k).expect("live");
+        assert!(Arc::ptr_eq(&stored, &live));
+        d.leave(&k);
+        d.leave(&k);
+        assert_eq!(d.idle(Duration::ZERO).len(), 1);
+        // A caller's verified name: the incarnation's, and handed out to keep.
+        let named = d.enter(&k, Some("room-7"), &p, (9, 9)).expect("room");
+        assert_eq!(name_of(&named), Some(serde_json::json!("room-7")));
+        assert_eq!(
+            d.object_keeping(&named.id),
+            Some((k.clone(), Some("room-7".into())))
+        );
     }
 }

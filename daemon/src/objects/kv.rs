@@ -88,6 +88,8 @@ pub(super) fn kv_op(conn: &Connection, work: Work) -> rusqlite::Result<Done> {
         | Work::SetAlarm(_)
         | Work::DeleteAlarm(_)
         | Work::Txn(_)
+        | Work::KeepName(_)
+        | Work::Name
         | Work::Settle => Ok(Done::Count(0)),
     }
 }

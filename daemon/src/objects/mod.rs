@@ -1,9 +1,9 @@
 //! Durable Objects (`{"binding": "durable_object_namespace", "class_name": "Counter"}`): which
 //! objects are live (`directory`), their storage (`db`, its key-value operations `kv`), their
-//! alarms (`alarms`: kept and scheduled), and the `ctx.storage` host calls an object's isolate
-//! makes. The calls that reach an object (`do.call`, `do.fetch`), the eviction of idle objects
-//! and the firing of alarms are the API's (`api/objects.rs`, `api/object_alarms.rs`), which
-//! places them with the pool.
+//! alarms (`alarms`: kept and scheduled), their names (`name`: kept for the incarnations events
+//! construct), and the `ctx.storage` host calls an object's isolate makes. The calls that reach
+//! an object (`do.call`, `do.fetch`), the eviction of idle objects and the firing of alarms are
+//! the API's (`api/objects.rs`, `api/object_alarms.rs`), which places them with the pool.
 //!
 //! Storage host calls (framed like the other storage calls; made only by an object's own
 //! isolate, whose definition the directory knows: any other caller is refused):
@@ -30,6 +30,7 @@ pub mod alarms;
 pub mod db;
 pub mod directory;
 mod kv;
+mod name;
 pub mod sockets;
 mod split;
 pub mod txn;
@@ -126,14 +127,25 @@ impl Objects {
         context: &CallContext,
         payload: &[u8],
     ) -> Result<Vec<u8>, String> {
-        let key = context
+        let (key, keep) = context
             .caller
             .worker
             .as_ref()
-            .and_then(|def| self.directory().object_of(&def.id).cloned())
+            .and_then(|def| {
+                let mut directory = self.directory();
+                match op {
+                    // A send (an accept among them): the object's sockets may outlive it, and an
+                    // incarnation their events construct reads its name from its file.
+                    "do.ws.send" => directory.object_keeping(&def.id),
+                    _ => directory.object_of(&def.id).map(|k| (k.clone(), None)),
+                }
+            })
             .ok_or(
                 "ctx.acceptWebSocket belongs to a live Durable Object; this request is not one's",
             )?;
+        if let Some(name) = keep {
+            self.db.keep_name(&key, name);
+        }
         let (head, bytes) = split(payload)?;
         let done = match op {
             "do.ws.send" => self.sockets.apply(&key, bytes).map(|()| json!({})),
@@ -158,15 +170,19 @@ impl Objects {
         Result<Vec<u8>, String>,
     > {
         let incarnation = context.caller.worker.as_ref().map(|def| def.id);
-        let key = incarnation
+        let (key, keep) = incarnation
             .as_ref()
-            .and_then(|id| self.directory().object_of(id).cloned())
+            .and_then(|id| self.directory().object_keeping(id))
             .ok_or_else(|| {
                 Err(
                     "ctx.storage belongs to a live Durable Object; this request is not one's"
                         .to_owned(),
                 )
             })?;
+        if let Some(name) = keep {
+            // Queued first: the incarnation's first storage call keeps its name with the file.
+            self.db.keep_name(&key, name);
+        }
         let (head, bytes) = split(payload).map_err(Err)?;
         let mut work = work(op, &head, bytes).map_err(|why| Ok(refusal("TypeError", why)))?;
         let date = context
@@ -315,6 +331,7 @@ fn answer(done: Result<Done, crate::storage::d1_exec::SqlError>) -> Vec<u8> {
         }
         Ok(Done::Count(n)) => frame(&json!({ "count": n }), &[]),
         Ok(Done::Alarm(time)) => frame(&json!({ "time": time }), &[]),
+        Ok(Done::Name(name)) => frame(&json!({ "name": name }), &[]),
         Ok(Done::Sql(o)) => {
             let mut bytes = Vec::new();
             let head = crate::storage::d1_calls::outcome(o, &mut bytes);
