@@ -106,7 +106,8 @@ pub fn render(out: &mut String) {
 /// aborts drop the open connections' slots on other threads, and a waiter woken by one must not
 /// start its call after its request ended), and none opens any more.
 pub fn close(resources: &Resources) {
-    resources.shared(|gate: &mut Gate| gate.0.close());
+    // A request that opened no connection has no gate, and none is made for it here.
+    resources.shared_if_made(|gate: &mut Gate| gate.0.close());
 }
 
 /// The host calls of bindings that Cloudflare counts among a request's simultaneous open

@@ -213,6 +213,18 @@ impl Resources {
         }
     }
 
+    /// Runs `f` on the request's one value of type `T` if one was made ([`Resources::shared`]);
+    /// nothing is made otherwise.
+    pub fn shared_if_made<T: Send + 'static>(&self, f: impl FnOnce(&mut T)) {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(value) = shared
+            .get_mut(&std::any::TypeId::of::<T>())
+            .and_then(|slot| slot.downcast_mut::<T>())
+        {
+            f(value);
+        }
+    }
+
     /// Forgets the resource the request named `key`.
     pub fn forget_named(&self, key: u32) {
         self.named
