@@ -166,18 +166,17 @@ mod tests {
     use super::*;
     use futures_util::FutureExt;
 
+    /// `n` places of `resources`' request, each free at once.
+    fn take(resources: &Resources, n: usize) -> Vec<Slot> {
+        (0..n)
+            .map(|_| open(resources).now_or_never().expect("room").expect("slot"))
+            .collect()
+    }
+
     #[tokio::test]
     async fn the_seventh_waits_in_turn_and_goes_when_one_ends() {
         let resources = Resources::default();
-        let mut open_now = Vec::new();
-        for _ in 0..MAX_OPEN {
-            open_now.push(
-                open(&resources)
-                    .now_or_never()
-                    .expect("room")
-                    .expect("slot"),
-            );
-        }
+        let mut open_now = take(&resources, MAX_OPEN);
         let mut seventh = Box::pin(open(&resources));
         let mut eighth = Box::pin(open(&resources));
         assert!((&mut seventh).now_or_never().is_none(), "the 7th waits");
@@ -198,14 +197,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_wait_takes_no_place_and_requests_do_not_share() {
         let resources = Resources::default();
-        let six: Vec<Slot> = (0..MAX_OPEN)
-            .map(|_| {
-                open(&resources)
-                    .now_or_never()
-                    .expect("room")
-                    .expect("slot")
-            })
-            .collect();
+        let six: Vec<Slot> = take(&resources, MAX_OPEN);
         let mut waiting = Box::pin(open(&resources));
         assert!((&mut waiting).now_or_never().is_none());
         drop(waiting);
@@ -215,14 +207,7 @@ mod tests {
             "another request's own"
         );
         drop(six);
-        let again: Vec<Slot> = (0..MAX_OPEN)
-            .map(|_| {
-                open(&resources)
-                    .now_or_never()
-                    .expect("room")
-                    .expect("slot")
-            })
-            .collect();
+        let again: Vec<Slot> = take(&resources, MAX_OPEN);
         assert_eq!(again.len(), MAX_OPEN, "the dropped wait took none");
     }
 
@@ -231,25 +216,13 @@ mod tests {
         assert!(counts("kv.get") && counts("r2.uploadPart") && counts("queue.send"));
         assert!(!counts("d1.exec") && !counts("r2.read") && !counts("fetch"));
         let resources = Resources::default();
-        let mut six: Vec<Slot> = (0..MAX_OPEN - 1)
-            .map(|_| {
-                open(&resources)
-                    .now_or_never()
-                    .expect("room")
-                    .expect("slot")
-            })
-            .collect();
+        let mut six: Vec<Slot> = take(&resources, MAX_OPEN - 1);
         // The sixth place: a call that ends gives it back.
         assert_eq!(
             gated(&resources, || async { 7 }).now_or_never(),
             Some(Ok(7))
         );
-        six.push(
-            open(&resources)
-                .now_or_never()
-                .expect("room")
-                .expect("slot"),
-        );
+        six.extend(take(&resources, 1));
         let started = std::sync::atomic::AtomicBool::new(false);
         let mut waiting = Box::pin(gated(&resources, || async {
             started.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -276,14 +249,7 @@ mod tests {
     #[tokio::test]
     async fn once_closed_a_waiting_call_never_starts_whatever_frees_a_slot() {
         let resources = Resources::default();
-        let six: Vec<Slot> = (0..MAX_OPEN)
-            .map(|_| {
-                open(&resources)
-                    .now_or_never()
-                    .expect("room")
-                    .expect("slot")
-            })
-            .collect();
+        let six: Vec<Slot> = take(&resources, MAX_OPEN);
         let started = std::sync::atomic::AtomicBool::new(false);
         let mut waiting = Box::pin(gated(&resources, || async {
             started.store(true, std::sync::atomic::Ordering::SeqCst);
