@@ -807,7 +807,8 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
     // isolate's lifetime; the shared borrow ends with this block (the op holds its own `Rc`s).
     let (state, bundle) = unsafe {
         let host = &*ud.cast::<HostState>();
-        (host.ops.clone(), host.bundle.clone())
+        let bundle = crate::bundle::owns(code).then(|| host.bundle.clone());
+        (host.ops.clone(), bundle)
     };
     // SAFETY: the bridge passes a valid, exclusive stk_op_call for the duration of this call.
     let call = unsafe { &mut *call };
@@ -837,10 +838,9 @@ unsafe extern "C" fn host_op(ud: *mut c_void, code: u32, call: *mut ffi::StkOpCa
                 .clone()
                 .map(|c| c as std::rc::Rc<dyn ops::Callback>),
         );
-        let result = if crate::bundle::owns(code) {
-            bundle.run(code, input)
-        } else {
-            ops::run(code, input, &ctx)
+        let result = match &bundle {
+            Some(bundle) => bundle.run(code, input),
+            None => ops::run(code, input, &ctx),
         };
         if let Some(c) = callback {
             c.live.set(false); // whatever kept a clone can no longer call into a finished op
