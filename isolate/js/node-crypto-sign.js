@@ -12,6 +12,12 @@
 const NODE_RSA = { __proto__: null, PKCS1: 1, NO: 3, OAEP: 4, PSS: 6, SALT_DIGEST: -1, SALT_MAX: -2, SALT_AUTO: -2 };
 /** Native digests a signature or OAEP may use (ops/src/crypto/hash.rs Hash). */
 const NODE_KEY_HASHES = { __proto__: null, 1: 1, 2: 2, 3: 3, 4: 4 };
+// OpenSSL's reason codes for a PKCS#1 v1.5 type 1 block that does not unpad (ops' rsa_raw.rs
+// names the reason; Node's error code and message are made from it).
+const RSA_PADDING_REASONS = {
+  __proto__: null, "invalid padding": "8A", "block type is not 01": "6A", "bad fixed header decrypt": "66",
+  "null before block missing": "71", "bad pad byte count": "67",
+};
 
 function nodeSign(h, keys) {
   const opFailed = (m) => nodeError(Error, "ERR_OSSL_EVP_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE",
@@ -186,7 +192,8 @@ function nodeSign(h, keys) {
       if (m === "data too large for key size") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_KEY_SIZE", "error:0200006E:rsa routines::data too large for key size");
       if (m === "data too small for key size") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_SMALL_FOR_KEY_SIZE", "error:0200006F:rsa routines::data too small for key size");
       if (m === "data too large for modulus") throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_MODULUS", "error:02000084:rsa routines::data too large for modulus");
-      if (m === "invalid padding") throw nodeError(Error, "ERR_OSSL_RSA_INVALID_PADDING", "error:0200008A:rsa routines::invalid padding");
+      const reason = RSA_PADDING_REASONS[m];
+      if (reason !== undefined) throw nodeError(Error, `ERR_OSSL_RSA_${m.toUpperCase().replaceAll(" ", "_")}`, `error:020000${reason}:rsa routines::${m}`);
       throw e;
     }
   }

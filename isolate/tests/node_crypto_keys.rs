@@ -188,7 +188,8 @@ fn generated_keys_and_key_agreement_work_with_node() {
 
 /// RSA_PKCS1_PADDING and RSA_NO_PADDING, privateEncrypt/publicDecrypt, and Node 20's refusal of
 /// PKCS#1 v1.5 decryption (CVE-2023-46809): what one side encrypts the other decrypts, the
-/// deterministic ones are equal, the errors are Node's.
+/// deterministic ones are equal, the errors are Node's, one for each fault a type 1 block can have
+/// (blocks made raw, so the fault does not depend on the key Node made for this run).
 #[test]
 fn rsa_paddings_and_private_encryption_match_node() {
     let keys = node_keys();
@@ -213,7 +214,14 @@ fn rsa_paddings_and_private_encryption_match_node() {
              out.push(mine.length);
              const t = (f) => {{ try {{ return f(); }} catch (e) {{ return [e.name, e.code ?? null]; }} }};
              out.push(t(() => crypto.privateDecrypt({{ key: K.rsa.priv, padding: c.RSA_PKCS1_PADDING }}, Buffer.from(N[0], 'base64'))),
-               t(() => crypto.publicDecrypt(K.rsa.pub, Buffer.alloc(256, 1))),
+               ...[[0, 1], [1, 2], [5, 7], [5, 0], [-1, -1]].map(([at, b]) => {{
+                 // A type 1 block with one fault (none left for [-1]: all 0xff, no separator),
+                 // signed raw, so publicDecrypt meets exactly that fault.
+                 const em = Buffer.alloc(256, 0xff); em[0] = 0; em[1] = 1; em[200] = 0;
+                 if (at >= 0) em[at] = b; else em.fill(0xff, 2);
+                 return t(() => crypto.publicDecrypt(K.rsa.pub, crypto.privateEncrypt({{ key: K.rsa.priv, padding: c.RSA_NO_PADDING }}, em)));
+               }}),
+               (() => {{ try {{ crypto.publicDecrypt(K.rsa.pub, crypto.privateEncrypt({{ key: K.rsa.priv, padding: c.RSA_NO_PADDING }}, Buffer.alloc(256, 2))); }} catch (e) {{ return e.message; }} }})(),
                t(() => crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_PKCS1_PADDING }}, Buffer.alloc(250))),
                t(() => crypto.privateEncrypt(K.rsa.priv, Buffer.alloc(250))),
                t(() => crypto.publicEncrypt({{ key: K.rsa.pub, padding: c.RSA_NO_PADDING }}, Buffer.alloc(10))),

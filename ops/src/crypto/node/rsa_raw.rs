@@ -44,15 +44,26 @@ fn pad_type1(m: &[u8], k: usize) -> OpResult<Vec<u8>> {
     Ok(em)
 }
 
-/// The message of a type 1 block (public data: no secret is involved in this check).
+/// The message of a type 1 block (public data: no secret is involved in this check), with the
+/// reason OpenSSL's `RSA_padding_check_PKCS1_type_1` gives for each fault, checked in its order:
+/// the leading byte, the block type, the padding bytes, the separator, the padding's length.
 fn unpad_type1(em: &[u8]) -> OpResult<Vec<u8>> {
-    if em.len() < 11 || em[0] != 0 || em[1] != 1 {
+    if em.len() < 11 || em[0] != 0 {
         return Err(padding_error());
+    }
+    if em[1] != 1 {
+        return Err(OpError::operation("block type is not 01"));
     }
     let ones = em[2..].iter().take_while(|b| **b == 0xff).count();
     let at = 2 + ones;
-    if ones < 8 || at >= em.len() || em[at] != 0 {
-        return Err(padding_error());
+    if at == em.len() {
+        return Err(OpError::operation("null before block missing"));
+    }
+    if em[at] != 0 {
+        return Err(OpError::operation("bad fixed header decrypt"));
+    }
+    if ones < 8 {
+        return Err(OpError::operation("bad pad byte count"));
     }
     Ok(em[at + 1..].to_vec())
 }
@@ -134,9 +145,29 @@ mod tests {
         let em = pad_type1(b"hello", 64).expect("pad");
         assert_eq!(&em[..3], &[0, 1, 0xff]);
         assert_eq!(unpad_type1(&em).expect("unpad"), b"hello");
-        let mut bad = em.clone();
-        bad[1] = 2;
-        assert!(unpad_type1(&bad).is_err());
+        let reason = |em: &[u8]| match unpad_type1(em) {
+            Err(e) if e.kind == crate::ErrorKind::Operation => e.message,
+            other => panic!("not an operation error: {other:?}"),
+        };
+        let with = |at: usize, b: u8| {
+            let mut e = em.clone();
+            e[at] = b;
+            e
+        };
+        assert_eq!(reason(&with(0, 1)), "invalid padding");
+        assert_eq!(reason(&with(1, 2)), "block type is not 01");
+        assert_eq!(reason(&with(5, 7)), "bad fixed header decrypt");
+        assert_eq!(reason(&with(5, 0)), "bad pad byte count");
+        assert_eq!(
+            reason(
+                &[0, 1]
+                    .iter()
+                    .chain(&[0xff; 62])
+                    .copied()
+                    .collect::<Vec<_>>()
+            ),
+            "null before block missing"
+        );
         assert!(pad_type1(&[0; 54], 64).is_err());
     }
 }
