@@ -46,6 +46,33 @@ both_ways!(
 /// Both tenants' requests in one process: the standard tier stacks tenants at once.
 const ONE_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
+/// The admin listing once the process serving both tenants has requests in flight that
+/// `enough` accepts (polled for 20 s: requests sent from threads reach it when a loaded machine
+/// lets them, so a fixed sleep is no synchronisation).
+fn until_shared_in_flight(
+    d: &Daemon,
+    enough: impl Fn(u64) -> bool,
+    what: &str,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let admin = d.admin();
+        let shared = admin["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .any(|w| {
+                w["tenants"] == serde_json::json!(["t0", "t1"])
+                    && enough(w["inFlight"].as_u64().unwrap_or(0))
+            });
+        if shared {
+            return admin;
+        }
+        assert!(Instant::now() < deadline, "{what}: {admin}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn post_run(base: &str, token: &str, code: &str, wall_ms: u64) -> (u16, serde_json::Value) {
     let r = client()
         .post(format!("{base}/v1/run"))
@@ -85,17 +112,10 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let admin = d.admin();
-    let shared = admin["workers"]
-        .as_array()
-        .expect("workers")
-        .iter()
-        .find(|w| w["tenants"] == serde_json::json!(["t0", "t1"]))
-        .unwrap_or_else(|| panic!("one process serves both tenants: {admin}"));
-    assert!(
-        shared["inFlight"].as_u64().unwrap_or(0) >= 8,
-        "the sleepers are in flight in that process: {admin}"
+    until_shared_in_flight(
+        &d,
+        |n| n >= 8,
+        "the sleepers are in flight in the process both tenants share",
     );
     // Tenant 1, meanwhile: fifty requests, one after the other.
     let mut took = Vec::new();
@@ -228,16 +248,11 @@ fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
         })
     };
     // The loop (about two seconds of CPU here; time does not pass inside a request, so it
-    // counts iterations) has started on its thread; the other is asleep or watching by now.
-    std::thread::sleep(Duration::from_millis(300));
-    let admin = d.admin();
-    assert!(
-        admin["workers"]
-            .as_array()
-            .expect("workers")
-            .iter()
-            .any(|w| w["tenants"] == serde_json::json!(["t0", "t1"]) && w["inFlight"] == 1),
-        "the loop is in flight in the process both tenants share: {admin}"
+    // counts iterations) is in flight on its thread.
+    until_shared_in_flight(
+        &d,
+        |n| n == 1,
+        "the loop is in flight in the process both tenants share",
     );
     let began = Instant::now();
     let mut answered = Vec::new();

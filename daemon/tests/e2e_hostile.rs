@@ -227,7 +227,28 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
         "export default () => new Promise((r) => setTimeout(() => r('late'), 3000));".into(),
     );
     let acting = asleep(acting_then_asleep(3000));
-    std::thread::sleep(Duration::from_millis(500)); // both sleepers have started
+    // Both sleepers are in flight (sent from threads: they arrive when a loaded machine lets
+    // them), then the acting one has had time for its host call (in flight counts from
+    // placement, and nothing shows the call).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let admin = d.admin();
+        let in_flight: u64 = admin["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .filter_map(|w| w["inFlight"].as_u64())
+            .sum();
+        if in_flight >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sleepers never went in flight: {admin}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     let (status, body, _) = run_with(
         &d,
         "export default () => JSON.parse('['.repeat(3e6) + ']'.repeat(3e6)).length",

@@ -56,7 +56,13 @@ pub fn node(body: &str) -> serde_json::Value {
 
 /// Runs `body` in both and asserts the answers are equal.
 pub fn same(body: &str) -> serde_json::Value {
-    let ours = stockade(body);
+    same_with(limits(), body)
+}
+
+/// [`same`], with the isolate under `limits` (for a body whose cost is chance, such as a prime
+/// search: a generous CPU limit, so that only a hang fails it).
+pub fn same_with(limits: Limits, body: &str) -> serde_json::Value {
+    let ours = ok(stockade_with(limits, body));
     let theirs = node(body);
     if let (Some(a), Some(b)) = (ours.as_array(), theirs.as_array()) {
         for (i, (x, y)) in a.iter().zip(b).enumerate() {

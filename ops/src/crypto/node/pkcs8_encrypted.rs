@@ -8,9 +8,10 @@
 //! KeyDecrypt(der, passphrase) -> the PKCS#8 DER inside (not yet checked as a key: the caller
 //! parses it); KeyEncrypt(pkcs8 der, cipher, passphrase) -> EncryptedPrivateKeyInfo DER, with
 //! OpenSSL's parameters (PBKDF2-HMAC-SHA-256, 2048 iterations, an 8-byte salt, a random IV;
-//! cipher 1, 2, 3: AES-128, -192, -256-CBC). A wrong passphrase is "bad decrypt" (the padding does
-//! not check out, or what comes out is not DER); other schemes (scrypt, PBES1, DES, AES-GCM) are
-//! NotSupportedError.
+//! cipher 1, 2, 3: AES-128, -192, -256-CBC). A wrong passphrase is, as in OpenSSL, "bad decrypt"
+//! when the padding does not check out, and a DataError (OpenSSL's decoder: "unsupported") in the
+//! one time in about 256 it does and what comes out is not PKCS#8; other schemes (scrypt, PBES1,
+//! DES, AES-GCM) are NotSupportedError.
 //!
 //! Trusts: pkcs8, pkcs5 (parsing, encoding), aes/cbc and hmac/sha2 through the modules named.
 
@@ -74,8 +75,10 @@ pub(crate) fn decrypt(der: &[u8], passphrase: &[u8], ctx: &OpCtx<'_>) -> OpResul
             bad_decrypt()
         }
     })?;
-    // A wrong passphrase passes the padding check one time in 256: what comes out must be DER.
-    pkcs8::PrivateKeyInfoRef::from_der(&plain).map_err(|_| bad_decrypt())?;
+    // A wrong passphrase passes the padding check one time in about 256: what comes out is then
+    // not PKCS#8, which OpenSSL reports as its decoder's fault, not as "bad decrypt".
+    pkcs8::PrivateKeyInfoRef::from_der(&plain)
+        .map_err(|_| OpError::data("the decrypted key is not PKCS#8"))?;
     Ok(plain)
 }
 
@@ -127,6 +130,26 @@ mod tests {
             decrypt(&enc, b"nope", &ctx).expect_err("wrong").message,
             "bad decrypt"
         );
+        // A passphrase whose padding checks out but whose bytes are not PKCS#8 (made here
+        // directly: for a wrong passphrase it is chance): a DataError, not "bad decrypt".
+        let mut not_p8 = enc.clone();
+        let info = EncryptedPrivateKeyInfoRef::from_der(&enc).expect("parse");
+        let EncryptionScheme::Pbes2(params) = &info.encryption_algorithm else {
+            panic!("PBES2")
+        };
+        let (Some(kdf), Cipher::Aes256Cbc { iv }) = (params.kdf.pbkdf2(), params.encryption) else {
+            panic!("PBKDF2, AES-256-CBC")
+        };
+        let key =
+            digest::pbkdf2(2, b"nope", kdf.salt.as_bytes(), ITERATIONS, 32, &ctx).expect("kdf");
+        let garbage = aes::cbc(true, &key, &iv, &vec![0x42; p8.len()]).expect("cbc");
+        let data = info.encrypted_data.as_bytes();
+        assert_eq!(garbage.len(), data.len());
+        let at = not_p8.len() - data.len();
+        assert_eq!(&not_p8[at..], data);
+        not_p8[at..].copy_from_slice(&garbage);
+        let e = decrypt(&not_p8, b"nope", &ctx).expect_err("not PKCS#8");
+        assert_eq!(e.kind, crate::ErrorKind::Data, "{e:?}");
         // The pkcs8 crate's own decryption reads what was written.
         let info = EncryptedPrivateKeyInfoRef::from_der(&enc).expect("parse");
         assert_eq!(info.decrypt(b"pass").expect("pkcs8").as_bytes(), &p8[..]);
