@@ -37,6 +37,10 @@ impl Worker {
     ) -> Result<(), RunError> {
         let features = options.compat.features;
         self.host().features = features;
+        self.object = options
+            .env
+            .get(stockade_source::reserved::OBJECT_ENV_KEY)
+            .is_some();
         let config = serde_json::json!({
             "nodejs": features.nodejs,
             "nodeGlobals": features.node_globals,

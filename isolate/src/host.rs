@@ -345,6 +345,15 @@ impl HostState {
         !self.calls_pending.is_empty() || !self.task_calls.is_empty()
     }
 
+    /// Whether something could still run for `task`: a timer it armed, or a host call it made
+    /// (not yet handed out, in flight, or waiting for a place).
+    pub(crate) fn task_has_work(&self, task: u32) -> bool {
+        self.timers.values().any(|(_, t)| *t == task)
+            || self.calls_pending.values().any(|t| *t == task)
+            || self.task_calls.contains_key(&task)
+            || self.calls_out.iter().any(|c| c.task == task)
+    }
+
     /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
     /// returns its host calls in flight and waiting (for the bridge to drop).
     pub(crate) fn end_task(&mut self, task: u32) -> Vec<u32> {

@@ -11,7 +11,8 @@
 //! - every task yields exactly one [`TaskEvent::Answered`] and then exactly one
 //!   [`TaskEvent::Ended`] (at once, or when the background work its fetch handler left with
 //!   `ctx.waitUntil` has settled or its wall limit has passed), unless the owner cancels it,
-//!   after which it yields nothing;
+//!   after which it yields nothing; in a Durable Object's isolate, a task also lives on after
+//!   that while it has timers armed or host calls made (see [`Worker::finish`]);
 //! - CPU is charged per entry: each entry runs under the watchdog with what is left of its task's
 //!   CPU budget and wall-clock deadline, so a task's CPU time is the CPU its own entries spent
 //!   (microtasks an entry runs count for that entry's task), and so does the wait of a
@@ -103,6 +104,9 @@ pub(crate) struct Task {
     deadline: Instant,
     cpu: Duration,
     answered: bool,
+    /// Answered, its own work over, and kept alive by its timers and host calls only (a
+    /// Durable Object's call: see [`Worker::finish`]).
+    lingering: bool,
 }
 
 impl Worker {
@@ -157,6 +161,7 @@ impl Worker {
                 deadline: now + self.task_wall.unwrap_or(self.limits.wall),
                 cpu: Duration::ZERO,
                 answered: false,
+                lingering: false,
             },
         );
         self.host().calling_tasks.insert(id);

@@ -166,6 +166,9 @@ pub struct Worker {
     pub(crate) tag: u64,
     /// The wall-clock limit of the tasks started inside [`Worker::within`]; `None`: `limits.wall`.
     pub(crate) task_wall: Option<Duration>,
+    /// A Durable Object's incarnation (its `env` names the object): a task's timers and host
+    /// calls keep it alive after its answer (see `tasks.rs`).
+    pub(crate) object: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -238,6 +241,7 @@ impl Worker {
             events: Vec::new(),
             tag: 0,
             task_wall: None,
+            object: false,
             _not_send: PhantomData,
         })
     }
@@ -262,6 +266,12 @@ impl Worker {
         // SAFETY: raw is our live isolate; stk_lazy_leave_caches enters it.
         self.iso
             .call(|raw| unsafe { ffi::stk_lazy_leave_caches(raw) })
+    }
+
+    pub(crate) fn host_ref(&self) -> &HostState {
+        // SAFETY: host is alive for self's lifetime; no bridge call runs while we hold &self
+        // outside one (entries take &mut self), so nothing writes it meanwhile.
+        unsafe { self.host.as_ref() }
     }
 
     pub(crate) fn host(&mut self) -> &mut HostState {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod loader;
 pub mod modules;
 pub mod nesting;
+pub mod reserved;
 
 pub use compat::{Compat, Features};
 pub use error::{LimitKind, RunError, SourceLocation};

@@ -177,6 +177,7 @@ pub async fn fetch(
         socket,
         chain: Default::default(),
         after_logs: Some(state.logs.after_answer(&id)),
+        keep: None,
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;

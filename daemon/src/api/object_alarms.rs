@@ -145,7 +145,7 @@ async fn fire(state: Weak<AppState>, objects: Arc<Objects>, key: ObjectKey, at: 
 /// One run of `key`'s `alarm()`.
 async fn attempt(
     state: &AppState,
-    objects: &Objects,
+    objects: &Arc<Objects>,
     key: &ObjectKey,
     at: i64,
     retry: u32,
@@ -177,10 +177,7 @@ async fn attempt(
         Ok(def) => def,
         Err(full) => return Attempt::Failed(full.0),
     };
-    let _in_flight = super::InFlight {
-        objects,
-        key: key.clone(),
-    };
+    let in_flight = super::InFlight::held(objects, key);
     let info = json!([{ "retryCount": retry, "isRetry": retry > 0 }]);
     let call = Call::Alarm {
         entrypoint: key.class.clone(),
@@ -189,6 +186,7 @@ async fn attempt(
     };
     let streams = Streams {
         after_logs: Some(state.logs.after_answer(&key.worker)),
+        keep: Some(in_flight),
         ..Streams::default()
     };
     let answered = match state

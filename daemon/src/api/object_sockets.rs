@@ -41,7 +41,7 @@ use crate::egress::{decode_request, encode_response, from_worker, hold_answer, R
 use crate::objects::directory::ObjectKey;
 use crate::objects::Objects;
 use crate::supervisor::websocket::{self, Incoming, OutboundSockets, SocketEnd};
-use crate::supervisor::{body, Chain, Job, Resources, Streams, WorkerDef};
+use crate::supervisor::{body, Chain, Job, Resources, Streams};
 
 /// The RPC method of the calls that carry a socket's events (never a tenant's: a NUL).
 pub const EVENT_METHOD: &str = "\u{0}stockade:ws";
@@ -68,12 +68,13 @@ pub(super) fn asks_for_socket(request: &[u8]) -> bool {
 pub(super) async fn fetch(
     state: &Arc<AppState>,
     objects: &Arc<Objects>,
-    def: Arc<WorkerDef>,
+    callee: crate::api::worker_fetch::Callee,
     key: &ObjectKey,
     request: &[u8],
     chain: Chain,
     resources: &Resources,
 ) -> Result<(Value, Vec<u8>), Value> {
+    let crate::api::worker_fetch::Callee { def, keep, .. } = callee;
     let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
     if request.upload.is_some() {
         return Err(refusal(
@@ -98,6 +99,7 @@ pub(super) async fn fetch(
         socket: Some(socket),
         chain,
         after_logs: Some(state.logs.after_answer(&key.worker)),
+        keep,
     };
     let who = "the Durable Object";
     let outcome = state
@@ -240,7 +242,7 @@ async fn pump(
 
 /// One event as a call of the object's class (its live incarnation, or a new one). A failure
 /// goes to the worker's log ring: a socket's events have no caller to answer.
-async fn deliver(state: &Weak<AppState>, objects: &Objects, key: &ObjectKey, event: Value) {
+async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey, event: Value) {
     let Some(app) = state.upgrade() else {
         return;
     };
@@ -268,10 +270,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Objects, key: &ObjectKey, eve
         Ok(def) => def,
         Err(full) => return failed(full.0),
     };
-    let _in_flight = super::InFlight {
-        objects,
-        key: key.clone(),
-    };
+    let in_flight = super::InFlight::held(objects, key);
     let call = Call::Rpc {
         entrypoint: key.class.clone(),
         method: EVENT_METHOD.to_owned(),
@@ -279,6 +278,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Objects, key: &ObjectKey, eve
     };
     let streams = Streams {
         after_logs: Some(app.logs.after_answer(&key.worker)),
+        keep: Some(in_flight),
         ..Streams::default()
     };
     match app

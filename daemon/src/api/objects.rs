@@ -37,6 +37,7 @@ use super::AppState;
 use crate::objects::directory::{valid_id, ObjectKey};
 use crate::objects::Objects;
 use crate::supervisor::bindings::Binding;
+use crate::supervisor::Keep;
 use crate::supervisor::{CallContext, HostCalls};
 
 #[path = "object_alarms.rs"]
@@ -60,13 +61,24 @@ fn refusal(name: &str, message: impl Into<String>) -> Vec<u8> {
     )
 }
 
-/// Leaves the directory's count of calls in flight when dropped.
-struct InFlight<'a> {
-    objects: &'a Objects,
+/// Leaves the directory's count of calls in flight when dropped: held by the call's job
+/// until its work is over (`Streams::keep`), so an object whose call left timers or
+/// `waitUntil` work running is not idle, and by the caller until the answer.
+struct InFlight {
+    objects: Arc<Objects>,
     key: ObjectKey,
 }
 
-impl Drop for InFlight<'_> {
+impl InFlight {
+    fn held(objects: &Arc<Objects>, key: &ObjectKey) -> Keep {
+        Arc::new(InFlight {
+            objects: Arc::clone(objects),
+            key: key.clone(),
+        })
+    }
+}
+
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.objects.directory().leave(&self.key);
     }
@@ -205,24 +217,22 @@ impl ObjectCalls {
             Ok(def) => def,
             Err(full) => return Ok(refusal("QuotaExceededError", full.0)),
         };
-        let _in_flight = InFlight {
-            objects: &self.objects,
-            key: key.clone(),
+        let in_flight = InFlight::held(&self.objects, &key);
+        let callee = super::worker_fetch::Callee {
+            def,
+            entrypoint: class_name.clone(),
+            keep: Some(in_flight),
         };
         let answer = if op == "do.call" {
-            super::services::rpc(&state, &tenant, def, class_name.clone(), &head, bytes, next).await
+            super::services::rpc(&state, &tenant, callee, &head, bytes, next).await
         } else if sockets::asks_for_socket(bytes) {
             let resources = &context.resources;
-            sockets::fetch(&state, &self.objects, def, &key, bytes, next, resources).await
+            sockets::fetch(&state, &self.objects, callee, &key, bytes, next, resources).await
         } else {
             let call = head
                 .get("call")
                 .and_then(Value::as_u64)
                 .and_then(|c| u32::try_from(c).ok());
-            let callee = super::worker_fetch::Callee {
-                def,
-                entrypoint: class_name.clone(),
-            };
             let resources = &context.resources;
             super::service_fetch::fetch(&state, &tenant, callee, bytes, next, resources, call).await
         };

@@ -84,6 +84,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 Callee {
                     def,
                     entrypoint: String::new(),
+                    keep: None,
                 },
                 request,
                 upload,

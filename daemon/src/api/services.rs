@@ -174,15 +174,19 @@ impl Services {
                 let (def, entrypoint) = self
                     .target(&state, &tenant, &parent, &binding, &head)
                     .await?;
+                let callee = super::worker_fetch::Callee {
+                    def,
+                    entrypoint,
+                    keep: None,
+                };
                 if op == "service.call" {
-                    rpc(&state, &tenant, def, entrypoint, &head, bytes, next).await
+                    rpc(&state, &tenant, callee, &head, bytes, next).await
                 } else {
                     let call = head
                         .get("call")
                         .and_then(Value::as_u64)
                         .and_then(|c| u32::try_from(c).ok());
                     let resources = &context.resources;
-                    let callee = super::worker_fetch::Callee { def, entrypoint };
                     super::service_fetch::fetch(
                         &state, &tenant, callee, bytes, next, resources, call,
                     )
@@ -314,12 +318,16 @@ fn api_error_name(e: &ApiError) -> &'static str {
 pub(super) async fn rpc(
     state: &AppState,
     tenant: &str,
-    def: Arc<WorkerDef>,
-    entrypoint: String,
+    callee: super::worker_fetch::Callee,
     head: &Value,
     args: &[u8],
     chain: Chain,
 ) -> Result<(Value, Vec<u8>), Value> {
+    let super::worker_fetch::Callee {
+        def,
+        entrypoint,
+        keep,
+    } = callee;
     let method = head
         .get("method")
         .and_then(Value::as_str)
@@ -330,11 +338,15 @@ pub(super) async fn rpc(
         method: method.to_owned(),
         args_json: args.to_vec(),
     };
+    let id = super::objects::log_ring_of(state, &def.id);
+    // The lines its work makes after the answer (`ctx.waitUntil`, a Durable Object's timers)
+    // go to the same ring as its answer's.
     let streams = Streams {
         chain,
+        after_logs: Some(state.logs.after_answer(&id)),
+        keep,
         ..Streams::default()
     };
-    let id = super::objects::log_ring_of(state, &def.id);
     let outcome = state
         .pool
         .submit(tenant, Job::Call { def, call, streams })

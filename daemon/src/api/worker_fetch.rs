@@ -20,6 +20,7 @@ use super::error::error_code;
 use super::AppState;
 use crate::egress::{FetchRequest, UploadStream, WorkerAnswer};
 use crate::supervisor::body::{self, BodyIn};
+use crate::supervisor::Keep;
 use crate::supervisor::{Chain, Job, Streams, WorkerDef};
 
 /// Why the fetch failed: the name of the error the caller throws, and its message.
@@ -37,6 +38,8 @@ fn refused(name: &'static str, message: String) -> Refused {
 pub(super) struct Callee {
     pub def: Arc<WorkerDef>,
     pub entrypoint: String,
+    /// Held until the call's work is over (see `Streams::keep`).
+    pub keep: Option<Keep>,
 }
 
 /// Calls `callee`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
@@ -51,7 +54,11 @@ pub(super) async fn deliver(
     chain: Chain,
     who: &str,
 ) -> Result<WorkerAnswer, Refused> {
-    let Callee { def, entrypoint } = callee;
+    let Callee {
+        def,
+        entrypoint,
+        keep,
+    } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
     let id = super::objects::log_ring_of(state, &def.id);
     let call = Call::Fetch {
@@ -71,6 +78,7 @@ pub(super) async fn deliver(
         socket: None,
         chain,
         after_logs: Some(state.logs.after_answer(&id)),
+        keep,
     };
     let outcome = state
         .pool

@@ -33,10 +33,7 @@ use stockade_ipc::WorkerId;
 use super::name::verified;
 use crate::supervisor::WorkerDef;
 
-/// The `env` key under which an incarnation's definition tells the runtime which object it is
-/// (`{"class", "id", "name"}`; `isolate/js/builtins.js` takes it out before tenant code sees
-/// `env`). A NUL cannot start a tenant's key (`api::loader` checks `env` keys).
-pub const OBJECT_ENV_KEY: &str = "\u{0}stockade:object";
+pub use stockade_source::reserved::OBJECT_ENV_KEY;
 
 /// One object: its tenant, the hex id of the worker whose class it is, the class, its hex id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -82,10 +82,18 @@ pub struct Streams {
     /// Where the console lines its work makes after the answer go (`ctx.waitUntil` work, a
     /// streamed body's producer): they come with the worker's `Finished`. None: dropped.
     pub after_logs: Option<LogSink>,
+    /// What the request holds until its work is over (its `Finished`, or its answer if it
+    /// leaves no work): a Durable Object's place among the directory's calls in flight, so
+    /// that an object whose call left timers running is not idle.
+    pub keep: Option<Keep>,
 }
 
 /// Takes the console lines a request made after its answer (see [`Streams::after_logs`]).
 pub type LogSink = Arc<dyn Fn(Vec<stockade_ipc::LogLine>) + Send + Sync>;
+
+/// Held while a request's work goes on (see [`Streams::keep`]); what it does when dropped is
+/// its own.
+pub type Keep = Arc<dyn std::any::Any + Send + Sync>;
 
 pub enum Job {
     Run {

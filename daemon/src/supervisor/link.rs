@@ -55,7 +55,7 @@ use super::bindings::Bindings;
 use super::body::{BodyIn, BodyOut};
 use super::channel::{FrameReader, FrameWriter};
 use super::host_calls::{Caller, HostCalls, Outbound, Resources};
-use super::jobs::LogSink;
+use super::jobs::{Keep, LogSink};
 use super::websocket::SocketEnd;
 use crate::egress::connections;
 
@@ -116,6 +116,8 @@ pub struct Request {
     pub socket: Option<SocketEnd>,
     /// Where the console lines its `Finished` carries go.
     pub after_logs: Option<LogSink>,
+    /// Held until its `Finished` (or until it is forgotten).
+    pub keep: Option<Keep>,
 }
 
 /// A request sent and not yet answered, as a death's attribution sees it.
@@ -158,6 +160,7 @@ struct Pending {
     body_out: Option<BodyOut>,
     socket: Option<SocketEnd>,
     after_logs: Option<LogSink>,
+    _keep: Option<Keep>,
 }
 
 struct Table {
@@ -260,6 +263,7 @@ impl Link {
                 body_out: request.body_out,
                 socket: request.socket,
                 after_logs: request.after_logs,
+                _keep: request.keep,
             },
         );
         Ok(Ticket {
@@ -298,6 +302,7 @@ impl Link {
         for pending in table.pending.values_mut() {
             pending.waiter = None;
             pending.lease = None;
+            pending._keep = None;
             connections::close(&pending.resources);
             for call in pending.host_calls.drain(..) {
                 call.abort();

@@ -92,9 +92,15 @@ impl Worker {
         Some((status, out))
     }
 
-    /// Reads the state of every live task's promise and acts on the settled ones.
+    /// Reads the state of every live task's promise and acts on the settled ones; ends the
+    /// lingering tasks nothing keeps alive any more.
     pub(super) fn poll_all(&mut self) {
-        let ids: Vec<u32> = self.tasks.keys().copied().collect();
+        let ids: Vec<u32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| !t.lingering)
+            .map(|(id, _)| *id)
+            .collect();
         let mut settled = Vec::new();
         self.iso.call(|raw| {
             for id in ids {
@@ -116,6 +122,31 @@ impl Worker {
                 self.settled(id, status, &out);
             }
         }
+        let over: Vec<u32> = self
+            .tasks
+            .iter()
+            .filter(|(id, t)| t.lingering && !self.host_ref().task_has_work(**id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in over {
+            self.end(id, true, None);
+        }
+    }
+
+    /// Ends answered task `id`, whose own promise (and `waitUntil` work) is over, unless it is a
+    /// Durable Object's and still has timers armed or host calls made: an object's timers fire
+    /// while it is in memory, as Cloudflare's do, here within the wall limit of the call that
+    /// armed them. The task then lingers, polled no more, and `poll_all` ends it when the last
+    /// is gone (a timer fired or cleared, a call answered). What it does meanwhile is still
+    /// its own: its console lines, its CPU and its host calls, for its request.
+    pub(super) fn finish(&mut self, id: u32) {
+        if self.object && self.host_ref().task_has_work(id) {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.lingering = true;
+            }
+            return;
+        }
+        self.end(id, true, None);
     }
 
     /// Task `id`'s promise was rejected. Describing the reason may run tenant code (a `stack`
@@ -124,7 +155,7 @@ impl Worker {
     fn rejected(&mut self, id: u32) {
         if self.tasks.get(&id).is_some_and(|t| t.answered) {
             // Its background work failed: the runtime reported it already (see `settled`).
-            return self.end(id, true, None);
+            return self.finish(id);
         }
         // SAFETY: raw is our live isolate; out is valid.
         let described = self.entry(id, false, |raw, out| unsafe {
@@ -142,7 +173,7 @@ impl Worker {
         if task.answered {
             // Its background work settled (its failures are reported by the runtime itself,
             // e.g. a streamed body ended with an error).
-            return self.end(id, true, None);
+            return self.finish(id);
         }
         let kind = task.kind;
         if status == ffi::STK_TERMINATED {
@@ -174,7 +205,7 @@ impl Worker {
         };
         self.answer(id, result);
         if out.0.flags & ffi::STK_FLAG_BACKGROUND == 0 {
-            self.end(id, true, None);
+            self.finish(id);
         }
     }
 

@@ -104,6 +104,7 @@ pub async fn serve_job(
         body_out: streams.body_out.clone(),
         socket: streams.socket.clone(),
         after_logs: streams.after_logs.clone(),
+        keep: streams.keep.clone(),
     };
     match job {
         Job::Run {
@@ -335,6 +336,7 @@ async fn load(
         body_out: None,
         socket: None,
         after_logs: None,
+        keep: None,
     });
     let loaded = match registered {
         Err(NotSent) => LoadResult::NotSent,

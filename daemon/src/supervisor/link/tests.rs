@@ -40,6 +40,7 @@ fn code(cancellable: bool) -> Request {
         body_out: None,
         socket: None,
         after_logs: None,
+        keep: None,
     }
 }
 

@@ -112,7 +112,9 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         match self.state {
             TicketState::Registered => {
-                self.link.table().pending.remove(&self.id);
+                // Dropped after the table's lock: what it keeps may take other locks.
+                let gone = self.link.table().pending.remove(&self.id);
+                drop(gone);
             }
             TicketState::Sent => self.link.abandon(self.id, self.cancellable),
             TicketState::Done => {}
