@@ -3,8 +3,9 @@
 //! evicted; the alarm constructs it again and both its constructor and `alarm()` see the name;
 //! a `newUniqueId` object's alarm sees none; a WebSocket message after eviction constructs the
 //! object with its name (an object that never touched its storage); a forged host call cannot
-//! give an object a name that did not make its id; and an alarm set before `kill -9` runs after
-//! the restart with the name.
+//! give an object a name that did not make its id; an object reached by its id alone
+//! (`idFromString`) after eviction is constructed with the name its file keeps; and an alarm set
+//! before `kill -9` runs after the restart with the name.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -35,6 +36,7 @@ export class Named extends DurableObject {
     console.log(`alarm[${await s.get("label")}] name=${String(this.ctx.id.name)} birth=${this.birth} fresh=${fresh}`);
   }
   whoami() { return { name: String(this.ctx.id.name), birth: this.birth, born: this.born }; }
+  touch() { this.ctx.storage.kv.put("touched", true); return this.whoami(); }
   fetch(req) {
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server);
@@ -48,6 +50,11 @@ export default { async fetch(req, env) {
   if (req.headers.get("Upgrade") === "websocket") return env.NS.getByName(name).fetch(req);
   const args = JSON.parse(url.searchParams.get("args") ?? "[]");
   const op = url.pathname.split("/").pop();
+  if (op === "byid") {
+    // The object by its id's hex alone, as a stub made from a stored id reaches it.
+    const id = env.NS.idFromString(env.NS.idFromName(name).toString());
+    return Response.json(await env.NS.get(id).whoami());
+  }
   if (op === "unique") return Response.json(await env.NS.get(env.NS.newUniqueId()).arm(...args));
   if (op === "forge") {
     // A name that did not make the id, in a raw do.call: the object must not take it.
@@ -119,6 +126,25 @@ fn events_construct_a_named_object_with_its_name_also_after_kill_9() {
     // A forged name (not the one that made the id) is not the object's.
     let forge = fetch_json(&d, &t, &w, "forge");
     assert_eq!(forge["seen"]["name"], "undefined", "{forge}");
+
+    // Reached by its id alone (`idFromString`) after eviction: constructed with the name its
+    // file keeps (a named call's storage write kept it).
+    let touched = fetch_json(&d, &t, &w, "touch?name=desk-4");
+    assert_eq!(touched["name"], "desk-4", "{touched}");
+    let start = Instant::now();
+    let by_id = loop {
+        std::thread::sleep(Duration::from_millis(600));
+        let seen = fetch_json(&d, &t, &w, "byid?name=desk-4");
+        if seen["born"] != touched["born"] {
+            break seen;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never evicted");
+    };
+    assert_eq!(
+        (&by_id["name"], &by_id["birth"]),
+        (&json!("desk-4"), &json!("desk-4")),
+        "{by_id}"
+    );
 
     // A WebSocket message after eviction constructs the object with its name (the object never
     // touched its storage: the accept kept the name).

@@ -265,7 +265,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
     };
     let settings = &objects.settings;
     let caps = (settings.max_live_per_tenant, settings.max_live);
-    let entered = objects.enter_for_event(key, &parent, caps).await;
+    let entered = objects.enter_unnamed(key, &parent, caps).await;
     let def = match entered {
         Ok(def) => def,
         Err(full) => return failed(full.0),

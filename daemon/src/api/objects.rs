@@ -209,10 +209,15 @@ impl ObjectCalls {
         };
         let settings = &self.objects.settings;
         let caps = (settings.max_live_per_tenant, settings.max_live);
-        let entered = self
-            .objects
-            .directory()
-            .enter(&key, object_name, &parent, caps);
+        let entered = match object_name {
+            Some(name) => self
+                .objects
+                .directory()
+                .enter(&key, Some(name), &parent, caps),
+            // Addressed by its id alone (`idFromString`): a new incarnation is constructed with
+            // the name its file keeps, as an event's is.
+            None => self.objects.enter_unnamed(&key, &parent, caps).await,
+        };
         let def = match entered {
             Ok(def) => def,
             Err(full) => return Ok(refusal("QuotaExceededError", full.0)),

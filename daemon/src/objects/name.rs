@@ -16,7 +16,7 @@
 //!   file for it;
 //! - reading the name of an object with no file makes none ([`ObjectDb::stored_name`]);
 //! - an event's call (`api/object_alarms.rs`, `api/object_sockets.rs`) that finds the object not
-//!   live constructs it with the name its file keeps ([`Objects::enter_for_event`]).
+//!   live constructs it with the name its file keeps ([`Objects::enter_unnamed`]).
 //!
 //! Trusts: its callers to run [`keep`] and [`read`] on the object's connection as the
 //! supervisor's own statements (`db.rs`, the fence's `internal`).
@@ -111,10 +111,11 @@ impl ObjectDb {
 }
 
 impl Objects {
-    /// The incarnation of `key` for an event's call (its alarm, a WebSocket's message or close),
-    /// counted as `Directory::enter` counts it: the live one, or a new one made from `parent`
+    /// The incarnation of `key` for a call that gives no name: an event's (its alarm, a
+    /// WebSocket's message or close) or one through `idFromString`, counted as
+    /// `Directory::enter` counts it: the live one, or a new one made from `parent`
     /// whose `ctx.id.name` is the name the object's file keeps (none if it keeps none).
-    pub async fn enter_for_event(
+    pub async fn enter_unnamed(
         &self,
         key: &ObjectKey,
         parent: &Arc<WorkerDef>,
