@@ -5,7 +5,7 @@
 //! another request wrote after they were made, and all complete once one fetch is answered. An
 //! R2 body that streams on after its `get` answered holds no place (as a fetch's body holds
 //! none). A KV put still waiting when its request ends (its wall limit) never runs, not even once
-//! the request's connections are closed.
+//! the request's connections are closed. A queue send waits its turn as the others do.
 //!
 //! Order and value proofs only (no timing): a call that did not wait would have read the store
 //! before the other request wrote it (that request starts after this one's call was sent).
@@ -69,6 +69,14 @@ const scenarios = {
     await big.body.cancel();
     await line(JSON.stringify((await answered).length));
   },
+  // Six fetches waiting: a queue send waits for one of their places.
+  async queued(env, port, go, line) {
+    const answered = fetching(port, "queued", 6, go, line);
+    await signal(go).promise;
+    await env.Q.send("waited");
+    await line("sent");
+    await line(JSON.stringify((await answered).length));
+  },
   // Six fetches waiting, then a KV put that waits until the wall limit ends the request.
   async stall(env, port, go, line) {
     fetching(port, "stall", 6, go, line);
@@ -123,6 +131,7 @@ fn worker(d: &Daemon, limits: serde_json::Value) -> String {
             "env": {
                 "KV": { "binding": "kv", "namespace": "n" },
                 "B": { "binding": "r2", "bucket": "b" },
+                "Q": { "binding": "queue", "queue": "jobs" },
             },
             "limits": limits,
         }),
@@ -185,6 +194,41 @@ fn binding_calls_wait_while_six_connections_are_open() {
     let d = daemon("binding-conns-gated", &[server.port], true, None);
     let id = worker(&d, json!({}));
     six_open_then_binding_calls_wait(&d, &id, &server, "gated");
+}
+
+/// With six fetches waiting for their answers, a Queues `send` waits for a place: the daemon's
+/// gauge shows one connection waiting and the queue holds nothing; once one fetch is answered the
+/// message is stored.
+#[test]
+fn a_queue_send_waits_while_six_connections_are_open() {
+    let server = HoldServer::start_heads();
+    let d = daemon("binding-conns-queue", &[server.port], true, None);
+    let id = worker(&d, json!({}));
+    let mut next = lines(&d, &id, &format!("queued?port={}&go=queued", server.port));
+    assert_eq!(next(), "6 fetching");
+    go_once_arrived(&d, &id, &server, 6, "queued");
+    let waiting = || {
+        d.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix("stockade_egress_connections_waiting "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let start = std::time::Instant::now();
+    while waiting() != Some(1.0) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the send never waited for a place: {:?}",
+            waiting()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let backlog = || get_json(&d, Some(&tenant_token(0)), "/v1/queues/jobs").1["backlog"].clone();
+    assert_eq!(backlog(), json!(0), "nothing stored while the send waits");
+    server.release(1);
+    assert_eq!(next(), "sent");
+    assert_eq!(backlog(), json!(1));
+    server.release(5);
+    assert_eq!(next(), "6");
 }
 
 /// An R2 body that streams on after its `get` answered (more than the 1 MiB the answer carries)
