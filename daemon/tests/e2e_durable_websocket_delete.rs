@@ -2,7 +2,8 @@
 //! jailed workers, real WebSocket clients over loopback): two clients of two objects of the
 //! worker, and one of another worker of the tenant's; after `DELETE /v1/workers/{id}` the first
 //! two get a close frame 1001 ("going away") whose reason names the worker's deletion, after
-//! what their object sent before; the other worker's client still talks to its object.
+//! what their object sent before; the other worker's client still talks to its object. A socket
+//! an object accepts after its worker was deleted (its call was under way) is closed the same way.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -19,16 +20,24 @@ use ws_client::{connect, next, Client};
 const WORKER: &str = r#"
 import { DurableObject } from "cloudflare:workers";
 export class Room extends DurableObject {
-  async fetch() {
+  async fetch(req) {
+    if (new URL(req.url).searchParams.has("late")) {
+      // Accepts only after a while, in which the test deletes the worker.
+      this.ctx.storage.kv.put("waiting", true);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server);
     return new Response(null, { status: 101, webSocket: client });
   }
   webSocketMessage(ws, message) { ws.send(`${this.env.TAG} echo ${message}`); }
+  waiting() { return this.ctx.storage.kv.get("waiting") ?? false; }
 }
-export default { fetch(req, env) {
-  const room = new URL(req.url).searchParams.get("room") ?? "a";
-  return env.ROOMS.getByName(room).fetch(req);
+export default { async fetch(req, env) {
+  const url = new URL(req.url);
+  const room = env.ROOMS.getByName(url.searchParams.get("room") ?? "a");
+  if (url.pathname.endsWith("/waiting")) return Response.json(await room.waiting());
+  return room.fetch(req);
 } }
 "#;
 
@@ -90,5 +99,42 @@ fn deleting_a_worker_closes_its_objects_sockets_with_1001() {
             }
             // Another worker's object keeps its client.
             assert_eq!(echo(&mut other, "4").await, "kept echo 4");
+        });
+}
+
+#[test]
+fn a_socket_accepted_after_its_worker_was_deleted_is_closed_with_1001() {
+    let d = Daemon::start("do-ws-delete-late", 1, 1, "");
+    let token = tenant_token(0);
+    let doomed = load_code(&d, &token, &worker("doomed"));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            // The object is inside its fetch, before its accept: delete the worker then.
+            let (d3, t3, w3) = (d.handle(), token.clone(), doomed.clone());
+            let deleting = tokio::task::spawn_blocking(move || {
+                let start = std::time::Instant::now();
+                while fetch_json(&d3, &t3, &w3, "waiting?room=l") != json!(true) {
+                    assert!(start.elapsed().as_secs() < 20, "the object never waited");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let r = client()
+                    .delete(format!("{}/v1/workers/{w3}", d3.base()))
+                    .bearer_auth(t3)
+                    .send();
+                assert_eq!(r.expect("delete").status().as_u16(), 204);
+            });
+            let (mut ws, deleted) =
+                tokio::join!(connect(&d, &token, &doomed, "room=l&late=1"), deleting);
+            deleted.expect("the delete's thread");
+            match next(&mut ws).await {
+                Message::Close(Some(frame)) => {
+                    assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
+                    assert!(frame.reason.contains("worker was deleted"), "{frame:?}");
+                }
+                other => panic!("expected a close frame 1001, got {other:?}"),
+            }
         });
 }

@@ -167,6 +167,20 @@ pub(super) async fn fetch(
     tokio::spawn(async move {
         match spliced.await {
             Ok(end) if objects.sockets.link(&key, id, end.clone()) => {
+                // Its worker deleted while the object's call that accepted it was under way:
+                // the delete's `close_worker` may have come before the accept, so it is closed
+                // here as it would have been there. (The delete removes the worker before it
+                // closes sockets, and `link` and `close_worker` take the same lock, so one of
+                // the two sees the other.)
+                if let Some(app) = weak.upgrade() {
+                    let gone = find(&app, &key.tenant, &key.worker).await;
+                    if matches!(gone, Err(crate::api::error::ApiError::NotFound(_))) {
+                        let reason = crate::api::loader::DELETED_REASON;
+                        objects
+                            .sockets
+                            .close_worker(&key.tenant, &key.worker, 1001, reason);
+                    }
+                }
                 pump(weak, objects, key, id, end).await
             }
             _ => {
