@@ -47,30 +47,22 @@ both_ways!(
 const ONE_PROCESS: &str = "[cordon]\nstandard_min_processes = 1\n";
 
 /// The admin listing once the process serving both tenants has requests in flight that
-/// `enough` accepts (polled for 20 s: requests sent from threads reach it when a loaded machine
-/// lets them, so a fixed sleep is no synchronisation).
+/// `enough` accepts (`Daemon::until_admin`).
 fn until_shared_in_flight(
     d: &Daemon,
     enough: impl Fn(u64) -> bool,
     what: &str,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let admin = d.admin();
-        let shared = admin["workers"]
+    d.until_admin(what, |admin| {
+        admin["workers"]
             .as_array()
             .expect("workers")
             .iter()
             .any(|w| {
                 w["tenants"] == serde_json::json!(["t0", "t1"])
                     && enough(w["inFlight"].as_u64().unwrap_or(0))
-            });
-        if shared {
-            return admin;
-        }
-        assert!(Instant::now() < deadline, "{what}: {admin}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            })
+    })
 }
 
 fn post_run(base: &str, token: &str, code: &str, wall_ms: u64) -> (u16, serde_json::Value) {

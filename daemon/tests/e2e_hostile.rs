@@ -230,24 +230,14 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
     // Both sleepers are in flight (sent from threads: they arrive when a loaded machine lets
     // them), then the acting one has had time for its host call (in flight counts from
     // placement, and nothing shows the call).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let admin = d.admin();
-        let in_flight: u64 = admin["workers"]
-            .as_array()
-            .expect("workers")
+    d.until_admin("the sleepers never went in flight", |admin| {
+        let workers = admin["workers"].as_array().expect("workers");
+        workers
             .iter()
             .filter_map(|w| w["inFlight"].as_u64())
-            .sum();
-        if in_flight >= 2 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sleepers never went in flight: {admin}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .sum::<u64>()
+            >= 2
+    });
     std::thread::sleep(Duration::from_millis(500));
     let (status, body, _) = run_with(
         &d,

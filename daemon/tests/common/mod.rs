@@ -255,6 +255,26 @@ impl Daemon {
             .json()
             .expect("json")
     }
+
+    /// The admin listing once `ready` accepts it, polled every 20 ms for up to 20 s (requests
+    /// sent from other threads reach the daemon when a loaded machine lets them, so a fixed
+    /// sleep is no synchronisation); `what` names the wait in the failure.
+    #[allow(dead_code)] // not every test binary waits on the listing
+    pub fn until_admin(
+        &self,
+        what: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let admin = self.admin();
+            if ready(&admin) {
+                return admin;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {admin}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// Something with an HTTP API address: a daemon, or a handle on one for other threads.
