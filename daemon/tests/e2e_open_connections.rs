@@ -261,8 +261,8 @@ fn waiting(d: &Daemon) -> f64 {
 /// (b) Seven fetches at once to a server that holds its answers, heads included: six reach it,
 /// the 7th waits for a place (the daemon's gauge shows one waiting, the server saw six); once the
 /// server answers one, the 7th is sent, and all seven complete. The server never had more than
-/// six at once. An 8th, aborted at once, is never sent: the gateway audits it as aborted,
-/// without a status.
+/// six at once, and the 7th's audit record says how long it waited. An 8th, aborted at once, is
+/// never sent: the gateway audits it as aborted, without a status.
 #[test]
 fn seven_fetches_wait_for_heads_at_most_six_at_once_and_all_complete() {
     let server = HoldServer::start_heads();
@@ -305,6 +305,14 @@ fn seven_fetches_wait_for_heads_at_most_six_at_once_and_all_complete() {
     assert_eq!(eighth.len(), 1, "{eighth:?}");
     assert_eq!(eighth[0]["reason"], "the fetch was aborted", "{eighth:?}");
     assert!(eighth[0]["status"].is_null(), "{eighth:?}");
+    // The 7th's record says it waited (it did, across the gauge's reads above), within its time.
+    let seventh = audited(&d, "/hold/6");
+    assert_eq!(seventh.len(), 1, "{seventh:?}");
+    let (queued, ms) = (seventh[0]["queuedMs"].as_u64(), seventh[0]["ms"].as_u64());
+    assert!(
+        matches!((queued, ms), (Some(q), Some(m)) if q >= 1 && q <= m),
+        "{seventh:?}"
+    );
 }
 
 /// (e) An answer whose head came holds no place: ten fetches to a server that answers heads at

@@ -39,6 +39,8 @@ pub struct Record {
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub ms: u64,
+    /// Of `ms`, the time it waited for one of its request's six simultaneous connections.
+    pub queued_ms: u64,
 }
 
 /// The rings, by tenant index.
@@ -116,6 +118,7 @@ mod tests {
             bytes_out: 0,
             bytes_in: 0,
             ms: 0,
+            queued_ms: 0,
         };
         for i in 0..(RING_LEN + 5) {
             audit.record(1, record(i as u16));

@@ -46,6 +46,7 @@ impl Gateway {
             bytes_out: bytes_out as u64,
             bytes_in: 0,
             ms: 0,
+            queued_ms: 0,
         };
         let refuse = |mut record: Record, error: FetchError| {
             record.reason = Some(error.to_string());

@@ -177,7 +177,7 @@ impl Gateway {
                 None => &self.client,
             };
             // Audited if the caller's request ends (and drops this) before the answer.
-            let cut = CutShort {
+            let mut cut = CutShort {
                 gateway: self,
                 index,
                 hop: Some(Hop {
@@ -189,6 +189,7 @@ impl Gateway {
             if let (None, Some(resources)) = (&slot, resources) {
                 // One of the request's open connections: waits (holding no lock) while six are
                 // open; an abort ends the wait.
+                let waiting = Instant::now();
                 slot = Some(tokio::select! {
                     opened = connections::open(resources) => match opened {
                         Ok(slot) => slot,
@@ -203,6 +204,7 @@ impl Gateway {
                         return Err(self.fail(index, hop_state, FetchError::Aborted, injected));
                     }
                 });
+                cut.queued(waiting.elapsed());
             }
             let hop_body = match upload.take() {
                 Some(stream) => {
@@ -343,6 +345,13 @@ struct CutShort<'a> {
 }
 
 impl CutShort<'_> {
+    /// The hop waited `wait` for one of its request's connections (its record's `queued_ms`).
+    fn queued(&mut self, wait: std::time::Duration) {
+        if let Some(hop) = self.hop.as_mut() {
+            hop.record.queued_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
     fn disarm(mut self) -> Hop {
         let Some(hop) = self.hop.take() else {
             unreachable!("a hop is taken only here, once")

@@ -122,6 +122,7 @@ impl Gateway {
             bytes_out: request.as_ref().map_or(0, |r| r.body.len() as u64),
             bytes_in: 0,
             ms: 0,
+            queued_ms: 0,
         })
     }
 

@@ -23,6 +23,7 @@ fn pending_audit(audit: &Arc<Audit>) -> PendingAudit {
             bytes_out: 0,
             bytes_in: 0,
             ms: 0,
+            queued_ms: 0,
         },
         started: Instant::now(),
         injected: Vec::new(),

@@ -273,6 +273,7 @@ impl Gateway {
             bytes_out: 0,
             bytes_in: 0,
             ms: 0,
+            queued_ms: 0,
         };
         let started = Instant::now();
         let refuse = |mut record: Record, why: String| {
@@ -324,10 +325,12 @@ impl Gateway {
         };
         record.rule = Some(rule);
         // One of the request's open connections: waits (holding no lock) while six are open.
+        let waiting = Instant::now();
         let slot = match connections::open(&context.resources).await {
             Ok(slot) => slot,
             Err(closed) => return refuse(record, closed.to_string()),
         };
+        record.queued_ms = u64::try_from(waiting.elapsed().as_millis()).unwrap_or(u64::MAX);
         // The addresses to connect to, each checked (a name's, all of them, by the resolver).
         let literal: Option<IpAddr> = match &host {
             Host::Domain(_) => None,
