@@ -137,6 +137,9 @@ fn an_objects_timers_fire_after_its_call_and_keep_it_from_idle_eviction() {
         "the interval went on past the wall limit of the call that armed it"
     );
     let _ = ticker;
+    // The logs say why it stopped.
+    let logs = wait_for_log(&d, &t, &w, "the work left after the answer was cut short");
+    assert!(logs.contains("wall"), "{logs}");
 
     // A stateless request's timer left after its response never fires.
     let (status, body) = {

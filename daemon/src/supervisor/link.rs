@@ -404,6 +404,18 @@ impl Link {
                 for call in &pending.host_calls {
                     call.abort();
                 }
+                let mut logs = logs;
+                if let (Some(_), Some(e)) = (&pending.after_logs, &error) {
+                    // Cut short (its wall limit, say): the tenant sees why its `waitUntil`
+                    // work, a Durable Object's timers or a streamed body stopped.
+                    logs.push(stockade_ipc::LogLine {
+                        level: stockade_ipc::LogLevel::Warn,
+                        text: format!(
+                            "the work left after the answer was cut short: {}",
+                            e.message
+                        ),
+                    });
+                }
                 if let (Some(sink), false) = (&pending.after_logs, logs.is_empty()) {
                     sink(logs);
                 }
