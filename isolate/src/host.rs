@@ -53,6 +53,8 @@ pub(crate) struct HostState {
     /// Pending timers by due time (ties broken by arming order): (timer id, task).
     pub timers: BTreeMap<(Instant, u64), (u32, u32)>,
     pub timer_keys: HashMap<u32, (Instant, u64)>,
+    /// How many of `timers` each task has (only tasks with some): `task_has_work` in O(1).
+    pub timers_by_task: HashMap<u32, usize>,
     /// Timers the runtime recorded that will never fire (their task ended first): handed back
     /// through `take_dropped_timer` so the runtime forgets their callbacks (a reused isolate
     /// would otherwise keep every ended request's pending callbacks, and what they hold).
@@ -64,6 +66,8 @@ pub(crate) struct HostState {
     pub calls_pending: HashMap<u32, u32>,
     /// Those of them that continue a stream (see [`continues_a_stream`]): not counted.
     pub calls_uncounted: HashSet<u32>,
+    /// How many of `calls_uncounted` each task has (only tasks with some).
+    pub uncounted_by_task: HashMap<u32, usize>,
     /// Each task's calls in flight (counted) and waiting for a place (queued), while it has any.
     pub task_calls: HashMap<u32, TaskCalls>,
     /// Tasks that may make host calls: alive (running, or answered with work going on).
@@ -255,10 +259,12 @@ impl HostState {
             log_limit,
             timers: BTreeMap::new(),
             timer_keys: HashMap::new(),
+            timers_by_task: HashMap::new(),
             dropped_timers: Vec::new(),
             calls_out: Vec::new(),
             calls_pending: HashMap::new(),
             calls_uncounted: HashSet::new(),
+            uncounted_by_task: HashMap::new(),
             task_calls: HashMap::new(),
             calling_tasks: HashSet::new(),
             sub_requests: HashMap::new(),
@@ -315,7 +321,32 @@ impl HostState {
         }
         self.timers.remove(&key);
         self.timer_keys.remove(&id);
+        uncount(&mut self.timers_by_task, task);
         Some((id, task))
+    }
+
+    /// Sends `out`, a call that continues a stream: in flight at once, taking no place.
+    fn send_uncounted(&mut self, out: HostCallOut) {
+        self.calls_uncounted.insert(out.call);
+        *self.uncounted_by_task.entry(out.task).or_default() += 1;
+        self.calls_pending.insert(out.call, out.task);
+        self.calls_out.push(out);
+    }
+
+    /// Arms timer `id` for `task` at `key` (its due time and arming order).
+    fn arm_timer(&mut self, key: (Instant, u64), id: u32, task: u32) {
+        self.timers.insert(key, (id, task));
+        self.timer_keys.insert(id, key);
+        *self.timers_by_task.entry(task).or_default() += 1;
+    }
+
+    /// Disarms timer `id`, if it is armed.
+    fn disarm_timer(&mut self, id: u32) {
+        if let Some(key) = self.timer_keys.remove(&id) {
+            if let Some((_, task)) = self.timers.remove(&key) {
+                uncount(&mut self.timers_by_task, task);
+            }
+        }
     }
 
     /// Host call `call` was answered: forgets it and returns its task, after sending the task's
@@ -323,6 +354,7 @@ impl HostState {
     pub(crate) fn call_answered(&mut self, call: u32) -> Option<u32> {
         let task = self.calls_pending.remove(&call)?;
         if self.calls_uncounted.remove(&call) {
+            uncount(&mut self.uncounted_by_task, task);
             return Some(task); // it held no place
         }
         let Some(calls) = self.task_calls.get_mut(&task) else {
@@ -347,11 +379,11 @@ impl HostState {
 
     /// Whether something could still run for `task`: a timer it armed, or a host call it made
     /// (not yet handed out, in flight, or waiting for a place).
+    /// O(1): a poll looks at every lingering task after each entry.
     pub(crate) fn task_has_work(&self, task: u32) -> bool {
-        self.timers.values().any(|(_, t)| *t == task)
-            || self.calls_pending.values().any(|t| *t == task)
+        self.timers_by_task.contains_key(&task)
             || self.task_calls.contains_key(&task)
-            || self.calls_out.iter().any(|c| c.task == task)
+            || self.uncounted_by_task.contains_key(&task)
     }
 
     /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
@@ -370,6 +402,8 @@ impl HostState {
         for id in dropped {
             self.timer_dropped(id);
         }
+        self.timers_by_task.remove(&task);
+        self.uncounted_by_task.remove(&task);
         self.logs.remove(&task);
         self.tags.remove(&task);
         self.calling_tasks.remove(&task);
@@ -494,12 +528,20 @@ unsafe extern "C" fn host_random_fill(_ud: *mut c_void, buf: *mut u8, len: usize
     0
 }
 
+/// One fewer of `task`'s in `counts` (its entry goes at zero).
+fn uncount(counts: &mut HashMap<u32, usize>, task: u32) {
+    if let Some(n) = counts.get_mut(&task) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&task);
+        }
+    }
+}
+
 unsafe extern "C" fn host_set_timer(ud: *mut c_void, task: u32, id: u32, delay_ms: f64) -> i32 {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
-    if let Some(key) = st.timer_keys.remove(&id) {
-        st.timers.remove(&key);
-    }
+    st.disarm_timer(id);
     // A timer armed for a task that is over never fires (as the task's other timers).
     let task = st.task_or_current(task);
     if task != 0 && !st.calling_tasks.contains(&task) {
@@ -512,8 +554,7 @@ unsafe extern "C" fn host_set_timer(ud: *mut c_void, task: u32, id: u32, delay_m
     let delay = Duration::from_secs_f64((delay_ms.clamp(0.0, 1e12)) / 1000.0);
     st.timer_seq += 1;
     let key = (Instant::now() + delay, st.timer_seq);
-    st.timers.insert(key, (id, task));
-    st.timer_keys.insert(id, key);
+    st.arm_timer(key, id, task);
     0
 }
 
@@ -526,9 +567,7 @@ unsafe extern "C" fn host_take_dropped_timer(ud: *mut c_void) -> u32 {
 unsafe extern "C" fn host_clear_timer(ud: *mut c_void, id: u32) {
     // SAFETY: the bridge passes our userdata.
     let st = unsafe { state(ud) };
-    if let Some(key) = st.timer_keys.remove(&id) {
-        st.timers.remove(&key);
-    }
+    st.disarm_timer(id);
 }
 
 unsafe extern "C" fn host_resolve(
@@ -649,9 +688,7 @@ unsafe extern "C" fn host_call(
         payload,
     };
     if uncounted {
-        st.calls_uncounted.insert(call);
-        st.calls_pending.insert(call, task);
-        st.calls_out.push(out);
+        st.send_uncounted(out);
         return 0;
     }
     let calls = st.task_calls.entry(task).or_default();
@@ -936,3 +973,7 @@ fn set_message(call: &mut ffi::StkOpCall, message: &str) {
     call.message[..end].copy_from_slice(&message.as_bytes()[..end]);
     call.message_len = end;
 }
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;
