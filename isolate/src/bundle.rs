@@ -6,7 +6,7 @@
 //! How: while a worker whose flags give it node:fs loads, `compile_all` keeps each module's bytes
 //! here, one copy per isolate (a worker without node:fs keeps nothing). The runtime's node:fs
 //! (js/node-fs-vfs.js) reaches them through two native ops in a range of codes this crate owns,
-//! dispatched by `host.rs` before the op table: [`LIST`] when a request first touches `/bundle` in
+//! dispatched by `host/op.rs` before the op table: [`LIST`] when a request first touches `/bundle` in
 //! the isolate (names and sizes, no bytes), and [`READ`] for the bytes a read asks for. Nothing
 //! is copied into JavaScript until a read, and a read's answer is a fresh buffer from the
 //! isolate's arena (the tenant's memory budget), never kept by the runtime.

@@ -16,7 +16,7 @@
 //! - CPU is charged per entry: each entry runs under the watchdog with what is left of its task's
 //!   CPU budget and wall-clock deadline, so a task's CPU time is the CPU its own entries spent
 //!   (microtasks an entry runs count for that entry's task), and so does the wait of a
-//!   synchronous host call made inside it (`host.rs`);
+//!   synchronous host call made inside it (`host/sync.rs`);
 //! - a task's wall limit (the worker's, or the one [`Worker::within`] gives) runs from its start; past it the task is answered with the wall limit
 //!   even while it waits (no JavaScript is running then, so the isolate is not poisoned); its
 //!   timers and host calls die with it;

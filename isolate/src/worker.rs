@@ -298,7 +298,7 @@ impl Worker {
     }
 
     /// Lets this isolate's JavaScript make synchronous host calls (`__stockade_host.callSync`,
-    /// only the names `host.rs` allows: a Durable Object's storage): `host` sends each and waits
+    /// only the names `host/sync.rs` allows: a Durable Object's storage): `host` sends each and waits
     /// for its answer inside the entry that made it, the wait charged to that entry's CPU budget.
     /// Without one, such calls are refused.
     pub fn set_sync_host(&mut self, host: Box<dyn crate::host::SyncHost>) {

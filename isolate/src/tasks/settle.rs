@@ -49,7 +49,7 @@ impl Worker {
             }
         };
         self.host().current = task;
-        // A synchronous host call made during the entry waits under this watch (`host.rs`).
+        // A synchronous host call made during the entry waits under this watch (`host/sync.rs`).
         self.host().entry = Some(crate::host::EntryBudget {
             guard: &guard,
             cpu: cpu_left,
