@@ -163,7 +163,10 @@ fn a_lingering_interval_ends_at_the_wall_limit_of_its_task() {
     std::thread::sleep(Duration::from_millis(200));
     object.advance(Instant::now());
     assert_eq!(fired(&mut object), after, "no tick after the end");
-    assert!(after.parse::<u32>().expect("a count") > 1, "{after}");
+    assert!(
+        after.parse::<u32>().expect("a count") > 0,
+        "it ticked after the answer: {after}"
+    );
 }
 
 #[test]
