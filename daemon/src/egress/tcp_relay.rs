@@ -309,6 +309,7 @@ mod tests {
                 bytes_out: 0,
                 bytes_in: 0,
                 ms: 0,
+                queued_ms: 0,
             },
             started: Instant::now(),
             bytes_in: Arc::default(),
