@@ -1,11 +1,13 @@
-//! Real frameworks from npm, bundled with esbuild at test time, for `e2e_frameworks.rs`.
+//! Real frameworks from npm, bundled with esbuild at test time, for `e2e_frameworks.rs` and
+//! `e2e_partyserver.rs`.
 //!
 //! `daemon/tests/frameworks/package.json` and `package-lock.json` pin the packages; `npm ci`
 //! installs them once per lockfile into `CARGO_TARGET_TMPDIR/frameworks-<hash>` (node_modules is
 //! never in the repository), and esbuild bundles each app there (`--format=esm
-//! --platform=neutral`, as for Workers) on every run. Without Node.js and npm the tests fail
-//! with a message saying so: they never skip. [`installed`] does the same for any sibling folder
-//! of fixtures (`e2e_npm_streams.rs`: `daemon/tests/npm-streams/`).
+//! --platform=neutral`, as for Workers; an app that imports `cloudflare:workers` or packages with
+//! export conditions is bundled as Wrangler does, [`WRANGLER`]) on every run. Without Node.js
+//! and npm the tests fail with a message saying so: they never skip. [`installed`] does the
+//! same for any sibling folder of fixtures (`e2e_npm_streams.rs`: `daemon/tests/npm-streams/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +16,12 @@ use std::sync::OnceLock;
 use sha2::{Digest, Sha256};
 
 /// The apps of `daemon/tests/frameworks/` (entry file names).
-pub const APPS: &[&str] = &["hono-app.js", "hono-jwt.js", "itty-app.js"];
+pub const APPS: &[&str] = &["hono-app.js", "hono-jwt.js", "itty-app.js", "party-app.js"];
+
+/// The apps bundled with Wrangler's resolution (its export conditions and main fields, so that
+/// `nanoid` takes its `browser` build on `crypto.getRandomValues`), `cloudflare:*` left to the
+/// runtime.
+const WRANGLER: &[&str] = &["party-app.js"];
 
 /// `daemon/tests/<folder>`.
 pub fn fixtures_of(folder: &str) -> PathBuf {
@@ -104,6 +111,15 @@ fn build() -> Result<Vec<(String, String)>, String> {
                     "--platform=neutral",
                     "--log-level=warning",
                 ])
+                .args(if WRANGLER.contains(app) {
+                    &[
+                        "--conditions=workerd,worker,browser",
+                        "--main-fields=browser,module,main",
+                        "--external:cloudflare:*",
+                    ][..]
+                } else {
+                    &[][..]
+                })
                 .arg(format!("--outfile={}", bundle.display()))
                 .current_dir(&root),
             &format!("esbuild {app}"),
