@@ -268,11 +268,11 @@ fn a_partyserver_chat_room_broadcasts_and_survives_hibernation() {
 }
 
 /// partyserver's default mode (no hibernation) `accept()`s the socket in the object and keeps
-/// its connections in memory; Stockade cannot yet hand such a socket to the object's caller
-/// (README, Durable Objects, WebSockets: "Not yet"). The handshake fails with that clear error
-/// (no hang, no CPU spent), while the same server's HTTP requests work.
+/// its connections in memory: the object's request drives each socket itself, bridged to its
+/// client. Two clients of one room: each is welcomed, a broadcast reaches both, the room's HTTP
+/// answer counts both, and a close leaves one.
 #[test]
-fn a_partyserver_room_without_hibernation_answers_http_and_refuses_sockets_clearly() {
+fn a_partyserver_room_without_hibernation_carries_its_own_sockets() {
     let d = start("partyserver-mem", "");
     let token = tenant_token(0);
     let id = load_party(&d, &token);
@@ -281,30 +281,23 @@ fn a_partyserver_room_without_hibernation_answers_http_and_refuses_sockets_clear
             http(&d, &token, &id, "/parties/echo/room1").await,
             (200, "room1 has 0".to_string())
         );
-        let url = format!(
-            "{}/v1/workers/{id}/fetch/parties/echo/room1?_pk=c1",
-            d.base.replacen("http://", "ws://", 1)
+        let mut a = connect(&d, &token, &id, "/parties/echo/room1?_pk=c1").await;
+        assert_eq!(next_text(&mut a).await, "hello room1 true");
+        let mut b = connect(&d, &token, &id, "/parties/echo/room1?_pk=c2").await;
+        assert_eq!(next_text(&mut b).await, "hello room1 true");
+        say(&mut a, "one").await;
+        assert_eq!(next_text(&mut a).await, "room1: one");
+        assert_eq!(next_text(&mut b).await, "room1: one");
+        assert_eq!(
+            http(&d, &token, &id, "/parties/echo/room1").await,
+            (200, "room1 has 2".to_string())
         );
-        let mut request = url.into_client_request().expect("request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let refused = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .expect("an answer in time");
-        let Err(tokio_tungstenite::tungstenite::Error::Http(answer)) = refused else {
-            panic!("expected the handshake refused, got {refused:?}");
-        };
-        let body =
-            String::from_utf8_lossy(answer.body().as_deref().unwrap_or_default()).into_owned();
-        assert!(
-            body.contains("did not accept with ctx.acceptWebSocket"),
-            "{} {body}",
-            answer.status()
+        close(&mut a).await;
+        say(&mut b, "two").await;
+        assert_eq!(next_text(&mut b).await, "room1: two");
+        assert_eq!(
+            http(&d, &token, &id, "/parties/echo/room1").await,
+            (200, "room1 has 1".to_string())
         );
     });
 }

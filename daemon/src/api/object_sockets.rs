@@ -40,7 +40,8 @@ use crate::api::AppState;
 use crate::egress::{decode_request, encode_response, from_worker, hold_answer, ResponseHead};
 use crate::objects::directory::ObjectKey;
 use crate::objects::Objects;
-use crate::supervisor::websocket::{self, Incoming, OutboundSockets, SocketEnd};
+use crate::supervisor::websocket::{self, Handed, Incoming, OutboundSockets, SocketEnd};
+use crate::supervisor::websocket_bridge::bridge;
 use crate::supervisor::{body, Chain, Job, Resources, Streams};
 
 /// The RPC method of the calls that carry a socket's events (never a tenant's: a NUL).
@@ -115,8 +116,6 @@ pub(super) async fn fetch(
         ),
         bad => refusal("TypeError", format!("{who} {bad}")),
     })?;
-    // The object's request has no client of its own: a socket it did not accept ends now.
-    drop(client);
     if !answer.web_socket {
         let first = answer.body.len();
         let stream = match answer.streamed {
@@ -147,7 +146,34 @@ pub(super) async fn fetch(
              ctx.acceptWebSocket (only an accepted one can go to its caller)",
         )
     };
-    let id = adopted.recv().await.ok_or_else(not_accepted)?;
+    let too_many = || {
+        refusal(
+            "RangeError",
+            format!(
+                "this request has {} WebSockets open already",
+                websocket::MAX_OUTBOUND
+            ),
+        )
+    };
+    let id = match adopted.await.map_err(|_| not_accepted())? {
+        Handed::Adopted(id) => id,
+        Handed::Driven => {
+            // The object `accept()`ed the socket itself: its request drives it (within that
+            // request's wall limit, as a worker's own socket), bridged to the caller's client.
+            let (placeholder, spliced) =
+                websocket::placeholder().map_err(|e| refusal("Error", e))?;
+            let number = resources.shared(|s: &mut OutboundSockets| s.insert(placeholder));
+            let number = number.ok_or_else(too_many)?;
+            tokio::spawn(async move {
+                if let Ok(end) = spliced.await {
+                    bridge(client, end).await;
+                }
+            });
+            return Ok((Value::Null, upgraded(answer.headers, request.url, number)));
+        }
+    };
+    // The object's request has no client of its own: the socket is the object's now.
+    drop(client);
     if !objects.sockets.is_waiting(key, id) {
         return Err(not_accepted());
     }
@@ -155,13 +181,7 @@ pub(super) async fn fetch(
     let number = resources.shared(|s: &mut OutboundSockets| s.insert(placeholder));
     let Some(number) = number else {
         objects.sockets.remove(key, id);
-        return Err(refusal(
-            "RangeError",
-            format!(
-                "this request has {} WebSockets open already",
-                websocket::MAX_OUTBOUND
-            ),
-        ));
+        return Err(too_many());
     };
     let (weak, objects, key) = (Arc::downgrade(state), Arc::clone(objects), key.clone());
     tokio::spawn(async move {
@@ -196,15 +216,20 @@ pub(super) async fn fetch(
             }
         }
     });
+    Ok((Value::Null, upgraded(answer.headers, request.url, number)))
+}
+
+/// The caller's answer: a 101 whose socket is its outbound socket `number`.
+fn upgraded(headers: Vec<(String, String)>, url: String, number: u32) -> Vec<u8> {
     let head = json!({
-        "status": 101, "statusText": "", "headers": answer.headers, "url": request.url,
+        "status": 101, "statusText": "", "headers": headers, "url": url,
         "redirected": false, "socket": number,
     });
     // A JSON value of strings and numbers always serialises.
     let head = serde_json::to_vec(&head).unwrap_or_default();
     let mut frame = (head.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&head);
-    Ok((Value::Null, frame))
+    frame
 }
 
 /// Delivers socket `id`'s messages and close to the object, one call at a time.

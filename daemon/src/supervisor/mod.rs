@@ -33,6 +33,7 @@ mod spawn;
 mod state;
 mod tenants;
 pub mod websocket;
+pub mod websocket_bridge;
 pub mod websocket_relay;
 
 pub use held::{

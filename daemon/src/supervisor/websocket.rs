@@ -56,13 +56,35 @@ pub const SPLICE: u8 = 5;
 /// `socket.send` + u32 LE on an object's request's socket 0: the object's socket it answered.
 pub const ADOPT: u8 = 6;
 
+/// How an object's request carries on the socket its 101 answered with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handed {
+    /// The object's socket named in its [`ADOPT`] frame (`ctx.acceptWebSocket`): the object's.
+    Adopted(u32),
+    /// The request's own task drives it (the object `accept()`ed it): its first message,
+    /// close or read on socket 0 says so.
+    Driven,
+}
+
+/// Where an object's request tells how it carries on its 101's socket: the first word counts.
+#[derive(Default)]
+struct Adoption(std::sync::Mutex<Option<oneshot::Sender<Handed>>>);
+
+impl Adoption {
+    /// Tells `how`, if nothing was told yet; whether this was the first.
+    fn tell(&self, how: Handed) -> bool {
+        let first = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        first.is_some_and(|tx| tx.send(how).is_ok())
+    }
+}
+
 /// What a socket end is besides a channel pair.
 #[derive(Clone, Default)]
 enum Role {
     #[default]
     Plain,
-    /// An object's request's socket 0: [`ADOPT`] frames go here.
-    Adopt(mpsc::UnboundedSender<u32>),
+    /// An object's request's socket 0: [`ADOPT`] frames, or its first use, go here.
+    Adopt(Arc<Adoption>),
     /// A caller's stand-in for an object's socket: answers [`SPLICE_TOKEN`].
     Placeholder(Arc<Waiting>),
 }
@@ -185,12 +207,14 @@ pub fn pair() -> (SocketEnd, ClientEnd) {
     )
 }
 
-/// A pair whose worker end takes [`ADOPT`] frames: the numbers they carry come out of the
-/// receiver (which ends once every clone of the end is dropped, i.e. with the request).
-pub fn adopting_pair() -> (SocketEnd, ClientEnd, mpsc::UnboundedReceiver<u32>) {
+/// A pair whose worker end says how the request carries on its 101's socket: an [`ADOPT`]
+/// frame's number, or [`Handed::Driven`] at its first message, close or read, whichever comes
+/// first, out of the receiver (which fails once every clone of the end is dropped, i.e. with the
+/// request, if neither came).
+pub fn adopting_pair() -> (SocketEnd, ClientEnd, oneshot::Receiver<Handed>) {
     let (mut end, client) = pair();
-    let (tx, rx) = mpsc::unbounded_channel();
-    end.role = Role::Adopt(tx);
+    let (tx, rx) = oneshot::channel();
+    end.role = Role::Adopt(Arc::new(Adoption(std::sync::Mutex::new(Some(tx)))));
     (end, client, rx)
 }
 
@@ -246,10 +270,10 @@ impl SocketEnd {
             ADOPT => {
                 let n: [u8; 4] = bytes.try_into().map_err(|_| "a malformed adoption")?;
                 return match &self.role {
-                    Role::Adopt(tx) => tx
-                        .send(u32::from_le_bytes(n))
-                        .map(|()| Vec::new())
-                        .map_err(|_| "the answer was already taken".into()),
+                    Role::Adopt(a) if a.tell(Handed::Adopted(u32::from_le_bytes(n))) => {
+                        Ok(Vec::new())
+                    }
+                    Role::Adopt(_) => Err("the answer was already taken".into()),
                     _ => Err("this request's WebSocket is not a Durable Object's".into()),
                 };
             }
@@ -259,6 +283,7 @@ impl SocketEnd {
             BINARY => Outgoing::Binary(bytes.to_vec()),
             _ => return Err(format!("an unknown WebSocket frame kind {kind}")),
         };
+        self.driven();
         self.to_client
             .send(message)
             .await
@@ -281,11 +306,20 @@ impl SocketEnd {
             }
             [_] => return Err("a malformed close frame".into()),
         };
+        self.driven();
         self.to_client
             .send(Outgoing::Close(close))
             .await
             .map_err(|_| GONE.to_owned())?;
         Ok(Vec::new())
+    }
+
+    /// The request's task uses its socket 0 itself: an object's request then drives its 101's
+    /// socket ([`Handed::Driven`]), unless it named an adopted one first.
+    fn driven(&self) {
+        if let Role::Adopt(a) = &self.role {
+            a.tell(Handed::Driven);
+        }
     }
 
     /// Queues `message` for the client (an object's socket's writer); `false` once it is gone.
@@ -304,6 +338,7 @@ impl SocketEnd {
             let why = "a Durable Object's accepted WebSocket can only be returned in a Response";
             return Ok(close_frame(1011, why, false));
         }
+        self.driven();
         let next = self.from_client.lock().await.recv().await;
         Ok(match next {
             Some(Incoming::Text(text)) => framed(TEXT, text.as_bytes()),
@@ -443,10 +478,27 @@ mod tests {
         let mut splice = vec![SPLICE];
         splice.extend_from_slice(&token);
         assert!(client_end.send(splice).await.is_err());
-        let (end, _client, mut adopted) = adopting_pair();
+        let (end, _client, adopted) = adopting_pair();
         end.send(vec![ADOPT, 7, 0, 0, 0]).await.expect("adopted");
-        assert_eq!(adopted.recv().await, Some(7));
+        assert_eq!(adopted.await, Ok(Handed::Adopted(7)));
         assert!(end.send(vec![ADOPT, 7]).await.is_err(), "malformed");
+        assert!(
+            end.send(vec![ADOPT, 8, 0, 0, 0]).await.is_err(),
+            "told once"
+        );
+        // An object's request that uses its socket 0 itself drives it; an adoption after that
+        // is refused.
+        let (end, _client, handed) = adopting_pair();
+        end.send(vec![TEXT, b'h']).await.expect("sent");
+        assert_eq!(handed.await, Ok(Handed::Driven));
+        assert!(
+            end.send(vec![ADOPT, 7, 0, 0, 0]).await.is_err(),
+            "told once"
+        );
+        // Neither, and the request's end gone: the receiver fails.
+        let (end, _client, handed) = adopting_pair();
+        drop(end);
+        assert!(handed.await.is_err());
         assert!(
             client_end.send(vec![ADOPT, 7, 0, 0, 0]).await.is_err(),
             "not an object's"
