@@ -83,7 +83,7 @@ pub(super) async fn fetch(
             "a WebSocket upgrade request has no body",
         ));
     }
-    let (socket, client, mut adopted) = websocket::adopting_pair();
+    let (socket, client, adopted) = websocket::adopting_pair();
     let call = Call::Fetch {
         method: request.method,
         url: request.url.clone(),
