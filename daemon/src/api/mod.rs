@@ -31,6 +31,7 @@ mod narrow;
 mod objects;
 mod outbound;
 mod prometheus;
+mod queue_pull;
 mod queues;
 mod quota;
 mod run;
@@ -205,6 +206,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/queues/{name}", get(queues::describe))
         .route("/v1/queues/{name}/messages", post(queues::send))
+        .route("/v1/queues/{name}/messages/pull", post(queue_pull::pull))
+        .route("/v1/queues/{name}/messages/ack", post(queue_pull::ack))
         .route("/v1/workers/{id}/types", get(types::of_worker))
         .route("/v1/types", limited(post(types::of_env), code_body))
         .route("/v1/tenants/{id}/capabilities", get(capabilities::list))

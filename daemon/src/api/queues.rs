@@ -153,7 +153,7 @@ struct SendMessage {
     delay_seconds: u32,
 }
 
-fn queue_name(name: &str) -> Result<(), ApiError> {
+pub(super) fn queue_name(name: &str) -> Result<(), ApiError> {
     if valid_database_name(name) {
         Ok(())
     } else {

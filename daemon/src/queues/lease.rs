@@ -6,9 +6,10 @@
 //!
 //! Guarantees: a release touches only this daemon's id, never a lease another daemon sharing the
 //! store holds (each serves a data_dir of its own, so has an id of its own); a released message
-//! keeps its attempts, as one whose lease ended does. Trusts: the store, and `serve` to call
-//! [`Queues::release_held`] once, after taking the data_dir's lock and before the dispatcher
-//! starts.
+//! keeps its attempts, as one whose lease ended does; a message pulled over HTTP (`pull`) is held
+//! by no daemon, so no release touches it (its lease ends with its visibility timeout). Trusts:
+//! the store, and `serve` to call [`Queues::release_held`] once, after taking the data_dir's lock
+//! and before the dispatcher starts.
 
 use super::{now_ms, Queues};
 use crate::store::queues::{self as stored, Claimed};

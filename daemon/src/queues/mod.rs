@@ -7,7 +7,8 @@
 //!   types, delays), then the store;
 //! - `batch`: when a batch is due, what becomes of a message after a delivery (no clock);
 //! - `dispatcher`: the supervisor's task that claims due batches and delivers them (`deliver`);
-//! - `lease`: claims under this daemon's id, and the release at start of the leases that id held.
+//! - `lease`: claims under this daemon's id, and the release at start of the leases that id held;
+//! - `pull`: a queue no worker consumes, leased over HTTP and acknowledged by lease_id.
 //!
 //! Guarantees: a send is answered once its messages are in the store (SQLite fsynced, PostgreSQL
 //! committed); delivery is at least once: a message leaves the store only when acknowledged
@@ -23,6 +24,7 @@ pub mod deliver;
 mod dispatcher;
 mod lease;
 pub mod producer;
+pub mod pull;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -159,7 +161,14 @@ pub fn check_consumers(consumers: Vec<Consumer>, child: bool) -> Result<Vec<Cons
 }
 
 /// The outcomes a message is counted under.
-const OUTCOMES: [&str; 5] = ["sent", "acked", "retried", "dead_lettered", "dropped"];
+const OUTCOMES: [&str; 6] = [
+    "sent",
+    "pulled",
+    "acked",
+    "retried",
+    "dead_lettered",
+    "dropped",
+];
 
 /// The queues' shared state: the store, the dispatcher's wake-up, the counters.
 pub struct Queues {
@@ -206,8 +215,8 @@ impl Queues {
             out,
             "stockade_queue_messages_total",
             "counter",
-            "Queue messages: sent, acked, retried, dead_lettered (moved to a dead-letter queue), \
-             dropped (out of retries, no dead-letter queue).",
+            "Queue messages: sent, pulled (leased to an HTTP pull), acked, retried, dead_lettered \
+             (moved to a dead-letter queue), dropped (out of retries, no dead-letter queue).",
         );
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         for outcome in OUTCOMES {

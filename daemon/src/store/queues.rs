@@ -12,10 +12,14 @@
 //! deliverable at once (attempts kept), touching no other id's. Trusts: the rows (written by this
 //! module), its callers' checks of names and sizes, and the caller of [`release_held`] to name
 //! only the id of a daemon known to be dead (`serve`: its own data_dir's, under the folder's
-//! lock).
+//! lock). A message pulled over HTTP is leased with no holder (`pull`): no restart releases it.
+
+mod pull;
 
 use super::{StoreError, Tx, Val};
 use crate::queues::Consumer;
+
+pub use pull::{leased, pull};
 
 /// A consumer as stored: a tenant's queue, the worker consuming it, its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +179,8 @@ pub fn backlog(
 }
 
 /// Claims up to `n` messages of `tenant`'s `queue` deliverable at `now_ms`, oldest first, for
-/// the daemon `holder`: each counts one more attempt and is invisible until `lease_until_ms`.
+/// the daemon `holder`: each counts one more attempt and is invisible until `lease_until_ms`
+/// (a pull's lease it had, ended, is forgotten).
 pub fn claim(
     tx: &mut dyn Tx,
     holder: &str,
@@ -184,6 +189,23 @@ pub fn claim(
     now_ms: i64,
     n: usize,
     lease_until_ms: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let due = deliverable(tx, tenant, queue, now_ms, n)?;
+    for m in &due {
+        lease(tx, tenant, queue, m, lease_until_ms, Some(holder), None)?;
+    }
+    Ok(due)
+}
+
+/// Up to `n` messages of `tenant`'s `queue` deliverable at `now_ms`, oldest first (by when each
+/// became deliverable), locked for this transaction on PostgreSQL; `attempts` counts the
+/// delivery about to be made.
+fn deliverable(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    queue: &str,
+    now_ms: i64,
+    n: usize,
 ) -> Result<Vec<Claimed>, StoreError> {
     let sql = format!(
         "SELECT id, content_type, body, attempts, created_ms FROM queue_messages \
@@ -198,28 +220,42 @@ pub fn claim(
     )?;
     let mut out = Vec::with_capacity(rows.len());
     for mut row in rows {
-        let m = Claimed {
+        out.push(Claimed {
             id: row.text(0)?,
             content_type: row.text(1)?,
             body: row.blob(2)?,
             attempts: row.int(3)?.saturating_add(1),
             created_ms: row.int(4)?,
-        };
-        tx.exec(
-            "UPDATE queue_messages SET attempts = ?4, visible_ms = ?5, holder = ?6 \
-             WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
-            &[
-                tenant.into(),
-                queue.into(),
-                m.id.as_str().into(),
-                m.attempts.into(),
-                lease_until_ms.into(),
-                holder.into(),
-            ],
-        )?;
-        out.push(m);
+        });
     }
     Ok(out)
+}
+
+/// Records the delivery of `m` (its attempts), invisible until `until`, held by the daemon
+/// `holder` (a push delivery) or by the HTTP client whose lease hashes to `pull_lease` (a pull).
+fn lease(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    queue: &str,
+    m: &Claimed,
+    until: i64,
+    holder: Option<&str>,
+    pull_lease: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.exec(
+        "UPDATE queue_messages SET attempts = ?4, visible_ms = ?5, holder = ?6, lease = ?7 \
+         WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
+        &[
+            tenant.into(),
+            queue.into(),
+            m.id.as_str().into(),
+            m.attempts.into(),
+            until.into(),
+            holder.map_or(Val::Null, Val::from),
+            pull_lease.map_or(Val::Null, Val::from),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Deletes message `id` of `tenant`'s `queue` (acknowledged); whether it was there.
@@ -235,7 +271,7 @@ pub fn remove(tx: &mut dyn Tx, tenant: &str, queue: &str, id: &str) -> Result<bo
     )? > 0)
 }
 
-/// Makes message `id` deliverable again at `visible_ms` (a retry), held by no daemon.
+/// Makes message `id` deliverable again at `visible_ms` (a retry), held by no daemon nor pull.
 pub fn retry(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -244,14 +280,14 @@ pub fn retry(
     visible_ms: i64,
 ) -> Result<bool, StoreError> {
     Ok(tx.exec(
-        "UPDATE queue_messages SET visible_ms = ?4, holder = NULL \
+        "UPDATE queue_messages SET visible_ms = ?4, holder = NULL, lease = NULL \
          WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
         &[tenant.into(), queue.into(), id.into(), visible_ms.into()],
     )? > 0)
 }
 
 /// Moves message `id` from `tenant`'s `queue` to its queue `to` (a dead-letter queue), with no
-/// attempts, deliverable at `now_ms`, held by no daemon; whether it was there.
+/// attempts, deliverable at `now_ms`, held by no daemon nor pull; whether it was there.
 pub fn move_to(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -261,7 +297,8 @@ pub fn move_to(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     Ok(tx.exec(
-        "UPDATE queue_messages SET queue = ?4, attempts = 0, visible_ms = ?5, holder = NULL \
+        "UPDATE queue_messages SET queue = ?4, attempts = 0, visible_ms = ?5, holder = NULL, \
+         lease = NULL \
          WHERE tenant = ?1 AND queue = ?2 AND id = ?3",
         &[
             tenant.into(),

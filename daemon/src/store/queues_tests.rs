@@ -1,6 +1,9 @@
 //! The queue store's behaviour, run on both backends by the store suite (`tests::suite`):
 //! one consumer per queue of a tenant, tenants apart, claims with leases, acks, retries,
-//! dead-letter moves, and the release of the leases one daemon held (only its own).
+//! dead-letter moves, and the release of the leases one daemon held (only its own); pull leases
+//! (`pull`).
+
+mod pull;
 
 use super::queues::{self as q, NewMessage};
 use super::{Store, StoreError};
@@ -178,6 +181,7 @@ pub(super) async fn queues_behave(s: &Store) {
         .await
         .expect("clean");
     leases_are_released_by_holder(s).await;
+    pull::pull_leases_behave(s).await;
 }
 
 /// A daemon's release frees the messages its id holds (deliverable now, attempts kept), and

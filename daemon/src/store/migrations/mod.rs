@@ -66,10 +66,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0010_queue_holder.sqlite.sql"),
         postgres: include_str!("0010_queue_holder.postgres.sql"),
     },
+    Migration {
+        version: 11,
+        sqlite: include_str!("0011_queue_pull_lease.sqlite.sql"),
+        postgres: include_str!("0011_queue_pull_lease.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 11;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;
