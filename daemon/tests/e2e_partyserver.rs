@@ -11,19 +11,19 @@
 mod common;
 #[path = "frameworks/bundle.rs"]
 mod frameworks;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use ws_client::{connect_path as connect, Client};
 
 /// Loads the PartyServer app with both namespaces bound under their class names; the worker id.
 fn load_party(d: &Daemon, token: &str) -> String {
@@ -46,28 +46,6 @@ fn load_party(d: &Daemon, token: &str) -> String {
 /// SQLite's fsync slow); `extra` config after it.
 fn start(tag: &str, extra: &str) -> Daemon {
     Daemon::start(tag, 1, 1, &format!("[limits]\ncpu_ms = 5000\n{extra}"))
-}
-
-/// Opens the worker's `path_and_query` as a WebSocket with `token`; asserts the 101.
-async fn connect(d: &Daemon, token: &str, id: &str, path_and_query: &str) -> Client {
-    let url = format!(
-        "{}/v1/workers/{id}/fetch{path_and_query}",
-        d.base.replacen("http://", "ws://", 1)
-    );
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    let (ws, response) = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    assert_eq!(response.status().as_u16(), 101);
-    ws
 }
 
 /// The next text frame (a guard of 20 s against a hang: none is a failure).

@@ -1,6 +1,7 @@
 //! A WebSocket client of a worker's `fetch` route (tokio-tungstenite) for the Durable Object
-//! socket tests (`e2e_durable_websocket.rs`, `e2e_durable_websocket_delete.rs`): the handshake as
-//! a tenant, and the next frame, each with a guard against a hang (never a timing assert).
+//! socket tests (`e2e_durable_websocket.rs`, `e2e_durable_websocket_delete.rs`,
+//! `e2e_partyserver.rs`, ...): the handshake as a tenant, and the next frame, each with a guard
+//! against a hang (never a timing assert).
 //! Included with `#[path]` after `mod common`.
 #![allow(dead_code)] // each test file uses its own part
 
@@ -17,8 +18,14 @@ pub type Client =
 
 /// Opens `GET /v1/workers/{id}/fetch/?{query}` as a WebSocket with `token`; asserts the 101.
 pub async fn connect(d: &Daemon, token: &str, id: &str, query: &str) -> Client {
+    connect_path(d, token, id, &format!("/?{query}")).await
+}
+
+/// Opens `GET /v1/workers/{id}/fetch{path_and_query}` as a WebSocket with `token`; asserts the
+/// 101.
+pub async fn connect_path(d: &Daemon, token: &str, id: &str, path_and_query: &str) -> Client {
     let url = format!(
-        "{}/v1/workers/{id}/fetch/?{query}",
+        "{}/v1/workers/{id}/fetch{path_and_query}",
         d.base.replacen("http://", "ws://", 1)
     );
     let mut request = url.into_client_request().expect("request");
