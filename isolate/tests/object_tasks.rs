@@ -16,13 +16,14 @@ use stockade_source::reserved::OBJECT_ENV_KEY;
 
 /// The handler arms a timer that counts into `fired` (`GET` reads it); `?clear` clears the
 /// timer the last request armed; `?interval` arms a 20 ms interval; `?call` makes a host call
-/// from the timer.
+/// from the timer; `?throw` arms a timer and throws.
 const SRC: &str = "let fired = 0; let last;
 export default { async fetch(req) {
   const q = new URL(req.url).search;
   if (req.method === 'GET') return new Response(String(fired));
   if (q === '?clear') { clearTimeout(last); return new Response('cleared'); }
   if (q === '?interval') { setInterval(() => fired++, 20); return new Response('ticking'); }
+  if (q === '?throw') { setTimeout(() => fired++, 10); throw new Error('thrown after arming'); }
   if (q === '?call') { setTimeout(() => __stockadeTestHostCall('test.echo').then(() => fired++), 10); return new Response('calling'); }
   last = setTimeout(() => fired++, q === '?long' ? 1e6 : 100);
   return new Response('armed');
@@ -190,4 +191,36 @@ fn a_lingering_tasks_host_call_goes_out_as_its_own_and_its_answer_ends_it() {
     let end = until_ended(&mut object, task);
     assert!(matches!(end, Some(None)), "{end:?}");
     assert_eq!(fired(&mut object), "1");
+}
+
+#[test]
+fn a_call_that_threw_keeps_the_timers_it_armed_in_an_object_only() {
+    let mut object = loaded(limits(), true);
+    let task = post(&mut object, "?throw");
+    let events = object.drain_events();
+    let threw = events.iter().any(|e| {
+        matches!(e, TaskEvent::Answered(a) if a.task == task
+            && matches!(&a.result, Err(e) if e.to_string().contains("thrown after arming")))
+    });
+    assert!(threw, "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, TaskEvent::Ended { .. })),
+        "its timer keeps it: {events:?}"
+    );
+    let end = until_ended(&mut object, task);
+    assert!(matches!(end, Some(None)), "{end:?}");
+    assert_eq!(fired(&mut object), "1");
+
+    let mut plain = loaded(limits(), false);
+    let task = post(&mut plain, "?throw");
+    let events = plain.drain_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TaskEvent::Ended { task: t, .. } if *t == task)),
+        "{events:?}"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    plain.advance(Instant::now());
+    assert_eq!(fired(&mut plain), "0");
 }

@@ -186,7 +186,11 @@ impl Worker {
         if status != ffi::STK_OK {
             return match self.classify(status, out, None) {
                 e @ RunError::Limit(_) => self.poison(e),
-                e => self.fail(id, e),
+                // A call that threw: answered so; a Durable Object's timers it armed go on.
+                e => {
+                    self.answer(id, Err(e));
+                    self.finish(id)
+                }
             };
         }
         let result = match kind {
