@@ -19,6 +19,11 @@
 //!    without a call; the client's close (or its going away, 1006) is the last call, after which
 //!    the socket is forgotten.
 //!
+//! A socket the object `accept()`ed itself takes another road: its request drives it (its first
+//! use of socket 0 says so, `Handed::Driven`, where `acceptWebSocket` sends an `ADOPT`), and the
+//! caller's spliced client socket is bridged to that request (`supervisor/websocket_bridge.rs`)
+//! for as long as the request lives (its wall limit, as a worker's own socket).
+//!
 //! Guarantees: a socket counts against its tenant's concurrency as any client socket does (the
 //! data plane's relay holds the edge's permit, `api/websocket.rs`); a socket whose client never
 //! arrives (the caller did not return the 101) is closed for the object (a 1006 call); only the

@@ -122,6 +122,9 @@ impl Worker {
                 self.settled(id, status, &out);
             }
         }
+        if !self.object {
+            return; // only an object's tasks linger
+        }
         let over: Vec<u32> = self
             .tasks
             .iter()
