@@ -697,7 +697,7 @@ fn generated_token() -> Result<String, String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
         .map_err(|e| format!("cannot generate a token: {e}"))?;
-    let made: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let made = hex::encode(bytes);
     let token = TOKEN.get_or_init(|| made);
     if !QUIET_TOKEN.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!(

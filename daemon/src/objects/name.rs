@@ -21,7 +21,6 @@
 //! Trusts: its callers to run [`keep`] and [`read`] on the object's connection as the
 //! supervisor's own statements (`db.rs`, the fence's `internal`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -39,12 +38,7 @@ pub fn verified(key: &ObjectKey, name: &str) -> bool {
     h.update(key.class.as_bytes());
     h.update(b"\0");
     h.update(name.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in h.finalize() {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex == key.id
+    hex::encode(h.finalize()) == key.id
 }
 
 /// Keeps `name` in the object's file unless it keeps one already.

@@ -114,7 +114,7 @@ pub fn check(messages: &[Outgoing]) -> Result<(), Refused> {
 fn new_id() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 /// Why a checked send did not happen.

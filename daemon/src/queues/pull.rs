@@ -85,10 +85,7 @@ fn new_lease() -> Result<(String, String), StoreError> {
 }
 
 fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A lease_id's message id and the hash of its secret, if it has the shape of one.

@@ -57,7 +57,7 @@ pub fn load_or_create(dir: &Path) -> Result<String, DaemonIdError> {
     }
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).map_err(DaemonIdError::Random)?;
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = hex::encode(bytes);
     write_whole(dir, &path, &id).map_err(io)?;
     tracing::info!("a new daemon id for this data_dir: {id}");
     Ok(id)

@@ -288,7 +288,7 @@ fn sweep(conn: &Connection, dir: &Path) -> Result<(), R2Error> {
 pub fn new_version() -> Result<String, R2Error> {
     let mut id = [0u8; 16];
     getrandom::getrandom(&mut id).map_err(|e| R2Error::internal("random", e))?;
-    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(id))
 }
 
 /// Removes `bucket`'s file of `version` (a replaced or deleted object's, after its commit).
