@@ -242,10 +242,13 @@ fn one_instance_per_object_with_rpc_fetch_sql_and_caps() {
 
 #[test]
 fn an_idle_object_is_evicted_and_its_storage_kept() {
-    let d = Daemon::start("do-evict", 1, 1, "[durable_objects]\nidle_ms = 300\n");
+    // CPU enough for a first construction's storage on a loaded machine (a storage wait, fsync
+    // included, counts as CPU: the default 50 ms is not always enough there).
+    let config = "[limits]\ncpu_ms = 2000\n[durable_objects]\nidle_ms = 300\n";
+    let d = Daemon::start("do-evict", 1, 1, config);
     let t = tenant_token(0);
     let w = load_with_env(&d, &t, COUNTER, ns_env());
-    call(&d, &t, &w, "inc", "e");
+    assert_eq!(call(&d, &t, &w, "inc", "e"), json!({ "n": 1 }));
     assert_eq!(call(&d, &t, &w, "touch", "e"), json!(1));
     assert_eq!(
         call(&d, &t, &w, "touch", "e"),

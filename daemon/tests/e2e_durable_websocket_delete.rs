@@ -104,7 +104,8 @@ fn deleting_a_worker_closes_its_objects_sockets_with_1001() {
 
 #[test]
 fn a_socket_accepted_after_its_worker_was_deleted_is_closed_with_1001() {
-    let d = Daemon::start("do-ws-delete-late", 1, 1, "");
+    // CPU enough for the object's storage write on a loaded machine (fsync counts as CPU).
+    let d = Daemon::start("do-ws-delete-late", 1, 1, "[limits]\ncpu_ms = 2000\n");
     let token = tenant_token(0);
     let doomed = load_code(&d, &token, &worker("doomed"));
     tokio::runtime::Builder::new_current_thread()
