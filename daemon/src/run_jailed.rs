@@ -234,6 +234,7 @@ fn refusal(request_id: RequestId, call_id: u32, name: &str) -> ToWorker {
     ToWorker::HostReply {
         request_id,
         call_id,
+        cpu_us: 0,
         result: Err(format!(
             "`{shown}` is not available under `stockade run`: it has no supervisor, so no \
              outbound fetch, bindings or storage (run the code in `stockade serve`)"

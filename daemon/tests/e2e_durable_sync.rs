@@ -2,7 +2,8 @@
 //! Cloudflare-style code unchanged (`sql.exec(...).toArray()`, `.one()`, iteration, several
 //! statements in one exec, `ctx.storage.kv`, `transactionSync` committed, rolled back and
 //! nested, `transaction(async)` rolled back); a synchronous call past the CPU budget ends its
-//! request with the CPU limit and the object works on; an object waiting on its storage holds
+//! request with the CPU limit (the supervisor stops SQLite at what the request had left) and the
+//! object works on; a wait that spends no CPU (a disk's) is free up to its allowance; an object waiting on its storage holds
 //! up, but does not deadlock, a neighbour on the same isolate thread; an isolate that dies inside
 //! `transactionSync` leaves nothing written; a committed `transactionSync` survives `kill -9`;
 //! and a tenant reaching the synchronous host call directly cannot make a `fetch` with it.
@@ -221,6 +222,7 @@ fn a_synchronous_call_past_the_cpu_budget_ends_its_request_and_the_object_works_
         message.contains("cpu"),
         "the CPU limit ends the request: {slow}"
     );
+
     // The object answers its next call (a fresh isolate, the same storage).
     assert_eq!(call(&d, &t, &w, "rows", "c"), json!([]));
     assert_eq!(call(&d, &t, &w, "many?n=3", "c"), json!(3));
@@ -281,6 +283,45 @@ fn an_isolate_dying_inside_transaction_sync_leaves_nothing_and_a_commit_survives
         (json!(["c1"]), json!(1)),
         "{kept}"
     );
+}
+
+/// A synchronous call's wait (here the debug build's `test.echo`, which sleeps without CPU, as a
+/// disk's `fsync` does) costs no CPU up to the allowance, so a 300 ms wait passes on a 20 ms
+/// budget; a wait past the allowance counts as CPU and ends the request with the CPU limit, in
+/// about the allowance and the budget, not the 3 s the host would have taken.
+#[test]
+fn a_storage_wait_is_wall_time_up_to_its_allowance() {
+    let d = Daemon::start_with(
+        "do-sync-wait",
+        &["normal"],
+        1,
+        "[limits]\ncpu_ms = 20\nwall_ms = 20000\n",
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let t = tenant_token(0);
+    let waiter = r#"
+const wait = (ms) => JSON.parse(new TextDecoder().decode(__stockadeTestHostCallSync('test.echo', new TextEncoder().encode(JSON.stringify({ sleepMs: ms, echo: ms })))));
+export default { async fetch(req) {
+  const ms = +new URL(req.url).searchParams.get("ms");
+  try { return Response.json({ echoed: wait(ms) }); }
+  catch (e) { return Response.json({ error: `${e.name}: ${e.message}` }); }
+} };
+"#;
+    let w = load_with_env(&d, &t, waiter, json!({}));
+    let started = std::time::Instant::now();
+    let quick = fetch_json(&d, &t, &w, "?ms=300");
+    assert_eq!(quick["echoed"], json!(300), "{quick}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "it did wait"
+    );
+    let (status, long) = get_json(&d, Some(&t), &format!("/v1/workers/{w}/fetch/?ms=3000"));
+    assert!(
+        status != 200 && long.to_string().to_lowercase().contains("cpu"),
+        "the CPU limit ends it: {status} {long}"
+    );
+    // The worker serves on.
+    assert_eq!(fetch_json(&d, &t, &w, "?ms=10")["echoed"], json!(10));
 }
 
 #[test]

@@ -176,6 +176,24 @@ const scenarios = {
     out.reset = [read, await r.closed.then(() => "resolved", message)];
     return out;
   },
+  async abandoned(port) {
+    const six = [];
+    for (let i = 0; i < 6; i++) {
+      const s = connect(`127.0.0.1:${port}`);
+      await s.opened;
+      six.push(s);
+    }
+    // A seventh waits for a place; closed before it has one, it is never connected.
+    const queued = connect(`127.0.0.1:${port}`);
+    const closing = queued.close();
+    const opened = await queued.opened.then(() => "opened", message);
+    const closed = await queued.closed.then(() => "resolved", message);
+    await closing;
+    await six[0].close();
+    const next = await attempt(`127.0.0.1:${port}`);
+    for (const s of six.slice(1)) await s.close();
+    return { opened, closed, next };
+  },
   async budget(port) {
     const out = [];
     for (let i = 0; i < 4; i++) out.push(await attempt(`127.0.0.1:${port}`));
@@ -377,6 +395,35 @@ fn refusals_and_a_reset_are_clear_errors_and_a_seventh_socket_waits() {
         "{records:?}"
     );
     assert!(reasons.iter().any(|r| r.contains("port 25")), "{records:?}");
+}
+
+/// A socket closed while its connect waits for one of the request's six places is never
+/// connected: the server sees the six and the one opened after, not the abandoned one (which,
+/// first in line, would otherwise take the freed place and connect before it).
+#[test]
+fn a_socket_closed_before_it_connected_never_connects() {
+    let accepted = Seen::default();
+    let noted = Arc::clone(&accepted);
+    let port = listen(move |mut stream| {
+        noted.lock().expect("seen").push("accepted".into());
+        async move {
+            let (mut r, mut w) = stream.split();
+            let _ = tokio::io::copy(&mut r, &mut w).await;
+        }
+    });
+    let d = daemon("sockets-abandoned", &[port], true, None);
+    let id = worker(&d);
+    let got = fetch_json(&d, &tenant_token(0), &id, &format!("abandoned?port={port}"));
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "opened": "Error: the socket was closed before it connected",
+            "closed": "resolved",
+            "next": "opened",
+        })
+    );
+    let lines = accepted.lock().expect("seen").clone();
+    assert_eq!(lines.len(), 7, "six, then the one opened after: {lines:?}");
 }
 
 #[test]

@@ -153,11 +153,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ToWorker::HostReply {
             request_id: RequestId(2),
             call_id: 1,
+            cpu_us: 120,
             result: Ok(b"\"echoed\"".to_vec()),
         },
         ToWorker::HostReply {
             request_id: RequestId(2),
             call_id: 2,
+            cpu_us: 0,
             result: Err("unknown host call `nope`".into()),
         },
     ];
@@ -196,6 +198,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             call_id: 1,
             name: "test.echo".into(),
             payload: b"{\"sleepMs\":0,\"echo\":\"echoed\"}".to_vec(),
+            cpu_left_us: 50_000,
         },
         outcome(Err(ErrorReply {
             kind: ErrorKind::Cancelled,

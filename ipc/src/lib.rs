@@ -52,7 +52,9 @@
 //! `Finished::logs` and `LogLevel::Log` (`console.log`, apart from `console.info`), protocol 11
 //! `Reply::Response::web_socket`, protocol 12 `Call::Scheduled`, protocol 13 `Call::Queue`, protocol 14 the `wall_ms` of
 //! `Call::Scheduled` and `Call::Queue` (an event's own wall-clock limit), protocol 15
-//! `Call::Alarm` (a Durable Object's alarm under such a limit).
+//! `Call::Alarm` (a Durable Object's alarm under such a limit), protocol 16 `HostCall::cpu_left_us`
+//! and `HostReply::cpu_us` (a synchronous call's CPU allowance and the supervisor's CPU spent on
+//! it, charged to its request).
 //!
 //! # Example: a receive loop over any byte source
 //!

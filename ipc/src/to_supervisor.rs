@@ -15,7 +15,7 @@
 //! | `Ready` | `protocol_version: u8, pid: u32, seccomp: bool, landlock_abi: u8, user_namespace: bool, mpk: bool` |
 //! | `Outcome` | `request_id: u64, result, logs: list<(level: tag, text: str)>, cpu_us: u64, wall_us: u64, open: bool, observed: (web_assembly: bool, dynamic_import: bool), memory_bytes: u64` where `result` = tag 1 then `reply`, or tag 2 then `error`; `error` = `kind: tag, message: str, stack: option<str>`; `reply` = tag 1 (loaded), tag 2 `json: bytes`, or tag 3 `status: u16, headers: list<(str, str)>, body: bytes, streamed: bool, length: option<u64>, web_socket: bool` |
 //! | `Disposed` | `request_id: u64, worker_id: [u8; 32]` |
-//! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes` |
+//! | `HostCall` | `request_id: u64, call_id: u32, name: str, payload: bytes, cpu_left_us: u32` |
 //! | `Finished` | `request_id: u64, error: option<error>, logs: list<(level: tag, text: str)>` |
 //! | `RenewalOverdue` | `created_since_renewal: u64` |
 //!
@@ -67,6 +67,12 @@ pub enum ToSupervisor {
         name: String,
         /// Its argument (at most [`crate::limits::MAX_HOST_CALL_PAYLOAD`] bytes).
         payload: Vec<u8>,
+        /// For a synchronous call (the isolate's thread waits for the answer inside the entry),
+        /// the CPU time its request has left, microseconds, at least 1: the most the supervisor
+        /// may spend on it, all of which is charged back to the request (`HostReply::cpu_us`).
+        /// 0 for an asynchronous call. A claim: the supervisor caps what it spends by its own
+        /// limits too.
+        cpu_left_us: u32,
     },
     /// A request answered with [`Outcome::open`] is over: its streamed body, if any, and its
     /// background work are done. `error` says why it ended early (a limit, its stream failed);
@@ -261,7 +267,7 @@ pub(crate) const FINISHED_MAX: usize = 8 + 1 + ERROR_REPLY_MAX + LOGS_MAX;
 pub(crate) const DISPOSED_MAX: usize = 8 + 32;
 pub(crate) const RENEWAL_OVERDUE_MAX: usize = 8;
 pub(crate) const HOST_CALL_MAX: usize =
-    8 + 4 + prefixed(MAX_HOST_CALL_NAME_LEN) + prefixed(MAX_HOST_CALL_PAYLOAD);
+    8 + 4 + prefixed(MAX_HOST_CALL_NAME_LEN) + prefixed(MAX_HOST_CALL_PAYLOAD) + 4;
 
 impl ToSupervisor {
     /// The frame kind of this message.
@@ -316,11 +322,13 @@ impl ToSupervisor {
                 call_id,
                 name,
                 payload,
+                cpu_left_us,
             } => {
                 w.u64(request_id.0);
                 w.u32(*call_id);
                 w.str(Field::HostCallName, name)?;
                 w.bytes(Field::HostCallPayload, payload)?;
+                w.u32(*cpu_left_us);
             }
             ToSupervisor::Finished {
                 request_id,
@@ -369,6 +377,7 @@ impl ToSupervisor {
                 call_id: r.u32()?,
                 name: r.string(Field::HostCallName)?,
                 payload: r.byte_vec(Field::HostCallPayload)?,
+                cpu_left_us: r.u32()?,
             },
             MessageKind::Finished => ToSupervisor::Finished {
                 request_id: RequestId(r.u64()?),

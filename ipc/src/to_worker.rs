@@ -16,7 +16,7 @@
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
 //! | `Cancel` | `request_id: u64` |
-//! | `HostReply` | `request_id: u64, call_id: u32, result` where `result` = tag 1 `payload: bytes` or tag 2 `message: str` |
+//! | `HostReply` | `request_id: u64, call_id: u32, cpu_us: u32, result` where `result` = tag 1 `payload: bytes` or tag 2 `message: str` |
 
 use crate::common::{
     decode_headers, encode_headers, Headers, Limits, Profile, RequestId, WorkerId, HEADERS_MAX,
@@ -87,6 +87,10 @@ pub enum ToWorker {
         request_id: RequestId,
         /// Echo of the `HostCall`'s `call_id`.
         call_id: u32,
+        /// The supervisor's CPU time spent answering, microseconds, where it measures it (a
+        /// Durable Object's storage operation; 0 elsewhere): a synchronous call's is charged to
+        /// its request's CPU time.
+        cpu_us: u32,
         /// The host's answer (at most [`crate::limits::MAX_HOST_CALL_PAYLOAD`] bytes), or why
         /// the call failed (at most [`crate::limits::MAX_ERROR_MESSAGE_LEN`] bytes).
         result: Result<Vec<u8>, String>,
@@ -303,6 +307,7 @@ pub(crate) const SHUTDOWN_MAX: usize = 0;
 pub(crate) const CANCEL_MAX: usize = 8;
 pub(crate) const HOST_REPLY_MAX: usize = 8
     + 4
+    + 4
     + 1
     + max_of(
         prefixed(MAX_HOST_CALL_PAYLOAD),
@@ -376,10 +381,12 @@ impl ToWorker {
             ToWorker::HostReply {
                 request_id,
                 call_id,
+                cpu_us,
                 result,
             } => {
                 w.u64(request_id.0);
                 w.u32(*call_id);
+                w.u32(*cpu_us);
                 match result {
                     Ok(payload) => {
                         w.u8(HOST_RESULT_OK);
@@ -426,6 +433,7 @@ impl ToWorker {
             MessageKind::HostReply => ToWorker::HostReply {
                 request_id: RequestId(r.u64()?),
                 call_id: r.u32()?,
+                cpu_us: r.u32()?,
                 result: match r.raw_tag()? {
                     HOST_RESULT_OK => Ok(r.byte_vec(Field::HostCallPayload)?),
                     HOST_RESULT_ERR => Err(r.string(Field::ErrorMessage)?),

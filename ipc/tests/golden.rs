@@ -5,7 +5,8 @@
 //! `ErrorKind::Cancelled` added; 4: `Finished` and open outcomes; 5: `Call::Rpc`; 6: `Outcome::observed`;
 //! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`; 9: `Call::Fetch::entrypoint`; 10:
 //! `Call::Fetch::encode_body`; 11: `Reply::Response::web_socket`; 12: `Call::Scheduled`; 13: `Call::Queue`;
-//! 14: `Call::Scheduled::wall_ms`, `Call::Queue::wall_ms`; 15: `Call::Alarm`).
+//! 14: `Call::Scheduled::wall_ms`, `Call::Queue::wall_ms`; 15: `Call::Alarm`; 16:
+//! `HostCall::cpu_left_us`, `HostReply::cpu_us`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -30,14 +31,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 15,
+            protocol_version: 16,
         },
         &[
             b"SK",         // magic
-            &[0x0F],       // version
+            &[0x10],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x0F],       // protocol_version
+            &[0x10],       // protocol_version
         ],
     );
 }
@@ -50,7 +51,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x0F, 0x08],
+            &[0x10, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -71,7 +72,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x0F, 0x04],
+            &[0x10, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -90,14 +91,16 @@ fn host_reply_ok_and_err() {
         ToWorker::HostReply {
             request_id: RequestId(5),
             call_id: 0x0A0B_0C0D,
+            cpu_us: 0x0102_0304,
             result: Ok(b"{}".to_vec()),
         },
         &[
             b"SK",
-            &[0x0F, 0x09],
-            &[19, 0, 0, 0],
+            &[0x10, 0x09],
+            &[23, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
+            &[0x04, 0x03, 0x02, 0x01], // cpu_us
             &[0x01],                   // Ok
             &[2, 0, 0, 0],
             b"{}",
@@ -107,15 +110,17 @@ fn host_reply_ok_and_err() {
         ToWorker::HostReply {
             request_id: RequestId(5),
             call_id: 1,
+            cpu_us: 0,
             result: Err("no".into()),
         },
         &[
             b"SK",
-            &[0x0F, 0x09],
-            &[19, 0, 0, 0],
+            &[0x10, 0x09],
+            &[23, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
-            &[0x02], // Err
+            &[0, 0, 0, 0], // cpu_us
+            &[0x02],       // Err
             &[2, 0, 0, 0],
             b"no",
         ],
@@ -130,24 +135,26 @@ fn host_call() {
             call_id: 2,
             name: "t.e".into(),
             payload: vec![0xFF],
+            cpu_left_us: 50_000,
         },
         &[
             b"SK",
-            &[0x0F, 0x85], // kind: HostCall
-            &[24, 0, 0, 0],
+            &[0x10, 0x85], // kind: HostCall
+            &[28, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
             &[3, 0, 0, 0],
             b"t.e", // name
             &[1, 0, 0, 0],
-            &[0xFF], // payload
+            &[0xFF],             // payload
+            &[0x50, 0xC3, 0, 0], // cpu_left_us: 50,000
         ],
     );
 }
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x0F, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x10, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -179,7 +186,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x0F, 0x02],
+            &[0x10, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -228,7 +235,7 @@ fn invoke_fetch() {
         },
         &[
             b"SK",
-            &[0x0F, 0x03],
+            &[0x10, 0x03],
             &[82, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
@@ -266,7 +273,7 @@ fn invoke_rpc() {
         },
         &[
             b"SK",
-            &[0x0F, 0x03],
+            &[0x10, 0x03],
             &[64, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
@@ -295,7 +302,7 @@ fn invoke_scheduled() {
         },
         &[
             b"SK",
-            &[0x0F, 0x03],
+            &[0x10, 0x03],
             &[66, 0, 0, 0],
             &[8, 0, 0, 0, 0, 0, 0, 0],
             &[0xCC; 32],
@@ -323,7 +330,7 @@ fn invoke_queue() {
         },
         &[
             b"SK",
-            &[0x0F, 0x03],
+            &[0x10, 0x03],
             &[66, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0xDD; 32],
@@ -353,7 +360,7 @@ fn invoke_alarm() {
         },
         &[
             b"SK",
-            &[0x0F, 0x03],
+            &[0x10, 0x03],
             &[61, 0, 0, 0],
             &[10, 0, 0, 0, 0, 0, 0, 0],
             &[0xEE; 32],
@@ -382,7 +389,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x0F, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x10, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -416,7 +423,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x0F, 0x82],
+            &[0x10, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -455,7 +462,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x0F, 0x82],
+            &[0x10, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -494,7 +501,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x0F, 0x82],
+            &[0x10, 0x82],
             &[62, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],                               // Ok
@@ -528,7 +535,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0F, 0x86],
+            &[0x10, 0x86],
             &[29, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -550,7 +557,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x0F, 0x86],
+            &[0x10, 0x86],
             &[13, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -567,7 +574,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x0F, 0x87], // kind: RenewalOverdue
+            &[0x10, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],

@@ -226,6 +226,7 @@ fn host_call(name: usize, payload: usize) -> ToSupervisor {
         call_id: u32::MAX,
         name: text(name),
         payload: vec![b'p'; payload],
+        cpu_left_us: u32::MAX,
     }
 }
 
@@ -233,6 +234,7 @@ fn host_reply(result: Result<Vec<u8>, String>) -> ToWorker {
     ToWorker::HostReply {
         request_id: RequestId(7),
         call_id: 1,
+        cpu_us: u32::MAX,
         result,
     }
 }

@@ -112,6 +112,7 @@ fn oversize_field_lengths_rejected_before_their_bytes() {
     let frame = Raw::default()
         .u64(1)
         .u32(0)
+        .u32(0) // cpu_us
         .u8(1)
         .u32(MAX_HOST_CALL_PAYLOAD as u32 + 1)
         .frame(MessageKind::HostReply);
@@ -122,6 +123,7 @@ fn oversize_field_lengths_rejected_before_their_bytes() {
     let frame = Raw::default()
         .u64(1)
         .u32(0)
+        .u32(0) // cpu_us
         .u8(2)
         .u32(MAX_ERROR_MESSAGE_LEN as u32 + 1)
         .frame(MessageKind::HostReply);
@@ -272,6 +274,7 @@ fn invalid_discriminants_rejected() {
         let frame = Raw::default()
             .u64(1)
             .u32(0)
+            .u32(0) // cpu_us
             .u8(bad)
             .str(0)
             .frame(MessageKind::HostReply);

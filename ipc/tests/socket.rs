@@ -38,6 +38,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                     call_id: 7,
                     name: "test.echo".into(),
                     payload: b"ping".to_vec(),
+                    cpu_left_us: 4_000,
                 };
                 write_frame(&mut socket, &call).expect("worker writes");
                 let reply = read_frame::<ToWorker, _>(&mut socket)?;
@@ -46,6 +47,7 @@ fn fake_worker(mut socket: UnixStream) -> Result<usize, ReadError> {
                     Some(ToWorker::HostReply {
                         request_id: replied,
                         call_id: 7,
+                        cpu_us: 250,
                         result: Ok(payload),
                     }) if replied == request_id => outcome(request_id, Ok(Reply::Json(payload))),
                     other => panic!("expected the host reply, got {other:?}"),
@@ -173,17 +175,19 @@ fn conversation_over_socketpair() {
         call_id,
         name,
         payload,
+        cpu_left_us,
     } = expect_reply(&mut supervisor)
     else {
         panic!("expected a host call");
     };
     assert_eq!(
-        (request_id, call_id, name.as_str()),
-        (RequestId(500), 7, "test.echo")
+        (request_id, call_id, name.as_str(), cpu_left_us),
+        (RequestId(500), 7, "test.echo", 4_000)
     );
     let reply = ToWorker::HostReply {
         request_id,
         call_id,
+        cpu_us: 250,
         result: Ok([&payload[..], b"-pong"].concat()),
     };
     write_frame(&mut supervisor, &reply).expect("host reply");

@@ -90,6 +90,8 @@ function newSocketState(address, hostname, secureTransport, allowHalfOpen) {
     id: 0, ready: null, opened: new Deferred(), closed: new Deferred(),
     readable: null, writable: null, inFlight: null,
     readDone: false, writeDone: false, closing: false, upgraded: false, tlsStarted: false, failed: false,
+    // The number `fetch.abort` names its connect by (0: none), and whether close() came first.
+    call: 0, abandoned: false,
   };
 }
 
@@ -175,6 +177,11 @@ function socketAttach(s, numbered) {
   s.ready = promiseThen(numbered, (reply) => {
     const answer = JSONParse(utf8Decode(reply));
     s.id = answer.socket >>> 0;
+    if (s.abandoned) {
+      // Connected before the abort reached the host: let go of it at once.
+      uponPromise(hostCall("tcp.close", tcpFrame(s.id, null)), undefined, noop);
+      throw new Error("the socket was closed before it connected");
+    }
     s.opened.resolve({ remoteAddress: s.address, localAddress: undefined });
     return s.id;
   }, (e) => {
@@ -221,6 +228,14 @@ class Socket {
       if (!s.failed) s.closed.resolve(undefined);
       return s.id === 0 ? undefined : promiseThen(hostCall("tcp.close", tcpFrame(s.id, null)), noop, noop);
     };
+    if (s.id === 0 && !s.failed && s.call !== 0) {
+      // Not connected yet (waiting for one of the request's six places, or connecting): the
+      // connect is abandoned, never made, and the socket is closed now.
+      s.abandoned = true;
+      uponPromise(hostCall("fetch.abort", tcpFrame(s.call, null)), undefined, noop);
+      finish();
+      return resolvedUndefined();
+    }
     return promiseThen(s.ready, () => {
       const w = s.writable;
       const flushed = w.state === "writable" && !streams.WritableStreamCloseQueuedOrInFlight(w)
@@ -273,7 +288,8 @@ function connect(address, options = undefined) {
     throw new TypeError(`Unsupported value in secureTransport socket option: ${secureTransport}`);
   }
   const s = newSocketState(parsed[0], parsed[1], secureTransport, !!opts.allowHalfOpen);
-  const head = JSONStringify({ hostname: parsed[1], port: parsed[2], secureTransport });
+  s.call = nextFetchCall();
+  const head = JSONStringify({ hostname: parsed[1], port: parsed[2], secureTransport, call: s.call });
   socketAttach(s, hostCall("tcp.connect", utf8Encode(head)));
   return new Socket(SOCKET_CONSTRUCT, s);
 }

@@ -23,10 +23,11 @@
 //!
 //! Synchronous host calls (`callSync`, [`SyncHost`]): only [`SYNC_HOST_CALLS`] (a Durable
 //! Object's storage) are accepted, whatever the JavaScript asks; the owner's `SyncHost` sends the
-//! call and waits for its answer inside the entry, which holds the isolate's thread, so the wait
-//! is charged to the entry's watch as CPU time and ends at the smaller of the entry's CPU budget
-//! and the task's wall deadline, where the watch fires as if JavaScript had spent it. The call
-//! counts among the task's calls in flight while it waits.
+//! call and waits for its answer inside the entry, which holds the isolate's thread: the CPU the
+//! host spent answering is charged to the entry's watch, the rest of the wait is free up to
+//! [`SYNC_WAIT_ALLOWANCE`] per entry and charged as CPU past it, so the thread is held no longer
+//! than the entry's CPU budget and that allowance (`host/sync.rs`). The call counts among the
+//! task's calls in flight while it waits.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ffi::c_void;
@@ -42,7 +43,7 @@ mod sync;
 
 use op::host_op;
 use sync::host_call_sync;
-pub use sync::{may_call_synchronously, SyncEnd, SyncHost, SYNC_HOST_CALLS};
+pub use sync::{may_call_synchronously, SyncEnd, SyncHost, SYNC_HOST_CALLS, SYNC_WAIT_ALLOWANCE};
 
 /// Per-isolate state the callbacks reach through `userdata`. Lives in a `Box` owned by the
 /// worker, so its address is stable for the isolate's lifetime.
@@ -115,7 +116,7 @@ pub(crate) struct HostState {
 }
 
 /// The running entry's watch and what it may still spend: a synchronous host call's wait is
-/// charged to it as CPU time and ends by its deadline.
+/// charged to it as `host/sync.rs` says and ends by its deadline.
 pub(crate) struct EntryBudget {
     /// The entry's watch, alive on the worker's stack for as long as this is set.
     pub guard: *const crate::watchdog::WatchGuard<'static>,
@@ -123,6 +124,9 @@ pub(crate) struct EntryBudget {
     pub cpu: Duration,
     /// The task's wall-clock deadline.
     pub deadline: Instant,
+    /// What the entry's synchronous calls have waited so far beyond the CPU their host spent
+    /// (a disk's `fsync`, the object's queue), free up to [`SYNC_WAIT_ALLOWANCE`].
+    pub waited: Duration,
 }
 
 /// The source maps of a worker's transformed modules (TypeScript, lowered decorators) by module

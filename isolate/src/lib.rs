@@ -55,7 +55,7 @@ pub use host::{
     continues_a_stream, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD,
     MAX_QUEUED_HOST_CALLS_PER_TASK, MAX_QUEUED_HOST_CALL_BYTES_PER_TASK,
 };
-pub use host::{may_call_synchronously, SyncEnd, SyncHost, SYNC_HOST_CALLS};
+pub use host::{may_call_synchronously, SyncEnd, SyncHost, SYNC_HOST_CALLS, SYNC_WAIT_ALLOWANCE};
 pub use limits::Limits;
 pub use protection::{MpkMode, MpkStats};
 pub use stockade_mpk::MpkStatus;

@@ -299,7 +299,8 @@ impl Worker {
 
     /// Lets this isolate's JavaScript make synchronous host calls (`__stockade_host.callSync`,
     /// only the names `host/sync.rs` allows: a Durable Object's storage): `host` sends each and waits
-    /// for its answer inside the entry that made it, the wait charged to that entry's CPU budget.
+    /// for its answer inside the entry that made it, what the host spent (and the wait past its
+    /// allowance) charged to that entry's CPU budget (`host/sync.rs`).
     /// Without one, such calls are refused.
     pub fn set_sync_host(&mut self, host: Box<dyn crate::host::SyncHost>) {
         self.host().sync_host = Some(host);

@@ -333,7 +333,8 @@ pub struct ThreadInbox {
 
 /// How a wait for a synchronous host call's answer ended.
 pub enum Reply {
-    Answered(Result<Vec<u8>, String>),
+    /// The answer, and the supervisor's CPU spent on it.
+    Answered(Result<Vec<u8>, String>, std::time::Duration),
     /// Its deadline passed.
     TimedOut,
     /// The request was cancelled.
@@ -481,8 +482,12 @@ impl ThreadInbox {
                 Next::Work(Work::HostReply {
                     id,
                     call: answered,
+                    cpu_us,
                     result,
-                }) if id == request && answered == call => return Reply::Answered(result),
+                }) if id == request && answered == call => {
+                    let spent = std::time::Duration::from_micros(u64::from(cpu_us));
+                    return Reply::Answered(result, spent);
+                }
                 Next::Work(work) => {
                     let cancel = cancelled(&work);
                     self.held.borrow_mut().push_back(work);

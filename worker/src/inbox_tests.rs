@@ -237,6 +237,7 @@ fn a_wait_for_a_reply_keeps_other_work_in_order_and_ends_on_cancel_or_deadline()
     let reply = |id: u64, call: u32| ToWorker::HostReply {
         request_id: RequestId(id),
         call_id: call,
+        cpu_us: call * 1000,
         result: Ok(vec![id as u8]),
     };
     send(&mut supervisor, &snippet(1));
@@ -247,7 +248,7 @@ fn a_wait_for_a_reply_keeps_other_work_in_order_and_ends_on_cancel_or_deadline()
     let mut waiter = inbox.handle();
     assert!(matches!(
         waiter.wait_for_reply(RequestId(1), 5, soon),
-        Reply::Answered(Ok(b)) if b == [1]
+        Reply::Answered(Ok(b), spent) if b == [1] && spent == Duration::from_millis(5)
     ));
     assert_eq!(taken(inbox.try_next()), 1);
     assert!(matches!(

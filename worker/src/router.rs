@@ -141,6 +141,7 @@ impl Router {
             ToWorker::HostReply {
                 request_id,
                 call_id,
+                cpu_us,
                 result,
             } => {
                 let thread = shared.routes().get(&request_id).copied();
@@ -150,6 +151,7 @@ impl Router {
                         Work::HostReply {
                             id: request_id,
                             call: call_id,
+                            cpu_us,
                             result,
                         },
                     ),

@@ -52,6 +52,8 @@ pub enum Work {
     HostReply {
         id: RequestId,
         call: u32,
+        /// The supervisor's CPU spent answering (µs): a synchronous call's is charged to it.
+        cpu_us: u32,
         result: Result<Vec<u8>, String>,
     },
 }
@@ -200,7 +202,9 @@ impl Thread {
                 self.shared.answer(self.index, id, &disposed);
             }
             Work::Cancel(id) => self.cancel(id),
-            Work::HostReply { id, call, result } => {
+            Work::HostReply {
+                id, call, result, ..
+            } => {
                 let Some(&(slot, _)) = self.requests.get(&id) else {
                     return; // answered or cancelled meanwhile
                 };
@@ -293,6 +297,7 @@ impl Thread {
                             call_id: call.call,
                             name: call.name,
                             payload: call.payload,
+                            cpu_left_us: 0, // asynchronous: the request's wall time only
                         });
                         if !self.reply_spin.is_zero() {
                             self.spin_until = Some(Instant::now() + self.reply_spin);

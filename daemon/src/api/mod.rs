@@ -31,6 +31,7 @@ mod narrow;
 mod objects;
 mod outbound;
 mod prometheus;
+mod queue_consumer;
 mod queue_pull;
 mod queues;
 mod quota;
@@ -206,6 +207,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/queues/{name}", get(queues::describe))
         .route("/v1/queues/{name}/messages", post(queues::send))
+        .route(
+            "/v1/queues/{name}/consumer",
+            get(queue_consumer::get)
+                .put(queue_consumer::put)
+                .delete(queue_consumer::delete),
+        )
         .route("/v1/queues/{name}/messages/pull", post(queue_pull::pull))
         .route("/v1/queues/{name}/messages/ack", post(queue_pull::ack))
         .route("/v1/workers/{id}/types", get(types::of_worker))

@@ -27,9 +27,7 @@ use super::extract::{Api, ApiPath};
 use super::loader::body_or_error;
 use super::queues::queue_name;
 use super::AppState;
-use crate::queues::pull::{
-    PullError, DEFAULT_BATCH, DEFAULT_VISIBILITY_MS, MAX_PULL_BATCH, MAX_VISIBILITY_MS,
-};
+use crate::queues::pull::{PullError, MAX_PULL_BATCH, MAX_VISIBILITY_MS};
 use crate::queues::MAX_DELAY;
 use crate::store::StoreError;
 
@@ -59,20 +57,20 @@ fn fields(map: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), ApiE
     }
 }
 
-/// The integer field `name` of `map` (named `at{name}`), `lo` to `hi`, `default` when absent.
+/// The integer field `name` of `map` (named `at{name}`), `lo` to `hi`; `None` when absent.
 fn int(
     map: &Map<String, Value>,
     at: &str,
     name: &str,
     (lo, hi): (u32, u32),
-    default: u32,
-) -> Result<u32, ApiError> {
+) -> Result<Option<u32>, ApiError> {
     match map.get(name) {
-        None | Some(Value::Null) => Ok(default),
+        None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| (lo..=hi).contains(n))
+            .map(Some)
             .ok_or_else(|| {
                 ApiError::BadRequest(format!("{at}{name} must be an integer from {lo} to {hi}"))
             }),
@@ -97,8 +95,8 @@ fn body_of(content_type: &str, body: &[u8]) -> (Value, &'static str) {
     }
 }
 
-/// `POST /v1/queues/{name}/messages/pull` `{"batch_size"?, "visibility_timeout_ms"?}`: leases up
-/// to `batch_size` messages; `{"messages": [{"id", "body", "contentType", "timestamp_ms",
+/// `POST /v1/queues/{name}/messages/pull` `{"batch_size"?, "visibility_timeout_ms"?}` (absent:
+/// the queue's pull consumer settings', `queue_consumer.rs`): leases up to `batch_size` messages; `{"messages": [{"id", "body", "contentType", "timestamp_ms",
 /// "attempts", "lease_id"}], "message_backlog_count"}`.
 pub async fn pull(
     State(state): State<Arc<AppState>>,
@@ -111,14 +109,8 @@ pub async fn pull(
     queue_name(&name)?;
     let what = "a queue pull's JSON";
     let map = object(&body, what, &["batch_size", "visibility_timeout_ms"])?;
-    let n = int(&map, "", "batch_size", (1, MAX_PULL_BATCH), DEFAULT_BATCH)?;
-    let visibility = int(
-        &map,
-        "",
-        "visibility_timeout_ms",
-        (1, MAX_VISIBILITY_MS),
-        DEFAULT_VISIBILITY_MS,
-    )?;
+    let n = int(&map, "", "batch_size", (1, MAX_PULL_BATCH))?;
+    let visibility = int(&map, "", "visibility_timeout_ms", (1, MAX_VISIBILITY_MS))?;
     let (pulled, backlog) = match state.queues.pull(&tenant, &name, n, visibility).await {
         Ok(done) => done,
         Err(PullError::Consumed(worker)) => {
@@ -148,12 +140,10 @@ pub async fn pull(
 }
 
 /// The list field `name` of `map`: each entry an object with a string `lease_id` and, for
-/// retries, an optional `delay_seconds`.
-fn leases(
-    map: &Map<String, Value>,
-    name: &str,
-    retry: bool,
-) -> Result<Vec<(String, u32)>, ApiError> {
+/// retries, an optional `delay_seconds` (absent: the pull consumer's `retry_delay`).
+type Leases = Vec<(String, Option<u32>)>;
+
+fn leases(map: &Map<String, Value>, name: &str, retry: bool) -> Result<Leases, ApiError> {
     let list = match map.get(name) {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(list)) => list,
@@ -183,7 +173,7 @@ fn leases(
                 "{at}lease_id must be a string"
             )));
         };
-        let delay = int(entry, &at, "delay_seconds", (0, MAX_DELAY), 0)?;
+        let delay = int(entry, &at, "delay_seconds", (0, MAX_DELAY))?;
         out.push((lease_id.clone(), delay));
     }
     Ok(out)
@@ -237,7 +227,7 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         let m = |v: Value| v.as_object().cloned().expect("object");
-        let e = int(&m(json!({"batch_size": 0})), "", "batch_size", (1, 100), 5);
+        let e = int(&m(json!({"batch_size": 0})), "", "batch_size", (1, 100));
         assert!(matches!(e, Err(ApiError::BadRequest(s)) if s.starts_with("batch_size ")));
         let e = leases(
             &m(json!({"retries": [{"lease_id": "x", "delay_seconds": -1}]})),

@@ -1,8 +1,10 @@
 //! `cloudflare:sockets`' host calls: tenant code's outbound TCP (and TLS) connections, opened
 //! by the supervisor through the egress gateway and relayed by `tcp_relay.rs`.
 //!
-//! - `tcp.connect` (JSON `{hostname, port, secureTransport}`): answers JSON `{socket}`, the
-//!   number the other calls name (u32 LE, first in their payload);
+//! - `tcp.connect` (JSON `{hostname, port, secureTransport, call?}`): answers JSON `{socket}`,
+//!   the number the other calls name (u32 LE, first in their payload); `fetch.abort` naming
+//!   `call` (the runtime's number for it, `egress::abort`) ends a connect still waiting (for its
+//!   place, the resolver, the server or the handshake): a socket closed before it connected;
 //! - `tcp.read` (the number): the next chunk the server sent (at most 64 KiB), empty at its EOF;
 //! - `tcp.write` (the number, then at most 64 KiB): answered once the relay queued them;
 //! - `tcp.shutdown` (the number): FIN after what is queued (the writable side's close);
@@ -27,6 +29,7 @@
 //!   its place held until the connection is over (closed, failed, or dropped with the request);
 //!   kept in the request's `Resources` (`TcpSockets`) under numbers only its calls can name;
 //!   dropped, so closed, when the request ends (a connect still waiting for its place included);
+//!   a connect aborted while it waits never connects, nor takes a place it was waiting for;
 //! - connecting takes at most [`CONNECT_TIMEOUT`] (and TLS `tcp_tls::HANDSHAKE_TIMEOUT`).
 //!
 //! Trusts: the tenant id and the request's `CallContext` (the supervisor attached them); nothing
@@ -103,6 +106,10 @@ struct Connect {
     port: u32,
     #[serde(default)]
     secure_transport: Option<String>,
+    /// The number `fetch.abort` names this connect by while it waits (`egress::abort`): a socket
+    /// closed before it connected is never connected.
+    #[serde(default)]
+    call: Option<u32>,
 }
 
 /// Whether `host` holds only what a host name or IP literal may (as workerd checks).
@@ -324,9 +331,21 @@ impl Gateway {
             }
         };
         record.rule = Some(rule);
+        // From here the connect may wait (for a place, the resolver, the server, the handshake):
+        // a close() before it connected (`fetch.abort` naming `call`) ends it wherever it is.
+        let closed_early = "the socket was closed before it connected";
+        let Some((_watch, mut aborted)) = super::abort::watch(&context.resources, request.call)
+        else {
+            return refuse(record, closed_early.into());
+        };
         // One of the request's open connections: waits (holding no lock) while six are open.
         let waiting = Instant::now();
-        let slot = match connections::open(&context.resources).await {
+        let slot = tokio::select! {
+            biased;
+            _ = &mut aborted => return refuse(record, closed_early.into()),
+            slot = connections::open(&context.resources) => slot,
+        };
+        let slot = match slot {
             Ok(slot) => slot,
             Err(closed) => return refuse(record, closed.to_string()),
         };
@@ -344,7 +363,12 @@ impl Gateway {
             }
             vec![SocketAddr::new(ip, port)]
         } else {
-            match resolve_checked(&self.addresses, &record.host).await {
+            let resolved = tokio::select! {
+                biased;
+                _ = &mut aborted => return refuse(record, closed_early.into()),
+                resolved = resolve_checked(&self.addresses, &record.host) => resolved,
+            };
+            match resolved {
                 Ok(addrs) => addrs
                     .into_iter()
                     .map(|a| SocketAddr::new(a.ip(), port))
@@ -359,11 +383,14 @@ impl Gateway {
             }
         };
         record.verdict = "allowed";
-        let connected = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio::net::TcpStream::connect(&addresses[..]),
-        )
-        .await;
+        let connected = tokio::select! {
+            biased;
+            _ = &mut aborted => return refuse(record, closed_early.into()),
+            connected = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio::net::TcpStream::connect(&addresses[..]),
+            ) => connected,
+        };
         let stream = match connected {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
@@ -383,7 +410,12 @@ impl Gateway {
         let _ = stream.set_nodelay(true);
         let mut io: BoxIo = Box::new(stream);
         if mode == Mode::On {
-            io = match tcp_tls::handshake(&tls, io, &record.host).await {
+            let secured = tokio::select! {
+                biased;
+                _ = &mut aborted => return refuse(record, closed_early.into()),
+                secured = tcp_tls::handshake(&tls, io, &record.host) => secured,
+            };
+            io = match secured {
                 Ok(io) => io,
                 Err(why) => return refuse(record, why),
             };

@@ -35,7 +35,7 @@ use super::directory::{valid_id, ObjectKey};
 use super::txn::{self, Held, Owner, Turn, TxnOp};
 use crate::storage::d1::d1_temp::{self, TempQuota};
 use crate::storage::d1_exec::{self, Allowance, Outcome, Query, SqlError, RESULT_MAX_BYTES};
-use crate::storage::d1_guard::{cap_pages, harden_reserving, Fence};
+use crate::storage::d1_guard::{cap_pages, harden_reserving, thread_cpu_time, Fence};
 use crate::supervisor::bindings::valid_class_name;
 
 /// Longest key, bytes (Cloudflare's).
@@ -323,6 +323,7 @@ impl ObjectDb {
 
 #[path = "db_queue.rs"]
 mod queue;
+pub use queue::Charge;
 
 #[cfg(test)]
 #[path = "db_tests.rs"]

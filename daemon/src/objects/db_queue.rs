@@ -16,7 +16,17 @@ pub(super) struct Task {
     /// Who made it (`None`: the supervisor itself).
     owner: Option<Owner>,
     abandoned: Arc<AtomicBool>,
+    /// What the caller's request may spend and where the spending goes (`None`: not counted).
+    charge: Option<Charge>,
     reply: oneshot::Sender<Result<Done, SqlError>>,
+}
+
+/// A request's share of an operation's cost: the CPU its request has left (a synchronous
+/// call's; `None`: no limit but the operation's time budget) and where the CPU the operation's
+/// thread spent is added (opening the file included), to be charged to the request.
+pub struct Charge {
+    pub cpu_left: Option<std::time::Duration>,
+    pub spent: crate::supervisor::Spent,
 }
 
 /// The connection and the transaction it holds between operations.
@@ -34,6 +44,16 @@ impl Drop for Abandon {
     }
 }
 
+/// Adds the CPU its thread spent since it was made to a call's [`Charge`], however the
+/// operation ends.
+struct SpentOnDrop<'a>(&'a crate::supervisor::Spent, std::time::Duration);
+
+impl Drop for SpentOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.add(thread_cpu_time().saturating_sub(self.1));
+    }
+}
+
 impl ObjectDb {
     /// Queues `work` on `key`'s file, behind what is queued there: its answer, once run. The
     /// queueing happens now (before the future is first polled), so operations run in the order
@@ -43,16 +63,18 @@ impl ObjectDb {
         key: &ObjectKey,
         work: Work,
     ) -> impl std::future::Future<Output = Result<Done, SqlError>> + Send + 'static {
-        self.submit_as(key, work, None)
+        self.submit_as(key, work, None, None)
     }
 
     /// [`ObjectDb::submit`] for `owner` (the request and incarnation that made the call; `None`:
-    /// the supervisor's own work, which waits while a live transaction is open).
+    /// the supervisor's own work, which waits while a live transaction is open), its cost
+    /// counted in `charge`.
     pub fn submit_as(
         self: &Arc<Self>,
         key: &ObjectKey,
         work: Work,
         owner: Option<Owner>,
+        charge: Option<Charge>,
     ) -> impl std::future::Future<Output = Result<Done, SqlError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         let abandon = Abandon(Arc::new(AtomicBool::new(false)));
@@ -60,6 +82,7 @@ impl ObjectDb {
             work,
             owner,
             abandoned: Arc::clone(&abandon.0),
+            charge,
             reply,
         };
         let sent = {
@@ -95,6 +118,7 @@ impl ObjectDb {
                 work: Work::Settle,
                 owner: None,
                 abandoned: Arc::new(AtomicBool::new(false)),
+                charge: None,
                 reply,
             });
         }
@@ -132,9 +156,13 @@ impl ObjectDb {
                 work,
                 owner,
                 abandoned,
+                charge,
                 reply,
             } = task;
             let done = tokio::task::spawn_blocking(move || {
+                // Everything this thread does for the call is the request's CPU.
+                let started = thread_cpu_time();
+                let _spent = charge.as_ref().map(|c| SpentOnDrop(&c.spent, started));
                 let _temp = d1_temp::enter(me.temp_quota(&key.tenant));
                 let mut slot = lock(&slot);
                 let Slot { opened, held } = &mut *slot;
@@ -155,7 +183,15 @@ impl ObjectDb {
                     ));
                 }
                 me.cap(db)?;
-                me.run(db, held, &key, work, owner.as_ref(), abandoned)
+                // What is left after opening the file (which it spent too).
+                let cpu_left = charge
+                    .as_ref()
+                    .and_then(|c| c.cpu_left)
+                    .map(|left| left.saturating_sub(thread_cpu_time().saturating_sub(started)));
+                db.fence.limit_cpu(cpu_left);
+                let done = me.run(db, held, &key, work, owner.as_ref(), abandoned);
+                db.fence.limit_cpu(None);
+                done
             })
             .await
             .unwrap_or_else(|e| Err(failed("run", e)));

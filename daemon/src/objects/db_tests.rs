@@ -203,7 +203,7 @@ async fn transactions_nest_and_one_whose_request_ended_is_rolled_back_before_any
     let k = key('c');
     let request: Arc<()> = Arc::new(());
     let me = txn::owner(&request, stockade_ipc::WorkerId([1; 32]));
-    let ours = |work: Work| db.submit_as(&k, work, Some(me.clone()));
+    let ours = |work: Work| db.submit_as(&k, work, Some(me.clone()), None);
     ours(sql("CREATE TABLE t (v TEXT)")).await.expect("create");
     // Committed, and a nested level rolled back alone.
     ours(Work::Txn(TxnOp::Begin)).await.expect("begin");
@@ -251,6 +251,7 @@ async fn transactions_nest_and_one_whose_request_ended_is_rolled_back_before_any
         &k,
         sql("SELECT v FROM t ORDER BY v"),
         Some(txn::owner(&next, stockade_ipc::WorkerId([1; 32]))),
+        None,
     );
     let Done::Sql(o) = after.await.expect("select") else {
         panic!("sql")
@@ -263,15 +264,67 @@ async fn transactions_nest_and_one_whose_request_ended_is_rolled_back_before_any
     // Another incarnation's call also ends a live holder's transaction (its isolate is gone).
     let holder: Arc<()> = Arc::new(());
     let old = txn::owner(&holder, stockade_ipc::WorkerId([1; 32]));
-    db.submit_as(&k, Work::Txn(TxnOp::Begin), Some(old.clone()))
+    db.submit_as(&k, Work::Txn(TxnOp::Begin), Some(old.clone()), None)
         .await
         .expect("begin");
-    db.submit_as(&k, sql("INSERT INTO t VALUES ('y')"), Some(old))
+    db.submit_as(&k, sql("INSERT INTO t VALUES ('y')"), Some(old), None)
         .await
         .expect("insert");
     let fresh = txn::owner(&holder, stockade_ipc::WorkerId([2; 32]));
-    db.submit_as(&k, sql("INSERT INTO t VALUES ('z')"), Some(fresh))
+    db.submit_as(&k, sql("INSERT INTO t VALUES ('z')"), Some(fresh), None)
         .await
         .expect("insert");
     assert_eq!(rows(&db, &k).await, ["a", "z"]);
+}
+
+/// A request's operation runs under the CPU its request has left: a query that would run for
+/// ever (here only `query_ms`, a minute, would stop it) is interrupted once its thread has
+/// spent that, and what it spent, opening the file included, is counted for the request; a
+/// write's CPU is counted too, and an operation with no allowance is not limited by one.
+#[tokio::test]
+async fn an_operation_is_stopped_at_its_requests_cpu_and_what_it_spent_is_counted() {
+    use crate::supervisor::Spent;
+    use std::time::Duration;
+    let dir = folder("cpu");
+    let db = db(dir.as_path(), 1 << 20, 60_000);
+    let k = key('d');
+    let charged = |left: Option<Duration>| {
+        let spent = Spent::default();
+        let charge = Charge {
+            cpu_left: left,
+            spent: spent.clone(),
+        };
+        (spent, Some(charge))
+    };
+    let (spent, charge) = charged(Some(Duration::from_millis(100)));
+    let forever =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let stopped = db.submit_as(&k, sql(forever), None, charge).await;
+    let Err(SqlError(why)) = stopped else {
+        panic!("the query ran to an end")
+    };
+    assert!(
+        why.contains("used the CPU time its request had left"),
+        "{why}"
+    );
+    let spent = Duration::from_micros(u64::from(spent.micros()));
+    assert!(spent >= Duration::from_millis(100), "{spent:?}");
+
+    let (spent, charge) = charged(Some(Duration::from_secs(5)));
+    db.submit_as(
+        &k,
+        Work::Put(vec![("k".into(), vec![b'v'; 1 << 16])]),
+        None,
+        charge,
+    )
+    .await
+    .expect("put");
+    assert!(spent.micros() > 0, "a write spends CPU");
+
+    // No allowance (an asynchronous call): the query's own time budget alone.
+    let (_, charge) = charged(None);
+    let done = db
+        .submit_as(&k, sql("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) SELECT x FROM c)"), None, charge)
+        .await;
+    assert!(matches!(done, Ok(Done::Sql(_))), "{:?}", done.err());
 }

@@ -203,7 +203,11 @@ impl Objects {
             });
         }
         let owner = incarnation.map(|id| txn::owner(&context.resources, id));
-        let done = self.db.submit_as(&key, work, owner);
+        let charge = db::Charge {
+            cpu_left: context.cpu_left,
+            spent: context.spent.clone(),
+        };
+        let done = self.db.submit_as(&key, work, owner, Some(charge));
         Ok(Box::pin(async move { answer(done.await) }))
     }
 }

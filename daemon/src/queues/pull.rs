@@ -8,11 +8,15 @@
 //! derived, and it settles only the message it was given for, of the tenant and queue it was
 //! pulled from, while its lease lasts and no later claim has replaced it: anything else is a
 //! warning and changes nothing. A pull lease is held by no daemon, so a restart never releases it
-//! (`store::queues::pull`). A pulled queue has Cloudflare's defaults ([`pull_consumer`]):
-//! after `max_retries + 1` deliveries (an explicit retry, or a lease left to end) the message is
-//! dropped. Trusts: the store; nothing of the lease_ids it is given.
+//! (`store::queues::pull`). A pulled queue has its pull consumer's settings ([`PullSettings`],
+//! `PUT /v1/queues/{name}/consumer`), else Cloudflare's defaults: after `max_retries + 1`
+//! deliveries (an explicit retry, or a lease left to end) the message goes to the dead-letter
+//! queue, or is dropped when there is none; a retry without a delay waits `retry_delay`; a pull
+//! without a batch size or a visibility timeout gets the settings'. Trusts: the store; nothing
+//! of the lease_ids it is given.
 
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::batch::{fate, Fate, Said};
@@ -31,17 +35,89 @@ pub const MAX_VISIBILITY_MS: u32 = 43_200_000;
 /// Longest lease_id looked at (longer ones are unknown without a look).
 const MAX_LEASE_ID: usize = 256;
 
-/// The settings a pulled queue is consumed under: Cloudflare's defaults for a pull consumer
-/// (`max_retries` 3, no dead-letter queue, no retry delay).
-pub fn pull_consumer(queue: &str) -> Consumer {
-    Consumer {
-        queue: queue.to_owned(),
-        max_batch_size: DEFAULT_BATCH,
-        max_batch_timeout: 0,
-        max_retries: 3,
-        dead_letter_queue: None,
-        retry_delay: 0,
-        max_concurrency: None,
+/// A queue's HTTP pull consumer (`PUT /v1/queues/{name}/consumer`), with Cloudflare's names and
+/// defaults (`wrangler queues consumer http add`: batch size 5, visibility 30 s, 3 retries, no
+/// dead-letter queue, no retry delay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSettings {
+    /// Messages of a pull that names no `batch_size`.
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
+    /// The lease of a pull that names no `visibility_timeout_ms`, ms.
+    #[serde(default = "default_visibility")]
+    pub visibility_timeout_ms: u32,
+    /// Deliveries beyond the first before a message goes to `dead_letter_queue` (or is dropped).
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    /// The delay of a retry that names none, seconds.
+    #[serde(default)]
+    pub retry_delay: u32,
+}
+
+fn default_batch() -> u32 {
+    DEFAULT_BATCH
+}
+fn default_visibility() -> u32 {
+    DEFAULT_VISIBILITY_MS
+}
+fn default_retries() -> u32 {
+    3
+}
+
+impl Default for PullSettings {
+    fn default() -> Self {
+        PullSettings {
+            batch_size: DEFAULT_BATCH,
+            visibility_timeout_ms: DEFAULT_VISIBILITY_MS,
+            max_retries: default_retries(),
+            dead_letter_queue: None,
+            retry_delay: 0,
+        }
+    }
+}
+
+impl PullSettings {
+    /// Checks the settings of `queue`'s pull consumer: each number in Cloudflare's range, a
+    /// dead-letter queue a valid name other than the queue; the error names the field.
+    pub fn check(&self, queue: &str) -> Result<(), String> {
+        if !(1..=MAX_PULL_BATCH).contains(&self.batch_size) {
+            return Err(format!("batch_size must be 1 to {MAX_PULL_BATCH}"));
+        }
+        if !(1..=MAX_VISIBILITY_MS).contains(&self.visibility_timeout_ms) {
+            return Err(format!(
+                "visibility_timeout_ms must be 1 to {MAX_VISIBILITY_MS}"
+            ));
+        }
+        if self.max_retries > 100 {
+            return Err("max_retries must be 0 to 100".into());
+        }
+        if self.retry_delay > MAX_DELAY {
+            return Err(format!("retry_delay must be 0 to {MAX_DELAY} (seconds)"));
+        }
+        if let Some(dlq) = &self.dead_letter_queue {
+            if !crate::supervisor::bindings::valid_database_name(dlq) || dlq == queue {
+                return Err(
+                    "dead_letter_queue must be 1-64 of [A-Za-z0-9_-], another queue".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings as a consumer's, for a message's fate ([`fate`]).
+    pub fn consumer(&self, queue: &str) -> Consumer {
+        Consumer {
+            queue: queue.to_owned(),
+            max_batch_size: self.batch_size,
+            max_batch_timeout: 0,
+            max_retries: self.max_retries,
+            dead_letter_queue: self.dead_letter_queue.clone(),
+            retry_delay: self.retry_delay,
+            max_concurrency: None,
+        }
     }
 }
 
@@ -98,15 +174,33 @@ fn parse_lease(lease_id: &str) -> Option<(&str, String)> {
 }
 
 impl Queues {
-    /// Leases up to `n` deliverable messages of `tenant`'s `queue` for `visibility_ms`; with the
-    /// messages the queue then holds (leased and delayed ones included).
+    /// `tenant`'s `queue`'s pull consumer settings, Cloudflare's defaults when it has none.
+    pub async fn pull_settings(
+        &self,
+        tenant: &str,
+        queue: &str,
+    ) -> Result<PullSettings, StoreError> {
+        let (t, q) = (tenant.to_owned(), queue.to_owned());
+        let kept = self
+            .store
+            .tx(move |tx| stored::pull_consumer(tx, &t, &q))
+            .await?;
+        Ok(kept.unwrap_or_default())
+    }
+
+    /// Leases up to `n` (default: the settings' batch size) deliverable messages of `tenant`'s
+    /// `queue` for `visibility_ms` (default: the settings'); with the messages the queue then
+    /// holds (leased and delayed ones included).
     pub async fn pull(
         &self,
         tenant: &str,
         queue: &str,
-        n: u32,
-        visibility_ms: u32,
+        n: Option<u32>,
+        visibility_ms: Option<u32>,
     ) -> Result<(Vec<PulledMessage>, i64), PullError> {
+        let settings = self.pull_settings(tenant, queue).await?;
+        let n = n.unwrap_or(settings.batch_size);
+        let visibility_ms = visibility_ms.unwrap_or(settings.visibility_timeout_ms);
         let mut secrets = Vec::with_capacity(n as usize);
         let mut hashes = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -115,7 +209,8 @@ impl Queues {
             hashes.push(hash);
         }
         let (tenant, queue) = (tenant.to_owned(), queue.to_owned());
-        let max_deliveries = i64::from(pull_consumer(&queue).max_retries) + 1;
+        let max_deliveries = i64::from(settings.max_retries) + 1;
+        let dead_letter = settings.dead_letter_queue;
         let result = self
             .store
             .tx(move |tx| {
@@ -124,8 +219,16 @@ impl Queues {
                 }
                 let now = now_ms();
                 let until = now.saturating_add(i64::from(visibility_ms));
-                let pulled =
-                    stored::pull(tx, &tenant, &queue, now, until, max_deliveries, &hashes)?;
+                let pulled = stored::pull(
+                    tx,
+                    &tenant,
+                    &queue,
+                    now,
+                    until,
+                    max_deliveries,
+                    dead_letter.as_deref(),
+                    &hashes,
+                )?;
                 let backlog = stored::backlog(tx, &tenant, &queue, now)?.0;
                 Ok(Ok((pulled, backlog)))
             })
@@ -133,6 +236,7 @@ impl Queues {
         let (pulled, backlog) = result.map_err(PullError::Consumed)?;
         self.count("pulled", pulled.leased.len() as u64);
         self.count("dropped", pulled.dropped);
+        self.count("dead_lettered", pulled.dead_lettered);
         let messages = pulled
             .leased
             .into_iter()
@@ -146,23 +250,25 @@ impl Queues {
     }
 
     /// Settles the pull leases of `tenant`'s `queue`: `acks` are acknowledged (deleted), each of
-    /// `retries` (lease_id, delay seconds) delivered again after its delay, or dropped if out of
-    /// deliveries. Acks first; a lease unknown, ended, or already settled is a warning.
+    /// `retries` (lease_id, delay seconds, default the settings' `retry_delay`) delivered again
+    /// after its delay, or, out of deliveries, moved to the dead-letter queue (dropped when there
+    /// is none). Acks first; a lease unknown, ended, or already settled is a warning.
     pub async fn ack_leases(
         &self,
         tenant: &str,
         queue: &str,
         acks: Vec<String>,
-        retries: Vec<(String, u32)>,
+        retries: Vec<(String, Option<u32>)>,
     ) -> Result<Acked, StoreError> {
         let (tenant, queue) = (tenant.to_owned(), queue.to_owned());
-        let (acked, dropped) = self
+        let (acked, (dropped, dead_lettered)) = self
             .store
             .tx(move |tx| {
                 let now = now_ms();
-                let consumer = pull_consumer(&queue);
+                let settings = stored::pull_consumer(tx, &tenant, &queue)?.unwrap_or_default();
+                let consumer = settings.consumer(&queue);
                 let mut out = Acked::default();
-                let mut dropped = 0u64;
+                let (mut dropped, mut dead_lettered) = (0u64, 0u64);
                 let ops = acks
                     .iter()
                     .map(|l| (l, None))
@@ -192,27 +298,33 @@ impl Queues {
                     match fate(
                         &consumer,
                         attempts,
-                        Said::Retry(Some(delay.min(MAX_DELAY))),
+                        Said::Retry(delay.map(|d| d.min(MAX_DELAY))),
                         true,
                     ) {
                         Fate::Retry(d) => {
                             let at = now.saturating_add(i64::from(d) * 1000);
                             stored::retry(tx, &tenant, &queue, id, at)?;
                         }
-                        // A pulled queue has no dead-letter queue: out of deliveries, dropped.
-                        Fate::DeadLetter | Fate::Drop | Fate::Ack => {
+                        Fate::DeadLetter => {
+                            let to = consumer.dead_letter_queue.as_deref().unwrap_or(&queue);
+                            stored::move_to(tx, &tenant, &queue, id, to, now)?;
+                            dead_lettered += 1;
+                        }
+                        Fate::Drop | Fate::Ack => {
                             stored::remove(tx, &tenant, &queue, id)?;
                             dropped += 1;
                         }
                     }
                     out.retried += 1;
                 }
-                Ok((out, dropped))
+                Ok((out, (dropped, dead_lettered)))
             })
             .await?;
         self.count("acked", acked.acked);
-        self.count("retried", acked.retried.saturating_sub(dropped));
+        let settled = dropped + dead_lettered;
+        self.count("retried", acked.retried.saturating_sub(settled));
         self.count("dropped", dropped);
+        self.count("dead_lettered", dead_lettered);
         Ok(acked)
     }
 }
@@ -235,10 +347,91 @@ mod tests {
     }
 
     #[test]
-    fn a_pulled_queue_has_cloudflares_pull_defaults() {
-        let c = pull_consumer("q");
+    fn a_pulled_queue_has_cloudflares_pull_defaults_and_its_settings_are_checked() {
+        let d = PullSettings::default();
+        assert_eq!(d.check("q"), Ok(()));
+        assert_eq!(
+            serde_json::from_str::<PullSettings>("{}").expect("defaults"),
+            d
+        );
+        let c = d.consumer("q");
         assert_eq!((c.max_retries, c.dead_letter_queue.as_deref()), (3, None));
         assert_eq!(fate(&c, 4, Said::Retry(Some(1)), true), Fate::Drop);
         assert_eq!(fate(&c, 3, Said::Retry(Some(1)), true), Fate::Retry(1));
+        let set = PullSettings {
+            max_retries: 0,
+            dead_letter_queue: Some("dlq".into()),
+            retry_delay: 7,
+            ..d.clone()
+        };
+        let c = set.consumer("q");
+        assert_eq!(fate(&c, 1, Said::Retry(None), true), Fate::DeadLetter);
+        assert_eq!(
+            fate(
+                &PullSettings {
+                    max_retries: 1,
+                    ..set.clone()
+                }
+                .consumer("q"),
+                1,
+                Said::Retry(None),
+                true
+            ),
+            Fate::Retry(7)
+        );
+        for (bad, field) in [
+            (
+                PullSettings {
+                    batch_size: 0,
+                    ..d.clone()
+                },
+                "batch_size",
+            ),
+            (
+                PullSettings {
+                    batch_size: 101,
+                    ..d.clone()
+                },
+                "batch_size",
+            ),
+            (
+                PullSettings {
+                    visibility_timeout_ms: 0,
+                    ..d.clone()
+                },
+                "visibility_timeout_ms",
+            ),
+            (
+                PullSettings {
+                    max_retries: 101,
+                    ..d.clone()
+                },
+                "max_retries",
+            ),
+            (
+                PullSettings {
+                    retry_delay: MAX_DELAY + 1,
+                    ..d.clone()
+                },
+                "retry_delay",
+            ),
+            (
+                PullSettings {
+                    dead_letter_queue: Some("q".into()),
+                    ..d.clone()
+                },
+                "dead_letter_queue",
+            ),
+            (
+                PullSettings {
+                    dead_letter_queue: Some("../x".into()),
+                    ..d.clone()
+                },
+                "dead_letter_queue",
+            ),
+        ] {
+            let e = bad.check("q").expect_err(field);
+            assert!(e.starts_with(field), "{e}");
+        }
     }
 }

@@ -148,6 +148,12 @@ pub fn describe(e: &rusqlite::Error, fence: &Fence, budget_ms: u64) -> SqlError 
                 .into(),
         );
     }
+    if fence.out_of_cpu() {
+        return SqlError(
+            "the query used the CPU time its request had left and was interrupted: SQLITE_INTERRUPT"
+                .into(),
+        );
+    }
     if fence.interrupted() {
         return SqlError(format!(
             "the query ran longer than its time budget of {budget_ms} ms and was interrupted: SQLITE_INTERRUPT"

@@ -18,8 +18,9 @@
 //!   [`MAX_SQL_LENGTH`], a table [`MAX_COLUMNS`] columns, [`MAX_PARAMS`] bound parameters,
 //!   [`MAX_EXPR_DEPTH`] deep expressions, no attached database;
 //! - defensive mode (no `writable_schema` corruption), an untrusted schema;
-//! - a progress handler interrupts a statement past the deadline [`Fence::arm`] set, or once
-//!   the request that made the call is over ([`Fence::watch`]); never the supervisor's own.
+//! - a progress handler interrupts a statement past the deadline [`Fence::arm`] set, past the
+//!   CPU time [`Fence::limit_cpu`] allows its thread, or once the request that made the call is
+//!   over ([`Fence::watch`]); never the supervisor's own.
 //!
 //! Trusts: SQLite's authorizer and progress handler (`sqlite3_set_authorizer`,
 //! `sqlite3_progress_handler`).
@@ -82,6 +83,29 @@ pub struct Fence {
     gone: AtomicBool,
     /// Which cap a full database met in the running call (see [`cap_pages`]).
     full: Mutex<Option<String>>,
+    /// The running call's thread's CPU clock (ns) past which it is interrupted (0: none): the
+    /// CPU its request had left, for a Durable Object's synchronous call (see
+    /// [`Fence::limit_cpu`]).
+    cpu_until_ns: AtomicU64,
+    /// The progress handler interrupted the running call at its CPU limit.
+    out_of_cpu: AtomicBool,
+}
+
+/// The CPU time the calling thread has run.
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID always exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 #[derive(Default)]
@@ -111,6 +135,22 @@ impl Fence {
     /// No deadline (for the supervisor's own statements: a rollback is never interrupted).
     pub fn disarm(&self) {
         self.deadline_ms.store(0, Ordering::SeqCst);
+    }
+
+    /// Interrupts the calls that follow once the calling thread (the one that runs them) has
+    /// spent `cpu` more of CPU time; `None`: no such limit. Called on that thread, before them.
+    pub fn limit_cpu(&self, cpu: Option<std::time::Duration>) {
+        self.out_of_cpu.store(false, Ordering::SeqCst);
+        let until = cpu.map_or(0, |cpu| {
+            let at = thread_cpu_time().saturating_add(cpu).as_nanos();
+            u64::try_from(at).unwrap_or(u64::MAX).max(1)
+        });
+        self.cpu_until_ns.store(until, Ordering::SeqCst);
+    }
+
+    /// Whether the progress handler interrupted the running call at its CPU limit.
+    pub fn out_of_cpu(&self) -> bool {
+        self.out_of_cpu.load(Ordering::SeqCst)
     }
 
     /// Stops the running call once `abandoned` is set (`None`: the call is over).
@@ -147,6 +187,12 @@ impl Fence {
         }
         let at = self.deadline_ms.load(Ordering::SeqCst);
         if at != 0 && self.now_ms() >= at {
+            self.interrupted.store(true, Ordering::SeqCst);
+            return true;
+        }
+        let cpu_until = self.cpu_until_ns.load(Ordering::SeqCst);
+        if cpu_until != 0 && thread_cpu_time().as_nanos() >= u128::from(cpu_until) {
+            self.out_of_cpu.store(true, Ordering::SeqCst);
             self.interrupted.store(true, Ordering::SeqCst);
             return true;
         }

@@ -19,7 +19,7 @@ mod pull;
 use super::{StoreError, Tx, Val};
 use crate::queues::Consumer;
 
-pub use pull::{leased, pull};
+pub use pull::{delete_pull_consumer, leased, pull, pull_consumer, put_pull_consumer};
 
 /// A consumer as stored: a tenant's queue, the worker consuming it, its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +51,8 @@ pub struct Claimed {
 }
 
 /// Records `consumers` as `tenant`'s worker `id`'s; a queue another worker of the tenant already
-/// consumes is a `Conflict` (the caller's transaction then stores nothing).
+/// consumes, or that has a pull consumer, is a `Conflict` (the caller's transaction then stores
+/// nothing).
 pub fn put_consumers(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -59,6 +60,13 @@ pub fn put_consumers(
     consumers: &[Consumer],
 ) -> Result<(), StoreError> {
     for c in consumers {
+        if pull_consumer(tx, tenant, &c.queue)?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "triggers.queues: queue {:?} has an HTTP pull consumer (a queue has one consumer; \
+                 DELETE /v1/queues/{}/consumer first)",
+                c.queue, c.queue
+            )));
+        }
         let settings = serde_json::to_string(c).map_err(|e| StoreError::Backend(e.to_string()))?;
         tx.exec(
             "INSERT INTO queue_consumers (tenant, queue, id, settings) VALUES (?1, ?2, ?3, ?4) \

@@ -182,6 +182,7 @@ pub(super) async fn queues_behave(s: &Store) {
         .expect("clean");
     leases_are_released_by_holder(s).await;
     pull::pull_leases_behave(s).await;
+    pull::pull_consumers_behave(s).await;
 }
 
 /// A daemon's release frees the messages its id holds (deliverable now, attempts kept), and

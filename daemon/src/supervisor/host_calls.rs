@@ -69,6 +69,32 @@ pub struct CallContext {
     pub bindings: Arc<Bindings>,
     /// Which worker made the call, and the chain of binding calls it runs in.
     pub caller: Caller,
+    /// A synchronous call's CPU allowance: what its request has left, as the worker says
+    /// (`HostCall::cpu_left_us`; a claim, which only bounds the request's own work further).
+    /// `None` for an asynchronous call.
+    pub cpu_left: Option<std::time::Duration>,
+    /// The CPU time the handler spent for the call where it measures it (a Durable Object's
+    /// storage operation): sent with the answer, and charged to a synchronous call's request.
+    pub spent: Spent,
+}
+
+/// CPU time a host call's handler spent for it, added up wherever the work ran (a blocking
+/// thread of the runtime's pool), read by the link when it answers.
+#[derive(Clone, Default, Debug)]
+pub struct Spent(Arc<std::sync::atomic::AtomicU64>);
+
+impl Spent {
+    /// Adds `cpu` to what the call spent.
+    pub fn add(&self, cpu: std::time::Duration) {
+        let us = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
+        self.0.fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What the call spent so far, microseconds (saturated to the protocol's `u32`).
+    pub fn micros(&self) -> u32 {
+        let us = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        u32::try_from(us).unwrap_or(u32::MAX)
+    }
 }
 
 /// The Loader worker a request runs (`None` for Code Mode), and where the request stands in a
@@ -116,6 +142,8 @@ impl From<TenantId> for CallContext {
             resources: Arc::default(),
             bindings: Arc::default(),
             caller: Caller::default(),
+            cpu_left: None,
+            spent: Spent::default(),
         }
     }
 }

@@ -438,7 +438,12 @@ impl Link {
                 call_id,
                 name,
                 payload,
-            } => self.host_call(request_id, call_id, &name, payload),
+                cpu_left_us,
+            } => {
+                let cpu_left = (cpu_left_us > 0)
+                    .then(|| std::time::Duration::from_micros(u64::from(cpu_left_us)));
+                self.host_call(request_id, call_id, &name, payload, cpu_left)
+            }
             ToSupervisor::RenewalOverdue { .. } => {
                 self.overdue.notify_one();
                 Ok(())

@@ -40,7 +40,7 @@ pub use held::{
     Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB,
     DEFAULT_TENANT_SHARE_MB as HOST_CALL_TENANT_SHARE_MB,
 };
-pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources};
+pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources, Spent};
 pub use jobs::{Job, JobError, Keep, LogSink, Streams, WorkerDef};
 pub use link::lookout;
 pub use memory_cap::{CgroupRequired, MemoryCap};

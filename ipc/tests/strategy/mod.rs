@@ -182,13 +182,17 @@ pub fn to_worker() -> impl Strategy<Value = ToWorker> {
         (
             request_id(),
             any::<u32>(),
+            any::<u32>(),
             prop_oneof![bytes(64).prop_map(Ok), text(32).prop_map(Err)],
         )
-            .prop_map(|(request_id, call_id, result)| ToWorker::HostReply {
-                request_id,
-                call_id,
-                result,
-            }),
+            .prop_map(
+                |(request_id, call_id, cpu_us, result)| ToWorker::HostReply {
+                    request_id,
+                    call_id,
+                    cpu_us,
+                    result,
+                }
+            ),
     ]
 }
 
@@ -296,14 +300,22 @@ pub fn to_supervisor() -> impl Strategy<Value = ToSupervisor> {
             }
         }),
         // Names up to 16 scalars: at most 64 bytes, the cap.
-        (request_id(), any::<u32>(), text(16), bytes(64)).prop_map(
-            |(request_id, call_id, name, payload)| ToSupervisor::HostCall {
-                request_id,
-                call_id,
-                name,
-                payload,
-            }
-        ),
+        (
+            request_id(),
+            any::<u32>(),
+            text(16),
+            bytes(64),
+            any::<u32>()
+        )
+            .prop_map(|(request_id, call_id, name, payload, cpu_left_us)| {
+                ToSupervisor::HostCall {
+                    request_id,
+                    call_id,
+                    name,
+                    payload,
+                    cpu_left_us,
+                }
+            }),
         (
             request_id(),
             proptest::option::of(error_reply()),

@@ -1,20 +1,43 @@
 //! Synchronous host calls (`__stockade_host.callSync`): what may be one ([`SYNC_HOST_CALLS`], a
 //! Durable Object's storage), how its owner waits for the answer ([`SyncHost`]), and the bridge's
-//! callback that sends one and waits inside the entry, its wait charged to the entry's CPU
-//! budget and ended by the smaller of that budget and the task's wall deadline.
-//! Guarantees and trusts: the parent module's (`host.rs`).
+//! callback that sends one and waits inside the entry.
+//!
+//! What a synchronous call costs its request, which holds its isolate's thread while it waits:
+//! - the CPU the host reports it spent answering (SQLite's work, measured by the supervisor on
+//!   the thread that ran it) is charged to the entry as if JavaScript had spent it, and the host
+//!   is told what the entry has left, the most it may spend;
+//! - the rest of the wait (a disk's `fsync`, the object's queue) is free up to
+//!   [`SYNC_WAIT_ALLOWANCE`] per entry, so a write on a slow or loaded disk does not fail on a
+//!   small CPU budget, and is charged as CPU past it, so a thread is held at most the entry's
+//!   CPU budget plus that allowance at a time (a neighbour on the thread waits no longer);
+//! - the wait ends at the task's wall deadline (the wall limit) or when the charge would pass
+//!   the CPU budget (the CPU limit);
+//! - the thread's own CPU while it waits (reading its socket for the others) is on its clock.
+//!
+//! Guarantees and trusts: the parent module's (`host.rs`); the host's report of what it spent.
 
 use std::ffi::c_void;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::error::LimitKind;
 
 use super::{state, HostState, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
 use crate::ffi;
 
+/// How long an entry's synchronous calls may wait, beyond the CPU their host spent, before the
+/// wait counts as the entry's CPU time: the disk's share of a write, which a loaded machine can
+/// stretch well past a small CPU budget.
+pub const SYNC_WAIT_ALLOWANCE: Duration = Duration::from_millis(500);
+
 /// How a synchronous host call's wait ended.
 #[derive(Debug)]
 pub enum SyncEnd {
-    /// The host's answer: bytes, or its error message.
-    Answered(Result<Vec<u8>, String>),
+    /// The host's answer (bytes, or its error message), and the CPU time it spent answering,
+    /// which is charged to the entry.
+    Answered {
+        result: Result<Vec<u8>, String>,
+        host_cpu: Duration,
+    },
     /// The deadline passed first.
     TimedOut,
     /// The wait ended for another reason (the request was cancelled, the host went away): why.
@@ -24,14 +47,15 @@ pub enum SyncEnd {
 /// Sends a synchronous host call and waits for its answer, on the isolate's thread, inside the
 /// entry that made it (see [`crate::Worker::set_sync_host`]). It must not enter any isolate.
 pub trait SyncHost {
-    /// Sends call `call` named `name` for the request tagged `tag`, and waits for its answer
-    /// until `deadline` at the latest.
+    /// Sends call `call` named `name` for the request tagged `tag`, allowed to spend at most
+    /// `cpu_left` of CPU time on it, and waits for its answer until `deadline` at the latest.
     fn call(
         &mut self,
         tag: u64,
         call: u32,
         name: &str,
         payload: Vec<u8>,
+        cpu_left: Duration,
         deadline: Instant,
     ) -> SyncEnd;
 }
@@ -52,15 +76,17 @@ pub const SYNC_HOST_CALLS: &[&str] = &[
     "do.txn",
 ];
 
-/// Whether a host call named `name` may be made synchronously.
+/// Whether a host call named `name` may be made synchronously. Debug builds also let the test
+/// call `test.echo` (a wait that spends no CPU: the proof that a wait is wall-clock time).
 pub fn may_call_synchronously(name: &str) -> bool {
-    SYNC_HOST_CALLS.contains(&name)
+    SYNC_HOST_CALLS.contains(&name) || (cfg!(debug_assertions) && name == "test.echo")
 }
 
 /// `stk_host.host_call_sync`: sends the call through the owner's [`SyncHost`] and waits for its
-/// answer inside the entry, its wait charged to the entry's CPU budget and ended by the smaller
-/// of that budget and the task's wall deadline (past it, the entry's watch fires as if
-/// JavaScript had spent the time). Only [`SYNC_HOST_CALLS`] are accepted.
+/// answer inside the entry until the task's wall deadline (past it, the entry's watch fires for
+/// the wall limit); the CPU the host spent is charged to the entry (past its budget, the watch
+/// fires for the CPU limit, as if JavaScript had spent it). Only [`SYNC_HOST_CALLS`] are
+/// accepted.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe extern "C" fn host_call_sync(
     ud: *mut c_void,
@@ -149,25 +175,30 @@ fn sync_call(
     // SAFETY: `guard` points to the running entry's watch, which outlives the entry (the worker
     // clears `entry` before dropping it), and this callback runs inside that entry.
     let guard = unsafe { &*entry.guard };
+    let (cpu_budget, wall_deadline) = (entry.cpu, entry.deadline);
+    let free = SYNC_WAIT_ALLOWANCE.saturating_sub(entry.waited);
     let now = Instant::now();
-    let cpu_left = entry.cpu.saturating_sub(guard.cpu_spent());
-    let wall_left = entry.deadline.saturating_duration_since(now);
+    let cpu_left = cpu_budget.saturating_sub(guard.cpu_spent());
+    if cpu_left.is_zero() {
+        guard.expire(LimitKind::Cpu);
+        return (
+            ffi::STK_SYNC_ENDED,
+            Err(format!(
+                "`{name}` was not sent: the request has no CPU time left"
+            )),
+        );
+    }
     let Some(mut host) = st.sync_host.take() else {
         return refuse("host calls need a worker process; this isolate has no host".into());
     };
     st.task_calls.entry(task).or_default().in_flight += 1;
-    let cpu_before = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
-    let end = host.call(
-        tag,
-        call,
-        name,
-        payload.to_vec(),
-        now + cpu_left.min(wall_left),
-    );
-    // The wait held the thread: its time is the request's CPU (what the thread itself ran
-    // meanwhile, reading its socket, its clock has already).
-    let ran = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(cpu_before);
-    guard.charge(now.elapsed().saturating_sub(ran));
+    // Past `cpu_left + free` the wait alone would have spent the budget.
+    let deadline = wall_deadline.min(now + cpu_left + free);
+    let ran_before = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
+    let end = host.call(tag, call, name, payload.to_vec(), cpu_left, deadline);
+    // What the thread itself ran meanwhile is on its clock; the rest of the wait is the host's.
+    let ran = crate::watchdog::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(ran_before);
+    let wait = now.elapsed().saturating_sub(ran);
     st.sync_host = Some(host);
     if let Some(calls) = st.task_calls.get_mut(&task) {
         calls.in_flight = calls.in_flight.saturating_sub(1);
@@ -175,20 +206,51 @@ fn sync_call(
             st.task_calls.remove(&task);
         }
     }
+    let host_cpu = match &end {
+        SyncEnd::Answered { host_cpu, .. } => (*host_cpu).min(wait),
+        _ => Duration::ZERO,
+    };
+    let idle = wait.saturating_sub(host_cpu);
+    if let Some(entry) = st.entry.as_mut() {
+        entry.waited += idle.min(free);
+    }
+    guard.charge(host_cpu + idle.saturating_sub(free));
     match end {
-        SyncEnd::Answered(Ok(bytes)) => (ffi::STK_SYNC_OK, Ok(bytes)),
-        SyncEnd::Answered(Err(message)) => (ffi::STK_SYNC_FAILED, Err(message)),
+        SyncEnd::Answered { result, .. } => match (guard.fired(), result) {
+            // The host's work, or the wait, took what the request had left: the entry ends here.
+            (Some(LimitKind::Cpu), _) => (
+                ffi::STK_SYNC_ENDED,
+                Err(format!(
+                    "`{name}` used the CPU time the request had left ({} ms)",
+                    cpu_left.as_millis()
+                )),
+            ),
+            (Some(_), _) => (
+                ffi::STK_SYNC_ENDED,
+                Err(format!(
+                    "`{name}` answered past the request's wall-clock limit"
+                )),
+            ),
+            (None, Ok(bytes)) => (ffi::STK_SYNC_OK, Ok(bytes)),
+            (None, Err(message)) => (ffi::STK_SYNC_FAILED, Err(message)),
+        },
         SyncEnd::TimedOut => {
-            let kind = if cpu_left <= wall_left {
-                crate::error::LimitKind::Cpu
+            let kind = if deadline >= wall_deadline {
+                LimitKind::Wall
             } else {
-                crate::error::LimitKind::Wall
+                LimitKind::Cpu
             };
             guard.expire(kind);
+            let limit = if kind == LimitKind::Wall {
+                "wall-clock limit"
+            } else {
+                "CPU budget (its wait past the storage allowance counts as CPU)"
+            };
             (
                 ffi::STK_SYNC_ENDED,
                 Err(format!(
-                    "`{name}` did not answer within the request's limits"
+                    "`{name}` did not answer within the request's {limit}: waited {} ms",
+                    wait.as_millis()
                 )),
             )
         }

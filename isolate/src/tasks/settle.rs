@@ -54,6 +54,7 @@ impl Worker {
             guard: &guard,
             cpu: cpu_left,
             deadline: t_deadline,
+            waited: Duration::ZERO,
         });
         let mut out = Outcome::new();
         let mut pumped = Outcome::new();

@@ -71,10 +71,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0011_queue_pull_lease.sqlite.sql"),
         postgres: include_str!("0011_queue_pull_lease.postgres.sql"),
     },
+    Migration {
+        version: 12,
+        sqlite: include_str!("0012_queue_pull_consumers.sqlite.sql"),
+        postgres: include_str!("0012_queue_pull_consumers.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 11;
+pub const LATEST: i64 = 12;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;

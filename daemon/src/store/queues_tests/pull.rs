@@ -2,7 +2,9 @@
 //! like a claim, under a lease hash and no holder; [`q::leased`] finds a message only by tenant,
 //! queue, id and its current lease while it lasts; a later claim, a retry or a dead-letter move
 //! forgets the lease; a daemon's release never frees a pulled message; a message out of
-//! deliveries is dropped by the pull that finds it.
+//! deliveries is dropped by the pull that finds it, or moved to the dead-letter queue when the
+//! pull names one; a queue's pull consumer settings are kept, replaced and forgotten, and a queue
+//! has one consumer, a worker's or the pull's (refused both ways).
 
 use super::super::queues::{self as q};
 use super::super::Store;
@@ -28,7 +30,18 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
 
     // Two leased, oldest first, the i-th under the i-th hash; the next pull sees the third only.
     let first = s
-        .tx(|tx| q::pull(tx, "qp", "jobs", 1_000, 31_000, 4, &[h("h1"), h("h2")]))
+        .tx(|tx| {
+            q::pull(
+                tx,
+                "qp",
+                "jobs",
+                1_000,
+                31_000,
+                4,
+                None,
+                &[h("h1"), h("h2")],
+            )
+        })
         .await
         .expect("pull");
     let got: Vec<_> = first
@@ -38,7 +51,18 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
         .collect();
     assert_eq!((got, first.dropped), (vec![("p1", 1), ("p2", 1)], 0));
     let second = s
-        .tx(|tx| q::pull(tx, "qp", "jobs", 1_000, 31_000, 4, &[h("h3"), h("h4")]))
+        .tx(|tx| {
+            q::pull(
+                tx,
+                "qp",
+                "jobs",
+                1_000,
+                31_000,
+                4,
+                None,
+                &[h("h3"), h("h4")],
+            )
+        })
         .await
         .expect("pull");
     let got: Vec<_> = second.leased.iter().map(|m| m.id.as_str()).collect();
@@ -99,7 +123,7 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
         0
     );
     assert!(
-        s.tx(|tx| q::pull(tx, "qp", "jobs", 3_000, 31_000, 4, &[h("h9")]))
+        s.tx(|tx| q::pull(tx, "qp", "jobs", 3_000, 31_000, 4, None, &[h("h9")]))
             .await
             .expect("pull")
             .leased
@@ -144,7 +168,18 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
     let mut seen = Vec::new();
     for (now, lease) in [(40_000, "a"), (50_000, "b")] {
         let p = s
-            .tx(move |tx| q::pull(tx, "qp", "jobs", now, now + 5_000, 4, &[h(lease), h("z")]))
+            .tx(move |tx| {
+                q::pull(
+                    tx,
+                    "qp",
+                    "jobs",
+                    now,
+                    now + 5_000,
+                    4,
+                    None,
+                    &[h(lease), h("z")],
+                )
+            })
             .await
             .expect("pull");
         seen.extend(p.leased.iter().map(|m| (m.id.clone(), m.attempts)));
@@ -161,7 +196,7 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
         "each lease ended unsettled: one delivery more each"
     );
     let last = s
-        .tx(|tx| q::pull(tx, "qp", "jobs", 60_000, 65_000, 4, &[h("c"), h("d")]))
+        .tx(|tx| q::pull(tx, "qp", "jobs", 60_000, 65_000, 4, None, &[h("c"), h("d")]))
         .await
         .expect("pull");
     let got: Vec<_> = last
@@ -205,4 +240,92 @@ pub(in crate::store) async fn pull_leases_behave(s: &Store) {
             .0,
         0
     );
+}
+
+pub(in crate::store) async fn pull_consumers_behave(s: &Store) {
+    use crate::queues::pull::PullSettings;
+    let settings = PullSettings {
+        max_retries: 0,
+        dead_letter_queue: Some("dead".into()),
+        ..PullSettings::default()
+    };
+    // Kept, read back, replaced; another tenant's queue of the same name has none.
+    let kept = settings.clone();
+    s.tx(move |tx| q::put_pull_consumer(tx, "qc", "jobs", &kept))
+        .await
+        .expect("put");
+    let read = |t: &'static str| s.tx(move |tx| q::pull_consumer(tx, t, "jobs"));
+    assert_eq!(read("qc").await.expect("read"), Some(settings.clone()));
+    assert_eq!(read("qc2").await.expect("read"), None);
+    let replaced = PullSettings {
+        batch_size: 9,
+        ..settings.clone()
+    };
+    let kept = replaced.clone();
+    s.tx(move |tx| q::put_pull_consumer(tx, "qc", "jobs", &kept))
+        .await
+        .expect("replace");
+    assert_eq!(read("qc").await.expect("read"), Some(replaced));
+
+    // One consumer per queue: a worker may not take it, and a worker's queue takes no settings.
+    let c = super::consumer("jobs");
+    let refused = s.tx(move |tx| q::put_consumers(tx, "qc", "w1", &[c])).await;
+    assert!(
+        matches!(refused, Err(crate::store::StoreError::Conflict(ref m)) if m.contains("pull consumer")),
+        "{refused:?}"
+    );
+    let c = super::consumer("busy");
+    s.tx(move |tx| q::put_consumers(tx, "qc", "w1", &[c]))
+        .await
+        .expect("a worker's queue");
+    let kept = settings.clone();
+    let refused = s
+        .tx(move |tx| q::put_pull_consumer(tx, "qc", "busy", &kept))
+        .await;
+    assert!(
+        matches!(refused, Err(crate::store::StoreError::Conflict(ref m)) if m.contains("w1")),
+        "{refused:?}"
+    );
+
+    // A pull naming a dead-letter queue moves a message out of deliveries there.
+    s.tx(|tx| q::insert(tx, "qc", "jobs", &[msg("d1", 0)], 0))
+        .await
+        .expect("insert");
+    let first = s
+        .tx(|tx| q::pull(tx, "qc", "jobs", 1_000, 2_000, 1, Some("dead"), &[h("a")]))
+        .await
+        .expect("pull");
+    assert_eq!(first.leased.len(), 1);
+    let second = s
+        .tx(|tx| q::pull(tx, "qc", "jobs", 3_000, 4_000, 1, Some("dead"), &[h("b")]))
+        .await
+        .expect("pull");
+    assert_eq!(
+        (second.leased.len(), second.dropped, second.dead_lettered),
+        (0, 0, 1),
+        "out of deliveries: dead-lettered, not dropped"
+    );
+    let moved = s
+        .tx(|tx| q::pull(tx, "qc", "dead", 3_000, 4_000, 1, None, &[h("c")]))
+        .await
+        .expect("pull");
+    let got: Vec<_> = moved
+        .leased
+        .iter()
+        .map(|m| (m.id.as_str(), m.attempts))
+        .collect();
+    assert_eq!(got, [("d1", 1)], "in the dead-letter queue, attempts anew");
+
+    // Forgotten once; the second delete finds nothing. Leave nothing for the other suites.
+    let gone = |t: &'static str| s.tx(move |tx| q::delete_pull_consumer(tx, t, "jobs"));
+    assert!(gone("qc").await.expect("delete"));
+    assert!(!gone("qc").await.expect("delete"));
+    assert_eq!(read("qc").await.expect("read"), None);
+    s.tx(|tx| q::delete_consumers(tx, "qc", "w1"))
+        .await
+        .expect("clean");
+    assert!(s
+        .tx(|tx| q::remove(tx, "qc", "dead", "d1"))
+        .await
+        .expect("clean"));
 }

@@ -23,7 +23,7 @@ use stockade_ipc::limits::{MAX_ERROR_MESSAGE_LEN, MAX_HOST_CALL_PAYLOAD};
 use stockade_ipc::{encode_to_vec, RequestId, ToWorker};
 
 use super::{lookout, Link, Pending, MAX_HOST_CALLS_PER_REQUEST};
-use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult};
+use crate::supervisor::host_calls::{CallContext, HostFuture, HostResult, Spent};
 use crate::supervisor::websocket::{self, SocketEnd};
 
 /// Host calls whose payload is at most this big take their first steps in the router's task
@@ -38,6 +38,7 @@ impl Link {
         call_id: u32,
         name: &str,
         payload: Vec<u8>,
+        cpu_left: Option<std::time::Duration>,
     ) -> Result<(), String> {
         if let Some(lookout) = lookout::get() {
             lookout.noted();
@@ -47,6 +48,7 @@ impl Link {
         // `stockade_ipc::host_calls`).
         let counted = !continues_a_stream(name);
         let held;
+        let spent = Spent::default();
         let answer: HostFuture = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
@@ -71,7 +73,7 @@ impl Link {
             };
             if let Some(refusal) = refusal {
                 drop(table);
-                self.send_reply(request_id, call_id, Err(refusal.into()));
+                self.send_reply(request_id, call_id, Err(refusal.into()), 0);
                 return Ok(());
             }
             let budget = self.host_calls.budget();
@@ -79,7 +81,7 @@ impl Link {
                 Ok(held) => held,
                 Err(refused) => {
                     drop(table);
-                    self.send_reply(request_id, call_id, Err(refused.to_string()));
+                    self.send_reply(request_id, call_id, Err(refused.to_string()), 0);
                     return Ok(());
                 }
             };
@@ -98,6 +100,8 @@ impl Link {
                         resources: Arc::clone(&pending.resources),
                         bindings: Arc::clone(&pending.bindings),
                         caller: pending.caller.clone(),
+                        cpu_left,
+                        spent: spent.clone(),
                     };
                     drop(table);
                     match self.host_calls.call(name, context, payload) {
@@ -108,6 +112,7 @@ impl Link {
                                 call_id,
                                 counted,
                                 Err(format!("unknown host call `{name}`")),
+                                0,
                             );
                             return Ok(());
                         }
@@ -129,7 +134,7 @@ impl Link {
                 .unwrap_or_else(|_| Err("the host call failed".into()));
             drop(payload);
             if let Some(link) = link.upgrade() {
-                link.reply(request_id, call_id, counted, result);
+                link.reply(request_id, call_id, counted, result, spent.micros());
             }
         });
         // Its first steps run here, in the router's task, as far as its first wait: a call
@@ -154,6 +159,7 @@ impl Link {
                         call_id,
                         counted,
                         Err("the host call failed".into()),
+                        0,
                     );
                     return Ok(());
                 }
@@ -172,18 +178,26 @@ impl Link {
     /// Queues the `HostReply` of a call taken up (counted outstanding): it is outstanding no
     /// more from this moment, before the worker can see the reply, so the worker's next call,
     /// which the reply may free a place for, is never refused as one too many.
-    fn reply(&self, request_id: RequestId, call_id: u32, counted: bool, result: HostResult) {
+    fn reply(
+        &self,
+        request_id: RequestId,
+        call_id: u32,
+        counted: bool,
+        result: HostResult,
+        cpu_us: u32,
+    ) {
         if let (true, Some(pending)) = (counted, self.table().pending.get_mut(&request_id)) {
             pending.outstanding = pending.outstanding.saturating_sub(1);
         }
-        self.send_reply(request_id, call_id, result);
+        self.send_reply(request_id, call_id, result, cpu_us);
     }
 
     /// Queues the `HostReply` of a call, if its request is still in flight. An answer's bytes
     /// are counted against the request's, the tenant's and the daemon's shares until written
     /// to the worker (which may read slowly, or not at all); one that does not fit is dropped
     /// and the call fails.
-    fn send_reply(&self, request_id: RequestId, call_id: u32, result: HostResult) {
+    /// `cpu_us`: what the handler measured it spent (`Spent`), sent with the answer.
+    fn send_reply(&self, request_id: RequestId, call_id: u32, result: HostResult, cpu_us: u32) {
         let Some((tenant, share)) = self
             .table()
             .pending
@@ -209,6 +223,7 @@ impl Link {
         let reply = ToWorker::HostReply {
             request_id,
             call_id,
+            cpu_us,
             result,
         };
         match encode_to_vec(&reply) {

@@ -313,6 +313,7 @@ fn host_call(id: RequestId, call_id: u32, name: &str, payload: &[u8]) -> ToSuper
         call_id,
         name: name.into(),
         payload: payload.to_vec(),
+        cpu_left_us: 0,
     }
 }
 
@@ -320,6 +321,7 @@ fn reply(id: RequestId, call_id: u32, result: Result<Vec<u8>, String>) -> ToWork
     ToWorker::HostReply {
         request_id: id,
         call_id,
+        cpu_us: 0,
         result,
     }
 }
@@ -351,6 +353,7 @@ async fn a_host_call_gets_its_requests_outbound_context() {
             ToWorker::HostReply {
                 request_id: id,
                 call_id: 1,
+                cpu_us: 0,
                 result: Ok(expected.as_bytes().to_vec())
             }
         );
@@ -370,6 +373,7 @@ async fn host_calls_are_answered_with_their_request_and_call_ids() {
         ToWorker::HostReply {
             request_id: id,
             call_id: 7,
+            cpu_us: 0,
             result: Ok(b"ping".to_vec())
         }
     );
@@ -379,6 +383,7 @@ async fn host_calls_are_answered_with_their_request_and_call_ids() {
         ToWorker::HostReply {
             request_id: id,
             call_id: 8,
+            cpu_us: 0,
             result: Err("unknown host call `nope`".into())
         }
     );
@@ -404,6 +409,7 @@ async fn expect_reply(worker: &mut FakeWorker, id: RequestId, call_id: u32, resu
         ToWorker::HostReply {
             request_id: id,
             call_id,
+            cpu_us: 0,
             result
         }
     );
@@ -512,6 +518,7 @@ async fn at_most_64_host_calls_per_request_and_they_end_with_it() {
         ToWorker::HostReply {
             request_id: id,
             call_id: 64,
+            cpu_us: 0,
             result: Err("too many host calls in flight".into())
         }
     );
@@ -596,6 +603,7 @@ async fn a_cancelled_requests_new_host_calls_are_refused() {
         ToWorker::HostReply {
             request_id: id,
             call_id: 3,
+            cpu_us: 0,
             result: Err("the request was cancelled".into())
         }
     );
@@ -621,6 +629,7 @@ async fn test_echo_sleeps_without_holding_up_the_link() {
         ToWorker::HostReply {
             request_id: id,
             call_id: 1,
+            cpu_us: 0,
             result: Ok(br#"{"hello":["world",1]}"#.to_vec())
         }
     );
@@ -701,6 +710,7 @@ async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_i
         ToWorker::HostReply {
             request_id: id,
             call_id: 1,
+            cpu_us: 0,
             result: Ok(Vec::new())
         }
     );
