@@ -286,7 +286,7 @@ fn an_isolate_dying_inside_transaction_sync_leaves_nothing_and_a_commit_survives
 }
 
 /// A synchronous call's wait (here the debug build's `test.echo`, which sleeps without CPU, as a
-/// disk's `fsync` does) costs no CPU up to the allowance, so a 300 ms wait passes on a 20 ms
+/// disk's `fsync` does) costs no CPU up to the allowance, so a 400 ms wait passes on a 100 ms
 /// budget; a wait past the allowance counts as CPU and ends the request with the CPU limit, in
 /// about the allowance and the budget, not the 3 s the host would have taken.
 #[test]
@@ -295,7 +295,7 @@ fn a_storage_wait_is_wall_time_up_to_its_allowance() {
         "do-sync-wait",
         &["normal"],
         1,
-        "[limits]\ncpu_ms = 20\nwall_ms = 20000\n",
+        "[limits]\ncpu_ms = 100\nwall_ms = 20000\n",
         &[("STOCKADE_TEST_HOOKS", "1")],
     );
     let t = tenant_token(0);
@@ -309,10 +309,10 @@ export default { async fetch(req) {
 "#;
     let w = load_with_env(&d, &t, waiter, json!({}));
     let started = std::time::Instant::now();
-    let quick = fetch_json(&d, &t, &w, "?ms=300");
-    assert_eq!(quick["echoed"], json!(300), "{quick}");
+    let quick = fetch_json(&d, &t, &w, "?ms=400");
+    assert_eq!(quick["echoed"], json!(400), "{quick}");
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(300),
+        started.elapsed() >= std::time::Duration::from_millis(400),
         "it did wait"
     );
     let (status, long) = get_json(&d, Some(&t), &format!("/v1/workers/{w}/fetch/?ms=3000"));

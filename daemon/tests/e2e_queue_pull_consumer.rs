@@ -129,6 +129,8 @@ fn pull_settings_shape_pulls_retries_and_dead_letters_and_a_queue_has_one_consum
         (json!({ "max_retries": 101 }), "max_retries"),
         (json!({ "dead_letter_queue": "jobs" }), "dead_letter_queue"),
         (json!({ "batchSize": 2 }), "batchSize"),
+        (json!({ "batch_size": "5" }), "batch_size"),
+        (json!({ "dead_letter_queue": 5 }), "dead_letter_queue"),
     ] {
         let (status, got) = consumer(&d, &t, Method::PUT, Some(bad.clone()));
         assert_eq!(status, 400, "{bad}: {got}");
@@ -138,7 +140,7 @@ fn pull_settings_shape_pulls_retries_and_dead_letters_and_a_queue_has_one_consum
 
     let settings = json!({
         "batch_size": 2,
-        "visibility_timeout_ms": 2000,
+        "visibility_timeout_ms": 4000,
         "max_retries": 1,
         "dead_letter_queue": "jobs-dlq",
     });
@@ -155,7 +157,7 @@ fn pull_settings_shape_pulls_retries_and_dead_letters_and_a_queue_has_one_consum
     assert_eq!(first.len(), 2, "{first:?}");
     let third = pulled(&d, &t, "jobs", json!({}));
     assert_eq!(third.len(), 1, "{third:?}");
-    // ... and its lease is the settings' 2 s: unsettled, they come back (attempt 2), without the
+    // ... and its lease is the settings' 4 s: unsettled, they come back (attempt 2), without the
     // default 30 s.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut again = Vec::new();
@@ -190,13 +192,13 @@ fn pull_settings_shape_pulls_retries_and_dead_letters_and_a_queue_has_one_consum
         .unwrap_or_default();
     assert_eq!(counted, "3");
 
-    // A retry within its retries, given no delay, waits the settings' retry_delay (1 s): the
+    // A retry within its retries, given no delay, waits the settings' retry_delay (5 s): the
     // message is not pulled at once, then comes back for its second delivery.
     let (status, got) = consumer(
         &d,
         &t,
         Method::PUT,
-        Some(json!({ "retry_delay": 1, "visibility_timeout_ms": 60000 })),
+        Some(json!({ "retry_delay": 5, "visibility_timeout_ms": 60000 })),
     );
     assert_eq!(status, 200, "{got}");
     send(&d, &t, &["d"]);
@@ -255,7 +257,7 @@ fn pull_settings_shape_pulls_retries_and_dead_letters_and_a_queue_has_one_consum
             kept["settings"]["retry_delay"].clone(),
             kept["settings"]["visibility_timeout_ms"].clone()
         ),
-        (json!(true), json!(1), json!(60000)),
+        (json!(true), json!(5), json!(60000)),
         "the last settings kept: {kept}"
     );
     assert_eq!(consumer(&d, &t, Method::DELETE, None).0, 204);

@@ -422,8 +422,22 @@ fn a_socket_closed_before_it_connected_never_connects() {
             "next": "opened",
         })
     );
+    // The listener's thread notes each connection as it accepts it: wait for the seventh, then
+    // a moment more for an eighth that must not come.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepted.lock().expect("seen").len() < 7 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let lines = accepted.lock().expect("seen").clone();
     assert_eq!(lines.len(), 7, "six, then the one opened after: {lines:?}");
+    // Audited as the rules allowed it, with why it never connected.
+    let records = socket_audit(&d);
+    assert!(
+        records.iter().any(|r| r["verdict"] == "allowed"
+            && r["reason"] == "the socket was closed before it connected"),
+        "{records:?}"
+    );
 }
 
 #[test]

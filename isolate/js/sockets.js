@@ -178,7 +178,8 @@ function socketAttach(s, numbered) {
     const answer = JSONParse(utf8Decode(reply));
     s.id = answer.socket >>> 0;
     if (s.abandoned) {
-      // Connected before the abort reached the host: let go of it at once.
+      // Connected before the abort reached the host: let go of it at once (close() settled the
+      // socket's promises already).
       uponPromise(hostCall("tcp.close", tcpFrame(s.id, null)), undefined, noop);
       throw new Error("the socket was closed before it connected");
     }
@@ -234,6 +235,10 @@ class Socket {
       s.abandoned = true;
       uponPromise(hostCall("fetch.abort", tcpFrame(s.call, null)), undefined, noop);
       finish();
+      // Settled here, whichever way the connect's answer comes (an error once the abort reached
+      // the host, or a connection made just before, which the answer's handler closes).
+      s.failed = true;
+      s.opened.reject(new Error("the socket was closed before it connected"));
       return resolvedUndefined();
     }
     return promiseThen(s.ready, () => {

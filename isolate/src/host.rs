@@ -25,8 +25,8 @@
 //! Object's storage) are accepted, whatever the JavaScript asks; the owner's `SyncHost` sends the
 //! call and waits for its answer inside the entry, which holds the isolate's thread: the CPU the
 //! host spent answering is charged to the entry's watch, the rest of the wait is free up to
-//! [`SYNC_WAIT_ALLOWANCE`] per entry and charged as CPU past it, so the thread is held no longer
-//! than the entry's CPU budget and that allowance (`host/sync.rs`). The call counts among the
+//! [`SYNC_WAIT_ALLOWANCE`] per task and charged as CPU past it, so a request holds the thread no
+//! longer than its CPU budget and that allowance in all (`host/sync.rs`). The call counts among the
 //! task's calls in flight while it waits.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -113,6 +113,9 @@ pub(crate) struct HostState {
     pub entry: Option<EntryBudget>,
     /// The last synchronous answer (or error message), valid until the next callback.
     pub sync_answer: Vec<u8>,
+    /// What each task's synchronous calls have waited so far beyond the CPU their host spent (a
+    /// disk's `fsync`, the object's queue), free up to [`SYNC_WAIT_ALLOWANCE`] per task.
+    pub sync_waited: HashMap<u32, Duration>,
 }
 
 /// The running entry's watch and what it may still spend: a synchronous host call's wait is
@@ -124,9 +127,6 @@ pub(crate) struct EntryBudget {
     pub cpu: Duration,
     /// The task's wall-clock deadline.
     pub deadline: Instant,
-    /// What the entry's synchronous calls have waited so far beyond the CPU their host spent
-    /// (a disk's `fsync`, the object's queue), free up to [`SYNC_WAIT_ALLOWANCE`].
-    pub waited: Duration,
 }
 
 /// The source maps of a worker's transformed modules (TypeScript, lowered decorators) by module
@@ -246,6 +246,7 @@ impl HostState {
             sync_host: None,
             entry: None,
             sync_answer: Vec::new(),
+            sync_waited: HashMap::new(),
         }
     }
 
@@ -370,6 +371,7 @@ impl HostState {
         self.uncounted_by_task.remove(&task);
         self.logs.remove(&task);
         self.tags.remove(&task);
+        self.sync_waited.remove(&task);
         self.calling_tasks.remove(&task);
         self.sub_requests.remove(&task);
         let mut calls: Vec<u32> = self

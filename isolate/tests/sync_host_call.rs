@@ -2,8 +2,8 @@
 //! test hook): only a Durable Object's storage calls (and, in debug builds, `test.echo`) may be
 //! made so, whatever the JavaScript asks; the owner's `SyncHost` answers inside the entry, told
 //! the CPU the task has left. What the wait costs: the CPU the host reports it spent is charged
-//! as the task's CPU; the rest of the wait is free up to `SYNC_WAIT_ALLOWANCE` per entry and
-//! counts as CPU past it; past the CPU budget or the wall deadline the task fails with that
+//! as the task's CPU; the rest of the wait is free up to `SYNC_WAIT_ALLOWANCE` per task (across
+//! its entries) and counts as CPU past it; past the CPU budget or the wall deadline the task fails with that
 //! limit as if JavaScript had spent it. Real V8, a host that blocks on a sleep (no CPU of its
 //! own) and reports what it is told to.
 
@@ -224,5 +224,42 @@ fn a_wait_past_the_wall_deadline_ends_the_task_with_the_wall_limit() {
     assert!(
         matches!(result, Err(RunError::Limit(LimitKind::Wall))),
         "{result:?}"
+    );
+}
+
+/// The allowance is the task's, not each entry's: two waits of 400 ms, in two entries (a timer
+/// between them), pass it by 300 ms, which count as CPU on a 100 ms budget.
+#[test]
+fn the_allowance_is_the_tasks_across_its_entries() {
+    let src = "export default async () => { const call = () => __stockadeTestHostCallSync('do.get', new TextEncoder().encode('p')); call(); await new Promise((r) => setTimeout(r, 1)); call(); return 'both'; };";
+    let tight = Limits {
+        cpu: Duration::from_millis(100),
+        wall: Duration::from_secs(10),
+        ..limits()
+    };
+    let build = |delay_ms: u64| {
+        let mut w = Worker::new(engine(), tight.clone()).expect("isolate");
+        let mut set = ModuleSet::new([Module::new("main.js", src)]).expect("set");
+        w.load("main.js", &mut set).result.expect("loads");
+        w.install_test_host_call().expect("test hooks");
+        w.set_sync_host(Box::new(Sleepy::new(
+            Duration::from_millis(delay_ms),
+            Duration::ZERO,
+        )));
+        w
+    };
+    // Two waits of 200 ms: 400 ms in all, within the allowance.
+    let inv = build(200).call("null");
+    assert!(
+        matches!(inv.result.as_deref(), Ok("\"both\"")),
+        "{:?}",
+        inv.result
+    );
+    // Two of 400 ms: the second entry finds 100 ms of the allowance left.
+    let inv = build(400).call("null");
+    assert!(
+        matches!(inv.result, Err(RunError::Limit(LimitKind::Cpu))),
+        "{:?}",
+        inv.result
     );
 }

@@ -22,10 +22,12 @@ use serde_json::json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Api, ApiPath};
-use super::loader::tenant_and_json;
+use super::loader::body_or_error;
+use super::queue_pull::{int, object};
 use super::queues::queue_name;
 use super::AppState;
-use crate::queues::pull::PullSettings;
+use crate::queues::pull::{PullSettings, MAX_PULL_BATCH, MAX_VISIBILITY_MS};
+use crate::queues::MAX_DELAY;
 use crate::store::queues as stored;
 
 /// The answer for `name`'s consumer: a worker's, or the pull consumer's settings (`configured`:
@@ -41,6 +43,37 @@ fn described(name: &str, worker: Option<String>, kept: Option<PullSettings>) -> 
         }),
     };
     Json(body).into_response()
+}
+
+/// The settings a `PUT` gives, every field checked and named when bad (a null is an absent field:
+/// the default), the queue-dependent checks left to [`PullSettings::check`].
+fn parse(body: &[u8]) -> Result<PullSettings, ApiError> {
+    const FIELDS: [&str; 5] = [
+        "batch_size",
+        "visibility_timeout_ms",
+        "max_retries",
+        "dead_letter_queue",
+        "retry_delay",
+    ];
+    let map = object(body, "a pull consumer's JSON", &FIELDS)?;
+    let d = PullSettings::default();
+    let dead_letter_queue = match map.get("dead_letter_queue") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(q)) => Some(q.clone()),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "dead_letter_queue must be a queue's name (a string)".into(),
+            ))
+        }
+    };
+    Ok(PullSettings {
+        batch_size: int(&map, "", "batch_size", (1, MAX_PULL_BATCH))?.unwrap_or(d.batch_size),
+        visibility_timeout_ms: int(&map, "", "visibility_timeout_ms", (1, MAX_VISIBILITY_MS))?
+            .unwrap_or(d.visibility_timeout_ms),
+        max_retries: int(&map, "", "max_retries", (0, 100))?.unwrap_or(d.max_retries),
+        dead_letter_queue,
+        retry_delay: int(&map, "", "retry_delay", (0, MAX_DELAY))?.unwrap_or(d.retry_delay),
+    })
 }
 
 /// `GET /v1/queues/{name}/consumer`: `{"queue", "type": "worker", "worker"}` or `{"queue", "type":
@@ -71,9 +104,10 @@ pub async fn put(
     Api(name): ApiPath<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (tenant, settings): (String, PullSettings) =
-        tenant_and_json(&who, body, "a pull consumer's JSON")?;
+    let tenant = who.tenant()?;
+    let body = body_or_error(body)?;
     queue_name(&name)?;
+    let settings = parse(&body)?;
     settings.check(&name).map_err(ApiError::BadRequest)?;
     let (q, kept) = (name.clone(), settings.clone());
     state

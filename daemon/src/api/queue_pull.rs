@@ -35,7 +35,11 @@ use crate::store::StoreError;
 const MAX_SETTLE: usize = 100;
 
 /// `body` as a JSON object with only the fields `known` (an empty body: no fields).
-fn object(body: &[u8], what: &str, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn object(
+    body: &[u8],
+    what: &str,
+    known: &[&str],
+) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -58,7 +62,7 @@ fn fields(map: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), ApiE
 }
 
 /// The integer field `name` of `map` (named `at{name}`), `lo` to `hi`; `None` when absent.
-fn int(
+pub(super) fn int(
     map: &Map<String, Value>,
     at: &str,
     name: &str,

@@ -333,16 +333,20 @@ impl Gateway {
         record.rule = Some(rule);
         // From here the connect may wait (for a place, the resolver, the server, the handshake):
         // a close() before it connected (`fetch.abort` naming `call`) ends it wherever it is.
-        let closed_early = "the socket was closed before it connected";
+        // Allowed by the rules, ended by the tenant: audited as allowed, with the reason.
+        let abandoned = |mut record: Record| {
+            record.verdict = "allowed";
+            refuse(record, "the socket was closed before it connected".into())
+        };
         let Some((_watch, mut aborted)) = super::abort::watch(&context.resources, request.call)
         else {
-            return refuse(record, closed_early.into());
+            return abandoned(record);
         };
         // One of the request's open connections: waits (holding no lock) while six are open.
         let waiting = Instant::now();
         let slot = tokio::select! {
             biased;
-            _ = &mut aborted => return refuse(record, closed_early.into()),
+            _ = &mut aborted => return abandoned(record),
             slot = connections::open(&context.resources) => slot,
         };
         let slot = match slot {
@@ -365,7 +369,7 @@ impl Gateway {
         } else {
             let resolved = tokio::select! {
                 biased;
-                _ = &mut aborted => return refuse(record, closed_early.into()),
+                _ = &mut aborted => return abandoned(record),
                 resolved = resolve_checked(&self.addresses, &record.host) => resolved,
             };
             match resolved {
@@ -385,7 +389,7 @@ impl Gateway {
         record.verdict = "allowed";
         let connected = tokio::select! {
             biased;
-            _ = &mut aborted => return refuse(record, closed_early.into()),
+            _ = &mut aborted => return abandoned(record),
             connected = tokio::time::timeout(
                 CONNECT_TIMEOUT,
                 tokio::net::TcpStream::connect(&addresses[..]),
@@ -412,7 +416,7 @@ impl Gateway {
         if mode == Mode::On {
             let secured = tokio::select! {
                 biased;
-                _ = &mut aborted => return refuse(record, closed_early.into()),
+                _ = &mut aborted => return abandoned(record),
                 secured = tcp_tls::handshake(&tls, io, &record.host) => secured,
             };
             io = match secured {

@@ -174,20 +174,6 @@ fn parse_lease(lease_id: &str) -> Option<(&str, String)> {
 }
 
 impl Queues {
-    /// `tenant`'s `queue`'s pull consumer settings, Cloudflare's defaults when it has none.
-    pub async fn pull_settings(
-        &self,
-        tenant: &str,
-        queue: &str,
-    ) -> Result<PullSettings, StoreError> {
-        let (t, q) = (tenant.to_owned(), queue.to_owned());
-        let kept = self
-            .store
-            .tx(move |tx| stored::pull_consumer(tx, &t, &q))
-            .await?;
-        Ok(kept.unwrap_or_default())
-    }
-
     /// Leases up to `n` (default: the settings' batch size) deliverable messages of `tenant`'s
     /// `queue` for `visibility_ms` (default: the settings'); with the messages the queue then
     /// holds (leased and delayed ones included).
@@ -198,24 +184,25 @@ impl Queues {
         n: Option<u32>,
         visibility_ms: Option<u32>,
     ) -> Result<(Vec<PulledMessage>, i64), PullError> {
-        let settings = self.pull_settings(tenant, queue).await?;
-        let n = n.unwrap_or(settings.batch_size);
-        let visibility_ms = visibility_ms.unwrap_or(settings.visibility_timeout_ms);
-        let mut secrets = Vec::with_capacity(n as usize);
-        let mut hashes = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let (secret, hash) = new_lease()?;
-            secrets.push(secret);
-            hashes.push(hash);
-        }
         let (tenant, queue) = (tenant.to_owned(), queue.to_owned());
-        let max_deliveries = i64::from(settings.max_retries) + 1;
-        let dead_letter = settings.dead_letter_queue;
         let result = self
             .store
             .tx(move |tx| {
                 if let Some(worker) = stored::consumer_of(tx, &tenant, &queue)? {
                     return Ok(Err(worker));
+                }
+                // The settings in the same transaction as the pull: one version of them.
+                let settings = stored::pull_consumer(tx, &tenant, &queue)?.unwrap_or_default();
+                let n = n.unwrap_or(settings.batch_size);
+                let visibility_ms = visibility_ms.unwrap_or(settings.visibility_timeout_ms);
+                let max_deliveries = i64::from(settings.max_retries) + 1;
+                let dead_letter = settings.dead_letter_queue;
+                let mut secrets = Vec::with_capacity(n as usize);
+                let mut hashes = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let (secret, hash) = new_lease()?;
+                    secrets.push(secret);
+                    hashes.push(hash);
                 }
                 let now = now_ms();
                 let until = now.saturating_add(i64::from(visibility_ms));
@@ -230,13 +217,17 @@ impl Queues {
                     &hashes,
                 )?;
                 let backlog = stored::backlog(tx, &tenant, &queue, now)?.0;
-                Ok(Ok((pulled, backlog)))
+                Ok(Ok((pulled, backlog, secrets)))
             })
             .await?;
-        let (pulled, backlog) = result.map_err(PullError::Consumed)?;
+        let (pulled, backlog, secrets) = result.map_err(PullError::Consumed)?;
         self.count("pulled", pulled.leased.len() as u64);
         self.count("dropped", pulled.dropped);
         self.count("dead_lettered", pulled.dead_lettered);
+        if pulled.dead_lettered > 0 {
+            // The dead-letter queue may be a worker's: its dispatcher looks now.
+            self.wake.notify_one();
+        }
         let messages = pulled
             .leased
             .into_iter()
@@ -325,6 +316,9 @@ impl Queues {
         self.count("retried", acked.retried.saturating_sub(settled));
         self.count("dropped", dropped);
         self.count("dead_lettered", dead_lettered);
+        if dead_lettered > 0 {
+            self.wake.notify_one();
+        }
         Ok(acked)
     }
 }

@@ -16,7 +16,7 @@
 
 mod pull;
 
-use super::{StoreError, Tx, Val};
+use super::{Dialect, StoreError, Tx, Val};
 use crate::queues::Consumer;
 
 pub use pull::{delete_pull_consumer, leased, pull, pull_consumer, put_pull_consumer};
@@ -50,6 +50,21 @@ pub struct Claimed {
     pub created_ms: i64,
 }
 
+/// Holds `tenant`'s `queue`'s consumer lock for the rest of the transaction, on PostgreSQL (whose
+/// transactions read committed rows only: a worker's consumer and a pull consumer, each checking
+/// the other's table first, could otherwise both be kept by two daemons at once). SQLite's
+/// transactions are serialised already (`BEGIN IMMEDIATE`).
+pub(super) fn lock_consumer(tx: &mut dyn Tx, tenant: &str, queue: &str) -> Result<(), StoreError> {
+    if tx.dialect() == Dialect::Postgres {
+        let key = format!("queue-consumer/{tenant}/{queue}");
+        tx.exec(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
+            &[key.as_str().into()],
+        )?;
+    }
+    Ok(())
+}
+
 /// Records `consumers` as `tenant`'s worker `id`'s; a queue another worker of the tenant already
 /// consumes, or that has a pull consumer, is a `Conflict` (the caller's transaction then stores
 /// nothing).
@@ -60,6 +75,7 @@ pub fn put_consumers(
     consumers: &[Consumer],
 ) -> Result<(), StoreError> {
     for c in consumers {
+        lock_consumer(tx, tenant, &c.queue)?;
         if pull_consumer(tx, tenant, &c.queue)?.is_some() {
             return Err(StoreError::Conflict(format!(
                 "triggers.queues: queue {:?} has an HTTP pull consumer (a queue has one consumer; \

@@ -7,9 +7,9 @@
 //!   the thread that ran it) is charged to the entry as if JavaScript had spent it, and the host
 //!   is told what the entry has left, the most it may spend;
 //! - the rest of the wait (a disk's `fsync`, the object's queue) is free up to
-//!   [`SYNC_WAIT_ALLOWANCE`] per entry, so a write on a slow or loaded disk does not fail on a
-//!   small CPU budget, and is charged as CPU past it, so a thread is held at most the entry's
-//!   CPU budget plus that allowance at a time (a neighbour on the thread waits no longer);
+//!   [`SYNC_WAIT_ALLOWANCE`] per task (request), so a write on a slow or loaded disk does not
+//!   fail on a small CPU budget, and is charged as CPU past it, so a request holds its thread at
+//!   most its CPU budget plus that allowance in all (a neighbour on the thread waits no longer);
 //! - the wait ends at the task's wall deadline (the wall limit) or when the charge would pass
 //!   the CPU budget (the CPU limit);
 //! - the thread's own CPU while it waits (reading its socket for the others) is on its clock.
@@ -24,8 +24,8 @@ use crate::error::LimitKind;
 use super::{state, HostState, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
 use crate::ffi;
 
-/// How long an entry's synchronous calls may wait, beyond the CPU their host spent, before the
-/// wait counts as the entry's CPU time: the disk's share of a write, which a loaded machine can
+/// How long a task's synchronous calls may wait in all, beyond the CPU their host spent, before
+/// the wait counts as the task's CPU time: the disk's share of a write, which a loaded machine can
 /// stretch well past a small CPU budget.
 pub const SYNC_WAIT_ALLOWANCE: Duration = Duration::from_millis(500);
 
@@ -176,7 +176,8 @@ fn sync_call(
     // clears `entry` before dropping it), and this callback runs inside that entry.
     let guard = unsafe { &*entry.guard };
     let (cpu_budget, wall_deadline) = (entry.cpu, entry.deadline);
-    let free = SYNC_WAIT_ALLOWANCE.saturating_sub(entry.waited);
+    let waited = st.sync_waited.get(&task).copied().unwrap_or_default();
+    let free = SYNC_WAIT_ALLOWANCE.saturating_sub(waited);
     let now = Instant::now();
     let cpu_left = cpu_budget.saturating_sub(guard.cpu_spent());
     if cpu_left.is_zero() {
@@ -211,8 +212,8 @@ fn sync_call(
         _ => Duration::ZERO,
     };
     let idle = wait.saturating_sub(host_cpu);
-    if let Some(entry) = st.entry.as_mut() {
-        entry.waited += idle.min(free);
+    if !idle.is_zero() {
+        *st.sync_waited.entry(task).or_default() += idle.min(free);
     }
     guard.charge(host_cpu + idle.saturating_sub(free));
     match end {

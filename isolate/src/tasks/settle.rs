@@ -54,7 +54,6 @@ impl Worker {
             guard: &guard,
             cpu: cpu_left,
             deadline: t_deadline,
-            waited: Duration::ZERO,
         });
         let mut out = Outcome::new();
         let mut pumped = Outcome::new();

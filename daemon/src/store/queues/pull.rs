@@ -14,7 +14,7 @@
 //! consume a queue that has them (`super::put_consumers`): a queue has one consumer. Trusts: its
 //! callers for the lease hashes, the settings and the tenant.
 
-use super::{consumer_of, deliverable, lease, move_to, remove, Claimed};
+use super::{consumer_of, deliverable, lease, lock_consumer, move_to, remove, Claimed};
 use crate::queues::pull::PullSettings;
 use crate::store::{StoreError, Tx};
 
@@ -112,6 +112,7 @@ pub fn put_pull_consumer(
     queue: &str,
     settings: &PullSettings,
 ) -> Result<(), StoreError> {
+    lock_consumer(tx, tenant, queue)?;
     if let Some(worker) = consumer_of(tx, tenant, queue)? {
         return Err(StoreError::Conflict(format!(
             "queue {queue:?} is consumed by worker {worker} (its triggers.queues); a queue has \
