@@ -134,14 +134,6 @@ pub fn check_consumers(consumers: Vec<Consumer>, child: bool) -> Result<Vec<Cons
         if c.max_batch_timeout > 60 {
             return Err(format!("{at}.max_batch_timeout must be 0 to 60 (seconds)"));
         }
-        if c.max_retries > 100 {
-            return Err(format!("{at}.max_retries must be 0 to 100"));
-        }
-        if c.retry_delay > MAX_DELAY {
-            return Err(format!(
-                "{at}.retry_delay must be 0 to {MAX_DELAY} (seconds)"
-            ));
-        }
         if c.max_concurrency
             .is_some_and(|n| !(1..=MAX_CONCURRENCY).contains(&n))
         {
@@ -149,15 +141,38 @@ pub fn check_consumers(consumers: Vec<Consumer>, child: bool) -> Result<Vec<Cons
                 "{at}.max_concurrency must be 1 to {MAX_CONCURRENCY}"
             ));
         }
-        if let Some(dlq) = &c.dead_letter_queue {
-            if !crate::supervisor::bindings::valid_database_name(dlq) || *dlq == c.queue {
-                return Err(format!(
-                    "{at}.dead_letter_queue must be 1-64 of [A-Za-z0-9_-], another queue"
-                ));
-            }
-        }
+        check_retries(
+            &c.queue,
+            c.max_retries,
+            c.retry_delay,
+            c.dead_letter_queue.as_deref(),
+        )
+        .map_err(|e| format!("{at}.{e}"))?;
     }
     Ok(consumers)
+}
+
+/// The retry settings of any consumer of `queue`, a worker's or a pull's (`pull::PullSettings`),
+/// checked: `max_retries` 0 to 100, `retry_delay` 0 to [`MAX_DELAY`] seconds, a dead-letter queue
+/// a valid name other than the queue. The error names the field.
+pub fn check_retries(
+    queue: &str,
+    max_retries: u32,
+    retry_delay: u32,
+    dead_letter_queue: Option<&str>,
+) -> Result<(), String> {
+    if max_retries > 100 {
+        return Err("max_retries must be 0 to 100".into());
+    }
+    if retry_delay > MAX_DELAY {
+        return Err(format!("retry_delay must be 0 to {MAX_DELAY} (seconds)"));
+    }
+    if let Some(dlq) = dead_letter_queue {
+        if !crate::supervisor::bindings::valid_database_name(dlq) || dlq == queue {
+            return Err("dead_letter_queue must be 1-64 of [A-Za-z0-9_-], another queue".into());
+        }
+    }
+    Ok(())
 }
 
 /// The outcomes a message is counted under.

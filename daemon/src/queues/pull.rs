@@ -91,20 +91,12 @@ impl PullSettings {
                 "visibility_timeout_ms must be 1 to {MAX_VISIBILITY_MS}"
             ));
         }
-        if self.max_retries > 100 {
-            return Err("max_retries must be 0 to 100".into());
-        }
-        if self.retry_delay > MAX_DELAY {
-            return Err(format!("retry_delay must be 0 to {MAX_DELAY} (seconds)"));
-        }
-        if let Some(dlq) = &self.dead_letter_queue {
-            if !crate::supervisor::bindings::valid_database_name(dlq) || dlq == queue {
-                return Err(
-                    "dead_letter_queue must be 1-64 of [A-Za-z0-9_-], another queue".into(),
-                );
-            }
-        }
-        Ok(())
+        super::check_retries(
+            queue,
+            self.max_retries,
+            self.retry_delay,
+            self.dead_letter_queue.as_deref(),
+        )
     }
 
     /// The settings as a consumer's, for a message's fate ([`fate`]).
