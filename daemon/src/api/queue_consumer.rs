@@ -26,8 +26,7 @@ use super::loader::body_or_error;
 use super::queue_pull::{int, object};
 use super::queues::queue_name;
 use super::AppState;
-use crate::queues::pull::{PullSettings, MAX_PULL_BATCH, MAX_VISIBILITY_MS};
-use crate::queues::MAX_DELAY;
+use crate::queues::pull::PullSettings;
 use crate::store::queues as stored;
 
 /// The answer for `name`'s consumer: a worker's, or the pull consumer's settings (`configured`:
@@ -45,8 +44,9 @@ fn described(name: &str, worker: Option<String>, kept: Option<PullSettings>) -> 
     Json(body).into_response()
 }
 
-/// The settings a `PUT` gives, every field checked and named when bad (a null is an absent field:
-/// the default), the queue-dependent checks left to [`PullSettings::check`].
+/// The settings a `PUT` gives: each field an integer (or, `dead_letter_queue`, a string), named
+/// when it is not (a null is an absent field: the default); the ranges are
+/// [`PullSettings::check`]'s.
 fn parse(body: &[u8]) -> Result<PullSettings, ApiError> {
     const FIELDS: [&str; 5] = [
         "batch_size",
@@ -66,13 +66,15 @@ fn parse(body: &[u8]) -> Result<PullSettings, ApiError> {
             ))
         }
     };
+    let number = |name: &str, default: u32| -> Result<u32, ApiError> {
+        Ok(int(&map, "", name, (0, u32::MAX))?.unwrap_or(default))
+    };
     Ok(PullSettings {
-        batch_size: int(&map, "", "batch_size", (1, MAX_PULL_BATCH))?.unwrap_or(d.batch_size),
-        visibility_timeout_ms: int(&map, "", "visibility_timeout_ms", (1, MAX_VISIBILITY_MS))?
-            .unwrap_or(d.visibility_timeout_ms),
-        max_retries: int(&map, "", "max_retries", (0, 100))?.unwrap_or(d.max_retries),
+        batch_size: number("batch_size", d.batch_size)?,
+        visibility_timeout_ms: number("visibility_timeout_ms", d.visibility_timeout_ms)?,
+        max_retries: number("max_retries", d.max_retries)?,
         dead_letter_queue,
-        retry_delay: int(&map, "", "retry_delay", (0, MAX_DELAY))?.unwrap_or(d.retry_delay),
+        retry_delay: number("retry_delay", d.retry_delay)?,
     })
 }
 

@@ -100,8 +100,9 @@ fn body_of(content_type: &str, body: &[u8]) -> (Value, &'static str) {
 }
 
 /// `POST /v1/queues/{name}/messages/pull` `{"batch_size"?, "visibility_timeout_ms"?}` (absent:
-/// the queue's pull consumer settings', `queue_consumer.rs`): leases up to `batch_size` messages; `{"messages": [{"id", "body", "contentType", "timestamp_ms",
-/// "attempts", "lease_id"}], "message_backlog_count"}`.
+/// the queue's pull consumer settings', `queue_consumer.rs`): leases up to `batch_size`
+/// messages; `{"messages": [{"id", "body", "contentType", "timestamp_ms", "attempts",
+/// "lease_id"}], "message_backlog_count"}`.
 pub async fn pull(
     State(state): State<Arc<AppState>>,
     who: Caller,
@@ -143,10 +144,11 @@ pub async fn pull(
     Ok(Json(json!({ "messages": messages, "message_backlog_count": backlog })).into_response())
 }
 
-/// The list field `name` of `map`: each entry an object with a string `lease_id` and, for
-/// retries, an optional `delay_seconds` (absent: the pull consumer's `retry_delay`).
+/// Lease_ids, each with its retry's delay (seconds) if it names one.
 type Leases = Vec<(String, Option<u32>)>;
 
+/// The list field `name` of `map`: each entry an object with a string `lease_id` and, for
+/// retries, an optional `delay_seconds` (absent: the pull consumer's `retry_delay`).
 fn leases(map: &Map<String, Value>, name: &str, retry: bool) -> Result<Leases, ApiError> {
     let list = match map.get(name) {
         None | Some(Value::Null) => return Ok(Vec::new()),

@@ -289,7 +289,7 @@ async fn an_operation_is_stopped_at_its_requests_cpu_and_what_it_spent_is_counte
     let db = db(dir.as_path(), 1 << 20, 60_000);
     let k = key('d');
     let charged = |left: Option<Duration>| {
-        let spent = Spent::default();
+        let spent = Spent::measured();
         let charge = Charge {
             cpu_left: left,
             spent: spent.clone(),

@@ -48,7 +48,7 @@ pub struct PullSettings {
     #[serde(default = "default_visibility")]
     pub visibility_timeout_ms: u32,
     /// Deliveries beyond the first before a message goes to `dead_letter_queue` (or is dropped).
-    #[serde(default = "default_retries")]
+    #[serde(default = "super::default_retries")]
     pub max_retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_queue: Option<String>,
@@ -63,16 +63,13 @@ fn default_batch() -> u32 {
 fn default_visibility() -> u32 {
     DEFAULT_VISIBILITY_MS
 }
-fn default_retries() -> u32 {
-    3
-}
 
 impl Default for PullSettings {
     fn default() -> Self {
         PullSettings {
             batch_size: DEFAULT_BATCH,
             visibility_timeout_ms: DEFAULT_VISIBILITY_MS,
-            max_retries: default_retries(),
+            max_retries: super::default_retries(),
             dead_letter_queue: None,
             retry_delay: 0,
         }

@@ -79,20 +79,33 @@ pub struct CallContext {
 }
 
 /// CPU time a host call's handler spent for it, added up wherever the work ran (a blocking
-/// thread of the runtime's pool), read by the link when it answers.
+/// thread of the runtime's pool), read by the link when it answers. Only a synchronous call's is
+/// measured ([`Spent::measured`]); the default, every other call's, allocates nothing and keeps
+/// nothing.
 #[derive(Clone, Default, Debug)]
-pub struct Spent(Arc<std::sync::atomic::AtomicU64>);
+pub struct Spent(Option<Arc<std::sync::atomic::AtomicU64>>);
 
 impl Spent {
-    /// Adds `cpu` to what the call spent.
-    pub fn add(&self, cpu: std::time::Duration) {
-        let us = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
-        self.0.fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+    /// A call's measure, starting at nothing.
+    pub fn measured() -> Spent {
+        Spent(Some(Arc::default()))
     }
 
-    /// What the call spent so far, microseconds (saturated to the protocol's `u32`).
+    /// Adds `cpu` to what the call spent (nothing when it is not measured).
+    pub fn add(&self, cpu: std::time::Duration) {
+        if let Some(total) = &self.0 {
+            let us = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX);
+            total.fetch_add(us, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// What the call spent so far, microseconds (saturated to the protocol's `u32`; 0 when it is
+    /// not measured).
     pub fn micros(&self) -> u32 {
-        let us = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let us = self
+            .0
+            .as_ref()
+            .map_or(0, |t| t.load(std::sync::atomic::Ordering::Relaxed));
         u32::try_from(us).unwrap_or(u32::MAX)
     }
 }

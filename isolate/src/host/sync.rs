@@ -19,9 +19,8 @@
 use std::ffi::c_void;
 use std::time::{Duration, Instant};
 
-use crate::error::LimitKind;
-
 use super::{state, HostState, MAX_HOST_CALLS_PER_TASK, MAX_HOST_CALL_NAME, MAX_HOST_CALL_PAYLOAD};
+use crate::error::LimitKind;
 use crate::ffi;
 
 /// How long a task's synchronous calls may wait in all, beyond the CPU their host spent, before

@@ -48,7 +48,12 @@ impl Link {
         // `stockade_ipc::host_calls`).
         let counted = !continues_a_stream(name);
         let held;
-        let spent = Spent::default();
+        // Measured for a synchronous call only: its request is charged with it.
+        let spent = if cpu_left.is_some() {
+            Spent::measured()
+        } else {
+            Spent::default()
+        };
         let answer: HostFuture = {
             let mut table = self.table();
             let Some(pending) = table.pending.get_mut(&request_id) else {
