@@ -114,11 +114,11 @@ pub async fn fetch(
     // A WebSocket needs the connection back from hyper (`http.rs` puts the slot in).
     let upgrade =
         slot.and_then(|Extension(slot)| Some((websocket::asked(&method, &headers)?, slot)));
-    let id = worker_id(&uri)?;
-    let def = find(&state, &tenant, &id).await?;
-    // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
-    // for the worker's URL parser to judge), not the router's decoded copy: the segments after
-    // `/v1/workers/{id}/fetch`.
+    let def = find(&state, &tenant, &worker_id(&uri)?).await?;
+    let id = def.scope(); // its log ring
+                          // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
+                          // for the worker's URL parser to judge), not the router's decoded copy: the segments after
+                          // `/v1/workers/{id}/fetch`.
     let path = uri.path().splitn(6, '/').nth(5).unwrap_or("");
     let host = headers
         .get("host")

@@ -53,12 +53,15 @@ use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{event_wall_ms, request_limits, LimitsIn};
 use super::{outbound, AppState};
-use crate::store::workers;
+use crate::store::{worker_names, workers};
 use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkerCode {
+    /// A tenant-scoped name: this definition becomes the name's current version.
+    #[serde(default)]
+    name: Option<String>,
     main_module: String,
     modules: BTreeMap<String, ModuleValue>,
     #[serde(default)]
@@ -203,6 +206,11 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
         h.update(b);
     };
     field(tenant.as_bytes());
+    // Only when given: a definition without one keeps the id it always had.
+    if let Some(name) = &def.name {
+        field(b"name");
+        field(name.as_bytes());
+    }
     field(def.main_module.as_bytes());
     for m in &def.modules {
         field(m.name.as_bytes());
@@ -261,8 +269,12 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (tenant, code): (String, WorkerCode) = tenant_and_json(&who, body, "WorkerCode JSON")?;
-    let (id, _) = define(&state, &tenant, code, None).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+    let (id, def) = define(&state, &tenant, code, None).await?;
+    let answer = match &def.name {
+        Some(name) => serde_json::json!({ "id": id, "name": name }),
+        None => serde_json::json!({ "id": id }),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// Validates, stores (within the tenant's quota) and keeps `tenant`'s worker defined by `code`:
@@ -277,6 +289,20 @@ pub(super) async fn define(
 ) -> Result<(String, Arc<WorkerDef>), ApiError> {
     let tenant = tenant.to_owned();
     let limits = &state.config.limits;
+    if let Some(name) = &code.name {
+        if parent.is_some() {
+            return Err(ApiError::BadRequest(
+                "name: a Loader worker's child has no name (it is found by its parent's id for it)"
+                    .into(),
+            ));
+        }
+        if !worker_names::valid_name(name) {
+            return Err(ApiError::BadRequest(format!(
+                "name {name:?}: a worker's name is 1-63 of [a-z0-9_-], starting with a letter or \
+                 a digit"
+            )));
+        }
+    }
     if code.modules.is_empty() || code.modules.len() > wire::MAX_MODULES {
         return Err(ApiError::BadRequest(format!(
             "give 1 to {} modules",
@@ -364,6 +390,7 @@ pub(super) async fn define(
     let mut def = WorkerDef {
         id: WorkerId([0; 32]),
         tenant: tenant.clone(),
+        name: code.name,
         main_module,
         modules,
         env,
@@ -391,7 +418,8 @@ pub(super) async fn define(
     let quotas = state.quotas.quotas(&tenant);
     let check_and_put = move |tx: &mut dyn crate::store::Tx| {
         if workers::exists(tx, &stored.tenant, &key)? {
-            return Ok(Ok(()));
+            // A named one made again is its name's current version again (a rollback).
+            return worker_names::make_current(tx, &key, &stored).map(Ok);
         }
         let (held, held_bytes) = workers::usage(tx, &stored.tenant)?;
         let bytes = workers::stored_bytes(&stored)?;
@@ -410,6 +438,9 @@ pub(super) async fn define(
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
         Arc::clone(workers.entry(id.clone()).or_insert(def))
     };
+    if let Some(name) = &def.name {
+        remember_name(state, &tenant, name, Some(&id));
+    }
     refresh_code_features(state, &tenant);
     Ok((id, def))
 }
@@ -446,14 +477,61 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
     state.pool.set_code_features(tenant, features);
 }
 
-/// `tenant`'s worker `id`: from memory, else from the store (after a restart, or created by
-/// another daemon sharing the store), then kept in memory.
+/// How long a name's current version read from the store is trusted before it is read again
+/// (another daemon sharing the store may have made another version current; this daemon's own
+/// changes are seen at once).
+pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Records (`Some`) or forgets `tenant`'s name `name`'s current version as this daemon knows it.
+fn remember_name(state: &AppState, tenant: &str, name: &str, id: Option<&str>) {
+    let mut names = state.names.write().unwrap_or_else(|e| e.into_inner());
+    let key = (tenant.to_owned(), name.to_owned());
+    match id {
+        Some(id) => names.insert(key, (id.to_owned(), std::time::Instant::now())),
+        None => names.remove(&key),
+    };
+}
+
+/// The hex id of `tenant`'s name `name`'s current version, if it has one.
+async fn current_version(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    let key = (tenant.to_owned(), name.to_owned());
+    if let Some((id, read)) = state
+        .names
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+    {
+        if read.elapsed() < NAME_TTL {
+            return Ok(Some(id.clone()));
+        }
+    }
+    let (who, n) = key;
+    let current = state
+        .store
+        .tx(move |tx| worker_names::current(tx, &who, &n))
+        .await
+        .map_err(ApiError::from)?;
+    remember_name(state, tenant, name, current.as_deref());
+    Ok(current)
+}
+
+/// `tenant`'s worker `id`, or its name's current version when `id` is a name (a worker id is 64
+/// hex digits, a name at most 63 characters): from memory, else from the store (after a restart,
+/// or created by another daemon sharing the store), then kept in memory.
 pub(super) async fn find(
     state: &AppState,
     tenant: &str,
     id: &str,
 ) -> Result<Arc<WorkerDef>, ApiError> {
     const MISSING: ApiError = ApiError::NotFound("no such worker");
+    if worker_names::valid_name(id) {
+        let current = current_version(state, tenant, id).await?.ok_or(MISSING)?;
+        return Box::pin(find(state, tenant, &current)).await;
+    }
     let cached = state.workers.read().map_err(|_| MISSING)?.get(id).cloned();
     if let Some(def) = cached {
         return if def.tenant == tenant {
@@ -493,7 +571,10 @@ pub async fn list(State(state): State<Arc<AppState>>, who: Caller) -> Result<Res
     let bytes: i64 = listed.iter().map(|w| w.bytes).sum();
     let workers: Vec<serde_json::Value> = listed
         .iter()
-        .map(|w| serde_json::json!({ "id": w.id, "createdMs": w.created_ms, "bytes": w.bytes }))
+        .map(|w| match &w.name {
+            Some(name) => serde_json::json!({ "id": w.id, "name": name, "createdMs": w.created_ms, "bytes": w.bytes }),
+            None => serde_json::json!({ "id": w.id, "createdMs": w.created_ms, "bytes": w.bytes }),
+        })
         .collect();
     Ok(Json(serde_json::json!({
         "workers": workers,
@@ -510,8 +591,14 @@ pub async fn describe(
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
+    let id = hex(&def.id);
     // As the scheduler fires them: a `PUT .../triggers` replaces the definition's.
     let crons = super::scheduled::stored_crons(&state, &tenant, &id).await?;
+    // Whether it is its name's current version (an unnamed worker is its own).
+    let current = match &def.name {
+        Some(name) => current_version(&state, &tenant, name).await?.as_deref() == Some(&id),
+        None => true,
+    };
     let modules: Vec<&str> = def.modules.iter().map(|m| m.name.as_str()).collect();
     let bindings: serde_json::Map<String, serde_json::Value> = def
         .env
@@ -521,6 +608,8 @@ pub async fn describe(
         .collect();
     Ok(Json(serde_json::json!({
         "id": id,
+        "name": def.name,
+        "current": current,
         "mainModule": def.main_module,
         "modules": modules,
         "compatibilityDate": def.compatibility_date,
@@ -544,25 +633,49 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
-    let (who, key) = (tenant.clone(), id.clone());
-    state
+    let key = hex(&def.id);
+    // By name: every version of it; by id: that one (a name then points at its newest other).
+    let by_name = def.name.clone().filter(|name| *name == id);
+    let (who, name) = (tenant.clone(), by_name.clone());
+    let deleted = state
         .store
-        .tx(move |tx| workers::delete(tx, &who, &key))
+        .tx(move |tx| match name {
+            Some(name) => worker_names::delete_all(tx, &who, &name),
+            None => workers::delete(tx, &who, &key).map(|_| vec![key]),
+        })
         .await
         .map_err(ApiError::from)?;
+    if let Some(name) = &def.name {
+        remember_name(&state, &tenant, name, None); // read again from the store when asked
+    }
+    let mut defs = Vec::with_capacity(deleted.len());
     if let Ok(mut workers) = state.workers.write() {
-        workers.remove(&id);
+        for id in &deleted {
+            defs.extend(workers.remove(id));
+        }
     }
-    def.deleted
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    // Its Durable Objects' accepted WebSockets go with it ("going away"), as its objects do.
-    if let Some(objects) = state.objects.get() {
-        objects
-            .sockets
-            .close_worker(&tenant, &id, 1001, DELETED_REASON);
+    let scope = def.scope();
+    // What the scope keeps (its objects' sockets, its logs) goes with its last version.
+    let scope_gone = match &def.name {
+        None => true,
+        Some(name) => current_version(&state, &tenant, name).await?.is_none(),
+    };
+    for def in &defs {
+        def.deleted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    state.logs.forget(&id);
+    if scope_gone {
+        // Its Durable Objects' accepted WebSockets go with it ("going away"), as its objects do.
+        if let Some(objects) = state.objects.get() {
+            objects
+                .sockets
+                .close_worker(&tenant, &scope, 1001, DELETED_REASON);
+        }
+        state.logs.forget(&scope);
+    }
     refresh_code_features(&state, &tenant);
-    state.pool.dispose_worker(&def).await;
+    for def in &defs {
+        state.pool.dispose_worker(def).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

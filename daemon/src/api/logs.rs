@@ -134,9 +134,9 @@ pub async fn logs(
     Api(query): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
-    find(&state, &tenant, &id).await?;
+    let ring = find(&state, &tenant, &id).await?.scope();
     let limit = query.limit.unwrap_or(MAX_LINES).min(MAX_LINES);
-    Ok(Json(serde_json::json!({ "logs": state.logs.latest(&id, limit) })).into_response())
+    Ok(Json(serde_json::json!({ "logs": state.logs.latest(&ring, limit) })).into_response())
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ async fn attempt(
         Ok(def) => def,
         Err(full) => return Attempt::Failed(full.0),
     };
-    let in_flight = super::InFlight::held(objects, key);
+    let in_flight = super::InFlight::held(objects, key, &def);
     let info = json!([{ "retryCount": retry, "isRetry": retry > 0 }]);
     let call = Call::Alarm {
         entrypoint: key.class.clone(),

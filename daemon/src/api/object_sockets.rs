@@ -314,7 +314,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         Ok(def) => def,
         Err(full) => return failed(full.0),
     };
-    let in_flight = super::InFlight::held(objects, key);
+    let in_flight = super::InFlight::held(objects, key, &def);
     let call = Call::Rpc {
         entrypoint: key.class.clone(),
         method: EVENT_METHOD.to_owned(),

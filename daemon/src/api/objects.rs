@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::loader::{find, hex};
+use super::loader::find;
 use super::AppState;
 use crate::objects::directory::{valid_id, ObjectKey};
 use crate::objects::Objects;
@@ -67,20 +67,23 @@ fn refusal(name: &str, message: impl Into<String>) -> Vec<u8> {
 struct InFlight {
     objects: Arc<Objects>,
     key: ObjectKey,
+    /// The incarnation entered (a reset one's calls no longer count for the object).
+    def: stockade_ipc::WorkerId,
 }
 
 impl InFlight {
-    fn held(objects: &Arc<Objects>, key: &ObjectKey) -> Keep {
+    fn held(objects: &Arc<Objects>, key: &ObjectKey, def: &crate::supervisor::WorkerDef) -> Keep {
         Arc::new(InFlight {
             objects: Arc::clone(objects),
             key: key.clone(),
+            def: def.id,
         })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.objects.directory().leave(&self.key);
+        self.objects.directory().leave(&self.key, &self.def);
     }
 }
 
@@ -109,10 +112,17 @@ impl ObjectCalls {
                 let Some(state) = state.upgrade() else {
                     return;
                 };
-                let gone = objects.directory().idle(idle);
+                let (gone, reset) = {
+                    let mut directory = objects.directory();
+                    (directory.idle(idle), directory.take_reset())
+                };
                 for (key, def) in gone {
                     state.pool.dispose_worker(&def).await;
                     objects.db.close(&key);
+                }
+                // The object lives on in its new version: its file stays open.
+                for def in reset {
+                    state.pool.dispose_worker(&def).await;
                 }
             }
         });
@@ -157,7 +167,7 @@ impl ObjectCalls {
             .directory()
             .object_of(&caller.id)
             .map(|k| k.worker.clone())
-            .unwrap_or_else(|| hex(&caller.id));
+            .unwrap_or_else(|| caller.scope());
         if op == "do.call"
             && head
                 .get("method")
@@ -222,7 +232,7 @@ impl ObjectCalls {
             Ok(def) => def,
             Err(full) => return Ok(refusal("QuotaExceededError", full.0)),
         };
-        let in_flight = InFlight::held(&self.objects, &key);
+        let in_flight = InFlight::held(&self.objects, &key, &def);
         let callee = super::worker_fetch::Callee {
             def,
             entrypoint: class_name.clone(),
@@ -252,15 +262,15 @@ impl ObjectCalls {
 /// The worker whose log ring a call's console lines go to (`GET /v1/workers/{id}/logs`): the
 /// definition's own, except for a live Durable Object's, which runs as a definition of its own
 /// (`objects/directory.rs`) and whose lines go to the worker that exports its class.
-pub(super) fn log_ring_of(state: &AppState, def: &stockade_ipc::WorkerId) -> String {
+pub(super) fn log_ring_of(state: &AppState, def: &crate::supervisor::WorkerDef) -> String {
     state
         .objects
         .get()
         .and_then(|objects| {
             objects
                 .directory()
-                .object_of(def)
+                .object_of(&def.id)
                 .map(|key| key.worker.clone())
         })
-        .unwrap_or_else(|| hex(def))
+        .unwrap_or_else(|| def.scope())
 }

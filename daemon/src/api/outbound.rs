@@ -41,6 +41,14 @@ pub async fn resolve(
         None => Outbound::Policy,
         Some(None) => Outbound::Blocked,
         Some(Some(OutboundWorker { worker })) => {
+            // By id only: an id hashes the definition it names, so a chain cannot come back to a
+            // worker; a name's next version could.
+            if crate::store::worker_names::valid_name(&worker) {
+                return Err(ApiError::BadRequest(format!(
+                    "globalOutbound: name the worker {worker:?} by its id (a name's next \
+                     version could make a cycle)"
+                )));
+            }
             find(state, tenant, &worker).await.map_err(|_| {
                 ApiError::BadRequest(format!(
                     "globalOutbound: no worker {worker:?} of this tenant"

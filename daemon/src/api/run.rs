@@ -257,6 +257,7 @@ async fn one_off(
     Ok(Arc::new(WorkerDef {
         id: WorkerId(id),
         tenant: tenant.to_owned(),
+        name: None,
         main_module: "main.ts".into(),
         features: CodeFeatures::of(&modules),
         modules,

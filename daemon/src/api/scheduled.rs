@@ -61,7 +61,7 @@ pub struct Report {
 /// Runs the scheduled handler of `def` for `cron` due at `time_ms`, and records its lines in
 /// the worker's log ring.
 pub async fn run_event(state: &AppState, def: Arc<WorkerDef>, cron: &str, time_ms: u64) -> Report {
-    let id = def.id.to_hex();
+    let id = def.scope(); // its log ring
     let tenant = def.tenant.clone();
     let call = Call::Scheduled {
         cron: cron.to_owned(),
@@ -182,6 +182,7 @@ pub async fn fire(state: &AppState, trigger: &StoredTrigger, time_ms: i64) -> Fi
         }
     };
     let time = u64::try_from(time_ms).unwrap_or(0);
+    let ring = def.scope();
     let report = run_event(state, def, &trigger.cron, time).await;
     if report.outcome == "noHandler" {
         // Said where the tenant looks: its worker's logs.
@@ -192,7 +193,7 @@ pub async fn fire(state: &AppState, trigger: &StoredTrigger, time_ms: i64) -> Fi
                 trigger.cron
             ),
         };
-        state.logs.record(&trigger.worker, &[line]);
+        state.logs.record(&ring, &[line]);
     }
     if report.outcome != "ok" {
         tracing::warn!(
@@ -225,6 +226,7 @@ pub async fn run_now(
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
     let def = find(&state, &tenant, &id).await?;
+    let id = def.id.to_hex();
     let cron = match query.cron {
         Some(cron) => cron,
         None => stored_crons(&state, &tenant, &id)
@@ -290,7 +292,7 @@ pub async fn get_triggers(
     Api(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
-    find(&state, &tenant, &id).await?;
+    let id = find(&state, &tenant, &id).await?.id.to_hex();
     let crons = stored_crons(&state, &tenant, &id).await?;
     Ok(Json(serde_json::json!({ "crons": crons })).into_response())
 }
@@ -309,13 +311,26 @@ pub async fn put_triggers(
     if def.deleted.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::NotFound("no such worker"));
     }
+    let id = def.id.to_hex();
+    let name = def.name.clone();
     let crons =
         crate::scheduled::check_crons(body.crons, state.config.limits.max_crons_per_worker, false)
             .map_err(ApiError::BadRequest)?;
     let (t, i, stored) = (tenant.clone(), id.clone(), crons.clone());
     let replaced = state
         .store
-        .tx(move |tx| triggers::replace(tx, &t, &i, &stored))
+        .tx(move |tx| {
+            // A name's triggers are its current version's (`store::worker_names`).
+            if let Some(name) = name {
+                if crate::store::worker_names::current(tx, &t, &name)?.as_deref() != Some(&i) {
+                    return Err(crate::store::StoreError::Conflict(format!(
+                        "worker {i} is not the current version of {name:?}: its triggers are \
+                         the current version's (PUT /v1/workers/{name}/triggers)"
+                    )));
+                }
+            }
+            triggers::replace(tx, &t, &i, &stored)
+        })
         .await?;
     if !replaced {
         return Err(ApiError::NotFound("no such worker"));

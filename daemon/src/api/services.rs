@@ -338,7 +338,7 @@ pub(super) async fn rpc(
         method: method.to_owned(),
         args_json: args.to_vec(),
     };
-    let id = super::objects::log_ring_of(state, &def.id);
+    let id = super::objects::log_ring_of(state, &def);
     // The lines its work makes after the answer (`ctx.waitUntil`, a Durable Object's timers)
     // go to the same ring as its answer's.
     let streams = Streams {

@@ -60,7 +60,7 @@ pub(super) async fn deliver(
         keep,
     } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
-    let id = super::objects::log_ring_of(state, &def.id);
+    let id = super::objects::log_ring_of(state, &def);
     let call = Call::Fetch {
         method: request.method,
         url: request.url,

@@ -176,7 +176,7 @@ impl ObjectDb {
     /// The file of `key`, or why there is none.
     pub fn path(&self, key: &ObjectKey) -> Result<PathBuf, SqlError> {
         if !valid_tenant(&key.tenant)
-            || !valid_id(&key.worker)
+            || !(valid_id(&key.worker) || crate::store::worker_names::valid_name(&key.worker))
             || !valid_class_name(&key.class)
             || !valid_id(&key.id)
         {

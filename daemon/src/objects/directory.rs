@@ -65,6 +65,10 @@ struct Live {
 pub struct Directory {
     live: HashMap<ObjectKey, Live>,
     by_def: HashMap<WorkerId, ObjectKey>,
+    /// Incarnations reset because their worker has a new version, to dispose
+    /// ([`Directory::take_reset`]); their ids, to say so to their late storage calls.
+    reset: Vec<Arc<WorkerDef>>,
+    reset_ids: std::collections::HashSet<WorkerId>,
     per_tenant: HashMap<String, usize>,
     made: u64,
 }
@@ -119,6 +123,13 @@ impl Directory {
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         let name = name.filter(|n| verified(key, n));
+        if self.live.get(key).is_some_and(|l| l.parent.id != parent.id) {
+            // Its worker's name has another current version (or its version was deleted): the
+            // incarnation is reset, as Cloudflare restarts an object on a deploy. Its calls in
+            // flight finish without its storage (no longer its: `object_of`), the next is the
+            // new version's.
+            self.retire(key);
+        }
         if let Some(live) = self.live.get_mut(key) {
             live.in_flight += 1;
             live.last_used = Instant::now();
@@ -161,12 +172,38 @@ impl Directory {
         Ok(def)
     }
 
-    /// A call [`Directory::enter`] counted is over.
-    pub fn leave(&mut self, key: &ObjectKey) {
-        if let Some(live) = self.live.get_mut(key) {
+    /// A call [`Directory::enter`] counted for incarnation `def` is over (nothing, if `def` was
+    /// reset since).
+    pub fn leave(&mut self, key: &ObjectKey, def: &WorkerId) {
+        if let Some(live) = self.live.get_mut(key).filter(|l| l.def.id == *def) {
             live.in_flight = live.in_flight.saturating_sub(1);
             live.last_used = Instant::now();
         }
+    }
+
+    /// Takes `key`'s incarnation out of the directory to be disposed as reset.
+    fn retire(&mut self, key: &ObjectKey) {
+        if let Some(live) = self.live.remove(key) {
+            self.by_def.remove(&live.def.id);
+            if let Some(n) = self.per_tenant.get_mut(&key.tenant) {
+                *n = n.saturating_sub(1);
+            }
+            self.reset_ids.insert(live.def.id);
+            self.reset.push(live.def);
+        }
+    }
+
+    /// The incarnations reset since the last call, to dispose.
+    pub fn take_reset(&mut self) -> Vec<Arc<WorkerDef>> {
+        for def in &self.reset {
+            self.reset_ids.remove(&def.id);
+        }
+        std::mem::take(&mut self.reset)
+    }
+
+    /// Whether `def` is an incarnation reset for a new version and not yet disposed.
+    pub fn was_reset(&self, def: &WorkerId) -> bool {
+        self.reset_ids.contains(def)
     }
 
     /// Which object the incarnation `def` is, while it is live.
@@ -239,6 +276,7 @@ fn incarnation(key: &ObjectKey, name: Option<&str>, parent: &WorkerDef, n: u64) 
     WorkerDef {
         id: WorkerId(h.finalize().into()),
         tenant: parent.tenant.clone(),
+        name: None,
         main_module: parent.main_module.clone(),
         modules: parent.modules.clone(),
         env,
@@ -263,6 +301,7 @@ mod tests {
         Arc::new(WorkerDef {
             id: WorkerId([7; 32]),
             tenant: "t".into(),
+            name: None,
             main_module: "m.js".into(),
             modules: Vec::new(),
             env: vec![("A".into(), serde_json::json!(1))],
@@ -306,8 +345,8 @@ mod tests {
             .expect("another tenant");
         // In flight: never idle.
         assert!(d.idle(Duration::ZERO).is_empty());
-        d.leave(&key("t", 'a'));
-        d.leave(&key("t", 'a'));
+        d.leave(&key("t", 'a'), &a.id);
+        d.leave(&key("t", 'a'), &a.id);
         let gone = d.idle(Duration::ZERO);
         assert_eq!(gone.len(), 1);
         assert!(d.object_of(&a.id).is_none());
@@ -348,7 +387,7 @@ mod tests {
         );
         assert_eq!(d.object_keeping(&forged.id), Some((k.clone(), None)));
         for _ in 0..2 {
-            d.leave(&k);
+            d.leave(&k, &forged.id);
         }
         assert_eq!(d.idle(Duration::ZERO).len(), 1);
         // An event's incarnation, named as the file keeps it: nothing to keep again.
@@ -360,8 +399,8 @@ mod tests {
         assert_eq!(d.object_keeping(&stored.id), Some((k.clone(), None)));
         let live = d.enter_live(&k).expect("live");
         assert!(Arc::ptr_eq(&stored, &live));
-        d.leave(&k);
-        d.leave(&k);
+        d.leave(&k, &stored.id);
+        d.leave(&k, &stored.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1);
         // A caller's verified name: the incarnation's, and handed out to keep.
         let named = d.enter(&k, Some("room-7"), &p, (9, 9)).expect("room");
@@ -370,5 +409,64 @@ mod tests {
             d.object_keeping(&named.id),
             Some((k.clone(), Some("room-7".into())))
         );
+    }
+
+    #[test]
+    fn a_new_version_of_the_worker_resets_the_incarnation_and_its_old_calls_count_no_more() {
+        let mut d = Directory::default();
+        let v1 = parent();
+        let v2 = Arc::new(WorkerDef {
+            id: WorkerId([8; 32]),
+            ..clone_def(&v1)
+        });
+        let k = key("t", 'a');
+        let old = d.enter(&k, None, &v1, (1, 1)).expect("room");
+        // The same version: the same incarnation.
+        let same = d.enter(&k, None, &v1, (1, 1)).expect("live");
+        assert!(Arc::ptr_eq(&old, &same));
+        // A new version: a new incarnation at once, within the caps (the old one's place is
+        // freed), while the old one's calls are still in flight.
+        let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
+        assert_ne!(old.id, new.id);
+        assert!(
+            d.object_of(&old.id).is_none(),
+            "no storage for the reset one"
+        );
+        assert_eq!(d.object_of(&new.id), Some(&k));
+        assert!(d.was_reset(&old.id) && !d.was_reset(&new.id));
+        // The old one's calls ending leave the new one in flight.
+        d.leave(&k, &old.id);
+        d.leave(&k, &old.id);
+        assert!(
+            d.idle(Duration::ZERO).is_empty(),
+            "the new call is in flight"
+        );
+        let reset = d.take_reset();
+        assert_eq!(reset.len(), 1);
+        assert_eq!(reset[0].id, old.id);
+        assert!(d.take_reset().is_empty() && !d.was_reset(&old.id));
+        d.leave(&k, &new.id);
+        assert_eq!(d.idle(Duration::ZERO).len(), 1);
+    }
+
+    fn clone_def(d: &WorkerDef) -> WorkerDef {
+        WorkerDef {
+            id: d.id,
+            tenant: d.tenant.clone(),
+            name: d.name.clone(),
+            main_module: d.main_module.clone(),
+            modules: d.modules.clone(),
+            env: d.env.clone(),
+            bindings: Arc::clone(&d.bindings),
+            limits: d.limits,
+            event_wall_ms: d.event_wall_ms,
+            compatibility_date: d.compatibility_date.clone(),
+            compatibility_flags: d.compatibility_flags.clone(),
+            features: d.features,
+            outbound: d.outbound.clone(),
+            crons: d.crons.clone(),
+            queues: d.queues.clone(),
+            deleted: AtomicBool::new(false),
+        }
     }
 }

@@ -120,6 +120,19 @@ impl Objects {
         }
     }
 
+    /// Why a storage or socket call (`what`) of the request of definition `incarnation` has no
+    /// object.
+    fn not_live(&self, incarnation: Option<&stockade_ipc::WorkerId>, what: &str) -> String {
+        if incarnation.is_some_and(|id| self.directory().was_reset(id)) {
+            format!(
+                "this Durable Object was reset: its worker has a new version, which has its \
+                 {what} now (this call's work goes on without it)"
+            )
+        } else {
+            format!("{what} belongs to a live Durable Object; this request is not one's")
+        }
+    }
+
     /// A `do.ws.*` call of the calling object's (`sockets.rs`).
     fn socket_call(
         &self,
@@ -140,9 +153,10 @@ impl Objects {
                     _ => directory.object_of(&def.id).map(|k| (k.clone(), None)),
                 }
             })
-            .ok_or(
-                "ctx.acceptWebSocket belongs to a live Durable Object; this request is not one's",
-            )?;
+            .ok_or_else(|| {
+                let incarnation = context.caller.worker.as_ref().map(|def| def.id);
+                self.not_live(incarnation.as_ref(), "ctx.acceptWebSocket")
+            })?;
         if let Some(name) = keep {
             self.db.keep_name(&key, name);
         }
@@ -173,12 +187,7 @@ impl Objects {
         let (key, keep) = incarnation
             .as_ref()
             .and_then(|id| self.directory().object_keeping(id))
-            .ok_or_else(|| {
-                Err(
-                    "ctx.storage belongs to a live Durable Object; this request is not one's"
-                        .to_owned(),
-                )
-            })?;
+            .ok_or_else(|| Err(self.not_live(incarnation.as_ref(), "ctx.storage")))?;
         if let Some(name) = keep {
             // Queued first: the incarnation's first storage call keeps its name with the file.
             self.db.keep_name(&key, name);

@@ -33,6 +33,7 @@ mod tests;
 pub mod triggers;
 #[cfg(test)]
 mod triggers_tests;
+pub mod worker_names;
 pub mod workers;
 pub mod workspace;
 pub mod workspace_ops;
@@ -96,6 +97,14 @@ impl Row {
         match self.0.get(i) {
             Some(Val::Text(v)) => Ok(v.clone()),
             _ => Err(StoreError::Corrupt(format!("column {i} is not text"))),
+        }
+    }
+
+    /// A text column that may be NULL.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get(i) {
+            Some(Val::Null) => Ok(None),
+            _ => self.text(i).map(Some),
         }
     }
 

@@ -88,6 +88,7 @@ fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
     WorkerDef {
         id: stockade_ipc::WorkerId([0xab; 32]),
         tenant: tenant.into(),
+        name: None,
         main_module: "main.js".into(),
         features: crate::supervisor::CodeFeatures::of(&modules),
         modules,

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use stockade_ipc::{ModuleKind, WorkerId};
 
-use super::{now_ms, StoreError, Tx};
+use super::{now_ms, StoreError, Tx, Val};
 use crate::supervisor::{bindings, CodeFeatures, Outbound, WorkerDef};
 
 #[derive(Serialize, Deserialize)]
@@ -23,6 +23,9 @@ struct StoredModule {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredDef {
+    /// Its tenant-scoped name, if made with one (`worker_names`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     main_module: String,
     modules: Vec<StoredModule>,
     env: Vec<(String, serde_json::Value)>,
@@ -46,6 +49,7 @@ struct StoredDef {
 
 fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
     let stored = StoredDef {
+        name: def.name.clone(),
         main_module: def.main_module.clone(),
         modules: def
             .modules
@@ -97,6 +101,7 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
     Ok(WorkerDef {
         id: parse_id(id).ok_or_else(|| corrupt("id".into()))?,
         tenant: tenant.to_owned(),
+        name: stored.name,
         main_module: stored.main_module,
         features: CodeFeatures::of(&modules),
         modules,
@@ -129,18 +134,23 @@ pub fn parse_id(hex: &str) -> Option<WorkerId> {
     Some(WorkerId(id))
 }
 
-/// Stores `def` under its tenant and `id` (the same id is the same definition: kept as is).
+/// Stores `def` under its tenant and `id` (the same id is the same definition: kept as is), with
+/// its triggers; a named one becomes its name's current version (`worker_names`).
 pub fn put(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), StoreError> {
     tx.exec(
-        "INSERT INTO workers (tenant, id, def, created_ms) VALUES (?1, ?2, ?3, ?4) \
+        "INSERT INTO workers (tenant, id, def, created_ms, name) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (tenant, id) DO NOTHING",
         &[
             def.tenant.as_str().into(),
             id.into(),
             encode(def)?.into(),
             now_ms().into(),
+            def.name.as_deref().map_or(Val::Null, Val::from),
         ],
     )?;
+    if def.name.is_some() {
+        return super::worker_names::make_current(tx, id, def);
+    }
     super::triggers::put(tx, &def.tenant, id, &def.crons)?;
     super::queues::put_consumers(tx, &def.tenant, id, &def.queues)
 }
@@ -165,6 +175,7 @@ pub fn usage(tx: &mut dyn Tx, tenant: &str) -> Result<(usize, u64), StoreError> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub id: String,
+    pub name: Option<String>,
     pub created_ms: i64,
     pub bytes: i64,
 }
@@ -173,7 +184,7 @@ pub struct Listed {
 /// first.
 pub fn list(tx: &mut dyn Tx, tenant: &str) -> Result<Vec<Listed>, StoreError> {
     let rows = tx.query(
-        "SELECT id, CAST(created_ms AS BIGINT), CAST(length(def) AS BIGINT) FROM workers \
+        "SELECT id, CAST(created_ms AS BIGINT), CAST(length(def) AS BIGINT), name FROM workers \
          WHERE tenant = ?1 ORDER BY created_ms, id",
         &[tenant.into()],
     )?;
@@ -183,6 +194,7 @@ pub fn list(tx: &mut dyn Tx, tenant: &str) -> Result<Vec<Listed>, StoreError> {
                 id: row.text(0)?,
                 created_ms: row.int(1)?,
                 bytes: row.int(2)?,
+                name: row.opt_text(3)?,
             })
         })
         .collect()
@@ -214,12 +226,26 @@ pub fn get(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Option<WorkerDef>,
     }
 }
 
-/// Deletes `tenant`'s worker `id`; whether it existed.
+/// Deletes `tenant`'s worker `id`; whether it existed. A named one's name then points at its
+/// newest remaining version, or is forgotten with its last (`worker_names::after_delete`).
 pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    let name = tx
+        .query(
+            "SELECT name FROM workers WHERE tenant = ?1 AND id = ?2",
+            &[tenant.into(), id.into()],
+        )?
+        .first()
+        .map(|row| row.opt_text(0))
+        .transpose()?
+        .flatten();
     super::triggers::delete(tx, tenant, id)?;
     super::queues::delete_consumers(tx, tenant, id)?;
-    Ok(tx.exec(
+    let deleted = tx.exec(
         "DELETE FROM workers WHERE tenant = ?1 AND id = ?2",
         &[tenant.into(), id.into()],
-    )? > 0)
+    )? > 0;
+    if let Some(name) = name {
+        super::worker_names::after_delete(tx, tenant, &name, id)?;
+    }
+    Ok(deleted)
 }

@@ -42,6 +42,9 @@ use super::link::AskError;
 pub struct WorkerDef {
     pub id: WorkerId,
     pub tenant: String,
+    /// Its tenant-scoped name (`name` in the WorkerCode), if made with one: a version of that
+    /// name (`store::worker_names`).
+    pub name: Option<String>,
     pub main_module: String,
     pub modules: Vec<stockade_ipc::Module>,
     /// `env` as given (any JSON values; bindings among them).
@@ -66,6 +69,14 @@ pub struct WorkerDef {
     pub queues: Vec<crate::queues::Consumer>,
     /// Deleted through the API: never loaded again (a reload after a death skips it).
     pub deleted: AtomicBool,
+}
+
+impl WorkerDef {
+    /// What outlives its versions: its name if it has one, else its hex id. Its Durable Objects
+    /// and its log ring are keyed by it, so a new version of a named worker keeps them.
+    pub fn scope(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.id.to_hex())
+    }
 }
 
 /// The streamed bodies of a `Call::Fetch`: the rest of its upload (`Call::Fetch::body_streamed`),

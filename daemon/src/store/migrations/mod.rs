@@ -76,10 +76,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0012_queue_pull_consumers.sqlite.sql"),
         postgres: include_str!("0012_queue_pull_consumers.postgres.sql"),
     },
+    Migration {
+        version: 13,
+        sqlite: include_str!("0013_worker_names.sqlite.sql"),
+        postgres: include_str!("0013_worker_names.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 12;
+pub const LATEST: i64 = 13;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;

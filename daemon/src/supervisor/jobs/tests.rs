@@ -39,6 +39,7 @@ fn def_with(event_wall_ms: Option<u32>) -> Arc<WorkerDef> {
     Arc::new(WorkerDef {
         id: WorkerId([9; 32]),
         tenant: "t".into(),
+        name: None,
         main_module: "main.js".into(),
         modules: vec![],
         env: vec![],

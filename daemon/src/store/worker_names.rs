@@ -1,0 +1,108 @@
+//! Worker names at rest: which definition is a name's *current version* (`worker_names`), and
+//! the versions a name has (`workers.name`).
+//!
+//! A definition made with a `name` is one version of that name. Making one current (creating it,
+//! or creating it again: a rollback) moves the name's triggers to it: the other versions' cron
+//! triggers and queue consumers are deleted and its own (from its definition) written, in the
+//! caller's transaction, so a name's triggers fire for one version only. Deleting the current
+//! version makes the newest remaining one current the same way; deleting the last one forgets the
+//! name.
+//!
+//! Guarantees: a name points at a stored definition of its tenant that has that name, or at
+//! nothing; the triggers of a named definition are stored only while it is current. Trusts: the
+//! rows (written by this module and `workers`) and its callers' checks of the definitions.
+
+use super::{now_ms, StoreError, Tx};
+use crate::supervisor::WorkerDef;
+
+/// Whether `name` may name a worker: 1-63 of `[a-z0-9_-]`, starting with a letter or a digit
+/// (Cloudflare's script names). A worker's hex id is 64 characters, so no name is an id; a name
+/// is a safe path component (an object's storage lives under it, `objects::db`).
+pub fn valid_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && (b == b'_' || b == b'-'))
+        })
+}
+
+/// The hex id of `tenant`'s name `name`'s current version, if it has one.
+pub fn current(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
+    let rows = tx.query(
+        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2",
+        &[tenant.into(), name.into()],
+    )?;
+    rows.first().map(|row| row.text(0)).transpose()
+}
+
+/// The hex ids of the stored versions of `tenant`'s name `name`, newest first.
+pub fn versions(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Vec<String>, StoreError> {
+    let rows = tx.query(
+        "SELECT id FROM workers WHERE tenant = ?1 AND name = ?2 ORDER BY created_ms DESC, id DESC",
+        &[tenant.into(), name.into()],
+    )?;
+    rows.iter().map(|row| row.text(0)).collect()
+}
+
+/// Makes the stored definition `def` (hex id `id`, which has a name) its name's current version,
+/// with the name's triggers (see the module's text). A queue another worker consumes is a
+/// `Conflict`, as when an unnamed definition is stored.
+pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), StoreError> {
+    let Some(name) = def.name.as_deref() else {
+        return Ok(());
+    };
+    let tenant = def.tenant.as_str();
+    for other in versions(tx, tenant, name)? {
+        if other != id {
+            super::triggers::delete(tx, tenant, &other)?;
+            super::queues::delete_consumers(tx, tenant, &other)?;
+        }
+    }
+    tx.exec(
+        "INSERT INTO worker_names (tenant, name, id, set_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms",
+        &[tenant.into(), name.into(), id.into(), now_ms().into()],
+    )?;
+    super::triggers::put(tx, tenant, id, &def.crons)?;
+    super::queues::put_consumers(tx, tenant, id, &def.queues)
+}
+
+/// After version `id` of `tenant`'s name `name` was deleted: when it was current, the newest
+/// remaining version becomes current (its id), or the name is forgotten (`None`); otherwise the
+/// current version stays (its id).
+pub fn after_delete(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let current = current(tx, tenant, name)?;
+    if current.as_deref() != Some(id) {
+        return Ok(current);
+    }
+    let newest = versions(tx, tenant, name)?.into_iter().next();
+    let Some(newest) = newest else {
+        tx.exec(
+            "DELETE FROM worker_names WHERE tenant = ?1 AND name = ?2",
+            &[tenant.into(), name.into()],
+        )?;
+        return Ok(None);
+    };
+    let def = super::workers::get(tx, tenant, &newest)?
+        .ok_or_else(|| StoreError::Corrupt(format!("worker {newest}: listed, not stored")))?;
+    make_current(tx, &newest, &def)?;
+    Ok(Some(newest))
+}
+
+/// Deletes every version of `tenant`'s name `name` and the name: their hex ids.
+pub fn delete_all(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Vec<String>, StoreError> {
+    tx.exec(
+        "DELETE FROM worker_names WHERE tenant = ?1 AND name = ?2",
+        &[tenant.into(), name.into()],
+    )?;
+    let ids = versions(tx, tenant, name)?;
+    for id in &ids {
+        // With the name gone, no other version is made current.
+        super::workers::delete(tx, tenant, id)?;
+    }
+    Ok(ids)
+}

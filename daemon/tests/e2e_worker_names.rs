@@ -1,0 +1,279 @@
+//! Worker names end to end (a real daemon, jailed workers, the SQLite store): a definition made
+//! with a `name` is a version of it; `/v1/workers/{name}/...` reaches the current version; the
+//! name's Durable Objects keep their storage across versions and run the current version's code
+//! (a live object is reset at its next call); making an old version again rolls back; deleting
+//! the current version makes the newest other one current; deleting by name deletes them all;
+//! the name survives `kill -9`. Its cron triggers and queue consumers move with the current
+//! version; a service binding by name calls the current version; bad names are `400`s.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const COUNTER: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  inc() {
+    const n = (this.ctx.storage.kv.get("n") ?? 0) + 1;
+    this.ctx.storage.kv.put("n", n);
+    console.log(`VERSION counted ${n}`);
+    return { n, version: "VERSION" };
+  }
+}
+export default { async fetch(req, env) {
+  const o = env.NS.getByName("room");
+  return Response.json({ front: "VERSION", object: await o.inc() });
+} };
+"#;
+
+fn counter(version: &str) -> Value {
+    json!({
+        "name": "counter",
+        "mainModule": "main.js",
+        "modules": { "main.js": COUNTER.replace("VERSION", version) },
+        "env": { "NS": { "binding": "durable_object_namespace", "class_name": "Counter" } },
+    })
+}
+
+fn created(d: &Daemon, t: &str, body: &Value) -> String {
+    let (status, v) = create_worker(d, t, body);
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().expect("id").to_owned()
+}
+
+fn delete(d: &Daemon, t: &str, what: &str) -> u16 {
+    client()
+        .delete(format!("{}/v1/workers/{what}", d.base()))
+        .bearer_auth(t)
+        .send()
+        .expect("delete")
+        .status()
+        .as_u16()
+}
+
+/// One count through `worker` (a name or an id): (the front's version, the object's, n).
+fn inc(d: &Daemon, t: &str, worker: &str) -> (String, String, u64) {
+    let v = fetch_json(d, t, worker, "");
+    (
+        v["front"].as_str().expect("front").to_owned(),
+        v["object"]["version"].as_str().expect("version").to_owned(),
+        v["object"]["n"].as_u64().expect("n"),
+    )
+}
+
+fn tenant_config() -> String {
+    format!(
+        "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
+        tenant_token(0)
+    )
+}
+
+#[test]
+fn a_names_durable_objects_keep_their_storage_across_versions_rollbacks_deletes_and_kill_9() {
+    let d = Daemon::start_raw("names-do", 1, &tenant_config(), &[]);
+    let t = tenant_token(0);
+    let (status, v) = create_worker(&d, &t, &counter("v1"));
+    assert_eq!((status, v["name"].clone()), (201, json!("counter")), "{v}");
+    let v1 = v["id"].as_str().expect("id").to_owned();
+    assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 1));
+    assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 2));
+
+    // A new version: the live object is reset to its code, its storage kept.
+    let v2 = created(&d, &t, &counter("v2"));
+    assert_ne!(v1, v2);
+    assert_eq!(inc(&d, &t, "counter"), ("v2".into(), "v2".into(), 3));
+    // The old version is still reachable by its id, but the name's objects are the current
+    // version's.
+    assert_eq!(inc(&d, &t, &v1), ("v1".into(), "v2".into(), 4));
+    let (status, described) = get_json(&d, Some(&t), &format!("/v1/workers/{v1}"));
+    assert_eq!(status, 200, "{described}");
+    assert_eq!(
+        (described["name"].clone(), described["current"].clone()),
+        (json!("counter"), json!(false))
+    );
+    let (_, described) = get_json(&d, Some(&t), "/v1/workers/counter");
+    assert_eq!(
+        (described["id"].clone(), described["current"].clone()),
+        (json!(v2), json!(true))
+    );
+
+    // Made again, the old version is current again: a rollback.
+    assert_eq!(created(&d, &t, &counter("v1")), v1);
+    assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 5));
+    let (_, listed) = get_json(&d, Some(&t), "/v1/workers");
+    let named: Vec<(&str, &str)> = listed["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| {
+            (
+                w["id"].as_str().unwrap_or(""),
+                w["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(named, [(v1.as_str(), "counter"), (v2.as_str(), "counter")]);
+
+    // One log ring for the name, every version's lines in it.
+    let (_, logs) = get_json(&d, Some(&t), "/v1/workers/counter/logs");
+    let logs = logs.to_string();
+    for line in ["v1 counted 1", "v2 counted 3", "v1 counted 5"] {
+        assert!(logs.contains(line), "{line} missing from {logs}");
+    }
+
+    // Deleting the current version makes the newest other one current.
+    assert_eq!(delete(&d, &t, &v1), 204);
+    assert_eq!(inc(&d, &t, "counter"), ("v2".into(), "v2".into(), 6));
+    assert_eq!(fetch(&d, &t, &v1).0, 404);
+
+    // The name and its current version survive kill -9.
+    let dir = d.kill9();
+    let d = Daemon::start_in(dir, 1, &tenant_config(), &[]);
+    assert_eq!(inc(&d, &t, "counter"), ("v2".into(), "v2".into(), 7));
+
+    // Deleting by name deletes every version; the objects' storage stays, as a deleted
+    // worker's does, for the name's next version.
+    let v3 = created(&d, &t, &counter("v3"));
+    assert_eq!(delete(&d, &t, "counter"), 204);
+    for gone in ["counter", v2.as_str(), v3.as_str()] {
+        assert_eq!(fetch(&d, &t, gone).0, 404, "{gone}");
+    }
+    assert_eq!(delete(&d, &t, "counter"), 404);
+    created(&d, &t, &counter("v4"));
+    assert_eq!(inc(&d, &t, "counter"), ("v4".into(), "v4".into(), 8));
+}
+
+const CALLEE: &str = r#"
+export default {
+  fetch() { return new Response("callee VERSION"); },
+  scheduled() {},
+  async queue(batch) { for (const m of batch.messages) { console.log(`VERSION got ${m.body}`); m.ack(); } },
+};
+"#;
+
+fn callee(version: &str, crons: &[&str]) -> Value {
+    json!({
+        "name": "callee",
+        "mainModule": "main.js",
+        "modules": { "main.js": CALLEE.replace("VERSION", version) },
+        "triggers": { "crons": crons, "queues": [{ "queue": "jobs", "max_batch_timeout": 0 }] },
+    })
+}
+
+fn crons_of(d: &Daemon, t: &str, worker: &str) -> Value {
+    let (status, v) = get_json(d, Some(t), &format!("/v1/workers/{worker}/triggers"));
+    assert_eq!(status, 200, "{v}");
+    v["crons"].clone()
+}
+
+#[test]
+fn names_are_checked_and_triggers_consumers_and_service_bindings_follow_the_current_version() {
+    let d = Daemon::start_raw("names-triggers", 1, &tenant_config(), &[]);
+    let t = tenant_token(0);
+    let code = json!({ "main.js": "export default { fetch() { return new Response('x'); } };" });
+    for bad in ["Counter", "-x", "a.b", "", "naïve", &"a".repeat(64)] {
+        let body = json!({ "name": bad, "mainModule": "main.js", "modules": code });
+        let (status, v) = create_worker(&d, &t, &body);
+        assert_eq!(status, 400, "{bad:?}: {v}");
+    }
+    let longest = "a".repeat(63);
+    let body = json!({ "name": longest, "mainModule": "main.js", "modules": code });
+    assert_eq!(create_worker(&d, &t, &body).0, 201, "63 characters");
+
+    let v1 = created(&d, &t, &callee("v1", &["*/5 * * * *"]));
+    assert_eq!(crons_of(&d, &t, "callee"), json!(["*/5 * * * *"]));
+    // A worker of another name may not consume the name's queue ...
+    let other = json!({ "name": "other", "mainModule": "main.js", "modules": { "main.js": CALLEE },
+        "triggers": { "queues": [{ "queue": "jobs" }] } });
+    let (status, v) = create_worker(&d, &t, &other);
+    assert_eq!(status, 409, "{v}");
+    // ... but its next version takes its triggers and its queue over.
+    let v2 = created(&d, &t, &callee("v2", &["0 * * * *"]));
+    assert_eq!(crons_of(&d, &t, "callee"), json!(["0 * * * *"]));
+    assert_eq!(crons_of(&d, &t, &v1), json!([]));
+    let (status, v) = put_json(
+        &d,
+        Some(&t),
+        &format!("/v1/workers/{v1}/triggers"),
+        r#"{"crons": ["1 * * * *"]}"#,
+    );
+    assert_eq!(status, 409, "an old version's triggers: {v}");
+    let (status, v) = put_json(
+        &d,
+        Some(&t),
+        "/v1/workers/callee/triggers",
+        r#"{"crons": ["2 * * * *"]}"#,
+    );
+    assert_eq!(
+        (status, v["crons"].clone()),
+        (200, json!(["2 * * * *"])),
+        "{v}"
+    );
+    let sent = client()
+        .post(format!("{}/v1/queues/jobs/messages", d.base()))
+        .bearer_auth(&t)
+        .json(&json!({ "messages": [{ "body": "m1" }] }))
+        .send()
+        .expect("send");
+    assert_eq!(sent.status().as_u16(), 202);
+    let logs = wait_for_logs(&d, &t, "callee", "got m1");
+    assert!(
+        logs.contains("v2 got m1") && !logs.contains("v1 got"),
+        "{logs}"
+    );
+
+    // A service binding by name calls the name's current version.
+    let caller = load_with_env(
+        &d,
+        &t,
+        "export default { async fetch(req, env) { return env.S.fetch(req); } };",
+        json!({ "S": { "binding": "service", "worker": "callee" } }),
+    );
+    assert_eq!(fetch(&d, &t, &caller), (200, "callee v2".into()));
+    // Deleting the current version gives the name (and its triggers) back to the one before.
+    assert_eq!(delete(&d, &t, &v2), 204);
+    assert_eq!(fetch(&d, &t, &caller), (200, "callee v1".into()));
+    assert_eq!(crons_of(&d, &t, "callee"), json!(["*/5 * * * *"]));
+
+    // A globalOutbound names its worker by id only (a name's next version could make a cycle).
+    let body = json!({ "mainModule": "main.js", "modules": code, "globalOutbound": { "worker": "callee" } });
+    let (status, v) = create_worker(&d, &t, &body);
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("by its id"), "{v}");
+    // A Loader child has no name.
+    let parent = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          try {
+            const r = await env.LOADER.get("c", () => ({ name: "child", mainModule: "m.js", modules: { "m.js": "export default { fetch() { return new Response('child'); } };" } })).getEntrypoint().fetch("http://x/");
+            return new Response(await r.text());
+          } catch (e) { return new Response(`refused: ${e.message}`); }
+        } };"#,
+        json!({ "LOADER": { "binding": "loader" } }),
+    );
+    let (status, text) = fetch(&d, &t, &parent);
+    assert!(
+        status == 200
+            && text.contains("refused")
+            && text.contains("Loader worker's child has no name"),
+        "{status} {text}"
+    );
+}
+
+/// The logs of `worker` as text, polled until `what` is in them (for up to 30 s).
+fn wait_for_logs(d: &Daemon, t: &str, worker: &str, what: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let (_, logs) = get_json(d, Some(t), &format!("/v1/workers/{worker}/logs"));
+        let text = logs.to_string();
+        if text.contains(what) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no {what:?} in the logs: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
