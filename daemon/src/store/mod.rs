@@ -34,6 +34,8 @@ pub mod triggers;
 #[cfg(test)]
 mod triggers_tests;
 pub mod worker_names;
+#[cfg(test)]
+mod worker_names_tests;
 pub mod workers;
 pub mod workspace;
 pub mod workspace_ops;

@@ -79,7 +79,7 @@ async fn store(backend: Arc<dyn Backend>) -> Store {
         .expect("migrated store")
 }
 
-fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
+pub(super) fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> WorkerDef {
     let modules = vec![stockade_ipc::Module {
         name: "main.js".into(),
         kind: stockade_ipc::ModuleKind::Js,
@@ -131,9 +131,19 @@ async fn migrations_are_versioned(backend: Arc<dyn Backend>) {
     // whose table came with version 8).
     let mut d = def("t-mig", vec![]);
     d.crons.clear();
-    raw.tx(move |tx| workers::put(tx, ID, &d))
-        .await
-        .expect("put");
+    raw.tx(move |tx| {
+        // The row as version 1 wrote it (no name column yet).
+        tx.exec(
+            "INSERT INTO workers (tenant, id, def, created_ms) VALUES (?1, ?2, ?3, 1)",
+            &[
+                d.tenant.as_str().into(),
+                ID.into(),
+                workers::encode(&d)?.into(),
+            ],
+        )
+    })
+    .await
+    .expect("put");
     let s = store(Arc::clone(&backend)).await;
     assert_eq!(s.tx(migrations::version).await.expect("version"), LATEST);
     let back = s.tx(|tx| workers::get(tx, "t-mig", ID)).await.expect("get");
@@ -737,6 +747,7 @@ async fn suite(backend: Arc<dyn Backend>) {
     workers_round_trip(&s).await;
     super::queues_tests::queues_behave(&s).await;
     super::triggers_tests::triggers_behave(&s).await;
+    super::worker_names_tests::names_behave(&s).await;
     capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
     kv_behaves(&s).await;

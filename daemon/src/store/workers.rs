@@ -47,7 +47,8 @@ struct StoredDef {
     queues: Vec<crate::queues::Consumer>,
 }
 
-fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
+/// `def` as its row's `def` column holds it.
+pub(super) fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
     let stored = StoredDef {
         name: def.name.clone(),
         main_module: def.main_module.clone(),

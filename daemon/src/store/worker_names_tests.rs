@@ -1,0 +1,123 @@
+//! Worker names at rest, run on both backends by the store suite (`tests::suite`): a name's
+//! current version, its triggers moving with it, rollback, deletes, and tenants kept apart.
+
+use super::worker_names::{self, current, versions};
+use super::{triggers, workers, Store};
+use crate::supervisor::WorkerDef;
+
+fn version(tenant: &str, name: &str, byte: u8, cron: &str) -> (String, WorkerDef) {
+    let mut def = super::tests::def(tenant, Vec::new());
+    def.id = stockade_ipc::WorkerId([byte; 32]);
+    def.name = Some(name.into());
+    def.crons = vec![cron.into()];
+    (def.id.to_hex(), def)
+}
+
+pub(super) async fn names_behave(s: &Store) {
+    let (v1, def1) = version("t-name", "app", 1, "1 * * * *");
+    let (v2, def2) = version("t-name", "app", 2, "2 * * * *");
+    let (u1, def_u) = version("u-name", "app", 3, "3 * * * *");
+    s.tx(move |tx| {
+        workers::put(tx, &v1, &def1)?;
+        workers::put(tx, &u1, &def_u)
+    })
+    .await
+    .expect("put v1");
+    let (v1, def1) = version("t-name", "app", 1, "1 * * * *");
+    let (v2c, u1) = (v2.clone(), version("u-name", "app", 3, "").0);
+    s.tx(move |tx| workers::put(tx, &v2c, &def2))
+        .await
+        .expect("put v2");
+    let state = |tenant: &'static str| {
+        s.tx(move |tx| {
+            let now = current(tx, tenant, "app")?;
+            let all = versions(tx, tenant, "app")?;
+            let crons: Vec<Vec<String>> = all
+                .iter()
+                .map(|id| triggers::of(tx, tenant, id))
+                .collect::<Result<_, _>>()?;
+            Ok((now, all.len(), crons.concat()))
+        })
+    };
+    let stored = s
+        .tx(|tx| workers::get(tx, "t-name", &stockade_ipc::WorkerId([2; 32]).to_hex()))
+        .await
+        .expect("get");
+    assert_eq!(
+        stored.and_then(|d| d.name),
+        Some("app".to_owned()),
+        "the name round-trips"
+    );
+    // The newest is current, and only its triggers are stored; the other tenant's name is its own.
+    assert_eq!(
+        state("t-name").await.expect("state"),
+        (Some(v2.clone()), 2, vec!["2 * * * *".to_owned()])
+    );
+    assert_eq!(
+        state("u-name").await.expect("state"),
+        (Some(u1.clone()), 1, vec!["3 * * * *".to_owned()])
+    );
+
+    // Made current again (a rollback): the triggers move back.
+    let (back, def_back) = (v1.clone(), version("t-name", "app", 1, "1 * * * *").1);
+    s.tx(move |tx| worker_names::make_current(tx, &back, &def_back))
+        .await
+        .expect("rollback");
+    assert_eq!(
+        state("t-name").await.expect("state"),
+        (Some(v1.clone()), 2, vec!["1 * * * *".to_owned()])
+    );
+
+    // Deleting the current version: the other is current, with its triggers.
+    let gone = v1.clone();
+    let existed = s
+        .tx(move |tx| workers::delete(tx, "t-name", &gone))
+        .await
+        .expect("delete");
+    assert!(existed);
+    assert_eq!(
+        state("t-name").await.expect("state"),
+        (Some(v2.clone()), 1, vec!["2 * * * *".to_owned()])
+    );
+    // Deleting a version that is not current changes nothing else.
+    s.tx(move |tx| workers::put(tx, &v1, &def1))
+        .await
+        .expect("put v1 again");
+    let (v1, _) = version("t-name", "app", 1, "");
+    let other = v2.clone();
+    s.tx(move |tx| workers::delete(tx, "t-name", &other))
+        .await
+        .expect("delete v2");
+    assert_eq!(
+        state("t-name").await.expect("state"),
+        (Some(v1.clone()), 1, vec!["1 * * * *".to_owned()])
+    );
+
+    // Deleting every version forgets the name.
+    let deleted = s
+        .tx(|tx| worker_names::delete_all(tx, "t-name", "app"))
+        .await
+        .expect("delete all");
+    assert_eq!(deleted, [v1]);
+    assert_eq!(state("t-name").await.expect("state"), (None, 0, Vec::new()));
+    assert_eq!(
+        state("u-name").await.expect("state"),
+        (Some(u1), 1, vec!["3 * * * *".to_owned()])
+    );
+    for (name, ok) in [
+        ("app", true),
+        ("a-b_c9", true),
+        ("9lives", true),
+        (&*"a".repeat(63), true),
+        (&*"a".repeat(64), false),
+        ("", false),
+        ("-a", false),
+        ("_a", false),
+        ("A", false),
+        ("a.b", false),
+        ("a/b", false),
+        ("é", false),
+    ] {
+        assert_eq!(worker_names::valid_name(name), ok, "{name:?}");
+    }
+}
