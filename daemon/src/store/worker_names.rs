@@ -51,17 +51,19 @@ pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), St
         return Ok(());
     };
     let tenant = def.tenant.as_str();
+    // The pointer first: its row lock orders concurrent makers of the name (PostgreSQL), so the
+    // versions listed next include every one committed before.
+    tx.exec(
+        "INSERT INTO worker_names (tenant, name, id, set_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms",
+        &[tenant.into(), name.into(), id.into(), now_ms().into()],
+    )?;
     for other in versions(tx, tenant, name)? {
         if other != id {
             super::triggers::delete(tx, tenant, &other)?;
             super::queues::delete_consumers(tx, tenant, &other)?;
         }
     }
-    tx.exec(
-        "INSERT INTO worker_names (tenant, name, id, set_ms) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms",
-        &[tenant.into(), name.into(), id.into(), now_ms().into()],
-    )?;
     super::triggers::put(tx, tenant, id, &def.crons)?;
     super::queues::put_consumers(tx, tenant, id, &def.queues)
 }
@@ -75,7 +77,16 @@ pub fn after_delete(
     name: &str,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let current = current(tx, tenant, name)?;
+    // Locked: a version made meanwhile is either seen here as current, or made after.
+    let locked = format!(
+        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{}",
+        tx.for_update()
+    );
+    let current = tx
+        .query(&locked, &[tenant.into(), name.into()])?
+        .first()
+        .map(|row| row.text(0))
+        .transpose()?;
     if current.as_deref() != Some(id) {
         return Ok(current);
     }

@@ -120,4 +120,35 @@ pub(super) async fn names_behave(s: &Store) {
     ] {
         assert_eq!(worker_names::valid_name(name), ok, "{name:?}");
     }
+
+    // Versions of one name made at once: one is current, and only its triggers are stored.
+    let mut tasks = Vec::new();
+    for i in 10..22u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (id, def) = version("t-race", "race", i, &format!("{i} * * * *"));
+            s.tx(move |tx| workers::put(tx, &id, &def)).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("put");
+    }
+    let (now, all, crons) = s
+        .tx(|tx| {
+            let now = current(tx, "t-race", "race")?;
+            let all = versions(tx, "t-race", "race")?;
+            let mut crons = Vec::new();
+            for id in &all {
+                for cron in triggers::of(tx, "t-race", id)? {
+                    crons.push((id.clone(), cron));
+                }
+            }
+            Ok((now, all, crons))
+        })
+        .await
+        .expect("state");
+    assert_eq!(all.len(), 12);
+    let now = now.expect("a current version");
+    assert_eq!(crons.len(), 1, "{crons:?}");
+    assert_eq!(crons[0].0, now, "the triggers are the current version's");
 }
