@@ -63,8 +63,9 @@ fn inc(d: &Daemon, t: &str, worker: &str) -> (String, String, u64) {
 
 fn tenant_config() -> String {
     format!(
-        "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
-        tenant_token(0)
+        "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants]]\nid = \"t1\"\ntoken = \"{}\"\n",
+        tenant_token(0),
+        tenant_token(1)
     )
 }
 
@@ -77,6 +78,11 @@ fn a_names_durable_objects_keep_their_storage_across_versions_rollbacks_deletes_
     let v1 = v["id"].as_str().expect("id").to_owned();
     assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 1));
     assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 2));
+    // A name is its tenant's: another tenant neither reaches it nor shares its objects.
+    let t1 = tenant_token(1);
+    assert_eq!(fetch(&d, &t1, "counter").0, 404);
+    created(&d, &t1, &counter("other"));
+    assert_eq!(inc(&d, &t1, "counter"), ("other".into(), "other".into(), 1));
 
     // A new version: the live object is reset to its code, its storage kept.
     let v2 = created(&d, &t, &counter("v2"));
@@ -276,4 +282,50 @@ fn wait_for_logs(d: &Daemon, t: &str, worker: &str, what: &str) -> String {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_name_moved_through_one_daemon_is_followed_by_another_sharing_postgresql() {
+    let Some(pg) = pg_schema("e2e_worker_names") else {
+        return;
+    };
+    let shared = std::env::temp_dir().join(format!("stockade-e2e-names-{}", std::process::id()));
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    let key = shared.join("secret.key");
+    std::fs::write(&key, "cd".repeat(32)).expect("key");
+    let tail = format!(
+        "[store]\nurl = \"{}\"\nsecret_key_file = \"{}\"\n{}",
+        pg.url,
+        key.display(),
+        tenant_config()
+    );
+    let a = Daemon::start_raw("names-shared-a", 1, &tail, &[]);
+    let b = Daemon::start_raw("names-shared-b", 1, &tail, &[]);
+    let t = tenant_token(0);
+    let app = |version: &str| {
+        json!({ "name": "app", "mainModule": "main.js", "modules": { "main.js":
+            format!("export default {{ fetch() {{ return new Response('{version}'); }} }};") } })
+    };
+    created(&a, &t, &app("v1"));
+    assert_eq!(fetch(&b, &t, "app"), (200, "v1".into()));
+    // B trusts what it read for a second (`NAME_TTL`), then reads the store again.
+    let until = |want: (u16, &str)| {
+        let since = std::time::Instant::now();
+        loop {
+            let got = fetch(&b, &t, "app");
+            if got.0 == want.0 && (want.0 != 200 || got.1 == want.1) {
+                return;
+            }
+            assert!(
+                since.elapsed() < std::time::Duration::from_secs(10),
+                "B still answers {got:?}, not {want:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    created(&a, &t, &app("v2"));
+    until((200, "v2"));
+    assert_eq!(delete(&a, &t, "app"), 204);
+    until((404, "no such worker"));
+    let _ = std::fs::remove_dir_all(shared);
 }

@@ -49,6 +49,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Api, ApiPath};
 use super::json;
+pub(super) use super::names::find;
+use super::names::{current_version, remember_name};
 use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{event_wall_ms, request_limits, LimitsIn};
@@ -462,7 +464,7 @@ pub(super) async fn check_services(
 }
 
 /// The code features of all of `tenant`'s workers are risk signals of the tenant.
-fn refresh_code_features(state: &AppState, tenant: &str) {
+pub(super) fn refresh_code_features(state: &AppState, tenant: &str) {
     let features = state
         .workers
         .read()
@@ -475,87 +477,6 @@ fn refresh_code_features(state: &AppState, tenant: &str) {
         })
         .unwrap_or_default();
     state.pool.set_code_features(tenant, features);
-}
-
-/// How long a name's current version read from the store is trusted before it is read again
-/// (another daemon sharing the store may have made another version current; this daemon's own
-/// changes are seen at once).
-pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Records (`Some`) or forgets `tenant`'s name `name`'s current version as this daemon knows it.
-fn remember_name(state: &AppState, tenant: &str, name: &str, id: Option<&str>) {
-    let mut names = state.names.write().unwrap_or_else(|e| e.into_inner());
-    let key = (tenant.to_owned(), name.to_owned());
-    match id {
-        Some(id) => names.insert(key, (id.to_owned(), std::time::Instant::now())),
-        None => names.remove(&key),
-    };
-}
-
-/// The hex id of `tenant`'s name `name`'s current version, if it has one.
-async fn current_version(
-    state: &AppState,
-    tenant: &str,
-    name: &str,
-) -> Result<Option<String>, ApiError> {
-    let key = (tenant.to_owned(), name.to_owned());
-    if let Some((id, read)) = state
-        .names
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-    {
-        if read.elapsed() < NAME_TTL {
-            return Ok(Some(id.clone()));
-        }
-    }
-    let (who, n) = key;
-    let current = state
-        .store
-        .tx(move |tx| worker_names::current(tx, &who, &n))
-        .await
-        .map_err(ApiError::from)?;
-    remember_name(state, tenant, name, current.as_deref());
-    Ok(current)
-}
-
-/// `tenant`'s worker `id`, or its name's current version when `id` is a name (a worker id is 64
-/// hex digits, a name at most 63 characters): from memory, else from the store (after a restart,
-/// or created by another daemon sharing the store), then kept in memory.
-pub(super) async fn find(
-    state: &AppState,
-    tenant: &str,
-    id: &str,
-) -> Result<Arc<WorkerDef>, ApiError> {
-    const MISSING: ApiError = ApiError::NotFound("no such worker");
-    if worker_names::valid_name(id) {
-        let current = current_version(state, tenant, id).await?.ok_or(MISSING)?;
-        return Box::pin(find(state, tenant, &current)).await;
-    }
-    let cached = state.workers.read().map_err(|_| MISSING)?.get(id).cloned();
-    if let Some(def) = cached {
-        return if def.tenant == tenant {
-            Ok(def)
-        } else {
-            Err(MISSING)
-        };
-    }
-    if workers::parse_id(id).is_none() {
-        return Err(MISSING);
-    }
-    let (who, key) = (tenant.to_owned(), id.to_owned());
-    let stored = state
-        .store
-        .tx(move |tx| workers::get(tx, &who, &key))
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(MISSING)?;
-    let def = Arc::new(stored);
-    if let Ok(mut workers) = state.workers.write() {
-        workers.entry(id.to_owned()).or_insert(Arc::clone(&def));
-    }
-    refresh_code_features(state, tenant);
-    Ok(def)
 }
 
 /// `GET /v1/workers`: the tenant's stored worker definitions, its Loader workers' children

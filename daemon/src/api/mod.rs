@@ -27,6 +27,7 @@ mod json;
 mod loader;
 mod logs;
 mod mcp;
+mod names;
 mod narrow;
 mod objects;
 mod outbound;
@@ -77,7 +78,7 @@ pub struct AppState {
     /// Worker definitions by hex id, as far as this daemon has met them (the store has all).
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
     /// Worker names' current versions as last read or set here, `(tenant, name)` → (hex id, when
-    /// read): re-read from the store after `loader::NAME_TTL` (another daemon may move a name).
+    /// read): re-read from the store after `names::NAME_TTL` (another daemon may move a name).
     pub names: RwLock<HashMap<(String, String), (String, std::time::Instant)>>,
     /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
     pub logs: Arc<logs::LogRings>,
