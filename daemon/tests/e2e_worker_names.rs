@@ -6,9 +6,13 @@
 //! the name survives `kill -9`. Its cron triggers and queue consumers move with the current
 //! version; a service binding by name calls the current version; bad names are `400`s.
 mod common;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use common::*;
+use futures_util::SinkExt;
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
 const COUNTER: &str = r#"
 import { DurableObject } from "cloudflare:workers";
@@ -328,4 +332,81 @@ fn a_name_moved_through_one_daemon_is_followed_by_another_sharing_postgresql() {
     assert_eq!(delete(&a, &t, "app"), 204);
     until((404, "no such worker"));
     let _ = std::fs::remove_dir_all(shared);
+}
+
+const ROOM: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject {
+  fetch(req) {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  webSocketMessage(ws, msg) { ws.send(`VERSION:${msg}`); }
+  async slow(ms) {
+    await new Promise((r) => setTimeout(r, ms));
+    try { this.ctx.storage.kv.put("late", "VERSION"); return "written"; }
+    catch (e) { return `refused: ${e.message}`; }
+  }
+  read() { return this.ctx.storage.kv.get("late") ?? "none"; }
+}
+export default { async fetch(req, env) {
+  const o = env.NS.getByName("r");
+  if (req.headers.get("Upgrade") === "websocket") return o.fetch(req);
+  const op = new URL(req.url).pathname.split("/").pop();
+  return Response.json(op === "slow" ? await o.slow(1500) : await o.read());
+} };
+"#;
+
+fn room(version: &str) -> Value {
+    json!({
+        "name": "room",
+        "mainModule": "main.js",
+        "modules": { "main.js": ROOM.replace("VERSION", version) },
+        "env": { "NS": { "binding": "durable_object_namespace", "class_name": "Room" } },
+    })
+}
+
+#[test]
+fn a_reset_objects_old_calls_lose_its_storage_and_its_hibernated_sockets_reach_the_new_code() {
+    let d = Daemon::start_raw("names-reset", 1, &tenant_config(), &[]);
+    let t = tenant_token(0);
+    created(&d, &t, &room("v1"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut ws = rt.block_on(async {
+        let mut ws = ws_client::connect(&d, &t, "room", "").await;
+        ws.send(Message::text("a")).await.expect("send");
+        assert_eq!(ws_client::next(&mut ws).await, Message::text("v1:a"));
+        ws
+    });
+    // A v1 call that writes after 1.5 s, while v2 becomes current and the object is reset.
+    let slow = {
+        let (base, t) = (d.base().to_owned(), t.clone());
+        std::thread::spawn(move || {
+            client()
+                .get(format!("{base}/v1/workers/room/fetch/slow"))
+                .bearer_auth(&t)
+                .send()
+                .expect("slow")
+                .text()
+                .expect("text")
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    created(&d, &t, &room("v2"));
+    assert_eq!(fetch_json(&d, &t, "room", "read"), json!("none"));
+    let answer = slow.join().expect("slow call");
+    assert!(
+        answer.contains("this Durable Object was reset because its worker has a new version"),
+        "the old instance wrote after the reset: {answer}"
+    );
+    assert_eq!(fetch_json(&d, &t, "room", "read"), json!("none"));
+    // The hibernated socket stays connected; its next message reaches the new code.
+    rt.block_on(async {
+        ws.send(Message::text("b")).await.expect("send");
+        assert_eq!(ws_client::next(&mut ws).await, Message::text("v2:b"));
+    });
 }

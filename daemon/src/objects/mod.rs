@@ -125,8 +125,8 @@ impl Objects {
     fn not_live(&self, incarnation: Option<&stockade_ipc::WorkerId>, what: &str) -> String {
         if incarnation.is_some_and(|id| self.directory().was_reset(id)) {
             format!(
-                "this Durable Object was reset: its worker has a new version, which has its \
-                 {what} now (this call's work goes on without it)"
+                "this Durable Object was reset because its worker has a new version; its {what} \
+                 is the new instance's now"
             )
         } else {
             format!("{what} belongs to a live Durable Object; this request is not one's")
