@@ -1,10 +1,17 @@
 //! A WebSocket a Durable Object `accept()`s itself (the API before hibernation), end to end (a
-//! real daemon, jailed workers, a real client): its messages cross both ways through the object's
-//! request, and that request's wall limit (the worker's `wallMs`) ends it with a close 1011 that
-//! says so, as it ends a worker's own socket.
+//! real daemon, jailed workers, a real client), as Cloudflare runs it: the supervisor holds the
+//! socket as it holds one accepted with `ctx.acceptWebSocket`, and each of its events is a call of
+//! the object's own dispatched to the socket's listeners. So the socket outlives the request
+//! that answered it (well past the worker's `wallMs`), each message has its own CPU budget (a
+//! handler that spends a fifth of `cpuMs` on every message keeps working past twelve messages), the object stays in
+//! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
+//! test's length), a client's close reaches the `close` listener, and an instance that did not
+//! accept a socket (a new version's, after a reset) closes it with 1011.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
+
+use std::time::Duration;
 
 use common::*;
 use futures_util::SinkExt;
@@ -16,49 +23,92 @@ use ws_client::{connect, next};
 const WORKER: &str = r#"
 import { DurableObject } from "cloudflare:workers";
 export class Room extends DurableObject {
+  constructor(ctx, env) { super(ctx, env); this.seen = 0; }
   fetch() {
     const [client, server] = Object.values(new WebSocketPair());
     server.accept();
-    server.send(`hello from ${this.ctx.id.name}`);
-    server.addEventListener("message", (e) => server.send(`echo ${e.data}`));
+    server.send(`hello from ${this.ctx.id.name} VERSION`);
+    server.addEventListener("message", (e) => {
+      // Some 10 ms of CPU per message (the clock does not move while code runs, so a loop of a
+      // fixed length): twelve of them would spend one shared 50 ms budget twice over.
+      let x = 0;
+      for (let i = 0; i < 5e6; i++) x = (x * 31 + i) | 0;
+      this.seen += 1 + (x & 0);
+      server.send(`echo ${e.data} #${this.seen}`);
+    });
+    server.addEventListener("close", (e) => {
+      console.log(`closed ${e.code} ${e.reason}`);
+      server.close(1000, "bye");
+    });
     return new Response(null, { status: 101, webSocket: client });
   }
 }
 export default { fetch(req, env) { return env.ROOMS.getByName("a").fetch(req); } };
 "#;
 
+fn worker(version: &str) -> serde_json::Value {
+    json!({
+        "name": "rooms",
+        "mainModule": "main.js",
+        "modules": { "main.js": WORKER.replace("VERSION", version) },
+        "env": { "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } },
+        "limits": { "wallMs": 1000, "cpuMs": 50 },
+    })
+}
+
 #[test]
-fn an_object_s_own_socket_carries_messages_and_ends_at_its_wall_limit() {
-    let d = Daemon::start("do-accept", 1, 1, "");
+fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins_its_object() {
+    let d = Daemon::start("do-accept", 1, 1, "[durable_objects]\nidle_ms = 200\n");
     let token = tenant_token(0);
-    let (status, created) = create_worker(
-        &d,
-        &token,
-        &json!({
-            "mainModule": "main.js",
-            "modules": { "main.js": WORKER },
-            "env": { "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } },
-            "limits": { "wallMs": 2000 },
-        }),
-    );
+    let (status, created) = create_worker(&d, &token, &worker("v1"));
     assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().expect("id").to_owned();
-    tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime")
-        .block_on(async {
-            let mut ws = connect(&d, &token, &id, "").await;
-            assert_eq!(next(&mut ws).await, Message::text("hello from a"));
-            ws.send(Message::text("one")).await.expect("sent");
-            assert_eq!(next(&mut ws).await, Message::text("echo one"));
-            // The object's request reaches its 2 s wall limit: the client is closed with 1011.
-            match next(&mut ws).await {
-                Message::Close(Some(frame)) => {
-                    assert_eq!(frame.code, CloseCode::Error, "{frame:?}");
-                    assert!(frame.reason.contains("wall"), "{frame:?}");
-                }
-                other => panic!("expected a close frame 1011, got {other:?}"),
+        .expect("runtime");
+    rt.block_on(async {
+        let mut ws = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
+        for i in 1..=12 {
+            ws.send(Message::text(format!("m{i}"))).await.expect("sent");
+            assert_eq!(next(&mut ws).await, Message::text(format!("echo m{i} #{i}")));
+            // 12 x 250 ms: three times the 1 s wallMs, and far past the 200 ms idle_ms.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        // The client closes (the relay completes the closing handshake): the object's close
+        // listener hears it.
+        ws.send(Message::Close(None)).await.expect("close");
+        assert!(matches!(next(&mut ws).await, Message::Close(_)));
+    });
+    let start = std::time::Instant::now();
+    loop {
+        let (_, logs) = get_json(&d, Some(&token), "/v1/workers/rooms/logs");
+        if logs.to_string().contains("closed 1005") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no close event: {logs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A new version resets the object; the socket the old instance accepted has no listeners
+    // left, and the new instance closes it with 1011 (Cloudflare disconnects it on a deploy).
+    let mut ws = rt.block_on(async {
+        let mut ws = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
+        ws
+    });
+    let (status, created) = create_worker(&d, &token, &worker("v2"));
+    assert_eq!(status, 201, "{created}");
+    rt.block_on(async {
+        ws.send(Message::text("after")).await.expect("sent");
+        match next(&mut ws).await {
+            Message::Close(Some(frame)) => {
+                assert_eq!(frame.code, CloseCode::Error, "{frame:?}");
+                assert!(frame.reason.contains("instance"), "{frame:?}");
             }
-        });
+            other => panic!("expected a close 1011, got {other:?}"),
+        }
+        let mut ws = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello from a v2"));
+    });
 }

@@ -12,11 +12,17 @@
 // getWebSocketAutoResponseTimestamp(ws) (as of the socket's last event delivered) read this
 // isolate's table, which the supervisor keeps too: a constructed object asks for it first
 // (`do.ws.state`), so an object evicted while its sockets stayed open finds them again.
+// A socket the object accept()ed itself and answered in its 101 is held the same way (a LISTEN
+// entry, websocket.js's webSocketForResponse): each of its events is a call of its own (its own
+// CPU and wall budget) dispatched to the socket's listeners, and the supervisor keeps the object
+// in memory while it is open, as Cloudflare does. Such a socket is not hibernatable: it is not
+// listed by getWebSockets(), and an instance that finds one it did not accept (its accepting
+// instance is gone: evicted, reset or crashed) closes it with 1011.
 // Trust: the supervisor decides which object's sockets a call reaches; only captured operations
 // run (tenant code may have replaced any global or prototype).
 
 const DO_WS_EVENT = "\u0000stockade:ws";
-const DO_WS_TEXT = 1, DO_WS_BINARY = 2, DO_WS_CLOSE = 3, DO_WS_ACCEPT = 4, DO_WS_ATTACH = 5;
+const DO_WS_TEXT = 1, DO_WS_BINARY = 2, DO_WS_CLOSE = 3, DO_WS_ACCEPT = 4, DO_WS_ATTACH = 5, DO_WS_LISTEN = 6;
 const DO_WS_MAX_SOCKETS = 1024;
 const DO_WS_MAX_TAGS = 10;
 const DO_WS_MAX_TAG = 256;
@@ -89,7 +95,7 @@ function doWsPush(id, kind, bytes) {
 
 /** A socket's record: its number, tags, attachment (its encoding's text), auto-response stamp. */
 function doWsRecord(id, tags, attachment, at) {
-  const record = { __proto__: null, id, tags, attachment, at, ws: null };
+  const record = { __proto__: null, id, tags, attachment, at, ws: null, listen: false };
   record.serialize = (value) => {
     const text = JSONStringify(rpcEncode(value, DO_WS_TO_ATTACHMENT));
     const bytes = utf8Encode(text);
@@ -142,11 +148,21 @@ async function doWsLoad() {
   for (let i = 0; i < sockets.length; i++) {
     const s = sockets[i];
     const id = s.id >>> 0;
+    if (id >= next) next = id + 1;
+    if (s.listen === true) {
+      // Its listeners were the instance's that accepted it, which is gone.
+      const why = utf8Encode("the Durable Object's instance that accepted this WebSocket is gone");
+      const bytes = new ByteArray(2 + typedArrayLength(why));
+      bytes[0] = 1011 & 255;
+      bytes[1] = 1011 >>> 8;
+      typedArraySet(bytes, why, 2);
+      doWsPush(id, DO_WS_CLOSE, bytes);
+      continue;
+    }
     const tags = [];
     for (let j = 0; j < s.tags.length; j++) appendEntry(tags, `${s.tags[j]}`);
     records[id] = doWsRecord(id, tags, typeof s.attachment === "string" ? s.attachment : null, typeof s.at === "number" ? s.at : null);
     count++;
-    if (id >= next) next = id + 1;
   }
   doWs.records = records;
   doWs.count = count;
@@ -180,12 +196,26 @@ function doWsAccept(ws, tags) {
   doWsPush(record.id, DO_WS_ACCEPT, utf8Encode(JSONStringify(list)));
 }
 
+/** A socket `ws` this object accept()ed and answers in a 101: its record and link (websocket.js). */
+function doWsListen(ws) {
+  if (doWs.count >= DO_WS_MAX_SOCKETS) throw new RangeError(`a Durable Object has at most ${DO_WS_MAX_SOCKETS} WebSockets`);
+  const record = doWsRecord(doWs.next, [], null, null);
+  record.listen = true;
+  record.ws = ws;
+  doWs.next++;
+  doWs.records[record.id] = record;
+  doWs.count++;
+  doWsPush(record.id, DO_WS_LISTEN, new ByteArray(0));
+  return [record, doWsLink(record)];
+}
+
 function doWsList(tag) {
   const out = [];
   const want = tag === undefined ? undefined : `${tag}`;
   const ids = ObjectKeys(doWs.records); // integer keys: in the order they were accepted
   for (let i = 0; i < ids.length; i++) {
     const record = doWs.records[ids[i]];
+    if (record.listen) continue; // not hibernatable: not the object's to list
     let take = want === undefined;
     for (let j = 0; !take && j < record.tags.length; j++) take = record.tags[j] === want;
     if (take) appendEntry(out, doWsOf(record));
@@ -255,6 +285,19 @@ async function doWsEvent(instance, event) {
   const record = doWs.records[id];
   if (record === undefined) return undefined; // closed meanwhile
   const ws = doWsOf(record);
+  if (record.listen) {
+    // Its own listeners, as the socket's events come on Cloudflare.
+    const websocket = lazyInternals("websocket");
+    // websocket-link.js's WS_EVENT_MESSAGE (0) and WS_EVENT_CLOSE (1) items.
+    if (event[0] === "message") {
+      await websocket.objectReceive(ws, [0, event[2]]);
+      return undefined;
+    }
+    delete doWs.records[id];
+    doWs.count--;
+    await websocket.objectReceive(ws, [1, event[2] | 0, `${event[3]}`, event[4] === true]);
+    return undefined;
+  }
   if (event[0] === "message") {
     if (typeof event[3] === "number") record.at = event[3];
     const handler = instance.webSocketMessage;

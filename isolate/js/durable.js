@@ -225,4 +225,5 @@ shareInternals("durable", ObjectFreeze({
   __proto__: null,
   makeNamespace: (binding, className) => new DurableObjectNamespace(INTERNAL, binding, className),
   deliver: doDeliver,
+  listen: doWsListen,
 }));

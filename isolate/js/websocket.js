@@ -40,7 +40,21 @@ let objectAccept; // (ws, record, link) -> undefined: a pair's end becomes a Dur
 let objectSocket; // (record, link) -> a Durable Object's accepted WebSocket, made again
 let objectOf; // (ws) -> its Durable Object record, or null
 let objectClosed; // (ws) -> undefined: its client closed (or went away)
+let objectReceive; // (ws, item) -> a promise, settled once `item` was dispatched to its listeners
 const WS_SPLICE_TOKEN = 4, WS_SPLICE = 5, WS_ADOPT = 6;
+
+/** Sends what waits in `inbox` (a pair's end's, what its peer sent before a handoff) on `link`. */
+function wsFlushInto(inbox, link) {
+  while (wsQueueLength(inbox) > 0) {
+    const item = wsQueueShift(inbox);
+    if (item[0] === WS_EVENT_MESSAGE) {
+      const data = item[1];
+      link.message(typeof data === "string" ? data : new ByteArray(data));
+    } else if (item[0] === WS_EVENT_CLOSE) {
+      link.close(item[1], item[2]);
+    }
+  }
+}
 
 /** The handle of a WebSocket returned in a 101 that the host, not the task, carries on: `first`
  *  then `second` (host calls of the returning request's task), and on failure its client is
@@ -379,9 +393,13 @@ class WebSocket extends EventTarget {
   #dispatch(item) {
     const kind = item[0];
     if (kind === WS_EVENT_MESSAGE) {
-      let data = item[1];
-      if (typeof data !== "string" && this.#binaryType === "blob") data = newBlobFromBytes(new ByteArray(data), "");
-      dispatchInternal(this, newMessageEvent(data, WS_NO_PORTS));
+      try {
+        let data = item[1];
+        if (typeof data !== "string" && this.#binaryType === "blob") data = newBlobFromBytes(new ByteArray(data), "");
+        dispatchInternal(this, newMessageEvent(data, WS_NO_PORTS));
+      } finally {
+        if (item[4] !== undefined) item[4]();
+      }
     } else if (kind === WS_EVENT_CLOSE) {
       this.#closedIncoming = true;
       // A standard client's close is answered by the host (the relay): it is over both ways.
@@ -441,6 +459,10 @@ class WebSocket extends EventTarget {
       ws.#closedIncoming = true;
       ws.#closedOutgoing = true;
     };
+    objectReceive = (ws, item) => new PromiseCtor((resolve) => {
+      item[4] = resolve;
+      ws.#receive(item);
+    });
     webSocketForResponse = (ws) => {
       if (!isWebSocket(ws)) throw new TypeError("Response: webSocket must be a WebSocket");
       if (ws.#kind === 1 && ws.#state === 0 && ws.#number > 0) {
@@ -459,6 +481,16 @@ class WebSocket extends EventTarget {
       ws.#state = 2;
       ws.#peer = null;
       server.#peer = null;
+      if (server.#object === null && server.#state === 1 && workerConfig.object !== undefined) {
+        // A Durable Object's accept()ed socket: the supervisor holds it as it holds one accepted
+        // with ctx.acceptWebSocket, and each of its events is a call of the object's own,
+        // dispatched to its listeners (durable-websocket.js), so it outlives the request that
+        // answered it. What the server end sent before goes out first.
+        const listening = lazyInternals("durable").listen(server);
+        server.#object = listening[0];
+        server.#link = listening[1];
+        wsFlushInto(ws.#inbox, listening[1]);
+      }
       if (server.#object !== null) {
         // Accepted by a Durable Object: the host learns which of its sockets this 101 carries.
         const id = server.#object.id;
@@ -469,15 +501,7 @@ class WebSocket extends EventTarget {
       const link = server.#newLink(0);
       server.#link = link;
       // What the server end sent before the handoff waits at this end: it goes out first.
-      while (wsQueueLength(ws.#inbox) > 0) {
-        const item = wsQueueShift(ws.#inbox);
-        if (item[0] === WS_EVENT_MESSAGE) {
-          const data = item[1];
-          link.message(typeof data === "string" ? data : new ByteArray(data));
-        } else if (item[0] === WS_EVENT_CLOSE) {
-          link.close(item[1], item[2]);
-        }
-      }
+      wsFlushInto(ws.#inbox, link);
       return link.handle;
     };
   }
@@ -526,4 +550,5 @@ defineGlobal("WebSocketPair", WebSocketPair);
 // built on first use (isolate/src/lazy/mod.rs), which a Response carrying a webSocket implies.
 shareInternals("websocket", ObjectFreeze({
   __proto__: null, isWebSocket, webSocketForResponse, outboundWebSocket, objectAccept, objectSocket, objectOf, objectClosed,
+  objectReceive,
 }));

@@ -182,6 +182,15 @@ pub(super) async fn fetch(
     if !objects.sockets.is_waiting(key, id) {
         return Err(not_accepted());
     }
+    // A socket the object accept()ed itself has listeners in this instance's memory only: the
+    // instance stays live (not evicted as idle) while the socket is open, as on Cloudflare.
+    let pin = match objects.sockets.is_listening(key, id) {
+        true => objects
+            .directory()
+            .enter_live(key)
+            .map(|def| super::InFlight::held(objects, key, &def)),
+        false => None,
+    };
     let (placeholder, spliced) = websocket::placeholder().map_err(|e| refusal("Error", e))?;
     let number = resources.shared(|s: &mut OutboundSockets| s.insert(placeholder));
     let Some(number) = number else {
@@ -206,7 +215,8 @@ pub(super) async fn fetch(
                             .close_worker(&key.tenant, &key.worker, 1001, reason);
                     }
                 }
-                pump(weak, objects, key, id, end).await
+                pump(weak, objects, key, id, end).await;
+                drop(pin);
             }
             _ => {
                 objects.sockets.remove(&key, id);

@@ -106,6 +106,20 @@ impl Directory {
         self.enter_named(key, stored, false, parent, caps)
     }
 
+    /// The live incarnation of `key` if it has one made from `parent` (one made from another
+    /// version is reset, as [`Directory::enter`] resets it), counted as `enter` counts it.
+    pub fn enter_current(
+        &mut self,
+        key: &ObjectKey,
+        parent: &Arc<WorkerDef>,
+    ) -> Option<Arc<WorkerDef>> {
+        if self.live.get(key)?.parent.id != parent.id {
+            self.retire(key);
+            return None;
+        }
+        self.enter_live(key)
+    }
+
     /// The live incarnation of `key`, if it has one, counted as [`Directory::enter`] counts it.
     pub fn enter_live(&mut self, key: &ObjectKey) -> Option<Arc<WorkerDef>> {
         let live = self.live.get_mut(key)?;
@@ -447,6 +461,13 @@ mod tests {
         assert!(d.take_reset().is_empty() && !d.was_reset(&old.id));
         d.leave(&k, &new.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1);
+        // An event's entry (`enter_current`) resets one made from another version too.
+        let old = d.enter(&k, None, &v1, (1, 1)).expect("room");
+        assert!(d.enter_current(&k, &v2).is_none(), "reset, not entered");
+        assert!(d.object_of(&old.id).is_none() && d.was_reset(&old.id));
+        let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
+        let again = d.enter_current(&k, &v2).expect("live and current");
+        assert!(Arc::ptr_eq(&new, &again));
     }
 
     fn clone_def(d: &WorkerDef) -> WorkerDef {

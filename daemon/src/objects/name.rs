@@ -115,7 +115,7 @@ impl Objects {
         parent: &Arc<WorkerDef>,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
-        let live = self.directory().enter_live(key);
+        let live = self.directory().enter_current(key, parent);
         if let Some(def) = live {
             return Ok(def);
         }

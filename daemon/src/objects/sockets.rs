@@ -9,10 +9,12 @@
 //! - `do.ws.send` `{}` + a batch of entries, each the socket's number (u32 LE), a kind (u8) and
 //!   a length (u32 LE) then that many bytes: [`TEXT`]/[`BINARY`] a message, [`CLOSE`] the code
 //!   (u16 LE) and reason (or nothing), [`ACCEPT`] the tags as a JSON array (a new socket under
-//!   that number, waiting for its client), [`ATTACH`] the attachment (the runtime's encoding,
-//!   at most [`MAX_ATTACHMENT`] bytes) → `{}`; applied at once, in order, when the call arrives;
+//!   that number, waiting for its client), [`LISTEN`] nothing (a socket the object `accept()`ed
+//!   itself: held the same way, not hibernatable, [`ObjectSockets::is_listening`]),
+//!   [`ATTACH`] the attachment (the runtime's encoding, at most [`MAX_ATTACHMENT`] bytes) → `{}`;
+//!   applied at once, in order, when the call arrives;
 //! - `do.ws.auto` `{pair: [request, response] | null}` → `{}`;
-//! - `do.ws.state` `{}` → `{sockets: [{id, tags, attachment, at}], auto}`.
+//! - `do.ws.state` `{}` → `{sockets: [{id, tags, attachment, at, listen?}], auto}`.
 //!
 //! Guarantees: at most [`MAX_PER_OBJECT`] sockets per object, [`MAX_TAGS`] tags each of at most
 //! [`MAX_TAG_CHARS`] characters; a socket whose client reads slower than the object sends has at
@@ -53,6 +55,7 @@ pub const BINARY: u8 = 2;
 pub const CLOSE: u8 = 3;
 pub const ACCEPT: u8 = 4;
 pub const ATTACH: u8 = 5;
+pub const LISTEN: u8 = 6;
 
 /// One accepted socket.
 struct Accepted {
@@ -65,6 +68,9 @@ struct Accepted {
     waiting: Option<mpsc::UnboundedReceiver<Outgoing>>,
     queued: Arc<AtomicUsize>,
     overflowed: bool,
+    /// `accept()`ed by the object (its listeners are in one instance's memory), not
+    /// `acceptWebSocket`ed: no auto-response.
+    listen: bool,
 }
 
 #[derive(Default)]
@@ -115,9 +121,11 @@ impl ObjectSockets {
             let bytes = rest.get(..n).ok_or("a malformed batch")?;
             batch = &rest[n..];
             let id = u32::from_le_bytes(*id);
-            if kind == ACCEPT {
-                let tags = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-                let tags = tags_of(&tags)?;
+            if kind == ACCEPT || kind == LISTEN {
+                let tags = match kind {
+                    ACCEPT => tags_of(&serde_json::from_slice(bytes).map_err(|e| e.to_string())?)?,
+                    _ => Vec::new(),
+                };
                 let room = rooms.entry(key.clone()).or_default();
                 if room.sockets.len() >= MAX_PER_OBJECT {
                     return Err(format!(
@@ -138,6 +146,7 @@ impl ObjectSockets {
                         waiting: Some(waiting),
                         queued: Arc::default(),
                         overflowed: false,
+                        listen: kind == LISTEN,
                     },
                 );
                 continue;
@@ -225,9 +234,10 @@ impl ObjectSockets {
         let sockets: Vec<Value> = room
             .sockets
             .iter()
-            .map(
-                |(id, s)| json!({"id": id, "tags": s.tags, "attachment": s.attachment, "at": s.at}),
-            )
+            .map(|(id, s)| match s.listen {
+                true => json!({"id": id, "tags": [], "attachment": null, "at": null, "listen": true}),
+                false => json!({"id": id, "tags": s.tags, "attachment": s.attachment, "at": s.at}),
+            })
             .collect();
         json!({"sockets": sockets, "auto": room.auto.as_ref().map(|(a, b)| [a, b])})
     }
@@ -238,6 +248,14 @@ impl ObjectSockets {
             .get(key)
             .and_then(|r| r.sockets.get(&id))
             .is_some_and(|s| s.waiting.is_some())
+    }
+
+    /// Whether socket `id` is one the object `accept()`ed itself ([`LISTEN`]).
+    pub fn is_listening(&self, key: &ObjectKey, id: u32) -> bool {
+        self.rooms()
+            .get(key)
+            .and_then(|r| r.sockets.get(&id))
+            .is_some_and(|s| s.listen)
     }
 
     /// Links socket `id` to its client's `end`: what the object sent, and sends, goes out in
@@ -277,7 +295,7 @@ impl ObjectSockets {
             Some((request, response)) if request == text => response.clone(),
             _ => return None,
         };
-        let socket = room.sockets.get_mut(&id)?;
+        let socket = room.sockets.get_mut(&id).filter(|s| !s.listen)?;
         socket.at = Some(now_ms());
         // Counted as the object's sends are (the writer takes each off as it goes out).
         socket
