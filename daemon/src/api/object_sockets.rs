@@ -19,9 +19,12 @@
 //!    without a call; the client's close (or its going away, 1006) is the last call, after which
 //!    the socket is forgotten.
 //!
-//! A socket the object `accept()`ed itself takes another road: its request drives it (its first
-//! use of socket 0 says so, `Handed::Driven`, where `acceptWebSocket` sends an `ADOPT`), and the
-//! caller's spliced client socket is bridged to that request (`supervisor/websocket_bridge.rs`)
+//! A socket the object `accept()`ed itself and answers in its 101 takes the same road (a
+//! `LISTEN` entry in place of the `ACCEPT`): its events are dispatched to its listeners in the
+//! instance that accepted it, so that incarnation is pinned in the directory (counted in flight,
+//! never idle) until the socket ends. One `accept()`ed only after its 101 was returned takes
+//! another road: its request drives it (its first use of socket 0 says so, `Handed::Driven`), and
+//! the caller's spliced client socket is bridged to that request (`supervisor/websocket_bridge.rs`)
 //! for as long as the request lives (its wall limit, as a worker's own socket).
 //!
 //! Guarantees: a socket counts against its tenant's concurrency as any client socket does (the

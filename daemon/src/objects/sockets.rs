@@ -235,7 +235,9 @@ impl ObjectSockets {
             .sockets
             .iter()
             .map(|(id, s)| match s.listen {
-                true => json!({"id": id, "tags": [], "attachment": null, "at": null, "listen": true}),
+                true => {
+                    json!({"id": id, "tags": [], "attachment": null, "at": null, "listen": true})
+                }
                 false => json!({"id": id, "tags": s.tags, "attachment": s.attachment, "at": s.at}),
             })
             .collect();
