@@ -5,7 +5,8 @@
 //! another request wrote after they were made, and all complete once one fetch is answered. An
 //! R2 body that streams on after its `get` answered holds no place (as a fetch's body holds
 //! none). A KV put still waiting when its request ends (its wall limit) never runs, not even once
-//! the request's connections are closed. A queue send waits its turn as the others do.
+//! the request's connections are closed. A queue send waits its turn as the others do. A
+//! streamed R2 put holds its place from its upload's first call to its end.
 //!
 //! Order and value proofs only (no timing): a call that did not wait would have read the store
 //! before the other request wrote it (that request starts after this one's call was sent).
@@ -68,6 +69,47 @@ const scenarios = {
     await line(JSON.stringify({ kv, bodyUsed: big.bodyUsed }));
     await big.body.cancel();
     await line(JSON.stringify((await answered).length));
+  },
+  // Five fetches waiting and a streamed R2 put whose body is still coming (its upload holds the
+  // sixth place from its first call on): a KV get waits until the put has ended.
+  async upload(env, port, go, line) {
+    // Pulled only when read (highWaterMark 0): its first read comes once its upload was
+    // answered, so the upload holds its place before the fetches take theirs.
+    let reads = 0, first, last;
+    const read = [new Promise((r) => { first = r; }), new Promise((r) => { last = r; })];
+    const body = new ReadableStream({
+      pull(c) {
+        if (reads++ === 0) {
+          c.enqueue(new Uint8Array(10).fill(1));
+          first();
+          return undefined;
+        }
+        return new Promise((resolve) => last(() => {
+          c.enqueue(new Uint8Array(5).fill(2));
+          c.close();
+          resolve();
+        }));
+      },
+    }, { highWaterMark: 0 });
+    const put = env.B.put("streamed", body);
+    await read[0];
+    const answered = fetching(port, "upload", 5, go, line);
+    await signal(go).promise;
+    const kv = env.KV.get("k");
+    await line("get made");
+    await signal(`${go}-end`).promise;
+    (await read[1])();
+    const object = await put;
+    await line(JSON.stringify({ kv: await kv, size: object.size }));
+    await line(JSON.stringify((await answered).length));
+    // Eight streamed puts at once: six uploads hold the six places, and their puts need no
+    // seventh (a put that took one more would wait for ever).
+    const streamed = (i) => new ReadableStream({
+      start(c) { c.enqueue(new Uint8Array(i + 1).fill(i)); c.close(); },
+    });
+    const sizes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => env.B.put(`s${i}`, streamed(i)).then((o) => o.size)));
+    await line(JSON.stringify(sizes));
   },
   // Six fetches waiting: a queue send waits for one of their places.
   async queued(env, port, go, line) {
@@ -244,6 +286,31 @@ fn a_streaming_r2_body_holds_no_place_once_answered() {
     assert_eq!(next(), r#"{"kv":null,"bodyUsed":false}"#);
     server.release(5);
     assert_eq!(next(), "5");
+}
+
+/// A streamed R2 put is one of its request's open connections from its upload's start: with five
+/// fetches waiting besides it, a KV get waits until the put has ended (it reads what another
+/// request wrote after it was made), and the put itself never waits for a seventh place (eight
+/// streamed puts at once all complete).
+#[test]
+fn a_streamed_r2_put_holds_a_place_from_its_first_byte() {
+    let server = HoldServer::start_heads();
+    let d = daemon("binding-conns-upload", &[server.port], true, None);
+    let id = worker(&d, json!({}));
+    let mut next = lines(&d, &id, &format!("upload?port={}&go=upload", server.port));
+    assert_eq!(next(), "5 fetching");
+    go_once_arrived(&d, &id, &server, 5, "upload");
+    assert_eq!(next(), "get made");
+    assert_eq!(
+        fetch_json(&d, &tenant_token(0), &id, "late"),
+        json!("written")
+    );
+    let ended = fetch_json(&d, &tenant_token(0), &id, "go?go=upload-end");
+    assert_eq!(ended, json!("went"));
+    assert_eq!(next(), r#"{"kv":"late","size":15}"#);
+    server.release(5);
+    assert_eq!(next(), "5");
+    assert_eq!(next(), "[1,2,3,4,5,6,7,8]");
 }
 
 /// A KV put waiting for a place when its request ends (the worker's 3 s wall limit) is dropped:

@@ -113,9 +113,12 @@ pub fn close(resources: &Resources) {
 /// The host calls of bindings that Cloudflare counts among a request's simultaneous open
 /// connections (its Workers limits: KV, Cache, R2 and Queues operations). Durable Object
 /// storage, D1 and service bindings are not counted; nor are the calls that continue what a
-/// counted call began (`r2.read`/`r2.cancel` of a body, `r2.upload`/`r2.write`/`r2.abort`
-/// feeding a later `r2.put` or `r2.uploadPart`, which counts).
-const BINDING_CALLS: [&str; 17] = [
+/// counted call began (`r2.read`/`r2.cancel` of a body, `r2.write`/`r2.abort` of an upload).
+/// `r2.put` and `r2.uploadPart` count themselves (`storage::r2_calls::open_connection`): one
+/// that carries its bytes takes a place for the call, one that names an upload takes over the
+/// place `r2.upload` took, so a streamed put is one connection from its first byte to its end
+/// (six of them never wait for a seventh place).
+const BINDING_CALLS: [&str; 15] = [
     "kv.get",
     "kv.put",
     "kv.delete",
@@ -125,11 +128,9 @@ const BINDING_CALLS: [&str; 17] = [
     "cache.delete",
     "r2.head",
     "r2.get",
-    "r2.put",
     "r2.delete",
     "r2.list",
     "r2.createMultipart",
-    "r2.uploadPart",
     "r2.completeMultipart",
     "r2.abortMultipart",
     "queue.send",
@@ -213,7 +214,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_gated_call_starts_with_a_slot_and_gives_it_back() {
-        assert!(counts("kv.get") && counts("r2.uploadPart") && counts("queue.send"));
+        assert!(counts("kv.get") && counts("r2.get") && counts("queue.send"));
+        // These take their own place (or an upload's), inside their handler.
+        assert!(!counts("r2.put") && !counts("r2.uploadPart") && !counts("r2.upload"));
         assert!(!counts("d1.exec") && !counts("r2.read") && !counts("fetch"));
         let resources = Resources::default();
         let mut six: Vec<Slot> = take(&resources, MAX_OPEN - 1);

@@ -129,8 +129,13 @@ impl R2 {
                     Some(name) => Check::new(name)?,
                     None => None,
                 };
+                // One of the request's open connections from now until the call that names the
+                // upload (its put or part) has ended, which takes no other place.
+                let slot = open_connection(context).await?;
                 let settings = self.settings.clone();
-                let upload = blocking(move || Upload::begin(t, &settings, &bucket, check)).await?;
+                let mut upload =
+                    blocking(move || Upload::begin(t, &settings, &bucket, check)).await?;
+                upload.hold(slot);
                 let id = context.resources.insert(upload).ok_or_else(|| {
                     R2Error::Invalid("put: this request holds too many open streams".into())
                 })?;
@@ -252,10 +257,11 @@ impl R2 {
         let custom = custom_metadata(head.get("customMetadata"))?;
         let only_if = OnlyIf::parse(head.get("onlyIf"))?;
         let wanted = checksum(head)?;
-        let upload = match head.get("upload").filter(|v| !v.is_null()) {
+        // The put is one open connection: its upload's place, or one of its own.
+        let (upload, _slot) = match head.get("upload").filter(|v| !v.is_null()) {
             Some(_) => {
                 let id = id_of(head, "upload")?;
-                let upload = context
+                let mut upload = context
                     .resources
                     .take::<Upload>(id)
                     .ok_or_else(|| R2Error::Invalid("put: no such upload".into()))?;
@@ -267,14 +273,19 @@ impl R2 {
                 if !body.is_empty() {
                     return Err(R2Error::Invalid("put: bytes and an upload both".into()));
                 }
-                upload
+                let slot = upload.take_slot();
+                (upload, slot)
             }
             None => {
+                let slot = open_connection(context).await?;
                 let check = match &wanted {
                     Some((name, _)) => Check::new(name)?,
                     None => None,
                 };
-                self.upload_whole(&t, &bucket, body, check).await?
+                (
+                    self.upload_whole(&t, &bucket, body, check).await?,
+                    Some(slot),
+                )
             }
         };
         let quota = self.settings.tenant_max_bytes;
@@ -407,4 +418,13 @@ impl Storage {
             Err(e) => frame(&e.head(), &[]),
         })
     }
+}
+
+/// One of the calling request's open connections (`egress::connections`), waited for in turn.
+pub(super) async fn open_connection(
+    context: &CallContext,
+) -> Result<crate::egress::connections::Slot, R2Error> {
+    crate::egress::connections::open(&context.resources)
+        .await
+        .map_err(|closed| R2Error::Invalid(closed.to_string()))
 }

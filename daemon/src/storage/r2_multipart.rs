@@ -274,9 +274,10 @@ impl R2 {
         const M: &str = "uploadPart";
         let id = upload_id(head, M)?;
         let number = part_number(head.get("partNumber"), M)?;
-        let upload = match head.get("upload").filter(|v| !v.is_null()) {
+        // The part is one open connection: its upload's place, or one of its own.
+        let (upload, _slot) = match head.get("upload").filter(|v| !v.is_null()) {
             Some(_) => {
-                let upload = context
+                let mut upload = context
                     .resources
                     .take::<Upload>(id_of(head, "upload")?)
                     .ok_or_else(|| R2Error::Invalid(format!("{M}: no such upload stream")))?;
@@ -285,9 +286,13 @@ impl R2 {
                         "{M}: a stream of another bucket's, or bytes and a stream both"
                     )));
                 }
-                upload
+                let slot = upload.take_slot();
+                (upload, slot)
             }
-            None => self.upload_whole(&t, &bucket, body, None).await?,
+            None => {
+                let slot = super::r2_calls::open_connection(context).await?;
+                (self.upload_whole(&t, &bucket, body, None).await?, Some(slot))
+            }
         };
         let quota = self.settings.tenant_max_bytes;
         blocking(move || store_part(&t, &bucket, &key, &id, number, upload, quota)).await

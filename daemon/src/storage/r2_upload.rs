@@ -20,6 +20,7 @@ use md5::{Digest, Md5};
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::r2::{new_version, reserve, sync_dir, R2Error, R2Settings, Tenant};
+use crate::egress::connections::Slot;
 
 /// A digest an upload is checked against (besides its MD5, its etag).
 pub enum Check {
@@ -82,6 +83,9 @@ pub struct Upload {
     /// Renamed to its version's name: the file is the index's to keep or this upload's to
     /// remove (`stored`).
     stored: bool,
+    /// The request's open-connection place it holds from `r2.upload` on, handed to the call that
+    /// names it (`connections`: a streamed put is one connection, its feed included).
+    slot: Option<Slot>,
 }
 
 /// What an upload became: its file under its version's name, not yet in the index.
@@ -115,6 +119,17 @@ impl Drop for Stored {
 }
 
 impl Upload {
+    /// Holds `slot`, one of its request's open connections, until [`Upload::take_slot`] or its
+    /// end.
+    pub fn hold(&mut self, slot: Slot) {
+        self.slot = Some(slot);
+    }
+
+    /// The place it holds, for the call that consumes it to hold until that call ends.
+    pub fn take_slot(&mut self) -> Option<Slot> {
+        self.slot.take()
+    }
+
     /// A new upload into `bucket` (its folder made if new), checked against `check` too. Blocks.
     pub fn begin(
         tenant: Arc<Tenant>,
@@ -143,6 +158,7 @@ impl Upload {
             max_object: settings.max_object_bytes,
             quota: settings.tenant_max_bytes,
             stored: false,
+            slot: None,
         })
     }
 
