@@ -3,7 +3,7 @@
 //! socket as it holds one accepted with `ctx.acceptWebSocket`, and each of its events is a call of
 //! the object's own dispatched to the socket's listeners. So the socket outlives the request
 //! that answered it (well past the worker's `wallMs`), each message has its own CPU budget (a
-//! handler that spends a fifth of `cpuMs` on every message keeps working past twelve messages), the object stays in
+//! handler that spends some 7 ms of a 100 ms `cpuMs` on every message keeps working for thirty), the object stays in
 //! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
 //! test's length), a client's close reaches the `close` listener, and an instance that did not
 //! accept a socket (a new version's, after a reset) closes it with 1011.
@@ -29,10 +29,10 @@ export class Room extends DurableObject {
     server.accept();
     server.send(`hello from ${this.ctx.id.name} VERSION`);
     server.addEventListener("message", (e) => {
-      // Some 10 ms of CPU per message (the clock does not move while code runs, so a loop of a
-      // fixed length): twelve of them would spend one shared 50 ms budget twice over.
+      // Some 7 ms of CPU per message once compiled (the clock does not move while code runs, so
+      // a loop of a fixed length): thirty of them would spend one shared 100 ms budget twice over.
       let x = 0;
-      for (let i = 0; i < 2e6; i++) x = (x * 31 + i) | 0;
+      for (let i = 0; i < 6e6; i++) x = (x * 31 + i) | 0;
       this.seen += 1 + (x & 0);
       server.send(`echo ${e.data} #${this.seen}`);
     });
@@ -52,7 +52,7 @@ fn worker(version: &str) -> serde_json::Value {
         "mainModule": "main.js",
         "modules": { "main.js": WORKER.replace("VERSION", version) },
         "env": { "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } },
-        "limits": { "wallMs": 1000, "cpuMs": 50 },
+        "limits": { "wallMs": 1000, "cpuMs": 100 },
     })
 }
 
@@ -69,14 +69,14 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
     rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
         assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
-        for i in 1..=12 {
+        for i in 1..=30 {
             ws.send(Message::text(format!("m{i}"))).await.expect("sent");
             assert_eq!(
                 next(&mut ws).await,
                 Message::text(format!("echo m{i} #{i}"))
             );
-            // 12 x 250 ms: three times the 1 s wallMs, and far past the 200 ms idle_ms.
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            // 30 x 100 ms and more: three times the 1 s wallMs, far past the 200 ms idle_ms.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // The client closes (the relay completes the closing handshake): the object's close
         // listener hears it.

@@ -130,6 +130,14 @@ fn a_names_durable_objects_keep_their_storage_across_versions_rollbacks_deletes_
     for line in ["v1 counted 1", "v2 counted 3", "v1 counted 5"] {
         assert!(logs.contains(line), "{line} missing from {logs}");
     }
+    // Another tenant's worker of the same name has a ring of its own.
+    assert!(!logs.contains("other counted"), "{logs}");
+    let (_, theirs) = get_json(&d, Some(&t1), "/v1/workers/counter/logs");
+    let theirs = theirs.to_string();
+    assert!(
+        theirs.contains("other counted 1") && !theirs.contains("v1 counted"),
+        "{theirs}"
+    );
 
     // Deleting the current version makes the newest other one current.
     assert_eq!(delete(&d, &t, &v1), 204);

@@ -288,14 +288,13 @@ async function doWsEvent(instance, event) {
   if (record.listen) {
     // Its own listeners, as the socket's events come on Cloudflare.
     const websocket = lazyInternals("websocket");
-    // websocket-link.js's WS_EVENT_MESSAGE (0) and WS_EVENT_CLOSE (1) items.
     if (event[0] === "message") {
-      await websocket.objectReceive(ws, [0, event[2]]);
+      await websocket.objectReceive(ws, "message", event[2]);
       return undefined;
     }
     delete doWs.records[id];
     doWs.count--;
-    await websocket.objectReceive(ws, [1, event[2] | 0, `${event[3]}`, event[4] === true]);
+    await websocket.objectReceive(ws, "close", event[2] | 0, `${event[3]}`, event[4] === true);
     return undefined;
   }
   if (event[0] === "message") {

@@ -226,4 +226,5 @@ shareInternals("durable", ObjectFreeze({
   makeNamespace: (binding, className) => new DurableObjectNamespace(INTERNAL, binding, className),
   deliver: doDeliver,
   listen: doWsListen,
+  sent: doWsSent, // a promise: what the object's sockets sent so far reached the host
 }));

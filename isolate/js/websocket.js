@@ -40,7 +40,8 @@ let objectAccept; // (ws, record, link) -> undefined: a pair's end becomes a Dur
 let objectSocket; // (record, link) -> a Durable Object's accepted WebSocket, made again
 let objectOf; // (ws) -> its Durable Object record, or null
 let objectClosed; // (ws) -> undefined: its client closed (or went away)
-let objectReceive; // (ws, item) -> a promise, settled once `item` was dispatched to its listeners
+let objectReceive; // (ws, kind, a, b, c) -> a promise, settled once the event ("message" with its
+// data, or "close" with code, reason, wasClean) was dispatched to its listeners
 const WS_SPLICE_TOKEN = 4, WS_SPLICE = 5, WS_ADOPT = 6;
 
 /** Sends what waits in `inbox` (a pair's end's, what its peer sent before a handoff) on `link`. */
@@ -459,9 +460,10 @@ class WebSocket extends EventTarget {
       ws.#closedIncoming = true;
       ws.#closedOutgoing = true;
     };
-    objectReceive = (ws, item) => new PromiseCtor((resolve) => {
-      item[4] = resolve;
-      ws.#receive(item);
+    objectReceive = (ws, kind, a, b, c) => new PromiseCtor((resolve) => {
+      // Literal items: no index set walks a prototype the tenant may have given setters.
+      if (kind === "message") ws.#receive([WS_EVENT_MESSAGE, a, undefined, undefined, resolve]);
+      else ws.#receive([WS_EVENT_CLOSE, a, b, c, resolve]);
     });
     webSocketForResponse = (ws) => {
       if (!isWebSocket(ws)) throw new TypeError("Response: webSocket must be a WebSocket");
@@ -481,15 +483,25 @@ class WebSocket extends EventTarget {
       ws.#state = 2;
       ws.#peer = null;
       server.#peer = null;
-      if (server.#object === null && server.#state === 1 && workerConfig.object !== undefined) {
+      if (server.#object === null && server.#state === 1 && workerConfig.object !== null) {
         // A Durable Object's accept()ed socket: the supervisor holds it as it holds one accepted
         // with ctx.acceptWebSocket, and each of its events is a call of the object's own,
         // dispatched to its listeners (durable-websocket.js), so it outlives the request that
         // answered it. What the server end sent before goes out first.
-        const listening = lazyInternals("durable").listen(server);
+        const durable = lazyInternals("durable");
+        const listening = durable.listen(server);
         server.#object = listening[0];
         server.#link = listening[1];
         wsFlushInto(ws.#inbox, listening[1]);
+        // Its LISTEN entry (and what it sent) reach the host before the ADOPT that names it.
+        const sent = durable.sent();
+        const id = listening[0].id;
+        const n = new ByteArray(4);
+        n[0] = id & 0xff; n[1] = (id >>> 8) & 0xff; n[2] = (id >>> 16) & 0xff; n[3] = (id >>> 24) & 0xff;
+        return wsHandOver(async (task) => {
+          await sent;
+          await hostCall("socket.send", wsFrame(0, WS_ADOPT, n), task);
+        });
       }
       if (server.#object !== null) {
         // Accepted by a Durable Object: the host learns which of its sockets this 101 carries.

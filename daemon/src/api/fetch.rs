@@ -115,10 +115,10 @@ pub async fn fetch(
     let upgrade =
         slot.and_then(|Extension(slot)| Some((websocket::asked(&method, &headers)?, slot)));
     let def = find(&state, &tenant, &worker_id(&uri)?).await?;
-    let id = def.scope(); // its log ring
-                          // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
-                          // for the worker's URL parser to judge), not the router's decoded copy: the segments after
-                          // `/v1/workers/{id}/fetch`.
+    let id = def.log_ring();
+    // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
+    // for the worker's URL parser to judge), not the router's decoded copy: the segments after
+    // `/v1/workers/{id}/fetch`.
     let path = uri.path().splitn(6, '/').nth(5).unwrap_or("");
     let host = headers
         .get("host")

@@ -50,7 +50,7 @@ use super::error::ApiError;
 use super::extract::{Api, ApiPath};
 use super::json;
 pub(super) use super::names::find;
-use super::names::{current_version, remember_name};
+use super::names::{current_version, name_changed};
 use super::narrow::{narrowed_limits, narrowed_outbound};
 use super::quota::check_workers;
 use super::run::{event_wall_ms, request_limits, LimitsIn};
@@ -441,7 +441,7 @@ pub(super) async fn define(
         Arc::clone(workers.entry(id.clone()).or_insert(def))
     };
     if let Some(name) = &def.name {
-        remember_name(state, &tenant, name, Some(&id));
+        name_changed(state, &tenant, name);
     }
     refresh_code_features(state, &tenant);
     Ok((id, def))
@@ -557,17 +557,25 @@ pub async fn delete(
     let key = hex(&def.id);
     // By name: every version of it; by id: that one (a name then points at its newest other).
     let by_name = def.name.clone().filter(|name| *name == id);
-    let (who, name) = (tenant.clone(), by_name.clone());
-    let deleted = state
+    let (who, name, named) = (tenant.clone(), by_name.clone(), def.name.clone());
+    // The versions deleted, and whether the scope went with them (what it keeps goes too).
+    let (deleted, scope_gone) = state
         .store
-        .tx(move |tx| match name {
-            Some(name) => worker_names::delete_all(tx, &who, &name),
-            None => workers::delete(tx, &who, &key).map(|_| vec![key]),
+        .tx(move |tx| match (name, named) {
+            (Some(name), _) => Ok((worker_names::delete_all(tx, &who, &name)?, true)),
+            (None, named) => {
+                workers::delete(tx, &who, &key)?;
+                let gone = match named {
+                    Some(name) => worker_names::current(tx, &who, &name)?.is_none(),
+                    None => true,
+                };
+                Ok((vec![key], gone))
+            }
         })
         .await
         .map_err(ApiError::from)?;
     if let Some(name) = &def.name {
-        remember_name(&state, &tenant, name, None); // read again from the store when asked
+        name_changed(&state, &tenant, name);
     }
     let mut defs = Vec::with_capacity(deleted.len());
     if let Ok(mut workers) = state.workers.write() {
@@ -576,11 +584,6 @@ pub async fn delete(
         }
     }
     let scope = def.scope();
-    // What the scope keeps (its objects' sockets, its logs) goes with its last version.
-    let scope_gone = match &def.name {
-        None => true,
-        Some(name) => current_version(&state, &tenant, name).await?.is_none(),
-    };
     for def in &defs {
         def.deleted
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -592,7 +595,7 @@ pub async fn delete(
                 .sockets
                 .close_worker(&tenant, &scope, 1001, DELETED_REASON);
         }
-        state.logs.forget(&scope);
+        state.logs.forget(&def.log_ring());
     }
     refresh_code_features(&state, &tenant);
     for def in &defs {

@@ -134,7 +134,7 @@ pub async fn logs(
     Api(query): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let tenant = who.tenant()?;
-    let ring = find(&state, &tenant, &id).await?.scope();
+    let ring = find(&state, &tenant, &id).await?.log_ring();
     let limit = query.limit.unwrap_or(MAX_LINES).min(MAX_LINES);
     Ok(Json(serde_json::json!({ "logs": state.logs.latest(&ring, limit) })).into_response())
 }

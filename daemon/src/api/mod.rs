@@ -77,9 +77,9 @@ pub struct AppState {
     pub egress: Arc<Egress>,
     /// Worker definitions by hex id, as far as this daemon has met them (the store has all).
     pub workers: RwLock<HashMap<String, Arc<WorkerDef>>>,
-    /// Worker names' current versions as last read or set here, `(tenant, name)` → (hex id, when
-    /// read): re-read from the store after `names::NAME_TTL` (another daemon may move a name).
-    pub names: RwLock<HashMap<(String, String), (String, std::time::Instant)>>,
+    /// Worker names' current versions as last read here (`names.rs`): read from the store again
+    /// after `names::NAME_TTL`, or at once after this daemon changed the name.
+    pub names: names::NameCache,
     /// Console output of the workers' fetch handlers (`GET /v1/workers/{id}/logs`).
     pub logs: Arc<logs::LogRings>,
     /// Who each token is (replaced whole by a reload); checked by `edge` only.
@@ -134,7 +134,7 @@ impl AppState {
             pool,
             egress,
             workers: RwLock::new(HashMap::new()),
-            names: RwLock::new(HashMap::new()),
+            names: names::NameCache::default(),
             metrics: Metrics::default(),
             connections,
             logs: Arc::default(),

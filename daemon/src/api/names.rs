@@ -7,7 +7,10 @@
 //! Guarantees: a name resolves only within its tenant; a resolution is at most [`NAME_TTL`] old.
 //! Trusts: the store.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use super::error::ApiError;
 use super::loader::refresh_code_features;
@@ -20,14 +23,29 @@ use crate::supervisor::WorkerDef;
 /// changes are seen at once).
 pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Records (`Some`) or forgets `tenant`'s name `name`'s current version as this daemon knows it.
-pub(super) fn remember_name(state: &AppState, tenant: &str, name: &str, id: Option<&str>) {
-    let mut names = state.names.write().unwrap_or_else(|e| e.into_inner());
-    let key = (tenant.to_owned(), name.to_owned());
-    match id {
-        Some(id) => names.insert(key, (id.to_owned(), std::time::Instant::now())),
-        None => names.remove(&key),
-    };
+/// Names' current versions as this daemon last read them, `(tenant, name)` → (hex id, when read).
+#[derive(Default)]
+pub struct NameCache {
+    read: RwLock<HashMap<(String, String), (String, Instant)>>,
+    /// Bumped by every change this daemon makes to a name: a read of the store that began before
+    /// one is not kept (it may be older than the change).
+    changes: AtomicU64,
+}
+
+impl NameCache {
+    fn get(&self, key: &(String, String)) -> Option<String> {
+        let read = self.read.read().unwrap_or_else(|e| e.into_inner());
+        let (id, at) = read.get(key)?;
+        (at.elapsed() < NAME_TTL).then(|| id.clone())
+    }
+}
+
+/// `tenant`'s name `name` was changed by this daemon (a version made, rolled back or deleted):
+/// its next use reads the store.
+pub(super) fn name_changed(state: &AppState, tenant: &str, name: &str) {
+    state.names.changes.fetch_add(1, Ordering::SeqCst);
+    let mut read = state.names.read.write().unwrap_or_else(|e| e.into_inner());
+    read.remove(&(tenant.to_owned(), name.to_owned()));
 }
 
 /// The hex id of `tenant`'s name `name`'s current version, if it has one.
@@ -37,23 +55,26 @@ pub(super) async fn current_version(
     name: &str,
 ) -> Result<Option<String>, ApiError> {
     let key = (tenant.to_owned(), name.to_owned());
-    if let Some((id, read)) = state
-        .names
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-    {
-        if read.elapsed() < NAME_TTL {
-            return Ok(Some(id.clone()));
-        }
+    if let Some(id) = state.names.get(&key) {
+        return Ok(Some(id));
     }
-    let (who, n) = key;
+    let before = state.names.changes.load(Ordering::SeqCst);
+    let (who, n) = key.clone();
     let current = state
         .store
         .tx(move |tx| worker_names::current(tx, &who, &n))
         .await
         .map_err(ApiError::from)?;
-    remember_name(state, tenant, name, current.as_deref());
+    let mut read = state.names.read.write().unwrap_or_else(|e| e.into_inner());
+    match &current {
+        // Kept only when no change of this daemon's came between the read and now.
+        Some(id) if state.names.changes.load(Ordering::SeqCst) == before => {
+            read.insert(key, (id.clone(), Instant::now()));
+        }
+        _ => {
+            read.remove(&key);
+        }
+    }
     Ok(current)
 }
 

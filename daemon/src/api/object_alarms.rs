@@ -109,7 +109,7 @@ async fn fire(state: Weak<AppState>, objects: Arc<Objects>, key: ObjectKey, at: 
                     tracing::warn!(tenant = %key.tenant, worker = %key.worker, "{what} failed {} times; given up: {why}", retry + 1);
                     let text = format!("{what} failed {} times and is given up: {why}", retry + 1);
                     app.logs.record(
-                        &key.worker,
+                        &key.log_ring(),
                         &[LogLine {
                             level: LogLevel::Error,
                             text,
@@ -125,7 +125,7 @@ async fn fire(state: Weak<AppState>, objects: Arc<Objects>, key: ObjectKey, at: 
                     wait.as_millis()
                 );
                 app.logs.record(
-                    &key.worker,
+                    &key.log_ring(),
                     &[LogLine {
                         level: LogLevel::Warn,
                         text,
@@ -185,7 +185,7 @@ async fn attempt(
         wall_ms: state.config.limits.event_wall_ms,
     };
     let streams = Streams {
-        after_logs: Some(state.logs.after_answer(&key.worker)),
+        after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep: Some(in_flight),
         ..Streams::default()
     };
@@ -195,7 +195,7 @@ async fn attempt(
         .await
     {
         Ok(outcome) => {
-            state.logs.record(&key.worker, &outcome.logs);
+            state.logs.record(&key.log_ring(), &outcome.logs);
             match outcome.result {
                 Ok(Reply::Json(answer)) => threw(&answer),
                 Ok(_) => Some("the object gave no RPC answer".to_owned()),

@@ -84,6 +84,7 @@ pub(super) async fn fetch(
     resources: &Resources,
 ) -> Result<(Value, Vec<u8>), Value> {
     let crate::api::worker_fetch::Callee { def, keep, .. } = callee;
+    let incarnation = def.id;
     let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
     if request.upload.is_some() {
         return Err(refusal(
@@ -107,7 +108,7 @@ pub(super) async fn fetch(
         body_out: Some(out),
         socket: Some(socket),
         chain,
-        after_logs: Some(state.logs.after_answer(&key.worker)),
+        after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep,
     };
     let who = "the Durable Object";
@@ -116,7 +117,7 @@ pub(super) async fn fetch(
         .submit(&key.tenant, Job::Call { def, call, streams })
         .await
         .map_err(|e| refusal("OperationError", format!("{who}: {e}")))?;
-    state.logs.record(&key.worker, &outcome.logs);
+    state.logs.record(&key.log_ring(), &outcome.logs);
     let answer = checked_upgrade(outcome.result, true).map_err(|bad| match bad {
         BadAnswer::Failed(e) => refusal(
             "OperationError",
@@ -190,7 +191,7 @@ pub(super) async fn fetch(
     let pin = match objects.sockets.is_listening(key, id) {
         true => objects
             .directory()
-            .enter_live(key)
+            .enter_if_live(key, &incarnation)
             .map(|def| super::InFlight::held(objects, key, &def)),
         false => None,
     };
@@ -309,7 +310,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
             key.class, key.id
         );
         app.logs.record(
-            &key.worker,
+            &key.log_ring(),
             &[LogLine {
                 level: LogLevel::Error,
                 text,
@@ -334,7 +335,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         args_json: json!([event]).to_string().into_bytes(),
     };
     let streams = Streams {
-        after_logs: Some(app.logs.after_answer(&key.worker)),
+        after_logs: Some(app.logs.after_answer(&key.log_ring())),
         keep: Some(in_flight),
         ..Streams::default()
     };
@@ -344,7 +345,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         .await
     {
         Ok(outcome) => {
-            app.logs.record(&key.worker, &outcome.logs);
+            app.logs.record(&key.log_ring(), &outcome.logs);
             match outcome.result {
                 Ok(Reply::Json(answer)) => {
                     let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);

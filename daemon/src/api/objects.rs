@@ -270,7 +270,7 @@ pub(super) fn log_ring_of(state: &AppState, def: &crate::supervisor::WorkerDef) 
             objects
                 .directory()
                 .object_of(&def.id)
-                .map(|key| key.worker.clone())
+                .map(ObjectKey::log_ring)
         })
-        .unwrap_or_else(|| def.scope())
+        .unwrap_or_else(|| def.log_ring())
 }

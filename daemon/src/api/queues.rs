@@ -72,7 +72,7 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
     let held = i64::try_from(claimed.len()).unwrap_or(i64::MAX);
     queues.backlog.in_flight(&c.tenant, &c.consumer.queue, held);
     let (messages_json, bodies) = call_parts(&claimed);
-    let id = def.scope(); // its log ring
+    let id = def.log_ring();
     let call = Call::Queue {
         queue: c.consumer.queue.clone(),
         messages_json,

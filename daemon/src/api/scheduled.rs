@@ -61,7 +61,7 @@ pub struct Report {
 /// Runs the scheduled handler of `def` for `cron` due at `time_ms`, and records its lines in
 /// the worker's log ring.
 pub async fn run_event(state: &AppState, def: Arc<WorkerDef>, cron: &str, time_ms: u64) -> Report {
-    let id = def.scope(); // its log ring
+    let id = def.log_ring();
     let tenant = def.tenant.clone();
     let call = Call::Scheduled {
         cron: cron.to_owned(),
@@ -182,7 +182,7 @@ pub async fn fire(state: &AppState, trigger: &StoredTrigger, time_ms: i64) -> Fi
         }
     };
     let time = u64::try_from(time_ms).unwrap_or(0);
-    let ring = def.scope();
+    let ring = def.log_ring();
     let report = run_event(state, def, &trigger.cron, time).await;
     if report.outcome == "noHandler" {
         // Said where the tenant looks: its worker's logs.
@@ -322,7 +322,8 @@ pub async fn put_triggers(
         .tx(move |tx| {
             // A name's triggers are its current version's (`store::worker_names`).
             if let Some(name) = name {
-                if crate::store::worker_names::current(tx, &t, &name)?.as_deref() != Some(&i) {
+                let current = crate::store::worker_names::current_locked(tx, &t, &name)?;
+                if current.as_deref() != Some(&i) {
                     return Err(crate::store::StoreError::Conflict(format!(
                         "worker {i} is not the current version of {name:?}: its triggers are \
                          the current version's (PUT /v1/workers/{name}/triggers)"

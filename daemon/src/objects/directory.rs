@@ -7,8 +7,11 @@
 //!   gets the same definition, so the same isolate (a tenant's Loader workers live in the one
 //!   process the cordon gives it, `cordon::place`, one isolate per definition there);
 //! - an entry leaves only when no call of it is in flight and it has been idle for the idle
-//!   time ([`Directory::idle`]), or when its worker was deleted; the next call makes a new
-//!   incarnation under a new id (so a disposal still under way never meets it);
+//!   time ([`Directory::idle`]), or when its worker was deleted, or at once when it was made
+//!   from a version of its worker that is no longer the current one (a *reset*: its calls in
+//!   flight go on, without its storage, and it is disposed once they end,
+//!   [`Directory::take_reset`]); the next call makes a new incarnation under a new id (so a
+//!   disposal still under way never meets it);
 //! - at most `max_live_per_tenant` entries per tenant and `max_live` in all: a call for an
 //!   object beyond them is refused at once with [`Full`] (never queued: a live object waiting
 //!   on one that cannot start would wait for ever);
@@ -35,13 +38,21 @@ use crate::supervisor::WorkerDef;
 
 pub use stockade_source::reserved::OBJECT_ENV_KEY;
 
-/// One object: its tenant, the hex id of the worker whose class it is, the class, its hex id.
+/// One object: its tenant, the worker whose class it is (its name when it has one, else its hex
+/// id: `WorkerDef::scope`), the class, its hex id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey {
     pub tenant: String,
     pub worker: String,
     pub class: String,
     pub id: String,
+}
+
+impl ObjectKey {
+    /// The key of the log ring its calls' console lines go to: its worker's.
+    pub fn log_ring(&self) -> String {
+        crate::supervisor::log_ring(&self.tenant, &self.worker)
+    }
 }
 
 /// The directory is full for this call: the message the caller sees.
@@ -65,10 +76,10 @@ struct Live {
 pub struct Directory {
     live: HashMap<ObjectKey, Live>,
     by_def: HashMap<WorkerId, ObjectKey>,
-    /// Incarnations reset because their worker has a new version, to dispose
-    /// ([`Directory::take_reset`]); their ids, to say so to their late storage calls.
-    reset: Vec<Arc<WorkerDef>>,
-    reset_ids: std::collections::HashSet<WorkerId>,
+    /// Incarnations reset because their worker has a new version, by id, with their calls still
+    /// in flight: kept until those end (so their late storage calls are told why), then handed
+    /// out to dispose ([`Directory::take_reset`]).
+    reset: HashMap<WorkerId, (Arc<WorkerDef>, usize)>,
     per_tenant: HashMap<String, usize>,
     made: u64,
 }
@@ -115,6 +126,14 @@ impl Directory {
     ) -> Option<Arc<WorkerDef>> {
         if self.live.get(key)?.parent.id != parent.id {
             self.retire(key);
+            return None;
+        }
+        self.enter_live(key)
+    }
+
+    /// [`Directory::enter_live`] if `key`'s live incarnation is still `def` (none otherwise).
+    pub fn enter_if_live(&mut self, key: &ObjectKey, def: &WorkerId) -> Option<Arc<WorkerDef>> {
+        if self.live.get(key)?.def.id != *def {
             return None;
         }
         self.enter_live(key)
@@ -192,6 +211,8 @@ impl Directory {
         if let Some(live) = self.live.get_mut(key).filter(|l| l.def.id == *def) {
             live.in_flight = live.in_flight.saturating_sub(1);
             live.last_used = Instant::now();
+        } else if let Some((_, in_flight)) = self.reset.get_mut(def) {
+            *in_flight = in_flight.saturating_sub(1);
         }
     }
 
@@ -202,22 +223,26 @@ impl Directory {
             if let Some(n) = self.per_tenant.get_mut(&key.tenant) {
                 *n = n.saturating_sub(1);
             }
-            self.reset_ids.insert(live.def.id);
-            self.reset.push(live.def);
+            self.reset.insert(live.def.id, (live.def, live.in_flight));
         }
     }
 
-    /// The incarnations reset since the last call, to dispose.
+    /// The reset incarnations whose calls have all ended, to dispose (taken out).
     pub fn take_reset(&mut self) -> Vec<Arc<WorkerDef>> {
-        for def in &self.reset {
-            self.reset_ids.remove(&def.id);
-        }
-        std::mem::take(&mut self.reset)
+        let done: Vec<WorkerId> = self
+            .reset
+            .iter()
+            .filter(|(_, (_, in_flight))| *in_flight == 0)
+            .map(|(id, _)| *id)
+            .collect();
+        done.iter()
+            .filter_map(|id| self.reset.remove(id).map(|(def, _)| def))
+            .collect()
     }
 
-    /// Whether `def` is an incarnation reset for a new version and not yet disposed.
+    /// Whether `def` is an incarnation reset for a new version, with calls still in flight.
     pub fn was_reset(&self, def: &WorkerId) -> bool {
-        self.reset_ids.contains(def)
+        self.reset.contains_key(def)
     }
 
     /// Which object the incarnation `def` is, while it is live.
@@ -290,7 +315,8 @@ fn incarnation(key: &ObjectKey, name: Option<&str>, parent: &WorkerDef, n: u64) 
     WorkerDef {
         id: WorkerId(h.finalize().into()),
         tenant: parent.tenant.clone(),
-        name: None,
+        // Its worker's name: its calls and console lines are that name's, also once reset.
+        name: parent.name.clone(),
         main_module: parent.main_module.clone(),
         modules: parent.modules.clone(),
         env,
@@ -448,8 +474,11 @@ mod tests {
         );
         assert_eq!(d.object_of(&new.id), Some(&k));
         assert!(d.was_reset(&old.id) && !d.was_reset(&new.id));
-        // The old one's calls ending leave the new one in flight.
+        // Its calls in flight keep it (and what late storage calls are told) until they end.
+        assert!(d.take_reset().is_empty() && d.was_reset(&old.id));
         d.leave(&k, &old.id);
+        assert!(d.take_reset().is_empty() && d.was_reset(&old.id));
+        // The old one's calls ending leave the new one in flight.
         d.leave(&k, &old.id);
         assert!(
             d.idle(Duration::ZERO).is_empty(),
@@ -465,6 +494,8 @@ mod tests {
         let old = d.enter(&k, None, &v1, (1, 1)).expect("room");
         assert!(d.enter_current(&k, &v2).is_none(), "reset, not entered");
         assert!(d.object_of(&old.id).is_none() && d.was_reset(&old.id));
+        d.leave(&k, &old.id);
+        assert_eq!(d.take_reset().len(), 1);
         let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
         let again = d.enter_current(&k, &v2).expect("live and current");
         assert!(Arc::ptr_eq(&new, &again));

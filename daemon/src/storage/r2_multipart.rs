@@ -291,7 +291,10 @@ impl R2 {
             }
             None => {
                 let slot = super::r2_calls::open_connection(context).await?;
-                (self.upload_whole(&t, &bucket, body, None).await?, Some(slot))
+                (
+                    self.upload_whole(&t, &bucket, body, None).await?,
+                    Some(slot),
+                )
             }
         };
         let quota = self.settings.tenant_max_bytes;

@@ -34,6 +34,22 @@ pub fn current(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Option<Strin
     rows.first().map(|row| row.text(0)).transpose()
 }
 
+/// [`current`], with the name's row locked for the rest of the transaction (PostgreSQL; SQLite
+/// transactions are serialised whole): every change to a name takes this first, so changes to
+/// one name are ordered and each sees the ones before.
+pub fn current_locked(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let locked = format!(
+        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{}",
+        tx.for_update()
+    );
+    let rows = tx.query(&locked, &[tenant.into(), name.into()])?;
+    rows.first().map(|row| row.text(0)).transpose()
+}
+
 /// The hex ids of the stored versions of `tenant`'s name `name`, newest first.
 pub fn versions(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Vec<String>, StoreError> {
     let rows = tx.query(
@@ -58,6 +74,12 @@ pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), St
          ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms",
         &[tenant.into(), name.into(), id.into(), now_ms().into()],
     )?;
+    // A rollback racing the delete of the same version: the delete came first.
+    if !super::workers::exists(tx, tenant, id)? {
+        return Err(StoreError::NotFound(format!(
+            "worker {id} was deleted meanwhile: it is not {name:?}'s current version"
+        )));
+    }
     for other in versions(tx, tenant, name)? {
         if other != id {
             super::triggers::delete(tx, tenant, &other)?;
@@ -78,15 +100,7 @@ pub fn after_delete(
     id: &str,
 ) -> Result<Option<String>, StoreError> {
     // Locked: a version made meanwhile is either seen here as current, or made after.
-    let locked = format!(
-        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{}",
-        tx.for_update()
-    );
-    let current = tx
-        .query(&locked, &[tenant.into(), name.into()])?
-        .first()
-        .map(|row| row.text(0))
-        .transpose()?;
+    let current = current_locked(tx, tenant, name)?;
     if current.as_deref() != Some(id) {
         return Ok(current);
     }

@@ -2,7 +2,7 @@
 //! current version, its triggers moving with it, rollback, deletes, and tenants kept apart.
 
 use super::worker_names::{self, current, versions};
-use super::{triggers, workers, Store};
+use super::{triggers, workers, Store, StoreError};
 use crate::supervisor::WorkerDef;
 
 fn version(tenant: &str, name: &str, byte: u8, cron: &str) -> (String, WorkerDef) {
@@ -88,6 +88,18 @@ pub(super) async fn names_behave(s: &Store) {
     s.tx(move |tx| workers::delete(tx, "t-name", &other))
         .await
         .expect("delete v2");
+    assert_eq!(
+        state("t-name").await.expect("state"),
+        (Some(v1.clone()), 1, vec!["1 * * * *".to_owned()])
+    );
+
+    // Making a deleted version current (a rollback that lost the race with its delete) fails
+    // and changes nothing.
+    let (gone_id, gone_def) = version("t-name", "app", 4, "4 * * * *");
+    let stale = s
+        .tx(move |tx| worker_names::make_current(tx, &gone_id, &gone_def))
+        .await;
+    assert!(matches!(stale, Err(StoreError::NotFound(_))), "{stale:?}");
     assert_eq!(
         state("t-name").await.expect("state"),
         (Some(v1.clone()), 1, vec!["1 * * * *".to_owned()])

@@ -239,6 +239,10 @@ pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreErro
         .map(|row| row.opt_text(0))
         .transpose()?
         .flatten();
+    if let Some(name) = &name {
+        // Ordered with the name's other changes (a version made current meanwhile).
+        super::worker_names::current_locked(tx, tenant, name)?;
+    }
     super::triggers::delete(tx, tenant, id)?;
     super::queues::delete_consumers(tx, tenant, id)?;
     let deleted = tx.exec(

@@ -77,6 +77,17 @@ impl WorkerDef {
     pub fn scope(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.id.to_hex())
     }
+
+    /// The key of its log ring (`api/logs.rs`): [`log_ring`] of its tenant and scope.
+    pub fn log_ring(&self) -> String {
+        log_ring(&self.tenant, &self.scope())
+    }
+}
+
+/// The key of the log ring of `tenant`'s worker scope `scope` (a name, or a hex id): its tenant's
+/// own, as a name is only unique within its tenant.
+pub fn log_ring(tenant: &str, scope: &str) -> String {
+    format!("{tenant}/{scope}")
 }
 
 /// The streamed bodies of a `Call::Fetch`: the rest of its upload (`Call::Fetch::body_streamed`),
