@@ -27,11 +27,7 @@ pub fn valid_name(name: &str) -> bool {
 
 /// The hex id of `tenant`'s name `name`'s current version, if it has one.
 pub fn current(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
-    let rows = tx.query(
-        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2",
-        &[tenant.into(), name.into()],
-    )?;
-    rows.first().map(|row| row.text(0)).transpose()
+    pointer(tx, tenant, name, "")
 }
 
 /// [`current`], with the name's row locked for the rest of the transaction (PostgreSQL; SQLite
@@ -42,11 +38,18 @@ pub fn current_locked(
     tenant: &str,
     name: &str,
 ) -> Result<Option<String>, StoreError> {
-    let locked = format!(
-        "SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{}",
-        tx.for_update()
-    );
-    let rows = tx.query(&locked, &[tenant.into(), name.into()])?;
+    let lock = tx.for_update();
+    pointer(tx, tenant, name, lock)
+}
+
+fn pointer(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    lock: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = format!("SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{lock}");
+    let rows = tx.query(&sql, &[tenant.into(), name.into()])?;
     rows.first().map(|row| row.text(0)).transpose()
 }
 
