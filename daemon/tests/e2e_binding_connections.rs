@@ -71,20 +71,20 @@ const scenarios = {
     await line(JSON.stringify((await answered).length));
   },
   // Five fetches waiting and a streamed R2 put whose body is still coming (its upload holds the
-  // sixth place from its first call on): a KV get waits until the put has ended.
+  // sixth place from its first bytes sent on): a KV get waits until the put has ended.
   async upload(env, port, go, line) {
-    // Pulled only when read (highWaterMark 0): its first read comes once its upload was
-    // answered, so the upload holds its place before the fetches take theirs.
-    let reads = 0, first, last;
-    const read = [new Promise((r) => { first = r; }), new Promise((r) => { last = r; })];
+    // Pulled only when read (highWaterMark 0): a first chunk of 1 MiB (the isolate sends an
+    // upload 1 MiB at a time), then nothing until the test says so. The second read comes once
+    // the first MiB was written, so the upload holds its place before the fetches take theirs.
+    let reads = 0, written;
+    const second = new Promise((r) => { written = r; });
     const body = new ReadableStream({
       pull(c) {
         if (reads++ === 0) {
-          c.enqueue(new Uint8Array(10).fill(1));
-          first();
+          c.enqueue(new Uint8Array(1 << 20).fill(1));
           return undefined;
         }
-        return new Promise((resolve) => last(() => {
+        return new Promise((resolve) => written(() => {
           c.enqueue(new Uint8Array(5).fill(2));
           c.close();
           resolve();
@@ -92,13 +92,13 @@ const scenarios = {
       },
     }, { highWaterMark: 0 });
     const put = env.B.put("streamed", body);
-    await read[0];
+    const finish = await second;
     const answered = fetching(port, "upload", 5, go, line);
     await signal(go).promise;
     const kv = env.KV.get("k");
     await line("get made");
     await signal(`${go}-end`).promise;
-    (await read[1])();
+    finish();
     const object = await put;
     await line(JSON.stringify({ kv: await kv, size: object.size }));
     await line(JSON.stringify((await answered).length));
@@ -110,6 +110,20 @@ const scenarios = {
     const sizes = await Promise.all(
       Array.from({ length: 8 }, (_, i) => env.B.put(`s${i}`, streamed(i)).then((o) => o.size)));
     await line(JSON.stringify(sizes));
+    // Seven streamed parts of an upload that does not exist, each refused after its first MiB
+    // went up: none keeps its place (a KV get still goes at once).
+    let refused = 0;
+    for (let i = 0; i < 7; i++) {
+      const part = new ReadableStream({
+        start(c) { c.enqueue(new Uint8Array(1 << 20)); c.enqueue(new Uint8Array(1)); c.close(); },
+      });
+      try {
+        await env.B.resumeMultipartUpload("k", "no-such-upload").uploadPart(1, part);
+      } catch {
+        refused++;
+      }
+    }
+    await line(JSON.stringify({ refused, kv: await env.KV.get("k") }));
   },
   // Six fetches waiting: a queue send waits for one of their places.
   async queued(env, port, go, line) {
@@ -288,10 +302,10 @@ fn a_streaming_r2_body_holds_no_place_once_answered() {
     assert_eq!(next(), "5");
 }
 
-/// A streamed R2 put is one of its request's open connections from its upload's start: with five
+/// A streamed R2 put is one of its request's open connections from its first bytes sent: with five
 /// fetches waiting besides it, a KV get waits until the put has ended (it reads what another
 /// request wrote after it was made), and the put itself never waits for a seventh place (eight
-/// streamed puts at once all complete).
+/// streamed puts at once all complete), and a refused one gives its place back at once.
 #[test]
 fn a_streamed_r2_put_holds_a_place_from_its_first_byte() {
     let server = HoldServer::start_heads();
@@ -307,10 +321,11 @@ fn a_streamed_r2_put_holds_a_place_from_its_first_byte() {
     );
     let ended = fetch_json(&d, &tenant_token(0), &id, "go?go=upload-end");
     assert_eq!(ended, json!("went"));
-    assert_eq!(next(), r#"{"kv":"late","size":15}"#);
+    assert_eq!(next(), r#"{"kv":"late","size":1048581}"#);
     server.release(5);
     assert_eq!(next(), "5");
     assert_eq!(next(), "[1,2,3,4,5,6,7,8]");
+    assert_eq!(next(), r#"{"refused":7,"kv":"late"}"#);
 }
 
 /// A KV put waiting for a place when its request ends (the worker's 3 s wall limit) is dropped:

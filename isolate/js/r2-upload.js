@@ -52,6 +52,17 @@ async function r2Upload(binding, hash, next, what) {
   return upload;
 }
 
+/** The call `name` that consumes the upload `head.upload` (if any): a refused one aborts it, so
+ *  the upload (and the open connection it holds) goes at once, not with the request. */
+async function r2Consume(name, head, body, what) {
+  try {
+    return await bindingCall(name, head, body, r2Error(what));
+  } catch (e) {
+    if (head.upload !== undefined) uponPromise(bindingCall("r2.abort", { upload: head.upload }), undefined, noop);
+    throw e;
+  }
+}
+
 /**
  * The bytes of a put's or a part's `value`: returned when known whole and at most R2_CHUNK
  * (they ride in the call), else sent up as an upload named in `head.upload` (null returned).
@@ -114,7 +125,7 @@ class R2MultipartUpload {
       throw new TypeError(`${what}: a part number is an integer from 1 to 10000`);
     }
     const body = await r2Value(this.#binding, value, null, head, what);
-    const answer = (await bindingCall("r2.uploadPart", head, body, r2Error(what)))[0];
+    const answer = (await r2Consume("r2.uploadPart", head, body, what))[0];
     return { partNumber: answer.partNumber, etag: answer.etag };
   }
   async abort() {

@@ -344,7 +344,7 @@ class R2Bucket {
     const check = r2Checksum(options, what);
     if (check !== null) head.checksums = { [check[0]]: check[1] };
     const body = await r2Value(this.#binding, value, check === null ? null : check[0], head, what);
-    const answer = (await bindingCall("r2.put", head, body, r2Error("put")))[0];
+    const answer = (await r2Consume("r2.put", head, body, "put"))[0];
     return answer.object === null ? null : new R2Object(INTERNAL, answer.object);
   }
   async delete(keys) {

@@ -129,13 +129,8 @@ impl R2 {
                     Some(name) => Check::new(name)?,
                     None => None,
                 };
-                // One of the request's open connections from now until the call that names the
-                // upload (its put or part) has ended, which takes no other place.
-                let slot = open_connection(context).await?;
                 let settings = self.settings.clone();
-                let mut upload =
-                    blocking(move || Upload::begin(t, &settings, &bucket, check)).await?;
-                upload.hold(slot);
+                let upload = blocking(move || Upload::begin(t, &settings, &bucket, check)).await?;
                 let id = context.resources.insert(upload).ok_or_else(|| {
                     R2Error::Invalid("put: this request holds too many open streams".into())
                 })?;
@@ -252,19 +247,24 @@ impl R2 {
         head: &Value,
         body: &[u8],
     ) -> Done {
+        // The upload it names first: whatever fails below drops it, and the place it holds.
+        let named = match head.get("upload").filter(|v| !v.is_null()) {
+            Some(_) => Some(
+                context
+                    .resources
+                    .take::<Upload>(id_of(head, "upload")?)
+                    .ok_or_else(|| R2Error::Invalid("put: no such upload".into()))?,
+            ),
+            None => None,
+        };
         let key = key_of(head)?;
         let http = http_metadata(head.get("httpMetadata"))?;
         let custom = custom_metadata(head.get("customMetadata"))?;
         let only_if = OnlyIf::parse(head.get("onlyIf"))?;
         let wanted = checksum(head)?;
         // The put is one open connection: its upload's place, or one of its own.
-        let (upload, _slot) = match head.get("upload").filter(|v| !v.is_null()) {
-            Some(_) => {
-                let id = id_of(head, "upload")?;
-                let mut upload = context
-                    .resources
-                    .take::<Upload>(id)
-                    .ok_or_else(|| R2Error::Invalid("put: no such upload".into()))?;
+        let (upload, _slot) = match named {
+            Some(mut upload) => {
                 if upload.bucket != bucket {
                     return Err(R2Error::Invalid(
                         "put: the upload is another bucket's".into(),
@@ -273,7 +273,10 @@ impl R2 {
                 if !body.is_empty() {
                     return Err(R2Error::Invalid("put: bytes and an upload both".into()));
                 }
-                let slot = upload.take_slot();
+                let slot = match upload.take_slot() {
+                    Some(slot) => slot,
+                    None => open_connection(context).await?, // an upload of no bytes
+                };
                 (upload, slot)
             }
             None => {
@@ -282,10 +285,7 @@ impl R2 {
                     Some((name, _)) => Check::new(name)?,
                     None => None,
                 };
-                (
-                    self.upload_whole(&t, &bucket, body, check).await?,
-                    Some(slot),
-                )
+                (self.upload_whole(&t, &bucket, body, check).await?, slot)
             }
         };
         let quota = self.settings.tenant_max_bytes;
@@ -370,6 +370,11 @@ async fn on_resource(context: &CallContext, op: &str, head: &Value, body: &[u8])
                 return Err(R2Error::Invalid(format!(
                     "put: a chunk is at most {CHUNK} bytes"
                 )));
+            }
+            if !upload.holds_slot() {
+                // Its first bytes: one of the request's open connections from now until the
+                // call that names the upload (its put or part) has ended, which takes no other.
+                upload.hold(open_connection(context).await?);
             }
             let bytes = body.to_vec();
             // On an error the upload is dropped here: its temporary file goes at once.

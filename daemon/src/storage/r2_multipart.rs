@@ -272,29 +272,35 @@ impl R2 {
         body: &[u8],
     ) -> Done {
         const M: &str = "uploadPart";
+        // The upload it names first: whatever fails below drops it, and the place it holds.
+        let named = match head.get("upload").filter(|v| !v.is_null()) {
+            Some(_) => Some(
+                context
+                    .resources
+                    .take::<Upload>(id_of(head, "upload")?)
+                    .ok_or_else(|| R2Error::Invalid(format!("{M}: no such upload stream")))?,
+            ),
+            None => None,
+        };
         let id = upload_id(head, M)?;
         let number = part_number(head.get("partNumber"), M)?;
         // The part is one open connection: its upload's place, or one of its own.
-        let (upload, _slot) = match head.get("upload").filter(|v| !v.is_null()) {
-            Some(_) => {
-                let mut upload = context
-                    .resources
-                    .take::<Upload>(id_of(head, "upload")?)
-                    .ok_or_else(|| R2Error::Invalid(format!("{M}: no such upload stream")))?;
+        let (upload, _slot) = match named {
+            Some(mut upload) => {
                 if upload.bucket != bucket || !body.is_empty() {
                     return Err(R2Error::Invalid(format!(
                         "{M}: a stream of another bucket's, or bytes and a stream both"
                     )));
                 }
-                let slot = upload.take_slot();
+                let slot = match upload.take_slot() {
+                    Some(slot) => slot,
+                    None => super::r2_calls::open_connection(context).await?,
+                };
                 (upload, slot)
             }
             None => {
                 let slot = super::r2_calls::open_connection(context).await?;
-                (
-                    self.upload_whole(&t, &bucket, body, None).await?,
-                    Some(slot),
-                )
+                (self.upload_whole(&t, &bucket, body, None).await?, slot)
             }
         };
         let quota = self.settings.tenant_max_bytes;

@@ -125,6 +125,11 @@ impl Upload {
         self.slot = Some(slot);
     }
 
+    /// Whether it holds one of its request's open connections (from its first bytes on).
+    pub fn holds_slot(&self) -> bool {
+        self.slot.is_some()
+    }
+
     /// The place it holds, for the call that consumes it to hold until that call ends.
     pub fn take_slot(&mut self) -> Option<Slot> {
         self.slot.take()
