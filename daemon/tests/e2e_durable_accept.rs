@@ -5,8 +5,8 @@
 //! that answered it (well past the worker's `wallMs`), each message has its own CPU budget (a
 //! handler that spends some 7 ms of a 100 ms `cpuMs` on every message keeps working for thirty), the object stays in
 //! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
-//! test's length), a client's close reaches the `close` listener, and an instance that did not
-//! accept a socket (a new version's, after a reset) closes it with 1011.
+//! test's length), a client's close reaches the `close` listener, and when a new version resets
+//! the object, the sockets its old instance accepted are closed with 1011.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -96,8 +96,10 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // A new version resets the object; the socket the old instance accepted has no listeners
-    // left, and the new instance closes it with 1011 (Cloudflare disconnects it on a deploy).
+    // A new version resets the object at its next call (another client's here). The socket the
+    // old instance accepted had its listeners there: the new instance closes it with 1011 as it
+    // is constructed, also for a client that sends nothing (Cloudflare disconnects it on a deploy
+    // too).
     let mut ws = rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
         assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
@@ -106,7 +108,8 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
     let (status, created) = create_worker(&d, &token, &worker("v2"));
     assert_eq!(status, 201, "{created}");
     rt.block_on(async {
-        ws.send(Message::text("after")).await.expect("sent");
+        let mut other = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut other).await, Message::text("hello from a v2"));
         match next(&mut ws).await {
             Message::Close(Some(frame)) => {
                 assert_eq!(frame.code, CloseCode::Error, "{frame:?}");
@@ -114,7 +117,7 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
             }
             other => panic!("expected a close 1011, got {other:?}"),
         }
-        let mut ws = connect(&d, &token, "rooms", "").await;
-        assert_eq!(next(&mut ws).await, Message::text("hello from a v2"));
+        other.send(Message::text("x")).await.expect("sent");
+        assert_eq!(next(&mut other).await, Message::text("echo x #1"));
     });
 }

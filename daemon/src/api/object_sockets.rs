@@ -189,10 +189,7 @@ pub(super) async fn fetch(
     // A socket the object accept()ed itself has listeners in this instance's memory only: the
     // instance stays live (not evicted as idle) while the socket is open, as on Cloudflare.
     let pin = match objects.sockets.is_listening(key, id) {
-        true => objects
-            .directory()
-            .enter_if_live(key, &incarnation)
-            .map(|def| super::InFlight::held(objects, key, &def)),
+        true => super::InFlight::pinned(objects, key, &incarnation),
         false => None,
     };
     let (placeholder, spliced) = websocket::placeholder().map_err(|e| refusal("Error", e))?;

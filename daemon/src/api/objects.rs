@@ -69,6 +69,8 @@ struct InFlight {
     key: ObjectKey,
     /// The incarnation entered (a reset one's calls no longer count for the object).
     def: stockade_ipc::WorkerId,
+    /// An open socket's pin (`Directory::enter_pin`), not a call.
+    pin: bool,
 }
 
 impl InFlight {
@@ -77,13 +79,33 @@ impl InFlight {
             objects: Arc::clone(objects),
             key: key.clone(),
             def: def.id,
+            pin: false,
+        })
+    }
+
+    /// The pin of an open socket incarnation `def` `accept()`ed, if `def` is still live.
+    fn pinned(
+        objects: &Arc<Objects>,
+        key: &ObjectKey,
+        def: &stockade_ipc::WorkerId,
+    ) -> Option<Self> {
+        objects.directory().enter_pin(key, def)?;
+        Some(InFlight {
+            objects: Arc::clone(objects),
+            key: key.clone(),
+            def: *def,
+            pin: true,
         })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.objects.directory().leave(&self.key, &self.def);
+        let mut directory = self.objects.directory();
+        match self.pin {
+            true => directory.leave_pin(&self.key, &self.def),
+            false => directory.leave(&self.key, &self.def),
+        }
     }
 }
 

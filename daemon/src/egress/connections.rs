@@ -4,7 +4,8 @@
 //! outbound WebSocket until its 101) and its `connect()` sockets (until closed) together. One
 //! more is not refused: it waits, in the order asked, until one of them answers or ends, then
 //! goes ahead; `stockade_egress_connections_waiting` ([`render`]) counts the waits. The calls of the bindings Cloudflare
-//! counts too ([`counts`]: KV, the Cache API, R2, Queues) are open connections while in flight.
+//! counts too ([`counts`]: KV, the Cache API, R2, Queues) are open connections while in flight;
+//! R2's `put` and `uploadPart` take their place themselves ([`BINDING_CALLS`]' note).
 //!
 //! Guarantees:
 //! - one gate per request, kept in its `Resources` (another request's connections never count);

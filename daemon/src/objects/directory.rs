@@ -61,6 +61,10 @@ pub struct Full(pub String);
 
 struct Live {
     def: Arc<WorkerDef>,
+    /// Of `in_flight`, the open sockets it `accept()`ed ([`Directory::enter_pin`]): they keep it
+    /// live, but not once it is reset (their listeners die with it, and the next instance closes
+    /// them, `durable-websocket.js`).
+    pins: usize,
     /// The worker's definition the incarnation was made from (a deleted one ends it).
     parent: Arc<WorkerDef>,
     in_flight: usize,
@@ -131,14 +135,6 @@ impl Directory {
         self.enter_live(key)
     }
 
-    /// [`Directory::enter_live`] if `key`'s live incarnation is still `def` (none otherwise).
-    pub fn enter_if_live(&mut self, key: &ObjectKey, def: &WorkerId) -> Option<Arc<WorkerDef>> {
-        if self.live.get(key)?.def.id != *def {
-            return None;
-        }
-        self.enter_live(key)
-    }
-
     /// The live incarnation of `key`, if it has one, counted as [`Directory::enter`] counts it.
     pub fn enter_live(&mut self, key: &ObjectKey) -> Option<Arc<WorkerDef>> {
         let live = self.live.get_mut(key)?;
@@ -197,6 +193,7 @@ impl Directory {
                 def: Arc::clone(&def),
                 parent: Arc::clone(parent),
                 in_flight: 1,
+                pins: 0,
                 last_used: Instant::now(),
                 keep: name.filter(|_| keep).map(str::to_owned),
                 named: name.is_some(),
@@ -223,7 +220,26 @@ impl Directory {
             if let Some(n) = self.per_tenant.get_mut(&key.tenant) {
                 *n = n.saturating_sub(1);
             }
-            self.reset.insert(live.def.id, (live.def, live.in_flight));
+            let calls = live.in_flight.saturating_sub(live.pins);
+            self.reset.insert(live.def.id, (live.def, calls));
+        }
+    }
+
+    /// An open socket that `key`'s live incarnation `def` `accept()`ed keeps it live (nothing if
+    /// `def` is no longer its live incarnation); ended by [`Directory::leave_pin`].
+    pub fn enter_pin(&mut self, key: &ObjectKey, def: &WorkerId) -> Option<Arc<WorkerDef>> {
+        let live = self.live.get_mut(key).filter(|l| l.def.id == *def)?;
+        live.in_flight += 1;
+        live.pins += 1;
+        Some(Arc::clone(&live.def))
+    }
+
+    /// The socket of [`Directory::enter_pin`] ended (nothing if `def` was reset since).
+    pub fn leave_pin(&mut self, key: &ObjectKey, def: &WorkerId) {
+        if let Some(live) = self.live.get_mut(key).filter(|l| l.def.id == *def) {
+            live.in_flight = live.in_flight.saturating_sub(1);
+            live.pins = live.pins.saturating_sub(1);
+            live.last_used = Instant::now();
         }
     }
 
@@ -452,7 +468,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_version_of_the_worker_resets_the_incarnation_and_its_old_calls_count_no_more() {
+    fn a_new_version_of_the_worker_resets_the_incarnation_kept_until_its_calls_end() {
         let mut d = Directory::default();
         let v1 = parent();
         let v2 = Arc::new(WorkerDef {
@@ -499,6 +515,29 @@ mod tests {
         let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
         let again = d.enter_current(&k, &v2).expect("live and current");
         assert!(Arc::ptr_eq(&new, &again));
+        d.leave(&k, &new.id);
+        d.leave(&k, &new.id);
+        // An open socket it accepted pins it (never idle), until it closes, or until it is reset:
+        // then only its calls keep it from being disposed.
+        assert!(
+            d.enter_pin(&k, &old.id).is_none(),
+            "not the live incarnation"
+        );
+        d.enter_pin(&k, &new.id).expect("pinned");
+        assert!(d.idle(Duration::ZERO).is_empty(), "pinned");
+        d.leave_pin(&k, &new.id);
+        assert_eq!(d.idle(Duration::ZERO).len(), 1, "unpinned");
+        let pinned = d.enter(&k, None, &v2, (1, 1)).expect("room");
+        d.enter_pin(&k, &pinned.id).expect("pinned");
+        d.leave(&k, &pinned.id);
+        assert!(
+            d.enter_current(&k, &v1).is_none(),
+            "reset by another version"
+        );
+        let reset = d.take_reset();
+        assert_eq!(reset.len(), 1, "its pin does not keep it");
+        d.leave_pin(&k, &pinned.id); // its socket ends later: nothing counts it
+        assert!(d.take_reset().is_empty() && d.idle(Duration::ZERO).is_empty());
     }
 
     fn clone_def(d: &WorkerDef) -> WorkerDef {

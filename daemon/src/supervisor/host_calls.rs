@@ -18,7 +18,8 @@
 //! connections (`crate::egress::connections::counts`: KV, Cache, R2, Queues) are dispatched
 //! through the request's gate: a handler starts only once the call holds a slot, given back when
 //! the call ends or is dropped (an R2 body that streams on after its `r2.get` answered holds
-//! none, as a fetch's body holds none).
+//! none, as a fetch's body holds none). R2's `put` and `uploadPart` take theirs in their handler
+//! (`storage/r2_calls.rs`), or their upload's.
 //!
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
