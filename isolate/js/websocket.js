@@ -483,32 +483,29 @@ class WebSocket extends EventTarget {
       ws.#state = 2;
       ws.#peer = null;
       server.#peer = null;
+      let sent = null; // what must reach the host before the ADOPT
       if (server.#object === null && server.#state === 1 && workerConfig.object !== null) {
         // A Durable Object's accept()ed socket: the supervisor holds it as it holds one accepted
         // with ctx.acceptWebSocket, and each of its events is a call of the object's own,
         // dispatched to its listeners (durable-websocket.js), so it outlives the request that
-        // answered it. What the server end sent before goes out first.
+        // answered it. What the server end sent before goes out first, and its LISTEN entry
+        // reaches the host before the ADOPT that names it.
         const durable = lazyInternals("durable");
         const listening = durable.listen(server);
         server.#object = listening[0];
         server.#link = listening[1];
         wsFlushInto(ws.#inbox, listening[1]);
-        // Its LISTEN entry (and what it sent) reach the host before the ADOPT that names it.
-        const sent = durable.sent();
-        const id = listening[0].id;
-        const n = new ByteArray(4);
-        n[0] = id & 0xff; n[1] = (id >>> 8) & 0xff; n[2] = (id >>> 16) & 0xff; n[3] = (id >>> 24) & 0xff;
-        return wsHandOver(async (task) => {
-          await sent;
-          await hostCall("socket.send", wsFrame(0, WS_ADOPT, n), task);
-        });
+        sent = durable.sent();
       }
       if (server.#object !== null) {
         // Accepted by a Durable Object: the host learns which of its sockets this 101 carries.
         const id = server.#object.id;
         const n = new ByteArray(4);
         n[0] = id & 0xff; n[1] = (id >>> 8) & 0xff; n[2] = (id >>> 16) & 0xff; n[3] = (id >>> 24) & 0xff;
-        return wsHandOver((task) => hostCall("socket.send", wsFrame(0, WS_ADOPT, n), task));
+        return wsHandOver(async (task) => {
+          if (sent !== null) await sent;
+          await hostCall("socket.send", wsFrame(0, WS_ADOPT, n), task);
+        });
       }
       const link = server.#newLink(0);
       server.#link = link;

@@ -89,8 +89,7 @@ impl InFlight {
         key: &ObjectKey,
         def: &stockade_ipc::WorkerId,
     ) -> Option<Self> {
-        objects.directory().enter_pin(key, def)?;
-        Some(InFlight {
+        objects.directory().enter_pin(key, def).then(|| InFlight {
             objects: Arc::clone(objects),
             key: key.clone(),
             def: *def,

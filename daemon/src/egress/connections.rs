@@ -117,8 +117,8 @@ pub fn close(resources: &Resources) {
 /// counted call began (`r2.read`/`r2.cancel` of a body, `r2.write`/`r2.abort` of an upload).
 /// `r2.put` and `r2.uploadPart` count themselves (`storage::r2_calls::open_connection`): one
 /// that carries its bytes takes a place for the call, one that names an upload takes over the
-/// place `r2.upload` took, so a streamed put is one connection from its first byte to its end
-/// (six of them never wait for a seventh place).
+/// place the upload took at its first `r2.write`, so a streamed put is one connection from its
+/// first bytes sent to its end (six of them never wait for a seventh place).
 const BINDING_CALLS: [&str; 15] = [
     "kv.get",
     "kv.put",

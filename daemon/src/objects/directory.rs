@@ -128,10 +128,7 @@ impl Directory {
         key: &ObjectKey,
         parent: &Arc<WorkerDef>,
     ) -> Option<Arc<WorkerDef>> {
-        if self.live.get(key)?.parent.id != parent.id {
-            self.retire(key);
-            return None;
-        }
+        self.retire_superseded(key, parent);
         self.enter_live(key)
     }
 
@@ -152,13 +149,7 @@ impl Directory {
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         let name = name.filter(|n| verified(key, n));
-        if self.live.get(key).is_some_and(|l| l.parent.id != parent.id) {
-            // Its worker's name has another current version (or its version was deleted): the
-            // incarnation is reset, as Cloudflare restarts an object on a deploy. Its calls in
-            // flight finish without its storage (no longer its: `object_of`), the next is the
-            // new version's.
-            self.retire(key);
-        }
+        self.retire_superseded(key, parent);
         if let Some(live) = self.live.get_mut(key) {
             live.in_flight += 1;
             live.last_used = Instant::now();
@@ -213,8 +204,14 @@ impl Directory {
         }
     }
 
-    /// Takes `key`'s incarnation out of the directory to be disposed as reset.
-    fn retire(&mut self, key: &ObjectKey) {
+    /// Resets `key`'s incarnation if it was made from another definition than `parent`: its
+    /// worker's name has another current version (or its version was deleted), as Cloudflare
+    /// restarts an object on a deploy. Its calls in flight finish without its storage (no longer
+    /// its: `object_of`); the next is the new version's. It is disposed once they end.
+    fn retire_superseded(&mut self, key: &ObjectKey, parent: &WorkerDef) {
+        if self.live.get(key).is_none_or(|l| l.parent.id == parent.id) {
+            return;
+        }
         if let Some(live) = self.live.remove(key) {
             self.by_def.remove(&live.def.id);
             if let Some(n) = self.per_tenant.get_mut(&key.tenant) {
@@ -225,13 +222,15 @@ impl Directory {
         }
     }
 
-    /// An open socket that `key`'s live incarnation `def` `accept()`ed keeps it live (nothing if
-    /// `def` is no longer its live incarnation); ended by [`Directory::leave_pin`].
-    pub fn enter_pin(&mut self, key: &ObjectKey, def: &WorkerId) -> Option<Arc<WorkerDef>> {
-        let live = self.live.get_mut(key).filter(|l| l.def.id == *def)?;
+    /// An open socket that `key`'s live incarnation `def` `accept()`ed keeps it live (false, and
+    /// nothing, if `def` is no longer its live incarnation); ended by [`Directory::leave_pin`].
+    pub fn enter_pin(&mut self, key: &ObjectKey, def: &WorkerId) -> bool {
+        let Some(live) = self.live.get_mut(key).filter(|l| l.def.id == *def) else {
+            return false;
+        };
         live.in_flight += 1;
         live.pins += 1;
-        Some(Arc::clone(&live.def))
+        true
     }
 
     /// The socket of [`Directory::enter_pin`] ended (nothing if `def` was reset since).
@@ -519,16 +518,13 @@ mod tests {
         d.leave(&k, &new.id);
         // An open socket it accepted pins it (never idle), until it closes, or until it is reset:
         // then only its calls keep it from being disposed.
-        assert!(
-            d.enter_pin(&k, &old.id).is_none(),
-            "not the live incarnation"
-        );
-        d.enter_pin(&k, &new.id).expect("pinned");
+        assert!(!d.enter_pin(&k, &old.id), "not the live incarnation");
+        assert!(d.enter_pin(&k, &new.id), "pinned");
         assert!(d.idle(Duration::ZERO).is_empty(), "pinned");
         d.leave_pin(&k, &new.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1, "unpinned");
         let pinned = d.enter(&k, None, &v2, (1, 1)).expect("room");
-        d.enter_pin(&k, &pinned.id).expect("pinned");
+        assert!(d.enter_pin(&k, &pinned.id), "pinned");
         d.leave(&k, &pinned.id);
         assert!(
             d.enter_current(&k, &v1).is_none(),

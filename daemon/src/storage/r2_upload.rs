@@ -83,8 +83,8 @@ pub struct Upload {
     /// Renamed to its version's name: the file is the index's to keep or this upload's to
     /// remove (`stored`).
     stored: bool,
-    /// The request's open-connection place it holds from `r2.upload` on, handed to the call that
-    /// names it (`connections`: a streamed put is one connection, its feed included).
+    /// The request's open-connection place it holds from its first `r2.write` on, handed to the
+    /// call that names it (`connections`: a streamed put is one connection, its feed included).
     slot: Option<Slot>,
 }
 

@@ -94,18 +94,11 @@ pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), St
 }
 
 /// After version `id` of `tenant`'s name `name` was deleted: when it was current, the newest
-/// remaining version becomes current (its id), or the name is forgotten (`None`); otherwise the
-/// current version stays (its id).
-pub fn after_delete(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    name: &str,
-    id: &str,
-) -> Result<Option<String>, StoreError> {
+/// remaining version becomes current, or the name is forgotten; otherwise nothing changes.
+pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Result<(), StoreError> {
     // Locked: a version made meanwhile is either seen here as current, or made after.
-    let current = current_locked(tx, tenant, name)?;
-    if current.as_deref() != Some(id) {
-        return Ok(current);
+    if current_locked(tx, tenant, name)?.as_deref() != Some(id) {
+        return Ok(());
     }
     let newest = versions(tx, tenant, name)?.into_iter().next();
     let Some(newest) = newest else {
@@ -113,12 +106,11 @@ pub fn after_delete(
             "DELETE FROM worker_names WHERE tenant = ?1 AND name = ?2",
             &[tenant.into(), name.into()],
         )?;
-        return Ok(None);
+        return Ok(());
     };
     let def = super::workers::get(tx, tenant, &newest)?
         .ok_or_else(|| StoreError::Corrupt(format!("worker {newest}: listed, not stored")))?;
-    make_current(tx, &newest, &def)?;
-    Ok(Some(newest))
+    make_current(tx, &newest, &def)
 }
 
 /// Deletes every version of `tenant`'s name `name` and the name: their hex ids.
