@@ -4,7 +4,8 @@
 //! (a live object is reset at its next call); making an old version again rolls back; deleting
 //! the current version makes the newest other one current; deleting by name deletes them all;
 //! the name survives `kill -9`. Its cron triggers and queue consumers move with the current
-//! version; a service binding by name calls the current version; bad names are `400`s.
+//! version; a service binding by name calls the current version; bad names are `400`s. Versions
+//! beyond `max_versions` are deleted oldest first; a `PUT`'s crons stay with the name.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -277,6 +278,71 @@ fn names_are_checked_and_triggers_consumers_and_service_bindings_follow_the_curr
             && text.contains("Loader worker's child has no name"),
         "{status} {text}"
     );
+}
+
+#[test]
+fn versions_beyond_max_versions_go_oldest_first_and_a_put_s_crons_stay_with_the_name() {
+    let config = format!(
+        "{}[quotas]\nmax_versions = 2\nmax_workers = 3\n",
+        tenant_config()
+    );
+    let d = Daemon::start_raw("names-prune", 1, &config, &[]);
+    let t = tenant_token(0);
+    let v1 = created(&d, &t, &counter("v1"));
+    assert_eq!(inc(&d, &t, "counter"), ("v1".into(), "v1".into(), 1));
+    let v2 = created(&d, &t, &counter("v2"));
+    assert_eq!(inc(&d, &t, "counter"), ("v2".into(), "v2".into(), 2));
+    // A third version: the oldest goes, the name's objects keep their storage.
+    let v3 = created(&d, &t, &counter("v3"));
+    assert_eq!(get_json(&d, Some(&t), &format!("/v1/workers/{v1}")).0, 404);
+    assert_eq!(
+        fetch(&d, &t, &v1).0,
+        404,
+        "the deleted version is not served"
+    );
+    assert_eq!(inc(&d, &t, "counter"), ("v3".into(), "v3".into(), 3));
+    assert_eq!(inc(&d, &t, &v2), ("v2".into(), "v3".into(), 4));
+    // At `max_workers` (two versions and an unnamed worker), a fourth version still fits: the
+    // one it pushes out is counted as gone.
+    let code = json!({ "main.js": "export default { fetch() { return new Response('x'); } };" });
+    let body = json!({ "mainModule": "main.js", "modules": code });
+    assert_eq!(create_worker(&d, &t, &body).0, 201);
+    let named = json!({ "name": "elsewhere", "mainModule": "main.js", "modules": code });
+    let (status, v) = create_worker(&d, &t, &named);
+    assert_eq!(status, 429, "a new name is over the quota: {v}");
+    let v4 = created(&d, &t, &counter("v4"));
+    assert_eq!(get_json(&d, Some(&t), &format!("/v1/workers/{v2}")).0, 404);
+    let (_, listed) = get_json(&d, Some(&t), "/v1/workers");
+    let mut ids: Vec<&str> = listed["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter(|w| w["name"] == json!("counter"))
+        .map(|w| w["id"].as_str().unwrap_or(""))
+        .collect();
+    ids.sort_unstable();
+    let mut kept = vec![v3.as_str(), v4.as_str()];
+    kept.sort_unstable();
+    assert_eq!(ids, kept, "{listed}");
+    assert_eq!(inc(&d, &t, "counter"), ("v4".into(), "v4".into(), 5));
+
+    // Crons a PUT set on the name stay with it for a version without crons of its own ...
+    let (status, v) = put_json(
+        &d,
+        Some(&t),
+        "/v1/workers/counter/triggers",
+        r#"{"crons": ["2 * * * *"]}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    created(&d, &t, &counter("v5"));
+    assert_eq!(crons_of(&d, &t, "counter"), json!(["2 * * * *"]));
+    // ... and one with crons replaces them.
+    let mut v6 = counter("v6");
+    v6["triggers"] = json!({ "crons": ["7 * * * *"] });
+    created(&d, &t, &v6);
+    assert_eq!(crons_of(&d, &t, "counter"), json!(["7 * * * *"]));
+    created(&d, &t, &counter("v7"));
+    assert_eq!(crons_of(&d, &t, "counter"), json!([]));
 }
 
 /// The logs of `worker` as text, polled until `what` is in them (for up to 30 s).

@@ -418,24 +418,36 @@ pub(super) async fn define(
     let stored = Arc::clone(&def);
     let key = id.clone();
     let quotas = state.quotas.quotas(&tenant);
+    // The name's versions beyond `max_versions` go in the same transaction (their ids, to forget).
     let check_and_put = move |tx: &mut dyn crate::store::Tx| {
         if workers::exists(tx, &stored.tenant, &key)? {
             // A named one made again is its name's current version again (a rollback).
-            return worker_names::make_current(tx, &key, &stored).map(Ok);
+            return worker_names::make_current(tx, &key, &stored).map(|()| Ok(Vec::new()));
         }
+        let pruned = match &stored.name {
+            Some(name) => worker_names::beyond(tx, &stored.tenant, name, quotas.max_versions)?,
+            None => Vec::new(),
+        };
         let (held, held_bytes) = workers::usage(tx, &stored.tenant)?;
+        // What the pruned versions free counts, so a name at its quota can still move on.
+        let held = held.saturating_sub(pruned.len());
+        let held_bytes = held_bytes.saturating_sub(pruned.iter().map(|(_, b)| b).sum());
         let bytes = workers::stored_bytes(&stored)?;
         if let Err(refusal) = check_workers(&quotas, held, held_bytes, bytes) {
             return Ok(Err(refusal));
         }
-        workers::put(tx, &key, &stored).map(Ok)
+        workers::put(tx, &key, &stored)?;
+        for (old, _) in &pruned {
+            workers::delete(tx, &stored.tenant, old)?;
+        }
+        Ok(Ok(pruned.into_iter().map(|(old, _)| old).collect()))
     };
     let stored = if parent.is_some() {
         state.store.tx_relaxed(check_and_put).await
     } else {
         state.store.tx(check_and_put).await
     };
-    stored.map_err(ApiError::from)?.map_err(ApiError::Quota)?;
+    let pruned = stored.map_err(ApiError::from)?.map_err(ApiError::Quota)?;
     let def = {
         let mut workers = state.workers.write().unwrap_or_else(|e| e.into_inner());
         Arc::clone(workers.entry(id.clone()).or_insert(def))
@@ -443,8 +455,29 @@ pub(super) async fn define(
     if let Some(name) = &def.name {
         name_changed(state, &tenant, name);
     }
+    let pruned = unserve(state, &pruned);
     refresh_code_features(state, &tenant);
+    for old in &pruned {
+        state.pool.dispose_worker(old).await;
+    }
     Ok((id, def))
+}
+
+/// After the store deleted the definitions `ids`: they are no longer served (taken out of the
+/// daemon's definitions and marked deleted). Their isolates are the caller's to dispose (the
+/// definitions returned); what their scope keeps is the caller's too.
+fn unserve(state: &AppState, ids: &[String]) -> Vec<Arc<WorkerDef>> {
+    let mut defs = Vec::with_capacity(ids.len());
+    if let Ok(mut workers) = state.workers.write() {
+        for id in ids {
+            defs.extend(workers.remove(id));
+        }
+    }
+    for def in &defs {
+        def.deleted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    defs
 }
 
 /// Every service binding of `bindings` names a worker of `tenant` (a 400 naming the key otherwise).
@@ -577,17 +610,8 @@ pub async fn delete(
     if let Some(name) = &def.name {
         name_changed(&state, &tenant, name);
     }
-    let mut defs = Vec::with_capacity(deleted.len());
-    if let Ok(mut workers) = state.workers.write() {
-        for id in &deleted {
-            defs.extend(workers.remove(id));
-        }
-    }
+    let defs = unserve(&state, &deleted);
     let scope = def.scope();
-    for def in &defs {
-        def.deleted
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
     if scope_gone {
         // Its Durable Objects' accepted WebSockets go with it ("going away"), as its objects do.
         if let Some(objects) = state.objects.get() {

@@ -19,7 +19,9 @@
 //! without a new definition (checked as `triggers.crons` of a new one: each parses, none twice,
 //! at most `[limits] max_crons_per_worker`; a 400 otherwise, nothing changed); the scheduler
 //! fires the new ones from its next minute on. `GET` of it answers `{"crons": [...]}` as stored.
-//! Another tenant's worker, or none, is a 404 for both.
+//! Another tenant's worker, or none, is a 404 for both. On a name (its current version; an older
+//! version is a 409) the crons stay with the name: a new version whose definition has no crons
+//! keeps them, one with crons of its own replaces them (`store::worker_names`).
 //!
 //! Trusts: the worker's answer only as far as its JSON parses into the fields read here.
 
@@ -320,9 +322,10 @@ pub async fn put_triggers(
     let replaced = state
         .store
         .tx(move |tx| {
-            // A name's triggers are its current version's (`store::worker_names`).
-            if let Some(name) = name {
-                let current = crate::store::worker_names::current_locked(tx, &t, &name)?;
+            // A name's triggers are its current version's (`store::worker_names`), and a PUT's
+            // stay with the name for versions whose definitions have no crons.
+            if let Some(name) = &name {
+                let current = crate::store::worker_names::current_locked(tx, &t, name)?;
                 if current.as_deref() != Some(&i) {
                     return Err(crate::store::StoreError::Conflict(format!(
                         "worker {i} is not the current version of {name:?}: its triggers are \
@@ -330,7 +333,11 @@ pub async fn put_triggers(
                     )));
                 }
             }
-            triggers::replace(tx, &t, &i, &stored)
+            let replaced = triggers::replace(tx, &t, &i, &stored)?;
+            if let (true, Some(name)) = (replaced, &name) {
+                crate::store::worker_names::set_crons(tx, &t, name, Some(&stored))?;
+            }
+            Ok(replaced)
         })
         .await?;
     if !replaced {

@@ -6,6 +6,7 @@
 //! [quotas]
 //! max_workers = 100                 # Loader worker definitions held at once
 //! max_worker_bytes = 134217728      # their total size (modules and env), bytes
+//! max_versions = 10                 # versions kept per worker name (the oldest go first)
 //! max_concurrent_requests = 512     # requests of the tenant being served at once (0: no cap)
 //! requests_per_second = 1000        # sustained rate, a token bucket (0: no cap)
 //! burst = 2000                      # the bucket's size
@@ -29,6 +30,9 @@ pub struct Quotas {
     pub max_workers: u32,
     /// Their total size in bytes (module names and bytes, env names and values).
     pub max_worker_bytes: u64,
+    /// Versions of one worker name kept (each counts toward `max_workers`): storing one more
+    /// deletes the oldest, the current version last. At least 1.
+    pub max_versions: u32,
     /// Requests of the tenant (Code Mode runs, calls of its workers, its other API requests)
     /// being served at once, response bodies included; 0: no cap.
     pub max_concurrent_requests: u32,
@@ -46,6 +50,7 @@ impl Default for Quotas {
         Quotas {
             max_workers: 100,
             max_worker_bytes: 128 << 20,
+            max_versions: 10,
             max_concurrent_requests: 512,
             requests_per_second: 1000.0,
             burst: 2000,
@@ -60,6 +65,7 @@ impl Default for Quotas {
 pub struct QuotaOverrides {
     pub max_workers: Option<u32>,
     pub max_worker_bytes: Option<u64>,
+    pub max_versions: Option<u32>,
     pub max_concurrent_requests: Option<u32>,
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
@@ -72,6 +78,7 @@ impl Quotas {
         Quotas {
             max_workers: overrides.max_workers.unwrap_or(self.max_workers),
             max_worker_bytes: overrides.max_worker_bytes.unwrap_or(self.max_worker_bytes),
+            max_versions: overrides.max_versions.unwrap_or(self.max_versions),
             max_concurrent_requests: overrides
                 .max_concurrent_requests
                 .unwrap_or(self.max_concurrent_requests),
@@ -84,6 +91,11 @@ impl Quotas {
     }
 
     pub fn validate(&self, whose: &str) -> Result<(), String> {
+        if self.max_versions == 0 {
+            return Err(format!(
+                "{whose}: max_versions must be at least 1 (the current version is one)"
+            ));
+        }
         if !self.requests_per_second.is_finite() || self.requests_per_second < 0.0 {
             return Err(format!(
                 "{whose}: requests_per_second must be a number, 0 (no cap) or more"
@@ -123,6 +135,10 @@ mod tests {
                 ..q
             },
             Quotas { burst: 0, ..q },
+            Quotas {
+                max_versions: 0,
+                ..q
+            },
         ] {
             assert!(bad.validate("t").is_err(), "{bad:?}");
         }

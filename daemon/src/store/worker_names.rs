@@ -8,6 +8,12 @@
 //! version makes the newest remaining one current the same way; deleting the last one forgets the
 //! name.
 //!
+//! Cron triggers a `PUT` set on the name (`worker_names.crons`, [`set_crons`]) belong to the name,
+//! as Cloudflare's schedules belong to a script: a version made current whose definition has no
+//! crons keeps them; one whose definition has crons replaces them (as a deploy whose wrangler
+//! configuration lists crons does). Versions beyond a tenant's `max_versions` are deleted when a
+//! new one is stored, oldest first ([`beyond`]).
+//!
 //! Guarantees: a name points at a stored definition of its tenant that has that name, or at
 //! nothing; the triggers of a named definition are stored only while it is current. Trusts: the
 //! rows (written by this module and `workers`) and its callers' checks of the definitions.
@@ -89,8 +95,88 @@ pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), St
             super::queues::delete_consumers(tx, tenant, &other)?;
         }
     }
-    super::triggers::put(tx, tenant, id, &def.crons)?;
+    if def.crons.is_empty() {
+        // The name's own crons (a `PUT`'s), when it has any.
+        let kept = name_crons(tx, tenant, name)?.unwrap_or_default();
+        super::triggers::put(tx, tenant, id, &kept)?;
+    } else {
+        set_crons(tx, tenant, name, None)?;
+        super::triggers::put(tx, tenant, id, &def.crons)?;
+    }
     super::queues::put_consumers(tx, tenant, id, &def.queues)
+}
+
+/// The crons a `PUT` set on `tenant`'s name `name`, when one did since a definition's last
+/// replaced them.
+fn name_crons(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let rows = tx.query(
+        "SELECT crons FROM worker_names WHERE tenant = ?1 AND name = ?2",
+        &[tenant.into(), name.into()],
+    )?;
+    let Some(text) = rows
+        .first()
+        .map(|row| row.opt_text(0))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("worker name {name:?}'s crons: {e}")))
+}
+
+/// Records `crons` as the crons a `PUT` set on `tenant`'s name `name` (`None`: its current
+/// version's definition's apply again). The caller replaced the current version's triggers.
+pub fn set_crons(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    crons: Option<&[String]>,
+) -> Result<(), StoreError> {
+    let text = crons
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("crons: {e}")))?;
+    tx.exec(
+        "UPDATE worker_names SET crons = ?3 WHERE tenant = ?1 AND name = ?2",
+        &[
+            tenant.into(),
+            name.into(),
+            text.map_or(super::Val::Null, super::Val::from),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The versions of `tenant`'s name `name` to delete so that a new one makes at most `keep`: their
+/// hex ids and stored bytes. The oldest go first and the current version last (it is the one a
+/// rollback would most likely want). Locks the name (see [`current_locked`]).
+pub fn beyond(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    keep: u32,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let current = current_locked(tx, tenant, name)?;
+    let rows = tx.query(
+        "SELECT id, CAST(length(def) AS BIGINT) FROM workers WHERE tenant = ?1 AND name = ?2 \
+         ORDER BY created_ms, id",
+        &[tenant.into(), name.into()],
+    )?;
+    let mut all = rows
+        .iter()
+        .map(|row| Ok((row.text(0)?, u64::try_from(row.int(1)?).unwrap_or(0))))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Stable: the current one moves last, the others stay oldest first.
+    all.sort_by_key(|(id, _)| Some(id) == current.as_ref());
+    let excess = (all.len() + 1).saturating_sub(keep.max(1) as usize);
+    all.truncate(excess);
+    Ok(all)
 }
 
 /// After version `id` of `tenant`'s name `name` was deleted: when it was current, the newest

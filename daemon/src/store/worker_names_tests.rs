@@ -164,3 +164,93 @@ pub(super) async fn names_behave(s: &Store) {
     assert_eq!(crons.len(), 1, "{crons:?}");
     assert_eq!(crons[0].0, now, "the triggers are the current version's");
 }
+
+/// A `PUT`'s crons stay with the name across versions without crons of their own, and are
+/// replaced by a version that has some; the versions beyond a count go oldest first, the current
+/// one last.
+pub(super) async fn name_crons_and_versions_beyond(s: &Store) {
+    let make = |byte: u8, crons: &[&str]| {
+        let (id, mut def) = version("t-keep", "app", byte, "");
+        def.crons = crons.iter().map(|c| (*c).to_owned()).collect();
+        (id, def)
+    };
+    let crons_of = |id: String| s.tx(move |tx| triggers::of(tx, "t-keep", &id));
+    let (v1, def1) = make(31, &["1 * * * *"]);
+    s.tx(move |tx| workers::put(tx, &v1, &def1))
+        .await
+        .expect("put v1");
+    let v1 = make(31, &[]).0;
+    // What `PUT /v1/workers/app/triggers` does.
+    let put = v1.clone();
+    s.tx(move |tx| {
+        let five = ["5 * * * *".to_owned()];
+        assert!(triggers::replace(tx, "t-keep", &put, &five)?);
+        worker_names::set_crons(tx, "t-keep", "app", Some(&five))
+    })
+    .await
+    .expect("put triggers");
+    // Distinct creation times: versions are ordered by them.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    let (v2, def2) = make(32, &[]);
+    let put = v2.clone();
+    s.tx(move |tx| workers::put(tx, &put, &def2))
+        .await
+        .expect("put v2");
+    assert_eq!(
+        crons_of(v2.clone()).await.expect("crons"),
+        ["5 * * * *"],
+        "a version without crons keeps the name's"
+    );
+    assert_eq!(
+        crons_of(v1.clone()).await.expect("crons"),
+        Vec::<String>::new()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    let (v3, def3) = make(33, &["3 * * * *"]);
+    let put = v3.clone();
+    s.tx(move |tx| workers::put(tx, &put, &def3))
+        .await
+        .expect("put v3");
+    assert_eq!(
+        crons_of(v3.clone()).await.expect("crons"),
+        ["3 * * * *"],
+        "a version with crons replaces the name's"
+    );
+    // Back to v2: the PUT's crons went with v3's, so v2's definition (none) applies.
+    let (back, def_back) = make(32, &[]);
+    s.tx(move |tx| worker_names::make_current(tx, &back, &def_back))
+        .await
+        .expect("rollback");
+    assert_eq!(
+        crons_of(v2.clone()).await.expect("crons"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        crons_of(v3.clone()).await.expect("crons"),
+        Vec::<String>::new()
+    );
+
+    let beyond = |keep: u32| {
+        s.tx(move |tx| {
+            let ids = worker_names::beyond(tx, "t-keep", "app", keep)?;
+            Ok(ids.into_iter().map(|(id, _)| id).collect::<Vec<_>>())
+        })
+    };
+    // Current: v2. Oldest first, the current one last.
+    assert_eq!(beyond(10).await.expect("beyond"), Vec::<String>::new());
+    assert_eq!(beyond(3).await.expect("beyond"), std::slice::from_ref(&v1));
+    assert_eq!(beyond(2).await.expect("beyond"), [v1.clone(), v3.clone()]);
+    assert_eq!(beyond(1).await.expect("beyond"), [v1, v3, v2]);
+    let sized = s
+        .tx(|tx| worker_names::beyond(tx, "t-keep", "app", 3))
+        .await
+        .expect("beyond");
+    assert!(sized[0].1 > 0, "a version's stored bytes: {sized:?}");
+    assert_eq!(
+        s.tx(|tx| worker_names::beyond(tx, "t-keep", "none", 1))
+            .await
+            .expect("beyond"),
+        Vec::new(),
+        "a name without versions has none to delete"
+    );
+}

@@ -81,10 +81,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0013_worker_names.sqlite.sql"),
         postgres: include_str!("0013_worker_names.postgres.sql"),
     },
+    Migration {
+        version: 14,
+        sqlite: include_str!("0014_name_crons.sqlite.sql"),
+        postgres: include_str!("0014_name_crons.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 13;
+pub const LATEST: i64 = 14;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;
