@@ -6,7 +6,8 @@
 //! handler that spends some 7 ms of a 100 ms `cpuMs` on every message keeps working for thirty), the object stays in
 //! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
 //! test's length), a client's close reaches the `close` listener, and when a new version resets
-//! the object, the sockets its old instance accepted are closed with 1011.
+//! the object, the sockets its old instance accepted are closed with 1011; so are they, at once,
+//! when the instance's process dies.
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -119,5 +120,45 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
         }
         other.send(Message::text("x")).await.expect("sent");
         assert_eq!(next(&mut other).await, Message::text("echo x #1"));
+    });
+}
+
+#[test]
+fn a_socket_whose_process_died_is_closed_with_1011_and_the_object_serves_on() {
+    let d = Daemon::start("do-accept-crash", 1, 1, "");
+    let token = tenant_token(0);
+    let (status, created) = create_worker(&d, &token, &worker("v1"));
+    assert_eq!(status, 201, "{created}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut ws = rt.block_on(async {
+        let mut ws = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
+        ws.send(Message::text("m1")).await.expect("sent");
+        assert_eq!(next(&mut ws).await, Message::text("echo m1 #1"));
+        ws
+    });
+    let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    rt.block_on(async {
+        // The instance whose listeners served the socket is gone with its process: the
+        // supervisor closes the socket when it learns of the death, before its client speaks
+        // (without that, it stays open until its client speaks).
+        let closed = tokio::time::timeout(Duration::from_secs(5), next(&mut ws)).await;
+        match closed.expect("a close within 5 s of the death") {
+            Message::Close(Some(frame)) => {
+                assert_eq!(frame.code, CloseCode::Error, "{frame:?}");
+                assert!(frame.reason.contains("is gone"), "{frame:?}");
+            }
+            other => panic!("expected a close 1011, got {other:?}"),
+        }
+        // The object itself serves on, in a new process, with a new instance.
+        let mut again = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut again).await, Message::text("hello from a v1"));
+        again.send(Message::text("x")).await.expect("sent");
+        assert_eq!(next(&mut again).await, Message::text("echo x #1"));
     });
 }

@@ -66,6 +66,10 @@ pub struct Objects {
     pub sockets: sockets::ObjectSockets,
 }
 
+/// The close reason of a socket whose listeners' instance is gone (as `durable-websocket.js`).
+pub const INSTANCE_GONE: &str =
+    "the Durable Object's instance that accepted this WebSocket is gone";
+
 /// The storage operations, each of which an object's isolate may call synchronously.
 const OPS: [&str; 10] = stockade_ipc::host_calls::SYNCHRONOUS;
 
@@ -88,6 +92,23 @@ impl Objects {
             directory: Mutex::default(),
             sockets: sockets::ObjectSockets::default(),
         })
+    }
+
+    /// A worker process died with the definitions `defs` loaded: the objects whose incarnations
+    /// they were lost their instances, and with them the listeners of the sockets those
+    /// instances `accept()`ed themselves, which are closed with 1011 at once (as the next
+    /// instance would at its construction, `durable-websocket.js::doWsLoad`), not left open
+    /// until their clients speak. Hibernatable sockets stay: the next instance takes them.
+    pub fn instances_died(&self, defs: &[Arc<crate::supervisor::WorkerDef>]) {
+        let keys: Vec<directory::ObjectKey> = {
+            let directory = self.directory();
+            defs.iter()
+                .filter_map(|d| directory.object_of(&d.id).cloned())
+                .collect()
+        };
+        for key in keys {
+            self.sockets.close_listening(&key, 1011, INSTANCE_GONE);
+        }
     }
 
     pub fn directory(&self) -> MutexGuard<'_, Directory> {

@@ -349,6 +349,36 @@ impl ObjectSockets {
         closed
     }
 
+    /// Closes the sockets of `key` its instance `accept()`ed itself ([`LISTEN`]) with `code` and
+    /// `reason`, after what the object sent before, and forgets them (their listeners were in an
+    /// instance that is gone): how many. The object's hibernatable sockets stay.
+    pub fn close_listening(&self, key: &ObjectKey, code: u16, reason: &str) -> usize {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(key) else {
+            return 0;
+        };
+        let ids: Vec<u32> = room
+            .sockets
+            .iter()
+            .filter(|(_, s)| s.listen)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut closed = 0;
+        for id in ids {
+            let Some(socket) = room.sockets.remove(&id) else {
+                continue;
+            };
+            let close = Outgoing::Close(Some((code, reason.to_owned())));
+            if socket.out.send(close).is_ok() {
+                closed += 1;
+            }
+        }
+        if room.sockets.is_empty() && room.auto.is_none() {
+            rooms.remove(key);
+        }
+        closed
+    }
+
     /// How many sockets `key` holds.
     #[cfg(test)]
     pub fn count(&self, key: &ObjectKey) -> usize {

@@ -1,5 +1,5 @@
 //! Unit tests of `sockets.rs`: batches applied, linked and auto-answered; a deleted worker's
-//! sockets closed.
+//! sockets closed; an object's own sockets closed when its instance is gone.
 
 use super::*;
 
@@ -122,4 +122,37 @@ async fn a_deleted_workers_sockets_close_with_1001_and_no_others() {
     assert_eq!(sockets.count(&other_worker), 1);
     assert_eq!(sockets.count(&other_tenant), 1);
     assert_eq!(sockets.close_worker("t", "w", 1001, "gone"), 0);
+}
+
+#[tokio::test]
+async fn an_objects_own_sockets_close_when_its_instance_is_gone_and_its_hibernatable_ones_stay() {
+    let sockets = ObjectSockets::default();
+    let k = key();
+    let mut batch = entry(1, LISTEN, b"");
+    batch.extend(entry(1, TEXT, b"before"));
+    batch.extend(entry(2, ACCEPT, b"[]"));
+    sockets.apply(&k, &batch).expect("accepted");
+    let (own, mut own_client) = crate::supervisor::websocket::pair();
+    let (kept, mut kept_client) = crate::supervisor::websocket::pair();
+    assert!(sockets.link(&k, 1, own) && sockets.link(&k, 2, kept));
+    assert_eq!(sockets.close_listening(&k, 1011, "gone"), 1);
+    assert_eq!(
+        own_client.to_client.recv().await,
+        Some(Outgoing::Text("before".into()))
+    );
+    assert_eq!(
+        own_client.to_client.recv().await,
+        Some(Outgoing::Close(Some((1011, "gone".into()))))
+    );
+    assert!(
+        own_client.to_client.recv().await.is_none(),
+        "its queue ended"
+    );
+    assert!(!sockets.is_listening(&k, 1));
+    assert_eq!(sockets.count(&k), 1, "the hibernatable one stays");
+    assert!(
+        kept_client.to_client.try_recv().is_err(),
+        "still open, no close"
+    );
+    assert_eq!(sockets.close_listening(&k, 1011, "gone"), 0);
 }

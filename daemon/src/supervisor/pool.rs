@@ -75,7 +75,12 @@ struct Inner {
     counters: Counters,
     /// Where changed risk histories go to be stored: (tenant, snapshot, taken at Unix ms).
     history_sink: std::sync::OnceLock<HistorySink>,
+    /// Told the definitions a process had loaded when it dies (see [`Pool::watch_deaths`]).
+    death_watch: std::sync::OnceLock<DeathWatch>,
 }
+
+/// Told the definitions a dead process had loaded (all of them, reloaded or not).
+pub type DeathWatch = Box<dyn Fn(&[Arc<WorkerDef>]) + Send + Sync>;
 
 /// Tenant names by id, as the pool knows them (tenants added by a configuration reload
 /// included); `None` once the pool is gone or for an id never given.
@@ -326,6 +331,7 @@ impl Pool {
                 tenants,
                 counters: Counters::default(),
                 history_sink: std::sync::OnceLock::new(),
+                death_watch: std::sync::OnceLock::new(),
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -372,6 +378,13 @@ impl Pool {
     /// Processes and tenants per tier.
     pub fn metrics(&self) -> CordonMetrics {
         self.inner.lock().cordon.metrics()
+    }
+
+    /// Has `watch` told, from now on, the definitions each dying process had loaded: what lived
+    /// only in their isolates' memory is gone (a Durable Object's own `accept()`ed sockets, say).
+    /// The first watch set stays.
+    pub fn watch_deaths(&self, watch: DeathWatch) {
+        let _ = self.inner.death_watch.set(watch);
     }
 
     /// Tenant names by id, for host calls that need them, without keeping the pool alive.
