@@ -20,6 +20,25 @@ fn until_in_flight(d: &Daemon, n: u64, what: &str) {
     }
 }
 
+/// Waits (10 s at most) until the supervisor has dispatched `n` `test.echo` host calls since it
+/// started (`stockade_host_calls_total`): a request that made one may have acted outside.
+fn until_echoes(d: &Daemon, n: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = d.metrics();
+        let seen = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("stockade_host_calls_total{call=\"test.echo\"} "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if seen >= n as f64 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {seen} test.echo calls");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The one process hosting `tenant`, once `done` holds for it (polled for 10 s).
 fn hosting_until(d: &Daemon, tenant: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -90,7 +109,7 @@ fn a_neighbours_workers_survive_a_death_and_its_requests_that_had_not_started_ar
     let hb = d.handle();
     let waiting = std::thread::spawn(move || fetch(&hb, &tenant_token(1), &slow_load));
     until_in_flight(&d, 3, "never in flight");
-    std::thread::sleep(Duration::from_millis(300));
+    until_echoes(&d, 1, "a's acting request made no host call");
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(shared_pid, libc::SIGKILL) }, 0);
 
@@ -157,7 +176,10 @@ fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewher
             .expect("a's request")
     });
     until_in_flight(&d, 1, "a never in flight");
-    std::thread::sleep(Duration::from_millis(300)); // A's loop is under way
+    // A's host call was dispatched: its loop comes as soon as the answer is back (no wait), on
+    // the process's one isolate thread, which it then holds while B's requests arrive.
+    until_echoes(&d, 1, "a made no host call");
+    std::thread::sleep(Duration::from_millis(300));
     let queued: Vec<_> = (0..3)
         .map(|i| {
             let h = d.handle();

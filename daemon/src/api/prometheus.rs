@@ -59,6 +59,7 @@ fn page(state: &AppState) -> Response {
     render_pool(state, &mut out);
     state.egress.secrets_follow().render(&mut out);
     crate::egress::connections::render(&mut out);
+    crate::supervisor::render_host_calls(&mut out);
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

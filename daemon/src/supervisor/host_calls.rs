@@ -21,16 +21,20 @@
 //! none, as a fetch's body holds none). R2's `put` and `uploadPart` take theirs in their handler
 //! (`storage/r2_calls.rs`), or their upload's.
 //!
+//! Every call dispatched is counted by name ([`render`]: `stockade_host_calls_total`); the names
+//! are the registry's, never a worker's.
+//!
 //! Trusts: nothing in the payload (tenant code controls it, up to
 //! `stockade_ipc::limits::MAX_HOST_CALL_PAYLOAD` bytes); the tenant id, which the supervisor
 //! itself attached to the request. A handler's time counts against the request's wall-clock limit
 //! only (the worker enforces that); the link caps how many calls one request has outstanding,
 //! and what their payloads and answers hold (`held`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use stockade_cordon::TenantId;
 
@@ -45,6 +49,37 @@ pub type HostResult = Result<Vec<u8>, String>;
 pub type HostFuture = Pin<Box<dyn Future<Output = HostResult> + Send>>;
 
 type Handler = Arc<dyn Fn(CallContext, Vec<u8>) -> HostFuture + Send + Sync>;
+
+/// Host calls dispatched since the daemon started, by registered name.
+static DISPATCHED: Mutex<BTreeMap<String, Arc<AtomicU64>>> = Mutex::new(BTreeMap::new());
+
+/// The counter of registered call `name` in [`DISPATCHED`].
+fn counter_of(name: &str) -> Arc<AtomicU64> {
+    let mut all = DISPATCHED.lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(all.entry(name.to_owned()).or_default())
+}
+
+/// `stockade_host_calls_total{call}`: the host calls dispatched since the daemon started, by
+/// name (the registry's names only: a call of an unknown name is not counted).
+pub fn render(out: &mut String) {
+    use crate::metrics::{header, sample};
+    let name = "stockade_host_calls_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Host calls dispatched to their handlers (KV, R2, fetch, service and object calls...), by name.",
+    );
+    let all = DISPATCHED.lock().unwrap_or_else(|e| e.into_inner());
+    for (call, count) in all.iter() {
+        sample(
+            out,
+            name,
+            &[("call", call)],
+            count.load(Ordering::Relaxed) as f64,
+        );
+    }
+}
 
 /// Where a request's outbound `fetch()` goes: the Loader API's `globalOutbound`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -279,7 +314,7 @@ impl Resources {
 /// The registry of host calls, by name, and the budget of what their payloads hold.
 #[derive(Default)]
 pub struct HostCalls {
-    handlers: HashMap<String, Handler>,
+    handlers: HashMap<String, (Handler, Arc<AtomicU64>)>,
     budget: Arc<Budget>,
 }
 
@@ -316,7 +351,8 @@ impl HostCalls {
         let handler: Handler = Arc::new(move |context: CallContext, payload| {
             Box::pin(handler(context.tenant, payload))
         });
-        self.handlers.insert(name.to_owned(), handler);
+        self.handlers
+            .insert(name.to_owned(), (handler, counter_of(name)));
     }
 
     /// Registers `handler` under `name`; it gets the request's whole [`CallContext`].
@@ -327,7 +363,8 @@ impl HostCalls {
     {
         let handler: Handler =
             Arc::new(move |context, payload| Box::pin(handler(context, payload)));
-        self.handlers.insert(name.to_owned(), handler);
+        self.handlers
+            .insert(name.to_owned(), (handler, counter_of(name)));
     }
 
     /// The call `name` of a request (its tenant, or its whole context) with `payload`, ready to
@@ -339,7 +376,8 @@ impl HostCalls {
         context: impl Into<CallContext>,
         payload: Vec<u8>,
     ) -> Option<HostFuture> {
-        let handler = self.handlers.get(name)?;
+        let (handler, dispatched) = self.handlers.get(name)?;
+        dispatched.fetch_add(1, Ordering::Relaxed);
         let context = context.into();
         if !connections::counts(name) {
             return Some(handler(context, payload));

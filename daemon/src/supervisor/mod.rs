@@ -40,7 +40,9 @@ pub use held::{
     Budget as HostCallBudget, DEFAULT_BUDGET_MB as HOST_CALL_BUDGET_MB,
     DEFAULT_TENANT_SHARE_MB as HOST_CALL_TENANT_SHARE_MB,
 };
-pub use host_calls::{CallContext, Chain, HostCalls, Outbound, Resources, Spent};
+pub use host_calls::{
+    render as render_host_calls, CallContext, Chain, HostCalls, Outbound, Resources, Spent,
+};
 pub use jobs::{log_ring, Job, JobError, Keep, LogSink, Streams, WorkerDef};
 pub use link::lookout;
 pub use memory_cap::{CgroupRequired, MemoryCap};
