@@ -249,6 +249,18 @@ fn names_are_checked_and_triggers_consumers_and_service_bindings_follow_the_curr
         json!({ "S": { "binding": "service", "worker": "callee" } }),
     );
     assert_eq!(fetch(&d, &t, &caller), (200, "callee v2".into()));
+    // So may Code Mode's (`/v1/run` with an env).
+    let run = client()
+        .post(format!("{}/v1/run", d.base()))
+        .bearer_auth(&t)
+        .json(&json!({
+            "code": "export default async (arg: unknown, env: any) => (await env.S.fetch('http://x/')).text()",
+            "env": { "S": { "binding": "service", "worker": "callee" } },
+        }))
+        .send()
+        .expect("run");
+    let ran: Value = run.json().expect("json");
+    assert_eq!(ran["result"], json!("callee v2"), "{ran}");
     // Deleting the current version gives the name (and its triggers) back to the one before.
     assert_eq!(delete(&d, &t, &v2), 204);
     assert_eq!(fetch(&d, &t, &caller), (200, "callee v1".into()));
