@@ -215,11 +215,10 @@ async fn serve(
     services.register(&mut host_calls);
     let objects = crate::objects::Objects::new(config.durable_objects.settings(&config.data_dir));
     objects.register(&mut host_calls);
-    let object_calls = crate::api::ObjectCalls::new(Arc::clone(&objects));
+    let object_calls = crate::api::ObjectCalls::new(objects);
     object_calls.register(&mut host_calls);
     sweep_expired_keys(store.clone());
     let pool = Pool::start(&config, spawn, host_calls).map_err(StartError::Pool)?;
-    pool.watch_deaths(Box::new(move |defs| objects.instances_died(defs)));
     storage.resolve_tenants_with(pool.tenant_names());
     queues.resolve_tenants_with(pool.tenant_names());
     capabilities.resolve_tenants_with(pool.tenant_names());

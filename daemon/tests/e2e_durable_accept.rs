@@ -7,7 +7,7 @@
 //! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
 //! test's length), a client's close reaches the `close` listener, and when a new version resets
 //! the object, the sockets its old instance accepted are closed with 1011; so are they, at once,
-//! when the instance's process dies.
+//! when the instance's process dies (`HostCalls::on_exit`).
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;

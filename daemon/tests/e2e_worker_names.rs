@@ -496,3 +496,40 @@ fn a_reset_objects_old_calls_lose_its_storage_and_its_hibernated_sockets_reach_t
         assert_eq!(ws_client::next(&mut ws).await, Message::text("v2:b"));
     });
 }
+
+#[test]
+fn deleting_a_name_disposes_every_loaded_version() {
+    let d = Daemon::start_raw("names-dispose", 1, &tenant_config(), &[]);
+    let t = tenant_token(0);
+    let mut ids = Vec::new();
+    for v in ["v1", "v2", "v3"] {
+        let code = format!("export default {{ fetch() {{ return new Response('{v}'); }} }};");
+        let body =
+            json!({ "name": "multi", "mainModule": "main.js", "modules": { "main.js": code } });
+        let id = created(&d, &t, &body);
+        assert_eq!(fetch(&d, &t, &id), (200, v.to_owned()));
+        ids.push(id);
+    }
+    let isolates = || {
+        d.admin()["workers"].as_array().map_or(0, |all| {
+            all.iter()
+                .filter_map(|w| w["isolates"].as_u64())
+                .sum::<u64>()
+        })
+    };
+    assert_eq!(isolates(), 3, "{:#}", d.admin());
+    // One delete disposes the three, in one process: each after the one before.
+    assert_eq!(delete(&d, &t, "multi"), 204);
+    let start = std::time::Instant::now();
+    while isolates() != 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "still loaded: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for id in &ids {
+        assert_eq!(fetch(&d, &t, id).0, 404);
+    }
+}

@@ -457,9 +457,7 @@ pub(super) async fn define(
     }
     let pruned = unserve(state, &pruned);
     refresh_code_features(state, &tenant);
-    for old in &pruned {
-        state.pool.dispose_worker(old).await;
-    }
+    state.pool.dispose_workers(&pruned);
     Ok((id, def))
 }
 
@@ -622,8 +620,6 @@ pub async fn delete(
         state.logs.forget(&def.log_ring());
     }
     refresh_code_features(&state, &tenant);
-    for def in &defs {
-        state.pool.dispose_worker(def).await;
-    }
+    state.pool.dispose_workers(&defs);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -94,12 +94,13 @@ impl Objects {
         })
     }
 
-    /// A worker process died with the definitions `defs` loaded: the objects whose incarnations
-    /// they were lost their instances, and with them the listeners of the sockets those
-    /// instances `accept()`ed themselves, which are closed with 1011 at once (as the next
-    /// instance would at its construction, `durable-websocket.js::doWsLoad`), not left open
-    /// until their clients speak. Hibernatable sockets stay: the next instance takes them.
-    pub fn instances_died(&self, defs: &[Arc<crate::supervisor::WorkerDef>]) {
+    /// Worker process life `life` is gone (it died, or retired and exited) with the definitions
+    /// `defs` loaded: the objects whose incarnations they are lost their instances there, and
+    /// with them the listeners of the sockets those instances `accept()`ed themselves, which are
+    /// closed with 1011 at once (as the next instance would at its construction,
+    /// `durable-websocket.js::doWsLoad`), not left open until their clients speak. Sockets an
+    /// instance in another process accepted, and hibernatable ones, stay.
+    pub fn instances_gone(&self, life: u64, defs: &[Arc<crate::supervisor::WorkerDef>]) {
         let keys: Vec<directory::ObjectKey> = {
             let directory = self.directory();
             defs.iter()
@@ -107,7 +108,8 @@ impl Objects {
                 .collect()
         };
         for key in keys {
-            self.sockets.close_listening(&key, 1011, INSTANCE_GONE);
+            self.sockets
+                .close_listening(&key, life, 1011, INSTANCE_GONE);
         }
     }
 
@@ -131,6 +133,8 @@ impl Objects {
                 }
             });
         }
+        let me = Arc::clone(self);
+        calls.on_exit(Box::new(move |life, defs| me.instances_gone(life, defs)));
         for op in ["do.ws.send", "do.ws.auto", "do.ws.state"] {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
@@ -183,7 +187,10 @@ impl Objects {
         }
         let (head, bytes) = split(payload)?;
         let done = match op {
-            "do.ws.send" => self.sockets.apply(&key, bytes).map(|()| json!({})),
+            "do.ws.send" => self
+                .sockets
+                .apply(&key, context.life, bytes)
+                .map(|()| json!({})),
             "do.ws.auto" => self.sockets.set_auto(&key, &head).map(|()| json!({})),
             _ => Ok(self.sockets.state(&key)),
         };

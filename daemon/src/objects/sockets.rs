@@ -67,7 +67,12 @@ struct Accepted {
     /// Until its client is linked, the queue's other end.
     waiting: Option<mpsc::UnboundedReceiver<Outgoing>>,
     queued: Arc<AtomicUsize>,
-    overflowed: bool,
+    /// The supervisor sent it a close (its client read too slowly, or the instance whose
+    /// listeners it had is gone): nothing more goes out. It stays, its number taken, until its
+    /// client's side ends (`remove`).
+    ended: bool,
+    /// The worker process life whose instance accepted it.
+    life: u64,
     /// `accept()`ed by the object (its listeners are in one instance's memory), not
     /// `acceptWebSocket`ed: no auto-response.
     listen: bool,
@@ -110,8 +115,9 @@ impl ObjectSockets {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies a `do.ws.send` batch of `key`'s, in order. The first malformed entry stops it.
-    pub fn apply(&self, key: &ObjectKey, mut batch: &[u8]) -> Result<(), String> {
+    /// Applies a `do.ws.send` batch of `key`'s, sent by an instance in worker process life
+    /// `life`, in order. The first malformed entry stops it.
+    pub fn apply(&self, key: &ObjectKey, life: u64, mut batch: &[u8]) -> Result<(), String> {
         let mut rooms = self.rooms();
         while !batch.is_empty() {
             let (id, rest) = batch.split_first_chunk::<4>().ok_or("a malformed batch")?;
@@ -145,7 +151,8 @@ impl ObjectSockets {
                         out,
                         waiting: Some(waiting),
                         queued: Arc::default(),
-                        overflowed: false,
+                        ended: false,
+                        life,
                         listen: kind == LISTEN,
                     },
                 );
@@ -187,13 +194,13 @@ impl ObjectSockets {
                 }
                 _ => return Err(format!("an unknown entry kind {kind}")),
             };
-            if socket.overflowed {
+            if socket.ended {
                 continue;
             }
             let size = n.max(1);
             let before = socket.queued.fetch_add(size, Ordering::Relaxed);
             if before.saturating_add(size) > MAX_QUEUED_BYTES {
-                socket.overflowed = true;
+                socket.ended = true;
                 let why = "the client reads slower than the Durable Object sends".to_owned();
                 let _ = socket.out.send(Outgoing::Close(Some((1011, why))));
                 continue;
@@ -349,32 +356,27 @@ impl ObjectSockets {
         closed
     }
 
-    /// Closes the sockets of `key` its instance `accept()`ed itself ([`LISTEN`]) with `code` and
-    /// `reason`, after what the object sent before, and forgets them (their listeners were in an
-    /// instance that is gone): how many. The object's hibernatable sockets stay.
-    pub fn close_listening(&self, key: &ObjectKey, code: u16, reason: &str) -> usize {
+    /// Closes the sockets of `key` that its instance in worker process life `life` `accept()`ed
+    /// itself ([`LISTEN`]) with `code` and `reason`, after what the object sent before: their
+    /// listeners were in that process, which is gone. Each stays, its number taken and nothing
+    /// more sent, until its client's side ends (so a new socket never takes the number of one
+    /// whose client's last events are still to come). How many. The object's hibernatable
+    /// sockets, and its own sockets of another process, stay as they are.
+    pub fn close_listening(&self, key: &ObjectKey, life: u64, code: u16, reason: &str) -> usize {
         let mut rooms = self.rooms();
         let Some(room) = rooms.get_mut(key) else {
             return 0;
         };
-        let ids: Vec<u32> = room
-            .sockets
-            .iter()
-            .filter(|(_, s)| s.listen)
-            .map(|(id, _)| *id)
-            .collect();
         let mut closed = 0;
-        for id in ids {
-            let Some(socket) = room.sockets.remove(&id) else {
+        for socket in room.sockets.values_mut() {
+            if !socket.listen || socket.life != life || socket.ended {
                 continue;
-            };
+            }
+            socket.ended = true;
             let close = Outgoing::Close(Some((code, reason.to_owned())));
             if socket.out.send(close).is_ok() {
                 closed += 1;
             }
-        }
-        if room.sockets.is_empty() && room.auto.is_none() {
-            rooms.remove(key);
         }
         closed
     }

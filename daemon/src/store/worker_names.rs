@@ -12,7 +12,7 @@
 //! as Cloudflare's schedules belong to a script: a version made current whose definition has no
 //! crons keeps them; one whose definition has crons replaces them (as a deploy whose wrangler
 //! configuration lists crons does). Versions beyond a tenant's `max_versions` are deleted when a
-//! new one is stored, oldest first ([`beyond`]).
+//! new one is stored, oldest first, but never one another definition names by id ([`beyond`]).
 //!
 //! Guarantees: a name points at a stored definition of its tenant that has that name, or at
 //! nothing; the triggers of a named definition are stored only while it is current. Trusts: the
@@ -155,7 +155,8 @@ pub fn set_crons(
 
 /// The versions of `tenant`'s name `name` to delete so that a new one makes at most `keep`: their
 /// hex ids and stored bytes. The oldest go first and the current version last (it is the one a
-/// rollback would most likely want). Locks the name (see [`current_locked`]).
+/// rollback would most likely want); a version another stored definition names by id is never
+/// one of them (so a name may keep more). Locks the name (see [`current_locked`]).
 pub fn beyond(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -175,6 +176,13 @@ pub fn beyond(
     // Stable: the current one moves last, the others stay oldest first.
     all.sort_by_key(|(id, _)| Some(id) == current.as_ref());
     let excess = (all.len() + 1).saturating_sub(keep.max(1) as usize);
+    if excess == 0 {
+        return Ok(Vec::new());
+    }
+    // A version another definition names by id (a `globalOutbound`, a service binding by id)
+    // stays, whatever its age: deleting it would break that worker.
+    let named = super::workers::referenced(tx, tenant, &[])?;
+    all.retain(|(id, _)| !named.contains(id));
     all.truncate(excess);
     Ok(all)
 }

@@ -240,11 +240,37 @@ pub(super) async fn name_crons_and_versions_beyond(s: &Store) {
     assert_eq!(beyond(10).await.expect("beyond"), Vec::<String>::new());
     assert_eq!(beyond(3).await.expect("beyond"), std::slice::from_ref(&v1));
     assert_eq!(beyond(2).await.expect("beyond"), [v1.clone(), v3.clone()]);
-    assert_eq!(beyond(1).await.expect("beyond"), [v1, v3, v2]);
+    assert_eq!(
+        beyond(1).await.expect("beyond"),
+        [v1.clone(), v3.clone(), v2.clone()]
+    );
+    // Versions another definition names by id stay: v1 as a globalOutbound, v3 as a service
+    // binding (a binding by name names no version).
+    let env = vec![
+        (
+            "S".to_owned(),
+            serde_json::json!({ "binding": "service", "worker": v3 }),
+        ),
+        (
+            "N".to_owned(),
+            serde_json::json!({ "binding": "service", "worker": "app" }),
+        ),
+    ];
+    let mut user = super::tests::def("t-keep", env);
+    user.id = stockade_ipc::WorkerId([39; 32]);
+    user.outbound = crate::supervisor::Outbound::Worker(v1.clone());
+    let user_id = user.id.to_hex();
+    s.tx(move |tx| workers::put(tx, &user_id, &user))
+        .await
+        .expect("put the user");
+    assert_eq!(beyond(1).await.expect("beyond"), std::slice::from_ref(&v2));
     let sized = s
         .tx(|tx| worker_names::beyond(tx, "t-keep", "app", 3))
         .await
         .expect("beyond");
+    // Only v2 may go: the current one, which the new version replaces anyway.
+    assert_eq!(sized.len(), 1, "{sized:?}");
+    assert_eq!(sized[0].0, v2);
     assert!(sized[0].1 > 0, "a version's stored bytes: {sized:?}");
     assert_eq!(
         s.tx(|tx| worker_names::beyond(tx, "t-keep", "none", 1))

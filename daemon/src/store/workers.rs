@@ -77,6 +77,48 @@ pub(super) fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// What of a stored definition names other workers (its modules skipped, not decoded).
+#[derive(Deserialize)]
+struct StoredRefs {
+    env: Vec<(String, serde_json::Value)>,
+    outbound: String,
+}
+
+/// The hex ids of workers that `tenant`'s stored definitions, other than `except`, name: their
+/// service bindings by id and their `globalOutbound`s. (A service binding by name follows the
+/// name, and names no version.)
+pub fn referenced(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    except: &[String],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let rows = tx.query(
+        "SELECT id, def FROM workers WHERE tenant = ?1",
+        &[tenant.into()],
+    )?;
+    let mut named = std::collections::BTreeSet::new();
+    for mut row in rows {
+        let id = row.text(0)?;
+        if except.contains(&id) {
+            continue;
+        }
+        let corrupt = |e: String| StoreError::Corrupt(format!("worker {id}: {e}"));
+        let refs: StoredRefs =
+            serde_json::from_slice(&row.blob(1)?).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(worker) = refs.outbound.strip_prefix("worker:") {
+            named.insert(worker.to_owned());
+        }
+        for binding in bindings::parse(&refs.env).map_err(corrupt)?.into_values() {
+            if let bindings::Binding::Service { worker, .. } = binding {
+                if parse_id(&worker).is_some() {
+                    named.insert(worker);
+                }
+            }
+        }
+    }
+    Ok(named)
+}
+
 fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(format!("worker {id}: {e}"));
     let stored: StoredDef = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;

@@ -105,6 +105,9 @@ pub struct CallContext {
     pub bindings: Arc<Bindings>,
     /// Which worker made the call, and the chain of binding calls it runs in.
     pub caller: Caller,
+    /// The worker process life whose isolate made the call (0: none, a call the supervisor
+    /// makes itself).
+    pub life: u64,
     /// A synchronous call's CPU allowance: what its request has left, as the worker says
     /// (`HostCall::cpu_left_us`; a claim, which only bounds the request's own work further).
     /// `None` for an asynchronous call.
@@ -191,6 +194,7 @@ impl From<TenantId> for CallContext {
             resources: Arc::default(),
             bindings: Arc::default(),
             caller: Caller::default(),
+            life: 0,
             cpu_left: None,
             spent: Spent::default(),
         }
@@ -316,7 +320,13 @@ impl Resources {
 pub struct HostCalls {
     handlers: HashMap<String, (Handler, Arc<AtomicU64>)>,
     budget: Arc<Budget>,
+    /// Told when a worker process is gone (see [`HostCalls::on_exit`]).
+    exit_watches: Vec<ExitWatch>,
 }
+
+/// Told that worker process life `life` is gone (it died, or retired and exited) with the
+/// definitions it had loaded: what a handler keeps for that process's isolates is void.
+pub type ExitWatch = Box<dyn Fn(u64, &[Arc<super::WorkerDef>]) + Send + Sync>;
 
 impl HostCalls {
     /// Sets the daemon's budget for the payloads of outstanding calls and one tenant's share of
@@ -338,6 +348,20 @@ impl HostCalls {
         #[cfg(debug_assertions)]
         calls.register("test.echo", test_echo);
         calls
+    }
+
+    /// Has `watch` told of every worker process that is gone from now on (before the pool
+    /// reloads its workers elsewhere): handlers that keep state for one process's isolates
+    /// (a Durable Object's own sockets, `crate::objects`) drop it there.
+    pub fn on_exit(&mut self, watch: ExitWatch) {
+        self.exit_watches.push(watch);
+    }
+
+    /// Worker process life `life`, which had `loaded` loaded, is gone.
+    pub fn process_gone(&self, life: u64, loaded: &[Arc<super::WorkerDef>]) {
+        for watch in &self.exit_watches {
+            watch(life, loaded);
+        }
     }
 
     /// Registers `handler` under `name`, replacing any handler of that name.

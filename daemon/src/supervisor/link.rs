@@ -183,6 +183,9 @@ pub struct Link {
     grace: Duration,
     /// Notified when the worker says V8's shared heap is overdue for renewal.
     overdue: tokio::sync::Notify,
+    /// The worker process life this link serves (0 until [`Link::set_life`]): its host calls
+    /// carry it.
+    life: AtomicU64,
 }
 
 impl Link {
@@ -221,10 +224,20 @@ impl Link {
             host_calls,
             grace,
             overdue: tokio::sync::Notify::new(),
+            life: AtomicU64::new(0),
         });
         let writer = tokio::spawn(async move { outbox.drain().await });
         let router = tokio::spawn(route_loop(Arc::clone(&link), reader, writer));
         (link, router)
+    }
+
+    /// Names the worker process life this link serves, for its host calls' context.
+    pub fn set_life(&self, life: u64) {
+        self.life.store(life, Ordering::Relaxed);
+    }
+
+    fn life(&self) -> u64 {
+        self.life.load(Ordering::Relaxed)
     }
 
     fn table(&self) -> MutexGuard<'_, Table> {

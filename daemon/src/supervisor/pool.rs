@@ -75,12 +75,7 @@ struct Inner {
     counters: Counters,
     /// Where changed risk histories go to be stored: (tenant, snapshot, taken at Unix ms).
     history_sink: std::sync::OnceLock<HistorySink>,
-    /// Told the definitions a process had loaded when it dies (see [`Pool::watch_deaths`]).
-    death_watch: std::sync::OnceLock<DeathWatch>,
 }
-
-/// Told the definitions a dead process had loaded (all of them, reloaded or not).
-pub type DeathWatch = Box<dyn Fn(&[Arc<WorkerDef>]) + Send + Sync>;
 
 /// Tenant names by id, as the pool knows them (tenants added by a configuration reload
 /// included); `None` once the pool is gone or for an id never given.
@@ -331,7 +326,6 @@ impl Pool {
                 tenants,
                 counters: Counters::default(),
                 history_sink: std::sync::OnceLock::new(),
-                death_watch: std::sync::OnceLock::new(),
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -370,6 +364,26 @@ impl Pool {
         Arc::clone(&self.inner).apply(effects).await;
     }
 
+    /// Disposes the deleted workers `defs` wherever they are loaded. The disposal goes on in the
+    /// background, whatever becomes of the caller (a client that hangs up mid-delete).
+    pub fn dispose_workers(&self, defs: &[Arc<WorkerDef>]) {
+        let mut effects = Vec::new();
+        {
+            let mut state = self.inner.lock();
+            for def in defs {
+                if let Some(tenant) = self.inner.tenants.id(&def.tenant) {
+                    state.dispose_worker(&def.id, tenant, &mut effects);
+                }
+            }
+        }
+        if effects.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(Arc::clone(&self.inner).apply(effects));
+        }
+    }
+
     /// Every worker process (bound or spare), by slot.
     pub fn processes(&self) -> Vec<SlotView> {
         self.inner.lock().view()
@@ -378,13 +392,6 @@ impl Pool {
     /// Processes and tenants per tier.
     pub fn metrics(&self) -> CordonMetrics {
         self.inner.lock().cordon.metrics()
-    }
-
-    /// Has `watch` told, from now on, the definitions each dying process had loaded: what lived
-    /// only in their isolates' memory is gone (a Durable Object's own `accept()`ed sockets, say).
-    /// The first watch set stays.
-    pub fn watch_deaths(&self, watch: DeathWatch) {
-        let _ = self.inner.death_watch.set(watch);
     }
 
     /// Tenant names by id, for host calls that need them, without keeping the pool alive.

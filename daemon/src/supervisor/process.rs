@@ -323,6 +323,7 @@ async fn run(
         return;
     };
     let (link, mut link_end) = Link::start(reader, writer, Arc::clone(&config.host_calls));
+    link.set_life(config.id);
     info.ready.store(true, Ordering::Relaxed);
     let conduct = Conduct {
         profile: if config.spawn.profile == "strict" {
@@ -371,6 +372,8 @@ async fn run(
                     link.shutdown();
                     let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
                     link_end.abort();
+                    let loaded: Vec<_> = info.loaded_defs().into_iter().map(|(_, d)| d).collect();
+                    config.host_calls.process_gone(config.id, &loaded);
                     return; // kill_on_drop ends a process that ignored Shutdown
                 }
             },
@@ -427,7 +430,10 @@ async fn run(
     }
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
-    on_death(config.id, &blame, &death, info.loaded_defs());
+    let loaded = info.loaded_defs();
+    let defs: Vec<_> = loaded.iter().map(|(_, d)| Arc::clone(d)).collect();
+    config.host_calls.process_gone(config.id, &defs);
+    on_death(config.id, &blame, &death, loaded);
     let verdict = Verdict::of(&death, &in_flight, marks.culprit());
     for Failed {
         reply,

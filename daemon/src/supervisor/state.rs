@@ -62,6 +62,8 @@ struct Presence {
     draining: bool,
     /// A disposal is under way.
     disposing: bool,
+    /// Deleted workers to dispose once it is over (asked for meanwhile).
+    dispose_next: Vec<WorkerId>,
 }
 
 pub struct State {
@@ -192,6 +194,23 @@ impl State {
     pub fn disposed(&mut self, process: ProcessId, tenant: TenantId, effects: &mut Vec<Effect>) {
         if let Some(p) = self.presence.get_mut(&(process, tenant)) {
             p.disposing = false;
+            let next = std::mem::take(&mut p.dispose_next);
+            if let Some(life) = self.slots.life(process) {
+                let workers: Vec<WorkerId> = next
+                    .into_iter()
+                    .filter(|w| life.info.has_loaded(w))
+                    .collect();
+                if !workers.is_empty() {
+                    p.disposing = true;
+                    effects.push(Effect::Dispose {
+                        process,
+                        tenant,
+                        jobs: life.jobs.clone(),
+                        workers,
+                    });
+                    return;
+                }
+            }
         }
         self.settle(process, tenant, effects);
     }
@@ -211,7 +230,11 @@ impl State {
                 continue;
             };
             if p.disposing {
-                continue; // a drain is disposing every worker of the tenant there
+                // Another disposal is under way there: this one follows it (`disposed`).
+                if !p.dispose_next.contains(worker) {
+                    p.dispose_next.push(*worker);
+                }
+                continue;
             }
             p.disposing = true;
             effects.push(Effect::Dispose {

@@ -105,6 +105,7 @@ impl Link {
                         resources: Arc::clone(&pending.resources),
                         bindings: Arc::clone(&pending.bindings),
                         caller: pending.caller.clone(),
+                        life: self.life(),
                         cpu_left,
                         spent: spent.clone(),
                     };

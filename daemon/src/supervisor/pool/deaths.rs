@@ -1,7 +1,6 @@
 //! What the pool does when a worker process dies: record the death (the placement state
-//! evicts its tenants and the cordon blames whom the death is evidence against), count it, tell
-//! the death watch (`Pool::watch_deaths`) what was loaded there, and load the bystanders' Loader
-//! workers again at once (see the pool's guarantees). And when a
+//! evicts its tenants and the cordon blames whom the death is evidence against), count it, and
+//! load the bystanders' Loader workers again at once (see the pool's guarantees). And when a
 //! worker cannot stop growing (`RenewalOverdue`): recycle its process (`State::recycle`) and
 //! load its Loader workers again at once in their tenants' new processes.
 
@@ -88,10 +87,6 @@ impl Inner {
             );
         }
         self.spawn_effects(effects);
-        if let Some(watch) = self.death_watch.get() {
-            let defs: Vec<Arc<WorkerDef>> = loaded.iter().map(|(_, d)| Arc::clone(d)).collect();
-            watch(&defs);
-        }
         let charged = death.process_memory.as_deref().unwrap_or_default();
         let loaded = loaded
             .into_iter()
