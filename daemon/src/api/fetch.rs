@@ -34,7 +34,6 @@ use stockade_ipc::{limits as wire, Call};
 use super::answer::{self, BadAnswer};
 use super::auth::Caller;
 use super::error::ApiError;
-use super::loader::find;
 use super::run::logs_json;
 use super::websocket::{self, UpgradeSlot};
 use super::AppState;
@@ -114,7 +113,9 @@ pub async fn fetch(
     // A WebSocket needs the connection back from hyper (`http.rs` puts the slot in).
     let upgrade =
         slot.and_then(|Extension(slot)| Some((websocket::asked(&method, &headers)?, slot)));
-    let def = find(&state, &tenant, &worker_id(&uri)?).await?;
+    let worker = worker_id(&uri)?;
+    let choice = super::deployments::VersionChoice::of(&headers, &worker);
+    let def = super::names::find_serving(&state, &tenant, &worker, &choice).await?;
     let id = def.log_ring();
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
     // for the worker's URL parser to judge), not the router's decoded copy: the segments after

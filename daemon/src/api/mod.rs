@@ -18,6 +18,7 @@ mod admin;
 mod answer;
 mod auth;
 mod capabilities;
+mod deployments;
 mod edge;
 mod error;
 mod extract;
@@ -209,6 +210,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/workers/{id}/triggers",
             get(scheduled::get_triggers).put(scheduled::put_triggers),
+        )
+        .route(
+            "/v1/workers/{id}/deployment",
+            get(deployments::get_deployment).put(deployments::put_deployment),
         )
         .route("/v1/queues/{name}", get(queues::describe))
         .route("/v1/queues/{name}/messages", post(queues::send))

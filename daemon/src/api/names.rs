@@ -1,8 +1,8 @@
-//! Worker references (a hex id, or a name) resolved to their definitions ([`find`]), and names'
-//! current versions as the API sees them: read from the store
-//! (`store::worker_names`) and kept in `AppState::names`, trusted for [`NAME_TTL`] (another
-//! daemon sharing the store may make another version current; this daemon's own changes are
-//! seen at once, as it records them when it makes them).
+//! Worker references (a hex id, or a name) resolved to their definitions ([`find`]; for one
+//! request, with a gradual deployment's split: [`find_serving`]), and names' deployments as the
+//! API sees them: read from the store (`store::worker_names`) and kept in `AppState::names`,
+//! trusted for [`NAME_TTL`] (another daemon sharing the store may make another version current;
+//! this daemon's own changes are seen at once, as it records them when it makes them).
 //!
 //! Guarantees: a name resolves only within its tenant; a resolution is at most [`NAME_TTL`] old.
 //! Trusts: the store.
@@ -15,7 +15,8 @@ use std::time::Instant;
 use super::error::ApiError;
 use super::loader::refresh_code_features;
 use super::AppState;
-use crate::store::{worker_names, workers};
+use crate::store::worker_names::{self, Deployment};
+use crate::store::workers;
 use crate::supervisor::WorkerDef;
 
 /// How long a name's current version read from the store is trusted before it is read again
@@ -23,20 +24,20 @@ use crate::supervisor::WorkerDef;
 /// changes are seen at once).
 pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Names' current versions as this daemon last read them, `(tenant, name)` → (hex id, when read).
+/// Names' deployments as this daemon last read them, `(tenant, name)` → (deployment, when read).
 #[derive(Default)]
 pub struct NameCache {
-    read: RwLock<HashMap<(String, String), (String, Instant)>>,
+    read: RwLock<HashMap<(String, String), (Deployment, Instant)>>,
     /// Bumped by every change this daemon makes to a name: a read of the store that began before
     /// one is not kept (it may be older than the change).
     changes: AtomicU64,
 }
 
 impl NameCache {
-    fn get(&self, key: &(String, String)) -> Option<String> {
+    fn get(&self, key: &(String, String)) -> Option<Deployment> {
         let read = self.read.read().unwrap_or_else(|e| e.into_inner());
-        let (id, at) = read.get(key)?;
-        (at.elapsed() < NAME_TTL).then(|| id.clone())
+        let (deployment, at) = read.get(key)?;
+        (at.elapsed() < NAME_TTL).then(|| deployment.clone())
     }
 }
 
@@ -54,28 +55,65 @@ pub(super) async fn current_version(
     tenant: &str,
     name: &str,
 ) -> Result<Option<String>, ApiError> {
+    Ok(deployment_of(state, tenant, name).await?.map(|d| d.current))
+}
+
+/// `tenant`'s name `name`'s deployment, if it has a version.
+pub(super) async fn deployment_of(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<Deployment>, ApiError> {
     let key = (tenant.to_owned(), name.to_owned());
-    if let Some(id) = state.names.get(&key) {
-        return Ok(Some(id));
+    if let Some(deployment) = state.names.get(&key) {
+        return Ok(Some(deployment));
     }
     let before = state.names.changes.load(Ordering::SeqCst);
     let (who, n) = key.clone();
-    let current = state
+    let deployment = state
         .store
-        .tx(move |tx| worker_names::current(tx, &who, &n))
+        .tx(move |tx| worker_names::deployment(tx, &who, &n))
         .await
         .map_err(ApiError::from)?;
     let mut read = state.names.read.write().unwrap_or_else(|e| e.into_inner());
-    match &current {
+    match &deployment {
         // Kept only when no change of this daemon's came between the read and now.
-        Some(id) if state.names.changes.load(Ordering::SeqCst) == before => {
-            read.insert(key, (id.clone(), Instant::now()));
+        Some(d) if state.names.changes.load(Ordering::SeqCst) == before => {
+            read.insert(key, (d.clone(), Instant::now()));
         }
         _ => {
             read.remove(&key);
         }
     }
-    Ok(current)
+    Ok(deployment)
+}
+
+/// [`find`] for one request of a client or a service binding: a name under a gradual
+/// deployment is resolved to the version `choice` picks (`deployments::pick`).
+pub(super) async fn find_serving(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    choice: &super::deployments::VersionChoice,
+) -> Result<Arc<WorkerDef>, ApiError> {
+    if !worker_names::valid_name(id) {
+        return find(state, tenant, id).await;
+    }
+    let deployment = deployment_of(state, tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("no such worker"))?;
+    let version = super::deployments::pick(&deployment, choice, random_roll());
+    find(state, tenant, version).await
+}
+
+/// A random roll among a name's basis points (the last one when the system cannot give a
+/// random number: the current version serves).
+fn random_roll() -> u32 {
+    let mut bytes = [0u8; 4];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes) % worker_names::ALL_BP,
+        Err(_) => worker_names::ALL_BP - 1,
+    }
 }
 
 /// `tenant`'s worker `id`, or its name's current version when `id` is a name (a worker id is 64

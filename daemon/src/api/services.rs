@@ -233,7 +233,9 @@ impl Services {
                 (worker.to_owned(), entrypoint)
             }
         };
-        let def = find(state, tenant, &worker)
+        // A name under a gradual deployment: a version by its shares, as a client's request.
+        let choice = super::deployments::VersionChoice::default();
+        let def = super::names::find_serving(state, tenant, &worker, &choice)
             .await
             .map_err(|_| format!("the worker {worker} is not one of this tenant's (any more)"))?;
         Ok((def, entrypoint))

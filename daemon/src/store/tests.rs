@@ -749,6 +749,7 @@ async fn suite(backend: Arc<dyn Backend>) {
     super::triggers_tests::triggers_behave(&s).await;
     super::worker_names_tests::names_behave(&s).await;
     super::worker_names_tests::name_crons_and_versions_beyond(&s).await;
+    super::worker_names_tests::gradual_deployments(&s).await;
     capabilities_are_per_tenant(&s).await;
     secrets_are_sealed(&s).await;
     kv_behaves(&s).await;

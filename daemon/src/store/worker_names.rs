@@ -14,6 +14,11 @@
 //! configuration lists crons does). Versions beyond a tenant's `max_versions` are deleted when a
 //! new one is stored, oldest first, but never one another definition names by id ([`beyond`]).
 //!
+//! A *gradual deployment* ([`deploy`]) sends a share of the requests that reach a name to one
+//! other version besides the current one (`worker_names.split_id`, `split_bp` basis points); the
+//! version with the larger share is the current one (triggers, queues and objects follow it).
+//! Making a version current otherwise (a new version, a rollback, a delete) ends the split.
+//!
 //! Guarantees: a name points at a stored definition of its tenant that has that name, or at
 //! nothing; the triggers of a named definition are stored only while it is current. Trusts: the
 //! rows (written by this module and `workers`) and its callers' checks of the definitions.
@@ -80,7 +85,8 @@ pub fn make_current(tx: &mut dyn Tx, id: &str, def: &WorkerDef) -> Result<(), St
     // versions listed next include every one committed before.
     tx.exec(
         "INSERT INTO worker_names (tenant, name, id, set_ms) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms",
+         ON CONFLICT (tenant, name) DO UPDATE SET id = excluded.id, set_ms = excluded.set_ms, \
+         split_id = NULL, split_bp = NULL",
         &[tenant.into(), name.into(), id.into(), now_ms().into()],
     )?;
     // A rollback racing the delete of the same version: the delete came first.
@@ -173,8 +179,12 @@ pub fn beyond(
         .iter()
         .map(|row| Ok((row.text(0)?, u64::try_from(row.int(1)?).unwrap_or(0))))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // Stable: the current one moves last, the others stay oldest first.
-    all.sort_by_key(|(id, _)| Some(id) == current.as_ref());
+    // Stable: the current one and a gradual deployment's other move last, the others stay
+    // oldest first.
+    let split = deployment(tx, tenant, name)?
+        .and_then(|d| d.split)
+        .map(|(id, _)| id);
+    all.sort_by_key(|(id, _)| Some(id) == current.as_ref() || Some(id) == split.as_ref());
     let excess = (all.len() + 1).saturating_sub(keep.max(1) as usize);
     if excess == 0 {
         return Ok(Vec::new());
@@ -192,6 +202,12 @@ pub fn beyond(
 pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Result<(), StoreError> {
     // Locked: a version made meanwhile is either seen here as current, or made after.
     if current_locked(tx, tenant, name)?.as_deref() != Some(id) {
+        // A gradual deployment's other version gone: the current one serves everything.
+        tx.exec(
+            "UPDATE worker_names SET split_id = NULL, split_bp = NULL \
+             WHERE tenant = ?1 AND name = ?2 AND split_id = ?3",
+            &[tenant.into(), name.into(), id.into()],
+        )?;
         return Ok(());
     }
     let newest = versions(tx, tenant, name)?.into_iter().next();
@@ -219,4 +235,105 @@ pub fn delete_all(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Vec<Strin
         super::workers::delete(tx, tenant, id)?;
     }
     Ok(ids)
+}
+
+/// Basis points of a name's requests: 10,000 are all of them.
+pub const ALL_BP: u32 = 10_000;
+
+/// A name's deployment: its current version and, in a gradual deployment, the other version and
+/// the share of the name's requests it serves, in basis points (1 to 9,999).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub current: String,
+    pub split: Option<(String, u32)>,
+}
+
+/// `tenant`'s name `name`'s deployment, if the name has a version.
+pub fn deployment(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<Deployment>, StoreError> {
+    let rows = tx.query(
+        "SELECT id, split_id, split_bp FROM worker_names WHERE tenant = ?1 AND name = ?2",
+        &[tenant.into(), name.into()],
+    )?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let split = match (row.opt_text(1)?, row.0.get(2)) {
+        (Some(id), Some(super::Val::Int(bp))) => {
+            let bp = u32::try_from(*bp)
+                .ok()
+                .filter(|bp| (1..ALL_BP).contains(bp))
+                .ok_or_else(|| StoreError::Corrupt(format!("{name:?}'s split: {bp}")))?;
+            Some((id, bp))
+        }
+        _ => None,
+    };
+    Ok(Some(Deployment {
+        current: row.text(0)?,
+        split,
+    }))
+}
+
+/// Deploys `tenant`'s name `name` as `versions` say: one or two of its versions with their
+/// shares in basis points, which add up to [`ALL_BP`]. The one with the larger share (on a tie,
+/// the current one if it is among them, else the first given) becomes the current version (see
+/// [`make_current`]); the other, if any, serves its share. A version that is not the name's is
+/// `NotFound`; shares that do not add up are `Invalid`.
+pub fn deploy(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    versions: &[(String, u32)],
+) -> Result<Deployment, StoreError> {
+    let total: u32 = versions.iter().map(|(_, bp)| *bp).sum();
+    let shaped = matches!(versions.len(), 1 | 2)
+        && total == ALL_BP
+        && versions.iter().all(|(_, bp)| *bp > 0)
+        && versions.first().map(|(id, _)| id) != versions.get(1).map(|(id, _)| id);
+    if !shaped {
+        return Err(StoreError::Invalid(
+            "a deployment is one or two versions whose shares add up to 100%".into(),
+        ));
+    }
+    let now = current_locked(tx, tenant, name)?
+        .ok_or_else(|| StoreError::NotFound(format!("no worker is named {name:?}")))?;
+    let all = self::versions(tx, tenant, name)?;
+    for (id, _) in versions {
+        if !all.contains(id) {
+            return Err(StoreError::NotFound(format!(
+                "worker {id} is not a version of {name:?}"
+            )));
+        }
+    }
+    let largest = versions.iter().map(|(_, bp)| *bp).max().unwrap_or(ALL_BP);
+    let primary = versions
+        .iter()
+        .find(|(id, bp)| *bp == largest && *id == now)
+        .or_else(|| versions.iter().find(|(_, bp)| *bp == largest))
+        .map(|(id, _)| id.clone())
+        .unwrap_or(now.clone());
+    if primary != now {
+        let def = super::workers::get(tx, tenant, &primary)?
+            .ok_or_else(|| StoreError::Corrupt(format!("worker {primary}: listed, not stored")))?;
+        make_current(tx, &primary, &def)?;
+    }
+    let split = versions.iter().find(|(id, _)| *id != primary).cloned();
+    let (split_id, split_bp) = match &split {
+        Some((id, bp)) => (
+            super::Val::from(id.as_str()),
+            super::Val::Int(i64::from(*bp)),
+        ),
+        None => (super::Val::Null, super::Val::Null),
+    };
+    tx.exec(
+        "UPDATE worker_names SET split_id = ?3, split_bp = ?4 WHERE tenant = ?1 AND name = ?2",
+        &[tenant.into(), name.into(), split_id, split_bp],
+    )?;
+    Ok(Deployment {
+        current: primary,
+        split,
+    })
 }

@@ -280,3 +280,107 @@ pub(super) async fn name_crons_and_versions_beyond(s: &Store) {
         "a name without versions has none to delete"
     );
 }
+
+/// A gradual deployment: the larger share is current (with the triggers), the other version
+/// serves its share; shapes that do not add up are refused; deleting the other version, or a
+/// new version, ends it.
+pub(super) async fn gradual_deployments(s: &Store) {
+    let mut ids = Vec::new();
+    for byte in 41..=43u8 {
+        let (id, def) = version("t-dep", "dep", byte, &format!("{byte} * * * *"));
+        let put = id.clone();
+        s.tx(move |tx| workers::put(tx, &put, &def))
+            .await
+            .expect("put");
+        ids.push(id);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let (d1, d2, d3) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    let deploy = |shares: Vec<(String, u32)>| {
+        s.tx(move |tx| worker_names::deploy(tx, "t-dep", "dep", &shares))
+    };
+    let read = || s.tx(|tx| worker_names::deployment(tx, "t-dep", "dep"));
+    let dep = |current: &String, split: Option<(&String, u32)>| worker_names::Deployment {
+        current: current.clone(),
+        split: split.map(|(id, bp)| (id.clone(), bp)),
+    };
+
+    let made = deploy(vec![(d1.clone(), 1_000), (d3.clone(), 9_000)])
+        .await
+        .expect("deploy");
+    assert_eq!(made, dep(&d3, Some((&d1, 1_000))));
+    assert_eq!(read().await.expect("read"), Some(made));
+    // The larger share moves: d1 is current, with its triggers.
+    let made = deploy(vec![(d1.clone(), 6_000), (d3.clone(), 4_000)])
+        .await
+        .expect("deploy");
+    assert_eq!(made, dep(&d1, Some((&d3, 4_000))));
+    let crons = |id: String| s.tx(move |tx| triggers::of(tx, "t-dep", &id));
+    assert_eq!(crons(d1.clone()).await.expect("crons"), ["41 * * * *"]);
+    assert_eq!(
+        crons(d3.clone()).await.expect("crons"),
+        Vec::<String>::new()
+    );
+    // A tie keeps the current one current.
+    let made = deploy(vec![(d2.clone(), 5_000), (d1.clone(), 5_000)])
+        .await
+        .expect("deploy");
+    assert_eq!(made, dep(&d1, Some((&d2, 5_000))));
+    // The current one and the other are the last a prune takes.
+    let beyond = s
+        .tx(|tx| worker_names::beyond(tx, "t-dep", "dep", 3))
+        .await
+        .expect("beyond");
+    assert_eq!(beyond.len(), 1);
+    assert_eq!(beyond[0].0, d3);
+
+    for (shares, invalid) in [
+        (vec![(d1.clone(), 5_000), (d2.clone(), 4_999)], true),
+        (vec![(d1.clone(), 5_000), (d1.clone(), 5_000)], true),
+        (vec![(d1.clone(), 10_000), (d2.clone(), 0)], true),
+        (
+            vec![
+                (d1.clone(), 4_000),
+                (d2.clone(), 3_000),
+                (d3.clone(), 3_000),
+            ],
+            true,
+        ),
+        (vec![("f".repeat(64), 10_000)], false),
+    ] {
+        let refused = deploy(shares).await;
+        match refused {
+            Err(StoreError::Invalid(_)) if invalid => {}
+            Err(StoreError::NotFound(_)) if !invalid => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        read().await.expect("read"),
+        Some(dep(&d1, Some((&d2, 5_000)))),
+        "a refusal changes nothing"
+    );
+    // The other version deleted: the current one serves everything.
+    let gone = d2.clone();
+    s.tx(move |tx| workers::delete(tx, "t-dep", &gone))
+        .await
+        .expect("delete");
+    assert_eq!(read().await.expect("read"), Some(dep(&d1, None)));
+    // A new version ends a split.
+    deploy(vec![(d1.clone(), 5_000), (d3.clone(), 5_000)])
+        .await
+        .expect("deploy");
+    let (d4, def4) = version("t-dep", "dep", 44, "44 * * * *");
+    let put = d4.clone();
+    s.tx(move |tx| workers::put(tx, &put, &def4))
+        .await
+        .expect("put");
+    assert_eq!(read().await.expect("read"), Some(dep(&d4, None)));
+    assert_eq!(
+        s.tx(|tx| worker_names::deployment(tx, "u-dep", "dep"))
+            .await
+            .expect("read"),
+        None,
+        "another tenant has no such name"
+    );
+}

@@ -86,10 +86,15 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("0014_name_crons.sqlite.sql"),
         postgres: include_str!("0014_name_crons.postgres.sql"),
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("0015_name_split.sqlite.sql"),
+        postgres: include_str!("0015_name_split.postgres.sql"),
+    },
 ];
 
 /// The schema version this daemon writes.
-pub const LATEST: i64 = 14;
+pub const LATEST: i64 = 15;
 
 /// An arbitrary constant naming the migration lock among PostgreSQL's advisory locks.
 const PG_LOCK: i64 = 0x5354_4f43_4b41;

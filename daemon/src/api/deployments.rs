@@ -1,0 +1,232 @@
+//! Gradual deployments of a worker name, as Cloudflare's `wrangler versions deploy` makes them:
+//! `PUT /v1/workers/{name}/deployment` `{"versions": [{"id", "percentage"}, ...]}` sends a share
+//! of the requests that reach the name to one version besides its current one (the version with
+//! the larger share is the current one: triggers, queue consumers and Durable Objects follow it);
+//! `GET` answers the same shape. Which version serves one request ([`pick`]):
+//! - `Cloudflare-Workers-Version-Overrides: <name>="<version id>"` (an RFC 9651 dictionary)
+//!   names one of the deployment's versions: it serves;
+//! - else `Cloudflare-Workers-Version-Key: <key>` (version affinity): the key's hash decides, so
+//!   one key always reaches one version while the shares stay;
+//! - else a random roll.
+//!
+//! A name whose versions bind Durable Object namespaces is deployed whole (a `409`): its objects
+//! run one version's code (`store::worker_names`, `objects::directory`).
+//!
+//! Guarantees: a split is between two stored versions of the tenant's name whose shares add up
+//! to 100%, kept in the store (`worker_names.split_id`, `split_bp`); a pinned or keyed request
+//! reaches a version of the deployment only. Trusts: the store.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Api, ApiPath};
+use super::names::{deployment_of, find, name_changed};
+use super::AppState;
+use crate::store::worker_names::{self, Deployment, ALL_BP};
+use crate::store::StoreError;
+use crate::supervisor::bindings::Binding;
+
+/// The version-affinity header (Cloudflare's name).
+pub const VERSION_KEY: &str = "cloudflare-workers-version-key";
+/// The version-override header (Cloudflare's name).
+pub const VERSION_OVERRIDES: &str = "cloudflare-workers-version-overrides";
+
+/// What a request says about the version of a name that should serve it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct VersionChoice {
+    /// A version affinity key.
+    pub key: Option<String>,
+    /// The version id an override names for this name.
+    pub pinned: Option<String>,
+}
+
+impl VersionChoice {
+    /// What `headers` say about name `name`'s version (nothing for a reference that is not a
+    /// name, or headers that do not parse).
+    pub fn of(headers: &HeaderMap, name: &str) -> VersionChoice {
+        if !worker_names::valid_name(name) {
+            return VersionChoice::default();
+        }
+        let key = headers
+            .get(VERSION_KEY)
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned);
+        let pinned = headers
+            .get(VERSION_OVERRIDES)
+            .and_then(|v| {
+                sfv::Parser::new(v.as_bytes())
+                    .parse::<sfv::Dictionary>()
+                    .ok()
+            })
+            .and_then(|dictionary| match dictionary.get(name) {
+                Some(sfv::ListEntry::Item(item)) => {
+                    item.bare_item.as_string().map(|s| s.as_str().to_owned())
+                }
+                _ => None,
+            });
+        VersionChoice { key, pinned }
+    }
+}
+
+/// Which of `deployment`'s versions serves a request that made `choice`, `roll` being a random
+/// number below [`ALL_BP`] (see the module's text).
+pub fn pick<'a>(deployment: &'a Deployment, choice: &VersionChoice, roll: u32) -> &'a str {
+    let Some((other, bp)) = &deployment.split else {
+        return &deployment.current;
+    };
+    match choice.pinned.as_deref() {
+        Some(pinned) if pinned == other => return other,
+        Some(pinned) if pinned == deployment.current => return &deployment.current,
+        _ => {}
+    }
+    let roll = match &choice.key {
+        Some(key) => key_roll(key),
+        None => roll % ALL_BP,
+    };
+    if roll < *bp {
+        other
+    } else {
+        &deployment.current
+    }
+}
+
+/// Where `key` falls among a name's basis points: the same place for the same key.
+fn key_roll(key: &str) -> u32 {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(first) % u64::from(ALL_BP)) as u32
+}
+
+/// `PUT /v1/workers/{name}/deployment`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentBody {
+    versions: Vec<Share>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Share {
+    id: String,
+    percentage: f64,
+}
+
+/// A percentage with at most two decimals, above 0 and at most 100, in basis points.
+fn basis_points(percentage: f64) -> Option<u32> {
+    let bp = (percentage * 100.0).round();
+    let exact = (percentage * 100.0 - bp).abs() < 1e-6;
+    (percentage.is_finite() && exact && bp >= 1.0 && bp <= f64::from(ALL_BP)).then_some(bp as u32)
+}
+
+fn answer(name: &str, deployment: &Deployment) -> Response {
+    let percent = |bp: u32| f64::from(bp) / 100.0;
+    let mut versions = Vec::with_capacity(2);
+    let others = deployment.split.as_ref().map_or(0, |(_, bp)| *bp);
+    versions.push(
+        serde_json::json!({ "id": deployment.current, "percentage": percent(ALL_BP - others) }),
+    );
+    if let Some((id, bp)) = &deployment.split {
+        versions.push(serde_json::json!({ "id": id, "percentage": percent(*bp) }));
+    }
+    Json(serde_json::json!({ "name": name, "versions": versions })).into_response()
+}
+
+fn a_name(name: &str) -> Result<(), ApiError> {
+    if worker_names::valid_name(name) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(
+        "a deployment is a worker name's: use its name, not a version's id".into(),
+    ))
+}
+
+/// `GET /v1/workers/{name}/deployment`.
+pub async fn get_deployment(
+    State(state): State<Arc<AppState>>,
+    who: Caller,
+    Api(name): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let tenant = who.tenant()?;
+    a_name(&name)?;
+    let deployment = deployment_of(&state, &tenant, &name)
+        .await?
+        .ok_or(ApiError::NotFound("no such worker"))?;
+    Ok(answer(&name, &deployment))
+}
+
+/// `PUT /v1/workers/{name}/deployment`: deploys the name as the body says; answers as `GET`.
+pub async fn put_deployment(
+    State(state): State<Arc<AppState>>,
+    who: Caller,
+    Api(name): ApiPath<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (tenant, body): (String, DeploymentBody) =
+        super::loader::tenant_and_json(&who, body, "a deployment's JSON")?;
+    a_name(&name)?;
+    if !matches!(body.versions.len(), 1 | 2) {
+        return Err(ApiError::BadRequest(
+            "versions: a deployment has one or two versions".into(),
+        ));
+    }
+    let mut shares = Vec::with_capacity(2);
+    for (i, share) in body.versions.iter().enumerate() {
+        let bp = basis_points(share.percentage).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "versions[{i}].percentage: above 0, at most 100, at most two decimals"
+            ))
+        })?;
+        let def = find(&state, &tenant, &share.id).await?;
+        if def.name.as_deref() != Some(name.as_str()) || share.id != def.id.to_hex() {
+            return Err(ApiError::BadRequest(format!(
+                "versions[{i}].id: {:?} is not a version of {name:?}",
+                share.id
+            )));
+        }
+        let objects = def
+            .bindings
+            .values()
+            .any(|b| matches!(b, Binding::DurableObjectNamespace { .. }));
+        if objects && body.versions.len() == 2 {
+            return Err(StoreError::Conflict(format!(
+                "{name:?} binds Durable Object namespaces: it is deployed whole (its objects run \
+                 one version's code), so give one version at 100%"
+            ))
+            .into());
+        }
+        shares.push((share.id.clone(), bp));
+    }
+    if shares.iter().map(|(_, bp)| bp).sum::<u32>() != ALL_BP {
+        return Err(ApiError::BadRequest(
+            "versions: the percentages add up to 100".into(),
+        ));
+    }
+    if shares.len() == 2 && shares[0].0 == shares[1].0 {
+        return Err(ApiError::BadRequest(
+            "versions: two different versions".into(),
+        ));
+    }
+    let (t, n) = (tenant.clone(), name.clone());
+    let deployed = state
+        .store
+        .tx(move |tx| worker_names::deploy(tx, &t, &n, &shares))
+        .await;
+    name_changed(&state, &tenant, &name);
+    Ok(answer(&name, &deployed?))
+}
+
+#[cfg(test)]
+#[path = "deployments_tests.rs"]
+mod tests;
