@@ -177,7 +177,7 @@ async fn serve(
     let secrets_seen = load_secrets(&store, &egress)
         .await
         .map_err(StartError::Secrets)?;
-    if store.backend_name() == "postgres" {
+    if store.shared() {
         egress.secrets_follow().start(secrets_seen);
         follow_stored_secrets(
             store.clone(),

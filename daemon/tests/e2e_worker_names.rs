@@ -396,7 +396,7 @@ fn a_name_moved_through_one_daemon_is_followed_by_another_sharing_postgresql() {
         json!({ "name": "app", "mainModule": "main.js", "modules": { "main.js":
             format!("export default {{ fetch() {{ return new Response('{version}'); }} }};") } })
     };
-    created(&a, &t, &app("v1"));
+    let v1 = created(&a, &t, &app("v1"));
     assert_eq!(fetch(&b, &t, "app"), (200, "v1".into()));
     // B trusts what it read for a second (`NAME_TTL`), then reads the store again.
     let until = |want: (u16, &str)| {
@@ -415,6 +415,17 @@ fn a_name_moved_through_one_daemon_is_followed_by_another_sharing_postgresql() {
     };
     created(&a, &t, &app("v2"));
     until((200, "v2"));
+    // B holds v1 (it served it): deleted through A, it is no longer served by B either.
+    assert_eq!(fetch(&b, &t, &v1), (200, "v1".into()));
+    assert_eq!(delete(&a, &t, &v1), 204);
+    let since = std::time::Instant::now();
+    while fetch(&b, &t, &v1).0 != 404 {
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "B still serves the deleted v1"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(delete(&a, &t, "app"), 204);
     until((404, "no such worker"));
     let _ = std::fs::remove_dir_all(shared);

@@ -6,7 +6,8 @@
 //! - `Cloudflare-Workers-Version-Overrides: <name>="<version id>"` (an RFC 9651 dictionary)
 //!   names one of the deployment's versions: it serves;
 //! - else `Cloudflare-Workers-Version-Key: <key>` (version affinity): the key's hash decides, so
-//!   one key always reaches one version while the shares stay;
+//!   one key always reaches one version while the shares stay, and as they move, keys move
+//!   toward the version that grows only;
 //! - else a random roll.
 //!
 //! A name whose versions bind Durable Object namespaces is deployed whole (a `409`): its objects
@@ -46,15 +47,15 @@ pub const VERSION_OVERRIDES: &str = "cloudflare-workers-version-overrides";
 pub struct VersionChoice {
     /// A version affinity key.
     pub key: Option<String>,
-    /// The version id an override names for this name.
-    pub pinned: Option<String>,
+    /// The override header's lines, joined (parsed only when the name is split).
+    pub overrides: Option<String>,
 }
 
 impl VersionChoice {
-    /// What `headers` say about name `name`'s version (nothing for a reference that is not a
-    /// name, or headers that do not parse).
-    pub fn of(headers: &HeaderMap, name: &str) -> VersionChoice {
-        if !worker_names::valid_name(name) {
+    /// What `headers` say about the version of the worker `reference` names (nothing for a
+    /// reference that is not a name).
+    pub fn of(headers: &HeaderMap, reference: &str) -> VersionChoice {
+        if !worker_names::valid_name(reference) {
             return VersionChoice::default();
         }
         let key = headers
@@ -62,42 +63,64 @@ impl VersionChoice {
             .and_then(|v| v.to_str().ok())
             .filter(|k| !k.is_empty())
             .map(str::to_owned);
-        let pinned = headers
-            .get(VERSION_OVERRIDES)
-            .and_then(|v| {
-                sfv::Parser::new(v.as_bytes())
-                    .parse::<sfv::Dictionary>()
-                    .ok()
-            })
-            .and_then(|dictionary| match dictionary.get(name) {
-                Some(sfv::ListEntry::Item(item)) => {
-                    item.bare_item.as_string().map(|s| s.as_str().to_owned())
-                }
-                _ => None,
-            });
-        VersionChoice { key, pinned }
+        // Lines of a structured field are one value, joined with commas (RFC 9651 4.2).
+        let lines: Vec<&str> = headers
+            .get_all(VERSION_OVERRIDES)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let overrides = (!lines.is_empty()).then(|| lines.join(", "));
+        VersionChoice { key, overrides }
+    }
+
+    /// The version id the overrides name for `name`, if they parse and name one.
+    fn pinned(&self, name: &str) -> Option<String> {
+        let overrides = self.overrides.as_deref()?;
+        let dictionary = sfv::Parser::new(overrides)
+            .parse::<sfv::Dictionary>()
+            .ok()?;
+        match dictionary.get(name)? {
+            sfv::ListEntry::Item(item) => item.bare_item.as_string().map(|s| s.as_str().to_owned()),
+            sfv::ListEntry::InnerList(_) => None,
+        }
     }
 }
 
-/// Which of `deployment`'s versions serves a request that made `choice`, `roll` being a random
-/// number below [`ALL_BP`] (see the module's text).
-pub fn pick<'a>(deployment: &'a Deployment, choice: &VersionChoice, roll: u32) -> &'a str {
+/// Which of `deployment`'s versions serves a request to name `name` that made `choice`, `roll`
+/// being a random number below [`ALL_BP`] (see the module's text).
+///
+/// The lower range of rolls, as long as each version's share, belongs to the version with the
+/// smaller id, whichever is current: so as the shares move, keys only ever move toward the
+/// version whose share grows (a ramp from 40% through 60% keeps every key already moved).
+pub fn pick<'a>(
+    deployment: &'a Deployment,
+    name: &str,
+    choice: &VersionChoice,
+    roll: u32,
+) -> &'a str {
+    let current = deployment.current.as_str();
     let Some((other, bp)) = &deployment.split else {
-        return &deployment.current;
+        return current;
     };
-    match choice.pinned.as_deref() {
+    let other = other.as_str();
+    match choice.pinned(name) {
         Some(pinned) if pinned == other => return other,
-        Some(pinned) if pinned == deployment.current => return &deployment.current,
+        Some(pinned) if pinned == current => return current,
         _ => {}
     }
     let roll = match &choice.key {
         Some(key) => key_roll(key),
         None => roll % ALL_BP,
     };
-    if roll < *bp {
-        other
+    let (low, low_bp, high) = if other < current {
+        (other, *bp, current)
     } else {
-        &deployment.current
+        (current, ALL_BP - *bp, other)
+    };
+    if roll < low_bp {
+        low
+    } else {
+        high
     }
 }
 

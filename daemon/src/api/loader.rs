@@ -464,7 +464,8 @@ pub(super) async fn define(
 /// After the store deleted the definitions `ids`: they are no longer served (taken out of the
 /// daemon's definitions and marked deleted). Their isolates are the caller's to dispose (the
 /// definitions returned); what their scope keeps is the caller's too.
-fn unserve(state: &AppState, ids: &[String]) -> Vec<Arc<WorkerDef>> {
+pub(super) fn unserve(state: &AppState, ids: &[String]) -> Vec<Arc<WorkerDef>> {
+    super::names::forget_verified(state, ids);
     let mut defs = Vec::with_capacity(ids.len());
     if let Ok(mut workers) = state.workers.write() {
         for id in ids {

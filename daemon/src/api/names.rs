@@ -31,6 +31,9 @@ pub struct NameCache {
     /// Bumped by every change this daemon makes to a name: a read of the store that began before
     /// one is not kept (it may be older than the change).
     changes: AtomicU64,
+    /// With a shared store: when each definition this daemon serves by id was last found still
+    /// stored (another daemon may delete it).
+    verified: RwLock<HashMap<String, Instant>>,
 }
 
 impl NameCache {
@@ -47,6 +50,18 @@ pub(super) fn name_changed(state: &AppState, tenant: &str, name: &str) {
     state.names.changes.fetch_add(1, Ordering::SeqCst);
     let mut read = state.names.read.write().unwrap_or_else(|e| e.into_inner());
     read.remove(&(tenant.to_owned(), name.to_owned()));
+}
+
+/// The definitions `ids` are no longer served here: their store checks are forgotten.
+pub(super) fn forget_verified(state: &AppState, ids: &[String]) {
+    let mut verified = state
+        .names
+        .verified
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    for id in ids {
+        verified.remove(id);
+    }
 }
 
 /// The hex id of `tenant`'s name `name`'s current version, if it has one.
@@ -88,6 +103,49 @@ pub(super) async fn deployment_of(
     Ok(deployment)
 }
 
+/// Whether `def`, which this daemon holds, is still stored. Only a shared store can lose one
+/// behind this daemon's back: then the store is asked, at most once per [`NAME_TTL`] for each
+/// definition, and one another daemon deleted is no longer served here (taken out of memory,
+/// its isolates disposed).
+async fn still_stored(state: &AppState, def: &Arc<WorkerDef>) -> Result<bool, ApiError> {
+    if !state.store.shared() {
+        return Ok(true);
+    }
+    let id = def.id.to_hex();
+    let fresh = |verified: &HashMap<String, Instant>| {
+        verified.get(&id).is_some_and(|at| at.elapsed() < NAME_TTL)
+    };
+    if fresh(
+        &state
+            .names
+            .verified
+            .read()
+            .unwrap_or_else(|e| e.into_inner()),
+    ) {
+        return Ok(true);
+    }
+    let (who, key) = (def.tenant.clone(), id.clone());
+    let stored = state
+        .store
+        .tx(move |tx| workers::exists(tx, &who, &key))
+        .await
+        .map_err(ApiError::from)?;
+    let mut verified = state
+        .names
+        .verified
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    if stored {
+        verified.insert(id, Instant::now());
+        return Ok(true);
+    }
+    drop(verified);
+    let gone = super::loader::unserve(state, &[id]);
+    refresh_code_features(state, &def.tenant);
+    state.pool.dispose_workers(&gone);
+    Ok(false)
+}
+
 /// [`find`] for one request of a client or a service binding: a name under a gradual
 /// deployment is resolved to the version `choice` picks (`deployments::pick`).
 pub(super) async fn find_serving(
@@ -102,8 +160,15 @@ pub(super) async fn find_serving(
     let deployment = deployment_of(state, tenant, id)
         .await?
         .ok_or(ApiError::NotFound("no such worker"))?;
-    let version = super::deployments::pick(&deployment, choice, random_roll());
-    find(state, tenant, version).await
+    let version = super::deployments::pick(&deployment, id, choice, random_roll());
+    match find(state, tenant, version).await {
+        // The split's other version deleted through another daemon, which this one has not
+        // read yet: the current version serves.
+        Err(ApiError::NotFound(_)) if version != deployment.current => {
+            find(state, tenant, &deployment.current).await
+        }
+        found => found,
+    }
 }
 
 /// A random roll among a name's basis points (the last one when the system cannot give a
@@ -131,11 +196,10 @@ pub(super) async fn find(
     }
     let cached = state.workers.read().map_err(|_| MISSING)?.get(id).cloned();
     if let Some(def) = cached {
-        return if def.tenant == tenant {
-            Ok(def)
-        } else {
-            Err(MISSING)
-        };
+        if def.tenant != tenant || !still_stored(state, &def).await? {
+            return Err(MISSING);
+        }
+        return Ok(def);
     }
     if workers::parse_id(id).is_none() {
         return Err(MISSING);

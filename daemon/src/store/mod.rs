@@ -284,6 +284,12 @@ impl Store {
         self.backend.name()
     }
 
+    /// Whether other daemons may change this store (PostgreSQL): what this daemon keeps of it
+    /// in memory must be read again now and then.
+    pub fn shared(&self) -> bool {
+        self.backend_name() == "postgres"
+    }
+
     /// Runs `f` in one transaction, durable on disk when it returns `Ok`.
     pub async fn tx<T, F>(&self, f: F) -> Result<T, StoreError>
     where

@@ -179,8 +179,9 @@ pub fn beyond(
         .iter()
         .map(|row| Ok((row.text(0)?, u64::try_from(row.int(1)?).unwrap_or(0))))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // Stable: the current one and a gradual deployment's other move last, the others stay
-    // oldest first.
+    // Stable: the current one and a gradual deployment's other move last (the new version ends
+    // the split, but they are the two a rollback most likely wants), the others stay oldest
+    // first.
     let split = deployment(tx, tenant, name)?
         .and_then(|d| d.split)
         .map(|(id, _)| id);
@@ -197,8 +198,10 @@ pub fn beyond(
     Ok(all)
 }
 
-/// After version `id` of `tenant`'s name `name` was deleted: when it was current, the newest
-/// remaining version becomes current, or the name is forgotten; otherwise nothing changes.
+/// After version `id` of `tenant`'s name `name` was deleted: when it was current, the other
+/// version of its gradual deployment, else the newest remaining version, becomes current, or
+/// the name is forgotten; when it was a deployment's other version, the current one serves
+/// everything; otherwise nothing changes.
 pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Result<(), StoreError> {
     // Locked: a version made meanwhile is either seen here as current, or made after.
     if current_locked(tx, tenant, name)?.as_deref() != Some(id) {
@@ -210,7 +213,14 @@ pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Resu
         )?;
         return Ok(());
     }
-    let newest = versions(tx, tenant, name)?.into_iter().next();
+    // A gradual deployment's other version takes over; else the newest remaining one.
+    let split = deployment(tx, tenant, name)?
+        .and_then(|d| d.split)
+        .map(|(id, _)| id);
+    let newest = match split {
+        Some(split) => Some(split),
+        None => versions(tx, tenant, name)?.into_iter().next(),
+    };
     let Some(newest) = newest else {
         tx.exec(
             "DELETE FROM worker_names WHERE tenant = ?1 AND name = ?2",

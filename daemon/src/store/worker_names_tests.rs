@@ -376,6 +376,16 @@ pub(super) async fn gradual_deployments(s: &Store) {
         .await
         .expect("put");
     assert_eq!(read().await.expect("read"), Some(dep(&d4, None)));
+    // The current version deleted mid-split: the other one takes over (not the newest, d3).
+    deploy(vec![(d4.clone(), 5_000), (d1.clone(), 5_000)])
+        .await
+        .expect("deploy");
+    let gone = d4.clone();
+    s.tx(move |tx| workers::delete(tx, "t-dep", &gone))
+        .await
+        .expect("delete");
+    assert_eq!(read().await.expect("read"), Some(dep(&d1, None)));
+    assert_eq!(crons(d1.clone()).await.expect("crons"), ["41 * * * *"]);
     assert_eq!(
         s.tx(|tx| worker_names::deployment(tx, "u-dep", "dep"))
             .await
