@@ -179,7 +179,7 @@ function validateFunction(value, name) {
 
 // ---- cloudflare:workers ----
 function featureNotSupported(what) {
-  return new Error(`${what} is not supported by Stockade (no RpcTarget stubs, no Workflows); ` +
+  return new Error(`${what} is not supported by Stockade (no RpcStub constructor, no Workflows); ` +
     "see the README's compatibility table");
 }
 
@@ -202,9 +202,8 @@ defineBuiltin("cloudflare:workers",
         this.env = env;
       }
     }
-    class RpcTarget {
-      constructor() { throw featureNotSupported("RpcTarget"); }
-    }
+    // An instance in an RPC method's result crosses as a stub (rpc.js).
+    const RpcTarget = RpcTargetBase;
     class RpcStub {
       constructor() { throw featureNotSupported("RpcStub"); }
     }

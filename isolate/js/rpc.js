@@ -18,6 +18,11 @@
 // encoding carries capability calls' arguments and results (bindings.js, `makeCapability`). A callee's
 // throw reaches the caller with its name and message (standard error classes and DOMException
 // names are rebuilt as such; any other name on an Error).
+// RpcTargets (the supervisor's `api/rpc_targets.rs`): an RPC method's result may hold instances
+// of RpcTarget (cloudflare:workers) and functions, tagged "t" {v: number, f: 1 for a function};
+// the callee then sends its result with `service.export` and serves the caller's calls on them
+// (`service.next`) until the caller lets go; the caller's stubs call `service.target` and, once
+// every stub of the session is disposed, `service.release`. Stubs do not cross back.
 // Trust: a stub grants nothing by itself (the supervisor checks every call against the calling
 // worker's stored definition); stubs hold their state in closures and call no method tenant code
 // can patch.
@@ -35,6 +40,18 @@ const rpcBigIntString = uncurry(BigInt.prototype.toString);
 const rpcBigInt = BigInt;
 const rpcNumberIsFinite = Number.isFinite;
 const RPC_MAX_DEPTH = 256;
+// The most RpcTargets (and functions) one RPC call's session exports.
+const RPC_MAX_TARGETS = 1024;
+const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
+const rpcStubs = new WeakSet();
+const rpcIsStub = uncurry(WeakSet.prototype.has);
+const rpcAddStub = uncurry(WeakSet.prototype.add);
+const RPC_DISPOSE = Symbol.dispose;
+
+/** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub. */
+class RpcTargetBase {}
+setTag(RpcTargetBase.prototype, "RpcTarget");
+const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
 // The most UTF-16 units of strings (and base64 of bytes) one encoding may hold: what crosses is
 // at most a 16 MiB result (stockade_ipc::limits::MAX_RESULT_JSON_LEN), and counting before
 // JSON.stringify writes a huge string spares the worker a builtin V8 does not interrupt.
@@ -64,8 +81,26 @@ function rpcBytesToBase64(u8) {
 
 /** `value` as JSON-safe data in the tagged encoding (see the header); `dest` ({where, to}) names
  *  the destination in a DataCloneError's message. */
-function rpcEncode(value, dest = RPC_TO_WORKER) {
-  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0 }, 0);
+function rpcEncode(value, dest = RPC_TO_WORKER, exports = null) {
+  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0, exports }, 0);
+}
+
+/** What an RPC call's result exports: its targets by number. */
+function rpcExports() {
+  return { __proto__: null, list: [], ids: new RpcMap() };
+}
+
+// `value` (an RpcTarget or a function) as a target of `exports`, tagged.
+function rpcExport(state, value, isFunction) {
+  const exports = state.exports;
+  let id = MapGet(exports.ids, value);
+  if (id === undefined) {
+    if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);
+    id = exports.list.length;
+    rpcAppend(exports.list, value);
+    MapSet(exports.ids, value, id);
+  }
+  return { $: "t", v: id, f: isFunction ? 1 : 0 };
 }
 
 // Counts `n` more units of text in the encoding of `state`.
@@ -83,7 +118,10 @@ function rpcEncodeValue(value, state, depth) {
       if (rpcNumberIsFinite(value) && !ObjectIs(value, -0)) return value;
       return { $: "n", v: ObjectIs(value, -0) ? "-0" : `${value}` };
     case "bigint": return { $: "b", v: rpcBigIntString(value) };
-    case "function": throw rpcCloneError(state, `a function (${value.name || "anonymous"})`);
+    case "function":
+      if (rpcIsStub(rpcStubs, value)) throw rpcCloneError(state, "an RpcTarget's stub");
+      if (state.exports !== null) return rpcExport(state, value, true);
+      throw rpcCloneError(state, `a function (${value.name || "anonymous"})`);
     case "symbol": throw rpcCloneError(state, "a symbol");
   }
   if (value === null) return null;
@@ -98,6 +136,11 @@ function rpcEncodeValue(value, state, depth) {
 }
 
 function rpcEncodeObject(value, state, depth) {
+  if (rpcIsStub(rpcStubs, value)) throw rpcCloneError(state, "an RpcTarget's stub");
+  if (rpcIsPrototypeOf(RPC_TARGET_PROTOTYPE, value)) {
+    if (state.exports !== null) return rpcExport(state, value, false);
+    throw rpcCloneError(state, "an RpcTarget (one crosses as an RPC method's result only)");
+  }
   if (ArrayIsArray(value)) {
     const out = [];
     for (let i = 0; i < value.length; i++) rpcAppend(out, rpcEncodeValue(value[i], state, depth));
@@ -147,16 +190,17 @@ function rpcEncodeObject(value, state, depth) {
   return ObjectGetOwnPropertyDescriptor(out, "$") !== undefined ? { $: "o", v: out } : out;
 }
 
-/** The value `data` (parsed JSON in the tagged encoding) stands for. */
-function rpcDecode(data) {
+/** The value `data` (parsed JSON in the tagged encoding) stands for; its targets become stubs
+ *  of `session` (an RPC call's, or none). */
+function rpcDecode(data, session = null) {
   if (data === null || typeof data !== "object") return data;
   if (ArrayIsArray(data)) {
     const out = [];
-    for (let i = 0; i < data.length; i++) rpcAppend(out, rpcDecode(data[i]));
+    for (let i = 0; i < data.length; i++) rpcAppend(out, rpcDecode(data[i], session));
     return out;
   }
   switch (data.$) {
-    case undefined: return rpcDecodeObject(data);
+    case undefined: return rpcDecodeObject(data, session);
     case "u": return undefined;
     case "n": return data.v === "-0" ? -0 : +data.v;
     case "b": return rpcBigInt(`${data.v}`);
@@ -165,25 +209,28 @@ function rpcDecode(data) {
     case "ab": return typedArrayBuffer(encodeString(`${data.v}`, "base64"));
     case "m": {
       const out = new RpcMap();
-      for (let i = 0; i < data.v.length; i++) MapSet(out, rpcDecode(data.v[i][0]), rpcDecode(data.v[i][1]));
+      for (let i = 0; i < data.v.length; i++) MapSet(out, rpcDecode(data.v[i][0], session), rpcDecode(data.v[i][1], session));
       return out;
     }
     case "s": {
       const out = new RpcSet();
-      for (let i = 0; i < data.v.length; i++) SetAdd(out, rpcDecode(data.v[i]));
+      for (let i = 0; i < data.v.length; i++) SetAdd(out, rpcDecode(data.v[i], session));
       return out;
     }
     case "e": return rpcThrown(data);
-    case "o": return rpcDecodeObject(data.v);
+    case "o": return rpcDecodeObject(data.v, session);
+    case "t":
+      if (session === null) throw new TypeError("RPC: an RpcTarget cannot arrive here (only in an RPC method's result)");
+      return rpcTargetStub(session, data.v >>> 0, data.f === 1);
     default: throw new TypeError(`RPC: unknown encoded value ${JSONStringify(data.$)}`);
   }
 }
 
-function rpcDecodeObject(data) {
+function rpcDecodeObject(data, session) {
   const out = {};
   const keys = ObjectKeys(data);
   for (let i = 0; i < keys.length; i++) {
-    ObjectDefineProperty(out, keys[i], { value: rpcDecode(data[keys[i]]), writable: true, enumerable: true, configurable: true });
+    ObjectDefineProperty(out, keys[i], { value: rpcDecode(data[keys[i]], session), writable: true, enumerable: true, configurable: true });
   }
   return out;
 }
@@ -219,10 +266,68 @@ async function rpcCall(target, method, args) {
   const head = await rpcHead(target);
   head.method = method;
   const call = target.object !== undefined ? "do.call" : "service.call";
-  const [, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
+  const [answerHead, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
-  return rpcDecode(answer?.ok);
+  // A result with RpcTargets: the callee serves them in session `answerHead.session`.
+  const session = typeof answerHead?.session === "number"
+    ? { __proto__: null, number: answerHead.session, alive: 0, released: false }
+    : null;
+  return rpcDecode(answer?.ok, session);
+}
+
+/** A stub of target `id` of `session`: a function for a function, else an object whose every
+ *  string property but the reserved ones is a method. Disposing every stub of a session
+ *  releases it (the callee's request ends). */
+function rpcTargetStub(session, id, isFunction) {
+  session.alive++;
+  let disposed = false;
+  const dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    if (--session.alive === 0 && !session.released) {
+      session.released = true;
+      uponPromise(bindingCall("service.release", { session: session.number }), undefined, () => {});
+    }
+  };
+  const call = (method, args) => rpcTargetCall(session, id, method, args);
+  if (isFunction) {
+    const f = (...args) => call("", args);
+    if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
+    rpcAddStub(rpcStubs, f);
+    return f;
+  }
+  const methods = new RpcMap();
+  const stub = new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
+    __proto__: null,
+    get(_, property) {
+      if (property === RPC_DISPOSE) return dispose;
+      if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
+      let method = MapGet(methods, property);
+      if (method === undefined) {
+        method = (...args) => call(property, args);
+        MapSet(methods, property, method);
+      }
+      return method;
+    },
+    set() { return false; },
+    defineProperty() { return false; },
+    deleteProperty() { return false; },
+    setPrototypeOf() { return false; },
+  });
+  rpcAddStub(rpcStubs, stub);
+  return stub;
+}
+
+/** Calls `method` ("" for a function) of target `id` of `session` with `args`. */
+async function rpcTargetCall(session, id, method, args) {
+  if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
+  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
+  const head = { session: session.number, target: id, method };
+  const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
+  const answer = JSONParse(utf8DecodeStripBOM(bytes));
+  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
+  return rpcDecode(answer?.ok, session);
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
@@ -479,7 +584,7 @@ async function rpcInvoke(ns, payload, ctx) {
         if (f === undefined) throw new TypeError(`the Durable Object class ${JSONStringify(name)} has no RPC method ${JSONStringify(method)}`);
         return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
       }, method, args); // the method and arguments: a WebSocket's event is durable.js's own
-      return JSONStringify({ ok: rpcEncode(result) });
+      return await rpcAnswer(result);
     }
     let target;
     if (typeof handler === "function" && handler.prototype !== null && typeof handler.prototype === "object") {
@@ -492,10 +597,49 @@ async function rpcInvoke(ns, payload, ctx) {
     const method = rpcMethodOf(target, `${call.method}`);
     if (method === undefined) throw new TypeError(`the entrypoint ${JSONStringify(name)} has no RPC method ${JSONStringify(`${call.method}`)}`);
     const result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
-    return JSONStringify({ ok: rpcEncode(result) });
+    return await rpcAnswer(result);
   } catch (e) {
     return JSONStringify({ error: errorSummary(e) });
   }
+}
+
+/** The answer of an RPC call whose method returned `result`: JSON text {"ok": encoded}. When
+ *  the result holds RpcTargets or functions, it goes to the caller with `service.export`, and
+ *  the call serves the caller's calls on them until the caller lets go. */
+async function rpcAnswer(result) {
+  const exports = rpcExports();
+  const encoded = rpcEncode(result, RPC_TO_WORKER, exports);
+  if (exports.list.length === 0) return JSONStringify({ ok: encoded });
+  let next;
+  try {
+    next = await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
+  } catch (e) {
+    throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
+  }
+  for (;;) {
+    const [call, bytes] = next;
+    if (call === null || typeof call !== "object" || call.done === true) break;
+    let answer;
+    try {
+      const target = exports.list[call.target >>> 0];
+      if (target === undefined) throw new TypeError("RPC: no such RpcTarget");
+      const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
+      const list = ArrayIsArray(args) ? args : [];
+      let value;
+      if (typeof target === "function") {
+        value = await ReflectApply(target, undefined, list);
+      } else {
+        const method = rpcMethodOf(target, `${call.method}`);
+        if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
+        value = await ReflectApply(method, target, list);
+      }
+      answer = { ok: rpcEncode(value, RPC_TO_WORKER, exports) };
+    } catch (e) {
+      answer = { error: errorSummary(e) };
+    }
+    next = await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
+  }
+  return JSONStringify({ ok: null });
 }
 
 /** A thrown value's {name, message} for an answer to the host, read without letting a throwing

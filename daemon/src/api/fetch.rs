@@ -179,6 +179,7 @@ pub async fn fetch(
         chain: Default::default(),
         after_logs: Some(state.logs.after_answer(&id)),
         keep: None,
+        session: None,
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;

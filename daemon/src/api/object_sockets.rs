@@ -110,6 +110,7 @@ pub(super) async fn fetch(
         chain,
         after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep,
+        session: None,
     };
     let who = "the Durable Object";
     let outcome = state

@@ -260,7 +260,8 @@ impl ObjectCalls {
             keep: Some(in_flight),
         };
         let answer = if op == "do.call" {
-            super::services::rpc(&state, &tenant, callee, &head, bytes, next).await
+            let resources = &context.resources;
+            super::services::rpc(&state, &tenant, callee, &head, bytes, next, resources).await
         } else if sockets::asks_for_socket(bytes) {
             let resources = &context.resources;
             sockets::fetch(&state, &self.objects, callee, &key, bytes, next, resources).await

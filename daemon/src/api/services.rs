@@ -125,6 +125,40 @@ impl Services {
                 async move { me.answer(op, context, payload).await }
             });
         }
+        // RpcTargets (`rpc_targets`): the callee's side, then the caller's.
+        calls.register_in_context("service.export", super::rpc_targets::export);
+        calls.register_in_context("service.next", super::rpc_targets::next);
+        for op in ["service.target", "service.release"] {
+            let me = Arc::clone(self);
+            calls.register_in_context(op, move |context, payload| {
+                let me = Arc::clone(&me);
+                async move { me.on_target(op, context, payload).await }
+            });
+        }
+    }
+
+    /// `service.target` and `service.release`: a caller's use of the targets an RPC call
+    /// returned (`rpc_targets`). A target call spends one of the chain's binding calls.
+    async fn on_target(
+        &self,
+        op: &str,
+        context: CallContext,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        let state = self
+            .state
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or("the daemon is stopping")?;
+        let (head, bytes) = crate::storage::split(&payload)?;
+        if op == "service.release" {
+            return super::rpc_targets::release(&context, &head);
+        }
+        let budget = state.config.limits.max_binding_calls;
+        if let Err(refused) = spend_binding_call(&context.caller.chain, budget) {
+            return Ok(frame(&refused, &[]));
+        }
+        super::rpc_targets::call(&context, &head, bytes).await
     }
 
     async fn answer(
@@ -180,7 +214,8 @@ impl Services {
                     keep: None,
                 };
                 if op == "service.call" {
-                    rpc(&state, &tenant, callee, &head, bytes, next).await
+                    let resources = &context.resources;
+                    rpc(&state, &tenant, callee, &head, bytes, next, resources).await
                 } else {
                     let call = head
                         .get("call")
@@ -316,14 +351,17 @@ fn api_error_name(e: &ApiError) -> &'static str {
     }
 }
 
-/// An RPC call in the target's isolate: `Call::Rpc`, answered `Reply::Json`.
+/// An RPC call in the target's isolate: `Call::Rpc`, answered `Reply::Json`; or, when the target
+/// returns `RpcTarget`s, answered with its export and `{"session": n}` (a session among the
+/// caller's `resources`), its request going on to serve them (`rpc_targets`).
 pub(super) async fn rpc(
-    state: &AppState,
+    state: &Arc<AppState>,
     tenant: &str,
     callee: super::worker_fetch::Callee,
     head: &Value,
     args: &[u8],
     chain: Chain,
+    resources: &crate::supervisor::Resources,
 ) -> Result<(Value, Vec<u8>), Value> {
     let super::worker_fetch::Callee {
         def,
@@ -341,20 +379,43 @@ pub(super) async fn rpc(
         args_json: args.to_vec(),
     };
     let id = super::objects::log_ring_of(state, &def);
+    let (session, exported) = super::rpc_targets::CalleeSession::new();
     // The lines its work makes after the answer (`ctx.waitUntil`, a Durable Object's timers)
     // go to the same ring as its answer's.
     let streams = Streams {
         chain,
         after_logs: Some(state.logs.after_answer(&id)),
         keep,
+        session: Some(Arc::clone(&session) as crate::supervisor::Session),
         ..Streams::default()
     };
-    let outcome = state
-        .pool
-        .submit(tenant, Job::Call { def, call, streams })
-        .await
-        .map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
-    state.logs.record(&id, &outcome.logs);
+    let job = {
+        let (state, tenant, id) = (Arc::clone(state), tenant.to_owned(), id.clone());
+        async move {
+            let outcome = state
+                .pool
+                .submit(&tenant, Job::Call { def, call, streams })
+                .await;
+            if let Ok(outcome) = &outcome {
+                state.logs.record(&id, &outcome.logs);
+            }
+            outcome
+        }
+    };
+    let mut job = Box::pin(job);
+    let outcome = tokio::select! {
+        outcome = &mut job => outcome,
+        Ok(answer) = exported => {
+            // The callee serves its targets until the caller lets go: its request goes on.
+            tokio::spawn(job);
+            let number = session
+                .hand_to(resources)
+                .map_err(|e| refusal("RangeError", e))?;
+            return Ok((json!({ "session": number }), answer));
+        }
+    };
+    let outcome =
+        outcome.map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
     match outcome.result {
         Ok(Reply::Json(answer)) => Ok((json!({}), answer)),
         Ok(_) => Err(refusal(

@@ -79,6 +79,7 @@ pub(super) async fn deliver(
         chain,
         after_logs: Some(state.logs.after_answer(&id)),
         keep,
+        session: None,
     };
     let outcome = state
         .pool

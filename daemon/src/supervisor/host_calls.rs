@@ -155,7 +155,13 @@ impl Spent {
 pub struct Caller {
     pub worker: Option<Arc<super::WorkerDef>>,
     pub chain: Chain,
+    /// What the supervisor attached to this one request for its host calls' handlers (an RPC
+    /// call's session, `crate::api` `rpc_targets`): set by the job's maker, never by the worker.
+    pub session: Option<Session>,
 }
+
+/// A request's session: its handler's own type (see [`Caller::session`]).
+pub type Session = Arc<dyn std::any::Any + Send + Sync>;
 
 /// A chain of binding calls: how deep this request is (0 for a client's request), and the calls
 /// the whole chain has made so far, shared by every request of the chain (so fanning out does

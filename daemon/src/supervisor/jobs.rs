@@ -108,6 +108,8 @@ pub struct Streams {
     /// leaves no work): a Durable Object's place among the directory's calls in flight, so
     /// that an object whose call left timers running is not idle.
     pub keep: Option<Keep>,
+    /// What its host calls' handlers find in their context (`Caller::session`).
+    pub session: Option<super::host_calls::Session>,
 }
 
 /// Takes the console lines a request made after its answer (see [`Streams::after_logs`]).

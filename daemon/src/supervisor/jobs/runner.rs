@@ -90,6 +90,7 @@ pub async fn serve_job(
     let caller = Caller {
         worker,
         chain: streams.chain.clone(),
+        session: streams.session.clone(),
     };
     let request = |runs_code: bool, answer: MessageKind, cancellable: bool| Request {
         tenant,
@@ -331,6 +332,7 @@ async fn load(
         caller: Caller {
             worker: Some(Arc::clone(&def)),
             chain: Default::default(),
+            session: None,
         },
         body_in: None,
         body_out: None,

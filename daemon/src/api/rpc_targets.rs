@@ -1,0 +1,194 @@
+//! `RpcTarget`s over RPC: an RPC method (of a service binding's or Loader child's entrypoint, or
+//! of a Durable Object) that returns an `RpcTarget` instance or a function (anywhere in its
+//! result) hands its caller a stub, and the callee's request stays alive to serve the stub's
+//! calls until the caller lets go, as on Cloudflare. No frame of the worker protocol changes:
+//! the callee's side is host calls that wait for the next call.
+//!
+//! - `services::rpc` attaches a [`CalleeSession`] to the callee's request (`Caller::session`,
+//!   which only the supervisor sets). The callee's runtime, finding targets in its result, sends
+//!   the result with `service.export` instead of answering: the caller gets it at once with a
+//!   session number among its request's resources (`{"session": n}`), and the callee's call
+//!   waits for the first call on a target.
+//! - The caller's `service.target` `{session, target, method}` + encoded arguments goes to the
+//!   callee's waiting `service.export`/`service.next` as `{target, method}` + the arguments; the
+//!   callee runs it and sends its answer (`{"ok"}` or `{"error"}`, encoded; it may hold more
+//!   targets) with `service.next`, which waits for the next call. Calls on one session run one at
+//!   a time, in order.
+//! - `service.release` `{session}` (every stub of the session disposed), the caller's request's
+//!   end, or its resources dropped close the session: the callee's wait answers `{"done": true}`
+//!   and its request ends. The callee's request ending (its wall-clock limit) fails the calls
+//!   that wait and every later one with a clear error.
+//!
+//! Guarantees: a session is reached only through the caller's request's resources (a number
+//! another request cannot name) and the callee's own request (its context's session); each
+//! target call spends one of the chain's binding calls (`[limits] max_binding_calls`); the
+//! callee's session work counts against its own request's limits (its wall-clock limit ends it).
+//! Trusts: nothing in the payloads (the callee's runtime checks target numbers and methods).
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::supervisor::{CallContext, Resources};
+
+/// One call on a target: `{target, method}`, its encoded arguments, and where its answer goes.
+struct TargetCall {
+    head: Value,
+    args: Vec<u8>,
+    answer: oneshot::Sender<Vec<u8>>,
+}
+
+/// The caller's end of a session, among its request's resources.
+#[derive(Clone)]
+struct TargetSender(mpsc::Sender<TargetCall>);
+
+/// The callee's end of one RPC call's session (`Caller::session` of the callee's request).
+pub struct CalleeSession {
+    /// Where the result with targets goes (once).
+    exported: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
+    /// The caller's end until the export hands it over (kept here, the channel never closed).
+    sender: Mutex<Option<mpsc::Sender<TargetCall>>>,
+    calls: tokio::sync::Mutex<mpsc::Receiver<TargetCall>>,
+    /// Where the answer of the call being run goes.
+    answering: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
+}
+
+impl CalleeSession {
+    /// A session for one RPC call, and where its export (the result with targets) arrives.
+    pub fn new() -> (Arc<CalleeSession>, oneshot::Receiver<Vec<u8>>) {
+        let (exported, export) = oneshot::channel();
+        let (sender, calls) = mpsc::channel(1);
+        let session = CalleeSession {
+            exported: Mutex::new(Some(exported)),
+            sender: Mutex::new(Some(sender)),
+            calls: tokio::sync::Mutex::new(calls),
+            answering: Mutex::new(None),
+        };
+        (Arc::new(session), export)
+    }
+
+    /// After the export: keeps the caller's end among `resources` (its request's); the session's
+    /// number, or why not.
+    pub fn hand_to(&self, resources: &Resources) -> Result<u32, String> {
+        let sender = lock(&self.sender)
+            .take()
+            .ok_or("the RPC session was handed over already")?;
+        resources.insert(TargetSender(sender)).ok_or_else(|| {
+            format!(
+                "this request holds {} resources already (RpcTarget sessions among them)",
+                Resources::MAX
+            )
+        })
+    }
+
+    /// The next call for the callee: `{target, method}` + its arguments, or `{"done": true}` once
+    /// the caller let go.
+    async fn next_call(&self) -> Vec<u8> {
+        let next = self.calls.lock().await.recv().await;
+        match next {
+            Some(call) => {
+                *lock(&self.answering) = Some(call.answer);
+                crate::storage::frame(&call.head, &call.args)
+            }
+            None => crate::storage::frame(&json!({ "done": true }), &[]),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn session_of(context: &CallContext) -> Result<Arc<CalleeSession>, String> {
+    context
+        .caller
+        .session
+        .clone()
+        .and_then(|s| s.downcast::<CalleeSession>().ok())
+        .ok_or_else(|| {
+            "an RpcTarget or a function crosses only as the result of an RPC call (a service \
+             binding's, a Loader child's or a Durable Object's method)"
+                .to_owned()
+        })
+}
+
+/// `service.export` `{}` + the answer's JSON text: the callee's result with targets goes to the
+/// caller; answers the first call on a target.
+pub async fn export(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    let session = session_of(&context)?;
+    let (_, answer) = crate::storage::split(&payload)?;
+    let exported = lock(&session.exported)
+        .take()
+        .ok_or("this RPC call's result was sent already")?;
+    exported
+        .send(answer.to_vec())
+        .map_err(|_| "the RPC call's caller is gone")?;
+    Ok(session.next_call().await)
+}
+
+/// `service.next` `{}` + the answer's JSON text: the answer of the call the callee ran goes to
+/// its caller; answers the next call.
+pub async fn next(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    let session = session_of(&context)?;
+    let (_, answer) = crate::storage::split(&payload)?;
+    let answering = lock(&session.answering).take();
+    if let Some(answering) = answering {
+        // A caller that stopped waiting (its request ended) takes no answer.
+        let _ = answering.send(answer.to_vec());
+    }
+    Ok(session.next_call().await)
+}
+
+/// The session number a caller's head names.
+fn number(head: &Value) -> Result<u32, String> {
+    head.get("session")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| "the call names no RpcTarget session".to_owned())
+}
+
+/// The caller's end of session `n` of its request.
+fn sender(resources: &Resources, n: u32) -> Result<TargetSender, String> {
+    let sender = resources
+        .take::<TargetSender>(n)
+        .ok_or("the RpcTarget was released (its stubs were disposed)")?;
+    resources.put_back(n, sender.clone());
+    Ok(sender)
+}
+
+const GONE: &str = "the RpcTarget's worker is gone: the request that returned it ended (its \
+                    wall-clock limit, or an error)";
+
+/// `service.target` `{session, target, method}` + encoded arguments: one call on a target,
+/// answered with `{}` + the callee's answer.
+pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+    let n = number(head)?;
+    let target = head
+        .get("target")
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok())
+        .ok_or("the call names no target")?;
+    let method = head
+        .get("method")
+        .and_then(Value::as_str)
+        .filter(|m| m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
+        .ok_or("the call names no method")?;
+    let TargetSender(sender) = sender(&context.resources, n)?;
+    let (answer, answered) = oneshot::channel();
+    let call = TargetCall {
+        head: json!({ "target": target, "method": method }),
+        args: args.to_vec(),
+        answer,
+    };
+    sender.send(call).await.map_err(|_| GONE.to_owned())?;
+    let answer = answered.await.map_err(|_| GONE.to_owned())?;
+    Ok(crate::storage::frame(&json!({}), &answer))
+}
+
+/// `service.release` `{session}`: the caller lets go of the session (the callee's request ends).
+pub fn release(context: &CallContext, head: &Value) -> Result<Vec<u8>, String> {
+    let n = number(head)?;
+    drop(context.resources.take::<TargetSender>(n));
+    Ok(crate::storage::frame(&json!({}), &[]))
+}

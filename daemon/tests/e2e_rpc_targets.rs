@@ -1,0 +1,274 @@
+//! `RpcTarget`s over RPC end to end (a real daemon, jailed workers): an RPC method that returns
+//! an `RpcTarget` instance or a function hands its caller a stub whose calls run on that very
+//! object in the callee's request, which stays alive until the caller disposes every stub or its
+//! own request ends; targets may return targets; errors cross typed; stubs and targets do not
+//! cross as arguments; a callee whose request ended fails its stubs' calls clearly; a Durable
+//! Object's method may return one too.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const CALLEE: &str = r#"
+import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+class Counter extends RpcTarget {
+  constructor(n) { super(); this.n = n; }
+  increment(by = 1) { this.n += by; return this.n; }
+  twice() { return new Counter(this.n * 2); }
+  fail() { throw new RangeError(`too far at ${this.n}`); }
+}
+export default class extends WorkerEntrypoint {
+  counter(start) { return new Counter(start); }
+  adder(x) { return (y) => x + y; }
+  nested() { return { a: new Counter(10), list: [new Counter(20)], plain: 1 }; }
+  plain() { return 42; }
+}
+"#;
+
+const CALLER: &str = r#"
+export default { async fetch(req, env) {
+  const out = {};
+  const c = await env.S.counter(5);
+  out.first = await c.increment();
+  out.second = await c.increment(2);
+  const d = await c.twice();
+  out.doubled = await d.increment(0);
+  out.same = await c.increment(0);
+  const add = await env.S.adder(3);
+  out.added = await add(4);
+  const n = await env.S.nested();
+  out.nested = [await n.a.increment(), await n.list[0].increment(), n.plain];
+  out.plain = await env.S.plain();
+  try { await c.fail(); } catch (e) { out.failed = `${e.name}: ${e.message}`; }
+  try { await c.nothing(); } catch (e) { out.missing = e.name; }
+  try { await env.S.plain(c); } catch (e) { out.stubBack = e.name; }
+  const { RpcTarget } = await import("cloudflare:workers");
+  try { await env.S.plain(new (class extends RpcTarget {})()); } catch (e) { out.targetArg = e.name; }
+  out.thenable = typeof c.then;
+  c[Symbol.dispose](); d[Symbol.dispose](); n.a[Symbol.dispose](); n.list[0][Symbol.dispose]();
+  try { await c.increment(); } catch (e) { out.disposed = e.name; }
+  return Response.json(out);
+} };
+"#;
+
+fn config() -> String {
+    format!(
+        "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
+        tenant_token(0)
+    )
+}
+
+/// Requests in flight in the worker processes, as the admin API counts them.
+fn in_flight(d: &Daemon) -> u64 {
+    d.admin()["workers"].as_array().map_or(0, |all| {
+        all.iter().filter_map(|w| w["inFlight"].as_u64()).sum()
+    })
+}
+
+fn until_idle(d: &Daemon, what: &str) {
+    let since = Instant::now();
+    while in_flight(d) != 0 {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "{what}: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() {
+    let d = Daemon::start_raw("rpc-targets", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    let caller = load_with_env(
+        &d,
+        &t,
+        CALLER,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "first": 6, "second": 8, "doubled": 16, "same": 8, "added": 7,
+            "nested": [11, 21, 1], "plain": 42,
+            "failed": "RangeError: too far at 8", "missing": "TypeError",
+            "stubBack": "DataCloneError", "targetArg": "DataCloneError",
+            "thenable": "undefined", "disposed": "InvalidStateError",
+        }),
+        "{text}"
+    );
+    // Every session was released or ended with the caller's request: no callee request is left.
+    until_idle(&d, "a callee still serves");
+}
+
+#[test]
+fn a_callee_serves_until_the_callers_request_ends_and_not_past_its_own_wall_limit() {
+    let d = Daemon::start_raw("rpc-targets-life", 1, &config(), &[]);
+    let t = tenant_token(0);
+    // A callee whose requests end at 400 ms of wall time.
+    let (status, v) = create_worker(
+        &d,
+        &t,
+        &json!({ "mainModule": "main.js", "modules": { "main.js": CALLEE },
+                 "limits": { "wallMs": 400 } }),
+    );
+    assert_eq!(status, 201, "{v}");
+    let callee = v["id"].as_str().expect("id").to_owned();
+    // And one with the default 30 s.
+    let long = load(&d, &t, CALLEE);
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          const path = new URL(req.url).pathname;
+          const c = await (path === "/" ? env.S : env.LONG).counter(1);
+          const before = await c.increment();
+          if (path === "/keep") return new Response(`kept ${before}`);
+          if (path === "/dispose") {
+            c[Symbol.dispose]();
+            await new Promise((r) => setTimeout(r, 3000));
+            return new Response("disposed");
+          }
+          await new Promise((r) => setTimeout(r, 800));
+          try { await c.increment(); return new Response("served past its wall limit"); }
+          catch (e) { return new Response(`${e.name}: ${e.message}`); }
+        } };"#,
+        json!({ "S": { "binding": "service", "worker": callee },
+                "LONG": { "binding": "service", "worker": long } }),
+    );
+    // Not disposed: the caller's request ending ends the session, and the callee's request.
+    let r = client()
+        .get(format!("{}/v1/workers/{caller}/fetch/keep", d.base()))
+        .bearer_auth(&t)
+        .send()
+        .expect("fetch");
+    assert_eq!(r.text().expect("text"), "kept 2");
+    until_idle(&d, "the callee outlived its caller");
+    // Disposed while the caller goes on (sleeping 3 s): the callee's request ends at once.
+    let h = d.handle();
+    let (c, token) = (caller.clone(), t.clone());
+    let disposing = std::thread::spawn(move || {
+        let r = client()
+            .get(format!("{}/v1/workers/{c}/fetch/dispose", h.base))
+            .bearer_auth(token)
+            .send()
+            .expect("fetch");
+        (r.status().as_u16(), r.text().expect("text"))
+    });
+    let since = Instant::now();
+    while in_flight(&d) != 1 || since.elapsed() < Duration::from_millis(100) {
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "the callee still serves after its stubs were disposed: {:#}",
+            d.admin()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!disposing.is_finished(), "the caller is still sleeping");
+    assert_eq!(disposing.join().expect("thread"), (200, "disposed".into()));
+    // The callee's wall limit ends its session: the stub's next call fails clearly.
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.starts_with("OperationError") && text.contains("is gone"),
+        "{text}"
+    );
+    until_idle(&d, "a request is left");
+}
+
+#[test]
+fn a_durable_objects_method_may_return_an_rpc_target() {
+    let d = Daemon::start_raw("rpc-targets-do", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let code = r#"
+import { DurableObject, RpcTarget } from "cloudflare:workers";
+class Tally extends RpcTarget {
+  constructor(storage) { super(); this.storage = storage; }
+  add(n) { const v = (this.storage.kv.get("v") ?? 0) + n; this.storage.kv.put("v", v); return v; }
+}
+export class Room extends DurableObject {
+  tally() { return new Tally(this.ctx.storage); }
+  read() { return this.ctx.storage.kv.get("v") ?? 0; }
+}
+export default { async fetch(req, env) {
+  const room = env.ROOMS.getByName("a");
+  const tally = await room.tally();
+  const a = await tally.add(2);
+  const b = await tally.add(3);
+  tally[Symbol.dispose]();
+  return Response.json([a, b, await room.read()]);
+} };
+"#;
+    let id = load_with_env(
+        &d,
+        &t,
+        code,
+        json!({ "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } }),
+    );
+    assert_eq!(fetch(&d, &t, &id), (200, "[2,5,5]".into()));
+    assert_eq!(fetch(&d, &t, &id), (200, "[7,10,10]".into()));
+}
+
+/// Frames a binding host call's payload (head, then `rest` text) as a script expression.
+const FRAME: &str = "const frame = (head, rest = '') => { const h = new TextEncoder().encode(JSON.stringify(head)); const r = new TextEncoder().encode(rest); const out = new Uint8Array(4 + h.length + r.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); out.set(r, 4 + h.length); return out; };
+const ask = (name, head, rest) => __stockadeTestHostCall(name, frame(head, rest)).then((b) => 'answered', (e) => 'refused: ' + e.message);";
+
+#[test]
+fn another_request_reaches_no_session_by_forged_host_calls() {
+    let d = Daemon::start_with("rpc-targets-forged", &["normal"; 2], 1, "", TEST_HOOKS);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    let holder = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          const c = await env.S.counter(1);
+          await c.increment();
+          await new Promise((r) => setTimeout(r, 2000));
+          return new Response(String(await c.increment()));
+        } };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let h = d.handle();
+    let (id, token) = (holder.clone(), t.clone());
+    let holding = std::thread::spawn(move || fetch(&h, &token, &id));
+    let since = Instant::now();
+    while in_flight(&d) < 2 {
+        assert!(since.elapsed() < Duration::from_secs(2), "no session open");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The same tenant's other request, and another tenant's, forge every session call.
+    let attack = format!(
+        "{FRAME}
+export default {{ async fetch(req, env) {{
+  const out = [];
+  for (let n = 1; n <= 4; n++) {{
+    out.push(await ask('service.target', {{ session: n, target: 0, method: 'increment' }}, '[]'));
+    out.push(await ask('service.release', {{ session: n }}));
+  }}
+  out.push(await ask('service.export', {{}}, '{{\"ok\": 1}}'));
+  out.push(await ask('service.next', {{}}, '{{\"ok\": 1}}'));
+  return Response.json(out);
+}} }};"
+    );
+    for token in [t.clone(), tenant_token(1)] {
+        let attacker = load(&d, &token, &attack);
+        let (status, text) = fetch(&d, &token, &attacker);
+        assert_eq!(status, 200, "{text}");
+        let answers: Vec<String> = serde_json::from_str(&text).expect("json");
+        for (i, answer) in answers.iter().enumerate() {
+            // Releasing a number of one's own request that holds nothing answers; the rest fail.
+            let release = i < 8 && i % 2 == 1;
+            assert_eq!(answer.starts_with("refused"), !release, "{i}: {text}");
+        }
+    }
+    // The holder's target was neither called nor released by them.
+    assert_eq!(holding.join().expect("thread"), (200, "3".into()));
+}
