@@ -21,8 +21,9 @@
 // RpcTargets (the supervisor's `api/rpc_targets.rs`): an RPC method's result may hold instances
 // of RpcTarget (cloudflare:workers) and functions, tagged "t" {v: number, f: 1 for a function};
 // the callee then sends its result with `service.export` and serves the caller's calls on them
-// (`service.next`) until the caller lets go; the caller's stubs call `service.target` and, once
-// every stub of the session is disposed, `service.release`. Stubs do not cross back.
+// (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
+// caller's stubs call `service.target` and, once every stub of the session is disposed,
+// `service.release`. Stubs do not cross back.
 // Trust: a stub grants nothing by itself (the supervisor checks every call against the calling
 // worker's stored definition); stubs hold their state in closures and call no method tenant code
 // can patch.
@@ -47,6 +48,7 @@ const rpcStubs = new WeakSet();
 const rpcIsStub = uncurry(WeakSet.prototype.has);
 const rpcAddStub = uncurry(WeakSet.prototype.add);
 const RPC_DISPOSE = Symbol.dispose;
+const RPC_ASYNC_DISPOSE = Symbol.asyncDispose;
 
 /** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub. */
 class RpcTargetBase {}
@@ -271,7 +273,7 @@ async function rpcCall(target, method, args) {
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
   // A result with RpcTargets: the callee serves them in session `answerHead.session`.
   const session = typeof answerHead?.session === "number"
-    ? { __proto__: null, number: answerHead.session, alive: 0, released: false }
+    ? { __proto__: null, number: answerHead.session, key: `${answerHead.key}`, alive: 0, released: false }
     : null;
   return rpcDecode(answer?.ok, session);
 }
@@ -287,13 +289,15 @@ function rpcTargetStub(session, id, isFunction) {
     disposed = true;
     if (--session.alive === 0 && !session.released) {
       session.released = true;
-      uponPromise(bindingCall("service.release", { session: session.number }), undefined, () => {});
+      uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
     }
   };
   const call = (method, args) => rpcTargetCall(session, id, method, args);
+  const disposeAsync = async () => dispose();
   if (isFunction) {
     const f = (...args) => call("", args);
     if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
+    if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, { value: disposeAsync, writable: false, enumerable: false, configurable: false });
     rpcAddStub(rpcStubs, f);
     return f;
   }
@@ -302,6 +306,7 @@ function rpcTargetStub(session, id, isFunction) {
     __proto__: null,
     get(_, property) {
       if (property === RPC_DISPOSE) return dispose;
+      if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
       if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
       let method = MapGet(methods, property);
       if (method === undefined) {
@@ -323,7 +328,7 @@ function rpcTargetStub(session, id, isFunction) {
 async function rpcTargetCall(session, id, method, args) {
   if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
   const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
-  const head = { session: session.number, target: id, method };
+  const head = { session: session.number, key: session.key, target: id, method };
   const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
@@ -584,7 +589,9 @@ async function rpcInvoke(ns, payload, ctx) {
         if (f === undefined) throw new TypeError(`the Durable Object class ${JSONStringify(name)} has no RPC method ${JSONStringify(method)}`);
         return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
       }, method, args); // the method and arguments: a WebSocket's event is durable.js's own
-      return await rpcAnswer(result);
+      // Its targets' calls go through the object's gates too, as calls of its own.
+      const durable = lazyInternals("durable");
+      return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run));
     }
     let target;
     if (typeof handler === "function" && handler.prototype !== null && typeof handler.prototype === "object") {
@@ -605,41 +612,59 @@ async function rpcInvoke(ns, payload, ctx) {
 
 /** The answer of an RPC call whose method returned `result`: JSON text {"ok": encoded}. When
  *  the result holds RpcTargets or functions, it goes to the caller with `service.export`, and
- *  the call serves the caller's calls on them until the caller lets go. */
-async function rpcAnswer(result) {
+ *  the call serves the caller's calls on them until the caller lets go, each run through
+ *  `enter` (a Durable Object's: its gates). Once it is over, each target's own
+ *  `[Symbol.dispose]` runs. */
+async function rpcAnswer(result, enter = (run) => run()) {
   const exports = rpcExports();
   const encoded = rpcEncode(result, RPC_TO_WORKER, exports);
   if (exports.list.length === 0) return JSONStringify({ ok: encoded });
-  let next;
   try {
-    next = await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
+    await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
   } catch (e) {
     throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
   }
-  for (;;) {
-    const [call, bytes] = next;
-    if (call === null || typeof call !== "object" || call.done === true) break;
-    let answer;
-    try {
-      const target = exports.list[call.target >>> 0];
-      if (target === undefined) throw new TypeError("RPC: no such RpcTarget");
-      const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
-      const list = ArrayIsArray(args) ? args : [];
-      let value;
-      if (typeof target === "function") {
-        value = await ReflectApply(target, undefined, list);
-      } else {
-        const method = rpcMethodOf(target, `${call.method}`);
-        if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
-        value = await ReflectApply(method, target, list);
+  try {
+    for (;;) {
+      const [call, bytes] = await bindingCall("service.wait", {});
+      if (call === null || typeof call !== "object" || call.done === true) break;
+      let answer;
+      try {
+        answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
+      } catch (e) {
+        answer = { error: errorSummary(e) };
       }
-      answer = { ok: rpcEncode(value, RPC_TO_WORKER, exports) };
-    } catch (e) {
-      answer = { error: errorSummary(e) };
+      try {
+        await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
+      } catch (e) {
+        // An answer the host refuses (too large, say): the caller gets why, not silence.
+        await bindingCall("service.next", {}, utf8Encode(JSONStringify({ error: errorSummary(e) })));
+      }
     }
-    next = await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
+  } finally {
+    for (let i = 0; i < exports.list.length; i++) {
+      const target = exports.list[i];
+      try {
+        const dispose = typeof RPC_DISPOSE === "symbol" && typeof target !== "function" ? target[RPC_DISPOSE] : undefined;
+        if (typeof dispose === "function") ReflectApply(dispose, target, []);
+      } catch {}
+    }
   }
   return JSONStringify({ ok: null });
+}
+
+/** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of
+ *  `exports`' targets: what it returns. */
+async function rpcServe(exports, call, bytes) {
+  const index = call.target >>> 0;
+  if (index >= exports.list.length) throw new TypeError("RPC: no such RpcTarget");
+  const target = exports.list[index];
+  const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
+  const list = ArrayIsArray(args) ? args : [];
+  if (typeof target === "function") return ReflectApply(target, undefined, list);
+  const method = rpcMethodOf(target, `${call.method}`);
+  if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
+  return ReflectApply(method, target, list);
 }
 
 /** A thrown value's {name, message} for an answer to the host, read without letting a throwing

@@ -7,17 +7,19 @@
 //! - `services::rpc` attaches a [`CalleeSession`] to the callee's request (`Caller::session`,
 //!   which only the supervisor sets). The callee's runtime, finding targets in its result, sends
 //!   the result with `service.export` instead of answering: the caller gets it at once with a
-//!   session number among its request's resources (`{"session": n}`), and the callee's call
-//!   waits for the first call on a target.
-//! - The caller's `service.target` `{session, target, method}` + encoded arguments goes to the
-//!   callee's waiting `service.export`/`service.next` as `{target, method}` + the arguments; the
-//!   callee runs it and sends its answer (`{"ok"}` or `{"error"}`, encoded; it may hold more
-//!   targets) with `service.next`, which waits for the next call. Calls on one session run one at
-//!   a time, in order.
-//! - `service.release` `{session}` (every stub of the session disposed), the caller's request's
-//!   end, or its resources dropped close the session: the callee's wait answers `{"done": true}`
-//!   and its request ends. The callee's request ending (its wall-clock limit) fails the calls
-//!   that wait and every later one with a clear error.
+//!   session among its request's resources (`{"session": n, "key": k}`: its number there, and a
+//!   random key a stub must name with it, so a stub that outlived its request reaches nothing
+//!   of a later one's).
+//! - The callee then calls `service.wait` (no payload), which answers the next call on a target:
+//!   the caller's `service.target` `{session, key, target, method}` + encoded arguments, given to
+//!   the callee as `{target, method}` + the arguments. The callee runs it and sends its answer
+//!   (`{"ok"}` or `{"error"}`, encoded; it may hold more targets) with `service.next`, which
+//!   returns at once (its payload is not held while the callee waits), then waits again. Calls
+//!   on one session run one at a time, in order.
+//! - `service.release` `{session, key}` (every stub of the session disposed), the caller's
+//!   request's end, or its resources dropped close the session: the callee's wait answers
+//!   `{"done": true}` and its request ends. The callee's request ending (its wall-clock limit)
+//!   fails the calls that wait and every later one with a clear error.
 //!
 //! Guarantees: a session is reached only through the caller's request's resources (a number
 //! another request cannot name) and the callee's own request (its context's session); each
@@ -39,9 +41,12 @@ struct TargetCall {
     answer: oneshot::Sender<Vec<u8>>,
 }
 
-/// The caller's end of a session, among its request's resources.
+/// The caller's end of a session, among its request's resources, and the key its stubs name.
 #[derive(Clone)]
-struct TargetSender(mpsc::Sender<TargetCall>);
+struct TargetSender {
+    calls: mpsc::Sender<TargetCall>,
+    key: String,
+}
 
 /// The callee's end of one RPC call's session (`Caller::session` of the callee's request).
 pub struct CalleeSession {
@@ -68,18 +73,26 @@ impl CalleeSession {
         (Arc::new(session), export)
     }
 
-    /// After the export: keeps the caller's end among `resources` (its request's); the session's
-    /// number, or why not.
-    pub fn hand_to(&self, resources: &Resources) -> Result<u32, String> {
-        let sender = lock(&self.sender)
+    /// After the export: keeps the caller's end among `resources` (its request's); the head
+    /// that names it (`{"session": n, "key": k}`), or why not.
+    pub fn hand_to(&self, resources: &Resources) -> Result<Value, String> {
+        let calls = lock(&self.sender)
             .take()
             .ok_or("the RPC session was handed over already")?;
-        resources.insert(TargetSender(sender)).ok_or_else(|| {
+        let mut bytes = [0u8; 16];
+        getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let sender = TargetSender {
+            calls,
+            key: key.clone(),
+        };
+        let number = resources.insert(sender).ok_or_else(|| {
             format!(
                 "this request holds {} resources already (RpcTarget sessions among them)",
                 Resources::MAX
             )
-        })
+        })?;
+        Ok(json!({ "session": number, "key": key }))
     }
 
     /// The next call for the callee: `{target, method}` + its arguments, or `{"done": true}` once
@@ -114,7 +127,7 @@ fn session_of(context: &CallContext) -> Result<Arc<CalleeSession>, String> {
 }
 
 /// `service.export` `{}` + the answer's JSON text: the callee's result with targets goes to the
-/// caller; answers the first call on a target.
+/// caller.
 pub async fn export(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let session = session_of(&context)?;
     let (_, answer) = crate::storage::split(&payload)?;
@@ -124,11 +137,11 @@ pub async fn export(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, S
     exported
         .send(answer.to_vec())
         .map_err(|_| "the RPC call's caller is gone")?;
-    Ok(session.next_call().await)
+    Ok(crate::storage::frame(&json!({}), &[]))
 }
 
 /// `service.next` `{}` + the answer's JSON text: the answer of the call the callee ran goes to
-/// its caller; answers the next call.
+/// its caller.
 pub async fn next(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let session = session_of(&context)?;
     let (_, answer) = crate::storage::split(&payload)?;
@@ -137,6 +150,12 @@ pub async fn next(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
         // A caller that stopped waiting (its request ended) takes no answer.
         let _ = answering.send(answer.to_vec());
     }
+    Ok(crate::storage::frame(&json!({}), &[]))
+}
+
+/// `service.wait`: the next call on a target, or `{"done": true}` once the caller let go.
+pub async fn wait(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    let session = session_of(&context)?;
     Ok(session.next_call().await)
 }
 
@@ -148,22 +167,26 @@ fn number(head: &Value) -> Result<u32, String> {
         .ok_or_else(|| "the call names no RpcTarget session".to_owned())
 }
 
-/// The caller's end of session `n` of its request.
-fn sender(resources: &Resources, n: u32) -> Result<TargetSender, String> {
+const RELEASED: &str = "the RpcTarget was released (its stubs were disposed), or came from \
+                        another request (a stub lives as long as the request that got it)";
+
+/// The caller's end of the session `head` names (its number and key) in its request.
+fn sender(resources: &Resources, head: &Value) -> Result<(u32, TargetSender), String> {
+    let n = number(head)?;
+    let key = head.get("key").and_then(Value::as_str).unwrap_or("");
     let sender = resources
-        .take::<TargetSender>(n)
-        .ok_or("the RpcTarget was released (its stubs were disposed)")?;
-    resources.put_back(n, sender.clone());
-    Ok(sender)
+        .cloned::<TargetSender>(n)
+        .filter(|s| s.key == key)
+        .ok_or(RELEASED)?;
+    Ok((n, sender))
 }
 
 const GONE: &str = "the RpcTarget's worker is gone: the request that returned it ended (its \
                     wall-clock limit, or an error)";
 
-/// `service.target` `{session, target, method}` + encoded arguments: one call on a target,
+/// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
 /// answered with `{}` + the callee's answer.
 pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
-    let n = number(head)?;
     let target = head
         .get("target")
         .and_then(Value::as_u64)
@@ -174,7 +197,7 @@ pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Ve
         .and_then(Value::as_str)
         .filter(|m| m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
         .ok_or("the call names no method")?;
-    let TargetSender(sender) = sender(&context.resources, n)?;
+    let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
     let (answer, answered) = oneshot::channel();
     let call = TargetCall {
         head: json!({ "target": target, "method": method }),
@@ -186,9 +209,10 @@ pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Ve
     Ok(crate::storage::frame(&json!({}), &answer))
 }
 
-/// `service.release` `{session}`: the caller lets go of the session (the callee's request ends).
+/// `service.release` `{session, key}`: the caller lets go of the session (the callee's request
+/// ends).
 pub fn release(context: &CallContext, head: &Value) -> Result<Vec<u8>, String> {
-    let n = number(head)?;
+    let (n, _) = sender(&context.resources, head)?;
     drop(context.resources.take::<TargetSender>(n));
     Ok(crate::storage::frame(&json!({}), &[]))
 }

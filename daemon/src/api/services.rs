@@ -128,6 +128,7 @@ impl Services {
         // RpcTargets (`rpc_targets`): the callee's side, then the caller's.
         calls.register_in_context("service.export", super::rpc_targets::export);
         calls.register_in_context("service.next", super::rpc_targets::next);
+        calls.register_in_context("service.wait", super::rpc_targets::wait);
         for op in ["service.target", "service.release"] {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
@@ -352,8 +353,8 @@ fn api_error_name(e: &ApiError) -> &'static str {
 }
 
 /// An RPC call in the target's isolate: `Call::Rpc`, answered `Reply::Json`; or, when the target
-/// returns `RpcTarget`s, answered with its export and `{"session": n}` (a session among the
-/// caller's `resources`), its request going on to serve them (`rpc_targets`).
+/// returns `RpcTarget`s, answered with its export and `{"session": n, "key"}` (a session among the
+/// caller's `resources`, and its key), its request going on to serve them (`rpc_targets`).
 pub(super) async fn rpc(
     state: &Arc<AppState>,
     tenant: &str,
@@ -408,10 +409,10 @@ pub(super) async fn rpc(
         Ok(answer) = exported => {
             // The callee serves its targets until the caller lets go: its request goes on.
             tokio::spawn(job);
-            let number = session
+            let head = session
                 .hand_to(resources)
                 .map_err(|e| refusal("RangeError", e))?;
-            return Ok((json!({ "session": number }), answer));
+            return Ok((head, answer));
         }
     };
     let outcome =

@@ -256,6 +256,11 @@ impl Resources {
         slots.1.remove(&id)?.downcast::<T>().ok().map(|b| *b)
     }
 
+    /// A clone of resource `id`, left in place; `None` if there is none of that type.
+    pub fn cloned<T: Clone + Send + 'static>(&self, id: u32) -> Option<T> {
+        self.slots().1.get(&id)?.downcast_ref::<T>().cloned()
+    }
+
     /// Returns a taken resource under its number.
     pub fn put_back<T: Send + 'static>(&self, id: u32, value: T) {
         self.slots().1.insert(id, Box::new(value));
