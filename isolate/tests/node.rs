@@ -277,14 +277,15 @@ fn async_local_storage_follows_awaits_timers_and_concurrent_runs() {
 #[test]
 fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
     let mut worker = Worker::new(engine(), limits()).expect("isolate");
-    let src = "import { WorkerEntrypoint, env, DurableObject, RpcTarget } from 'cloudflare:workers';
+    let src = "import { WorkerEntrypoint, env, DurableObject, RpcTarget, RpcStub } from 'cloudflare:workers';
                const atLoad = env.GREETING;
                export default class extends WorkerEntrypoint {
                  async fetch(request) {
-                   let refused; try { new (class extends RpcTarget {})(); } catch (e) { refused = e.message; }
+                   let refused; try { new RpcStub({}); } catch (e) { refused = e.message; }
+                   const target = new (class extends RpcTarget {})() instanceof RpcTarget;
                    const object = new (class extends DurableObject {})('ctx', env);
                    return Response.json({ path: new URL(request.url).pathname, mine: this.env.GREETING, atLoad,
-                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused,
+                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused, target,
                      object: [object.ctx, object.env === env] });
                  }
                }";
@@ -314,6 +315,7 @@ fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
         .as_str()
         .unwrap_or("")
         .contains("not supported"));
+    assert_eq!(body["target"], true, "an RpcTarget is constructed");
 }
 
 #[test]
