@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const CALLEE: &str = r#"
 import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
 class Counter extends RpcTarget {
-  constructor(n) { super(); this.n = n; }
+  constructor(n) { super(); this.n = n; this.own = () => "an own field"; }
   increment(by = 1) { this.n += by; return this.n; }
   twice() { return new Counter(this.n * 2); }
   fail() { throw new RangeError(`too far at ${this.n}`); }
@@ -43,11 +43,17 @@ export default { async fetch(req, env) {
   out.plain = await env.S.plain();
   try { await c.fail(); } catch (e) { out.failed = `${e.name}: ${e.message}`; }
   try { await c.nothing(); } catch (e) { out.missing = e.name; }
+  try { await c.own(); out.own = "called"; } catch (e) { out.own = e.name; }
+  // A call that brings new stubs holds the session: disposing the others meanwhile keeps them.
+  const pending = c.twice();
+  c[Symbol.dispose](); d[Symbol.dispose](); n.a[Symbol.dispose](); n.list[0][Symbol.dispose]();
+  const late = await pending;
+  out.late = await late.increment(0);
+  late[Symbol.dispose]();
   try { await env.S.plain(c); } catch (e) { out.stubBack = e.name; }
   const { RpcTarget } = await import("cloudflare:workers");
   try { await env.S.plain(new (class extends RpcTarget {})()); } catch (e) { out.targetArg = e.name; }
   out.thenable = typeof c.then;
-  c[Symbol.dispose](); d[Symbol.dispose](); n.a[Symbol.dispose](); n.list[0][Symbol.dispose]();
   try { await c.increment(); } catch (e) { out.disposed = e.name; }
   return Response.json(out);
 } };
@@ -98,7 +104,8 @@ fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() 
         json!({
             "first": 6, "second": 8, "doubled": 16, "same": 8, "added": 7,
             "nested": [11, 21, 1], "plain": 42,
-            "failed": "RangeError: too far at 8", "missing": "TypeError",
+            "failed": "RangeError: too far at 8", "missing": "TypeError", "own": "TypeError",
+            "late": 16,
             "stubBack": "DataCloneError", "targetArg": "DataCloneError",
             "thenable": "undefined", "disposed": "InvalidStateError",
         }),

@@ -287,10 +287,7 @@ function rpcTargetStub(session, id, isFunction) {
   const dispose = () => {
     if (disposed) return;
     disposed = true;
-    if (--session.alive === 0 && !session.released) {
-      session.released = true;
-      uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
-    }
+    rpcDropSession(session);
   };
   const call = (method, args) => rpcTargetCall(session, id, method, args);
   const disposeAsync = async () => dispose();
@@ -324,15 +321,29 @@ function rpcTargetStub(session, id, isFunction) {
   return stub;
 }
 
-/** Calls `method` ("" for a function) of target `id` of `session` with `args`. */
+/** One hold on `session` let go (a stub disposed, a call over): the last releases it. */
+function rpcDropSession(session) {
+  if (--session.alive === 0 && !session.released) {
+    session.released = true;
+    uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
+  }
+}
+
+/** Calls `method` ("" for a function) of target `id` of `session` with `args`. The call holds
+ *  the session while it runs, so the stubs its answer brings are not released with the others. */
 async function rpcTargetCall(session, id, method, args) {
   if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
   const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
   const head = { session: session.number, key: session.key, target: id, method };
-  const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
-  const answer = JSONParse(utf8DecodeStripBOM(bytes));
-  if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
-  return rpcDecode(answer?.ok, session);
+  session.alive++;
+  try {
+    const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
+    const answer = JSONParse(utf8DecodeStripBOM(bytes));
+    if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
+    return rpcDecode(answer?.ok, session);
+  } finally {
+    rpcDropSession(session);
+  }
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
@@ -662,7 +673,9 @@ async function rpcServe(exports, call, bytes) {
   const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
   const list = ArrayIsArray(args) ? args : [];
   if (typeof target === "function") return ReflectApply(target, undefined, list);
-  const method = rpcMethodOf(target, `${call.method}`);
+  // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
+  const proto = ObjectGetPrototypeOf(target);
+  const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
   if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
   return ReflectApply(method, target, list);
 }
