@@ -298,24 +298,10 @@ function rpcTargetStub(session, id, isFunction) {
     rpcAddStub(rpcStubs, f);
     return f;
   }
-  const methods = new RpcMap();
-  const stub = new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
-    __proto__: null,
-    get(_, property) {
-      if (property === RPC_DISPOSE) return dispose;
-      if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
-      if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
-      let method = MapGet(methods, property);
-      if (method === undefined) {
-        method = (...args) => call(property, args);
-        MapSet(methods, property, method);
-      }
-      return method;
-    },
-    set() { return false; },
-    defineProperty() { return false; },
-    deleteProperty() { return false; },
-    setPrototypeOf() { return false; },
+  const stub = rpcMethodProxy(call, (property) => {
+    if (property === RPC_DISPOSE) return dispose;
+    if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
+    return undefined;
   });
   rpcAddStub(rpcStubs, stub);
   return stub;
@@ -464,19 +450,29 @@ async function rpcFetch(target, input, init) {
  *  and for a Durable Object's: object {id, name}, props {id, name}}): `fetch`, and any other
  *  string property is an RPC method. */
 function rpcStub(target) {
-  const methods = new RpcMap();
   const fetch = (input, init = undefined) => rpcFetch(target, input, init);
+  return rpcMethodProxy((property, args) => rpcCall(target, property, args), (property) => {
+    if (property === "fetch") return fetch;
+    // A Durable Object's stub: `id` and `name` are properties (durable.js).
+    if (typeof property === "string" && target.props !== undefined && property in target.props) return target.props[property];
+    return undefined;
+  });
+}
+
+/** A frozen object whose every string property but the reserved names is a method calling
+ *  `call(name, args)`; `own(property)` answers first for the properties it has (a value other
+ *  than undefined). */
+function rpcMethodProxy(call, own) {
+  const methods = new RpcMap();
   return new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
     __proto__: null,
     get(_, property) {
-      if (typeof property !== "string") return undefined;
-      if (property === "fetch") return fetch;
-      // A Durable Object's stub: `id` and `name` are properties (durable.js).
-      if (target.props !== undefined && property in target.props) return target.props[property];
-      if (property in RPC_RESERVED) return undefined;
+      const value = own(property);
+      if (value !== undefined) return value;
+      if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
       let method = MapGet(methods, property);
       if (method === undefined) {
-        method = (...args) => rpcCall(target, property, args);
+        method = (...args) => call(property, args);
         MapSet(methods, property, method);
       }
       return method;

@@ -138,6 +138,14 @@ impl Services {
         }
     }
 
+    /// The API's state, while the daemon runs.
+    fn app(&self) -> Result<Arc<AppState>, String> {
+        self.state
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| "the daemon is stopping".to_owned())
+    }
+
     /// `service.target` and `service.release`: a caller's use of the targets an RPC call
     /// returned (`rpc_targets`). A target call spends one of the chain's binding calls.
     async fn on_target(
@@ -146,11 +154,7 @@ impl Services {
         context: CallContext,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        let state = self
-            .state
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or("the daemon is stopping")?;
+        let state = self.app()?;
         let (head, bytes) = crate::storage::split(&payload)?;
         if op == "service.release" {
             return super::rpc_targets::release(&context, &head);
@@ -168,11 +172,7 @@ impl Services {
         context: CallContext,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        let state = self
-            .state
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or("the daemon is stopping")?;
+        let state = self.app()?;
         let (head, bytes) = crate::storage::split(&payload)?;
         // A service fetch's streamed request body is let go of if the fetch never takes it.
         let _upload = (op == "service.fetch")
