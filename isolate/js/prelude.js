@@ -35,11 +35,11 @@
  *     54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js
  *     58 node-stream.js 59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js
  *     62 node-fs-scope.js 63 node-fs-vfs.js 64 node-fs.js 65 node-fs-streams.js 66 node-fs-api.js
- *     67 bindings.js 68 rpc.js 69 cache.js 70 d1.js 71 r2.js 72 r2-upload.js 73 durable.js
- *     74 durable-storage.js 75 durable-websocket.js 76 urlpattern.js 77 rewriter.js
- *     78 scheduled.js 79 queue.js 80 sockets.js 81 node-net-args.js 82 node-net.js 83 node-tls.js
- *     84 node-http-common.js 85 node-http-client.js 86 node-http-server.js 87 cloudflare-node.js
- *     88 prelude-end.js
+ *     67 bindings.js 68 rpc.js 69 rpc-targets.js 70 cache.js 71 d1.js 72 r2.js 73 r2-upload.js
+ *     74 durable.js 75 durable-storage.js 76 durable-websocket.js 77 urlpattern.js 78 rewriter.js
+ *     79 scheduled.js 80 queue.js 81 sockets.js 82 node-net-args.js 83 node-net.js 84 node-tls.js
+ *     85 node-http-common.js 86 node-http-client.js 87 node-http-server.js 88 cloudflare-node.js
+ *     89 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -18,12 +18,7 @@
 // encoding carries capability calls' arguments and results (bindings.js, `makeCapability`). A callee's
 // throw reaches the caller with its name and message (standard error classes and DOMException
 // names are rebuilt as such; any other name on an Error).
-// RpcTargets (the supervisor's `api/rpc_targets.rs`): an RPC method's result may hold instances
-// of RpcTarget (cloudflare:workers) and functions, tagged "t" {v: number, f: 1 for a function};
-// the callee then sends its result with `service.export` and serves the caller's calls on them
-// (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
-// caller's stubs call `service.target` and, once every stub of the session is disposed,
-// `service.release`. Stubs do not cross back.
+// An RPC method's result may also hold RpcTargets and functions, tagged "t" (rpc-targets.js).
 // Trust: a stub grants nothing by itself (the supervisor checks every call against the calling
 // worker's stored definition); stubs hold their state in closures and call no method tenant code
 // can patch.
@@ -41,19 +36,6 @@ const rpcBigIntString = uncurry(BigInt.prototype.toString);
 const rpcBigInt = BigInt;
 const rpcNumberIsFinite = Number.isFinite;
 const RPC_MAX_DEPTH = 256;
-// The most RpcTargets (and functions) one RPC call's session exports.
-const RPC_MAX_TARGETS = 1024;
-const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
-const rpcStubs = new WeakSet();
-const rpcIsStub = uncurry(WeakSet.prototype.has);
-const rpcAddStub = uncurry(WeakSet.prototype.add);
-const RPC_DISPOSE = Symbol.dispose;
-const RPC_ASYNC_DISPOSE = Symbol.asyncDispose;
-
-/** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub. */
-class RpcTargetBase {}
-setTag(RpcTargetBase.prototype, "RpcTarget");
-const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
 // The most UTF-16 units of strings (and base64 of bytes) one encoding may hold: what crosses is
 // at most a 16 MiB result (stockade_ipc::limits::MAX_RESULT_JSON_LEN), and counting before
 // JSON.stringify writes a huge string spares the worker a builtin V8 does not interrupt.
@@ -85,24 +67,6 @@ function rpcBytesToBase64(u8) {
  *  the destination in a DataCloneError's message. */
 function rpcEncode(value, dest = RPC_TO_WORKER, exports = null) {
   return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0, exports }, 0);
-}
-
-/** What an RPC call's result exports: its targets by number. */
-function rpcExports() {
-  return { __proto__: null, list: [], ids: new RpcMap() };
-}
-
-// `value` (an RpcTarget or a function) as a target of `exports`, tagged.
-function rpcExport(state, value, isFunction) {
-  const exports = state.exports;
-  let id = MapGet(exports.ids, value);
-  if (id === undefined) {
-    if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);
-    id = exports.list.length;
-    rpcAppend(exports.list, value);
-    MapSet(exports.ids, value, id);
-  }
-  return { $: "t", v: id, f: isFunction ? 1 : 0 };
 }
 
 // Counts `n` more units of text in the encoding of `state`.
@@ -276,60 +240,6 @@ async function rpcCall(target, method, args) {
     ? { __proto__: null, number: answerHead.session, key: `${answerHead.key}`, alive: 0, released: false }
     : null;
   return rpcDecode(answer?.ok, session);
-}
-
-/** A stub of target `id` of `session`: a function for a function, else an object whose every
- *  string property but the reserved ones is a method. Disposing every stub of a session
- *  releases it (the callee's request ends). */
-function rpcTargetStub(session, id, isFunction) {
-  session.alive++;
-  let disposed = false;
-  const dispose = () => {
-    if (disposed) return;
-    disposed = true;
-    rpcDropSession(session);
-  };
-  const call = (method, args) => rpcTargetCall(session, id, method, args);
-  const disposeAsync = async () => dispose();
-  if (isFunction) {
-    const f = (...args) => call("", args);
-    if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
-    if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, { value: disposeAsync, writable: false, enumerable: false, configurable: false });
-    rpcAddStub(rpcStubs, f);
-    return f;
-  }
-  const stub = rpcMethodProxy(call, (property) => {
-    if (property === RPC_DISPOSE) return dispose;
-    if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
-    return undefined;
-  });
-  rpcAddStub(rpcStubs, stub);
-  return stub;
-}
-
-/** One hold on `session` let go (a stub disposed, a call over): the last releases it. */
-function rpcDropSession(session) {
-  if (--session.alive === 0 && !session.released) {
-    session.released = true;
-    uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
-  }
-}
-
-/** Calls `method` ("" for a function) of target `id` of `session` with `args`. The call holds
- *  the session while it runs, so the stubs its answer brings are not released with the others. */
-async function rpcTargetCall(session, id, method, args) {
-  if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
-  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
-  const head = { session: session.number, key: session.key, target: id, method };
-  session.alive++;
-  try {
-    const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
-    const answer = JSONParse(utf8DecodeStripBOM(bytes));
-    if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
-    return rpcDecode(answer?.ok, session);
-  } finally {
-    rpcDropSession(session);
-  }
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
@@ -615,65 +525,6 @@ async function rpcInvoke(ns, payload, ctx) {
   } catch (e) {
     return JSONStringify({ error: errorSummary(e) });
   }
-}
-
-/** The answer of an RPC call whose method returned `result`: JSON text {"ok": encoded}. When
- *  the result holds RpcTargets or functions, it goes to the caller with `service.export`, and
- *  the call serves the caller's calls on them until the caller lets go, each run through
- *  `enter` (a Durable Object's: its gates). Once it is over, each target's own
- *  `[Symbol.dispose]` runs. */
-async function rpcAnswer(result, enter = (run) => run()) {
-  const exports = rpcExports();
-  const encoded = rpcEncode(result, RPC_TO_WORKER, exports);
-  if (exports.list.length === 0) return JSONStringify({ ok: encoded });
-  try {
-    await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
-  } catch (e) {
-    throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
-  }
-  try {
-    for (;;) {
-      const [call, bytes] = await bindingCall("service.wait", {});
-      if (call === null || typeof call !== "object" || call.done === true) break;
-      let answer;
-      try {
-        answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
-      } catch (e) {
-        answer = { error: errorSummary(e) };
-      }
-      try {
-        await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
-      } catch (e) {
-        // An answer the host refuses (too large, say): the caller gets why, not silence.
-        await bindingCall("service.next", {}, utf8Encode(JSONStringify({ error: errorSummary(e) })));
-      }
-    }
-  } finally {
-    for (let i = 0; i < exports.list.length; i++) {
-      const target = exports.list[i];
-      try {
-        const dispose = typeof RPC_DISPOSE === "symbol" && typeof target !== "function" ? target[RPC_DISPOSE] : undefined;
-        if (typeof dispose === "function") ReflectApply(dispose, target, []);
-      } catch {}
-    }
-  }
-  return JSONStringify({ ok: null });
-}
-
-/** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of
- *  `exports`' targets: what it returns. */
-async function rpcServe(exports, call, bytes) {
-  const index = call.target >>> 0;
-  if (index >= exports.list.length) throw new TypeError("RPC: no such RpcTarget");
-  const target = exports.list[index];
-  const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
-  const list = ArrayIsArray(args) ? args : [];
-  if (typeof target === "function") return ReflectApply(target, undefined, list);
-  // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
-  const proto = ObjectGetPrototypeOf(target);
-  const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
-  if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
-  return ReflectApply(method, target, list);
 }
 
 /** A thrown value's {name, message} for an answer to the host, read without letting a throwing

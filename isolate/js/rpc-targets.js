@@ -1,0 +1,154 @@
+// ---- rpc-targets.js: RpcTargets over RPC (the supervisor's `api/rpc_targets.rs`). ----------
+// An RPC method's result may hold instances of RpcTarget (cloudflare:workers) and functions,
+// tagged "t" {v: number, f: 1 for a function} by rpc.js's encoding when it is given exports. The
+// callee then sends its result with `service.export` and serves the caller's calls on them
+// (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
+// caller's stubs (rpc.js's method proxy) call `service.target` and, once every stub of the
+// session is disposed and no call of it is in flight, `service.release`. Stubs do not cross back.
+// Trust: a session is named by its number among the caller's request's resources and a random
+// key, checked by the supervisor; target numbers and methods are checked here.
+
+// The most RpcTargets (and functions) one RPC call's session exports.
+const RPC_MAX_TARGETS = 1024;
+const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
+const rpcStubs = new WeakSet();
+const rpcIsStub = uncurry(WeakSet.prototype.has);
+const rpcAddStub = uncurry(WeakSet.prototype.add);
+const RPC_DISPOSE = Symbol.dispose;
+const RPC_ASYNC_DISPOSE = Symbol.asyncDispose;
+
+/** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub. */
+class RpcTargetBase {}
+setTag(RpcTargetBase.prototype, "RpcTarget");
+const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
+
+/** What an RPC call's result exports: its targets by number. */
+function rpcExports() {
+  return { __proto__: null, list: [], ids: new RpcMap() };
+}
+
+// `value` (an RpcTarget or a function) as a target of `exports`, tagged.
+function rpcExport(state, value, isFunction) {
+  const exports = state.exports;
+  let id = MapGet(exports.ids, value);
+  if (id === undefined) {
+    if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);
+    id = exports.list.length;
+    rpcAppend(exports.list, value);
+    MapSet(exports.ids, value, id);
+  }
+  return { $: "t", v: id, f: isFunction ? 1 : 0 };
+}
+
+/** A stub of target `id` of `session`: a function for a function, else an object whose every
+ *  string property but the reserved ones is a method. Disposing every stub of a session
+ *  releases it (the callee's request ends). */
+function rpcTargetStub(session, id, isFunction) {
+  session.alive++;
+  let disposed = false;
+  const dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    rpcDropSession(session);
+  };
+  const call = (method, args) => rpcTargetCall(session, id, method, args);
+  const disposeAsync = async () => dispose();
+  if (isFunction) {
+    const f = (...args) => call("", args);
+    if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
+    if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, { value: disposeAsync, writable: false, enumerable: false, configurable: false });
+    rpcAddStub(rpcStubs, f);
+    return f;
+  }
+  const stub = rpcMethodProxy(call, (property) => {
+    if (property === RPC_DISPOSE) return dispose;
+    if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
+    return undefined;
+  });
+  rpcAddStub(rpcStubs, stub);
+  return stub;
+}
+
+/** One hold on `session` let go (a stub disposed, a call over): the last releases it. */
+function rpcDropSession(session) {
+  if (--session.alive === 0 && !session.released) {
+    session.released = true;
+    uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
+  }
+}
+
+/** Calls `method` ("" for a function) of target `id` of `session` with `args`. The call holds
+ *  the session while it runs, so the stubs its answer brings are not released with the others. */
+async function rpcTargetCall(session, id, method, args) {
+  if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
+  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
+  const head = { session: session.number, key: session.key, target: id, method };
+  session.alive++;
+  try {
+    const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
+    const answer = JSONParse(utf8DecodeStripBOM(bytes));
+    if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
+    return rpcDecode(answer?.ok, session);
+  } finally {
+    rpcDropSession(session);
+  }
+}
+
+/** The answer of an RPC call whose method returned `result`: JSON text {"ok": encoded}. When
+ *  the result holds RpcTargets or functions, it goes to the caller with `service.export`, and
+ *  the call serves the caller's calls on them until the caller lets go, each run through
+ *  `enter` (a Durable Object's: its gates). Once it is over, each target's own
+ *  `[Symbol.dispose]` runs. */
+async function rpcAnswer(result, enter = (run) => run()) {
+  const exports = rpcExports();
+  const encoded = rpcEncode(result, RPC_TO_WORKER, exports);
+  if (exports.list.length === 0) return JSONStringify({ ok: encoded });
+  try {
+    await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
+  } catch (e) {
+    throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
+  }
+  try {
+    for (;;) {
+      const [call, bytes] = await bindingCall("service.wait", {});
+      if (call === null || typeof call !== "object" || call.done === true) break;
+      let answer;
+      try {
+        answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
+      } catch (e) {
+        answer = { error: errorSummary(e) };
+      }
+      try {
+        await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
+      } catch (e) {
+        // An answer the host refuses (too large, say): the caller gets why, not silence.
+        await bindingCall("service.next", {}, utf8Encode(JSONStringify({ error: errorSummary(e) })));
+      }
+    }
+  } finally {
+    for (let i = 0; i < exports.list.length; i++) {
+      const target = exports.list[i];
+      try {
+        const dispose = typeof RPC_DISPOSE === "symbol" && typeof target !== "function" ? target[RPC_DISPOSE] : undefined;
+        if (typeof dispose === "function") ReflectApply(dispose, target, []);
+      } catch {}
+    }
+  }
+  return JSONStringify({ ok: null });
+}
+
+/** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of
+ *  `exports`' targets: what it returns. */
+async function rpcServe(exports, call, bytes) {
+  const index = call.target >>> 0;
+  if (index >= exports.list.length) throw new TypeError("RPC: no such RpcTarget");
+  const target = exports.list[index];
+  const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
+  const list = ArrayIsArray(args) ? args : [];
+  if (typeof target === "function") return ReflectApply(target, undefined, list);
+  // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
+  const proto = ObjectGetPrototypeOf(target);
+  const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
+  if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
+  return ReflectApply(method, target, list);
+}
