@@ -1,8 +1,9 @@
 //! `RpcTarget`s over RPC end to end (a real daemon, jailed workers): an RPC method that returns
 //! an `RpcTarget` instance or a function hands its caller a stub whose calls run on that very
 //! object in the callee's request, which stays alive until the caller disposes every stub or its
-//! own request ends; targets may return targets; errors cross typed; stubs and targets do not
-//! cross as arguments; a callee whose request ended fails its stubs' calls clearly; a Durable
+//! own request ends; targets may return targets; errors cross typed; the caller's functions and
+//! `RpcTarget`s in the arguments are callbacks the callee calls while the call waits; stubs do
+//! not cross as arguments; a callee whose request ended fails its stubs' calls clearly; a Durable
 //! Object's method may return one too.
 mod common;
 
@@ -24,6 +25,18 @@ export default class extends WorkerEntrypoint {
   adder(x) { return (y) => x + y; }
   nested() { return { a: new Counter(10), list: [new Counter(20)], plain: 1 }; }
   plain() { return 42; }
+  async apply(f, x) { return (await f(x)) + 1; }
+  keep(f) {
+    this.ctx.waitUntil((async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      try { await f(1); console.log("late: called"); } catch (e) { console.log(`late: ${e.name}: ${e.message}`); }
+    })());
+    return "kept";
+  }
+  async visit(t) {
+    let own; try { await t.secret(); own = "called"; } catch (e) { own = e.name; }
+    return `${await t.hello("callee")} / ${own}`;
+  }
 }
 "#;
 
@@ -41,6 +54,7 @@ export default { async fetch(req, env) {
   const n = await env.S.nested();
   out.nested = [await n.a.increment(), await n.list[0].increment(), n.plain];
   out.plain = await env.S.plain();
+  out.kept = await env.S.keep(() => "too late");
   try { await c.fail(); } catch (e) { out.failed = `${e.name}: ${e.message}`; }
   try { await c.nothing(); } catch (e) { out.missing = e.name; }
   try { await c.own(); out.own = "called"; } catch (e) { out.own = e.name; }
@@ -51,8 +65,12 @@ export default { async fetch(req, env) {
   out.late = await late.increment(0);
   late[Symbol.dispose]();
   try { await env.S.plain(c); } catch (e) { out.stubBack = e.name; }
+  // Callbacks: the callee calls the caller's function and RpcTarget while the call waits.
   const { RpcTarget } = await import("cloudflare:workers");
-  try { await env.S.plain(new (class extends RpcTarget {})()); } catch (e) { out.targetArg = e.name; }
+  out.applied = await env.S.apply((y) => y * 10, 4);
+  class Greeter extends RpcTarget { constructor() { super(); this.secret = 1; } hello(who) { return `hi ${who}`; } }
+  out.visited = await env.S.visit(new Greeter());
+  try { await env.S.apply(() => { throw new RangeError("nope"); }, 1); } catch (e) { out.callbackThrew = `${e.name}: ${e.message}`; }
   out.thenable = typeof c.then;
   try { await c.increment(); } catch (e) { out.disposed = e.name; }
   return Response.json(out);
@@ -103,16 +121,32 @@ fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() 
         got,
         json!({
             "first": 6, "second": 8, "doubled": 16, "same": 8, "added": 7,
-            "nested": [11, 21, 1], "plain": 42,
+            "nested": [11, 21, 1], "plain": 42, "kept": "kept",
             "failed": "RangeError: too far at 8", "missing": "TypeError", "own": "TypeError",
             "late": 16,
-            "stubBack": "DataCloneError", "targetArg": "DataCloneError",
+            "stubBack": "DataCloneError", "applied": 41, "visited": "hi callee / TypeError",
+            "callbackThrew": "RangeError: nope",
             "thenable": "undefined", "disposed": "InvalidStateError",
         }),
         "{text}"
     );
     // Every session was released or ended with the caller's request: no callee request is left.
     until_idle(&d, "a callee still serves");
+    // A callback called after its call was answered fails clearly.
+    let since = Instant::now();
+    loop {
+        let (_, logs) = get_json(&d, Some(&t), &format!("/v1/workers/{callee}/logs"));
+        let text = logs.to_string();
+        if text.contains("late:") {
+            assert!(
+                text.contains("late: OperationError") && text.contains("was answered"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(since.elapsed() < Duration::from_secs(10), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -234,7 +268,7 @@ export default { async fetch(req, env) {
 
 /// Frames a binding host call's payload (head, then `rest` text) as a script expression.
 const FRAME: &str = "const frame = (head, rest = '') => { const h = new TextEncoder().encode(JSON.stringify(head)); const r = new TextEncoder().encode(rest); const out = new Uint8Array(4 + h.length + r.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); out.set(r, 4 + h.length); return out; };
-const ask = (name, head, rest) => __stockadeTestHostCall(name, frame(head, rest)).then((b) => 'answered', (e) => 'refused: ' + e.message);";
+const ask = (name, head, rest) => __stockadeTestHostCall(name, frame(head, rest)).then((b) => { const n = new DataView(b.buffer, b.byteOffset).getUint32(0, true); const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + n))); return h && h.error ? 'refused: ' + h.error.message : 'answered'; }, (e) => 'refused: ' + e.message);";
 
 #[test]
 fn another_request_reaches_no_session_by_forged_host_calls() {
@@ -272,6 +306,8 @@ export default {{ async fetch(req, env) {{
   out.push(await ask('service.export', {{}}, '{{\"ok\": 1}}'));
   out.push(await ask('service.next', {{}}, '{{\"ok\": 1}}'));
   out.push(await ask('service.wait', {{}}));
+  out.push(await ask('service.callback', {{ target: 0, method: '' }}, '[]'));
+  for (let n = 1; n <= 2; n++) out.push(await ask('service.resume', {{ pending: n, key: '' }}, '{{\"ok\": 1}}'));
   return Response.json(out);
 }} }};"
     );
@@ -280,7 +316,7 @@ export default {{ async fetch(req, env) {{
         let (status, text) = fetch(&d, &token, &attacker);
         assert_eq!(status, 200, "{text}");
         let answers: Vec<String> = serde_json::from_str(&text).expect("json");
-        assert_eq!(answers.len(), 11, "{text}");
+        assert_eq!(answers.len(), 14, "{text}");
         for (i, answer) in answers.iter().enumerate() {
             assert!(answer.starts_with("refused"), "{i}: {text}");
         }

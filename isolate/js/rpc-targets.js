@@ -5,6 +5,9 @@
 // (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
 // caller's stubs (rpc.js's method proxy) call `service.target` and, once every stub of the
 // session is disposed and no call of it is in flight, `service.release`. Stubs do not cross back.
+// Callbacks: a caller's arguments may hold functions and RpcTargets too; the callee's stubs of
+// them call `service.callback`, which the caller's waiting call answers as {callback} (rpcCall
+// runs it with rpcCallback and sends the answer with `service.resume`), until the call answers.
 // Trust: a session is named by its number among the caller's request's resources and a random
 // key, checked by the supervisor; target numbers and methods are checked here.
 
@@ -69,9 +72,10 @@ function rpcTargetStub(session, id, isFunction) {
   return stub;
 }
 
-/** One hold on `session` let go (a stub disposed, a call over): the last releases it. */
+/** One hold on `session` let go (a stub disposed, a call over): the last releases it (a
+ *  callback session ends with its call instead). */
 function rpcDropSession(session) {
-  if (--session.alive === 0 && !session.released) {
+  if (--session.alive === 0 && !session.released && session.back !== true) {
     session.released = true;
     uponPromise(bindingCall("service.release", { session: session.number, key: session.key }), undefined, () => {});
   }
@@ -82,10 +86,14 @@ function rpcDropSession(session) {
 async function rpcTargetCall(session, id, method, args) {
   if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
   const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
-  const head = { session: session.number, key: session.key, target: id, method };
+  // A callback (the caller's argument) goes back through the call; a target to its session.
+  const head = session.back === true
+    ? { target: id, method }
+    : { session: session.number, key: session.key, target: id, method };
+  const op = session.back === true ? "service.callback" : "service.target";
   session.alive++;
   try {
-    const [, bytes] = await bindingCall("service.target", head, utf8Encode(JSONStringify(encoded)));
+    const [, bytes] = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);
@@ -135,6 +143,16 @@ async function rpcAnswer(result, enter = (run) => run()) {
     }
   }
   return JSONStringify({ ok: null });
+}
+
+/** The answer ({"ok": encoded} or {"error"}) of the callee's call `call` ({target, method}) of
+ *  one of this caller's arguments' targets (`exports`), with the encoded arguments `bytes`. */
+async function rpcCallback(exports, call, bytes) {
+  try {
+    return { ok: rpcEncode(await rpcServe(exports, call, bytes), RPC_TO_WORKER, exports) };
+  } catch (e) {
+    return { error: errorSummary(e) };
+  }
 }
 
 /** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of

@@ -228,11 +228,19 @@ async function rpcHead(target) {
 }
 
 async function rpcCall(target, method, args) {
-  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
+  // Functions and RpcTargets among the arguments cross as the callee's stubs of them, which it
+  // may call while this call waits (callbacks, rpc-targets.js).
+  const exports = rpcExports();
+  const encoded = rpcEncode(args, RPC_TO_WORKER, exports); // a DataCloneError here: nothing was sent
   const head = await rpcHead(target);
   head.method = method;
   const call = target.object !== undefined ? "do.call" : "service.call";
-  const [answerHead, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
+  let [answerHead, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
+  while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
+    const answer = await rpcCallback(exports, answerHead.callback, bytes);
+    const resume = { pending: answerHead.pending, key: answerHead.key };
+    [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
+  }
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
   // A result with RpcTargets: the callee serves them in session `answerHead.session`.
@@ -493,7 +501,8 @@ function rpcMethodOf(target, name) {
 async function rpcInvoke(ns, payload, ctx) {
   try {
     const call = JSONParse(payload);
-    const args = rpcDecode(call.args);
+    // The caller's functions and RpcTargets: stubs it serves while this call runs.
+    const args = rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];
     const env = workerEnv() ?? makeEnv(call.env);

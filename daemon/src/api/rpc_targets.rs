@@ -21,18 +21,31 @@
 //!   `{"done": true}` and its request ends. The callee's request ending (its wall-clock limit)
 //!   fails the calls that wait and every later one with a clear error.
 //!
+//! Callbacks, the other way: the caller's arguments may hold functions and `RpcTarget`s too. The
+//! callee's stubs of them call `service.callback` `{target, method}` + arguments, which reaches
+//! the caller's `service.call` still waiting (`services::rpc`, [`drive`]): it answers the caller
+//! `{"callback": {target, method}, "pending": n, "key": k}` + the arguments, the call in flight
+//! parked among the caller's resources; the caller runs it and sends the answer with
+//! `service.resume` `{pending, key}`, which goes on waiting for the call as before. A callback
+//! is reachable until the call is answered.
+//!
 //! Guarantees: a session is reached only through the caller's request's resources (a number
 //! another request cannot name) and the callee's own request (its context's session); each
 //! target call spends one of the chain's binding calls (`[limits] max_binding_calls`); the
 //! callee's session work counts against its own request's limits (its wall-clock limit ends it).
 //! Trusts: nothing in the payloads (the callee's runtime checks target numbers and methods).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::supervisor::{CallContext, Resources};
+
+/// The callee's job of an RPC call, as `services::rpc` started it.
+pub type CalleeJob = Pin<Box<dyn Future<Output = crate::supervisor::JobReply> + Send>>;
 
 /// One call on a target: `{target, method}`, its encoded arguments, and where its answer goes.
 struct TargetCall {
@@ -57,31 +70,72 @@ pub struct CalleeSession {
     calls: tokio::sync::Mutex<mpsc::Receiver<TargetCall>>,
     /// Where the answer of the call being run goes.
     answering: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
+    /// Where the callee's calls of the caller's arguments' targets go (`service.callback`).
+    callbacks: mpsc::Sender<TargetCall>,
+}
+
+/// An RPC call in flight, as its caller's `service.call` waits for it: its job, its export,
+/// and the callbacks the callee makes.
+pub struct Pending {
+    job: CalleeJob,
+    exported: oneshot::Receiver<Vec<u8>>,
+    callbacks: mpsc::Receiver<TargetCall>,
+    session: Arc<CalleeSession>,
+}
+
+/// A [`Pending`] call parked among its caller's resources while the caller runs a callback, and
+/// where that callback's answer goes.
+struct Parked {
+    pending: Pending,
+    answer: oneshot::Sender<Vec<u8>>,
+    key: String,
+}
+
+/// What waiting for a call came to ([`drive`]).
+pub enum Driven {
+    /// The callee's job is over (its answer, or why not).
+    Finished(crate::supervisor::JobReply),
+    /// An answer for the caller now: an export (`{"session", "key"}`) or a callback
+    /// (`{"callback", "pending", "key"}`), and its bytes.
+    Answer(Value, Vec<u8>),
+}
+
+/// A random key (hex), naming a session or a parked call along with its number.
+fn random_key() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl CalleeSession {
-    /// A session for one RPC call, and where its export (the result with targets) arrives.
-    pub fn new() -> (Arc<CalleeSession>, oneshot::Receiver<Vec<u8>>) {
+    /// A session for one RPC call whose callee's job `start` makes (given the session for the
+    /// job's `Streams::session`): the call in flight.
+    pub fn start(start: impl FnOnce(Arc<CalleeSession>) -> CalleeJob) -> Pending {
         let (exported, export) = oneshot::channel();
         let (sender, calls) = mpsc::channel(1);
-        let session = CalleeSession {
+        let (callbacks, callbacks_rx) = mpsc::channel(1);
+        let session = Arc::new(CalleeSession {
             exported: Mutex::new(Some(exported)),
             sender: Mutex::new(Some(sender)),
             calls: tokio::sync::Mutex::new(calls),
             answering: Mutex::new(None),
-        };
-        (Arc::new(session), export)
+            callbacks,
+        });
+        Pending {
+            job: start(Arc::clone(&session)),
+            exported: export,
+            callbacks: callbacks_rx,
+            session,
+        }
     }
 
     /// After the export: keeps the caller's end among `resources` (its request's); the head
     /// that names it (`{"session": n, "key": k}`), or why not.
-    pub fn hand_to(&self, resources: &Resources) -> Result<Value, String> {
+    fn hand_to(&self, resources: &Resources) -> Result<Value, String> {
         let calls = lock(&self.sender)
             .take()
             .ok_or("the RPC session was handed over already")?;
-        let mut bytes = [0u8; 16];
-        getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
-        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let key = random_key()?;
         let sender = TargetSender {
             calls,
             key: key.clone(),
@@ -215,4 +269,82 @@ pub fn release(context: &CallContext, head: &Value) -> Result<Vec<u8>, String> {
     let (n, _) = sender(&context.resources, head)?;
     drop(context.resources.take::<TargetSender>(n));
     Ok(crate::storage::frame(&json!({}), &[]))
+}
+
+/// Waits for the call `pending` until the callee's job is over, it exports targets (its job then
+/// goes on in a task, its session handed to the caller's `resources`), or it calls one of the
+/// caller's arguments' targets back (the call parked in `resources` until `service.resume`).
+pub async fn drive(mut pending: Pending, resources: &Resources) -> Result<Driven, String> {
+    tokio::select! {
+        outcome = &mut pending.job => Ok(Driven::Finished(outcome)),
+        Ok(answer) = &mut pending.exported => {
+            // The callee serves its targets until the caller lets go: its request goes on.
+            // (Its callbacks end here: the call is answered.)
+            let Pending { job, session, .. } = pending;
+            tokio::spawn(job);
+            Ok(Driven::Answer(session.hand_to(resources)?, answer))
+        }
+        Some(call) = pending.callbacks.recv() => {
+            let key = random_key()?;
+            let parked = Parked { pending, answer: call.answer, key: key.clone() };
+            let number = resources.insert(parked).ok_or_else(|| {
+                format!("this request holds {} resources already", Resources::MAX)
+            })?;
+            let head = json!({ "callback": call.head, "pending": number, "key": key });
+            Ok(Driven::Answer(head, call.args))
+        }
+    }
+}
+
+/// `service.resume` `{pending, key}` + the answer's JSON text: the callback's answer goes to the
+/// callee, and the parked call is waited for again ([`drive`]).
+pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Driven, String> {
+    let number = head
+        .get("pending")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or("the call names no pending RPC call")?;
+    let key = head.get("key").and_then(Value::as_str).unwrap_or("");
+    let resources = &context.resources;
+    let parked = resources
+        .take::<Parked>(number)
+        .ok_or("no such RPC call waits for a callback's answer")?;
+    if parked.key != key {
+        resources.put_back(number, parked);
+        return Err("no such RPC call waits for a callback's answer".into());
+    }
+    // A callee that stopped waiting (its request ended) takes no answer.
+    let _ = parked.answer.send(answer.to_vec());
+    drive(parked.pending, resources).await
+}
+
+/// `service.callback` `{target, method}` + encoded arguments, from the callee: a call of one of
+/// its caller's arguments' targets, answered with `{}` + the caller's answer.
+pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+    let session = session_of(context)?;
+    let target = head
+        .get("target")
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok())
+        .ok_or("the call names no target")?;
+    let method = head
+        .get("method")
+        .and_then(Value::as_str)
+        .filter(|m| m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
+        .ok_or("the call names no method")?;
+    const ANSWERED: &str = "the callback's caller is gone: its call was answered, or its \
+                            request ended";
+    let (answer, answered) = oneshot::channel();
+    let call = TargetCall {
+        head: json!({ "target": target, "method": method }),
+        args: args.to_vec(),
+        answer,
+    };
+    session
+        .callbacks
+        .send(call)
+        .await
+        .map_err(|_| ANSWERED.to_owned())?;
+    let answer = answered.await.map_err(|_| ANSWERED.to_owned())?;
+    Ok(crate::storage::frame(&json!({}), &answer))
 }

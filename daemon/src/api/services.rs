@@ -129,7 +129,12 @@ impl Services {
         calls.register_in_context("service.export", super::rpc_targets::export);
         calls.register_in_context("service.next", super::rpc_targets::next);
         calls.register_in_context("service.wait", super::rpc_targets::wait);
-        for op in ["service.target", "service.release"] {
+        for op in [
+            "service.target",
+            "service.release",
+            "service.callback",
+            "service.resume",
+        ] {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
                 let me = Arc::clone(&me);
@@ -146,8 +151,9 @@ impl Services {
             .ok_or_else(|| "the daemon is stopping".to_owned())
     }
 
-    /// `service.target` and `service.release`: a caller's use of the targets an RPC call
-    /// returned (`rpc_targets`). A target call spends one of the chain's binding calls.
+    /// `service.target`, `service.release`, `service.callback` and `service.resume`: a caller's
+    /// use of the targets an RPC call returned, and a callee's of its caller's arguments'
+    /// (`rpc_targets`). A target call and a callback each spend one of the chain's binding calls.
     async fn on_target(
         &self,
         op: &str,
@@ -156,14 +162,25 @@ impl Services {
     ) -> Result<Vec<u8>, String> {
         let state = self.app()?;
         let (head, bytes) = crate::storage::split(&payload)?;
-        if op == "service.release" {
-            return super::rpc_targets::release(&context, &head);
+        match op {
+            "service.release" => return super::rpc_targets::release(&context, &head),
+            "service.resume" => {
+                let driven = super::rpc_targets::resume(&context, &head, bytes).await;
+                return Ok(match answer_of(driven) {
+                    Ok((head, bytes)) => frame(&head, &bytes),
+                    Err(head) => frame(&head, &[]),
+                });
+            }
+            _ => {}
         }
         let budget = state.config.limits.max_binding_calls;
         if let Err(refused) = spend_binding_call(&context.caller.chain, budget) {
             return Ok(frame(&refused, &[]));
         }
-        super::rpc_targets::call(&context, &head, bytes).await
+        match op {
+            "service.callback" => super::rpc_targets::callback(&context, &head, bytes).await,
+            _ => super::rpc_targets::call(&context, &head, bytes).await,
+        }
     }
 
     async fn answer(
@@ -380,19 +397,18 @@ pub(super) async fn rpc(
         args_json: args.to_vec(),
     };
     let id = super::objects::log_ring_of(state, &def);
-    let (session, exported) = super::rpc_targets::CalleeSession::new();
-    // The lines its work makes after the answer (`ctx.waitUntil`, a Durable Object's timers)
-    // go to the same ring as its answer's.
-    let streams = Streams {
-        chain,
-        after_logs: Some(state.logs.after_answer(&id)),
-        keep,
-        session: Some(Arc::clone(&session) as crate::supervisor::Session),
-        ..Streams::default()
-    };
-    let job = {
+    let pending = super::rpc_targets::CalleeSession::start(|session| {
+        // The lines its work makes after the answer (`ctx.waitUntil`, a Durable Object's
+        // timers) go to the same ring as its answer's.
+        let streams = Streams {
+            chain,
+            after_logs: Some(state.logs.after_answer(&id)),
+            keep,
+            session: Some(session as crate::supervisor::Session),
+            ..Streams::default()
+        };
         let (state, tenant, id) = (Arc::clone(state), tenant.to_owned(), id.clone());
-        async move {
+        Box::pin(async move {
             let outcome = state
                 .pool
                 .submit(&tenant, Job::Call { def, call, streams })
@@ -401,19 +417,19 @@ pub(super) async fn rpc(
                 state.logs.record(&id, &outcome.logs);
             }
             outcome
-        }
-    };
-    let mut job = Box::pin(job);
-    let outcome = tokio::select! {
-        outcome = &mut job => outcome,
-        Ok(answer) = exported => {
-            // The callee serves its targets until the caller lets go: its request goes on.
-            tokio::spawn(job);
-            let head = session
-                .hand_to(resources)
-                .map_err(|e| refusal("RangeError", e))?;
-            return Ok((head, answer));
-        }
+        })
+    });
+    let driven = super::rpc_targets::drive(pending, resources).await;
+    answer_of(driven)
+}
+
+/// The caller's answer from what waiting for its RPC call came to.
+fn answer_of(
+    driven: Result<super::rpc_targets::Driven, String>,
+) -> Result<(Value, Vec<u8>), Value> {
+    let outcome = match driven.map_err(|e| refusal("RangeError", e))? {
+        super::rpc_targets::Driven::Answer(head, bytes) => return Ok((head, bytes)),
+        super::rpc_targets::Driven::Finished(outcome) => outcome,
     };
     let outcome =
         outcome.map_err(|e| refusal("OperationError", format!("the service's worker: {e}")))?;
