@@ -369,3 +369,38 @@ fn a_stub_kept_past_its_request_reaches_nothing_of_a_later_one() {
     );
     until_idle(&d, "a callee still serves");
 }
+
+#[test]
+fn a_process_that_dies_while_a_callback_runs_is_replaced_and_the_daemon_serves_on() {
+    let d = Daemon::start_raw("rpc-callback-death", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    // The callback sleeps: meanwhile the call is parked among the caller's resources.
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          const v = await env.S.apply(async (x) => { await new Promise((r) => setTimeout(r, 3000)); return x; }, 1);
+          return new Response(String(v));
+        } };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let h = d.handle();
+    let (c, token) = (caller.clone(), t.clone());
+    let parked = std::thread::spawn(move || fetch(&h, &token, &c));
+    let since = Instant::now();
+    while in_flight(&d) < 2 {
+        assert!(since.elapsed() < Duration::from_secs(5), "never in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
+    // SAFETY: kill(2) on the worker's pid, which the admin API reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let (status, _) = parked.join().expect("thread");
+    assert_eq!(status, 502, "the caller's request died with its process");
+    // The supervisor handled the death (no lock taken twice while the parked call went): a
+    // replacement serves the same call, callback and all.
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!((status, text.as_str()), (200, "2"), "{text}");
+}

@@ -239,7 +239,12 @@ async function rpcCall(target, method, args) {
   while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
     const answer = await rpcCallback(exports, answerHead.callback, bytes);
     const resume = { pending: answerHead.pending, key: answerHead.key };
-    [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
+    try {
+      [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
+    } catch (e) {
+      // An answer the host refuses (too large, say): the callee gets why, not silence.
+      [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify({ error: errorSummary(e) })));
+    }
   }
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);

@@ -27,12 +27,15 @@
 //! `{"callback": {target, method}, "pending": n, "key": k}` + the arguments, the call in flight
 //! parked among the caller's resources; the caller runs it and sends the answer with
 //! `service.resume` `{pending, key}`, which goes on waiting for the call as before. A callback
-//! is reachable until the call is answered.
+//! is reachable until the call is answered; a call's callbacks run one at a time. The callee's
+//! job is polled by a driver task of its own, never from the caller's resources (so a parked
+//! call keeps the job going, and dropping it only aborts that task).
 //!
-//! Guarantees: a session is reached only through the caller's request's resources (a number
-//! another request cannot name) and the callee's own request (its context's session); each
-//! target call spends one of the chain's binding calls (`[limits] max_binding_calls`); the
-//! callee's session work counts against its own request's limits (its wall-clock limit ends it).
+//! Guarantees: a session, and a parked call, is reached only through the caller's request's
+//! resources (a number and a random key another request cannot name) and the callee's own
+//! request (its context's session); each target call and callback spends one of the chain's
+//! binding calls (`[limits] max_binding_calls`); the callee's session work counts against its
+//! own request's limits (its wall-clock limit ends it).
 //! Trusts: nothing in the payloads (the callee's runtime checks target numbers and methods).
 
 use std::future::Future;
@@ -74,19 +77,39 @@ pub struct CalleeSession {
     callbacks: mpsc::Sender<TargetCall>,
 }
 
-/// An RPC call in flight, as its caller's `service.call` waits for it: its job, its export,
-/// and the callbacks the callee makes.
-pub struct Pending {
-    job: CalleeJob,
-    exported: oneshot::Receiver<Vec<u8>>,
-    callbacks: mpsc::Receiver<TargetCall>,
-    session: Arc<CalleeSession>,
+/// What a call's driver task reports to its caller.
+enum Event {
+    /// The callee's job is over.
+    Finished(crate::supervisor::JobReply),
+    /// The callee exported targets with its result (its job goes on, serving them).
+    Exported(Vec<u8>),
+    /// The callee calls one of the caller's arguments' targets.
+    Callback(TargetCall),
 }
 
-/// A [`Pending`] call parked among its caller's resources while the caller runs a callback, and
-/// where that callback's answer goes.
+/// An RPC call in flight, as its caller waits for it: what its driver task reports. The task owns
+/// the callee's job (so it is always polled, wherever the caller is); dropping this aborts it,
+/// which cancels the job, unless the call exported targets (its job then goes on to serve them).
+pub struct Driving {
+    events: mpsc::Receiver<Event>,
+    session: Arc<CalleeSession>,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            // Only marks the task: its job is dropped on a runtime thread, never here (a
+            // request's resources may be dropped under the link's lock).
+            task.abort();
+        }
+    }
+}
+
+/// A call parked among its caller's resources while the caller runs a callback, and where that
+/// callback's answer goes.
 struct Parked {
-    pending: Pending,
+    driving: Driving,
     answer: oneshot::Sender<Vec<u8>>,
     key: String,
 }
@@ -108,9 +131,9 @@ fn random_key() -> Result<String, String> {
 }
 
 impl CalleeSession {
-    /// A session for one RPC call whose callee's job `start` makes (given the session for the
-    /// job's `Streams::session`): the call in flight.
-    pub fn start(start: impl FnOnce(Arc<CalleeSession>) -> CalleeJob) -> Pending {
+    /// Starts one RPC call whose callee's job `start` makes (given the session for the job's
+    /// `Streams::session`), in a driver task: the call in flight.
+    pub fn start(start: impl FnOnce(Arc<CalleeSession>) -> CalleeJob) -> Driving {
         let (exported, export) = oneshot::channel();
         let (sender, calls) = mpsc::channel(1);
         let (callbacks, callbacks_rx) = mpsc::channel(1);
@@ -121,11 +144,13 @@ impl CalleeSession {
             answering: Mutex::new(None),
             callbacks,
         });
-        Pending {
-            job: start(Arc::clone(&session)),
-            exported: export,
-            callbacks: callbacks_rx,
+        let job = start(Arc::clone(&session));
+        let (events_tx, events) = mpsc::channel(1);
+        let task = tokio::spawn(run(job, export, callbacks_rx, events_tx));
+        Driving {
+            events,
             session,
+            task: Some(task.abort_handle()),
         }
     }
 
@@ -271,27 +296,67 @@ pub fn release(context: &CallContext, head: &Value) -> Result<Vec<u8>, String> {
     Ok(crate::storage::frame(&json!({}), &[]))
 }
 
-/// Waits for the call `pending` until the callee's job is over, it exports targets (its job then
-/// goes on in a task, its session handed to the caller's `resources`), or it calls one of the
-/// caller's arguments' targets back (the call parked in `resources` until `service.resume`).
-pub async fn drive(mut pending: Pending, resources: &Resources) -> Result<Driven, String> {
-    tokio::select! {
-        outcome = &mut pending.job => Ok(Driven::Finished(outcome)),
-        Ok(answer) = &mut pending.exported => {
-            // The callee serves its targets until the caller lets go: its request goes on.
-            // (Its callbacks end here: the call is answered.)
-            let Pending { job, session, .. } = pending;
-            tokio::spawn(job);
-            Ok(Driven::Answer(session.hand_to(resources)?, answer))
+/// The driver task of one call: polls the callee's job and reports its end, its export (then
+/// drives the job to its end alone: its callbacks are over) and its callbacks.
+async fn run(
+    mut job: CalleeJob,
+    mut exported: oneshot::Receiver<Vec<u8>>,
+    mut callbacks: mpsc::Receiver<TargetCall>,
+    events: mpsc::Sender<Event>,
+) {
+    loop {
+        tokio::select! {
+            outcome = &mut job => {
+                let _ = events.send(Event::Finished(outcome)).await;
+                return;
+            }
+            Ok(answer) = &mut exported => {
+                callbacks.close();
+                let _ = events.send(Event::Exported(answer)).await;
+                let _ = job.await;
+                return;
+            }
+            Some(call) = callbacks.recv() => {
+                if events.send(Event::Callback(call)).await.is_err() {
+                    return;
+                }
+            }
         }
-        Some(call) = pending.callbacks.recv() => {
-            let key = random_key()?;
-            let parked = Parked { pending, answer: call.answer, key: key.clone() };
-            let number = resources.insert(parked).ok_or_else(|| {
-                format!("this request holds {} resources already", Resources::MAX)
-            })?;
-            let head = json!({ "callback": call.head, "pending": number, "key": key });
-            Ok(Driven::Answer(head, call.args))
+    }
+}
+
+/// Waits for the call `driving` until the callee's job is over, it exports targets (its session
+/// then handed to the caller's `resources`), or it calls one of the caller's arguments' targets
+/// back (the call parked in `resources` until `service.resume`).
+pub async fn drive(mut driving: Driving, resources: &Resources) -> Result<Driven, String> {
+    loop {
+        match driving.events.recv().await {
+            Some(Event::Finished(outcome)) => return Ok(Driven::Finished(outcome)),
+            Some(Event::Exported(answer)) => {
+                // The callee serves its targets until the caller lets go: its job goes on.
+                driving.task = None;
+                let head = driving.session.hand_to(resources)?;
+                return Ok(Driven::Answer(head, answer));
+            }
+            Some(Event::Callback(call)) => {
+                // A callback whose callee stopped waiting (its request ended) is not run.
+                if call.answer.is_closed() {
+                    continue;
+                }
+                let key = random_key()?;
+                let TargetCall { head, args, answer } = call;
+                let parked = Parked {
+                    driving,
+                    answer,
+                    key: key.clone(),
+                };
+                let number = resources.insert(parked).ok_or_else(|| {
+                    format!("this request holds {} resources already", Resources::MAX)
+                })?;
+                let head = json!({ "callback": head, "pending": number, "key": key });
+                return Ok(Driven::Answer(head, args));
+            }
+            None => return Err("the RPC call's worker task is gone".into()),
         }
     }
 }
@@ -314,8 +379,13 @@ pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Resul
         return Err("no such RPC call waits for a callback's answer".into());
     }
     // A callee that stopped waiting (its request ended) takes no answer.
-    let _ = parked.answer.send(answer.to_vec());
-    drive(parked.pending, resources).await
+    let Parked {
+        driving,
+        answer: to_callee,
+        ..
+    } = parked;
+    let _ = to_callee.send(answer.to_vec());
+    drive(driving, resources).await
 }
 
 /// `service.callback` `{target, method}` + encoded arguments, from the callee: a call of one of
