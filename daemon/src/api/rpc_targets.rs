@@ -263,9 +263,9 @@ fn sender(resources: &Resources, head: &Value) -> Result<(u32, TargetSender), St
 const GONE: &str = "the RpcTarget's worker is gone: the request that returned it ended (its \
                     wall-clock limit, or an error)";
 
-/// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
-/// answered with `{}` + the callee's answer.
-pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+/// The `{target, method}` a call on a target names, checked (the callee's runtime checks that
+/// the target exists and has the method).
+fn target_call(head: &Value) -> Result<Value, String> {
     let target = head
         .get("target")
         .and_then(Value::as_u64)
@@ -276,10 +276,17 @@ pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Ve
         .and_then(Value::as_str)
         .filter(|m| m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
         .ok_or("the call names no method")?;
+    Ok(json!({ "target": target, "method": method }))
+}
+
+/// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
+/// answered with `{}` + the callee's answer.
+pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+    let call_head = target_call(head)?;
     let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
     let (answer, answered) = oneshot::channel();
     let call = TargetCall {
-        head: json!({ "target": target, "method": method }),
+        head: call_head,
         args: args.to_vec(),
         answer,
     };
@@ -392,21 +399,12 @@ pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Resul
 /// its caller's arguments' targets, answered with `{}` + the caller's answer.
 pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
     let session = session_of(context)?;
-    let target = head
-        .get("target")
-        .and_then(Value::as_u64)
-        .and_then(|t| u32::try_from(t).ok())
-        .ok_or("the call names no target")?;
-    let method = head
-        .get("method")
-        .and_then(Value::as_str)
-        .filter(|m| m.len() <= stockade_ipc::limits::MAX_RPC_NAME_LEN)
-        .ok_or("the call names no method")?;
+    let call_head = target_call(head)?;
     const ANSWERED: &str = "the callback's caller is gone: its call was answered, or its \
                             request ended";
     let (answer, answered) = oneshot::channel();
     let call = TargetCall {
-        head: json!({ "target": target, "method": method }),
+        head: call_head,
         args: args.to_vec(),
         answer,
     };
