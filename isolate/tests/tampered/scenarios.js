@@ -92,6 +92,8 @@ const SCENARIOS = {
         port1.postMessage(data);
         port1.postMessage("second");
         port2.postMessage("back");
+        // Both messages, however loaded the machine (each is delivered after the one before).
+        for (let i = 0; i < 200 && got.length < 2; i++) await tick(5);
         await tick(5);
         return mark(got);
       },
