@@ -57,16 +57,22 @@ fn worker(version: &str) -> serde_json::Value {
     })
 }
 
-#[test]
-fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins_its_object() {
-    let d = Daemon::start("do-accept", 1, 1, "[durable_objects]\nidle_ms = 200\n");
+/// Tenant 0's token once its `rooms` v1 is created, and a runtime for the clients.
+fn rooms_v1(d: &Daemon) -> (String, tokio::runtime::Runtime) {
     let token = tenant_token(0);
-    let (status, created) = create_worker(&d, &token, &worker("v1"));
+    let (status, created) = create_worker(d, &token, &worker("v1"));
     assert_eq!(status, 201, "{created}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    (token, rt)
+}
+
+#[test]
+fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins_its_object() {
+    let d = Daemon::start("do-accept", 1, 1, "[durable_objects]\nidle_ms = 200\n");
+    let (token, rt) = rooms_v1(&d);
     rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
         assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
@@ -126,13 +132,7 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
 #[test]
 fn a_socket_whose_process_died_is_closed_with_1011_and_the_object_serves_on() {
     let d = Daemon::start("do-accept-crash", 1, 1, "");
-    let token = tenant_token(0);
-    let (status, created) = create_worker(&d, &token, &worker("v1"));
-    assert_eq!(status, 201, "{created}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (token, rt) = rooms_v1(&d);
     let mut ws = rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
         assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));

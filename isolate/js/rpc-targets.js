@@ -27,12 +27,13 @@ const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
 
 /** What an RPC call's result exports: its targets by number. */
 function rpcExports() {
-  return { __proto__: null, list: [], ids: new RpcMap() };
+  return { __proto__: null, list: [], ids: null }; // the map made at the first target (rpcExport)
 }
 
 // `value` (an RpcTarget or a function) as a target of `exports`, tagged.
 function rpcExport(state, value, isFunction) {
   const exports = state.exports;
+  if (exports.ids === null) exports.ids = new RpcMap();
   let id = MapGet(exports.ids, value);
   if (id === undefined) {
     if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);

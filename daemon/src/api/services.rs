@@ -111,25 +111,14 @@ impl Services {
         let _ = self.state.set(state);
     }
 
-    /// Registers `service.call`, `service.fetch`, `loader.get` and `loader.create`.
+    /// Registers `service.call`, `service.fetch`, `loader.get`, `loader.create`, and the
+    /// RpcTargets' calls (`rpc_targets`).
     pub fn register(self: &Arc<Services>, calls: &mut HostCalls) {
         for op in [
             "service.call",
             "service.fetch",
             "loader.get",
             "loader.create",
-        ] {
-            let me = Arc::clone(self);
-            calls.register_in_context(op, move |context, payload| {
-                let me = Arc::clone(&me);
-                async move { me.answer(op, context, payload).await }
-            });
-        }
-        // RpcTargets (`rpc_targets`): the callee's side, then the caller's.
-        calls.register_in_context("service.export", super::rpc_targets::export);
-        calls.register_in_context("service.next", super::rpc_targets::next);
-        calls.register_in_context("service.wait", super::rpc_targets::wait);
-        for op in [
             "service.target",
             "service.release",
             "service.callback",
@@ -138,9 +127,13 @@ impl Services {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
                 let me = Arc::clone(&me);
-                async move { me.on_target(op, context, payload).await }
+                async move { me.answer(op, context, payload).await }
             });
         }
+        // The callee's side of RpcTargets needs nothing of the API's state.
+        calls.register_in_context("service.export", super::rpc_targets::export);
+        calls.register_in_context("service.next", super::rpc_targets::next);
+        calls.register_in_context("service.wait", super::rpc_targets::wait);
     }
 
     /// The API's state, while the daemon runs.
@@ -189,6 +182,12 @@ impl Services {
         context: CallContext,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
+        if matches!(
+            op,
+            "service.target" | "service.release" | "service.callback" | "service.resume"
+        ) {
+            return self.on_target(op, context, payload).await;
+        }
         let state = self.app()?;
         let (head, bytes) = crate::storage::split(&payload)?;
         // A service fetch's streamed request body is let go of if the fetch never takes it.

@@ -38,7 +38,7 @@ pub fn valid_name(name: &str) -> bool {
 
 /// The hex id of `tenant`'s name `name`'s current version, if it has one.
 pub fn current(tx: &mut dyn Tx, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
-    pointer(tx, tenant, name, "")
+    Ok(deployment(tx, tenant, name)?.map(|d| d.current))
 }
 
 /// [`current`], with the name's row locked for the rest of the transaction (PostgreSQL; SQLite
@@ -49,19 +49,7 @@ pub fn current_locked(
     tenant: &str,
     name: &str,
 ) -> Result<Option<String>, StoreError> {
-    let lock = tx.for_update();
-    pointer(tx, tenant, name, lock)
-}
-
-fn pointer(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    name: &str,
-    lock: &str,
-) -> Result<Option<String>, StoreError> {
-    let sql = format!("SELECT id FROM worker_names WHERE tenant = ?1 AND name = ?2{lock}");
-    let rows = tx.query(&sql, &[tenant.into(), name.into()])?;
-    rows.first().map(|row| row.text(0)).transpose()
+    Ok(deployment_locked(tx, tenant, name)?.map(|d| d.current))
 }
 
 /// The hex ids of the stored versions of `tenant`'s name `name`, newest first.
@@ -169,7 +157,9 @@ pub fn beyond(
     name: &str,
     keep: u32,
 ) -> Result<Vec<(String, u64)>, StoreError> {
-    let current = current_locked(tx, tenant, name)?;
+    let deployed = deployment_locked(tx, tenant, name)?;
+    let current = deployed.as_ref().map(|d| d.current.clone());
+    let split = deployed.and_then(|d| d.split).map(|(id, _)| id);
     let rows = tx.query(
         "SELECT id, CAST(length(def) AS BIGINT) FROM workers WHERE tenant = ?1 AND name = ?2 \
          ORDER BY created_ms, id",
@@ -182,9 +172,6 @@ pub fn beyond(
     // Stable: the current one and a gradual deployment's other move last (the new version ends
     // the split, but they are the two a rollback most likely wants), the others stay oldest
     // first.
-    let split = deployment(tx, tenant, name)?
-        .and_then(|d| d.split)
-        .map(|(id, _)| id);
     all.sort_by_key(|(id, _)| Some(id) == current.as_ref() || Some(id) == split.as_ref());
     let excess = (all.len() + 1).saturating_sub(keep.max(1) as usize);
     if excess == 0 {
@@ -204,7 +191,8 @@ pub fn beyond(
 /// everything; otherwise nothing changes.
 pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Result<(), StoreError> {
     // Locked: a version made meanwhile is either seen here as current, or made after.
-    if current_locked(tx, tenant, name)?.as_deref() != Some(id) {
+    let deployed = deployment_locked(tx, tenant, name)?;
+    if deployed.as_ref().map(|d| d.current.as_str()) != Some(id) {
         // A gradual deployment's other version gone: the current one serves everything.
         tx.exec(
             "UPDATE worker_names SET split_id = NULL, split_bp = NULL \
@@ -214,9 +202,7 @@ pub fn after_delete(tx: &mut dyn Tx, tenant: &str, name: &str, id: &str) -> Resu
         return Ok(());
     }
     // A gradual deployment's other version takes over; else the newest remaining one.
-    let split = deployment(tx, tenant, name)?
-        .and_then(|d| d.split)
-        .map(|(id, _)| id);
+    let split = deployed.and_then(|d| d.split).map(|(id, _)| id);
     let newest = match split {
         Some(split) => Some(split),
         None => versions(tx, tenant, name)?.into_iter().next(),
@@ -264,10 +250,29 @@ pub fn deployment(
     tenant: &str,
     name: &str,
 ) -> Result<Option<Deployment>, StoreError> {
-    let rows = tx.query(
-        "SELECT id, split_id, split_bp FROM worker_names WHERE tenant = ?1 AND name = ?2",
-        &[tenant.into(), name.into()],
-    )?;
+    read_deployment(tx, tenant, name, "")
+}
+
+/// [`deployment`], with the name's row locked (see [`current_locked`]).
+fn deployment_locked(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<Deployment>, StoreError> {
+    let lock = tx.for_update();
+    read_deployment(tx, tenant, name, lock)
+}
+
+fn read_deployment(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    name: &str,
+    lock: &str,
+) -> Result<Option<Deployment>, StoreError> {
+    let sql = format!(
+        "SELECT id, split_id, split_bp FROM worker_names WHERE tenant = ?1 AND name = ?2{lock}"
+    );
+    let rows = tx.query(&sql, &[tenant.into(), name.into()])?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };

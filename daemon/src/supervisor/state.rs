@@ -172,13 +172,7 @@ impl State {
         let workers = life.info.loaded_by(tenant);
         if !workers.is_empty() {
             if p.draining {
-                p.disposing = true;
-                effects.push(Effect::Dispose {
-                    process,
-                    tenant,
-                    jobs: life.jobs.clone(),
-                    workers,
-                });
+                start_disposal(p, process, tenant, life, workers, effects);
             }
             return;
         }
@@ -201,13 +195,7 @@ impl State {
                     .filter(|w| life.info.has_loaded(w))
                     .collect();
                 if !workers.is_empty() {
-                    p.disposing = true;
-                    effects.push(Effect::Dispose {
-                        process,
-                        tenant,
-                        jobs: life.jobs.clone(),
-                        workers,
-                    });
+                    start_disposal(p, process, tenant, life, workers, effects);
                     return;
                 }
             }
@@ -236,13 +224,7 @@ impl State {
                 }
                 continue;
             }
-            p.disposing = true;
-            effects.push(Effect::Dispose {
-                process,
-                tenant,
-                jobs: life.jobs.clone(),
-                workers: vec![*worker],
-            });
+            start_disposal(p, process, tenant, life, vec![*worker], effects);
         }
     }
 
@@ -369,4 +351,23 @@ impl State {
     pub fn view(&self) -> Vec<SlotView> {
         self.slots.view(&self.cordon)
     }
+}
+
+/// Starts disposing `workers` of `tenant` in `process` (whose life is `life`): one disposal at a
+/// time there (`Presence::disposing`).
+fn start_disposal(
+    p: &mut Presence,
+    process: ProcessId,
+    tenant: TenantId,
+    life: &super::process::Life,
+    workers: Vec<WorkerId>,
+    effects: &mut Vec<Effect>,
+) {
+    p.disposing = true;
+    effects.push(Effect::Dispose {
+        process,
+        tenant,
+        jobs: life.jobs.clone(),
+        workers,
+    });
 }
