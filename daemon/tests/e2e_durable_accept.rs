@@ -7,7 +7,7 @@
 //! memory while the socket is open (its listeners and fields survive an `idle_ms` far below the
 //! test's length), a client's close reaches the `close` listener, and when a new version resets
 //! the object, the sockets its old instance accepted are closed with 1011; so are they, at once,
-//! when the instance's process dies (`HostCalls::on_exit`).
+//! when the instance's process dies or, recycled, exits (`HostCalls::on_exit`).
 mod common;
 #[path = "common/ws_client.rs"]
 mod ws_client;
@@ -156,6 +156,65 @@ fn a_socket_whose_process_died_is_closed_with_1011_and_the_object_serves_on() {
             other => panic!("expected a close 1011, got {other:?}"),
         }
         // The object itself serves on, in a new process, with a new instance.
+        let mut again = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut again).await, Message::text("hello from a v1"));
+        again.send(Message::text("x")).await.expect("sent");
+        assert_eq!(next(&mut again).await, Message::text("echo x #1"));
+    });
+}
+
+#[test]
+fn a_socket_whose_process_was_recycled_is_closed_with_1011_and_the_object_serves_on() {
+    // Renewal every 50 isolates: the object's instance always lives in the process, so V8's
+    // shared heap is never renewed there and, after enough fresh isolates beside it, the worker
+    // says it is overdue; the supervisor moves the tenant to a new process and shuts the old one
+    // down cleanly (`State::recycle`). That exit is a process life gone too.
+    let d = Daemon::start("do-accept-recycle", 1, 1, "worker_renew_after = 50\n");
+    let (token, rt) = rooms_v1(&d);
+    let mut ws = rt.block_on(async {
+        let mut ws = connect(&d, &token, "rooms", "").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello from a v1"));
+        ws
+    });
+    let old = d.admin()["workers"][0]["pid"].as_u64().expect("pid");
+    let recycled = |d: &Daemon| {
+        d.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix("stockade_worker_recycles_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .is_some_and(|n| n >= 1.0)
+    };
+    let mut ran = 0;
+    while !recycled(&d) {
+        let (status, body) = run(&d, &token, "export default () => 1");
+        assert_eq!(status, 200, "{body}");
+        ran += 1;
+        assert!(
+            ran < 600,
+            "{ran} fresh isolates and no recycle: {}",
+            d.admin()
+        );
+    }
+    rt.block_on(async {
+        // The client says nothing: the close comes from the process's exit alone.
+        let closed = tokio::time::timeout(Duration::from_secs(30), next(&mut ws)).await;
+        match closed.expect("a close within 30 s of the recycle") {
+            Message::Close(Some(frame)) => {
+                assert_eq!(frame.code, CloseCode::Error, "{frame:?}");
+                assert!(frame.reason.contains("is gone"), "{frame:?}");
+            }
+            other => panic!("expected a close 1011, got {other:?}"),
+        }
+        // It was the recycled process's exit: the old process goes.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        // SAFETY: kill(2) with signal 0 only checks whether the pid exists.
+        while unsafe { libc::kill(old as i32, 0) } == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the old process {old} still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut again = connect(&d, &token, "rooms", "").await;
         assert_eq!(next(&mut again).await, Message::text("hello from a v1"));
         again.send(Message::text("x")).await.expect("sent");

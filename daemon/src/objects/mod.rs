@@ -94,23 +94,13 @@ impl Objects {
         })
     }
 
-    /// Worker process life `life` is gone (it died, or retired and exited) with the definitions
-    /// `defs` loaded: the objects whose incarnations they are lost their instances there, and
-    /// with them the listeners of the sockets those instances `accept()`ed themselves, which are
-    /// closed with 1011 at once (as the next instance would at its construction,
-    /// `durable-websocket.js::doWsLoad`), not left open until their clients speak. Sockets an
-    /// instance in another process accepted, and hibernatable ones, stay.
-    pub fn instances_gone(&self, life: u64, defs: &[Arc<crate::supervisor::WorkerDef>]) {
-        let keys: Vec<directory::ObjectKey> = {
-            let directory = self.directory();
-            defs.iter()
-                .filter_map(|d| directory.object_of(&d.id).cloned())
-                .collect()
-        };
-        for key in keys {
-            self.sockets
-                .close_listening(&key, life, 1011, INSTANCE_GONE);
-        }
+    /// Worker process life `life` is gone (it died, or retired and exited): the objects'
+    /// instances there are gone, and with them the listeners of the sockets those instances
+    /// `accept()`ed themselves, which are closed with 1011 at once (as the next instance would at
+    /// its construction, `durable-websocket.js::doWsLoad`), not left open until their clients
+    /// speak. Sockets an instance in another process accepted, and hibernatable ones, stay.
+    pub fn instances_gone(&self, life: u64) {
+        self.sockets.close_listening(life, 1011, INSTANCE_GONE);
     }
 
     pub fn directory(&self) -> MutexGuard<'_, Directory> {
@@ -134,7 +124,7 @@ impl Objects {
             });
         }
         let me = Arc::clone(self);
-        calls.on_exit(Box::new(move |life, defs| me.instances_gone(life, defs)));
+        calls.on_exit(Box::new(move |life| me.instances_gone(life)));
         for op in ["do.ws.send", "do.ws.auto", "do.ws.state"] {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {

@@ -356,19 +356,21 @@ impl ObjectSockets {
         closed
     }
 
-    /// Closes the sockets of `key` that its instance in worker process life `life` `accept()`ed
-    /// itself ([`LISTEN`]) with `code` and `reason`, after what the object sent before: their
-    /// listeners were in that process, which is gone. Each stays, its number taken and nothing
-    /// more sent, until its client's side ends (so a new socket never takes the number of one
-    /// whose client's last events are still to come). How many. The object's hibernatable
-    /// sockets, and its own sockets of another process, stay as they are.
-    pub fn close_listening(&self, key: &ObjectKey, life: u64, code: u16, reason: &str) -> usize {
+    /// Closes the sockets that objects' instances in worker process life `life` `accept()`ed
+    /// themselves ([`LISTEN`]) with `code` and `reason`, after what each object sent before:
+    /// their listeners were in that process, which is gone. Each stays, its number taken and
+    /// nothing more sent, until its client's side ends (so a new socket never takes the number
+    /// of one whose client's last events are still to come). How many. Hibernatable sockets, and
+    /// those accepted in another process, stay as they are. Every room is looked at: a process
+    /// that is gone may have been one whose tenants had already moved (a recycled one), so what
+    /// it had loaded says nothing, and an exit is rare.
+    pub fn close_listening(&self, life: u64, code: u16, reason: &str) -> usize {
         let mut rooms = self.rooms();
-        let Some(room) = rooms.get_mut(key) else {
-            return 0;
-        };
         let mut closed = 0;
-        for socket in room.sockets.values_mut() {
+        for socket in rooms
+            .values_mut()
+            .flat_map(|room| room.sockets.values_mut())
+        {
             if !socket.listen || socket.life != life || socket.ended {
                 continue;
             }

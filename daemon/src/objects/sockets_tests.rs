@@ -142,7 +142,7 @@ async fn an_objects_own_sockets_close_when_their_process_is_gone_and_keep_their_
         assert!(sockets.link(&k, id, end));
         clients.push(client);
     }
-    assert_eq!(sockets.close_listening(&k, 7, 1011, "gone"), 1);
+    assert_eq!(sockets.close_listening(7, 1011, "gone"), 1);
     assert_eq!(
         clients[0].to_client.recv().await,
         Some(Outgoing::Text("before".into()))
@@ -174,6 +174,6 @@ async fn an_objects_own_sockets_close_when_their_process_is_gone_and_keep_their_
     for client in &mut clients[1..] {
         assert!(client.to_client.try_recv().is_err(), "still open, no close");
     }
-    assert_eq!(sockets.close_listening(&k, 7, 1011, "gone"), 0);
-    assert_eq!(sockets.close_listening(&k, 8, 1011, "gone"), 1);
+    assert_eq!(sockets.close_listening(7, 1011, "gone"), 0);
+    assert_eq!(sockets.close_listening(8, 1011, "gone"), 1);
 }

@@ -335,9 +335,9 @@ pub struct HostCalls {
     exit_watches: Vec<ExitWatch>,
 }
 
-/// Told that worker process life `life` is gone (it died, or retired and exited) with the
-/// definitions it had loaded: what a handler keeps for that process's isolates is void.
-pub type ExitWatch = Box<dyn Fn(u64, &[Arc<super::WorkerDef>]) + Send + Sync>;
+/// Told that worker process life `life` is gone (it died, or retired and exited): what a handler
+/// keeps for that process's isolates is void.
+pub type ExitWatch = Box<dyn Fn(u64) + Send + Sync>;
 
 impl HostCalls {
     /// Sets the daemon's budget for the payloads of outstanding calls and one tenant's share of
@@ -368,10 +368,10 @@ impl HostCalls {
         self.exit_watches.push(watch);
     }
 
-    /// Worker process life `life`, which had `loaded` loaded, is gone.
-    pub fn process_gone(&self, life: u64, loaded: &[Arc<super::WorkerDef>]) {
+    /// Worker process life `life` is gone.
+    pub fn process_gone(&self, life: u64) {
         for watch in &self.exit_watches {
-            watch(life, loaded);
+            watch(life);
         }
     }
 

@@ -372,8 +372,7 @@ async fn run(
                     link.shutdown();
                     let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
                     link_end.abort();
-                    let loaded: Vec<_> = info.loaded_defs().into_iter().map(|(_, d)| d).collect();
-                    config.host_calls.process_gone(config.id, &loaded);
+                    config.host_calls.process_gone(config.id);
                     return; // kill_on_drop ends a process that ignored Shutdown
                 }
             },
@@ -431,8 +430,7 @@ async fn run(
     let blame = death.blame(&running);
     report(info.slot, &death, &in_flight);
     let loaded = info.loaded_defs();
-    let defs: Vec<_> = loaded.iter().map(|(_, d)| Arc::clone(d)).collect();
-    config.host_calls.process_gone(config.id, &defs);
+    config.host_calls.process_gone(config.id);
     on_death(config.id, &blame, &death, loaded);
     let verdict = Verdict::of(&death, &in_flight, marks.culprit());
     for Failed {
