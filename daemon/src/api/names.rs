@@ -24,23 +24,62 @@ use crate::supervisor::WorkerDef;
 /// changes are seen at once).
 pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Names' deployments as this daemon last read them, `(tenant, name)` → (deployment, when read).
+/// Entries trusted for [`NAME_TTL`] after they were stamped. Expired ones are swept out as the
+/// map grows (when it reaches twice what the last sweep kept, at least [`SWEEP_AT_LEAST`]), so it
+/// holds about what was used lately, not everything this daemon ever resolved.
+struct Fresh<K, V> {
+    map: HashMap<K, (V, Instant)>,
+    sweep_at: usize,
+}
+
+/// The smallest size at which [`Fresh`] sweeps.
+const SWEEP_AT_LEAST: usize = 256;
+
+impl<K: std::hash::Hash + Eq, V> Default for Fresh<K, V> {
+    fn default() -> Self {
+        Fresh {
+            map: HashMap::new(),
+            sweep_at: SWEEP_AT_LEAST,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> Fresh<K, V> {
+    fn get(&self, key: &K) -> Option<&V> {
+        let (value, at) = self.map.get(key)?;
+        (at.elapsed() < NAME_TTL).then_some(value)
+    }
+
+    /// Keeps `value` for `key`, stamped `at`.
+    fn insert(&mut self, key: K, value: V, at: Instant) {
+        if self.map.len() >= self.sweep_at {
+            self.map.retain(|_, (_, at)| at.elapsed() < NAME_TTL);
+            self.sweep_at = (self.map.len() * 2).max(SWEEP_AT_LEAST);
+        }
+        self.map.insert(key, (value, at));
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+}
+
+/// Names' deployments as this daemon last read them, `(tenant, name)` → deployment.
 #[derive(Default)]
 pub struct NameCache {
-    read: RwLock<HashMap<(String, String), (Deployment, Instant)>>,
+    read: RwLock<Fresh<(String, String), Deployment>>,
     /// Bumped by every change this daemon makes to a name: a read of the store that began before
     /// one is not kept (it may be older than the change).
     changes: AtomicU64,
     /// With a shared store: when each definition this daemon serves by id was last found still
     /// stored (another daemon may delete it).
-    verified: RwLock<HashMap<String, Instant>>,
+    verified: RwLock<Fresh<String, ()>>,
 }
 
 impl NameCache {
     fn get(&self, key: &(String, String)) -> Option<Deployment> {
         let read = self.read.read().unwrap_or_else(|e| e.into_inner());
-        let (deployment, at) = read.get(key)?;
-        (at.elapsed() < NAME_TTL).then(|| deployment.clone())
+        read.get(key).cloned()
     }
 }
 
@@ -94,7 +133,7 @@ pub(super) async fn deployment_of(
     match &deployment {
         // Kept only when no change of this daemon's came between the read and now.
         Some(d) if state.names.changes.load(Ordering::SeqCst) == before => {
-            read.insert(key, (d.clone(), Instant::now()));
+            read.insert(key, d.clone(), Instant::now());
         }
         _ => {
             read.remove(&key);
@@ -112,16 +151,15 @@ async fn still_stored(state: &AppState, def: &Arc<WorkerDef>) -> Result<bool, Ap
         return Ok(true);
     }
     let id = def.id.to_hex();
-    let fresh = |verified: &HashMap<String, Instant>| {
-        verified.get(&id).is_some_and(|at| at.elapsed() < NAME_TTL)
-    };
-    if fresh(
-        &state
+    let known = {
+        let verified = state
             .names
             .verified
             .read()
-            .unwrap_or_else(|e| e.into_inner()),
-    ) {
+            .unwrap_or_else(|e| e.into_inner());
+        verified.get(&id).is_some()
+    };
+    if known {
         return Ok(true);
     }
     let (who, key) = (def.tenant.clone(), id.clone());
@@ -136,7 +174,7 @@ async fn still_stored(state: &AppState, def: &Arc<WorkerDef>) -> Result<bool, Ap
         .write()
         .unwrap_or_else(|e| e.into_inner());
     if stored {
-        verified.insert(id, Instant::now());
+        verified.insert(id, (), Instant::now());
         return Ok(true);
     }
     drop(verified);
@@ -217,4 +255,32 @@ pub(super) async fn find(
     }
     refresh_code_features(state, tenant);
     Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_entries_are_swept_out_as_the_map_grows_and_fresh_ones_stay() {
+        let mut fresh: Fresh<usize, ()> = Fresh::default();
+        let old = Instant::now()
+            .checked_sub(NAME_TTL * 2)
+            .expect("an instant two TTLs ago");
+        for key in 0..SWEEP_AT_LEAST {
+            fresh.insert(key, (), old);
+        }
+        assert!(fresh.get(&0).is_none(), "expired");
+        assert_eq!(fresh.map.len(), SWEEP_AT_LEAST);
+        // The next insert sweeps: only it is left.
+        fresh.insert(SWEEP_AT_LEAST, (), Instant::now());
+        assert_eq!(fresh.map.len(), 1);
+        assert!(fresh.get(&SWEEP_AT_LEAST).is_some());
+        // Fresh entries are never swept, and the next sweep waits for the map to double.
+        for key in 1..=4 * SWEEP_AT_LEAST {
+            fresh.insert(SWEEP_AT_LEAST + key, (), Instant::now());
+        }
+        assert_eq!(fresh.map.len(), 4 * SWEEP_AT_LEAST + 1);
+        assert!(fresh.sweep_at > fresh.map.len() / 2, "{}", fresh.sweep_at);
+    }
 }
