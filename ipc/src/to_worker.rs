@@ -195,7 +195,7 @@ pub enum Call {
         entrypoint: String,
         /// The method's name.
         method: String,
-        /// `[arg, ...]`, encoded.
+        /// `[arg, ...]`, encoded; or `{"get": 1}`: read the property `method` instead.
         args_json: Vec<u8>,
     },
     /// Call the `scheduled` handler (a cron trigger's event, protocol 12): the default export's

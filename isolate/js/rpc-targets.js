@@ -86,7 +86,7 @@ function rpcDropSession(session) {
  *  the session while it runs, so the stubs its answer brings are not released with the others. */
 async function rpcTargetCall(session, id, method, args) {
   if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
-  const encoded = rpcEncode(args); // a DataCloneError here: nothing was sent
+  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args); // a DataCloneError here: nothing was sent
   // A callback (the caller's argument) goes back through the call; a target to its session.
   const head = session.back === true
     ? { target: id, method }
@@ -162,7 +162,10 @@ async function rpcServe(exports, call, bytes) {
   const index = call.target >>> 0;
   if (index >= exports.list.length) throw new TypeError("RPC: no such RpcTarget");
   const target = exports.list[index];
-  const args = rpcDecode(JSONParse(utf8DecodeStripBOM(bytes)));
+  const sent = JSONParse(utf8DecodeStripBOM(bytes));
+  // `await stub.name`: a property of the RpcTarget's class (a function's are not offered).
+  if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
+  const args = rpcDecode(sent);
   const list = ArrayIsArray(args) ? args : [];
   if (typeof target === "function") return ReflectApply(target, undefined, list);
   // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).

@@ -48,6 +48,14 @@ const RPC_DOM_NAMES = { __proto__: null, OperationError: 1, NotAllowedError: 1, 
 // a callee never runs as one.
 const RPC_RESERVED = { __proto__: null, then: 1, constructor: 1, fetch: 1, connect: 1, toJSON: 1, valueOf: 1, toString: 1 };
 
+// The arguments of a property read (`await stub.name`) rather than a call: it crosses as the
+// argument list's place's `{"get": 1}` (RPC_GET_JSON), and the callee reads the property
+// (rpcPropertyOf).
+const RPC_GET = ObjectFreeze({ __proto__: null });
+const RPC_GET_JSON = { get: 1 };
+const rpcIsGet = (args) => args !== null && typeof args === "object" && !ArrayIsArray(args) && args.get === 1;
+const RpcPromiseFinally = Promise.prototype.finally;
+
 // Where an encoding is going, for its errors: `RPC: ... cannot cross to another worker`.
 const RPC_TO_WORKER = { __proto__: null, where: "RPC", to: "another worker" };
 const rpcCloneError = (dest, what) => new DOMException(`${dest.where}: ${what} cannot cross to ${dest.to}`, "DataCloneError");
@@ -231,7 +239,8 @@ async function rpcCall(target, method, args) {
   // Functions and RpcTargets among the arguments cross as the callee's stubs of them, which it
   // may call while this call waits (callbacks, rpc-targets.js).
   const exports = rpcExports();
-  const encoded = rpcEncode(args, RPC_TO_WORKER, exports); // a DataCloneError here: nothing was sent
+  // A DataCloneError here: nothing was sent.
+  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports);
   const head = await rpcHead(target);
   head.method = method;
   const call = target.object !== undefined ? "do.call" : "service.call";
@@ -384,7 +393,8 @@ function rpcStub(target) {
 
 /** A frozen object whose every string property but the reserved names is a method calling
  *  `call(name, args)`; `own(property)` answers first for the properties it has (a value other
- *  than undefined). */
+ *  than undefined). Each method is also a thenable, as Cloudflare's stubs' are: awaiting it
+ *  (`await stub.name`) reads the remote property instead, `call(name, RPC_GET)`, anew each time. */
 function rpcMethodProxy(call, own) {
   const methods = new RpcMap();
   return new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
@@ -396,6 +406,17 @@ function rpcMethodProxy(call, own) {
       let method = MapGet(methods, property);
       if (method === undefined) {
         method = (...args) => call(property, args);
+        const read = () => call(property, RPC_GET);
+        const then = (onFulfilled, onRejected) => promiseThen(read(), onFulfilled, onRejected);
+        const thenables = {
+          __proto__: null,
+          then,
+          catch: (onRejected) => then(undefined, onRejected),
+          finally: (onFinally) => ReflectApply(RpcPromiseFinally, read(), [onFinally]),
+        };
+        for (const name of ["then", "catch", "finally"]) {
+          ObjectDefineProperty(method, name, { value: thenables[name], writable: false, enumerable: false, configurable: false });
+        }
         MapSet(methods, property, method);
       }
       return method;
@@ -502,12 +523,31 @@ function rpcMethodOf(target, name) {
   return undefined;
 }
 
-/** Runs one RPC call of the module `ns`: JSON text {"ok": encoded} or {"error": {name, message}}. */
+/** The value `target` offers over RPC as its property `name` (the caller's `await stub.name`): a
+ *  getter's result, or a value, found on its prototypes below Object.prototype (its own fields
+ *  are not offered, as Cloudflare's are not); a method comes bound to `target` (the caller gets
+ *  a function stub); undefined when there is none. */
+function rpcPropertyOf(target, name) {
+  if (name in RPC_RESERVED) return undefined;
+  for (let o = ObjectGetPrototypeOf(target), hops = 0; o !== null && o !== ObjectPrototype && hops < 100; o = ObjectGetPrototypeOf(o), hops++) {
+    const d = ObjectGetOwnPropertyDescriptor(o, name);
+    if (d === undefined) continue;
+    if (typeof d.get === "function") return ReflectApply(d.get, target, []);
+    if (typeof d.value !== "function") return d.value;
+    const method = d.value;
+    return (...args) => ReflectApply(method, target, args);
+  }
+  return undefined;
+}
+
+/** Runs one RPC call of the module `ns`: JSON text {"ok": encoded} or {"error": {name, message}}.
+ *  Arguments `{"get": 1}` read a property instead (rpcPropertyOf). */
 async function rpcInvoke(ns, payload, ctx) {
   try {
     const call = JSONParse(payload);
+    const get = rpcIsGet(call.args);
     // The caller's functions and RpcTargets: stubs it serves while this call runs.
-    const args = rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });
+    const args = get ? [] : rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];
     const env = workerEnv() ?? makeEnv(call.env);
@@ -515,13 +555,15 @@ async function rpcInvoke(ns, payload, ctx) {
     if (object !== null) {
       // A Durable Object's call: its one instance, behind its gates (durable.js).
       const method = `${call.method}`;
-      const result = await lazyInternals("durable").deliver(object, handler, env, ctx, (target) => {
+      const durable = lazyInternals("durable");
+      const run = get ? (target) => rpcPropertyOf(target, method) : (target) => {
         const f = rpcMethodOf(target, method);
         if (f === undefined) throw new TypeError(`the Durable Object class ${JSONStringify(name)} has no RPC method ${JSONStringify(method)}`);
         return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
-      }, method, args); // the method and arguments: a WebSocket's event is durable.js's own
+      };
+      // The method and arguments: a WebSocket's event is durable.js's own.
+      const result = await durable.deliver(object, handler, env, ctx, run, get ? undefined : method, args);
       // Its targets' calls go through the object's gates too, as calls of its own.
-      const durable = lazyInternals("durable");
       return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run));
     }
     let target;
@@ -532,6 +574,7 @@ async function rpcInvoke(ns, payload, ctx) {
     } else {
       throw new TypeError(`the worker has no entrypoint ${JSONStringify(name)}`);
     }
+    if (get) return await rpcAnswer(await rpcPropertyOf(target, `${call.method}`));
     const method = rpcMethodOf(target, `${call.method}`);
     if (method === undefined) throw new TypeError(`the entrypoint ${JSONStringify(name)} has no RPC method ${JSONStringify(`${call.method}`)}`);
     const result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);

@@ -243,7 +243,7 @@ impl Worker {
 
     /// Starts an RPC call: method `method` of the main module's export `entrypoint` (empty for
     /// the default export) with `args_json`, the runtime's structured-clone encoding of the
-    /// argument list (`js/rpc.js`). The task answers JSON text: `{"ok": <encoded value>}` or
+    /// argument list (`js/rpc.js`), or `{"get": 1}` to read the property `method` instead. The task answers JSON text: `{"ok": <encoded value>}` or
     /// `{"error": {"name", "message"}}` for what the method threw.
     pub fn start_rpc(
         &mut self,
@@ -255,12 +255,19 @@ impl Worker {
         let id = self.new_task(Kind::Call);
         // Checked as JSON and passed on as written: a string may hold a lone surrogate, which
         // JavaScript has and a Rust string does not (the runtime parses it).
+        // A property read (`await stub.name`) sends `{"get": 1}` in the list's place.
+        let read = || {
+            serde_json::from_str::<serde_json::Value>(args_json)
+                .is_ok_and(|v| v == serde_json::json!({ "get": 1 }))
+        };
         let args: &serde_json::value::RawValue = match serde_json::from_str(args_json) {
-            Ok(args) if args_json.trim_start().starts_with('[') => args,
+            Ok(args) if args_json.trim_start().starts_with('[') || read() => args,
             _ => {
                 self.fail(
                     id,
-                    RunError::InvalidInput("the RPC arguments are not a JSON array".into()),
+                    RunError::InvalidInput(
+                        "the RPC arguments are not a JSON array (nor a property read)".into(),
+                    ),
                 );
                 return TaskId(id);
             }

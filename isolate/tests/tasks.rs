@@ -557,7 +557,8 @@ fn background_work_calls_the_host_after_the_response_until_its_task_ends() {
 #[test]
 fn an_rpc_task_calls_a_method_with_decoded_arguments_and_answers_encoded() {
     let src = "export default { add(a, b) { return a + b; }, kinds(u8, d, m, s) { return [u8 instanceof Uint8Array, d instanceof Date, m instanceof Map, s instanceof Set, u8.length, m.get('k')]; }, async slow() { await new Promise((r) => setTimeout(r, 20)); return { $: 'own dollar' }; }, throws() { throw new RangeError('nope'); } };
-export const Obj = { twice(x) { return x * 2; } };";
+export const Obj = { twice(x) { return x * 2; } };
+export class Api { constructor() { this.own = 1; } get v() { return 7; } }";
     let mut worker = loaded(limits(), src);
     let env = serde_json::json!({});
     let add = worker.start_rpc("", "add", "[2, 3]", &env);
@@ -573,6 +574,10 @@ export const Obj = { twice(x) { return x * 2; } };";
     let inherited = worker.start_rpc("", "toString", "[]", &env);
     let missing = worker.start_rpc("Nope", "x", "[]", &env);
     let bad = worker.start_rpc("", "add", "{}", &env);
+    // `{"get": 1}` reads a property of the class (`await stub.v`), never an own field.
+    let getter = worker.start_rpc("Api", "v", r#"{"get": 1}"#, &env);
+    let own = worker.start_rpc("Api", "own", r#"{"get":1}"#, &env);
+    let not_get = worker.start_rpc("Api", "v", r#"{"get": 2}"#, &env);
     let events = drive(&mut worker, |e| answered(e, slow).is_some());
     let get = |task| json(answered(&events, task).expect("answered"));
     assert_eq!(get(add), serde_json::json!({ "ok": 5 }));
@@ -598,6 +603,12 @@ export const Obj = { twice(x) { return x * 2; } };";
         ),
         "arguments that are not a list are refused before any code runs"
     );
+    assert_eq!(get(getter), serde_json::json!({ "ok": 7 }));
+    assert_eq!(get(own), serde_json::json!({ "ok": { "$": "u" } }));
+    assert!(matches!(
+        answered(&events, not_get).expect("answered").result,
+        Err(RunError::InvalidInput(_))
+    ));
 }
 
 /// A call that continues a stream the request holds (`fetch.read`, `body.write`, ...) never

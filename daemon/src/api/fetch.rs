@@ -180,6 +180,7 @@ pub async fn fetch(
         after_logs: Some(state.logs.after_answer(&id)),
         keep: None,
         session: None,
+        queued: None,
     };
     let job = Job::Call { def, call, streams };
     let outcome = state.pool.submit(&tenant, job).await?;

@@ -83,7 +83,9 @@ pub(super) async fn fetch(
     chain: Chain,
     resources: &Resources,
 ) -> Result<(Value, Vec<u8>), Value> {
-    let crate::api::worker_fetch::Callee { def, keep, .. } = callee;
+    let crate::api::worker_fetch::Callee {
+        def, keep, queued, ..
+    } = callee;
     let incarnation = def.id;
     let request = decode_request(request).map_err(|e| refusal("TypeError", e.to_string()))?;
     if request.upload.is_some() {
@@ -111,6 +113,7 @@ pub(super) async fn fetch(
         after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep,
         session: None,
+        queued,
     };
     let who = "the Durable Object";
     let outcome = state

@@ -18,6 +18,8 @@
 //!   the pool as a Loader worker of its own: one isolate, which constructs the class once
 //!   (`isolate/js/durable.js`); a call for an object past the live caps is refused at once with
 //!   a `QuotaExceededError`;
+//! - a request's calls to one object reach it in the order the request made them ([`CallOrder`]),
+//!   as Cloudflare delivers a stub's calls;
 //! - calls count against the request's chain of binding calls as service calls do (budget and
 //!   depth); an object calling itself runs as another task of the same isolate, so it does not
 //!   wait for itself;
@@ -27,6 +29,7 @@
 //!
 //! Trusts: the call context the supervisor attached; nothing in the payload.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -37,8 +40,8 @@ use super::AppState;
 use crate::objects::directory::{valid_id, ObjectKey};
 use crate::objects::Objects;
 use crate::supervisor::bindings::Binding;
-use crate::supervisor::Keep;
-use crate::supervisor::{CallContext, HostCalls};
+use crate::supervisor::{CallContext, HostCalls, Keep, Queued, Resources};
+use tokio::sync::oneshot;
 
 #[path = "object_alarms.rs"]
 mod alarms;
@@ -155,7 +158,9 @@ impl ObjectCalls {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
                 let me = Arc::clone(&me);
-                async move { me.answer(op, context, payload).await }
+                // Taken here, synchronously, in the order the request made its calls.
+                let turn = CallOrder::turn(&context.resources, &payload);
+                async move { me.answer(op, context, payload, turn).await }
             });
         }
     }
@@ -165,6 +170,7 @@ impl ObjectCalls {
         op: &str,
         context: CallContext,
         payload: Vec<u8>,
+        (before, queued): Turn,
     ) -> Result<Vec<u8>, String> {
         let state = self
             .state
@@ -254,10 +260,15 @@ impl ObjectCalls {
             Err(full) => return Ok(refusal("QuotaExceededError", full.0)),
         };
         let in_flight = InFlight::held(&self.objects, &key, &def);
+        // The request's call before this one to the object is queued to its process (or failed).
+        if let Some(before) = before {
+            let _ = before.await;
+        }
         let callee = super::worker_fetch::Callee {
             def,
             entrypoint: class_name.clone(),
             keep: Some(in_flight),
+            queued: Some(queued),
         };
         let answer = if op == "do.call" {
             let resources = &context.resources;
@@ -280,6 +291,54 @@ impl ObjectCalls {
         })
     }
 }
+
+/// A call's place in its request's order: the request's call before it to the same object, to
+/// wait for, and what tells the next one.
+type Turn = (Option<oneshot::Receiver<()>>, Queued);
+
+/// The order a request's calls to one object reach it in: the order the request made them (as
+/// Cloudflare delivers a stub's calls). A call waits until the request's call before it to the
+/// same object (binding, id) is queued to its worker process, or has failed; calls queued to one
+/// process reach the object's isolate in that order (`Ticket::on_queued`). Kept in the request's
+/// `Resources`: it ends with the request.
+#[derive(Default)]
+struct CallOrder {
+    /// (binding, id) → what the request's last call to it tells.
+    last: HashMap<(String, String), oneshot::Receiver<()>>,
+}
+
+impl CallOrder {
+    /// The next call's turn, from its payload's head (a payload without one is refused later:
+    /// it waits for nothing).
+    fn turn(resources: &Resources, payload: &[u8]) -> Turn {
+        let (queued, told) = Queued::new();
+        let key = crate::storage::split(payload).ok().map(|(head, _)| {
+            let field = |name: &str| {
+                head.get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (field("binding"), field("id"))
+        });
+        let before = key.and_then(|key| {
+            resources.shared::<CallOrder, _>(|order| {
+                // Past a few objects, those whose last call is queued already are forgotten: what
+                // is kept is bounded by the calls not yet queued, not by the ids a request names.
+                if order.last.len() >= SWEEP_ORDER_AT {
+                    order.last.retain(|_, told| {
+                        matches!(told.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+                    });
+                }
+                order.last.insert(key, told)
+            })
+        });
+        (before, queued)
+    }
+}
+
+/// How many objects' last calls [`CallOrder`] keeps before it forgets those already queued.
+const SWEEP_ORDER_AT: usize = 64;
 
 /// The worker whose log ring a call's console lines go to (`GET /v1/workers/{id}/logs`): the
 /// definition's own, except for a live Durable Object's, which runs as a definition of its own

@@ -93,6 +93,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                     def,
                     entrypoint: String::new(),
                     keep: None,
+                    queued: None,
                 },
                 request,
                 upload,

@@ -4,7 +4,8 @@
 //!
 //! Host calls (payloads framed like storage calls: `u32 LE head_len`, JSON head, bytes):
 //! - `service.call` `{binding, method, worker?, entrypoint?}` + the encoded argument list (JSON
-//!   text, `isolate/js/rpc.js`) → `{}` + the target's answer (`{"ok"}` or `{"error"}`, encoded);
+//!   text, `isolate/js/rpc.js`; `{"get": 1}` for a property read, `await stub.name`) → `{}` +
+//!   the target's answer (`{"ok"}` or `{"error"}`, encoded);
 //! - `service.fetch` `{binding, worker?, entrypoint?, call?}` + a `fetch` request frame → a
 //!   `fetch` answer frame (as the egress gateway's), both bodies streamed (`service_fetch`: the
 //!   egress gateway's `fetch.read`, `fetch.cancel`, and `fetch.abort` naming `call`);
@@ -229,6 +230,7 @@ impl Services {
                     def,
                     entrypoint,
                     keep: None,
+                    queued: None,
                 };
                 if op == "service.call" {
                     let resources = &context.resources;
@@ -384,6 +386,7 @@ pub(super) async fn rpc(
         def,
         entrypoint,
         keep,
+        queued,
     } = callee;
     let method = head
         .get("method")
@@ -404,6 +407,7 @@ pub(super) async fn rpc(
             after_logs: Some(state.logs.after_answer(&id)),
             keep,
             session: Some(session as crate::supervisor::Session),
+            queued,
             ..Streams::default()
         };
         let (state, tenant, id) = (Arc::clone(state), tenant.to_owned(), id.clone());

@@ -20,8 +20,8 @@ use super::error::error_code;
 use super::AppState;
 use crate::egress::{FetchRequest, UploadStream, WorkerAnswer};
 use crate::supervisor::body::{self, BodyIn};
-use crate::supervisor::Keep;
 use crate::supervisor::{Chain, Job, Streams, WorkerDef};
+use crate::supervisor::{Keep, Queued};
 
 /// Why the fetch failed: the name of the error the caller throws, and its message.
 pub(super) struct Refused {
@@ -40,6 +40,8 @@ pub(super) struct Callee {
     pub entrypoint: String,
     /// Held until the call's work is over (see `Streams::keep`).
     pub keep: Option<Keep>,
+    /// Told once the call is queued to its worker process (see `Streams::queued`).
+    pub queued: Option<Queued>,
 }
 
 /// Calls `callee`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
@@ -58,6 +60,7 @@ pub(super) async fn deliver(
         def,
         entrypoint,
         keep,
+        queued,
     } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
     let id = super::objects::log_ring_of(state, &def);
@@ -80,6 +83,7 @@ pub(super) async fn deliver(
         after_logs: Some(state.logs.after_answer(&id)),
         keep,
         session: None,
+        queued,
     };
     let outcome = state
         .pool

@@ -110,6 +110,28 @@ pub struct Streams {
     pub keep: Option<Keep>,
     /// What its host calls' handlers find in their context (`Caller::session`).
     pub session: Option<super::host_calls::Session>,
+    /// Told once the call's frame is queued to its worker process (`Ticket::on_queued`): a
+    /// Durable Object's next call from the same request waits for it (`api::objects`).
+    pub queued: Option<Queued>,
+}
+
+/// Tells its receiver once, when a call's frame is queued to its worker process (see
+/// [`Streams::queued`]); the receiver hears an error instead if every clone is dropped untold.
+#[derive(Clone)]
+pub struct Queued(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+
+impl Queued {
+    pub fn new() -> (Queued, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Queued(Arc::new(std::sync::Mutex::new(Some(tx)))), rx)
+    }
+
+    pub fn tell(&self) {
+        let taken = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(tx) = taken {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// Takes the console lines a request made after its answer (see [`Streams::after_logs`]).

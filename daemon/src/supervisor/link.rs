@@ -285,6 +285,7 @@ impl Link {
             cancellable: request.cancellable,
             state: TicketState::Registered,
             answer: rx,
+            queued: None,
         })
     }
 

@@ -43,7 +43,9 @@ pub use held::{
 pub use host_calls::{
     render as render_host_calls, CallContext, Chain, HostCalls, Outbound, Resources, Session, Spent,
 };
-pub use jobs::{log_ring, Job, JobError, Keep, LogSink, Reply as JobReply, Streams, WorkerDef};
+pub use jobs::{
+    log_ring, Job, JobError, Keep, LogSink, Queued, Reply as JobReply, Streams, WorkerDef,
+};
 pub use link::lookout;
 pub use memory_cap::{CgroupRequired, MemoryCap};
 pub use pool::{Pool, TenantNames};

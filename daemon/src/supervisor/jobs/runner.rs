@@ -196,8 +196,10 @@ pub async fn serve_job(
         Job::Call {
             def,
             mut call,
-            streams,
+            mut streams,
         } => {
+            // Told at the first attempt's queueing, or dropped if it never is.
+            let mut queued = streams.queued.take();
             let limits = capped(def.limits, runner.caps());
             // The worker's own event limit (`limits.eventWallMs`), then a quarantine's cap.
             if let Some(ms) = def.event_wall_ms {
@@ -226,13 +228,17 @@ pub async fn serve_job(
                     }
                     LoadResult::Failed(e) => return Err(e.into()),
                 };
-                let Ok(ticket) = runner
-                    .link
-                    .register(request(true, MessageKind::Outcome, true))
+                let Ok(mut ticket) =
+                    runner
+                        .link
+                        .register(request(true, MessageKind::Outcome, true))
                 else {
                     return Err(Failure::NotSent(Job::Call { def, call, streams }));
                 };
                 let request = ticket.id();
+                if let Some(queued) = queued.take() {
+                    ticket.on_queued(move || queued.tell());
+                }
                 let invoke = ToWorker::Invoke {
                     request_id: request,
                     worker_id: def.id,

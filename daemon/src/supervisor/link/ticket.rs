@@ -30,11 +30,20 @@ pub struct Ticket<'a> {
     pub(super) cancellable: bool,
     pub(super) state: TicketState,
     pub(super) answer: oneshot::Receiver<ToSupervisor>,
+    /// Run once the frame is queued (see [`Ticket::on_queued`]).
+    pub(super) queued: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Ticket<'_> {
     pub fn id(&self) -> RequestId {
         self.id
+    }
+
+    /// Runs `queued` once the exchange's frame is in the link's outbox, whose frames the worker
+    /// reads in order: what is queued after it reaches the worker after it. Dropped unrun if the
+    /// frame never is.
+    pub fn on_queued(&mut self, queued: impl FnOnce() + Send + 'static) {
+        self.queued = Some(Box::new(queued));
     }
 
     /// Sends `message` (which must carry [`Ticket::id`]) and waits for its answer, for at most
@@ -76,6 +85,9 @@ impl Ticket<'_> {
             return Err(AskError::Lost(self.lost_because()));
         }
         self.state = TicketState::Sent;
+        if let Some(queued) = self.queued.take() {
+            queued();
+        }
         let sent = Instant::now();
         loop {
             let since = sent.max(self.link.table().last_heard);
