@@ -7,6 +7,8 @@
 //! read as `undefined`; a getter's throw reaches the caller typed. The same holds for a service
 //! binding's `WorkerEntrypoint`, a Durable Object's stub, an `RpcTarget` a method returned, and
 //! an `RpcTarget` the caller passed as an argument (read by the callee while the call waits).
+//! A call's pending result is usable before it settles (promise pipelining): its members are
+//! methods and properties of the result to come, through stubs and plain objects alike.
 mod common;
 
 use common::*;
@@ -26,6 +28,7 @@ export default class Api extends WorkerEntrypoint {
   get broken() { throw new RangeError("no version here"); }
   add(a, b) { return a + b; }
   counter(n) { return new Counter(n); }
+  nested() { return { inner: new Counter(7), list: [new Counter(8)], data: { deep: 9 } }; }
   async inspect(visitor) { return `${await visitor.name} / ${await visitor.hidden} / ${await visitor.greet("callee")}`; }
 }
 Api.prototype.label = "a prototype value";
@@ -63,6 +66,14 @@ export default { async fetch(req, env) {
   c[Symbol.dispose]();
   out.inspected = await env.S.inspect(new Visitor());
   out.stubThenable = typeof env.S.then;
+  // Pipelining: no await between the steps.
+  out.piped = await env.S.counter(10).increment();
+  out.pipedRead = await env.S.counter(3).value;
+  out.pipedNested = [await env.S.nested().inner.increment(), await env.S.nested().list[0].increment(), await env.S.nested().data.deep];
+  try { await env.S.counter(1).nothing(); } catch (e) { out.pipedMissing = e.name; }
+  try { await env.S.broken.value; } catch (e) { out.pipedBroken = `${e.name}: ${e.message}`; }
+  try { await env.S.add(1, 2).increment(); } catch (e) { out.pipedOnNumber = `${e.name}: ${e.message}`; }
+  out.pipedThen = await env.S.add(1, 2).then((v) => v * 2);
   return Response.json(out);
 } };
 "#;
@@ -99,6 +110,10 @@ fn awaiting_a_stubs_member_reads_what_the_remote_class_offers_and_nothing_of_its
             "value": 4, "after": 5, "later": 50,
             "inspected": "visitor / undefined / hi callee",
             "stubThenable": "undefined",
+            "piped": 11, "pipedRead": 3, "pipedNested": [8, 9, 9],
+            "pipedMissing": "TypeError", "pipedBroken": "RangeError: no version here",
+            "pipedOnNumber": "TypeError: RPC: the result has no method \"increment\"",
+            "pipedThen": 6,
         }),
         "{text}"
     );

@@ -58,7 +58,7 @@ function rpcTargetStub(session, id, isFunction) {
   const call = (method, args) => rpcTargetCall(session, id, method, args);
   const disposeAsync = async () => dispose();
   if (isFunction) {
-    const f = (...args) => call("", args);
+    const f = (...args) => rpcPipeline(call("", args));
     if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
     if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, { value: disposeAsync, writable: false, enumerable: false, configurable: false });
     rpcAddStub(rpcStubs, f);

@@ -394,7 +394,8 @@ function rpcStub(target) {
 /** A frozen object whose every string property but the reserved names is a method calling
  *  `call(name, args)`; `own(property)` answers first for the properties it has (a value other
  *  than undefined). Each method is also a thenable, as Cloudflare's stubs' are: awaiting it
- *  (`await stub.name`) reads the remote property instead, `call(name, RPC_GET)`, anew each time. */
+ *  (`await stub.name`) reads the remote property instead, `call(name, RPC_GET)`, anew each time;
+ *  and its members pipeline on that read (`await stub.name.field`; rpcPipeline). */
 function rpcMethodProxy(call, own) {
   const methods = new RpcMap();
   return new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
@@ -405,21 +406,76 @@ function rpcMethodProxy(call, own) {
       if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
       let method = MapGet(methods, property);
       if (method === undefined) {
-        method = (...args) => call(property, args);
-        const read = () => call(property, RPC_GET);
-        const then = (onFulfilled, onRejected) => promiseThen(read(), onFulfilled, onRejected);
-        const thenables = {
-          __proto__: null,
-          then,
-          catch: (onRejected) => then(undefined, onRejected),
-          finally: (onFinally) => ReflectApply(RpcPromiseFinally, read(), [onFinally]),
-        };
-        for (const name of ["then", "catch", "finally"]) {
-          ObjectDefineProperty(method, name, { value: thenables[name], writable: false, enumerable: false, configurable: false });
-        }
+        // Called, the method; awaited, the property read anew (and its members pipelined).
+        method = rpcPipelineNode(() => call(property, RPC_GET), (args) => rpcPipeline(call(property, args)), ObjectFreeze(() => {}), false);
         MapSet(methods, property, method);
       }
       return method;
+    },
+    set() { return false; },
+    defineProperty() { return false; },
+    deleteProperty() { return false; },
+    setPrototypeOf() { return false; },
+  });
+}
+
+// Names a pending result never offers as its result's members (a result's stub's `fetch` is).
+const RPC_PIPELINE_RESERVED = { __proto__: null, constructor: 1, toJSON: 1, valueOf: 1, toString: 1 };
+
+/** An RPC call's pending result `promise` as Cloudflare's RpcPromise: awaitable, and usable
+ *  before it settles (promise pipelining): each string member but a few reserved names is a
+ *  method that calls that member of the result once it comes, and, awaited, reads it, and has
+ *  members of its own in turn; so `await stub.counter(5).increment()` and
+ *  `await stub.nested().a.value` work without awaiting each step. (The steps still cross one
+ *  after the other: nothing is sent before the result a step needs has come, and a member is
+ *  read only when it is awaited.) */
+function rpcPipeline(promise) {
+  return rpcPipelineNode(() => promise, null, ObjectFreeze(ObjectCreate(null)));
+}
+
+// A node of a pipeline: `valueOf()` makes the promise of its value (once, at the first use;
+// at every use unless `once`: a stub's member, read anew at each await), `invoke(args)` calls it
+// (a member), and `target` is what the proxy stands for (a function for a member, so it can be
+// called).
+function rpcPipelineNode(valueOf, invoke, target, once = true) {
+  let made = null;
+  const value = () => {
+    if (!once) return valueOf();
+    if (made === null) made = valueOf();
+    return made;
+  };
+  const then = (onFulfilled, onRejected) => promiseThen(value(), onFulfilled, onRejected);
+  const own = {
+    __proto__: null,
+    then,
+    catch: (onRejected) => then(undefined, onRejected),
+    finally: (onFinally) => ReflectApply(RpcPromiseFinally, value(), [onFinally]),
+  };
+  const members = new RpcMap();
+  const memberOf = (result, property) => (result === null || result === undefined ? undefined : result[property]);
+  return new RpcProxy(target, {
+    __proto__: null,
+    apply(_, __, args) {
+      return invoke(args);
+    },
+    get(_, property) {
+      if (property === "then" || property === "catch" || property === "finally") return own[property];
+      if (typeof property !== "string" || property in RPC_PIPELINE_RESERVED) return undefined;
+      let member = MapGet(members, property);
+      if (member === undefined) {
+        member = rpcPipelineNode(
+          () => promiseThen(value(), (result) => memberOf(result, property)),
+          (args) => rpcPipeline(promiseThen(value(), (result) => {
+            const f = memberOf(result, property);
+            if (typeof f !== "function") throw new TypeError(`RPC: the result has no method ${JSONStringify(property)}`);
+            return ReflectApply(f, result, args);
+          })),
+          ObjectFreeze(() => {}),
+          once,
+        );
+        MapSet(members, property, member);
+      }
+      return member;
     },
     set() { return false; },
     defineProperty() { return false; },
