@@ -95,6 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 body_streamed: true,
                 entrypoint: String::new(),
                 encode_body: true,
+                props_json: br#"{"user":"u1"}"#.to_vec(),
             },
         },
         ToWorker::Invoke {
@@ -104,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 entrypoint: "Api".into(),
                 method: "add".into(),
                 args_json: b"[1,{\"$\":\"u\"}]".to_vec(),
+                props_json: Vec::new(),
             },
         },
         ToWorker::Invoke {

@@ -54,7 +54,8 @@
 //! `Call::Scheduled` and `Call::Queue` (an event's own wall-clock limit), protocol 15
 //! `Call::Alarm` (a Durable Object's alarm under such a limit), protocol 16 `HostCall::cpu_left_us`
 //! and `HostReply::cpu_us` (a synchronous call's CPU allowance and the supervisor's CPU spent on
-//! it, charged to its request).
+//! it, charged to its request), protocol 17 `Call::Fetch::props_json` and `Call::Rpc::props_json`
+//! (`ctx.props`).
 //!
 //! # Example: a receive loop over any byte source
 //!

@@ -15,7 +15,7 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// Version of the wire format. Carried in every frame header and restated by `Hello` / `Ready`.
-pub const PROTOCOL_VERSION: u8 = 16;
+pub const PROTOCOL_VERSION: u8 = 17;
 /// First two bytes of every frame (`"SK"`, for Stockade).
 pub const MAGIC: [u8; 2] = *b"SK";
 /// Bytes in a frame header: magic (2), version (1), message kind (1), payload length (u32 LE).

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | `Hello` | `protocol_version: u8` |
 //! | `LoadWorker` | `request_id: u64, worker_id: [u8; 32], tenant: str, main_module: str, modules: list<(name: str, kind: tag, bytes)>, env: list<(name: str, value: str (JSON text))>, limits: 7 × u32, profile: tag, compatibility_date: str, compatibility_flags: list<str>` |
-//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool`, tag 3 `entrypoint: str, method: str, args_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64, wall_ms: u32`, tag 5 `queue: str, messages_json: bytes, bodies: bytes, wall_ms: u32`, or tag 6 `entrypoint: str, args_json: bytes, wall_ms: u32` |
+//! | `Invoke` | `request_id: u64, worker_id: [u8; 32], call` where `call` = tag 1 `arg_json: bytes`, tag 2 `method: str, url: str, headers: list<(str, str)>, body: bytes, body_streamed: bool, entrypoint: str, encode_body: bool, props_json: bytes`, tag 3 `entrypoint: str, method: str, args_json: bytes, props_json: bytes`, tag 4 `cron: str, scheduled_time_ms: u64, wall_ms: u32`, tag 5 `queue: str, messages_json: bytes, bodies: bytes, wall_ms: u32`, or tag 6 `entrypoint: str, args_json: bytes, wall_ms: u32` |
 //! | `RunSnippet` | `request_id: u64, code: str, arg_json: bytes, limits: 7 × u32` |
 //! | `Dispose` | `request_id: u64, worker_id: [u8; 32]` |
 //! | `Shutdown` | (empty) |
@@ -185,6 +185,9 @@ pub enum Call {
         /// as Cloudflare does. False for a worker's own `fetch` (a service binding, a worker
         /// outbound), which, like a Workers `fetch()`, gets the body as the handler made it.
         encode_body: bool,
+        /// The `ctx.props` of the call (JSON text of an object; empty: none, `{}`): what the
+        /// service binding it came through carries (protocol 17).
+        props_json: Vec<u8>,
     },
     /// Call method `method` of entrypoint `entrypoint` (empty: the default export; else a named
     /// export, a `WorkerEntrypoint` class or an object) with arguments in the runtime's
@@ -197,6 +200,8 @@ pub enum Call {
         method: String,
         /// `[arg, ...]`, encoded; or `{"get": 1}`: read the property `method` instead.
         args_json: Vec<u8>,
+        /// The `ctx.props` of the call, as [`Call::Fetch`]'s (protocol 17).
+        props_json: Vec<u8>,
     },
     /// Call the `scheduled` handler (a cron trigger's event, protocol 12): the default export's
     /// `scheduled(controller, env, ctx)`, a `WorkerEntrypoint` class's `scheduled(controller)`,
@@ -590,6 +595,7 @@ impl Call {
                 body_streamed,
                 entrypoint,
                 encode_body,
+                props_json,
             } => {
                 w.u8(CALL_FETCH);
                 w.str(Field::Method, method)?;
@@ -599,16 +605,19 @@ impl Call {
                 w.bool(*body_streamed);
                 w.str(Field::RpcName, entrypoint)?;
                 w.bool(*encode_body);
+                w.bytes(Field::EnvValue, props_json)?;
             }
             Call::Rpc {
                 entrypoint,
                 method,
                 args_json,
+                props_json,
             } => {
                 w.u8(CALL_RPC);
                 w.str(Field::RpcName, entrypoint)?;
                 w.str(Field::RpcName, method)?;
                 w.bytes(Field::ArgJson, args_json)?;
+                w.bytes(Field::EnvValue, props_json)?;
             }
             Call::Scheduled {
                 cron,
@@ -659,11 +668,13 @@ impl Call {
                 body_streamed: r.bool()?,
                 entrypoint: r.string(Field::RpcName)?,
                 encode_body: r.bool()?,
+                props_json: r.byte_vec(Field::EnvValue)?,
             }),
             CALL_RPC => Ok(Call::Rpc {
                 entrypoint: r.string(Field::RpcName)?,
                 method: r.string(Field::RpcName)?,
                 args_json: r.byte_vec(Field::ArgJson)?,
+                props_json: r.byte_vec(Field::EnvValue)?,
             }),
             CALL_SCHEDULED => Ok(Call::Scheduled {
                 cron: r.string(Field::RpcName)?,

@@ -6,7 +6,7 @@
 //! 7: `Outcome::memory_bytes`; 8: `RenewalOverdue`; 9: `Call::Fetch::entrypoint`; 10:
 //! `Call::Fetch::encode_body`; 11: `Reply::Response::web_socket`; 12: `Call::Scheduled`; 13: `Call::Queue`;
 //! 14: `Call::Scheduled::wall_ms`, `Call::Queue::wall_ms`; 15: `Call::Alarm`; 16:
-//! `HostCall::cpu_left_us`, `HostReply::cpu_us`).
+//! `HostCall::cpu_left_us`, `HostReply::cpu_us`; 17: `Call::Fetch::props_json`, `Call::Rpc::props_json`).
 
 use stockade_ipc::{
     decode_frame, encode_to_vec, Call, Decoded, ErrorKind, ErrorReply, JailReport, Limits,
@@ -31,14 +31,14 @@ fn assert_golden<M: Message>(message: M, pieces: &[&[u8]]) {
 fn hello() {
     assert_golden(
         ToWorker::Hello {
-            protocol_version: 16,
+            protocol_version: 17,
         },
         &[
             b"SK",         // magic
-            &[0x10],       // version
+            &[0x11],       // version
             &[0x01],       // kind: Hello
             &[1, 0, 0, 0], // payload length
-            &[0x10],       // protocol_version
+            &[0x11],       // protocol_version
         ],
     );
 }
@@ -51,7 +51,7 @@ fn cancel() {
         },
         &[
             b"SK",
-            &[0x10, 0x08],
+            &[0x11, 0x08],
             &[8, 0, 0, 0],
             &[0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01], // request_id, little-endian
         ],
@@ -72,7 +72,7 @@ fn run_snippet_has_no_tenant() {
         },
         &[
             b"SK",
-            &[0x10, 0x04],
+            &[0x11, 0x04],
             &[46, 0, 0, 0],
             &[3, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[1, 0, 0, 0],
@@ -96,7 +96,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x10, 0x09],
+            &[0x11, 0x09],
             &[23, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[0x0D, 0x0C, 0x0B, 0x0A], // call_id
@@ -115,7 +115,7 @@ fn host_reply_ok_and_err() {
         },
         &[
             b"SK",
-            &[0x10, 0x09],
+            &[0x11, 0x09],
             &[23, 0, 0, 0],
             &[5, 0, 0, 0, 0, 0, 0, 0],
             &[1, 0, 0, 0],
@@ -139,7 +139,7 @@ fn host_call() {
         },
         &[
             b"SK",
-            &[0x10, 0x85], // kind: HostCall
+            &[0x11, 0x85], // kind: HostCall
             &[28, 0, 0, 0],
             &[6, 0, 0, 0, 0, 0, 0, 0],
             &[2, 0, 0, 0], // call_id
@@ -154,7 +154,7 @@ fn host_call() {
 
 #[test]
 fn shutdown_has_empty_payload() {
-    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x10, 0x07], &[0, 0, 0, 0]]);
+    assert_golden(ToWorker::Shutdown, &[b"SK", &[0x11, 0x07], &[0, 0, 0, 0]]);
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn load_worker() {
         }),
         &[
             b"SK",
-            &[0x10, 0x02],
+            &[0x11, 0x02],
             &[149, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0], // request_id
             &[0x11; 32],               // worker_id
@@ -231,12 +231,13 @@ fn invoke_fetch() {
                 body_streamed: true,
                 entrypoint: "Ep".into(),
                 encode_body: true,
+                props_json: Vec::new(),
             },
         },
         &[
             b"SK",
-            &[0x10, 0x03],
-            &[82, 0, 0, 0],
+            &[0x11, 0x03],
+            &[86, 0, 0, 0],
             &[42, 0, 0, 0, 0, 0, 0, 0],
             &[0xAA; 32],
             &[0x02], // Call::Fetch
@@ -253,8 +254,9 @@ fn invoke_fetch() {
             b"hi",
             &[0x01], // body_streamed
             &[2, 0, 0, 0],
-            b"Ep",   // entrypoint
-            &[0x01], // encode_body
+            b"Ep",         // entrypoint
+            &[0x01],       // encode_body
+            &[0, 0, 0, 0], // props_json: none
         ],
     );
 }
@@ -269,12 +271,13 @@ fn invoke_rpc() {
                 entrypoint: "Api".into(),
                 method: "add".into(),
                 args_json: b"[1,2]".to_vec(),
+                props_json: br#"{"a":1}"#.to_vec(),
             },
         },
         &[
             b"SK",
-            &[0x10, 0x03],
-            &[64, 0, 0, 0],
+            &[0x11, 0x03],
+            &[75, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0xBB; 32],
             &[0x03], // Call::Rpc
@@ -284,6 +287,8 @@ fn invoke_rpc() {
             b"add",
             &[5, 0, 0, 0],
             b"[1,2]",
+            &[7, 0, 0, 0],
+            br#"{"a":1}"#, // props_json
         ],
     );
 }
@@ -302,7 +307,7 @@ fn invoke_scheduled() {
         },
         &[
             b"SK",
-            &[0x10, 0x03],
+            &[0x11, 0x03],
             &[66, 0, 0, 0],
             &[8, 0, 0, 0, 0, 0, 0, 0],
             &[0xCC; 32],
@@ -330,7 +335,7 @@ fn invoke_queue() {
         },
         &[
             b"SK",
-            &[0x10, 0x03],
+            &[0x11, 0x03],
             &[66, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0xDD; 32],
@@ -360,7 +365,7 @@ fn invoke_alarm() {
         },
         &[
             b"SK",
-            &[0x10, 0x03],
+            &[0x11, 0x03],
             &[61, 0, 0, 0],
             &[10, 0, 0, 0, 0, 0, 0, 0],
             &[0xEE; 32],
@@ -389,7 +394,7 @@ fn ready() {
         },
         &[
             b"SK",
-            &[0x10, 0x81], // kind: Ready (high bit: worker -> supervisor)
+            &[0x11, 0x81], // kind: Ready (high bit: worker -> supervisor)
             &[9, 0, 0, 0],
             &[0x03],
             &[0x34, 0x12, 0, 0],
@@ -423,7 +428,7 @@ fn outcome_error_with_log() {
         }),
         &[
             b"SK",
-            &[0x10, 0x82],
+            &[0x11, 0x82],
             &[55, 0, 0, 0],
             &[7, 0, 0, 0, 0, 0, 0, 0],
             &[0x02], // Err
@@ -462,7 +467,7 @@ fn outcome_json_reply() {
         }),
         &[
             b"SK",
-            &[0x10, 0x82],
+            &[0x11, 0x82],
             &[47, 0, 0, 0],
             &[0xFF; 8],
             &[0x01], // Ok
@@ -501,7 +506,7 @@ fn outcome_streamed_response_and_finished() {
         }),
         &[
             b"SK",
-            &[0x10, 0x82],
+            &[0x11, 0x82],
             &[62, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01],                               // Ok
@@ -535,7 +540,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x10, 0x86],
+            &[0x11, 0x86],
             &[29, 0, 0, 0],
             &[9, 0, 0, 0, 0, 0, 0, 0],
             &[0x01], // Some
@@ -557,7 +562,7 @@ fn outcome_streamed_response_and_finished() {
         },
         &[
             b"SK",
-            &[0x10, 0x86],
+            &[0x11, 0x86],
             &[13, 0, 0, 0],
             &[1, 0, 0, 0, 0, 0, 0, 0],
             &[0x00],
@@ -574,7 +579,7 @@ fn renewal_overdue() {
         },
         &[
             b"SK",
-            &[0x10, 0x87], // kind: RenewalOverdue
+            &[0x11, 0x87], // kind: RenewalOverdue
             &[8, 0, 0, 0],
             &[0x40, 0x9C, 0, 0, 0, 0, 0, 0], // 40,000, little-endian
         ],

@@ -68,6 +68,7 @@ fn fetch(method: usize, url: usize, headers: Vec<(String, String)>, body: usize)
             body_streamed: false,
             entrypoint: String::new(),
             encode_body: false,
+            props_json: Vec::new(),
         },
     }
 }
@@ -264,6 +265,7 @@ fn invoke_caps() {
             entrypoint: text(entrypoint),
             method: text(method),
             args_json: vec![b' '; args],
+            props_json: Vec::new(),
         },
     };
     check_cap(Field::RpcName, |n| rpc(n, 0, 0));

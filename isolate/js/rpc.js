@@ -590,11 +590,23 @@ function rpcPropertyOf(target, name) {
     if (d === undefined) continue;
     if (typeof d.get === "function") return ReflectApply(d.get, target, []);
     if (typeof d.value !== "function") return d.value;
-    const method = d.value;
-    return (...args) => ReflectApply(method, target, args);
+    // One bound function per (object, method): reading it again exports the same target.
+    let bound = rpcWeakGet(rpcBoundMethods, target);
+    if (bound === undefined) {
+      bound = new RpcMap();
+      rpcWeakSet(rpcBoundMethods, target, bound);
+    }
+    let f = MapGet(bound, name);
+    if (f === undefined) {
+      const method = d.value;
+      f = (...args) => ReflectApply(method, target, args);
+      MapSet(bound, name, f);
+    }
+    return f;
   }
   return undefined;
 }
+const rpcBoundMethods = new RpcWeakMap();
 
 /** Runs one RPC call of the module `ns`: JSON text {"ok": encoded} or {"error": {name, message}}.
  *  Arguments `{"get": 1}` read a property instead (rpcPropertyOf). */

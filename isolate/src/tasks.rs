@@ -252,7 +252,27 @@ impl Worker {
         args_json: &str,
         env: &serde_json::Value,
     ) -> TaskId {
+        self.start_rpc_with(entrypoint, method, args_json, env, "")
+    }
+
+    /// [`Worker::start_rpc`] with `ctx.props` (`props_json`: JSON text of an object; empty:
+    /// `{}`), what the service binding the call came through carries.
+    pub fn start_rpc_with(
+        &mut self,
+        entrypoint: &str,
+        method: &str,
+        args_json: &str,
+        env: &serde_json::Value,
+        props_json: &str,
+    ) -> TaskId {
         let id = self.new_task(Kind::Call);
+        let Ok(props) = head::props(props_json) else {
+            self.fail(
+                id,
+                RunError::InvalidInput("ctx.props is not a JSON object".into()),
+            );
+            return TaskId(id);
+        };
         // Checked as JSON and passed on as written: a string may hold a lone surrogate, which
         // JavaScript has and a Rust string does not (the runtime parses it).
         // A property read (`await stub.name`) sends `{"get": 1}` in the list's place.
@@ -277,6 +297,7 @@ impl Worker {
             method,
             args,
             env,
+            props,
         };
         match serde_json::to_string(&payload) {
             Ok(payload) => self.start_invoke(id, ffi::STK_INVOKE_RPC, &payload, None),
@@ -354,7 +375,24 @@ impl Worker {
     /// an object with a `fetch` method; empty: the default export), as a service binding with
     /// an `entrypoint` calls it.
     pub fn start_fetch_at(&mut self, entrypoint: &str, request: &FetchRequest) -> TaskId {
+        self.start_fetch_with(entrypoint, request, "")
+    }
+
+    /// [`Worker::start_fetch_at`] with `ctx.props`, as [`Worker::start_rpc_with`]'s.
+    pub fn start_fetch_with(
+        &mut self,
+        entrypoint: &str,
+        request: &FetchRequest,
+        props_json: &str,
+    ) -> TaskId {
         let id = self.new_task(Kind::Fetch);
+        let Ok(props) = head::props(props_json) else {
+            self.fail(
+                id,
+                RunError::InvalidInput("ctx.props is not a JSON object".into()),
+            );
+            return TaskId(id);
+        };
         let headers = match head::normalize(&request.headers) {
             Ok(h) => h,
             Err(e) => {
@@ -370,6 +408,7 @@ impl Worker {
             streamed: request.body_streamed,
             encode: request.encode_body,
             entrypoint,
+            props,
         };
         match serde_json::to_string(&head) {
             Ok(head) => {

@@ -175,12 +175,16 @@ impl Thread {
                 body_streamed,
                 entrypoint,
                 encode_body,
+                props_json,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
                     Role::Snippet => serde_json::Value::Null,
                 };
-                h.worker.start_fetch_at(
+                let Ok(props) = String::from_utf8(props_json) else {
+                    return self.fail(id, ErrorKind::InvalidInput, "ctx.props is not UTF-8".into());
+                };
+                h.worker.start_fetch_with(
                     &entrypoint,
                     &FetchRequest {
                         method,
@@ -191,24 +195,29 @@ impl Thread {
                         encode_body,
                         env,
                     },
+                    &props,
                 )
             }
             Call::Rpc {
                 entrypoint,
                 method,
                 args_json,
+                props_json,
             } => {
                 let env = match &h.role {
                     Role::Loader { env, .. } => env.clone(),
                     Role::Snippet => serde_json::Value::Null,
                 };
-                match String::from_utf8(args_json) {
-                    Ok(args) => h.worker.start_rpc(&entrypoint, &method, &args, &env),
-                    Err(_) => {
+                match (String::from_utf8(args_json), String::from_utf8(props_json)) {
+                    (Ok(args), Ok(props)) => {
+                        h.worker
+                            .start_rpc_with(&entrypoint, &method, &args, &env, &props)
+                    }
+                    _ => {
                         return self.fail(
                             id,
                             ErrorKind::InvalidInput,
-                            "the RPC arguments are not UTF-8".into(),
+                            "the RPC arguments or ctx.props are not UTF-8".into(),
                         )
                     }
                 }

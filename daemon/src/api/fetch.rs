@@ -163,6 +163,7 @@ pub async fn fetch(
         entrypoint: String::new(),
         // The client gets the body encoded as its Content-Encoding says (gzip, br).
         encode_body: true,
+        props_json: Vec::new(),
     };
     let (out, stream) = body::channel();
     let (socket, client) = match upgrade {

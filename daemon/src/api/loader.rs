@@ -359,9 +359,13 @@ pub(super) async fn define(
         }
         env.push((k, v));
     }
+    if let Some(parent) = parent {
+        loopbacks_to(&mut env, &hex(&parent.id));
+    }
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
     if let Some(parent) = parent {
-        bindings::subset(&bindings, &parent.bindings).map_err(ApiError::Exceeds)?;
+        bindings::subset(&bindings, &parent.bindings, &hex(&parent.id))
+            .map_err(ApiError::Exceeds)?;
     }
     check_services(state, &tenant, &bindings).await?;
     state
@@ -477,6 +481,24 @@ pub(super) fn unserve(state: &AppState, ids: &[String]) -> Vec<Arc<WorkerDef>> {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
     defs
+}
+
+/// A Loader child's service bindings to its parent itself (the parent's `ctx.exports.Name`, which
+/// its runtime sends as `{"binding": "service", "self": true, ...}`, knowing no id) made to name
+/// the parent, `parent_id`, as stored. Elsewhere `self` is an unknown field (`bindings::parse`).
+fn loopbacks_to(env: &mut [(String, serde_json::Value)], parent_id: &str) {
+    for (_, value) in env.iter_mut() {
+        let Some(object) = value.as_object_mut() else {
+            continue;
+        };
+        if object.get("binding").and_then(|b| b.as_str()) == Some("service")
+            && object.get("self") == Some(&serde_json::Value::Bool(true))
+            && !object.contains_key("worker")
+        {
+            object.remove("self");
+            object.insert("worker".into(), parent_id.into());
+        }
+    }
 }
 
 /// Every service binding of `bindings` names a worker of `tenant` (a 400 naming the key otherwise).

@@ -103,6 +103,7 @@ pub(super) async fn fetch(
         body_streamed: false,
         entrypoint: key.class.clone(),
         encode_body: false,
+        props_json: Vec::new(),
     };
     let (out, stream) = body::channel();
     let streams = Streams {
@@ -334,6 +335,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         entrypoint: key.class.clone(),
         method: EVENT_METHOD.to_owned(),
         args_json: json!([event]).to_string().into_bytes(),
+        props_json: Vec::new(),
     };
     let streams = Streams {
         after_logs: Some(app.logs.after_answer(&key.log_ring())),

@@ -18,8 +18,9 @@
 //!   the pool as a Loader worker of its own: one isolate, which constructs the class once
 //!   (`isolate/js/durable.js`); a call for an object past the live caps is refused at once with
 //!   a `QuotaExceededError`;
-//! - a request's calls to one object reach it in the order the request made them ([`CallOrder`]),
-//!   as Cloudflare delivers a stub's calls;
+//! - a request's calls to one object reach its instance in the order the request made them
+//!   ([`CallOrder`]), as Cloudflare delivers a stub's calls, as long as that instance's process
+//!   lives (a call placed again after its process died or was recycled may overtake later ones);
 //! - calls count against the request's chain of binding calls as service calls do (budget and
 //!   depth); an object calling itself runs as another task of the same isolate, so it does not
 //!   wait for itself;
@@ -172,6 +173,11 @@ impl ObjectCalls {
         payload: Vec<u8>,
         (before, queued): Turn,
     ) -> Result<Vec<u8>, String> {
+        // First, the request's call before this one to the object is queued to its process (or
+        // over): a refusal of this one below then releases the next one no earlier.
+        if let Some(before) = before {
+            let _ = before.await;
+        }
         let state = self
             .state
             .get()
@@ -260,15 +266,12 @@ impl ObjectCalls {
             Err(full) => return Ok(refusal("QuotaExceededError", full.0)),
         };
         let in_flight = InFlight::held(&self.objects, &key, &def);
-        // The request's call before this one to the object is queued to its process (or failed).
-        if let Some(before) = before {
-            let _ = before.await;
-        }
         let callee = super::worker_fetch::Callee {
             def,
             entrypoint: class_name.clone(),
             keep: Some(in_flight),
             queued: Some(queued),
+            props: None,
         };
         let answer = if op == "do.call" {
             let resources = &context.resources;
@@ -298,9 +301,10 @@ type Turn = (Option<oneshot::Receiver<()>>, Queued);
 
 /// The order a request's calls to one object reach it in: the order the request made them (as
 /// Cloudflare delivers a stub's calls). A call waits until the request's call before it to the
-/// same object (binding, id) is queued to its worker process, or has failed; calls queued to one
-/// process reach the object's isolate in that order (`Ticket::on_queued`). Kept in the request's
-/// `Resources`: it ends with the request.
+/// same object (binding, id) is queued to a worker process, or is over unsent; calls queued to
+/// one process reach the object's isolate there in that order (`Ticket::on_queued`). A call
+/// placed again (its process died before it ran, or was retired) is queued anew elsewhere and
+/// may be overtaken. Kept in the request's `Resources`: it ends with the request.
 #[derive(Default)]
 struct CallOrder {
     /// (binding, id) → what the request's last call to it tells.

@@ -94,6 +94,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                     entrypoint: String::new(),
                     keep: None,
                     queued: None,
+                    props: None,
                 },
                 request,
                 upload,

@@ -194,15 +194,29 @@ impl Services {
         // A service fetch's streamed request body is let go of if the fetch never takes it.
         let _upload = (op == "service.fetch")
             .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
-        let (tenant, name) = context.binding_caller(Some(&state.pool.tenant_names()), &head)?;
-        let (binding, parent) = match (context.bindings.get(name), &context.caller.worker) {
-            (Some(b @ (Binding::Service { .. } | Binding::Loader)), Some(parent)) => {
-                (b.clone(), Arc::clone(parent))
-            }
-            _ => {
-                return Err(format!(
-                    "this worker has no service or loader binding named {name:?}"
-                ))
+        let (tenant, binding, parent) = if head.get("self") == Some(&Value::Bool(true)) {
+            // `ctx.exports.Name`: the worker calls an entrypoint of its own.
+            let tenant = state
+                .pool
+                .tenant_names()
+                .name(context.tenant)
+                .ok_or("unknown tenant")?;
+            let parent =
+                context.caller.worker.clone().ok_or(
+                    "ctx.exports reaches a worker's own entrypoints, and this is no worker",
+                )?;
+            (tenant, loopback(&parent, &head)?, parent)
+        } else {
+            let (tenant, name) = context.binding_caller(Some(&state.pool.tenant_names()), &head)?;
+            match (context.bindings.get(name), &context.caller.worker) {
+                (Some(b @ (Binding::Service { .. } | Binding::Loader)), Some(parent)) => {
+                    (tenant, b.clone(), Arc::clone(parent))
+                }
+                _ => {
+                    return Err(format!(
+                        "this worker has no service or loader binding named {name:?}"
+                    ))
+                }
             }
         };
         // Over budget or too deep, nothing runs.
@@ -214,7 +228,7 @@ impl Services {
         let answer = match op {
             "loader.get" | "loader.create" => {
                 if binding != Binding::Loader {
-                    return Err(format!("{name:?} is not a loader binding"));
+                    return Err("the binding is not a loader binding".into());
                 }
                 self.loader(&state, op, &tenant, &parent, &head, bytes)
                     .await
@@ -223,7 +237,7 @@ impl Services {
                 if let Err(refused) = check_binding_depth(&next, limits.max_binding_depth) {
                     return Ok(frame(&refused, &[]));
                 }
-                let (def, entrypoint) = self
+                let (def, entrypoint, props) = self
                     .target(&state, &tenant, &parent, &binding, &head)
                     .await?;
                 let callee = super::worker_fetch::Callee {
@@ -231,6 +245,7 @@ impl Services {
                     entrypoint,
                     keep: None,
                     queued: None,
+                    props,
                 };
                 if op == "service.call" {
                     let resources = &context.resources;
@@ -262,11 +277,17 @@ impl Services {
         parent: &WorkerDef,
         binding: &Binding,
         head: &Value,
-    ) -> Result<(Arc<WorkerDef>, String), String> {
-        let (worker, entrypoint) = match binding {
-            Binding::Service { worker, entrypoint } => {
-                (worker.clone(), entrypoint.clone().unwrap_or_default())
-            }
+    ) -> Result<(Arc<WorkerDef>, String, Option<String>), String> {
+        let (worker, entrypoint, props) = match binding {
+            Binding::Service {
+                worker,
+                entrypoint,
+                props,
+            } => (
+                worker.clone(),
+                entrypoint.clone().unwrap_or_default(),
+                props.clone(),
+            ),
             _ => {
                 let worker = head
                     .get("worker")
@@ -284,7 +305,7 @@ impl Services {
                     Some(Value::String(e)) if valid_name(e) => e.clone(),
                     Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
                 };
-                (worker.to_owned(), entrypoint)
+                (worker.to_owned(), entrypoint, None)
             }
         };
         // A name under a gradual deployment: a version by its shares, as a client's request.
@@ -292,7 +313,7 @@ impl Services {
         let def = super::names::find_serving(state, tenant, &worker, &choice)
             .await
             .map_err(|_| format!("the worker {worker} is not one of this tenant's (any more)"))?;
-        Ok((def, entrypoint))
+        Ok((def, entrypoint, props))
     }
 
     fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Children>> {
@@ -387,6 +408,7 @@ pub(super) async fn rpc(
         entrypoint,
         keep,
         queued,
+        props,
     } = callee;
     let method = head
         .get("method")
@@ -397,6 +419,7 @@ pub(super) async fn rpc(
         entrypoint,
         method: method.to_owned(),
         args_json: args.to_vec(),
+        props_json: props.map(String::into_bytes).unwrap_or_default(),
     };
     let id = super::objects::log_ring_of(state, &def);
     let pending = super::rpc_targets::CalleeSession::start(|session| {
@@ -459,4 +482,20 @@ fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
         return bytes.to_vec();
     }
     crate::storage::frame(head, bytes)
+}
+
+/// The binding of a worker's call to an entrypoint of its own (`ctx.exports.Name`, a head
+/// `{"self": true, "entrypoint"?, "props"?}`): this very version of `worker`, with the props its
+/// own code chose.
+fn loopback(worker: &WorkerDef, head: &Value) -> Result<Binding, String> {
+    let entrypoint = match head.get("entrypoint") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(e)) if valid_name(e) => Some(e.clone()),
+        Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
+    };
+    Ok(Binding::Service {
+        worker: hex(&worker.id),
+        entrypoint,
+        props: crate::supervisor::bindings::props_of(head.get("props"))?,
+    })
 }

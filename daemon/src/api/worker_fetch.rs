@@ -42,6 +42,9 @@ pub(super) struct Callee {
     pub keep: Option<Keep>,
     /// Told once the call is queued to its worker process (see `Streams::queued`).
     pub queued: Option<Queued>,
+    /// The call's `ctx.props` (JSON text of an object), from the service binding it came
+    /// through.
+    pub props: Option<String>,
 }
 
 /// Calls `callee`'s fetch handler with `request` (its body whole, or streamed by `upload`) as one
@@ -61,6 +64,7 @@ pub(super) async fn deliver(
         entrypoint,
         keep,
         queued,
+        props,
     } = callee;
     let body_in = upload.map(|u| BodyIn::new(u, state.config.limits.max_fetch_body_bytes));
     let id = super::objects::log_ring_of(state, &def);
@@ -73,6 +77,7 @@ pub(super) async fn deliver(
         entrypoint,
         // A worker's fetch gets the body as the handler made it (as a Workers fetch() decodes it).
         encode_body: false,
+        props_json: props.map(String::into_bytes).unwrap_or_default(),
     };
     let (out, stream) = body::channel();
     let streams = Streams {

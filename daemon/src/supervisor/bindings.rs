@@ -13,9 +13,13 @@
 //! - `{"binding": "capability", "name": "c"}`: the tenant's declared capability `c` (an `http`
 //!   or `mcp` service, see `crate::capabilities`); that the tenant has it is checked where a
 //!   definition is created (`api::loader`, `api::run`), and again at every call.
-//! - `{"binding": "service", "worker": "<id>", "entrypoint"?: "Name"}`: another Loader worker of
-//!   the same tenant (checked by the Loader API at creation and by `api/services.rs` at every
-//!   call): `fetch` and RPC to its default export or to the named export `entrypoint`;
+//! - `{"binding": "service", "worker": "<id>", "entrypoint"?: "Name", "props"?: {...}}`: another
+//!   Loader worker of the same tenant (checked by the Loader API at creation and by
+//!   `api/services.rs` at every call): `fetch` and RPC to its default export or to the named
+//!   export `entrypoint`, whose `ctx.props` are `props` (a JSON object of at most
+//!   [`MAX_PROPS_BYTES`]). A Loader worker's child may hold one to its parent itself whatever its
+//!   entrypoint and props (the parent's `ctx.exports.Name({props})`, sent as `"self": true` and
+//!   made the parent's id by `api::loader`): that grants nothing the parent's own code lacks;
 //! - `{"binding": "loader"}`: `env.LOADER`, Loader workers made at run time by this one, each
 //!   never granted more than its parent ([`subset`]);
 //! - `{"binding": "durable_object_namespace", "class_name": "Counter"}`: the Durable Objects of
@@ -52,6 +56,8 @@ pub enum Binding {
     Service {
         worker: String,
         entrypoint: Option<String>,
+        /// `ctx.props` of the calls it makes: canonical JSON text of an object.
+        props: Option<String>,
     },
     Loader,
     Capability {
@@ -64,6 +70,25 @@ pub enum Binding {
 
 /// A worker's bindings by `env` name.
 pub type Bindings = BTreeMap<String, Binding>;
+
+/// The longest `props` a service binding carries, bytes of JSON text.
+pub const MAX_PROPS_BYTES: usize = 16 * 1024;
+
+/// `props` as a service binding keeps them: `None` for none (absent or null), else the object's
+/// canonical JSON text, at most [`MAX_PROPS_BYTES`].
+pub fn props_of(value: Option<&serde_json::Value>) -> Result<Option<String>, String> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(props @ serde_json::Value::Object(_)) => {
+            let text = props.to_string();
+            if text.len() > MAX_PROPS_BYTES {
+                return Err(format!("props are at most {MAX_PROPS_BYTES} bytes of JSON"));
+            }
+            Ok(Some(text))
+        }
+        Some(_) => Err("props must be a JSON object".to_owned()),
+    }
+}
 
 /// Whether `name` is a valid namespace or workspace name.
 pub fn valid_name(name: &str) -> bool {
@@ -161,7 +186,7 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                 }
             }
             Some("service") => {
-                expect_keys(&["binding", "worker", "entrypoint"])?;
+                expect_keys(&["binding", "worker", "entrypoint", "props"])?;
                 let entrypoint = match object.get("entrypoint") {
                     None | Some(serde_json::Value::Null) => None,
                     Some(_) => Some(field("entrypoint")?),
@@ -169,6 +194,7 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
                 Binding::Service {
                     worker: field("worker")?,
                     entrypoint,
+                    props: props_of(object.get("props")).map_err(|e| format!("env.{key}: {e}"))?,
                 }
             }
             Some("loader") => {
@@ -198,12 +224,14 @@ pub fn parse(env: &[(String, serde_json::Value)]) -> Result<Bindings, String> {
 }
 
 /// Whether a child may hold `child`: each of its bindings is one the parent holds (under any
-/// name); an error names the first that is not.
-pub fn subset(child: &Bindings, parent: &Bindings) -> Result<(), String> {
-    match child
-        .iter()
-        .find(|(_, b)| !parent.values().any(|p| p == *b))
-    {
+/// name), or a service binding to the parent itself (`parent_id`, any entrypoint and props: its
+/// own code); an error names the first that is not.
+pub fn subset(child: &Bindings, parent: &Bindings, parent_id: &str) -> Result<(), String> {
+    let granted = |b: &Binding| {
+        parent.values().any(|p| p == b)
+            || matches!(b, Binding::Service { worker, .. } if worker == parent_id)
+    };
+    match child.iter().find(|(_, b)| !granted(b)) {
         Some((key, _)) => Err(format!(
             "env.{key}: the parent worker holds no such binding, so its child cannot either"
         )),
@@ -275,7 +303,8 @@ mod tests {
             more.get("E"),
             Some(&Binding::Service {
                 worker: "ab12".into(),
-                entrypoint: Some("Api".into())
+                entrypoint: Some("Api".into()),
+                props: None
             })
         );
         assert_eq!(more.get("L"), Some(&Binding::Loader));
@@ -293,11 +322,49 @@ mod tests {
         let parent = more.clone();
         let renamed = parse(&env(&[("MINE", json!({"binding": "loader"}))])).expect("valid");
         assert!(
-            subset(&renamed, &parent).is_ok(),
+            subset(&renamed, &parent, "p1").is_ok(),
             "the same grant under another name"
         );
-        assert!(subset(&parsed, &parent).is_err(), "kv is not the parent's");
-        assert!(subset(&Bindings::new(), &Bindings::new()).is_ok());
+        assert!(
+            subset(&parsed, &parent, "p1").is_err(),
+            "kv is not the parent's"
+        );
+        assert!(subset(&Bindings::new(), &Bindings::new(), "p1").is_ok());
+        // Props: canonical, an object, capped; to the parent itself any, to another worker only
+        // as the parent holds them.
+        let with_props = parse(&env(&[
+            (
+                "SELF",
+                json!({"binding": "service", "worker": "p1", "entrypoint": "Api", "props": {"b": 2, "a": [1]}}),
+            ),
+            (
+                "OTHER",
+                json!({"binding": "service", "worker": "ab12", "props": {"u": 1}}),
+            ),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            with_props.get("SELF"),
+            Some(&Binding::Service {
+                worker: "p1".into(),
+                entrypoint: Some("Api".into()),
+                props: Some(r#"{"a":[1],"b":2}"#.into())
+            })
+        );
+        let only_self: Bindings = with_props
+            .iter()
+            .filter(|(k, _)| *k == "SELF")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert!(subset(&only_self, &Bindings::new(), "p1").is_ok());
+        assert!(
+            subset(&only_self, &Bindings::new(), "p2").is_err(),
+            "another worker's"
+        );
+        assert!(
+            subset(&with_props, &parent, "p1").is_err(),
+            "props the parent's binding to ab12 lacks"
+        );
         assert_eq!(
             parsed.get("KV"),
             Some(&Binding::Kv {
@@ -321,6 +388,10 @@ mod tests {
             json!({"binding": "service"}),
             json!({"binding": "service", "worker": "a/b"}),
             json!({"binding": "service", "worker": "w", "entrypoint": 3}),
+            json!({"binding": "service", "worker": "w", "props": [1]}),
+            json!({"binding": "service", "worker": "w", "props": "x"}),
+            json!({"binding": "service", "worker": "w", "props": {"x": "y".repeat(MAX_PROPS_BYTES)}}),
+            json!({"binding": "service", "worker": "w", "self": true}),
             json!({"binding": "loader", "extra": 1}),
             json!({"binding": "d1"}),
             json!({"binding": "d1", "database": ".."}),

@@ -141,6 +141,8 @@ pub type LogSink = Arc<dyn Fn(Vec<stockade_ipc::LogLine>) + Send + Sync>;
 /// its own.
 pub type Keep = Arc<dyn std::any::Any + Send + Sync>;
 
+// A job is made once per request and moved a few times; a box would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum Job {
     Run {
         code: String,

@@ -109,10 +109,20 @@ fn call() -> impl Strategy<Value = Call> {
             bytes(64),
             any::<bool>(),
             text(8),
-            any::<bool>()
+            any::<bool>(),
+            bytes(16)
         )
             .prop_map(
-                |(method, url, headers, body, body_streamed, entrypoint, encode_body)| {
+                |(
+                    method,
+                    url,
+                    headers,
+                    body,
+                    body_streamed,
+                    entrypoint,
+                    encode_body,
+                    props_json,
+                )| {
                     Call::Fetch {
                         method,
                         url,
@@ -121,14 +131,18 @@ fn call() -> impl Strategy<Value = Call> {
                         body_streamed,
                         entrypoint,
                         encode_body,
+                        props_json,
                     }
                 },
             ),
-        (text(8), text(8), bytes(64)).prop_map(|(entrypoint, method, args_json)| Call::Rpc {
-            entrypoint,
-            method,
-            args_json,
-        }),
+        (text(8), text(8), bytes(64), bytes(16)).prop_map(
+            |(entrypoint, method, args_json, props_json)| Call::Rpc {
+                entrypoint,
+                method,
+                args_json,
+                props_json,
+            }
+        ),
         (text(16), any::<u64>(), wall_ms()).prop_map(|(cron, scheduled_time_ms, wall_ms)| {
             Call::Scheduled {
                 cron,

@@ -37,6 +37,21 @@ pub(super) struct FetchHead<'a> {
     /// The named export whose `fetch` is called; absent for the default export.
     #[serde(skip_serializing_if = "str::is_empty")]
     pub entrypoint: &'a str,
+    /// `ctx.props` (see [`props`]); absent for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub props: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `ctx.props` from its JSON text: `None` for none (empty), the object as written (a string in
+/// it may hold a lone surrogate, which the runtime parses), or `Err` for anything else.
+pub(super) fn props(json: &str) -> Result<Option<&serde_json::value::RawValue>, ()> {
+    if json.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<&serde_json::value::RawValue>(json) {
+        Ok(raw) if raw.get().trim_start().starts_with('{') => Ok(Some(raw)),
+        _ => Err(()),
+    }
 }
 
 /// An RPC task's payload (`js/rpc.js`).
@@ -46,6 +61,9 @@ pub(super) struct RpcPayload<'a> {
     pub method: &'a str,
     pub args: &'a serde_json::value::RawValue,
     pub env: &'a serde_json::Value,
+    /// `ctx.props` (see [`props`]); absent for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub props: Option<&'a serde_json::value::RawValue>,
 }
 
 /// A scheduled task's payload (`js/scheduled.js`).
@@ -189,6 +207,7 @@ mod tests {
             streamed: false,
             encode: false,
             entrypoint: "",
+            props: None,
         };
         let text = serde_json::to_string(&head).expect("serializes");
         let parsed: serde_json::Value = serde_json::from_str(&text).expect("JSON");

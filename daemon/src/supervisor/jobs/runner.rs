@@ -196,10 +196,8 @@ pub async fn serve_job(
         Job::Call {
             def,
             mut call,
-            mut streams,
+            streams,
         } => {
-            // Told at the first attempt's queueing, or dropped if it never is.
-            let mut queued = streams.queued.take();
             let limits = capped(def.limits, runner.caps());
             // The worker's own event limit (`limits.eventWallMs`), then a quarantine's cap.
             if let Some(ms) = def.event_wall_ms {
@@ -236,7 +234,9 @@ pub async fn serve_job(
                     return Err(Failure::NotSent(Job::Call { def, call, streams }));
                 };
                 let request = ticket.id();
-                if let Some(queued) = queued.take() {
+                // Told at the first queueing, wherever the job is placed (it keeps its copy when
+                // it goes back to the pool); dropped with the job if it never is.
+                if let Some(queued) = streams.queued.clone() {
                     ticket.on_queued(move || queued.tell());
                 }
                 let invoke = ToWorker::Invoke {

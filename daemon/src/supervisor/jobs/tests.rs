@@ -175,10 +175,64 @@ async fn a_job_on_a_closed_link_is_handed_back_whole() {
         Err(Failure::NotSent(Job::Run { arg_json, .. })) => assert_eq!(arg_json, b"7"),
         _ => panic!("expected NotSent with the job"),
     }
-    match serve_job(&runner, call(&def(), 1), T, &lease()).await {
-        Err(Failure::NotSent(Job::Call { .. })) => {}
+    // A call's queueing signal stays with it, untold, to be told wherever it is placed next.
+    let (queued, mut told) = crate::supervisor::Queued::new();
+    let Job::Call { def, call, .. } = call(&def(), 1) else {
+        unreachable!("a call")
+    };
+    let streams = Streams {
+        queued: Some(queued),
+        ..Streams::default()
+    };
+    match serve_job(&runner, Job::Call { def, call, streams }, T, &lease()).await {
+        Err(Failure::NotSent(Job::Call { streams, .. })) => {
+            assert!(
+                streams.queued.is_some(),
+                "the signal goes back with the job"
+            );
+            assert!(matches!(
+                told.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            ));
+        }
         _ => panic!("expected NotSent with the job"),
     }
+}
+
+#[tokio::test]
+async fn a_calls_queueing_is_told_once_its_invoke_is_queued_before_its_answer() {
+    let (runner, mut worker) = runner();
+    let def = def();
+    let (queued, told) = crate::supervisor::Queued::new();
+    let Job::Call { call, .. } = call(&def, 5) else {
+        unreachable!("a call")
+    };
+    let streams = Streams {
+        queued: Some(queued),
+        ..Streams::default()
+    };
+    let job = spawn_job(&runner, Job::Call { def, call, streams });
+    // The load, then the invoke: told by then, with the answer still to come.
+    match worker.expect().await {
+        ToWorker::LoadWorker(load) => {
+            let loaded = crate::supervisor::fake_worker::outcome(
+                load.request_id,
+                Ok(stockade_ipc::Reply::Loaded),
+            );
+            worker.send(&loaded).await;
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let ToWorker::Invoke { request_id, .. } = worker.expect().await else {
+        panic!("an invoke")
+    };
+    tokio::time::timeout(Duration::from_secs(5), told)
+        .await
+        .expect("told in time")
+        .expect("told, not dropped");
+    assert!(!job.is_finished());
+    worker.answer(request_id, "5").await;
+    assert_eq!(json(job.await.expect("task")), "5");
 }
 
 #[test]
