@@ -44,6 +44,9 @@ return ObjectFreeze({
   invokeRpc(ns, payload, ctx) {
     return rpcInvoke(ns, payload, ctx);
   },
+  ctxExports(ns, env) {
+    return ctxExportsOf(ns, env);
+  },
   invokeScheduled(ns, payload) {
     return lazyInternals("scheduled").invoke(ns, payload);
   },

@@ -225,6 +225,13 @@ function rpcThrown(e) {
 
 /** The binding head of a call through `target` ({binding, worker?, entrypoint?}). */
 async function rpcHead(target) {
+  if (target.self === true) {
+    // ctx.exports' loopback: this worker's own entrypoint, with the props its code chose.
+    const head = { self: true };
+    if (target.entrypoint !== null) head.entrypoint = target.entrypoint;
+    if (target.loopProps !== undefined) head.props = target.loopProps;
+    return head;
+  }
   const head = { binding: target.binding };
   if (target.worker !== null) head.worker = await target.worker();
   if (target.entrypoint !== null) head.entrypoint = target.entrypoint;
@@ -381,25 +388,96 @@ async function rpcFetch(target, input, init) {
 /** A stub over `target` ({binding, worker: null | () => Promise<id>, entrypoint: null | name,
  *  and for a Durable Object's: object {id, name}, props {id, name}}): `fetch`, and any other
  *  string property is an RPC method. */
-function rpcStub(target) {
+function rpcStub(target, apply = null) {
   const fetch = (input, init = undefined) => rpcFetch(target, input, init);
   return rpcMethodProxy((property, args) => rpcCall(target, property, args), (property) => {
     if (property === "fetch") return fetch;
     // A Durable Object's stub: `id` and `name` are properties (durable.js).
     if (typeof property === "string" && target.props !== undefined && property in target.props) return target.props[property];
     return undefined;
-  });
+  }, apply);
 }
+
+// A function a proxy may stand for so that it can be called, with no own property a proxy's
+// invariants would hold its `get` to.
+function rpcCallableTarget() {
+  const f = () => {};
+  delete f.name;
+  delete f.length;
+  return f;
+}
+
+/** A loopback stub: this worker's own entrypoint `entrypoint` ("default": its default export),
+ *  whose calls see `props` (an object, or undefined for none) as `ctx.props`. A Loader child's
+ *  env may hold it (workerCodeJson sends it as `{"binding": "service", "self": true, ...}`,
+ *  which the supervisor makes this worker's id). Called with `({props})`, another one with those
+ *  props, as Cloudflare's `ctx.exports.Name({props})`. */
+function rpcLoopback(entrypoint, props) {
+  const target = { binding: null, worker: null, entrypoint: entrypoint === "default" ? null : entrypoint, self: true, loopProps: props };
+  const stub = rpcStub(target, (options) => {
+    const given = options === null || options === undefined ? undefined : options.props;
+    if (given !== undefined && (given === null || typeof given !== "object" || ArrayIsArray(given))) {
+      throw new TypeError("ctx.exports: props must be an object");
+    }
+    // As the supervisor keeps them: JSON (what it cannot carry is a TypeError now, not later).
+    let copy;
+    try {
+      copy = given === undefined ? undefined : JSONParse(JSONStringify(given));
+    } catch (e) {
+      throw new TypeError(`ctx.exports: props must be JSON: ${e?.message ?? e}`);
+    }
+    return rpcLoopback(entrypoint, copy);
+  });
+  const raw = { binding: "service", self: true };
+  if (target.entrypoint !== null) raw.entrypoint = target.entrypoint;
+  if (props !== undefined) raw.props = props;
+  rememberCapability(stub, raw);
+  return stub;
+}
+
+/** `ctx.exports` of the module namespace `ns`: a loopback stub (rpcLoopback) for each export
+ *  that is a class other than a Durable Object's (one a namespace of `env` names) or an object
+ *  with a `fetch` method, the default one included. Made once per namespace; frozen. */
+function ctxExportsOf(ns, env) {
+  let out = rpcWeakGet(rpcCtxExports, ns);
+  if (out !== undefined) return out;
+  const objects = new RpcSet();
+  if (env !== null && typeof env === "object") {
+    const keys = ObjectKeys(env);
+    for (let i = 0; i < keys.length; i++) {
+      const raw = rpcWeakGet(capabilityDescriptors, env[keys[i]]);
+      if (raw !== undefined && raw.binding === "durable_object_namespace") SetAdd(objects, `${raw.class_name}`);
+    }
+  }
+  out = ObjectCreate(null);
+  const names = ObjectKeys(ns);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = ns[name];
+    const isClass = typeof value === "function" && value.prototype !== null && typeof value.prototype === "object";
+    const handler = value !== null && typeof value === "object" && typeof value.fetch === "function";
+    if ((isClass && !SetHas(objects, name)) || handler) {
+      ObjectDefineProperty(out, name, { value: rpcLoopback(name, undefined), enumerable: true, writable: false, configurable: false });
+    }
+  }
+  ObjectFreeze(out);
+  rpcWeakSet(rpcCtxExports, ns, out);
+  return out;
+}
+const rpcCtxExports = new RpcWeakMap();
 
 /** A frozen object whose every string property but the reserved names is a method calling
  *  `call(name, args)`; `own(property)` answers first for the properties it has (a value other
  *  than undefined). Each method is also a thenable, as Cloudflare's stubs' are: awaiting it
  *  (`await stub.name`) reads the remote property instead, `call(name, RPC_GET)`, anew each time;
  *  and its members pipeline on that read (`await stub.name.field`; rpcPipeline). */
-function rpcMethodProxy(call, own) {
+function rpcMethodProxy(call, own, apply = null) {
   const methods = new RpcMap();
-  return new RpcProxy(ObjectFreeze(ObjectCreate(null)), {
+  return new RpcProxy(apply === null ? ObjectFreeze(ObjectCreate(null)) : rpcCallableTarget(), {
     __proto__: null,
+    apply(_, __, args) {
+      return apply(args[0]);
+    },
     get(_, property) {
       const value = own(property);
       if (value !== undefined) return value;
@@ -407,7 +485,7 @@ function rpcMethodProxy(call, own) {
       let method = MapGet(methods, property);
       if (method === undefined) {
         // Called, the method; awaited, the property read anew (and its members pipelined).
-        method = rpcPipelineNode(() => call(property, RPC_GET), (args) => rpcPipeline(call(property, args)), ObjectFreeze(() => {}), false);
+        method = rpcPipelineNode(() => call(property, RPC_GET), (args) => rpcPipeline(call(property, args)), rpcCallableTarget(), false);
         MapSet(methods, property, method);
       }
       return method;
@@ -470,7 +548,7 @@ function rpcPipelineNode(valueOf, invoke, target, once = true) {
             if (typeof f !== "function") throw new TypeError(`RPC: the result has no method ${JSONStringify(property)}`);
             return ReflectApply(f, result, args);
           })),
-          ObjectFreeze(() => {}),
+          rpcCallableTarget(),
           once,
         );
         MapSet(members, property, member);
@@ -613,12 +691,15 @@ const rpcBoundMethods = new RpcWeakMap();
 async function rpcInvoke(ns, payload, ctx) {
   try {
     const call = JSONParse(payload);
+    // What the service binding the call came through carries (ctx.exports' props, say).
+    ctx.props = call.props !== null && typeof call.props === "object" ? call.props : {};
     const get = rpcIsGet(call.args);
     // The caller's functions and RpcTargets: stubs it serves while this call runs.
     const args = get ? [] : rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];
     const env = workerEnv() ?? makeEnv(call.env);
+    ObjectDefineProperty(ctx, "exports", { get: () => ctxExportsOf(ns, env), enumerable: true, configurable: true });
     const object = durableObjectOf(name);
     if (object !== null) {
       // A Durable Object's call: its one instance, behind its gates (durable.js).

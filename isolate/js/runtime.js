@@ -255,13 +255,17 @@ async function invokeFetch(ns, payload, body, task) {
   // req.headers: flat [n0, v0, n1, v1, ...], checked and normalized by the host.
   const request = web.newRequest(req.method, req.url, req.headers, req.streamed === true ? streamedBody(body, task) : body);
   const background = backgroundWork();
-  const ctx = {
-    waitUntil(p) { background.waitUntil(p); },
-    passThroughOnException() {},
-  };
   // A configured worker's env is one object, the same `env` cloudflare:workers exports.
   // Plain env values as given; binding objects become capabilities (bindings.js).
   const env = web.workerEnv() ?? web.makeEnv(req.env);
+  const ctx = {
+    waitUntil(p) { background.waitUntil(p); },
+    passThroughOnException() {},
+    // What the service binding the request came through carries (ctx.exports' props, say).
+    props: req.props !== null && typeof req.props === "object" ? req.props : {},
+    // Loopback stubs of this worker's own entrypoints (rpc.js), made at the first use.
+    get exports() { return web.ctxExports(ns, env); },
+  };
   if (!moduleSyntax) exposeEnv(env);
   // A Durable Object's class: its one instance, behind its gates (js/durable.js).
   const object = named ? web.durableObjectOf(req.entrypoint) : null;

@@ -1,0 +1,120 @@
+//! `ctx.exports` and `ctx.props` end to end (a real daemon, jailed workers), as Cloudflare's
+//! Dynamic Workers use them: a worker calls its own entrypoints through `ctx.exports.Name`, and
+//! `ctx.exports.Name({props})` is a stub whose calls see those props as `ctx.props`; a Loader
+//! child's `env` may hold such a stub, so the child reaches the parent's entrypoint with props
+//! the parent chose and cannot change (the capability pattern). A service binding configured
+//! with `props` delivers them too. What cannot be had: props on a binding to a worker the parent
+//! does not hold with them, and `"self"` outside a Loader child.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const PARENT: &str = r#"
+import { WorkerEntrypoint } from "cloudflare:workers";
+export class Api extends WorkerEntrypoint {
+  whoami() { return `user ${this.ctx.props.user ?? "none"}`; }
+  async fetch(req) { return new Response(`fetched as ${this.ctx.props.user}`); }
+}
+export class Counter { }
+export default {
+  async fetch(req, env, ctx) {
+    const out = {};
+    out.direct = await ctx.exports.Api.whoami();
+    out.withProps = await ctx.exports.Api({ props: { user: "alice" } }).whoami();
+    out.fetched = await (await ctx.exports.Api({ props: { user: "ann" } }).fetch("http://x/")).text();
+    out.keys = Object.keys(ctx.exports);
+    out.ownProps = ctx.props;
+    try { ctx.exports.Api({ props: [1] }); } catch (e) { out.badProps = e.name; }
+    const child = env.LOADER.load({
+      compatibilityDate: "2025-06-01",
+      mainModule: "c.js",
+      modules: { "c.js": `export default { async fetch(req, env, ctx) {
+        return Response.json([await env.API.whoami(), await (await env.API.fetch("http://x/")).text(), ctx.props]);
+      } };` },
+      env: { API: ctx.exports.Api({ props: { user: "bob" } }) },
+    });
+    out.child = await (await child.getEntrypoint().fetch("http://c/")).json();
+    return Response.json(out);
+  },
+};
+"#;
+
+#[test]
+fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_from_a_child() {
+    let d = Daemon::start("ctx-exports", 1, 1, "");
+    let t = tenant_token(0);
+    let parent = load_with_env(&d, &t, PARENT, json!({ "LOADER": { "binding": "loader" } }));
+    let (status, text) = fetch(&d, &t, &parent);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "direct": "user none", "withProps": "user alice", "fetched": "fetched as ann",
+            "keys": ["Api", "Counter", "default"], "ownProps": {}, "badProps": "TypeError",
+            "child": ["user bob", "fetched as bob", {}],
+        }),
+        "{text}"
+    );
+}
+
+#[test]
+fn props_come_only_from_a_binding_the_tenant_configured_or_a_parent_for_itself() {
+    let d = Daemon::start("ctx-props", 1, 1, "");
+    let t = tenant_token(0);
+    let api = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint { who() { return this.ctx.props; } }"#,
+    );
+    // Configured by the tenant (as wrangler's props on a service binding).
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          const out = { configured: await env.API.who() };
+          // A child may hold the parent's own binding as it is, not with props of its own choosing.
+          const forged = env.LOADER.load({ compatibilityDate: "2025-06-01", mainModule: "m.js",
+            modules: { "m.js": "export default { fetch() { return new Response('ran'); } }" },
+            env: { API: { binding: "service", worker: env.API_ID, props: { user: "root" } } } });
+          try { await (await forged.getEntrypoint().fetch("http://x/")).text(); out.forged = "ran"; }
+          catch (e) { out.forged = e.message; }
+          return Response.json(out);
+        } };"#,
+        json!({
+            "API": { "binding": "service", "worker": api, "props": { "user": "carol" } },
+            "API_ID": api,
+            "LOADER": { "binding": "loader" },
+        }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(got["configured"], json!({ "user": "carol" }), "{text}");
+    assert!(
+        got["forged"]
+            .as_str()
+            .is_some_and(|m| m.contains("parent worker holds no such binding")),
+        "{text}"
+    );
+    // "self" is a Loader child's only.
+    let (status, body) = create_worker(
+        &d,
+        &t,
+        &json!({ "mainModule": "m.js", "modules": { "m.js": "export default {}" },
+                 "env": { "ME": { "binding": "service", "self": true } } }),
+    );
+    assert_eq!(status, 400, "{body}");
+    // Props are an object, and small.
+    for props in [json!([1]), json!({ "x": "y".repeat(20_000) })] {
+        let (status, body) = create_worker(
+            &d,
+            &t,
+            &json!({ "mainModule": "m.js", "modules": { "m.js": "export default {}" },
+                     "env": { "A": { "binding": "service", "worker": api, "props": props } } }),
+        );
+        assert_eq!(status, 400, "{body}");
+    }
+}
