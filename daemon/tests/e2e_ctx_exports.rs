@@ -2,7 +2,9 @@
 //! Dynamic Workers use them: a worker calls its own entrypoints through `ctx.exports.Name`, and
 //! `ctx.exports.Name({props})` is a stub whose calls see those props as `ctx.props`; a Loader
 //! child's `env` may hold such a stub, so the child reaches the parent's entrypoint with props
-//! the parent chose and cannot change (the capability pattern). A service binding configured
+//! the parent chose and cannot change (the capability pattern); its `globalOutbound` may be one,
+//! so its every `fetch()` reaches the parent's gateway entrypoint with the parent's secrets in
+//! props it never sees. A service binding configured
 //! with `props` delivers them too. What cannot be had: props on a binding to a worker the parent
 //! does not hold with them, and `"self"` outside a Loader child.
 mod common;
@@ -17,6 +19,12 @@ export class Api extends WorkerEntrypoint {
   async fetch(req) { return new Response(`fetched as ${this.ctx.props.user}`); }
 }
 export class Counter { }
+// The gateway a child's fetches go to: it holds what the child never sees.
+export class Gate extends WorkerEntrypoint {
+  async fetch(req) {
+    return new Response(`gate ${this.ctx.props.key === "s3cret" ? "authorized" : "refused"} ${req.method} ${req.url}`);
+  }
+}
 export default {
   async fetch(req, env, ctx) {
     const out = {};
@@ -35,6 +43,15 @@ export default {
       env: { API: ctx.exports.Api({ props: { user: "bob" } }) },
     });
     out.child = await (await child.getEntrypoint().fetch("http://c/")).json();
+    const gated = env.LOADER.load({
+      compatibilityDate: "2025-06-01",
+      mainModule: "g.js",
+      modules: { "g.js": `export default { async fetch() {
+        return new Response(await (await fetch("https://api.example.com/v1/x", { method: "POST", body: "b" })).text());
+      } };` },
+      globalOutbound: ctx.exports.Gate({ props: { key: "s3cret" } }),
+    });
+    out.gated = await (await gated.getEntrypoint().fetch("http://g/")).text();
     return Response.json(out);
   },
 };
@@ -52,8 +69,9 @@ fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_fr
         got,
         json!({
             "direct": "user none", "withProps": "user alice", "fetched": "fetched as ann",
-            "keys": ["Api", "Counter", "default"], "ownProps": {}, "badProps": "TypeError",
+            "keys": ["Api", "Counter", "Gate", "default"], "ownProps": {}, "badProps": "TypeError",
             "child": ["user bob", "fetched as bob", {}],
+            "gated": "gate authorized POST https://api.example.com/v1/x",
         }),
         "{text}"
     );
@@ -99,7 +117,7 @@ export default class extends WorkerEntrypoint { who() { return this.ctx.props; }
             .is_some_and(|m| m.contains("parent worker holds no such binding")),
         "{text}"
     );
-    // "self" is a Loader child's only.
+    // "self" is a Loader child's only, in env and in globalOutbound.
     let (status, body) = create_worker(
         &d,
         &t,
@@ -107,6 +125,28 @@ export default class extends WorkerEntrypoint { who() { return this.ctx.props; }
                  "env": { "ME": { "binding": "service", "self": true } } }),
     );
     assert_eq!(status, 400, "{body}");
+    let (status, body) = create_worker(
+        &d,
+        &t,
+        &json!({ "mainModule": "m.js", "modules": { "m.js": "export default {}" },
+                 "globalOutbound": { "self": true } }),
+    );
+    assert_eq!(status, 400, "{body}");
+    // A tenant's own globalOutbound may name an entrypoint and props; they are kept and shown.
+    let (status, body) = create_worker(
+        &d,
+        &t,
+        &json!({ "mainModule": "m.js", "modules": { "m.js": "export default {}" },
+                 "globalOutbound": { "worker": api, "entrypoint": "Gate", "props": { "k": 1 } } }),
+    );
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id");
+    let (_, shown) = get_json(&d, Some(&t), &format!("/v1/workers/{id}"));
+    assert_eq!(
+        shown["globalOutbound"],
+        json!({ "worker": api, "entrypoint": "Gate", "props": { "k": 1 } }),
+        "{shown}"
+    );
     // Props are an object, and small.
     for props in [json!([1]), json!({ "x": "y".repeat(20_000) })] {
         let (status, body) = create_worker(

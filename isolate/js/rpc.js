@@ -571,6 +571,15 @@ function rememberCapability(object, raw) {
   }
 }
 
+/** A service binding's descriptor as a `globalOutbound`: the worker (or `self`, the parent's
+ *  ctx.exports), its entrypoint and props. */
+function rpcOutboundOf(raw) {
+  const out = raw.self === true ? { self: true } : { worker: raw.worker };
+  if (raw.entrypoint !== undefined && raw.entrypoint !== null) out.entrypoint = raw.entrypoint;
+  if (raw.props !== undefined && raw.props !== null) out.props = raw.props;
+  return out;
+}
+
 /** A WorkerCode as JSON text (UTF-8), the parent's capability objects replaced by what they were
  *  made from. */
 function workerCodeJson(code) {
@@ -578,7 +587,7 @@ function workerCodeJson(code) {
   const out = JSONParse(JSONStringify(code, (key, value) => {
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
       const raw = rpcWeakGet(capabilityDescriptors, value);
-      if (raw !== undefined) return key === "globalOutbound" && raw.binding === "service" ? { worker: raw.worker } : raw;
+      if (raw !== undefined) return key === "globalOutbound" && raw.binding === "service" ? rpcOutboundOf(raw) : raw;
     }
     return value;
   }) ?? "null");

@@ -239,9 +239,18 @@ fn worker_id(tenant: &str, def: &WorkerDef) -> WorkerId {
     match &def.outbound {
         Outbound::Policy => field(b"policy"),
         Outbound::Blocked => field(b"blocked"),
-        Outbound::Worker(id) => {
+        Outbound::Worker(target) => {
             field(b"worker");
-            field(id.as_bytes());
+            field(target.worker.as_bytes());
+            // Only when there are any: a definition without them keeps the id it always had.
+            if let Some(entrypoint) = &target.entrypoint {
+                field(b"entrypoint");
+                field(entrypoint.as_bytes());
+            }
+            if let Some(props) = &target.props {
+                field(b"props");
+                field(props.as_bytes());
+            }
         }
     }
     // Only when there are any: a definition without triggers keeps the id it always had.
@@ -381,11 +390,13 @@ pub(super) async fn define(
     .map_err(ApiError::BadRequest)?;
     let queues = crate::queues::check_consumers(code.triggers.queues, parent.is_some())
         .map_err(ApiError::BadRequest)?;
-    let mut outbound = outbound::resolve(state, &tenant, code.global_outbound).await?;
+    let parent_id = parent.map(|p| hex(&p.id));
+    let mut outbound =
+        outbound::resolve(state, &tenant, code.global_outbound, parent_id.as_deref()).await?;
     let mut asked_limits = request_limits(&code.limits, limits)?;
     let mut event_wall = event_wall_ms(&code.limits, limits)?;
     if let Some(parent) = parent {
-        outbound = narrowed_outbound(outbound, &parent.outbound)?;
+        outbound = narrowed_outbound(outbound, &parent.outbound, &hex(&parent.id))?;
         asked_limits = narrowed_limits(asked_limits, &parent.limits);
         // A child's events get no longer than its parent's.
         event_wall = match (event_wall, parent.event_wall_ms) {

@@ -33,9 +33,16 @@ pub(super) fn narrowed_limits(
 /// A child's outbound, never reaching further than its parent's: a parent without network has
 /// children without network; a parent whose fetches go to a worker has children whose fetches
 /// go there or nowhere (one that names anything else is refused); a parent under the tenant's
-/// policy lets its children choose.
-pub(super) fn narrowed_outbound(child: Outbound, parent: &Outbound) -> Result<Outbound, ApiError> {
+/// policy lets its children choose. A child's fetches may always go to the parent itself
+/// (`parent_id`; its `ctx.exports.Name({props})`): what the parent's code then does goes through
+/// the parent's own outbound.
+pub(super) fn narrowed_outbound(
+    child: Outbound,
+    parent: &Outbound,
+    parent_id: &str,
+) -> Result<Outbound, ApiError> {
     match (parent, child) {
+        (_, Outbound::Worker(c)) if c.worker == parent_id => Ok(Outbound::Worker(c)),
         (Outbound::Policy, child) => Ok(child),
         (Outbound::Blocked, _) => Ok(Outbound::Blocked),
         (Outbound::Worker(_), Outbound::Blocked) => Ok(Outbound::Blocked),
@@ -69,7 +76,15 @@ mod tests {
     fn a_child_never_has_more_than_its_parent() {
         let got = narrowed_limits(limits(60_000, 100, 512), &limits(200, 30_000, 128));
         assert_eq!(got, limits(200, 100, 128));
-        let w = |id: &str| Outbound::Worker(id.into());
+        let w = |id: &str| Outbound::Worker(crate::supervisor::OutboundTarget::to(id));
+        let with_props = |id: &str| {
+            Outbound::Worker(crate::supervisor::OutboundTarget {
+                worker: id.into(),
+                entrypoint: Some("Gate".into()),
+                props: Some(r#"{"k":1}"#.into()),
+            })
+        };
+        let own = || with_props("p");
         for (parent, child, expected) in [
             (Outbound::Policy, Outbound::Policy, Some(Outbound::Policy)),
             (Outbound::Policy, w("a"), Some(w("a"))),
@@ -79,8 +94,13 @@ mod tests {
             (w("a"), Outbound::Blocked, Some(Outbound::Blocked)),
             (w("a"), w("a"), Some(w("a"))),
             (w("a"), w("b"), None),
+            // The parent itself ("p"), with an entrypoint and props: whatever the parent's.
+            (Outbound::Blocked, own(), Some(own())),
+            (w("a"), own(), Some(own())),
+            // The same worker as the parent's, with other props: no.
+            (w("a"), with_props("a"), None),
         ] {
-            let got = narrowed_outbound(child.clone(), &parent).ok();
+            let got = narrowed_outbound(child.clone(), &parent, "p").ok();
             assert_eq!(got, expected, "{parent:?} / {child:?}");
         }
     }

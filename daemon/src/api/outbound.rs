@@ -16,10 +16,20 @@ use super::worker_fetch::{deliver, Callee};
 use super::AppState;
 use crate::supervisor::{Chain, Outbound};
 
+/// `globalOutbound` as the Loader API takes it: `{"worker": id, "entrypoint"?, "props"?}`, or,
+/// for a Loader child, `{"self": true, "entrypoint"?, "props"?}` (its parent's
+/// `ctx.exports.Name({props})`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundWorker {
-    worker: String,
+    #[serde(default)]
+    worker: Option<String>,
+    #[serde(default, rename = "self")]
+    loopback: bool,
+    #[serde(default)]
+    entrypoint: Option<String>,
+    #[serde(default)]
+    props: Option<serde_json::Value>,
 }
 
 /// A field that is present, even as `null` (absent fields get the `default`, `None`).
@@ -31,16 +41,42 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// What `globalOutbound` (absent: `None`; `null`: `Some(None)`) means for `tenant`'s worker.
+/// What `globalOutbound` (absent: `None`; `null`: `Some(None)`) means for `tenant`'s worker
+/// (a Loader child of `parent_id`, if given).
 pub async fn resolve(
     state: &AppState,
     tenant: &str,
     given: Option<Option<OutboundWorker>>,
+    parent_id: Option<&str>,
 ) -> Result<Outbound, ApiError> {
     Ok(match given {
         None => Outbound::Policy,
         Some(None) => Outbound::Blocked,
-        Some(Some(OutboundWorker { worker })) => {
+        Some(Some(OutboundWorker {
+            worker,
+            loopback,
+            entrypoint,
+            props,
+        })) => {
+            let bad = |why: &str| ApiError::BadRequest(format!("globalOutbound: {why}"));
+            let worker = match (worker, loopback, parent_id) {
+                (Some(worker), false, _) => worker,
+                (None, true, Some(parent)) => parent.to_owned(),
+                (None, true, None) => {
+                    return Err(bad(
+                        "\"self\" is a Loader child's (its parent's ctx.exports)",
+                    ))
+                }
+                _ => return Err(bad("name a worker, or \"self\": true")),
+            };
+            if entrypoint
+                .as_deref()
+                .is_some_and(|e| !crate::supervisor::bindings::valid_name(e))
+            {
+                return Err(bad("the entrypoint must be 1-64 of [A-Za-z0-9_.-]"));
+            }
+            let props =
+                crate::supervisor::bindings::props_of(props.as_ref()).map_err(|e| bad(&e))?;
             // By id only: an id hashes the definition it names, so a chain cannot come back to a
             // worker; a name's next version could.
             if crate::store::worker_names::valid_name(&worker) {
@@ -54,7 +90,11 @@ pub async fn resolve(
                     "globalOutbound: no worker {worker:?} of this tenant"
                 ))
             })?;
-            Outbound::Worker(worker)
+            Outbound::Worker(crate::supervisor::OutboundTarget {
+                worker,
+                entrypoint,
+                props,
+            })
         }
     })
 }
@@ -64,7 +104,16 @@ pub fn describe(outbound: &Outbound) -> serde_json::Value {
     match outbound {
         Outbound::Policy => serde_json::json!("policy"),
         Outbound::Blocked => serde_json::Value::Null,
-        Outbound::Worker(id) => serde_json::json!({ "worker": id }),
+        Outbound::Worker(target) => {
+            let mut shown = serde_json::json!({ "worker": target.worker });
+            if let Some(entrypoint) = &target.entrypoint {
+                shown["entrypoint"] = entrypoint.clone().into();
+            }
+            if let Some(props) = &target.props {
+                shown["props"] = serde_json::from_str(props).unwrap_or_default();
+            }
+            shown
+        }
     }
 }
 
@@ -78,10 +127,11 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
             let state = state.upgrade().ok_or("the daemon is stopping")?;
             let crate::egress::WorkerRequest {
                 tenant,
-                worker,
+                target,
                 request,
                 upload,
             } = delivery;
+            let worker = target.worker;
             let def = find(&state, &tenant, &worker)
                 .await
                 .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
@@ -91,10 +141,10 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 &tenant,
                 Callee {
                     def,
-                    entrypoint: String::new(),
+                    entrypoint: target.entrypoint.unwrap_or_default(),
                     keep: None,
                     queued: None,
-                    props: None,
+                    props: target.props,
                 },
                 request,
                 upload,

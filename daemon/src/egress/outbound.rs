@@ -37,9 +37,9 @@ use crate::supervisor::{CallContext, Outbound};
 
 /// A request for a Loader worker's fetch handler.
 pub struct WorkerRequest {
-    /// The tenant's name, and the worker's id (hex).
+    /// The tenant's name, and the worker (and its entrypoint and props) it goes to.
     pub tenant: String,
-    pub worker: String,
+    pub target: crate::supervisor::OutboundTarget,
     /// Its body is in `request.body`, unless `upload` streams it.
     pub request: FetchRequest,
     pub upload: Option<UploadStream>,
@@ -97,7 +97,7 @@ impl Gateway {
                 }
                 Err(error.into())
             }
-            Outbound::Worker(id) => self.to_worker(&context, id.clone(), payload).await,
+            Outbound::Worker(target) => self.to_worker(&context, target.clone(), payload).await,
         }
     }
 
@@ -131,7 +131,7 @@ impl Gateway {
     async fn to_worker(
         &self,
         context: &CallContext,
-        worker: String,
+        target: crate::supervisor::OutboundTarget,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         let tenant = context.tenant;
@@ -145,7 +145,7 @@ impl Gateway {
             return Err("a WebSocket to a worker (globalOutbound) is not supported yet".into());
         }
         let mut record = self
-            .worker_record(tenant, &worker, &payload)
+            .worker_record(tenant, &target.worker, &payload)
             .ok_or_else(|| FetchError::NoTenant.to_string())?;
         drop(payload);
         record.verdict = "allowed";
@@ -184,7 +184,7 @@ impl Gateway {
         let url = request.url.clone();
         let delivery = dispatch(WorkerRequest {
             tenant: rules.name.clone(),
-            worker,
+            target,
             request,
             upload,
         });

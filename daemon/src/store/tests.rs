@@ -106,7 +106,12 @@ pub(super) fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> Worker
         event_wall_ms: Some(4321),
         compatibility_date: Some("2025-01-01".into()),
         compatibility_flags: vec!["nodejs_compat".into()],
-        outbound: Outbound::Worker("cd".repeat(32)),
+        // The stored form with an entrypoint and props (`worker:<id>:{...}`).
+        outbound: Outbound::Worker(crate::supervisor::OutboundTarget {
+            worker: "cd".repeat(32),
+            entrypoint: Some("Gate".into()),
+            props: Some(r#"{"key":"v"}"#.into()),
+        }),
         crons: vec!["*/5 * * * *".into(), "0 0 * * MON".into()],
         queues: Vec::new(),
         deleted: Default::default(),

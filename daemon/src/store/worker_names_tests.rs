@@ -258,7 +258,8 @@ pub(super) async fn name_crons_and_versions_beyond(s: &Store) {
     ];
     let mut user = super::tests::def("t-keep", env);
     user.id = stockade_ipc::WorkerId([39; 32]);
-    user.outbound = crate::supervisor::Outbound::Worker(v1.clone());
+    user.outbound =
+        crate::supervisor::Outbound::Worker(crate::supervisor::OutboundTarget::to(v1.clone()));
     let user_id = user.id.to_hex();
     s.tx(move |tx| workers::put(tx, &user_id, &user))
         .await

@@ -69,12 +69,35 @@ pub(super) fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
         outbound: match &def.outbound {
             Outbound::Policy => "policy".into(),
             Outbound::Blocked => "blocked".into(),
-            Outbound::Worker(id) => format!("worker:{id}"),
+            // `worker:<id>`, then `:` and the rest as JSON only when there is a rest (what was
+            // stored before entrypoints and props reads as it always did).
+            Outbound::Worker(target) => match (&target.entrypoint, &target.props) {
+                (None, None) => format!("worker:{}", target.worker),
+                (entrypoint, props) => format!(
+                    "worker:{}:{}",
+                    target.worker,
+                    serde_json::json!({ "entrypoint": entrypoint, "props": props })
+                ),
+            },
         },
         crons: def.crons.clone(),
         queues: def.queues.clone(),
     };
     serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// A stored `worker:` outbound's rest: `<id>`, or `<id>:{"entrypoint", "props"}`.
+fn stored_outbound(rest: &str) -> Option<crate::supervisor::OutboundTarget> {
+    let Some((id, more)) = rest.split_once(':') else {
+        return Some(crate::supervisor::OutboundTarget::to(rest));
+    };
+    let more: serde_json::Value = serde_json::from_str(more).ok()?;
+    let text = |name: &str| more.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    Some(crate::supervisor::OutboundTarget {
+        worker: id.to_owned(),
+        entrypoint: text("entrypoint"),
+        props: text("props"),
+    })
 }
 
 /// What of a stored definition names other workers (its modules skipped, not decoded).
@@ -136,7 +159,9 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         "policy" => Outbound::Policy,
         "blocked" => Outbound::Blocked,
         other => match other.strip_prefix("worker:") {
-            Some(id) => Outbound::Worker(id.to_owned()),
+            Some(rest) => Outbound::Worker(
+                stored_outbound(rest).ok_or_else(|| corrupt("globalOutbound".into()))?,
+            ),
             None => return Err(corrupt("globalOutbound".into())),
         },
     };

@@ -89,8 +89,30 @@ pub enum Outbound {
     Policy,
     /// No network at all (`globalOutbound: null`).
     Blocked,
-    /// Delivered to this Loader worker of the same tenant (hex id), `{"worker": "<id>"}`.
-    Worker(String),
+    /// Delivered to this Loader worker of the same tenant, `{"worker": "<id>"}`.
+    Worker(OutboundTarget),
+}
+
+/// The Loader worker a `globalOutbound` delivers to: its id (hex), and optionally the named
+/// export whose `fetch` is called and the `ctx.props` it sees (`{"worker", "entrypoint"?,
+/// "props"?}`; a Loader child's `ctx.exports.Name({props})` of its parent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundTarget {
+    pub worker: String,
+    pub entrypoint: Option<String>,
+    /// Canonical JSON text of an object (`bindings::props_of`).
+    pub props: Option<String>,
+}
+
+impl OutboundTarget {
+    /// The default export of `worker`, without props.
+    pub fn to(worker: impl Into<String>) -> OutboundTarget {
+        OutboundTarget {
+            worker: worker.into(),
+            entrypoint: None,
+            props: None,
+        }
+    }
 }
 
 /// What the supervisor knows of the request that made a host call (it attached all of it).

@@ -41,7 +41,8 @@ pub use held::{
     DEFAULT_TENANT_SHARE_MB as HOST_CALL_TENANT_SHARE_MB,
 };
 pub use host_calls::{
-    render as render_host_calls, CallContext, Chain, HostCalls, Outbound, Resources, Session, Spent,
+    render as render_host_calls, CallContext, Chain, HostCalls, Outbound, OutboundTarget,
+    Resources, Session, Spent,
 };
 pub use jobs::{
     log_ring, Job, JobError, Keep, LogSink, Queued, Reply as JobReply, Streams, WorkerDef,

@@ -337,7 +337,10 @@ async fn a_host_call_gets_its_requests_outbound_context() {
     for (outbound, expected) in [
         (Outbound::Policy, "Policy"),
         (Outbound::Blocked, "Blocked"),
-        (Outbound::Worker("ab".into()), "Worker(\"ab\")"),
+        (
+            Outbound::Worker(crate::supervisor::OutboundTarget::to("ab")),
+            "Worker(OutboundTarget { worker: \"ab\", entrypoint: None, props: None })",
+        ),
     ] {
         let waiting = ask(
             &link,
