@@ -13,7 +13,8 @@ use common::*;
 use serde_json::{json, Value};
 
 const PARENT: &str = r#"
-import { WorkerEntrypoint } from "cloudflare:workers";
+import { WorkerEntrypoint, DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject { hi() { return `room ${this.ctx.id.name}`; } }
 export class Api extends WorkerEntrypoint {
   whoami() { return `user ${this.ctx.props.user ?? "none"}`; }
   async fetch(req) { return new Response(`fetched as ${this.ctx.props.user}`); }
@@ -32,6 +33,8 @@ export default {
     out.withProps = await ctx.exports.Api({ props: { user: "alice" } }).whoami();
     out.fetched = await (await ctx.exports.Api({ props: { user: "ann" } }).fetch("http://x/")).text();
     out.keys = Object.keys(ctx.exports);
+    // A Durable Object class: its namespace.
+    out.room = ctx.exports.Room === env.ROOMS ? await ctx.exports.Room.getByName("a").hi() : "another object";
     out.ownProps = ctx.props;
     try { ctx.exports.Api({ props: [1] }); } catch (e) { out.badProps = e.name; }
     const child = env.LOADER.load({
@@ -61,7 +64,13 @@ export default {
 fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_from_a_child() {
     let d = Daemon::start("ctx-exports", 1, 1, "");
     let t = tenant_token(0);
-    let parent = load_with_env(&d, &t, PARENT, json!({ "LOADER": { "binding": "loader" } }));
+    let parent = load_with_env(
+        &d,
+        &t,
+        PARENT,
+        json!({ "LOADER": { "binding": "loader" },
+                "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } }),
+    );
     let (status, text) = fetch(&d, &t, &parent);
     assert_eq!(status, 200, "{text}");
     let got: Value = serde_json::from_str(&text).expect("json");
@@ -69,7 +78,7 @@ fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_fr
         got,
         json!({
             "direct": "user none", "withProps": "user alice", "fetched": "fetched as ann",
-            "keys": ["Api", "Counter", "Gate", "default"], "ownProps": {}, "badProps": "TypeError",
+            "keys": ["Api", "Counter", "Gate", "Room", "default"], "room": "room a", "ownProps": {}, "badProps": "TypeError",
             "child": ["user bob", "fetched as bob", {}],
             "gated": "gate authorized POST https://api.example.com/v1/x",
         }),

@@ -435,18 +435,20 @@ function rpcLoopback(entrypoint, props) {
   return stub;
 }
 
-/** `ctx.exports` of the module namespace `ns`: a loopback stub (rpcLoopback) for each export
- *  that is a class other than a Durable Object's (one a namespace of `env` names) or an object
- *  with a `fetch` method, the default one included. Made once per namespace; frozen. */
+/** `ctx.exports` of the module namespace `ns`: for a Durable Object class (one a namespace of
+ *  `env` names), that namespace; a loopback stub (rpcLoopback) for each other export that is a
+ *  class or an object with a `fetch` method, the default one included. Made once per
+ *  namespace; frozen. */
 function ctxExportsOf(ns, env) {
   let out = rpcWeakGet(rpcCtxExports, ns);
   if (out !== undefined) return out;
-  const objects = new RpcSet();
+  const objects = new RpcMap(); // class name -> its namespace
   if (env !== null && typeof env === "object") {
     const keys = ObjectKeys(env);
     for (let i = 0; i < keys.length; i++) {
-      const raw = rpcWeakGet(capabilityDescriptors, env[keys[i]]);
-      if (raw !== undefined && raw.binding === "durable_object_namespace") SetAdd(objects, `${raw.class_name}`);
+      const value = env[keys[i]];
+      const raw = rpcWeakGet(capabilityDescriptors, value);
+      if (raw !== undefined && raw.binding === "durable_object_namespace") MapSet(objects, `${raw.class_name}`, value);
     }
   }
   out = ObjectCreate(null);
@@ -456,8 +458,10 @@ function ctxExportsOf(ns, env) {
     const value = ns[name];
     const isClass = typeof value === "function" && value.prototype !== null && typeof value.prototype === "object";
     const handler = value !== null && typeof value === "object" && typeof value.fetch === "function";
-    if ((isClass && !SetHas(objects, name)) || handler) {
-      ObjectDefineProperty(out, name, { value: rpcLoopback(name, undefined), enumerable: true, writable: false, configurable: false });
+    const namespace = isClass ? MapGet(objects, name) : undefined;
+    if (namespace !== undefined || isClass || handler) {
+      const entry = namespace !== undefined ? namespace : rpcLoopback(name, undefined);
+      ObjectDefineProperty(out, name, { value: entry, enumerable: true, writable: false, configurable: false });
     }
   }
   ObjectFreeze(out);
