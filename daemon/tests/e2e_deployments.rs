@@ -2,9 +2,9 @@
 //! /v1/workers/{name}/deployment` splits a name's requests between two of its versions; the
 //! larger share is the current version, with the name's cron triggers; a version-affinity key
 //! always reaches one version and keys spread by the shares; an override names a version of the
-//! deployment; service bindings by name are split too; bad deployments are clear errors; a name
-//! with Durable Objects is deployed whole; the split survives `kill -9`; a new version, or the
-//! other version's delete, ends it.
+//! deployment; service bindings by name are split too; bad deployments are clear errors; a name's
+//! Durable Objects are split by object (each runs one version, and moves only toward the growing
+//! one); the split survives `kill -9`; a new version, or the other version's delete, ends it.
 mod common;
 
 use common::*;
@@ -211,20 +211,38 @@ fn a_name_splits_its_requests_between_two_versions_by_their_shares() {
 }
 
 #[test]
-fn a_name_with_durable_objects_is_deployed_whole() {
+fn each_durable_object_of_a_split_name_runs_one_version_and_moves_only_toward_the_growing_one() {
     let config = format!(
         "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
         tenant_token(0)
     );
     let d = Daemon::start_raw("deployments-do", 1, &config, &[]);
     let t = tenant_token(0);
+    // Each answer: the version, the calls this instance has seen, and the object's stored count.
     let room = |v: &str| {
         json!({
             "name": "rooms",
             "mainModule": "main.js",
-            "modules": { "main.js": format!("import {{ DurableObject }} from 'cloudflare:workers'; export class Room extends DurableObject {{}} export default {{ fetch() {{ return new Response('{v}'); }} }};") },
+            "modules": { "main.js": format!(r#"import {{ DurableObject }} from "cloudflare:workers";
+export class Room extends DurableObject {{
+  constructor(ctx, env) {{ super(ctx, env); this.seen = 0; }}
+  hi() {{ this.seen++; const n = (this.ctx.storage.kv.get("n") ?? 0) + 1; this.ctx.storage.kv.put("n", n); return `{v} ${{this.seen}} ${{n}}`; }}
+}}
+export default {{ async fetch(req, env) {{
+  return new Response(await env.ROOMS.getByName(new URL(req.url).searchParams.get("room")).hi());
+}} }};"#) },
             "env": { "ROOMS": { "binding": "durable_object_namespace", "class_name": "Room" } },
         })
+    };
+    let hi = |room: usize| -> Vec<String> {
+        let response = client()
+            .get(format!("{}/v1/workers/rooms/fetch/?room=r{room}", d.base()))
+            .bearer_auth(&t)
+            .send()
+            .expect("fetch");
+        assert_eq!(response.status().as_u16(), 200);
+        let text = response.text().expect("text");
+        text.split(' ').map(str::to_owned).collect()
     };
     let r1 = created(&d, &t, &room("r1"));
     let r2 = created(&d, &t, &room("r2"));
@@ -234,10 +252,38 @@ fn a_name_with_durable_objects_is_deployed_whole() {
         "rooms",
         json!([{ "id": r1, "percentage": 50 }, { "id": r2, "percentage": 50 }]),
     );
-    assert_eq!(status, 409, "{body}");
-    assert!(body.to_string().contains("deployed whole"), "{body}");
-    // One version at 100% is a rollback.
-    let (status, body) = deploy(&d, &t, "rooms", json!([{ "id": r1, "percentage": 100 }]));
     assert_eq!(status, 200, "{body}");
-    assert_eq!(fetch(&d, &t, "rooms"), (200, "r1".into()));
+    // Forty objects, each called twice: the same version both times (the same instance: its
+    // second call is its second), and both versions among them.
+    let mut on = Vec::new();
+    for room in 0..40 {
+        let first = hi(room);
+        let second = hi(room);
+        assert_eq!(
+            first[0], second[0],
+            "room {room} changed version: {first:?} {second:?}"
+        );
+        assert_eq!(
+            (first[1].as_str(), second[1].as_str()),
+            ("1", "2"),
+            "room {room}"
+        );
+        on.push(first[0].clone());
+    }
+    let count = |v: &str| on.iter().filter(|x| *x == v).count();
+    assert!(count("r1") >= 5 && count("r2") >= 5, "{on:?}");
+    // r2 to 100%: every object runs r2; those on r2 already keep their instance, those on r1 are
+    // reset (a fresh instance), and every object keeps its storage.
+    let (status, body) = deploy(&d, &t, "rooms", json!([{ "id": r2, "percentage": 100 }]));
+    assert_eq!(status, 200, "{body}");
+    for (room, was) in on.iter().enumerate() {
+        let now = hi(room);
+        assert_eq!(now[0], "r2", "room {room}");
+        let seen = if was == "r2" { "3" } else { "1" };
+        assert_eq!(
+            (now[1].as_str(), now[2].as_str()),
+            (seen, "3"),
+            "room {room} was on {was}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Gradual deployments of a worker name, as Cloudflare's `wrangler versions deploy` makes them:
 //! `PUT /v1/workers/{name}/deployment` `{"versions": [{"id", "percentage"}, ...]}` sends a share
 //! of the requests that reach the name to one version besides its current one (the version with
-//! the larger share is the current one: triggers, queue consumers and Durable Objects follow it);
+//! the larger share is the current one: triggers and queue consumers follow it);
 //! `GET` answers the same shape. Which version serves one request ([`pick`]):
 //! - `Cloudflare-Workers-Version-Overrides: <name>="<version id>"` (an RFC 9651 dictionary)
 //!   names one of the deployment's versions: it serves;
@@ -10,8 +10,10 @@
 //!   toward the version that grows only;
 //! - else a random roll.
 //!
-//! A name whose versions bind Durable Object namespaces is deployed whole (a `409`): its objects
-//! run one version's code (`store::worker_names`, `objects::directory`).
+//! A name's Durable Objects are split by object: each runs the version its class and id fall to
+//! as a version key (`api::objects::version_of`), the same at every call, event and alarm while
+//! the shares stay; as they move, an object moves only toward the version that grows, and is
+//! reset there as a new version resets it (its storage stays).
 //!
 //! Guarantees: a split is between two stored versions of the tenant's name whose shares add up
 //! to 100%, kept in the store (`worker_names.split_id`, `split_bp`); a pinned or keyed request
@@ -34,8 +36,6 @@ use super::extract::{Api, ApiPath};
 use super::names::{deployment_of, find, name_changed};
 use super::AppState;
 use crate::store::worker_names::{self, Deployment, ALL_BP};
-use crate::store::StoreError;
-use crate::supervisor::bindings::Binding;
 
 /// The version-affinity header (Cloudflare's name).
 pub const VERSION_KEY: &str = "cloudflare-workers-version-key";
@@ -217,17 +217,6 @@ pub async fn put_deployment(
                 "versions[{i}].id: {:?} is not a version of {name:?}",
                 share.id
             )));
-        }
-        let objects = def
-            .bindings
-            .values()
-            .any(|b| matches!(b, Binding::DurableObjectNamespace { .. }));
-        if objects && body.versions.len() == 2 {
-            return Err(StoreError::Conflict(format!(
-                "{name:?} binds Durable Object namespaces: it is deployed whole (its objects run \
-                 one version's code), so give one version at 100%"
-            ))
-            .into());
         }
         shares.push((share.id.clone(), bp));
     }

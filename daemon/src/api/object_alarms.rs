@@ -30,7 +30,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use stockade_ipc::{Call, LogLevel, LogLine, Reply};
 
-use crate::api::loader::find;
 use crate::api::AppState;
 use crate::objects::db::{Done, Work};
 use crate::objects::directory::ObjectKey;
@@ -150,7 +149,7 @@ async fn attempt(
     at: i64,
     retry: u32,
 ) -> Attempt {
-    let parent = match find(state, &key.tenant, &key.worker).await {
+    let parent = match super::version_of(state, key).await {
         Ok(def) if !def.deleted.load(Ordering::Relaxed) => def,
         _ => return Attempt::Gone,
     };

@@ -319,7 +319,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
             }],
         );
     };
-    let parent = match find(&app, &key.tenant, &key.worker).await {
+    let parent = match super::version_of(&app, key).await {
         Ok(def) if !def.deleted.load(std::sync::atomic::Ordering::Relaxed) => def,
         _ => return,
     };

@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::loader::find;
 use super::AppState;
 use crate::objects::directory::{valid_id, ObjectKey};
 use crate::objects::Objects;
@@ -241,15 +240,18 @@ impl ObjectCalls {
         {
             return Ok(crate::storage::frame(&refused, &[]));
         }
-        let parent = find(&state, &tenant, &worker)
-            .await
-            .map_err(|_| format!("the worker {worker} is not one of this tenant's (any more)"))?;
         let key = ObjectKey {
             tenant: tenant.clone(),
             worker,
             class: class_name.clone(),
             id: id.to_owned(),
         };
+        let parent = version_of(&state, &key).await.map_err(|_| {
+            format!(
+                "the worker {} is not one of this tenant's (any more)",
+                key.worker
+            )
+        })?;
         let settings = &self.objects.settings;
         let caps = (settings.max_live_per_tenant, settings.max_live);
         let entered = match object_name {
@@ -343,6 +345,21 @@ impl CallOrder {
 
 /// How many objects' last calls [`CallOrder`] keeps before it forgets those already queued.
 const SWEEP_ORDER_AT: usize = 64;
+
+/// The version of `key`'s worker that serves the object (`key.worker` is an id, or a name): under
+/// a gradual deployment, the one its id falls to (the class and id as the version key), so one
+/// object runs one version at every call, event and alarm while the shares stay, and moves (reset,
+/// as a new version resets it) only toward the version that grows; else the name's current one.
+pub(crate) async fn version_of(
+    state: &AppState,
+    key: &ObjectKey,
+) -> Result<Arc<crate::supervisor::WorkerDef>, super::error::ApiError> {
+    let choice = super::deployments::VersionChoice {
+        key: Some(format!("{}/{}", key.class, key.id)),
+        overrides: None,
+    };
+    super::names::find_serving(state, &key.tenant, &key.worker, &choice).await
+}
 
 /// The worker whose log ring a call's console lines go to (`GET /v1/workers/{id}/logs`): the
 /// definition's own, except for a live Durable Object's, which runs as a definition of its own
