@@ -94,7 +94,11 @@ fn props_come_only_from_a_binding_the_tenant_configured_or_a_parent_for_itself()
         &d,
         &t,
         r#"import { WorkerEntrypoint } from "cloudflare:workers";
-export default class extends WorkerEntrypoint { who() { return this.ctx.props; } }"#,
+export default class extends WorkerEntrypoint {
+  who() { return this.ctx.props; }
+  mutate() { this.ctx.props.user = "changed"; return this.ctx.props; }
+  fetch() { return Response.json(this.ctx.props); }
+}"#,
     );
     // Configured by the tenant (as wrangler's props on a service binding).
     let caller = load_with_env(
@@ -102,6 +106,22 @@ export default class extends WorkerEntrypoint { who() { return this.ctx.props; }
         &t,
         r#"export default { async fetch(req, env) {
           const out = { configured: await env.API.who() };
+          // Each call's props are its own.
+          out.mutated = [await env.API.mutate(), await env.API.who()];
+          const child = (code) => env.LOADER.load({ compatibilityDate: "2025-06-01", mainModule: "m.js",
+            modules: { "m.js": "export default { async fetch() { try { return new Response(await (await fetch('http://api/')).text()); } catch (e) { return new Response('refused: ' + e.message); } } }" }, ...code });
+          const use = async (make) => { try { return await (await make().getEntrypoint().fetch("http://x/")).text(); } catch (e) { return `refused: ${e.message}`; } };
+          // Its globalOutbound: a binding the parent holds, props included; not props it chose.
+          out.heldOutbound = await use(() => child({ globalOutbound: env.API }));
+          out.forgedOutbound = await use(() => child({ globalOutbound: { worker: env.API_ID, props: { user: "root" } } }));
+          // A binding stands only as a value of env or as globalOutbound (elsewhere its props would be data).
+          out.nested = await use(() => child({ env: { CFG: { api: env.API } } }));
+          // The props in this isolate never reach a toJSON of tenant code.
+          const seen = [];
+          Object.prototype.toJSON = function () { if (this !== null && this.user !== undefined) seen.push(this.user); return this; };
+          try { out.passedOn = await use(() => child({ env: { API: env.API } })); }
+          finally { delete Object.prototype.toJSON; }
+          out.seen = seen;
           // A child may hold the parent's own binding as it is, not with props of its own choosing.
           const forged = env.LOADER.load({ compatibilityDate: "2025-06-01", mainModule: "m.js",
             modules: { "m.js": "export default { fetch() { return new Response('ran'); } }" },
@@ -120,6 +140,26 @@ export default class extends WorkerEntrypoint { who() { return this.ctx.props; }
     assert_eq!(status, 200, "{text}");
     let got: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(got["configured"], json!({ "user": "carol" }), "{text}");
+    assert_eq!(
+        got["mutated"],
+        json!([{ "user": "changed" }, { "user": "carol" }]),
+        "{text}"
+    );
+    assert_eq!(got["heldOutbound"], r#"{"user":"carol"}"#, "{text}");
+    let refused = |field: &str, why: &str| {
+        assert!(
+            got[field].as_str().is_some_and(|m| m.contains(why)),
+            "{field}: {text}"
+        );
+    };
+    refused("forgedOutbound", "only as the parent holds them");
+    refused(
+        "nested",
+        "stands only as a value of env or as globalOutbound",
+    );
+    // Made (the binding passed on as it is), and run: its fetch meets the tenant's (empty) policy.
+    refused("passedOn", "egress to api:80 denied");
+    assert_eq!(got["seen"], json!([]), "{text}");
     assert!(
         got["forged"]
             .as_str()
@@ -166,4 +206,30 @@ export default class extends WorkerEntrypoint { who() { return this.ctx.props; }
         );
         assert_eq!(status, 400, "{body}");
     }
+}
+
+#[test]
+fn a_parent_and_a_child_that_hand_a_request_back_and_forth_stop_at_the_chains_depth() {
+    let d = Daemon::start("ctx-loop", 1, 1, "");
+    let t = tenant_token(0);
+    // The child's every fetch goes to its parent, whose fetch asks the child again: each hop is
+    // one more call of the first request's chain, so it ends at `max_binding_depth`.
+    let parent = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env, ctx) {
+          const child = env.LOADER.load({ compatibilityDate: "2025-06-01", mainModule: "c.js",
+            modules: { "c.js": "export default { async fetch() { try { return await fetch('http://parent/'); } catch (e) { return new Response('stopped: ' + e.message); } } }" },
+            globalOutbound: ctx.exports.default });
+          try { return await child.getEntrypoint().fetch("http://child/"); }
+          catch (e) { return new Response(`stopped: ${e.message}`); }
+        } };"#,
+        json!({ "LOADER": { "binding": "loader" } }),
+    );
+    let (status, text) = fetch(&d, &t, &parent);
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.starts_with("stopped: ") && text.contains("nest at most 8 deep"),
+        "{text}"
+    );
 }

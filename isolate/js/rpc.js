@@ -426,6 +426,9 @@ function rpcLoopback(entrypoint, props) {
     } catch (e) {
       throw new TypeError(`ctx.exports: props must be JSON: ${e?.message ?? e}`);
     }
+    if (copy !== undefined && (copy === null || typeof copy !== "object" || ArrayIsArray(copy))) {
+      throw new TypeError("ctx.exports: props must be an object (as JSON)");
+    }
     return rpcLoopback(entrypoint, copy);
   });
   const raw = { binding: "service", self: true };
@@ -480,7 +483,7 @@ function rpcMethodProxy(call, own, apply = null) {
   return new RpcProxy(apply === null ? ObjectFreeze(ObjectCreate(null)) : rpcCallableTarget(), {
     __proto__: null,
     apply(_, __, args) {
-      return apply(args[0]);
+      return apply(args.length > 0 ? args[0] : undefined);
     },
     get(_, property) {
       const value = own(property);
@@ -568,35 +571,65 @@ function rpcPipelineNode(valueOf, invoke, target, once = true) {
 
 // What each capability object of an env was made from, so a child's WorkerCode may name the
 // parent's own capability objects (`env: { KV: env.KV }`, `globalOutbound: env.SERVICE`).
+// A descriptor is a deep, frozen copy whose objects have no prototype: serializing it for a
+// child (workerCodeJson) consults no `toJSON` tenant code put on Object.prototype, so what it
+// holds (a service binding's props) is never handed to tenant code.
 const capabilityDescriptors = new RpcWeakMap();
 function rememberCapability(object, raw) {
   if (object !== null && (typeof object === "object" || typeof object === "function")) {
-    rpcWeakSet(capabilityDescriptors, object, JSONParse(JSONStringify(raw)));
+    rpcWeakSet(capabilityDescriptors, object, rpcSealedCopy(raw, 0));
   }
+}
+
+// `value` (JSON data) as a deep frozen copy without prototypes.
+function rpcSealedCopy(value, depth) {
+  if (value === null || typeof value !== "object") return value;
+  if (depth > RPC_MAX_DEPTH) throw new TypeError("a binding nested too deep");
+  let out;
+  if (ArrayIsArray(value)) {
+    out = [];
+    for (let i = 0; i < value.length; i++) rpcAppend(out, rpcSealedCopy(value[i], depth + 1));
+    ObjectSetPrototypeOf(out, null);
+  } else {
+    out = ObjectCreate(null);
+    const keys = ObjectKeys(value);
+    for (let i = 0; i < keys.length; i++) {
+      ObjectDefineProperty(out, keys[i], { value: rpcSealedCopy(value[keys[i]], depth + 1), enumerable: true, writable: false, configurable: false });
+    }
+  }
+  return ObjectFreeze(out);
 }
 
 /** A service binding's descriptor as a `globalOutbound`: the worker (or `self`, the parent's
  *  ctx.exports), its entrypoint and props. */
 function rpcOutboundOf(raw) {
-  const out = raw.self === true ? { self: true } : { worker: raw.worker };
+  const out = raw.self === true ? { __proto__: null, self: true } : { __proto__: null, worker: raw.worker };
   if (raw.entrypoint !== undefined && raw.entrypoint !== null) out.entrypoint = raw.entrypoint;
   if (raw.props !== undefined && raw.props !== null) out.props = raw.props;
   return out;
 }
 
 /** A WorkerCode as JSON text (UTF-8), the parent's capability objects replaced by what they were
- *  made from. */
+ *  made from. A capability stands only as a value of `env` or as `globalOutbound` (anywhere
+ *  else it would be plain data to the child, its props readable). */
 function workerCodeJson(code) {
   if (code === null || typeof code !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
-  const out = JSONParse(JSONStringify(code, (key, value) => {
+  const env = code.env;
+  const text = JSONStringify(code, function (key, value) {
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
       const raw = rpcWeakGet(capabilityDescriptors, value);
-      if (raw !== undefined) return key === "globalOutbound" && raw.binding === "service" ? rpcOutboundOf(raw) : raw;
+      if (raw !== undefined) {
+        if (this === code && key === "globalOutbound") return raw.binding === "service" ? rpcOutboundOf(raw) : raw;
+        if (this !== env || env === null || typeof env !== "object") {
+          throw new TypeError(`WorkerCode: a binding (${JSONStringify(key)}) stands only as a value of env or as globalOutbound`);
+        }
+        return raw;
+      }
     }
     return value;
-  }) ?? "null");
-  if (out === null || typeof out !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
-  return utf8Encode(wellFormedJson(JSONStringify(out)));
+  });
+  if (typeof text !== "string" || text[0] !== "{") throw new TypeError("the worker code must be an object (WorkerCode)");
+  return utf8Encode(wellFormedJson(text));
 }
 
 class WorkerStub {
@@ -705,7 +738,8 @@ async function rpcInvoke(ns, payload, ctx) {
   try {
     const call = JSONParse(payload);
     // What the service binding the call came through carries (ctx.exports' props, say).
-    ctx.props = call.props !== null && typeof call.props === "object" ? call.props : {};
+    const props = call.props !== null && typeof call.props === "object" ? call.props : {};
+    ObjectDefineProperty(ctx, "props", { value: props, enumerable: true, writable: true, configurable: true });
     const get = rpcIsGet(call.args);
     // The caller's functions and RpcTargets: stubs it serves while this call runs.
     const args = get ? [] : rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });

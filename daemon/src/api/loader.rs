@@ -348,7 +348,11 @@ pub(super) async fn define(
     }
     let mut env = Vec::with_capacity(code.env.len());
     let mut env_total = 0usize;
-    for (k, v) in code.env {
+    let parent_id = parent.map(|p| hex(&p.id));
+    for (k, mut v) in code.env {
+        if let Some(parent_id) = &parent_id {
+            loopback_to(&mut v, parent_id); // before its size is counted
+        }
         // A NUL-led key is the runtime's own (a Durable Object's identity, `objects::directory`).
         if k.starts_with('\0') {
             return Err(ApiError::BadRequest(format!(
@@ -367,9 +371,6 @@ pub(super) async fn define(
             )));
         }
         env.push((k, v));
-    }
-    if let Some(parent) = parent {
-        loopbacks_to(&mut env, &hex(&parent.id));
     }
     let bindings = bindings::parse(&env).map_err(ApiError::BadRequest)?;
     if let Some(parent) = parent {
@@ -390,13 +391,17 @@ pub(super) async fn define(
     .map_err(ApiError::BadRequest)?;
     let queues = crate::queues::check_consumers(code.triggers.queues, parent.is_some())
         .map_err(ApiError::BadRequest)?;
-    let parent_id = parent.map(|p| hex(&p.id));
     let mut outbound =
         outbound::resolve(state, &tenant, code.global_outbound, parent_id.as_deref()).await?;
     let mut asked_limits = request_limits(&code.limits, limits)?;
     let mut event_wall = event_wall_ms(&code.limits, limits)?;
     if let Some(parent) = parent {
-        outbound = narrowed_outbound(outbound, &parent.outbound, &hex(&parent.id))?;
+        outbound = narrowed_outbound(
+            outbound,
+            &parent.outbound,
+            &hex(&parent.id),
+            &parent.bindings,
+        )?;
         asked_limits = narrowed_limits(asked_limits, &parent.limits);
         // A child's events get no longer than its parent's.
         event_wall = match (event_wall, parent.event_wall_ms) {
@@ -494,21 +499,19 @@ pub(super) fn unserve(state: &AppState, ids: &[String]) -> Vec<Arc<WorkerDef>> {
     defs
 }
 
-/// A Loader child's service bindings to its parent itself (the parent's `ctx.exports.Name`, which
+/// A Loader child's service binding to its parent itself (the parent's `ctx.exports.Name`, which
 /// its runtime sends as `{"binding": "service", "self": true, ...}`, knowing no id) made to name
 /// the parent, `parent_id`, as stored. Elsewhere `self` is an unknown field (`bindings::parse`).
-fn loopbacks_to(env: &mut [(String, serde_json::Value)], parent_id: &str) {
-    for (_, value) in env.iter_mut() {
-        let Some(object) = value.as_object_mut() else {
-            continue;
-        };
-        if object.get("binding").and_then(|b| b.as_str()) == Some("service")
-            && object.get("self") == Some(&serde_json::Value::Bool(true))
-            && !object.contains_key("worker")
-        {
-            object.remove("self");
-            object.insert("worker".into(), parent_id.into());
-        }
+fn loopback_to(value: &mut serde_json::Value, parent_id: &str) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    if object.get("binding").and_then(|b| b.as_str()) == Some("service")
+        && object.get("self") == Some(&serde_json::Value::Bool(true))
+        && !object.contains_key("worker")
+    {
+        object.remove("self");
+        object.insert("worker".into(), parent_id.into());
     }
 }
 

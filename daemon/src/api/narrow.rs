@@ -7,7 +7,8 @@
 //! nothing; the parent's definition is the supervisor's own.
 
 use super::error::ApiError;
-use crate::supervisor::Outbound;
+use crate::supervisor::bindings::{Binding, Bindings};
+use crate::supervisor::{Outbound, OutboundTarget};
 
 /// A child's limits: what it asked for, but never more than its parent's (0 is "the default").
 pub(super) fn narrowed_limits(
@@ -33,16 +34,38 @@ pub(super) fn narrowed_limits(
 /// A child's outbound, never reaching further than its parent's: a parent without network has
 /// children without network; a parent whose fetches go to a worker has children whose fetches
 /// go there or nowhere (one that names anything else is refused); a parent under the tenant's
-/// policy lets its children choose. A child's fetches may always go to the parent itself
-/// (`parent_id`; its `ctx.exports.Name({props})`): what the parent's code then does goes through
-/// the parent's own outbound.
+/// policy lets its children choose a worker's default export. A child's fetches may always go to
+/// the parent itself (`parent_id`; its `ctx.exports.Name({props})`): what the parent's code then
+/// does goes through the parent's own outbound. An entrypoint or props for another worker only
+/// as the parent holds them (its outbound, or one of its service bindings, `parent_bindings`):
+/// props are what the tenant or that worker chose, never a child.
 pub(super) fn narrowed_outbound(
     child: Outbound,
     parent: &Outbound,
     parent_id: &str,
+    parent_bindings: &Bindings,
 ) -> Result<Outbound, ApiError> {
+    let held = |c: &OutboundTarget| {
+        *parent == Outbound::Worker(c.clone())
+            || parent_bindings.values().any(|b| {
+                *b == Binding::Service {
+                    worker: c.worker.clone(),
+                    entrypoint: c.entrypoint.clone(),
+                    props: c.props.clone(),
+                }
+            })
+    };
     match (parent, child) {
         (_, Outbound::Worker(c)) if c.worker == parent_id => Ok(Outbound::Worker(c)),
+        (Outbound::Policy, Outbound::Worker(c))
+            if (c.entrypoint.is_some() || c.props.is_some()) && !held(&c) =>
+        {
+            Err(ApiError::Exceeds(
+                "globalOutbound: an entrypoint or props for another worker only as the parent \
+                 holds them (its own globalOutbound, or a service binding)"
+                    .into(),
+            ))
+        }
         (Outbound::Policy, child) => Ok(child),
         (Outbound::Blocked, _) => Ok(Outbound::Blocked),
         (Outbound::Worker(_), Outbound::Blocked) => Ok(Outbound::Blocked),
@@ -85,6 +108,16 @@ mod tests {
             })
         };
         let own = || with_props("p");
+        let held: Bindings = [(
+            "B".to_owned(),
+            Binding::Service {
+                worker: "b".into(),
+                entrypoint: Some("Gate".into()),
+                props: Some(r#"{"k":1}"#.into()),
+            },
+        )]
+        .into_iter()
+        .collect();
         for (parent, child, expected) in [
             (Outbound::Policy, Outbound::Policy, Some(Outbound::Policy)),
             (Outbound::Policy, w("a"), Some(w("a"))),
@@ -99,8 +132,12 @@ mod tests {
             (w("a"), own(), Some(own())),
             // The same worker as the parent's, with other props: no.
             (w("a"), with_props("a"), None),
+            // Under the policy, props for another worker only as a binding of the parent's.
+            (Outbound::Policy, with_props("a"), None),
+            (Outbound::Policy, with_props("b"), Some(with_props("b"))),
+            (with_props("a"), with_props("a"), Some(with_props("a"))),
         ] {
-            let got = narrowed_outbound(child.clone(), &parent, "p").ok();
+            let got = narrowed_outbound(child.clone(), &parent, "p", &held).ok();
             assert_eq!(got, expected, "{parent:?} / {child:?}");
         }
     }

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::loader::find;
 use super::worker_fetch::{deliver, Callee};
 use super::AppState;
-use crate::supervisor::{Chain, Outbound};
+use crate::supervisor::Outbound;
 
 /// `globalOutbound` as the Loader API takes it: `{"worker": id, "entrypoint"?, "props"?}`, or,
 /// for a Loader child, `{"self": true, "entrypoint"?, "props"?}` (its parent's
@@ -128,10 +128,23 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
             let crate::egress::WorkerRequest {
                 tenant,
                 target,
+                chain,
                 request,
                 upload,
             } = delivery;
             let worker = target.worker;
+            // One more binding call of the fetching request's chain, no deeper than any.
+            let limits = &state.config.limits;
+            let message = |refused: serde_json::Value| {
+                refused["error"]["message"]
+                    .as_str()
+                    .unwrap_or("refused")
+                    .to_owned()
+            };
+            let next = super::services::spend_binding_call(&chain, limits.max_binding_calls)
+                .map_err(message)?;
+            super::services::check_binding_depth(&next, limits.max_binding_depth)
+                .map_err(message)?;
             let def = find(&state, &tenant, &worker)
                 .await
                 .map_err(|_| format!("globalOutbound worker {worker} no longer exists"))?;
@@ -148,7 +161,7 @@ pub fn outbound_dispatch(state: std::sync::Weak<AppState>) -> crate::egress::Wor
                 },
                 request,
                 upload,
-                Chain::default(),
+                next,
                 &who,
             )
             .await

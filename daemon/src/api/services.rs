@@ -194,6 +194,10 @@ impl Services {
         // A service fetch's streamed request body is let go of if the fetch never takes it.
         let _upload = (op == "service.fetch")
             .then(|| super::service_fetch::UploadGuard::new(&context.resources, bytes));
+        let name = head
+            .get("binding")
+            .and_then(Value::as_str)
+            .unwrap_or("ctx.exports");
         let (tenant, binding, parent) = if head.get("self") == Some(&Value::Bool(true)) {
             // `ctx.exports.Name`: the worker calls an entrypoint of its own.
             let tenant = state
@@ -228,7 +232,7 @@ impl Services {
         let answer = match op {
             "loader.get" | "loader.create" => {
                 if binding != Binding::Loader {
-                    return Err("the binding is not a loader binding".into());
+                    return Err(format!("{name:?} is not a loader binding"));
                 }
                 self.loader(&state, op, &tenant, &parent, &head, bytes)
                     .await

@@ -40,6 +40,10 @@ pub struct WorkerRequest {
     /// The tenant's name, and the worker (and its entrypoint and props) it goes to.
     pub tenant: String,
     pub target: crate::supervisor::OutboundTarget,
+    /// The chain of binding calls the fetching request runs in: a delivery is one more call of
+    /// it (its budget and depth), so a worker and its child cannot hand requests back and forth
+    /// without end.
+    pub chain: crate::supervisor::Chain,
     /// Its body is in `request.body`, unless `upload` streams it.
     pub request: FetchRequest,
     pub upload: Option<UploadStream>,
@@ -185,6 +189,7 @@ impl Gateway {
         let delivery = dispatch(WorkerRequest {
             tenant: rules.name.clone(),
             target,
+            chain: context.caller.chain.clone(),
             request,
             upload,
         });

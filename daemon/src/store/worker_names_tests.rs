@@ -258,8 +258,12 @@ pub(super) async fn name_crons_and_versions_beyond(s: &Store) {
     ];
     let mut user = super::tests::def("t-keep", env);
     user.id = stockade_ipc::WorkerId([39; 32]);
-    user.outbound =
-        crate::supervisor::Outbound::Worker(crate::supervisor::OutboundTarget::to(v1.clone()));
+    // (An outbound with an entrypoint and props, stored as `worker:<id>:{...}`, names it too.)
+    user.outbound = crate::supervisor::Outbound::Worker(crate::supervisor::OutboundTarget {
+        worker: v1.clone(),
+        entrypoint: Some("Gate".into()),
+        props: Some(r#"{"k":1}"#.into()),
+    });
     let user_id = user.id.to_hex();
     s.tx(move |tx| workers::put(tx, &user_id, &user))
         .await

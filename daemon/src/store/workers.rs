@@ -37,7 +37,7 @@ struct StoredDef {
     compatibility_date: Option<String>,
     #[serde(default)]
     compatibility_flags: Vec<String>,
-    /// `policy`, `blocked` or `worker:<hex id>`.
+    /// `policy`, `blocked`, `worker:<hex id>`, or `worker:<hex id>:{"entrypoint", "props"}`.
     outbound: String,
     /// `triggers.crons`, as given (validated when the definition was made); absent: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -86,17 +86,39 @@ pub(super) fn encode(def: &WorkerDef) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-/// A stored `worker:` outbound's rest: `<id>`, or `<id>:{"entrypoint", "props"}`.
+/// What a stored outbound carries past its id.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTarget {
+    entrypoint: Option<String>,
+    /// Canonical JSON text of an object.
+    props: Option<String>,
+}
+
+/// A stored `worker:` outbound's rest: `<id>`, or `<id>:{"entrypoint", "props"}`; `None` for
+/// anything else (a corrupt row).
 fn stored_outbound(rest: &str) -> Option<crate::supervisor::OutboundTarget> {
     let Some((id, more)) = rest.split_once(':') else {
-        return Some(crate::supervisor::OutboundTarget::to(rest));
+        return parse_id(rest).map(|_| crate::supervisor::OutboundTarget::to(rest));
     };
-    let more: serde_json::Value = serde_json::from_str(more).ok()?;
-    let text = |name: &str| more.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    parse_id(id)?;
+    let more: StoredTarget = serde_json::from_str(more).ok()?;
+    if more
+        .entrypoint
+        .as_deref()
+        .is_some_and(|e| !bindings::valid_name(e))
+    {
+        return None;
+    }
+    if let Some(props) = &more.props {
+        serde_json::from_str::<serde_json::Value>(props)
+            .ok()
+            .filter(serde_json::Value::is_object)?;
+    }
     Some(crate::supervisor::OutboundTarget {
         worker: id.to_owned(),
-        entrypoint: text("entrypoint"),
-        props: text("props"),
+        entrypoint: more.entrypoint,
+        props: more.props,
     })
 }
 
@@ -128,8 +150,9 @@ pub fn referenced(
         let corrupt = |e: String| StoreError::Corrupt(format!("worker {id}: {e}"));
         let refs: StoredRefs =
             serde_json::from_slice(&row.blob(1)?).map_err(|e| corrupt(e.to_string()))?;
-        if let Some(worker) = refs.outbound.strip_prefix("worker:") {
-            named.insert(worker.to_owned());
+        if let Some(rest) = refs.outbound.strip_prefix("worker:") {
+            let target = stored_outbound(rest).ok_or_else(|| corrupt("globalOutbound".into()))?;
+            named.insert(target.worker);
         }
         for binding in bindings::parse(&refs.env).map_err(corrupt)?.into_values() {
             if let bindings::Binding::Service { worker, .. } = binding {
@@ -320,4 +343,38 @@ pub fn delete(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<bool, StoreErro
         super::worker_names::after_delete(tx, tenant, &name, id)?;
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod outbound_tests {
+    use super::stored_outbound;
+    use crate::supervisor::OutboundTarget;
+
+    #[test]
+    fn a_stored_outbound_reads_back_in_both_forms_and_nothing_else_does() {
+        let id = "ab".repeat(32);
+        // The form stored before entrypoints and props, as it always read.
+        assert_eq!(stored_outbound(&id), Some(OutboundTarget::to(id.clone())));
+        assert_eq!(
+            stored_outbound(&format!(
+                r#"{id}:{{"entrypoint":"Gate","props":"{{\"k\":1}}"}}"#
+            )),
+            Some(OutboundTarget {
+                worker: id.clone(),
+                entrypoint: Some("Gate".into()),
+                props: Some(r#"{"k":1}"#.into()),
+            })
+        );
+        for corrupt in [
+            "not-an-id".to_owned(),
+            format!("{id}:"),
+            format!("{id}:[1]"),
+            format!(r#"{id}:{{"entrypoint":3,"props":null}}"#),
+            format!(r#"{id}:{{"entrypoint":"a/b","props":null}}"#),
+            format!(r#"{id}:{{"entrypoint":null,"props":"[1]"}}"#),
+            format!(r#"{id}:{{"entrypoint":null,"props":null,"more":1}}"#),
+        ] {
+            assert_eq!(stored_outbound(&corrupt), None, "{corrupt}");
+        }
+    }
 }
