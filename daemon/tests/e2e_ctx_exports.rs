@@ -174,6 +174,7 @@ export default class extends WorkerEntrypoint {
                  "env": { "ME": { "binding": "service", "self": true } } }),
     );
     assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("self"), "{body}");
     let (status, body) = create_worker(
         &d,
         &t,
@@ -181,6 +182,7 @@ export default class extends WorkerEntrypoint {
                  "globalOutbound": { "self": true } }),
     );
     assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("self"), "{body}");
     // A tenant's own globalOutbound may name an entrypoint and props; they are kept and shown.
     let (status, body) = create_worker(
         &d,
