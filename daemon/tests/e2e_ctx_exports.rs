@@ -235,3 +235,29 @@ fn a_parent_and_a_child_that_hand_a_request_back_and_forth_stop_at_the_chains_de
         "{text}"
     );
 }
+
+#[test]
+fn a_scheduled_handler_has_ctx_exports_too() {
+    let d = Daemon::start("ctx-scheduled", 1, 1, "");
+    let t = tenant_token(0);
+    let id = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint } from "cloudflare:workers";
+export class Api extends WorkerEntrypoint { whoami() { return `user ${this.ctx.props.user}`; } }
+export default {
+  fetch() { return new Response("ok"); },
+  async scheduled(controller, env, ctx) {
+    console.log(`${await ctx.exports.Api({ props: { user: "cron" } }).whoami()} ${JSON.stringify(ctx.props)}`);
+  },
+};"#,
+    );
+    let r = client()
+        .post(format!("{}/v1/workers/{id}/scheduled", d.base()))
+        .bearer_auth(&t)
+        .send()
+        .expect("scheduled");
+    let body: Value = r.json().expect("json");
+    assert_eq!(body["outcome"], "ok", "{body}");
+    assert!(body.to_string().contains("user cron {}"), "{body}");
+}

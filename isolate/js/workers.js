@@ -320,7 +320,7 @@ function dispatchFetchForHost(request, waitUntil, passThrough) {
 
 // ---- Non-fetch events (scheduled.js, queue.js): a run's ctx, handler and global listeners -----
 /** One run of a non-fetch event (`method`: "scheduled", "queue") of module namespace `ns`:
- *  `ctx` (`waitUntil`, `passThroughOnException`), `waitUntil(p)` for an event object's own,
+ *  `ctx` (`waitUntil`, `passThroughOnException`, `props`, `exports`), `waitUntil(p)` for an event object's own,
  *  `shape` "class" (a WorkerEntrypoint-style class: construct with (ctx, env), call `method`),
  *  "object" (the default export's `method`) or null, the `handler`, the worker's `env`, and
  *  `settle()`: every waitUntil promise awaited, each rejection reported; its answer is the first
@@ -341,13 +341,20 @@ function eventRun(ns, method, envJson) {
   const isClass = typeof handler === "function" && handler.prototype !== null &&
     typeof handler.prototype === "object" && typeof handler.prototype[method] === "function";
   const isObject = !isClass && handler !== null && typeof handler === "object" && typeof handler[method] === "function";
+  const env = workerEnv() ?? makeEnv(envJson);
   return {
     __proto__: null,
-    ctx: { waitUntil(p) { waitUntil(p); }, passThroughOnException() {} },
+    // props: an event comes through no binding; exports: the loopback stubs (rpc.js).
+    ctx: {
+      waitUntil(p) { waitUntil(p); },
+      passThroughOnException() {},
+      props: {},
+      get exports() { return ctxExportsOf(ns, env); },
+    },
     waitUntil,
     handler,
     shape: isClass ? "class" : isObject ? "object" : null,
-    env: workerEnv() ?? makeEnv(envJson),
+    env,
     async settle() {
       for (let i = 0; i < pending.length; i++) await pending[i];
       return failures.count > 0 ? { __proto__: null, error: failures.first } : null;
