@@ -46,6 +46,8 @@ export default {
       env: { API: ctx.exports.Api({ props: { user: "bob" } }) },
     });
     out.child = await (await child.getEntrypoint().fetch("http://c/")).json();
+    // The parent may give its child's entrypoint props of its own (Cloudflare's getEntrypoint options).
+    out.childProps = (await (await child.getEntrypoint(undefined, { props: { user: "dan" } }).fetch("http://c/")).json())[2];
     const gated = env.LOADER.load({
       compatibilityDate: "2025-06-01",
       mainModule: "g.js",
@@ -79,7 +81,7 @@ fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_fr
         json!({
             "direct": "user none", "withProps": "user alice", "fetched": "fetched as ann",
             "keys": ["Api", "Counter", "Gate", "Room", "default"], "room": "room a", "ownProps": {}, "badProps": "TypeError",
-            "child": ["user bob", "fetched as bob", {}],
+            "child": ["user bob", "fetched as bob", {}], "childProps": { "user": "dan" },
             "gated": "gate authorized POST https://api.example.com/v1/x",
         }),
         "{text}"

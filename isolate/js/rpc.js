@@ -235,6 +235,7 @@ async function rpcHead(target) {
   const head = { binding: target.binding };
   if (target.worker !== null) head.worker = await target.worker();
   if (target.entrypoint !== null) head.entrypoint = target.entrypoint;
+  if (target.callProps !== undefined) head.props = target.callProps; // a Loader child's entrypoint
   if (target.object !== undefined) { // a Durable Object's stub (durable.js)
     head.id = target.object.id;
     if (target.object.name !== undefined) head.name = target.object.name;
@@ -407,6 +408,26 @@ function rpcCallableTarget() {
   return f;
 }
 
+/** `options.props` as a call's props: a copy as JSON (what the supervisor cannot carry is a
+ *  TypeError now, not later), undefined for none. */
+function rpcPropsOption(options, where) {
+  const given = options === null || options === undefined ? undefined : options.props;
+  if (given === undefined) return undefined;
+  if (given === null || typeof given !== "object" || ArrayIsArray(given)) {
+    throw new TypeError(`${where}: props must be an object`);
+  }
+  let copy;
+  try {
+    copy = JSONParse(JSONStringify(given));
+  } catch (e) {
+    throw new TypeError(`${where}: props must be JSON: ${e?.message ?? e}`);
+  }
+  if (copy === null || typeof copy !== "object" || ArrayIsArray(copy)) {
+    throw new TypeError(`${where}: props must be an object (as JSON)`);
+  }
+  return copy;
+}
+
 /** A loopback stub: this worker's own entrypoint `entrypoint` ("default": its default export),
  *  whose calls see `props` (an object, or undefined for none) as `ctx.props`. A Loader child's
  *  env may hold it (workerCodeJson sends it as `{"binding": "service", "self": true, ...}`,
@@ -414,23 +435,7 @@ function rpcCallableTarget() {
  *  props, as Cloudflare's `ctx.exports.Name({props})`. */
 function rpcLoopback(entrypoint, props) {
   const target = { binding: null, worker: null, entrypoint: entrypoint === "default" ? null : entrypoint, self: true, loopProps: props };
-  const stub = rpcStub(target, (options) => {
-    const given = options === null || options === undefined ? undefined : options.props;
-    if (given !== undefined && (given === null || typeof given !== "object" || ArrayIsArray(given))) {
-      throw new TypeError("ctx.exports: props must be an object");
-    }
-    // As the supervisor keeps them: JSON (what it cannot carry is a TypeError now, not later).
-    let copy;
-    try {
-      copy = given === undefined ? undefined : JSONParse(JSONStringify(given));
-    } catch (e) {
-      throw new TypeError(`ctx.exports: props must be JSON: ${e?.message ?? e}`);
-    }
-    if (copy !== undefined && (copy === null || typeof copy !== "object" || ArrayIsArray(copy))) {
-      throw new TypeError("ctx.exports: props must be an object (as JSON)");
-    }
-    return rpcLoopback(entrypoint, copy);
-  });
+  const stub = rpcStub(target, (options) => rpcLoopback(entrypoint, rpcPropsOption(options, "ctx.exports")));
   const raw = { binding: "service", self: true };
   if (target.entrypoint !== null) raw.entrypoint = target.entrypoint;
   if (props !== undefined) raw.props = props;
@@ -640,9 +645,12 @@ class WorkerStub {
     this.#binding = binding;
     this.#worker = worker;
   }
-  getEntrypoint(name = undefined) {
+  /** A stub of the child's export `name` (the default one without), whose calls see
+   *  `options.props` as `ctx.props` (the parent's to choose: it made the child). */
+  getEntrypoint(name = undefined, options = undefined) {
     const entrypoint = name === undefined || name === null ? null : `${name}`;
-    return rpcStub({ binding: this.#binding, worker: this.#worker, entrypoint });
+    const props = rpcPropsOption(options, "getEntrypoint");
+    return rpcStub({ binding: this.#binding, worker: this.#worker, entrypoint, callProps: props });
   }
   fetch(input, init = undefined) {
     return rpcFetch({ binding: this.#binding, worker: this.#worker, entrypoint: null }, input, init);

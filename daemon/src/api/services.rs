@@ -309,7 +309,9 @@ impl Services {
                     Some(Value::String(e)) if valid_name(e) => e.clone(),
                     Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
                 };
-                (worker.to_owned(), entrypoint, None)
+                // The parent's props for its child's entrypoint (`getEntrypoint(name, {props})`).
+                let props = crate::supervisor::bindings::props_of(head.get("props"))?;
+                (worker.to_owned(), entrypoint, props)
             }
         };
         // A name under a gradual deployment: a version by its shares, as a client's request.
