@@ -404,3 +404,53 @@ fn a_process_that_dies_while_a_callback_runs_is_replaced_and_the_daemon_serves_o
     let (status, text) = fetch(&d, &t, &caller);
     assert_eq!((status, text.as_str()), (200, "2"), "{text}");
 }
+
+#[test]
+fn a_targets_methods_take_the_callers_functions_and_targets_as_callbacks() {
+    let d = Daemon::start_raw("rpc-targets-callbacks", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+class Tally extends RpcTarget {
+  constructor() { super(); this.n = 0; }
+  async each(f) { for (let i = 1; i <= 3; i++) this.n += await f(i); return this.n; }
+  async greet(visitor) { return `${await visitor.hello("tally")} / ${await visitor.name}`; }
+  async fails(f) { try { await f(); return "no throw"; } catch (e) { return `${e.name}: ${e.message}`; } }
+}
+export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
+    );
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"import { RpcTarget } from "cloudflare:workers";
+class Visitor extends RpcTarget { hello(who) { return `hi ${who}`; } get name() { return "visitor"; } }
+export default { async fetch(req, env) {
+  const tally = await env.S.tally();
+  const seen = [];
+  const out = {
+    each: await tally.each((i) => { seen.push(i); return i * 10; }),
+    again: await tally.each(async (i) => i),
+    greet: await tally.greet(new Visitor()),
+    fails: await tally.fails(() => { throw new RangeError("no"); }),
+  };
+  out.seen = seen;
+  tally[Symbol.dispose]();
+  return Response.json(out);
+} };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "each": 60, "again": 66, "greet": "hi tally / visitor",
+            "fails": "RangeError: no", "seen": [1, 2, 3],
+        }),
+        "{text}"
+    );
+    until_idle(&d, "a callee still serves");
+}

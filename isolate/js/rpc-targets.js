@@ -5,9 +5,10 @@
 // (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
 // caller's stubs (rpc.js's method proxy) call `service.target` and, once every stub of the
 // session is disposed and no call of it is in flight, `service.release`. Stubs do not cross back.
-// Callbacks: a caller's arguments may hold functions and RpcTargets too; the callee's stubs of
-// them call `service.callback`, which the caller's waiting call answers as {callback} (rpcCall
-// runs it with rpcCallback and sends the answer with `service.resume`), until the call answers.
+// Callbacks: a caller's arguments may hold functions and RpcTargets too (of an RPC call, and of a
+// call on a target); the callee's stubs of them call `service.callback`, which the caller's
+// waiting call answers as {callback} (rpcCall or rpcTargetCall runs it with rpcCallback and sends
+// the answer with `service.resume`), until the call answers.
 // Trust: a session is named by its number among the caller's request's resources and a random
 // key, checked by the supervisor; target numbers and methods are checked here.
 
@@ -86,15 +87,29 @@ function rpcDropSession(session) {
  *  the session while it runs, so the stubs its answer brings are not released with the others. */
 async function rpcTargetCall(session, id, method, args) {
   if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
-  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args); // a DataCloneError here: nothing was sent
+  // A call on a target may pass functions and RpcTargets of its own (callbacks, served while it
+  // waits); a callback's arguments are plain data.
+  const back = session.back === true;
+  const exports = back ? null : rpcExports();
+  // A DataCloneError here: nothing was sent.
+  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports);
   // A callback (the caller's argument) goes back through the call; a target to its session.
-  const head = session.back === true
+  const head = back
     ? { target: id, method }
     : { session: session.number, key: session.key, target: id, method };
-  const op = session.back === true ? "service.callback" : "service.target";
+  const op = back ? "service.callback" : "service.target";
   session.alive++;
   try {
-    const [, bytes] = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
+    let [answerHead, bytes] = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
+    while (!back && answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
+      const answer = await rpcCallback(exports, answerHead.callback, bytes);
+      const resume = { pending: answerHead.pending, key: answerHead.key };
+      try {
+        [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
+      } catch (e) {
+        [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify({ error: errorSummary(e) })));
+      }
+    }
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);
@@ -165,7 +180,8 @@ async function rpcServe(exports, call, bytes) {
   const sent = JSONParse(utf8DecodeStripBOM(bytes));
   // `await stub.name`: a property of the RpcTarget's class (a function's are not offered).
   if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
-  const args = rpcDecode(sent);
+  // The caller's functions and RpcTargets among them: stubs served while this call runs.
+  const args = rpcDecode(sent, { __proto__: null, back: true, alive: 0, released: false });
   const list = ArrayIsArray(args) ? args : [];
   if (typeof target === "function") return ReflectApply(target, undefined, list);
   // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).

@@ -27,7 +27,10 @@
 //! `{"callback": {target, method}, "pending": n, "key": k}` + the arguments, the call in flight
 //! parked among the caller's resources; the caller runs it and sends the answer with
 //! `service.resume` `{pending, key}`, which goes on waiting for the call as before. A callback
-//! is reachable until the call is answered; a call's callbacks run one at a time. The callee's
+//! is reachable until the call is answered; a call's callbacks run one at a time. A call on a
+//! target takes callbacks the same way: its `TargetCall` carries a channel the callee's
+//! `service.callback` reaches while the callee serves it (`calling_back`), which the caller's
+//! `service.target` waits on beside the answer ([`wait_target`]). The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a parked
 //! call keeps the job going, and dropping it only aborts that task).
 //!
@@ -50,11 +53,14 @@ use crate::supervisor::{CallContext, Resources};
 /// The callee's job of an RPC call, as `services::rpc` started it.
 pub type CalleeJob = Pin<Box<dyn Future<Output = crate::supervisor::JobReply> + Send>>;
 
-/// One call on a target: `{target, method}`, its encoded arguments, and where its answer goes.
+/// One call on a target: `{target, method}`, its encoded arguments, where its answer goes, and,
+/// for a caller's call on a target, where the callee's calls of the caller's argument targets go
+/// while it runs (callbacks, which carry none of their own).
 struct TargetCall {
     head: Value,
     args: Vec<u8>,
     answer: oneshot::Sender<Vec<u8>>,
+    callbacks: Option<mpsc::Sender<TargetCall>>,
 }
 
 /// The caller's end of a session, among its request's resources, and the key its stubs name.
@@ -73,6 +79,8 @@ pub struct CalleeSession {
     calls: tokio::sync::Mutex<mpsc::Receiver<TargetCall>>,
     /// Where the answer of the call being run goes.
     answering: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
+    /// Where the callbacks of the target call being run go (its caller's argument targets).
+    calling_back: Mutex<Option<mpsc::Sender<TargetCall>>>,
     /// Where the callee's calls of the caller's arguments' targets go (`service.callback`).
     callbacks: mpsc::Sender<TargetCall>,
 }
@@ -109,9 +117,19 @@ impl Drop for Driving {
 /// A call parked among its caller's resources while the caller runs a callback, and where that
 /// callback's answer goes.
 struct Parked {
-    driving: Driving,
+    waiting: Waiting,
     answer: oneshot::Sender<Vec<u8>>,
     key: String,
+}
+
+/// What a parked call was waiting for: an RPC call's driver, or a call on a target (its answer,
+/// and its callbacks).
+enum Waiting {
+    Call(Driving),
+    Target {
+        answered: oneshot::Receiver<Vec<u8>>,
+        callbacks: mpsc::Receiver<TargetCall>,
+    },
 }
 
 /// What waiting for a call came to ([`drive`]).
@@ -142,6 +160,7 @@ impl CalleeSession {
             sender: Mutex::new(Some(sender)),
             calls: tokio::sync::Mutex::new(calls),
             answering: Mutex::new(None),
+            calling_back: Mutex::new(None),
             callbacks,
         });
         let job = start(Arc::clone(&session));
@@ -181,6 +200,7 @@ impl CalleeSession {
         match next {
             Some(call) => {
                 *lock(&self.answering) = Some(call.answer);
+                *lock(&self.calling_back) = call.callbacks;
                 crate::storage::frame(&call.head, &call.args)
             }
             None => crate::storage::frame(&json!({ "done": true }), &[]),
@@ -225,6 +245,7 @@ pub async fn next(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
     let session = session_of(&context)?;
     let (_, answer) = crate::storage::split(&payload)?;
     let answering = lock(&session.answering).take();
+    lock(&session.calling_back).take();
     if let Some(answering) = answering {
         // A caller that stopped waiting (its request ended) takes no answer.
         let _ = answering.send(answer.to_vec());
@@ -280,19 +301,21 @@ fn target_call(head: &Value) -> Result<Value, String> {
 }
 
 /// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
-/// answered with `{}` + the callee's answer.
-pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+/// answered with `{}` + the callee's answer, or first with the callbacks it makes of the caller's
+/// argument targets ([`wait_target`]).
+pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Driven, String> {
     let call_head = target_call(head)?;
     let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
     let (answer, answered) = oneshot::channel();
+    let (callbacks_tx, callbacks) = mpsc::channel(1);
     let call = TargetCall {
         head: call_head,
         args: args.to_vec(),
         answer,
+        callbacks: Some(callbacks_tx),
     };
     sender.send(call).await.map_err(|_| GONE.to_owned())?;
-    let answer = answered.await.map_err(|_| GONE.to_owned())?;
-    Ok(crate::storage::frame(&json!({}), &answer))
+    wait_target(answered, callbacks, &context.resources).await
 }
 
 /// `service.release` `{session, key}`: the caller lets go of the session (the callee's request
@@ -350,26 +373,59 @@ pub async fn drive(mut driving: Driving, resources: &Resources) -> Result<Driven
                 if call.answer.is_closed() {
                     continue;
                 }
-                let key = random_key()?;
-                let TargetCall { head, args, answer } = call;
-                let parked = Parked {
-                    driving,
-                    answer,
-                    key: key.clone(),
-                };
-                let number = resources.insert(parked).ok_or_else(|| {
-                    format!("this request holds {} resources already", Resources::MAX)
-                })?;
-                let head = json!({ "callback": head, "pending": number, "key": key });
-                return Ok(Driven::Answer(head, args));
+                return park(Waiting::Call(driving), call, resources);
             }
             None => return Err("the RPC call's worker task is gone".into()),
         }
     }
 }
 
+/// Parks the call `waiting` among `resources` while its caller runs the callback `call`: the
+/// caller's answer now, `{"callback": {target, method}, "pending": n, "key": k}` + arguments.
+fn park(waiting: Waiting, call: TargetCall, resources: &Resources) -> Result<Driven, String> {
+    let key = random_key()?;
+    let TargetCall {
+        head, args, answer, ..
+    } = call;
+    let parked = Parked {
+        waiting,
+        answer,
+        key: key.clone(),
+    };
+    let number = resources
+        .insert(parked)
+        .ok_or_else(|| format!("this request holds {} resources already", Resources::MAX))?;
+    let head = json!({ "callback": head, "pending": number, "key": key });
+    Ok(Driven::Answer(head, args))
+}
+
+/// Waits for a call on a target until its answer (`{}` + the answer), or until the callee calls
+/// one of the caller's argument targets back (the call parked in `resources` until
+/// `service.resume`).
+async fn wait_target(
+    mut answered: oneshot::Receiver<Vec<u8>>,
+    mut callbacks: mpsc::Receiver<TargetCall>,
+    resources: &Resources,
+) -> Result<Driven, String> {
+    loop {
+        tokio::select! {
+            answer = &mut answered => {
+                let answer = answer.map_err(|_| GONE.to_owned())?;
+                return Ok(Driven::Answer(json!({}), answer));
+            }
+            Some(call) = callbacks.recv() => {
+                // A callback whose callee stopped waiting is not run.
+                if call.answer.is_closed() {
+                    continue;
+                }
+                return park(Waiting::Target { answered, callbacks }, call, resources);
+            }
+        }
+    }
+}
+
 /// `service.resume` `{pending, key}` + the answer's JSON text: the callback's answer goes to the
-/// callee, and the parked call is waited for again ([`drive`]).
+/// callee, and the parked call is waited for again ([`drive`], [`wait_target`]).
 pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Driven, String> {
     let number = head
         .get("pending")
@@ -387,12 +443,18 @@ pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Resul
     }
     // A callee that stopped waiting (its request ended) takes no answer.
     let Parked {
-        driving,
+        waiting,
         answer: to_callee,
         ..
     } = parked;
     let _ = to_callee.send(answer.to_vec());
-    drive(driving, resources).await
+    match waiting {
+        Waiting::Call(driving) => drive(driving, resources).await,
+        Waiting::Target {
+            answered,
+            callbacks,
+        } => wait_target(answered, callbacks, resources).await,
+    }
 }
 
 /// `service.callback` `{target, method}` + encoded arguments, from the callee: a call of one of
@@ -407,9 +469,14 @@ pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Resul
         head: call_head,
         args: args.to_vec(),
         answer,
+        callbacks: None,
     };
-    session
-        .callbacks
+    // Its RPC call's, until that is answered with targets; then the target call's it serves.
+    let to = match lock(&session.exported).is_some() {
+        true => Some(session.callbacks.clone()),
+        false => lock(&session.calling_back).clone(),
+    };
+    to.ok_or(ANSWERED)?
         .send(call)
         .await
         .map_err(|_| ANSWERED.to_owned())?;

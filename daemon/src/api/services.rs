@@ -173,7 +173,11 @@ impl Services {
         }
         match op {
             "service.callback" => super::rpc_targets::callback(&context, &head, bytes).await,
-            _ => super::rpc_targets::call(&context, &head, bytes).await,
+            // Its answer, or a callback (a failure is the call's own, as before callbacks).
+            _ => match super::rpc_targets::call(&context, &head, bytes).await? {
+                super::rpc_targets::Driven::Answer(head, bytes) => Ok(frame(&head, &bytes)),
+                super::rpc_targets::Driven::Finished(_) => Err("the RpcTarget's call ended".into()),
+            },
         }
     }
 
