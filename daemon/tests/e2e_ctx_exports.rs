@@ -118,6 +118,9 @@ export default class extends WorkerEntrypoint {
           out.forgedOutbound = await use(() => child({ globalOutbound: { worker: env.API_ID, props: { user: "root" } } }));
           // A binding stands only as a value of env or as globalOutbound (elsewhere its props would be data).
           out.nested = await use(() => child({ env: { CFG: { api: env.API } } }));
+          // Nor does the env object, reused elsewhere (as a JSON module, say), carry one there.
+          const E = { API: env.API };
+          out.reused = await use(() => child({ env: E, modules: { "m.js": "export default {}", "p.json": { json: E } } }));
           // The props in this isolate never reach a toJSON of tenant code.
           const seen = [];
           Object.prototype.toJSON = function () { if (this !== null && this.user !== undefined) seen.push(this.user); return this; };
@@ -157,6 +160,10 @@ export default class extends WorkerEntrypoint {
     refused("forgedOutbound", "only as the parent holds them");
     refused(
         "nested",
+        "stands only as a value of env or as globalOutbound",
+    );
+    refused(
+        "reused",
         "stands only as a value of env or as globalOutbound",
     );
     // Made (the binding passed on as it is), and run: its fetch meets the tenant's (empty) policy.

@@ -418,6 +418,8 @@ class Tally extends RpcTarget {
   async each(f) { for (let i = 1; i <= 3; i++) this.n += await f(i); return this.n; }
   async greet(visitor) { return `${await visitor.hello("tally")} / ${await visitor.name}`; }
   async fails(f) { try { await f(); return "no throw"; } catch (e) { return `${e.name}: ${e.message}`; } }
+  keep(f) { this.kept = f; return "kept"; }
+  async useKept(g) { try { return await this.kept(); } catch (e) { return `${e.name}: ${e.message}`; } }
 }
 export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
     );
@@ -434,6 +436,9 @@ export default { async fetch(req, env) {
     again: await tally.each(async (i) => i),
     greet: await tally.greet(new Visitor()),
     fails: await tally.fails(() => { throw new RangeError("no"); }),
+    kept: await tally.keep(() => "F"),
+    // A callback kept past its call reaches nothing (not the function of the call now served).
+    stale: await tally.useKept(() => "G"),
   };
   out.seen = seen;
   tally[Symbol.dispose]();
@@ -448,7 +453,8 @@ export default { async fetch(req, env) {
         got,
         json!({
             "each": 60, "again": 66, "greet": "hi tally / visitor",
-            "fails": "RangeError: no", "seen": [1, 2, 3],
+            "fails": "RangeError: no", "seen": [1, 2, 3], "kept": "kept",
+            "stale": "OperationError: RPC: the callback's caller is gone: its call was answered",
         }),
         "{text}"
     );

@@ -86,7 +86,11 @@ function rpcDropSession(session) {
 /** Calls `method` ("" for a function) of target `id` of `session` with `args`. The call holds
  *  the session while it runs, so the stubs its answer brings are not released with the others. */
 async function rpcTargetCall(session, id, method, args) {
-  if (session.released) throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
+  if (session.released) {
+    // A callback's stub lives as long as the call that brought it.
+    if (session.back === true) throw new DOMException("RPC: the callback's caller is gone: its call was answered", "OperationError");
+    throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
+  }
   // A call on a target may pass functions and RpcTargets of its own (callbacks, served while it
   // waits); a callback's arguments are plain data.
   const back = session.back === true;
@@ -103,12 +107,7 @@ async function rpcTargetCall(session, id, method, args) {
     let [answerHead, bytes] = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
     while (!back && answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
       const answer = await rpcCallback(exports, answerHead.callback, bytes);
-      const resume = { pending: answerHead.pending, key: answerHead.key };
-      try {
-        [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
-      } catch (e) {
-        [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify({ error: errorSummary(e) })));
-      }
+      [answerHead, bytes] = await rpcResume(answerHead, answer);
     }
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
@@ -180,13 +179,19 @@ async function rpcServe(exports, call, bytes) {
   const sent = JSONParse(utf8DecodeStripBOM(bytes));
   // `await stub.name`: a property of the RpcTarget's class (a function's are not offered).
   if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
-  // The caller's functions and RpcTargets among them: stubs served while this call runs.
-  const args = rpcDecode(sent, { __proto__: null, back: true, alive: 0, released: false });
+  // The caller's functions and RpcTargets among them: stubs served while this call runs, and
+  // released once it is over (a later call of one fails, reaching no other call's).
+  const back = { __proto__: null, back: true, alive: 0, released: false };
+  const args = rpcDecode(sent, back);
   const list = ArrayIsArray(args) ? args : [];
-  if (typeof target === "function") return ReflectApply(target, undefined, list);
-  // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
-  const proto = ObjectGetPrototypeOf(target);
-  const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
-  if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
-  return ReflectApply(method, target, list);
+  try {
+    if (typeof target === "function") return await ReflectApply(target, undefined, list);
+    // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
+    const proto = ObjectGetPrototypeOf(target);
+    const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
+    if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
+    return await ReflectApply(method, target, list);
+  } finally {
+    back.released = true;
+  }
 }

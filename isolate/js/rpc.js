@@ -255,13 +255,7 @@ async function rpcCall(target, method, args) {
   let [answerHead, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
   while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
     const answer = await rpcCallback(exports, answerHead.callback, bytes);
-    const resume = { pending: answerHead.pending, key: answerHead.key };
-    try {
-      [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify(answer)));
-    } catch (e) {
-      // An answer the host refuses (too large, say): the callee gets why, not silence.
-      [answerHead, bytes] = await bindingCall("service.resume", resume, utf8Encode(JSONStringify({ error: errorSummary(e) })));
-    }
+    [answerHead, bytes] = await rpcResume(answerHead, answer);
   }
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
@@ -270,6 +264,20 @@ async function rpcCall(target, method, args) {
     ? { __proto__: null, number: answerHead.session, key: `${answerHead.key}`, alive: 0, released: false }
     : null;
   return rpcDecode(answer?.ok, session);
+}
+
+/** Sends a callback's `answer` to the call parked as `answerHead` says (`service.resume`): the
+ *  call's next answer head and bytes. An answer too large to send goes as the error saying so
+ *  (the callee gets why, not silence); any other failure is the call's. */
+function rpcResume(answerHead, answer) {
+  const resume = { pending: answerHead.pending, key: answerHead.key };
+  let body = utf8Encode(JSONStringify(answer));
+  try {
+    bindingPayload(resume, body, "service.resume");
+  } catch (e) {
+    body = utf8Encode(JSONStringify({ error: errorSummary(e) }));
+  }
+  return bindingCall("service.resume", resume, body);
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger
@@ -619,16 +627,24 @@ function rpcOutboundOf(raw) {
  *  else it would be plain data to the child, its props readable). */
 function workerCodeJson(code) {
   if (code === null || typeof code !== "object") throw new TypeError("the worker code must be an object (WorkerCode)");
-  const env = code.env;
   const text = JSONStringify(code, function (key, value) {
+    if (this === code && key === "env" && value !== null && typeof value === "object" && !ArrayIsArray(value)) {
+      // A fresh copy, its bindings already their descriptors: nothing else reaches it, so the
+      // same env object reused elsewhere in the code (a JSON module) carries no binding.
+      const env = ObjectCreate(null);
+      const keys = ObjectKeys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const v = value[keys[i]];
+        const raw = v !== null && (typeof v === "object" || typeof v === "function") ? rpcWeakGet(capabilityDescriptors, v) : undefined;
+        ObjectDefineProperty(env, keys[i], { value: raw !== undefined ? raw : v, enumerable: true, writable: false, configurable: false });
+      }
+      return env;
+    }
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
       const raw = rpcWeakGet(capabilityDescriptors, value);
       if (raw !== undefined) {
         if (this === code && key === "globalOutbound") return raw.binding === "service" ? rpcOutboundOf(raw) : raw;
-        if (this !== env || env === null || typeof env !== "object") {
-          throw new TypeError(`WorkerCode: a binding (${JSONStringify(key)}) stands only as a value of env or as globalOutbound`);
-        }
-        return raw;
+        throw new TypeError(`WorkerCode: a binding (${JSONStringify(key)}) stands only as a value of env or as globalOutbound`);
       }
     }
     return value;
@@ -749,8 +765,10 @@ async function rpcInvoke(ns, payload, ctx) {
     const props = call.props !== null && typeof call.props === "object" ? call.props : {};
     ObjectDefineProperty(ctx, "props", { value: props, enumerable: true, writable: true, configurable: true });
     const get = rpcIsGet(call.args);
-    // The caller's functions and RpcTargets: stubs it serves while this call runs.
-    const args = get ? [] : rpcDecode(call.args, { __proto__: null, back: true, alive: 0, released: false });
+    // The caller's functions and RpcTargets: stubs it serves while this call runs (released once
+    // the method's result is in: a later call of one fails here, reaching no other call's).
+    const back = { __proto__: null, back: true, alive: 0, released: false };
+    const args = get ? [] : rpcDecode(call.args, back);
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];
     const env = workerEnv() ?? makeEnv(call.env);
@@ -766,7 +784,12 @@ async function rpcInvoke(ns, payload, ctx) {
         return ReflectApply(f, target, ArrayIsArray(args) ? args : []);
       };
       // The method and arguments: a WebSocket's event is durable.js's own.
-      const result = await durable.deliver(object, handler, env, ctx, run, get ? undefined : method, args);
+      let result;
+      try {
+        result = await durable.deliver(object, handler, env, ctx, run, get ? undefined : method, args);
+      } finally {
+        back.released = true;
+      }
       // Its targets' calls go through the object's gates too, as calls of its own.
       return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run));
     }
@@ -781,7 +804,12 @@ async function rpcInvoke(ns, payload, ctx) {
     if (get) return await rpcAnswer(await rpcPropertyOf(target, `${call.method}`));
     const method = rpcMethodOf(target, `${call.method}`);
     if (method === undefined) throw new TypeError(`the entrypoint ${JSONStringify(name)} has no RPC method ${JSONStringify(`${call.method}`)}`);
-    const result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
+    let result;
+    try {
+      result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
+    } finally {
+      back.released = true;
+    }
     return await rpcAnswer(result);
   } catch (e) {
     return JSONStringify({ error: errorSummary(e) });

@@ -409,6 +409,8 @@ async fn wait_target(
 ) -> Result<Driven, String> {
     loop {
         tokio::select! {
+            // The answer first: a callback the callee left behind it is not run.
+            biased;
             answer = &mut answered => {
                 let answer = answer.map_err(|_| GONE.to_owned())?;
                 return Ok(Driven::Answer(json!({}), answer));

@@ -159,8 +159,9 @@ impl Services {
         match op {
             "service.release" => return super::rpc_targets::release(&context, &head),
             "service.resume" => {
-                let driven = super::rpc_targets::resume(&context, &head, bytes).await;
-                return Ok(match answer_of(driven) {
+                // Its failure is the call's own (an OperationError, as at service.target).
+                let driven = super::rpc_targets::resume(&context, &head, bytes).await?;
+                return Ok(match answer_of(Ok(driven)) {
                     Ok((head, bytes)) => frame(&head, &bytes),
                     Err(head) => frame(&head, &[]),
                 });

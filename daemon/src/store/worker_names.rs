@@ -16,7 +16,8 @@
 //!
 //! A *gradual deployment* ([`deploy`]) sends a share of the requests that reach a name to one
 //! other version besides the current one (`worker_names.split_id`, `split_bp` basis points); the
-//! version with the larger share is the current one (triggers, queues and objects follow it).
+//! version with the larger share is the current one (triggers and queues follow it;
+//! Durable Objects are split by object, `api::objects::version_of`).
 //! Making a version current otherwise (a new version, a rollback, a delete) ends the split.
 //!
 //! Guarantees: a name points at a stored definition of its tenant that has that name, or at
