@@ -151,7 +151,9 @@ async fn attempt(
 ) -> Attempt {
     let parent = match super::version_of(state, key).await {
         Ok(def) if !def.deleted.load(Ordering::Relaxed) => def,
-        _ => return Attempt::Gone,
+        Ok(_) | Err(crate::api::error::ApiError::NotFound(_)) => return Attempt::Gone,
+        // The store failed to say (a moment's error): tried again, as a failed run is.
+        Err(e) => return Attempt::Failed(format!("its worker could not be read: {e}")),
     };
     // The object's file is the truth (the index may hold more: a crash between their writes).
     // (Read with SyncAlarm, not getAlarm's GetAlarm, which hides the time that is firing.)

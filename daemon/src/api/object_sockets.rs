@@ -321,7 +321,9 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
     };
     let parent = match super::version_of(&app, key).await {
         Ok(def) if !def.deleted.load(std::sync::atomic::Ordering::Relaxed) => def,
-        _ => return,
+        Ok(_) | Err(crate::api::error::ApiError::NotFound(_)) => return,
+        // Not silence: the worker's log ring says the event was lost.
+        Err(e) => return failed(format!("its worker could not be read: {e}")),
     };
     let settings = &objects.settings;
     let caps = (settings.max_live_per_tenant, settings.max_live);

@@ -347,8 +347,17 @@ async fn run(
                 return;
             }
             Some(call) = callbacks.recv() => {
-                if events.send(Event::Callback(call)).await.is_err() {
-                    return;
+                // The job is polled while the callback waits for its caller to take it.
+                tokio::select! {
+                    sent = events.send(Event::Callback(call)) => {
+                        if sent.is_err() {
+                            return;
+                        }
+                    }
+                    outcome = &mut job => {
+                        let _ = events.send(Event::Finished(outcome)).await;
+                        return;
+                    }
                 }
             }
         }
