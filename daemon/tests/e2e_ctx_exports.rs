@@ -14,7 +14,13 @@ use serde_json::{json, Value};
 
 const PARENT: &str = r#"
 import { WorkerEntrypoint, DurableObject } from "cloudflare:workers";
-export class Room extends DurableObject { hi() { return `room ${this.ctx.id.name}`; } }
+export class Room extends DurableObject {
+  hi() { return `room ${this.ctx.id.name}`; }
+  // A Durable Object's ctx has them too: the entrypoints of the version it runs.
+  async viaExports() {
+    return [await this.ctx.exports.Api({ props: { user: "room" } }).whoami(), this.ctx.exports.Room === this.env.ROOMS];
+  }
+}
 export class Api extends WorkerEntrypoint {
   whoami() { return `user ${this.ctx.props.user ?? "none"}`; }
   async fetch(req) { return new Response(`fetched as ${this.ctx.props.user}`); }
@@ -35,6 +41,7 @@ export default {
     out.keys = Object.keys(ctx.exports);
     // A Durable Object class: its namespace.
     out.room = ctx.exports.Room === env.ROOMS ? await ctx.exports.Room.getByName("a").hi() : "another object";
+    out.fromRoom = await env.ROOMS.getByName("a").viaExports();
     out.ownProps = ctx.props;
     try { ctx.exports.Api({ props: [1] }); } catch (e) { out.badProps = e.name; }
     const child = env.LOADER.load({
@@ -80,7 +87,7 @@ fn ctx_exports_reach_the_workers_own_entrypoints_with_the_props_it_chose_also_fr
         got,
         json!({
             "direct": "user none", "withProps": "user alice", "fetched": "fetched as ann",
-            "keys": ["Api", "Counter", "Gate", "Room", "default"], "room": "room a", "ownProps": {}, "badProps": "TypeError",
+            "keys": ["Api", "Counter", "Gate", "Room", "default"], "room": "room a", "fromRoom": ["user room", true], "ownProps": {}, "badProps": "TypeError",
             "child": ["user bob", "fetched as bob", {}], "childProps": { "user": "dan" },
             "gated": "gate authorized POST https://api.example.com/v1/x",
         }),

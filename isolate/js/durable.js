@@ -155,6 +155,14 @@ class DurableObjectState {
   }
   get id() { return this.#id; }
   get storage() { return this.#storage; }
+  /** The worker's loopback stubs (rpc.js's ctxExportsOf), as the running call's ctx has them. */
+  get exports() {
+    const calls = doLive.calls;
+    for (let i = calls.tail - 1; i >= calls.head; i--) {
+      if (calls[i] !== undefined) return calls[i].exports;
+    }
+    return undefined;
+  }
   /** Keeps the call that is running (the latest still running) alive until `p` settles. */
   waitUntil(p) {
     const calls = doLive.calls;

@@ -210,10 +210,16 @@ impl Services {
                 .tenant_names()
                 .name(context.tenant)
                 .ok_or("unknown tenant")?;
-            let parent =
+            let caller =
                 context.caller.worker.clone().ok_or(
                     "ctx.exports reaches a worker's own entrypoints, and this is no worker",
                 )?;
+            // A Durable Object's: the entrypoints of the worker version its instance runs.
+            let incarnated = state
+                .objects
+                .get()
+                .and_then(|objects| objects.directory().version_of(&caller.id));
+            let parent = incarnated.unwrap_or(caller);
             (tenant, loopback(&parent, &head)?, parent)
         } else {
             let (tenant, name) = context.binding_caller(Some(&state.pool.tenant_names()), &head)?;

@@ -265,6 +265,12 @@ impl Directory {
         self.by_def.get(def)
     }
 
+    /// The worker version the live incarnation `def` was made from.
+    pub fn version_of(&self, def: &WorkerId) -> Option<Arc<WorkerDef>> {
+        let key = self.by_def.get(def)?;
+        self.live.get(key).map(|l| Arc::clone(&l.parent))
+    }
+
     /// [`Directory::object_of`], and (once) the verified name a caller gave it that its file is
     /// to keep (`name.rs`).
     pub fn object_keeping(&mut self, def: &WorkerId) -> Option<(ObjectKey, Option<String>)> {
