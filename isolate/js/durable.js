@@ -146,6 +146,15 @@ function doReleased() {
   if (!doGateClosed()) doWake();
 }
 
+// The ctx of the latest call still running, if any.
+function doRunningCall() {
+  const calls = doLive.calls;
+  for (let i = calls.tail - 1; i >= calls.head; i--) {
+    if (calls[i] !== undefined) return calls[i];
+  }
+  return undefined;
+}
+
 class DurableObjectState {
   #id;
   #storage = new DurableObjectStorage(INTERNAL);
@@ -157,18 +166,12 @@ class DurableObjectState {
   get storage() { return this.#storage; }
   /** The worker's loopback stubs (rpc.js's ctxExportsOf), as the running call's ctx has them. */
   get exports() {
-    const calls = doLive.calls;
-    for (let i = calls.tail - 1; i >= calls.head; i--) {
-      if (calls[i] !== undefined) return calls[i].exports;
-    }
-    return undefined;
+    return doRunningCall()?.exports;
   }
   /** Keeps the call that is running (the latest still running) alive until `p` settles. */
   waitUntil(p) {
-    const calls = doLive.calls;
-    for (let i = calls.tail - 1; i >= calls.head; i--) {
-      if (calls[i] !== undefined) return calls[i].waitUntil(p);
-    }
+    const call = doRunningCall();
+    if (call !== undefined) return call.waitUntil(p);
     uponPromise(p, undefined, (e) => reportCaughtRejection(e));
   }
   acceptWebSocket(ws, tags = undefined) {

@@ -52,7 +52,7 @@ const RPC_RESERVED = { __proto__: null, then: 1, constructor: 1, fetch: 1, conne
 // argument list's place's `{"get": 1}` (RPC_GET_JSON), and the callee reads the property
 // (rpcPropertyOf).
 const RPC_GET = ObjectFreeze({ __proto__: null });
-const RPC_GET_JSON = { get: 1 };
+const RPC_GET_JSON = { __proto__: null, get: 1 };
 const rpcIsGet = (args) => args !== null && typeof args === "object" && !ArrayIsArray(args) && args.get === 1;
 const RpcPromiseFinally = Promise.prototype.finally;
 
@@ -475,7 +475,7 @@ function ctxExportsOf(ns, env) {
     const isClass = typeof value === "function" && value.prototype !== null && typeof value.prototype === "object";
     const handler = value !== null && typeof value === "object" && typeof value.fetch === "function";
     const namespace = isClass ? MapGet(objects, name) : undefined;
-    if (namespace !== undefined || isClass || handler) {
+    if (isClass || handler) {
       const entry = namespace !== undefined ? namespace : rpcLoopback(name, undefined);
       ObjectDefineProperty(out, name, { value: entry, enumerable: true, writable: false, configurable: false });
     }
@@ -549,7 +549,7 @@ function rpcPipelineNode(valueOf, invoke, target, once = true) {
     catch: (onRejected) => then(undefined, onRejected),
     finally: (onFinally) => ReflectApply(RpcPromiseFinally, value(), [onFinally]),
   };
-  const members = new RpcMap();
+  let members = null; // made at the first member: most results are only awaited
   const memberOf = (result, property) => (result === null || result === undefined ? undefined : result[property]);
   return new RpcProxy(target, {
     __proto__: null,
@@ -559,6 +559,7 @@ function rpcPipelineNode(valueOf, invoke, target, once = true) {
     get(_, property) {
       if (property === "then" || property === "catch" || property === "finally") return own[property];
       if (typeof property !== "string" || property in RPC_PIPELINE_RESERVED) return undefined;
+      if (members === null) members = new RpcMap();
       let member = MapGet(members, property);
       if (member === undefined) {
         member = rpcPipelineNode(

@@ -315,11 +315,7 @@ impl Services {
                 if !made {
                     return Err("this worker made no such worker through its loader".into());
                 }
-                let entrypoint = match head.get("entrypoint") {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(e)) if valid_name(e) => e.clone(),
-                    Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
-                };
+                let entrypoint = entrypoint_of(head)?.unwrap_or_default();
                 // The parent's props for its child's entrypoint (`getEntrypoint(name, {props})`).
                 let props = crate::supervisor::bindings::props_of(head.get("props"))?;
                 (worker.to_owned(), entrypoint, props)
@@ -505,14 +501,18 @@ fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
 /// `{"self": true, "entrypoint"?, "props"?}`): this very version of `worker`, with the props its
 /// own code chose.
 fn loopback(worker: &WorkerDef, head: &Value) -> Result<Binding, String> {
-    let entrypoint = match head.get("entrypoint") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(e)) if valid_name(e) => Some(e.clone()),
-        Some(_) => return Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
-    };
     Ok(Binding::Service {
         worker: hex(&worker.id),
-        entrypoint,
+        entrypoint: entrypoint_of(head)?,
         props: crate::supervisor::bindings::props_of(head.get("props"))?,
     })
+}
+
+/// The `entrypoint` a call's `head` names: none (absent or null), or a valid export name.
+fn entrypoint_of(head: &Value) -> Result<Option<String>, String> {
+    match head.get("entrypoint") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(e)) if valid_name(e) => Ok(Some(e.clone())),
+        Some(_) => Err("the entrypoint must be 1-64 of [A-Za-z0-9_.-]".into()),
+    }
 }
