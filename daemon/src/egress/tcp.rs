@@ -8,7 +8,8 @@
 //! - `tcp.read` (the number): the next chunk the server sent (at most 64 KiB), empty at its EOF;
 //! - `tcp.write` (the number, then at most 64 KiB): answered once the relay queued them;
 //! - `tcp.shutdown` (the number): FIN after what is queued (the writable side's close);
-//! - `tcp.close` (the number): the connection closed, whatever is queued;
+//! - `tcp.close` (the number): the connection closed, after what is queued as far as the server
+//!   takes it without waiting;
 //! - `tcp.starttls` (the number, then JSON `{hostname}`): the plain connection, after what is
 //!   queued, secured by a TLS handshake for that name (`startTls`); answers `{socket}`, a new
 //!   number (the old one is gone).
