@@ -460,3 +460,73 @@ export default { async fetch(req, env) {
     );
     until_idle(&d, "a callee still serves");
 }
+
+#[test]
+fn a_callback_stub_refuses_another_requests_code() {
+    // One isolate thread: both requests' calls run in one isolate of the callee, so a global can
+    // carry the first call's stub into the second's code.
+    let config = format!("worker_threads = 1\n{}", config());
+    let d = Daemon::start_raw("rpc-callback-other-request", 1, &config, &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint } from "cloudflare:workers";
+let held = null, release = null;
+export default class extends WorkerEntrypoint {
+  async hold(f) {
+    held = f;
+    await new Promise((r) => { release = r; setTimeout(r, 10000); });
+    return await f("own");
+  }
+  async useHeld(g) {
+    if (held === null) return "none held";
+    let out;
+    try { out = `reached ${await held("other")}`; } catch (e) { out = `${e.name}: ${e.message}`; }
+    release();
+    return `${out} / mine ${await g("mine")}`;
+  }
+}"#,
+    );
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+          const which = new URL(req.url).pathname.endsWith("/a") ? "A" : "B";
+          const f = (x) => `${which}:${x}`;
+          return new Response(which === "A" ? await env.S.hold(f) : await env.S.useHeld(f));
+        } };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let get = move |base: String, t: String, caller: String, path: &'static str| {
+        let r = client()
+            .get(format!("{base}/v1/workers/{caller}/fetch/{path}"))
+            .bearer_auth(&t)
+            .send()
+            .expect("fetch");
+        (r.status().as_u16(), r.text().expect("text"))
+    };
+    let first = {
+        let (base, t, caller) = (d.base().to_owned(), t.clone(), caller.clone());
+        std::thread::spawn(move || get(base, t, caller, "a"))
+    };
+    let since = Instant::now();
+    while in_flight(&d) < 2 {
+        assert!(since.elapsed() < Duration::from_secs(5), "never in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The second request's code calls the first's callback: refused, reaching neither the first
+    // request's function nor (as the host would route it by the running request) its own.
+    let (status, text) = get(d.base().to_owned(), t.clone(), caller.clone(), "b");
+    assert_eq!(
+        (status, text.as_str()),
+        (
+            200,
+            "Error: Cannot perform I/O on behalf of a different request: this RPC callback stub \
+             belongs to another request's call / mine B:mine"
+        )
+    );
+    // The first request's own code still reaches its caller through it.
+    assert_eq!(first.join().expect("thread"), (200, "A:own".to_owned()));
+    until_idle(&d, "a callee still serves");
+}

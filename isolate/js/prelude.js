@@ -94,6 +94,12 @@
  *       V8's continuation-preserved embedder data: the value promise reactions capture when they
  *       are created and restore while they run (node:async_hooks' AsyncLocalStorage frame; the
  *       timers restore the one current when a timer was armed). Plain values, no checks needed.
+ *   task() -> number
+ *       The number of the task (a request's invocation) the running code belongs to, as the
+ *       continuation-preserved data above carries it (so a timer's or a continuation's is the
+ *       task that armed or awaited it); 0 outside any task's entry. An RPC call's callback stubs
+ *       remember theirs and refuse another request's code (Cloudflare's "Cannot perform I/O on
+ *       behalf of a different request").
  *   now() -> number
  *       Milliseconds (may be fractional) since the context's time origin, monotonic, and frozen
  *       while JS runs (it only advances between host events). performance.now() returns it;
@@ -224,7 +230,7 @@ const MathTrunc = Math.trunc;
 
 // Capture the host primitives, then make them unreachable from globalThis.
 const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostCallSync, hostOp, hostGetContext,
-  hostSetContext, hostCompileLazy, hostLazyGlobal } = (() => {
+  hostSetContext, hostTask, hostCompileLazy, hostLazyGlobal } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
@@ -232,7 +238,7 @@ const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, host
     hostClearTimer: h.clearTimer, hostOnTimer: h.onTimer, hostNow: h.now, hostCall: h.call,
     hostCallSync: h.callSync, // a Durable Object's storage only (isolate/src/host.rs refuses the rest)
     hostOp: h.op,
-    hostGetContext: h.getContext, hostSetContext: h.setContext,
+    hostGetContext: h.getContext, hostSetContext: h.setContext, hostTask: h.task,
     hostCompileLazy: h.compileLazy, hostLazyGlobal: h.lazyGlobal,
   };
   for (const k of ObjectKeys(fns)) {

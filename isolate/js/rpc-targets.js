@@ -74,6 +74,12 @@ function rpcTargetStub(session, id, isFunction) {
   return stub;
 }
 
+/** The session of the callbacks an RPC call or a call on a target brings: its stubs call back
+ *  through that call while it runs, from its own request's code only (the task it runs in). */
+function rpcBackSession() {
+  return { __proto__: null, back: true, alive: 0, released: false, task: hostTask() };
+}
+
 /** One hold on `session` let go (a stub disposed, a call over): the last releases it (a
  *  callback session ends with its call instead). */
 function rpcDropSession(session) {
@@ -90,6 +96,11 @@ async function rpcTargetCall(session, id, method, args) {
     // A callback's stub lives as long as the call that brought it.
     if (session.back === true) throw new DOMException("RPC: the callback's caller is gone: its call was answered", "OperationError");
     throw new DOMException("RPC: this RpcTarget's stubs were disposed", "InvalidStateError");
+  }
+  // Another request's code (through a global, say) would reach the call this request serves:
+  // the host routes a callback by the running request.
+  if (session.back === true && session.task !== hostTask()) {
+    throw new Error("Cannot perform I/O on behalf of a different request: this RPC callback stub belongs to another request's call");
   }
   // A call on a target may pass functions and RpcTargets of its own (callbacks, served while it
   // waits); a callback's arguments are plain data.
@@ -181,7 +192,7 @@ async function rpcServe(exports, call, bytes) {
   if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
   // The caller's functions and RpcTargets among them: stubs served while this call runs, and
   // released once it is over (a later call of one fails, reaching no other call's).
-  const back = { __proto__: null, back: true, alive: 0, released: false };
+  const back = rpcBackSession();
   const args = rpcDecode(sent, back);
   const list = ArrayIsArray(args) ? args : [];
   try {

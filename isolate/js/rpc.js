@@ -768,7 +768,7 @@ async function rpcInvoke(ns, payload, ctx) {
     const get = rpcIsGet(call.args);
     // The caller's functions and RpcTargets: stubs it serves while this call runs (released once
     // the method's result is in: a later call of one fails here, reaching no other call's).
-    const back = { __proto__: null, back: true, alive: 0, released: false };
+    const back = rpcBackSession();
     const args = get ? [] : rpcDecode(call.args, back);
     const name = call.entrypoint === "" ? "default" : `${call.entrypoint}`;
     const handler = ns[name];

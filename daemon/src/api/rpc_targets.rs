@@ -32,7 +32,10 @@
 //! `service.callback` reaches while the callee serves it (`calling_back`), which the caller's
 //! `service.target` waits on beside the answer ([`wait_target`]). The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a parked
-//! call keeps the job going, and dropping it only aborts that task).
+//! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
+//! to the call the *running* request serves: the callee's runtime refuses a callback stub called
+//! by another request's code (each stub remembers its request's task, `host.task()`), as
+//! Cloudflare refuses I/O on behalf of a different request.
 //!
 //! Guarantees: a session, and a parked call, is reached only through the caller's request's
 //! resources (a number and a random key another request cannot name) and the callee's own

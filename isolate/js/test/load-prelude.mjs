@@ -50,6 +50,7 @@ export function installHost(context, impl) {
     op: function op(code, input) { return impl.op(code, input); },
     getContext: function getContext() { return impl.getContext(); },
     setContext: function setContext(value) { return impl.setContext(value); },
+    task: function task() { return impl.task(); },
     compileLazy: function compileLazy() { throw new Error("every part is evaluated in place"); },
     lazyGlobal: function lazyGlobal() { throw new Error("every part is evaluated in place"); },
   })`, context);
@@ -93,6 +94,8 @@ export function loadPrelude(overrides = {}) {
     // reactions (Node's vm has no hook for it): synchronous AsyncLocalStorage only.
     getContext() { return asyncContext; },
     setContext(value) { asyncContext = value; },
+    // One task: the harness runs no two requests' code.
+    task() { return 1; },
     // A host without an egress gateway: every call is refused, as the real host refuses one it
     // cannot route.
     call(name) { return Promise.reject(new Error(`the host refused the call \`${name}\``)); },

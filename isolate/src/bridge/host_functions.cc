@@ -271,6 +271,12 @@ void HostSetContext(const v8::FunctionCallbackInfo<v8::Value>& args) {
   isolate->SetContinuationPreservedEmbedderData(MakeAsyncContext(isolate, RunningTask(isolate), args[0]));
 }
 
+// task() -> the running task's number (0 outside any task's entry): a request's objects that
+// only its own code may use (an RPC call's callback stubs) remember it, and refuse another's.
+void HostTask(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(RunningTask(args.GetIsolate()));
+}
+
 void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
                      const char* name, v8::FunctionCallback cb) {
   v8::Local<v8::Function> fn;
@@ -294,7 +300,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(HostGetContext), reinterpret_cast<intptr_t>(HostSetContext),
       reinterpret_cast<intptr_t>(stockade::HostCompileLazy),
       reinterpret_cast<intptr_t>(stockade::HostLazyGlobal),
-      reinterpret_cast<intptr_t>(HostCallSync),
+      reinterpret_cast<intptr_t>(HostCallSync),   reinterpret_cast<intptr_t>(HostTask),
       0};
   return refs;
 }
@@ -319,6 +325,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "op", HostOp);
   SetHostFunction(isolate, ctx, host_obj, "getContext", HostGetContext);
   SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);
+  SetHostFunction(isolate, ctx, host_obj, "task", HostTask);
   SetHostFunction(isolate, ctx, host_obj, "compileLazy", stockade::HostCompileLazy);
   SetHostFunction(isolate, ctx, host_obj, "lazyGlobal", stockade::HostLazyGlobal);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
