@@ -59,6 +59,15 @@ impl<K: std::hash::Hash + Eq, V> Fresh<K, V> {
         self.map.insert(key, (value, at));
     }
 
+    /// [`Fresh::insert`], unless `key` holds a value stamped later than `at` (read by a lookup
+    /// that began after this one's: the older read never replaces the newer).
+    fn insert_unless_newer(&mut self, key: K, value: V, at: Instant) {
+        if self.map.get(&key).is_some_and(|(_, kept)| *kept > at) {
+            return;
+        }
+        self.insert(key, value, at);
+    }
+
     fn remove(&mut self, key: &K) {
         self.map.remove(key);
     }
@@ -123,6 +132,7 @@ pub(super) async fn deployment_of(
         return Ok(Some(deployment));
     }
     let before = state.names.changes.load(Ordering::SeqCst);
+    let began = Instant::now();
     let (who, n) = key.clone();
     let deployment = state
         .store
@@ -131,9 +141,11 @@ pub(super) async fn deployment_of(
         .map_err(ApiError::from)?;
     let mut read = state.names.read.write().unwrap_or_else(|e| e.into_inner());
     match &deployment {
-        // Kept only when no change of this daemon's came between the read and now.
+        // Kept only when no change of this daemon's came between the read and now, and no read
+        // that began later kept its own (another daemon's change it saw, say), stamped with
+        // when the read began.
         Some(d) if state.names.changes.load(Ordering::SeqCst) == before => {
-            read.insert(key, d.clone(), Instant::now());
+            read.insert_unless_newer(key, d.clone(), began);
         }
         _ => {
             read.remove(&key);
@@ -282,5 +294,20 @@ mod tests {
         }
         assert_eq!(fresh.map.len(), 4 * SWEEP_AT_LEAST + 1);
         assert!(fresh.sweep_at > fresh.map.len() / 2, "{}", fresh.sweep_at);
+    }
+
+    /// Reviewer M3 of session 31: with a shared store, a read that began before another
+    /// daemon's deployment and ended after a later read's kept its older deployment for a TTL.
+    #[test]
+    fn an_older_read_never_replaces_a_newer_ones_value() {
+        let mut fresh: Fresh<&str, &str> = Fresh::default();
+        let older = Instant::now();
+        let newer = older + std::time::Duration::from_millis(1);
+        fresh.insert_unless_newer("name", "v2", newer);
+        fresh.insert_unless_newer("name", "v1", older);
+        assert_eq!(fresh.get(&"name"), Some(&"v2"));
+        // A read that began later still replaces it.
+        fresh.insert_unless_newer("name", "v3", newer + std::time::Duration::from_millis(1));
+        assert_eq!(fresh.get(&"name"), Some(&"v3"));
     }
 }

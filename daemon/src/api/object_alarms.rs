@@ -150,7 +150,7 @@ async fn attempt(
     retry: u32,
 ) -> Attempt {
     let parent = match super::version_of(state, key).await {
-        Ok(def) if !def.deleted.load(Ordering::Relaxed) => def,
+        Ok(version) if !version.def.deleted.load(Ordering::Relaxed) => version,
         Ok(_) | Err(crate::api::error::ApiError::NotFound(_)) => return Attempt::Gone,
         // The store failed to say (a moment's error): tried again, as a failed run is.
         Err(e) => return Attempt::Failed(format!("its worker could not be read: {e}")),

@@ -320,7 +320,14 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         );
     };
     let parent = match super::version_of(&app, key).await {
-        Ok(def) if !def.deleted.load(std::sync::atomic::Ordering::Relaxed) => def,
+        Ok(version)
+            if !version
+                .def
+                .deleted
+                .load(std::sync::atomic::Ordering::Relaxed) =>
+        {
+            version
+        }
         Ok(_) | Err(crate::api::error::ApiError::NotFound(_)) => return,
         // Not silence: the worker's log ring says the event was lost.
         Err(e) => return failed(format!("its worker could not be read: {e}")),

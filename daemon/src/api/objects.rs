@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::objects::directory::{valid_id, ObjectKey};
+use crate::objects::directory::{valid_id, ObjectKey, Version};
 use crate::objects::Objects;
 use crate::supervisor::bindings::Binding;
 use crate::supervisor::{CallContext, HostCalls, Keep, Queued, Resources};
@@ -350,15 +350,19 @@ const SWEEP_ORDER_AT: usize = 64;
 /// a gradual deployment, the one its id falls to (the class and id as the version key), so one
 /// object runs one version at every call, event and alarm while the shares stay, and moves (reset,
 /// as a new version resets it) only toward the version that grows; else the name's current one.
+/// Stamped with when the lookup began (`directory::Version`), so a slow lookup that read the
+/// store before a deployment changed never resets the object back.
 pub(crate) async fn version_of(
     state: &AppState,
     key: &ObjectKey,
-) -> Result<Arc<crate::supervisor::WorkerDef>, super::error::ApiError> {
+) -> Result<Version, super::error::ApiError> {
+    let looked_up = std::time::Instant::now();
     let choice = super::deployments::VersionChoice {
         key: Some(format!("{}/{}", key.class, key.id)),
         overrides: None,
     };
-    super::names::find_serving(state, &key.tenant, &key.worker, &choice).await
+    let def = super::names::find_serving(state, &key.tenant, &key.worker, &choice).await?;
+    Ok(Version { def, looked_up })
 }
 
 /// The worker whose log ring a call's console lines go to (`GET /v1/workers/{id}/logs`): the

@@ -11,7 +11,8 @@
 //!   from a version of its worker that is no longer the current one (a *reset*: its calls in
 //!   flight go on, without its storage, and it is disposed once they end,
 //!   [`Directory::take_reset`]); the next call makes a new incarnation under a new id (so a
-//!   disposal still under way never meets it);
+//!   disposal still under way never meets it); a call whose lookup of the version began before
+//!   the one that made the live incarnation enters it, never resets it back ([`Version`]);
 //! - at most `max_live_per_tenant` entries per tenant and `max_live` in all: a call for an
 //!   object beyond them is refused at once with [`Full`] (never queued: a live object waiting
 //!   on one that cannot start would wait for ever);
@@ -55,6 +56,16 @@ impl ObjectKey {
     }
 }
 
+/// A version of an object's worker as one call's lookup found it, and when that lookup began:
+/// a lookup that began before the one that made the live incarnation (and read the store before
+/// a deployment changed, say) finds it made from a newer version, and enters it rather than
+/// reset it back.
+#[derive(Clone)]
+pub struct Version {
+    pub def: Arc<WorkerDef>,
+    pub looked_up: Instant,
+}
+
 /// The directory is full for this call: the message the caller sees.
 #[derive(Debug)]
 pub struct Full(pub String);
@@ -67,6 +78,8 @@ struct Live {
     pins: usize,
     /// The worker's definition the incarnation was made from (a deleted one ends it).
     parent: Arc<WorkerDef>,
+    /// When the latest lookup that found `parent` began (`Version::looked_up`).
+    looked_up: Instant,
     in_flight: usize,
     last_used: Instant,
     /// A verified name a caller gave, for the object's file to keep (taken once).
@@ -103,7 +116,7 @@ impl Directory {
         &mut self,
         key: &ObjectKey,
         name: Option<&str>,
-        parent: &Arc<WorkerDef>,
+        parent: &Version,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         self.enter_named(key, name, true, parent, caps)
@@ -115,7 +128,7 @@ impl Directory {
         &mut self,
         key: &ObjectKey,
         stored: Option<&str>,
-        parent: &Arc<WorkerDef>,
+        parent: &Version,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         self.enter_named(key, stored, false, parent, caps)
@@ -123,11 +136,7 @@ impl Directory {
 
     /// The live incarnation of `key` if it has one made from `parent` (one made from another
     /// version is reset, as [`Directory::enter`] resets it), counted as `enter` counts it.
-    pub fn enter_current(
-        &mut self,
-        key: &ObjectKey,
-        parent: &Arc<WorkerDef>,
-    ) -> Option<Arc<WorkerDef>> {
+    pub fn enter_current(&mut self, key: &ObjectKey, parent: &Version) -> Option<Arc<WorkerDef>> {
         self.retire_superseded(key, parent);
         self.enter_live(key)
     }
@@ -145,7 +154,7 @@ impl Directory {
         key: &ObjectKey,
         name: Option<&str>,
         keep: bool,
-        parent: &Arc<WorkerDef>,
+        parent: &Version,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         let name = name.filter(|n| verified(key, n));
@@ -175,14 +184,15 @@ impl Directory {
             )));
         }
         self.made += 1;
-        let def = Arc::new(incarnation(key, name, parent, self.made));
+        let def = Arc::new(incarnation(key, name, &parent.def, self.made));
         self.by_def.insert(def.id, key.clone());
         *self.per_tenant.entry(key.tenant.clone()).or_default() += 1;
         self.live.insert(
             key.clone(),
             Live {
                 def: Arc::clone(&def),
-                parent: Arc::clone(parent),
+                parent: Arc::clone(&parent.def),
+                looked_up: parent.looked_up,
                 in_flight: 1,
                 pins: 0,
                 last_used: Instant::now(),
@@ -208,8 +218,14 @@ impl Directory {
     /// worker's name has another current version (or its version was deleted), as Cloudflare
     /// restarts an object on a deploy. Its calls in flight finish without its storage (no longer
     /// its: `object_of`); the next is the new version's. It is disposed once they end.
-    fn retire_superseded(&mut self, key: &ObjectKey, parent: &WorkerDef) {
-        if self.live.get(key).is_none_or(|l| l.parent.id == parent.id) {
+    /// A lookup that began before the live incarnation's (`parent.looked_up`) is older than it:
+    /// the call enters the live one, made from the newer version.
+    fn retire_superseded(&mut self, key: &ObjectKey, parent: &Version) {
+        let Some(live) = self.live.get_mut(key) else {
+            return;
+        };
+        if live.parent.id == parent.def.id || parent.looked_up < live.looked_up {
+            live.looked_up = live.looked_up.max(parent.looked_up);
             return;
         }
         if let Some(live) = self.live.remove(key) {
@@ -379,6 +395,14 @@ mod tests {
         })
     }
 
+    /// `def` as a lookup that begins now finds it.
+    fn now(def: &Arc<WorkerDef>) -> Version {
+        Version {
+            def: Arc::clone(def),
+            looked_up: Instant::now(),
+        }
+    }
+
     fn key(tenant: &str, id: char) -> ObjectKey {
         ObjectKey {
             tenant: tenant.into(),
@@ -393,16 +417,19 @@ mod tests {
         let mut d = Directory::default();
         let p = parent();
         let a = d
-            .enter(&key("t", 'a'), Some("n"), &p, (2, 10))
+            .enter(&key("t", 'a'), Some("n"), &now(&p), (2, 10))
             .expect("room");
-        let again = d.enter(&key("t", 'a'), None, &p, (2, 10)).expect("live");
+        let again = d
+            .enter(&key("t", 'a'), None, &now(&p), (2, 10))
+            .expect("live");
         assert!(Arc::ptr_eq(&a, &again), "the same incarnation");
         assert_eq!(d.object_of(&a.id), Some(&key("t", 'a')));
         assert!(a.env.iter().any(|(k, _)| k == OBJECT_ENV_KEY));
-        d.enter(&key("t", 'b'), None, &p, (2, 10)).expect("room");
-        let full = d.enter(&key("t", 'c'), None, &p, (2, 10));
+        d.enter(&key("t", 'b'), None, &now(&p), (2, 10))
+            .expect("room");
+        let full = d.enter(&key("t", 'c'), None, &now(&p), (2, 10));
         assert!(full.is_err(), "the tenant's cap");
-        d.enter(&key("u", 'c'), None, &p, (2, 10))
+        d.enter(&key("u", 'c'), None, &now(&p), (2, 10))
             .expect("another tenant");
         // In flight: never idle.
         assert!(d.idle(Duration::ZERO).is_empty());
@@ -412,7 +439,7 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert!(d.object_of(&a.id).is_none());
         let b = d
-            .enter(&key("t", 'a'), None, &p, (2, 10))
+            .enter(&key("t", 'a'), None, &now(&p), (2, 10))
             .expect("room again");
         assert_ne!(a.id, b.id, "a new incarnation, a new id");
         assert!(valid_id(&"a".repeat(64)) && !valid_id(&"A".repeat(64)) && !valid_id("ab"));
@@ -436,11 +463,11 @@ mod tests {
                 .map(|(_, v)| v["name"].clone())
         };
         // A name that did not make the id is dropped: nameless, nothing to keep.
-        let forged = d.enter(&k, Some("room-8"), &p, (9, 9)).expect("room");
+        let forged = d.enter(&k, Some("room-8"), &now(&p), (9, 9)).expect("room");
         assert_eq!(name_of(&forged), Some(serde_json::Value::Null));
         assert_eq!(d.object_keeping(&forged.id), Some((k.clone(), None)));
         // The live nameless incarnation stays so, but its file is to learn the name, once.
-        let again = d.enter(&k, Some("room-7"), &p, (9, 9)).expect("live");
+        let again = d.enter(&k, Some("room-7"), &now(&p), (9, 9)).expect("live");
         assert!(Arc::ptr_eq(&forged, &again));
         assert_eq!(
             d.object_keeping(&forged.id),
@@ -454,7 +481,7 @@ mod tests {
         // An event's incarnation, named as the file keeps it: nothing to keep again.
         assert!(d.enter_live(&k).is_none());
         let stored = d
-            .enter_stored(&k, Some("room-7"), &p, (9, 9))
+            .enter_stored(&k, Some("room-7"), &now(&p), (9, 9))
             .expect("room");
         assert_eq!(name_of(&stored), Some(serde_json::json!("room-7")));
         assert_eq!(d.object_keeping(&stored.id), Some((k.clone(), None)));
@@ -464,7 +491,7 @@ mod tests {
         d.leave(&k, &stored.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1);
         // A caller's verified name: the incarnation's, and handed out to keep.
-        let named = d.enter(&k, Some("room-7"), &p, (9, 9)).expect("room");
+        let named = d.enter(&k, Some("room-7"), &now(&p), (9, 9)).expect("room");
         assert_eq!(name_of(&named), Some(serde_json::json!("room-7")));
         assert_eq!(
             d.object_keeping(&named.id),
@@ -481,13 +508,15 @@ mod tests {
             ..clone_def(&v1)
         });
         let k = key("t", 'a');
-        let old = d.enter(&k, None, &v1, (1, 1)).expect("room");
+        let old = d.enter(&k, None, &now(&v1), (1, 1)).expect("room");
         // The same version: the same incarnation.
-        let same = d.enter(&k, None, &v1, (1, 1)).expect("live");
+        let same = d.enter(&k, None, &now(&v1), (1, 1)).expect("live");
         assert!(Arc::ptr_eq(&old, &same));
         // A new version: a new incarnation at once, within the caps (the old one's place is
         // freed), while the old one's calls are still in flight.
-        let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
+        let new = d
+            .enter(&k, None, &now(&v2), (1, 1))
+            .expect("the old one's place");
         assert_ne!(old.id, new.id);
         assert!(
             d.object_of(&old.id).is_none(),
@@ -512,13 +541,18 @@ mod tests {
         d.leave(&k, &new.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1);
         // An event's entry (`enter_current`) resets one made from another version too.
-        let old = d.enter(&k, None, &v1, (1, 1)).expect("room");
-        assert!(d.enter_current(&k, &v2).is_none(), "reset, not entered");
+        let old = d.enter(&k, None, &now(&v1), (1, 1)).expect("room");
+        assert!(
+            d.enter_current(&k, &now(&v2)).is_none(),
+            "reset, not entered"
+        );
         assert!(d.object_of(&old.id).is_none() && d.was_reset(&old.id));
         d.leave(&k, &old.id);
         assert_eq!(d.take_reset().len(), 1);
-        let new = d.enter(&k, None, &v2, (1, 1)).expect("the old one's place");
-        let again = d.enter_current(&k, &v2).expect("live and current");
+        let new = d
+            .enter(&k, None, &now(&v2), (1, 1))
+            .expect("the old one's place");
+        let again = d.enter_current(&k, &now(&v2)).expect("live and current");
         assert!(Arc::ptr_eq(&new, &again));
         d.leave(&k, &new.id);
         d.leave(&k, &new.id);
@@ -529,17 +563,47 @@ mod tests {
         assert!(d.idle(Duration::ZERO).is_empty(), "pinned");
         d.leave_pin(&k, &new.id);
         assert_eq!(d.idle(Duration::ZERO).len(), 1, "unpinned");
-        let pinned = d.enter(&k, None, &v2, (1, 1)).expect("room");
+        let pinned = d.enter(&k, None, &now(&v2), (1, 1)).expect("room");
         assert!(d.enter_pin(&k, &pinned.id), "pinned");
         d.leave(&k, &pinned.id);
         assert!(
-            d.enter_current(&k, &v1).is_none(),
+            d.enter_current(&k, &now(&v1)).is_none(),
             "reset by another version"
         );
         let reset = d.take_reset();
         assert_eq!(reset.len(), 1, "its pin does not keep it");
         d.leave_pin(&k, &pinned.id); // its socket ends later: nothing counts it
         assert!(d.take_reset().is_empty() && d.idle(Duration::ZERO).is_empty());
+    }
+
+    /// Reviewer M3 of session 31: a lookup that found v1 before a deployment moved the object to
+    /// v2, entering after v2's incarnation was made, used to reset it back to v1 (and the next
+    /// call reset it again).
+    #[test]
+    fn a_lookup_older_than_the_live_incarnations_enters_it_and_never_resets_it_back() {
+        let mut d = Directory::default();
+        let v1 = parent();
+        let v2 = Arc::new(WorkerDef {
+            id: WorkerId([8; 32]),
+            ..clone_def(&v1)
+        });
+        let k = key("t", 'a');
+        let slow = now(&v1); // began before the deployment moved the object to v2
+        let first = d.enter(&k, None, &now(&v1), (9, 9)).expect("room");
+        let newer = d.enter(&k, None, &now(&v2), (9, 9)).expect("reset to v2");
+        assert_ne!(first.id, newer.id);
+        assert_eq!(d.take_reset().len(), 0, "its call is still in flight");
+        // The slow lookup enters v2's incarnation: no reset, for a call or an event.
+        let entered = d.enter(&k, None, &slow, (9, 9)).expect("live");
+        assert!(Arc::ptr_eq(&entered, &newer), "v2's incarnation");
+        let event = d.enter_current(&k, &slow).expect("live");
+        assert!(Arc::ptr_eq(&event, &newer));
+        assert!(!d.was_reset(&newer.id));
+        assert_eq!(d.version_of(&newer.id).map(|v| v.id), Some(v2.id));
+        // A lookup that begins later and finds v1 (a rollback) does reset it.
+        let back = d.enter(&k, None, &now(&v1), (9, 9)).expect("reset to v1");
+        assert_ne!(back.id, newer.id);
+        assert!(d.was_reset(&newer.id));
     }
 
     fn clone_def(d: &WorkerDef) -> WorkerDef {

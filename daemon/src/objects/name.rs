@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::db::{Done, ObjectDb, Work};
-use super::directory::{Full, ObjectKey};
+use super::directory::{Full, ObjectKey, Version};
 use super::Objects;
 use crate::supervisor::WorkerDef;
 
@@ -112,7 +112,7 @@ impl Objects {
     pub async fn enter_unnamed(
         &self,
         key: &ObjectKey,
-        parent: &Arc<WorkerDef>,
+        parent: &Version,
         caps: (usize, usize),
     ) -> Result<Arc<WorkerDef>, Full> {
         let live = self.directory().enter_current(key, parent);
