@@ -530,3 +530,58 @@ export default class extends WorkerEntrypoint {
     assert_eq!(first.join().expect("thread"), (200, "A:own".to_owned()));
     until_idle(&d, "a callee still serves");
 }
+
+#[test]
+fn a_targets_calls_run_concurrently_so_a_callback_may_call_it_again() {
+    let d = Daemon::start_raw("rpc-targets-reentry", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+class Tally extends RpcTarget {
+  constructor() { super(); this.n = 0; this.log = []; }
+  async each(f) { for (let i = 1; i <= 3; i++) { const v = await f(i); this.n += v; } return this.n; }
+  bump(by) { this.n += by; this.log.push(`bump ${by}`); return this.n; }
+  wait() { this.log.push("wait"); return new Promise((r) => { this.opened = r; }).then(() => "waited"); }
+  open() { this.log.push("open"); this.opened("now"); return "opened"; }
+  get seen() { return this.log; }
+}
+export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
+    );
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+  const tally = await env.S.tally();
+  // Each callback calls the same target again while the call that brought it runs.
+  const each = await tally.each(async (i) => { await tally.bump(100); return i; });
+  // A call that waits for a later call on the same target: served at once, in order.
+  const waiting = tally.wait();
+  const opened = await tally.open();
+  const out = { each, opened, waited: await waiting, n: await tally.bump(0), seen: await tally.seen };
+  tally[Symbol.dispose]();
+  return Response.json(out);
+} };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let started = Instant::now();
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "each": 306, "opened": "opened", "waited": "waited", "n": 306,
+            "seen": ["bump 100", "bump 100", "bump 100", "wait", "open", "bump 0"],
+        }),
+        "{text}"
+    );
+    // Not the callee's wall limit (30 s) that a call served one at a time would wait for.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    until_idle(&d, "a callee still serves");
+}

@@ -14,6 +14,9 @@
 
 // The most RpcTargets (and functions) one RPC call's session exports.
 const RPC_MAX_TARGETS = 1024;
+// The most calls on one session's targets served at once (daemon/src/api/rpc_targets.rs's
+// MAX_SERVING).
+const RPC_MAX_SERVING = 64;
 const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
 const rpcStubs = new WeakSet();
 const rpcIsStub = uncurry(WeakSet.prototype.has);
@@ -76,8 +79,8 @@ function rpcTargetStub(session, id, isFunction) {
 
 /** The session of the callbacks an RPC call or a call on a target brings: its stubs call back
  *  through that call while it runs, from its own request's code only (the task it runs in). */
-function rpcBackSession() {
-  return { __proto__: null, back: true, alive: 0, released: false, task: hostTask() };
+function rpcBackSession(call) {
+  return { __proto__: null, back: true, alive: 0, released: false, task: hostTask(), call };
 }
 
 /** One hold on `session` let go (a stub disposed, a call over): the last releases it (a
@@ -109,8 +112,9 @@ async function rpcTargetCall(session, id, method, args) {
   // A DataCloneError here: nothing was sent.
   const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports);
   // A callback (the caller's argument) goes back through the call; a target to its session.
+  // A callback names the call on a target that brought it (none: the RPC call's own).
   const head = back
-    ? { target: id, method }
+    ? { target: id, method, call: session.call }
     : { session: session.number, key: session.key, target: id, method };
   const op = back ? "service.callback" : "service.target";
   session.alive++;
@@ -142,23 +146,29 @@ async function rpcAnswer(result, enter = (run) => run()) {
   } catch (e) {
     throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
   }
+  // Calls start in the order they come and run at once (a callback may call the same target
+  // again), at most RPC_MAX_SERVING at a time (the host's bound too).
+  const serving = { __proto__: null, count: 0, freed: null };
+  const over = () => {
+    serving.count--;
+    const freed = serving.freed;
+    serving.freed = null;
+    if (freed !== null) freed.resolve(undefined);
+  };
+  const oneOver = () => {
+    serving.freed = new Deferred();
+    return serving.freed.promise;
+  };
   try {
     for (;;) {
+      while (serving.count >= RPC_MAX_SERVING) await oneOver();
       const [call, bytes] = await bindingCall("service.wait", {});
       if (call === null || typeof call !== "object" || call.done === true) break;
-      let answer;
-      try {
-        answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
-      } catch (e) {
-        answer = { error: errorSummary(e) };
-      }
-      try {
-        await bindingCall("service.next", {}, utf8Encode(JSONStringify(answer)));
-      } catch (e) {
-        // An answer the host refuses (too large, say): the caller gets why, not silence.
-        await bindingCall("service.next", {}, utf8Encode(JSONStringify({ error: errorSummary(e) })));
-      }
+      serving.count++;
+      uponPromise(rpcServeOne(exports, call, bytes, enter), over, over);
     }
+    // The caller let go: what still runs finishes before the targets are disposed.
+    while (serving.count > 0) await oneOver();
   } finally {
     for (let i = 0; i < exports.list.length; i++) {
       const target = exports.list[i];
@@ -169,6 +179,26 @@ async function rpcAnswer(result, enter = (run) => run()) {
     }
   }
   return JSONStringify({ ok: null });
+}
+
+/** Serves the caller's call `call` ({target, method, call}) on one of `exports`' targets and
+ *  sends its answer with `service.next`. Never rejects. */
+async function rpcServeOne(exports, call, bytes, enter) {
+  let answer;
+  try {
+    answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
+  } catch (e) {
+    answer = { error: errorSummary(e) };
+  }
+  const head = { call: call.call };
+  try {
+    await bindingCall("service.next", head, utf8Encode(JSONStringify(answer)));
+  } catch (e) {
+    // An answer the host refuses (too large, say): the caller gets why, not silence.
+    try {
+      await bindingCall("service.next", head, utf8Encode(JSONStringify({ error: errorSummary(e) })));
+    } catch {}
+  }
 }
 
 /** The answer ({"ok": encoded} or {"error"}) of the callee's call `call` ({target, method}) of
@@ -192,7 +222,7 @@ async function rpcServe(exports, call, bytes) {
   if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
   // The caller's functions and RpcTargets among them: stubs served while this call runs, and
   // released once it is over (a later call of one fails, reaching no other call's).
-  const back = rpcBackSession();
+  const back = rpcBackSession(call.call);
   const args = rpcDecode(sent, back);
   const list = ArrayIsArray(args) ? args : [];
   try {

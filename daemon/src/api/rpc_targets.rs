@@ -12,10 +12,12 @@
 //!   of a later one's).
 //! - The callee then calls `service.wait` (no payload), which answers the next call on a target:
 //!   the caller's `service.target` `{session, key, target, method}` + encoded arguments, given to
-//!   the callee as `{target, method}` + the arguments. The callee runs it and sends its answer
-//!   (`{"ok"}` or `{"error"}`, encoded; it may hold more targets) with `service.next`, which
-//!   returns at once (its payload is not held while the callee waits), then waits again. Calls
-//!   on one session run one at a time, in order.
+//!   the callee as `{target, method, call}` + the arguments (`call`: a number no other call of
+//!   the daemon has). The callee starts it and waits for the next at once: calls on one session
+//!   start in order and run concurrently, as on Cloudflare (so a callback may call the same
+//!   target again), at most [`MAX_SERVING`] at a time. It sends each answer (`{"ok"}` or
+//!   `{"error"}`, encoded; it may hold more targets) with `service.next` `{call}`, which returns
+//!   at once (its payload is not held while the callee waits).
 //! - `service.release` `{session, key}` (every stub of the session disposed), the caller's
 //!   request's end, or its resources dropped close the session: the callee's wait answers
 //!   `{"done": true}` and its request ends. The callee's request ending (its wall-clock limit)
@@ -29,8 +31,9 @@
 //! `service.resume` `{pending, key}`, which goes on waiting for the call as before. A callback
 //! is reachable until the call is answered; a call's callbacks run one at a time. A call on a
 //! target takes callbacks the same way: its `TargetCall` carries a channel the callee's
-//! `service.callback` reaches while the callee serves it (`calling_back`), which the caller's
-//! `service.target` waits on beside the answer ([`wait_target`]). The callee's
+//! `service.callback` `{target, method, call}` reaches while the callee serves that call
+//! (`serving`), which the caller's `service.target` waits on beside the answer
+//! ([`wait_target`]). The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a parked
 //! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
 //! to the call the *running* request serves: the callee's runtime refuses a callback stub called
@@ -44,14 +47,24 @@
 //! own request's limits (its wall-clock limit ends it).
 //! Trusts: nothing in the payloads (the callee's runtime checks target numbers and methods).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::supervisor::{CallContext, Resources};
+
+/// The most calls on one session's targets its callee serves at once (its runtime waits for one
+/// to end before it asks for the next).
+pub const MAX_SERVING: usize = 64;
+
+/// The numbers of the calls callees serve: one counter for the daemon, so a number one request's
+/// session handed out names nothing in another's.
+static CALLS: AtomicU64 = AtomicU64::new(1);
 
 /// The callee's job of an RPC call, as `services::rpc` started it.
 pub type CalleeJob = Pin<Box<dyn Future<Output = crate::supervisor::JobReply> + Send>>;
@@ -80,12 +93,17 @@ pub struct CalleeSession {
     /// The caller's end until the export hands it over (kept here, the channel never closed).
     sender: Mutex<Option<mpsc::Sender<TargetCall>>>,
     calls: tokio::sync::Mutex<mpsc::Receiver<TargetCall>>,
-    /// Where the answer of the call being run goes.
-    answering: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
-    /// Where the callbacks of the target call being run go (its caller's argument targets).
-    calling_back: Mutex<Option<mpsc::Sender<TargetCall>>>,
+    /// The calls being served, by number: where each one's answer goes, and its callbacks (its
+    /// caller's argument targets).
+    serving: Mutex<HashMap<u64, Serving>>,
     /// Where the callee's calls of the caller's arguments' targets go (`service.callback`).
     callbacks: mpsc::Sender<TargetCall>,
+}
+
+/// One call a callee serves.
+struct Serving {
+    answer: oneshot::Sender<Vec<u8>>,
+    callbacks: Option<mpsc::Sender<TargetCall>>,
 }
 
 /// What a call's driver task reports to its caller.
@@ -162,8 +180,7 @@ impl CalleeSession {
             exported: Mutex::new(Some(exported)),
             sender: Mutex::new(Some(sender)),
             calls: tokio::sync::Mutex::new(calls),
-            answering: Mutex::new(None),
-            calling_back: Mutex::new(None),
+            serving: Mutex::new(HashMap::new()),
             callbacks,
         });
         let job = start(Arc::clone(&session));
@@ -196,17 +213,54 @@ impl CalleeSession {
         Ok(json!({ "session": number, "key": key }))
     }
 
-    /// The next call for the callee: `{target, method}` + its arguments, or `{"done": true}` once
-    /// the caller let go.
-    async fn next_call(&self) -> Vec<u8> {
+    /// The next call for the callee: `{target, method, call}` + its arguments, or
+    /// `{"done": true}` once the caller let go; refused while it serves [`MAX_SERVING`].
+    async fn next_call(&self) -> Result<Vec<u8>, String> {
+        if lock(&self.serving).len() >= MAX_SERVING {
+            return Err(format!(
+                "this RPC session serves {MAX_SERVING} calls already: answer one first"
+            ));
+        }
         let next = self.calls.lock().await.recv().await;
-        match next {
-            Some(call) => {
-                *lock(&self.answering) = Some(call.answer);
-                *lock(&self.calling_back) = call.callbacks;
-                crate::storage::frame(&call.head, &call.args)
+        Ok(match next {
+            Some(TargetCall {
+                mut head,
+                args,
+                answer,
+                callbacks,
+            }) => {
+                let number = CALLS.fetch_add(1, Ordering::Relaxed);
+                lock(&self.serving).insert(number, Serving { answer, callbacks });
+                if let Some(fields) = head.as_object_mut() {
+                    fields.insert("call".into(), json!(number));
+                }
+                crate::storage::frame(&head, &args)
             }
             None => crate::storage::frame(&json!({ "done": true }), &[]),
+        })
+    }
+}
+
+impl CalleeSession {
+    /// The call `number` is answered: `answer` goes to its caller (its callbacks are over).
+    fn answered(&self, number: u64, answer: Vec<u8>) -> Result<(), String> {
+        let served = lock(&self.serving)
+            .remove(&number)
+            .ok_or("this RPC session serves no such call")?;
+        // A caller that stopped waiting (its request ended) takes no answer.
+        let _ = served.answer.send(answer);
+        Ok(())
+    }
+
+    /// Where a callback of call `number` goes (none: the RPC call's own, until it is answered).
+    fn callbacks_of(&self, number: Option<u64>) -> Option<mpsc::Sender<TargetCall>> {
+        match number {
+            None => lock(&self.exported)
+                .is_some()
+                .then(|| self.callbacks.clone()),
+            Some(number) => lock(&self.serving)
+                .get(&number)
+                .and_then(|s| s.callbacks.clone()),
         }
     }
 }
@@ -242,24 +296,25 @@ pub async fn export(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, S
     Ok(crate::storage::frame(&json!({}), &[]))
 }
 
-/// `service.next` `{}` + the answer's JSON text: the answer of the call the callee ran goes to
-/// its caller.
+/// `service.next` `{call}` + the answer's JSON text: the answer of the call the callee ran goes
+/// to its caller (its callbacks are over).
 pub async fn next(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let session = session_of(&context)?;
-    let (_, answer) = crate::storage::split(&payload)?;
-    let answering = lock(&session.answering).take();
-    lock(&session.calling_back).take();
-    if let Some(answering) = answering {
-        // A caller that stopped waiting (its request ended) takes no answer.
-        let _ = answering.send(answer.to_vec());
-    }
+    let (head, answer) = crate::storage::split(&payload)?;
+    let number = call_number(&head).ok_or("the answer names no call")?;
+    session.answered(number, answer.to_vec())?;
     Ok(crate::storage::frame(&json!({}), &[]))
+}
+
+/// The call a callee's `service.next` or `service.callback` names, if any.
+fn call_number(head: &Value) -> Option<u64> {
+    head.get("call").and_then(Value::as_u64)
 }
 
 /// `service.wait`: the next call on a target, or `{"done": true}` once the caller let go.
 pub async fn wait(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let session = session_of(&context)?;
-    Ok(session.next_call().await)
+    session.next_call().await
 }
 
 /// The session number a caller's head names.
@@ -471,8 +526,10 @@ pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Resul
     }
 }
 
-/// `service.callback` `{target, method}` + encoded arguments, from the callee: a call of one of
-/// its caller's arguments' targets, answered with `{}` + the caller's answer.
+/// `service.callback` `{target, method, call?}` + encoded arguments, from the callee: a call of
+/// one of its caller's arguments' targets, answered with `{}` + the caller's answer. Without
+/// `call`, the RPC call's own (until it is answered); with it, the target call's it names (while
+/// the callee serves it).
 pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
     let session = session_of(context)?;
     let call_head = target_call(head)?;
@@ -485,15 +542,83 @@ pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Resul
         answer,
         callbacks: None,
     };
-    // Its RPC call's, until that is answered with targets; then the target call's it serves.
-    let to = match lock(&session.exported).is_some() {
-        true => Some(session.callbacks.clone()),
-        false => lock(&session.calling_back).clone(),
-    };
-    to.ok_or(ANSWERED)?
+    session
+        .callbacks_of(call_number(head))
+        .ok_or(ANSWERED)?
         .send(call)
         .await
         .map_err(|_| ANSWERED.to_owned())?;
     let answer = answered.await.map_err(|_| ANSWERED.to_owned())?;
     Ok(crate::storage::frame(&json!({}), &answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target_call(
+        n: u64,
+    ) -> (
+        TargetCall,
+        oneshot::Receiver<Vec<u8>>,
+        mpsc::Receiver<TargetCall>,
+    ) {
+        let (answer, answered) = oneshot::channel();
+        let (callbacks, callbacks_rx) = mpsc::channel(1);
+        let call = TargetCall {
+            head: json!({ "target": n, "method": "m" }),
+            args: Vec::new(),
+            answer,
+            callbacks: Some(callbacks),
+        };
+        (call, answered, callbacks_rx)
+    }
+
+    /// Calls on a session are served at once, each answer and callback going to its own call
+    /// (by number), at most MAX_SERVING at a time.
+    #[tokio::test]
+    async fn a_callee_serves_calls_at_once_each_answered_and_called_back_by_its_number() {
+        let driving = CalleeSession::start(|_| Box::pin(std::future::pending()));
+        let session = Arc::clone(&driving.session);
+        let sender = lock(&session.sender).take().expect("the caller's end");
+        let mut numbers = Vec::new();
+        let mut waiting = Vec::new();
+        for n in 0..MAX_SERVING as u64 {
+            let (call, answered, callbacks) = target_call(n);
+            sender.send(call).await.expect("sent");
+            let frame = session.next_call().await.expect("served");
+            let (head, _) = crate::storage::split(&frame).expect("frame");
+            assert_eq!(head["target"], n);
+            numbers.push(head["call"].as_u64().expect("a number"));
+            waiting.push((answered, callbacks));
+        }
+        let (call, _answered, _callbacks) = target_call(99);
+        sender.send(call).await.expect("queued");
+        assert!(session.next_call().await.is_err(), "past MAX_SERVING");
+        // A callback of the third call reaches its caller, not the first's; then its answer.
+        let to = session.callbacks_of(Some(numbers[2])).expect("served");
+        let (back, _, _) = target_call(7);
+        to.send(back).await.expect("sent");
+        assert!(waiting[0].1.try_recv().is_err(), "the first call got none");
+        let (answered, mut callbacks) = waiting.swap_remove(2);
+        let got = callbacks.recv().await.map(|c| c.head["target"].clone());
+        assert_eq!(got, Some(json!(7)));
+        session
+            .answered(numbers[2], b"third".to_vec())
+            .expect("answered");
+        assert_eq!(answered.await.expect("answer"), b"third");
+        // Answered: its number names nothing more, and a slot is free for the next call.
+        assert!(session.callbacks_of(Some(numbers[2])).is_none());
+        assert!(session.answered(numbers[2], Vec::new()).is_err());
+        assert!(
+            session.next_call().await.is_ok(),
+            "the queued call is served"
+        );
+        // The RPC call's own callbacks went with its export (none was made here: still open).
+        assert!(session.callbacks_of(None).is_some());
+        assert!(
+            session.callbacks_of(Some(u64::MAX)).is_none(),
+            "no such call"
+        );
+    }
 }
