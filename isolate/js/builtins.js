@@ -30,6 +30,8 @@ const cryptoRandomUUID = Crypto.prototype.randomUUID;
 const cryptoGetRandomValues = Crypto.prototype.getRandomValues;
 const StringFromCodePoint = String.fromCodePoint; // node:punycode
 const StringToLowerCase = uncurry(String.prototype.toLowerCase); // node:punycode
+const WeakSetHas = uncurry(WeakSet.prototype.has); // node:vm
+const SymbolDisposeWellKnown = Symbol.dispose; // node:inspector (undefined without it)
 
 const builtinModules = new Map(); // name -> { names, factory, built, value }
 
@@ -63,6 +65,8 @@ function builtinExports(name) {
 const workerConfig = {
   configured: false, nodejs: false, nodeGlobals: false, asyncHooks: false, populateProcessEnv: false,
   compatibilityDate: null, compatibilityFlags: [], env: null,
+  // The built-in modules (canonical names) the worker may import, with nodejs_compat (else null).
+  builtins: null,
   // A Durable Object's isolate: which object ({class, id, name}; the supervisor's, see
   // daemon/src/objects/directory.rs), else null.
   object: null,
@@ -104,6 +108,7 @@ function configureWorker(config) {
   workerConfig.populateProcessEnv = config.populateProcessEnv === true;
   workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
   workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
+  workerConfig.builtins = ArrayIsArray(config.builtins) ? config.builtins : null;
   const rawEnv = config.env !== null && typeof config.env === "object" ? config.env : null;
   const object = rawEnv === null ? undefined : ObjectGetOwnPropertyDescriptor(rawEnv, OBJECT_ENV_KEY);
   if (object !== undefined) {

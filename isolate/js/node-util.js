@@ -205,8 +205,10 @@ defineBuiltin("node:util/types", [
   "isGeneratorObject", "isMapIterator", "isSetIterator", "isModuleNamespaceObject", "isProxy",
   "isExternal", "isKeyObject", "isCryptoKey",
 ], utilTypes);
-defineBuiltin("node:util", ["inspect", "format", "formatWithOptions", "promisify", "callbackify", "inherits",
+// Also node:sys's (node-stubs.js).
+const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "callbackify", "inherits",
   "deprecate", "types", "isDeepStrictEqual", "TextEncoder", "TextDecoder", "isArray", "isBoolean", "isNull",
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
-  "styleText", "aborted"], utilModule);
+  "styleText", "aborted"];
+defineBuiltin("node:util", UTIL_NAMES, utilModule);

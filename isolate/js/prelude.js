@@ -22,24 +22,24 @@
  * HOW THE HOST ASSEMBLES IT (the order matters; the files are fragments of ONE function body)
  *   Concatenate, in this order, and compile the result as a single classic script:
  *     1 prelude.js 2 inspect.js 3 console.js 4 timers.js 5 encoding.js 6 url-host.js
- *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js
- *     12 crypto-subtle.js 13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js
- *     17 streams-readable.js 18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js
- *     21 streams-transform.js 22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js
- *     26 fetch-body.js 27 fetch.js 28 fetch-outbound.js 29 compression.js 30 workers.js
- *     31 messaging.js 32 websocket-link.js 33 websocket.js 34 eventsource.js 35 builtins.js
- *     36 lazy.js 37 node-encodings.js 38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js
- *     41 node-util.js 42 node-assert.js 43 node-path.js 44 node-process.js 45 node-hash.js
- *     46 node-crypto-keys.js 47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js
- *     50 node-crypto-dh.js 51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js
- *     54 node-zlib.js 55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js
- *     58 node-stream.js 59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js
- *     62 node-fs-scope.js 63 node-fs-vfs.js 64 node-fs.js 65 node-fs-streams.js 66 node-fs-api.js
- *     67 bindings.js 68 rpc.js 69 rpc-targets.js 70 cache.js 71 d1.js 72 r2.js 73 r2-upload.js
- *     74 durable.js 75 durable-storage.js 76 durable-websocket.js 77 urlpattern.js 78 rewriter.js
- *     79 scheduled.js 80 queue.js 81 sockets.js 82 node-net-args.js 83 node-net.js 84 node-tls.js
- *     85 node-http-common.js 86 node-http-client.js 87 node-http-server.js 88 cloudflare-node.js
- *     89 prelude-end.js
+ *     7 url-parser.js 8 url.js 9 clone.js 10 crypto-keys.js 11 crypto-import.js 12 crypto-subtle.js
+ *     13 events.js 14 abort.js 15 plumbing.js 16 streams-core.js 17 streams-readable.js
+ *     18 streams-byte.js 19 streams-pipe.js 20 streams-writable.js 21 streams-transform.js
+ *     22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js 26 fetch-body.js 27 fetch.js
+ *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket-link.js
+ *     33 websocket.js 34 eventsource.js 35 builtins.js 36 lazy.js 37 node-encodings.js
+ *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js 42 node-assert.js
+ *     43 node-path.js 44 node-process.js 45 node-hash.js 46 node-crypto-keys.js
+ *     47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js 50 node-crypto-dh.js
+ *     51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js 54 node-zlib.js
+ *     55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js 58 node-stream.js
+ *     59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js 62 node-stubs.js
+ *     63 node-fs-scope.js 64 node-fs-vfs.js 65 node-fs.js 66 node-fs-streams.js 67 node-fs-api.js
+ *     68 bindings.js 69 rpc.js 70 rpc-targets.js 71 cache.js 72 d1.js 73 r2.js 74 r2-upload.js
+ *     75 durable.js 76 durable-storage.js 77 durable-websocket.js 78 urlpattern.js 79 rewriter.js
+ *     80 scheduled.js 81 queue.js 82 sockets.js 83 node-net-args.js 84 node-net.js 85 node-tls.js
+ *     86 node-http-common.js 87 node-http-client.js 88 node-http-server.js 89 cloudflare-node.js
+ *     90 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

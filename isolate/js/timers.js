@@ -124,4 +124,6 @@ class Performance {
 }
 setTag(Performance.prototype, "Performance");
 defineGlobal("Performance", Performance);
-defineGlobal("performance", new Performance(INTERNAL));
+// node:perf_hooks' `performance` is this very object.
+const performanceObject = new Performance(INTERNAL);
+defineGlobal("performance", performanceObject);

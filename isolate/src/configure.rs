@@ -41,6 +41,7 @@ impl Worker {
             .env
             .get(stockade_source::reserved::OBJECT_ENV_KEY)
             .is_some();
+        let available = builtins::available(&features);
         let config = serde_json::json!({
             "nodejs": features.nodejs,
             "nodeGlobals": features.node_globals,
@@ -50,6 +51,8 @@ impl Worker {
             "compatibilityFlags": options.compat.flags,
             // None: fetch handlers get each request's env (FetchRequest::env) instead.
             "env": if options.env.is_object() { options.env.clone() } else { serde_json::Value::Null },
+            // What node:module's createRequire may give (none without nodejs_compat).
+            "builtins": if features.nodejs { serde_json::json!(available) } else { serde_json::Value::Null },
         })
         .to_string();
         let mut out = Outcome::new();
@@ -63,7 +66,7 @@ impl Worker {
         if status != ffi::STK_OK {
             return Err(self.classify(status, &out, None));
         }
-        for name in builtins::available(&features) {
+        for name in available {
             let mut out = Outcome::new();
             // SAFETY: raw is our live isolate; name and out outlive the call.
             let index = self.iso.call(|raw| unsafe {

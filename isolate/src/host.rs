@@ -418,9 +418,11 @@ impl HostState {
             Target::Module(name) => self.module_index.get(&name).copied().unwrap_or(-1),
             Target::Builtin(name) => self.builtin_index.get(&name).copied().unwrap_or(-1),
             Target::Unavailable(Unavailable::NeedsNodejsCompat) => -2,
-            // node:fs off by date or flag: not supported in this configuration (a static import's
-            // error names the date and flag; compile.rs).
-            Target::Unavailable(Unavailable::Unsupported | Unavailable::NeedsFsModule) => -3,
+            // node:fs (or a module of node_dated.rs) off by date or flag: not supported in this
+            // configuration (a static import's error names the date and flag; compile.rs).
+            Target::Unavailable(
+                Unavailable::Unsupported | Unavailable::NeedsFsModule | Unavailable::NeedsDate(_),
+            ) => -3,
             Target::NotFound => -1,
         }
     }

@@ -21,64 +21,64 @@ pub const CLOUDFLARE_SOCKETS: &str = "cloudflare:sockets";
 pub const CLOUDFLARE_NODE: &str = "cloudflare:node";
 
 /// The Node.js modules Stockade implements (without their `node:` prefix).
+/// (Those of [`crate::node_dated::DATED`] come with `nodejs_compat` from a date.)
 pub const NODE_MODULES: &[&str] = &[
     "assert",
     "assert/strict",
     "async_hooks",
     "buffer",
+    "child_process",
+    "cluster",
+    "console",
+    "constants",
     "crypto",
+    "dgram",
     "diagnostics_channel",
+    "domain",
     "events",
     "fs",
     "fs/promises",
     "http",
+    "http2",
     "https",
+    "inspector",
+    "inspector/promises",
+    "module",
     "net",
     "os",
     "path",
     "path/posix",
+    "perf_hooks",
     "process",
     "punycode",
     "querystring",
+    "readline",
+    "readline/promises",
+    "repl",
+    "sqlite",
     "stream",
     "stream/consumers",
     "stream/promises",
     "stream/web",
     "string_decoder",
+    "sys",
     "timers",
     "timers/promises",
     "tls",
+    "trace_events",
+    "tty",
     "url",
     "util",
     "util/types",
-    "zlib",
-];
-
-/// Node.js modules Stockade does not implement; importing one is a clear refusal.
-pub const UNSUPPORTED_NODE_MODULES: &[&str] = &[
-    "child_process",
-    "cluster",
-    "console",
-    "constants",
-    "dgram",
-    "dns",
-    "domain",
-    "http2",
-    "inspector",
-    "module",
-    "perf_hooks",
-    "readline",
-    "repl",
-    "sqlite",
-    "sys",
-    "test",
-    "trace_events",
-    "tty",
     "v8",
     "vm",
     "wasi",
     "worker_threads",
+    "zlib",
 ];
+
+/// Node.js modules Stockade does not implement; importing one is a clear refusal.
+pub const UNSUPPORTED_NODE_MODULES: &[&str] = &["dns", "dns/promises", "test"];
 
 /// What an import specifier names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,9 @@ pub enum Unavailable {
     Unsupported,
     /// `node:fs` with `nodejs_compat` but a date before it comes by default (or turned off).
     NeedsFsModule,
+    /// A module of [`crate::node_dated::DATED`] (its index) with `nodejs_compat` but a date
+    /// before it comes by default (or turned off).
+    NeedsDate(usize),
 }
 
 impl Unavailable {
@@ -118,6 +121,14 @@ impl Unavailable {
                  \"disable_nodejs_fs_module\")",
                 crate::compat::NODEJS_FS_DATE
             ),
+            Unavailable::NeedsDate(i) => {
+                let d = &crate::node_dated::DATED[i.min(crate::node_dated::DATED.len() - 1)];
+                format!(
+                    "{specifier:?} needs a compatibility date of {} or later, or the {:?} \
+                     compatibility flag (and not {:?})",
+                    d.date, d.enable, d.disable
+                )
+            }
             Unavailable::Unsupported => format!(
                 "{specifier:?} is a built-in module Stockade does not support (supported: \
                  cloudflare:workers, cloudflare:sockets and, with nodejs_compat, cloudflare:node, \
@@ -190,7 +201,10 @@ fn node_allowed(name: &str, features: &Features) -> bool {
     match name {
         "async_hooks" => features.async_hooks,
         "fs" | "fs/promises" => features.fs,
-        _ => features.nodejs,
+        _ => match crate::node_dated::entry_of(name) {
+            Some((i, _)) => features.nodejs && features.dated & (1 << i) != 0,
+            None => features.nodejs,
+        },
     }
 }
 
@@ -201,6 +215,8 @@ fn node(name: &str, features: &Features) -> Target {
         Target::Builtin(format!("node:{name}"))
     } else if features.nodejs && (name == "fs" || name == "fs/promises") {
         Target::Unavailable(Unavailable::NeedsFsModule)
+    } else if let (true, Some((i, _))) = (features.nodejs, crate::node_dated::entry_of(name)) {
+        Target::Unavailable(Unavailable::NeedsDate(i))
     } else {
         Target::Unavailable(Unavailable::NeedsNodejsCompat)
     }
@@ -216,6 +232,7 @@ mod tests {
         async_hooks: true,
         populate_process_env: true,
         fs: true,
+        dated: u32::MAX,
     };
 
     #[test]
@@ -235,8 +252,28 @@ mod tests {
             Target::Unavailable(Unavailable::NeedsFsModule)
         );
         assert_eq!(
-            target("main.js", "node:vm", &NODE, has),
+            target("main.js", "node:dns", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
+        );
+        // A module that comes by date: before it, a refusal that names the date and the flag.
+        assert_eq!(
+            target("main.js", "node:vm", &NODE, has),
+            Target::Builtin("node:vm".into())
+        );
+        let before = Features { dated: 0, ..NODE };
+        let (vm, _) = crate::node_dated::entry_of("vm").expect("vm");
+        assert_eq!(
+            target("main.js", "node:vm", &before, has),
+            Target::Unavailable(Unavailable::NeedsDate(vm))
+        );
+        let why = Unavailable::NeedsDate(vm).reason("node:vm");
+        assert!(
+            why.contains("2025-10-01") && why.contains("enable_nodejs_vm_module"),
+            "{why}"
+        );
+        assert_eq!(
+            target("main.js", "node:vm", &Features::default(), has),
+            Target::Unavailable(Unavailable::NeedsNodejsCompat)
         );
         assert_eq!(
             target("main.js", "./node:fs", &NODE, has),
@@ -276,8 +313,12 @@ mod tests {
             Target::Builtin("node:fs".into())
         );
         assert_eq!(
-            target("main.js", "vm", &NODE, has),
+            target("main.js", "dns", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
+        );
+        assert_eq!(
+            target("main.js", "tty", &NODE, has),
+            Target::Builtin("node:tty".into())
         );
         for timers in [
             "timers",

@@ -20,6 +20,9 @@
 //!   [`NODEJS_FS_DATE`] (or no date), or with `enable_nodejs_fs_module`;
 //!   `disable_nodejs_fs_module` turns them off.
 //! - `nodejs_als`: `node:async_hooks` alone, without the rest of `nodejs_compat`.
+//! - The modules of [`crate::node_dated::DATED`] (`node:tty`, `node:worker_threads`, ...) with
+//!   `nodejs_compat` from each one's date (or no date), or with its `enable_nodejs_*_module`
+//!   flag; its `disable_nodejs_*_module` flag turns it off.
 //! - The other accepted flags change nothing: Stockade always behaves as they ask (their
 //!   descriptions in [`KNOWN_FLAGS`] say why). Cloudflare flags that ask for what Stockade does
 //!   not have, or to turn off what it cannot, are refused with the reason ([`REFUSED_FLAGS`]).
@@ -287,6 +290,8 @@ pub struct Features {
     pub populate_process_env: bool,
     /// `node:fs` and `node:fs/promises`.
     pub fs: bool,
+    /// The entries of [`crate::node_dated::DATED`] that are on, a bit per index.
+    pub dated: u32,
 }
 
 /// A validated compatibility date and flag list.
@@ -317,7 +322,9 @@ impl Compat {
                     "compatibility flag {flag:?} is not supported: {why}"
                 ));
             }
-            if !KNOWN_FLAGS.iter().any(|(name, _)| name == flag) {
+            if !KNOWN_FLAGS.iter().any(|(name, _)| name == flag)
+                && !crate::node_dated::is_flag(flag)
+            {
                 let known: Vec<&str> = KNOWN_FLAGS.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
                     "unknown compatibility flag {flag:?}; this build knows {}",
@@ -343,6 +350,11 @@ impl Compat {
                 ));
             }
         }
+        if let Some((on, off)) = crate::node_dated::contradiction(has) {
+            return Err(format!(
+                "compatibility flags {on:?} and {off:?} contradict each other"
+            ));
+        }
         let as_of = date.as_deref().unwrap_or(SUPPORTED_DATE);
         let nodejs = has("nodejs_compat") || has("nodejs_compat_v2");
         let node_globals = nodejs
@@ -352,6 +364,7 @@ impl Compat {
             && (has("nodejs_compat_populate_process_env")
                 || (as_of >= POPULATE_PROCESS_ENV_DATE
                     && !has("nodejs_compat_do_not_populate_process_env")));
+        let dated = crate::node_dated::enabled(nodejs, as_of, has);
         let fs = nodejs
             && (has("enable_nodejs_fs_module")
                 || (as_of >= NODEJS_FS_DATE && !has("disable_nodejs_fs_module")));
@@ -364,6 +377,7 @@ impl Compat {
                 async_hooks: nodejs || has("nodejs_als"),
                 populate_process_env,
                 fs,
+                dated,
             },
         })
     }
@@ -471,8 +485,31 @@ mod tests {
                 async_hooks: true,
                 populate_process_env: true,
                 fs: false,
+                dated: 0,
             }
         );
+        // node:tty by its date (2026-03-17), or by its flag; the flag and its opposite refused.
+        let (tty, _) = crate::node_dated::entry_of("tty").expect("tty");
+        let dated =
+            |date: &str, f: &[&str]| Compat::parse(date, &flags(f)).map(|c| c.features.dated);
+        assert_eq!(
+            dated("2026-03-16", &["nodejs_compat"]).map(|d| d & (1 << tty)),
+            Ok(0)
+        );
+        assert_ne!(
+            dated("2026-03-17", &["nodejs_compat"]).map(|d| d & (1 << tty)),
+            Ok(0)
+        );
+        assert_eq!(dated("2026-03-17", &[]), Ok(0), "only with nodejs_compat");
+        let flagged = dated("2025-06-01", &["nodejs_compat", "enable_nodejs_tty_module"]);
+        assert_eq!(flagged, Ok(1 << tty));
+        let off = dated("", &["nodejs_compat", "disable_nodejs_tty_module"]);
+        assert_eq!(off.map(|d| d & (1 << tty)), Ok(0));
+        assert!(dated(
+            "",
+            &["enable_nodejs_tty_module", "disable_nodejs_tty_module"]
+        )
+        .is_err());
         let old = Compat::parse("2024-01-01", &flags(&["nodejs_compat"])).expect("ok");
         assert!(old.features.nodejs && !old.features.node_globals);
         assert!(!old.features.populate_process_env);

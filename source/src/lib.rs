@@ -16,6 +16,7 @@ pub mod error;
 pub mod loader;
 pub mod modules;
 pub mod nesting;
+pub mod node_dated;
 pub mod reserved;
 
 pub use compat::{Compat, Features};

@@ -71,6 +71,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-querystring.js",
             "node-punycode.js",
             "node-diagnostics-channel.js",
+            "node-stubs.js",
         ],
         globals: &[],
     },
