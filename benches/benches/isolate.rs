@@ -1,11 +1,12 @@
 //! The engine's two hot paths on real V8:
 //! - cold: new isolate + context + runtime, load a hello module, call it, dispose;
+//! - cold with `nodejs_compat` (as of the newest date): the same, its built-in modules created;
 //! - warm: one call into a live isolate.
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use stockade_isolate::{Engine, Limits, Module, ModuleSet, V8Profile, Worker};
+use stockade_isolate::{Compat, Engine, Limits, LoadOptions, Module, ModuleSet, V8Profile, Worker};
 
 const HELLO: &str = "export default (arg) => ({ hello: arg.name });";
 
@@ -29,6 +30,20 @@ fn bench(c: &mut Criterion) {
             let mut worker = Worker::new(engine, limits()).expect("isolate");
             let mut set = hello_set();
             assert!(worker.load("main.js", &mut set).result.is_ok());
+            let out = worker.call(r#"{"name":"bench"}"#);
+            assert!(out.result.is_ok());
+        })
+    });
+
+    let node = LoadOptions {
+        compat: Compat::parse("", &["nodejs_compat".to_string()]).expect("compat"),
+        env: serde_json::json!({}),
+    };
+    group.bench_function("cold_create_run_dispose_nodejs_compat", |b| {
+        b.iter(|| {
+            let mut worker = Worker::new(engine, limits()).expect("isolate");
+            let mut set = hello_set();
+            assert!(worker.load_with("main.js", &mut set, &node).result.is_ok());
             let out = worker.call(r#"{"name":"bench"}"#);
             assert!(out.result.is_ok());
         })

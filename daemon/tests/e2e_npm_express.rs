@@ -35,7 +35,7 @@ fn worker(d: &Daemon) -> String {
         &json!({
             "mainModule": "app.mjs",
             "modules": { "app.mjs": bundle },
-            "compatibilityDate": "2025-06-01",
+            "compatibilityDate": "2026-11-01",
             "compatibilityFlags": ["nodejs_compat"],
             "limits": { "cpuMs": 5000, "wallMs": 30000 },
         }),

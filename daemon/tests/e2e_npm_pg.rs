@@ -49,7 +49,7 @@ fn daemon_with(app: &str, schema: &PgSchema) -> (Daemon, String) {
         &json!({
             "mainModule": "app.mjs",
             "modules": { "app.mjs": bundle(app) },
-            "compatibilityDate": "2025-06-01",
+            "compatibilityDate": "2026-11-01",
             "compatibilityFlags": ["nodejs_compat"],
             "env": { "PG_URL": schema.url },
             "limits": { "cpuMs": 5000, "wallMs": 30000 },

@@ -42,7 +42,7 @@ fn load(d: &Daemon) -> String {
         .json(&serde_json::json!({
             "mainModule": "app.mjs",
             "modules": { "app.mjs": bundle() },
-            "compatibilityDate": "2025-06-01",
+            "compatibilityDate": "2026-11-01",
             "compatibilityFlags": ["nodejs_compat"],
             "limits": { "cpuMs": 5000, "wallMs": 30000 },
         }))

@@ -9,12 +9,13 @@
 //   node:net);
 // - what the fixtures' packages import but never use on the paths tested stands in as Wrangler's
 //   unenv polyfills do: `fs` and `dns` throw when used (but `fs.Stats`, a class: Express's etag
-//   asks `instanceof fs.Stats`), `tty.isatty()` answers no (`debug` asks at load).
+//   asks `instanceof fs.Stats`);
+// - `tty` is the runtime's `node:tty` (from compatibility date 2026-03-17, as on workerd: the
+//   fixtures' workers name a later date), whose `isatty()` `debug` asks at load.
 import { build } from "esbuild";
 
-const BUILTIN = /^(node:)?(async_hooks|buffer|crypto|diagnostics_channel|events|http|https|net|os|path|querystring|stream(\/(promises|web|consumers))?|string_decoder|tls|url|util(\/types)?|zlib)$/;
+const BUILTIN = /^(node:)?(async_hooks|buffer|crypto|diagnostics_channel|events|http|https|net|os|path|querystring|stream(\/(promises|web|consumers))?|string_decoder|tls|tty|url|util(\/types)?|zlib)$/;
 const ABSENT = /^(node:)?(fs|dns)$/;
-const TTY = /^(node:)?tty$/;
 
 const nodejsCompat = {
   name: "nodejs-compat",
@@ -23,11 +24,6 @@ const nodejsCompat = {
     b.onResolve({ filter: ABSENT }, (args) => ({ path: args.path, namespace: "absent" }));
     b.onLoad({ filter: /.*/, namespace: "absent" }, (args) => ({
       contents: `class Stats {} module.exports = new Proxy({ Stats }, { get(t, key) { if (key in t) return t[key]; throw new Error(${JSON.stringify(args.path)} + " is not available (used: " + String(key) + ")"); } });`,
-      loader: "js",
-    }));
-    b.onResolve({ filter: TTY }, (args) => ({ path: args.path, namespace: "tty" }));
-    b.onLoad({ filter: /.*/, namespace: "tty" }, () => ({
-      contents: "module.exports = { isatty: () => false };",
       loader: "js",
     }));
     b.onResolve({ filter: BUILTIN }, (args) => {
