@@ -7,8 +7,11 @@
 //! they are registered apart from the tenant's modules (`HostState::builtin_index`), so a tenant
 //! module named `node:fs` neither shadows nor is shadowed by anything. Only the built-ins the
 //! features allow exist in the isolate; creating one runs no tenant code (its exports are built
-//! on first import). The `Buffer`/`process` globals exist only with `nodejs_compat`'s v2
-//! behaviours. Runs under the load's watch, so its cost counts against the load's limits.
+//! on first import), and the module itself at its first import (`Worker::builtin` for a static
+//! one, `HostState::resolve_index` inside an `import()`), so a worker pays for the built-ins it
+//! uses, not for every one its flags allow. The `Buffer`/`process` globals exist only with
+//! `nodejs_compat`'s v2 behaviours. Runs under the load's watch, so its cost counts against the
+//! load's limits.
 //! Trusts: the runtime script to list and build its built-ins' exports.
 
 use stockade_source::{builtins, Compat};
@@ -29,7 +32,8 @@ pub struct LoadOptions {
 }
 
 impl Worker {
-    /// Hands `options` to the runtime and creates the built-in modules they allow.
+    /// Hands `options` to the runtime (the built-in modules they allow are created at their first
+    /// import).
     pub(crate) fn configure(
         &mut self,
         options: &LoadOptions,
@@ -41,7 +45,9 @@ impl Worker {
             .env
             .get(stockade_source::reserved::OBJECT_ENV_KEY)
             .is_some();
-        let available = builtins::available(&features);
+        // What node:module's createRequire may give; the modules themselves are created at
+        // their first import (`Worker::builtin`, `HostState::resolve_index`).
+        let available = features.nodejs.then(|| builtins::available(&features));
         let config = serde_json::json!({
             "nodejs": features.nodejs,
             "nodeGlobals": features.node_globals,
@@ -52,7 +58,7 @@ impl Worker {
             // None: fetch handlers get each request's env (FetchRequest::env) instead.
             "env": if options.env.is_object() { options.env.clone() } else { serde_json::Value::Null },
             // What node:module's createRequire may give (none without nodejs_compat).
-            "builtins": if features.nodejs { serde_json::json!(available) } else { serde_json::Value::Null },
+            "builtins": available,
         })
         .to_string();
         let mut out = Outcome::new();
@@ -66,25 +72,32 @@ impl Worker {
         if status != ffi::STK_OK {
             return Err(self.classify(status, &out, None));
         }
-        for name in available {
-            let mut out = Outcome::new();
-            // SAFETY: raw is our live isolate; name and out outlive the call.
-            let index = self.iso.call(|raw| unsafe {
-                ffi::stk_module_builtin(raw, name.as_ptr().cast(), name.len(), &mut out.0)
-            });
-            if let Some(limit) = guard.fired() {
-                return Err(RunError::Limit(limit));
-            }
-            if index < 0 {
-                return Err(RunError::Internal(format!(
-                    "the built-in module {name} could not be created: {}",
-                    out.value()
-                )));
-            }
-            let host = self.host();
-            host.module_names.push(name.clone());
-            host.builtin_index.insert(name, index);
-        }
         Ok(())
+    }
+
+    /// The index of built-in module `name` (canonical), created now if no import asked for it
+    /// before: a worker pays for the built-ins it imports, not for all its flags allow.
+    pub(crate) fn builtin(&mut self, name: &str, guard: &WatchGuard<'_>) -> Result<i32, RunError> {
+        if let Some(index) = self.host().builtin_index.get(name) {
+            return Ok(*index);
+        }
+        let mut out = Outcome::new();
+        // SAFETY: raw is our live isolate; name and out outlive the call.
+        let index = self.iso.call(|raw| unsafe {
+            ffi::stk_module_builtin(raw, name.as_ptr().cast(), name.len(), &mut out.0)
+        });
+        if let Some(limit) = guard.fired() {
+            return Err(RunError::Limit(limit));
+        }
+        if index < 0 {
+            return Err(RunError::Internal(format!(
+                "the built-in module {name} could not be created: {}",
+                out.value()
+            )));
+        }
+        let host = self.host();
+        host.module_names.push(name.to_owned());
+        host.builtin_index.insert(name.to_owned(), index);
+        Ok(index)
     }
 }

@@ -265,6 +265,12 @@ extern "C" {
         name_len: usize,
         out: *mut StkOutcome,
     ) -> i32;
+    pub fn stk_module_builtin_in_import(
+        iso: *mut StkIsolate,
+        name: *const c_char,
+        name_len: usize,
+        out: *mut StkOutcome,
+    ) -> i32;
     pub fn stk_configure(
         iso: *mut StkIsolate,
         json: *const c_char,

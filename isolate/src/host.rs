@@ -93,6 +93,9 @@ pub(crate) struct HostState {
     /// date and flags make available (see `stockade_source::builtins`).
     pub builtin_index: HashMap<String, i32>,
     pub features: stockade_source::Features,
+    /// The isolate these callbacks serve (set once it exists): `resolve_index` creates a
+    /// built-in an `import()` asks for first through it, inside the bridge's entry.
+    pub raw: *mut ffi::StkIsolate,
     /// The native objects ops keep between calls (compressors, streaming decoders), dropped with
     /// the isolate. Behind an `Rc` so that an op holds its own reference, never one into this
     /// struct, while it runs (an op may call back into JavaScript, which may reach other
@@ -239,6 +242,7 @@ impl HostState {
             module_index: HashMap::new(),
             builtin_index: HashMap::new(),
             features: stockade_source::Features::default(),
+            raw: std::ptr::null_mut(),
             ops: std::rc::Rc::new(ops::state::OpState::new()),
             bundle: std::rc::Rc::default(),
             maps: SourceMaps::default(),
@@ -402,7 +406,7 @@ impl HostState {
     /// The bridge index `specifier` imported from module `referrer` names: a module of the set,
     /// a built-in, or -1 (none), -2 (a Node.js built-in without `nodejs_compat`), -3 (a built-in
     /// Stockade does not support), as bridge.h has it.
-    pub(crate) fn resolve_index(&self, referrer: i32, specifier: &str) -> i32 {
+    pub(crate) fn resolve_index(&mut self, referrer: i32, specifier: &str) -> i32 {
         use stockade_source::builtins::{target, Target, Unavailable};
         let from = usize::try_from(referrer)
             .ok()
@@ -416,7 +420,7 @@ impl HostState {
             self.module_index.contains_key(n)
         }) {
             Target::Module(name) => self.module_index.get(&name).copied().unwrap_or(-1),
-            Target::Builtin(name) => self.builtin_index.get(&name).copied().unwrap_or(-1),
+            Target::Builtin(name) => self.builtin_in_import(&name),
             Target::Unavailable(Unavailable::NeedsNodejsCompat) => -2,
             // node:fs (or a module of node_dated.rs) off by date or flag: not supported in this
             // configuration (a static import's error names the date and flag; compile.rs).
@@ -425,6 +429,37 @@ impl HostState {
             ) => -3,
             Target::NotFound => -1,
         }
+    }
+}
+
+impl HostState {
+    /// Built-in `name`'s index, created now when an `import()` is its first import (the bridge
+    /// refuses to create one at any other time: a static import's was created by the load's
+    /// walk, `Worker::builtin`); -1 when it cannot be.
+    fn builtin_in_import(&mut self, name: &str) -> i32 {
+        if let Some(index) = self.builtin_index.get(name) {
+            return *index;
+        }
+        if self.raw.is_null() {
+            return -1;
+        }
+        let mut out = crate::worker::Outcome::new();
+        // SAFETY: `raw` is the live isolate calling us back (set by Worker::with_mpk, which
+        // keeps this state alive until after disposal); name and out outlive the call; the
+        // bridge checks that an import() is resolving, inside its entry.
+        let index = unsafe {
+            ffi::stk_module_builtin_in_import(
+                self.raw,
+                name.as_ptr().cast(),
+                name.len(),
+                &mut out.0,
+            )
+        };
+        if index >= 0 {
+            self.module_names.push(name.to_owned());
+            self.builtin_index.insert(name.to_owned(), index);
+        }
+        index
     }
 }
 

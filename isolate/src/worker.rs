@@ -227,6 +227,8 @@ impl Worker {
                 "isolate creation failed: {msg}"
             )));
         };
+        // SAFETY: host_ptr is the state leaked above, which nothing else borrows yet.
+        unsafe { (*host_ptr.as_ptr()).raw = iso.call(|raw| raw) };
         Ok(Worker {
             iso,
             host: host_ptr,

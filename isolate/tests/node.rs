@@ -347,3 +347,37 @@ fn node_globals_promisified_timers_and_inspect_depth_are_nodes() {
         ])
     );
 }
+
+/// Built-in modules are created at their first import (configure.rs): statically by the load's
+/// walk, or inside an `import()`; either way one module per isolate, whatever the specifier
+/// (`node:path`, bare `path`), and the refusals stay as they were.
+#[test]
+fn a_builtin_is_created_at_its_first_import_and_is_one_module_whatever_names_it() {
+    let v = ok(run_opts(
+        &node(),
+        &[(
+            "main.js",
+            "import * as staticPath from 'node:path';
+             export default async () => {
+               const again = await import('node:path');
+               const bare = await import('path');
+               const first = await import('node:querystring');
+               const second = await import('querystring');
+               let refused;
+               try { await import('node:dns'); } catch (e) { refused = e.message; }
+               return [staticPath === again, again === bare, first === second,
+                 first.stringify({ a: 1 }), refused];
+             };",
+        )],
+    ));
+    assert_eq!(
+        v,
+        serde_json::json!([
+            true,
+            true,
+            true,
+            "a=1",
+            "Cannot import 'node:dns' imported from main.js: it is a built-in module Stockade does not support"
+        ])
+    );
+}

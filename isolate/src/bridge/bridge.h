@@ -308,6 +308,11 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
 // the runtime lists now and whose values it builds on first evaluation. Not findable by name for
 // import() referrers (it has no code). Returns its index, or -1 with out saying why.
 int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, stk_outcome* out);
+// stk_module_builtin from inside stk_host.resolve while an import() resolves (the host creates a
+// built-in the worker may import on its first import(); JavaScript is running, inside the
+// entry). Outside that, -1 with out saying why.
+int32_t stk_module_builtin_in_import(stk_isolate* iso, const char* name, size_t name_len,
+                                     stk_outcome* out);
 // Hands the runtime the worker's configuration (JSON text: compatibility features, env) before
 // any of its modules run: STK_OK, or STK_EXCEPTION/STK_TERMINATED.
 int32_t stk_configure(stk_isolate* iso, const char* json, size_t len, stk_outcome* out);

@@ -27,6 +27,9 @@ struct stk_isolate {
   std::vector<v8::Global<v8::Value>> synthetic;  // default export of synthetic modules
   // Built-in modules (stk_module_builtin) by index: their named exports besides `default`.
   std::unordered_map<int, std::vector<std::string>> builtin_exports;
+  // Nonzero while DynamicImport asks the host to resolve: only then may the host create a
+  // built-in module inside the entry (stk_module_builtin_in_import; JavaScript is running).
+  int dynamic_imports = 0;
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;

@@ -210,8 +210,12 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
   std::string spec = Utf8(isolate, specifier);
   auto from_it = iso->by_name.find(Utf8(isolate, resource_name));
   int from = from_it == iso->by_name.end() ? -1 : from_it->second;
+  // The host may create the built-in module it names now (stk_module_builtin_in_import).
+  iso->dynamic_imports++;
   int target = iso->host.resolve(iso->host.userdata, from,
                                  reinterpret_cast<const uint8_t*>(spec.data()), spec.size());
+  iso->dynamic_imports--;
+  if (isolate->IsExecutionTerminating()) return {};
   if (target < 0 || static_cast<size_t>(target) >= iso->modules.size()) {
     std::string msg = UnresolvedMessage(iso, spec, from, target);
     resolver->Reject(context, v8::Exception::Error(Str(isolate, msg.data(), msg.size())))
@@ -228,6 +232,54 @@ bool ValidModule(stk_isolate* iso, int32_t index, stk_outcome* out) {
   if (index >= 0 && static_cast<size_t>(index) < iso->modules.size()) return true;
   SetValue(out, STK_INTERNAL, "no such module");
   return false;
+}
+
+// A synthetic module for built-in `name` (the runtime lists its exports; kind 4), inside an
+// entry (stk_module_builtin's, or DynamicImport's).
+int32_t CreateBuiltin(stk_isolate* iso, v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                      const char* name, size_t name_len, stk_outcome* out) {
+  v8::TryCatch tc(isolate);
+  // The runtime names the module's exports (kind 4) without building them.
+  v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 4),
+                                  Str(isolate, name, name_len), v8::Null(isolate)};
+  v8::Local<v8::Value> listed;
+  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&listed)) {
+    FromTryCatch(isolate, ctx, tc, out);
+    return -1;
+  }
+  if (!listed->IsArray()) {
+    SetValue(out, STK_INTERNAL, "the runtime did not list the built-in module's exports");
+    return -1;
+  }
+  v8::Local<v8::Array> array = listed.As<v8::Array>();
+  std::vector<std::string> names;
+  std::vector<v8::Local<v8::String>> exports = {v8::String::NewFromUtf8Literal(isolate, "default")};
+  std::unordered_map<std::string, bool> seen = {{"default", true}};
+  for (uint32_t i = 0; i < array->Length(); i++) {
+    v8::Local<v8::Value> item;
+    if (!array->Get(ctx, i).ToLocal(&item) || !item->IsString()) {
+      SetValue(out, STK_INTERNAL, "a built-in module's export name is not a string");
+      return -1;
+    }
+    std::string export_name = Utf8(isolate, item);
+    if (seen[export_name]) continue;
+    seen[export_name] = true;
+    names.push_back(export_name);
+    exports.push_back(item.As<v8::String>());
+  }
+  v8::Local<v8::Module> module = v8::Module::CreateSyntheticModule(
+      isolate, Str(isolate, name, name_len),
+      v8::MemorySpan<const v8::Local<v8::String>>(exports.data(), exports.size()), SyntheticSteps);
+  const int index = static_cast<int>(iso->modules.size());
+  iso->modules.emplace_back(isolate, module);
+  iso->module_names.emplace_back(name, name_len);
+  iso->synthetic.emplace_back();
+  iso->by_hash[module->GetIdentityHash()].push_back(index);
+  // Not in by_name: a built-in holds no code, so it is never the referrer of an import(), and a
+  // tenant module of the same name must keep its own entry.
+  iso->builtin_exports[index] = std::move(names);
+  out->status = STK_OK;
+  return index;
 }
 
 }  // namespace stockade::bridge
@@ -314,50 +366,18 @@ int32_t stk_module_synthetic(stk_isolate* iso, const char* name, size_t name_len
 
 int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, stk_outcome* out) {
   Entry entry(iso);
-  v8::Isolate* isolate = entry.isolate();
-  v8::Local<v8::Context> ctx = entry.context();
-  v8::TryCatch tc(isolate);
-  // The runtime names the module's exports (kind 4) without building them.
-  v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 4),
-                                  Str(isolate, name, name_len), v8::Null(isolate)};
-  v8::Local<v8::Value> listed;
-  if (!iso->invoker.Get(isolate)->Call(ctx, v8::Undefined(isolate), 4, argv).ToLocal(&listed)) {
-    FromTryCatch(isolate, ctx, tc, out);
+  return CreateBuiltin(iso, entry.isolate(), entry.context(), name, name_len, out);
+}
+
+int32_t stk_module_builtin_in_import(stk_isolate* iso, const char* name, size_t name_len,
+                                     stk_outcome* out) {
+  if (iso->dynamic_imports == 0) {
+    SetValue(out, STK_INTERNAL, "a built-in module is created inside an entry only while an import() resolves");
     return -1;
   }
-  if (!listed->IsArray()) {
-    SetValue(out, STK_INTERNAL, "the runtime did not list the built-in module's exports");
-    return -1;
-  }
-  v8::Local<v8::Array> array = listed.As<v8::Array>();
-  std::vector<std::string> names;
-  std::vector<v8::Local<v8::String>> exports = {v8::String::NewFromUtf8Literal(isolate, "default")};
-  std::unordered_map<std::string, bool> seen = {{"default", true}};
-  for (uint32_t i = 0; i < array->Length(); i++) {
-    v8::Local<v8::Value> item;
-    if (!array->Get(ctx, i).ToLocal(&item) || !item->IsString()) {
-      SetValue(out, STK_INTERNAL, "a built-in module's export name is not a string");
-      return -1;
-    }
-    std::string export_name = Utf8(isolate, item);
-    if (seen[export_name]) continue;
-    seen[export_name] = true;
-    names.push_back(export_name);
-    exports.push_back(item.As<v8::String>());
-  }
-  v8::Local<v8::Module> module = v8::Module::CreateSyntheticModule(
-      isolate, Str(isolate, name, name_len),
-      v8::MemorySpan<const v8::Local<v8::String>>(exports.data(), exports.size()), SyntheticSteps);
-  const int index = static_cast<int>(iso->modules.size());
-  iso->modules.emplace_back(isolate, module);
-  iso->module_names.emplace_back(name, name_len);
-  iso->synthetic.emplace_back();
-  iso->by_hash[module->GetIdentityHash()].push_back(index);
-  // Not in by_name: a built-in holds no code, so it is never the referrer of an import(), and a
-  // tenant module of the same name must keep its own entry.
-  iso->builtin_exports[index] = std::move(names);
-  out->status = STK_OK;
-  return index;
+  v8::Isolate* isolate = iso->isolate;
+  v8::HandleScope handles(isolate);
+  return CreateBuiltin(iso, isolate, isolate->GetCurrentContext(), name, name_len, out);
 }
 
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {

@@ -34,8 +34,10 @@ impl Worker {
                     continue;
                 }
                 match target(&module.name, &specifier, &features, |n| source.contains(n)) {
-                    // Created by `configure` before the walk.
-                    Target::Builtin(_) => {}
+                    // Created at its first import.
+                    Target::Builtin(name) => {
+                        self.builtin(&name, guard)?;
+                    }
                     Target::Unavailable(why) => {
                         return Err(RunError::BuiltinUnavailable {
                             reason: why.reason(&specifier),
