@@ -160,8 +160,11 @@ fn each_module_comes_with_its_date_or_its_flag() {
     .is_err());
     assert!(import("node:vm", &compat("2025-09-30", &["nodejs_compat"])).is_err());
     assert!(import("node:vm", &compat("2025-10-01", &["nodejs_compat"])).is_ok());
-    // Without nodejs_compat none of them; node:module and node:constants need no date.
-    assert!(import("node:tty", &compat("2026-11-01", &[])).is_err());
+    // Without nodejs_compat none of them (from 2026-08-04 nodejs_compat is the default, as on
+    // workerd: no_nodejs_compat turns it off); node:module and node:constants need no date.
+    assert!(import("node:tty", &compat("2026-07-01", &[])).is_err());
+    assert!(import("node:tty", &compat("2026-11-01", &[])).is_ok());
+    assert!(import("node:tty", &compat("2026-11-01", &["no_nodejs_compat"])).is_err());
     assert!(import("node:module", &compat("2024-01-01", &["nodejs_compat"])).is_ok());
     assert!(import("node:constants", &compat("2024-01-01", &["nodejs_compat"])).is_ok());
     // node:dns resolves names, which Stockade does not offer yet: a clear refusal.

@@ -9,7 +9,8 @@
 //! same way. Pure functions, no I/O.
 //!
 //! What depends on what (the README's table says the same):
-//! - `nodejs_compat`: the `node:*` modules Stockade implements ([`crate::builtins`]).
+//! - `nodejs_compat`: the `node:*` modules Stockade implements ([`crate::builtins`]); on without
+//!   the flag from [`NODEJS_COMPAT_DEFAULT_DATE`] (or with no date), unless `no_nodejs_compat`.
 //! - `nodejs_compat_v2`, or `nodejs_compat` with a date on or after [`NODEJS_COMPAT_V2_DATE`]
 //!   (or no date): also the `Buffer` and `process` globals and the bare specifiers (`buffer`,
 //!   `events`, ...); `no_nodejs_compat_v2` turns this off again.
@@ -37,6 +38,9 @@ pub const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
 pub const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
 /// From this date, `nodejs_compat` brings `node:fs` (as on Cloudflare).
 pub const NODEJS_FS_DATE: &str = "2025-09-01";
+/// From this date, `nodejs_compat` is on without the flag (as on Cloudflare; `no_nodejs_compat`
+/// turns it off).
+pub const NODEJS_COMPAT_DEFAULT_DATE: &str = "2026-08-04";
 
 /// The start of a [`KNOWN_FLAGS`] description for a flag whose behaviour Stockade always has (so
 /// naming it changes nothing); the rest of the description says why it is already true.
@@ -48,6 +52,10 @@ pub const ALREADY_TRUE: &str = "already true: ";
 /// `isolate/tests/compat_flags.rs`, or through the daemon by `daemon/tests/e2e_compat_flags.rs`).
 pub const KNOWN_FLAGS: &[(&str, &str)] = &[
     ("nodejs_compat", "the node:* modules Stockade implements"),
+    (
+        "no_nodejs_compat",
+        "no node:* modules, Buffer or process, also from 2026-08-04 (when nodejs_compat is the default)",
+    ),
     (
         "nodejs_compat_v2",
         "nodejs_compat, plus the Buffer and process globals and bare specifiers, whatever the date",
@@ -249,10 +257,6 @@ pub const REFUSED_FLAGS: &[(&str, &str)] = &[
         "Stockade's WebSockets do not negotiate compression (permessage-deflate)",
     ),
     (
-        "no_nodejs_compat",
-        "leave out nodejs_compat instead: Stockade has no Node.js modules without it",
-    ),
-    (
         "no_nodejs_als",
         "leave out nodejs_als instead",
     ),
@@ -337,6 +341,8 @@ impl Compat {
         }
         let has = |f: &str| seen.iter().any(|s| s == f);
         for (on, off) in [
+            ("nodejs_compat", "no_nodejs_compat"),
+            ("nodejs_compat_v2", "no_nodejs_compat"),
             ("nodejs_compat_v2", "no_nodejs_compat_v2"),
             (
                 "nodejs_compat_populate_process_env",
@@ -356,7 +362,9 @@ impl Compat {
             ));
         }
         let as_of = date.as_deref().unwrap_or(SUPPORTED_DATE);
-        let nodejs = has("nodejs_compat") || has("nodejs_compat_v2");
+        let nodejs = has("nodejs_compat")
+            || has("nodejs_compat_v2")
+            || (as_of >= NODEJS_COMPAT_DEFAULT_DATE && !has("no_nodejs_compat"));
         let node_globals = nodejs
             && (has("nodejs_compat_v2")
                 || (as_of >= NODEJS_COMPAT_V2_DATE && !has("no_nodejs_compat_v2")));
@@ -563,8 +571,25 @@ mod tests {
             &flags(&["enable_nodejs_fs_module", "disable_nodejs_fs_module"])
         )
         .is_err());
-        let als = Compat::parse("", &flags(&["nodejs_als", "nodejs_als"])).expect("ok");
+        let als = Compat::parse("2025-06-01", &flags(&["nodejs_als", "nodejs_als"])).expect("ok");
         assert_eq!(als.flags, ["nodejs_als"]);
         assert!(als.features.async_hooks && !als.features.nodejs);
+        // nodejs_compat is the default from 2026-08-04 (as on workerd), and with no date;
+        // no_nodejs_compat turns it off, and contradicts the flag itself.
+        let node =
+            |date: &str, f: &[&str]| Compat::parse(date, &flags(f)).map(|c| c.features.nodejs);
+        assert_eq!(node("2026-08-03", &[]), Ok(false));
+        assert_eq!(node("2026-08-04", &[]), Ok(true));
+        assert_eq!(node("", &[]), Ok(true));
+        assert_eq!(node("", &["no_nodejs_compat"]), Ok(false));
+        assert_eq!(node("2025-06-01", &["no_nodejs_compat"]), Ok(false));
+        assert!(node("", &["nodejs_compat", "no_nodejs_compat"]).is_err());
+        let default = Compat::parse("2026-11-01", &[]).expect("ok").features;
+        assert!(
+            default.node_globals
+                && default.fs
+                && default.populate_process_env
+                && default.async_hooks
+        );
     }
 }
