@@ -545,6 +545,8 @@ class Tally extends RpcTarget {
   bump(by) { this.n += by; this.log.push(`bump ${by}`); return this.n; }
   wait() { this.log.push("wait"); return new Promise((r) => { this.opened = r; }).then(() => "waited"); }
   open() { this.log.push("open"); this.opened("now"); return "opened"; }
+  hold(f) { this.held = f; return new Promise((r) => { this.release = r; }).then(() => "held"); }
+  async useHeld() { const got = await this.held("from B"); this.release(); return got; }
   get seen() { return this.log; }
 }
 export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
@@ -559,7 +561,11 @@ export default class extends WorkerEntrypoint { tally() { return new Tally(); } 
   // A call that waits for a later call on the same target: served at once, in order.
   const waiting = tally.wait();
   const opened = await tally.open();
-  const out = { each, opened, waited: await waiting, n: await tally.bump(0), seen: await tally.seen };
+  // Call B's code calls call A's callback (A still runs): it reaches A's function.
+  const holding = tally.hold((x) => `A got ${x}`);
+  const usedHeld = await tally.useHeld();
+  const out = { each, opened, waited: await waiting, n: await tally.bump(0), seen: await tally.seen,
+    usedHeld, held: await holding };
   tally[Symbol.dispose]();
   return Response.json(out);
 } };"#,
@@ -574,6 +580,7 @@ export default class extends WorkerEntrypoint { tally() { return new Tally(); } 
         json!({
             "each": 306, "opened": "opened", "waited": "waited", "n": 306,
             "seen": ["bump 100", "bump 100", "bump 100", "wait", "open", "bump 0"],
+            "usedHeld": "A got from B", "held": "held",
         }),
         "{text}"
     );

@@ -33,6 +33,19 @@ const StringToLowerCase = uncurry(String.prototype.toLowerCase); // node:punycod
 const WeakSetHas = uncurry(WeakSet.prototype.has); // node:vm
 const SymbolDisposeWellKnown = Symbol.dispose; // node:inspector (undefined without it)
 
+// node:fs's constants (Linux's values), also node:constants' (node-stubs.js), which has them
+// without building node:fs.
+const NODE_FS_CONSTANTS = ObjectFreeze({
+  __proto__: null,
+  F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CREAT: 64, O_EXCL: 128,
+  O_NOCTTY: 256, O_TRUNC: 512, O_APPEND: 1024, O_DIRECTORY: 65536, O_NOFOLLOW: 131072, O_SYNC: 1052672,
+  O_DSYNC: 4096, O_NONBLOCK: 2048, S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000,
+  S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFIFO: 0o010000, S_IFLNK: 0o120000, S_IFSOCK: 0o140000,
+  S_IRWXU: 0o700, S_IRUSR: 0o400, S_IWUSR: 0o200, S_IXUSR: 0o100, S_IRWXG: 0o70, S_IRGRP: 0o40,
+  S_IWGRP: 0o20, S_IXGRP: 0o10, S_IRWXO: 0o7, S_IROTH: 0o4, S_IWOTH: 0o2, S_IXOTH: 0o1,
+  COPYFILE_EXCL: 1, COPYFILE_FICLONE: 2, COPYFILE_FICLONE_FORCE: 4, UV_FS_COPYFILE_EXCL: 1,
+});
+
 const builtinModules = new Map(); // name -> { names, factory, built, value }
 
 /** Registers built-in module `name` with its export names and the factory building them. */
@@ -46,8 +59,11 @@ function builtinEntry(name) {
   return entry;
 }
 
+/** The export names of built-in `name`, as registered (the bridge only reads them, by index):
+ *  never copied, since this runs inside an import() after tenant code, which may have replaced
+ *  the array iterator. */
 function builtinNames(name) {
-  return [...builtinEntry(name).names];
+  return builtinEntry(name).names;
 }
 
 /** The default export of built-in `name`, built on first use. */
@@ -65,8 +81,9 @@ function builtinExports(name) {
 const workerConfig = {
   configured: false, nodejs: false, nodeGlobals: false, asyncHooks: false, populateProcessEnv: false,
   compatibilityDate: null, compatibilityFlags: [], env: null,
-  // The built-in modules (canonical names) the worker may import, with nodejs_compat (else null).
-  builtins: null,
+  // The Node.js modules (canonical names) the worker may not import, with nodejs_compat (else
+  // null: none may be).
+  withheld: null,
   // A Durable Object's isolate: which object ({class, id, name}; the supervisor's, see
   // daemon/src/objects/directory.rs), else null.
   object: null,
@@ -108,7 +125,7 @@ function configureWorker(config) {
   workerConfig.populateProcessEnv = config.populateProcessEnv === true;
   workerConfig.compatibilityDate = typeof config.compatibilityDate === "string" ? config.compatibilityDate : null;
   workerConfig.compatibilityFlags = ArrayIsArray(config.compatibilityFlags) ? config.compatibilityFlags : [];
-  workerConfig.builtins = ArrayIsArray(config.builtins) ? config.builtins : null;
+  workerConfig.withheld = ArrayIsArray(config.withheld) ? config.withheld : null;
   const rawEnv = config.env !== null && typeof config.env === "object" ? config.env : null;
   const object = rawEnv === null ? undefined : ObjectGetOwnPropertyDescriptor(rawEnv, OBJECT_ENV_KEY);
   if (object !== undefined) {

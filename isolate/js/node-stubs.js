@@ -114,11 +114,13 @@ defineBuiltin("node:perf_hooks", ["performance", "Performance", "PerformanceEntr
 /** Whether `s` starts with `node:`. */
 const isNodePrefixed = (s) => StringSlice(s, 0, 5) === "node:";
 
-/** Whether `id` names a Node.js built-in module (`node:` or not). */
+/** Whether `id` names a Node.js built-in module this worker may import (`node:` or not). */
 function isNodeBuiltin(id) {
   if (typeof id !== "string") return false;
-  const name = isNodePrefixed(id) ? StringSlice(id, 5) : id;
-  return MapGet(builtinModules, `node:${name}`) !== undefined;
+  const name = isNodePrefixed(id) ? id : `node:${id}`;
+  const withheld = workerConfig.withheld;
+  return MapGet(builtinModules, name) !== undefined && isNodePrefixed(name) && withheld !== null &&
+    !stubListHas(withheld, name);
 }
 
 /** Whether `list` (an array) holds `value`. */
@@ -130,7 +132,7 @@ function stubListHas(list, value) {
 function moduleModule() {
   const names = [];
   MapForEach(builtinModules, (_, key) => {
-    if (isNodePrefixed(key)) names[names.length] = StringSlice(key, 5);
+    if (isNodeBuiltin(key)) names[names.length] = StringSlice(key, 5);
   });
   /** createRequire(from): a require() of the built-in modules this worker may import (its own
    *  modules are imported, not required: a CommonJS module's require() is resolved when loaded). */
@@ -141,11 +143,9 @@ function moduleModule() {
       throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE",
         `The argument 'filename' must be a file URL object, file URL string, or absolute path string.${describeReceived(from)}`);
     }
-    const allowed = workerConfig.builtins;
     const builtinOf = (id) => {
       if (typeof id !== "string") throw invalidArgType("id", "of type string", id);
-      const name = isNodePrefixed(id) ? id : `node:${id}`;
-      return allowed !== null && stubListHas(allowed, name) ? name : null;
+      return isNodeBuiltin(id) ? (isNodePrefixed(id) ? id : `node:${id}`) : null;
     };
     const notFound = (id) => nodeError(Error, "MODULE_NOT_FOUND",
       `Cannot find module '${id}': createRequire's require() finds the built-in modules this worker may import; import the worker's own modules instead`);
@@ -208,7 +208,7 @@ defineBuiltin("node:console", ["assert", "clear", "count", "countReset", "debug"
 function constantsModule() {
   const os = builtinExports("node:os").constants;
   const out = {};
-  const groups = [os.dlopen, os.errno, os.priority, os.signals, builtinExports("node:fs").constants,
+  const groups = [os.dlopen, os.errno, os.priority, os.signals, NODE_FS_CONSTANTS,
     builtinExports("node:crypto").constants];
   for (let g = 0; g < groups.length; g++) {
     const keys = ObjectKeys(groups[g]);

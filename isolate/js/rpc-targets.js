@@ -167,9 +167,10 @@ async function rpcAnswer(result, enter = (run) => run()) {
       serving.count++;
       uponPromise(rpcServeOne(exports, call, bytes, enter), over, over);
     }
-    // The caller let go: what still runs finishes before the targets are disposed.
-    while (serving.count > 0) await oneOver();
   } finally {
+    // The caller let go (or the wait failed): what still runs finishes before the targets are
+    // disposed.
+    while (serving.count > 0) await oneOver();
     for (let i = 0; i < exports.list.length; i++) {
       const target = exports.list[i];
       try {

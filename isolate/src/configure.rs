@@ -45,9 +45,9 @@ impl Worker {
             .env
             .get(stockade_source::reserved::OBJECT_ENV_KEY)
             .is_some();
-        // What node:module's createRequire may give; the modules themselves are created at
-        // their first import (`Worker::builtin`, `HostState::resolve_index`).
-        let available = features.nodejs.then(|| builtins::available(&features));
+        // What node:module's createRequire may not give (the built-in modules themselves are
+        // created at their first import: `Worker::builtin`, `HostState::resolve_index`).
+        let withheld = features.nodejs.then(|| builtins::withheld(&features));
         let config = serde_json::json!({
             "nodejs": features.nodejs,
             "nodeGlobals": features.node_globals,
@@ -57,8 +57,8 @@ impl Worker {
             "compatibilityFlags": options.compat.flags,
             // None: fetch handlers get each request's env (FetchRequest::env) instead.
             "env": if options.env.is_object() { options.env.clone() } else { serde_json::Value::Null },
-            // What node:module's createRequire may give (none without nodejs_compat).
-            "builtins": available,
+            // The Node.js modules node:module's createRequire may not give (with nodejs_compat).
+            "withheld": withheld,
         })
         .to_string();
         let mut out = Outcome::new();

@@ -381,3 +381,27 @@ fn a_builtin_is_created_at_its_first_import_and_is_one_module_whatever_names_it(
         ])
     );
 }
+
+/// A built-in created inside an `import()` runs after tenant code: the runtime lists its export
+/// names without iterating anything tenant code can replace (reviewer's finding: the list was
+/// copied with a spread, so a replaced array iterator ran inside the host's resolve callback).
+#[test]
+fn a_builtin_created_inside_an_import_runs_no_tenant_code() {
+    let v = ok(run_opts(
+        &node(),
+        &[(
+            "main.js",
+            "export default async () => {
+               const original = Array.prototype[Symbol.iterator];
+               let ran = 0;
+               Array.prototype[Symbol.iterator] = function () { ran++; throw new Error('tenant iterator'); };
+               let got;
+               try { got = (await import('node:punycode')).toASCII('bücher.example'); }
+               catch (e) { got = e.message; }
+               finally { Array.prototype[Symbol.iterator] = original; }
+               return [got, ran];
+             };",
+        )],
+    ));
+    assert_eq!(v, serde_json::json!(["xn--bcher-kva.example", 0]));
+}

@@ -164,9 +164,30 @@ fn each_module_comes_with_its_date_or_its_flag() {
     // workerd: no_nodejs_compat turns it off); node:module and node:constants need no date.
     assert!(import("node:tty", &compat("2026-07-01", &[])).is_err());
     assert!(import("node:tty", &compat("2026-11-01", &[])).is_ok());
-    assert!(import("node:tty", &compat("2026-11-01", &["no_nodejs_compat"])).is_err());
+    let neither = ["no_nodejs_compat", "no_nodejs_compat_v2"];
+    assert!(import("node:tty", &compat("2026-11-01", &neither)).is_err());
     assert!(import("node:module", &compat("2024-01-01", &["nodejs_compat"])).is_ok());
     assert!(import("node:constants", &compat("2024-01-01", &["nodejs_compat"])).is_ok());
+    // createRequire gives only what the date allows.
+    let src = "import { createRequire, isBuiltin, builtinModules } from 'node:module';
+        const code = (f) => { try { return typeof f(); } catch (e) { return e.code; } };
+        export default () => { const require = createRequire('/bundle/main.js');
+          return [code(() => require('node:tty')), code(() => require('vm')), code(() => require('node:fs')),
+            isBuiltin('tty'), isBuiltin('vm'), builtinModules.includes('tty'), builtinModules.includes('vm')]; };";
+    let (mut worker, load) = loaded(src, &compat("2026-03-16", &["nodejs_compat"]));
+    assert!(load.result.is_ok(), "{:?}", load.result);
+    assert_eq!(
+        ok(worker.call("null")),
+        serde_json::json!([
+            "MODULE_NOT_FOUND",
+            "object",
+            "object",
+            false,
+            true,
+            false,
+            true
+        ])
+    );
     // node:dns resolves names, which Stockade does not offer yet: a clear refusal.
     let dns = import("node:dns", &compat("2026-11-01", &["nodejs_compat"])).expect_err("refused");
     assert!(dns.contains("does not support"), "{dns}");

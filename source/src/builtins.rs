@@ -196,6 +196,16 @@ pub fn target(
     }
 }
 
+/// The Node.js modules (canonical names) a worker with `features` may not import: few or none
+/// once `nodejs_compat` is on, so the runtime is told these rather than the ~60 it may.
+pub fn withheld(features: &Features) -> Vec<String> {
+    NODE_MODULES
+        .iter()
+        .filter(|m| !node_allowed(m, features))
+        .map(|m| format!("node:{m}"))
+        .collect()
+}
+
 /// Whether Node.js module `name` (one of [`NODE_MODULES`]) is importable with `features`.
 fn node_allowed(name: &str, features: &Features) -> bool {
     match name {
@@ -295,6 +305,20 @@ mod tests {
             target("a.js", "cloudflare:email", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
+    }
+
+    #[test]
+    fn withheld_is_what_the_features_do_not_allow() {
+        assert!(withheld(&NODE).is_empty());
+        let before = Features {
+            dated: 0,
+            fs: false,
+            ..NODE
+        };
+        let held = withheld(&before);
+        assert!(held.contains(&"node:tty".to_string()) && held.contains(&"node:fs".to_string()));
+        assert!(!held.contains(&"node:buffer".to_string()));
+        assert_eq!(withheld(&Features::default()).len(), NODE_MODULES.len());
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! same way. Pure functions, no I/O.
 //!
 //! What depends on what (the README's table says the same):
-//! - `nodejs_compat`: the `node:*` modules Stockade implements ([`crate::builtins`]); on without
-//!   the flag from [`NODEJS_COMPAT_DEFAULT_DATE`] (or with no date), unless `no_nodejs_compat`.
+//! - `nodejs_compat`: the `node:*` modules Stockade implements ([`crate::builtins`]). From
+//!   [`NODEJS_COMPAT_DEFAULT_DATE`] (or with no date) it and `nodejs_compat_v2` are defaults,
+//!   each turned off by its `no_` flag; v2 brings `nodejs_compat`, so only both `no_` flags leave
+//!   a worker without Node.js (as workerd).
 //! - `nodejs_compat_v2`, or `nodejs_compat` with a date on or after [`NODEJS_COMPAT_V2_DATE`]
 //!   (or no date): also the `Buffer` and `process` globals and the bare specifiers (`buffer`,
 //!   `events`, ...); `no_nodejs_compat_v2` turns this off again.
@@ -54,7 +56,7 @@ pub const KNOWN_FLAGS: &[(&str, &str)] = &[
     ("nodejs_compat", "the node:* modules Stockade implements"),
     (
         "no_nodejs_compat",
-        "no node:* modules, Buffer or process, also from 2026-08-04 (when nodejs_compat is the default)",
+        "from 2026-08-04 (when nodejs_compat is the default), none of it unless nodejs_compat_v2 brings it (no_nodejs_compat_v2 too: no Node.js at all)",
     ),
     (
         "nodejs_compat_v2",
@@ -342,7 +344,6 @@ impl Compat {
         let has = |f: &str| seen.iter().any(|s| s == f);
         for (on, off) in [
             ("nodejs_compat", "no_nodejs_compat"),
-            ("nodejs_compat_v2", "no_nodejs_compat"),
             ("nodejs_compat_v2", "no_nodejs_compat_v2"),
             (
                 "nodejs_compat_populate_process_env",
@@ -362,12 +363,14 @@ impl Compat {
             ));
         }
         let as_of = date.as_deref().unwrap_or(SUPPORTED_DATE);
-        let nodejs = has("nodejs_compat")
-            || has("nodejs_compat_v2")
-            || (as_of >= NODEJS_COMPAT_DEFAULT_DATE && !has("no_nodejs_compat"));
-        let node_globals = nodejs
-            && (has("nodejs_compat_v2")
-                || (as_of >= NODEJS_COMPAT_V2_DATE && !has("no_nodejs_compat_v2")));
+        // From NODEJS_COMPAT_DEFAULT_DATE both flags are defaults, each turned off by its own
+        // `no_` flag, and v2 brings nodejs_compat with it (as workerd 2026-11-17 does: only
+        // both `no_` flags leave a worker without Node.js).
+        let by_default = as_of >= NODEJS_COMPAT_DEFAULT_DATE;
+        let v2 = has("nodejs_compat_v2") || (by_default && !has("no_nodejs_compat_v2"));
+        let nodejs = has("nodejs_compat") || v2 || (by_default && !has("no_nodejs_compat"));
+        let node_globals =
+            nodejs && (v2 || (as_of >= NODEJS_COMPAT_V2_DATE && !has("no_nodejs_compat_v2")));
         let populate_process_env = nodejs
             && (has("nodejs_compat_populate_process_env")
                 || (as_of >= POPULATE_PROCESS_ENV_DATE
@@ -574,15 +577,26 @@ mod tests {
         let als = Compat::parse("2025-06-01", &flags(&["nodejs_als", "nodejs_als"])).expect("ok");
         assert_eq!(als.flags, ["nodejs_als"]);
         assert!(als.features.async_hooks && !als.features.nodejs);
-        // nodejs_compat is the default from 2026-08-04 (as on workerd), and with no date;
-        // no_nodejs_compat turns it off, and contradicts the flag itself.
-        let node =
-            |date: &str, f: &[&str]| Compat::parse(date, &flags(f)).map(|c| c.features.nodejs);
-        assert_eq!(node("2026-08-03", &[]), Ok(false));
-        assert_eq!(node("2026-08-04", &[]), Ok(true));
-        assert_eq!(node("", &[]), Ok(true));
-        assert_eq!(node("", &["no_nodejs_compat"]), Ok(false));
-        assert_eq!(node("2025-06-01", &["no_nodejs_compat"]), Ok(false));
+        // nodejs_compat and nodejs_compat_v2 are defaults from 2026-08-04 (and with no date),
+        // each turned off by its no_ flag, v2 bringing nodejs_compat: (modules, globals) as
+        // workerd 2026-11-17 gives them at 2026-11-01 for each flag set.
+        let node = |date: &str, f: &[&str]| {
+            Compat::parse(date, &flags(f)).map(|c| (c.features.nodejs, c.features.node_globals))
+        };
+        assert_eq!(node("2026-08-03", &[]), Ok((false, false)));
+        assert_eq!(node("2026-08-04", &[]), Ok((true, true)));
+        assert_eq!(node("", &[]), Ok((true, true)));
+        assert_eq!(node("2026-11-01", &["no_nodejs_compat"]), Ok((true, true)));
+        assert_eq!(
+            node("2026-11-01", &["no_nodejs_compat_v2"]),
+            Ok((true, false))
+        );
+        let neither = ["no_nodejs_compat", "no_nodejs_compat_v2"];
+        assert_eq!(node("2026-11-01", &neither), Ok((false, false)));
+        assert_eq!(
+            node("2025-06-01", &["no_nodejs_compat"]),
+            Ok((false, false))
+        );
         assert!(node("", &["nodejs_compat", "no_nodejs_compat"]).is_err());
         let default = Compat::parse("2026-11-01", &[]).expect("ok").features;
         assert!(

@@ -224,7 +224,11 @@ impl Directory {
         let Some(live) = self.live.get_mut(key) else {
             return;
         };
-        if live.parent.id == parent.def.id || parent.looked_up < live.looked_up {
+        let deleted = live
+            .parent
+            .deleted
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if live.parent.id == parent.def.id || (parent.looked_up < live.looked_up && !deleted) {
             live.looked_up = live.looked_up.max(parent.looked_up);
             return;
         }
@@ -600,10 +604,17 @@ mod tests {
         assert!(Arc::ptr_eq(&event, &newer));
         assert!(!d.was_reset(&newer.id));
         assert_eq!(d.version_of(&newer.id).map(|v| v.id), Some(v2.id));
-        // A lookup that begins later and finds v1 (a rollback) does reset it.
-        let back = d.enter(&k, None, &now(&v1), (9, 9)).expect("reset to v1");
-        assert_ne!(back.id, newer.id);
+        // Unless v2 was deleted meanwhile: then even the older lookup resets it.
+        v2.deleted.store(true, std::sync::atomic::Ordering::Relaxed);
+        let kept = d.enter(&k, None, &slow, (9, 9)).expect("reset to v1");
+        assert_ne!(kept.id, newer.id);
         assert!(d.was_reset(&newer.id));
+        v2.deleted
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        // A lookup that begins later and finds v2 again does reset it.
+        let again = d.enter(&k, None, &now(&v2), (9, 9)).expect("reset to v2");
+        assert_ne!(again.id, kept.id);
+        assert!(d.was_reset(&kept.id));
     }
 
     fn clone_def(d: &WorkerDef) -> WorkerDef {

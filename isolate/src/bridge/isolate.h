@@ -30,6 +30,8 @@ struct stk_isolate {
   // Nonzero while DynamicImport asks the host to resolve: only then may the host create a
   // built-in module inside the entry (stk_module_builtin_in_import; JavaScript is running).
   int dynamic_imports = 0;
+  // True while CreateBuiltin runs: no second creation starts inside it.
+  bool creating_builtin = false;
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;

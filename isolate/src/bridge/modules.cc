@@ -238,6 +238,11 @@ bool ValidModule(stk_isolate* iso, int32_t index, stk_outcome* out) {
 // entry (stk_module_builtin's, or DynamicImport's).
 int32_t CreateBuiltin(stk_isolate* iso, v8::Isolate* isolate, v8::Local<v8::Context> ctx,
                       const char* name, size_t name_len, stk_outcome* out) {
+  struct Creating {
+    explicit Creating(stk_isolate* iso) : iso_(iso) { iso_->creating_builtin = true; }
+    ~Creating() { iso_->creating_builtin = false; }
+    stk_isolate* iso_;
+  } creating(iso);
   v8::TryCatch tc(isolate);
   // The runtime names the module's exports (kind 4) without building them.
   v8::Local<v8::Value> argv[4] = {v8::Undefined(isolate), v8::Integer::New(isolate, 4),
@@ -371,7 +376,7 @@ int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, 
 
 int32_t stk_module_builtin_in_import(stk_isolate* iso, const char* name, size_t name_len,
                                      stk_outcome* out) {
-  if (iso->dynamic_imports == 0) {
+  if (iso->dynamic_imports == 0 || iso->creating_builtin) {
     SetValue(out, STK_INTERNAL, "a built-in module is created inside an entry only while an import() resolves");
     return -1;
   }
