@@ -592,3 +592,51 @@ export default class extends WorkerEntrypoint { tally() { return new Tally(); } 
     );
     until_idle(&d, "a callee still serves");
 }
+
+#[test]
+fn a_session_serves_at_most_64_calls_at_once_and_the_rest_wait_for_a_slot() {
+    let d = Daemon::start_raw("rpc-targets-serving-cap", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+class Slow extends RpcTarget {
+  constructor() { super(); this.now = 0; this.most = 0; }
+  async call(i) {
+    this.now++; this.most = Math.max(this.most, this.now);
+    // Every call waits for one gate, opened 300 ms after the first: all that may run at once
+    // are running by then.
+    this.gate ??= new Promise((r) => setTimeout(r, 300));
+    await this.gate;
+    this.now--;
+    return i * 2;
+  }
+  get most() { return this._most; }
+  set most(v) { this._most = v; }
+}
+export default class extends WorkerEntrypoint { slow() { return new Slow(); } }"#,
+    );
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+  const slow = await env.S.slow();
+  const results = await Promise.all(Array.from({ length: 80 }, (_, i) => slow.call(i)));
+  const most = await slow.most;
+  slow[Symbol.dispose]();
+  return Response.json({ sum: results.reduce((a, b) => a + b, 0), most });
+} };"#,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    // Every call answered (2 * (0 + ... + 79)); exactly 64 ran at once (1 if served one at a
+    // time), the other 16 once a slot was free. (Two bounds give 64 here: the session's
+    // MAX_SERVING, unit-tested in rpc_targets.rs, and the caller's own 64 host calls in flight,
+    // which alone keep a test with one caller from telling them apart.)
+    assert_eq!(got["sum"], 6320, "{text}");
+    assert_eq!(got["most"], 64, "{text}");
+    until_idle(&d, "a callee still serves");
+}
