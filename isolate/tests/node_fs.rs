@@ -6,18 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use stockade_isolate::{Compat, Invocation, LoadOptions, Module, ModuleSet, Worker};
-
-fn compat(date: &str, flags: &[&str]) -> LoadOptions {
-    LoadOptions {
-        compat: Compat::parse(
-            date,
-            &flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("valid compat"),
-        env: serde_json::json!({}),
-    }
-}
+use stockade_isolate::{Invocation, LoadOptions, Module, ModuleSet, Worker};
 
 fn loaded(body: &str, options: &LoadOptions, memory: usize) -> (Worker, Invocation) {
     let src = format!(

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use stockade_isolate::{Compat, LoadOptions, Module, ModuleKind, ModuleSet, Worker};
+use stockade_isolate::{LoadOptions, Module, ModuleKind, ModuleSet, Worker};
 
 const MAIN: &str = "import fs from 'node:fs'; import fsp from 'node:fs/promises';
 import { Buffer } from 'node:buffer';
@@ -100,16 +100,7 @@ const BLOB: &[u8] = &[0, 1, 2, 254, 255, 128];
 // The smallest WebAssembly module: the magic number and version 1.
 const WASM: &[u8] = b"\0asm\x01\0\0\0";
 
-fn options(date: &str, flags: &[&str]) -> LoadOptions {
-    LoadOptions {
-        compat: Compat::parse(
-            date,
-            &flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("valid compat"),
-        env: serde_json::json!({}),
-    }
-}
+use common::compat as options;
 
 fn modules() -> Vec<Module> {
     vec![

@@ -7,18 +7,7 @@
 mod common;
 
 use common::*;
-use stockade_isolate::{Compat, Invocation, LoadOptions, Module, ModuleSet, Worker};
-
-fn compat(date: &str, flags: &[&str]) -> LoadOptions {
-    LoadOptions {
-        compat: Compat::parse(
-            date,
-            &flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("valid compat"),
-        env: serde_json::json!({}),
-    }
-}
+use stockade_isolate::{Invocation, LoadOptions, Module, ModuleSet, Worker};
 
 fn loaded(src: &str, options: &LoadOptions) -> (Worker, Invocation) {
     let mut worker = Worker::new(engine(), limits()).expect("isolate");

@@ -8,6 +8,18 @@ use stockade_isolate::{
     RunError, TaskEvent, TaskId, V8Profile, Worker,
 };
 
+/// How a test loads a worker: `date` (empty: none) and `flags`, an empty env.
+pub fn compat(date: &str, flags: &[&str]) -> stockade_isolate::LoadOptions {
+    stockade_isolate::LoadOptions {
+        compat: stockade_isolate::Compat::parse(
+            date,
+            &flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        )
+        .expect("valid compat"),
+        env: serde_json::json!({}),
+    }
+}
+
 pub fn engine() -> &'static Engine {
     Engine::init(V8Profile::Standard).expect("V8 initialises")
 }
