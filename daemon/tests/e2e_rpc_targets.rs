@@ -77,6 +77,16 @@ export default { async fetch(req, env) {
 } };
 "#;
 
+/// A caller worker whose `env.S` is a service binding to `callee`.
+fn caller_of(d: &Daemon, t: &str, callee: &str, code: &str) -> String {
+    load_with_env(
+        d,
+        t,
+        code,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    )
+}
+
 fn config() -> String {
     format!(
         "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
@@ -108,12 +118,7 @@ fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() 
     let d = Daemon::start_raw("rpc-targets", 1, &config(), &[]);
     let t = tenant_token(0);
     let callee = load(&d, &t, CALLEE);
-    let caller = load_with_env(
-        &d,
-        &t,
-        CALLER,
-        json!({ "S": { "binding": "service", "worker": callee } }),
-    );
+    let caller = caller_of(&d, &t, &callee, CALLER);
     let (status, text) = fetch(&d, &t, &caller);
     assert_eq!(status, 200, "{text}");
     let got: Value = serde_json::from_str(&text).expect("json");
@@ -275,16 +280,16 @@ fn another_request_reaches_no_session_by_forged_host_calls() {
     let d = Daemon::start_with("rpc-targets-forged", &["normal"; 2], 1, "", TEST_HOOKS);
     let t = tenant_token(0);
     let callee = load(&d, &t, CALLEE);
-    let holder = load_with_env(
+    let holder = caller_of(
         &d,
         &t,
+        &callee,
         r#"export default { async fetch(req, env) {
           const c = await env.S.counter(1);
           await c.increment();
           await new Promise((r) => setTimeout(r, 2000));
           return new Response(String(await c.increment()));
         } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let h = d.handle();
     let (id, token) = (holder.clone(), t.clone());
@@ -330,9 +335,10 @@ fn a_stub_kept_past_its_request_reaches_nothing_of_a_later_one() {
     let d = Daemon::start_raw("rpc-targets-stale", 1, &config(), &[]);
     let t = tenant_token(0);
     let callee = load(&d, &t, CALLEE);
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"let kept = null;
         export default { async fetch(req, env) {
           if (new URL(req.url).pathname === "/first") {
@@ -346,7 +352,6 @@ fn a_stub_kept_past_its_request_reaches_nothing_of_a_later_one() {
           try { kept[Symbol.dispose](); } catch (e) {}
           return Response.json({ stale, mine: await mine.increment(0) });
         } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let get = |path: &str| {
         let r = client()
@@ -376,14 +381,14 @@ fn a_process_that_dies_while_a_callback_runs_is_replaced_and_the_daemon_serves_o
     let t = tenant_token(0);
     let callee = load(&d, &t, CALLEE);
     // The callback sleeps: meanwhile the call is parked among the caller's resources.
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"export default { async fetch(req, env) {
           const v = await env.S.apply(async (x) => { await new Promise((r) => setTimeout(r, 3000)); return x; }, 1);
           return new Response(String(v));
         } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let h = d.handle();
     let (c, token) = (caller.clone(), t.clone());
@@ -423,9 +428,10 @@ class Tally extends RpcTarget {
 }
 export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
     );
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"import { RpcTarget } from "cloudflare:workers";
 class Visitor extends RpcTarget { hello(who) { return `hi ${who}`; } get name() { return "visitor"; } }
 export default { async fetch(req, env) {
@@ -444,7 +450,6 @@ export default { async fetch(req, env) {
   tally[Symbol.dispose]();
   return Response.json(out);
 } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let (status, text) = fetch(&d, &t, &caller);
     assert_eq!(status, 200, "{text}");
@@ -488,15 +493,15 @@ export default class extends WorkerEntrypoint {
   }
 }"#,
     );
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"export default { async fetch(req, env) {
           const which = new URL(req.url).pathname.endsWith("/a") ? "A" : "B";
           const f = (x) => `${which}:${x}`;
           return new Response(which === "A" ? await env.S.hold(f) : await env.S.useHeld(f));
         } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let get = move |base: String, t: String, caller: String, path: &'static str| {
         let r = client()
@@ -551,9 +556,10 @@ class Tally extends RpcTarget {
 }
 export default class extends WorkerEntrypoint { tally() { return new Tally(); } }"#,
     );
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"export default { async fetch(req, env) {
   const tally = await env.S.tally();
   // Each callback calls the same target again while the call that brought it runs.
@@ -569,7 +575,6 @@ export default class extends WorkerEntrypoint { tally() { return new Tally(); } 
   tally[Symbol.dispose]();
   return Response.json(out);
 } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let started = Instant::now();
     let (status, text) = fetch(&d, &t, &caller);
@@ -617,9 +622,10 @@ class Slow extends RpcTarget {
 }
 export default class extends WorkerEntrypoint { slow() { return new Slow(); } }"#,
     );
-    let caller = load_with_env(
+    let caller = caller_of(
         &d,
         &t,
+        &callee,
         r#"export default { async fetch(req, env) {
   const slow = await env.S.slow();
   const results = await Promise.all(Array.from({ length: 80 }, (_, i) => slow.call(i)));
@@ -627,7 +633,6 @@ export default class extends WorkerEntrypoint { slow() { return new Slow(); } }"
   slow[Symbol.dispose]();
   return Response.json({ sum: results.reduce((a, b) => a + b, 0), most });
 } };"#,
-        json!({ "S": { "binding": "service", "worker": callee } }),
     );
     let (status, text) = fetch(&d, &t, &caller);
     assert_eq!(status, 200, "{text}");

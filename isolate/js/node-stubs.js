@@ -114,13 +114,19 @@ defineBuiltin("node:perf_hooks", ["performance", "Performance", "PerformanceEntr
 /** Whether `s` starts with `node:`. */
 const isNodePrefixed = (s) => StringSlice(s, 0, 5) === "node:";
 
-/** Whether `id` names a Node.js built-in module this worker may import (`node:` or not). */
-function isNodeBuiltin(id) {
-  if (typeof id !== "string") return false;
+/** The canonical name of the Node.js built-in module `id` (`node:` or not) names, if this
+ *  worker may import it; else null. */
+function nodeBuiltinName(id) {
+  if (typeof id !== "string") return null;
   const name = isNodePrefixed(id) ? id : `node:${id}`;
   const withheld = workerConfig.withheld;
-  return MapGet(builtinModules, name) !== undefined && isNodePrefixed(name) && withheld !== null &&
-    !stubListHas(withheld, name);
+  const known = MapGet(builtinModules, name) !== undefined && withheld !== null;
+  return known && !stubListHas(withheld, name) ? name : null;
+}
+
+/** Whether `id` names a Node.js built-in module this worker may import (`node:` or not). */
+function isNodeBuiltin(id) {
+  return nodeBuiltinName(id) !== null;
 }
 
 /** Whether `list` (an array) holds `value`. */
@@ -145,7 +151,7 @@ function moduleModule() {
     }
     const builtinOf = (id) => {
       if (typeof id !== "string") throw invalidArgType("id", "of type string", id);
-      return isNodeBuiltin(id) ? (isNodePrefixed(id) ? id : `node:${id}`) : null;
+      return nodeBuiltinName(id);
     };
     const notFound = (id) => nodeError(Error, "MODULE_NOT_FOUND",
       `Cannot find module '${id}': createRequire's require() finds the built-in modules this worker may import; import the worker's own modules instead`);

@@ -95,9 +95,7 @@ impl Worker {
                 out.value()
             )));
         }
-        let host = self.host();
-        host.module_names.push(name.to_owned());
-        host.builtin_index.insert(name.to_owned(), index);
+        self.host().add_builtin(name, index);
         Ok(index)
     }
 }

@@ -430,9 +430,13 @@ impl HostState {
             Target::NotFound => -1,
         }
     }
-}
 
-impl HostState {
+    /// Built-in `name` is module `index` of the bridge (created at its first import).
+    pub(crate) fn add_builtin(&mut self, name: &str, index: i32) {
+        self.module_names.push(name.to_owned());
+        self.builtin_index.insert(name.to_owned(), index);
+    }
+
     /// Built-in `name`'s index, created now when an `import()` is its first import (the bridge
     /// refuses to create one at any other time: a static import's was created by the load's
     /// walk, `Worker::builtin`); -1 when it cannot be.
@@ -456,8 +460,7 @@ impl HostState {
             )
         };
         if index >= 0 {
-            self.module_names.push(name.to_owned());
-            self.builtin_index.insert(name.to_owned(), index);
+            self.add_builtin(name, index);
         }
         index
     }

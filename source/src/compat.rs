@@ -40,8 +40,8 @@ pub const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
 pub const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
 /// From this date, `nodejs_compat` brings `node:fs` (as on Cloudflare).
 pub const NODEJS_FS_DATE: &str = "2025-09-01";
-/// From this date, `nodejs_compat` is on without the flag (as on Cloudflare; `no_nodejs_compat`
-/// turns it off).
+/// From this date, `nodejs_compat` and `nodejs_compat_v2` are on without the flags (as on
+/// Cloudflare; only `no_nodejs_compat` with `no_nodejs_compat_v2` turns Node.js off).
 pub const NODEJS_COMPAT_DEFAULT_DATE: &str = "2026-08-04";
 
 /// The start of a [`KNOWN_FLAGS`] description for a flag whose behaviour Stockade always has (so

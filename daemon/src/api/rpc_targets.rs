@@ -36,9 +36,10 @@
 //! ([`wait_target`]). The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a parked
 //! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
-//! to the call the *running* request serves: the callee's runtime refuses a callback stub called
-//! by another request's code (each stub remembers its request's task, `host.task()`), as
-//! Cloudflare refuses I/O on behalf of a different request.
+//! to the running request's session: to the target call it names by number, or (naming none) to
+//! its RPC call; the callee's runtime refuses a callback stub called by another request's code
+//! (each stub remembers its request's task, `host.task()`), as Cloudflare refuses I/O on behalf
+//! of a different request.
 //!
 //! Guarantees: a session, and a parked call, is reached only through the caller's request's
 //! resources (a number and a random key another request cannot name) and the callee's own
@@ -239,9 +240,7 @@ impl CalleeSession {
             None => crate::storage::frame(&json!({ "done": true }), &[]),
         })
     }
-}
 
-impl CalleeSession {
     /// The call `number` is answered: `answer` goes to its caller (its callbacks are over).
     fn answered(&self, number: u64, answer: Vec<u8>) -> Result<(), String> {
         let served = lock(&self.serving)

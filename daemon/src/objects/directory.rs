@@ -506,11 +506,7 @@ mod tests {
     #[test]
     fn a_new_version_of_the_worker_resets_the_incarnation_kept_until_its_calls_end() {
         let mut d = Directory::default();
-        let v1 = parent();
-        let v2 = Arc::new(WorkerDef {
-            id: WorkerId([8; 32]),
-            ..clone_def(&v1)
-        });
+        let (v1, v2) = two_versions();
         let k = key("t", 'a');
         let old = d.enter(&k, None, &now(&v1), (1, 1)).expect("room");
         // The same version: the same incarnation.
@@ -586,11 +582,7 @@ mod tests {
     #[test]
     fn a_lookup_older_than_the_live_incarnations_enters_it_and_never_resets_it_back() {
         let mut d = Directory::default();
-        let v1 = parent();
-        let v2 = Arc::new(WorkerDef {
-            id: WorkerId([8; 32]),
-            ..clone_def(&v1)
-        });
+        let (v1, v2) = two_versions();
         let k = key("t", 'a');
         let slow = now(&v1); // began before the deployment moved the object to v2
         let first = d.enter(&k, None, &now(&v1), (9, 9)).expect("room");
@@ -615,6 +607,16 @@ mod tests {
         let again = d.enter(&k, None, &now(&v2), (9, 9)).expect("reset to v2");
         assert_ne!(again.id, kept.id);
         assert!(d.was_reset(&kept.id));
+    }
+
+    /// Two versions of one worker: the test parent, and another id.
+    fn two_versions() -> (Arc<WorkerDef>, Arc<WorkerDef>) {
+        let v1 = parent();
+        let v2 = Arc::new(WorkerDef {
+            id: WorkerId([8; 32]),
+            ..clone_def(&v1)
+        });
+        (v1, v2)
     }
 
     fn clone_def(d: &WorkerDef) -> WorkerDef {
