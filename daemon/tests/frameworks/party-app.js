@@ -3,8 +3,7 @@
 // (`static options = { hibernate: true }`): its connections live on through the object's
 // eviction, as WebSockets the platform keeps, and partyserver finds them again (getWebSockets,
 // attachments). `Echo` is the library's default, in-memory connections (accept() and event
-// listeners in the object itself), which Stockade does not support yet: only a socket accepted
-// with ctx.acceptWebSocket can go to the object's caller (its HTTP requests work). The worker
+// listeners in the object itself): the object's request drives each socket. The worker
 // routes `/parties/:server/:name` with routePartykitRequest, which finds each namespace by its
 // env binding's name in kebab case (binding `Chat` -> `/parties/chat/...`).
 import { routePartykitRequest, Server } from "partyserver";
@@ -74,6 +73,11 @@ export class Echo extends Server {
 
   onMessage(connection, message) {
     this.broadcast(`${this.name}: ${message}`);
+  }
+
+  // partyserver drops the connection from its list before it calls onClose: the others hear it.
+  onClose(connection) {
+    this.broadcast(`${this.name}: ${connection.id} left`);
   }
 
   onRequest() {
