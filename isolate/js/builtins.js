@@ -2,7 +2,7 @@
 // configuration (compatibility features, env) and the nodejs_compat globals. -------------------
 // The host creates one synthetic module per built-in the worker's compatibility flags allow
 // (isolate/src/configure.rs, stk_module_builtin): it asks for the export names first
-// (`builtinNames`, no code runs) and for the values on first import (`builtinExports`, which runs
+// (`builtinNames`, no tenant code runs) and for the values on first import (`builtinExports`, which runs
 // the module's factory once per isolate). Factories run after the snapshot, never during it.
 // The modules' code lives in the node-*.js parts; every factory returns the module's default
 // export, whose own properties are its named exports (as Node's `module.exports`).
@@ -61,9 +61,12 @@ function builtinEntry(name) {
 
 /** The export names of built-in `name`, as registered (the bridge only reads them, by index):
  *  never copied, since this runs inside an import() after tenant code, which may have replaced
- *  the array iterator. */
+ *  the array iterator. A module whose names are those of tables other modules build
+ *  (node:constants) registers a function that lists them from those tables, once. */
 function builtinNames(name) {
-  return builtinEntry(name).names;
+  const entry = builtinEntry(name);
+  if (typeof entry.names === "function") entry.names = entry.names();
+  return entry.names;
 }
 
 /** The default export of built-in `name`, built on first use. */

@@ -211,18 +211,24 @@ defineBuiltin("node:console", ["assert", "clear", "count", "countReset", "debug"
   "group", "groupCollapsed", "groupEnd", "info", "log", "table", "time", "timeEnd", "timeLog", "trace", "warn",
   "profile", "profileEnd", "timeStamp", "context", "createTask", "Console"], consoleModule);
 
-function constantsModule() {
+/** Node's old node:constants: os.constants' dlopen, errno, priority and signals, fs.constants
+ *  and crypto.constants in one object, each name also a named export. */
+function constantsGroups() {
   const os = builtinExports("node:os").constants;
+  return [os.dlopen, os.errno, os.priority, os.signals, NODE_FS_CONSTANTS, builtinExports("node:crypto").constants];
+}
+function constantsModule() {
   const out = {};
-  const groups = [os.dlopen, os.errno, os.priority, os.signals, NODE_FS_CONSTANTS,
-    builtinExports("node:crypto").constants];
+  const groups = constantsGroups();
   for (let g = 0; g < groups.length; g++) {
     const keys = ObjectKeys(groups[g]);
     for (let i = 0; i < keys.length; i++) out[keys[i]] = groups[g][keys[i]];
   }
   return out;
 }
-defineBuiltin("node:constants", [], constantsModule);
+// Its names are those of the tables it merges, listed at its first import (the arrow is copied
+// into the eager prelude: it may use only the prelude's bindings).
+defineBuiltin("node:constants", () => ObjectKeys(builtinExports("node:constants")), constantsModule);
 
 // node:sys is node:util under its old name.
 defineBuiltin("node:sys", UTIL_NAMES, () => builtinExports("node:util"));

@@ -405,7 +405,8 @@ impl HostState {
 
     /// The bridge index `specifier` imported from module `referrer` names: a module of the set,
     /// a built-in, or -1 (none), -2 (a Node.js built-in without `nodejs_compat`), -3 (a built-in
-    /// Stockade does not support), as bridge.h has it.
+    /// Stockade does not support), -4 (a built-in that could not be created now), as bridge.h
+    /// has it.
     pub(crate) fn resolve_index(&mut self, referrer: i32, specifier: &str) -> i32 {
         use stockade_source::builtins::{target, Target, Unavailable};
         let from = usize::try_from(referrer)
@@ -439,7 +440,8 @@ impl HostState {
 
     /// Built-in `name`'s index, created now when an `import()` is its first import (the bridge
     /// refuses to create one at any other time: a static import's was created by the load's
-    /// walk, `Worker::builtin`); -1 when it cannot be.
+    /// walk, `Worker::builtin`); -4 when creating it failed (the bridge keeps why, for the
+    /// import()'s error), -1 when it cannot be created at all.
     fn builtin_in_import(&mut self, name: &str) -> i32 {
         if let Some(index) = self.builtin_index.get(name) {
             return *index;
@@ -459,9 +461,10 @@ impl HostState {
                 &mut out.0,
             )
         };
-        if index >= 0 {
-            self.add_builtin(name, index);
+        if index < 0 {
+            return -4;
         }
+        self.add_builtin(name, index);
         index
     }
 }

@@ -405,3 +405,35 @@ fn a_builtin_created_inside_an_import_runs_no_tenant_code() {
     ));
     assert_eq!(v, serde_json::json!(["xn--bcher-kva.example", 0]));
 }
+
+/// A built-in whose creation inside an `import()` fails says so, with why, and is not "not
+/// found": an `import()` made at the edge of the stack overflows while the runtime lists the
+/// module's exports (last note: the reason was dropped and the error said the module was not in
+/// the worker's module set). The next `import()`, with stack to spare, creates it.
+#[test]
+fn a_builtin_that_cannot_be_created_inside_an_import_says_why() {
+    let v = ok(run_opts(
+        &node(),
+        &[(
+            "main.js",
+            "const edge = () => {
+               try { return edge(); }
+               catch { return import('node:path'); }
+             };
+             export default async () => {
+               let first;
+               try { await edge(); first = 'imported'; } catch (e) { first = e.message; }
+               const path = await import('node:path');
+               return [first, path.join('a', 'b')];
+             };",
+        )],
+    ));
+    let first = v[0].as_str().expect("a message");
+    assert!(
+        first.starts_with("Cannot import 'node:path'")
+            && first.contains("could not be created")
+            && first.contains("Maximum call stack size exceeded"),
+        "{v}"
+    );
+    assert_eq!(v[1], "a/b");
+}

@@ -24,7 +24,8 @@ import cp from "node:child_process";
 import { performance as perf } from "node:perf_hooks";
 import { createRequire, isBuiltin, builtinModules } from "node:module";
 import nodeConsole from "node:console";
-import constants from "node:constants";
+import constants, { ENOENT, SIGTERM as TERM, O_RDONLY, RSA_PKCS1_PADDING, RTLD_NOW, PRIORITY_HIGH } from "node:constants";
+import * as constantsNs from "node:constants";
 import sys from "node:sys";
 import util from "node:util";
 import vm from "node:vm";
@@ -58,6 +59,10 @@ export default () => {
       builtinModules.includes("tty")],
     console: [nodeConsole.log === console.log, typeof nodeConsole.table],
     constants: [constants.ENOENT, constants.SIGTERM, constants.O_RDONLY, constants.RSA_PKCS1_PADDING],
+    // Every key of the default is a named export, with its value.
+    constantNames: [ENOENT, TERM, O_RDONLY, RSA_PKCS1_PADDING, RTLD_NOW, PRIORITY_HIGH,
+      Object.keys(constants).every((k) => constantsNs[k] === constants[k]),
+      Object.keys(constantsNs).length - 1 === Object.keys(constants).length, Object.keys(constants).length > 150],
     sys: sys === util,
     vm: [code(() => vm.runInNewContext("1")), vm.isContext(vm.createContext({}))],
     v8: [v8.getHeapStatistics().used_heap_size, v8.isStringOneByteRepresentation("é"),
@@ -99,6 +104,7 @@ fn each_module_imports_says_what_is_true_and_refuses_what_cannot_be() {
                 true, false, true],
             "console": [true, "function"],
             "constants": [2, 15, 0, 1],
+            "constantNames": [2, 15, 0, 1, 2, -14, true, true, true],
             "sys": true,
             "vm": [not("vm.runInNewContext"), true],
             "v8": [0, true, false, not("v8.serialize")],

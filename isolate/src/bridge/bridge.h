@@ -90,7 +90,9 @@ typedef struct {
   // Resolve `specifier` imported from module `referrer` to a module index returned by
   // stk_module_compile/stk_module_synthetic/stk_module_builtin, or -1 when it is outside the
   // worker's module set, -2 when it is a Node.js built-in the worker lacks the nodejs_compat flag
-  // for, -3 when it is a built-in module Stockade does not support (each its own error message).
+  // for, -3 when it is a built-in module Stockade does not support, -4 when it is a built-in whose
+  // creation inside an import() failed (stk_module_builtin_in_import; its error is kept for the
+  // message) (each its own error message).
   int32_t (*resolve)(void* userdata, int32_t referrer, const uint8_t* specifier, size_t len);
   // A host call `call_id` named `name` with `payload` (both borrowed for this call), made for
   // invocation `task` (named by the runtime, else the async context's; 0: none known, the host's

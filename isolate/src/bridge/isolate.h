@@ -32,6 +32,8 @@ struct stk_isolate {
   int dynamic_imports = 0;
   // True while CreateBuiltin runs: no second creation starts inside it.
   bool creating_builtin = false;
+  // Why the last stk_module_builtin_in_import failed: the error of a resolve of -4.
+  std::string builtin_failure;
   v8::Global<v8::Function> invoker;
   v8::Global<v8::Function> attach;  // hands the prelude's exports to the runtime
   v8::Global<v8::Function> timer_dispatch;

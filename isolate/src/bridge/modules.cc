@@ -43,6 +43,12 @@ std::string UnresolvedMessage(stk_isolate* iso, const std::string& spec, int fro
     return "Cannot import '" + spec + "'" + where +
            ": it is a built-in module Stockade does not support";
   }
+  if (target == -4) {
+    std::string why;
+    why.swap(iso->builtin_failure);
+    return "Cannot import '" + spec + "'" + where + ": the built-in module could not be created (" +
+           why + ")";
+  }
   return "Cannot find module '" + spec + "'" + where + ": it is not in this worker's module set";
 }
 
@@ -377,12 +383,18 @@ int32_t stk_module_builtin(stk_isolate* iso, const char* name, size_t name_len, 
 int32_t stk_module_builtin_in_import(stk_isolate* iso, const char* name, size_t name_len,
                                      stk_outcome* out) {
   if (iso->dynamic_imports == 0 || iso->creating_builtin) {
-    SetValue(out, STK_INTERNAL, "a built-in module is created inside an entry only while an import() resolves");
+    iso->builtin_failure = "a built-in module is created inside an entry only while an import() resolves";
+    SetValue(out, STK_INTERNAL, iso->builtin_failure);
     return -1;
   }
   v8::Isolate* isolate = iso->isolate;
   v8::HandleScope handles(isolate);
-  return CreateBuiltin(iso, isolate, isolate->GetCurrentContext(), name, name_len, out);
+  int32_t index = CreateBuiltin(iso, isolate, isolate->GetCurrentContext(), name, name_len, out);
+  if (index < 0) {
+    // The import()'s rejection says why (a resolve of -4: UnresolvedMessage).
+    iso->builtin_failure.assign(out->value == nullptr ? "" : out->value, out->value_len);
+  }
+  return index;
 }
 
 int32_t stk_module_requests(stk_isolate* iso, int32_t index, stk_outcome* out) {

@@ -20,7 +20,8 @@ use oxc::syntax::scope::ScopeFlags;
 pub(super) struct GroupFacts {
     pub free: BTreeSet<String>,
     pub declared: BTreeSet<String>,
-    /// `defineBuiltin(name, names, ...)` at its top level: (name, the names array's source).
+    /// `defineBuiltin(name, names, ...)` at its top level: (name, the source of the names array
+    /// or of the arrow function that lists them).
     pub builtins: Vec<(String, String)>,
     /// `defineGlobal("Name", ...)` and `exposeInterface(Class, "Name")` at its top level.
     pub globals: BTreeSet<String>,
@@ -94,6 +95,11 @@ pub(super) fn group_facts(name: &str, src: &str) -> Result<GroupFacts, String> {
             "defineBuiltin" => {
                 let names = match call.arguments.get(1) {
                     Some(Argument::ArrayExpression(a)) => a.span.source_text(src).to_string(),
+                    // Names listed at first import (builtins.js's builtinNames): the arrow is
+                    // copied into the eager stub, so it may use only the prelude's bindings.
+                    Some(Argument::ArrowFunctionExpression(f)) => {
+                        f.span.source_text(src).to_string()
+                    }
                     Some(Argument::Identifier(id)) => {
                         const_array(&parsed.program.body, src, &id.name).ok_or_else(|| {
                             format!(
