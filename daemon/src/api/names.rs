@@ -45,9 +45,10 @@ impl<K: std::hash::Hash + Eq, V> Default for Fresh<K, V> {
 }
 
 impl<K: std::hash::Hash + Eq, V> Fresh<K, V> {
-    fn get(&self, key: &K) -> Option<&V> {
+    /// `key`'s value, with when it was read, while fresh.
+    fn get(&self, key: &K) -> Option<(&V, Instant)> {
         let (value, at) = self.map.get(key)?;
-        (at.elapsed() < NAME_TTL).then_some(value)
+        (at.elapsed() < NAME_TTL).then_some((value, *at))
     }
 
     /// Keeps `value` for `key`, stamped `at`.
@@ -86,9 +87,9 @@ pub struct NameCache {
 }
 
 impl NameCache {
-    fn get(&self, key: &(String, String)) -> Option<Deployment> {
+    fn get(&self, key: &(String, String)) -> Option<(Deployment, Instant)> {
         let read = self.read.read().unwrap_or_else(|e| e.into_inner());
-        read.get(key).cloned()
+        read.get(key).map(|(d, at)| (d.clone(), at))
     }
 }
 
@@ -127,9 +128,18 @@ pub(super) async fn deployment_of(
     tenant: &str,
     name: &str,
 ) -> Result<Option<Deployment>, ApiError> {
+    Ok(deployment_read(state, tenant, name).await?.map(|(d, _)| d))
+}
+
+/// [`deployment_of`], with when the store read it returns began (a kept read's, from memory).
+async fn deployment_read(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<(Deployment, Instant)>, ApiError> {
     let key = (tenant.to_owned(), name.to_owned());
-    if let Some(deployment) = state.names.get(&key) {
-        return Ok(Some(deployment));
+    if let Some(kept) = state.names.get(&key) {
+        return Ok(Some(kept));
     }
     let before = state.names.changes.load(Ordering::SeqCst);
     let began = Instant::now();
@@ -151,7 +161,7 @@ pub(super) async fn deployment_of(
             read.remove(&key);
         }
     }
-    Ok(deployment)
+    Ok(deployment.map(|d| (d, began)))
 }
 
 /// Whether `def`, which this daemon holds, is still stored. Only a shared store can lose one
@@ -204,21 +214,34 @@ pub(super) async fn find_serving(
     id: &str,
     choice: &super::deployments::VersionChoice,
 ) -> Result<Arc<WorkerDef>, ApiError> {
+    Ok(find_serving_read(state, tenant, id, choice).await?.0)
+}
+
+/// [`find_serving`], with when the read of the name's deployment it used began (kept in memory,
+/// that read's time, not now's); for an id, when this lookup began.
+pub(super) async fn find_serving_read(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    choice: &super::deployments::VersionChoice,
+) -> Result<(Arc<WorkerDef>, Instant), ApiError> {
     if !worker_names::valid_name(id) {
-        return find(state, tenant, id).await;
+        let began = Instant::now();
+        return Ok((find(state, tenant, id).await?, began));
     }
-    let deployment = deployment_of(state, tenant, id)
+    let (deployment, read) = deployment_read(state, tenant, id)
         .await?
         .ok_or(ApiError::NotFound("no such worker"))?;
     let version = super::deployments::pick(&deployment, id, choice, random_roll());
-    match find(state, tenant, version).await {
+    let def = match find(state, tenant, version).await {
         // The split's other version deleted through another daemon, which this one has not
         // read yet: the current version serves.
         Err(ApiError::NotFound(_)) if version != deployment.current => {
             find(state, tenant, &deployment.current).await
         }
         found => found,
-    }
+    }?;
+    Ok((def, read))
 }
 
 /// A random roll among a name's basis points (the last one when the system cannot give a
@@ -305,9 +328,12 @@ mod tests {
         let newer = older + std::time::Duration::from_millis(1);
         fresh.insert_unless_newer("name", "v2", newer);
         fresh.insert_unless_newer("name", "v1", older);
-        assert_eq!(fresh.get(&"name"), Some(&"v2"));
+        // A kept value comes with when its read began, not when it is found (version_of stamps
+        // a Durable Object's version with it: last note's finding).
+        assert_eq!(fresh.get(&"name"), Some((&"v2", newer)));
         // A read that began later still replaces it.
-        fresh.insert_unless_newer("name", "v3", newer + std::time::Duration::from_millis(1));
-        assert_eq!(fresh.get(&"name"), Some(&"v3"));
+        let latest = newer + std::time::Duration::from_millis(1);
+        fresh.insert_unless_newer("name", "v3", latest);
+        assert_eq!(fresh.get(&"name"), Some((&"v3", latest)));
     }
 }

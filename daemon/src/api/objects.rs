@@ -350,18 +350,19 @@ const SWEEP_ORDER_AT: usize = 64;
 /// a gradual deployment, the one its id falls to (the class and id as the version key), so one
 /// object runs one version at every call, event and alarm while the shares stay, and moves (reset,
 /// as a new version resets it) only toward the version that grows; else the name's current one.
-/// Stamped with when the lookup began (`directory::Version`), so a slow lookup that read the
-/// store before a deployment changed never resets the object back.
+/// Stamped with when the read of the name's deployment began (`directory::Version`; a read kept
+/// in memory keeps its own time), so a slow or cached lookup that read the store before a
+/// deployment changed never resets the object back.
 pub(crate) async fn version_of(
     state: &AppState,
     key: &ObjectKey,
 ) -> Result<Version, super::error::ApiError> {
-    let looked_up = std::time::Instant::now();
     let choice = super::deployments::VersionChoice {
         key: Some(format!("{}/{}", key.class, key.id)),
         overrides: None,
     };
-    let def = super::names::find_serving(state, &key.tenant, &key.worker, &choice).await?;
+    let (def, looked_up) =
+        super::names::find_serving_read(state, &key.tenant, &key.worker, &choice).await?;
     Ok(Version { def, looked_up })
 }
 
