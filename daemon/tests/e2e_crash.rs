@@ -39,6 +39,15 @@ fn until_echoes(d: &Daemon, n: u64, what: &str) {
     }
 }
 
+/// The CPU time (user + system, clock ticks) process `pid` has used so far.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the worker's stat");
+    // Fields after the command's closing parenthesis; utime and stime are the 14th and 15th.
+    let after = &stat[stat.rfind(')').expect("a command") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
 /// The one process hosting `tenant`, once `done` holds for it (polled for 10 s).
 fn hosting_until(d: &Daemon, tenant: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -176,31 +185,39 @@ fn requests_sent_to_a_process_that_dies_before_starting_them_are_served_elsewher
             .expect("a's request")
     });
     until_in_flight(&d, 1, "a never in flight");
-    // A's host call was dispatched: its loop comes as soon as the answer is back (no wait), on
-    // the process's one isolate thread, which it then holds while B's requests arrive.
+    // A's host call was dispatched: its loop comes as soon as the answer is back, on the
+    // process's one isolate thread, which it then holds while B's requests arrive. The process
+    // running 200 ms of CPU after it says the loop runs (nothing else of it computes).
     until_echoes(&d, 1, "a made no host call");
-    std::thread::sleep(Duration::from_millis(300));
+    let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
+    let (start, deadline) = (cpu_ticks(pid), Instant::now() + Duration::from_secs(10));
+    while cpu_ticks(pid) < start + 20 {
+        assert!(Instant::now() < deadline, "a's loop never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let queued: Vec<_> = (0..3)
         .map(|i| {
             let h = d.handle();
             std::thread::spawn(move || {
                 let code = format!("export default () => 'b{i}'");
-                run(&h, &tenant_token(1), &code)
+                let answer = run(&h, &tenant_token(1), &code);
+                (answer, Instant::now())
             })
         })
         .collect();
     until_in_flight(&d, 4, "b never in flight");
-    let pid = d.admin()["workers"][0]["pid"].as_i64().expect("pid") as i32;
+    let killed = Instant::now();
     // SAFETY: kill(2) on the worker's pid, which the admin API reported.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
 
     // A's code was running: its request dies with the process.
     let r = running.join().expect("thread");
     assert_eq!(r.status().as_u16(), 502);
-    // B's had been sent but never started: each is served by the replacement.
+    // B's had been sent but never started: each is served by the replacement, after the kill.
     for (i, b) in queued.into_iter().enumerate() {
-        let (status, body) = b.join().expect("thread");
+        let ((status, body), answered) = b.join().expect("thread");
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["result"], format!("b{i}"), "{body}");
+        assert!(answered > killed, "b{i} was answered before the kill");
     }
 }
