@@ -158,7 +158,7 @@ fn a_tenant_filling_a_process_with_sleepers_leaves_a_place_for_its_neighbour() {
                 post_run(
                     &base,
                     &tenant_token(0),
-                    "export default async () => { await new Promise((r) => setTimeout(r, 4000)); return 'slept'; };",
+                    "export default async () => { await new Promise((r) => setTimeout(r, 10000)); return 'slept'; };",
                     20_000,
                 )
             })
@@ -215,7 +215,7 @@ fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
         &tenant_token(0),
         &serde_json::json!({
             "mainModule": "main.js",
-            "modules": { "main.js": "export default { fetch() { let x = 0; for (let i = 0; i < 5e8; i++) { x = (x + i) | 0; } return new Response(x === 0.5 ? 'never' : 'busy'); } };" },
+            "modules": { "main.js": "export default { fetch() { for (;;) {} } };" },
             "limits": { "cpuMs": 8000, "wallMs": 20000 }
         }),
     );
@@ -239,8 +239,8 @@ fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
             (r.status().as_u16(), r.text().unwrap_or_default(), at)
         })
     };
-    // The loop (about two seconds of CPU here; time does not pass inside a request, so it
-    // counts iterations) is in flight on its thread.
+    // The loop (endless: its 8 s CPU limit ends it, however fast this machine) is in flight on
+    // its thread.
     until_shared_in_flight(
         &d,
         |n| n == 1,
@@ -259,7 +259,10 @@ fn a_long_call_on_one_thread_does_not_hold_up_a_neighbour_on_the_other() {
         answered.push(Instant::now());
     }
     let (status, body, looped_until) = looping.join().expect("thread");
-    assert_eq!((status, body.as_str()), (200, "busy"));
+    assert!(
+        status != 200 && body.to_lowercase().contains("cpu"),
+        "the CPU limit ended the loop: {status} {body}"
+    );
     let since = |at: &Instant| at.saturating_duration_since(began);
     eprintln!(
         "neighbour answered at {:?}; the loop ended at {:?}",
@@ -348,16 +351,24 @@ fn a_request_cancelled_by_its_client_stops_its_handler(threads: &str) {
         .bearer_auth(&t)
         .send();
     assert!(gave_up.is_err(), "the client timed out and closed");
-    std::thread::sleep(Duration::from_millis(300));
-    let (_, before) = fetch(&d, &t, &id);
-    std::thread::sleep(Duration::from_millis(500));
-    let (_, after) = fetch(&d, &t, &id);
-    let (before, after): (u32, u32) = (
-        before.parse().expect("count"),
-        after.parse().expect("count"),
-    );
-    assert!(before > 0, "the handler ran before the client left");
-    assert_eq!(before, after, "the handler went on after its client left");
+    // The cancel reaches the handler on its own time: the count stops moving (two reads 500 ms
+    // apart agree, where a running handler ticks every 25 ms), before the 5 s the handler
+    // would take to finish.
+    let count = || -> u32 { fetch(&d, &t, &id).1.parse().expect("count") };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stopped = loop {
+        let before = count();
+        std::thread::sleep(Duration::from_millis(500));
+        if count() == before {
+            break before;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the handler went on after its client left"
+        );
+    };
+    assert!(stopped > 0, "the handler ran before the client left");
+    assert!(stopped < 200, "the handler ran to its end: {stopped} ticks");
 }
 
 fn host_calls_reach_the_supervisor_and_only_wall_time_counts(threads: &str) {

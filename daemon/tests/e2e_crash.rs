@@ -20,25 +20,6 @@ fn until_in_flight(d: &Daemon, n: u64, what: &str) {
     }
 }
 
-/// Waits (10 s at most) until the supervisor has dispatched `n` `test.echo` host calls since it
-/// started (`stockade_host_calls_total`): a request that made one may have acted outside.
-fn until_echoes(d: &Daemon, n: u64, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics = d.metrics();
-        let seen = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("stockade_host_calls_total{call=\"test.echo\"} "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if seen >= n as f64 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: {seen} test.echo calls");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The CPU time (user + system, clock ticks) process `pid` has used so far.
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the worker's stat");

@@ -117,7 +117,16 @@ fn acknowledged_writes_survive_kill_9_and_worker_ids_keep_working() {
             }
         })
     };
-    std::thread::sleep(Duration::from_millis(2500));
+    // Killed once both have had more than twenty writes acknowledged (a loaded disk may make
+    // that take a while).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while files.lock().expect("lock").len() <= 20 || keys.lock().expect("lock").len() <= 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writers never got 21 writes acknowledged each"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let dir = d.kill9();
     stop.store(true, Ordering::Relaxed);
     file_writer.join().expect("file writer");
@@ -297,8 +306,30 @@ fn risk_history_latches_and_pins_survive_kill_9() {
         "{}",
         before[2]
     );
-    // Histories are stored on a task of their own, milliseconds after the change.
-    std::thread::sleep(Duration::from_millis(1000));
+    // Histories are stored on a task of their own, after the change: killed once the store
+    // holds all three (read beside the running daemon, as SQLite allows).
+    let db = d.dir.join("data/stockade.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| {
+                    c.query_row(
+                        "SELECT count(*) FROM risk_history WHERE tenant IN ('t0', 't1', 't2')",
+                        [],
+                        |row| row.get(0),
+                    )
+                })
+                .unwrap_or(0);
+        if stored == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the risk histories were never stored ({stored} of 3)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let dir = d.kill9();
 
     let d = Daemon::start_in(dir, 1, &tail, &hooks);

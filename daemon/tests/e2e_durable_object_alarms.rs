@@ -118,9 +118,10 @@ fn alarms_fire_retry_stay_set_and_stay_in_their_tenant() {
     let (t0, t1) = (tenant_token(0), tenant_token(1));
     let w = load_with_env(&d, &t0, CLOCK, ns_env());
 
-    // An alarm 1 s ahead fires once, in the live instance, with the object's storage.
+    // An alarm 3 s ahead (time for the next call to see it set on a loaded machine) fires once,
+    // in the live instance, with the object's storage.
     let born = call(&d, &t0, &w, "a", "touch", json!([]));
-    let armed = call(&d, &t0, &w, "a", "arm", json!([1000, "ok"]));
+    let armed = call(&d, &t0, &w, "a", "arm", json!([3000, "ok"]));
     assert_eq!(armed, born, "the same instance");
     let set = call(&d, &t0, &w, "a", "state", json!([]));
     assert!(set["alarm"].as_f64().is_some(), "getAlarm says when: {set}");
@@ -172,8 +173,9 @@ fn alarms_fire_retry_stay_set_and_stay_in_their_tenant() {
     let dated = load_code(&d, &t0, &body);
     call(&d, &t0, &dated, "w", "arm", json!([60_000, "ok"]));
     assert_eq!(call(&d, &t0, &dated, "w", "wipe", json!([])), Value::Null);
-    // A deleted alarm does not fire.
-    call(&d, &t0, &w, "del", "arm", json!([800, "ok"]));
+    // A deleted alarm does not fire: deleted well before it is due, checked after it was.
+    let del_due = Instant::now() + Duration::from_secs(5);
+    call(&d, &t0, &w, "del", "arm", json!([5000, "ok"]));
     call(&d, &t0, &w, "del", "dates", json!([]));
 
     // Set again from within alarm(): it stays set and fires again.
@@ -204,6 +206,7 @@ fn alarms_fire_retry_stay_set_and_stay_in_their_tenant() {
     let text = logs.to_string();
     assert!(text.contains("RangeError: alarm boom"), "{text}");
     assert!(text.contains("failed 7 times and is given up"), "{text}");
+    std::thread::sleep(del_due.saturating_duration_since(Instant::now()) + Duration::from_secs(1));
     let del = call(&d, &t0, &w, "del", "state", json!([]));
     assert_eq!(runs(&del).len(), 0, "the deleted alarm never ran: {del}");
 
@@ -211,7 +214,7 @@ fn alarms_fire_retry_stay_set_and_stay_in_their_tenant() {
     // (Another code: a worker's id is its definition's hash.)
     let w2 = load_with_env(&d, &t0, &format!("{CLOCK}// another"), ns_env());
     assert_ne!(w2, w);
-    call(&d, &t0, &w2, "z", "arm", json!([1500, "ok"]));
+    call(&d, &t0, &w2, "z", "arm", json!([5000, "ok"]));
     let gone_before = metric(&d, "gone");
     let r = client()
         .delete(format!("{}/v1/workers/{w2}", d.base()))

@@ -2,7 +2,7 @@
 //! WebSocket clients over loopback): a chat room whose worker forwards the upgrade to the object
 //! (`stub.fetch(request)`), which accepts the server end with tags (`ctx.acceptWebSocket`) and
 //! answers each message in `webSocketMessage` by broadcasting through `getWebSockets()`. The
-//! sockets outlive the worker's wall limit (1 s; messages exchanged 2.5 s later, each answer
+//! sockets outlive the worker's wall limit (2 s; messages exchanged 4.5 s later, each answer
 //! synchronising the next step), tags select, attachments persist between messages, an
 //! auto-response is answered, a client's close reaches `webSocketClose` (seen by the other
 //! client), and after the object was evicted (idle_ms) the next message constructs it again and
@@ -86,7 +86,9 @@ fn a_chat_room_object_holds_its_clients_past_the_wall_limit_and_its_eviction() {
         "do-ws",
         1,
         1,
-        "[limits]\nwall_ms = 1000\n[durable_objects]\nidle_ms = 400\n",
+        // CPU enough for the constructor's storage on a loaded disk (a wait past the allowance
+        // counts as CPU); idle time long enough that the first steps find one instance.
+        "[limits]\ncpu_ms = 2000\nwall_ms = 2000\n[durable_objects]\nidle_ms = 1500\n",
     );
     let token = tenant_token(0);
     let id = load_code(
@@ -140,11 +142,11 @@ fn a_chat_room_object_holds_its_clients_past_the_wall_limit_and_its_eviction() {
             say(&mut bob, "who").await;
             let who = text(next(&mut bob).await);
             assert_eq!(who, "ann+all=3,bob+all=2 new=false auto=pong", "{who}");
-            // Past the wall limit (1 s) of the requests that carried the handshakes, and past
+            // Past the wall limit (2 s) of the requests that carried the handshakes, and past
             // idle_ms, which evicts the object while the supervisor keeps its sockets: both
             // clients still talk, and the object constructed again sees both, with their tags
             // and attachments.
-            tokio::time::sleep(Duration::from_millis(2500)).await;
+            tokio::time::sleep(Duration::from_millis(4500)).await;
             say(&mut bob, "say late").await;
             assert_eq!(text(next(&mut ann).await), "bob: late");
             assert_eq!(text(next(&mut bob).await), "bob: late");

@@ -446,7 +446,7 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
                 let r = client()
                     .post(format!("{}/v1/run", base.base))
                     .bearer_auth(tenant_token(0))
-                    .json(&serde_json::json!({ "code": code, "limits": { "wallMs": 1500 } }))
+                    .json(&serde_json::json!({ "code": code, "limits": { "wallMs": 6000 } }))
                     .send()
                     .expect("run");
                 let status = r.status().as_u16();
@@ -462,8 +462,8 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     // Not stalled: every quick fetch is answered while the slow requests still wait (they end
-    // only at their 1.5 s wall limit). Compared by order, not by a time budget, so a loaded
-    // machine does not fail it; a stall behind the slow fetches would answer after them.
+    // only at their 6 s wall limit). Compared by order, so a loaded machine has the slow
+    // requests' 6 s for five quick ones; a stall behind the slow fetches would answer after them.
     let mut quick_ends = Vec::new();
     for _ in 0..5 {
         let got = run_fetch(
@@ -482,8 +482,9 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
     for w in waiting {
         let (status, body, took, ended) = w.join().expect("thread");
         assert_eq!(body["error"]["code"], "wall_limit", "{status} {body}");
+        // Ended by the wall limit, not by the upstream's answer (20 s).
         assert!(
-            took < Duration::from_secs(5),
+            took < Duration::from_secs(15),
             "the slow request took {took:?}"
         );
         assert!(
@@ -491,20 +492,28 @@ fn a_slow_upstream_ends_at_the_wall_limit_without_stalling_other_requests() {
             "a quick fetch was answered only after a slow request ended"
         );
     }
-    // Each hop cut short by its request's end is still audited, as such.
-    let (_, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
-    let cut = audit["records"]
-        .as_array()
-        .expect("records")
-        .iter()
-        .filter(|r| {
-            r["path"] == "/slow"
-                && r["verdict"] == "allowed"
-                && r["status"].is_null()
-                && r["reason"] == "the caller's request ended before the answer"
-        })
-        .count();
-    assert_eq!(cut, 4, "{audit}");
+    // Each hop cut short by its request's end is still audited, as such (written as the hop is
+    // dropped, beside the request's answer: waited for).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, audit) = get_json(&d, Some(OPERATOR), "/v1/admin/egress?tenant=t0&limit=50");
+        let cut = audit["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter(|r| {
+                r["path"] == "/slow"
+                    && r["verdict"] == "allowed"
+                    && r["status"].is_null()
+                    && r["reason"] == "the caller's request ended before the answer"
+            })
+            .count();
+        if cut == 4 || Instant::now() > deadline {
+            assert_eq!(cut, 4, "{audit}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A fetch aborted while its upstream has not answered lets go of the hop at once: the audit

@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    acting_then_asleep, client, get_json, tenant_token, Daemon, Target, OPERATOR, TEST_HOOKS,
+    acting_then_asleep, client, get_json, tenant_token, until_echoes, Daemon, Target, OPERATOR,
+    TEST_HOOKS,
 };
 use serde_json::{json, Value};
 
@@ -167,8 +168,8 @@ fn cpu_limit_holds_inside_long_builtins() {
         let (status, body, elapsed) = run_with(&d, code, json!({ "cpuMs": 20 }));
         assert_eq!(code_of(&body), "cpu_limit", "{code}: {status} {body:#}");
         // The limit is 20 ms of CPU; the overrun allowed by the issue is 100 ms. The bound here is
-        // looser (loopback, a loaded 2-core machine) but far below the 4.7-8.6 s of V8 10.2.
-        assert!(elapsed < Duration::from_millis(1500), "{code}: {elapsed:?}");
+        // looser (loopback, a loaded 2-core machine) but below the 4.7-8.6 s of V8 10.2.
+        assert!(elapsed < Duration::from_millis(3000), "{code}: {elapsed:?}");
     }
     // Where V8 does not honour termination, the worker ended itself after a 100 ms grace: the
     // next request is served by a fresh process.
@@ -216,20 +217,21 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
             let r = client()
                 .post(format!("{base}/v1/run"))
                 .bearer_auth(tenant_token(0))
-                .json(&json!({ "code": code, "limits": { "wallMs": 10000 } }))
+                .json(&json!({ "code": code, "limits": { "wallMs": 30000 } }))
                 .send()
                 .expect("run");
             let status = r.status().as_u16();
             (status, r.json::<Value>().expect("json"), started.elapsed())
         })
     };
+    // Asleep 8 s: long past the culprit's end of the process on a loaded machine.
     let quiet = asleep(
-        "export default () => new Promise((r) => setTimeout(() => r('late'), 3000));".into(),
+        "export default () => new Promise((r) => setTimeout(() => r('late'), 8000));".into(),
     );
-    let acting = asleep(acting_then_asleep(3000));
+    let acting = asleep(acting_then_asleep(8000));
     // Both sleepers are in flight (sent from threads: they arrive when a loaded machine lets
-    // them), then the acting one has had time for its host call (in flight counts from
-    // placement, and nothing shows the call).
+    // them), and the acting one made its host call.
+    until_echoes(&d, 1, "the acting sleeper made no host call");
     d.until_admin("the sleepers never went in flight", |admin| {
         let workers = admin["workers"].as_array().expect("workers");
         workers
@@ -238,7 +240,6 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
             .sum::<u64>()
             >= 2
     });
-    std::thread::sleep(Duration::from_millis(500));
     let (status, body, _) = run_with(
         &d,
         "export default () => JSON.parse('['.repeat(3e6) + ']'.repeat(3e6)).length",
@@ -262,7 +263,7 @@ fn a_limit_the_process_ends_itself_for_is_the_culprits_answer_among_several_requ
     // Run again from the start: its first run's time is lost, nothing else.
     let (status, body, took) = quiet.join().expect("quiet sleeper");
     assert_eq!((status, &body["result"]), (200, &json!("late")), "{body:#}");
-    assert!(took > Duration::from_millis(3400), "ran twice: {took:?}");
+    assert!(took > Duration::from_millis(8400), "ran twice: {took:?}");
     // The next request is served by a fresh process.
     assert_serves(&d);
 }
@@ -363,8 +364,9 @@ fn compilation_runs_under_the_request_limits() {
         matches!(code_of(&body), "cpu_limit" | "memory_limit"),
         "{status} {body:#}"
     );
+    // Unbounded, 2^40 steps: the bound only needs to be finite, and loose for a loaded machine.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

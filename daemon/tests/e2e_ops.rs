@@ -737,7 +737,7 @@ fn sighup_reloads_tenants_and_tokens_and_keeps_the_running_config_on_a_bad_file(
         .map(|l| format!("{l}\n"))
         .collect();
     let next = format!(
-        "{head}{}[[tenants]]\nid = \"t1\"\ntoken = \"{}\"\n[tenants.quotas]\nmax_concurrent_requests = 0\nrequests_per_second = 1\nburst = 1\n",
+        "{head}{}[[tenants]]\nid = \"t1\"\ntoken = \"{}\"\n[tenants.quotas]\nmax_concurrent_requests = 0\nrequests_per_second = 0.01\nburst = 1\n",
         t0(new_t0),
         tenant_token(1)
     );
@@ -750,7 +750,7 @@ fn sighup_reloads_tenants_and_tokens_and_keeps_the_running_config_on_a_bad_file(
         401,
         "the old token still works"
     );
-    // t1's quota came with it (one request a second, and it just spent its token).
+    // t1's quota came with it (one request per 100 s, and it just spent its token).
     assert_eq!(run_status(&d, &tenant_token(1)), 429);
     // A file that does not check is refused whole; the running configuration stays.
     std::fs::write(

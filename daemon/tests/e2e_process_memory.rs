@@ -290,7 +290,7 @@ fn a_tenant_keeping_memory_is_charged_when_a_neighbours_request_tips_the_process
 /// started) is in a group `w<life>` of the daemon's `parent`, one group per process, and the
 /// group of the process that was killed is gone.
 fn every_worker_is_in_a_group_of_its_own(d: &Daemon, parent: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let pids: Vec<u64> = d.admin()["workers"]
             .as_array()

@@ -8,6 +8,8 @@
 //! during the swap, and a process without a Loader worker renews by itself and is kept, unless
 //! it never pauses (some request always in flight): then it is replaced too.
 mod common;
+#[path = "common/tcp_servers.rs"]
+mod tcp_servers;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -283,22 +285,35 @@ fn a_process_that_renews_by_itself_is_kept() {
 /// isolate: 48 → 259 MiB in 9 minutes at 826 fresh isolates a second).
 #[test]
 fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
+    // The long snippet waits for an answer the test holds until the process was replaced
+    // (however long the fresh isolates take on a loaded machine).
+    let server = tcp_servers::HoldServer::start_heads();
     let config = format!(
-        "worker_renew_after = 50\n[limits]\nwall_ms = 120000\n[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
-        tenant_token(0)
+        "worker_renew_after = 50\n[limits]\nwall_ms = 170000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{}]\n",
+        tenant_token(0),
+        server.port
     );
     let d = Daemon::start_raw("recycle-busy", 1, &config, &[]);
     let token = tenant_token(0);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let long = {
         // A handle, not the daemon: a failing assertion below must not leave it running.
-        let (handle, token) = (d.handle(), token.clone());
+        let (base, token, port) = (d.base.clone(), token.clone(), server.port);
         std::thread::spawn(move || {
-            let answer = run(
-                &handle,
-                &token,
-                "export default async () => { await new Promise((r) => setTimeout(r, 45000)); return 2; }",
+            let code = format!(
+                "export default async () => {{ await (await fetch('http://127.0.0.1:{port}/hold')).text(); return 2; }}"
             );
+            let r = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(180))
+                .build()
+                .expect("client")
+                .post(format!("{base}/v1/run"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "code": code }))
+                .send()
+                .expect("the long snippet");
+            let answer: (u16, Value) = (r.status().as_u16(), r.json().expect("json"));
             let _ = done_tx.send(());
             answer
         })
@@ -315,6 +330,7 @@ fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    server.wait_arrived(1);
     let mut ran = 0;
     while recycles(&d) == 0 {
         for _ in 0..20 {
@@ -346,6 +362,7 @@ fn a_process_that_never_pauses_is_replaced_though_it_holds_no_loader_worker() {
     let (status, body) = run(&d, &token, SNIPPET);
     assert_eq!(status, 200, "{body}");
     // The long snippet finishes where it started, and that process then goes.
+    server.release(1);
     let (status, body) = long.join().expect("long snippet");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], 2, "{body}");

@@ -180,9 +180,10 @@ fn a_trigger_fires_each_minute_after_a_restart_and_not_once_deleted() {
     let first = Daemon::start_in(dir.clone(), 1, &tenants, &[]);
     let kept = load_code(&first, &t, &recorder("kept", &["* * * * *"]));
     // A second worker of the same tenant, writing to the same namespace, deleted at once (not
-    // within 3 s of a minute boundary, so it cannot have fired in between).
-    if now_ms() % 60_000 > 57_000 {
-        std::thread::sleep(Duration::from_secs(4));
+    // within 10 s of a minute boundary, so it cannot have fired in between).
+    let into_minute = now_ms() % 60_000;
+    if into_minute > 50_000 {
+        std::thread::sleep(Duration::from_millis((60_500 - into_minute) as u64));
     }
     let gone = load_code(&first, &t, &recorder("gone", &["* * * * *"]));
     let r = client()

@@ -503,6 +503,12 @@ fn a_connection_counts_against_the_invocations_sub_requests() {
         ]),
         "{got}"
     );
+    // A connection's record is written when its relay ends, after the close was answered:
+    // waited for, then counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while socket_audit(&d).len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(
         socket_audit(&d).len(),
         3,

@@ -451,7 +451,7 @@ export default { async fetch(req, env) {
   const o = env.NS.getByName("r");
   if (req.headers.get("Upgrade") === "websocket") return o.fetch(req);
   const op = new URL(req.url).pathname.split("/").pop();
-  return Response.json(op === "slow" ? await o.slow(1500) : await o.read());
+  return Response.json(op === "slow" ? await o.slow(4000) : await o.read());
 } };
 "#;
 
@@ -479,7 +479,13 @@ fn a_reset_objects_old_calls_lose_its_storage_and_its_hibernated_sockets_reach_t
         assert_eq!(ws_client::next(&mut ws).await, Message::text("v1:a"));
         ws
     });
-    // A v1 call that writes after 1.5 s, while v2 becomes current and the object is reset.
+    // A v1 call that writes after 4 s, while v2 becomes current and the object is reset.
+    let in_flight = |admin: &Value| -> u64 {
+        admin["workers"]
+            .as_array()
+            .map_or(0, |w| w.iter().filter_map(|w| w["inFlight"].as_u64()).sum())
+    };
+    let idle = in_flight(&d.admin());
     let slow = {
         let (base, t) = (d.base().to_owned(), t.clone());
         std::thread::spawn(move || {
@@ -492,7 +498,8 @@ fn a_reset_objects_old_calls_lose_its_storage_and_its_hibernated_sockets_reach_t
                 .expect("text")
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // In flight: the worker's request and the object's call, which runs v1's code.
+    d.until_admin("the slow call in the object", |a| in_flight(a) >= idle + 2);
     created(&d, &t, &room("v2"));
     assert_eq!(fetch_json(&d, &t, "room", "read"), json!("none"));
     let answer = slow.join().expect("slow call");

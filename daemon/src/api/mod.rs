@@ -151,11 +151,13 @@ impl AppState {
     }
 
     /// Applies a reloaded configuration's tenants, tokens and quotas (see `serve`): tokens no
-    /// longer configured stop working at once, new tenants can be served.
+    /// longer configured stop working at once, new tenants can be served. Tokens go last, so a
+    /// new tenant's first request already meets its quotas (before, one authenticated between
+    /// the two steps was admitted with none).
     pub fn reload(&self, config: &Config) {
-        self.tokens.configure(config);
         self.quotas.configure(quota_table(config));
         self.capabilities.configure(config);
+        self.tokens.configure(config);
     }
 }
 

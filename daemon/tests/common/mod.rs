@@ -540,6 +540,29 @@ pub fn acting_then_asleep(ms: u32) -> String {
     )
 }
 
+/// Waits (20 s at most) until the supervisor has dispatched `n` `test.echo` host calls since it
+/// started (`stockade_host_calls_total`): a request of [`acting_then_asleep`] has acted by then.
+#[allow(dead_code)] // not every test binary uses the hooks
+pub fn until_echoes(d: &Daemon, n: u64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let metrics = d.metrics();
+        let seen = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("stockade_host_calls_total{call=\"test.echo\"} "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if seen >= n as f64 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {seen} test.echo calls"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// `tenant`'s risk report, asked as `token`.
 #[allow(dead_code)] // not every test binary looks at risk
 pub fn risk(d: &impl Target, token: &str, tenant: &str) -> serde_json::Value {
