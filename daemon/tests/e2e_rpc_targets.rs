@@ -382,7 +382,8 @@ export default {{ async fetch(req, env) {{
   out.push(await ask('service.next', {{}}, '{{\"ok\": 1}}'));
   out.push(await ask('service.wait', {{}}));
   out.push(await ask('service.callback', {{ target: 0, method: '' }}, '[]'));
-  for (let n = 1; n <= 2; n++) out.push(await ask('service.resume', {{ pending: n, key: '' }}, '{{\"ok\": 1}}'));
+  for (let n = 1; n <= 2; n++) out.push(await ask('service.resume', {{ pending: n, key: '' }}));
+  for (let n = 1; n <= 2; n++) out.push(await ask('service.reply', {{ pending: n, key: '', reply: 0 }}, '{{\"ok\": 1}}'));
   return Response.json(out);
 }} }};"
     );
@@ -391,7 +392,7 @@ export default {{ async fetch(req, env) {{
         let (status, text) = fetch(&d, &token, &attacker);
         assert_eq!(status, 200, "{text}");
         let answers: Vec<String> = serde_json::from_str(&text).expect("json");
-        assert_eq!(answers.len(), 14, "{text}");
+        assert_eq!(answers.len(), 16, "{text}");
         for (i, answer) in answers.iter().enumerate() {
             assert!(answer.starts_with("refused"), "{i}: {text}");
         }
@@ -714,5 +715,65 @@ export default class extends WorkerEntrypoint { slow() { return new Slow(); } }"
     // which alone keep a test with one caller from telling them apart.)
     assert_eq!(got["sum"], 6320, "{text}");
     assert_eq!(got["most"], 64, "{text}");
+    until_idle(&d, "a callee still serves");
+}
+
+/// A call's callbacks run in the caller at once, as on Cloudflare: a callback that waits for
+/// another callback of the same call is not stuck behind it, on an RPC call and on a call on a
+/// target alike (last note: a caller ran one call's callbacks one at a time, so this waited
+/// for the callee's wall limit). Each answer still reaches its own callback.
+#[test]
+fn a_calls_callbacks_run_at_once_so_one_may_wait_for_another() {
+    let d = Daemon::start_raw("rpc-targets-callbacks-at-once", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+const both = (first, second, n) => Promise.all([first(n), second(n + 1)]);
+class Pair extends RpcTarget { both(first, second, n) { return both(first, second, n); } }
+export default class extends WorkerEntrypoint {
+  both(first, second, n) { return both(first, second, n); }
+  pair() { return new Pair(); }
+}"#,
+    );
+    let caller = caller_of(
+        &d,
+        &t,
+        &callee,
+        r#"export default { async fetch(req, env) {
+  const started = Date.now();
+  // The first callback waits until the second has run.
+  const gated = () => {
+    let open;
+    const gate = new Promise((r) => { open = r; });
+    return [async (n) => { await gate; return `first ${n}`; }, (n) => { open(); return `second ${n}`; }];
+  };
+  const out = { call: await env.S.both(...gated(1), 1) };
+  const pair = await env.S.pair();
+  out.target = await pair.both(...gated(10), 10);
+  // Many at once: each answer goes to its own callback.
+  out.many = await Promise.all(Array.from({ length: 8 }, (_, i) => env.S.both(...gated(100 * i), 100 * i)));
+  pair[Symbol.dispose]();
+  out.quick = Date.now() - started < 10000;
+  return Response.json(out);
+} };"#,
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(got["call"], json!(["first 1", "second 2"]), "{text}");
+    assert_eq!(got["target"], json!(["first 10", "second 11"]), "{text}");
+    let many: Vec<Value> = (0..8)
+        .map(|i| {
+            json!([
+                format!("first {}", 100 * i),
+                format!("second {}", 100 * i + 1)
+            ])
+        })
+        .collect();
+    assert_eq!(got["many"], json!(many), "{text}");
+    // Not the callee's wall limit (30 s) that one-at-a-time callbacks would wait for.
+    assert_eq!(got["quick"], true, "{text}");
     until_idle(&d, "a callee still serves");
 }

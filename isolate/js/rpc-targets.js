@@ -7,8 +7,9 @@
 // session is disposed and no call of it is in flight, `service.release`. Stubs do not cross back.
 // Callbacks: a caller's arguments may hold functions and RpcTargets too (of an RPC call, and of a
 // call on a target); the callee's stubs of them call `service.callback`, which the caller's
-// waiting call answers as {callback} (rpcCall or rpcTargetCall runs it with rpcCallback and sends
-// the answer with `service.resume`), until the call answers.
+// waiting call answers as {callback} (rpcCall or rpcTargetCall, through rpcUntilAnswer, runs it
+// with rpcCallback at once and sends its answer with `service.reply`, while `service.resume`
+// waits for the call's next event), until the call answers.
 // Trust: a session is named by its number among the caller's request's resources and a random
 // key, checked by the supervisor; target numbers and methods are checked here.
 
@@ -119,11 +120,8 @@ async function rpcTargetCall(session, id, method, args) {
   const op = back ? "service.callback" : "service.target";
   session.alive++;
   try {
-    let [answerHead, bytes] = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
-    while (!back && answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
-      const answer = await rpcCallback(exports, answerHead.callback, bytes);
-      [answerHead, bytes] = await rpcResume(answerHead, answer);
-    }
+    const sent = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
+    const [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);

@@ -252,11 +252,8 @@ async function rpcCall(target, method, args) {
   const head = await rpcHead(target);
   head.method = method;
   const call = target.object !== undefined ? "do.call" : "service.call";
-  let [answerHead, bytes] = await bindingCall(call, head, utf8Encode(JSONStringify(encoded)));
-  while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
-    const answer = await rpcCallback(exports, answerHead.callback, bytes);
-    [answerHead, bytes] = await rpcResume(answerHead, answer);
-  }
+  const [answerHead, bytes] = await rpcUntilAnswer(exports,
+    await bindingCall(call, head, utf8Encode(JSONStringify(encoded))));
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
   // A result with RpcTargets: the callee serves them in session `answerHead.session`.
@@ -266,18 +263,33 @@ async function rpcCall(target, method, args) {
   return rpcDecode(answer?.ok, session);
 }
 
-/** Sends a callback's `answer` to the call parked as `answerHead` says (`service.resume`): the
- *  call's next answer head and bytes. An answer too large to send goes as the error saying so
- *  (the callee gets why, not silence); any other failure is the call's. */
-function rpcResume(answerHead, answer) {
-  const resume = { pending: answerHead.pending, key: answerHead.key };
+/** Waits for an RPC call's answer ([head, bytes]: what `first` began), running the callbacks the
+ *  callee makes meanwhile (`{callback, pending, key, reply}` heads) at once, each answered with
+ *  `service.reply` when it is over, while `service.resume` waits for the call's next event: a
+ *  callback may wait for another of the same call, as on Cloudflare. */
+async function rpcUntilAnswer(exports, first) {
+  let [answerHead, bytes] = first;
+  while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
+    const call = { pending: answerHead.pending, key: answerHead.key };
+    const reply = answerHead.reply;
+    uponPromise(rpcCallback(exports, answerHead.callback, bytes), (answer) => rpcReply(call, reply, answer), noop);
+    [answerHead, bytes] = await bindingCall("service.resume", call, new ByteArray(0));
+  }
+  return [answerHead, bytes];
+}
+
+/** Sends callback `reply`'s `answer` to the call `call` names (`service.reply`). An answer too
+ *  large to send goes as the error saying so (the callee gets why, not silence); a call answered
+ *  meanwhile takes none (its callee no longer waits). */
+function rpcReply(call, reply, answer) {
+  const head = { pending: call.pending, key: call.key, reply };
   let body = utf8Encode(JSONStringify(answer));
   try {
-    bindingPayload(resume, body, "service.resume");
+    bindingPayload(head, body, "service.reply");
   } catch (e) {
     body = utf8Encode(JSONStringify({ error: errorSummary(e) }));
   }
-  return bindingCall("service.resume", resume, body);
+  uponPromise(bindingCall("service.reply", head, body), undefined, noop);
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger

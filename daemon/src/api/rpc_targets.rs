@@ -26,14 +26,16 @@
 //! Callbacks, the other way: the caller's arguments may hold functions and `RpcTarget`s too. The
 //! callee's stubs of them call `service.callback` `{target, method}` + arguments, which reaches
 //! the caller's `service.call` still waiting (`services::rpc`, [`drive`]): it answers the caller
-//! `{"callback": {target, method}, "pending": n, "key": k}` + the arguments, the call in flight
-//! parked among the caller's resources; the caller runs it and sends the answer with
-//! `service.resume` `{pending, key}`, which goes on waiting for the call as before. A callback
-//! is reachable until the call is answered; a call's callbacks run one at a time. A call on a
-//! target takes callbacks the same way: its `TargetCall` carries a channel the callee's
-//! `service.callback` `{target, method, call}` reaches while the callee serves that call
-//! (`serving`), which the caller's `service.target` waits on beside the answer
-//! ([`wait_target`]). The callee's
+//! `{"callback": {target, method}, "pending": n, "key": k, "reply": r}` + the arguments, the
+//! call in flight kept among the caller's resources ([`InFlight`]). The caller starts the
+//! callback and at once waits for the call's next event with `service.resume` `{pending, key}`
+//! (its answer, or its next callback, `reply` r + 1); each callback's answer goes back with
+//! `service.reply` `{pending, key, reply}`, answered at once. So a call's callbacks run
+//! concurrently, as on Cloudflare, and one may wait for another. A callback is reachable until
+//! the call is answered. A call on a target takes callbacks the same way: its `TargetCall`
+//! carries a channel the callee's `service.callback` `{target, method, call}` reaches while the
+//! callee serves that call (`serving`), which the caller's `service.target` waits on beside the
+//! answer. The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a parked
 //! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
 //! to the running request's session: to the target call it names by number, or (naming none) to
@@ -136,12 +138,17 @@ impl Drop for Driving {
     }
 }
 
-/// A call parked among its caller's resources while the caller runs a callback, and where that
-/// callback's answer goes.
-struct Parked {
-    waiting: Waiting,
-    answer: oneshot::Sender<Vec<u8>>,
+/// A call whose callee called back, among its caller's resources until it is answered: where
+/// each callback the caller runs answers (by its number in the call), and the wait for the
+/// call's next event, taken while a `service.resume` waits on it (so one waits at a time).
+#[derive(Clone)]
+struct InFlight(Arc<Mutex<Calling>>);
+
+struct Calling {
     key: String,
+    waiting: Option<Waiting>,
+    replies: HashMap<u32, oneshot::Sender<Vec<u8>>>,
+    next_reply: u32,
 }
 
 /// What a parked call was waiting for: an RPC call's driver, or a call on a target (its answer,
@@ -358,8 +365,8 @@ fn target_call(head: &Value) -> Result<Value, String> {
 }
 
 /// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
-/// answered with `{}` + the callee's answer, or first with the callbacks it makes of the caller's
-/// argument targets ([`wait_target`]).
+/// answered with `{}` + the callee's answer, or first with the first callback it makes of the
+/// caller's argument targets ([`resume`] waits for the next event).
 pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Driven, String> {
     let call_head = target_call(head)?;
     let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
@@ -372,7 +379,10 @@ pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Dr
         callbacks: Some(callbacks_tx),
     };
     sender.send(call).await.map_err(|_| GONE.to_owned())?;
-    wait_target(answered, callbacks, &context.resources).await
+    match next_of_target(answered, callbacks).await? {
+        Next::Over(driven) => Ok(driven),
+        Next::Callback(waiting, call) => keep(waiting, call, &context.resources),
+    }
 }
 
 /// `service.release` `{session, key}`: the caller lets go of the session (the callee's request
@@ -421,108 +431,164 @@ async fn run(
     }
 }
 
+/// What waiting for a call's next event came to: its end (or export), or a callback for the
+/// caller to run while the call waits on (`waiting`).
+enum Next {
+    Over(Driven),
+    Callback(Waiting, TargetCall),
+}
+
 /// Waits for the call `driving` until the callee's job is over, it exports targets (its session
 /// then handed to the caller's `resources`), or it calls one of the caller's arguments' targets
-/// back (the call parked in `resources` until `service.resume`).
-pub async fn drive(mut driving: Driving, resources: &Resources) -> Result<Driven, String> {
+/// back (the call then kept in `resources` until it is answered: [`resume`], [`reply`]).
+pub async fn drive(driving: Driving, resources: &Resources) -> Result<Driven, String> {
+    match next_of_call(driving, resources).await? {
+        Next::Over(driven) => Ok(driven),
+        Next::Callback(waiting, call) => keep(waiting, call, resources),
+    }
+}
+
+async fn next_of_call(mut driving: Driving, resources: &Resources) -> Result<Next, String> {
     loop {
         match driving.events.recv().await {
-            Some(Event::Finished(outcome)) => return Ok(Driven::Finished(outcome)),
+            Some(Event::Finished(outcome)) => return Ok(Next::Over(Driven::Finished(outcome))),
             Some(Event::Exported(answer)) => {
                 // The callee serves its targets until the caller lets go: its job goes on.
                 driving.task = None;
                 let head = driving.session.hand_to(resources)?;
-                return Ok(Driven::Answer(head, answer));
+                return Ok(Next::Over(Driven::Answer(head, answer)));
             }
             Some(Event::Callback(call)) => {
                 // A callback whose callee stopped waiting (its request ended) is not run.
                 if call.answer.is_closed() {
                     continue;
                 }
-                return park(Waiting::Call(driving), call, resources);
+                return Ok(Next::Callback(Waiting::Call(driving), call));
             }
             None => return Err("the RPC call's worker task is gone".into()),
         }
     }
 }
 
-/// Parks the call `waiting` among `resources` while its caller runs the callback `call`: the
-/// caller's answer now, `{"callback": {target, method}, "pending": n, "key": k}` + arguments.
-fn park(waiting: Waiting, call: TargetCall, resources: &Resources) -> Result<Driven, String> {
-    let key = random_key()?;
-    let TargetCall {
-        head, args, answer, ..
-    } = call;
-    let parked = Parked {
-        waiting,
-        answer,
-        key: key.clone(),
-    };
-    let number = resources
-        .insert(parked)
-        .ok_or_else(|| format!("this request holds {} resources already", Resources::MAX))?;
-    let head = json!({ "callback": head, "pending": number, "key": key });
-    Ok(Driven::Answer(head, args))
-}
-
 /// Waits for a call on a target until its answer (`{}` + the answer), or until the callee calls
-/// one of the caller's argument targets back (the call parked in `resources` until
-/// `service.resume`).
-async fn wait_target(
+/// one of the caller's argument targets back.
+async fn next_of_target(
     mut answered: oneshot::Receiver<Vec<u8>>,
     mut callbacks: mpsc::Receiver<TargetCall>,
-    resources: &Resources,
-) -> Result<Driven, String> {
+) -> Result<Next, String> {
     loop {
         tokio::select! {
             // The answer first: a callback the callee left behind it is not run.
             biased;
             answer = &mut answered => {
                 let answer = answer.map_err(|_| GONE.to_owned())?;
-                return Ok(Driven::Answer(json!({}), answer));
+                return Ok(Next::Over(Driven::Answer(json!({}), answer)));
             }
             Some(call) = callbacks.recv() => {
                 // A callback whose callee stopped waiting is not run.
                 if call.answer.is_closed() {
                     continue;
                 }
-                return park(Waiting::Target { answered, callbacks }, call, resources);
+                return Ok(Next::Callback(Waiting::Target { answered, callbacks }, call));
             }
         }
     }
 }
 
-/// `service.resume` `{pending, key}` + the answer's JSON text: the callback's answer goes to the
-/// callee, and the parked call is waited for again ([`drive`], [`wait_target`]).
-pub async fn resume(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Driven, String> {
+async fn next_of(waiting: Waiting, resources: &Resources) -> Result<Next, String> {
+    match waiting {
+        Waiting::Call(driving) => next_of_call(driving, resources).await,
+        Waiting::Target {
+            answered,
+            callbacks,
+        } => next_of_target(answered, callbacks).await,
+    }
+}
+
+/// The first callback of a call: the call kept among `resources` while the caller runs it; the
+/// caller's answer now, `{"callback": {target, method}, "pending": n, "key": k, "reply": 0}` +
+/// arguments.
+fn keep(waiting: Waiting, call: TargetCall, resources: &Resources) -> Result<Driven, String> {
+    let key = random_key()?;
+    let calling = Calling {
+        key: key.clone(),
+        waiting: Some(waiting),
+        replies: HashMap::from([(0, call.answer)]),
+        next_reply: 1,
+    };
+    let number = resources
+        .insert(InFlight(Arc::new(Mutex::new(calling))))
+        .ok_or_else(|| format!("this request holds {} resources already", Resources::MAX))?;
+    let head = json!({ "callback": call.head, "pending": number, "key": key, "reply": 0 });
+    Ok(Driven::Answer(head, call.args))
+}
+
+/// The call in flight `head` names (`{pending, key}`) among `resources`.
+fn in_flight(resources: &Resources, head: &Value) -> Result<(u32, InFlight), String> {
+    const NONE: &str = "no such RPC call waits for its callbacks";
     let number = head
         .get("pending")
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
         .ok_or("the call names no pending RPC call")?;
     let key = head.get("key").and_then(Value::as_str).unwrap_or("");
+    let call = resources.cloned::<InFlight>(number).ok_or(NONE)?;
+    if lock(&call.0).key != key {
+        return Err(NONE.into());
+    }
+    Ok((number, call))
+}
+
+/// `service.resume` `{pending, key}`: waits for the call's next event while its callbacks run in
+/// the caller: its answer (the call then let go of), or its next callback, answered as the
+/// first (with the next `reply` number). A callback may so wait for another of the same call.
+pub async fn resume(context: &CallContext, head: &Value) -> Result<Driven, String> {
     let resources = &context.resources;
-    let parked = resources
-        .take::<Parked>(number)
-        .ok_or("no such RPC call waits for a callback's answer")?;
-    if parked.key != key {
-        resources.put_back(number, parked);
-        return Err("no such RPC call waits for a callback's answer".into());
+    let (number, call) = in_flight(resources, head)?;
+    let waiting = lock(&call.0)
+        .waiting
+        .take()
+        .ok_or("this RPC call is waited for already")?;
+    match next_of(waiting, resources).await {
+        Ok(Next::Callback(waiting, next)) => {
+            let mut calling = lock(&call.0);
+            let reply = calling.next_reply;
+            calling.next_reply += 1;
+            calling.replies.insert(reply, next.answer);
+            calling.waiting = Some(waiting);
+            let head = json!({ "callback": next.head, "pending": number, "key": calling.key,
+                               "reply": reply });
+            Ok(Driven::Answer(head, next.args))
+        }
+        // Over: its callbacks still running answer no one.
+        Ok(Next::Over(driven)) => {
+            drop(resources.take::<InFlight>(number));
+            Ok(driven)
+        }
+        Err(e) => {
+            drop(resources.take::<InFlight>(number));
+            Err(e)
+        }
     }
+}
+
+/// `service.reply` `{pending, key, reply}` + the answer's JSON text: callback `reply` of the call
+/// is over, its answer goes to the callee (which waits in its `service.callback`). Answered at
+/// once.
+pub fn reply(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Vec<u8>, String> {
+    let (_, call) = in_flight(&context.resources, head)?;
+    let reply = head
+        .get("reply")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or("the answer names no callback")?;
+    let to_callee = lock(&call.0)
+        .replies
+        .remove(&reply)
+        .ok_or("no such callback waits for its answer")?;
     // A callee that stopped waiting (its request ended) takes no answer.
-    let Parked {
-        waiting,
-        answer: to_callee,
-        ..
-    } = parked;
     let _ = to_callee.send(answer.to_vec());
-    match waiting {
-        Waiting::Call(driving) => drive(driving, resources).await,
-        Waiting::Target {
-            answered,
-            callbacks,
-        } => wait_target(answered, callbacks, resources).await,
-    }
+    Ok(crate::storage::frame(&json!({}), &[]))
 }
 
 /// `service.callback` `{target, method, call?}` + encoded arguments, from the callee: a call of

@@ -124,6 +124,7 @@ impl Services {
             "service.release",
             "service.callback",
             "service.resume",
+            "service.reply",
         ] {
             let me = Arc::clone(self);
             calls.register_in_context(op, move |context, payload| {
@@ -145,7 +146,8 @@ impl Services {
             .ok_or_else(|| "the daemon is stopping".to_owned())
     }
 
-    /// `service.target`, `service.release`, `service.callback` and `service.resume`: a caller's
+    /// `service.target`, `service.release`, `service.callback`, `service.resume` and
+    /// `service.reply`: a caller's
     /// use of the targets an RPC call returned, and a callee's of its caller's arguments'
     /// (`rpc_targets`). A target call and a callback each spend one of the chain's binding calls.
     async fn on_target(
@@ -158,9 +160,10 @@ impl Services {
         let (head, bytes) = crate::storage::split(&payload)?;
         match op {
             "service.release" => return super::rpc_targets::release(&context, &head),
+            "service.reply" => return super::rpc_targets::reply(&context, &head, bytes),
             "service.resume" => {
                 // Its failure is the call's own (an OperationError, as at service.target).
-                let driven = super::rpc_targets::resume(&context, &head, bytes).await?;
+                let driven = super::rpc_targets::resume(&context, &head).await?;
                 return Ok(match answer_of(Ok(driven)) {
                     Ok((head, bytes)) => frame(&head, &bytes),
                     Err(head) => frame(&head, &[]),
@@ -190,7 +193,11 @@ impl Services {
     ) -> Result<Vec<u8>, String> {
         if matches!(
             op,
-            "service.target" | "service.release" | "service.callback" | "service.resume"
+            "service.target"
+                | "service.release"
+                | "service.callback"
+                | "service.resume"
+                | "service.reply"
         ) {
             return self.on_target(op, context, payload).await;
         }
