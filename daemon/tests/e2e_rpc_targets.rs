@@ -2,9 +2,9 @@
 //! an `RpcTarget` instance or a function hands its caller a stub whose calls run on that very
 //! object in the callee's request, which stays alive until the caller disposes every stub or its
 //! own request ends; targets may return targets; errors cross typed; the caller's functions and
-//! `RpcTarget`s in the arguments are callbacks the callee calls while the call waits; stubs do
-//! not cross as arguments; a callee whose request ended fails its stubs' calls clearly; a Durable
-//! Object's method may return one too.
+//! `RpcTarget`s in the arguments are callbacks the callee calls while the call waits; a stub
+//! passed on crosses as the passer's own target, served through it; a callee whose request
+//! ended fails its stubs' calls clearly; a Durable Object's method may return one too.
 mod common;
 
 use std::time::{Duration, Instant};
@@ -64,7 +64,8 @@ export default { async fetch(req, env) {
   const late = await pending;
   out.late = await late.increment(0);
   late[Symbol.dispose]();
-  try { await env.S.plain(c); } catch (e) { out.stubBack = e.name; }
+  // A stub passed back to its own worker: its calls come back here and go on through it.
+  out.stubBack = await env.S.apply(add, 10);
   // Callbacks: the callee calls the caller's function and RpcTarget while the call waits.
   const { RpcTarget } = await import("cloudflare:workers");
   out.applied = await env.S.apply((y) => y * 10, 4);
@@ -129,7 +130,7 @@ fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() 
             "nested": [11, 21, 1], "plain": 42, "kept": "kept",
             "failed": "RangeError: too far at 8", "missing": "TypeError", "own": "TypeError",
             "late": 16,
-            "stubBack": "DataCloneError", "applied": 41, "visited": "hi callee / TypeError",
+            "stubBack": 14, "applied": 41, "visited": "hi callee / TypeError",
             "callbackThrew": "RangeError: nope",
             "thenable": "undefined", "disposed": "InvalidStateError",
         }),
@@ -775,5 +776,71 @@ export default class extends WorkerEntrypoint {
     assert_eq!(got["many"], json!(many), "{text}");
     // Not the callee's wall limit (30 s) that one-at-a-time callbacks would wait for.
     assert_eq!(got["quick"], true, "{text}");
+    until_idle(&d, "a callee still serves");
+}
+
+/// A stub passes on to another worker, as on Cloudflare: B gets a stub of A's counter from its
+/// caller and calls it (each call goes back through the caller, on to A) and reads a property of
+/// it. An argument is lent for the call, not given: the caller's own stub stays usable, and
+/// B's, returned, fails clearly once B's call is answered. A stub B got itself, returned, is
+/// given: the caller reaches A's counter through B until it disposes it (then B lets go of A's).
+/// (Before, a stub was a DataCloneError as an argument. A callback's own arguments are still
+/// plain data only.)
+#[test]
+fn a_stub_passes_on_to_another_worker_and_reaches_its_target_through_the_caller() {
+    let d = Daemon::start_raw("rpc-targets-pass-on", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let a = load(&d, &t, CALLEE);
+    let b = load_with_env(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  // A stub of its own, given away in its result: served through B, disposed with B's session.
+  async relay() { return await this.env.A.counter(50); }
+  async bump(counter, times) {
+    let v;
+    for (let i = 0; i < times; i++) v = await counter.increment();
+    return v;
+  }
+  async peek(counter) { return [await counter.n, typeof (await counter.missing)]; }
+  async give(counter) { return { counter }; }
+}"#,
+        json!({ "A": { "binding": "service", "worker": a } }),
+    );
+    let caller = load_with_env(
+        &d,
+        &t,
+        r#"export default { async fetch(req, env) {
+  const out = {};
+  const c = await env.A.counter(5);
+  out.bumped = await env.B.bump(c, 3);
+  out.mine = await c.increment(0);
+  out.peek = await env.B.peek(c);
+  const { counter } = await env.B.give(c);
+  try { await counter.increment(100); } catch (e) { out.given = e.name; }
+  out.after = await c.increment(0);
+  counter[Symbol.dispose]();
+  c[Symbol.dispose]();
+  try { await c.increment(); } catch (e) { out.disposed = e.name; }
+  const r = await env.B.relay();
+  out.relayed = [await r.increment(), await r.increment(5)];
+  r[Symbol.dispose]();
+  return Response.json(out);
+} };"#,
+        json!({ "A": { "binding": "service", "worker": a }, "B": { "binding": "service", "worker": b } }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "bumped": 8, "mine": 8, "peek": [null, "undefined"],
+            "given": "OperationError", "after": 8, "disposed": "InvalidStateError",
+            "relayed": [51, 56],
+        }),
+        "{text}"
+    );
     until_idle(&d, "a callee still serves");
 }

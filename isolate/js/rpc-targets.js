@@ -4,7 +4,9 @@
 // callee then sends its result with `service.export` and serves the caller's calls on them
 // (`service.wait` for the next, `service.next` for its answer) until the caller lets go; the
 // caller's stubs (rpc.js's method proxy) call `service.target` and, once every stub of the
-// session is disposed and no call of it is in flight, `service.release`. Stubs do not cross back.
+// session is disposed and no call of it is in flight, `service.release`. A stub passed on (as
+// an argument or in a result, to another worker or back to its own) crosses as this worker's own
+// target, whose calls go on through it (rpcServeThrough).
 // Callbacks: a caller's arguments may hold functions and RpcTargets too (of an RPC call, and of a
 // call on a target); the callee's stubs of them call `service.callback`, which the caller's
 // waiting call answers as {callback} (rpcCall or rpcTargetCall, through rpcUntilAnswer, runs it
@@ -172,7 +174,9 @@ async function rpcAnswer(result, enter = (run) => run()) {
     for (let i = 0; i < exports.list.length; i++) {
       const target = exports.list[i];
       try {
-        const dispose = typeof RPC_DISPOSE === "symbol" && typeof target !== "function" ? target[RPC_DISPOSE] : undefined;
+        // A function's own dispose only when it is a stub passed on (the result gave it away).
+        const disposable = typeof target !== "function" || rpcIsStub(rpcStubs, target);
+        const dispose = typeof RPC_DISPOSE === "symbol" && disposable ? target[RPC_DISPOSE] : undefined;
         if (typeof dispose === "function") ReflectApply(dispose, target, []);
       } catch {}
     }
@@ -210,6 +214,22 @@ async function rpcCallback(exports, call, bytes) {
   }
 }
 
+/** The call `call` ({target, method}) on `stub`, a stub of another worker's target this worker
+ *  passed on, made through it with the decoded arguments of `sent`: what it answers. */
+async function rpcServeThrough(stub, call, sent) {
+  const name = `${call.method}`;
+  if (name in RPC_RESERVED) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(name)}`);
+  const member = stub[name];
+  if (rpcIsGet(sent)) return await member;
+  const back = rpcBackSession(call.call);
+  const args = rpcDecode(sent, back);
+  try {
+    return await ReflectApply(member, undefined, ArrayIsArray(args) ? args : []);
+  } finally {
+    back.released = true;
+  }
+}
+
 /** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of
  *  `exports`' targets: what it returns. */
 async function rpcServe(exports, call, bytes) {
@@ -217,6 +237,8 @@ async function rpcServe(exports, call, bytes) {
   if (index >= exports.list.length) throw new TypeError("RPC: no such RpcTarget");
   const target = exports.list[index];
   const sent = JSONParse(utf8DecodeStripBOM(bytes));
+  // A stub this worker passed on: the call goes on through it, to its own worker.
+  if (typeof target !== "function" && rpcIsStub(rpcStubs, target)) return rpcServeThrough(target, call, sent);
   // `await stub.name`: a property of the RpcTarget's class (a function's are not offered).
   if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
   // The caller's functions and RpcTargets among them: stubs served while this call runs, and

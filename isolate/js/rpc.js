@@ -93,8 +93,10 @@ function rpcEncodeValue(value, state, depth) {
       return { $: "n", v: ObjectIs(value, -0) ? "-0" : `${value}` };
     case "bigint": return { $: "b", v: rpcBigIntString(value) };
     case "function":
-      if (rpcIsStub(rpcStubs, value)) throw rpcCloneError(state, "an RpcTarget's stub");
+      // A stub (of a function another worker returned) crosses as this worker's own target:
+      // its calls come back here and go on through the stub.
       if (state.exports !== null) return rpcExport(state, value, true);
+      if (rpcIsStub(rpcStubs, value)) throw rpcCloneError(state, "an RpcTarget's stub");
       throw rpcCloneError(state, `a function (${value.name || "anonymous"})`);
     case "symbol": throw rpcCloneError(state, "a symbol");
   }
@@ -110,7 +112,11 @@ function rpcEncodeValue(value, state, depth) {
 }
 
 function rpcEncodeObject(value, state, depth) {
-  if (rpcIsStub(rpcStubs, value)) throw rpcCloneError(state, "an RpcTarget's stub");
+  if (rpcIsStub(rpcStubs, value)) {
+    // Passed on (to another worker, or back to its own): served here, through the stub.
+    if (state.exports !== null) return rpcExport(state, value, false);
+    throw rpcCloneError(state, "an RpcTarget's stub");
+  }
   if (rpcIsPrototypeOf(RPC_TARGET_PROTOTYPE, value)) {
     if (state.exports !== null) return rpcExport(state, value, false);
     throw rpcCloneError(state, "an RpcTarget (one crosses as an RPC method's result only)");
