@@ -35,11 +35,11 @@
  *     55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js 58 node-stream.js
  *     59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js 62 node-stubs.js
  *     63 node-fs-scope.js 64 node-fs-vfs.js 65 node-fs.js 66 node-fs-streams.js 67 node-fs-api.js
- *     68 bindings.js 69 rpc.js 70 rpc-targets.js 71 cache.js 72 d1.js 73 r2.js 74 r2-upload.js
- *     75 durable.js 76 durable-storage.js 77 durable-websocket.js 78 urlpattern.js 79 rewriter.js
- *     80 scheduled.js 81 queue.js 82 sockets.js 83 node-net-args.js 84 node-net.js 85 node-tls.js
- *     86 node-http-common.js 87 node-http-client.js 88 node-http-server.js 89 cloudflare-node.js
- *     90 prelude-end.js
+ *     68 bindings.js 69 rpc.js 70 rpc-targets.js 71 rpc-bodies.js 72 cache.js 73 d1.js 74 r2.js
+ *     75 r2-upload.js 76 durable.js 77 durable-storage.js 78 durable-websocket.js 79 urlpattern.js
+ *     80 rewriter.js 81 scheduled.js 82 queue.js 83 sockets.js 84 node-net-args.js 85 node-net.js
+ *     86 node-tls.js 87 node-http-common.js 88 node-http-client.js 89 node-http-server.js
+ *     90 cloudflare-node.js 91 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -113,7 +113,7 @@ async function rpcTargetCall(session, id, method, args) {
   const back = session.back === true;
   const exports = back ? null : rpcExports();
   // A DataCloneError here: nothing was sent.
-  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports);
+  const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
   // A callback (the caller's argument) goes back through the call; a target to its session.
   // A callback names the call on a target that brought it (none: the RPC call's own).
   const head = back
@@ -139,7 +139,7 @@ async function rpcTargetCall(session, id, method, args) {
  *  `[Symbol.dispose]` runs. */
 async function rpcAnswer(result, enter = (run) => run()) {
   const exports = rpcExports();
-  const encoded = rpcEncode(result, RPC_TO_WORKER, exports);
+  const encoded = await rpcEncodeForWorker(result, exports);
   if (exports.list.length === 0) return JSONStringify({ ok: encoded });
   try {
     await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
@@ -189,7 +189,7 @@ async function rpcAnswer(result, enter = (run) => run()) {
 async function rpcServeOne(exports, call, bytes, enter) {
   let answer;
   try {
-    answer = { ok: rpcEncode(await enter(() => rpcServe(exports, call, bytes)), RPC_TO_WORKER, exports) };
+    answer = { ok: await rpcEncodeForWorker(await enter(() => rpcServe(exports, call, bytes)), exports) };
   } catch (e) {
     answer = { error: errorSummary(e) };
   }
@@ -208,7 +208,7 @@ async function rpcServeOne(exports, call, bytes, enter) {
  *  one of this caller's arguments' targets (`exports`), with the encoded arguments `bytes`. */
 async function rpcCallback(exports, call, bytes) {
   try {
-    return { ok: rpcEncode(await rpcServe(exports, call, bytes), RPC_TO_WORKER, exports) };
+    return { ok: await rpcEncodeForWorker(await rpcServe(exports, call, bytes), exports) };
   } catch (e) {
     return { error: errorSummary(e) };
   }

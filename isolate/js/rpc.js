@@ -13,7 +13,8 @@
 // the callee's side, called by runtime.js): JSON, with tagged objects {"$": tag, ...} for what
 // JSON cannot carry: "u" undefined, "n" NaN/±Infinity/-0, "b" BigInt, "d" Date, "u8" Uint8Array
 // and "ab" ArrayBuffer (base64), "m" Map, "s" Set, "e" an Error's name and message, "o" a plain
-// object that has a "$" key of its own. Anything else (a function, a symbol, a class instance, a
+// object that has a "$" key of its own; between workers also Headers, Request, Response and
+// ReadableStream, their bodies read whole (rpc-bodies.js). Anything else (a function, a symbol, a class instance, a
 // cycle, nesting deeper than RPC_MAX_DEPTH) is a DataCloneError before anything is sent. The same
 // encoding carries capability calls' arguments and results (bindings.js, `makeCapability`). A callee's
 // throw reaches the caller with its name and message (standard error classes and DOMException
@@ -73,8 +74,20 @@ function rpcBytesToBase64(u8) {
 
 /** `value` as JSON-safe data in the tagged encoding (see the header); `dest` ({where, to}) names
  *  the destination in a DataCloneError's message. */
-function rpcEncode(value, dest = RPC_TO_WORKER, exports = null) {
-  return rpcEncodeValue(value, { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0, exports }, 0);
+function rpcEncode(value, dest = RPC_TO_WORKER, exports = null, bodies = null) {
+  const state = { __proto__: null, ancestors: new RpcSet(), where: dest.where, to: dest.to, units: 0, exports, bodies };
+  const encoded = rpcEncodeValue(value, state, 0);
+  if (bodies !== null) bodies.units = state.units;
+  return encoded;
+}
+
+/** `value` encoded for another worker, its Requests', Responses' and streams' bodies read
+ *  (rpc-bodies.js): a promise. */
+async function rpcEncodeForWorker(value, exports) {
+  const bodies = rpcBodies();
+  const encoded = rpcEncode(value, RPC_TO_WORKER, exports, bodies);
+  if (bodies.list.length > 0) await rpcReadBodies(bodies);
+  return encoded;
 }
 
 // Counts `n` more units of text in the encoding of `state`.
@@ -125,6 +138,10 @@ function rpcEncodeObject(value, state, depth) {
     const out = [];
     for (let i = 0; i < value.length; i++) rpcAppend(out, rpcEncodeValue(value[i], state, depth));
     return out;
+  }
+  if (state.bodies !== null) {
+    const web = rpcEncodeWeb(value, state);
+    if (web !== undefined) return web;
   }
   if (typedArrayName(value) !== undefined) {
     if (typedArrayName(value) !== "Uint8Array") throw rpcCloneError(state, `a ${typedArrayName(value)} (send a Uint8Array)`);
@@ -198,6 +215,7 @@ function rpcDecode(data, session = null) {
       return out;
     }
     case "e": return rpcThrown(data);
+    case "h": case "rq": case "rs": case "rd": return rpcDecodeWeb(data);
     case "o": return rpcDecodeObject(data.v, session);
     case "t":
       if (session === null) throw new TypeError("RPC: an RpcTarget cannot arrive here (only in an RPC method's result)");
@@ -254,7 +272,7 @@ async function rpcCall(target, method, args) {
   // may call while this call waits (callbacks, rpc-targets.js).
   const exports = rpcExports();
   // A DataCloneError here: nothing was sent.
-  const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports);
+  const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
   const head = await rpcHead(target);
   head.method = method;
   const call = target.object !== undefined ? "do.call" : "service.call";

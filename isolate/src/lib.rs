@@ -141,6 +141,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/bindings.js"),
     include_str!("../js/rpc.js"),
     include_str!("../js/rpc-targets.js"),
+    include_str!("../js/rpc-bodies.js"),
     include_str!("../js/cache.js"),
     include_str!("../js/d1.js"),
     include_str!("../js/r2.js"),

@@ -1,0 +1,89 @@
+//! Requests, Responses, Headers and ReadableStreams as RPC values between workers, end to end (a
+//! real daemon, jailed workers), as Cloudflare's Workers RPC carries them: a service binding's
+//! method takes a Request and answers a Response, the caller's own incoming request (its body
+//! streamed in) passes on, a stream goes either way, they nest in objects, and their bodies
+//! arrive whole. A used body is a TypeError before anything is sent; a body past the message's
+//! 16 MiB is a DataCloneError.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const CALLEE: &str = r#"
+import { WorkerEntrypoint } from "cloudflare:workers";
+const bytes = (s) => new TextEncoder().encode(s);
+export default class extends WorkerEntrypoint {
+  async echo(req) {
+    const text = `${req.method} ${new URL(req.url).pathname} ${req.headers.get("x-a")} ${await req.text()}`;
+    return new Response(text, { status: 201, statusText: "Made", headers: { "x-b": "2" } });
+  }
+  headers(h) { h.append("x-c", "3"); return h; }
+  stream(s) { return new Response(s).text(); }
+  produce() {
+    return new ReadableStream({ start(c) { c.enqueue(bytes("ab")); c.enqueue(bytes("cd")); c.close(); } });
+  }
+  async nested(x) { return { url: x.req.url, body: await x.res.text(), h: x.h.get("k"), kinds: [x.req instanceof Request, x.res instanceof Response] }; }
+  big(n) { return new Response("x".repeat(n)); }
+}
+"#;
+
+const CALLER: &str = r#"
+export default { async fetch(req, env) {
+  const out = {};
+  const r = await env.S.echo(new Request("https://example.com/p?q", { method: "POST", headers: { "x-a": "1" }, body: "hello" }));
+  out.echo = [r.status, r.statusText, r.headers.get("x-b"), await r.text(), r instanceof Response];
+  // This request itself, its body streamed in from the client.
+  out.incoming = await (await env.S.echo(req)).text();
+  out.headers = [...(await env.S.headers(new Headers({ "x-d": "4" })))];
+  out.stream = await env.S.stream(new ReadableStream({ pull(c) { c.enqueue(new TextEncoder().encode("streamed")); c.close(); } }));
+  out.produced = await new Response(await env.S.produce()).text();
+  out.nested = await env.S.nested({ req: new Request("https://x.test/a"), res: new Response("r"), h: new Headers({ k: "v" }) });
+  const used = new Request("https://x.test/", { method: "POST", body: "a" });
+  await used.text();
+  try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
+  try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  return Response.json(out);
+} };
+"#;
+
+#[test]
+fn requests_responses_headers_and_streams_cross_between_workers() {
+    let d = Daemon::start("rpc-bodies", 1, 1, "[limits]\ncpu_ms = 5000\n");
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    let caller = load_with_env(
+        &d,
+        &t,
+        CALLER,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let r = client()
+        .post(format!("{}/v1/workers/{caller}/fetch/in", d.base))
+        .bearer_auth(&t)
+        .header("x-a", "from the client")
+        .body("uploaded")
+        .send()
+        .expect("fetch");
+    assert_eq!(r.status().as_u16(), 200);
+    let got: Value = r.json().expect("json");
+    assert_eq!(
+        got["echo"],
+        json!([201, "Made", "2", "POST /p 1 hello", true]),
+        "{got}"
+    );
+    assert_eq!(
+        got["incoming"], "POST /in from the client uploaded",
+        "{got}"
+    );
+    assert_eq!(got["headers"], json!([["x-c", "3"], ["x-d", "4"]]), "{got}");
+    assert_eq!(got["stream"], "streamed", "{got}");
+    assert_eq!(got["produced"], "abcd", "{got}");
+    assert_eq!(
+        got["nested"],
+        json!({ "url": "https://x.test/a", "body": "r", "h": "v", "kinds": [true, true] }),
+        "{got}"
+    );
+    assert_eq!(got["used"], "TypeError", "{got}");
+    let big = got["big"].as_str().unwrap_or("");
+    assert!(big.contains("16 MiB"), "{got}");
+}
