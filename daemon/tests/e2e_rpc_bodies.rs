@@ -2,7 +2,7 @@
 //! real daemon, jailed workers), as Cloudflare's Workers RPC carries them: a service binding's
 //! method takes a Request and answers a Response, the caller's own incoming request (its body
 //! streamed in) passes on, a stream goes either way, they nest in objects, and their bodies
-//! arrive whole. A used body is a TypeError before anything is sent; a body past the message's
+//! arrive whole; an `RpcTarget`'s `fetch` is a method taking one. A used body is a TypeError before anything is sent; a body past the message's
 //! 16 MiB is a DataCloneError.
 mod common;
 
@@ -10,9 +10,14 @@ use common::*;
 use serde_json::{json, Value};
 
 const CALLEE: &str = r#"
-import { WorkerEntrypoint } from "cloudflare:workers";
+import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
 const bytes = (s) => new TextEncoder().encode(s);
+// An RpcTarget's fetch is one of its methods (an entrypoint's is its HTTP handler).
+class Site extends RpcTarget {
+  async fetch(req) { return new Response(`site ${req.method} ${new URL(req.url).pathname} ${await req.text()}`); }
+}
 export default class extends WorkerEntrypoint {
+  site() { return new Site(); }
   async echo(req) {
     const text = `${req.method} ${new URL(req.url).pathname} ${req.headers.get("x-a")} ${await req.text()}`;
     return new Response(text, { status: 201, statusText: "Made", headers: { "x-b": "2" } });
@@ -42,6 +47,9 @@ export default { async fetch(req, env) {
   await used.text();
   try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
   try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  const site = await env.S.site();
+  out.site = await (await site.fetch(new Request("https://site.test/page", { method: "PUT", body: "b" }))).text();
+  site[Symbol.dispose]();
   return Response.json(out);
 } };
 "#;
@@ -84,6 +92,7 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
         "{got}"
     );
     assert_eq!(got["used"], "TypeError", "{got}");
+    assert_eq!(got["site"], "site PUT /page b", "{got}");
     let big = got["big"].as_str().unwrap_or("");
     assert!(big.contains("16 MiB"), "{got}");
 }

@@ -75,7 +75,7 @@ function rpcTargetStub(session, id, isFunction) {
     if (property === RPC_DISPOSE) return dispose;
     if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
     return undefined;
-  });
+  }, null, RPC_TARGET_RESERVED);
   rpcAddStub(rpcStubs, stub);
   return stub;
 }
@@ -112,16 +112,18 @@ async function rpcTargetCall(session, id, method, args) {
   // waits); a callback's arguments are plain data.
   const back = session.back === true;
   const exports = back ? null : rpcExports();
-  // A DataCloneError here: nothing was sent.
-  const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
-  // A callback (the caller's argument) goes back through the call; a target to its session.
-  // A callback names the call on a target that brought it (none: the RPC call's own).
-  const head = back
-    ? { target: id, method, call: session.call }
-    : { session: session.number, key: session.key, target: id, method };
-  const op = back ? "service.callback" : "service.target";
+  // The call holds the session from when it is made (its arguments' bodies are read first):
+  // the caller's other stubs may be disposed meanwhile.
   session.alive++;
   try {
+    // A DataCloneError here: nothing was sent.
+    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
+    // A callback (the caller's argument) goes back through the call; a target to its session.
+    // A callback names the call on a target that brought it (none: the RPC call's own).
+    const head = back
+      ? { target: id, method, call: session.call }
+      : { session: session.number, key: session.key, target: id, method };
+    const op = back ? "service.callback" : "service.target";
     const sent = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
     const [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
@@ -218,7 +220,7 @@ async function rpcCallback(exports, call, bytes) {
  *  passed on, made through it with the decoded arguments of `sent`: what it answers. */
 async function rpcServeThrough(stub, call, sent) {
   const name = `${call.method}`;
-  if (name in RPC_RESERVED) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(name)}`);
+  if (name in RPC_TARGET_RESERVED) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(name)}`);
   const member = stub[name];
   if (rpcIsGet(sent)) return await member;
   const back = rpcBackSession(call.call);
@@ -240,7 +242,7 @@ async function rpcServe(exports, call, bytes) {
   // A stub this worker passed on: the call goes on through it, to its own worker.
   if (typeof target !== "function" && rpcIsStub(rpcStubs, target)) return rpcServeThrough(target, call, sent);
   // `await stub.name`: a property of the RpcTarget's class (a function's are not offered).
-  if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`);
+  if (rpcIsGet(sent)) return typeof target === "function" ? undefined : rpcPropertyOf(target, `${call.method}`, RPC_TARGET_RESERVED);
   // The caller's functions and RpcTargets among them: stubs served while this call runs, and
   // released once it is over (a later call of one fails, reaching no other call's).
   const back = rpcBackSession(call.call);
@@ -250,7 +252,7 @@ async function rpcServe(exports, call, bytes) {
     if (typeof target === "function") return await ReflectApply(target, undefined, list);
     // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
     const proto = ObjectGetPrototypeOf(target);
-    const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`);
+    const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`, RPC_TARGET_RESERVED);
     if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
     return await ReflectApply(method, target, list);
   } finally {

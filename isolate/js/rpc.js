@@ -48,6 +48,9 @@ const RPC_DOM_NAMES = { __proto__: null, OperationError: 1, NotAllowedError: 1, 
 // Names a stub never treats as an RPC method (so a stub is not a thenable, and so on), and that
 // a callee never runs as one.
 const RPC_RESERVED = { __proto__: null, then: 1, constructor: 1, fetch: 1, connect: 1, toJSON: 1, valueOf: 1, toString: 1 };
+// An RpcTarget's: `fetch` and `connect` are its methods like any other (a Request and a Response
+// cross RPC, rpc-bodies.js); only an entrypoint's and an object's are their HTTP and sockets.
+const RPC_TARGET_RESERVED = { __proto__: null, then: 1, constructor: 1, toJSON: 1, valueOf: 1, toString: 1 };
 
 // The arguments of a property read (`await stub.name`) rather than a call: it crosses as the
 // argument list's place's `{"get": 1}` (RPC_GET_JSON), and the callee reads the property
@@ -527,7 +530,7 @@ const rpcCtxExports = new RpcWeakMap();
  *  than undefined). Each method is also a thenable, as Cloudflare's stubs' are: awaiting it
  *  (`await stub.name`) reads the remote property instead, `call(name, RPC_GET)`, anew each time;
  *  and its members pipeline on that read (`await stub.name.field`; rpcPipeline). */
-function rpcMethodProxy(call, own, apply = null) {
+function rpcMethodProxy(call, own, apply = null, reserved = RPC_RESERVED) {
   const methods = new RpcMap();
   return new RpcProxy(apply === null ? ObjectFreeze(ObjectCreate(null)) : rpcCallableTarget(), {
     __proto__: null,
@@ -537,7 +540,7 @@ function rpcMethodProxy(call, own, apply = null) {
     get(_, property) {
       const value = own(property);
       if (value !== undefined) return value;
-      if (typeof property !== "string" || property in RPC_RESERVED) return undefined;
+      if (typeof property !== "string" || property in reserved) return undefined;
       let method = MapGet(methods, property);
       if (method === undefined) {
         // Called, the method; awaited, the property read anew (and its members pipelined).
@@ -755,8 +758,8 @@ setTag(WorkerLoader.prototype, "WorkerLoader");
 
 /** Whether `name` is a method `target` offers over RPC: a function found on the object or its
  *  prototypes below Object.prototype, and not a reserved name. */
-function rpcMethodOf(target, name) {
-  if (name in RPC_RESERVED) return undefined;
+function rpcMethodOf(target, name, reserved = RPC_RESERVED) {
+  if (name in reserved) return undefined;
   for (let o = target, hops = 0; o !== null && o !== ObjectPrototype && hops < 100; o = ObjectGetPrototypeOf(o), hops++) {
     const d = ObjectGetOwnPropertyDescriptor(o, name);
     if (d !== undefined) return typeof d.value === "function" ? d.value : undefined;
@@ -768,8 +771,8 @@ function rpcMethodOf(target, name) {
  *  getter's result, or a value, found on its prototypes below Object.prototype (its own fields
  *  are not offered, as Cloudflare's are not); a method comes bound to `target` (the caller gets
  *  a function stub); undefined when there is none. */
-function rpcPropertyOf(target, name) {
-  if (name in RPC_RESERVED) return undefined;
+function rpcPropertyOf(target, name, reserved = RPC_RESERVED) {
+  if (name in reserved) return undefined;
   for (let o = ObjectGetPrototypeOf(target), hops = 0; o !== null && o !== ObjectPrototype && hops < 100; o = ObjectGetPrototypeOf(o), hops++) {
     const d = ObjectGetOwnPropertyDescriptor(o, name);
     if (d === undefined) continue;
