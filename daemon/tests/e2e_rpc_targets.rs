@@ -844,3 +844,58 @@ export default class extends WorkerEntrypoint {
     );
     until_idle(&d, "a callee still serves");
 }
+
+/// `new RpcStub(target)` and `stub.dup()`, as Cloudflare's: a stub of a local RpcTarget crosses
+/// RPC as that target (the callee's calls run it here), disposing its last dup runs the target's
+/// own `[Symbol.dispose]`, and a dup of a remote stub keeps the callee's session after the
+/// original is disposed. (Before, `RpcStub` threw "not supported" and stubs had no `dup`.)
+#[test]
+fn rpc_stubs_of_local_targets_cross_and_dups_hold_their_session() {
+    let d = Daemon::start_raw("rpc-targets-rpcstub", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    let caller = caller_of(
+        &d,
+        &t,
+        &callee,
+        r#"import { RpcStub, RpcTarget } from "cloudflare:workers";
+let disposed = 0;
+class Greeter extends RpcTarget {
+  hello(who) { return `hello ${who}`; }
+  secret() { return "mine"; }
+  [Symbol.dispose]() { disposed++; }
+}
+export default { async fetch(req, env) {
+  const out = {};
+  const stub = new RpcStub(new Greeter());
+  out.local = await stub.hello("here");
+  out.visited = await env.S.visit(stub);
+  const twin = stub.dup();
+  stub[Symbol.dispose]();
+  out.disposedAfterOne = disposed;
+  out.twin = await twin.hello("twin");
+  twin[Symbol.dispose]();
+  out.disposedAfterBoth = disposed;
+  // A remote stub's dup holds the session on its own.
+  const c = await env.S.counter(1);
+  const c2 = c.dup();
+  c[Symbol.dispose]();
+  out.dup = await c2.increment();
+  c2[Symbol.dispose]();
+  try { await c2.increment(); } catch (e) { out.afterBoth = e.name; }
+  return Response.json(out);
+} };"#,
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({
+            "local": "hello here", "visited": "hello callee / called", "disposedAfterOne": 0,
+            "twin": "hello twin", "disposedAfterBoth": 1, "dup": 2, "afterBoth": "InvalidStateError",
+        }),
+        "{text}"
+    );
+    until_idle(&d, "a callee still serves");
+}

@@ -204,7 +204,7 @@ function validateFunction(value, name) {
 
 // ---- cloudflare:workers ----
 function featureNotSupported(what) {
-  return new Error(`${what} is not supported by Stockade (no RpcStub constructor, no Workflows); ` +
+  return new Error(`${what} is not supported by Stockade (no Workflows); ` +
     "see the README's compatibility table");
 }
 
@@ -229,8 +229,10 @@ defineBuiltin("cloudflare:workers",
     }
     // An instance in an RPC method's result crosses as a stub (rpc.js).
     const RpcTarget = RpcTargetBase;
+    // A stub of a local RpcTarget or function (or a dup of a stub), as Cloudflare's: it may be
+    // passed over RPC, and disposed (rpc-targets.js's rpcLocalStub).
     class RpcStub {
-      constructor() { throw featureNotSupported("RpcStub"); }
+      constructor(value) { return rpcLocalStub(value); }
     }
     class WorkflowEntrypoint {
       constructor() { throw featureNotSupported("WorkflowEntrypoint"); }

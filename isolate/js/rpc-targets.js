@@ -62,22 +62,65 @@ function rpcTargetStub(session, id, isFunction) {
     disposed = true;
     rpcDropSession(session);
   };
-  const call = (method, args) => rpcTargetCall(session, id, method, args);
+  return rpcMakeStub((method, args) => rpcTargetCall(session, id, method, args), isFunction, dispose,
+    () => rpcTargetStub(session, id, isFunction));
+}
+
+/** A stub whose calls go to `call(method, args)` ("" for a function's), with `dispose` and
+ *  `dup()` (a new stub of the same target, disposed on its own), as Cloudflare's stubs have. */
+function rpcMakeStub(call, isFunction, dispose, dup) {
   const disposeAsync = async () => dispose();
   if (isFunction) {
     const f = (...args) => rpcPipeline(call("", args));
-    if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, { value: dispose, writable: false, enumerable: false, configurable: false });
-    if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, { value: disposeAsync, writable: false, enumerable: false, configurable: false });
+    const fixed = (value) => ({ __proto__: null, value, writable: false, enumerable: false, configurable: false });
+    if (typeof RPC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_DISPOSE, fixed(dispose));
+    if (typeof RPC_ASYNC_DISPOSE === "symbol") ObjectDefineProperty(f, RPC_ASYNC_DISPOSE, fixed(disposeAsync));
+    ObjectDefineProperty(f, "dup", fixed(dup));
     rpcAddStub(rpcStubs, f);
     return f;
   }
   const stub = rpcMethodProxy(call, (property) => {
     if (property === RPC_DISPOSE) return dispose;
     if (property === RPC_ASYNC_DISPOSE) return disposeAsync;
+    if (property === "dup") return dup;
     return undefined;
   }, null, RPC_TARGET_RESERVED);
   rpcAddStub(rpcStubs, stub);
   return stub;
+}
+
+/** `new RpcStub(value)`: a stub of a local RpcTarget or function, whose calls run it here (a
+ *  promise, as a remote call's; a property read is `await stub.name`) and which crosses RPC as
+ *  that target; disposing its last dup runs the target's own `[Symbol.dispose]`. A stub given
+ *  is dup()ed. */
+function rpcLocalStub(value) {
+  if (rpcIsStub(rpcStubs, value)) return value.dup();
+  const isFunction = typeof value === "function";
+  if (!isFunction && (value === null || typeof value !== "object" || !rpcIsPrototypeOf(RPC_TARGET_PROTOTYPE, value))) {
+    throw new TypeError("RpcStub: the value must be an RpcTarget, a function or a stub");
+  }
+  const holds = { __proto__: null, alive: 0 };
+  const call = async (method, args) => {
+    if (isFunction) return ReflectApply(value, undefined, args);
+    if (args === RPC_GET) return rpcPropertyOf(value, method, RPC_TARGET_RESERVED);
+    const proto = ObjectGetPrototypeOf(value);
+    const f = proto === null ? undefined : rpcMethodOf(proto, method, RPC_TARGET_RESERVED);
+    if (f === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(method)}`);
+    return ReflectApply(f, value, args);
+  };
+  const make = () => {
+    holds.alive++;
+    let disposed = false;
+    const dispose = () => {
+      if (disposed) return;
+      disposed = true;
+      if (--holds.alive > 0 || isFunction) return;
+      const own = typeof RPC_DISPOSE === "symbol" ? value[RPC_DISPOSE] : undefined;
+      if (typeof own === "function") ReflectApply(own, value, []);
+    };
+    return rpcMakeStub(call, isFunction, dispose, make);
+  };
+  return make();
 }
 
 /** The session of the callbacks an RPC call or a call on a target brings: its stubs call back

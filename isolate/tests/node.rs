@@ -283,9 +283,11 @@ fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
                  async fetch(request) {
                    let refused; try { new RpcStub({}); } catch (e) { refused = e.message; }
                    const target = new (class extends RpcTarget {})() instanceof RpcTarget;
+                   const local = new RpcStub(new (class extends RpcTarget { add(a) { return a + 1; } get n() { return 7; } })());
+                   const viaStub = [await local.add(1), await local.n, await new RpcStub((x) => x * 2)(21)];
                    const object = new (class extends DurableObject {})('ctx', env);
                    return Response.json({ path: new URL(request.url).pathname, mine: this.env.GREETING, atLoad,
-                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused, target,
+                     same: this.env === env, waitUntil: typeof this.ctx.waitUntil, refused, target, viaStub,
                      object: [object.ctx, object.env === env] });
                  }
                }";
@@ -314,8 +316,13 @@ fn cloudflare_workers_entrypoint_class_serves_fetch_with_env() {
     assert!(body["refused"]
         .as_str()
         .unwrap_or("")
-        .contains("not supported"));
+        .contains("must be an RpcTarget, a function or a stub"));
     assert_eq!(body["target"], true, "an RpcTarget is constructed");
+    assert_eq!(
+        body["viaStub"],
+        serde_json::json!([2, 7, 42]),
+        "a local RpcStub"
+    );
 }
 
 #[test]
