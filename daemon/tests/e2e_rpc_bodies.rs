@@ -33,6 +33,13 @@ export default class extends WorkerEntrypoint {
 "#;
 
 const CALLER: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Log extends DurableObject {
+  constructor(ctx, env) { super(ctx, env); this.seen = []; }
+  // Noted as it arrives, then its body once read.
+  async note(tag, body) { const i = this.seen.push(tag) - 1; if (body !== undefined) this.seen[i] = `${tag} ${await body.text()}`; }
+  log() { return this.seen; }
+}
 export default { async fetch(req, env) {
   const out = {};
   const r = await env.S.echo(new Request("https://example.com/p?q", { method: "POST", headers: { "x-a": "1" }, body: "hello" }));
@@ -47,6 +54,13 @@ export default { async fetch(req, env) {
   await used.text();
   try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
   try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  const twice = new Request("https://x.test/", { method: "POST", body: "once" });
+  try { await env.S.nested({ req: twice, res: new Response(twice.body), h: new Headers() }); out.twice = "sent"; } catch (e) { out.twice = e.name; }
+  try { await env.S.stream(Response.error()); out.error = "sent"; } catch (e) { out.error = e.name; }
+  // Calls on one stub go out in the order made, a body read first or not.
+  const o = env.LOG.getByName("one");
+  await Promise.all([o.note("a", new Request("https://x.test/", { method: "POST", body: "payload" })), o.note("b"), o.note("c", new Response("r"))]);
+  out.order = await o.log();
   const site = await env.S.site();
   out.site = await (await site.fetch(new Request("https://site.test/page", { method: "PUT", body: "b" }))).text();
   site[Symbol.dispose]();
@@ -63,7 +77,8 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
         &d,
         &t,
         CALLER,
-        json!({ "S": { "binding": "service", "worker": callee } }),
+        json!({ "S": { "binding": "service", "worker": callee },
+                "LOG": { "binding": "durable_object_namespace", "class_name": "Log" } }),
     );
     let r = client()
         .post(format!("{}/v1/workers/{caller}/fetch/in", d.base))
@@ -93,6 +108,12 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
     );
     assert_eq!(got["used"], "TypeError", "{got}");
     assert_eq!(got["site"], "site PUT /page b", "{got}");
+    assert_eq!(
+        got["twice"], "TypeError",
+        "one body twice in a message: {got}"
+    );
+    assert_eq!(got["error"], "DataCloneError", "Response.error(): {got}");
+    assert_eq!(got["order"], json!(["a payload", "b", "c r"]), "{got}");
     let big = got["big"].as_str().unwrap_or("");
     assert!(big.contains("16 MiB"), "{got}");
 }

@@ -17,6 +17,7 @@ import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
 class Counter extends RpcTarget {
   constructor(n) { super(); this.n = n; this.own = () => "an own field"; }
   increment(by = 1) { this.n += by; return this.n; }
+  get count() { return this.n; }
   twice() { return new Counter(this.n * 2); }
   fail() { throw new RangeError(`too far at ${this.n}`); }
 }
@@ -781,7 +782,8 @@ export default class extends WorkerEntrypoint {
 
 /// A stub passes on to another worker, as on Cloudflare: B gets a stub of A's counter from its
 /// caller and calls it (each call goes back through the caller, on to A) and reads a property of
-/// it. An argument is lent for the call, not given: the caller's own stub stays usable, and
+/// it. An argument is lent for the call (as a dup the call holds), not given: the caller's own
+/// stub stays usable and may be disposed while B's call runs, and
 /// B's, returned, fails clearly once B's call is answered. A stub B got itself, returned, is
 /// given: the caller reaches A's counter through B until it disposes it (then B lets go of A's).
 /// (Before, a stub was a DataCloneError as an argument. A callback's own arguments are still
@@ -803,7 +805,7 @@ export default class extends WorkerEntrypoint {
     for (let i = 0; i < times; i++) v = await counter.increment();
     return v;
   }
-  async peek(counter) { return [await counter.n, typeof (await counter.missing)]; }
+  async peek(counter) { return [await counter.count, await counter.n, typeof (await counter.missing)]; }
   async give(counter) { return { counter }; }
 }"#,
         json!({ "A": { "binding": "service", "worker": a } }),
@@ -817,6 +819,11 @@ export default class extends WorkerEntrypoint {
   out.bumped = await env.B.bump(c, 3);
   out.mine = await c.increment(0);
   out.peek = await env.B.peek(c);
+  // Lent: the caller may dispose its own stub while B's call runs; B's goes on.
+  const c3 = c.dup();
+  const bumping = env.B.bump(c3, 1);
+  c3[Symbol.dispose]();
+  out.lentDisposed = await bumping;
   const { counter } = await env.B.give(c);
   try { await counter.increment(100); } catch (e) { out.given = e.name; }
   out.after = await c.increment(0);
@@ -836,8 +843,8 @@ export default class extends WorkerEntrypoint {
     assert_eq!(
         got,
         json!({
-            "bumped": 8, "mine": 8, "peek": [null, "undefined"],
-            "given": "OperationError", "after": 8, "disposed": "InvalidStateError",
+            "bumped": 8, "mine": 8, "peek": [8, null, "undefined"], "lentDisposed": 9,
+            "given": "OperationError", "after": 9, "disposed": "InvalidStateError",
             "relayed": [51, 56],
         }),
         "{text}"
@@ -898,4 +905,104 @@ export default { async fetch(req, env) {
         "{text}"
     );
     until_idle(&d, "a callee still serves");
+}
+
+/// A callback still running when its call is answered still answers its callee (which may await
+/// it later), and a request may have more calls with callbacks in flight than its 16 resources:
+/// each of 24 concurrent calls calls back early and answers later. (A callback the callee makes
+/// just before it answers may lose to the answer, which ends its callbacks: it then fails at
+/// once, saying its call was answered.)
+#[test]
+fn callbacks_outlive_their_calls_answer_and_many_calls_call_back_at_once() {
+    let d = Daemon::start_raw("rpc-targets-callbacks-late", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+class Job extends RpcTarget {
+  constructor(p) { super(); this.p = p; }
+  async result() { return await this.p; }
+}
+// Resolved by the callback (through another call of this worker), so the call answers only once
+// its callback runs in the caller: a callback made just before a call answers may lose to it.
+let marked;
+const mark = new Promise((r) => { marked = r; });
+export default class extends WorkerEntrypoint {
+  // Answers while its callback runs, holding the callback's promise: the callback's answer
+  // comes after the call's.
+  async start(cb) { const p = cb("x"); p.catch(() => {}); await mark; return new Job(p); }
+  mark() { marked(); }
+  async work(i, log) {
+    await log(i);
+    await new Promise((r) => setTimeout(r, 200));
+    return i * 2;
+  }
+}"#,
+    );
+    let caller = caller_of(
+        &d,
+        &t,
+        &callee,
+        r#"export default { async fetch(req, env) {
+  const job = await env.S.start(async (v) => { await env.S.mark(); await new Promise((r) => setTimeout(r, 100)); return `late ${v}`; });
+  const late = await job.result();
+  job[Symbol.dispose]();
+  const logged = [];
+  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => env.S.work(i, (n) => { logged.push(n); })));
+  return Response.json({ late, sum: results.reduce((a, b) => a + b, 0), logged: logged.length });
+} };"#,
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({ "late": "late x", "sum": 552, "logged": 24 }),
+        "{text}"
+    );
+    until_idle(&d, "a callee still serves");
+}
+
+/// The key of a call in flight is checked: code of the caller's own request that forges
+/// `service.reply` and `service.resume` for its calls with callbacks (every number, a wrong
+/// key) is refused, and the real callback's answer still reaches the callee.
+#[test]
+fn a_call_in_flight_refuses_forged_replies_without_its_key() {
+    let d = Daemon::start_raw(
+        "rpc-targets-forged-reply",
+        1,
+        &config(),
+        &[("STOCKADE_TEST_HOOKS", "1")],
+    );
+    let t = tenant_token(0);
+    let callee = load(&d, &t, CALLEE);
+    let caller = caller_of(
+        &d,
+        &t,
+        &callee,
+        &format!(
+            "{FRAME}
+export default {{ async fetch(req, env) {{
+  const forged = [];
+  // The callback forges answers for every call in flight while the real one waits.
+  const applied = await env.S.apply(async (x) => {{
+    for (let n = 1; n <= 8; n++) {{
+      forged.push(await ask('service.reply', {{ pending: n, key: 'guess', reply: 0 }}, '{{\"ok\": 1000}}'));
+      forged.push(await ask('service.resume', {{ pending: n, key: 'guess' }}));
+    }}
+    return x * 10;
+  }}, 4);
+  return Response.json({{ applied, refused: forged.every((f) => f.startsWith('refused')), n: forged.length }});
+}} }};"
+        ),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        got,
+        json!({ "applied": 41, "refused": true, "n": 16 }),
+        "{text}"
+    );
 }

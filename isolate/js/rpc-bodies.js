@@ -13,7 +13,18 @@
 
 /** What one encoding's bodies are: read after it (rpcReadBodies). */
 function rpcBodies() {
-  return { __proto__: null, list: [], units: 0 };
+  return { __proto__: null, list: [], seen: null, units: 0 };
+}
+
+// Records `source` (a BodyState or a stream's record) for `node`, once per message: a body read
+// once cannot fill two values.
+function rpcRecordBody(state, node, body, stream) {
+  const bodies = state.bodies;
+  if (bodies.seen === null) bodies.seen = new RpcSet();
+  const source = body ?? stream;
+  if (SetHas(bodies.seen, source)) throw new TypeError(`${state.where}: one body cannot cross to ${state.to} twice in one message`);
+  SetAdd(bodies.seen, source);
+  rpcAppend(bodies.list, { __proto__: null, node, body, stream });
 }
 
 // Counts the header pairs' text, and copies them (a plain array of [name, value]).
@@ -30,7 +41,7 @@ function rpcHeaderPairs(pairs, state) {
 function rpcBodyTag(node, b, state) {
   if (b === null) return null;
   if (bodyUnusable(b)) throw new TypeError(`${state.where}: a body already used or locked cannot cross to ${state.to}`);
-  rpcAppend(state.bodies.list, { __proto__: null, node, body: b, stream: null });
+  rpcRecordBody(state, node, b, null);
   return "";
 }
 
@@ -46,6 +57,8 @@ function rpcEncodeWeb(value, state) {
   }
   const response = responseForCache(value);
   if (response !== null) {
+    // What the receiver could not construct again (Response.error(), a WebSocket's 101).
+    if (response[0] < 200 || response[0] > 599) throw rpcCloneError(state, `a Response with status ${response[0]}`);
     rpcCount(state, response[1].length);
     const node = { $: "rs", s: response[0], t: response[1], h: rpcHeaderPairs(headersPairs(response[2]), state), b: null };
     node.b = rpcBodyTag(node, response[3], state);
@@ -55,7 +68,7 @@ function rpcEncodeWeb(value, state) {
   if (stream !== undefined) {
     if (streamsInternals().IsReadableStreamLocked(stream)) throw new TypeError(`${state.where}: a locked ReadableStream cannot cross to ${state.to}`);
     const node = { $: "rd", b: "" };
-    rpcAppend(state.bodies.list, { __proto__: null, node, body: null, stream });
+    rpcRecordBody(state, node, null, stream);
     return node;
   }
   return undefined;

@@ -32,12 +32,15 @@ class RpcTargetBase {}
 setTag(RpcTargetBase.prototype, "RpcTarget");
 const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
 
-/** What an RPC call's result exports: its targets by number. */
-function rpcExports() {
-  return { __proto__: null, list: [], ids: null }; // the map made at the first target (rpcExport)
+/** What an RPC call's arguments (`lend`: a stub among them is lent for the call, as a dup the
+ *  call holds, so the caller may dispose its own meanwhile) or result export: its targets by
+ *  number. */
+function rpcExports(lend = false) {
+  // The map made at the first target (rpcExport).
+  return { __proto__: null, list: [], ids: null, lend, lent: null };
 }
 
-// `value` (an RpcTarget or a function) as a target of `exports`, tagged.
+// `value` (an RpcTarget, a function or a stub) as a target of `exports`, tagged.
 function rpcExport(state, value, isFunction) {
   const exports = state.exports;
   if (exports.ids === null) exports.ids = new RpcMap();
@@ -45,10 +48,26 @@ function rpcExport(state, value, isFunction) {
   if (id === undefined) {
     if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);
     id = exports.list.length;
-    rpcAppend(exports.list, value);
+    let target = value;
+    if (exports.lend && rpcIsStub(rpcStubs, value)) {
+      target = value.dup();
+      if (exports.lent === null) exports.lent = [];
+      rpcAppend(exports.lent, target);
+    }
+    rpcAppend(exports.list, target);
     MapSet(exports.ids, value, id);
   }
   return { $: "t", v: id, f: isFunction ? 1 : 0 };
+}
+
+/** The call `exports` went with is over: the stubs it was lent are given back (disposed). */
+function rpcReturnLent(exports) {
+  if (exports === null || exports.lent === null) return;
+  const lent = exports.lent;
+  exports.lent = null;
+  for (let i = 0; i < lent.length; i++) {
+    try { lent[i][RPC_DISPOSE](); } catch {}
+  }
 }
 
 /** A stub of target `id` of `session`: a function for a function, else an object whose every
@@ -154,25 +173,31 @@ async function rpcTargetCall(session, id, method, args) {
   // A call on a target may pass functions and RpcTargets of its own (callbacks, served while it
   // waits); a callback's arguments are plain data.
   const back = session.back === true;
-  const exports = back ? null : rpcExports();
+  const exports = back ? null : rpcExports(true);
   // The call holds the session from when it is made (its arguments' bodies are read first):
   // the caller's other stubs may be disposed meanwhile.
   session.alive++;
+  const turn = rpcTurn(session);
   try {
+    const bodies = rpcBodies();
     // A DataCloneError here: nothing was sent.
-    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
+    const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports, bodies);
+    if (bodies.list.length > 0) await rpcReadBodies(bodies);
     // A callback (the caller's argument) goes back through the call; a target to its session.
     // A callback names the call on a target that brought it (none: the RPC call's own).
     const head = back
       ? { target: id, method, call: session.call }
       : { session: session.number, key: session.key, target: id, method };
     const op = back ? "service.callback" : "service.target";
-    const sent = await bindingCall(op, head, utf8Encode(JSONStringify(encoded)));
+    const [sending] = await rpcAfter(turn, () => bindingCall(op, head, utf8Encode(JSONStringify(encoded))));
+    const sent = await sending;
     const [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);
   } finally {
+    turn.done();
+    rpcReturnLent(exports);
     rpcDropSession(session);
   }
 }

@@ -84,6 +84,28 @@ function rpcEncode(value, dest = RPC_TO_WORKER, exports = null, bodies = null) {
   return encoded;
 }
 
+// The last call's turn on each stub (its binding's target, or a session): a call's host call
+// goes out after the previous call's on the same stub, though its arguments' bodies are read
+// first, so calls on one stub start in the order they were made.
+const rpcTurns = new RpcWeakMap();
+
+/** Takes the next turn on `key`, at the call (before any await). */
+function rpcTurn(key) {
+  const previous = rpcWeakGet(rpcTurns, key);
+  const mine = new Deferred();
+  rpcWeakSet(rpcTurns, key, mine.promise);
+  return { __proto__: null, previous, done: () => mine.resolve(undefined) };
+}
+
+/** `send()` (which makes the host call at once) once the previous turn's host call went out;
+ *  what it returns, in an array (its promise not awaited here). */
+async function rpcAfter(turn, send) {
+  if (turn.previous !== undefined) await turn.previous;
+  const sent = send();
+  turn.done();
+  return [sent];
+}
+
 /** `value` encoded for another worker, its Requests', Responses' and streams' bodies read
  *  (rpc-bodies.js): a promise. */
 async function rpcEncodeForWorker(value, exports) {
@@ -271,16 +293,25 @@ async function rpcHead(target) {
 }
 
 async function rpcCall(target, method, args) {
+  const turn = rpcTurn(target);
   // Functions and RpcTargets among the arguments cross as the callee's stubs of them, which it
-  // may call while this call waits (callbacks, rpc-targets.js).
-  const exports = rpcExports();
-  // A DataCloneError here: nothing was sent.
-  const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
-  const head = await rpcHead(target);
-  head.method = method;
-  const call = target.object !== undefined ? "do.call" : "service.call";
-  const [answerHead, bytes] = await rpcUntilAnswer(exports,
-    await bindingCall(call, head, utf8Encode(JSONStringify(encoded))));
+  // may call while this call waits (callbacks, rpc-targets.js); stubs among them are lent.
+  const exports = rpcExports(true);
+  let answerHead, bytes;
+  try {
+    const bodies = rpcBodies();
+    // A DataCloneError here: nothing was sent.
+    const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports, bodies);
+    const head = await rpcHead(target);
+    head.method = method;
+    if (bodies.list.length > 0) await rpcReadBodies(bodies);
+    const call = target.object !== undefined ? "do.call" : "service.call";
+    const [sent] = await rpcAfter(turn, () => bindingCall(call, head, utf8Encode(JSONStringify(encoded))));
+    [answerHead, bytes] = await rpcUntilAnswer(exports, await sent);
+  } finally {
+    turn.done();
+    rpcReturnLent(exports);
+  }
   const answer = JSONParse(utf8DecodeStripBOM(bytes));
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
   // A result with RpcTargets: the callee serves them in session `answerHead.session`.

@@ -27,23 +27,25 @@
 //! callee's stubs of them call `service.callback` `{target, method}` + arguments, which reaches
 //! the caller's `service.call` still waiting (`services::rpc`, [`drive`]): it answers the caller
 //! `{"callback": {target, method}, "pending": n, "key": k, "reply": r}` + the arguments, the
-//! call in flight kept among the caller's resources ([`InFlight`]). The caller starts the
+//! call in flight kept among the caller's request's calls in flight ([`InFlight`], at most
+//! [`MAX_CALLS_WITH_CALLBACKS`]). The caller starts the
 //! callback and at once waits for the call's next event with `service.resume` `{pending, key}`
 //! (its answer, or its next callback, `reply` r + 1); each callback's answer goes back with
 //! `service.reply` `{pending, key, reply}`, answered at once. So a call's callbacks run
 //! concurrently, as on Cloudflare, and one may wait for another. A callback is reachable until
-//! the call is answered. A call on a target takes callbacks the same way: its `TargetCall`
+//! the call is answered; one running then still answers its callee (the call is let go of once
+//! the last answer is sent). A call on a target takes callbacks the same way: its `TargetCall`
 //! carries a channel the callee's `service.callback` `{target, method, call}` reaches while the
 //! callee serves that call (`serving`), which the caller's `service.target` waits on beside the
 //! answer. The callee's
-//! job is polled by a driver task of its own, never from the caller's resources (so a parked
+//! job is polled by a driver task of its own, never from the caller's resources (so a kept
 //! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
 //! to the running request's session: to the target call it names by number, or (naming none) to
 //! its RPC call; the callee's runtime refuses a callback stub called by another request's code
 //! (each stub remembers its request's task, `host.task()`), as Cloudflare refuses I/O on behalf
 //! of a different request.
 //!
-//! Guarantees: a session, and a parked call, is reached only through the caller's request's
+//! Guarantees: a session, and a call in flight, is reached only through the caller's request's
 //! resources (a number and a random key another request cannot name) and the callee's own
 //! request (its context's session); each target call and callback spends one of the chain's
 //! binding calls (`[limits] max_binding_calls`); the callee's session work counts against its
@@ -138,20 +140,46 @@ impl Drop for Driving {
     }
 }
 
-/// A call whose callee called back, among its caller's resources until it is answered: where
-/// each callback the caller runs answers (by its number in the call), and the wait for the
-/// call's next event, taken while a `service.resume` waits on it (so one waits at a time).
+/// A call whose callee called back, among its caller's request's calls in flight
+/// ([`CallsInFlight`]) until it is answered and its callbacks' answers are sent: where each
+/// callback the caller runs answers (by its number in the call), and the wait for the call's
+/// next event, taken while a `service.resume` waits on it (so one waits at a time).
 #[derive(Clone)]
 struct InFlight(Arc<Mutex<Calling>>);
 
 struct Calling {
     key: String,
     waiting: Option<Waiting>,
+    /// The call was answered: the entry goes once its callbacks' answers are sent.
+    over: bool,
     replies: HashMap<u32, oneshot::Sender<Vec<u8>>>,
     next_reply: u32,
 }
 
-/// What a parked call was waiting for: an RPC call's driver, or a call on a target (its answer,
+/// The most calls with callbacks one request has in flight at once (its runtime has at most 64
+/// host calls in flight).
+pub const MAX_CALLS_WITH_CALLBACKS: usize = 64;
+
+/// A request's calls whose callees called back, by number (a request's one value of this type,
+/// `Resources::shared`).
+#[derive(Default)]
+struct CallsInFlight {
+    last: u32,
+    calls: HashMap<u32, InFlight>,
+}
+
+impl CallsInFlight {
+    fn insert(&mut self, call: InFlight) -> Option<u32> {
+        if self.calls.len() >= MAX_CALLS_WITH_CALLBACKS {
+            return None;
+        }
+        self.last = self.last.wrapping_add(1).max(1);
+        self.calls.insert(self.last, call);
+        Some(self.last)
+    }
+}
+
+/// What a call in flight waits for: an RPC call's driver, or a call on a target (its answer,
 /// and its callbacks).
 enum Waiting {
     Call(Driving),
@@ -166,11 +194,11 @@ pub enum Driven {
     /// The callee's job is over (its answer, or why not).
     Finished(crate::supervisor::JobReply),
     /// An answer for the caller now: an export (`{"session", "key"}`) or a callback
-    /// (`{"callback", "pending", "key"}`), and its bytes.
+    /// (`{"callback", "pending", "key", "reply"}`), and its bytes.
     Answer(Value, Vec<u8>),
 }
 
-/// A random key (hex), naming a session or a parked call along with its number.
+/// A random key (hex), naming a session or a call in flight along with its number.
 fn random_key() -> Result<String, String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
@@ -408,7 +436,10 @@ async fn run(
                 return;
             }
             Ok(answer) = &mut exported => {
+                // A callback made before the export and not yet taken is not run: its callee
+                // hears that its caller is gone (at once, not at the session's end).
                 callbacks.close();
+                while callbacks.try_recv().is_ok() {}
                 let _ = events.send(Event::Exported(answer)).await;
                 let _ = job.await;
                 return;
@@ -505,25 +536,29 @@ async fn next_of(waiting: Waiting, resources: &Resources) -> Result<Next, String
     }
 }
 
-/// The first callback of a call: the call kept among `resources` while the caller runs it; the
-/// caller's answer now, `{"callback": {target, method}, "pending": n, "key": k, "reply": 0}` +
-/// arguments.
+/// The first callback of a call: the call kept among the request's calls in flight while the
+/// caller runs it; the caller's answer now, `{"callback": {target, method}, "pending": n, "key":
+/// k, "reply": 0}` + arguments.
 fn keep(waiting: Waiting, call: TargetCall, resources: &Resources) -> Result<Driven, String> {
     let key = random_key()?;
     let calling = Calling {
         key: key.clone(),
         waiting: Some(waiting),
+        over: false,
         replies: HashMap::from([(0, call.answer)]),
         next_reply: 1,
     };
+    let in_flight = InFlight(Arc::new(Mutex::new(calling)));
     let number = resources
-        .insert(InFlight(Arc::new(Mutex::new(calling))))
-        .ok_or_else(|| format!("this request holds {} resources already", Resources::MAX))?;
+        .shared::<CallsInFlight, _>(|calls| calls.insert(in_flight))
+        .ok_or_else(|| {
+            format!("this request has {MAX_CALLS_WITH_CALLBACKS} calls with callbacks in flight")
+        })?;
     let head = json!({ "callback": call.head, "pending": number, "key": key, "reply": 0 });
     Ok(Driven::Answer(head, call.args))
 }
 
-/// The call in flight `head` names (`{pending, key}`) among `resources`.
+/// The call in flight `head` names (`{pending, key}`) among the request's.
 fn in_flight(resources: &Resources, head: &Value) -> Result<(u32, InFlight), String> {
     const NONE: &str = "no such RPC call waits for its callbacks";
     let number = head
@@ -532,60 +567,80 @@ fn in_flight(resources: &Resources, head: &Value) -> Result<(u32, InFlight), Str
         .and_then(|n| u32::try_from(n).ok())
         .ok_or("the call names no pending RPC call")?;
     let key = head.get("key").and_then(Value::as_str).unwrap_or("");
-    let call = resources.cloned::<InFlight>(number).ok_or(NONE)?;
+    let call = resources
+        .shared::<CallsInFlight, _>(|calls| calls.calls.get(&number).cloned())
+        .ok_or(NONE)?;
     if lock(&call.0).key != key {
         return Err(NONE.into());
     }
     Ok((number, call))
 }
 
+/// Call `number` is answered: it goes now, or (callbacks still running in the caller, which the
+/// callee may still await) once the last of their answers is sent.
+fn call_over(resources: &Resources, number: u32, call: &InFlight) {
+    let done = {
+        let mut calling = lock(&call.0);
+        calling.over = true;
+        calling.replies.is_empty()
+    };
+    if done {
+        resources.shared::<CallsInFlight, _>(|calls| calls.calls.remove(&number));
+    }
+}
+
 /// `service.resume` `{pending, key}`: waits for the call's next event while its callbacks run in
-/// the caller: its answer (the call then let go of), or its next callback, answered as the
-/// first (with the next `reply` number). A callback may so wait for another of the same call.
+/// the caller: its answer, or its next callback, answered as the first (with the next `reply`
+/// number). A callback may so wait for another of the same call.
 pub async fn resume(context: &CallContext, head: &Value) -> Result<Driven, String> {
     let resources = &context.resources;
     let (number, call) = in_flight(resources, head)?;
     let waiting = lock(&call.0)
         .waiting
         .take()
-        .ok_or("this RPC call is waited for already")?;
-    match next_of(waiting, resources).await {
-        Ok(Next::Callback(waiting, next)) => {
-            let mut calling = lock(&call.0);
-            let reply = calling.next_reply;
-            calling.next_reply += 1;
-            calling.replies.insert(reply, next.answer);
-            calling.waiting = Some(waiting);
-            let head = json!({ "callback": next.head, "pending": number, "key": calling.key,
-                               "reply": reply });
-            Ok(Driven::Answer(head, next.args))
-        }
-        // Over: its callbacks still running answer no one.
-        Ok(Next::Over(driven)) => {
-            drop(resources.take::<InFlight>(number));
-            Ok(driven)
-        }
-        Err(e) => {
-            drop(resources.take::<InFlight>(number));
-            Err(e)
-        }
+        .ok_or("this RPC call is waited for already, or was answered")?;
+    let next = next_of(waiting, resources).await;
+    if let Ok(Next::Callback(waiting, next)) = next {
+        let mut calling = lock(&call.0);
+        let reply = calling.next_reply;
+        calling.next_reply += 1;
+        calling.replies.insert(reply, next.answer);
+        calling.waiting = Some(waiting);
+        let head = json!({ "callback": next.head, "pending": number, "key": calling.key,
+                           "reply": reply });
+        return Ok(Driven::Answer(head, next.args));
+    }
+    call_over(resources, number, &call);
+    match next? {
+        Next::Over(driven) => Ok(driven),
+        // Handled above; a callback is never over.
+        Next::Callback(..) => Err("the RPC call's callback was lost".into()),
     }
 }
 
 /// `service.reply` `{pending, key, reply}` + the answer's JSON text: callback `reply` of the call
-/// is over, its answer goes to the callee (which waits in its `service.callback`). Answered at
-/// once.
+/// is over, its answer goes to the callee (which waits in its `service.callback`, though the call
+/// itself may be answered by now). Answered at once.
 pub fn reply(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Vec<u8>, String> {
-    let (_, call) = in_flight(&context.resources, head)?;
+    let (number, call) = in_flight(&context.resources, head)?;
     let reply = head
         .get("reply")
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
         .ok_or("the answer names no callback")?;
-    let to_callee = lock(&call.0)
-        .replies
-        .remove(&reply)
-        .ok_or("no such callback waits for its answer")?;
+    let (to_callee, done) = {
+        let mut calling = lock(&call.0);
+        let to_callee = calling
+            .replies
+            .remove(&reply)
+            .ok_or("no such callback waits for its answer")?;
+        (to_callee, calling.over && calling.replies.is_empty())
+    };
+    if done {
+        context
+            .resources
+            .shared::<CallsInFlight, _>(|calls| calls.calls.remove(&number));
+    }
     // A callee that stopped waiting (its request ended) takes no answer.
     let _ = to_callee.send(answer.to_vec());
     Ok(crate::storage::frame(&json!({}), &[]))
