@@ -34,12 +34,12 @@
  *     51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js 54 node-zlib.js
  *     55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js 58 node-stream.js
  *     59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js 62 node-stubs.js
- *     63 node-fs-scope.js 64 node-fs-vfs.js 65 node-fs.js 66 node-fs-streams.js 67 node-fs-api.js
- *     68 bindings.js 69 rpc.js 70 rpc-targets.js 71 rpc-bodies.js 72 cache.js 73 d1.js 74 r2.js
- *     75 r2-upload.js 76 durable.js 77 durable-storage.js 78 durable-websocket.js 79 urlpattern.js
- *     80 rewriter.js 81 scheduled.js 82 queue.js 83 sockets.js 84 node-net-args.js 85 node-net.js
- *     86 node-tls.js 87 node-http-common.js 88 node-http-client.js 89 node-http-server.js
- *     90 cloudflare-node.js 91 prelude-end.js
+ *     63 node-dns.js 64 node-fs-scope.js 65 node-fs-vfs.js 66 node-fs.js 67 node-fs-streams.js
+ *     68 node-fs-api.js 69 bindings.js 70 rpc.js 71 rpc-targets.js 72 rpc-bodies.js 73 cache.js
+ *     74 d1.js 75 r2.js 76 r2-upload.js 77 durable.js 78 durable-storage.js 79 durable-websocket.js
+ *     80 urlpattern.js 81 rewriter.js 82 scheduled.js 83 queue.js 84 sockets.js 85 node-net-args.js
+ *     86 node-net.js 87 node-tls.js 88 node-http-common.js 89 node-http-client.js
+ *     90 node-http-server.js 91 cloudflare-node.js 92 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -133,6 +133,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-punycode.js"),
     include_str!("../js/node-diagnostics-channel.js"),
     include_str!("../js/node-stubs.js"),
+    include_str!("../js/node-dns.js"),
     include_str!("../js/node-fs-scope.js"),
     include_str!("../js/node-fs-vfs.js"),
     include_str!("../js/node-fs.js"),

@@ -34,6 +34,8 @@ pub const NODE_MODULES: &[&str] = &[
     "crypto",
     "dgram",
     "diagnostics_channel",
+    "dns",
+    "dns/promises",
     "domain",
     "events",
     "fs",
@@ -78,7 +80,7 @@ pub const NODE_MODULES: &[&str] = &[
 ];
 
 /// Node.js modules Stockade does not implement; importing one is a clear refusal.
-pub const UNSUPPORTED_NODE_MODULES: &[&str] = &["dns", "dns/promises", "test"];
+pub const UNSUPPORTED_NODE_MODULES: &[&str] = &["test"];
 
 /// What an import specifier names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,8 +247,12 @@ mod tests {
             Target::Unavailable(Unavailable::NeedsFsModule)
         );
         assert_eq!(
-            target("main.js", "node:dns", &NODE, has),
+            target("main.js", "node:test", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
+        );
+        assert_eq!(
+            target("main.js", "node:dns/promises", &NODE, has),
+            Target::Builtin("node:dns/promises".into())
         );
         // A module that comes by date: before it, a refusal that names the date and the flag.
         assert_eq!(
@@ -321,6 +327,10 @@ mod tests {
         );
         assert_eq!(
             target("main.js", "dns", &NODE, has),
+            Target::Builtin("node:dns".into())
+        );
+        assert_eq!(
+            target("main.js", "test", &NODE, has),
             Target::Unavailable(Unavailable::Unsupported)
         );
         assert_eq!(

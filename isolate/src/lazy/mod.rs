@@ -72,6 +72,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-punycode.js",
             "node-diagnostics-channel.js",
             "node-stubs.js",
+            "node-dns.js",
         ],
         globals: &[],
     },
