@@ -89,6 +89,13 @@ fn caller_of(d: &Daemon, t: &str, callee: &str, code: &str) -> String {
     )
 }
 
+/// `caller`'s answer as JSON (a 200), and its text for messages.
+fn answer_of(d: &Daemon, t: &str, caller: &str) -> (Value, String) {
+    let (status, text) = fetch(d, t, caller);
+    assert_eq!(status, 200, "{text}");
+    (serde_json::from_str(&text).expect("json"), text)
+}
+
 fn config() -> String {
     format!(
         "[[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n",
@@ -121,9 +128,7 @@ fn an_rpc_target_is_a_stub_of_the_callees_own_object_until_the_caller_lets_go() 
     let t = tenant_token(0);
     let callee = load(&d, &t, CALLEE);
     let caller = caller_of(&d, &t, &callee, CALLER);
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({
@@ -524,9 +529,7 @@ export default { async fetch(req, env) {
   return Response.json(out);
 } };"#,
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({
@@ -650,9 +653,7 @@ export default class extends WorkerEntrypoint { tally() { return new Tally(); } 
 } };"#,
     );
     let started = Instant::now();
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({
@@ -708,9 +709,7 @@ export default class extends WorkerEntrypoint { slow() { return new Slow(); } }"
   return Response.json({ sum: results.reduce((a, b) => a + b, 0), most });
 } };"#,
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     // Every call answered (2 * (0 + ... + 79)); exactly 64 ran at once (1 if served one at a
     // time), the other 16 once a slot was free. (Two bounds give 64 here: the session's
     // MAX_SERVING, unit-tested in rpc_targets.rs, and the caller's own 64 host calls in flight,
@@ -761,9 +760,7 @@ export default class extends WorkerEntrypoint {
   return Response.json(out);
 } };"#,
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(got["call"], json!(["first 1", "second 2"]), "{text}");
     assert_eq!(got["target"], json!(["first 10", "second 11"]), "{text}");
     let many: Vec<Value> = (0..8)
@@ -837,9 +834,7 @@ export default class extends WorkerEntrypoint {
 } };"#,
         json!({ "A": { "binding": "service", "worker": a }, "B": { "binding": "service", "worker": b } }),
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({
@@ -893,9 +888,7 @@ export default { async fetch(req, env) {
   return Response.json(out);
 } };"#,
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({
@@ -953,9 +946,7 @@ export default class extends WorkerEntrypoint {
   return Response.json({ late, sum: results.reduce((a, b) => a + b, 0), logged: logged.length });
 } };"#,
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({ "late": "late x", "sum": 552, "logged": 24 }),
@@ -997,9 +988,7 @@ export default {{ async fetch(req, env) {{
 }} }};"
         ),
     );
-    let (status, text) = fetch(&d, &t, &caller);
-    assert_eq!(status, 200, "{text}");
-    let got: Value = serde_json::from_str(&text).expect("json");
+    let (got, text) = answer_of(&d, &t, &caller);
     assert_eq!(
         got,
         json!({ "applied": 41, "refused": true, "n": 16 }),
