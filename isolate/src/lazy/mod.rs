@@ -72,8 +72,13 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-punycode.js",
             "node-diagnostics-channel.js",
             "node-stubs.js",
-            "node-dns.js",
         ],
+        globals: &[],
+    },
+    // node:dns on its own: most Node.js code never resolves a name itself.
+    LazyGroup {
+        name: "nodedns",
+        parts: &["node-dns.js"],
         globals: &[],
     },
     LazyGroup {
