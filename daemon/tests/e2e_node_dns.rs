@@ -23,6 +23,10 @@ const zone = {
   "www.example.test|CNAME": [{ type: 5, data: "example.test.", TTL: 60 }],
   "www.example.test|A": [{ type: 5, data: "example.test.", TTL: 60 }, { type: 1, data: "192.0.2.1", TTL: 60 }],
   "1.2.0.192.in-addr.arpa|PTR": [{ type: 12, data: "host.example.test.", TTL: 60 }],
+  // As 1.1.1.1 answers CAA and NAPTR: the generic form (RFC 3597).
+  "hex.test|CAA": [{ type: 257, data: "\\# 13 00 05 69 73 73 75 65 63 61 2e 68 65 78", TTL: 60 }],
+  "hex.test|NAPTR": [{ type: 35, data: "\\# 35 00 64 00 0a 01 53 07 53 49 50 2b 44 32 55 00 04 5f 73 69 70 04 5f 75 64 70 03 68 65 78 04 74 65 73 74 00", TTL: 60 }],
+  "example.test|ANY": [{ type: 1, data: "192.0.2.1", TTL: 60 }, { type: 15, data: "10 mail.example.test.", TTL: 60 }, { type: 16, data: "\"v=spf1 -all\"", TTL: 60 }],
   "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa|PTR": [{ type: 12, data: "v6.example.test.", TTL: 60 }],
 };
 export default { async fetch(req) {
@@ -52,6 +56,13 @@ export default { async fetch() {
   out.caa = await dnsPromises.resolveCaa("example.test");
   out.ns = await dnsPromises.resolveNs("example.test");
   out.naptr = await dnsPromises.resolveNaptr("example.test");
+  out.hex = [await dnsPromises.resolveCaa("hex.test"), await dnsPromises.resolveNaptr("hex.test")];
+  out.any = await dnsPromises.resolveAny("example.test");
+  out.ptr = await dnsPromises.resolvePtr("1.2.0.192.in-addr.arpa");
+  out.literal = [await dnsPromises.lookup("127.0.0.1"), await dnsPromises.lookup("::1", { all: true })];
+  out.resolverCallback = await new Promise((r) => new dns.Resolver().resolve4("example.test", (e, v) => r([e, v])));
+  try { dns.resolve4(42, () => {}); } catch (e) { out.sync = e.code; }
+  try { dnsPromises.lookup(1); } catch (e) { out.syncLookup = e.code; }
   out.srv = await dnsPromises.resolveSrv("_sip._udp.example.test");
   out.cname = await dnsPromises.resolveCname("www.example.test");
   out.chain = await dnsPromises.resolve4("www.example.test");
@@ -62,13 +73,14 @@ export default { async fetch() {
   out.callback = await new Promise((r) => dns.lookup("example.test", (e, address, family) => r([e, address, family])));
   out.resolveMx = await new Promise((r) => dns.resolve("example.test", "MX", (e, v) => r([e, v])));
   out.resolver = await new dns.promises.Resolver().resolve4("example.test");
-  out.same = dns.promises.resolve4 === dnsPromises.resolve4 || typeof dnsPromises.resolve4 === "function";
+  out.same = dns.promises.resolve4 === dnsPromises.resolve4;
   out.errors = [
     await code(dnsPromises.resolve4("nx.example.test")),
     await code(dnsPromises.resolveMx("www.example.test")),
     await code(dnsPromises.resolve4("servfail.test")),
     await code(dnsPromises.lookup("nx.example.test")),
     await new Promise((r) => dns.resolve4("nx.example.test", (e) => r(e.code))),
+    await code(dnsPromises.reverse("192.0.2.9")),
   ];
   try { dns.lookupService("192.0.2.1", 80, () => {}); } catch (e) { out.lookupService = e.code; }
   out.servers = dns.getServers();
@@ -114,7 +126,19 @@ fn node_dns_resolves_over_dns_over_https_where_the_workers_fetches_go() {
         "chain": ["192.0.2.1"],
         "reverse": [["host.example.test"], ["v6.example.test"]],
         "lookup": { "address": "192.0.2.1", "family": 4 },
-        "lookupAll": [{ "address": "192.0.2.1", "family": 4 }, { "address": "192.0.2.2", "family": 4 }],
+        "lookupAll": [{ "address": "192.0.2.1", "family": 4 }, { "address": "192.0.2.2", "family": 4 },
+                      { "address": "2001:db8::1", "family": 6 }],
+        "hex": [[{ "critical": 0, "issue": "ca.hex" }],
+                [{ "flags": "S", "service": "SIP+D2U", "regexp": "", "replacement": "_sip._udp.hex.test",
+                   "order": 100, "preference": 10 }]],
+        "any": [{ "address": "192.0.2.1", "ttl": 60, "type": "A" },
+                { "priority": 10, "exchange": "mail.example.test", "type": "MX" },
+                { "entries": ["v=spf1 -all"], "type": "TXT" }],
+        "ptr": ["host.example.test"],
+        "literal": [{ "address": "127.0.0.1", "family": 4 }, [{ "address": "::1", "family": 6 }]],
+        "resolverCallback": [null, ["192.0.2.1", "192.0.2.2"]],
+        "sync": "ERR_INVALID_ARG_TYPE",
+        "syncLookup": "ERR_INVALID_ARG_TYPE",
         "lookup6": { "address": "2001:db8::1", "family": 6 },
         "callback": [null, "192.0.2.1", 4],
         "resolveMx": [null, [{ "priority": 10, "exchange": "mail.example.test" }]],
@@ -126,6 +150,7 @@ fn node_dns_resolves_over_dns_over_https_where_the_workers_fetches_go() {
             "ESERVFAIL queryA servfail.test",
             "ENOTFOUND getaddrinfo nx.example.test",
             "ENOTFOUND",
+            "ENODATA getHostByAddr 192.0.2.9",
         ],
         "lookupService": "ERR_METHOD_NOT_IMPLEMENTED",
         "servers": ["1.1.1.1", "2606:4700:4700::1111", "1.0.0.1", "2606:4700:4700::1001"],

@@ -54,8 +54,12 @@ export default { async fetch(req, env) {
   await used.text();
   try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
   try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  // One body twice in a message: the same Request, or a Response over its stream.
   const twice = new Request("https://x.test/", { method: "POST", body: "once" });
-  try { await env.S.nested({ req: twice, res: new Response(twice.body), h: new Headers() }); out.twice = "sent"; } catch (e) { out.twice = e.name; }
+  try { await env.S.echo([twice, twice]); out.twice = "sent"; } catch (e) { out.twice = e.name; }
+  const shared = new Request("https://x.test/", { method: "POST", body: "once" });
+  try { await env.S.nested({ req: shared, res: new Response(shared.body), h: new Headers() }); out.shared = "sent"; } catch (e) { out.shared = `${e.name}: ${e.message}`; }
+  out.unused = [twice.bodyUsed, shared.bodyUsed];
   try { await env.S.stream(Response.error()); out.error = "sent"; } catch (e) { out.error = e.name; }
   // Calls on one stub go out in the order made, a body read first or not.
   const o = env.LOG.getByName("one");
@@ -111,6 +115,17 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
     assert_eq!(
         got["twice"], "TypeError",
         "one body twice in a message: {got}"
+    );
+    assert!(
+        got["shared"]
+            .as_str()
+            .is_some_and(|m| m.contains("twice in one message")),
+        "{got}"
+    );
+    assert_eq!(
+        got["unused"],
+        json!([false, false]),
+        "refused before a read: {got}"
     );
     assert_eq!(got["error"], "DataCloneError", "Response.error(): {got}");
     assert_eq!(got["order"], json!(["a payload", "b", "c r"]), "{got}");

@@ -816,10 +816,11 @@ export default class extends WorkerEntrypoint {
   out.bumped = await env.B.bump(c, 3);
   out.mine = await c.increment(0);
   out.peek = await env.B.peek(c);
-  // Lent: the caller may dispose its own stub while B's call runs; B's goes on.
-  const c3 = c.dup();
-  const bumping = env.B.bump(c3, 1);
-  c3[Symbol.dispose]();
+  // Lent: the caller may dispose its own stub while B's call runs (here its only one, so its
+  // session would end); B's goes on, through the dup the call holds.
+  const own = await env.A.counter(7);
+  const bumping = env.B.bump(own, 2);
+  own[Symbol.dispose]();
   out.lentDisposed = await bumping;
   const { counter } = await env.B.give(c);
   try { await counter.increment(100); } catch (e) { out.given = e.name; }
@@ -839,7 +840,7 @@ export default class extends WorkerEntrypoint {
         got,
         json!({
             "bumped": 8, "mine": 8, "peek": [8, null, "undefined"], "lentDisposed": 9,
-            "given": "OperationError", "after": 9, "disposed": "InvalidStateError",
+            "given": "OperationError", "after": 8, "disposed": "InvalidStateError",
             "relayed": [51, 56],
         }),
         "{text}"
@@ -870,11 +871,14 @@ class Greeter extends RpcTarget {
 export default { async fetch(req, env) {
   const out = {};
   const stub = new RpcStub(new Greeter());
+  out.isStub = [stub instanceof RpcStub, {} instanceof RpcStub];
   out.local = await stub.hello("here");
   out.visited = await env.S.visit(stub);
   const twin = stub.dup();
   stub[Symbol.dispose]();
   out.disposedAfterOne = disposed;
+  // A disposed stub refuses calls, though a dup of it holds the target.
+  try { await stub.hello("gone"); out.afterDispose = "called"; } catch (e) { out.afterDispose = e.name; }
   out.twin = await twin.hello("twin");
   twin[Symbol.dispose]();
   out.disposedAfterBoth = disposed;
@@ -892,7 +896,8 @@ export default { async fetch(req, env) {
     assert_eq!(
         got,
         json!({
-            "local": "hello here", "visited": "hello callee / called", "disposedAfterOne": 0,
+            "isStub": [true, false], "local": "hello here", "visited": "hello callee / called",
+            "disposedAfterOne": 0, "afterDispose": "InvalidStateError",
             "twin": "hello twin", "disposedAfterBoth": 1, "dup": 2, "afterBoth": "InvalidStateError",
         }),
         "{text}"

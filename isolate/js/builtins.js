@@ -13,6 +13,7 @@ const NumberIsInteger = Number.isInteger;
 const NumberMIN_SAFE_INTEGER = Number.MIN_SAFE_INTEGER;
 const NumberMAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 const SymbolFor = Symbol.for;
+const SymbolHasInstance = Symbol.hasInstance;
 const SymbolToPrimitive = Symbol.toPrimitive;
 const ReflectConstruct = Reflect.construct;
 const ObjectPrototypeToString = uncurry(Object.prototype.toString);
@@ -233,6 +234,7 @@ defineBuiltin("cloudflare:workers",
     // passed over RPC, and disposed (rpc-targets.js's rpcLocalStub).
     class RpcStub {
       constructor(value) { return rpcLocalStub(value); }
+      static [SymbolHasInstance](v) { return (typeof v === "object" || typeof v === "function") && v !== null && rpcIsStub(rpcStubs, v); }
     }
     class WorkflowEntrypoint {
       constructor() { throw featureNotSupported("WorkflowEntrypoint"); }

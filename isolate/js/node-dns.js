@@ -5,9 +5,10 @@
 // and counts as one of its subrequests. The answers' records are parsed from their presentation
 // format (`data`): A, AAAA, CNAME, NS, PTR, MX, TXT, SRV, SOA, CAA, NAPTR, and ANY for
 // resolveAny. A DNS error is Node's (`queryA ENOTFOUND name`, code and syscall); an answer that
-// could not be had (the fetch failed, a malformed answer) is EBADQUERY, as workerd's. lookup is
-// an A query (AAAA for family 6), lookupService throws ERR_METHOD_NOT_IMPLEMENTED; setServers
-// is accepted and changes nothing (the resolver is the DoH endpoint).
+// could not be had (the fetch failed) is EBADQUERY, as workerd's, a resolver's refusal EBADRESP.
+// lookup answers an IP literal as it is and queries A (AAAA for family 6, both for 0);
+// lookupService throws ERR_METHOD_NOT_IMPLEMENTED; setServers is accepted and changes nothing
+// (the resolver is the DoH endpoint). Arguments are checked at the call, as Node's.
 // Trust: nothing in the answers (another party's); a record that does not parse is left out.
 
 const DNS_DOH_URL = "https://cloudflare-dns.com/dns-query";
@@ -67,12 +68,21 @@ function dnsFields(data) {
 
 const dnsName = (s) => (s.length > 1 && s.endsWith(".") ? s.slice(0, -1) : s);
 
-// A CAA record: `0 issue "ca.example"`, or the generic `\# n hex` form.
-function dnsCaa(data) {
-  const f = dnsFields(data);
+// The bytes of the generic `\# n hex...` form (RFC 3597), which 1.1.1.1 answers CAA and NAPTR
+// records in; null for the presentation form.
+function dnsGenericBytes(f) {
+  if (f[0] !== "\\#") return null;
+  const hex = f.slice(2).join("");
+  const bytes = [];
+  for (let i = 0; i + 1 < hex.length; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
+  return bytes;
+}
+
+// A CAA record: `0 issue "ca.example"`, or the generic form.
+function dnsCaa(f) {
   let flags, tag, value;
-  if (f[0] === "\\#") {
-    const bytes = f.slice(2).join("").match(/../g)?.map((h) => parseInt(h, 16)) ?? [];
+  const bytes = dnsGenericBytes(f);
+  if (bytes !== null) {
     const n = bytes[1] ?? 0;
     flags = bytes[0];
     tag = String.fromCharCode(...bytes.slice(2, 2 + n));
@@ -80,8 +90,35 @@ function dnsCaa(data) {
   } else {
     [flags, tag, value] = [Number(f[0]), f[1], f[2]];
   }
-  if (tag === undefined || value === undefined) return null;
+  if (tag === undefined || value === undefined || Number.isNaN(flags)) return null;
   return { critical: flags & 128 ? 128 : 0, [tag]: value };
+}
+
+// A NAPTR record: `order preference "flags" "service" "regexp" replacement.`, or the generic
+// form (two 16-bit numbers, three character-strings, a wire-format name).
+function dnsNaptr(f) {
+  const bytes = dnsGenericBytes(f);
+  if (bytes === null) {
+    return f.length === 6
+      ? { flags: f[2], service: f[3], regexp: f[4], replacement: dnsName(f[5]), order: Number(f[0]), preference: Number(f[1]) }
+      : null;
+  }
+  let at = 4;
+  const text = () => {
+    const n = bytes[at] ?? 0;
+    const s = utf8Decode(new Uint8Array(bytes.slice(at + 1, at + 1 + n)));
+    at += 1 + n;
+    return s;
+  };
+  const [flags, service, regexp] = [text(), text(), text()];
+  const labels = [];
+  while (at < bytes.length && bytes[at] !== 0) {
+    const n = bytes[at];
+    labels.push(utf8Decode(new Uint8Array(bytes.slice(at + 1, at + 1 + n))));
+    at += 1 + n;
+  }
+  if (at >= bytes.length) return null; // no root label: truncated
+  return { flags, service, regexp, replacement: labels.join("."), order: (bytes[0] << 8) | bytes[1], preference: (bytes[2] << 8) | bytes[3] };
 }
 
 /** The record `data` of DNS type `type` as Node gives it (null when it does not parse). */
@@ -96,10 +133,8 @@ function dnsRecord(type, data, ttl) {
     case 6: return f.length === 7
       ? { nsname: dnsName(f[0]), hostmaster: dnsName(f[1]), serial: Number(f[2]), refresh: Number(f[3]), retry: Number(f[4]), expire: Number(f[5]), minttl: Number(f[6]) }
       : null;
-    case 257: return dnsCaa(data);
-    case 35: return f.length === 6
-      ? { flags: f[2], service: f[3], regexp: f[4], replacement: dnsName(f[5]), order: Number(f[0]), preference: Number(f[1]) }
-      : null;
+    case 257: return dnsCaa(f);
+    case 35: return dnsNaptr(f);
     default: return null;
   }
 }
@@ -111,10 +146,10 @@ async function dnsQuery(name, rrtype, syscall) {
   let answer;
   try {
     const r = await fetch(url, { __proto__: null, headers: { accept: "application/dns-json" } });
-    if (!r.ok) throw new Error(`the resolver answered ${r.status}`);
+    if (!r.ok) throw dnsError("EBADRESP", syscall, name, new Error(`the resolver answered ${r.status}`));
     answer = await r.json();
   } catch (e) {
-    throw dnsError("EBADQUERY", syscall, name, e);
+    throw e?.code === "EBADRESP" ? e : dnsError("EBADQUERY", syscall, name, e);
   }
   if (answer === null || typeof answer !== "object") throw dnsError("EBADRESP", syscall, name);
   const status = answer.Status;
@@ -150,7 +185,6 @@ const DNS_SYSCALL = {
 
 /** `resolveX` for `rrtype`: records as Node gives them (addresses alone unless `{ttl: true}`). */
 async function dnsResolve(name, rrtype, options) {
-  dnsCheckName(name);
   const records = await dnsQuery(name, rrtype, DNS_SYSCALL[rrtype]);
   if (rrtype === "A" || rrtype === "AAAA") {
     return options !== null && typeof options === "object" && options.ttl === true ? records : records.map((r) => r.address);
@@ -160,7 +194,9 @@ async function dnsResolve(name, rrtype, options) {
 
 const dnsIsIPv4 = (s) => /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(s);
 const dnsIsIPv6 = (s) => /^[0-9a-fA-F:]+$/.test(s) && s.includes(":") && s.split("::").length <= 2 &&
-  s.split(":").every((g) => g.length <= 4) && (s.includes("::") ? s.split(":").filter((g) => g !== "").length < 8 : s.split(":").length === 8);
+  !/:::/.test(s) && s.split(":").every((g) => g.length <= 4) &&
+  (s.includes("::") ? s.split(":").filter((g) => g !== "").length < 8 : s.split(":").length === 8);
+const dnsIsIP = (s) => (dnsIsIPv4(s) ? 4 : dnsIsIPv6(s) ? 6 : 0);
 
 function dnsReverseName(ip) {
   if (typeof ip !== "string") throw invalidArgType("ip", "of type string", ip);
@@ -175,34 +211,68 @@ function dnsReverseName(ip) {
   throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The argument 'ip' is invalid. Received '${ip}'`);
 }
 
+/** Node's lookup: an IP literal as it is; an empty name, null; else the A records (AAAA for
+ *  family 6; both, A first, for family 0), the first or `all`. */
+async function dnsLookup(hostname, family, all) {
+  const literal = dnsIsIP(hostname);
+  let found;
+  if (literal !== 0) {
+    if (family !== 0 && family !== literal) throw dnsError("ENOTFOUND", "getaddrinfo", hostname);
+    found = [{ address: hostname, family: literal }];
+  } else if (hostname === "") {
+    found = [];
+  } else {
+    const types = family === 4 ? ["A"] : family === 6 ? ["AAAA"] : ["A", "AAAA"];
+    const settled = await Promise.allSettled(types.map((t) => dnsQuery(hostname, t, DNS_SYSCALL[t])));
+    found = [];
+    for (let i = 0; i < types.length; i++) {
+      if (settled[i].status !== "fulfilled") continue;
+      for (const r of settled[i].value) found.push({ address: r.address, family: types[i] === "A" ? 4 : 6 });
+    }
+    if (found.length === 0) {
+      const failure = settled.find((r) => r.status === "rejected" && r.reason.code !== "ENODATA" && r.reason.code !== "ENOTFOUND");
+      throw dnsError(failure === undefined || failure.reason.code === "EBADQUERY" ? "ENOTFOUND" : failure.reason.code, "getaddrinfo", hostname, failure?.reason.cause);
+    }
+  }
+  if (all) return found;
+  return found[0] ?? { address: null, family: family === 6 ? 6 : 4 };
+}
+
 /** The promise API, as Node's `dns.promises` (and a Resolver's methods). */
 function dnsPromiseApi() {
   const api = {
-    lookup: async (hostname, options = undefined) => {
-      dnsCheckName(hostname);
-      const family = typeof options === "number" ? options : (options?.family === "IPv6" ? 6 : options?.family === "IPv4" ? 4 : options?.family ?? 0);
-      const rrtype = family === 6 ? "AAAA" : "A";
-      let records;
-      try {
-        records = await dnsQuery(hostname, rrtype, DNS_SYSCALL[rrtype]);
-      } catch (e) {
-        throw dnsError(e.code === "ENODATA" || e.code === "EBADQUERY" ? "ENOTFOUND" : e.code, "getaddrinfo", hostname, e.cause);
+    // Arguments are checked at the call (a throw, as Node's); the answer is a promise.
+    lookup: (hostname, options = undefined) => {
+      if (hostname !== null && hostname !== undefined && hostname !== false) dnsCheckName(hostname);
+      let family = 0;
+      if (typeof options === "number") family = options;
+      else if (options !== undefined && options !== null) {
+        if (typeof options !== "object") throw invalidArgType("options", "of type object", options);
+        family = options.family === "IPv6" ? 6 : options.family === "IPv4" ? 4 : options.family ?? 0;
       }
-      const all = records.map((r) => ({ address: r.address, family: rrtype === "A" ? 4 : 6 }));
-      return options?.all === true ? all : all[0];
+      if (family !== 0 && family !== 4 && family !== 6) {
+        throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.family' must be one of: 0, 4, 6. Received ${family}`);
+      }
+      return dnsLookup(hostname || "", family, options?.all === true);
     },
     lookupService: () => { throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", "The dns.lookupService method is not implemented"); },
     resolve: (hostname, rrtype = "A") => {
+      dnsCheckName(hostname);
       if (typeof rrtype !== "string" || DNS_TYPES[rrtype] === undefined) {
         throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The argument 'rrtype' is invalid. Received '${rrtype}'`);
       }
       return dnsResolve(hostname, rrtype, undefined);
     },
-    reverse: async (ip) => dnsQuery(dnsReverseName(ip), "PTR", "getHostByAddr"),
+    reverse: (ip) => {
+      const name = dnsReverseName(ip);
+      return dnsQuery(name, "PTR", "getHostByAddr").then(undefined, (e) => {
+        throw dnsError(e.code, "getHostByAddr", ip, e.cause);
+      });
+    },
   };
   for (const rrtype of ObjectKeys(DNS_SYSCALL)) {
     const name = rrtype === "AAAA" ? "resolve6" : rrtype === "A" ? "resolve4" : `resolve${rrtype[0]}${rrtype.slice(1).toLowerCase()}`;
-    api[name] = (hostname, options = undefined) => dnsResolve(hostname, rrtype, options);
+    api[name] = (hostname, options = undefined) => dnsResolve(dnsCheckName(hostname), rrtype, options);
   }
   return api;
 }

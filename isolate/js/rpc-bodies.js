@@ -21,7 +21,8 @@ function rpcBodies() {
 function rpcRecordBody(state, node, body, stream) {
   const bodies = state.bodies;
   if (bodies.seen === null) bodies.seen = new RpcSet();
-  const source = body ?? stream;
+  // A body's stream, once made, may be another value's too (new Response(request.body)).
+  const source = body === null ? stream : (body.stream ?? body);
   if (SetHas(bodies.seen, source)) throw new TypeError(`${state.where}: one body cannot cross to ${state.to} twice in one message`);
   SetAdd(bodies.seen, source);
   rpcAppend(bodies.list, { __proto__: null, node, body, stream });

@@ -49,7 +49,9 @@ function rpcExport(state, value, isFunction) {
     if (exports.list.length >= RPC_MAX_TARGETS) throw rpcCloneError(state, `more than ${RPC_MAX_TARGETS} RpcTargets`);
     id = exports.list.length;
     let target = value;
-    if (exports.lend && rpcIsStub(rpcStubs, value)) {
+    // Once the call is over (a callback's late result), nothing is lent: the stub goes as it is
+    // (its callee, whose stubs of the call died with it, cannot use it).
+    if (exports.lend && exports.lent !== RPC_RETURNED && rpcIsStub(rpcStubs, value)) {
       target = value.dup();
       if (exports.lent === null) exports.lent = [];
       rpcAppend(exports.lent, target);
@@ -60,11 +62,14 @@ function rpcExport(state, value, isFunction) {
   return { $: "t", v: id, f: isFunction ? 1 : 0 };
 }
 
+const RPC_RETURNED = ObjectFreeze([]);
+
 /** The call `exports` went with is over: the stubs it was lent are given back (disposed). */
 function rpcReturnLent(exports) {
-  if (exports === null || exports.lent === null) return;
+  if (exports === null) return;
   const lent = exports.lent;
-  exports.lent = null;
+  exports.lent = RPC_RETURNED;
+  if (lent === null || lent === RPC_RETURNED) return;
   for (let i = 0; i < lent.length; i++) {
     try { lent[i][RPC_DISPOSE](); } catch {}
   }
@@ -81,9 +86,11 @@ function rpcTargetStub(session, id, isFunction) {
     disposed = true;
     rpcDropSession(session);
   };
-  return rpcMakeStub((method, args) => rpcTargetCall(session, id, method, args), isFunction, dispose,
-    () => rpcTargetStub(session, id, isFunction));
+  const call = (method, args) => (disposed ? promiseRejectedWith(rpcDisposedError()) : rpcTargetCall(session, id, method, args));
+  return rpcMakeStub(call, isFunction, dispose, () => rpcTargetStub(session, id, isFunction));
 }
+
+const rpcDisposedError = () => new DOMException("RPC: this stub was disposed", "InvalidStateError");
 
 /** A stub whose calls go to `call(method, args)` ("" for a function's), with `dispose` and
  *  `dup()` (a new stub of the same target, disposed on its own), as Cloudflare's stubs have. */
@@ -137,7 +144,8 @@ function rpcLocalStub(value) {
       const own = typeof RPC_DISPOSE === "symbol" ? value[RPC_DISPOSE] : undefined;
       if (typeof own === "function") ReflectApply(own, value, []);
     };
-    return rpcMakeStub(call, isFunction, dispose, make);
+    const callThis = (method, args) => (disposed ? promiseRejectedWith(rpcDisposedError()) : call(method, args));
+    return rpcMakeStub(callThis, isFunction, dispose, make);
   };
   return make();
 }

@@ -84,18 +84,36 @@ function rpcEncode(value, dest = RPC_TO_WORKER, exports = null, bodies = null) {
   return encoded;
 }
 
-// The last call's turn on each stub (its binding's target, or a session): a call's host call
-// goes out after the previous call's on the same stub, though its arguments' bodies are read
-// first, so calls on one stub start in the order they were made.
+// The last call's turn on each Durable Object stub and target session, for each request (its
+// task): a call's host call goes out after the request's previous call's on the same stub, though
+// its arguments' bodies are read first, so one request's calls on one object or target start in
+// the order it made them (as Cloudflare delivers a stub's calls). Another request's calls never
+// wait for these; a service binding's calls (each a request of its own) take no turn.
 const rpcTurns = new RpcWeakMap();
 
-/** Takes the next turn on `key`, at the call (before any await). */
+/** Takes the next turn on `key` for the running request, at the call (before any await). */
 function rpcTurn(key) {
-  const previous = rpcWeakGet(rpcTurns, key);
+  const task = hostTask();
+  let byTask = rpcWeakGet(rpcTurns, key);
+  if (byTask === undefined) {
+    byTask = new RpcMap();
+    rpcWeakSet(rpcTurns, key, byTask);
+  }
+  const previous = MapGet(byTask, task);
   const mine = new Deferred();
-  rpcWeakSet(rpcTurns, key, mine.promise);
-  return { __proto__: null, previous, done: () => mine.resolve(undefined) };
+  MapSet(byTask, task, mine.promise);
+  return {
+    __proto__: null,
+    previous,
+    done: () => {
+      mine.resolve(undefined);
+      if (MapGet(byTask, task) === mine.promise) MapDelete(byTask, task);
+    },
+  };
 }
+
+/** No turn: a call that keeps no order with others. */
+const RPC_NO_TURN = ObjectFreeze({ __proto__: null, previous: undefined, done: () => {} });
 
 /** `send()` (which makes the host call at once) once the previous turn's host call went out;
  *  what it returns, in an array (its promise not awaited here). */
@@ -293,7 +311,7 @@ async function rpcHead(target) {
 }
 
 async function rpcCall(target, method, args) {
-  const turn = rpcTurn(target);
+  const turn = target.object !== undefined ? rpcTurn(target) : RPC_NO_TURN;
   // Functions and RpcTargets among the arguments cross as the callee's stubs of them, which it
   // may call while this call waits (callbacks, rpc-targets.js); stubs among them are lent.
   const exports = rpcExports(true);
@@ -380,6 +398,15 @@ function dropServiceBody(head) {
 // (fetch.abort); aborted after the answer, its body errors and the target's request is
 // cancelled (fetch.cancel). Either way an upload still going fails and its stream is cancelled.
 async function rpcFetch(target, input, init) {
+  const turn = target.object !== undefined ? rpcTurn(target) : RPC_NO_TURN;
+  try {
+    return await rpcFetchInTurn(target, input, init, turn);
+  } finally {
+    turn.done();
+  }
+}
+
+async function rpcFetchInTurn(target, input, init, turn) {
   const request = new Request(input, init);
   const { method, url, headers, body, redirect, signal } = requestForFetch(request);
   if (abortSignalAborted(signal)) throw abortSignalReason(signal);
@@ -400,7 +427,9 @@ async function rpcFetch(target, input, init) {
       fetchHead.upload = uploadSeq;
     }
   }
+  if (turn.previous !== undefined) await turn.previous;
   const sent = hostCall(target.object !== undefined ? "do.fetch" : "service.fetch", frameForHost(binding, frameForHost(fetchHead, bytes)));
+  turn.done();
   const upload = { __proto__: null, aborted: false, reason: undefined };
   if (reader !== null) uponPromise(pumpUpload(reader, fetchHead.upload, upload), undefined, noop);
   return new PromiseCtor((resolve, reject) => {
