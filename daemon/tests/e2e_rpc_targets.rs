@@ -299,8 +299,14 @@ class Door extends RpcTarget {
       return "held";
     });
   }
-  quick() { this.room.log.push("quick"); return "quick"; }
-  async slow() { this.room.log.push("slow"); await sleep(300); this.room.log.push("slept"); return "slept"; }
+  quick() { this.room.log.push("quick"); this.room.quickRan?.(); return "quick"; }
+  // Waits (10 s at most) for a quick() to run meanwhile: none can while a gate is held.
+  async slow() {
+    this.room.log.push("slow");
+    await Promise.race([new Promise((r) => { this.room.quickRan = r; }), sleep(10000)]);
+    this.room.log.push("slept");
+    return "slept";
+  }
 }
 export class Room extends DurableObject {
   constructor(ctx, env) { super(ctx, env); this.log = []; }
