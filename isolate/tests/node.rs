@@ -78,9 +78,9 @@ fn node_modules_without_the_flag_are_a_clear_error_naming_it() {
         &node(),
         &[(
             "main.js",
-            // node:fs exists (with its date or flag: tests/node_fs.rs), node:vm too (node_stubs.rs);
-            // node:dns does not.
-            "import dns from 'node:dns'; export default () => 1;",
+            // node:fs exists (with its date or flag: tests/node_fs.rs), node:vm and node:dns too
+            // (node_stubs.rs, daemon/tests/e2e_node_dns.rs); node:test does not.
+            "import test from 'node:test'; export default () => 1;",
         )],
     )) {
         RunError::BuiltinUnavailable { reason, .. } => {
@@ -371,7 +371,7 @@ fn a_builtin_is_created_at_its_first_import_and_is_one_module_whatever_names_it(
                const first = await import('node:querystring');
                const second = await import('querystring');
                let refused;
-               try { await import('node:dns'); } catch (e) { refused = e.message; }
+               try { await import('node:test'); } catch (e) { refused = e.message; }
                return [staticPath === again, again === bare, first === second,
                  first.stringify({ a: 1 }), refused];
              };",
@@ -384,7 +384,7 @@ fn a_builtin_is_created_at_its_first_import_and_is_one_module_whatever_names_it(
             true,
             true,
             "a=1",
-            "Cannot import 'node:dns' imported from main.js: it is a built-in module Stockade does not support"
+            "Cannot import 'node:test' imported from main.js: it is a built-in module Stockade does not support"
         ])
     );
 }
