@@ -80,21 +80,23 @@ function rpcReturnLent(exports) {
  *  releases it (the callee's request ends). */
 function rpcTargetStub(session, id, isFunction) {
   session.alive++;
+  return rpcMakeStub((method, args) => rpcTargetCall(session, id, method, args), isFunction,
+    () => rpcDropSession(session), () => rpcTargetStub(session, id, isFunction));
+}
+
+/** A stub whose calls go to `call(method, args)` ("" for a function's), with `[Symbol.dispose]`
+ *  (`onDispose()` once; a disposed stub's calls reject) and `dup()` (a new stub of the same
+ *  target, disposed on its own), as Cloudflare's stubs have. */
+function rpcMakeStub(callTarget, isFunction, onDispose, dup) {
   let disposed = false;
   const dispose = () => {
     if (disposed) return;
     disposed = true;
-    rpcDropSession(session);
+    onDispose();
   };
-  const call = (method, args) => (disposed ? promiseRejectedWith(rpcDisposedError()) : rpcTargetCall(session, id, method, args));
-  return rpcMakeStub(call, isFunction, dispose, () => rpcTargetStub(session, id, isFunction));
-}
-
-const rpcDisposedError = () => new DOMException("RPC: this stub was disposed", "InvalidStateError");
-
-/** A stub whose calls go to `call(method, args)` ("" for a function's), with `dispose` and
- *  `dup()` (a new stub of the same target, disposed on its own), as Cloudflare's stubs have. */
-function rpcMakeStub(call, isFunction, dispose, dup) {
+  const call = (method, args) => (disposed
+    ? promiseRejectedWith(new DOMException("RPC: this stub was disposed", "InvalidStateError"))
+    : callTarget(method, args));
   const disposeAsync = async () => dispose();
   if (isFunction) {
     const f = (...args) => rpcPipeline(call("", args));
@@ -125,27 +127,20 @@ function rpcLocalStub(value) {
   if (!isFunction && (value === null || typeof value !== "object" || !rpcIsPrototypeOf(RPC_TARGET_PROTOTYPE, value))) {
     throw new TypeError("RpcStub: the value must be an RpcTarget, a function or a stub");
   }
-  const holds = { __proto__: null, alive: 0 };
+  let alive = 0;
   const call = async (method, args) => {
     if (isFunction) return ReflectApply(value, undefined, args);
     if (args === RPC_GET) return rpcPropertyOf(value, method, RPC_TARGET_RESERVED);
-    const proto = ObjectGetPrototypeOf(value);
-    const f = proto === null ? undefined : rpcMethodOf(proto, method, RPC_TARGET_RESERVED);
-    if (f === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(method)}`);
-    return ReflectApply(f, value, args);
+    return ReflectApply(rpcTargetMethod(value, method), value, args);
+  };
+  const disposeOne = () => {
+    if (--alive > 0 || isFunction) return;
+    const own = typeof RPC_DISPOSE === "symbol" ? value[RPC_DISPOSE] : undefined;
+    if (typeof own === "function") ReflectApply(own, value, []);
   };
   const make = () => {
-    holds.alive++;
-    let disposed = false;
-    const dispose = () => {
-      if (disposed) return;
-      disposed = true;
-      if (--holds.alive > 0 || isFunction) return;
-      const own = typeof RPC_DISPOSE === "symbol" ? value[RPC_DISPOSE] : undefined;
-      if (typeof own === "function") ReflectApply(own, value, []);
-    };
-    const callThis = (method, args) => (disposed ? promiseRejectedWith(rpcDisposedError()) : call(method, args));
-    return rpcMakeStub(callThis, isFunction, dispose, make);
+    alive++;
+    return rpcMakeStub(call, isFunction, disposeOne, make);
   };
   return make();
 }
@@ -187,10 +182,8 @@ async function rpcTargetCall(session, id, method, args) {
   session.alive++;
   const turn = rpcTurn(session);
   try {
-    const bodies = rpcBodies();
     // A DataCloneError here: nothing was sent.
-    const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports, bodies);
-    if (bodies.list.length > 0) await rpcReadBodies(bodies);
+    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
     // A callback (the caller's argument) goes back through the call; a target to its session.
     // A callback names the call on a target that brought it (none: the RPC call's own).
     const head = back
@@ -308,6 +301,15 @@ async function rpcServeThrough(stub, call, sent) {
   }
 }
 
+/** RpcTarget `target`'s RPC method `name`: its class's (not its own fields, as Cloudflare's),
+ *  or a TypeError. */
+function rpcTargetMethod(target, name) {
+  const proto = ObjectGetPrototypeOf(target);
+  const method = proto === null ? undefined : rpcMethodOf(proto, name, RPC_TARGET_RESERVED);
+  if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(name)}`);
+  return method;
+}
+
 /** Runs the caller's call `call` ({target, method}) with the encoded arguments `bytes` on one of
  *  `exports`' targets: what it returns. */
 async function rpcServe(exports, call, bytes) {
@@ -326,11 +328,7 @@ async function rpcServe(exports, call, bytes) {
   const list = ArrayIsArray(args) ? args : [];
   try {
     if (typeof target === "function") return await ReflectApply(target, undefined, list);
-    // An RpcTarget offers its class's methods, not its own fields (as Cloudflare's).
-    const proto = ObjectGetPrototypeOf(target);
-    const method = proto === null ? undefined : rpcMethodOf(proto, `${call.method}`, RPC_TARGET_RESERVED);
-    if (method === undefined) throw new TypeError(`the RpcTarget has no RPC method ${JSONStringify(`${call.method}`)}`);
-    return await ReflectApply(method, target, list);
+    return await ReflectApply(rpcTargetMethod(target, `${call.method}`), target, list);
   } finally {
     back.released = true;
   }

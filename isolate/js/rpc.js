@@ -317,12 +317,10 @@ async function rpcCall(target, method, args) {
   const exports = rpcExports(true);
   let answerHead, bytes;
   try {
-    const bodies = rpcBodies();
     // A DataCloneError here: nothing was sent.
-    const encoded = args === RPC_GET ? RPC_GET_JSON : rpcEncode(args, RPC_TO_WORKER, exports, bodies);
+    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
     const head = await rpcHead(target);
     head.method = method;
-    if (bodies.list.length > 0) await rpcReadBodies(bodies);
     const call = target.object !== undefined ? "do.call" : "service.call";
     const [sent] = await rpcAfter(turn, () => bindingCall(call, head, utf8Encode(JSONStringify(encoded))));
     [answerHead, bytes] = await rpcUntilAnswer(exports, await sent);

@@ -353,10 +353,15 @@ pub async fn wait(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, St
 
 /// The session number a caller's head names.
 fn number(head: &Value) -> Result<u32, String> {
-    head.get("session")
+    u32_field(head, "session", "the call names no RpcTarget session")
+}
+
+/// Field `name` of a caller's head as a u32, or `missing`.
+fn u32_field(head: &Value, name: &str, missing: &str) -> Result<u32, String> {
+    head.get(name)
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| "the call names no RpcTarget session".to_owned())
+        .ok_or_else(|| missing.to_owned())
 }
 
 const RELEASED: &str = "the RpcTarget was released (its stubs were disposed), or came from \
@@ -540,32 +545,41 @@ async fn next_of(waiting: Waiting, resources: &Resources) -> Result<Next, String
 /// caller runs it; the caller's answer now, `{"callback": {target, method}, "pending": n, "key":
 /// k, "reply": 0}` + arguments.
 fn keep(waiting: Waiting, call: TargetCall, resources: &Resources) -> Result<Driven, String> {
-    let key = random_key()?;
     let calling = Calling {
-        key: key.clone(),
+        key: random_key()?,
         waiting: Some(waiting),
         over: false,
-        replies: HashMap::from([(0, call.answer)]),
-        next_reply: 1,
+        replies: HashMap::new(),
+        next_reply: 0,
     };
     let in_flight = InFlight(Arc::new(Mutex::new(calling)));
     let number = resources
-        .shared::<CallsInFlight, _>(|calls| calls.insert(in_flight))
+        .shared::<CallsInFlight, _>(|calls| calls.insert(in_flight.clone()))
         .ok_or_else(|| {
             format!("this request has {MAX_CALLS_WITH_CALLBACKS} calls with callbacks in flight")
         })?;
-    let head = json!({ "callback": call.head, "pending": number, "key": key, "reply": 0 });
-    Ok(Driven::Answer(head, call.args))
+    let driven = lock(&in_flight.0).callback(number, call);
+    Ok(driven)
+}
+
+impl Calling {
+    /// Callback `call` of call `number`, for the caller to run: its answer's place kept under
+    /// the next `reply` number; the caller's answer now, `{"callback": {target, method},
+    /// "pending": number, "key", "reply"}` + arguments.
+    fn callback(&mut self, number: u32, call: TargetCall) -> Driven {
+        let reply = self.next_reply;
+        self.next_reply += 1;
+        self.replies.insert(reply, call.answer);
+        let head =
+            json!({ "callback": call.head, "pending": number, "key": self.key, "reply": reply });
+        Driven::Answer(head, call.args)
+    }
 }
 
 /// The call in flight `head` names (`{pending, key}`) among the request's.
 fn in_flight(resources: &Resources, head: &Value) -> Result<(u32, InFlight), String> {
     const NONE: &str = "no such RPC call waits for its callbacks";
-    let number = head
-        .get("pending")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or("the call names no pending RPC call")?;
+    let number = u32_field(head, "pending", "the call names no pending RPC call")?;
     let key = head.get("key").and_then(Value::as_str).unwrap_or("");
     let call = resources
         .shared::<CallsInFlight, _>(|calls| calls.calls.get(&number).cloned())
@@ -585,8 +599,13 @@ fn call_over(resources: &Resources, number: u32, call: &InFlight) {
         calling.replies.is_empty()
     };
     if done {
-        resources.shared::<CallsInFlight, _>(|calls| calls.calls.remove(&number));
+        forget(resources, number);
     }
+}
+
+/// Call `number` and its callbacks are over: the request lets go of it.
+fn forget(resources: &Resources, number: u32) {
+    resources.shared::<CallsInFlight, _>(|calls| calls.calls.remove(&number));
 }
 
 /// `service.resume` `{pending, key}`: waits for the call's next event while its callbacks run in
@@ -599,22 +618,20 @@ pub async fn resume(context: &CallContext, head: &Value) -> Result<Driven, Strin
         .waiting
         .take()
         .ok_or("this RPC call is waited for already, or was answered")?;
-    let next = next_of(waiting, resources).await;
-    if let Ok(Next::Callback(waiting, next)) = next {
-        let mut calling = lock(&call.0);
-        let reply = calling.next_reply;
-        calling.next_reply += 1;
-        calling.replies.insert(reply, next.answer);
-        calling.waiting = Some(waiting);
-        let head = json!({ "callback": next.head, "pending": number, "key": calling.key,
-                           "reply": reply });
-        return Ok(Driven::Answer(head, next.args));
-    }
-    call_over(resources, number, &call);
-    match next? {
-        Next::Over(driven) => Ok(driven),
-        // Handled above; a callback is never over.
-        Next::Callback(..) => Err("the RPC call's callback was lost".into()),
+    match next_of(waiting, resources).await {
+        Ok(Next::Callback(waiting, next)) => {
+            let mut calling = lock(&call.0);
+            calling.waiting = Some(waiting);
+            Ok(calling.callback(number, next))
+        }
+        Ok(Next::Over(driven)) => {
+            call_over(resources, number, &call);
+            Ok(driven)
+        }
+        Err(e) => {
+            call_over(resources, number, &call);
+            Err(e)
+        }
     }
 }
 
@@ -623,11 +640,7 @@ pub async fn resume(context: &CallContext, head: &Value) -> Result<Driven, Strin
 /// itself may be answered by now). Answered at once.
 pub fn reply(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Vec<u8>, String> {
     let (number, call) = in_flight(&context.resources, head)?;
-    let reply = head
-        .get("reply")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or("the answer names no callback")?;
+    let reply = u32_field(head, "reply", "the answer names no callback")?;
     let (to_callee, done) = {
         let mut calling = lock(&call.0);
         let to_callee = calling
@@ -637,9 +650,7 @@ pub fn reply(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Vec<u
         (to_callee, calling.over && calling.replies.is_empty())
     };
     if done {
-        context
-            .resources
-            .shared::<CallsInFlight, _>(|calls| calls.calls.remove(&number));
+        forget(&context.resources, number);
     }
     // A callee that stopped waiting (its request ended) takes no answer.
     let _ = to_callee.send(answer.to_vec());
