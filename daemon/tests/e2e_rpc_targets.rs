@@ -783,6 +783,66 @@ export default class extends WorkerEntrypoint {
     until_idle(&d, "a callee still serves");
 }
 
+/// A callee that calls its caller's function without awaiting it and answers at once still has
+/// every callback run, in order, before the caller's `await` returns, as Cloudflare's calls
+/// arrive in the order they were made: for an RPC call answered with plain data (the job's
+/// reply), one answered with a target (`service.export`) and a call on a target
+/// (`service.next`). Before, the answer could overtake them and all but the first were lost.
+#[test]
+fn a_callee_that_does_not_await_its_callbacks_still_has_them_run_before_its_answer() {
+    let d = Daemon::start_raw("rpc-targets-unawaited", 1, &config(), &[]);
+    let t = tenant_token(0);
+    let callee = load(
+        &d,
+        &t,
+        r#"import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
+const fire = (cb, n) => { for (let i = 0; i < n; i++) cb(i).catch(() => {}); return n; };
+class Fan extends RpcTarget { fire(cb, n) { return fire(cb, n); } }
+export default class extends WorkerEntrypoint {
+  fire(cb, n) { return fire(cb, n); }
+  fireThenTarget(cb, n) { fire(cb, n); return new Fan(); }
+  fan() { return new Fan(); }
+}"#,
+    );
+    let caller = caller_of(
+        &d,
+        &t,
+        &callee,
+        r#"export default { async fetch(req, env) {
+  const seen = [];
+  const cb = (i) => { seen.push(i); return i; };
+  const out = {};
+  out.answer = await env.S.fire(cb, 20);
+  out.call = seen.splice(0);
+  const exported = await env.S.fireThenTarget(cb, 20);
+  out.exported = seen.splice(0);
+  exported[Symbol.dispose]();
+  const fan = await env.S.fan();
+  await fan.fire(cb, 20);
+  out.target = seen.splice(0);
+  fan[Symbol.dispose]();
+  return Response.json(out);
+} };"#,
+    );
+    let all: Vec<u32> = (0..20).collect();
+    for round in 0..3 {
+        let (got, text) = answer_of(&d, &t, &caller);
+        assert_eq!(got["answer"], 20, "{text}");
+        assert_eq!(
+            got["call"],
+            json!(all),
+            "round {round}, plain answer: {text}"
+        );
+        assert_eq!(got["exported"], json!(all), "round {round}, export: {text}");
+        assert_eq!(
+            got["target"],
+            json!(all),
+            "round {round}, target call: {text}"
+        );
+    }
+    until_idle(&d, "a callee still serves");
+}
+
 /// A stub passes on to another worker, as on Cloudflare: B gets a stub of A's counter from its
 /// caller and calls it (each call goes back through the caller, on to A) and reads a property of
 /// it. An argument is lent for the call (as a dup the call holds), not given: the caller's own

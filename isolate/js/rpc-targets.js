@@ -148,7 +148,26 @@ function rpcLocalStub(value) {
 /** The session of the callbacks an RPC call or a call on a target brings: its stubs call back
  *  through that call while it runs, from its own request's code only (the task it runs in). */
 function rpcBackSession(call) {
-  return { __proto__: null, back: true, alive: 0, released: false, task: hostTask(), call };
+  return { __proto__: null, back: true, alive: 0, released: false, task: hostTask(), call, sending: 0, sent: null };
+}
+
+/** One callback of `session` is sent (its host call made) or will never be. */
+function rpcCallbackSent(session) {
+  if (--session.sending === 0 && session.sent !== null) {
+    session.sent.resolve(undefined);
+    session.sent = null;
+  }
+}
+
+/** The call that brought `session`'s callbacks is over: it is let go of once every callback
+ *  made so far has been sent, so the call's answer goes after them (awaited or not), as
+ *  Cloudflare's calls arrive in the order they were made. */
+async function rpcCallbacksOver(session) {
+  session.released = true;
+  while (session.sending > 0) {
+    if (session.sent === null) session.sent = new Deferred();
+    await session.sent.promise;
+  }
 }
 
 /** One hold on `session` let go (a stub disposed, a call over): the last releases it (a
@@ -181,6 +200,10 @@ async function rpcTargetCall(session, id, method, args) {
   // the caller's other stubs may be disposed meanwhile.
   session.alive++;
   const turn = rpcTurn(session);
+  // A callback's call is counted until its host call is made: the call that brought it answers
+  // after that (rpcCallbacksOver).
+  let unsent = back;
+  if (back) session.sending++;
   try {
     // A DataCloneError here: nothing was sent.
     const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
@@ -191,12 +214,17 @@ async function rpcTargetCall(session, id, method, args) {
       : { session: session.number, key: session.key, target: id, method };
     const op = back ? "service.callback" : "service.target";
     const [sending] = await rpcAfter(turn, () => bindingCall(op, head, utf8Encode(JSONStringify(encoded))));
+    if (unsent) {
+      unsent = false;
+      rpcCallbackSent(session);
+    }
     const sent = await sending;
     const [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);
   } finally {
+    if (unsent) rpcCallbackSent(session);
     turn.done();
     rpcReturnLent(exports);
     rpcDropSession(session);
@@ -297,7 +325,7 @@ async function rpcServeThrough(stub, call, sent) {
   try {
     return await ReflectApply(member, undefined, ArrayIsArray(args) ? args : []);
   } finally {
-    back.released = true;
+    await rpcCallbacksOver(back);
   }
 }
 
@@ -330,6 +358,6 @@ async function rpcServe(exports, call, bytes) {
     if (typeof target === "function") return await ReflectApply(target, undefined, list);
     return await ReflectApply(rpcTargetMethod(target, `${call.method}`), target, list);
   } finally {
-    back.released = true;
+    await rpcCallbacksOver(back);
   }
 }

@@ -886,7 +886,7 @@ async function rpcInvoke(ns, payload, ctx) {
       try {
         result = await durable.deliver(object, handler, env, ctx, run, get ? undefined : method, args);
       } finally {
-        back.released = true;
+        await rpcCallbacksOver(back);
       }
       // Its targets' calls go through the object's gates too, as calls of its own.
       return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run));
@@ -906,7 +906,7 @@ async function rpcInvoke(ns, payload, ctx) {
     try {
       result = await ReflectApply(method, target, ArrayIsArray(args) ? args : []);
     } finally {
-      back.released = true;
+      await rpcCallbacksOver(back);
     }
     return await rpcAnswer(result);
   } catch (e) {

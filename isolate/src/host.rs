@@ -356,8 +356,12 @@ impl HostState {
     }
 
     /// Forgets everything of `task`: its timers, its console lines, its right to call the host;
-    /// returns its host calls in flight and waiting (for the bridge to drop).
-    pub(crate) fn end_task(&mut self, task: u32) -> Vec<u32> {
+    /// returns its host calls in flight and waiting (for the bridge to drop). The calls it made
+    /// that are not handed out yet stay to go out when `sent` (a task that ended well: what it
+    /// did before its end is sent before its end is reported, as an RPC callee's callbacks it
+    /// did not await must reach their caller before its answer; their answers are ignored), else
+    /// go with it; calls waiting for a place go with it either way.
+    pub(crate) fn end_task(&mut self, task: u32, sent: bool) -> Vec<u32> {
         let mut dropped = Vec::new();
         self.timers.retain(|_, (id, t)| {
             if *t == task {
@@ -391,7 +395,9 @@ impl HostState {
         if let Some(waiting) = self.task_calls.remove(&task) {
             calls.extend(waiting.queued.iter().map(|c| c.call));
         }
-        self.calls_out.retain(|c| c.task != task);
+        if !sent {
+            self.calls_out.retain(|c| c.task != task);
+        }
         calls
     }
 

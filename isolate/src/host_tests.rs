@@ -1,7 +1,9 @@
 //! The per-task counts `task_has_work` reads (`timers_by_task`, `uncounted_by_task`) against the
 //! tables they count, over any sequence of arming, clearing, firing, stream calls, answers and
 //! task ends: invariant "a task has an entry exactly when it has a timer or an uncounted call,
-//! and the entry is that number".
+//! and the entry is that number"; and "a task that ends well keeps the calls it made that are
+//! not handed out yet (they go out), one that ends badly takes them with it, and an answer to
+//! either finds no task".
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,7 +19,7 @@ enum Step {
     FireDue { after_ms: u64 },
     StreamCall { call: u32, task: u32 },
     Answer { call: u32 },
-    End { task: u32 },
+    End { task: u32, sent: bool },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -27,7 +29,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0u64..60).prop_map(|after_ms| Step::FireDue { after_ms }),
         (100u32..112, 1u32..5).prop_map(|(call, task)| Step::StreamCall { call, task }),
         (100u32..112).prop_map(|call| Step::Answer { call }),
-        (1u32..5).prop_map(|task| Step::End { task }),
+        (1u32..5, any::<bool>()).prop_map(|(task, sent)| Step::End { task, sent }),
     ]
 }
 
@@ -65,8 +67,15 @@ proptest! {
                 Step::Answer { call } => {
                     st.call_answered(call);
                 }
-                Step::End { task } => {
-                    st.end_task(task);
+                Step::End { task, sent } => {
+                    let made = |st: &HostState| -> Vec<u32> {
+                        st.calls_out.iter().filter(|c| c.task == task).map(|c| c.call).collect()
+                    };
+                    let before = made(&st);
+                    st.end_task(task, sent);
+                    let after = made(&st);
+                    prop_assert_eq!(&after, &if sent { before } else { Vec::new() });
+                    prop_assert!(!st.calls_pending.values().any(|t| *t == task), "an answer finds task {}", task);
                 }
             }
             prop_assert_eq!(&st.timers_by_task, &counted(st.timers.values().map(|(_, t)| *t)));

@@ -518,7 +518,7 @@ impl Worker {
     /// calls are forgotten. Nothing more comes from it.
     pub fn cancel(&mut self, task: TaskId) {
         if self.tasks.contains_key(&task.0) {
-            self.end(task.0, false, None);
+            self.end(task.0, false, None, false);
             self.reap_stuck();
         }
     }

@@ -34,7 +34,9 @@
 //! `service.reply` `{pending, key, reply}`, answered at once. So a call's callbacks run
 //! concurrently, as on Cloudflare, and one may wait for another. A callback is reachable until
 //! the call is answered; one running then still answers its callee (the call is let go of once
-//! the last answer is sent). A call on a target takes callbacks the same way: its `TargetCall`
+//! the last answer is sent). Callbacks the callee made before its answer reach the caller
+//! before that answer, also when the callee did not await them (each is queued in the link's
+//! router, in the order of the worker's frames, and the queue is drained before the answer). A call on a target takes callbacks the same way: its `TargetCall`
 //! carries a channel the callee's `service.callback` `{target, method, call}` reaches while the
 //! callee serves that call (`serving`), which the caller's `service.target` waits on beside the
 //! answer. The callee's
@@ -81,7 +83,7 @@ struct TargetCall {
     head: Value,
     args: Vec<u8>,
     answer: oneshot::Sender<Vec<u8>>,
-    callbacks: Option<mpsc::Sender<TargetCall>>,
+    callbacks: Option<mpsc::UnboundedSender<TargetCall>>,
 }
 
 /// The caller's end of a session, among its request's resources, and the key its stubs name.
@@ -102,13 +104,13 @@ pub struct CalleeSession {
     /// caller's argument targets).
     serving: Mutex<HashMap<u64, Serving>>,
     /// Where the callee's calls of the caller's arguments' targets go (`service.callback`).
-    callbacks: mpsc::Sender<TargetCall>,
+    callbacks: mpsc::UnboundedSender<TargetCall>,
 }
 
 /// One call a callee serves.
 struct Serving {
     answer: oneshot::Sender<Vec<u8>>,
-    callbacks: Option<mpsc::Sender<TargetCall>>,
+    callbacks: Option<mpsc::UnboundedSender<TargetCall>>,
 }
 
 /// What a call's driver task reports to its caller.
@@ -185,7 +187,7 @@ enum Waiting {
     Call(Driving),
     Target {
         answered: oneshot::Receiver<Vec<u8>>,
-        callbacks: mpsc::Receiver<TargetCall>,
+        callbacks: mpsc::UnboundedReceiver<TargetCall>,
     },
 }
 
@@ -211,7 +213,7 @@ impl CalleeSession {
     pub fn start(start: impl FnOnce(Arc<CalleeSession>) -> CalleeJob) -> Driving {
         let (exported, export) = oneshot::channel();
         let (sender, calls) = mpsc::channel(1);
-        let (callbacks, callbacks_rx) = mpsc::channel(1);
+        let (callbacks, callbacks_rx) = mpsc::unbounded_channel();
         let session = Arc::new(CalleeSession {
             exported: Mutex::new(Some(exported)),
             sender: Mutex::new(Some(sender)),
@@ -287,7 +289,7 @@ impl CalleeSession {
     }
 
     /// Where a callback of call `number` goes (none: the RPC call's own, until it is answered).
-    fn callbacks_of(&self, number: Option<u64>) -> Option<mpsc::Sender<TargetCall>> {
+    fn callbacks_of(&self, number: Option<u64>) -> Option<mpsc::UnboundedSender<TargetCall>> {
         match number {
             None => lock(&self.exported)
                 .is_some()
@@ -404,7 +406,7 @@ pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Dr
     let call_head = target_call(head)?;
     let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
     let (answer, answered) = oneshot::channel();
-    let (callbacks_tx, callbacks) = mpsc::channel(1);
+    let (callbacks_tx, callbacks) = mpsc::unbounded_channel();
     let call = TargetCall {
         head: call_head,
         args: args.to_vec(),
@@ -426,45 +428,65 @@ pub fn release(context: &CallContext, head: &Value) -> Result<Vec<u8>, String> {
     Ok(crate::storage::frame(&json!({}), &[]))
 }
 
-/// The driver task of one call: polls the callee's job and reports its end, its export (then
-/// drives the job to its end alone: its callbacks are over) and its callbacks.
+/// The driver task of one call: polls the callee's job and reports its callbacks, then its end
+/// or its export (then drives the job to its end alone: its callbacks are over). Callbacks the
+/// callee made before its answer are reported before it, as Cloudflare's calls arrive in the
+/// order they were made: each is queued before the answer is known here (see [`callback`]),
+/// and the queue is drained first.
 async fn run(
     mut job: CalleeJob,
     mut exported: oneshot::Receiver<Vec<u8>>,
-    mut callbacks: mpsc::Receiver<TargetCall>,
+    mut callbacks: mpsc::UnboundedReceiver<TargetCall>,
     events: mpsc::Sender<Event>,
 ) {
+    let mut finished = None;
     loop {
+        if let Some(outcome) = finished.take() {
+            let _ = report(&mut callbacks, &events, Event::Finished(outcome)).await;
+            return;
+        }
         tokio::select! {
-            outcome = &mut job => {
-                let _ = events.send(Event::Finished(outcome)).await;
-                return;
-            }
-            Ok(answer) = &mut exported => {
-                // A callback made before the export and not yet taken is not run: its callee
-                // hears that its caller is gone (at once, not at the session's end).
-                callbacks.close();
-                while callbacks.try_recv().is_ok() {}
-                let _ = events.send(Event::Exported(answer)).await;
-                let _ = job.await;
-                return;
-            }
+            biased;
             Some(call) = callbacks.recv() => {
-                // The job is polled while the callback waits for its caller to take it.
-                tokio::select! {
-                    sent = events.send(Event::Callback(call)) => {
-                        if sent.is_err() {
-                            return;
+                // The job is polled while the callback waits for its caller to take it: it may
+                // end meanwhile, reported once the callback is.
+                let send = events.send(Event::Callback(call));
+                tokio::pin!(send);
+                loop {
+                    tokio::select! {
+                        sent = &mut send => {
+                            if sent.is_err() {
+                                return;
+                            }
+                            break;
                         }
-                    }
-                    outcome = &mut job => {
-                        let _ = events.send(Event::Finished(outcome)).await;
-                        return;
+                        outcome = &mut job, if finished.is_none() => finished = Some(outcome),
                     }
                 }
             }
+            outcome = &mut job => finished = Some(outcome),
+            Ok(answer) = &mut exported => {
+                if report(&mut callbacks, &events, Event::Exported(answer)).await {
+                    let _ = job.await;
+                }
+                return;
+            }
         }
     }
+}
+
+/// Reports the callbacks still queued, then `last`; whether the caller took them all.
+async fn report(
+    callbacks: &mut mpsc::UnboundedReceiver<TargetCall>,
+    events: &mpsc::Sender<Event>,
+    last: Event,
+) -> bool {
+    while let Ok(call) = callbacks.try_recv() {
+        if events.send(Event::Callback(call)).await.is_err() {
+            return false;
+        }
+    }
+    events.send(last).await.is_ok()
 }
 
 /// What waiting for a call's next event came to: its end (or export), or a callback for the
@@ -494,13 +516,9 @@ async fn next_of_call(mut driving: Driving, resources: &Resources) -> Result<Nex
                 let head = driving.session.hand_to(resources)?;
                 return Ok(Next::Over(Driven::Answer(head, answer)));
             }
-            Some(Event::Callback(call)) => {
-                // A callback whose callee stopped waiting (its request ended) is not run.
-                if call.answer.is_closed() {
-                    continue;
-                }
-                return Ok(Next::Callback(Waiting::Call(driving), call));
-            }
+            // Run even if its callee stopped waiting (it made the call before it ended, as one
+            // that does not await its callbacks does).
+            Some(Event::Callback(call)) => return Ok(Next::Callback(Waiting::Call(driving), call)),
             None => return Err("the RPC call's worker task is gone".into()),
         }
     }
@@ -510,23 +528,17 @@ async fn next_of_call(mut driving: Driving, resources: &Resources) -> Result<Nex
 /// one of the caller's argument targets back.
 async fn next_of_target(
     mut answered: oneshot::Receiver<Vec<u8>>,
-    mut callbacks: mpsc::Receiver<TargetCall>,
+    mut callbacks: mpsc::UnboundedReceiver<TargetCall>,
 ) -> Result<Next, String> {
-    loop {
-        tokio::select! {
-            // The answer first: a callback the callee left behind it is not run.
-            biased;
-            answer = &mut answered => {
-                let answer = answer.map_err(|_| GONE.to_owned())?;
-                return Ok(Next::Over(Driven::Answer(json!({}), answer)));
-            }
-            Some(call) = callbacks.recv() => {
-                // A callback whose callee stopped waiting is not run.
-                if call.answer.is_closed() {
-                    continue;
-                }
-                return Ok(Next::Callback(Waiting::Target { answered, callbacks }, call));
-            }
+    tokio::select! {
+        // Callbacks first: those the callee made before its answer were queued before it.
+        biased;
+        Some(call) = callbacks.recv() => {
+            Ok(Next::Callback(Waiting::Target { answered, callbacks }, call))
+        }
+        answer = &mut answered => {
+            let answer = answer.map_err(|_| GONE.to_owned())?;
+            Ok(Next::Over(Driven::Answer(json!({}), answer)))
         }
     }
 }
@@ -673,11 +685,13 @@ pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Resul
         answer,
         callbacks: None,
     };
+    // Queued at once, in the link's router (before this handler's first wait): so a callback
+    // the callee made before its answer (its job's reply, `service.export`, or `service.next`'s
+    // answer of a target call, each handled after it) reaches the caller before that answer.
     session
         .callbacks_of(call_number(head))
         .ok_or(ANSWERED)?
         .send(call)
-        .await
         .map_err(|_| ANSWERED.to_owned())?;
     let answer = answered.await.map_err(|_| ANSWERED.to_owned())?;
     Ok(crate::storage::frame(&json!({}), &answer))
@@ -692,10 +706,10 @@ mod tests {
     ) -> (
         TargetCall,
         oneshot::Receiver<Vec<u8>>,
-        mpsc::Receiver<TargetCall>,
+        mpsc::UnboundedReceiver<TargetCall>,
     ) {
         let (answer, answered) = oneshot::channel();
-        let (callbacks, callbacks_rx) = mpsc::channel(1);
+        let (callbacks, callbacks_rx) = mpsc::unbounded_channel();
         let call = TargetCall {
             head: json!({ "target": n, "method": "m" }),
             args: Vec::new(),
@@ -729,7 +743,7 @@ mod tests {
         // A callback of the third call reaches its caller, not the first's; then its answer.
         let to = session.callbacks_of(Some(numbers[2])).expect("served");
         let (back, _, _) = target_call(7);
-        to.send(back).await.expect("sent");
+        to.send(back).expect("sent");
         assert!(waiting[0].1.try_recv().is_err(), "the first call got none");
         let (answered, mut callbacks) = waiting.swap_remove(2);
         let got = callbacks.recv().await.map(|c| c.head["target"].clone());

@@ -132,7 +132,7 @@ impl Worker {
             .map(|(id, _)| *id)
             .collect();
         for id in over {
-            self.end(id, true, None);
+            self.end(id, true, None, true);
         }
     }
 
@@ -149,7 +149,7 @@ impl Worker {
             }
             return;
         }
-        self.end(id, true, None);
+        self.end(id, true, None, true);
     }
 
     /// Task `id`'s promise was rejected. Describing the reason may run tenant code (a `stack`
@@ -240,16 +240,17 @@ impl Worker {
     pub(super) fn fail(&mut self, id: u32, error: RunError) {
         let answered = self.tasks.get(&id).is_some_and(|t| t.answered);
         self.answer(id, Err(error.clone()));
-        self.end(id, true, answered.then_some(error));
+        self.end(id, true, answered.then_some(error), false);
     }
 
-    /// Forgets `task` everywhere (promise, timers, host calls); `Ended` when `report`.
-    pub(super) fn end(&mut self, id: u32, report: bool, error: Option<RunError>) {
+    /// Forgets `task` everywhere (promise, timers, host calls); `Ended` when `report`. A task
+    /// that ended `well` still sends the host calls it made (see `HostState::end_task`).
+    pub(super) fn end(&mut self, id: u32, report: bool, error: Option<RunError>, well: bool) {
         if self.tasks.remove(&id).is_none() {
             return;
         }
         let logs = self.host().take_logs(id);
-        let calls = self.host().end_task(id);
+        let calls = self.host().end_task(id, well);
         self.iso.call(|raw| {
             // SAFETY: raw is our live isolate.
             unsafe { ffi::stk_forget(raw, id) };
