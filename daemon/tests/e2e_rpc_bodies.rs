@@ -29,6 +29,8 @@ export default class extends WorkerEntrypoint {
   }
   async nested(x) { return { url: x.req.url, body: await x.res.text(), h: x.h.get("k"), kinds: [x.req instanceof Request, x.res instanceof Response] }; }
   big(n) { return new Response("x".repeat(n)); }
+  length(s) { return s.length; }
+  wide(n) { return "\u20ac".repeat(n); }
 }
 "#;
 
@@ -54,6 +56,10 @@ export default { async fetch(req, env) {
   await used.text();
   try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
   try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  // 6 Mi characters of 3 UTF-8 bytes each: within 16 Mi UTF-16 units, 18 MiB as sent.
+  try { out.wideArgument = await env.S.length("\u20ac".repeat(6 << 20)); } catch (e) { out.wideArgument = `${e.name}: ${e.message}`; }
+  try { out.wideResult = (await env.S.wide(6 << 20)).length; } catch (e) { out.wideResult = `${e.name}: ${e.message}`; }
+  out.afterWide = await env.S.length("\u20ac".repeat(5 << 20));
   // One body twice in a message: the same Request, or a Response over its stream.
   const twice = new Request("https://x.test/", { method: "POST", body: "once" });
   try { await env.S.echo([twice, twice]); out.twice = "sent"; } catch (e) { out.twice = e.name; }
@@ -131,4 +137,14 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
     assert_eq!(got["order"], json!(["a payload", "b", "c r"]), "{got}");
     let big = got["big"].as_str().unwrap_or("");
     assert!(big.contains("16 MiB"), "{got}");
+    // Counted in bytes as sent, not in UTF-16 units: still the DataCloneError (it was a
+    // TypeError naming the host call, and a result ended the callee's isolate).
+    for wide in ["wideArgument", "wideResult"] {
+        let m = got[wide].as_str().unwrap_or("");
+        assert!(
+            m.starts_with("DataCloneError") && m.contains("16 MiB"),
+            "{wide}: {got}"
+        );
+    }
+    assert_eq!(got["afterWide"], 5 << 20, "15 MiB fits: {got}");
 }

@@ -211,7 +211,9 @@ fn a_client_that_never_answers_the_close_is_dropped() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_frees_its_place() {
-    let s = setup("ws-no-read", 1, "[limits]\nwall_ms = 2000\ncpu_ms = 1500\n");
+    // A wall limit of 5 s: the plain request below must find the socket's request still
+    // running on a loaded machine (2 s left a small margin).
+    let s = setup("ws-no-read", 1, "[limits]\nwall_ms = 5000\ncpu_ms = 1500\n");
     let mut tcp = s.raw_socket();
     // `flood`, masked with a zero key; then nothing read: the relay's send waits for ever.
     tcp.write_all(&[0x81, 0x85, 0, 0, 0, 0, b'f', b'l', b'o', b'o', b'd'])

@@ -213,7 +213,8 @@ async function rpcTargetCall(session, id, method, args) {
       ? { target: id, method, call: session.call }
       : { session: session.number, key: session.key, target: id, method };
     const op = back ? "service.callback" : "service.target";
-    const [sending] = await rpcAfter(turn, () => bindingCall(op, head, utf8Encode(JSONStringify(encoded))));
+    const message = rpcMessage(head, encoded);
+    const [sending] = await rpcAfter(turn, () => bindingCall(op, head, message));
     if (unsent) {
       unsent = false;
       rpcCallbackSent(session);
@@ -239,9 +240,10 @@ async function rpcTargetCall(session, id, method, args) {
 async function rpcAnswer(result, enter = (run) => run()) {
   const exports = rpcExports();
   const encoded = await rpcEncodeForWorker(result, exports);
-  if (exports.list.length === 0) return JSONStringify({ ok: encoded });
+  if (exports.list.length === 0) return rpcResultText({ ok: encoded });
+  const message = rpcMessage({}, { ok: encoded });
   try {
-    await bindingCall("service.export", {}, utf8Encode(JSONStringify({ ok: encoded })));
+    await bindingCall("service.export", {}, message);
   } catch (e) {
     throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
   }
@@ -294,7 +296,7 @@ async function rpcServeOne(exports, call, bytes, enter) {
   }
   const head = { call: call.call };
   try {
-    await bindingCall("service.next", head, utf8Encode(JSONStringify(answer)));
+    await bindingCall("service.next", head, rpcMessage(head, answer));
   } catch (e) {
     // An answer the host refuses (too large, say): the caller gets why, not silence.
     try {

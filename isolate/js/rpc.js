@@ -124,6 +124,30 @@ async function rpcAfter(turn, send) {
   return [sent];
 }
 
+/** Encoded value `value` as the bytes of an RPC message that goes after `head`, or a
+ *  DataCloneError when the host call could not carry it:
+ *  the 16 MiB counted while encoding are UTF-16 units without JSON's syntax, so a value of wide
+ *  characters may pass that count and still not fit the host call (which would refuse it with a
+ *  TypeError naming the call, or the result limit end the isolate). */
+function rpcMessage(head, value) {
+  const bytes = utf8Encode(JSONStringify(value));
+  const headBytes = typedArrayLength(utf8Encode(JSONStringify(head)));
+  if (4 + headBytes + typedArrayLength(bytes) > HOST_CALL_MAX_BYTES) throw rpcTooLarge();
+  return bytes;
+}
+
+/** The JSON text of a call's result `value`, or a DataCloneError past 16 MiB of UTF-8 (most
+ *  results are known to fit without encoding them). */
+function rpcResultText(value) {
+  const text = JSONStringify(value);
+  if (text.length * 3 > RPC_MAX_UNITS && typedArrayLength(utf8Encode(text)) > RPC_MAX_UNITS) throw rpcTooLarge();
+  return text;
+}
+
+function rpcTooLarge() {
+  return new DOMException("RPC: a value larger than 16 MiB cannot cross to another worker", "DataCloneError");
+}
+
 /** `value` encoded for another worker, its Requests', Responses' and streams' bodies read
  *  (rpc-bodies.js): a promise. */
 async function rpcEncodeForWorker(value, exports) {
@@ -322,7 +346,8 @@ async function rpcCall(target, method, args) {
     const head = await rpcHead(target);
     head.method = method;
     const call = target.object !== undefined ? "do.call" : "service.call";
-    const [sent] = await rpcAfter(turn, () => bindingCall(call, head, utf8Encode(JSONStringify(encoded))));
+    const message = rpcMessage(head, encoded);
+    const [sent] = await rpcAfter(turn, () => bindingCall(call, head, message));
     [answerHead, bytes] = await rpcUntilAnswer(exports, await sent);
   } finally {
     turn.done();
@@ -357,9 +382,9 @@ async function rpcUntilAnswer(exports, first) {
  *  meanwhile takes none (its callee no longer waits). */
 function rpcReply(call, reply, answer) {
   const head = { pending: call.pending, key: call.key, reply };
-  let body = utf8Encode(JSONStringify(answer));
+  let body;
   try {
-    bindingPayload(head, body, "service.reply");
+    body = rpcMessage(head, answer);
   } catch (e) {
     body = utf8Encode(JSONStringify({ error: errorSummary(e) }));
   }
