@@ -2,9 +2,13 @@
 //! real daemon, jailed workers), as Cloudflare's Workers RPC carries them: a service binding's
 //! method takes a Request and answers a Response, the caller's own incoming request (its body
 //! streamed in) passes on, a stream goes either way, they nest in objects, and their bodies
-//! arrive whole; an `RpcTarget`'s `fetch` is a method taking one. A used body is a TypeError before anything is sent; a body past the message's
-//! 16 MiB is a DataCloneError.
+//! arrive whole; an `RpcTarget`'s `fetch` is a method taking one. A used body is a TypeError
+//! before anything is sent. Bodies stream through pipes (`daemon/src/api/rpc_pipes.rs`): past
+//! the message's 16 MiB, and chunk by chunk (a chunk reaches the client before the next exists).
+//! The message itself past 16 MiB is a DataCloneError.
 mod common;
+#[path = "common/tcp_servers.rs"]
+mod tcp_servers;
 
 use common::*;
 use serde_json::{json, Value};
@@ -55,7 +59,7 @@ export default { async fetch(req, env) {
   const used = new Request("https://x.test/", { method: "POST", body: "a" });
   await used.text();
   try { await env.S.echo(used); out.used = "sent"; } catch (e) { out.used = e.name; }
-  try { await env.S.big(17 * 1024 * 1024); out.big = "arrived"; } catch (e) { out.big = `${e.name}: ${e.message}`; }
+  try { out.big = (await (await env.S.big(17 * 1024 * 1024)).text()).length; } catch (e) { out.big = `${e.name}: ${e.message}`; }
   // 6 Mi characters of 3 UTF-8 bytes each: within 16 Mi UTF-16 units, 18 MiB as sent.
   try { out.wideArgument = await env.S.length("\u20ac".repeat(6 << 20)); } catch (e) { out.wideArgument = `${e.name}: ${e.message}`; }
   try { out.wideResult = (await env.S.wide(6 << 20)).length; } catch (e) { out.wideResult = `${e.name}: ${e.message}`; }
@@ -135,8 +139,7 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
     );
     assert_eq!(got["error"], "DataCloneError", "Response.error(): {got}");
     assert_eq!(got["order"], json!(["a payload", "b", "c r"]), "{got}");
-    let big = got["big"].as_str().unwrap_or("");
-    assert!(big.contains("16 MiB"), "{got}");
+    assert_eq!(got["big"], 17 << 20, "a 17 MiB body streams: {got}");
     // Counted in bytes as sent, not in UTF-16 units: still the DataCloneError (it was a
     // TypeError naming the host call, and a result ended the callee's isolate).
     for wide in ["wideArgument", "wideResult"] {
@@ -147,4 +150,208 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
         );
     }
     assert_eq!(got["afterWide"], 5 << 20, "15 MiB fits: {got}");
+}
+
+const STREAMS: &str = r#"
+import { WorkerEntrypoint } from "cloudflare:workers";
+const MIB = 1 << 20;
+export default class extends WorkerEntrypoint {
+  // n MiB, made as they are read (never whole in either isolate).
+  produce(n) {
+    let left = n;
+    return new ReadableStream({ pull(c) { if (left-- > 0) c.enqueue(new Uint8Array(MIB).fill(left & 0xff)); else c.close(); } });
+  }
+  async count(stream) {
+    let bytes = 0, sum = 0;
+    for await (const chunk of stream) { bytes += chunk.length; sum = (sum + chunk[0]) & 0xffff; }
+    return [bytes, sum];
+  }
+  async countRequest(req) { return [req.method, (await this.count(req.body))[0]]; }
+  // The held server's answer: its first chunk at once, its end when the test releases it.
+  async relay(url) { return (await fetch(url)).body; }
+  failing() {
+    let sent = false;
+    return new ReadableStream({ pull(c) { if (!sent) { sent = true; c.enqueue(new Uint8Array(8)); } else c.error(new RangeError("the source broke")); } });
+  }
+  async cancelAfterOne(stream) { const r = stream.getReader(); const first = await r.read(); await r.cancel("enough"); return first.value.length; }
+}
+"#;
+
+const STREAMS_CALLER: &str = r#"
+const MIB = 1 << 20;
+export default { async fetch(req, env) {
+  const path = new URL(req.url).pathname;
+  if (path.endsWith("/relay")) return new Response(await env.S.relay(req.headers.get("x-hold")));
+  const out = {};
+  // 40 MiB from the callee, counted as it arrives.
+  let bytes = 0;
+  for await (const chunk of await env.S.produce(40)) bytes += chunk.length;
+  out.produced = bytes;
+  // 24 MiB to the callee, made as it reads them; and as a Request's body.
+  let left = 24;
+  out.counted = await env.S.count(new ReadableStream({ pull(c) { if (left-- > 0) c.enqueue(new Uint8Array(MIB).fill(1)); else c.close(); } }));
+  let parts = 20;
+  const body = new ReadableStream({ pull(c) { if (parts-- > 0) c.enqueue(new Uint8Array(MIB)); else c.close(); } });
+  out.request = await env.S.countRequest(new Request("https://x.test/up", { method: "PUT", body, duplex: "half" }));
+  // A stream that fails after a chunk: the error reaches the reader.
+  try { for await (const chunk of await env.S.failing()) {} out.failing = "ended"; } catch (e) { out.failing = `${e.name}: ${e.message}`; }
+  // A reader that lets go after one chunk: the sender's source is cancelled.
+  let cancelled = null;
+  let made = 0;
+  const endless = new ReadableStream({ pull(c) { made++; c.enqueue(new Uint8Array(1024)); }, cancel(reason) { cancelled = `${reason}`; } });
+  out.first = await env.S.cancelAfterOne(endless);
+  for (let i = 0; i < 100 && cancelled === null; i++) await new Promise((r) => setTimeout(r, 20));
+  out.cancelled = cancelled !== null;
+  out.made = made < 50;
+  return Response.json(out);
+} };
+"#;
+
+fn streams_config(port: u16) -> String {
+    format!(
+        "[limits]\ncpu_ms = 10000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\n",
+        tenant_token(0)
+    )
+}
+
+/// Streams cross in pipes: 40 MiB one way and 24 MiB the other (each past the message's 16 MiB,
+/// made only as they are read), a Request's body, a source's error, a reader's cancel reaching
+/// the sender's source.
+#[test]
+fn bodies_stream_over_rpc_past_16_mib_with_errors_and_cancels() {
+    let server = tcp_servers::HoldServer::start();
+    let d = Daemon::start_raw("rpc-streams", 1, &streams_config(server.port), &[]);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, STREAMS);
+    let caller = load_with_env(
+        &d,
+        &t,
+        STREAMS_CALLER,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let (status, text) = fetch(&d, &t, &caller);
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(got["produced"], 40 << 20, "{got}");
+    assert_eq!(got["counted"], json!([24 << 20, 24]), "{got}");
+    assert_eq!(got["request"], json!(["PUT", 20 << 20]), "{got}");
+    assert_eq!(
+        got["failing"], "OperationError: pipe.read: RangeError: the source broke",
+        "{got}"
+    );
+    assert_eq!(got["first"], 1024, "{got}");
+    assert_eq!(
+        got["cancelled"], true,
+        "the sender's source heard the cancel: {got}"
+    );
+    assert_eq!(got["made"], true, "nothing read ahead without end: {got}");
+}
+
+/// A stream crosses chunk by chunk: the callee relays a held HTTP answer whose first chunk comes
+/// at once and whose end only when the test releases it; the caller answers its client with the
+/// stream, and the client reads the first chunk while the rest does not exist yet. (A body read
+/// whole before its message went would never arrive before the release.)
+#[test]
+fn a_stream_over_rpc_reaches_the_client_chunk_by_chunk() {
+    use std::io::Read;
+    let server = tcp_servers::HoldServer::start();
+    let d = Daemon::start_raw("rpc-streams-relay", 1, &streams_config(server.port), &[]);
+    let t = tenant_token(0);
+    let callee = load(&d, &t, STREAMS);
+    let caller = load_with_env(
+        &d,
+        &t,
+        STREAMS_CALLER,
+        json!({ "S": { "binding": "service", "worker": callee } }),
+    );
+    let mut r = client()
+        .get(format!("{}/v1/workers/{caller}/fetch/relay", d.base))
+        .bearer_auth(&t)
+        .header("x-hold", format!("http://127.0.0.1:{}/held", server.port))
+        .send()
+        .expect("fetch");
+    assert_eq!(r.status().as_u16(), 200);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while !got.ends_with(b"/held ") {
+        let n = r
+            .read(&mut buf)
+            .expect("the first chunk, before the release");
+        assert!(n > 0, "ended early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(server.seen().1, 1, "the held answer is still open");
+    server.release(1);
+    r.read_to_end(&mut got).expect("the rest");
+    assert_eq!(String::from_utf8_lossy(&got), "/held done");
+}
+
+/// A binding host call from tenant code (debug builds' test hook): its answer head's JSON, or
+/// `refused: why`.
+const ASK: &str = "const frame = (head) => { const h = new TextEncoder().encode(JSON.stringify(head)); const out = new Uint8Array(4 + h.length); new DataView(out.buffer).setUint32(0, h.length, true); out.set(h, 4); return out; };
+const ask = (name, head) => __stockadeTestHostCall(name, frame(head)).then((b) => { const n = new DataView(b.buffer, b.byteOffset).getUint32(0, true); const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + n))); return h && h.error ? 'refused: ' + h.error.message : h; }, (e) => 'refused: ' + e.message);";
+
+/// A pipe's read end is reached by its key, by its own tenant, once: another tenant's request
+/// holding the key, a made-up key, a second take and pipe numbers the request does not hold are
+/// all refused (forged with the debug builds' host-call hook); a sender whose request ended
+/// before closing its pipe leaves the reader an error, not a clean end.
+#[test]
+fn a_pipe_is_taken_only_by_its_key_its_tenant_and_once() {
+    let d = Daemon::start_with("rpc-pipes-forged", &["normal"; 2], 1, "", TEST_HOOKS);
+    let opener = load(
+        &d,
+        &tenant_token(0),
+        &format!("{ASK}\nexport default {{ async fetch() {{ return Response.json(await ask('pipe.open', {{}})); }} }};"),
+    );
+    let (status, text) = fetch(&d, &tenant_token(0), &opener);
+    assert_eq!(status, 200, "{text}");
+    let opened: Value = serde_json::from_str(&text).expect("json");
+    let key = opened["key"].as_str().expect("a key").to_owned();
+    assert_eq!(key.len(), 32, "{text}");
+    let taker = format!(
+        "{ASK}
+export default {{ async fetch(req) {{
+  const key = req.headers.get('x-key');
+  const out = {{}};
+  // Numbers this request holds none of.
+  out.forged = [];
+  for (let pipe = 1; pipe <= 3; pipe++) {{
+    for (const name of ['pipe.write', 'pipe.close', 'pipe.read']) out.forged.push(await ask(name, {{ pipe }}));
+  }}
+  out.madeUp = await ask('pipe.take', {{ key: '0'.repeat(32) }});
+  out.take = await ask('pipe.take', {{ key }});
+  out.again = await ask('pipe.take', {{ key }});
+  if (typeof out.take === 'object') out.read = await ask('pipe.read', {{ pipe: out.take.pipe }});
+  return Response.json(out);
+}} }};"
+    );
+    let take = |tenant: usize| -> Value {
+        let id = load(&d, &tenant_token(tenant), &taker);
+        let r = client()
+            .get(format!("{}/v1/workers/{id}/fetch/", d.base))
+            .bearer_auth(tenant_token(tenant))
+            .header("x-key", &key)
+            .send()
+            .expect("fetch");
+        assert_eq!(r.status().as_u16(), 200);
+        r.json().expect("json")
+    };
+    let refused = |v: &Value| v.as_str().is_some_and(|s| s.starts_with("refused"));
+    // Another tenant with the key: refused, and the pipe still waits for its own tenant.
+    let other = take(1);
+    assert!(refused(&other["take"]), "{other}");
+    assert!(refused(&other["madeUp"]), "{other}");
+    for forged in other["forged"].as_array().expect("forged") {
+        assert!(refused(forged), "{other}");
+    }
+    let own = take(0);
+    assert!(own["take"]["pipe"].as_u64().is_some(), "{own}");
+    assert!(refused(&own["again"]), "taken once: {own}");
+    assert!(refused(&own["madeUp"]), "{own}");
+    let read = own["read"].as_str().unwrap_or("");
+    assert!(
+        read.contains("the sending worker's request ended before its stream did"),
+        "an unclosed pipe is no clean end: {own}"
+    );
 }

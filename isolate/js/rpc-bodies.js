@@ -2,18 +2,30 @@
 // Workers RPC carries these between workers, as Cloudflare's does. rpc.js's encoding, when it
 // encodes for another worker (given `bodies`: rpcBodies()), tags them: "h" Headers {v: pairs},
 // "rq" a Request {m, u, h, b}, "rs" a Response {s, t, h, b}, "rd" a ReadableStream {b}; `b` is
-// the body as base64 ("" until read; null for none). Each body is recorded while the value is
-// encoded (a used or locked one is a TypeError then, before anything is sent), and
-// rpcReadBodies reads them all, whole, before the message goes: unlike Cloudflare's, a body does
-// not stream over RPC, and the message, bodies included, stays within RPC_MAX_UNITS (16 MiB of
-// text; past it, a DataCloneError as for any value). Decoding builds new objects around the
-// bytes, through the constructors, which check what another worker sent (a method, a URL, a
-// status, each header).
-// Trust: nothing in what arrives; a stream's chunks must be Uint8Arrays (as a fetch body's).
+// the body: null for none, base64 for a small one known whole (at most RPC_INLINE_BODY_BYTES,
+// within the message's RPC_MAX_UNITS), else {k} the key of a pipe it streams through, chunk by
+// chunk, as Cloudflare's RPC streams it (`daemon/src/api/rpc_pipes.rs`: `pipe.open`, `.write`,
+// `.close` on the sender's side; `pipe.take`, `.read`, `.cancel` on the receiver's). Each body is
+// recorded while the value is encoded (a used or locked one is a TypeError then, before anything
+// is sent); rpcSendBodies then opens the pipes before the message goes and pumps them after.
+// Sending a body uses it up, as passing a stream to fetch() does. A pump lives as its request
+// does (`keep`: a callee's result's pumps keep its request open, as ctx.waitUntil does); a
+// request that ends before its stream did ends the receiver's stream with an error. Decoding
+// builds new objects around the bytes or a stream over the pipe (taken at once, read only as the
+// receiver reads), through the constructors, which check what another worker sent (a method, a
+// URL, a status, each header).
+// Trust: nothing in what arrives; a stream's chunks must be Uint8Arrays (as a fetch body's),
+// else the stream fails at the receiver.
 
-/** What one encoding's bodies are: read after it (rpcReadBodies). */
-function rpcBodies() {
-  return { __proto__: null, list: [], seen: null, units: 0 };
+// A body known whole rides in the message up to this size; a larger one, or a stream, pipes.
+const RPC_INLINE_BODY_BYTES = 64 << 10;
+// A pipe's chunks are at most this large (one `pipe.write` each).
+const RPC_PIPE_CHUNK = 1 << 20;
+
+/** What one encoding's bodies are: sent after it (rpcSendBodies), their pumps handed to
+ *  `keep` (null: they run as long as the request does). */
+function rpcBodies(keep = null) {
+  return { __proto__: null, list: [], seen: null, units: 0, keep };
 }
 
 // Records `source` (a BodyState or a stream's record) for `node`, once per message: a body read
@@ -75,24 +87,106 @@ function rpcEncodeWeb(value, state) {
   return undefined;
 }
 
-/** Reads every body `bodies` recorded, whole, into its tag (the encoding's text and the bodies'
- *  base64 at most RPC_MAX_UNITS). */
-async function rpcReadBodies(bodies) {
+/** Sends every body `bodies` recorded: a small one known whole into its tag, any other through
+ *  a pipe opened now and pumped once every pipe is open (a pipe that cannot be opened fails the
+ *  message before it goes, and the pipes opened for it end with that error). */
+async function rpcSendBodies(bodies) {
   let room = MathFloor((RPC_MAX_UNITS - bodies.units) / 4) * 3;
-  const tooLarge = () => new DOMException(`RPC: a value larger than 16 MiB cannot cross to another worker`, "DataCloneError");
-  for (let i = 0; i < bodies.list.length; i++) {
-    const entry = bodies.list[i];
-    let bytes = entry.body === null ? null : takeKnownBytes(entry.body);
-    if (bytes === null) bytes = await readAllBytes(entry.stream ?? bodyStream(entry.body), room, tooLarge);
-    if (typedArrayLength(bytes) > room) throw tooLarge();
-    room -= typedArrayLength(bytes);
-    entry.node.b = rpcBytesToBase64(bytes);
+  const pumps = [];
+  try {
+    for (let i = 0; i < bodies.list.length; i++) {
+      const entry = bodies.list[i];
+      const out = entry.body !== null ? bodyForHost(entry.body) : hostBodyReader(entry.stream);
+      if (isUint8Array(out) && typedArrayLength(out) <= RPC_INLINE_BODY_BYTES && typedArrayLength(out) <= room) {
+        room -= typedArrayLength(out);
+        entry.node.b = rpcBytesToBase64(out);
+        continue;
+      }
+      const reader = isUint8Array(out) ? bytesReader(out) : out;
+      rpcAppend(pumps, { __proto__: null, reader, pipe: 0 });
+      const [opened] = await bindingCall("pipe.open", {});
+      pumps[pumps.length - 1].pipe = opened.pipe >>> 0;
+      entry.node.b = { k: `${opened.key}` };
+    }
+  } catch (e) {
+    for (let i = 0; i < pumps.length; i++) rpcEndPipe(pumps[i], e);
+    throw new DOMException(`RPC: a body cannot cross to another worker: ${e?.message ?? e}`, "DataCloneError");
+  }
+  for (let i = 0; i < pumps.length; i++) {
+    const pump = rpcPump(pumps[i].reader, pumps[i].pipe);
+    if (bodies.keep !== null) bodies.keep(pump);
+    else uponPromise(pump, undefined, noop);
   }
 }
 
-// The bytes of a tag's `b`, or null.
-function rpcBodyBytes(b) {
-  return b === null || b === undefined ? null : encodeString(`${b}`, "base64");
+// A pump that will not run: its source cancelled, its pipe (if opened) ended with `e`.
+function rpcEndPipe(pump, e) {
+  try { setHandled(promiseResolvedWith(pump.reader.cancel(e))); } catch {}
+  if (pump.pipe !== 0) uponPromise(bindingCall("pipe.close", { pipe: pump.pipe, error: rpcPipeError(e) }), undefined, noop);
+}
+
+function rpcPipeError(e) {
+  try {
+    return `${e?.name ?? "Error"}: ${e?.message ?? e}`;
+  } catch {
+    return "Error: the stream failed";
+  }
+}
+
+/** Feeds `reader`'s chunks into pipe `pipe`, each write answered once the receiver took it; the
+ *  pipe ends with the stream, or with its error (also a receiver that let go: the source is
+ *  cancelled). Never rejects. */
+async function rpcPump(reader, pipe) {
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      const length = typedArrayLength(chunk);
+      for (let at = 0; at < length; at += RPC_PIPE_CHUNK) {
+        const end = length - at > RPC_PIPE_CHUNK ? at + RPC_PIPE_CHUNK : length;
+        await bindingCall("pipe.write", { pipe }, bytesView(chunk, at, end));
+      }
+    }
+  } catch (e) {
+    rpcEndPipe({ __proto__: null, reader, pipe }, e);
+    return;
+  }
+  try {
+    await bindingCall("pipe.close", { pipe });
+  } catch {}
+}
+
+/** A pull source over the pipe `key` names: taken at once (into this request's pipes), read
+ *  only as the stream is. */
+function rpcPipeSource(key) {
+  const taken = bindingCall("pipe.take", { key });
+  setHandled(taken);
+  let ended = false;
+  return {
+    __proto__: null,
+    async pull() {
+      const [head] = await taken;
+      const [read, bytes] = await bindingCall("pipe.read", { pipe: head.pipe });
+      if (read?.done === true) {
+        ended = true;
+        return null;
+      }
+      return bytes;
+    },
+    cancel() {
+      if (ended) return;
+      ended = true;
+      uponPromise(taken, (answer) => uponPromise(bindingCall("pipe.cancel", { pipe: answer[0].pipe }), undefined, noop), noop);
+    },
+  };
+}
+
+// What a tag's `b` stands for: null, the bytes, or a stream over its pipe.
+function rpcBodyOf(b) {
+  if (b === null || b === undefined) return null;
+  if (typeof b === "string") return encodeString(b, "base64");
+  if (isObjectLike(b) && typeof b.k === "string") return bodyStream(bodyFromHost(rpcPipeSource(b.k))).pub;
+  throw new TypeError("RPC: a malformed body");
 }
 
 // A Headers from pairs another worker sent, each checked as append() checks it.
@@ -111,8 +205,11 @@ function rpcHeadersFrom(pairs) {
 function rpcDecodeWeb(data) {
   switch (data.$) {
     case "h": return rpcHeadersFrom(data.v);
-    case "rq": return new Request(`${data.u}`, { __proto__: null, method: `${data.m}`, headers: rpcHeadersFrom(data.h), body: rpcBodyBytes(data.b) });
-    case "rs": return new Response(rpcBodyBytes(data.b), { __proto__: null, status: +data.s, statusText: `${data.t}`, headers: rpcHeadersFrom(data.h) });
-    default: return bodyStream(bodyFromBytes(rpcBodyBytes(data.b) ?? EMPTY_BYTES)).pub; // "rd"
+    case "rq": return new Request(`${data.u}`, { __proto__: null, method: `${data.m}`, headers: rpcHeadersFrom(data.h), body: rpcBodyOf(data.b), duplex: "half" });
+    case "rs": return new Response(rpcBodyOf(data.b), { __proto__: null, status: +data.s, statusText: `${data.t}`, headers: rpcHeadersFrom(data.h) });
+    default: { // "rd"
+      const body = rpcBodyOf(data.b) ?? EMPTY_BYTES;
+      return isUint8Array(body) ? bodyStream(bodyFromBytes(body)).pub : body;
+    }
   }
 }

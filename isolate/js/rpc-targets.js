@@ -236,10 +236,10 @@ async function rpcTargetCall(session, id, method, args) {
  *  the result holds RpcTargets or functions, it goes to the caller with `service.export`, and
  *  the call serves the caller's calls on them until the caller lets go, each run through
  *  `enter` (a Durable Object's: its gates). Once it is over, each target's own
- *  `[Symbol.dispose]` runs. */
-async function rpcAnswer(result, enter = (run) => run()) {
+ *  `[Symbol.dispose]` runs. `keep` takes the pumps of the streams its answers carry. */
+async function rpcAnswer(result, enter = (run) => run(), keep = null) {
   const exports = rpcExports();
-  const encoded = await rpcEncodeForWorker(result, exports);
+  const encoded = await rpcEncodeForWorker(result, exports, keep);
   if (exports.list.length === 0) return rpcResultText({ ok: encoded });
   const message = rpcMessage({}, { ok: encoded });
   try {
@@ -266,7 +266,7 @@ async function rpcAnswer(result, enter = (run) => run()) {
       const [call, bytes] = await bindingCall("service.wait", {});
       if (call === null || typeof call !== "object" || call.done === true) break;
       serving.count++;
-      uponPromise(rpcServeOne(exports, call, bytes, enter), over, over);
+      uponPromise(rpcServeOne(exports, call, bytes, enter, keep), over, over);
     }
   } finally {
     // The caller let go (or the wait failed): what still runs finishes before the targets are
@@ -287,10 +287,10 @@ async function rpcAnswer(result, enter = (run) => run()) {
 
 /** Serves the caller's call `call` ({target, method, call}) on one of `exports`' targets and
  *  sends its answer with `service.next`. Never rejects. */
-async function rpcServeOne(exports, call, bytes, enter) {
+async function rpcServeOne(exports, call, bytes, enter, keep) {
   let answer;
   try {
-    answer = { ok: await rpcEncodeForWorker(await enter(() => rpcServe(exports, call, bytes)), exports) };
+    answer = { ok: await rpcEncodeForWorker(await enter(() => rpcServe(exports, call, bytes)), exports, keep) };
   } catch (e) {
     answer = { error: errorSummary(e) };
   }

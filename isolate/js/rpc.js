@@ -148,12 +148,12 @@ function rpcTooLarge() {
   return new DOMException("RPC: a value larger than 16 MiB cannot cross to another worker", "DataCloneError");
 }
 
-/** `value` encoded for another worker, its Requests', Responses' and streams' bodies read
- *  (rpc-bodies.js): a promise. */
-async function rpcEncodeForWorker(value, exports) {
-  const bodies = rpcBodies();
+/** `value` encoded for another worker, its Requests', Responses' and streams' bodies sent
+ *  (rpc-bodies.js: inline, or pipes whose pumps go to `keep`): a promise. */
+async function rpcEncodeForWorker(value, exports, keep = null) {
+  const bodies = rpcBodies(keep);
   const encoded = rpcEncode(value, RPC_TO_WORKER, exports, bodies);
-  if (bodies.list.length > 0) await rpcReadBodies(bodies);
+  if (bodies.list.length > 0) await rpcSendBodies(bodies);
   return encoded;
 }
 
@@ -888,6 +888,9 @@ async function rpcInvoke(ns, payload, ctx) {
     const props = call.props !== null && typeof call.props === "object" ? call.props : {};
     ObjectDefineProperty(ctx, "props", { value: props, enumerable: true, writable: true, configurable: true });
     const get = rpcIsGet(call.args);
+    // The result's streams are pumped after the answer: they keep the request open as its
+    // waitUntil work does.
+    const keep = (pump) => ctx.waitUntil(pump);
     // The caller's functions and RpcTargets: stubs it serves while this call runs (released once
     // the method's result is in: a later call of one fails here, reaching no other call's).
     const back = rpcBackSession();
@@ -914,7 +917,7 @@ async function rpcInvoke(ns, payload, ctx) {
         await rpcCallbacksOver(back);
       }
       // Its targets' calls go through the object's gates too, as calls of its own.
-      return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run));
+      return await rpcAnswer(result, (run) => durable.deliver(object, handler, env, ctx, run), keep);
     }
     let target;
     if (typeof handler === "function" && handler.prototype !== null && typeof handler.prototype === "object") {
@@ -924,7 +927,7 @@ async function rpcInvoke(ns, payload, ctx) {
     } else {
       throw new TypeError(`the worker has no entrypoint ${JSONStringify(name)}`);
     }
-    if (get) return await rpcAnswer(await rpcPropertyOf(target, `${call.method}`));
+    if (get) return await rpcAnswer(await rpcPropertyOf(target, `${call.method}`), undefined, keep);
     const method = rpcMethodOf(target, `${call.method}`);
     if (method === undefined) throw new TypeError(`the entrypoint ${JSONStringify(name)} has no RPC method ${JSONStringify(`${call.method}`)}`);
     let result;
@@ -933,7 +936,7 @@ async function rpcInvoke(ns, payload, ctx) {
     } finally {
       await rpcCallbacksOver(back);
     }
-    return await rpcAnswer(result);
+    return await rpcAnswer(result, undefined, keep);
   } catch (e) {
     return JSONStringify({ error: errorSummary(e) });
   }

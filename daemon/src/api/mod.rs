@@ -37,6 +37,7 @@ mod queue_consumer;
 mod queue_pull;
 mod queues;
 mod quota;
+mod rpc_pipes;
 mod rpc_targets;
 mod run;
 mod scheduled;

@@ -507,20 +507,18 @@ pub async fn drive(driving: Driving, resources: &Resources) -> Result<Driven, St
 }
 
 async fn next_of_call(mut driving: Driving, resources: &Resources) -> Result<Next, String> {
-    loop {
-        match driving.events.recv().await {
-            Some(Event::Finished(outcome)) => return Ok(Next::Over(Driven::Finished(outcome))),
-            Some(Event::Exported(answer)) => {
-                // The callee serves its targets until the caller lets go: its job goes on.
-                driving.task = None;
-                let head = driving.session.hand_to(resources)?;
-                return Ok(Next::Over(Driven::Answer(head, answer)));
-            }
-            // Run even if its callee stopped waiting (it made the call before it ended, as one
-            // that does not await its callbacks does).
-            Some(Event::Callback(call)) => return Ok(Next::Callback(Waiting::Call(driving), call)),
-            None => return Err("the RPC call's worker task is gone".into()),
+    match driving.events.recv().await {
+        Some(Event::Finished(outcome)) => Ok(Next::Over(Driven::Finished(outcome))),
+        Some(Event::Exported(answer)) => {
+            // The callee serves its targets until the caller lets go: its job goes on.
+            driving.task = None;
+            let head = driving.session.hand_to(resources)?;
+            Ok(Next::Over(Driven::Answer(head, answer)))
         }
+        // Run even if its callee stopped waiting (it made the call before it ended, as one that
+        // does not await its callbacks does).
+        Some(Event::Callback(call)) => Ok(Next::Callback(Waiting::Call(driving), call)),
+        None => Err("the RPC call's worker task is gone".into()),
     }
 }
 

@@ -136,6 +136,13 @@ impl Services {
         calls.register_in_context("service.export", super::rpc_targets::export);
         calls.register_in_context("service.next", super::rpc_targets::next);
         calls.register_in_context("service.wait", super::rpc_targets::wait);
+        // Bodies streamed over RPC (`rpc_pipes`): the request's own pipes only.
+        calls.register_in_context("pipe.open", super::rpc_pipes::open);
+        calls.register_in_context("pipe.write", super::rpc_pipes::write);
+        calls.register_in_context("pipe.close", super::rpc_pipes::close);
+        calls.register_in_context("pipe.take", super::rpc_pipes::take);
+        calls.register_in_context("pipe.read", super::rpc_pipes::read);
+        calls.register_in_context("pipe.cancel", super::rpc_pipes::cancel);
     }
 
     /// The API's state, while the daemon runs.
