@@ -200,7 +200,7 @@ export default { async fetch(req, env) {
   let made = 0;
   const endless = new ReadableStream({ pull(c) { made++; c.enqueue(new Uint8Array(1024)); }, cancel(reason) { cancelled = `${reason}`; } });
   out.first = await env.S.cancelAfterOne(endless);
-  for (let i = 0; i < 100 && cancelled === null; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && cancelled === null; i++) await new Promise((r) => setTimeout(r, 20));
   out.cancelled = cancelled !== null;
   out.made = made < 50;
   return Response.json(out);
