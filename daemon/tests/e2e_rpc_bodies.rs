@@ -75,6 +75,17 @@ export default { async fetch(req, env) {
   const o = env.LOG.getByName("one");
   await Promise.all([o.note("a", new Request("https://x.test/", { method: "POST", body: "payload" })), o.note("b"), o.note("c", new Response("r"))]);
   out.order = await o.log();
+  // A stream fed from a later call's answer on the same stub: the first call goes out with its
+  // pipe, the later one is answered while the first waits for its body.
+  const o2 = env.LOG.getByName("two");
+  let feed;
+  const fed = new ReadableStream({ start(c) { feed = c; } });
+  const pending = o2.note("fed", new Response(fed));
+  const seen = await o2.log();
+  feed.enqueue(new TextEncoder().encode(JSON.stringify(seen)));
+  feed.close();
+  await pending;
+  out.fed = await o2.log();
   const site = await env.S.site();
   out.site = await (await site.fetch(new Request("https://site.test/page", { method: "PUT", body: "b" }))).text();
   site[Symbol.dispose]();
@@ -101,8 +112,10 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
         .body("uploaded")
         .send()
         .expect("fetch");
-    assert_eq!(r.status().as_u16(), 200);
-    let got: Value = r.json().expect("json");
+    let status = r.status().as_u16();
+    let text = r.text().expect("text");
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(
         got["echo"],
         json!([201, "Made", "2", "POST /p 1 hello", true]),
@@ -139,6 +152,7 @@ fn requests_responses_headers_and_streams_cross_between_workers() {
     );
     assert_eq!(got["error"], "DataCloneError", "Response.error(): {got}");
     assert_eq!(got["order"], json!(["a payload", "b", "c r"]), "{got}");
+    assert_eq!(got["fed"], json!(["fed [\"fed\"]"]), "{got}");
     assert_eq!(got["big"], 17 << 20, "a 17 MiB body streams: {got}");
     // Counted in bytes as sent, not in UTF-16 units: still the DataCloneError (it was a
     // TypeError naming the host call, and a result ended the callee's isolate).
