@@ -191,7 +191,7 @@ fn echoes_100_mib_with_memory_flat(d: &Daemon, id: &str, t: &str, isolates: u64)
         .send()
         .expect("warm");
     assert_eq!(small.text().expect("text"), "warm");
-    let before = worker_rss(&d).expect("the worker's RSS");
+    let before = worker_rss(d).expect("the worker's RSS");
 
     let total = 100usize << 20;
     let sampler = {
@@ -221,7 +221,7 @@ fn echoes_100_mib_with_memory_flat(d: &Daemon, id: &str, t: &str, isolates: u64)
         (stop, handle)
     };
     let (mut reader, status, headers) = raw_post(
-        &d,
+        d,
         &format!("/v1/workers/{id}/fetch/"),
         t,
         Pattern { left: total, at: 0 },

@@ -6,9 +6,10 @@
 //! nothing.
 
 /// The host calls that continue a stream their request already holds: the request's own body
-/// (`body.*`) and its fetches' uploads and answers (`fetch.read`, `fetch.write`, `fetch.cancel`,
-/// `fetch.abort`).
-pub const STREAM_CONTINUATIONS: [&str; 7] = [
+/// (`body.*`), its fetches' uploads and answers (`fetch.read`, `fetch.write`, `fetch.cancel`,
+/// `fetch.abort`) and the bodies it pipes over RPC (`pipe.write`, `pipe.close`, `pipe.read`,
+/// `pipe.cancel`; the supervisor refuses a second write or read of one pipe at a time).
+pub const STREAM_CONTINUATIONS: [&str; 11] = [
     "body.read",
     "body.write",
     "body.end",
@@ -16,6 +17,10 @@ pub const STREAM_CONTINUATIONS: [&str; 7] = [
     "fetch.write",
     "fetch.cancel",
     "fetch.abort",
+    "pipe.write",
+    "pipe.close",
+    "pipe.read",
+    "pipe.cancel",
 ];
 
 /// Whether a host call named `name` continues a stream: it takes no place among the request's

@@ -7,7 +7,8 @@
 // chunk, as Cloudflare's RPC streams it (`daemon/src/api/rpc_pipes.rs`: `pipe.open`, `.write`,
 // `.close` on the sender's side; `pipe.take`, `.read`, `.cancel` on the receiver's). Each body is
 // recorded while the value is encoded (a used or locked one is a TypeError then, before anything
-// is sent); rpcSendBodies then opens the pipes before the message goes and pumps them after.
+// is sent); rpcSendBodies then opens the pipes before the message goes, and the sender starts
+// their pumps once the message went (`start`), or ends them if it could not go (`stop`).
 // Sending a body uses it up, as passing a stream to fetch() does. A pump lives as its request
 // does (`keep`: a callee's result's pumps keep its request open, as ctx.waitUntil does); a
 // request that ends before its stream did ends the receiver's stream with an error. Decoding
@@ -87,11 +88,17 @@ function rpcEncodeWeb(value, state) {
   return undefined;
 }
 
-/** Sends every body `bodies` recorded: a small one known whole into its tag, any other through
- *  a pipe opened now and pumped once every pipe is open (a pipe that cannot be opened fails the
- *  message before it goes, and the pipes opened for it end with that error). */
+// A message without pipes: nothing to start or stop.
+const RPC_NO_PIPES = ObjectFreeze({ __proto__: null, start: noop, stop: noop });
+
+/** Sends every body `bodies` recorded: a small one known whole into its tag (at most 1 MiB in
+ *  all, none when the value alone is half the message's 16 MiB), any other through a pipe opened
+ *  now (a pipe that cannot be opened fails the message before it goes, and the pipes opened for
+ *  it end with that error). What it answers: `start()` (the message went: the pumps feed the
+ *  pipes, each handed to `keep`) and `stop(e)` (it did not: sources cancelled, pipes ended with
+ *  `e`), RPC_NO_PIPES without pipes. */
 async function rpcSendBodies(bodies) {
-  let room = MathFloor((RPC_MAX_UNITS - bodies.units) / 4) * 3;
+  let room = bodies.units > RPC_MAX_UNITS / 2 ? 0 : 1 << 20;
   const pumps = [];
   try {
     for (let i = 0; i < bodies.list.length; i++) {
@@ -112,11 +119,27 @@ async function rpcSendBodies(bodies) {
     for (let i = 0; i < pumps.length; i++) rpcEndPipe(pumps[i], e);
     throw new DOMException(`RPC: a body cannot cross to another worker: ${e?.message ?? e}`, "DataCloneError");
   }
-  for (let i = 0; i < pumps.length; i++) {
-    const pump = rpcPump(pumps[i].reader, pumps[i].pipe);
-    if (bodies.keep !== null) bodies.keep(pump);
-    else uponPromise(pump, undefined, noop);
-  }
+  if (pumps.length === 0) return RPC_NO_PIPES;
+  let state = 0; // 1: started, 2: stopped
+  return {
+    __proto__: null,
+    start() {
+      if (state !== 0) return;
+      state = 1;
+      for (let i = 0; i < pumps.length; i++) {
+        const pump = rpcPump(pumps[i].reader, pumps[i].pipe);
+        if (bodies.keep !== null) bodies.keep(pump);
+        else uponPromise(pump, undefined, noop);
+      }
+    },
+    // Also once started (the host refused the call): a pump's write in flight then fails, and it
+    // cancels its source.
+    stop(e) {
+      if (state === 2) return;
+      state = 2;
+      for (let i = 0; i < pumps.length; i++) rpcEndPipe(pumps[i], e);
+    },
+  };
 }
 
 // A pump that will not run: its source cancelled, its pipe (if opened) ended with `e`.

@@ -204,23 +204,37 @@ async function rpcTargetCall(session, id, method, args) {
   // after that (rpcCallbacksOver).
   let unsent = back;
   if (back) session.sending++;
+  let pipes = RPC_NO_PIPES;
   try {
     // A DataCloneError here: nothing was sent.
-    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
+    let encoded = RPC_GET_JSON;
+    if (args !== RPC_GET) [encoded, pipes] = await rpcEncodeForWorker(args, exports);
     // A callback (the caller's argument) goes back through the call; a target to its session.
     // A callback names the call on a target that brought it (none: the RPC call's own).
     const head = back
       ? { target: id, method, call: session.call }
       : { session: session.number, key: session.key, target: id, method };
     const op = back ? "service.callback" : "service.target";
-    const message = rpcMessage(head, encoded);
-    const [sending] = await rpcAfter(turn, () => bindingCall(op, head, message));
+    let sending;
+    try {
+      const message = rpcMessage(head, encoded);
+      [sending] = await rpcAfter(turn, () => rpcSendWith(pipes, () => bindingCall(op, head, message)));
+    } catch (e) {
+      pipes.stop(e);
+      throw e;
+    }
     if (unsent) {
       unsent = false;
       rpcCallbackSent(session);
     }
-    const sent = await sending;
-    const [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
+    let bytes;
+    try {
+      const sent = await sending;
+      [, bytes] = back ? sent : await rpcUntilAnswer(exports, sent);
+    } catch (e) {
+      pipes.stop(e);
+      throw e;
+    }
     const answer = JSONParse(utf8DecodeStripBOM(bytes));
     if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw rpcThrown(answer.error);
     return rpcDecode(answer?.ok, session);
@@ -239,12 +253,24 @@ async function rpcTargetCall(session, id, method, args) {
  *  `[Symbol.dispose]` runs. `keep` takes the pumps of the streams its answers carry. */
 async function rpcAnswer(result, enter = (run) => run(), keep = null) {
   const exports = rpcExports();
-  const encoded = await rpcEncodeForWorker(result, exports, keep);
-  if (exports.list.length === 0) return rpcResultText({ ok: encoded });
-  const message = rpcMessage({}, { ok: encoded });
+  const [encoded, pipes] = await rpcEncodeForWorker(result, exports, keep);
+  if (exports.list.length === 0) {
+    let text;
+    try {
+      text = rpcResultText({ ok: encoded });
+    } catch (e) {
+      pipes.stop(e);
+      throw e;
+    }
+    // The answer goes with the task's: its pipes are fed from now on.
+    pipes.start();
+    return text;
+  }
   try {
-    await bindingCall("service.export", {}, message);
+    const message = rpcMessage({}, { ok: encoded });
+    await rpcSendWith(pipes, () => bindingCall("service.export", {}, message));
   } catch (e) {
+    pipes.stop(e);
     throw new DOMException(`RPC: ${e?.message ?? e}`, "DataCloneError");
   }
   // Calls start in the order they come and run at once (a callback may call the same target
@@ -289,15 +315,20 @@ async function rpcAnswer(result, enter = (run) => run(), keep = null) {
  *  sends its answer with `service.next`. Never rejects. */
 async function rpcServeOne(exports, call, bytes, enter, keep) {
   let answer;
+  let pipes = RPC_NO_PIPES;
   try {
-    answer = { ok: await rpcEncodeForWorker(await enter(() => rpcServe(exports, call, bytes)), exports, keep) };
+    const [encoded, sending] = await rpcEncodeForWorker(await enter(() => rpcServe(exports, call, bytes)), exports, keep);
+    answer = { ok: encoded };
+    pipes = sending;
   } catch (e) {
     answer = { error: errorSummary(e) };
   }
   const head = { call: call.call };
   try {
-    await bindingCall("service.next", head, rpcMessage(head, answer));
+    const message = rpcMessage(head, answer);
+    await rpcSendWith(pipes, () => bindingCall("service.next", head, message));
   } catch (e) {
+    pipes.stop(e);
     // An answer the host refuses (too large, say): the caller gets why, not silence.
     try {
       await bindingCall("service.next", head, utf8Encode(JSONStringify({ error: errorSummary(e) })));
@@ -306,12 +337,14 @@ async function rpcServeOne(exports, call, bytes, enter, keep) {
 }
 
 /** The answer ({"ok": encoded} or {"error"}) of the callee's call `call` ({target, method}) of
- *  one of this caller's arguments' targets (`exports`), with the encoded arguments `bytes`. */
+ *  one of this caller's arguments' targets (`exports`), with the encoded arguments `bytes`, and
+ *  its pipes (rpcReply starts them once it went). */
 async function rpcCallback(exports, call, bytes) {
   try {
-    return { ok: await rpcEncodeForWorker(await rpcServe(exports, call, bytes), exports) };
+    const [encoded, pipes] = await rpcEncodeForWorker(await rpcServe(exports, call, bytes), exports);
+    return [{ ok: encoded }, pipes];
   } catch (e) {
-    return { error: errorSummary(e) };
+    return [{ error: errorSummary(e) }, RPC_NO_PIPES];
   }
 }
 

@@ -149,12 +149,23 @@ function rpcTooLarge() {
 }
 
 /** `value` encoded for another worker, its Requests', Responses' and streams' bodies sent
- *  (rpc-bodies.js: inline, or pipes whose pumps go to `keep`): a promise. */
+ *  (rpc-bodies.js: inline, or through pipes): a promise of [encoded, pipes], whose `start()` the
+ *  sender calls once its message went (the pumps then go to `keep`) and `stop(e)` if it could
+ *  not go. */
 async function rpcEncodeForWorker(value, exports, keep = null) {
   const bodies = rpcBodies(keep);
   const encoded = rpcEncode(value, RPC_TO_WORKER, exports, bodies);
-  if (bodies.list.length > 0) await rpcSendBodies(bodies);
-  return encoded;
+  const pipes = bodies.list.length > 0 ? await rpcSendBodies(bodies) : RPC_NO_PIPES;
+  return [encoded, pipes];
+}
+
+/** `send()` (which makes the host call and answers its promise), then the pipes' pumps
+ *  started: the promise of the call's answer, whose failure stops them. */
+function rpcSendWith(pipes, send) {
+  const sent = send();
+  pipes.start();
+  if (pipes !== RPC_NO_PIPES) uponPromise(sent, undefined, (e) => pipes.stop(e));
+  return sent;
 }
 
 // Counts `n` more units of text in the encoding of `state`.
@@ -340,15 +351,20 @@ async function rpcCall(target, method, args) {
   // may call while this call waits (callbacks, rpc-targets.js); stubs among them are lent.
   const exports = rpcExports(true);
   let answerHead, bytes;
+  let pipes = RPC_NO_PIPES;
   try {
     // A DataCloneError here: nothing was sent.
-    const encoded = args === RPC_GET ? RPC_GET_JSON : await rpcEncodeForWorker(args, exports);
+    let encoded = RPC_GET_JSON;
+    if (args !== RPC_GET) [encoded, pipes] = await rpcEncodeForWorker(args, exports);
     const head = await rpcHead(target);
     head.method = method;
     const call = target.object !== undefined ? "do.call" : "service.call";
     const message = rpcMessage(head, encoded);
-    const [sent] = await rpcAfter(turn, () => bindingCall(call, head, message));
+    const [sent] = await rpcAfter(turn, () => rpcSendWith(pipes, () => bindingCall(call, head, message)));
     [answerHead, bytes] = await rpcUntilAnswer(exports, await sent);
+  } catch (e) {
+    pipes.stop(e);
+    throw e;
   } finally {
     turn.done();
     rpcReturnLent(exports);
@@ -371,24 +387,26 @@ async function rpcUntilAnswer(exports, first) {
   while (answerHead !== null && typeof answerHead === "object" && typeof answerHead.callback === "object" && answerHead.callback !== null) {
     const call = { pending: answerHead.pending, key: answerHead.key };
     const reply = answerHead.reply;
-    uponPromise(rpcCallback(exports, answerHead.callback, bytes), (answer) => rpcReply(call, reply, answer), noop);
+    uponPromise(rpcCallback(exports, answerHead.callback, bytes), ([answer, pipes]) => rpcReply(call, reply, answer, pipes), noop);
     [answerHead, bytes] = await bindingCall("service.resume", call, new ByteArray(0));
   }
   return [answerHead, bytes];
 }
 
-/** Sends callback `reply`'s `answer` to the call `call` names (`service.reply`). An answer too
- *  large to send goes as the error saying so (the callee gets why, not silence); a call answered
- *  meanwhile takes none (its callee no longer waits). */
-function rpcReply(call, reply, answer) {
+/** Sends callback `reply`'s `answer` to the call `call` names (`service.reply`), then starts
+ *  its `pipes`. An answer too large to send goes as the error saying so (the callee gets why,
+ *  not silence); a call answered meanwhile takes none (its callee no longer waits). */
+function rpcReply(call, reply, answer, pipes) {
   const head = { pending: call.pending, key: call.key, reply };
   let body;
   try {
     body = rpcMessage(head, answer);
   } catch (e) {
+    pipes.stop(e);
+    pipes = RPC_NO_PIPES;
     body = utf8Encode(JSONStringify({ error: errorSummary(e) }));
   }
-  uponPromise(bindingCall("service.reply", head, body), undefined, noop);
+  uponPromise(rpcSendWith(pipes, () => bindingCall("service.reply", head, body)), undefined, noop);
 }
 
 // A service fetch's bodies stream both ways: a request body the caller knows whole and no larger

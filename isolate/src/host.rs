@@ -185,7 +185,8 @@ pub const MAX_QUEUED_HOST_CALLS_PER_TASK: usize = ffi::STK_HOST_CALLS_QUEUED_MAX
 /// The payload bytes one task's waiting host calls may hold together.
 pub const MAX_QUEUED_HOST_CALL_BYTES_PER_TASK: usize = ffi::STK_HOST_CALL_BYTES_QUEUED_MAX;
 /// Whether a host call named `name` continues a stream its request already holds (the body it
-/// reads or writes, an upload or answer of one of its fetches, or ends one): such a call never
+/// reads or writes, an upload or answer of one of its fetches, a body piped over RPC, or ends
+/// one): such a call never
 /// waits for a place and is not counted among the calls in flight, here or by the supervisor
 /// (`daemon/src/supervisor/link/host.rs` has the same list). Each stream has at most one in
 /// flight (the runtime awaits each) and a request's streams are few (`Resources`), so they stay
@@ -201,6 +202,10 @@ pub fn continues_a_stream(name: &str) -> bool {
             | "fetch.write"
             | "fetch.cancel"
             | "fetch.abort"
+            | "pipe.write"
+            | "pipe.close"
+            | "pipe.read"
+            | "pipe.cancel"
     )
 }
 

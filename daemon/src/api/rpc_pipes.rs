@@ -3,8 +3,9 @@
 //! streams it, instead of being read whole into the message.
 //!
 //! - The sender's runtime opens a pipe with `pipe.open` (no payload): its write end goes among
-//!   the sender's request's pipes (`{"pipe": n}`, its number there) and its read end into a
-//!   daemon-wide registry under a random key (`{"key": k}`), which the message carries.
+//!   the sender's request's pipes (`{"pipe": n}`, its number there) and its read end into the
+//!   daemon's registry of untaken ends under a random key (`{"key": k}`), which the message
+//!   carries.
 //! - The sender writes each chunk with `pipe.write` `{pipe}` + bytes, answered once the reader
 //!   has taken that chunk (so a chunk's bytes stay counted as its host call's payload, the
 //!   link's `held`, until the reader has them: nothing else buffers), and ends with `pipe.close`
@@ -15,19 +16,24 @@
 //!
 //! Guarantees: a read end is reached only by its key (128 random bits, named only in the one
 //! message) and by the tenant that opened it; once taken, only through the taking request's
-//! pipes. A request holds at most [`MAX_PIPES`] ends. A write end dropped without `pipe.close`
-//! (its request ended first) ends the stream with an error, never as if complete. A read end
-//! dropped (its request ended, or cancelled) fails the writer's next write at once. A read end
-//! nobody takes goes after [`UNTAKEN_FOR`], and a tenant has at most [`MAX_UNTAKEN`] of them.
+//! pipes. A request holds at most [`MAX_PIPES`] ends; one pipe has at most one write and one read
+//! at a time (the runtime awaits each: they are stream continuations, taking no place among the
+//! request's host calls in flight, `stockade_ipc::host_calls`). A write end dropped without
+//! `pipe.close` (its request ended first), or closed with an error, ends the stream with an
+//! error, never as if complete; an untaken read end then goes at once, with the chunk that
+//! waited in it (so nothing uncounted stays behind a gone request). A read end dropped (its
+//! request ended, or cancelled: a read in flight ends too) fails the writer's write at once. A
+//! read end nobody takes goes after [`UNTAKEN_FOR`] (it holds no chunk by then unless its
+//! writer's request is still alive and waiting), and a tenant has at most [`MAX_UNTAKEN`].
 //! Trusts: nothing in the payloads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use stockade_cordon::TenantId;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::CallContext;
 
@@ -46,37 +52,122 @@ struct Piece {
     taken: Option<oneshot::Sender<()>>,
 }
 
-/// A read end waiting to be taken.
+/// A read end waiting to be taken: its tenant, when it came (with a sequence number, its place
+/// in [`Registry::order`]) and its pieces.
 struct Untaken {
     tenant: TenantId,
-    since: Instant,
+    since: (Instant, u64),
     pieces: mpsc::UnboundedReceiver<Piece>,
 }
 
-/// The read ends waiting to be taken, by key (the daemon's).
-static UNTAKEN: Mutex<Option<HashMap<String, Untaken>>> = Mutex::new(None);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// The read ends waiting to be taken (the daemon's), by key; their keys in the order they came
+/// (for expiry) and how many each tenant has.
+#[derive(Default)]
+struct Registry {
+    ends: HashMap<String, Untaken>,
+    order: BTreeMap<(Instant, u64), String>,
+    per_tenant: HashMap<TenantId, usize>,
+    seq: u64,
 }
 
-/// A write end: `None` once closed.
-struct Writer(Option<mpsc::UnboundedSender<Piece>>);
+impl Registry {
+    /// Keeps read end `pieces` of `tenant` under `key`, unless the tenant has [`MAX_UNTAKEN`].
+    fn insert(
+        &mut self,
+        key: String,
+        tenant: TenantId,
+        pieces: mpsc::UnboundedReceiver<Piece>,
+        now: Instant,
+    ) -> Result<(), String> {
+        self.expire(now);
+        let waiting = self.per_tenant.entry(tenant).or_default();
+        if *waiting >= MAX_UNTAKEN {
+            return Err(format!(
+                "{MAX_UNTAKEN} streams sent to other workers wait to be taken already"
+            ));
+        }
+        *waiting += 1;
+        self.seq += 1;
+        let since = (now, self.seq);
+        self.order.insert(since, key.clone());
+        self.ends.insert(
+            key,
+            Untaken {
+                tenant,
+                since,
+                pieces,
+            },
+        );
+        Ok(())
+    }
+
+    /// Drops the ends older than [`UNTAKEN_FOR`].
+    fn expire(&mut self, now: Instant) {
+        while let Some((&(since, _), key)) = self.order.first_key_value() {
+            if now.duration_since(since) < UNTAKEN_FOR {
+                break;
+            }
+            let key = key.clone();
+            self.remove(&key);
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Untaken> {
+        let end = self.ends.remove(key)?;
+        self.order.remove(&end.since);
+        if let Some(n) = self.per_tenant.get_mut(&end.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_tenant.remove(&end.tenant);
+            }
+        }
+        Some(end)
+    }
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+fn registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    f(registry.get_or_insert_with(Registry::default))
+}
+
+/// A write end: its pieces' way (`None` once closed), its key, and whether a write is in flight.
+struct Writer {
+    pieces: Option<mpsc::UnboundedSender<Piece>>,
+    key: String,
+    writing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Writer {
+    /// Ends the stream with `why`: the reader sees the error after what it took; an end still
+    /// untaken goes now, with any chunk waiting in it.
+    fn fail(&mut self, why: String) {
+        if let Some(pieces) = self.pieces.take() {
+            let _ = pieces.send(Piece {
+                chunk: Err(why),
+                taken: None,
+            });
+        }
+        registry(|r| r.remove(&self.key));
+    }
+}
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Its request ended before the stream did: the reader sees an error, not an end.
-        if let Some(pieces) = self.0.take() {
-            let _ = pieces.send(Piece {
-                chunk: Err("the sending worker's request ended before its stream did".into()),
-                taken: None,
-            });
+        // Its request ended before the stream did: an error, not an end.
+        if self.pieces.is_some() {
+            self.fail("the sending worker's request ended before its stream did".into());
         }
     }
 }
 
-/// A read end taken by a request.
-struct Reader(Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Piece>>>);
+/// A read end taken by a request, and the signal that ends a read in flight when it is
+/// cancelled.
+struct Reader {
+    pieces: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Piece>>>,
+    cancelled: Arc<Notify>,
+}
 
 enum End {
     Writer(Writer),
@@ -126,71 +217,57 @@ const NO_SUCH: &str = "this request holds no such stream";
 pub async fn open(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let key = random_key()?;
     let (writer, pieces) = mpsc::unbounded_channel();
-    {
-        let mut untaken = lock(&UNTAKEN);
-        let untaken = untaken.get_or_insert_with(HashMap::new);
-        let now = Instant::now();
-        untaken.retain(|_, u| now.duration_since(u.since) < UNTAKEN_FOR);
-        let waiting = untaken
-            .values()
-            .filter(|u| u.tenant == context.tenant)
-            .count();
-        if waiting >= MAX_UNTAKEN {
-            return Err(format!(
-                "{MAX_UNTAKEN} streams sent to other workers wait to be taken already"
-            ));
-        }
-        untaken.insert(
-            key.clone(),
-            Untaken {
-                tenant: context.tenant,
-                since: now,
-                pieces,
-            },
-        );
-    }
+    registry(|r| r.insert(key.clone(), context.tenant, pieces, Instant::now()))?;
+    let writer = Writer {
+        pieces: Some(writer),
+        key,
+        writing: Arc::default(),
+    };
+    let key = writer.key.clone();
+    // Refused here, the writer goes at once and takes its registry entry with it.
     let number = context
         .resources
-        .shared::<Pipes, _>(|p| p.insert(End::Writer(Writer(Some(writer)))));
-    let number = match number {
-        Ok(n) => n,
-        Err(e) => {
-            if let Some(untaken) = lock(&UNTAKEN).as_mut() {
-                untaken.remove(&key);
-            }
-            return Err(e);
-        }
-    };
+        .shared::<Pipes, _>(|p| p.insert(End::Writer(writer)))?;
     Ok(answer(json!({ "pipe": number, "key": key }), &[]))
 }
 
-/// The write end `head` names.
-fn writer_of(context: &CallContext, head: &Value) -> Result<mpsc::UnboundedSender<Piece>, String> {
-    let n = pipe_number(head)?;
-    context
-        .resources
-        .shared::<Pipes, _>(|p| match p.ends.get(&n) {
-            Some(End::Writer(Writer(Some(w)))) => Ok(w.clone()),
-            Some(End::Writer(Writer(None))) => Err("the stream was closed".to_owned()),
-            _ => Err(NO_SUCH.to_owned()),
-        })
+/// Clears a write end's "writing" mark when its write is over, however it ends.
+struct Writing(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// `pipe.write` `{pipe}` + a chunk: answered `{}` once the reader took it.
 pub async fn write(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     const GONE: &str = "the receiving worker let go of the stream";
     let (head, bytes) = crate::storage::split(&payload)?;
-    let writer = writer_of(&context, &head)?;
+    let n = pipe_number(&head)?;
     let (taken, took) = oneshot::channel();
-    // Queued before the handler's first wait (in the link's router): chunks keep their order.
-    writer
-        .send(Piece {
-            chunk: Ok(bytes.to_vec()),
-            taken: Some(taken),
-        })
-        .map_err(|_| GONE.to_owned())?;
-    drop(writer);
-    took.await.map_err(|_| GONE.to_owned())?;
+    let piece = Piece {
+        chunk: Ok(bytes.to_vec()),
+        taken: Some(taken),
+    };
+    // Queued at once (before the handler's first wait): chunks keep their order.
+    let writing = context
+        .resources
+        .shared::<Pipes, _>(|p| match p.ends.get(&n) {
+            Some(End::Writer(w)) => {
+                let pieces = w.pieces.as_ref().ok_or("the stream was closed")?;
+                if w.writing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    return Err("the stream is being written already");
+                }
+                let writing = Writing(Arc::clone(&w.writing));
+                pieces.send(piece).map_err(|_| GONE)?;
+                Ok(writing)
+            }
+            _ => Err(NO_SUCH),
+        })?;
+    let took = took.await;
+    drop(writing);
+    took.map_err(|_| GONE.to_owned())?;
     Ok(answer(json!({}), &[]))
 }
 
@@ -198,26 +275,28 @@ pub async fn write(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, St
 pub async fn close(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let (head, _) = crate::storage::split(&payload)?;
     let n = pipe_number(&head)?;
-    let writer = context
+    let mut writer = context
         .resources
         .shared::<Pipes, _>(|p| match p.ends.remove(&n) {
-            Some(End::Writer(mut w)) => Ok(w.0.take()),
+            Some(End::Writer(w)) => Ok(w),
             Some(other) => {
                 p.ends.insert(n, other);
                 Err(NO_SUCH.to_owned())
             }
             None => Err(NO_SUCH.to_owned()),
         })?;
-    if let (Some(writer), Some(error)) = (writer, head.get("error")) {
-        let why = error.as_str().unwrap_or("the stream failed");
-        let why: String = why
-            .chars()
-            .take(stockade_ipc::limits::MAX_ERROR_MESSAGE_LEN / 4)
-            .collect();
-        let _ = writer.send(Piece {
-            chunk: Err(why),
-            taken: None,
-        });
+    match head.get("error") {
+        Some(error) => {
+            let why: String = error
+                .as_str()
+                .unwrap_or("the stream failed")
+                .chars()
+                .take(stockade_ipc::limits::MAX_ERROR_MESSAGE_LEN / 4)
+                .collect();
+            writer.fail(why);
+        }
+        // The end: the reader sees it after the last chunk (taken or not yet).
+        None => drop(writer.pieces.take()),
     }
     Ok(answer(json!({}), &[]))
 }
@@ -226,16 +305,18 @@ pub async fn close(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, St
 pub async fn take(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let (head, _) = crate::storage::split(&payload)?;
     let key = head.get("key").and_then(Value::as_str).unwrap_or("");
-    let pieces = {
-        let mut untaken = lock(&UNTAKEN);
-        let untaken = untaken.get_or_insert_with(HashMap::new);
-        match untaken.get(key) {
-            Some(u) if u.tenant == context.tenant => untaken.remove(key).map(|u| u.pieces),
+    let pieces = registry(|r| {
+        r.expire(Instant::now());
+        match r.ends.get(key) {
+            Some(u) if u.tenant == context.tenant => r.remove(key).map(|u| u.pieces),
             _ => None,
         }
-    }
-    .ok_or("no such stream waits: it was taken already, or its sender's request is long over")?;
-    let reader = Reader(Arc::new(tokio::sync::Mutex::new(pieces)));
+    })
+    .ok_or("no such stream waits: it was taken already, or its sender's request is over")?;
+    let reader = Reader {
+        pieces: Arc::new(tokio::sync::Mutex::new(pieces)),
+        cancelled: Arc::new(Notify::new()),
+    };
     let number = context
         .resources
         .shared::<Pipes, _>(|p| p.insert(End::Reader(reader)))?;
@@ -247,63 +328,59 @@ pub async fn take(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
 pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let (head, _) = crate::storage::split(&payload)?;
     let n = pipe_number(&head)?;
-    let reader = context
+    let (pieces, cancelled) = context
         .resources
         .shared::<Pipes, _>(|p| match p.ends.get(&n) {
-            Some(End::Reader(r)) => Ok(Arc::clone(&r.0)),
+            Some(End::Reader(r)) => Ok((Arc::clone(&r.pieces), Arc::clone(&r.cancelled))),
             _ => Err(NO_SUCH.to_owned()),
         })?;
-    let mut pieces = reader
-        .try_lock()
+    let mut pieces = pieces
+        .try_lock_owned()
         .map_err(|_| "the stream is being read already".to_owned())?;
-    match pieces.recv().await {
-        Some(Piece { chunk, taken }) => {
+    let piece = tokio::select! {
+        piece = pieces.recv() => piece,
+        () = cancelled.notified() => return Err("the stream was cancelled".into()),
+    };
+    let read = match piece {
+        Some(Piece {
+            chunk: Ok(bytes),
+            taken,
+        }) => {
             if let Some(taken) = taken {
                 let _ = taken.send(());
             }
-            chunk.map(|bytes| answer(json!({}), &bytes))
+            return Ok(answer(json!({}), &bytes));
         }
+        Some(Piece { chunk: Err(e), .. }) => Err(e),
         None => Ok(answer(json!({ "done": true }), &[])),
-    }
-}
-
-/// `pipe.cancel` `{pipe}`: the reader lets go (the writer's next write fails).
-pub async fn cancel(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-    let (head, _) = crate::storage::split(&payload)?;
-    let n = pipe_number(&head)?;
+    };
+    // The stream is over: its end leaves the request's pipes (a place for another).
     context.resources.shared::<Pipes, _>(|p| {
         if matches!(p.ends.get(&n), Some(End::Reader(_))) {
             p.ends.remove(&n);
         }
     });
+    read
+}
+
+/// `pipe.cancel` `{pipe}`: the reader lets go (a read in flight ends; the writer's write fails).
+pub async fn cancel(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    let (head, _) = crate::storage::split(&payload)?;
+    let n = pipe_number(&head)?;
+    let reader = context.resources.shared::<Pipes, _>(|p| {
+        if matches!(p.ends.get(&n), Some(End::Reader(_))) {
+            p.ends.remove(&n)
+        } else {
+            None
+        }
+    });
+    if let Some(End::Reader(reader)) = reader {
+        // A read in flight lets go of the receiver too (its permit is kept for a read about
+        // to wait).
+        reader.cancelled.notify_one();
+    }
     Ok(answer(json!({}), &[]))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A write end dropped before its close is an error at the reader, after what was written;
-    /// a closed one is a clean end.
-    #[tokio::test]
-    async fn a_writer_dropped_unclosed_ends_its_stream_with_an_error() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let writer = Writer(Some(tx));
-        let _ = writer.0.as_ref().map(|w| {
-            w.send(Piece {
-                chunk: Ok(b"a".to_vec()),
-                taken: None,
-            })
-        });
-        drop(writer);
-        assert_eq!(rx.recv().await.map(|p| p.chunk), Some(Ok(b"a".to_vec())));
-        assert!(matches!(rx.recv().await.map(|p| p.chunk), Some(Err(_))));
-        assert!(rx.recv().await.is_none());
-
-        let (tx, mut rx) = mpsc::unbounded_channel::<Piece>();
-        let mut writer = Writer(Some(tx));
-        drop(writer.0.take()); // closed
-        drop(writer);
-        assert!(rx.recv().await.is_none());
-    }
-}
+mod tests;

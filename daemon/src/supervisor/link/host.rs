@@ -127,7 +127,10 @@ impl Link {
             }
         };
         let link: Weak<Link> = Arc::downgrade(self);
-        let small = payload_len <= INLINE_PAYLOAD;
+        // A callback of an RPC callee is queued for its caller in these first steps, which must
+        // come before the request's next frames (its answer) whatever its size
+        // (`api/rpc_targets.rs`).
+        let small = payload_len <= INLINE_PAYLOAD || name == "service.callback";
         let mut call: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             // The payload's bytes stay counted while the handler lives (it owns the payload),
             // then the answer's are, until written.

@@ -1,0 +1,238 @@
+//! The registry's bookkeeping against its invariants ("an untaken end is counted for its tenant
+//! exactly while it is kept", "it goes after UNTAKEN_FOR", "a tenant keeps at most MAX_UNTAKEN")
+//! and a write end's ends (an error, never a clean end, unless closed; its untaken end gone with
+//! the chunk that waited in it).
+
+use super::*;
+
+fn pieces() -> (mpsc::UnboundedSender<Piece>, mpsc::UnboundedReceiver<Piece>) {
+    mpsc::unbounded_channel()
+}
+
+fn tenant(n: u64) -> TenantId {
+    TenantId(n)
+}
+
+#[test]
+fn untaken_ends_are_counted_per_tenant_expire_and_are_capped() {
+    let mut r = Registry::default();
+    let start = Instant::now();
+    for i in 0..MAX_UNTAKEN {
+        r.insert(format!("a{i}"), tenant(1), pieces().1, start)
+            .expect("within the cap");
+    }
+    assert!(r
+        .insert("over".into(), tenant(1), pieces().1, start)
+        .is_err());
+    // Another tenant has its own count.
+    r.insert("b".into(), tenant(2), pieces().1, start)
+        .expect("its own");
+    assert_eq!(r.per_tenant.get(&tenant(1)), Some(&MAX_UNTAKEN));
+    // Taking one frees a place.
+    assert!(r.remove("a7").is_some());
+    assert!(r.remove("a7").is_none(), "once");
+    r.insert("again".into(), tenant(1), pieces().1, start)
+        .expect("a place freed");
+    // All expire together, and the counts with them.
+    r.expire(start + UNTAKEN_FOR);
+    assert!(r.ends.is_empty() && r.order.is_empty() && r.per_tenant.is_empty());
+}
+
+#[test]
+fn an_end_expires_only_after_its_time() {
+    let mut r = Registry::default();
+    let start = Instant::now();
+    r.insert("old".into(), tenant(1), pieces().1, start)
+        .expect("kept");
+    r.insert(
+        "new".into(),
+        tenant(1),
+        pieces().1,
+        start + Duration::from_secs(30),
+    )
+    .expect("kept");
+    r.expire(start + UNTAKEN_FOR);
+    assert!(!r.ends.contains_key("old"));
+    assert!(r.ends.contains_key("new"));
+    assert_eq!(r.per_tenant.get(&tenant(1)), Some(&1));
+}
+
+/// A write end dropped before its close: the reader sees what was written, then an error; its
+/// untaken end leaves the registry at once (in the real registry, under a key of this test's).
+#[tokio::test]
+async fn a_writer_dropped_unclosed_ends_its_stream_with_an_error_and_its_untaken_end() {
+    let (tx, mut rx) = pieces();
+    let writer = Writer {
+        pieces: Some(tx),
+        key: "a-writer-dropped-unclosed".into(),
+        writing: Arc::default(),
+    };
+    let (other_tx, other_rx) = pieces();
+    registry(|r| r.insert(writer.key.clone(), tenant(9), other_rx, Instant::now())).expect("kept");
+    let (taken, took) = oneshot::channel();
+    let _ = other_tx.send(Piece {
+        chunk: Ok(b"waiting".to_vec()),
+        taken: Some(taken),
+    });
+    let _ = writer.pieces.as_ref().map(|w| {
+        w.send(Piece {
+            chunk: Ok(b"a".to_vec()),
+            taken: None,
+        })
+    });
+    drop(writer);
+    assert_eq!(rx.recv().await.map(|p| p.chunk), Some(Ok(b"a".to_vec())));
+    assert!(matches!(rx.recv().await.map(|p| p.chunk), Some(Err(_))));
+    assert!(rx.recv().await.is_none());
+    assert!(registry(|r| !r
+        .ends
+        .contains_key("a-writer-dropped-unclosed")));
+    assert!(
+        took.await.is_err(),
+        "the chunk that waited was dropped with it"
+    );
+}
+
+/// Closed: a clean end, and an untaken end stays for its reader.
+#[tokio::test]
+async fn a_closed_writer_is_a_clean_end() {
+    let (tx, mut rx) = pieces();
+    let mut writer = Writer {
+        pieces: Some(tx),
+        key: "a-closed-writer".into(),
+        writing: Arc::default(),
+    };
+    drop(writer.pieces.take());
+    drop(writer);
+    assert!(rx.recv().await.is_none());
+}
+
+fn frame(head: Value, bytes: &[u8]) -> Vec<u8> {
+    crate::storage::frame(&head, bytes)
+}
+
+fn head_of(answer: &[u8]) -> (Value, Vec<u8>) {
+    let (head, bytes) = crate::storage::split(answer).expect("a frame");
+    (head, bytes.to_vec())
+}
+
+/// Two requests of one tenant (their own resources), and one of another tenant.
+fn requests() -> (CallContext, CallContext, CallContext) {
+    (
+        CallContext::from(tenant(41)),
+        CallContext::from(tenant(41)),
+        CallContext::from(tenant(42)),
+    )
+}
+
+/// The whole road: open, take (by its tenant only, once), chunks in order each acknowledged
+/// once read, a second write or read at once refused, the end.
+#[tokio::test]
+async fn a_pipe_carries_chunks_in_order_to_the_one_request_that_took_it() {
+    let (sender, receiver, other) = requests();
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let (pipe, key) = (opened["pipe"].clone(), opened["key"].clone());
+    let taking = frame(json!({ "key": key }), &[]);
+    assert!(
+        take(other.clone(), taking.clone()).await.is_err(),
+        "another tenant"
+    );
+    let (taken, _) = head_of(&take(receiver.clone(), taking.clone()).await.expect("taken"));
+    assert!(take(receiver.clone(), taking).await.is_err(), "once");
+    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    // The receiver's number means nothing in the sender's request, and the other way round.
+    assert!(read(sender.clone(), reading.clone()).await.is_err());
+    assert!(
+        write(receiver.clone(), frame(json!({ "pipe": pipe }), b"x"))
+            .await
+            .is_err()
+    );
+
+    let first = tokio::spawn(write(
+        sender.clone(),
+        frame(json!({ "pipe": pipe }), b"one"),
+    ));
+    tokio::task::yield_now().await;
+    // One write at a time.
+    let second = write(sender.clone(), frame(json!({ "pipe": pipe }), b"two")).await;
+    assert_eq!(
+        second,
+        Err("the stream is being written already".to_owned())
+    );
+    assert!(!first.is_finished(), "answered only once read");
+    let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
+    assert_eq!(bytes, b"one");
+    first.await.expect("task").expect("acknowledged");
+    let second = tokio::spawn(write(
+        sender.clone(),
+        frame(json!({ "pipe": pipe }), b"two"),
+    ));
+    let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
+    assert_eq!(bytes, b"two");
+    second.await.expect("task").expect("acknowledged");
+    close(sender.clone(), frame(json!({ "pipe": pipe }), &[]))
+        .await
+        .expect("closed");
+    let (end, _) = head_of(&read(receiver.clone(), reading).await.expect("the end"));
+    assert_eq!(end["done"], true);
+}
+
+/// A reader that cancels while a read waits: the read ends, and the writer's next write fails at
+/// once instead of waiting for a reader that is gone.
+#[tokio::test]
+async fn a_cancel_ends_the_read_in_flight_and_fails_the_writer() {
+    let (sender, receiver, _) = requests();
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let pipe = opened["pipe"].clone();
+    let taking = frame(json!({ "key": opened["key"] }), &[]);
+    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
+    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    let waiting = tokio::spawn(read(receiver.clone(), reading));
+    tokio::task::yield_now().await;
+    cancel(
+        receiver.clone(),
+        frame(json!({ "pipe": taken["pipe"] }), &[]),
+    )
+    .await
+    .expect("cancelled");
+    let read = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the read ended")
+        .expect("task");
+    assert!(read.is_err(), "{read:?}");
+    let written = tokio::time::timeout(
+        Duration::from_secs(10),
+        write(sender, frame(json!({ "pipe": pipe }), b"late")),
+    )
+    .await
+    .expect("the write ended");
+    assert_eq!(
+        written,
+        Err("the receiving worker let go of the stream".to_owned())
+    );
+}
+
+/// The sender's request ends while its write waits for an end nobody took (the link aborts the
+/// write's handler and drops the request's resources): the end is gone with its chunk, and a
+/// late take finds nothing.
+#[tokio::test]
+async fn a_senders_end_takes_its_untaken_pipe_and_waiting_chunk_with_it() {
+    let (sender, receiver, _) = requests();
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let key = opened["key"].as_str().expect("key").to_owned();
+    let writing = tokio::spawn(write(
+        sender.clone(),
+        frame(json!({ "pipe": opened["pipe"] }), b"held"),
+    ));
+    tokio::task::yield_now().await;
+    assert!(registry(|r| r.ends.contains_key(&key)));
+    writing.abort();
+    let _ = writing.await;
+    drop(sender); // the request is over: its resources go
+    assert!(
+        !registry(|r| r.ends.contains_key(&key)),
+        "gone with its writer"
+    );
+    let taking = frame(json!({ "key": key }), &[]);
+    assert!(take(receiver, taking).await.is_err());
+}
