@@ -90,7 +90,7 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
         "export default { fetch() { return new Response('quick'); } };",
     );
     assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
-    // Tenant 0: sixteen requests, each asleep for 2 s in a timer.
+    // Tenant 0: sixteen requests, each asleep for 5 s in a timer.
     let sleepers: Vec<_> = (0..16)
         .map(|_| {
             let base = d.base.clone();
@@ -98,8 +98,8 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
                 post_run(
                     &base,
                     &tenant_token(0),
-                    "export default async () => { await new Promise((r) => setTimeout(r, 2000)); return 'slept'; };",
-                    10_000,
+                    "export default async () => { await new Promise((r) => setTimeout(r, 5000)); return 'slept'; };",
+                    20_000,
                 )
             })
         })
@@ -116,13 +116,14 @@ fn a_tenant_sleeping_in_timers_does_not_delay_its_neighbour_in_the_same_process(
         assert_eq!(fetch(&d, &tenant_token(1), &quick), (200, "quick".into()));
         took.push(start.elapsed());
     }
-    // Served behind the sleepers, each would wait 2 s. The bound is half that, so a loaded
-    // machine cannot fail it, while blocking would; the p99 itself is the figure to watch
+    // Served behind the sleepers, each would wait 5 s. The bound is half that, so a loaded
+    // machine (a CI simulation beside builds once stalled one request 1.6 s, past the 1 s
+    // bound of 2 s sleeps) does not fail it, while blocking would; the p99 is the figure to watch
     // (issue 9 aims at 50 ms; benches/load measures latency properly).
     let p99 = percentile(took.clone(), 0.99);
     eprintln!("the neighbour's p99 while the sleepers slept: {p99:?}");
     assert!(
-        took.iter().all(|t| *t < Duration::from_millis(1000)),
+        took.iter().all(|t| *t < Duration::from_millis(2500)),
         "a neighbour request waited for the sleepers: p99 {p99:?} ({took:?})"
     );
     for s in sleepers {
