@@ -231,21 +231,17 @@ export default { async fetch(req, env) {
 } };
 "#;
 
-fn streams_config(port: u16) -> String {
-    format!(
-        "[limits]\ncpu_ms = 10000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
-         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{port}]\n",
-        tenant_token(0)
-    )
-}
-
-/// Streams cross in pipes: 40 MiB one way and 24 MiB the other (each past the message's 16 MiB,
-/// made only as they are read), a Request's body, a source's error, a reader's cancel reaching
-/// the sender's source.
-#[test]
-fn bodies_stream_over_rpc_past_16_mib_with_errors_and_cancels() {
+/// A held HTTP server, a daemon whose tenant t0 may reach it, and t0's caller of the
+/// `STREAMS` worker (`env.S`).
+fn streams(tag: &str) -> (tcp_servers::HoldServer, Daemon, String) {
     let server = tcp_servers::HoldServer::start();
-    let d = Daemon::start_raw("rpc-streams", 1, &streams_config(server.port), &[]);
+    let config = format!(
+        "[limits]\ncpu_ms = 10000\n[egress]\nallow_private = [\"127.0.0.0/8\"]\n\
+         [[tenants]]\nid = \"t0\"\ntoken = \"{}\"\n[[tenants.egress]]\nhost = \"127.0.0.1\"\nports = [{}]\n",
+        tenant_token(0),
+        server.port
+    );
+    let d = Daemon::start_raw(tag, 1, &config, &[]);
     let t = tenant_token(0);
     let callee = load(&d, &t, STREAMS);
     let caller = load_with_env(
@@ -254,6 +250,16 @@ fn bodies_stream_over_rpc_past_16_mib_with_errors_and_cancels() {
         STREAMS_CALLER,
         json!({ "S": { "binding": "service", "worker": callee } }),
     );
+    (server, d, caller)
+}
+
+/// Streams cross in pipes: 40 MiB one way and 24 MiB the other (each past the message's 16 MiB,
+/// made only as they are read), a Request's body, a source's error, a reader's cancel reaching
+/// the sender's source.
+#[test]
+fn bodies_stream_over_rpc_past_16_mib_with_errors_and_cancels() {
+    let (_server, d, caller) = streams("rpc-streams");
+    let t = tenant_token(0);
     let (status, text) = fetch(&d, &t, &caller);
     assert_eq!(status, 200, "{text}");
     let got: Value = serde_json::from_str(&text).expect("json");
@@ -285,16 +291,8 @@ fn bodies_stream_over_rpc_past_16_mib_with_errors_and_cancels() {
 #[test]
 fn a_stream_over_rpc_reaches_the_client_chunk_by_chunk() {
     use std::io::Read;
-    let server = tcp_servers::HoldServer::start();
-    let d = Daemon::start_raw("rpc-streams-relay", 1, &streams_config(server.port), &[]);
+    let (server, d, caller) = streams("rpc-streams-relay");
     let t = tenant_token(0);
-    let callee = load(&d, &t, STREAMS);
-    let caller = load_with_env(
-        &d,
-        &t,
-        STREAMS_CALLER,
-        json!({ "S": { "binding": "service", "worker": callee } }),
-    );
     let mut r = client()
         .get(format!("{}/v1/workers/{caller}/fetch/relay", d.base))
         .bearer_auth(&t)
