@@ -20,8 +20,8 @@
 
 // A body known whole rides in the message up to this size; a larger one, or a stream, pipes.
 const RPC_INLINE_BODY_BYTES = 64 << 10;
-// A pipe's chunks are at most this large (one `pipe.write` each).
-const RPC_PIPE_CHUNK = 1 << 20;
+// A pipe's chunks are at most this large (one `pipe.write` each; the supervisor's MAX_CHUNK).
+const RPC_PIPE_CHUNK = 256 << 10;
 
 /** What one encoding's bodies are: sent after it (rpcSendBodies), their pumps handed to
  *  `keep` (null: they run as long as the request does). */
@@ -92,13 +92,15 @@ function rpcEncodeWeb(value, state) {
 const RPC_NO_PIPES = ObjectFreeze({ __proto__: null, start: noop, stop: noop });
 
 /** Sends every body `bodies` recorded: a small one known whole into its tag (at most 1 MiB in
- *  all, none when the value alone is half the message's 16 MiB), any other through a pipe opened
+ *  all, and only while the message is sure to fit: the value's UTF-16 units may each be 3 UTF-8
+ *  bytes, its base64 4 for 3), any other through a pipe opened
  *  now (a pipe that cannot be opened fails the message before it goes, and the pipes opened for
  *  it end with that error). What it answers: `start()` (the message went: the pumps feed the
  *  pipes, each handed to `keep`) and `stop(e)` (it did not: sources cancelled, pipes ended with
  *  `e`), RPC_NO_PIPES without pipes. */
 async function rpcSendBodies(bodies) {
-  let room = bodies.units > RPC_MAX_UNITS / 2 ? 0 : 1 << 20;
+  const fits = MathFloor((RPC_MAX_UNITS - 3 * bodies.units - (64 << 10)) / 4) * 3;
+  let room = fits <= 0 ? 0 : MathMin(1 << 20, fits);
   const pumps = [];
   try {
     for (let i = 0; i < bodies.list.length; i++) {

@@ -37,8 +37,17 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::CallContext;
 
-/// The most pipe ends (written or read) one request holds at once.
+/// The most pipe ends one request holds at once, of each kind (written, read): a caller may
+/// hold its arguments' write ends while it takes its result's read ends.
 pub const MAX_PIPES: usize = 64;
+
+/// The largest chunk one `pipe.write` carries (the runtime writes at most this): a request's 64
+/// pipes with a write each waiting hold 16 MiB, a third of its share of host-call memory.
+pub const MAX_CHUNK: usize = 256 << 10;
+
+/// How often the untaken read ends are looked over for expiry (a write waiting in one fails
+/// then, its sender's pump with it).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a read end waits to be taken.
 pub const UNTAKEN_FOR: Duration = Duration::from_secs(60);
@@ -183,15 +192,41 @@ struct Pipes {
 
 impl Pipes {
     fn insert(&mut self, end: End) -> Result<u32, String> {
-        if self.ends.len() >= MAX_PIPES {
+        let writer = matches!(end, End::Writer(_));
+        let same = self
+            .ends
+            .values()
+            .filter(|e| matches!(e, End::Writer(_)) == writer)
+            .count();
+        if same >= MAX_PIPES {
+            let (kind, way) = if writer {
+                ("sent", "to")
+            } else {
+                ("received", "from")
+            };
             return Err(format!(
-                "this request holds {MAX_PIPES} streams crossing between workers already"
+                "this request holds {MAX_PIPES} streams {kind} {way} other workers already"
             ));
         }
         self.next = self.next.wrapping_add(1).max(1);
         self.ends.insert(self.next, end);
         Ok(self.next)
     }
+}
+
+/// Starts the sweep of expired untaken ends on the runtime of the first `pipe.open` (the
+/// daemon's), once.
+fn sweeping() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        tokio::spawn(async {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                registry(|r| r.expire(Instant::now()));
+            }
+        });
+    });
 }
 
 fn random_key() -> Result<String, String> {
@@ -215,6 +250,7 @@ const NO_SUCH: &str = "this request holds no such stream";
 
 /// `pipe.open`: a new pipe; `{"pipe": n, "key": k}`.
 pub async fn open(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, String> {
+    sweeping();
     let key = random_key()?;
     let (writer, pieces) = mpsc::unbounded_channel();
     registry(|r| r.insert(key.clone(), context.tenant, pieces, Instant::now()))?;
@@ -243,11 +279,15 @@ impl Drop for Writing {
 /// `pipe.write` `{pipe}` + a chunk: answered `{}` once the reader took it.
 pub async fn write(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     const GONE: &str = "the receiving worker let go of the stream";
-    let (head, bytes) = crate::storage::split(&payload)?;
+    // The chunk stays in the payload's buffer, counted as the call's payload until it is taken.
+    let (head, bytes) = crate::storage::split_owned(payload)?;
     let n = pipe_number(&head)?;
+    if bytes.len() > MAX_CHUNK {
+        return Err(format!("a stream's chunk is at most {MAX_CHUNK} bytes"));
+    }
     let (taken, took) = oneshot::channel();
     let piece = Piece {
-        chunk: Ok(bytes.to_vec()),
+        chunk: Ok(bytes),
         taken: Some(taken),
     };
     // Queued at once (before the handler's first wait): chunks keep their order.
@@ -337,9 +377,18 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
     let mut pieces = pieces
         .try_lock_owned()
         .map_err(|_| "the stream is being read already".to_owned())?;
-    let piece = tokio::select! {
-        piece = pieces.recv() => piece,
-        () = cancelled.notified() => return Err("the stream was cancelled".into()),
+    let piece = loop {
+        let piece = tokio::select! {
+            biased;
+            () = cancelled.notified() => return Err("the stream was cancelled".into()),
+            piece = pieces.recv() => piece,
+        };
+        // A chunk whose write was dropped (its request ended: an error follows) is not
+        // delivered.
+        match &piece {
+            Some(Piece { taken: Some(t), .. }) if t.is_closed() => continue,
+            _ => break piece,
+        }
     };
     let read = match piece {
         Some(Piece {

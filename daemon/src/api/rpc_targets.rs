@@ -402,14 +402,14 @@ fn target_call(head: &Value) -> Result<Value, String> {
 /// `service.target` `{session, key, target, method}` + encoded arguments: one call on a target,
 /// answered with `{}` + the callee's answer, or first with the first callback it makes of the
 /// caller's argument targets ([`resume`] waits for the next event).
-pub async fn call(context: &CallContext, head: &Value, args: &[u8]) -> Result<Driven, String> {
+pub async fn call(context: &CallContext, head: &Value, args: Vec<u8>) -> Result<Driven, String> {
     let call_head = target_call(head)?;
     let (_, TargetSender { calls: sender, .. }) = sender(&context.resources, head)?;
     let (answer, answered) = oneshot::channel();
     let (callbacks_tx, callbacks) = mpsc::unbounded_channel();
     let call = TargetCall {
         head: call_head,
-        args: args.to_vec(),
+        args,
         answer,
         callbacks: Some(callbacks_tx),
     };
@@ -671,7 +671,11 @@ pub fn reply(context: &CallContext, head: &Value, answer: &[u8]) -> Result<Vec<u
 /// one of its caller's arguments' targets, answered with `{}` + the caller's answer. Without
 /// `call`, the RPC call's own (until it is answered); with it, the target call's it names (while
 /// the callee serves it).
-pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Result<Vec<u8>, String> {
+pub async fn callback(
+    context: &CallContext,
+    head: &Value,
+    args: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let session = session_of(context)?;
     let call_head = target_call(head)?;
     const ANSWERED: &str = "the callback's caller is gone: its call was answered, or its \
@@ -679,7 +683,7 @@ pub async fn callback(context: &CallContext, head: &Value, args: &[u8]) -> Resul
     let (answer, answered) = oneshot::channel();
     let call = TargetCall {
         head: call_head,
-        args: args.to_vec(),
+        args,
         answer,
         callbacks: None,
     };

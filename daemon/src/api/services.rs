@@ -164,10 +164,12 @@ impl Services {
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, String> {
         let state = self.app()?;
-        let (head, bytes) = crate::storage::split(&payload)?;
+        // The arguments stay in the payload's buffer (a callback's first steps run in the link's
+        // router, whatever its size: no copy of up to 16 MiB there).
+        let (head, bytes) = crate::storage::split_owned(payload)?;
         match op {
             "service.release" => return super::rpc_targets::release(&context, &head),
-            "service.reply" => return super::rpc_targets::reply(&context, &head, bytes),
+            "service.reply" => return super::rpc_targets::reply(&context, &head, &bytes),
             "service.resume" => {
                 // Its failure is the call's own (an OperationError, as at service.target).
                 let driven = super::rpc_targets::resume(&context, &head).await?;

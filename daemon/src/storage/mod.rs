@@ -205,6 +205,15 @@ pub(crate) fn split(payload: &[u8]) -> Result<(Value, &[u8]), String> {
     Ok((head, &payload[4 + len..]))
 }
 
+/// [`split`] of an owned payload: its bytes kept in the payload's own buffer (the head's moved
+/// out in place), never copied beside it.
+pub(crate) fn split_owned(mut payload: Vec<u8>) -> Result<(Value, Vec<u8>), String> {
+    let (head, bytes) = split(&payload)?;
+    let at = payload.len() - bytes.len();
+    payload.drain(..at);
+    Ok((head, payload))
+}
+
 /// `head` and `bytes` framed.
 pub(crate) fn frame(head: &Value, bytes: &[u8]) -> Vec<u8> {
     let head = head.to_string().into_bytes();

@@ -236,3 +236,30 @@ async fn a_senders_end_takes_its_untaken_pipe_and_waiting_chunk_with_it() {
     let taking = frame(json!({ "key": key }), &[]);
     assert!(take(receiver, taking).await.is_err());
 }
+
+/// A chunk past MAX_CHUNK is refused whatever sends it; a request holds MAX_PIPES ends of each
+/// kind (its write ends do not keep it from taking read ends).
+#[tokio::test]
+async fn chunks_and_ends_are_capped() {
+    let (sender, receiver, _) = requests();
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let big = vec![0u8; MAX_CHUNK + 1];
+    let refused = write(
+        sender.clone(),
+        frame(json!({ "pipe": opened["pipe"] }), &big),
+    )
+    .await;
+    assert!(refused.is_err_and(|e| e.contains("at most")));
+    let mut keys = vec![opened["key"].clone()];
+    for _ in 0..MAX_PIPES {
+        let (opened, _) = head_of(&open(receiver.clone(), Vec::new()).await.expect("opened"));
+        keys.push(opened["key"].clone());
+    }
+    assert!(
+        open(receiver.clone(), Vec::new()).await.is_err(),
+        "past MAX_PIPES write ends"
+    );
+    // The same request takes the first sender's end though its write ends are all in use.
+    let taking = frame(json!({ "key": keys[0] }), &[]);
+    assert!(take(receiver, taking).await.is_ok());
+}
