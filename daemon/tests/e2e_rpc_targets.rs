@@ -790,7 +790,9 @@ export default class extends WorkerEntrypoint {
 /// (`service.next`). Before, the answer could overtake them and all but the first were lost.
 #[test]
 fn a_callee_that_does_not_await_its_callbacks_still_has_them_run_before_its_answer() {
-    let d = Daemon::start_raw("rpc-targets-unawaited", 1, &config(), &[]);
+    // Eighty callbacks, twenty of them carrying 70 KiB, in one request of a debug build.
+    let limits = format!("[limits]\ncpu_ms = 5000\n{}", config());
+    let d = Daemon::start_raw("rpc-targets-unawaited", 1, &limits, &[]);
     let t = tenant_token(0);
     let callee = load(
         &d,
