@@ -158,20 +158,47 @@ function rpcPipeError(e) {
   }
 }
 
-/** Feeds `reader`'s chunks into pipe `pipe`, each write answered once the receiver took it; the
- *  pipe ends with the stream, or with its error (also a receiver that let go: the source is
- *  cancelled). Never rejects. */
+// The writes a pump keeps in flight on its pipe (the supervisor's MAX_WRITES): chunks go on
+// while the earlier ones wait for the receiver to take them; all of an isolate's pumps together
+// keep at most RPC_PIPE_BUDGET bytes in flight beyond one write each (so 64 pipes hold what they
+// held with one write each, and one pipe alone gets the whole window).
+const RPC_PIPE_WINDOW = 4;
+const RPC_PIPE_BUDGET = 4 << 20;
+let rpcPipeInFlight = 0;
+
+/** Feeds `reader`'s chunks into pipe `pipe`, at most RPC_PIPE_WINDOW writes waiting at once,
+ *  each answered once the receiver took it; the pipe ends with the stream (once every write was
+ *  taken), or with its error (also a receiver that let go: the source is cancelled). Never
+ *  rejects. */
 async function rpcPump(reader, pipe) {
+  const waiting = new List();
+  const failed = { __proto__: null, error: null };
+  const send = (bytes) => {
+    const length = typedArrayLength(bytes);
+    rpcPipeInFlight += length;
+    const written = bindingCall("pipe.write", { pipe }, bytes);
+    setHandled(written);
+    uponPromise(written, () => { rpcPipeInFlight -= length; }, (e) => {
+      rpcPipeInFlight -= length;
+      if (failed.error === null) failed.error = e;
+    });
+    waiting.push(written);
+  };
+  const room = (length) => waiting.length === 0
+    || (waiting.length < RPC_PIPE_WINDOW && rpcPipeInFlight + length <= RPC_PIPE_BUDGET);
   try {
     for (;;) {
       const chunk = await reader.read();
       if (chunk === null) break;
       const length = typedArrayLength(chunk);
       for (let at = 0; at < length; at += RPC_PIPE_CHUNK) {
+        if (failed.error !== null) throw failed.error;
         const end = length - at > RPC_PIPE_CHUNK ? at + RPC_PIPE_CHUNK : length;
-        await bindingCall("pipe.write", { pipe }, bytesView(chunk, at, end));
+        while (!room(end - at)) await waiting.shift();
+        send(bytesView(chunk, at, end));
       }
     }
+    while (waiting.length > 0) await waiting.shift();
   } catch (e) {
     rpcEndPipe({ __proto__: null, reader, pipe }, e);
     return;

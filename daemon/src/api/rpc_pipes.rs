@@ -6,22 +6,25 @@
 //!   the sender's request's pipes (`{"pipe": n}`, its number there) and its read end into the
 //!   daemon's registry of untaken ends under a random key (`{"key": k}`), which the message
 //!   carries.
-//! - The sender writes each chunk with `pipe.write` `{pipe}` + bytes, answered once the reader
-//!   has taken that chunk (so a chunk's bytes stay counted as its host call's payload, the
-//!   link's `held`, until the reader has them: nothing else buffers), and ends with `pipe.close`
-//!   `{pipe, error?}` (with `error`, the reader's stream errors with it).
+//! - The sender writes each chunk (at most [`MAX_CHUNK`]) with `pipe.write` `{pipe}` + bytes,
+//!   answered once the reader has taken that chunk (so a chunk's bytes stay counted as its host
+//!   call's payload, the link's `held`, until the reader has them: nothing else buffers), at most
+//!   [`MAX_WRITES`] at once (a window, queued in the order they come: their first steps run in
+//!   the link's router), and ends with `pipe.close` `{pipe, error?}` (with `error`, the reader's
+//!   stream errors with it).
 //! - The receiver's runtime takes the read end once with `pipe.take` `{key}` (into its own
-//!   request's pipes, `{"pipe": m}`), reads with `pipe.read` `{pipe}` (a chunk, `{"done": true}`
-//!   + nothing at the end, or the error) and lets go with `pipe.cancel` `{pipe}`.
+//!   request's pipes, `{"pipe": m}`), reads with `pipe.read` `{pipe}` (the chunks waiting, joined
+//!   up to [`MAX_READ`]; `{"done": true}` + nothing at the end; or the error) and lets go with
+//!   `pipe.cancel` `{pipe}`.
 //!
 //! Guarantees: a read end is reached only by its key (128 random bits, named only in the one
 //! message) and by the tenant that opened it; once taken, only through the taking request's
-//! pipes. A request holds at most [`MAX_PIPES`] ends; one pipe has at most one write and one read
-//! at a time (the runtime awaits each: they are stream continuations, taking no place among the
-//! request's host calls in flight, `stockade_ipc::host_calls`). A write end dropped without
+//! pipes. A request holds at most [`MAX_PIPES`] ends of each kind; one pipe has at most
+//! [`MAX_WRITES`] writes and one read at a time (they are stream continuations, taking no place
+//! among the request's host calls in flight, `stockade_ipc::host_calls`). A write end dropped without
 //! `pipe.close` (its request ended first), or closed with an error, ends the stream with an
-//! error, never as if complete; an untaken read end then goes at once, with the chunk that
-//! waited in it (so nothing uncounted stays behind a gone request). A read end dropped (its
+//! error, never as if complete; an untaken read end then keeps the error alone, the chunks that
+//! waited in it dropped at once (so nothing uncounted stays behind a gone request). A read end dropped (its
 //! request ended, or cancelled: a read in flight ends too) fails the writer's write at once. A
 //! read end nobody takes goes after [`UNTAKEN_FOR`] (it holds no chunk by then unless its
 //! writer's request is still alive and waiting), and a tenant has at most [`MAX_UNTAKEN`].
@@ -41,9 +44,15 @@ use crate::supervisor::CallContext;
 /// hold its arguments' write ends while it takes its result's read ends.
 pub const MAX_PIPES: usize = 64;
 
-/// The largest chunk one `pipe.write` carries (the runtime writes at most this): a request's 64
-/// pipes with a write each waiting hold 16 MiB, a third of its share of host-call memory.
+/// The largest chunk one `pipe.write` carries (the runtime writes at most this).
 pub const MAX_CHUNK: usize = 256 << 10;
+
+/// The writes one pipe may have waiting for the reader at once (the runtime's window): a
+/// request's 64 pipes so hold at most 64 MiB, counted as their writes' host-call memory.
+pub const MAX_WRITES: usize = 4;
+
+/// The most bytes one `pipe.read` answers (the chunks waiting, joined).
+pub const MAX_READ: usize = 1 << 20;
 
 /// How often the untaken read ends are looked over for expiry (a write waiting in one fails
 /// then, its sender's pump with it).
@@ -145,37 +154,63 @@ fn registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
 struct Writer {
     pieces: Option<mpsc::UnboundedSender<Piece>>,
     key: String,
-    writing: Arc<std::sync::atomic::AtomicBool>,
+    writing: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Pieces that are only `why`, the stream's error.
+fn only_error(why: String) -> mpsc::UnboundedReceiver<Piece> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(Piece {
+        chunk: Err(why),
+        taken: None,
+    });
+    rx
 }
 
 impl Writer {
-    /// Ends the stream with `why`: the reader sees the error after what it took; an end still
-    /// untaken goes now, with any chunk waiting in it.
+    /// Ends the stream with `why`. A reader that took the end sees the error after the chunks
+    /// before it; an end still untaken keeps the error alone, its chunks dropped now (their
+    /// writes fail: nothing of a failed stream waits uncounted for a reader that may never come).
     fn fail(&mut self, why: String) {
-        if let Some(pieces) = self.pieces.take() {
-            let _ = pieces.send(Piece {
-                chunk: Err(why),
-                taken: None,
-            });
+        let Some(pieces) = self.pieces.take() else {
+            return;
+        };
+        let dropped = registry(|r| {
+            r.ends
+                .get_mut(&self.key)
+                .map(|u| std::mem::replace(&mut u.pieces, only_error(why.clone())))
+        });
+        match dropped {
+            Some(chunks) => drop(chunks),
+            None => {
+                let _ = pieces.send(Piece {
+                    chunk: Err(why),
+                    taken: None,
+                });
+            }
         }
-        registry(|r| r.remove(&self.key));
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
         // Its request ended before the stream did: an error, not an end.
-        if self.pieces.is_some() {
-            self.fail("the sending worker's request ended before its stream did".into());
-        }
+        self.fail("the sending worker's request ended before its stream did".into());
     }
 }
 
 /// A read end taken by a request, and the signal that ends a read in flight when it is
 /// cancelled.
 struct Reader {
-    pieces: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Piece>>>,
+    pieces: Arc<tokio::sync::Mutex<Pending>>,
     cancelled: Arc<Notify>,
+}
+
+/// A read end's pieces, and one taken off them that the last read could not deliver (an end or
+/// an error after chunks, or a chunk past [`MAX_READ`]).
+struct Pending {
+    pieces: mpsc::UnboundedReceiver<Piece>,
+    peeked: Option<Piece>,
 }
 
 enum End {
@@ -267,12 +302,12 @@ pub async fn open(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, St
     Ok(answer(json!({ "pipe": number, "key": key }), &[]))
 }
 
-/// Clears a write end's "writing" mark when its write is over, however it ends.
-struct Writing(Arc<std::sync::atomic::AtomicBool>);
+/// One of a write end's writes in flight, counted off when it is over, however it ends.
+struct Writing(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Drop for Writing {
     fn drop(&mut self) {
-        self.0.store(false, std::sync::atomic::Ordering::Release);
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -296,8 +331,10 @@ pub async fn write(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, St
         .shared::<Pipes, _>(|p| match p.ends.get(&n) {
             Some(End::Writer(w)) => {
                 let pieces = w.pieces.as_ref().ok_or("the stream was closed")?;
-                if w.writing.swap(true, std::sync::atomic::Ordering::AcqRel) {
-                    return Err("the stream is being written already");
+                let ordering = std::sync::atomic::Ordering::AcqRel;
+                if w.writing.fetch_add(1, ordering) >= MAX_WRITES {
+                    w.writing.fetch_sub(1, ordering);
+                    return Err("the stream has as many writes waiting as it may");
                 }
                 let writing = Writing(Arc::clone(&w.writing));
                 pieces.send(piece).map_err(|_| GONE)?;
@@ -315,6 +352,14 @@ pub async fn write(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, St
 pub async fn close(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, String> {
     let (head, _) = crate::storage::split(&payload)?;
     let n = pipe_number(&head)?;
+    let why = head.get("error").map(|error| {
+        error
+            .as_str()
+            .unwrap_or("the stream failed")
+            .chars()
+            .take(stockade_ipc::limits::MAX_ERROR_MESSAGE_LEN / 4)
+            .collect::<String>()
+    });
     let mut writer = context
         .resources
         .shared::<Pipes, _>(|p| match p.ends.remove(&n) {
@@ -325,17 +370,10 @@ pub async fn close(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, St
             }
             None => Err(NO_SUCH.to_owned()),
         })?;
-    match head.get("error") {
-        Some(error) => {
-            let why: String = error
-                .as_str()
-                .unwrap_or("the stream failed")
-                .chars()
-                .take(stockade_ipc::limits::MAX_ERROR_MESSAGE_LEN / 4)
-                .collect();
-            writer.fail(why);
-        }
-        // The end: the reader sees it after the last chunk (taken or not yet).
+    match why {
+        Some(why) => writer.fail(why),
+        // The end: the reader sees it after the last chunk (taken or not yet; an untaken end
+        // holds none, each write being taken before the close).
         None => drop(writer.pieces.take()),
     }
     Ok(answer(json!({}), &[]))
@@ -354,7 +392,10 @@ pub async fn take(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
     })
     .ok_or("no such stream waits: it was taken already, or its sender's request is over")?;
     let reader = Reader {
-        pieces: Arc::new(tokio::sync::Mutex::new(pieces)),
+        pieces: Arc::new(tokio::sync::Mutex::new(Pending {
+            pieces,
+            peeked: None,
+        })),
         cancelled: Arc::new(Notify::new()),
     };
     let number = context
@@ -378,10 +419,13 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
         .try_lock_owned()
         .map_err(|_| "the stream is being read already".to_owned())?;
     let piece = loop {
-        let piece = tokio::select! {
-            biased;
-            () = cancelled.notified() => return Err("the stream was cancelled".into()),
-            piece = pieces.recv() => piece,
+        let piece = match pieces.peeked.take() {
+            Some(piece) => Some(piece),
+            None => tokio::select! {
+                biased;
+                () = cancelled.notified() => return Err("the stream was cancelled".into()),
+                piece = pieces.pieces.recv() => piece,
+            },
         };
         // A chunk whose write was dropped (its request ended: an error follows) is not
         // delivered.
@@ -398,7 +442,7 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
             if let Some(taken) = taken {
                 let _ = taken.send(());
             }
-            return Ok(answer(json!({}), &bytes));
+            return Ok(more_waiting(&mut pieces, bytes));
         }
         Some(Piece { chunk: Err(e), .. }) => Err(e),
         None => Ok(answer(json!({ "done": true }), &[])),
@@ -410,6 +454,42 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
         }
     });
     read
+}
+
+/// `first`, and the chunks waiting after it (up to [`MAX_READ`] in all, each acknowledged), as one
+/// answer; an end or an error waiting stays for the next read.
+fn more_waiting(reader: &mut Pending, first: Vec<u8>) -> Vec<u8> {
+    let mut out = crate::storage::frame(&json!({}), &first);
+    let mut read = first.len();
+    while read < MAX_READ {
+        let next = match reader.peeked.take() {
+            Some(piece) => piece,
+            None => match reader.pieces.try_recv() {
+                Ok(piece) => piece,
+                Err(_) => break,
+            },
+        };
+        match next {
+            Piece {
+                chunk: Ok(bytes),
+                taken,
+            } if read + bytes.len() <= MAX_READ => {
+                if taken.as_ref().is_some_and(|t| t.is_closed()) {
+                    continue; // its writer is gone: an error follows
+                }
+                read += bytes.len();
+                out.extend_from_slice(&bytes);
+                if let Some(taken) = taken {
+                    let _ = taken.send(());
+                }
+            }
+            other => {
+                reader.peeked = Some(other);
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// `pipe.cancel` `{pipe}`: the reader lets go (a read in flight ends; the writer's write fails).

@@ -57,23 +57,16 @@ fn an_end_expires_only_after_its_time() {
     assert_eq!(r.per_tenant.get(&tenant(1)), Some(&1));
 }
 
-/// A write end dropped before its close: the reader sees what was written, then an error; its
-/// untaken end leaves the registry at once (in the real registry, under a key of this test's).
+/// A write end dropped before its close, its end taken: the reader sees what was written, then
+/// an error, never a clean end.
 #[tokio::test]
-async fn a_writer_dropped_unclosed_ends_its_stream_with_an_error_and_its_untaken_end() {
+async fn a_writer_dropped_unclosed_ends_its_taken_stream_with_an_error() {
     let (tx, mut rx) = pieces();
     let writer = Writer {
         pieces: Some(tx),
         key: "a-writer-dropped-unclosed".into(),
         writing: Arc::default(),
     };
-    let (other_tx, other_rx) = pieces();
-    registry(|r| r.insert(writer.key.clone(), tenant(9), other_rx, Instant::now())).expect("kept");
-    let (taken, took) = oneshot::channel();
-    let _ = other_tx.send(Piece {
-        chunk: Ok(b"waiting".to_vec()),
-        taken: Some(taken),
-    });
     let _ = writer.pieces.as_ref().map(|w| {
         w.send(Piece {
             chunk: Ok(b"a".to_vec()),
@@ -84,13 +77,33 @@ async fn a_writer_dropped_unclosed_ends_its_stream_with_an_error_and_its_untaken
     assert_eq!(rx.recv().await.map(|p| p.chunk), Some(Ok(b"a".to_vec())));
     assert!(matches!(rx.recv().await.map(|p| p.chunk), Some(Err(_))));
     assert!(rx.recv().await.is_none());
-    assert!(registry(|r| !r
-        .ends
-        .contains_key("a-writer-dropped-unclosed")));
-    assert!(
-        took.await.is_err(),
-        "the chunk that waited was dropped with it"
-    );
+}
+
+/// Its end untaken (in the real registry, under a key of this test's): the chunk waiting in it
+/// is dropped at once (its write fails) and the end keeps the error alone for a reader.
+#[tokio::test]
+async fn a_failed_writers_untaken_end_keeps_only_the_error() {
+    let (tx, rx) = pieces();
+    let mut writer = Writer {
+        pieces: Some(tx),
+        key: "a-failed-writers-untaken-end".into(),
+        writing: Arc::default(),
+    };
+    registry(|r| r.insert(writer.key.clone(), tenant(9), rx, Instant::now())).expect("kept");
+    let (taken, took) = oneshot::channel();
+    let _ = writer.pieces.as_ref().map(|w| {
+        w.send(Piece {
+            chunk: Ok(b"waiting".to_vec()),
+            taken: Some(taken),
+        })
+    });
+    writer.fail("RangeError: broke".into());
+    assert!(took.await.is_err(), "the chunk that waited was dropped");
+    let mut end = registry(|r| r.remove("a-failed-writers-untaken-end")).expect("still kept");
+    let first = end.pieces.recv().await.map(|p| p.chunk);
+    assert_eq!(first, Some(Err("RangeError: broke".to_owned())));
+    drop(writer);
+    assert!(end.pieces.recv().await.is_none());
 }
 
 /// Closed: a clean end, and an untaken end stays for its reader.
@@ -125,8 +138,8 @@ fn requests() -> (CallContext, CallContext, CallContext) {
     )
 }
 
-/// The whole road: open, take (by its tenant only, once), chunks in order each acknowledged
-/// once read, a second write or read at once refused, the end.
+/// The whole road: open, take (by its tenant only, once), a window of writes read in order and
+/// each acknowledged once read, a write past the window refused, an error after the chunks.
 #[tokio::test]
 async fn a_pipe_carries_chunks_in_order_to_the_one_request_that_took_it() {
     let (sender, receiver, other) = requests();
@@ -148,32 +161,71 @@ async fn a_pipe_carries_chunks_in_order_to_the_one_request_that_took_it() {
             .is_err()
     );
 
-    let first = tokio::spawn(write(
+    let words: [&[u8]; 4] = [b"one", b"two", b"three", b"four"];
+    let mut writes = Vec::new();
+    for word in words {
+        writes.push(tokio::spawn(write(
+            sender.clone(),
+            frame(json!({ "pipe": pipe }), word),
+        )));
+        tokio::task::yield_now().await;
+    }
+    // A window of MAX_WRITES, none answered before it is read.
+    assert_eq!(MAX_WRITES, 4);
+    let fifth = write(sender.clone(), frame(json!({ "pipe": pipe }), b"five")).await;
+    assert!(fifth.is_err_and(|e| e.contains("as many writes")));
+    assert!(
+        writes.iter().all(|w| !w.is_finished()),
+        "answered only once read"
+    );
+    // One read takes every chunk waiting, in order, and acknowledges each.
+    let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
+    assert_eq!(bytes, b"onetwothreefour");
+    for w in writes {
+        w.await.expect("task").expect("acknowledged");
+    }
+    // An error after a chunk: the chunk first, the error at the next read.
+    let last = tokio::spawn(write(
         sender.clone(),
-        frame(json!({ "pipe": pipe }), b"one"),
+        frame(json!({ "pipe": pipe }), b"last"),
     ));
     tokio::task::yield_now().await;
-    // One write at a time.
-    let second = write(sender.clone(), frame(json!({ "pipe": pipe }), b"two")).await;
-    assert_eq!(
-        second,
-        Err("the stream is being written already".to_owned())
-    );
-    assert!(!first.is_finished(), "answered only once read");
-    let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
-    assert_eq!(bytes, b"one");
-    first.await.expect("task").expect("acknowledged");
-    let second = tokio::spawn(write(
+    close(
         sender.clone(),
-        frame(json!({ "pipe": pipe }), b"two"),
-    ));
+        frame(json!({ "pipe": pipe, "error": "RangeError: broke" }), &[]),
+    )
+    .await
+    .expect("closed");
     let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
-    assert_eq!(bytes, b"two");
-    second.await.expect("task").expect("acknowledged");
+    assert_eq!(bytes, b"last");
+    last.await.expect("task").expect("acknowledged");
+    assert_eq!(
+        read(receiver.clone(), reading).await,
+        Err("RangeError: broke".to_owned())
+    );
+}
+
+/// A clean end after chunks: they first, then `done`.
+#[tokio::test]
+async fn a_closed_pipe_ends_after_its_chunks() {
+    let (sender, receiver, _) = requests();
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let pipe = opened["pipe"].clone();
+    let taking = frame(json!({ "key": opened["key"] }), &[]);
+    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
+    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    let written = tokio::spawn(write(
+        sender.clone(),
+        frame(json!({ "pipe": pipe }), b"all"),
+    ));
+    tokio::task::yield_now().await;
     close(sender.clone(), frame(json!({ "pipe": pipe }), &[]))
         .await
         .expect("closed");
-    let (end, _) = head_of(&read(receiver.clone(), reading).await.expect("the end"));
+    let (_, bytes) = head_of(&read(receiver.clone(), reading.clone()).await.expect("read"));
+    assert_eq!(bytes, b"all");
+    written.await.expect("task").expect("acknowledged");
+    let (end, _) = head_of(&read(receiver, reading).await.expect("the end"));
     assert_eq!(end["done"], true);
 }
 
@@ -213,10 +265,10 @@ async fn a_cancel_ends_the_read_in_flight_and_fails_the_writer() {
 }
 
 /// The sender's request ends while its write waits for an end nobody took (the link aborts the
-/// write's handler and drops the request's resources): the end is gone with its chunk, and a
-/// late take finds nothing.
+/// write's handler and drops the request's resources): the chunk is gone at once, and the
+/// reader that takes the end later gets the error, not a clean end.
 #[tokio::test]
-async fn a_senders_end_takes_its_untaken_pipe_and_waiting_chunk_with_it() {
+async fn a_senders_end_leaves_its_untaken_pipe_the_error_alone() {
     let (sender, receiver, _) = requests();
     let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
     let key = opened["key"].as_str().expect("key").to_owned();
@@ -225,16 +277,18 @@ async fn a_senders_end_takes_its_untaken_pipe_and_waiting_chunk_with_it() {
         frame(json!({ "pipe": opened["pipe"] }), b"held"),
     ));
     tokio::task::yield_now().await;
-    assert!(registry(|r| r.ends.contains_key(&key)));
     writing.abort();
     let _ = writing.await;
     drop(sender); // the request is over: its resources go
-    assert!(
-        !registry(|r| r.ends.contains_key(&key)),
-        "gone with its writer"
-    );
     let taking = frame(json!({ "key": key }), &[]);
-    assert!(take(receiver, taking).await.is_err());
+    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
+    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    let read = read(receiver, reading).await;
+    assert!(
+        read.as_ref()
+            .is_err_and(|e| e.contains("request ended before its stream did")),
+        "{read:?}"
+    );
 }
 
 /// A chunk past MAX_CHUNK is refused whatever sends it; a request holds MAX_PIPES ends of each
