@@ -205,15 +205,21 @@ async fn a_pipe_carries_chunks_in_order_to_the_one_request_that_took_it() {
     );
 }
 
+/// A pipe `sender` opened and `receiver` took: its number in the sender's request, its number
+/// in the receiver's, and a `pipe.read` payload for it.
+async fn opened_and_taken(sender: &CallContext, receiver: &CallContext) -> (Value, Value, Vec<u8>) {
+    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
+    let taking = frame(json!({ "key": opened["key"] }), &[]);
+    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
+    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    (opened["pipe"].clone(), taken["pipe"].clone(), reading)
+}
+
 /// A clean end after chunks: they first, then `done`.
 #[tokio::test]
 async fn a_closed_pipe_ends_after_its_chunks() {
     let (sender, receiver, _) = requests();
-    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
-    let pipe = opened["pipe"].clone();
-    let taking = frame(json!({ "key": opened["key"] }), &[]);
-    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
-    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    let (pipe, _, reading) = opened_and_taken(&sender, &receiver).await;
     let written = tokio::spawn(write(
         sender.clone(),
         frame(json!({ "pipe": pipe }), b"all"),
@@ -234,19 +240,12 @@ async fn a_closed_pipe_ends_after_its_chunks() {
 #[tokio::test]
 async fn a_cancel_ends_the_read_in_flight_and_fails_the_writer() {
     let (sender, receiver, _) = requests();
-    let (opened, _) = head_of(&open(sender.clone(), Vec::new()).await.expect("opened"));
-    let pipe = opened["pipe"].clone();
-    let taking = frame(json!({ "key": opened["key"] }), &[]);
-    let (taken, _) = head_of(&take(receiver.clone(), taking).await.expect("taken"));
-    let reading = frame(json!({ "pipe": taken["pipe"] }), &[]);
+    let (pipe, taken, reading) = opened_and_taken(&sender, &receiver).await;
     let waiting = tokio::spawn(read(receiver.clone(), reading));
     tokio::task::yield_now().await;
-    cancel(
-        receiver.clone(),
-        frame(json!({ "pipe": taken["pipe"] }), &[]),
-    )
-    .await
-    .expect("cancelled");
+    cancel(receiver.clone(), frame(json!({ "pipe": taken }), &[]))
+        .await
+        .expect("cancelled");
     let read = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
         .expect("the read ended")
