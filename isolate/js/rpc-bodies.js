@@ -51,7 +51,7 @@ function rpcHeaderPairs(pairs, state) {
   return out;
 }
 
-// `node`'s body `b` (a BodyState, or null), recorded to be read; its tag's `b` until then.
+// `node`'s body `b` (a BodyState, or null), recorded to be sent; its tag's `b` until then.
 function rpcBodyTag(node, b, state) {
   if (b === null) return null;
   if (bodyUnusable(b)) throw new TypeError(`${state.where}: a body already used or locked cannot cross to ${state.to}`);

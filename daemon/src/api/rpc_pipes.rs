@@ -150,7 +150,7 @@ fn registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     f(registry.get_or_insert_with(Registry::default))
 }
 
-/// A write end: its pieces' way (`None` once closed), its key, and whether a write is in flight.
+/// A write end: its pieces' way (`None` once closed), its key, and its writes in flight.
 struct Writer {
     pieces: Option<mpsc::UnboundedSender<Piece>>,
     key: String,
@@ -264,12 +264,6 @@ fn sweeping() {
     });
 }
 
-fn random_key() -> Result<String, String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn answer(head: Value, bytes: &[u8]) -> Vec<u8> {
     crate::storage::frame(&head, bytes)
 }
@@ -286,7 +280,7 @@ const NO_SUCH: &str = "this request holds no such stream";
 /// `pipe.open`: a new pipe; `{"pipe": n, "key": k}`.
 pub async fn open(context: CallContext, _payload: Vec<u8>) -> Result<Vec<u8>, String> {
     sweeping();
-    let key = random_key()?;
+    let key = super::rpc_targets::random_key()?;
     let (writer, pieces) = mpsc::unbounded_channel();
     registry(|r| r.insert(key.clone(), context.tenant, pieces, Instant::now()))?;
     let writer = Writer {
@@ -418,7 +412,7 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
     let mut pieces = pieces
         .try_lock_owned()
         .map_err(|_| "the stream is being read already".to_owned())?;
-    let piece = loop {
+    let read = loop {
         let piece = match pieces.peeked.take() {
             Some(piece) => Some(piece),
             None => tokio::select! {
@@ -427,25 +421,17 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
                 piece = pieces.pieces.recv() => piece,
             },
         };
-        // A chunk whose write was dropped (its request ended: an error follows) is not
-        // delivered.
-        match &piece {
+        match piece {
+            // A chunk whose write was dropped (its request ended: an error follows) is not
+            // delivered.
             Some(Piece { taken: Some(t), .. }) if t.is_closed() => continue,
-            _ => break piece,
-        }
-    };
-    let read = match piece {
-        Some(Piece {
-            chunk: Ok(bytes),
-            taken,
-        }) => {
-            if let Some(taken) = taken {
-                let _ = taken.send(());
+            Some(chunk @ Piece { chunk: Ok(_), .. }) => {
+                pieces.peeked = Some(chunk);
+                return Ok(waiting_chunks(&mut pieces));
             }
-            return Ok(more_waiting(&mut pieces, bytes));
+            Some(Piece { chunk: Err(e), .. }) => break Err(e),
+            None => break Ok(answer(json!({ "done": true }), &[])),
         }
-        Some(Piece { chunk: Err(e), .. }) => Err(e),
-        None => Ok(answer(json!({ "done": true }), &[])),
     };
     // The stream is over: its end leaves the request's pipes (a place for another).
     context.resources.shared::<Pipes, _>(|p| {
@@ -456,11 +442,11 @@ pub async fn read(context: CallContext, payload: Vec<u8>) -> Result<Vec<u8>, Str
     read
 }
 
-/// `first`, and the chunks waiting after it (up to [`MAX_READ`] in all, each acknowledged), as one
-/// answer; an end or an error waiting stays for the next read.
-fn more_waiting(reader: &mut Pending, first: Vec<u8>) -> Vec<u8> {
-    let mut out = crate::storage::frame(&json!({}), &first);
-    let mut read = first.len();
+/// The chunks waiting (up to [`MAX_READ`] in all, each acknowledged), as one answer; an end or
+/// an error waiting stays for the next read.
+fn waiting_chunks(reader: &mut Pending) -> Vec<u8> {
+    let mut out = crate::storage::frame(&json!({}), &[]);
+    let mut read = 0;
     while read < MAX_READ {
         let next = match reader.peeked.take() {
             Some(piece) => piece,

@@ -36,10 +36,10 @@
 //! the call is answered; one running then still answers its callee (the call is let go of once
 //! the last answer is sent). Callbacks the callee made before its answer reach the caller
 //! before that answer, also when the callee did not await them (each is queued in the link's
-//! router, in the order of the worker's frames, and the queue is drained before the answer). A call on a target takes callbacks the same way: its `TargetCall`
-//! carries a channel the callee's `service.callback` `{target, method, call}` reaches while the
-//! callee serves that call (`serving`), which the caller's `service.target` waits on beside the
-//! answer. The callee's
+//! router, in the order of the worker's frames, and the queue is drained before the answer). A
+//! call on a target takes callbacks the same way: its `TargetCall` carries a channel the callee's
+//! `service.callback` `{target, method, call}` reaches while the callee serves that call
+//! (`serving`), which the caller's `service.target` waits on beside the answer. The callee's
 //! job is polled by a driver task of its own, never from the caller's resources (so a kept
 //! call keeps the job going, and dropping it only aborts that task). A `service.callback` goes
 //! to the running request's session: to the target call it names by number, or (naming none) to
@@ -200,8 +200,9 @@ pub enum Driven {
     Answer(Value, Vec<u8>),
 }
 
-/// A random key (hex), naming a session or a call in flight along with its number.
-fn random_key() -> Result<String, String> {
+/// A random key (hex), naming a session or a call in flight along with its number (or a pipe,
+/// `rpc_pipes`).
+pub(super) fn random_key() -> Result<String, String> {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).map_err(|e| format!("no random key: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
