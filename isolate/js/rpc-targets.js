@@ -196,7 +196,7 @@ async function rpcTargetCall(session, id, method, args) {
   // waits); a callback's arguments are plain data.
   const back = session.back === true;
   const exports = back ? null : rpcExports(true);
-  // The call holds the session from when it is made (its arguments' bodies are read first):
+  // The call holds the session from when it is made (its arguments' pipes are opened first):
   // the caller's other stubs may be disposed meanwhile.
   session.alive++;
   const turn = rpcTurn(session);

@@ -86,7 +86,7 @@ function rpcEncode(value, dest = RPC_TO_WORKER, exports = null, bodies = null) {
 
 // The last call's turn on each Durable Object stub and target session, for each request (its
 // task): a call's host call goes out after the request's previous call's on the same stub, though
-// its arguments' bodies are read first, so one request's calls on one object or target start in
+// its arguments' pipes are opened first, so one request's calls on one object or target start in
 // the order it made them (as Cloudflare delivers a stub's calls). Another request's calls never
 // wait for these; a service binding's calls (each a request of its own) take no turn.
 const rpcTurns = new RpcWeakMap();
