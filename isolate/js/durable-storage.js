@@ -19,8 +19,10 @@ function doCall(call, head, bytes = null) {
   try {
     reply = hostCallSync(call, payload);
   } catch (e) {
+    releaseBytes(payload);
     throw bindingFailure(call, e);
   }
+  releaseBytes(payload);
   return bindingAnswer(call, reply, bindingError);
 }
 

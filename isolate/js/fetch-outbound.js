@@ -194,7 +194,7 @@ async function pumpUpload(reader, id, state) {
       const length = typedArrayLength(chunk);
       for (let at = 0; at < length; at += UPLOAD_CHUNK) {
         const end = length - at > UPLOAD_CHUNK ? at + UPLOAD_CHUNK : length;
-        await hostCall("fetch.write", idFrame(id, UPLOAD_CHUNK_DATA, bytesView(chunk, at, end)));
+        await hostCallFreeing("fetch.write", idFrame(id, UPLOAD_CHUNK_DATA, bytesView(chunk, at, end)));
         if (state.aborted) throw state.reason;
       }
     }

@@ -469,7 +469,10 @@ async function rpcFetchInTurn(target, input, init, turn) {
     }
   }
   if (turn.previous !== undefined) await turn.previous;
-  const sent = hostCall(target.object !== undefined ? "do.fetch" : "service.fetch", frameForHost(binding, frameForHost(fetchHead, bytes)));
+  const inner = frameForHost(fetchHead, bytes);
+  const outer = frameForHost(binding, inner);
+  releaseBytes(inner);
+  const sent = hostCallFreeing(target.object !== undefined ? "do.fetch" : "service.fetch", outer);
   turn.done();
   const upload = { __proto__: null, aborted: false, reason: undefined };
   if (reader !== null) uponPromise(pumpUpload(reader, fetchHead.upload, upload), undefined, noop);

@@ -150,7 +150,7 @@ function socketWrite(s, chunk) {
   const step = (id, at) => {
     if (at >= total) return undefined;
     const end = MathMin(at + TCP_CHUNK, total);
-    return promiseThen(hostCall("tcp.write", tcpFrame(id, data, at, end)), () => step(id, end));
+    return promiseThen(hostCallFreeing("tcp.write", tcpFrame(id, data, at, end)), () => step(id, end));
   };
   const written = promiseThen(s.ready, (id) => step(id, 0), (e) => { throw e; });
   s.inFlight = promiseThen(written, (v) => v, (e) => {

@@ -415,9 +415,11 @@ impl Engine {
     }
 
     /// Unmaps the pages disposed isolates left in the platform's page allocator for the next
-    /// isolates (at most 8 MiB per process, resident; see `bridge/memory.h`) and returns how many
-    /// bytes that was. The next isolates then map fresh pages, as the first ones did: for a
-    /// process that has been idle a while (a worker's isolate threads call it then).
+    /// isolates (at most 8 MiB per process, resident; see `bridge/memory.h`) and the freed
+    /// ArrayBuffer stores live isolates keep for their next ones (at most 2 MiB each), and
+    /// returns how many bytes that was. The next isolates and stores then map fresh pages, as
+    /// the first ones did: for a process that has been idle a while (a worker's isolate threads
+    /// call it then).
     pub fn release_page_pool(&self) -> u64 {
         // SAFETY: takes no arguments; the bridge locks the pool itself. Any thread.
         unsafe { ffi::stk_engine_release_page_pool() }

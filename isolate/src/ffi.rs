@@ -122,6 +122,11 @@ pub struct StkHeapStats {
     pub heap_limit_bytes: usize,
     pub external_bytes: usize,
     pub malloced_bytes: usize,
+    /// Mappings made for ArrayBuffer stores larger than 2 KiB since the isolate was created (a
+    /// store that reuses a freed one's block makes none).
+    pub arena_maps: usize,
+    /// Bytes of freed ArrayBuffer stores the isolate keeps for its next ones (bridge/memory.h).
+    pub arena_cached_bytes: usize,
 }
 
 const _: () = assert!(size_of::<StkOutcome>() == 80);
@@ -137,7 +142,9 @@ const _: () = assert!(offset_of!(StkOpCall, callback) == 320);
 const _: () = assert!(offset_of!(StkOpCall, alloc) == 32);
 const _: () = assert!(offset_of!(StkOpCall, message_len) == 56);
 const _: () = assert!(offset_of!(StkOpCall, message) == 64);
-const _: () = assert!(size_of::<StkHeapStats>() == 40);
+const _: () = assert!(size_of::<StkHeapStats>() == 56);
+const _: () = assert!(offset_of!(StkHeapStats, arena_maps) == 40);
+const _: () = assert!(offset_of!(StkHeapStats, arena_cached_bytes) == 48);
 // The host-call bounds bridge.cc pins (bridge.h names them in its refusals).
 const _: () = assert!(
     STK_HOST_CALLS_IN_FLIGHT_MAX == 64
@@ -240,6 +247,8 @@ extern "C" {
     pub fn stk_engine_renewal_counters(out: *mut StkRenewalCounters);
     pub fn stk_engine_renew_shared_heap(min_created: u64) -> i32;
     pub fn stk_engine_release_page_pool() -> u64;
+    #[cfg(test)]
+    pub fn stk_arena_large_size(length: usize, page: usize) -> usize;
     pub fn stk_set_clock(iso: *mut StkIsolate, wall_ms: f64, monotonic_ms: f64);
 
     pub fn stk_module_compile(

@@ -46,6 +46,10 @@ pub mod typescript;
 mod watchdog;
 mod worker;
 
+#[cfg(test)]
+#[path = "arena_tests.rs"]
+mod arena_tests;
+
 pub use configure::LoadOptions;
 pub use engine::{Engine, V8Profile, RENEW_SHARED_HEAP_AFTER};
 pub use ffi::StkEngineMemory as EngineMemory;

@@ -27,9 +27,37 @@ ArenaAllocator::~ArenaAllocator() {
     Registry().Remove(reinterpret_cast<uintptr_t>(chunk), kChunk);
     munmap(chunk, kChunk);
   }
-  for (const auto& [start, size] : large_) {
-    Registry().Remove(reinterpret_cast<uintptr_t>(start), size);
-    munmap(start, size);
+  for (const auto& [start, size] : large_) Unmap(start, size);
+  for (const auto& [size, blocks] : cached_) {
+    for (void* block : blocks) Unmap(block, size);
+  }
+}
+
+size_t ArenaAllocator::LargeSize(size_t length, size_t page) {
+  const size_t pages = length / page + (length % page != 0);
+  if (pages <= 4 || pages * page > kMaxCached) return pages * page;
+  size_t top = 4;  // the highest power of two at most `pages`, at least 4
+  while (top <= pages / 2) top <<= 1;
+  const size_t step = top / 4;
+  return (pages + step - 1) / step * step * page;
+}
+
+void ArenaAllocator::Unmap(void* start, size_t size) {
+  Registry().Remove(reinterpret_cast<uintptr_t>(start), size);
+  munmap(start, size);
+}
+
+void ArenaAllocator::FitCache() {
+  for (auto it = cached_.begin(); it != cached_.end() && cached_bytes_ > 0;) {
+    const size_t used = used_.load();
+    if (used <= budget_ && cached_bytes_ <= budget_ - used) return;
+    if (it->second.empty()) {
+      it = cached_.erase(it);
+      continue;
+    }
+    Unmap(it->second.back(), it->first);
+    it->second.pop_back();
+    cached_bytes_ -= it->first;
   }
 }
 
@@ -93,12 +121,28 @@ void* ArenaAllocator::Take(size_t length, bool zero) {
     if (length <= kMaxSmall) {
       p = TakeSmall(ClassOf(length), zero);
     } else if (length <= SIZE_MAX - page_) {
-      const size_t size = (length + page_ - 1) & ~(page_ - 1);
-      p = MapTagged(size);  // fresh pages: already zero
-      if (p) large_[p] = size;
+      p = TakeLarge(LargeSize(length, page_), length, zero);
     }
+    FitCache();
   }
   if (!p) used_.fetch_sub(length);
+  return p;
+}
+
+void* ArenaAllocator::TakeLarge(size_t size, size_t length, bool zero) {
+  void* p = nullptr;
+  auto cached = cached_.find(size);
+  if (cached != cached_.end() && !cached->second.empty()) {
+    p = cached->second.back();
+    cached->second.pop_back();
+    cached_bytes_ -= size;
+    if (zero) memset(p, 0, length);  // recycled: holds a dead store of this same isolate
+  } else {
+    p = MapTagged(size);  // fresh pages: already zero
+    if (!p) return nullptr;
+    large_maps_.fetch_add(1, std::memory_order_relaxed);
+  }
+  large_[p] = size;
   return p;
 }
 
@@ -108,9 +152,16 @@ void ArenaAllocator::Free(void* data, size_t length) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = large_.find(data);
     if (it != large_.end()) {
-      Registry().Remove(reinterpret_cast<uintptr_t>(data), it->second);
-      munmap(data, it->second);
+      const size_t size = it->second;
       large_.erase(it);
+      const size_t live = used_.load() - length;  // this store's bytes leave the count below
+      if (size <= kMaxCached && cached_bytes_ + size <= kCacheBytes && live <= budget_ &&
+          cached_bytes_ + size <= budget_ - live) {
+        cached_[size].push_back(data);
+        cached_bytes_ += size;
+      } else {
+        Unmap(data, size);
+      }
     } else if (length <= kMaxSmall) {
       free_[ClassOf(length)].push_back(data);
     } else {
@@ -120,11 +171,15 @@ void ArenaAllocator::Free(void* data, size_t length) {
   used_.fetch_sub(length);
 }
 
-size_t ArenaAllocator::mapped() const {
+size_t ArenaAllocator::ReleaseCache() {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t total = chunks_.size() * kChunk;
-  for (const auto& [start, size] : large_) total += size;
-  return total;
+  const size_t released = cached_bytes_;
+  for (const auto& [size, blocks] : cached_) {
+    for (void* block : blocks) Unmap(block, size);
+  }
+  cached_.clear();
+  cached_bytes_ = 0;
+  return released;
 }
 
 // ---- wasm_budget ----
@@ -166,6 +221,15 @@ bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner) {
   if (!arena->second->Charge(size)) return false;
   Reservations()[start] = Charged{size, owner};
   return true;
+}
+
+size_t ReleaseArenaCaches() {
+  // Mu() before an arena's own lock, as everywhere; an arena unregisters under Mu() before it
+  // is destroyed, so each one seen here lives until this returns.
+  std::lock_guard<std::mutex> lock(Mu());
+  size_t released = 0;
+  for (const auto& [owner, arena] : Arenas()) released += arena->ReleaseCache();
+  return released;
 }
 
 void CreditReservation(uintptr_t start) {

@@ -48,7 +48,10 @@ static_assert(offsetof(stk_op_call, message) == 64, "stk_op_call.message offset"
 static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
                   std::atomic<uint32_t>::is_always_lock_free,
               "stk_op_call.cancel is read as a plain atomic u32 by the host");
-static_assert(sizeof(stk_heap_stats) == 40, "stk_heap_stats layout");
+static_assert(sizeof(stk_heap_stats) == 56, "stk_heap_stats layout");
+static_assert(offsetof(stk_heap_stats, arena_maps) == 40, "stk_heap_stats.arena_maps offset");
+static_assert(offsetof(stk_heap_stats, arena_cached_bytes) == 48,
+              "stk_heap_stats.arena_cached_bytes offset");
 static_assert(sizeof(stk_engine_memory) == 32, "stk_engine_memory layout");
 static_assert(STK_HOST_CALLS_IN_FLIGHT_MAX == 64 && STK_HOST_CALLS_QUEUED_MAX == 10000 &&
                    STK_HOST_CALL_BYTES_QUEUED_MAX == (64u << 20),
@@ -193,6 +196,10 @@ v8::MaybeLocal<v8::ArrayBuffer> ArenaCopy(stk_isolate* iso, const void* bytes, s
 }  // namespace stockade::bridge
 
 extern "C" {
+
+size_t stk_arena_large_size(size_t length, size_t page) {
+  return stockade::ArenaAllocator::LargeSize(length, page);
+}
 
 void stk_outcome_clear(stk_outcome* out) {
   free(out->value);

@@ -188,6 +188,8 @@ typedef struct {
   size_t heap_limit_bytes;
   size_t external_bytes;
   size_t malloced_bytes;
+  size_t arena_maps;          // mappings made for large ArrayBuffer stores (ArenaAllocator)
+  size_t arena_cached_bytes;  // freed large stores kept for reuse (ArenaAllocator)
 } stk_heap_stats;
 
 // Module kinds for stk_module_synthetic.
@@ -298,6 +300,10 @@ int32_t stk_engine_renew_shared_heap(uint64_t min_created);
 // the bytes released (0 before V8 is initialised, or when the pool is empty). The pool speeds up
 // the creation of the next isolates; a process that stays idle gives it back. Any thread.
 uint64_t stk_engine_release_page_pool(void);
+
+// The mapping an ArrayBuffer store of `length` bytes (more than 2 KiB) gets with pages of `page`
+// bytes (ArenaAllocator::LargeSize, memory.h): pure, for the host's property tests.
+size_t stk_arena_large_size(size_t length, size_t page);
 
 // Date.now() and performance.now() read these; they move only when the host sets them.
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms);

@@ -246,7 +246,7 @@ void stk_engine_memory_stats(stk_engine_memory* out) {
 
 uint64_t stk_engine_release_page_pool(void) {
   if (g_platform == nullptr) return 0;
-  return g_platform->pages().ReleasePool();
+  return g_platform->pages().ReleasePool() + stockade::wasm_budget::ReleaseArenaCaches();
 }
 
 void stk_engine_renewal_counters(stk_renewal_counters* out) {

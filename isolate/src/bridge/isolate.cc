@@ -232,6 +232,8 @@ void stk_isolate_heap_stats(stk_isolate* iso, stk_heap_stats* stats) {
   stats->heap_limit_bytes = hs.heap_size_limit();
   stats->external_bytes = iso->allocator->used();
   stats->malloced_bytes = hs.malloced_memory();
+  stats->arena_maps = iso->allocator->large_maps();
+  stats->arena_cached_bytes = iso->allocator->cached_bytes();
 }
 
 void stk_set_clock(stk_isolate* iso, double wall_ms, double monotonic_ms) {

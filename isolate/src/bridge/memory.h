@@ -166,15 +166,31 @@ class TaggingPageAllocator final : public v8::PageAllocator {
 // Small stores (up to kMaxSmall bytes) come from 64 KiB chunks, carved by a bump pointer into
 // power-of-two blocks of 16..kMaxSmall bytes and recycled through per-size free lists kept in
 // host memory (not in the blocks, so a tenant overwriting a freed block cannot steer the
-// allocator). Larger stores get their own page-rounded mapping, unmapped on Free. Chunks are
-// unmapped when the arena is destroyed (isolate disposal). Every byte requested is counted
-// against `budget`; a request past it fails (V8 turns that into a RangeError) and sets
-// STK_LIMIT_EXTERNAL in `limits`. Zero-length stores get a 16-byte block and count 0.
+// allocator). Larger stores get their own mapping of LargeSize bytes. One freed is kept for the
+// next store of its size (up to kMaxCached bytes a block, kCacheBytes in all, in host-memory
+// lists as the small blocks' are), else unmapped: a stream's chunks would otherwise cost a mapping,
+// its page faults and an unmapping (with the other threads' TLBs flushed) each. A recycled block
+// or small block holds a dead store of this same isolate, never another's, and is zeroed again
+// when V8 asks for zeroed memory. Chunks and cached blocks are unmapped when the arena is destroyed
+// (isolate disposal), cached blocks also by ReleaseCache (an idle worker process's). Every byte
+// requested is counted against `budget`; a request past it fails (V8 turns that into a RangeError)
+// and sets STK_LIMIT_EXTERNAL in `limits`. Cached blocks only fill what the live stores leave of
+// it: the live stores' bytes and the cached blocks' together stay within `budget` (a store taken
+// unmaps cached blocks as needed), so the cache never lets an isolate hold more than its
+// budget allowed before. Zero-length stores get a 16-byte block and count 0.
 class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
  public:
   static constexpr size_t kMinSmall = 16;
   static constexpr size_t kMaxSmall = 2048;
   static constexpr size_t kChunk = 64 * 1024;
+  static constexpr size_t kMaxCached = 1 << 20;
+  static constexpr size_t kCacheBytes = 8 << 20;
+
+  // The mapping a store of `length` bytes (more than kMaxSmall) gets: whole pages and, up to
+  // kMaxCached, rounded up to the next multiple of a quarter of the highest power of two pages
+  // under it, so that streams' stores of nearby sizes share blocks and no block is more than a
+  // quarter larger than its whole pages (at most four pages: exact). Pure.
+  static size_t LargeSize(size_t length, size_t page);
 
   ArenaAllocator(size_t budget, std::atomic<uint32_t>* limits, int key, uint64_t owner);
   ~ArenaAllocator() override;
@@ -182,8 +198,15 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   void* AllocateUninitialized(size_t length) override { return Take(length, false); }
   void Free(void* data, size_t length) override;
   size_t used() const { return used_.load(); }
-  // Bytes mapped for backing stores (chunks and large mappings).
-  size_t mapped() const;
+  // Mappings made for large stores since the arena was created (a recycled block makes none).
+  size_t large_maps() const { return large_maps_.load(std::memory_order_relaxed); }
+  // Bytes of the freed large blocks kept for reuse.
+  size_t cached_bytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_bytes_;
+  }
+  // Unmaps the freed large blocks kept for reuse; returns their bytes.
+  size_t ReleaseCache();
   // WebAssembly memory reservations count against the same budget (see WasmBudget below).
   bool Charge(size_t length) { return Reserve(length); }
   void Credit(size_t length) { used_.fetch_sub(length); }
@@ -194,6 +217,10 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   bool Reserve(size_t length);
   void* MapTagged(size_t size);
   void* TakeSmall(int cls, bool zero);
+  void* TakeLarge(size_t size, size_t length, bool zero);
+  void Unmap(void* start, size_t size);
+  // Unmaps cached blocks until they fit in what the live stores leave of the budget.
+  void FitCache();
   static int ClassOf(size_t length);
 
   const size_t budget_;
@@ -208,6 +235,9 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   uintptr_t bump_ = 0;
   uintptr_t bump_end_ = 0;
   std::unordered_map<void*, size_t> large_;  // start -> mapped size
+  std::unordered_map<size_t, std::vector<void*>> cached_;  // LargeSize -> freed blocks
+  size_t cached_bytes_ = 0;
+  std::atomic<size_t> large_maps_{0};
 };
 
 // WebAssembly memories are not ArrayBuffer::Allocator allocations: V8 reserves each one from the
@@ -227,6 +257,8 @@ void Unregister(uint64_t owner);
 bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner);
 // Credits back a reservation that is being freed, if it was charged.
 void CreditReservation(uintptr_t start);
+// Every registered arena's ReleaseCache; returns the bytes unmapped.
+size_t ReleaseArenaCaches();
 }  // namespace wasm_budget
 
 }  // namespace stockade
