@@ -8,7 +8,7 @@
 /// The host calls that continue a stream their request already holds: the request's own body
 /// (`body.*`), its fetches' uploads and answers (`fetch.read`, `fetch.write`, `fetch.cancel`,
 /// `fetch.abort`) and the bodies it pipes over RPC (`pipe.write`, `pipe.close`, `pipe.read`,
-/// `pipe.cancel`; the supervisor refuses a second write or read of one pipe at a time).
+/// `pipe.cancel`; the supervisor refuses a fifth write, or a second read, of one pipe at a time).
 pub const STREAM_CONTINUATIONS: [&str; 11] = [
     "body.read",
     "body.write",
@@ -24,9 +24,9 @@ pub const STREAM_CONTINUATIONS: [&str; 11] = [
 ];
 
 /// Whether a host call named `name` continues a stream: it takes no place among the request's
-/// host calls in flight (each stream has at most one such call at a time, and a request holds
-/// few streams), so fetches waiting for their uploads can never hold the places the uploads
-/// need.
+/// host calls in flight (each stream has a few such calls at a time at most: the runtime keeps
+/// 4 writes of a response body or a pipe in flight, one call otherwise; and a request holds few
+/// streams), so fetches waiting for their uploads can never hold the places the uploads need.
 pub fn continues_a_stream(name: &str) -> bool {
     STREAM_CONTINUATIONS.contains(&name)
 }

@@ -26,6 +26,9 @@ const defineProperty = Object.defineProperty;
 const hasOwn = Object.hasOwn;
 // The largest chunk one `body.write` carries (bigger chunks are split).
 const WRITE_CHUNK = 1 << 20;
+// How many `body.write`s a response body has in flight at once: the next chunk is read and sent
+// while the host still queues the previous ones (it queues them in order).
+const WRITE_WINDOW = 4;
 // The largest body known whole that crosses with its answer (an answer carries 16 MiB); a larger
 // one streams.
 const INLINE_BODY_MAX = 8 << 20;
@@ -189,24 +192,48 @@ async function watchFirst(p, box) {
   }
 }
 
-// Streams a response body to the host: one `body.write` per chunk (each waits until the host
-// took the previous one: backpressure), then `body.end`; a failing stream ends the body with
-// its error, which cuts the client's response.
+// One `body.write`, settled with null or {error}: never rejected, so that a write waiting in the
+// window fails nothing before its turn comes.
+async function writeBody(bytes, task) {
+  try {
+    await hostCall("body.write", bytes, task);
+    return null;
+  } catch (error) {
+    return { error };
+  }
+}
+
+// Streams a response body to the host: one `body.write` per chunk, at most WRITE_WINDOW of them
+// waiting for the host (each answered once the host queued it for the client: backpressure),
+// then `body.end` once all are answered; a failing stream or write ends the body with its error,
+// which cuts the client's response.
 // Its host calls name `task`, for the same reason as streamedBody's.
 // `first` is the promise of the reader's first read, made already.
 async function pumpBody(reader, task, first) {
+  // The writes waiting, oldest first, in an object no prototype reaches (tenant code may have
+  // put setters on Array.prototype's indices).
+  const waiting = { __proto__: null };
+  let oldest = 0;
+  let next = 0;
+  const settleOldest = async () => {
+    const written = await waiting[oldest];
+    waiting[oldest++] = undefined;
+    if (written !== null) throw written.error;
+  };
   try {
-    let next = first;
+    let read = first;
     for (;;) {
-      const chunk = await next;
+      const chunk = await read;
       if (chunk === null) break;
       const length = byteLength(chunk);
       for (let at = 0; at < length; at += WRITE_CHUNK) {
         const n = length - at < WRITE_CHUNK ? length - at : WRITE_CHUNK;
-        await hostCall("body.write", new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
+        while (next - oldest >= WRITE_WINDOW) await settleOldest();
+        waiting[next++] = writeBody(new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
       }
-      next = reader.read();
+      read = reader.read();
     }
+    while (next > oldest) await settleOldest();
   } catch (e) {
     try { await reader.cancel(e); } catch {}
     const why = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : e;

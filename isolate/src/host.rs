@@ -188,10 +188,11 @@ pub const MAX_QUEUED_HOST_CALL_BYTES_PER_TASK: usize = ffi::STK_HOST_CALL_BYTES_
 /// reads or writes, an upload or answer of one of its fetches, a body piped over RPC, or ends
 /// one): such a call never
 /// waits for a place and is not counted among the calls in flight, here or by the supervisor
-/// (`daemon/src/supervisor/link/host.rs` has the same list). Each stream has at most one in
-/// flight (the runtime awaits each) and a request's streams are few (`Resources`), so they stay
-/// bounded; and a request whose places are all held by fetches waiting for their uploads can
-/// still send those uploads.
+/// (`daemon/src/supervisor/link/host.rs` has the same list). Each stream has a few in flight at
+/// most (the runtime keeps 4 writes of a response body or a pipe in flight, and awaits each
+/// other call) and a request's streams are few (`Resources`), so they stay bounded; and a
+/// request whose places are all held by fetches waiting for their uploads can still send those
+/// uploads.
 pub fn continues_a_stream(name: &str) -> bool {
     matches!(
         name,

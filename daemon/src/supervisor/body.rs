@@ -104,9 +104,15 @@ impl BodyIn {
 #[error("{0}")]
 pub struct BodyCut(pub String);
 
-/// The sending side of a response body streamed to the client (`body.write`, `body.end`).
+/// The sending side of a response body streamed to the client (`body.write`, `body.end`), and
+/// the turn its writes take: a channel's senders that wait for room push their values in
+/// whatever order their tasks run once given room, so each write first takes the turn (a fair
+/// lock: in the order first asked) and holds it until its chunk is in the queue.
 #[derive(Clone)]
-pub struct BodyOut(mpsc::Sender<Result<Bytes, BodyCut>>);
+pub struct BodyOut(
+    mpsc::Sender<Result<Bytes, BodyCut>>,
+    std::sync::Arc<tokio::sync::Mutex<()>>,
+);
 
 /// The receiving side: what the HTTP layer sends to the client.
 pub struct BodyStream(mpsc::Receiver<Result<Bytes, BodyCut>>);
@@ -114,24 +120,31 @@ pub struct BodyStream(mpsc::Receiver<Result<Bytes, BodyCut>>);
 /// A connected pair.
 pub fn channel() -> (BodyOut, BodyStream) {
     let (tx, rx) = mpsc::channel(QUEUE);
-    (BodyOut(tx), BodyStream(rx))
+    (BodyOut(tx, Default::default()), BodyStream(rx))
 }
 
 impl BodyOut {
-    /// Queues `chunk` for the client; fails if the client went away.
+    /// Queues `chunk` for the client; fails if the client went away. Writes reach the client in
+    /// the order they were first polled (the link polls each once as its host call arrives):
+    /// each takes the turn first, unconstrained by Tokio's cooperative budget, which could
+    /// otherwise end a first poll before the write asked for its turn.
     pub async fn write(&self, chunk: Vec<u8>) -> Result<(), String> {
         if chunk.is_empty() {
             return Ok(());
         }
-        self.0
-            .send(Ok(Bytes::from(chunk)))
+        tokio::task::unconstrained(self.send(Ok(Bytes::from(chunk))))
             .await
             .map_err(|_| "the client went away".to_owned())
     }
 
-    /// Cuts the body: the client sees an aborted response.
+    /// Cuts the body: the client sees an aborted response (after the writes asked before).
     pub async fn cut(&self, why: String) {
-        let _ = self.0.send(Err(BodyCut(why))).await;
+        let _ = tokio::task::unconstrained(self.send(Err(BodyCut(why)))).await;
+    }
+
+    async fn send(&self, item: Result<Bytes, BodyCut>) -> Result<(), ()> {
+        let _turn = self.1.lock().await;
+        self.0.send(item).await.map_err(|_| ())
     }
 }
 

@@ -130,9 +130,10 @@ impl Link {
         // A callback of an RPC callee is queued for its caller in these first steps, which must
         // come before the request's next frames (its answer) whatever its size
         // (`api/rpc_targets.rs`); so is a pipe's chunk before the next (`api/rpc_pipes.rs`, at
-        // most 256 KiB).
-        let small =
-            payload_len <= INLINE_PAYLOAD || name == "service.callback" || name == "pipe.write";
+        // most 256 KiB), and a response body's chunk (at most 1 MiB, several in flight: its
+        // place in the client's queue is taken in order, `supervisor/body.rs`).
+        let small = payload_len <= INLINE_PAYLOAD
+            || matches!(name, "service.callback" | "pipe.write" | "body.write");
         let mut call: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             // The payload's bytes stay counted while the handler lives (it owns the payload),
             // then the answer's are, until written.
