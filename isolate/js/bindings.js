@@ -28,7 +28,6 @@
 // method tenant code can patch.
 
 const u8Subarray = uncurry(Uint8Array.prototype.subarray);
-const u8Slice = uncurry(Uint8Array.prototype.slice);
 
 const HOST_CALL_MAX_BYTES = 16 * 1024 * 1024; // a host call's whole payload
 const HOST_CALL_MAX_HEAD = 1024 * 1024; // its JSON head
@@ -64,8 +63,11 @@ function bindingFailure(call, e) {
 // copied it, an answer once read) now rather than at a later collection: its block goes back to
 // the isolate's arena for the next one (bridge/memory.h), so a stream of host calls reuses a few
 // blocks instead of mapping and unmapping one per call. Never for a tenant's bytes.
+// A buffer that cannot be detached (none of the runtime's) is left to the collector.
 function releaseBytes(view) {
-  ArrayBufferTransfer(typedArrayBuffer(view), 0);
+  try {
+    ArrayBufferTransfer(typedArrayBuffer(view), 0);
+  } catch {}
 }
 
 // hostCall with a payload only the runtime holds (a frame made for the call), freed as soon as
@@ -82,7 +84,7 @@ function bindingAnswer(call, reply, makeError) {
   const n = (reply[0] | (reply[1] << 8) | (reply[2] << 16) | (reply[3] << 24)) >>> 0;
   if (4 + n > reply.length) throw new TypeError(`${call}: malformed answer from the host`);
   const answer = JSONParse(utf8DecodeStripBOM(u8Subarray(reply, 4, 4 + n)));
-  const bytes = u8Slice(reply, 4 + n);
+  const bytes = bytesCopy(reply, 4 + n); // species-free: tenant code may have replaced it
   releaseBytes(reply);
   if (answer !== null && typeof answer === "object" && answer.error !== undefined) throw makeError(answer.error);
   return [answer, bytes];
@@ -125,7 +127,7 @@ async function valueBytes(value, what, noun) {
     throw new TypeError(`${what}: the value must be a string, ArrayBuffer, ArrayBufferView or ReadableStream`);
   }
   if (typedArrayLength(view) > STORED_MAX_BYTES) throw tooLarge();
-  return u8Slice(view);
+  return bytesCopy(view); // the runtime's own copy (species-free), which its callers free
 }
 
 // `type` of a read ("text" by default; a string or {type}).

@@ -210,14 +210,16 @@ async function writeBody(bytes, task) {
 // Its host calls name `task`, for the same reason as streamedBody's.
 // `first` is the promise of the reader's first read, made already.
 async function pumpBody(reader, task, first) {
-  // The writes waiting, oldest first, in an object no prototype reaches (tenant code may have
-  // put setters on Array.prototype's indices).
+  // The writes waiting, a ring of WRITE_WINDOW slots (oldest..next) in an object no prototype
+  // reaches (tenant code may have put setters on Array.prototype's indices).
   const waiting = { __proto__: null };
   let oldest = 0;
   let next = 0;
   const settleOldest = async () => {
-    const written = await waiting[oldest];
-    waiting[oldest++] = undefined;
+    const slot = oldest % WRITE_WINDOW;
+    const written = await waiting[slot];
+    waiting[slot] = undefined;
+    oldest++;
     if (written !== null) throw written.error;
   };
   try {
@@ -229,7 +231,8 @@ async function pumpBody(reader, task, first) {
       for (let at = 0; at < length; at += WRITE_CHUNK) {
         const n = length - at < WRITE_CHUNK ? length - at : WRITE_CHUNK;
         while (next - oldest >= WRITE_WINDOW) await settleOldest();
-        waiting[next++] = writeBody(new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
+        waiting[next % WRITE_WINDOW] = writeBody(new UInt8ArrayCtor(byteBuffer(chunk), byteOffset(chunk) + at, n), task);
+        next++;
       }
       read = reader.read();
     }

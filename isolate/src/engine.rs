@@ -416,7 +416,7 @@ impl Engine {
 
     /// Unmaps the pages disposed isolates left in the platform's page allocator for the next
     /// isolates (at most 8 MiB per process, resident; see `bridge/memory.h`) and the freed
-    /// ArrayBuffer stores live isolates keep for their next ones (at most 2 MiB each), and
+    /// ArrayBuffer stores live isolates keep for their next ones (at most 8 MiB each), and
     /// returns how many bytes that was. The next isolates and stores then map fresh pages, as
     /// the first ones did: for a process that has been idle a while (a worker's isolate threads
     /// call it then).

@@ -1,7 +1,8 @@
 //! When a worker process has been idle long enough to give back the memory it keeps only to be
 //! quick when busy, in two steps per isolate thread (`pace.rs`):
-//! - after [`IDLE_RELEASE`] the page pool's freed heap pages (up to 8 MiB, resident;
-//!   `Engine::release_page_pool`) and `malloc`'s free heap go back to the kernel;
+//! - after [`IDLE_RELEASE`] the page pool's freed heap pages (up to 8 MiB, resident), the freed
+//!   ArrayBuffer stores live isolates keep (up to 8 MiB each; both `Engine::release_page_pool`)
+//!   and `malloc`'s free heap go back to the kernel;
 //! - after [`IDLE_REST`] the thread *rests*: its stock keeps one never-used spare and disposes the
 //!   others and its used isolates (`IsolateStock::rest`), and the pool and heap, which now hold
 //!   their memory, go back again.

@@ -67,11 +67,11 @@ pub struct IsolateStock {
     resting: bool,
 }
 
-/// The memory an isolate holds as V8 counts it: heap committed, external (ArrayBuffer backing
-/// stores included) and `malloc`'d bytes.
+/// The memory an isolate holds: heap committed, external (ArrayBuffer backing stores included)
+/// and `malloc`'d bytes as V8 counts them, and the freed stores its arena keeps for reuse.
 pub fn footprint(worker: &Worker) -> usize {
     let s = worker.heap_stats();
-    s.total_heap_bytes + s.external_bytes + s.malloced_bytes
+    s.total_heap_bytes + s.external_bytes + s.malloced_bytes + s.arena_cached_bytes
 }
 
 impl IsolateStock {

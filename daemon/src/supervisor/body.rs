@@ -9,14 +9,17 @@
 //! - a write is answered once the chunk is queued to the client, and the queue holds at most
 //!   [`QUEUE`] chunks: a slow client slows the worker's writes (backpressure), and a client that
 //!   went away fails them;
-//! - a response body ends cleanly only through `body.end` with an empty payload; `body.end` with a
-//!   message, or a request that finishes without `body.end`, cuts the body (the client sees an
-//!   aborted response, not a short one).
+//! - a response body ends cleanly only through `body.end` with an empty payload
+//!   ([`BodyOut::end`]); `body.end` with a message, a request that finishes without `body.end`,
+//!   or its senders all gone any other way (a cut whose task was aborted, a dead worker) cuts
+//!   the body (the client sees an aborted response, not a short one);
+//! - chunks reach the client in the order their writes were first polled.
 //!
 //! Trusts: nothing in the payloads (tenant code writes them); the HTTP layer for the client's
 //! bytes.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -104,23 +107,41 @@ impl BodyIn {
 #[error("{0}")]
 pub struct BodyCut(pub String);
 
-/// The sending side of a response body streamed to the client (`body.write`, `body.end`), and
-/// the turn its writes take: a channel's senders that wait for room push their values in
-/// whatever order their tasks run once given room, so each write first takes the turn (a fair
-/// lock: in the order first asked) and holds it until its chunk is in the queue.
+/// The sending side of a response body streamed to the client (`body.write`, `body.end`).
 #[derive(Clone)]
-pub struct BodyOut(
-    mpsc::Sender<Result<Bytes, BodyCut>>,
-    std::sync::Arc<tokio::sync::Mutex<()>>,
-);
+pub struct BodyOut {
+    tx: mpsc::Sender<Result<Bytes, BodyCut>>,
+    shared: Arc<Ends>,
+}
+
+/// What the two sides share.
+#[derive(Default)]
+struct Ends {
+    /// The turn writes take: a channel's senders that wait for room push their values in
+    /// whatever order their tasks run once given room, so each write first takes the turn (a
+    /// fair lock: in the order first asked) and holds it until its chunk is in the queue.
+    turn: Mutex<()>,
+    /// Set by [`BodyOut::end`]: the senders' going is then the body's end, not a cut.
+    ended: AtomicBool,
+}
 
 /// The receiving side: what the HTTP layer sends to the client.
-pub struct BodyStream(mpsc::Receiver<Result<Bytes, BodyCut>>);
+pub struct BodyStream {
+    rx: mpsc::Receiver<Result<Bytes, BodyCut>>,
+    shared: Arc<Ends>,
+}
 
 /// A connected pair.
 pub fn channel() -> (BodyOut, BodyStream) {
     let (tx, rx) = mpsc::channel(QUEUE);
-    (BodyOut(tx, Default::default()), BodyStream(rx))
+    let shared = Arc::new(Ends::default());
+    (
+        BodyOut {
+            tx,
+            shared: Arc::clone(&shared),
+        },
+        BodyStream { rx, shared },
+    )
 }
 
 impl BodyOut {
@@ -142,23 +163,43 @@ impl BodyOut {
         let _ = tokio::task::unconstrained(self.send(Err(BodyCut(why)))).await;
     }
 
+    /// The body is complete (`body.end` with an empty payload): once the writes still in
+    /// flight have queued their chunks (they hold the other senders), the client's body ends.
+    pub fn end(self) {
+        self.shared.ended.store(true, Ordering::Release);
+    }
+
     async fn send(&self, item: Result<Bytes, BodyCut>) -> Result<(), ()> {
-        let _turn = self.1.lock().await;
-        self.0.send(item).await.map_err(|_| ())
+        let _turn = self.shared.turn.lock().await;
+        self.tx.send(item).await.map_err(|_| ())
     }
 }
 
 impl BodyStream {
-    /// The body as a stream for the HTTP layer.
+    /// The body as a stream for the HTTP layer: its chunks, then its end, or a cut (an error,
+    /// then nothing) when its senders went without [`BodyOut::end`].
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, BodyCut>> + Send + 'static {
-        futures_util::stream::unfold(self.0, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
+        futures_util::stream::unfold(Some(self), |state| async move {
+            let mut body = state?;
+            match body.rx.recv().await {
+                Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
+                Some(Err(cut)) => Some((Err(cut), None)),
+                None if body.shared.ended.load(Ordering::Acquire) => None,
+                None => Some((
+                    Err(BodyCut(
+                        "the worker's response ended before its body did".into(),
+                    )),
+                    None,
+                )),
+            }
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future as _;
+
     use super::*;
 
     fn upload(chunks: Vec<Result<&'static [u8], &'static str>>, cap: usize) -> BodyIn {
@@ -217,5 +258,77 @@ mod tests {
         assert!(blocked.is_err(), "a full queue holds the writer back");
         drop(stream);
         assert!(out.write(b"z".to_vec()).await.is_err());
+    }
+
+    /// The chunks a stream yields until its end: Ok(bytes) each, then Err(why) if it was cut.
+    async fn drained(stream: BodyStream) -> (Vec<Vec<u8>>, Option<String>) {
+        let mut stream = std::pin::pin!(stream.into_stream());
+        let mut chunks = Vec::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => chunks.push(chunk.to_vec()),
+                Err(cut) => return (chunks, Some(cut.0)),
+            }
+        }
+        (chunks, None)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_waiting_for_room_reach_the_client_in_the_order_first_polled() {
+        for _ in 0..50 {
+            let (out, stream) = channel();
+            for i in 0..QUEUE as u8 {
+                out.write(vec![i]).await.expect("room");
+            }
+            // The queue is full: each next write waits. Each is polled once here, in order (as
+            // the link's router does), then handed to a task of its own, the later ones first.
+            let mut tasks = Vec::new();
+            for i in QUEUE as u8..QUEUE as u8 + 16 {
+                let out = out.clone();
+                let mut write = Box::pin(async move { out.write(vec![i]).await });
+                let first = write
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+                assert!(first.is_pending(), "the queue is full");
+                tasks.push(write);
+            }
+            let handles: Vec<_> = tasks.into_iter().rev().map(tokio::spawn).collect();
+            out.end();
+            let (chunks, cut) = drained(stream).await;
+            for handle in handles {
+                handle.await.expect("joined").expect("queued");
+            }
+            let expected: Vec<Vec<u8>> = (0..QUEUE as u8 + 16).map(|i| vec![i]).collect();
+            assert_eq!(chunks, expected);
+            assert_eq!(cut, None, "ended by end()");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_whose_senders_go_without_end_is_cut_and_one_ended_is_whole() {
+        let (out, stream) = channel();
+        out.write(b"a".to_vec()).await.expect("queued");
+        let writer = out.clone();
+        drop(out);
+        drop(writer); // a cut's task aborted, a dead worker: no end() was said
+        let (chunks, cut) = drained(stream).await;
+        assert_eq!(chunks, vec![b"a".to_vec()]);
+        assert!(cut.is_some_and(|why| why.contains("ended before its body")));
+
+        let (out, stream) = channel();
+        let writer = out.clone();
+        writer.write(b"b".to_vec()).await.expect("queued");
+        out.end(); // a write's sender still lives: the body ends once it goes
+        drop(writer);
+        assert_eq!(drained(stream).await, (vec![b"b".to_vec()], None));
+
+        let (out, stream) = channel();
+        out.write(b"c".to_vec()).await.expect("queued");
+        out.cut("broke".into()).await;
+        out.end(); // an end after a cut changes nothing
+        assert_eq!(
+            drained(stream).await,
+            (vec![b"c".to_vec()], Some("broke".to_string()))
+        );
     }
 }

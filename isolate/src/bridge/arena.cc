@@ -115,18 +115,25 @@ void* ArenaAllocator::TakeSmall(int cls, bool zero) {
 
 void* ArenaAllocator::Take(size_t length, bool zero) {
   if (!Reserve(length)) return nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
   void* p = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (length <= kMaxSmall) {
-      p = TakeSmall(ClassOf(length), zero);
-    } else if (length <= SIZE_MAX - page_) {
-      p = TakeLarge(LargeSize(length, page_), length, zero);
-    }
-    FitCache();
+  if (length <= kMaxSmall) {
+    p = TakeSmall(ClassOf(length), zero);
+  } else if (length <= SIZE_MAX - page_) {
+    p = TakeLarge(LargeSize(length, page_), length, zero);
   }
   if (!p) used_.fetch_sub(length);
+  // After the take: a recycled block leaves the cache first (the budget is passed for at most
+  // this moment when the store is freshly mapped).
+  FitCache();
   return p;
+}
+
+bool ArenaAllocator::Charge(size_t length) {
+  if (!Reserve(length)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  FitCache();
+  return true;
 }
 
 void* ArenaAllocator::TakeLarge(size_t size, size_t length, bool zero) {
@@ -171,15 +178,15 @@ void ArenaAllocator::Free(void* data, size_t length) {
   used_.fetch_sub(length);
 }
 
-size_t ArenaAllocator::ReleaseCache() {
+std::vector<std::pair<void*, size_t>> ArenaAllocator::TakeCache() {
   std::lock_guard<std::mutex> lock(mu_);
-  const size_t released = cached_bytes_;
-  for (const auto& [size, blocks] : cached_) {
-    for (void* block : blocks) Unmap(block, size);
+  std::vector<std::pair<void*, size_t>> blocks;
+  for (const auto& [size, list] : cached_) {
+    for (void* block : list) blocks.emplace_back(block, size);
   }
   cached_.clear();
   cached_bytes_ = 0;
-  return released;
+  return blocks;
 }
 
 // ---- wasm_budget ----
@@ -224,11 +231,22 @@ bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner) {
 }
 
 size_t ReleaseArenaCaches() {
-  // Mu() before an arena's own lock, as everywhere; an arena unregisters under Mu() before it
-  // is destroyed, so each one seen here lives until this returns.
-  std::lock_guard<std::mutex> lock(Mu());
+  std::vector<std::pair<void*, size_t>> blocks;
+  {
+    // Mu() before an arena's own lock, as everywhere; an arena unregisters under Mu() before it
+    // is destroyed, so each one seen here lives while its blocks are taken. The blocks taken are
+    // nobody's from then on: they are unmapped outside both locks.
+    std::lock_guard<std::mutex> lock(Mu());
+    for (const auto& [owner, arena] : Arenas()) {
+      auto taken = arena->TakeCache();
+      blocks.insert(blocks.end(), taken.begin(), taken.end());
+    }
+  }
   size_t released = 0;
-  for (const auto& [owner, arena] : Arenas()) released += arena->ReleaseCache();
+  for (const auto& [start, size] : blocks) {
+    ArenaAllocator::Unmap(start, size);
+    released += size;
+  }
   return released;
 }
 

@@ -296,9 +296,10 @@ void stk_engine_renewal_counters(stk_renewal_counters* out);
 // stk_isolate_new fails from then on). Any thread.
 int32_t stk_engine_renew_shared_heap(uint64_t min_created);
 
-// Unmaps every range in the page allocator's pool of freed heap pages (memory.h) and returns
-// the bytes released (0 before V8 is initialised, or when the pool is empty). The pool speeds up
-// the creation of the next isolates; a process that stays idle gives it back. Any thread.
+// Unmaps every range in the page allocator's pool of freed heap pages (memory.h), and the freed
+// ArrayBuffer stores every live isolate's arena keeps for its next ones, and returns the bytes
+// released (0 before V8 is initialised, or when both are empty). They speed up the creation of
+// the next isolates and stores; a process that stays idle gives them back. Any thread.
 uint64_t stk_engine_release_page_pool(void);
 
 // The mapping an ArrayBuffer store of `length` bytes (more than 2 KiB) gets with pages of `page`

@@ -45,6 +45,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace stockade {
@@ -172,7 +173,7 @@ class TaggingPageAllocator final : public v8::PageAllocator {
 // its page faults and an unmapping (with the other threads' TLBs flushed) each. A recycled block
 // or small block holds a dead store of this same isolate, never another's, and is zeroed again
 // when V8 asks for zeroed memory. Chunks and cached blocks are unmapped when the arena is destroyed
-// (isolate disposal), cached blocks also by ReleaseCache (an idle worker process's). Every byte
+// (isolate disposal), cached blocks also through TakeCache (an idle worker process's release). Every byte
 // requested is counted against `budget`; a request past it fails (V8 turns that into a RangeError)
 // and sets STK_LIMIT_EXTERNAL in `limits`. Cached blocks only fill what the live stores leave of
 // it: the live stores' bytes and the cached blocks' together stay within `budget` (a store taken
@@ -205,10 +206,14 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
     std::lock_guard<std::mutex> lock(mu_);
     return cached_bytes_;
   }
-  // Unmaps the freed large blocks kept for reuse; returns their bytes.
-  size_t ReleaseCache();
+  // Hands over the freed large blocks kept for reuse, (start, size) each, to be unmapped with
+  // Unmap by the caller, outside the arena's lock.
+  std::vector<std::pair<void*, size_t>> TakeCache();
+  // Unmaps a large block of this arena's kind (its registry entry goes too).
+  static void Unmap(void* start, size_t size);
   // WebAssembly memory reservations count against the same budget (see WasmBudget below).
-  bool Charge(size_t length) { return Reserve(length); }
+  // (Cached blocks then shrink to fit beside it, as for a store.)
+  bool Charge(size_t length);
   void Credit(size_t length) { used_.fetch_sub(length); }
 
  private:
@@ -218,7 +223,6 @@ class ArenaAllocator final : public v8::ArrayBuffer::Allocator {
   void* MapTagged(size_t size);
   void* TakeSmall(int cls, bool zero);
   void* TakeLarge(size_t size, size_t length, bool zero);
-  void Unmap(void* start, size_t size);
   // Unmaps cached blocks until they fit in what the live stores leave of the budget.
   void FitCache();
   static int ClassOf(size_t length);
@@ -257,7 +261,7 @@ void Unregister(uint64_t owner);
 bool ChargeReservation(uintptr_t start, size_t size, uint64_t owner);
 // Credits back a reservation that is being freed, if it was charged.
 void CreditReservation(uintptr_t start);
-// Every registered arena's ReleaseCache; returns the bytes unmapped.
+// Takes every registered arena's cached blocks and unmaps them; returns the bytes unmapped.
 size_t ReleaseArenaCaches();
 }  // namespace wasm_budget
 

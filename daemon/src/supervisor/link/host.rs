@@ -77,6 +77,7 @@ impl Link {
                 None
             };
             if let Some(refusal) = refusal {
+                cut_on_refused_write(pending, name, refusal);
                 drop(table);
                 self.send_reply(request_id, call_id, Err(refusal.into()), 0);
                 return Ok(());
@@ -85,8 +86,10 @@ impl Link {
             held = match budget.take(pending.tenant, &pending.held, payload_len) {
                 Ok(held) => held,
                 Err(refused) => {
+                    let refused = refused.to_string();
+                    cut_on_refused_write(pending, name, &refused);
                     drop(table);
-                    self.send_reply(request_id, call_id, Err(refused.to_string()), 0);
+                    self.send_reply(request_id, call_id, Err(refused), 0);
                     return Ok(());
                 }
             };
@@ -250,6 +253,19 @@ impl Link {
     }
 }
 
+/// A response body loses a chunk its refused `body.write` carried: the body is cut there (after
+/// the writes before it), and the writes after it, which the runtime may have in flight already,
+/// find no body and fail, so no chunk after the hole reaches the client.
+fn cut_on_refused_write(pending: &mut Pending, name: &str, why: &str) {
+    if name != "body.write" {
+        return;
+    }
+    if let Some(out) = pending.body_out.take() {
+        let why = format!("a chunk of the body was refused: {why}");
+        tokio::spawn(async move { out.cut(why).await });
+    }
+}
+
 /// The streamed-body calls, answered by the link from the request's own body handles:
 /// `body.read` (the next chunk of the upload, empty at the end), `body.write` (a chunk of the
 /// response, answered once queued to the client), `body.end` (empty payload: the body is
@@ -289,7 +305,7 @@ fn body_call(pending: &mut Pending, name: &str, payload: Vec<u8>) -> Result<Host
                 })
             }
             Some(out) => {
-                drop(out); // the last sender: the client's body ends
+                out.end(); // the client's body ends once the writes in flight are queued
                 Box::pin(async { Ok(Vec::new()) })
             }
             None => missing("this request has no streamed response body"),

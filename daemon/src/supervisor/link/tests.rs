@@ -688,6 +688,64 @@ fn open_answer(id: RequestId) -> ToSupervisor {
     })
 }
 
+/// A `body.write` refused (the daemon's host-call memory is spent) would leave a hole in the
+/// body while the runtime's next writes are already on their way: the body is cut there, and the
+/// writes after it fail, so no chunk after the hole reaches the client.
+#[tokio::test]
+async fn a_refused_body_write_cuts_the_body_there_and_fails_the_writes_after_it() {
+    let mut calls = echo_calls();
+    calls.set_budget_mb(1, 1);
+    let (link, _end, mut worker) = start(calls);
+    let (out, stream) = crate::supervisor::body::channel();
+    let waiting = ask(
+        &link,
+        Request {
+            body_out: Some(out),
+            ..code(true)
+        },
+    );
+    let id = id_of(&worker.expect().await);
+    worker.send(&open_answer(id)).await;
+    assert_eq!(json_of(waiting.await.expect("task")), "1");
+    worker.send(&host_call(id, 1, "body.write", b"one")).await;
+    expect_reply(&mut worker, id, 1, Ok(Vec::new())).await;
+    worker
+        .send(&host_call(id, 2, "body.write", &vec![7; 2 << 20]))
+        .await;
+    let ToWorker::HostReply {
+        call_id: 2,
+        result: Err(why),
+        ..
+    } = worker.expect().await
+    else {
+        panic!("the 2 MiB write is refused");
+    };
+    assert!(why.contains("whole share"), "{why}");
+    worker.send(&host_call(id, 3, "body.write", b"three")).await;
+    let ToWorker::HostReply {
+        call_id: 3,
+        result: Err(_),
+        ..
+    } = worker.expect().await
+    else {
+        panic!("a write after the refused one fails");
+    };
+    let mut chunks = Vec::new();
+    let mut cut = None;
+    let mut stream = std::pin::pin!(stream.into_stream());
+    while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+        match item {
+            Ok(chunk) => chunks.push(chunk.to_vec()),
+            Err(e) => cut = Some(e.0),
+        }
+    }
+    assert_eq!(chunks, vec![b"one".to_vec()], "nothing after the hole");
+    assert!(
+        cut.is_some_and(|why| why.contains("refused")),
+        "the body is cut"
+    );
+}
+
 #[tokio::test]
 async fn an_open_request_keeps_its_lease_and_calls_until_finished_and_its_body_is_cut_if_unended() {
     let (link, end, mut worker) = start(echo_calls());
