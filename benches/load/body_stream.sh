@@ -15,6 +15,7 @@ mib="${2:-100}"
 [[ "$rounds" =~ ^[1-9][0-9]*$ && "$mib" =~ ^[1-9][0-9]*$ ]] || { echo "usage: body_stream.sh [rounds] [mib]" >&2; exit 2; }
 source benches/load/lib.sh
 source benches/load/peers/lib.sh
+source benches/load/stream_lib.sh
 stockade_binary
 peers_install
 results="$(mktemp)"
@@ -22,24 +23,6 @@ upload="$(mktemp)"
 trap 'peer_stop; stop_daemon; rm -f "$results" "$upload"' EXIT
 head -c "$((mib << 20))" /dev/zero > "$upload"
 
-# timed NAME URL [curl args...]: the median seconds of `rounds` requests (one warm-up first, whose
-# answer must be MIB MiB long).
-timed() {
-  local name=$1 url=$2
-  shift 2
-  local expect=$((mib << 20)) got i
-  got=$(curl -sf -o /dev/null -w '%{size_download}' "$@" "$url")
-  [[ "$got" == "$expect" ]] || { echo "$name: answered $got bytes, not $expect" >&2; return 1; }
-  for i in $(seq "$rounds"); do
-    curl -sf -o /dev/null -w '%{time_total}\n' "$@" "$url"
-  done | python3 -c '
-import statistics, sys
-name, mib = sys.argv[1], int(sys.argv[2])
-times = sorted(float(t) for t in sys.stdin.read().split())
-m = statistics.median(times)
-print(f"{name:<26} median {m * 1000:8.0f} ms  {mib / m:7.0f} MiB/s  (min {times[0] * 1000:.0f}, max {times[-1] * 1000:.0f})")
-' "$name" "$mib" >> "$results"
-}
 echo_args=(-X POST -H "Content-Type: application/octet-stream" --data-binary "@$upload")
 
 start_daemon bodystream "$(nproc)" $'[limits]\ncpu_ms = 30000\nwall_ms = 120000\nmax_fetch_body_bytes = 1073741824\n'
@@ -48,28 +31,18 @@ module_json() { python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).
 id=$(curl -sf "${auth[@]}" -X POST "$base/v1/workers" \
   -d "{\"mainModule\":\"main.js\",\"modules\":{\"main.js\":$(module_json benches/load/peers/body-stream.js)},\"limits\":{\"cpuMs\":30000,\"wallMs\":120000}}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-timed "stockade produce" "$base/v1/workers/$id/fetch/produce/$mib" "${auth[@]}"
-timed "stockade echo" "$base/v1/workers/$id/fetch/echo" "${auth[@]}" "${echo_args[@]}"
+stream_timed "stockade produce" "$base/v1/workers/$id/fetch/produce/$mib" size "${auth[@]}"
+stream_timed "stockade echo" "$base/v1/workers/$id/fetch/echo" size "${auth[@]}" "${echo_args[@]}"
 stop_daemon
 
 port=$((20000 + RANDOM % 20000))
 (cd benches/load/peers && exec "$workerd" serve body-stream.capnp --socket-addr "http=127.0.0.1:$port") 2>/tmp/peers-workerd.log &
 server=$!
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/produce/1" && break; sleep 0.1; done
-timed "workerd produce" "http://127.0.0.1:$port/produce/$mib"
-timed "workerd echo" "http://127.0.0.1:$port/echo" "${echo_args[@]}"
+stream_timed "workerd produce" "http://127.0.0.1:$port/produce/$mib" size
+stream_timed "workerd echo" "http://127.0.0.1:$port/echo" size "${echo_args[@]}"
 peer_stop
 
 echo "${mib} MiB bodies between a client and a Worker, one request at a time, median of ${rounds} rounds"
 cat "$results"
-python3 - "$results" <<'PY'
-import re, sys
-ms = {}
-for line in open(sys.argv[1]):
-    m = re.match(r"(\w+) (\w+)\s+median\s+(\d+) ms", line)
-    if m:
-        ms[(m.group(1), m.group(2))] = int(m.group(3))
-for what in ("produce", "echo"):
-    if ("stockade", what) in ms and ("workerd", what) in ms:
-        print(f"{what}: Stockade takes {ms[('stockade', what)] / ms[('workerd', what)]:.2f}x workerd's time")
-PY
+stream_ratios produce echo

@@ -350,6 +350,67 @@ fn a_response_of_large_chunks_reaches_a_slow_client_whole_and_in_order() {
 }
 
 #[test]
+fn a_client_that_waits_for_100_continue_gets_it_before_the_response_head() {
+    let _serial = serial();
+    let d = Daemon::start("continue", 1, 1, ROOMY);
+    let t = tenant_token(0);
+    // The handler answers at once and reads its upload only later (after 300 ms): the response
+    // head leaves first, so a `100 Continue` sent only at the first read would come too late
+    // for a client that waits for it (curl waits a second, then sends the body anyway).
+    let id = load_js(
+        &d,
+        &t,
+        "export default { fetch(req) {
+           return new Response(new ReadableStream({ async pull(c) {
+             await new Promise((r) => setTimeout(r, 300));
+             let n = 0;
+             for await (const piece of req.body) n += piece.length;
+             c.enqueue(new TextEncoder().encode(String(n))); c.close();
+           } }));
+         } };",
+    );
+    let addr = d.base.trim_start_matches("http://");
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let length = 2 << 20; // streamed (past the 1 MiB a request carries inline)
+    let head = format!(
+        "POST /v1/workers/{id}/fetch/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {t}\r\n\
+         Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).expect("head");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("the first answer");
+    assert_eq!(
+        line.trim_end(),
+        "HTTP/1.1 100 Continue",
+        "before any body was sent"
+    );
+    line.clear();
+    reader
+        .read_line(&mut line)
+        .expect("the blank line after it");
+    assert_eq!(line, "\r\n");
+    writer.write_all(&vec![b'x'; length]).expect("the body");
+    line.clear();
+    reader.read_line(&mut line).expect("status line");
+    assert_eq!(status_of(&line), 200, "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        if line.trim_end().is_empty() {
+            break;
+        }
+    }
+    let mut body = Vec::new();
+    read_chunked(&mut reader, |piece| body.extend_from_slice(piece)).expect("the body");
+    assert_eq!(body, length.to_string().into_bytes());
+}
+
+#[test]
 fn a_handler_answers_before_reading_its_upload_and_reads_it_chunk_by_chunk() {
     let _serial = serial();
     let d = Daemon::start("upload", 1, 1, ROOMY);

@@ -10,7 +10,10 @@
 //!   any other body streams: the worker reads it chunk by chunk as its handler asks
 //!   (`Request.body`), so a handler can answer before the upload is over and the upload is never
 //!   held whole. Either way a body over `max_fetch_body_bytes` is refused (413 when declared,
-//!   an error for the worker's read when it is found out while streaming);
+//!   an error for the worker's read when it is found out while streaming). A client that waits
+//!   for `100 Continue` (`Expect: 100-continue`) gets it before the request goes to the worker,
+//!   not only once the handler first reads, which may come after the response head (an echo),
+//!   when the client would wait its own timeout (curl: a second) before it sends the body;
 //! - a response whose body the worker streams reaches the client chunk by chunk as the worker
 //!   writes it; one the worker fails to finish is cut (an aborted response), never passed off as
 //!   complete; statuses and headers are checked whatever the worker claims;
@@ -272,7 +275,17 @@ async fn request_body(
             Ok((bytes.to_vec(), None))
         }
         _ if no_body(headers) => Ok((Vec::new(), None)),
-        _ => Ok((Vec::new(), Some(BodyIn::new(body.into_data_stream(), cap)))),
+        _ => {
+            // Polled once here: the HTTP layer answers `100 Continue` when a body is first
+            // polled; a piece already there waits in the peek for the worker's first read.
+            let mut stream = Box::pin(futures_util::StreamExt::peekable(body.into_data_stream()));
+            std::future::poll_fn(|cx| {
+                let _ = stream.as_mut().poll_peek(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            Ok((Vec::new(), Some(BodyIn::new(stream, cap))))
+        }
     }
 }
 
