@@ -62,9 +62,12 @@ function bindingFailure(call, e) {
 // Frees the store of a buffer only the runtime holds (a host call's payload once the host has
 // copied it, an answer once read) now rather than at a later collection: its block goes back to
 // the isolate's arena for the next one (bridge/memory.h), so a stream of host calls reuses a few
-// blocks instead of mapping and unmapping one per call. Never for a tenant's bytes.
-// A buffer that cannot be detached (none of the runtime's) is left to the collector.
+// blocks instead of mapping and unmapping one per call. Never for a tenant's bytes. A small one
+// (a block the arena carves from a chunk: no mapping of its own) and one that cannot be detached
+// (none of the runtime's) are left to the collector.
+const RELEASE_ABOVE = 2048; // the arena's largest small block (ArenaAllocator::kMaxSmall)
 function releaseBytes(view) {
+  if (typedArrayLength(view) <= RELEASE_ABOVE) return;
   try {
     ArrayBufferTransfer(typedArrayBuffer(view), 0);
   } catch {}

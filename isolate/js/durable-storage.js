@@ -19,10 +19,10 @@ function doCall(call, head, bytes = null) {
   try {
     reply = hostCallSync(call, payload);
   } catch (e) {
-    releaseBytes(payload);
     throw bindingFailure(call, e);
+  } finally {
+    releaseBytes(payload);
   }
-  releaseBytes(payload);
   return bindingAnswer(call, reply, bindingError);
 }
 

@@ -1,8 +1,8 @@
 //! An isolate's ArrayBuffer arena keeps freed large stores for its next ones
 //! (`bridge/memory.h`, ArenaAllocator): a recycled block comes back zeroed, the blocks kept stay
-//! within the isolate's budget beside its live stores, the runtime gives a host call's payload and
-//! answer back at once (so a stream of host calls reuses a few blocks), and an idle process's
-//! release unmaps them. Real V8, real host calls answered by the test.
+//! with their isolate and within its budget beside its live stores, the runtime gives a host
+//! call's payload and answer back at once (so a stream of host calls reuses a few blocks), and an
+//! idle process's release unmaps them. Real V8, real host calls answered by the test.
 
 mod common;
 
@@ -82,6 +82,28 @@ fn freed_large_stores_are_reused_and_come_back_zeroed() {
     // 120 stores of six sizes: one mapping per size, the rest reused (without reuse: 120).
     let maps = worker.heap_stats().arena_maps - before;
     assert!(maps <= 6, "{maps} mappings for 120 stores of six sizes");
+}
+
+#[test]
+fn kept_blocks_stay_with_their_isolate() {
+    // A's freed stores wait in A's arena: B, on the same thread, maps its own for the same sizes
+    // and never takes A's (which would carry A's protection key and A's last bytes).
+    let src = "export default () => { const a = []; for (let i = 0; i < 4; i++) a.push(new Uint8Array(1 << 20).fill(0xAB)); \
+        for (const x of a) x.buffer.transfer(0); return 'freed'; }";
+    let mut a = loaded(limits(), src);
+    let mut b = loaded(limits(), src);
+    let task = a.start_call("null");
+    assert_eq!(answer_of(&mut a, task, |n, _| panic!("{n}")), "freed");
+    assert_eq!(a.heap_stats().arena_cached_bytes, 4 * MIB);
+    let before = b.heap_stats().arena_maps;
+    let task = b.start_call("null");
+    assert_eq!(answer_of(&mut b, task, |n, _| panic!("{n}")), "freed");
+    assert_eq!(b.heap_stats().arena_maps - before, 4, "B mapped its own");
+    assert_eq!(
+        a.heap_stats().arena_cached_bytes,
+        4 * MIB,
+        "A's are still A's"
+    );
 }
 
 #[test]

@@ -29,6 +29,9 @@ use tokio::sync::{mpsc, Mutex};
 /// The largest chunk one `body.read` answers.
 pub const MAX_CHUNK: usize = 256 << 10;
 
+/// Why a body whose senders all went without [`BodyOut::end`] is cut.
+const UNENDED: &str = "the worker's response ended before its body did";
+
 /// Chunks queued towards the client before `body.write` waits.
 pub const QUEUE: usize = 4;
 
@@ -185,12 +188,7 @@ impl BodyStream {
                 Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
                 Some(Err(cut)) => Some((Err(cut), None)),
                 None if body.shared.ended.load(Ordering::Acquire) => None,
-                None => Some((
-                    Err(BodyCut(
-                        "the worker's response ended before its body did".into(),
-                    )),
-                    None,
-                )),
+                None => Some((Err(BodyCut(UNENDED.into())), None)),
             }
         })
     }

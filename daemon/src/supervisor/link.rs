@@ -437,13 +437,11 @@ impl Link {
                     // The request ended (its wall limit, say) with the socket open.
                     socket.ended(&e.message);
                 }
-                if let Some(out) = pending.body_out {
-                    // Not ended by `body.end`: the body is incomplete, so it is cut.
-                    let why = error.map_or_else(
-                        || "the worker's response ended before its body did".to_owned(),
-                        |e| e.message,
-                    );
-                    tokio::spawn(async move { out.cut(why).await });
+                // Not ended by `body.end`: the body is incomplete, so it is cut, with the
+                // request's error when it has one (else dropping its last sender cuts it,
+                // `body.rs`).
+                if let (Some(out), Some(e)) = (pending.body_out, error) {
+                    tokio::spawn(async move { out.cut(e.message).await });
                 }
                 Ok(())
             }

@@ -155,27 +155,24 @@ void* ArenaAllocator::TakeLarge(size_t size, size_t length, bool zero) {
 
 void ArenaAllocator::Free(void* data, size_t length) {
   if (!data) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = large_.find(data);
-    if (it != large_.end()) {
-      const size_t size = it->second;
-      large_.erase(it);
-      const size_t live = used_.load() - length;  // this store's bytes leave the count below
-      if (size <= kMaxCached && cached_bytes_ + size <= kCacheBytes && live <= budget_ &&
-          cached_bytes_ + size <= budget_ - live) {
-        cached_[size].push_back(data);
-        cached_bytes_ += size;
-      } else {
-        Unmap(data, size);
-      }
-    } else if (length <= kMaxSmall) {
-      free_[ClassOf(length)].push_back(data);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = large_.find(data);
+  if (it != large_.end()) {
+    const size_t size = it->second;
+    large_.erase(it);
+    used_.fetch_sub(length);
+    if (size <= kMaxCached && cached_bytes_ + size <= kCacheBytes) {
+      cached_[size].push_back(data);
+      cached_bytes_ += size;
+      FitCache();  // within what the live stores leave of the budget
     } else {
-      return;  // not ours: V8 never does this; leaking beats corrupting the free lists
+      Unmap(data, size);
     }
+  } else if (length <= kMaxSmall) {
+    free_[ClassOf(length)].push_back(data);
+    used_.fetch_sub(length);
   }
-  used_.fetch_sub(length);
+  // Else not ours: V8 never does this; leaking beats corrupting the free lists.
 }
 
 std::vector<std::pair<void*, size_t>> ArenaAllocator::TakeCache() {
