@@ -13,8 +13,9 @@ function compressionFormat(format, what) {
     case "deflate": return 0;
     case "deflate-raw": return 1;
     case "gzip": return 2;
+    case "brotli": return 3;
     default:
-      throw new TypeError(`${what}: "${f}" is not a supported format (deflate, deflate-raw, gzip)`);
+      throw new TypeError(`${what}: "${f}" is not a supported format (deflate, deflate-raw, gzip, brotli)`);
   }
 }
 

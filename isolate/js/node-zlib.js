@@ -15,7 +15,7 @@
 function zlibModule() {
   const { Buffer, kMaxLength } = builtinExports("node:buffer");
   const toBuffer = (u8) => Buffer.from(typedArrayBuffer(u8), typedArrayByteOffset(u8), typedArrayByteLength(u8));
-  // The native formats (compression.js's numbers; 3: brotli, which CompressionStream refuses).
+  // The native formats (compression.js's numbers; 3: brotli).
   const DEFLATE = 0, DEFLATE_RAW = 1, GZIP = 2, BROTLI = 3, UNZIP = -1;
 
   function inputBytes(data) {

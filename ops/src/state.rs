@@ -45,6 +45,13 @@ struct Table {
     bytes: usize,
 }
 
+fn quota_exceeded() -> OpError {
+    OpError::new(
+        ErrorKind::QuotaExceeded,
+        "too many native objects (streams, decoders) are open in this worker",
+    )
+}
+
 /// One isolate's native objects, by handle.
 #[derive(Default)]
 pub struct OpState {
@@ -60,10 +67,7 @@ impl OpState {
     pub fn insert<T: Any>(&self, object: Box<T>, cost: usize) -> OpResult<u32> {
         let mut t = self.borrow()?;
         if t.items.len() >= MAX_HANDLES || t.bytes.saturating_add(cost) > MAX_STATE_BYTES {
-            return Err(OpError::new(
-                ErrorKind::QuotaExceeded,
-                "too many native objects (streams, decoders) are open in this worker",
-            ));
+            return Err(quota_exceeded());
         }
         let mut id = t.next.wrapping_add(1).max(1);
         while t.items.contains_key(&id) {
@@ -110,6 +114,26 @@ impl OpState {
             }
             _ => Err(OpError::operation("a native object was put back twice")),
         }
+    }
+
+    /// Declares that object `id` (busy or not) now holds about `cost` bytes; past
+    /// [`MAX_STATE_BYTES`] with the others, a QuotaExceededError and the old cost stays.
+    pub fn recost(&self, id: u32, cost: usize) -> OpResult<()> {
+        let mut t = self.borrow()?;
+        let old = t
+            .items
+            .get(&id)
+            .ok_or_else(|| OpError::type_error("the native object is closed"))?
+            .cost;
+        let total = t.bytes - old;
+        if total.saturating_add(cost) > MAX_STATE_BYTES {
+            return Err(quota_exceeded());
+        }
+        t.bytes = total + cost;
+        if let Some(entry) = t.items.get_mut(&id) {
+            entry.cost = cost;
+        }
+        Ok(())
     }
 
     /// Frees handle `id` (busy or not); unknown handles are a no-op. Returns whether it existed.
@@ -167,5 +191,25 @@ mod tests {
         }
         let e = st.insert(Box::new(()), 1).expect_err("full");
         assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+    }
+
+    #[test]
+    fn a_recost_counts_and_holds_the_cap() {
+        let st = OpState::new();
+        let a = st.insert(Box::new(1u8), 10).expect("insert");
+        let b = st.insert(Box::new(2u8), 20).expect("insert");
+        let busy = st.take::<u8>(b).expect("take");
+        st.recost(b, 200).expect("a busy object is recosted too");
+        assert_eq!(st.usage(), (2, 210));
+        let e = st
+            .recost(a, MAX_STATE_BYTES - 199)
+            .expect_err("past the cap");
+        assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+        assert_eq!(st.usage(), (2, 210), "the old cost stays");
+        st.recost(a, MAX_STATE_BYTES - 200).expect("up to the cap");
+        st.put(b, busy).expect("put");
+        assert!(st.free(b).expect("free"));
+        assert_eq!(st.usage(), (1, MAX_STATE_BYTES - 200));
+        assert!(st.recost(b, 1).is_err(), "a freed handle");
     }
 }

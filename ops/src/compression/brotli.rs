@@ -1,8 +1,7 @@
-//! The brotli compressor behind the runtime's response encoding: a response whose
-//! `Content-Encoding` is `br` is encoded here on its way to the client (`js/fetch-body.js`), as
-//! Cloudflare's runtime does, and node:zlib's brotli compression (its decompression is
-//! `unbrotli.rs`). Not a CompressionStream format (the
-//! Compression Streams standard has no `br`; `js/compression.js` refuses it).
+//! The brotli compressor behind CompressionStream's `brotli` format (`js/compression.js`), the
+//! runtime's response encoding (a response whose `Content-Encoding` is `br` is encoded here on its
+//! way to the client, `js/fetch-body.js`, as Cloudflare's runtime does) and node:zlib's brotli
+//! compression. Its decompression is `unbrotli.rs`.
 //!
 //! Guarantees: one `write` consumes all of its input (at most [`super::MAX_CALL_INPUT`] bytes) and
 //! answers at most [`MAX_CALL_OUTPUT`] bytes; what does not fit waits for the next call (flag

@@ -1,9 +1,8 @@
 //! The native half of CompressionStream and DecompressionStream (js/compression.js) for the
 //! formats `deflate` (RFC 1950, zlib), `deflate-raw` (RFC 1951) and `gzip` (RFC 1952), on
-//! `miniz_oxide` (the pure-Rust deflate that flate2's default backend is) and `crc32fast`; and of
-//! the runtime's response encoding (js/fetch-body.js: gzip, and `br` compression in `brotli`);
-//! node:zlib's brotli decompression is `unbrotli` (format 3 of `DecompressNew`, which
-//! js/compression.js never asks for).
+//! `miniz_oxide` (the pure-Rust deflate that flate2's default backend is) and `crc32fast`, and
+//! `brotli` (RFC 7932: `brotli` compresses, `unbrotli` decompresses); also of the runtime's
+//! response encoding (js/fetch-body.js: gzip, and `br` in `brotli`) and node:zlib.
 //!
 //! A stream's compressor or decompressor lives between chunks in the isolate's [`OpState`],
 //! behind a handle the prelude holds and frees when the stream ends, errors or is cancelled.
@@ -32,7 +31,8 @@
 //! - The native state is bounded: a compressor holds about [`deflate::COST`] bytes, a
 //!   decompressor [`inflate::COST`], declared to the [`OpState`] caps.
 //!
-//! Trusts: `miniz_oxide` (inflate and deflate, pure safe Rust, fuzzed upstream), `crc32fast`.
+//! Trusts: `miniz_oxide` (inflate and deflate, pure safe Rust, fuzzed upstream), `crc32fast`, the
+//! `brotli` crate (see `brotli.rs`, `unbrotli.rs`).
 
 pub mod brotli;
 pub mod deflate;
@@ -58,7 +58,6 @@ pub enum Format {
     Deflate = 0,
     DeflateRaw = 1,
     Gzip = 2,
-    /// Compression only, for the runtime's response encoding.
     Brotli = 3,
 }
 
@@ -227,7 +226,8 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
         }
         OpCode::DecompressNew => {
             let (d, cost) = match Format::from_u32(f.u32(0)?)? {
-                Format::Brotli => (Decoder::Brotli(Box::default()), unbrotli::COST),
+                // Its window's ring buffer is declared at the first write (see DecompressWrite).
+                Format::Brotli => (Decoder::Brotli(Box::default()), unbrotli::TABLES),
                 format => (
                     Decoder::Inflate(inflate::Decompressor::new(format)),
                     inflate::COST,
@@ -252,7 +252,12 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
             let finish = flush == Flush::Finish;
             let step = match d.as_mut() {
                 Decoder::Inflate(d) => d.write(data, finish),
-                Decoder::Brotli(d) => d.write(data, finish),
+                // Before it reads the stream's first byte, which sets how large its ring buffer
+                // grows.
+                Decoder::Brotli(d) => match d.window_to_declare(data) {
+                    Some(cost) => state.recost(id, cost).and_then(|()| d.write(data, finish)),
+                    None => d.write(data, finish),
+                },
             };
             match step {
                 Ok(step) => {

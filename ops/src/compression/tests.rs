@@ -343,3 +343,94 @@ fn a_sync_flush_makes_everything_written_so_far_decodable() {
         }
     }
 }
+
+/// `n` bytes of `text` brotli-compressed by the `brotli` crate's encoder with window `lgwin`.
+fn brotli_window(n: usize, lgwin: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = ::brotli::CompressorWriter::new(Vec::new(), 4096, 5, lgwin);
+    w.write_all(&text(n)).expect("compress");
+    w.into_inner()
+}
+
+#[test]
+fn a_streams_first_byte_says_the_window_its_encoder_used() {
+    for lgwin in 10..=24 {
+        let packed = brotli_window(1000, lgwin);
+        assert_eq!(
+            unbrotli::window_bits(packed[0]),
+            Some(lgwin),
+            "window 2^{lgwin}"
+        );
+    }
+    // The large-window marker (the header of the refused sample above).
+    assert_eq!(unbrotli::window_bits(0x11), None);
+}
+
+#[test]
+fn a_brotli_decoder_declares_its_streams_window_before_reading_it() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    let data = text(1 << 20);
+    let small = brotli_window(1 << 20, 22); // a 4 MiB window, quality 11's default
+    let large = brotli_window(1 << 20, 24);
+    // Made: its tables only.
+    let a = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+    assert_eq!(st.usage(), (1, unbrotli::TABLES));
+    // An empty write declares nothing; the first byte declares the window, once.
+    pump(
+        &ctx,
+        OpCode::DecompressWrite,
+        a,
+        &[&[][..], &small[..1]],
+        usize::MAX,
+    )
+    .expect_err("truncated at the finish");
+    assert_eq!(st.usage(), (0, 0), "a failed decoder is freed");
+    let mut held = Vec::new();
+    for k in 1..=4 {
+        let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+        let out = op(
+            &ctx,
+            OpCode::DecompressWrite,
+            &[
+                &d.to_le_bytes(),
+                &small[..small.len() / 2],
+                &0u32.to_le_bytes(),
+            ],
+        )
+        .expect("half a stream");
+        let first = Fields::parse(&out)
+            .expect("fields")
+            .bytes(2)
+            .expect("out")
+            .to_vec();
+        assert!(!first.is_empty());
+        assert_eq!(st.usage(), (k, k * (unbrotli::TABLES + (4 << 20))));
+        held.push((d, first));
+    }
+    // Four streams of a 4 MiB window are open at once (at the largest window's cost, only one
+    // was); a stream of the largest window does not fit beside them, and fails before the
+    // decoder reads it.
+    let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+    let e = pump(&ctx, OpCode::DecompressWrite, d, &[&large], usize::MAX).expect_err("no room");
+    assert_eq!(e.kind, ErrorKind::QuotaExceeded, "{e:?}");
+    for (d, first) in held.drain(..) {
+        let rest = pump(
+            &ctx,
+            OpCode::DecompressWrite,
+            d,
+            &[&small[small.len() / 2..]],
+            usize::MAX,
+        )
+        .expect("the rest");
+        assert!([first, rest].concat() == data, "each stream decodes whole");
+        op(&ctx, OpCode::Free, &[&d.to_le_bytes()]).expect("free");
+    }
+    assert_eq!(st.usage(), (0, 0));
+    // Alone, the largest window fits, declared at its full cost.
+    let d = new(&ctx, OpCode::DecompressNew, Format::Brotli);
+    let plain = pump(&ctx, OpCode::DecompressWrite, d, &[&large], usize::MAX).expect("alone");
+    assert!(plain == data);
+    assert_eq!(st.usage(), (1, unbrotli::COST));
+}
