@@ -1,8 +1,6 @@
 // ---- url-host.js: the WHATWG host parser (domains, IPv4, IPv6, opaque hosts). ----
-// IPv4 and IPv6 follow the spec exactly. Domains get a best-effort UTS#46 "domain to ASCII": ASCII
-// is lower-cased; otherwise NFKC + lower case + Punycode, and code points UTS#46 never allows are
-// rejected. There is no mapping table and "xn--" labels are not validated, so a few exotic
-// internationalised names differ from a full IDNA implementation.
+// IPv4 and IPv6 follow the spec exactly. Domains go through the spec's "domain to ASCII": ASCII
+// without an "xn--" label is lower-cased here, the rest is UTS #46 natively (ops/src/domain.rs).
 
 const FORBIDDEN_HOST = /[\0\t\n\r #/:<>?@[\\\]^|]/;
 const FORBIDDEN_DOMAIN = /[\0-\x20#%/:<>?@[\\\]^|\x7f]/;
@@ -123,69 +121,20 @@ function parseIPv6(input) {
   return out;
 }
 
-/** RFC 3492 Punycode encoding of one label. */
-function punycodeEncode(label) {
-  const cps = [];
-  for (const ch of label) cps.push(ch.codePointAt(0));
-  const digit = (d) => StringFromCharCode(d < 26 ? 97 + d : 22 + d);
-  const adapt = (delta, numPoints, first) => {
-    delta = first ? MathFloor(delta / 700) : delta >> 1;
-    delta += MathFloor(delta / numPoints);
-    let k = 0;
-    for (; delta > 455; k += 36) delta = MathFloor(delta / 35);
-    return k + MathFloor((36 * delta) / (delta + 38));
-  };
-  let out = "";
-  for (const c of cps) if (c < 128) out += StringFromCharCode(c);
-  const basic = out.length;
-  let handled = basic;
-  if (basic > 0) out += "-";
-  let n = 128;
-  let delta = 0;
-  let bias = 72;
-  while (handled < cps.length) {
-    let m = Infinity;
-    for (const c of cps) if (c >= n && c < m) m = c;
-    delta += (m - n) * (handled + 1);
-    n = m;
-    for (const c of cps) {
-      if (c < n) delta++;
-      if (c !== n) continue;
-      let q = delta;
-      for (let k = 36; ; k += 36) {
-        const t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
-        if (q < t) break;
-        out += digit(t + ((q - t) % (36 - t)));
-        q = MathFloor((q - t) / (36 - t));
-      }
-      out += digit(q);
-      bias = adapt(delta, handled + 1, handled === basic);
-      delta = 0;
-      handled++;
-    }
-    delta++;
-    n++;
-  }
-  return out;
-}
+const URL_HOST_OP = { toAscii: 0x0701 };
 
-// Code points UTS#46 never allows (controls, surrogates, private use, unassigned, separators,
-// U+FFFD). Built lazily with the RegExp constructor: \p{} needs ICU, and a literal would make the
-// whole prelude a SyntaxError on an engine without it.
-let idnaDisallowed = null;
-
-/** Best-effort "domain to ASCII"; returns null on failure. */
+/** The URL Standard's "domain to ASCII" (beStrict false); null on failure. Its fast path (ASCII
+ *  with no label starting "xn--": lower-cased) stays here; the rest is UTS #46 in
+ *  ops/src/domain.rs (the `idna` crate). */
 function domainToASCII(domain) {
-  let d = domain;
-  if (/[^\0-\x7f]/.test(d)) {
-    if (idnaDisallowed === null) {
-      try { idnaDisallowed = new RegExp("[\\p{Cc}\\p{Cs}\\p{Co}\\p{Cn}\\p{Z}\\uFFFD]", "u"); } catch { idnaDisallowed = /[\uD800-\uDFFF\uFFFD]/; }
+  let d;
+  if (/[^\0-\x7f]/.test(domain) || /(?:^|\.)xn--/i.test(domain)) {
+    try {
+      d = utf8Decode(callOp(URL_HOST_OP.toAscii, [utf8Encode(domain)]));
+    } catch {
+      return null;
     }
-    try { d = d.normalize("NFKC"); } catch { /* engine without normalization tables */ }
-    if (idnaDisallowed.test(d)) return null;
-    d = d.toLowerCase().replace(/[\u3002\uff0e\uff61]/g, ".");
-    d = d.split(".").map((l) => (/[^\0-\x7f]/.test(l) ? `xn--${punycodeEncode(l)}` : l)).join(".");
-  } else d = d.toLowerCase();
+  } else d = domain.toLowerCase();
   return d === "" ? null : d;
 }
 

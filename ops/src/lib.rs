@@ -4,7 +4,7 @@
 //! An [`OpCode`] names an op, its input is a list of fields ([`fields`]), its answer is bytes (or
 //! several fields) or a typed [`OpError`] the prelude turns into the web's exception (TypeError,
 //! RangeError or a DOMException by name). Families live in one module each (`crypto/`,
-//! `compression/`, `encoding`, `urlpattern`, `rewriter/`), and their codes in one range each of
+//! `compression/`, `encoding`, `urlpattern`, `rewriter/`, `domain`), and their codes in one range each of
 //! [`OpCode`].
 //!
 //! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
@@ -36,6 +36,7 @@
 
 pub mod compression;
 pub mod crypto;
+pub mod domain;
 pub mod encoding;
 pub mod fields;
 pub mod rewriter;
@@ -137,10 +138,12 @@ pub enum OpCode {
     X509Parse = 0x0660,
     X509Verify = 0x0661,
     X509Check = 0x0662,
+    // 0x07xx: the URL parser's domain to ASCII (domain.rs).
+    DomainToAscii = 0x0701,
 }
 
 impl OpCode {
-    const ALL: [OpCode; 72] = [
+    const ALL: [OpCode; 73] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -213,6 +216,7 @@ impl OpCode {
         OpCode::X509Parse,
         OpCode::X509Verify,
         OpCode::X509Check,
+        OpCode::DomainToAscii,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {
@@ -359,6 +363,7 @@ pub fn run(code: u32, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
         0x04 => urlpattern::run(op, input)?,
         0x05 => rewriter::run(op, input, ctx)?,
         0x06 => crypto::node::run(op, input, ctx)?,
+        0x07 => domain::run(op, input)?,
         _ => {
             return Err(OpError::not_supported(format!(
                 "unknown operation {code:#x}"

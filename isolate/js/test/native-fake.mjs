@@ -1,10 +1,14 @@
 // A stand-in for the native ops the Node harness can imitate with Node's own implementations:
 // TextDecoder's legacy encodings (ops/src/encoding.rs, encoding_rs in the real host) through
-// Node's TextDecoder (ICU), with the same fields and handles. Every other op fails as an
+// Node's TextDecoder (ICU), with the same fields and handles, and the URL parser's domain to ASCII
+// (ops/src/domain.rs, the idna crate in the real host; WPT's url/ runs that one) through Node's
+// url.domainToASCII. Every other op fails as an
 // OperationError would (crypto.subtle and the compression streams are tested in real isolates:
 // isolate/tests/crypto.rs, isolate/tests/native.rs).
 
-const OP = { free: 0x0001, encodingLabel: 0x0301, decode: 0x0302 };
+import { domainToASCII } from "node:url";
+
+const OP = { free: 0x0001, encodingLabel: 0x0301, decode: 0x0302, domainToAscii: 0x0701 };
 
 function unpack(bytes) {
   const out = [];
@@ -63,6 +67,11 @@ export function fakeOps(toRealm) {
       const units = new Uint8Array(text.length * 2);
       for (let i = 0; i < text.length; i++) { const c = text.charCodeAt(i); units[2 * i] = c & 255; units[2 * i + 1] = c >> 8; }
       return toRealm(pack([le32(h), units]));
+    }
+    if (code === OP.domainToAscii) {
+      const ascii = domainToASCII(new TextDecoder().decode(f[0]));
+      if (ascii === "") throw fail(1, "the domain is not a valid internationalized domain name");
+      return toRealm(new TextEncoder().encode(ascii));
     }
     throw fail(7, "no such native op in the Node harness");
   };
