@@ -62,6 +62,23 @@ impl CronExpr {
                 return Err(bad(&format!("the {field} field names no {field}")));
             }
         }
+        // Nor one whose day fields match no day (`0 0 30 2 *`, or `* * , * *`: croner takes an
+        // empty list), said without a search, which steps through every day up to year 5000. The
+        // 28 years from 2000 hold every kind of Gregorian year (leap or not, each weekday of 1
+        // January), so an expression that matches a day ever matches one of theirs; and one
+        // that does, matches again within a few decades of any instant, so croner's searches
+        // below stay short.
+        let some_day = (2000..2028).any(|y| {
+            (1..=12).any(|m| {
+                p.month_match(m).unwrap_or(false)
+                    && (1..=31).any(|d| p.day_match(y, m, d).unwrap_or(false))
+            })
+        });
+        if !some_day {
+            return Err(bad(
+                "it never fires: no day matches its day and month fields",
+            ));
+        }
         let expr = CronExpr { cron };
         // An expression that can never fire (30 February) is a mistake: say so now.
         if expr.next_after(0).is_none() {
@@ -171,6 +188,15 @@ mod tests {
                 e.contains(&format!("the {field} field names no {field}")),
                 "{e}"
             );
+        }
+        for bad in [
+            "* * , * *",
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+            "0 0 30W 2 *",
+        ] {
+            let e = CronExpr::parse(bad).expect_err(bad);
+            assert!(e.contains("no day matches"), "{e}");
         }
         let long = format!("{} * * * *", "1,".repeat(60));
         assert!(CronExpr::parse(&long).is_err());
