@@ -143,7 +143,7 @@ pub enum OpCode {
 }
 
 impl OpCode {
-    const ALL: [OpCode; 73] = [
+    pub const ALL: [OpCode; 73] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
