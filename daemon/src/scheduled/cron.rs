@@ -96,6 +96,27 @@ impl CronExpr {
         (ms > after_ms).then_some(ms)
     }
 
+    /// The latest fire time at or before `now_ms`, given `first`, a fire time at or before it
+    /// (a scheduler that stalled from `first` to `now_ms`). Found from the end: windows ending at
+    /// `now_ms` that double from a minute until one holds a fire time, then a walk through that
+    /// window only, so a stall of years costs a few dozen searches, not one per missed time.
+    pub fn latest_at_or_before(&self, first: i64, now_ms: i64) -> i64 {
+        let mut from = first;
+        let mut span: i64 = 60_000;
+        while now_ms - span > first {
+            if let Some(t) = self.next_after(now_ms - span).filter(|t| *t <= now_ms) {
+                from = t;
+                break;
+            }
+            span = span.saturating_mul(2);
+        }
+        let mut latest = from;
+        while let Some(t) = self.next_after(latest).filter(|t| *t <= now_ms) {
+            latest = t;
+        }
+        latest
+    }
+
     /// Whether `at_ms` is a fire time.
     #[cfg(any(test, fuzzing))]
     pub fn matches(&self, at_ms: i64) -> bool {
@@ -227,7 +248,47 @@ mod tests {
         .prop_map(str::to_owned)
     }
 
+    #[test]
+    fn the_latest_time_after_a_long_stall_is_found_from_the_end() {
+        // Ten years stalled: the answers are the last whole hour and the last 17:00 of a Sunday.
+        let first = at("2016-03-04T10:00:00Z");
+        let now = at("2026-03-04T10:07:30Z");
+        let hourly = CronExpr::parse("0 * * * *").expect("parses");
+        assert_eq!(
+            hourly.latest_at_or_before(first, now),
+            at("2026-03-04T10:00:00Z")
+        );
+        let sunday = CronExpr::parse("0 17 * * sun").expect("parses");
+        let first = sunday.next_after(first).expect("fires");
+        assert_eq!(
+            sunday.latest_at_or_before(first, now),
+            at("2026-03-01T17:00:00Z")
+        );
+        // No stall: the first time itself.
+        assert_eq!(
+            hourly.latest_at_or_before(now - 450_000, now),
+            now - 450_000
+        );
+    }
+
     proptest! {
+        /// The same answer as walking every missed time from the first (the scheduler's old way).
+        #[test]
+        fn the_latest_time_is_the_one_a_walk_finds(
+            expr in expressions(),
+            start in 0i64..4_102_444_800_000,
+            stall in 0i64..(3 * 24 * 3_600_000),
+        ) {
+            let e = CronExpr::parse(&expr).expect("parses");
+            let first = e.next_after(start).expect("fires");
+            let now = first + stall;
+            let mut walked = first;
+            while let Some(t) = e.next_after(walked).filter(|t| *t <= now) {
+                walked = t;
+            }
+            prop_assert_eq!(e.latest_at_or_before(first, now), walked, "{} from {}", expr, first);
+        }
+
         #[test]
         fn the_next_fire_time_is_strictly_after_now_and_matches(
             expr in expressions(),

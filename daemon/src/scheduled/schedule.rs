@@ -64,11 +64,7 @@ impl Schedule {
                 continue;
             }
             // The latest fire time at or before now: a stall fires once, late, not many times.
-            let mut latest = first;
-            while let Some(t) = expr.next_after(latest).filter(|t| *t <= now_ms) {
-                latest = t;
-            }
-            due.push((trigger.clone(), latest));
+            due.push((trigger.clone(), expr.latest_at_or_before(first, now_ms)));
             *at = expr.next_after(now_ms);
         }
         self.cursor = self.cursor.max(now_ms);
