@@ -42,7 +42,8 @@ impl CronExpr {
             .map_err(|e| bad(&e.to_string()))?;
         // A minute, hour or month field that names no value (croner takes `L` there and sets
         // none) never fires; said before any search, which would step through every hour or day
-        // up to croner's year 5000 first (41 s for `L * * * *` in a test build; found by fuzz/cron.rs).
+        // up to croner's year 5000 first (41 s for `L * * * *` in a test build; found by
+        // fuzz/cron.rs).
         let p = &cron.pattern;
         let names = |values: std::ops::RangeInclusive<u32>, m: &dyn Fn(u32) -> bool| {
             values.into_iter().any(m)
