@@ -14,13 +14,15 @@
 #![no_main]
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use stockade_ops::state::OpState;
 use stockade_ops::{OpCode, OpCtx};
 
+/// The clock STARTED counts from.
+static START: OnceLock<Instant> = OnceLock::new();
 static CANCEL: AtomicU32 = AtomicU32::new(0);
 /// When the current call started, ms since START; 0 between calls.
 static STARTED: AtomicU64 = AtomicU64::new(0);
@@ -56,5 +58,3 @@ fuzz_target!(|data: &[u8]| {
         STARTED.store(0, Ordering::Relaxed);
     }
 });
-
-static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

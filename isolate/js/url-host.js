@@ -122,13 +122,15 @@ function parseIPv6(input) {
 }
 
 const URL_HOST_OP = { toAscii: 0x0701 };
+// What the fast path does not cover: a non-ASCII code point, or a label starting "xn--".
+const NOT_FAST_DOMAIN = /[^\0-\x7f]|(?:^|\.)xn--/i;
 
 /** The URL Standard's "domain to ASCII" (beStrict false); null on failure. Its fast path (ASCII
  *  with no label starting "xn--": lower-cased) stays here; the rest is UTS #46 in
  *  ops/src/domain.rs (the `idna` crate). */
 function domainToASCII(domain) {
   let d;
-  if (/[^\0-\x7f]/.test(domain) || /(?:^|\.)xn--/i.test(domain)) {
+  if (NOT_FAST_DOMAIN.test(domain)) {
     try {
       d = utf8Decode(callOp(URL_HOST_OP.toAscii, [utf8Encode(domain)]));
     } catch {

@@ -4,8 +4,8 @@
 //! An [`OpCode`] names an op, its input is a list of fields ([`fields`]), its answer is bytes (or
 //! several fields) or a typed [`OpError`] the prelude turns into the web's exception (TypeError,
 //! RangeError or a DOMException by name). Families live in one module each (`crypto/`,
-//! `compression/`, `encoding`, `urlpattern`, `rewriter/`, `domain`), and their codes in one range each of
-//! [`OpCode`].
+//! `compression/`, `encoding`, `urlpattern`, `rewriter/`, `domain`), and their codes in one range
+//! each of [`OpCode`].
 //!
 //! Most ops are pure functions of their input. Stateful ones (a compressor between chunks, a
 //! streaming legacy decoder, an HTML rewriter) keep their object in the isolate's

@@ -120,19 +120,17 @@ impl OpState {
     /// [`MAX_STATE_BYTES`] with the others, a QuotaExceededError and the old cost stays.
     pub fn recost(&self, id: u32, cost: usize) -> OpResult<()> {
         let mut t = self.borrow()?;
-        let old = t
+        let t = &mut *t;
+        let entry = t
             .items
-            .get(&id)
-            .ok_or_else(|| OpError::type_error("the native object is closed"))?
-            .cost;
-        let total = t.bytes - old;
-        if total.saturating_add(cost) > MAX_STATE_BYTES {
+            .get_mut(&id)
+            .ok_or_else(|| OpError::type_error("the native object is closed"))?;
+        let others = t.bytes - entry.cost;
+        if others.saturating_add(cost) > MAX_STATE_BYTES {
             return Err(quota_exceeded());
         }
-        t.bytes = total + cost;
-        if let Some(entry) = t.items.get_mut(&id) {
-            entry.cost = cost;
-        }
+        t.bytes = others + cost;
+        entry.cost = cost;
         Ok(())
     }
 

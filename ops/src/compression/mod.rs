@@ -28,8 +28,9 @@
 //! - Bad input is a TypeError (the spec's): corrupt data, a wrong checksum or size, a truncated
 //!   stream at `finish`, any byte after the end of the stream, a gzip header over
 //!   [`inflate::MAX_GZIP_HEADER`] bytes.
-//! - The native state is bounded: a compressor holds about [`deflate::COST`] bytes, a
-//!   decompressor [`inflate::COST`], declared to the [`OpState`] caps.
+//! - The native state is bounded: a compressor holds about [`deflate::COST`] bytes (brotli's
+//!   [`brotli::COST`]), a decompressor [`inflate::COST`] (brotli's its tables, then its stream's
+//!   window, at most [`unbrotli::COST`]), declared to the [`OpState`] caps.
 //!
 //! Trusts: `miniz_oxide` (inflate and deflate, pure safe Rust, fuzzed upstream), `crc32fast`, the
 //! `brotli` crate (see `brotli.rs`, `unbrotli.rs`).
