@@ -19,8 +19,8 @@ function buildPercentEncodeTable() {
   add(' "<>`', PE_FRAGMENT);
   add(' "#<>', PE_QUERY | PE_SPECIAL_QUERY | PE_PATH | PE_USERINFO | PE_COMPONENT | PE_FORM);
   add("'", PE_SPECIAL_QUERY | PE_FORM);
-  add("?`{}", PE_PATH | PE_USERINFO | PE_COMPONENT | PE_FORM);
-  add("/:;=@[\\]^|", PE_USERINFO | PE_COMPONENT | PE_FORM);
+  add("?^`{}", PE_PATH | PE_USERINFO | PE_COMPONENT | PE_FORM);
+  add("/:;=@[\\]|", PE_USERINFO | PE_COMPONENT | PE_FORM);
   add("$%&+,", PE_COMPONENT | PE_FORM);
   add("!()~", PE_FORM);
   return t;
@@ -300,6 +300,9 @@ function parseURL(input, base, url, override) {
       case S_OPAQUE_PATH:
         if (c === "?") { url.query = ""; state = S_QUERY; }
         else if (c === "#") { url.fragment = ""; state = S_FRAGMENT; }
+        // A space right before the query or fragment is written %20, so removing either later
+        // leaves no trailing space to strip (the URL Standard since 2025).
+        else if (c === " ") url.path += cps[p + 1] === "?" || cps[p + 1] === "#" ? "%20" : " ";
         else if (c !== undefined) url.path += percentEncode(c, PE_C0);
         break;
       case S_QUERY:

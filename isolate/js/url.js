@@ -33,13 +33,6 @@ function serializeFormURLEncoded(list) {
   return out;
 }
 
-/** Removes trailing spaces from an opaque path when nothing follows it (spec helper). */
-function stripTrailingSpacesFromOpaquePath(url) {
-  if (typeof url.path === "string" && url.fragment === null && url.query === null) {
-    url.path = url.path.replace(/ +$/, "");
-  }
-}
-
 const searchParamsIterator = iteratorFactory("URLSearchParams Iterator");
 let linkSearchParams; // (list, onUpdate) -> URLSearchParams, bound to the URL that owns it
 let replaceSearchParamsList; // (params, list) -> undefined
@@ -247,7 +240,6 @@ class URL {
     const s = toUSVString(value);
     if (s === "") {
       this.#url.query = null;
-      stripTrailingSpacesFromOpaquePath(this.#url);
     } else {
       this.#url.query = "";
       parseURL(s[0] === "?" ? s.slice(1) : s, null, this.#url, S_QUERY);
@@ -258,7 +250,6 @@ class URL {
     if (this.#params === null) {
       this.#params = linkSearchParams(parseFormURLEncoded(this.#url.query ?? ""), (serialized) => {
         this.#url.query = serialized === "" ? null : serialized;
-        if (serialized === "") stripTrailingSpacesFromOpaquePath(this.#url);
       });
     }
     return this.#params;
@@ -268,7 +259,6 @@ class URL {
     const s = toUSVString(value);
     if (s === "") {
       this.#url.fragment = null;
-      stripTrailingSpacesFromOpaquePath(this.#url);
       return;
     }
     this.#url.fragment = "";

@@ -22,8 +22,26 @@ function describe(URLClass, input, base) {
   return Object.fromEntries(FIELDS.map((f) => [f, u[f]]));
 }
 
+const SPECIAL = new Set(["ftp:", "file:", "http:", "https:", "ws:", "wss:"]);
+
+/** Node 20's description as the URL Standard has it since 2025, which Node 20's parser predates:
+ *  '^' joined the path percent-encode set, and an opaque path's space right before '?' or '#'
+ *  is written %20. Nothing else is changed; the WPT suite checks both rules against its own data. */
+function as2025(d) {
+  if (typeof d === "string") return d;
+  // The path ends at the first '?' or '#': userinfo percent-encodes both, hosts forbid both.
+  const found = d.href.search(/[?#]/);
+  const end = found < 0 ? d.href.length : found;
+  const opaque = !SPECIAL.has(d.protocol) && d.host === "" && d.pathname !== "" && !d.pathname.startsWith("/");
+  if (!opaque) {
+    return { ...d, href: d.href.slice(0, end).replaceAll("^", "%5E") + d.href.slice(end), pathname: d.pathname.replaceAll("^", "%5E") };
+  }
+  if (found < 0 || !d.pathname.endsWith(" ")) return d;
+  return { ...d, href: `${d.href.slice(0, end - 1)}%20${d.href.slice(end)}`, pathname: `${d.pathname.slice(0, -1)}%20` };
+}
+
 function assertSameAsNode(input, base) {
-  assert.deepEqual(describe(SandboxURL, input, base), describe(URL, input, base), `input ${JSON.stringify(input)} base ${JSON.stringify(base)}`);
+  assert.deepEqual(describe(SandboxURL, input, base), as2025(describe(URL, input, base)), `input ${JSON.stringify(input)} base ${JSON.stringify(base)}`);
 }
 
 const ABSOLUTE = [
@@ -105,13 +123,15 @@ test("URL: setters behave like Node's", () => {
     for (const [field, list] of Object.entries(values)) {
       for (const value of list) {
         const mine = new SandboxURL(start);
-        const node = new URL(start);
+        // Node 20 keeps an opaque path's space before '?' raw and strips it once the query and
+        // fragment are gone; since 2025 it is "%20" from the start, which Node keeps as it is.
+        const node = new URL(start.replace(/ (?=[?#])/, "%20"));
         let mineError = null;
         let nodeError = null;
         try { mine[field] = value; } catch (e) { mineError = e.constructor.name; }
         try { node[field] = value; } catch (e) { nodeError = e.constructor.name; }
         assert.equal(mineError, nodeError, `${start} .${field} = ${JSON.stringify(value)}`);
-        assert.deepEqual(describe(SandboxURL, mine.href), describe(URL, node.href), `${start} .${field} = ${JSON.stringify(value)}`);
+        assert.deepEqual(describe(SandboxURL, mine.href), as2025(describe(URL, node.href)), `${start} .${field} = ${JSON.stringify(value)}`);
       }
     }
   }
@@ -182,9 +202,11 @@ test("URLSearchParams: live link with its URL, both directions", () => {
   assert.equal(params.get("k"), "v");
   u.search = "";
   assert.equal(params.size, 0);
+  // Removing an opaque path's query strips nothing: its last space was written %20.
   const opaque = new SandboxURL("foo:path  ?a=1");
+  assert.equal(opaque.pathname, "path %20");
   opaque.searchParams.delete("a");
-  assert.equal(opaque.href, new URL("foo:path  ").href);
+  assert.equal(opaque.href, "foo:path %20");
   // An iterator is live: entries appended after it was created are still visited.
   const it = params.entries();
   params.append("late", "1");
