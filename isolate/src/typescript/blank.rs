@@ -17,7 +17,8 @@
 //! Guarantees: the output has the same lines, and the same UTF-16 columns on each line, as the
 //! source (every blanked character becomes as many spaces as it has UTF-16 units; line
 //! terminators stay). An erased statement or class member starts with `;`, so no automatic
-//! semicolon insertion changes (`let x = a \n type T = 1 \n (b)` stays two statements). The
+//! semicolon insertion changes (`let x = a \n type T = 1 \n (b)` stays two statements); so does
+//! an erased `as T`/`satisfies T` followed by `(`, `[` or a template (`x = a as T \n (b)`). The
 //! caller parses the output again as JavaScript and falls back to the transform if that fails
 //! (e.g. an arrow function whose return type spans lines, which would leave `)` and `=>` on
 //! different lines). A type assertion `<T>` that spans a line end (`return <T>\n x`) is not
@@ -166,6 +167,44 @@ impl Blanker<'_> {
             }
         }
         found
+    }
+
+    /// Blanks the ` as T` or ` satisfies T` that ends an expression. TypeScript never continues
+    /// such an expression with a call, an index or a template, so when one of `(`, `[` or `` ` ``
+    /// comes next, a line break stood there and ended the statement (`x = a as T` ⏎ `(b)` is two
+    /// statements); blanked to spaces, JavaScript would join them (`x = a(b)`), so the blank
+    /// starts with `;`.
+    fn blank_type_after(&mut self, start: u32, end: u32) {
+        self.blank(start, end);
+        if !matches!(self.next_significant(end), Some(b'(' | b'[' | b'`')) {
+            return;
+        }
+        if let Some(r) = self.range(start, end) {
+            let first = self.source[r.clone()]
+                .char_indices()
+                .find(|&(_, c)| !is_line_terminator(c))
+                .map(|(i, _)| r.start + i);
+            if let Some(first) = first {
+                self.mask[first] = Mark::Semicolon;
+            }
+        }
+    }
+
+    /// The first byte at or after `from` that is neither whitespace nor in a comment.
+    fn next_significant(&self, from: u32) -> Option<u8> {
+        let mut rest = self.source.get(from as usize..)?;
+        loop {
+            rest = rest.trim_start();
+            if let Some(comment) = rest.strip_prefix("//") {
+                rest = comment
+                    .find(is_line_terminator)
+                    .map_or("", |i| &comment[i..]);
+            } else if let Some(comment) = rest.strip_prefix("/*") {
+                rest = comment.find("*/").map_or("", |i| &comment[i + 2..]);
+            } else {
+                return rest.as_bytes().first().copied();
+            }
+        }
     }
 
     /// The offset of the first non-whitespace byte at or after `from`, if it is `byte`.
@@ -366,12 +405,12 @@ impl<'a> Visit<'a> for Blanker<'_> {
     }
 
     fn visit_ts_as_expression(&mut self, it: &TSAsExpression<'a>) {
-        self.blank(it.expression.span().end, it.span.end);
+        self.blank_type_after(it.expression.span().end, it.span.end);
         self.visit_expression(&it.expression);
     }
 
     fn visit_ts_satisfies_expression(&mut self, it: &TSSatisfiesExpression<'a>) {
-        self.blank(it.expression.span().end, it.span.end);
+        self.blank_type_after(it.expression.span().end, it.span.end);
         self.visit_expression(&it.expression);
     }
 

@@ -351,7 +351,14 @@ fn normalised(js: &str) -> String {
     let arena = Allocator::default();
     let parsed = Parser::new(&arena, js, SourceType::mjs()).parse();
     assert!(parsed.diagnostics.is_empty(), "not JavaScript: {js}");
-    let code = Codegen::new().build(&parsed.program).code;
+    let options = CodegenOptions {
+        comments: oxc::codegen::CommentOptions::disabled(),
+        ..CodegenOptions::default()
+    };
+    let code = Codegen::new()
+        .with_options(options)
+        .build(&parsed.program)
+        .code;
     // The transform adds `export {}` where it removed every import and export; a module is a
     // module either way; erased statements leave empty ones.
     code.replace("export {};\n", "")
@@ -381,6 +388,8 @@ fn erasable_modules_keep_every_position_and_the_transforms_meaning() {
         "export abstract class Q { abstract m(): void; }\nexport default abstract class /* implements */ R extends Q implements /* x */ I { m() {} }\n",
         "export const o = { m(this: unknown /* , */) { return 1; } };\nimport { a /* , */, type B, } from './ab';\nexport const z = a;\n",
         "const s = 'é😀'; type U = 'é😀' | `x${string}`;\nexport const t: U = s as U; // é😀 as U\n",
+        // A line break after `as`/`satisfies` ended the statement: it still does.
+        "declare let a: any, b: any;\nlet x = a as any\n(b)\nlet y = b satisfies any /* c */\n[a].length\nx = a as any // c\n`t`\n",
     ];
     for source in cases {
         let out = transpile("m.ts", source, MEMORY)
@@ -455,6 +464,126 @@ fn erase_versus_transform_compile_time() {
             src.len(),
             median(true),
             median(false)
+        );
+    }
+}
+
+/// Statements for the erase-versus-transform property below: `~` is where a separator goes
+/// (a space, a line break, comments), `#` the statement's number. Each puts TypeScript-only
+/// syntax next to something a line break can make JavaScript read differently.
+const PIECES: &[&str] = &[
+    "a~as~any",
+    "b~satisfies~unknown",
+    "let v#~:~number~=~a~as~any",
+    "let w#~=~<any>~a",
+    "const g# = <T,>(x~:~T)~:~T~=>~x~as~T",
+    "f~<~string~>~(a)",
+    "f<number>",
+    "let i# = f~<~string~>",
+    "a!",
+    "(b~as~any)~.c = 1",
+    "[a, b]~.forEach((v~:~number)~=>~v)",
+    "(a)",
+    "[b]",
+    "`t${a}`",
+    "/re/g.test(String(b))",
+    "+a",
+    "-b",
+    "++c",
+    "type T# = string~|~number",
+    "interface I#~{~x:~number~}",
+    "declare const z#~:~number",
+    "function h#<T>(this: any, x?: T)~:~T~{~return~x~as~T~}",
+    "function r#() { return~a~as~any }",
+    "class C#<T>~implements~I~{~declare~p~:~T; q?: number = 1~;~m()~:~void {} }",
+    "class D#~{~p~=~a~as~any~[k]() {} }",
+    "class K#~{~p~=~a~satisfies~any~`t`; q~:~number }",
+    "abstract class E#~{~abstract~m()~:~void }",
+    "let o# = { m<T>(x: T)~:~T { return x } }",
+    "for (const v of [a]~as~any[]) b = v",
+    "if (a~as~boolean) (b)",
+    "let n# = f?.<string>(a)",
+    "a = b~as~any~as~number",
+    "c = a~!~.b",
+    "let s# = (a~as~any)~(b)",
+    "let x# = a~as~any~?~b : c",
+    "let q#: Array<number>~=~[]",
+    "let u# = [1, 2]~as~const",
+    "throw~a~as~Error",
+    "let y# = () =>~a~as~any",
+    "let e# = a~!",
+    "let t# = f~<~number~>",
+    "class A#~implements~I {}",
+    "class S# { static~{~b~as~any~} }",
+    "class P#~{~m?()~:~void; n() {} }",
+    "let d# = a~as~unknown~as~string[]",
+    "new~f~<~string~>~(a)",
+    "let l# = f~<~string~>~`t`",
+    "enum N# { A }",
+    "import type { X# } from './x'",
+    "import { y#, type Y# } from './y'",
+];
+
+const SEPARATORS: &[&str] = &[" ", "\n", " /* c */ ", " // c\n", "\n\n"];
+const JOINERS: &[&str] = &["\n", ";\n", ";", "\n\n", "\n// c\n"];
+
+fn assembled(statements: &[(usize, usize, Vec<usize>)]) -> String {
+    let mut source = String::from("declare let a: any, b: any, c: any, f: any, k: any;\n");
+    for (n, (piece, joiner, separators)) in statements.iter().enumerate() {
+        let mut slot = 0;
+        for ch in PIECES[piece % PIECES.len()].chars() {
+            match ch {
+                '~' => {
+                    let choice = separators.get(slot).copied().unwrap_or(0);
+                    source.push_str(SEPARATORS[choice % SEPARATORS.len()]);
+                    slot += 1;
+                }
+                '#' => source.push_str(&n.to_string()),
+                _ => source.push(ch),
+            }
+        }
+        source.push_str(JOINERS[joiner % JOINERS.len()]);
+    }
+    source
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// Whatever TypeScript the pieces make: when the module is stripped in place, its positions
+    /// are kept and it is the program the full transform prints (a line break the blanking left
+    /// must not join what TypeScript read as two statements).
+    #[test]
+    fn erasing_means_what_the_transform_means(
+        statements in proptest::collection::vec(
+            (0..PIECES.len(), 0..JOINERS.len(), proptest::collection::vec(0..SEPARATORS.len(), 0..12)),
+            1..8,
+        )
+    ) {
+        let source = assembled(&statements);
+        let Ok(out) = transpile("m.ts", &source, MEMORY).result else {
+            return Ok(());
+        };
+        if !out.map.is_empty() {
+            return Ok(());
+        }
+        proptest::prop_assert_eq!(utf16_lines(&out.code), utf16_lines(&source));
+        let budget = enum_fold_budget(source.len(), MEMORY);
+        let full = on_roomy_stack("m.ts", &source, MEMORY, |arena| {
+            transform(arena, "m.ts", &source, budget, MEMORY, false)
+        })
+        .result;
+        let full = match full {
+            Ok(full) => full.code,
+            Err(e) => return Err(proptest::test_runner::TestCaseError::fail(format!(
+                "erased but the transform failed: {e:?}\n{source}"
+            ))),
+        };
+        proptest::prop_assert_eq!(
+            normalised(&out.code),
+            normalised(&full),
+            "meaning differs from the transform's:\n{}\n---\n{}",
+            source,
+            out.code
         );
     }
 }
