@@ -21,6 +21,8 @@
 //! refused as ambiguous. The caller runs the parser on a stack several times larger than the
 //! maximum needs, as a margin for any construct this estimate underrates.
 
+#[cfg(test)]
+mod depth_tests;
 mod keywords;
 mod lex;
 #[cfg(test)]
