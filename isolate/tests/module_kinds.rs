@@ -278,3 +278,27 @@ fn typescript_imports_written_the_typescript_way_find_their_modules() {
     ]));
     assert_eq!(v, serde_json::json!("js"));
 }
+
+/// A hashbang opens a CommonJS module as it does an ES or TypeScript one (npm `bin` files have
+/// one; the CommonJS wrapper used to put it after its prefix, a syntax error); the lines after it
+/// keep their numbers.
+#[test]
+fn a_hashbang_opens_a_module_of_any_kind() {
+    let out = run_set(vec![
+        text(
+            "main.js",
+            "#!/usr/bin/env node\nimport cli from './cli.cjs'; import y from './t.ts';\n\
+             export default () => [cli.x, cli.line, y];",
+        ),
+        text(
+            "cli.cjs",
+            "#!/usr/bin/env node\nexports.x = 1;\n\
+             exports.line = Number(/cli\\.cjs:(\\d+)/.exec(new Error().stack)[1]);",
+        ),
+        text(
+            "t.ts",
+            "#!/usr/bin/env node\nconst y: number = 2; export default y;",
+        ),
+    ]);
+    assert_eq!(out.result.expect("loads and runs"), "[1,3,2]");
+}

@@ -281,7 +281,15 @@ pub fn wrap(
          __stockade_cjs = module.exports; \
          (function (exports, require, module, __filename, __dirname) {",
     );
-    out.push_str(source);
+    // A hashbang may only open a source, which a wrapped one no longer does: it becomes a line
+    // comment of the same length (Node's CommonJS loader accepts it too; npm's `bin` files have one).
+    match source.strip_prefix("#!") {
+        Some(rest) => {
+            out.push_str("//");
+            out.push_str(rest);
+        }
+        None => out.push_str(source),
+    }
     let mut named = String::new();
     for (i, export) in exports.iter().enumerate() {
         named.push_str(&format!("__stockade_n{i} = e[{}]; ", json(export)));
