@@ -24,6 +24,7 @@ const typedArrayFill = uncurry(TypedArrayPrototype.fill);
 const ObjectPrototypeIsPrototypeOf = (proto, v) => ReflectApply(Object.prototype.isPrototypeOf, proto, [v]);
 const RegExpTest = uncurry(RegExp.prototype.test);
 const ObjectFromEntries = Object.fromEntries;
+const ObjectHasOwn = Object.hasOwn;
 const MapCtor = Map;
 const hashSin = Math.sin;
 const hashAbs = Math.abs;
@@ -145,8 +146,18 @@ function configureWorker(config) {
     // Node's other globals that npm code reaches for (workerd has them under nodejs_compat).
     defineLazyGlobal("global", () => globalThis);
     // On the runtime's own timers (timers.js), never the tenant-replaceable globals.
-    defineLazyGlobal("setImmediate", () => function setImmediate(callback, ...args) {
-      return armTimer(callback, 0, args, false);
+    defineLazyGlobal("setImmediate", () => {
+      const setImmediate = function setImmediate(callback, ...args) {
+        return armTimer(callback, 0, args, false);
+      };
+      // `util.promisify(setImmediate)` is timers/promises' setImmediate, as in Node.
+      ObjectDefineProperty(setImmediate, SymbolFor("nodejs.util.promisify.custom"), {
+        __proto__: null,
+        get() { return builtinExports("node:timers/promises").setImmediate; },
+        enumerable: false,
+        configurable: true,
+      });
+      return setImmediate;
     });
     defineLazyGlobal("clearImmediate", () => function clearImmediate(id) {
       disarmTimer(id);

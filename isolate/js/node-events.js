@@ -259,33 +259,81 @@ function eventsModule() {
     });
   }
 
-  /** An async iterator of the arguments of every `name` event until 'error' (which it throws). */
-  function on(emitter, name) {
+  /** An async iterator of the arguments of every `name` event, as Node 20's: an 'error' event
+   *  (an emitter's) rejects the first read waiting, or the next, and ends it; `options.signal`
+   *  ends it the same way with Node's AbortError (thrown at once when already aborted);
+   *  `options.close` names events that end it (reads waiting resolve done, events queued are
+   *  still read); with `options.highWaterMark` the emitter is paused while more events than
+   *  that wait unread, and resumed below `options.lowWaterMark` (1). EventTargets too. */
+  function on(emitter, name, options) {
+    const signal = options?.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      throw invalidArgType("options.signal", "an instance of AbortSignal", signal);
+    }
+    if (signal !== undefined && abortSignalAborted(signal)) throw timersAbortError(signal);
+    const high = options?.highWaterMark ?? options?.highWatermark ?? NumberMAX_SAFE_INTEGER;
+    const low = options?.lowWaterMark ?? options?.lowWatermark ?? 1;
+    const close = options?.close ?? [];
     // Internal FIFOs (plumbing.js): events not read yet, and reads waiting for one.
     const queue = new List();
     const waiting = new List();
     let error = null;
     let done = false;
-    const onEvent = (...args) => {
-      if (waiting.length > 0) waiting.shift().resolve({ value: args, done: false });
-      else queue.push(args);
+    let paused = false;
+    const removers = [];
+    const listen = (event, handler) => {
+      if (typeof emitter.on === "function") {
+        emitter.on(event, handler);
+        removers[removers.length] = () => emitter.removeListener(event, handler);
+      } else {
+        emitter.addEventListener(event, handler);
+        removers[removers.length] = () => emitter.removeEventListener(event, handler);
+      }
     };
-    const onError = (err) => {
-      error = err;
-      while (waiting.length > 0) waiting.shift().reject(err);
-    };
-    emitter.on(name, onEvent);
-    if (name !== "error") emitter.on("error", onError);
     const finish = () => {
+      if (done) return;
       done = true;
-      emitter.removeListener(name, onEvent);
-      emitter.removeListener("error", onError);
+      for (let i = 0; i < removers.length; i++) removers[i]();
+      if (onAbort !== null) removeAbortAlgorithm(signal, onAbort);
       while (waiting.length > 0) waiting.shift().resolve({ value: undefined, done: true });
     };
+    const fail = (err) => {
+      if (waiting.length > 0) waiting.shift().reject(err);
+      else error = err;
+      finish();
+    };
+    listen(name, (...args) => {
+      if (waiting.length > 0) {
+        waiting.shift().resolve({ value: args, done: false });
+        return;
+      }
+      queue.push(args);
+      if (queue.length > high && !paused && typeof emitter.pause === "function") {
+        paused = true;
+        emitter.pause();
+      }
+    });
+    if (name !== "error" && typeof emitter.on === "function") listen("error", fail);
+    for (const event of close) listen(event, finish);
+    let onAbort = null;
+    if (signal !== undefined) {
+      onAbort = () => {
+        onAbort = null;
+        fail(timersAbortError(signal));
+      };
+      addAbortAlgorithm(signal, onAbort);
+    }
     return {
       next() {
-        if (queue.length > 0) return promiseResolvedWith({ value: queue.shift(), done: false });
-        if (error !== null) { const e = error; error = null; finish(); return promiseRejectedWith(e); }
+        if (queue.length > 0) {
+          const value = queue.shift();
+          if (paused && queue.length < low && typeof emitter.resume === "function") {
+            paused = false;
+            emitter.resume();
+          }
+          return promiseResolvedWith({ value, done: false });
+        }
+        if (error !== null) { const e = error; error = null; return promiseRejectedWith(e); }
         if (done) return promiseResolvedWith({ value: undefined, done: true });
         return new Promise((resolve, reject) => waiting.push({ __proto__: null, resolve, reject }));
       },

@@ -158,6 +158,12 @@ function timersModule() {
     Immediate,
     promises: builtinExports("node:timers/promises"),
   };
+  // `util.promisify` of these is timers/promises' own, as in Node.
+  const custom = (fn, promised) => ObjectDefineProperty(fn, SymbolFor("nodejs.util.promisify.custom"), {
+    __proto__: null, value: promised, enumerable: false, writable: false, configurable: true,
+  });
+  custom(exports.setTimeout, exports.promises.setTimeout);
+  custom(exports.setImmediate, exports.promises.setImmediate);
   return exports;
 }
 

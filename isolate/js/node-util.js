@@ -77,6 +77,29 @@ function utilModule() {
   utilInspect.custom = customInspect;
   utilInspect.defaultOptions = { depth: 2, colors: false };
 
+  const BUILT_IN_NAME = /^[A-Z][a-zA-Z0-9]+$/;
+  /** Whether `%s` shows an object through inspect (its `toString` is a built-in's) or as
+   *  `String(value)` (its class or itself defines one), as Node decides. */
+  function hasBuiltInToString(value) {
+    if (typeof value.toString !== "function") return true;
+    if (ObjectHasOwn(value, "toString")) return false;
+    let pointer = value;
+    do pointer = ObjectGetPrototypeOf(pointer); while (pointer !== null && !ObjectHasOwn(pointer, "toString"));
+    if (pointer === null) return true;
+    const ctor = ObjectGetOwnPropertyDescriptor(pointer, "constructor")?.value;
+    return typeof ctor === "function" && RegExpTest(BUILT_IN_NAME, ctor.name) && typeof globalThis[ctor.name] === "function";
+  }
+
+  /** `%s`: strings as they are, `-0`, bigints with `n`, symbols by String(); objects inspected
+   *  unless they have a `toString` of their own. */
+  function formatString(a) {
+    if (typeof a === "string") return a;
+    if (typeof a === "number") return ObjectIs(a, -0) ? "-0" : `${a}`;
+    if (typeof a === "bigint") return `${a}n`;
+    if (typeof a !== "object" || a === null || !hasBuiltInToString(a)) return String(a);
+    return inspect(a);
+  }
+
   function format(first, ...args) {
     if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
     let i = 0;
@@ -90,7 +113,7 @@ function utilModule() {
       if (i >= args.length) continue;
       const a = args[i];
       switch (c) {
-        case "s": text = typeof a === "string" ? a : typeof a === "bigint" ? `${a}n` : typeof a === "object" && a !== null ? inspect(a) : `${a}`; break;
+        case "s": text = formatString(a); break;
         case "d": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${Number(a)}`; break;
         case "i": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${parseInt(a)}`; break;
         case "f": text = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`; break;

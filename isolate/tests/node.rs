@@ -336,7 +336,11 @@ fn node_globals_promisified_timers_and_inspect_depth_are_nodes() {
          clearImmediate(cleared);
          await new Promise((r) => setImmediate((a, b) => { order.push(a + b); r(); }, 'x', 'y'));
          const slept = await util.promisify(setTimeout)(1, 'woke');
-         return [global === globalThis, order, slept,
+         const timers = await import('node:timers');
+         const promised = [await util.promisify(setImmediate)('now'),
+                           await util.promisify(timers.setTimeout)(1, 'later'),
+                           await util.promisify(timers.setImmediate)('soon')];
+         return [global === globalThis, order, slept, promised,
                  util.inspect([1, 2, 3], { depth: 0 }), util.inspect({ a: [1] }, { depth: 0 }),
                  util.inspect({ a: { b: { c: { d: { e: 1 } } } } }),
                  util.inspect({ a: { b: { c: { d: 1 } } } }, { depth: null })];",
@@ -347,6 +351,7 @@ fn node_globals_promisified_timers_and_inspect_depth_are_nodes() {
             true,
             ["xy"],
             "woke",
+            ["now", "later", "soon"],
             "[ 1, 2, 3 ]",
             "{ a: [Array] }",
             "{ a: { b: { c: [Object] } } }",

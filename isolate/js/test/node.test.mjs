@@ -177,9 +177,67 @@ test("events.once with a signal rejects as Node's does when it aborts, before or
   await assert.rejects(EventEmitter.once(new EventEmitter(), "x", { signal: {} }), { code: "ERR_INVALID_ARG_TYPE" });
 });
 
+test("events.on: a signal, close events, the water marks, errors and EventTargets as Node's", async () => {
+  const nodeEvents = await import("node:events");
+  const run = async (events, AC, ET, Ev) => {
+    const EE = events.EventEmitter;
+    const out = [];
+    const collect = async (iterator, limit = 10) => {
+      const got = [];
+      try {
+        for await (const args of iterator) { got.push(args.length === 1 && typeof args[0] !== "object" ? args[0] : args[0]?.type ?? args); if (got.length >= limit) break; }
+        got.push("end");
+      } catch (err) { got.push([err.name, err.code ?? null, err.message]); }
+      return got;
+    };
+    // Aborted while waiting: the waiting read rejects with AbortError, the listeners go.
+    let e = new EE();
+    let c = new AC();
+    setTimeout(() => { e.emit("z", 1); c.abort(); }, 1);
+    out.push(await collect(events.on(e, "z", { signal: c.signal })), e.listenerCount("z"), e.listenerCount("error"));
+    // Aborted before: thrown at once.
+    c = new AC();
+    c.abort();
+    try { events.on(new EE(), "z", { signal: c.signal }); out.push("no throw"); } catch (err) { out.push([err.name, err.code]); }
+    // Close events end it; what was queued is still read.
+    e = new EE();
+    const closing = events.on(e, "z", { close: ["end", "finish"] });
+    e.emit("z", 1); e.emit("z", 2); e.emit("finish"); e.emit("z", 3);
+    out.push(await collect(closing), e.listenerCount("finish"));
+    // An error after queued events: those first, then the error, then done.
+    e = new EE();
+    const failing = events.on(e, "z");
+    e.emit("z", 1); e.emit("error", new Error("boom"));
+    out.push(await collect(failing), await failing.next());
+    // High and low water marks pause and resume the emitter.
+    e = new EE();
+    const log = [];
+    e.pause = () => log.push("pause");
+    e.resume = () => log.push("resume");
+    const marked = events.on(e, "z", { highWaterMark: 2, lowWaterMark: 1 });
+    for (let i = 0; i < 5; i++) e.emit("z", i);
+    for (let i = 0; i < 5; i++) log.push((await marked.next()).value[0]);
+    await marked.return();
+    out.push(log);
+    // An EventTarget.
+    const t = new ET();
+    const fromTarget = events.on(t, "ping");
+    t.dispatchEvent(new Ev("ping"));
+    out.push((await fromTarget.next()).value[0].type);
+    await fromTarget.return();
+    return out;
+  };
+  const EventEmitter = mod("node:events");
+  const ours = await run(EventEmitter, p.run("AbortController"), p.run("EventTarget"), p.run("Event"));
+  const theirs = await run(nodeEvents, AbortController, EventTarget, Event);
+  assert.deepEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)));
+});
+
 test("util.format, inspect, promisify, types, inherits and deepStrictEqual", async () => {
   const util = mod("node:util");
-  for (const args of [["%s=%d", "a", 42], ["%i %f %j", "3.7", "1.5", { a: 1 }], ["100%% %s", "x", "extra"], ["%c%s", "css", "y"], [1, "two"]]) {
+  class Named { toString() { return "named!"; } }
+  for (const args of [["%s=%d", "a", 42], ["%i %f %j", "3.7", "1.5", { a: 1 }], ["100%% %s", "x", "extra"], ["%c%s", "css", "y"], [1, "two"],
+    ["%s %s", Symbol("x"), -0], ["%s|%s|%s", { a: 1 }, new Named(), [1, 2]], ["%s", Object.assign({}, { toString: () => "own" })]]) {
     assert.equal(util.format(...args), nodeUtil.format(...args), JSON.stringify(args));
   }
   const fn = (a, cb) => cb(null, a * 2);
