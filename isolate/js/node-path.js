@@ -148,7 +148,12 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
       if (options?.auth === false) { u.username = ""; u.password = ""; }
       if (options?.search === false) u.search = "";
       if (options?.fragment === false) u.hash = "";
-      return u.href;
+      if (!options?.unicode || u.hostname === "") return u.href;
+      // The host in Unicode, where the href has it: after "//" and any userinfo.
+      const userinfo = u.username !== "" || u.password !== ""
+        ? u.username.length + (u.password !== "" ? 1 + u.password.length : 0) + 1 : 0;
+      const at = u.href.indexOf("//") + 2 + userinfo;
+      return `${u.href.slice(0, at)}${domainToUnicode(u.hostname)}${u.href.slice(at + u.hostname.length)}`;
     }
     if (obj === null || typeof obj !== "object") throw invalidArgType("urlObject", "of type object or string", obj);
     let protocol = obj.protocol || "";
@@ -199,14 +204,19 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
     out.path = `${out.pathname ?? ""}${out.search ?? ""}` || null;
     return out;
   }
+  /** Node's: the host a URL's hostname setter makes of `d`, "" when it refuses it. */
+  function domainToASCII(d) {
+    try { return new URLCtor(`ws://${d}`).hostname; } catch { return ""; }
+  }
   return {
     URL: URLCtor, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL, format, parse,
     resolve: (from, to) => {
       const r = new URLCtor(to, new URLCtor(from, "resolve://"));
       return r.protocol === "resolve:" ? `${r.pathname}${r.search}${r.hash}` : r.href;
     },
-    domainToASCII: (d) => { try { return new URLCtor(`http://${d}`).hostname; } catch { return ""; } },
-    domainToUnicode: (d) => `${d}`,
+    domainToASCII,
+    // As Node's: the host parser first (a URL's hostname setter), then UTS #46 ToUnicode.
+    domainToUnicode: (d) => domainToUnicode(domainToASCII(d)),
     urlToHttpOptions: (u) => ({ protocol: u.protocol, hostname: u.hostname, hash: u.hash, search: u.search,
       pathname: u.pathname, path: `${u.pathname}${u.search}`, href: u.href, port: u.port ? +u.port : undefined,
       auth: u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : undefined }),

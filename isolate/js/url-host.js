@@ -121,7 +121,7 @@ function parseIPv6(input) {
   return out;
 }
 
-const URL_HOST_OP = { toAscii: 0x0701 };
+const URL_HOST_OP = { toAscii: 0x0701, toUnicode: 0x0702 };
 // What the fast path does not cover: a non-ASCII code point, or a label starting "xn--".
 const NOT_FAST_DOMAIN = /[^\0-\x7f]|(?:^|\.)xn--/i;
 
@@ -138,6 +138,17 @@ function domainToASCII(domain) {
     }
   } else d = domain.toLowerCase();
   return d === "" ? null : d;
+}
+
+/** node:url's domainToUnicode of a host the host parser gave (an IP address as it is); "" when
+ *  UTS #46 refuses it. */
+function domainToUnicode(host) {
+  if (host === "" || host[0] === "[" || !NOT_FAST_DOMAIN.test(host)) return host;
+  try {
+    return utf8Decode(callOp(URL_HOST_OP.toUnicode, [utf8Encode(host)]));
+  } catch {
+    return "";
+  }
 }
 
 /** The host parser; returns the serialized host or null on failure. */

@@ -97,7 +97,7 @@ fn buffer_events_util_assert_path_url_and_decoder_work() {
     let v = node_eval(
         "const { Buffer } = await import('node:buffer'); const EventEmitter = (await import('node:events')).default;
          const util = await import('node:util'); const assert = (await import('node:assert')).default;
-         const path = await import('node:path'); const { fileURLToPath } = await import('node:url');
+         const path = await import('node:path'); const url = await import('node:url'); const { fileURLToPath } = url;
          const { StringDecoder } = await import('node:string_decoder');
          const b = Buffer.from('héllo'); const e = new EventEmitter(); const got = [];
          e.on('x', (a) => got.push(a)); e.once('x', (a) => got.push(a * 10)); e.emit('x', 1); e.emit('x', 2);
@@ -106,7 +106,9 @@ fn buffer_events_util_assert_path_url_and_decoder_work() {
          const text = d.write(euro.subarray(0, 1)) + d.write(euro.subarray(1)) + d.end();
          return [b.toString('hex'), b.toString('base64'), b.readUInt16BE(0), Buffer.concat([b, Buffer.from('!')]).toString(),
                  b.slice(1, 3).length, Buffer.isBuffer(b), b instanceof Uint8Array, got, util.format('%s=%d', 'n', 42),
-                 failed, path.join('/a', 'b', '../c'), fileURLToPath('file:///x/y%20z'), text, util.inspect(b)];",
+                 failed, path.join('/a', 'b', '../c'), fileURLToPath('file:///x/y%20z'), text, util.inspect(b),
+                 url.domainToUnicode('xn--mnchen-3ya.de'), url.domainToUnicode('xn--'), url.domainToASCII('MÜNCHEN.de'),
+                 url.format(new URL('http://u@xn--mnchen-3ya.de/p'), { unicode: true })];",
     );
     assert_eq!(
         v,
@@ -124,7 +126,11 @@ fn buffer_events_util_assert_path_url_and_decoder_work() {
             "/a/c",
             "/x/y z",
             "€",
-            "<Buffer 68 c3 a9 6c 6c 6f>"
+            "<Buffer 68 c3 a9 6c 6c 6f>",
+            "münchen.de",
+            "",
+            "xn--mnchen-3ya.de",
+            "http://u@münchen.de/p"
         ])
     );
 }

@@ -9,6 +9,9 @@
 //! - `DomainToAscii(domain)` -> the ASCII domain (UTF-8 in, ASCII out); a domain UTS #46 refuses
 //!   (a disallowed code point, bad Punycode in an `xn--` label, a bidi or joiner rule broken, a
 //!   forbidden code point) is a TypeError, which the URL parser turns into its failure.
+//! - `DomainToUnicode(domain)` -> UTS #46 ToUnicode of a domain ToASCII took (node:url's
+//!   `domainToUnicode`, which runs the host parser first): its `xn--` labels decoded; a domain
+//!   ToASCII refuses is the same TypeError.
 //!
 //! Guarantees: the domain is at most [`MAX_DOMAIN`] bytes, and the processing is linear in it
 //! (mapping, normalisation, Punycode with the crate's own overflow checks), so a call takes well
@@ -28,6 +31,7 @@ pub(crate) fn run(op: OpCode, input: &[u8]) -> OpResult<Vec<u8>> {
     let f = Fields::parse(input)?;
     match op {
         OpCode::DomainToAscii => to_ascii(f.bytes(0)?).map(String::into_bytes),
+        OpCode::DomainToUnicode => to_unicode(f.bytes(0)?).map(String::into_bytes),
         _ => Err(OpError::not_supported("not a domain op")),
     }
 }
@@ -39,6 +43,15 @@ pub fn to_ascii(domain: &[u8]) -> OpResult<String> {
     }
     idna::domain_to_ascii_cow(domain, AsciiDenyList::URL)
         .map(|ascii| ascii.into_owned())
+        .map_err(|_| OpError::type_error("the domain is not a valid internationalized domain name"))
+}
+
+/// UTS #46 ToUnicode of `domain` once ToASCII (as [`to_ascii`]) accepted it.
+pub fn to_unicode(domain: &[u8]) -> OpResult<String> {
+    let ascii = to_ascii(domain)?;
+    let (unicode, checked) = idna::domain_to_unicode(&ascii);
+    checked
+        .map(|()| unicode)
         .map_err(|_| OpError::type_error("the domain is not a valid internationalized domain name"))
 }
 
@@ -74,5 +87,17 @@ mod tests {
         assert_eq!(ascii("exa mple.com"), None);
         assert_eq!(ascii("a\u{fffd}b"), None);
         assert!(to_ascii(&vec![b'a'; MAX_DOMAIN + 1]).is_err());
+    }
+
+    #[test]
+    fn ascii_domains_decode_to_unicode_after_the_same_checks() {
+        let unicode = |d: &str| to_unicode(d.as_bytes()).ok();
+        assert_eq!(unicode("xn--mnchen-3ya.de").as_deref(), Some("münchen.de"));
+        assert_eq!(unicode("XN--MNCHEN-3YA.DE").as_deref(), Some("münchen.de"));
+        assert_eq!(unicode("Bücher.example").as_deref(), Some("bücher.example"));
+        assert_eq!(unicode("example.com").as_deref(), Some("example.com"));
+        assert_eq!(unicode("xn--"), None);
+        assert_eq!(unicode("a.b.c.xn--pokxncvks"), None);
+        assert!(to_unicode(&vec![b'a'; MAX_DOMAIN + 1]).is_err());
     }
 }

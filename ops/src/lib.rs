@@ -138,12 +138,13 @@ pub enum OpCode {
     X509Parse = 0x0660,
     X509Verify = 0x0661,
     X509Check = 0x0662,
-    // 0x07xx: the URL parser's domain to ASCII (domain.rs).
+    // 0x07xx: the URL parser's domain to ASCII, and node:url's domain to Unicode (domain.rs).
     DomainToAscii = 0x0701,
+    DomainToUnicode = 0x0702,
 }
 
 impl OpCode {
-    pub const ALL: [OpCode; 73] = [
+    pub const ALL: [OpCode; 74] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -217,6 +218,7 @@ impl OpCode {
         OpCode::X509Verify,
         OpCode::X509Check,
         OpCode::DomainToAscii,
+        OpCode::DomainToUnicode,
     ];
 
     pub fn from_u32(code: u32) -> Option<OpCode> {

@@ -2,13 +2,14 @@
 // TextDecoder's legacy encodings (ops/src/encoding.rs, encoding_rs in the real host) through
 // Node's TextDecoder (ICU), with the same fields and handles, and the URL parser's domain to ASCII
 // (ops/src/domain.rs, the idna crate in the real host; WPT's url/ runs that one) through Node's
-// url.domainToASCII. Every other op fails as an
+// url.domainToASCII, and node:url's domain to Unicode through url.domainToUnicode (the real op
+// in an isolate: isolate/tests/node.rs). Every other op fails as an
 // OperationError would (crypto.subtle and the compression streams are tested in real isolates:
 // isolate/tests/crypto.rs, isolate/tests/native.rs).
 
-import { domainToASCII } from "node:url";
+import { domainToASCII, domainToUnicode } from "node:url";
 
-const OP = { free: 0x0001, encodingLabel: 0x0301, decode: 0x0302, domainToAscii: 0x0701 };
+const OP = { free: 0x0001, encodingLabel: 0x0301, decode: 0x0302, domainToAscii: 0x0701, domainToUnicode: 0x0702 };
 
 function unpack(bytes) {
   const out = [];
@@ -72,6 +73,11 @@ export function fakeOps(toRealm) {
       const ascii = domainToASCII(new TextDecoder().decode(f[0]));
       if (ascii === "") throw fail(1, "the domain is not a valid internationalized domain name");
       return toRealm(new TextEncoder().encode(ascii));
+    }
+    if (code === OP.domainToUnicode) {
+      const unicode = domainToUnicode(new TextDecoder().decode(f[0]));
+      if (unicode === "") throw fail(1, "the domain is not a valid internationalized domain name");
+      return toRealm(new TextEncoder().encode(unicode));
     }
     throw fail(7, "no such native op in the Node harness");
   };

@@ -287,6 +287,15 @@ test("path, url and string_decoder match Node's", () => {
   assert.equal(path.relative("/a/b/c", "/a/d"), nodePath.posix.relative("/a/b/c", "/a/d"));
   assert.equal(path.format({ dir: "/x", name: "f", ext: "js" }), nodePath.posix.format({ dir: "/x", name: "f", ext: "js" }));
   const url = mod("node:url");
+  for (const d of ["xn--mnchen-3ya.de", "MÜNCHEN.de", "example.com", "xn--", "a b", "1.2.3.4", "[::1]", "0x7f.1", "a/b", ""]) {
+    assert.equal(url.domainToASCII(d), nodeUrl.domainToASCII(d), d);
+    assert.equal(url.domainToUnicode(d), nodeUrl.domainToUnicode(d), d);
+  }
+  for (const href of ["http://xn--mnchen-3ya.de/p?q#f", "https://u:p@xn--bcher-kva.example:81/", "http://1.2.3.4/", "foo:bar"]) {
+    for (const unicode of [true, false]) {
+      assert.equal(url.format(new url.URL(href), { unicode }), nodeUrl.format(new URL(href), { unicode }), href);
+    }
+  }
   assert.equal(url.fileURLToPath("file:///tmp/a%20b"), nodeUrl.fileURLToPath("file:///tmp/a%20b"));
   assert.equal(url.pathToFileURL("/tmp/a b#?").href, nodeUrl.pathToFileURL("/tmp/a b#?").href);
   assert.equal(url.format({ protocol: "https", hostname: "x.test", pathname: "/p", query: { a: "1" } }),
