@@ -273,27 +273,27 @@ function eventsModule() {
     if (signal !== undefined && abortSignalAborted(signal)) throw timersAbortError(signal);
     const high = options?.highWaterMark ?? options?.highWatermark ?? NumberMAX_SAFE_INTEGER;
     const low = options?.lowWaterMark ?? options?.lowWatermark ?? 1;
-    const close = options?.close ?? [];
+    const close = options?.close;
     // Internal FIFOs (plumbing.js): events not read yet, and reads waiting for one.
     const queue = new List();
     const waiting = new List();
     let error = null;
     let done = false;
     let paused = false;
-    const removers = [];
+    const removers = new List();
     const listen = (event, handler) => {
       if (typeof emitter.on === "function") {
         emitter.on(event, handler);
-        removers[removers.length] = () => emitter.removeListener(event, handler);
+        removers.push(() => emitter.removeListener(event, handler));
       } else {
         emitter.addEventListener(event, handler);
-        removers[removers.length] = () => emitter.removeEventListener(event, handler);
+        removers.push(() => emitter.removeEventListener(event, handler));
       }
     };
     const finish = () => {
       if (done) return;
       done = true;
-      for (let i = 0; i < removers.length; i++) removers[i]();
+      while (removers.length > 0) removers.shift()();
       if (onAbort !== null) removeAbortAlgorithm(signal, onAbort);
       while (waiting.length > 0) waiting.shift().resolve({ value: undefined, done: true });
     };
@@ -314,7 +314,7 @@ function eventsModule() {
       }
     });
     if (name !== "error" && typeof emitter.on === "function") listen("error", fail);
-    for (const event of close) listen(event, finish);
+    if (close != null) for (let i = 0; i < close.length; i++) listen(close[i], finish);
     let onAbort = null;
     if (signal !== undefined) {
       onAbort = () => {

@@ -121,7 +121,7 @@ const PATH_NAMES = ["sep", "delimiter", "normalize", "join", "resolve", "relativ
 defineBuiltin("node:path", PATH_NAMES, pathModule);
 defineBuiltin("node:path/posix", PATH_NAMES, () => builtinExports("node:path"));
 
-defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFileURL", "format", "parse",
+defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFileURL", "format", "parse", "Url",
   "resolve", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {
   const URLCtor = globalThis.URL;
   function fileURLToPath(url) {
@@ -140,9 +140,9 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
       .replace(/\t/g, "%09").replace(/#/g, "%23").replace(/\?/g, "%3F");
     return u;
   }
-  /** Node's legacy url.format: a URL, or an object of url.parse's shape. */
+  /** Node's url.format: a URL, or an object of url.parse's shape (node-url-legacy.js). */
   function format(obj, options) {
-    if (typeof obj === "string") obj = parse(obj);
+    if (typeof obj === "string") obj = legacyUrlParse(obj);
     if (obj instanceof URLCtor) {
       const u = new URLCtor(obj.href);
       if (options?.auth === false) { u.username = ""; u.password = ""; }
@@ -156,60 +156,14 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
       return `${u.href.slice(0, at)}${domainToUnicode(u.hostname)}${u.href.slice(at + u.hostname.length)}`;
     }
     if (obj === null || typeof obj !== "object") throw invalidArgType("urlObject", "of type object or string", obj);
-    let protocol = obj.protocol || "";
-    if (protocol && !protocol.endsWith(":")) protocol += ":";
-    const slashes = obj.slashes || /^(https?|ftp|gopher|file|wss?):$/.test(protocol);
-    const auth = obj.auth ? `${encodeURIComponent(obj.auth).replace(/%3A/i, ":")}@` : "";
-    const host = obj.host || (obj.hostname ? `${obj.hostname}${obj.port ? `:${obj.port}` : ""}` : "");
-    let search = obj.search || "";
-    if (!search && obj.query && typeof obj.query === "object") {
-      const q = new URLSearchParams(obj.query).toString();
-      if (q) search = `?${q}`;
-    } else if (!search && typeof obj.query === "string" && obj.query) search = `?${obj.query}`;
-    if (search && !search.startsWith("?")) search = `?${search}`;
-    let hash = obj.hash || "";
-    if (hash && !hash.startsWith("#")) hash = `#${hash}`;
-    let pathname = obj.pathname || "";
-    if ((slashes || host) && pathname && !pathname.startsWith("/")) pathname = `/${pathname}`;
-    return `${protocol}${slashes || host ? "//" : ""}${auth}${host}${pathname}${search.replace(/#/g, "%23")}${hash}`;
-  }
-  /** Node's legacy url.parse, for absolute URLs and plain paths, through the WHATWG parser. */
-  function parse(input, parseQuery) {
-    if (typeof input !== "string") throw invalidArgType("url", "of type string", input);
-    const out = { protocol: null, slashes: null, auth: null, host: null, port: null, hostname: null, hash: null,
-      search: null, query: null, pathname: null, path: null, href: input };
-    let u = null;
-    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(input)) { try { u = new URLCtor(input); } catch { u = null; } }
-    if (u !== null) {
-      out.protocol = u.protocol;
-      out.slashes = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(input);
-      out.auth = u.username ? decodeURIComponent(u.username) + (u.password ? `:${decodeURIComponent(u.password)}` : "") : null;
-      out.host = u.host || (out.slashes ? "" : null);
-      out.port = u.port || null;
-      out.hostname = u.hostname || (out.slashes ? "" : null);
-      out.hash = u.hash || null;
-      out.search = u.search || null;
-      out.pathname = u.pathname || (out.slashes ? "/" : null);
-      out.href = u.href;
-    } else {
-      const hashAt = input.indexOf("#");
-      const beforeHash = hashAt === -1 ? input : input.slice(0, hashAt);
-      out.hash = hashAt === -1 ? null : input.slice(hashAt);
-      const q = beforeHash.indexOf("?");
-      out.search = q === -1 ? null : beforeHash.slice(q);
-      out.pathname = (q === -1 ? beforeHash : beforeHash.slice(0, q)) || null;
-    }
-    out.query = out.search ? out.search.slice(1) : null;
-    if (parseQuery) out.query = ObjectFromEntries(new URLSearchParams(out.query ?? ""));
-    out.path = `${out.pathname ?? ""}${out.search ?? ""}` || null;
-    return out;
+    return legacyFormat(obj);
   }
   /** Node's: the host a URL's hostname setter makes of `d`, "" when it refuses it. */
   function domainToASCII(d) {
     try { return new URLCtor(`ws://${d}`).hostname; } catch { return ""; }
   }
   return {
-    URL: URLCtor, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL, format, parse,
+    URL: URLCtor, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL, format, parse: legacyUrlParse, Url,
     resolve: (from, to) => {
       const r = new URLCtor(to, new URLCtor(from, "resolve://"));
       return r.protocol === "resolve:" ? `${r.pathname}${r.search}${r.hash}` : r.href;

@@ -29,17 +29,18 @@
  *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket-link.js
  *     33 websocket.js 34 eventsource.js 35 builtins.js 36 lazy.js 37 node-encodings.js
  *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js 42 node-assert.js
- *     43 node-path.js 44 node-process.js 45 node-hash.js 46 node-crypto-keys.js
- *     47 node-crypto-kdf.js 48 node-crypto-sign.js 49 node-crypto-cipher.js 50 node-crypto-dh.js
- *     51 node-crypto-x509.js 52 node-crypto.js 53 node-timers.js 54 node-zlib.js
- *     55 node-zlib-streams.js 56 vendor/readable-stream.js 57 node-stream-web.js 58 node-stream.js
- *     59 node-querystring.js 60 node-punycode.js 61 node-diagnostics-channel.js 62 node-stubs.js
- *     63 node-dns.js 64 node-fs-scope.js 65 node-fs-vfs.js 66 node-fs.js 67 node-fs-streams.js
- *     68 node-fs-api.js 69 bindings.js 70 rpc.js 71 rpc-targets.js 72 rpc-bodies.js 73 cache.js
- *     74 d1.js 75 r2.js 76 r2-upload.js 77 durable.js 78 durable-storage.js 79 durable-websocket.js
- *     80 urlpattern.js 81 rewriter.js 82 scheduled.js 83 queue.js 84 sockets.js 85 node-net-args.js
- *     86 node-net.js 87 node-tls.js 88 node-http-common.js 89 node-http-client.js
- *     90 node-http-server.js 91 cloudflare-node.js 92 prelude-end.js
+ *     43 node-url-legacy.js 44 node-path.js 45 node-process.js 46 node-hash.js
+ *     47 node-crypto-keys.js 48 node-crypto-kdf.js 49 node-crypto-sign.js 50 node-crypto-cipher.js
+ *     51 node-crypto-dh.js 52 node-crypto-x509.js 53 node-crypto.js 54 node-timers.js
+ *     55 node-zlib.js 56 node-zlib-streams.js 57 vendor/readable-stream.js 58 node-stream-web.js
+ *     59 node-stream.js 60 node-querystring.js 61 node-punycode.js 62 node-diagnostics-channel.js
+ *     63 node-stubs.js 64 node-dns.js 65 node-fs-scope.js 66 node-fs-vfs.js 67 node-fs.js
+ *     68 node-fs-streams.js 69 node-fs-api.js 70 bindings.js 71 rpc.js 72 rpc-targets.js
+ *     73 rpc-bodies.js 74 cache.js 75 d1.js 76 r2.js 77 r2-upload.js 78 durable.js
+ *     79 durable-storage.js 80 durable-websocket.js 81 urlpattern.js 82 rewriter.js 83 scheduled.js
+ *     84 queue.js 85 sockets.js 86 node-net-args.js 87 node-net.js 88 node-tls.js
+ *     89 node-http-common.js 90 node-http-client.js 91 node-http-server.js 92 cloudflare-node.js
+ *     93 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -135,6 +135,59 @@ fn buffer_events_util_assert_path_url_and_decoder_work() {
     );
 }
 
+/// node:url's legacy url.parse and url.format in a real isolate (the UTS #46 op for the
+/// hostname): the values Node 20 prints for the same calls (compared input by input against Node
+/// itself in isolate/js/test/node-url-legacy.test.mjs).
+#[test]
+fn legacy_url_parse_and_format_are_nodes() {
+    let v = node_eval(
+        "const url = await import('node:url');
+         const pick = (u) => [u.protocol, u.auth, u.host, u.port, u.hostname, u.pathname, u.search, u.href];
+         let bad; try { url.parse('http://xn--/'); } catch (e) { bad = e.code; }
+         return [pick(url.parse('redis://:pw@h:6379/0')), pick(url.parse('http://[::1]:3000/')),
+                 pick(url.parse('http://münchen.de:80/ü?q=1 2')), url.parse('//host/p', false, true).host,
+                 url.format({ host: 'x', query: { q: '1 2' } }), bad];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            [
+                "redis:",
+                ":pw",
+                "h:6379",
+                "6379",
+                "h",
+                "/0",
+                null,
+                "redis://:pw@h:6379/0"
+            ],
+            [
+                "http:",
+                null,
+                "[::1]:3000",
+                "3000",
+                "::1",
+                "/",
+                null,
+                "http://[::1]:3000/"
+            ],
+            [
+                "http:",
+                null,
+                "xn--mnchen-3ya.de:80",
+                "80",
+                "xn--mnchen-3ya.de",
+                "/ü",
+                "?q=1%202",
+                "http://xn--mnchen-3ya.de:80/ü?q=1%202"
+            ],
+            "host",
+            "x?q=1%202",
+            "ERR_INVALID_URL"
+        ])
+    );
+}
+
 #[test]
 fn crypto_hashes_hmacs_and_random_bytes() {
     let v = node_eval(

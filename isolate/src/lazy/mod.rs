@@ -55,6 +55,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-events.js",
             "node-util.js",
             "node-assert.js",
+            "node-url-legacy.js",
             "node-path.js",
             "node-process.js",
             "node-hash.js",
