@@ -188,7 +188,7 @@ function utilModule() {
   return {
     inspect: utilInspect, format,
     formatWithOptions: (options, ...args) => format(...args),
-    promisify, callbackify, inherits, deprecate, types,
+    promisify, callbackify, inherits, deprecate, types, parseArgs,
     isDeepStrictEqual: (a, b) => nodeDeepEqual(a, b, true),
     TextEncoder: globalThis.TextEncoder, TextDecoder: globalThis.TextDecoder,
     isArray: ArrayIsArray,
@@ -233,5 +233,5 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "deprecate", "types", "isDeepStrictEqual", "TextEncoder", "TextDecoder", "isArray", "isBoolean", "isNull",
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
-  "styleText", "aborted"];
+  "styleText", "aborted", "parseArgs"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);

@@ -28,19 +28,19 @@
  *     22 streams-workers.js 23 blob.js 24 formdata.js 25 multipart.js 26 fetch-body.js 27 fetch.js
  *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket-link.js
  *     33 websocket.js 34 eventsource.js 35 builtins.js 36 lazy.js 37 node-encodings.js
- *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js 42 node-assert.js
- *     43 node-url-legacy.js 44 node-path.js 45 node-process.js 46 node-hash.js
- *     47 node-crypto-keys.js 48 node-crypto-kdf.js 49 node-crypto-sign.js 50 node-crypto-cipher.js
- *     51 node-crypto-dh.js 52 node-crypto-x509.js 53 node-crypto.js 54 node-timers.js
- *     55 node-zlib.js 56 node-zlib-streams.js 57 vendor/readable-stream.js 58 node-stream-web.js
- *     59 node-stream.js 60 node-querystring.js 61 node-punycode.js 62 node-diagnostics-channel.js
- *     63 node-stubs.js 64 node-dns.js 65 node-fs-scope.js 66 node-fs-vfs.js 67 node-fs.js
- *     68 node-fs-streams.js 69 node-fs-api.js 70 bindings.js 71 rpc.js 72 rpc-targets.js
- *     73 rpc-bodies.js 74 cache.js 75 d1.js 76 r2.js 77 r2-upload.js 78 durable.js
- *     79 durable-storage.js 80 durable-websocket.js 81 urlpattern.js 82 rewriter.js 83 scheduled.js
- *     84 queue.js 85 sockets.js 86 node-net-args.js 87 node-net.js 88 node-tls.js
- *     89 node-http-common.js 90 node-http-client.js 91 node-http-server.js 92 cloudflare-node.js
- *     93 prelude-end.js
+ *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js
+ *     42 node-parse-args.js 43 node-assert.js 44 node-url-legacy.js 45 node-path.js
+ *     46 node-process.js 47 node-hash.js 48 node-crypto-keys.js 49 node-crypto-kdf.js
+ *     50 node-crypto-sign.js 51 node-crypto-cipher.js 52 node-crypto-dh.js 53 node-crypto-x509.js
+ *     54 node-crypto.js 55 node-timers.js 56 node-zlib.js 57 node-zlib-streams.js
+ *     58 vendor/readable-stream.js 59 node-stream-web.js 60 node-stream.js 61 node-querystring.js
+ *     62 node-punycode.js 63 node-diagnostics-channel.js 64 node-stubs.js 65 node-dns.js
+ *     66 node-fs-scope.js 67 node-fs-vfs.js 68 node-fs.js 69 node-fs-streams.js 70 node-fs-api.js
+ *     71 bindings.js 72 rpc.js 73 rpc-targets.js 74 rpc-bodies.js 75 cache.js 76 d1.js 77 r2.js
+ *     78 r2-upload.js 79 durable.js 80 durable-storage.js 81 durable-websocket.js 82 urlpattern.js
+ *     83 rewriter.js 84 scheduled.js 85 queue.js 86 sockets.js 87 node-net-args.js 88 node-net.js
+ *     89 node-tls.js 90 node-http-common.js 91 node-http-client.js 92 node-http-server.js
+ *     93 cloudflare-node.js 94 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

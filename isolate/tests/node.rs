@@ -188,6 +188,28 @@ fn legacy_url_parse_and_format_are_nodes() {
     );
 }
 
+/// util.parseArgs in a real isolate: what Node 20 prints for the same calls (compared with Node
+/// itself on generated command lines in isolate/js/test/node-parse-args.test.mjs).
+#[test]
+fn util_parse_args_is_nodes() {
+    let v = node_eval(
+        "const { parseArgs } = await import('node:util');
+         const r = parseArgs({ args: ['-vfx.txt', '--tag', 'a', '--tag=b', '--', 'pos'], allowPositionals: true,
+           options: { verbose: { type: 'boolean', short: 'v' }, file: { type: 'string', short: 'f' },
+                      tag: { type: 'string', multiple: true } } });
+         let e; try { parseArgs({ args: ['--nope'] }); } catch (x) { e = [x.code, x.message]; }
+         return [{ ...r.values }, r.positionals, e];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"verbose": true, "file": "x.txt", "tag": ["a", "b"]},
+            ["pos"],
+            ["ERR_PARSE_ARGS_UNKNOWN_OPTION", "Unknown option '--nope'"]
+        ])
+    );
+}
+
 #[test]
 fn crypto_hashes_hmacs_and_random_bytes() {
     let v = node_eval(

@@ -54,6 +54,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-buffer-rw.js",
             "node-events.js",
             "node-util.js",
+            "node-parse-args.js",
             "node-assert.js",
             "node-url-legacy.js",
             "node-path.js",
