@@ -1,4 +1,5 @@
-// ---- node-path.js: node:path (POSIX; the working directory is "/"), node:url's Node-specific
+// ---- node-path.js: node:path (POSIX; the working directory is "/"; path.win32 is
+// node-path-win32.js), node:url's Node-specific
 // helpers, and node:string_decoder. ------------------------------------------------------------
 
 function pathModule() {
@@ -64,41 +65,56 @@ function pathModule() {
     while (i < a.length && i < b.length && a[i] === b[i]) i++;
     return [...a.slice(i).map(() => ".."), ...b.slice(i)].join("/");
   }
+  const isSlash = (code) => code === 47;
   function dirname(p) {
     validate(p, "path");
     if (p.length === 0) return ".";
-    let end = p.length;
-    while (end > 1 && p[end - 1] === "/") end--;
-    const slash = p.lastIndexOf("/", end - 1);
-    if (slash === -1) return ".";
-    if (slash === 0) return "/";
-    let d = slash;
-    while (d > 1 && p[d - 1] === "/") d--;
-    return p.slice(0, d);
+    const hasRoot = p.charCodeAt(0) === 47;
+    let end = -1;
+    let matchedSlash = true;
+    for (let i = p.length - 1; i >= 1; i--) {
+      if (p.charCodeAt(i) === 47) {
+        if (!matchedSlash) {
+          end = i;
+          break;
+        }
+      } else {
+        matchedSlash = false;
+      }
+    }
+    if (end === -1) return hasRoot ? "/" : ".";
+    if (hasRoot && end === 1) return "//";
+    return p.slice(0, end);
   }
   function basename(p, suffix) {
-    validate(p, "path");
     if (suffix !== undefined) validate(suffix, "suffix");
-    let end = p.length;
-    while (end > 0 && p[end - 1] === "/") end--;
-    if (end === 0) return "";
-    const base = p.slice(p.lastIndexOf("/", end - 1) + 1, end);
-    return suffix !== undefined && suffix !== base && base.endsWith(suffix) ? base.slice(0, base.length - suffix.length) : base;
+    return pathBasename(validate(p, "path"), suffix, 0, isSlash);
   }
   function extname(p) {
-    const base = basename(validate(p, "path"));
-    const dot = base.lastIndexOf(".");
-    return dot <= 0 || (dot === 1 && base === "..") ? "" : base.slice(dot);
+    const { end, startDot } = pathLastPart(validate(p, "path"), 0, 0, isSlash);
+    return startDot === -1 ? "" : p.slice(startDot, end);
   }
   function parse(p) {
     validate(p, "path");
-    const root = p.startsWith("/") ? "/" : "";
-    if (p.length === 0) return { root: "", dir: "", base: "", ext: "", name: "" };
-    const base = basename(p);
-    const ext = extname(p);
-    let dir = dirname(p);
-    if (!p.includes("/")) dir = "";
-    return { root, dir, base, ext, name: ext ? base.slice(0, base.length - ext.length) : base };
+    const ret = { root: "", dir: "", base: "", ext: "", name: "" };
+    if (p.length === 0) return ret;
+    const absolute = p.charCodeAt(0) === 47;
+    if (absolute) ret.root = "/";
+    // As Node: the part's start is 0 until a separator is met (so "/.." has the extension ".").
+    const { startPart, end, startDot } = pathLastPart(p, absolute ? 1 : 0, 0, isSlash);
+    if (end !== -1) {
+      const from = startPart === 0 && absolute ? 1 : startPart;
+      ret.base = p.slice(from, end);
+      if (startDot === -1) {
+        ret.name = ret.base;
+      } else {
+        ret.name = p.slice(from, startDot);
+        ret.ext = p.slice(startDot, end);
+      }
+    }
+    if (startPart > 0) ret.dir = p.slice(0, startPart - 1);
+    else if (absolute) ret.dir = "/";
+    return ret;
   }
   function format(obj) {
     if (obj === null || typeof obj !== "object") throw invalidArgType("pathObject", "of type object", obj);
@@ -113,13 +129,15 @@ function pathModule() {
   };
   delete path.matchesGlob;
   path.posix = path;
+  path.win32 = pathWin32Module(path);
   return path;
 }
 
 const PATH_NAMES = ["sep", "delimiter", "normalize", "join", "resolve", "relative", "dirname", "basename",
-  "extname", "parse", "format", "isAbsolute", "toNamespacedPath", "posix"];
+  "extname", "parse", "format", "isAbsolute", "toNamespacedPath", "posix", "win32"];
 defineBuiltin("node:path", PATH_NAMES, pathModule);
 defineBuiltin("node:path/posix", PATH_NAMES, () => builtinExports("node:path"));
+defineBuiltin("node:path/win32", PATH_NAMES, () => builtinExports("node:path").win32);
 
 defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFileURL", "format", "parse", "Url",
   "resolve", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {

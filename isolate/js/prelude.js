@@ -29,18 +29,18 @@
  *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket-link.js
  *     33 websocket.js 34 eventsource.js 35 builtins.js 36 lazy.js 37 node-encodings.js
  *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js
- *     42 node-parse-args.js 43 node-assert.js 44 node-url-legacy.js 45 node-path.js
- *     46 node-process.js 47 node-hash.js 48 node-crypto-keys.js 49 node-crypto-kdf.js
- *     50 node-crypto-sign.js 51 node-crypto-cipher.js 52 node-crypto-dh.js 53 node-crypto-x509.js
- *     54 node-crypto.js 55 node-timers.js 56 node-zlib.js 57 node-zlib-streams.js
- *     58 vendor/readable-stream.js 59 node-stream-web.js 60 node-stream.js 61 node-querystring.js
- *     62 node-punycode.js 63 node-diagnostics-channel.js 64 node-stubs.js 65 node-dns.js
- *     66 node-fs-scope.js 67 node-fs-vfs.js 68 node-fs.js 69 node-fs-streams.js 70 node-fs-api.js
- *     71 bindings.js 72 rpc.js 73 rpc-targets.js 74 rpc-bodies.js 75 cache.js 76 d1.js 77 r2.js
- *     78 r2-upload.js 79 durable.js 80 durable-storage.js 81 durable-websocket.js 82 urlpattern.js
- *     83 rewriter.js 84 scheduled.js 85 queue.js 86 sockets.js 87 node-net-args.js 88 node-net.js
- *     89 node-tls.js 90 node-http-common.js 91 node-http-client.js 92 node-http-server.js
- *     93 cloudflare-node.js 94 prelude-end.js
+ *     42 node-parse-args.js 43 node-assert.js 44 node-url-legacy.js 45 node-path-win32.js
+ *     46 node-path.js 47 node-process.js 48 node-hash.js 49 node-crypto-keys.js
+ *     50 node-crypto-kdf.js 51 node-crypto-sign.js 52 node-crypto-cipher.js 53 node-crypto-dh.js
+ *     54 node-crypto-x509.js 55 node-crypto.js 56 node-timers.js 57 node-zlib.js
+ *     58 node-zlib-streams.js 59 vendor/readable-stream.js 60 node-stream-web.js 61 node-stream.js
+ *     62 node-querystring.js 63 node-punycode.js 64 node-diagnostics-channel.js 65 node-stubs.js
+ *     66 node-dns.js 67 node-fs-scope.js 68 node-fs-vfs.js 69 node-fs.js 70 node-fs-streams.js
+ *     71 node-fs-api.js 72 bindings.js 73 rpc.js 74 rpc-targets.js 75 rpc-bodies.js 76 cache.js
+ *     77 d1.js 78 r2.js 79 r2-upload.js 80 durable.js 81 durable-storage.js 82 durable-websocket.js
+ *     83 urlpattern.js 84 rewriter.js 85 scheduled.js 86 queue.js 87 sockets.js 88 node-net-args.js
+ *     89 node-net.js 90 node-tls.js 91 node-http-common.js 92 node-http-client.js
+ *     93 node-http-server.js 94 cloudflare-node.js 95 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

@@ -119,6 +119,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-parse-args.js"),
     include_str!("../js/node-assert.js"),
     include_str!("../js/node-url-legacy.js"),
+    include_str!("../js/node-path-win32.js"),
     include_str!("../js/node-path.js"),
     include_str!("../js/node-process.js"),
     include_str!("../js/node-hash.js"),

@@ -210,6 +210,30 @@ fn util_parse_args_is_nodes() {
     );
 }
 
+/// path.win32 and `node:path/win32` in a real isolate: what Node 20 prints for the same calls
+/// (compared with Node itself on generated paths in isolate/js/test/node-path.test.mjs).
+#[test]
+fn path_win32_is_nodes() {
+    let v = node_eval(
+        "const w = await import('node:path/win32'); const path = await import('node:path');
+         return [path.win32 === w.default, w.join('C:\\\\a', '..', 'b'), w.resolve('C:\\\\x', 'y'),
+                 w.relative('C:\\\\a\\\\b', 'C:\\\\A\\\\c'), w.parse('\\\\\\\\server\\\\share\\\\f.txt'),
+                 w.normalize('a\\\\..\\\\C:\\\\x'), w.sep];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            true,
+            "C:\\b",
+            "C:\\x\\y",
+            "..\\c",
+            {"root": "\\\\server\\share\\", "dir": "\\\\server\\share\\", "base": "f.txt", "ext": ".txt", "name": "f"},
+            ".\\C:\\x",
+            "\\"
+        ])
+    );
+}
+
 #[test]
 fn crypto_hashes_hmacs_and_random_bytes() {
     let v = node_eval(

@@ -50,6 +50,7 @@ pub const NODE_MODULES: &[&str] = &[
     "os",
     "path",
     "path/posix",
+    "path/win32",
     "perf_hooks",
     "process",
     "punycode",

@@ -57,6 +57,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-parse-args.js",
             "node-assert.js",
             "node-url-legacy.js",
+            "node-path-win32.js",
             "node-path.js",
             "node-process.js",
             "node-hash.js",
