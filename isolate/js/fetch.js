@@ -243,9 +243,8 @@ class Request {
       const { body: extracted, type } = extractBody(initBody);
       body = extracted;
       if (type !== null && !this.#headers.has("content-type")) this.#headers.append("content-type", type);
-      if (body.fromStream && initDuplex === undefined) {
-        throw new TypeError("Request: a ReadableStream body needs duplex: \"half\" in the init");
-      }
+      // The Fetch Standard wants `duplex: "half"` with a stream body; workerd does not ask for it
+      // (a proxy's `fetch(upstream, { method: "POST", body: request.body })`), and neither do we.
     } else if (inputBody !== null) {
       if (bodyUnusable(inputBody)) throw new TypeError("Request: the input request's body has already been used");
       body = proxyBody(inputBody); // the new request takes over the input's body

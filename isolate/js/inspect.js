@@ -1,11 +1,16 @@
 // ---- inspect.js: the value formatter behind console. -----------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_MAX_DEPTH
-// (INSPECT_DEPTH unless asked).
+// (INSPECT_DEPTH unless asked). The one tenant code it calls is a value's own formatter, Node's
+// `[util.inspect.custom](depth, options, inspect)` (its string is shown as it is).
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
 // formatted prints as "[object]".
 
 const INSPECT_DEPTH = 4;
+// Node's `util.inspect.custom`: an object's own formatter, looked up as data properties only (a
+// getter is not run) and never on Object.prototype.
+const InspectCustom = Symbol.for("nodejs.util.inspect.custom");
+const ObjectPrototypeForInspect = Object.prototype;
 /** The deepest `util.inspect` goes, whatever its `depth` option says (`null` and `Infinity` too). */
 const INSPECT_MAX_DEPTH = 32;
 const INSPECT_MAX_ITEMS = 100;
@@ -301,7 +306,31 @@ function propertyEntries(obj, keys, depth, ctx, indent, out) {
   }
 }
 
+/** The `[util.inspect.custom]` function of `obj` (a data property of it or of a prototype other
+ *  than Object.prototype; none on a class's own prototype object), or undefined. */
+function customInspector(obj) {
+  let o = obj;
+  for (let i = 0; i < 64 && o !== null && o !== ObjectPrototypeForInspect; i++) {
+    const d = ObjectGetOwnPropertyDescriptor(o, InspectCustom);
+    if (d !== undefined) {
+      if (typeof d.value !== "function") return undefined;
+      const c = ObjectGetOwnPropertyDescriptor(obj, "constructor");
+      const isPrototype = c !== undefined && typeof c.value === "function" &&
+        ObjectGetOwnPropertyDescriptor(c.value, "prototype")?.value === obj;
+      return isPrototype ? undefined : d.value;
+    }
+    o = ObjectGetPrototypeOf(o);
+  }
+  return undefined;
+}
+
 function inspectObject(obj, depth, ctx, indent) {
+  const custom = customInspector(obj);
+  if (custom !== undefined) {
+    const left = ctx.maxDepth - depth;
+    const ret = ReflectApply(custom, obj, [left, { __proto__: null, depth: left }, (v, o) => inspect(v, o?.depth ?? INSPECT_DEPTH)]);
+    if (ret !== obj) return typeof ret === "string" ? ret : inspectValue(ret, depth, ctx, indent);
+  }
   if (typeof obj === "function") return formatFunction(obj);
   const ci = ArrayIndexOf(ctx.stack, obj);
   if (ci !== -1) {

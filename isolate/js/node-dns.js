@@ -311,6 +311,10 @@ function dnsModule() {
   for (const name of ObjectKeys(promises)) {
     callbacks[name] = name === "lookupService" ? promises.lookupService : dnsCallback(promises[name]);
   }
+  // `util.promisify(dns.lookup)` answers `{ address, family }`, as Node's.
+  ObjectDefineProperty(callbacks.lookup, SymbolFor("nodejs.util.promisify.custom"), {
+    __proto__: null, value: promises.lookup, enumerable: false, writable: false, configurable: true,
+  });
   class PromisesResolver {
     constructor() { Object.assign(this, promises); }
     cancel() {}

@@ -66,12 +66,15 @@ function utilModule() {
 
   // Node's `depth` (default 2; `null` or `Infinity` as deep as inspect goes). Its other options
   // are accepted and ignored.
-  function utilInspect(value, options) {
+  function utilInspect(value, options, ...legacy) {
     let depth = 2;
-    if (options !== null && typeof options === "object" && "depth" in options) {
-      const asked = options.depth;
-      depth = asked === null ? Infinity : typeof asked === "number" && asked === asked ? asked : 2;
+    let asked;
+    if (options !== null && typeof options === "object") {
+      if ("depth" in options) asked = options.depth;
+    } else if (legacy.length > 0) {
+      asked = legacy[0]; // inspect(value, showHidden, depth): Node's older form
     }
+    if (asked !== undefined) depth = asked === null ? Infinity : typeof asked === "number" && asked === asked ? asked : 2;
     return inspect(value, depth);
   }
   utilInspect.custom = customInspect;
@@ -94,11 +97,13 @@ function utilModule() {
    *  unless they have a `toString` of their own. */
   function formatString(a) {
     if (typeof a === "string") return a;
-    if (typeof a === "number") return ObjectIs(a, -0) ? "-0" : `${a}`;
+    if (typeof a === "number") return formatNumber(a);
     if (typeof a === "bigint") return `${a}n`;
     if (typeof a !== "object" || a === null || !hasBuiltInToString(a)) return String(a);
-    return inspect(a);
+    return inspect(a, 0); // Node shows one level for %s
   }
+
+  const formatNumber = (n) => (ObjectIs(n, -0) ? "-0" : `${n}`);
 
   function format(first, ...args) {
     if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
@@ -114,7 +119,7 @@ function utilModule() {
       const a = args[i];
       switch (c) {
         case "s": text = formatString(a); break;
-        case "d": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${Number(a)}`; break;
+        case "d": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : formatNumber(Number(a)); break;
         case "i": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${parseInt(a)}`; break;
         case "f": text = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`; break;
         case "j": try { text = JSONStringify(a); } catch { text = "[Circular]"; } break;
@@ -139,7 +144,7 @@ function utilModule() {
       return new Promise((resolve, reject) => {
         ReflectApply(original, this, [...args, (err, ...values) => {
           if (err) reject(err);
-          else resolve(values.length > 1 ? values : values[0]);
+          else resolve(values[0]); // Node's: the first value (a function needing more has a custom form)
         }]);
       });
     }

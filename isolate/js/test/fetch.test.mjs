@@ -130,6 +130,11 @@ test("Request: URL, method normalisation, body rules, copying a Request, clone",
   assert.equal(await original.text(), "data");
   assert.equal(original.bodyUsed && clone.bodyUsed, true);
   assert.equal(Object.prototype.toString.call(original), "[object Request]");
+  // A stream body needs no `duplex: "half"` (workerd asks for none: a proxy's
+  // `fetch(upstream, { method: "POST", body: request.body })`); a duplex other than "half" is refused.
+  const streamed = run("new Request('http://h/', { method: 'POST', body: new Response('streamed').body })");
+  assert.equal(await streamed.text(), "streamed");
+  assert.throws(() => run("new Request('http://h/', { method: 'POST', body: 'x', duplex: 'full' })"), realm.TypeError);
 });
 
 test("fetch frames the request for the host call `fetch` and rejects with a TypeError when refused", async () => {

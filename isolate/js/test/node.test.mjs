@@ -242,6 +242,18 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   }
   const fn = (a, cb) => cb(null, a * 2);
   assert.equal(await util.promisify(fn)(21), 42);
+  // More than one value: the first, as Node's.
+  assert.equal(await util.promisify((cb) => cb(null, 1, 2))(), await nodeUtil.promisify((cb) => cb(null, 1, 2))());
+  for (const args of [["%d", -0], ["%s", { a: { b: 1 } }], ["%s", [[1, [2]]]]]) {
+    assert.equal(util.format(...args), nodeUtil.format(...args), JSON.stringify(args));
+  }
+  // util.inspect.custom, and the older inspect(value, showHidden, depth) form.
+  const custom = util.inspect.custom;
+  assert.equal(custom, nodeUtil.inspect.custom);
+  for (const [v, ...rest] of [[{ [custom]: () => "X" }], [{ a: { b: { c: {} } } }, false, 0], [{ x: { [custom]: (d) => ({ y: d }) } }],
+    [{ a: { [custom]: (d, o, inspect) => `<${inspect({ q: 1 })}>` } }]]) {
+    assert.equal(util.inspect(v, ...rest), nodeUtil.inspect(v, ...rest));
+  }
   assert.ok(util.types.isDate(p.run("new Date()")) && util.types.isUint8Array(p.run("new Uint8Array(1)")) && !util.types.isPromise({}));
   assert.ok(util.types.isPromise(p.run("Promise.resolve()")) && util.types.isAsyncFunction(p.run("(async () => {})")));
   function A() {}
