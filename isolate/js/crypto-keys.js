@@ -152,6 +152,9 @@ const CANONICAL = ObjectCreate(null);
 // Indexed: the crypto group is built lazily, possibly after tenant code replaced the iterator.
 const REGISTERED = ObjectKeys(REGISTRY);
 for (let i = 0; i < REGISTERED.length; i++) CANONICAL[StringToUpperCase(REGISTERED[i])] = REGISTERED[i];
+// Cloudflare's name for Ed25519 from before the Web Cryptography API had it (Discord's
+// interaction signatures are checked with it in Workers code): the same algorithm.
+CANONICAL["NODE-ED25519"] = "Ed25519";
 
 /** The spec's "normalize an algorithm" for operation `op`: a null-prototype object with `name`
  *  and the converted members of the operation's dictionary type. */

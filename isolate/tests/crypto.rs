@@ -139,6 +139,25 @@ fn ecdsa_p256_interoperates_with_openssl_keys_and_signatures() {
     );
 }
 
+/// Cloudflare's legacy `NODE-ED25519` (Discord's interaction check in Workers code): a raw public
+/// key imported under that name verifies RFC 8032's first test vector (section 7.1, TEST 1: the
+/// empty message) and refuses a changed signature.
+#[test]
+fn node_ed25519_is_ed25519_as_on_cloudflare() {
+    let v = eval(
+        "const hex = (h) => Uint8Array.from(h.match(/../g), (b) => parseInt(b, 16));
+         const key = await crypto.subtle.importKey('raw',
+           hex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'),
+           { name: 'NODE-ED25519', namedCurve: 'NODE-ED25519' }, false, ['verify']);
+         const sig = hex('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b');
+         const good = await crypto.subtle.verify('NODE-ED25519', key, sig, new Uint8Array(0));
+         sig[0] ^= 1;
+         const bad = await crypto.subtle.verify({ name: 'NODE-ED25519' }, key, sig, new Uint8Array(0));
+         return [good, bad];",
+    );
+    assert_eq!(v, serde_json::json!([true, false]));
+}
+
 // Made with: openssl genpkey -algorithm ed25519 -out ed.pem; openssl pkey -in ed.pem -outform DER;
 // openssl pkey -in ed.pem -pubout -outform DER; printf 'hello stockade' | openssl pkeyutl -sign
 // -inkey ed.pem -rawin; base64.
