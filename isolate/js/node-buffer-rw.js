@@ -51,7 +51,8 @@ function installBufferNumbers(proto) {
     const min = signed ? -(2 ** (bits - 1)) : 0;
     const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
     value = +value;
-    if (!(value >= min && value <= max)) {
+    // As Node: NaN (an undefined value too) passes the range check and is written as 0.
+    if (value < min || value > max) {
       const range = size > 4 ? `>= ${signed ? "-(2 ** " + (bits - 1) + ")" : "0"} and < 2 ** ${signed ? bits - 1 : bits}`
         : `>= ${min} and <= ${max}`;
       throw outOfRange("value", range, value);

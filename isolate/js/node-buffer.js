@@ -129,6 +129,35 @@ function bufferModule() {
   }
 
   /** Fills [start, end) of `buf` with `value` (number, string in `encoding`, bytes). */
+  /** Node's transcode (ICU's converters): ascii, latin1, ucs2/utf16le and utf8 only; a code point
+   *  the target cannot hold becomes "?", a byte ascii cannot read U+FFFD. */
+  function transcode(source, from, to) {
+    const bytes = requireU8(source, "source");
+    const names = [normalizeEncoding(from), normalizeEncoding(to)];
+    for (let i = 0; i < 2; i++) {
+      if (names[i] !== "ascii" && names[i] !== "latin1" && names[i] !== "utf16le" && names[i] !== "utf8") {
+        const e = new Error("Unable to transcode Buffer [U_ILLEGAL_ARGUMENT_ERROR]");
+        e.code = "U_ILLEGAL_ARGUMENT_ERROR";
+        e.errno = 1;
+        throw e;
+      }
+    }
+    let text;
+    if (names[0] === "ascii") {
+      text = "";
+      for (let i = 0; i < bytes.length; i++) text += bytes[i] < 128 ? StringFromCharCode(bytes[i]) : "\ufffd";
+    } else {
+      text = decodeBytes(bytes, names[0], 0, bytes.length);
+    }
+    if (names[1] === "ascii" || names[1] === "latin1") {
+      const limit = names[1] === "ascii" ? 0x80 : 0x100;
+      let out = "";
+      for (const ch of text) out += ch.codePointAt(0) < limit ? ch : "?";
+      text = out;
+    }
+    return fromString(text, names[1]);
+  }
+
   function fillBuffer(buf, value, start, end, encoding) {
     if (typeof value === "string") {
       const enc = encodingOrThrow(encoding);
@@ -142,7 +171,13 @@ function bufferModule() {
       value = +value;
     }
     if (typeof value === "number") { typedArrayFill(buf, value & 255, start, end); return buf; }
-    requireU8(value, "value");
+    if (typedArrayName(value) !== undefined || isDataView(value)) {
+      value = bufferSourceBytes(value, "fill");
+    } else {
+      // As Node: anything else is a number (null, undefined, {} and [1, 2] fill with 0).
+      typedArrayFill(buf, +value & 255, start, end);
+      return buf;
+    }
     const n = typedArrayByteLength(value);
     if (n === 0) throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The argument 'value' is invalid.");
     for (let i = start, j = 0; i < end; i++, j = j + 1 === n ? 0 : j + 1) buf[i] = value[j];
@@ -340,10 +375,7 @@ function bufferModule() {
     atob: globalThis.atob, btoa: globalThis.btoa, Blob: globalThis.Blob, File: globalThis.File,
     isUtf8,
     isAscii(input) { const b = bufferSourceBytes(input, "isAscii"); for (let i = 0; i < b.length; i++) if (b[i] > 127) return false; return true; },
-    transcode(source, from, to) {
-      const enc = [encodingOrThrow(from), encodingOrThrow(to)];
-      return fromString(decodeBytes(requireU8(source, "source"), enc[0], 0, source.length), enc[1]);
-    },
+    transcode,
   };
 }
 

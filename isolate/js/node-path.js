@@ -196,7 +196,8 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
 });
 
 defineBuiltin("node:string_decoder", ["StringDecoder"], () => {
-  const utf8Continuations = (b) => (b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0);
+  // 0xF8-0xFF start nothing (invalid at once, as Node's decoder has it).
+  const utf8Continuations = (b) => (b >= 0xf8 ? 0 : b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0);
   /** Decodes a stream of Buffers, keeping partial characters between writes. */
   class StringDecoder {
     #pending = new Uint8Array(0);

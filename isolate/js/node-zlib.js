@@ -131,13 +131,28 @@ function zlibModule() {
     BROTLI_PARAM_MODE: 0, BROTLI_PARAM_QUALITY: 1, BROTLI_PARAM_LGWIN: 2, BROTLI_PARAM_SIZE_HINT: 5,
     BROTLI_MIN_QUALITY: 0, BROTLI_MAX_QUALITY: 11, BROTLI_DEFAULT_QUALITY: 11,
   });
+  // Node's legacy aliases: every constant but Brotli's on the module itself, not enumerable;
+  // `codes`, the result codes both ways.
+  const names = ObjectKeys(exports.constants);
+  const codes = { __proto__: null };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (RegExpTest(/^BROTLI/, name)) continue;
+    ObjectDefineProperty(exports, name, { __proto__: null, value: exports.constants[name], enumerable: false, writable: false, configurable: false });
+  }
+  const results = ["Z_OK", "Z_STREAM_END", "Z_NEED_DICT", "Z_ERRNO", "Z_STREAM_ERROR", "Z_DATA_ERROR", "Z_MEM_ERROR", "Z_BUF_ERROR", "Z_VERSION_ERROR"];
+  for (let i = 0; i < results.length; i++) {
+    codes[results[i]] = exports.constants[results[i]];
+    codes[exports.constants[results[i]]] = results[i];
+  }
+  exports.codes = ObjectFreeze(ObjectSetPrototypeOf(codes, ObjectGetPrototypeOf({})));
   return exports;
 }
 
 const ZLIB_NAMES = [
   "gzip", "gzipSync", "gunzip", "gunzipSync", "deflate", "deflateSync", "inflate", "inflateSync",
   "deflateRaw", "deflateRawSync", "inflateRaw", "inflateRawSync", "unzip", "unzipSync",
-  "brotliCompress", "brotliCompressSync", "brotliDecompress", "brotliDecompressSync", "crc32", "constants",
+  "brotliCompress", "brotliCompressSync", "brotliDecompress", "brotliDecompressSync", "crc32", "constants", "codes",
   "createGzip", "createGunzip", "createDeflate", "createInflate", "createDeflateRaw", "createInflateRaw",
   "createUnzip", "createBrotliCompress", "createBrotliDecompress",
   "Gzip", "Gunzip", "Deflate", "Inflate", "DeflateRaw", "InflateRaw", "Unzip", "BrotliCompress", "BrotliDecompress",

@@ -265,6 +265,34 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   assert.ok(!util.isDeepStrictEqual([1], { 0: 1, length: 1 }));
 });
 
+test("Buffer writes NaN as 0, fills with anything, and transcodes as Node", () => {
+  const run = (B, transcode) => {
+    const out = [];
+    for (const v of [null, {}, undefined, [1, 2], new Uint16Array([0x0102]), 3.7, -1, true]) out.push([...B.alloc(4, 9).fill(v)]);
+    const b = B.alloc(8, 7);
+    out.push(b.writeUInt8(NaN, 0), b.writeInt32LE(undefined, 1), b.writeIntLE(NaN, 5, 3), [...b]);
+    for (const [a, z] of [["utf8", "latin1"], ["utf8", "ascii"], ["utf8", "ucs2"], ["latin1", "utf8"], ["ucs2", "utf8"], ["utf8", "hex"], ["ascii", "utf8"], ["binary", "utf16le"]]) {
+      try { out.push([...transcode(B.from("h€é\u{1F600}"), a, z)]); } catch (e) { out.push(e.code); }
+    }
+    return out;
+  };
+  const ours = run(Buffer, mod("node:buffer").transcode);
+  const theirs = run(NB, nodeBuffer.transcode);
+  assert.deepEqual(JSON.parse(JSON.stringify(ours)), theirs);
+});
+
+test("node:zlib's legacy constants and codes are Node's", async () => {
+  const zlib = mod("node:zlib");
+  const nodeZlib = await import("node:zlib");
+  for (const name of ["Z_SYNC_FLUSH", "Z_BEST_COMPRESSION", "Z_DATA_ERROR", "DEFLATE", "UNZIP", "Z_DEFAULT_STRATEGY"]) {
+    assert.equal(zlib[name], nodeZlib.default[name], name);
+    assert.equal(Object.getOwnPropertyDescriptor(zlib, name).enumerable, false, name);
+  }
+  assert.equal(zlib.BROTLI_MAX_QUALITY, nodeZlib.default.BROTLI_MAX_QUALITY);
+  assert.deepEqual({ ...zlib.codes }, { ...nodeZlib.codes });
+  assert.equal(Object.isFrozen(zlib.codes), true);
+});
+
 test("assert throws AssertionError like Node's", async () => {
   const a = mod("node:assert");
   a.deepStrictEqual({ x: new Set([1, { y: 2 }]) }, { x: new Set([{ y: 2 }, 1]) });
@@ -309,6 +337,11 @@ test("path, url and string_decoder match Node's", () => {
     }
   }
   assert.equal(url.fileURLToPath("file:///tmp/a%20b"), nodeUrl.fileURLToPath("file:///tmp/a%20b"));
+  // A byte that starts no UTF-8 sequence is replaced at once, not held for the next write.
+  for (const bytes of [[0xff], [0xf8, 0x41], [0xf0, 0x9f], [0xc3]]) {
+    const { StringDecoder } = mod("node:string_decoder");
+    assert.equal(new StringDecoder("utf8").write(Buffer.from(bytes)), new NodeStringDecoder("utf8").write(NB.from(bytes)), JSON.stringify(bytes));
+  }
   assert.equal(url.pathToFileURL("/tmp/a b#?").href, nodeUrl.pathToFileURL("/tmp/a b#?").href);
   assert.equal(url.format({ protocol: "https", hostname: "x.test", pathname: "/p", query: { a: "1" } }),
     nodeUrl.format({ protocol: "https", hostname: "x.test", pathname: "/p", query: { a: "1" } }));
