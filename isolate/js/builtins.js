@@ -25,6 +25,7 @@ const ObjectPrototypeIsPrototypeOf = (proto, v) => ReflectApply(Object.prototype
 const RegExpTest = uncurry(RegExp.prototype.test);
 const ObjectFromEntries = Object.fromEntries;
 const ObjectHasOwn = Object.hasOwn;
+const ErrorIsError = Error.isError;
 const MapCtor = Map;
 const hashSin = Math.sin;
 const hashAbs = Math.abs;

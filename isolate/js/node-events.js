@@ -166,7 +166,6 @@ function eventsModule() {
       }
       return this;
     },
-    off(type, listener) { return this.removeListener(type, listener); },
     removeAllListeners(type) {
       const events = this._events;
       if (events === undefined) return this;
@@ -204,6 +203,9 @@ function eventsModule() {
       return this._events === undefined || this._eventsCount === 0 ? [] : ReflectOwnKeys(this._events);
     },
   };
+  // One function under two names, as Node's (EventEmitter.prototype.off === removeListener).
+  methods.addListener = methods.on;
+  methods.off = methods.removeListener;
   const names = ObjectKeys(methods);
   for (let i = 0; i < names.length; i++) {
     ObjectDefineProperty(proto, names[i], { __proto__: null, value: methods[names[i]], writable: true, enumerable: false, configurable: true });
@@ -361,10 +363,49 @@ function eventsModule() {
   EventEmitter.captureRejections = false;
   EventEmitter.usingDomains = false;
   EventEmitter.listenerCount = (emitter, type) => emitter.listenerCount(type);
-  EventEmitter.getEventListeners = (emitter, type) => emitter.listeners(type);
+  // EventTargets as Node's helpers take them: their listeners (not the runtime's own), and a
+  // maximum kept beside them (no warning is printed for an EventTarget).
+  let targetMax = null; // made at the first use (this module may be built after tenant code)
+  EventEmitter.getEventListeners = (emitter, type) => {
+    if (!isEventTarget(emitter)) return emitter.listeners(type);
+    const t = `${type}`;
+    const records = targetState(emitter).listeners;
+    const out = new List();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (r.type === t && !r.removed && r.internal === null) out.push(r.callback);
+    }
+    return out.drain();
+  };
   EventEmitter.setMaxListeners = (n = defaultMaxListeners, ...targets) => {
+    if (typeof n !== "number" || n < 0 || n !== n) throw outOfRange("n", "a non-negative number", n);
     if (targets.length === 0) defaultMaxListeners = n;
-    for (let i = 0; i < targets.length; i++) targets[i].setMaxListeners(n);
+    for (let i = 0; i < targets.length; i++) {
+      if (isEventTarget(targets[i])) (targetMax ??= new WeakMap()).set(targets[i], n);
+      else if (typeof targets[i]?.setMaxListeners === "function") targets[i].setMaxListeners(n);
+      else throw invalidArgType("eventTargets", "an instance of EventEmitter or EventTarget", targets[i]);
+    }
+  };
+  EventEmitter.getMaxListeners = (emitterOrTarget) => {
+    if (typeof emitterOrTarget?.getMaxListeners === "function") return emitterOrTarget.getMaxListeners();
+    if (isEventTarget(emitterOrTarget)) return targetMax?.get(emitterOrTarget) ?? defaultMaxListeners;
+    throw invalidArgType("emitter", "an instance of EventEmitter or EventTarget", emitterOrTarget);
+  };
+  /** Node's addAbortListener: `listener` once when `signal` aborts (at once, on a microtask, when
+   *  it already has); the answer's [Symbol.dispose] removes it. */
+  EventEmitter.addAbortListener = (signal, listener) => {
+    if (!isAbortSignal(signal)) throw invalidArgType("signal", "an instance of AbortSignal", signal);
+    validateFunction(listener, "listener");
+    let remove = null;
+    if (abortSignalAborted(signal)) {
+      queueMicrotask(() => listener());
+    } else {
+      signal.addEventListener("abort", listener, { __proto__: null, once: true });
+      remove = () => signal.removeEventListener("abort", listener);
+    }
+    const answer = { __proto__: null };
+    if (SymbolDisposeWellKnown !== undefined) answer[SymbolDisposeWellKnown] = () => { if (remove !== null) remove(); };
+    return answer;
   };
   EventEmitter.EventTarget = globalThis.EventTarget;
   EventEmitter.Event = globalThis.Event;
@@ -373,5 +414,5 @@ function eventsModule() {
 
 
 defineBuiltin("node:events", ["EventEmitter", "once", "on", "errorMonitor", "captureRejectionSymbol",
-  "defaultMaxListeners", "listenerCount", "getEventListeners", "setMaxListeners", "usingDomains",
+  "defaultMaxListeners", "listenerCount", "getEventListeners", "setMaxListeners", "getMaxListeners", "addAbortListener", "usingDomains",
   "EventTarget", "Event"], eventsModule);

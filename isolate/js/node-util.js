@@ -16,7 +16,9 @@ function utilTypes() {
     isPromise,
     isDate: (v) => tag(v) === K_DATE,
     isRegExp: (v) => tag(v) === K_REGEXP,
-    isNativeError: (v) => tag(v) === K_ERROR,
+    // Error.isError (V8 13.6) is the brand check Node's answer rests on: an object made from
+    // Error.prototype is not an error.
+    isNativeError: (v) => tag(v) === K_ERROR && (typeof ErrorIsError !== "function" || ErrorIsError(v)),
     isMap: (v) => tag(v) === K_MAP,
     isSet: (v) => tag(v) === K_SET,
     isWeakMap: (v) => tag(v) === K_WEAK && v instanceof WeakMap,
@@ -48,8 +50,9 @@ function utilTypes() {
       (ObjectGetPrototypeOf(v) === AsyncFunctionPrototype || ObjectGetPrototypeOf(v) === AsyncGeneratorFunctionPrototype),
     isGeneratorFunction: (v) => typeof v === "function" &&
       (ObjectGetPrototypeOf(v) === GeneratorFunctionPrototype || ObjectGetPrototypeOf(v) === AsyncGeneratorFunctionPrototype),
-    isGeneratorObject: (v) => proto(v) !== null && typeof v.next === "function" && typeof v[SymbolIterator] === "function" &&
-      ObjectGetPrototypeOf(proto(v)) === GeneratorFunctionPrototype.prototype,
+    isGeneratorObject: (v) => proto(v) !== null && (ObjectGetPrototypeOf(proto(v)) === GeneratorFunctionPrototype.prototype ||
+      ObjectGetPrototypeOf(proto(v)) === AsyncGeneratorFunctionPrototype.prototype),
+    isArgumentsObject: (v) => v !== null && typeof v === "object" && ObjectPrototypeToString(v) === "[object Arguments]",
     isMapIterator: (v) => ObjectPrototypeToString(v) === "[object Map Iterator]",
     isSetIterator: (v) => ObjectPrototypeToString(v) === "[object Set Iterator]",
     isModuleNamespaceObject: (v) => ObjectPrototypeToString(v) === "[object Module]",
@@ -210,6 +213,23 @@ function utilModule() {
     isError: (v) => types.isNativeError(v) || v instanceof Error,
     isFunction: (v) => typeof v === "function",
     isPrimitive: (v) => v === null || (typeof v !== "object" && typeof v !== "function"),
+    isBuffer: (v) => builtinExports("node:buffer").Buffer.isBuffer(v),
+    _extend(target, source) {
+      if (source === null || typeof source !== "object") return target;
+      const keys = ObjectKeys(source);
+      for (let i = keys.length - 1; i >= 0; i--) target[keys[i]] = source[keys[i]];
+      return target;
+    },
+    getSystemErrorName(err) {
+      if (typeof err !== "number") throw invalidArgType("err", "of type number", err);
+      if (err >= 0 || !NumberIsInteger(err) || err < NumberMIN_SAFE_INTEGER) throw outOfRange("err", "a negative integer", err);
+      if (err === -4095) return "EOF";
+      // libuv's names on Linux: the errno's name, negated (the first of two that share a number).
+      const errno = builtinExports("node:os").constants.errno;
+      const names = ObjectKeys(errno);
+      for (let i = 0; i < names.length; i++) if (errno[names[i]] === -err) return names[i];
+      return `Unknown system error ${err}`;
+    },
     debuglog: () => { const log = () => {}; log.enabled = false; return log; },
     debug: () => { const log = () => {}; log.enabled = false; return log; },
     toUSVString: (s) => toUSVString(s),
@@ -230,7 +250,7 @@ defineBuiltin("node:util/types", [
   "isInt8Array", "isInt16Array", "isInt32Array", "isFloat32Array", "isFloat64Array",
   "isBigInt64Array", "isBigUint64Array", "isBoxedPrimitive", "isNumberObject", "isStringObject",
   "isBooleanObject", "isBigIntObject", "isSymbolObject", "isAsyncFunction", "isGeneratorFunction",
-  "isGeneratorObject", "isMapIterator", "isSetIterator", "isModuleNamespaceObject", "isProxy",
+  "isGeneratorObject", "isArgumentsObject", "isMapIterator", "isSetIterator", "isModuleNamespaceObject", "isProxy",
   "isExternal", "isKeyObject", "isCryptoKey",
 ], utilTypes);
 // Also node:sys's (node-stubs.js).
@@ -238,5 +258,5 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "deprecate", "types", "isDeepStrictEqual", "TextEncoder", "TextDecoder", "isArray", "isBoolean", "isNull",
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
-  "styleText", "aborted", "parseArgs"];
+  "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);

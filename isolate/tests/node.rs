@@ -234,6 +234,23 @@ fn path_win32_is_nodes() {
     );
 }
 
+/// node:events' helpers on EventTargets in a real isolate, and addAbortListener's disposer (V8
+/// 13.6 has Symbol.dispose): a disposed listener does not run.
+#[test]
+fn events_helpers_take_event_targets() {
+    let v = node_eval(
+        "const events = await import('node:events');
+         const t = new EventTarget(); const f = () => {}; t.addEventListener('x', f);
+         const log = []; const kept = new AbortController(); const gone = new AbortController();
+         events.addAbortListener(kept.signal, () => log.push('kept'));
+         const d = events.addAbortListener(gone.signal, () => log.push('gone'));
+         d[Symbol.dispose](); kept.abort(); gone.abort();
+         events.setMaxListeners(7, t);
+         return [events.getEventListeners(t, 'x')[0] === f, events.getMaxListeners(t), log];",
+    );
+    assert_eq!(v, serde_json::json!([true, 7, ["kept"]]));
+}
+
 #[test]
 fn crypto_hashes_hmacs_and_random_bytes() {
     let v = node_eval(

@@ -233,6 +233,39 @@ test("events.on: a signal, close events, the water marks, errors and EventTarget
   assert.deepEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)));
 });
 
+test("events' helpers take EventTargets, and its aliases are one function, as Node's", async () => {
+  const nodeEvents = await import("node:events");
+  const run = async (events, ET, AC) => {
+    const t = new ET();
+    const f = () => {};
+    const g = () => {};
+    t.addEventListener("x", f);
+    t.addEventListener("x", g);
+    t.addEventListener("y", f);
+    t.removeEventListener("x", g);
+    const listeners = events.getEventListeners(t, "x").map((l) => (l === f ? "f" : "other"));
+    events.setMaxListeners(5, t);
+    const e = new events.EventEmitter();
+    events.setMaxListeners(3, e);
+    const p = events.EventEmitter.prototype;
+    const ac = new AC();
+    const log = [];
+    const disposable = events.addAbortListener(ac.signal, () => log.push("aborted"));
+    ac.abort();
+    const done = new AC();
+    done.abort();
+    events.addAbortListener(done.signal, () => log.push("already"));
+    await null;
+    await null;
+    return [listeners, events.getMaxListeners(t), events.getMaxListeners(e), p.off === p.removeListener,
+      p.addListener === p.on, typeof disposable, log];
+  };
+  const EventEmitter = mod("node:events");
+  const ours = await run(EventEmitter, p.run("EventTarget"), p.run("AbortController"));
+  const theirs = await run(nodeEvents, EventTarget, AbortController);
+  assert.deepEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)));
+});
+
 test("util.format, inspect, promisify, types, inherits and deepStrictEqual", async () => {
   const util = mod("node:util");
   class Named { toString() { return "named!"; } }
@@ -247,6 +280,16 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   for (const args of [["%d", -0], ["%s", { a: { b: 1 } }], ["%s", [[1, [2]]]]]) {
     assert.equal(util.format(...args), nodeUtil.format(...args), JSON.stringify(args));
   }
+  // util.types' generator and arguments checks; isBuffer, _extend, getSystemErrorName.
+  for (const [name, code] of [["isGeneratorObject", "(async function* () {})()"], ["isGeneratorObject", "(function* () {})()"],
+    ["isArgumentsObject", "(function () { return arguments; })(1)"], ["isArgumentsObject", "[1]"]]) {
+    assert.equal(util.types[name](p.run(code)), nodeUtil.types[name]((0, eval)(code)), `${name}(${code})`);
+  }
+  assert.equal(util.isBuffer(Buffer.alloc(1)), true);
+  assert.equal(util.isBuffer(new Uint8Array(1)), false);
+  assert.deepEqual({ ...util._extend({ a: 1 }, { b: 2, a: 3 }) }, nodeUtil._extend({ a: 1 }, { b: 2, a: 3 }));
+  for (const n of [-2, -13, -11, -95, -4095, -99999]) assert.equal(util.getSystemErrorName(n), nodeUtil.getSystemErrorName(n), n);
+  assert.throws(() => util.getSystemErrorName(1), { code: "ERR_OUT_OF_RANGE" });
   // util.inspect.custom, and the older inspect(value, showHidden, depth) form.
   const custom = util.inspect.custom;
   assert.equal(custom, nodeUtil.inspect.custom);
