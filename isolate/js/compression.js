@@ -23,7 +23,7 @@ function compressionFormat(format, what) {
 function codecTransformStream(codec, what) {
   let rec;
   const emit = (chunk) => TransformStreamDefaultControllerEnqueue(rec.controller, chunk);
-  rec = CreateTransformStream((chunk) => {
+  rec = CreateCodecTransformStream((chunk) => {
     try {
       codec.write(bufferSourceBytes(chunk, what), CODEC_NONE, emit);
     } catch (e) {

@@ -304,12 +304,26 @@ function TransformStreamDefaultSourcePullAlgorithm(stream) {
 }
 
 /** A TransformStream driven by internal algorithms (the encoding streams, Request/Response). */
-function CreateTransformStream(transformAlgorithm, flushAlgorithm, cancelAlgorithm = resolvedUndefined) {
+function CreateTransformStream(transformAlgorithm, flushAlgorithm, cancelAlgorithm = resolvedUndefined,
+  readableHighWaterMark = 0, readableSize = sizeOne) {
   const rec = newTransformObject();
   const startPromise = resolvedUndefined();
-  InitializeTransformStream(rec, startPromise, 1, sizeOne, 0, sizeOne);
+  InitializeTransformStream(rec, startPromise, 1, sizeOne, readableHighWaterMark, readableSize);
   SetUpTransformStreamDefaultController(rec, newTransformController(), transformAlgorithm, flushAlgorithm, cancelAlgorithm);
   return rec;
+}
+
+// The codec streams (TextEncoderStream, TextDecoderStream, CompressionStream, DecompressionStream)
+// hold up to this much output, in bytes or UTF-16 code units, before a write waits for a reader:
+// workerd's take writes with no reader yet, and Workers code does `await writer.write(x); await
+// writer.close();` and only then reads (the standard's TransformStream, holding nothing, would wait
+// forever there). Beyond it, writes wait for reads as the standard's do.
+const CODEC_STREAM_BUFFER = 1 << 20;
+const codecChunkSize = (chunk) => (typeof chunk === "string" ? chunk.length : typedArrayByteLength(chunk));
+
+/** CreateTransformStream for a codec stream: its readable side holds CODEC_STREAM_BUFFER. */
+function CreateCodecTransformStream(transformAlgorithm, flushAlgorithm, cancelAlgorithm = resolvedUndefined) {
+  return CreateTransformStream(transformAlgorithm, flushAlgorithm, cancelAlgorithm, CODEC_STREAM_BUFFER, codecChunkSize);
 }
 
 // ---- TextEncoderStream / TextDecoderStream ------------------------------------------------------
@@ -321,7 +335,7 @@ class TextEncoderStream {
   #t;
   constructor() {
     let pendingHighSurrogate = null; // a lead surrogate left at the end of the previous chunk
-    const t = CreateTransformStream((chunk) => {
+    const t = CreateCodecTransformStream((chunk) => {
       try {
         let s = `${chunk}`;
         if (pendingHighSurrogate !== null) {
@@ -396,7 +410,7 @@ class TextDecoderStream {
       }
       if (text.length > 0) TransformStreamDefaultControllerEnqueue(t.controller, text);
     };
-    const t = CreateTransformStream((chunk) => {
+    const t = CreateCodecTransformStream((chunk) => {
       try {
         if (!isArrayBuffer(chunk) && !ArrayBufferIsView(chunk)) {
           throw new TypeError("TextDecoderStream: chunks must be ArrayBuffers or ArrayBufferViews");

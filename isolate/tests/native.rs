@@ -101,6 +101,38 @@ fn brotli_streams_interoperate_with_the_brotli_crate_and_open_side_by_side() {
     assert!(back == "stockade ".repeat(50000).as_bytes());
 }
 
+/// The codec streams take writes before anyone reads (workerd's do; Workers code writes, closes and
+/// only then reads): up to 1 MiB of output is held, and past it a write waits for a read, as the
+/// standard's streams wait. With the standard's TransformStream (nothing held) the first write
+/// never settled.
+#[test]
+fn codec_streams_take_writes_before_a_reader_and_then_wait_for_one() {
+    let v = eval(
+        "const enc = new TextEncoder();
+         const gz = new CompressionStream('gzip'); const w = gz.writable.getWriter();
+         await w.write(enc.encode('hello '.repeat(100))); await w.close();
+         const back = await new Response(new Response(gz.readable).body.pipeThrough(new DecompressionStream('gzip'))).text();
+         const te = new TextEncoderStream(); const tw = te.writable.getWriter();
+         await tw.write('é'); await tw.close();
+         const bytes = [...new Uint8Array(await new Response(te.readable).arrayBuffer())];
+         // Incompressible 768 KiB chunks: the first two are taken, then the output held passes 1 MiB.
+         const noise = () => crypto.getRandomValues(new Uint8Array(65536));
+         const chunk = () => { const c = new Uint8Array(12 * 65536); for (let i = 0; i < 12; i++) c.set(noise(), i * 65536); return c; };
+         const raw = new CompressionStream('deflate-raw'); const rw = raw.writable.getWriter();
+         await rw.write(chunk()); await rw.write(chunk());
+         const third = rw.write(chunk()).then(() => 'written');
+         const before = await Promise.race([third, new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+         const reader = raw.readable.getReader(); let read = 0;
+         const drain = (async () => { for (;;) { const { done, value } = await reader.read(); if (done) return; read += value.length; } })();
+         const after = await third; await rw.close(); await drain;
+         return [back.length, bytes, before, after, read > 3 * 12 * 65536];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([600, [195, 169], "waiting", "written", true])
+    );
+}
+
 fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len() / 3 * 4 + 4);
