@@ -194,18 +194,32 @@ function bufferModule() {
   }
 
   /** The index of `needle` in `haystack` from `from` (backwards when `last`), or -1. */
-  function search(haystack, needle, from, last) {
+  /** Node's IndexOfOffset: where a search for `m` bytes starts in `n`, or -1 (no search). */
+  function searchStart(n, offset, m, forward) {
+    if (offset < 0) {
+      if (offset + n >= 0) return n + offset;
+      return forward || m === 0 ? 0 : -1;
+    }
+    if (offset + m <= n) return offset;
+    if (m === 0) return n;
+    return forward ? -1 : n - 1;
+  }
+
+  /** The first (or, `last`, the final) match of `needle` at or from `from`, at positions that are
+   *  multiples of `step` (2 for UTF-16: Node searches code units). */
+  function search(haystack, needle, from, last, step) {
     const n = haystack.length, m = needle.length;
     if (last) {
-      for (let i = from + m > n ? n - m : from; i >= 0; i--) {
+      let i = from + m > n ? n - m : from;
+      i -= i % step;
+      for (; i >= 0; i -= step) {
         let j = 0;
         while (j < m && haystack[i + j] === needle[j]) j++;
         if (j === m) return i;
       }
       return -1;
     }
-    if (m === 0) return from <= n ? from : n;
-    for (let i = from; i <= n - m; i++) {
+    for (let i = from - (from % step); i <= n - m; i += step) {
       let j = 0;
       while (j < m && haystack[i + j] === needle[j]) j++;
       if (j === m) return i;
@@ -213,20 +227,29 @@ function bufferModule() {
     return -1;
   }
 
+  /** Node's bidirectionalIndexOf: a number, string or Uint8Array, from `byteOffset` (a number,
+   *  null and [] being 0; NaN the whole buffer; negative from the end). */
   function indexOf(buf, value, byteOffset, encoding, last) {
     if (typeof byteOffset === "string") { encoding = byteOffset; byteOffset = undefined; }
+    else if (byteOffset > 0x7fffffff) byteOffset = 0x7fffffff;
+    else if (byteOffset < -0x80000000) byteOffset = -0x80000000;
+    let offset = +byteOffset;
     const n = buf.length;
-    let from = byteOffset === undefined || byteOffset === null ? (last ? n : 0) : +byteOffset;
-    if (from !== from) from = last ? n : 0;
-    from = MathFloor(from);
-    if (from < 0) from = n + from;
-    if (from < 0) { if (last) return -1; from = 0; }
+    if (offset !== offset) offset = last ? n : 0;
+    offset = MathTrunc(offset);
     let needle;
-    if (typeof value === "number") needle = [value & 255];
-    else if (typeof value === "string") needle = encodeString(value, encodingOrThrow(encoding));
-    else needle = requireU8(value, "value");
-    if (!last && from > n) return needle.length === 0 ? n : -1;
-    return search(buf, needle, from > n ? n : from, last);
+    let step = 1;
+    if (typeof value === "number") needle = [(value >>> 0) & 255];
+    else if (typeof value === "string") {
+      const enc = encodingOrThrow(encoding);
+      needle = encodeString(value, enc);
+      if (enc === "utf16le") step = 2;
+    } else needle = requireU8(value, "value");
+    const m = needle.length;
+    const start = searchStart(n, offset, m, !last);
+    if (m === 0) return start < 0 ? -1 : start;
+    if (n === 0 || start < 0 || (!last && start + m > n) || m > n) return -1;
+    return search(buf, needle, start, last, step);
   }
 
   const methods = {
@@ -251,10 +274,11 @@ function bufferModule() {
     },
     compare(target, targetStart = 0, targetEnd = target?.length, sourceStart = 0, sourceEnd = this.length) {
       requireU8(target, "target");
-      for (const [name, v, max] of [["targetStart", targetStart, target.length], ["targetEnd", targetEnd, target.length],
-        ["sourceStart", sourceStart, this.length], ["sourceEnd", sourceEnd, this.length]]) {
-        validateInteger(v, name, 0, max);
-      }
+      // As Node: the starts may lie past the ends (up to kMaxLength); the ends are within bounds.
+      validateInteger(targetStart, "targetStart", 0, kMaxLength);
+      validateInteger(targetEnd, "targetEnd", 0, target.length);
+      validateInteger(sourceStart, "sourceStart", 0, kMaxLength);
+      validateInteger(sourceEnd, "sourceEnd", 0, this.length);
       if (sourceStart >= sourceEnd) return targetStart >= targetEnd ? 0 : -1;
       if (targetStart >= targetEnd) return 1;
       return compareBytes(this, sourceStart, sourceEnd, target, targetStart, targetEnd);
@@ -328,6 +352,15 @@ function bufferModule() {
     });
   }
   installBufferNumbers(proto);
+  // Node's deprecated aliases of `buffer` and `byteOffset` (enumerable, as Node's).
+  ObjectDefineProperty(proto, "parent", {
+    __proto__: null, enumerable: true, configurable: true,
+    get() { return isBuffer(this) ? typedArrayBuffer(this) : undefined; },
+  });
+  ObjectDefineProperty(proto, "offset", {
+    __proto__: null, enumerable: true, configurable: true,
+    get() { return isBuffer(this) ? typedArrayByteOffset(this) : undefined; },
+  });
 
   const statics = {
     from, alloc,

@@ -308,6 +308,27 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   assert.ok(!util.isDeepStrictEqual([1], { 0: 1, length: 1 }));
 });
 
+test("Buffer searches and compares from any offset as Node", () => {
+  const run = (B) => {
+    const out = [];
+    const b = B.from("abcabc");
+    for (const needle of ["abc", "", "c", 99, "bca", B.from("ab")]) {
+      for (const offset of [undefined, null, 0, 1, 2.7, -1, -1.5, -3, -100, 5, 6, 100, NaN, "x", [], {}]) {
+        const t = (f) => { try { return f(); } catch (e) { return e.code; } };
+        out.push([t(() => b.indexOf(needle, offset)), t(() => b.lastIndexOf(needle, offset)), t(() => b.includes(needle, offset))]);
+      }
+    }
+    const w = B.from([0, 0x61, 0, 0x61, 0]);
+    out.push(w.indexOf("a", "ucs2"), w.lastIndexOf("a", "ucs2"), B.from("a\u0000b\u0000a\u0000").indexOf("a", 1, "ucs2"));
+    const t = B.from("abc");
+    for (const args of [[t, 5], [t, 0, 1, 4], [t, 0, 3, 0, 3], [B.from("abd"), 1, 3, 1]]) out.push(B.from("abc").compare(...args));
+    const sub = B.from("abcdef").subarray(2);
+    out.push(sub.offset === sub.byteOffset, sub.parent === sub.buffer, Object.keys(Object.getOwnPropertyDescriptors(B.prototype)).includes("parent"));
+    return out;
+  };
+  assert.deepEqual(run(Buffer), run(NB));
+});
+
 test("Buffer writes NaN as 0, fills with anything, and transcodes as Node", () => {
   const run = (B, transcode) => {
     const out = [];
