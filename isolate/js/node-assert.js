@@ -26,7 +26,16 @@ function nodeDeepEqual(a, b, strict, memo) {
   if (ka === K_REGEXP && (regExpSource(a) !== regExpSource(b) || regExpFlags(a) !== regExpFlags(b) || a.lastIndex !== b.lastIndex)) return false;
   if (ka === K_ERROR || a instanceof Error) {
     if (a.message !== b.message || a.name !== b.name) return false;
+    // As Node 20: an error's cause and an AggregateError's errors count (own, not enumerable).
+    for (const key of ["cause", "errors"]) {
+      const da = ObjectGetOwnPropertyDescriptor(a, key), db = ObjectGetOwnPropertyDescriptor(b, key);
+      if ((da === undefined) !== (db === undefined)) return false;
+      if (da !== undefined && !nodeDeepEqual(da.value, db.value, strict, memo)) return false;
+    }
   }
+  // URLs keep their state in private fields: they are equal when their hrefs are.
+  const hrefA = urlHrefOf(a), hrefB = urlHrefOf(b);
+  if ((hrefA !== undefined || hrefB !== undefined) && hrefA !== hrefB) return false;
   if (ka >= K_BOX && !ObjectIs(BOXES[ka - K_BOX][1](a), BOXES[kb - K_BOX][1](b))) return false;
   const ta = typedArrayName(a);
   if (ta !== undefined || ka === K_ARRAYBUFFER || ka === K_DATAVIEW) {

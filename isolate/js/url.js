@@ -35,6 +35,7 @@ function serializeFormURLEncoded(list) {
 
 const searchParamsIterator = iteratorFactory("URLSearchParams Iterator");
 let linkSearchParams; // (list, onUpdate) -> URLSearchParams, bound to the URL that owns it
+let urlHrefOf; // (v) -> the href of a URL object, or undefined for anything else (node:assert)
 let replaceSearchParamsList; // (params, list) -> undefined
 
 class URLSearchParams {
@@ -268,6 +269,7 @@ class URL {
   toJSON() { return serializeURL(this.#url, false); }
   static {
     platformBrands.push((v) => v !== null && typeof v === "object" && #url in v);
+    urlHrefOf = (v) => (v !== null && typeof v === "object" && #url in v ? serializeURL(v.#url, false) : undefined);
   }
 }
 setTag(URL.prototype, "URL");

@@ -306,6 +306,15 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   assert.ok(util.isDeepStrictEqual({ a: [1, new Map([[1, { b: 2 }]])] }, { a: [1, new Map([[1, { b: 2 }]])] }));
   assert.ok(!util.isDeepStrictEqual({ a: 1 }, { a: "1" }));
   assert.ok(!util.isDeepStrictEqual([1], { 0: 1, length: 1 }));
+  // URLs by their hrefs; errors by their cause and an AggregateError's errors too (as Node 20).
+  const U = p.run("URL");
+  for (const [x, y] of [[new U("http://a/"), new U("http://b/")], [new U("http://a/"), new U("http://a/")],
+    [p.run("new Error('e', { cause: 1 })"), p.run("new Error('e', { cause: 2 })")], [p.run("new Error('e', { cause: 1 })"), p.run("new Error('e', { cause: 1 })")],
+    [p.run("new Error('e', { cause: 1 })"), p.run("new Error('e')")],
+    [p.run("new AggregateError([1], 'a')"), p.run("new AggregateError([2], 'a')")], [p.run("new AggregateError([1], 'a')"), p.run("new AggregateError([1], 'a')")]]) {
+    const nodeX = x instanceof U ? new URL(x.href) : x, nodeY = y instanceof U ? new URL(y.href) : y;
+    assert.equal(util.isDeepStrictEqual(x, y), nodeUtil.isDeepStrictEqual(nodeX, nodeY), `${x} ${y}`);
+  }
 });
 
 test("Buffer searches and compares from any offset as Node", () => {
