@@ -125,6 +125,7 @@ function configureWorker(config) {
   if (config === null || typeof config !== "object") throw new TypeError("stockade: the worker's configuration must be an object");
   if (workerConfig.configured) throw new Error("stockade: the worker is configured already");
   workerConfig.configured = true;
+  adoptFloat16Array(globalThis.Float16Array);
   workerConfig.nodejs = config.nodejs === true;
   workerConfig.nodeGlobals = config.nodeGlobals === true;
   workerConfig.asyncHooks = config.asyncHooks === true;

@@ -15,9 +15,27 @@ const TYPED_ARRAYS = {
   __proto__: null, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
   Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 };
-// V8 13.6 ships Float16Array (Node 20, the fast test loop, does not).
-if (typeof Float16Array === "function") TYPED_ARRAYS.Float16Array = Float16Array;
+// Float16Array: see adoptFloat16Array.
 const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+const arrayBufferMaxByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "maxByteLength").get);
+const CloneArrayBufferCtor = ArrayBuffer, CloneUint8Array = Uint8Array;
+const cloneBytesSet = uncurry(Uint8Array.prototype.set);
+
+/** V8 installs Float16Array in each context after the snapshot: the worker's configuration
+ *  (builtins.js, before any tenant code) hands it over for cloning and stream views. */
+function adoptFloat16Array(ctor) {
+  if (typeof ctor === "function") TYPED_ARRAYS.Float16Array = VIEW_CONSTRUCTORS.Float16Array = ctor;
+}
+
+/** An ArrayBuffer's copy; a resizable one stays resizable, with its maximum (as the HTML
+ *  standard's serialization keeps it). */
+function cloneArrayBuffer(value) {
+  if (!arrayBufferResizable(value)) return ArrayBufferSlice(value, 0);
+  const length = arrayBufferByteLength(value);
+  const out = new CloneArrayBufferCtor(length, { __proto__: null, maxByteLength: arrayBufferMaxByteLength(value) });
+  cloneBytesSet(new CloneUint8Array(out), new CloneUint8Array(value, 0, length));
+  return out;
+}
 // Captured now (tenant code may replace the globals, their prototypes' methods and the array
 // iterator before it clones anything): the clone's memory and its Maps and Sets, Dates, RegExps
 // and errors are made and read only through these, and inspect.js's builtinKind and
@@ -67,7 +85,7 @@ function cloneValue(value, memory) {
   let out;
   if (kind === K_DATE) out = new CloneDate(cloneDateGetTime(value));
   else if (kind === K_REGEXP) out = new CloneRegExp(regExpSource(value), regExpFlags(value));
-  else if (kind === K_ARRAYBUFFER) out = ArrayBufferSlice(value, 0);
+  else if (kind === K_ARRAYBUFFER) out = cloneArrayBuffer(value);
   else if (typedArrayName(value) !== undefined || kind === K_DATAVIEW) {
     const name = typedArrayName(value);
     if (name === undefined) {

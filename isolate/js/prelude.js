@@ -208,9 +208,8 @@
  * LIMITS (deliberate): events have no DOM tree (a target's path is itself), streams are not
  * transferable, an aborted fetch() to the network rejects at once but its host call runs on
  * until the hop answers (the answer is dropped; one to a worker or a service is cancelled),
- * structuredClone transfers ArrayBuffers and MessagePorts only and cannot detect Proxies and cannot clone a Float16Array (V8
- * installs it in each context, after the snapshot), URL hosts get best-effort IDNA (NFKC + lower
- * case + Punycode, no UTS#46 table), console.* cannot see a Promise's state.
+ * structuredClone transfers ArrayBuffers and MessagePorts only and cannot detect Proxies,
+ * console.* cannot see a Promise's state.
  */
 ;(function stockadePrelude() { // the leading ";" guards against a preceding script without one
 "use strict";

@@ -171,3 +171,21 @@ fn a_fetch_s_headers_are_normalized_and_an_invalid_one_is_refused_before_the_han
         serde_json::from_slice(&response.expect("a response").body).expect("json body");
     assert_eq!(body["calls"], 2);
 }
+
+/// structuredClone of a Float16Array (which V8 installs after the snapshot: the worker's
+/// configuration hands it over) and of a resizable ArrayBuffer, which stays resizable with its
+/// maximum, as the HTML standard's serialization keeps it. Both failed before: a TypeError, and a
+/// fixed-length copy.
+#[test]
+fn structured_clone_takes_float16_arrays_and_keeps_a_buffer_resizable() {
+    let v = eval(
+        "const f = structuredClone(new Float16Array([1.5, -2]));
+         const ab = new ArrayBuffer(4, { maxByteLength: 16 }); new Uint8Array(ab).set([1, 2, 3, 4]);
+         const c = structuredClone(ab); c.resize(8);
+         return [f.constructor.name, [...f], c.resizable, c.maxByteLength, [...new Uint8Array(c)], ab.byteLength];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!(["Float16Array", [1.5, -2], true, 16, [1, 2, 3, 4, 0, 0, 0, 0], 4])
+    );
+}
