@@ -94,6 +94,14 @@ class Headers {
   getSetCookie() {
     return this.#list.filter((p) => p[0] === "set-cookie").map((p) => p[1]);
   }
+  /** workerd's older form of getSetCookie (no standard has it): for Set-Cookie only. */
+  getAll(name) {
+    requireArgs(arguments.length, 1, "Headers.getAll");
+    if (headerName(name) !== "set-cookie") {
+      throw new TypeError('Headers.getAll: only the header name "Set-Cookie" is supported');
+    }
+    return this.getSetCookie();
+  }
   has(name) {
     requireArgs(arguments.length, 1, "Headers.has");
     const n = headerName(name);

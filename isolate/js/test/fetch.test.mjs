@@ -38,6 +38,13 @@ test("Headers: init forms, case-insensitivity, combination, iteration order matc
   assert.equal(Object.prototype.toString.call(new context.Headers().entries()), "[object Headers Iterator]");
 });
 
+test("Headers.getAll, workerd's, answers Set-Cookie only", () => {
+  const h = run("new Headers([['Set-Cookie', 'a=1'], ['x', 'y'], ['set-cookie', 'b=2']])");
+  assert.deepEqual(plain(h.getAll("set-cookie")), ["a=1", "b=2"]);
+  assert.deepEqual(plain(h.getAll("Set-Cookie")), plain(h.getSetCookie()));
+  assert.throws(() => h.getAll("x"), realm.TypeError);
+});
+
 test("Response: constructor, statics and body consumption match Node", async () => {
   const bodies = ["text", "", null, "{\"a\":1}"];
   for (const body of bodies) {
