@@ -215,6 +215,15 @@ class ReadableStreamBYOBReader {
     ReadableStreamBYOBReaderRead(r, view, min, request);
     return request.d.promise;
   }
+  /** workerd's: read() until at least `minBytes` bytes fill `view` (the end of the stream
+   *  excepted); the standard's `read(view, { min })` counts elements instead. */
+  readAtLeast(minBytes, view) {
+    const name = isObject(view) ? typedArrayName(view) : undefined;
+    const size = name !== undefined ? ELEMENT_SIZES[name] : 1;
+    const bytes = +minBytes;
+    if (!(bytes >= 1)) return rejectType("ReadableStreamBYOBReader.readAtLeast: minBytes must be positive");
+    return this.read(view, { __proto__: null, min: -MathFloor(-bytes / size) });
+  }
   releaseLock() {
     const r = byobReaderRecord(this);
     if (r === undefined) throw new TypeError("ReadableStreamBYOBReader.releaseLock: Illegal invocation");

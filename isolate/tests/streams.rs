@@ -338,3 +338,18 @@ fn a_body_known_whole_but_larger_than_an_answer_carries_streams() {
         .enumerate()
         .all(|(i, c)| c[0] == (i & 255) as u8));
 }
+
+/// workerd's `ReadableStreamBYOBReader.readAtLeast(minBytes, view)`: waits for at least that many
+/// bytes (chunks of 2 bytes arrive; 5 are asked, then 4 into a Uint16Array: 2 elements).
+#[test]
+fn byob_read_at_least_waits_for_the_bytes_asked() {
+    let v = eval(
+        "let n = 0;
+         const rs = new ReadableStream({ type: 'bytes', pull(c) { n++; c.enqueue(new Uint8Array([n, n])); } });
+         const reader = rs.getReader({ mode: 'byob' });
+         const first = await reader.readAtLeast(5, new Uint8Array(8));
+         const second = await reader.readAtLeast(4, new Uint16Array(4));
+         return [[...first.value], second.value.length, n];",
+    );
+    assert_eq!(v, serde_json::json!([[1, 1, 2, 2, 3, 3], 2, 5]));
+}
