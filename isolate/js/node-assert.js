@@ -137,26 +137,57 @@ function assertModule(strictMode, shared) {
   const deepEqual = (a, b, m) => { if (!nodeDeepEqual(a, b, false)) fail(a, b, m, "deepEqual"); };
   const notDeepEqual = (a, b, m) => { if (nodeDeepEqual(a, b, false)) fail(a, b, m, "notDeepEqual"); };
 
-  /** Whether error `e` matches `expected` (a class, a RegExp, a validation function, an object). */
+  /** Node's expectedException: whether error `e` matches `expected` (a RegExp, a validation
+   *  object or Error, an Error class, a validation function); an AssertionError when not. */
   function matches(e, expected, message, operator) {
-    if (expected === undefined) return;
-    if (typeof expected === "function") {
-      if (expected.prototype !== undefined && e instanceof expected) return;
-      if (ObjectPrototypeIsPrototypeOf(Error, expected)) fail(e, expected, message, operator);
-      if (ReflectApply(expected, {}, [e]) === true) return;
-      fail(e, expected, message ?? "The validation function is expected to return \"true\"", operator);
-    }
-    if (builtinKind(expected) === K_REGEXP) {
-      if (RegExpTest(expected, `${e}`)) return;
-      fail(e, expected, message ?? `The input did not match the regular expression ${expected}`, operator);
-    }
-    if (expected !== null && typeof expected === "object") {
-      for (const k of ObjectKeys(expected)) {
-        const want = expected[k];
-        const ok = builtinKind(want) === K_REGEXP && typeof e[k] === "string" ? RegExpTest(want, e[k]) : nodeDeepEqual(e[k], want, true);
-        if (!ok) fail(e, expected, message, operator);
+    const failWith = (generated, text) => {
+      // A generated message compares as deepStrictEqual does; the operator is then the caller's.
+      const err = new AssertionError({ actual: e, expected, message: text, operator: generated && text === undefined ? "deepStrictEqual" : operator });
+      err.operator = operator;
+      err.generatedMessage = generated;
+      throw err;
+    };
+    if (typeof expected !== "function") {
+      if (builtinKind(expected) === K_REGEXP) {
+        const text = `${e}`;
+        if (RegExpTest(expected, text)) return;
+        if (message) failWith(false, message);
+        failWith(true, `The input did not match the regular expression ${inspect(expected)}. Input:\n\n${inspect(text)}\n`);
       }
+      if (e === null || typeof e !== "object") failWith(message === undefined, message);
+      const keys = ObjectKeys(expected);
+      if (expected instanceof Error) {
+        appendToArray(keys, "name");
+        appendToArray(keys, "message");
+      } else if (keys.length === 0) {
+        throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The argument 'error' may not be an empty object. Received {}");
+      }
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const want = expected[k];
+        if (typeof e[k] === "string" && builtinKind(want) === K_REGEXP && RegExpTest(want, e[k])) continue;
+        if (!(k in e) || !nodeDeepEqual(e[k], want, true)) failWith(message === undefined, message);
+      }
+      return;
     }
+    if (expected.prototype !== undefined && e instanceof expected) return;
+    if (ObjectPrototypeIsPrototypeOf(Error, expected)) {
+      if (message) failWith(false, message);
+      let text = `The error is expected to be an instance of "${expected.name}". Received `;
+      if (e instanceof Error) {
+        const name = e.constructor?.name || e.name;
+        text += expected.name === name ? "an error with identical name but a different prototype." : `"${name}"`;
+        if (e.message) text += `\n\nError message:\n\n${e.message}`;
+      } else {
+        text += `"${inspect(e, 0)}"`;
+      }
+      failWith(true, text);
+    }
+    const res = ReflectApply(expected, {}, [e]);
+    if (res === true) return;
+    if (message) failWith(false, message);
+    failWith(true, `The ${expected.name ? `"${expected.name}" ` : ""}validation function is expected to return "true". Received ${inspect(res)}` +
+      (e instanceof Error ? `\n\nCaught error:\n\n${e}` : ""));
   }
   const NO_EXCEPTION = {};
   function thrownBy(fn) {
@@ -164,29 +195,78 @@ function assertModule(strictMode, shared) {
     try { fn(); } catch (e) { return e; }
     return NO_EXCEPTION;
   }
+  const isPromiseLike = (v) => v !== null && typeof v === "object" && typeof v.then === "function" && typeof v.catch === "function";
+  /** Node's waitForActual: a function's promise (a synchronous throw is thrown, not a
+   *  rejection; anything but a promise is ERR_INVALID_RETURN_VALUE), or a promise. */
   async function rejectionOf(promiseOrFn) {
-    try { await (typeof promiseOrFn === "function" ? promiseOrFn() : promiseOrFn); } catch (e) { return e; }
+    let promise;
+    if (typeof promiseOrFn === "function") {
+      promise = promiseOrFn();
+      if (!isPromiseLike(promise)) {
+        throw nodeError(TypeError, "ERR_INVALID_RETURN_VALUE",
+          `Expected instance of Promise to be returned from the "promiseFn" function but got${describeReceived(promise).replace(" Received", "")}.`);
+      }
+    } else if (isPromiseLike(promiseOrFn)) {
+      promise = promiseOrFn;
+    } else {
+      throw invalidArgType("promiseFn", "of type function or an instance of Promise", promiseOrFn);
+    }
+    try { await promise; } catch (e) { return e; }
     return NO_EXCEPTION;
   }
-  function throws(fn, expected, message) {
+  /** Node's expectsError, for throws and rejects (`kind`: "exception" or "rejection"). */
+  function expectsError(operator, kind, e, expected, message, argc) {
+    if (typeof expected === "string") {
+      if (argc === 3) throw invalidArgType("error", "of type function or an instance of Error, RegExp, or Object", expected);
+      if (e !== null && typeof e === "object" ? e.message === expected : e === expected) {
+        throw nodeError(TypeError, "ERR_AMBIGUOUS_ARGUMENT",
+          `The "error/message" argument is ambiguous. The error ${typeof e === "object" ? `message "${e.message}"` : `"${e}"`} is identical to the message.`);
+      }
+      message = expected;
+      expected = undefined;
+    } else if (expected != null && typeof expected !== "object" && typeof expected !== "function") {
+      throw invalidArgType("error", "of type function or an instance of Error, RegExp, or Object", expected);
+    }
+    if (e === NO_EXCEPTION) {
+      const details = `${expected?.name ? ` (${expected.name})` : ""}${message ? `: ${message}` : "."}`;
+      const err = new AssertionError({ actual: undefined, expected, operator, message: `Missing expected ${kind}${details}` });
+      err.generatedMessage = !message;
+      throw err;
+    }
+    if (expected) matches(e, expected, message, operator);
+  }
+  /** Node's expectsNoError: an error that does not match `expected` is thrown again as it is. */
+  function expectsNoError(operator, kind, e, expected, message) {
+    if (e === NO_EXCEPTION) return;
     if (typeof expected === "string") { message = expected; expected = undefined; }
-    const e = thrownBy(fn);
-    if (e === NO_EXCEPTION) fail(undefined, expected, message ?? "Missing expected exception.", "throws");
-    matches(e, expected, message, "throws");
+    let matching = !expected;
+    if (!matching) {
+      if (typeof expected !== "function") {
+        if (builtinKind(expected) !== K_REGEXP) throw invalidArgType("expected", "of type function or an instance of RegExp", expected);
+        matching = RegExpTest(expected, `${e}`);
+      } else if (expected.prototype !== undefined && e instanceof expected) {
+        matching = true;
+      } else if (!ObjectPrototypeIsPrototypeOf(Error, expected)) {
+        matching = ReflectApply(expected, {}, [e]) === true;
+      }
+    }
+    if (matching) {
+      throw new AssertionError({ actual: e, expected, operator,
+        message: `Got unwanted ${kind}${message ? `: ${message}` : "."}\nActual message: "${e?.message}"` });
+    }
+    throw e;
+  }
+  function throws(fn, expected, message) {
+    expectsError("throws", "exception", thrownBy(fn), expected, message, arguments.length);
   }
   function doesNotThrow(fn, expected, message) {
-    const e = thrownBy(fn);
-    if (e !== NO_EXCEPTION) fail(e, expected, typeof expected === "string" ? expected : message ?? `Got unwanted exception.\nActual message: "${e?.message}"`, "doesNotThrow");
+    expectsNoError("doesNotThrow", "exception", thrownBy(fn), expected, message);
   }
   async function rejects(promiseOrFn, expected, message) {
-    if (typeof expected === "string") { message = expected; expected = undefined; }
-    const e = await rejectionOf(promiseOrFn);
-    if (e === NO_EXCEPTION) fail(undefined, expected, message ?? "Missing expected rejection.", "rejects");
-    matches(e, expected, message, "rejects");
+    expectsError("rejects", "rejection", await rejectionOf(promiseOrFn), expected, message, arguments.length);
   }
   async function doesNotReject(promiseOrFn, expected, message) {
-    const e = await rejectionOf(promiseOrFn);
-    if (e !== NO_EXCEPTION) fail(e, expected, message ?? `Got unwanted rejection.\nActual message: "${e?.message}"`, "doesNotReject");
+    expectsNoError("doesNotReject", "rejection", await rejectionOf(promiseOrFn), expected, message);
   }
   const match = (s, re, m) => {
     if (typeof s !== "string" || !RegExpTest(re, s)) fail(s, re, m ?? `The input did not match the regular expression ${re}. Input:\n\n${inspect(s)}\n`, "match");
@@ -194,11 +274,36 @@ function assertModule(strictMode, shared) {
   const doesNotMatch = (s, re, m) => {
     if (typeof s !== "string" || RegExpTest(re, s)) fail(s, re, m ?? `The input was expected to not match the regular expression ${re}. Input:\n\n${inspect(s)}\n`, "doesNotMatch");
   };
-  const ifError = (v) => { if (v !== null && v !== undefined) throw v instanceof Error ? v : new AssertionError({ actual: v, expected: null, operator: "ifError", message: `ifError got unwanted exception: ${inspect(v)}` }); };
+  const ifError = (v) => {
+    if (v === null || v === undefined) return;
+    let text = "ifError got unwanted exception: ";
+    if (typeof v === "object" && typeof v.message === "string") text += v.message.length === 0 && v.constructor ? v.constructor.name : v.message;
+    else text += inspect(v);
+    throw new AssertionError({ actual: v, expected: null, operator: "ifError", message: text });
+  };
+  /** Node's fail: a message alone; or, deprecated, actual and expected (`!=` between them). */
+  function failFn(actual, expected, message, operator) {
+    const argc = arguments.length;
+    let generated = false;
+    if (actual == null && argc <= 1) {
+      generated = true;
+      message = "Failed";
+    } else if (argc === 1) {
+      message = actual;
+      actual = undefined;
+    } else if (argc === 2) {
+      operator = "!=";
+    }
+    if (message instanceof Error) throw message;
+    const err = new AssertionError({ actual, expected, message: message ?? `${inspect(actual)} ${operator ?? "fail"} ${inspect(expected)}`,
+      operator: operator === undefined ? "fail" : operator });
+    err.generatedMessage = generated || message === undefined;
+    throw err;
+  }
 
   function assertFn(...args) { ReflectApply(ok, undefined, args); }
   const members = {
-    ok, fail: (message = "Failed") => fail(undefined, undefined, message, "fail"),
+    ok, fail: failFn,
     equal: strictMode ? strictEqual : equal, notEqual: strictMode ? notStrictEqual : notEqual,
     deepEqual: strictMode ? deepStrictEqual : deepEqual, notDeepEqual: strictMode ? notDeepStrictEqual : notDeepEqual,
     strictEqual, notStrictEqual, deepStrictEqual, notDeepStrictEqual, throws, doesNotThrow, rejects, doesNotReject,
