@@ -1,8 +1,8 @@
 // ---- node-crypto-sign.js: node:crypto's signatures, RSA encryption and key agreement. ----------
 // sign/verify (one-shot, optional callback), createSign/createVerify, publicEncrypt/privateDecrypt,
 // privateEncrypt/publicDecrypt and diffieHellman, on WebCrypto's native family ops: RSASSA-PKCS1-v1_5 and RSA-PSS (`padding`,
-// `saltLength`: RSA_PSS_SALTLEN_MAX_SIGN by default when signing; when verifying, AUTO tries the
-// largest salt, then the digest's length, then none) with SHA-1/256/384/512, ECDSA (DER by
+// `saltLength`: RSA_PSS_SALTLEN_MAX_SIGN by default when signing; when verifying, AUTO reads the
+// salt's length from the signature, as OpenSSL does) with SHA-1/256/384/512, ECDSA (DER by
 // default, `dsaEncoding: 'ieee-p1363'`), Ed25519 (algorithm null), RSA-OAEP (Node's default
 // padding, SHA-1 unless `oaepHash`), RSA_PKCS1_PADDING and RSA_NO_PADDING (ops/src/crypto/node/
 // rsa_raw.rs; privateDecrypt refuses RSA_PKCS1_PADDING as Node 20 does, CVE-2023-46809), ECDH and
@@ -85,12 +85,10 @@ function nodeSign(h, keys) {
       const padding = o.padding ?? NODE_RSA.PKCS1;
       if (padding === NODE_RSA.PSS) {
         const salt = o.saltLength ?? NODE_RSA.SALT_AUTO;
-        const tries = salt === NODE_RSA.SALT_AUTO ? [rsaSaltMax(st, hashId), NODE_HASH_LENGTH[hashId], 0]
-          : [salt === NODE_RSA.SALT_DIGEST ? NODE_HASH_LENGTH[hashId] : validateInteger(salt, "saltLength", 0, 2147483647)];
-        for (let i = 0; i < tries.length; i++) {
-          if (tries[i] >= 0 && yes(callOp(NODE_OP.rsaVerify, [1, hashId, st.der, tries[i], data, sig]))) return true;
-        }
-        return false;
+        // AUTO: the salt's length is read from the signature (scheme 2, ops/src/crypto/rsa.rs).
+        if (salt === NODE_RSA.SALT_AUTO) return yes(callOp(NODE_OP.rsaVerify, [2, hashId, st.der, 0, data, sig]));
+        const length = salt === NODE_RSA.SALT_DIGEST ? NODE_HASH_LENGTH[hashId] : validateInteger(salt, "saltLength", 0, 2147483647);
+        return yes(callOp(NODE_OP.rsaVerify, [1, hashId, st.der, length, data, sig]));
       }
       if (padding !== NODE_RSA.PKCS1) throw opFailed("padding");
       return yes(callOp(NODE_OP.rsaVerify, [0, hashId, st.der, 0, data, sig]));

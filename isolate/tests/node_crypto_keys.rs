@@ -85,7 +85,8 @@ fn deterministic_signatures_match_node_and_ecdsa_cross_verifies() {
           crypto.sign('sha256', data, { key: K.rsa.priv, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }).toString('base64'),
           crypto.publicEncrypt(K.rsa.pub, Buffer.from('oaep sha1')).toString('base64'),
           crypto.publicEncrypt({ key: K.rsa.pub, oaepHash: 'sha256' }, Buffer.from('oaep sha256')).toString('base64'),
-          crypto.createSign('sha256').update(data).sign({ key: K.ec.priv, dsaEncoding: 'ieee-p1363' }, 'base64')];";
+          crypto.createSign('sha256').update(data).sign({ key: K.ec.priv, dsaEncoding: 'ieee-p1363' }, 'base64'),
+          crypto.sign('sha256', data, { key: K.rsa.priv, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 10 }).toString('base64')];";
     let check = |made: &serde_json::Value| {
         format!("const M = {made}; ")
             + "const data = Buffer.from('the data to sign'); const b = (s) => Buffer.from(s, 'base64');
@@ -96,7 +97,11 @@ fn deterministic_signatures_match_node_and_ecdsa_cross_verifies() {
                crypto.privateDecrypt(K.rsa.priv, b(M[4])).toString(),
                crypto.privateDecrypt({ key: K.rsa.priv, oaepHash: 'sha256' }, b(M[5])).toString(),
                crypto.createVerify('sha256').update(data).verify({ key: K.ec.pub, dsaEncoding: 'ieee-p1363' }, M[6], 'base64'),
-               crypto.verify('sha256', Buffer.from('tampered'), K.ec.pub, b(M[0]))];"
+               crypto.verify('sha256', Buffer.from('tampered'), K.ec.pub, b(M[0])),
+               // No saltLength: RSA_PSS_SALTLEN_AUTO reads it (10) from the signature.
+               crypto.verify('sha256', data, { key: K.rsa.pub, padding: crypto.constants.RSA_PKCS1_PSS_PADDING }, b(M[7])),
+               crypto.createVerify('sha256').update(data).verify({ key: K.rsa.pub, padding: crypto.constants.RSA_PKCS1_PSS_PADDING }, M[7], 'base64'),
+               crypto.verify('sha256', data, { key: K.rsa.pub, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 11 }, b(M[7]))];"
     };
     let want = serde_json::json!([
         true,
@@ -105,6 +110,9 @@ fn deterministic_signatures_match_node_and_ecdsa_cross_verifies() {
         true,
         "oaep sha1",
         "oaep sha256",
+        true,
+        false,
+        true,
         true,
         false
     ]);

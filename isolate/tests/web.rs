@@ -186,6 +186,13 @@ fn structured_clone_takes_float16_arrays_and_keeps_a_buffer_resizable() {
     );
     assert_eq!(
         v,
-        serde_json::json!(["Float16Array", [1.5, -2], true, 16, [1, 2, 3, 4, 0, 0, 0, 0], 4])
+        serde_json::json!([
+            "Float16Array",
+            [1.5, -2],
+            true,
+            16,
+            [1, 2, 3, 4, 0, 0, 0, 0],
+            4
+        ])
     );
 }

@@ -133,7 +133,8 @@ pub(crate) fn generate(
     }
 }
 
-/// scheme 0: RSASSA-PKCS1-v1_5; 1: RSA-PSS with `salt_len`.
+/// scheme 0: RSASSA-PKCS1-v1_5; 1: RSA-PSS with `salt_len` (verify: 2, RSA-PSS with the salt's
+/// length read from the signature, as node:crypto's RSA_PSS_SALTLEN_AUTO).
 pub(crate) fn sign(
     scheme: u32,
     hash: Hash,
@@ -162,6 +163,12 @@ pub(crate) fn verify(
     let hashed = prehash(hash, data);
     with_hash!(hash, D => Ok(match scheme {
         0 => key.verify(Pkcs1v15Sign::new::<D>(), &hashed, sig).is_ok(),
+        // node:crypto's RSA_PSS_SALTLEN_AUTO: the salt's length read from the signature.
+        2 => {
+            let mut pss = Pss::<D>::new();
+            pss.salt_len = None;
+            key.verify(pss, &hashed, sig).is_ok()
+        }
         _ => key.verify(Pss::<D>::new_with_salt(salt_len as usize), &hashed, sig).is_ok(),
     }))
 }
