@@ -45,6 +45,18 @@ function parseArgsTokens(args, options) {
   while (rest.length > 0) {
     const arg = rest.shift();
     const next = rest.length > 0 ? rest.peek() : undefined;
+    /** An option written alone (`-f`, `--name`): its value is the next argument when it takes
+     *  one; whether it took it. */
+    const alone = (name, rawName) => {
+      let value;
+      let inlineValue;
+      if (stringOption(name) && next != null) {
+        value = rest.shift();
+        inlineValue = false;
+      }
+      tokens.push({ kind: "option", name, rawName, index, value, inlineValue });
+      return value != null;
+    };
     if (groupCount > 0) groupCount--;
     else index++;
     if (arg === "--") {
@@ -55,15 +67,7 @@ function parseArgsTokens(args, options) {
     const dash = arg.length >= 2 && arg[0] === "-";
     if (dash && arg.length === 2 && arg[1] !== "-") {
       // -f, and its value from the next argument when it takes one.
-      const name = parseArgsLongFor(arg[1], options);
-      let value;
-      let inlineValue;
-      if (stringOption(name) && next != null) {
-        value = rest.shift();
-        inlineValue = false;
-      }
-      tokens.push({ kind: "option", name, rawName: arg, index, value, inlineValue });
-      if (value != null) ++index;
+      if (alone(parseArgsLongFor(arg[1], options), arg)) ++index;
       continue;
     }
     if (dash && arg.length > 2 && arg[1] !== "-") {
@@ -93,15 +97,7 @@ function parseArgsTokens(args, options) {
       const equal = arg.indexOf("=", 3);
       if (equal === -1) {
         // --name, and its value from the next argument when it takes one.
-        const name = arg.slice(2);
-        let value;
-        let inlineValue;
-        if (stringOption(name) && next != null) {
-          value = rest.shift();
-          inlineValue = false;
-        }
-        tokens.push({ kind: "option", name, rawName: arg, index, value, inlineValue });
-        if (value != null) ++index;
+        if (alone(arg.slice(2), arg)) ++index;
         continue;
       }
       const name = arg.slice(2, equal);
