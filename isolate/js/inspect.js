@@ -11,6 +11,14 @@ const INSPECT_DEPTH = 4;
 // getter is not run) and never on Object.prototype.
 const InspectCustom = Symbol.for("nodejs.util.inspect.custom");
 const ObjectPrototypeForInspect = Object.prototype;
+/** An own property's descriptor with a null prototype, or undefined: a field the descriptor lacks
+ *  (`value` of an accessor, `get` of a data property) reads as undefined, never through an
+ *  accessor tenant code put on Object.prototype. */
+function inspectDescriptor(o, key) {
+  const d = ObjectGetOwnPropertyDescriptor(o, key);
+  if (d !== undefined) ObjectSetPrototypeOf(d, null);
+  return d;
+}
 /** The deepest `util.inspect` goes, whatever its `depth` option says (`null` and `Infinity` too). */
 const INSPECT_MAX_DEPTH = 32;
 const INSPECT_MAX_ITEMS = 100;
@@ -44,20 +52,20 @@ function appendEntry(list, value) {
 const StringToUpperCase = uncurry(String.prototype.toUpperCase);
 const StringCharCodeAt = uncurry(String.prototype.charCodeAt);
 const NumberIsFinite = Number.isFinite;
-const mapSize = uncurry(ObjectGetOwnPropertyDescriptor(Map.prototype, "size").get);
-const setSize = uncurry(ObjectGetOwnPropertyDescriptor(Set.prototype, "size").get);
-const arrayBufferByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get);
+const mapSize = uncurry(inspectDescriptor(Map.prototype, "size").get);
+const setSize = uncurry(inspectDescriptor(Set.prototype, "size").get);
+const arrayBufferByteLength = uncurry(inspectDescriptor(ArrayBuffer.prototype, "byteLength").get);
 const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
-const typedArrayName = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, SymbolToStringTag).get);
-const typedArrayGetter = (name) => uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, name).get);
+const typedArrayName = uncurry(inspectDescriptor(TypedArrayPrototype, SymbolToStringTag).get);
+const typedArrayGetter = (name) => uncurry(inspectDescriptor(TypedArrayPrototype, name).get);
 const typedArrayLength = typedArrayGetter("length");
 const typedArrayBuffer = typedArrayGetter("buffer");
 const typedArrayByteOffset = typedArrayGetter("byteOffset");
 const typedArrayByteLength = typedArrayGetter("byteLength");
-const dataViewByteLength = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteLength").get);
-const dataViewBuffer = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "buffer").get);
-const dataViewByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, "byteOffset").get);
-const regExpSource = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, "source").get);
+const dataViewByteLength = uncurry(inspectDescriptor(DataView.prototype, "byteLength").get);
+const dataViewBuffer = uncurry(inspectDescriptor(DataView.prototype, "buffer").get);
+const dataViewByteOffset = uncurry(inspectDescriptor(DataView.prototype, "byteOffset").get);
+const regExpSource = uncurry(inspectDescriptor(RegExp.prototype, "source").get);
 // The flag getters, captured now (in the order RegExp.prototype.flags lists them), as
 // [flag, getter] pairs read by index: a tenant may replace them or the array iterator.
 const REGEXP_FLAG_GETTERS = [];
@@ -65,7 +73,7 @@ const REGEXP_FLAG_GETTERS = [];
   const names = [["d", "hasIndices"], ["g", "global"], ["i", "ignoreCase"], ["m", "multiline"],
     ["s", "dotAll"], ["u", "unicode"], ["v", "unicodeSets"], ["y", "sticky"]];
   for (let i = 0; i < names.length; i++) {
-    const d = ObjectGetOwnPropertyDescriptor(RegExp.prototype, names[i][1]);
+    const d = inspectDescriptor(RegExp.prototype, names[i][1]);
     if (d !== undefined) REGEXP_FLAG_GETTERS[REGEXP_FLAG_GETTERS.length] = [names[i][0], d.get];
   }
 }
@@ -136,7 +144,7 @@ function inspectThroughGetters(Class, names) {
     const n = names[i];
     let get;
     for (let o = Class.prototype; o !== null; o = ObjectGetPrototypeOf(o)) {
-      const d = ObjectGetOwnPropertyDescriptor(o, n);
+      const d = inspectDescriptor(o, n);
       if (d !== undefined) {
         ObjectSetPrototypeOf(d, null);
         get = d.get;
@@ -191,9 +199,9 @@ function formatPrimitive(v, nested) {
 /** Name of the nearest constructor on the prototype chain, read without invoking getters. */
 function constructorName(obj) {
   for (let p = obj, hops = 0; p !== null && hops < 100; p = ObjectGetPrototypeOf(p), hops++) {
-    const d = ObjectGetOwnPropertyDescriptor(p, "constructor");
+    const d = inspectDescriptor(p, "constructor");
     if (d !== undefined && typeof d.value === "function") {
-      const n = ObjectGetOwnPropertyDescriptor(d.value, "name");
+      const n = inspectDescriptor(d.value, "name");
       if (n !== undefined && typeof n.value === "string" && n.value !== "") return n.value;
     }
   }
@@ -201,7 +209,7 @@ function constructorName(obj) {
 }
 
 function formatFunction(fn) {
-  const n = ObjectGetOwnPropertyDescriptor(fn, "name");
+  const n = inspectDescriptor(fn, "name");
   const name = n !== undefined && typeof n.value === "string" && n.value !== "" ? n.value : null;
   let isClass = false;
   try { isClass = /^class\b/.test(FunctionToString(fn)); } catch { /* Proxy of a function */ }
@@ -212,14 +220,14 @@ function formatFunction(fn) {
 // V8's own accessor for an error's `stack` (13.6 installs it on each error), captured while the
 // prelude runs: formatError calls it, and never a getter tenant code put there.
 const ERROR_STACK_GETTER = (() => {
-  const d = ObjectGetOwnPropertyDescriptor(new Error("probe"), "stack");
+  const d = inspectDescriptor(new Error("probe"), "stack");
   return d !== undefined && typeof d.get === "function" ? d.get : undefined;
 })();
 
 /** An error as Node and workerd show it: its stack (V8's, or a string the code stored), else
  *  "name: message". */
 function formatError(err) {
-  const sd = ObjectGetOwnPropertyDescriptor(err, "stack");
+  const sd = inspectDescriptor(err, "stack");
   if (sd !== undefined && typeof sd.value === "string" && sd.value !== "") return sd.value;
   if (sd !== undefined && sd.get !== undefined && sd.get === ERROR_STACK_GETTER) {
     try {
@@ -296,7 +304,7 @@ function propertyEntries(obj, keys, depth, ctx, indent, out) {
   let shown = 0;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
-    const d = ObjectGetOwnPropertyDescriptor(obj, key);
+    const d = inspectDescriptor(obj, key);
     if (d === undefined || !d.enumerable) continue;
     if (shown++ >= INSPECT_MAX_ITEMS) { appendEntry(out, "..."); break; }
     let text;
@@ -311,12 +319,12 @@ function propertyEntries(obj, keys, depth, ctx, indent, out) {
 function customInspector(obj) {
   let o = obj;
   for (let i = 0; i < 64 && o !== null && o !== ObjectPrototypeForInspect; i++) {
-    const d = ObjectGetOwnPropertyDescriptor(o, InspectCustom);
+    const d = inspectDescriptor(o, InspectCustom);
     if (d !== undefined) {
       if (typeof d.value !== "function") return undefined;
-      const c = ObjectGetOwnPropertyDescriptor(obj, "constructor");
+      const c = inspectDescriptor(obj, "constructor");
       const isPrototype = c !== undefined && typeof c.value === "function" &&
-        ObjectGetOwnPropertyDescriptor(c.value, "prototype")?.value === obj;
+        inspectDescriptor(c.value, "prototype")?.value === obj;
       return isPrototype ? undefined : d.value;
     }
     o = ObjectGetPrototypeOf(o);
@@ -327,9 +335,16 @@ function customInspector(obj) {
 function inspectObject(obj, depth, ctx, indent) {
   const custom = customInspector(obj);
   if (custom !== undefined) {
+    // A formatter whose result has a formatter of its own, and so on, stops at the depth bound.
+    if (ctx.customs >= INSPECT_MAX_DEPTH) return "[object]";
     const left = ctx.maxDepth - depth;
-    const ret = ReflectApply(custom, obj, [left, { __proto__: null, depth: left }, (v, o) => inspect(v, o?.depth ?? INSPECT_DEPTH)]);
-    if (ret !== obj) return typeof ret === "string" ? ret : inspectValue(ret, depth, ctx, indent);
+    const options = { __proto__: null, depth: left, stylize: (text) => `${text}` };
+    const ret = ReflectApply(custom, obj, [left, options, (v, o) => inspect(v, o?.depth ?? INSPECT_DEPTH)]);
+    if (ret !== obj) {
+      if (typeof ret === "string") return ret;
+      ctx.customs++;
+      try { return inspectValue(ret, depth, ctx, indent); } finally { ctx.customs--; }
+    }
   }
   if (typeof obj === "function") return formatFunction(obj);
   const ci = ArrayIndexOf(ctx.stack, obj);
@@ -387,7 +402,7 @@ function inspectObject(obj, depth, ctx, indent) {
     const limit = length < INSPECT_MAX_ITEMS ? length : INSPECT_MAX_ITEMS;
     let holes = 0;
     for (let i = 0; i < limit; i++) {
-      const d = ObjectGetOwnPropertyDescriptor(obj, i);
+      const d = inspectDescriptor(obj, i);
       if (d === undefined) { holes++; continue; }
       if (holes > 0) { appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`); holes = 0; }
       appendEntry(entries, "value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
@@ -438,7 +453,7 @@ function inspectObject(obj, depth, ctx, indent) {
 function inspect(value, maxDepth = INSPECT_DEPTH) {
   const limit = maxDepth > INSPECT_MAX_DEPTH ? INSPECT_MAX_DEPTH : maxDepth < 0 ? 0 : maxDepth;
   try {
-    return inspectValue(value, 0, { stack: [], refs: new InspectMapCtor(), currentDepth: 0, maxDepth: limit }, "");
+    return inspectValue(value, 0, { stack: [], refs: new InspectMapCtor(), currentDepth: 0, maxDepth: limit, customs: 0 }, "");
   } catch {
     return "[object]";
   }

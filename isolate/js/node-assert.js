@@ -149,7 +149,7 @@ function assertModule(strictMode, shared) {
     };
     if (typeof expected !== "function") {
       if (builtinKind(expected) === K_REGEXP) {
-        const text = `${e}`;
+        const text = String(e);
         if (RegExpTest(expected, text)) return;
         if (message) failWith(false, message);
         failWith(true, `The input did not match the regular expression ${inspect(expected)}. Input:\n\n${inspect(text)}\n`);
@@ -243,7 +243,7 @@ function assertModule(strictMode, shared) {
     if (!matching) {
       if (typeof expected !== "function") {
         if (builtinKind(expected) !== K_REGEXP) throw invalidArgType("expected", "of type function or an instance of RegExp", expected);
-        matching = RegExpTest(expected, `${e}`);
+        matching = RegExpTest(expected, String(e));
       } else if (expected.prototype !== undefined && e instanceof expected) {
         matching = true;
       } else if (!ObjectPrototypeIsPrototypeOf(Error, expected)) {

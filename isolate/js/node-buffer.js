@@ -143,7 +143,9 @@ function bufferModule() {
       }
     }
     let text;
-    if (names[0] === "ascii") {
+    if (names[0] === "ascii" && names[1] === "utf16le") {
+      text = decodeBytes(bytes, "latin1", 0, bytes.length); // as ICU's converter pair does
+    } else if (names[0] === "ascii") {
       text = "";
       for (let i = 0; i < bytes.length; i++) text += bytes[i] < 128 ? StringFromCharCode(bytes[i]) : "\ufffd";
     } else {

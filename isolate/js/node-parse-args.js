@@ -94,7 +94,8 @@ function parseArgsTokens(args, options) {
       continue;
     }
     if (arg.length > 2 && arg.startsWith("--")) {
-      const equal = arg.indexOf("=", 3);
+      // As Node: an "=" from the third character on makes it `--name=value`, split at the first "=".
+      const equal = arg.includes("=", 3) ? arg.indexOf("=") : -1;
       if (equal === -1) {
         // --name, and its value from the next argument when it takes one.
         if (alone(arg.slice(2), arg)) ++index;

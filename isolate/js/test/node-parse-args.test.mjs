@@ -35,7 +35,7 @@ test("util.parseArgs matches Node's on hand-picked command lines", () => {
     [], ["-v"], ["--verbose", "a", "b"], ["-f", "x.txt"], ["-fx.txt"], ["--file=x.txt"], ["--file", "-x"],
     ["--file"], ["-vx"], ["-vfFILE"], ["-vf", "FILE"], ["-t", "a", "-t", "b", "--tag=c"], ["--dry", "--dry"],
     ["--", "-v", "--file"], ["--unknown"], ["-z"], ["--verbose=yes"], ["pos"], ["--file=-x"], ["-f-x"],
-    ["--color", "never"], ["-"], ["--", "--"], ["-vv"], ["--__proto__"], ["--x"], ["-xvt", "q"],
+    ["--color", "never"], ["-"], ["--", "--"], ["-vv"], ["--__proto__"], ["--x"], ["-xvt", "q"], ["--==x"], ["--a=b=c"],
   ];
   for (const args of lines) {
     for (const strict of [true, false]) {

@@ -290,6 +290,21 @@ test("util.format, inspect, promisify, types, inherits and deepStrictEqual", asy
   assert.deepEqual({ ...util._extend({ a: 1 }, { b: 2, a: 3 }) }, nodeUtil._extend({ a: 1 }, { b: 2, a: 3 }));
   for (const n of [-2, -13, -11, -95, -4095, -99999]) assert.equal(util.getSystemErrorName(n), nodeUtil.getSystemErrorName(n), n);
   assert.throws(() => util.getSystemErrorName(1), { code: "ERR_OUT_OF_RANGE" });
+  // A formatter gets Node's options (stylize too); an accessor named like a descriptor field on
+  // Object.prototype is never run by inspect (it used to be read for every accessor property).
+  class Box { constructor(v) { this.v = v; } [util.inspect.custom](depth, options, inspect) { return `Box< ${options.stylize(String(this.v), "number")} >`; } }
+  assert.equal(util.inspect(new Box(5)), nodeUtil.inspect(new Box(5)));
+  const OP = p.run("Object.prototype");
+  const withAccessors = [p.run("({ get a() { return 1; } })"),
+    p.run("Object.defineProperty({}, Symbol.for('nodejs.util.inspect.custom'), { get() { return 1; } })")];
+  let ran = 0;
+  Object.defineProperty(OP, "value", { get() { ran++; return () => "FROM-GETTER"; }, configurable: true });
+  try {
+    for (const v of withAccessors) util.inspect(v);
+  } finally {
+    delete OP.value;
+  }
+  assert.equal(ran, 0);
   // util.inspect.custom, and the older inspect(value, showHidden, depth) form.
   const custom = util.inspect.custom;
   assert.equal(custom, nodeUtil.inspect.custom);
@@ -344,7 +359,7 @@ test("Buffer writes NaN as 0, fills with anything, and transcodes as Node", () =
     for (const v of [null, {}, undefined, [1, 2], new Uint16Array([0x0102]), 3.7, -1, true]) out.push([...B.alloc(4, 9).fill(v)]);
     const b = B.alloc(8, 7);
     out.push(b.writeUInt8(NaN, 0), b.writeInt32LE(undefined, 1), b.writeIntLE(NaN, 5, 3), [...b]);
-    for (const [a, z] of [["utf8", "latin1"], ["utf8", "ascii"], ["utf8", "ucs2"], ["latin1", "utf8"], ["ucs2", "utf8"], ["utf8", "hex"], ["ascii", "utf8"], ["binary", "utf16le"]]) {
+    for (const [a, z] of [["utf8", "latin1"], ["utf8", "ascii"], ["utf8", "ucs2"], ["latin1", "utf8"], ["ucs2", "utf8"], ["utf8", "hex"], ["ascii", "utf8"], ["binary", "utf16le"], ["ascii", "ucs2"]]) {
       try { out.push([...transcode(B.from("h€é\u{1F600}"), a, z)]); } catch (e) { out.push(e.code); }
     }
     return out;
@@ -405,10 +420,12 @@ test("assert throws AssertionError like Node's", async () => {
     out.push(await t(() => A.fail(1, 2)));
     out.push(await t(() => A.fail("m")));
     out.push(await t(() => A.fail()));
+    out.push(await t(() => A.throws(() => { throw Symbol("x"); }, make("/x/"))));
+    out.push(await t(() => A.rejects(Promise.reject(Symbol("s")), make("/s/"))));
     return out;
   };
   const ours = await verdicts(a, (name) => p.run(name));
-  const theirs = await verdicts(nodeAssert, (name) => globalThis[name]);
+  const theirs = await verdicts(nodeAssert, (name) => (0, eval)(name));
   assert.deepEqual(ours, theirs);
 });
 

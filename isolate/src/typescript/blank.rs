@@ -194,7 +194,8 @@ impl Blanker<'_> {
     fn next_significant(&self, from: u32) -> Option<u8> {
         let mut rest = self.source.get(from as usize..)?;
         loop {
-            rest = rest.trim_start();
+            // JavaScript's whitespace: Unicode's, and U+FEFF.
+            rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
             if let Some(comment) = rest.strip_prefix("//") {
                 rest = comment
                     .find(is_line_terminator)

@@ -390,6 +390,8 @@ fn erasable_modules_keep_every_position_and_the_transforms_meaning() {
         "const s = 'é😀'; type U = 'é😀' | `x${string}`;\nexport const t: U = s as U; // é😀 as U\n",
         // A line break after `as`/`satisfies` ended the statement: it still does.
         "declare let a: any, b: any;\nlet x = a as any\n(b)\nlet y = b satisfies any /* c */\n[a].length\nx = a as any // c\n`t`\n",
+        // U+FEFF is whitespace to JavaScript too.
+        "declare let a: any, b: any;\nlet z = a as any\n\u{feff}(b)\n",
     ];
     for source in cases {
         let out = transpile("m.ts", source, MEMORY)
