@@ -204,6 +204,28 @@ function win32ResolveRoot(path) {
   return root;
 }
 
+/** parse()'s base, name and ext, from the last part's bounds (pathLastPart), for either flavour. */
+function pathNameParts(ret, path, from, end, startDot) {
+  ret.base = path.slice(from, end);
+  if (startDot === -1) {
+    ret.name = ret.base;
+  } else {
+    ret.name = path.slice(from, startDot);
+    ret.ext = path.slice(startDot, end);
+  }
+}
+
+/** format() for either flavour: `dir` (or `root`) and `base` (or `name` + `ext`), joined by `sep`
+ *  unless the directory is the root. */
+function pathFormat(pathObject, sep) {
+  if (pathObject === null || typeof pathObject !== "object") throw invalidArgType("pathObject", "of type object", pathObject);
+  const dir = pathObject.dir || pathObject.root;
+  const ext = pathObject.ext;
+  const base = pathObject.base || `${pathObject.name || ""}${ext ? `${ext[0] === "." ? "" : "."}${ext}` : ""}`;
+  if (!dir) return base;
+  return dir === pathObject.root ? `${dir}${base}` : `${dir}${sep}${base}`;
+}
+
 function pathWin32Module(posix) {
   const validate = (p, name) => {
     if (typeof p !== "string") throw invalidArgType(name, "of type string", p);
@@ -452,27 +474,12 @@ function pathWin32Module(posix) {
     const rootEnd = unc === len ? len : partsStart(path);
     if (rootEnd > 0) ret.root = path.slice(0, rootEnd);
     const { startPart, end, startDot } = pathLastPart(path, rootEnd, rootEnd, win32IsSeparator);
-    if (end !== -1) {
-      ret.base = path.slice(startPart, end);
-      if (startDot === -1) {
-        ret.name = ret.base;
-      } else {
-        ret.name = path.slice(startPart, startDot);
-        ret.ext = path.slice(startDot, end);
-      }
-    }
+    if (end !== -1) pathNameParts(ret, path, startPart, end, startDot);
     ret.dir = startPart > 0 && startPart !== rootEnd ? path.slice(0, startPart - 1) : ret.root;
     return ret;
   }
 
-  function format(pathObject) {
-    if (pathObject === null || typeof pathObject !== "object") throw invalidArgType("pathObject", "of type object", pathObject);
-    const dir = pathObject.dir || pathObject.root;
-    const ext = pathObject.ext;
-    const base = pathObject.base || `${pathObject.name || ""}${ext ? `${ext[0] === "." ? "" : "."}${ext}` : ""}`;
-    if (!dir) return base;
-    return dir === pathObject.root ? `${dir}${base}` : `${dir}\\${base}`;
-  }
+  const format = (pathObject) => pathFormat(pathObject, "\\");
 
   const win32 = {
     resolve, normalize, isAbsolute, join, relative, toNamespacedPath, dirname, basename, extname, format, parse,

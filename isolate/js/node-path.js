@@ -102,27 +102,12 @@ function pathModule() {
     if (absolute) ret.root = "/";
     // As Node: the part's start is 0 until a separator is met (so "/.." has the extension ".").
     const { startPart, end, startDot } = pathLastPart(p, absolute ? 1 : 0, 0, isSlash);
-    if (end !== -1) {
-      const from = startPart === 0 && absolute ? 1 : startPart;
-      ret.base = p.slice(from, end);
-      if (startDot === -1) {
-        ret.name = ret.base;
-      } else {
-        ret.name = p.slice(from, startDot);
-        ret.ext = p.slice(startDot, end);
-      }
-    }
+    if (end !== -1) pathNameParts(ret, p, startPart === 0 && absolute ? 1 : startPart, end, startDot);
     if (startPart > 0) ret.dir = p.slice(0, startPart - 1);
     else if (absolute) ret.dir = "/";
     return ret;
   }
-  function format(obj) {
-    if (obj === null || typeof obj !== "object") throw invalidArgType("pathObject", "of type object", obj);
-    const dir = obj.dir || obj.root;
-    const base = obj.base || `${obj.name || ""}${obj.ext ? (obj.ext.startsWith(".") ? "" : ".") + obj.ext : ""}`;
-    if (!dir) return base;
-    return dir === obj.root ? `${dir}${base}` : `${dir}/${base}`;
-  }
+  const format = (obj) => pathFormat(obj, "/");
   const path = {
     sep: "/", delimiter: ":", normalize, join, resolve, relative, dirname, basename, extname, parse, format,
     isAbsolute, toNamespacedPath: (p) => p, matchesGlob: undefined,

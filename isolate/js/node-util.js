@@ -1,6 +1,6 @@
 // ---- node-util.js: node:util and node:util/types. ---------------------------------------------
-// inspect() is the console's formatter (the options argument is accepted, and only `depth: 0`
-// changes the output: nested objects are then summarised); format() follows Node's %s %d %i %f
+// inspect() is the console's formatter (of its options only `depth` counts, also in the older
+// inspect(value, showHidden, depth) form; a value's [inspect.custom] is honoured); format() follows Node's %s %d %i %f
 // %j %o %O %c %%; promisify honours util.promisify.custom; types.* are brand checks that never
 // run tenant code (isProxy cannot be answered from JavaScript and is always false).
 
