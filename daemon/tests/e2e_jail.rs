@@ -170,7 +170,7 @@ fn crypto_subtle_runs_inside_the_jail() {
 #[test]
 fn compression_encodings_urlpattern_and_htmlrewriter_run_inside_the_jail() {
     // The other native families (miniz_oxide, encoding_rs, urlpattern, lol_html with its
-    // JavaScript callbacks) inside a jailed worker: a system call outside the seccomp policy would
+    // JavaScript callbacks, suspended on its own stack in an async handler) inside a jailed worker: a system call outside the seccomp policy would
     // kill the process and the request would end as worker_crashed.
     let d = Daemon::start("jail-native", 1, 1, "[limits]\ncpu_ms = 5000\n");
     let code = "export default async () => {
@@ -179,7 +179,7 @@ fn compression_encodings_urlpattern_and_htmlrewriter_run_inside_the_jail() {
         const back = await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
         const sjis = new TextDecoder('shift_jis').decode(new Uint8Array([0x82, 0xa0]));
         const id = new URLPattern({ pathname: '/u/:id' }).exec('https://x.example/u/42').pathname.groups.id;
-        const html = await new HTMLRewriter().on('a', { element(el) { el.setAttribute('rel', 'noopener'); } })
+        const html = await new HTMLRewriter().on('a', { async element(el) { el.setAttribute('rel', await new Promise((r) => setTimeout(() => r('noopener'), 1))); } })
           .transform(new Response('<a href=/>x</a>')).text();
         return [packed.byteLength < 1000, back.byteLength, sjis, id, html];
     };";

@@ -4,12 +4,16 @@
 // native rewriter with a callback: for each event (an element a selector matched, a text chunk, a
 // comment, the doctype, an end tag, the document's end) the native side calls `dispatch`, which
 // runs the tenant's handler on a token object (Element, TextChunk, ...) and answers the mutations
-// the handler made, applied natively before parsing goes on. Tokens are valid only during their
-// handler. Async handlers: what a handler does before its first `await` is applied; the promise
-// it returns is awaited before the next chunk (a rejection errors the stream); a token touched
-// after the handler returned throws a TypeError (lol_html's callbacks are synchronous: a gap).
+// the handler made, applied natively before parsing goes on. Async handlers, as in Workers: when
+// a handler returns a promise, `dispatch` answers "await" and the native rewriter stays suspended
+// inside that handler (its own stack); the promise is awaited and its token's mutations, made
+// before and after the handler's awaits, are handed back (`resume`), and parsing goes on from the
+// same token; output before that token has gone downstream meanwhile. A rejection errors the
+// stream with its reason. A token is valid until its handler (or its promise) is done; touched
+// later it throws a TypeError.
 
-const REWRITER_OP = { selector: 0x0501, create: 0x0502, write: 0x0503, end: 0x0504 };
+const REWRITER_OP = { selector: 0x0501, create: 0x0502, write: 0x0503, end: 0x0504, resume: 0x0505 };
+const REWRITER_AWAIT = 15; // dispatch's answer when a handler returned a promise
 const REWRITER_PIECE = 1 << 20;
 
 /** `{html: true}` -> 1, else 0. */
@@ -158,8 +162,8 @@ function rewriterHandlers(handlers, names, what) {
 /** One transform's native rewriter and its JavaScript side. */
 function rewriterSession(elements, documents) {
   let handle = 0; // 0 not made, -1 closed
-  let thrown = null; // [exception] a handler threw
-  let pending = []; // promises async handlers returned during the current write
+  let thrown = null; // [exception] a handler threw, or its promise rejected
+  let awaiting = null; // [promise, token] the async handler the native rewriter is suspended in
   const endTags = new Map();
   let nextEndTag = 1;
   const endTag = (fn) => { const id = nextEndTag++; endTags.set(id, fn); return id; };
@@ -195,7 +199,8 @@ function rewriterSession(elements, documents) {
     try {
       const r = ReflectApply(fn, self, [token]);
       if (r !== null && (typeof r === "object" || typeof r === "function") && typeof r.then === "function") {
-        pending[pending.length] = r;
+        awaiting = [r, token];
+        return packFields([REWRITER_AWAIT]);
       }
     } catch (e) {
       thrown = [e];
@@ -204,23 +209,37 @@ function rewriterSession(elements, documents) {
     }
     return packFields(token.finish());
   };
-  const run = (code, parts) => {
-    let out;
+  const fail = (e) => {
+    handle = -1; // a failed op frees the native rewriter
+    untrackNative(owner);
+    if (thrown !== null) throw thrown[0];
+    throw e;
+  };
+  // Runs one native op and emits its output; null once the input is consumed (after `end`: the
+  // native rewriter is done), else a promise for that, after the async handler it waits on.
+  const run = (code, parts, emit) => {
+    let res;
     try {
-      out = callOp(code, parts, dispatch);
+      res = unpackFields(callOp(code, parts, dispatch));
     } catch (e) {
-      handle = -1; // a failed write or end frees the native rewriter
-      untrackNative(owner);
-      if (thrown !== null) throw thrown[0];
-      throw e;
+      fail(e);
     }
-    // Async handlers: wait for what they returned before the next chunk.
-    const waits = pending;
-    pending = [];
-    if (waits.length === 0) return [out, null];
-    let chain = resolvedUndefined();
-    for (let k = 0; k < waits.length; k++) chain = promiseThen(chain, () => waits[k]);
-    return [out, chain];
+    if (typedArrayByteLength(res[1]) > 0) emit(res[1]);
+    if (fieldU32(res[0]) === 0) return null;
+    const [promise, token] = awaiting;
+    awaiting = null;
+    const resume = (answer) => {
+      if (handle < 0) throw new TypeError("HTMLRewriter: the rewriter has ended");
+      const next = run(REWRITER_OP.resume, [handle, answer], emit);
+      return next === null ? undefined : next;
+    };
+    return promiseThen(promiseThen(resolvedUndefined(), () => promise),
+      () => resume(packFields(token.finish())),
+      (e) => {
+        if (thrown === null) thrown = [e];
+        token.finish();
+        return resume(packFields([14]));
+      });
   };
   const make = () => {
     if (handle !== 0) return;
@@ -233,26 +252,28 @@ function rewriterSession(elements, documents) {
   };
   const owner = {}; // collected with the stream: frees an abandoned rewriter (compression.js)
   return {
+    // null when the chunk is rewritten, else a promise for that.
     write(bytes, emit) {
       if (handle < 0) throw new TypeError("HTMLRewriter: the rewriter has ended");
       make();
       const total = typedArrayByteLength(bytes);
-      let chain = null;
-      for (let off = 0; off < total; off += REWRITER_PIECE) {
-        const end = off + REWRITER_PIECE < total ? off + REWRITER_PIECE : total;
-        const [out, wait] = run(REWRITER_OP.write, [handle, bytesView(bytes, off, end)]);
-        if (typedArrayByteLength(out) > 0) emit(out);
-        if (wait !== null) chain = chain === null ? wait : promiseThen(chain, () => wait);
-      }
-      return chain;
+      const from = (off) => {
+        for (; off < total; off += REWRITER_PIECE) {
+          const end = off + REWRITER_PIECE < total ? off + REWRITER_PIECE : total;
+          const wait = run(REWRITER_OP.write, [handle, bytesView(bytes, off, end)], emit);
+          if (wait !== null) return promiseThen(wait, () => from(end));
+        }
+        return undefined;
+      };
+      const wait = from(0);
+      return wait === undefined ? null : wait;
     },
     end(emit) {
       make();
-      const [out, wait] = run(REWRITER_OP.end, [handle]);
-      handle = -1;
-      untrackNative(owner);
-      if (typedArrayByteLength(out) > 0) emit(out);
-      return wait;
+      const done = () => { handle = -1; untrackNative(owner); };
+      const wait = run(REWRITER_OP.end, [handle], emit);
+      if (wait === null) { done(); return null; }
+      return promiseThen(wait, done);
     },
     close() {
       if (handle > 0) {

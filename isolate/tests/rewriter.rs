@@ -1,7 +1,8 @@
 //! HTMLRewriter inside real V8 isolates: lol_html with JavaScript handlers called back through
 //! the op road. Rewrites across chunk boundaries, every token kind, handlers that throw, async
-//! handlers, ops run from inside a handler (a nested op), and a handler that never returns (it
-//! ends as the CPU limit; the process goes on).
+//! handlers (the rewriter suspended inside them, on its own stack, while other rewriters run and
+//! output flows), ops run from inside a handler (a nested op), and a handler that never returns
+//! (it ends as the CPU limit; the process goes on).
 mod common;
 use std::time::Duration;
 
@@ -62,28 +63,116 @@ fn a_throwing_handler_errors_the_body_with_its_exception() {
 }
 
 #[test]
-fn async_handlers_are_awaited_and_stale_tokens_throw() {
+fn async_handlers_change_their_token_after_await_and_stale_tokens_throw() {
+    // The pattern Workers code uses: look something up, then write it into the element. workerd
+    // 1.20261123.1 answers the same (its stale-token TypeError says more).
     let v = eval(
-        "let late;
+        "const lookup = (k) => new Promise((r) => setTimeout(() => r(k.toUpperCase()), 5));
+         let kept;
          const res = new HTMLRewriter().on('p', { async element(el) {
              el.setAttribute('data-sync', '1');
-             await new Promise((r) => setTimeout(r, 5));
-             try { el.setAttribute('data-late', '1'); } catch (e) { late = e.name; }
-           } }).transform(new Response('<p>a</p><p>b</p>'));
+             const v = await lookup(el.getAttribute('id'));
+             el.setAttribute('data-late', v);
+             el.setInnerContent(`<b>${v}</b>`, { html: true });
+             kept = el;
+           } }).transform(chunked(['<p id=a>x</p><', 'p id=b>y</p><i>tail</i>']));
          const text = await res.text();
-         const bad = new HTMLRewriter().on('p', { async element() { throw new RangeError('async no'); } })
+         let stale; try { kept.setAttribute('data-stale', '1'); } catch (e) { stale = e.name; }
+         const bad = new HTMLRewriter().on('p', { async element(el) { await null; el.after('!'); throw new RangeError('async no'); } })
            .transform(new Response('<p>a</p>'));
          let err; try { await bad.text(); } catch (e) { err = e.name + ': ' + e.message; }
-         return [text, late, err];",
+         return [text, stale, err];",
     );
     assert_eq!(
         v,
         serde_json::json!([
-            "<p data-sync=\"1\">a</p><p data-sync=\"1\">b</p>",
+            "<p id=a data-sync=\"1\" data-late=\"A\"><b>A</b></p><p id=b data-sync=\"1\" data-late=\"B\"><b>B</b></p><i>tail</i>",
             "TypeError",
             "RangeError: async no"
         ])
     );
+}
+
+#[test]
+fn every_kind_of_handler_may_await() {
+    let v = eval(
+        "const later = (v) => new Promise((r) => setTimeout(() => r(v), 1));
+         const res = new HTMLRewriter()
+           .on('p', {
+             async element(el) { await later(); el.onEndTag(async (end) => { end.after(await later('<hr>'), { html: true }); }); },
+             async text(t) { if (t.text) t.replace(await later(t.text + '!')); },
+             async comments(c) { c.text = await later(' changed '); },
+           })
+           .onDocument({
+             async doctype(d) { await later(); d.remove(); },
+             async end(e) { e.append(await later('<footer>')); },
+           })
+           .transform(chunked(['<!doctype html><p>a<!-- c -->', 'b</p>']));
+         // A thenable that is not a promise is awaited too; a plain return value is not.
+         const other = new HTMLRewriter()
+           .on('a', { element(el) { return { then(r) { el.setAttribute('t', '1'); r(); } }; } })
+           .on('b', { element(el) { el.setAttribute('v', '1'); return 5; } })
+           .transform(new Response('<a>1</a><b>2</b>'));
+         return [await res.text(), await other.text()];",
+    );
+    // workerd 1.20261123.1 answers the same (its doctype has no remove()).
+    assert_eq!(
+        v,
+        serde_json::json!([
+            "<p>a!<!-- changed -->b!</p><hr>&lt;footer&gt;",
+            "<a t=\"1\">1</a><b v=\"1\">2</b>"
+        ])
+    );
+}
+
+#[test]
+fn output_before_a_waiting_handler_flows_while_it_waits() {
+    // The rewriter suspends inside the <p>'s handler; what precedes the <p> reaches the reader
+    // before the handler is let go.
+    let v = eval(
+        "let release; const gate = new Promise((r) => { release = r; });
+         const res = new HTMLRewriter().on('p', { async element(el) { el.setInnerContent(await gate); } })
+           .transform(new Response('<div>head</div><p>x</p><div>rest</div>'));
+         const reader = res.body.getReader();
+         const dec = new TextDecoder();
+         const first = dec.decode((await reader.read()).value);
+         release('late');
+         let rest = '';
+         for (;;) { const { done, value } = await reader.read(); if (done) break; rest += dec.decode(value); }
+         return [first, rest];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!(["<div>head</div>", "<p>late</p><div>rest</div>"])
+    );
+}
+
+#[test]
+fn suspended_rewriters_interleave_and_a_cancelled_one_is_freed() {
+    let v = eval(
+        "const tick = (ms) => new Promise((r) => setTimeout(r, ms));
+         const make = (name, ms) => new HTMLRewriter().on('li', { async element(el) {
+             await tick(ms); el.setAttribute('by', name); } })
+           .transform(new Response('<ul>' + '<li>x</li>'.repeat(20) + '</ul>'));
+         const [a, b] = await Promise.all([make('a', 2).text(), make('b', 1).text()]);
+         // A body cancelled while its handler waits: the native rewriter is freed at the cancel; the
+         // handler still runs to its end, and what it changes goes nowhere.
+         let release; const gate = new Promise((r) => { release = r; });
+         let late;
+         const res = new HTMLRewriter().on('p', { async element(el) {
+             await gate; try { el.setAttribute('x', '1'); late = 'applied'; } catch (e) { late = e.name; } } })
+           .transform(new Response('<p>x</p>'));
+         const reader = res.body.getReader();
+         const pending = reader.read();
+         await tick(5);
+         await reader.cancel('gone');
+         release();
+         await tick(5);
+         const after = await new HTMLRewriter().on('i', { async element(e) { await tick(1); e.replace('I'); } })
+           .transform(new Response('<i>x</i>')).text();
+         return [a.split('by=\"a\"').length - 1, b.split('by=\"b\"').length - 1, (await pending).done, late, after];",
+    );
+    assert_eq!(v, serde_json::json!([20, 20, true, "applied", "I"]));
 }
 
 #[test]

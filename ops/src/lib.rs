@@ -108,6 +108,7 @@ pub enum OpCode {
     RewriterNew = 0x0502,
     RewriterWrite = 0x0503,
     RewriterEnd = 0x0504,
+    RewriterResume = 0x0505,
     // 0x06xx: node:crypto (crypto/node/).
     DigestCopy = 0x0601,
     HmacNew = 0x0602,
@@ -144,7 +145,7 @@ pub enum OpCode {
 }
 
 impl OpCode {
-    pub const ALL: [OpCode; 74] = [
+    pub const ALL: [OpCode; 75] = [
         OpCode::Free,
         OpCode::Digest,
         OpCode::HmacSign,
@@ -188,6 +189,7 @@ impl OpCode {
         OpCode::RewriterNew,
         OpCode::RewriterWrite,
         OpCode::RewriterEnd,
+        OpCode::RewriterResume,
         OpCode::DigestCopy,
         OpCode::HmacNew,
         OpCode::HmacUpdate,

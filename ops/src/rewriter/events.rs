@@ -11,7 +11,8 @@
 //! Mutations (an op code, then its arguments): 1 setAttribute(name, value), 2
 //! removeAttribute(name), 3-8 before/after/prepend/append/replace/setInnerContent(content, html?),
 //! 9 remove, 10 removeAndKeepContent, 11 setTagName/name(name), 12 onEndTag(id), 13 text(text),
-//! 14 stop (the handler threw: the write ends, the prelude rethrows).
+//! 14 stop (the handler threw: the write ends, the prelude rethrows). A reply of 15 alone says the
+//! handler returned a promise: the op returns, and `RewriterResume` answers the same event later.
 //!
 //! Guarantees: every mutation is checked against the token it targets (an op the token does not
 //! have is a TypeError that ends the write); names and comment texts lol_html refuses end it too.
@@ -46,18 +47,10 @@ fn stop(e: OpError) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(Stop(e))
 }
 
-/// Hands `event` to the running op's callback; the mutations it answers.
+/// Hands `event` to the op (the coroutine suspends until it answers): the mutations the
+/// handler made.
 fn call(sh: &Shared, event: &[&[u8]]) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-    if sh.overflow.get() {
-        return Err(stop(OpError::new(
-            crate::ErrorKind::RangeError,
-            "HTMLRewriter: the rewritten chunk is too large",
-        )));
-    }
-    let callback = sh.callback.borrow().clone();
-    let callback =
-        callback.ok_or_else(|| stop(OpError::operation("a rewriter event outside an op")))?;
-    callback.call(&fields::encode(event)).map_err(stop)
+    sh.suspend(fields::encode(event)).map_err(stop)
 }
 
 /// One mutation, decoded.

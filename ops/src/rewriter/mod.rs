@@ -1,38 +1,49 @@
 //! The native half of HTMLRewriter (js/rewriter.js), on `lol_html`, Cloudflare's streaming HTML
 //! rewriter (the one Workers' own HTMLRewriter is built on).
 //!
-//! The rewriter lives between chunks in the isolate's [`OpState`], behind a handle. Its content
-//! handlers are JavaScript, called back synchronously: `write` and `end` take a callback
-//! ([`crate::Callback`]); each event lol_html raises (an element a selector matched, a text chunk,
-//! a comment, the doctype, an end tag, the document's end) is encoded ([`events`]) and handed to
-//! the callback, which runs the tenant's handler and answers the mutations it asked for, which are
-//! applied to the event's token before lol_html goes on. So a handler's changes land exactly where
-//! Workers puts them, and the rewriter's parsing state never leaves Rust.
+//! lol_html calls its content handlers synchronously, in the middle of a write, and wants their
+//! mutations before it goes on; a Workers handler may be `async` and change its token after an
+//! `await` (`e.setInnerContent(await lookup(...))`). So each rewriter runs on a stack of its own
+//! (a [`corosensei`] coroutine, as workerd runs lol_html on a fiber): each event lol_html raises
+//! (an element a selector matched, a text chunk, a comment, the doctype, an end tag, the
+//! document's end) is encoded ([`events`]) and the coroutine suspends with it; the op, back on the
+//! isolate's stack, hands it to the JavaScript callback ([`crate::Callback`]), which runs the
+//! tenant's handler and answers either the mutations it made (applied to the token before lol_html
+//! goes on) or "await": the handler returned a promise. Then the op returns with the rewriter
+//! still suspended inside that handler, the prelude awaits the promise, and `RewriterResume`
+//! hands the handler's mutations (made before and after its awaits) to the same token. JavaScript
+//! never runs on the coroutine's stack (V8's stack guard knows only the thread's), and the
+//! rewriter's parsing state never leaves Rust.
 //!
-//! Ops:
+//! Ops (`Write`, `End` and `Resume` answer fields `[status, output]`: status 0 the input is
+//! consumed (after `End`: the rewriter is done and freed), 1 suspended in an async handler):
 //! - `RewriterSelector(selector)` -> nothing, or a TypeError when lol_html cannot parse it.
 //! - `RewriterNew(element handlers: a list of (selector, kinds u32), document handlers: a list of
 //!   kinds u32)` -> handle. Kinds: element 1, comments 2, text 4 (elements); doctype 1, comments
 //!   2, text 4, end 8 (documents): only those get events.
-//! - `RewriterWrite(handle, chunk)` with a callback -> the rewritten bytes so far.
-//! - `RewriterEnd(handle)` with a callback -> the last bytes; frees the handle.
+//! - `RewriterWrite(handle, chunk)` with a callback; `RewriterEnd(handle)` with a callback.
+//! - `RewriterResume(handle, mutations)` with a callback: the suspended handler's answer.
 //!
 //! Why calling back is safe: the op takes the rewriter out of the table while it runs
 //! ([`OpState::take`]), so JavaScript run by a handler that reaches this rewriter again (it cannot
 //! from tenant code, but the prelude could) finds it busy (a TypeError), never a second mutable
 //! borrow; nothing else is borrowed across a callback (the callback handle itself is cloned out of
-//! its cell first). Rewriter writes do not nest: one running in an isolate refuses another
-//! ([`REWRITING`]), which bounds the native stack a handler can stack up. A handler that throws
-//! stops the write with its exception (the prelude rethrows it); a terminated isolate stops it as
-//! cancelled at the next event. The bridge hands the op a private copy of its input, since
+//! its cell first). Rewriter ops do not nest: one running in an isolate refuses another
+//! ([`REWRITING`]), which bounds the native stack a handler can stack up; a suspended rewriter is
+//! not running. A Write or End to a rewriter suspended in a handler, or a Resume to one that is
+//! not, is a TypeError. A handler that throws (or whose promise rejects) stops the rewrite with its
+//! exception (the prelude rethrows it); a terminated isolate stops it as cancelled at the next
+//! event. A rewriter freed while suspended (a cancelled body, the isolate's end) unwinds its
+//! stack, dropping what lol_html held. The bridge hands the op a private copy of its input, since
 //! JavaScript runs while it reads it.
 //!
 //! Guarantees: one rewriter buffers at most [`MAX_REWRITER_MEMORY`] bytes of pending input
 //! (lol_html's own accounting; past it the write fails with a RangeError) and is declared to the
-//! table as [`COST`]; one write answers at most [`crate::MAX_OP_OUTPUT`] bytes (more is an error).
-//! Documents are read as UTF-8 (Workers follows the response's charset; a gap).
+//! table as [`COST`], its stack included; one op answers at most [`crate::MAX_OP_OUTPUT`] bytes
+//! (more is an error). Documents are read as UTF-8 (Workers follows the response's charset; a gap).
 //!
-//! Trusts: `lol_html` (pure safe Rust, `forbid(unsafe_code)`, fuzzed upstream).
+//! Trusts: `lol_html` (pure safe Rust, `forbid(unsafe_code)`, fuzzed upstream; it does not recurse
+//! with the document, so [`STACK`] holds any input), `corosensei` (the stack switch; Wasmer's).
 
 pub(crate) mod events;
 
@@ -40,6 +51,8 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
 use lol_html::errors::RewritingError;
 use lol_html::{
     DocumentContentHandlers, ElementContentHandlers, HtmlRewriter, MemorySettings, OutputSink,
@@ -52,8 +65,11 @@ use crate::{Callback, ErrorKind, OpCode, OpCtx, OpError, OpResult, MAX_OP_OUTPUT
 
 /// The input lol_html may hold back (a tag or text split across chunks).
 pub const MAX_REWRITER_MEMORY: usize = 1 << 20;
-/// What one rewriter is declared to hold: its buffers up to the cap, and its selector machine.
-pub const COST: usize = MAX_REWRITER_MEMORY + (64 << 10);
+/// The stack a rewriter runs on (reserved; pages are committed as they are touched).
+pub const STACK: usize = 256 << 10;
+/// What one rewriter is declared to hold: its buffers up to the cap, its selector machine, and
+/// its stack.
+pub const COST: usize = MAX_REWRITER_MEMORY + (64 << 10) + STACK;
 /// The most element handlers (selectors) one rewriter takes.
 pub const MAX_SELECTORS: usize = 1024;
 
@@ -64,20 +80,71 @@ pub(crate) const ON_TEXT: u32 = 4;
 pub(crate) const ON_DOCTYPE: u32 = 1;
 pub(crate) const ON_END: u32 = 8;
 
+/// The reply that says "the handler returned a promise" (the mutation codes end at 14).
+pub(crate) const AWAIT: u32 = 15;
+
 thread_local! {
-    /// Whether a rewriter write runs on this thread (isolates run one per thread at a time).
+    /// Whether a rewriter op runs on this thread (isolates run one per thread at a time).
     pub static REWRITING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// What an op hands the rewriter's coroutine.
+pub(crate) enum Resume {
+    Write(Vec<u8>),
+    End,
+    /// The callback's answer to the event the coroutine suspended with.
+    Reply(OpResult<Vec<u8>>),
+}
+
+/// What the coroutine hands back while it is not done.
+pub(crate) enum Suspend {
+    /// An event for the callback; the coroutine waits inside lol_html's handler.
+    Event(Vec<u8>),
+    /// The chunk is consumed.
+    Written,
+}
+
+type Yield = Yielder<Resume, Suspend>;
+type Machine = Coroutine<Resume, Suspend, Result<(), RewritingError>, DefaultStack>;
+
 /// What the handlers share with the op that runs them.
-#[derive(Default)]
 pub(crate) struct Shared {
-    /// The running op's callback; `None` between ops.
-    pub callback: RefCell<Option<Rc<dyn Callback>>>,
+    /// The running coroutine's yielder; null outside its body.
+    yielder: Cell<*const Yield>,
     /// Rewritten bytes not yet answered.
     pub out: RefCell<Vec<u8>>,
     /// The output passed [`MAX_OP_OUTPUT`].
     pub overflow: Cell<bool>,
+}
+
+impl Shared {
+    /// Suspends the coroutine with `event`; the op's answer to it.
+    pub(crate) fn suspend(&self, event: Vec<u8>) -> OpResult<Vec<u8>> {
+        let y = self.yielder.get();
+        if y.is_null() {
+            return Err(OpError::operation("a rewriter event outside its coroutine"));
+        }
+        // SAFETY: `body` sets the pointer to its own yielder before it builds the rewriter and
+        // clears it when it returns or unwinds (`Bound`); handlers run only inside that rewriter's
+        // `write`/`end`, which `body` calls, so the yielder is alive, and this runs on the
+        // coroutine's stack, the one place `suspend` may be called.
+        let y = unsafe { &*y };
+        match y.suspend(Suspend::Event(event)) {
+            Resume::Reply(reply) => reply,
+            Resume::Write(_) | Resume::End => Err(OpError::operation(
+                "HTMLRewriter: the rewriter was fed while a handler ran",
+            )),
+        }
+    }
+}
+
+/// Clears [`Shared::yielder`] however the body ends.
+struct Bound<'a>(&'a Shared);
+
+impl Drop for Bound<'_> {
+    fn drop(&mut self) {
+        self.0.yielder.set(std::ptr::null());
+    }
 }
 
 struct Sink(Rc<Shared>);
@@ -93,9 +160,18 @@ impl OutputSink for Sink {
     }
 }
 
+/// The handlers a rewriter was made with: (selector, kinds) per element handler, kinds per
+/// document handler.
+struct Spec {
+    elements: Vec<(Selector, u32)>,
+    documents: Vec<u32>,
+}
+
 pub struct Rewriter {
-    inner: HtmlRewriter<'static, Sink>,
+    machine: Machine,
     shared: Rc<Shared>,
+    /// Suspended inside a handler that returned a promise.
+    awaiting: bool,
 }
 
 fn selector(text: &str) -> OpResult<Selector> {
@@ -106,21 +182,38 @@ fn selector(text: &str) -> OpResult<Selector> {
     })
 }
 
-fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
-    let shared = Rc::new(Shared::default());
+fn spec(f: &Fields<'_>) -> OpResult<Spec> {
+    let mut elements = Vec::new();
+    let mut list = Reader::new(f.bytes(0)?);
+    while !list.is_empty() {
+        if elements.len() >= MAX_SELECTORS {
+            return Err(OpError::type_error("HTMLRewriter: too many handlers"));
+        }
+        let sel = selector(list.str()?)?;
+        elements.push((sel, list.u32()?));
+    }
+    let mut documents = Vec::new();
+    let mut list = Reader::new(f.bytes(1)?);
+    while !list.is_empty() {
+        if documents.len() >= MAX_SELECTORS {
+            return Err(OpError::type_error("HTMLRewriter: too many handlers"));
+        }
+        documents.push(list.u32()?);
+    }
+    Ok(Spec {
+        elements,
+        documents,
+    })
+}
+
+/// lol_html's settings for `spec`, its handlers suspending through `shared`.
+fn settings(spec: Spec, shared: &Rc<Shared>) -> Settings<'static, 'static> {
     let mut settings = Settings::new().with_memory_settings(
         MemorySettings::new()
             .with_preallocated_parsing_buffer_size(4096)
             .with_max_allowed_memory_usage(MAX_REWRITER_MEMORY),
     );
-    let mut list = Reader::new(f.bytes(0)?);
-    let mut index = 0u32;
-    while !list.is_empty() {
-        if index as usize >= MAX_SELECTORS {
-            return Err(OpError::type_error("HTMLRewriter: too many handlers"));
-        }
-        let sel = selector(list.str()?)?;
-        let kinds = list.u32()?;
+    for (index, (sel, kinds)) in (0u32..).zip(spec.elements) {
         let mut h = ElementContentHandlers::default();
         if kinds & ON_ELEMENT != 0 {
             let sh = shared.clone();
@@ -141,15 +234,8 @@ fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
             });
         }
         settings = settings.append_element_content_handler((Cow::Owned(sel), h));
-        index += 1;
     }
-    let mut list = Reader::new(f.bytes(1)?);
-    let mut index = 0u32;
-    while !list.is_empty() {
-        if index as usize >= MAX_SELECTORS {
-            return Err(OpError::type_error("HTMLRewriter: too many handlers"));
-        }
-        let kinds = list.u32()?;
+    for (index, kinds) in (0u32..).zip(spec.documents) {
         let mut h = DocumentContentHandlers::default();
         if kinds & ON_DOCTYPE != 0 {
             let sh = shared.clone();
@@ -176,10 +262,48 @@ fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
             });
         }
         settings = settings.append_document_content_handler(h);
-        index += 1;
     }
-    let inner = HtmlRewriter::new(settings, Sink(shared.clone()));
-    Ok(Rewriter { inner, shared })
+    settings
+}
+
+/// The coroutine: a rewriter fed chunks until `End` (or an error) finishes it.
+fn body(y: &Yield, first: Resume, spec: Spec, shared: Rc<Shared>) -> Result<(), RewritingError> {
+    shared.yielder.set(y);
+    let _bound = Bound(&shared);
+    let mut rewriter = HtmlRewriter::new(settings(spec, &shared), Sink(shared.clone()));
+    let mut input = first;
+    loop {
+        match input {
+            Resume::Write(chunk) => rewriter.write(&chunk)?,
+            Resume::End => return rewriter.end(),
+            Resume::Reply(_) => {
+                return Err(RewritingError::ContentHandlerError(Box::new(events::Stop(
+                    OpError::operation("HTMLRewriter: an answer with no handler waiting"),
+                ))))
+            }
+        }
+        input = y.suspend(Suspend::Written);
+    }
+}
+
+fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
+    let spec = spec(f)?;
+    let shared = Rc::new(Shared {
+        yielder: Cell::new(std::ptr::null()),
+        out: RefCell::new(Vec::new()),
+        overflow: Cell::new(false),
+    });
+    let stack = DefaultStack::new(STACK)
+        .map_err(|e| OpError::new(ErrorKind::RangeError, format!("HTMLRewriter: {e}")))?;
+    let sh = shared.clone();
+    let machine = Coroutine::with_stack(stack, move |y: &Yield, first: Resume| {
+        body(y, first, spec, sh)
+    });
+    Ok(Rewriter {
+        machine,
+        shared,
+        awaiting: false,
+    })
 }
 
 /// The op's error for a failed rewrite.
@@ -197,24 +321,42 @@ fn rewrite_error(e: RewritingError) -> OpError {
     }
 }
 
-/// Runs `work` on rewriter `id` with the op's callback installed, answering the output.
-fn with_rewriter(
-    state: &OpState,
-    id: u32,
-    callback: Rc<dyn Callback>,
-    end: bool,
-    work: impl FnOnce(&mut Option<Rewriter>) -> Result<(), RewritingError>,
-) -> OpResult<Vec<u8>> {
+/// How one op's run of the coroutine ended.
+enum Outcome {
+    /// The input is consumed; the rewriter waits for more.
+    Written,
+    /// A handler returned a promise; the rewriter waits for `RewriterResume`.
+    Awaiting,
+    /// The coroutine finished: the document ended, or the rewrite failed.
+    Done(Result<(), RewritingError>),
+}
+
+/// Whether `reply` is the prelude's "the handler returned a promise".
+fn is_await(reply: &[u8]) -> bool {
+    let mut r = Reader::new(reply);
+    matches!(r.u32(), Ok(AWAIT)) && r.is_empty()
+}
+
+/// Feeds `input` to rewriter `id`, calling `callback` for each event, until the rewriter has
+/// consumed it, suspends in an async handler, or finishes. Answers `[status, output]`.
+fn drive(state: &OpState, id: u32, callback: Rc<dyn Callback>, input: Resume) -> OpResult<Vec<u8>> {
     if REWRITING.with(Cell::get) {
         return Err(OpError::type_error(
             "HTMLRewriter: a rewriter cannot run inside another's handler",
         ));
     }
-    let rewriter = *state.take::<Rewriter>(id)?;
-    let shared = rewriter.shared.clone();
-    *shared.callback.borrow_mut() = Some(callback);
-    let mut slot = Some(rewriter);
-    /// Clears [`REWRITING`] however the write ends (a panic is caught by the host).
+    let mut rewriter = *state.take::<Rewriter>(id)?;
+    if rewriter.awaiting != matches!(input, Resume::Reply(_)) {
+        let what = if rewriter.awaiting {
+            "HTMLRewriter: the rewriter waits for an async handler"
+        } else {
+            "HTMLRewriter: no handler is waiting"
+        };
+        state.put(id, Box::new(rewriter))?;
+        return Err(OpError::type_error(what));
+    }
+    rewriter.awaiting = false;
+    /// Clears [`REWRITING`] however the op ends (a panic is caught by the host).
     struct Running;
     impl Drop for Running {
         fn drop(&mut self) {
@@ -223,30 +365,55 @@ fn with_rewriter(
     }
     REWRITING.with(|r| r.set(true));
     let running = Running;
-    let result = work(&mut slot);
+    let mut input = input;
+    let outcome = loop {
+        match rewriter.machine.resume(input) {
+            CoroutineResult::Yield(Suspend::Event(event)) => {
+                if rewriter.shared.overflow.get() {
+                    input = Resume::Reply(Err(OpError::new(
+                        ErrorKind::RangeError,
+                        "HTMLRewriter: the rewritten chunk is too large",
+                    )));
+                    continue;
+                }
+                match callback.call(&event) {
+                    Ok(reply) if is_await(&reply) => break Outcome::Awaiting,
+                    reply => input = Resume::Reply(reply),
+                }
+            }
+            CoroutineResult::Yield(Suspend::Written) => break Outcome::Written,
+            CoroutineResult::Return(result) => break Outcome::Done(result),
+        }
+    };
     drop(running);
-    *shared.callback.borrow_mut() = None;
-    let out = std::mem::take(&mut *shared.out.borrow_mut());
-    let overflow = shared.overflow.get();
-    match (result, slot) {
-        (Ok(()), Some(r)) if !end && !overflow => {
-            state.put(id, Box::new(r))?;
+    let out = std::mem::take(&mut *rewriter.shared.out.borrow_mut());
+    let overflow = rewriter.shared.overflow.get();
+    let status: u32 = match outcome {
+        Outcome::Written | Outcome::Awaiting if !overflow => {
+            let status = u32::from(matches!(outcome, Outcome::Awaiting));
+            rewriter.awaiting = status == 1;
+            state.put(id, Box::new(rewriter))?;
+            status
         }
-        (result, slot) => {
-            if let Some(r) = slot {
-                state.put(id, Box::new(r))?;
-            }
+        Outcome::Done(Ok(())) if !overflow => {
+            state.put(id, Box::new(rewriter))?;
             state.free(id)?;
-            result.map_err(rewrite_error)?;
-            if overflow {
-                return Err(OpError::new(
-                    ErrorKind::RangeError,
-                    "HTMLRewriter: the rewritten chunk is too large",
-                ));
-            }
+            0
         }
-    }
-    Ok(out)
+        outcome => {
+            // A failed rewrite frees the rewriter (a suspended one unwinds its stack).
+            state.put(id, Box::new(rewriter))?;
+            state.free(id)?;
+            if let Outcome::Done(Err(e)) = outcome {
+                return Err(rewrite_error(e));
+            }
+            return Err(OpError::new(
+                ErrorKind::RangeError,
+                "HTMLRewriter: the rewritten chunk is too large",
+            ));
+        }
+    };
+    Ok(crate::fields::encode(&[&status.to_le_bytes(), &out]))
 }
 
 pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
@@ -262,33 +429,19 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
             let id = ctx.state()?.insert(Box::new(r), COST)?;
             Ok(id.to_le_bytes().to_vec())
         }
-        OpCode::RewriterWrite => {
-            let chunk = f.bytes(1)?;
-            with_rewriter(
-                ctx.state()?,
-                f.u32(0)?,
-                ctx.callback()?,
-                false,
-                |slot| match slot {
-                    Some(r) => r.inner.write(chunk),
-                    None => Ok(()),
-                },
-            )
-        }
-        OpCode::RewriterEnd => {
-            with_rewriter(ctx.state()?, f.u32(0)?, ctx.callback()?, true, |slot| {
-                match slot.take() {
-                    Some(r) => {
-                        // `end` consumes the rewriter; its handlers still reach `shared`.
-                        let Rewriter { inner, shared } = r;
-                        let result = inner.end();
-                        drop(shared);
-                        result
-                    }
-                    None => Ok(()),
-                }
-            })
-        }
+        OpCode::RewriterWrite => drive(
+            ctx.state()?,
+            f.u32(0)?,
+            ctx.callback()?,
+            Resume::Write(f.bytes(1)?.to_vec()),
+        ),
+        OpCode::RewriterEnd => drive(ctx.state()?, f.u32(0)?, ctx.callback()?, Resume::End),
+        OpCode::RewriterResume => drive(
+            ctx.state()?,
+            f.u32(0)?,
+            ctx.callback()?,
+            Resume::Reply(Ok(f.bytes(1)?.to_vec())),
+        ),
         _ => Err(OpError::not_supported("not an HTMLRewriter op")),
     }
 }

@@ -33,6 +33,22 @@ fn u32f(b: &[u8]) -> u32 {
     u32::from_le_bytes(b.try_into().expect("4 bytes"))
 }
 
+/// A Write, End or Resume answer: (status, output).
+fn answer(bytes: &[u8]) -> (u32, Vec<u8>) {
+    let f = Fields::parse(bytes).expect("fields");
+    (
+        f.u32(0).expect("status"),
+        f.bytes(1).expect("output").to_vec(),
+    )
+}
+
+/// The output of an answer that consumed its input.
+fn consumed(bytes: Vec<u8>) -> Vec<u8> {
+    let (status, out) = answer(&bytes);
+    assert_eq!(status, 0, "consumed");
+    out
+}
+
 fn rewrite(
     selectors: &[(&str, u32)],
     docs: &[u32],
@@ -62,17 +78,17 @@ fn rewrite(
         )?;
         let mut out = Vec::new();
         for c in chunks {
-            out.extend(crate::run(
+            out.extend(consumed(crate::run(
                 OpCode::RewriterWrite as u32,
                 &fields::encode(&[&h, c.as_bytes()]),
                 &ctx,
-            )?);
+            )?));
         }
-        out.extend(crate::run(
+        out.extend(consumed(crate::run(
             OpCode::RewriterEnd as u32,
             &fields::encode(&[&h]),
             &ctx,
-        )?);
+        )?));
         assert_eq!(st.usage().0, 0, "the end freed the rewriter");
         Ok(String::from_utf8(out).expect("utf-8"))
     })();
@@ -169,4 +185,199 @@ fn selectors_are_checked_and_memory_is_capped() {
         .collect();
     let (out, _) = rewrite(&[("p", ON_ELEMENT)], &[], &pieces, |_| Vec::new());
     assert_eq!(out.expect_err("capped").kind, ErrorKind::RangeError);
+}
+
+/// Mutations as the prelude packs them: numbers as 4-byte fields, strings as bytes.
+enum M<'a> {
+    N(u32),
+    S(&'a str),
+}
+
+fn muts(list: &[M<'_>]) -> Vec<u8> {
+    let nums: Vec<[u8; 4]> = list
+        .iter()
+        .map(|m| match m {
+            M::N(n) => n.to_le_bytes(),
+            M::S(_) => [0; 4],
+        })
+        .collect();
+    let parts: Vec<&[u8]> = list
+        .iter()
+        .zip(&nums)
+        .map(|(m, n)| match m {
+            M::N(_) => &n[..],
+            M::S(s) => s.as_bytes(),
+        })
+        .collect();
+    fields::encode(&parts)
+}
+
+/// A rewriter made in `st` with element handlers for `selectors`; its handle.
+fn make(st: &OpState, flag: &AtomicU32, selectors: &[(&str, u32)]) -> Vec<u8> {
+    let mut sels = Vec::new();
+    for (s, k) in selectors {
+        sels.extend_from_slice(&fields::encode(&[s.as_bytes(), &k.to_le_bytes()]));
+    }
+    crate::run(
+        OpCode::RewriterNew as u32,
+        &fields::encode(&[&sels, &[]]),
+        &OpCtx::with_state(flag, st),
+    )
+    .expect("made")
+}
+
+#[test]
+fn an_async_handler_suspends_the_rewrite_and_its_later_mutations_land_on_its_token() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    // Every element event is answered "await"; every end tag gets `after("<hr>")` at once.
+    let script = Rc::new(Script {
+        seen: RefCell::new(Vec::new()),
+        reply: Box::new(|ev| match u32f(&ev[0]) {
+            1 => muts(&[M::N(AWAIT)]),
+            _ => muts(&[M::N(4), M::S("<hr>"), M::N(1)]),
+        }),
+    });
+    let ctx = OpCtx::with_state(&flag, &st).with_callback(Some(script.clone() as Rc<dyn Callback>));
+    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
+    let op = |code: OpCode, parts: &[&[u8]]| crate::run(code as u32, &fields::encode(parts), &ctx);
+
+    // The write stops inside the first <p>'s handler, having answered what came before it.
+    let (status, out) = answer(
+        &op(
+            OpCode::RewriterWrite,
+            &[&h, b"<div>x</div><p>a</p><p>b</p>"],
+        )
+        .expect("wrote"),
+    );
+    assert_eq!((status, out.as_slice()), (1, &b"<div>x</div>"[..]));
+    assert_eq!(script.seen.borrow().len(), 1);
+    // While it waits, it takes no input and no end.
+    let busy = op(OpCode::RewriterWrite, &[&h, b"<p>c</p>"]).expect_err("waiting");
+    assert_eq!(busy.kind, ErrorKind::TypeError);
+    assert!(
+        busy.message.contains("waits for an async handler"),
+        "{}",
+        busy.message
+    );
+    assert_eq!(
+        op(OpCode::RewriterEnd, &[&h]).expect_err("waiting").kind,
+        ErrorKind::TypeError
+    );
+    // The handler's answer, made after its await: an attribute and an end-tag handler, applied
+    // to the same <p>; the rewrite goes on to the second <p>, which suspends in turn.
+    let late = muts(&[M::N(1), M::S("data-late"), M::S("1"), M::N(12), M::N(9)]);
+    let (status, out) = answer(&op(OpCode::RewriterResume, &[&h, &late]).expect("resumed"));
+    assert_eq!(
+        (status, out.as_slice()),
+        (1, &b"<p data-late=\"1\">a</p><hr>"[..])
+    );
+    let (status, out) = answer(
+        &op(
+            OpCode::RewriterResume,
+            &[&h, &muts(&[M::N(8), M::S("<i>B</i>"), M::N(1)])],
+        )
+        .expect("resumed"),
+    );
+    assert_eq!((status, out.as_slice()), (0, &b"<p><i>B</i></p>"[..]));
+    // Not waiting now: a Resume is refused, and the rewriter goes on.
+    let idle = op(OpCode::RewriterResume, &[&h, &[]]).expect_err("not waiting");
+    assert!(
+        idle.message.contains("no handler is waiting"),
+        "{}",
+        idle.message
+    );
+    let (status, out) = answer(&op(OpCode::RewriterEnd, &[&h]).expect("ended"));
+    assert_eq!((status, out.as_slice()), (0, &b""[..]));
+    assert_eq!(st.usage().0, 0, "the end freed the rewriter");
+}
+
+#[test]
+fn a_rewriter_freed_inside_an_async_handler_unwinds_its_stack() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let script = Rc::new(Script {
+        seen: RefCell::new(Vec::new()),
+        reply: Box::new(|_| muts(&[M::N(AWAIT)])),
+    });
+    let ctx = OpCtx::with_state(&flag, &st).with_callback(Some(script as Rc<dyn Callback>));
+    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
+    let id = u32f(&h);
+    let out = crate::run(
+        OpCode::RewriterWrite as u32,
+        &fields::encode(&[&h, b"<p>a</p>"]),
+        &ctx,
+    )
+    .expect("wrote");
+    assert_eq!(answer(&out).0, 1, "suspended");
+    let r = st.take::<Rewriter>(id).expect("held");
+    let shared = r.shared.clone();
+    st.put(id, r).expect("put back");
+    // The coroutine's stack holds the handlers' and the sink's references to `shared`.
+    assert!(Rc::strong_count(&shared) > 2);
+    assert!(st.free(id).expect("freed"));
+    assert_eq!(
+        Rc::strong_count(&shared),
+        1,
+        "the suspended stack was unwound and dropped"
+    );
+    assert_eq!(st.usage().0, 0);
+}
+
+#[test]
+fn a_failing_answer_to_a_suspended_handler_stops_the_rewrite() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let script = Rc::new(Script {
+        seen: RefCell::new(Vec::new()),
+        reply: Box::new(|_| muts(&[M::N(AWAIT)])),
+    });
+    let ctx = OpCtx::with_state(&flag, &st).with_callback(Some(script as Rc<dyn Callback>));
+    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
+    let out = crate::run(
+        OpCode::RewriterWrite as u32,
+        &fields::encode(&[&h, b"<p>a</p>"]),
+        &ctx,
+    )
+    .expect("wrote");
+    assert_eq!(answer(&out).0, 1);
+    // The promise rejected: the prelude answers "stop".
+    let e = crate::run(
+        OpCode::RewriterResume as u32,
+        &fields::encode(&[&h, &muts(&[M::N(14)])]),
+        &ctx,
+    )
+    .expect_err("stopped");
+    assert_eq!(e.kind, ErrorKind::Operation);
+    assert_eq!(st.usage().0, 0, "a failed rewrite frees the rewriter");
+}
+
+/// A depth inside the memory cap (about 4,000 elements with end-tag handlers fit).
+const DEEP: usize = 3_000;
+
+#[test]
+fn deep_documents_fit_the_rewriters_stack() {
+    // lol_html keeps open elements in a list (counted against its memory cap), not on the stack:
+    // nested elements, each matched and each with an end-tag handler, run on the rewriter's fixed
+    // stack until the memory cap refuses the depth, never past the stack.
+    let nest = |depth: usize| {
+        let doc = format!("{}{}", "<div>".repeat(depth), "</div>".repeat(depth));
+        let pieces: Vec<String> = doc
+            .as_bytes()
+            .chunks(64 << 10)
+            .map(|c| String::from_utf8(c.to_vec()).expect("ascii"))
+            .collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let (out, seen) = rewrite(&[("div", ON_ELEMENT)], &[], &pieces, |ev| {
+            match u32f(&ev[0]) {
+                1 => muts(&[M::N(12), M::N(1)]),
+                _ => Vec::new(),
+            }
+        });
+        (out.map(|o| o.len() == doc.len()), seen.len())
+    };
+    let depth = DEEP;
+    assert_eq!(nest(depth), (Ok(true), 2 * depth));
+    let (out, _) = nest(20 * depth);
+    assert_eq!(out.expect_err("too deep").kind, ErrorKind::RangeError);
 }
