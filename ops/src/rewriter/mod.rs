@@ -39,7 +39,8 @@
 //!
 //! Guarantees: one rewriter buffers at most [`MAX_REWRITER_MEMORY`] bytes of pending input
 //! (lol_html's own accounting; past it the write fails with a RangeError) and is declared to the
-//! table as [`COST`], its stack included; one op answers at most [`crate::MAX_OP_OUTPUT`] bytes
+//! table as [`COST`], its stack included (an ended rewriter's stack is kept for the thread's next,
+//! [`SPARE_STACKS`] at most); one op answers at most [`crate::MAX_OP_OUTPUT`] bytes
 //! (more is an error). Documents are read as UTF-8 (Workers follows the response's charset; a gap).
 //!
 //! Trusts: `lol_html` (pure safe Rust, `forbid(unsafe_code)`, fuzzed upstream; it does not recurse
@@ -83,9 +84,17 @@ pub(crate) const ON_END: u32 = 8;
 /// The reply that says "the handler returned a promise" (the mutation codes end at 14).
 pub(crate) const AWAIT: u32 = 15;
 
+/// The most finished rewriters' stacks a thread keeps for the next ones.
+const SPARE_STACKS: usize = 4;
+
 thread_local! {
     /// Whether a rewriter op runs on this thread (isolates run one per thread at a time).
     pub static REWRITING: Cell<bool> = const { Cell::new(false) };
+    /// Stacks of ended rewriters, reused: a new stack's first page faults cost most of making a
+    /// rewriter (`benches/benches/rewriter.rs`). What a stack holds from its last rewriter is what
+    /// the isolate thread's own stack holds from every op it ran: native memory no tenant code
+    /// reads.
+    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What an op hands the rewriter's coroutine.
@@ -168,10 +177,30 @@ struct Spec {
 }
 
 pub struct Rewriter {
-    machine: Machine,
+    /// `None` only while it is dropped.
+    machine: Option<Machine>,
     shared: Rc<Shared>,
     /// Suspended inside a handler that returned a promise.
     awaiting: bool,
+}
+
+impl Drop for Rewriter {
+    fn drop(&mut self) {
+        if let Some(mut machine) = self.machine.take() {
+            // A rewriter suspended in a handler unwinds its stack first (lol_html's buffers, the
+            // handlers' references), then its stack goes back to the thread's spares.
+            machine.force_unwind();
+            if machine.done() {
+                let stack = machine.into_stack();
+                STACKS.with(|s| {
+                    let mut s = s.borrow_mut();
+                    if s.len() < SPARE_STACKS {
+                        s.push(stack);
+                    }
+                });
+            }
+        }
+    }
 }
 
 fn selector(text: &str) -> OpResult<Selector> {
@@ -293,14 +322,17 @@ fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
         out: RefCell::new(Vec::new()),
         overflow: Cell::new(false),
     });
-    let stack = DefaultStack::new(STACK)
-        .map_err(|e| OpError::new(ErrorKind::RangeError, format!("HTMLRewriter: {e}")))?;
+    let stack = match STACKS.with(|s| s.borrow_mut().pop()) {
+        Some(stack) => stack,
+        None => DefaultStack::new(STACK)
+            .map_err(|e| OpError::new(ErrorKind::RangeError, format!("HTMLRewriter: {e}")))?,
+    };
     let sh = shared.clone();
     let machine = Coroutine::with_stack(stack, move |y: &Yield, first: Resume| {
         body(y, first, spec, sh)
     });
     Ok(Rewriter {
-        machine,
+        machine: Some(machine),
         shared,
         awaiting: false,
     })
@@ -366,8 +398,11 @@ fn drive(state: &OpState, id: u32, callback: Rc<dyn Callback>, input: Resume) ->
     REWRITING.with(|r| r.set(true));
     let running = Running;
     let mut input = input;
+    let Some(machine) = rewriter.machine.as_mut() else {
+        return Err(OpError::operation("HTMLRewriter: the rewriter is gone"));
+    };
     let outcome = loop {
-        match rewriter.machine.resume(input) {
+        match machine.resume(input) {
             CoroutineResult::Yield(Suspend::Event(event)) => {
                 if rewriter.shared.overflow.get() {
                     input = Resume::Reply(Err(OpError::new(

@@ -381,3 +381,27 @@ fn deep_documents_fit_the_rewriters_stack() {
     let (out, _) = nest(20 * depth);
     assert_eq!(out.expect_err("too deep").kind, ErrorKind::RangeError);
 }
+
+#[test]
+fn ended_rewriters_leave_their_stacks_to_the_next() {
+    let spares = || STACKS.with(|s| s.borrow().len());
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ids: Vec<Vec<u8>> = (0..SPARE_STACKS + 2)
+        .map(|_| make(&st, &flag, &[("p", ON_ELEMENT)]))
+        .collect();
+    let before = spares();
+    for h in &ids {
+        st.free(u32f(h)).expect("freed");
+    }
+    assert_eq!(spares(), SPARE_STACKS, "kept up to the cap");
+    assert!(before < SPARE_STACKS);
+    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
+    assert_eq!(spares(), SPARE_STACKS - 1, "the next rewriter took one");
+    // A reused stack runs a rewrite as a new one does (the unwound one above left it whole).
+    let (out, _) = rewrite(&[("p", ON_ELEMENT)], &[], &["<p>x</p>"], |_| {
+        muts(&[M::N(1), M::S("a"), M::S("b")])
+    });
+    assert_eq!(out.expect("rewrote"), "<p a=\"b\">x</p>");
+    st.free(u32f(&h)).expect("freed");
+}
