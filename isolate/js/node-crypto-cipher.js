@@ -6,6 +6,7 @@
 // ends it. A cipher holds one native handle, freed by final() or, if the tenant drops it, when it
 // is collected (trackNative). String output keeps back an incomplete base64 group or UTF-8
 // sequence between calls, as Node's StringDecoder does. Errors are Node's (codes and messages).
+// Ciphers are stream.Transforms, as Node's (LazyTransform, node-hash.js).
 // Not supported: CCM, OCB, the legacy createCipher (no IV).
 // Trusts: the native ops; node-crypto.js's helpers `h`.
 
@@ -101,6 +102,7 @@ function nodeCipher(h, keys) {
         validateInteger(tagLength, "options.authTagLength", 0, 2147483647);
         if (!tagFits(spec[0], tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
       }
+      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: options, writable: true });
       this.#encrypt = encrypt;
       this.#mode = spec[0];
       // ChaCha20-Poly1305 checks a tag of exactly its length (16 unless authTagLength says).
@@ -154,7 +156,22 @@ function nodeCipher(h, keys) {
       this.#tag = tag;
       return this;
     }
+    // As a stream (Node's): what update() answers for each chunk, final()'s at the end.
+    _transform(chunk, encoding, callback) {
+      this.push(this.update(chunk, encoding));
+      callback();
+    }
+    _flush(callback) {
+      try {
+        this.push(this.final());
+      } catch (e) {
+        callback(e);
+        return;
+      }
+      callback();
+    }
   }
+  ObjectSetPrototypeOf(CipherBase.prototype, lazyTransformPrototype());
   class Cipheriv extends CipherBase {
     constructor(cipher, key, iv, options) { super(true, cipher, key, iv, options); }
   }

@@ -1,10 +1,15 @@
-// ---- node-hash.js: node:crypto's Hash and Hmac on the native digest ops. -----------------------
+// ---- node-hash.js: node:crypto's Hash and Hmac on the native digest ops, and LazyTransform. -----
 // createHash/createHmac/hash are incremental native digests (ops/src/crypto/hash.rs Hasher through
 // DigestNew/DigestUpdate/DigestFinish, DigestCopy for Hash.copy(); HmacNew/Update/Finish in
 // ops/src/crypto/node/digest.rs): MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224 and
 // SHA-512/256 under Node's names and aliases. A Hash or Hmac holds one native handle, freed by
 // digest() or, if the tenant drops it unfinished, when it is collected (trackNative); the
 // isolate's handle caps bound what is open at once. Errors are Node's (codes and messages).
+// Hash, Hmac, Cipheriv and Decipheriv are stream.Transforms, as Node's (`pipe` a file into a hash,
+// `pipeline(source, cipher, sink)`), through Node's LazyTransform: node:stream (readable-stream,
+// whose making costs about as much as node:crypto's) is built only when one of them is first used
+// as a stream (or the tenant imports node:stream), and an instance gets its stream state at its
+// own first stream use.
 // Trusts: the native ops; the captured helpers of the prelude (callOp, the field readers).
 
 /** node:crypto's native ops (ops/src/lib.rs OpCode). */
@@ -39,6 +44,68 @@ function nodeDigestId(name) {
   return typeof name === "string" ? NODE_DIGESTS[StringToLowerCase(name)] : undefined;
 }
 
+const lazyTransformHolder = { __proto__: null, proto: undefined, Transform: undefined };
+/** Keys whose lookup on a LazyTransform does not build node:stream: what Object.prototype has, and
+ *  what a value is asked when awaited, printed or converted (none of them a stream's). */
+const LAZY_TRANSFORM_QUIET = ["then", "toJSON", Symbol.toPrimitive, SymbolToStringTag];
+
+/** Gives the LazyTransform prototype node:stream's Transform.prototype (and so every stream
+ *  method and accessor); once. */
+function adoptLazyTransform(Transform) {
+  const proto = lazyTransformPrototype();
+  if (lazyTransformHolder.Transform !== undefined) return;
+  lazyTransformHolder.Transform = Transform;
+  ObjectSetPrototypeOf(proto, Transform.prototype);
+}
+
+/** Node's LazyTransform.prototype (lib/internal/streams/lazy_transform.js): the prototype of
+ *  Hash.prototype, Hmac.prototype and the ciphers'. Until node:stream is built, what it does not
+ *  hold itself is looked up through a proxy that builds node:stream and answers from
+ *  Transform.prototype (the keys Object.prototype answers, and LAZY_TRANSFORM_QUIET, excepted);
+ *  then the proxy leaves the chain. `_readableState`, `_writableState` and `_transformState` are
+ *  accessors that run Transform's constructor on the instance at its first stream use (with the
+ *  options its constructor got: LAZY_TRANSFORM_OPTIONS) and then are its own data properties. */
+function lazyTransformPrototype() {
+  if (lazyTransformHolder.proto !== undefined) return lazyTransformHolder.proto;
+  const quiet = (key) => {
+    for (let i = 0; i < LAZY_TRANSFORM_QUIET.length; i++) if (LAZY_TRANSFORM_QUIET[i] === key) return true;
+    return ReflectHas(ObjectPrototype, key);
+  };
+  const streams = () => {
+    if (lazyTransformHolder.Transform === undefined) adoptLazyTransform(lazyInternals("nodestream").library().Transform);
+    return lazyTransformHolder.Transform.prototype;
+  };
+  const before = new ProxyConstructor(ObjectCreate(ObjectPrototype), {
+    __proto__: null,
+    get: (target, key, receiver) => ReflectGet(quiet(key) ? ObjectPrototype : streams(), key, receiver),
+    has: (target, key) => ReflectHas(quiet(key) ? ObjectPrototype : streams(), key),
+    set: (target, key, value, receiver) => ReflectSet(quiet(key) ? ObjectPrototype : streams(), key, value, receiver),
+  });
+  const proto = ObjectCreate(before);
+  const own = (object, key, value) => ObjectDefineProperty(object, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+  const names = ["_readableState", "_writableState", "_transformState"];
+  for (let i = 0; i < names.length; i++) {
+    const key = names[i];
+    ObjectDefineProperty(proto, key, {
+      __proto__: null,
+      configurable: true,
+      enumerable: true,
+      get() {
+        streams();
+        ReflectApply(lazyTransformHolder.Transform, this, [this[LAZY_TRANSFORM_OPTIONS]]);
+        return this[key];
+      },
+      set(value) { own(this, key, value); },
+    });
+  }
+  lazyTransformHolder.proto = proto;
+  return proto;
+}
+
+/** Where an instance keeps the options its constructor got, for Transform's constructor. */
+const LAZY_TRANSFORM_OPTIONS = Symbol("lazyTransformOptions");
+shareInternals("lazytransform", ObjectFreeze({ __proto__: null, adopt: adoptLazyTransform }));
+
 /** Hash and Hmac; `h` holds the module's helpers (node-crypto.js: bytesOf, output, secretBytes). */
 function nodeHashClasses(h) {
   const finalized = () => nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
@@ -47,7 +114,9 @@ function nodeHashClasses(h) {
   class Hash {
     #handle = 0;
     #done = false;
+    #flushed = undefined; // the digest the stream's end pushed: digest() answers it once, as Node
     constructor(algorithm, options) {
+      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: algorithm === INTERNAL ? undefined : options, writable: true });
       if (algorithm === INTERNAL) {
         this.#handle = options;
       } else {
@@ -59,19 +128,31 @@ function nodeHashClasses(h) {
       trackNative(this, this.#handle);
     }
     update(data, encoding) {
-      if (this.#done) throw finalized();
+      if (this.#done || this.#flushed !== undefined) throw finalized();
       callOp(NODE_OP.digestUpdate, [this.#handle, h.bytesOf(data, encoding, "data")]);
       return this;
     }
     digest(encoding) {
       if (this.#done) throw finalized();
       this.#done = true;
+      if (this.#flushed !== undefined) return h.output(this.#flushed, encoding);
       untrackNative(this);
       return h.output(callOp(NODE_OP.digestFinish, [this.#handle]), encoding);
     }
     copy(options) {
-      if (this.#done) throw finalized();
+      if (this.#done || this.#flushed !== undefined) throw finalized();
       return new Hash(INTERNAL, handleOf(callOp(NODE_OP.digestCopy, [this.#handle])));
+    }
+    _transform(chunk, encoding, callback) {
+      this.update(chunk, encoding);
+      callback();
+    }
+    _flush(callback) {
+      if (this.#done || this.#flushed !== undefined) throw finalized();
+      untrackNative(this);
+      this.#flushed = callOp(NODE_OP.digestFinish, [this.#handle]);
+      this.push(h.output(this.#flushed));
+      callback();
     }
   }
 
@@ -83,6 +164,7 @@ function nodeHashClasses(h) {
       const id = nodeDigestId(hmac);
       if (id === undefined) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${hmac}`);
       const k = h.secretBytes(key, options?.encoding, "key");
+      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: options, writable: true });
       this.#handle = handleOf(callOp(NODE_OP.hmacNew, [id, k]));
       trackNative(this, this.#handle);
     }
@@ -97,7 +179,17 @@ function nodeHashClasses(h) {
       untrackNative(this);
       return h.output(callOp(NODE_OP.hmacFinish, [this.#handle]), encoding);
     }
+    _transform(chunk, encoding, callback) {
+      this.update(chunk, encoding);
+      callback();
+    }
+    _flush(callback) {
+      this.push(this.digest());
+      callback();
+    }
   }
+  ObjectSetPrototypeOf(Hash.prototype, lazyTransformPrototype());
+  ObjectSetPrototypeOf(Hmac.prototype, lazyTransformPrototype());
 
   /** crypto.hash(algorithm, data[, outputEncoding]): one-shot. */
   function hash(algorithm, data, outputEncoding = "hex") {

@@ -47,6 +47,8 @@ function nodeStreamLibrary() {
   library.duplexPair = duplexPairOf(library.Duplex, nextTick);
   addWebStreamBridges(library, webStreamClasses());
   nodeStreamHolder.library = library;
+  // node:crypto's Hash, Hmac and ciphers are Transforms from now on (node-hash.js).
+  lazyInternals("lazytransform").adopt(library.Transform);
   return library;
 }
 

@@ -219,7 +219,7 @@ const {
   getOwnPropertyDescriptor: ObjectGetOwnPropertyDescriptor, getPrototypeOf: ObjectGetPrototypeOf,
   keys: ObjectKeys, is: ObjectIs, setPrototypeOf: ObjectSetPrototypeOf,
 } = Object;
-const { apply: ReflectApply, ownKeys: ReflectOwnKeys } = Reflect;
+const { apply: ReflectApply, ownKeys: ReflectOwnKeys, get: ReflectGet, has: ReflectHas, set: ReflectSet } = Reflect;
 const { fromCharCode: StringFromCharCode } = String;
 const ArrayIsArray = Array.isArray;
 const SymbolIterator = Symbol.iterator;

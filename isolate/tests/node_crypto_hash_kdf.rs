@@ -98,3 +98,88 @@ fn huge_derivations_end_as_the_cpu_limit() {
         }
     }
 }
+
+#[test]
+fn hashes_hmacs_and_ciphers_are_streams_as_in_node() {
+    same(
+        "const stream = await import('node:stream');
+         const { Readable, Writable } = stream;
+         const sink = (into) => new Writable({ write(c, e, cb) { into.push(c); cb(); } });
+         const out = [];
+         // A Readable piped into a hash, read as hex.
+         const h = crypto.createHash('sha256');
+         h.setEncoding('hex');
+         await new Promise((res, rej) => Readable.from(['hello ', 'world']).pipe(h).on('finish', res).on('error', rej));
+         out.push(h.read());
+         // write, end, read; the digest once more after the stream's end (Node answers it once).
+         const m = crypto.createHmac('sha1', 'k');
+         m.write('abc'); m.end();
+         out.push(m.read().toString('base64'), m.digest('hex'));
+         const y = crypto.createHash('sha1');
+         const got = [];
+         y.on('data', (d) => got.push(d.toString('hex')));
+         y.end('z');
+         await new Promise((r) => y.on('end', r));
+         const t = (f) => { try { return f(); } catch (e) { return e.code; } };
+         out.push(got, y.digest('hex'), t(() => y.digest('hex')));
+         // Through a cipher and a decipher in a pipeline; a bad decrypt errors it.
+         const key = Buffer.alloc(32, 7), iv = Buffer.alloc(16, 9);
+         const chunks = [];
+         await stream.promises.pipeline(Readable.from([Buffer.from('stream me '), Buffer.from('through aes')]),
+           crypto.createCipheriv('aes-256-cbc', key, iv), crypto.createDecipheriv('aes-256-cbc', key, iv), sink(chunks));
+         out.push(Buffer.concat(chunks).toString());
+         const enc = [];
+         await stream.promises.pipeline(Readable.from([Buffer.from('abc')]), crypto.createCipheriv('aes-256-cbc', key, iv), sink(enc));
+         out.push(Buffer.concat(enc).toString('hex'));
+         try {
+           await stream.promises.pipeline(Readable.from([Buffer.alloc(16, 1)]), crypto.createDecipheriv('aes-256-cbc', key, iv), sink([]));
+           out.push('no error');
+         } catch (e) { out.push(e.code); }
+         const x = crypto.createHash('md5');
+         out.push(x instanceof stream.Transform, x instanceof stream.Readable, x.readable, x.writable);
+         let s = '';
+         const w = crypto.createHash('sha512-256'); w.end('q');
+         for await (const c of w) s += c.toString('hex');
+         out.push(s);
+         return out;",
+    );
+}
+
+#[test]
+fn a_hash_used_without_streams_does_not_build_node_stream() {
+    // LazyTransform: until node:stream is built, what lies above the LazyTransform prototype is a
+    // proxy over an empty object; the first stream use builds node:stream and puts
+    // Transform.prototype there.
+    let v = stockade(
+        "const above = () => Object.getPrototypeOf(Object.getPrototypeOf(crypto.Hash.prototype));
+         const h = crypto.createHash('sha256').update('a');
+         const quiet = [Object.getOwnPropertyNames(above()).length, h.digest('hex').length,
+           typeof h.then, String(h), JSON.stringify(h), 'toString' in h, h.hasOwnProperty('x'),
+           Object.getOwnPropertyNames(above()).length];
+         const hm = crypto.createHmac('sha1', 'k');
+         const piped = typeof hm.pipe;
+         const stream = await import('node:stream');
+         return [quiet, piped, above() === stream.Transform.prototype, hm instanceof stream.Transform];",
+    );
+    assert_eq!(
+        v,
+        serde_json::json!([
+            [0, 64, "undefined", "[object Object]", "{}", true, false, 0],
+            "function",
+            true,
+            true
+        ])
+    );
+}
+
+#[test]
+fn a_cipher_is_a_transform_once_node_stream_is_imported() {
+    // Importing node:stream first gives the prototype its Transform before any stream use.
+    let v = stockade(
+        "const stream = await import('node:stream');
+         const c = crypto.createCipheriv('aes-128-ecb', Buffer.alloc(16), null);
+         return [c instanceof stream.Transform, c instanceof stream.Duplex,
+                 Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf(c)))) === stream.Transform.prototype];",
+    );
+    assert_eq!(v, serde_json::json!([true, true, true]));
+}
