@@ -10,15 +10,19 @@
 // output that preceded it. `flush(kind, callback)` makes
 // everything written so far decodable (a sync flush whatever the kind); `params(level, strategy,
 // callback)` flushes and keeps the level (Stockade compresses at zlib's level 6, brotli's 5).
-// Differences from Node: one gzip member per stream; no dictionary, windowBits or memLevel.
+// After a stream's end, bytes are read as Node's zlib does (ops/src/compression After::Node):
+// further gzip members are decoded, trailing zeros and anything after a deflate or brotli stream
+// dropped. Differences from Node: no dictionary, windowBits or memLevel.
 // Trusts: the native codec ops; the runtime's captured helpers (callOp, the field readers).
 
 /** A native codec's TypeError as Node's zlib reports it: "unexpected end of file" (Z_BUF_ERROR,
- *  errno -5) for a truncated stream, else Z_DATA_ERROR (errno -3); anything else as it is. */
+ *  errno -5) for a truncated stream, else Z_DATA_ERROR (errno -3; "incorrect header check" for
+ *  what is not gzip); anything else as it is. */
 function zlibError(e) {
   if (!isObject(e) || e.name !== "TypeError" || typeof e.message !== "string" || e.code !== undefined) return e;
   const truncated = StringIndexOf(e.message, "truncated") !== -1;
-  const err = new Error(truncated ? "unexpected end of file" : e.message);
+  const notGzip = StringIndexOf(e.message, "bad magic number") !== -1;
+  const err = new Error(truncated ? "unexpected end of file" : notGzip ? "incorrect header check" : e.message);
   err.code = truncated ? "Z_BUF_ERROR" : "Z_DATA_ERROR";
   err.errno = truncated ? -5 : -3;
   return err;
@@ -125,8 +129,9 @@ function zlibStreamClasses(formats) {
       try {
         if (this.#handle < 0) throw new Error("zlib binding closed");
         if (this.#handle === 0) {
-          const newOp = this.#compress ? NATIVE.compressNew : NATIVE.decompressNew;
-          this.#handle = fieldU32(callOp(newOp, [this.#format]));
+          this.#handle = fieldU32(this.#compress
+            ? callOp(NATIVE.compressNew, [this.#format])
+            : callOp(NATIVE.decompressNew, [this.#format, CODEC_AFTER_NODE]));
           trackNative(this.#owner, this.#handle);
         }
         const writeOp = this.#compress ? NATIVE.compressWrite : NATIVE.decompressWrite;

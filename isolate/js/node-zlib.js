@@ -42,7 +42,7 @@ function zlibModule() {
     if (format === UNZIP) format = bytes[0] === 0x1f && bytes[1] === 0x8b ? GZIP : DEFLATE;
     const codec = compress
       ? nativeCodec(NATIVE.compressNew, NATIVE.compressWrite, format)
-      : nativeCodec(NATIVE.decompressNew, NATIVE.decompressWrite, format);
+      : nativeCodec(NATIVE.decompressNew, NATIVE.decompressWrite, format, CODEC_AFTER_NODE);
     const pieces = [];
     let total = 0;
     try {

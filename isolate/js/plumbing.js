@@ -166,12 +166,16 @@ const CODEC_MORE = 1;
 const CODEC_NONE = 0;
 const CODEC_FINISH = 1;
 const CODEC_SYNC = 2;
+// What a decompressor does after its stream's end (ops/src/compression After): refuse more bytes
+// (0, DecompressionStream's rule) or read them as Node's zlib (gzip members, dropped trailers).
+const CODEC_AFTER_NODE = 1;
 
-/** The native (de)compressor of one stream (`format`: compression.js's numbers, 3 for brotli):
+/** The native (de)compressor of one stream (`format`: compression.js's numbers, 3 for brotli;
+ *  `after`, a decompressor's CODEC_AFTER_ policy, 0 by default):
  *  `write(bytes, flush, emit)` hands `bytes` over in pieces of at most CODEC_PIECE, the last with
  *  `flush` (a CODEC_ mode), and emits what comes back; `close()`. CompressionStream,
  *  DecompressionStream and the response encoder (fetch-body.js) use it. */
-function nativeCodec(newOp, writeOp, format) {
+function nativeCodec(newOp, writeOp, format, after = 0) {
   let handle = 0; // 0: not made yet; -1: closed
   const owner = {};
   const close = () => {
@@ -185,7 +189,7 @@ function nativeCodec(newOp, writeOp, format) {
     if (handle < 0) throw new TypeError("The compression stream is closed");
     try {
       if (handle === 0) {
-        handle = fieldU32(callOp(newOp, [format]));
+        handle = fieldU32(callOp(newOp, after === 0 ? [format] : [format, after]));
         trackNative(owner, handle);
       }
       const total = typedArrayByteLength(bytes);

@@ -152,3 +152,54 @@ fn a_decompression_bomb_ends_at_the_memory_limit_not_the_process() {
     ));
     assert_eq!(after, "still here");
 }
+
+mod node_crypto_support;
+
+#[test]
+fn bytes_after_a_streams_end_are_read_as_node_reads_them() {
+    // Concatenated gzip members, trailing zeros, trailing garbage and truncated members, the same
+    // in Stockade and Node 20; one-shot and streamed, split across member boundaries.
+    node_crypto_support::same(
+        "const zlib = await import('node:zlib');
+         const t = (f) => { try { const r = f(); return Buffer.isBuffer(r) ? r.toString() : r; } catch (e) { return ['ERR', e.code, e.message]; } };
+         const a = zlib.gzipSync('hello '), b = zlib.gzipSync('world');
+         const many = Buffer.concat(Array.from({ length: 200 }, (_, i) => zlib.gzipSync(String(i % 10))));
+         const out = [
+           t(() => zlib.gunzipSync(Buffer.concat([a, b]))),
+           t(() => zlib.gunzipSync(many)),
+           t(() => zlib.unzipSync(Buffer.concat([a, b]))),
+           t(() => zlib.gunzipSync(Buffer.concat([a, Buffer.from('garbage!')]))),
+           t(() => zlib.gunzipSync(Buffer.concat([a, Buffer.alloc(10)]))),
+           t(() => zlib.gunzipSync(Buffer.concat([a, Buffer.from([0, 1, 2, 3])]))),
+           t(() => zlib.gunzipSync(Buffer.concat([a, Buffer.from([0x1f])]))),
+           t(() => zlib.gunzipSync(Buffer.concat([a, b.subarray(0, 15)]))),
+           t(() => zlib.inflateSync(Buffer.concat([zlib.deflateSync('abc'), Buffer.from('xyz')]))),
+           t(() => zlib.inflateRawSync(Buffer.concat([zlib.deflateRawSync('abc'), Buffer.from('xyz')]))),
+           t(() => zlib.brotliDecompressSync(Buffer.concat([zlib.brotliCompressSync('abc'), Buffer.from('xyz')]))),
+         ];
+         const streamed = (bytes, cut) => new Promise((res) => {
+           const g = zlib.createGunzip();
+           const got = [];
+           g.on('data', (c) => got.push(c)).on('end', () => res(Buffer.concat(got).toString())).on('error', (e) => res(['ERR', e.code]));
+           for (let i = 0; i < bytes.length; i += cut) g.write(bytes.subarray(i, i + cut));
+           g.end();
+         });
+         const both = Buffer.concat([a, b]);
+         out.push(await streamed(both, a.length), await streamed(both, 7), await streamed(many, 1000),
+                  await streamed(Buffer.concat([both, Buffer.from('x')]), 5));
+         return out;",
+    );
+}
+
+#[test]
+fn decompression_streams_still_refuse_bytes_after_the_end() {
+    // The web's DecompressionStream keeps the standard's rule, on the same native decoder.
+    let inv = run(
+        "const both = Buffer.concat([zlib.gzipSync('a'), zlib.gzipSync('b')]);
+         try {
+           await new Response(new Blob([both]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
+           return 'no error';
+         } catch (e) { return e.name; }",
+    );
+    assert_eq!(ok(inv), "TypeError");
+}

@@ -1,7 +1,8 @@
 //! The decompressing half: one [`Decompressor`] per DecompressionStream. zlib and raw deflate are
 //! `miniz_oxide`'s inflate (it checks zlib's header and Adler-32); for gzip this file reads the
 //! member's header (RFC 1952: FEXTRA, FNAME, FCOMMENT and FHCRC, which is checked) and trailer
-//! (CRC-32 and ISIZE, both checked) around a raw inflate. One member per stream, as browsers do.
+//! (CRC-32 and ISIZE, both checked) around a raw inflate. One member per stream, as browsers do,
+//! or, for node:zlib ([`After::Node`]), every member, and trailing zeros dropped.
 //!
 //! Guarantees: one `write` consumes a prefix of its input and answers at most
 //! [`super::MAX_CALL_OUTPUT`] bytes; the memory it keeps is fixed (the 32 KiB window, a header of at most
@@ -13,12 +14,14 @@
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
-use super::{decompress_call, Decode, Format, OutBuf, Step};
+use super::{decompress_call, After, Decode, Format, OutBuf, Step};
 use crate::{OpError, OpResult};
 
 /// The native memory one decompressor holds (the inflate state with its 32 KiB window and
 /// Huffman tables, about 43 KiB), declared to the handle table.
 pub const COST: usize = 48 << 10;
+/// The most gzip members one call begins ([`After::Node`]).
+pub const MEMBERS_PER_CALL: usize = 16;
 /// The longest gzip header accepted (name, comment and extra field included).
 pub const MAX_GZIP_HEADER: usize = 64 << 10;
 
@@ -39,10 +42,15 @@ enum Part {
     Body,
     Trailer,
     Ended,
+    /// Ended, and what follows is dropped ([`After::Node`]).
+    Dropping,
 }
 
 pub struct Decompressor {
     format: Format,
+    after: After,
+    /// Gzip members begun in the current call ([`After::Node`]).
+    begun: usize,
     state: Box<InflateState>,
     part: Part,
     header: Vec<u8>,
@@ -57,7 +65,7 @@ fn corrupt(what: &str) -> OpError {
 }
 
 impl Decompressor {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Format, after: After) -> Self {
         let data_format = if format == Format::Deflate {
             DataFormat::Zlib
         } else {
@@ -65,6 +73,8 @@ impl Decompressor {
         };
         Decompressor {
             format,
+            after,
+            begun: 0,
             state: InflateState::new_boxed(data_format),
             part: if format == Format::Gzip {
                 Part::Fixed
@@ -81,13 +91,14 @@ impl Decompressor {
 
     /// Decompresses a prefix of `input`; with `finish`, a stream that has not ended is an error.
     pub fn write(&mut self, input: &[u8], finish: bool) -> OpResult<Step> {
+        self.begun = 0;
         decompress_call(self, input, finish, || corrupt("the stream is truncated"))
     }
 }
 
 impl Decode for Decompressor {
     fn ended(&self) -> bool {
-        self.part == Part::Ended
+        matches!(self.part, Part::Ended | Part::Dropping)
     }
 
     fn failed(&mut self) -> &mut Option<OpError> {
@@ -153,9 +164,37 @@ impl Decode for Decompressor {
                     self.part = Part::Ended;
                 }
                 Part::Ended => {
-                    if *i < input.len() {
-                        return Err(corrupt("there is data after the end of the stream"));
+                    if *i == input.len() {
+                        return Ok(());
                     }
+                    match self.after {
+                        After::Refuse => {
+                            return Err(corrupt("there is data after the end of the stream"))
+                        }
+                        // Another gzip member: decoded from its header on, as the first.
+                        After::Node if self.format == Format::Gzip && input[*i] != 0 => {
+                            // A bounded number per call (each resets the 32 KiB window): the
+                            // caller calls again for the rest.
+                            if self.begun >= MEMBERS_PER_CALL {
+                                *more = true;
+                                return Ok(());
+                            }
+                            self.begun += 1;
+                            self.state.reset(DataFormat::Raw);
+                            self.part = Part::Fixed;
+                            self.header.clear();
+                            self.trailer.clear();
+                            self.crc = crc32fast::Hasher::new();
+                            self.size = 0;
+                        }
+                        After::Node => {
+                            *i = input.len();
+                            self.part = Part::Dropping;
+                        }
+                    }
+                }
+                Part::Dropping => {
+                    *i = input.len();
                     return Ok(());
                 }
                 _ => {
@@ -180,8 +219,16 @@ impl Decompressor {
         let h = &self.header;
         match self.part {
             // The magic number is checked as it arrives: input that is not gzip is said so
-            // even when it is shorter than a header.
-            Part::Fixed if h.len() <= 2 && h[h.len() - 1] != [0x1f, 0x8b][h.len() - 1] => {
+            // even when it is shorter than a header. Node's zlib reads both bytes first (one
+            // stray byte is a truncated stream there).
+            Part::Fixed
+                if h.len() <= 2
+                    && self.after == After::Refuse
+                    && h[h.len() - 1] != [0x1f, 0x8b][h.len() - 1] =>
+            {
+                return Err(corrupt("not gzip (bad magic number)"));
+            }
+            Part::Fixed if h.len() == 2 && h[..] != [0x1f, 0x8b] => {
                 return Err(corrupt("not gzip (bad magic number)"));
             }
             Part::Fixed if h.len() == 10 => {

@@ -8,7 +8,8 @@
 //! behind a handle the prelude holds and frees when the stream ends, errors or is cancelled.
 //!
 //! Ops (fields in, fields out):
-//! - `CompressNew(format)` / `DecompressNew(format)` -> handle (u32).
+//! - `CompressNew(format)` / `DecompressNew(format[, after])` -> handle (u32); `after` is an
+//!   [`After`]: 0 (the default) refuses bytes after the stream's end, 1 reads them as Node's zlib.
 //! - `CompressWrite(handle, input, flush)` / `DecompressWrite(handle, input, flush)` ->
 //!   `[consumed u32, flags u32, output]`: the call consumes a prefix of `input` and answers at
 //!   most [`MAX_CALL_OUTPUT`] bytes; flag [`MORE`] says the output was cut at the cap (call again,
@@ -23,10 +24,11 @@
 //!   and every answer is written into the isolate's ArrayBuffer arena, so a stream that inflates
 //!   past the tenant's memory limit fails there with a RangeError (and its CPU counts against the
 //!   request). Nothing here grows with the output: the decompressor's window is 32 KiB.
-//! - Bounded time per call: at most [`MAX_CALL_INPUT`] bytes in and [`MAX_CALL_OUTPUT`] out, a few
+//! - Bounded time per call: at most [`MAX_CALL_INPUT`] bytes in and [`MAX_CALL_OUTPUT`] out (and
+//!   [`inflate::MEMBERS_PER_CALL`] gzip members begun, each resetting its window), a few
 //!   milliseconds (deflate at level 6 on 1 MiB of text: about 10 ms optimised).
 //! - Bad input is a TypeError (the spec's): corrupt data, a wrong checksum or size, a truncated
-//!   stream at `finish`, any byte after the end of the stream, a gzip header over
+//!   stream at `finish`, any byte after the end of the stream (unless [`After::Node`]), a gzip header over
 //!   [`inflate::MAX_GZIP_HEADER`] bytes.
 //! - The native state is bounded: a compressor holds about [`deflate::COST`] bytes (brotli's
 //!   [`brotli::COST`]), a decompressor [`inflate::COST`] (brotli's its tables, then its stream's
@@ -60,6 +62,28 @@ pub enum Format {
     DeflateRaw = 1,
     Gzip = 2,
     Brotli = 3,
+}
+
+/// What a decompressor does with bytes after its stream's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum After {
+    /// They are an error (DecompressionStream, the Compression Streams standard).
+    #[default]
+    Refuse,
+    /// As Node's zlib (node_zlib.cc): after a gzip member, a byte other than 0x00 begins another
+    /// member (each decoded in turn, each checked); a 0x00 and everything after it, and whatever
+    /// follows the end of any other format, is read and dropped.
+    Node,
+}
+
+impl After {
+    fn from_u32(v: u32) -> OpResult<After> {
+        match v {
+            0 => Ok(After::Refuse),
+            1 => Ok(After::Node),
+            _ => Err(OpError::type_error(format!("unknown end policy {v}"))),
+        }
+    }
 }
 
 /// What a write does after its input: nothing more, end the stream, or flush what it holds.
@@ -226,11 +250,18 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
             Ok(id.to_le_bytes().to_vec())
         }
         OpCode::DecompressNew => {
+            let after = match f.bytes(1) {
+                Ok(_) => After::from_u32(f.u32(1)?)?,
+                Err(_) => After::Refuse,
+            };
             let (d, cost) = match Format::from_u32(f.u32(0)?)? {
                 // Its window's ring buffer is declared at the first write (see DecompressWrite).
-                Format::Brotli => (Decoder::Brotli(Box::default()), unbrotli::TABLES),
+                Format::Brotli => (
+                    Decoder::Brotli(Box::new(unbrotli::Decompressor::new(after))),
+                    unbrotli::TABLES,
+                ),
                 format => (
-                    Decoder::Inflate(inflate::Decompressor::new(format)),
+                    Decoder::Inflate(inflate::Decompressor::new(format, after)),
                     inflate::COST,
                 ),
             };

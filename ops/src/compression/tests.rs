@@ -434,3 +434,69 @@ fn a_brotli_decoder_declares_its_streams_window_before_reading_it() {
     assert!(plain == data);
     assert_eq!(st.usage(), (1, unbrotli::COST));
 }
+
+#[test]
+fn after_its_end_a_node_decoder_reads_members_and_drops_trailers_a_bounded_number_per_call() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = OpCtx::with_state(&flag, &st);
+    let node = |format: Format| {
+        let out = op(
+            &ctx,
+            OpCode::DecompressNew,
+            &[&(format as u32).to_le_bytes(), &1u32.to_le_bytes()],
+        )
+        .expect("new");
+        u32::from_le_bytes(out.try_into().expect("4 bytes"))
+    };
+    // 100 members in one call: each call begins at most MEMBERS_PER_CALL of them.
+    let many: Vec<u8> = GZIP_SAMPLE.repeat(100);
+    let h = node(Format::Gzip);
+    let mut rest: &[u8] = &many;
+    let mut calls = 0;
+    let mut all = Vec::new();
+    loop {
+        let out = op(
+            &ctx,
+            OpCode::DecompressWrite,
+            &[&h.to_le_bytes(), rest, &1u32.to_le_bytes()],
+        )
+        .expect("decoded");
+        let f = Fields::parse(&out).expect("fields");
+        rest = &rest[f.u32(0).expect("consumed") as usize..];
+        all.extend_from_slice(f.bytes(2).expect("output"));
+        calls += 1;
+        if f.u32(1).expect("flags") & MORE == 0 && rest.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(all, b"expected output".repeat(100));
+    assert!(calls >= 100 / inflate::MEMBERS_PER_CALL, "{calls} calls");
+    // A 0x00 after a member: it and everything after are dropped; so is what follows a zlib or
+    // brotli stream.
+    let zeros = [&GZIP_SAMPLE[..], &[0, 0x1f, 0x8b, 9, 9]].concat();
+    let h = node(Format::Gzip);
+    assert_eq!(
+        pump(&ctx, OpCode::DecompressWrite, h, &[&zeros], 1 << 20).expect("ok"),
+        b"expected output"
+    );
+    let trailing = [&ZLIB_SAMPLE[..], b"xyz"].concat();
+    let h = node(Format::Deflate);
+    assert_eq!(
+        pump(&ctx, OpCode::DecompressWrite, h, &[&trailing], 1 << 20).expect("ok"),
+        b"expected output"
+    );
+    // Another member that is not gzip, or cut short, is an error as the first would be.
+    let bad = [&GZIP_SAMPLE[..], b"no"].concat();
+    let h = node(Format::Gzip);
+    let e = pump(&ctx, OpCode::DecompressWrite, h, &[&bad], 1 << 20).expect_err("not gzip");
+    assert!(e.message.contains("bad magic number"), "{}", e.message);
+    let cut = [&GZIP_SAMPLE[..], &GZIP_SAMPLE[..20]].concat();
+    let h = node(Format::Gzip);
+    let e = pump(&ctx, OpCode::DecompressWrite, h, &[&cut], 1 << 20).expect_err("truncated");
+    assert!(e.message.contains("truncated"), "{}", e.message);
+    // The default refuses any of it.
+    let h = new(&ctx, OpCode::DecompressNew, Format::Gzip);
+    let e = pump(&ctx, OpCode::DecompressWrite, h, &[&zeros], 1 << 20).expect_err("refused");
+    assert!(e.message.contains("after the end"), "{}", e.message);
+}

@@ -17,7 +17,7 @@
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 
-use super::{decompress_call, Decode, OutBuf, Step};
+use super::{decompress_call, After, Decode, OutBuf, Step};
 use crate::{OpError, OpResult};
 
 /// What a decoder holds besides its ring buffer, at most: its three groups of Huffman tables, of
@@ -53,6 +53,7 @@ type State = BrotliState<HeapAlloc<u8>, HeapAlloc<u32>, HeapAlloc<HuffmanCode>>;
 pub struct Decompressor {
     state: Box<State>,
     ended: bool,
+    after: After,
     failed: Option<OpError>,
     /// Its stream's window was declared (its first byte seen).
     declared: bool,
@@ -63,8 +64,9 @@ fn corrupt(what: &str) -> OpError {
 }
 
 impl Decompressor {
-    pub fn new() -> Self {
+    pub fn new(after: After) -> Self {
         Decompressor {
+            after,
             state: Box::new(BrotliState::new_strict(
                 HeapAlloc::default(),
                 HeapAlloc::default(),
@@ -116,6 +118,10 @@ impl Decode for Decompressor {
         loop {
             if self.ended {
                 if *i < input.len() {
+                    if self.after == After::Node {
+                        *i = input.len();
+                        return Ok(());
+                    }
                     return Err(corrupt("there is data after the end of the stream"));
                 }
                 return Ok(());
@@ -160,6 +166,6 @@ impl Decode for Decompressor {
 
 impl Default for Decompressor {
     fn default() -> Self {
-        Self::new()
+        Self::new(After::Refuse)
     }
 }
