@@ -2,6 +2,9 @@
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_MAX_DEPTH
 // (INSPECT_DEPTH unless asked). The one tenant code it calls is a value's own formatter, Node's
 // `[util.inspect.custom](depth, options, inspect)` (its string is shown as it is).
+// Its layout is Node's util.inspect with compact = 3 (reduceToSingleString, groupArrayElements;
+// checked against Node 20 in isolate/tests/node_inspect.rs); a promise's state is read natively
+// (hostPromiseState), no tenant code run.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
 // formatted prints as "[object]".
@@ -85,6 +88,17 @@ const regExpFlags = (re) => {
   return f;
 };
 const FunctionToString = uncurry(Function.prototype.toString);
+const StringPadStart = uncurry(String.prototype.padStart);
+const StringIndexOfForInspect = uncurry(String.prototype.indexOf);
+const StringPadEnd = uncurry(String.prototype.padEnd);
+const { sqrt: MathSqrt, round: MathRound, max: MathMax } = Math;
+const FunctionPrototypeForInspect = Function.prototype;
+// The prototypes of the function kinds Node names: `[AsyncFunction: f]`, `[GeneratorFunction: g]`.
+const FUNCTION_KINDS = [
+  [ObjectGetPrototypeOf(async function () {}), "AsyncFunction"],
+  [ObjectGetPrototypeOf(function* () {}), "GeneratorFunction"],
+  [ObjectGetPrototypeOf(async function* () {}), "AsyncGeneratorFunction"],
+];
 
 // Builtin kinds. builtinKind() walks the prototype chain once to the nearest builtin prototype,
 // then confirms with a brand check (a builtin that throws on a wrong receiver), so an ordinary
@@ -208,13 +222,30 @@ function constructorName(obj) {
   return null;
 }
 
-function formatFunction(fn) {
+/** A function's own `name` (a data property), or null. */
+function functionName(fn) {
   const n = inspectDescriptor(fn, "name");
-  const name = n !== undefined && typeof n.value === "string" && n.value !== "" ? n.value : null;
+  return n !== undefined && typeof n.value === "string" && n.value !== "" ? n.value : null;
+}
+
+/** `[Function: f]`, `[AsyncFunction: f]`, `[class B extends A]`, ... as Node's. */
+function formatFunction(fn) {
+  const name = functionName(fn);
   let isClass = false;
   try { isClass = /^class\b/.test(FunctionToString(fn)); } catch { /* Proxy of a function */ }
-  if (isClass) return name === null ? "[class (anonymous)]" : `[class ${name}]`;
-  return name === null ? "[Function (anonymous)]" : `[Function: ${name}]`;
+  const proto = ObjectGetPrototypeOf(fn);
+  if (isClass) {
+    let base = `class ${name ?? "(anonymous)"}`;
+    if (proto === null) base += " extends [null prototype]";
+    else if (proto !== FunctionPrototypeForInspect && typeof proto === "function") {
+      const superName = functionName(proto);
+      if (superName !== null) base += ` extends ${superName}`;
+    }
+    return `[${base}]`;
+  }
+  let kind = "Function";
+  for (let i = 0; i < FUNCTION_KINDS.length; i++) if (proto === FUNCTION_KINDS[i][0]) kind = FUNCTION_KINDS[i][1];
+  return name === null ? `[${kind} (anonymous)]` : `[${kind}: ${name}]`;
 }
 
 // V8's own accessor for an error's `stack` (13.6 installs it on each error), captured while the
@@ -244,30 +275,97 @@ function formatError(err) {
   return message === "" ? name : `${name}: ${message}`;
 }
 
-/** An error with its stack, nested lines indented to where it stands (as Node's util.inspect),
- *  then its own enumerable properties but `stack` and `message` in braces. */
+/** An error with its stack (in brackets when it has no frames), nested lines indented to where
+ *  it stands (as Node's util.inspect), then its own enumerable properties but `stack` and
+ *  `message`, and its own `cause` and an AggregateError's `errors` (as `[cause]`, `[errors]`), in
+ *  braces. */
 function formatErrorObject(err, depth, ctx, indent) {
   let text = formatError(err);
+  if (StringIndexOfForInspect(text, "\n    at") === -1) text = `[${text}]`;
   if (indent !== "") text = StringReplaceAll(text, "\n", `\n${indent}`);
   const keys = ReflectOwnKeys(err);
   const own = [];
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] !== "stack" && keys[i] !== "message") appendEntry(own, keys[i]);
   }
-  if (own.length === 0 || depth > ctx.maxDepth) return text;
+  const hidden = [];
+  const cause = inspectDescriptor(err, "cause");
+  if (cause !== undefined && !cause.enumerable && "value" in cause) appendEntry(hidden, ["cause", cause.value]);
+  const errors = inspectDescriptor(err, "errors");
+  if (errors !== undefined && !errors.enumerable && ArrayIsArray(errors.value)) appendEntry(hidden, ["errors", errors.value]);
+  if ((own.length === 0 && hidden.length === 0) || depth > ctx.maxDepth) return text;
   appendEntry(ctx.stack, err);
   const entries = [];
   propertyEntries(err, own, depth, ctx, indent, entries);
+  for (let i = 0; i < hidden.length; i++) {
+    appendEntry(entries, `[${hidden[i][0]}]: ${inspectValue(hidden[i][1], depth + 1, ctx, `${indent}  `)}`);
+  }
   ctx.stack.length = ctx.stack.length - 1;
   if (entries.length === 0) return text;
-  return `${text} {\n${indent}  ${ArrayJoin(entries, `,\n${indent}  `)}\n${indent}}`;
+  return joinEntries(`${text} `, "{", "}", entries, indent, !text.includes("\n") && ctx.currentDepth - depth < 3);
 }
 
-/** Joins entries Node-style (util.inspect's reduceToSingleString with compact = 3): one line when
- *  it fits in 80 columns and the object holds at most 3 levels of nesting below its last entry,
- *  otherwise one entry per line. (Node's column grouping of long arrays is not replicated.) */
-function joinEntries(prefix, open, close, entries, indent, singleLineAllowed) {
+/** Node's groupArrayElements (util.inspect, compact = 3): more than six short entries of an array
+ *  set in aligned columns (numbers to the right), rows of at most 15 and 80 columns; `more`: the
+ *  last entry is "... n more items", kept on its own. Answers `entries` itself when they do not
+ *  group. */
+function groupEntries(entries, indent, numeric, more) {
+  const count = more ? entries.length - 1 : entries.length;
+  const separatorSpace = 2;
+  const lengths = [];
+  let totalLength = 0;
+  let maxLength = 0;
+  for (let i = 0; i < count; i++) {
+    const len = entries[i].length;
+    lengths[i] = len;
+    totalLength += len + separatorSpace;
+    if (maxLength < len) maxLength = len;
+  }
+  const actualMax = maxLength + separatorSpace;
+  if (!(actualMax * 3 + indent.length < INSPECT_BREAK && (totalLength / actualMax > 5 || maxLength <= 6))) return entries;
+  const averageBias = MathSqrt(actualMax - totalLength / entries.length);
+  const biasedMax = MathMax(actualMax - 3 - averageBias, 1);
+  const columns = MathMin(
+    MathRound(MathSqrt(2.5 * biasedMax * count) / biasedMax),
+    MathFloor((INSPECT_BREAK - indent.length) / actualMax),
+    3 * 4,
+    15,
+  );
+  if (columns <= 1) return entries;
+  const maxLineLength = [];
+  for (let i = 0; i < columns; i++) {
+    let lineLength = 0;
+    for (let j = i; j < entries.length; j += columns) if (lengths[j] > lineLength) lineLength = lengths[j];
+    maxLineLength[i] = lineLength + separatorSpace;
+  }
+  const rows = [];
+  for (let i = 0; i < count; i += columns) {
+    const max = MathMin(i + columns, count);
+    let row = "";
+    let j = i;
+    for (; j < max - 1; j++) {
+      row += numeric ? StringPadStart(`${entries[j]}, `, maxLineLength[j - i], " ") : StringPadEnd(`${entries[j]}, `, maxLineLength[j - i], " ");
+    }
+    row += numeric ? StringPadStart(entries[j], maxLineLength[j - i] - separatorSpace, " ") : entries[j];
+    appendEntry(rows, row);
+  }
+  if (more) appendEntry(rows, entries[count]);
+  return rows;
+}
+
+/** Joins entries Node-style (util.inspect's reduceToSingleString with compact = 3): an array's
+ *  entries grouped in columns when there are more than six (`group`: [numeric, more], see
+ *  groupEntries) and no longer one per line; else one line when it fits in 80 columns and the
+ *  object holds at most 3 levels of nesting below its last entry, otherwise one entry per line. */
+function joinEntries(prefix, open, close, entries, indent, singleLineAllowed, group = null) {
   if (entries.length === 0) return `${prefix}${open}${close}`;
+  if (group !== null && entries.length > 6) {
+    const grouped = groupEntries(entries, indent, group[0], group[1]);
+    if (grouped !== entries) {
+      const nl = `\n${indent}  `;
+      return `${prefix}${open}${nl}${ArrayJoin(grouped, `,${nl}`)}\n${indent}${close}`;
+    }
+  }
   let total = prefix.length + open.length + entries.length + indent.length + 10;
   let fits = singleLineAllowed;
   for (let i = 0; fits && i < entries.length; i++) {
@@ -386,6 +484,7 @@ function inspectObject(obj, depth, ctx, indent) {
   let close = "}";
   const inner = `${indent}  `;
   let keys;
+  let group = null; // an array's: [numeric, more] (joinEntries)
   if (shown !== null) {
     prefix = `${ctor} `;
     keys = [];
@@ -401,14 +500,17 @@ function inspectObject(obj, depth, ctx, indent) {
     prefix = isArray ? (ctor === "Array" ? "" : prefix) : `${taName}(${length}) `;
     const limit = length < INSPECT_MAX_ITEMS ? length : INSPECT_MAX_ITEMS;
     let holes = 0;
+    let numeric = true;
     for (let i = 0; i < limit; i++) {
       const d = inspectDescriptor(obj, i);
-      if (d === undefined) { holes++; continue; }
+      if (d === undefined) { holes++; numeric = false; continue; }
       if (holes > 0) { appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`); holes = 0; }
+      if (!("value" in d) || (typeof d.value !== "number" && typeof d.value !== "bigint")) numeric = false;
       appendEntry(entries, "value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
     }
     if (holes > 0) appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`);
     if (length > limit) appendEntry(entries, `... ${length - limit} more item${length - limit > 1 ? "s" : ""}`);
+    group = [numeric, length > limit];
     // Extra (non-index) properties are listed only for short arrays: ownKeys is O(length).
     keys = length > INSPECT_MAX_ITEMS || !isArray ? []
       : extraArrayKeys(ReflectOwnKeys(obj));
@@ -438,11 +540,19 @@ function inspectObject(obj, depth, ctx, indent) {
   } else if (kind === K_DATAVIEW) {
     appendEntry(entries, `byteLength: ${dataViewByteLength(obj)}`);
   } else if (kind === K_PROMISE) {
-    appendEntry(entries, "<unknown>");
+    const state = hostPromiseState(obj);
+    if (state === 0) appendEntry(entries, "<pending>");
+    else if (ArrayIsArray(state)) {
+      const shown = inspectValue(state[1], depth + 1, ctx, inner);
+      appendEntry(entries, state[0] === 2 ? `<rejected> ${shown}` : shown);
+    } else appendEntry(entries, "<unknown>");
   }
+  const before = entries.length;
   propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);
+  // An array with other properties listed after its items is not grouped (they would be).
+  if (entries.length !== before) group = null;
   ctx.stack.length = ctx.stack.length - 1;
-  const text = joinEntries(prefix, open, close, entries, indent, ctx.currentDepth - depth < 3);
+  const text = joinEntries(prefix, open, close, entries, indent, ctx.currentDepth - depth < 3, group);
   const ref = MapGet(ctx.refs, obj);
   return ref === undefined ? text : `<ref *${ref}> ${text}`;
 }

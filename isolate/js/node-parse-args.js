@@ -37,8 +37,15 @@ function parseArgsLongFor(letter, options) {
 
 function parseArgsTokens(args, options) {
   const tokens = new List();
-  const rest = new List();
-  for (let i = 0; i < args.length; i++) rest.push(args[i]);
+  // The arguments not yet read: a group's expansion (`-abc` -> -a -b -c) first, then args from
+  // `pos` (each argument is read once: an expansion does not move the others).
+  const expansion = new List();
+  let pos = 0;
+  const rest = {
+    get length() { return expansion.length + (args.length - pos); },
+    shift: () => (expansion.length > 0 ? expansion.shift() : args[pos++]),
+    peek: () => (expansion.length > 0 ? expansion.peek() : args[pos]),
+  };
   let index = -1;
   let groupCount = 0;
   const stringOption = (name) => parseArgsOptionOwn(options, name, "type") === "string";
@@ -77,20 +84,19 @@ function parseArgsTokens(args, options) {
         tokens.push({ kind: "option", name, rawName: `-${arg[1]}`, index, value: arg.slice(2), inlineValue: true });
         continue;
       }
-      // -abc is -a -b -c; a string option inside takes the rest: -abfFILE is -a -b -fFILE.
-      const expanded = new List();
+      // -abc is -a -b -c; a string option inside takes the rest: -abfFILE is -a -b -fFILE. The
+      // expansion is read before the arguments after it. It is empty here: a group comes from
+      // args, since an expansion holds dashed single letters and -fVALUE only, never a group.
       for (let j = 1; j < arg.length; j++) {
         const letter = arg[j];
         if (!stringOption(parseArgsLongFor(letter, options)) || j === arg.length - 1) {
-          expanded.push(`-${letter}`);
+          expansion.push(`-${letter}`);
         } else {
-          expanded.push(`-${arg.slice(j)}`);
+          expansion.push(`-${arg.slice(j)}`);
           break;
         }
       }
-      groupCount = expanded.length;
-      while (rest.length > 0) expanded.push(rest.shift());
-      while (expanded.length > 0) rest.push(expanded.shift());
+      groupCount = expansion.length;
       continue;
     }
     if (arg.length > 2 && arg.startsWith("--")) {

@@ -67,6 +67,20 @@ function win32NormalizeString(path, allowAboveRoot, sep) {
   return res;
 }
 
+/** Windows' reserved device names, as Node 20.20 lists them (lib/path.js). */
+const WIN32_RESERVED_NAMES = [
+  "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
+  "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+  "COM\xb9", "COM\xb2", "COM\xb3", "LPT\xb9", "LPT\xb2", "LPT\xb3",
+];
+
+/** Whether `path` up to `colon` (Node's slice: -1 drops the last character) is a reserved name. */
+function win32IsReservedName(path, colon) {
+  const part = path.slice(0, colon).toUpperCase();
+  for (let i = 0; i < WIN32_RESERVED_NAMES.length; i++) if (WIN32_RESERVED_NAMES[i] === part) return true;
+  return false;
+}
+
 /** A UNC root at the start of `path` (`\\server\share`): the index after the share name, and
  *  whether that is the whole path; -1 when there is none. */
 function win32UncEnd(path) {
@@ -279,7 +293,13 @@ function pathWin32Module(posix) {
     if (len === 1) return path.charCodeAt(0) === 47 ? "\\" : path;
     const unc = win32UncEnd(path);
     if (unc === len) return `${win32Root(path).device}\\`; // a UNC root alone
-    const { device, rootEnd, absolute } = win32Root(path);
+    let { device, rootEnd, absolute } = win32Root(path);
+    const colon = path.indexOf(":");
+    // Node 20.20 (CVE-2025-27210): "CON:x" names the device CON, kept as a root.
+    if (device === "" && !absolute && colon > 0 && win32IsReservedName(path, colon)) {
+      device = path.slice(0, colon + 1);
+      rootEnd = colon + 1;
+    }
     let tail = rootEnd < len ? win32NormalizeString(path.slice(rootEnd), !absolute, "\\") : "";
     if (tail.length === 0 && !absolute) tail = ".";
     if (tail.length > 0 && win32IsSeparator(path.charCodeAt(len - 1))) tail += "\\";
@@ -291,6 +311,9 @@ function pathWin32Module(posix) {
         if (i === len - 1 || win32IsSeparator(path.charCodeAt(i + 1))) return `.\\${tail}`;
       }
     }
+    // A reserved device name before the first ":" (or, with none, the path but its last
+    // character, as Node reads it) goes behind ".\\", so that no part can become a device.
+    if (win32IsReservedName(path, colon)) return `.\\${device}${tail}`;
     if (device === "") return absolute ? `\\${tail}` : tail;
     return absolute ? `${device}\\${tail}` : `${device}${tail}`;
   }

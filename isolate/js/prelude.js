@@ -230,7 +230,7 @@ const MathTrunc = Math.trunc;
 
 // Capture the host primitives, then make them unreachable from globalThis.
 const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostCallSync, hostOp, hostGetContext,
-  hostSetContext, hostTask, hostCompileLazy, hostLazyGlobal } = (() => {
+  hostSetContext, hostTask, hostCompileLazy, hostLazyGlobal, hostPromiseState } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
@@ -240,6 +240,7 @@ const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, host
     hostOp: h.op,
     hostGetContext: h.getContext, hostSetContext: h.setContext, hostTask: h.task,
     hostCompileLazy: h.compileLazy, hostLazyGlobal: h.lazyGlobal,
+    hostPromiseState: h.promiseState, // util.inspect's view of a promise (inspect.js)
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);

@@ -36,6 +36,10 @@ const TABLE = [
   "\\\\?\\C:\\x", "\\\\.\\pipe\\x", "a/b\\c/../d", "a\\.\\b\\..\\..\\..", "/a/b/", "a/b//c/", "./a", "../../a", "...",
   "a.b.c", ".bashrc", "a/.x.", "a/..", "C:\\a.txt\\", "x/y.tar.gz", "file.", "/..", "C:\\..", "\\a\\b:c", "a:b",
   "CON", "C:\\CON\\x", "é/ü.txt", "1:\\x",
+  // Namespaced roots with a trailing separator, and Node 20.20's reserved device names
+  // (CVE-2025-27210: a relative "CON:x" must not normalise into a stream of the device).
+  "\\\\?\\C:\\a\\", "\\\\.\\pipe\\x\\", "CON:x", "COM1:..\\x", "a\\..\\CON", ".\\CON:z", "AUX", "nul.txt:b",
+  "c:CON:x", "LPT1:", "x/CON:y", "con:", "PRN:a", "COM9:b", "LPT0:", "COM¹:x", "CONIN$:x", "NUL.:x", "NUL.", "aux.", "COM1", "lpt3:",
 ];
 
 test("path.posix and path.win32 match Node's on the table", () => {
@@ -52,7 +56,7 @@ test("path.posix and path.win32 match Node's on the table", () => {
 test("path.posix and path.win32 match Node's on 4000 generated paths", () => {
   let seed = 0x9a7b;
   const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
-  const atoms = ["a", "B", ".", "..", "/", "\\", "//", "\\\\", "C:", "c:", ":", "x.y", ".z", "?", "é", " ", "\\\\.\\", "\\\\?\\", "1:"];
+  const atoms = ["a", "B", ".", "..", "/", "\\", "//", "\\\\", "C:", "c:", ":", "x.y", ".z", "?", "é", " ", "\\\\.\\", "\\\\?\\", "1:", "CON", "nul", "LPT1"];
   const gen = () => { let s = ""; const n = rand(8); for (let j = 0; j < n; j++) s += atoms[rand(atoms.length)]; return s; };
   for (let i = 0; i < 2000; i++) {
     const a = gen();

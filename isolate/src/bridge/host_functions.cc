@@ -277,6 +277,24 @@ void HostTask(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(RunningTask(args.GetIsolate()));
 }
 
+// promiseState(value): 0 for a pending promise, [1, value] fulfilled, [2, reason] rejected,
+// undefined for anything that is not a promise (util.inspect's `Promise { <pending> }`). Reads
+// V8's own slots: no tenant code runs (a thenable is not a promise), and a rejection it reads
+// stays unhandled.
+void HostPromiseState(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args.Length() < 1 || !args[0]->IsPromise()) return;
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Promise> promise = args[0].As<v8::Promise>();
+  v8::Promise::PromiseState state = promise->State();
+  if (state == v8::Promise::kPending) {
+    args.GetReturnValue().Set(0);
+    return;
+  }
+  v8::Local<v8::Value> pair[2] = {v8::Integer::New(isolate, state == v8::Promise::kFulfilled ? 1 : 2),
+                                  promise->Result()};
+  args.GetReturnValue().Set(v8::Array::New(isolate, pair, 2));
+}
+
 void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
                      const char* name, v8::FunctionCallback cb) {
   v8::Local<v8::Function> fn;
@@ -301,6 +319,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(stockade::HostCompileLazy),
       reinterpret_cast<intptr_t>(stockade::HostLazyGlobal),
       reinterpret_cast<intptr_t>(HostCallSync),   reinterpret_cast<intptr_t>(HostTask),
+      reinterpret_cast<intptr_t>(HostPromiseState),
       0};
   return refs;
 }
@@ -326,6 +345,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "getContext", HostGetContext);
   SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);
   SetHostFunction(isolate, ctx, host_obj, "task", HostTask);
+  SetHostFunction(isolate, ctx, host_obj, "promiseState", HostPromiseState);
   SetHostFunction(isolate, ctx, host_obj, "compileLazy", stockade::HostCompileLazy);
   SetHostFunction(isolate, ctx, host_obj, "lazyGlobal", stockade::HostLazyGlobal);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
