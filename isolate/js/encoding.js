@@ -21,6 +21,7 @@ function bytesCopy(src, from = 0, to = typedArrayLength(src)) {
 
 const StringIndexOf = uncurry(String.prototype.indexOf);
 const StringSlice = uncurry(String.prototype.slice);
+const StringIsWellFormed = uncurry(String.prototype.isWellFormed);
 
 /** JSON text as JSON.stringify wrote it, every lone surrogate in it (which JSON.stringify writes as
  *  a `\udXXX` escape, and which UTF-8 cannot carry) replaced by U+FFFD, as `utf8Encode` replaces

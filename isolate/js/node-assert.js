@@ -230,7 +230,6 @@ function assertModule(strictMode, shared) {
     if (e === NO_EXCEPTION) {
       const details = `${expected?.name ? ` (${expected.name})` : ""}${message ? `: ${message}` : "."}`;
       const err = new AssertionError({ actual: undefined, expected, operator, message: `Missing expected ${kind}${details}` });
-      err.generatedMessage = !message;
       throw err;
     }
     if (expected) matches(e, expected, message, operator);

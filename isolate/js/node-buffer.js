@@ -142,7 +142,28 @@ function bufferModule() {
         throw e;
       }
     }
+    // ICU's strict pair (u_strFromUTF8, u_strToUTF8): ill-formed input is an error there, where
+    // the other pairs substitute.
+    const invalid = () => {
+      const e = new Error("Unable to transcode Buffer [U_INVALID_CHAR_FOUND]");
+      e.code = "U_INVALID_CHAR_FOUND";
+      e.errno = 10;
+      return e;
+    };
     let text;
+    if (names[0] === "utf8" && names[1] === "utf16le") {
+      try {
+        text = utf8DecodeChunk(bytes, newUtf8State(), true, true);
+      } catch {
+        throw invalid();
+      }
+      return fromString(text, "utf16le");
+    }
+    if (names[0] === "utf16le" && names[1] === "utf8") {
+      text = decodeBytes(bytes, "utf16le", 0, bytes.length);
+      if (!StringIsWellFormed(text)) throw invalid();
+      return fromString(text, "utf8");
+    }
     if (names[0] === "ascii" && names[1] === "utf16le") {
       text = decodeBytes(bytes, "latin1", 0, bytes.length); // as ICU's converter pair does
     } else if (names[0] === "ascii") {

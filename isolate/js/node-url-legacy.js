@@ -298,7 +298,15 @@ function legacyParseHost(self) {
 /** Node's Url.prototype.format, of a Url or any object of its shape. */
 function legacyFormat(self) {
   let auth = self.auth || "";
-  if (auth) auth = `${encodeURIComponent(auth).replace(/%3A/gi, ":")}@`;
+  if (auth) {
+    try {
+      auth = `${encodeURIComponent(auth).replace(/%3A/gi, ":")}@`;
+    } catch (e) {
+      // A lone surrogate: Node's encodeStr says so with a code.
+      if (e instanceof URIError) throw nodeError(URIError, "ERR_INVALID_URI", "URI malformed");
+      throw e;
+    }
+  }
   let protocol = self.protocol || "";
   let pathname = self.pathname || "";
   let hash = self.hash || "";
@@ -314,7 +322,8 @@ function legacyFormat(self) {
   if (self.query !== null && typeof self.query === "object") query = builtinExports("node:querystring").stringify(self.query);
   let search = self.search || (query && `?${query}`) || "";
   if (protocol && protocol.charCodeAt(protocol.length - 1) !== 58) protocol += ":";
-  pathname = pathname.replace(/[#?]/g, (c) => (c === "#" ? "%23" : "%3F"));
+  // Node escapes "#" and "?" in a string pathname; another value (a number) is used as it is.
+  if (typeof pathname === "string") pathname = pathname.replace(/[#?]/g, (c) => (c === "#" ? "%23" : "%3F"));
   // Only the slashed protocols get "//" (not mailto:, xmpp:...), unless they had them.
   if (self.slashes || legacySlashed(protocol)) {
     if (self.slashes || host) {

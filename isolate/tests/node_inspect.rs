@@ -2,7 +2,8 @@
 //! formatted in both must read the same (node_crypto_support runs one body in each). Covers what
 //! Node's formatter does beyond one-entry-per-line: arrays grouped in aligned columns, the
 //! function kinds, `class B extends A`, an error's `[cause]` and `[errors]` and the brackets of an
-//! error without frames, and a promise's state.
+//! error without frames, and a promise's state; and smaller Node behaviours a review found
+//! (legacy url.format, assert's messages, transcode's errors).
 mod common;
 mod node_crypto_support;
 use node_crypto_support::*;
@@ -61,5 +62,39 @@ fn console_log_shows_a_pending_promise_and_a_thenable_is_not_one() {
             "Promise { 5 }",
             "{ then: [Function: then] }"
         ])
+    );
+}
+
+#[test]
+fn legacy_url_format_assert_messages_and_transcode_errors_are_nodes() {
+    // Found by the session-37 review, each compared with Node 20 here: url.format of a number
+    // pathname and of an auth with a lone surrogate (ERR_INVALID_URI, also from url.parse);
+    // assert's "Missing expected ..." messages are not generated ones; transcode between UTF-8
+    // and UTF-16 refuses ill-formed input as ICU's strict pair does, the others substitute.
+    same(
+        "const url = await import('node:url');
+         const assert = (await import('node:assert')).default;
+         const buffer = await import('node:buffer');
+         const t = (f) => { try { return JSON.stringify(f()); } catch (e) { return ['ERR', e.name, e.code, e.errno ?? null, e.message]; } };
+         const out = [
+           t(() => url.format({ pathname: 5 })),
+           t(() => url.format({ pathname: 5, host: 'a' })),
+           t(() => url.format({ auth: 'a\\uD800', host: 'h' })),
+           t(() => url.parse('http://a\\uD800@h/').auth),
+           t(() => url.format({ auth: 'u:p', host: 'h', pathname: '/a?b#c' })),
+         ];
+         const caught = (f) => { try { f(); return 'no error'; } catch (e) { return [e.message, e.generatedMessage, e.code, e.operator]; } };
+         out.push(caught(() => assert.throws(() => {})), caught(() => assert.throws(() => {}, 'msg')),
+                  caught(() => assert.throws(() => {}, TypeError)), caught(() => assert.throws(() => {}, /x/)),
+                  caught(() => assert.doesNotThrow(() => { throw new Error('x'); })),
+                  caught(() => assert.doesNotThrow(() => { throw new Error('x'); }, 'm')));
+         await assert.rejects(Promise.resolve()).catch((e) => out.push([e.message, e.generatedMessage]));
+         const bytes = (from, to, a) => t(() => [...buffer.transcode(Buffer.from(a), from, to)]);
+         for (const [from, to, input] of [
+           ['utf8', 'utf16le', [0xff, 0xfe, 0x41]], ['utf8', 'ucs2', [0xe2, 0x82]], ['utf8', 'utf16le', [0xe2, 0x82, 0xac, 0x41]],
+           ['utf16le', 'utf8', [0x00, 0xd8]], ['utf16le', 'utf8', [0x3d, 0xd8, 0x00, 0xde]], ['utf8', 'latin1', [0xff]],
+           ['utf16le', 'latin1', [0x00, 0xd8]], ['latin1', 'utf16le', [0xff]], ['utf8', 'ascii', [0x68, 0xc3, 0xa9]],
+         ]) out.push(bytes(from, to, input));
+         return out;",
     );
 }
