@@ -49,21 +49,22 @@ function nodeDeepEqual(a, b, strict, memo) {
     }
     if (ka === K_ARRAYBUFFER || ka === K_DATAVIEW) return true;
   }
-  memo ??= { a: [], b: [] };
-  for (let i = 0; i < memo.a.length; i++) if (memo.a[i] === a) return memo.b[i] === b;
-  memo.a.push(a);
-  memo.b.push(b);
-  try {
-    const keys = (o) => {
-      const all = ReflectOwnKeys(o).filter((k) => ObjectGetOwnPropertyDescriptor(o, k).enumerable);
-      return ta !== undefined ? all.filter((k) => typeof k !== "string" || !/^(0|[1-9]\d*)$/.test(k)) : strict ? all : all.filter((k) => typeof k === "string");
+  const keys = (o) => {
+    const all = ReflectOwnKeys(o).filter((k) => ObjectGetOwnPropertyDescriptor(o, k).enumerable);
+    return ta !== undefined ? all.filter((k) => typeof k !== "string" || !/^(0|[1-9]\d*)$/.test(k)) : strict ? all : all.filter((k) => typeof k === "string");
+  };
+  const keysA = keys(a), keysB = keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (const k of keysA) if (!ObjectGetOwnPropertyDescriptor(b, k)?.enumerable) return false;
+  // Compares the values under the keys and a Map's or Set's contents, with `memo` for cycles.
+  const contents = (memo) => {
+    for (const k of keysA) if (!nodeDeepEqual(a[k], b[k], strict, memo)) return false;
+    // A search among several candidates forgets the pairs it tried (Node's deleteFailures).
+    const searching = (find) => {
+      const before = memo.deleteFailures;
+      memo.deleteFailures = true;
+      try { return find(); } finally { memo.deleteFailures = before; }
     };
-    const keysA = keys(a), keysB = keys(b);
-    if (keysA.length !== keysB.length) return false;
-    for (const k of keysA) {
-      if (!ObjectGetOwnPropertyDescriptor(b, k)?.enumerable) return false;
-      if (!nodeDeepEqual(a[k], b[k], strict, memo)) return false;
-    }
     if (ka === K_MAP) {
       if (a.size !== b.size) return false;
       const rest = [...ReflectApply(Map.prototype.entries, b, [])];
@@ -73,7 +74,7 @@ function nodeDeepEqual(a, b, strict, memo) {
           if (at !== -1) rest.splice(at, 1);
           continue;
         }
-        const at = rest.findIndex(([rk, rv]) => nodeDeepEqual(k, rk, strict, memo) && nodeDeepEqual(v, rv, strict, memo));
+        const at = searching(() => rest.findIndex(([rk, rv]) => nodeDeepEqual(k, rk, strict, memo) && nodeDeepEqual(v, rv, strict, memo)));
         if (at === -1) return false;
         rest.splice(at, 1);
       }
@@ -82,16 +83,46 @@ function nodeDeepEqual(a, b, strict, memo) {
       const rest = [...ReflectApply(Set.prototype.values, b, [])];
       for (const v of ReflectApply(Set.prototype.values, a, [])) {
         let at = rest.findIndex((r) => ObjectIs(r, v));
-        if (at === -1) at = rest.findIndex((r) => nodeDeepEqual(v, r, strict, memo));
+        if (at === -1) at = searching(() => rest.findIndex((r) => nodeDeepEqual(v, r, strict, memo)));
         if (at === -1) return false;
         rest.splice(at, 1);
       }
     }
     return true;
-  } finally {
-    memo.a.pop();
-    memo.b.pop();
+  };
+  // Cycles, as Node 20.20's memos (internal/util/comparisons.js): the outermost pair, then a
+  // second one, are remembered alone; past them every object entered goes into one set, and a pair
+  // whose both sides are already there counts as equal. So the answer does not depend on which
+  // argument comes first (`a.a = a` equals `b.a.a = b`, either way round).
+  if (memo === undefined) {
+    return contents({ set: undefined, a, b, c: undefined, d: undefined, deep: false, deleteFailures: false });
   }
+  if (memo.set === undefined) {
+    if (!memo.deep) {
+      if (memo.a === a && memo.b === b) return true;
+      memo.c = a;
+      memo.d = b;
+      memo.deep = true;
+      const equal = contents(memo);
+      memo.deep = false;
+      return equal;
+    }
+    memo.set = new Set();
+    SetAdd(memo.set, memo.a);
+    SetAdd(memo.set, memo.b);
+    SetAdd(memo.set, memo.c);
+    SetAdd(memo.set, memo.d);
+  }
+  const size = setSize(memo.set);
+  SetAdd(memo.set, a);
+  SetAdd(memo.set, b);
+  if (setSize(memo.set) === size) return true;
+  const equal = contents(memo);
+  if (equal || memo.deleteFailures) {
+    SetDelete(memo.set, a);
+    SetDelete(memo.set, b);
+  }
+  return equal;
 }
 
 function assertModule(strictMode, shared) {

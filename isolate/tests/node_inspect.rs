@@ -98,3 +98,29 @@ fn legacy_url_format_assert_messages_and_transcode_errors_are_nodes() {
          return out;",
     );
 }
+
+#[test]
+fn deep_equality_of_cycles_does_not_depend_on_argument_order() {
+    // Node 20.20's memos: a structure that refers to itself at one depth equals one that does so
+    // at another, whichever is first; distinct ones stay distinct.
+    same(
+        "const util = await import('node:util');
+         const assert = (await import('node:assert')).default;
+         const cases = [];
+         { const a = {}; a.a = a; const b = { a: {} }; b.a.a = b; cases.push([a, b]); }
+         { const a = {}; a.a = a; const b = {}; b.a = b; cases.push([a, b]); }
+         { const a = {}; a.a = a; const b = { a: { a: {} } }; cases.push([a, b]); }
+         { const a = [1]; a.push(a); const b = [1]; b.push([1, b]); cases.push([a, b]); }
+         { const a = { x: 1 }; a.self = a; const b = { x: 1, self: { x: 2 } }; b.self.self = b; cases.push([a, b]); }
+         { const m1 = new Map(); m1.set('k', m1); const m2 = new Map(); m2.set('k', new Map([['k', m2]])); cases.push([m1, m2]); }
+         { const a = {}; const b = {}; a.b = b; b.a = a; const c = {}; const d = {}; c.b = d; d.a = c; cases.push([a, c]); }
+         { const s1 = new Set(); s1.add(s1); s1.add({ v: 1 }); const s2 = new Set(); s2.add({ v: 1 }); s2.add(s2); cases.push([s1, s2]); }
+         { const a = { list: [] }; a.list.push(a, a); const b = { list: [] }; b.list.push(b, { list: [b, b] }); cases.push([a, b]); }
+         const out = [];
+         for (const [x, y] of cases) {
+           out.push([util.isDeepStrictEqual(x, y), util.isDeepStrictEqual(y, x)]);
+           try { assert.deepEqual(y, x); out.push('loose equal'); } catch (e) { out.push(e.code); }
+         }
+         return out;",
+    );
+}
