@@ -3,7 +3,7 @@
 // (INSPECT_DEPTH unless asked). The one tenant code it calls is a value's own formatter, Node's
 // `[util.inspect.custom](depth, options, inspect)` (its string is shown as it is).
 // Its layout is Node's util.inspect with compact = 3 (reduceToSingleString, groupArrayElements;
-// checked against Node 20 in isolate/tests/node_inspect.rs); a promise's state is read natively
+// checked against Node 20 in isolate/tests/node_compare.rs); a promise's state is read natively
 // (hostPromiseState), no tenant code run.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being

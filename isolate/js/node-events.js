@@ -3,14 +3,19 @@
 // removing one while emitting does not skip the next); 'newListener' fires before a listener is
 // added and 'removeListener' after one is removed; emitting 'error' without a listener throws
 // the error (or an ERR_UNHANDLED_ERROR for a non-Error); more listeners than the maximum only
-// warn, once per event name.
+// warn, once per event name. `_events` holds one listener as itself and more as an array, as
+// Node's (code reads it); with captureRejections, a listener's rejected promise goes to the
+// emitter's [captureRejectionSymbol](err, type, ...args), else to its 'error' event.
 // Tenant code may have replaced Array.prototype's methods, the array iterator, Promise's statics,
 // Function.prototype.call or put accessors on Object.prototype before this group is built or
 // used: listener lists are grown, copied and shrunk by index with null-prototype descriptors,
 // promises made through plumbing.js's captures, and internal records have null prototypes.
 
 function eventsModule() {
-  const kCapture = SymbolFor("nodejs.rejection");
+  // kRejection is Node's public captureRejectionSymbol: an emitter's own handler for a rejected
+  // listener; kCapture, private, whether the emitter captures rejections at all.
+  const kRejection = SymbolFor("nodejs.rejection");
+  const kCapture = Symbol("kCapture");
   const errorMonitor = SymbolFor("events.errorMonitor");
   let defaultMaxListeners = 10;
 
@@ -50,7 +55,10 @@ function eventsModule() {
       this._eventsCount = 0;
     }
     this._maxListeners = this._maxListeners || undefined;
-    if (opts?.captureRejections) this[kCapture] = true;
+    if (opts?.captureRejections) {
+      if (typeof opts.captureRejections !== "boolean") throw invalidArgType("options.captureRejections", "of type boolean", opts.captureRejections);
+      this[kCapture] = true;
+    } else this[kCapture] = EventEmitter.captureRejections === true;
   };
   const proto = EventEmitter.prototype;
   proto._events = undefined;
@@ -63,12 +71,16 @@ function eventsModule() {
     if (events.newListener !== undefined) {
       target.emit("newListener", type, listener.listener ?? listener);
     }
-    const existing = events[type];
+    let existing = events[type];
     if (existing === undefined) {
-      events[type] = [listener];
+      // One listener is kept as itself, more as an array (Node's `_events`, which code reads).
+      put(events, type, listener);
       target._eventsCount++;
     } else {
-      if (prepend) {
+      if (typeof existing === "function") {
+        existing = prepend ? [listener, existing] : [existing, listener];
+        put(events, type, existing);
+      } else if (prepend) {
         put(existing, existing.length, undefined);
         for (let i = existing.length - 1; i > 0; i--) existing[i] = existing[i - 1];
         existing[0] = listener;
@@ -81,6 +93,26 @@ function eventsModule() {
       }
     }
     return target;
+  }
+
+  /** The listeners an `_events` entry holds: none, one function, or an array. */
+  const listOf = (entry) => (entry === undefined ? [] : typeof entry === "function" ? [entry] : entry);
+
+  /** A captured listener's rejection (Node's emitUnhandledRejectionOrErr): the emitter's own
+   *  [captureRejectionSymbol](err, type, ...args), else an 'error' event, not captured itself. */
+  function rejected(emitter, err, type, args) {
+    const handler = emitter[kRejection];
+    if (typeof handler === "function") {
+      ReflectApply(handler, emitter, [err, type, ...args]);
+      return;
+    }
+    const previous = emitter[kCapture];
+    try {
+      emitter[kCapture] = false;
+      ReflectApply(methods.emit, emitter, ["error", err]);
+    } finally {
+      emitter[kCapture] = previous;
+    }
   }
 
   function onceWrapper(target, type, listener) {
@@ -120,13 +152,13 @@ function eventsModule() {
         }
         return false;
       }
-      const list = arrayClone(handlers);
+      const list = typeof handlers === "function" ? [handlers] : arrayClone(handlers);
       for (let i = 0; i < list.length; i++) {
         const result = ReflectApply(list[i], this, args);
         if (this[kCapture] === true && result !== undefined && result !== null) {
           const then = result.then; // the listener's thenable: its own `then`, as Node reads it
           if (typeof then === "function") {
-            ReflectApply(then, result, [undefined, (err) => queueMicrotask(() => ReflectApply(methods.emit, this, ["error", err]))]);
+            ReflectApply(then, result, [undefined, (err) => queueMicrotask(() => rejected(this, err, type, args))]);
           }
         }
       }
@@ -152,6 +184,14 @@ function eventsModule() {
       const events = this._events;
       const list = events === undefined ? undefined : events[type];
       if (list === undefined) return this;
+      if (typeof list === "function") {
+        if (list === listener || list.listener === listener) {
+          delete events[type];
+          this._eventsCount--;
+          if (events.removeListener !== undefined) this.emit("removeListener", type, list.listener ?? list);
+        }
+        return this;
+      }
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i] === listener || list[i].listener === listener) {
           const removed = list[i];
@@ -159,7 +199,7 @@ function eventsModule() {
           if (list.length === 0) {
             delete events[type];
             this._eventsCount--;
-          }
+          } else if (list.length === 1) put(events, type, list[0]);
           if (events.removeListener !== undefined) this.emit("removeListener", type, removed.listener ?? removed);
           break;
         }
@@ -177,23 +217,21 @@ function eventsModule() {
         this._eventsCount = 0;
         return this;
       }
-      const list = events[type];
-      if (list !== undefined) for (let i = list.length - 1; i >= 0; i--) this.removeListener(type, list[i]);
+      const list = listOf(events[type]);
+      for (let i = list.length - 1; i >= 0; i--) this.removeListener(type, list[i]);
       return this;
     },
     listeners(type) {
-      const list = this._events === undefined ? undefined : this._events[type];
+      const list = listOf(this._events === undefined ? undefined : this._events[type]);
       const out = [];
-      if (list !== undefined) for (let i = 0; i < list.length; i++) append(out, list[i].listener ?? list[i]);
+      for (let i = 0; i < list.length; i++) append(out, list[i].listener ?? list[i]);
       return out;
     },
     rawListeners(type) {
-      const list = this._events === undefined ? undefined : this._events[type];
-      return list === undefined ? [] : arrayClone(list);
+      return arrayClone(listOf(this._events === undefined ? undefined : this._events[type]));
     },
     listenerCount(type, listener) {
-      const list = this._events === undefined ? undefined : this._events[type];
-      if (list === undefined) return 0;
+      const list = listOf(this._events === undefined ? undefined : this._events[type]);
       if (listener === undefined) return list.length;
       let n = 0;
       for (let i = 0; i < list.length; i++) if (list[i] === listener || list[i].listener === listener) n++;
@@ -359,7 +397,7 @@ function eventsModule() {
   EventEmitter.once = once;
   EventEmitter.on = on;
   EventEmitter.errorMonitor = errorMonitor;
-  EventEmitter.captureRejectionSymbol = kCapture;
+  EventEmitter.captureRejectionSymbol = kRejection;
   EventEmitter.captureRejections = false;
   EventEmitter.usingDomains = false;
   EventEmitter.listenerCount = (emitter, type) => emitter.listenerCount(type);

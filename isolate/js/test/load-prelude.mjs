@@ -52,7 +52,7 @@ export function installHost(context, impl) {
     setContext: function setContext(value) { return impl.setContext(value); },
     task: function task() { return impl.task(); },
     // Node has no public way to read a promise's state: the harness shows "<unknown>" (the real
-    // one is tested in isolate/tests/node_inspect.rs).
+    // one is tested in isolate/tests/node_compare.rs).
     promiseState: function promiseState() { return undefined; },
     compileLazy: function compileLazy() { throw new Error("every part is evaluated in place"); },
     lazyGlobal: function lazyGlobal() { throw new Error("every part is evaluated in place"); },

@@ -1,9 +1,10 @@
-//! util.inspect (and so console.log) in real isolates against real Node 20: the same values
-//! formatted in both must read the same (node_crypto_support runs one body in each). Covers what
-//! Node's formatter does beyond one-entry-per-line: arrays grouped in aligned columns, the
-//! function kinds, `class B extends A`, an error's `[cause]` and `[errors]` and the brackets of an
-//! error without frames, and a promise's state; and smaller Node behaviours a review found
-//! (legacy url.format, assert's messages, transcode's errors).
+//! Node behaviours compared with real Node 20: the same body runs in an isolate and in Node
+//! (node_crypto_support) and must answer the same. util.inspect (and so console.log) beyond
+//! one-entry-per-line: arrays grouped in aligned columns, the function kinds, `class B extends A`,
+//! an error's `[cause]` and `[errors]` and the brackets of an error without frames, and a
+//! promise's state; deep equality of cycles; EventEmitter's `_events` shapes and captured
+//! rejections; and smaller behaviours a review found (legacy url.format, assert's messages,
+//! transcode's errors).
 mod common;
 mod node_crypto_support;
 use node_crypto_support::*;
@@ -122,5 +123,47 @@ fn deep_equality_of_cycles_does_not_depend_on_argument_order() {
            try { assert.deepEqual(y, x); out.push('loose equal'); } catch (e) { out.push(e.code); }
          }
          return out;",
+    );
+}
+
+#[test]
+fn event_emitters_keep_nodes_listener_shapes_and_capture_rejections() {
+    // `_events` holds one listener as itself and more as an array (code reads it); a rejected
+    // async listener goes to the emitter's [captureRejectionSymbol] or else its 'error' event.
+    same(
+        r#"const events = await import('node:events');
+const EventEmitter = events.default;
+const util = await import('node:util');
+const out = [];
+const e = new EventEmitter();
+const f = () => {}; const g = () => {};
+e.on('x', f);
+out.push(typeof e._events.x, e._eventsCount, Object.keys(e._events));
+e.on('x', g);
+out.push(Array.isArray(e._events.x), e._events.x.length);
+e.once('y', f);
+out.push(typeof e._events.y, e.rawListeners('y')[0] === f, e.listeners('y')[0] === f, e.rawListeners('y')[0].listener === f);
+function Old() { EventEmitter.call(this); this.v = 1; }
+util.inherits(Old, EventEmitter);
+const o = new Old(); let got; o.on('z', (a) => got = a); o.emit('z', 5); out.push(got, o instanceof EventEmitter);
+try { new EventEmitter().emit('error', new Error('boom')); } catch (err) { out.push(err.message); }
+try { new EventEmitter().emit('error', 'str'); } catch (err) { out.push(err.code, err.message); }
+const c = new EventEmitter({ captureRejections: true });
+const seen = new Promise((r) => c.on('error', (err) => r(err.message)));
+c.on('a', async () => { throw new Error('rejected'); });
+c.emit('a');
+out.push(await seen);
+const d = new EventEmitter({ captureRejections: true });
+const seen2 = new Promise((r) => { d[events.captureRejectionSymbol] = (err, ev, ...args) => r([err.message, ev, args]); });
+d.on('b', async () => { throw new Error('r2'); });
+d.emit('b', 1, 2);
+out.push(await seen2);
+out.push(EventEmitter.captureRejections, typeof events.captureRejectionSymbol, EventEmitter.defaultMaxListeners);
+const h = new EventEmitter(); h.setMaxListeners(1); h.on('q', f); h.on('q', g); out.push(h.listenerCount('q'));
+out.push(Object.keys(new EventEmitter()).sort());
+out.push(e.eventNames());
+e.prependListener('x', () => {}); out.push(e._events.x.length);
+e.removeAllListeners('x'); out.push(e._events.x === undefined, e._eventsCount);
+return out;"#,
     );
 }
