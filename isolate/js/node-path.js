@@ -125,7 +125,7 @@ defineBuiltin("node:path/posix", PATH_NAMES, () => builtinExports("node:path"));
 defineBuiltin("node:path/win32", PATH_NAMES, () => builtinExports("node:path").win32);
 
 defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFileURL", "format", "parse", "Url",
-  "resolve", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {
+  "resolve", "resolveObject", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {
   const URLCtor = globalThis.URL;
   function fileURLToPath(url) {
     const u = typeof url === "string" ? new URLCtor(url) : url;
@@ -167,10 +167,8 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
   }
   return {
     URL: URLCtor, URLSearchParams: globalThis.URLSearchParams, fileURLToPath, pathToFileURL, format, parse: legacyUrlParse, Url,
-    resolve: (from, to) => {
-      const r = new URLCtor(to, new URLCtor(from, "resolve://"));
-      return r.protocol === "resolve:" ? `${r.pathname}${r.search}${r.hash}` : r.href;
-    },
+    resolve: legacyUrlResolve,
+    resolveObject: legacyUrlResolveObject,
     domainToASCII,
     // As Node's: the host parser first (a URL's hostname setter), then UTS #46 ToUnicode.
     domainToUnicode: (d) => domainToUnicode(domainToASCII(d)),

@@ -1,9 +1,10 @@
-// ---- node-url-legacy.js: node:url's legacy url.parse and url.format (the Url objects). ----------
+// ---- node-url-legacy.js: node:url's legacy parse, format and resolve (the Url objects). ---------
 // npm code written before the WHATWG URL (connection strings, proxies, older HTTP clients) reads
 // what Node's own legacy parser gives: `port` kept as written, `auth` decoded (a password alone
 // too), an IPv6 `hostname` without its brackets, `slashesDenoteHost`, the query as written or
 // parsed by node:querystring, unsafe characters escaped rather than percent-encoded the WHATWG
-// way. This is that algorithm, written for this runtime from Node's documented behaviour and
+// way; url.resolve and resolveObject as Node's (a relative base stays relative). This is that
+// algorithm, written for this runtime from Node's documented behaviour and
 // checked against Node 20 input by input (isolate/js/test/node-url-legacy.test.mjs). Hostnames
 // with a non-ASCII code point or an `xn--` label go through the URL parser's UTS #46 op, as Node
 // sends them through its IDNA; one it refuses is ERR_INVALID_URL, as in Node.
@@ -345,6 +346,202 @@ Url.prototype.parse = function parse(url, parseQueryString, slashesDenoteHost) {
 };
 Url.prototype.format = function format() { return legacyFormat(this); };
 Url.prototype.parseHost = function parseHost() { legacyParseHost(this); };
+
+/** Removes `list[i]` in place. */
+function legacyRemoveAt(list, i) {
+  for (let k = i; k + 1 < list.length; k++) list[k] = list[k + 1];
+  list.length--;
+}
+
+/** The path `result.path` is: pathname then search, when either is set. */
+function legacySetPath(result) {
+  if (result.pathname !== null || result.search !== null) {
+    result.path = (result.pathname ? result.pathname : "") + (result.search ? result.search : "");
+  }
+}
+
+/** After a hostless scheme's path gave the host back: "user@host" splits into auth and host. */
+function legacyAuthFromHost(result) {
+  const at = result.host && result.host.indexOf("@") > 0 ? result.host.split("@") : false;
+  if (at) {
+    result.auth = at.shift();
+    result.host = result.hostname = at.shift();
+  }
+}
+
+/** Node's Url.prototype.resolveObject: `relative` (a string or a Url) against `self`, RFC
+ *  1808's way with Node's particulars (a relative base stays relative, dots above the root are
+ *  kept for a relative result, a scheme without "//" carries its host in its path). */
+function legacyResolveObject(self, relative) {
+  if (typeof relative === "string") relative = legacyParse(new Url(), relative, false, true);
+  const result = new Url();
+  const own = ObjectKeys(self);
+  for (let i = 0; i < own.length; i++) result[own[i]] = self[own[i]];
+  // The fragment always comes from the relative reference, even an empty one.
+  result.hash = relative.hash;
+  if (relative.href === "") {
+    result.href = legacyFormat(result);
+    return result;
+  }
+  // "//host/path": everything but the scheme comes from the relative reference.
+  if (relative.slashes && !relative.protocol) {
+    const keys = ObjectKeys(relative);
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== "protocol") result[keys[i]] = relative[keys[i]];
+    if (legacySlashed(result.protocol) && result.hostname && !result.pathname) result.path = result.pathname = "/";
+    result.href = legacyFormat(result);
+    return result;
+  }
+  if (relative.protocol && relative.protocol !== result.protocol) {
+    // Another scheme: a non-special one is taken whole; a special one keeps only what it has.
+    if (!legacySlashed(relative.protocol)) {
+      const keys = ObjectKeys(relative);
+      for (let i = 0; i < keys.length; i++) result[keys[i]] = relative[keys[i]];
+      result.href = legacyFormat(result);
+      return result;
+    }
+    result.protocol = relative.protocol;
+    if (!relative.host && !/^file:?$/.test(relative.protocol) && !legacyHostless(relative.protocol)) {
+      // "http:path": its first path segment is the host.
+      const relPath = (relative.pathname || "").split("/");
+      while (relPath.length && !(relative.host = relPath.shift()));
+      if (!relative.host) relative.host = "";
+      if (!relative.hostname) relative.hostname = "";
+      if (relPath[0] !== "") relPath.unshift("");
+      if (relPath.length < 2) relPath.unshift("");
+      result.pathname = relPath.join("/");
+    } else {
+      result.pathname = relative.pathname;
+    }
+    result.search = relative.search;
+    result.query = relative.query;
+    result.host = relative.host || "";
+    result.auth = relative.auth;
+    result.hostname = relative.hostname || relative.host;
+    result.port = relative.port;
+    if (result.pathname || result.search) result.path = (result.pathname || "") + (result.search || "");
+    result.slashes = result.slashes || relative.slashes;
+    result.href = legacyFormat(result);
+    return result;
+  }
+  const isSourceAbs = result.pathname && result.pathname.charAt(0) === "/";
+  const isRelAbs = relative.host || (relative.pathname && relative.pathname.charAt(0) === "/");
+  let mustEndAbs = isRelAbs || isSourceAbs || (result.host && relative.pathname);
+  const removeAllDots = mustEndAbs;
+  let srcPath = (result.pathname && result.pathname.split("/")) || [];
+  const relPath = (relative.pathname && relative.pathname.split("/")) || [];
+  // A scheme without "//" (mailto:, ...) keeps its "host" as the first path segment.
+  const noLeadingSlashes = result.protocol && !legacySlashed(result.protocol);
+  if (noLeadingSlashes) {
+    result.hostname = "";
+    result.port = null;
+    if (result.host) {
+      if (srcPath[0] === "") srcPath[0] = result.host;
+      else srcPath.unshift(result.host);
+    }
+    result.host = "";
+    if (relative.protocol) {
+      relative.hostname = null;
+      relative.port = null;
+      result.auth = null;
+      if (relative.host) {
+        if (relPath[0] === "") relPath[0] = relative.host;
+        else relPath.unshift(relative.host);
+      }
+      relative.host = null;
+    }
+    mustEndAbs = mustEndAbs && (relPath[0] === "" || srcPath[0] === "");
+  }
+  if (isRelAbs) {
+    // "/path" or a host: the relative reference's path, and its host when it has one.
+    if (relative.host || relative.host === "") {
+      if (result.host !== relative.host) result.auth = null;
+      result.host = relative.host;
+      result.port = relative.port;
+    }
+    if (relative.hostname || relative.hostname === "") {
+      if (result.hostname !== relative.hostname) result.auth = null;
+      result.hostname = relative.hostname;
+    }
+    result.search = relative.search;
+    result.query = relative.query;
+    srcPath = relPath;
+  } else if (relPath.length) {
+    // A relative path replaces the base's last segment.
+    srcPath.pop();
+    srcPath = srcPath.concat(relPath);
+    result.search = relative.search;
+    result.query = relative.query;
+  } else if (relative.search !== null && relative.search !== undefined) {
+    // Only a query: the base's path with it.
+    if (noLeadingSlashes) {
+      result.hostname = result.host = srcPath.shift();
+      legacyAuthFromHost(result);
+    }
+    result.search = relative.search;
+    result.query = relative.query;
+    legacySetPath(result);
+    result.href = legacyFormat(result);
+    return result;
+  }
+  if (!srcPath.length) {
+    result.pathname = null;
+    result.path = result.search ? `/${result.search}` : null;
+    result.href = legacyFormat(result);
+    return result;
+  }
+  // Dots: "." goes, ".." takes the segment before it; above the root, kept only when the result
+  // may stay relative.
+  let last = srcPath.slice(-1)[0];
+  const hasTrailingSlash = ((result.host || relative.host || srcPath.length > 1) && (last === "." || last === "..")) || last === "";
+  let up = 0;
+  for (let i = srcPath.length - 1; i >= 0; i--) {
+    last = srcPath[i];
+    if (last === ".") {
+      legacyRemoveAt(srcPath, i);
+    } else if (last === "..") {
+      legacyRemoveAt(srcPath, i);
+      up++;
+    } else if (up) {
+      legacyRemoveAt(srcPath, i);
+      up--;
+    }
+  }
+  if (!mustEndAbs && !removeAllDots) while (up--) srcPath.unshift("..");
+  if (mustEndAbs && srcPath[0] !== "" && (!srcPath[0] || srcPath[0].charAt(0) !== "/")) srcPath.unshift("");
+  if (hasTrailingSlash && srcPath.join("/").slice(-1) !== "/") srcPath.push("");
+  const isAbsolute = srcPath[0] === "" || (srcPath[0] && srcPath[0].charAt(0) === "/");
+  if (noLeadingSlashes) {
+    result.hostname = result.host = isAbsolute ? "" : srcPath.length ? srcPath.shift() : "";
+    legacyAuthFromHost(result);
+  }
+  mustEndAbs = mustEndAbs || (result.host && srcPath.length);
+  if (mustEndAbs && !isAbsolute) srcPath.unshift("");
+  if (!srcPath.length) {
+    result.pathname = null;
+    result.path = null;
+  } else {
+    result.pathname = srcPath.join("/");
+  }
+  legacySetPath(result);
+  result.auth = relative.auth || result.auth;
+  result.slashes = result.slashes || relative.slashes;
+  result.href = legacyFormat(result);
+  return result;
+}
+
+Url.prototype.resolveObject = function resolveObject(relative) { return legacyResolveObject(this, relative); };
+Url.prototype.resolve = function resolve(relative) {
+  return legacyFormat(legacyResolveObject(this, legacyUrlParse(relative, false, true)));
+};
+
+/** url.resolve(from, to) and url.resolveObject(source, relative), as Node's. */
+function legacyUrlResolve(from, to) {
+  return legacyUrlParse(from, false, true).resolve(to);
+}
+function legacyUrlResolveObject(source, relative) {
+  if (!source) return relative;
+  return legacyUrlParse(source, false, true).resolveObject(relative);
+}
 
 /** url.parse(input, parseQueryString, slashesDenoteHost). */
 function legacyUrlParse(url, parseQueryString, slashesDenoteHost) {

@@ -83,3 +83,25 @@ test("url.format of hand-made objects matches Node's", () => {
   assert.throws(() => url.parse(1), { code: "ERR_INVALID_ARG_TYPE" });
   assert.equal(url.parse("http://x/") instanceof url.Url, true);
 });
+
+test("url.resolve and url.resolveObject match Node's (RFC 1808's examples, relative bases, other schemes, generated)", () => {
+  const call = (f) => { try { return JSON.parse(JSON.stringify(f())); } catch (e) { return `throws ${e.code ?? e.name}`; } };
+  const check = (base, rel) => {
+    assert.deepEqual(call(() => url.resolve(base, rel)), call(() => nodeUrl.resolve(base, rel)), `resolve(${JSON.stringify(base)}, ${JSON.stringify(rel)})`);
+    assert.deepEqual(call(() => ({ ...url.resolveObject(base, rel) })), call(() => ({ ...nodeUrl.resolveObject(base, rel) })),
+      `resolveObject(${JSON.stringify(base)}, ${JSON.stringify(rel)})`);
+  };
+  const bases = ["http://a/b/c/d;p?q", "http://example.com/", "http://example.com", "/one/two/three", "one/two", "mailto:a@b.c",
+    "file:///C:/x/y", "http://u:p@h:8080/p/a/t/h?query=string#hash", "https://a.example/x/", "", "//host/path", "http://a.com/b?c=d",
+    "?q", "#f", "foo:bar", "HTTP://EXAMPLE.com/A", "mailto:user@host?subject=x", "javascript:void(0)", "redis://:pw@h:6379/0"];
+  const rels = ["g", "./g", "g/", "/g", "//g", "?y", "g?y", "#s", "g#s", "..", "../g", "../..", "../../g", "../../../g", ".", "./",
+    "", "http:g", "https://other/x", "mailto:z@y", "g;x?y#s", "/./g", "g.", ".g", "..g", "g/../h", "file:///z", "//other.com",
+    "http://a.com/b/../c", " spaced ", "a b", "\\back\\slash", "javascript:alert(1)", "HTTP://UPPER/Case", "http:", "mailto:", "x@y"];
+  for (const b of bases) for (const r of rels) check(b, r);
+  let seed = 0x5eed;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const atoms = ["a", "/", "..", ".", "//", "?", "#", "@", ":", "http:", "mailto:", "h", "x.y", "%20", " "];
+  const gen = () => { let s = ""; const n = rand(7); for (let j = 0; j < n; j++) s += atoms[rand(atoms.length)]; return s; };
+  for (let i = 0; i < 2000; i++) check(gen(), gen());
+  assert.equal(call(() => url.resolve("http://a/", 5)), call(() => nodeUrl.resolve("http://a/", 5)));
+});
