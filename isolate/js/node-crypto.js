@@ -130,6 +130,14 @@ function cryptoModule() {
     webcrypto,
     subtle: webcrypto.subtle,
     Hash, Hmac,
+    // No FIPS provider, no secure heap, no OpenSSL engines: answered as Node without them.
+    getFips: () => 0,
+    secureHeapUsed: () => ({ total: 0, used: 0, utilization: 0, min: 0 }),
+    setEngine(id, flags) {
+      if (typeof id !== "string") throw invalidArgType("id", "of type string", id);
+      if (flags !== undefined && typeof flags !== "number") throw invalidArgType("flags", "of type number", flags);
+      throw nodeError(Error, "ERR_CRYPTO_ENGINE_UNKNOWN", `Engine "${id}" was not found`);
+    },
     constants: ObjectFreeze({
       // Node's crypto constants but the TLS/SSL and engine ones (Stockade has no TLS API here).
       __proto__: null, DH_CHECK_P_NOT_SAFE_PRIME: 2, DH_CHECK_P_NOT_PRIME: 1, DH_UNABLE_TO_CHECK_GENERATOR: 4,
@@ -156,4 +164,5 @@ defineBuiltin("node:crypto", ["createHash", "createHmac", "hash", "getHashes", "
   "hkdfSync", "scrypt", "scryptSync", "createDiffieHellman", "createECDH", "diffieHellman", "publicEncrypt",
   "privateDecrypt", "privateEncrypt", "publicDecrypt", "checkPrime", "checkPrimeSync", "generatePrime",
   "generatePrimeSync", "KeyObject", "Sign", "Verify", "Cipheriv", "Decipheriv", "getCipherInfo", "ECDH",
-  "DiffieHellman", "DiffieHellmanGroup", "getDiffieHellman", "createDiffieHellmanGroup", "X509Certificate"], cryptoModule);
+  "DiffieHellman", "DiffieHellmanGroup", "getDiffieHellman", "createDiffieHellmanGroup", "X509Certificate",
+  "getFips", "secureHeapUsed", "setEngine"], cryptoModule);

@@ -509,5 +509,6 @@ function pathWin32Module(posix) {
     sep: "\\", delimiter: ";", win32: null, posix,
   };
   win32.win32 = win32;
+  win32._makeLong = toNamespacedPath;
   return win32;
 }

@@ -113,13 +113,14 @@ function pathModule() {
     isAbsolute, toNamespacedPath: (p) => p, matchesGlob: undefined,
   };
   delete path.matchesGlob;
+  path._makeLong = path.toNamespacedPath; // Node's old name, still exported
   path.posix = path;
   path.win32 = pathWin32Module(path);
   return path;
 }
 
 const PATH_NAMES = ["sep", "delimiter", "normalize", "join", "resolve", "relative", "dirname", "basename",
-  "extname", "parse", "format", "isAbsolute", "toNamespacedPath", "posix", "win32"];
+  "extname", "parse", "format", "isAbsolute", "toNamespacedPath", "_makeLong", "posix", "win32"];
 defineBuiltin("node:path", PATH_NAMES, pathModule);
 defineBuiltin("node:path/posix", PATH_NAMES, () => builtinExports("node:path"));
 defineBuiltin("node:path/win32", PATH_NAMES, () => builtinExports("node:path").win32);

@@ -193,6 +193,17 @@ function utilModule() {
   }
 
   const types = builtinExports("node:util/types");
+  /** libuv's name of a negative errno, as Node's util.getSystemErrorName. */
+  function getSystemErrorName(err) {
+    if (typeof err !== "number") throw invalidArgType("err", "of type number", err);
+    if (err >= 0 || !NumberIsInteger(err) || err < NumberMIN_SAFE_INTEGER) throw outOfRange("err", "a negative integer", err);
+    if (err === -4095) return "EOF";
+    // libuv's names on Linux: the errno's name, negated (the first of two that share a number).
+    const errno = builtinExports("node:os").constants.errno;
+    const names = ObjectKeys(errno);
+    for (let i = 0; i < names.length; i++) if (errno[names[i]] === -err) return names[i];
+    return `Unknown system error ${err}`;
+  }
   return {
     inspect: utilInspect, format,
     formatWithOptions: (options, ...args) => format(...args),
@@ -220,15 +231,33 @@ function utilModule() {
       for (let i = keys.length - 1; i >= 0; i--) target[keys[i]] = source[keys[i]];
       return target;
     },
-    getSystemErrorName(err) {
-      if (typeof err !== "number") throw invalidArgType("err", "of type number", err);
-      if (err >= 0 || !NumberIsInteger(err) || err < NumberMIN_SAFE_INTEGER) throw outOfRange("err", "a negative integer", err);
-      if (err === -4095) return "EOF";
-      // libuv's names on Linux: the errno's name, negated (the first of two that share a number).
-      const errno = builtinExports("node:os").constants.errno;
-      const names = ObjectKeys(errno);
-      for (let i = 0; i < names.length; i++) if (errno[names[i]] === -err) return names[i];
-      return `Unknown system error ${err}`;
+    getSystemErrorName,
+    // Node's helpers for native bindings' errors, which npm code calls too.
+    _errnoException(err, syscall, original) {
+      const code = getSystemErrorName(err);
+      const e = new Error(original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`);
+      e.errno = err;
+      e.code = code;
+      e.syscall = syscall;
+      return e;
+    },
+    _exceptionWithHostPort(err, syscall, address, port, additional) {
+      const code = getSystemErrorName(err);
+      let details = port && port > 0 ? ` ${address}:${port}` : address ? ` ${address}` : "";
+      if (additional) details += ` - Local (${additional})`;
+      const e = new Error(`${syscall} ${code}${details}`);
+      e.errno = err;
+      e.code = code;
+      e.syscall = syscall;
+      e.address = address;
+      if (port) e.port = port;
+      return e;
+    },
+    // Signals cross to another isolate only as RPC allows; these are the plain ones.
+    transferableAbortController: () => new AbortController(),
+    transferableAbortSignal(signal) {
+      if (!isAbortSignal(signal)) throw invalidArgType("signal", "an instance of AbortSignal", signal);
+      return signal;
     },
     debuglog: () => { const log = () => {}; log.enabled = false; return log; },
     debug: () => { const log = () => {}; log.enabled = false; return log; },
@@ -258,5 +287,6 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "deprecate", "types", "isDeepStrictEqual", "TextEncoder", "TextDecoder", "isArray", "isBoolean", "isNull",
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
-  "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName"];
+  "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName", "_errnoException",
+  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);

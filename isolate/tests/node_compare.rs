@@ -167,3 +167,21 @@ e.removeAllListeners('x'); out.push(e._events.x === undefined, e._eventsCount);
 return out;"#,
     );
 }
+
+#[test]
+fn small_exports_npm_code_reaches_for_are_nodes() {
+    same(
+        "const util = await import('node:util');
+         const path = await import('node:path');
+         const t = (f) => { try { const v = f(); return v instanceof Error ? [v.message, v.code, v.errno, v.syscall, v.address ?? null, v.port ?? null] : v; } catch (e) { return ['ERR', e.code, e.message]; } };
+         return [
+           t(() => util._errnoException(-2, 'open', 'extra')), t(() => util._errnoException(-13, 'read')),
+           t(() => util._exceptionWithHostPort(-111, 'connect', '1.2.3.4', 80)),
+           t(() => util._exceptionWithHostPort(-98, 'listen', '::', 0, 'x')),
+           util.transferableAbortController() instanceof AbortController,
+           t(() => util.transferableAbortSignal({})),
+           crypto.getFips(), crypto.secureHeapUsed(), t(() => crypto.setEngine('x')), t(() => crypto.setEngine(5)),
+           path._makeLong('/a/b'), path.win32._makeLong('C:\\\\a'), path.posix._makeLong === path.posix.toNamespacedPath,
+         ];",
+    );
+}
