@@ -74,6 +74,9 @@ function cloneValue(value, memory) {
   const seen = MapGet(memory, value);
   if (seen !== undefined) return seen;
   if (typeof value === "function") throw dataCloneError(formatFunction(value));
+  // A Proxy is an exotic object: not serializable (HTML's StructuredSerializeInternal), and
+  // cloning it would run its traps.
+  if (hostIsProxy(value)) throw dataCloneError("#<Object>");
   const kind = builtinKind(value);
   if (kind >= K_BOX) {
     const boxed = BOXES[kind - K_BOX];

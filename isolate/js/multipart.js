@@ -180,11 +180,26 @@ function parseDisposition(value) {
     while (i < value.length && (value[i] === " " || value[i] === "\t")) i++;
     let v;
     if (value[i] === '"') {
-      // Browsers percent-encode '"' (no backslash escapes: Windows paths keep their backslashes).
-      const end = value.indexOf('"', i + 1);
-      if (end === -1) throw multipartError("an unterminated quoted string in Content-Disposition");
-      v = value.slice(i + 1, end);
-      i = end + 1;
+      // Browsers percent-encode '"' and write a backslash as it is (a Windows path keeps its
+      // backslashes); curl and RFC 7578's quoted-string escape both with a backslash. So `\"`
+      // and `\\` are escapes (no browser writes `\"`; a browser filename with two backslashes in a
+      // row is the one misread), any other backslash is itself.
+      v = "";
+      let k = i + 1;
+      for (;;) {
+        if (k >= value.length) throw multipartError("an unterminated quoted string in Content-Disposition");
+        const c = value[k];
+        if (c === "\\" && (value[k + 1] === '"' || value[k + 1] === "\\")) {
+          v += value[k + 1];
+          k += 2;
+        } else if (c === '"') {
+          break;
+        } else {
+          v += c;
+          k++;
+        }
+      }
+      i = k + 1;
       while (i < value.length && value[i] !== ";") i++;
     } else {
       j = i;

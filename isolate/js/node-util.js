@@ -2,7 +2,7 @@
 // inspect() is the console's formatter (of its options only `depth` counts, also in the older
 // inspect(value, showHidden, depth) form; a value's [inspect.custom] is honoured); format() follows Node's %s %d %i %f
 // %j %o %O %c %%; promisify honours util.promisify.custom; types.* are brand checks that never
-// run tenant code (isProxy cannot be answered from JavaScript and is always false).
+// run tenant code (isProxy asks V8: hostIsProxy).
 
 function utilTypes() {
   const tag = (v) => (v !== null && (typeof v === "object" || typeof v === "function") ? builtinKind(v) : -1);
@@ -56,7 +56,7 @@ function utilTypes() {
     isMapIterator: (v) => ObjectPrototypeToString(v) === "[object Map Iterator]",
     isSetIterator: (v) => ObjectPrototypeToString(v) === "[object Set Iterator]",
     isModuleNamespaceObject: (v) => ObjectPrototypeToString(v) === "[object Module]",
-    isProxy: () => false,
+    isProxy: (v) => hostIsProxy(v),
     isExternal: () => false,
     isKeyObject: () => false,
     isCryptoKey: (v) => typeof globalThis.CryptoKey === "function" && v instanceof globalThis.CryptoKey,

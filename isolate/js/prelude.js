@@ -230,7 +230,7 @@ const MathTrunc = Math.trunc;
 
 // Capture the host primitives, then make them unreachable from globalThis.
 const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, hostNow, hostCall, hostCallSync, hostOp, hostGetContext,
-  hostSetContext, hostTask, hostCompileLazy, hostLazyGlobal, hostPromiseState } = (() => {
+  hostSetContext, hostTask, hostCompileLazy, hostLazyGlobal, hostPromiseState, hostIsProxy } = (() => {
   const h = globalThis.__stockade_host;
   if (h === null || typeof h !== "object") throw new TypeError("stockade prelude: __stockade_host is missing");
   const fns = {
@@ -241,6 +241,7 @@ const { hostLog, hostRandomFill, hostSetTimer, hostClearTimer, hostOnTimer, host
     hostGetContext: h.getContext, hostSetContext: h.setContext, hostTask: h.task,
     hostCompileLazy: h.compileLazy, hostLazyGlobal: h.lazyGlobal,
     hostPromiseState: h.promiseState, // util.inspect's view of a promise (inspect.js)
+    hostIsProxy: h.isProxy, // structuredClone refuses proxies; util.types.isProxy
   };
   for (const k of ObjectKeys(fns)) {
     if (typeof fns[k] !== "function") throw new TypeError(`stockade prelude: host primitive ${k} is missing`);

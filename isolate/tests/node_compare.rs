@@ -185,3 +185,17 @@ fn small_exports_npm_code_reaches_for_are_nodes() {
          ];",
     );
 }
+
+#[test]
+fn a_proxy_is_not_cloned_and_is_known_as_one() {
+    // structuredClone refuses a Proxy before any trap runs (it cloned one into a plain object,
+    // running its traps); util.types.isProxy asks V8.
+    same(
+        "const util = await import('node:util');
+         let ran = 0;
+         const p = new Proxy({ a: 1 }, { get() { ran++; return 1; }, ownKeys() { ran++; return ['a']; }, getOwnPropertyDescriptor() { ran++; return undefined; } });
+         const t = (f) => { try { return f(); } catch (e) { return [e.name, e.message]; } };
+         return [t(() => structuredClone(p)), t(() => structuredClone({ inner: [p] })), ran,
+                 util.types.isProxy(p), util.types.isProxy({}), util.types.isProxy(new Proxy(function () {}, {})), ran];",
+    );
+}

@@ -66,6 +66,20 @@ test("formData() parses Node's multipart (binary file, filename, types) and urle
   assert.equal(req, "v");
 });
 
+test("formData() reads curl's backslash escapes in quoted names and keeps a browser's Windows path", async () => {
+  const p = loadPrelude();
+  const part = (disposition) => `--b\r\nContent-Disposition: form-data; ${disposition}\r\n\r\nx\r\n`;
+  p.context.body = part('name="g\\"h"') + part('name="f1"; filename="a\\"b.txt"') +
+    part('name="f2"; filename="C:\\\\dir\\\\a.txt"') + part('name="f3"; filename="C:\\dir\\a.txt"') +
+    part('name="f4"; filename="q%22.txt"') + "--b--\r\n";
+  const out = await p.run(`(async () => {
+    const fd = await new Response(body, { headers: { "content-type": "multipart/form-data; boundary=b" } }).formData();
+    return [[...fd.keys()], fd.get("f1").name, fd.get("f2").name, fd.get("f3").name, fd.get("f4").name];
+  })()`);
+  // curl writes name="g\"h" and filename="C:\\dir\\a.txt"; a browser writes C:\dir\a.txt and q%22.txt.
+  assert.deepEqual(plain(out), [['g"h', "f1", "f2", "f3", "f4"], 'a"b.txt', "C:\\dir\\a.txt", "C:\\dir\\a.txt", 'q".txt']);
+});
+
 test("malformed or unsupported form bodies are clear TypeErrors", async () => {
   const p = loadPrelude();
   const cases = [

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { randomFillSync } from "node:crypto";
 import vm from "node:vm";
+import { types as nodeTypes } from "node:util";
 import v8 from "node:v8";
 import { fakeOps } from "./native-fake.mjs";
 
@@ -54,6 +55,8 @@ export function installHost(context, impl) {
     // Node has no public way to read a promise's state: the harness shows "<unknown>" (the real
     // one is tested in isolate/tests/node_compare.rs).
     promiseState: function promiseState() { return undefined; },
+    // Node's util.types.isProxy answers for the harness.
+    isProxy: function isProxy(v) { return impl.isProxy(v); },
     compileLazy: function compileLazy() { throw new Error("every part is evaluated in place"); },
     lazyGlobal: function lazyGlobal() { throw new Error("every part is evaluated in place"); },
   })`, context);
@@ -71,6 +74,7 @@ export function loadPrelude(overrides = {}) {
   let clock = 0;
   let asyncContext;
   const impl = {
+    isProxy: (v) => nodeTypes.isProxy(v),
     log(level, text) {
       if (typeof level !== "number" || typeof text !== "string") throw new TypeError("bad log call");
       logs.push([level, text]);

@@ -295,6 +295,12 @@ void HostPromiseState(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::Array::New(isolate, pair, 2));
 }
 
+// isProxy(value): whether value is a Proxy (structuredClone refuses one, util.types.isProxy).
+// Asks V8: no trap runs.
+void HostIsProxy(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(args.Length() > 0 && args[0]->IsProxy());
+}
+
 void SetHostFunction(v8::Isolate* isolate, v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
                      const char* name, v8::FunctionCallback cb) {
   v8::Local<v8::Function> fn;
@@ -319,7 +325,7 @@ const intptr_t* ExternalReferences() {
       reinterpret_cast<intptr_t>(stockade::HostCompileLazy),
       reinterpret_cast<intptr_t>(stockade::HostLazyGlobal),
       reinterpret_cast<intptr_t>(HostCallSync),   reinterpret_cast<intptr_t>(HostTask),
-      reinterpret_cast<intptr_t>(HostPromiseState),
+      reinterpret_cast<intptr_t>(HostPromiseState), reinterpret_cast<intptr_t>(HostIsProxy),
       0};
   return refs;
 }
@@ -346,6 +352,7 @@ bool RunRuntime(stk_isolate* iso, v8::Local<v8::Context> ctx, const char* runtim
   SetHostFunction(isolate, ctx, host_obj, "setContext", HostSetContext);
   SetHostFunction(isolate, ctx, host_obj, "task", HostTask);
   SetHostFunction(isolate, ctx, host_obj, "promiseState", HostPromiseState);
+  SetHostFunction(isolate, ctx, host_obj, "isProxy", HostIsProxy);
   SetHostFunction(isolate, ctx, host_obj, "compileLazy", stockade::HostCompileLazy);
   SetHostFunction(isolate, ctx, host_obj, "lazyGlobal", stockade::HostLazyGlobal);
   v8::Local<v8::String> host_name = v8::String::NewFromUtf8Literal(isolate, "__stockade_host");
