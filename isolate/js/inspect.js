@@ -302,7 +302,7 @@ function formatErrorObject(err, depth, ctx, indent) {
   }
   ctx.stack.length = ctx.stack.length - 1;
   if (entries.length === 0) return text;
-  return joinEntries(`${text} `, "{", "}", entries, indent, !text.includes("\n") && ctx.currentDepth - depth < 3);
+  return joinEntries(`${text} `, "{", "}", entries, indent, StringIndexOfForInspect(text, "\n") === -1 && ctx.currentDepth - depth < 3);
 }
 
 /** Node's groupArrayElements (util.inspect, compact = 3): more than six short entries of an array

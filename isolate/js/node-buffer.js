@@ -160,6 +160,8 @@ function bufferModule() {
       return fromString(text, "utf16le");
     }
     if (names[0] === "utf16le" && names[1] === "utf8") {
+      // As Node's: a lone byte is an error; a trailing half code unit after whole ones is dropped.
+      if (bytes.length === 1) throw invalid();
       text = decodeBytes(bytes, "utf16le", 0, bytes.length);
       if (!StringIsWellFormed(text)) throw invalid();
       return fromString(text, "utf8");

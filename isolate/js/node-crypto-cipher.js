@@ -102,7 +102,7 @@ function nodeCipher(h, keys) {
         validateInteger(tagLength, "options.authTagLength", 0, 2147483647);
         if (!tagFits(spec[0], tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
       }
-      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: options, writable: true });
+      lazyTransformOptions(this, options);
       this.#encrypt = encrypt;
       this.#mode = spec[0];
       // ChaCha20-Poly1305 checks a tag of exactly its length (16 unless authTagLength says).
@@ -158,8 +158,12 @@ function nodeCipher(h, keys) {
     }
     // As a stream (Node's): what update() answers for each chunk, final()'s at the end.
     _transform(chunk, encoding, callback) {
-      this.push(this.update(chunk, encoding));
-      callback();
+      try {
+        this.push(this.update(chunk, typeof chunk === "string" && encoding !== "buffer" ? encoding : undefined));
+      } catch (e) {
+        return callback(e);
+      }
+      return callback();
     }
     _flush(callback) {
       try {

@@ -64,7 +64,7 @@ function adoptLazyTransform(Transform) {
  *  Transform.prototype (the keys Object.prototype answers, and LAZY_TRANSFORM_QUIET, excepted);
  *  then the proxy leaves the chain. `_readableState`, `_writableState` and `_transformState` are
  *  accessors that run Transform's constructor on the instance at its first stream use (with the
- *  options its constructor got: LAZY_TRANSFORM_OPTIONS) and then are its own data properties. */
+ *  options its constructor got, its `_options`) and then are its own data properties. */
 function lazyTransformPrototype() {
   if (lazyTransformHolder.proto !== undefined) return lazyTransformHolder.proto;
   const quiet = (key) => {
@@ -92,7 +92,12 @@ function lazyTransformPrototype() {
       enumerable: true,
       get() {
         streams();
-        ReflectApply(lazyTransformHolder.Transform, this, [this[LAZY_TRANSFORM_OPTIONS]]);
+        const options = this._options;
+        ReflectApply(lazyTransformHolder.Transform, this, [options]);
+        // As Node's: strings reach _transform as written, with their encoding ("buffer" unless
+        // the options name one).
+        this._writableState.decodeStrings = false;
+        if (!options || !options.defaultEncoding) this._writableState.defaultEncoding = "buffer";
         return this[key];
       },
       set(value) { own(this, key, value); },
@@ -102,9 +107,23 @@ function lazyTransformPrototype() {
   return proto;
 }
 
-/** Where an instance keeps the options its constructor got, for Transform's constructor. */
-const LAZY_TRANSFORM_OPTIONS = Symbol("lazyTransformOptions");
+/** Keeps `options` as the instance's own `_options`, as Node's LazyTransform does (defined, not
+ *  assigned: an assignment would reach the proxy and build node:stream). */
+function lazyTransformOptions(self, options) {
+  ObjectDefineProperty(self, "_options", { __proto__: null, value: options, writable: true, enumerable: true, configurable: true });
+}
 shareInternals("lazytransform", ObjectFreeze({ __proto__: null, adopt: adoptLazyTransform }));
+
+/** A LazyTransform's `_transform` for a digest: the chunk to update() (a string in its encoding,
+ *  "buffer" meaning UTF-8), an error to the callback. */
+function lazyTransformWrite(self, chunk, encoding, callback) {
+  try {
+    self.update(chunk, typeof chunk === "string" && encoding !== "buffer" ? encoding : undefined);
+  } catch (e) {
+    return callback(e);
+  }
+  return callback();
+}
 
 /** Hash and Hmac; `h` holds the module's helpers (node-crypto.js: bytesOf, output, secretBytes). */
 function nodeHashClasses(h) {
@@ -115,8 +134,9 @@ function nodeHashClasses(h) {
     #handle = 0;
     #done = false;
     #flushed = undefined; // the digest the stream's end pushed: digest() answers it once, as Node
+    #digested = undefined; // digest()'s bytes: a stream ended after it pushes them, as Node
     constructor(algorithm, options) {
-      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: algorithm === INTERNAL ? undefined : options, writable: true });
+      lazyTransformOptions(this, algorithm === INTERNAL ? undefined : options);
       if (algorithm === INTERNAL) {
         this.#handle = options;
       } else {
@@ -137,22 +157,26 @@ function nodeHashClasses(h) {
       this.#done = true;
       if (this.#flushed !== undefined) return h.output(this.#flushed, encoding);
       untrackNative(this);
-      return h.output(callOp(NODE_OP.digestFinish, [this.#handle]), encoding);
+      this.#digested = callOp(NODE_OP.digestFinish, [this.#handle]);
+      return h.output(this.#digested, encoding);
     }
     copy(options) {
       if (this.#done || this.#flushed !== undefined) throw finalized();
       return new Hash(INTERNAL, handleOf(callOp(NODE_OP.digestCopy, [this.#handle])));
     }
     _transform(chunk, encoding, callback) {
-      this.update(chunk, encoding);
-      callback();
+      lazyTransformWrite(this, chunk, encoding, callback);
     }
     _flush(callback) {
-      if (this.#done || this.#flushed !== undefined) throw finalized();
+      if (this.#done) {
+        this.push(h.output(this.#digested)); // digest() came first: Node pushes it again
+        return callback();
+      }
+      if (this.#flushed !== undefined) return callback(finalized());
       untrackNative(this);
       this.#flushed = callOp(NODE_OP.digestFinish, [this.#handle]);
       this.push(h.output(this.#flushed));
-      callback();
+      return callback();
     }
   }
 
@@ -164,7 +188,7 @@ function nodeHashClasses(h) {
       const id = nodeDigestId(hmac);
       if (id === undefined) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${hmac}`);
       const k = h.secretBytes(key, options?.encoding, "key");
-      ObjectDefineProperty(this, LAZY_TRANSFORM_OPTIONS, { __proto__: null, value: options, writable: true });
+      lazyTransformOptions(this, options);
       this.#handle = handleOf(callOp(NODE_OP.hmacNew, [id, k]));
       trackNative(this, this.#handle);
     }
@@ -180,8 +204,7 @@ function nodeHashClasses(h) {
       return h.output(callOp(NODE_OP.hmacFinish, [this.#handle]), encoding);
     }
     _transform(chunk, encoding, callback) {
-      this.update(chunk, encoding);
-      callback();
+      lazyTransformWrite(this, chunk, encoding, callback);
     }
     _flush(callback) {
       this.push(this.digest());

@@ -210,7 +210,12 @@ function rewriterSession(elements, documents) {
     return packFields(token.finish());
   };
   const fail = (e) => {
-    handle = -1; // a failed op frees the native rewriter
+    // A failed rewrite frees the native rewriter; an op refused before it ran (a rewriter busy
+    // or in the wrong state) did not: free it here, whichever it was.
+    if (handle > 0) {
+      try { callOp(NATIVE.free, [handle]); } catch { /* freed already */ }
+    }
+    handle = -1;
     untrackNative(owner);
     if (thrown !== null) throw thrown[0];
     throw e;
@@ -226,7 +231,8 @@ function rewriterSession(elements, documents) {
     }
     if (typedArrayByteLength(res[1]) > 0) emit(res[1]);
     if (fieldU32(res[0]) === 0) return null;
-    const [promise, token] = awaiting;
+    const promise = awaiting[0];
+    const token = awaiting[1];
     awaiting = null;
     const resume = (answer) => {
       if (handle < 0) throw new TypeError("HTMLRewriter: the rewriter has ended");

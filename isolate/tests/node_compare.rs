@@ -95,6 +95,7 @@ fn legacy_url_format_assert_messages_and_transcode_errors_are_nodes() {
            ['utf8', 'utf16le', [0xff, 0xfe, 0x41]], ['utf8', 'ucs2', [0xe2, 0x82]], ['utf8', 'utf16le', [0xe2, 0x82, 0xac, 0x41]],
            ['utf16le', 'utf8', [0x00, 0xd8]], ['utf16le', 'utf8', [0x3d, 0xd8, 0x00, 0xde]], ['utf8', 'latin1', [0xff]],
            ['utf16le', 'latin1', [0x00, 0xd8]], ['latin1', 'utf16le', [0xff]], ['utf8', 'ascii', [0x68, 0xc3, 0xa9]],
+           ['utf16le', 'utf8', [0x61]], ['utf16le', 'utf8', [0x61, 0, 0x62]], ['utf16le', 'utf8', []], ['utf8', 'utf16le', [0x61]],
          ]) out.push(bytes(from, to, input));
          return out;",
     );

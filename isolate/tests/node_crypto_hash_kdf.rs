@@ -141,6 +141,16 @@ fn hashes_hmacs_and_ciphers_are_streams_as_in_node() {
          const w = crypto.createHash('sha512-256'); w.end('q');
          for await (const c of w) s += c.toString('hex');
          out.push(s);
+         // Strings reach the hash in their encoding; digest() then end() pushes the digest again.
+         const e = crypto.createHash('sha1');
+         out.push(Object.keys(e), e._writableState.decodeStrings, e._writableState.defaultEncoding);
+         e.write('ff00', 'hex'); e.write('é', 'latin1'); e.write('é');
+         const first = e.digest('hex');
+         const again = await new Promise((r) => { const got = []; e.on('data', (d) => got.push(d.toString('hex'))); e.on('finish', () => r(got)); e.end(); });
+         out.push(first, again);
+         const c2 = crypto.createCipheriv('aes-128-ecb', Buffer.alloc(16, 1), null);
+         c2.write('6869', 'hex'); c2.end('!');
+         out.push(c2.read().toString('hex'));
          return out;",
     );
 }

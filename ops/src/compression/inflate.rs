@@ -11,7 +11,7 @@
 //!
 //! Trusts: `miniz_oxide`'s inflate, `crc32fast`.
 
-use miniz_oxide::inflate::stream::{inflate, InflateState};
+use miniz_oxide::inflate::stream::{inflate, InflateState, MinReset};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
 use super::{decompress_call, After, Decode, Format, OutBuf, Step};
@@ -20,8 +20,8 @@ use crate::{OpError, OpResult};
 /// The native memory one decompressor holds (the inflate state with its 32 KiB window and
 /// Huffman tables, about 43 KiB), declared to the handle table.
 pub const COST: usize = 48 << 10;
-/// The most gzip members one call begins ([`After::Node`]).
-pub const MEMBERS_PER_CALL: usize = 16;
+/// The most gzip members one call begins ([`After::Node`]): about a millisecond of empty ones.
+pub const MEMBERS_PER_CALL: usize = 4096;
 /// The longest gzip header accepted (name, comment and extra field included).
 pub const MAX_GZIP_HEADER: usize = 64 << 10;
 
@@ -173,14 +173,16 @@ impl Decode for Decompressor {
                         }
                         // Another gzip member: decoded from its header on, as the first.
                         After::Node if self.format == Format::Gzip && input[*i] != 0 => {
-                            // A bounded number per call (each resets the 32 KiB window): the
-                            // caller calls again for the rest.
+                            // A bounded number per call: the caller calls again for the rest.
                             if self.begun >= MEMBERS_PER_CALL {
                                 *more = true;
                                 return Ok(());
                             }
                             self.begun += 1;
-                            self.state.reset(DataFormat::Raw);
+                            // Without zeroing the window (a memset of 32 KiB per member made a
+                            // stream of small members cost 300 times Node's): what a corrupt
+                            // member could read back from it is this same stream's earlier output.
+                            self.state.reset_as(MinReset);
                             self.part = Part::Fixed;
                             self.header.clear();
                             self.trailer.clear();

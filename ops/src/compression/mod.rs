@@ -25,7 +25,7 @@
 //!   past the tenant's memory limit fails there with a RangeError (and its CPU counts against the
 //!   request). Nothing here grows with the output: the decompressor's window is 32 KiB.
 //! - Bounded time per call: at most [`MAX_CALL_INPUT`] bytes in and [`MAX_CALL_OUTPUT`] out (and
-//!   [`inflate::MEMBERS_PER_CALL`] gzip members begun, each resetting its window), a few
+//!   [`inflate::MEMBERS_PER_CALL`] gzip members begun), a few
 //!   milliseconds (deflate at level 6 on 1 MiB of text: about 10 ms optimised).
 //! - Bad input is a TypeError (the spec's): corrupt data, a wrong checksum or size, a truncated
 //!   stream at `finish`, any byte after the end of the stream (unless [`After::Node`]), a gzip header over

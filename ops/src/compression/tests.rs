@@ -449,8 +449,9 @@ fn after_its_end_a_node_decoder_reads_members_and_drops_trailers_a_bounded_numbe
         .expect("new");
         u32::from_le_bytes(out.try_into().expect("4 bytes"))
     };
-    // 100 members in one call: each call begins at most MEMBERS_PER_CALL of them.
-    let many: Vec<u8> = GZIP_SAMPLE.repeat(100);
+    // Members past MEMBERS_PER_CALL in one write: each call begins at most that many of them.
+    let count = 2 * inflate::MEMBERS_PER_CALL + 5;
+    let many: Vec<u8> = GZIP_SAMPLE.repeat(count);
     let h = node(Format::Gzip);
     let mut rest: &[u8] = &many;
     let mut calls = 0;
@@ -470,8 +471,8 @@ fn after_its_end_a_node_decoder_reads_members_and_drops_trailers_a_bounded_numbe
             break;
         }
     }
-    assert_eq!(all, b"expected output".repeat(100));
-    assert!(calls >= 100 / inflate::MEMBERS_PER_CALL, "{calls} calls");
+    assert_eq!(all, b"expected output".repeat(count));
+    assert!(calls >= 3, "{calls} calls");
     // A 0x00 after a member: it and everything after are dropped; so is what follows a zlib or
     // brotli stream.
     let zeros = [&GZIP_SAMPLE[..], &[0, 0x1f, 0x8b, 9, 9]].concat();

@@ -43,8 +43,11 @@
 //! [`SPARE_STACKS`] at most); one op answers at most [`crate::MAX_OP_OUTPUT`] bytes
 //! (more is an error). Documents are read as UTF-8 (Workers follows the response's charset; a gap).
 //!
-//! Trusts: `lol_html` (pure safe Rust, `forbid(unsafe_code)`, fuzzed upstream; it does not recurse
-//! with the document, so [`STACK`] holds any input), `corosensei` (the stack switch; Wasmer's).
+//! Trusts: `lol_html` (pure safe Rust, `forbid(unsafe_code)`, fuzzed upstream; it keeps open
+//! elements in a list, so a document's depth ends as its memory cap, not on the stack; its
+//! selector compiler recurses per combinator, so rewriters are built on the isolate thread's
+//! stack and selectors are capped at [`MAX_SELECTOR_BYTES`], whose deepest case is tested on the
+//! coroutine's [`STACK`]), `corosensei` (the stack switch; Wasmer's).
 
 pub(crate) mod events;
 
@@ -192,7 +195,8 @@ impl Drop for Rewriter {
             machine.force_unwind();
             if machine.done() {
                 let stack = machine.into_stack();
-                STACKS.with(|s| {
+                // Not during the thread's teardown (then the stack is simply unmapped).
+                let _ = STACKS.try_with(|s| {
                     let mut s = s.borrow_mut();
                     if s.len() < SPARE_STACKS {
                         s.push(stack);
@@ -203,7 +207,17 @@ impl Drop for Rewriter {
     }
 }
 
+/// The longest selector accepted: lol_html's compiler and matcher recurse with a selector's
+/// combinators; real selectors are far shorter.
+pub const MAX_SELECTOR_BYTES: usize = 1024;
+
 fn selector(text: &str) -> OpResult<Selector> {
+    if text.len() > MAX_SELECTOR_BYTES {
+        return Err(OpError::type_error(format!(
+            "HTMLRewriter: a selector of {} bytes is longer than the {MAX_SELECTOR_BYTES} accepted",
+            text.len()
+        )));
+    }
     text.parse::<Selector>().map_err(|e| {
         OpError::type_error(format!(
             "HTMLRewriter: the selector \"{text}\" is invalid: {e}"
@@ -296,10 +310,14 @@ fn settings(spec: Spec, shared: &Rc<Shared>) -> Settings<'static, 'static> {
 }
 
 /// The coroutine: a rewriter fed chunks until `End` (or an error) finishes it.
-fn body(y: &Yield, first: Resume, spec: Spec, shared: Rc<Shared>) -> Result<(), RewritingError> {
+fn body(
+    y: &Yield,
+    first: Resume,
+    mut rewriter: Box<HtmlRewriter<'static, Sink>>,
+    shared: Rc<Shared>,
+) -> Result<(), RewritingError> {
     shared.yielder.set(y);
     let _bound = Bound(&shared);
-    let mut rewriter = HtmlRewriter::new(settings(spec, &shared), Sink(shared.clone()));
     let mut input = first;
     loop {
         match input {
@@ -327,9 +345,16 @@ fn build(f: &Fields<'_>) -> OpResult<Rewriter> {
         None => DefaultStack::new(STACK)
             .map_err(|e| OpError::new(ErrorKind::RangeError, format!("HTMLRewriter: {e}")))?,
     };
+    // Built here, on the isolate thread's stack: compiling the selectors recurses once per
+    // combinator (lol_html's selectors_vm compiler), which the coroutine's stack is not sized for.
+    // Boxed: the coroutine's closure is moved onto its stack, which takes small values only.
+    let rewriter = Box::new(HtmlRewriter::new(
+        settings(spec, &shared),
+        Sink(shared.clone()),
+    ));
     let sh = shared.clone();
     let machine = Coroutine::with_stack(stack, move |y: &Yield, first: Resume| {
-        body(y, first, spec, sh)
+        body(y, first, rewriter, sh)
     });
     Ok(Rewriter {
         machine: Some(machine),

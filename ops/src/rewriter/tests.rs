@@ -405,3 +405,39 @@ fn ended_rewriters_leave_their_stacks_to_the_next() {
     assert_eq!(out.expect("rewrote"), "<p a=\"b\">x</p>");
     st.free(u32f(&h)).expect("freed");
 }
+
+#[test]
+fn the_longest_selectors_compile_and_match_on_the_rewriters_stack() {
+    // lol_html's selector compiler recurses once per combinator: the rewriter is built on the
+    // calling thread, selectors are capped at MAX_SELECTOR_BYTES, and matching the deepest one
+    // accepted runs on the coroutine's stack. (A 2,001-byte "a>a>..." built
+    // on the coroutine crashed the process.)
+    let depth = MAX_SELECTOR_BYTES / 2; // "a>" per level
+    let doc = format!("{}{}", "<a>".repeat(depth + 50), "</a>".repeat(depth + 50));
+    // (lol_html has the child and descendant combinators, not the sibling ones.)
+    for (joiner, document) in [(">", &doc), (" ", &doc)] {
+        let sel = format!("{}a", format!("a{joiner}").repeat(depth - 1));
+        assert!(sel.len() <= MAX_SELECTOR_BYTES, "{}", sel.len());
+        let pieces: Vec<&str> = document
+            .as_bytes()
+            .chunks(4096)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect();
+        let (out, seen) = rewrite(&[(&sel, ON_ELEMENT)], &[], &pieces, |_| Vec::new());
+        assert_eq!(out.expect("rewrote").len(), document.len(), "{joiner:?}");
+        assert!(!seen.is_empty(), "{joiner:?}: the selector matched");
+    }
+    // One byte over: refused by both ops, as a TypeError.
+    let long = "a".repeat(MAX_SELECTOR_BYTES + 1);
+    let flag = AtomicU32::new(0);
+    let ctx = OpCtx::new(&flag);
+    let e = crate::run(
+        OpCode::RewriterSelector as u32,
+        &fields::encode(&[long.as_bytes()]),
+        &ctx,
+    )
+    .expect_err("too long");
+    assert_eq!(e.kind, ErrorKind::TypeError);
+    let (out, _) = rewrite(&[(&long, ON_ELEMENT)], &[], &["<a></a>"], |_| Vec::new());
+    assert_eq!(out.expect_err("too long").kind, ErrorKind::TypeError);
+}
