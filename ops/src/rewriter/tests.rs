@@ -292,24 +292,34 @@ fn an_async_handler_suspends_the_rewrite_and_its_later_mutations_land_on_its_tok
     assert_eq!(st.usage().0, 0, "the end freed the rewriter");
 }
 
-#[test]
-fn a_rewriter_freed_inside_an_async_handler_unwinds_its_stack() {
-    let flag = AtomicU32::new(0);
-    let st = OpState::new();
+/// A context whose script answers every event "await".
+fn awaiting_ctx<'a>(flag: &'a AtomicU32, st: &'a OpState) -> OpCtx<'a> {
     let script = Rc::new(Script {
         seen: RefCell::new(Vec::new()),
         reply: Box::new(|_| muts(&[M::N(AWAIT)])),
     });
-    let ctx = OpCtx::with_state(&flag, &st).with_callback(Some(script as Rc<dyn Callback>));
-    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
-    let id = u32f(&h);
+    OpCtx::with_state(flag, st).with_callback(Some(script as Rc<dyn Callback>))
+}
+
+/// A rewriter on `p` elements, suspended inside the handler of `<p>a</p>`; its handle.
+fn suspended(ctx: &OpCtx<'_>, st: &OpState, flag: &AtomicU32) -> Vec<u8> {
+    let h = make(st, flag, &[("p", ON_ELEMENT)]);
     let out = crate::run(
         OpCode::RewriterWrite as u32,
         &fields::encode(&[&h, b"<p>a</p>"]),
-        &ctx,
+        ctx,
     )
     .expect("wrote");
     assert_eq!(answer(&out).0, 1, "suspended");
+    h
+}
+
+#[test]
+fn a_rewriter_freed_inside_an_async_handler_unwinds_its_stack() {
+    let flag = AtomicU32::new(0);
+    let st = OpState::new();
+    let ctx = awaiting_ctx(&flag, &st);
+    let id = u32f(&suspended(&ctx, &st, &flag));
     let r = st.take::<Rewriter>(id).expect("held");
     let shared = r.shared.clone();
     st.put(id, r).expect("put back");
@@ -328,19 +338,8 @@ fn a_rewriter_freed_inside_an_async_handler_unwinds_its_stack() {
 fn a_failing_answer_to_a_suspended_handler_stops_the_rewrite() {
     let flag = AtomicU32::new(0);
     let st = OpState::new();
-    let script = Rc::new(Script {
-        seen: RefCell::new(Vec::new()),
-        reply: Box::new(|_| muts(&[M::N(AWAIT)])),
-    });
-    let ctx = OpCtx::with_state(&flag, &st).with_callback(Some(script as Rc<dyn Callback>));
-    let h = make(&st, &flag, &[("p", ON_ELEMENT)]);
-    let out = crate::run(
-        OpCode::RewriterWrite as u32,
-        &fields::encode(&[&h, b"<p>a</p>"]),
-        &ctx,
-    )
-    .expect("wrote");
-    assert_eq!(answer(&out).0, 1);
+    let ctx = awaiting_ctx(&flag, &st);
+    let h = suspended(&ctx, &st, &flag);
     // The promise rejected: the prelude answers "stop".
     let e = crate::run(
         OpCode::RewriterResume as u32,
