@@ -136,10 +136,10 @@ impl Shared {
         if y.is_null() {
             return Err(OpError::operation("a rewriter event outside its coroutine"));
         }
-        // SAFETY: `body` sets the pointer to its own yielder before it builds the rewriter and
-        // clears it when it returns or unwinds (`Bound`); handlers run only inside that rewriter's
-        // `write`/`end`, which `body` calls, so the yielder is alive, and this runs on the
-        // coroutine's stack, the one place `suspend` may be called.
+        // `body` sets the pointer to its own yielder before it feeds the rewriter and clears it
+        // when it returns or unwinds (`Bound`); handlers run only inside the rewriter's
+        // `write`/`end`, which `body` calls, on the coroutine's stack.
+        // SAFETY: so the yielder is alive here, and this is the one stack `suspend` may run on.
         let y = unsafe { &*y };
         match y.suspend(Suspend::Event(event)) {
             Resume::Reply(reply) => reply,
