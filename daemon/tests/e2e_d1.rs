@@ -63,7 +63,7 @@ export default { async fetch(req, env) {
 
 #[test]
 fn d1_binding_has_cloudflare_d1s_methods() {
-    let d = Daemon::start("d1crud", 1, 1, "");
+    let d = Daemon::start("d1crud", 1, 1, CPU_NOT_TESTED);
     let t = tenant_token(0);
     let id = load_with_env(&d, &t, CRUD_WORKER, db_env("main"));
     let out = fetch_json(&d, &t, &id, "");

@@ -47,6 +47,11 @@ export class Room extends DurableObject {
 export default { fetch(req, env) { return env.ROOMS.getByName("a").fetch(req); } };
 "#;
 
+/// The daemon's CPU cap, so that the worker's own `cpuMs: 100` holds (the default cap, 50 ms,
+/// would lower it): a message's loop runs interpreted until V8 compiles it, and the first one
+/// took 30-50 ms of CPU in a debug build (seen with a 30 ms cap), too close to 50 under load.
+const LIMITS: &str = "[limits]\ncpu_ms = 100\n";
+
 fn worker(version: &str) -> serde_json::Value {
     json!({
         "name": "rooms",
@@ -71,7 +76,12 @@ fn rooms_v1(d: &Daemon) -> (String, tokio::runtime::Runtime) {
 
 #[test]
 fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins_its_object() {
-    let d = Daemon::start("do-accept", 1, 1, "[durable_objects]\nidle_ms = 200\n");
+    let d = Daemon::start(
+        "do-accept",
+        1,
+        1,
+        &format!("{LIMITS}[durable_objects]\nidle_ms = 200\n"),
+    );
     let (token, rt) = rooms_v1(&d);
     rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
@@ -131,7 +141,7 @@ fn an_objects_own_socket_outlives_its_request_with_a_budget_per_message_and_pins
 
 #[test]
 fn a_socket_whose_process_died_is_closed_with_1011_and_the_object_serves_on() {
-    let d = Daemon::start("do-accept-crash", 1, 1, "");
+    let d = Daemon::start("do-accept-crash", 1, 1, LIMITS);
     let (token, rt) = rooms_v1(&d);
     let mut ws = rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;
@@ -169,7 +179,12 @@ fn a_socket_whose_process_was_recycled_is_closed_with_1011_and_the_object_serves
     // shared heap is never renewed there and, after enough fresh isolates beside it, the worker
     // says it is overdue; the supervisor moves the tenant to a new process and shuts the old one
     // down cleanly (`State::recycle`). That exit is a process life gone too.
-    let d = Daemon::start("do-accept-recycle", 1, 1, "worker_renew_after = 50\n");
+    let d = Daemon::start(
+        "do-accept-recycle",
+        1,
+        1,
+        &format!("worker_renew_after = 50\n{LIMITS}"),
+    );
     let (token, rt) = rooms_v1(&d);
     let mut ws = rt.block_on(async {
         let mut ws = connect(&d, &token, "rooms", "").await;

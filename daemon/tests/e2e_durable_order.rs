@@ -33,7 +33,7 @@ export default { async fetch(req, env) {
 
 #[test]
 fn a_requests_calls_to_an_object_reach_it_in_the_order_it_made_them() {
-    let d = Daemon::start("do-order", 1, 1, "");
+    let d = Daemon::start("do-order", 1, 1, CPU_NOT_TESTED);
     let t = tenant_token(0);
     let id = load_with_env(
         &d,

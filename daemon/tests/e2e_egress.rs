@@ -93,6 +93,19 @@ fn fetch_is_allowed_denied_and_narrowed_by_the_tenants_rules_and_secrets_stay_hi
     assert_eq!(got[2], "[redacted]");
     assert_eq!(got[3], url("/v1/echo"));
 
+    // `cache: "no-store"` (no cache stands between fetch() and the network) reaches the upstream
+    // as the Fetch Standard's request headers, as workerd sends them.
+    let got = run_fetch(
+        &d,
+        0,
+        &url("/v1/echo"),
+        serde_json::json!({ "cache": "no-store" }),
+    );
+    assert_eq!(got[0], 200, "{got}");
+    let seen = up.requests().pop().expect("upstream reached");
+    assert_eq!(seen.header("pragma"), Some("no-cache"));
+    assert_eq!(seen.header("cache-control"), Some("no-cache"));
+
     // Narrowed: method, path (after dot segments), port; another tenant has no rules at all.
     let before = up.requests().len();
     assert_refused(

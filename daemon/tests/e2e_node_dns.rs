@@ -104,7 +104,7 @@ fn create(d: &Daemon, token: &str, main: &str, outbound: Option<Value>) -> Strin
 
 #[test]
 fn node_dns_resolves_over_dns_over_https_where_the_workers_fetches_go() {
-    let d = Daemon::start("node-dns", 1, 1, "");
+    let d = Daemon::start("node-dns", 1, 1, CPU_NOT_TESTED);
     let t = tenant_token(0);
     let resolver = create(&d, &t, RESOLVER, None);
     let client = create(&d, &t, CLIENT, Some(json!({ "worker": resolver })));

@@ -25,7 +25,7 @@ export default {
 
 #[test]
 fn a_gzip_body_streams_through_node_streams_in_a_jailed_worker() {
-    let d = Daemon::start("node-stream", 1, 1, "");
+    let d = Daemon::start("node-stream", 1, 1, CPU_NOT_TESTED);
     let r = client()
         .post(format!("{}/v1/workers", d.base))
         .bearer_auth(tenant_token(0))

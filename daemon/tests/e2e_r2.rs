@@ -106,7 +106,7 @@ export default { async fetch(req, env) {
 
 #[test]
 fn r2_binding_has_cloudflare_r2s_methods() {
-    let d = Daemon::start("r2api", 1, 1, "");
+    let d = Daemon::start("r2api", 1, 1, CPU_NOT_TESTED);
     let t = tenant_token(0);
     let id = load_with_env(&d, &t, API_WORKER, bucket_env("files"));
     let out = fetch_json(&d, &t, &id, "");

@@ -22,7 +22,7 @@ impl WorkerId {
     /// The id as 64 lower-case hex digits, as the API shows it.
     #[must_use]
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 
@@ -144,4 +144,25 @@ pub(crate) fn decode_headers(r: &mut Reader<'_>) -> Result<Headers, DecodeError>
         headers.push((name, value));
     }
     Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkerId;
+
+    #[test]
+    fn a_worker_id_is_64_lower_case_hex_digits_in_byte_order_as_its_debug_form_shows() {
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37) ^ 0xa5;
+        }
+        let id = WorkerId(bytes);
+        let hex = id.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert!(hex
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(hex.starts_with("a580"), "{hex}");
+        assert_eq!(format!("{id:?}"), format!("WorkerId({hex})"));
+    }
 }

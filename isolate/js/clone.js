@@ -270,15 +270,27 @@ defineGlobal("QuotaExceededError", QuotaExceededError);
 const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
   "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
 const HEX = "0123456789abcdef";
+const requireCrypto = (v) => {
+  if (v !== cryptoObject) throw new TypeError("Illegal invocation: crypto's members need crypto as `this`");
+};
 
 class Crypto {
   constructor(key) {
     if (key !== INTERNAL) throw new TypeError("Illegal constructor");
   }
-  get subtle() { return lazyInternals("crypto").subtle; }
+  // Its members need `crypto` itself as `this` (WebIDL's check, as in browsers, Node and workerd):
+  // `const { getRandomValues } = crypto; getRandomValues(a)` is a TypeError there, so here too.
+  get subtle() {
+    requireCrypto(this);
+    return lazyInternals("crypto").subtle;
+  }
   // Cloudflare Workers' crypto.DigestStream (a WritableStream, so in the streams group).
-  get DigestStream() { return lazyInternals("streams").DigestStream; }
+  get DigestStream() {
+    requireCrypto(this);
+    return lazyInternals("streams").DigestStream;
+  }
   getRandomValues(array) {
+    requireCrypto(this);
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
     const name = array !== null && typeof array === "object" ? typedArrayName(array) : undefined;
     let integer = false;
@@ -294,6 +306,7 @@ class Crypto {
     return array;
   }
   randomUUID() {
+    requireCrypto(this);
     const b = new U8(16);
     hostRandomFill(b);
     b[6] = (b[6] & 0x0f) | 0x40;

@@ -84,6 +84,23 @@ function webSocketHandshakeURL(url) {
   return url;
 }
 
+/** Adds to a request's headers ([name, value] pairs, names lower case) what the Fetch Standard's
+ *  HTTP-network-or-cache fetch adds for its cache mode, when the tenant did not set them. */
+function addCacheModeHeaders(headers, cache) {
+  let pragma = false;
+  let cacheControl = false;
+  for (let i = 0; i < headers.length; i++) {
+    if (headers[i][0] === "pragma") pragma = true;
+    else if (headers[i][0] === "cache-control") cacheControl = true;
+  }
+  if (cache === "no-store" || cache === "reload") {
+    if (!pragma) headers.push(["pragma", "no-cache"]);
+    if (!cacheControl) headers.push(["cache-control", "no-cache"]);
+  } else if (cache === "no-cache" && !cacheControl) {
+    headers.push(["cache-control", "max-age=0"]);
+  }
+}
+
 /** Whether a request's headers ([name, value] pairs, names lower case) ask for a WebSocket. */
 function asksForWebSocket(headers) {
   for (let i = 0; i < headers.length; i++) {
@@ -220,7 +237,10 @@ function dropLateAnswer(reply, reason) {
 defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
-    const { method, url: asked, headers, body, redirect, signal, encodeResponseBody } = requestForFetch(request);
+    const { method, url: asked, headers, body, redirect, signal, encodeResponseBody, cache } = requestForFetch(request);
+    // No cache holds a response to answer it: the network error the standard gives a miss.
+    if (cache === "only-if-cached") throw new TypeError("fetch failed: 'only-if-cached' found no cached response (fetch() has no HTTP cache here)");
+    addCacheModeHeaders(headers, cache);
     const manual = encodeResponseBody === "manual";
     const websocket = asksForWebSocket(headers);
     if (websocket && (method !== "GET" || body !== null)) {

@@ -161,6 +161,11 @@ defineGlobal("Headers", Headers);
 // ---- Request ------------------------------------------------------------------------------------
 const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 const REDIRECT_MODES = ["follow", "error", "manual"];
+// RequestCache. Stockade keeps no HTTP cache between fetch() and the network, so every mode but
+// "only-if-cached" goes to the network; "no-store", "reload" and "no-cache" add the request
+// headers the Fetch Standard's HTTP-network-or-cache fetch adds (fetch-outbound.js), as workerd
+// does for the one mode it accepts ("no-store").
+const CACHE_MODES = ["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"];
 
 function normalizeMethod(method) {
   const m = toByteString(method, "Request");
@@ -181,7 +186,7 @@ function parseRequestURL(input) {
 
 let requestBody; // (v) -> BodyState | null, throwing unless v is a Request
 let newRequestFromHost; // (method, url, flatHeaders, body) -> Request
-let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal, encodeResponseBody }
+let requestForFetch; // (request) -> { method, url, headers: [name, value][], body: BodyState | null, redirect, signal, encodeResponseBody, cache }
 let requestHeaders; // (request) -> Headers
 let isRequest; // (v) -> boolean
 
@@ -190,6 +195,8 @@ class Request {
   #url;
   #headers;
   #redirect = "follow";
+  #cache = "default";
+  #keepalive = false;
   #body = null; // BodyState | null
   #signal;
   #cf = undefined; // Cloudflare's request.cf: the host's incomingCf(), init.cf, or the input's
@@ -207,19 +214,34 @@ class Request {
       this.#url = source.#url;
       this.#method = source.#method;
       this.#redirect = source.#redirect;
+      this.#cache = source.#cache;
+      this.#keepalive = source.#keepalive;
       this.#cf = source.#cf;
       signal = source.#signal;
     }
     // RequestInit's members are read in lexicographic order, before any is validated.
     const initBody = dictGet(init, "body");
+    const initCache = dictGet(init, "cache");
     const initCf = dictGet(init, "cf");
     const initDuplex = dictGet(init, "duplex");
     const initEncode = init !== null && typeof init === "object" && #url in init
       ? init.#encodeResponseBody : dictGet(init, "encodeResponseBody");
     const initHeaders = dictGet(init, "headers");
+    const initIntegrity = dictGet(init, "integrity");
+    const initKeepalive = dictGet(init, "keepalive");
     const initMethod = dictGet(init, "method");
+    const initMode = dictGet(init, "mode"); // read for "only-if-cached" alone: a Request has no mode
     const initRedirect = dictGet(init, "redirect");
     const initSignal = dictGet(init, "signal");
+    if (initCache !== undefined) {
+      const mode = `${initCache}`;
+      if (!CACHE_MODES.includes(mode)) throw new TypeError(`Request: invalid cache mode ${mode.slice(0, 40)}`);
+      // The standard's check (a request's mode is "cors" unless init says otherwise).
+      if (mode === "only-if-cached" && (initMode === undefined || `${initMode}` !== "same-origin")) {
+        throw new TypeError("Request: cache mode 'only-if-cached' needs request mode 'same-origin'");
+      }
+      this.#cache = mode;
+    }
     if (initCf !== undefined && initCf !== null && typeof initCf !== "object") throw new TypeError("Request: init.cf must be an object");
     if (initCf !== undefined) this.#cf = initCf ?? undefined;
     if (initDuplex !== undefined && `${initDuplex}` !== "half") throw new TypeError(`Request: invalid duplex mode ${initDuplex}`);
@@ -228,6 +250,12 @@ class Request {
       if (mode !== "automatic" && mode !== "manual") throw new TypeError(`encodeResponseBody: unexpected value: ${mode.slice(0, 40)}`);
       this.#encodeResponseBody = mode;
     }
+    // Subresource integrity is not checked: a digest given would be a check that never runs, so
+    // it is refused (as workerd does) rather than ignored.
+    if (initIntegrity !== undefined && `${initIntegrity}` !== "") {
+      throw new TypeError("Request: integrity checking is not implemented; init.integrity must be undefined or empty");
+    }
+    if (initKeepalive !== undefined) this.#keepalive = !!initKeepalive;
     if (initMethod !== undefined) this.#method = normalizeMethod(initMethod);
     if (initRedirect !== undefined) {
       if (!REDIRECT_MODES.includes(`${initRedirect}`)) throw new TypeError(`Request: invalid redirect mode ${initRedirect}`);
@@ -263,6 +291,14 @@ class Request {
   get url() { return this.#url; }
   get headers() { return this.#headers; }
   get redirect() { return this.#redirect; }
+  get cache() { return this.#cache; }
+  get integrity() {
+    if (!isRequest(this)) throw new TypeError("Illegal invocation");
+    return "";
+  }
+  // A request's work outlives its handler through ctx.waitUntil here, so keepalive changes
+  // nothing; it is kept as given, as the standard's getter reports it.
+  get keepalive() { return this.#keepalive; }
   get duplex() { return "half"; }
   get signal() { return this.#signal; }
   get cf() { return this.#cf; }
@@ -271,6 +307,8 @@ class Request {
     const copy = new Request(this.#url);
     copy.#method = this.#method;
     copy.#redirect = this.#redirect;
+    copy.#cache = this.#cache;
+    copy.#keepalive = this.#keepalive;
     copy.#cf = this.#cf;
     copy.#encodeResponseBody = this.#encodeResponseBody;
     copy.#signal = createDependentAbortSignal([this.#signal]);
@@ -286,7 +324,7 @@ class Request {
       const pairs = headersPairs(r.#headers);
       for (let i = 0; i < pairs.length; i++) headers.push([pairs[i][0], pairs[i][1]]);
       // A null-prototype record: its fields are own properties no tenant getter can intercept.
-      return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal, encodeResponseBody: r.#encodeResponseBody };
+      return { __proto__: null, method: r.#method, url: r.#url, headers, body: r.#body, redirect: r.#redirect, signal: r.#signal, encodeResponseBody: r.#encodeResponseBody, cache: r.#cache };
     };
     newRequestFromHost = (method, url, flatHeaders, body) => {
       const r = new Request(url);

@@ -107,7 +107,7 @@ function cryptoModule() {
   const notImplemented = (name) => () => {
     throw nodeError(Error, "ERR_METHOD_NOT_IMPLEMENTED", `The ${name} method is not implemented by Stockade's node:crypto`);
   };
-  const webcrypto = globalThis.crypto;
+  const webcrypto = cryptoObject; // the global's value at startup, whatever the tenant did since
   const exports = {
     createHash: (algorithm, options) => new Hash(algorithm, options),
     createHmac: (hmac, key, options) => new Hmac(hmac, key, options),

@@ -251,3 +251,25 @@ fn a_long_selector_is_a_type_error_and_the_longest_accepted_works() {
     );
     assert_eq!(v, serde_json::json!(["TypeError", 1023, 9, true]));
 }
+
+#[test]
+fn a_handler_that_cancels_its_own_output_ends_the_rewrite_quietly() {
+    // The handler runs inside the rewriter's write op and frees the rewriter (by cancelling the
+    // body it produces) before the op puts it back: the rewrite stops, nothing else is reported.
+    let v = eval(
+        "const reported = [];
+         addEventListener('unhandledrejection', (e) => { reported.push(String(e.reason)); e.preventDefault(); });
+         const seen = [];
+         const out = new HTMLRewriter()
+           .on('b', { element(el) { seen.push('b'); reader.cancel('enough'); el.setInnerContent('x'); } })
+           .on('u', { element() { seen.push('u'); } })
+           .transform(chunked(['<i>i</i><b>b</b>', '<u>u</u>']));
+         const reader = out.body.getReader();
+         try {
+           for (;;) { const { done, value } = await reader.read(); if (done) break; seen.push(new TextDecoder().decode(value)); }
+         } catch (e) { seen.push('read: ' + e.name + ': ' + e.message); }
+         await new Promise((r) => setTimeout(r, 10));
+         return [seen, reported];",
+    );
+    assert_eq!(v, serde_json::json!([["b"], []]));
+}

@@ -104,7 +104,9 @@ impl OpState {
         }
     }
 
-    /// Puts back object `id` taken by [`take`](Self::take).
+    /// Puts back object `id` taken by [`take`](Self::take). If JavaScript freed the handle while
+    /// the op held it (a handler the op called closed its own object), the object is dropped
+    /// and the op learns so as a TypeError.
     pub fn put<T: Any>(&self, id: u32, object: Box<T>) -> OpResult<()> {
         let mut t = self.borrow()?;
         match t.items.get_mut(&id) {
@@ -112,7 +114,14 @@ impl OpState {
                 entry.slot = Slot::Ready(object);
                 Ok(())
             }
-            _ => Err(OpError::operation("a native object was put back twice")),
+            Some(_) => Err(OpError::operation("a native object was put back twice")),
+            None => {
+                drop(t);
+                drop(object); // outside the table's borrow: its drop may free others
+                Err(OpError::type_error(
+                    "the native object was closed while in use",
+                ))
+            }
         }
     }
 
@@ -177,6 +186,26 @@ mod tests {
         assert_eq!(*st.take::<u32>(a).expect("again"), 5);
         assert!(st.free(a).expect("free"));
         assert!(st.take::<u32>(a).is_err(), "freed");
+        assert_eq!(st.usage(), (0, 0));
+    }
+
+    #[test]
+    fn an_object_freed_while_taken_is_dropped_when_put_back() {
+        let st = OpState::new();
+        let held = std::rc::Rc::new(());
+        let a = st
+            .insert(Box::new(std::rc::Rc::clone(&held)), 1)
+            .expect("insert");
+        let taken = st.take::<std::rc::Rc<()>>(a).expect("take");
+        assert!(st.free(a).expect("free"), "freed while busy");
+        let e = st.put(a, taken).expect_err("its handle is gone");
+        assert_eq!(e.kind, ErrorKind::TypeError);
+        assert_eq!(e.message, "the native object was closed while in use");
+        assert_eq!(
+            std::rc::Rc::strong_count(&held),
+            1,
+            "the object was dropped"
+        );
         assert_eq!(st.usage(), (0, 0));
     }
 

@@ -426,6 +426,7 @@ pub(super) async fn define(
         crons,
         queues,
         deleted: Default::default(),
+        log_key: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def);

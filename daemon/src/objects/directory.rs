@@ -371,6 +371,7 @@ fn incarnation(key: &ObjectKey, name: Option<&str>, parent: &WorkerDef, n: u64) 
         crons: Vec::new(),
         queues: Vec::new(),
         deleted: AtomicBool::new(false),
+        log_key: Default::default(),
     }
 }
 
@@ -396,6 +397,7 @@ mod tests {
             crons: Vec::new(),
             queues: Vec::new(),
             deleted: AtomicBool::new(false),
+            log_key: Default::default(),
         })
     }
 
@@ -637,6 +639,7 @@ mod tests {
             crons: d.crons.clone(),
             queues: d.queues.clone(),
             deleted: AtomicBool::new(false),
+            log_key: Default::default(),
         }
     }
 }

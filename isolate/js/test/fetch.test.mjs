@@ -161,6 +161,84 @@ test("Request: URL, method normalisation, body rules, copying a Request, clone",
   assert.throws(() => run("new Request('http://h/', { method: 'POST', body: 'x', duplex: 'full' })"), realm.TypeError);
 });
 
+test("Request: cache and keepalive as Node's undici keeps them; an integrity digest is refused, never ignored", () => {
+  for (const cache of [undefined, "default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached", "bogus", "NO-STORE"]) {
+    const describe = (R) => () => {
+      const r = new R("http://h/", cache === undefined ? {} : { cache });
+      const copied = new R(r);
+      const overridden = new R(r, { cache: "reload" });
+      return [r.cache, copied.cache, r.clone().cache, overridden.cache];
+    };
+    assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), `${cache}`);
+    for (const mode of ["same-origin", "cors", "no-cors"]) {
+      const withMode = (R) => () => new R("http://h/", { cache, mode }).cache;
+      assert.deepEqual(outcome(withMode(context.Request)), outcome(withMode(Request)), `${cache} ${mode}`);
+    }
+  }
+  for (const keepalive of [undefined, true, false, 1, 0, "", "yes"]) {
+    const describe = (R) => () => {
+      const r = new R("http://h/", { keepalive });
+      return [r.keepalive, new R(r).keepalive, r.clone().keepalive, new R(r, { keepalive: false }).keepalive];
+    };
+    assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), `${keepalive}`);
+  }
+  for (const integrity of [undefined, ""]) {
+    const describe = (R) => () => new R("http://h/", { integrity }).integrity;
+    assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), `${integrity}`);
+  }
+  // Node keeps the digest and checks it on fetch; Stockade checks none, so it refuses one (as
+  // workerd does) rather than let a tenant believe its download was verified.
+  assert.equal(new Request("http://h/", { integrity: "sha256-abc" }).integrity, "sha256-abc");
+  assert.throws(() => run("new Request('http://h/', { integrity: 'sha256-abc' })"), realm.TypeError, "integrity checking is not implemented");
+  for (const name of ["cache", "integrity", "keepalive"]) {
+    assert.throws(() => Object.getOwnPropertyDescriptor(context.Request.prototype, name).get.call({}), realm.TypeError, name);
+  }
+});
+
+test("crypto's members need crypto as `this`, as in Node", () => {
+  for (const member of ["getRandomValues", "randomUUID"]) {
+    const describe = (c) => () => { const f = c[member]; return typeof f(new Uint8Array(4)); };
+    assert.deepEqual(outcome(describe(context.crypto)), outcome(describe(globalThis.crypto)), member);
+  }
+  const subtle = (C, c) => () => [typeof Object.getOwnPropertyDescriptor(C.prototype, "subtle").get.call(c)];
+  assert.deepEqual(outcome(subtle(context.Crypto, {})), outcome(subtle(Crypto, {})));
+  assert.deepEqual(outcome(subtle(context.Crypto, context.crypto)), outcome(subtle(Crypto, globalThis.crypto)));
+  assert.equal(context.crypto.getRandomValues(new Uint8Array(4)).length, 4);
+  assert.equal(context.crypto.randomUUID().length, 36);
+});
+
+test("fetch adds the Fetch Standard's headers for the cache modes that bypass a cache, unless already set", async () => {
+  const sent = [];
+  const { run: run2 } = loadPrelude({
+    call(name, payload) {
+      const n = new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+      sent.push(JSON.parse(Buffer.from(payload.subarray(4, 4 + n)).toString()).headers);
+      return Promise.reject(new Error("refused"));
+    },
+  });
+  const cases = [
+    ["{}", []],
+    ["{ cache: 'default' }", []],
+    ["{ cache: 'force-cache' }", []],
+    ["{ cache: 'no-store' }", [["pragma", "no-cache"], ["cache-control", "no-cache"]]],
+    ["{ cache: 'reload' }", [["pragma", "no-cache"], ["cache-control", "no-cache"]]],
+    ["{ cache: 'no-cache' }", [["cache-control", "max-age=0"]]],
+    ["{ cache: 'no-store', headers: { 'Cache-Control': 'max-age=5' } }", [["cache-control", "max-age=5"], ["pragma", "no-cache"]]],
+    ["{ cache: 'no-store', headers: { pragma: 'x' } }", [["pragma", "x"], ["cache-control", "no-cache"]]],
+    ["{ cache: 'no-cache', headers: { 'cache-control': 'no-transform' } }", [["cache-control", "no-transform"]]],
+    ["new Request('https://h/', { cache: 'no-store' })", [["pragma", "no-cache"], ["cache-control", "no-cache"]]],
+  ];
+  for (const [init, expected] of cases) {
+    const call = init.startsWith("new") ? `fetch(${init})` : `fetch('https://h/', ${init})`;
+    await assert.rejects(run2(call), (e) => e.name === "TypeError" && e.message === "fetch failed: refused");
+    assert.deepEqual(sent.pop(), expected, init);
+  }
+  await assert.rejects(async () => run2("fetch('https://h/', { cache: 'only-if-cached' })"), (e) => e.name === "TypeError");
+  await assert.rejects(async () => run2("fetch('https://h/', { cache: 'only-if-cached', mode: 'same-origin' })"),
+    (e) => e.name === "TypeError" && e.message.includes("no cached response"));
+  assert.equal(sent.length, 0, "a refused cache mode makes no host call");
+});
+
 test("fetch frames the request for the host call `fetch` and rejects with a TypeError when refused", async () => {
   const p = run("fetch('https://example.com/')");
   assert.ok(p instanceof run("Promise"));

@@ -53,6 +53,7 @@ fn def_with(event_wall_ms: Option<u32>) -> Arc<WorkerDef> {
         crons: Vec::new(),
         queues: Vec::new(),
         deleted: Default::default(),
+        log_key: Default::default(),
     })
 }
 
