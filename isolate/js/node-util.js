@@ -254,6 +254,8 @@ function utilModule() {
       return e;
     },
     // Signals cross to another isolate only as RPC allows; these are the plain ones.
+    MIMEType,
+    MIMEParams,
     transferableAbortController: () => new AbortController(),
     transferableAbortSignal(signal) {
       if (!isAbortSignal(signal)) throw invalidArgType("signal", "an instance of AbortSignal", signal);
@@ -288,5 +290,5 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
   "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName", "_errnoException",
-  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal"];
+  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal", "MIMEType", "MIMEParams"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);

@@ -200,3 +200,26 @@ fn a_proxy_is_not_cloned_and_is_known_as_one() {
                  util.types.isProxy(p), util.types.isProxy({}), util.types.isProxy(new Proxy(function () {}, {})), ran];",
     );
 }
+
+#[test]
+fn mime_types_parse_print_and_refuse_as_in_node() {
+    same(
+        "const { MIMEType, MIMEParams } = await import('node:util');
+         const out = [];
+         for (const input of [' Text/HTML ; Charset=\"utf-8\" ;a=b', 'a/b;c=\"d;e\";f=g', 'text/html;a=\"b\"cd=e',
+                              'te xt/html', 'text/', 'text/html;a=\\u00e9;A=2', 'x/y;q=\"\\\\\"\"']) {
+           try {
+             const m = new MIMEType(input);
+             out.push([m.essence, String(m), JSON.stringify(m), [...m.params]]);
+           } catch (e) { out.push([e.name, e.code, e.message]); }
+         }
+         const m = new MIMEType('text/plain');
+         m.params.set('charset', 'utf-8');
+         m.subtype = 'HTML';
+         try { m.params.set('bad name', 1); } catch (e) { out.push(e.code); }
+         const p = new MIMEParams();
+         p.set('k', 'needs quoting');
+         out.push(String(m), p.toString(), m.params.get('charset'), m.params.has('x'));
+         return out;",
+    );
+}

@@ -517,3 +517,62 @@ test("AsyncLocalStorage runs, exits and nests synchronously (propagation needs r
   const bound = als.run("bound", () => AsyncResource.bind(() => als.getStore()));
   assert.equal(bound(), "bound");
 });
+
+test("util.MIMEType and util.MIMEParams answer as Node's on generated strings", () => {
+  const util = mod("node:util");
+  const describe = (MIMEType) => (input) => {
+    try {
+      const m = new MIMEType(input);
+      const entries = [];
+      for (const [k, v] of m.params) entries.push([k, v]);
+      return [m.type, m.subtype, m.essence, String(m), JSON.stringify({ m }), entries, m.params.toString()];
+    } catch (e) {
+      return [e.name, e.code, e.message];
+    }
+  };
+  const ours = describe(util.MIMEType);
+  const theirs = describe(nodeUtil.MIMEType);
+  const fixed = ["text/html", " Text/HTML ; Charset=\"utf-8\" ;a=b", "text/plain;a=\"x\\\"y\";b=\"\\\\\"", "te xt/html", "text/",
+    "/html", "text", "", "text/html;", "text/html;=x", "text/html;a", "text/html;a=", "text/html;a=\"\"", "text/html;a=\"b\"cd=e",
+    "text/html;a=\"unterminated", "text/html;a=\"end\\", "text/html;A=1;a=2", "text/html;a=é", "text/html;a=\u0100",
+    "text/html \t\r\n", "\r\n text/html", "text/html ;  a = b ", "x/y;a=\"q\" ;b=c", "text/html;a=b;;;c=d", "a/b;c=\"d;e\";f=g",
+    "image/svg+xml", "APPLICATION/JSON; charset=UTF-8", "a/b;\u00e9=1", "a/b;a=\"\ud83d\ude00\"", "a/b;a=\"\\\ud83d\ude00\""];
+  for (const input of fixed) assert.deepEqual(ours(input), theirs(input), JSON.stringify(input));
+  // Generated: short strings over the characters that steer the parser.
+  const alphabet = ["a", "B", "/", ";", "=", "\"", "\\", " ", "\t", "\n", "é", "\u0100", "+", "x", "ud83d"];
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let round = 0; round < 20000; round++) {
+    let input = rand(2) ? "t/s" : "";
+    const length = rand(14);
+    for (let i = 0; i < length; i++) {
+      const c = alphabet[rand(alphabet.length)];
+      input += c === "ud83d" ? "\ud83d" : c;
+    }
+    assert.deepEqual(ours(input), theirs(input), JSON.stringify(input));
+  }
+  // The setters and MIMEParams' own methods, each answer compared.
+  const session = (util) => {
+    const log = [];
+    const step = (f) => { try { log.push(f()); } catch (e) { log.push([e.name, e.code, e.message]); } };
+    const m = new util.MIMEType("text/html;charset=utf-8;q=1");
+    step(() => { m.type = "Application"; return String(m); });
+    step(() => { m.type = "bad type"; });
+    step(() => { m.type = ""; });
+    step(() => { m.subtype = "JSON "; });
+    step(() => { m.subtype = "Vnd.X+json"; return [m.essence, String(m)]; });
+    step(() => { m.params.set("Charset", "latin1"); return String(m); });
+    step(() => { m.params.set("a b", "x"); });
+    step(() => { m.params.set("n", "line\nbreak"); });
+    step(() => { m.params.set("n", "needs \"quotes\""); return [String(m), m.params.get("n")]; });
+    step(() => { m.params.set("e", ""); return String(m); });
+    step(() => [m.params.has("q"), m.params.get("missing"), m.params.has(undefined)]);
+    step(() => { m.params.delete("q"); return [String(m), [...m.params.keys()], [...m.params.values()]]; });
+    step(() => { const p = new util.MIMEParams(); p.set("k", "v"); return [p.toString(), JSON.stringify(p), [...p.entries()]]; });
+    step(() => [typeof m.params.entries().next, Object.getOwnPropertyNames(util.MIMEType.prototype), Object.getOwnPropertyNames(util.MIMEParams.prototype)]);
+    step(() => [util.inspect(m), util.inspect(m.params), Object.prototype.toString.call(m)]);
+    step(() => m.params === m.params);
+    return log;
+  };
+  assert.deepEqual(JSON.parse(JSON.stringify(session(util))), JSON.parse(JSON.stringify(session(nodeUtil))));
+});

@@ -55,6 +55,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-events.js",
             "node-util.js",
             "node-parse-args.js",
+            "node-util-mime.js",
             "node-assert.js",
             "node-url-legacy.js",
             "node-path-win32.js",
