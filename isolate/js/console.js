@@ -4,11 +4,16 @@
 // failure to format prints "[object]", a host refusal is swallowed, and console calls made from a
 // Proxy trap during formatting are printed shallowly (no recursion through traps).
 
+// Captured while the prelude runs: tenant code may replace the globals and String.prototype's
+// methods (inspect.js captures those).
+const NumberForConsole = Number;
+const ParseFloatForConsole = parseFloat;
+
 /** console-style formatting with printf-like %s %d %i %f %j %o %O %c %% in a leading string. */
 function formatArgs(args) {
   let out = "";
   let i = 0;
-  if (typeof args[0] === "string" && args.length > 1 && args[0].includes("%")) {
+  if (typeof args[0] === "string" && args.length > 1 && StringIncludesForInspect(args[0], "%")) {
     const fmt = args[0];
     i = 1;
     let last = 0;
@@ -24,20 +29,20 @@ function formatArgs(args) {
       }
       else if (f === "d" || f === "i") {
         const a = args[i++];
-        rep = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${f === "i" ? Math.trunc(Number(a)) : Number(a)}`;
+        rep = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${f === "i" ? MathTrunc(NumberForConsole(a)) : NumberForConsole(a)}`;
       } else if (f === "f") {
         const a = args[i++];
-        rep = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`;
+        rep = typeof a === "symbol" ? "NaN" : `${ParseFloatForConsole(a)}`;
       }
       else if (f === "j") { try { rep = `${JSONStringify(args[i])}`; } catch { rep = "[Circular]"; } i++; }
       else if (f === "o" || f === "O") rep = inspect(args[i++]);
       else if (f === "c") { rep = ""; i++; }
       else continue;
-      out += fmt.slice(last, j) + rep;
+      out += StringSliceForInspect(fmt, last, j) + rep;
       last = j + 2;
       j++;
     }
-    out += fmt.slice(last);
+    out += StringSliceForInspect(fmt, last);
   }
   for (; i < args.length; i++) {
     const a = args[i];
@@ -74,8 +79,8 @@ function emit(level, args) {
 }
 
 const ErrorCaptureStackTrace = Error.captureStackTrace;
-const consoleCounts = new Map();
-const consoleTimers = new Map();
+const consoleCounts = new InspectMapCtor();
+const consoleTimers = new InspectMapCtor();
 const consoleMethods = {
   debug(...args) { emit(0, args); },
   log(...args) { emit(1, args); },
@@ -89,14 +94,20 @@ const consoleMethods = {
     try {
       const holder = {};
       ErrorCaptureStackTrace(holder, consoleMethods.trace);
-      stack = `${holder.stack}`.split("\n").slice(1).join("\n");
+      const text = `${holder.stack}`;
+      const firstBreak = StringIndexOfForInspect(text, "\n");
+      stack = firstBreak === -1 ? "" : StringSliceForInspect(text, firstBreak + 1);
     } catch { /* ignore */ }
     emit(3, [`Trace${args.length ? ": " : ""}${formatArgs(args)}\n${stack}`]);
   },
   assert(condition, ...args) {
     if (condition) return;
     if (typeof args[0] === "string") args[0] = `Assertion failed: ${args[0]}`;
-    else args.unshift("Assertion failed");
+    else {
+      const shown = ["Assertion failed"];
+      for (let i = 0; i < args.length; i++) appendEntry(shown, args[i]);
+      args = shown;
+    }
     emit(3, args);
   },
   dir(value) { emit(1, [inspect(value)]); },
@@ -104,20 +115,24 @@ const consoleMethods = {
   table(...args) { emit(1, args); },
   count(label = "default") {
     const key = `${label}`;
-    const n = (consoleCounts.get(key) ?? 0) + 1;
-    consoleCounts.set(key, n);
+    const n = (MapGet(consoleCounts, key) ?? 0) + 1;
+    MapSet(consoleCounts, key, n);
     emit(1, [`${key}: ${n}`]);
   },
-  countReset(label = "default") { consoleCounts.delete(`${label}`); },
-  time(label = "default") { consoleTimers.set(`${label}`, hostNow()); },
+  countReset(label = "default") { MapDelete(consoleCounts, `${label}`); },
+  time(label = "default") { MapSet(consoleTimers, `${label}`, hostNow()); },
   timeLog(label = "default", ...args) {
-    const t = consoleTimers.get(`${label}`);
+    const t = MapGet(consoleTimers, `${label}`);
     if (t === undefined) emit(2, [`Timer '${label}' does not exist`]);
-    else emit(1, [`${label}: ${hostNow() - t}ms`, ...args]);
+    else {
+      const shown = [`${label}: ${hostNow() - t}ms`];
+      for (let i = 0; i < args.length; i++) appendEntry(shown, args[i]);
+      emit(1, shown);
+    }
   },
   timeEnd(label = "default") {
     consoleMethods.timeLog(label);
-    consoleTimers.delete(`${label}`);
+    MapDelete(consoleTimers, `${label}`);
   },
   group(...args) { if (args.length) emit(1, args); },
   groupCollapsed(...args) { if (args.length) emit(1, args); },

@@ -7,7 +7,9 @@
 // (hostPromiseState), no tenant code run.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
-// formatted prints as "[object]".
+// formatted prints as "[object]". The builtins' methods it uses are captured while the prelude
+// runs, and it tests characters without RegExps, so a tenant that replaced String.prototype's
+// methods, a RegExp's `exec` or a global such as `String` prints as before (node.test.mjs).
 
 const INSPECT_DEPTH = 4;
 // Node's `util.inspect.custom`: an object's own formatter, looked up as data properties only (a
@@ -45,7 +47,6 @@ const SetForEach = uncurry(Set.prototype.forEach);
 const ArrayJoin = uncurry(Array.prototype.join);
 const StringReplaceAll = uncurry(String.prototype.replaceAll);
 const ArrayIndexOf = uncurry(Array.prototype.indexOf);
-const RegExpTestForInspect = uncurry(RegExp.prototype.test);
 /** Appends `value` to the runtime's own array `list` as a data property: never through
  *  Array.prototype.push or an index setter a tenant may have defined on Array.prototype. */
 function appendEntry(list, value) {
@@ -91,6 +92,14 @@ const FunctionToString = uncurry(Function.prototype.toString);
 const StringPadStart = uncurry(String.prototype.padStart);
 const StringIndexOfForInspect = uncurry(String.prototype.indexOf);
 const StringPadEnd = uncurry(String.prototype.padEnd);
+const StringIncludesForInspect = uncurry(String.prototype.includes);
+const StringSliceForInspect = uncurry(String.prototype.slice);
+const SymbolToStringForInspect = uncurry(Symbol.prototype.toString);
+const HEX_DIGITS = "0123456789abcdef";
+/** A byte as two lower-case hex digits. */
+const hexByte = (c) => HEX_DIGITS[(c >> 4) & 15] + HEX_DIGITS[c & 15];
+/** Whether code `c` is in `\w` (ASCII letters, digits, `_`). */
+const isWordCode = (c) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 const { sqrt: MathSqrt, round: MathRound, max: MathMax } = Math;
 const FunctionPrototypeForInspect = Function.prototype;
 // The prototypes of the function kinds Node names: `[AsyncFunction: f]`, `[GeneratorFunction: g]`.
@@ -142,7 +151,26 @@ function builtinKind(obj) {
 const isObject = (v) => v !== null && typeof v === "object";
 const isArrayBuffer = (v) => isObject(v) && builtinKind(v) === K_ARRAYBUFFER;
 const isDataView = (v) => isObject(v) && builtinKind(v) === K_DATAVIEW;
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+/** Whether `key` is `^(0|[1-9]\d*)$` (an array index's spelling), tested without a RegExp. */
+function isIndexKey(key) {
+  if (key.length === 0 || (key.length > 1 && StringCharCodeAt(key, 0) === 48)) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = StringCharCodeAt(key, i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** Whether `key` prints unquoted: `^[A-Za-z_$][\w$]*$`, tested without a RegExp (whose `exec`
+ *  a tenant may have replaced). */
+function isIdentifier(key) {
+  if (key.length === 0) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = StringCharCodeAt(key, i);
+    if (!(isWordCode(c) || c === 36) || (i === 0 && c >= 48 && c <= 57)) return false;
+  }
+  return true;
+}
 
 /** Platform classes' display: prototype -> (obj) => [entries: [key, value][], arrow: boolean]. */
 const inspectHooks = new Map();
@@ -178,26 +206,27 @@ function inspectThroughGetters(Class, names) {
 
 function quoteString(s) {
   if (s.length > INSPECT_MAX_STRING) {
-    return `${quoteString(s.slice(0, INSPECT_MAX_STRING))}... ${s.length - INSPECT_MAX_STRING} more characters`;
+    return `${quoteString(StringSliceForInspect(s, 0, INSPECT_MAX_STRING))}... ${s.length - INSPECT_MAX_STRING} more characters`;
   }
-  const q = s.includes("'") ? (s.includes('"') ? (s.includes("`") ? "'" : "`") : '"') : "'";
+  const has = (c) => StringIncludesForInspect(s, c);
+  const q = has("'") ? (has('"') ? (has("`") ? "'" : "`") : '"') : "'";
   let out = q;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+    const c = StringCharCodeAt(s, i);
     const ch = s[i];
     if (ch === q || ch === "\\") out += `\\${ch}`;
     else if (c === 10) out += "\\n";
     else if (c === 9) out += "\\t";
     else if (c === 13) out += "\\r";
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0").toUpperCase()}`;
+    else if (c < 0x20 || c === 0x7f) out += `\\x${StringToUpperCase(hexByte(c))}`;
     else out += ch;
   }
   return out + q;
 }
 
 function formatKey(key) {
-  if (typeof key === "symbol") return `[${String(key)}]`;
-  return IDENTIFIER.test(key) ? key : quoteString(key);
+  if (typeof key === "symbol") return `[${SymbolToStringForInspect(key)}]`;
+  return isIdentifier(key) ? key : quoteString(key);
 }
 
 function formatPrimitive(v, nested) {
@@ -205,7 +234,7 @@ function formatPrimitive(v, nested) {
     case "string": return nested ? quoteString(v) : v;
     case "number": return ObjectIs(v, -0) ? "-0" : `${v}`;
     case "bigint": return `${v}n`;
-    case "symbol": return String(v);
+    case "symbol": return SymbolToStringForInspect(v);
     default: return `${v}`; // undefined, boolean, null
   }
 }
@@ -232,7 +261,11 @@ function functionName(fn) {
 function formatFunction(fn) {
   const name = functionName(fn);
   let isClass = false;
-  try { isClass = /^class\b/.test(FunctionToString(fn)); } catch { /* Proxy of a function */ }
+  try {
+    const source = FunctionToString(fn);
+    isClass = StringSliceForInspect(source, 0, 5) === "class" &&
+      (source.length === 5 || !isWordCode(StringCharCodeAt(source, 5)));
+  } catch { /* Proxy of a function */ }
   const proto = ObjectGetPrototypeOf(fn);
   if (isClass) {
     let base = `class ${name ?? "(anonymous)"}`;
@@ -370,7 +403,7 @@ function joinEntries(prefix, open, close, entries, indent, singleLineAllowed, gr
   let fits = singleLineAllowed;
   for (let i = 0; fits && i < entries.length; i++) {
     total += entries[i].length + 1;
-    if (total > INSPECT_BREAK || entries[i].includes("\n")) fits = false;
+    if (total > INSPECT_BREAK || StringIncludesForInspect(entries[i], "\n")) fits = false;
   }
   if (fits) return `${prefix}${open} ${ArrayJoin(entries, ", ")} ${close}`;
   const nl = `\n${indent}  `;
@@ -393,7 +426,7 @@ function extraArrayKeys(keys) {
   const out = [];
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
-    if (typeof k !== "string" || (!RegExpTestForInspect(/^(0|[1-9]\d*)$/, k) && k !== "length")) appendEntry(out, k);
+    if (typeof k !== "string" || (!isIndexKey(k) && k !== "length")) appendEntry(out, k);
   }
   return out;
 }
@@ -531,9 +564,9 @@ function inspectObject(obj, depth, ctx, indent) {
     });
   } else if (kind === K_ARRAYBUFFER) {
     const len = arrayBufferByteLength(obj);
-    const bytes = new Uint8Array(obj, 0, len < 50 ? len : 50);
+    const bytes = new U8(obj, 0, len < 50 ? len : 50);
     let hex = "";
-    for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${bytes[i].toString(16).padStart(2, "0")}`;
+    for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${hexByte(bytes[i])}`;
     if (len > 50) hex += ` ... ${len - 50} more bytes`;
     appendEntry(entries, `[Uint8Contents]: <${hex}>`);
     appendEntry(entries, `byteLength: ${len}`);

@@ -576,3 +576,54 @@ test("util.MIMEType and util.MIMEParams answer as Node's on generated strings", 
   };
   assert.deepEqual(JSON.parse(JSON.stringify(session(util))), JSON.parse(JSON.stringify(session(nodeUtil))));
 });
+
+test("util.inspect and console print the same after tenant code replaced the builtins' methods and globals they could use", () => {
+  const fresh = configured();
+  const inspect = fresh.exports.builtinExports("node:util").inspect;
+  const values = fresh.run(`[
+    "x".repeat(10010), "it's \\"quoted\\" and \`ticked\`", "ctl\\u0001\\u007f\\n\\t",
+    { [Symbol("s")]: 1, "not an id": 2, $ok_1: 3, "1bad": 4 }, Symbol("v"),
+    class Klass {}, class extends Array {}, function classy() {}, { m: ["line\\nbreak", { deep: { deeper: {} } }] },
+    new Uint8Array([1, 171, 255]).buffer, Array.from({ length: 30 }, (_, i) => "item" + i),
+  ]`);
+  const before = [];
+  for (let i = 0; i < values.length; i++) before.push(inspect(values[i]));
+  const consoleSession = `
+    console.log("%s has %d items (%i, %f) %o %j %%", "list", "3", 2.7, "1.5x", { a: 1 }, { b: 2 });
+    console.log("plain", 1, Symbol("t"));
+    console.assert(false, { why: 1 });
+    console.assert(false, "said %s", "so");
+    console.count(); console.count(); console.countReset(); console.count("other");
+    console.time("t"); console.timeLog("t", "extra", 1); console.timeEnd("t"); console.timeLog("t");
+    console.trace("where");
+    console.countReset("other");
+  `;
+  const at = fresh.logs.length;
+  fresh.run(consoleSession);
+  const logged = fresh.logs.slice(at).map(([level, text]) => [level, text.replace(/\d+(\.\d+)?ms/, "Nms").replace(/\n[\s\S]*/, "")]);
+  fresh.run(`
+    const boom = () => { throw new Error("tenant's replacement ran"); };
+    for (const name of ["includes", "slice", "charCodeAt", "padStart", "padEnd", "toUpperCase", "indexOf", "replaceAll", "split"]) String.prototype[name] = boom;
+    for (const name of ["join", "slice", "unshift", "push", "map"]) Array.prototype[name] = boom;
+    for (const name of ["get", "set", "delete", "has"]) Map.prototype[name] = boom;
+    Number.prototype.toString = boom;
+    Symbol.prototype.toString = boom;
+    RegExp.prototype.exec = boom;
+    RegExp.prototype.test = boom;
+    Math.trunc = boom;
+    for (const name of ["String", "Uint8Array", "Number", "parseFloat", "Map"]) globalThis[name] = boom;
+    Array.prototype[Symbol.iterator] = boom;
+  `);
+  const after = [];
+  for (let i = 0; i < before.length; i++) after.push(inspect(values[i])); // values' own methods are poisoned
+  assert.deepEqual(after, before);
+  const at2 = fresh.logs.length;
+  fresh.run(consoleSession);
+  const loggedAfter = fresh.logs.slice(at2).map(([level, text]) => [level, text.replace(/\d+(\.\d+)?ms/, "Nms").replace(/\n[\s\S]*/, "")]);
+  assert.deepEqual(loggedAfter, logged);
+  assert.equal(logged.length, 11, JSON.stringify(logged));
+  assert.ok(before[3].includes("'not an id': 2") && before[3].includes("$ok_1: 3") && before[3].includes("'1bad': 4"), before[3]);
+  assert.ok(before[5].startsWith("[class Klass]") && before[7].startsWith("[Function: classy]"), `${before[5]} ${before[7]}`);
+  assert.ok(before[9].includes("<01 ab ff>"), before[9]);
+  assert.ok(before[2].includes("\\x01\\x7F"), before[2]);
+});
