@@ -27,6 +27,9 @@ const ObjectFromEntries = Object.fromEntries;
 const ObjectHasOwn = Object.hasOwn;
 const ErrorIsError = Error.isError;
 const MapCtor = Map;
+const WeakMapCtor = WeakMap; // node:events' EventEmitterAsyncResource
+const WeakMapGet = uncurry(WeakMap.prototype.get);
+const WeakMapSet = uncurry(WeakMap.prototype.set);
 const MapEntries = uncurry(Map.prototype.entries); // node:util's MIMEParams
 const MapKeys = uncurry(Map.prototype.keys);
 const MapValues = uncurry(Map.prototype.values);
@@ -196,8 +199,10 @@ function describeReceived(value) {
 }
 
 function invalidArgType(name, expected, value) {
+  // Node's wording: a dotted name is an options object's property.
+  const what = StringIncludesForInspect(name, ".") ? "property" : "argument";
   return nodeError(TypeError, "ERR_INVALID_ARG_TYPE",
-    `The "${name}" argument must be ${expected}.${describeReceived(value)}`);
+    `The "${name}" ${what} must be ${expected}.${describeReceived(value)}`);
 }
 
 function outOfRange(name, range, value) {

@@ -447,10 +447,78 @@ function eventsModule() {
   };
   EventEmitter.EventTarget = globalThis.EventTarget;
   EventEmitter.Event = globalThis.Event;
+  EventEmitter.EventEmitterAsyncResource = eventEmitterAsyncResource(EventEmitter);
   return EventEmitter;
+}
+
+/** Node's EventEmitterAsyncResource: an EventEmitter whose listeners run in the async context
+ *  (AsyncLocalStorage stores) it was made in, through an AsyncResource (node:async_hooks, whose
+ *  ids are 0 here: there are no async hooks). */
+function eventEmitterAsyncResource(EventEmitter) {
+  let Referencing = null; // the AsyncResource subclass, made at first use (node:async_hooks is lazy)
+  const resources = new WeakMapCtor();
+  const resourceOf = (self) => {
+    const resource = self !== null && typeof self === "object" ? WeakMapGet(resources, self) : undefined;
+    if (resource === undefined) {
+      throw nodeError(TypeError, "ERR_INVALID_THIS", "Value of \"this\" must be of type EventEmitterAsyncResource");
+    }
+    return resource;
+  };
+  class EventEmitterAsyncResource extends EventEmitter {
+    constructor(options = undefined) {
+      let name;
+      if (typeof options === "string") {
+        name = options;
+        options = undefined;
+      } else {
+        if (new.target === EventEmitterAsyncResource && typeof options?.name !== "string") {
+          throw invalidArgType("options.name", "of type string", options?.name);
+        }
+        name = options?.name || new.target.name;
+      }
+      super(options);
+      if (Referencing === null) {
+        const { AsyncResource } = builtinExports("node:async_hooks");
+        const emitters = new WeakMapCtor();
+        Referencing = class EventEmitterReferencingAsyncResource extends AsyncResource {
+          constructor(emitter, type) {
+            super(type);
+            WeakMapSet(emitters, this, emitter);
+          }
+          get eventEmitter() {
+            const emitter = WeakMapGet(emitters, this);
+            if (emitter === undefined) {
+              throw nodeError(TypeError, "ERR_INVALID_THIS", "Value of \"this\" must be of type EventEmitterReferencingAsyncResource");
+            }
+            return emitter;
+          }
+        };
+      }
+      WeakMapSet(resources, this, new Referencing(this, name));
+    }
+    emit(event, ...args) {
+      const resource = resourceOf(this);
+      const call = [super.emit, this, event];
+      for (let i = 0; i < args.length; i++) appendEntry(call, args[i]);
+      return ReflectApply(resource.runInAsyncScope, resource, call);
+    }
+    emitDestroy() {
+      resourceOf(this).emitDestroy();
+    }
+    get asyncId() {
+      return resourceOf(this).asyncId();
+    }
+    get triggerAsyncId() {
+      return resourceOf(this).triggerAsyncId();
+    }
+    get asyncResource() {
+      return resourceOf(this);
+    }
+  }
+  return EventEmitterAsyncResource;
 }
 
 
 defineBuiltin("node:events", ["EventEmitter", "once", "on", "errorMonitor", "captureRejectionSymbol",
   "defaultMaxListeners", "listenerCount", "getEventListeners", "setMaxListeners", "getMaxListeners", "addAbortListener", "usingDomains",
-  "EventTarget", "Event"], eventsModule);
+  "EventTarget", "Event", "EventEmitterAsyncResource"], eventsModule);

@@ -223,3 +223,25 @@ fn mime_types_parse_print_and_refuse_as_in_node() {
          return out;",
     );
 }
+
+#[test]
+fn an_event_emitter_async_resource_runs_listeners_in_its_own_context_as_in_node() {
+    same(
+        "const { EventEmitterAsyncResource, EventEmitter } = await import('node:events');
+         const { AsyncLocalStorage } = await import('node:async_hooks');
+         const als = new AsyncLocalStorage();
+         const e = als.run('made', () => new EventEmitterAsyncResource({ name: 'n' }));
+         const plain = als.run('made', () => new EventEmitter());
+         const seen = [];
+         e.on('x', async (v) => { seen.push([v, als.getStore()]); await null; seen.push([v, 'after await', als.getStore()]); });
+         plain.on('x', (v) => seen.push([v, als.getStore()]));
+         await als.run('emitting', async () => {
+           e.emit('x', 'resource');
+           plain.emit('x', 'plain');
+           await new Promise((r) => setTimeout(r, 1));
+         });
+         let error = null;
+         try { new EventEmitterAsyncResource(); } catch (err) { error = [err.code, err.message]; }
+         return [seen, e.asyncResource.eventEmitter === e, error];",
+    );
+}

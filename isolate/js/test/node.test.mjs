@@ -627,3 +627,31 @@ test("util.inspect and console print the same after tenant code replaced the bui
   assert.ok(before[9].includes("<01 ab ff>"), before[9]);
   assert.ok(before[2].includes("\\x01\\x7F"), before[2]);
 });
+
+test("events.EventEmitterAsyncResource runs its listeners in the context it was made in, as Node's", async () => {
+  const nodeEvents = await import("node:events");
+  const nodeHooks = await import("node:async_hooks");
+  const session = (events, hooks) => {
+    const log = [];
+    const step = (f) => { try { log.push(f()); } catch (e) { log.push([e.name, e.code, e.message]); } };
+    const E = events.EventEmitterAsyncResource;
+    const als = new hooks.AsyncLocalStorage();
+    step(() => new E());
+    step(() => new E({ name: 5 }));
+    const e = als.run("made", () => new E({ name: "named" }));
+    e.on("tick", (v) => log.push(["heard", v, als.getStore()]));
+    step(() => als.run("emitting", () => [e.emit("tick", 1), e.emit("none")]));
+    step(() => [e instanceof events.EventEmitter, e.asyncResource.eventEmitter === e, typeof e.asyncId, typeof e.triggerAsyncId]);
+    class Sub extends E {}
+    step(() => { const s = new Sub(); s.on("x", () => log.push(["sub", als.getStore()])); return s.emit("x"); });
+    step(() => { const s = new E("by string"); return s.listenerCount("x"); });
+    step(() => Object.getOwnPropertyNames(E.prototype));
+    for (const name of ["asyncId", "triggerAsyncId", "asyncResource"]) step(() => Object.getOwnPropertyDescriptor(E.prototype, name).get.call({}));
+    step(() => E.prototype.emit.call({}, "x"));
+    step(() => { e.emitDestroy(); return "destroyed"; });
+    return log;
+  };
+  const ours = session(mod("node:events"), mod("node:async_hooks"));
+  const theirs = session(nodeEvents, nodeHooks);
+  assert.deepEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)));
+});
