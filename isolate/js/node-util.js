@@ -197,12 +197,14 @@ function utilModule() {
   function getSystemErrorName(err) {
     if (typeof err !== "number") throw invalidArgType("err", "of type number", err);
     if (err >= 0 || !NumberIsInteger(err) || err < NumberMIN_SAFE_INTEGER) throw outOfRange("err", "a negative integer", err);
-    if (err === -4095) return "EOF";
-    // libuv's names on Linux: the errno's name, negated (the first of two that share a number).
-    const errno = builtinExports("node:os").constants.errno;
-    const names = ObjectKeys(errno);
-    for (let i = 0; i < names.length; i++) if (errno[names[i]] === -err) return names[i];
+    for (let i = 0; i < UV_ERRORS.length; i++) if (UV_ERRORS[i][0] === err) return UV_ERRORS[i][1];
     return `Unknown system error ${err}`;
+  }
+  /** A new Map of libuv's codes to [name, message], as Node's util.getSystemErrorMap. */
+  function getSystemErrorMap() {
+    const map = new MapCtor();
+    for (let i = 0; i < UV_ERRORS.length; i++) MapSet(map, UV_ERRORS[i][0], [UV_ERRORS[i][1], UV_ERRORS[i][2]]);
+    return map;
   }
   return {
     inspect: utilInspect, format,
@@ -232,6 +234,7 @@ function utilModule() {
       return target;
     },
     getSystemErrorName,
+    getSystemErrorMap,
     // Node's helpers for native bindings' errors, which npm code calls too.
     _errnoException(err, syscall, original) {
       const code = getSystemErrorName(err);
@@ -290,5 +293,5 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
   "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName", "_errnoException",
-  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal", "MIMEType", "MIMEParams"];
+  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal", "MIMEType", "MIMEParams", "getSystemErrorMap"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);

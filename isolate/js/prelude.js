@@ -29,19 +29,19 @@
  *     28 fetch-outbound.js 29 compression.js 30 workers.js 31 messaging.js 32 websocket-link.js
  *     33 websocket.js 34 eventsource.js 35 builtins.js 36 lazy.js 37 node-encodings.js
  *     38 node-buffer.js 39 node-buffer-rw.js 40 node-events.js 41 node-util.js
- *     42 node-parse-args.js 43 node-util-mime.js 44 node-assert.js 45 node-url-legacy.js
- *     46 node-path-win32.js 47 node-path.js 48 node-process.js 49 node-hash.js
- *     50 node-crypto-keys.js 51 node-crypto-kdf.js 52 node-crypto-sign.js 53 node-crypto-cipher.js
- *     54 node-crypto-dh.js 55 node-crypto-x509.js 56 node-crypto.js 57 node-timers.js
- *     58 node-zlib.js 59 node-zlib-streams.js 60 vendor/readable-stream.js 61 node-stream-web.js
- *     62 node-stream.js 63 node-querystring.js 64 node-punycode.js 65 node-diagnostics-channel.js
- *     66 node-stubs.js 67 node-dns.js 68 node-fs-scope.js 69 node-fs-vfs.js 70 node-fs.js
- *     71 node-fs-streams.js 72 node-fs-api.js 73 bindings.js 74 rpc.js 75 rpc-targets.js
- *     76 rpc-bodies.js 77 cache.js 78 d1.js 79 r2.js 80 r2-upload.js 81 durable.js
- *     82 durable-storage.js 83 durable-websocket.js 84 urlpattern.js 85 rewriter.js 86 scheduled.js
- *     87 queue.js 88 sockets.js 89 node-net-args.js 90 node-net.js 91 node-tls.js
- *     92 node-http-common.js 93 node-http-client.js 94 node-http-server.js 95 cloudflare-node.js
- *     96 prelude-end.js
+ *     42 node-parse-args.js 43 node-util-mime.js 44 node-uv-errors.js 45 node-assert.js
+ *     46 node-url-legacy.js 47 node-path-win32.js 48 node-path.js 49 node-process.js
+ *     50 node-hash.js 51 node-crypto-keys.js 52 node-crypto-kdf.js 53 node-crypto-sign.js
+ *     54 node-crypto-cipher.js 55 node-crypto-dh.js 56 node-crypto-x509.js 57 node-crypto.js
+ *     58 node-timers.js 59 node-zlib.js 60 node-zlib-streams.js 61 vendor/readable-stream.js
+ *     62 node-stream-web.js 63 node-stream.js 64 node-querystring.js 65 node-punycode.js
+ *     66 node-diagnostics-channel.js 67 node-stubs.js 68 node-dns.js 69 node-fs-scope.js
+ *     70 node-fs-vfs.js 71 node-fs.js 72 node-fs-streams.js 73 node-fs-api.js 74 bindings.js
+ *     75 rpc.js 76 rpc-targets.js 77 rpc-bodies.js 78 cache.js 79 d1.js 80 r2.js 81 r2-upload.js
+ *     82 durable.js 83 durable-storage.js 84 durable-websocket.js 85 urlpattern.js 86 rewriter.js
+ *     87 scheduled.js 88 queue.js 89 sockets.js 90 node-net-args.js 91 node-net.js 92 node-tls.js
+ *     93 node-http-common.js 94 node-http-client.js 95 node-http-server.js 96 cloudflare-node.js
+ *     97 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so

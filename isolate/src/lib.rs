@@ -118,6 +118,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-util.js"),
     include_str!("../js/node-parse-args.js"),
     include_str!("../js/node-util-mime.js"),
+    include_str!("../js/node-uv-errors.js"),
     include_str!("../js/node-assert.js"),
     include_str!("../js/node-url-legacy.js"),
     include_str!("../js/node-path-win32.js"),

@@ -655,3 +655,10 @@ test("events.EventEmitterAsyncResource runs its listeners in the context it was 
   const theirs = session(nodeEvents, nodeHooks);
   assert.deepEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)));
 });
+
+test("util.getSystemErrorMap and getSystemErrorName answer as Node's (libuv's codes, names and messages)", () => {
+  const util = mod("node:util");
+  assert.deepEqual(JSON.parse(JSON.stringify([...util.getSystemErrorMap()])), JSON.parse(JSON.stringify([...nodeUtil.getSystemErrorMap()])));
+  assert.notEqual(util.getSystemErrorMap(), util.getSystemErrorMap(), "a new Map each call");
+  for (let code = -1; code >= -4100; code--) assert.equal(util.getSystemErrorName(code), nodeUtil.getSystemErrorName(code), code);
+});

@@ -56,6 +56,7 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "node-util.js",
             "node-parse-args.js",
             "node-util-mime.js",
+            "node-uv-errors.js",
             "node-assert.js",
             "node-url-legacy.js",
             "node-path-win32.js",
