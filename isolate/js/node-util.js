@@ -207,6 +207,7 @@ function utilModule() {
     return map;
   }
   return {
+    parseEnv,
     inspect: utilInspect, format,
     formatWithOptions: (options, ...args) => format(...args),
     promisify, callbackify, inherits, deprecate, types, parseArgs,
@@ -293,5 +294,129 @@ const UTIL_NAMES = ["inspect", "format", "formatWithOptions", "promisify", "call
   "isNullOrUndefined", "isNumber", "isString", "isSymbol", "isUndefined", "isRegExp", "isObject", "isDate",
   "isError", "isFunction", "isPrimitive", "debuglog", "debug", "toUSVString", "stripVTControlCharacters",
   "styleText", "aborted", "parseArgs", "isBuffer", "_extend", "getSystemErrorName", "_errnoException",
-  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal", "MIMEType", "MIMEParams", "getSystemErrorMap"];
+  "_exceptionWithHostPort", "transferableAbortController", "transferableAbortSignal", "MIMEType", "MIMEParams", "getSystemErrorMap", "parseEnv"];
 defineBuiltin("node:util", UTIL_NAMES, utilModule);
+
+/** Node 20's util.parseEnv: its dotenv parser (node_dotenv.cc) as it answers, quirks included (a
+ *  key is what precedes "=" once spaces are trimmed, so a comment line indented after a value
+ *  joins the next key; "export " is dropped once; only double-quoted values expand "\\n"; an
+ *  unterminated quote is the line as it is, or on the last line a key read from the quote on; an
+ *  empty key ends the parse). Every "\r" is dropped
+ *  first, lone surrogates are U+FFFD (the UTF-8 Node parses), and the keys come in code point order
+ *  (Node's std::map). Linear: each scan resumes where the last stopped. */
+function parseEnv(content) {
+  if (typeof content !== "string") throw invalidArgType("content", "of type string", content);
+  const whole = StringToWellFormed(content);
+  let s = "";
+  for (let from = 0; from < whole.length;) {
+    const cr = StringIndexOf(whole, "\r", from);
+    s += StringSlice(whole, from, cr === -1 ? whole.length : cr);
+    from = cr === -1 ? whole.length : cr + 1;
+  }
+  const store = new MapCtor();
+  let a = 0;
+  let b = s.length;
+  const trim = () => {
+    while (a < b && s[a] === " ") a++;
+    while (b > a && s[b - 1] === " ") b--;
+  };
+  const find = (ch, from) => {
+    const at = StringIndexOf(s, ch, from);
+    return at !== -1 && at < b ? at : -1;
+  };
+  const trimSpaces = (v) => {
+    let i = 0;
+    let j = v.length;
+    while (i < j && v[i] === " ") i++;
+    while (j > i && v[j - 1] === " ") j--;
+    return StringSlice(v, i, j);
+  };
+  trim();
+  while (a < b) {
+    if (s[a] === "\n" || s[a] === "#") {
+      const nl = find("\n", a);
+      if (nl !== -1) {
+        a = nl + 1;
+        continue;
+      }
+    }
+    const eq = find("=", a);
+    if (eq === -1) break;
+    let key = trimSpaces(StringSlice(s, a, eq));
+    a = eq + 1;
+    if (key === "") break;
+    if (StringSlice(key, 0, 7) === "export ") key = StringSlice(key, 7);
+    if (a >= b || s[a] === "\n") {
+      MapSet(store, key, "");
+      continue;
+    }
+    trim();
+    if (a >= b) {
+      MapSet(store, key, "");
+      break;
+    }
+    const quote = s[a];
+    if (quote === '"' || quote === "'" || quote === "`") {
+      const close = find(quote, a + 1);
+      if (close === -1) {
+        // The line as it is; on the last line, nothing, and the parse reads on from the quote.
+        const nl = find("\n", a);
+        if (nl !== -1) {
+          MapSet(store, key, StringSlice(s, a, nl));
+          a = nl;
+        }
+      } else {
+        let value = StringSlice(s, a + 1, close);
+        if (quote === '"') {
+          let expanded = "";
+          for (let from = 0; from < value.length;) {
+            const at = StringIndexOf(value, "\\n", from);
+            expanded += StringSlice(value, from, at === -1 ? value.length : at) + (at === -1 ? "" : "\n");
+            from = at === -1 ? value.length : at + 2;
+          }
+          value = expanded;
+        }
+        MapSet(store, key, value);
+        const nl = find("\n", close + 1);
+        if (quote === '"') {
+          a = nl !== -1 ? nl + 1 : b; // past the line's end, with no trim (Node's order)
+          continue;
+        }
+        a = nl !== -1 ? nl : b;
+      }
+    } else {
+      const nl = find("\n", a);
+      let value = StringSlice(s, a, nl !== -1 ? nl : b);
+      const hash = StringIndexOf(value, "#");
+      if (hash !== -1) value = StringSlice(value, 0, hash);
+      MapSet(store, key, trimSpaces(value));
+      a = nl !== -1 ? nl : b;
+    }
+    trim();
+  }
+  const keys = [];
+  for (const key of MapKeys(store)) appendEntry(keys, key);
+  ArraySort(keys, compareCodePoints);
+  const out = {};
+  for (let i = 0; i < keys.length; i++) {
+    // Node sets each key on a plain object: "__proto__" lands on its setter, which ignores a string.
+    if (keys[i] !== "__proto__") ObjectDefineProperty(out, keys[i], { value: MapGet(store, keys[i]), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
+/** Orders strings by code point (UTF-8 byte order), not UTF-16 code unit. */
+function compareCodePoints(x, y) {
+  const n = x.length < y.length ? x.length : y.length;
+  for (let i = 0; i < n; i++) {
+    const cx = StringCharCodeAt(x, i);
+    const cy = StringCharCodeAt(y, i);
+    if (cx === cy) continue;
+    // A surrogate (a code point past U+FFFF) sorts after every other UTF-16 unit.
+    const hx = cx >= 0xd800 && cx <= 0xdfff;
+    const hy = cy >= 0xd800 && cy <= 0xdfff;
+    if (hx !== hy) return hx ? 1 : -1;
+    return cx < cy ? -1 : 1;
+  }
+  return x.length - y.length;
+}

@@ -245,3 +245,14 @@ fn an_event_emitter_async_resource_runs_listeners_in_its_own_context_as_in_node(
          return [seen, e.asyncResource.eventEmitter === e, error];",
     );
 }
+
+#[test]
+fn dotenv_text_parses_as_in_node() {
+    same(
+        "const { parseEnv } = await import('node:util');
+         const text = 'export A=1\\n B = \"two\\\\nlines\" # c\\nC=\\'3\\'\\n# skipped\\nD=x#y\\r\\nE=\\n  #c\\nF=last\\nG=\"open';
+         let error = null;
+         try { parseEnv(42); } catch (e) { error = [e.name, e.code]; }
+         return [Object.entries(parseEnv(text)), error];",
+    );
+}

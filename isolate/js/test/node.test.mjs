@@ -662,3 +662,22 @@ test("util.getSystemErrorMap and getSystemErrorName answer as Node's (libuv's co
   assert.notEqual(util.getSystemErrorMap(), util.getSystemErrorMap(), "a new Map each call");
   for (let code = -1; code >= -4100; code--) assert.equal(util.getSystemErrorName(code), nodeUtil.getSystemErrorName(code), code);
 });
+
+test("util.parseEnv answers as Node's dotenv parser on fixed and generated text", () => {
+  const util = mod("node:util");
+  const entries = (f, text) => { try { return JSON.stringify(Object.entries(f(text))); } catch (e) { return `${e.name} ${e.code}`; } };
+  const fixed = ["A=1", " A = 1 ", "export A=1", "export  A=1", "A='x y'", 'A="a\\nb"', "A='a\\nb'", 'A="multi\nline"', "A=x # c",
+    "A=x#y", "# A=1\nB=2", "A", "A=", "=1\nB=2", "A=1\nA=2", 'A="unterminated\nB=2', 'A="a"b', "A=1\r\nB=2\rC=3", "A: 1",
+    "A=1\n  # c\nB=2", "#A=1", "A='x", 'export \\"="A=A', "__proto__=x\nb=1", "Z=1\na=2\n\u00e9=3\n\ud83d\ude00=4\n\ue000=5\nA=6",
+    "A=\ud800x", "A=`q`r\nB=\"s\"  \n  C = 't' # u", 'A="x"\n  #c\nB=1', "A='x'\n  #c\nB=1", 1, null];
+  for (const text of fixed) assert.equal(entries(util.parseEnv, text), entries(nodeUtil.parseEnv, text), JSON.stringify(text));
+  const alphabet = ["A", "b", "=", " ", "\n", "\r", "#", "'", "\"", "`", "\\", "n", "export ", "\t", "é", "\ud83d", "\ud83d\ude00", "\ue000"];
+  let seed = 2024;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let round = 0; round < 50000; round++) {
+    let text = "";
+    const length = rand(24);
+    for (let i = 0; i < length; i++) text += alphabet[rand(alphabet.length)];
+    assert.equal(entries(util.parseEnv, text), entries(nodeUtil.parseEnv, text), JSON.stringify(text));
+  }
+});
