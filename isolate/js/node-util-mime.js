@@ -61,6 +61,14 @@ function mimeSyntaxError(production, input, at) {
   return nodeError(TypeError, "ERR_INVALID_MIME_SYNTAX", `The MIME syntax for a ${production} in "${input}" is invalid${where}`);
 }
 
+/** `v` as a string, lower-cased, for a setter of `production` (a TypeError unless a token). */
+function mimeSetToken(production, v) {
+  const s = `${v}`;
+  const bad = mimeFirstNonToken(s);
+  if (s.length === 0 || bad !== -1) throw mimeSyntaxError(production, s, bad);
+  return mimeLower(s);
+}
+
 /** Parameters `s` (what follows the subtype's ";") into `into` (a Map), as Node parses them. */
 function mimeParseParams(s, into) {
   let end = s.length;
@@ -206,19 +214,13 @@ class MIMEType {
     return this.#type;
   }
   set type(v) {
-    v = `${v}`;
-    const bad = mimeFirstNonToken(v);
-    if (v.length === 0 || bad !== -1) throw mimeSyntaxError("type", v, bad);
-    this.#type = mimeLower(v);
+    this.#type = mimeSetToken("type", v);
   }
   get subtype() {
     return this.#subtype;
   }
   set subtype(v) {
-    v = `${v}`;
-    const bad = mimeFirstNonToken(v);
-    if (v.length === 0 || bad !== -1) throw mimeSyntaxError("subtype", v, bad);
-    this.#subtype = mimeLower(v);
+    this.#subtype = mimeSetToken("subtype", v);
   }
   get essence() {
     return `${this.#type}/${this.#subtype}`;
