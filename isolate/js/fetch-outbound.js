@@ -238,8 +238,6 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
   return new PromiseCtor((resolve, reject) => {
     const request = new Request(input, init); // a throw here rejects, as the spec says
     const { method, url: asked, headers, body, redirect, signal, encodeResponseBody, cache } = requestForFetch(request);
-    // No cache holds a response to answer it: the network error the standard gives a miss.
-    if (cache === "only-if-cached") throw new TypeError("fetch failed: 'only-if-cached' found no cached response (fetch() has no HTTP cache here)");
     addCacheModeHeaders(headers, cache);
     const manual = encodeResponseBody === "manual";
     const websocket = asksForWebSocket(headers);
@@ -269,6 +267,12 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
     };
     if (abortSignalAborted(signal)) {
       onAbort();
+      return;
+    }
+    // No cache holds a response to answer it: the network error the standard gives a miss (after
+    // an aborted signal, whose reason comes first).
+    if (cache === "only-if-cached") {
+      reject(new TypeError("fetch failed: 'only-if-cached' found no cached response (fetch() has no HTTP cache here)"));
       return;
     }
     addAbortAlgorithm(signal, onAbort);

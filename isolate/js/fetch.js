@@ -197,6 +197,7 @@ class Request {
   #redirect = "follow";
   #cache = "default";
   #keepalive = false;
+  #sameOrigin = false; // the standard's mode is "same-origin" (kept for "only-if-cached" alone)
   #body = null; // BodyState | null
   #signal;
   #cf = undefined; // Cloudflare's request.cf: the host's incomingCf(), init.cf, or the input's
@@ -216,6 +217,7 @@ class Request {
       this.#redirect = source.#redirect;
       this.#cache = source.#cache;
       this.#keepalive = source.#keepalive;
+      this.#sameOrigin = source.#sameOrigin;
       this.#cf = source.#cf;
       signal = source.#signal;
     }
@@ -230,17 +232,20 @@ class Request {
     const initIntegrity = dictGet(init, "integrity");
     const initKeepalive = dictGet(init, "keepalive");
     const initMethod = dictGet(init, "method");
-    const initMode = dictGet(init, "mode"); // read for "only-if-cached" alone: a Request has no mode
+    // Read for "only-if-cached" alone (a Request has no `mode`; one given as init lends its own).
+    const initMode = init !== null && typeof init === "object" && #url in init
+      ? (init.#sameOrigin ? "same-origin" : undefined) : dictGet(init, "mode");
     const initRedirect = dictGet(init, "redirect");
     const initSignal = dictGet(init, "signal");
     if (initCache !== undefined) {
       const mode = `${initCache}`;
       if (!CACHE_MODES.includes(mode)) throw new TypeError(`Request: invalid cache mode ${mode.slice(0, 40)}`);
-      // The standard's check (a request's mode is "cors" unless init says otherwise).
-      if (mode === "only-if-cached" && (initMode === undefined || `${initMode}` !== "same-origin")) {
-        throw new TypeError("Request: cache mode 'only-if-cached' needs request mode 'same-origin'");
-      }
       this.#cache = mode;
+    }
+    if (initMode !== undefined) this.#sameOrigin = `${initMode}` === "same-origin";
+    // The standard's check, on the request as made (its mode may come from the input Request).
+    if (this.#cache === "only-if-cached" && !this.#sameOrigin) {
+      throw new TypeError("Request: cache mode 'only-if-cached' needs request mode 'same-origin'");
     }
     if (initCf !== undefined && initCf !== null && typeof initCf !== "object") throw new TypeError("Request: init.cf must be an object");
     if (initCf !== undefined) this.#cf = initCf ?? undefined;
@@ -277,6 +282,8 @@ class Request {
     let body = null;
     if (hasInitBody) {
       const { body: extracted, type } = extractBody(initBody);
+      // The standard's "extract a body" with keepalive: a stream has no length known up front.
+      if (this.#keepalive && extracted.fromStream) throw new TypeError("Request: a keepalive request cannot have a stream body");
       body = extracted;
       if (type !== null && !this.#headers.has("content-type")) this.#headers.append("content-type", type);
       // The Fetch Standard wants `duplex: "half"` with a stream body; workerd does not ask for it
@@ -309,6 +316,7 @@ class Request {
     copy.#redirect = this.#redirect;
     copy.#cache = this.#cache;
     copy.#keepalive = this.#keepalive;
+    copy.#sameOrigin = this.#sameOrigin;
     copy.#cf = this.#cf;
     copy.#encodeResponseBody = this.#encodeResponseBody;
     copy.#signal = createDependentAbortSignal([this.#signal]);

@@ -183,10 +183,10 @@ class MIMEParams {
 }
 const mimeParamsToString = MIMEParams.prototype.toString;
 ObjectDefineProperty(MIMEParams.prototype, SymbolIterator, {
-  value: MIMEParams.prototype.entries, writable: true, enumerable: false, configurable: true,
+  __proto__: null, value: MIMEParams.prototype.entries, writable: true, enumerable: false, configurable: true,
 });
 ObjectDefineProperty(MIMEParams.prototype, "toJSON", {
-  value: mimeParamsToString, writable: true, enumerable: false, configurable: true,
+  __proto__: null, value: mimeParamsToString, writable: true, enumerable: false, configurable: true,
 });
 
 class MIMEType {
@@ -234,5 +234,5 @@ class MIMEType {
   }
 }
 ObjectDefineProperty(MIMEType.prototype, "toJSON", {
-  value: MIMEType.prototype.toString, writable: true, enumerable: false, configurable: true,
+  __proto__: null, value: MIMEType.prototype.toString, writable: true, enumerable: false, configurable: true,
 });

@@ -342,7 +342,12 @@ function parseEnv(content) {
     }
     const eq = find("=", a);
     if (eq === -1) break;
-    let key = trimSpaces(StringSlice(s, a, eq));
+    const raw = StringSlice(s, a, eq);
+    let key = trimSpaces(raw);
+    // A key of spaces alone: Node's C++ trims it by stepping back before it (undefined behaviour
+    // there, which in Node 20.20 answers the character before: the line's "\n"), so the key is
+    // that character and the parse goes on; Node's answer is the contract.
+    if (key === "" && raw !== "" && a > 0) key = s[a - 1];
     a = eq + 1;
     if (key === "") break;
     if (StringSlice(key, 0, 7) === "export ") key = StringSlice(key, 7);

@@ -174,6 +174,14 @@ test("Request: cache and keepalive as Node's undici keeps them; an integrity dig
       const withMode = (R) => () => new R("http://h/", { cache, mode }).cache;
       assert.deepEqual(outcome(withMode(context.Request)), outcome(withMode(Request)), `${cache} ${mode}`);
     }
+    // The mode an input Request carries counts, and init's replaces it.
+    for (const [first, second] of [["same-origin", undefined], ["same-origin", "cors"], ["cors", "same-origin"]]) {
+      const inherited = (R) => () => {
+        const r1 = new R("http://h/", { mode: first });
+        return new R(r1, second === undefined ? { cache } : { cache, mode: second }).cache;
+      };
+      assert.deepEqual(outcome(inherited(context.Request)), outcome(inherited(Request)), `${cache} ${first} ${second}`);
+    }
   }
   for (const keepalive of [undefined, true, false, 1, 0, "", "yes"]) {
     const describe = (R) => () => {
@@ -181,6 +189,12 @@ test("Request: cache and keepalive as Node's undici keeps them; an integrity dig
       return [r.keepalive, new R(r).keepalive, r.clone().keepalive, new R(r, { keepalive: false }).keepalive];
     };
     assert.deepEqual(outcome(describe(context.Request)), outcome(describe(Request)), `${keepalive}`);
+  }
+  for (const body of ["text", "stream"]) {
+    const describe = (R, RS) => () => new R("http://h/", {
+      method: "POST", duplex: "half", keepalive: true, body: body === "text" ? "x" : new RS({ start(c) { c.close(); } }),
+    }).keepalive;
+    assert.deepEqual(outcome(describe(context.Request, context.ReadableStream)), outcome(describe(Request, ReadableStream)), body);
   }
   for (const integrity of [undefined, ""]) {
     const describe = (R) => () => new R("http://h/", { integrity }).integrity;
@@ -236,6 +250,8 @@ test("fetch adds the Fetch Standard's headers for the cache modes that bypass a 
   await assert.rejects(async () => run2("fetch('https://h/', { cache: 'only-if-cached' })"), (e) => e.name === "TypeError");
   await assert.rejects(async () => run2("fetch('https://h/', { cache: 'only-if-cached', mode: 'same-origin' })"),
     (e) => e.name === "TypeError" && e.message.includes("no cached response"));
+  await assert.rejects(async () => run2("fetch('https://h/', { cache: 'only-if-cached', mode: 'same-origin', signal: AbortSignal.abort(new Error('why')) })"),
+    (e) => e.message === "why", "an aborted signal's reason comes first");
   assert.equal(sent.length, 0, "a refused cache mode makes no host call");
 });
 

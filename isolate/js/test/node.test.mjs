@@ -541,7 +541,7 @@ test("util.MIMEType and util.MIMEParams answer as Node's on generated strings", 
   // Generated: short strings over the characters that steer the parser.
   const alphabet = ["a", "B", "/", ";", "=", "\"", "\\", " ", "\t", "\n", "é", "\u0100", "+", "x", "ud83d"];
   let seed = 12345;
-  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
   for (let round = 0; round < 20000; round++) {
     let input = rand(2) ? "t/s" : "";
     const length = rand(14);
@@ -669,11 +669,11 @@ test("util.parseEnv answers as Node's dotenv parser on fixed and generated text"
   const fixed = ["A=1", " A = 1 ", "export A=1", "export  A=1", "A='x y'", 'A="a\\nb"', "A='a\\nb'", 'A="multi\nline"', "A=x # c",
     "A=x#y", "# A=1\nB=2", "A", "A=", "=1\nB=2", "A=1\nA=2", 'A="unterminated\nB=2', 'A="a"b', "A=1\r\nB=2\rC=3", "A: 1",
     "A=1\n  # c\nB=2", "#A=1", "A='x", 'export \\"="A=A', "__proto__=x\nb=1", "Z=1\na=2\n\u00e9=3\n\ud83d\ude00=4\n\ue000=5\nA=6",
-    "A=\ud800x", "A=`q`r\nB=\"s\"  \n  C = 't' # u", 'A="x"\n  #c\nB=1', "A='x'\n  #c\nB=1", 1, null];
+    "A=\ud800x", "A=`q`r\nB=\"s\"  \n  C = 't' # u", "A=1\n = y\nB=2", "#c\n = y\nB=2", "A=1\n =\n", 'A="x"\n  #c\nB=1', "A='x'\n  #c\nB=1", 1, null];
   for (const text of fixed) assert.equal(entries(util.parseEnv, text), entries(nodeUtil.parseEnv, text), JSON.stringify(text));
   const alphabet = ["A", "b", "=", " ", "\n", "\r", "#", "'", "\"", "`", "\\", "n", "export ", "\t", "é", "\ud83d", "\ud83d\ude00", "\ue000"];
   let seed = 2024;
-  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
   for (let round = 0; round < 50000; round++) {
     let text = "";
     const length = rand(24);
