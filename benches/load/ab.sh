@@ -17,19 +17,6 @@ a_bin=$1 b_bin=$2 rounds=${3:-4} secs=${4:-8}
 source benches/load/lib.sh
 BIN=$a_bin stockade_binary
 
-ticks() {
-  local sum=0 pid
-  for pid in "$@"; do
-    [[ -r /proc/$pid/stat ]] && sum=$((sum + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$sum"
-}
-descendants() {
-  local pid=$1 child
-  echo "$pid"
-  for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do descendants "$child"; done
-}
-
 # run LABEL BIN: one daemon, one cached worker, a warm-up, then `hey -z` at c8.
 run() {
   local label=$1

@@ -32,22 +32,6 @@ id=$(curl -sf -H "Authorization: Bearer $token" -X POST "$base/v1/workers" \
   -d '{"mainModule":"main.js","modules":{"main.js":"export default { fetch() { return new Response(\"hello\"); } };"}}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
-# descendants PID: PID and every process below it.
-descendants() {
-  local pid=$1 child
-  echo "$pid"
-  for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do descendants "$child"; done
-}
-# ticks PID...: user + system clock ticks of these processes (all their threads) so far.
-ticks() {
-  local sum=0 pid
-  for pid in "$@"; do
-    if [[ -r /proc/$pid/stat ]]; then
-      sum=$((sum + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    fi
-  done
-  echo "$sum"
-}
 idle_ticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
 
 # measure NAME URL GET|POST GROUP=PIDS...: one timed run; a group's CPU is that of its listed

@@ -1,5 +1,5 @@
-# Shared start-up of the single-daemon load scripts (rss.sh, slow_connections.sh): sourced from
-# the repository root, under `set -euo pipefail`; defines functions only.
+# Shared start-up of the single-daemon load scripts (rss.sh, slow_connections.sh, cost.sh, ab.sh):
+# sourced from the repository root, under `set -euo pipefail`; defines functions only.
 #
 #   stockade_binary
 #       Installs hey if missing; sets BIN to this checkout's release build (built first) unless
@@ -12,6 +12,10 @@
 #       10 s) for the admin API, then a second. Sets port, token, cfg, base (the daemon's URL)
 #       and daemon (its pid). On exit, the processes in bench_children (background jobs the
 #       script adds) and the daemon are stopped and the config removed.
+#   descendants PID
+#       PID and every process below it, one per line.
+#   ticks PID...
+#       User + system clock ticks (10 ms) these processes (all their threads) have used so far.
 
 stockade_binary() {
   command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey; }
@@ -51,4 +55,20 @@ start_daemon() {
     sleep 0.1
   done
   sleep 1
+}
+
+descendants() {
+  local pid=$1 child
+  echo "$pid"
+  for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do descendants "$child"; done
+}
+
+ticks() {
+  local sum=0 pid
+  for pid in "$@"; do
+    if [[ -r /proc/$pid/stat ]]; then
+      sum=$((sum + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    fi
+  done
+  echo "$sum"
 }

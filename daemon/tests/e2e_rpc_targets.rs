@@ -366,7 +366,7 @@ fn another_request_reaches_no_session_by_forged_host_calls() {
         "rpc-targets-forged",
         &["normal"; 2],
         1,
-        "[limits]\ncpu_ms = 5000\n",
+        CPU_NOT_TESTED,
         TEST_HOOKS,
     );
     let t = tenant_token(0);

@@ -269,7 +269,6 @@ defineGlobal("QuotaExceededError", QuotaExceededError);
 
 const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
   "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
-const HEX = "0123456789abcdef";
 const requireCrypto = (v) => {
   if (v !== cryptoObject) throw new TypeError("Illegal invocation: crypto's members need crypto as `this`");
 };
@@ -314,7 +313,7 @@ class Crypto {
     let s = "";
     for (let i = 0; i < 16; i++) {
       if (i === 4 || i === 6 || i === 8 || i === 10) s += "-";
-      s += HEX[b[i] >> 4] + HEX[b[i] & 15];
+      s += hexByte(b[i]);
     }
     return s;
   }

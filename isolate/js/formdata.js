@@ -107,7 +107,7 @@ function multipartBoundary() {
   const random = new Uint8Array(16);
   hostRandomFill(random);
   let s = "----formdata-stockade-";
-  for (let i = 0; i < 16; i++) s += HEX[random[i] >> 4] + HEX[random[i] & 15];
+  for (let i = 0; i < 16; i++) s += hexByte(random[i]);
   return s;
 }
 

@@ -13,7 +13,7 @@ function nodeX509(h, keys) {
     const d = callOp(NODE_OP.digest, [alg, der]);
     let out = "";
     for (let i = 0; i < typedArrayByteLength(d); i++) {
-      out += (i === 0 ? "" : ":") + StringToUpperCase(HEX[d[i] >> 4] + HEX[d[i] & 15]);
+      out += (i === 0 ? "" : ":") + StringToUpperCase(hexByte(d[i]));
     }
     return out;
   };

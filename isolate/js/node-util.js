@@ -301,18 +301,12 @@ defineBuiltin("node:util", UTIL_NAMES, utilModule);
  *  key is what precedes "=" once spaces are trimmed, so a comment line indented after a value
  *  joins the next key; "export " is dropped once; only double-quoted values expand "\\n"; an
  *  unterminated quote is the line as it is, or on the last line a key read from the quote on; an
- *  empty key ends the parse). Every "\r" is dropped
- *  first, lone surrogates are U+FFFD (the UTF-8 Node parses), and the keys come in code point order
- *  (Node's std::map). Linear: each scan resumes where the last stopped. */
+ *  empty key ends the parse). Every "\r" is dropped first, lone surrogates are U+FFFD (the UTF-8
+ *  Node parses), and the keys come in code point order (Node's std::map). Linear: each scan
+ *  resumes where the last stopped. */
 function parseEnv(content) {
   if (typeof content !== "string") throw invalidArgType("content", "of type string", content);
-  const whole = StringToWellFormed(content);
-  let s = "";
-  for (let from = 0; from < whole.length;) {
-    const cr = StringIndexOf(whole, "\r", from);
-    s += StringSlice(whole, from, cr === -1 ? whole.length : cr);
-    from = cr === -1 ? whole.length : cr + 1;
-  }
+  const s = StringReplaceAll(StringToWellFormed(content), "\r", "");
   const store = new MapCtor();
   let a = 0;
   let b = s.length;

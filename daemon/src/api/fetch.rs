@@ -119,7 +119,7 @@ pub async fn fetch(
     let worker = worker_id(&uri)?;
     let choice = super::deployments::VersionChoice::of(&headers, &worker);
     let def = super::names::find_serving(&state, &tenant, &worker, &choice).await?;
-    let id = def.log_key();
+    let id = def.log_ring();
     // The path as the client sent it, percent-encoding intact (`%2F`, `%3F`, `%2E` stay encoded
     // for the worker's URL parser to judge), not the router's decoded copy: the segments after
     // `/v1/workers/{id}/fetch`.
@@ -181,7 +181,7 @@ pub async fn fetch(
         body_out: Some(out),
         socket,
         chain: Default::default(),
-        after_logs: Some(state.logs.after_answer(Arc::clone(&id))),
+        after_logs: Some(state.logs.after_answer(&id)),
         keep: None,
         session: None,
         queued: None,

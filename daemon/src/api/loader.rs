@@ -426,7 +426,6 @@ pub(super) async fn define(
         crons,
         queues,
         deleted: Default::default(),
-        log_key: Default::default(),
     };
     def.features = CodeFeatures::of(&def.modules);
     def.id = worker_id(&tenant, &def);

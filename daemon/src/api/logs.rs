@@ -53,9 +53,9 @@ pub struct LogRings {
 
 impl LogRings {
     /// Where the lines a request of `worker` makes after its answer go: its ring.
-    pub fn after_answer(self: &Arc<Self>, worker: impl Into<Arc<str>>) -> LogSink {
+    pub fn after_answer(self: &Arc<Self>, worker: &str) -> LogSink {
         let rings = Arc::clone(self);
-        let worker: Arc<str> = worker.into();
+        let worker = worker.to_owned();
         Arc::new(move |lines| rings.record(&worker, &lines))
     }
 

@@ -186,7 +186,7 @@ async fn attempt(
         wall_ms: state.config.limits.event_wall_ms,
     };
     let streams = Streams {
-        after_logs: Some(state.logs.after_answer(key.log_ring())),
+        after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep: Some(in_flight),
         ..Streams::default()
     };

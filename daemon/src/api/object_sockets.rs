@@ -111,7 +111,7 @@ pub(super) async fn fetch(
         body_out: Some(out),
         socket: Some(socket),
         chain,
-        after_logs: Some(state.logs.after_answer(key.log_ring())),
+        after_logs: Some(state.logs.after_answer(&key.log_ring())),
         keep,
         session: None,
         queued,
@@ -347,7 +347,7 @@ async fn deliver(state: &Weak<AppState>, objects: &Arc<Objects>, key: &ObjectKey
         props_json: Vec::new(),
     };
     let streams = Streams {
-        after_logs: Some(app.logs.after_answer(key.log_ring())),
+        after_logs: Some(app.logs.after_answer(&key.log_ring())),
         keep: Some(in_flight),
         ..Streams::default()
     };

@@ -80,7 +80,7 @@ pub async fn deliver(state: &AppState, queues: &Queues, c: &StoredConsumer) -> b
         wall_ms: event_wall,
     };
     let streams = Streams {
-        after_logs: Some(state.logs.after_answer(id.as_str())),
+        after_logs: Some(state.logs.after_answer(&id)),
         ..Streams::default()
     };
     let job = Job::Call { def, call, streams };

@@ -271,6 +271,5 @@ async fn one_off(
         crons: Vec::new(),
         queues: Vec::new(),
         deleted: Default::default(),
-        log_key: Default::default(),
     }))
 }

@@ -71,7 +71,7 @@ pub async fn run_event(state: &AppState, def: Arc<WorkerDef>, cron: &str, time_m
         wall_ms: state.config.limits.event_wall_ms,
     };
     let streams = Streams {
-        after_logs: Some(state.logs.after_answer(id.as_str())),
+        after_logs: Some(state.logs.after_answer(&id)),
         ..Streams::default()
     };
     let job = Job::Call { def, call, streams };

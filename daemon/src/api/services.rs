@@ -456,7 +456,7 @@ pub(super) async fn rpc(
         // timers) go to the same ring as its answer's.
         let streams = Streams {
             chain,
-            after_logs: Some(state.logs.after_answer(id.as_str())),
+            after_logs: Some(state.logs.after_answer(&id)),
             keep,
             session: Some(session as crate::supervisor::Session),
             queued,

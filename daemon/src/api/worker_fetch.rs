@@ -85,7 +85,7 @@ pub(super) async fn deliver(
         body_out: Some(out),
         socket: None,
         chain,
-        after_logs: Some(state.logs.after_answer(id.as_str())),
+        after_logs: Some(state.logs.after_answer(&id)),
         keep,
         session: None,
         queued,

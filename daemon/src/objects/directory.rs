@@ -371,7 +371,6 @@ fn incarnation(key: &ObjectKey, name: Option<&str>, parent: &WorkerDef, n: u64) 
         crons: Vec::new(),
         queues: Vec::new(),
         deleted: AtomicBool::new(false),
-        log_key: Default::default(),
     }
 }
 
@@ -397,7 +396,6 @@ mod tests {
             crons: Vec::new(),
             queues: Vec::new(),
             deleted: AtomicBool::new(false),
-            log_key: Default::default(),
         })
     }
 
@@ -639,7 +637,6 @@ mod tests {
             crons: d.crons.clone(),
             queues: d.queues.clone(),
             deleted: AtomicBool::new(false),
-            log_key: Default::default(),
         }
     }
 }

@@ -115,7 +115,6 @@ pub(super) fn def(tenant: &str, env: Vec<(String, serde_json::Value)>) -> Worker
         crons: vec!["*/5 * * * *".into(), "0 0 * * MON".into()],
         queues: Vec::new(),
         deleted: Default::default(),
-        log_key: Default::default(),
     }
 }
 

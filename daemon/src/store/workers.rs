@@ -206,7 +206,6 @@ fn decode(tenant: &str, id: &str, bytes: &[u8]) -> Result<WorkerDef, StoreError>
         crons: stored.crons,
         queues: stored.queues,
         deleted: Default::default(),
-        log_key: Default::default(),
     })
 }
 

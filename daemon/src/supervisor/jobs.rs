@@ -28,7 +28,7 @@
 //! Trusts: nothing the worker sends beyond what the size-capped decoder and the link accept.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stockade_ipc::{Call, JailReport, Outcome, ToSupervisor, ToWorker, WorkerId, PROTOCOL_VERSION};
@@ -69,9 +69,6 @@ pub struct WorkerDef {
     pub queues: Vec<crate::queues::Consumer>,
     /// Deleted through the API: never loaded again (a reload after a death skips it).
     pub deleted: AtomicBool,
-    /// [`log_key`](Self::log_key)'s value, made on first use (a definition's tenant, name and id
-    /// do not change once it is shared). Starts empty: `Default::default()`.
-    pub log_key: OnceLock<Arc<str>>,
 }
 
 impl WorkerDef {
@@ -83,16 +80,7 @@ impl WorkerDef {
 
     /// The key of its log ring (`api/logs.rs`): [`log_ring`] of its tenant and scope.
     pub fn log_ring(&self) -> String {
-        self.log_key().to_string()
-    }
-
-    /// [`log_ring`](Self::log_ring), made once per definition: the data plane asks for it on
-    /// every request.
-    pub fn log_key(&self) -> Arc<str> {
-        Arc::clone(
-            self.log_key
-                .get_or_init(|| log_ring(&self.tenant, &self.scope()).into()),
-        )
+        log_ring(&self.tenant, &self.scope())
     }
 }
 

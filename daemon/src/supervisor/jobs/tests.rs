@@ -53,7 +53,6 @@ fn def_with(event_wall_ms: Option<u32>) -> Arc<WorkerDef> {
         crons: Vec::new(),
         queues: Vec::new(),
         deleted: Default::default(),
-        log_key: Default::default(),
     })
 }
 
