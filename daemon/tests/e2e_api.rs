@@ -25,10 +25,11 @@ fn load_and_call_a_worker_with_modules_env_and_a_real_request() {
         .send()
         .expect("create");
     assert_eq!(r.status().as_u16(), 201);
-    let id = r.json::<serde_json::Value>().expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let created: serde_json::Value = r.json().expect("json");
+    let id = created["id"].as_str().expect("id").to_string();
+    // The answer says the limits as they apply: what was asked, the rest the daemon's defaults.
+    assert_eq!(created["limits"]["cpuMs"], 50, "{created}");
+    assert_eq!(created["limits"]["subRequests"], 10, "{created}");
     // The same definition gives the same id; another tenant gets another one.
     let again = c
         .post(format!("{}/v1/workers", d.base))
@@ -78,6 +79,22 @@ fn load_and_call_a_worker_with_modules_env_and_a_real_request() {
         .json()
         .expect("json");
     assert_eq!(desc["mainModule"], "main.ts");
+    assert_eq!(desc["limits"], created["limits"], "{desc}");
+    // Asking for more than `[limits]` allows is lowered to it, and the creation answer says so.
+    let mut greedy = body.clone();
+    greedy["limits"] = serde_json::json!({ "cpuMs": 60000, "wallMs": 3600000, "subRequests": 100000 });
+    let r = c
+        .post(format!("{}/v1/workers", d.base))
+        .bearer_auth(tenant_token(0))
+        .json(&greedy)
+        .send()
+        .expect("greedy");
+    assert_eq!(r.status().as_u16(), 201);
+    let capped: serde_json::Value = r.json().expect("json");
+    // The daemon's defaults: 50 ms of CPU, 30 s of wall clock, 50 subrequests.
+    assert_eq!(capped["limits"]["cpuMs"], 50, "{capped}");
+    assert_eq!(capped["limits"]["wallMs"], 30000, "{capped}");
+    assert_eq!(capped["limits"]["subRequests"], 50, "{capped}");
     assert_eq!(
         c.delete(format!("{}/v1/workers/{id}", d.base))
             .bearer_auth(tenant_token(0))

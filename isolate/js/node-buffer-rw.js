@@ -11,27 +11,44 @@ function installBufferNumbers(proto) {
   const f64b = new Uint8Array(f64.buffer);
   const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-  function boundsError(offset, length, size) {
-    if (typeof offset !== "number") return invalidArgType("offset", "of type number", offset);
-    if (!NumberIsInteger(offset)) return outOfRange("offset", "an integer", offset);
-    if (length - size < 0) return nodeError(RangeError, "ERR_BUFFER_OUT_OF_BOUNDS", "Attempt to access memory outside buffer bounds");
-    return outOfRange("offset", `>= 0 and <= ${length - size}`, offset);
-  }
-
-  /** The checked offset of a `size`-byte access at `offset` (default 0). */
-  function at(buf, offset, size) {
-    if (offset === undefined) offset = 0;
-    const length = typedArrayLength(buf);
-    if (typeof offset !== "number" || !NumberIsInteger(offset) || offset < 0 || offset + size > length) {
-      throw boundsError(offset, length, size);
+  /** Node's boundsError: `value` (the offset, or the byteLength when `type` says so) is not an
+   *  integer, or past `length`, the last index it may take (negative: the buffer is too short). */
+  function boundsError(value, length, type) {
+    const name = type || "offset";
+    if (MathFloor(value) !== value) {
+      if (typeof value !== "number") return invalidArgType(name, "of type number", value);
+      return outOfRange(name, "an integer", value);
     }
-    return offset;
+    if (length < 0) return nodeError(RangeError, "ERR_BUFFER_OUT_OF_BOUNDS", "Attempt to access memory outside buffer bounds");
+    return outOfRange(name, `>= ${type ? 1 : 0} and <= ${length}`, value);
   }
 
+  function requireNumberOffset(offset) {
+    if (typeof offset !== "number") throw invalidArgType("offset", "of type number", offset);
+  }
+
+  /** Node's checkBounds: the offset of a `size`-byte access, a number (else a TypeError) that
+   *  is an integer inside the buffer (else a RangeError). */
+  function at(buf, offset, size) {
+    requireNumberOffset(offset);
+    const length = typedArrayLength(buf);
+    if (!NumberIsInteger(offset) || offset < 0 || offset + size > length) throw boundsError(offset, length - size);
+    return offset + 0; // -0 is 0
+  }
+
+  /** A byteLength of 1 to 6, checked as Node dispatches on it (strictly, before the value and
+   *  the offset are looked at). */
   function checkByteLength(byteLength) {
-    if (typeof byteLength !== "number") throw invalidArgType("byteLength", "of type number", byteLength);
-    if (!NumberIsInteger(byteLength) || byteLength < 1 || byteLength > 6) throw outOfRange("byteLength", ">= 1 and <= 6", byteLength);
-    return byteLength;
+    if (byteLength === 1 || byteLength === 2 || byteLength === 3 || byteLength === 4 || byteLength === 5 || byteLength === 6) {
+      return byteLength;
+    }
+    throw boundsError(byteLength, 6, "byteLength");
+  }
+
+  /** readUIntLE and its kin take no default offset (Node's). */
+  function requireOffset(offset) {
+    if (offset === undefined) throw invalidArgType("offset", "of type number", offset);
+    return offset;
   }
 
   function readUnsigned(buf, offset, size, little) {
@@ -45,18 +62,21 @@ function installBufferNumbers(proto) {
     const limit = 2 ** (8 * size - 1);
     return v >= limit ? v - limit * 2 : v;
   }
+  /** Node's order: the value made a number (a BigInt is a TypeError), then (one byte: the
+   *  offset's type first) its range, then the offset. */
   function writeInteger(buf, value, offset, size, little, signed) {
-    const o = at(buf, offset, size);
+    value = +value;
+    if (size === 1) requireNumberOffset(offset);
     const bits = 8 * size;
     const min = signed ? -(2 ** (bits - 1)) : 0;
     const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-    value = +value;
     // As Node: NaN (an undefined value too) passes the range check and is written as 0.
     if (value < min || value > max) {
       const range = size > 4 ? `>= ${signed ? "-(2 ** " + (bits - 1) + ")" : "0"} and < 2 ** ${signed ? bits - 1 : bits}`
         : `>= ${min} and <= ${max}`;
       throw outOfRange("value", range, value);
     }
+    const o = at(buf, offset, size);
     let v = value < 0 ? -MathFloor(-value) : MathFloor(value);
     if (v < 0) v += 2 ** bits;
     for (let i = 0; i < size; i++) {
@@ -75,8 +95,9 @@ function installBufferNumbers(proto) {
   }
   function writeFloat(buf, value, offset, little, wide) {
     const size = wide ? 8 : 4;
+    value = +value;
     const o = at(buf, offset, size);
-    if (wide) f64[0] = +value; else f32[0] = +value;
+    if (wide) f64[0] = value; else f32[0] = value;
     const bytes = wide ? f64b : f32b;
     const swap = little !== littleEndianHost;
     for (let i = 0; i < size; i++) buf[o + i] = bytes[swap ? size - 1 - i : i];
@@ -88,15 +109,16 @@ function installBufferNumbers(proto) {
     for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(buf[little ? o + 7 - i : o + i]);
     return signed ? BigIntAsIntN(64, v) : v;
   }
+  /** Node's order: the range (compared as JavaScript compares a BigInt with anything), the
+   *  offset, then the value used as a BigInt (anything else is the engine's TypeError). */
   function writeBig(buf, value, offset, little, signed) {
-    if (typeof value !== "bigint") throw invalidArgType("value", "of type bigint", value);
-    const o = at(buf, offset, 8);
     const min = signed ? -(2n ** 63n) : 0n;
     const max = signed ? 2n ** 63n - 1n : 2n ** 64n - 1n;
-    if (value < min || value > max) {
+    if (value > max || value < min) {
       throw outOfRange("value", signed ? ">= -(2n ** 63n) and < 2n ** 63n" : ">= 0n and < 2n ** 64n", value);
     }
-    let v = BigIntAsUintN(64, value);
+    const o = at(buf, offset, 8);
+    let v = value & 0xffffffffffffffffn;
     for (let i = 0; i < 8; i++) {
       buf[little ? o + i : o + 7 - i] = Number(v & 255n);
       v >>= 8n;
@@ -105,50 +127,50 @@ function installBufferNumbers(proto) {
   }
 
   const methods = {
-    readUInt8(o) { return readUnsigned(this, o, 1, false); },
-    readUInt16LE(o) { return readUnsigned(this, o, 2, true); },
-    readUInt16BE(o) { return readUnsigned(this, o, 2, false); },
-    readUInt32LE(o) { return readUnsigned(this, o, 4, true); },
-    readUInt32BE(o) { return readUnsigned(this, o, 4, false); },
-    readInt8(o) { return readSigned(this, o, 1, false); },
-    readInt16LE(o) { return readSigned(this, o, 2, true); },
-    readInt16BE(o) { return readSigned(this, o, 2, false); },
-    readInt32LE(o) { return readSigned(this, o, 4, true); },
-    readInt32BE(o) { return readSigned(this, o, 4, false); },
-    readUIntLE(o, n) { return readUnsigned(this, o, checkByteLength(n), true); },
-    readUIntBE(o, n) { return readUnsigned(this, o, checkByteLength(n), false); },
-    readIntLE(o, n) { return readSigned(this, o, checkByteLength(n), true); },
-    readIntBE(o, n) { return readSigned(this, o, checkByteLength(n), false); },
-    readFloatLE(o) { return readFloat(this, o, true, false); },
-    readFloatBE(o) { return readFloat(this, o, false, false); },
-    readDoubleLE(o) { return readFloat(this, o, true, true); },
-    readDoubleBE(o) { return readFloat(this, o, false, true); },
-    readBigUInt64LE(o) { return readBig(this, o, true, false); },
-    readBigUInt64BE(o) { return readBig(this, o, false, false); },
-    readBigInt64LE(o) { return readBig(this, o, true, true); },
-    readBigInt64BE(o) { return readBig(this, o, false, true); },
-    writeUInt8(v, o) { return writeInteger(this, v, o, 1, false, false); },
-    writeUInt16LE(v, o) { return writeInteger(this, v, o, 2, true, false); },
-    writeUInt16BE(v, o) { return writeInteger(this, v, o, 2, false, false); },
-    writeUInt32LE(v, o) { return writeInteger(this, v, o, 4, true, false); },
-    writeUInt32BE(v, o) { return writeInteger(this, v, o, 4, false, false); },
-    writeInt8(v, o) { return writeInteger(this, v, o, 1, false, true); },
-    writeInt16LE(v, o) { return writeInteger(this, v, o, 2, true, true); },
-    writeInt16BE(v, o) { return writeInteger(this, v, o, 2, false, true); },
-    writeInt32LE(v, o) { return writeInteger(this, v, o, 4, true, true); },
-    writeInt32BE(v, o) { return writeInteger(this, v, o, 4, false, true); },
+    readUInt8(o = 0) { return readUnsigned(this, o, 1, false); },
+    readUInt16LE(o = 0) { return readUnsigned(this, o, 2, true); },
+    readUInt16BE(o = 0) { return readUnsigned(this, o, 2, false); },
+    readUInt32LE(o = 0) { return readUnsigned(this, o, 4, true); },
+    readUInt32BE(o = 0) { return readUnsigned(this, o, 4, false); },
+    readInt8(o = 0) { return readSigned(this, o, 1, false); },
+    readInt16LE(o = 0) { return readSigned(this, o, 2, true); },
+    readInt16BE(o = 0) { return readSigned(this, o, 2, false); },
+    readInt32LE(o = 0) { return readSigned(this, o, 4, true); },
+    readInt32BE(o = 0) { return readSigned(this, o, 4, false); },
+    readUIntLE(o, n) { return readUnsigned(this, requireOffset(o), checkByteLength(n), true); },
+    readUIntBE(o, n) { return readUnsigned(this, requireOffset(o), checkByteLength(n), false); },
+    readIntLE(o, n) { return readSigned(this, requireOffset(o), checkByteLength(n), true); },
+    readIntBE(o, n) { return readSigned(this, requireOffset(o), checkByteLength(n), false); },
+    readFloatLE(o = 0) { return readFloat(this, o, true, false); },
+    readFloatBE(o = 0) { return readFloat(this, o, false, false); },
+    readDoubleLE(o = 0) { return readFloat(this, o, true, true); },
+    readDoubleBE(o = 0) { return readFloat(this, o, false, true); },
+    readBigUInt64LE(o = 0) { return readBig(this, o, true, false); },
+    readBigUInt64BE(o = 0) { return readBig(this, o, false, false); },
+    readBigInt64LE(o = 0) { return readBig(this, o, true, true); },
+    readBigInt64BE(o = 0) { return readBig(this, o, false, true); },
+    writeUInt8(v, o = 0) { return writeInteger(this, v, o, 1, false, false); },
+    writeUInt16LE(v, o = 0) { return writeInteger(this, v, o, 2, true, false); },
+    writeUInt16BE(v, o = 0) { return writeInteger(this, v, o, 2, false, false); },
+    writeUInt32LE(v, o = 0) { return writeInteger(this, v, o, 4, true, false); },
+    writeUInt32BE(v, o = 0) { return writeInteger(this, v, o, 4, false, false); },
+    writeInt8(v, o = 0) { return writeInteger(this, v, o, 1, false, true); },
+    writeInt16LE(v, o = 0) { return writeInteger(this, v, o, 2, true, true); },
+    writeInt16BE(v, o = 0) { return writeInteger(this, v, o, 2, false, true); },
+    writeInt32LE(v, o = 0) { return writeInteger(this, v, o, 4, true, true); },
+    writeInt32BE(v, o = 0) { return writeInteger(this, v, o, 4, false, true); },
     writeUIntLE(v, o, n) { return writeInteger(this, v, o, checkByteLength(n), true, false); },
     writeUIntBE(v, o, n) { return writeInteger(this, v, o, checkByteLength(n), false, false); },
     writeIntLE(v, o, n) { return writeInteger(this, v, o, checkByteLength(n), true, true); },
     writeIntBE(v, o, n) { return writeInteger(this, v, o, checkByteLength(n), false, true); },
-    writeFloatLE(v, o) { return writeFloat(this, v, o, true, false); },
-    writeFloatBE(v, o) { return writeFloat(this, v, o, false, false); },
-    writeDoubleLE(v, o) { return writeFloat(this, v, o, true, true); },
-    writeDoubleBE(v, o) { return writeFloat(this, v, o, false, true); },
-    writeBigUInt64LE(v, o) { return writeBig(this, v, o, true, false); },
-    writeBigUInt64BE(v, o) { return writeBig(this, v, o, false, false); },
-    writeBigInt64LE(v, o) { return writeBig(this, v, o, true, true); },
-    writeBigInt64BE(v, o) { return writeBig(this, v, o, false, true); },
+    writeFloatLE(v, o = 0) { return writeFloat(this, v, o, true, false); },
+    writeFloatBE(v, o = 0) { return writeFloat(this, v, o, false, false); },
+    writeDoubleLE(v, o = 0) { return writeFloat(this, v, o, true, true); },
+    writeDoubleBE(v, o = 0) { return writeFloat(this, v, o, false, true); },
+    writeBigUInt64LE(v, o = 0) { return writeBig(this, v, o, true, false); },
+    writeBigUInt64BE(v, o = 0) { return writeBig(this, v, o, false, false); },
+    writeBigInt64LE(v, o = 0) { return writeBig(this, v, o, true, true); },
+    writeBigInt64BE(v, o = 0) { return writeBig(this, v, o, false, true); },
     swap16() { return swap(this, 2); },
     swap32() { return swap(this, 4); },
     swap64() { return swap(this, 8); },

@@ -114,9 +114,11 @@ function bufferModule() {
   function concat(list, totalLength) {
     if (!ArrayIsArray(list)) throw invalidArgType("list", "an instance of Array", list);
     if (list.length === 0) return new FastBuffer(0);
+    // As Node: a given length is checked before the parts (an integer, 0 to kMaxLength).
+    if (totalLength !== undefined) validateInteger(totalLength, "length", 0, kMaxLength);
     let total = 0;
     for (let i = 0; i < list.length; i++) total += typedArrayByteLength(requireU8(list[i], `list[${i}]`));
-    const length = totalLength === undefined ? total : checkSize(totalLength);
+    const length = totalLength === undefined ? total : totalLength;
     const out = new FastBuffer(length);
     let at = 0;
     for (let i = 0; i < list.length && at < length; i++) {
@@ -183,12 +185,22 @@ function bufferModule() {
     return fromString(text, names[1]);
   }
 
+  /** A string fill's encoding, as Node's _fill checks it: a name it does not know is
+   *  ERR_UNKNOWN_ENCODING, something other than a string ERR_INVALID_ARG_TYPE. */
+  function fillEncoding(encoding) {
+    const enc = normalizeEncoding(encoding);
+    if (enc !== undefined) return enc;
+    if (typeof encoding !== "string") throw invalidArgType("encoding", "of type string", encoding);
+    return encodingOrThrow(encoding);
+  }
+
   function fillBuffer(buf, value, start, end, encoding) {
     if (typeof value === "string") {
-      const enc = encodingOrThrow(encoding);
+      const enc = fillEncoding(encoding);
       const bytes = encodeString(value, enc);
       if (bytes.length === 0) {
-        if (value.length === 0) { typedArrayFill(buf, 0, start, end); return buf; }
+        // Nothing to fill is no error, even with nothing to fill it with (Node's Fill).
+        if (value.length === 0 || start >= end) { typedArrayFill(buf, 0, start, end); return buf; }
         throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The argument 'value' is invalid. Received '${value}'`);
       }
       value = bytes;
@@ -204,18 +216,36 @@ function bufferModule() {
       return buf;
     }
     const n = typedArrayByteLength(value);
-    if (n === 0) throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The argument 'value' is invalid.");
+    if (n === 0 && start < end) throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", "The argument 'value' is invalid.");
     for (let i = start, j = 0; i < end; i++, j = j + 1 === n ? 0 : j + 1) buf[i] = value[j];
     return buf;
   }
 
-  function clampIndex(value, length, fallback) {
+  /** Node's adjustOffset (subarray and slice): truncated toward zero (so -0.5 is 0, not the
+   *  last index), from the end when negative, within [0, length]; NaN is 0. */
+  function adjustOffset(value, length) {
+    const v = MathTrunc(value);
+    if (v === 0) return 0;
+    if (v < 0) return v + length > 0 ? v + length : 0;
+    if (v < length) return v;
+    return v !== v ? 0 : length;
+  }
+
+  /** Node's ParseArrayIndex (the bindings' indices): `fallback` for undefined, else the value as
+   *  an integer (NaN is 0, beyond 2^63 saturates); a negative one is ERR_OUT_OF_RANGE. */
+  function arrayIndex(value, fallback) {
     if (value === undefined) return fallback;
-    let v = +value;
-    if (v !== v) return 0;
-    v = v < 0 ? MathFloor(v) : MathFloor(v);
-    if (v < 0) v = length + v < 0 ? 0 : length + v;
-    return v > length ? length : v;
+    const v = MathTrunc(+value) || 0;
+    if (v < 0) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", "Index out of range");
+    return v;
+  }
+
+  /** Node's toInteger (copy's indices): a safe integer as it is, a fraction floored, anything
+   *  else `fallback`. */
+  function toInteger(value, fallback) {
+    const v = +value;
+    if (v !== v || v < NumberMIN_SAFE_INTEGER || v > NumberMAX_SAFE_INTEGER) return fallback;
+    return v % 1 === 0 ? v : MathFloor(v);
   }
 
   /** The index of `needle` in `haystack` from `from` (backwards when `last`), or -1. */
@@ -259,33 +289,49 @@ function bufferModule() {
     else if (byteOffset > 0x7fffffff) byteOffset = 0x7fffffff;
     else if (byteOffset < -0x80000000) byteOffset = -0x80000000;
     let offset = +byteOffset;
-    const n = buf.length;
+    let n = buf.length;
     if (offset !== offset) offset = last ? n : 0;
     offset = MathTrunc(offset);
     let needle;
     let step = 1;
+    // As Node: no encoding is utf8, but "", null and any name it does not know are unknown here
+    // (a string needle then throws; a Uint8Array one is searched as bytes).
+    const enc = encoding === undefined ? "utf8" : NODE_ENCODINGS[`${encoding}`.toLowerCase()];
     if (typeof value === "number") needle = [(value >>> 0) & 255];
     else if (typeof value === "string") {
-      const enc = encodingOrThrow(encoding);
+      if (enc === undefined) throw nodeError(TypeError, "ERR_UNKNOWN_ENCODING", `Unknown encoding: ${encoding}`);
       needle = encodeString(value, enc);
-      if (enc === "utf16le") step = 2;
+      // UTF-16 code units: the buffer's odd last byte is not one (where an empty needle is found).
+      if (enc === "utf16le") { step = 2; n -= n % 2; }
     } else needle = requireU8(value, "value");
     const m = needle.length;
-    const start = searchStart(n, offset, m, !last);
+    const start = searchStart(n, offset, m, !last) + 0; // -0 is 0
     if (m === 0) return start < 0 ? -1 : start;
     if (n === 0 || start < 0 || (!last && start + m > n) || m > n) return -1;
+    if (enc === "utf16le" && step === 1 && typeof value !== "number") {
+      // A Uint8Array searched as UTF-16 code units: a needle or a buffer shorter than one matches
+      // nothing, the needle's odd last byte is not part of it.
+      if (n < 2 || m < 2) return -1;
+      step = 2;
+      if (m % 2 === 1) needle = new Uint8Array(typedArrayBuffer(needle), typedArrayByteOffset(needle), m - 1);
+    }
     return search(buf, needle, start, last, step);
   }
 
   const methods = {
     toString(encoding, start, end) {
+      // In Node's order: an empty range answers "" before the encoding is looked at.
       const n = typedArrayLength(this);
-      let from = start === undefined ? 0 : MathFloor(+start) || 0;
-      if (from < 0) from = 0;
-      let to = end === undefined ? n : MathFloor(+end) || 0;
-      if (to > n) to = n;
+      let from;
+      if (start <= 0) from = 0;
+      else if (start >= n) return "";
+      else from = MathTrunc(start) || 0;
+      const to = end === undefined || end > n ? n : MathTrunc(end) || 0;
       if (to <= from) return "";
-      return decodeBytes(this, encodingOrThrow(encoding), from, to);
+      // No encoding is utf8; "" and null are not (Node's getEncodingOps).
+      const enc = encoding === undefined ? "utf8" : NODE_ENCODINGS[`${encoding}`.toLowerCase()];
+      if (enc === undefined) throw nodeError(TypeError, "ERR_UNKNOWN_ENCODING", `Unknown encoding: ${encoding}`);
+      return decodeBytes(this, enc, from, to);
     },
     toLocaleString(encoding, start, end) { return ReflectApply(methods.toString, this, [encoding, start, end]); },
     toJSON() {
@@ -310,11 +356,14 @@ function bufferModule() {
     },
     copy(target, targetStart = 0, sourceStart = 0, sourceEnd = this.length) {
       requireU8(target, "target");
-      targetStart = +targetStart || 0;
-      sourceStart = +sourceStart || 0;
-      sourceEnd = sourceEnd === undefined ? this.length : +sourceEnd || 0;
+      // As Node: an index that is not an integer is floored ("1.5" is 1), one that is not a
+      // number at all is 0.
+      targetStart = NumberIsInteger(targetStart) ? targetStart : toInteger(targetStart, 0);
       if (targetStart < 0) throw outOfRange("targetStart", ">= 0", targetStart);
+      sourceStart = NumberIsInteger(sourceStart) ? sourceStart : toInteger(sourceStart, 0);
       if (sourceStart < 0 || sourceStart > this.length) throw outOfRange("sourceStart", `>= 0 && <= ${this.length}`, sourceStart);
+      sourceEnd = NumberIsInteger(sourceEnd) ? sourceEnd : toInteger(sourceEnd, 0);
+      if (sourceEnd < 0) throw outOfRange("sourceEnd", ">= 0", sourceEnd);
       if (sourceEnd > this.length) sourceEnd = this.length;
       if (targetStart >= target.length || sourceStart >= sourceEnd) return 0;
       let n = sourceEnd - sourceStart;
@@ -325,19 +374,31 @@ function bufferModule() {
     slice(start, end) { return ReflectApply(methods.subarray, this, [start, end]); },
     subarray(start, end) {
       const n = typedArrayLength(this);
-      const from = clampIndex(start, n, 0);
-      const to = clampIndex(end, n, n);
+      const from = adjustOffset(start, n);
+      const to = end === undefined ? n : adjustOffset(end, n);
       return new FastBuffer(typedArrayBuffer(this), typedArrayByteOffset(this) + from, to > from ? to - from : 0);
     },
     write(string, offset, length, encoding) {
-      if (typeof string !== "string") throw invalidArgType("argument", "of type string", string);
-      if (typeof offset === "string") { encoding = offset; offset = 0; length = undefined; }
-      else if (typeof length === "string") { encoding = length; length = undefined; }
+      // In Node's order: the offset and the length, the encoding, then the string.
       const n = this.length;
-      offset = offset === undefined ? 0 : validateInteger(offset, "offset", 0, n);
-      const room = n - offset;
-      length = length === undefined ? room : validateInteger(length, "length", 0, n) > room ? room : length;
-      const enc = encodingOrThrow(encoding);
+      if (offset === undefined) {
+        offset = 0;
+        length = n;
+        encoding = undefined; // write(string) is utf8, whatever comes after
+      } else if (length === undefined && typeof offset === "string") {
+        encoding = offset;
+        offset = 0;
+        length = n;
+      } else {
+        validateInteger(offset, "offset", 0, n);
+        const room = n - offset;
+        if (length === undefined) length = room;
+        else if (typeof length === "string") { encoding = length; length = room; }
+        else if (validateInteger(length, "length", 0, n) > room) length = room;
+      }
+      // Anything falsy is utf8 here (Node's `!encoding`), unlike in toString.
+      const enc = !encoding ? "utf8" : encodingOrThrow(encoding);
+      if (typeof string !== "string") throw invalidArgType("argument", "of type string", string);
       let bytes = encodeString(string, enc);
       let count = bytes.length < length ? bytes.length : length;
       if (count < bytes.length) {
@@ -350,13 +411,19 @@ function bufferModule() {
       return count;
     },
     fill(value, offset, end, encoding) {
-      if (typeof offset === "string") { encoding = offset; offset = 0; end = this.length; }
-      else if (typeof end === "string") { encoding = end; end = this.length; }
+      // As Node: an encoding in place of the offset or the end only with a string value (for any
+      // other, a string offset is a bad offset); no offset means the whole buffer, whatever the end.
       const n = this.length;
-      const from = offset === undefined ? 0 : validateInteger(offset, "offset", 0, n);
+      if (typeof value === "string") {
+        if (offset === undefined || typeof offset === "string") { encoding = offset; offset = 0; end = n; }
+        else if (typeof end === "string") { encoding = end; end = n; }
+        encoding = fillEncoding(encoding);
+      } else encoding = undefined;
+      if (offset === undefined) return fillBuffer(this, value, 0, n, encoding);
+      validateInteger(offset, "offset", 0, kMaxLength);
       const to = end === undefined ? n : validateInteger(end, "end", 0, n);
-      if (to <= from) return this;
-      return fillBuffer(this, value, from, to, encoding);
+      if (offset >= to) return this;
+      return fillBuffer(this, value, offset, to, encoding);
     },
     indexOf(value, byteOffset, encoding) { return indexOf(this, value, byteOffset, encoding, false); },
     lastIndexOf(value, byteOffset, encoding) { return indexOf(this, value, byteOffset, encoding, true); },
@@ -367,12 +434,28 @@ function bufferModule() {
   }
   for (const [prefix, enc] of [["utf8", "utf8"], ["latin1", "latin1"], ["ascii", "ascii"], ["hex", "hex"],
     ["base64", "base64"], ["base64url", "base64url"], ["ucs2", "utf16le"], ["utf16le", "utf16le"]]) {
+    // Node's bindings (StringSlice, StringWrite): indices as ParseArrayIndex reads them.
     ObjectDefineProperty(proto, `${prefix}Slice`, {
-      value(start = 0, end = this.length) { return decodeBytes(this, enc, start, end); },
+      value(start, end) {
+        const n = typedArrayLength(this);
+        if (n === 0) return "";
+        const from = arrayIndex(start, 0);
+        let to = arrayIndex(end, n);
+        if (to < from) to = from;
+        if (to > n) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", "Index out of range");
+        return decodeBytes(this, enc, from, to);
+      },
       writable: true, enumerable: false, configurable: true,
     });
     ObjectDefineProperty(proto, `${prefix}Write`, {
-      value(string, offset, length) { return ReflectApply(methods.write, this, [string, offset, length, enc]); },
+      value(string, offset, length) {
+        if (typeof string !== "string") throw invalidArgType("argument", "of type string", string);
+        const n = typedArrayLength(this);
+        const at = arrayIndex(offset, 0);
+        if (at > n) throw nodeError(RangeError, "ERR_BUFFER_OUT_OF_BOUNDS", '"offset" is outside of buffer bounds');
+        const max = arrayIndex(length, n - at);
+        return ReflectApply(methods.write, this, [string, at, max < n - at ? max : n - at, enc]);
+      },
       writable: true, enumerable: false, configurable: true,
     });
   }
@@ -399,11 +482,25 @@ function bufferModule() {
       return compareBytes(a, 0, a.length, b, 0, b.length);
     },
     of(...items) { return fromArrayLike(items); },
-    copyBytesFrom(view, offset = 0, length) {
+    copyBytesFrom(view, offset, length) {
       if (typedArrayName(view) === undefined) throw invalidArgType("view", "an instance of TypedArray", view);
-      const size = typedArrayByteLength(view) / typedArrayLength(view) || 1;
-      const count = length === undefined ? typedArrayLength(view) - offset : length;
-      return from(new Uint8Array(typedArrayBuffer(view), typedArrayByteOffset(view) + offset * size, count * size));
+      // As Node: elements, not bytes; an offset at or past the end is an empty Buffer, a length
+      // past it stops at the end.
+      const count = typedArrayLength(view);
+      if (count === 0) return new FastBuffer(0);
+      const size = typedArrayByteLength(view) / count;
+      let first = 0;
+      let end = count;
+      if (offset !== undefined) {
+        validateInteger(offset, "offset", 0);
+        if (offset >= count) return new FastBuffer(0);
+        first = offset;
+      }
+      if (length !== undefined) {
+        validateInteger(length, "length", 0);
+        if (first + length < end) end = first + length;
+      }
+      return from(new Uint8Array(typedArrayBuffer(view), typedArrayByteOffset(view) + first * size, (end - first) * size));
     },
   };
   // Enumerable, in Node's order (packages copy them with for-in: safer-buffer, under iconv-lite

@@ -205,8 +205,8 @@ function pathLastPart(path, from, startPart, isSep) {
   return { startPart, end, startDot: noExt ? -1 : startDot };
 }
 
-/** win32Root for resolve, which also knows the namespaces "\\\\.\\" and "\\\\?\\" as devices of their own
- *  (as Node's resolve does): "\\\\.\\pipe\\x" is the device "\\\\." and the rest a path on it. */
+/** win32Root for resolve and normalize, which also know the namespaces "\\\\.\\" and "\\\\?\\" as devices of their own
+ *  (as Node's resolve and normalize do): "\\\\.\\pipe\\x" is the device "\\\\." and the rest a path on it. */
 function win32ResolveRoot(path) {
   const root = win32Root(path);
   if (root.device.length > 3 && root.device.charCodeAt(1) === 92) {
@@ -291,9 +291,10 @@ function pathWin32Module(posix) {
     const len = path.length;
     if (len === 0) return ".";
     if (len === 1) return path.charCodeAt(0) === 47 ? "\\" : path;
-    const unc = win32UncEnd(path);
-    if (unc === len) return `${win32Root(path).device}\\`; // a UNC root alone
-    let { device, rootEnd, absolute } = win32Root(path);
+    // The namespaces "\\\\.\\" and "\\\\?\\" are devices of their own here too (as in Node's
+    // normalize): "\\\\.\\x\\.." is "\\\\.\\", not a UNC root "\\\\.\\x".
+    let { device, rootEnd, absolute } = win32ResolveRoot(path);
+    if (rootEnd === len && win32UncEnd(path) === len) return `${device}\\`; // a UNC root alone
     const colon = path.indexOf(":");
     // Node 20.20 (CVE-2025-27210): "CON:x" names the device CON, kept as a root.
     if (device === "" && !absolute && colon > 0 && win32IsReservedName(path, colon)) {

@@ -88,8 +88,7 @@ function legacyAutoEscape(rest) {
 /** Whether a character in the host part is never a hostname's (RFC 2396), and so ends it. */
 function legacyNonHost(code) {
   switch (code) {
-    case 9: case 10: case 13: case 32: case 34: case 37: case 39: case 59: case 60: case 62:
-    case 92: case 94: case 96: case 123: case 124: case 125:
+    case 32: case 34: case 37: case 39: case 59: case 60: case 62: case 92: case 94: case 96: case 123: case 124: case 125:
       return true;
     default:
       return false;
@@ -193,13 +192,18 @@ function legacyParse(self, url, parseQueryString, slashesDenoteHost) {
 
   if (!legacyHostless(lowerProto) && (slashes || (proto && !legacySlashed(proto)))) {
     // The host ends at the first '/', '?' or '#'; characters never in a hostname end it too,
-    // unless an '@' after them makes them part of the auth (the last '@' decides).
+    // unless an '@' after them makes them part of the auth (the last '@' decides). Tabs, line
+    // feeds and carriage returns up to the host's end are dropped, as the WHATWG parser does
+    // (Node 20.20).
     let hostEnd = -1;
     let atSign = -1;
     let nonHost = -1;
     for (let i = 0; i < rest.length && hostEnd === -1; i++) {
       const code = rest.charCodeAt(i);
-      if (code === 35 || code === 47 || code === 63) {
+      if (code === 9 || code === 10 || code === 13) {
+        rest = rest.slice(0, i) + rest.slice(i + 1);
+        i--;
+      } else if (code === 35 || code === 47 || code === 63) {
         if (nonHost === -1) nonHost = i;
         hostEnd = i;
       } else if (code === 64) {

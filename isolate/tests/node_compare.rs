@@ -256,3 +256,27 @@ fn dotenv_text_parses_as_in_node() {
          return [Object.entries(parseEnv(text)), error];",
     );
 }
+
+#[test]
+fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
+    // What session 40's generated calls found (isolate/js/test/node-buffer.test.mjs and the
+    // path and url sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
+    // checks, the bindings' indices; url.parse dropping tabs before the host; a "\\.\" device.
+    same(
+        "const { Buffer } = await import('node:buffer');
+         const url = await import('node:url');
+         const path = await import('node:path');
+         const t = (f) => { try { const v = f(); return ArrayBuffer.isView(v) ? [...v] : v; } catch (e) { return e.code ?? e.name; } };
+         const b = Buffer.from([1, 2, 3, 4]);
+         return [
+           t(() => b.slice(1.5, -0.5)), t(() => b.copy(new Uint8Array(2), '1.5')), t(() => b.fill(7, '3')),
+           t(() => b.toString('bogus', 9)), t(() => Buffer.copyBytesFrom(new Uint16Array([1, 2]), 5)),
+           t(() => Buffer.concat([b], 1.5)), t(() => b.readUIntBE(undefined, 2)), t(() => b.write('x', 'hex', {})),
+           t(() => Buffer.from([1, 2, 3]).lastIndexOf('', 'ucs2')), t(() => Object.is(b.indexOf(Buffer.from([]), -0), -0)),
+           t(() => b.utf8Write('ab', 1.5, 1)), t(() => b.latin1Slice(-1)), t(() => b.writeUInt16BE(2n)),
+           t(() => Buffer.from([]).fill(Buffer.from([]))), t(() => b.lastIndexOf(Buffer.from([3, 4]), undefined, 'ucs2')),
+           url.parse('\\\\\\t@B*:-~ ').auth, url.parse('http://a\\tb@h/').auth, url.parse('mailto:!\\u00e9x.a1.2.3.4').hostname,
+           path.win32.normalize('\\\\\\\\.\\\\CON1:c:\\\\\\\\.\\\\..\\\\\\\\.\\\\'), path.win32.normalize('\\\\\\\\?\\\\x'),
+         ];",
+    );
+}

@@ -29,7 +29,8 @@
 //! `limits: {cpuMs, wallMs, memoryMb, subRequests}` are capped by `[limits]`; `eventWallMs`, the
 //! wall-clock limit of the worker's events (cron runs, queue batches, its Durable Objects'
 //! alarms), is 1 to `[limits] event_wall_ms` (a larger one is a 400 naming both), absent the
-//! daemon's; a Loader child's is at most its parent's. `GET` shows each as it applies.
+//! daemon's; a Loader child's is at most its parent's. The creation answer and `GET` show each as
+//! it applies.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -281,11 +282,25 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (tenant, code): (String, WorkerCode) = tenant_and_json(&who, body, "WorkerCode JSON")?;
     let (id, def) = define(&state, &tenant, code, None).await?;
-    let answer = match &def.name {
-        Some(name) => serde_json::json!({ "id": id, "name": name }),
-        None => serde_json::json!({ "id": id }),
-    };
+    // The limits as they apply: what the tenant asked, lowered to `[limits]` where it asked for
+    // more, so a client learns at once that its worker got less than it asked.
+    let mut answer = serde_json::json!({ "id": id, "limits": applied_limits(&state, &def) });
+    if let Some(name) = &def.name {
+        answer["name"] = serde_json::json!(name);
+    }
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// A worker's limits as they apply, in the API's names (the creation answer and `GET` show them).
+fn applied_limits(state: &AppState, def: &WorkerDef) -> serde_json::Value {
+    let l = &def.limits;
+    serde_json::json!({
+        "cpuMs": l.cpu_ms,
+        "wallMs": l.wall_ms,
+        "memoryMb": l.memory_mb,
+        "subRequests": l.sub_requests,
+        "eventWallMs": def.event_wall_ms.unwrap_or(state.config.limits.event_wall_ms),
+    })
 }
 
 /// Validates, stores (within the tenant's quota) and keeps `tenant`'s worker defined by `code`:
@@ -606,8 +621,7 @@ pub async fn describe(
         "globalOutbound": outbound::describe(&def.outbound),
         "triggers": { "crons": crons, "queues": def.queues },
         "bindings": bindings,
-        "limits": { "cpuMs": def.limits.cpu_ms, "wallMs": def.limits.wall_ms, "memoryMb": def.limits.memory_mb, "subRequests": def.limits.sub_requests,
-            "eventWallMs": def.event_wall_ms.unwrap_or(state.config.limits.event_wall_ms) },
+        "limits": applied_limits(&state, &def),
     }))
     .into_response())
 }

@@ -70,9 +70,17 @@ export function fakeOps(toRealm) {
       return toRealm(pack([le32(h), units]));
     }
     if (code === OP.domainToAscii) {
-      const ascii = domainToASCII(new TextDecoder().decode(f[0]));
-      if (ascii === "") throw fail(1, "the domain is not a valid internationalized domain name");
-      return toRealm(new TextEncoder().encode(ascii));
+      // Label by label: Node's domainToASCII runs the whole host parser, whose IPv4 step turns a
+      // domain ending in a number into an address or a failure, while the op is UTS #46 alone
+      // (node:url's legacy parse sends "é.1.2" through it). Labels UTS #46 leaves alone (ASCII,
+      // not "xn--") stay as they are; a label that maps to digits alone is out of
+      // reach here.
+      const labels = new TextDecoder().decode(f[0]).split(/[.\u3002\uff0e\uff61]/);
+      const ascii = labels.map((l) => (/[^\0-\x7f]|^xn--/i.test(l) ? domainToASCII(l) : l.toLowerCase()));
+      // The URL Standard's forbidden domain code points, which the op refuses (AsciiDenyList::URL).
+      const forbidden = /[\0-\x20#%/:<>?@[\\\]^|\x7f]/;
+      if (ascii.some((l, i) => (l === "" && labels[i] !== "") || forbidden.test(l))) throw fail(1, "the domain is not a valid internationalized domain name");
+      return toRealm(new TextEncoder().encode(ascii.join(".")));
     }
     if (code === OP.domainToUnicode) {
       const unicode = domainToUnicode(new TextDecoder().decode(f[0]));

@@ -87,12 +87,13 @@ test("URL: relative resolution matches Node", () => {
 
 test("URL: a seeded fuzz corpus of 3000 inputs matches Node", () => {
   let seed = 0x5eed;
-  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
   const heads = ["http://", "https://", "file://", "ws:", "foo://", "foo:", "/", "//", "", "HTTP:\\\\", "blob:", "mailto:"];
   const atoms = ["a", "B", "0", "9", "x", ".", "..", "/", "\\", ":", "@", "?", "#", "%", "%2e", "%41", "%zz", "[", "]", "::",
     "1.2.3.4", "0x10", " ", "\t", "\n", "é", "\u{1F600}", "\uD800", "|", "^", "{", "'", "\"", "<", "`", "~", "=", "&", "+", ";", "$"];
   const bases = [undefined, "http://h/a/b?q#f", "file:///C:/d/e", "foo://h/p", "foo:opaque"];
   let specDivergences = 0;
+  let emptiedPaths = 0;
   for (let i = 0; i < 3000; i++) {
     let s = heads[rand(heads.length)];
     const n = rand(12);
@@ -100,15 +101,33 @@ test("URL: a seeded fuzz corpus of 3000 inputs matches Node", () => {
     const base = bases[rand(bases.length)];
     // Node 20's ada resolves a relative input containing '#' against an opaque-path base; the
     // spec's "no scheme state" says failure unless the input starts with '#'. We follow the spec.
-    const relative = !URL.canParse(s);
+    // Not Node's URL.canParse: once V8 optimises it, its fast call reads a one-byte string's
+    // Latin-1 as UTF-8 and answers false for "http://é" (seen after some 10,000 calls).
+    const relative = describe(URL, s) === "failure (TypeError)";
     if (base === "foo:opaque" && relative && !s.replace(/^[\0-\x20]+/, "").replace(/[\t\n\r]/g, "").startsWith("#")) {
       assert.equal(describe(SandboxURL, s, base), "failure (TypeError)", JSON.stringify(s));
       specDivergences++;
       continue;
     }
+    // Node 20's ada leaves a non-special URL's path empty when a ".." takes its last segment
+    // ("foo://h/.." and ".." against "foo://h/p" give "foo://h", "x:/.." gives "x:"); the path
+    // state appends an empty segment after shortening, so the standard's answers end in "/" (WPT's urltestdata has the
+    // same step: ".." against "abc://x/y/z/C:/" is "abc://x/y/z/"). We follow the spec.
+    const ours = describe(SandboxURL, s, base);
+    const node = as2025(describe(URL, s, base));
+    if (typeof node === "object" && !SPECIAL.has(node.protocol) && node.pathname === "" &&
+        /(^|\/)(\.|%2e){2}$/i.test(s.replace(/[\t\n\r]/g, "").trim().split(/[?#]/)[0].replace(/^([a-z]+:)?\/\/[^/]*/i, ""))) {
+      const found = node.href.search(/[?#]/); // hosts forbid both, userinfo percent-encodes them
+      const end = found < 0 ? node.href.length : found;
+      const href = `${node.href.slice(0, end)}/${node.href.slice(end)}`;
+      assert.deepEqual(ours, { ...node, href, pathname: "/" }, JSON.stringify(s));
+      emptiedPaths++;
+      continue;
+    }
     assertSameAsNode(s, base);
   }
   assert.ok(specDivergences > 0 && specDivergences < 600);
+  assert.ok(emptiedPaths > 0, "the corpus no longer reaches ada's emptied path");
 });
 
 test("URL: setters behave like Node's", () => {
