@@ -82,7 +82,8 @@ fn load_and_call_a_worker_with_modules_env_and_a_real_request() {
     assert_eq!(desc["limits"], created["limits"], "{desc}");
     // Asking for more than `[limits]` allows is lowered to it, and the creation answer says so.
     let mut greedy = body.clone();
-    greedy["limits"] = serde_json::json!({ "cpuMs": 60000, "wallMs": 3600000, "subRequests": 100000 });
+    greedy["limits"] =
+        serde_json::json!({ "cpuMs": 60000, "wallMs": 3600000, "subRequests": 100000 });
     let r = c
         .post(format!("{}/v1/workers", d.base))
         .bearer_auth(tenant_token(0))
