@@ -1,7 +1,8 @@
 // ---- node-encodings.js: the string encodings of node:buffer (utf8, hex, base64, base64url,
 // latin1/binary, ascii, utf16le/ucs2), shared by node:buffer, node:string_decoder and node:crypto.
 // Node's rules: hex decoding stops at the first pair that is not hex; base64 decoding accepts both
-// alphabets, skips whitespace and other junk and ends at '='; ascii decoding drops the high bit.
+// alphabets, skips whitespace and other junk and ends at '=' (reading each code unit's low byte);
+// ascii decoding drops the high bit.
 
 const NODE_ENCODINGS = {
   __proto__: null, utf8: "utf8", "utf-8": "utf8", hex: "hex", base64: "base64", base64url: "base64url",
@@ -52,8 +53,8 @@ function encodeString(str, enc) {
       const out = new Uint8Array(n >>> 1);
       let w = 0;
       for (; w < out.length; w++) {
-        const hi = hexValue(str.charCodeAt(2 * w));
-        const lo = hexValue(str.charCodeAt(2 * w + 1));
+        const hi = hexValue(str.charCodeAt(2 * w) & 255); // a code unit's low byte, as Node reads it
+        const lo = hexValue(str.charCodeAt(2 * w + 1) & 255);
         if (hi < 0 || lo < 0) break; // Node stops at the first pair that is not hex
         out[w] = (hi << 4) | lo;
       }
@@ -67,7 +68,9 @@ function encodeString(str, enc) {
       const out = new Uint8Array((n * 3) >>> 2);
       let w = 0, acc = 0, bits = 0;
       for (let i = 0; i < n; i++) {
-        const c = str.charCodeAt(i);
+        // As Node's decoder (nbytes' base64_decode_group_slow): a UTF-16 code unit is read as its
+        // low byte, so U+013D ends the input as '=' does and U+0141 is an 'A'.
+        const c = str.charCodeAt(i) & 255;
         if (c === 61) break;
         const v = c < 128 ? nodeB64Lookup[c] : -1;
         if (v < 0) continue;

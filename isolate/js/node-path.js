@@ -180,51 +180,106 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
 });
 
 defineBuiltin("node:string_decoder", ["StringDecoder"], () => {
-  // 0xF8-0xFF start nothing (invalid at once, as Node's decoder has it).
-  const utf8Continuations = (b) => (b >= 0xf8 ? 0 : b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0);
-  /** Decodes a stream of Buffers, keeping partial characters between writes. */
+  /** Node's decoder (src/string_decoder.cc), step for step, so that each write answers the same
+   *  text as Node's does, not only the same text in all: a character cut by a write waits in a
+   *  4-byte buffer (`lastChar`) for the bytes it lacks (`lastNeed`); utf8, utf16le and base64
+   *  keep such a tail, the others decode every byte as it comes. */
   class StringDecoder {
-    #pending = new Uint8Array(0);
+    #tail = new Uint8Array(4);
+    #buffered = 0;
+    #missing = 0;
     constructor(encoding) {
       this.encoding = encodingOrThrow(encoding);
     }
-    /** How many bytes at the end of `bytes` must wait for the next write. */
-    #held(bytes) {
-      const n = bytes.length;
-      if (this.encoding === "utf8") {
-        for (let back = 1; back <= 3 && back <= n; back++) {
-          const b = bytes[n - back];
-          if ((b & 0xc0) === 0x80) continue; // continuation: look further back
-          const need = utf8Continuations(b);
-          return need >= back ? back : 0;
-        }
-        return 0;
-      }
-      if (this.encoding === "utf16le") {
-        if (n % 2 === 1) return 1;
-        const last = n >= 2 ? bytes[n - 2] | (bytes[n - 1] << 8) : 0;
-        return last >= 0xd800 && last <= 0xdbff ? 2 : 0;
-      }
-      if (this.encoding === "base64" || this.encoding === "base64url") return n % 3;
-      return 0;
-    }
     write(buf) {
       if (typeof buf === "string") return buf;
-      const input = bufferSourceBytes(buf, "StringDecoder.write");
-      const bytes = new Uint8Array(this.#pending.length + input.length);
-      bytes.set(this.#pending);
-      bytes.set(input, this.#pending.length);
-      const held = this.#held(bytes);
-      this.#pending = bytes.slice(bytes.length - held);
-      return decodeBytes(bytes, this.encoding, 0, bytes.length - held);
+      if (typedArrayName(buf) === undefined && !isDataView(buf)) {
+        throw invalidArgType("buf", "an instance of Buffer, TypedArray, or DataView", buf);
+      }
+      const data = bufferSourceBytes(buf, "StringDecoder.write");
+      const enc = this.encoding;
+      if (enc !== "utf8" && enc !== "utf16le" && enc !== "base64" && enc !== "base64url") {
+        return decodeBytes(data, enc, 0, data.length);
+      }
+      let start = 0;
+      let nread = data.length;
+      let prepend = "";
+      if (this.#missing > 0) {
+        if (enc === "utf8") {
+          // A byte that should continue the character and does not ends it (its bytes so far
+          // decode as V8 decodes them), and starts the rest.
+          for (let i = 0; i < nread && i < this.#missing; i++) {
+            if ((data[i] & 0xc0) !== 0x80) {
+              this.#missing = 0;
+              this.#tail.set(data.subarray(0, i), this.#buffered);
+              this.#buffered += i;
+              start += i;
+              nread -= i;
+              break;
+            }
+          }
+        }
+        const found = nread < this.#missing ? nread : this.#missing;
+        this.#tail.set(data.subarray(start, start + found), this.#buffered);
+        start += found;
+        nread -= found;
+        this.#missing -= found;
+        this.#buffered += found;
+        if (this.#missing === 0) {
+          prepend = decodeBytes(this.#tail, enc, 0, this.#buffered);
+          this.#buffered = 0;
+        }
+      }
+      if (nread === 0) return prepend;
+      const end = start + nread;
+      if (enc === "utf8" && data[end - 1] & 0x80) {
+        // Back to the byte that starts the last character, if it is cut.
+        for (let i = end - 1; ; i--) {
+          this.#buffered++;
+          if ((data[i] & 0xc0) === 0x80) {
+            if (this.#buffered >= 4 || i === start) { this.#buffered = 0; break; }
+          } else {
+            if ((data[i] & 0xe0) === 0xc0) this.#missing = 2;
+            else if ((data[i] & 0xf0) === 0xe0) this.#missing = 3;
+            else if ((data[i] & 0xf8) === 0xf0) this.#missing = 4;
+            else { this.#buffered = 0; break; }
+            if (this.#buffered >= this.#missing) { this.#missing = 0; this.#buffered = 0; }
+            this.#missing -= this.#buffered;
+            break;
+          }
+        }
+      } else if (enc === "utf16le") {
+        // Half a code unit, or a high surrogate that waits for its pair.
+        if (nread % 2 === 1) { this.#buffered = 1; this.#missing = 1; }
+        else if ((data[end - 1] & 0xfc) === 0xd8) { this.#buffered = 2; this.#missing = 2; }
+      } else if (enc === "base64" || enc === "base64url") {
+        this.#buffered = nread % 3;
+        if (this.#buffered > 0) this.#missing = 3 - this.#buffered;
+      }
+      const bodyEnd = end - this.#buffered;
+      if (this.#buffered > 0) this.#tail.set(data.subarray(bodyEnd, end));
+      return prepend + (bodyEnd > start ? decodeBytes(data, enc, start, bodyEnd) : "");
     }
     end(buf) {
       let out = buf === undefined ? "" : this.write(buf);
-      if (this.#pending.length > 0) out += decodeBytes(this.#pending, this.encoding, 0, this.#pending.length);
-      this.#pending = new Uint8Array(0);
+      if (this.#buffered > 0) {
+        // A lone last byte of UTF-16 is dropped, as Node's flush does.
+        if (this.encoding === "utf16le" && this.#buffered % 2 === 1) { this.#missing--; this.#buffered--; }
+        if (this.#buffered > 0) out += decodeBytes(this.#tail, this.encoding, 0, this.#buffered);
+        this.#missing = 0;
+        this.#buffered = 0;
+      }
       return out;
     }
-    get lastNeed() { return this.#pending.length === 0 ? 0 : 1; }
+    /** Node's legacy text(buf, offset): what is held is dropped, then buf from offset written. */
+    text(buf, offset) {
+      this.#missing = 0;
+      this.#buffered = 0;
+      return this.write(buf.slice(offset));
+    }
+    get lastChar() { return builtinExports("node:buffer").Buffer.from(typedArrayBuffer(this.#tail), 0, 4); }
+    get lastNeed() { return this.#missing; }
+    get lastTotal() { return this.#buffered + this.#missing; }
   }
   return { StringDecoder };
 });

@@ -174,6 +174,7 @@ fn small_exports_npm_code_reaches_for_are_nodes() {
     same(
         "const util = await import('node:util');
          const path = await import('node:path');
+         const sd = await import('node:string_decoder');
          const t = (f) => { try { const v = f(); return v instanceof Error ? [v.message, v.code, v.errno, v.syscall, v.address ?? null, v.port ?? null] : v; } catch (e) { return ['ERR', e.code, e.message]; } };
          return [
            t(() => util._errnoException(-2, 'open', 'extra')), t(() => util._errnoException(-13, 'read')),
@@ -260,12 +261,13 @@ fn dotenv_text_parses_as_in_node() {
 #[test]
 fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
     // What session 40's generated calls found (isolate/js/test/node-buffer.test.mjs and the
-    // path and url sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
+    // path, url, encoding and string_decoder sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
     // checks, the bindings' indices; url.parse dropping tabs before the host; a "\\.\" device.
     same(
         "const { Buffer } = await import('node:buffer');
          const url = await import('node:url');
          const path = await import('node:path');
+         const sd = await import('node:string_decoder');
          const t = (f) => { try { const v = f(); return ArrayBuffer.isView(v) ? [...v] : v; } catch (e) { return e.code ?? e.name; } };
          const b = Buffer.from([1, 2, 3, 4]);
          return [
@@ -277,6 +279,12 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
            t(() => Buffer.from([]).fill(Buffer.from([]))), t(() => b.lastIndexOf(Buffer.from([3, 4]), undefined, 'ucs2')),
            url.parse('\\\\\\t@B*:-~ ').auth, url.parse('http://a\\tb@h/').auth, url.parse('mailto:!\\u00e9x.a1.2.3.4').hostname,
            path.win32.normalize('\\\\\\\\.\\\\CON1:c:\\\\\\\\.\\\\..\\\\\\\\.\\\\'), path.win32.normalize('\\\\\\\\?\\\\x'),
+           [...Buffer.from('AA\\u013dAA', 'base64')], [...Buffer.from('\\u0141a', 'hex')],
+           (() => { const d = new sd.StringDecoder('utf16le');
+                    // Code units: a lone surrogate is no JSON text.
+                    const u = (t) => Array.from({ length: t.length }, (_, i) => t.charCodeAt(i));
+                    return [u(d.write(Buffer.from([0xa0]))), u(d.write(Buffer.from([0xd9]))), d.lastNeed, u(d.write(Buffer.from([0x00, 0xdc]))),
+                            u(d.write(Buffer.from([0xe2, 0x82]))), d.lastNeed, d.lastTotal, u(d.end())]; })(),
          ];",
     );
 }

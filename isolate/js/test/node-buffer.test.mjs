@@ -1,16 +1,19 @@
 // node:buffer against Node 20's own on generated calls: every Buffer method and static, with
 // arguments drawn from the values npm code passes and the ones it should not (fractions, -0, NaN,
 // strings in place of numbers, encodings in place of offsets, BigInts, other views), must give
-// the same answer, or the same error code, and leave the same bytes. The hand-written cases are
+// the same answer, or the same error code, and leave the same bytes; strings with every kind of
+// character through each encoding, and bytes cut anywhere through node:string_decoder. The hand-written cases are
 // in node.test.mjs; the proof inside real isolates is isolate/tests/node.rs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as nodeBuffer from "node:buffer";
+import { StringDecoder as NodeStringDecoder } from "node:string_decoder";
 import { loadPrelude } from "./load-prelude.mjs";
 
 const p = loadPrelude();
 p.exports.configure({ nodejs: true, nodeGlobals: true });
 const { Buffer } = p.exports.builtinExports("node:buffer");
+const { StringDecoder } = p.exports.builtinExports("node:string_decoder");
 const NB = nodeBuffer.Buffer;
 
 const ENCODINGS = ["utf8", "utf-8", "UTF8", "hex", "base64", "base64url", "latin1", "binary", "ascii", "ucs2", "utf16le", "UCS-2", "bogus", ""];
@@ -127,4 +130,66 @@ test("Buffer's index arguments: fractions toward zero, -0 as 0, encodings in the
     ];
   };
   assert.equal(JSON.stringify(run(Buffer)), JSON.stringify(run(NB)));
+});
+
+test("strings through every encoding and bytes cut anywhere through StringDecoder answer as Node's (generated)", () => {
+  let seed = 0x5d3c;
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const pick = (list) => list[rand(list.length)];
+  const encodings = ["utf8", "hex", "base64", "base64url", "latin1", "ascii", "ucs2"];
+  // Base64's alphabets and padding, whitespace, Latin-1, code units whose low byte is '=' or a
+  // letter (Node's base64 reads only that byte), lone and paired surrogates, a BOM.
+  const chars = ["a", "Z", "0", "=", "-", "_", "+", "/", " ", "\n", "\t", "%", "g", "f", "A", "==", "\0", "\x7f", "\x80", "\u00e9",
+    "\u00ff", "\u0100", "\u013d", "\u0141", "\u20ac", "\u{1F600}", "\uD800", "\uDC00", "\uFFFD", "\uFEFF"];
+  const text = () => { let t = ""; const n = rand(10); for (let i = 0; i < n; i++) t += pick(chars); return t; };
+  // UTF-8 leads and continuations, surrogates encoded, bytes no UTF-8 has.
+  const bytes = () => Array.from({ length: rand(10) }, () => pick([0, 0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xa9, 0xe2, 0x82, 0xac,
+    0xf0, 0x9f, 0x98, 0x80, 0xff, 0xed, 0xa0, 0xdc, 0xd8, 0x3d, rand(256)]));
+  for (let i = 0; i < 30000; i++) {
+    const kind = rand(5);
+    const from = seed;
+    const run = (B, Decoder) => {
+      seed = from;
+      const enc = pick(encodings);
+      const input = [enc];
+      try {
+        if (kind === 0) {
+          const t = text();
+          input.push(t);
+          return [input, Array.from(B.from(t, enc)), B.byteLength(t, enc)];
+        }
+        if (kind === 1) {
+          const t = text();
+          const b = B.alloc(rand(12));
+          const at = rand(3);
+          const length = rand(12);
+          input.push(t, at, length);
+          return [input, b.write(t, at, length, enc), Array.from(b)];
+        }
+        if (kind === 2) {
+          const b = B.from(bytes());
+          const other = pick(encodings);
+          input.push(Array.from(b), other);
+          return [input, b.toString(enc), Array.from(B.from(b.toString(enc), enc)), B.from(b.toString(other), other).toString(enc)];
+        }
+        // A decoder fed in pieces of 1 to 4 bytes: each write's text, what it holds, then end().
+        const b = B.from([...bytes(), ...bytes()]);
+        const d = new Decoder(enc);
+        const out = [input];
+        for (let at = 0; at < b.length;) {
+          const k = 1 + rand(4);
+          const piece = b.subarray(at, at + k);
+          input.push(Array.from(piece));
+          out.push(d.write(piece), d.lastNeed, d.lastTotal, Array.from(d.lastChar).slice(0, d.lastTotal - d.lastNeed));
+          at += k;
+        }
+        out.push(kind === 3 ? d.end() : d.end(B.from([0xe2, 0x82])), d.lastNeed, d.lastTotal);
+        return out;
+      } catch (e) {
+        return [input, "throws", e.code ?? e.name];
+      }
+    };
+    const ours = JSON.stringify(run(Buffer, StringDecoder));
+    assert.equal(ours, JSON.stringify(run(NB, NodeStringDecoder)));
+  }
 });
