@@ -408,7 +408,7 @@ function bufferModule() {
       }
       if (count > 0) this.set(count === bytes.length ? bytes : new Uint8Array(typedArrayBuffer(bytes), 0, count), offset);
       bytes = null;
-      return count;
+      return count + 0; // a length of -0 wrote nothing: 0
     },
     fill(value, offset, end, encoding) {
       // As Node: an encoding in place of the offset or the end only with a string value (for any

@@ -87,10 +87,25 @@ function utilModule() {
   /** Whether `%s` shows an object through inspect (its `toString` is a built-in's) or as
    *  `String(value)` (its class or itself defines one), as Node decides. */
   function hasBuiltInToString(value) {
-    if (typeof value.toString !== "function") return true;
-    if (ObjectHasOwn(value, "toString")) return false;
+    // Node's, step for step (20.20: a Symbol.toPrimitive counts as a toString does). A Proxy
+    // counts as built in: its traps are not run.
+    if (hostIsProxy(value)) return true;
+    let ownToString = ObjectHasOwn;
+    let ownToPrimitive = ObjectHasOwn;
+    if (typeof value.toString !== "function") {
+      if (typeof value[SymbolToPrimitive] !== "function") return true;
+      if (ObjectHasOwn(value, SymbolToPrimitive)) return false;
+      ownToString = () => false;
+    } else if (ObjectHasOwn(value, "toString")) {
+      return false;
+    } else if (typeof value[SymbolToPrimitive] !== "function") {
+      ownToPrimitive = () => false;
+    } else if (ObjectHasOwn(value, SymbolToPrimitive)) {
+      return false;
+    }
     let pointer = value;
-    do pointer = ObjectGetPrototypeOf(pointer); while (pointer !== null && !ObjectHasOwn(pointer, "toString"));
+    do pointer = ObjectGetPrototypeOf(pointer);
+    while (pointer !== null && !ownToString(pointer, "toString") && !ownToPrimitive(pointer, SymbolToPrimitive));
     if (pointer === null) return true;
     const ctor = ObjectGetOwnPropertyDescriptor(pointer, "constructor")?.value;
     return typeof ctor === "function" && RegExpTest(BUILT_IN_NAME, ctor.name) && typeof globalThis[ctor.name] === "function";
@@ -108,35 +123,88 @@ function utilModule() {
 
   const formatNumber = (n) => (ObjectIs(n, -0) ? "-0" : `${n}`);
 
-  function format(first, ...args) {
-    if (typeof first !== "string") return [first, ...args].map((a) => (typeof a === "string" ? a : inspect(a))).join(" ");
-    let i = 0;
-    let out = "";
-    let last = 0;
-    for (let p = 0; p < first.length - 1; p++) {
-      if (first.charCodeAt(p) !== 37) continue; // '%'
-      const c = first[p + 1];
-      let text;
-      if (c === "%") { out += first.slice(last, p) + "%"; last = p + 2; p++; continue; }
-      if (i >= args.length) continue;
-      const a = args[i];
-      switch (c) {
-        case "s": text = formatString(a); break;
-        case "d": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : formatNumber(Number(a)); break;
-        case "i": text = typeof a === "bigint" ? `${a}n` : typeof a === "symbol" ? "NaN" : `${parseInt(a)}`; break;
-        case "f": text = typeof a === "symbol" ? "NaN" : `${parseFloat(a)}`; break;
-        case "j": try { text = JSONStringify(a); } catch { text = "[Circular]"; } break;
-        case "o": case "O": text = inspect(a); break;
-        case "c": text = ""; break;
-        default: continue;
-      }
-      out += first.slice(last, p) + text;
-      last = p + 2;
-      p++;
-      i++;
+  /** %j: JSON text; a cycle is "[Circular]", any other error (a BigInt's) is thrown, as Node's
+   *  tryStringify does. */
+  function stringifyOrCircular(value) {
+    try {
+      return JSONStringify(value);
+    } catch (e) {
+      if (isCycleError(e)) return "[Circular]";
+      throw e;
     }
-    out += first.slice(last);
-    for (; i < args.length; i++) out += ` ${typeof args[i] === "string" ? args[i] : inspect(args[i])}`;
+  }
+  let cycleMessage;
+  function isCycleError(e) {
+    if (cycleMessage === undefined) {
+      const o = {};
+      o.o = o;
+      try { JSONStringify(o); } catch (c) { cycleMessage = firstLine(c); }
+    }
+    return e instanceof TypeError && firstLine(e) === cycleMessage;
+  }
+  const firstLine = (e) => { const m = `${e.message}`; const nl = m.indexOf("\n"); return nl === -1 ? m : m.slice(0, nl); };
+
+  /** Node's formatWithOptionsInternal, step for step: a placeholder takes a value only while
+   *  one is left (else it stays as written), "%%" is "%" only then too, and the values a format
+   *  string did not take follow it, strings as they are, others inspected. Depths are Node's: 2
+   *  (util.inspect's default) for %O and the values after the format, 4 for %o (its showHidden
+   *  is not followed: no `[length]` entries). */
+  function format(...args) {
+    const first = args[0];
+    let a = 0;
+    let out = "";
+    let join = "";
+    if (typeof first === "string") {
+      if (args.length === 1) return first;
+      let last = 0;
+      for (let p = 0; p < first.length - 1; p++) {
+        if (first.charCodeAt(p) !== 37) continue; // '%'
+        const c = first.charCodeAt(++p);
+        if (a + 1 !== args.length) {
+          let text;
+          switch (c) {
+            case 115: text = formatString(args[++a]); break; // s
+            case 106: text = stringifyOrCircular(args[++a]); break; // j
+            case 100: { // d
+              const v = args[++a];
+              text = typeof v === "bigint" ? `${v}n` : typeof v === "symbol" ? "NaN" : formatNumber(Number(v));
+              break;
+            }
+            case 79: text = inspect(args[++a], 2); break; // O
+            case 111: text = inspect(args[++a], 4); break; // o
+            case 105: { // i
+              const v = args[++a];
+              text = typeof v === "bigint" ? `${v}n` : typeof v === "symbol" ? "NaN" : formatNumber(NumberParseInt(v));
+              break;
+            }
+            case 102: { // f
+              const v = args[++a];
+              text = typeof v === "symbol" ? "NaN" : formatNumber(NumberParseFloat(v));
+              break;
+            }
+            case 99: a += 1; text = ""; break; // c
+            case 37: out += first.slice(last, p); last = p + 1; continue; // %%
+            default: continue;
+          }
+          if (last !== p - 1) out += first.slice(last, p - 1);
+          out += text;
+          last = p + 1;
+        } else if (c === 37) {
+          out += first.slice(last, p);
+          last = p + 1;
+        }
+      }
+      if (last !== 0) {
+        a++;
+        join = " ";
+        if (last < first.length) out += first.slice(last);
+      }
+    }
+    for (; a < args.length; a++) {
+      const v = args[a];
+      out += join + (typeof v === "string" ? v : inspect(v, 2));
+      join = " ";
+    }
     return out;
   }
 

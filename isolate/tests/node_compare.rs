@@ -175,6 +175,7 @@ fn small_exports_npm_code_reaches_for_are_nodes() {
         "const util = await import('node:util');
          const path = await import('node:path');
          const sd = await import('node:string_decoder');
+         const util = await import('node:util');
          const t = (f) => { try { const v = f(); return v instanceof Error ? [v.message, v.code, v.errno, v.syscall, v.address ?? null, v.port ?? null] : v; } catch (e) { return ['ERR', e.code, e.message]; } };
          return [
            t(() => util._errnoException(-2, 'open', 'extra')), t(() => util._errnoException(-13, 'read')),
@@ -261,13 +262,14 @@ fn dotenv_text_parses_as_in_node() {
 #[test]
 fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
     // What session 40's generated calls found (isolate/js/test/node-buffer.test.mjs and the
-    // path, url, encoding and string_decoder sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
+    // path, url, encoding, string_decoder and util.format sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
     // checks, the bindings' indices; url.parse dropping tabs before the host; a "\\.\" device.
     same(
         "const { Buffer } = await import('node:buffer');
          const url = await import('node:url');
          const path = await import('node:path');
          const sd = await import('node:string_decoder');
+         const util = await import('node:util');
          const t = (f) => { try { const v = f(); return ArrayBuffer.isView(v) ? [...v] : v; } catch (e) { return e.code ?? e.name; } };
          const b = Buffer.from([1, 2, 3, 4]);
          return [
@@ -285,6 +287,8 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
                     const u = (t) => Array.from({ length: t.length }, (_, i) => t.charCodeAt(i));
                     return [u(d.write(Buffer.from([0xa0]))), u(d.write(Buffer.from([0xd9]))), d.lastNeed, u(d.write(Buffer.from([0x00, 0xdc]))),
                             u(d.write(Buffer.from([0xe2, 0x82]))), d.lastNeed, d.lastTotal, u(d.end())]; })(),
+           util.format(), t(() => util.format('%j', 1n)), util.format('%s|%s', new Date(0), { [Symbol.toPrimitive]: () => 7 }),
+           util.format('', { a: { b: { c: { d: 1 } } } }), util.format('%O', [[[[1]]]]), util.format('%s %s', 'a'),
          ];",
     );
 }

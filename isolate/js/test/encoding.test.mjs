@@ -9,7 +9,7 @@ const { TextEncoder: SandboxEncoder, TextDecoder: SandboxDecoder, atob: sandboxA
 const SU8 = run("Uint8Array");
 
 let seed = 0xc0ffee;
-const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
 
 /** Random bytes biased towards UTF-8 lead/continuation bytes and boundary values. */
 function randomBytes(n) {

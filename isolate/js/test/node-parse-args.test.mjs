@@ -65,7 +65,7 @@ test("util.parseArgs validates its configuration as Node's does", () => {
 
 test("util.parseArgs matches Node's on 3000 generated command lines", () => {
   let seed = 0xa295;
-  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
   const words = ["-v", "-f", "-t", "-x", "-z", "-vx", "-vf", "-fv", "-xt", "--verbose", "--file", "--tag", "--dry",
     "--color", "--nope", "--file=a", "--tag=", "--verbose=1", "--", "-", "a", "b", "-ab", "--=x", "---x", "-f=1", "é"];
   for (let i = 0; i < 3000; i++) {

@@ -55,7 +55,7 @@ test("path.posix and path.win32 match Node's on the table", () => {
 
 test("path.posix and path.win32 match Node's on 4000 generated paths", () => {
   let seed = 0x9a7b;
-  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
   const atoms = ["a", "B", ".", "..", "/", "\\", "//", "\\\\", "C:", "c:", ":", "x.y", ".z", "?", "é", " ", "\\\\.\\", "\\\\?\\", "1:", "CON", "nul", "LPT1"];
   const gen = () => { let s = ""; const n = rand(8); for (let j = 0; j < n; j++) s += atoms[rand(atoms.length)]; return s; };
   for (let i = 0; i < 2000; i++) {

@@ -541,7 +541,7 @@ test("util.MIMEType and util.MIMEParams answer as Node's on generated strings", 
   // Generated: short strings over the characters that steer the parser.
   const alphabet = ["a", "B", "/", ";", "=", "\"", "\\", " ", "\t", "\n", "é", "\u0100", "+", "x", "ud83d"];
   let seed = 12345;
-  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
   for (let round = 0; round < 20000; round++) {
     let input = rand(2) ? "t/s" : "";
     const length = rand(14);
@@ -673,7 +673,7 @@ test("util.parseEnv answers as Node's dotenv parser on fixed and generated text"
   for (const text of fixed) assert.equal(entries(util.parseEnv, text), entries(nodeUtil.parseEnv, text), JSON.stringify(text));
   const alphabet = ["A", "b", "=", " ", "\n", "\r", "#", "'", "\"", "`", "\\", "n", "export ", "\t", "é", "\ud83d", "\ud83d\ude00", "\ue000"];
   let seed = 2024;
-  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
   for (let round = 0; round < 50000; round++) {
     let text = "";
     const length = rand(24);
