@@ -67,9 +67,12 @@ function eventsModule() {
 
   function addListener(target, type, listener, prepend) {
     validateFunction(listener, "listener");
-    const events = listenersOf(target);
+    let events = listenersOf(target);
     if (events.newListener !== undefined) {
       target.emit("newListener", type, listener.listener ?? listener);
+      // A 'newListener' handler may have removed every listener (a fresh `_events`): the new one
+      // goes there, as in Node.
+      events = listenersOf(target);
     }
     let existing = events[type];
     if (existing === undefined) {
@@ -115,15 +118,21 @@ function eventsModule() {
     }
   }
 
+  /** Node's onceWrapper, bound to its state: removed first (its 'removeListener' sees the
+   *  wrapper, as Node's does), then run once. */
+  function onceWrapperCall(...args) {
+    if (this.fired) return undefined;
+    this.target.removeListener(this.type, this.wrapFn);
+    this.fired = true;
+    return ReflectApply(this.listener, this.target, args);
+  }
   function onceWrapper(target, type, listener) {
-    const state = { __proto__: null, fired: false, target, type, listener };
-    const wrapped = function (...args) {
-      if (state.fired) return undefined;
-      state.fired = true;
-      state.target.removeListener(state.type, wrapped);
-      return ReflectApply(state.listener, state.target, args);
-    };
+    const state = { __proto__: null, fired: false, wrapFn: undefined, target, type, listener };
+    // A bound function, as Node's: `String(wrapper)` shows no source, its name is "bound onceWrapper".
+    const wrapped = ReflectApply(FunctionBind, onceWrapperCall, [state]);
+    ObjectDefineProperty(wrapped, "name", { __proto__: null, value: "bound onceWrapper", configurable: true });
     put(wrapped, "listener", listener);
+    state.wrapFn = wrapped;
     return wrapped;
   }
 
@@ -194,13 +203,13 @@ function eventsModule() {
       }
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i] === listener || list[i].listener === listener) {
-          const removed = list[i];
           spliceOne(list, i);
           if (list.length === 0) {
             delete events[type];
             this._eventsCount--;
           } else if (list.length === 1) put(events, type, list[0]);
-          if (events.removeListener !== undefined) this.emit("removeListener", type, removed.listener ?? removed);
+          // The listener as passed (a once wrapper that fired passes itself), as Node's does.
+          if (events.removeListener !== undefined) this.emit("removeListener", type, listener);
           break;
         }
       }

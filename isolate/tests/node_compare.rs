@@ -174,8 +174,6 @@ fn small_exports_npm_code_reaches_for_are_nodes() {
     same(
         "const util = await import('node:util');
          const path = await import('node:path');
-         const sd = await import('node:string_decoder');
-         const util = await import('node:util');
          const t = (f) => { try { const v = f(); return v instanceof Error ? [v.message, v.code, v.errno, v.syscall, v.address ?? null, v.port ?? null] : v; } catch (e) { return ['ERR', e.code, e.message]; } };
          return [
            t(() => util._errnoException(-2, 'open', 'extra')), t(() => util._errnoException(-13, 'read')),
