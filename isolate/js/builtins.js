@@ -37,6 +37,7 @@ const WeakMapGet = uncurry(WeakMap.prototype.get);
 const WeakMapSet = uncurry(WeakMap.prototype.set);
 const MapEntries = uncurry(Map.prototype.entries); // node:util's MIMEParams
 const MapKeys = uncurry(Map.prototype.keys);
+const ArraySplice = uncurry(Array.prototype.splice); // node:assert's deep equality
 const MapValues = uncurry(Map.prototype.values);
 const hashSin = Math.sin;
 const hashAbs = Math.abs;

@@ -59,37 +59,14 @@ function nodeDeepEqual(a, b, strict, memo) {
   // Compares the values under the keys and a Map's or Set's contents, with `memo` for cycles.
   const contents = (memo) => {
     for (const k of keysA) if (!nodeDeepEqual(a[k], b[k], strict, memo)) return false;
-    // A search among several candidates forgets the pairs it tried (Node's deleteFailures).
-    const searching = (find) => {
-      const before = memo.deleteFailures;
-      memo.deleteFailures = true;
-      try { return find(); } finally { memo.deleteFailures = before; }
-    };
-    if (ka === K_MAP) {
-      if (a.size !== b.size) return false;
-      const rest = [...ReflectApply(Map.prototype.entries, b, [])];
-      for (const [k, v] of ReflectApply(Map.prototype.entries, a, [])) {
-        if (ReflectApply(Map.prototype.has, b, [k]) && nodeDeepEqual(v, ReflectApply(Map.prototype.get, b, [k]), strict, memo)) {
-          const at = rest.findIndex(([rk]) => ObjectIs(rk, k));
-          if (at !== -1) rest.splice(at, 1);
-          continue;
-        }
-        const at = searching(() => rest.findIndex(([rk, rv]) => nodeDeepEqual(k, rk, strict, memo) && nodeDeepEqual(v, rv, strict, memo)));
-        if (at === -1) return false;
-        rest.splice(at, 1);
-      }
-    } else if (ka === K_SET) {
-      if (a.size !== b.size) return false;
-      const rest = [...ReflectApply(Set.prototype.values, b, [])];
-      for (const v of ReflectApply(Set.prototype.values, a, [])) {
-        let at = rest.findIndex((r) => ObjectIs(r, v));
-        if (at === -1) at = searching(() => rest.findIndex((r) => nodeDeepEqual(v, r, strict, memo)));
-        if (at === -1) return false;
-        rest.splice(at, 1);
-      }
-    }
+    if (ka === K_MAP) return mapSize(a) === mapSize(b) && mapEquiv(a, b, strict, memo);
+    if (ka === K_SET) return setSize(a) === setSize(b) && setEquiv(a, b, strict, memo);
     return true;
   };
+  // Nothing to compare inside (no keys, no entries): equal, and no memo is touched (Node's).
+  if (keysA.length === 0 && (ka === K_MAP ? mapSize(a) === 0 : ka === K_SET ? setSize(a) === 0 : !ArrayIsArray(a) || a.length === 0)) {
+    return true;
+  }
   // Cycles, as Node 20.20's memos (internal/util/comparisons.js): the outermost pair, then a
   // second one, are remembered alone; past them every object entered goes into one set, and a pair
   // whose both sides are already there counts as equal. So the answer does not depend on which
@@ -123,6 +100,137 @@ function nodeDeepEqual(a, b, strict, memo) {
     SetDelete(memo.set, b);
   }
   return equal;
+}
+
+/** The values of a Set, or the entries of a Map, as an array (through captured methods). */
+function setMembers(set) {
+  const out = [];
+  SetForEach(set, (v) => appendEntry(out, v));
+  return out;
+}
+function mapMembers(map) {
+  const out = [];
+  MapForEach(map, (v, k) => appendEntry(out, [k, v]));
+  return out;
+}
+
+/** Node's findLooseMatchingPrimitives: for a loose comparison, null when `undefined` and `null`
+ *  may stand for each other, false when nothing else can equal `prim`, true when too much can
+ *  (and every candidate must be tried), undefined for null. */
+function looseAlternative(prim) {
+  switch (typeof prim) {
+    case "undefined": return null;
+    case "object": return undefined;
+    case "symbol": return false;
+    case "string": prim = +prim; // falls through: only a string that reads as a number can match
+    case "number": if (prim !== prim) return false;
+  }
+  return true;
+}
+function setMightHaveLoosePrim(a, b, prim) {
+  const alt = looseAlternative(prim);
+  if (alt != null) return alt; // eslint-disable-line eqeqeq
+  return SetHas(b, alt) && !SetHas(a, alt);
+}
+function mapMightHaveLoosePrim(a, b, prim, item, memo) {
+  const alt = looseAlternative(prim);
+  if (alt != null) return alt; // eslint-disable-line eqeqeq
+  const other = MapGet(b, alt);
+  if ((other === undefined && !MapHas(b, alt)) || !nodeDeepEqual(item, other, false, memo)) return false;
+  return !MapHas(a, alt) && nodeDeepEqual(item, other, false, memo);
+}
+
+/** Removes and answers the first of `candidates` equal to `value` (Node's setHasEqualElement;
+ *  the pairs tried are forgotten: deleteFailures). */
+function takeEqualElement(candidates, value, strict, memo) {
+  const before = memo.deleteFailures;
+  memo.deleteFailures = true;
+  try {
+    for (let i = 0; i < candidates.length; i++) {
+      if (nodeDeepEqual(candidates[i], value, strict, memo)) {
+        ArraySplice(candidates, i, 1);
+        return true;
+      }
+    }
+    return false;
+  } finally {
+    memo.deleteFailures = before;
+  }
+}
+
+/** Node's setEquiv: members of `a` that `b` lacks are compared, objects (and, loosely, primitives
+ *  that may equal another) against `b`'s members that `a` lacks. */
+function setEquiv(a, b, strict, memo) {
+  let candidates = null;
+  for (const v of setMembers(a)) {
+    if (SetHas(b, v)) continue;
+    if ((typeof v !== "object" || v === null) && (strict || !setMightHaveLoosePrim(a, b, v))) return false;
+    if (candidates === null) {
+      if (setSize(b) === 1) return nodeDeepEqual(v, setMembers(b)[0], strict, memo);
+      candidates = [];
+    }
+    appendEntry(candidates, v);
+  }
+  if (candidates === null) return true;
+  for (const v of setMembers(b)) {
+    if (typeof v === "object" && v !== null) {
+      if (!SetHas(a, v) && !takeEqualElement(candidates, v, strict, memo)) return false;
+    } else if (!strict && !SetHas(a, v) && !takeEqualElement(candidates, v, strict, memo)) {
+      return false;
+    }
+  }
+  return candidates.length === 0;
+}
+
+/** Node's mapEquiv: a primitive key's values compared directly (strictly, a difference is final);
+ *  object keys, and loosely primitives that may equal another, matched against every entry. */
+function mapEquiv(a, b, strict, memo) {
+  let candidates = null;
+  for (const [key, item] of mapMembers(a)) {
+    if (typeof key === "object" && key !== null) {
+      if (candidates === null) {
+        if (mapSize(b) === 1) {
+          const [key2, item2] = mapMembers(b)[0];
+          return nodeDeepEqual(key, key2, strict, memo) && nodeDeepEqual(item, item2, strict, memo);
+        }
+        candidates = [];
+      }
+      appendEntry(candidates, key);
+    } else {
+      const item2 = MapGet(b, key);
+      if ((item2 === undefined && !MapHas(b, key)) || !nodeDeepEqual(item, item2, strict, memo)) {
+        if (strict || !mapMightHaveLoosePrim(a, b, key, item, memo)) return false;
+        if (candidates === null) candidates = [];
+        appendEntry(candidates, key);
+      }
+    }
+  }
+  if (candidates === null) return true;
+  // Every matching key is tried, not only the first ({} => 'a' and {} => 'b' either way round).
+  const takeEqualEntry = (key2, item2) => {
+    const before = memo.deleteFailures;
+    memo.deleteFailures = true;
+    try {
+      for (let i = 0; i < candidates.length; i++) {
+        const key1 = candidates[i];
+        if (nodeDeepEqual(key1, key2, strict, memo) && nodeDeepEqual(MapGet(a, key1), item2, strict, memo)) {
+          ArraySplice(candidates, i, 1);
+          return true;
+        }
+      }
+      return false;
+    } finally {
+      memo.deleteFailures = before;
+    }
+  };
+  for (const [key, item] of mapMembers(b)) {
+    if (typeof key === "object" && key !== null) {
+      if (!takeEqualEntry(key, item)) return false;
+    } else if (!strict && (!MapHas(a, key) || !nodeDeepEqual(MapGet(a, key), item, strict, memo)) && !takeEqualEntry(key, item)) {
+      return false;
+    }
+  }
+  return candidates.length === 0;
 }
 
 function assertModule(strictMode, shared) {
