@@ -260,7 +260,7 @@ fn dotenv_text_parses_as_in_node() {
 #[test]
 fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
     // What session 40's generated calls found (isolate/js/test/node-buffer.test.mjs and the
-    // path, url, encoding, string_decoder and util.format sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
+    // path, url, encoding, string_decoder, util.format and deep-equality sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
     // checks, the bindings' indices; url.parse dropping tabs before the host; a "\\.\" device.
     same(
         "const { Buffer } = await import('node:buffer');
@@ -287,6 +287,9 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
                             u(d.write(Buffer.from([0xe2, 0x82]))), d.lastNeed, d.lastTotal, u(d.end())]; })(),
            util.format(), t(() => util.format('%j', 1n)), util.format('%s|%s', new Date(0), { [Symbol.toPrimitive]: () => 7 }),
            util.format('', { a: { b: { c: { d: 1 } } } }), util.format('%O', [[[[1]]]]), util.format('%s %s', 'a'),
+           util.isDeepStrictEqual(new Map([[1, new Map([[[1], 1]])]]), new Map([[1, new Map([[[1], 2]])]])),
+           util.isDeepStrictEqual(new Map([[{}, 'a'], [{}, 'b']]), new Map([[{}, 'b'], [{}, 'a']])),
+           util.isDeepStrictEqual(new Set([[1], [2]]), new Set([[2], [1]])),
          ];",
     );
 }
