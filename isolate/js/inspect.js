@@ -204,10 +204,34 @@ function inspectThroughGetters(Class, names) {
   });
 }
 
-function quoteString(s) {
+/** A string as util.inspect shows it, `indent` being where it stands: at most INSPECT_MAX_STRING
+ *  characters (then "... n more characters"), and one longer than the line has room for cut after
+ *  each line feed into quoted pieces joined by " +" (Node's formatPrimitive). */
+function formatString(s, indent) {
+  let trailer = "";
   if (s.length > INSPECT_MAX_STRING) {
-    return `${quoteString(StringSliceForInspect(s, 0, INSPECT_MAX_STRING))}... ${s.length - INSPECT_MAX_STRING} more characters`;
+    const rest = s.length - INSPECT_MAX_STRING;
+    s = StringSliceForInspect(s, 0, INSPECT_MAX_STRING);
+    trailer = `... ${rest} more character${rest > 1 ? "s" : ""}`;
   }
+  if (s.length > 16 && s.length > INSPECT_BREAK - indent.length - 4) {
+    const pieces = [];
+    let start = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (StringCharCodeAt(s, i) === 10) {
+        appendEntry(pieces, quoteString(StringSliceForInspect(s, start, i + 1)));
+        start = i + 1;
+      }
+    }
+    if (start < s.length || pieces.length === 0) appendEntry(pieces, quoteString(StringSliceForInspect(s, start)));
+    return ArrayJoin(pieces, ` +\n${indent}  `) + trailer;
+  }
+  return quoteString(s) + trailer;
+}
+
+/** `s` quoted as Node's strEscape does: the quote it holds least of, C0 and C1 controls as \xNN,
+ *  lone surrogates as \uXXXX. */
+function quoteString(s) {
   const has = (c) => StringIncludesForInspect(s, c);
   const q = has("'") ? (has('"') ? (has("`") ? "'" : "`") : '"') : "'";
   let out = q;
@@ -218,8 +242,13 @@ function quoteString(s) {
     else if (c === 10) out += "\\n";
     else if (c === 9) out += "\\t";
     else if (c === 13) out += "\\r";
-    else if (c < 0x20 || c === 0x7f) out += `\\x${StringToUpperCase(hexByte(c))}`;
-    else out += ch;
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${StringToUpperCase(hexByte(c))}`;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const paired = c <= 0xdbff
+        ? i + 1 < s.length && (StringCharCodeAt(s, i + 1) & 0xfc00) === 0xdc00
+        : i > 0 && (StringCharCodeAt(s, i - 1) & 0xfc00) === 0xd800;
+      out += paired ? ch : `\\u${hexByte(c >> 8)}${hexByte(c & 255)}`;
+    } else out += ch;
   }
   return out + q;
 }
@@ -386,6 +415,27 @@ function groupEntries(entries, indent, numeric, more) {
   return rows;
 }
 
+/** Whether `obj` (an array, a typed array, a Map, a Set or an ordinary object) has no items and
+ *  no own enumerable property. */
+function holdsNothing(obj, kind, isArray, taName) {
+  if (isArray) {
+    if (obj.length !== 0) return false;
+  } else if (taName !== undefined) {
+    if (typedArrayLength(obj) !== 0) return false;
+  } else if (kind === K_MAP) {
+    if (mapSize(obj) !== 0) return false;
+  } else if (kind === K_SET) {
+    if (setSize(obj) !== 0) return false;
+  } else if (kind !== K_PLAIN) {
+    return false;
+  }
+  const keys = ReflectOwnKeys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    if (inspectDescriptor(obj, keys[i])?.enumerable) return false;
+  }
+  return true;
+}
+
 /** Joins entries Node-style (util.inspect's reduceToSingleString with compact = 3): an array's
  *  entries grouped in columns when there are more than six (`group`: [numeric, more], see
  *  groupEntries) and no longer one per line; else one line when it fits in 80 columns and the
@@ -411,6 +461,7 @@ function joinEntries(prefix, open, close, entries, indent, singleLineAllowed, gr
 }
 
 function inspectValue(value, depth, ctx, indent) {
+  if (typeof value === "string") return formatString(value, indent);
   if (value === null || (typeof value !== "object" && typeof value !== "function")) {
     return formatPrimitive(value, true);
   }
@@ -500,10 +551,13 @@ function inspectObject(obj, depth, ctx, indent) {
   const ctor = constructorName(obj);
   const isArray = ArrayIsArray(obj);
   const taName = typedArrayName(obj);
-  if (depth > ctx.maxDepth) {
-    return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
-  }
-  ctx.currentDepth = depth;
+  // Past the depth, a container shows as its type, unless it holds nothing: then it is shown
+  // whole (`[]`, `{}`, `Map(0) {}`, `[Object: null prototype] {}`), as Node's formatRaw does.
+  // An empty one does not count as the deepest object entered either (Node returns it before
+  // setting currentDepth), so its parents may still join on one line.
+  const empty = holdsNothing(obj, kind, isArray, taName) && MapGet(inspectHooks, ObjectGetPrototypeOf(obj)) === undefined;
+  if (depth > ctx.maxDepth && !empty) return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
+  if (!empty) ctx.currentDepth = depth;
   if (kind === K_WEAK) return `${ctor ?? "Weak"} { <items unknown> }`;
   const hook = MapGet(inspectHooks, ObjectGetPrototypeOf(obj));
   let shown = null;

@@ -260,7 +260,8 @@ fn dotenv_text_parses_as_in_node() {
 #[test]
 fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
     // What session 40's generated calls found (isolate/js/test/node-buffer.test.mjs and the
-    // path, url, encoding, string_decoder, util.format and deep-equality sweeps), in a real isolate: fractions toward zero, -0 as 0, Node's order of
+    // path, url, encoding, string_decoder, util.format, inspect and deep-equality sweeps), in a real
+    // isolate: fractions toward zero, -0 as 0, Node's order of
     // checks, the bindings' indices; url.parse dropping tabs before the host; a "\\.\" device.
     same(
         "const { Buffer } = await import('node:buffer');
@@ -290,6 +291,8 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
            util.isDeepStrictEqual(new Map([[1, new Map([[[1], 1]])]]), new Map([[1, new Map([[[1], 2]])]])),
            util.isDeepStrictEqual(new Map([[{}, 'a'], [{}, 'b']]), new Map([[{}, 'b'], [{}, 'a']])),
            util.isDeepStrictEqual(new Set([[1], [2]]), new Set([[2], [1]])),
+           util.inspect({ a: { b: { c: { d: [], e: {}, f: new Map(), g: Object.create(null), h: [1] } } } }),
+           util.inspect({ k: 'ab\\n'.repeat(30), c1: '\\x85\\x9f', lone: '\\ud800x' }), util.inspect('y'.repeat(10001)).slice(-30),
          ];",
     );
 }

@@ -1,4 +1,4 @@
-// node:util's format() against Node 20's on generated calls: format strings made of every
+// node:util's format() and inspect() against Node 20's on generated calls: format strings made of every
 // placeholder, "%%", a lone "%", unknown ones and plain text, with values of every kind (each made
 // in its own realm, so that inspect sees its own builtins), must give the same text, or throw
 // alike. %o is left out: Node's shows hidden properties (`[length]`), which this inspect does not.
@@ -68,4 +68,37 @@ test("util.format: no arguments, BigInts under %j, toPrimitive under %s, depth 2
     ];
   };
   assert.deepEqual(run(util.format, p.run), run(nodeUtil.format, (source) => (0, eval)(`(${source})`)));
+});
+
+test("util.inspect answers as Node's on 5,000 generated values (nesting, line breaks, grouping, depth)", () => {
+  let seed = 0x1a5c;
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
+  const pick = (list) => list[rand(list.length)];
+  // Source text of a value: primitives, strings that need quoting or escapes, functions and
+  // classes, long and numeric arrays, objects with odd keys and symbols, Maps, Sets, typed
+  // arrays, empty containers, cycles, getters.
+  function gen(d) {
+    const k = d > 3 ? rand(5) : rand(14);
+    switch (k) {
+      case 0: return pick(["0", "-0", "1.5", "123456789", "NaN", "-1e21", "1n", "true", "null", "undefined"]);
+      case 1: return pick(["'a'", "''", "'it\\'s'", "'x'.repeat(" + rand(120) + ")", "'line\\nbreak'", "'é\\u0001'", "'\"q\"'", "`b${'`'}`", "'ab\\n'.repeat(" + rand(40) + ")", "'\\x85\\x9f\\ud800x\\udc00\\ud83d\\ude00'", "'q\\n'.repeat(30) + \"it's\"", "'y'.repeat(10005)"]);
+      case 2: return pick(["Symbol('s')", "Symbol()", "Symbol.iterator"]);
+      case 3: return pick(["(function f() {})", "(() => {})", "(class A {})", "(async function g() {})", "Math.max"]);
+      case 4: return pick(["new Date(0)", "/x/gi", "new Error('e')".replace("new Error('e')", "(() => { const e = new RangeError('r'); e.stack = 'RangeError: r'; return e; })()")]);
+      case 5: case 6: { const n = rand(d === 0 ? 30 : 8); const it = []; for (let i = 0; i < n; i++) it.push(gen(d + 1)); return `[${it.join(", ")}]`; }
+      case 7: case 8: { const n = rand(6); const it = []; for (let i = 0; i < n; i++) it.push(`${pick(["a", "bb", "'c-d'", "ccccccccccccccc", "1", "'x y'", "[Symbol.for('k')]"])}${i}: ${gen(d + 1)}`.replace(/^'(.*)'(\d+):/, "'$1$2':").replace(/^\[Symbol\.for\('k'\)\](\d+)/, "[Symbol.for('k$1')]")); return `({ ${it.join(", ")} })`; }
+      case 9: return `new Map([${Array.from({ length: rand(4) }, () => `[${gen(d + 1)}, ${gen(d + 1)}]`).join(", ")}])`;
+      case 10: return `new Set([${Array.from({ length: rand(5) }, () => gen(d + 1)).join(", ")}])`;
+      case 11: return `new ${pick(["Uint8Array", "Float64Array", "Int16Array"])}([${Array.from({ length: rand(30) }, () => rand(300) - 100).join(", ")}])`;
+      case 12: return `Array.from({ length: ${rand(130)} }, (_, i) => ${pick(["i", "i * 1000", "'s' + i", "i % 2 === 0", "i / 3"])})`;
+      default: return pick(["Object.create(null)", "new (class Foo { constructor() { this.x = 1; } })()", "(() => { const o = { a: 1 }; o.self = o; return o; })()", "[ , 1, , ]", "new Number(3)", "new String('ab')", "new ArrayBuffer(4)", "Object.assign([1, 2], { extra: 'x' })", "({ get g() { return 1; }, set s(v) {} })"]);
+    }
+  }
+  for (let i = 0; i < 5000; i++) {
+    const source = gen(0);
+    const depth = pick([undefined, 0, 1, 2, 4, null]);
+    const options = depth === undefined ? undefined : { depth };
+    const ours = util.inspect(p.run(`(${source})`), options);
+    assert.equal(ours, nodeUtil.inspect((0, eval)(`(${source})`), options), `${source} ${JSON.stringify(options)}`);
+  }
 });
