@@ -47,6 +47,8 @@ const SetForEach = uncurry(Set.prototype.forEach);
 const ArrayJoin = uncurry(Array.prototype.join);
 const StringReplaceAll = uncurry(String.prototype.replaceAll);
 const ArrayIndexOf = uncurry(Array.prototype.indexOf);
+const InspectArraySlice = uncurry(Array.prototype.slice);
+const InspectArraySort = uncurry(Array.prototype.sort);
 /** Appends `value` to the runtime's own array `list` as a data property: never through
  *  Array.prototype.push or an index setter a tenant may have defined on Array.prototype. */
 function appendEntry(list, value) {
@@ -204,17 +206,17 @@ function inspectThroughGetters(Class, names) {
   });
 }
 
-/** A string as util.inspect shows it, `indent` being where it stands: at most INSPECT_MAX_STRING
+/** A string as util.inspect shows it, `indent` being where it stands: at most maxStringLength
  *  characters (then "... n more characters"), and one longer than the line has room for cut after
  *  each line feed into quoted pieces joined by " +" (Node's formatPrimitive). */
-function formatString(s, indent) {
+function formatString(s, indent, ctx) {
   let trailer = "";
-  if (s.length > INSPECT_MAX_STRING) {
-    const rest = s.length - INSPECT_MAX_STRING;
-    s = StringSliceForInspect(s, 0, INSPECT_MAX_STRING);
+  if (s.length > ctx.maxStringLength) {
+    const rest = s.length - ctx.maxStringLength;
+    s = StringSliceForInspect(s, 0, ctx.maxStringLength);
     trailer = `... ${rest} more character${rest > 1 ? "s" : ""}`;
   }
-  if (s.length > 16 && s.length > INSPECT_BREAK - indent.length - 4) {
+  if (s.length > 16 && s.length > ctx.breakLength - indent.length - 4) {
     const pieces = [];
     let start = 0;
     for (let i = 0; i < s.length; i++) {
@@ -364,14 +366,14 @@ function formatErrorObject(err, depth, ctx, indent) {
   }
   ctx.stack.length = ctx.stack.length - 1;
   if (entries.length === 0) return text;
-  return joinEntries(`${text} `, "{", "}", entries, indent, StringIndexOfForInspect(text, "\n") === -1 && ctx.currentDepth - depth < 3);
+  return joinEntries("", "{", "}", entries, indent, ctx, depth, null, text);
 }
 
 /** Node's groupArrayElements (util.inspect, compact = 3): more than six short entries of an array
  *  set in aligned columns (numbers to the right), rows of at most 15 and 80 columns; `more`: the
  *  last entry is "... n more items", kept on its own. Answers `entries` itself when they do not
  *  group. */
-function groupEntries(entries, indent, numeric, more) {
+function groupEntries(entries, indent, numeric, more, breakLength, compact) {
   const count = more ? entries.length - 1 : entries.length;
   const separatorSpace = 2;
   const lengths = [];
@@ -384,13 +386,13 @@ function groupEntries(entries, indent, numeric, more) {
     if (maxLength < len) maxLength = len;
   }
   const actualMax = maxLength + separatorSpace;
-  if (!(actualMax * 3 + indent.length < INSPECT_BREAK && (totalLength / actualMax > 5 || maxLength <= 6))) return entries;
+  if (!(actualMax * 3 + indent.length < breakLength && (totalLength / actualMax > 5 || maxLength <= 6))) return entries;
   const averageBias = MathSqrt(actualMax - totalLength / entries.length);
   const biasedMax = MathMax(actualMax - 3 - averageBias, 1);
   const columns = MathMin(
     MathRound(MathSqrt(2.5 * biasedMax * count) / biasedMax),
-    MathFloor((INSPECT_BREAK - indent.length) / actualMax),
-    3 * 4,
+    MathFloor((breakLength - indent.length) / actualMax),
+    compact * 4, // fewer columns for a smaller `compact`
     15,
   );
   if (columns <= 1) return entries;
@@ -414,6 +416,8 @@ function groupEntries(entries, indent, numeric, more) {
   if (more) appendEntry(rows, entries[count]);
   return rows;
 }
+
+const moreItems = (n) => `... ${n} more item${n > 1 ? "s" : ""}`;
 
 /** Whether `obj` (an array, a typed array, a Map, a Set or an ordinary object) has no items and
  *  no own enumerable property. */
@@ -440,20 +444,30 @@ function holdsNothing(obj, kind, isArray, taName) {
  *  entries grouped in columns when there are more than six (`group`: [numeric, more], see
  *  groupEntries) and no longer one per line; else one line when it fits in 80 columns and the
  *  object holds at most 3 levels of nesting below its last entry, otherwise one entry per line. */
-function joinEntries(prefix, open, close, entries, indent, singleLineAllowed, group = null) {
+function joinEntries(prefix, open, close, entries, indent, ctx, depth, group = null, base = "") {
+  // `base` (Node's: a reference "<ref *1>", an error's text) stands before the braces, a space
+  // apart, and counts toward the line without that space.
+  if (base !== "") prefix = `${base} ${prefix}`;
   if (entries.length === 0) return `${prefix}${open}${close}`;
+  // compact: 0 (false) puts every entry on a line of its own; n joins on one line an object with
+  // at most n levels of nesting below its last entry (Node's reduceToSingleString).
+  if (ctx.compact < 1) {
+    const nl = `\n${indent}  `;
+    return `${prefix}${open}${nl}${ArrayJoin(entries, `,${nl}`)}\n${indent}${close}`;
+  }
+  const singleLineAllowed = StringIndexOfForInspect(base, "\n") === -1 && ctx.currentDepth - depth < ctx.compact;
   if (group !== null && entries.length > 6) {
-    const grouped = groupEntries(entries, indent, group[0], group[1]);
+    const grouped = groupEntries(entries, indent, group[0], group[1], ctx.breakLength, ctx.compact);
     if (grouped !== entries) {
       const nl = `\n${indent}  `;
       return `${prefix}${open}${nl}${ArrayJoin(grouped, `,${nl}`)}\n${indent}${close}`;
     }
   }
-  let total = prefix.length + open.length + entries.length + indent.length + 10;
+  let total = prefix.length - (base !== "" ? 1 : 0) + open.length + entries.length + indent.length + 10;
   let fits = singleLineAllowed;
   for (let i = 0; fits && i < entries.length; i++) {
     total += entries[i].length + 1;
-    if (total > INSPECT_BREAK || StringIncludesForInspect(entries[i], "\n")) fits = false;
+    if (total > ctx.breakLength || StringIncludesForInspect(entries[i], "\n")) fits = false;
   }
   if (fits) return `${prefix}${open} ${ArrayJoin(entries, ", ")} ${close}`;
   const nl = `\n${indent}  `;
@@ -461,7 +475,7 @@ function joinEntries(prefix, open, close, entries, indent, singleLineAllowed, gr
 }
 
 function inspectValue(value, depth, ctx, indent) {
-  if (typeof value === "string") return formatString(value, indent);
+  if (typeof value === "string") return formatString(value, indent, ctx);
   if (value === null || (typeof value !== "object" && typeof value !== "function")) {
     return formatPrimitive(value, true);
   }
@@ -546,7 +560,8 @@ function inspectObject(obj, depth, ctx, indent) {
   if (kind === K_ERROR) return formatErrorObject(obj, depth, ctx, indent);
   if (kind >= K_BOX) {
     const [name, valueOf] = BOXES[kind - K_BOX];
-    return `[${name}: ${formatPrimitive(valueOf(obj), true)}]`;
+    const v = valueOf(obj);
+    return `[${name}: ${typeof v === "string" ? formatString(v, indent, ctx) : formatPrimitive(v, true)}]`;
   }
   const ctor = constructorName(obj);
   const isArray = ArrayIsArray(obj);
@@ -585,7 +600,7 @@ function inspectObject(obj, depth, ctx, indent) {
     close = "]";
     const length = isArray ? obj.length : typedArrayLength(obj);
     prefix = isArray ? (ctor === "Array" ? "" : prefix) : `${taName}(${length}) `;
-    const limit = length < INSPECT_MAX_ITEMS ? length : INSPECT_MAX_ITEMS;
+    const limit = length < ctx.maxArrayLength ? length : ctx.maxArrayLength;
     let holes = 0;
     let numeric = true;
     for (let i = 0; i < limit; i++) {
@@ -596,32 +611,32 @@ function inspectObject(obj, depth, ctx, indent) {
       appendEntry(entries, "value" in d ? inspectValue(d.value, depth + 1, ctx, inner) : "[Getter/Setter]");
     }
     if (holes > 0) appendEntry(entries, `<${holes} empty item${holes > 1 ? "s" : ""}>`);
-    if (length > limit) appendEntry(entries, `... ${length - limit} more item${length - limit > 1 ? "s" : ""}`);
+    if (length > limit) appendEntry(entries, moreItems(length - limit));
     group = [numeric, length > limit];
-    // Extra (non-index) properties are listed only for short arrays: ownKeys is O(length).
-    keys = length > INSPECT_MAX_ITEMS || !isArray ? []
-      : extraArrayKeys(ReflectOwnKeys(obj));
+    // Extra (non-index) properties are listed, shown items or not, but not looked for past
+    // 100,000 items: ownKeys is O(length).
+    keys = length > 100000 || !isArray ? [] : extraArrayKeys(ReflectOwnKeys(obj));
   } else if (kind === K_MAP) {
     prefix = `${ctor ?? "Map"}(${mapSize(obj)}) `;
     let n = 0;
     MapForEach(obj, (v, k) => {
-      if (n++ > INSPECT_MAX_ITEMS) return;
-      if (n > INSPECT_MAX_ITEMS) appendEntry(entries, "...");
-      else appendEntry(entries, `${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
+      if (n++ < ctx.maxArrayLength) appendEntry(entries, `${inspectValue(k, depth + 1, ctx, inner)} => ${inspectValue(v, depth + 1, ctx, inner)}`);
     });
+    if (n > ctx.maxArrayLength) appendEntry(entries, moreItems(n - ctx.maxArrayLength));
   } else if (kind === K_SET) {
     prefix = `${ctor ?? "Set"}(${setSize(obj)}) `;
     let n = 0;
     SetForEach(obj, (v) => {
-      if (n++ > INSPECT_MAX_ITEMS) return;
-      appendEntry(entries, n > INSPECT_MAX_ITEMS ? "..." : inspectValue(v, depth + 1, ctx, inner));
+      if (n++ < ctx.maxArrayLength) appendEntry(entries, inspectValue(v, depth + 1, ctx, inner));
     });
+    if (n > ctx.maxArrayLength) appendEntry(entries, moreItems(n - ctx.maxArrayLength));
   } else if (kind === K_ARRAYBUFFER) {
     const len = arrayBufferByteLength(obj);
-    const bytes = new U8(obj, 0, len < 50 ? len : 50);
+    const shown = len < ctx.maxArrayLength ? len : ctx.maxArrayLength;
+    const bytes = new U8(obj, 0, shown);
     let hex = "";
     for (let i = 0; i < bytes.length; i++) hex += `${i ? " " : ""}${hexByte(bytes[i])}`;
-    if (len > 50) hex += ` ... ${len - 50} more bytes`;
+    if (len > shown) hex += ` ... ${len - shown} more byte${len - shown > 1 ? "s" : ""}`;
     appendEntry(entries, `[Uint8Contents]: <${hex}>`);
     appendEntry(entries, `byteLength: ${len}`);
   } else if (kind === K_DATAVIEW) {
@@ -638,19 +653,39 @@ function inspectObject(obj, depth, ctx, indent) {
   propertyEntries(obj, keys ?? ReflectOwnKeys(obj), depth, ctx, indent, entries);
   // An array with other properties listed after its items is not grouped (they would be).
   if (entries.length !== before) group = null;
+  // `sorted`: an object's, a Map's or a Set's entries as text, an array's other properties only.
+  if (ctx.sorted !== false) {
+    const from = isArray || taName !== undefined ? before : 0;
+    if (entries.length - from > 1) {
+      const part = InspectArraySlice(entries, from);
+      InspectArraySort(part, ctx.sorted === true ? undefined : ctx.sorted);
+      for (let i = 0; i < part.length; i++) entries[from + i] = part[i];
+    }
+  }
   ctx.stack.length = ctx.stack.length - 1;
-  const text = joinEntries(prefix, open, close, entries, indent, ctx.currentDepth - depth < 3, group);
+  // A reference found among the entries (a cycle back to this object) counts toward the line.
   const ref = MapGet(ctx.refs, obj);
-  return ref === undefined ? text : `<ref *${ref}> ${text}`;
+  return joinEntries(prefix, open, close, entries, indent, ctx, depth, group, ref === undefined ? "" : `<ref *${ref}>`);
 }
 
 /** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only.
  *  Objects nested deeper than `maxDepth` (0: the value's own entries only; at most
  *  INSPECT_MAX_DEPTH) are shown as `[Object]`. */
-function inspect(value, maxDepth = INSPECT_DEPTH) {
+function inspect(value, maxDepth = INSPECT_DEPTH, options = undefined) {
   const limit = maxDepth > INSPECT_MAX_DEPTH ? INSPECT_MAX_DEPTH : maxDepth < 0 ? 0 : maxDepth;
+  const ctx = {
+    stack: [], refs: new InspectMapCtor(), currentDepth: 0, maxDepth: limit, customs: 0,
+    breakLength: INSPECT_BREAK, compact: 3, sorted: false, maxArrayLength: INSPECT_MAX_ITEMS, maxStringLength: INSPECT_MAX_STRING,
+  };
+  if (options !== undefined) {
+    ctx.breakLength = options.breakLength;
+    ctx.compact = options.compact;
+    ctx.sorted = options.sorted;
+    ctx.maxArrayLength = options.maxArrayLength;
+    ctx.maxStringLength = options.maxStringLength;
+  }
   try {
-    return inspectValue(value, 0, { stack: [], refs: new InspectMapCtor(), currentDepth: 0, maxDepth: limit, customs: 0 }, "");
+    return inspectValue(value, 0, ctx, "");
   } catch {
     return "[object]";
   }

@@ -67,21 +67,42 @@ function utilModule() {
   const customInspect = SymbolFor("nodejs.util.inspect.custom");
   const customPromisify = SymbolFor("nodejs.util.promisify.custom");
 
-  // Node's `depth` (default 2; `null` or `Infinity` as deep as inspect goes). Its other options
-  // are accepted and ignored.
+  // Node's options: `depth` (default 2; `null` or `Infinity` as deep as inspect goes),
+  // `breakLength` (80), `compact` (3; false puts each entry on a line of its own; true joins as
+  // much as fits, though a long object then breaks one entry per line, not Node's legacy layout),
+  // `sorted` (true or a comparator of the entries' text), `maxArrayLength` (100) and
+  // `maxStringLength` (10000; null: no limit), each defaulting to util.inspect.defaultOptions.
+  // `showHidden`, `colors`, `getters`, `showProxy` and `numericSeparator` are accepted and not
+  // followed.
+  const defaultOptions = {
+    showHidden: false, depth: 2, colors: false, customInspect: true, showProxy: false, maxArrayLength: 100,
+    maxStringLength: 10000, breakLength: 80, compact: 3, sorted: false, getters: false, numericSeparator: false,
+  };
+  const limitOption = (v, fallback) => (v === null ? Infinity : typeof v === "number" && v === v ? (v < 0 ? 0 : v) : fallback);
   function utilInspect(value, options, ...legacy) {
-    let depth = 2;
-    let asked;
+    const defaults = utilInspect.defaultOptions ?? defaultOptions;
+    let asked = { __proto__: null };
     if (options !== null && typeof options === "object") {
-      if ("depth" in options) asked = options.depth;
+      asked = options;
     } else if (legacy.length > 0) {
-      asked = legacy[0]; // inspect(value, showHidden, depth): Node's older form
+      asked = { __proto__: null, depth: legacy[0] }; // inspect(value, showHidden, depth): Node's older form
     }
-    if (asked !== undefined) depth = asked === null ? Infinity : typeof asked === "number" && asked === asked ? asked : 2;
-    return inspect(value, depth);
+    const pick = (name) => (name in asked ? asked[name] : defaults[name]);
+    const depthAsked = pick("depth");
+    const depth = depthAsked === null ? Infinity : typeof depthAsked === "number" && depthAsked === depthAsked ? depthAsked : 2;
+    const compact = pick("compact");
+    const sorted = pick("sorted");
+    const breakLength = pick("breakLength");
+    return inspect(value, depth, {
+      breakLength: typeof breakLength === "number" && breakLength === breakLength ? breakLength : 80,
+      compact: compact === true ? Infinity : compact === false ? 0 : typeof compact === "number" && compact === compact ? compact : 3,
+      sorted: typeof sorted === "function" ? sorted : !!sorted,
+      maxArrayLength: limitOption(pick("maxArrayLength"), 100),
+      maxStringLength: limitOption(pick("maxStringLength"), 10000),
+    });
   }
   utilInspect.custom = customInspect;
-  utilInspect.defaultOptions = { depth: 2, colors: false };
+  utilInspect.defaultOptions = defaultOptions;
 
   const BUILT_IN_NAME = /^[A-Z][a-zA-Z0-9]+$/;
   /** Whether `%s` shows an object through inspect (its `toString` is a built-in's) or as

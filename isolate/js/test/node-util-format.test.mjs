@@ -70,7 +70,7 @@ test("util.format: no arguments, BigInts under %j, toPrimitive under %s, depth 2
   assert.deepEqual(run(util.format, p.run), run(nodeUtil.format, (source) => (0, eval)(`(${source})`)));
 });
 
-test("util.inspect answers as Node's on 5,000 generated values (nesting, line breaks, grouping, depth)", () => {
+test("util.inspect answers as Node's on 5,000 generated values (nesting, line breaks, grouping; depth, breakLength, compact, sorted, maxArrayLength, maxStringLength)", () => {
   let seed = 0x1a5c;
   const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
   const pick = (list) => list[rand(list.length)];
@@ -97,7 +97,16 @@ test("util.inspect answers as Node's on 5,000 generated values (nesting, line br
   for (let i = 0; i < 5000; i++) {
     const source = gen(0);
     const depth = pick([undefined, 0, 1, 2, 4, null]);
-    const options = depth === undefined ? undefined : { depth };
+    let options = depth === undefined ? undefined : { depth };
+    // Two calls in three with layout options too (`compact: true` is not Node's legacy layout here).
+    if (rand(3) > 0) {
+      options = options ?? {};
+      if (rand(2)) options.breakLength = pick([20, 40, 80, 120, Infinity]);
+      if (rand(2)) options.compact = pick([false, 0, 1, 2, 3, 5]);
+      if (rand(3) === 0) options.sorted = true;
+      if (rand(3) === 0) options.maxArrayLength = pick([0, 1, 2, 10, null]);
+      if (rand(3) === 0) options.maxStringLength = pick([0, 5, 100, null]);
+    }
     const ours = util.inspect(p.run(`(${source})`), options);
     assert.equal(ours, nodeUtil.inspect((0, eval)(`(${source})`), options), `${source} ${JSON.stringify(options)}`);
   }
