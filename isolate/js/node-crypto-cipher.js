@@ -112,7 +112,7 @@ function nodeCipher(h, keys) {
     }
     update(data, inputEncoding, outputEncoding) {
       if (this.#done) throw invalidState("update");
-      const bytes = typeof data === "string" ? encodeString(data, encodingOrThrow(inputEncoding ?? "utf8")) : h.bytesLike(data, "data");
+      const bytes = typeof data === "string" ? h.updateBytes(data, inputEncoding ?? "utf8", "data") : h.bytesLike(data, "data");
       return textOut(this.#text, callOp(NODE_OP.cipherUpdate, [this.#handle, bytes]), outputEncoding, false);
     }
     final(outputEncoding) {

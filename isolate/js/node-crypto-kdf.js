@@ -13,7 +13,8 @@ function nodeKdf(h) {
   function digestArg(digest) {
     if (typeof digest !== "string") throw invalidArgType("digest", "of type string", digest);
     const id = nodeDigestId(digest);
-    if (id === undefined) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${digest}`);
+    // SHAKE has no HMAC, so no PBKDF2 or HKDF either.
+    if (id === undefined || NODE_XOF[id] === true) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${digest}`);
     return id;
   }
 

@@ -127,7 +127,7 @@ function nodeSign(h, keys) {
     let size = 0;
     return {
       add(data, encoding) {
-        const b = bytesCopy(h.bytesOf(data, encoding, "data"));
+        const b = bytesCopy(h.updateBytes(data, encoding, "data"));
         chunks[chunks.length] = b;
         size += typedArrayByteLength(b);
       },

@@ -14,6 +14,14 @@ function cryptoModule() {
   const toBuffer = (u8) => Buffer.from(typedArrayBuffer(u8), typedArrayByteOffset(u8), typedArrayByteLength(u8));
 
   /** The bytes of `data`: a string in `encoding` (utf8 by default), or a BufferSource. */
+  /** An update()'s data (Hash, Hmac, Sign, Verify, Cipheriv): a string in hex must be of even
+   *  length (Node's validateEncoding), then as bytesOf. */
+  function updateBytes(data, encoding, name) {
+    if (typeof data === "string" && data.length % 2 !== 0 && normalizeEncoding(encoding) === "hex") {
+      throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The argument 'encoding' is invalid for data of length ${data.length}. Received '${encoding}'`);
+    }
+    return bytesOf(data, encoding, name);
+  }
   function bytesOf(data, encoding, name) {
     if (typeof data === "string") return encodeString(data, encodingOrThrow(encoding));
     if (data !== null && typeof data === "object" && (typedArrayName(data) !== undefined || isDataView(data) || isArrayBuffer(data))) {
@@ -48,7 +56,7 @@ function cryptoModule() {
     return buf;
   }
   const h = {
-    Buffer, toBuffer, bytesOf, bytesLike, output,
+    Buffer, toBuffer, bytesOf, updateBytes, bytesLike, output,
     randomBytes: (n) => randomFillSync(new U8(n)),
     /** A secret: a secret KeyObject's bytes, or bytesOf (createHmac's key, hkdf's ikm, a cipher key). */
     secretBytes(key, encoding, name) {

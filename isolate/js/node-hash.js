@@ -1,8 +1,10 @@
 // ---- node-hash.js: node:crypto's Hash and Hmac on the native digest ops, and LazyTransform. -----
 // createHash/createHmac/hash are incremental native digests (ops/src/crypto/hash.rs Hasher through
 // DigestNew/DigestUpdate/DigestFinish, DigestCopy for Hash.copy(); HmacNew/Update/Finish in
-// ops/src/crypto/node/digest.rs): MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224 and
-// SHA-512/256 under Node's names and aliases. A Hash or Hmac holds one native handle, freed by
+// ops/src/crypto/node/digest.rs): MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224,
+// SHA-512/256, SHA3-224/256/384/512, SHAKE128/256 (with `outputLength`), RIPEMD-160, BLAKE2b-512
+// and BLAKE2s-256 under Node's names and aliases (a signature's digest is one its key op knows:
+// NODE_KEY_HASHES in node-crypto-sign.js). A Hash or Hmac holds one native handle, freed by
 // digest() or, if the tenant drops it unfinished, when it is collected (trackNative); the
 // isolate's handle caps bound what is open at once. Errors are Node's (codes and messages).
 // Hash, Hmac, Cipheriv and Decipheriv are stream.Transforms, as Node's (`pipe` a file into a hash,
@@ -34,14 +36,46 @@ const NODE_DIGESTS = {
   "sha512/224": 10, "sha512/256": 11, "rsa-sha512/224": 10, "rsa-sha512/256": 11,
   sha1withrsaencryption: 1, sha224withrsaencryption: 9, sha256withrsaencryption: 2,
   sha384withrsaencryption: 3, sha512withrsaencryption: 4, md5withrsaencryption: 5,
+  // Node's (OpenSSL's) other digests: SHA-3, SHAKE, RIPEMD-160, BLAKE2.
+  "sha3-224": 12, "sha3-256": 13, "sha3-384": 14, "sha3-512": 15,
+  "rsa-sha3-224": 12, "rsa-sha3-256": 13, "rsa-sha3-384": 14, "rsa-sha3-512": 15,
+  "id-rsassa-pkcs1-v1_5-with-sha3-224": 12, "id-rsassa-pkcs1-v1_5-with-sha3-256": 13,
+  "id-rsassa-pkcs1-v1_5-with-sha3-384": 14, "id-rsassa-pkcs1-v1_5-with-sha3-512": 15,
+  shake128: 16, shake256: 17,
+  ripemd160: 18, ripemd: 18, rmd160: 18, "rsa-ripemd160": 18, ripemd160withrsa: 18,
+  blake2b512: 19, blake2s256: 20,
 };
-const NODE_HASH_NAMES = ["md5", "rsa-md5", "rsa-sha1", "rsa-sha224", "rsa-sha256", "rsa-sha384", "rsa-sha512",
-  "rsa-sha512/224", "rsa-sha512/256", "sha1", "sha224", "sha256", "sha384", "sha512", "sha512-224", "sha512-256"];
-const NODE_HASH_LENGTH = { __proto__: null, 1: 20, 2: 32, 3: 48, 4: 64, 5: 16, 9: 28, 10: 28, 11: 32 };
+/** The SHAKE functions, whose output length a Hash may be given (`outputLength`). */
+const NODE_XOF = { __proto__: null, 16: true, 17: true };
+// getHashes(): the names Node 20 lists that name a digest here (in its order and spelling).
+const NODE_HASH_NAMES = ["RSA-MD5", "RSA-RIPEMD160", "RSA-SHA1", "RSA-SHA224", "RSA-SHA256", "RSA-SHA3-224",
+  "RSA-SHA3-256", "RSA-SHA3-384", "RSA-SHA3-512", "RSA-SHA384", "RSA-SHA512", "RSA-SHA512/224", "RSA-SHA512/256",
+  "blake2b512", "blake2s256", "id-rsassa-pkcs1-v1_5-with-sha3-224", "id-rsassa-pkcs1-v1_5-with-sha3-256",
+  "id-rsassa-pkcs1-v1_5-with-sha3-384", "id-rsassa-pkcs1-v1_5-with-sha3-512", "md5", "md5WithRSAEncryption",
+  "ripemd", "ripemd160", "ripemd160WithRSA", "rmd160", "sha1", "sha1WithRSAEncryption", "sha224",
+  "sha224WithRSAEncryption", "sha256", "sha256WithRSAEncryption", "sha3-224", "sha3-256", "sha3-384", "sha3-512",
+  "sha384", "sha384WithRSAEncryption", "sha512", "sha512-224", "sha512-256", "sha512WithRSAEncryption",
+  "shake128", "shake256"];
+const NODE_HASH_LENGTH = {
+  __proto__: null, 1: 20, 2: 32, 3: 48, 4: 64, 5: 16, 9: 28, 10: 28, 11: 32,
+  12: 28, 13: 32, 14: 48, 15: 64, 16: 16, 17: 32, 18: 20, 19: 64, 20: 32,
+};
 
 /** The native number of digest `name`, or undefined. */
 function nodeDigestId(name) {
   return typeof name === "string" ? NODE_DIGESTS[StringToLowerCase(name)] : undefined;
+}
+
+/** A Hash's `outputLength` option: undefined, or a uint32 a SHAKE takes and another digest only
+ *  when it is its own length (Node's OpenSSL error otherwise). */
+function nodeOutputLength(id, options) {
+  const n = options?.outputLength;
+  if (n === undefined) return undefined;
+  validateInteger(n, "options.outputLength", 0, 4294967295);
+  if (NODE_XOF[id] !== true && n !== NODE_HASH_LENGTH[id]) {
+    throw nodeError(Error, "ERR_OSSL_EVP_NOT_XOF_OR_INVALID_LENGTH", "error:030000B2:digital envelope routines::not XOF or invalid length");
+  }
+  return NODE_XOF[id] === true ? n : undefined;
 }
 
 const lazyTransformHolder = { __proto__: null, proto: undefined, Transform: undefined };
@@ -135,21 +169,25 @@ function nodeHashClasses(h) {
     #done = false;
     #flushed = undefined; // the digest the stream's end pushed: digest() answers it once, as Node
     #digested = undefined; // digest()'s bytes: a stream ended after it pushes them, as Node
-    constructor(algorithm, options) {
+    #id = 0; // the digest's number, for copy()'s outputLength
+    constructor(algorithm, options, id = 0) {
       lazyTransformOptions(this, algorithm === INTERNAL ? undefined : options);
       if (algorithm === INTERNAL) {
         this.#handle = options;
+        this.#id = id;
       } else {
         if (typeof algorithm !== "string") throw invalidArgType("algorithm", "of type string", algorithm);
         const id = nodeDigestId(algorithm);
         if (id === undefined) throw new Error("Digest method not supported");
-        this.#handle = handleOf(callOp(NODE_OP.digestNew, [id]));
+        const length = nodeOutputLength(id, options);
+        this.#handle = handleOf(callOp(NODE_OP.digestNew, length === undefined ? [id] : [id, length]));
+        this.#id = id;
       }
       trackNative(this, this.#handle);
     }
     update(data, encoding) {
       if (this.#done || this.#flushed !== undefined) throw finalized();
-      callOp(NODE_OP.digestUpdate, [this.#handle, h.bytesOf(data, encoding, "data")]);
+      callOp(NODE_OP.digestUpdate, [this.#handle, h.updateBytes(data, encoding, "data")]);
       return this;
     }
     digest(encoding) {
@@ -162,7 +200,9 @@ function nodeHashClasses(h) {
     }
     copy(options) {
       if (this.#done || this.#flushed !== undefined) throw finalized();
-      return new Hash(INTERNAL, handleOf(callOp(NODE_OP.digestCopy, [this.#handle])));
+      const length = nodeOutputLength(this.#id, options);
+      const args = length === undefined ? [this.#handle] : [this.#handle, length];
+      return new Hash(INTERNAL, handleOf(callOp(NODE_OP.digestCopy, args)), this.#id);
     }
     _transform(chunk, encoding, callback) {
       lazyTransformWrite(this, chunk, encoding, callback);
@@ -186,7 +226,8 @@ function nodeHashClasses(h) {
     constructor(hmac, key, options) {
       if (typeof hmac !== "string") throw invalidArgType("hmac", "of type string", hmac);
       const id = nodeDigestId(hmac);
-      if (id === undefined) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${hmac}`);
+      // SHAKE has no HMAC (Node's OpenSSL fails it with an error of no meaning).
+      if (id === undefined || NODE_XOF[id] === true) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", `Invalid digest: ${hmac}`);
       const k = h.secretBytes(key, options?.encoding, "key");
       lazyTransformOptions(this, options);
       this.#handle = handleOf(callOp(NODE_OP.hmacNew, [id, k]));
@@ -194,7 +235,7 @@ function nodeHashClasses(h) {
     }
     update(data, encoding) {
       if (this.#done) throw finalized();
-      callOp(NODE_OP.hmacUpdate, [this.#handle, h.bytesOf(data, encoding, "data")]);
+      callOp(NODE_OP.hmacUpdate, [this.#handle, h.updateBytes(data, encoding, "data")]);
       return this;
     }
     digest(encoding) {

@@ -1,4 +1,5 @@
-//! SHA-1 and SHA-2 digests and HMAC (sha1, sha2, hmac crates), MD5 (md-5) for digests only, and
+//! SHA-1 and SHA-2 digests and HMAC (sha1, sha2, hmac crates), MD5 (md-5) for digests only,
+//! node:crypto's SHA-3, SHAKE, RIPEMD-160 and BLAKE2 (sha3, ripemd, blake2; never WebCrypto's), and
 //! the checksums `crypto.DigestStream` also computes (CRC-32 on crc32fast, CRC-32C and CRC-64/NVME
 //! on crc). Inputs are hashed in 1 MiB steps with a termination check between them.
 //!
@@ -68,6 +69,19 @@ pub(crate) const CRC64_NVME: u32 = 8;
 pub(crate) const SHA224: u32 = 9;
 pub(crate) const SHA512_224: u32 = 10;
 pub(crate) const SHA512_256: u32 = 11;
+pub(crate) const SHA3_224: u32 = 12;
+pub(crate) const SHA3_256: u32 = 13;
+pub(crate) const SHA3_384: u32 = 14;
+pub(crate) const SHA3_512: u32 = 15;
+/// The SHAKE extendable-output functions: `DigestNew`'s second field is the output length in
+/// bytes (Node's `outputLength`; its defaults, 16 and 32, are the prelude's).
+pub(crate) const SHAKE128: u32 = 16;
+pub(crate) const SHAKE256: u32 = 17;
+pub(crate) const RIPEMD160: u32 = 18;
+pub(crate) const BLAKE2B512: u32 = 19;
+pub(crate) const BLAKE2S256: u32 = 20;
+/// The longest SHAKE output asked for (the op road's cap on what one op answers).
+pub(crate) const MAX_XOF_LEN: usize = crate::MAX_OP_INPUT;
 
 static CRC32C_TABLE: crc::Crc<u32, crc::Table<16>> =
     crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
@@ -85,18 +99,57 @@ pub(crate) enum Hasher {
     Sha224(sha2::Sha224),
     Sha512_224(sha2::Sha512_224),
     Sha512_256(sha2::Sha512_256),
+    Sha3_224(sha3::Sha3_224),
+    Sha3_256(sha3::Sha3_256),
+    Sha3_384(sha3::Sha3_384),
+    Sha3_512(sha3::Sha3_512),
+    /// SHAKE and its output length in bytes.
+    Shake128(sha3::Shake128, usize),
+    Shake256(sha3::Shake256, usize),
+    Ripemd160(ripemd::Ripemd160),
+    Blake2b512(blake2::Blake2b512),
+    Blake2s256(blake2::Blake2s256),
     Crc32(crc32fast::Hasher),
     Crc32c(crc::Digest<'static, u32, crc::Table<16>>),
     Crc64Nvme(crc::Digest<'static, u64, crc::Table<16>>),
 }
 
 /// What one [`Hasher`] is declared to hold in the [`OpState`] (its state and block buffer are at
-/// most about 350 bytes; the rest is the box and the table's entry).
+/// most about 400 bytes, SHAKE128's 200-byte state and 168-byte block the largest; the rest is the
+/// box and the table's entry).
 pub(crate) const HASHER_COST: usize = 512;
 
 impl Hasher {
     /// A fresh hasher of digest algorithm `alg` ([`Hash`]'s numbers, or [`MD5`]).
     pub(crate) fn new(alg: u32) -> OpResult<Hasher> {
+        Hasher::with_output(alg, None)
+    }
+
+    /// A fresh hasher of `alg`; `out` is a SHAKE's output length (at most [`MAX_XOF_LEN`];
+    /// without one, SHAKE128 gives 16 bytes and SHAKE256 32, as Node's defaults).
+    pub(crate) fn with_output(alg: u32, out: Option<u32>) -> OpResult<Hasher> {
+        let xof_len = |default: usize| -> OpResult<usize> {
+            let n = out.map_or(default, |n| n as usize);
+            if n > MAX_XOF_LEN {
+                return Err(OpError::new(
+                    crate::ErrorKind::RangeError,
+                    "the output length is too large",
+                ));
+            }
+            Ok(n)
+        };
+        match alg {
+            SHA3_224 => return Ok(Hasher::Sha3_224(sha3::Sha3_224::new())),
+            SHA3_256 => return Ok(Hasher::Sha3_256(sha3::Sha3_256::new())),
+            SHA3_384 => return Ok(Hasher::Sha3_384(sha3::Sha3_384::new())),
+            SHA3_512 => return Ok(Hasher::Sha3_512(sha3::Sha3_512::new())),
+            SHAKE128 => return Ok(Hasher::Shake128(sha3::Shake128::default(), xof_len(16)?)),
+            SHAKE256 => return Ok(Hasher::Shake256(sha3::Shake256::default(), xof_len(32)?)),
+            RIPEMD160 => return Ok(Hasher::Ripemd160(ripemd::Ripemd160::new())),
+            BLAKE2B512 => return Ok(Hasher::Blake2b512(blake2::Blake2b512::new())),
+            BLAKE2S256 => return Ok(Hasher::Blake2s256(blake2::Blake2s256::new())),
+            _ => {}
+        }
         match alg {
             MD5 => return Ok(Hasher::Md5(md5::Md5::new())),
             SHA224 => return Ok(Hasher::Sha224(sha2::Sha224::new())),
@@ -128,6 +181,15 @@ impl Hasher {
                 Hasher::Sha224(h) => Digest::update(h, chunk),
                 Hasher::Sha512_224(h) => Digest::update(h, chunk),
                 Hasher::Sha512_256(h) => Digest::update(h, chunk),
+                Hasher::Sha3_224(h) => Digest::update(h, chunk),
+                Hasher::Sha3_256(h) => Digest::update(h, chunk),
+                Hasher::Sha3_384(h) => Digest::update(h, chunk),
+                Hasher::Sha3_512(h) => Digest::update(h, chunk),
+                Hasher::Shake128(h, _) => sha3::digest::Update::update(h, chunk),
+                Hasher::Shake256(h, _) => sha3::digest::Update::update(h, chunk),
+                Hasher::Ripemd160(h) => Digest::update(h, chunk),
+                Hasher::Blake2b512(h) => Digest::update(h, chunk),
+                Hasher::Blake2s256(h) => Digest::update(h, chunk),
                 Hasher::Crc32(h) => h.update(chunk),
                 Hasher::Crc32c(h) => h.update(chunk),
                 Hasher::Crc64Nvme(h) => h.update(chunk),
@@ -146,11 +208,27 @@ impl Hasher {
             Hasher::Sha224(h) => h.finalize().to_vec(),
             Hasher::Sha512_224(h) => h.finalize().to_vec(),
             Hasher::Sha512_256(h) => h.finalize().to_vec(),
+            Hasher::Sha3_224(h) => h.finalize().to_vec(),
+            Hasher::Sha3_256(h) => h.finalize().to_vec(),
+            Hasher::Sha3_384(h) => h.finalize().to_vec(),
+            Hasher::Sha3_512(h) => h.finalize().to_vec(),
+            Hasher::Shake128(h, n) => xof_output(h, n),
+            Hasher::Shake256(h, n) => xof_output(h, n),
+            Hasher::Ripemd160(h) => h.finalize().to_vec(),
+            Hasher::Blake2b512(h) => h.finalize().to_vec(),
+            Hasher::Blake2s256(h) => h.finalize().to_vec(),
             Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Crc32c(h) => h.finalize().to_be_bytes().to_vec(),
             Hasher::Crc64Nvme(h) => h.finalize().to_be_bytes().to_vec(),
         }
     }
+}
+
+/// The first `n` bytes of a SHAKE's output.
+fn xof_output<X: sha3::digest::ExtendableOutput>(h: X, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    h.finalize_xof_into(&mut out);
+    out
 }
 
 /// The one-shot digest of `data` with algorithm `alg` (`crypto.subtle.digest`).
@@ -160,9 +238,9 @@ pub(crate) fn digest(alg: u32, data: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
     Ok(h.finish())
 }
 
-/// `DigestNew(alg)`: a hasher in the isolate's state; its handle.
-pub(crate) fn digest_new(alg: u32, state: &OpState) -> OpResult<Vec<u8>> {
-    let h = Hasher::new(alg)?;
+/// `DigestNew(alg, [output length])`: a hasher in the isolate's state; its handle.
+pub(crate) fn digest_new(alg: u32, out: Option<u32>, state: &OpState) -> OpResult<Vec<u8>> {
+    let h = Hasher::with_output(alg, out)?;
     Ok(state
         .insert(Box::new(h), HASHER_COST)?
         .to_le_bytes()
@@ -189,12 +267,24 @@ pub(crate) fn digest_finish(id: u32, state: &OpState) -> OpResult<Vec<u8>> {
     Ok(h.finish())
 }
 
-/// `DigestCopy(handle)`: a new handle holding a copy of the handle's hasher (node:crypto's
-/// `Hash.copy()`); the original stays as it was.
-pub(crate) fn digest_copy(id: u32, state: &OpState) -> OpResult<Vec<u8>> {
+/// `DigestCopy(handle, [output length])`: a new handle holding a copy of the handle's hasher
+/// (node:crypto's `Hash.copy()`, whose `outputLength` a SHAKE copy takes); the original stays as
+/// it was.
+pub(crate) fn digest_copy(id: u32, out: Option<u32>, state: &OpState) -> OpResult<Vec<u8>> {
     let h = state.take::<Hasher>(id)?;
-    let copy = Box::new((*h).clone());
+    let mut copy = Box::new((*h).clone());
     state.put(id, h)?;
+    if let Some(n) = out {
+        if n as usize > MAX_XOF_LEN {
+            return Err(OpError::new(
+                crate::ErrorKind::RangeError,
+                "the output length is too large",
+            ));
+        }
+        if let Hasher::Shake128(_, len) | Hasher::Shake256(_, len) = copy.as_mut() {
+            *len = n as usize;
+        }
+    }
     Ok(state.insert(copy, HASHER_COST)?.to_le_bytes().to_vec())
 }
 
@@ -285,6 +375,40 @@ mod tests {
     }
 
     #[test]
+    fn node_only_digests_of_abc_and_shake_lengths() {
+        // FIPS 202 (SHA3-256 "abc", SHAKE128 of nothing), the RIPEMD-160 and BLAKE2 authors' "abc".
+        let flag = AtomicU32::new(0);
+        let ctx = OpCtx::new(&flag);
+        let cases = [
+            (
+                SHA3_256,
+                "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+            ),
+            (RIPEMD160, "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"),
+            (
+                BLAKE2S256,
+                "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982",
+            ),
+        ];
+        for (alg, want) in cases {
+            assert_eq!(
+                digest(alg, b"abc", &ctx).expect("digest"),
+                hex(want),
+                "{alg}"
+            );
+        }
+        // SHAKE128's default length is Node's 16 bytes; an asked one is taken, up to the cap.
+        assert_eq!(
+            digest(SHAKE128, b"", &ctx).expect("shake"),
+            hex("7f9c2ba4e88f827d616045507605853e")
+        );
+        let mut h = Hasher::with_output(SHAKE256, Some(8)).expect("shake256");
+        h.update(b"abc", &ctx).expect("update");
+        assert_eq!(h.finish(), hex("483366601360a877"));
+        assert!(Hasher::with_output(SHAKE256, Some(MAX_XOF_LEN as u32 + 1)).is_err());
+    }
+
+    #[test]
     fn rfc_1321_md5_test_suite() {
         // RFC 1321 appendix A.5.
         let flag = AtomicU32::new(0);
@@ -349,10 +473,11 @@ mod tests {
         let ctx = OpCtx::with_state(&flag, &state);
         let data: Vec<u8> = (0..(3 * STEP + 17)).map(|i| (i * 31 % 251) as u8).collect();
         for alg in [
-            1, 2, 3, 4, MD5, CRC32, CRC32C, CRC64_NVME, SHA224, SHA512_224, SHA512_256,
+            1, 2, 3, 4, MD5, CRC32, CRC32C, CRC64_NVME, SHA224, SHA512_224, SHA512_256, SHA3_224,
+            SHA3_256, SHA3_384, SHA3_512, SHAKE128, SHAKE256, RIPEMD160, BLAKE2B512, BLAKE2S256,
         ] {
             let id = u32::from_le_bytes(
-                digest_new(alg, &state)
+                digest_new(alg, None, &state)
                     .expect("new")
                     .try_into()
                     .expect("u32"),
@@ -382,10 +507,15 @@ mod tests {
             );
             assert!(digest_finish(id, &state).is_err());
         }
-        assert!(digest_new(99, &state).is_err());
+        assert!(digest_new(99, None, &state).is_err());
         assert_eq!(state.usage(), (0, 0));
         // A terminated isolate stops an update between steps, and the state stays usable to free.
-        let id = u32::from_le_bytes(digest_new(2, &state).expect("new").try_into().expect("u32"));
+        let id = u32::from_le_bytes(
+            digest_new(2, None, &state)
+                .expect("new")
+                .try_into()
+                .expect("u32"),
+        );
         let stopped = AtomicU32::new(1);
         let cancelled = OpCtx::with_state(&stopped, &state);
         let e = digest_update(id, &data, &state, &cancelled).expect_err("cancelled");
@@ -415,10 +545,15 @@ mod tests {
         ] {
             assert_eq!(digest(alg, b"abc", &ctx).expect("digest"), hex(want));
         }
-        let id = u32::from_le_bytes(digest_new(2, &state).expect("new").try_into().expect("u32"));
+        let id = u32::from_le_bytes(
+            digest_new(2, None, &state)
+                .expect("new")
+                .try_into()
+                .expect("u32"),
+        );
         digest_update(id, b"ab", &state, &ctx).expect("update");
         let copy = u32::from_le_bytes(
-            digest_copy(id, &state)
+            digest_copy(id, None, &state)
                 .expect("copy")
                 .try_into()
                 .expect("u32"),

@@ -78,7 +78,8 @@ pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>
     let f = Fields::parse(input)?;
     match op {
         OpCode::Digest => hash::digest(f.u32(0)?, f.bytes(1)?, ctx),
-        OpCode::DigestNew => hash::digest_new(f.u32(0)?, ctx.state()?),
+        // The second field, a SHAKE's output length, is optional.
+        OpCode::DigestNew => hash::digest_new(f.u32(0)?, f.u32(1).ok(), ctx.state()?),
         OpCode::DigestUpdate => hash::digest_update(f.u32(0)?, f.bytes(1)?, ctx.state()?, ctx),
         OpCode::DigestFinish => hash::digest_finish(f.u32(0)?, ctx.state()?),
         OpCode::HmacSign => hash::hmac_sign(

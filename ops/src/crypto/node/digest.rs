@@ -1,6 +1,7 @@
 //! node:crypto's keyed and derived digests: incremental HMAC (`createHmac`), PBKDF2 and HKDF
 //! over every digest node:crypto names here (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512,
-//! SHA-512/224, SHA-512/256; the numbers of `hash.rs`). Unkeyed hashes (`createHash`) are
+//! SHA-512/224, SHA-512/256, SHA3-224/256/384/512, RIPEMD-160, BLAKE2b-512, BLAKE2s-256; the
+//! numbers of `hash.rs`; SHAKE has no HMAC, as in Node). Unkeyed hashes (`createHash`) are
 //! `hash.rs`'s `Hasher`, through DigestNew/Update/Finish/Copy.
 //!
 //! Guarantees: an HMAC between updates is a [`MacHandle`] in the isolate's [`OpState`], declared
@@ -9,11 +10,14 @@
 //! so Node's unbounded iteration counts end as the request's CPU limit. HKDF's output is at most
 //! 255 hash lengths (RFC 5869), so it is cheap.
 //!
-//! Trusts: the hmac, hkdf, sha1, sha2 and md-5 crates.
+//! Trusts: the hmac, hkdf, sha1, sha2, sha3, ripemd, blake2 and md-5 crates.
 
 use hmac::{KeyInit, Mac};
 
-use crate::crypto::hash::{MD5, SHA224, SHA512_224, SHA512_256, STEP};
+use crate::crypto::hash::{
+    BLAKE2B512, BLAKE2S256, MD5, RIPEMD160, SHA224, SHA3_224, SHA3_256, SHA3_384, SHA3_512,
+    SHA512_224, SHA512_256, STEP,
+};
 use crate::state::OpState;
 use crate::{OpCtx, OpError, OpResult};
 
@@ -27,7 +31,8 @@ pub(crate) fn invalid_digest() -> OpError {
 }
 
 /// Runs `$body` with `$D` the digest type of node digest number `$alg`; an unknown one is a
-/// TypeError.
+/// TypeError. BLAKE2, whose block API the `Hmac` type does not take, goes through
+/// [`with_blake2`] and `SimpleHmac` instead.
 macro_rules! with_digest {
     ($alg:expr, $D:ident => $body:expr) => {
         match $alg {
@@ -63,7 +68,44 @@ macro_rules! with_digest {
                 type $D = sha2::Sha512_256;
                 $body
             }
+            SHA3_224 => {
+                type $D = sha3::Sha3_224;
+                $body
+            }
+            SHA3_256 => {
+                type $D = sha3::Sha3_256;
+                $body
+            }
+            SHA3_384 => {
+                type $D = sha3::Sha3_384;
+                $body
+            }
+            SHA3_512 => {
+                type $D = sha3::Sha3_512;
+                $body
+            }
+            RIPEMD160 => {
+                type $D = ripemd::Ripemd160;
+                $body
+            }
             _ => Err(invalid_digest()),
+        }
+    };
+}
+
+/// Runs `$body` with `$D` BLAKE2b-512 or BLAKE2s-256 for their numbers; `$other` for any other.
+macro_rules! with_blake2 {
+    ($alg:expr, $D:ident => $body:expr, $other:expr) => {
+        match $alg {
+            BLAKE2B512 => {
+                type $D = blake2::Blake2b512;
+                $body
+            }
+            BLAKE2S256 => {
+                type $D = blake2::Blake2s256;
+                $body
+            }
+            _ => $other,
         }
     };
 }
@@ -89,10 +131,13 @@ pub(crate) struct MacHandle(Box<dyn NodeMac>);
 /// `HmacNew(alg, key)`: an HMAC in the isolate's state; its handle.
 pub(crate) fn hmac_new(alg: u32, key: &[u8], state: &OpState) -> OpResult<Vec<u8>> {
     let bad_key = |_| OpError::type_error("invalid HMAC key");
-    let mac: Box<dyn NodeMac> = with_digest!(alg, D => {
+    let mac: Box<dyn NodeMac> = with_blake2!(alg, D => {
+        let m: Box<dyn NodeMac> = Box::new(hmac::SimpleHmac::<D>::new_from_slice(key).map_err(bad_key)?);
+        Ok(m)
+    }, with_digest!(alg, D => {
         let m: Box<dyn NodeMac> = Box::new(hmac::Hmac::<D>::new_from_slice(key).map_err(bad_key)?);
         Ok(m)
-    })?;
+    }))?;
     Ok(state
         .insert(Box::new(MacHandle(mac)), MAC_COST)?
         .to_le_bytes()
@@ -181,16 +226,17 @@ pub(crate) fn pbkdf2(
         ));
     }
     let mut out = vec![0u8; len];
-    with_digest!(alg, D => pbkdf2_with::<hmac::Hmac<D>>(password, salt, iterations, &mut out, ctx))?;
+    with_blake2!(alg, D => pbkdf2_with::<hmac::SimpleHmac<D>>(password, salt, iterations, &mut out, ctx),
+        with_digest!(alg, D => pbkdf2_with::<hmac::Hmac<D>>(password, salt, iterations, &mut out, ctx)))?;
     Ok(out)
 }
 
 /// Node's HKDF: at most 255 digest lengths (a RangeError beyond, as Node's ERR_CRYPTO_INVALID_KEYLEN).
 pub(crate) fn hkdf(alg: u32, ikm: &[u8], salt: &[u8], info: &[u8], len: u32) -> OpResult<Vec<u8>> {
     let mut out = vec![0u8; len as usize];
-    with_digest!(alg, D => hkdf::Hkdf::<D>::new(Some(salt), ikm)
-        .expand(info, &mut out)
-        .map_err(|_| OpError::new(crate::ErrorKind::RangeError, "Invalid key length")))?;
+    let too_long = |_| OpError::new(crate::ErrorKind::RangeError, "Invalid key length");
+    with_blake2!(alg, D => hkdf::SimpleHkdf::<D>::new(Some(salt), ikm).expand(info, &mut out).map_err(too_long),
+        with_digest!(alg, D => hkdf::Hkdf::<D>::new(Some(salt), ikm).expand(info, &mut out).map_err(too_long)))?;
     Ok(out)
 }
 

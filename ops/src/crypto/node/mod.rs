@@ -33,7 +33,8 @@ use crate::{OpCode, OpCtx, OpError, OpResult};
 pub(crate) fn run(op: OpCode, input: &[u8], ctx: &OpCtx<'_>) -> OpResult<Vec<u8>> {
     let f = Fields::parse(input)?;
     match op {
-        OpCode::DigestCopy => super::hash::digest_copy(f.u32(0)?, ctx.state()?),
+        // The second field, a SHAKE copy's output length, is optional.
+        OpCode::DigestCopy => super::hash::digest_copy(f.u32(0)?, f.u32(1).ok(), ctx.state()?),
         OpCode::HmacNew => digest::hmac_new(f.u32(0)?, f.bytes(1)?, ctx.state()?),
         OpCode::HmacUpdate => digest::hmac_update(f.u32(0)?, f.bytes(1)?, ctx.state()?, ctx),
         OpCode::HmacFinish => digest::hmac_finish(f.u32(0)?, ctx.state()?),
