@@ -570,11 +570,14 @@ function inspectObject(obj, depth, ctx, indent) {
   // whole (`[]`, `{}`, `Map(0) {}`, `[Object: null prototype] {}`), as Node's formatRaw does.
   // An empty one does not count as the deepest object entered either (Node returns it before
   // setting currentDepth), so its parents may still join on one line.
-  const empty = holdsNothing(obj, kind, isArray, taName) && MapGet(inspectHooks, ObjectGetPrototypeOf(obj)) === undefined;
+  const hook = MapGet(inspectHooks, ObjectGetPrototypeOf(obj));
+  const empty = holdsNothing(obj, kind, isArray, taName) && hook === undefined;
   if (depth > ctx.maxDepth && !empty) return `[${isArray ? "Array" : taName ?? ctor ?? "Object"}]`;
+  // A platform object shown by its hook is Node's custom inspect: it lays itself out on its own,
+  // and the objects inside it are not the deepest its parents see.
+  const outerDepth = ctx.currentDepth;
   if (!empty) ctx.currentDepth = depth;
   if (kind === K_WEAK) return `${ctor ?? "Weak"} { <items unknown> }`;
-  const hook = MapGet(inspectHooks, ObjectGetPrototypeOf(obj));
   let shown = null;
   if (hook !== undefined) {
     try { shown = hook(obj); } catch { /* not a genuine instance: format generically */ }
@@ -640,7 +643,10 @@ function inspectObject(obj, depth, ctx, indent) {
     appendEntry(entries, `[Uint8Contents]: <${hex}>`);
     appendEntry(entries, `byteLength: ${len}`);
   } else if (kind === K_DATAVIEW) {
+    // Node's: its length, its offset, then its buffer.
     appendEntry(entries, `byteLength: ${dataViewByteLength(obj)}`);
+    appendEntry(entries, `byteOffset: ${dataViewByteOffset(obj)}`);
+    appendEntry(entries, `buffer: ${inspectValue(dataViewBuffer(obj), depth + 1, ctx, inner)}`);
   } else if (kind === K_PROMISE) {
     const state = hostPromiseState(obj);
     if (state === 0) appendEntry(entries, "<pending>");
@@ -665,7 +671,10 @@ function inspectObject(obj, depth, ctx, indent) {
   ctx.stack.length = ctx.stack.length - 1;
   // A reference found among the entries (a cycle back to this object) counts toward the line.
   const ref = MapGet(ctx.refs, obj);
-  return joinEntries(prefix, open, close, entries, indent, ctx, depth, group, ref === undefined ? "" : `<ref *${ref}>`);
+  if (shown !== null) ctx.currentDepth = depth;
+  const text = joinEntries(prefix, open, close, entries, indent, ctx, depth, group, ref === undefined ? "" : `<ref *${ref}>`);
+  if (shown !== null) ctx.currentDepth = outerDepth;
+  return text;
 }
 
 /** Formats any value; never throws. Strings at top level are returned unquoted by formatArgs only.

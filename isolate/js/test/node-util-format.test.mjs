@@ -91,7 +91,10 @@ test("util.inspect answers as Node's on 5,000 generated values (nesting, line br
       case 10: return `new Set([${Array.from({ length: rand(5) }, () => gen(d + 1)).join(", ")}])`;
       case 11: return `new ${pick(["Uint8Array", "Float64Array", "Int16Array"])}([${Array.from({ length: rand(30) }, () => rand(300) - 100).join(", ")}])`;
       case 12: return `Array.from({ length: ${rand(130)} }, (_, i) => ${pick(["i", "i * 1000", "'s' + i", "i % 2 === 0", "i / 3"])})`;
-      default: return pick(["Object.create(null)", "new (class Foo { constructor() { this.x = 1; } })()", "(() => { const o = { a: 1 }; o.self = o; return o; })()", "[ , 1, , ]", "new Number(3)", "new String('ab')", "new ArrayBuffer(4)", "Object.assign([1, 2], { extra: 'x' })", "({ get g() { return 1; }, set s(v) {} })"]);
+      default: return pick(["Object.create(null)", "new (class Foo { constructor() { this.x = 1; } })()", "(() => { const o = { a: 1 }; o.self = o; return o; })()", "[ , 1, , ]", "new Number(3)", "new String('ab')", "new ArrayBuffer(4)", "Object.assign([1, 2], { extra: 'x' })", "({ get g() { return 1; }, set s(v) {} })",
+      // (No Blob: Node's is a custom inspect that lays out its fields as if at the left margin
+      // and one level down, "Blob [Object]" at the depth limit; here it is laid out in place.)
+      "new DataView(new ArrayBuffer(4), 1, 2)", "[[{ v: [1] }, { w: 2 }]]"]);
     }
   }
   for (let i = 0; i < 5000; i++) {
