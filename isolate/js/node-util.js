@@ -11,14 +11,19 @@ function utilTypes() {
   const AsyncFunctionPrototype = ObjectGetPrototypeOf(async function () {});
   const GeneratorFunctionPrototype = ObjectGetPrototypeOf(function* () {});
   const AsyncGeneratorFunctionPrototype = ObjectGetPrototypeOf(async function* () {});
-  const isPromise = (v) => tag(v) === K_PROMISE;
+  // V8's own answer (hostPromiseState reads the promise's slots: undefined for anything else), so
+  // that an object made from Promise.prototype is not a promise, as in Node.
+  const isPromise = (v) => tag(v) === K_PROMISE && hostPromiseState(v) !== undefined;
+  const errorIsError = typeof ErrorIsError === "function" ? ErrorIsError : Error.isError;
   return {
     isPromise,
     isDate: (v) => tag(v) === K_DATE,
     isRegExp: (v) => tag(v) === K_REGEXP,
     // Error.isError (V8 13.6) is the brand check Node's answer rests on: an object made from
     // Error.prototype is not an error.
-    isNativeError: (v) => tag(v) === K_ERROR && (typeof ErrorIsError !== "function" || ErrorIsError(v)),
+    // (Captured by builtins.js, or else read when node:util is built: the startup snapshot is made
+    // before V8 installs Error.isError, so the prelude's capture finds none.)
+    isNativeError: (v) => tag(v) === K_ERROR && (typeof errorIsError !== "function" || errorIsError(v)),
     isMap: (v) => tag(v) === K_MAP,
     isSet: (v) => tag(v) === K_SET,
     isWeakMap: (v) => tag(v) === K_WEAK && v instanceof WeakMap,

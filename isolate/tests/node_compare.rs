@@ -293,6 +293,9 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
            util.isDeepStrictEqual(new Set([[1], [2]]), new Set([[2], [1]])),
            util.inspect({ a: { b: { c: { d: [], e: {}, f: new Map(), g: Object.create(null), h: [1] } } } }),
            util.inspect({ k: 'ab\\n'.repeat(30), c1: '\\x85\\x9f', lone: '\\ud800x' }), util.inspect('y'.repeat(10001)).slice(-30),
+           util.inspect(new DataView(new ArrayBuffer(4), 1, 2)), util.inspect({ a: 1, b: [2] }, { compact: false, sorted: true }),
+           util.types.isPromise(Object.create(Promise.prototype)), util.types.isPromise(Promise.resolve()),
+           util.types.isNativeError(Object.create(Error.prototype)), util.types.isNativeError(new RangeError()),
          ];",
     );
 }

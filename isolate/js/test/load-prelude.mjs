@@ -52,9 +52,10 @@ export function installHost(context, impl) {
     getContext: function getContext() { return impl.getContext(); },
     setContext: function setContext(value) { return impl.setContext(value); },
     task: function task() { return impl.task(); },
-    // Node has no public way to read a promise's state: the harness shows "<unknown>" (the real
-    // one is tested in isolate/tests/node_compare.rs).
-    promiseState: function promiseState() { return undefined; },
+    // Node has no public way to read a promise's state: the harness answers -1 for a promise
+    // (shown "<unknown>"; the real states are tested in isolate/tests/node_compare.rs) and, as the
+    // host does, undefined for anything else.
+    promiseState: function promiseState(v) { return impl.isPromise(v) ? -1 : undefined; },
     // Node's util.types.isProxy answers for the harness.
     isProxy: function isProxy(v) { return impl.isProxy(v); },
     compileLazy: function compileLazy() { throw new Error("every part is evaluated in place"); },
@@ -75,6 +76,7 @@ export function loadPrelude(overrides = {}) {
   let asyncContext;
   const impl = {
     isProxy: (v) => nodeTypes.isProxy(v),
+    isPromise: (v) => nodeTypes.isPromise(v),
     log(level, text) {
       if (typeof level !== "number" || typeof text !== "string") throw new TypeError("bad log call");
       logs.push([level, text]);
