@@ -30,83 +30,49 @@ pub(crate) fn invalid_digest() -> OpError {
     OpError::type_error("Invalid digest")
 }
 
+/// Runs `$body` with `$D` the type the number `$alg` matches among `$n => $T`, `$other` for none.
+macro_rules! dispatch_digest {
+    ($alg:expr, $D:ident => $body:expr, $other:expr; $($n:pat => $T:ty),* $(,)?) => {
+        match $alg {
+            $($n => {
+                type $D = $T;
+                $body
+            })*
+            _ => $other,
+        }
+    };
+}
+
 /// Runs `$body` with `$D` the digest type of node digest number `$alg`; an unknown one is a
 /// TypeError. BLAKE2, whose block API the `Hmac` type does not take, goes through
 /// [`with_blake2`] and `SimpleHmac` instead.
 macro_rules! with_digest {
     ($alg:expr, $D:ident => $body:expr) => {
-        match $alg {
-            1 => {
-                type $D = sha1::Sha1;
-                $body
-            }
-            2 => {
-                type $D = sha2::Sha256;
-                $body
-            }
-            3 => {
-                type $D = sha2::Sha384;
-                $body
-            }
-            4 => {
-                type $D = sha2::Sha512;
-                $body
-            }
-            MD5 => {
-                type $D = md5::Md5;
-                $body
-            }
-            SHA224 => {
-                type $D = sha2::Sha224;
-                $body
-            }
-            SHA512_224 => {
-                type $D = sha2::Sha512_224;
-                $body
-            }
-            SHA512_256 => {
-                type $D = sha2::Sha512_256;
-                $body
-            }
-            SHA3_224 => {
-                type $D = sha3::Sha3_224;
-                $body
-            }
-            SHA3_256 => {
-                type $D = sha3::Sha3_256;
-                $body
-            }
-            SHA3_384 => {
-                type $D = sha3::Sha3_384;
-                $body
-            }
-            SHA3_512 => {
-                type $D = sha3::Sha3_512;
-                $body
-            }
-            RIPEMD160 => {
-                type $D = ripemd::Ripemd160;
-                $body
-            }
-            _ => Err(invalid_digest()),
-        }
+        dispatch_digest!($alg, $D => $body, Err(invalid_digest());
+            1 => sha1::Sha1,
+            2 => sha2::Sha256,
+            3 => sha2::Sha384,
+            4 => sha2::Sha512,
+            MD5 => md5::Md5,
+            SHA224 => sha2::Sha224,
+            SHA512_224 => sha2::Sha512_224,
+            SHA512_256 => sha2::Sha512_256,
+            SHA3_224 => sha3::Sha3_224,
+            SHA3_256 => sha3::Sha3_256,
+            SHA3_384 => sha3::Sha3_384,
+            SHA3_512 => sha3::Sha3_512,
+            RIPEMD160 => ripemd::Ripemd160,
+        )
     };
 }
 
 /// Runs `$body` with `$D` BLAKE2b-512 or BLAKE2s-256 for their numbers; `$other` for any other.
 macro_rules! with_blake2 {
     ($alg:expr, $D:ident => $body:expr, $other:expr) => {
-        match $alg {
-            BLAKE2B512 => {
-                type $D = blake2::Blake2b512;
-                $body
-            }
-            BLAKE2S256 => {
-                type $D = blake2::Blake2s256;
-                $body
-            }
-            _ => $other,
-        }
+        dispatch_digest!($alg, $D => $body, $other;
+            BLAKE2B512 => blake2::Blake2b512,
+            BLAKE2S256 => blake2::Blake2s256,
+        )
     };
 }
 
