@@ -44,34 +44,17 @@ function nodeCipher(h, keys) {
   /** A tag length the cipher takes: GCM's, or 1 to 16 bytes for ChaCha20-Poly1305. */
   const tagFits = (mode, n) => (mode === 5 ? n >= 1 && n <= 16 : validTag(n));
 
-  /** Bytes -> text in `encoding`, keeping what cannot be decoded yet (Node's StringDecoder). */
+  /** Bytes -> text in `encoding` through one node:string_decoder per cipher, as Node's update and
+   *  final do (what cannot be decoded yet waits; `last` ends it). No encoding, "" and "buffer" give
+   *  a Buffer; another encoding than the first is Node's internal assertion. */
   function textOut(state, bytes, encoding, last) {
-    if (encoding === undefined || encoding === "buffer") return h.toBuffer(bytes);
-    const enc = encodingOrThrow(encoding);
-    let all = bytes;
-    if (state.rest !== undefined) {
-      all = new U8(typedArrayByteLength(state.rest) + typedArrayByteLength(bytes));
-      typedArraySet(all, state.rest, 0);
-      typedArraySet(all, bytes, typedArrayByteLength(state.rest));
-      state.rest = undefined;
+    if (!encoding || encoding === "buffer") return h.toBuffer(bytes);
+    if (state.decoder === undefined) {
+      state.decoder = new (builtinExports("node:string_decoder").StringDecoder)(encoding);
+    } else if (state.decoder.encoding !== normalizeEncoding(encoding)) {
+      throw nodeError(Error, "ERR_INTERNAL_ASSERTION", "Cannot change encoding");
     }
-    const n = typedArrayByteLength(all);
-    let keep = 0;
-    if (!last) {
-      if (enc === "base64" || enc === "base64url") keep = n % 3;
-      else if (enc === "utf8") {
-        // An incomplete UTF-8 sequence at the end waits for its continuation bytes.
-        for (let back = 1; back <= 3 && back <= n; back++) {
-          const b = all[n - back];
-          if ((b & 0xc0) === 0x80) continue;
-          const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-          if (need > back) keep = back;
-          break;
-        }
-      } else if (enc === "utf16le") keep = n % 2;
-    }
-    if (keep > 0) state.rest = bytesCopy(all, n - keep, n);
-    return decodeBytes(all, enc, 0, n - keep);
+    return last ? state.decoder.end(h.toBuffer(bytes)) : state.decoder.write(h.toBuffer(bytes));
   }
 
   class CipherBase {
@@ -81,32 +64,33 @@ function nodeCipher(h, keys) {
     #tagLength;
     #tag = undefined;
     #done = false;
-    #text = { rest: undefined };
+    #text = { decoder: undefined };
     constructor(encrypt, cipher, key, iv, options) {
+      // In Node's order: the name's type, the key and IV as bytes (a null IV is none), the tag
+      // length's type, then the cipher's name, its IV, its tag length and last its key length.
       if (typeof cipher !== "string") throw invalidArgType("cipher", "of type string", cipher);
+      const k = h.secretBytes(key, undefined, "key");
+      const v = iv === null ? new U8(0) : h.bytesLike(iv, "iv");
+      const askedTag = options !== null && options !== undefined ? options.authTagLength : undefined;
+      if (askedTag !== undefined && !(typeof askedTag === "number" && askedTag >>> 0 === askedTag)) {
+        throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.authTagLength' is invalid. Received ${inspect(askedTag)}`);
+      }
       const spec = NODE_CIPHERS[StringToLowerCase(cipher)];
       if (spec === undefined) throw nodeError(Error, "ERR_CRYPTO_UNKNOWN_CIPHER", "Unknown cipher");
-      const k = h.secretBytes(key, undefined, "key");
-      let v;
-      if (iv === null || iv === undefined) {
-        if (spec[2] !== 0) throw invalidArgType("iv", "of type string or an instance of ArrayBuffer, Buffer, TypedArray, or DataView", iv);
-        v = new U8(0);
-      } else v = h.bytesLike(iv, "iv");
-      if (typedArrayByteLength(k) !== spec[1]) throw nodeError(RangeError, "ERR_CRYPTO_INVALID_KEYLEN", "Invalid key length");
       const ivLength = typedArrayByteLength(v);
       if (spec[0] === 4 ? ivLength === 0 : ivLength !== spec[2]) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_IV", "Invalid initialization vector");
       let tagLength = 16;
-      if (options?.authTagLength !== undefined) {
-        tagLength = options.authTagLength;
-        if (!AEAD(spec[0])) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
-        validateInteger(tagLength, "options.authTagLength", 0, 2147483647);
+      // A tag length for a cipher without one is ignored, as Node does.
+      if (askedTag !== undefined && AEAD(spec[0])) {
+        tagLength = askedTag;
         if (!tagFits(spec[0], tagLength)) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_AUTH_TAG", `Invalid authentication tag length: ${tagLength}`);
       }
+      if (typedArrayByteLength(k) !== spec[1]) throw nodeError(RangeError, "ERR_CRYPTO_INVALID_KEYLEN", "Invalid key length");
       lazyTransformOptions(this, options);
       this.#encrypt = encrypt;
       this.#mode = spec[0];
       // ChaCha20-Poly1305 checks a tag of exactly its length (16 unless authTagLength says).
-      this.#tagLength = spec[0] === 5 ? tagLength : options?.authTagLength;
+      this.#tagLength = spec[0] === 5 ? tagLength : AEAD(spec[0]) ? askedTag : undefined;
       this.#handle = fieldU32(callOp(NODE_OP.cipherNew, [spec[0], encrypt ? 1 : 0, k, v, tagLength]));
       trackNative(this, this.#handle);
     }
