@@ -18,7 +18,9 @@ function nodeKdf(h) {
     return id;
   }
 
+  // In Node's order: the digest's type, the other arguments, then whether the digest is one.
   function pbkdf2Sync(password, salt, iterations, keylen, digest) {
+    if (typeof digest !== "string") throw invalidArgType("digest", "of type string", digest);
     const p = h.bytesLike(password, "password");
     const s = h.bytesLike(salt, "salt");
     validateInteger(iterations, "iterations", 1, 2147483647);
@@ -33,12 +35,13 @@ function nodeKdf(h) {
   }
 
   function hkdfSync(digest, ikm, salt, info, keylen) {
-    const id = digestArg(digest);
+    if (typeof digest !== "string") throw invalidArgType("digest", "of type string", digest);
     const k = h.secretBytes(ikm, undefined, "ikm");
     const s = h.bytesLike(salt, "salt");
     const i = h.bytesLike(info, "info");
-    validateInteger(keylen, "length", 0, 2147483647);
+    validateInteger(keylen, "length", 0, 2 ** 32); // Node's buffer.constants.MAX_LENGTH
     if (typedArrayByteLength(i) > 1024) throw outOfRange("info", "must not contain more than 1024 bytes", typedArrayByteLength(i));
+    const id = digestArg(digest);
     if (keylen > 255 * NODE_HASH_LENGTH[id]) throw nodeError(RangeError, "ERR_CRYPTO_INVALID_KEYLEN", "Invalid key length");
     return typedArrayBuffer(bytesCopy(callOp(NODE_OP.hkdf, [id, k, s, i, keylen])));
   }
@@ -55,18 +58,21 @@ function nodeKdf(h) {
     const s = h.bytesLike(salt, "salt");
     validateInteger(keylen, "keylen", 0, 2147483647);
     let N = 16384, r = 8, par = 1, maxmem = 32 << 20;
-    if (options !== undefined && options !== null) {
-      const pick = (a, b, name) => {
-        const x = options[a], y = options[b];
-        if (x !== undefined && y !== undefined) throw nodeError(TypeError, "ERR_INCOMPATIBLE_OPTION_PAIR", `Option "${a}" cannot be used in combination with option "${b}"`);
-        const v = x !== undefined ? x : y;
-        if (v !== undefined) validateInteger(v, name === undefined ? a : name, 0, 4294967295);
-        return v;
+    if (options) {
+      // Node's check: each option or its long name (not both), a uint32; 0 is the default.
+      const pick = (a, b, fallback) => {
+        let v = fallback;
+        if (options[a] !== undefined) v = validateInteger(options[a], a, 0, 4294967295);
+        if (options[b] !== undefined) {
+          if (options[a] !== undefined) throw nodeError(Error, "ERR_CRYPTO_SCRYPT_INVALID_PARAMETER", "Invalid scrypt parameter");
+          v = validateInteger(options[b], b, 0, 4294967295);
+        }
+        return v === 0 ? fallback : v;
       };
-      N = pick("N", "cost") ?? N;
-      r = pick("r", "blockSize") ?? r;
-      par = pick("p", "parallelization") ?? par;
-      if (options.maxmem !== undefined) maxmem = validateInteger(options.maxmem, "maxmem", 0, NumberMAX_SAFE_INTEGER);
+      N = pick("N", "cost", N);
+      r = pick("r", "blockSize", r);
+      par = pick("p", "parallelization", par);
+      if (options.maxmem !== undefined) maxmem = validateInteger(options.maxmem, "maxmem", 0, NumberMAX_SAFE_INTEGER) || maxmem;
     }
     // OpenSSL's checks (EVP_PBE_scrypt), which Node relies on.
     if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || par < 1 || r * par >= 2 ** 30 || (r < 16 && N >= 2 ** (16 * r))) throw invalidScrypt();

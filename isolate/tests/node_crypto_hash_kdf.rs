@@ -242,3 +242,32 @@ fn generated_hash_and_hmac_calls_answer_as_in_node() {
          return out;",
     );
 }
+
+#[test]
+fn generated_kdf_arguments_answer_as_in_node() {
+    // 300 seeded PBKDF2, HKDF and scrypt calls with arguments of every kind (strings, views,
+    // numbers out of range, fractions, wrong types, unknown digests, scrypt's cost options): the
+    // same bytes, or the same error code.
+    same(
+        "let seed = 0x4df2;
+         const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
+         const pick = (list) => list[rand(list.length)];
+         const secrets = () => pick(['', 'pw', Buffer.from([1, 2, 3]), new Uint8Array(40), new ArrayBuffer(3), 5, null, undefined, {}]);
+         const numbers = () => pick([1, 2, 16, 0, -1, 1.5, 2 ** 31, NaN, '8', undefined, 32, 64]);
+         const digests = () => pick(['sha256', 'SHA1', 'sha512', 'md5', 'sha3-256', 'nope', '', 5, undefined]);
+         const out = [];
+         for (let i = 0; i < 300; i++) {
+           try {
+             const kind = rand(3);
+             let r;
+             if (kind === 0) r = crypto.pbkdf2Sync(secrets(), secrets(), numbers(), numbers(), digests());
+             else if (kind === 1) r = crypto.hkdfSync(digests(), secrets(), secrets(), secrets(), numbers());
+             else r = crypto.scryptSync(secrets(), secrets(), numbers(), rand(2) ? undefined : { N: pick([2, 4, 3, 1, 16]), r: pick([1, 2, 0]), p: pick([1, 2]), maxmem: pick([undefined, 1, 1 << 20]) });
+             out.push([...new Uint8Array(r.buffer ?? r, r.byteOffset ?? 0, r.byteLength)]);
+           } catch (e) {
+             out.push(e.code ?? e.name);
+           }
+         }
+         return out;",
+    );
+}
