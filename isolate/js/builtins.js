@@ -14,6 +14,7 @@ const NumberMIN_SAFE_INTEGER = Number.MIN_SAFE_INTEGER;
 const NumberMAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 const NumberParseInt = Number.parseInt;
 const NumberParseFloat = Number.parseFloat;
+const NumberIsSafeInteger = Number.isSafeInteger;
 const FunctionBind = Function.prototype.bind;
 const SymbolFor = Symbol.for;
 const SymbolHasInstance = Symbol.hasInstance;

@@ -166,9 +166,20 @@ function nodeCipher(h, keys) {
   class Decipheriv extends CipherBase {
     constructor(cipher, key, iv, options) { super(false, cipher, key, iv, options); }
   }
+  /** Node's getCipherInfo: its arguments checked first (a name or an int32 nid, int32 lengths),
+   *  then the cipher looked up; undefined for one it does not know or lengths it does not take. */
   function getCipherInfo(nameOrNid, options) {
     if (typeof nameOrNid !== "string" && typeof nameOrNid !== "number") {
       throw invalidArgType("nameOrNid", "of type string or number", nameOrNid);
+    }
+    if (typeof nameOrNid === "number") validateInteger(nameOrNid, "nameOrNid", -2147483648, 2147483647);
+    let keyLength;
+    let iv;
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
+      ({ keyLength, ivLength: iv } = options);
+      if (keyLength !== undefined) validateInteger(keyLength, "options.keyLength", -2147483648, 2147483647);
+      if (iv !== undefined) validateInteger(iv, "options.ivLength", -2147483648, 2147483647);
     }
     let key;
     if (typeof nameOrNid === "number") {
@@ -179,19 +190,11 @@ function nodeCipher(h, keys) {
     if (info === undefined) return undefined;
     const spec = NODE_CIPHERS[key];
     let ivLength = spec[2];
-    if (options !== undefined) {
-      if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
-      const { keyLength, ivLength: iv } = options;
-      if (keyLength !== undefined) {
-        if (typeof keyLength !== "number") throw invalidArgType("options.keyLength", "of type number", keyLength);
-        if (keyLength !== spec[1]) return undefined;
-      }
-      if (iv !== undefined) {
-        if (typeof iv !== "number") throw invalidArgType("options.ivLength", "of type number", iv);
-        // GCM takes IVs of other lengths; the other modes only their own.
-        if (spec[0] === 4 ? !(iv >= 1 && iv < 256) : iv !== spec[2]) return undefined;
-        ivLength = iv;
-      }
+    if (keyLength !== undefined && keyLength !== spec[1]) return undefined;
+    if (iv !== undefined) {
+      // GCM takes IVs of other lengths; the other modes only their own.
+      if (spec[0] === 4 ? !(iv >= 1 && iv < 256) : iv !== spec[2]) return undefined;
+      ivLength = iv;
     }
     const out = { mode: NODE_CIPHER_MODE[spec[0]], name: info[0], nid: info[1] };
     if (info[2] !== 0) out.blockSize = info[2];

@@ -41,15 +41,31 @@ function cryptoModule() {
     if (encoding === undefined || encoding === "buffer") return toBuffer(bytes);
     return decodeBytes(bytes, encodingOrThrow(encoding), 0, typedArrayByteLength(bytes));
   }
+  // Node's assertOffset and assertSize (internal/crypto/random): a number, times the element's
+  // size, within bounds (a fraction is cut: `>>> 0`).
+  const kMaxPossibleLength = 2 ** 31 - 1;
+  function assertOffset(offset, elementSize, length) {
+    if (typeof offset !== "number") throw invalidArgType("offset", "of type number", offset);
+    offset *= elementSize;
+    const maxLength = length < kMaxPossibleLength ? length : kMaxPossibleLength;
+    if (offset !== offset || offset > maxLength || offset < 0) throw outOfRange("offset", `>= 0 && <= ${maxLength}`, offset);
+    return offset >>> 0;
+  }
+  function assertSize(size, elementSize, offset, length) {
+    if (typeof size !== "number") throw invalidArgType("size", "of type number", size);
+    size *= elementSize;
+    if (size !== size || size > kMaxPossibleLength || size < 0) throw outOfRange("size", `>= 0 && <= ${kMaxPossibleLength}`, size);
+    if (size + offset > length) throw outOfRange("size + offset", `<= ${length}`, size + offset);
+    return size >>> 0;
+  }
   function randomFillSync(buf, offset = 0, size) {
     if (!(typedArrayName(buf) !== undefined || isDataView(buf) || isArrayBuffer(buf))) {
       throw invalidArgType("buf", "an instance of ArrayBuffer or ArrayBufferView", buf);
     }
     const bytes = bufferSourceBytes(buf, "buf");
     const elem = typedArrayName(buf) !== undefined ? typedArrayByteLength(buf) / (typedArrayLength(buf) || 1) || 1 : 1;
-    const start = validateInteger(offset, "offset", 0, bytes.length) * elem;
-    const end = size === undefined ? bytes.length : start + validateInteger(size, "size", 0, bytes.length) * elem;
-    if (end > bytes.length) throw outOfRange("size + offset", `<= ${bytes.length}`, end);
+    const start = assertOffset(offset, elem, bytes.length);
+    const end = size === undefined ? bytes.length : start + assertSize(size, elem, start, bytes.length);
     for (let at = start; at < end; at += 65536) {
       hostRandomFill(new Uint8Array(typedArrayBuffer(bytes), typedArrayByteOffset(bytes) + at, end - at < 65536 ? end - at : 65536));
     }
@@ -72,19 +88,24 @@ function cryptoModule() {
   const { Hash, Hmac, hash } = nodeHashClasses(h);
 
   function randomBytes(size, callback) {
-    validateInteger(size, "size", 0, 2 ** 31 - 1);
+    size = assertSize(size, 1, 0, Infinity);
+    if (callback !== undefined) validateFunction(callback, "callback");
     const buf = randomFillSync(Buffer.alloc(size));
     if (callback === undefined) return buf;
-    validateFunction(callback, "callback");
     queueMicrotask(() => callback(null, buf));
     return undefined;
   }
   function randomInt(min, max, callback) {
-    if (typeof max !== "number") { callback = max; max = min; min = 0; }
-    validateInteger(min, "min", NumberMIN_SAFE_INTEGER, NumberMAX_SAFE_INTEGER);
-    validateInteger(max, "max", NumberMIN_SAFE_INTEGER, NumberMAX_SAFE_INTEGER);
+    // Node's: randomInt(max[, callback]) when `max` is missing or a function; the callback, then
+    // safe integers, then a range of 1 to 2**48 - 1.
+    const minMissing = max === undefined || typeof max === "function";
+    if (minMissing) { callback = max; max = min; min = 0; }
+    if (callback !== undefined) validateFunction(callback, "callback");
+    if (!NumberIsSafeInteger(min)) throw invalidArgType("min", "a safe integer", min);
+    if (!NumberIsSafeInteger(max)) throw invalidArgType("max", "a safe integer", max);
+    if (max <= min) throw outOfRange("max", `greater than the value of "min" (${min})`, max);
     const range = max - min;
-    if (!(range > 0 && range <= 2 ** 48)) throw outOfRange("max", `greater than the value of "min" (${min}) and at most 2**48 above it`, max);
+    if (!(range <= 2 ** 48 - 1)) throw outOfRange(`max${minMissing ? "" : " - min"}`, `<= ${2 ** 48 - 1}`, range);
     // Rejection sampling over 48 random bits: uniform.
     const limit = 2 ** 48 - (2 ** 48 % range);
     const six = new Uint8Array(6);
@@ -95,7 +116,6 @@ function cryptoModule() {
     } while (x >= limit);
     const n = min + (x % range);
     if (callback === undefined) return n;
-    validateFunction(callback, "callback");
     queueMicrotask(() => callback(null, n));
     return undefined;
   }
