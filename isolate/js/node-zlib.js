@@ -26,6 +26,60 @@ function zlibModule() {
     throw invalidArgType("buffer", "of type string or an instance of Buffer, TypedArray, DataView, or ArrayBuffer", data);
   }
 
+  /** Node's checkRangesOrGetDefault: undefined or NaN is `fallback`; another number, finite and
+   *  within [lower, upper] (a fraction passes); anything else Node's error. */
+  function checkRange(value, name, lower, upper, fallback) {
+    if (value === undefined || (typeof value === "number" && value !== value)) return fallback;
+    if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+    if (!NumberIsFinite(value)) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", `The value of "${name}" is out of range. It must be a finite number. Received ${value}`);
+    if (value < lower || value > upper) {
+      throw nodeError(RangeError, "ERR_OUT_OF_RANGE", `The value of "${name}" is out of range. It must be >= ${lower} and <= ${upper}. Received ${value}`);
+    }
+    return value;
+  }
+
+  /** Node's checks of a zlib or brotli object's options (its Zlib or Brotli constructor, then
+   *  ZlibBase), in Node's order. Their values do not change the output here (see above), but a
+   *  value Node refuses is refused. `inflating`: a zlib decompressor (inflate, gunzip, unzip),
+   *  for which a windowBits of null or 0 means "from the header". */
+  function checkOptions(options, compress, format, inflating) {
+    if (!options) return;
+    if (format !== BROTLI) {
+      if (!(inflating && (options.windowBits == null || options.windowBits === 0))) { // eslint-disable-line eqeqeq
+        checkRange(options.windowBits, "options.windowBits", format === GZIP && compress ? 9 : 8, 15, 15);
+      }
+      checkRange(options.level, "options.level", -1, 9, -1);
+      checkRange(options.memLevel, "options.memLevel", 1, 9, 8);
+      checkRange(options.strategy, "options.strategy", 0, 4, 0);
+      const dictionary = options.dictionary;
+      if (dictionary !== undefined && typedArrayName(dictionary) === undefined && !isDataView(dictionary) && !isArrayBuffer(dictionary)) {
+        throw invalidArgType("options.dictionary", "an instance of Buffer, TypedArray, DataView, or ArrayBuffer", dictionary);
+      }
+    } else if (options.params) {
+      const keys = ObjectKeys(options.params);
+      for (let i = 0; i < keys.length; i++) {
+        const key = +keys[i];
+        // Node's check: a parameter number up to the largest (BROTLI_PARAM_NDIRECT, 8); a decoder
+        // then knows only 0 and 1 (its native init fails on another).
+        if (key !== key || key < 0 || key > 8) {
+          throw nodeError(RangeError, "ERR_BROTLI_INVALID_PARAM", `${keys[i]} is not a valid Brotli parameter`);
+        }
+        const value = options.params[keys[i]];
+        if (typeof value !== "number" && typeof value !== "boolean") throw invalidArgType("options.params[key]", "of type number", value);
+        if (!compress && key > 1) throw nodeError(Error, "ERR_ZLIB_INITIALIZATION_FAILED", "Initialization failed");
+      }
+    }
+    const chunkSize = options.chunkSize;
+    if (chunkSize !== undefined && !(typeof chunkSize === "number" && chunkSize !== chunkSize)) {
+      if (typeof chunkSize !== "number") throw invalidArgType("options.chunkSize", "of type number", chunkSize);
+      if (!NumberIsFinite(chunkSize)) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", `The value of "options.chunkSize" is out of range. It must be a finite number. Received ${chunkSize}`);
+      if (chunkSize < 64) throw nodeError(RangeError, "ERR_OUT_OF_RANGE", `The value of "options.chunkSize" is out of range. It must be >= 64. Received ${chunkSize}`);
+    }
+    const flushes = format === BROTLI ? 3 : 5;
+    checkRange(options.flush, "options.flush", 0, flushes, 0);
+    checkRange(options.finishFlush, "options.finishFlush", 0, flushes, 0);
+  }
+
   function maxOutput(options) {
     const max = options !== null && typeof options === "object" ? options.maxOutputLength : undefined;
     if (max === undefined) return kMaxLength;
@@ -38,6 +92,7 @@ function zlibModule() {
 
   /** Runs `bytes` through one native codec and joins what it emits. */
   function run(compress, format, bytes, options) {
+    checkOptions(options, compress, format, !compress && format !== DEFLATE_RAW);
     const limit = compress ? kMaxLength : maxOutput(options);
     if (format === UNZIP) format = bytes[0] === 0x1f && bytes[1] === 0x8b ? GZIP : DEFLATE;
     const codec = compress

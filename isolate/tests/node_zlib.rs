@@ -203,3 +203,53 @@ fn decompression_streams_still_refuse_bytes_after_the_end() {
     );
     assert_eq!(ok(inv), "TypeError");
 }
+
+#[test]
+fn generated_zlib_calls_answer_as_in_node() {
+    // 300 seeded calls: options of every kind (level, windowBits, memLevel, strategy, chunkSize,
+    // out of range, fractions, strings), each format's one-shot compress-then-decompress round
+    // trip with them (brotli's params too), and the decompression of damaged and foreign input;
+    // the text that comes back, or the same error code (compressed bytes are not compared: any
+    // deflater may choose others).
+    node_crypto_support::same(
+        "const zlib = await import('node:zlib');
+         let seed = 0x21b9;
+         const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
+         const pick = (list) => list[rand(list.length)];
+         const formats = [['deflateSync', 'inflateSync'], ['deflateRawSync', 'inflateRawSync'], ['gzipSync', 'gunzipSync'], ['gzipSync', 'unzipSync'],
+           ['deflateSync', 'unzipSync'], ['brotliCompressSync', 'brotliDecompressSync']];
+         const option = () => pick([undefined, 0, 1, 9, -1, 10, 1.5, '5', 8, 15, 16, 7, -8, 100, null]);
+         const out = [];
+         for (let i = 0; i < 300; i++) {
+           try {
+             let [c, d] = pick(formats);
+             const text = pick(['', 'a', 'hello hello hello', 'x'.repeat(300), 'é😀']);
+             const kind = rand(3);
+             // (Damaged input only for zlib's formats: Node names each brotli decoder error, here it
+             // is Z_DATA_ERROR.)
+             if (kind > 0 && c.startsWith('brotli')) [c, d] = formats[0];
+             if (kind === 0) {
+               const options = {};
+               // (Not finishFlush: a one-shot call here always ends its stream, where Node's ends it
+               // with the flush given, an unfinished stream for any but Z_FINISH.)
+               for (const k of ['level', 'windowBits', 'memLevel', 'strategy', 'chunkSize', 'flush']) if (rand(3) === 0) options[k] = option();
+               if (rand(4) === 0) options.params = { [pick([0, 1, 2, 8, 9, -1, 'x'])]: pick([1, true, '1']) };
+               out.push(zlib[d](zlib[c](text, options)).toString());
+             } else if (kind === 1) {
+               const packed = zlib[c](text);
+               const cut = Buffer.from(packed.subarray(0, rand(packed.length + 1)));
+               const flipped = cut.length > 0 && rand(2) === 1;
+               if (flipped) cut[rand(cut.length)] ^= 1 << rand(8);
+               // A flipped bit: whether it is refused, not how (zlib may read on to the end of a
+               // block the Rust decoder already refuses: Z_BUF_ERROR for Z_DATA_ERROR).
+               try { out.push(zlib[d](cut).toString()); } catch (e) { out.push(flipped && /^Z_(DATA|BUF)_ERROR$/.test(e.code) ? 'refused' : e.code ?? e.name); }
+             } else {
+               out.push(zlib[d](Buffer.from(pick(['not compressed', '\\x1f\\x8b\\x08', '\\x78\\x9c', '']))).toString());
+             }
+           } catch (e) {
+             out.push(e.code ?? e.name);
+           }
+         }
+         return out;",
+    );
+}
