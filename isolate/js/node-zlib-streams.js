@@ -31,7 +31,7 @@ function zlibError(e) {
 function zlibStreamClasses(formats) {
   const { Transform } = lazyInternals("nodestream").library();
   const { Buffer } = builtinExports("node:buffer");
-  const { GZIP, BROTLI, UNZIP } = formats;
+  const { GZIP, BROTLI, UNZIP, DEFLATE_RAW, checkOptions } = formats;
   const toBuffer = (u8) => Buffer.from(typedArrayBuffer(u8), typedArrayByteOffset(u8), typedArrayByteLength(u8));
   const EMPTY = new Uint8Array(0);
   const Z_SYNC_FLUSH = 2, Z_FULL_FLUSH = 3;
@@ -57,6 +57,7 @@ function zlibStreamClasses(formats) {
       if (options !== undefined && (options === null || typeof options !== "object")) {
         throw invalidArgType("options", "of type object", options);
       }
+      checkOptions(options, compress, format, !compress && format !== DEFLATE_RAW);
       const chunkSize = options?.chunkSize ?? 16 * 1024;
       super({ autoDestroy: true, ...options,
         readableHighWaterMark: options?.readableHighWaterMark ?? options?.highWaterMark ?? chunkSize });

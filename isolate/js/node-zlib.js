@@ -144,7 +144,7 @@ function zlibModule() {
     };
   }
 
-  const classes = zlibStreamClasses({ __proto__: null, GZIP, BROTLI, UNZIP });
+  const classes = zlibStreamClasses({ __proto__: null, GZIP, BROTLI, UNZIP, DEFLATE_RAW, checkOptions });
   const CLASSES = ["Gzip", "Gunzip", "Deflate", "Inflate", "DeflateRaw", "InflateRaw", "Unzip", "BrotliCompress", "BrotliDecompress"];
   for (let i = 0; i < CLASSES.length; i++) {
     const name = CLASSES[i];

@@ -253,3 +253,15 @@ fn generated_zlib_calls_answer_as_in_node() {
          return out;",
     );
 }
+
+#[test]
+fn stream_classes_check_their_options_as_in_node() {
+    node_crypto_support::same(
+        "const zlib = await import('node:zlib');
+         const t = (f) => { try { f(); return 'ok'; } catch (e) { return e.code ?? e.name; } };
+         return [t(() => zlib.createGzip({ level: 10 })), t(() => zlib.createInflate({ windowBits: null })),
+           t(() => zlib.createInflateRaw({ windowBits: 0 })), t(() => zlib.createGzip({ chunkSize: 10 })),
+           t(() => zlib.createDeflate({ windowBits: 8 })), t(() => zlib.createGzip({ windowBits: 8 })),
+           t(() => zlib.createBrotliCompress({ params: { 9: 1 } })), t(() => zlib.createDeflate({ strategy: '1' }))];",
+    );
+}
