@@ -31,6 +31,16 @@ function nodeSign(h, keys) {
   }
   /** The key and the options that came with it ({key, padding, saltLength, dsaEncoding}). */
   function keyAndOptions(key, isPublic) {
+    // Node reads the options before the key: padding and saltLength int32s, a known dsaEncoding.
+    if (key !== null && typeof key === "object") {
+      for (const name of ["padding", "saltLength"]) {
+        const v = key[name];
+        if (v !== undefined && v !== v >> 0) {
+          throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.${name}' is invalid. Received ${nodeCryptoShown(v)}`);
+        }
+      }
+      dsaEncoding(key);
+    }
     const k = keys.asymmetricKey(key, isPublic);
     const o = key !== null && typeof key === "object" && keys.keyState(key) === undefined && typedArrayName(key) === undefined ? key : {};
     return [k, o];
@@ -44,12 +54,23 @@ function nodeSign(h, keys) {
     return e;
   }
 
-  function signWith(algorithm, data, key) {
+  /** An RSA signature's padding other than PKCS#1 v1.5 and PSS: OpenSSL's errors, as Node gives
+   *  them (X9.31, 5, which Node signs with, is one of them here). */
+  const badPadding = (padding) => (padding === 3
+    ? nodeError(Error, "ERR_OSSL_INVALID_PADDING_MODE", "error:1C8000A8:Provider routines::invalid padding mode")
+    : nodeError(Error, "ERR_OSSL_ILLEGAL_OR_UNSUPPORTED_PADDING_MODE", "error:1C8000A5:Provider routines::illegal or unsupported padding mode"));
+
+  /** Ed25519 given a digest: Node's errors, which differ between sign() and a Sign object. */
+  const edDigest = (viaObject) => (viaObject
+    ? nodeError(Error, "ERR_CRYPTO_UNSUPPORTED_OPERATION", "Unsupported crypto operation")
+    : nodeError(Error, "ERR_OSSL_INVALID_DIGEST", "error:1C80007A:Provider routines::invalid digest"));
+
+  function signWith(algorithm, data, key, viaObject = false) {
     const [k, o] = keyAndOptions(key, false);
     const st = keys.keyState(k);
     if (st.type !== "private") throw keys.invalidType(st.type, "private");
     if (st.family === 3) {
-      if (algorithm !== null && algorithm !== undefined) throw opFailed();
+      if (algorithm !== null && algorithm !== undefined) throw edDigest(viaObject);
       return h.toBuffer(callOp(NODE_OP.ed25519Sign, [st.der, data]));
     }
     if (st.family === 4) throw opFailed();
@@ -61,22 +82,25 @@ function nodeSign(h, keys) {
         if (salt === NODE_RSA.SALT_DIGEST) salt = NODE_HASH_LENGTH[hashId];
         else if (salt === NODE_RSA.SALT_MAX) salt = rsaSaltMax(st, hashId);
         validateInteger(salt, "saltLength", 0, 2147483647);
+        if (salt > rsaSaltMax(st, hashId)) {
+          throw nodeError(Error, "ERR_OSSL_RSA_DATA_TOO_LARGE_FOR_KEY_SIZE", "error:0200006E:rsa routines::data too large for key size");
+        }
         return h.toBuffer(callOp(NODE_OP.rsaSign, [1, hashId, st.der, salt, data]));
       }
-      if (padding !== NODE_RSA.PKCS1) throw opFailed("padding");
+      if (padding !== NODE_RSA.PKCS1) throw badPadding(padding);
       return h.toBuffer(callOp(NODE_OP.rsaSign, [0, hashId, st.der, 0, data]));
     }
     const raw = callOp(NODE_OP.ecdsaSign, [st.family, hashId, st.der, data]);
     return h.toBuffer(dsaEncoding(o) === "der" ? p1363ToDer(raw) : raw);
   }
 
-  function verifyWith(algorithm, data, key, signature) {
+  function verifyWith(algorithm, data, key, signature, viaObject = false) {
     const [k, o] = keyAndOptions(key, true);
     const st = keys.keyState(keys.publicOf(k));
     const sig = h.bytesLike(signature, "signature");
     const yes = (r) => r[0] === 1;
     if (st.family === 3) {
-      if (algorithm !== null && algorithm !== undefined) throw opFailed();
+      if (algorithm !== null && algorithm !== undefined) throw edDigest(viaObject);
       return yes(callOp(NODE_OP.ed25519Verify, [st.der, data, sig]));
     }
     if (st.family === 4) throw opFailed();
@@ -90,7 +114,7 @@ function nodeSign(h, keys) {
         const length = salt === NODE_RSA.SALT_DIGEST ? NODE_HASH_LENGTH[hashId] : validateInteger(salt, "saltLength", 0, 2147483647);
         return yes(callOp(NODE_OP.rsaVerify, [1, hashId, st.der, length, data, sig]));
       }
-      if (padding !== NODE_RSA.PKCS1) throw opFailed("padding");
+      if (padding !== NODE_RSA.PKCS1) throw badPadding(padding);
       return yes(callOp(NODE_OP.rsaVerify, [0, hashId, st.der, 0, data, sig]));
     }
     let raw = sig;
@@ -122,7 +146,8 @@ function nodeSign(h, keys) {
   /** createSign/createVerify: the data is collected (one native call signs it at the end). */
   function collector(algorithm) {
     if (typeof algorithm !== "string") throw invalidArgType("algorithm", "of type string", algorithm);
-    if (nodeDigestId(algorithm) === undefined) throw new Error("Invalid digest");
+    // (Node's message names no digest here, unlike sign()'s.)
+    if (nodeDigestId(algorithm) === undefined) throw nodeError(TypeError, "ERR_CRYPTO_INVALID_DIGEST", "Invalid digest");
     const chunks = [];
     let size = 0;
     return {
@@ -143,7 +168,7 @@ function nodeSign(h, keys) {
     #alg; #data;
     constructor(algorithm, options) { this.#alg = algorithm; this.#data = collector(algorithm); }
     update(data, encoding) { this.#data.add(data, encoding); return this; }
-    sign(privateKey, outputEncoding) { return h.output(signWith(this.#alg, this.#data.all(), privateKey), outputEncoding); }
+    sign(privateKey, outputEncoding) { return h.output(signWith(this.#alg, this.#data.all(), privateKey, true), outputEncoding); }
   }
   class Verify {
     #alg; #data;
@@ -151,7 +176,7 @@ function nodeSign(h, keys) {
     update(data, encoding) { this.#data.add(data, encoding); return this; }
     verify(object, signature, signatureEncoding) {
       const sig = typeof signature === "string" ? encodeString(signature, encodingOrThrow(signatureEncoding ?? "utf8")) : signature;
-      return verifyWith(this.#alg, this.#data.all(), object, sig);
+      return verifyWith(this.#alg, this.#data.all(), object, sig, true);
     }
   }
 
