@@ -129,20 +129,27 @@ defineBuiltin("node:url", ["URL", "URLSearchParams", "fileURLToPath", "pathToFil
   "resolve", "resolveObject", "domainToASCII", "domainToUnicode", "urlToHttpOptions"], () => {
   const URLCtor = globalThis.URL;
   function fileURLToPath(url) {
-    const u = typeof url === "string" ? new URLCtor(url) : url;
+    let u = url;
+    if (typeof url === "string") {
+      // Node's URL refuses with ERR_INVALID_URL (and the input); the web's URL with a bare TypeError.
+      try { u = new URLCtor(url); } catch { const e = nodeError(TypeError, "ERR_INVALID_URL", "Invalid URL"); e.input = url; throw e; }
+    }
     if (!(u instanceof URLCtor)) throw invalidArgType("path", "of type string or an instance of URL", url);
     if (u.protocol !== "file:") throw nodeError(TypeError, "ERR_INVALID_URL_SCHEME", "The URL must be of scheme file");
     if (u.hostname !== "") throw nodeError(TypeError, "ERR_INVALID_FILE_URL_HOST", 'File URL host must be "localhost" or empty on linux');
     if (/%2f/i.test(u.pathname)) throw nodeError(TypeError, "ERR_INVALID_FILE_URL_PATH", "File URL path must not include encoded / characters");
     return decodeURIComponent(u.pathname);
   }
+  // Node 20.20's encodePathChars: what a file URL's path must not hold as written (a posix path:
+  // a backslash is a character, not a separator), each as Node escapes it, the rest to the parser.
+  const FILE_PATH_ESCAPES = { __proto__: null, "%": "%25", "\t": "%09", "\n": "%0A", "\r": "%0D", " ": "%20",
+    "\"": "%22", "#": "%23", "?": "%3F", "[": "%5B", "\\": "%5C", "]": "%5D", "^": "%5E", "|": "%7C", "~": "%7E" };
   function pathToFileURL(path) {
     let resolved = builtinExports("node:path").resolve(path);
     if (path.endsWith("/") && !resolved.endsWith("/")) resolved += "/";
-    const u = new URLCtor("file://");
-    u.pathname = resolved.replace(/%/g, "%25").replace(/\\/g, "%5C").replace(/\n/g, "%0A").replace(/\r/g, "%0D")
-      .replace(/\t/g, "%09").replace(/#/g, "%23").replace(/\?/g, "%3F");
-    return u;
+    let encoded = "";
+    for (let i = 0; i < resolved.length; i++) encoded += FILE_PATH_ESCAPES[resolved[i]] ?? resolved[i];
+    return new URLCtor(`file://${encoded}`);
   }
   /** Node's url.format: a URL, or an object of url.parse's shape (node-url-legacy.js). */
   function format(obj, options) {

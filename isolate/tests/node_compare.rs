@@ -296,6 +296,7 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
            util.inspect(new DataView(new ArrayBuffer(4), 1, 2)), util.inspect({ a: 1, b: [2] }, { compact: false, sorted: true }),
            util.types.isPromise(Object.create(Promise.prototype)), util.types.isPromise(Promise.resolve()),
            util.types.isNativeError(Object.create(Error.prototype)), util.types.isNativeError(new RangeError()),
+           url.pathToFileURL('/a b~^|[]\"#?%').href, t(() => url.fileURLToPath('/relative')), t(() => url.fileURLToPath('file:///a%2Fb')),
          ];",
     );
 }
