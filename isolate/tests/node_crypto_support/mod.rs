@@ -75,3 +75,28 @@ pub fn same_with(limits: Limits, body: &str) -> serde_json::Value {
     );
     ours
 }
+
+/// [`same`] for a generated comparison: `setup`, then `count` times `step` (a statement that
+/// pushes its answers to `out`; an exception pushes its `code`, or its name), then `after`, with
+/// the seeded `rand(n)` (0 to n - 1, from the high bits of a 32-bit LCG started at `seed`) and
+/// `pick(list)` in scope; the same draws in both, so the answers must be equal item by item.
+pub fn same_generated(
+    seed: u32,
+    count: u32,
+    setup: &str,
+    step: &str,
+    after: &str,
+) -> serde_json::Value {
+    same(&format!(
+        "let seed = {seed};
+         const rand = (n) => {{ seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); }};
+         const pick = (list) => list[rand(list.length)];
+         const out = [];
+         {setup}
+         for (let i = 0; i < {count}; i++) {{
+           try {{ {step} }} catch (e) {{ out.push(e.code ?? e.name); }}
+         }}
+         {after}
+         return out;"
+    ))
+}
