@@ -68,6 +68,10 @@ function utilTypes() {
   };
 }
 
+// Node 20.20's ansi pattern (a literal: the global RegExp may be the tenant's by the time this
+// part is built).
+const ANSI_SEQUENCES = /[\u001B\u009B][[\]()#;?]*(?:(?:(?:(?:;[-a-zA-Z\d\/#&.:=?%@~_]+)*|[a-zA-Z\d]+(?:;[-a-zA-Z\d\/#&.:=?%@~_]*)*)?(?:\u0007|\u001B\u005C|\u009C))|(?:(?:\d{1,4}(?:;\d{0,4})*)?[\dA-PR-TZcf-nq-uy=><~]))/g;
+
 function utilModule() {
   const customInspect = SymbolFor("nodejs.util.inspect.custom");
   const customPromisify = SymbolFor("nodejs.util.promisify.custom");
@@ -362,7 +366,12 @@ function utilModule() {
     debuglog: () => { const log = () => {}; log.enabled = false; return log; },
     debug: () => { const log = () => {}; log.enabled = false; return log; },
     toUSVString: (s) => toUSVString(s),
-    stripVTControlCharacters: (s) => `${s}`.replace(/\u001b\[[0-9;]*[A-Za-z]/g, ""),
+    // Node 20.20's pattern (ansi-regex): CSI and OSC sequences, ESC and its C1 form, BEL, ESC \\
+    // or ST ending an OSC; a string is required, as in Node.
+    stripVTControlCharacters: (s) => {
+      if (typeof s !== "string") throw invalidArgType("str", "of type string", s);
+      return StringReplaceAll(s, ANSI_SEQUENCES, "");
+    },
     styleText: (format, text) => `${text}`,
     aborted: (signal) => new Promise((resolve) => {
       if (signal.aborted) resolve();

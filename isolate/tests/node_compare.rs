@@ -296,6 +296,7 @@ fn buffer_indices_legacy_hosts_and_device_paths_answer_as_in_node() {
            util.inspect(new DataView(new ArrayBuffer(4), 1, 2)), util.inspect({ a: 1, b: [2] }, { compact: false, sorted: true }),
            util.types.isPromise(Object.create(Promise.prototype)), util.types.isPromise(Promise.resolve()),
            util.types.isNativeError(Object.create(Error.prototype)), util.types.isNativeError(new RangeError()),
+           util.stripVTControlCharacters('\\x1b[?25l\\x1b]8;;http://x\\x07a\\x1b(B\\x9b1mb'),
            url.pathToFileURL('/a b~^|[]\"#?%').href, t(() => url.fileURLToPath('/relative')), t(() => url.fileURLToPath('file:///a%2Fb')),
          ];",
     );

@@ -114,3 +114,17 @@ test("util.inspect answers as Node's on 5,000 generated values (nesting, line br
     assert.equal(ours, nodeUtil.inspect((0, eval)(`(${source})`), options), `${source} ${JSON.stringify(options)}`);
   }
 });
+
+test("util.stripVTControlCharacters answers as Node's on 10,000 generated strings", () => {
+  let seed = 0x7e5c;
+  const rand = (n) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return Math.floor((seed / 0x80000000) * n); };
+  // CSI (ESC [ and its C1 form), private modes, charset designations, OSC ended by BEL, ESC \ or ST.
+  const atoms = ["a", "\x1b[31m", "\x1b[0m", "\x1b]8;;http://x\x07", "\x1b", "[", "m", "\x9b1m", "\x1b[?25l", "é", "\ud800",
+    "\x1b[38;5;1m", "\x1b(B", ";", "1", "\x1b]0;t\x1b\\", "\x9c"];
+  for (let i = 0; i < 10000; i++) {
+    let s = "";
+    for (let k = rand(8); k > 0; k--) s += atoms[rand(atoms.length)];
+    assert.equal(util.stripVTControlCharacters(s), nodeUtil.stripVTControlCharacters(s), JSON.stringify(s));
+  }
+  assert.throws(() => util.stripVTControlCharacters(5), { code: "ERR_INVALID_ARG_TYPE" });
+});
