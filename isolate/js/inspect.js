@@ -1,10 +1,12 @@
 // ---- inspect.js: the value formatter behind console. -----------------------------
 // inspect() never invokes tenant getters, never throws and never recurses deeper than INSPECT_MAX_DEPTH
-// (INSPECT_DEPTH unless asked). The one tenant code it calls is a value's own formatter, Node's
-// `[util.inspect.custom](depth, options, inspect)` (its string is shown as it is).
-// Its layout is Node's util.inspect with compact = 3 (reduceToSingleString, groupArrayElements;
-// checked against Node 20 in isolate/tests/node_compare.rs); a promise's state is read natively
-// (hostPromiseState), no tenant code run.
+// (INSPECT_DEPTH unless asked). The tenant code it calls is a value's own formatter, Node's
+// `[util.inspect.custom](depth, options, inspect)` (its string is shown as it is), and a `sorted`
+// comparator util.inspect's caller passed.
+// Its layout is Node's util.inspect (reduceToSingleString, groupArrayElements; compact 3 and
+// breakLength 80 unless util.inspect is told otherwise; checked against Node 20 in
+// isolate/tests/node_compare.rs and node-util-format.test.mjs); a promise's state is read
+// natively (hostPromiseState), no tenant code run.
 // Builtin types are recognised by builtinKind() (prototype chain + brand check) instead of reading
 // Symbol.toStringTag, so no tenant code runs except Proxy traps; anything that throws while being
 // formatted prints as "[object]". The builtins' methods it uses are captured while the prelude
