@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Two Stockade builds side by side on the cached-worker load (issue 9's reused c8): requests/s and
-# the server's CPU per request, the supervisor's and the worker processes' apart.
+# Two Stockade builds side by side on the cached-worker load (issue 9's reused c8), or with
+# LOAD=fresh on the fresh-isolate load (`POST /v1/run`, as cost.sh's): requests/s and the server's
+# CPU per request, the supervisor's and the worker processes' apart.
 #
-#   bash benches/load/ab.sh A_BIN B_BIN [rounds] [seconds-per-run]      (default 4 rounds, 8 s)
+#   [LOAD=fresh] bash benches/load/ab.sh A_BIN B_BIN [rounds] [seconds-per-run]   (default 4 rounds, 8 s)
 #
 # A build is its `stockade` binary with its engine beside it: to keep one, copy
 # target/release/stockade and target/release/deps/libstockade_worker.so into one folder. Runs go
@@ -14,6 +15,9 @@ cd "$(dirname "$0")/../.."
 [[ $# -ge 2 ]] || { echo "usage: $0 A_BIN B_BIN [rounds] [seconds]" >&2; exit 2; }
 a_bin=$1 b_bin=$2 rounds=${3:-4} secs=${4:-8}
 [[ "$rounds" =~ ^[1-9][0-9]*$ && "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "rounds and seconds must be positive integers" >&2; exit 2; }
+load=${LOAD:-cached}
+[[ $load == cached || $load == fresh ]] || { echo "LOAD must be cached or fresh" >&2; exit 2; }
+run_body='{"code":"export default (a) => ({ hello: a.name })","arg":{"name":"bench"}}'
 source benches/load/lib.sh
 BIN=$a_bin stockade_binary
 
@@ -27,13 +31,18 @@ run() {
     -d '{"mainModule":"main.js","modules":{"main.js":"export default { fetch() { return new Response(\"hello\"); } };"}}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   url="$base/v1/workers/$id/fetch/"
-  hey -n 2000 -c 8 -H "Authorization: Bearer $token" "$url" >/dev/null
+  local args=(-H "Authorization: Bearer $token")
+  if [[ $load == fresh ]]; then
+    url="$base/v1/run"
+    args+=(-m POST -T application/json -d "$run_body")
+  fi
+  hey -n 2000 -c 8 "${args[@]}" "$url" >/dev/null
   local all s0 w0 out s1 w1
   all=$(descendants "$daemon" | tr '\n' ' ')
   s0=$(ticks "$daemon")
   # shellcheck disable=SC2086
   w0=$(ticks $all)
-  out=$(hey -z "${secs}s" -c 8 -H "Authorization: Bearer $token" "$url")
+  out=$(hey -z "${secs}s" -c 8 "${args[@]}" "$url")
   s1=$(ticks "$daemon")
   # shellcheck disable=SC2086
   w1=$(ticks $all)

@@ -3,7 +3,9 @@
 // they are and turns each binding object into a capability whose methods make host calls naming
 // the binding by its env key:
 //   {"binding": "kv", "namespace": "n"}        -> a KVNamespace (Cloudflare KV's methods): kv.*
+//                                                 (kv.js, a lazy part)
 //   {"binding": "workspace", "name": "w1"}     -> a Workspace (files, glob, search, diff...): ws.*
+//                                                 (kv.js)
 //   {"binding": "d1", "database": "db"}        -> a D1Database (Cloudflare D1's client API): d1.*
 //                                                 (d1.js, a lazy part)
 //   {"binding": "r2", "bucket": "b"}           -> an R2Bucket (Cloudflare R2's Workers API): r2.*
@@ -133,160 +135,6 @@ async function valueBytes(value, what, noun) {
   return bytesCopy(view); // the runtime's own copy (species-free), which its callers free
 }
 
-// `type` of a read ("text" by default; a string or {type}).
-function readType(options, what) {
-  const type = typeof options === "string" ? options : (dictGet(options, "type") ?? "text");
-  if (type !== "text" && type !== "json" && type !== "arrayBuffer" && type !== "stream" && type !== "bytes") {
-    throw new TypeError(`${what}: type must be "text", "json", "arrayBuffer", "bytes" or "stream"`);
-  }
-  return type;
-}
-
-function asType(bytes, type) {
-  switch (type) {
-    case "text": return utf8DecodeStripBOM(bytes);
-    case "json": return JSONParse(utf8DecodeStripBOM(bytes));
-    case "arrayBuffer": return typedArrayBuffer(bytes);
-    case "bytes": return bytes;
-    default: return streamOverBytes(bytes).pub;
-  }
-}
-
-function optionalNumber(v, what) {
-  if (v === undefined || v === null) return undefined;
-  const n = +v;
-  if (n !== n) throw new TypeError(`${what} must be a number`);
-  return n;
-}
-
-class KVNamespace {
-  #name;
-  constructor(token, name) {
-    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
-    this.#name = name;
-  }
-  async get(key, options = undefined) {
-    const type = readType(options, "KVNamespace.get");
-    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.get");
-    return head.found ? asType(bytes, type) : null;
-  }
-  async getWithMetadata(key, options = undefined) {
-    const type = readType(options, "KVNamespace.getWithMetadata");
-    const [head, bytes] = await bindingCall("kv.get", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.getWithMetadata");
-    if (!head.found) return { value: null, metadata: null, cacheStatus: null };
-    return { value: asType(bytes, type), metadata: head.metadata ?? null, cacheStatus: null };
-  }
-  async put(key, value, options = undefined) {
-    const head = { binding: this.#name, key: `${key}` };
-    const expiration = optionalNumber(dictGet(options, "expiration"), "KVNamespace.put: expiration");
-    const expirationTtl = optionalNumber(dictGet(options, "expirationTtl"), "KVNamespace.put: expirationTtl");
-    const metadata = dictGet(options, "metadata");
-    if (expiration !== undefined) head.expiration = expiration;
-    if (expirationTtl !== undefined) head.expirationTtl = expirationTtl;
-    if (metadata !== undefined && metadata !== null) head.metadata = JSONParse(JSONStringify(metadata));
-    const bytes = await valueBytes(value, "KVNamespace.put", "a value");
-    const stored = bindingCall("kv.put", head, bytes, bindingError, "KVNamespace.put");
-    releaseBytes(bytes); // valueBytes' own copy, framed into the call as it was made
-    await stored;
-  }
-  async delete(key) {
-    await bindingCall("kv.delete", { binding: this.#name, key: `${key}` }, null, bindingError, "KVNamespace.delete");
-  }
-  async list(options = undefined) {
-    const head = { binding: this.#name };
-    const prefix = dictGet(options, "prefix");
-    const cursor = dictGet(options, "cursor");
-    const limit = optionalNumber(dictGet(options, "limit"), "KVNamespace.list: limit");
-    if (prefix !== undefined && prefix !== null) head.prefix = `${prefix}`;
-    if (cursor !== undefined && cursor !== null) head.cursor = `${cursor}`;
-    if (limit !== undefined) head.limit = limit;
-    const [answer] = await bindingCall("kv.list", head, null, bindingError, "KVNamespace.list");
-    const out = { keys: answer.keys, list_complete: answer.list_complete, cacheStatus: null };
-    if (answer.cursor !== null && answer.cursor !== undefined) out.cursor = answer.cursor;
-    return out;
-  }
-}
-setTag(KVNamespace.prototype, "KVNamespace");
-
-// A pattern given as a RegExp: its source, and whether it ignores case.
-function patternOf(pattern) {
-  if (isRegExp(pattern)) return [regExpSource(pattern), stringIncludes(regExpFlags(pattern), "i")];
-  return [`${pattern}`, false];
-}
-const isRegExp = (v) => { try { regExpSource(v); return true; } catch { return false; } };
-const stringIncludes = uncurry(String.prototype.includes);
-
-class Workspace {
-  #name;
-  constructor(token, name) {
-    if (token !== INTERNAL) throw new TypeError("Illegal constructor");
-    this.#name = name;
-  }
-  async #call(op, head, bytes = null) {
-    head.binding = this.#name;
-    return bindingCall(`ws.${op}`, head, bytes, bindingError, `Workspace.${op}`);
-  }
-  async readFile(path, options = undefined) {
-    const type = readType(options, "Workspace.readFile");
-    const [, bytes] = await this.#call("readFile", { path: `${path}` });
-    return asType(bytes, type);
-  }
-  async writeFile(path, data) {
-    const bytes = await valueBytes(data, "Workspace.writeFile", "a file");
-    const written = this.#call("writeFile", { path: `${path}` }, bytes);
-    releaseBytes(bytes); // valueBytes' own copy, framed into the call as it was made
-    await written;
-  }
-  async list(path = "") {
-    return (await this.#call("list", { path: `${path}` }))[0].entries;
-  }
-  async glob(pattern) {
-    return (await this.#call("glob", { pattern: `${pattern}`, pathsOnly: true }))[0].paths;
-  }
-  async search(pattern, options = undefined) {
-    const [source, ignoreCase] = patternOf(pattern);
-    const head = { pattern: source, ignoreCase: ignoreCase || dictGet(options, "ignoreCase") === true };
-    const glob = dictGet(options, "glob");
-    const maxResults = optionalNumber(dictGet(options, "maxResults"), "Workspace.search: maxResults");
-    if (glob !== undefined && glob !== null) head.glob = `${glob}`;
-    if (maxResults !== undefined) head.maxResults = maxResults;
-    const [answer] = await this.#call("search", head);
-    return { matches: answer.matches, truncated: answer.truncated };
-  }
-  // diff(from, to) between two files; diff(from, {text}) from a file to new text.
-  async diff(from, to) {
-    if (typeof to === "string") return (await this.#call("diff", { from: `${from}`, to }))[0].diff;
-    const text = dictGet(to, "text");
-    if (text === undefined) throw new TypeError("Workspace.diff: give a second path or {text}");
-    return (await this.#call("diff", { from: `${from}` }, await valueBytes(`${text}`, "Workspace.diff", "the text")))[0].diff;
-  }
-  async replace(path, search, replacement, options = undefined) {
-    const [source, ignoreCase] = patternOf(search);
-    const head = {
-      path: `${path}`, search: source, replacement: `${replacement}`,
-      regex: isRegExp(search) || dictGet(options, "regex") === true,
-    };
-    if (ignoreCase) head.ignoreCase = true;
-    const limit = optionalNumber(dictGet(options, "limit"), "Workspace.replace: limit");
-    if (limit !== undefined) head.limit = limit;
-    return (await this.#call("replace", head))[0].count;
-  }
-  async delete(path, options = undefined) {
-    const head = { path: `${path}`, recursive: dictGet(options, "recursive") === true };
-    return (await this.#call("delete", head))[0].deleted;
-  }
-  async mkdir(path) {
-    await this.#call("mkdir", { path: `${path}` });
-  }
-  async stat(path) {
-    return (await this.#call("stat", { path: `${path}` }))[0].stat;
-  }
-  async move(from, to) {
-    await this.#call("move", { from: `${from}`, to: `${to}` });
-  }
-}
-setTag(Workspace.prototype, "Workspace");
-
 // A capability's error keeps its name and message: a built-in error class of that name, else an
 // Error whose `name` is it.
 function capabilityError(e) {
@@ -329,10 +177,11 @@ function makeCapability(key) {
     const what = `${key}.${prop}`;
     const dest = { __proto__: null, where: what, to: "a capability" };
     const method = async (...args) => {
-      const head = { binding: key, method: prop, args: rpcEncode(args, dest) };
+      const rpc = lazyInternals("rpc"); // rpc.js's tagged encoding
+      const head = { binding: key, method: prop, args: rpc.rpcEncode(args, dest) };
       const [answer] = await bindingCall("cap.call", head, null, capabilityError, what);
       try {
-        return rpcDecode(answer.result);
+        return rpc.rpcDecode(answer.result);
       } catch (e) {
         throw new TypeError(`${what}: the capability answered a value that is not in the tagged encoding (${e?.message})`);
       }
@@ -343,6 +192,44 @@ function makeCapability(key) {
   return new ProxyConstructor(ObjectCreate(null), handler);
 }
 
+// What each capability object of an env was made from, so a child's WorkerCode may name the
+// parent's own capability objects (`env: { KV: env.KV }`, `globalOutbound: env.SERVICE`; rpc.js
+// reads them through capabilityDescriptorOf). A descriptor is a deep, frozen copy whose objects
+// have no prototype: serializing it for a child (workerCodeJson) consults no `toJSON` tenant code
+// put on Object.prototype, so what it holds (a service binding's props) is never handed to tenant
+// code.
+const capabilityDescriptors = new WeakMapCtor();
+const CAPABILITY_MAX_DEPTH = 256;
+function rememberCapability(object, raw) {
+  if (object !== null && (typeof object === "object" || typeof object === "function")) {
+    WeakMapSet(capabilityDescriptors, object, sealedCopy(raw, 0));
+  }
+}
+function capabilityDescriptorOf(object) {
+  return WeakMapGet(capabilityDescriptors, object);
+}
+
+// `value` (JSON data) as a deep frozen copy without prototypes.
+function sealedCopy(value, depth) {
+  if (value === null || typeof value !== "object") return value;
+  if (depth > CAPABILITY_MAX_DEPTH) throw new TypeError("a binding nested too deep");
+  let out;
+  if (ArrayIsArray(value)) {
+    out = [];
+    for (let i = 0; i < value.length; i++) {
+      ObjectDefineProperty(out, i, { value: sealedCopy(value[i], depth + 1), writable: true, enumerable: true, configurable: true });
+    }
+    ObjectSetPrototypeOf(out, null);
+  } else {
+    out = ObjectCreate(null);
+    const keys = ObjectKeys(value);
+    for (let i = 0; i < keys.length; i++) {
+      ObjectDefineProperty(out, keys[i], { value: sealedCopy(value[keys[i]], depth + 1), enumerable: true, writable: false, configurable: false });
+    }
+  }
+  return ObjectFreeze(out);
+}
+
 // The handler's env: a fresh object; binding objects become capabilities.
 function makeEnv(raw) {
   const env = {};
@@ -350,17 +237,17 @@ function makeEnv(raw) {
   for (const key of ObjectKeys(raw)) {
     const v = raw[key];
     const kind = v !== null && typeof v === "object" && !ArrayIsArray(v) ? v.binding : undefined;
-    if (kind === "kv") env[key] = new KVNamespace(INTERNAL, key);
-    else if (kind === "workspace") env[key] = new Workspace(INTERNAL, key);
+    if (kind === "kv") env[key] = lazyInternals("kv").makeKVNamespace(key); // kv.js
+    else if (kind === "workspace") env[key] = lazyInternals("kv").makeWorkspace(key); // kv.js
     else if (kind === "d1") env[key] = lazyInternals("d1").makeD1Database(key); // d1.js
     else if (kind === "r2") env[key] = lazyInternals("r2").makeR2Bucket(key); // r2.js
     else if (kind === "queue") env[key] = lazyInternals("queue").makeQueue(key); // queue.js
     else if (kind === "capability") env[key] = makeCapability(key);
-    else if (kind === "service") env[key] = rpcStub({ binding: key, worker: null, entrypoint: null });
-    else if (kind === "loader") env[key] = new WorkerLoader(INTERNAL, key);
+    else if (kind === "service") env[key] = lazyInternals("rpc").rpcStub({ binding: key, worker: null, entrypoint: null }); // rpc.js
+    else if (kind === "loader") env[key] = lazyInternals("rpc").makeWorkerLoader(key); // rpc.js
     else if (kind === "durable_object_namespace") env[key] = lazyInternals("durable").makeNamespace(key, `${v.class_name}`); // durable.js
     else env[key] = v;
-    if (kind !== undefined) rememberCapability(env[key], v); // rpc.js: a child's WorkerCode may name it
+    if (kind !== undefined) rememberCapability(env[key], v); // a child's WorkerCode may name it
   }
   return env;
 }

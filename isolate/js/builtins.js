@@ -237,6 +237,12 @@ function featureNotSupported(what) {
     "see the README's compatibility table");
 }
 
+/** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub
+ *  (rpc-targets.js). Here, not in the lazily built RPC group, so that importing it builds
+ *  nothing. */
+class RpcTargetBase {}
+setTag(RpcTargetBase.prototype, "RpcTarget");
+
 defineBuiltin("cloudflare:workers",
   ["WorkerEntrypoint", "DurableObject", "RpcTarget", "RpcStub", "WorkflowEntrypoint", "env", "waitUntil"],
   () => {
@@ -261,8 +267,13 @@ defineBuiltin("cloudflare:workers",
     // A stub of a local RpcTarget or function (or a dup of a stub), as Cloudflare's: it may be
     // passed over RPC, and disposed (rpc-targets.js's rpcLocalStub).
     class RpcStub {
-      constructor(value) { return rpcLocalStub(value); }
-      static [SymbolHasInstance](v) { return (typeof v === "object" || typeof v === "function") && v !== null && rpcIsStub(rpcStubs, v); }
+      constructor(value) { return lazyInternals("rpc").rpcLocalStub(value); }
+      // No stub exists before the RPC group is built (lazy.js's lazyInternalsIfBuilt).
+      static [SymbolHasInstance](v) {
+        if ((typeof v !== "object" && typeof v !== "function") || v === null) return false;
+        const rpc = lazyInternalsIfBuilt("rpc");
+        return rpc !== undefined && rpc.isStub(v);
+      }
     }
     class WorkflowEntrypoint {
       constructor() { throw featureNotSupported("WorkflowEntrypoint"); }

@@ -28,7 +28,7 @@ function doCall(call, head, bytes = null) {
 
 function doEncodeValue(value, where) {
   if (value === undefined) throw new TypeError(`${where}: a value cannot be undefined`);
-  return utf8Encode(JSONStringify(rpcEncode(value, DO_TO_STORAGE)));
+  return utf8Encode(JSONStringify(lazyInternals("rpc").rpcEncode(value, DO_TO_STORAGE)));
 }
 
 function doKeys(keys, what) {
@@ -41,11 +41,11 @@ function doKeys(keys, what) {
 
 /** The entries of a get or list answer, as a Map in the answer's order. */
 function doEntries(answer, bytes) {
-  const out = new RpcMap();
+  const out = new Map();
   let at = 0;
   for (let i = 0; i < answer.keys.length; i++) {
     const n = answer.lengths[i];
-    MapSet(out, answer.keys[i], rpcDecode(JSONParse(utf8DecodeStripBOM(bytesView(bytes, at, at + n)))));
+    MapSet(out, answer.keys[i], lazyInternals("rpc").rpcDecode(JSONParse(utf8DecodeStripBOM(bytesView(bytes, at, at + n)))));
     at += n;
   }
   return out;

@@ -97,7 +97,7 @@ function doWsPush(id, kind, bytes) {
 function doWsRecord(id, tags, attachment, at) {
   const record = { __proto__: null, id, tags, attachment, at, ws: null, listen: false };
   record.serialize = (value) => {
-    const text = JSONStringify(rpcEncode(value, DO_WS_TO_ATTACHMENT));
+    const text = JSONStringify(lazyInternals("rpc").rpcEncode(value, DO_WS_TO_ATTACHMENT));
     const bytes = utf8Encode(text);
     if (typedArrayLength(bytes) > DO_WS_MAX_ATTACHMENT) {
       throw new RangeError(`serializeAttachment: the attachment is ${typedArrayLength(bytes)} bytes serialized; at most ${DO_WS_MAX_ATTACHMENT}`);
@@ -105,7 +105,7 @@ function doWsRecord(id, tags, attachment, at) {
     record.attachment = text;
     if (doWs.records[id] === record) doWsPush(id, DO_WS_ATTACH, bytes);
   };
-  record.deserialize = () => (record.attachment === null ? null : rpcDecode(JSONParse(record.attachment)));
+  record.deserialize = () => (record.attachment === null ? null : lazyInternals("rpc").rpcDecode(JSONParse(record.attachment)));
   return record;
 }
 
@@ -276,7 +276,7 @@ function doWsGetAuto() {
 
 function doWsStamp(ws) {
   const record = doWsRecordOf(ws, "getWebSocketAutoResponseTimestamp");
-  return record.at === null ? null : new RpcDate(record.at);
+  return record.at === null ? null : new Date(record.at);
 }
 
 /** A socket's event (the supervisor's call of DO_WS_EVENT): the class's handler, awaited. */

@@ -90,7 +90,7 @@ class DurableObjectNamespace {
     if (hex === undefined) throw new TypeError("DurableObjectNamespace.get: give a DurableObjectId");
     const name = id.name;
     const object = { __proto__: null, id: hex, name };
-    return rpcStub({ binding: this.#binding, worker: null, entrypoint: null, object, props: { __proto__: null, id, name } });
+    return lazyInternals("rpc").rpcStub({ binding: this.#binding, worker: null, entrypoint: null, object, props: { __proto__: null, id, name } });
   }
   getByName(name) {
     return this.get(this.idFromName(name));

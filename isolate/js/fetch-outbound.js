@@ -171,7 +171,13 @@ function outboundBodySource(first, stream) {
   };
 }
 
+// The numbers a request body streamed up through fetch.write is named by, outbound fetches' and
+// service bindings' (rpc.js) alike.
 let uploadSeq = 0;
+function nextUploadId() {
+  uploadSeq = (uploadSeq + 1) >>> 0;
+  return uploadSeq;
+}
 // The numbers `fetch.abort` names a request's fetches by, outbound fetches and service bindings'
 // (rpc.js) alike: the host keeps one table of them per request.
 let fetchCallSeq = 0;
@@ -322,8 +328,7 @@ defineGlobal("fetch", function fetch(input, init = undefined) {
     const known = isUint8Array(out);
     const length = known ? typedArrayLength(out) : body.stream !== null ? body.stream.expectedLength : undefined;
     const reader = known ? bytesReader(out) : out;
-    uploadSeq = (uploadSeq + 1) >>> 0;
-    const id = uploadSeq;
+    const id = nextUploadId();
     send({ method, url, headers, redirect, upload: id, length }, null);
     uponPromise(pumpUpload(reader, id, upload), undefined, noop);
   });

@@ -33,7 +33,13 @@ const INSPECT_MAX_STRING = 10000;
 const INSPECT_BREAK = 80;
 
 const brandOf = (fn) => (v) => { try { fn(v); return true; } catch { return false; } };
-const uncurry = (fn) => (self, ...args) => ReflectApply(fn, self, args);
+// `uncurry(f)(self, ...args)` calls f with `self` as this: `Function.prototype.call` bound to f,
+// with call and bind captured now. A bound function, not an arrow with a rest parameter: no array
+// is made per call, and the snapshot holds no closure (with its function's dispatch entry) per
+// captured method.
+const FunctionPrototypeBind = Function.prototype.bind;
+const FunctionPrototypeCall = Function.prototype.call;
+const uncurry = (fn) => ReflectApply(FunctionPrototypeBind, FunctionPrototypeCall, [fn]);
 // Map's methods for the runtime's own maps (timers.js's table, builtins.js's modules, ...): tenant
 // code may replace Map.prototype's, and must never be handed a runtime record through them.
 const MapGet = uncurry(Map.prototype.get);

@@ -15,6 +15,16 @@
 // What the lazy parts' top level would capture (it may run after tenant code; see lazy.rs).
 const regExpExec = uncurry(RegExp.prototype.exec); // urlpattern.js
 const headersDelete = uncurry(Headers.prototype.delete); // rewriter.js
+const rpcWeakGet = uncurry(WeakMap.prototype.get); // rpc*.js
+const rpcWeakSet = uncurry(WeakMap.prototype.set); // rpc*.js
+const rpcDateTime = uncurry(Date.prototype.getTime); // rpc*.js
+const rpcBigIntString = uncurry(BigInt.prototype.toString); // rpc*.js
+const rpcNumberIsFinite = Number.isFinite; // rpc*.js
+const RpcPromiseFinally = Promise.prototype.finally; // rpc*.js
+const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf); // rpc*.js
+const rpcIsStub = uncurry(WeakSet.prototype.has); // rpc*.js
+const rpcAddStub = uncurry(WeakSet.prototype.add); // rpc*.js
+const stringIncludes = uncurry(String.prototype.includes); // kv.js
 
 /** Registers lazy group `index`: its `globals`, its `builtins` ([name, exportNames] pairs), the
  *  globals it uses (`captured` now), and `call(f, captured, defineGlobal, defineBuiltin,
@@ -49,6 +59,12 @@ function lazyInternals(name) {
   const internals = sharedInternals[name];
   if (internals === undefined) throw new Error(`stockade: the runtime's ${name} internals are missing`);
   return internals;
+}
+
+/** A part's internals if it has been built (or is eager), else undefined: for a question whose
+ *  answer cannot depend on a part never built (is this one of its objects?). */
+function lazyInternalsIfBuilt(name) {
+  return sharedInternals[name];
 }
 
 /** Builds `part` once: compiles and runs its group, which records its globals and factories. */

@@ -42,10 +42,10 @@ return ObjectFreeze({
     return lazyInternals("durable").deliver(object, Class, env, ctx, run);
   },
   invokeRpc(ns, payload, ctx) {
-    return rpcInvoke(ns, payload, ctx);
+    return lazyInternals("rpc").rpcInvoke(ns, payload, ctx); // rpc.js
   },
   ctxExports(ns, env) {
-    return ctxExportsOf(ns, env);
+    return lazyInternals("rpc").ctxExportsOf(ns, env); // rpc.js
   },
   invokeScheduled(ns, payload) {
     return lazyInternals("scheduled").invoke(ns, payload);

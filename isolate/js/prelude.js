@@ -37,11 +37,11 @@
  *     62 node-stream-web.js 63 node-stream.js 64 node-querystring.js 65 node-punycode.js
  *     66 node-diagnostics-channel.js 67 node-stubs.js 68 node-dns.js 69 node-fs-scope.js
  *     70 node-fs-vfs.js 71 node-fs.js 72 node-fs-streams.js 73 node-fs-api.js 74 bindings.js
- *     75 rpc.js 76 rpc-targets.js 77 rpc-bodies.js 78 cache.js 79 d1.js 80 r2.js 81 r2-upload.js
- *     82 durable.js 83 durable-storage.js 84 durable-websocket.js 85 urlpattern.js 86 rewriter.js
- *     87 scheduled.js 88 queue.js 89 sockets.js 90 node-net-args.js 91 node-net.js 92 node-tls.js
- *     93 node-http-common.js 94 node-http-client.js 95 node-http-server.js 96 cloudflare-node.js
- *     97 prelude-end.js
+ *     75 kv.js 76 rpc.js 77 rpc-targets.js 78 rpc-bodies.js 79 cache.js 80 d1.js 81 r2.js
+ *     82 r2-upload.js 83 durable.js 84 durable-storage.js 85 durable-websocket.js 86 urlpattern.js
+ *     87 rewriter.js 88 scheduled.js 89 queue.js 90 sockets.js 91 node-net-args.js 92 node-net.js
+ *     93 node-tls.js 94 node-http-common.js 95 node-http-client.js 96 node-http-server.js
+ *     97 cloudflare-node.js 98 prelude-end.js
  *   e.g. in Rust: concat!(include_str!("../js/prelude.js"), include_str!("../js/inspect.js"), ...).
  *   Only the concatenation is valid JavaScript; this file opens a strict-mode IIFE that
  *   prelude-end.js closes (all parts share one function scope). Each part ends with a newline, so
@@ -184,7 +184,7 @@
  *   makeEnv(raw: object | null) -> object
  *       A fetch handler's `env` from the worker's env JSON: plain values as they are; binding
  *       objects ({"binding": "kv"|"workspace", ...}) become KVNamespace / Workspace objects whose
- *       methods make the host calls kv.* / ws.* naming the binding by its env key (bindings.js);
+ *       methods make the host calls kv.* / ws.* naming the binding by its env key (kv.js);
  *       {"binding": "d1", ...} a D1Database making the host calls d1.* (d1.js);
  *       {"binding": "r2", ...} an R2Bucket making the host calls r2.* (r2.js).
  *       A {"binding": "capability", ...} object becomes a Proxy whose every method makes the host

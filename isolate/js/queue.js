@@ -62,7 +62,7 @@ function queueEncode(body, contentType, what) {
     }
     bytes = bytesCopy(view);
   } else if (type === "v8") {
-    bytes = utf8Encode(JSONStringify(rpcEncode(body, QUEUE_TO)));
+    bytes = utf8Encode(JSONStringify(lazyInternals("rpc").rpcEncode(body, QUEUE_TO)));
   } else {
     throw new TypeError(`${what}: contentType must be "json", "text", "bytes" or "v8"`);
   }
@@ -215,7 +215,7 @@ function queueDecode(type, bytes) {
   if (type === "bytes") return typedArrayBuffer(bytesCopy(bytes));
   const text = utf8Decode(bytes);
   if (type === "text") return text;
-  if (type === "v8") return rpcDecode(JSONParse(text));
+  if (type === "v8") return lazyInternals("rpc").rpcDecode(JSONParse(text));
   return JSONParse(text);
 }
 

@@ -265,3 +265,17 @@ function rpcDecodeWeb(data) {
     }
   }
 }
+
+// The RPC group is built on first use (isolate/src/lazy/mod.rs): the prelude's other parts reach
+// it through lazyInternals("rpc").
+shareInternals("rpc", ObjectFreeze({
+  __proto__: null,
+  rpcEncode,
+  rpcDecode,
+  rpcStub,
+  rpcInvoke,
+  rpcLocalStub,
+  ctxExportsOf,
+  makeWorkerLoader: (binding) => new WorkerLoader(INTERNAL, binding),
+  isStub: (v) => rpcIsStub(rpcStubs, v),
+}));

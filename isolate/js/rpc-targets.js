@@ -20,16 +20,11 @@ const RPC_MAX_TARGETS = 1024;
 // The most calls on one session's targets served at once (daemon/src/api/rpc_targets.rs's
 // MAX_SERVING).
 const RPC_MAX_SERVING = 64;
-const rpcIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
 const rpcStubs = new WeakSet();
-const rpcIsStub = uncurry(WeakSet.prototype.has);
-const rpcAddStub = uncurry(WeakSet.prototype.add);
 const RPC_DISPOSE = Symbol.dispose;
 const RPC_ASYNC_DISPOSE = Symbol.asyncDispose;
 
-/** cloudflare:workers' RpcTarget: an instance in an RPC method's result crosses as a stub. */
-class RpcTargetBase {}
-setTag(RpcTargetBase.prototype, "RpcTarget");
+// cloudflare:workers' RpcTarget is builtins.js's RpcTargetBase.
 const RPC_TARGET_PROTOTYPE = RpcTargetBase.prototype;
 
 /** What an RPC call's arguments (`lend`: a stub among them is lent for the call, as a dup the

@@ -24,18 +24,16 @@
 // worker's stored definition); stubs hold their state in closures and call no method tenant code
 // can patch.
 
+// These parts are a lazy group, built on an isolate's first use (isolate/src/lazy/mod.rs): the
+// methods their top level would capture are captured in lazy.js, and the prelude's other parts reach
+// them through lazyInternals("rpc") (rpc-bodies.js's end).
 const RpcMap = Map;
 const RpcSet = Set;
 const RpcDate = Date;
 const RpcProxy = Proxy;
 const RpcWeakMap = WeakMap;
 const RpcError = Error;
-const rpcWeakGet = uncurry(WeakMap.prototype.get);
-const rpcWeakSet = uncurry(WeakMap.prototype.set);
-const rpcDateTime = uncurry(Date.prototype.getTime);
-const rpcBigIntString = uncurry(BigInt.prototype.toString);
 const rpcBigInt = BigInt;
-const rpcNumberIsFinite = Number.isFinite;
 const RPC_MAX_DEPTH = 256;
 // The most UTF-16 units of strings (and base64 of bytes) one encoding may hold: what crosses is
 // at most a 16 MiB result (stockade_ipc::limits::MAX_RESULT_JSON_LEN), and counting before
@@ -58,7 +56,6 @@ const RPC_TARGET_RESERVED = { __proto__: null, then: 1, constructor: 1, toJSON: 
 const RPC_GET = ObjectFreeze({ __proto__: null });
 const RPC_GET_JSON = { __proto__: null, get: 1 };
 const rpcIsGet = (args) => args !== null && typeof args === "object" && !ArrayIsArray(args) && args.get === 1;
-const RpcPromiseFinally = Promise.prototype.finally;
 
 // Where an encoding is going, for its errors: `RPC: ... cannot cross to another worker`.
 const RPC_TO_WORKER = { __proto__: null, where: "RPC", to: "another worker" };
@@ -464,8 +461,7 @@ async function rpcFetchInTurn(target, input, init, turn) {
       bytes = out;
     } else {
       reader = isUint8Array(out) ? bytesReader(out) : out;
-      uploadSeq = (uploadSeq + 1) >>> 0;
-      fetchHead.upload = uploadSeq;
+      fetchHead.upload = nextUploadId(); // fetch-outbound.js
     }
   }
   if (turn.previous !== undefined) await turn.previous;
@@ -606,7 +602,7 @@ function ctxExportsOf(ns, env) {
     const keys = ObjectKeys(env);
     for (let i = 0; i < keys.length; i++) {
       const value = env[keys[i]];
-      const raw = rpcWeakGet(capabilityDescriptors, value);
+      const raw = capabilityDescriptorOf(value);
       if (raw !== undefined && raw.binding === "durable_object_namespace") MapSet(objects, `${raw.class_name}`, value);
     }
   }
@@ -726,37 +722,6 @@ function rpcPipelineNode(valueOf, invoke, target, once = true) {
   });
 }
 
-// What each capability object of an env was made from, so a child's WorkerCode may name the
-// parent's own capability objects (`env: { KV: env.KV }`, `globalOutbound: env.SERVICE`).
-// A descriptor is a deep, frozen copy whose objects have no prototype: serializing it for a
-// child (workerCodeJson) consults no `toJSON` tenant code put on Object.prototype, so what it
-// holds (a service binding's props) is never handed to tenant code.
-const capabilityDescriptors = new RpcWeakMap();
-function rememberCapability(object, raw) {
-  if (object !== null && (typeof object === "object" || typeof object === "function")) {
-    rpcWeakSet(capabilityDescriptors, object, rpcSealedCopy(raw, 0));
-  }
-}
-
-// `value` (JSON data) as a deep frozen copy without prototypes.
-function rpcSealedCopy(value, depth) {
-  if (value === null || typeof value !== "object") return value;
-  if (depth > RPC_MAX_DEPTH) throw new TypeError("a binding nested too deep");
-  let out;
-  if (ArrayIsArray(value)) {
-    out = [];
-    for (let i = 0; i < value.length; i++) rpcAppend(out, rpcSealedCopy(value[i], depth + 1));
-    ObjectSetPrototypeOf(out, null);
-  } else {
-    out = ObjectCreate(null);
-    const keys = ObjectKeys(value);
-    for (let i = 0; i < keys.length; i++) {
-      ObjectDefineProperty(out, keys[i], { value: rpcSealedCopy(value[keys[i]], depth + 1), enumerable: true, writable: false, configurable: false });
-    }
-  }
-  return ObjectFreeze(out);
-}
-
 /** A service binding's descriptor as a `globalOutbound`: the worker (or `self`, the parent's
  *  ctx.exports), its entrypoint and props. */
 function rpcOutboundOf(raw) {
@@ -779,13 +744,13 @@ function workerCodeJson(code) {
       const keys = ObjectKeys(value);
       for (let i = 0; i < keys.length; i++) {
         const v = value[keys[i]];
-        const raw = v !== null && (typeof v === "object" || typeof v === "function") ? rpcWeakGet(capabilityDescriptors, v) : undefined;
+        const raw = v !== null && (typeof v === "object" || typeof v === "function") ? capabilityDescriptorOf(v) : undefined;
         ObjectDefineProperty(env, keys[i], { value: raw !== undefined ? raw : v, enumerable: true, writable: false, configurable: false });
       }
       return env;
     }
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
-      const raw = rpcWeakGet(capabilityDescriptors, value);
+      const raw = capabilityDescriptorOf(value);
       if (raw !== undefined) {
         if (this === code && key === "globalOutbound") return raw.binding === "service" ? rpcOutboundOf(raw) : raw;
         throw new TypeError(`WorkerCode: a binding (${JSONStringify(key)}) stands only as a value of env or as globalOutbound`);
@@ -961,20 +926,4 @@ async function rpcInvoke(ns, payload, ctx) {
   } catch (e) {
     return JSONStringify({ error: errorSummary(e) });
   }
-}
-
-/** A thrown value's {name, message} for an answer to the host, read without letting a throwing
- *  getter escape (scheduled.js answers with it too). */
-function errorSummary(e) {
-  let name = "Error";
-  let message = "";
-  try {
-    if (e !== null && typeof e === "object") {
-      name = typeof e.name === "string" ? e.name : "Error";
-      message = typeof e.message === "string" ? e.message : "";
-    } else {
-      message = `${e}`;
-    }
-  } catch {}
-  return { name, message };
 }

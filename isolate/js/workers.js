@@ -349,7 +349,7 @@ function eventRun(ns, method, envJson) {
       waitUntil(p) { waitUntil(p); },
       passThroughOnException() {},
       props: {},
-      get exports() { return ctxExportsOf(ns, env); },
+      get exports() { return lazyInternals("rpc").ctxExportsOf(ns, env); }, // rpc.js
     },
     waitUntil,
     handler,
@@ -406,4 +406,20 @@ function dispatchToGlobalListeners(type, event, env) {
     }
   }
   return failed;
+}
+
+/** A thrown value's {name, message} for an answer to the host, read without letting a throwing
+ *  getter escape (rpc.js, scheduled.js and queue.js answer with it). */
+function errorSummary(e) {
+  let name = "Error";
+  let message = "";
+  try {
+    if (e !== null && typeof e === "object") {
+      name = typeof e.name === "string" ? e.name : "Error";
+      message = typeof e.message === "string" ? e.message : "";
+    } else {
+      message = `${e}`;
+    }
+  } catch {}
+  return { name, message };
 }

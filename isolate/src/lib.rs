@@ -149,6 +149,7 @@ pub(crate) const PRELUDE_PARTS: &[&str] = &[
     include_str!("../js/node-fs-streams.js"),
     include_str!("../js/node-fs-api.js"),
     include_str!("../js/bindings.js"),
+    include_str!("../js/kv.js"),
     include_str!("../js/rpc.js"),
     include_str!("../js/rpc-targets.js"),
     include_str!("../js/rpc-bodies.js"),

@@ -381,3 +381,50 @@ export default async () => {
     assert_eq!(v["key"], "HMAC");
     assert_eq!(v["cloneRefused"], "DataCloneError");
 }
+
+/// The RPC group (rpc.js and its parts) is built on first use, here a local `RpcStub`: built after
+/// tampering, its stubs work; before it is built, `instanceof RpcStub` answers without building it
+/// (no stub can exist yet), and `RpcTarget` is the eager class the group's stubs recognise.
+#[test]
+fn the_rpc_group_built_from_a_local_stub_after_tampering_uses_the_snapshots_primordials() {
+    let v = run_tampering(
+        r#"
+import { RpcStub, RpcTarget } from "cloudflare:workers";
+class Counter extends RpcTarget {
+  constructor() { super(); this.n = 0; }
+  add(k) { this.n += k; return this.n; }
+}
+export default async () => {
+  const plainBefore = ({}) instanceof RpcStub;
+  const stub = tampered(
+    [
+      ["Object", "defineProperty"], ["Object", "freeze"], ["Array.prototype", "push"],
+      ["WeakMap.prototype", "get"], ["WeakMap.prototype", "set"], ["WeakSet.prototype", "has"],
+      ["WeakSet.prototype", "add"], ["Object.prototype", "isPrototypeOf"], ["Promise.prototype", "finally"],
+      ["Number", "isFinite"], ["Array.prototype", Symbol.iterator],
+    ],
+    ["get", "set", "value", "writable", "enumerable"],
+    () => new RpcStub(new Counter()), // builds the rpc group
+  );
+  const a = await stub.add(2);
+  const b = await stub.add(3);
+  const fn = new RpcStub((x) => x * 2);
+  return {
+    hits, plainBefore, a, b, doubled: await fn(21),
+    isStub: stub instanceof RpcStub && fn instanceof RpcStub,
+    plainAfter: ({}) instanceof RpcStub,
+    refused: (() => { try { new RpcStub({}); return false; } catch (e) { return e.name; } })(),
+    tag: Object.prototype.toString.call(new Counter()),
+  };
+};
+"#,
+    );
+    assert_eq!(v["plainBefore"], false);
+    assert_eq!(v["a"], 2);
+    assert_eq!(v["b"], 5);
+    assert_eq!(v["doubled"], 42);
+    assert_eq!(v["isStub"], true);
+    assert_eq!(v["plainAfter"], false);
+    assert_eq!(v["refused"], "TypeError");
+    assert_eq!(v["tag"], "[object RpcTarget]");
+}

@@ -271,6 +271,7 @@ fn warm(engine: &'static Engine) -> Result<(), String> {
             "<p>a.</p><a href=\\\"X\\\">y!</a>",
             "socket:1000:101",
             "sse=bok",
+            "rpc:4:r:2:true",
         ],
     )?;
     let node = LoadOptions {
@@ -342,7 +343,7 @@ mod warm_up_tests {
     use super::*;
 
     /// The lazy groups the warm-up uses; the Cache API needs a host, which the warm-up has not.
-    const WARMED: [&str; 12] = [
+    const WARMED: [&str; 13] = [
         "streams",
         "crypto",
         "urlpattern",
@@ -355,6 +356,7 @@ mod warm_up_tests {
         "sockets",
         "websocket",
         "eventsource",
+        "rpc",
     ];
 
     #[test]

@@ -3,10 +3,11 @@
 // (the compiler, module linking, promises, timers, the watchdog thread), so that a system call the
 // jail refuses fails the start and not a request; it loads ICU's data (about 20 ms of CPU the
 // first time in a process, else charged to the first request that formats a date); and it uses
-// the streams, WebCrypto, URLPattern, HTMLRewriter, WebSockets and EventSource, lazy groups of the
+// the streams, WebCrypto, URLPattern, HTMLRewriter, WebSockets, EventSource and local RPC stubs, lazy groups of the
 // prelude whose use needs no host (warm_up_node.js uses the node ones), so that their code caches hold what that use compiled and a tenant's
 // first use of them deserialises it instead of compiling from source.
 import d from './d.json';
+import { RpcStub, RpcTarget } from 'cloudflare:workers';
 
 async function streams() {
   const piped = await new Response(new Response('w').body.pipeThrough(new TransformStream())).text();
@@ -108,6 +109,27 @@ async function eventSource() {
   return got.join('=');
 }
 
+class WarmTarget extends RpcTarget {
+  twice(n) {
+    return n * 2;
+  }
+  get name() {
+    return 'r';
+  }
+}
+
+// A local stub's calls, property read, dup and disposal (the RPC group; its calls to other
+// workers need the host).
+async function rpcStubs() {
+  const stub = new RpcStub(new WarmTarget());
+  const fn = new RpcStub((n) => n + 1);
+  const got = [await stub.twice(2), await stub.name, await fn(1), fn instanceof RpcStub];
+  const dup = stub.dup();
+  dup[Symbol.dispose]();
+  stub[Symbol.dispose]();
+  return `rpc:${got.join(':')}`;
+}
+
 export default async (x) => {
   await new Promise((r) => setTimeout(r, 1));
   return [
@@ -126,5 +148,6 @@ export default async (x) => {
     await rewriting(),
     await sockets(),
     await eventSource(),
+    await rpcStubs(),
   ];
 };

@@ -172,9 +172,12 @@ fn main() {
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
     let churn = Churn::from_args(&args);
     let threads = flag_value(&args, "--threads").unwrap_or(1).max(1);
-    let Ok(engine) = Engine::init(V8Profile::Standard) else {
-        eprintln!("engine failed");
-        std::process::exit(1);
+    let engine = match Engine::init(V8Profile::Standard) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("engine failed: {e}");
+            std::process::exit(1);
+        }
     };
     if args.iter().any(|a| a == "--warm-up") {
         let warmed = Worker::for_warm_up(engine).and_then(|mut w| {

@@ -22,7 +22,7 @@ export const PARTS = [
   "node-events.js", "node-util.js", "node-parse-args.js", "node-util-mime.js", "node-uv-errors.js", "node-assert.js", "node-url-legacy.js", "node-path-win32.js", "node-path.js", "node-process.js", "node-hash.js",
   "node-crypto-keys.js", "node-crypto-kdf.js", "node-crypto-sign.js", "node-crypto-cipher.js",
   "node-crypto-dh.js", "node-crypto-x509.js", "node-crypto.js", "node-timers.js", "node-zlib.js", "node-zlib-streams.js", "vendor/readable-stream.js", "node-stream-web.js", "node-stream.js", "node-querystring.js", "node-punycode.js",
-  "node-diagnostics-channel.js", "node-stubs.js", "node-dns.js", "node-fs-scope.js", "node-fs-vfs.js", "node-fs.js", "node-fs-streams.js", "node-fs-api.js", "bindings.js", "rpc.js", "rpc-targets.js", "rpc-bodies.js", "cache.js", "d1.js", "r2.js", "r2-upload.js", "durable.js", "durable-storage.js", "durable-websocket.js", "urlpattern.js", "rewriter.js", "scheduled.js", "queue.js", "sockets.js", "node-net-args.js", "node-net.js", "node-tls.js", "node-http-common.js", "node-http-client.js", "node-http-server.js", "cloudflare-node.js", "prelude-end.js",
+  "node-diagnostics-channel.js", "node-stubs.js", "node-dns.js", "node-fs-scope.js", "node-fs-vfs.js", "node-fs.js", "node-fs-streams.js", "node-fs-api.js", "bindings.js", "kv.js", "rpc.js", "rpc-targets.js", "rpc-bodies.js", "cache.js", "d1.js", "r2.js", "r2-upload.js", "durable.js", "durable-storage.js", "durable-websocket.js", "urlpattern.js", "rewriter.js", "scheduled.js", "queue.js", "sockets.js", "node-net-args.js", "node-net.js", "node-tls.js", "node-http-common.js", "node-http-client.js", "node-http-server.js", "cloudflare-node.js", "prelude-end.js",
 ];
 
 const dir = new URL("../", import.meta.url);

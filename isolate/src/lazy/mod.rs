@@ -144,6 +144,19 @@ pub(crate) const LAZY_GROUPS: &[LazyGroup] = &[
             "FixedLengthStream",
         ],
     },
+    // The kv and workspace bindings' objects.
+    LazyGroup {
+        name: "kv",
+        parts: &["kv.js"],
+        globals: &[],
+    },
+    // RPC: service and Loader bindings, RpcTargets, ctx.exports, and the tagged encoding that
+    // capability calls and Durable Object storage use too.
+    LazyGroup {
+        name: "rpc",
+        parts: &["rpc.js", "rpc-targets.js", "rpc-bodies.js"],
+        globals: &[],
+    },
     LazyGroup {
         name: "urlpattern",
         parts: &["urlpattern.js"],
