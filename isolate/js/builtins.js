@@ -62,11 +62,27 @@ const NODE_FS_CONSTANTS = ObjectFreeze({
   COPYFILE_EXCL: 1, COPYFILE_FICLONE: 2, COPYFILE_FICLONE_FORCE: 4, UV_FS_COPYFILE_EXCL: 1,
 });
 
-const builtinModules = new Map(); // name -> { names, factory, built, value }
+const builtinModules = new Map(); // name -> a BuiltinEntry
+
+/** A built-in module's record: its export names, the factory building them (null until its lazy
+ *  part, when it has one, is built and registers it), that part (lazy.js) or null, and the module's
+ *  namespace once built. One shape for all (a null-prototype literal each would be an object in
+ *  dictionary mode, several times larger, deserialised by every isolate); every field is an own
+ *  data property, so nothing on Object.prototype is ever consulted, and no tenant code sees one. */
+class BuiltinEntry {
+  constructor(names, factory, part) {
+    this.names = names;
+    this.factory = factory;
+    this.part = part;
+    this.built = false;
+    this.value = undefined;
+  }
+}
+ObjectSetPrototypeOf(BuiltinEntry.prototype, null);
 
 /** Registers built-in module `name` with its export names and the factory building them. */
 function defineBuiltin(name, names, factory) {
-  MapSet(builtinModules, name, { __proto__: null, names, factory, built: false, value: undefined });
+  MapSet(builtinModules, name, new BuiltinEntry(names, factory, null));
 }
 
 function builtinEntry(name) {

@@ -41,8 +41,7 @@ function lazyPart(index, name, globals, builtins, captured, call) {
     });
   }
   for (let i = 0; i < builtins.length; i++) {
-    MapSet(builtinModules, builtins[i][0],
-      { __proto__: null, names: builtins[i][1], factory: null, part, built: false, value: undefined });
+    MapSet(builtinModules, builtins[i][0], new BuiltinEntry(builtins[i][1], null, part));
   }
 }
 
