@@ -2,7 +2,7 @@
 //! (`valgrind --tool=callgrind`, `perf`), whose instruction counts do not depend on machine load.
 //!
 //! `cargo run --release -p stockade-benches --bin isolate-churn -- [N] [--create-only]
-//! [--threads T] [--ts] [--node | --streams | --urlpattern | --rewriter] [--warm-up] [--maps]
+//! [--threads T] [--ts] [--node | --streams | --urlpattern | --rewriter | --rpc] [--warm-up] [--maps]
 //! [--rss-every K] [--trim] [--hold H] [--renew]`
 //!
 //! `--threads T` splits the N isolates over T threads at once, as a worker process's isolate
@@ -11,7 +11,8 @@
 //! has it import `node:buffer` (which builds the prelude's lazy node group, see isolate/src/lazy);
 //! `--streams` has it pipe a body through a `TransformStream` (which builds the lazy streams
 //! group), `--urlpattern` match a `URLPattern`, `--rewriter` rewrite a body with `HTMLRewriter`
-//! (the urlpattern and rewriter groups, the latter with the streams); `--warm-up` runs the module once first in a warm-up worker, as a worker process does
+//! (the urlpattern and rewriter groups, the latter with the streams), `--rpc` call a local
+//! `RpcStub` (the rpc group); `--warm-up` runs the module once first in a warm-up worker, as a worker process does
 //! (`Worker::for_warm_up`), so that the code cache of the lazy group it builds holds the functions
 //! its use compiled; `--maps` prints the process's anonymous mappings by size at the end, to follow
 //! what concurrent isolates leave behind; `--rss-every K` prints, every K isolates, the seconds since
@@ -68,6 +69,8 @@ impl Churn {
             "export default async (a) => ({ hello: await new Response(new Response(`${a}`).body.pipeThrough(new TransformStream())).text() });"
         } else if has("--urlpattern") {
             "export default (a) => ({ hello: new URLPattern({ pathname: '/b/:id' }).exec(`https://x.test/b/${a}`).pathname.groups.id });"
+        } else if has("--rpc") {
+            "import { RpcStub, RpcTarget } from 'cloudflare:workers'; class T extends RpcTarget { m(a) { return a; } } export default async (a) => ({ hello: await new RpcStub(new T()).m(a) });"
         } else if has("--rewriter") {
             "export default async (a) => ({ hello: await new HTMLRewriter().on('p', { element(e) { e.setAttribute('a', `${a}`); } }).transform(new Response('<p>x</p>')).text() });"
         } else {
