@@ -194,7 +194,7 @@ function makeCapability(key) {
 
 // What each capability object of an env was made from, so a child's WorkerCode may name the
 // parent's own capability objects (`env: { KV: env.KV }`, `globalOutbound: env.SERVICE`; rpc.js
-// reads them through capabilityDescriptorOf). A descriptor is a deep, frozen copy whose objects
+// reads them). A descriptor is a deep, frozen copy whose objects
 // have no prototype: serializing it for a child (workerCodeJson) consults no `toJSON` tenant code
 // put on Object.prototype, so what it holds (a service binding's props) is never handed to tenant
 // code.
@@ -204,9 +204,6 @@ function rememberCapability(object, raw) {
   if (object !== null && (typeof object === "object" || typeof object === "function")) {
     WeakMapSet(capabilityDescriptors, object, sealedCopy(raw, 0));
   }
-}
-function capabilityDescriptorOf(object) {
-  return WeakMapGet(capabilityDescriptors, object);
 }
 
 // `value` (JSON data) as a deep frozen copy without prototypes.

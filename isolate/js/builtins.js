@@ -284,10 +284,11 @@ defineBuiltin("cloudflare:workers",
     // passed over RPC, and disposed (rpc-targets.js's rpcLocalStub).
     class RpcStub {
       constructor(value) { return lazyInternals("rpc").rpcLocalStub(value); }
-      // No stub exists before the RPC group is built (lazy.js's lazyInternalsIfBuilt).
+      // No stub exists before the RPC group is built (and shares its internals), so this
+      // answers without building it.
       static [SymbolHasInstance](v) {
         if ((typeof v !== "object" && typeof v !== "function") || v === null) return false;
-        const rpc = lazyInternalsIfBuilt("rpc");
+        const rpc = sharedInternals.rpc;
         return rpc !== undefined && rpc.isStub(v);
       }
     }

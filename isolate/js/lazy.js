@@ -60,12 +60,6 @@ function lazyInternals(name) {
   return internals;
 }
 
-/** A part's internals if it has been built (or is eager), else undefined: for a question whose
- *  answer cannot depend on a part never built (is this one of its objects?). */
-function lazyInternalsIfBuilt(name) {
-  return sharedInternals[name];
-}
-
 /** Builds `part` once: compiles and runs its group, which records its globals and factories. */
 function buildLazyPart(part) {
   if (part.state === 2) return;

@@ -602,7 +602,7 @@ function ctxExportsOf(ns, env) {
     const keys = ObjectKeys(env);
     for (let i = 0; i < keys.length; i++) {
       const value = env[keys[i]];
-      const raw = capabilityDescriptorOf(value);
+      const raw = rpcWeakGet(capabilityDescriptors, value);
       if (raw !== undefined && raw.binding === "durable_object_namespace") MapSet(objects, `${raw.class_name}`, value);
     }
   }
@@ -744,13 +744,13 @@ function workerCodeJson(code) {
       const keys = ObjectKeys(value);
       for (let i = 0; i < keys.length; i++) {
         const v = value[keys[i]];
-        const raw = v !== null && (typeof v === "object" || typeof v === "function") ? capabilityDescriptorOf(v) : undefined;
+        const raw = v !== null && (typeof v === "object" || typeof v === "function") ? rpcWeakGet(capabilityDescriptors, v) : undefined;
         ObjectDefineProperty(env, keys[i], { value: raw !== undefined ? raw : v, enumerable: true, writable: false, configurable: false });
       }
       return env;
     }
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
-      const raw = capabilityDescriptorOf(value);
+      const raw = rpcWeakGet(capabilityDescriptors, value);
       if (raw !== undefined) {
         if (this === code && key === "globalOutbound") return raw.binding === "service" ? rpcOutboundOf(raw) : raw;
         throw new TypeError(`WorkerCode: a binding (${JSONStringify(key)}) stands only as a value of env or as globalOutbound`);

@@ -16,8 +16,9 @@
 //! The first isolate to build a group leaves V8's code cache of it for the process's later
 //! isolates (bridge/lazy.cc), so they deserialise the group's functions instead of parsing it. A
 //! worker process's warm-up (`Worker::for_warm_up`, worker/src/warm_up*.js) builds and uses the
-//! groups whose use needs no host (not the Cache API, D1, R2, Durable Objects, queues or scheduled
-//! events) before any tenant code, and its caches also hold
+//! groups whose use needs no host (not the Cache API, KV and workspaces, D1, R2, Durable Objects,
+//! queues or scheduled events; of RPC, local stubs only) before any tenant code, and its caches
+//! also hold
 //! the functions that use compiled (a tenant's isolate leaves a cache before any of the group ran:
 //! its top level only).
 //!
